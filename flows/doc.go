@@ -1,0 +1,19 @@
+// Package flows is Parley's flow model: the types decoded from a flow's JSON, the
+// session that runs it, the events a turn produces, and the small interfaces that
+// connect the engine to the widgets and to outside services.
+//
+// A Flow is a graph of widgets joined by named exits. Each widget type lives in
+// package widgets and registers itself in a Registry; the engine takes the
+// registry as a value and never imports the widget implementations.
+//
+// The main types:
+//   - Flow, Base, Widget, Resumer: the graph and what a widget must implement.
+//   - Registry: widget types by name; Decode turns flow JSON into a Flow.
+//   - Session, Contact, Call, Result, Frame, Wait, Input: a run's state, plain data
+//     that round-trips through JSON so it can be stored and resumed elsewhere.
+//   - Event: what a turn did (messages out, results saved, webhook calls, errors).
+//   - Run: what a widget sees while it executes (templates, variables, events).
+//   - Services: outside calls (webhooks), injected so tests can fake them.
+//
+// This package imports nothing else of Parley's.
+package flows

@@ -1,0 +1,494 @@
+package flows
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// FormatVersion is the current flow format version. Flows carry it in "version";
+// a flow without one is taken to be this version.
+const FormatVersion = "1.0"
+
+// Flow kinds.
+const (
+	KindMessaging = "messaging"
+	KindVoice     = "voice"
+)
+
+// Standard exit names shared by several widgets.
+const (
+	ExitOther    = "Other"
+	ExitSuccess  = "Success"
+	ExitFailure  = "Failure"
+	ExitTimeout  = "Timeout"
+	ExitComplete = "Complete"
+	ExitExpired  = "Expired"
+	ExitNoInput  = "No Input"
+	ExitNoMatch  = "No Match"
+	ExitHangup   = "Hangup"
+)
+
+// Flow is a decoded, validated flow definition. Once loaded it is immutable and
+// shared by every session on the same revision.
+type Flow struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Revision int    `json:"revision,omitempty"`
+	Kind     string `json:"kind,omitempty"`
+	Language string `json:"language,omitempty"`
+	// Start is the id of the first widget; empty means the first widget listed.
+	Start string `json:"start,omitempty"`
+	// ExpireMinutes ends a waiting session after this long without input (0: the server default).
+	ExpireMinutes int `json:"expire_minutes,omitempty"`
+
+	Widgets []Widget `json:"-"`
+	index   map[string]int
+	// Warnings are non-fatal findings from validation (e.g. unreachable widgets).
+	Warnings []*FieldError `json:"-"`
+	// Source is the JSON the flow was decoded from.
+	Source json.RawMessage `json:"-"`
+}
+
+// Widget returns the widget with the given id, or nil.
+func (f *Flow) Widget(id string) Widget {
+	if i, ok := f.index[id]; ok && i >= 0 {
+		return f.Widgets[i]
+	}
+	return nil
+}
+
+// StartWidget returns the id of the widget a session starts at.
+func (f *Flow) StartWidget() string {
+	if f.Start != "" {
+		return f.Start
+	}
+	if len(f.Widgets) > 0 {
+		return f.Widgets[0].Base().ID
+	}
+	return ""
+}
+
+// IsVoice reports whether the flow is an IVR flow.
+func (f *Flow) IsVoice() bool { return f.Kind == KindVoice }
+
+// Base holds the fields every widget has. Widget structs embed it.
+type Base struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	// Exits maps an exit (category) name to the id of the next widget. An exit that
+	// is absent or empty ends the flow when taken.
+	Exits map[string]string `json:"exits,omitempty"`
+	// Note and Position are for editors; the engine ignores them.
+	Note     string          `json:"note,omitempty"`
+	Position json.RawMessage `json:"position,omitempty"`
+}
+
+// Base returns the widget's common fields; embedding Base gives every widget this method.
+func (b *Base) Base() *Base { return b }
+
+// Next returns the destination of an exit ("" ends the flow).
+func (b *Base) Next(exit string) string { return b.Exits[exit] }
+
+// Widget is one node of a flow. Implementations are one file each in package widgets.
+type Widget interface {
+	// Base returns the common fields (id, type, exits).
+	Base() *Base
+	// Validate checks the widget's own fields and compiles its templates and
+	// expressions with c. Errors should be *FieldError values (see Errorf).
+	Validate(c Compiler) error
+	// ExitNames lists every exit the widget can take, in display order.
+	ExitNames() []string
+	// Execute runs the widget when a session arrives at it.
+	Execute(r Run) Outcome
+}
+
+// Resumer is implemented by widgets that wait (for a message, digits, a subflow):
+// Resume is called with the input that ends the wait.
+type Resumer interface {
+	Resume(r Run, in Input) Outcome
+}
+
+// Outcome is what a widget tells the engine to do next.
+type Outcome struct {
+	// Exit is the exit to follow (when Wait, Subflow and End are all unset).
+	Exit string
+	// Wait, when set, suspends the session at this widget until input arrives.
+	Wait *Wait
+	// Subflow, when set, starts that flow; the widget is resumed with an
+	// InputSubflow input when it ends.
+	Subflow *SubflowCall
+	// End ends the session now with the given status (e.g. hangup, end widget).
+	End Status
+}
+
+// SubflowCall asks the engine to run another flow for the same contact.
+type SubflowCall struct {
+	FlowID string `json:"flow"`
+}
+
+// Factory makes a zero widget of one type, ready to be decoded into.
+type Factory func() Widget
+
+// Registry maps widget type names to factories.
+type Registry struct {
+	types map[string]Factory
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{types: map[string]Factory{}} }
+
+// Register adds a widget type. Registering a name twice panics.
+func (r *Registry) Register(name string, f Factory) {
+	if _, dup := r.types[name]; dup {
+		panic(fmt.Sprintf("flows: widget type %q registered twice", name))
+	}
+	r.types[name] = f
+}
+
+// Lookup returns the factory for a type name.
+func (r *Registry) Lookup(name string) (Factory, bool) {
+	f, ok := r.types[name]
+	return f, ok
+}
+
+// Names lists the registered type names, sorted.
+func (r *Registry) Names() []string {
+	out := make([]string, 0, len(r.types))
+	for n := range r.types {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Subset returns a registry with only the named types (for tests).
+func (r *Registry) Subset(names ...string) *Registry {
+	s := NewRegistry()
+	for _, n := range names {
+		if f, ok := r.types[n]; ok {
+			s.types[n] = f
+		}
+	}
+	return s
+}
+
+// FieldError is a validation finding that names where it is: the widget id and
+// the JSON path in the flow document.
+type FieldError struct {
+	Widget  string `json:"widget,omitempty"`
+	Path    string `json:"path"`
+	Message string `json:"message"`
+	Err     error  `json:"-"`
+}
+
+func (e *FieldError) Error() string {
+	if e.Widget != "" {
+		return fmt.Sprintf("widget %q: %s: %s", e.Widget, e.Path, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Message)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Errorf makes a FieldError for a field of a widget; path is relative to the
+// widget (e.g. "rules[0].args[1]"); the decoder prefixes the widget's own path.
+func Errorf(field, format string, args ...any) *FieldError {
+	return &FieldError{Path: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Sentinel errors callers can test with errors.Is.
+var (
+	ErrInvalidFlow   = errors.New("invalid flow")
+	ErrUnknownType   = errors.New("unknown widget type")
+	ErrDanglingExit  = errors.New("exit points to no widget")
+	ErrDuplicateID   = errors.New("duplicate widget id")
+	ErrMissingStart  = errors.New("missing start widget")
+	ErrBadExpression = errors.New("bad expression")
+	ErrBadTemplate   = errors.New("bad template")
+	ErrBadRegex      = errors.New("bad regular expression")
+	ErrUnknownField  = errors.New("unknown field")
+	ErrUnknownExit   = errors.New("unknown exit")
+)
+
+// ValidationError collects every problem found in a flow.
+type ValidationError struct {
+	Errors []*FieldError
+}
+
+func (v *ValidationError) Error() string {
+	msgs := make([]string, len(v.Errors))
+	for i, e := range v.Errors {
+		msgs[i] = e.Error()
+	}
+	return "invalid flow: " + strings.Join(msgs, "; ")
+}
+
+// Is makes errors.Is(err, ErrInvalidFlow) true, and true for any sentinel one of
+// the collected errors wraps.
+func (v *ValidationError) Is(target error) bool {
+	if target == ErrInvalidFlow {
+		return true
+	}
+	for _, e := range v.Errors {
+		if errors.Is(e, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// Compiler compiles the templates and expressions of a widget once, when the flow
+// is loaded. The engine implements it.
+type Compiler interface {
+	// Template compiles text that may contain @variables, $variables and @(...).
+	Template(field, src string) (Template, error)
+	// Expression compiles an expr-lang expression over the flow's variables.
+	Expression(field, src string) (Expression, error)
+}
+
+// Template is a compiled text template. Render it with Run.Render.
+type Template interface{ Source() string }
+
+// Expression is a compiled expression. Evaluate it with Run.Eval.
+type Expression interface{ Source() string }
+
+type rawFlow struct {
+	ID            string            `json:"id"`
+	Name          string            `json:"name"`
+	Version       string            `json:"version"`
+	Revision      int               `json:"revision"`
+	Kind          string            `json:"kind"`
+	Language      string            `json:"language"`
+	Start         string            `json:"start"`
+	ExpireMinutes int               `json:"expire_minutes"`
+	Widgets       []json.RawMessage `json:"widgets"`
+	Schema        string            `json:"$schema"`
+	Description   string            `json:"description"`
+}
+
+// Decode parses flow JSON into a Flow using the registry, checks the graph
+// (unknown types and fields, duplicate ids, dangling exits, missing start) and
+// calls each widget's Validate with c. All problems are returned together as a
+// *ValidationError; unreachable widgets become Flow.Warnings.
+func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
+	var raw rawFlow
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, &ValidationError{Errors: []*FieldError{jsonError("", err)}}
+	}
+	f := &Flow{
+		ID: raw.ID, Name: raw.Name, Version: raw.Version, Revision: raw.Revision,
+		Kind: raw.Kind, Language: raw.Language, Start: raw.Start, ExpireMinutes: raw.ExpireMinutes,
+		index: map[string]int{}, Source: append(json.RawMessage(nil), data...),
+	}
+	var errs []*FieldError
+	add := func(e *FieldError) { errs = append(errs, e) }
+	if f.Version == "" {
+		f.Version = FormatVersion
+	} else if f.Version != FormatVersion {
+		add(&FieldError{Path: "version", Message: fmt.Sprintf("unsupported format version %q (this Parley reads %q)", f.Version, FormatVersion)})
+	}
+	switch f.Kind {
+	case "":
+		f.Kind = KindMessaging
+	case KindMessaging, KindVoice:
+	default:
+		add(&FieldError{Path: "kind", Message: fmt.Sprintf("unknown kind %q (messaging or voice)", f.Kind)})
+	}
+	if f.Name == "" && f.ID == "" {
+		add(&FieldError{Path: "name", Message: "a flow needs a name or an id"})
+	}
+	if len(raw.Widgets) == 0 {
+		add(&FieldError{Path: "widgets", Message: "a flow needs at least one widget", Err: ErrMissingStart})
+	}
+	for i, w := range raw.Widgets {
+		path := fmt.Sprintf("widgets[%d]", i)
+		var head struct {
+			ID   string `json:"id"`
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(w, &head); err != nil {
+			add(jsonError(path, err))
+			continue
+		}
+		if head.ID == "" {
+			add(&FieldError{Path: path + ".id", Message: "missing widget id"})
+			continue
+		}
+		if _, dup := f.index[head.ID]; dup {
+			add(&FieldError{Widget: head.ID, Path: path + ".id", Message: "duplicate widget id", Err: ErrDuplicateID})
+			continue
+		}
+		factory, ok := reg.Lookup(head.Type)
+		if !ok {
+			msg := fmt.Sprintf("unknown widget type %q", head.Type)
+			if head.Type == "" {
+				msg = "missing widget type"
+			}
+			add(&FieldError{Widget: head.ID, Path: path + ".type", Message: msg, Err: ErrUnknownType})
+			f.index[head.ID] = -1
+			continue
+		}
+		wg := factory()
+		d := json.NewDecoder(bytes.NewReader(w))
+		d.DisallowUnknownFields()
+		if err := d.Decode(wg); err != nil {
+			fe := jsonError(path, err)
+			fe.Widget = head.ID
+			add(fe)
+			f.index[head.ID] = -1
+			continue
+		}
+		f.index[head.ID] = len(f.Widgets)
+		f.Widgets = append(f.Widgets, wg)
+		if c != nil {
+			if err := wg.Validate(c); err != nil {
+				for _, fe := range flatten(err) {
+					fe.Widget = head.ID
+					fe.Path = joinPath(path, fe.Path)
+					add(fe)
+				}
+			}
+		}
+	}
+	paths := map[string]string{}
+	for i, w := range raw.Widgets {
+		var head struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(w, &head)
+		if _, seen := paths[head.ID]; !seen {
+			paths[head.ID] = fmt.Sprintf("widgets[%d]", i)
+		}
+	}
+	for _, w := range f.Widgets {
+		b := w.Base()
+		known := map[string]bool{}
+		for _, n := range w.ExitNames() {
+			known[n] = true
+		}
+		names := make([]string, 0, len(b.Exits))
+		for n := range b.Exits {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			dest := b.Exits[n]
+			p := fmt.Sprintf("%s.exits[%q]", paths[b.ID], n)
+			if !known[n] {
+				add(&FieldError{Widget: b.ID, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
+			}
+			if dest == "" {
+				continue
+			}
+			if _, ok := f.index[dest]; !ok {
+				add(&FieldError{Widget: b.ID, Path: p, Message: fmt.Sprintf("exit %q points to unknown widget %q", n, dest), Err: ErrDanglingExit})
+			}
+		}
+	}
+	if f.Start != "" {
+		if _, ok := f.index[f.Start]; !ok {
+			add(&FieldError{Path: "start", Message: fmt.Sprintf("start widget %q does not exist", f.Start), Err: ErrMissingStart})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &ValidationError{Errors: errs}
+	}
+	f.Warnings = unreachable(f, paths)
+	return f, nil
+}
+
+func unreachable(f *Flow, paths map[string]string) []*FieldError {
+	seen := map[string]bool{}
+	stack := []string{f.StartWidget()}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		if w := f.Widget(id); w != nil {
+			for _, d := range w.Base().Exits {
+				stack = append(stack, d)
+			}
+		}
+	}
+	var out []*FieldError
+	for _, w := range f.Widgets {
+		if id := w.Base().ID; !seen[id] {
+			out = append(out, &FieldError{Widget: id, Path: paths[id], Message: "widget is unreachable from the start"})
+		}
+	}
+	return out
+}
+
+func quoteList(names []string) string {
+	if len(names) == 0 {
+		return "no exits"
+	}
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}
+
+func joinPath(prefix, p string) string {
+	switch {
+	case p == "":
+		return prefix
+	case strings.HasPrefix(p, "["):
+		return prefix + p
+	default:
+		return prefix + "." + p
+	}
+}
+
+// flatten turns an error from Validate into field errors.
+func flatten(err error) []*FieldError {
+	var out []*FieldError
+	var multi interface{ Unwrap() []error }
+	if errors.As(err, &multi) {
+		for _, e := range multi.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return []*FieldError{fe}
+	}
+	return []*FieldError{{Message: err.Error(), Err: err}}
+}
+
+func jsonError(path string, err error) *FieldError {
+	msg := err.Error()
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field != "" {
+			path = joinPath(path, field)
+		}
+		msg = fmt.Sprintf("expected %s, got JSON %s", te.Type.String(), te.Value)
+	case errors.As(err, &se):
+		msg = fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())
+	case strings.HasPrefix(msg, "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+		return &FieldError{Path: joinPath(path, name), Message: "unknown field " + strconvQuote(name), Err: ErrUnknownField}
+	}
+	if path == "" {
+		path = "$"
+	}
+	return &FieldError{Path: path, Message: msg, Err: err}
+}
+
+func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }

@@ -1,0 +1,52 @@
+package flows
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Variable scopes for set_variable.
+const (
+	ScopeFlow = "flow"
+	ScopeUser = "user"
+	ScopeCall = "call"
+)
+
+// Run is what a widget sees while it executes. The engine implements it; a Run is
+// valid only during the Execute or Resume call it was passed to.
+type Run interface {
+	// Context is cancelled when the turn's deadline passes.
+	Context() context.Context
+	Session() *Session
+	Flow() *Flow
+	Now() time.Time
+	// Intn returns a random number in [0,n) from the session's (seedable) source.
+	Intn(n int) int
+	// Render renders a compiled template. Unknown variables render empty with a
+	// warning event; inserted values are never evaluated again.
+	Render(t Template) string
+	// RenderURL renders a template whose inserted values are URL-encoded.
+	RenderURL(t Template) string
+	// Eval evaluates a compiled expression.
+	Eval(e Expression) (any, error)
+	// Lookup resolves a variable path such as "flow.name.value", "extra.a.b",
+	// "contact.fields.age" or "call.cli".
+	Lookup(path string) (any, bool)
+	// Emit records an event; the engine fills in time, widget and flow.
+	Emit(e Event)
+	// SaveResult stores a result in the running frame and emits result_saved.
+	SaveResult(name, value, category, input string, raw json.RawMessage)
+	// SetVariable sets a flow, user or call variable and emits variable_set.
+	SetVariable(scope, name, value string) error
+	// SetExtra replaces @extra.
+	SetExtra(raw json.RawMessage)
+	Services() Services
+	// Flows loads another flow (for subflows); nil when none is available.
+	Flows() FlowSource
+}
+
+// FlowSource loads flows by id for subflows.
+type FlowSource interface {
+	Flow(ctx context.Context, id string) (*Flow, error)
+}

@@ -1,0 +1,221 @@
+package flows
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Status is a session's state.
+type Status string
+
+// Session statuses.
+const (
+	StatusActive      Status = "active"
+	StatusWaiting     Status = "waiting"
+	StatusCompleted   Status = "completed"
+	StatusExpired     Status = "expired"
+	StatusFailed      Status = "failed"
+	StatusInterrupted Status = "interrupted"
+)
+
+// Ended reports whether the status is final.
+func (s Status) Ended() bool {
+	switch s {
+	case StatusCompleted, StatusExpired, StatusFailed, StatusInterrupted:
+		return true
+	}
+	return false
+}
+
+// Environments: simulator sessions are sandbox sessions.
+const (
+	EnvLive    = "live"
+	EnvSandbox = "sandbox"
+)
+
+// Session is one contact's run of a flow: plain data that round-trips through
+// JSON, so a turn can end in one process and the next start in another.
+type Session struct {
+	ID          string   `json:"id"`
+	FlowID      string   `json:"flow"`
+	Revision    int      `json:"revision,omitempty"`
+	Status      Status   `json:"status"`
+	Environment string   `json:"env,omitempty"`
+	Contact     Contact  `json:"contact"`
+	Channel     *Channel `json:"channel,omitempty"`
+	Call        *Call    `json:"call,omitempty"`
+	// Frames is the stack of running flows: Frames[0] is the flow the session
+	// started on; a subflow pushes a frame and pops it when it ends.
+	Frames []*Frame `json:"frames"`
+	// Extra is the JSON answer of the last webhook call (@extra).
+	Extra json.RawMessage `json:"extra,omitempty"`
+	// Input is the last inbound text or digits (@input, @step.value).
+	Input string `json:"input,omitempty"`
+	Wait  *Wait  `json:"wait,omitempty"`
+	Path  []Step `json:"path,omitempty"`
+	// LaunchID is the id of the request that launched the session, if any.
+	LaunchID string `json:"launch_id,omitempty"`
+	// Language is the session's language (ISO 639-3), for flows with translations.
+	Language  string     `json:"lang,omitempty"`
+	CreatedAt time.Time  `json:"created"`
+	UpdatedAt time.Time  `json:"updated"`
+	EndedAt   *time.Time `json:"ended,omitempty"`
+	// ExpiresAt is when a waiting session expires if no input arrives.
+	ExpiresAt *time.Time `json:"expires,omitempty"`
+}
+
+// Frame is one flow on a session's stack.
+type Frame struct {
+	FlowID   string `json:"flow"`
+	Revision int    `json:"revision,omitempty"`
+	// Widget is where the frame is: waiting there, or the subflow widget that
+	// called the frame above it.
+	Widget  string             `json:"widget,omitempty"`
+	Results map[string]*Result `json:"results,omitempty"`
+	// Child holds the results of the last subflow this frame ran (@child).
+	Child map[string]*Result `json:"child,omitempty"`
+}
+
+// Top returns the running frame.
+func (s *Session) Top() *Frame {
+	if len(s.Frames) == 0 {
+		return nil
+	}
+	return s.Frames[len(s.Frames)-1]
+}
+
+// Results returns the results of the running frame (@flow).
+func (s *Session) Results() map[string]*Result {
+	if f := s.Top(); f != nil {
+		return f.Results
+	}
+	return nil
+}
+
+// Contact is who the session is with. Fields are the per-contact user keys
+// ($user.key.X, @contact.fields.X) that persist across sessions.
+type Contact struct {
+	URN      string            `json:"urn,omitempty"`
+	Name     string            `json:"name,omitempty"`
+	Language string            `json:"language,omitempty"`
+	Fields   map[string]string `json:"fields,omitempty"`
+	Groups   []string          `json:"groups,omitempty"`
+}
+
+// Channel is the channel a session runs on (@channel.*).
+type Channel struct {
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Address string `json:"address,omitempty"`
+}
+
+// Call is the phone call of an IVR session ($call.*).
+type Call struct {
+	ID     string    `json:"id,omitempty"`
+	CLI    string    `json:"cli,omitempty"`
+	To     string    `json:"to,omitempty"`
+	State  string    `json:"state,omitempty"`
+	Start  time.Time `json:"start"`
+	Digits string    `json:"digits,omitempty"`
+}
+
+// Result is a value a flow collected (@flow.KEY): value, category and the input
+// it was taken from. Key is the snake_case form of Name.
+type Result struct {
+	Name     string          `json:"name"`
+	Value    string          `json:"value"`
+	Category string          `json:"category,omitempty"`
+	Input    string          `json:"input,omitempty"`
+	Widget   string          `json:"widget,omitempty"`
+	JSON     json.RawMessage `json:"json,omitempty"`
+	At       time.Time       `json:"at"`
+}
+
+// Wait is what a session is waiting for.
+type Wait struct {
+	Widget string `json:"widget"`
+	// Kind is "message", "digits" or "subflow".
+	Kind string `json:"kind"`
+	// Timeout in seconds (0: none); TimeoutAt is when it fires.
+	Timeout   int        `json:"timeout,omitempty"`
+	TimeoutAt *time.Time `json:"timeout_at,omitempty"`
+	// For digit gathers: how many digits, and the key that ends input early.
+	NumDigits int    `json:"num_digits,omitempty"`
+	FinishKey string `json:"finish_key,omitempty"`
+	// Counters widgets keep across re-prompts (no-input and no-match retries).
+	NoInput int `json:"no_input,omitempty"`
+	NoMatch int `json:"no_match,omitempty"`
+}
+
+// Wait kinds.
+const (
+	WaitMessage = "message"
+	WaitDigits  = "digits"
+	WaitSubflow = "subflow"
+)
+
+// Step is one widget visited, with when, and the exit taken.
+type Step struct {
+	Widget string    `json:"w"`
+	Flow   string    `json:"f,omitempty"`
+	Exit   string    `json:"x,omitempty"`
+	At     time.Time `json:"t"`
+}
+
+// InputKind says what resumed a session.
+type InputKind string
+
+// Input kinds.
+const (
+	InputText    InputKind = "text"
+	InputDigits  InputKind = "digits"
+	InputTimeout InputKind = "timeout"
+	InputHangup  InputKind = "hangup"
+	// InputSubflow resumes a subflow widget when its child flow has ended.
+	InputSubflow InputKind = "subflow"
+)
+
+// Input resumes a waiting session.
+type Input struct {
+	Kind InputKind `json:"kind"`
+	Text string    `json:"text,omitempty"`
+	// Status is the child's final status for InputSubflow.
+	Status Status `json:"status,omitempty"`
+}
+
+// Text makes a text input.
+func Text(s string) Input { return Input{Kind: InputText, Text: s} }
+
+// Digits makes a digits input.
+func Digits(s string) Input { return Input{Kind: InputDigits, Text: s} }
+
+// Timeout makes a timeout input.
+func Timeout() Input { return Input{Kind: InputTimeout} }
+
+// Hangup makes a hang-up input.
+func Hangup() Input { return Input{Kind: InputHangup} }
+
+// Key returns the snake_case key of a result name: "Lookup Response" → "lookup_response".
+func Key(name string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range strings.TrimSpace(name) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if under && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			under = false
+			b.WriteRune(unicode.ToLower(r))
+		} else {
+			under = true
+		}
+	}
+	k := b.String()
+	if len(k) > 64 {
+		k = k[:64]
+	}
+	return k
+}
