@@ -46,7 +46,8 @@ type Run interface {
 	Flows() FlowSource
 }
 
-// FlowSource loads flows by id for subflows.
+// FlowSource loads flows by id for subflows and for resuming sessions on the
+// revision they started with (revision 0: the current one).
 type FlowSource interface {
-	Flow(ctx context.Context, id string) (*Flow, error)
+	Flow(ctx context.Context, id string, revision int) (*Flow, error)
 }
