@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,10 +22,7 @@ type importFlags struct {
 	rewrite multi
 }
 
-func (i *importFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-	Var(flagValue, string, string)
-}) {
+func (i *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&i.flow, "flow", "", "for a RapidPro export: the `NAME` (or uuid) of the flow to run (default: the first)")
 	fs.StringVar(&i.lang, "lang", "", "for a RapidPro export: the language to take texts from (default: the flow's base)")
 	fs.Var(&i.rewrite, "rewrite-url", "for a RapidPro export: rewrite webhook URLs starting with `FROM=TO` (repeatable)")

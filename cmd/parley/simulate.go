@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,17 +25,9 @@ type outgoing struct {
 	allowCIDRs multi
 }
 
-func (o *outgoing) register(fs interface {
-	StringVar(*string, string, string, string)
-	Var(flagValue, string, string)
-}) {
+func (o *outgoing) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.webhooks, "webhooks", "", "configured webhooks `FILE` (JSON)")
 	fs.Var(&o.allowCIDRs, "allow-cidr", "allow webhook calls to this `CIDR` despite the private-address guard (repeatable; also PARLEY_ALLOW_CIDRS)")
-}
-
-type flagValue interface {
-	String() string
-	Set(string) error
 }
 
 // service builds the real webhook service from the flags.
