@@ -77,9 +77,11 @@ func (r *fakeRun) Render(t flows.Template) string {
 	}
 	return t.Source()
 }
-func (r *fakeRun) RenderURL(t flows.Template) string { return r.Render(t) }
+func (r *fakeRun) RenderURL(t flows.Template) string  { return r.Render(t) }
 func (r *fakeRun) RenderJSON(t flows.Template) string { return r.Render(t) }
-func (r *fakeRun) CompileTemplate(src string) (flows.Template, error) { return fakeTemplate{src: src}, nil }
+func (r *fakeRun) CompileTemplate(src string) (flows.Template, error) {
+	return fakeTemplate{src: src}, nil
+}
 func (r *fakeRun) Eval(e flows.Expression) (any, error) {
 	return expr.Run(e.(fakeExpression).prog, r.env)
 }
