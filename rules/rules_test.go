@@ -82,6 +82,8 @@ func TestWordRules(t *testing.T) {
 		{"has_only_phrase", []string{""}, "", true, ""},
 		{"has_only_phrase", []string{"quick brown"}, "  quick...BROWN!  ", true, "quick BROWN"},
 		{"has_only_phrase", []string{"red fox"}, "The Quick Brown Fox", false, ""},
+		{"has_only_phrase", []string{"quick brown"}, "Quick  Brown", true, "Quick Brown"},
+		{"has_phrase", []string{"quick brown"}, "Quick\tBrown fox", true, "Quick Brown"},
 	}, nil)
 }
 
