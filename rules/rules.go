@@ -284,7 +284,7 @@ func (rl *rule) prepare(j int, kind argKind, src string) *flows.FieldError {
 		}
 		rl.re = re
 	case argCountry:
-		if !validCountry(src) {
+		if strings.TrimSpace(src) != "" && !validCountry(src) {
 			return &flows.FieldError{Message: fmt.Sprintf("unknown country code %q (expected ISO 3166-1 alpha-2, e.g. US)", src)}
 		}
 	}

@@ -288,6 +288,7 @@ func TestPhoneRule(t *testing.T) {
 		{"has_phone", nil, "my number is 2067799294", false, ""}, // no country: needs +
 		{"has_phone", []string{"US"}, "12345", false, ""},
 		{"has_phone", nil, "", false, ""},
+		{"has_phone", []string{""}, "+12067799294", true, "+12067799294"},
 	}, nil)
 	runCases(t, []ruleCase{
 		{"has_phone", nil, "0788 123 123", true, "+250788123123"},
