@@ -85,7 +85,7 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		c.routing(w, rs, out, where, "Other")
 		if out.hasTimeout {
 			w["timeout"] = out.timeout
-			c.setExit(w, "Timeout", out.timeoutDest)
+			c.setExit(w, "Timeout", c.timeoutResult(rs, out))
 		}
 	case "wait_digit", "wait_digits":
 		out := c.rules(rs, where, false)
@@ -186,6 +186,29 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		w["position"] = map[string]int{"x": rs.X, "y": rs.Y}
 		c.widgets = append(c.widgets, w)
 	}
+}
+
+// timeoutResult returns where the wait's Timeout exit goes. RapidPro saved the
+// result on a timeout too (empty value, the timeout rule's category), which a
+// Parley wait does not: a split that always matches saves it, then goes on.
+func (c *flowConv) timeoutResult(rs ruleSet, out rulesOut) string {
+	if strings.TrimSpace(rs.Label) == "" {
+		return out.timeoutDest
+	}
+	cat := out.timeoutCat
+	if cat == "" {
+		cat = "Timeout"
+	}
+	id := rs.UUID + "-timeout"
+	s := c.newWidget(id, "split")
+	s["operand"] = `@("")`
+	s["rules"] = []ruleCase{{Type: "expression", Args: []string{"true"}, Category: cat}}
+	s["result"] = rs.Label
+	s["exits"] = map[string]string{}
+	c.setExit(s, cat, out.timeoutDest)
+	s["note"] = "saves the timed-out result as RapidPro did"
+	c.widgets = append(c.widgets, s)
+	return id
 }
 
 func isInputOperand(op string) bool {
