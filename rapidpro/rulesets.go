@@ -350,7 +350,7 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 			c.add(levelError, rw+".category", "rule without a category")
 			continue
 		}
-		rc, ok := c.testCase(t, rw+".test")
+		rc, ok := c.testCase(t, rw)
 		if !ok {
 			continue
 		}
@@ -379,15 +379,16 @@ func orEnd(d string) string {
 	return d
 }
 
-// testCase converts a legacy test into a rule (without its category).
+// testCase converts a legacy test into a rule (without its category); where
+// names the rule.
 func (c *flowConv) testCase(t ruleTest, where string) (ruleCase, bool) {
 	if why, ok := unsupportedTests[t.Type]; ok {
-		c.add(levelError, where, fmt.Sprintf("%s test: %s", t.Type, why))
+		c.add(levelError, where+".test", fmt.Sprintf("%s test: %s", t.Type, why))
 		return ruleCase{}, false
 	}
 	typ, ok := testTypes[t.Type]
 	if !ok {
-		c.add(levelError, where, fmt.Sprintf("test type %q is not supported", t.Type))
+		c.add(levelError, where+".test", fmt.Sprintf("test type %q is not supported", t.Type))
 		return ruleCase{}, false
 	}
 	rc := ruleCase{Type: typ}

@@ -62,13 +62,13 @@ func (x *xlate) template(src string) string {
 		c := src[i]
 		switch {
 		case c == '@' && i+1 < len(src) && src[i+1] == '@':
-			b.WriteString("@@")
+			b.WriteString(literalAt(src[i+2:]))
 			i += 2
 		case c == '@' && i+1 < len(src) && src[i+1] == '(':
 			end := legacyParen(src, i+1)
 			if end < 0 {
 				// RapidPro leaves an unclosed expression as text.
-				b.WriteString("@@")
+				b.WriteString(literalAt(src[i+1:]))
 				i++
 				continue
 			}
@@ -82,7 +82,7 @@ func (x *xlate) template(src string) string {
 		case c == '@':
 			path, n := legacyPath(src[i+1:])
 			if n == 0 || !legacyTop[strings.ToLower(firstPart(path))] {
-				b.WriteString("@@")
+				b.WriteString(literalAt(src[i+1:]))
 				i++
 				continue
 			}
@@ -113,7 +113,43 @@ func (x *xlate) template(src string) string {
 	return b.String()
 }
 
-func escapeLiteral(s string) string { return strings.ReplaceAll(s, "@", "@@") }
+// parleyTop lists the names Parley reads as a variable after @.
+var parleyTop = map[string]bool{
+	"flow": true, "results": true, "extra": true, "step": true, "input": true,
+	"contact": true, "call": true, "session": true, "channel": true,
+	"child": true, "parent": true, "user": true, "webhook": true, "run": true,
+}
+
+// literalAt writes a literal @ that rest follows. Parley would read "@(",
+// "@@" or "@input" as more than an @, so those are written as the expression
+// @("@"), which renders an @. (Not "@@": a template with no variable is
+// returned as written, so "@@" would stay doubled.)
+func literalAt(rest string) string {
+	if rest == "" {
+		return "@"
+	}
+	if rest[0] == '(' || rest[0] == '@' {
+		return `@("@")`
+	}
+	name, n := legacyIdent(rest)
+	if n > 0 && parleyTop[strings.ToLower(name)] && isWordStart(rest[0]) {
+		return `@("@")`
+	}
+	return "@"
+}
+
+// escapeLiteral writes legacy text that is to stay literal.
+func escapeLiteral(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '@' {
+			b.WriteString(literalAt(s[i+1:]))
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
 
 // variable translates one @path (with legacy filters) into Parley template text.
 // next is the source byte that follows, to avoid a Parley path swallowing it.
