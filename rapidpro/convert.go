@@ -368,12 +368,12 @@ func (c *flowConv) langKey(t translations) (string, bool) {
 // pick returns the chosen language's text of t and the texts of every other
 // language keyed by ISO 639-3 code.
 func (c *flowConv) pick(t translations, where string) (string, map[string]string) {
+	others := map[string]string{}
 	key, ok := c.langKey(t)
 	if !ok {
-		return "", nil
+		return "", others
 	}
 	text := t[key]
-	others := map[string]string{}
 	for _, k := range t.langs() {
 		if k == key || k == "" {
 			continue
