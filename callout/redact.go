@@ -1,6 +1,7 @@
 package callout
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -49,6 +50,10 @@ func NewRedactor(auth *flows.WebhookAuth, secretHeaders ...string) *Redactor {
 	}
 	if auth != nil {
 		r.AddValue(auth.Password, auth.Token, auth.ClientSecret)
+		if auth.Type == flows.AuthBasic {
+			// A receiver echoing our headers back would show the credentials encoded.
+			r.AddValue(base64.StdEncoding.EncodeToString([]byte(auth.Username + ":" + auth.Password)))
+		}
 	}
 	return r
 }
