@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parleyhq/parley/flows"
@@ -107,18 +108,19 @@ func TestParseAllowCIDRs(t *testing.T) {
 // default whether given as an IP, an IPv4-mapped IPv6 address or a name, and
 // on redirect hops.
 func TestGuardOnCalls(t *testing.T) {
-	hits := 0
+	var hits atomic.Int32
+	var portS string
 	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
-		hits++
+		hits.Add(1)
 		if r.URL.Path == "/hop" {
 			// 127.0.0.2 is loopback too, but not in the test's allowlist.
-			http.Redirect(w, r, "http://127.0.0.2:"+r.URL.Port()+"/", http.StatusFound)
+			http.Redirect(w, r, "http://127.0.0.2:"+portS+"/", http.StatusFound)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
 	})
 	port := srv.Listener.Addr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()
-	portS := itoa(int(port))
+	portS = itoa(int(port))
 	only := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	tests := []struct {
 		name  string
@@ -136,12 +138,12 @@ func TestGuardOnCalls(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := New(Options{AllowCIDRs: tt.allow})
-			before := hits
+			before := hits.Load()
 			res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: tt.url, FollowRedirects: true})
 			if res.Outcome != tt.want {
 				t.Fatalf("outcome %q (%s), want %q", res.Outcome, res.Error, tt.want)
 			}
-			if tt.want == flows.OutcomeBlocked && tt.allow == nil && hits != before {
+			if tt.want == flows.OutcomeBlocked && tt.allow == nil && hits.Load() != before {
 				t.Fatalf("the server was reached despite the guard")
 			}
 		})
