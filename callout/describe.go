@@ -15,12 +15,13 @@ import (
 )
 
 // Exit is the webhook widget exit for an outcome: Success for success, Timeout
-// for a timeout when the widget has that exit, Failure otherwise.
+// for a timeout or connection error when the widget has that exit, Failure
+// otherwise.
 func Exit(outcome string, hasTimeoutExit bool) string {
 	switch {
 	case outcome == flows.OutcomeSuccess:
 		return flows.ExitSuccess
-	case outcome == flows.OutcomeTimeout && hasTimeoutExit:
+	case (outcome == flows.OutcomeTimeout || outcome == flows.OutcomeError) && hasTimeoutExit:
 		return flows.ExitTimeout
 	}
 	return flows.ExitFailure
