@@ -68,7 +68,8 @@ func TestExit(t *testing.T) {
 		{flows.OutcomeFailure, true, flows.ExitFailure},
 		{flows.OutcomeTimeout, true, flows.ExitTimeout},
 		{flows.OutcomeTimeout, false, flows.ExitFailure},
-		{flows.OutcomeError, true, flows.ExitFailure},
+		{flows.OutcomeError, true, flows.ExitTimeout},
+		{flows.OutcomeError, false, flows.ExitFailure},
 		{flows.OutcomeBlocked, true, flows.ExitFailure},
 		{flows.OutcomeTooBig, true, flows.ExitFailure},
 	}

@@ -50,3 +50,9 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func fmtSscan(path string, n *int) (int, error) { return fmt.Sscanf(path, "/%d", n) }
+
+func httptestServer(tb testing.TB, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	return srv.URL
+}
