@@ -37,6 +37,11 @@ var allBuckets = [][]byte{
 // "a"+sep sorts before "a0" and a prefix scan of one id never sees another.
 const sep = 0x00
 
+// appendFill is the page fill for buckets whose new keys always sort last
+// (outbox sequences, times): bbolt's default of 0.5 would leave every page
+// of them half empty.
+const appendFill = 0.9
+
 // maxIDLen keeps composite keys well under bbolt's 32 KiB key limit.
 const maxIDLen = 512
 

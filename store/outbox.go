@@ -18,6 +18,7 @@ func putOutbox(tx *bbolt.Tx, recs [][]byte) error {
 		return nil
 	}
 	ob := tx.Bucket(bOutbox)
+	ob.FillPercent = appendFill
 	for _, v := range recs {
 		seq, err := ob.NextSequence()
 		if err != nil {

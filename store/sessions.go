@@ -157,7 +157,9 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 		if err := pb.Put(p.msgKey, p.msgValue); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bProcessedAt).Put(p.msgAtKey, nil); err != nil {
+		pa := tx.Bucket(bProcessedAt)
+		pa.FillPercent = appendFill
+		if err := pa.Put(p.msgAtKey, nil); err != nil {
 			return err
 		}
 		if err := addStat(tx, statProcessed, 1); err != nil {
@@ -180,6 +182,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 
 	if len(p.events) > 0 {
 		eb := tx.Bucket(bEvents)
+		eb.FillPercent = appendFill
 		seq := lastEventSeq(eb, p.id)
 		for _, v := range p.events {
 			seq++

@@ -117,12 +117,12 @@ type NewFlow struct {
 
 // FlowRevision is one saved version of a flow.
 type FlowRevision struct {
-	ID        string          `json:"id"`
-	Revision  int             `json:"revision"`
-	Name      string          `json:"name"`
-	Kind      string          `json:"kind,omitempty"`
-	CreatedAt time.Time       `json:"created"`
-	Published bool            `json:"published"`
+	ID         string          `json:"id"`
+	Revision   int             `json:"revision"`
+	Name       string          `json:"name"`
+	Kind       string          `json:"kind,omitempty"`
+	CreatedAt  time.Time       `json:"created"`
+	Published  bool            `json:"published"`
 	Definition json.RawMessage `json:"definition,omitempty"`
 }
 
