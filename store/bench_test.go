@@ -89,23 +89,31 @@ func BenchmarkSaveTurnParallel(b *testing.B) {
 }
 
 func BenchmarkLoadSession(b *testing.B) {
-	st := openBench(b, true)
-	ctx := context.Background()
-	const n = 10_000
-	if err := SeedWaiting(ctx, st, 0, n, 0, nil); err != nil {
-		b.Fatal(err)
-	}
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = sampleID(i)
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		if _, err := st.LoadSession(ctx, ids[(i*7919)%n]); err != nil {
-			b.Fatal(err)
-		}
+	for _, uncompressed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("uncompressed=%v", uncompressed), func(b *testing.B) {
+			st, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true, Uncompressed: uncompressed})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			ctx := context.Background()
+			const n = 10_000
+			if err := SeedWaiting(ctx, st, 0, n, 0, nil); err != nil {
+				b.Fatal(err)
+			}
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = sampleID(i)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := st.LoadSession(ctx, ids[(i*7919)%n]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -117,10 +125,15 @@ func BenchmarkWaitingSessionBytes(b *testing.B) {
 	for _, tc := range []struct {
 		order        string
 		uncompressed bool
-	}{{"sequential", false}, {"random", false}, {"random", true}} {
+		pageSize     int
+	}{{"sequential", false, 0}, {"random", false, 0}, {"random", true, 0}, {"random", false, 16384}} {
 		uncompressed := tc.uncompressed
-		b.Run(fmt.Sprintf("order=%s/uncompressed=%v", tc.order, uncompressed), func(b *testing.B) {
-			st, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true, Uncompressed: uncompressed})
+		name := fmt.Sprintf("order=%s/uncompressed=%v", tc.order, uncompressed)
+		if tc.pageSize != 0 {
+			name += fmt.Sprintf("/page=%d", tc.pageSize)
+		}
+		b.Run(name, func(b *testing.B) {
+			st, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true, Uncompressed: uncompressed, PageSize: tc.pageSize})
 			if err != nil {
 				b.Fatal(err)
 			}

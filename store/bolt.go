@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +33,10 @@ type Options struct {
 	InitialMmapSize int
 	// MaxGroup caps how many turns one commit carries (default 256).
 	MaxGroup int
+	// PageSize sets bbolt's page size when the file is created (default:
+	// the OS page size). Larger pages fill better with ~700-byte sessions
+	// but make every commit write more; see docs/storage.md.
+	PageSize int
 }
 
 // Bolt is the bbolt implementation of Store. All methods are safe for
@@ -89,6 +92,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 		// the freelist is still synced, so Open does not scan the file.
 		FreelistType:    bbolt.FreelistMapType,
 		InitialMmapSize: opts.InitialMmapSize,
+		PageSize:        opts.PageSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -311,13 +315,4 @@ func (b *Bolt) Stats(ctx context.Context) (Stats, error) {
 		return nil
 	})
 	return st, err
-}
-
-// fileSize is the database file's size on disk.
-func (b *Bolt) fileSize() int64 {
-	fi, err := os.Stat(b.db.Path())
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/google/uuid"
 	"go.etcd.io/bbolt"
@@ -61,6 +62,9 @@ func (b *Bolt) AppendOutbox(ctx context.Context, recs ...OutboxRecord) error {
 func (b *Bolt) Outbox(ctx context.Context, afterSeq uint64, limit int) ([]OutboxEntry, error) {
 	limit = pageLimit(limit, 100)
 	var out []OutboxEntry
+	if afterSeq == math.MaxUint64 {
+		return nil, nil
+	}
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bOutbox).Cursor()
 		for k, v := c.Seek(u64(afterSeq + 1)); k != nil && len(out) < limit; k, v = c.Next() {

@@ -71,7 +71,8 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 		p.events = append(p.events, v)
 	}
 	now := b.now().UTC()
-	for _, r := range t.Outbox {
+	for i := range t.Outbox {
+		r := &t.Outbox[i]
 		if r.ID == "" {
 			r.ID = uuid.NewString()
 		}
@@ -81,7 +82,7 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 		if len(r.Data) == 0 {
 			r.Data = json.RawMessage("null")
 		}
-		v, err := encodeJSON("outbox record of session", s.ID, &r)
+		v, err := encodeJSON("outbox record of session", s.ID, r)
 		if err != nil {
 			return nil, err
 		}
@@ -527,6 +528,9 @@ func (b *Bolt) Contact(ctx context.Context, urn string) (*flows.Contact, error) 
 func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit int) ([]EventRecord, error) {
 	limit = pageLimit(limit, 100)
 	var out []EventRecord
+	if after == math.MaxUint64 {
+		return nil, nil
+	}
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bSessions).Get([]byte(id)) == nil {
 			return fmt.Errorf("session %q: %w", id, ErrNotFound)

@@ -182,10 +182,15 @@ func TestTurnIsAtomic(t *testing.T) {
 
 	// The same turn without the conflict writes everything together.
 	s := session("x", flows.StatusActive, "tel:+9")
-	mustSave(t, b, &Turn{Session: s, Events: []flows.Event{{Type: flows.EventMessageIn}},
-		Outbox: []OutboxRecord{{Type: "session.started", Data: json.RawMessage(`{"id":"x"}`)}}})
-	if recs, _ := b.Outbox(ctx, 0, 10); len(recs) != 1 || recs[0].Record.Type != "session.started" || recs[0].Record.ID == "" {
+	turn := &Turn{Session: s, Events: []flows.Event{{Type: flows.EventMessageIn}},
+		Outbox: []OutboxRecord{{Type: "session.started", Data: json.RawMessage(`{"id":"x"}`)}}}
+	mustSave(t, b, turn)
+	recs, _ := b.Outbox(ctx, 0, 10)
+	if len(recs) != 1 || recs[0].Record.Type != "session.started" || recs[0].Record.ID == "" {
 		t.Fatalf("outbox = %+v, want one session.started record with an id", recs)
+	}
+	if turn.Outbox[0].ID != recs[0].Record.ID {
+		t.Fatalf("caller sees outbox id %q, stored %q", turn.Outbox[0].ID, recs[0].Record.ID)
 	}
 }
 

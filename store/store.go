@@ -142,12 +142,14 @@ type Turn struct {
 	Session *flows.Session
 	// Events are appended to the session's event log.
 	Events []flows.Event
-	// Outbox are lifecycle event records for webhook delivery.
+	// Outbox are lifecycle event records for webhook delivery. Records
+	// without an ID or Timestamp get them filled in, in place.
 	Outbox []OutboxRecord
 	// Contact is upserted (by URN) when non-nil.
 	Contact *flows.Contact
 	// Channel, with Session.Contact.URN, keys the waiting index. Empty means
-	// Session.Channel.ID, or the channel of the previous save.
+	// Session.Channel.ID, or (for the waiting index only) the channel of the
+	// previous save. It also scopes MessageID.
 	Channel string
 	// MessageID, when set, records the inbound message as processed with
 	// Reply, so a retry of it gets the same answer. SaveTurn fails with
@@ -249,6 +251,7 @@ type Stats struct {
 	Timers    int64                  `json:"timers"`
 	Outbox    int64                  `json:"outbox"`
 	Processed int64                  `json:"processed"`
-	// FileBytes is the size of the database file.
+	// FileBytes is the database size up to its highest used page (the file
+	// itself may be pre-allocated beyond it).
 	FileBytes int64 `json:"file_bytes"`
 }
