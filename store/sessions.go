@@ -554,7 +554,9 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 
 // DueTimers returns up to limit (default 100, at most 1000) timers due at or
 // before now, earliest first: a scan from the start of the timers bucket that
-// stops at the first timer in the future.
+// stops at the first timer in the future. A timer stays until a save of its
+// session moves or clears it (or RemoveTimer), so a scanner that crashes
+// before saving sees it again.
 func (b *Bolt) DueTimers(ctx context.Context, now time.Time, limit int) ([]Timer, error) {
 	limit = pageLimit(limit, 100)
 	cutoff := nanos(now)
