@@ -584,7 +584,7 @@ func (s *Service) disableTx(tx *bbolt.Tx, id, reason string, now time.Time, stat
 	}
 	disabledNow[id] = sub
 	data, _ := json.Marshal(map[string]any{
-		"endpoint_id": sub.ID, "name": sub.Name, "url": sub.URL,
+		"endpoint_id": sub.ID, "name": sub.Name, "url": redactURL(sub.URL, sub.secretValues()),
 		"reason": reason, "last_status": status, "disabled_at": now,
 	})
 	ev := &Event{ID: newEventID(), Type: EventEndpointDisabled, Timestamp: now, Environment: sub.Environment, Data: data}

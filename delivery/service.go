@@ -388,7 +388,7 @@ func (s *Service) Ping(ctx context.Context, id string) (string, error) {
 }
 
 func pingEvent(sub *Subscription, now time.Time) *Event {
-	data, _ := json.Marshal(map[string]any{"subscription_id": sub.ID, "name": sub.Name, "url": sub.URL})
+	data, _ := json.Marshal(map[string]any{"subscription_id": sub.ID, "name": sub.Name, "url": redactURL(sub.URL, sub.secretValues())})
 	return &Event{ID: newEventID(), Type: EventWebhookPing, Timestamp: now, Environment: sub.Environment, Data: data}
 }
 
