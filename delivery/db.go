@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/parleyhq/parley/flows"
 )
 
@@ -17,16 +19,17 @@ const OutboxBucket = "outbox"
 var (
 	bOutbox     = []byte(OutboxBucket)
 	bSubs       = []byte("dl_subscriptions")          // sub id → Subscription
-	bDeliveries = []byte("dl_deliveries")             // delivery id → Delivery
+	bDeliveries = []byte("dl_deliveries")             // delivery id → Delivery without its payload
+	bPayloads   = []byte("dl_payloads")               // delivery id → payload (written once)
 	bByEndpoint = []byte("dl_deliveries_by_endpoint") // sub id, 0, created, delivery id → status
 	bByTime     = []byte("dl_deliveries_by_time")     // created, delivery id → sub id
-	bDue        = []byte("dl_due")                    // next attempt, delivery id → sub id
+	bDue        = []byte("dl_due")                    // sub id, 0, next attempt, delivery id → message id
 	bAttempts   = []byte("dl_attempts")               // delivery id, 0, attempt (4 bytes) → Attempt
 	bEndpoints  = []byte("dl_endpoint_state")         // sub id → endpointState
 	bRejected   = []byte("dl_outbox_rejected")        // outbox key → record that could not be decoded
 )
 
-var allBuckets = [][]byte{bOutbox, bSubs, bDeliveries, bByEndpoint, bByTime, bDue, bAttempts, bEndpoints, bRejected}
+var allBuckets = [][]byte{bOutbox, bSubs, bDeliveries, bPayloads, bByEndpoint, bByTime, bDue, bAttempts, bEndpoints, bRejected}
 
 // Event is an outbox record: one thing that happened, to be delivered to every
 // matching subscription.
@@ -80,11 +83,12 @@ type Delivery struct {
 	// Manual is set while a Retry or Recover resend is queued: it gets one
 	// attempt and no schedule.
 	Manual bool `json:"manual,omitempty"`
-	// Payload is the envelope as JSON.
-	Payload json.RawMessage `json:"payload"`
+	// Payload is the envelope as JSON (stored apart: it never changes).
+	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
-// Attempt is one HTTP exchange of a delivery, secrets redacted.
+// Attempt is one HTTP exchange of a delivery, secrets redacted. A request
+// body equal to the delivery's payload is stored once, with the delivery.
 type Attempt struct {
 	DeliveryID string           `json:"delivery_id"`
 	Number     int              `json:"attempt"`
@@ -139,3 +143,19 @@ func attemptKey(id string, n int) []byte {
 }
 
 func putUint64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
+
+// dueKey orders the schedule by endpoint, then time, so each endpoint's due
+// deliveries are one range: a backlog behind one endpoint is never walked to
+// reach another's.
+func dueKey(sub string, t time.Time, id string) []byte { return endpointKey(sub, t, id) }
+
+func putDue(tx *bbolt.Tx, d *Delivery) error {
+	return tx.Bucket(bDue).Put(dueKey(d.EndpointID, *d.NextAttempt, d.ID), []byte(d.MessageID))
+}
+
+func deleteDue(tx *bbolt.Tx, d *Delivery) error {
+	if d.NextAttempt == nil {
+		return nil
+	}
+	return tx.Bucket(bDue).Delete(dueKey(d.EndpointID, *d.NextAttempt, d.ID))
+}

@@ -30,10 +30,12 @@ func (s *Service) Start(ctx context.Context) error {
 		defer close(writerDone)
 		s.writer()
 	}()
-	loops := make(chan struct{}, 2)
+	loops := make(chan struct{}, 3)
+	go func() { s.fanout(ctx); loops <- struct{}{} }()
 	go func() { s.pump(ctx); loops <- struct{}{} }()
 	go func() { s.pruneLoop(ctx); loops <- struct{}{} }()
 	go func() {
+		<-loops
 		<-loops
 		<-loops
 		// The pump no longer starts workers, so Wait cannot race an Add.
@@ -50,24 +52,38 @@ func (s *Service) Start(ctx context.Context) error {
 // after a restart) and every recorded result is committed.
 func (s *Service) Wait() { <-s.done }
 
+// fanout moves outbox records to deliveries whenever woken.
+func (s *Service) fanout(ctx context.Context) {
+	t := time.NewTicker(s.opts.PollInterval)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		if err := s.drainOutbox(ctx); err != nil {
+			s.log.Error("webhook outbox", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kickOutbox:
+		case <-t.C:
+		}
+	}
+}
+
+// pump hands due deliveries to the endpoint queues whenever woken, and at
+// the earliest due time or the poll interval otherwise.
 func (s *Service) pump(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for ctx.Err() == nil {
-		if err := s.drainOutbox(); err != nil {
-			s.log.Error("webhook outbox", "err", err)
-		}
 		next, more := s.schedule()
-		wait := s.opts.PollInterval
 		if more {
-			wait = 0
-		} else if !next.IsZero() {
+			continue
+		}
+		wait := s.opts.PollInterval
+		if !next.IsZero() {
 			if d := next.Sub(s.opts.Now()); d < wait {
 				wait = max(d, time.Millisecond)
 			}
-		}
-		if wait == 0 {
-			continue
 		}
 		timer.Reset(wait)
 		select {
@@ -81,8 +97,12 @@ func (s *Service) pump(ctx context.Context) {
 
 // drainOutbox turns outbox records into deliveries, BatchSize records per
 // transaction, deleting each record in the transaction that fans it out.
-func (s *Service) drainOutbox() error {
-	for {
+func (s *Service) drainOutbox(ctx context.Context) error {
+	for ctx.Err() == nil {
+		// An empty write transaction still syncs to disk: look first.
+		if s.empty(bOutbox) {
+			return nil
+		}
 		n := 0
 		created := 0
 		err := s.db.Update(func(tx *bbolt.Tx) error {
@@ -131,10 +151,14 @@ func (s *Service) drainOutbox() error {
 		if err != nil {
 			return err
 		}
+		if created > 0 {
+			s.wake()
+		}
 		if n < s.opts.BatchSize {
 			return nil
 		}
 	}
+	return nil
 }
 
 // fanoutTx creates one pending delivery of ev per subscription in subs.
@@ -184,17 +208,24 @@ func writeNewDelivery(tx *bbolt.Tx, d *Delivery) error {
 	if err := putDelivery(tx, d); err != nil {
 		return err
 	}
+	pb := tx.Bucket(bPayloads)
+	pb.FillPercent = 0.9
+	if err := pb.Put([]byte(d.ID), d.Payload); err != nil {
+		return err
+	}
 	if err := tx.Bucket(bByEndpoint).Put(endpointKey(d.EndpointID, d.CreatedAt, d.ID), []byte(d.Status)); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bByTime).Put(timeIDKey(d.CreatedAt, d.ID), []byte(d.EndpointID)); err != nil {
 		return err
 	}
-	return tx.Bucket(bDue).Put(timeIDKey(*d.NextAttempt, d.ID), []byte(d.EndpointID))
+	return putDue(tx, d)
 }
 
 func putDelivery(tx *bbolt.Tx, d *Delivery) error {
-	raw, err := json.Marshal(d)
+	c := *d
+	c.Payload = nil
+	raw, err := json.Marshal(&c)
 	if err != nil {
 		return err
 	}
@@ -216,8 +247,9 @@ func getDelivery(tx *bbolt.Tx, id string) (*Delivery, error) {
 }
 
 type job struct {
-	d   *Delivery
-	sub *Subscription
+	d       *Delivery
+	payload []byte
+	sub     *Subscription
 }
 
 type endpointQueue struct {
@@ -241,40 +273,47 @@ func (s *Service) schedule() (next time.Time, more bool) {
 			queued[id] = len(q.pending)
 		}
 		s.qMu.Unlock()
+		payloads := tx.Bucket(bPayloads)
 		c := tx.Bucket(bDue).Cursor()
 		scanned := 0
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if t := getTime(k); t.After(now) {
-				next = t
-				break
-			}
-			if len(s.inflight) >= s.opts.MaxInFlight {
-				break
-			}
-			if scanned++; scanned > scanBudget {
-				more = true
-				break
-			}
-			id := string(k[8:])
-			if _, ok := s.inflight[id]; ok {
+		k, v := c.First()
+		for k != nil {
+			sep := bytes.IndexByte(k, 0)
+			if sep < 0 || len(k) < sep+9 {
+				k, v = c.Next() // not a due key; never written by this package
 				continue
 			}
-			ep := string(v)
-			if queued[ep] >= backlog {
-				continue
+			ep := string(k[:sep])
+			prefix := bytes.Clone(k[:sep+1])
+			room := backlog - queued[ep]
+			for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				t := getTime(k[sep+1:])
+				if t.After(now) {
+					if next.IsZero() || t.Before(next) {
+						next = t
+					}
+					break
+				}
+				if room <= 0 {
+					break // woken again when this endpoint's results commit
+				}
+				if len(s.inflight) >= s.opts.MaxInFlight {
+					return nil
+				}
+				if scanned++; scanned > scanBudget {
+					more = true
+					return nil
+				}
+				id := string(k[sep+9:])
+				if _, ok := s.inflight[id]; ok {
+					continue
+				}
+				room--
+				s.inflight[id] = struct{}{}
+				d := &Delivery{ID: id, EndpointID: ep, MessageID: string(v), NextAttempt: &t}
+				jobs = append(jobs, &job{d: d, payload: bytes.Clone(payloads.Get(k[sep+9:]))})
 			}
-			d, err := getDelivery(tx, id)
-			if err != nil {
-				return err
-			}
-			if d == nil {
-				// A due entry without its delivery: give the writer a job
-				// that removes it.
-				d = &Delivery{ID: id, EndpointID: ep}
-			}
-			queued[ep]++
-			s.inflight[id] = struct{}{}
-			jobs = append(jobs, &job{d: d})
+			k, v = c.Seek(append([]byte(ep), 1))
 		}
 		return nil
 	})
@@ -339,7 +378,7 @@ type result struct {
 func (s *Service) attempt(j *job) *result {
 	r := &result{d: j.d}
 	switch {
-	case j.d.Payload == nil:
+	case j.payload == nil:
 		r.skip = "orphan"
 		return r
 	case j.sub == nil:
@@ -356,7 +395,7 @@ func (s *Service) attempt(j *job) *result {
 		r.canceled = true
 		return r
 	}
-	r.ex = s.send(ctx, j.sub, j.d.MessageID, j.d.Payload)
+	r.ex = s.send(ctx, j.sub, j.d.MessageID, j.payload)
 	<-s.sem
 	if ctx.Err() != nil && r.ex.status == 0 {
 		r.canceled = true
@@ -438,7 +477,7 @@ func (s *Service) commit(batch []*result) {
 		delete(s.inflight, r.d.ID)
 	}
 	s.schedMu.Unlock()
-	s.Notify()
+	s.wake()
 }
 
 func (s *Service) state(tx *bbolt.Tx, states map[string]*endpointState, id string) *endpointState {
@@ -461,17 +500,12 @@ func (s *Service) apply(tx *bbolt.Tx, r *result, now time.Time, states map[strin
 		return err
 	}
 	if d == nil {
-		// Pruned or never written: drop whatever due entry pointed at it.
-		if r.d.NextAttempt != nil {
-			return tx.Bucket(bDue).Delete(timeIDKey(*r.d.NextAttempt, r.d.ID))
-		}
-		return s.dropDue(tx, r.d.ID)
+		// Pruned or never written: drop the due entry that pointed at it.
+		return deleteDue(tx, r.d)
 	}
 	oldStatus := d.Status
-	if d.NextAttempt != nil {
-		if err := tx.Bucket(bDue).Delete(timeIDKey(*d.NextAttempt, d.ID)); err != nil {
-			return err
-		}
+	if err := deleteDue(tx, d); err != nil {
+		return err
 	}
 	d.NextAttempt = nil
 
@@ -544,20 +578,10 @@ func (s *Service) apply(tx *bbolt.Tx, r *result, now time.Time, states map[strin
 	next := now.Add(retry)
 	d.NextAttempt = &next
 	d.Status = StatusPending
-	if err := tx.Bucket(bDue).Put(timeIDKey(next, d.ID), []byte(d.EndpointID)); err != nil {
+	if err := putDue(tx, d); err != nil {
 		return err
 	}
 	return s.saveDelivery(tx, d, oldStatus)
-}
-
-func (s *Service) dropDue(tx *bbolt.Tx, id string) error {
-	c := tx.Bucket(bDue).Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if string(k[8:]) == id {
-			return c.Delete()
-		}
-	}
-	return nil
 }
 
 func (s *Service) saveDelivery(tx *bbolt.Tx, d *Delivery, oldStatus string) error {

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -54,20 +55,19 @@ func (s *Service) Health(ctx context.Context, endpointID string) (*Health, error
 		st := s.state(tx, map[string]*endpointState{}, endpointID)
 		h.LastSuccess, h.LastFailure, h.FailingSince = tp(st.LastSuccess), tp(st.LastFailure), tp(st.FailingSince)
 		h.ConsecutiveFailures = st.ConsecutiveFailures
-		return tx.Bucket(bDue).ForEach(func(k, v []byte) error {
-			if string(v) != endpointID {
-				return nil
-			}
+		prefix := endpointPrefix(endpointID)
+		c := tx.Bucket(bDue).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			h.Pending++
-			d, err := getDelivery(tx, string(k[8:]))
-			if err != nil || d == nil {
+			d, err := getDelivery(tx, string(k[len(prefix)+8:]))
+			if err != nil {
 				return err
 			}
-			if h.OldestPending == nil || d.EventTime.Before(h.OldestPending.EventTime) {
+			if d != nil && (h.OldestPending == nil || d.EventTime.Before(h.OldestPending.EventTime)) {
 				h.OldestPending = &PendingEvent{DeliveryID: d.ID, EventID: d.EventID, EventType: d.EventType, EventTime: d.EventTime}
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -136,6 +136,18 @@ func newMetrics(s *Service) *metrics {
 		Name: "parley_webhook_pending_deliveries", Help: "Deliveries waiting for an attempt.",
 	}, func() float64 { return float64(s.count(bDue)) })
 	return m
+}
+
+func (s *Service) empty(bucket []byte) bool {
+	empty := true
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucket); b != nil {
+			k, _ := b.Cursor().First()
+			empty = k == nil
+		}
+		return nil
+	})
+	return empty
 }
 
 func (s *Service) count(bucket []byte) int {

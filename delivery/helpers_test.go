@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,7 +56,7 @@ type receiver struct {
 	reply func(w http.ResponseWriter, r *http.Request)
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	rc := &receiver{}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -90,7 +91,7 @@ func (rc *receiver) requests() []received {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clock *clock
 	path  string
 	db    *bbolt.DB
@@ -110,7 +111,7 @@ func testOptions(c *clock) Options {
 }
 
 // newEnv opens a database in a temp dir and starts a Service on it.
-func newEnv(t *testing.T, tweak func(*Options)) *env {
+func newEnv(t testing.TB, tweak func(*Options)) *env {
 	t.Helper()
 	e := &env{t: t, clock: newClock(), path: filepath.Join(t.TempDir(), "parley.db")}
 	e.open(tweak)
@@ -212,18 +213,22 @@ func (e *env) settled() bool {
 	due := false
 	now := e.clock.Now()
 	_ = e.db.View(func(tx *bbolt.Tx) error {
-		k, _ := tx.Bucket(bDue).Cursor().First()
-		due = k != nil && !getTime(k).After(now)
-		return nil
+		return tx.Bucket(bDue).ForEach(func(k, _ []byte) error {
+			sep := bytes.IndexByte(k, 0)
+			if !getTime(k[sep+1:]).After(now) {
+				due = true
+			}
+			return nil
+		})
 	})
 	return !due
 }
 
 // waitFor polls cond until it holds; the deadline only stops a broken test
 // from hanging, it measures nothing.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)
@@ -261,3 +266,10 @@ func (e *env) attempts(id string) []*Attempt {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// succeeded counts successful deliveries without walking any bucket.
+func (e *env) succeeded() uint64 {
+	e.svc.m.mu.Lock()
+	defer e.svc.m.mu.Unlock()
+	return e.svc.m.byOutcome[StatusSucceeded]
+}

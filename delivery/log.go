@@ -36,6 +36,9 @@ func (s *Service) GetDelivery(ctx context.Context, id string) (*Delivery, error)
 	var d *Delivery
 	err := s.db.View(func(tx *bbolt.Tx) (err error) {
 		d, err = getDelivery(tx, id)
+		if d != nil {
+			d.Payload = bytes.Clone(tx.Bucket(bPayloads).Get([]byte(id)))
+		}
 		return err
 	})
 	if err != nil {
@@ -54,12 +57,16 @@ func (s *Service) Attempts(ctx context.Context, deliveryID string) ([]*Attempt, 
 		if tx.Bucket(bDeliveries).Get([]byte(deliveryID)) == nil {
 			return fmt.Errorf("delivery %q: %w", deliveryID, ErrNotFound)
 		}
+		payload := string(tx.Bucket(bPayloads).Get([]byte(deliveryID)))
 		prefix := attemptPrefix(deliveryID)
 		c := tx.Bucket(bAttempts).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var a Attempt
 			if err := json.Unmarshal(v, &a); err != nil {
 				return fmt.Errorf("delivery %s attempt: %w", deliveryID, err)
+			}
+			if a.Request.Body == "" {
+				a.Request.Body = payload
 			}
 			out = append(out, &a)
 		}
@@ -114,7 +121,6 @@ func (s *Service) ListDeliveries(ctx context.Context, endpointID string, q Deliv
 			if d == nil {
 				continue
 			}
-			d.Payload = nil
 			page.Deliveries = append(page.Deliveries, d)
 			if len(page.Deliveries) == q.Limit {
 				page.NextCursor = base64.RawURLEncoding.EncodeToString(k)
@@ -222,7 +228,7 @@ func (s *Service) resendable(endpointID string) error {
 func (s *Service) requeueTx(tx *bbolt.Tx, d *Delivery, now time.Time) error {
 	old := d.Status
 	if d.NextAttempt != nil {
-		if err := tx.Bucket(bDue).Delete(timeIDKey(*d.NextAttempt, d.ID)); err != nil {
+		if err := deleteDue(tx, d); err != nil {
 			return err
 		}
 	} else {
@@ -230,7 +236,7 @@ func (s *Service) requeueTx(tx *bbolt.Tx, d *Delivery, now time.Time) error {
 	}
 	d.Status = StatusPending
 	d.NextAttempt = &now
-	if err := tx.Bucket(bDue).Put(timeIDKey(now, d.ID), []byte(d.EndpointID)); err != nil {
+	if err := putDue(tx, d); err != nil {
 		return err
 	}
 	return s.saveDelivery(tx, d, old)
@@ -276,7 +282,7 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 				for _, del := range []struct {
 					b []byte
 					k []byte
-				}{{bByTime, k}, {bByEndpoint, ek}, {bDeliveries, []byte(id)}} {
+				}{{bByTime, k}, {bByEndpoint, ek}, {bDeliveries, []byte(id)}, {bPayloads, []byte(id)}} {
 					if err := tx.Bucket(del.b).Delete(del.k); err != nil {
 						return err
 					}

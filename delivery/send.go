@@ -46,7 +46,10 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 		ctype = "application/x-www-form-urlencoded"
 	}
 	secrets := sub.secretValues()
-	att.Request = flows.HTTPTrace{Method: sub.Method, URL: redactURL(sub.URL, secrets), Body: string(body)}
+	att.Request = flows.HTTPTrace{Method: sub.Method, URL: redactURL(sub.URL, secrets)}
+	if sub.ContentType == flows.ContentForm {
+		att.Request.Body = string(body) // a JSON body is the payload: stored once
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
@@ -299,6 +302,9 @@ func (s *Service) Test(ctx context.Context, id string) (*TestResult, error) {
 		return nil, err
 	}
 	ex := s.send(ctx, sub, ev.ID, payload)
+	if ex.attempt.Request.Body == "" {
+		ex.attempt.Request.Body = string(payload)
+	}
 	return &TestResult{
 		EventID: ev.ID, Outcome: ex.attempt.Outcome, Request: ex.attempt.Request,
 		Response: ex.attempt.Response, DurationMS: ex.attempt.DurationMS, Error: ex.attempt.Error,

@@ -38,7 +38,8 @@ type Service struct {
 	tokMu  sync.Mutex
 	tokens map[string]cachedToken
 
-	kick chan struct{}
+	kick       chan struct{} // wakes the schedule loop
+	kickOutbox chan struct{} // wakes the outbox loop
 
 	// schedMu guards inflight and orders removal from it after a result
 	// commits, so a schedule scan never sees a stale due entry as free.
@@ -72,17 +73,18 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 	}
 	opts = opts.withDefaults()
 	s := &Service{
-		db:       db,
-		opts:     opts,
-		log:      opts.Logger,
-		subs:     map[string]*Subscription{},
-		tokens:   map[string]cachedToken{},
-		kick:     make(chan struct{}, 1),
-		inflight: map[string]struct{}{},
-		queues:   map[string]*endpointQueue{},
-		sem:      make(chan struct{}, opts.Workers),
-		results:  make(chan *result, 4*opts.BatchSize),
-		done:     make(chan struct{}),
+		db:         db,
+		opts:       opts,
+		log:        opts.Logger,
+		subs:       map[string]*Subscription{},
+		tokens:     map[string]cachedToken{},
+		kick:       make(chan struct{}, 1),
+		kickOutbox: make(chan struct{}, 1),
+		inflight:   map[string]struct{}{},
+		queues:     map[string]*endpointQueue{},
+		sem:        make(chan struct{}, opts.Workers),
+		results:    make(chan *result, 4*opts.BatchSize),
+		done:       make(chan struct{}),
 	}
 	s.client, s.tokenClient = newClients(opts)
 	err := db.Update(func(tx *bbolt.Tx) error {
@@ -149,6 +151,15 @@ func newEventID() string { return "evt_" + uuid.NewString() }
 // Notify wakes the dispatcher: call it after committing outbox records.
 func (s *Service) Notify() {
 	select {
+	case s.kickOutbox <- struct{}{}:
+	default:
+	}
+	s.wake()
+}
+
+// wake makes the schedule loop look at the due index again.
+func (s *Service) wake() {
+	select {
 	case s.kick <- struct{}{}:
 	default:
 	}
@@ -180,6 +191,12 @@ func (s *Service) subList() []*Subscription {
 func (s *Service) setSub(sub *Subscription) {
 	s.subMu.Lock()
 	s.subs[sub.ID] = sub
+	s.subMu.Unlock()
+}
+
+func (s *Service) dropSub(id string) {
+	s.subMu.Lock()
+	delete(s.subs, id)
 	s.subMu.Unlock()
 }
 
@@ -229,6 +246,9 @@ func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, e
 	if err := sub.normalize(now); err != nil {
 		return nil, err
 	}
+	// Cached before the commit so the dispatcher never meets a delivery
+	// whose subscription it does not know yet.
+	s.setSub(sub)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		if err := putSub(tx, sub); err != nil {
 			return err
@@ -240,9 +260,9 @@ func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, e
 		return err
 	})
 	if err != nil {
+		s.dropSub(sub.ID)
 		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
 	}
-	s.setSub(sub)
 	s.Notify()
 	return sub.clone(), nil
 }
@@ -300,6 +320,7 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 	if err := sub.normalize(now); err != nil {
 		return nil, err
 	}
+	s.setSub(sub)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		if old.Disabled && !sub.Disabled {
 			if err := tx.Bucket(bEndpoints).Delete([]byte(id)); err != nil {
@@ -309,9 +330,9 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 		return putSub(tx, sub)
 	})
 	if err != nil {
+		s.setSub(old)
 		return nil, fmt.Errorf("subscription %s: %w", id, err)
 	}
-	s.setSub(sub)
 	s.dropToken(id)
 	s.Notify()
 	return sub.clone(), nil
@@ -320,9 +341,11 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 // Delete removes a subscription. Its deliveries stay in the log until
 // retention prunes them; pending ones are marked disabled and not sent.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	if s.sub(id) == nil {
+	old := s.sub(id)
+	if old == nil {
 		return fmt.Errorf("subscription %q: %w", id, ErrNotFound)
 	}
+	s.dropSub(id)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bSubs).Delete([]byte(id)); err != nil {
 			return err
@@ -330,11 +353,9 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return tx.Bucket(bEndpoints).Delete([]byte(id))
 	})
 	if err != nil {
+		s.setSub(old)
 		return fmt.Errorf("subscription %s: %w", id, err)
 	}
-	s.subMu.Lock()
-	delete(s.subs, id)
-	s.subMu.Unlock()
 	s.dropToken(id)
 	s.Notify()
 	return nil
