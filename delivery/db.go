@@ -108,7 +108,15 @@ type endpointState struct {
 	ConsecutiveFailures int       `json:"consecutive_failures"`
 }
 
-func putTime(b []byte, t time.Time) { binary.BigEndian.PutUint64(b, uint64(t.UnixNano())) }
+// putTime writes t as big-endian unix nanoseconds; times before 1970 (the
+// zero time included) sort first.
+func putTime(b []byte, t time.Time) {
+	var n uint64
+	if t.Unix() >= 0 {
+		n = uint64(t.UnixNano())
+	}
+	binary.BigEndian.PutUint64(b, n)
+}
 
 func getTime(b []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.Uint64(b))) }
 

@@ -803,3 +803,49 @@ func TestFormContentType(t *testing.T) {
 		t.Fatalf("signature over the form body: %v", err)
 	}
 }
+
+func TestDisableThenReenableAndRecover(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	rc := newReceiver(t)
+	rc.setReply(status(http.StatusInternalServerError))
+	sub := e.create(Subscription{URL: rc.URL})
+	e.settle()
+	d := e.deliveries(sub.ID)[0]
+	if d.Status != StatusPending {
+		t.Fatalf("ping after a 500: %s", d.Status)
+	}
+	off := *sub
+	off.Secrets, off.Disabled = nil, true
+	if _, err := e.svc.Update(ctx, sub.ID, off); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.delivery(d.ID); got.Status != StatusDisabled || got.NextAttempt != nil {
+		t.Fatalf("pending delivery after disabling: %s next %v", got.Status, got.NextAttempt)
+	}
+	if h, _ := e.svc.Health(ctx, sub.ID); h.Pending != 0 || !h.Disabled {
+		t.Fatalf("health of a disabled endpoint: %+v", h)
+	}
+	if _, err := e.svc.Recover(ctx, sub.ID, time.Time{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Recover on a disabled endpoint = %v", err)
+	}
+
+	rc.setReply(nil)
+	off.Disabled = false
+	if _, err := e.svc.Update(ctx, sub.ID, off); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := e.svc.Health(ctx, sub.ID); h.ConsecutiveFailures != 0 || h.FailingSince != nil {
+		t.Fatalf("re-enabling kept the failure history: %+v", h)
+	}
+	if n, err := e.svc.Recover(ctx, sub.ID, time.Time{}); err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v", n, err)
+	}
+	e.settle()
+	if got := e.delivery(d.ID); got.Status != StatusSucceeded || got.Attempts != 2 {
+		t.Fatalf("after recover: %s, %d attempts", got.Status, got.Attempts)
+	}
+	if h, _ := e.svc.Health(ctx, sub.ID); h.LastSuccess == nil || h.ConsecutiveFailures != 0 {
+		t.Fatalf("health after recovery: %+v", h)
+	}
+}

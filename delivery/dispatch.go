@@ -585,6 +585,10 @@ func (s *Service) apply(tx *bbolt.Tx, r *result, now time.Time, states map[strin
 }
 
 func (s *Service) saveDelivery(tx *bbolt.Tx, d *Delivery, oldStatus string) error {
+	return saveDeliveryTx(tx, d, oldStatus)
+}
+
+func saveDeliveryTx(tx *bbolt.Tx, d *Delivery, oldStatus string) error {
 	if err := putDelivery(tx, d); err != nil {
 		return err
 	}
@@ -607,6 +611,9 @@ func (s *Service) disableTx(tx *bbolt.Tx, id, reason string, now time.Time, stat
 		return err
 	}
 	disabledNow[id] = sub
+	if err := disablePendingTx(tx, id, "endpoint disabled: "+reason); err != nil {
+		return err
+	}
 	data, _ := json.Marshal(map[string]any{
 		"endpoint_id": sub.ID, "name": sub.Name, "url": redactURL(sub.URL, sub.secretValues()),
 		"reason": reason, "last_status": status, "disabled_at": now,
@@ -620,4 +627,34 @@ func (s *Service) disableTx(tx *bbolt.Tx, id, reason string, now time.Time, stat
 	}
 	_, err := s.fanoutTx(tx, ev, targets, now)
 	return err
+}
+
+// disablePendingTx marks an endpoint's pending deliveries disabled and takes
+// them off the schedule. One already in flight is recorded as usual when its
+// result arrives.
+func disablePendingTx(tx *bbolt.Tx, endpointID, why string) error {
+	prefix := endpointPrefix(endpointID)
+	var ids []string
+	c := tx.Bucket(bDue).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix)+8:]))
+	}
+	for _, id := range ids {
+		d, err := getDelivery(tx, id)
+		if err != nil {
+			return err
+		}
+		if d == nil {
+			continue
+		}
+		if err := deleteDue(tx, d); err != nil {
+			return err
+		}
+		old := d.Status
+		d.Status, d.NextAttempt, d.LastError, d.Manual = StatusDisabled, nil, why, false
+		if err := saveDeliveryTx(tx, d, old); err != nil {
+			return err
+		}
+	}
+	return nil
 }

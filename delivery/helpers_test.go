@@ -91,12 +91,13 @@ func (rc *receiver) requests() []received {
 }
 
 type env struct {
-	t     testing.TB
-	clock *clock
-	path  string
-	db    *bbolt.DB
-	svc   *Service
-	stop  context.CancelFunc
+	t      testing.TB
+	clock  *clock
+	path   string
+	dbOpts *bbolt.Options
+	db     *bbolt.DB
+	svc    *Service
+	stop   context.CancelFunc
 }
 
 func testOptions(c *clock) Options {
@@ -113,7 +114,12 @@ func testOptions(c *clock) Options {
 // newEnv opens a database in a temp dir and starts a Service on it.
 func newEnv(t testing.TB, tweak func(*Options)) *env {
 	t.Helper()
-	e := &env{t: t, clock: newClock(), path: filepath.Join(t.TempDir(), "parley.db")}
+	return newEnvDB(t, nil, tweak)
+}
+
+func newEnvDB(t testing.TB, dbOpts *bbolt.Options, tweak func(*Options)) *env {
+	t.Helper()
+	e := &env{t: t, clock: newClock(), path: filepath.Join(t.TempDir(), "parley.db"), dbOpts: dbOpts}
 	e.open(tweak)
 	t.Cleanup(e.close)
 	return e
@@ -121,7 +127,7 @@ func newEnv(t testing.TB, tweak func(*Options)) *env {
 
 func (e *env) open(tweak func(*Options)) {
 	e.t.Helper()
-	db, err := bbolt.Open(e.path, 0o600, nil)
+	db, err := bbolt.Open(e.path, 0o600, e.dbOpts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -327,6 +327,11 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 				return err
 			}
 		}
+		if sub.Disabled && !old.Disabled {
+			if err := disablePendingTx(tx, id, "endpoint disabled: "+sub.DisabledReason); err != nil {
+				return err
+			}
+		}
 		return putSub(tx, sub)
 	})
 	if err != nil {
