@@ -7,7 +7,7 @@
 // registry as a value and never imports the widget implementations.
 //
 // The main types:
-//   - Flow, Base, Widget, Resumer: the graph and what a widget must implement.
+//   - Flow, WidgetBase, Widget, Resumer: the graph and what a widget must implement.
 //   - Registry: widget types by name; Decode turns flow JSON into a Flow.
 //   - Session, Contact, Call, Result, Frame, Wait, Input: a run's state, plain data
 //     that round-trips through JSON so it can be stored and resumed elsewhere.

@@ -76,8 +76,8 @@ func (f *Flow) StartWidget() string {
 // IsVoice reports whether the flow is an IVR flow.
 func (f *Flow) IsVoice() bool { return f.Kind == KindVoice }
 
-// Base holds the fields every widget has. Widget structs embed it.
-type Base struct {
+// WidgetBase holds the fields every widget has. Widget structs embed it.
+type WidgetBase struct {
 	ID   string `json:"id"`
 	Type string `json:"type"`
 	// Exits maps an exit (category) name to the id of the next widget. An exit that
@@ -88,16 +88,16 @@ type Base struct {
 	Position json.RawMessage `json:"position,omitempty"`
 }
 
-// Base returns the widget's common fields; embedding Base gives every widget this method.
-func (b *Base) Base() *Base { return b }
+// Base returns the widget's common fields; embedding WidgetBase gives every widget this method.
+func (b *WidgetBase) Base() *WidgetBase { return b }
 
 // Next returns the destination of an exit ("" ends the flow).
-func (b *Base) Next(exit string) string { return b.Exits[exit] }
+func (b *WidgetBase) Next(exit string) string { return b.Exits[exit] }
 
 // Widget is one node of a flow. Implementations are one file each in package widgets.
 type Widget interface {
 	// Base returns the common fields (id, type, exits).
-	Base() *Base
+	Base() *WidgetBase
 	// Validate checks the widget's own fields and compiles its templates and
 	// expressions with c. Errors should be *FieldError values (see Errorf).
 	Validate(c Compiler) error

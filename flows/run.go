@@ -28,6 +28,12 @@ type Run interface {
 	Render(t Template) string
 	// RenderURL renders a template whose inserted values are URL-encoded.
 	RenderURL(t Template) string
+	// RenderJSON renders a template whose inserted values are escaped as the
+	// content of a JSON string (for custom JSON bodies).
+	RenderJSON(t Template) string
+	// CompileTemplate compiles a template at run time, for text that lives
+	// outside the flow (a configured webhook's URL); results are cached.
+	CompileTemplate(src string) (Template, error)
 	// Eval evaluates a compiled expression.
 	Eval(e Expression) (any, error)
 	// Lookup resolves a variable path such as "flow.name.value", "extra.a.b",
@@ -46,7 +52,8 @@ type Run interface {
 	Flows() FlowSource
 }
 
-// FlowSource loads flows by id for subflows.
+// FlowSource loads flows by id for subflows and for resuming sessions on the
+// revision they started with (revision 0: the current one).
 type FlowSource interface {
-	Flow(ctx context.Context, id string) (*Flow, error)
+	Flow(ctx context.Context, id string, revision int) (*Flow, error)
 }

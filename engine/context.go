@@ -1,0 +1,319 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/tidwall/gjson"
+)
+
+// lookup resolves a variable path against the session. The boolean is false
+// when the variable does not exist (it then renders as empty text with a warning).
+func (t *turn) lookup(path string) (any, bool) {
+	s := t.sess
+	head, rest, _ := strings.Cut(path, ".")
+	switch head {
+	case "flow", "results":
+		if rest == "" {
+			return resultsText(s.Results()), true
+		}
+		return lookupResult(s.Results(), rest)
+	case "child":
+		f := s.Top()
+		if f == nil {
+			return nil, false
+		}
+		if rest == "" {
+			return resultsText(f.Child), true
+		}
+		return lookupResult(f.Child, rest)
+	case "parent":
+		if len(s.Frames) < 2 {
+			return nil, false
+		}
+		p := s.Frames[len(s.Frames)-2]
+		if rest == "" {
+			return resultsText(p.Results), true
+		}
+		return lookupResult(p.Results, rest)
+	case "extra", "webhook":
+		if len(s.Extra) == 0 {
+			return nil, false
+		}
+		if rest == "" {
+			return string(s.Extra), true
+		}
+		r := gjson.GetBytes(s.Extra, rest)
+		if !r.Exists() {
+			return nil, false
+		}
+		return r, true
+	case "input":
+		return s.Input, true
+	case "step":
+		switch rest {
+		case "", "value", "text":
+			return s.Input, true
+		}
+		if sub, ok := strings.CutPrefix(rest, "contact"); ok {
+			return t.lookup("contact" + sub)
+		}
+		return nil, false
+	case "contact":
+		return lookupContact(&s.Contact, rest)
+	case "user":
+		if k, ok := strings.CutPrefix(rest, "key."); ok {
+			v, ok := s.Contact.Fields[k]
+			return v, ok
+		}
+		return nil, false
+	case "call":
+		if s.Call == nil {
+			return nil, false
+		}
+		return lookupCall(s.Call, rest)
+	case "session", "run":
+		switch rest {
+		case "", "id", "uuid":
+			return s.ID, true
+		case "status":
+			return string(s.Status), true
+		case "environment", "env":
+			return s.Environment, true
+		case "created", "created_on":
+			return s.CreatedAt, true
+		}
+		return nil, false
+	case "channel":
+		if s.Channel == nil {
+			return nil, false
+		}
+		switch rest {
+		case "", "name":
+			if s.Channel.Name != "" {
+				return s.Channel.Name, true
+			}
+			return s.Channel.ID, true
+		case "id", "uuid":
+			return s.Channel.ID, true
+		case "type":
+			return s.Channel.Type, true
+		case "address":
+			return s.Channel.Address, true
+		}
+		return nil, false
+	}
+	return nil, false
+}
+
+func lookupResult(results map[string]*flows.Result, rest string) (any, bool) {
+	key, field, _ := strings.Cut(rest, ".")
+	r, ok := results[key]
+	if !ok {
+		if r, ok = results[flows.Key(key)]; !ok {
+			return nil, false
+		}
+	}
+	switch field {
+	case "", "value":
+		return r.Value, true
+	case "category":
+		return r.Category, true
+	case "input", "text":
+		return r.Input, true
+	case "name":
+		return r.Name, true
+	case "time", "created_on":
+		return r.At, true
+	}
+	if p, ok := strings.CutPrefix(field, "json"); ok {
+		if len(r.JSON) == 0 {
+			return nil, false
+		}
+		if p == "" {
+			return string(r.JSON), true
+		}
+		g := gjson.GetBytes(r.JSON, strings.TrimPrefix(p, "."))
+		return g, g.Exists()
+	}
+	return nil, false
+}
+
+func lookupContact(c *flows.Contact, rest string) (any, bool) {
+	switch rest {
+	case "", "name":
+		return c.Name, true
+	case "first_name":
+		first, _, _ := strings.Cut(strings.TrimSpace(c.Name), " ")
+		return first, true
+	case "urn":
+		return c.URN, true
+	case "language":
+		return c.Language, true
+	case "groups":
+		return strings.Join(c.Groups, ", "), true
+	case "tel", "phone":
+		if p, ok := strings.CutPrefix(c.URN, "tel:"); ok {
+			return p, true
+		}
+		return "", true
+	}
+	if k, ok := strings.CutPrefix(rest, "fields."); ok {
+		v, ok := c.Fields[k]
+		return v, ok
+	}
+	if v, ok := c.Fields[rest]; ok {
+		return v, true
+	}
+	return nil, false
+}
+
+func lookupCall(c *flows.Call, rest string) (any, bool) {
+	switch rest {
+	case "cli", "from":
+		return c.CLI, true
+	case "state", "status":
+		return c.State, true
+	case "start":
+		return c.Start, true
+	case "id", "sid":
+		return c.ID, true
+	case "to":
+		return c.To, true
+	case "digits":
+		return c.Digits, true
+	}
+	return nil, false
+}
+
+// resultsText renders @flow alone: one "key: value" line per result, sorted.
+func resultsText(results map[string]*flows.Result) string {
+	keys := make([]string, 0, len(results))
+	for k := range results {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(k)
+		b.WriteString(": ")
+		b.WriteString(results[k].Value)
+	}
+	return b.String()
+}
+
+// toText turns a looked-up or computed value into the text a template shows.
+func toText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case gjson.Result:
+		if x.Type == gjson.String {
+			return x.Str
+		}
+		if x.Type == gjson.Null {
+			return ""
+		}
+		return x.Raw
+	case bool:
+		return strconv.FormatBool(x)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case time.Time:
+		return x.Format(time.RFC3339)
+	case json.RawMessage:
+		return string(x)
+	case []byte:
+		return string(x)
+	case fmt.Stringer:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// env builds the variables an @(...) expression sees. It is built at most once
+// per turn state and dropped whenever a variable changes.
+func (t *turn) exprEnv() map[string]any {
+	if t.env != nil {
+		return t.env
+	}
+	s := t.sess
+	fields := map[string]any{}
+	for k, v := range s.Contact.Fields {
+		fields[k] = v
+	}
+	contact := map[string]any{
+		"name": s.Contact.Name, "urn": s.Contact.URN, "language": s.Contact.Language,
+		"fields": fields, "groups": stringsToAny(s.Contact.Groups),
+	}
+	env := map[string]any{
+		"flow":    resultsEnv(s.Results()),
+		"input":   s.Input,
+		"step":    map[string]any{"value": s.Input},
+		"contact": contact,
+		"user":    map[string]any{"key": fields},
+		"session": map[string]any{"id": s.ID, "status": string(s.Status), "environment": s.Environment},
+		"now":     t.now,
+	}
+	env["results"] = env["flow"]
+	var extra any
+	if len(s.Extra) > 0 {
+		_ = json.Unmarshal(s.Extra, &extra)
+	}
+	env["extra"] = extra
+	if f := s.Top(); f != nil && f.Child != nil {
+		env["child"] = resultsEnv(f.Child)
+	}
+	if len(s.Frames) > 1 {
+		env["parent"] = resultsEnv(s.Frames[len(s.Frames)-2].Results)
+	}
+	if c := s.Call; c != nil {
+		env["call"] = map[string]any{"cli": c.CLI, "state": c.State, "start": c.Start, "id": c.ID, "to": c.To, "digits": c.Digits}
+	}
+	if ch := s.Channel; ch != nil {
+		env["channel"] = map[string]any{"id": ch.ID, "name": ch.Name, "type": ch.Type, "address": ch.Address}
+	}
+	t.env = env
+	return env
+}
+
+func resultsEnv(results map[string]*flows.Result) map[string]any {
+	out := make(map[string]any, len(results))
+	for k, r := range results {
+		m := map[string]any{"value": r.Value, "category": r.Category, "input": r.Input, "name": r.Name}
+		if len(r.JSON) > 0 {
+			var j any
+			if json.Unmarshal(r.JSON, &j) == nil {
+				m["json"] = j
+			}
+		}
+		out[k] = m
+	}
+	return out
+}
+
+func stringsToAny(in []string) []any {
+	out := make([]any, len(in))
+	for i, s := range in {
+		out[i] = s
+	}
+	return out
+}

@@ -1,0 +1,14 @@
+// Package engine is Parley's interpreter: it starts sessions on flows, runs
+// widgets until a session waits or ends, and resumes waiting sessions with input
+// (a message, digits, a timeout, a hang-up).
+//
+// The main types are Engine (configured with the widget registry, services,
+// a flow source for subflows, and injectable time, ids and randomness) and
+// StartParams. Templates (@flow.x, @extra.a.b, $user.key.x, $call.cli,
+// @(expression)) and expr-lang expressions are compiled once, when a flow is
+// loaded with Engine.Load, and shared by all its sessions.
+//
+// Caveats: the engine never imports the widget implementations; the binary
+// passes the registry in. Everything a turn does is returned as events; what
+// goes wrong while a flow runs is an event and an exit, not a Go error.
+package engine

@@ -1,0 +1,565 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/google/uuid"
+	"github.com/parleyhq/parley/flows"
+)
+
+// Default limits; operators change them with the engine's options.
+const (
+	DefaultMaxSteps    = 250
+	DefaultTurnTimeout = 30 * time.Second
+)
+
+// Engine runs flows. It is safe for concurrent use: sessions are independent
+// values and loaded flows are immutable.
+type Engine struct {
+	reg         *flows.Registry
+	services    flows.Services
+	source      flows.FlowSource
+	now         func() time.Time
+	newID       func() string
+	intn        func(int) int
+	maxSteps    int
+	turnTimeout time.Duration
+	exprOpts    []expr.Option
+	// runtimeTemplates caches templates compiled while flows run.
+	runtimeTemplates sync.Map
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithServices sets the outside services (webhooks) widgets call.
+func WithServices(s flows.Services) Option { return func(e *Engine) { e.services = s } }
+
+// WithFlows sets where subflows are loaded from.
+func WithFlows(s flows.FlowSource) Option { return func(e *Engine) { e.source = s } }
+
+// WithClock injects the time source.
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// WithIDs injects the session id generator.
+func WithIDs(next func() string) Option { return func(e *Engine) { e.newID = next } }
+
+// WithSeed makes random choices reproducible.
+func WithSeed(seed uint64) Option {
+	return func(e *Engine) {
+		var mu sync.Mutex
+		r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+		e.intn = func(n int) int {
+			mu.Lock()
+			defer mu.Unlock()
+			return r.IntN(n)
+		}
+	}
+}
+
+// WithMaxSteps sets the step budget of one turn (default 250): a loop that passes
+// no wait stops there with an error event instead of hanging.
+func WithMaxSteps(n int) Option { return func(e *Engine) { e.maxSteps = n } }
+
+// WithTurnTimeout bounds one turn, webhook calls included (default 30 s).
+func WithTurnTimeout(d time.Duration) Option { return func(e *Engine) { e.turnTimeout = d } }
+
+// New makes an engine that runs the widget types in reg.
+func New(reg *flows.Registry, opts ...Option) *Engine {
+	e := &Engine{
+		reg: reg, now: time.Now, maxSteps: DefaultMaxSteps, turnTimeout: DefaultTurnTimeout,
+		newID: func() string { return uuid.Must(uuid.NewV7()).String() },
+		intn:  rand.IntN,
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	e.exprOpts = e.exprOptions()
+	return e
+}
+
+// Registry returns the widget types the engine runs.
+func (e *Engine) Registry() *flows.Registry { return e.reg }
+
+// Load decodes and validates flow JSON and compiles every template and
+// expression in it. Problems come back together as a *flows.ValidationError.
+func (e *Engine) Load(data []byte) (*flows.Flow, error) {
+	return flows.Decode(data, e.reg, compiler{e})
+}
+
+// compiler adapts the engine to flows.Compiler.
+type compiler struct{ e *Engine }
+
+func (c compiler) Template(field, src string) (flows.Template, error) {
+	t, err := c.e.compileTemplate(src)
+	if err != nil {
+		return nil, fieldErr(field, err)
+	}
+	return t, nil
+}
+
+func (c compiler) Expression(field, src string) (flows.Expression, error) {
+	x, err := c.e.compileExpr(src)
+	if err != nil {
+		return nil, fieldErr(field, err)
+	}
+	return x, nil
+}
+
+func fieldErr(field string, err error) *flows.FieldError {
+	return &flows.FieldError{Path: field, Message: err.Error(), Err: err}
+}
+
+// StartParams describe a new session.
+type StartParams struct {
+	Contact flows.Contact
+	// Variables preset flow variables (@flow.NAME).
+	Variables   map[string]string
+	Channel     *flows.Channel
+	Call        *flows.Call
+	Environment string
+	LaunchID    string
+	// ID overrides the generated session id.
+	ID string
+}
+
+// Errors callers can test with errors.Is.
+var (
+	ErrNotWaiting = errors.New("session is not waiting")
+	ErrEnded      = errors.New("session has ended")
+	ErrNoWidget   = errors.New("widget not found")
+)
+
+// Start creates a session on flow and runs it until it waits or ends.
+func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*flows.Session, []flows.Event, error) {
+	now := e.now()
+	env := p.Environment
+	if env == "" {
+		env = flows.EnvLive
+	}
+	id := p.ID
+	if id == "" {
+		id = e.newID()
+	}
+	s := &flows.Session{
+		ID: id, FlowID: flow.ID, Revision: flow.Revision, Status: flows.StatusActive,
+		Environment: env, Contact: p.Contact, Channel: p.Channel, Call: p.Call,
+		LaunchID: p.LaunchID, CreatedAt: now, UpdatedAt: now,
+		Frames: []*flows.Frame{{FlowID: flow.ID, Revision: flow.Revision}},
+	}
+	if s.Contact.Language != "" {
+		s.Language = s.Contact.Language
+	}
+	t := e.newTurn(ctx, s, flow)
+	defer t.cancel()
+	for name, v := range p.Variables {
+		t.saveResult(name, v, "", "", nil, "")
+	}
+	t.enter(flow.StartWidget())
+	return s, t.finish(), nil
+}
+
+// Resume continues a waiting session with an input. flow is the session's root
+// flow at the session's revision; subflows are loaded from the engine's FlowSource.
+func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session, in flows.Input) ([]flows.Event, error) {
+	if s.Status.Ended() {
+		return nil, fmt.Errorf("session %s: %w (%s)", s.ID, ErrEnded, s.Status)
+	}
+	if s.Wait == nil {
+		return nil, fmt.Errorf("session %s: %w", s.ID, ErrNotWaiting)
+	}
+	t := e.newTurn(ctx, s, flow)
+	defer t.cancel()
+	if err := t.loadFrameFlow(); err != nil {
+		return nil, err
+	}
+	switch in.Kind {
+	case flows.InputText, flows.InputDigits:
+		s.Input = in.Text
+		t.env = nil
+		t.emit(flows.Event{Type: flows.EventMessageIn, Text: in.Text})
+		if s.Call != nil && in.Kind == flows.InputDigits {
+			s.Call.Digits = in.Text
+		}
+	case flows.InputHangup:
+		if s.Call != nil {
+			s.Call.State = "completed"
+		}
+		t.end(flows.StatusInterrupted)
+		return t.finish(), nil
+	}
+	wait := s.Wait
+	w := t.flow.Widget(wait.Widget)
+	if w == nil {
+		t.fail(fmt.Sprintf("waiting widget %q is not in flow %q revision %d", wait.Widget, t.flow.ID, t.flow.Revision))
+		return t.finish(), nil
+	}
+	r, ok := w.(flows.Resumer)
+	if !ok {
+		t.fail(fmt.Sprintf("widget %q (%s) cannot be resumed", wait.Widget, w.Base().Type))
+		return t.finish(), nil
+	}
+	s.Status = flows.StatusActive
+	t.widget = w
+	out := r.Resume(t, in)
+	if out.Wait == nil {
+		s.Wait = nil
+	}
+	t.follow(w, out)
+	return t.finish(), nil
+}
+
+// Expire ends a waiting session because it received no input in time.
+func (e *Engine) Expire(ctx context.Context, flow *flows.Flow, s *flows.Session) []flows.Event {
+	t := e.newTurn(ctx, s, flow)
+	defer t.cancel()
+	t.end(flows.StatusExpired)
+	return t.finish()
+}
+
+// Interrupt ends a session on request.
+func (e *Engine) Interrupt(ctx context.Context, flow *flows.Flow, s *flows.Session) []flows.Event {
+	t := e.newTurn(ctx, s, flow)
+	defer t.cancel()
+	t.end(flows.StatusInterrupted)
+	return t.finish()
+}
+
+// turn is one run of the interpreter over a session. It implements flows.Run for
+// the widget being executed.
+type turn struct {
+	e      *Engine
+	ctx    context.Context
+	cancel context.CancelFunc
+	sess   *flows.Session
+	root   *flows.Flow
+	flow   *flows.Flow // the running frame's flow
+	widget flows.Widget
+	events []flows.Event
+	steps  int
+	now    time.Time
+	env    map[string]any
+}
+
+func (e *Engine) newTurn(ctx context.Context, s *flows.Session, root *flows.Flow) *turn {
+	ctx, cancel := context.WithTimeout(ctx, e.turnTimeout)
+	return &turn{e: e, ctx: ctx, cancel: cancel, sess: s, root: root, flow: root, now: e.now()}
+}
+
+// loadFrameFlow points the turn at the flow of the running frame.
+func (t *turn) loadFrameFlow() error {
+	top := t.sess.Top()
+	if top == nil || len(t.sess.Frames) == 1 {
+		t.flow = t.root
+		return nil
+	}
+	f, err := t.loadFlow(top.FlowID, top.Revision)
+	if err != nil {
+		return err
+	}
+	t.flow = f
+	return nil
+}
+
+func (t *turn) loadFlow(id string, rev int) (*flows.Flow, error) {
+	if id == t.root.ID && (rev == 0 || rev == t.root.Revision) {
+		return t.root, nil
+	}
+	if t.e.source == nil {
+		return nil, fmt.Errorf("flow %q: no flow source configured", id)
+	}
+	return t.e.source.Flow(t.ctx, id, rev)
+}
+
+// enter runs widgets from id until the session waits or ends.
+func (t *turn) enter(id string) {
+	t.sess.Status = flows.StatusActive
+	for id != "" {
+		if t.sess.Status.Ended() {
+			return
+		}
+		t.steps++
+		if t.steps > t.e.maxSteps {
+			t.fail(fmt.Sprintf("step budget of %d widgets in one turn exceeded (a loop with no wait?) at widget %q", t.e.maxSteps, id))
+			return
+		}
+		w := t.flow.Widget(id)
+		if w == nil {
+			t.fail(fmt.Sprintf("widget %q not found in flow %q", id, t.flow.ID))
+			return
+		}
+		t.widget = w
+		t.sess.Top().Widget = id
+		t.sess.Path = append(t.sess.Path, flows.Step{Widget: id, Flow: t.frameFlowID(), At: t.now})
+		out := w.Execute(t)
+		id = t.next(w, out)
+	}
+	if !t.sess.Status.Ended() && t.sess.Wait == nil {
+		t.frameDone(flows.StatusCompleted)
+	}
+}
+
+func (t *turn) frameFlowID() string {
+	if len(t.sess.Frames) == 1 {
+		return ""
+	}
+	return t.flow.ID
+}
+
+// follow continues after a resumed widget's outcome.
+func (t *turn) follow(w flows.Widget, out flows.Outcome) {
+	if next := t.next(w, out); next != "" {
+		t.enter(next)
+		return
+	}
+	if !t.sess.Status.Ended() && t.sess.Wait == nil && t.sess.Status == flows.StatusActive {
+		t.frameDone(flows.StatusCompleted)
+	}
+}
+
+// next applies an outcome and returns the widget to run next ("" to stop).
+func (t *turn) next(w flows.Widget, out flows.Outcome) string {
+	switch {
+	case out.End != "":
+		t.end(out.End)
+		return ""
+	case out.Wait != nil:
+		wait := out.Wait
+		wait.Widget = w.Base().ID
+		if wait.Timeout > 0 {
+			at := t.now.Add(time.Duration(wait.Timeout) * time.Second)
+			wait.TimeoutAt = &at
+		} else {
+			wait.TimeoutAt = nil
+		}
+		t.sess.Wait = wait
+		t.sess.Status = flows.StatusWaiting
+		t.emit(flows.Event{Type: flows.EventSessionWaiting, WaitKind: wait.Kind, Timeout: wait.Timeout})
+		return ""
+	case out.Subflow != nil:
+		child, err := t.loadFlow(out.Subflow.FlowID, 0)
+		if err != nil {
+			t.fail(fmt.Sprintf("subflow %q: %v", out.Subflow.FlowID, err))
+			return ""
+		}
+		t.sess.Top().Widget = w.Base().ID
+		t.sess.Frames = append(t.sess.Frames, &flows.Frame{FlowID: child.ID, Revision: child.Revision})
+		t.flow = child
+		t.env = nil
+		t.emit(flows.Event{Type: flows.EventFlowEntered, Name: child.Name})
+		return child.StartWidget()
+	}
+	if n := len(t.sess.Path); n > 0 {
+		t.sess.Path[n-1].Exit = out.Exit
+	}
+	return w.Base().Next(out.Exit)
+}
+
+// frameDone ends the running frame: a subflow returns to its caller, the root
+// flow completes the session.
+func (t *turn) frameDone(status flows.Status) {
+	for len(t.sess.Frames) > 1 {
+		child := t.sess.Frames[len(t.sess.Frames)-1]
+		t.sess.Frames = t.sess.Frames[:len(t.sess.Frames)-1]
+		parent := t.sess.Top()
+		parent.Child = child.Results
+		f, err := t.loadFlow(parent.FlowID, parent.Revision)
+		if err != nil {
+			t.fail(err.Error())
+			return
+		}
+		t.flow = f
+		t.env = nil
+		w := f.Widget(parent.Widget)
+		r, ok := w.(flows.Resumer)
+		if !ok {
+			t.fail(fmt.Sprintf("widget %q cannot resume after a subflow", parent.Widget))
+			return
+		}
+		t.widget = w
+		t.sess.Wait = nil
+		out := r.Resume(t, flows.Input{Kind: flows.InputSubflow, Status: status})
+		next := t.next(w, out)
+		if next != "" {
+			t.enter(next)
+			return
+		}
+		if t.sess.Status.Ended() || t.sess.Wait != nil {
+			return
+		}
+		// The subflow widget's exit ended the parent too: keep unwinding.
+	}
+	t.end(flows.StatusCompleted)
+}
+
+// end finishes the session with a final status.
+func (t *turn) end(status flows.Status) {
+	if t.sess.Status.Ended() {
+		return
+	}
+	t.sess.Status = status
+	t.sess.Wait = nil
+	t.sess.ExpiresAt = nil
+	at := t.now
+	t.sess.EndedAt = &at
+	if status == flows.StatusCompleted {
+		t.emit(flows.Event{Type: flows.EventFlowCompleted})
+	}
+	t.emit(flows.Event{Type: flows.EventSessionEnded, SessionStatus: status})
+}
+
+func (t *turn) fail(msg string) {
+	t.emit(flows.Event{Type: flows.EventError, Message: msg})
+	t.end(flows.StatusFailed)
+}
+
+func (t *turn) warn(msg string) {
+	t.emit(flows.Event{Type: flows.EventWarning, Message: msg})
+}
+
+func (t *turn) finish() []flows.Event {
+	t.sess.UpdatedAt = t.now
+	return t.events
+}
+
+func (t *turn) emit(ev flows.Event) {
+	if ev.Time.IsZero() {
+		ev.Time = t.now
+	}
+	if ev.Widget == "" && t.widget != nil {
+		ev.Widget = t.widget.Base().ID
+	}
+	if ev.Flow == "" && len(t.sess.Frames) > 1 {
+		ev.Flow = t.flow.ID
+	}
+	t.events = append(t.events, ev)
+}
+
+func (t *turn) saveResult(name, value, category, input string, raw json.RawMessage, widget string) {
+	key := flows.Key(name)
+	if key == "" {
+		return
+	}
+	top := t.sess.Top()
+	if top.Results == nil {
+		top.Results = map[string]*flows.Result{}
+	}
+	top.Results[key] = &flows.Result{Name: name, Value: value, Category: category, Input: input, Widget: widget, JSON: raw, At: t.now}
+	t.env = nil
+	t.emit(flows.Event{Type: flows.EventResultSaved, Name: name, Value: value, Category: category, Input: input})
+}
+
+// flows.Run implementation.
+
+func (t *turn) Context() context.Context        { return t.ctx }
+func (t *turn) Session() *flows.Session         { return t.sess }
+func (t *turn) Flow() *flows.Flow               { return t.flow }
+func (t *turn) Now() time.Time                  { return t.now }
+func (t *turn) Intn(n int) int                  { return t.e.intn(n) }
+func (t *turn) Services() flows.Services        { return t.e.services }
+func (t *turn) Flows() flows.FlowSource         { return t.e.source }
+func (t *turn) Lookup(path string) (any, bool)  { return t.lookup(path) }
+func (t *turn) Emit(ev flows.Event)             { t.emit(ev) }
+func (t *turn) Render(tp flows.Template) string { return t.renderAny(tp, nil) }
+
+// RenderURL URL-encodes inserted values.
+func (t *turn) RenderURL(tp flows.Template) string { return t.renderAny(tp, url.QueryEscape) }
+
+// RenderJSON escapes inserted values for a JSON string.
+func (t *turn) RenderJSON(tp flows.Template) string { return t.renderAny(tp, jsonEscape) }
+
+// CompileTemplate compiles text from outside the flow, caching by source.
+func (t *turn) CompileTemplate(src string) (flows.Template, error) {
+	if c, ok := t.e.runtimeTemplates.Load(src); ok {
+		return c.(*template), nil
+	}
+	c, err := t.e.compileTemplate(src)
+	if err != nil {
+		return nil, err
+	}
+	t.e.runtimeTemplates.Store(src, c)
+	return c, nil
+}
+
+func (t *turn) renderAny(tp flows.Template, escape func(string) string) string {
+	if tp == nil {
+		return ""
+	}
+	c, ok := tp.(*template)
+	if !ok {
+		return tp.Source()
+	}
+	return t.render(c, escape)
+}
+
+func (t *turn) Eval(x flows.Expression) (any, error) {
+	c, ok := x.(*expression)
+	if !ok || c == nil {
+		return nil, fmt.Errorf("expression was not compiled by this engine")
+	}
+	return t.evalExpr(c)
+}
+
+func (t *turn) SaveResult(name, value, category, input string, raw json.RawMessage) {
+	id := ""
+	if t.widget != nil {
+		id = t.widget.Base().ID
+	}
+	t.saveResult(name, value, category, input, raw, id)
+}
+
+func (t *turn) SetVariable(scope, name, value string) error {
+	s := t.sess
+	switch scope {
+	case flows.ScopeFlow, "":
+		t.saveResult(name, value, "", "", nil, "")
+		return nil
+	case flows.ScopeUser:
+		if s.Contact.Fields == nil {
+			s.Contact.Fields = map[string]string{}
+		}
+		s.Contact.Fields[name] = value
+	case flows.ScopeCall:
+		if s.Call == nil {
+			return fmt.Errorf("$call.%s: this session has no call", name)
+		}
+		switch name {
+		case "state":
+			s.Call.State = value
+		case "digits":
+			s.Call.Digits = value
+		default:
+			return fmt.Errorf("$call.%s cannot be set (only state and digits)", name)
+		}
+	case "contact":
+		switch name {
+		case "name":
+			s.Contact.Name = value
+		case "language":
+			s.Contact.Language = value
+			s.Language = value
+		default:
+			return fmt.Errorf("contact.%s cannot be set (name, language; fields use the user scope)", name)
+		}
+	default:
+		return fmt.Errorf("unknown variable scope %q (flow, user, call or contact)", scope)
+	}
+	t.env = nil
+	t.emit(flows.Event{Type: flows.EventVariableSet, Scope: scope, Name: name, Value: value})
+	return nil
+}
+
+func (t *turn) SetExtra(raw json.RawMessage) {
+	t.sess.Extra = raw
+	t.env = nil
+}
+
+var _ flows.Run = (*turn)(nil)

@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+	"github.com/parleyhq/parley/flows"
+)
+
+// expression is a compiled expr-lang program. Programs are shared by every
+// session on the flow revision; each evaluation uses its own VM state.
+type expression struct {
+	src  string
+	prog *vm.Program
+}
+
+func (x *expression) Source() string { return x.src }
+
+// Functions are extra expression functions, by name, available in every @(...)
+// and expression rule. expr-lang's own builtins (upper, lower, trim, len, split,
+// join, replace, int, float, string, round, now, date, ...) are there too.
+var Functions = map[string]func(params ...any) (any, error){
+	"title": func(p ...any) (any, error) {
+		s, err := oneString("title", p)
+		if err != nil {
+			return nil, err
+		}
+		return titleCase(s), nil
+	},
+	"first_word": func(p ...any) (any, error) {
+		s, err := oneString("first_word", p)
+		if err != nil {
+			return nil, err
+		}
+		if w := strings.Fields(s); len(w) > 0 {
+			return w[0], nil
+		}
+		return "", nil
+	},
+	"remove_first_word": func(p ...any) (any, error) {
+		s, err := oneString("remove_first_word", p)
+		if err != nil {
+			return nil, err
+		}
+		w := strings.Fields(s)
+		if len(w) < 2 {
+			return "", nil
+		}
+		return strings.Join(w[1:], " "), nil
+	},
+	// word(text, n): the nth word, counting from 0.
+	"word": func(p ...any) (any, error) {
+		if len(p) != 2 {
+			return nil, fmt.Errorf("word(text, n) takes 2 arguments, got %d", len(p))
+		}
+		n, ok := toInt(p[1])
+		if !ok {
+			return nil, fmt.Errorf("word: %v is not a number", p[1])
+		}
+		w := strings.Fields(toText(p[0]))
+		if n < 0 {
+			n += len(w)
+		}
+		if n < 0 || n >= len(w) {
+			return "", nil
+		}
+		return w[n], nil
+	},
+	// default(value, fallback): fallback when value is empty or missing.
+	"default": func(p ...any) (any, error) {
+		if len(p) != 2 {
+			return nil, fmt.Errorf("default(value, fallback) takes 2 arguments, got %d", len(p))
+		}
+		if p[0] == nil || toText(p[0]) == "" {
+			return p[1], nil
+		}
+		return p[0], nil
+	},
+	// number(text): the text as a number (error when it is not one).
+	"number": func(p ...any) (any, error) {
+		s, err := oneString("number", p)
+		if err != nil {
+			return nil, err
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(strings.ReplaceAll(s, ",", "")), 64)
+		if err != nil {
+			return nil, fmt.Errorf("number: %q is not a number", s)
+		}
+		return f, nil
+	},
+	"text": func(p ...any) (any, error) {
+		if len(p) != 1 {
+			return nil, fmt.Errorf("text(value) takes 1 argument, got %d", len(p))
+		}
+		return toText(p[0]), nil
+	},
+	"length": func(p ...any) (any, error) {
+		s, err := oneString("length", p)
+		if err != nil {
+			return nil, err
+		}
+		return len([]rune(s)), nil
+	},
+}
+
+func oneString(name string, p []any) (string, error) {
+	if len(p) != 1 {
+		return "", fmt.Errorf("%s takes 1 argument, got %d", name, len(p))
+	}
+	return toText(p[0]), nil
+}
+
+func toInt(v any) (int, bool) {
+	switch x := v.(type) {
+	case int:
+		return x, true
+	case int64:
+		return int(x), true
+	case float64:
+		return int(x), true
+	case string:
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func titleCase(s string) string {
+	prev := ' '
+	return strings.Map(func(r rune) rune {
+		defer func() { prev = r }()
+		if unicode.IsSpace(prev) {
+			return unicode.ToTitle(r)
+		}
+		return unicode.ToLower(r)
+	}, s)
+}
+
+func (e *Engine) exprOptions() []expr.Option {
+	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Patch(nilSafe{})}
+	for name, fn := range Functions {
+		opts = append(opts, expr.Function(name, fn))
+	}
+	return opts
+}
+
+func (e *Engine) compileExpr(src string) (*expression, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, fmt.Errorf("%w: empty expression", flows.ErrBadExpression)
+	}
+	prog, err := expr.Compile(src, e.exprOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
+	}
+	return &expression{src: src, prog: prog}, nil
+}
+
+func (t *turn) evalExpr(x *expression) (any, error) {
+	out, err := expr.Run(x.prog, t.exprEnv())
+	if err != nil {
+		return nil, fmt.Errorf("%s", firstLine(err.Error()))
+	}
+	return out, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// nilSafe makes every member access optional (a?.b), so a variable that is not
+// set yet (flow.age.value before the question was asked) evaluates to nil
+// instead of failing the expression.
+type nilSafe struct{}
+
+func (nilSafe) Visit(node *ast.Node) {
+	if m, ok := (*node).(*ast.MemberNode); ok && !m.Optional {
+		m.Optional = true
+		ast.Patch(node, &ast.ChainNode{Node: m})
+	}
+}

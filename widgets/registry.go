@@ -1,0 +1,64 @@
+package widgets
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// ExitNext is the exit of widgets that simply move on.
+const ExitNext = "Next"
+
+var registry = flows.NewRegistry()
+
+// register adds a widget type; a name registered twice panics.
+func register(name string, f flows.Factory) { registry.Register(name, f) }
+
+// Registered returns the registry of every widget type in this package. It is
+// shared: build a reduced set with Subset rather than changing it.
+func Registered() *flows.Registry { return registry }
+
+// templates compiles a list of template strings; field names the JSON list.
+func templates(c flows.Compiler, field string, srcs []string) ([]flows.Template, error) {
+	out := make([]flows.Template, 0, len(srcs))
+	var errs []error
+	for i, s := range srcs {
+		t, err := c.Template(fmt.Sprintf("%s[%d]", field, i), s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, errors.Join(errs...)
+}
+
+// optTemplate compiles an optional template ("" gives nil).
+func optTemplate(c flows.Compiler, field, src string) (flows.Template, error) {
+	if src == "" {
+		return nil, nil
+	}
+	return c.Template(field, src)
+}
+
+func renderAll(r flows.Run, ts []flows.Template) []string {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = r.Render(t)
+	}
+	return out
+}
+
+// resultName is the name a widget saves its result under: the author's, or the widget id.
+func resultName(b *flows.WidgetBase, name string) string {
+	if name != "" {
+		return name
+	}
+	return b.ID
+}
+
+func joinErrs(errs []error) error { return errors.Join(errs...) }

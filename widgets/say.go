@@ -1,0 +1,39 @@
+package widgets
+
+import "github.com/parleyhq/parley/flows"
+
+// TypeSay speaks text on a call.
+const TypeSay = "say"
+
+// Say speaks a templated text (text-to-speech) on an IVR call.
+type Say struct {
+	flows.WidgetBase
+	Text     string `json:"text"`
+	Voice    string `json:"voice,omitempty"`
+	Language string `json:"language,omitempty"`
+
+	text flows.Template
+}
+
+func init() { register(TypeSay, func() flows.Widget { return &Say{} }) }
+
+// Validate compiles the text.
+func (w *Say) Validate(c flows.Compiler) error {
+	if w.Text == "" {
+		return flows.Errorf("text", "say needs a text")
+	}
+	var err error
+	w.text, err = c.Template("text", w.Text)
+	return err
+}
+
+// ExitNames lists the one exit.
+func (w *Say) ExitNames() []string { return []string{ExitNext} }
+
+// Execute emits a say event.
+func (w *Say) Execute(r flows.Run) flows.Outcome {
+	r.Emit(flows.Event{Type: flows.EventSay, Text: r.Render(w.text), Name: w.Voice, Scope: w.Language})
+	return flows.Outcome{Exit: ExitNext}
+}
+
+var _ flows.Widget = (*Say)(nil)

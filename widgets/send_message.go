@@ -1,0 +1,121 @@
+package widgets
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// TypeSendMessage sends one or more text messages to the contact.
+const TypeSendMessage = "send_message"
+
+// SendMessage sends templated texts, with optional quick replies (on the last
+// message) and attachments, and translations picked by the session's language.
+type SendMessage struct {
+	flows.WidgetBase
+	Text         string                         `json:"text,omitempty"`
+	Messages     []string                       `json:"messages,omitempty"`
+	QuickReplies []string                       `json:"quick_replies,omitempty"`
+	Attachments  []string                       `json:"attachments,omitempty"`
+	Translations map[string]*MessageTranslation `json:"translations,omitempty"`
+
+	base  compiledMessage
+	langs map[string]*compiledMessage
+}
+
+// MessageTranslation is a send_message in another language (ISO 639-3 code).
+type MessageTranslation struct {
+	Text         string   `json:"text,omitempty"`
+	Messages     []string `json:"messages,omitempty"`
+	QuickReplies []string `json:"quick_replies,omitempty"`
+	Attachments  []string `json:"attachments,omitempty"`
+}
+
+type compiledMessage struct {
+	texts, replies, attachments []flows.Template
+}
+
+func init() { register(TypeSendMessage, func() flows.Widget { return &SendMessage{} }) }
+
+func compileMessage(c flows.Compiler, prefix, text string, msgs, replies, atts []string) (compiledMessage, error) {
+	var m compiledMessage
+	all := msgs
+	field := prefix + "messages"
+	if text != "" {
+		all = append([]string{text}, msgs...)
+		if len(msgs) == 0 {
+			field = prefix + "text"
+		}
+	}
+	var errs []error
+	var err error
+	if len(all) == 1 {
+		var t flows.Template
+		t, err = c.Template(field, all[0])
+		m.texts = []flows.Template{t}
+	} else {
+		m.texts, err = templates(c, field, all)
+	}
+	errs = append(errs, err)
+	m.replies, err = templates(c, prefix+"quick_replies", replies)
+	errs = append(errs, err)
+	m.attachments, err = templates(c, prefix+"attachments", atts)
+	errs = append(errs, err)
+	return m, errors.Join(errs...)
+}
+
+// Validate compiles the texts.
+func (w *SendMessage) Validate(c flows.Compiler) error {
+	if w.Text == "" && len(w.Messages) == 0 && len(w.Attachments) == 0 {
+		return flows.Errorf("text", "send_message needs a text, messages or attachments")
+	}
+	var errs []error
+	var err error
+	w.base, err = compileMessage(c, "", w.Text, w.Messages, w.QuickReplies, w.Attachments)
+	errs = append(errs, err)
+	for lang, tr := range w.Translations {
+		if tr == nil {
+			continue
+		}
+		m, err := compileMessage(c, fmt.Sprintf("translations.%s.", lang), tr.Text, tr.Messages, tr.QuickReplies, tr.Attachments)
+		errs = append(errs, err)
+		if w.langs == nil {
+			w.langs = map[string]*compiledMessage{}
+		}
+		w.langs[lang] = &m
+	}
+	return errors.Join(errs...)
+}
+
+// ExitNames lists the one exit.
+func (w *SendMessage) ExitNames() []string { return []string{ExitNext} }
+
+// Execute emits a message_out event per text.
+func (w *SendMessage) Execute(r flows.Run) flows.Outcome {
+	m := &w.base
+	if lang := r.Session().Language; lang != "" {
+		if tr, ok := w.langs[lang]; ok {
+			m = tr
+		}
+	}
+	texts := m.texts
+	if len(texts) == 0 && len(m.attachments) > 0 {
+		texts = []flows.Template{nil}
+	}
+	replies := m.replies
+	if len(replies) == 0 && m != &w.base {
+		replies = w.base.replies
+	}
+	for i, t := range texts {
+		ev := flows.Event{Type: flows.EventMessageOut, Text: r.Render(t)}
+		if i == len(texts)-1 {
+			ev.QuickReplies = renderAll(r, replies)
+			ev.Attachments = renderAll(r, m.attachments)
+		}
+		r.Emit(ev)
+	}
+	return flows.Outcome{Exit: ExitNext}
+}
+
+var _ flows.Widget = (*SendMessage)(nil)

@@ -1,0 +1,74 @@
+package widgets
+
+import (
+	"fmt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// TypeSetVariable assigns a flow, user or call variable.
+const TypeSetVariable = "set_variable"
+
+// SetVariable sets one variable to a template's text or an expression's value.
+// Scope "flow" (default) saves @flow.NAME; "user" saves the contact's
+// $user.key.NAME, which persists across sessions; "call" sets $call.state or
+// $call.digits; "contact" sets the contact's name or language.
+type SetVariable struct {
+	flows.WidgetBase
+	Scope      string `json:"scope,omitempty"`
+	Name       string `json:"name"`
+	Value      string `json:"value,omitempty"`
+	Expression string `json:"expression,omitempty"`
+
+	value flows.Template
+	expr  flows.Expression
+}
+
+func init() { register(TypeSetVariable, func() flows.Widget { return &SetVariable{} }) }
+
+// Validate checks the scope and name and compiles the value.
+func (w *SetVariable) Validate(c flows.Compiler) error {
+	switch w.Scope {
+	case "", flows.ScopeFlow, flows.ScopeUser, flows.ScopeCall, "contact":
+	default:
+		return flows.Errorf("scope", "unknown scope %q (flow, user, call or contact)", w.Scope)
+	}
+	if w.Name == "" {
+		return flows.Errorf("name", "set_variable needs a variable name")
+	}
+	if w.Value != "" && w.Expression != "" {
+		return flows.Errorf("expression", "give either value or expression, not both")
+	}
+	var err error
+	if w.Expression != "" {
+		w.expr, err = c.Expression("expression", w.Expression)
+		return err
+	}
+	w.value, err = c.Template("value", w.Value)
+	return err
+}
+
+// ExitNames: Next, or Failure when the expression fails.
+func (w *SetVariable) ExitNames() []string { return []string{ExitNext, flows.ExitFailure} }
+
+// Execute evaluates and assigns.
+func (w *SetVariable) Execute(r flows.Run) flows.Outcome {
+	var v string
+	if w.expr != nil {
+		out, err := r.Eval(w.expr)
+		if err != nil {
+			r.Emit(flows.Event{Type: flows.EventError, Message: fmt.Sprintf("expression %q: %v", w.Expression, err)})
+			return flows.Outcome{Exit: flows.ExitFailure}
+		}
+		v = textOf(out)
+	} else {
+		v = r.Render(w.value)
+	}
+	if err := r.SetVariable(w.Scope, w.Name, v); err != nil {
+		r.Emit(flows.Event{Type: flows.EventError, Message: err.Error()})
+		return flows.Outcome{Exit: flows.ExitFailure}
+	}
+	return flows.Outcome{Exit: ExitNext}
+}
+
+var _ flows.Widget = (*SetVariable)(nil)

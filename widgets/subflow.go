@@ -1,0 +1,49 @@
+package widgets
+
+import "github.com/parleyhq/parley/flows"
+
+// TypeSubflow runs another flow for the same contact and comes back.
+const TypeSubflow = "subflow"
+
+// Subflow starts the flow with id Flow. When it ends the subflow widget resumes:
+// Complete when the child completed, Expired when it expired. The child's results
+// are visible to the parent as @child.NAME; the child sees the parent's as
+// @parent.NAME.
+type Subflow struct {
+	flows.WidgetBase
+	Flow string `json:"flow"`
+	// Result, when set, saves the child's outcome (completed or expired) as a result.
+	Result string `json:"result,omitempty"`
+}
+
+func init() { register(TypeSubflow, func() flows.Widget { return &Subflow{} }) }
+
+// Validate checks that a flow is named.
+func (w *Subflow) Validate(flows.Compiler) error {
+	if w.Flow == "" {
+		return flows.Errorf("flow", "subflow needs the id of the flow to run")
+	}
+	return nil
+}
+
+// ExitNames: Complete and Expired.
+func (w *Subflow) ExitNames() []string { return []string{flows.ExitComplete, flows.ExitExpired} }
+
+// Execute asks the engine to enter the child flow.
+func (w *Subflow) Execute(flows.Run) flows.Outcome {
+	return flows.Outcome{Subflow: &flows.SubflowCall{FlowID: w.Flow}}
+}
+
+// Resume follows the child's outcome.
+func (w *Subflow) Resume(r flows.Run, in flows.Input) flows.Outcome {
+	exit := flows.ExitComplete
+	if in.Kind == flows.InputSubflow && in.Status == flows.StatusExpired {
+		exit = flows.ExitExpired
+	}
+	if w.Result != "" {
+		r.SaveResult(w.Result, string(in.Status), exit, "", nil)
+	}
+	return flows.Outcome{Exit: exit}
+}
+
+var _ flows.Resumer = (*Subflow)(nil)
