@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"sync"
 	"time"
 
@@ -32,6 +33,8 @@ type Engine struct {
 	maxSteps    int
 	turnTimeout time.Duration
 	exprOpts    []expr.Option
+	// runtimeTemplates caches templates compiled while flows run.
+	runtimeTemplates sync.Map
 }
 
 // Option configures an Engine.
@@ -465,12 +468,28 @@ func (t *turn) Services() flows.Services        { return t.e.services }
 func (t *turn) Flows() flows.FlowSource         { return t.e.source }
 func (t *turn) Lookup(path string) (any, bool)  { return t.lookup(path) }
 func (t *turn) Emit(ev flows.Event)             { t.emit(ev) }
-func (t *turn) Render(tp flows.Template) string { return t.renderAny(tp, false) }
-func (t *turn) RenderURL(tp flows.Template) string {
-	return t.renderAny(tp, true)
+func (t *turn) Render(tp flows.Template) string { return t.renderAny(tp, nil) }
+
+// RenderURL URL-encodes inserted values.
+func (t *turn) RenderURL(tp flows.Template) string { return t.renderAny(tp, url.QueryEscape) }
+
+// RenderJSON escapes inserted values for a JSON string.
+func (t *turn) RenderJSON(tp flows.Template) string { return t.renderAny(tp, jsonEscape) }
+
+// CompileTemplate compiles text from outside the flow, caching by source.
+func (t *turn) CompileTemplate(src string) (flows.Template, error) {
+	if c, ok := t.e.runtimeTemplates.Load(src); ok {
+		return c.(*template), nil
+	}
+	c, err := t.e.compileTemplate(src)
+	if err != nil {
+		return nil, err
+	}
+	t.e.runtimeTemplates.Store(src, c)
+	return c, nil
 }
 
-func (t *turn) renderAny(tp flows.Template, escape bool) string {
+func (t *turn) renderAny(tp flows.Template, escape func(string) string) string {
 	if tp == nil {
 		return ""
 	}

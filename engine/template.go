@@ -1,8 +1,8 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/parleyhq/parley/flows"
@@ -188,7 +188,7 @@ func matchParen(s string, open int) (int, error) {
 
 // render writes the template's text. Inserted values are plain text: they are
 // never parsed as templates again.
-func (t *turn) render(tp *template, escape bool) string {
+func (t *turn) render(tp *template, escape func(string) string) string {
 	if tp.static {
 		return tp.src
 	}
@@ -205,8 +205,8 @@ func (t *turn) render(tp *template, escape bool) string {
 				continue
 			}
 			str := toText(v)
-			if escape {
-				str = url.QueryEscape(str)
+			if escape != nil {
+				str = escape(str)
 			}
 			b.WriteString(str)
 		case segExpr:
@@ -216,11 +216,17 @@ func (t *turn) render(tp *template, escape bool) string {
 				continue
 			}
 			str := toText(v)
-			if escape {
-				str = url.QueryEscape(str)
+			if escape != nil {
+				str = escape(str)
 			}
 			b.WriteString(str)
 		}
 	}
 	return b.String()
+}
+
+// jsonEscape escapes text for the inside of a JSON string.
+func jsonEscape(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
 }

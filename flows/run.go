@@ -28,6 +28,12 @@ type Run interface {
 	Render(t Template) string
 	// RenderURL renders a template whose inserted values are URL-encoded.
 	RenderURL(t Template) string
+	// RenderJSON renders a template whose inserted values are escaped as the
+	// content of a JSON string (for custom JSON bodies).
+	RenderJSON(t Template) string
+	// CompileTemplate compiles a template at run time, for text that lives
+	// outside the flow (a configured webhook's URL); results are cached.
+	CompileTemplate(src string) (Template, error)
 	// Eval evaluates a compiled expression.
 	Eval(e Expression) (any, error)
 	// Lookup resolves a variable path such as "flow.name.value", "extra.a.b",

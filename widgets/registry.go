@@ -60,3 +60,5 @@ func resultName(b *flows.WidgetBase, name string) string {
 	}
 	return b.ID
 }
+
+func joinErrs(errs []error) error { return errors.Join(errs...) }

@@ -20,8 +20,8 @@ type SendMessage struct {
 	Attachments  []string                       `json:"attachments,omitempty"`
 	Translations map[string]*MessageTranslation `json:"translations,omitempty"`
 
-	base    compiledMessage
-	langs   map[string]*compiledMessage
+	base  compiledMessage
+	langs map[string]*compiledMessage
 }
 
 // MessageTranslation is a send_message in another language (ISO 639-3 code).

@@ -1,0 +1,308 @@
+package callout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// LoadConfigs reads configured webhooks from a JSON file (--webhooks FILE):
+// {"webhooks":[{...}]} or a bare array of WebhookConfig. Each is validated;
+// errors name the webhook and the field.
+func LoadConfigs(path string) (map[string]*flows.WebhookConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: %w", err)
+	}
+	cfgs, err := ParseConfigs(data)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks file %s: %w", path, err)
+	}
+	return cfgs, nil
+}
+
+// ParseConfigs is LoadConfigs on bytes already read.
+func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
+	var list []*flows.WebhookConfig
+	trimmed := bytes.TrimSpace(data)
+	strict := func(b []byte, v any) error {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.DisallowUnknownFields()
+		return d.Decode(v)
+	}
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		if err := strict(trimmed, &list); err != nil {
+			return nil, jsonErr(err)
+		}
+	} else {
+		var doc struct {
+			Webhooks []*flows.WebhookConfig `json:"webhooks"`
+		}
+		if err := strict(trimmed, &doc); err != nil {
+			return nil, jsonErr(err)
+		}
+		list = doc.Webhooks
+	}
+	out := make(map[string]*flows.WebhookConfig, len(list))
+	var errs []error
+	for i, c := range list {
+		where := fmt.Sprintf("webhooks[%d]", i)
+		if c == nil {
+			errs = append(errs, fmt.Errorf("%s: null", where))
+			continue
+		}
+		if c.Name != "" {
+			where += fmt.Sprintf(" %q", c.Name)
+		}
+		if c.Name == "" {
+			errs = append(errs, fmt.Errorf("%s: name: required", where))
+		} else if _, dup := out[c.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: name: %q is defined twice", where, c.Name))
+		}
+		for _, fe := range Validate(c, true) {
+			errs = append(errs, fmt.Errorf("%s: %w", where, fe))
+		}
+		if c.Name != "" {
+			out[c.Name] = c
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func jsonErr(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("%s: expected %s, got JSON %s", te.Field, te.Type, te.Value)
+	}
+	return fmt.Errorf("malformed JSON: %w", err)
+}
+
+// Validate checks a webhook definition and returns one FieldError per problem,
+// with paths relative to the config ("auth.token_url", "method"). complete says
+// whether the URL must be present: an inline config may take it from a named
+// one. The widget calls it for its inline fields; URL, headers and body may be
+// templates, so only a URL's scheme is checked.
+func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
+	var errs []*flows.FieldError
+	add := func(field, f string, args ...any) { errs = append(errs, flows.Errorf(field, f, args...)) }
+	switch strings.ToUpper(c.Method) {
+	case "", http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		add("method", "%q is not supported (GET, POST, PUT, PATCH or DELETE)", c.Method)
+	}
+	switch {
+	case c.URL == "" && complete:
+		add("url", "required")
+	case c.URL != "" && !hasHTTPScheme(c.URL):
+		add("url", "%q must start with http:// or https://", c.URL)
+	}
+	switch strings.ToLower(c.ContentType) {
+	case "", flows.ContentJSON, flows.ContentForm:
+	default:
+		add("content_type", "%q is not supported (json or form)", c.ContentType)
+	}
+	switch c.BodyMode {
+	case "", flows.BodyDefault, flows.BodyNone, flows.BodyLegacy:
+	case flows.BodyCustom:
+		if c.Body == "" {
+			add("body", "required when body_mode is custom")
+		}
+	default:
+		add("body_mode", "%q is not supported (default, custom, none or rapidpro)", c.BodyMode)
+	}
+	if len(c.ExtraJSON) > 0 {
+		var m map[string]any
+		if err := json.Unmarshal(c.ExtraJSON, &m); err != nil || m == nil {
+			add("extra_json", "must be a JSON object")
+		}
+	}
+	if c.TimeoutSeconds < 0 || c.TimeoutSeconds > 300 {
+		add("timeout", "%v seconds is out of range (0 to 300)", c.TimeoutSeconds)
+	}
+	if c.MaxResponseBytes < 0 {
+		add("max_response_bytes", "must not be negative")
+	}
+	if c.Retries < 0 || c.Retries > MaxRetries {
+		add("retries", "%d is out of range (0 to %d)", c.Retries, MaxRetries)
+	}
+	if c.RetryBackoffMS < 0 {
+		add("retry_backoff_ms", "must not be negative")
+	}
+	for k := range c.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n\t") {
+			add(fmt.Sprintf("headers[%q]", k), "is not a valid header name")
+		}
+	}
+	if c.Auth != nil {
+		for _, e := range checkAuth(c.Auth) {
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
+func hasHTTPScheme(u string) bool {
+	l := strings.ToLower(u)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
+}
+
+// checkAuth names missing or wrong auth fields.
+func checkAuth(a *flows.WebhookAuth) []*flows.FieldError {
+	var errs []*flows.FieldError
+	need := func(field, v string) {
+		if v == "" {
+			errs = append(errs, flows.Errorf("auth."+field, "required for %s auth", a.Type))
+		}
+	}
+	switch a.Type {
+	case "", flows.AuthNone:
+	case flows.AuthBasic:
+		need("username", a.Username)
+	case flows.AuthBearer:
+		need("token", a.Token)
+	case flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password:
+		need("client_id", a.ClientID)
+		need("token_url", a.TokenURL)
+		if a.TokenURL != "" && checkURL(a.TokenURL) != nil {
+			errs = append(errs, flows.Errorf("auth.token_url", "%q must be an http or https URL", a.TokenURL))
+		}
+		if a.Type == flows.AuthOAuth2ClientCredentials {
+			need("client_secret", a.ClientSecret)
+		} else {
+			need("username", a.Username)
+			need("password", a.Password)
+		}
+		switch strings.ToLower(a.Encoding) {
+		case "", EncodingForm, EncodingJSON:
+		default:
+			errs = append(errs, flows.Errorf("auth.encoding", "%q is not supported (form or json)", a.Encoding))
+		}
+	default:
+		errs = append(errs, flows.Errorf("auth.type", "%q is not supported (none, basic, bearer, %s or %s)",
+			a.Type, flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password))
+	}
+	return errs
+}
+
+// Merge returns a new config: named with every field inline sets overriding it.
+// Headers are merged key by key (inline wins); auth, extra_json and include are
+// replaced whole. Booleans can only be switched on inline. Either may be nil.
+func Merge(named, inline *flows.WebhookConfig) *flows.WebhookConfig {
+	out := &flows.WebhookConfig{}
+	if named != nil {
+		*out = *named
+		out.Headers = maps.Clone(named.Headers)
+		out.ExtraJSON = slices.Clone(named.ExtraJSON)
+	}
+	if inline == nil {
+		return out
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&out.Name, inline.Name)
+	set(&out.Description, inline.Description)
+	set(&out.URL, inline.URL)
+	set(&out.Method, inline.Method)
+	set(&out.ContentType, inline.ContentType)
+	set(&out.BodyMode, inline.BodyMode)
+	set(&out.Body, inline.Body)
+	if len(inline.Headers) > 0 {
+		if out.Headers == nil {
+			out.Headers = map[string]string{}
+		}
+		for k, v := range inline.Headers {
+			// Header names are case-insensitive: drop the named spelling.
+			for nk := range out.Headers {
+				if strings.EqualFold(nk, k) {
+					delete(out.Headers, nk)
+				}
+			}
+			out.Headers[k] = v
+		}
+	}
+	if inline.Auth != nil {
+		a := *inline.Auth
+		out.Auth = &a
+	} else if out.Auth != nil {
+		a := *out.Auth
+		out.Auth = &a
+	}
+	if len(inline.ExtraJSON) > 0 {
+		out.ExtraJSON = slices.Clone(inline.ExtraJSON)
+	}
+	if inline.Include != nil {
+		g := *inline.Include
+		out.Include = &g
+	}
+	if inline.TimeoutSeconds > 0 {
+		out.TimeoutSeconds = inline.TimeoutSeconds
+	}
+	if inline.MaxResponseBytes > 0 {
+		out.MaxResponseBytes = inline.MaxResponseBytes
+	}
+	if inline.Retries > 0 {
+		out.Retries = inline.Retries
+	}
+	if inline.RetryBackoffMS > 0 {
+		out.RetryBackoffMS = inline.RetryBackoffMS
+	}
+	out.FollowRedirects = out.FollowRedirects || inline.FollowRedirects
+	out.RetryUnsafe = out.RetryUnsafe || inline.RetryUnsafe
+	return out
+}
+
+// Method returns the config's method, upper case; POST when unset.
+func Method(c *flows.WebhookConfig) string {
+	if c.Method == "" {
+		return http.MethodPost
+	}
+	return strings.ToUpper(c.Method)
+}
+
+// BodyMode returns the config's body mode: when unset, the default payload
+// for POST, PUT and PATCH and no body for GET and DELETE.
+func BodyMode(c *flows.WebhookConfig) string {
+	if c.BodyMode != "" {
+		return c.BodyMode
+	}
+	switch Method(c) {
+	case http.MethodGet, http.MethodDelete:
+		return flows.BodyNone
+	}
+	return flows.BodyDefault
+}
+
+// NewRequest turns a merged config and its rendered URL, headers and body
+// (from BuildBody) into a request ready for Service.Call. Auth is copied so
+// the request owns it.
+func NewRequest(c *flows.WebhookConfig, url string, headers map[string]string, body []byte, contentType string) *flows.WebhookRequest {
+	req := &flows.WebhookRequest{
+		Name: c.Name, Method: Method(c), URL: url, Headers: headers, ContentType: contentType, Body: body,
+		Timeout:         time.Duration(c.TimeoutSeconds * float64(time.Second)),
+		MaxResponse:     c.MaxResponseBytes,
+		FollowRedirects: c.FollowRedirects,
+		Retries:         min(c.Retries, MaxRetries),
+		RetryBackoff:    time.Duration(c.RetryBackoffMS) * time.Millisecond,
+		RetryUnsafe:     c.RetryUnsafe,
+	}
+	if c.Auth != nil && c.Auth.Type != "" && c.Auth.Type != flows.AuthNone {
+		a := *c.Auth
+		req.Auth = &a
+	}
+	return req
+}

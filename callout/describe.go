@@ -1,0 +1,154 @@
+package callout
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// Exit is the webhook widget exit for an outcome: Success for success, Timeout
+// for a timeout or connection error when the widget has that exit, Failure
+// otherwise.
+func Exit(outcome string, hasTimeoutExit bool) string {
+	switch {
+	case outcome == flows.OutcomeSuccess:
+		return flows.ExitSuccess
+	case (outcome == flows.OutcomeTimeout || outcome == flows.OutcomeError) && hasTimeoutExit:
+		return flows.ExitTimeout
+	}
+	return flows.ExitFailure
+}
+
+// Extra returns the answer's body as @extra when it is complete, valid JSON,
+// and nil otherwise (a text or HTML answer, or one cut at the size cap).
+func Extra(res *flows.WebhookResult) json.RawMessage {
+	if res == nil || res.Outcome == flows.OutcomeTooBig {
+		return nil
+	}
+	b := bytes.TrimSpace(res.Body)
+	if len(b) == 0 || !gjson.ValidBytes(b) {
+		return nil
+	}
+	return json.RawMessage(append([]byte(nil), b...))
+}
+
+// Extract reads gjson paths from a JSON answer, for a widget's mappings
+// (variable name → path such as "data.order.status"). Strings come back as
+// they are; numbers, booleans, objects and arrays as their JSON text. Names
+// whose path matched nothing are listed in missing, sorted, and left out.
+func Extract(body []byte, mappings map[string]string) (values map[string]string, missing []string) {
+	values = make(map[string]string, len(mappings))
+	valid := gjson.ValidBytes(body)
+	for name, path := range mappings {
+		var r gjson.Result
+		if valid {
+			r = gjson.GetBytes(body, path)
+		}
+		if !r.Exists() {
+			missing = append(missing, name)
+			continue
+		}
+		if r.Type == gjson.String {
+			values[name] = r.Str
+		} else {
+			values[name] = r.Raw
+		}
+	}
+	sort.Strings(missing)
+	return values, missing
+}
+
+// Event is the webhook_called event for a result; the engine fills in time,
+// widget and flow. Traces are already redacted.
+func Event(req *flows.WebhookRequest, res *flows.WebhookResult) flows.Event {
+	e := flows.Event{
+		Type: flows.EventWebhookCalled, Name: req.Name, Method: strings.ToUpper(req.Method),
+		Status: res.Status, ElapsedMS: res.Elapsed.Milliseconds(), Outcome: res.Outcome,
+		Attempts: res.Attempts, Request: res.Request, Response: res.Response, Calls: res.Calls,
+		Message: res.Error,
+	}
+	if res.Request != nil {
+		e.URL = res.Request.URL
+		e.Method = res.Request.Method
+	}
+	return e
+}
+
+// Describe prints a call for people (parley webhook test): the request sent,
+// then the answer received with its status, headers, body and duration, and
+// each attempt when there were several. Secrets are already redacted.
+func Describe(res *flows.WebhookResult) string {
+	var b strings.Builder
+	if res.Request != nil {
+		b.WriteString("> " + res.Request.Method + " " + res.Request.URL + "\n")
+		writeTrace(&b, "> ", res.Request)
+	}
+	b.WriteString("\n")
+	if res.Response != nil {
+		status := fmt.Sprintf("%d %s", res.Status, http.StatusText(res.Status))
+		if res.Response.URL != "" {
+			status += " (from " + res.Response.URL + ")"
+		}
+		b.WriteString("< " + strings.TrimSpace(status) + "\n")
+		writeTrace(&b, "< ", res.Response)
+		b.WriteString("\n")
+	}
+	att := "1 attempt"
+	if res.Attempts != 1 {
+		att = fmt.Sprintf("%d attempts", res.Attempts)
+	}
+	fmt.Fprintf(&b, "%s in %s, %s", res.Outcome, res.Elapsed.Round(time.Millisecond), att)
+	if res.Error != "" {
+		b.WriteString(": " + res.Error)
+	}
+	b.WriteString("\n")
+	if len(res.Calls) > 1 {
+		b.WriteString("\nexchanges:\n")
+		for _, c := range res.Calls {
+			line := fmt.Sprintf("  #%d %s %s", c.Attempt, c.Request.Method, c.Request.URL)
+			if c.Response != nil {
+				line += fmt.Sprintf(" → %d", c.Response.Status)
+			}
+			if c.Error != "" {
+				line += " → " + c.Error
+			}
+			fmt.Fprintf(&b, "%s (%d ms)\n", line, c.ElapsedMS)
+		}
+	}
+	return b.String()
+}
+
+func writeTrace(b *strings.Builder, prefix string, t *flows.HTTPTrace) {
+	names := make([]string, 0, len(t.Headers))
+	for k := range t.Headers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		b.WriteString(prefix + k + ": " + t.Headers[k] + "\n")
+	}
+	if t.Body == "" {
+		return
+	}
+	b.WriteString("\n")
+	body := t.Body
+	var pretty bytes.Buffer
+	if !t.Truncated && json.Indent(&pretty, []byte(body), "", "  ") == nil {
+		body = pretty.String()
+	}
+	b.WriteString(body)
+	if !strings.HasSuffix(body, "\n") {
+		b.WriteString("\n")
+	}
+	if t.Truncated {
+		b.WriteString("[cut at the size limit]\n")
+	}
+}

@@ -1,0 +1,117 @@
+package callout
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"syscall"
+
+	"code.dny.dev/ssrf"
+)
+
+// ErrBlocked is wrapped by the error a call gets when the address guard
+// refuses the address it was about to dial.
+var ErrBlocked = errors.New("destination refused by the address guard")
+
+// blockedError carries the refused address and the guard's reason.
+type blockedError struct {
+	addr   string
+	reason error
+}
+
+func (e *blockedError) Error() string {
+	return fmt.Sprintf("%s: %s (%v)", ErrBlocked, e.addr, e.reason)
+}
+
+func (e *blockedError) Unwrap() []error { return []error{ErrBlocked, e.reason} }
+
+// Guard decides which addresses webhooks may dial. It runs as the dialer's
+// Control function, so it sees the address after DNS resolution and on every
+// connection, redirects included: a name that resolves to a private address is
+// refused however it was spelled.
+type Guard struct {
+	allow []netip.Prefix
+	ssrf  *ssrf.Guardian
+}
+
+// NewGuard returns a guard that refuses private, loopback, link-local,
+// multicast and other special-purpose addresses (IPv4 and IPv6) except those in
+// allow. Any port is permitted: webhook receivers often listen on 8080 or 8443.
+func NewGuard(allow []netip.Prefix) *Guard {
+	return &Guard{allow: allow, ssrf: ssrf.New(ssrf.WithAnyPort())}
+}
+
+// CheckAddr reports whether ip may be dialled: nil, or an error wrapping ErrBlocked.
+func (g *Guard) CheckAddr(ip netip.Addr) error {
+	// An IPv4-mapped IPv6 address reaches the IPv4 host, so the allowlist is
+	// checked against both spellings. The deny check below sees the mapped form,
+	// which ssrf refuses as outside the IPv6 global unicast range.
+	for _, p := range g.allow {
+		if p.Contains(ip) || p.Contains(ip.Unmap()) {
+			return nil
+		}
+	}
+	if err := g.ssrf.SafeAddr(ip); err != nil {
+		return &blockedError{addr: ip.String(), reason: err}
+	}
+	return nil
+}
+
+// Control is a net.Dialer Control function applying the guard.
+func (g *Guard) Control(network, address string, _ syscall.RawConn) error {
+	if network != "tcp4" && network != "tcp6" {
+		return &blockedError{addr: address, reason: fmt.Errorf("network %s is not permitted", network)}
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return &blockedError{addr: address, reason: err}
+	}
+	return g.CheckAddr(ap.Addr())
+}
+
+// ParseAllowCIDRs reads the destinations allowed despite the guard: each
+// --allow-cidr flag value and PARLEY_ALLOW_CIDRS, both of which may hold
+// several comma-separated entries. A bare address means that one host (/32 or
+// /128).
+func ParseAllowCIDRs(flagValues []string, env string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	parse := func(source, list string) error {
+		for _, s := range strings.Split(list, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			p, err := parsePrefix(s)
+			if err != nil {
+				return fmt.Errorf("%s: %q is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address", source, s)
+			}
+			out = append(out, p)
+		}
+		return nil
+	}
+	for _, v := range flagValues {
+		if err := parse("--allow-cidr", v); err != nil {
+			return nil, err
+		}
+	}
+	if err := parse("PARLEY_ALLOW_CIDRS", env); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

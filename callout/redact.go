@@ -1,0 +1,187 @@
+package callout
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// Redacted replaces secrets in traces, events and logs.
+const Redacted = "[redacted]"
+
+// Header names whose values are always secret, lower case.
+var secretHeaderNames = map[string]bool{
+	"authorization":       true,
+	"proxy-authorization": true,
+	"cookie":              true,
+	"set-cookie":          true,
+	"x-api-key":           true,
+	"api-key":             true,
+	"apikey":              true,
+}
+
+// Substrings that make a header, query parameter or body key look secret.
+var secretNameParts = []string{"token", "secret", "password", "passwd", "apikey", "api-key", "api_key", "signature", "credential", "cookie"}
+
+// Query parameter names that are secret on their own.
+var secretParams = map[string]bool{"key": true, "sig": true, "auth": true, "code": true}
+
+// Redactor removes secrets from what is recorded of a call. Secrets are known
+// two ways: by name (headers such as Authorization, query parameters such as
+// access_token, token-exchange fields such as client_secret) and by value (the
+// password, token and client secret of the call's auth, and access tokens the
+// service obtained), which are replaced wherever they appear.
+type Redactor struct {
+	headers map[string]bool // extra secret header names, lower case
+	values  []string
+}
+
+// NewRedactor returns a redactor for auth's secrets plus the named extra
+// headers (compared case-insensitively).
+func NewRedactor(auth *flows.WebhookAuth, secretHeaders ...string) *Redactor {
+	r := &Redactor{headers: map[string]bool{}}
+	for _, h := range secretHeaders {
+		r.headers[strings.ToLower(h)] = true
+	}
+	if auth != nil {
+		r.AddValue(auth.Password, auth.Token, auth.ClientSecret)
+	}
+	return r
+}
+
+// AddValue adds secret values to replace wherever they appear. Values shorter
+// than four characters are ignored: replacing them would mangle unrelated text,
+// and they only travel in headers that are redacted by name.
+func (r *Redactor) AddValue(vals ...string) {
+	for _, v := range vals {
+		if len(v) >= 4 {
+			r.values = append(r.values, v)
+		}
+	}
+	// Longest first, so a secret containing another is replaced whole.
+	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+}
+
+// IsSecretHeader reports whether a header's value is always redacted.
+func (r *Redactor) IsSecretHeader(name string) bool {
+	n := strings.ToLower(name)
+	return secretHeaderNames[n] || r.headers[n] || looksSecret(n)
+}
+
+func looksSecret(name string) bool {
+	n := strings.ToLower(name)
+	for _, p := range secretNameParts {
+		if strings.Contains(n, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// String replaces every known secret value in s.
+func (r *Redactor) String(s string) string {
+	for _, v := range r.values {
+		if strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, Redacted)
+		}
+	}
+	return s
+}
+
+// URL redacts a URL's password and secret-looking query parameters, then
+// known secret values.
+func (r *Redactor) URL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return r.String(raw)
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), Redacted)
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		changed := false
+		for k, vs := range q {
+			if secretParams[strings.ToLower(k)] || looksSecret(k) {
+				for i := range vs {
+					vs[i] = Redacted
+				}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	return r.String(u.String())
+}
+
+// Headers flattens and redacts headers for a trace.
+func (r *Redactor) Headers(h http.Header) map[string]string {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		if r.IsSecretHeader(k) {
+			out[k] = Redacted
+			continue
+		}
+		out[k] = r.String(strings.Join(vs, ", "))
+	}
+	return out
+}
+
+// Body redacts a body: known secret values always, and for token exchanges
+// (keys true) the values of secret-looking fields of a JSON or form body.
+func (r *Redactor) Body(body []byte, contentType string, keys bool) string {
+	s := string(body)
+	if keys && len(body) > 0 {
+		s = redactFields(body, contentType)
+	}
+	return r.String(s)
+}
+
+// redactFields replaces the values of secret-looking top-level fields of a JSON
+// object or a form body.
+func redactFields(body []byte, contentType string) string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) == nil {
+		changed := false
+		for k := range obj {
+			if looksSecret(k) {
+				obj[k] = json.RawMessage(`"` + Redacted + `"`)
+				changed = true
+			}
+		}
+		if !changed {
+			return string(body)
+		}
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return Redacted
+		}
+		return string(b)
+	}
+	if strings.Contains(contentType, "x-www-form-urlencoded") {
+		q, err := url.ParseQuery(string(body))
+		if err != nil {
+			return Redacted
+		}
+		for k, vs := range q {
+			if looksSecret(k) {
+				for i := range vs {
+					vs[i] = Redacted
+				}
+			}
+		}
+		return q.Encode()
+	}
+	return string(body)
+}

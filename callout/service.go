@@ -1,0 +1,470 @@
+package callout
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// Defaults applied when a request or Options leave a limit unset.
+const (
+	DefaultTimeout         = 10 * time.Second
+	DefaultMaxResponse     = 256 << 10
+	DefaultMaxRequestBytes = 1 << 20
+	DefaultRetryBackoff    = 500 * time.Millisecond
+	// MaxRetryBackoff caps the doubling backoff and any Retry-After honoured.
+	MaxRetryBackoff = 30 * time.Second
+	// MaxRedirects is how many redirects a call follows when FollowRedirects is set.
+	MaxRedirects = 5
+	// MaxRetries caps WebhookConfig.Retries.
+	MaxRetries = 10
+)
+
+// UserAgent is sent unless a webhook sets its own.
+const UserAgent = "Parley-Webhook/1.0"
+
+// Options configures a Service.
+type Options struct {
+	// AllowCIDRs are destinations allowed despite the address guard
+	// (--allow-cidr, PARLEY_ALLOW_CIDRS).
+	AllowCIDRs []netip.Prefix
+	// Configs are the configured webhooks by name (--webhooks FILE).
+	Configs map[string]*flows.WebhookConfig
+	// Client is an optional base client. Its *http.Transport (TLS settings,
+	// pools) is cloned and the guard installed on its dialer unless Unsafe.
+	// Any other RoundTripper is used only when Unsafe, since it cannot be guarded.
+	Client *http.Client
+	// Unsafe turns the address guard off. For local development only.
+	Unsafe bool
+	// SecretHeaders are extra header names whose values are always redacted
+	// (Authorization, cookies and names containing token, secret, password,
+	// api-key ... always are).
+	SecretHeaders []string
+	Logger        *slog.Logger
+	// Now is the clock for token expiry; time.Now if nil.
+	Now func() time.Time
+	// MaxRequestBytes caps request bodies (default 1 MiB).
+	MaxRequestBytes int
+	// DefaultMaxResponse caps answers when a request sets no cap (default 256 KiB).
+	DefaultMaxResponse int
+	// DefaultTimeout bounds each attempt when a request sets none (default 10 s).
+	DefaultTimeout time.Duration
+}
+
+// Service makes webhook calls. It implements flows.WebhookService and is safe
+// for concurrent use; access tokens are shared across everything it serves.
+type Service struct {
+	configs     map[string]*flows.WebhookConfig
+	guard       *Guard
+	transport   http.RoundTripper
+	secretHdrs  []string
+	log         *slog.Logger
+	now         func() time.Time
+	maxRequest  int
+	maxResponse int
+	timeout     time.Duration
+	tokens      tokenCache
+}
+
+var _ flows.WebhookService = (*Service)(nil)
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{
+		configs: o.Configs, secretHdrs: o.SecretHeaders, log: o.Logger, now: o.Now,
+		maxRequest: o.MaxRequestBytes, maxResponse: o.DefaultMaxResponse, timeout: o.DefaultTimeout,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxRequest <= 0 {
+		s.maxRequest = DefaultMaxRequestBytes
+	}
+	if s.maxResponse <= 0 {
+		s.maxResponse = DefaultMaxResponse
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	s.guard = NewGuard(o.AllowCIDRs)
+	s.transport = s.buildTransport(o)
+	return s
+}
+
+func (s *Service) buildTransport(o Options) http.RoundTripper {
+	var base *http.Transport
+	if o.Client != nil && o.Client.Transport != nil {
+		t, ok := o.Client.Transport.(*http.Transport)
+		switch {
+		case ok:
+			base = t.Clone()
+		case o.Unsafe:
+			return o.Client.Transport
+		default:
+			s.log.Warn("webhooks: the given client's transport cannot be guarded; using a guarded default transport",
+				"transport", fmt.Sprintf("%T", o.Client.Transport))
+		}
+	}
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if !o.Unsafe {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: s.guard.Control}
+		base.DialContext = d.DialContext
+		base.DialTLSContext = nil
+		// Through a proxy the guard would only ever see the proxy's address.
+		base.Proxy = nil
+	}
+	return base
+}
+
+// Config returns a configured webhook by name. The config is shared: callers
+// must not modify it (Merge makes a copy).
+func (s *Service) Config(name string) (*flows.WebhookConfig, bool) {
+	c, ok := s.configs[name]
+	return c, ok
+}
+
+// attemptResult is what one attempt produced.
+type attemptResult struct {
+	outcome    string
+	status     int
+	headers    http.Header
+	body       []byte
+	err        string
+	request    *flows.HTTPTrace
+	response   *flows.HTTPTrace
+	calls      []flows.WebhookCall
+	token      string // the access token sent, for invalidation on 401
+	retryAfter time.Duration
+}
+
+// Call sends req, retrying as it asks, and reports what happened. Problems are
+// in the result (Outcome, Error), never a Go error.
+func (s *Service) Call(ctx context.Context, req *flows.WebhookRequest) *flows.WebhookResult {
+	start := time.Now()
+	red := NewRedactor(req.Auth, s.secretHdrs...)
+	res := &flows.WebhookResult{}
+	defer func() {
+		res.Elapsed = time.Since(start)
+		s.logCall(ctx, req, res, red)
+	}()
+	method := strings.ToUpper(req.Method)
+	if method == "" {
+		method = http.MethodPost
+	}
+	if err := s.check(method, req); err != nil {
+		res.Outcome, res.Error = flows.OutcomeFailure, red.String(err.Error())
+		res.Request = s.requestTrace(method, req.URL, nil, req.Body, req, red)
+		return res
+	}
+	retryable := req.RetryUnsafe || method == http.MethodGet || method == http.MethodPut || method == http.MethodDelete
+	backoff := req.RetryBackoff
+	if backoff <= 0 {
+		backoff = DefaultRetryBackoff
+	}
+	isOAuth := req.Auth != nil && (req.Auth.Type == flows.AuthOAuth2ClientCredentials || req.Auth.Type == flows.AuthOAuth2Password)
+	var calls []flows.WebhookCall
+	retries, refreshed := 0, false
+	for attempt := 1; ; attempt++ {
+		a := s.attempt(ctx, method, req, attempt, red)
+		calls = append(calls, a.calls...)
+		res.Attempts = attempt
+		res.Outcome, res.Status, res.Body, res.Error = a.outcome, a.status, a.body, a.err
+		res.Headers = red.Headers(a.headers)
+		res.Request, res.Response = a.request, a.response
+		if ctx.Err() != nil {
+			break
+		}
+		if a.status == http.StatusUnauthorized && isOAuth && !refreshed && a.token != "" {
+			// The token may have been revoked or expired early: get a new one
+			// and try once more.
+			refreshed = true
+			s.tokens.invalidate(keyFor(req.Auth), a.token)
+			continue
+		}
+		if retries >= req.Retries || !retryable || !shouldRetry(a) {
+			break
+		}
+		wait := min(backoff<<retries, MaxRetryBackoff)
+		wait = max(wait, min(a.retryAfter, MaxRetryBackoff))
+		retries++
+		if !sleep(ctx, wait) {
+			break
+		}
+	}
+	if len(calls) > 1 {
+		res.Calls = calls
+	}
+	return res
+}
+
+// shouldRetry: timeouts, connection errors, 429 and 5xx may succeed later.
+func shouldRetry(a *attemptResult) bool {
+	switch a.outcome {
+	case flows.OutcomeTimeout, flows.OutcomeError:
+		return true
+	}
+	return a.status == http.StatusTooManyRequests || a.status >= 500
+}
+
+// sleep waits d unless ctx ends first or would end before d is over; it
+// reports whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// check refuses requests that cannot be sent.
+func (s *Service) check(method string, req *flows.WebhookRequest) error {
+	switch method {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		return fmt.Errorf("method %q is not supported (GET, POST, PUT, PATCH or DELETE)", req.Method)
+	}
+	if err := checkURL(req.URL); err != nil {
+		return fmt.Errorf("url: %w", err)
+	}
+	if len(req.Body) > s.maxRequest {
+		return fmt.Errorf("request body is %d bytes, over the %d-byte limit", len(req.Body), s.maxRequest)
+	}
+	if req.Auth != nil {
+		if errs := checkAuth(req.Auth); len(errs) > 0 {
+			return errs[0]
+		}
+	}
+	return nil
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a valid URL", raw)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q must be an http or https URL", raw)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", raw)
+	}
+	return nil
+}
+
+var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", MaxRedirects)
+
+func redirectPolicy(follow bool) func(*http.Request, []*http.Request) error {
+	return func(r *http.Request, via []*http.Request) error {
+		if !follow {
+			return http.ErrUseLastResponse
+		}
+		if len(via) > MaxRedirects {
+			return errTooManyRedirects
+		}
+		return nil
+	}
+}
+
+// contentType maps a webhook content type to a MIME type; a full MIME type is
+// kept as given.
+func contentType(ct string) string {
+	switch strings.ToLower(ct) {
+	case "", flows.ContentJSON:
+		return "application/json"
+	case flows.ContentForm:
+		return "application/x-www-form-urlencoded"
+	}
+	return ct
+}
+
+func (s *Service) attempt(ctx context.Context, method string, req *flows.WebhookRequest, n int, red *Redactor) *attemptResult {
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = s.timeout
+	}
+	limit := req.MaxResponse
+	if limit <= 0 {
+		limit = s.maxResponse
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	a := &attemptResult{}
+
+	hreq, err := http.NewRequestWithContext(actx, method, req.URL, bytes.NewReader(req.Body))
+	if err != nil {
+		a.outcome, a.err = flows.OutcomeFailure, red.String(err.Error())
+		return a
+	}
+	if len(req.Body) > 0 {
+		hreq.Header.Set("Content-Type", contentType(req.ContentType))
+	}
+	hreq.Header.Set("User-Agent", UserAgent)
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, "Host") {
+			hreq.Host = v
+			continue
+		}
+		hreq.Header.Set(k, v)
+	}
+	if au := req.Auth; au != nil {
+		switch au.Type {
+		case flows.AuthBasic:
+			hreq.SetBasicAuth(au.Username, au.Password)
+		case flows.AuthBearer:
+			hreq.Header.Set("Authorization", "Bearer "+au.Token)
+		case flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password:
+			rec := &recorder{attempt: n, red: red, limit: limit}
+			tok, err := s.token(actx, au, timeout, rec)
+			a.calls = rec.calls()
+			if err != nil {
+				a.outcome, a.err = classify(err), red.String(err.Error())
+				if a.outcome == flows.OutcomeError && !isNetError(err) {
+					// The token server answered, but not with a token.
+					a.outcome = flows.OutcomeFailure
+				}
+				a.request = s.requestTrace(method, req.URL, hreq.Header, req.Body, req, red)
+				return a
+			}
+			red.AddValue(tok.value)
+			a.token = tok.value
+			hreq.Header.Set("Authorization", tok.header())
+		}
+	}
+	a.request = s.requestTrace(method, req.URL, hreq.Header, req.Body, req, red)
+	call := flows.WebhookCall{Attempt: n, Request: a.request}
+	defer func() {
+		call.Response, call.Error = a.response, a.err
+		a.calls = append(a.calls, call)
+	}()
+
+	client := &http.Client{Transport: s.transport, CheckRedirect: redirectPolicy(req.FollowRedirects)}
+	start := time.Now()
+	resp, err := client.Do(hreq)
+	if err != nil {
+		call.ElapsedMS = time.Since(start).Milliseconds()
+		a.outcome, a.err = classify(err), red.String(unwrapURLError(err).Error())
+		return a
+	}
+	data, rerr := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	resp.Body.Close()
+	call.ElapsedMS = time.Since(start).Milliseconds()
+	a.status, a.headers = resp.StatusCode, resp.Header
+	tooBig := len(data) > limit
+	if tooBig {
+		data = data[:limit]
+	}
+	a.body = data
+	a.response = &flows.HTTPTrace{
+		Status: resp.StatusCode, Headers: red.Headers(resp.Header),
+		Body: red.Body(data, resp.Header.Get("Content-Type"), false), Truncated: tooBig,
+	}
+	if final := resp.Request.URL.String(); final != req.URL {
+		a.response.URL = red.URL(final)
+	}
+	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && ra > 0 {
+		a.retryAfter = time.Duration(ra) * time.Second
+	}
+	switch {
+	case rerr != nil:
+		a.outcome, a.err = classify(rerr), "reading the answer: "+red.String(rerr.Error())
+	case tooBig:
+		a.outcome, a.err = flows.OutcomeTooBig, fmt.Sprintf("answer is over the %d-byte limit; cut", limit)
+	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
+		a.outcome = flows.OutcomeSuccess
+	default:
+		a.outcome = flows.OutcomeFailure
+		if resp.StatusCode >= 300 && resp.StatusCode <= 399 && !req.FollowRedirects {
+			a.err = fmt.Sprintf("redirect (%d) not followed: follow_redirects is off", resp.StatusCode)
+		}
+	}
+	return a
+}
+
+// classify maps a transport error to an outcome.
+func classify(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrBlocked):
+		return flows.OutcomeBlocked
+	case errors.Is(err, errTooManyRedirects):
+		return flows.OutcomeFailure
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return flows.OutcomeTimeout
+	}
+	return flows.OutcomeError
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	var de *net.DNSError
+	return errors.As(err, &ne) || errors.As(err, &oe) || errors.As(err, &de) || errors.Is(err, context.Canceled)
+}
+
+// unwrapURLError drops net/http's "Post \"URL\": " prefix: the URL may carry
+// secrets and is in the trace anyway.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func (s *Service) requestTrace(method, rawURL string, h http.Header, body []byte, req *flows.WebhookRequest, red *Redactor) *flows.HTTPTrace {
+	limit := req.MaxResponse
+	if limit <= 0 {
+		limit = s.maxResponse
+	}
+	if h == nil && len(req.Headers) > 0 {
+		h = http.Header{}
+		for k, v := range req.Headers {
+			h.Set(k, v)
+		}
+	}
+	t := &flows.HTTPTrace{Method: method, URL: red.URL(rawURL), Headers: red.Headers(h)}
+	t.Body, t.Truncated = cut(red.Body(body, h.Get("Content-Type"), false), limit)
+	return t
+}
+
+func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, res *flows.WebhookResult, red *Redactor) {
+	level := slog.LevelDebug
+	if res.Outcome != flows.OutcomeSuccess {
+		level = slog.LevelInfo
+	}
+	attrs := []slog.Attr{
+		slog.String("method", strings.ToUpper(req.Method)), slog.String("url", red.URL(req.URL)),
+		slog.String("outcome", res.Outcome), slog.Int("status", res.Status),
+		slog.Int("attempts", res.Attempts), slog.Duration("elapsed", res.Elapsed),
+	}
+	if req.Name != "" {
+		attrs = append(attrs, slog.String("webhook", req.Name))
+	}
+	if res.Error != "" {
+		attrs = append(attrs, slog.String("error", res.Error))
+	}
+	s.log.LogAttrs(ctx, level, "webhook call", attrs...)
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/rapidpro"
+	"github.com/parleyhq/parley/sim"
+)
+
+// importFlags are the flags of commands that accept RapidPro exports.
+type importFlags struct {
+	flow    string
+	lang    string
+	rewrite multi
+}
+
+func (i *importFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&i.flow, "flow", "", "for a RapidPro export: the `NAME` (or uuid) of the flow to run (default: the first)")
+	fs.StringVar(&i.lang, "lang", "", "for a RapidPro export: the language to take texts from (default: the flow's base)")
+	fs.Var(&i.rewrite, "rewrite-url", "for a RapidPro export: rewrite webhook URLs starting with `FROM=TO` (repeatable)")
+}
+
+func (i *importFlags) options() (rapidpro.Options, error) {
+	o := rapidpro.Options{Lang: i.lang}
+	for _, r := range i.rewrite {
+		from, to, ok := strings.Cut(r, "=")
+		if !ok || from == "" {
+			return o, fmt.Errorf("--rewrite-url %q: expected FROM=TO", r)
+		}
+		if o.RewriteURLs == nil {
+			o.RewriteURLs = map[string]string{}
+		}
+		o.RewriteURLs[from] = to
+	}
+	return o, nil
+}
+
+// load reads a flow file, or a RapidPro export (converted on the fly). It
+// returns the flow to run and every flow loaded (for subflows).
+func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*flows.Flow, []*flows.Flow, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !rapidpro.IsExport(data) {
+		f, err := sim.LoadFile(e, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, []*flows.Flow{f}, nil
+	}
+	o, err := i.options()
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := rapidpro.Convert(data, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, l := range res.Report.Lines {
+		if l.Level != "info" {
+			fmt.Fprintf(stderr, "%s: import %s: %s\n", path, l.Level, l.String())
+		}
+	}
+	var chosen *flows.Flow
+	var all []*flows.Flow
+	for _, cf := range res.Flows {
+		if cf.Failed {
+			continue
+		}
+		f, err := e.Load(cf.JSON)
+		if err != nil {
+			return nil, nil, fmt.Errorf("imported flow %q: %w", cf.Name, err)
+		}
+		all = append(all, f)
+		if chosen == nil && (i.flow == "" || i.flow == cf.Name || i.flow == cf.ID) {
+			chosen = f
+		}
+	}
+	if chosen == nil {
+		if i.flow != "" {
+			return nil, nil, fmt.Errorf("no flow named %q in the export", i.flow)
+		}
+		return nil, nil, errors.New("the export has no flow that imported")
+	}
+	return chosen, all, nil
+}
+
+// importCmd: parley import rapidpro EXPORT.json [-o DIR].
+func importCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "rapidpro" {
+		fmt.Fprintln(stderr, "Usage: parley import rapidpro EXPORT.json [-o DIR] [--lang L] [--rewrite-url FROM=TO]")
+		return 2
+	}
+	fs := newFlags("import rapidpro", "EXPORT.json [-o DIR]", stderr)
+	outDir := fs.String("o", ".", "write the converted flows into `DIR`")
+	var imp importFlags
+	imp.register(fs)
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	data, err := os.ReadFile(pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, "parley import:", err)
+		return 1
+	}
+	if !rapidpro.IsExport(data) {
+		fmt.Fprintf(stderr, "parley import: %s is not a RapidPro export (no \"flows\" with action_sets/rule_sets)\n", pos[0])
+		return 2
+	}
+	o, err := imp.options()
+	if err != nil {
+		fmt.Fprintln(stderr, "parley import:", err)
+		return 2
+	}
+	res, err := rapidpro.Convert(data, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley import:", err)
+		return 2
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		fmt.Fprintln(stderr, "parley import:", err)
+		return 1
+	}
+	code := 0
+	for _, f := range res.Flows {
+		if f.Failed {
+			code = 1
+			continue
+		}
+		p := filepath.Join(*outDir, fileName(f.Name, f.ID)+".json")
+		if err := os.WriteFile(p, append(f.JSON, '\n'), 0o644); err != nil {
+			fmt.Fprintln(stderr, "parley import:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "wrote %s (%s)\n", p, f.Name)
+	}
+	fmt.Fprint(stdout, res.Report.String())
+	return code
+}
+
+func fileName(name, id string) string {
+	k := flows.Key(name)
+	if k == "" {
+		k = id
+	}
+	return k
+}

@@ -1,0 +1,66 @@
+// Command parley runs, simulates, validates and tests Parley flows.
+//
+//	parley serve                 run the HTTP server (see parley serve --help)
+//	parley simulate FLOW.json    talk to a flow in the terminal
+//	parley validate FLOW.json... check flow files
+//	parley test PATH...          run scripted conversations
+//	parley webhook test NAME     send one request of a configured webhook
+//	parley import rapidpro FILE  convert a RapidPro/TextIt export
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `Parley: a conversational flow engine with webhook steps.
+
+Usage:
+  parley serve [flags]                      run the HTTP server
+  parley simulate [flags] FLOW.json         talk to a flow: one message per line on stdin
+  parley validate FLOW.json...              check flow files (exit 2 on errors)
+  parley test PATH...                       run scripted conversations (*.test.json)
+  parley webhook test NAME --webhooks FILE  send one request of a configured webhook
+  parley import rapidpro EXPORT.json        convert a RapidPro/TextIt export
+
+Run 'parley COMMAND --help' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a command line; it returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, stdout, stderr)
+	case "simulate", "sim":
+		return simulate(ctx, rest, stdin, stdout, stderr)
+	case "validate":
+		return validate(rest, stdout, stderr)
+	case "test":
+		return test(ctx, rest, stdout, stderr)
+	case "webhook":
+		return webhook(ctx, rest, stdout, stderr)
+	case "import":
+		return importCmd(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "parley: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/callout"
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/sim"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// outgoing holds the flags of commands that may call webhooks.
+type outgoing struct {
+	webhooks   string
+	allowCIDRs multi
+}
+
+func (o *outgoing) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.webhooks, "webhooks", "", "configured webhooks `FILE` (JSON)")
+	fs.Var(&o.allowCIDRs, "allow-cidr", "allow webhook calls to this `CIDR` despite the private-address guard (repeatable; also PARLEY_ALLOW_CIDRS)")
+}
+
+// service builds the real webhook service from the flags.
+func (o *outgoing) service() (*callout.Service, error) {
+	allow, err := callout.ParseAllowCIDRs(o.allowCIDRs, os.Getenv("PARLEY_ALLOW_CIDRS"))
+	if err != nil {
+		return nil, err
+	}
+	var configs map[string]*flows.WebhookConfig
+	if o.webhooks != "" {
+		if configs, err = callout.LoadConfigs(o.webhooks); err != nil {
+			return nil, err
+		}
+	}
+	return callout.New(callout.Options{AllowCIDRs: allow, Configs: configs}), nil
+}
+
+func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("simulate", "[flags] FLOW.json", stderr)
+	jsonOut := fs.Bool("json", false, "print one JSON object per event instead of the messages")
+	vars := pairs{}
+	fs.Var(vars, "var", "preset a flow variable `name=value` (repeatable)")
+	name := fs.String("contact-name", "", "the contact's name")
+	urn := fs.String("urn", "tel:+15555550100", "the contact's URN")
+	lang := fs.String("contact-language", "", "the contact's language (ISO 639-3)")
+	fields := pairs{}
+	fs.Var(fields, "contact-field", "a contact field (user key) `name=value` (repeatable)")
+	var groups multi
+	fs.Var(&groups, "contact-group", "a group the contact is in (repeatable)")
+	call := fs.Bool("call", false, "run as an IVR call: each input line is the digits pressed")
+	cli := fs.String("cli", "", "the caller's number ($call.cli) for --call")
+	mocks := fs.String("mocks", "", "answer webhook calls from this `FILE`: {\"URL\": [{\"status\": 200, \"body\": {...}}]}")
+	seed := fs.Uint64("seed", 0, "seed for random widgets (0: random)")
+	var out outgoing
+	out.register(fs)
+	var imp importFlags
+	imp.register(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	real, err := out.service()
+	if err != nil {
+		fmt.Fprintln(stderr, "parley simulate:", err)
+		return 2
+	}
+	var hooks flows.WebhookService = real
+	if *mocks != "" {
+		m, err := sim.LoadMocks(*mocks)
+		if err != nil {
+			fmt.Fprintln(stderr, "parley simulate:", err)
+			return 2
+		}
+		m.Fallback = real
+		hooks = m
+	}
+	lib := sim.NewLibrary()
+	opts := []engine.Option{engine.WithServices(sim.Services{Hooks: hooks}), engine.WithFlows(lib)}
+	if *seed != 0 {
+		opts = append(opts, engine.WithSeed(*seed))
+	}
+	e := engine.New(widgets.Registered(), opts...)
+	f, all, err := imp.load(e, pos[0], stderr)
+	if err != nil {
+		printLoadError(stderr, pos[0], err)
+		return 2
+	}
+	for _, x := range all {
+		lib.Add(x)
+	}
+	contact := flows.Contact{Name: *name, URN: *urn, Language: *lang, Groups: groups}
+	if len(fields) > 0 {
+		contact.Fields = fields
+	}
+	s := sim.New(e, f, sim.Options{Contact: contact, Variables: vars, Call: *call, CLI: *cli})
+	print := func(evs []flows.Event) {
+		if *jsonOut {
+			enc := json.NewEncoder(stdout)
+			for _, ev := range evs {
+				_ = enc.Encode(ev)
+			}
+			return
+		}
+		for _, line := range sim.Outputs(evs) {
+			fmt.Fprintln(stdout, line)
+		}
+	}
+	evs, err := s.Start(ctx, time.Now())
+	if err != nil {
+		fmt.Fprintln(stderr, "parley simulate:", err)
+		return 1
+	}
+	print(evs)
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		evs, err := s.Input(ctx, line)
+		if errors.Is(err, sim.ErrEnded) {
+			fmt.Fprintf(stderr, "(session %s; input %q ignored)\n", s.Session().Status, line)
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "parley simulate:", err)
+			continue
+		}
+		print(evs)
+	}
+	fmt.Fprintf(stderr, "session %s\n", s.Session().Status)
+	return 0
+}
+
+// printLoadError prints a validation error one problem per line.
+func printLoadError(w io.Writer, path string, err error) {
+	var ve *flows.ValidationError
+	if errors.As(err, &ve) {
+		for _, fe := range ve.Errors {
+			fmt.Fprintf(w, "%s: %s\n", path, fe.Error())
+		}
+		return
+	}
+	fmt.Fprintf(w, "%s: %v\n", path, err)
+}

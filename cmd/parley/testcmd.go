@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/parleyhq/parley/sim"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// test runs scripted conversations: files, or folders searched for *.test.json.
+func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fset := newFlags("test", "PATH...", stderr)
+	pos, err := parseInterspersed(fset, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) == 0 {
+		fset.Usage()
+		return 2
+	}
+	var files []string
+	for _, p := range pos {
+		st, err := os.Stat(p)
+		if err != nil {
+			fmt.Fprintln(stderr, "parley test:", err)
+			return 2
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		_ = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".test.json") {
+				files = append(files, path)
+			}
+			return nil
+		})
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "parley test: no *.test.json files found")
+		return 2
+	}
+	passed, failed := 0, 0
+	for _, f := range files {
+		rep, err := sim.RunScript(ctx, widgets.Registered(), f)
+		if err != nil {
+			fmt.Fprintf(stdout, "FAIL %s\n    %v\n", f, err)
+			failed++
+			continue
+		}
+		if rep.Passed() {
+			fmt.Fprintf(stdout, "ok   %s\n", f)
+			passed++
+			continue
+		}
+		fmt.Fprintf(stdout, "FAIL %s\n", f)
+		for _, msg := range rep.Failures {
+			fmt.Fprintf(stdout, "    %s\n", msg)
+		}
+		failed++
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// validate checks flow files: errors on stderr and exit 2; warnings too, exit 0.
+func validate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("validate", "FLOW.json...", stderr)
+	var imp importFlags
+	imp.register(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return 2
+	}
+	e := engine.New(widgets.Registered())
+	code := 0
+	for _, p := range pos {
+		f, all, err := imp.load(e, p, stderr)
+		if err != nil {
+			printLoadError(stderr, p, err)
+			code = 2
+			continue
+		}
+		for _, x := range all {
+			for _, w := range x.Warnings {
+				fmt.Fprintf(stderr, "%s: warning: %s\n", p, w.Error())
+			}
+		}
+		fmt.Fprintf(stdout, "%s: ok (%s, %d widgets)\n", p, f.Name, len(f.Widgets))
+	}
+	return code
+}

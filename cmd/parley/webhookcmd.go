@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/sim"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// webhook: parley webhook test NAME --webhooks FILE [--var k=v]...
+func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "test" {
+		fmt.Fprintln(stderr, "Usage: parley webhook test NAME --webhooks FILE.json [--var name=value]... [--allow-cidr CIDR]")
+		return 2
+	}
+	fs := newFlags("webhook test", "NAME --webhooks FILE.json", stderr)
+	vars := pairs{}
+	fs.Var(vars, "var", "a sample flow variable `name=value` (repeatable)")
+	fields := pairs{}
+	fs.Var(fields, "user-key", "a sample user key `name=value` (repeatable)")
+	urn := fs.String("urn", "tel:+15555550100", "a sample contact URN")
+	var out outgoing
+	out.register(fs)
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 || out.webhooks == "" {
+		fs.Usage()
+		return 2
+	}
+	svc, err := out.service()
+	if err != nil {
+		fmt.Fprintln(stderr, "parley webhook test:", err)
+		return 2
+	}
+	if _, ok := svc.Config(pos[0]); !ok {
+		fmt.Fprintf(stderr, "parley webhook test: no webhook named %q in %s\n", pos[0], out.webhooks)
+		return 2
+	}
+	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: svc}))
+	src, _ := json.Marshal(map[string]any{
+		"id": "webhook-test", "name": "webhook test",
+		"widgets": []any{map[string]any{"id": "call", "type": "webhook", "webhook": pos[0], "result": "webhook"}},
+	})
+	f, err := e.Load(src)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley webhook test:", err)
+		return 2
+	}
+	contact := flows.Contact{URN: *urn}
+	if len(fields) > 0 {
+		contact.Fields = fields
+	}
+	_, evs, err := e.Start(ctx, f, engine.StartParams{Contact: contact, Variables: vars, Environment: flows.EnvSandbox})
+	if err != nil {
+		fmt.Fprintln(stderr, "parley webhook test:", err)
+		return 1
+	}
+	code := 1
+	for _, ev := range evs {
+		switch ev.Type {
+		case flows.EventWebhookCalled:
+			printExchange(stdout, ev)
+			if ev.Outcome == flows.OutcomeSuccess {
+				code = 0
+			}
+		case flows.EventError:
+			fmt.Fprintln(stderr, "error:", ev.Message)
+		}
+	}
+	return code
+}
+
+func printExchange(w io.Writer, ev flows.Event) {
+	calls := ev.Calls
+	if len(calls) == 0 {
+		calls = []flows.WebhookCall{{Attempt: 1, Request: ev.Request, Response: ev.Response, ElapsedMS: ev.ElapsedMS, Error: ev.Message}}
+	}
+	for _, c := range calls {
+		if len(calls) > 1 {
+			fmt.Fprintf(w, "--- attempt %d\n", c.Attempt)
+		}
+		if c.Request != nil {
+			fmt.Fprintf(w, "> %s %s\n", c.Request.Method, c.Request.URL)
+			printHeaders(w, "> ", c.Request.Headers)
+			if c.Request.Body != "" {
+				fmt.Fprintf(w, ">\n%s\n", c.Request.Body)
+			}
+		}
+		if c.Response != nil {
+			fmt.Fprintf(w, "< %d\n", c.Response.Status)
+			printHeaders(w, "< ", c.Response.Headers)
+			if c.Response.Body != "" {
+				fmt.Fprintf(w, "<\n%s\n", c.Response.Body)
+			}
+		}
+		if c.Error != "" {
+			fmt.Fprintf(w, "error: %s\n", c.Error)
+		}
+	}
+	fmt.Fprintf(w, "outcome: %s, status %d, %s, %d attempt(s)\n", ev.Outcome, ev.Status, time.Duration(ev.ElapsedMS)*time.Millisecond, max(ev.Attempts, 1))
+}
+
+func printHeaders(w io.Writer, prefix string, h map[string]string) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "%s%s: %s\n", prefix, k, h[k])
+	}
+}

@@ -1,0 +1,121 @@
+package rules
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+	"github.com/parleyhq/parley/flows"
+)
+
+// CountryDefaulter is implemented by a Run whose environment has a default
+// country (ISO 3166-1 alpha-2), used by has_phone when the rule names none.
+type CountryDefaulter interface {
+	DefaultCountry() string
+}
+
+// phoneCandidate is a run that could be a phone number: an optional "+", then
+// at least five digits, spaces, dots, dashes or parentheses.
+var phoneCandidate = regexp.MustCompile(`\+?[\d .\-()]{5,}`)
+
+func validCountry(s string) bool {
+	return phonenumbers.GetSupportedRegions()[strings.ToUpper(strings.TrimSpace(s))]
+}
+
+// testHasPhone finds the first candidate that libphonenumber accepts as a
+// possible number (by length, as goflow does) for the country, and saves it in
+// E.164. Without a country only numbers written with "+" and a country code match.
+func testHasPhone(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
+	if !hasDigits(in, 5) {
+		return "", nil, false
+	}
+	country := ""
+	if len(rl.args) > 0 {
+		country = strings.ToUpper(strings.TrimSpace(rl.render(r, 0)))
+	}
+	if country == "" {
+		if d, ok := r.(CountryDefaulter); ok {
+			country = strings.ToUpper(strings.TrimSpace(d.DefaultCountry()))
+		}
+	}
+	if country != "" && !validCountry(country) {
+		s.warn(r, rl, flows.EventWarning, "unknown country code %q", country)
+		country = ""
+	}
+	for _, c := range phoneCandidate.FindAllString(in, -1) {
+		c = strings.TrimSpace(c)
+		if !hasDigits(c, 5) {
+			continue
+		}
+		num, err := phonenumbers.Parse(c, country)
+		if err != nil || phonenumbers.IsPossibleNumberWithReason(num) != phonenumbers.IS_POSSIBLE {
+			continue
+		}
+		return phonenumbers.Format(num, phonenumbers.E164), nil, true
+	}
+	return "", nil, false
+}
+
+// testHasGroup matches when the contact is in a group named by any argument
+// (flows imported from RapidPro carry [uuid, name]; contacts here carry names).
+// Names compare without regard to case; the value is the group as the contact has it.
+func testHasGroup(_ *Set, rl *rule, r flows.Run, _ string) (string, map[string]string, bool) {
+	sess := r.Session()
+	if sess == nil {
+		return "", nil, false
+	}
+	for j := range rl.args {
+		want := strings.TrimSpace(rl.render(r, j))
+		if want == "" {
+			continue
+		}
+		for _, g := range sess.Contact.Groups {
+			if strings.EqualFold(strings.TrimSpace(g), want) {
+				return g, nil, true
+			}
+		}
+	}
+	return "", nil, false
+}
+
+// testHasCategory matches when an earlier result of the running flow has one
+// of the categories (compared without regard to case); the operand is not used.
+func testHasCategory(_ *Set, rl *rule, r flows.Run, _ string) (string, map[string]string, bool) {
+	sess := r.Session()
+	if sess == nil {
+		return "", nil, false
+	}
+	key := rl.key
+	if !rl.args[0].static {
+		key = flows.Key(rl.render(r, 0))
+	}
+	res := sess.Results()[key]
+	if res == nil || res.Category == "" {
+		return "", nil, false
+	}
+	for j := 1; j < len(rl.args); j++ {
+		if strings.EqualFold(strings.TrimSpace(rl.render(r, j)), res.Category) {
+			return res.Category, nil, true
+		}
+	}
+	return "", nil, false
+}
+
+// testExpression evaluates an expr-lang expression; only a boolean true
+// matches. The value saved is the operand, as the expression extracts nothing.
+func testExpression(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
+	v, err := r.Eval(rl.expr)
+	if err != nil {
+		s.warn(r, rl, flows.EventError, "%v", err)
+		return "", nil, false
+	}
+	b, ok := v.(bool)
+	if !ok {
+		s.warn(r, rl, flows.EventWarning, "expression %q gave %T, not a boolean", rl.expr.Source(), v)
+		return "", nil, false
+	}
+	if !b {
+		return "", nil, false
+	}
+	return in, nil, true
+}

@@ -1,0 +1,212 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// Date formats a flow's environment may use to read dates people type, as in
+// RapidPro. Day first is the default.
+const (
+	DateFormatDayMonthYear = "DD-MM-YYYY"
+	DateFormatMonthDayYear = "MM-DD-YYYY"
+	DateFormatYearMonthDay = "YYYY-MM-DD"
+)
+
+// DateFormatter is implemented by a Run whose environment says how people write
+// dates (one of the DateFormat constants). A Run without it reads day first.
+type DateFormatter interface {
+	DateFormat() string
+}
+
+// date is a calendar date without time or zone.
+type date struct{ y, m, d int }
+
+func (a date) cmp(b date) int {
+	switch {
+	case a.y != b.y:
+		return cmpInt(a.y, b.y)
+	case a.m != b.m:
+		return cmpInt(a.m, b.m)
+	}
+	return cmpInt(a.d, b.d)
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (a date) String() string { return fmt.Sprintf("%04d-%02d-%02d", a.y, a.m, a.d) }
+
+func dateOf(t time.Time) date {
+	y, m, d := t.Date()
+	return date{y, int(m), d}
+}
+
+// Separators between the parts of a written date: 15-01-2017, 15/01/2017,
+// 15.01.2017, 15 01 2017, 15_01_2017, 15\01\2017.
+const sep = `[-.\\/_ ]`
+
+var (
+	// isoDate is a year-first date with dashes, also the start of an ISO datetime.
+	isoDate      = regexp.MustCompile(`\b(\d{4})-(\d{1,2})-(\d{1,2})(?:T|\b)`)
+	dayOrMonth   = regexp.MustCompile(`\b(\d{1,2})` + sep + `(\d{1,2})` + sep + `(\d{4}|\d{2})\b`)
+	yearFirst    = regexp.MustCompile(`\b(\d{4}|\d{2})` + sep + `(\d{1,2})` + sep + `(\d{1,2})\b`)
+	wholeISODate = regexp.MustCompile(`^(\d{4})-(\d{1,2})-(\d{1,2})$`)
+)
+
+// findDate returns the first believable date in s: an ISO date (2017-01-15)
+// or a date written in the given format, whichever comes first. Two-digit years
+// are taken as the most recent such year up to pivot (the current year's last
+// two digits) or the century before.
+func findDate(s, format string, pivot int) (date, bool) {
+	if !hasDigits(s, 3) {
+		return date{}, false
+	}
+	pat, yi, mi, di := dayOrMonth, 3, 2, 1
+	switch format {
+	case DateFormatMonthDayYear:
+		mi, di = 1, 2
+	case DateFormatYearMonthDay:
+		pat, yi, mi, di = yearFirst, 1, 2, 3
+	}
+	iso, isoAt, isoOK := firstDate(isoDate, s, 1, 2, 3, pivot)
+	loc, locAt, locOK := firstDate(pat, s, yi, mi, di, pivot)
+	switch {
+	case isoOK && (!locOK || isoAt <= locAt):
+		return iso, true
+	case locOK:
+		return loc, true
+	}
+	return date{}, false
+}
+
+func hasDigits(s string, n int) bool {
+	for i := 0; i < len(s) && n > 0; i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n--
+		}
+	}
+	return n == 0
+}
+
+func firstDate(re *regexp.Regexp, s string, yi, mi, di, pivot int) (date, int, bool) {
+	for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
+		ys := s[m[2*yi]:m[2*yi+1]]
+		y, _ := strconv.Atoi(ys)
+		mo, _ := strconv.Atoi(s[m[2*mi]:m[2*mi+1]])
+		d, _ := strconv.Atoi(s[m[2*di]:m[2*di+1]])
+		if len(ys) == 2 {
+			if y > pivot {
+				y += 1900
+			} else {
+				y += 2000
+			}
+		}
+		if validDate(y, mo, d) {
+			return date{y, mo, d}, m[0], true
+		}
+	}
+	return date{}, 0, false
+}
+
+func validDate(y, m, d int) bool {
+	if m < 1 || m > 12 || d < 1 || y < 1 {
+		return false
+	}
+	// The day after the last of the month normalises into the next month.
+	return d <= time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// parseISODate parses an argument that is exactly YYYY-MM-DD.
+func parseISODate(s string) (date, bool) {
+	m := wholeISODate.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return date{}, false
+	}
+	y, _ := strconv.Atoi(m[1])
+	mo, _ := strconv.Atoi(m[2])
+	d, _ := strconv.Atoi(m[3])
+	return date{y, mo, d}, validDate(y, mo, d)
+}
+
+func isRelativeDate(s string) bool {
+	_, ok := relativeDays(s)
+	return ok
+}
+
+func relativeDays(s string) (int, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "today":
+		return 0, true
+	case "tomorrow":
+		return 1, true
+	case "yesterday":
+		return -1, true
+	}
+	return 0, false
+}
+
+// parsesAsDate reports whether s reads as a date in some format (for checking
+// a static argument before the run's format is known).
+func parsesAsDate(s string) bool {
+	for _, f := range []string{DateFormatDayMonthYear, DateFormatMonthDayYear, DateFormatYearMonthDay} {
+		if _, ok := findDate(s, f, 50); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func dateFormatOf(r flows.Run) string {
+	if f, ok := r.(DateFormatter); ok {
+		switch v := f.DateFormat(); v {
+		case DateFormatDayMonthYear, DateFormatMonthDayYear, DateFormatYearMonthDay:
+			return v
+		}
+	}
+	return DateFormatDayMonthYear
+}
+
+// dateTest makes the test of a date rule. Dates compare by calendar day in the
+// run's time zone (the location of r.Now()).
+func dateTest(pass func(v, arg date) bool) func(*Set, *rule, flows.Run, string) (string, map[string]string, bool) {
+	return func(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
+		now := r.Now()
+		format := dateFormatOf(r)
+		pivot := now.Year() % 100
+		var bound date
+		if len(rl.args) > 0 {
+			switch {
+			case rl.dated:
+				bound = rl.date
+			default:
+				txt := rl.render(r, 0)
+				if n, ok := relativeDays(txt); ok {
+					bound = dateOf(now.AddDate(0, 0, n))
+				} else if d, ok := findDate(txt, format, pivot); ok {
+					bound = d
+				} else {
+					s.warn(r, rl, flows.EventWarning, "argument is %q, not a date", txt)
+					return "", nil, false
+				}
+			}
+		}
+		v, ok := findDate(in, format, pivot)
+		if !ok || !pass(v, bound) {
+			return "", nil, false
+		}
+		return v.String(), nil, true
+	}
+}

@@ -1,0 +1,290 @@
+package rules
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// decimal is an exact decimal number held as its canonical digits: intp has no
+// leading zeros, frac no trailing zeros, and zero is never negative. Numbers are
+// compared digit by digit, so any length is exact and nothing overflows.
+type decimal struct {
+	neg  bool
+	intp string // ASCII digits, "" for zero
+	frac string // ASCII digits after the point, "" for none
+	// text is the number as the input wrote it, when that is already canonical,
+	// so String need not build it again.
+	text string
+}
+
+// canonical reports whether raw is exactly d's canonical form.
+func (d decimal) canonical(raw string) bool {
+	if d.neg {
+		if raw == "" || raw[0] != '-' {
+			return false
+		}
+		raw = raw[1:]
+	}
+	ip := d.intp
+	if ip == "" {
+		ip = "0"
+	}
+	if !strings.HasPrefix(raw, ip) {
+		return false
+	}
+	raw = raw[len(ip):]
+	if d.frac == "" {
+		return raw == ""
+	}
+	return len(raw) == len(d.frac)+1 && raw[0] == '.' && raw[1:] == d.frac
+}
+
+func (d decimal) String() string {
+	if d.text != "" {
+		return d.text
+	}
+	ip := d.intp
+	if ip == "" {
+		ip = "0"
+	}
+	if !d.neg && d.frac == "" {
+		return ip
+	}
+	var b strings.Builder
+	b.Grow(len(ip) + len(d.frac) + 2)
+	if d.neg {
+		b.WriteByte('-')
+	}
+	b.WriteString(ip)
+	if d.frac != "" {
+		b.WriteByte('.')
+		b.WriteString(d.frac)
+	}
+	return b.String()
+}
+
+func (d decimal) cmp(o decimal) int {
+	if d.neg != o.neg {
+		if d.neg {
+			return -1
+		}
+		return 1
+	}
+	c := cmpMagnitude(d, o)
+	if d.neg {
+		return -c
+	}
+	return c
+}
+
+func cmpMagnitude(a, b decimal) int {
+	if len(a.intp) != len(b.intp) {
+		if len(a.intp) < len(b.intp) {
+			return -1
+		}
+		return 1
+	}
+	if c := strings.Compare(a.intp, b.intp); c != 0 {
+		return c
+	}
+	// Without trailing zeros, fractions order like strings.
+	return strings.Compare(a.frac, b.frac)
+}
+
+// makeDecimal builds a canonical decimal from an integer part (digits, possibly
+// with grouping commas, in any script) and a fraction (digits). ok is false when
+// there are no digits or a character is not a decimal digit (such as "½").
+func makeDecimal(neg bool, intRun, fracRun string) (decimal, bool) {
+	ip, ok1 := asciiDigits(intRun, true)
+	fp, ok2 := asciiDigits(fracRun, false)
+	if !ok1 || !ok2 || ip == "" && fp == "" {
+		return decimal{}, false
+	}
+	ip = strings.TrimLeft(ip, "0")
+	fp = strings.TrimRight(fp, "0")
+	return decimal{neg: neg && (ip != "" || fp != ""), intp: ip, frac: fp}, true
+}
+
+// asciiDigits returns s as ASCII digits: a slice of s when it already is, a new
+// string when it has commas (skipped if commas is set) or digits of other
+// scripts (Arabic-Indic, Bengali, Devanagari...).
+func asciiDigits(s string, commas bool) (string, bool) {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' {
+			continue
+		}
+		if c == ',' && commas || c >= utf8.RuneSelf {
+			plain = false
+			continue
+		}
+		return "", false
+	}
+	if plain {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b = append(b, byte(r))
+		case r == ',' && commas:
+		default:
+			v, ok := digitValue(r)
+			if !ok {
+				return "", false
+			}
+			b = append(b, byte('0'+v))
+		}
+	}
+	return string(b), true
+}
+
+// digitValue returns the value of a decimal digit of any script. Unicode keeps
+// each script's digits 0-9 as a run of ten consecutive code points (and runs of
+// runs, for the mathematical digits), so the value is the distance from the
+// start of the run, modulo ten.
+func digitValue(r rune) (int, bool) {
+	if !unicode.IsDigit(r) {
+		return 0, false
+	}
+	start := r
+	for start > 0 && unicode.IsDigit(start-1) && r-start < 100 {
+		start--
+	}
+	return int(r-start) % 10, true
+}
+
+// parseDecimal parses a whole argument: optional sign, digits, optional point
+// and digits. Grouping commas and exponents are not accepted in arguments.
+func parseDecimal(s string) (decimal, bool) {
+	s = strings.TrimSpace(s)
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	ip, fp := s, ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		ip, fp = s[:i], s[i+1:]
+		if fp == "" {
+			return decimal{}, false
+		}
+	}
+	if strings.IndexByte(ip, ',') >= 0 {
+		return decimal{}, false
+	}
+	return makeDecimal(neg, ip, fp)
+}
+
+// isNumRune reports whether r may be part of a number's integer run: a digit of
+// any script or other numeric character (\pN, as goflow), or a grouping comma.
+func isNumRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r >= '0' && r <= '9' || r == ','
+	}
+	return unicode.IsNumber(r)
+}
+
+func numRunEnd(s string, i int, commas bool) int {
+	for i < len(s) {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		if !isNumRune(r) || r == ',' && !commas {
+			break
+		}
+		i += size
+	}
+	return i
+}
+
+func isASCIIWord(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+}
+
+// eachNumber calls f with every number-like run of s, left to right, until f
+// returns true, as goflow finds numbers: an optional sign, digits with grouping
+// commas ("1,000"), an optional fraction ("12.5"), or a bare fraction (".5") when
+// it does not follow a word character. Runs that are not numbers ("½", ",") are
+// skipped. Numbers inside words count: "I'm 35yo" has 35.
+func eachNumber(s string, f func(decimal) bool) bool {
+	for i := 0; i < len(s); {
+		neg := false
+		q := i
+		if c := s[q]; c == '-' || c == '+' {
+			neg = c == '-'
+			q++
+		}
+		if q < len(s) {
+			if end := numRunEnd(s, q, true); end > q {
+				// Integer run, then an optional fraction.
+				fracStart, fracEnd := end, end
+				if end+1 < len(s) && s[end] == '.' {
+					if fe := numRunEnd(s, end+1, false); fe > end+1 {
+						fracStart, fracEnd = end+1, fe
+					}
+				}
+				if d, ok := makeDecimal(neg, s[q:end], s[fracStart:fracEnd]); ok {
+					if raw := s[i:fracEnd]; d.canonical(raw) {
+						d.text = raw
+					}
+					if f(d) {
+						return true
+					}
+				}
+				i = fracEnd
+				continue
+			}
+			if s[q] == '.' && (q == 0 || q > i || !isASCIIWord(s[q-1])) {
+				if fe := numRunEnd(s, q+1, false); fe > q+1 {
+					if d, ok := makeDecimal(neg, "", s[q+1:fe]); ok && f(d) {
+						return true
+					}
+					i = fe
+					continue
+				}
+			}
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return false
+}
+
+// numberTest makes the test of a number rule: the first number in the input
+// that passes pass wins, so "2 kids, 40 years" passes has_number_gt 30 with 40.
+func numberTest(pass func(v, a, b decimal) bool) func(*Set, *rule, flows.Run, string) (string, map[string]string, bool) {
+	return func(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
+		var bounds [2]decimal
+		for j := range rl.args {
+			if rl.args[j].static {
+				bounds[j] = rl.nums[j]
+				continue
+			}
+			txt := rl.render(r, j)
+			d, ok := parseDecimal(txt)
+			if !ok {
+				s.warn(r, rl, flows.EventWarning, "argument %d is %q, not a number", j, txt)
+				return "", nil, false
+			}
+			bounds[j] = d
+		}
+		var found decimal
+		if !eachNumber(in, func(d decimal) bool {
+			if pass(d, bounds[0], bounds[1]) {
+				found = d
+				return true
+			}
+			return false
+		}) {
+			return "", nil, false
+		}
+		return found.String(), nil, true
+	}
+}

@@ -1,0 +1,518 @@
+package rules
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// ruleCase is one rule tested against one input.
+type ruleCase struct {
+	typ   string
+	args  []string
+	in    string
+	match bool
+	value string
+}
+
+// runCases compiles each case on its own and matches it with a fresh run made
+// by setup (nil: the default run).
+func runCases(t *testing.T, cases []ruleCase, setup func(*fakeRun)) {
+	t.Helper()
+	for _, tc := range cases {
+		name := tc.typ + "(" + strings.Join(tc.args, ",") + ")/" + tc.in
+		t.Run(name, func(t *testing.T) {
+			set, err := Compile(fakeCompiler{}, "rules", []Case{{Type: tc.typ, Args: tc.args, Category: "Hit"}})
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			r := newRun()
+			if setup != nil {
+				setup(r)
+			}
+			m, ok := set.Match(r, tc.in)
+			if ok != tc.match {
+				t.Fatalf("%s %q with %q: matched=%v, want %v (value %q)", tc.typ, tc.in, tc.args, ok, tc.match, m.Value)
+			}
+			if ok && (m.Value != tc.value || m.Category != "Hit" || m.Index != 0) {
+				t.Fatalf("%s %q with %q: got %+v, want value %q", tc.typ, tc.in, tc.args, m, tc.value)
+			}
+		})
+	}
+}
+
+func TestWordRules(t *testing.T) {
+	runCases(t, []ruleCase{
+		// has_all_words: the input's matching words, in input order and case, each once.
+		{"has_all_words", []string{"the fox"}, "the quick brown FOX", true, "the FOX"},
+		{"has_all_words", []string{"WORD word"}, "this.is.my.word", true, "word"},
+		{"has_all_words", []string{"red fox"}, "the quick brown fox", false, ""},
+		{"has_all_words", []string{"fox the"}, "The fox and THE hound", true, "The fox THE"},
+		{"has_all_words", []string{"fox"}, "", false, ""},
+		{"has_all_words", []string{"fox"}, "foxes", false, ""},
+		{"has_all_words", []string{"i'm ok"}, "I'M OK!!!", true, "I'M OK"},
+		{"has_all_words", []string{"👍"}, "great👍thanks", true, "👍"},
+		{"has_all_words", []string{"$ 5"}, "costs $5.", true, "$ 5"},
+		{"has_all_words", []string{"straße"}, "STRASSE", false, ""},
+		{"has_all_words", []string{"émile"}, "ÉMILE est là", true, "ÉMILE"},
+		{"has_all_words", []string{"yes"}, "y-e-s", false, ""},
+		// has_any_word
+		{"has_any_word", []string{"fox quick"}, "The Quick Brown Fox", true, "Quick Fox"},
+		{"has_any_word", []string{"red fox"}, "The Quick Brown Fox", true, "Fox"},
+		{"has_any_word", []string{"red green"}, "The Quick Brown Fox", false, ""},
+		{"has_any_word", []string{"yes y"}, "Y", true, "Y"},
+		{"has_any_word", []string{"yes"}, "yes, yes YES", true, "yes yes YES"},
+		{"has_any_word", []string{"😀 👍"}, "ok 👍👍", true, "👍 👍"},
+		{"has_any_word", []string{"yes"}, "   ", false, ""},
+		// has_phrase
+		{"has_phrase", []string{"brown fox"}, "the quick brown fox", true, "brown fox"},
+		{"has_phrase", []string{"quick fox"}, "the Quick Brown fox", false, ""},
+		{"has_phrase", []string{""}, "the Quick Brown fox", true, ""},
+		{"has_phrase", []string{"BROWN fox"}, "the brown, brown... FOX!", true, "brown FOX"},
+		{"has_phrase", []string{"a b"}, "a a b", true, "a b"},
+		{"has_phrase", []string{"fox"}, "", false, ""},
+		// has_only_phrase
+		{"has_only_phrase", []string{"quick brown"}, "Quick Brown", true, "Quick Brown"},
+		{"has_only_phrase", []string{"quick brown"}, "The Quick Brown Fox", false, ""},
+		{"has_only_phrase", []string{""}, "the Quick Brown fox", false, ""},
+		{"has_only_phrase", []string{""}, "", true, ""},
+		{"has_only_phrase", []string{"quick brown"}, "  quick...BROWN!  ", true, "quick BROWN"},
+		{"has_only_phrase", []string{"red fox"}, "The Quick Brown Fox", false, ""},
+		{"has_only_phrase", []string{"quick brown"}, "Quick  Brown", true, "Quick Brown"},
+		{"has_phrase", []string{"quick brown"}, "Quick\tBrown fox", true, "Quick Brown"},
+	}, nil)
+}
+
+func TestTokenize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"  ,.;  ", nil},
+		{"this.is.my.word", []string{"this", "is", "my", "word"}},
+		{"I'm fine, thanks!", []string{"I'm", "fine", "thanks"}},
+		{"snake_case 42 x2", []string{"snake_case", "42", "x2"}},
+		{"$5 + 3=8", []string{"$", "5", "+", "3", "=", "8"}},
+		{"great👍thanks 👍🏽", []string{"great", "👍", "thanks", "👍", "🏽"}},
+		{"naïve café", []string{"naïve", "café"}},
+		{"नमस्ते दुनिया", []string{"नमस्ते", "दुनिया"}},
+		{"«oui»—non", []string{"oui", "non"}},
+		{"\xff\xfeabc", []string{"abc"}},
+	}
+	for _, tc := range tests {
+		got := tokenWords(tc.in)
+		if len(got) == 0 {
+			got = nil
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("tokenize(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestTextRules(t *testing.T) {
+	runCases(t, []ruleCase{
+		{"has_text", nil, "quick brown", true, "quick brown"},
+		{"has_text", nil, "  padded \n", true, "padded"},
+		{"has_text", nil, "", false, ""},
+		{"has_text", nil, " \n\t", false, ""},
+		{"has_text", nil, "👍", true, "👍"},
+		// has_only_text is exact and case-sensitive, as in goflow.
+		{"has_only_text", []string{"foo"}, "foo", true, "foo"},
+		{"has_only_text", []string{"foo"}, "FOO", false, ""},
+		{"has_only_text", []string{"foo"}, " foo ", false, ""},
+		{"has_only_text", []string{""}, "", true, ""},
+		// has_beginning
+		{"has_beginning", []string{"the quick"}, "The Quick Brown", true, "The Quick"},
+		{"has_beginning", []string{"the   quick"}, "The Quick Brown", false, ""},
+		{"has_beginning", []string{"quick brown"}, "The Quick Brown", false, ""},
+		{"has_beginning", []string{" yes "}, "  YES please", true, "YES"},
+		{"has_beginning", []string{"yes please"}, "yes", false, ""},
+		{"has_beginning", []string{"yes"}, "", false, ""},
+		{"has_beginning", []string{"émile"}, "ÉMILE!", true, "ÉMILE"},
+		{"has_beginning", []string{"k"}, "\u212a", true, "\u212a"}, // Kelvin sign folds to k
+		// has_pattern
+		{"has_pattern", []string{`buy (\w+)`}, "Buy cheese please", true, "Buy cheese"},
+		{"has_pattern", []string{`buy (\w+)`}, "Sell cheese please", false, ""},
+		{"has_pattern", []string{`^yes$`}, "no\nYES", true, "YES"},
+		{"has_pattern", []string{`  ^\d{4}$  `}, "1234", true, "1234"},
+		{"has_pattern", []string{`x*`}, "", true, ""},
+		// has_email
+		{"has_email", nil, "my email is foo1@bar.com, please respond", true, "foo1@bar.com"},
+		{"has_email", nil, "my email is <foo@bar2.com>", true, "foo@bar2.com"},
+		{"has_email", nil, "first.last+tag@mail.example.org.", true, "first.last+tag@mail.example.org"},
+		{"has_email", nil, "josé@correo.es", true, "josé@correo.es"},
+		{"has_email", nil, "i'm not sharing my email", false, ""},
+		{"has_email", nil, "@ handle@nodomain", false, ""},
+	}, nil)
+}
+
+func TestPatternExtra(t *testing.T) {
+	set, err := Compile(fakeCompiler{}, "rules", []Case{{Type: "has_pattern", Args: []string{`(?P<verb>buy|sell) (\w+)( now)?`}, Category: "Trade"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := set.Match(newRun(), "I want to SELL shares")
+	if !ok {
+		t.Fatal("no match")
+	}
+	want := map[string]string{"0": "SELL shares", "1": "SELL", "verb": "SELL", "2": "shares", "3": ""}
+	if !reflect.DeepEqual(m.Extra, want) {
+		t.Fatalf("Extra = %v, want %v", m.Extra, want)
+	}
+}
+
+func TestNumberRules(t *testing.T) {
+	runCases(t, []ruleCase{
+		{"has_number", nil, "the number is 42", true, "42"},
+		{"has_number", nil, "the number is forty two", false, ""},
+		{"has_number", nil, "I'm 35 years", true, "35"},
+		{"has_number", nil, "I'm 35yo", true, "35"},
+		{"has_number", nil, "12.5kg", true, "12.5"},
+		{"has_number", nil, "1,000 people", true, "1000"},
+		{"has_number", nil, "0042.500", true, "42.5"},
+		{"has_number", nil, "-3 degrees", true, "-3"},
+		{"has_number", nil, "+7", true, "7"},
+		{"has_number", nil, "-0", true, "0"},
+		{"has_number", nil, "about .5 of it", true, "0.5"},
+		{"has_number", nil, "v.5", true, "5"},
+		{"has_number", nil, "١٢٣", true, "123"},     // Arabic-Indic digits
+		{"has_number", nil, "۴۲ سال", true, "42"},   // Persian digits
+		{"has_number", nil, "৩.৫", true, "3.5"},     // Bengali digits
+		{"has_number", nil, "½ or 3", true, "3"},    // "½" is numeric but not a digit: skipped
+		{"has_number", nil, "𝟙𝟚", true, "12"},       // mathematical digits
+		{"has_number", nil, "12.5.6", true, "12.5"}, // the first number
+		{"has_number", nil, "", false, ""},          // empty
+		{"has_number", nil, ", . - +", false, ""},   // no digits
+		{"has_number", nil, "99999999999999999999999999999.123", true, "99999999999999999999999999999.123"},
+		// comparisons: the first number that passes wins, as in goflow
+		{"has_number_between", []string{"40", "44"}, "the number is 42", true, "42"},
+		{"has_number_between", []string{"50", "60"}, "the number is 42", false, ""},
+		{"has_number_between", []string{"1", "10"}, "between 1 and 10: 10", true, "1"},
+		{"has_number_between", []string{"-5", "-1"}, "it was -3.5 outside", true, "-3.5"},
+		{"has_number_lt", []string{"44"}, "the number is 42", true, "42"},
+		{"has_number_lt", []string{"40"}, "the number is 42", false, ""},
+		{"has_number_lt", []string{"0"}, "-0.001", true, "-0.001"},
+		{"has_number_lte", []string{"42"}, "the number is 42", true, "42"},
+		{"has_number_lte", []string{"42"}, "42.0001", false, ""},
+		{"has_number_eq", []string{"42"}, "the number is 42.00", true, "42"},
+		{"has_number_eq", []string{"42"}, "the number is 40", false, ""},
+		{"has_number_eq", []string{"0.5"}, ".50", true, "0.5"},
+		{"has_number_gte", []string{"42"}, "the number is 42", true, "42"},
+		{"has_number_gte", []string{"45"}, "the number is 42", false, ""},
+		{"has_number_gt", []string{"40"}, "the number is 42", true, "42"},
+		{"has_number_gt", []string{"42"}, "the number is 42", false, ""},
+		{"has_number_gt", []string{"30"}, "2 kids, aged 40 and 45", true, "40"},
+		{"has_number_gt", []string{"9"}, "10", true, "10"},
+		{"has_number_gt", []string{"9.99"}, "10", true, "10"},
+		{"has_number_lt", []string{"-10"}, "-9", false, ""},
+		{"has_number_gt", []string{"-10"}, "-9", true, "-9"},
+	}, nil)
+}
+
+func TestDecimalCompare(t *testing.T) {
+	nums := []string{"-100", "-10.5", "-10", "-0.01", "0", "0.001", "0.01", "0.1", "0.5", "1", "9.99", "10", "10.01", "100"}
+	for i, a := range nums {
+		for j, b := range nums {
+			da, ok1 := parseDecimal(a)
+			db, ok2 := parseDecimal(b)
+			if !ok1 || !ok2 {
+				t.Fatalf("parse %q %q", a, b)
+			}
+			want := cmpInt(i, j)
+			if got := da.cmp(db); got != want {
+				t.Errorf("cmp(%s, %s) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+	for _, bad := range []string{"", "-", ".", "1.", "abc", "1,000", "1e5", "1.2.3", "--1"} {
+		if d, ok := parseDecimal(bad); ok {
+			t.Errorf("parseDecimal(%q) = %v, want failure", bad, d)
+		}
+	}
+}
+
+func TestDateRules(t *testing.T) {
+	// The run's clock is 2026-03-15.
+	runCases(t, []ruleCase{
+		{"has_date", nil, "the date is 15/01/2017", true, "2017-01-15"},
+		{"has_date", nil, "the date is 2017-01-15", true, "2017-01-15"},
+		{"has_date", nil, "2017-01-15T10:00:00Z", true, "2017-01-15"},
+		{"has_date", nil, "born 1.2.1990", true, "1990-02-01"},
+		{"has_date", nil, "3 4 99", true, "1999-04-03"},
+		{"has_date", nil, "3 4 26", true, "2026-04-03"},
+		{"has_date", nil, "31/02/2020 or 29/02/2020", true, "2020-02-29"},
+		{"has_date", nil, "there is no date here, just a year 2017", false, ""},
+		{"has_date", nil, "13/13/2020", false, ""},
+		{"has_date", nil, "", false, ""},
+		{"has_date", nil, "registered 2020-01-01, born 12/03/1990", true, "2020-01-01"},
+		{"has_date", nil, "born 12/03/1990, registered 2020-01-01", true, "1990-03-12"},
+		{"has_date_lt", []string{"2017-06-01"}, "the date is 15/01/2017", true, "2017-01-15"},
+		{"has_date_lt", []string{"2017-01-15"}, "the date is 15/01/2017", false, ""},
+		{"has_date_eq", []string{"2017-01-15"}, "the date is 15/01/2017 15:00", true, "2017-01-15"},
+		{"has_date_eq", []string{"2017-01-15"}, "16-01-2017", false, ""},
+		{"has_date_gt", []string{"2017-01-01"}, "the date is 15/01/2017", true, "2017-01-15"},
+		{"has_date_gt", []string{"2017-03-15"}, "the date is 15/01/2017", false, ""},
+		{"has_date_lt", []string{"today"}, "14/03/2026", true, "2026-03-14"},
+		{"has_date_lt", []string{"today"}, "15/03/2026", false, ""},
+		{"has_date_eq", []string{"Tomorrow"}, "16.03.2026", true, "2026-03-16"},
+		{"has_date_eq", []string{"yesterday"}, "2026-03-14", true, "2026-03-14"},
+		{"has_date_gt", []string{"01/03/2026"}, "02/03/2026", true, "2026-03-02"},
+	}, nil)
+
+	// Month-first and year-first environments.
+	runCases(t, []ruleCase{
+		{"has_date", nil, "01/15/2017", true, "2017-01-15"},
+		{"has_date", nil, "15/01/2017", false, ""},
+		{"has_date_gt", []string{"03/01/2026"}, "03/02/2026", true, "2026-03-02"},
+	}, func(r *fakeRun) { r.dateFormat = DateFormatMonthDayYear })
+	runCases(t, []ruleCase{
+		{"has_date", nil, "2017/01/15", true, "2017-01-15"},
+		{"has_date", nil, "17.1.15", true, "2017-01-15"},
+		{"has_date", nil, "15/01/2017", false, ""},
+	}, func(r *fakeRun) { r.dateFormat = DateFormatYearMonthDay })
+}
+
+func TestPhoneRule(t *testing.T) {
+	runCases(t, []ruleCase{
+		{"has_phone", nil, "my number is +12067799294 thanks", true, "+12067799294"},
+		{"has_phone", []string{"US"}, "my number is 2067799294", true, "+12067799294"},
+		{"has_phone", []string{"us"}, "my number is (206) 779-9294", true, "+12067799294"},
+		{"has_phone", []string{"RW"}, "call 0788 123 123", true, "+250788123123"},
+		{"has_phone", []string{"US"}, "my number is none of your business", false, ""},
+		{"has_phone", nil, "my number is 2067799294", false, ""}, // no country: needs +
+		{"has_phone", []string{"US"}, "12345", false, ""},
+		{"has_phone", nil, "", false, ""},
+		{"has_phone", []string{""}, "+12067799294", true, "+12067799294"},
+	}, nil)
+	runCases(t, []ruleCase{
+		{"has_phone", nil, "0788 123 123", true, "+250788123123"},
+	}, func(r *fakeRun) { r.country = "RW" })
+}
+
+func TestContactRules(t *testing.T) {
+	withState := func(r *fakeRun) {
+		r.sess.Contact.Groups = []string{"Testers", "Nurses"}
+		r.sess.Frames[0].Results["webhook_result"] = &flows.Result{Name: "Webhook Result", Value: "200", Category: "Success"}
+		r.env["age"] = 20
+	}
+	runCases(t, []ruleCase{
+		{"has_group", []string{"testers"}, "", true, "Testers"},
+		{"has_group", []string{"b7cf0d83-f1c9-411c-96fd-c511a4cfa86d", "Nurses"}, "ignored", true, "Nurses"},
+		{"has_group", []string{"Doctors"}, "", false, ""},
+		{"has_category", []string{"Webhook Result", "Success", "Failure"}, "", true, "Success"},
+		{"has_category", []string{"webhook_result", "success"}, "", true, "Success"},
+		{"has_category", []string{"Webhook Result", "Failure"}, "", false, ""},
+		{"has_category", []string{"Missing", "Success"}, "", false, ""},
+		{"expression", []string{"age >= 18"}, "adult?", true, "adult?"},
+		{"expression", []string{"age < 18"}, "adult?", false, ""},
+		{"expression", []string{"age + 1"}, "x", false, ""},
+	}, withState)
+	// Without groups or results nothing matches.
+	runCases(t, []ruleCase{
+		{"has_group", []string{"Testers"}, "", false, ""},
+		{"has_category", []string{"Webhook Result", "Success"}, "", false, ""},
+	}, nil)
+}
+
+func TestExpressionErrorEmitsEvent(t *testing.T) {
+	set, err := Compile(fakeCompiler{}, "rules", []Case{
+		{Type: "expression", Args: []string{`int("x") > 1`}, Category: "Broken"},
+		{Type: "has_text", Category: "Text"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun()
+	m, ok := set.Match(r, "hello")
+	if !ok || m.Category != "Text" || m.Index != 1 {
+		t.Fatalf("got %+v %v, want the has_text case", m, ok)
+	}
+	if len(r.events) != 1 || r.events[0].Type != flows.EventError || !strings.Contains(r.events[0].Message, "rules[0] expression") {
+		t.Fatalf("events = %+v, want one error naming rules[0]", r.events)
+	}
+}
+
+func TestTemplateArguments(t *testing.T) {
+	set, err := Compile(fakeCompiler{}, "rules", []Case{
+		{Type: "has_number_gt", Args: []string{"@contact.fields.age"}, Category: "Older"},
+		{Type: "has_pattern", Args: []string{"@fields.pattern"}, Category: "Pattern"},
+		{Type: "has_any_word", Args: []string{"@fields.words"}, Category: "Word"},
+		{Type: "has_date_lt", Args: []string{"@fields.deadline"}, Category: "Early"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		vars   map[string]string
+		in     string
+		cat    string
+		value  string
+		events int
+	}{
+		{map[string]string{"@contact.fields.age": "30"}, "I'm 35", "Older", "35", 0},
+		{map[string]string{"@contact.fields.age": "40", "@fields.pattern": `^i'm (\d+)`}, "I'm 35", "Pattern", "I'm 35", 0},
+		// a field that is not a number: the number rule does not match, and says why
+		{map[string]string{"@contact.fields.age": "", "@fields.pattern": `^$`, "@fields.words": "red blue"}, "Blue", "Word", "Blue", 1},
+		// an invalid pattern from a field: error event, no match, no panic
+		{map[string]string{"@contact.fields.age": "99", "@fields.pattern": `(`, "@fields.words": "x"}, "I'm 35", "", "", 2},
+		{map[string]string{"@contact.fields.age": "99999", "@fields.pattern": `^$`, "@fields.words": "x", "@fields.deadline": "01/02/2020"}, "31/01/2020", "Early", "2020-01-31", 0},
+		{map[string]string{"@contact.fields.age": "99999", "@fields.pattern": `^$`, "@fields.words": "x", "@fields.deadline": "soon"}, "31/01/2020", "", "", 1},
+	}
+	for i, tc := range tests {
+		r := newRun()
+		r.vars = tc.vars
+		m, ok := set.Match(r, tc.in)
+		if ok != (tc.cat != "") || m.Category != tc.cat || m.Value != tc.value {
+			t.Errorf("%d: got %+v %v, want %q %q", i, m, ok, tc.cat, tc.value)
+		}
+		if len(r.events) != tc.events {
+			t.Errorf("%d: %d events %+v, want %d", i, len(r.events), r.events, tc.events)
+		}
+	}
+}
+
+func TestFirstMatchWinsAndCategories(t *testing.T) {
+	set, err := Compile(fakeCompiler{}, "rules", []Case{
+		{Type: "has_any_word", Args: []string{"yes y"}, Category: "Yes"},
+		{Type: "has_any_word", Args: []string{"no n"}, Category: "No"},
+		{Type: "has_beginning", Args: []string{"ok"}, Category: "Yes"},
+		{Type: "has_number", Category: "Number"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := set.Categories(), []string{"Yes", "No", "Number"}; !slices.Equal(got, want) {
+		t.Fatalf("Categories = %q, want %q", got, want)
+	}
+	tests := []struct {
+		in    string
+		index int
+		cat   string
+	}{
+		{"no, yes", 0, "Yes"},
+		{"nope n", 1, "No"},
+		{"okay", 2, "Yes"},
+		{"7", 3, "Number"},
+		{"maybe", -1, ""},
+	}
+	for _, tc := range tests {
+		m, ok := set.Match(newRun(), tc.in)
+		if ok != (tc.index >= 0) || ok && (m.Index != tc.index || m.Category != tc.cat) {
+			t.Errorf("%q: got %+v %v, want index %d %q", tc.in, m, ok, tc.index, tc.cat)
+		}
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	cases := []Case{
+		{Type: "has_text", Category: "OK"},                                     // 0: fine
+		{Type: "has_colour", Args: []string{"red"}, Category: "Red"},           // 1
+		{Type: "has_number_gt", Args: []string{"ten"}, Category: "Big"},        // 2
+		{Type: "has_pattern", Args: []string{"(unclosed"}, Category: "P"},      // 3
+		{Type: "has_all_words", Category: "W"},                                 // 4
+		{Type: "has_date_lt", Args: []string{"next week"}, Category: "D"},      // 5
+		{Type: "expression", Args: []string{"age >"}, Category: "E"},           // 6
+		{Type: "has_number_between", Args: []string{"10", "1"}, Category: "B"}, // 7
+		{Type: "has_phone", Args: []string{"XX"}, Category: "Phone"},           // 8
+		{Type: "has_any_word", Args: []string{"@(fields.x"}, Category: "T"},    // 9
+		{Type: "has_text"}, // 10
+		{Type: "has_wait_timeout", Category: "Timeout"},              // 11
+		{Type: "has_all_words", Args: []string{"  "}, Category: "W"}, // 12
+		{Type: "has_text", Args: []string{"x"}, Category: "X"},       // 13
+	}
+	_, err := Compile(fakeCompiler{}, "rules", cases)
+	if err == nil {
+		t.Fatal("Compile accepted bad rules")
+	}
+	want := map[string]string{
+		"rules[1].type":      `unknown rule type "has_colour"`,
+		"rules[2].args[0]":   `expected a number, got "ten"`,
+		"rules[3].args[0]":   "invalid regular expression",
+		"rules[4].args":      "has_all_words takes 1 argument (words), got 0",
+		"rules[5].args[0]":   `expected a date`,
+		"rules[6].args[0]":   "unexpected token",
+		"rules[7].args":      "min 10 is greater than max 1",
+		"rules[8].args[0]":   `unknown country code "XX"`,
+		"rules[9].args[0]":   "unclosed @(",
+		"rules[10].category": "missing category",
+		"rules[11].type":     "a timeout is an exit",
+		"rules[12].args[0]":  "needs a non-empty argument",
+		"rules[13].args":     "has_text takes no arguments, got 1",
+	}
+	got := map[string]string{}
+	var multi interface{ Unwrap() []error }
+	if !errors.As(err, &multi) {
+		t.Fatalf("error is not joined: %v", err)
+	}
+	for _, e := range multi.Unwrap() {
+		var fe *flows.FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("%v is not a *flows.FieldError", e)
+		}
+		got[fe.Path] = fe.Message
+	}
+	for path, msg := range want {
+		if !strings.Contains(got[path], msg) {
+			t.Errorf("%s: got %q, want it to contain %q", path, got[path], msg)
+		}
+	}
+	for path := range got {
+		if _, ok := want[path]; !ok {
+			t.Errorf("unexpected error at %s: %s", path, got[path])
+		}
+	}
+	if !errors.Is(err, flows.ErrBadRegex) || !errors.Is(err, flows.ErrBadExpression) || !errors.Is(err, flows.ErrBadTemplate) {
+		t.Errorf("sentinels not reachable with errors.Is: %v", err)
+	}
+}
+
+func TestDynamicArgumentsAreNotCheckedAtCompile(t *testing.T) {
+	// Templates with variables can only be checked when rendered.
+	_, err := Compile(fakeCompiler{}, "rules", []Case{
+		{Type: "has_number_gt", Args: []string{"@contact.fields.age"}, Category: "A"},
+		{Type: "has_pattern", Args: []string{"@fields.re"}, Category: "B"},
+		{Type: "has_date_lt", Args: []string{"$user.key.deadline"}, Category: "C"},
+		{Type: "has_pattern", Args: []string{`^\d+$`}, Category: "D"}, // "$" anchor: static and valid
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTypes(t *testing.T) {
+	names := Types()
+	if !slices.IsSorted(names) {
+		t.Fatalf("Types not sorted: %q", names)
+	}
+	for _, want := range []string{"has_all_words", "has_any_word", "has_phrase", "has_only_phrase", "has_beginning",
+		"has_text", "has_only_text", "has_pattern", "has_number", "has_number_between", "has_number_lt", "has_number_lte",
+		"has_number_eq", "has_number_gte", "has_number_gt", "has_date", "has_date_lt", "has_date_eq", "has_date_gt",
+		"has_email", "has_phone", "has_category", "has_group", "expression"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("Types lacks %s", want)
+		}
+		if _, ok := Describe(want); !ok {
+			t.Errorf("Describe(%s) failed", want)
+		}
+	}
+	if slices.Contains(names, "has_wait_timeout") {
+		t.Error("has_wait_timeout is an exit, not a rule")
+	}
+	info, _ := Describe("has_number_between")
+	if info.MinArgs != 2 || info.MaxArgs != 2 || !slices.Equal(info.Args, []string{"min", "max"}) {
+		t.Errorf("Describe(has_number_between) = %+v", info)
+	}
+}
+
+func TestNilSetMatchesNothing(t *testing.T) {
+	var s *Set
+	if _, ok := s.Match(newRun(), "x"); ok {
+		t.Fatal("nil set matched")
+	}
+}

@@ -1,0 +1,269 @@
+package rules
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// span is a token's byte range in the text it came from. Tokens are kept as
+// ranges so the value a rule saves can be cut from the input in its own case.
+type span struct{ start, end int }
+
+// ASCII character classes for the tokeniser's fast path.
+const (
+	clsSep    = iota // punctuation and spaces: dropped
+	clsWord          // letters, digits, underscore, apostrophe
+	clsSymbol        // a token on its own
+)
+
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := 0; c < utf8.RuneSelf; c++ {
+		r := rune(c)
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '\'':
+			t[c] = clsWord
+		case unicode.IsSymbol(r): // $ + < = > ^ ` | ~
+			t[c] = clsSymbol
+		default:
+			t[c] = clsSep
+		}
+	}
+	return t
+}()
+
+func runeClass(r rune) uint8 {
+	if r < utf8.RuneSelf {
+		return asciiClass[r]
+	}
+	switch {
+	case unicode.IsLetter(r), unicode.IsNumber(r), unicode.IsMark(r):
+		return clsWord
+	case unicode.IsSymbol(r):
+		return clsSymbol
+	}
+	return clsSep
+}
+
+// tokenize appends to buf the tokens of s: runs of letters, marks, digits,
+// underscores and apostrophes, and each symbol (an emoji, "$", "+") on its own.
+// Punctuation and spaces separate tokens and are dropped. Pass a stack buffer
+// (buf[:0]) to tokenise short texts without allocating.
+func tokenize(s string, buf []span) []span {
+	toks := buf
+	start := -1
+	for i := 0; i < len(s); {
+		var cls uint8
+		size := 1
+		if c := s[i]; c < utf8.RuneSelf {
+			cls = asciiClass[c]
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			cls = runeClass(r)
+			if r == utf8.RuneError && size == 1 {
+				cls = clsSep // a stray byte of invalid UTF-8
+			}
+		}
+		if cls == clsWord {
+			if start < 0 {
+				start = i
+			}
+			i += size
+			continue
+		}
+		if start >= 0 {
+			toks = append(toks, span{start, i})
+			start = -1
+		}
+		if cls == clsSymbol {
+			toks = append(toks, span{i, i + size})
+		}
+		i += size
+	}
+	if start >= 0 {
+		toks = append(toks, span{start, len(s)})
+	}
+	return toks
+}
+
+// tokenWords returns the tokens of s as strings (for arguments).
+func tokenWords(s string) []string {
+	var buf [16]span
+	toks := tokenize(s, buf[:0])
+	out := make([]string, len(toks))
+	for i, t := range toks {
+		out[i] = s[t.start:t.end]
+	}
+	return out
+}
+
+// words returns the tokens of argument 0: pre-computed when it is static,
+// tokenised from its rendering otherwise (into buf when it fits).
+func (rl *rule) wordsFor(r flows.Run, buf []string) []string {
+	if rl.args[0].static {
+		return rl.words
+	}
+	s := rl.render(r, 0)
+	var sbuf [16]span
+	toks := tokenize(s, sbuf[:0])
+	out := buf[:0]
+	for _, t := range toks {
+		out = append(out, s[t.start:t.end])
+	}
+	return out
+}
+
+// sameWord compares two tokens without regard to case (Unicode simple folding).
+func sameWord(a, b string) bool { return strings.EqualFold(a, b) }
+
+func containsWord(pins []string, w string) bool {
+	for _, p := range pins {
+		if sameWord(w, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinTokens joins the tokens of in for which keep is true with single spaces.
+// When the input already has them that way (one token, or neighbours separated
+// by one space) the value is a slice of in, without allocating.
+func joinTokens(in string, toks []span, keep func(i int) bool) string {
+	n, size, first, last := 0, 0, -1, -1
+	contiguous := true
+	for i, t := range toks {
+		if keep(i) {
+			if first < 0 {
+				first = i
+			} else if last != i-1 || t.start != toks[last].end+1 || in[toks[last].end] != ' ' {
+				contiguous = false
+			}
+			last = i
+			n++
+			size += t.end - t.start + 1
+		}
+	}
+	switch {
+	case n == 0:
+		return ""
+	case contiguous:
+		return in[toks[first].start:toks[last].end]
+	}
+	var b strings.Builder
+	b.Grow(size - 1)
+	for i, t := range toks {
+		if keep(i) {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(in[t.start:t.end])
+		}
+	}
+	return b.String()
+}
+
+// joinRange joins toks[from:to] of in with single spaces.
+func joinRange(in string, toks []span, from, to int) string {
+	return joinTokens(in, toks, func(i int) bool { return i >= from && i < to })
+}
+
+func testHasAllWords(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
+	var pbuf [16]string
+	pins := rl.wordsFor(r, pbuf[:0])
+	if len(pins) == 0 {
+		s.warn(r, rl, flows.EventWarning, "no words to look for")
+		return "", nil, false
+	}
+	var tbuf [64]span
+	toks := tokenize(in, tbuf[:0])
+
+	// Every pin must be seen at least once; a bit per pin for the usual short lists.
+	var seen uint64
+	var seenBig []bool
+	if len(pins) > 64 {
+		seenBig = make([]bool, len(pins))
+	}
+	missing := len(pins)
+	for _, t := range toks {
+		w := in[t.start:t.end]
+		for j, p := range pins {
+			if !sameWord(w, p) {
+				continue
+			}
+			if seenBig != nil {
+				if !seenBig[j] {
+					seenBig[j] = true
+					missing--
+				}
+			} else if seen&(1<<j) == 0 {
+				seen |= 1 << j
+				missing--
+			}
+		}
+	}
+	if missing > 0 {
+		return "", nil, false
+	}
+	return joinTokens(in, toks, func(i int) bool { return containsWord(pins, in[toks[i].start:toks[i].end]) }), nil, true
+}
+
+func testHasAnyWord(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
+	var pbuf [16]string
+	pins := rl.wordsFor(r, pbuf[:0])
+	if len(pins) == 0 {
+		s.warn(r, rl, flows.EventWarning, "no words to look for")
+		return "", nil, false
+	}
+	var tbuf [64]span
+	toks := tokenize(in, tbuf[:0])
+	keep := func(i int) bool { return containsWord(pins, in[toks[i].start:toks[i].end]) }
+	for i := range toks {
+		if keep(i) {
+			return joinTokens(in, toks, keep), nil, true
+		}
+	}
+	return "", nil, false
+}
+
+func testHasPhrase(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
+	var pbuf [16]string
+	pins := rl.wordsFor(r, pbuf[:0])
+	if len(pins) == 0 {
+		return "", nil, true
+	}
+	var tbuf [64]span
+	toks := tokenize(in, tbuf[:0])
+	for i := 0; i+len(pins) <= len(toks); i++ {
+		if phraseAt(in, toks[i:], pins) {
+			return joinRange(in, toks, i, i+len(pins)), nil, true
+		}
+	}
+	return "", nil, false
+}
+
+func testHasOnlyPhrase(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
+	var pbuf [16]string
+	pins := rl.wordsFor(r, pbuf[:0])
+	var tbuf [64]span
+	toks := tokenize(in, tbuf[:0])
+	if len(toks) != len(pins) || !phraseAt(in, toks, pins) {
+		return "", nil, false
+	}
+	return joinRange(in, toks, 0, len(toks)), nil, true
+}
+
+// phraseAt reports whether toks starts with the words of pins.
+func phraseAt(in string, toks []span, pins []string) bool {
+	if len(toks) < len(pins) {
+		return false
+	}
+	for k, p := range pins {
+		if !sameWord(in[toks[k].start:toks[k].end], p) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,160 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// MockResponse is one canned webhook answer.
+type MockResponse struct {
+	Status  int               `json:"status"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// Timeout makes the call time out instead of answering.
+	Timeout bool `json:"timeout,omitempty"`
+}
+
+// Mocks answers webhook calls from canned responses by URL: an exact URL, or a
+// prefix ending in "*" (the longest matching prefix wins). Responses for a URL
+// are used in order; the last one repeats. Calls with no mock go to Fallback,
+// or fail with a clear message.
+type Mocks struct {
+	mu       sync.Mutex
+	exact    map[string][]MockResponse
+	prefixes []string
+	prefix   map[string][]MockResponse
+	used     map[string]int
+	// Fallback answers calls no mock matches (nil: they fail).
+	Fallback flows.WebhookService
+	// Configs are configured webhooks by name.
+	Configs map[string]*flows.WebhookConfig
+}
+
+// NewMocks builds mocks from URL → responses.
+func NewMocks(byURL map[string][]MockResponse) *Mocks {
+	m := &Mocks{exact: map[string][]MockResponse{}, prefix: map[string][]MockResponse{}, used: map[string]int{}}
+	for u, rs := range byURL {
+		if p, ok := strings.CutSuffix(u, "*"); ok {
+			m.prefix[p] = rs
+			m.prefixes = append(m.prefixes, p)
+		} else {
+			m.exact[u] = rs
+		}
+	}
+	sort.Slice(m.prefixes, func(i, j int) bool { return len(m.prefixes[i]) > len(m.prefixes[j]) })
+	return m
+}
+
+// ParseMocks reads {"URL": [{"status": 200, "body": {...}}, ...]}.
+func ParseMocks(data []byte) (*Mocks, error) {
+	var byURL map[string][]MockResponse
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&byURL); err != nil {
+		return nil, fmt.Errorf("mocks: %w (expected {\"URL\": [{\"status\": 200, \"body\": {...}}]})", err)
+	}
+	for u, rs := range byURL {
+		if len(rs) == 0 {
+			return nil, fmt.Errorf("mocks: %q has no responses", u)
+		}
+		for i, r := range rs {
+			if !r.Timeout && (r.Status < 100 || r.Status > 599) {
+				return nil, fmt.Errorf("mocks: %q[%d]: status %d is not an HTTP status", u, i, r.Status)
+			}
+		}
+	}
+	return NewMocks(byURL), nil
+}
+
+// LoadMocks reads a mocks file.
+func LoadMocks(path string) (*Mocks, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseMocks(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Config returns a configured webhook.
+func (m *Mocks) Config(name string) (*flows.WebhookConfig, bool) {
+	if c, ok := m.Configs[name]; ok {
+		return c, true
+	}
+	if m.Fallback != nil {
+		return m.Fallback.Config(name)
+	}
+	return nil, false
+}
+
+func (m *Mocks) find(url string) (string, []MockResponse) {
+	if rs, ok := m.exact[url]; ok {
+		return url, rs
+	}
+	for _, p := range m.prefixes {
+		if strings.HasPrefix(url, p) {
+			return p + "*", m.prefix[p]
+		}
+	}
+	return "", nil
+}
+
+// Call answers from the mocks.
+func (m *Mocks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.WebhookResult {
+	m.mu.Lock()
+	key, rs := m.find(req.URL)
+	var resp MockResponse
+	if rs != nil {
+		i := m.used[key]
+		if i >= len(rs) {
+			i = len(rs) - 1
+		}
+		resp = rs[i]
+		m.used[key]++
+	}
+	m.mu.Unlock()
+	trace := &flows.HTTPTrace{Method: req.Method, URL: req.URL, Body: string(req.Body)}
+	if rs == nil {
+		if m.Fallback != nil {
+			return m.Fallback.Call(ctx, req)
+		}
+		return &flows.WebhookResult{Outcome: flows.OutcomeError, Attempts: 1, Request: trace,
+			Error: fmt.Sprintf("no mock answers %s %s", req.Method, req.URL)}
+	}
+	if resp.Timeout {
+		return &flows.WebhookResult{Outcome: flows.OutcomeTimeout, Attempts: 1, Request: trace, Error: "mocked timeout"}
+	}
+	body := []byte(resp.Body)
+	// A JSON string body is sent as plain text.
+	var s string
+	if json.Unmarshal(body, &s) == nil {
+		body = []byte(s)
+	}
+	outcome := flows.OutcomeFailure
+	if resp.Status >= 200 && resp.Status < 300 {
+		outcome = flows.OutcomeSuccess
+	}
+	return &flows.WebhookResult{
+		Outcome: outcome, Status: resp.Status, Headers: resp.Headers, Body: body, Attempts: 1,
+		Elapsed: time.Millisecond, Request: trace,
+		Response: &flows.HTTPTrace{Status: resp.Status, Headers: resp.Headers, Body: string(body)},
+	}
+}
+
+// Services bundles a webhook service as flows.Services.
+type Services struct{ Hooks flows.WebhookService }
+
+// Webhooks returns the webhook service.
+func (s Services) Webhooks() flows.WebhookService { return s.Hooks }

@@ -1,0 +1,201 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+)
+
+// Script is a scripted conversation: the flow, the contact, mocked webhooks,
+// and what the contact sends and must receive at each turn.
+//
+//	{
+//	  "flow": "../flow.json",
+//	  "contact": {"name": "Ben", "urn": "tel:+12065551212"},
+//	  "mocks": {"http://example.com/order*": [{"status": 200, "body": {"status": "Shipped"}}]},
+//	  "conversation": [
+//	    {"expect": ["Send your order number"]},
+//	    {"send": "CU001", "expect": ["Your order has shipped"]}
+//	  ],
+//	  "final_status": "completed",
+//	  "results": {"order": {"value": "CU001", "category": "Valid"}}
+//	}
+type Script struct {
+	Flow        string                    `json:"flow"`
+	Description string                    `json:"description,omitempty"`
+	Contact     flows.Contact             `json:"contact"`
+	Variables   map[string]string         `json:"variables,omitempty"`
+	Call        bool                      `json:"call,omitempty"`
+	CLI         string                    `json:"cli,omitempty"`
+	Mocks       map[string][]MockResponse `json:"mocks,omitempty"`
+	// Conversation: the first turn may omit "send" (what the flow says first).
+	Conversation []ScriptTurn              `json:"conversation"`
+	FinalStatus  flows.Status              `json:"final_status,omitempty"`
+	Results      map[string]ExpectedResult `json:"results,omitempty"`
+	// Seed fixes random choices.
+	Seed uint64 `json:"seed,omitempty"`
+}
+
+// ScriptTurn is one line the contact sends (a message, digits, /timeout,
+// /hangup) and the outputs expected in reply, exactly and in order.
+type ScriptTurn struct {
+	Send   *string  `json:"send,omitempty"`
+	Expect []string `json:"expect"`
+}
+
+// ExpectedResult is a result's expected value and category ("" skips a check).
+type ExpectedResult struct {
+	Value    *string `json:"value,omitempty"`
+	Category *string `json:"category,omitempty"`
+}
+
+// ScriptReport is the outcome of running one script.
+type ScriptReport struct {
+	Path     string
+	Failures []string
+}
+
+// Passed reports whether every expectation held.
+func (r *ScriptReport) Passed() bool { return len(r.Failures) == 0 }
+
+// ParseScript reads a script; unknown fields are errors.
+func ParseScript(data []byte) (*Script, error) {
+	var s Script
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, err
+	}
+	if s.Flow == "" {
+		return nil, fmt.Errorf("script: \"flow\" (the flow file, relative to the script) is missing")
+	}
+	if len(s.Conversation) == 0 {
+		return nil, fmt.Errorf("script: \"conversation\" is empty")
+	}
+	return &s, nil
+}
+
+// RunScript runs the script at path with the widget types in reg. Problems
+// reading the script or loading its flow are errors; unmet expectations are
+// failures in the report.
+func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...engine.Option) (*ScriptReport, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ParseScript(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	mocks := NewMocks(s.Mocks)
+	lib := NewLibrary()
+	clock := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	all := append([]engine.Option{
+		engine.WithServices(Services{Hooks: mocks}), engine.WithFlows(lib), engine.WithSeed(s.Seed),
+		engine.WithClock(func() time.Time { return clock }),
+	}, opts...)
+	e := engine.New(reg, all...)
+	flowPath := filepath.Join(filepath.Dir(path), s.Flow)
+	f, err := LoadFile(e, flowPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
+	}
+	lib.Add(f)
+	// Sibling flows (for subflows) are loaded too.
+	if more, _ := filepath.Glob(filepath.Join(filepath.Dir(flowPath), "*.json")); len(more) > 0 {
+		for _, m := range more {
+			if m == flowPath || strings.HasSuffix(m, ".test.json") || strings.HasSuffix(m, "mocks.json") {
+				continue
+			}
+			if sub, err := LoadFile(e, m); err == nil {
+				lib.Add(sub)
+			}
+		}
+	}
+	rep := &ScriptReport{Path: path}
+	sm := New(e, f, Options{Contact: s.Contact, Variables: s.Variables, Call: s.Call, CLI: s.CLI})
+	for i, turn := range s.Conversation {
+		var evs []flows.Event
+		label := fmt.Sprintf("turn %d", i+1)
+		if turn.Send == nil {
+			if i != 0 {
+				rep.Failures = append(rep.Failures, fmt.Sprintf("%s: only the first turn may omit \"send\"", label))
+				break
+			}
+			evs, err = sm.Start(ctx, clock)
+		} else {
+			if i == 0 {
+				if _, err = sm.Start(ctx, clock); err != nil {
+					return nil, err
+				}
+			}
+			label = fmt.Sprintf("turn %d (send %q)", i+1, *turn.Send)
+			evs, err = sm.Input(ctx, *turn.Send)
+		}
+		if err != nil {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("%s: %v", label, err))
+			break
+		}
+		for _, ev := range evs {
+			if ev.Type == flows.EventError {
+				rep.Failures = append(rep.Failures, fmt.Sprintf("%s: error event: %s", label, ev.Message))
+			}
+		}
+		got := Outputs(evs)
+		if !equalStrings(got, turn.Expect) {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("%s: expected %s, got %s", label, quoteAll(turn.Expect), quoteAll(got)))
+		}
+	}
+	sess := sm.Session()
+	if sess == nil {
+		return rep, nil
+	}
+	if s.FinalStatus != "" && sess.Status != s.FinalStatus {
+		rep.Failures = append(rep.Failures, fmt.Sprintf("final status: expected %s, got %s", s.FinalStatus, sess.Status))
+	}
+	for name, want := range s.Results {
+		got, ok := sess.Frames[0].Results[flows.Key(name)]
+		if !ok {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("result %q: not saved", name))
+			continue
+		}
+		if want.Value != nil && got.Value != *want.Value {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("result %q: value %q, expected %q", name, got.Value, *want.Value))
+		}
+		if want.Category != nil && got.Category != *want.Category {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("result %q: category %q, expected %q", name, got.Category, *want.Category))
+		}
+	}
+	return rep, nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func quoteAll(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}

@@ -1,0 +1,178 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+)
+
+// Library is an in-memory flows.FlowSource: the flows a simulation can enter
+// as subflows, by id.
+type Library struct {
+	mu   sync.RWMutex
+	byID map[string]*flows.Flow
+}
+
+// NewLibrary makes a library holding fs.
+func NewLibrary(fs ...*flows.Flow) *Library {
+	l := &Library{byID: map[string]*flows.Flow{}}
+	for _, f := range fs {
+		l.Add(f)
+	}
+	return l
+}
+
+// Add puts a flow in the library under its id.
+func (l *Library) Add(f *flows.Flow) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byID[f.ID] = f
+}
+
+// Flow returns a flow by id (any revision: a library holds one of each).
+func (l *Library) Flow(_ context.Context, id string, _ int) (*flows.Flow, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if f, ok := l.byID[id]; ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("flow %q is not loaded", id)
+}
+
+// LoadFile reads and validates a flow file. A flow without an id takes the
+// file's base name.
+func LoadFile(e *engine.Engine, path string) (*flows.Flow, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := e.Load(data)
+	if err != nil {
+		return nil, err
+	}
+	if f.ID == "" {
+		base := filepath.Base(path)
+		if base == "flow.json" {
+			base = filepath.Base(filepath.Dir(path))
+		}
+		f.ID = strings.TrimSuffix(base, filepath.Ext(base))
+	}
+	return f, nil
+}
+
+// Options describe the simulated contact and call.
+type Options struct {
+	Contact   flows.Contact
+	Variables map[string]string
+	// Call makes an IVR session: each input line is the digits pressed.
+	Call bool
+	CLI  string
+	To   string
+	// Environment defaults to sandbox: simulations never touch live data.
+	Environment string
+}
+
+// Simulator drives one session line by line.
+type Simulator struct {
+	e    *engine.Engine
+	flow *flows.Flow
+	opts Options
+	sess *flows.Session
+}
+
+// New makes a simulator for flow.
+func New(e *engine.Engine, flow *flows.Flow, o Options) *Simulator {
+	if o.Environment == "" {
+		o.Environment = flows.EnvSandbox
+	}
+	return &Simulator{e: e, flow: flow, opts: o}
+}
+
+// Session is the simulated session (nil before Start).
+func (s *Simulator) Session() *flows.Session { return s.sess }
+
+// Start starts the session and returns the first turn's events.
+func (s *Simulator) Start(ctx context.Context, now time.Time) ([]flows.Event, error) {
+	p := engine.StartParams{Contact: s.opts.Contact, Variables: s.opts.Variables, Environment: s.opts.Environment}
+	if s.opts.Call || s.flow.IsVoice() {
+		cli := s.opts.CLI
+		if cli == "" {
+			cli = strings.TrimPrefix(s.opts.Contact.URN, "tel:")
+		}
+		p.Call = &flows.Call{ID: "sim-call", CLI: cli, To: s.opts.To, State: "in-progress", Start: now}
+	}
+	sess, evs, err := s.e.Start(ctx, s.flow, p)
+	s.sess = sess
+	return evs, err
+}
+
+// ErrEnded is returned for input after the session has ended.
+var ErrEnded = errors.New("the session has ended")
+
+// Input sends one line: a message (or digits on a call), or a command:
+// "/timeout" fires the wait's timeout, "/hangup" ends the call, "//x" sends "/x".
+func (s *Simulator) Input(ctx context.Context, line string) ([]flows.Event, error) {
+	if s.sess == nil {
+		return nil, errors.New("the session has not started")
+	}
+	if s.sess.Status.Ended() {
+		return nil, ErrEnded
+	}
+	in, err := ParseLine(line, s.sess.Call != nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.e.Resume(ctx, s.flow, s.sess, in)
+}
+
+// ParseLine turns a simulator input line into an input.
+func ParseLine(line string, call bool) (flows.Input, error) {
+	if strings.HasPrefix(line, "//") {
+		line = line[1:]
+	} else if strings.HasPrefix(line, "/") {
+		switch strings.TrimSpace(line) {
+		case "/timeout":
+			return flows.Timeout(), nil
+		case "/hangup":
+			return flows.Hangup(), nil
+		default:
+			return flows.Input{}, fmt.Errorf("unknown command %q (/timeout, /hangup; //text sends /text)", line)
+		}
+	}
+	if call {
+		return flows.Digits(line), nil
+	}
+	return flows.Text(line), nil
+}
+
+// Outputs returns what the contact would see or hear: message texts, spoken
+// prompts and played audio, in order.
+func Outputs(evs []flows.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		switch ev.Type {
+		case flows.EventMessageOut:
+			text := ev.Text
+			for _, a := range ev.Attachments {
+				if text != "" {
+					text += " "
+				}
+				text += "[" + a + "]"
+			}
+			out = append(out, text)
+		case flows.EventSay:
+			out = append(out, ev.Text)
+		case flows.EventPlay:
+			out = append(out, "[play "+ev.URL+"]")
+		}
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package widgets
+
+import (
+	"strings"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/rules"
+)
+
+// TypeGatherDigits collects keypad digits on a call.
+const TypeGatherDigits = "gather_digits"
+
+// Default gather settings.
+const (
+	DefaultGatherTimeout = 5
+	DefaultGatherRetries = 2
+)
+
+// GatherDigits says or plays a prompt, waits for digits and routes on them.
+// When nothing is pressed in time it re-prompts up to MaxNoInput times, then
+// takes "No Input"; when no rule matches it re-prompts up to MaxNoMatch times,
+// then takes "No Match". Counters live in the session's wait.
+type GatherDigits struct {
+	flows.WidgetBase
+	Prompt        string       `json:"prompt,omitempty"`
+	Play          string       `json:"play,omitempty"`
+	NumDigits     int          `json:"num_digits,omitempty"`
+	FinishKey     *string      `json:"finish_key,omitempty"`
+	Timeout       int          `json:"timeout,omitempty"`
+	Result        string       `json:"result,omitempty"`
+	Rules         []rules.Case `json:"rules,omitempty"`
+	MaxNoInput    *int         `json:"max_no_input,omitempty"`
+	MaxNoMatch    *int         `json:"max_no_match,omitempty"`
+	NoInputPrompt string       `json:"no_input_prompt,omitempty"`
+	NoMatchPrompt string       `json:"no_match_prompt,omitempty"`
+
+	router
+	prompt, play, noInput, noMatch flows.Template
+}
+
+func init() { register(TypeGatherDigits, func() flows.Widget { return &GatherDigits{} }) }
+
+// Validate compiles prompts and rules.
+func (w *GatherDigits) Validate(c flows.Compiler) error {
+	if w.NumDigits < 0 || w.NumDigits > 64 {
+		return flows.Errorf("num_digits", "num_digits must be between 0 and 64")
+	}
+	if w.FinishKey != nil && len(*w.FinishKey) > 1 {
+		return flows.Errorf("finish_key", "finish_key is one key (0-9, * or #), or empty for none")
+	}
+	if w.FinishKey != nil && *w.FinishKey != "" && !strings.Contains("0123456789*#", *w.FinishKey) {
+		return flows.Errorf("finish_key", "finish_key %q is not a phone key", *w.FinishKey)
+	}
+	if w.Timeout < 0 {
+		return flows.Errorf("timeout", "timeout must be a positive number of seconds")
+	}
+	for _, p := range []struct {
+		field string
+		v     *int
+	}{{"max_no_input", w.MaxNoInput}, {"max_no_match", w.MaxNoMatch}} {
+		if p.v != nil && *p.v < 0 {
+			return flows.Errorf(p.field, "%s cannot be negative", p.field)
+		}
+	}
+	var errs []error
+	var err error
+	for _, t := range []struct {
+		field, src string
+		dst        *flows.Template
+	}{{"prompt", w.Prompt, &w.prompt}, {"play", w.Play, &w.play}, {"no_input_prompt", w.NoInputPrompt, &w.noInput}, {"no_match_prompt", w.NoMatchPrompt, &w.noMatch}} {
+		*t.dst, err = optTemplate(c, t.field, t.src)
+		errs = append(errs, err)
+	}
+	errs = append(errs, w.compile(c, w.Rules, ""))
+	return joinErrs(errs)
+}
+
+// ExitNames: the categories (or Next), No Input and No Match.
+func (w *GatherDigits) ExitNames() []string {
+	exits := []string{ExitNext}
+	if w.set != nil {
+		exits = w.set.Categories()
+	}
+	return append(exits, flows.ExitNoInput, flows.ExitNoMatch)
+}
+
+func (w *GatherDigits) finishKey() string {
+	if w.FinishKey == nil {
+		return "#"
+	}
+	return *w.FinishKey
+}
+
+func (w *GatherDigits) timeout() int {
+	if w.Timeout == 0 {
+		return DefaultGatherTimeout
+	}
+	return w.Timeout
+}
+
+func limit(v *int) int {
+	if v == nil {
+		return DefaultGatherRetries
+	}
+	return *v
+}
+
+// Execute prompts and waits.
+func (w *GatherDigits) Execute(r flows.Run) flows.Outcome {
+	return w.ask(r, &flows.Wait{}, nil)
+}
+
+// ask emits the (re-)prompt and the gather, and waits with the given counters.
+func (w *GatherDigits) ask(r flows.Run, wait *flows.Wait, before flows.Template) flows.Outcome {
+	if before != nil {
+		r.Emit(flows.Event{Type: flows.EventSay, Text: r.Render(before)})
+	}
+	if w.play != nil {
+		r.Emit(flows.Event{Type: flows.EventPlay, URL: r.Render(w.play)})
+	}
+	if w.prompt != nil {
+		r.Emit(flows.Event{Type: flows.EventSay, Text: r.Render(w.prompt)})
+	}
+	r.Emit(flows.Event{Type: flows.EventGather, NumDigits: w.NumDigits, FinishKey: w.finishKey(), Timeout: w.timeout()})
+	next := &flows.Wait{Kind: flows.WaitDigits, Timeout: w.timeout(), NumDigits: w.NumDigits, FinishKey: w.finishKey(),
+		NoInput: wait.NoInput, NoMatch: wait.NoMatch}
+	return flows.Outcome{Wait: next}
+}
+
+// Resume handles digits or no input.
+func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
+	wait := r.Session().Wait
+	if wait == nil {
+		wait = &flows.Wait{}
+	}
+	digits := strings.TrimSpace(in.Text)
+	if fk := w.finishKey(); fk != "" {
+		digits, _, _ = strings.Cut(digits, fk)
+	}
+	if in.Kind == flows.InputTimeout || digits == "" {
+		wait.NoInput++
+		if wait.NoInput > limit(w.MaxNoInput) {
+			return flows.Outcome{Exit: flows.ExitNoInput}
+		}
+		return w.ask(r, wait, w.noInput)
+	}
+	name := resultName(&w.WidgetBase, w.Result)
+	if w.set == nil {
+		r.SaveResult(name, digits, "", digits, nil)
+		return flows.Outcome{Exit: ExitNext}
+	}
+	category, value, ok := w.route(r, digits)
+	if !ok {
+		wait.NoMatch++
+		if wait.NoMatch > limit(w.MaxNoMatch) {
+			r.SaveResult(name, digits, flows.ExitNoMatch, digits, nil)
+			return flows.Outcome{Exit: flows.ExitNoMatch}
+		}
+		return w.ask(r, wait, w.noMatch)
+	}
+	r.SaveResult(name, value, category, digits, nil)
+	return flows.Outcome{Exit: category}
+}
+
+var _ flows.Resumer = (*GatherDigits)(nil)

@@ -1,0 +1,65 @@
+package widgets
+
+import (
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/rules"
+)
+
+// router is the routing part shared by the widgets that test an operand with
+// rules: wait_for_response, split and gather_digits.
+type router struct {
+	set     *rules.Set
+	operand flows.Template
+}
+
+func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string) error {
+	var errs []error
+	if len(cases) > 0 {
+		s, err := rules.Compile(c, "rules", cases)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		rt.set = s
+	}
+	if operand != "" {
+		t, err := c.Template("operand", operand)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		rt.operand = t
+	}
+	if len(errs) > 0 {
+		return joinErrs(errs)
+	}
+	return nil
+}
+
+// categories are the exits the rules can take, then Other.
+func (rt *router) categories() []string {
+	if rt.set == nil {
+		return nil
+	}
+	return append(rt.set.Categories(), flows.ExitOther)
+}
+
+// value is what the rules test: the operand, or the last input.
+func (rt *router) value(r flows.Run) string {
+	if rt.operand != nil {
+		return r.Render(rt.operand)
+	}
+	return r.Session().Input
+}
+
+// route tests the operand; ok is false when no rule matched. The value is the
+// match, or the operand itself for Other.
+func (rt *router) route(r flows.Run, operand string) (category, value string, ok bool) {
+	if rt.set == nil {
+		return "", operand, false
+	}
+	m, ok := rt.set.Match(r, operand)
+	if !ok {
+		return flows.ExitOther, operand, false
+	}
+	r.Emit(flows.Event{Type: flows.EventRuleMatched, Category: m.Category, Value: m.Value, Input: operand})
+	return m.Category, m.Value, true
+}

@@ -1,0 +1,45 @@
+package widgets
+
+import (
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/rules"
+)
+
+// TypeSplit routes on a value without waiting.
+const TypeSplit = "split"
+
+// Split tests Operand (default: the last input) with its rules, first match
+// wins, no match goes to Other. With Result set the match is saved.
+type Split struct {
+	flows.WidgetBase
+	Operand string       `json:"operand,omitempty"`
+	Rules   []rules.Case `json:"rules"`
+	Result  string       `json:"result,omitempty"`
+
+	router
+}
+
+func init() { register(TypeSplit, func() flows.Widget { return &Split{} }) }
+
+// Validate compiles the rules and operand.
+func (w *Split) Validate(c flows.Compiler) error {
+	if len(w.Rules) == 0 {
+		return flows.Errorf("rules", "split needs at least one rule")
+	}
+	return w.compile(c, w.Rules, w.Operand)
+}
+
+// ExitNames: the categories and Other.
+func (w *Split) ExitNames() []string { return w.categories() }
+
+// Execute routes.
+func (w *Split) Execute(r flows.Run) flows.Outcome {
+	operand := w.value(r)
+	category, value, _ := w.route(r, operand)
+	if w.Result != "" {
+		r.SaveResult(w.Result, value, category, operand, nil)
+	}
+	return flows.Outcome{Exit: category}
+}
+
+var _ flows.Widget = (*Split)(nil)

@@ -1,0 +1,72 @@
+package widgets
+
+import (
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/rules"
+)
+
+// TypeWaitForResponse waits for the contact's next message.
+const TypeWaitForResponse = "wait_for_response"
+
+// WaitForResponse waits for a message, saves it under Result and, with rules,
+// routes on it (RapidPro's "Wait for Response" ruleset in one widget).
+type WaitForResponse struct {
+	flows.WidgetBase
+	Result  string       `json:"result,omitempty"`
+	Rules   []rules.Case `json:"rules,omitempty"`
+	Operand string       `json:"operand,omitempty"`
+	// Timeout in seconds; when it passes the Timeout exit is taken.
+	Timeout int `json:"timeout,omitempty"`
+
+	router
+}
+
+func init() { register(TypeWaitForResponse, func() flows.Widget { return &WaitForResponse{} }) }
+
+// Validate compiles the rules and operand.
+func (w *WaitForResponse) Validate(c flows.Compiler) error {
+	if w.Timeout < 0 {
+		return flows.Errorf("timeout", "timeout must be a positive number of seconds")
+	}
+	return w.compile(c, w.Rules, w.Operand)
+}
+
+// ExitNames: Next (no rules) or the categories and Other, plus Timeout.
+func (w *WaitForResponse) ExitNames() []string {
+	exits := w.categories()
+	if exits == nil {
+		exits = []string{ExitNext}
+	}
+	if w.Timeout > 0 {
+		exits = append(exits, flows.ExitTimeout)
+	}
+	return exits
+}
+
+// Execute starts the wait.
+func (w *WaitForResponse) Execute(flows.Run) flows.Outcome {
+	return flows.Outcome{Wait: &flows.Wait{Kind: flows.WaitMessage, Timeout: w.Timeout}}
+}
+
+// Resume handles the message or the timeout.
+func (w *WaitForResponse) Resume(r flows.Run, in flows.Input) flows.Outcome {
+	if in.Kind == flows.InputTimeout {
+		if w.Timeout > 0 || w.Exits[flows.ExitTimeout] != "" {
+			return flows.Outcome{Exit: flows.ExitTimeout}
+		}
+		r.Emit(flows.Event{Type: flows.EventWarning, Message: "timeout ignored: this wait has no timeout"})
+		return flows.Outcome{Wait: r.Session().Wait}
+	}
+	if in.Kind != flows.InputText && in.Kind != flows.InputDigits {
+		return flows.Outcome{Wait: r.Session().Wait}
+	}
+	operand := w.value(r)
+	category, value, _ := w.route(r, operand)
+	r.SaveResult(resultName(&w.WidgetBase, w.Result), value, category, in.Text, nil)
+	if w.set == nil {
+		return flows.Outcome{Exit: ExitNext}
+	}
+	return flows.Outcome{Exit: category}
+}
+
+var _ flows.Resumer = (*WaitForResponse)(nil)

@@ -1,0 +1,188 @@
+package widgets
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/parleyhq/parley/callout"
+	"github.com/parleyhq/parley/flows"
+)
+
+// TypeWebhook calls an HTTP service mid-flow.
+const TypeWebhook = "webhook"
+
+// Webhook calls a configured webhook (Webhook names it) or an inline one (the
+// embedded WebhookConfig fields), or a configured one with inline overrides.
+// A JSON answer becomes @extra and is saved under Result: @flow.NAME.value is
+// the status code, .category Success or Failure, .json.PATH the answer.
+// Mappings save gjson paths of the answer to flow variables.
+type Webhook struct {
+	flows.WidgetBase
+	flows.WebhookConfig
+	Webhook  string            `json:"webhook,omitempty"`
+	Result   string            `json:"result,omitempty"`
+	Mappings map[string]string `json:"mappings,omitempty"`
+
+	url, body flows.Template
+	headers   map[string]flows.Template
+	paths     []mapping
+}
+
+type mapping struct{ name, path string }
+
+func init() { register(TypeWebhook, func() flows.Widget { return &Webhook{} }) }
+
+// Validate checks the inline fields and compiles the templates.
+func (w *Webhook) Validate(c flows.Compiler) error {
+	var errs []error
+	for _, fe := range callout.Validate(&w.WebhookConfig, w.Webhook == "") {
+		errs = append(errs, fe)
+	}
+	var err error
+	if w.URL != "" {
+		w.url, err = c.Template("url", w.URL)
+		errs = append(errs, err)
+	}
+	if w.WebhookConfig.Body != "" {
+		w.body, err = c.Template("body", w.WebhookConfig.Body)
+		errs = append(errs, err)
+	}
+	for k, v := range w.Headers {
+		t, err := c.Template(fmt.Sprintf("headers[%q]", k), v)
+		errs = append(errs, err)
+		if w.headers == nil {
+			w.headers = map[string]flows.Template{}
+		}
+		w.headers[k] = t
+	}
+	for name, path := range w.Mappings {
+		if name == "" || flows.Key(name) == "" {
+			errs = append(errs, flows.Errorf("mappings", "mapping to an empty variable name"))
+			continue
+		}
+		if path == "" {
+			errs = append(errs, flows.Errorf(fmt.Sprintf("mappings[%q]", name), "empty JSON path"))
+			continue
+		}
+		w.paths = append(w.paths, mapping{name, path})
+	}
+	sort.Slice(w.paths, func(i, j int) bool { return w.paths[i].name < w.paths[j].name })
+	return joinErrs(errs)
+}
+
+// ExitNames: Success, Failure and Timeout.
+func (w *Webhook) ExitNames() []string {
+	return []string{flows.ExitSuccess, flows.ExitFailure, flows.ExitTimeout}
+}
+
+// Execute makes the call.
+func (w *Webhook) Execute(r flows.Run) flows.Outcome {
+	name := resultName(&w.WidgetBase, w.Result)
+	fail := func(msg string) flows.Outcome {
+		r.Emit(flows.Event{Type: flows.EventError, Message: msg})
+		r.SaveResult(name, "", flows.ExitFailure, "", nil)
+		return flows.Outcome{Exit: flows.ExitFailure}
+	}
+	svc := r.Services()
+	if svc == nil || svc.Webhooks() == nil {
+		return fail("webhook: no webhook service is configured")
+	}
+	hooks := svc.Webhooks()
+	cfg := &w.WebhookConfig
+	urlT, bodyT, headerT := w.url, w.body, w.headers
+	if w.Webhook != "" {
+		named, ok := hooks.Config(w.Webhook)
+		if !ok {
+			return fail(fmt.Sprintf("webhook %q is not configured", w.Webhook))
+		}
+		cfg = callout.Merge(named, &w.WebhookConfig)
+		var err error
+		if urlT == nil {
+			if urlT, err = r.CompileTemplate(cfg.URL); err != nil {
+				return fail(fmt.Sprintf("webhook %q: url: %v", w.Webhook, err))
+			}
+		}
+		if bodyT == nil && cfg.Body != "" {
+			if bodyT, err = r.CompileTemplate(cfg.Body); err != nil {
+				return fail(fmt.Sprintf("webhook %q: body: %v", w.Webhook, err))
+			}
+		}
+		if len(named.Headers) > 0 {
+			headerT = map[string]flows.Template{}
+			for k, v := range cfg.Headers {
+				if t, ok := w.headers[k]; ok {
+					headerT[k] = t
+					continue
+				}
+				t, err := r.CompileTemplate(v)
+				if err != nil {
+					return fail(fmt.Sprintf("webhook %q: header %s: %v", w.Webhook, k, err))
+				}
+				headerT[k] = t
+			}
+		}
+	}
+	url := r.RenderURL(urlT)
+	headers := make(map[string]string, len(headerT))
+	for k, t := range headerT {
+		headers[k] = r.Render(t)
+	}
+	custom := ""
+	if bodyT != nil {
+		if cfg.ContentType == flows.ContentForm {
+			custom = r.Render(bodyT)
+		} else {
+			custom = r.RenderJSON(bodyT)
+		}
+	}
+	sess := r.Session()
+	channel := ""
+	if sess.Channel != nil {
+		channel = sess.Channel.ID
+	}
+	body, ctype, err := callout.BuildBody(cfg, sess, r.Flow(), custom, channel)
+	if err != nil {
+		return fail(fmt.Sprintf("webhook: %v", err))
+	}
+	req := callout.NewRequest(cfg, url, headers, body, ctype)
+	res := hooks.Call(r.Context(), req)
+	r.Emit(callout.Event(req, res))
+
+	exit := callout.Exit(res.Outcome, w.Exits[flows.ExitTimeout] != "")
+	category := flows.ExitFailure
+	if exit == flows.ExitSuccess {
+		category = flows.ExitSuccess
+	}
+	extra := callout.Extra(res)
+	if extra != nil {
+		r.SetExtra(extra)
+	}
+	value := ""
+	if res.Status > 0 {
+		value = strconv.Itoa(res.Status)
+	}
+	// A non-JSON answer is kept as text (@flow.NAME.text), within a bound.
+	text := ""
+	if extra == nil && len(res.Body) > 0 {
+		text = string(res.Body[:min(len(res.Body), maxTextAnswer)])
+	}
+	r.SaveResult(name, value, category, text, extra)
+	if extra != nil && len(w.Mappings) > 0 {
+		values, missing := callout.Extract(extra, w.Mappings)
+		for _, m := range w.paths {
+			if v, ok := values[m.name]; ok {
+				r.SaveResult(m.name, v, "", "", nil)
+			}
+		}
+		for _, name := range missing {
+			r.Emit(flows.Event{Type: flows.EventWarning, Message: fmt.Sprintf("mapping %q: path %q is not in the answer", name, w.Mappings[name])})
+		}
+	}
+	return flows.Outcome{Exit: exit}
+}
+
+// maxTextAnswer bounds how much of a non-JSON answer a session keeps.
+const maxTextAnswer = 4096
+
+var _ flows.Widget = (*Webhook)(nil)
