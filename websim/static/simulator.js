@@ -32,7 +32,6 @@
   let session = null; // {id, voice, status, waiting}
   let lastSeq = 0;
   let busy = false;
-  let loadedFlow = null; // {id, json} of the stored flow shown in the editor
 
   // ---- API ----
   ui.apiKey.value = localStorage.getItem("parley.apiKey") || "";
@@ -98,8 +97,12 @@
       const doc = await api("GET", "/v1/flows/" + encodeURIComponent(id));
       const pretty = JSON.stringify(doc.definition, null, 2);
       ui.flowJSON.value = pretty;
-      loadedFlow = { id, json: pretty };
       flowChanged();
+      // Mocks belong to a flow's widgets: drop those the new flow does not have.
+      const hooks = new Set([...ui.widgets.querySelectorAll("option")].map((o) => o.value));
+      for (const row of ui.mocks.querySelectorAll(".mock")) {
+        if (!hooks.has(row.querySelector(".mock-widget").value.trim())) row.remove();
+      }
     } catch (err) {
       showFlowErrors([{ path: "$", message: err.message }]);
     }
@@ -253,7 +256,6 @@
       ui.startStatus.textContent = "";
       if (reply.flow && reply.flow.startsWith("sim.")) loadFlows();
       await turn(reply);
-      focusInput();
     } catch (err) {
       if (err.details && err.details.length) {
         showFlowErrors(err.details);
@@ -265,6 +267,8 @@
     } finally {
       busy = false;
       ui.start.disabled = false;
+      setControls();
+      focusInput();
     }
   }
 
