@@ -61,8 +61,8 @@ type Config struct {
 	// PublicURL is the server's external base URL (https://parley.example.com),
 	// used to check Twilio signatures behind a proxy. Empty: the request's own.
 	PublicURL string
-	// Examples is where first start loads examples/*/flow.json from; nil
-	// means the ./examples directory when it exists.
+	// Examples is where first start loads */flow.json from; nil means the
+	// examples built into the binary (package examples).
 	Examples fs.FS
 	// TimerInterval is how often due timers are scanned.
 	TimerInterval time.Duration

@@ -493,7 +493,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	}
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
-		Call: &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: state, Start: s.now()},
+		Call:      &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: state, Start: s.now()},
 		Variables: map[string]string{}, LaunchID: c.CallID,
 	})
 }

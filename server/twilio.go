@@ -205,11 +205,8 @@ func voiceTwiML(r *TurnReply, action string) string {
 		if w.NumDigits > 0 {
 			fmt.Fprintf(&b, ` numDigits="%d"`, w.NumDigits)
 		}
-		finish := w.FinishKey
-		if finish == "" {
-			finish = "#"
-		}
-		fmt.Fprintf(&b, ` finishOnKey="%s">`, esc(finish))
+		// An empty finish key means none, which is also Twilio's meaning of "".
+		fmt.Fprintf(&b, ` finishOnKey="%s">`, esc(w.FinishKey))
 		b.WriteString(prompts.String())
 		b.WriteString("</Gather>")
 		fmt.Fprintf(&b, `<Redirect method="POST">%s</Redirect>`, esc(action+"?timeout=1"))
