@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -181,3 +182,14 @@ const askFlow = `{"id":"ask","name":"Ask name","widgets":[
  {"id":"hello","type":"send_message","text":"Hi @flow.greeting! What is your name?","exits":{"Next":"wait"}},
  {"id":"wait","type":"wait_for_response","result":"Name","exits":{"Next":"bye"}},
  {"id":"bye","type":"send_message","text":"Bye @flow.name, code @flow.code","exits":{"Next":""}}]}`
+
+// listen serves the test server on a loopback port and returns its base URL.
+func (ts *testServer) listen() string {
+	ts.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	go func() { _ = ts.srv.Serve(ln) }()
+	return "http://" + ln.Addr().String()
+}

@@ -41,7 +41,9 @@ type Service struct {
 // Message is one thing a turn sends: a text message, or an IVR prompt (say,
 // play, gather) or hangup.
 type Message struct {
-	Type         string   `json:"type"`
+	Type string `json:"type"`
+	// Widget is the id of the widget that sent it.
+	Widget       string   `json:"widget,omitempty"`
 	Text         string   `json:"text,omitempty"`
 	QuickReplies []string `json:"quick_replies,omitempty"`
 	Attachments  []string `json:"attachments,omitempty"`
@@ -341,6 +343,7 @@ func (s *Service) processedReply(ctx context.Context, channel, messageID string)
 func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 	r := &TurnReply{ID: sess.ID, Flow: sess.FlowID, Status: sess.Status, Messages: []Message{}}
 	for _, ev := range events {
+		n := len(r.Messages)
 		switch ev.Type {
 		case flows.EventMessageOut:
 			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, QuickReplies: ev.QuickReplies, Attachments: ev.Attachments})
@@ -353,6 +356,9 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, URL: ev.URL, NumDigits: ev.NumDigits, FinishKey: ev.FinishKey, Timeout: ev.Timeout})
 		case flows.EventHangup:
 			r.Messages = append(r.Messages, Message{Type: ev.Type})
+		}
+		if len(r.Messages) > n {
+			r.Messages[n].Widget = ev.Widget
 		}
 	}
 	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
