@@ -133,3 +133,19 @@ func TestValidateFlow(t *testing.T) {
 		})
 	}
 }
+
+func TestImportRapidProExport(t *testing.T) {
+	ts := newTestServer(t, nil)
+	export := `{"version": 8, "flows": [{"version": 8, "base_language": "base", "flow_type": "F",
+	 "metadata": {"uuid": "11111111-1111-4111-8111-111111111111", "name": "Imported"},
+	 "entry": "a1", "action_sets": [{"uuid": "a1", "actions": [{"type": "reply", "msg": {"base": "Hello from RapidPro"}}]}], "rule_sets": []}]}`
+	got := ts.must(201, "POST", "/v1/flows", export)
+	saved := got["flows"].([]any)
+	if len(saved) != 1 || saved[0].(map[string]any)["id"] != "11111111-1111-4111-8111-111111111111" {
+		t.Fatalf("import answered %v", got)
+	}
+	start := ts.must(201, "POST", "/v1/sessions", `{"flow":"11111111-1111-4111-8111-111111111111"}`)
+	if txt := texts(start); len(txt) != 1 || txt[0] != "Hello from RapidPro" {
+		t.Errorf("imported flow said %q", txt)
+	}
+}

@@ -85,8 +85,15 @@ type Config struct {
 type Importer interface {
 	// Detect reports whether data is in the importer's format.
 	Detect(data []byte) bool
-	// Convert returns one Parley flow JSON per flow in data.
-	Convert(data []byte) ([][]byte, error)
+	// Convert returns the Parley flows in data and a report for the caller.
+	Convert(data []byte) (*Imported, error)
+}
+
+// Imported is what an Importer produced: Parley flow documents, and a report
+// (shown as is in the API answer) of what did not convert or runs differently.
+type Imported struct {
+	Flows  [][]byte
+	Report any
 }
 
 func (c *Config) withDefaults() {
@@ -110,6 +117,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.TimerInterval <= 0 {
 		c.TimerInterval = DefaultTimerInterval
+	}
+	if c.Importers == nil {
+		c.Importers = []Importer{RapidProImporter{}}
 	}
 	if c.Registry == nil {
 		c.Registry = widgets.Registered()
