@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
@@ -150,6 +151,10 @@ type Server struct {
 	log     *slog.Logger
 	keys    *keyring
 	metrics *metrics
+	// deliv sends lifecycle events to subscriptions; nil when the store is
+	// not the bbolt one (delivery keeps its state in the same database).
+	deliv       *delivery.Service
+	delivCancel context.CancelFunc
 
 	flowMu sync.Mutex // serializes flow creation, so two POSTs of one id make one flow
 
@@ -218,11 +223,28 @@ func New(cfg Config) (*Server, error) {
 		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
 		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
 	}
+	if b, isBolt := st.(*store.Bolt); isBolt {
+		d, err := delivery.New(b.DB(), delivery.Options{Logger: cfg.Logger, Now: cfg.Now, AllowedCIDRs: cfg.AllowCIDRs})
+		if err != nil {
+			return nil, err
+		}
+		s.deliv = d
+		s.svc.notify = d.Notify
+		s.metrics.reg.MustRegister(d.Collectors()...)
+	}
 	if err := s.seed(ctx); err != nil {
 		return nil, err
 	}
 	s.app = s.routes()
 
+	if s.deliv != nil {
+		dctx, cancel := context.WithCancel(context.Background())
+		s.delivCancel = cancel
+		if err := s.deliv.Start(dctx); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	tctx, cancel := context.WithCancel(context.Background())
 	s.timersCancel, s.timersDone = cancel, make(chan struct{})
 	go func() {
@@ -288,6 +310,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-s.timersDone:
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("timer scanner did not stop: %w", ctx.Err()))
+		}
+		if s.deliv != nil {
+			// Deliveries under way are abandoned, not lost: they stay due and
+			// are sent again after a restart.
+			s.delivCancel()
+			done := make(chan struct{})
+			go func() { s.deliv.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				errs = append(errs, fmt.Errorf("event delivery did not stop: %w", ctx.Err()))
+			}
 		}
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
