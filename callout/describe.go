@@ -152,3 +152,11 @@ func writeTrace(b *strings.Builder, prefix string, t *flows.HTTPTrace) {
 		b.WriteString("[cut at the size limit]\n")
 	}
 }
+
+// DescribeEvent is Describe for a recorded webhook_called event.
+func DescribeEvent(ev flows.Event) string {
+	return Describe(&flows.WebhookResult{
+		Outcome: ev.Outcome, Status: ev.Status, Elapsed: time.Duration(ev.ElapsedMS) * time.Millisecond,
+		Attempts: max(ev.Attempts, 1), Error: ev.Message, Request: ev.Request, Response: ev.Response, Calls: ev.Calls,
+	})
+}

@@ -88,8 +88,8 @@ type keyEntry struct {
 
 // keyring checks bearer keys: configured ones and those stored through /v1/keys.
 type keyring struct {
-	store store.ConfigStore
-	mu    sync.RWMutex
+	store  store.ConfigStore
+	mu     sync.RWMutex
 	byHash map[string]keyEntry
 	stored map[string]storedKey
 	// required stays set once any key existed: deleting the last stored key

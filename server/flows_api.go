@@ -61,15 +61,19 @@ func (s *Server) createFlow(c *fiber.Ctx) error {
 		if !imp.Detect(body) {
 			continue
 		}
-		docs, err := imp.Convert(body)
+		res, err := imp.Convert(body)
 		if err != nil {
 			return apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "import: %v", err)
 		}
-		saved, err := s.createFlows(c.UserContext(), docs)
+		if len(res.Flows) == 0 {
+			e := apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "no flow of the export could be converted: %v", res.Report)
+			return e
+		}
+		saved, err := s.createFlows(c.UserContext(), res.Flows)
 		if err != nil {
 			return err
 		}
-		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"flows": saved})
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"flows": saved, "report": res.Report})
 	}
 	saved, err := s.createFlows(c.UserContext(), [][]byte{body})
 	if err != nil {

@@ -14,13 +14,13 @@ import (
 // metrics are the server's Prometheus series. Each Server has its own
 // registry, so tests and embedded servers do not collide.
 type metrics struct {
-	reg       *prometheus.Registry
-	started   prometheus.Counter
-	ended     *prometheus.CounterVec
-	turns     *prometheus.HistogramVec
-	webhooks  *prometheus.CounterVec
-	commit    prometheus.Histogram
-	requests  *prometheus.CounterVec
+	reg      *prometheus.Registry
+	started  prometheus.Counter
+	ended    *prometheus.CounterVec
+	turns    *prometheus.HistogramVec
+	webhooks *prometheus.CounterVec
+	commit   prometheus.Histogram
+	requests *prometheus.CounterVec
 }
 
 func newMetrics(st store.Store) *metrics {

@@ -73,6 +73,17 @@ func (s *Server) routes() *fiber.App {
 	v1.Post("/channels/:channel/calls", s.startCall)
 	v1.Post("/channels/:channel/calls/:call", s.callInput)
 
+	v1.Post("/webhooks", s.createSubscription)
+	v1.Get("/webhooks", s.listSubscriptions)
+	v1.Get("/webhooks/:id", s.getSubscription)
+	v1.Put("/webhooks/:id", s.updateSubscription)
+	v1.Delete("/webhooks/:id", s.deleteSubscription)
+	v1.Post("/webhooks/:id/rotate-secret", s.rotateSecret)
+	v1.Post("/webhooks/:id/ping", s.pingSubscription)
+	v1.Get("/webhooks/:id/deliveries", s.listDeliveries)
+	v1.Get("/deliveries/:id", s.getDelivery)
+	v1.Post("/deliveries/:id/retry", s.retryDelivery)
+
 	v1.Post("/keys", s.createKey)
 	v1.Get("/keys", s.listKeys)
 	v1.Delete("/keys/:id", s.deleteKey)

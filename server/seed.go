@@ -3,11 +3,11 @@ package server
 import (
 	"context"
 	"io/fs"
-	"os"
 	"path"
 	"sort"
 	"strings"
 
+	"github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -26,9 +26,7 @@ func (s *Server) seed(ctx context.Context) error {
 	}
 	fsys := s.cfg.Examples
 	if fsys == nil {
-		if st, err := os.Stat("examples"); err == nil && st.IsDir() {
-			fsys = os.DirFS("examples")
-		}
+		fsys = examples.FS
 	}
 	demo := &Channel{ID: DemoChannel, Name: "Demo", Type: ChannelAPI}
 	if fsys != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
@@ -61,8 +62,8 @@ type Config struct {
 	// PublicURL is the server's external base URL (https://parley.example.com),
 	// used to check Twilio signatures behind a proxy. Empty: the request's own.
 	PublicURL string
-	// Examples is where first start loads examples/*/flow.json from; nil
-	// means the ./examples directory when it exists.
+	// Examples is where first start loads */flow.json from; nil means the
+	// examples built into the binary (package examples).
 	Examples fs.FS
 	// TimerInterval is how often due timers are scanned.
 	TimerInterval time.Duration
@@ -85,8 +86,15 @@ type Config struct {
 type Importer interface {
 	// Detect reports whether data is in the importer's format.
 	Detect(data []byte) bool
-	// Convert returns one Parley flow JSON per flow in data.
-	Convert(data []byte) ([][]byte, error)
+	// Convert returns the Parley flows in data and a report for the caller.
+	Convert(data []byte) (*Imported, error)
+}
+
+// Imported is what an Importer produced: Parley flow documents, and a report
+// (shown as is in the API answer) of what did not convert or runs differently.
+type Imported struct {
+	Flows  [][]byte
+	Report any
 }
 
 func (c *Config) withDefaults() {
@@ -110,6 +118,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.TimerInterval <= 0 {
 		c.TimerInterval = DefaultTimerInterval
+	}
+	if c.Importers == nil {
+		c.Importers = []Importer{RapidProImporter{}}
 	}
 	if c.Registry == nil {
 		c.Registry = widgets.Registered()
@@ -142,6 +153,10 @@ type Server struct {
 	metrics *metrics
 	// simMocks are the webhook mocks of simulated sessions (simulator.go).
 	simMocks *sandboxMocks
+	// deliv sends lifecycle events to subscriptions; nil when the store is
+	// not the bbolt one (delivery keeps its state in the same database).
+	deliv       *delivery.Service
+	delivCancel context.CancelFunc
 
 	flowMu sync.Mutex // serializes flow creation, so two POSTs of one id make one flow
 
@@ -213,11 +228,28 @@ func New(cfg Config) (*Server, error) {
 		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
 		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
 	}
+	if b, isBolt := st.(*store.Bolt); isBolt {
+		d, err := delivery.New(b.DB(), delivery.Options{Logger: cfg.Logger, Now: cfg.Now, AllowedCIDRs: cfg.AllowCIDRs})
+		if err != nil {
+			return nil, err
+		}
+		s.deliv = d
+		s.svc.notify = d.Notify
+		s.metrics.reg.MustRegister(d.Collectors()...)
+	}
 	if err := s.seed(ctx); err != nil {
 		return nil, err
 	}
 	s.app = s.routes()
 
+	if s.deliv != nil {
+		dctx, cancel := context.WithCancel(context.Background())
+		s.delivCancel = cancel
+		if err := s.deliv.Start(dctx); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	tctx, cancel := context.WithCancel(context.Background())
 	s.timersCancel, s.timersDone = cancel, make(chan struct{})
 	go func() {
@@ -283,6 +315,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-s.timersDone:
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("timer scanner did not stop: %w", ctx.Err()))
+		}
+		if s.deliv != nil {
+			// Deliveries under way are abandoned, not lost: they stay due and
+			// are sent again after a restart.
+			s.delivCancel()
+			done := make(chan struct{})
+			go func() { s.deliv.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				errs = append(errs, fmt.Errorf("event delivery did not stop: %w", ctx.Err()))
+			}
 		}
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))

@@ -36,12 +36,16 @@ type Service struct {
 	metrics  *metrics
 	now      func() time.Time
 	expiry   time.Duration
+	// notify wakes event delivery after a commit that wrote outbox records.
+	notify func()
 }
 
 // Message is one thing a turn sends: a text message, or an IVR prompt (say,
 // play, gather) or hangup.
 type Message struct {
-	Type         string   `json:"type"`
+	Type string `json:"type"`
+	// Widget is the id of the widget that sent it.
+	Widget       string   `json:"widget,omitempty"`
 	Text         string   `json:"text,omitempty"`
 	QuickReplies []string `json:"quick_replies,omitempty"`
 	Attachments  []string `json:"attachments,omitempty"`
@@ -308,6 +312,9 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 		return nil, fmt.Errorf("save turn of session %s: %w", sess.ID, err)
 	}
 	s.metrics.observeEvents(sess, c.events)
+	if s.notify != nil && len(t.Outbox) > 0 {
+		s.notify()
+	}
 	return reply, nil
 }
 
@@ -341,6 +348,7 @@ func (s *Service) processedReply(ctx context.Context, channel, messageID string)
 func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 	r := &TurnReply{ID: sess.ID, Flow: sess.FlowID, Status: sess.Status, Messages: []Message{}}
 	for _, ev := range events {
+		n := len(r.Messages)
 		switch ev.Type {
 		case flows.EventMessageOut:
 			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, QuickReplies: ev.QuickReplies, Attachments: ev.Attachments})
@@ -354,6 +362,9 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 		case flows.EventHangup:
 			r.Messages = append(r.Messages, Message{Type: ev.Type})
 		}
+		if len(r.Messages) > n {
+			r.Messages[n].Widget = ev.Widget
+		}
 	}
 	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
 		w := sess.Wait
@@ -362,47 +373,107 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 	return r
 }
 
-// Lifecycle record types written to the outbox for event delivery.
+// Lifecycle event types written to the outbox for delivery (docs/events.md).
 const (
-	RecordSessionStarted = "session.started"
-	RecordSessionWaiting = "session.waiting"
-	RecordSessionEnded   = "session.ended"
-	RecordMessageSent    = "message.sent"
+	EventSessionStarted  = "session.started"
+	EventSessionUpdated  = "session.updated"
+	EventSessionFinished = "session.finished"
+	EventFlowCompleted   = "flow.completed"
 )
 
-// outboxRecords are the lifecycle records of a turn, written in the same
-// transaction as the session so delivery never reports what did not happen.
+type contactRef struct {
+	URN  string `json:"urn,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+type resultRef struct {
+	Value    string `json:"value"`
+	Category string `json:"category,omitempty"`
+}
+
+// outboxRecords are the lifecycle events of a turn, written in the same
+// transaction as the session so delivery never reports what did not happen
+// and never misses what did.
 func outboxRecords(sess *flows.Session, events []flows.Event, started bool) []store.OutboxRecord {
 	var out []store.OutboxRecord
-	add := func(typ string, at time.Time, extra map[string]any) {
-		data := map[string]any{"session": sess.ID, "flow": sess.FlowID, "revision": sess.Revision, "status": sess.Status}
-		if sess.Contact.URN != "" {
-			data["contact"] = sess.Contact.URN
+	add := func(typ string, at time.Time, data map[string]any) {
+		data["session_id"] = sess.ID
+		data["flow"] = sess.FlowID
+		b, err := json.Marshal(data)
+		if err != nil {
+			b = []byte("{}")
 		}
-		if sess.Channel != nil {
-			data["channel"] = sess.Channel.ID
-		}
-		for k, v := range extra {
-			data[k] = v
-		}
-		b, _ := json.Marshal(data)
 		out = append(out, store.OutboxRecord{Type: typ, Timestamp: at, Environment: sess.Environment, FlowID: sess.FlowID, Data: b})
 	}
+	contact := contactRef{URN: sess.Contact.URN, Name: sess.Contact.Name}
 	if started {
-		add(RecordSessionStarted, sess.CreatedAt, nil)
-	}
-	for _, ev := range events {
-		switch ev.Type {
-		case flows.EventMessageOut, flows.EventSay:
-			add(RecordMessageSent, ev.Time, map[string]any{"type": ev.Type, "text": ev.Text})
-		case flows.EventSessionEnded:
-			add(RecordSessionEnded, ev.Time, map[string]any{"status": ev.SessionStatus})
+		d := map[string]any{"status": sess.Status, "contact": contact, "started": sess.CreatedAt}
+		if sess.Channel != nil {
+			d["channel"] = map[string]string{"id": sess.Channel.ID, "type": sess.Channel.Type}
 		}
+		if sess.LaunchID != "" {
+			d["launch_id"] = sess.LaunchID
+		}
+		add(EventSessionStarted, sess.CreatedAt, d)
+	} else if !sess.Status.Ended() {
+		results := map[string]resultRef{}
+		for k, r := range sess.Results() {
+			results[k] = resultRef{Value: r.Value, Category: r.Category}
+		}
+		d := map[string]any{"status": sess.Status, "results": results}
+		if sess.Wait != nil {
+			d["waiting_at"] = sess.Wait.Widget
+		}
+		add(EventSessionUpdated, sess.UpdatedAt, d)
 	}
-	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
-		add(RecordSessionWaiting, sess.UpdatedAt, map[string]any{"wait": sess.Wait.Kind})
+	ended := false
+	for _, ev := range events {
+		ended = ended || ev.Type == flows.EventSessionEnded
 	}
+	if !ended || sess.EndedAt == nil {
+		return out
+	}
+	add(EventSessionFinished, *sess.EndedAt, map[string]any{"status": sess.Status, "ended": *sess.EndedAt})
+	if sess.Status != flows.StatusCompleted {
+		return out
+	}
+	d := map[string]any{
+		"contact": contact, "variables": rootResults(sess), "user_keys": sess.Contact.Fields,
+		"started": sess.CreatedAt, "ended": *sess.EndedAt,
+	}
+	if sess.LaunchID != "" {
+		d["launch_id"] = sess.LaunchID
+	}
+	if sess.Channel != nil {
+		d["channel"] = sess.Channel
+	}
+	if sess.Call != nil {
+		d["caller"] = sess.Call.CLI
+	}
+	if len(sess.Extra) > 0 {
+		d["extra"] = sess.Extra
+	}
+	path := make([]map[string]any, 0, len(sess.Path))
+	for _, st := range sess.Path {
+		step := map[string]any{"widget": st.Widget, "at": st.At}
+		if st.Exit != "" {
+			step["exit"] = st.Exit
+		}
+		if st.Flow != "" {
+			step["flow"] = st.Flow
+		}
+		path = append(path, step)
+	}
+	d["path"] = path
+	add(EventFlowCompleted, *sess.EndedAt, d)
 	return out
+}
+
+func rootResults(sess *flows.Session) map[string]*flows.Result {
+	if len(sess.Frames) > 0 && sess.Frames[0].Results != nil {
+		return sess.Frames[0].Results
+	}
+	return map[string]*flows.Result{}
 }
 
 // Inbound is a message that arrived on a channel.
@@ -493,7 +564,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	}
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
-		Call: &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: state, Start: s.now()},
+		Call:      &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: state, Start: s.now()},
 		Variables: map[string]string{}, LaunchID: c.CallID,
 	})
 }

@@ -60,9 +60,13 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		if base == "" {
 			base = c.BaseURL()
 		}
-		want := TwilioSignature(ch.AuthToken, base+c.OriginalURL(), params)
+		// RequestURI is the path and query even when the request line
+		// carried an absolute URL.
+		signed := base + string(c.Request().URI().RequestURI())
+		want := TwilioSignature(ch.AuthToken, signed, params)
 		got := c.Get(TwilioSignatureHeader)
 		if got == "" || !hmac.Equal([]byte(got), []byte(want)) {
+			s.reqLog(c).Debug("twilio signature mismatch", "url", signed)
 			return nil, nil, apiErr(fiber.StatusForbidden, CodeBadSignature, TwilioSignatureHeader, "missing or invalid Twilio signature for channel %q", ch.ID)
 		}
 	}
@@ -168,27 +172,40 @@ func isNotFoundErr(err error) bool {
 // gets its prompts inside <Gather>, so callers can answer before a prompt
 // ends, followed by a <Redirect> that reports a gather that timed out.
 func voiceTwiML(r *TurnReply, action string) string {
-	var prompts strings.Builder
+	// The prompts of the widget that gathers go inside <Gather>; what came
+	// before it (a greeting) is said first and cannot be interrupted.
+	gatherWidget := ""
+	for _, m := range r.Messages {
+		if m.Type == flows.EventGather {
+			gatherWidget = m.Widget
+		}
+	}
+	waiting := r.WaitingFor != nil && r.Status == flows.StatusWaiting
+	var before, inside strings.Builder
 	hangup := false
 	for _, m := range r.Messages {
+		out := &before
+		if waiting && (gatherWidget == "" || m.Widget == gatherWidget) {
+			out = &inside
+		}
 		switch m.Type {
 		case flows.EventSay, flows.EventMessageOut:
-			prompts.WriteString("<Say")
+			out.WriteString("<Say")
 			if m.Voice != "" {
-				fmt.Fprintf(&prompts, ` voice="%s"`, esc(m.Voice))
+				fmt.Fprintf(out, ` voice="%s"`, esc(m.Voice))
 			}
 			if m.Language != "" {
-				fmt.Fprintf(&prompts, ` language="%s"`, esc(m.Language))
+				fmt.Fprintf(out, ` language="%s"`, esc(m.Language))
 			}
-			fmt.Fprintf(&prompts, ">%s</Say>", esc(m.Text))
+			fmt.Fprintf(out, ">%s</Say>", esc(m.Text))
 		case flows.EventPlay:
-			fmt.Fprintf(&prompts, "<Play>%s</Play>", esc(m.URL))
+			fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
 		case flows.EventGather:
 			if m.URL != "" {
-				fmt.Fprintf(&prompts, "<Play>%s</Play>", esc(m.URL))
+				fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
 			}
 			if m.Text != "" {
-				fmt.Fprintf(&prompts, "<Say>%s</Say>", esc(m.Text))
+				fmt.Fprintf(out, "<Say>%s</Say>", esc(m.Text))
 			}
 		case flows.EventHangup:
 			hangup = true
@@ -196,7 +213,8 @@ func voiceTwiML(r *TurnReply, action string) string {
 	}
 	var b strings.Builder
 	b.WriteString(xml.Header + "<Response>")
-	if w := r.WaitingFor; w != nil && r.Status == flows.StatusWaiting && !hangup {
+	b.WriteString(before.String())
+	if w := r.WaitingFor; waiting && !hangup {
 		timeout := w.Timeout
 		if timeout <= 0 {
 			timeout = 5
@@ -205,16 +223,13 @@ func voiceTwiML(r *TurnReply, action string) string {
 		if w.NumDigits > 0 {
 			fmt.Fprintf(&b, ` numDigits="%d"`, w.NumDigits)
 		}
-		finish := w.FinishKey
-		if finish == "" {
-			finish = "#"
-		}
-		fmt.Fprintf(&b, ` finishOnKey="%s">`, esc(finish))
-		b.WriteString(prompts.String())
+		// An empty finish key means none, which is also Twilio's meaning of "".
+		fmt.Fprintf(&b, ` finishOnKey="%s">`, esc(w.FinishKey))
+		b.WriteString(inside.String())
 		b.WriteString("</Gather>")
 		fmt.Fprintf(&b, `<Redirect method="POST">%s</Redirect>`, esc(action+"?timeout=1"))
 	} else {
-		b.WriteString(prompts.String())
+		b.WriteString(inside.String())
 		b.WriteString("<Hangup/>")
 	}
 	b.WriteString("</Response>")

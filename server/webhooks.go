@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -90,29 +89,21 @@ func (l *localWebhooks) Call(ctx context.Context, req *flows.WebhookRequest) *fl
 }
 
 // isLocalDemo reports whether u is the demo service on this server: the
-// demo path on a loopback address (or localhost, or the public URL's host)
-// at the port the server listens on.
+// demo path on a loopback address or localhost (any port: the example flows
+// name 127.0.0.1:8080 whatever port the server was given), or on the public
+// URL's host.
 func (l *localWebhooks) isLocalDemo(raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || strings.TrimSuffix(u.Path, "/") != DemoOrderStatusPath {
 		return false
 	}
-	host, port := u.Hostname(), u.Port()
 	if pu, err := url.Parse(l.srv.cfg.PublicURL); err == nil && l.srv.cfg.PublicURL != "" && strings.EqualFold(pu.Host, u.Host) {
 		return true
 	}
-	if port == "" {
-		return false
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
 	}
-	if host != "localhost" {
-		ip, err := netip.ParseAddr(host)
-		if err != nil || !ip.Unmap().IsLoopback() {
-			return false
-		}
-	}
-	_, ownPort, err := net.SplitHostPort(l.srv.cfg.Addr)
-	if a := l.srv.Addr(); a != nil {
-		_, ownPort, err = net.SplitHostPort(a.String())
-	}
-	return err == nil && port == ownPort
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
