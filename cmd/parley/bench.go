@@ -1,0 +1,755 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/valyala/fasthttp"
+
+	"github.com/parleyhq/parley/examples"
+	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/store"
+)
+
+// Bounds of parley bench: it is a measuring tool, not a traffic generator.
+const (
+	benchMaxDuration    = 10 * time.Minute
+	benchMaxConcurrency = 4096
+	benchMaxIdle        = 10_000_000
+	benchChannel        = "bench"
+	benchFlowID         = "bench-flow"
+	// benchDrain is how long the run waits, after the last message, for the
+	// event deliveries still on their way.
+	benchDrain = 15 * time.Second
+)
+
+// benchScripts are the inbound texts of one conversation with each built-in
+// example, from the first message to the one that completes the session.
+var benchScripts = map[string][]string{
+	"order-status":     {"hi", "CU001", "thanks, see you"},
+	"favourite-colour": {"hi", "blue"},
+}
+
+// benchOptions are the flags of parley bench.
+type benchOptions struct {
+	url         string
+	apiKey      string
+	duration    time.Duration
+	concurrency int
+	flow        string
+	messages    string
+	events      string
+	idle        int
+	json        bool
+	progress    bool
+	cpuProfile  string
+}
+
+// BenchResult is what parley bench measured; --json prints it.
+type BenchResult struct {
+	Target            string  `json:"target"`
+	Flow              string  `json:"flow"`
+	Concurrency       int     `json:"concurrency"`
+	DurationSec       float64 `json:"duration_sec"`
+	Messages          int64   `json:"messages"`
+	Errors            int64   `json:"errors"`
+	Conversations     int64   `json:"conversations"`
+	MessagesPerSec    float64 `json:"messages_per_sec"`
+	ConversationsPerS float64 `json:"conversations_per_sec"`
+	TurnP50Ms         float64 `json:"turn_p50_ms"`
+	TurnP95Ms         float64 `json:"turn_p95_ms"`
+	TurnP99Ms         float64 `json:"turn_p99_ms"`
+	TurnMaxMs         float64 `json:"turn_max_ms"`
+	WebhookCalls      int64   `json:"webhook_calls"`
+	WebhookCallsPerS  float64 `json:"webhook_calls_per_sec"`
+	Deliveries        int64   `json:"deliveries"`
+	DeliveriesPerSec  float64 `json:"deliveries_per_sec"`
+	DeliveryLagP50Ms  float64 `json:"delivery_lag_p50_ms"`
+	DeliveryLagP99Ms  float64 `json:"delivery_lag_p99_ms"`
+	IdleSessions      int     `json:"idle_sessions"`
+	BytesPerWaiting   float64 `json:"bytes_per_waiting_session"`
+	PeakRSSMB         float64 `json:"peak_rss_mb"`
+	LoadAvg           string  `json:"load_avg,omitempty"`
+	GoMaxProcs        int     `json:"gomaxprocs"`
+}
+
+// benchCmd: parley bench [flags]. It drives concurrent contacts through a
+// flow over the HTTP API and reports throughput and latency.
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("bench", "[flags]", stderr)
+	var o benchOptions
+	fs.StringVar(&o.url, "url", "", "target a running server at `URL` (loopback only) instead of starting one in process")
+	fs.StringVar(&o.apiKey, "api-key", "", "API key for --url")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send messages (at most 10m)")
+	fs.IntVar(&o.concurrency, "concurrency", 256, "concurrent contacts, each waiting for its reply before sending again")
+	fs.StringVar(&o.flow, "flow", "order-status", "built-in example (order-status, favourite-colour) or a flow `FILE`")
+	fs.StringVar(&o.messages, "messages", "", "the texts of one conversation, separated by '|' (required with a flow file)")
+	fs.StringVar(&o.events, "events", "flow.completed", "comma-separated event types the loopback receiver subscribes to")
+	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
+	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof and mutex.pprof of the run (server and load together when in process) into `DIR`")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	if err := o.check(); err != nil {
+		fmt.Fprintln(stderr, "parley bench:", err)
+		return 2
+	}
+	o.progress = isTerminal(stderr)
+	res, err := runBench(ctx, o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley bench:", err)
+		return 1
+	}
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+	} else {
+		res.table(stdout)
+	}
+	if res.Messages == 0 || res.Errors > res.Messages/100 {
+		fmt.Fprintf(stderr, "parley bench: %d of %d messages failed\n", res.Errors, res.Messages+res.Errors)
+		return 1
+	}
+	return 0
+}
+
+func (o *benchOptions) check() error {
+	switch {
+	case o.duration <= 0 || o.duration > benchMaxDuration:
+		return fmt.Errorf("--duration %s: give a duration up to %s", o.duration, benchMaxDuration)
+	case o.concurrency < 1 || o.concurrency > benchMaxConcurrency:
+		return fmt.Errorf("--concurrency %d: give 1 to %d", o.concurrency, benchMaxConcurrency)
+	case o.idle < 0 || o.idle > benchMaxIdle:
+		return fmt.Errorf("--idle %d: give 0 to %d", o.idle, benchMaxIdle)
+	}
+	if o.url != "" {
+		if err := loopbackURL(o.url); err != nil {
+			return fmt.Errorf("--url: %w", err)
+		}
+	}
+	return nil
+}
+
+// loopbackURL refuses targets off this machine: the load is not for others.
+func loopbackURL(raw string) error {
+	host := raw
+	if i := strings.Index(host, "://"); i >= 0 {
+		host = host[i+3:]
+	}
+	if i := strings.IndexAny(host, "/?"); i >= 0 {
+		host = host[:i]
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address (127.0.0.1, ::1, localhost)", raw)
+}
+
+// benchFlow returns the flow document to run and the texts of one conversation.
+func (o *benchOptions) benchFlow() ([]byte, []string, error) {
+	var doc []byte
+	var err error
+	script := benchScripts[o.flow]
+	if script != nil {
+		doc, err = fs.ReadFile(examples.FS, o.flow+"/flow.json")
+	} else {
+		doc, err = os.ReadFile(o.flow)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("--flow %s: %w", o.flow, err)
+	}
+	if o.messages != "" {
+		script = strings.Split(o.messages, "|")
+	}
+	if len(script) == 0 {
+		return nil, nil, fmt.Errorf("--flow %s: give the conversation's texts with --messages 'hi|CU001|thanks'", o.flow)
+	}
+	return doc, script, nil
+}
+
+// runBench sets up the target (a server in process unless --url), the
+// loopback receiver, the flow, channel and event subscription, then drives
+// the contacts.
+func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResult, error) {
+	doc, script, err := o.benchFlow()
+	if err != nil {
+		return nil, err
+	}
+	rcv, err := startReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer rcv.close()
+
+	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	base := strings.TrimSuffix(o.url, "/")
+	if base == "" {
+		dir, err := os.MkdirTemp("", "parley-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if o.idle > 0 {
+			per, err := seedIdle(ctx, filepath.Join(dir, server.DBFile), o.idle)
+			if err != nil {
+				return nil, err
+			}
+			res.IdleSessions, res.BytesPerWaiting = o.idle, per
+		}
+		srv, err := server.New(server.Config{
+			Addr: "127.0.0.1:0", DataDir: dir,
+			// Request logs at 20,000 requests/s would measure the terminal.
+			Logger:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		})
+		if err != nil {
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		base = "http://" + ln.Addr().String()
+		res.Target = "in process"
+	} else {
+		res.Target = base
+	}
+
+	cl := &benchClient{base: base, apiKey: o.apiKey, hc: &fasthttp.Client{
+		MaxConnsPerHost: o.concurrency + 16, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
+		MaxIdleConnDuration: time.Minute,
+	}}
+	defer cl.hc.CloseIdleConnections()
+	if err := cl.setup(ctx, doc, rcv, strings.Split(o.events, ",")); err != nil {
+		return nil, err
+	}
+	rcv.reset()
+	loadAvg := readLoadAvg()
+
+	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency)}
+	start := time.Now()
+	deadline := start.Add(o.duration)
+	lctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	if o.cpuProfile != "" {
+		stop, err := startProfiles(o.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
+	var wg sync.WaitGroup
+	for i := range ld.workers {
+		w := &worker{id: i, lat: make([]time.Duration, 0, 4096)}
+		ld.workers[i] = w
+		wg.Add(1)
+		go func() { defer wg.Done(); ld.run(lctx, w) }()
+	}
+	stopBar := make(chan struct{})
+	var barDone sync.WaitGroup
+	if o.progress {
+		barDone.Add(1)
+		go func() { defer barDone.Done(); progressBar(stderr, start, o.duration, ld, stopBar) }()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stopBar)
+	barDone.Wait()
+
+	var lat []time.Duration
+	for _, w := range ld.workers {
+		res.Messages += w.ok
+		res.Errors += w.errs
+		res.Conversations += w.convs
+		lat = append(lat, w.lat...)
+	}
+	if ld.firstErr.Load() != nil && res.Messages == 0 {
+		return nil, *ld.firstErr.Load()
+	}
+	slices.Sort(lat)
+	res.DurationSec = elapsed.Seconds()
+	res.MessagesPerSec = float64(res.Messages) / elapsed.Seconds()
+	res.ConversationsPerS = float64(res.Conversations) / elapsed.Seconds()
+	res.TurnP50Ms, res.TurnP95Ms, res.TurnP99Ms = ms(pct(lat, 0.50)), ms(pct(lat, 0.95)), ms(pct(lat, 0.99))
+	if len(lat) > 0 {
+		res.TurnMaxMs = ms(lat[len(lat)-1])
+	}
+	res.WebhookCalls = rcv.calls.Load()
+	res.WebhookCallsPerS = float64(res.WebhookCalls) / elapsed.Seconds()
+
+	// Events of the last turns are still on their way: wait until the count
+	// stops growing (or every completion is in, for flow.completed alone).
+	want := int64(-1)
+	if o.events == "flow.completed" {
+		want = res.Conversations
+	}
+	rcv.drain(ctx, want, benchDrain)
+	d := rcv.deliverySummary()
+	res.Deliveries = d.count
+	if d.count > 0 {
+		// From the start of the load to the last delivery: delivery keeps up
+		// with the load or the rate falls.
+		res.DeliveriesPerSec = float64(d.count) / d.last.Sub(start).Seconds()
+	}
+	res.DeliveryLagP50Ms, res.DeliveryLagP99Ms = ms(d.p50), ms(d.p99)
+	res.PeakRSSMB = peakRSSMB()
+	res.LoadAvg = loadAvg
+	if ld.firstErr.Load() != nil {
+		fmt.Fprintln(stderr, "parley bench: first error:", *ld.firstErr.Load())
+	}
+	return res, nil
+}
+
+// startProfiles starts CPU, blocking and mutex profiling; the function it
+// returns writes them into dir.
+func startProfiles(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	runtime.SetBlockProfileRate(int(100 * time.Microsecond))
+	runtime.SetMutexProfileFraction(10)
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		for _, name := range []string{"block", "mutex"} {
+			if out, err := os.Create(filepath.Join(dir, name+".pprof")); err == nil {
+				_ = pprof.Lookup(name).WriteTo(out, 0)
+				out.Close()
+			}
+		}
+		runtime.SetBlockProfileRate(0)
+		runtime.SetMutexProfileFraction(0)
+	}, nil
+}
+
+// seedIdle stores n waiting sessions (store.SampleSession) and returns the
+// database's growth per session.
+func seedIdle(ctx context.Context, path string, n int) (float64, error) {
+	b, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	before, err := b.Stats(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := store.SeedWaiting(ctx, b, 0, n, 0, nil); err != nil {
+		return 0, err
+	}
+	after, err := b.Stats(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return float64(after.FileBytes-before.FileBytes) / float64(n), nil
+}
+
+// benchClient calls the Parley HTTP API.
+type benchClient struct {
+	base   string
+	apiKey string
+	hc     *fasthttp.Client
+}
+
+// do sends one request; it returns the body of a 2xx answer.
+func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, int, error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI(c.base + path)
+	if c.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	}
+	if body != nil {
+		req.Header.SetContentType("application/json")
+		req.SetBodyRaw(body)
+	}
+	if err := c.hc.Do(req, resp); err != nil {
+		return out, 0, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	out = append(out[:0], resp.Body()...)
+	if code := resp.StatusCode(); code < 200 || code > 299 {
+		return out, code, fmt.Errorf("%s %s: status %d: %s", method, path, code, bytes.TrimSpace(out))
+	}
+	return out, resp.StatusCode(), nil
+}
+
+// setup stores the flow (webhook URLs pointed at the receiver), publishes it,
+// routes channel "bench" to it and subscribes the receiver to events.
+func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, events []string) error {
+	var f map[string]any
+	if err := json.Unmarshal(doc, &f); err != nil {
+		return fmt.Errorf("flow: %w", err)
+	}
+	f["id"] = benchFlowID
+	if ws, ok := f["widgets"].([]any); ok {
+		for _, w := range ws {
+			if m, ok := w.(map[string]any); ok && m["type"] == "webhook" {
+				if u, _ := m["url"].(string); strings.Contains(u, server.DemoOrderStatusPath) {
+					m["url"] = rcv.url + "/orders"
+				}
+			}
+		}
+	}
+	doc, _ = json.Marshal(f)
+	if _, code, err := c.do("POST", "/v1/flows", doc, nil); err != nil && code != 409 {
+		return err
+	} else if code == 409 {
+		if _, _, err := c.do("PUT", "/v1/flows/"+benchFlowID, doc, nil); err != nil {
+			return err
+		}
+	}
+	if _, _, err := c.do("POST", "/v1/flows/"+benchFlowID+"/publish", []byte(`{}`), nil); err != nil {
+		return err
+	}
+	ch, _ := json.Marshal(map[string]string{"id": benchChannel, "name": "Load test", "type": "api", "default_flow": benchFlowID})
+	if _, _, err := c.do("PUT", "/v1/channels/"+benchChannel, ch, nil); err != nil {
+		return err
+	}
+	var evs []string
+	for _, e := range events {
+		if e = strings.TrimSpace(e); e != "" {
+			evs = append(evs, e)
+		}
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	sub, _ := json.Marshal(map[string]any{"url": rcv.url + "/events", "events": evs, "description": "parley bench receiver"})
+	if _, _, err := c.do("POST", "/v1/webhooks", sub, nil); err != nil {
+		return fmt.Errorf("subscribe the receiver to %v: %w", evs, err)
+	}
+	// The subscription answers a ping first; wait for it so it is not
+	// counted as a delivery of the run.
+	deadline := time.Now().Add(5 * time.Second)
+	for rcv.pings.Load() == 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// load is the set of simulated contacts.
+type load struct {
+	cl       *benchClient
+	script   []string
+	workers  []*worker
+	firstErr atomic.Pointer[error]
+}
+
+// worker is one contact: it sends a conversation's texts one after the
+// other, each after the reply to the previous one, and starts over.
+type worker struct {
+	id    int
+	ok    int64
+	errs  int64
+	convs int64
+	sent  atomic.Int64 // for the progress bar
+	lat   []time.Duration
+}
+
+func (l *load) run(ctx context.Context, w *worker) {
+	from := fmt.Sprintf("+1999%07d", w.id)
+	prefix := `{"from":"` + from + `","id":"b` + strconv.Itoa(w.id) + "-"
+	var body, out []byte
+	n := 0
+	for ctx.Err() == nil {
+		completed := false
+		for i, text := range l.script {
+			if ctx.Err() != nil {
+				return
+			}
+			n++
+			body = append(body[:0], prefix...)
+			body = strconv.AppendInt(body, int64(n), 10)
+			body = append(body, `","text":`...)
+			body = strconv.AppendQuote(body, text)
+			body = append(body, '}')
+			t0 := time.Now()
+			var err error
+			out, _, err = l.cl.do("POST", "/v1/channels/"+benchChannel+"/messages", body, out)
+			d := time.Since(t0)
+			if err != nil {
+				w.errs++
+				l.firstErr.CompareAndSwap(nil, &err)
+				// A failed turn leaves the conversation where it was: start over.
+				if ctx.Err() == nil {
+					time.Sleep(10 * time.Millisecond)
+				}
+				break
+			}
+			w.ok++
+			w.sent.Add(1)
+			w.lat = append(w.lat, d)
+			if i == len(l.script)-1 {
+				completed = gjson.GetBytes(out, "status").String() == "completed"
+			}
+		}
+		if completed {
+			w.convs++
+		}
+	}
+}
+
+// progressBar draws the run's progress on a terminal.
+func progressBar(w io.Writer, start time.Time, total time.Duration, l *load, stop <-chan struct{}) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	const width = 30
+	for {
+		select {
+		case <-stop:
+			fmt.Fprint(w, "\r\033[K")
+			return
+		case <-t.C:
+		}
+		el := time.Since(start)
+		frac := min(1, float64(el)/float64(total))
+		var sent int64
+		for _, wk := range l.workers {
+			sent += wk.sent.Load()
+		}
+		done := int(frac * width)
+		fmt.Fprintf(w, "\r[%s%s] %3.0f%% %d messages, %.0f/s", strings.Repeat("=", done), strings.Repeat(" ", width-done),
+			frac*100, sent, float64(sent)/el.Seconds())
+	}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/10) / 100 }
+
+// peakRSSMB reads this process's peak resident set (VmHWM) from /proc.
+func peakRSSMB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return math.Round(kb/1024*10) / 10
+		}
+	}
+	return 0
+}
+
+// readLoadAvg is /proc/loadavg's 1, 5 and 15 minute averages: other work on
+// the machine skews every figure, so the report carries it.
+func readLoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func (r *BenchResult) table(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row := func(name, val, unit string) { fmt.Fprintf(tw, "%s\t%s\t %s\t\n", name, val, unit) }
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	n := func(v float64) string { return strconv.FormatFloat(math.Round(v), 'f', 0, 64) }
+	fmt.Fprintf(w, "parley bench: flow %s, %d contacts, %.1f s, target %s, load %s, GOMAXPROCS %d\n",
+		r.Flow, r.Concurrency, r.DurationSec, r.Target, r.LoadAvg, r.GoMaxProcs)
+	row("messages", strconv.FormatInt(r.Messages, 10), "")
+	row("errors", strconv.FormatInt(r.Errors, 10), "")
+	row("messages/s", n(r.MessagesPerSec), "")
+	row("conversations/s", n(r.ConversationsPerS), "")
+	row("turn p50", f(r.TurnP50Ms), "ms")
+	row("turn p95", f(r.TurnP95Ms), "ms")
+	row("turn p99", f(r.TurnP99Ms), "ms")
+	row("turn max", f(r.TurnMaxMs), "ms")
+	row("webhook calls/s", n(r.WebhookCallsPerS), "")
+	row("event deliveries", strconv.FormatInt(r.Deliveries, 10), "")
+	row("deliveries/s", n(r.DeliveriesPerSec), "")
+	row("delivery lag p50", f(r.DeliveryLagP50Ms), "ms")
+	row("delivery lag p99", f(r.DeliveryLagP99Ms), "ms")
+	row("idle waiting sessions", strconv.Itoa(r.IdleSessions), "")
+	row("bytes per waiting session", n(r.BytesPerWaiting), "B")
+	row("peak RSS", f(r.PeakRSSMB), "MiB")
+	_ = tw.Flush()
+}
+
+// receiver is the loopback endpoint the flow's webhook calls and event
+// deliveries go to.
+type receiver struct {
+	url   string
+	ln    net.Listener
+	srv   *fasthttp.Server
+	calls atomic.Int64
+	pings atomic.Int64
+
+	mu   sync.Mutex
+	lags []time.Duration
+	last time.Time
+}
+
+var orderAnswer = []byte(`{"status":"Shipped","order":"CU001","name":"Ben Haggerty","order_number":"PLAT2012","ship_date":"October 9th","delivery_date":"April 3rd","description":"Vogue White Wall x 4"}`)
+
+func startReceiver() (*receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r := &receiver{url: "http://" + ln.Addr().String(), ln: ln}
+	r.srv = &fasthttp.Server{Handler: r.handle, NoDefaultServerHeader: true, ReadTimeout: time.Minute}
+	go func() { _ = r.srv.Serve(ln) }()
+	return r, nil
+}
+
+func (r *receiver) handle(c *fasthttp.RequestCtx) {
+	switch string(c.Path()) {
+	case "/orders":
+		r.calls.Add(1)
+		c.SetContentType("application/json")
+		c.SetBody(orderAnswer)
+	case "/events":
+		now := time.Now()
+		if len(c.Request.Header.Peek("webhook-signature")) == 0 {
+			c.SetStatusCode(fasthttp.StatusUnauthorized)
+			return
+		}
+		body := c.PostBody()
+		if gjson.GetBytes(body, "type").String() == "webhook.ping" {
+			r.pings.Add(1)
+			c.SetStatusCode(fasthttp.StatusNoContent)
+			return
+		}
+		ts, err := time.Parse(time.RFC3339Nano, gjson.GetBytes(body, "timestamp").String())
+		r.mu.Lock()
+		if err == nil {
+			r.lags = append(r.lags, now.Sub(ts))
+		} else {
+			r.lags = append(r.lags, -1)
+		}
+		r.last = now
+		r.mu.Unlock()
+		c.SetStatusCode(fasthttp.StatusNoContent)
+	default:
+		c.SetStatusCode(fasthttp.StatusNotFound)
+	}
+}
+
+func (r *receiver) reset() {
+	r.calls.Store(0)
+	r.mu.Lock()
+	r.lags = r.lags[:0]
+	r.mu.Unlock()
+}
+
+func (r *receiver) count() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return int64(len(r.lags))
+}
+
+// drain waits until want deliveries arrived (want < 0: until none arrives
+// for a second), at most max.
+func (r *receiver) drain(ctx context.Context, want int64, max time.Duration) {
+	deadline := time.Now().Add(max)
+	prev, still := r.count(), time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		n := r.count()
+		if want >= 0 && n >= want {
+			return
+		}
+		if n != prev {
+			prev, still = n, time.Now()
+		} else if time.Since(still) > time.Second && (want < 0 || n == 0) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type deliverySummary struct {
+	count    int64
+	last     time.Time
+	p50, p99 time.Duration
+}
+
+func (r *receiver) deliverySummary() deliverySummary {
+	r.mu.Lock()
+	lags := slices.Clone(r.lags)
+	last := r.last
+	r.mu.Unlock()
+	slices.Sort(lags)
+	return deliverySummary{count: int64(len(lags)), last: last, p50: pct(lags, 0.5), p99: pct(lags, 0.99)}
+}
+
+func (r *receiver) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = r.srv.ShutdownWithContext(ctx)
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestBenchJSON runs parley bench for a moment against a server in process
+// and checks that the report has every figure, with values a real run gives:
+// messages answered, conversations completed, webhook calls made and the
+// completion events delivered to the receiver.
+func TestBenchJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for a second")
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--duration", "700ms", "--concurrency", "4", "--idle", "200", "--json"}, nil, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+	positive := []string{
+		"messages_per_sec", "turn_p50_ms", "turn_p99_ms", "webhook_calls_per_sec",
+		"deliveries_per_sec", "bytes_per_waiting_session", "peak_rss_mb", "conversations_per_sec",
+	}
+	for _, k := range positive {
+		v, ok := got[k].(float64)
+		if !ok {
+			t.Errorf("%s missing or not a number: %v", k, got[k])
+			continue
+		}
+		if v <= 0 {
+			t.Errorf("%s = %v, want > 0", k, v)
+		}
+	}
+	if v, ok := got["delivery_lag_p99_ms"].(float64); !ok || v < 0 {
+		t.Errorf("delivery_lag_p99_ms = %v, want a number ≥ 0", got["delivery_lag_p99_ms"])
+	}
+	if p50, p99 := got["turn_p50_ms"].(float64), got["turn_p99_ms"].(float64); p99 < p50 {
+		t.Errorf("turn p99 %v < p50 %v", p99, p50)
+	}
+	if v := got["bytes_per_waiting_session"].(float64); v < 100 || v > 100_000 {
+		t.Errorf("bytes_per_waiting_session = %v, not a plausible size", v)
+	}
+	// One webhook call per conversation: the second message looks the order up.
+	conv, calls := got["conversations_per_sec"].(float64), got["webhook_calls_per_sec"].(float64)
+	if calls < conv {
+		t.Errorf("webhook calls/s %v < conversations/s %v: the lookup was not called each time", calls, conv)
+	}
+	if n := got["errors"].(float64); n != 0 {
+		t.Errorf("%v messages failed: %s", n, errOut.String())
+	}
+}
+
+func TestBenchRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--url", "http://example.com:8080"}, "not a loopback address"},
+		{[]string{"--url", "http://10.0.0.1:8080"}, "not a loopback address"},
+		{[]string{"--duration", "1h"}, "--duration"},
+		{[]string{"--concurrency", "0"}, "--concurrency"},
+		{[]string{"--idle", "-1"}, "--idle"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), append([]string{"bench"}, tc.args...), nil, &out, &errOut)
+			if code != 2 || !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 naming %q", code, errOut.String(), tc.want)
+			}
+		})
+	}
+}
