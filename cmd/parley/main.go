@@ -6,6 +6,7 @@
 //	parley test PATH...          run scripted conversations
 //	parley webhook test NAME     send one request of a configured webhook
 //	parley import rapidpro FILE  convert a RapidPro/TextIt export
+//	parley bench                 load-test a server over its HTTP API
 package main
 
 import (
@@ -26,6 +27,7 @@ Usage:
   parley test PATH...                       run scripted conversations (*.test.json)
   parley webhook test NAME --webhooks FILE  send one request of a configured webhook
   parley import rapidpro EXPORT.json        convert a RapidPro/TextIt export
+  parley bench [flags]                      measure throughput and latency over the HTTP API
 
 Run 'parley COMMAND --help' for a command's flags.
 `
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return webhook(ctx, rest, stdout, stderr)
 	case "import":
 		return importCmd(rest, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
