@@ -122,6 +122,11 @@ func (s *Service) buildTransport(o Options) http.RoundTripper {
 	}
 	if base == nil {
 		base = http.DefaultTransport.(*http.Transport).Clone()
+		// Flows call a few services many times at once; net/http keeps only
+		// 2 idle connections per host by default, so every call beyond two
+		// in flight would dial (and later close) a connection of its own.
+		base.MaxIdleConnsPerHost = 256
+		base.MaxIdleConns = 1024
 	}
 	if !o.Unsafe {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: s.guard.Control}
