@@ -55,6 +55,32 @@ type Bolt struct {
 	quit    chan struct{}
 	stopped chan struct{}
 	closed  atomic.Bool
+
+	// Cumulative group commit figures (CommitStats).
+	statCommits, statTurns, statLockNanos, statApplyNanos, statSyncNanos atomic.Int64
+}
+
+// CommitStats are cumulative figures of SaveTurn's group commits since Open.
+// Divide their differences over an interval by its length to see how busy
+// the committer is and on what: waiting for bbolt's writer lock (held by
+// other writers, e.g. event delivery), running the turns' writes, or
+// committing (page writes and fsync).
+type CommitStats struct {
+	Commits  int64
+	Turns    int64
+	LockWait time.Duration
+	Apply    time.Duration
+	Commit   time.Duration
+}
+
+// CommitStats returns the group commit figures.
+func (b *Bolt) CommitStats() CommitStats {
+	return CommitStats{
+		Commits: b.statCommits.Load(), Turns: b.statTurns.Load(),
+		LockWait: time.Duration(b.statLockNanos.Load()),
+		Apply:    time.Duration(b.statApplyNanos.Load()),
+		Commit:   time.Duration(b.statSyncNanos.Load()),
+	}
 }
 
 var _ Store = (*Bolt)(nil)
@@ -234,7 +260,11 @@ func (b *Bolt) commit(batch []*writeReq) {
 	}
 	for len(live) > 0 {
 		failed, ferr := -1, error(nil)
+		t0 := time.Now()
+		var t1, t2 time.Time
 		err := b.db.Update(func(tx *bbolt.Tx) error {
+			t1 = time.Now()
+			defer func() { t2 = time.Now() }()
 			for i, r := range live {
 				if err := r.fn(tx); err != nil {
 					failed, ferr = i, err
@@ -243,7 +273,14 @@ func (b *Bolt) commit(batch []*writeReq) {
 			}
 			return nil
 		})
+		if !t1.IsZero() {
+			b.statLockNanos.Add(int64(t1.Sub(t0)))
+			b.statApplyNanos.Add(int64(t2.Sub(t1)))
+			b.statSyncNanos.Add(int64(time.Since(t2)))
+		}
 		if failed < 0 {
+			b.statCommits.Add(1)
+			b.statTurns.Add(int64(len(live)))
 			if err != nil {
 				b.log.Error("store commit failed", "writes", len(live), "err", err)
 			}
