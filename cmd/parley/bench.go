@@ -64,6 +64,7 @@ type benchOptions struct {
 	json        bool
 	progress    bool
 	cpuProfile  string
+	dataParent  string
 }
 
 // BenchResult is what parley bench measured; --json prints it.
@@ -90,6 +91,14 @@ type BenchResult struct {
 	IdleSessions      int     `json:"idle_sessions"`
 	BytesPerWaiting   float64 `json:"bytes_per_waiting_session"`
 	PeakRSSMB         float64 `json:"peak_rss_mb"`
+	// Group commit figures of the in-process store (store.CommitStats): how
+	// many turns one commit carried, and the share of the run the committer
+	// spent waiting for the writer lock, applying writes and committing.
+	CommitsPerSec     float64 `json:"commits_per_sec,omitempty"`
+	TurnsPerCommit    float64 `json:"turns_per_commit,omitempty"`
+	CommitterLockPct  float64 `json:"committer_lock_wait_pct,omitempty"`
+	CommitterApplyPct float64 `json:"committer_apply_pct,omitempty"`
+	CommitterSyncPct  float64 `json:"committer_commit_pct,omitempty"`
 	LoadAvg           string  `json:"load_avg,omitempty"`
 	GoMaxProcs        int     `json:"gomaxprocs"`
 }
@@ -106,6 +115,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&o.flow, "flow", "order-status", "built-in example (order-status, favourite-colour) or a flow `FILE`")
 	fs.StringVar(&o.messages, "messages", "", "the texts of one conversation, separated by '|' (required with a flow file)")
 	fs.StringVar(&o.events, "events", "flow.completed", "comma-separated event types the loopback receiver subscribes to")
+	fs.StringVar(&o.dataParent, "data", "", "make the in-process server's temporary data directory under `DIR` (default: the system's temporary directory)")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof and mutex.pprof of the run (server and load together when in process) into `DIR`")
@@ -217,8 +227,9 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 
 	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, GoMaxProcs: runtime.GOMAXPROCS(0)}
 	base := strings.TrimSuffix(o.url, "/")
+	var bolt *store.Bolt
 	if base == "" {
-		dir, err := os.MkdirTemp("", "parley-bench-")
+		dir, err := os.MkdirTemp(o.dataParent, "parley-bench-")
 		if err != nil {
 			return nil, err
 		}
@@ -230,13 +241,21 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 			}
 			res.IdleSessions, res.BytesPerWaiting = o.idle, per
 		}
+		// The store is opened here rather than by the server so that its
+		// group commit figures can be read.
+		st, err := store.Open(filepath.Join(dir, server.DBFile), store.Options{})
+		if err != nil {
+			return nil, err
+		}
+		bolt = st
 		srv, err := server.New(server.Config{
-			Addr: "127.0.0.1:0", DataDir: dir,
+			Addr: "127.0.0.1:0", DataDir: dir, Store: st,
 			// Request logs at 20,000 requests/s would measure the terminal.
 			Logger:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 			AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		})
 		if err != nil {
+			st.Close()
 			return nil, err
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -278,6 +297,10 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		}
 		defer stop()
 	}
+	var cs0 store.CommitStats
+	if bolt != nil {
+		cs0 = bolt.CommitStats()
+	}
 	var wg sync.WaitGroup
 	for i := range ld.workers {
 		w := &worker{id: i, lat: make([]time.Duration, 0, 4096)}
@@ -293,6 +316,18 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if bolt != nil {
+		cs := bolt.CommitStats()
+		n := cs.Commits - cs0.Commits
+		if n > 0 {
+			res.CommitsPerSec = float64(n) / elapsed.Seconds()
+			res.TurnsPerCommit = round1(float64(cs.Turns-cs0.Turns) / float64(n))
+		}
+		share := func(a, b time.Duration) float64 { return round1(100 * float64(a-b) / float64(elapsed)) }
+		res.CommitterLockPct = share(cs.LockWait, cs0.LockWait)
+		res.CommitterApplyPct = share(cs.Apply, cs0.Apply)
+		res.CommitterSyncPct = share(cs.Commit, cs0.Commit)
+	}
 	close(stopBar)
 	barDone.Wait()
 
@@ -582,6 +617,8 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
 func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/10) / 100 }
 
 // peakRSSMB reads this process's peak resident set (VmHWM) from /proc.
@@ -638,6 +675,13 @@ func (r *BenchResult) table(w io.Writer) {
 	row("idle waiting sessions", strconv.Itoa(r.IdleSessions), "")
 	row("bytes per waiting session", n(r.BytesPerWaiting), "B")
 	row("peak RSS", f(r.PeakRSSMB), "MiB")
+	if r.CommitsPerSec > 0 {
+		row("store commits/s", n(r.CommitsPerSec), "")
+		row("turns per commit", f(r.TurnsPerCommit), "")
+		row("committer: lock wait", f(r.CommitterLockPct), "%")
+		row("committer: apply", f(r.CommitterApplyPct), "%")
+		row("committer: commit", f(r.CommitterSyncPct), "%")
+	}
 	_ = tw.Flush()
 }
 
