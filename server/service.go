@@ -548,7 +548,10 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		flowID = ch.DefaultFlow
 	}
 	if flowID == "" {
-		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow or default_flow to answer calls with", ch.ID)
+		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow to answer calls with", ch.ID)
+	}
+	if f, err := s.flows.Flow(ctx, flowID, 0); err == nil && !f.IsVoice() {
+		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow, and its default flow %q is not a voice flow", ch.ID, flowID)
 	}
 	urn := ch.urnOf(c.From)
 	id := callSessionID(ch.ID, c.CallID)
