@@ -191,6 +191,9 @@ func (s *Service) resumeLoaded(ctx context.Context, sess *flows.Session, in flow
 		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s is not waiting for input", sess.ID)
 	}
 	flow, err := s.flows.Flow(ctx, sess.FlowID, sess.Revision)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.failLoaded(ctx, sess, fmt.Sprintf("flow %q revision %d was deleted: %v", sess.FlowID, sess.Revision, err))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +227,19 @@ func (s *Service) interruptLoaded(ctx context.Context, sess *flows.Session) (*Tu
 	events := s.eng.Interrupt(ctx, flow, sess)
 	s.metrics.turn("interrupt", time.Since(start))
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
+}
+
+// failLoaded ends a session that cannot go on (its flow was deleted) as
+// failed, recording why.
+func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why string) (*TurnReply, error) {
+	prev := sess.UpdatedAt
+	now := s.now()
+	sess.Status, sess.Wait, sess.ExpiresAt, sess.EndedAt, sess.UpdatedAt = flows.StatusFailed, nil, nil, &now, now
+	events := []flows.Event{
+		{Type: flows.EventError, Time: now, Message: why},
+		{Type: flows.EventSessionEnded, Time: now, SessionStatus: flows.StatusFailed},
+	}
+	return s.commit(ctx, commit{sess: sess, flow: s.flowOrStub(ctx, sess), events: events, prev: prev})
 }
 
 // flowOrStub returns the session's flow, or a stand-in when it cannot be
