@@ -14,7 +14,7 @@
 // the "outbox" bucket. The dispatcher, woken by Notify or its poll interval,
 // turns each outbox record into one Delivery per matching subscription and
 // deletes the record in the same transaction. Due deliveries (index dl_due,
-// keyed by next-attempt time) are queued per endpoint, sent by at most
+// keyed by endpoint, then next-attempt time) are queued per endpoint, sent by at most
 // Options.PerEndpoint workers per endpoint, and their results recorded in
 // batched transactions. No network call happens inside a transaction.
 //

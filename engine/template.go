@@ -95,7 +95,9 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		}
 	}
 	flush()
-	t.static = len(t.segs) == 0 || (len(t.segs) == 1 && t.segs[0].kind == segText)
+	// A template is static when rendering cannot differ from its source ("@@"
+	// is not: it renders as "@").
+	t.static = len(t.segs) == 0 || (len(t.segs) == 1 && t.segs[0].kind == segText && t.segs[0].text == src)
 	return t, nil
 }
 
@@ -191,6 +193,9 @@ func matchParen(s string, open int) (int, error) {
 func (t *turn) render(tp *template, escape func(string) string) string {
 	if tp.static {
 		return tp.src
+	}
+	if len(tp.segs) == 1 && tp.segs[0].kind == segText {
+		return tp.segs[0].text
 	}
 	var b strings.Builder
 	for i := range tp.segs {

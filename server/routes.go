@@ -88,6 +88,8 @@ func (s *Server) routes() *fiber.App {
 	v1.Get("/keys", s.listKeys)
 	v1.Delete("/keys/:id", s.deleteKey)
 
+	s.simulatorRoutes(app, v1)
+
 	app.Use(func(c *fiber.Ctx) error {
 		return apiErr(fiber.StatusNotFound, CodeNotFound, "", "no route %s %s", c.Method(), c.Path())
 	})

@@ -151,6 +151,8 @@ type Server struct {
 	log     *slog.Logger
 	keys    *keyring
 	metrics *metrics
+	// simMocks are the webhook mocks of simulated sessions (simulator.go).
+	simMocks *sandboxMocks
 	// deliv sends lifecycle events to subscriptions; nil when the store is
 	// not the bbolt one (delivery keeps its state in the same database).
 	deliv       *delivery.Service
@@ -210,7 +212,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.eng = engine.New(cfg.Registry,
+	if s.simMocks, err = newSandboxMocks(st, cfg.Logger); err != nil {
+		return nil, err
+	}
+	s.eng = engine.New(mockingRegistry(cfg.Registry, s.simMocks),
 		engine.WithServices(services{wh}), engine.WithFlows(fc), engine.WithClock(cfg.Now),
 		engine.WithMaxSteps(cfg.MaxSteps), engine.WithTurnTimeout(cfg.TurnTimeout))
 	fc.eng = s.eng

@@ -31,6 +31,8 @@ const (
 	codecZstd    = 1
 	headerFixed  = 27
 	minZstdInput = 256 // below this zstd's frame overhead eats the gain
+	// maxSessionBytes bounds a decompressed session.
+	maxSessionBytes = 64 << 20
 )
 
 var statusCodes = map[flows.Status]byte{
@@ -67,7 +69,9 @@ type header struct {
 // SpeedFastest: a session is ~1 KiB, where higher levels gain little.
 var (
 	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
-	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderLowmem(true))
+	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderLowmem(true),
+		// A corrupt record must fail, not claim gigabytes: no session comes near this.
+		zstd.WithDecoderMaxMemory(maxSessionBytes))
 )
 
 // encodePayload encodes (and maybe compresses) a session's JSON: the costly

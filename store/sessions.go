@@ -22,18 +22,19 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 // clock reads) done before the transaction, so the function that runs in
 // the group commit only reads and writes keys and may safely run twice.
 type preparedTurn struct {
-	id        string
-	rec       header // payload, codec, status, flow, urn, timers, updated; channel resolved in tx
-	channel   string
-	events    [][]byte
-	outbox    [][]byte
-	contact   []byte
-	urn       string
-	msgKey    []byte
-	msgAtKey  []byte
-	msgValue  []byte
-	prevCheck uint64
-	checkPrev bool
+	id         string
+	rec        header // payload, codec, status, flow, urn, timers, updated; channel resolved in tx
+	channel    string
+	events     [][]byte
+	outbox     [][]byte
+	contact    []byte
+	contactURN string
+	msgID      string
+	msgKey     []byte
+	msgAtKey   []byte
+	msgValue   []byte
+	prevCheck  uint64
+	checkPrev  bool
 }
 
 func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
@@ -95,13 +96,14 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 		if p.contact, err = encodeJSON("contact", c.URN, c); err != nil {
 			return nil, err
 		}
-		p.urn = c.URN
+		p.contactURN = c.URN
 	}
 	if t.MessageID != "" {
 		if err := checkID("message", t.MessageID); err != nil {
 			return nil, err
 		}
 		at := nanos(now)
+		p.msgID = t.MessageID
 		p.msgKey = join(p.channel, t.MessageID)
 		p.msgAtKey = processedAtKey(at, p.channel, t.MessageID)
 		p.msgValue = append(u64(at), t.Reply...)
@@ -153,7 +155,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 	if p.msgKey != nil {
 		pb := tx.Bucket(bProcessed)
 		if pb.Get(p.msgKey) != nil {
-			return fmt.Errorf("message %q on channel %q: %w", p.msgKey[len(p.channel)+1:], p.channel, ErrDuplicate)
+			return fmt.Errorf("session %q: message %q on channel %q: %w", p.id, p.msgID, p.channel, ErrDuplicate)
 		}
 		if err := pb.Put(p.msgKey, p.msgValue); err != nil {
 			return err
@@ -198,14 +200,14 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 
 	if p.contact != nil {
 		cb := tx.Bucket(bContacts)
-		old := cb.Get([]byte(p.urn))
+		old := cb.Get([]byte(p.contactURN))
 		if old == nil {
 			if err := addStat(tx, statContacts, 1); err != nil {
 				return err
 			}
 		}
 		if !bytes.Equal(old, p.contact) {
-			if err := cb.Put([]byte(p.urn), p.contact); err != nil {
+			if err := cb.Put([]byte(p.contactURN), p.contact); err != nil {
 				return err
 			}
 		}
@@ -552,7 +554,9 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 
 // DueTimers returns up to limit (default 100, at most 1000) timers due at or
 // before now, earliest first: a scan from the start of the timers bucket that
-// stops at the first timer in the future.
+// stops at the first timer in the future. A timer stays until a save of its
+// session moves or clears it (or RemoveTimer), so a scanner that crashes
+// before saving sees it again.
 func (b *Bolt) DueTimers(ctx context.Context, now time.Time, limit int) ([]Timer, error) {
 	limit = pageLimit(limit, 100)
 	cutoff := nanos(now)
