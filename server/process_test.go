@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// buildServer builds the `parley serve` test binary.
+// buildServer builds the parley binary.
 func buildServer(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -26,7 +26,7 @@ func buildServer(t *testing.T) string {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	bin := filepath.Join(t.TempDir(), "parley")
-	cmd := exec.Command(goBin, "build", "-o", bin, "./testdata/parleyserve")
+	cmd := exec.Command(goBin, "build", "-o", bin, "../cmd/parley")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
