@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -160,8 +162,9 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 	}
 	t := e.newTurn(ctx, s, flow)
 	defer t.cancel()
-	for name, v := range p.Variables {
-		t.saveResult(name, v, "", "", nil, "")
+	// Sorted, so the result_saved events come in the same order every run.
+	for _, name := range slices.Sorted(maps.Keys(p.Variables)) {
+		t.saveResult(name, p.Variables[name], "", "", nil, "")
 	}
 	t.enter(flow.StartWidget())
 	return s, t.finish(), nil
