@@ -360,10 +360,21 @@ func (t *turn) next(w flows.Widget, out flows.Outcome) string {
 		t.emit(flows.Event{Type: flows.EventFlowEntered, Name: child.Name})
 		return child.StartWidget()
 	}
-	if n := len(t.sess.Path); n > 0 {
-		t.sess.Path[n-1].Exit = out.Exit
-	}
+	t.markExit(w.Base().ID, out.Exit)
 	return w.Base().Next(out.Exit)
+}
+
+// markExit records the exit a widget took on its latest step. That step is not
+// always the last one: a subflow widget takes its exit after the child flow's
+// steps.
+func (t *turn) markExit(id, exit string) {
+	flow := t.frameFlowID()
+	for i := len(t.sess.Path) - 1; i >= 0; i-- {
+		if st := &t.sess.Path[i]; st.Widget == id && st.Flow == flow {
+			st.Exit = exit
+			return
+		}
+	}
 }
 
 // frameDone ends the running frame: a subflow returns to its caller, the root
