@@ -157,26 +157,28 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 		Request: res.Request, Response: res.Response, Calls: res.Calls, Message: res.Error,
 	})
 
-	category := flows.ExitFailure
-	if res.Outcome == flows.OutcomeSuccess {
-		category = flows.ExitSuccess
-	}
+	// The exit is also the result's category: Success, Failure, or Timeout
+	// when the call timed out and the widget has that exit. A connection error
+	// is a failure, not a timeout.
+	exit := callout.Exit(res.Outcome, w.Exits[flows.ExitTimeout] != "")
+	// @extra is always the last call's answer: a text answer or no answer at
+	// all clears the previous one rather than leaving stale data in place.
 	var raw json.RawMessage
 	trimmed := bytes.TrimSpace(res.Body)
 	isJSON := len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') && json.Valid(trimmed)
 	if isJSON && res.Outcome != flows.OutcomeTooBig {
 		raw = append(json.RawMessage(nil), trimmed...)
-		r.SetExtra(raw)
 	}
+	r.SetExtra(raw)
 	value := ""
 	if res.Status > 0 {
 		value = strconv.Itoa(res.Status)
 	}
 	text := ""
-	if !isJSON {
+	if raw == nil {
 		text = string(res.Body)
 	}
-	r.SaveResult(name, value, category, text, raw)
+	r.SaveResult(name, value, exit, text, raw)
 	if raw != nil {
 		for _, m := range w.paths {
 			if g := gjson.GetBytes(raw, m.path); g.Exists() {
@@ -190,13 +192,7 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 			}
 		}
 	}
-	switch res.Outcome {
-	case flows.OutcomeTimeout, flows.OutcomeError:
-		if w.Exits[flows.ExitTimeout] != "" {
-			return flows.Outcome{Exit: flows.ExitTimeout}
-		}
-	}
-	return flows.Outcome{Exit: category}
+	return flows.Outcome{Exit: exit}
 }
 
 var _ flows.Widget = (*Webhook)(nil)
