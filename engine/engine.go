@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -484,8 +483,9 @@ func (t *turn) Lookup(path string) (any, bool)  { return t.lookup(path) }
 func (t *turn) Emit(ev flows.Event)             { t.emit(ev) }
 func (t *turn) Render(tp flows.Template) string { return t.renderAny(tp, nil) }
 
-// RenderURL URL-encodes inserted values.
-func (t *turn) RenderURL(tp flows.Template) string { return t.renderAny(tp, url.QueryEscape) }
+// RenderURL URL-encodes inserted values: as a path segment before the "?",
+// as a query value after it.
+func (t *turn) RenderURL(tp flows.Template) string { return t.renderAny(tp, urlEscape) }
 
 // RenderJSON escapes inserted values for a JSON string.
 func (t *turn) RenderJSON(tp flows.Template) string { return t.renderAny(tp, jsonEscape) }
@@ -503,7 +503,7 @@ func (t *turn) CompileTemplate(src string) (flows.Template, error) {
 	return c, nil
 }
 
-func (t *turn) renderAny(tp flows.Template, escape func(string) string) string {
+func (t *turn) renderAny(tp flows.Template, escape escaper) string {
 	if tp == nil {
 		return ""
 	}
