@@ -156,6 +156,10 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 		LaunchID: p.LaunchID, CreatedAt: now, UpdatedAt: now,
 		Frames: []*flows.Frame{{FlowID: flow.ID, Revision: flow.Revision}},
 	}
+	// The session owns its contact: setting a user key must not change the
+	// caller's map (shared by other sessions of the same contact).
+	s.Contact.Fields = maps.Clone(p.Contact.Fields)
+	s.Contact.Groups = slices.Clone(p.Contact.Groups)
 	if s.Contact.Language != "" {
 		s.Language = s.Contact.Language
 	}
