@@ -37,8 +37,9 @@ type segment struct {
 type template struct {
 	src  string
 	segs []segment
-	// static is set when the template has no variables: rendering returns src as is.
+	// static is set when the template has no variables: rendering returns text.
 	static bool
+	text   string
 }
 
 func (t *template) Source() string { return t.src }
@@ -98,7 +99,13 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		}
 	}
 	flush()
-	t.static = len(t.segs) == 0 || (len(t.segs) == 1 && t.segs[0].kind == segText)
+	switch {
+	case len(t.segs) == 0:
+		t.static = true
+	case len(t.segs) == 1 && t.segs[0].kind == segText:
+		// The literal text, not src: "@@" has become "@".
+		t.static, t.text = true, t.segs[0].text
+	}
 	return t, nil
 }
 
@@ -196,7 +203,7 @@ type escaper func(done, value string) string
 // never parsed as templates again.
 func (t *turn) render(tp *template, escape escaper) string {
 	if tp.static {
-		return tp.src
+		return tp.text
 	}
 	var b strings.Builder
 	insert := func(str string) {
