@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -442,6 +443,8 @@ func quoteList(names []string) string {
 
 func joinPath(prefix, p string) string {
 	switch {
+	case prefix == "":
+		return p
 	case p == "":
 		return prefix
 	case strings.HasPrefix(p, "["):
@@ -453,9 +456,13 @@ func joinPath(prefix, p string) string {
 
 // flatten turns an error from Validate into field errors.
 func flatten(err error) []*FieldError {
+	// A FieldError is one finding even when it wraps several errors (a
+	// sentinel and a cause): only a join is split.
+	if fe, ok := err.(*FieldError); ok {
+		return []*FieldError{fe}
+	}
 	var out []*FieldError
-	var multi interface{ Unwrap() []error }
-	if errors.As(err, &multi) {
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range multi.Unwrap() {
 			out = append(out, flatten(e)...)
 		}
@@ -478,7 +485,11 @@ func jsonError(path string, err error) *FieldError {
 		if field != "" {
 			path = joinPath(path, field)
 		}
-		msg = fmt.Sprintf("expected %s, got JSON %s", te.Type.String(), te.Value)
+		what := te.Type.String()
+		if te.Type.Kind() == reflect.Struct {
+			what = "a JSON object"
+		}
+		msg = fmt.Sprintf("expected %s, got JSON %s", what, te.Value)
 	case errors.As(err, &se):
 		msg = fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())
 	case strings.HasPrefix(msg, "json: unknown field "):
