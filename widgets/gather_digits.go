@@ -78,8 +78,8 @@ func (w *GatherDigits) Validate(c flows.Compiler) error {
 // ExitNames: the categories (or Next), No Input and No Match.
 func (w *GatherDigits) ExitNames() []string {
 	exits := []string{ExitNext}
-	if w.set != nil {
-		exits = w.set.Categories()
+	if w.cats != nil {
+		exits = append([]string(nil), w.cats...)
 	}
 	return append(exits, flows.ExitNoInput, flows.ExitNoMatch)
 }
