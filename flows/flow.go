@@ -341,6 +341,12 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 		d.DisallowUnknownFields()
 		if err := d.Decode(wg); err != nil {
 			fe := jsonError(path, err)
+			if errors.Is(fe, ErrUnknownField) {
+				// encoding/json names the field but not where it is: find it.
+				if p := keyPath(w, strings.Trim(strings.TrimPrefix(fe.Path, path+"."), `"`)); p != "" {
+					fe.Path = joinPath(path, p)
+				}
+			}
 			fe.Widget = head.ID
 			add(fe)
 			f.index[head.ID] = -1
@@ -503,3 +509,40 @@ func jsonError(path string, err error) *FieldError {
 }
 
 func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
+
+// keyPath returns the path ("rules[0].arg") of the shallowest object key
+// called name in a JSON document, or "" when there is none.
+func keyPath(data []byte, name string) string {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return ""
+	}
+	type node struct {
+		v    any
+		path string
+	}
+	queue := []node{{v, ""}}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		switch x := n.v.(type) {
+		case map[string]any:
+			if _, ok := x[name]; ok {
+				return joinPath(n.path, name)
+			}
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				queue = append(queue, node{x[k], joinPath(n.path, k)})
+			}
+		case []any:
+			for i, e := range x {
+				queue = append(queue, node{e, n.path + fmt.Sprintf("[%d]", i)})
+			}
+		}
+	}
+	return ""
+}
