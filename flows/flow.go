@@ -500,7 +500,11 @@ func jsonError(path string, err error) *FieldError {
 		msg = fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())
 	case strings.HasPrefix(msg, "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-		return &FieldError{Path: joinPath(path, name), Message: "unknown field " + strconvQuote(name), Err: ErrUnknownField}
+		p := joinPath(path, name)
+		if name == "" {
+			p = joinPath(path, `[""]`)
+		}
+		return &FieldError{Path: p, Message: "unknown field " + strconvQuote(name), Err: ErrUnknownField}
 	}
 	if path == "" {
 		path = "$"
