@@ -164,7 +164,7 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 		s.Language = s.Contact.Language
 	}
 	t := e.newTurn(ctx, s, flow)
-	defer t.cancel()
+	defer t.close()
 	// Sorted, so the result_saved events come in the same order every run.
 	for _, name := range slices.Sorted(maps.Keys(p.Variables)) {
 		t.saveResult(name, p.Variables[name], "", "", nil, "")
@@ -183,7 +183,7 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 		return nil, fmt.Errorf("session %s: %w", s.ID, ErrNotWaiting)
 	}
 	t := e.newTurn(ctx, s, flow)
-	defer t.cancel()
+	defer t.close()
 	if err := t.loadFrameFlow(); err != nil {
 		return nil, err
 	}
@@ -226,7 +226,7 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 // Expire ends a waiting session because it received no input in time.
 func (e *Engine) Expire(ctx context.Context, flow *flows.Flow, s *flows.Session) []flows.Event {
 	t := e.newTurn(ctx, s, flow)
-	defer t.cancel()
+	defer t.close()
 	t.end(flows.StatusExpired)
 	return t.finish()
 }
@@ -234,7 +234,7 @@ func (e *Engine) Expire(ctx context.Context, flow *flows.Flow, s *flows.Session)
 // Interrupt ends a session on request.
 func (e *Engine) Interrupt(ctx context.Context, flow *flows.Flow, s *flows.Session) []flows.Event {
 	t := e.newTurn(ctx, s, flow)
-	defer t.cancel()
+	defer t.close()
 	t.end(flows.StatusInterrupted)
 	return t.finish()
 }
@@ -242,22 +242,41 @@ func (e *Engine) Interrupt(ctx context.Context, flow *flows.Flow, s *flows.Sessi
 // turn is one run of the interpreter over a session. It implements flows.Run for
 // the widget being executed.
 type turn struct {
-	e      *Engine
-	ctx    context.Context
-	cancel context.CancelFunc
-	sess   *flows.Session
-	root   *flows.Flow
-	flow   *flows.Flow // the running frame's flow
-	widget flows.Widget
-	events []flows.Event
-	steps  int
-	now    time.Time
-	env    map[string]any
+	e        *Engine
+	parent   context.Context
+	deadline time.Time
+	ctx      context.Context // made by Context
+	cancel   context.CancelFunc
+	sess     *flows.Session
+	root     *flows.Flow
+	flow     *flows.Flow // the running frame's flow
+	widget   flows.Widget
+	events   []flows.Event
+	steps    int
+	now      time.Time
+	env      map[string]any
 }
 
 func (e *Engine) newTurn(ctx context.Context, s *flows.Session, root *flows.Flow) *turn {
-	ctx, cancel := context.WithTimeout(ctx, e.turnTimeout)
-	return &turn{e: e, ctx: ctx, cancel: cancel, sess: s, root: root, flow: root, now: e.now()}
+	// Most turns call out to nothing: the deadline's context (and its timer)
+	// is made when a widget or the flow source first asks for it.
+	return &turn{e: e, parent: ctx, deadline: time.Now().Add(e.turnTimeout), sess: s, root: root, flow: root,
+		now: e.now(), events: make([]flows.Event, 0, 8)}
+}
+
+// Context returns the turn's context, bounded by the turn timeout.
+func (t *turn) Context() context.Context {
+	if t.ctx == nil {
+		t.ctx, t.cancel = context.WithDeadline(t.parent, t.deadline)
+	}
+	return t.ctx
+}
+
+// close releases the turn's context, if one was made.
+func (t *turn) close() {
+	if t.cancel != nil {
+		t.cancel()
+	}
 }
 
 // loadFrameFlow points the turn at the flow of the running frame.
@@ -282,7 +301,7 @@ func (t *turn) loadFlow(id string, rev int) (*flows.Flow, error) {
 	if t.e.source == nil {
 		return nil, fmt.Errorf("flow %q: no flow source configured", id)
 	}
-	return t.e.source.Flow(t.ctx, id, rev)
+	return t.e.source.Flow(t.Context(), id, rev)
 }
 
 // enter runs widgets from id until the session waits or ends.
@@ -476,7 +495,6 @@ func (t *turn) saveResult(name, value, category, input string, raw json.RawMessa
 
 // flows.Run implementation.
 
-func (t *turn) Context() context.Context        { return t.ctx }
 func (t *turn) Session() *flows.Session         { return t.sess }
 func (t *turn) Flow() *flows.Flow               { return t.flow }
 func (t *turn) Now() time.Time                  { return t.now }
