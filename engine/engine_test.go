@@ -667,3 +667,34 @@ func TestWebhookURLEscaping(t *testing.T) {
 		t.Errorf("called %+v, want %s", calls, want)
 	}
 }
+
+// deadlineSource records the context a subflow is loaded with.
+type deadlineSource struct {
+	*sim.Library
+	deadline time.Time
+	ok       bool
+}
+
+func (d *deadlineSource) Flow(ctx context.Context, id string, rev int) (*flows.Flow, error) {
+	d.deadline, d.ok = ctx.Deadline()
+	return d.Library.Flow(ctx, id, rev)
+}
+
+// TestTurnTimeout: what a turn calls out to is bounded by the turn timeout.
+func TestTurnTimeout(t *testing.T) {
+	src := &deadlineSource{Library: sim.NewLibrary()}
+	e := engine.New(widgets.Registered(), engine.WithFlows(src), engine.WithTurnTimeout(7*time.Second))
+	child, _ := e.Load([]byte(`{"id": "child", "name": "c", "widgets": [{"id": "e", "type": "end"}]}`))
+	src.Add(child)
+	f, err := e.Load([]byte(`{"id": "p", "name": "p", "widgets": [{"id": "s", "type": "subflow", "flow": "child", "exits": {}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if _, _, err := e.Start(context.Background(), f, engine.StartParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if !src.ok || src.deadline.Before(before.Add(7*time.Second)) || src.deadline.After(time.Now().Add(7*time.Second)) {
+		t.Errorf("subflow loaded with deadline %v (set %v), want 7s after the turn started", src.deadline, src.ok)
+	}
+}
