@@ -163,3 +163,27 @@ func TestKey(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorOrderIsStable: errors from maps (translations, headers) come out
+// in the same order every time.
+func TestErrorOrderIsStable(t *testing.T) {
+	src := `{"id": "f", "name": "f", "widgets": [
+	  {"id": "m", "type": "send_message", "text": "x", "translations": {
+	    "spa": {"text": "@(1 +)"}, "fra": {"text": "@(2 +)"}, "deu": {"text": "@(3 +)"}, "por": {"text": "@(4 +)"}}},
+	  {"id": "h", "type": "webhook", "url": "http://127.0.0.1/x", "headers": {"B": "@(1 +)", "A": "@(2 +)", "C": "@(3 +)"}}]}`
+	want := []string{
+		"widgets[0].translations.deu.text", "widgets[0].translations.fra.text", "widgets[0].translations.por.text", "widgets[0].translations.spa.text",
+		`widgets[1].headers["A"]`, `widgets[1].headers["B"]`, `widgets[1].headers["C"]`,
+	}
+	for range 10 {
+		_, err := load(src)
+		errs := validationErrors(t, err)
+		var got []string
+		for _, e := range errs {
+			got = append(got, e.Path)
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("error paths %q, want %q", got, want)
+		}
+	}
+}
