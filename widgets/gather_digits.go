@@ -137,6 +137,11 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	if fk := w.finishKey(); fk != "" {
 		digits, _, _ = strings.Cut(digits, fk)
 	}
+	// A call stops collecting after num_digits keys; keys pressed after that
+	// are not part of the answer.
+	if w.NumDigits > 0 && len(digits) > w.NumDigits {
+		digits = digits[:w.NumDigits]
+	}
 	if in.Kind == flows.InputTimeout || digits == "" {
 		wait.NoInput++
 		if wait.NoInput > limit(w.MaxNoInput) {
