@@ -92,6 +92,8 @@ func TestValidationErrors(t *testing.T) {
 			`widget "a": widgets[0].quick_replies[1]: bad expression`, flows.ErrBadExpression},
 		{"bad expression in a rule", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "split", "rules": [{"type": "expression", "args": ["input =="], "category": "X"}], "exits": {}}]}`,
 			`widget "a": widgets[0].rules[0].args[0]: bad expression`, flows.ErrBadExpression},
+		{"result name without a key", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "set_variable", "name": "!!!", "value": "x"}]}`,
+			`widget "a": widgets[0].name: "!!!" has no letters or digits`, nil},
 		{"wrong JSON type", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": 5}]}`,
 			`widget "a": widgets[0].text: expected string, got JSON number`, nil},
 		{"not an object", `[1, 2]`, `$: expected a JSON object, got JSON array`, nil},
