@@ -137,6 +137,8 @@ var (
 	ErrNotWaiting = errors.New("session is not waiting")
 	ErrEnded      = errors.New("session has ended")
 	ErrNoWidget   = errors.New("widget not found")
+	// ErrWrongFlow: Resume was given a flow other than the session's root flow.
+	ErrWrongFlow = errors.New("not the session's flow")
 )
 
 // Start creates a session on flow and runs it until it waits or ends.
@@ -181,6 +183,9 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 	}
 	if s.Wait == nil {
 		return nil, fmt.Errorf("session %s: %w", s.ID, ErrNotWaiting)
+	}
+	if flow.ID != s.FlowID {
+		return nil, fmt.Errorf("session %s runs flow %q, not %q: %w", s.ID, s.FlowID, flow.ID, ErrWrongFlow)
 	}
 	t := e.newTurn(ctx, s, flow)
 	defer t.close()

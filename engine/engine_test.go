@@ -422,6 +422,11 @@ func TestResumeErrors(t *testing.T) {
 	if _, err := fx.e.Resume(context.Background(), f, running, flows.Text("x")); !errors.Is(err, engine.ErrNotWaiting) {
 		t.Errorf("resume without a wait: %v, want ErrNotWaiting", err)
 	}
+	// Another flow.
+	other := fx.load(t, `{"id": "other", "name": "Other", "widgets": [{"id": "order", "type": "wait_for_response", "exits": {}}]}`)
+	if _, err := fx.e.Resume(context.Background(), other, s, flows.Text("x")); !errors.Is(err, engine.ErrWrongFlow) || s.Status != flows.StatusWaiting {
+		t.Errorf("resume with another flow: %v (status %s), want ErrWrongFlow and the session unchanged", err, s.Status)
+	}
 	// Ended.
 	fx.e.Interrupt(context.Background(), f, s)
 	before, _ := json.Marshal(s)
