@@ -90,6 +90,22 @@ func TestSimulate(t *testing.T) {
 	}
 }
 
+// TestSimulateReportsProblems: warnings and errors go to stderr, not to what
+// the contact sees.
+func TestSimulateReportsProblems(t *testing.T) {
+	flow := writeFile(t, t.TempDir(), "p.json", `{"id": "p", "name": "p", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "Hi [@flow.nobody]", "exits": {"Next": "calc"}},
+	  {"id": "calc", "type": "set_variable", "name": "n", "expression": "number(\"x\")", "exits": {"Failure": ""}}]}`)
+	code, stdout, stderr := parley(t, "", "simulate", flow)
+	if code != 0 || stdout != "Hi []\n" {
+		t.Errorf("exit %d stdout %q", code, stdout)
+	}
+	want := "warning at hi: unknown variable @flow.nobody\nerror at calc: expression \"number(\\\"x\\\")\": number: \"x\" is not a number"
+	if !strings.HasPrefix(stderr, want) || !strings.HasSuffix(stderr, "session completed\n") {
+		t.Errorf("stderr:\n%s\nwant it to start with:\n%s", stderr, want)
+	}
+}
+
 func TestSimulateJSON(t *testing.T) {
 	dir := filepath.Join(examples, "order-status")
 	code, stdout, stderr := parley(t, "CU001\n", "simulate", "--json", "--mocks", filepath.Join(dir, "mocks.json"), filepath.Join(dir, "flow.json"))
