@@ -82,8 +82,9 @@ func DefaultBody(sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroup
 // {uuid, name}. Parley has no contact UUIDs: contact.uuid is a name-based
 // UUID of the URN, stable across sessions; run.uuid is the session id (or a
 // UUID derived from it); path and results carry widget ids and exit names
-// where RapidPro has node and exit UUIDs. channel names the channel (the
-// session's channel name when empty).
+// where RapidPro has node and exit UUIDs. channel {uuid, name} is the
+// session's channel; the channel argument names it when the session's channel
+// has no name or the session has none.
 func LegacyBody(sess *flows.Session, flow *flows.Flow, channel string) map[string]any {
 	runID := sess.ID
 	if _, err := uuid.Parse(runID); err != nil {
@@ -113,15 +114,15 @@ func LegacyBody(sess *flows.Session, flow *flows.Flow, channel string) map[strin
 		}
 	}
 	var ch any
-	if sess.Channel != nil || channel != "" {
-		c := map[string]any{"uuid": "", "name": channel}
-		if sess.Channel != nil {
-			c["uuid"] = sess.Channel.ID
-			if channel == "" {
-				c["name"] = sess.Channel.Name
-			}
+	switch {
+	case sess.Channel != nil:
+		name := sess.Channel.Name
+		if name == "" {
+			name = channel
 		}
-		ch = c
+		ch = map[string]any{"uuid": sess.Channel.ID, "name": name}
+	case channel != "":
+		ch = map[string]any{"uuid": "", "name": channel}
 	}
 	return map[string]any{
 		"contact": map[string]any{
@@ -164,6 +165,13 @@ func decodeJSON(raw []byte) any {
 // Content-Type header. Objects are merged key by key, recursively; any other
 // value in extraJSON replaces the body's.
 func EncodeBody(body map[string]any, extraJSON json.RawMessage, contentType string) ([]byte, string, error) {
+	if len(bytes.TrimSpace(extraJSON)) == 0 && contentTypeHeader(contentType) == MIMEJSON {
+		b, err := marshal(body)
+		if err != nil {
+			return nil, "", fmt.Errorf("encoding the body: %w", err)
+		}
+		return b, MIMEJSON, nil
+	}
 	// A JSON round trip normalises whatever the map holds (structs,
 	// json.RawMessage, times) to plain maps, slices, strings and numbers.
 	raw, err := marshal(body)

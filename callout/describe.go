@@ -15,12 +15,13 @@ import (
 )
 
 // Exit is the webhook widget exit for an outcome: Success for success, Timeout
-// for a timeout when the widget has that exit, Failure otherwise.
+// for a timeout or connection error when the widget has that exit, Failure
+// otherwise.
 func Exit(outcome string, hasTimeoutExit bool) string {
 	switch {
 	case outcome == flows.OutcomeSuccess:
 		return flows.ExitSuccess
-	case outcome == flows.OutcomeTimeout && hasTimeoutExit:
+	case (outcome == flows.OutcomeTimeout || outcome == flows.OutcomeError) && hasTimeoutExit:
 		return flows.ExitTimeout
 	}
 	return flows.ExitFailure
@@ -150,4 +151,12 @@ func writeTrace(b *strings.Builder, prefix string, t *flows.HTTPTrace) {
 	if t.Truncated {
 		b.WriteString("[cut at the size limit]\n")
 	}
+}
+
+// DescribeEvent is Describe for a recorded webhook_called event.
+func DescribeEvent(ev flows.Event) string {
+	return Describe(&flows.WebhookResult{
+		Outcome: ev.Outcome, Status: ev.Status, Elapsed: time.Duration(ev.ElapsedMS) * time.Millisecond,
+		Attempts: max(ev.Attempts, 1), Error: ev.Message, Request: ev.Request, Response: ev.Response, Calls: ev.Calls,
+	})
 }

@@ -1,6 +1,7 @@
 package callout
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -28,7 +29,7 @@ var secretHeaderNames = map[string]bool{
 var secretNameParts = []string{"token", "secret", "password", "passwd", "apikey", "api-key", "api_key", "signature", "credential", "cookie"}
 
 // Query parameter names that are secret on their own.
-var secretParams = map[string]bool{"key": true, "sig": true, "auth": true, "code": true}
+var secretParams = map[string]bool{"key": true, "sig": true, "auth": true}
 
 // Redactor removes secrets from what is recorded of a call. Secrets are known
 // two ways: by name (headers such as Authorization, query parameters such as
@@ -49,8 +50,37 @@ func NewRedactor(auth *flows.WebhookAuth, secretHeaders ...string) *Redactor {
 	}
 	if auth != nil {
 		r.AddValue(auth.Password, auth.Token, auth.ClientSecret)
+		if auth.Type == flows.AuthBasic {
+			// A receiver echoing our headers back would show the credentials encoded.
+			r.AddValue(base64.StdEncoding.EncodeToString([]byte(auth.Username + ":" + auth.Password)))
+		}
 	}
 	return r
+}
+
+// Learn adds the secrets a request carries besides its auth: values of secret
+// headers, secret query parameters and a URL password, so that a receiver
+// echoing them back does not leak them into the answer's trace.
+func (r *Redactor) Learn(rawURL string, headers map[string]string) {
+	for k, v := range headers {
+		if r.IsSecretHeader(k) {
+			r.AddValue(v)
+		}
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return
+	}
+	if u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			r.AddValue(p)
+		}
+	}
+	for k, vs := range u.Query() {
+		if secretParams[strings.ToLower(k)] || looksSecret(k) {
+			r.AddValue(vs...)
+		}
+	}
 }
 
 // AddValue adds secret values to replace wherever they appear. Values shorter

@@ -159,6 +159,7 @@ type attemptResult struct {
 func (s *Service) Call(ctx context.Context, req *flows.WebhookRequest) *flows.WebhookResult {
 	start := time.Now()
 	red := NewRedactor(req.Auth, s.secretHdrs...)
+	red.Learn(req.URL, req.Headers)
 	res := &flows.WebhookResult{}
 	defer func() {
 		res.Elapsed = time.Since(start)

@@ -62,7 +62,7 @@ type WebhookConfig struct {
 	Body     string `json:"body,omitempty"`
 	// Include selects parameter groups for the default body; nil includes all.
 	Include *ParamGroups `json:"include,omitempty"`
-	// TimeoutSeconds for the whole call (default 10).
+	// TimeoutSeconds bounds each attempt (default 10).
 	TimeoutSeconds float64 `json:"timeout,omitempty"`
 	// MaxResponseBytes caps the answer kept (default 256 KiB).
 	MaxResponseBytes int `json:"max_response_bytes,omitempty"`

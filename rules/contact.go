@@ -85,7 +85,11 @@ func testHasCategory(_ *Set, rl *rule, r flows.Run, _ string) (string, map[strin
 	if sess == nil {
 		return "", nil, false
 	}
-	res := sess.Results()[flows.Key(rl.render(r, 0))]
+	key := rl.key
+	if !rl.args[0].static {
+		key = flows.Key(rl.render(r, 0))
+	}
+	res := sess.Results()[key]
 	if res == nil || res.Category == "" {
 		return "", nil, false
 	}

@@ -15,9 +15,37 @@ type decimal struct {
 	neg  bool
 	intp string // ASCII digits, "" for zero
 	frac string // ASCII digits after the point, "" for none
+	// text is the number as the input wrote it, when that is already canonical,
+	// so String need not build it again.
+	text string
+}
+
+// canonical reports whether raw is exactly d's canonical form.
+func (d decimal) canonical(raw string) bool {
+	if d.neg {
+		if raw == "" || raw[0] != '-' {
+			return false
+		}
+		raw = raw[1:]
+	}
+	ip := d.intp
+	if ip == "" {
+		ip = "0"
+	}
+	if !strings.HasPrefix(raw, ip) {
+		return false
+	}
+	raw = raw[len(ip):]
+	if d.frac == "" {
+		return raw == ""
+	}
+	return len(raw) == len(d.frac)+1 && raw[0] == '.' && raw[1:] == d.frac
 }
 
 func (d decimal) String() string {
+	if d.text != "" {
+		return d.text
+	}
 	ip := d.intp
 	if ip == "" {
 		ip = "0"
@@ -202,8 +230,13 @@ func eachNumber(s string, f func(decimal) bool) bool {
 						fracStart, fracEnd = end+1, fe
 					}
 				}
-				if d, ok := makeDecimal(neg, s[q:end], s[fracStart:fracEnd]); ok && f(d) {
-					return true
+				if d, ok := makeDecimal(neg, s[q:end], s[fracStart:fracEnd]); ok {
+					if raw := s[i:fracEnd]; d.canonical(raw) {
+						d.text = raw
+					}
+					if f(d) {
+						return true
+					}
 				}
 				i = fracEnd
 				continue

@@ -60,6 +60,7 @@ type rule struct {
 	nums  [2]decimal     // number rules
 	date  date           // date rules, when the argument is an ISO date
 	dated bool           // date is set
+	key   string         // has_category: the result key
 }
 
 // arg is one argument: a compiled template, or its text when it holds no variables.
@@ -283,9 +284,12 @@ func (rl *rule) prepare(j int, kind argKind, src string) *flows.FieldError {
 		}
 		rl.re = re
 	case argCountry:
-		if !validCountry(src) {
+		if strings.TrimSpace(src) != "" && !validCountry(src) {
 			return &flows.FieldError{Message: fmt.Sprintf("unknown country code %q (expected ISO 3166-1 alpha-2, e.g. US)", src)}
 		}
+	}
+	if j == 0 && rl.def.name == "has_category" {
+		rl.key = flows.Key(src)
 	}
 	if j == 0 && isWordRule(rl.def.name) {
 		rl.words = tokenWords(src)

@@ -82,6 +82,8 @@ func TestWordRules(t *testing.T) {
 		{"has_only_phrase", []string{""}, "", true, ""},
 		{"has_only_phrase", []string{"quick brown"}, "  quick...BROWN!  ", true, "quick BROWN"},
 		{"has_only_phrase", []string{"red fox"}, "The Quick Brown Fox", false, ""},
+		{"has_only_phrase", []string{"quick brown"}, "Quick  Brown", true, "Quick Brown"},
+		{"has_phrase", []string{"quick brown"}, "Quick\tBrown fox", true, "Quick Brown"},
 	}, nil)
 }
 
@@ -286,6 +288,7 @@ func TestPhoneRule(t *testing.T) {
 		{"has_phone", nil, "my number is 2067799294", false, ""}, // no country: needs +
 		{"has_phone", []string{"US"}, "12345", false, ""},
 		{"has_phone", nil, "", false, ""},
+		{"has_phone", []string{""}, "+12067799294", true, "+12067799294"},
 	}, nil)
 	runCases(t, []ruleCase{
 		{"has_phone", nil, "0788 123 123", true, "+250788123123"},

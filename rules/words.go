@@ -129,23 +129,28 @@ func containsWord(pins []string, w string) bool {
 }
 
 // joinTokens joins the tokens of in for which keep is true with single spaces.
-// A single token is returned as a slice of in, without allocating.
+// When the input already has them that way (one token, or neighbours separated
+// by one space) the value is a slice of in, without allocating.
 func joinTokens(in string, toks []span, keep func(i int) bool) string {
-	n, size, first := 0, 0, -1
+	n, size, first, last := 0, 0, -1, -1
+	contiguous := true
 	for i, t := range toks {
 		if keep(i) {
 			if first < 0 {
 				first = i
+			} else if last != i-1 || t.start != toks[last].end+1 || in[toks[last].end] != ' ' {
+				contiguous = false
 			}
+			last = i
 			n++
 			size += t.end - t.start + 1
 		}
 	}
-	switch n {
-	case 0:
+	switch {
+	case n == 0:
 		return ""
-	case 1:
-		return in[toks[first].start:toks[first].end]
+	case contiguous:
+		return in[toks[first].start:toks[last].end]
 	}
 	var b strings.Builder
 	b.Grow(size - 1)

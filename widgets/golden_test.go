@@ -83,6 +83,7 @@ type goldenEvent struct {
 	Body         string            `json:"body,omitempty"`
 	Status       flows.Status      `json:"status,omitempty"`
 	Message      string            `json:"message,omitempty"`
+	Data         json.RawMessage   `json:"data,omitempty"`
 }
 
 type goldenResult struct {
@@ -100,6 +101,7 @@ func normalise(evs []flows.Event) []goldenEvent {
 			NumDigits: ev.NumDigits, FinishKey: ev.FinishKey, Name: ev.Name, Value: ev.Value,
 			Category: ev.Category, Input: ev.Input, Scope: ev.Scope, Method: ev.Method,
 			HTTPStatus: ev.Status, Outcome: ev.Outcome, Status: ev.SessionStatus, Message: ev.Message,
+			Data: ev.Data,
 		}
 		if ev.Request != nil {
 			g.Headers = ev.Request.Headers

@@ -104,6 +104,9 @@ func TestSchemaRejects(t *testing.T) {
 		"bad finish key":          `{"name": "f", "widgets": [{"id": "a", "type": "gather_digits", "finish_key": "##"}]}`,
 		"one random bucket":       `{"name": "f", "widgets": [{"id": "a", "type": "random", "buckets": ["A"]}]}`,
 		"wrong version":           `{"name": "f", "version": "2.0", "widgets": [{"id": "a", "type": "end"}]}`,
+		"record without action":   `{"name": "f", "widgets": [{"id": "a", "type": "record"}]}`,
+		"update_groups empty":     `{"name": "f", "widgets": [{"id": "a", "type": "update_groups"}]}`,
+		"remove and remove_all":   `{"name": "f", "widgets": [{"id": "a", "type": "update_groups", "remove": ["x"], "remove_all": true}]}`,
 	}
 	for name, src := range tests {
 		t.Run(name, func(t *testing.T) {

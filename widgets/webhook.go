@@ -1,8 +1,6 @@
 package widgets
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
-	"github.com/tidwall/gjson"
 )
 
 // TypeWebhook calls an HTTP service mid-flow.
@@ -53,6 +50,7 @@ func (w *Webhook) Validate(c flows.Compiler) error {
 		w.body, err = c.Template("body", w.WebhookConfig.Body)
 		errs = append(errs, err)
 	}
+	// In name order, so errors come out the same way every time.
 	for _, k := range slices.Sorted(maps.Keys(w.Headers)) {
 		v := w.Headers[k]
 		t, err := c.Template(fmt.Sprintf("headers[%q]", k), v)
@@ -155,49 +153,42 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 	}
 	req := callout.NewRequest(cfg, url, headers, body, ctype)
 	res := hooks.Call(r.Context(), req)
+	r.Emit(callout.Event(req, res))
 
-	r.Emit(flows.Event{
-		Type: flows.EventWebhookCalled, Method: req.Method, URL: url, Status: res.Status,
-		ElapsedMS: res.Elapsed.Milliseconds(), Outcome: res.Outcome, Attempts: res.Attempts,
-		Request: res.Request, Response: res.Response, Calls: res.Calls, Message: res.Error,
-	})
-
-	// The exit is also the result's category: Success, Failure, or Timeout
-	// when the call timed out and the widget has that exit. A connection error
-	// is a failure, not a timeout.
 	exit := callout.Exit(res.Outcome, w.Exits[flows.ExitTimeout] != "")
-	// @extra is always the last call's answer: a text answer or no answer at
-	// all clears the previous one rather than leaving stale data in place.
-	var raw json.RawMessage
-	trimmed := bytes.TrimSpace(res.Body)
-	isJSON := len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') && json.Valid(trimmed)
-	if isJSON && res.Outcome != flows.OutcomeTooBig {
-		raw = append(json.RawMessage(nil), trimmed...)
+	category := flows.ExitFailure
+	if exit == flows.ExitSuccess {
+		category = flows.ExitSuccess
 	}
-	r.SetExtra(raw)
+	extra := callout.Extra(res)
+	if extra != nil {
+		r.SetExtra(extra)
+	}
 	value := ""
 	if res.Status > 0 {
 		value = strconv.Itoa(res.Status)
 	}
+	// A non-JSON answer is kept as text (@flow.NAME.text), within a bound.
 	text := ""
-	if raw == nil {
-		text = string(res.Body)
+	if extra == nil && len(res.Body) > 0 {
+		text = string(res.Body[:min(len(res.Body), maxTextAnswer)])
 	}
-	r.SaveResult(name, value, exit, text, raw)
-	if raw != nil {
+	r.SaveResult(name, value, category, text, extra)
+	if extra != nil && len(w.Mappings) > 0 {
+		values, missing := callout.Extract(extra, w.Mappings)
 		for _, m := range w.paths {
-			if g := gjson.GetBytes(raw, m.path); g.Exists() {
-				v := g.String()
-				if g.IsObject() || g.IsArray() {
-					v = g.Raw
-				}
+			if v, ok := values[m.name]; ok {
 				r.SaveResult(m.name, v, "", "", nil)
-			} else {
-				r.Emit(flows.Event{Type: flows.EventWarning, Message: fmt.Sprintf("mapping %q: path %q not in the answer", m.name, m.path)})
 			}
+		}
+		for _, name := range missing {
+			r.Emit(flows.Event{Type: flows.EventWarning, Message: fmt.Sprintf("mapping %q: path %q is not in the answer", name, w.Mappings[name])})
 		}
 	}
 	return flows.Outcome{Exit: exit}
 }
+
+// maxTextAnswer bounds how much of a non-JSON answer a session keeps.
+const maxTextAnswer = 4096
 
 var _ flows.Widget = (*Webhook)(nil)

@@ -67,7 +67,7 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*fl
 	}
 	for _, l := range res.Report.Lines {
 		if l.Level != "info" {
-			fmt.Fprintf(stderr, "%s: import %s: %s\n", path, l.Level, l.String())
+			fmt.Fprintf(stderr, "%s: import: %s\n", path, l.String())
 		}
 	}
 	var chosen *flows.Flow

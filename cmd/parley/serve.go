@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
+
+	"github.com/parleyhq/parley/server"
 )
 
+// serve runs the HTTP server; server.Main parses the flags (parley serve --help).
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "parley serve: the server is not built into this binary yet")
-	return 1
+	return server.Main(ctx, args, stdout, stderr)
 }

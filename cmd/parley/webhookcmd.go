@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/parleyhq/parley/callout"
 	"io"
-	"sort"
-	"time"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
@@ -68,7 +67,7 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, ev := range evs {
 		switch ev.Type {
 		case flows.EventWebhookCalled:
-			printExchange(stdout, ev)
+			fmt.Fprint(stdout, callout.DescribeEvent(ev))
 			if ev.Outcome == flows.OutcomeSuccess {
 				code = 0
 			}
@@ -77,45 +76,4 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
-}
-
-func printExchange(w io.Writer, ev flows.Event) {
-	calls := ev.Calls
-	if len(calls) == 0 {
-		calls = []flows.WebhookCall{{Attempt: 1, Request: ev.Request, Response: ev.Response, ElapsedMS: ev.ElapsedMS, Error: ev.Message}}
-	}
-	for _, c := range calls {
-		if len(calls) > 1 {
-			fmt.Fprintf(w, "--- attempt %d\n", c.Attempt)
-		}
-		if c.Request != nil {
-			fmt.Fprintf(w, "> %s %s\n", c.Request.Method, c.Request.URL)
-			printHeaders(w, "> ", c.Request.Headers)
-			if c.Request.Body != "" {
-				fmt.Fprintf(w, ">\n%s\n", c.Request.Body)
-			}
-		}
-		if c.Response != nil {
-			fmt.Fprintf(w, "< %d\n", c.Response.Status)
-			printHeaders(w, "< ", c.Response.Headers)
-			if c.Response.Body != "" {
-				fmt.Fprintf(w, "<\n%s\n", c.Response.Body)
-			}
-		}
-		if c.Error != "" {
-			fmt.Fprintf(w, "error: %s\n", c.Error)
-		}
-	}
-	fmt.Fprintf(w, "outcome: %s, status %d, %s, %d attempt(s)\n", ev.Outcome, ev.Status, time.Duration(ev.ElapsedMS)*time.Millisecond, max(ev.Attempts, 1))
-}
-
-func printHeaders(w io.Writer, prefix string, h map[string]string) {
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "%s%s: %s\n", prefix, k, h[k])
-	}
 }

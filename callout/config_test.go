@@ -1,0 +1,144 @@
+package callout
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "webhooks.json")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfigs(t *testing.T) {
+	const one = `{"name":"orders","url":"https://api.example.com/orders","method":"post",
+		"auth":{"type":"oauth2_client_credentials","client_id":"p","client_secret":"s","token_url":"https://auth.example.com/token","scopes":["a"]}}`
+	tests := []struct {
+		name    string
+		file    string
+		names   []string
+		wantErr []string
+	}{
+		{name: "object", file: `{"webhooks":[` + one + `,{"name":"ping","url":"http://example.com/ping","method":"GET"}]}`, names: []string{"orders", "ping"}},
+		{name: "bare array", file: `[` + one + `]`, names: []string{"orders"}},
+		{name: "empty", file: `{"webhooks":[]}`},
+		{name: "unknown field", file: `[{"name":"x","url":"https://e.com","methd":"GET"}]`, wantErr: []string{`unknown field "methd"`}},
+		{name: "malformed", file: `[{"name":`, wantErr: []string{"malformed JSON"}},
+		{name: "every problem named", file: `{"webhooks":[
+			{"name":"a","url":"ftp://e.com","method":"TRACE","content_type":"xml","body_mode":"custom","retries":50,"extra_json":[1]},
+			{"url":"https://e.com"},
+			{"name":"c","url":"https://e.com","auth":{"type":"basic"}},
+			{"name":"c","url":"https://e.com","auth":{"type":"oauth2_password","client_id":"x","token_url":"file:///t","encoding":"xml"}},
+			{"name":"e","auth":{"type":"digest"}}]}`,
+			wantErr: []string{
+				`webhooks[0] "a": url: "ftp://e.com" must start with http:// or https://`,
+				`webhooks[0] "a": method: "TRACE" is not supported`,
+				`webhooks[0] "a": content_type: "xml"`,
+				`webhooks[0] "a": body: required when body_mode is custom`,
+				`webhooks[0] "a": retries: 50 is out of range`,
+				`webhooks[0] "a": extra_json: must be a JSON object`,
+				`webhooks[1]: name: required`,
+				`webhooks[2] "c": auth.username: required for basic auth`,
+				`webhooks[3] "c": name: "c" is defined twice`,
+				`webhooks[3] "c": auth.token_url: "file:///t" must be an http or https URL`,
+				`webhooks[3] "c": auth.username: required for oauth2_password auth`,
+				`webhooks[3] "c": auth.password: required`,
+				`webhooks[3] "c": auth.encoding: "xml"`,
+				`webhooks[4] "e": url: required`,
+				`webhooks[4] "e": auth.type: "digest" is not supported`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfgs, err := LoadConfigs(writeFile(t, tt.file))
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error lacks %q:\n%v", w, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfgs) != len(tt.names) {
+				t.Fatalf("got %d configs, want %v", len(cfgs), tt.names)
+			}
+			s := New(Options{Configs: cfgs})
+			for _, n := range tt.names {
+				if c, ok := s.Config(n); !ok || c.Name != n {
+					t.Errorf("Config(%q) = %v, %v", n, c, ok)
+				}
+			}
+			if _, ok := s.Config("missing"); ok {
+				t.Error("Config found a webhook that is not configured")
+			}
+		})
+	}
+	if _, err := LoadConfigs(filepath.Join(t.TempDir(), "nope.json")); err == nil || !strings.Contains(err.Error(), "nope.json") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	named := &flows.WebhookConfig{
+		Name: "orders", URL: "https://api.example.com/orders", Method: "POST", ContentType: "json",
+		Headers:   map[string]string{"X-Tenant": "acme", "Accept": "application/json"},
+		Auth:      &flows.WebhookAuth{Type: flows.AuthBearer, Token: "t-named"},
+		ExtraJSON: json.RawMessage(`{"a":1}`), TimeoutSeconds: 5, Retries: 2,
+	}
+	inline := &flows.WebhookConfig{
+		URL: "https://api.example.com/orders/@flow.order.value", Method: "GET",
+		Headers: map[string]string{"x-tenant": "other", "X-Trace": "1"}, TimeoutSeconds: 2.5,
+		Include: &flows.ParamGroups{Call: true}, FollowRedirects: true,
+	}
+	m := Merge(named, inline)
+	if m.Name != "orders" || m.URL != inline.URL || m.Method != "GET" || m.ContentType != "json" {
+		t.Errorf("scalars: %+v", m)
+	}
+	if len(m.Headers) != 3 || m.Headers["x-tenant"] != "other" || m.Headers["Accept"] != "application/json" || m.Headers["X-Trace"] != "1" {
+		t.Errorf("headers %v", m.Headers)
+	}
+	if m.Auth == nil || m.Auth.Token != "t-named" || m.Auth == named.Auth {
+		t.Errorf("auth %+v should be a copy of the named auth", m.Auth)
+	}
+	if m.TimeoutSeconds != 2.5 || m.Retries != 2 || !m.FollowRedirects || m.Include == nil || !m.Include.Call || string(m.ExtraJSON) != `{"a":1}` {
+		t.Errorf("merged %+v", m)
+	}
+	if named.Headers["X-Tenant"] != "acme" || len(named.Headers) != 2 {
+		t.Error("Merge modified the named config")
+	}
+	if c := Merge(nil, nil); c == nil {
+		t.Error("Merge(nil, nil) = nil")
+	}
+
+	req := NewRequest(m, "https://api.example.com/orders/A-1", m.Headers, nil, "")
+	if req.Method != "GET" || req.Timeout != 2500*time.Millisecond || req.Retries != 2 || !req.FollowRedirects || req.Auth == m.Auth || req.Auth.Token != "t-named" {
+		t.Errorf("request %+v", req)
+	}
+}
+
+func TestValidateInline(t *testing.T) {
+	// An inline config may leave the URL to the named one and use templates.
+	if errs := Validate(&flows.WebhookConfig{Headers: map[string]string{"X-A": "@flow.a"}}, false); len(errs) != 0 {
+		t.Fatalf("inline without URL: %v", errs)
+	}
+	errs := Validate(&flows.WebhookConfig{URL: "@flow.url", Headers: map[string]string{"Bad Header": "x"}}, false)
+	if len(errs) != 2 || errs[0].Path != "url" || errs[1].Path != `headers["Bad Header"]` {
+		t.Fatalf("errors %v", errs)
+	}
+}

@@ -1,0 +1,159 @@
+package callout
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+func TestGuardCheckAddr(t *testing.T) {
+	tests := []struct {
+		addr    string
+		allow   []string
+		blocked bool
+	}{
+		{addr: "93.184.216.34"},
+		{addr: "2606:4700:4700::1111"},
+		{addr: "127.0.0.1", blocked: true},
+		{addr: "10.1.2.3", blocked: true},
+		{addr: "172.16.0.1", blocked: true},
+		{addr: "192.168.1.1", blocked: true},
+		{addr: "169.254.169.254", blocked: true},
+		{addr: "100.64.0.1", blocked: true},
+		{addr: "0.0.0.0", blocked: true},
+		{addr: "224.0.0.1", blocked: true},
+		{addr: "255.255.255.255", blocked: true},
+		{addr: "::1", blocked: true},
+		{addr: "::", blocked: true},
+		{addr: "fe80::1", blocked: true},
+		{addr: "fc00::1", blocked: true},
+		{addr: "ff02::1", blocked: true},
+		{addr: "::ffff:127.0.0.1", blocked: true},
+		{addr: "::ffff:10.0.0.1", blocked: true},
+		{addr: "::ffff:169.254.169.254", blocked: true},
+		{addr: "64:ff9b::a00:1", blocked: true},
+		{addr: "2001:db8::1", blocked: true},
+		{addr: "127.0.0.1", allow: []string{"127.0.0.0/8"}},
+		{addr: "::ffff:127.0.0.1", allow: []string{"127.0.0.0/8"}},
+		{addr: "10.0.0.7", allow: []string{"10.0.0.7"}},
+		{addr: "10.0.0.8", allow: []string{"10.0.0.7"}, blocked: true},
+		{addr: "fd00::5", allow: []string{"fd00::/8"}},
+		{addr: "::1", allow: []string{"127.0.0.0/8"}, blocked: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			allow, err := ParseAllowCIDRs(tt.allow, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = NewGuard(allow).CheckAddr(netip.MustParseAddr(tt.addr))
+			if got := err != nil; got != tt.blocked {
+				t.Fatalf("CheckAddr(%s) with allow %v: blocked=%v (%v), want %v", tt.addr, tt.allow, got, err, tt.blocked)
+			}
+			if err != nil && !errors.Is(err, ErrBlocked) {
+				t.Fatalf("error %v does not wrap ErrBlocked", err)
+			}
+		})
+	}
+}
+
+func TestParseAllowCIDRs(t *testing.T) {
+	tests := []struct {
+		name    string
+		flags   []string
+		env     string
+		want    []string
+		wantErr string
+	}{
+		{name: "none"},
+		{name: "flags and env", flags: []string{"10.0.0.0/8", "192.168.1.5"}, env: "fd00::/8, ::1", want: []string{"10.0.0.0/8", "192.168.1.5/32", "fd00::/8", "::1/128"}},
+		{name: "comma list in one flag", flags: []string{"10.0.0.0/8,172.16.0.0/12"}, want: []string{"10.0.0.0/8", "172.16.0.0/12"}},
+		{name: "host bits masked", flags: []string{"10.1.2.3/8"}, want: []string{"10.0.0.0/8"}},
+		{name: "bad flag", flags: []string{"10.0.0.0/33"}, wantErr: `--allow-cidr: "10.0.0.0/33"`},
+		{name: "bad env", env: "10.0.0.0/8,intranet", wantErr: `PARLEY_ALLOW_CIDRS: "intranet"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseAllowCIDRs(tt.flags, tt.env)
+			if tt.wantErr != "" {
+				if err == nil || !contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s []string
+			for _, p := range got {
+				s = append(s, p.String())
+			}
+			if len(s) != len(tt.want) {
+				t.Fatalf("got %v, want %v", s, tt.want)
+			}
+			for i := range s {
+				if s[i] != tt.want[i] {
+					t.Fatalf("got %v, want %v", s, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// The guard judges the address actually dialled: loopback is refused by
+// default whether given as an IP, an IPv4-mapped IPv6 address or a name, and
+// on redirect hops.
+func TestGuardOnCalls(t *testing.T) {
+	var hits atomic.Int32
+	var portS string
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/hop" {
+			// 127.0.0.2 is loopback too, but not in the test's allowlist.
+			http.Redirect(w, r, "http://127.0.0.2:"+portS+"/", http.StatusFound)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	port := srv.Listener.Addr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()
+	portS = itoa(int(port))
+	only := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	tests := []struct {
+		name  string
+		allow []netip.Prefix
+		url   string
+		want  string
+	}{
+		{name: "loopback refused by default", url: srv.URL, want: flows.OutcomeBlocked},
+		{name: "loopback allowed by the allowlist", allow: loopback, url: srv.URL, want: flows.OutcomeSuccess},
+		{name: "IPv4-mapped IPv6 refused", url: "http://[::ffff:127.0.0.1]:" + portS + "/", want: flows.OutcomeBlocked},
+		{name: "name resolving to loopback refused", url: "http://localhost:" + portS + "/", want: flows.OutcomeBlocked},
+		{name: "IPv6 loopback refused", url: "http://[::1]:" + portS + "/", want: flows.OutcomeBlocked},
+		{name: "redirect hop re-checked", allow: only, url: srv.URL + "/hop", want: flows.OutcomeBlocked},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(Options{AllowCIDRs: tt.allow})
+			before := hits.Load()
+			res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: tt.url, FollowRedirects: true})
+			if res.Outcome != tt.want {
+				t.Fatalf("outcome %q (%s), want %q", res.Outcome, res.Error, tt.want)
+			}
+			if tt.want == flows.OutcomeBlocked && tt.allow == nil && hits.Load() != before {
+				t.Fatalf("the server was reached despite the guard")
+			}
+		})
+	}
+}
+
+func TestUnsafeDisablesGuard(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {})
+	res := call(t, New(Options{Unsafe: true}), &flows.WebhookRequest{Method: "GET", URL: srv.URL})
+	if res.Outcome != flows.OutcomeSuccess {
+		t.Fatalf("outcome %q (%s), want success", res.Outcome, res.Error)
+	}
+}

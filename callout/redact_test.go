@@ -1,0 +1,100 @@
+package callout
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// Secrets never appear in traces, events, Describe output or logs, even when
+// the receiver echoes them back.
+func TestRedaction(t *testing.T) {
+	ts := newTokenServer(t)
+	var n atomic.Int32
+	api := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.WriteHeader(503) // one retry, so every attempt is listed
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: "cookie-s3cret"})
+		w.Header().Set("X-Echo-Auth", r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"headers": r.Header, "query": r.URL.RawQuery, "visible": "kept"})
+	})
+	tests := []struct {
+		name    string
+		auth    *flows.WebhookAuth
+		secrets []string
+	}{
+		{name: "basic", auth: &flows.WebhookAuth{Type: flows.AuthBasic, Username: "ana", Password: "basic-s3cret"},
+			secrets: []string{"basic-s3cret", "YW5hOmJhc2ljLXMzY3JldA=="}},
+		{name: "bearer", auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "bearer-s3cret"}, secrets: []string{"bearer-s3cret"}},
+		{name: "client credentials form", auth: ts.auth(flows.AuthOAuth2ClientCredentials, EncodingForm),
+			secrets: []string{"client-s3cret", "access-"}},
+		{name: "password json", auth: ts.auth(flows.AuthOAuth2Password, EncodingJSON),
+			secrets: []string{"client-s3cret", "user-passw0rd", "access-"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n.Store(0)
+			var logs bytes.Buffer
+			s := newService(t, Options{
+				Logger:        slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+				SecretHeaders: []string{"X-Partner"},
+			})
+			req := &flows.WebhookRequest{
+				Method: "GET", URL: api.URL + "/orders?api_key=query-s3cret&access_token=query-token-s3cret&page=2",
+				Headers: map[string]string{"X-Api-Key": "hdr-s3cret", "X-Partner": "partner-s3cret", "X-Request-Id": "req-42"},
+				Auth:    tt.auth, Retries: 1, RetryBackoff: 1,
+			}
+			res := call(t, s, req)
+			if res.Outcome != flows.OutcomeSuccess || res.Attempts != 2 {
+				t.Fatalf("outcome %q attempts %d (%s)", res.Outcome, res.Attempts, res.Error)
+			}
+			ev, _ := json.Marshal(Event(req, res))
+			all, _ := json.Marshal(struct {
+				Req, Resp *flows.HTTPTrace
+				Headers   map[string]string
+				Calls     []flows.WebhookCall
+				Error     string
+			}{res.Request, res.Response, res.Headers, res.Calls, res.Error})
+			recorded := string(all) + string(ev) + Describe(res) + logs.String()
+			for _, secret := range append(tt.secrets, "query-s3cret", "query-token-s3cret", "hdr-s3cret", "partner-s3cret", "cookie-s3cret") {
+				if strings.Contains(recorded, secret) {
+					t.Errorf("secret %q recorded:\n%s", secret, recorded)
+				}
+			}
+			// Redaction keeps what is not secret.
+			for _, keep := range []string{"page=2", "req-42", `\"visible\":\"kept\"`, "/orders", Redacted} {
+				if !strings.Contains(recorded, keep) {
+					t.Errorf("%q missing from the record", keep)
+				}
+			}
+			// The flow still gets the real answer.
+			if !strings.Contains(string(res.Body), "hdr-s3cret") {
+				t.Errorf("the answer body given to the flow was altered: %s", res.Body)
+			}
+		})
+	}
+}
+
+func TestRedactorURL(t *testing.T) {
+	r := NewRedactor(&flows.WebhookAuth{Type: flows.AuthBearer, Token: "path-s3cret"})
+	tests := []struct{ in, want string }{
+		{"https://u:pw@example.com/x", "https://u:%5Bredacted%5D@example.com/x"},
+		{"https://example.com/x?token=abc&q=1", "https://example.com/x?q=1&token=%5Bredacted%5D"},
+		{"https://example.com/hooks/path-s3cret", "https://example.com/hooks/[redacted]"},
+		{"https://example.com/x?q=1", "https://example.com/x?q=1"},
+	}
+	for _, tt := range tests {
+		if got := r.URL(tt.in); got != tt.want {
+			t.Errorf("URL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

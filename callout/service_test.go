@@ -1,0 +1,344 @@
+package callout
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// echo answers with what it received, as JSON.
+func echo(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery,
+		"content_type": r.Header.Get("Content-Type"), "body": string(body),
+		"user_agent": r.UserAgent(), "x_custom": r.Header.Get("X-Custom"),
+	})
+}
+
+func TestMethods(t *testing.T) {
+	srv := server(t, echo)
+	s := newService(t, Options{})
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "post"} {
+		t.Run(m, func(t *testing.T) {
+			var body []byte
+			if m != "GET" && m != "DELETE" {
+				body = []byte(`{"a":1}`)
+			}
+			res := call(t, s, &flows.WebhookRequest{
+				Method: m, URL: srv.URL + "/orders?id=7", Body: body, ContentType: flows.ContentJSON,
+				Headers: map[string]string{"X-Custom": "yes"},
+			})
+			if res.Outcome != flows.OutcomeSuccess || res.Status != 200 || res.Attempts != 1 {
+				t.Fatalf("outcome %q status %d attempts %d (%s)", res.Outcome, res.Status, res.Attempts, res.Error)
+			}
+			var got map[string]string
+			if err := json.Unmarshal(res.Body, &got); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"method": strings.ToUpper(m), "path": "/orders", "query": "id=7", "body": string(body), "x_custom": "yes", "user_agent": UserAgent}
+			if body != nil {
+				want["content_type"] = "application/json"
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("server saw %s=%q, want %q", k, got[k], v)
+				}
+			}
+			if res.Request.Method != strings.ToUpper(m) || res.Request.Body != string(body) || res.Response.Status != 200 {
+				t.Errorf("trace %+v / %+v does not describe the exchange", res.Request, res.Response)
+			}
+		})
+	}
+}
+
+func TestRefusedRequests(t *testing.T) {
+	s := newService(t, Options{MaxRequestBytes: 10})
+	tests := []struct {
+		name string
+		req  flows.WebhookRequest
+		want string
+	}{
+		{name: "method", req: flows.WebhookRequest{Method: "TRACE", URL: "http://127.0.0.1/"}, want: `method "TRACE"`},
+		{name: "scheme", req: flows.WebhookRequest{Method: "GET", URL: "ftp://127.0.0.1/"}, want: "http or https"},
+		{name: "file", req: flows.WebhookRequest{Method: "GET", URL: "file:///etc/passwd"}, want: "http or https"},
+		{name: "no host", req: flows.WebhookRequest{Method: "GET", URL: "http:///x"}, want: "no host"},
+		{name: "body too large", req: flows.WebhookRequest{Method: "POST", URL: "http://127.0.0.1/", Body: []byte("01234567890")}, want: "11 bytes, over the 10-byte limit"},
+		{name: "auth", req: flows.WebhookRequest{Method: "GET", URL: "http://127.0.0.1/", Auth: &flows.WebhookAuth{Type: flows.AuthBearer}}, want: "auth.token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := call(t, s, &tt.req)
+			if res.Outcome != flows.OutcomeFailure || !strings.Contains(res.Error, tt.want) {
+				t.Fatalf("outcome %q error %q, want failure mentioning %q", res.Outcome, res.Error, tt.want)
+			}
+			if res.Request == nil {
+				t.Fatal("no request trace")
+			}
+		})
+	}
+}
+
+func TestStatusOutcomes(t *testing.T) {
+	tests := []struct {
+		status  int
+		outcome string
+	}{
+		{200, flows.OutcomeSuccess},
+		{201, flows.OutcomeSuccess},
+		{204, flows.OutcomeSuccess},
+		{304, flows.OutcomeFailure},
+		{400, flows.OutcomeFailure},
+		{404, flows.OutcomeFailure},
+		{429, flows.OutcomeFailure},
+		{500, flows.OutcomeFailure},
+		{503, flows.OutcomeFailure},
+	}
+	s := newService(t, Options{})
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				if tt.status != 204 && tt.status != 304 {
+					w.Write([]byte("plain text, not JSON"))
+				}
+			})
+			res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: srv.URL})
+			if res.Outcome != tt.outcome || res.Status != tt.status {
+				t.Fatalf("outcome %q status %d, want %q %d", res.Outcome, res.Status, tt.outcome, tt.status)
+			}
+		})
+	}
+}
+
+func TestNonJSONAnswer(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html><body>ok</body></html>"))
+	})
+	res := call(t, newService(t, Options{}), &flows.WebhookRequest{Method: "GET", URL: srv.URL})
+	if res.Outcome != flows.OutcomeSuccess || string(res.Body) != "<html><body>ok</body></html>" {
+		t.Fatalf("outcome %q body %q", res.Outcome, res.Body)
+	}
+	if Extra(res) != nil {
+		t.Fatalf("Extra(%q) = %s, want nil for a non-JSON answer", res.Body, Extra(res))
+	}
+	if res.Headers["Content-Type"] != "text/html" || res.Response.Body != string(res.Body) {
+		t.Fatalf("headers %v, trace body %q", res.Headers, res.Response.Body)
+	}
+}
+
+func TestRedirects(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		if _, err := fmtSscan(r.URL.Path, &n); err == nil && n > 0 {
+			http.Redirect(w, r, "/"+itoa(n-1), http.StatusFound)
+			return
+		}
+		w.Write([]byte(`{"arrived":true}`))
+	})
+	s := newService(t, Options{})
+	tests := []struct {
+		name     string
+		path     string
+		follow   bool
+		outcome  string
+		status   int
+		finalURL string
+	}{
+		{name: "off: 3xx is a failure", path: "/1", outcome: flows.OutcomeFailure, status: 302},
+		{name: "on: followed", path: "/3", follow: true, outcome: flows.OutcomeSuccess, status: 200, finalURL: srv.URL + "/0"},
+		{name: "on: five hops", path: "/5", follow: true, outcome: flows.OutcomeSuccess, status: 200, finalURL: srv.URL + "/0"},
+		{name: "on: more than five hops", path: "/6", follow: true, outcome: flows.OutcomeFailure},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: srv.URL + tt.path, FollowRedirects: tt.follow})
+			if res.Outcome != tt.outcome || res.Status != tt.status {
+				t.Fatalf("outcome %q status %d (%s), want %q %d", res.Outcome, res.Status, res.Error, tt.outcome, tt.status)
+			}
+			if tt.finalURL != "" && res.Response.URL != tt.finalURL {
+				t.Fatalf("response URL %q, want %q", res.Response.URL, tt.finalURL)
+			}
+		})
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/partial" {
+			w.WriteHeader(200)
+			w.Write([]byte(`{"half":`))
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	s := newService(t, Options{DefaultTimeout: 50 * time.Millisecond})
+	tests := []struct {
+		name    string
+		path    string
+		timeout time.Duration
+		status  int
+	}{
+		{name: "request timeout", path: "/", timeout: 50 * time.Millisecond},
+		{name: "service default", path: "/"},
+		{name: "while reading the answer", path: "/partial", timeout: 50 * time.Millisecond, status: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: srv.URL + tt.path, Timeout: tt.timeout})
+			if res.Outcome != flows.OutcomeTimeout || res.Status != tt.status {
+				t.Fatalf("outcome %q status %d (%s), want timeout %d", res.Outcome, res.Status, res.Error, tt.status)
+			}
+			if Exit(res.Outcome, true) != flows.ExitTimeout || Exit(res.Outcome, false) != flows.ExitFailure {
+				t.Fatal("a timeout should take Timeout when the widget has it, Failure otherwise")
+			}
+		})
+	}
+}
+
+func TestConnectionError(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {})
+	url := srv.URL
+	srv.Close()
+	res := call(t, newService(t, Options{}), &flows.WebhookRequest{Method: "GET", URL: url})
+	if res.Outcome != flows.OutcomeError || res.Error == "" || res.Status != 0 {
+		t.Fatalf("outcome %q status %d error %q, want error", res.Outcome, res.Status, res.Error)
+	}
+}
+
+func TestSizeCap(t *testing.T) {
+	big := strings.Repeat("x", 1000)
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.Write([]byte(big))
+	})
+	s := newService(t, Options{DefaultMaxResponse: 100})
+	tests := []struct {
+		name    string
+		max     int
+		outcome string
+		kept    int
+	}{
+		{name: "service default cap", outcome: flows.OutcomeTooBig, kept: 100},
+		{name: "request cap", max: 10, outcome: flows.OutcomeTooBig, kept: 10},
+		{name: "exactly at the cap", max: 1000, outcome: flows.OutcomeSuccess, kept: 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: srv.URL, MaxResponse: tt.max})
+			if res.Outcome != tt.outcome || len(res.Body) != tt.kept || res.Status != 200 {
+				t.Fatalf("outcome %q, %d bytes kept, status %d; want %q, %d, 200", res.Outcome, len(res.Body), res.Status, tt.outcome, tt.kept)
+			}
+			if res.Response.Truncated != (tt.outcome == flows.OutcomeTooBig) || len(res.Response.Body) != tt.kept {
+				t.Fatalf("trace truncated=%v with %d bytes", res.Response.Truncated, len(res.Response.Body))
+			}
+		})
+	}
+}
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name     string
+		method   string
+		unsafe   bool
+		retries  int
+		statuses []int // answers in order; the last repeats
+		outcome  string
+		attempts int
+	}{
+		{name: "GET retried on 503 until success", method: "GET", retries: 3, statuses: []int{503, 503, 200}, outcome: flows.OutcomeSuccess, attempts: 3},
+		{name: "GET gives up after its retries", method: "GET", retries: 2, statuses: []int{500}, outcome: flows.OutcomeFailure, attempts: 3},
+		{name: "429 retried", method: "PUT", retries: 1, statuses: []int{429, 204}, outcome: flows.OutcomeSuccess, attempts: 2},
+		{name: "DELETE retried", method: "DELETE", retries: 1, statuses: []int{502, 200}, outcome: flows.OutcomeSuccess, attempts: 2},
+		{name: "400 not retried", method: "GET", retries: 3, statuses: []int{400}, outcome: flows.OutcomeFailure, attempts: 1},
+		{name: "POST not retried", method: "POST", retries: 3, statuses: []int{503, 200}, outcome: flows.OutcomeFailure, attempts: 1},
+		{name: "PATCH not retried", method: "PATCH", retries: 3, statuses: []int{503, 200}, outcome: flows.OutcomeFailure, attempts: 1},
+		{name: "POST retried when unsafe retries are on", method: "POST", unsafe: true, retries: 3, statuses: []int{503, 200}, outcome: flows.OutcomeSuccess, attempts: 2},
+		{name: "no retries asked", method: "GET", statuses: []int{503, 200}, outcome: flows.OutcomeFailure, attempts: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var n atomic.Int32
+			srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+				i := int(n.Add(1)) - 1
+				w.WriteHeader(tt.statuses[min(i, len(tt.statuses)-1)])
+			})
+			res := call(t, newService(t, Options{}), &flows.WebhookRequest{
+				Method: tt.method, URL: srv.URL, Retries: tt.retries, RetryBackoff: time.Millisecond, RetryUnsafe: tt.unsafe,
+			})
+			if res.Outcome != tt.outcome || res.Attempts != tt.attempts || int(n.Load()) != tt.attempts {
+				t.Fatalf("outcome %q after %d attempts (server saw %d), want %q after %d", res.Outcome, res.Attempts, n.Load(), tt.outcome, tt.attempts)
+			}
+			if tt.attempts > 1 {
+				if len(res.Calls) != tt.attempts {
+					t.Fatalf("%d calls listed, want %d", len(res.Calls), tt.attempts)
+				}
+				for i, c := range res.Calls {
+					if c.Attempt != i+1 || c.Response == nil || c.Response.Status != tt.statuses[min(i, len(tt.statuses)-1)] {
+						t.Fatalf("call %d: %+v", i, c)
+					}
+				}
+			} else if res.Calls != nil {
+				t.Fatalf("calls listed for a single attempt: %+v", res.Calls)
+			}
+		})
+	}
+}
+
+func TestRetryOnTimeoutAndConnectionError(t *testing.T) {
+	var n atomic.Int32
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			<-r.Context().Done()
+			return
+		}
+		w.WriteHeader(200)
+	})
+	res := call(t, newService(t, Options{}), &flows.WebhookRequest{
+		Method: "GET", URL: srv.URL, Timeout: 50 * time.Millisecond, Retries: 1, RetryBackoff: time.Millisecond,
+	})
+	if res.Outcome != flows.OutcomeSuccess || res.Attempts != 2 || res.Calls[0].Error == "" {
+		t.Fatalf("outcome %q attempts %d calls %+v", res.Outcome, res.Attempts, res.Calls)
+	}
+
+	closed := server(t, func(w http.ResponseWriter, r *http.Request) {})
+	url := closed.URL
+	closed.Close()
+	res = call(t, newService(t, Options{}), &flows.WebhookRequest{Method: "GET", URL: url, Retries: 2, RetryBackoff: time.Millisecond})
+	if res.Outcome != flows.OutcomeError || res.Attempts != 3 {
+		t.Fatalf("outcome %q attempts %d, want error after 3", res.Outcome, res.Attempts)
+	}
+}
+
+// A backoff that would outlast the caller's deadline is not slept: the call
+// returns the last answer instead.
+func TestRetryRespectsDeadline(t *testing.T) {
+	var n atomic.Int32
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(503)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res := newService(t, Options{}).Call(ctx, &flows.WebhookRequest{Method: "GET", URL: srv.URL, Retries: 3, RetryBackoff: time.Hour})
+	if res.Outcome != flows.OutcomeFailure || res.Status != 503 || res.Attempts != 1 || n.Load() != 1 {
+		t.Fatalf("outcome %q status %d attempts %d", res.Outcome, res.Status, res.Attempts)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the call waited until the deadline")
+	}
+}

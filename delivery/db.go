@@ -1,0 +1,169 @@
+package delivery
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// OutboxBucket is the store's transactional outbox: key = 8-byte big-endian
+// sequence, value = an Event as JSON. The dispatcher empties it.
+const OutboxBucket = "outbox"
+
+// Buckets of this package. Every key that sorts by time starts with the 8-byte
+// big-endian unix nanoseconds of that time.
+var (
+	bOutbox     = []byte(OutboxBucket)
+	bSubs       = []byte("dl_subscriptions")          // sub id → Subscription
+	bDeliveries = []byte("dl_deliveries")             // delivery id → Delivery without its payload
+	bPayloads   = []byte("dl_payloads")               // delivery id → payload (written once)
+	bByEndpoint = []byte("dl_deliveries_by_endpoint") // sub id, 0, created, delivery id → status
+	bByTime     = []byte("dl_deliveries_by_time")     // created, delivery id → sub id
+	bDue        = []byte("dl_due")                    // sub id, 0, next attempt, delivery id → message id
+	bAttempts   = []byte("dl_attempts")               // delivery id, 0, attempt (4 bytes) → Attempt
+	bEndpoints  = []byte("dl_endpoint_state")         // sub id → endpointState
+	bRejected   = []byte("dl_outbox_rejected")        // outbox key → record that could not be decoded
+)
+
+var allBuckets = [][]byte{bOutbox, bSubs, bDeliveries, bPayloads, bByEndpoint, bByTime, bDue, bAttempts, bEndpoints, bRejected}
+
+// Event is an outbox record: one thing that happened, to be delivered to every
+// matching subscription.
+type Event struct {
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Timestamp   time.Time       `json:"timestamp"`
+	Environment string          `json:"environment"`
+	Flow        string          `json:"flow,omitempty"`
+	Data        json.RawMessage `json:"data"`
+}
+
+// Envelope is the body sent to an endpoint (as JSON, or as the form field
+// "payload" for form subscriptions).
+type Envelope struct {
+	Type        string          `json:"type"`
+	ID          string          `json:"id"`
+	Timestamp   time.Time       `json:"timestamp"`
+	Environment string          `json:"environment"`
+	Data        json.RawMessage `json:"data"`
+	// Extra is the subscription's extra_json, when it has one.
+	Extra json.RawMessage `json:"extra,omitempty"`
+}
+
+// Delivery statuses.
+const (
+	StatusPending   = "pending"   // waiting for its next attempt
+	StatusSucceeded = "succeeded" // an attempt got a 2xx
+	StatusFailed    = "failed"    // the schedule ran out (or a manual resend failed)
+	StatusDisabled  = "disabled"  // not sent: the endpoint was disabled or deleted
+)
+
+// Delivery is one event to one endpoint.
+type Delivery struct {
+	ID          string `json:"id"`
+	EventID     string `json:"event_id"`
+	EventType   string `json:"event_type"`
+	Environment string `json:"environment"`
+	Flow        string `json:"flow,omitempty"`
+	EndpointID  string `json:"endpoint_id"`
+	// MessageID is sent as webhook-id: the same on every attempt.
+	MessageID   string     `json:"message_id"`
+	Status      string     `json:"status"`
+	Attempts    int        `json:"attempts"`
+	EventTime   time.Time  `json:"event_time"`
+	CreatedAt   time.Time  `json:"created_at"`
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
+	LastAttempt *time.Time `json:"last_attempt,omitempty"`
+	LastStatus  int        `json:"last_status,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+	// Manual is set while a Retry or Recover resend is queued: it gets one
+	// attempt and no schedule.
+	Manual bool `json:"manual,omitempty"`
+	// Payload is the envelope as JSON (stored apart: it never changes).
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Attempt is one HTTP exchange of a delivery, secrets redacted. A request
+// body equal to the delivery's payload is stored once, with the delivery.
+type Attempt struct {
+	DeliveryID string           `json:"delivery_id"`
+	Number     int              `json:"attempt"`
+	Time       time.Time        `json:"time"`
+	DurationMS float64          `json:"duration_ms"`
+	Outcome    string           `json:"outcome"`
+	Request    flows.HTTPTrace  `json:"request"`
+	Response   *flows.HTTPTrace `json:"response,omitempty"`
+	Error      string           `json:"error,omitempty"`
+}
+
+// endpointState is what the dispatcher knows of an endpoint's recent results.
+type endpointState struct {
+	LastSuccess         time.Time `json:"last_success"`
+	LastFailure         time.Time `json:"last_failure"`
+	FailingSince        time.Time `json:"failing_since"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+}
+
+// putTime writes t as big-endian unix nanoseconds; times before 1970 (the
+// zero time included) sort first.
+func putTime(b []byte, t time.Time) {
+	var n uint64
+	if t.Unix() >= 0 {
+		n = uint64(t.UnixNano())
+	}
+	binary.BigEndian.PutUint64(b, n)
+}
+
+func getTime(b []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.Uint64(b))) }
+
+func timeIDKey(t time.Time, id string) []byte {
+	k := make([]byte, 8+len(id))
+	putTime(k, t)
+	copy(k[8:], id)
+	return k
+}
+
+func endpointPrefix(sub string) []byte {
+	k := make([]byte, len(sub)+1)
+	copy(k, sub)
+	return k
+}
+
+func endpointKey(sub string, created time.Time, id string) []byte {
+	k := make([]byte, len(sub)+1+8+len(id))
+	copy(k, sub)
+	putTime(k[len(sub)+1:], created)
+	copy(k[len(sub)+9:], id)
+	return k
+}
+
+func attemptPrefix(id string) []byte { return append([]byte(id), 0) }
+
+func attemptKey(id string, n int) []byte {
+	k := make([]byte, len(id)+5)
+	copy(k, id)
+	binary.BigEndian.PutUint32(k[len(id)+1:], uint32(n))
+	return k
+}
+
+func putUint64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
+
+// dueKey orders the schedule by endpoint, then time, so each endpoint's due
+// deliveries are one range: a backlog behind one endpoint is never walked to
+// reach another's.
+func dueKey(sub string, t time.Time, id string) []byte { return endpointKey(sub, t, id) }
+
+func putDue(tx *bbolt.Tx, d *Delivery) error {
+	return tx.Bucket(bDue).Put(dueKey(d.EndpointID, *d.NextAttempt, d.ID), []byte(d.MessageID))
+}
+
+func deleteDue(tx *bbolt.Tx, d *Delivery) error {
+	if d.NextAttempt == nil {
+		return nil
+	}
+	return tx.Bucket(bDue).Delete(dueKey(d.EndpointID, *d.NextAttempt, d.ID))
+}

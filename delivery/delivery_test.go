@@ -1,0 +1,851 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+func verifier(t *testing.T, secret string) *standardwebhooks.Webhook {
+	t.Helper()
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wh
+}
+
+func TestPingOnCreateIsSignedEnvelope(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	sub := e.create(Subscription{Name: "crm", URL: rc.URL + "/hook"})
+	if len(sub.Secrets) != 1 || !strings.HasPrefix(sub.Secrets[0].Secret, SecretPrefix) {
+		t.Fatalf("secrets = %+v, want one generated whsec_ secret", sub.Secrets)
+	}
+	waitFor(t, "the ping", func() bool { return len(rc.requests()) == 1 })
+	got := rc.requests()[0]
+
+	// The independent reference verifier accepts it, timestamp included.
+	if err := verifier(t, sub.Secrets[0].Secret).Verify(got.Body, got.Header); err != nil {
+		t.Fatalf("reference verifier: %v", err)
+	}
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(got.Body, &env); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if want := []string{"data", "environment", "id", "timestamp", "type"}; !slices.Equal(keys, want) {
+		t.Fatalf("envelope keys = %v, want %v", keys, want)
+	}
+	var id, typ string
+	_ = json.Unmarshal(env["id"], &id)
+	_ = json.Unmarshal(env["type"], &typ)
+	if typ != EventWebhookPing || got.Header.Get(HeaderID) != id {
+		t.Fatalf("type %q, webhook-id %q, id %q: want a webhook.ping whose id is the webhook-id", typ, got.Header.Get(HeaderID), id)
+	}
+	if got.Method != "POST" || got.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("method %s content-type %s", got.Method, got.Header.Get("Content-Type"))
+	}
+	if ts := got.Header.Get(HeaderTimestamp); ts != strconv.FormatInt(e.clock.Now().Unix(), 10) {
+		t.Fatalf("webhook-timestamp %s, want the clock's %d", ts, e.clock.Now().Unix())
+	}
+
+	// Ping queues another.
+	if _, err := e.svc.Ping(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the second ping", func() bool { return len(rc.requests()) == 2 })
+}
+
+func TestExtraJSONAndMethod(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	e.create(Subscription{URL: rc.URL, Method: "put", ExtraJSON: json.RawMessage(`{"tenant":"acme"}`), Headers: map[string]string{"X-Tenant": "acme"}})
+	waitFor(t, "the ping", func() bool { return len(rc.requests()) == 1 })
+	got := rc.requests()[0]
+	var env struct {
+		Type  string         `json:"type"`
+		Extra map[string]any `json:"extra"`
+	}
+	if err := json.Unmarshal(got.Body, &env); err != nil {
+		t.Fatal(err)
+	}
+	if got.Method != "PUT" || env.Extra["tenant"] != "acme" || env.Type != EventWebhookPing || got.Header.Get("X-Tenant") != "acme" {
+		t.Fatalf("method %s, envelope %+v, X-Tenant %q", got.Method, env, got.Header.Get("X-Tenant"))
+	}
+}
+
+func TestSecretRotation(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	old := NewSecret()
+	sub := e.create(Subscription{URL: rc.URL, Secrets: []Secret{{Secret: old}}})
+	waitFor(t, "the first ping", func() bool { return len(rc.requests()) == 1 })
+
+	rotated, err := e.svc.RotateSecret(context.Background(), sub.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rotated.Secrets) != 2 || rotated.Secrets[0].ExpiresAt == nil {
+		t.Fatalf("after rotation secrets = %+v, want the old one expiring and a new one", rotated.Secrets)
+	}
+	fresh := rotated.Secrets[1].Secret
+
+	if _, err := e.svc.Ping(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ping during rotation", func() bool { return len(rc.requests()) == 2 })
+	got := rc.requests()[1]
+	if n := len(strings.Fields(got.Header.Get(HeaderSignature))); n != 2 {
+		t.Fatalf("webhook-signature %q has %d entries, want 2", got.Header.Get(HeaderSignature), n)
+	}
+	for _, s := range []string{old, fresh} {
+		if err := verifier(t, s).Verify(got.Body, got.Header); err != nil {
+			t.Errorf("receiver holding one secret rejects the message: %v", err)
+		}
+		if err := Verify([]string{s}, got.Header, got.Body, 0); err != nil {
+			t.Errorf("Verify with one secret: %v", err)
+		}
+	}
+
+	// After the grace period only the new secret signs.
+	e.clock.Advance(time.Hour + time.Second)
+	if _, err := e.svc.Ping(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ping after rotation", func() bool { return len(rc.requests()) == 3 })
+	got = rc.requests()[2]
+	if n := len(strings.Fields(got.Header.Get(HeaderSignature))); n != 1 {
+		t.Fatalf("after expiry webhook-signature has %d entries, want 1", n)
+	}
+	if err := verifier(t, fresh).VerifyIgnoringTimestamp(got.Body, got.Header); err != nil {
+		t.Fatalf("new secret: %v", err)
+	}
+	if err := verifier(t, old).VerifyIgnoringTimestamp(got.Body, got.Header); err == nil {
+		t.Fatal("the expired secret still verifies")
+	}
+}
+
+func TestRetryDelayJitterBounds(t *testing.T) {
+	base := DefaultSchedule
+	for _, r := range []float64{0, 0.25, 0.5, 0.999999} {
+		o := Options{Rand: func() float64 { return r }}.withDefaults()
+		for n := 1; n <= len(base); n++ {
+			d, ok := o.retryDelay(n)
+			if !ok {
+				t.Fatalf("attempt %d: schedule exhausted early", n)
+			}
+			lo, hi := time.Duration(float64(base[n-1])*0.9), time.Duration(float64(base[n-1])*1.1)
+			if d < lo || d > hi {
+				t.Errorf("rand %v attempt %d: delay %s outside [%s, %s]", r, n, d, lo, hi)
+			}
+		}
+		if _, ok := o.retryDelay(len(base) + 1); ok {
+			t.Errorf("attempt %d allowed beyond the schedule", len(base)+1)
+		}
+	}
+	low := Options{Rand: func() float64 { return 0 }}.withDefaults()
+	if d, _ := low.retryDelay(2); d != 4500*time.Millisecond {
+		t.Errorf("lowest jitter of 5 s = %s, want 4.5 s", d)
+	}
+}
+
+// TestRetrySchedule walks a delivery to an always-failing endpoint through
+// the whole default schedule with the lowest jitter.
+func TestRetrySchedule(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Rand = func() float64 { return 0 } })
+	rc := newReceiver(t)
+	rc.setReply(status(http.StatusInternalServerError))
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionStarted}})
+	e.settle()
+	e.enqueue(Event{ID: "evt_1", Type: EventSessionStarted})
+	e.settle()
+	ds := e.deliveriesOf(sub.ID, EventSessionStarted)
+	if len(ds) != 1 {
+		t.Fatalf("deliveries = %d, want 1", len(ds))
+	}
+	id := ds[0].ID
+	for n := 1; n < len(DefaultSchedule); n++ {
+		d := e.delivery(id)
+		if d.Attempts != n || d.Status != StatusPending || d.NextAttempt == nil {
+			t.Fatalf("after attempt %d: %+v", n, d)
+		}
+		want := time.Duration(float64(DefaultSchedule[n]) * 0.9)
+		if got := d.NextAttempt.Sub(*d.LastAttempt); got != want {
+			t.Fatalf("delay before attempt %d = %s, want %s", n+1, got, want)
+		}
+		e.clock.Set(d.NextAttempt.Add(-time.Millisecond))
+		e.settle()
+		if a := e.delivery(id).Attempts; a != n {
+			t.Fatalf("attempt %d sent before its time", n+1)
+		}
+		e.clock.Set(*d.NextAttempt)
+		e.settle()
+	}
+	d := e.delivery(id)
+	if d.Status != StatusFailed || d.Attempts != len(DefaultSchedule) || d.NextAttempt != nil {
+		t.Fatalf("after the schedule: status %s attempts %d next %v", d.Status, d.Attempts, d.NextAttempt)
+	}
+	ids := map[string]bool{}
+	for _, r := range rc.requests() {
+		if strings.Contains(string(r.Body), `"evt_1"`) {
+			ids[r.Header.Get(HeaderID)] = true
+		}
+	}
+	if len(ids) != 1 || !ids["evt_1"] {
+		t.Fatalf("webhook-ids across retries = %v, want only evt_1", ids)
+	}
+	if a := e.attempts(id); len(a) != len(DefaultSchedule) || a[0].Response.Status != 500 || a[7].Number != 8 {
+		t.Fatalf("attempts log: %d entries", len(a))
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		header func(now time.Time) string
+		want   time.Duration
+	}{
+		{"429 seconds", 429, func(time.Time) string { return "120" }, 120 * time.Second},
+		{"503 http date", 503, func(now time.Time) string { return now.Add(300 * time.Second).UTC().Format(http.TimeFormat) }, 300 * time.Second},
+		{"429 shorter than schedule", 429, func(time.Time) string { return "1" }, 5 * time.Second},
+		{"500 ignores it", 500, func(time.Time) string { return "120" }, 5 * time.Second},
+		{"429 capped", 429, func(time.Time) string { return "999999" }, 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(o *Options) { o.Jitter = -1 })
+			rc := newReceiver(t)
+			rc.setReply(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", tt.header(e.clock.Now()))
+				w.WriteHeader(tt.status)
+			})
+			sub := e.create(Subscription{URL: rc.URL})
+			e.settle()
+			ds := e.deliveries(sub.ID)
+			if len(ds) != 1 || ds[0].NextAttempt == nil {
+				t.Fatalf("deliveries %+v", ds)
+			}
+			if got := ds[0].NextAttempt.Sub(*ds[0].LastAttempt); got != tt.want {
+				t.Fatalf("next attempt in %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestGoneDisablesEndpoint(t *testing.T) {
+	e := newEnv(t, nil)
+	gone := newReceiver(t)
+	gone.setReply(status(http.StatusGone))
+	watcher := newReceiver(t)
+	w := e.create(Subscription{URL: watcher.URL, Events: []string{EventEndpointDisabled}})
+	sub := e.create(Subscription{Name: "old", URL: gone.URL})
+	e.settle()
+
+	got, _ := e.svc.Get(context.Background(), sub.ID)
+	if !got.Disabled || !strings.Contains(got.DisabledReason, "410") {
+		t.Fatalf("subscription after 410: disabled %v reason %q", got.Disabled, got.DisabledReason)
+	}
+	ds := e.deliveries(sub.ID)
+	if len(ds) != 1 || ds[0].Status != StatusFailed || ds[0].Attempts != 1 {
+		t.Fatalf("ping delivery after 410: %+v", ds[0])
+	}
+	dis := e.deliveriesOf(w.ID, EventEndpointDisabled)
+	if len(dis) != 1 || dis[0].Status != StatusSucceeded {
+		t.Fatalf("endpoint.disabled deliveries to the other subscription: %d", len(dis))
+	}
+	// Later events skip the disabled endpoint.
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+	if n := len(e.deliveries(sub.ID)); n != 1 {
+		t.Fatalf("disabled endpoint got %d deliveries, want 1", n)
+	}
+	if len(gone.requests()) != 1 {
+		t.Fatalf("disabled endpoint was called %d times", len(gone.requests()))
+	}
+}
+
+func TestDisableAfterFiveDaysOfFailures(t *testing.T) {
+	e := newEnv(t, nil)
+	failing := newReceiver(t)
+	failing.setReply(status(http.StatusBadGateway))
+	other := newReceiver(t)
+	a := e.create(Subscription{Name: "failing", URL: failing.URL, Events: []string{EventSessionStarted}})
+	b := e.create(Subscription{Name: "other", URL: other.URL})
+	e.settle()
+	start := e.clock.Now()
+
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+
+	// Four days on, still failing: not yet disabled.
+	e.clock.Set(start.Add(4 * 24 * time.Hour))
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+	if got, _ := e.svc.Get(context.Background(), a.ID); got.Disabled {
+		t.Fatal("disabled after four days")
+	}
+	h, err := e.svc.Health(context.Background(), a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.ConsecutiveFailures < 2 || h.LastSuccess != nil || h.OldestPending == nil || h.LagSeconds < 4*24*3600 {
+		t.Fatalf("health after four days: %+v", h)
+	}
+
+	e.clock.Set(start.Add(5*24*time.Hour + time.Minute))
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+	got, _ := e.svc.Get(context.Background(), a.ID)
+	if !got.Disabled || !strings.Contains(got.DisabledReason, "no successful delivery") {
+		t.Fatalf("after five days: disabled %v reason %q", got.Disabled, got.DisabledReason)
+	}
+	dis := e.deliveriesOf(b.ID, EventEndpointDisabled)
+	if len(dis) != 1 || dis[0].Status != StatusSucceeded {
+		t.Fatalf("other subscription got %d endpoint.disabled deliveries", len(dis))
+	}
+	var env struct {
+		Data struct {
+			EndpointID string `json:"endpoint_id"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(e.delivery(dis[0].ID).Payload, &env)
+	if env.Data.EndpointID != a.ID {
+		t.Fatalf("endpoint.disabled names %q, want %q", env.Data.EndpointID, a.ID)
+	}
+	if n := len(e.deliveriesOf(a.ID, EventEndpointDisabled)); n != 0 {
+		t.Fatalf("the disabled endpoint got its own endpoint.disabled (%d)", n)
+	}
+	for _, d := range e.deliveries(a.ID) {
+		if d.Status == StatusPending {
+			t.Fatalf("delivery %s still pending on a disabled endpoint", d.ID)
+		}
+	}
+	if h, _ := e.svc.Health(context.Background(), a.ID); !h.Disabled || h.Pending != 0 {
+		t.Fatalf("health after disabling: %+v", h)
+	}
+}
+
+func TestRetryAndRecover(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Schedule = []time.Duration{0} })
+	rc := newReceiver(t)
+	rc.setReply(status(http.StatusInternalServerError))
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionFinished}})
+	e.settle()
+	for i := 0; i < 3; i++ {
+		e.enqueue(Event{Type: EventSessionFinished})
+		e.settle()
+		e.clock.Advance(time.Minute)
+	}
+	ds := e.deliveriesOf(sub.ID, EventSessionFinished)
+	if len(ds) != 3 {
+		t.Fatalf("deliveries = %d", len(ds))
+	}
+	for _, d := range ds {
+		if d.Status != StatusFailed {
+			t.Fatalf("delivery %s is %s, want failed", d.ID, d.Status)
+		}
+	}
+	// A failed manual retry goes back to failed without a schedule.
+	if _, err := e.svc.Retry(context.Background(), ds[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if d := e.delivery(ds[0].ID); d.Status != StatusFailed || d.Attempts != 2 || d.NextAttempt != nil {
+		t.Fatalf("after a failed retry: %+v", d)
+	}
+
+	rc.setReply(nil)
+	if _, err := e.svc.Retry(context.Background(), ds[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if d := e.delivery(ds[0].ID); d.Status != StatusSucceeded || d.Attempts != 3 {
+		t.Fatalf("after a retry: %+v", d)
+	}
+
+	// Recover from the second delivery on: the third and second are resent.
+	n, err := e.svc.Recover(context.Background(), sub.ID, ds[1].CreatedAt)
+	if err != nil || n != 2 {
+		t.Fatalf("Recover = %d, %v; want 2", n, err)
+	}
+	e.settle()
+	for _, d := range ds[1:] {
+		if got := e.delivery(d.ID); got.Status != StatusSucceeded {
+			t.Fatalf("delivery %s after recover: %s", d.ID, got.Status)
+		}
+	}
+	if _, err := e.svc.Retry(context.Background(), "nope"); !isNotFound(err) {
+		t.Fatalf("Retry(unknown) = %v", err)
+	}
+}
+
+func TestRetrySurvivesRestart(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	rc.setReply(status(http.StatusServiceUnavailable))
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
+	e.settle()
+	e.enqueue(Event{ID: "evt_restart", Type: EventFlowCompleted, Flow: "f1"})
+	e.settle()
+	d := e.deliveriesOf(sub.ID, EventFlowCompleted)[0]
+	if d.Status != StatusPending || d.Attempts != 1 {
+		t.Fatalf("before restart: %+v", d)
+	}
+
+	e.close()
+	rc.setReply(nil)
+	e.open(nil)
+	e.clock.Set(*d.NextAttempt)
+	e.settle()
+
+	got := e.delivery(d.ID)
+	if got.Status != StatusSucceeded || got.Attempts != 2 {
+		t.Fatalf("after restart: status %s attempts %d", got.Status, got.Attempts)
+	}
+	var ids []string
+	for _, r := range rc.requests() {
+		if strings.Contains(string(r.Body), "evt_restart") {
+			ids = append(ids, r.Header.Get(HeaderID))
+		}
+	}
+	if !slices.Equal(ids, []string{"evt_restart", "evt_restart"}) {
+		t.Fatalf("webhook-ids = %v", ids)
+	}
+}
+
+func TestFiltering(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	subs := map[string]*Subscription{
+		"live-all":     e.create(Subscription{URL: rc.URL, Environment: EnvLive}),
+		"sandbox-all":  e.create(Subscription{URL: rc.URL, Environment: EnvSandbox}),
+		"finished":     e.create(Subscription{URL: rc.URL, Events: []string{EventSessionFinished}}),
+		"flow-a":       e.create(Subscription{URL: rc.URL, Flows: []string{"flow-a"}}),
+		"default":      e.create(Subscription{URL: rc.URL, Events: []string{EventSessionStarted}, Flows: []string{"flow-a"}, IsDefault: true}),
+		"disabled-all": e.create(Subscription{URL: rc.URL, Disabled: true}),
+	}
+	e.enqueue(
+		Event{ID: "e1", Type: EventSessionStarted, Flow: "flow-a"},
+		Event{ID: "e2", Type: EventSessionStarted, Flow: "flow-a", Environment: EnvSandbox},
+		Event{ID: "e3", Type: EventSessionFinished, Flow: "flow-b"},
+		Event{ID: "e4", Type: EventFlowCompleted, Flow: "flow-b"},
+	)
+	e.settle()
+	want := map[string][]string{
+		"live-all":     {"e1", "e3", "e4"},
+		"sandbox-all":  {"e2"},
+		"finished":     {"e3"},
+		"flow-a":       {"e1"},
+		"default":      {"e1", "e4"},
+		"disabled-all": nil,
+	}
+	for name, sub := range subs {
+		var got []string
+		for _, d := range e.deliveries(sub.ID) {
+			if d.EventType != EventWebhookPing {
+				got = append(got, d.EventID)
+			}
+		}
+		if !slices.Equal(got, want[name]) {
+			t.Errorf("%s received %v, want %v", name, got, want[name])
+		}
+	}
+	if st := e.svc.Stats(); st.OutboxDepth != 0 || st.Deliveries[StatusSucceeded] == 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestRedactionInLog(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	sub := e.create(Subscription{
+		URL:     rc.URL + "/hook?token=tok-in-url-123&plain=1",
+		Auth:    &flows.WebhookAuth{Type: flows.AuthBasic, Username: "parley", Password: "hunter2-password"},
+		Headers: map[string]string{"X-Api-Key": "key-abcdef-123", "X-Trace": "trace-1"},
+	})
+	e.settle()
+	got := rc.requests()[0]
+	if u, p, ok := (&http.Request{Header: got.Header}).BasicAuth(); !ok || u != "parley" || p != "hunter2-password" {
+		t.Fatalf("receiver got basic auth %q %q %v", u, p, ok)
+	}
+	if got.Header.Get("X-Api-Key") != "key-abcdef-123" {
+		t.Fatal("receiver did not get X-Api-Key")
+	}
+	d := e.deliveries(sub.ID)[0]
+	atts := e.attempts(d.ID)
+	req := atts[0].Request
+	if req.Headers["Authorization"] != redacted || req.Headers["X-Api-Key"] != redacted || req.Headers["X-Trace"] != "trace-1" {
+		t.Fatalf("logged headers %v", req.Headers)
+	}
+	if req.Headers["Webhook-Id"] != d.MessageID {
+		t.Fatalf("logged webhook-id %q", req.Headers["Webhook-Id"])
+	}
+	raw, _ := json.Marshal(atts)
+	draw, _ := json.Marshal(e.delivery(d.ID))
+	for _, secret := range []string{"hunter2-password", "key-abcdef-123", "tok-in-url-123", sub.Secrets[0].Secret, strings.TrimPrefix(sub.Secrets[0].Secret, SecretPrefix)} {
+		if strings.Contains(string(raw), secret) || strings.Contains(string(draw), secret) {
+			t.Errorf("secret %q appears in the deliveries log", secret)
+		}
+	}
+}
+
+func TestOAuth2(t *testing.T) {
+	tests := []struct {
+		name  string
+		auth  flows.WebhookAuth
+		grant string
+	}{
+		{"client credentials", flows.WebhookAuth{Type: flows.AuthOAuth2ClientCredentials, ClientID: "cid", ClientSecret: "csecret-xyz", Scopes: []string{"hooks"}, Audience: "parley"}, "client_credentials"},
+		{"password", flows.WebhookAuth{Type: flows.AuthOAuth2Password, ClientID: "cid", ClientSecret: "csecret-xyz", Username: "u", Password: "pw-secret-1"}, "password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			var mu sync.Mutex
+			var tokenRequests []string
+			tokens := newReceiver(t)
+			tokens.setReply(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				tokenRequests = append(tokenRequests, r.Form.Get("grant_type"))
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"access_token":"tok-1","token_type":"Bearer","expires_in":3600}`))
+			})
+			rc := newReceiver(t)
+			rc.setReply(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Bearer tok-1" {
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				w.Header().Set("X-Seen", "yes")
+				w.Write([]byte(`{"ok":true}`))
+			})
+			auth := tt.auth
+			auth.TokenURL = tokens.URL + "/token"
+			sub := e.create(Subscription{URL: rc.URL, Auth: &auth})
+			e.settle()
+
+			res, err := e.svc.Test(context.Background(), sub.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != flows.OutcomeSuccess || res.Response == nil || res.Response.Status != 200 ||
+				res.Response.Body != `{"ok":true}` || res.Response.Headers["X-Seen"] != "yes" {
+				t.Fatalf("Test result %+v response %+v", res, res.Response)
+			}
+			if res.Request.Headers["Authorization"] != redacted || res.Request.Method != "POST" || !strings.Contains(res.Request.Body, `"test":true`) {
+				t.Fatalf("Test request %+v", res.Request)
+			}
+			if d := e.deliveries(sub.ID)[0]; d.Status != StatusSucceeded {
+				t.Fatalf("ping with oauth2: %s (%s)", d.Status, d.LastError)
+			}
+			reqs := tokens.requests()
+			if len(reqs) != 1 || !strings.Contains(string(reqs[0].Body), "grant_type="+tt.grant) {
+				t.Fatalf("token requests %d, want one cached %s grant", len(reqs), tt.grant)
+			}
+		})
+	}
+}
+
+func TestTestReportsFailure(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL})
+	rc.setReply(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		w.Write([]byte("short and stout"))
+	})
+	res, err := e.svc.Test(context.Background(), sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != flows.OutcomeFailure || res.Response.Status != 418 || res.Response.Body != "short and stout" {
+		t.Fatalf("Test = %+v", res)
+	}
+	if _, err := e.svc.Test(context.Background(), "missing"); !isNotFound(err) {
+		t.Fatalf("Test(missing) = %v", err)
+	}
+}
+
+func TestAddressGuard(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.AllowedCIDRs = nil; o.Schedule = []time.Duration{0} })
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL})
+	e.settle()
+	d := e.deliveries(sub.ID)[0]
+	if a := e.attempts(d.ID); d.Status != StatusFailed || a[0].Outcome != flows.OutcomeBlocked {
+		t.Fatalf("loopback delivery without allowlist: %s %+v", d.Status, a[0])
+	}
+	if len(rc.requests()) != 0 {
+		t.Fatal("the guarded dialer reached a loopback receiver")
+	}
+}
+
+func TestSlowReceiverDoesNotBlockOthers(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.PerEndpoint = 2 })
+	release := make(chan struct{})
+	var mu sync.Mutex
+	cur, peak := 0, 0
+	slow := newReceiver(t)
+	slow.setReply(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cur++
+		peak = max(peak, cur)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		cur--
+		mu.Unlock()
+	})
+	fast := newReceiver(t)
+	s := e.create(Subscription{URL: slow.URL, Events: []string{EventSessionUpdated}})
+	f := e.create(Subscription{URL: fast.URL, Events: []string{EventSessionUpdated}})
+	waitFor(t, "the slow ping to hang", func() bool { return len(slow.requests()) == 1 })
+	e.enqueue(Event{Type: EventSessionUpdated}, Event{Type: EventSessionUpdated}, Event{Type: EventSessionUpdated}, Event{Type: EventSessionUpdated})
+	waitFor(t, "the fast endpoint to get every event while the slow one hangs", func() bool {
+		ds := e.deliveriesOf(f.ID, EventSessionUpdated)
+		n := 0
+		for _, d := range ds {
+			if d.Status == StatusSucceeded {
+				n++
+			}
+		}
+		return n == 4
+	})
+	close(release)
+	e.settle()
+	for _, d := range e.deliveriesOf(s.ID, EventSessionUpdated) {
+		if d.Status != StatusSucceeded {
+			t.Fatalf("slow delivery %s: %s", d.ID, d.Status)
+		}
+	}
+	if peak > 2 {
+		t.Fatalf("%d concurrent requests to one endpoint, limit 2", peak)
+	}
+}
+
+func TestPrune(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Retention = time.Hour })
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL})
+	e.settle()
+	old := e.deliveries(sub.ID)[0]
+	e.clock.Advance(2 * time.Hour)
+	if _, err := e.svc.Ping(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	n, err := e.svc.Prune(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want 1", n, err)
+	}
+	if _, err := e.svc.GetDelivery(context.Background(), old.ID); !isNotFound(err) {
+		t.Fatalf("pruned delivery: %v", err)
+	}
+	if _, err := e.svc.Attempts(context.Background(), old.ID); !isNotFound(err) {
+		t.Fatalf("pruned attempts: %v", err)
+	}
+	if ds := e.deliveries(sub.ID); len(ds) != 1 || ds[0].ID == old.ID {
+		t.Fatalf("after prune: %d deliveries", len(ds))
+	}
+}
+
+func TestListDeliveriesPaging(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Schedule = []time.Duration{0} })
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionStarted}})
+	e.settle()
+	rc.setReply(status(500))
+	for i := 0; i < 5; i++ {
+		e.clock.Advance(time.Second)
+		e.enqueue(Event{ID: "p" + strconv.Itoa(i), Type: EventSessionStarted})
+		e.settle()
+	}
+	var got []string
+	cursor := ""
+	for {
+		page, err := e.svc.ListDeliveries(context.Background(), sub.ID, DeliveryQuery{Status: StatusFailed, Limit: 2, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page.Deliveries {
+			got = append(got, d.EventID)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if want := []string{"p4", "p3", "p2", "p1", "p0"}; !slices.Equal(got, want) {
+		t.Fatalf("failed deliveries, paged = %v, want %v", got, want)
+	}
+	since := e.deliveriesOf(sub.ID, EventSessionStarted)[3].CreatedAt
+	page, _ := e.svc.ListDeliveries(context.Background(), sub.ID, DeliveryQuery{Since: since})
+	if len(page.Deliveries) != 2 {
+		t.Fatalf("since filter: %d deliveries, want 2", len(page.Deliveries))
+	}
+	if _, err := e.svc.ListDeliveries(context.Background(), sub.ID, DeliveryQuery{Status: "bogus"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad status: %v", err)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	e := newEnv(t, nil)
+	ok := "http://127.0.0.1:1/hook"
+	tests := []struct {
+		name  string
+		sub   Subscription
+		field string
+	}{
+		{"no url", Subscription{}, "url"},
+		{"ftp url", Subscription{URL: "ftp://x/y"}, "url"},
+		{"GET", Subscription{URL: ok, Method: "GET"}, "method"},
+		{"content type", Subscription{URL: ok, ContentType: "xml"}, "content_type"},
+		{"auth type", Subscription{URL: ok, Auth: &flows.WebhookAuth{Type: "magic"}}, "auth.type"},
+		{"basic without user", Subscription{URL: ok, Auth: &flows.WebhookAuth{Type: flows.AuthBasic}}, "auth.username"},
+		{"oauth2 without token url", Subscription{URL: ok, Auth: &flows.WebhookAuth{Type: flows.AuthOAuth2ClientCredentials, ClientID: "c"}}, "auth.token_url"},
+		{"password grant without password", Subscription{URL: ok, Auth: &flows.WebhookAuth{Type: flows.AuthOAuth2Password, TokenURL: ok, ClientID: "c", Username: "u"}}, "auth.password"},
+		{"reserved header", Subscription{URL: ok, Headers: map[string]string{"Webhook-Signature": "x"}}, "headers.Webhook-Signature"},
+		{"bad header name", Subscription{URL: ok, Headers: map[string]string{"bad header": "x"}}, "headers.bad header"},
+		{"extra json", Subscription{URL: ok, ExtraJSON: json.RawMessage(`{nope`)}, "extra_json"},
+		{"bad secret", Subscription{URL: ok, Secrets: []Secret{{Secret: "whsec_!!"}}}, "secrets[0].secret"},
+		{"expired secrets", Subscription{URL: ok, Secrets: []Secret{{Secret: NewSecret(), ExpiresAt: &time.Time{}}}}, "secrets"},
+		{"unknown event", Subscription{URL: ok, Events: []string{"session.started", "session.exploded"}}, "events[1]"},
+		{"empty flow", Subscription{URL: ok, Flows: []string{" "}}, "flows[0]"},
+		{"environment", Subscription{URL: ok, Environment: "staging"}, "environment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.svc.Create(context.Background(), tt.sub)
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Field != tt.field || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Create = %v, want a validation error on %s", err, tt.field)
+			}
+		})
+	}
+	subs, _ := e.svc.List(context.Background(), "")
+	if len(subs) != 0 {
+		t.Fatalf("invalid subscriptions were stored: %d", len(subs))
+	}
+}
+
+func TestCRUD(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	rc := newReceiver(t)
+	a := e.create(Subscription{Name: "a", URL: rc.URL})
+	b := e.create(Subscription{Name: "b", URL: rc.URL, Environment: EnvSandbox})
+	if a.Method != "POST" || a.ContentType != "json" || !slices.Equal(a.Events, []string{"*"}) || a.Environment != EnvLive {
+		t.Fatalf("defaults: %+v", a)
+	}
+	list, _ := e.svc.List(ctx, EnvSandbox)
+	if len(list) != 1 || list[0].ID != b.ID {
+		t.Fatalf("List(sandbox) = %v", list)
+	}
+	upd := *a
+	upd.Secrets = nil
+	upd.Description = "changed"
+	upd.Disabled = true
+	got, err := e.svc.Update(ctx, a.ID, upd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Description != "changed" || got.Secrets[0].Secret != a.Secrets[0].Secret || !got.Disabled || got.DisabledReason == "" {
+		t.Fatalf("Update: %+v", got)
+	}
+	if _, err := e.svc.Ping(ctx, a.ID); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Ping(disabled) = %v", err)
+	}
+	if err := e.svc.Delete(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Get(ctx, b.ID); !isNotFound(err) {
+		t.Fatalf("Get(deleted) = %v", err)
+	}
+	if _, err := e.svc.Update(ctx, "missing", upd); !isNotFound(err) {
+		t.Fatalf("Update(missing) = %v", err)
+	}
+	// Subscriptions survive a restart.
+	e.close()
+	e.open(nil)
+	if got, err := e.svc.Get(ctx, a.ID); err != nil || got.Description != "changed" {
+		t.Fatalf("after reopen: %+v %v", got, err)
+	}
+}
+
+func TestFormContentType(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL, ContentType: flows.ContentForm})
+	e.settle()
+	got := rc.requests()[0]
+	if got.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || !strings.HasPrefix(string(got.Body), "payload=") {
+		t.Fatalf("form delivery: %s %s", got.Header.Get("Content-Type"), got.Body)
+	}
+	if err := Verify([]string{sub.Secrets[0].Secret}, got.Header, got.Body, 0); err != nil {
+		t.Fatalf("signature over the form body: %v", err)
+	}
+}
+
+func TestDisableThenReenableAndRecover(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	rc := newReceiver(t)
+	rc.setReply(status(http.StatusInternalServerError))
+	sub := e.create(Subscription{URL: rc.URL})
+	e.settle()
+	d := e.deliveries(sub.ID)[0]
+	if d.Status != StatusPending {
+		t.Fatalf("ping after a 500: %s", d.Status)
+	}
+	off := *sub
+	off.Secrets, off.Disabled = nil, true
+	if _, err := e.svc.Update(ctx, sub.ID, off); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.delivery(d.ID); got.Status != StatusDisabled || got.NextAttempt != nil {
+		t.Fatalf("pending delivery after disabling: %s next %v", got.Status, got.NextAttempt)
+	}
+	if h, _ := e.svc.Health(ctx, sub.ID); h.Pending != 0 || !h.Disabled {
+		t.Fatalf("health of a disabled endpoint: %+v", h)
+	}
+	if _, err := e.svc.Recover(ctx, sub.ID, time.Time{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Recover on a disabled endpoint = %v", err)
+	}
+
+	rc.setReply(nil)
+	off.Disabled = false
+	if _, err := e.svc.Update(ctx, sub.ID, off); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := e.svc.Health(ctx, sub.ID); h.ConsecutiveFailures != 0 || h.FailingSince != nil {
+		t.Fatalf("re-enabling kept the failure history: %+v", h)
+	}
+	if n, err := e.svc.Recover(ctx, sub.ID, time.Time{}); err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v", n, err)
+	}
+	e.settle()
+	if got := e.delivery(d.ID); got.Status != StatusSucceeded || got.Attempts != 2 {
+		t.Fatalf("after recover: %s, %d attempts", got.Status, got.Attempts)
+	}
+	if h, _ := e.svc.Health(ctx, sub.ID); h.LastSuccess == nil || h.ConsecutiveFailures != 0 {
+		t.Fatalf("health after recovery: %+v", h)
+	}
+}

@@ -1,0 +1,29 @@
+// Package delivery sends Parley's lifecycle events (session.*, flow.completed,
+// webhook.ping, endpoint.disabled) to subscribed HTTP endpoints, signed the
+// Standard Webhooks way and retried until they succeed or the schedule runs out.
+//
+// The main types:
+//   - Service: subscriptions (Create, Get, List, Update, Delete, RotateSecret,
+//     Ping, Test), the dispatcher (Start, Notify, Wait) and the deliveries log
+//     (ListDeliveries, GetDelivery, Attempts, Retry, Recover, Health, Stats).
+//   - Subscription, Secret: an endpoint, its filters and signing secrets.
+//   - Event (an outbox record), Envelope (the body sent), Delivery, Attempt.
+//   - Sign and Verify: Standard Webhooks signatures, for senders and receivers.
+//
+// How it flows: the store commits a session change together with an Event in
+// the "outbox" bucket. The dispatcher, woken by Notify or its poll interval,
+// turns each outbox record into one Delivery per matching subscription and
+// deletes the record in the same transaction. Due deliveries (index dl_due,
+// keyed by endpoint, then next-attempt time) are queued per endpoint, sent by at most
+// Options.PerEndpoint workers per endpoint, and their results recorded in
+// batched transactions. No network call happens inside a transaction.
+//
+// Delivery is at least once: a result lost in a crash or shutdown leaves the
+// delivery due, so it is sent again with the same webhook-id, which receivers
+// use to drop duplicates.
+//
+// Caveats: one Service owns the delivery buckets of a database; run one per
+// *bbolt.DB. Subscriptions are cached in memory, so change them only through
+// the Service. OAuth 2.0 token requests use form encoding (the "json"
+// encoding of flows.WebhookAuth is not supported here).
+package delivery

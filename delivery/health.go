@@ -1,0 +1,219 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/bbolt"
+)
+
+// Health is an endpoint's delivery state.
+type Health struct {
+	EndpointID          string     `json:"endpoint_id"`
+	Disabled            bool       `json:"disabled"`
+	DisabledReason      string     `json:"disabled_reason,omitempty"`
+	LastSuccess         *time.Time `json:"last_success,omitempty"`
+	LastFailure         *time.Time `json:"last_failure,omitempty"`
+	FailingSince        *time.Time `json:"failing_since,omitempty"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	// Pending counts deliveries waiting for an attempt.
+	Pending int `json:"pending"`
+	// OldestPending is the oldest undelivered event; Lag is how long ago it happened.
+	OldestPending *PendingEvent `json:"oldest_pending,omitempty"`
+	LagSeconds    float64       `json:"lag_seconds"`
+}
+
+// PendingEvent names an undelivered event.
+type PendingEvent struct {
+	DeliveryID string    `json:"delivery_id"`
+	EventID    string    `json:"event_id"`
+	EventType  string    `json:"event_type"`
+	EventTime  time.Time `json:"event_time"`
+}
+
+func tp(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// Health reports an endpoint's last success, consecutive failures and its
+// oldest undelivered event.
+func (s *Service) Health(ctx context.Context, endpointID string) (*Health, error) {
+	sub := s.sub(endpointID)
+	if sub == nil {
+		return nil, fmt.Errorf("subscription %q: %w", endpointID, ErrNotFound)
+	}
+	h := &Health{EndpointID: endpointID, Disabled: sub.Disabled, DisabledReason: sub.DisabledReason}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		st := s.state(tx, map[string]*endpointState{}, endpointID)
+		h.LastSuccess, h.LastFailure, h.FailingSince = tp(st.LastSuccess), tp(st.LastFailure), tp(st.FailingSince)
+		h.ConsecutiveFailures = st.ConsecutiveFailures
+		prefix := endpointPrefix(endpointID)
+		c := tx.Bucket(bDue).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			h.Pending++
+			d, err := getDelivery(tx, string(k[len(prefix)+8:]))
+			if err != nil {
+				return err
+			}
+			if d != nil && (h.OldestPending == nil || d.EventTime.Before(h.OldestPending.EventTime)) {
+				h.OldestPending = &PendingEvent{DeliveryID: d.ID, EventID: d.EventID, EventType: d.EventType, EventTime: d.EventTime}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.OldestPending != nil {
+		h.LagSeconds = s.opts.Now().Sub(h.OldestPending.EventTime).Seconds()
+	}
+	return h, nil
+}
+
+// Stats are the dispatcher's counters since New.
+type Stats struct {
+	// Deliveries by final outcome: succeeded, failed, disabled.
+	Deliveries map[string]uint64 `json:"deliveries"`
+	// Attempts by outcome: success, failure, timeout, error, blocked.
+	Attempts map[string]uint64 `json:"attempts"`
+	// OutboxDepth is the number of events not yet fanned out; Pending the
+	// deliveries waiting for an attempt.
+	OutboxDepth int `json:"outbox_depth"`
+	Pending     int `json:"pending"`
+	// Lag percentiles (event time to successful delivery) over the last
+	// 4096 successes.
+	LagP50 time.Duration `json:"lag_p50"`
+	LagP90 time.Duration `json:"lag_p90"`
+	LagP99 time.Duration `json:"lag_p99"`
+}
+
+const lagWindow = 4096
+
+type metrics struct {
+	s          *Service
+	deliveries *prometheus.CounterVec
+	attempts   *prometheus.CounterVec
+	lag        prometheus.Histogram
+	outbox     prometheus.GaugeFunc
+	pending    prometheus.GaugeFunc
+
+	mu        sync.Mutex
+	byOutcome map[string]uint64
+	byAttempt map[string]uint64
+	lags      []time.Duration // ring
+	lagNext   int
+}
+
+func newMetrics(s *Service) *metrics {
+	m := &metrics{
+		s: s,
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_webhook_deliveries_total", Help: "Webhook deliveries by final outcome.",
+		}, []string{"outcome"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_webhook_attempts_total", Help: "Webhook delivery attempts by outcome.",
+		}, []string{"outcome"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "parley_webhook_delivery_lag_seconds",
+			Help:    "Time from an event to its successful delivery.",
+			Buckets: []float64{.01, .05, .1, .5, 1, 5, 30, 60, 300, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600},
+		}),
+		byOutcome: map[string]uint64{},
+		byAttempt: map[string]uint64{},
+	}
+	m.outbox = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parley_webhook_outbox_depth", Help: "Events waiting in the outbox.",
+	}, func() float64 { return float64(s.count(bOutbox)) })
+	m.pending = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parley_webhook_pending_deliveries", Help: "Deliveries waiting for an attempt.",
+	}, func() float64 { return float64(s.count(bDue)) })
+	return m
+}
+
+func (s *Service) empty(bucket []byte) bool {
+	empty := true
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucket); b != nil {
+			k, _ := b.Cursor().First()
+			empty = k == nil
+		}
+		return nil
+	})
+	return empty
+}
+
+func (s *Service) count(bucket []byte) int {
+	n := 0
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucket); b != nil {
+			n = b.Stats().KeyN
+		}
+		return nil
+	})
+	return n
+}
+
+func (m *metrics) record(fx *commitEffects) {
+	for _, o := range fx.outcomes {
+		m.deliveries.WithLabelValues(o).Inc()
+	}
+	for _, o := range fx.attempts {
+		m.attempts.WithLabelValues(o).Inc()
+	}
+	for _, l := range fx.lags {
+		m.lag.Observe(l.Seconds())
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range fx.outcomes {
+		m.byOutcome[o]++
+	}
+	for _, o := range fx.attempts {
+		m.byAttempt[o]++
+	}
+	for _, l := range fx.lags {
+		if len(m.lags) < lagWindow {
+			m.lags = append(m.lags, l)
+		} else {
+			m.lags[m.lagNext] = l
+			m.lagNext = (m.lagNext + 1) % lagWindow
+		}
+	}
+}
+
+// Collectors returns the Prometheus collectors of this Service, for the
+// binary to register.
+func (s *Service) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.m.deliveries, s.m.attempts, s.m.lag, s.m.outbox, s.m.pending}
+}
+
+// Stats returns the counters as plain values.
+func (s *Service) Stats() Stats {
+	m := s.m
+	m.mu.Lock()
+	st := Stats{Deliveries: map[string]uint64{}, Attempts: map[string]uint64{}}
+	for k, v := range m.byOutcome {
+		st.Deliveries[k] = v
+	}
+	for k, v := range m.byAttempt {
+		st.Attempts[k] = v
+	}
+	lags := slices.Clone(m.lags)
+	m.mu.Unlock()
+	if len(lags) > 0 {
+		slices.Sort(lags)
+		pick := func(p float64) time.Duration { return lags[min(len(lags)-1, int(p*float64(len(lags))))] }
+		st.LagP50, st.LagP90, st.LagP99 = pick(.5), pick(.9), pick(.99)
+	}
+	st.OutboxDepth = s.count(bOutbox)
+	st.Pending = s.count(bDue)
+	return st
+}

@@ -1,0 +1,141 @@
+package delivery
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+)
+
+// DefaultSchedule is the delay before each attempt, counted from the previous
+// failure: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. A delivery
+// gets len(Schedule) attempts in all, about 27.6 hours.
+var DefaultSchedule = []time.Duration{
+	0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+}
+
+// Options configure a Service. Zero values take the documented defaults.
+type Options struct {
+	// Now is the clock (default time.Now). Every stored time and every retry
+	// decision uses it, so tests drive the schedule by moving it.
+	Now func() time.Time
+	// Rand returns a number in [0,1) for jitter (default math/rand/v2).
+	Rand func() float64
+	// Logger receives operational logs (default slog.Default()).
+	Logger *slog.Logger
+
+	// Schedule is the retry schedule (default DefaultSchedule).
+	Schedule []time.Duration
+	// Jitter spreads each retry delay uniformly within ±Jitter of itself
+	// (default 0.1, i.e. ±10%; negative disables). The first, immediate
+	// attempt is never delayed.
+	Jitter float64
+	// MaxRetryAfter caps a receiver's Retry-After (default 24 h).
+	MaxRetryAfter time.Duration
+	// Timeout for one request, token fetch excluded (default 15 s).
+	Timeout time.Duration
+	// PerEndpoint is the most requests in flight to one subscription (default 8).
+	PerEndpoint int
+	// Workers is the most requests in flight overall (default 512).
+	Workers int
+	// MaxInFlight is the most deliveries taken from the schedule and not yet
+	// recorded (default 16384).
+	MaxInFlight int
+	// DisableAfter disables an endpoint that has failed with no success for
+	// this long (default 5 days).
+	DisableAfter time.Duration
+	// Retention is how long deliveries and attempts are kept (default 30 days).
+	Retention time.Duration
+	// PollInterval is how often the outbox and schedule are checked without a
+	// Notify (default 1 s).
+	PollInterval time.Duration
+	// PruneInterval is how often old deliveries are pruned (default 1 h).
+	PruneInterval time.Duration
+	// MaxResponseBytes of a response body kept in the log (default 64 KiB).
+	MaxResponseBytes int
+	// BatchSize is the most outbox records or results written per transaction
+	// (default 1000).
+	BatchSize int
+
+	// AllowedCIDRs are destinations allowed although the address guard denies
+	// them by default (private, loopback, link-local ranges). Empty allows
+	// only public addresses.
+	AllowedCIDRs []netip.Prefix
+	// Ports allowed as destinations; empty allows any port.
+	Ports []uint16
+	// UserAgent sent with every request (default "Parley-Webhooks/1").
+	UserAgent string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if len(o.Schedule) == 0 {
+		o.Schedule = DefaultSchedule
+	}
+	if o.Jitter == 0 {
+		o.Jitter = 0.1
+	}
+	if o.Jitter < 0 {
+		o.Jitter = 0
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 24 * time.Hour
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 15 * time.Second
+	}
+	if o.PerEndpoint <= 0 {
+		o.PerEndpoint = 8
+	}
+	if o.Workers <= 0 {
+		o.Workers = 512
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 16384
+	}
+	if o.DisableAfter <= 0 {
+		o.DisableAfter = 5 * 24 * time.Hour
+	}
+	if o.Retention <= 0 {
+		o.Retention = 30 * 24 * time.Hour
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.PruneInterval <= 0 {
+		o.PruneInterval = time.Hour
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = 64 << 10
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "Parley-Webhooks/1"
+	}
+	return o
+}
+
+// retryDelay is the delay before attempt number next (1-based; next ≥ 2),
+// jittered within ±Jitter. ok is false when the schedule is exhausted.
+func (o *Options) retryDelay(next int) (d time.Duration, ok bool) {
+	if next < 1 || next > len(o.Schedule) {
+		return 0, false
+	}
+	base := o.Schedule[next-1]
+	if base <= 0 || o.Jitter == 0 {
+		return base, true
+	}
+	f := 1 + o.Jitter*(2*o.Rand()-1)
+	return time.Duration(float64(base) * f), true
+}

@@ -1,0 +1,459 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"code.dny.dev/ssrf"
+	"github.com/google/uuid"
+	"go.etcd.io/bbolt"
+	"golang.org/x/oauth2"
+)
+
+// Service manages subscriptions and delivers events to them. One Service
+// owns the delivery state of a database: do not run two on the same *bbolt.DB.
+type Service struct {
+	db   *bbolt.DB
+	opts Options
+	log  *slog.Logger
+
+	client      *http.Client // deliveries: guarded dialer, no redirects, no proxy
+	tokenClient *http.Client // OAuth 2.0 token requests, same guard
+
+	subMu sync.RWMutex
+	subs  map[string]*Subscription // immutable snapshots, replaced on change
+
+	tokMu  sync.Mutex
+	tokens map[string]cachedToken
+
+	kick       chan struct{} // wakes the schedule loop
+	kickOutbox chan struct{} // wakes the outbox loop
+
+	// schedMu guards inflight and orders removal from it after a result
+	// commits, so a schedule scan never sees a stale due entry as free.
+	schedMu  sync.Mutex
+	inflight map[string]struct{}
+
+	qMu    sync.Mutex
+	queues map[string]*endpointQueue
+	sem    chan struct{}
+
+	results chan *result
+	workers sync.WaitGroup
+
+	started atomic.Bool
+	runCtx  context.Context
+	done    chan struct{}
+
+	m *metrics
+}
+
+type cachedToken struct {
+	version time.Time
+	ts      oauth2.TokenSource
+}
+
+// New opens the delivery buckets in db (creating them, and the outbox, when
+// missing) and loads the subscriptions. Call Start to begin delivering.
+func New(db *bbolt.DB, opts Options) (*Service, error) {
+	if db == nil {
+		return nil, errors.New("delivery: nil database")
+	}
+	opts = opts.withDefaults()
+	s := &Service{
+		db:         db,
+		opts:       opts,
+		log:        opts.Logger,
+		subs:       map[string]*Subscription{},
+		tokens:     map[string]cachedToken{},
+		kick:       make(chan struct{}, 1),
+		kickOutbox: make(chan struct{}, 1),
+		inflight:   map[string]struct{}{},
+		queues:     map[string]*endpointQueue{},
+		sem:        make(chan struct{}, opts.Workers),
+		results:    make(chan *result, 4*opts.BatchSize),
+		done:       make(chan struct{}),
+	}
+	s.client, s.tokenClient = newClients(opts)
+	err := db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("bucket %s: %w", b, err)
+			}
+		}
+		return tx.Bucket(bSubs).ForEach(func(k, v []byte) error {
+			var sub Subscription
+			if err := json.Unmarshal(v, &sub); err != nil {
+				return fmt.Errorf("subscription %s: %w", k, err)
+			}
+			s.subs[sub.ID] = &sub
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
+	s.m = newMetrics(s)
+	return s, nil
+}
+
+// newClients builds HTTP clients whose dialer refuses destinations the
+// address guard denies (checked on the resolved address, so DNS cannot
+// smuggle in a private one).
+func newClients(o Options) (*http.Client, *http.Client) {
+	var v4, v6 []netip.Prefix
+	for _, p := range o.AllowedCIDRs {
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+		} else {
+			v6 = append(v6, p)
+		}
+	}
+	guardOpts := []ssrf.Option{ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...)}
+	if len(o.Ports) > 0 {
+		guardOpts = append(guardOpts, ssrf.WithPorts(o.Ports...))
+	} else {
+		guardOpts = append(guardOpts, ssrf.WithAnyPort())
+	}
+	guard := ssrf.New(guardOpts...)
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Safe}
+	tr := &http.Transport{
+		Proxy:                 nil, // a proxy would dial for us and bypass the guard
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * o.Workers,
+		MaxIdleConnsPerHost:   2 * o.PerEndpoint,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &http.Client{Transport: tr, CheckRedirect: noRedirect},
+		&http.Client{Transport: tr, CheckRedirect: noRedirect, Timeout: o.Timeout}
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+func newEventID() string { return "evt_" + uuid.NewString() }
+
+// Notify wakes the dispatcher: call it after committing outbox records.
+func (s *Service) Notify() {
+	select {
+	case s.kickOutbox <- struct{}{}:
+	default:
+	}
+	s.wake()
+}
+
+// wake makes the schedule loop look at the due index again.
+func (s *Service) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) sub(id string) *Subscription {
+	s.subMu.RLock()
+	defer s.subMu.RUnlock()
+	return s.subs[id]
+}
+
+// subList returns the subscriptions ordered by creation, for stable fan-out.
+func (s *Service) subList() []*Subscription {
+	s.subMu.RLock()
+	out := make([]*Subscription, 0, len(s.subs))
+	for _, sub := range s.subs {
+		out = append(out, sub)
+	}
+	s.subMu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+func (s *Service) setSub(sub *Subscription) {
+	s.subMu.Lock()
+	s.subs[sub.ID] = sub
+	s.subMu.Unlock()
+}
+
+func (s *Service) dropSub(id string) {
+	s.subMu.Lock()
+	delete(s.subs, id)
+	s.subMu.Unlock()
+}
+
+func (sub *Subscription) clone() *Subscription {
+	c := *sub
+	c.Secrets = slices.Clone(sub.Secrets)
+	for i, sec := range c.Secrets {
+		if sec.ExpiresAt != nil {
+			t := *sec.ExpiresAt
+			c.Secrets[i].ExpiresAt = &t
+		}
+	}
+	c.Events = slices.Clone(sub.Events)
+	c.Flows = slices.Clone(sub.Flows)
+	c.Headers = maps.Clone(sub.Headers)
+	c.ExtraJSON = slices.Clone(sub.ExtraJSON)
+	if sub.Auth != nil {
+		a := *sub.Auth
+		a.Scopes = slices.Clone(sub.Auth.Scopes)
+		c.Auth = &a
+	}
+	if sub.DisabledAt != nil {
+		t := *sub.DisabledAt
+		c.DisabledAt = &t
+	}
+	return &c
+}
+
+func putSub(tx *bbolt.Tx, sub *Subscription) error {
+	raw, err := json.Marshal(sub)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bSubs).Put([]byte(sub.ID), raw)
+}
+
+// Create validates and stores a subscription, generating its id (and a
+// signing secret when it has none), and queues a webhook.ping to it.
+func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.opts.Now().UTC()
+	sub := in.clone()
+	sub.ID = uuid.NewString()
+	sub.CreatedAt, sub.UpdatedAt = now, now
+	if err := sub.normalize(now); err != nil {
+		return nil, err
+	}
+	// Cached before the commit so the dispatcher never meets a delivery
+	// whose subscription it does not know yet.
+	s.setSub(sub)
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if err := putSub(tx, sub); err != nil {
+			return err
+		}
+		if sub.Disabled {
+			return nil
+		}
+		_, err := s.fanoutTx(tx, pingEvent(sub, now), []*Subscription{sub}, now)
+		return err
+	})
+	if err != nil {
+		s.dropSub(sub.ID)
+		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
+	}
+	s.Notify()
+	return sub.clone(), nil
+}
+
+// Get returns one subscription.
+func (s *Service) Get(ctx context.Context, id string) (*Subscription, error) {
+	sub := s.sub(id)
+	if sub == nil {
+		return nil, fmt.Errorf("subscription %q: %w", id, ErrNotFound)
+	}
+	return sub.clone(), nil
+}
+
+// List returns the subscriptions, oldest first; env filters by environment
+// when not empty.
+func (s *Service) List(ctx context.Context, env string) ([]*Subscription, error) {
+	var out []*Subscription
+	for _, sub := range s.subList() {
+		if env == "" || sub.Environment == env {
+			out = append(out, sub.clone())
+		}
+	}
+	return out, nil
+}
+
+// Update replaces a subscription's settings. Nil Secrets keeps the current
+// secrets. Setting Disabled to false re-enables a disabled endpoint and
+// clears its failure history.
+func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	old := s.sub(id)
+	if old == nil {
+		return nil, fmt.Errorf("subscription %q: %w", id, ErrNotFound)
+	}
+	now := s.opts.Now().UTC()
+	sub := in.clone()
+	sub.ID, sub.CreatedAt, sub.UpdatedAt = id, old.CreatedAt, now
+	if sub.Secrets == nil {
+		sub.Secrets = slices.Clone(old.Secrets)
+	}
+	if sub.Disabled && old.Disabled {
+		if sub.DisabledReason == "" {
+			sub.DisabledReason = old.DisabledReason
+		}
+		sub.DisabledAt = old.DisabledAt
+	}
+	if sub.Disabled && !old.Disabled {
+		sub.DisabledAt = nil
+		if sub.DisabledReason == "" {
+			sub.DisabledReason = "disabled by user"
+		}
+	}
+	if err := sub.normalize(now); err != nil {
+		return nil, err
+	}
+	s.setSub(sub)
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if old.Disabled && !sub.Disabled {
+			if err := tx.Bucket(bEndpoints).Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		if sub.Disabled && !old.Disabled {
+			if err := disablePendingTx(tx, id, "endpoint disabled: "+sub.DisabledReason); err != nil {
+				return err
+			}
+		}
+		return putSub(tx, sub)
+	})
+	if err != nil {
+		s.setSub(old)
+		return nil, fmt.Errorf("subscription %s: %w", id, err)
+	}
+	s.dropToken(id)
+	s.Notify()
+	return sub.clone(), nil
+}
+
+// Delete removes a subscription. Its deliveries stay in the log until
+// retention prunes them; pending ones are marked disabled and not sent.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	old := s.sub(id)
+	if old == nil {
+		return fmt.Errorf("subscription %q: %w", id, ErrNotFound)
+	}
+	s.dropSub(id)
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(bSubs).Delete([]byte(id)); err != nil {
+			return err
+		}
+		return tx.Bucket(bEndpoints).Delete([]byte(id))
+	})
+	if err != nil {
+		s.setSub(old)
+		return fmt.Errorf("subscription %s: %w", id, err)
+	}
+	s.dropToken(id)
+	s.Notify()
+	return nil
+}
+
+// RotateSecret adds a new signing secret and lets the current ones expire
+// after grace, so receivers can switch without dropping a message: until
+// then every delivery carries one signature per active secret.
+func (s *Service) RotateSecret(ctx context.Context, id string, grace time.Duration) (*Subscription, error) {
+	old := s.sub(id)
+	if old == nil {
+		return nil, fmt.Errorf("subscription %q: %w", id, ErrNotFound)
+	}
+	now := s.opts.Now().UTC()
+	next := old.clone()
+	expires := now.Add(grace)
+	kept := next.Secrets[:0]
+	for _, sec := range next.Secrets {
+		if !sec.activeAt(now) {
+			continue
+		}
+		if sec.ExpiresAt == nil || sec.ExpiresAt.After(expires) {
+			sec.ExpiresAt = &expires
+		}
+		kept = append(kept, sec)
+	}
+	next.Secrets = append(kept, Secret{Secret: NewSecret(), CreatedAt: now})
+	return s.Update(ctx, id, *next)
+}
+
+// Ping queues a webhook.ping event to one subscription and returns its id.
+func (s *Service) Ping(ctx context.Context, id string) (string, error) {
+	sub := s.sub(id)
+	if sub == nil {
+		return "", fmt.Errorf("subscription %q: %w", id, ErrNotFound)
+	}
+	if sub.Disabled {
+		return "", fmt.Errorf("subscription %q is disabled: %w", id, ErrInvalid)
+	}
+	now := s.opts.Now().UTC()
+	ev := pingEvent(sub, now)
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		_, err := s.fanoutTx(tx, ev, []*Subscription{sub}, now)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("subscription %s: ping: %w", id, err)
+	}
+	s.Notify()
+	return ev.ID, nil
+}
+
+func pingEvent(sub *Subscription, now time.Time) *Event {
+	data, _ := json.Marshal(map[string]any{"subscription_id": sub.ID, "name": sub.Name, "url": redactURL(sub.URL, sub.secretValues())})
+	return &Event{ID: newEventID(), Type: EventWebhookPing, Timestamp: now, Environment: sub.Environment, Data: data}
+}
+
+// Enqueue adds events to the outbox, as the store does, and wakes the
+// dispatcher. It is for callers without a store transaction of their own.
+func (s *Service) Enqueue(ctx context.Context, events ...Event) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error { return EnqueueTx(tx, events...) })
+	if err != nil {
+		return err
+	}
+	s.Notify()
+	return nil
+}
+
+// EnqueueTx writes events to the outbox within tx, keyed by the bucket's
+// sequence, so they commit with whatever else tx changes.
+func EnqueueTx(tx *bbolt.Tx, events ...Event) error {
+	b, err := tx.CreateBucketIfNotExists(bOutbox)
+	if err != nil {
+		return err
+	}
+	for i := range events {
+		ev := &events[i]
+		if ev.ID == "" {
+			ev.ID = newEventID()
+		}
+		raw, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("event %s: %w", ev.ID, err)
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		var k [8]byte
+		putUint64(k[:], seq)
+		if err := b.Put(k[:], raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,318 @@
+package delivery
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// Event types Parley delivers. The session.* and flow.completed events come
+// from the server through the outbox; the others are produced here.
+const (
+	EventSessionLaunched  = "session.launched"
+	EventSessionStarted   = "session.started"
+	EventSessionUpdated   = "session.updated"
+	EventSessionFinished  = "session.finished"
+	EventFlowCompleted    = "flow.completed"
+	EventWebhookPing      = "webhook.ping"
+	EventEndpointDisabled = "endpoint.disabled"
+)
+
+// EventTypes lists every type a subscription may name in Events.
+var EventTypes = []string{
+	EventSessionLaunched, EventSessionStarted, EventSessionUpdated, EventSessionFinished,
+	EventFlowCompleted, EventWebhookPing, EventEndpointDisabled,
+}
+
+// Environments.
+const (
+	EnvLive    = "live"
+	EnvSandbox = "sandbox"
+)
+
+// Errors callers test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrInvalid  = errors.New("invalid")
+	ErrInFlight = errors.New("delivery is being sent")
+)
+
+// ValidationError names the field of a subscription that is wrong.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+
+// Is makes every ValidationError match ErrInvalid.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Secret is one signing secret of a subscription. Several can be active at
+// once while receivers move to a new one.
+type Secret struct {
+	Secret    string     `json:"secret"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+func (s Secret) activeAt(t time.Time) bool { return s.ExpiresAt == nil || s.ExpiresAt.After(t) }
+
+// Subscription is an endpoint that receives events.
+type Subscription struct {
+	ID          string             `json:"id"`
+	Name        string             `json:"name,omitempty"`
+	Description string             `json:"description,omitempty"`
+	URL         string             `json:"url"`
+	Method      string             `json:"method"`
+	ContentType string             `json:"content_type"`
+	Auth        *flows.WebhookAuth `json:"auth,omitempty"`
+	Headers     map[string]string  `json:"headers,omitempty"`
+	// ExtraJSON is sent unchanged as the envelope's "extra" member; the
+	// envelope itself is never altered so signatures and parsers stay stable.
+	ExtraJSON json.RawMessage `json:"extra_json,omitempty"`
+	Secrets   []Secret        `json:"secrets"`
+	// Events is ["*"] or a list of event types.
+	Events []string `json:"events"`
+	// Flows, when set, limits flow events to these flow ids; events without a
+	// flow (pings, endpoint.disabled) are not filtered.
+	Flows       []string `json:"flows,omitempty"`
+	Environment string   `json:"environment"`
+	// IsDefault subscriptions receive flow.completed of every flow, whatever
+	// Events and Flows say.
+	IsDefault      bool       `json:"is_default"`
+	Disabled       bool       `json:"disabled"`
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+	DisabledAt     *time.Time `json:"disabled_at,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+// matches reports whether ev goes to sub.
+func (sub *Subscription) matches(ev *Event) bool {
+	if sub.Disabled || sub.Environment != ev.Environment {
+		return false
+	}
+	if sub.IsDefault && ev.Type == EventFlowCompleted {
+		return true
+	}
+	if !slices.Contains(sub.Events, "*") && !slices.Contains(sub.Events, ev.Type) {
+		return false
+	}
+	if len(sub.Flows) > 0 && ev.Flow != "" && !slices.Contains(sub.Flows, ev.Flow) {
+		return false
+	}
+	return true
+}
+
+// activeKeys returns the decoded HMAC keys of the secrets active at t.
+func (sub *Subscription) activeKeys(t time.Time) [][]byte {
+	var keys [][]byte
+	for _, s := range sub.Secrets {
+		if !s.activeAt(t) {
+			continue
+		}
+		if k, err := decodeSecret(s.Secret); err == nil {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// secretValues are strings that must never appear in the deliveries log.
+func (sub *Subscription) secretValues() []string {
+	var out []string
+	if a := sub.Auth; a != nil {
+		for _, v := range []string{a.Password, a.Token, a.ClientSecret} {
+			if v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	for _, s := range sub.Secrets {
+		out = append(out, s.Secret, strings.TrimPrefix(s.Secret, SecretPrefix))
+	}
+	return out
+}
+
+var reservedHeaders = []string{"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "content-length", "host", "transfer-encoding", "connection"}
+
+// normalize fills defaults and validates sub, naming the first bad field.
+func (sub *Subscription) normalize(now time.Time) error {
+	sub.Name = strings.TrimSpace(sub.Name)
+	sub.URL = strings.TrimSpace(sub.URL)
+	if sub.URL == "" {
+		return invalid("url", "is required")
+	}
+	u, err := url.Parse(sub.URL)
+	if err != nil {
+		return invalid("url", "%v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return invalid("url", "scheme must be http or https, not %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return invalid("url", "has no host")
+	}
+
+	sub.Method = strings.ToUpper(strings.TrimSpace(sub.Method))
+	if sub.Method == "" {
+		sub.Method = "POST"
+	}
+	if sub.Method != "POST" && sub.Method != "PUT" && sub.Method != "PATCH" {
+		return invalid("method", "must be POST, PUT or PATCH, not %q", sub.Method)
+	}
+
+	switch sub.ContentType {
+	case "":
+		sub.ContentType = flows.ContentJSON
+	case flows.ContentJSON, flows.ContentForm:
+	default:
+		return invalid("content_type", "must be %q or %q, not %q", flows.ContentJSON, flows.ContentForm, sub.ContentType)
+	}
+
+	if err := validateAuth(sub.Auth); err != nil {
+		return err
+	}
+	if sub.Auth != nil && sub.Auth.Type == flows.AuthNone {
+		sub.Auth = nil
+	}
+
+	for name := range sub.Headers {
+		if !validHeaderName(name) {
+			return invalid("headers."+name, "is not a valid header name")
+		}
+		if slices.Contains(reservedHeaders, strings.ToLower(name)) {
+			return invalid("headers."+name, "is set by the delivery and cannot be overridden")
+		}
+		if strings.ContainsAny(sub.Headers[name], "\r\n") {
+			return invalid("headers."+name, "value contains a line break")
+		}
+	}
+
+	if len(sub.ExtraJSON) > 0 {
+		if !json.Valid(sub.ExtraJSON) {
+			return invalid("extra_json", "is not valid JSON")
+		}
+		if string(sub.ExtraJSON) == "null" {
+			sub.ExtraJSON = nil
+		}
+	}
+
+	if len(sub.Secrets) == 0 {
+		sub.Secrets = []Secret{{Secret: NewSecret(), CreatedAt: now}}
+	}
+	active := 0
+	for i := range sub.Secrets {
+		s := &sub.Secrets[i]
+		if _, err := decodeSecret(s.Secret); err != nil {
+			return invalid(fmt.Sprintf("secrets[%d].secret", i), "%v", err)
+		}
+		if s.CreatedAt.IsZero() {
+			s.CreatedAt = now
+		}
+		if s.activeAt(now) {
+			active++
+		}
+	}
+	if active == 0 {
+		return invalid("secrets", "no secret is active (all have expired)")
+	}
+
+	if len(sub.Events) == 0 {
+		sub.Events = []string{"*"}
+	}
+	for i, e := range sub.Events {
+		if e != "*" && !slices.Contains(EventTypes, e) {
+			return invalid(fmt.Sprintf("events[%d]", i), "unknown event type %q (want \"*\" or one of %s)", e, strings.Join(EventTypes, ", "))
+		}
+	}
+	for i, f := range sub.Flows {
+		if strings.TrimSpace(f) == "" {
+			return invalid(fmt.Sprintf("flows[%d]", i), "is empty")
+		}
+	}
+
+	switch sub.Environment {
+	case "":
+		sub.Environment = EnvLive
+	case EnvLive, EnvSandbox:
+	default:
+		return invalid("environment", "must be %q or %q, not %q", EnvLive, EnvSandbox, sub.Environment)
+	}
+	if !sub.Disabled {
+		sub.DisabledReason = ""
+		sub.DisabledAt = nil
+	} else if sub.DisabledAt == nil {
+		sub.DisabledAt = &now
+	}
+	return nil
+}
+
+func validateAuth(a *flows.WebhookAuth) error {
+	if a == nil {
+		return nil
+	}
+	need := func(field, v string) error {
+		if v == "" {
+			return invalid("auth."+field, "is required for %s auth", a.Type)
+		}
+		return nil
+	}
+	switch a.Type {
+	case "", flows.AuthNone:
+		if a.Type == "" {
+			return invalid("auth.type", "is required")
+		}
+		return nil
+	case flows.AuthBasic:
+		return need("username", a.Username)
+	case flows.AuthBearer:
+		return need("token", a.Token)
+	case flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password:
+		if err := need("token_url", a.TokenURL); err != nil {
+			return err
+		}
+		if u, err := url.Parse(a.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return invalid("auth.token_url", "must be an absolute http(s) URL")
+		}
+		if err := need("client_id", a.ClientID); err != nil {
+			return err
+		}
+		if a.Type == flows.AuthOAuth2Password {
+			if err := need("username", a.Username); err != nil {
+				return err
+			}
+			return need("password", a.Password)
+		}
+		return nil
+	default:
+		return invalid("auth.type", "unknown auth type %q", a.Type)
+	}
+}
+
+// validHeaderName accepts RFC 9110 token characters.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range []byte(name) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,364 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Functions that flows imported from RapidPro need: the spreadsheet-like
+// functions of RapidPro's legacy expressions that expr-lang has no builtin for,
+// and the helpers the importer uses to keep RapidPro's rendering (phone numbers
+// in national format, case-insensitive comparisons). They are ordinary
+// expression functions, available to every flow.
+func init() {
+	for name, fn := range map[string]func(params ...any) (any, error){
+		// format_tel(urn): a tel: URN or phone number as RapidPro shows it, in
+		// its country's national format ("(206) 555-1212" for tel:+12065551212).
+		"format_tel": func(p ...any) (any, error) {
+			s, err := oneString("format_tel", p)
+			if err != nil {
+				return nil, err
+			}
+			return formatTel(s), nil
+		},
+		// word_count(text): the number of words.
+		"word_count": func(p ...any) (any, error) {
+			s, err := oneString("word_count", p)
+			if err != nil {
+				return nil, err
+			}
+			return len(legacyWords(s)), nil
+		},
+		// word_slice(text, start, stop): words start..stop-1, counting from 1
+		// (stop 0 or absent: to the end), joined by spaces.
+		"word_slice": func(p ...any) (any, error) {
+			if len(p) < 2 || len(p) > 3 {
+				return nil, fmt.Errorf("word_slice(text, start[, stop]) takes 2 or 3 arguments, got %d", len(p))
+			}
+			w := legacyWords(toText(p[0]))
+			start, ok := toInt(p[1])
+			if !ok || start < 1 {
+				return nil, fmt.Errorf("word_slice: start %v must be a number of at least 1", p[1])
+			}
+			stop := 0
+			if len(p) == 3 {
+				if stop, ok = toInt(p[2]); !ok {
+					return nil, fmt.Errorf("word_slice: stop %v is not a number", p[2])
+				}
+			}
+			from, to := start-1, len(w)
+			if stop > 0 && stop-1 < to {
+				to = stop - 1
+			} else if stop < 0 {
+				to = len(w) + stop
+			}
+			if from >= to || from >= len(w) {
+				return "", nil
+			}
+			return strings.Join(w[from:to], " "), nil
+		},
+		// field(text, index, delimiter): the index-th (from 1) field of text
+		// split on delimiter, trimmed.
+		"field": func(p ...any) (any, error) {
+			if len(p) != 3 {
+				return nil, fmt.Errorf("field(text, index, delimiter) takes 3 arguments, got %d", len(p))
+			}
+			n, ok := toInt(p[1])
+			if !ok || n < 1 {
+				return nil, fmt.Errorf("field: index %v must be a number of at least 1", p[1])
+			}
+			delim := toText(p[2])
+			var parts []string
+			if delim == " " {
+				parts = strings.Fields(toText(p[0]))
+			} else {
+				parts = strings.Split(toText(p[0]), delim)
+			}
+			if n > len(parts) {
+				return "", nil
+			}
+			return strings.TrimSpace(parts[n-1]), nil
+		},
+		// left(text, n) and right(text, n): the first or last n characters.
+		"left": func(p ...any) (any, error) {
+			s, n, err := textAndCount("left", p)
+			if err != nil {
+				return nil, err
+			}
+			return string(s[:min(n, len(s))]), nil
+		},
+		"right": func(p ...any) (any, error) {
+			s, n, err := textAndCount("right", p)
+			if err != nil {
+				return nil, err
+			}
+			return string(s[len(s)-min(n, len(s)):]), nil
+		},
+		// mid(text, start, n): n characters from start (counting from 1).
+		"mid": func(p ...any) (any, error) {
+			if len(p) != 3 {
+				return nil, fmt.Errorf("mid(text, start, count) takes 3 arguments, got %d", len(p))
+			}
+			s := []rune(toText(p[0]))
+			start, ok1 := toInt(p[1])
+			n, ok2 := toInt(p[2])
+			if !ok1 || !ok2 || start < 1 || n < 0 {
+				return nil, fmt.Errorf("mid: start %v and count %v must be positive numbers", p[1], p[2])
+			}
+			if start > len(s) {
+				return "", nil
+			}
+			return string(s[start-1 : min(start-1+n, len(s))]), nil
+		},
+		// substitute(text, old, new): every old replaced by new.
+		"substitute": func(p ...any) (any, error) {
+			if len(p) != 3 {
+				return nil, fmt.Errorf("substitute(text, old, new) takes 3 arguments, got %d", len(p))
+			}
+			return strings.ReplaceAll(toText(p[0]), toText(p[1]), toText(p[2])), nil
+		},
+		// clean(text): text without control characters.
+		"clean": func(p ...any) (any, error) {
+			s, err := oneString("clean", p)
+			if err != nil {
+				return nil, err
+			}
+			return strings.Map(func(r rune) rune {
+				if unicode.IsControl(r) {
+					return -1
+				}
+				return r
+			}, s), nil
+		},
+		// char(n) / unichar(n): the character with that code; code(text) /
+		// unicode(text): the code of the first character.
+		"char":    charOf,
+		"unichar": charOf,
+		"code":    codeOf,
+		"unicode": codeOf,
+		// rand(): a random number in [0, 1); randbetween(a, b): an integer in [a, b].
+		"rand": func(p ...any) (any, error) {
+			if len(p) != 0 {
+				return nil, fmt.Errorf("rand() takes no arguments, got %d", len(p))
+			}
+			return rand.Float64(), nil
+		},
+		"randbetween": func(p ...any) (any, error) {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("randbetween(low, high) takes 2 arguments, got %d", len(p))
+			}
+			lo, ok1 := toInt(p[0])
+			hi, ok2 := toInt(p[1])
+			if !ok1 || !ok2 || hi < lo {
+				return nil, fmt.Errorf("randbetween: %v and %v are not an interval", p[0], p[1])
+			}
+			return lo + rand.IntN(hi-lo+1), nil
+		},
+		// power(x, y): x to the power y.
+		"power": func(p ...any) (any, error) {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("power(x, y) takes 2 arguments, got %d", len(p))
+			}
+			x, err1 := toFloat(p[0])
+			y, err2 := toFloat(p[1])
+			if err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("power: %v and %v must be numbers", p[0], p[1])
+			}
+			return math.Pow(x, y), nil
+		},
+		// fixed(x, decimals): x rounded and written with that many decimals.
+		"fixed": func(p ...any) (any, error) {
+			if len(p) < 1 || len(p) > 3 {
+				return nil, fmt.Errorf("fixed(number[, decimals]) takes 1 to 3 arguments, got %d", len(p))
+			}
+			x, err := toFloat(p[0])
+			if err != nil {
+				return nil, err
+			}
+			d := 2
+			if len(p) > 1 {
+				if d, _ = toInt(p[1]); d < 0 {
+					d = 0
+				}
+			}
+			return strconv.FormatFloat(x, 'f', d, 64), nil
+		},
+		// datevalue(text): the date in text, as a time (midnight UTC).
+		"datevalue": func(p ...any) (any, error) {
+			s, err := oneString("datevalue", p)
+			if err != nil {
+				return nil, err
+			}
+			for _, layout := range []string{time.RFC3339, "2006-01-02", "02-01-2006", "2/1/2006", "02/01/2006", "2-1-2006", "02-01-2006 15:04"} {
+				if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+					return t, nil
+				}
+			}
+			return nil, fmt.Errorf("datevalue: %q is not a date", s)
+		},
+		// today(): the current date (UTC) as YYYY-MM-DD.
+		"today": func(p ...any) (any, error) {
+			if len(p) != 0 {
+				return nil, fmt.Errorf("today() takes no arguments, got %d", len(p))
+			}
+			return time.Now().UTC().Format("2006-01-02"), nil
+		},
+		// read_digits(text): digits spaced out for text-to-speech.
+		"read_digits": func(p ...any) (any, error) {
+			s, err := oneString("read_digits", p)
+			if err != nil {
+				return nil, err
+			}
+			var d []string
+			for _, r := range s {
+				if unicode.IsDigit(r) {
+					d = append(d, string(r))
+				}
+			}
+			return strings.Join(d, " , "), nil
+		},
+		// legacy_eq(a, b): RapidPro's "=": numeric when both are numbers,
+		// otherwise case-insensitive text equality.
+		"legacy_eq": func(p ...any) (any, error) {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("legacy_eq(a, b) takes 2 arguments, got %d", len(p))
+			}
+			return legacyCompare(p[0], p[1]) == 0, nil
+		},
+		// legacy_cmp(a, b): -1, 0 or 1, comparing as RapidPro's <, <=, >, >= do.
+		"legacy_cmp": func(p ...any) (any, error) {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("legacy_cmp(a, b) takes 2 arguments, got %d", len(p))
+			}
+			return legacyCompare(p[0], p[1]), nil
+		},
+		// legacy_num(x): x as a number for RapidPro's arithmetic (error when it is not one).
+		"legacy_num": func(p ...any) (any, error) {
+			if len(p) != 1 {
+				return nil, fmt.Errorf("legacy_num(x) takes 1 argument, got %d", len(p))
+			}
+			return toFloat(p[0])
+		},
+		// legacy_bool(x): RapidPro's truth: true, non-zero numbers and "true" text.
+		"legacy_bool": func(p ...any) (any, error) {
+			if len(p) != 1 {
+				return nil, fmt.Errorf("legacy_bool(x) takes 1 argument, got %d", len(p))
+			}
+			switch x := p[0].(type) {
+			case bool:
+				return x, nil
+			case nil:
+				return false, nil
+			}
+			if f, err := toFloat(p[0]); err == nil {
+				return f != 0, nil
+			}
+			return strings.EqualFold(strings.TrimSpace(toText(p[0])), "true"), nil
+		},
+	} {
+		if _, dup := Functions[name]; dup {
+			panic("engine: expression function " + name + " defined twice")
+		}
+		Functions[name] = fn
+	}
+}
+
+func textAndCount(name string, p []any) ([]rune, int, error) {
+	if len(p) != 2 {
+		return nil, 0, fmt.Errorf("%s(text, count) takes 2 arguments, got %d", name, len(p))
+	}
+	n, ok := toInt(p[1])
+	if !ok || n < 0 {
+		return nil, 0, fmt.Errorf("%s: count %v must be a positive number", name, p[1])
+	}
+	return []rune(toText(p[0])), n, nil
+}
+
+func charOf(p ...any) (any, error) {
+	if len(p) != 1 {
+		return nil, fmt.Errorf("char(code) takes 1 argument, got %d", len(p))
+	}
+	n, ok := toInt(p[0])
+	if !ok || n < 0 || n > unicode.MaxRune {
+		return nil, fmt.Errorf("char: %v is not a character code", p[0])
+	}
+	return string(rune(n)), nil
+}
+
+func codeOf(p ...any) (any, error) {
+	s, err := oneString("code", p)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range s {
+		return int(r), nil
+	}
+	return nil, fmt.Errorf("code: empty text")
+}
+
+func toFloat(v any) (float64, error) {
+	switch x := v.(type) {
+	case int:
+		return float64(x), nil
+	case int64:
+		return float64(x), nil
+	case float64:
+		return x, nil
+	case bool:
+		return 0, fmt.Errorf("%v is not a number", x)
+	}
+	s := strings.TrimSpace(toText(v))
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	return f, nil
+}
+
+func legacyCompare(a, b any) int {
+	x, err1 := toFloat(a)
+	y, err2 := toFloat(b)
+	if err1 == nil && err2 == nil {
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	}
+	return strings.Compare(strings.ToLower(toText(a)), strings.ToLower(toText(b)))
+}
+
+// legacyWords splits text into words as RapidPro's word functions do: on
+// whitespace and punctuation.
+func legacyWords(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || (unicode.IsPunct(r) && r != '\'' && r != '-')
+	})
+}
+
+// formatTel writes a phone number in its country's national format. Numbers
+// that do not parse (short codes, other URN schemes) are returned without their
+// scheme.
+func formatTel(urn string) string {
+	s := strings.TrimPrefix(urn, "tel:")
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i]
+	}
+	if !strings.HasPrefix(s, "+") {
+		return s
+	}
+	n, err := phonenumbers.Parse(s, "")
+	if err != nil || !phonenumbers.IsPossibleNumber(n) {
+		return s
+	}
+	return phonenumbers.Format(n, phonenumbers.NATIONAL)
+}

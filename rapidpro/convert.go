@@ -1,0 +1,444 @@
+package rapidpro
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/widgets"
+	"github.com/tidwall/gjson"
+)
+
+// Options tune an import.
+type Options struct {
+	// Lang is the language (ISO 639-3, or a legacy code such as "fre") the
+	// widgets' texts are taken from; the default is each flow's base language.
+	// The other languages are kept as translations.
+	Lang string
+	// RewriteURLs rewrites webhook URL prefixes, longest prefix first:
+	// "https://textit.in/demo/status/" -> "http://127.0.0.1:8080/demo/order-status".
+	RewriteURLs map[string]string
+}
+
+// Result is what Convert produced: one Flow per flow of the export, in export
+// order, and the report.
+type Result struct {
+	Flows  []Flow
+	Report Report
+}
+
+// Flow is one converted flow. ID is the RapidPro flow uuid (subflows refer to
+// it). JSON is the Parley flow document; it is nil when Failed, and the report
+// then has at least one error line for the flow.
+type Flow struct {
+	ID, Name string
+	JSON     []byte
+	Failed   bool
+}
+
+// Supported export versions.
+const (
+	minMajor = 7
+	maxMajor = 11
+	maxMinor = 12
+)
+
+// ErrNotExport is returned by Convert for JSON that is not a legacy export.
+var ErrNotExport = errors.New("not a RapidPro legacy flow export (expected \"flows\" with action_sets/rule_sets)")
+
+// IsExport reports whether data looks like a RapidPro legacy export: a
+// document with "flows" holding action_sets or rule_sets, or a single legacy
+// flow.
+func IsExport(data []byte) bool {
+	if !gjson.ValidBytes(data) {
+		return false
+	}
+	doc := gjson.ParseBytes(data)
+	if !doc.IsObject() {
+		return false
+	}
+	if fl := doc.Get("flows"); fl.IsArray() {
+		found := false
+		fl.ForEach(func(_, f gjson.Result) bool {
+			if f.Get("action_sets").IsArray() || f.Get("rule_sets").IsArray() {
+				found = true
+				return false
+			}
+			return true
+		})
+		return found
+	}
+	return doc.Get("action_sets").IsArray() || doc.Get("rule_sets").IsArray()
+}
+
+// Convert turns every flow of a RapidPro export into Parley flow JSON. A flow
+// that cannot run as it ran in RapidPro is marked Failed, with error lines in
+// the report saying why and where; the others convert, with warning lines for
+// every difference. The error is for input that is not an export at all.
+func Convert(data []byte, o Options) (*Result, error) {
+	if !json.Valid(data) {
+		return nil, fmt.Errorf("rapidpro: export is not valid JSON")
+	}
+	if !IsExport(data) {
+		return nil, ErrNotExport
+	}
+	var raws []json.RawMessage
+	var exportVersion json.RawMessage
+	doc := gjson.ParseBytes(data)
+	if doc.Get("flows").IsArray() {
+		var ex legacyExport
+		if err := json.Unmarshal(data, &ex); err != nil {
+			return nil, fmt.Errorf("rapidpro: reading export: %w", err)
+		}
+		raws, exportVersion = ex.Flows, ex.Version
+	} else {
+		raws = []json.RawMessage{data}
+	}
+
+	res := &Result{}
+	// First pass: names and ids, so subflow references can be checked.
+	type pending struct {
+		f    *legacyFlow
+		id   string
+		name string
+		err  error
+	}
+	var all []pending
+	known := map[string]string{}
+	seenIDs := map[string]bool{}
+	for i, raw := range raws {
+		var f legacyFlow
+		err := json.Unmarshal(raw, &f)
+		name := f.Metadata.Name
+		if name == "" {
+			name = fmt.Sprintf("flow %d", i+1)
+		}
+		id := f.Metadata.UUID
+		if id == "" {
+			id = flows.Key(name)
+		}
+		if id == "" || seenIDs[id] {
+			id = fmt.Sprintf("flow-%d", i+1)
+		}
+		seenIDs[id] = true
+		if err == nil && f.Metadata.UUID != "" {
+			known[f.Metadata.UUID] = name
+		}
+		all = append(all, pending{&f, id, name, err})
+	}
+	eng := engine.New(widgets.Registered())
+	for i, p := range all {
+		out := Flow{ID: p.id, Name: p.name}
+		c := &flowConv{o: o, rep: &res.Report, flowName: p.name, id: p.id, f: p.f, known: known}
+		if p.err != nil {
+			c.add(levelError, fmt.Sprintf("flows[%d]", i), "cannot read the flow: "+p.err.Error())
+		} else {
+			version := p.f.Version
+			if len(version) == 0 {
+				version = exportVersion
+			}
+			out.JSON = c.convert(version)
+		}
+		if !c.failed && out.JSON != nil {
+			if _, err := eng.Load(out.JSON); err != nil {
+				c.loadErrors(err)
+			}
+		}
+		if c.failed {
+			out.Failed = true
+			out.JSON = nil
+		}
+		res.Flows = append(res.Flows, out)
+	}
+	return res, nil
+}
+
+// flowConv converts one flow.
+type flowConv struct {
+	o        Options
+	rep      *Report
+	flowName string
+	id       string
+	f        *legacyFlow
+	known    map[string]string
+
+	base    string // the legacy base language key ("base", "eng", "fre")
+	target  string // ISO 639-3 code of the chosen language, or "base"
+	failed  bool
+	widgets []map[string]any
+	ids     map[string]bool
+	nodes   map[string]bool
+	alias   map[string]string
+	renamed map[string]bool
+}
+
+func (c *flowConv) add(level, where, msg string) {
+	if level == levelError {
+		c.failed = true
+	}
+	c.rep.Lines = append(c.rep.Lines, ReportLine{Flow: c.flowName, Where: where, Level: level, Message: msg})
+}
+
+func (c *flowConv) loadErrors(err error) {
+	var ve *flows.ValidationError
+	if errors.As(err, &ve) {
+		for _, fe := range ve.Errors {
+			where := fe.Path
+			if fe.Widget != "" {
+				where = "widget " + fe.Widget + " " + fe.Path
+			}
+			c.add(levelError, where, "the converted flow does not load: "+fe.Message)
+		}
+		return
+	}
+	c.add(levelError, "", "the converted flow does not load: "+err.Error())
+}
+
+func (c *flowConv) convert(version json.RawMessage) []byte {
+	major, minor, vtext, ok := versionOf(version)
+	switch {
+	case !ok:
+		c.add(levelError, "version", fmt.Sprintf("unknown flow version %s (this importer reads versions 7 to 11.12)", string(version)))
+		return nil
+	case major < minMajor || major > maxMajor || (major == maxMajor && minor > maxMinor):
+		c.add(levelError, "version", fmt.Sprintf("flow version %s is not supported (this importer reads legacy versions 7 to 11.12; export newer flows from RapidPro's legacy editor or convert older ones there first)", vtext))
+		return nil
+	}
+	f := c.f
+	c.base = f.BaseLanguage
+	if c.base == "" {
+		c.base = "base"
+	}
+	c.target = normLang(c.base)
+	if c.o.Lang != "" {
+		c.target = normLang(c.o.Lang)
+	}
+	c.ids = map[string]bool{}
+	c.nodes = map[string]bool{}
+	c.alias = map[string]string{}
+	c.renamed = map[string]bool{}
+	for _, as := range f.ActionSets {
+		c.nodes[as.UUID] = true
+	}
+	for _, rs := range f.RuleSets {
+		c.nodes[rs.UUID] = true
+	}
+
+	kind := flows.KindMessaging
+	switch f.FlowType {
+	case "V":
+		kind = flows.KindVoice
+	case "", "F", "M":
+	case "S":
+		c.add(levelInfo, "flow_type", "Surveyor flow imported as a messaging flow")
+	case "U":
+		c.add(levelWarning, "flow_type", "USSD flow imported as a messaging flow: Parley has no USSD sessions")
+	default:
+		c.add(levelWarning, "flow_type", fmt.Sprintf("unknown flow type %q imported as a messaging flow", f.FlowType))
+	}
+
+	for _, as := range f.ActionSets {
+		c.actionSet(as)
+	}
+	for _, rs := range f.RuleSets {
+		c.ruleSet(rs)
+	}
+	// Empty action sets were skipped: point exits at where they led.
+	for _, w := range c.widgets {
+		exits, _ := w["exits"].(map[string]string)
+		for k, v := range exits {
+			if r := c.resolve(v); r != v {
+				if r == "" {
+					delete(exits, k)
+				} else {
+					exits[k] = r
+				}
+			}
+		}
+	}
+	start := c.resolve(f.Entry)
+	if f.Entry == "" || (start == "" && len(c.widgets) > 0) {
+		c.add(levelError, "entry", "the flow has no entry point")
+		return nil
+	}
+	if len(c.widgets) == 0 {
+		c.add(levelError, "", "the flow has nothing to run (no actions or rulesets)")
+		return nil
+	}
+	if !c.ids[start] {
+		c.add(levelError, "entry", fmt.Sprintf("entry %s names no action set or ruleset", f.Entry))
+		return nil
+	}
+
+	doc := map[string]any{
+		"id":      c.id,
+		"name":    c.flowName,
+		"version": flows.FormatVersion,
+		"kind":    kind,
+		"start":   start,
+		"widgets": c.widgets,
+	}
+	if c.target != "base" && c.target != "" {
+		doc["language"] = c.target
+	}
+	if f.Metadata.Expires > 0 {
+		doc["expire_minutes"] = f.Metadata.Expires
+	}
+	var notes []string
+	for _, n := range f.Metadata.Notes {
+		notes = append(notes, strings.TrimSpace(strings.TrimSpace(n.Title)+"\n"+n.Body))
+	}
+	if len(notes) > 0 {
+		doc["description"] = strings.Join(notes, "\n\n")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		c.add(levelError, "", "encoding the flow: "+err.Error())
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// resolve follows skipped (empty) action sets to a widget id.
+func (c *flowConv) resolve(id string) string {
+	for i := 0; i < 1000 && id != ""; i++ {
+		next, ok := c.alias[id]
+		if !ok {
+			return id
+		}
+		id = next
+	}
+	return ""
+}
+
+// dest checks a destination uuid; a dangling one ends the flow, reported.
+func (c *flowConv) dest(uuid, where string) string {
+	if uuid == "" {
+		return ""
+	}
+	if !c.nodes[uuid] {
+		c.add(levelWarning, where, fmt.Sprintf("destination %s is not in the flow: that exit ends the flow", uuid))
+		return ""
+	}
+	return uuid
+}
+
+// tmpl translates a template, reporting problems at where.
+func (c *flowConv) tmpl(src, where string) string {
+	x := &xlate{}
+	out := x.template(src)
+	c.flush(x, where)
+	return out
+}
+
+func (c *flowConv) flush(x *xlate, where string) {
+	for _, p := range x.probs {
+		c.add(p.level, where, p.msg)
+	}
+}
+
+// langKey returns the key of t holding the chosen language's text, falling
+// back to the base language (as RapidPro did for contacts in other languages).
+func (c *flowConv) langKey(t translations) (string, bool) {
+	if _, ok := t[""]; ok {
+		return "", true
+	}
+	for _, k := range t.langs() {
+		if normLang(k) == c.target {
+			return k, true
+		}
+	}
+	if _, ok := t[c.base]; ok {
+		return c.base, true
+	}
+	if ls := t.langs(); len(ls) > 0 {
+		return ls[0], true
+	}
+	return "", false
+}
+
+// pick returns the chosen language's text of t and the texts of every other
+// language keyed by ISO 639-3 code.
+func (c *flowConv) pick(t translations, where string) (string, map[string]string) {
+	others := map[string]string{}
+	key, ok := c.langKey(t)
+	if !ok {
+		return "", others
+	}
+	text := t[key]
+	for _, k := range t.langs() {
+		if k == key || k == "" {
+			continue
+		}
+		code := normLang(k)
+		if code == "base" {
+			c.add(levelWarning, where, fmt.Sprintf("the base-language text %q has no language code and cannot be kept as a translation", t[k]))
+			continue
+		}
+		if code != k && !c.renamed[k] {
+			c.renamed[k] = true
+			c.add(levelInfo, where, fmt.Sprintf("language %q is written %q (ISO 639-3), as RapidPro renamed it in version 11.1", k, code))
+		}
+		others[code] = t[k]
+	}
+	return text, others
+}
+
+// category returns a rule's category name in the base language: categories
+// are the names results are saved with, whatever the contact's language.
+func (c *flowConv) category(raw json.RawMessage) string {
+	t, _ := readTranslations(raw)
+	if s, ok := t[""]; ok {
+		return s
+	}
+	if s, ok := t[c.base]; ok {
+		return s
+	}
+	if s, ok := t["base"]; ok {
+		return s
+	}
+	if ls := t.langs(); len(ls) > 0 {
+		return t[ls[0]]
+	}
+	return ""
+}
+
+// newWidget registers a widget and returns it.
+func (c *flowConv) newWidget(id, typ string) map[string]any {
+	w := map[string]any{"id": id, "type": typ}
+	c.ids[id] = true
+	return w
+}
+
+// rewriteURL applies the longest matching Options.RewriteURLs prefix.
+func (c *flowConv) rewriteURL(u, where string) string {
+	best := ""
+	for from := range c.o.RewriteURLs {
+		if strings.HasPrefix(u, from) && len(from) > len(best) {
+			best = from
+		}
+	}
+	if best == "" {
+		return u
+	}
+	out := c.o.RewriteURLs[best] + u[len(best):]
+	c.add(levelInfo, where, fmt.Sprintf("webhook URL %s rewritten to %s", u, out))
+	return out
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,309 @@
+package rapidpro
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// TestExports converts every real export: each flow either converts and loads,
+// or fails with error lines that name where and why.
+func TestExports(t *testing.T) {
+	dir := testdataDir(t)
+	// Flows that cannot run as they did in RapidPro, and the construct that says why.
+	wantFail := map[string][]string{
+		"ivr.json":             {"wait_recording"},
+		"media_survey.json":    {"wait_gps", "wait_photo", "wait_video"},
+		"migrate_to_11_5.json": {"resthook"},
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) == 0 {
+		t.Skipf("no exports in %s", dir)
+	}
+	e := engine.New(widgets.Registered())
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !IsExport(data) {
+				t.Fatalf("IsExport is false")
+			}
+			res, err := Convert(data, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []ReportLine
+			for _, l := range res.Report.Lines {
+				if l.Level == levelError {
+					errs = append(errs, l)
+					if l.Where == "" || l.Flow == "" {
+						t.Errorf("error line without location: %s", l)
+					}
+				}
+			}
+			failed := 0
+			for _, f := range res.Flows {
+				if f.Failed {
+					failed++
+					continue
+				}
+				if _, err := e.Load(f.JSON); err != nil {
+					t.Errorf("flow %q does not load: %v", f.Name, err)
+				}
+			}
+			want := wantFail[name]
+			if len(want) == 0 {
+				if failed > 0 || len(errs) > 0 {
+					t.Errorf("unexpected failure:\n%s", res.Report)
+				}
+				return
+			}
+			if failed == 0 {
+				t.Fatalf("expected the import to fail on %v", want)
+			}
+			for _, w := range want {
+				found := false
+				for _, l := range errs {
+					found = found || strings.Contains(l.Message, w)
+				}
+				if !found {
+					t.Errorf("no error line mentions %s:\n%s", w, res.Report)
+				}
+			}
+		})
+	}
+}
+
+// legacyFlow builds a one-flow export: a reply with text, then the given
+// rulesets (the reply leads to the first).
+func oneReply(text string) []byte {
+	msg, _ := json.Marshal(map[string]string{"base": text})
+	return []byte(fmt.Sprintf(`{"version": 8, "flows": [{"version": 8, "base_language": "base", "flow_type": "F",
+	 "metadata": {"uuid": "11111111-1111-4111-8111-111111111111", "name": "T"},
+	 "entry": "a1", "action_sets": [{"uuid": "a1", "actions": [{"type": "reply", "msg": %s}]}], "rule_sets": []}]}`, msg))
+}
+
+// render converts a one-reply flow and returns what it sends, with the report.
+func render(t *testing.T, text string) (string, Report) {
+	t.Helper()
+	res, err := Convert(oneReply(text), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Flows[0].Failed {
+		return "", res.Report
+	}
+	e := engine.New(widgets.Registered())
+	f, err := e.Load(res.Flows[0].JSON)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.Flows[0].JSON)
+	}
+	_, evs, err := e.Start(context.Background(), f, engine.StartParams{
+		Contact:   flows.Contact{Name: "Ben Haggerty", URN: "tel:+12065551212", Fields: map[string]string{"age": "30"}, Groups: []string{"Testers"}},
+		Variables: map[string]string{"color": "orange"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		if ev.Type == flows.EventMessageOut {
+			out = append(out, ev.Text)
+		}
+	}
+	return strings.Join(out, "|"), res.Report
+}
+
+func TestTemplates(t *testing.T) {
+	tests := []struct{ legacy, want string }{
+		{"Hi @contact.first_name!", "Hi Ben!"},
+		{"Hi @contact.", "Hi Ben Haggerty."},
+		{"You are @contact.tel", "You are (206) 555-1212"},
+		{"E164 @contact.tel_e164", "E164 +12065551212"},
+		{"me@example.com @input @@ok", "me@example.com @input @ok"},
+		{"@(UPPER(contact.name))", "BEN HAGGERTY"},
+		{"@(word(contact.name, 2))", "Haggerty"},
+		{"@(LEN(contact.name) + 1)", "13"},
+		{"@(contact.age + 5)", "35"},
+		{`@(IF(contact.age > 18, "adult", "minor"))`, "adult"},
+		{`@(CONCATENATE(contact.first_name, "-", "x")) @(contact.age & "!")`, "Ben-x 30!"},
+		{`@(contact.name = "BEN HAGGERTY")`, "true"},
+		{"@flow.color|upper_case and @flow.color.", "ORANGE and orange."},
+		{"age @contact.age-5", "age 30-5"},
+		{"costs $call.cli", "costs $call.cli"},
+		{`@(REMOVE_FIRST_WORD("a b c")) @(FIRST_WORD("a b c"))`, "b c a"},
+		{"in @contact.groups", "in Testers"},
+		{`@(PROPER("hello world")) @(LOWER("ABC")) @(WORD_COUNT("a b, c"))`, "Hello World abc 3"},
+		{`@(LEFT("abcdef", 2))@(RIGHT("abcdef", 2))@(MID("abcdef", 2, 3))`, "abefbcd"},
+		{`@(SUBSTITUTE("a-b-c", "-", "+")) @(REPT("ab", 2)) @(FIELD("a,b,c", 2, ","))`, "a+b+c abab b"},
+		{`@(AND(contact.age > 1, NOT(contact.age < 1))) @(OR(FALSE, 1 = 2))`, "true false"},
+		{`@(2 ^ 3) @(-contact.age) @(ABS(-2)) @(MAX(1, contact.age))`, "8 -30 2 30"},
+		{`@(IS_ERROR(extra.missing))`, "true"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.legacy, func(t *testing.T) {
+			got, rep := render(t, tc.legacy)
+			if got != tc.want {
+				t.Errorf("got %q, want %q\n%s", got, tc.want, rep)
+			}
+		})
+	}
+}
+
+// TestReport checks that constructs Parley cannot run fail the flow (or warn)
+// with a line that says where.
+func TestReport(t *testing.T) {
+	rs := func(rulesetJSON string) []byte {
+		return []byte(`{"version": "11.7", "flows": [{"version": "11.7", "base_language": "eng", "flow_type": "M",
+		 "metadata": {"uuid": "22222222-2222-4222-8222-222222222222", "name": "R"},
+		 "entry": "r1", "action_sets": [{"uuid": "a1", "actions": [{"type": "reply", "uuid": "act1", "msg": {"eng": "hi"}}]}],
+		 "rule_sets": [` + rulesetJSON + `]}]}`)
+	}
+	tests := []struct {
+		name, export string
+		level, where string
+		message      string
+		failed       bool
+	}{
+		{"unknown function", string(oneReply("@(FOO(1))")), levelError, "action_set a1 actions[0] msg", "FOO has no Parley equivalent", true},
+		{"location rule", string(rs(`{"uuid": "r1", "ruleset_type": "wait_message", "label": "Where", "operand": "@step.value",
+			"rules": [{"uuid": "x", "category": {"eng": "Kigali"}, "destination": "a1", "test": {"type": "district", "test": "Kigali"}}]}`)),
+			levelError, "ruleset r1 rules[0].test", "administrative boundaries", true},
+		{"airtime", string(rs(`{"uuid": "r1", "ruleset_type": "airtime", "label": "A", "rules": []}`)), levelError, "ruleset r1", "airtime", true},
+		{"category leads two ways", string(rs(`{"uuid": "r1", "ruleset_type": "wait_message", "label": "Q", "operand": "@step.value",
+			"rules": [{"uuid": "x", "category": {"eng": "Yes"}, "destination": "a1", "test": {"type": "contains_any", "test": {"eng": "yes"}}},
+			          {"uuid": "y", "category": {"eng": "Yes"}, "destination": null, "test": {"type": "contains_any", "test": {"eng": "y"}}}]}`)),
+			levelError, "ruleset r1 rules[1]", `category "Yes"`, true},
+		{"translated test arguments", string(rs(`{"uuid": "r1", "ruleset_type": "wait_message", "label": "Q", "operand": "@step.value",
+			"rules": [{"uuid": "x", "category": {"eng": "Yes"}, "destination": "a1", "test": {"type": "contains_any", "test": {"eng": "yes", "fra": "oui"}}}]}`)),
+			levelWarning, "ruleset r1 rules[0].test", "translations", false},
+		{"old version", `{"version": 6, "flows": [{"version": 6, "action_sets": [], "rule_sets": [], "metadata": {"name": "Old"}}]}`,
+			levelError, "version", "not supported", true},
+		{"email", `{"version": 10, "flows": [{"version": 10, "base_language": "eng", "metadata": {"name": "E"}, "entry": "a1",
+			"action_sets": [{"uuid": "a1", "actions": [{"type": "email", "uuid": "em1", "emails": ["a@b.c"], "subject": "S", "msg": "Hi @contact.name"}]}], "rule_sets": []}]}`,
+			levelWarning, "action em1 (email)", "not delivered", false},
+		{"unknown action", `{"version": 10, "flows": [{"version": 10, "base_language": "eng", "metadata": {"name": "U"}, "entry": "a1",
+			"action_sets": [{"uuid": "a1", "actions": [{"type": "teleport", "uuid": "t1"}]}], "rule_sets": []}]}`,
+			levelError, "action t1 (teleport)", `"teleport" is not supported`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Convert([]byte(tc.export), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, l := range res.Report.Lines {
+				if l.Level == tc.level && l.Where == tc.where && strings.Contains(l.Message, tc.message) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no %s line at %q mentioning %q:\n%s", tc.level, tc.where, tc.message, res.Report)
+			}
+			if res.Flows[0].Failed != tc.failed {
+				t.Errorf("failed = %v, want %v", res.Flows[0].Failed, tc.failed)
+			}
+		})
+	}
+}
+
+func TestOptions(t *testing.T) {
+	dir := testdataDir(t)
+	t.Run("lang", func(t *testing.T) {
+		data, err := os.ReadFile(filepath.Join(dir, "quick_replies.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Convert(data, Options{Lang: "por"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Language string `json:"language"`
+			Widgets  []struct {
+				Text         string                    `json:"text"`
+				QuickReplies []string                  `json:"quick_replies"`
+				Translations map[string]map[string]any `json:"translations"`
+			} `json:"widgets"`
+		}
+		if err := json.Unmarshal(res.Flows[0].JSON, &doc); err != nil {
+			t.Fatal(err)
+		}
+		w := doc.Widgets[0]
+		if doc.Language != "por" || w.Text != "Você gosta de jogar futebol?" || w.Translations["eng"]["text"] != "Do you like to play football?" {
+			t.Errorf("language %q, text %q, translations %v", doc.Language, w.Text, w.Translations)
+		}
+	})
+	t.Run("rewrite-url", func(t *testing.T) {
+		data, err := os.ReadFile(filepath.Join(dir, "migrate_to_11_8.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Convert(data, Options{RewriteURLs: map[string]string{
+			"https://textit.in/":             "http://127.0.0.1:1/",
+			"https://textit.in/demo/status/": "http://127.0.0.1:8080/demo/order-status",
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(res.Flows[0].JSON), `"url": "http://127.0.0.1:8080/demo/order-status"`) {
+			t.Errorf("longest prefix not applied:\n%s", res.Flows[0].JSON)
+		}
+		if !strings.Contains(res.Report.String(), "rewritten to http://127.0.0.1:8080/demo/order-status") {
+			t.Errorf("rewrite not reported:\n%s", res.Report)
+		}
+	})
+	t.Run("not an export", func(t *testing.T) {
+		for _, doc := range []string{`{"name":"x","widgets":[]}`, `[]`, `nope`, `{"flows":[{"nodes":[]}]}`} {
+			if IsExport([]byte(doc)) {
+				t.Errorf("IsExport(%s) = true", doc)
+			}
+			if _, err := Convert([]byte(doc), Options{}); err == nil {
+				t.Errorf("Convert(%s) gave no error", doc)
+			}
+		}
+	})
+}
+
+func FuzzConvert(f *testing.F) {
+	if dir := findTestdata(); dir != "" {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		for _, file := range files {
+			if data, err := os.ReadFile(file); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	f.Add(oneReply("@(IF(contact.age > 1, UPPER(flow.x), \"a\" & 1))"))
+	f.Add(oneReply("@flow.a|lower_case @contact.tel @step @(\"unterminated"))
+	e := engine.New(widgets.Registered())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := Convert(data, Options{})
+		if err != nil {
+			return
+		}
+		for _, fl := range res.Flows {
+			if fl.Failed {
+				if res.Report.Count(levelError) == 0 {
+					t.Fatalf("flow %q failed without an error line", fl.Name)
+				}
+				continue
+			}
+			if _, err := e.Load(fl.JSON); err != nil {
+				t.Fatalf("flow %q converted but does not load: %v", fl.Name, err)
+			}
+		}
+	})
+}

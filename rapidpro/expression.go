@@ -1,0 +1,437 @@
+package rapidpro
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// RapidPro's legacy expressions (@(...)) are spreadsheet formulas: functions in
+// any case, & for concatenation, = and <> for comparison, TRUE and FALSE. This
+// file parses them and writes the equivalent expr-lang expression over
+// Parley's variables, using the helper functions of engine/functions_rapidpro.go.
+
+type tokKind int
+
+const (
+	tkEOF tokKind = iota
+	tkNum
+	tkStr
+	tkName
+	tkOp
+)
+
+type token struct {
+	kind tokKind
+	text string
+}
+
+func lexLegacy(src string) ([]token, error) {
+	var out []token
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case c >= '0' && c <= '9' || (c == '.' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9'):
+			j := i
+			for j < len(src) && (src[j] >= '0' && src[j] <= '9' || src[j] == '.') {
+				j++
+			}
+			out = append(out, token{tkNum, src[i:j]})
+			i = j
+		case c == '"':
+			var b strings.Builder
+			j := i + 1
+			closed := false
+			for j < len(src) {
+				if src[j] == '"' {
+					if j+1 < len(src) && src[j+1] == '"' {
+						b.WriteByte('"')
+						j += 2
+						continue
+					}
+					closed = true
+					j++
+					break
+				}
+				b.WriteByte(src[j])
+				j++
+			}
+			if !closed {
+				return nil, fmt.Errorf("unterminated string")
+			}
+			out = append(out, token{tkStr, b.String()})
+			i = j
+		case isWordStart(c):
+			j := i
+			for j < len(src) && (isWord(src[j]) || (src[j] == '.' && j+1 < len(src) && isWord(src[j+1]))) {
+				j++
+			}
+			out = append(out, token{tkName, src[i:j]})
+			i = j
+		default:
+			for _, op := range []string{"<=", ">=", "<>", "+", "-", "*", "/", "^", "&", "=", "<", ">", "(", ")", ","} {
+				if strings.HasPrefix(src[i:], op) {
+					out = append(out, token{tkOp, op})
+					i += len(op)
+					goto next
+				}
+			}
+			return nil, fmt.Errorf("unexpected %q", string(c))
+		next:
+		}
+	}
+	return append(out, token{kind: tkEOF}), nil
+}
+
+type legacyParser struct {
+	x    *xlate
+	toks []token
+	pos  int
+	err  error
+}
+
+// expression translates the inside of @(...) into an expr-lang expression. ok
+// is false when it could not be translated (the problem is recorded).
+func (x *xlate) expression(src string) (string, bool) {
+	toks, err := lexLegacy(src)
+	if err != nil {
+		x.errorf("@(%s): %v", src, err)
+		return "", false
+	}
+	p := &legacyParser{x: x, toks: toks}
+	code := p.comparison()
+	if p.err == nil && p.peek().kind != tkEOF {
+		p.err = fmt.Errorf("unexpected %q", p.peek().text)
+	}
+	if p.err != nil {
+		x.errorf("@(%s): %v", src, p.err)
+		return "", false
+	}
+	return code, true
+}
+
+func (p *legacyParser) peek() token { return p.toks[p.pos] }
+
+func (p *legacyParser) take() token {
+	t := p.toks[p.pos]
+	if t.kind != tkEOF {
+		p.pos++
+	}
+	return t
+}
+
+func (p *legacyParser) isOp(ops ...string) (string, bool) {
+	t := p.peek()
+	if t.kind != tkOp {
+		return "", false
+	}
+	for _, o := range ops {
+		if t.text == o {
+			return o, true
+		}
+	}
+	return "", false
+}
+
+func (p *legacyParser) fail(format string, args ...any) string {
+	if p.err == nil {
+		p.err = fmt.Errorf(format, args...)
+	}
+	return "nil"
+}
+
+func (p *legacyParser) comparison() string {
+	left := p.concat()
+	for p.err == nil {
+		op, ok := p.isOp("=", "<>", "<", "<=", ">", ">=")
+		if !ok {
+			return left
+		}
+		p.take()
+		right := p.concat()
+		switch op {
+		case "=":
+			left = fmt.Sprintf("legacy_eq(%s, %s)", left, right)
+		case "<>":
+			left = fmt.Sprintf("!legacy_eq(%s, %s)", left, right)
+		default:
+			left = fmt.Sprintf("(legacy_cmp(%s, %s) %s 0)", left, right, op)
+		}
+	}
+	return left
+}
+
+func (p *legacyParser) concat() string {
+	left := p.additive()
+	for p.err == nil {
+		if _, ok := p.isOp("&"); !ok {
+			return left
+		}
+		p.take()
+		right := p.additive()
+		left = fmt.Sprintf("(text(%s) + text(%s))", left, right)
+	}
+	return left
+}
+
+func (p *legacyParser) additive() string {
+	left := p.multiplicative()
+	for p.err == nil {
+		op, ok := p.isOp("+", "-")
+		if !ok {
+			return left
+		}
+		p.take()
+		right := p.multiplicative()
+		left = fmt.Sprintf("(%s %s %s)", num(left), op, num(right))
+	}
+	return left
+}
+
+func (p *legacyParser) multiplicative() string {
+	left := p.power()
+	for p.err == nil {
+		op, ok := p.isOp("*", "/")
+		if !ok {
+			return left
+		}
+		p.take()
+		right := p.power()
+		left = fmt.Sprintf("(%s %s %s)", num(left), op, num(right))
+	}
+	return left
+}
+
+func (p *legacyParser) power() string {
+	left := p.unary()
+	for p.err == nil {
+		if _, ok := p.isOp("^"); !ok {
+			return left
+		}
+		p.take()
+		right := p.unary()
+		left = fmt.Sprintf("power(%s, %s)", left, right)
+	}
+	return left
+}
+
+func (p *legacyParser) unary() string {
+	if _, ok := p.isOp("-"); ok {
+		p.take()
+		return fmt.Sprintf("(-%s)", num(p.unary()))
+	}
+	if _, ok := p.isOp("+"); ok {
+		p.take()
+		return num(p.unary())
+	}
+	return p.atom()
+}
+
+// num makes an operand numeric: literals stay, anything else goes through
+// legacy_num, which reads numbers in text (contact fields are text).
+func num(code string) string {
+	if _, err := strconv.ParseFloat(code, 64); err == nil {
+		return code
+	}
+	return "legacy_num(" + code + ")"
+}
+
+func (p *legacyParser) atom() string {
+	t := p.take()
+	switch t.kind {
+	case tkNum:
+		return t.text
+	case tkStr:
+		return strconv.Quote(t.text)
+	case tkOp:
+		if t.text == "(" {
+			inner := p.comparison()
+			if _, ok := p.isOp(")"); !ok {
+				return p.fail("missing )")
+			}
+			p.take()
+			return "(" + inner + ")"
+		}
+		return p.fail("unexpected %q", t.text)
+	case tkName:
+		if _, ok := p.isOp("("); ok {
+			p.take()
+			var args []string
+			if _, ok := p.isOp(")"); ok {
+				p.take()
+			} else {
+				for p.err == nil {
+					args = append(args, p.comparison())
+					if _, ok := p.isOp(","); ok {
+						p.take()
+						continue
+					}
+					if _, ok := p.isOp(")"); !ok {
+						return p.fail("missing ) after the arguments of %s", t.text)
+					}
+					p.take()
+					break
+				}
+			}
+			if p.err != nil {
+				return "nil"
+			}
+			return p.call(strings.ToLower(t.text), args)
+		}
+		switch strings.ToLower(t.text) {
+		case "true":
+			return "true"
+		case "false":
+			return "false"
+		}
+		if !legacyTop[strings.ToLower(firstPart(t.text))] {
+			return p.fail("unknown variable %q", t.text)
+		}
+		r := p.x.ref(t.text)
+		if !r.ok {
+			return p.fail("%s has no Parley equivalent", t.text)
+		}
+		if r.expr == "" {
+			return p.fail("%s cannot be used inside an expression", t.text)
+		}
+		return r.expr
+	}
+	return p.fail("unexpected end of expression")
+}
+
+// call translates a function call; name is lower case.
+func (p *legacyParser) call(name string, args []string) string {
+	arity := func(lo, hi int) bool {
+		if len(args) < lo || (hi >= 0 && len(args) > hi) {
+			p.fail("%s takes %d to %d arguments, got %d", strings.ToUpper(name), lo, hi, len(args))
+			return false
+		}
+		return true
+	}
+	texts := func() []string {
+		out := make([]string, len(args))
+		for i, a := range args {
+			out[i] = "text(" + a + ")"
+		}
+		return out
+	}
+	switch name {
+	case "upper", "lower", "trim":
+		if arity(1, 1) {
+			return fmt.Sprintf("%s(text(%s))", name, args[0])
+		}
+	case "proper":
+		if arity(1, 1) {
+			return fmt.Sprintf("title(text(%s))", args[0])
+		}
+	case "len":
+		if arity(1, 1) {
+			return fmt.Sprintf("length(text(%s))", args[0])
+		}
+	case "first_word", "remove_first_word", "clean", "read_digits", "code", "unicode", "word_count", "datevalue":
+		if arity(1, 1) {
+			return fmt.Sprintf("%s(%s)", name, args[0])
+		}
+	case "word":
+		// RapidPro counts words from 1, Parley's word() from 0.
+		if arity(2, 3) {
+			return fmt.Sprintf("word(%s, %s - 1)", args[0], num(args[1]))
+		}
+	case "word_slice":
+		if arity(2, 4) {
+			return fmt.Sprintf("word_slice(%s)", strings.Join(args[:min(len(args), 3)], ", "))
+		}
+	case "field":
+		if arity(3, 3) {
+			return fmt.Sprintf("field(%s, %s, %s)", args[0], args[1], args[2])
+		}
+	case "left", "right", "substitute", "mid", "char", "unichar", "randbetween", "fixed":
+		return fmt.Sprintf("%s(%s)", name, strings.Join(args, ", "))
+	case "rept":
+		if arity(2, 2) {
+			return fmt.Sprintf("repeat(text(%s), int(%s))", args[0], num(args[1]))
+		}
+	case "concatenate":
+		if len(args) == 0 {
+			return `""`
+		}
+		return "(" + strings.Join(texts(), " + ") + ")"
+	case "if":
+		if arity(2, 3) {
+			other := "false"
+			if len(args) == 3 {
+				other = args[2]
+			}
+			return fmt.Sprintf("(legacy_bool(%s) ? %s : %s)", args[0], args[1], other)
+		}
+	case "and", "or":
+		if arity(1, -1) {
+			op := " && "
+			if name == "or" {
+				op = " || "
+			}
+			parts := make([]string, len(args))
+			for i, a := range args {
+				parts[i] = "legacy_bool(" + a + ")"
+			}
+			return "(" + strings.Join(parts, op) + ")"
+		}
+	case "not":
+		if arity(1, 1) {
+			return fmt.Sprintf("!legacy_bool(%s)", args[0])
+		}
+	case "is_error":
+		// A variable that is not set is RapidPro's typical error.
+		if arity(1, 1) {
+			return fmt.Sprintf("(%s == nil)", args[0])
+		}
+	case "rand", "now", "today":
+		if arity(0, 0) {
+			return name + "()"
+		}
+	case "abs":
+		if arity(1, 1) {
+			return fmt.Sprintf("abs(%s)", num(args[0]))
+		}
+	case "int":
+		if arity(1, 1) {
+			return fmt.Sprintf("floor(%s)", num(args[0]))
+		}
+	case "max", "min":
+		if arity(1, -1) {
+			n := make([]string, len(args))
+			for i, a := range args {
+				n[i] = num(a)
+			}
+			return fmt.Sprintf("%s(%s)", name, strings.Join(n, ", "))
+		}
+	case "sum":
+		if arity(1, -1) {
+			n := make([]string, len(args))
+			for i, a := range args {
+				n[i] = num(a)
+			}
+			return "(" + strings.Join(n, " + ") + ")"
+		}
+	case "round":
+		if arity(1, 2) && (len(args) == 1 || args[1] == "0") {
+			return fmt.Sprintf("round(%s)", num(args[0]))
+		}
+		if p.err == nil {
+			return fmt.Sprintf("legacy_num(fixed(%s, %s))", args[0], args[1])
+		}
+	case "power":
+		if arity(2, 2) {
+			return fmt.Sprintf("power(%s, %s)", args[0], args[1])
+		}
+	case "percent":
+		if arity(1, 1) {
+			return fmt.Sprintf(`(text(round(%s * 100)) + "%%")`, num(args[0]))
+		}
+	default:
+		return p.fail("function %s has no Parley equivalent", strings.ToUpper(name))
+	}
+	return "nil"
+}

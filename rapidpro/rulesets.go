@@ -1,0 +1,511 @@
+package rapidpro
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// ruleCase is a Parley rule: {"type","args","category"}.
+type ruleCase struct {
+	Type     string   `json:"type"`
+	Args     []string `json:"args,omitempty"`
+	Category string   `json:"category"`
+}
+
+// rulesOut is what a ruleset's rules become: cases, an exit per category, and
+// the special exits (Other, Timeout, webhook and subflow outcomes).
+type rulesOut struct {
+	cases    []ruleCase
+	exits    map[string]string
+	order    []string
+	other    string
+	hasOther bool
+	// otherCategory is the catch-all's category when it is not "Other".
+	timeout     int
+	timeoutCat  string
+	timeoutDest string
+	hasTimeout  bool
+	special     map[string]string
+	specialSet  map[string]bool
+}
+
+// testTypes maps legacy test types to Parley rule types.
+var testTypes = map[string]string{
+	"contains":             "has_all_words",
+	"contains_any":         "has_any_word",
+	"contains_phrase":      "has_phrase",
+	"contains_only_phrase": "has_only_phrase",
+	"starts":               "has_beginning",
+	"regex":                "has_pattern",
+	"number":               "has_number",
+	"lt":                   "has_number_lt",
+	"lte":                  "has_number_lte",
+	"gt":                   "has_number_gt",
+	"gte":                  "has_number_gte",
+	"eq":                   "has_number_eq",
+	"between":              "has_number_between",
+	"date":                 "has_date",
+	"date_before":          "has_date_lt",
+	"date_equal":           "has_date_eq",
+	"date_after":           "has_date_gt",
+	"phone":                "has_phone",
+	"has_email":            "has_email",
+	"not_empty":            "has_text",
+	"in_group":             "has_group",
+}
+
+// unsupportedTests explains the legacy tests Parley cannot evaluate.
+var unsupportedTests = map[string]string{
+	"district":           "location rules need RapidPro's administrative boundaries, which Parley does not have",
+	"ward":               "location rules need RapidPro's administrative boundaries, which Parley does not have",
+	"state":              "location rules need RapidPro's administrative boundaries, which Parley does not have",
+	"airtime_status":     "airtime transfers are not supported",
+	"interrupted_status": "interrupted subflows are not a Parley outcome",
+}
+
+// ruleSet converts one ruleset into a widget.
+func (c *flowConv) ruleSet(rs ruleSet) {
+	where := "ruleset " + rs.UUID
+	var cfg rulesetConfig
+	if len(bytes.TrimSpace(rs.Config)) > 0 && string(rs.Config) != "null" {
+		if err := json.Unmarshal(rs.Config, &cfg); err != nil {
+			c.add(levelError, where+" config", "unreadable config: "+err.Error())
+			return
+		}
+	}
+	var w map[string]any
+	switch rs.Type {
+	case "wait_message", "":
+		out := c.rules(rs, where, true)
+		w = c.newWidget(rs.UUID, "wait_for_response")
+		c.routing(w, rs, out, where, "Other")
+		if out.hasTimeout {
+			w["timeout"] = out.timeout
+			c.setExit(w, "Timeout", c.timeoutResult(rs, out))
+		}
+	case "wait_digit", "wait_digits":
+		out := c.rules(rs, where, false)
+		w = c.newWidget(rs.UUID, "gather_digits")
+		if rs.Type == "wait_digit" {
+			w["num_digits"] = 1
+		} else if rs.FinishedKey != "" {
+			w["finish_key"] = rs.FinishedKey
+		}
+		// RapidPro did not re-prompt: no digits, or digits no rule matches,
+		// follow the Other rule at once.
+		w["max_no_input"] = 0
+		w["max_no_match"] = 0
+		c.routing(w, rs, out, where, "No Match")
+		if out.hasOther {
+			c.setExit(w, "No Input", out.other)
+		}
+	case "expression", "flow_field", "contact_field", "form_field", "group":
+		out := c.rules(rs, where, false)
+		w = c.newWidget(rs.UUID, "split")
+		operand := strings.TrimSpace(rs.Operand)
+		switch {
+		case rs.Type == "group":
+			operand = ""
+		case rs.Type == "form_field":
+			x := &xlate{}
+			r := x.ref(strings.TrimPrefix(operand, "@"))
+			c.flush(x, where+" operand")
+			if !r.ok || r.expr == "" {
+				c.add(levelError, where+" operand", fmt.Sprintf("form field operand %q is not a variable", rs.Operand))
+				return
+			}
+			delim := cfg.FieldDelimiter
+			if delim == "" {
+				delim = " "
+			}
+			operand = fmt.Sprintf("@(field(%s, %d, %s))", r.expr, cfg.FieldIndex+1, strconv.Quote(delim))
+		default:
+			if isInputOperand(operand) {
+				operand = ""
+			} else {
+				operand = c.tmpl(operand, where+" operand")
+			}
+		}
+		if operand != "" {
+			w["operand"] = operand
+		}
+		c.routing(w, rs, out, where, "Other")
+	case "webhook":
+		url, method, headers := cfg.Webhook, cfg.WebhookAction, cfg.WebhookHeaders
+		if url == "" {
+			url, method = rs.Webhook, rs.WebhookAction
+		}
+		out := c.rules(rs, where, false)
+		wh := c.webhook(url, method, headers, where)
+		w = c.newWidget(rs.UUID, "webhook")
+		for k, v := range wh {
+			if k != "type" {
+				w[k] = v
+			}
+		}
+		c.result(w, rs)
+		c.outcomes(w, out, where, map[string]string{"success": "Success", "failure": "Failure"})
+	case "subflow":
+		if cfg.Flow == nil || cfg.Flow.UUID == "" {
+			c.add(levelError, where+" config.flow", "subflow ruleset names no flow")
+			return
+		}
+		c.checkFlowRef(cfg.Flow.UUID, cfg.Flow.Name, where+" config.flow")
+		out := c.rules(rs, where, false)
+		w = c.newWidget(rs.UUID, "subflow")
+		w["flow"] = cfg.Flow.UUID
+		c.result(w, rs)
+		c.outcomes(w, out, where, map[string]string{"completed": "Complete", "expired": "Expired"})
+		for _, r := range rs.Rules {
+			cat := c.category(r.Category)
+			if cat != "Complete" && cat != "Expired" && cat != "Completed" {
+				c.add(levelInfo, where, fmt.Sprintf("category %q is saved as Complete or Expired (the subflow widget's outcomes)", cat))
+			}
+		}
+	case "random":
+		w = c.newWidget(rs.UUID, "random")
+		c.random(w, rs, where)
+	case "resthook":
+		c.add(levelError, where, fmt.Sprintf("resthook %q: resthooks (subscriptions managed in RapidPro) are not supported; replace it with a webhook to the subscriber's URL", cfg.Resthook))
+		return
+	case "airtime":
+		c.add(levelError, where, "airtime transfers are not supported")
+		return
+	case "wait_recording", "wait_audio", "wait_video", "wait_photo", "wait_gps":
+		c.add(levelError, where, fmt.Sprintf("%s: waiting for a recording, media or a location is not supported (Parley waits for text and digits)", rs.Type))
+		return
+	default:
+		c.add(levelError, where, fmt.Sprintf("ruleset type %q is not supported", rs.Type))
+		return
+	}
+	if w != nil {
+		w["position"] = map[string]int{"x": rs.X, "y": rs.Y}
+		c.widgets = append(c.widgets, w)
+	}
+}
+
+// timeoutResult returns where the wait's Timeout exit goes. RapidPro saved the
+// result on a timeout too (empty value, the timeout rule's category), which a
+// Parley wait does not: a split that always matches saves it, then goes on.
+func (c *flowConv) timeoutResult(rs ruleSet, out rulesOut) string {
+	if strings.TrimSpace(rs.Label) == "" {
+		return out.timeoutDest
+	}
+	cat := out.timeoutCat
+	if cat == "" {
+		cat = "Timeout"
+	}
+	id := rs.UUID + "-timeout"
+	s := c.newWidget(id, "split")
+	s["operand"] = `@("")`
+	s["rules"] = []ruleCase{{Type: "expression", Args: []string{"true"}, Category: cat}}
+	s["result"] = rs.Label
+	s["exits"] = map[string]string{}
+	c.setExit(s, cat, out.timeoutDest)
+	s["note"] = "saves the timed-out result as RapidPro did"
+	c.widgets = append(c.widgets, s)
+	return id
+}
+
+func isInputOperand(op string) bool {
+	switch strings.ToLower(strings.TrimSpace(op)) {
+	case "", "@step.value", "@step", "@step.text":
+		return true
+	}
+	return false
+}
+
+func (c *flowConv) result(w map[string]any, rs ruleSet) {
+	if strings.TrimSpace(rs.Label) != "" {
+		w["result"] = rs.Label
+	}
+}
+
+func (c *flowConv) setExit(w map[string]any, name, dest string) {
+	exits, _ := w["exits"].(map[string]string)
+	if exits == nil {
+		exits = map[string]string{}
+		w["exits"] = exits
+	}
+	if dest != "" {
+		exits[name] = dest
+	}
+}
+
+// routing writes rules, result, operand and exits of a rule-routing widget;
+// otherExit is the exit no match takes.
+func (c *flowConv) routing(w map[string]any, rs ruleSet, out rulesOut, where, otherExit string) {
+	c.result(w, rs)
+	if len(out.cases) > 0 {
+		w["rules"] = out.cases
+	}
+	if _, ok := w["operand"]; !ok && !isInputOperand(rs.Operand) && (rs.Type == "wait_message" || rs.Type == "") {
+		w["operand"] = c.tmpl(rs.Operand, where+" operand")
+	}
+	w["exits"] = map[string]string{}
+	for _, cat := range out.order {
+		c.setExit(w, cat, out.exits[cat])
+	}
+	if out.hasOther {
+		c.setExit(w, otherExit, out.other)
+	}
+}
+
+// outcomes writes the exits of a webhook or subflow widget from rules that
+// test its outcome (webhook_status, subflow) or catch everything (true).
+func (c *flowConv) outcomes(w map[string]any, out rulesOut, where string, names map[string]string) {
+	w["exits"] = map[string]string{}
+	for _, key := range sortedKeys(names) {
+		exit := names[key]
+		switch {
+		case out.specialSet[key]:
+			c.setExit(w, exit, out.special[key])
+		case out.hasOther:
+			c.setExit(w, exit, out.other)
+		}
+	}
+	for _, cat := range out.order {
+		c.add(levelError, where, fmt.Sprintf("rule category %q tests the %s's answer, which Parley does not support here: route with a split after it", cat, w["type"]))
+	}
+}
+
+// rules converts a ruleset's rules. wait says whether a timeout rule is allowed.
+func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
+	out := rulesOut{exits: map[string]string{}, special: map[string]string{}, specialSet: map[string]bool{}}
+	afterTrue := false
+	for i, r := range rs.Rules {
+		rw := fmt.Sprintf("%s rules[%d]", where, i)
+		var t ruleTest
+		if err := json.Unmarshal(r.Test, &t); err != nil {
+			c.add(levelError, rw+".test", "unreadable test: "+string(r.Test))
+			continue
+		}
+		cat := c.category(r.Category)
+		dest := c.dest(r.Destination, rw+".destination")
+		switch t.Type {
+		case "true":
+			if afterTrue {
+				c.add(levelInfo, rw, fmt.Sprintf("second catch-all rule (category %q) never matches in RapidPro either: dropped", cat))
+				continue
+			}
+			afterTrue = true
+			if cat == "" || cat == "Other" || rs.Type == "webhook" || rs.Type == "subflow" {
+				out.other, out.hasOther = dest, true
+				continue
+			}
+			c.addCase(&out, ruleCase{Type: "expression", Args: []string{"true"}, Category: cat}, dest, rw)
+			out.other, out.hasOther = dest, true
+			continue
+		case "timeout":
+			if !wait {
+				c.add(levelError, rw+".test", "a timeout rule only works on a wait for a message")
+				continue
+			}
+			if t.Minutes <= 0 {
+				c.add(levelError, rw+".test.minutes", "timeout without minutes")
+				continue
+			}
+			out.timeout, out.timeoutCat, out.timeoutDest, out.hasTimeout = t.Minutes*60, cat, dest, true
+			if cat != "Timeout" {
+				c.add(levelInfo, rw, fmt.Sprintf("the timeout (category %q) is the wait's Timeout exit", cat))
+			}
+			continue
+		case "webhook_status":
+			if rs.Type != "webhook" {
+				c.add(levelError, rw+".test", "webhook_status test outside a webhook ruleset")
+				continue
+			}
+			key := "failure"
+			if t.Status == "success" {
+				key = "success"
+			}
+			out.special[key], out.specialSet[key] = dest, true
+			continue
+		case "subflow":
+			if rs.Type != "subflow" {
+				c.add(levelError, rw+".test", "subflow test outside a subflow ruleset")
+				continue
+			}
+			key := t.ExitType
+			if key != "completed" && key != "expired" {
+				c.add(levelError, rw+".test.exit_type", fmt.Sprintf("unknown subflow exit type %q", t.ExitType))
+				continue
+			}
+			out.special[key], out.specialSet[key] = dest, true
+			continue
+		}
+		if afterTrue {
+			c.add(levelInfo, rw, fmt.Sprintf("rule (category %q) after the catch-all never matches in RapidPro either: dropped", cat))
+			continue
+		}
+		if rs.Type == "webhook" || rs.Type == "subflow" {
+			c.add(levelError, rw+".test", fmt.Sprintf("%s test on a %s ruleset is not supported: route with a split after it", t.Type, rs.Type))
+			continue
+		}
+		if cat == "" {
+			c.add(levelError, rw+".category", "rule without a category")
+			continue
+		}
+		rc, ok := c.testCase(t, rw)
+		if !ok {
+			continue
+		}
+		rc.Category = cat
+		c.addCase(&out, rc, dest, rw)
+	}
+	return out
+}
+
+func (c *flowConv) addCase(out *rulesOut, rc ruleCase, dest, where string) {
+	if prev, ok := out.exits[rc.Category]; ok && prev != dest {
+		c.add(levelError, where, fmt.Sprintf("category %q leads to %s here and to %s in an earlier rule: Parley routes by category", rc.Category, orEnd(dest), orEnd(prev)))
+		return
+	}
+	if _, ok := out.exits[rc.Category]; !ok {
+		out.order = append(out.order, rc.Category)
+	}
+	out.exits[rc.Category] = dest
+	out.cases = append(out.cases, rc)
+}
+
+func orEnd(d string) string {
+	if d == "" {
+		return "the end of the flow"
+	}
+	return d
+}
+
+// testCase converts a legacy test into a rule (without its category); where
+// names the rule.
+func (c *flowConv) testCase(t ruleTest, where string) (ruleCase, bool) {
+	if why, ok := unsupportedTests[t.Type]; ok {
+		c.add(levelError, where+".test", fmt.Sprintf("%s test: %s", t.Type, why))
+		return ruleCase{}, false
+	}
+	typ, ok := testTypes[t.Type]
+	if !ok {
+		c.add(levelError, where+".test", fmt.Sprintf("test type %q is not supported", t.Type))
+		return ruleCase{}, false
+	}
+	rc := ruleCase{Type: typ}
+	switch t.Type {
+	case "contains", "contains_any", "contains_phrase", "contains_only_phrase", "starts", "regex":
+		tr, ok := readTranslations(t.Test)
+		if !ok || len(tr) == 0 {
+			c.add(levelError, where+".test", "missing test text")
+			return rc, false
+		}
+		key, _ := c.langKey(tr)
+		arg := tr[key]
+		var diff []string
+		for _, k := range tr.langs() {
+			if k != key && k != "" && !strings.EqualFold(strings.TrimSpace(tr[k]), strings.TrimSpace(arg)) {
+				diff = append(diff, fmt.Sprintf("%s %q", k, tr[k]))
+			}
+		}
+		if len(diff) > 0 {
+			c.add(levelWarning, where+".test", fmt.Sprintf("the rule tests %q for every contact: its translations (%s) are not kept, as Parley rules have no translations", arg, strings.Join(diff, ", ")))
+		}
+		if strings.TrimSpace(arg) == "" {
+			c.add(levelError, where+".test", "empty test text")
+			return rc, false
+		}
+		rc.Args = []string{c.tmpl(arg, where+".test")}
+	case "lt", "lte", "gt", "gte", "eq":
+		s, ok := scalarText(t.Test)
+		if !ok {
+			c.add(levelError, where+".test", "missing number")
+			return rc, false
+		}
+		rc.Args = []string{c.tmpl(s, where+".test")}
+	case "between":
+		lo, ok1 := scalarText(t.Min)
+		hi, ok2 := scalarText(t.Max)
+		if !ok1 || !ok2 {
+			c.add(levelError, where, "between needs min and max")
+			return rc, false
+		}
+		rc.Args = []string{c.tmpl(lo, where+".min"), c.tmpl(hi, where+".max")}
+	case "date_before", "date_equal", "date_after":
+		s, ok := scalarText(t.Test)
+		if !ok {
+			c.add(levelError, where+".test", "missing date")
+			return rc, false
+		}
+		rc.Args = []string{c.tmpl(s, where+".test")}
+	case "in_group":
+		name, ok := groupName(t.Test)
+		if !ok {
+			c.add(levelError, where+".test", "missing group")
+			return rc, false
+		}
+		rc.Args = []string{name}
+	}
+	return rc, true
+}
+
+// random converts a random ruleset: one bucket per rule, weighted by the
+// legacy between ranges when they differ.
+func (c *flowConv) random(w map[string]any, rs ruleSet, where string) {
+	c.result(w, rs)
+	exits := map[string]string{}
+	var buckets []string
+	var weights []int
+	even := true
+	for i, r := range rs.Rules {
+		rw := fmt.Sprintf("%s rules[%d]", where, i)
+		cat := c.category(r.Category)
+		if cat == "" {
+			cat = fmt.Sprintf("Bucket %d", i+1)
+		}
+		name := cat
+		for n := 2; exits[name] != "" || contains(buckets, name); n++ {
+			name = fmt.Sprintf("%s %d", cat, n)
+		}
+		if name != cat {
+			c.add(levelWarning, rw, fmt.Sprintf("bucket %q appears twice: the second is named %q", cat, name))
+		}
+		buckets = append(buckets, name)
+		if d := c.dest(r.Destination, rw+".destination"); d != "" {
+			exits[name] = d
+		}
+		var t ruleTest
+		_ = json.Unmarshal(r.Test, &t)
+		wt := 1000
+		if t.Type == "between" {
+			lo, _ := scalarText(t.Min)
+			hi, _ := scalarText(t.Max)
+			a, err1 := strconv.ParseFloat(lo, 64)
+			b, err2 := strconv.ParseFloat(hi, 64)
+			if err1 == nil && err2 == nil && b > a {
+				wt = int(math.Round((b - a) * 1000))
+			}
+		}
+		if len(weights) > 0 && weights[0] != wt {
+			even = false
+		}
+		weights = append(weights, wt)
+	}
+	if len(buckets) < 2 {
+		c.add(levelError, where, "a random split needs at least two buckets")
+		return
+	}
+	w["buckets"] = buckets
+	if !even {
+		w["weights"] = weights
+	}
+	w["exits"] = exits
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

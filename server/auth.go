@@ -1,0 +1,247 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/parleyhq/parley/store"
+)
+
+// APIKey is a key that may call /v1, optionally only from some networks.
+type APIKey struct {
+	// Name identifies the key in logs and listings.
+	Name string
+	// Key is the secret sent as "Authorization: Bearer KEY".
+	Key string
+	// Allow lists the networks the key may be used from; empty allows any.
+	Allow []netip.Prefix
+}
+
+// ParseAPIKey reads "KEY" or "KEY@CIDR|CIDR...", the form of --api-key and of
+// each comma-separated item of PARLEY_API_KEYS.
+func ParseAPIKey(s string) (APIKey, error) {
+	key, nets, hasNets := strings.Cut(strings.TrimSpace(s), "@")
+	if len(key) < 16 {
+		return APIKey{}, fmt.Errorf("api key %q...: too short (16 characters or more)", prefix(key))
+	}
+	k := APIKey{Key: key, Name: "key-" + prefix(key)}
+	if hasNets {
+		for _, n := range strings.Split(nets, "|") {
+			p, err := parsePrefix(n)
+			if err != nil {
+				return APIKey{}, fmt.Errorf("api key %s...: allowed network %q: %w", prefix(key), n, err)
+			}
+			k.Allow = append(k.Allow, p)
+		}
+	}
+	return k, nil
+}
+
+func prefix(key string) string {
+	if len(key) > 4 {
+		return key[:4]
+	}
+	return key
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// storedKey is an API key as kept in the store: only its hash.
+type storedKey struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	SHA256  string    `json:"sha256"`
+	Allow   []string  `json:"allow,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+type keyEntry struct {
+	id    string
+	name  string
+	allow []netip.Prefix
+}
+
+// keyring checks bearer keys: configured ones and those stored through /v1/keys.
+type keyring struct {
+	store  store.ConfigStore
+	mu     sync.RWMutex
+	byHash map[string]keyEntry
+	stored map[string]storedKey
+	// required stays set once any key existed: deleting the last stored key
+	// must not open the API on an address that was bound because keys existed.
+	required bool
+}
+
+func hashKey(k string) string {
+	h := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(h[:])
+}
+
+func newKeyring(ctx context.Context, st store.ConfigStore, keys []APIKey) (*keyring, error) {
+	kr := &keyring{store: st, byHash: map[string]keyEntry{}, stored: map[string]storedKey{}}
+	for _, k := range keys {
+		kr.byHash[hashKey(k.Key)] = keyEntry{id: "", name: k.Name, allow: k.Allow}
+		kr.required = true
+	}
+	recs, err := st.ListConfig(ctx, store.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("load api keys: %w", err)
+	}
+	for _, r := range recs {
+		var sk storedKey
+		if err := json.Unmarshal(r.Value, &sk); err != nil {
+			return nil, fmt.Errorf("stored api key %q: %w", r.ID, err)
+		}
+		if err := kr.addStored(sk); err != nil {
+			return nil, err
+		}
+	}
+	return kr, nil
+}
+
+func (kr *keyring) addStored(sk storedKey) error {
+	e := keyEntry{id: sk.ID, name: sk.Name}
+	for _, a := range sk.Allow {
+		p, err := parsePrefix(a)
+		if err != nil {
+			return fmt.Errorf("api key %q: allow %q: %w", sk.ID, a, err)
+		}
+		e.allow = append(e.allow, p)
+	}
+	kr.byHash[sk.SHA256] = e
+	kr.stored[sk.ID] = sk
+	kr.required = true
+	return nil
+}
+
+func (kr *keyring) configured() bool {
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	return kr.required
+}
+
+// check returns the key's name, or an error saying why the request is refused.
+func (kr *keyring) check(authz string, from netip.Addr) (string, error) {
+	token, ok := strings.CutPrefix(authz, "Bearer ")
+	if !ok || token == "" {
+		return "", apiErr(fiber.StatusUnauthorized, CodeUnauthorized, "Authorization", "an API key is required: send \"Authorization: Bearer KEY\"")
+	}
+	kr.mu.RLock()
+	e, found := kr.byHash[hashKey(strings.TrimSpace(token))]
+	kr.mu.RUnlock()
+	if !found {
+		return "", apiErr(fiber.StatusUnauthorized, CodeUnauthorized, "Authorization", "unknown API key")
+	}
+	if len(e.allow) > 0 && !slices.ContainsFunc(e.allow, func(p netip.Prefix) bool { return p.Contains(from.Unmap()) }) {
+		return "", apiErr(fiber.StatusForbidden, CodeForbidden, "", "API key %q may not be used from %s", e.name, from)
+	}
+	return e.name, nil
+}
+
+// authenticate guards /v1 once any key exists. Without keys the listener only
+// accepts loopback connections, which is the guard.
+func (s *Server) authenticate(c *fiber.Ctx) error {
+	if !s.keys.configured() {
+		return c.Next()
+	}
+	from, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	name, err := s.keys.check(c.Get(fiber.HeaderAuthorization), from)
+	if err != nil {
+		return err
+	}
+	c.Locals(localKey, name)
+	return c.Next()
+}
+
+type createKeyBody struct {
+	Name  string   `json:"name"`
+	Allow []string `json:"allow"`
+}
+
+// createKey makes a random key, stores its hash and shows the key once.
+func (s *Server) createKey(c *fiber.Ctx) error {
+	var b createKeyBody
+	if err := decodeStrict(c.Body(), &b); err != nil {
+		return err
+	}
+	if strings.TrimSpace(b.Name) == "" {
+		return badRequest("name", "a key needs a name")
+	}
+	for i, a := range b.Allow {
+		if _, err := parsePrefix(a); err != nil {
+			return badRequest(fmt.Sprintf("allow[%d]", i), "%q is neither a CIDR nor an IP address", a)
+		}
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	key := "pk_" + base64.RawURLEncoding.EncodeToString(raw)
+	sk := storedKey{ID: uuid.NewString(), Name: b.Name, SHA256: hashKey(key), Allow: b.Allow, Created: s.cfg.Now().UTC()}
+	v, err := json.Marshal(sk)
+	if err != nil {
+		return err
+	}
+	if err := s.store.PutConfig(c.UserContext(), store.APIKeys, sk.ID, v); err != nil {
+		return err
+	}
+	s.keys.mu.Lock()
+	err = s.keys.addStored(sk)
+	s.keys.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": sk.ID, "name": sk.Name, "key": key, "allow": sk.Allow, "created": sk.Created})
+}
+
+func (s *Server) listKeys(c *fiber.Ctx) error {
+	s.keys.mu.RLock()
+	out := make([]fiber.Map, 0, len(s.keys.stored))
+	for _, sk := range s.keys.stored {
+		out = append(out, fiber.Map{"id": sk.ID, "name": sk.Name, "allow": sk.Allow, "created": sk.Created})
+	}
+	s.keys.mu.RUnlock()
+	slices.SortFunc(out, func(a, b fiber.Map) int { return strings.Compare(a["id"].(string), b["id"].(string)) })
+	return c.JSON(fiber.Map{"keys": out})
+}
+
+func (s *Server) deleteKey(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	sk, ok := s.keys.stored[id]
+	if !ok {
+		return notFound("API key %q not found (keys given by flag or environment cannot be deleted here)", id)
+	}
+	if err := s.store.DeleteConfig(c.UserContext(), store.APIKeys, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	delete(s.keys.stored, id)
+	delete(s.keys.byHash, sk.SHA256)
+	return c.SendStatus(fiber.StatusNoContent)
+}

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
+)
+
+// Channel types.
+const (
+	ChannelAPI    = "api"
+	ChannelTwilio = "twilio"
+)
+
+// Channel is a configured channel: where messages and calls come from and
+// which flows answer them. It is stored as JSON in the store's channels
+// collection.
+type Channel struct {
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Address string `json:"address,omitempty"`
+	// Scheme is the URN scheme given to senders that have none ("tel" by
+	// default): "+15551234567" becomes "tel:+15551234567".
+	Scheme string `json:"scheme,omitempty"`
+	// DefaultFlow starts for a message that matches no trigger.
+	DefaultFlow string `json:"default_flow,omitempty"`
+	// VoiceFlow answers calls (DefaultFlow when empty).
+	VoiceFlow string `json:"voice_flow,omitempty"`
+	// Triggers start a flow when a message's first word is the keyword.
+	Triggers []Trigger `json:"triggers,omitempty"`
+	// AuthToken is the Twilio auth token: when set, Twilio webhooks must carry
+	// a valid X-Twilio-Signature. It is never returned by the API.
+	AuthToken string `json:"auth_token,omitempty"`
+}
+
+// Trigger starts Flow when a message's first word is Keyword (case-insensitive).
+type Trigger struct {
+	Keyword string `json:"keyword"`
+	Flow    string `json:"flow"`
+}
+
+// channelView is a channel as the API shows it: secrets replaced by a flag.
+type channelView struct {
+	Channel
+	AuthToken    string `json:"auth_token,omitempty"`
+	AuthTokenSet bool   `json:"auth_token_set"`
+}
+
+func (c *Channel) view() channelView {
+	return channelView{Channel: *c, AuthTokenSet: c.AuthToken != ""}
+}
+
+func (c *Channel) flowsChannel() *flows.Channel {
+	return &flows.Channel{ID: c.ID, Name: c.Name, Type: c.Type, Address: c.Address}
+}
+
+// urnOf makes a contact URN of a sender address.
+func (c *Channel) urnOf(from string) string {
+	from = strings.TrimSpace(from)
+	if strings.Contains(from, ":") {
+		return from
+	}
+	scheme := c.Scheme
+	if scheme == "" {
+		scheme = "tel"
+	}
+	return scheme + ":" + from
+}
+
+// flowFor picks the flow a message starts: a keyword trigger, else the default.
+func (c *Channel) flowFor(text string) string {
+	word := strings.ToLower(strings.TrimFunc(firstWord(text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}))
+	if word != "" {
+		for _, t := range c.Triggers {
+			if strings.EqualFold(t.Keyword, word) {
+				return t.Flow
+			}
+		}
+	}
+	return c.DefaultFlow
+}
+
+func firstWord(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// validate checks a channel's own fields; flows are checked by the caller.
+func (c *Channel) validate() error {
+	if !idPattern.MatchString(c.ID) {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "id", "channel id %q must be 1-128 letters, digits, '.', '_' or '-'", c.ID)
+	}
+	switch c.Type {
+	case "":
+		c.Type = ChannelAPI
+	case ChannelAPI, ChannelTwilio:
+	default:
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "type", "unknown channel type %q (api or twilio)", c.Type)
+	}
+	for i, t := range c.Triggers {
+		if strings.TrimSpace(t.Keyword) == "" || strings.ContainsFunc(t.Keyword, unicode.IsSpace) {
+			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf("triggers[%d].keyword", i), "a trigger keyword is one word")
+		}
+		if t.Flow == "" {
+			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf("triggers[%d].flow", i), "a trigger needs a flow")
+		}
+	}
+	return nil
+}
+
+// flowRefs lists the flows a channel names, with the field naming each.
+func (c *Channel) flowRefs() [][2]string {
+	var out [][2]string
+	if c.DefaultFlow != "" {
+		out = append(out, [2]string{"default_flow", c.DefaultFlow})
+	}
+	if c.VoiceFlow != "" {
+		out = append(out, [2]string{"voice_flow", c.VoiceFlow})
+	}
+	for i, t := range c.Triggers {
+		out = append(out, [2]string{fmt.Sprintf("triggers[%d].flow", i), t.Flow})
+	}
+	return out
+}
+
+// channelSet caches the stored channels: they are read on every message and
+// written rarely, through this type only.
+type channelSet struct {
+	store store.ConfigStore
+	mu    sync.RWMutex
+	byID  map[string]*Channel
+}
+
+func loadChannels(ctx context.Context, st store.ConfigStore) (*channelSet, error) {
+	cs := &channelSet{store: st, byID: map[string]*Channel{}}
+	recs, err := st.ListConfig(ctx, store.Channels)
+	if err != nil {
+		return nil, fmt.Errorf("load channels: %w", err)
+	}
+	for _, r := range recs {
+		var c Channel
+		if err := json.Unmarshal(r.Value, &c); err != nil {
+			return nil, fmt.Errorf("stored channel %q: %w", r.ID, err)
+		}
+		cs.byID[r.ID] = &c
+	}
+	return cs, nil
+}
+
+func (cs *channelSet) get(id string) (*Channel, error) {
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	c, ok := cs.byID[id]
+	if !ok {
+		return nil, apiErr(fiber.StatusNotFound, CodeNotFound, "channel", "channel %q not found", id)
+	}
+	cp := *c
+	return &cp, nil
+}
+
+func (cs *channelSet) list() []*Channel {
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	out := make([]*Channel, 0, len(cs.byID))
+	for _, c := range cs.byID {
+		cp := *c
+		out = append(out, &cp)
+	}
+	sortChannels(out)
+	return out
+}
+
+// put stores a channel, reporting whether it is new. An update that leaves
+// auth_token out keeps the stored one, so a GET-edit-PUT round trip does not
+// drop the secret.
+func (cs *channelSet) put(ctx context.Context, c *Channel) (bool, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	old, existed := cs.byID[c.ID]
+	if existed && c.AuthToken == "" {
+		c.AuthToken = old.AuthToken
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return false, err
+	}
+	if err := cs.store.PutConfig(ctx, store.Channels, c.ID, b); err != nil {
+		return false, err
+	}
+	cp := *c
+	cs.byID[c.ID] = &cp
+	return !existed, nil
+}
+
+func (cs *channelSet) delete(ctx context.Context, id string) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if _, ok := cs.byID[id]; !ok {
+		return apiErr(fiber.StatusNotFound, CodeNotFound, "channel", "channel %q not found", id)
+	}
+	if err := cs.store.DeleteConfig(ctx, store.Channels, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	delete(cs.byID, id)
+	return nil
+}
+
+func sortChannels(cs []*Channel) {
+	slices.SortFunc(cs, func(a, b *Channel) int { return strings.Compare(a.ID, b.ID) })
+}

@@ -1,0 +1,159 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// putChannel creates or replaces a channel: POST /v1/channels (id in the
+// body) or PUT /v1/channels/{channel}.
+func (s *Server) putChannel(c *fiber.Ctx) error {
+	var ch Channel
+	if err := decodeStrict(c.Body(), &ch); err != nil {
+		return err
+	}
+	if pathID := c.Params("channel"); pathID != "" {
+		switch ch.ID {
+		case "":
+			ch.ID = strings.Clone(pathID)
+		case pathID:
+		default:
+			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "id", "the body's id %q differs from the URL's %q", ch.ID, pathID)
+		}
+	}
+	if err := ch.validate(); err != nil {
+		return err
+	}
+	for _, ref := range ch.flowRefs() {
+		if _, err := s.store.GetFlow(c.UserContext(), ref[1], 0); err != nil {
+			if errorsIsNotFound(err) {
+				return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "flow %q not found", ref[1])
+			}
+			return err
+		}
+	}
+	created, err := s.svc.channels.put(c.UserContext(), &ch)
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if created {
+		status = fiber.StatusCreated
+	}
+	return c.Status(status).JSON(ch.view())
+}
+
+func (s *Server) listChannels(c *fiber.Ctx) error {
+	list := s.svc.channels.list()
+	out := make([]channelView, 0, len(list))
+	for _, ch := range list {
+		out = append(out, ch.view())
+	}
+	return c.JSON(fiber.Map{"channels": out})
+}
+
+func (s *Server) getChannel(c *fiber.Ctx) error {
+	ch, err := s.svc.channels.get(c.Params("channel"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(ch.view())
+}
+
+func (s *Server) deleteChannel(c *fiber.Ctx) error {
+	if err := s.svc.channels.delete(c.UserContext(), strings.Clone(c.Params("channel"))); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type messageBody struct {
+	From string `json:"from"`
+	Text string `json:"text"`
+	ID   string `json:"id"`
+}
+
+// channelMessage handles an inbound message on a channel.
+func (s *Server) channelMessage(c *fiber.Ctx) error {
+	var b messageBody
+	if err := decodeStrict(c.Body(), &b); err != nil {
+		return err
+	}
+	if strings.TrimSpace(b.From) == "" {
+		return badRequest("from", "from is required: the sender's address or URN")
+	}
+	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: strings.Clone(c.Params("channel")), From: b.From, Text: b.Text, ID: b.ID})
+	if err != nil {
+		return err
+	}
+	return c.JSON(reply)
+}
+
+// CallReply is the answer to call requests: the prompts to play.
+type CallReply struct {
+	ID         string      `json:"id"`
+	CallID     string      `json:"call_id"`
+	Status     string      `json:"status"`
+	Prompts    []Message   `json:"prompts"`
+	WaitingFor *WaitingFor `json:"waiting_for,omitempty"`
+}
+
+func callReply(callID string, r *TurnReply) CallReply {
+	return CallReply{ID: r.ID, CallID: callID, Status: string(r.Status), Prompts: r.Messages, WaitingFor: r.WaitingFor}
+}
+
+type startCallBody struct {
+	CallID string `json:"call_id"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	State  string `json:"state"`
+}
+
+func (s *Server) startCall(c *fiber.Ctx) error {
+	var b startCallBody
+	if err := decodeStrict(c.Body(), &b); err != nil {
+		return err
+	}
+	if b.CallID == "" {
+		return badRequest("call_id", "call_id is required")
+	}
+	if b.From == "" {
+		return badRequest("from", "from is required: the caller's number")
+	}
+	reply, err := s.svc.StartCall(c.UserContext(), IncomingCall{Channel: strings.Clone(c.Params("channel")), CallID: b.CallID, From: b.From, To: b.To, State: b.State})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(callReply(b.CallID, reply))
+}
+
+type callInputBody struct {
+	Digits  *string `json:"digits"`
+	State   string  `json:"state"`
+	Timeout bool    `json:"timeout"`
+}
+
+func (s *Server) callInput(c *fiber.Ctx) error {
+	var b callInputBody
+	if err := decodeStrict(c.Body(), &b); err != nil {
+		return err
+	}
+	callID := strings.Clone(c.Params("call"))
+	var in resumeBody
+	in.Digits, in.Timeout = b.Digits, b.Timeout
+	input, err := in.input()
+	if err != nil {
+		if b.State == "" {
+			return badRequest("", `send {"digits": ...}, {"timeout": true} or {"state": "completed"}`)
+		}
+		if !isFinalCallState(b.State) {
+			return badRequest("state", "state %q does not end the call; send digits or timeout with it", b.State)
+		}
+	}
+	reply, err := s.svc.CallInput(c.UserContext(), strings.Clone(c.Params("channel")), callID, input, b.State)
+	if err != nil {
+		return err
+	}
+	return c.JSON(callReply(callID, reply))
+}

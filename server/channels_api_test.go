@@ -1,0 +1,162 @@
+package server
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const counterFlow = `{"id":"counter","name":"Counter","widgets":[
+ {"id":"inc","type":"set_variable","name":"n","expression":"int(default(flow.n.value, '0')) + 1","exits":{"Next":"say"}},
+ {"id":"say","type":"send_message","text":"n=@flow.n","exits":{"Next":"wait"}},
+ {"id":"wait","type":"wait_for_response","result":"Answer","exits":{"Next":"inc"}}]}`
+
+const joinFlow = `{"id":"join","name":"Join","widgets":[{"id":"a","type":"send_message","text":"Welcome to the club"}]}`
+
+func TestChannelsConfig(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	ch := ts.must(201, "POST", "/v1/channels", `{"id":"sms","name":"SMS","type":"twilio","default_flow":"ask","auth_token":"secret","triggers":[{"keyword":"join","flow":"ask"}]}`)
+	if ch["auth_token"] != nil || ch["auth_token_set"] != true {
+		t.Errorf("channel answer shows the token or hides that it is set: %v", ch)
+	}
+	ts.must(200, "PUT", "/v1/channels/sms", `{"name":"SMS 2","type":"twilio","default_flow":"ask"}`)
+	got := ts.must(200, "GET", "/v1/channels/sms", nil)
+	if got["name"] != "SMS 2" || got["auth_token_set"] != true {
+		t.Errorf("after update: %v (the stored token must survive an update without one)", got)
+	}
+	list := ts.must(200, "GET", "/v1/channels", nil)["channels"].([]any)
+	if len(list) != 2 { // demo (seeded) and sms
+		t.Errorf("GET /v1/channels lists %d, want 2", len(list))
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{"id":"x","default_flow":"nope"}`, "default_flow"},
+		{`{"id":"bad id!"}`, "id"},
+		{`{"id":"x","type":"fax"}`, "type"},
+		{`{"id":"x","triggers":[{"keyword":"two words","flow":"ask"}]}`, "triggers[0].keyword"},
+	} {
+		r := ts.do("POST", "/v1/channels", c.body)
+		if r.Status != 422 || r.errorOf(t)["field"] != c.field {
+			t.Errorf("POST %s: %d %s, want 422 on %s", c.body, r.Status, r.Body, c.field)
+		}
+	}
+	ts.must(204, "DELETE", "/v1/channels/sms", nil)
+	ts.must(404, "GET", "/v1/channels/sms", nil)
+	ts.must(404, "POST", "/v1/channels/sms/messages", `{"from":"+1","text":"hi"}`)
+}
+
+func TestChannelMessages(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	ts.createFlow(joinFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"ask","triggers":[{"keyword":"join","flow":"join"}]}`)
+
+	first := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550001","text":"hello","id":"m1"}`)
+	if first["status"] != "waiting" || !strings.HasPrefix(texts(first)[0], "Hi ") {
+		t.Fatalf("first message answered %v", first)
+	}
+	// A retry of the same message is answered the same and not processed again.
+	again := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550001","text":"hello","id":"m1"}`)
+	if again["id"] != first["id"] || !slices.Equal(texts(again), texts(first)) {
+		t.Errorf("retry answered %v, want %v", again, first)
+	}
+	second := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550001","text":"Zed","id":"m2"}`)
+	if second["id"] != first["id"] || !slices.Equal(texts(second), []string{"Bye Zed, code "}) {
+		t.Errorf("second message answered %v", second)
+	}
+	evs := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s/events", first["id"]), nil)["events"].([]any)
+	ins := 0
+	for _, e := range evs {
+		if e.(map[string]any)["type"] == "message_in" {
+			ins++
+		}
+	}
+	if ins != 1 {
+		t.Errorf("%d message_in events, want 1 (the retry must not be processed)", ins)
+	}
+	sess := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s", first["id"]), nil)
+	if sess["contact"].(map[string]any)["urn"] != "tel:+15550001" || sess["channel"].(map[string]any)["id"] != "web" {
+		t.Errorf("session contact/channel: %v %v", sess["contact"], sess["channel"])
+	}
+
+	trig := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550002","text":"JOIN now"}`)
+	if !slices.Equal(texts(trig), []string{"Welcome to the club"}) {
+		t.Errorf("keyword trigger answered %v", trig)
+	}
+	if r := ts.do("POST", "/v1/channels/web/messages", `{"text":"no sender"}`); r.Status != 400 || r.errorOf(t)["field"] != "from" {
+		t.Errorf("message without from: %d %s", r.Status, r.Body)
+	}
+}
+
+// Messages of one contact are processed one after the other: each turn sees
+// the previous one's counter, so the replies count 1..N without gaps or repeats.
+func TestSameContactSerialized(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(counterFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"counter"}`)
+	ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+1","text":"start"}`)
+	ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+2","text":"start"}`)
+
+	const n = 20
+	var wg sync.WaitGroup
+	replies := make(chan string, 2*n)
+	for i := range 2 * n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			from := []string{"+1", "+2"}[i%2]
+			r := ts.do("POST", "/v1/channels/web/messages", fmt.Sprintf(`{"from":%q,"text":"x%d"}`, from, i))
+			if r.Status != 200 {
+				t.Errorf("message %d: %d %s", i, r.Status, r.Body)
+				return
+			}
+			replies <- from + " " + texts(r.JSON(t))[0]
+		}()
+	}
+	wg.Wait()
+	close(replies)
+	got := map[string]bool{}
+	for r := range replies {
+		if got[r] {
+			t.Errorf("reply %q twice: two turns interleaved", r)
+		}
+		got[r] = true
+	}
+	for _, from := range []string{"+1", "+2"} {
+		for i := 2; i <= n+1; i++ {
+			if want := fmt.Sprintf("%s n=%d", from, i); !got[want] {
+				t.Errorf("no reply %q", want)
+			}
+		}
+	}
+}
+
+func TestDemoChannelOrderStatus(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil }) // the built-in examples
+	flowsList := ts.must(200, "GET", "/v1/flows", nil)["flows"].([]any)
+	if len(flowsList) < 3 {
+		t.Errorf("first start loaded %d example flows", len(flowsList))
+	}
+	demo := ts.must(200, "GET", "/v1/channels/demo", nil)
+	if demo["default_flow"] != "order-status" {
+		t.Fatalf("demo channel: %v", demo)
+	}
+	cases := []struct{ text, want string }{
+		{"CU001", "Great news Ben Haggerty!"},
+		{"cu002", "Hi Ryan Lewis."},
+		{"CU003", "Uh oh R Kelly!"},
+		{"what?", "Sorry that doesn't look like a valid order number"},
+	}
+	for i, c := range cases {
+		t.Run(c.text, func(t *testing.T) {
+			from := fmt.Sprintf("+1555%04d", i)
+			ts.must(200, "POST", "/v1/channels/demo/messages", fmt.Sprintf(`{"from":%q,"text":"hi"}`, from))
+			r := ts.must(200, "POST", "/v1/channels/demo/messages", fmt.Sprintf(`{"from":%q,"text":%q}`, from, c.text))
+			if got := strings.Join(texts(r), " | "); !strings.Contains(got, c.want) {
+				t.Errorf("answer %q, want it to contain %q", got, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,184 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/parleyhq/parley/callout"
+)
+
+// Environment variables read by ConfigFromEnv.
+const (
+	EnvAddr          = "PARLEY_ADDR"
+	EnvData          = "PARLEY_DATA"
+	EnvLogFormat     = "PARLEY_LOG_FORMAT"
+	EnvAPIKeys       = "PARLEY_API_KEYS"
+	EnvAllowCIDRs    = "PARLEY_ALLOW_CIDRS"
+	EnvWebhooks      = "PARLEY_WEBHOOKS"
+	EnvBodyLimit     = "PARLEY_BODY_LIMIT"
+	EnvMaxSteps      = "PARLEY_MAX_STEPS"
+	EnvTurnTimeout   = "PARLEY_TURN_TIMEOUT"
+	EnvSessionExpiry = "PARLEY_SESSION_EXPIRY"
+	EnvPublicURL     = "PARLEY_PUBLIC_URL"
+)
+
+// ConfigFromEnv reads the PARLEY_* variables through getenv (os.Getenv in
+// production). Unset variables leave defaults.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg := Config{
+		Addr: getenv(EnvAddr), DataDir: getenv(EnvData), LogFormat: getenv(EnvLogFormat),
+		WebhooksFile: getenv(EnvWebhooks), PublicURL: getenv(EnvPublicURL),
+	}
+	var errs []error
+	if v := getenv(EnvAPIKeys); v != "" {
+		for _, item := range strings.Split(v, ",") {
+			if strings.TrimSpace(item) == "" {
+				continue
+			}
+			k, err := ParseAPIKey(item)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvAPIKeys, err))
+				continue
+			}
+			cfg.APIKeys = append(cfg.APIKeys, k)
+		}
+	}
+	if v := getenv(EnvAllowCIDRs); v != "" {
+		p, err := callout.ParseAllowCIDRs(nil, v)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		cfg.AllowCIDRs = p
+	}
+	intVar := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a positive integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	durVar := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a positive duration (30s, 5m, 168h)", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	intVar(EnvBodyLimit, &cfg.BodyLimit)
+	intVar(EnvMaxSteps, &cfg.MaxSteps)
+	durVar(EnvTurnTimeout, &cfg.TurnTimeout)
+	durVar(EnvSessionExpiry, &cfg.SessionExpiry)
+	return cfg, errors.Join(errs...)
+}
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// ServeFlags builds the Config of `parley serve`: the environment first
+// (ConfigFromEnv), then flags, which win. Usage and errors go to stderr.
+func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg, envErr := ConfigFromEnv(getenv)
+	fs := flag.NewFlagSet("parley serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := func(v, d string) string {
+		if v != "" {
+			return v
+		}
+		return d
+	}
+	addr := fs.String("addr", def(cfg.Addr, DefaultAddr), "address to listen on ("+EnvAddr+")")
+	data := fs.String("data", def(cfg.DataDir, DefaultDataDir), "data directory ("+EnvData+")")
+	logFormat := fs.String("log-format", def(cfg.LogFormat, "text"), "log format: text or json ("+EnvLogFormat+")")
+	webhooks := fs.String("webhooks", cfg.WebhooksFile, "JSON file of named webhook configurations ("+EnvWebhooks+")")
+	publicURL := fs.String("public-url", cfg.PublicURL, "external base URL, for Twilio signatures behind a proxy ("+EnvPublicURL+")")
+	bodyLimit := fs.Int("body-limit", orInt(cfg.BodyLimit, DefaultBodyLimit), "maximum request body in bytes ("+EnvBodyLimit+")")
+	maxSteps := fs.Int("max-steps", orInt(cfg.MaxSteps, 250), "maximum widgets run in one turn ("+EnvMaxSteps+")")
+	turnTimeout := fs.Duration("turn-timeout", orDur(cfg.TurnTimeout, 30*time.Second), "time limit of one turn, webhook calls included ("+EnvTurnTimeout+")")
+	expiry := fs.Duration("session-expiry", orDur(cfg.SessionExpiry, DefaultSessionExpiry), "end sessions that wait this long without input ("+EnvSessionExpiry+")")
+	var keys, cidrs multiFlag
+	fs.Var(&keys, "api-key", "API key for /v1, KEY or KEY@CIDR|CIDR; repeatable ("+EnvAPIKeys+", comma-separated)")
+	fs.Var(&cidrs, "allow-cidr", "network webhooks may call despite the private-address guard; repeatable ("+EnvAllowCIDRs+")")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	cfg.Addr, cfg.DataDir, cfg.LogFormat, cfg.WebhooksFile, cfg.PublicURL = *addr, *data, *logFormat, *webhooks, *publicURL
+	cfg.BodyLimit, cfg.MaxSteps, cfg.TurnTimeout, cfg.SessionExpiry = *bodyLimit, *maxSteps, *turnTimeout, *expiry
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return Config{}, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat)
+	}
+	for _, k := range keys {
+		key, err := ParseAPIKey(k)
+		if err != nil {
+			return Config{}, fmt.Errorf("--api-key: %w", err)
+		}
+		cfg.APIKeys = append(cfg.APIKeys, key)
+	}
+	if len(cidrs) > 0 {
+		p, err := callout.ParseAllowCIDRs(cidrs, "")
+		if err != nil {
+			return Config{}, fmt.Errorf("--allow-cidr: %w", err)
+		}
+		cfg.AllowCIDRs = append(cfg.AllowCIDRs, p...)
+	}
+	return cfg, nil
+}
+
+func orInt(v, d int) int {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+func orDur(v, d time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// Main is `parley serve`: args are the arguments after "serve". It serves
+// until ctx ends or SIGINT/SIGTERM arrives, then shuts down gracefully, and
+// returns the process exit code (2 for bad usage).
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := ServeFlags(args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "parley serve:", err)
+		return 2
+	}
+	cfg.LogOutput = stderr
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, cfg); err != nil {
+		fmt.Fprintln(stderr, "parley serve:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
+)
+
+// Error codes of the API's one error shape.
+const (
+	CodeBadRequest    = "bad_request"
+	CodeMalformedJSON = "malformed_json"
+	CodeUnknownField  = "unknown_field"
+	CodeInvalidField  = "invalid_field"
+	CodeUnauthorized  = "unauthorized"
+	CodeForbidden     = "forbidden"
+	CodeNotFound      = "not_found"
+	CodeConflict      = "conflict"
+	CodeTooLarge      = "body_too_large"
+	CodeInvalidFlow   = "invalid_flow"
+	CodeNotWaiting    = "not_waiting"
+	CodeInternal      = "internal"
+	CodeUnavailable   = "unavailable"
+	CodeBadSignature  = "bad_signature"
+)
+
+// APIError is an error with the HTTP status and the body it is answered with:
+// {"error":{"code","message","field"}}. Details carries every validation
+// problem of a flow.
+type APIError struct {
+	Status  int                 `json:"-"`
+	Code    string              `json:"code"`
+	Message string              `json:"message"`
+	Field   string              `json:"field,omitempty"`
+	Details []*flows.FieldError `json:"errors,omitempty"`
+	Err     error               `json:"-"`
+}
+
+func (e *APIError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s (%s)", e.Code, e.Message, e.Field)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+func apiErr(status int, code, field, format string, args ...any) *APIError {
+	return &APIError{Status: status, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(field, format string, args ...any) *APIError {
+	return apiErr(fiber.StatusBadRequest, CodeBadRequest, field, format, args...)
+}
+
+func notFound(format string, args ...any) *APIError {
+	return apiErr(fiber.StatusNotFound, CodeNotFound, "", format, args...)
+}
+
+// invalidFlow turns a flow validation error into a 422 listing every problem.
+func invalidFlow(err error) *APIError {
+	var ve *flows.ValidationError
+	if !errors.As(err, &ve) {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "", "%v", err)
+	}
+	e := &APIError{Status: fiber.StatusUnprocessableEntity, Code: CodeInvalidFlow, Details: ve.Errors, Err: err}
+	e.Message = fmt.Sprintf("the flow has %d error(s)", len(ve.Errors))
+	if len(ve.Errors) > 0 {
+		e.Field = ve.Errors[0].Path
+		e.Message += ": " + ve.Errors[0].Error()
+	}
+	return e
+}
+
+// toAPIError maps any error a handler returns to the API shape.
+func toAPIError(err error) *APIError {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		if ae.Status == 0 {
+			ae.Status = fiber.StatusInternalServerError
+		}
+		return ae
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		code := CodeBadRequest
+		switch fe.Code {
+		case fiber.StatusNotFound:
+			code = CodeNotFound
+		case fiber.StatusRequestEntityTooLarge:
+			code = CodeTooLarge
+		case fiber.StatusMethodNotAllowed:
+			code = "method_not_allowed"
+		case fiber.StatusUnauthorized:
+			code = CodeUnauthorized
+		case fiber.StatusForbidden:
+			code = CodeForbidden
+		case fiber.StatusRequestTimeout:
+			code = "timeout"
+		case fiber.StatusServiceUnavailable:
+			code = CodeUnavailable
+		default:
+			if fe.Code >= 500 {
+				code = CodeInternal
+			}
+		}
+		return &APIError{Status: fe.Code, Code: code, Message: fe.Message, Err: err}
+	}
+	var ve *flows.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return invalidFlow(err)
+	case errors.Is(err, store.ErrNotFound):
+		return &APIError{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: err.Error(), Err: err}
+	case errors.Is(err, store.ErrConflict):
+		return &APIError{Status: fiber.StatusConflict, Code: CodeConflict, Message: err.Error(), Err: err}
+	case errors.Is(err, store.ErrInvalid):
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeBadRequest, Message: err.Error(), Err: err}
+	case errors.Is(err, engine.ErrEnded), errors.Is(err, engine.ErrNotWaiting):
+		return &APIError{Status: fiber.StatusConflict, Code: CodeNotWaiting, Message: err.Error(), Err: err}
+	case errors.Is(err, store.ErrClosed):
+		return &APIError{Status: fiber.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the server is shutting down", Err: err}
+	}
+	return &APIError{Status: fiber.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
+}
+
+// errorHandler is the app's one ErrorHandler: every failed request, including
+// fiber's own (unknown route, oversized body), is answered here, after
+// discarding whatever a handler may have started to write.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	ae := toAPIError(err)
+	log := s.reqLog(c)
+	if ae.Status >= 500 {
+		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)
+	} else {
+		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "err", ae.Error())
+	}
+	c.Response().Reset()
+	if rid, ok := c.Locals(localRequestID).(string); ok {
+		c.Set(headerRequestID, rid)
+	}
+	if strings.HasPrefix(c.Path(), "/twilio/") {
+		// Twilio shows the body of a failed webhook in its debugger; keep it TwiML-free JSON.
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	}
+	if ae.Status == fiber.StatusUnauthorized {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="parley"`)
+	}
+	return c.Status(ae.Status).JSON(fiber.Map{"error": ae})
+}
+
+// decodeStrict decodes a JSON request body into v, rejecting unknown fields,
+// trailing data and type mismatches with a 400 that names the field.
+func decodeStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty; a JSON object is expected")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonAPIError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func jsonAPIError(err error) *APIError {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &se):
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se), Err: err}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: "malformed JSON: unexpected end of input", Err: err}
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "$"
+		}
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: field, Message: fmt.Sprintf("%s: expected %s, got JSON %s", field, te.Type, te.Value), Err: err}
+	case strings.HasPrefix(msg, "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeUnknownField, Field: name, Message: fmt.Sprintf("unknown field %q", name), Err: err}
+	}
+	return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: "malformed JSON: " + msg, Err: err}
+}
+
+// discardLogger is used where no logger was configured.
+var discardLogger = slog.New(slog.DiscardHandler)
+
+func errorsIsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

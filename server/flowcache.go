@@ -1,0 +1,97 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
+)
+
+// flowCache compiles each flow revision once and shares it between sessions.
+// Revisions never change once stored, so an entry is valid until its flow is
+// deleted.
+type flowCache struct {
+	eng   *engine.Engine
+	store store.FlowStore
+
+	mu    sync.RWMutex
+	flows map[flowKey]*flows.Flow
+}
+
+type flowKey struct {
+	id  string
+	rev int
+}
+
+func newFlowCache(st store.FlowStore) *flowCache {
+	return &flowCache{store: st, flows: map[flowKey]*flows.Flow{}}
+}
+
+// Flow implements flows.FlowSource: revision 0 is the flow's current revision
+// (the published one, or the latest when none was published).
+func (fc *flowCache) Flow(ctx context.Context, id string, rev int) (*flows.Flow, error) {
+	if rev == 0 {
+		r, err := fc.current(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		rev = r
+	}
+	k := flowKey{id, rev}
+	fc.mu.RLock()
+	f, ok := fc.flows[k]
+	fc.mu.RUnlock()
+	if ok {
+		return f, nil
+	}
+	fr, err := fc.store.GetFlow(ctx, id, rev)
+	if err != nil {
+		return nil, err
+	}
+	f, err = fc.eng.Load(fr.Definition)
+	if err != nil {
+		return nil, fmt.Errorf("flow %q revision %d no longer loads: %w", id, rev, err)
+	}
+	f.ID, f.Revision = fr.ID, fr.Revision
+	fc.mu.Lock()
+	if prev, ok := fc.flows[k]; ok {
+		f = prev // another goroutine compiled it first; share theirs
+	} else {
+		fc.flows[k] = f
+	}
+	fc.mu.Unlock()
+	return f, nil
+}
+
+// current returns the revision new sessions of a flow start on.
+func (fc *flowCache) current(ctx context.Context, id string) (int, error) {
+	fr, err := fc.store.PublishedFlow(ctx, id)
+	if err == nil {
+		return fr.Revision, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	latest, err := fc.store.GetFlow(ctx, id, 0)
+	if err != nil {
+		return 0, err
+	}
+	return latest.Revision, nil
+}
+
+// forget drops every cached revision of a deleted flow.
+func (fc *flowCache) forget(id string) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	for k := range fc.flows {
+		if k.id == id {
+			delete(fc.flows, k)
+		}
+	}
+}
+
+var _ flows.FlowSource = (*flowCache)(nil)

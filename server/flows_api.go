@@ -1,0 +1,274 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/tidwall/gjson"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
+)
+
+// flowDoc is a flow as GET /v1/flows/{id} answers it.
+type flowDoc struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Kind       string          `json:"kind,omitempty"`
+	Revision   int             `json:"revision"`
+	Published  bool            `json:"published"`
+	Created    time.Time       `json:"created"`
+	Definition json.RawMessage `json:"definition"`
+}
+
+type savedFlow struct {
+	ID       string              `json:"id"`
+	Revision int                 `json:"revision"`
+	Name     string              `json:"name,omitempty"`
+	Warnings []*flows.FieldError `json:"warnings,omitempty"`
+}
+
+// validateFlow answers 200 with every problem found, valid or not.
+func (s *Server) validateFlow(c *fiber.Ctx) error {
+	f, err := s.eng.Load(c.Body())
+	out := fiber.Map{"valid": err == nil, "errors": []*flows.FieldError{}, "warnings": []*flows.FieldError{}}
+	var ve *flows.ValidationError
+	switch {
+	case err == nil:
+		if f.Warnings != nil {
+			out["warnings"] = f.Warnings
+		}
+	case errors.As(err, &ve):
+		out["errors"] = ve.Errors
+	default:
+		return err
+	}
+	return c.JSON(out)
+}
+
+// createFlow stores revision 1 of a new flow (or of each flow of an import).
+func (s *Server) createFlow(c *fiber.Ctx) error {
+	body := bytes.Clone(c.Body())
+	for _, imp := range s.cfg.Importers {
+		if !imp.Detect(body) {
+			continue
+		}
+		res, err := imp.Convert(body)
+		if err != nil {
+			return apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "import: %v", err)
+		}
+		if len(res.Flows) == 0 {
+			e := apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "no flow of the export could be converted: %v", res.Report)
+			return e
+		}
+		saved, err := s.createFlows(c.UserContext(), res.Flows)
+		if err != nil {
+			return err
+		}
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"flows": saved, "report": res.Report})
+	}
+	saved, err := s.createFlows(c.UserContext(), [][]byte{body})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(saved[0])
+}
+
+// createFlows validates every document first, so an import stores all of its
+// flows or none.
+func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, error) {
+	s.flowMu.Lock()
+	defer s.flowMu.Unlock()
+	type prepared struct {
+		nf       store.NewFlow
+		warnings []*flows.FieldError
+	}
+	var todo []prepared
+	for _, doc := range docs {
+		if !json.Valid(doc) {
+			return nil, malformedFlow(doc)
+		}
+		f, err := s.eng.Load(doc)
+		if err != nil {
+			return nil, invalidFlow(err)
+		}
+		id := f.ID
+		if id == "" {
+			id = uuid.NewString()
+			if doc, err = withID(doc, id); err != nil {
+				return nil, err
+			}
+		}
+		if !idPattern.MatchString(id) {
+			return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "flow id %q must be 1-128 letters, digits, '.', '_' or '-'", id)
+		}
+		if _, err := s.store.GetFlow(ctx, id, 0); err == nil {
+			return nil, apiErr(fiber.StatusConflict, CodeConflict, "id", "flow %q already exists; PUT /v1/flows/%s stores a new revision", id, id)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		todo = append(todo, prepared{nf: store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc}, warnings: f.Warnings})
+	}
+	out := make([]savedFlow, 0, len(todo))
+	for _, p := range todo {
+		rev, err := s.store.SaveFlow(ctx, p.nf)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, savedFlow{ID: rev.ID, Revision: rev.Revision, Name: rev.Name, Warnings: p.warnings})
+	}
+	return out, nil
+}
+
+func nameOf(f *flows.Flow) string {
+	if f.Name != "" {
+		return f.Name
+	}
+	return f.ID
+}
+
+func malformedFlow(doc []byte) error {
+	var v any
+	err := json.Unmarshal(doc, &v)
+	if err == nil {
+		err = fmt.Errorf("invalid JSON")
+	}
+	return jsonAPIError(err)
+}
+
+// withID sets a flow document's id, keeping the rest of the text as it was.
+func withID(doc []byte, id string) ([]byte, error) {
+	idJSON, _ := json.Marshal(id)
+	if gjson.GetBytes(doc, "id").Exists() {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(doc, &m); err != nil {
+			return nil, jsonAPIError(err)
+		}
+		m["id"] = idJSON
+		return json.Marshal(m)
+	}
+	trimmed := bytes.TrimLeft(doc, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "a flow is a JSON object")
+	}
+	out := make([]byte, 0, len(doc)+len(idJSON)+8)
+	out = append(out, `{"id":`...)
+	out = append(out, idJSON...)
+	rest := bytes.TrimLeft(trimmed[1:], " \t\r\n")
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, trimmed[1:]...), nil
+}
+
+func (s *Server) listFlows(c *fiber.Ctx) error {
+	infos, err := s.store.ListFlows(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if infos == nil {
+		infos = []*store.FlowInfo{}
+	}
+	return c.JSON(fiber.Map{"flows": infos})
+}
+
+func (s *Server) getFlow(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	rev := 0
+	if q := c.Query("revision"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 {
+			return badRequest("revision", "revision must be a positive integer, got %q", q)
+		}
+		rev = n
+	}
+	fr, err := s.store.GetFlow(c.UserContext(), id, rev)
+	if err != nil {
+		return flowNotFound(err, id, rev)
+	}
+	return c.JSON(flowDoc{ID: fr.ID, Name: fr.Name, Kind: fr.Kind, Revision: fr.Revision, Published: fr.Published, Created: fr.CreatedAt, Definition: fr.Definition})
+}
+
+func flowNotFound(err error, id string, rev int) error {
+	if errors.Is(err, store.ErrNotFound) {
+		if rev > 0 {
+			return apiErr(fiber.StatusNotFound, CodeNotFound, "revision", "flow %q has no revision %d", id, rev)
+		}
+		return notFound("flow %q not found", id)
+	}
+	return err
+}
+
+// updateFlow stores a new revision; sessions already running stay on theirs.
+func (s *Server) updateFlow(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	doc := bytes.Clone(c.Body())
+	if !json.Valid(doc) {
+		return malformedFlow(doc)
+	}
+	f, err := s.eng.Load(doc)
+	if err != nil {
+		return invalidFlow(err)
+	}
+	switch f.ID {
+	case id:
+	case "":
+		if doc, err = withID(doc, id); err != nil {
+			return err
+		}
+	default:
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "the document's id %q differs from the URL's %q", f.ID, id)
+	}
+	s.flowMu.Lock()
+	defer s.flowMu.Unlock()
+	if _, err := s.store.GetFlow(c.UserContext(), id, 0); err != nil {
+		return flowNotFound(err, id, 0)
+	}
+	rev, err := s.store.SaveFlow(c.UserContext(), store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc})
+	if err != nil {
+		return err
+	}
+	return c.JSON(savedFlow{ID: rev.ID, Revision: rev.Revision, Name: rev.Name, Warnings: f.Warnings})
+}
+
+func (s *Server) deleteFlow(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	s.flowMu.Lock()
+	defer s.flowMu.Unlock()
+	if err := s.store.DeleteFlow(c.UserContext(), id); err != nil {
+		return flowNotFound(err, id, 0)
+	}
+	s.svc.flows.forget(id)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type publishBody struct {
+	Revision int `json:"revision"`
+}
+
+// publishFlow makes a revision (the latest by default) the one new sessions start on.
+func (s *Server) publishFlow(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	var b publishBody
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		if err := decodeStrict(c.Body(), &b); err != nil {
+			return err
+		}
+	}
+	if b.Revision < 0 {
+		return badRequest("revision", "revision must be positive")
+	}
+	info, err := s.store.Publish(c.UserContext(), id, b.Revision)
+	if err != nil {
+		return flowNotFound(err, id, b.Revision)
+	}
+	return c.JSON(info)
+}

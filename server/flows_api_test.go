@@ -1,0 +1,151 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFlowsCRUD(t *testing.T) {
+	ts := newTestServer(t, nil)
+	created := ts.must(201, "POST", "/v1/flows", askFlow)
+	if created["id"] != "ask" || created["revision"] != float64(1) {
+		t.Fatalf("create answered %v", created)
+	}
+
+	noID := ts.must(201, "POST", "/v1/flows", `{"name":"No id","widgets":[{"id":"a","type":"end"}]}`)
+	genID, _ := noID["id"].(string)
+	if genID == "" {
+		t.Fatalf("no id generated: %v", noID)
+	}
+	got := ts.must(200, "GET", "/v1/flows/"+genID, nil)
+	if def := got["definition"].(map[string]any); def["id"] != genID {
+		t.Errorf("stored definition lacks the generated id: %v", def)
+	}
+
+	list := ts.must(200, "GET", "/v1/flows", nil)
+	if n := len(list["flows"].([]any)); n != 2 {
+		t.Errorf("GET /v1/flows lists %d flows, want 2", n)
+	}
+
+	updated := ts.must(200, "PUT", "/v1/flows/ask", strings.Replace(askFlow, "What is your name?", "Your name?", 1))
+	if updated["revision"] != float64(2) {
+		t.Errorf("PUT answered %v, want revision 2", updated)
+	}
+	r1 := ts.must(200, "GET", "/v1/flows/ask?revision=1", nil)
+	r2 := ts.must(200, "GET", "/v1/flows/ask", nil)
+	if r1["revision"] != float64(1) || r2["revision"] != float64(2) {
+		t.Errorf("revisions: %v / %v", r1["revision"], r2["revision"])
+	}
+	if !strings.Contains(string(ts.do("GET", "/v1/flows/ask", nil).Body), "Your name?") {
+		t.Error("latest revision does not have the new text")
+	}
+
+	pub := ts.must(200, "POST", "/v1/flows/ask/publish", `{"revision":1}`)
+	if pub["published"] != float64(1) {
+		t.Errorf("publish answered %v", pub)
+	}
+
+	ts.must(204, "DELETE", "/v1/flows/"+genID, nil)
+	ts.must(404, "GET", "/v1/flows/"+genID, nil)
+}
+
+func TestFlowErrors(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		code, field              string
+	}{
+		{"duplicate id", "POST", "/v1/flows", askFlow, 409, CodeConflict, "id"},
+		{"malformed", "POST", "/v1/flows", `{"name":`, 400, CodeMalformedJSON, ""},
+		{"invalid", "POST", "/v1/flows", `{"name":"x","widgets":[{"id":"a","type":"nope"},{"id":"b","type":"send_message","exits":{"Next":"zz"}}]}`, 422, CodeInvalidFlow, "widgets[0].type"},
+		{"put unknown", "PUT", "/v1/flows/nope", `{"name":"x","widgets":[{"id":"a","type":"end"}]}`, 404, CodeNotFound, ""},
+		{"put other id", "PUT", "/v1/flows/ask", `{"id":"other","name":"x","widgets":[{"id":"a","type":"end"}]}`, 422, CodeInvalidFlow, "id"},
+		{"get unknown", "GET", "/v1/flows/nope", "", 404, CodeNotFound, ""},
+		{"get unknown revision", "GET", "/v1/flows/ask?revision=9", "", 404, CodeNotFound, "revision"},
+		{"bad revision", "GET", "/v1/flows/ask?revision=x", "", 400, CodeBadRequest, "revision"},
+		{"delete unknown", "DELETE", "/v1/flows/nope", "", 404, CodeNotFound, ""},
+		{"publish unknown", "POST", "/v1/flows/nope/publish", "", 404, CodeNotFound, ""},
+		{"publish unknown field", "POST", "/v1/flows/ask/publish", `{"rev":1}`, 400, CodeUnknownField, "rev"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var body any
+			if c.body != "" {
+				body = c.body
+			}
+			r := ts.do(c.method, c.path, body)
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			e := r.errorOf(t)
+			if e["code"] != c.code {
+				t.Errorf("code %v, want %s", e["code"], c.code)
+			}
+			if c.field != "" && e["field"] != c.field {
+				t.Errorf("field %v, want %s", e["field"], c.field)
+			}
+			if e["message"] == "" {
+				t.Error("empty message")
+			}
+		})
+	}
+	// Every validation problem is reported, not only the first.
+	r := ts.do("POST", "/v1/flows", `{"name":"x","widgets":[{"id":"a","type":"nope"},{"id":"b","type":"send_message","text":"hi","exits":{"Next":"zz"}}]}`)
+	if errs := r.errorOf(t)["errors"].([]any); len(errs) < 2 {
+		t.Errorf("422 lists %d errors, want both: %s", len(errs), r.Body)
+	}
+}
+
+func TestValidateFlow(t *testing.T) {
+	ts := newTestServer(t, nil)
+	cases := []struct {
+		name, body string
+		valid      bool
+		errPath    string
+	}{
+		{"valid", askFlow, true, ""},
+		{"unknown type", `{"name":"x","widgets":[{"id":"a","type":"nope"}]}`, false, "widgets[0].type"},
+		{"bad template", `{"name":"x","widgets":[{"id":"a","type":"send_message","text":"@(1 +)"}]}`, false, "widgets[0].text"},
+		{"malformed", `{"name"`, false, "$"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := ts.must(200, "POST", "/v1/flows/validate", c.body)
+			if got["valid"] != c.valid {
+				t.Fatalf("valid = %v, want %v: %v", got["valid"], c.valid, got)
+			}
+			errs := got["errors"].([]any)
+			if c.valid {
+				if len(errs) != 0 {
+					t.Errorf("errors on a valid flow: %v", errs)
+				}
+				return
+			}
+			e := errs[0].(map[string]any)
+			if e["path"] != c.errPath || e["message"] == "" {
+				t.Errorf("first error %v, want path %s", e, c.errPath)
+			}
+			if c.errPath != "$" && e["widget"] != "a" {
+				t.Errorf("error does not name the widget: %v", e)
+			}
+		})
+	}
+}
+
+func TestImportRapidProExport(t *testing.T) {
+	ts := newTestServer(t, nil)
+	export := `{"version": 8, "flows": [{"version": 8, "base_language": "base", "flow_type": "F",
+	 "metadata": {"uuid": "11111111-1111-4111-8111-111111111111", "name": "Imported"},
+	 "entry": "a1", "action_sets": [{"uuid": "a1", "actions": [{"type": "reply", "msg": {"base": "Hello from RapidPro"}}]}], "rule_sets": []}]}`
+	got := ts.must(201, "POST", "/v1/flows", export)
+	saved := got["flows"].([]any)
+	if len(saved) != 1 || saved[0].(map[string]any)["id"] != "11111111-1111-4111-8111-111111111111" {
+		t.Fatalf("import answered %v", got)
+	}
+	start := ts.must(201, "POST", "/v1/sessions", `{"flow":"11111111-1111-4111-8111-111111111111"}`)
+	if txt := texts(start); len(txt) != 1 || txt[0] != "Hello from RapidPro" {
+		t.Errorf("imported flow said %q", txt)
+	}
+}

@@ -1,0 +1,46 @@
+package server
+
+import (
+	"github.com/parleyhq/parley/rapidpro"
+)
+
+// rapidProDemoURLs point RapidPro's demo order service at the built-in one,
+// so imported sample flows run unchanged. The local demo answers on any
+// loopback port.
+var rapidProDemoURLs = map[string]string{
+	"https://textit.in/demo/status":       "http://127.0.0.1:8080/demo/order-status",
+	"https://app.rapidpro.io/demo/status": "http://127.0.0.1:8080/demo/order-status",
+	"https://rapidpro.io/demo/status":     "http://127.0.0.1:8080/demo/order-status",
+	"https://textit.com/demo/status":      "http://127.0.0.1:8080/demo/order-status",
+	"https://app.textit.com/demo/status":  "http://127.0.0.1:8080/demo/order-status",
+}
+
+// RapidProImporter imports RapidPro/TextIt legacy flow exports on POST /v1/flows.
+type RapidProImporter struct {
+	// Options are passed to rapidpro.Convert; RewriteURLs defaults to
+	// pointing RapidPro's demo order service at this server's.
+	Options rapidpro.Options
+}
+
+// Detect reports whether data is a RapidPro legacy export.
+func (RapidProImporter) Detect(data []byte) bool { return rapidpro.IsExport(data) }
+
+// Convert converts every flow of the export; flows that fail are left out
+// and named in the report.
+func (r RapidProImporter) Convert(data []byte) (*Imported, error) {
+	o := r.Options
+	if o.RewriteURLs == nil {
+		o.RewriteURLs = rapidProDemoURLs
+	}
+	res, err := rapidpro.Convert(data, o)
+	if err != nil {
+		return nil, err
+	}
+	out := &Imported{Report: res.Report.Lines}
+	for _, f := range res.Flows {
+		if !f.Failed && f.JSON != nil {
+			out.Flows = append(out.Flows, f.JSON)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
+)
+
+// metrics are the server's Prometheus series. Each Server has its own
+// registry, so tests and embedded servers do not collide.
+type metrics struct {
+	reg      *prometheus.Registry
+	started  prometheus.Counter
+	ended    *prometheus.CounterVec
+	turns    *prometheus.HistogramVec
+	webhooks *prometheus.CounterVec
+	commit   prometheus.Histogram
+	requests *prometheus.CounterVec
+}
+
+func newMetrics(st store.Store) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		started: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_sessions_started_total", Help: "Sessions started.",
+		}),
+		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_sessions_ended_total", Help: "Sessions ended, by final status (completed, expired, interrupted, failed).",
+		}, []string{"status"}),
+		turns: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "parley_turn_duration_seconds", Help: "Time the engine spent on one turn (webhook calls included), by kind.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}, []string{"kind"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_webhook_calls_total", Help: "Webhook widget calls, by outcome (success, failure, timeout, error, blocked, too_large).",
+		}, []string{"outcome"}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_store_commit_seconds", Help: "Time to write one turn, waiting for its group commit included.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_http_requests_total", Help: "HTTP requests, by route and status code.",
+		}, []string{"route", "code"}),
+	}
+	completed := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "parley_sessions_completed_total", Help: "Sessions that reached the end of their flow (stored count, survives restarts).",
+	}, func() float64 { return storedSessions(st, flows.StatusCompleted) })
+	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parley_sessions_waiting", Help: "Sessions waiting for input now.",
+	}, func() float64 { return storedSessions(st, flows.StatusWaiting) })
+	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, completed, waiting,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func storedSessions(st store.Store, status flows.Status) float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		return 0
+	}
+	return float64(stats.Sessions[status])
+}
+
+func (m *metrics) turn(kind string, d time.Duration) {
+	m.turns.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// observeEvents counts what a committed turn did.
+func (m *metrics) observeEvents(sess *flows.Session, events []flows.Event) {
+	for _, ev := range events {
+		switch ev.Type {
+		case flows.EventWebhookCalled:
+			outcome := ev.Outcome
+			if outcome == "" {
+				outcome = "unknown"
+			}
+			m.webhooks.WithLabelValues(outcome).Inc()
+		case flows.EventSessionEnded:
+			m.ended.WithLabelValues(string(ev.SessionStatus)).Inc()
+		}
+	}
+}

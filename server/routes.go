@@ -1,0 +1,142 @@
+package server
+
+import (
+	_ "embed"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+const (
+	headerRequestID = "X-Request-Id"
+	localRequestID  = "request_id"
+	localKey        = "api_key"
+)
+
+func (s *Server) routes() *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "parley",
+		BodyLimit:             s.cfg.BodyLimit,
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          s.cfg.TurnTimeout + 30*time.Second,
+		IdleTimeout:           2 * time.Minute,
+	})
+	app.Use(s.requestContext)
+	app.Use(recover.New())
+
+	app.Get("/healthz", s.healthz)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	app.Get("/openapi.json", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(openAPI)
+	})
+	app.Post("/demo/order-status", s.demoOrderStatus)
+
+	tw := app.Group("/twilio/:channel")
+	tw.Post("/sms", s.twilioSMS)
+	tw.Post("/voice", s.twilioVoice)
+
+	v1 := app.Group("/v1", s.authenticate)
+	v1.Post("/flows/validate", s.validateFlow)
+	v1.Post("/flows", s.createFlow)
+	v1.Get("/flows", s.listFlows)
+	v1.Get("/flows/:id", s.getFlow)
+	v1.Put("/flows/:id", s.updateFlow)
+	v1.Delete("/flows/:id", s.deleteFlow)
+	v1.Post("/flows/:id/publish", s.publishFlow)
+
+	v1.Post("/sessions", s.startSession)
+	v1.Get("/sessions", s.listSessions)
+	v1.Get("/sessions/:id", s.getSession)
+	v1.Get("/sessions/:id/events", s.sessionEvents)
+	v1.Post("/sessions/:id/resume", s.resumeSession)
+	v1.Post("/sessions/:id/interrupt", s.interruptSession)
+
+	v1.Post("/channels", s.putChannel)
+	v1.Get("/channels", s.listChannels)
+	v1.Get("/channels/:channel", s.getChannel)
+	v1.Put("/channels/:channel", s.putChannel)
+	v1.Delete("/channels/:channel", s.deleteChannel)
+	v1.Post("/channels/:channel/messages", s.channelMessage)
+	v1.Post("/channels/:channel/calls", s.startCall)
+	v1.Post("/channels/:channel/calls/:call", s.callInput)
+
+	v1.Post("/webhooks", s.createSubscription)
+	v1.Get("/webhooks", s.listSubscriptions)
+	v1.Get("/webhooks/:id", s.getSubscription)
+	v1.Put("/webhooks/:id", s.updateSubscription)
+	v1.Delete("/webhooks/:id", s.deleteSubscription)
+	v1.Post("/webhooks/:id/rotate-secret", s.rotateSecret)
+	v1.Post("/webhooks/:id/ping", s.pingSubscription)
+	v1.Get("/webhooks/:id/deliveries", s.listDeliveries)
+	v1.Get("/deliveries/:id", s.getDelivery)
+	v1.Post("/deliveries/:id/retry", s.retryDelivery)
+
+	v1.Post("/keys", s.createKey)
+	v1.Get("/keys", s.listKeys)
+	v1.Delete("/keys/:id", s.deleteKey)
+
+	s.simulatorRoutes(app, v1)
+
+	app.Use(func(c *fiber.Ctx) error {
+		return apiErr(fiber.StatusNotFound, CodeNotFound, "", "no route %s %s", c.Method(), c.Path())
+	})
+	return app
+}
+
+// requestContext gives every request an id (the caller's X-Request-Id, or a
+// new one), logs it when done, and counts it by route.
+func (s *Server) requestContext(c *fiber.Ctx) error {
+	rid := c.Get(headerRequestID)
+	if rid == "" || len(rid) > 128 {
+		rid = uuid.NewString()
+	} else {
+		rid = strings.Clone(rid) // fiber's strings point into a reused buffer
+	}
+	c.Locals(localRequestID, rid)
+	c.Set(headerRequestID, rid)
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			s.log.Error("error handler failed", "err", herr)
+		}
+	}
+	status := c.Response().StatusCode()
+	route := c.Route().Path
+	s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.reqLog(c).Log(c.UserContext(), level, "request", "method", c.Method(), "path", c.Path(), "status", status,
+		"ms", float64(time.Since(start).Microseconds())/1000)
+	return nil
+}
+
+// reqLog is the logger of one request: it carries the request id.
+func (s *Server) reqLog(c *fiber.Ctx) *slog.Logger {
+	if rid, ok := c.Locals(localRequestID).(string); ok {
+		return s.log.With("request_id", rid)
+	}
+	return s.log
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	if _, err := s.store.Stats(c.UserContext()); err != nil {
+		return apiErr(fiber.StatusServiceUnavailable, CodeUnavailable, "", "store unavailable: %v", err)
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}

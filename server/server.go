@@ -1,0 +1,397 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/parleyhq/parley/delivery"
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// Defaults of Config.
+const (
+	DefaultAddr          = "127.0.0.1:8080"
+	DefaultDataDir       = "./parley-data"
+	DefaultBodyLimit     = 1 << 20
+	DefaultSessionExpiry = 7 * 24 * time.Hour
+	DefaultTimerInterval = time.Second
+	// DBFile is the store's file name inside the data directory.
+	DBFile = "parley.db"
+)
+
+// Config is everything a Server needs. The zero value plus a data directory
+// is a working loopback-only server.
+type Config struct {
+	// Addr is host:port to listen on (DefaultAddr when empty).
+	Addr string
+	// DataDir holds the store file (DefaultDataDir when empty).
+	DataDir string
+	// Logger receives all logs; when nil one is built from LogFormat and LogOutput.
+	Logger    *slog.Logger
+	LogFormat string // "text" (default) or "json"
+	LogOutput interface{ Write([]byte) (int, error) }
+	// BodyLimit caps request bodies in bytes (413 above it).
+	BodyLimit int
+	// MaxSteps is the engine's widget budget per turn.
+	MaxSteps int
+	// TurnTimeout bounds one turn, webhook calls included.
+	TurnTimeout time.Duration
+	// SessionExpiry ends sessions that wait this long without input, unless
+	// their flow sets expire_minutes.
+	SessionExpiry time.Duration
+	// AllowCIDRs are webhook destinations allowed despite the address guard.
+	AllowCIDRs []netip.Prefix
+	// APIKeys guard /v1. Keys created through /v1/keys are added to them.
+	APIKeys []APIKey
+	// WebhooksFile is a JSON file of named webhook configurations.
+	WebhooksFile string
+	// PublicURL is the server's external base URL (https://parley.example.com),
+	// used to check Twilio signatures behind a proxy. Empty: the request's own.
+	PublicURL string
+	// Examples is where first start loads */flow.json from; nil means the
+	// examples built into the binary (package examples).
+	Examples fs.FS
+	// TimerInterval is how often due timers are scanned.
+	TimerInterval time.Duration
+
+	// Registry is the widget types flows may use (widgets.Registered() when nil).
+	Registry *flows.Registry
+	// Store replaces the bbolt store opened in DataDir (tests).
+	Store store.Store
+	// Webhooks replaces the webhook client built from AllowCIDRs and WebhooksFile.
+	Webhooks flows.WebhookService
+	// Importers convert other flow formats (RapidPro exports) on POST /v1/flows.
+	Importers []Importer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Importer converts a flow document of another format into Parley flows.
+// POST /v1/flows offers each body to the importers before reading it as a
+// Parley flow.
+type Importer interface {
+	// Detect reports whether data is in the importer's format.
+	Detect(data []byte) bool
+	// Convert returns the Parley flows in data and a report for the caller.
+	Convert(data []byte) (*Imported, error)
+}
+
+// Imported is what an Importer produced: Parley flow documents, and a report
+// (shown as is in the API answer) of what did not convert or runs differently.
+type Imported struct {
+	Flows  [][]byte
+	Report any
+}
+
+func (c *Config) withDefaults() {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.MaxSteps <= 0 {
+		c.MaxSteps = engine.DefaultMaxSteps
+	}
+	if c.TurnTimeout <= 0 {
+		c.TurnTimeout = engine.DefaultTurnTimeout
+	}
+	if c.SessionExpiry <= 0 {
+		c.SessionExpiry = DefaultSessionExpiry
+	}
+	if c.TimerInterval <= 0 {
+		c.TimerInterval = DefaultTimerInterval
+	}
+	if c.Importers == nil {
+		c.Importers = []Importer{RapidProImporter{}}
+	}
+	if c.Registry == nil {
+		c.Registry = widgets.Registered()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.LogOutput == nil {
+		c.LogOutput = os.Stderr
+	}
+	if c.Logger == nil {
+		opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+		if c.LogFormat == "json" {
+			c.Logger = slog.New(slog.NewJSONHandler(c.LogOutput, opts))
+		} else {
+			c.Logger = slog.New(slog.NewTextHandler(c.LogOutput, opts))
+		}
+	}
+}
+
+// Server is Parley's HTTP server.
+type Server struct {
+	cfg     Config
+	app     *fiber.App
+	svc     *Service
+	store   store.Store
+	eng     *engine.Engine
+	log     *slog.Logger
+	keys    *keyring
+	metrics *metrics
+	// simMocks are the webhook mocks of simulated sessions (simulator.go).
+	simMocks *sandboxMocks
+	// deliv sends lifecycle events to subscriptions; nil when the store is
+	// not the bbolt one (delivery keeps its state in the same database).
+	deliv       *delivery.Service
+	delivCancel context.CancelFunc
+
+	flowMu sync.Mutex // serializes flow creation, so two POSTs of one id make one flow
+
+	timersCancel context.CancelFunc
+	timersDone   chan struct{}
+	addrMu       sync.Mutex
+	addr         net.Addr
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// New opens the store, seeds it on first start, wires the engine and builds
+// the routes. It starts the timer scanner; Listen starts serving.
+func New(cfg Config) (*Server, error) {
+	cfg.withDefaults()
+	ctx := context.Background()
+	s := &Server{cfg: cfg, log: cfg.Logger}
+
+	st := cfg.Store
+	if st == nil {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+		}
+		path := filepath.Join(cfg.DataDir, DBFile)
+		b, err := store.Open(path, store.Options{Logger: cfg.Logger, Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+		st = b
+	}
+	s.store = st
+	ok := false
+	defer func() {
+		if !ok {
+			_ = st.Close()
+		}
+	}()
+
+	keys, err := newKeyring(ctx, st, cfg.APIKeys)
+	if err != nil {
+		return nil, err
+	}
+	s.keys = keys
+	if !keys.configured() {
+		if err := checkLoopback(cfg.Addr); err != nil {
+			return nil, err
+		}
+	}
+
+	s.metrics = newMetrics(st)
+	fc := newFlowCache(st)
+	wh, err := s.webhookService(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.simMocks, err = newSandboxMocks(st, cfg.Logger); err != nil {
+		return nil, err
+	}
+	s.eng = engine.New(mockingRegistry(cfg.Registry, s.simMocks),
+		engine.WithServices(services{wh}), engine.WithFlows(fc), engine.WithClock(cfg.Now),
+		engine.WithMaxSteps(cfg.MaxSteps), engine.WithTurnTimeout(cfg.TurnTimeout))
+	fc.eng = s.eng
+
+	chans, err := loadChannels(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	s.svc = &Service{
+		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
+		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
+	}
+	if b, isBolt := st.(*store.Bolt); isBolt {
+		d, err := delivery.New(b.DB(), delivery.Options{Logger: cfg.Logger, Now: cfg.Now, AllowedCIDRs: cfg.AllowCIDRs})
+		if err != nil {
+			return nil, err
+		}
+		s.deliv = d
+		s.svc.notify = d.Notify
+		s.metrics.reg.MustRegister(d.Collectors()...)
+	}
+	if err := s.seed(ctx); err != nil {
+		return nil, err
+	}
+	s.app = s.routes()
+
+	if s.deliv != nil {
+		dctx, cancel := context.WithCancel(context.Background())
+		s.delivCancel = cancel
+		if err := s.deliv.Start(dctx); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	tctx, cancel := context.WithCancel(context.Background())
+	s.timersCancel, s.timersDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.timersDone)
+		s.svc.runTimers(tctx, cfg.TimerInterval)
+	}()
+	ok = true
+	return s, nil
+}
+
+// App returns the fiber app (for in-process tests with app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Service returns the turn service the handlers call.
+func (s *Server) Service() *Service { return s.svc }
+
+// Addr returns the address the server listens on, once Listen has bound it.
+func (s *Server) Addr() net.Addr {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	return s.addr
+}
+
+// Listen binds the configured address and serves until Shutdown. Without API
+// keys only loopback connections are served.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ln)
+}
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.addrMu.Lock()
+	s.addr = ln.Addr()
+	s.addrMu.Unlock()
+	if s.keys.configured() {
+		s.log.Info("parley listening", "addr", ln.Addr().String(), "auth", "api keys")
+	} else {
+		if err := checkLoopback(ln.Addr().String()); err != nil {
+			_ = ln.Close()
+			return err
+		}
+		s.log.Warn("parley listening without API keys: only loopback connections are accepted; set --api-key or PARLEY_API_KEYS to serve other addresses",
+			"addr", ln.Addr().String())
+		ln = loopbackOnly{ln}
+	}
+	return s.app.Listener(ln)
+}
+
+// Shutdown stops taking requests, lets turns in flight finish, stops the
+// timer scanner and closes the store. It is safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() {
+		var errs []error
+		if err := s.app.ShutdownWithContext(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		s.timersCancel()
+		select {
+		case <-s.timersDone:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("timer scanner did not stop: %w", ctx.Err()))
+		}
+		if s.deliv != nil {
+			// Deliveries under way are abandoned, not lost: they stay due and
+			// are sent again after a restart.
+			s.delivCancel()
+			done := make(chan struct{})
+			go func() { s.deliv.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				errs = append(errs, fmt.Errorf("event delivery did not stop: %w", ctx.Err()))
+			}
+		}
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		s.shutdownErr = errors.Join(errs...)
+		s.log.Info("parley stopped")
+	})
+	return s.shutdownErr
+}
+
+// Run serves cfg until ctx is cancelled, then shuts down gracefully (up to
+// 30 seconds for turns in flight).
+func Run(ctx context.Context, cfg Config) error {
+	s, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Listen() }()
+	select {
+	case err := <-errc:
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return errors.Join(err, s.Shutdown(sctx))
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing turns in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = s.Shutdown(sctx)
+	if lerr := <-errc; lerr != nil && err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// checkLoopback refuses to serve a non-loopback address without API keys.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err == nil && ip.Unmap().IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without API keys: anyone who can reach it could run and change flows. "+
+		"Set --api-key (or PARLEY_API_KEYS) or listen on a loopback address such as 127.0.0.1:8080", addr)
+}
+
+// loopbackOnly drops connections that do not come from a loopback address.
+type loopbackOnly struct{ net.Listener }
+
+func (l loopbackOnly) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if ap, perr := netip.ParseAddrPort(c.RemoteAddr().String()); perr == nil && ap.Addr().Unmap().IsLoopback() {
+			return c, nil
+		}
+		_ = c.Close()
+	}
+}

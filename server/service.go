@@ -1,0 +1,625 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
+)
+
+// callTimeoutGrace delays the stored wait timeout of a call's digit gather:
+// the telephony side reports its own timeout (Twilio redirects after its
+// Gather times out) and must win, since only its request can carry the
+// re-prompt back to the caller. The scanner fires only if that never comes.
+const callTimeoutGrace = 15 * time.Second
+
+// Service runs turns: it loads sessions and flows, serializes turns per
+// contact, runs the engine and writes each turn with one store.SaveTurn.
+// Handlers call it; it knows nothing of HTTP.
+type Service struct {
+	store    store.Store
+	eng      *engine.Engine
+	flows    *flowCache
+	channels *channelSet
+	locks    *keyedMutex
+	log      *slog.Logger
+	metrics  *metrics
+	now      func() time.Time
+	expiry   time.Duration
+	// notify wakes event delivery after a commit that wrote outbox records.
+	notify func()
+}
+
+// Message is one thing a turn sends: a text message, or an IVR prompt (say,
+// play, gather) or hangup.
+type Message struct {
+	Type string `json:"type"`
+	// Widget is the id of the widget that sent it.
+	Widget       string   `json:"widget,omitempty"`
+	Text         string   `json:"text,omitempty"`
+	QuickReplies []string `json:"quick_replies,omitempty"`
+	Attachments  []string `json:"attachments,omitempty"`
+	URL          string   `json:"url,omitempty"`
+	Voice        string   `json:"voice,omitempty"`
+	Language     string   `json:"language,omitempty"`
+	NumDigits    int      `json:"num_digits,omitempty"`
+	FinishKey    string   `json:"finish_key,omitempty"`
+	Timeout      int      `json:"timeout,omitempty"`
+}
+
+// WaitingFor describes what a waiting session needs next.
+type WaitingFor struct {
+	Kind      string     `json:"kind"`
+	Timeout   int        `json:"timeout,omitempty"`
+	TimeoutAt *time.Time `json:"timeout_at,omitempty"`
+	NumDigits int        `json:"num_digits,omitempty"`
+	FinishKey string     `json:"finish_key,omitempty"`
+}
+
+// TurnReply is the answer to anything that runs a turn.
+type TurnReply struct {
+	// ID is the session's id; empty when a channel message started nothing.
+	ID         string       `json:"id,omitempty"`
+	Flow       string       `json:"flow,omitempty"`
+	Status     flows.Status `json:"status,omitempty"`
+	Messages   []Message    `json:"messages"`
+	WaitingFor *WaitingFor  `json:"waiting_for,omitempty"`
+}
+
+// StartRequest asks for a new session.
+type StartRequest struct {
+	FlowID      string
+	Contact     flows.Contact
+	Variables   map[string]string
+	Channel     *Channel
+	Call        *flows.Call
+	Environment string
+	LaunchID    string
+	// SessionID fixes the session's id (calls use one derived from the call id).
+	SessionID string
+	// MessageID records the inbound message that started the session.
+	MessageID string
+}
+
+// Start starts a session and runs it until it waits or ends. A session
+// already waiting for the same contact on the same channel is interrupted
+// first: a contact talks to one flow at a time per channel.
+func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, error) {
+	if req.Contact.URN == "" && req.SessionID == "" {
+		req.SessionID = uuid.Must(uuid.NewV7()).String()
+	}
+	defer s.locks.lock(contactKey(req.Contact.URN, req.SessionID))()
+	return s.startLocked(ctx, req)
+}
+
+func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply, error) {
+	flow, err := s.flows.Flow(ctx, req.FlowID, 0)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, apiErr(fiber.StatusNotFound, CodeNotFound, "flow", "flow %q not found", req.FlowID)
+		}
+		return nil, err
+	}
+	if req.Contact.URN != "" {
+		if err := s.mergeContact(ctx, &req.Contact); err != nil {
+			return nil, err
+		}
+	}
+	var ch *flows.Channel
+	if req.Channel != nil {
+		ch = req.Channel.flowsChannel()
+		if req.Contact.URN != "" {
+			if w, err := s.store.WaitingSession(ctx, req.Channel.ID, req.Contact.URN); err == nil {
+				if _, err := s.interruptLoaded(ctx, w); err != nil {
+					return nil, fmt.Errorf("interrupt session %s waiting on channel %q: %w", w.ID, req.Channel.ID, err)
+				}
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+		}
+	}
+	start := time.Now()
+	sess, events, err := s.eng.Start(ctx, flow, engine.StartParams{
+		Contact: req.Contact, Variables: req.Variables, Channel: ch, Call: req.Call,
+		Environment: req.Environment, LaunchID: req.LaunchID, ID: req.SessionID,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.turn("start", time.Since(start))
+	s.metrics.started.Inc()
+	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, started: true, messageID: req.MessageID, channel: channelID(req.Channel)})
+}
+
+// mergeContact fills a contact from what is stored for its URN: stored
+// fields persist across sessions; the request's values win.
+func (s *Service) mergeContact(ctx context.Context, c *flows.Contact) error {
+	stored, err := s.store.Contact(ctx, c.URN)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.Name == "" {
+		c.Name = stored.Name
+	}
+	if c.Language == "" {
+		c.Language = stored.Language
+	}
+	if len(c.Groups) == 0 {
+		c.Groups = stored.Groups
+	}
+	fields := map[string]string{}
+	for k, v := range stored.Fields {
+		fields[k] = v
+	}
+	for k, v := range c.Fields {
+		fields[k] = v
+	}
+	if len(fields) > 0 {
+		c.Fields = fields
+	}
+	return nil
+}
+
+// Resume continues a waiting session with an input.
+func (s *Service) Resume(ctx context.Context, id string, in flows.Input) (*TurnReply, error) {
+	unlock, sess, err := s.lockSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return s.resumeLoaded(ctx, sess, in, "")
+}
+
+func (s *Service) resumeLoaded(ctx context.Context, sess *flows.Session, in flows.Input, messageID string) (*TurnReply, error) {
+	if sess.Status.Ended() {
+		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has ended (%s)", sess.ID, sess.Status)
+	}
+	if sess.Wait == nil {
+		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s is not waiting for input", sess.ID)
+	}
+	flow, err := s.flows.Flow(ctx, sess.FlowID, sess.Revision)
+	if err != nil {
+		return nil, err
+	}
+	prev := sess.UpdatedAt
+	start := time.Now()
+	events, err := s.eng.Resume(ctx, flow, sess, in)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.turn("resume", time.Since(start))
+	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID})
+}
+
+// Interrupt ends a session on request. Ending an ended session is a conflict.
+func (s *Service) Interrupt(ctx context.Context, id string) (*TurnReply, error) {
+	unlock, sess, err := s.lockSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if sess.Status.Ended() {
+		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has already ended (%s)", sess.ID, sess.Status)
+	}
+	return s.interruptLoaded(ctx, sess)
+}
+
+func (s *Service) interruptLoaded(ctx context.Context, sess *flows.Session) (*TurnReply, error) {
+	flow := s.flowOrStub(ctx, sess)
+	prev := sess.UpdatedAt
+	start := time.Now()
+	events := s.eng.Interrupt(ctx, flow, sess)
+	s.metrics.turn("interrupt", time.Since(start))
+	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
+}
+
+// flowOrStub returns the session's flow, or a stand-in when it cannot be
+// loaded (deleted): ending a session must not depend on its flow.
+func (s *Service) flowOrStub(ctx context.Context, sess *flows.Session) *flows.Flow {
+	if f, err := s.flows.Flow(ctx, sess.FlowID, sess.Revision); err == nil {
+		return f
+	}
+	return &flows.Flow{ID: sess.FlowID, Revision: sess.Revision, Name: sess.FlowID}
+}
+
+// lockSession loads a session, takes its contact's lock, and loads it again
+// under the lock so the turn sees the latest state.
+func (s *Service) lockSession(ctx context.Context, id string) (func(), *flows.Session, error) {
+	peek, err := s.store.LoadSession(ctx, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, notFound("session %q not found", id)
+		}
+		return nil, nil, err
+	}
+	unlock := s.locks.lock(contactKey(peek.Contact.URN, peek.ID))
+	sess, err := s.store.LoadSession(ctx, id)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	if sess.Contact.URN != peek.Contact.URN {
+		// The contact changed between the loads (a turn set it): take the right lock.
+		unlock()
+		return s.lockSession(ctx, id)
+	}
+	return unlock, sess, nil
+}
+
+// commit is one finished turn, ready to be written.
+type commit struct {
+	sess      *flows.Session
+	flow      *flows.Flow
+	events    []flows.Event
+	prev      time.Time
+	started   bool
+	messageID string
+	channel   string
+}
+
+// commit writes a turn: the session with its timers, events, outbox records,
+// contact and (for inbound messages) the reply for retries of the message.
+func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
+	sess := c.sess
+	if c.channel == "" && sess.Channel != nil {
+		c.channel = sess.Channel.ID
+	}
+	now := s.now()
+	if sess.Status == flows.StatusWaiting {
+		exp := now.Add(s.expiryOf(c.flow))
+		sess.ExpiresAt = &exp
+		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil && sess.Wait.Kind == flows.WaitDigits {
+			at := sess.Wait.TimeoutAt.Add(callTimeoutGrace)
+			sess.Wait.TimeoutAt = &at
+		}
+	}
+	reply := buildReply(sess, c.events)
+	t := &store.Turn{
+		Session: sess, Events: c.events, Outbox: outboxRecords(sess, c.events, c.started),
+		Channel: c.channel, MessageID: c.messageID, PrevUpdated: c.prev,
+	}
+	if sess.Contact.URN != "" {
+		contact := sess.Contact
+		t.Contact = &contact
+	}
+	if c.messageID != "" {
+		b, err := json.Marshal(reply)
+		if err != nil {
+			return nil, err
+		}
+		t.Reply = b
+	}
+	start := time.Now()
+	err := s.store.SaveTurn(ctx, t)
+	s.metrics.commit.Observe(time.Since(start).Seconds())
+	if err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return s.processedReply(ctx, c.channel, c.messageID)
+		}
+		return nil, fmt.Errorf("save turn of session %s: %w", sess.ID, err)
+	}
+	s.metrics.observeEvents(sess, c.events)
+	if s.notify != nil && len(t.Outbox) > 0 {
+		s.notify()
+	}
+	return reply, nil
+}
+
+func (s *Service) expiryOf(f *flows.Flow) time.Duration {
+	if f != nil && f.ExpireMinutes > 0 {
+		return time.Duration(f.ExpireMinutes) * time.Minute
+	}
+	return s.expiry
+}
+
+// processedReply returns the stored answer to an inbound message already handled.
+func (s *Service) processedReply(ctx context.Context, channel, messageID string) (*TurnReply, error) {
+	b, ok, err := s.store.ProcessedReply(ctx, channel, messageID)
+	if err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("message %q on channel %q: recorded as processed without a reply", messageID, channel)
+		}
+		return nil, err
+	}
+	var r TurnReply
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("message %q on channel %q: stored reply: %w", messageID, channel, err)
+	}
+	if r.Messages == nil {
+		r.Messages = []Message{}
+	}
+	return &r, nil
+}
+
+// buildReply turns a turn's events into what the caller shows or says.
+func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
+	r := &TurnReply{ID: sess.ID, Flow: sess.FlowID, Status: sess.Status, Messages: []Message{}}
+	for _, ev := range events {
+		n := len(r.Messages)
+		switch ev.Type {
+		case flows.EventMessageOut:
+			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, QuickReplies: ev.QuickReplies, Attachments: ev.Attachments})
+		case flows.EventSay:
+			// The say widget carries its voice in Name and language in Scope.
+			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, Voice: ev.Name, Language: ev.Scope})
+		case flows.EventPlay:
+			r.Messages = append(r.Messages, Message{Type: ev.Type, URL: ev.URL})
+		case flows.EventGather:
+			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, URL: ev.URL, NumDigits: ev.NumDigits, FinishKey: ev.FinishKey, Timeout: ev.Timeout})
+		case flows.EventHangup:
+			r.Messages = append(r.Messages, Message{Type: ev.Type})
+		}
+		if len(r.Messages) > n {
+			r.Messages[n].Widget = ev.Widget
+		}
+	}
+	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
+		w := sess.Wait
+		r.WaitingFor = &WaitingFor{Kind: w.Kind, Timeout: w.Timeout, TimeoutAt: w.TimeoutAt, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+	}
+	return r
+}
+
+// Lifecycle event types written to the outbox for delivery (docs/events.md).
+const (
+	EventSessionStarted  = "session.started"
+	EventSessionUpdated  = "session.updated"
+	EventSessionFinished = "session.finished"
+	EventFlowCompleted   = "flow.completed"
+)
+
+type contactRef struct {
+	URN  string `json:"urn,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+type resultRef struct {
+	Value    string `json:"value"`
+	Category string `json:"category,omitempty"`
+}
+
+// outboxRecords are the lifecycle events of a turn, written in the same
+// transaction as the session so delivery never reports what did not happen
+// and never misses what did.
+func outboxRecords(sess *flows.Session, events []flows.Event, started bool) []store.OutboxRecord {
+	var out []store.OutboxRecord
+	add := func(typ string, at time.Time, data map[string]any) {
+		data["session_id"] = sess.ID
+		data["flow"] = sess.FlowID
+		b, err := json.Marshal(data)
+		if err != nil {
+			b = []byte("{}")
+		}
+		out = append(out, store.OutboxRecord{Type: typ, Timestamp: at, Environment: sess.Environment, FlowID: sess.FlowID, Data: b})
+	}
+	contact := contactRef{URN: sess.Contact.URN, Name: sess.Contact.Name}
+	if started {
+		d := map[string]any{"status": sess.Status, "contact": contact, "started": sess.CreatedAt}
+		if sess.Channel != nil {
+			d["channel"] = map[string]string{"id": sess.Channel.ID, "type": sess.Channel.Type}
+		}
+		if sess.LaunchID != "" {
+			d["launch_id"] = sess.LaunchID
+		}
+		add(EventSessionStarted, sess.CreatedAt, d)
+	} else if !sess.Status.Ended() {
+		results := map[string]resultRef{}
+		for k, r := range sess.Results() {
+			results[k] = resultRef{Value: r.Value, Category: r.Category}
+		}
+		d := map[string]any{"status": sess.Status, "results": results}
+		if sess.Wait != nil {
+			d["waiting_at"] = sess.Wait.Widget
+		}
+		add(EventSessionUpdated, sess.UpdatedAt, d)
+	}
+	ended := false
+	for _, ev := range events {
+		ended = ended || ev.Type == flows.EventSessionEnded
+	}
+	if !ended || sess.EndedAt == nil {
+		return out
+	}
+	add(EventSessionFinished, *sess.EndedAt, map[string]any{"status": sess.Status, "ended": *sess.EndedAt})
+	if sess.Status != flows.StatusCompleted {
+		return out
+	}
+	d := map[string]any{
+		"contact": contact, "variables": rootResults(sess), "user_keys": sess.Contact.Fields,
+		"started": sess.CreatedAt, "ended": *sess.EndedAt,
+	}
+	if sess.LaunchID != "" {
+		d["launch_id"] = sess.LaunchID
+	}
+	if sess.Channel != nil {
+		d["channel"] = sess.Channel
+	}
+	if sess.Call != nil {
+		d["caller"] = sess.Call.CLI
+	}
+	if len(sess.Extra) > 0 {
+		d["extra"] = sess.Extra
+	}
+	path := make([]map[string]any, 0, len(sess.Path))
+	for _, st := range sess.Path {
+		step := map[string]any{"widget": st.Widget, "at": st.At}
+		if st.Exit != "" {
+			step["exit"] = st.Exit
+		}
+		if st.Flow != "" {
+			step["flow"] = st.Flow
+		}
+		path = append(path, step)
+	}
+	d["path"] = path
+	add(EventFlowCompleted, *sess.EndedAt, d)
+	return out
+}
+
+func rootResults(sess *flows.Session) map[string]*flows.Result {
+	if len(sess.Frames) > 0 && sess.Frames[0].Results != nil {
+		return sess.Frames[0].Results
+	}
+	return map[string]*flows.Result{}
+}
+
+// Inbound is a message that arrived on a channel.
+type Inbound struct {
+	Channel string
+	From    string
+	Text    string
+	// ID is the channel's message id: a message seen twice is processed once.
+	ID string
+}
+
+// HandleMessage resumes the sender's waiting session on the channel, or starts
+// the channel's flow (keyword trigger, else default flow).
+func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, error) {
+	ch, err := s.channels.get(in.Channel)
+	if err != nil {
+		return nil, err
+	}
+	urn := ch.urnOf(in.From)
+	defer s.locks.lock(contactKey(urn, ""))()
+	if in.ID != "" {
+		if _, ok, err := s.store.ProcessedReply(ctx, ch.ID, in.ID); err != nil {
+			return nil, err
+		} else if ok {
+			return s.processedReply(ctx, ch.ID, in.ID)
+		}
+	}
+	sess, err := s.store.WaitingSession(ctx, ch.ID, urn)
+	switch {
+	case err == nil:
+		return s.resumeLoaded(ctx, sess, flows.Text(in.Text), in.ID)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	flowID := ch.flowFor(in.Text)
+	if flowID == "" {
+		return &TurnReply{Messages: []Message{}}, nil
+	}
+	return s.startLocked(ctx, StartRequest{
+		FlowID: flowID, Contact: flows.Contact{URN: urn}, Channel: ch,
+		Variables: map[string]string{}, MessageID: in.ID, LaunchID: in.ID,
+		SessionID: uuid.Must(uuid.NewV7()).String(),
+	})
+}
+
+// IncomingCall starts an IVR session for a call.
+type IncomingCall struct {
+	Channel string
+	CallID  string
+	From    string
+	To      string
+	State   string
+}
+
+// callSessionID derives a call's session id, so later requests about the
+// call find its session without another index.
+func callSessionID(channel, callID string) string {
+	return uuid.NewSHA1(callNamespace, []byte(channel+"\x00"+callID)).String()
+}
+
+var callNamespace = uuid.MustParse("6f1d5a7e-2c1b-4f0e-9a53-7d3f0c2b8e41")
+
+// StartCall starts the voice session of a new call. A call already started
+// answers with its session's state instead of starting twice.
+func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, error) {
+	ch, err := s.channels.get(c.Channel)
+	if err != nil {
+		return nil, err
+	}
+	flowID := ch.VoiceFlow
+	if flowID == "" {
+		flowID = ch.DefaultFlow
+	}
+	if flowID == "" {
+		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow or default_flow to answer calls with", ch.ID)
+	}
+	urn := ch.urnOf(c.From)
+	id := callSessionID(ch.ID, c.CallID)
+	defer s.locks.lock(contactKey(urn, id))()
+	if existing, err := s.store.LoadSession(ctx, id); err == nil {
+		return nil, apiErr(fiber.StatusConflict, CodeConflict, "call_id", "call %q on channel %q already has session %s (%s)", c.CallID, ch.ID, existing.ID, existing.Status)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	state := c.State
+	if state == "" {
+		state = "in-progress"
+	}
+	return s.startLocked(ctx, StartRequest{
+		FlowID: flowID, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
+		Call:      &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: state, Start: s.now()},
+		Variables: map[string]string{}, LaunchID: c.CallID,
+	})
+}
+
+// CallSession returns the session of a call, locked; unlock when done.
+func (s *Service) lockCall(ctx context.Context, channel, callID string) (func(), *flows.Session, error) {
+	if _, err := s.channels.get(channel); err != nil {
+		return nil, nil, err
+	}
+	unlock, sess, err := s.lockSession(ctx, callSessionID(channel, callID))
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == fiber.StatusNotFound {
+		return nil, nil, notFound("call %q on channel %q not found", callID, channel)
+	}
+	return unlock, sess, err
+}
+
+// CallInput continues a call: digits, a gather timeout, or a final call
+// state (completed, busy, failed, no-answer, canceled) that ends the session.
+func (s *Service) CallInput(ctx context.Context, channel, callID string, in flows.Input, state string) (*TurnReply, error) {
+	unlock, sess, err := s.lockCall(ctx, channel, callID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if state != "" && isFinalCallState(state) {
+		if sess.Status.Ended() {
+			r := buildReply(sess, nil)
+			return r, nil
+		}
+		if sess.Call != nil {
+			sess.Call.State = state
+		}
+		if sess.Wait == nil {
+			return s.interruptLoaded(ctx, sess)
+		}
+		return s.resumeLoaded(ctx, sess, flows.Hangup(), "")
+	}
+	if state != "" && sess.Call != nil {
+		sess.Call.State = state
+	}
+	return s.resumeLoaded(ctx, sess, in, "")
+}
+
+func isFinalCallState(state string) bool {
+	switch strings.ToLower(state) {
+	case "completed", "busy", "failed", "no-answer", "canceled", "cancelled":
+		return true
+	}
+	return false
+}
+
+func channelID(c *Channel) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
+}

@@ -1,0 +1,343 @@
+package server
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
+)
+
+type contactBody struct {
+	URN      string            `json:"urn"`
+	Name     string            `json:"name"`
+	Language string            `json:"language"`
+	Fields   map[string]string `json:"fields"`
+}
+
+type callBody struct {
+	ID    string `json:"id"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+	State string `json:"state"`
+}
+
+type startBody struct {
+	Flow        string                     `json:"flow"`
+	Contact     *contactBody               `json:"contact"`
+	Variables   map[string]json.RawMessage `json:"variables"`
+	Channel     string                     `json:"channel"`
+	Call        *callBody                  `json:"call"`
+	Environment string                     `json:"environment"`
+}
+
+// variables turns request variables into flow results: strings as they are,
+// other JSON values as their JSON text.
+func variables(in map[string]json.RawMessage) (map[string]string, error) {
+	out := make(map[string]string, len(in))
+	for k, raw := range in {
+		if flows.Key(k) == "" {
+			return nil, badRequest("variables."+k, "variable name %q has no letters or digits", k)
+		}
+		var str string
+		if err := json.Unmarshal(raw, &str); err == nil {
+			out[k] = str
+			continue
+		}
+		out[k] = string(raw)
+	}
+	return out, nil
+}
+
+func (s *Server) startSession(c *fiber.Ctx) error {
+	var b startBody
+	if err := decodeStrict(c.Body(), &b); err != nil {
+		return err
+	}
+	if b.Flow == "" {
+		return badRequest("flow", "flow is required: the id of the flow to start")
+	}
+	req := StartRequest{FlowID: b.Flow}
+	switch b.Environment {
+	case "", flows.EnvLive, flows.EnvSandbox:
+		req.Environment = b.Environment
+	default:
+		return badRequest("environment", "environment is live or sandbox, not %q", b.Environment)
+	}
+	if b.Contact != nil {
+		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: b.Contact.Language, Fields: b.Contact.Fields}
+	}
+	vars, err := variables(b.Variables)
+	if err != nil {
+		return err
+	}
+	req.Variables = vars
+	if b.Channel != "" {
+		ch, err := s.svc.channels.get(b.Channel)
+		if err != nil {
+			return err
+		}
+		req.Channel = ch
+	}
+	if b.Call != nil {
+		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: b.Call.State, Start: s.cfg.Now()}
+		if req.Call.State == "" {
+			req.Call.State = "in-progress"
+		}
+		if req.Contact.URN == "" && b.Call.From != "" {
+			req.Contact.URN = "tel:" + b.Call.From
+		}
+	}
+	if rid, ok := c.Locals(localRequestID).(string); ok {
+		req.LaunchID = rid
+	}
+	reply, err := s.svc.Start(c.UserContext(), req)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(reply)
+}
+
+// sessionView is a session as GET /v1/sessions/{id} shows it.
+type sessionView struct {
+	ID          string         `json:"id"`
+	Flow        string         `json:"flow"`
+	Revision    int            `json:"revision"`
+	Status      flows.Status   `json:"status"`
+	Environment string         `json:"environment,omitempty"`
+	Contact     flows.Contact  `json:"contact"`
+	Channel     *flows.Channel `json:"channel,omitempty"`
+	Variables   sessionVars    `json:"variables"`
+	WaitingFor  *WaitingFor    `json:"waiting_for,omitempty"`
+	Path        []pathStep     `json:"path"`
+	Frames      []frameView    `json:"frames,omitempty"`
+	Created     time.Time      `json:"created"`
+	Updated     time.Time      `json:"updated"`
+	Ended       *time.Time     `json:"ended,omitempty"`
+	Expires     *time.Time     `json:"expires,omitempty"`
+}
+
+type sessionVars struct {
+	Flow  map[string]*flows.Result `json:"flow"`
+	Extra json.RawMessage          `json:"extra,omitempty"`
+	User  map[string]string        `json:"user"`
+	Call  *flows.Call              `json:"call,omitempty"`
+	Input string                   `json:"input,omitempty"`
+}
+
+type pathStep struct {
+	Widget string    `json:"widget"`
+	Flow   string    `json:"flow,omitempty"`
+	Exit   string    `json:"exit,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+type frameView struct {
+	Flow     string `json:"flow"`
+	Revision int    `json:"revision,omitempty"`
+	Widget   string `json:"widget,omitempty"`
+}
+
+func viewSession(sess *flows.Session) sessionView {
+	v := sessionView{
+		ID: sess.ID, Flow: sess.FlowID, Revision: sess.Revision, Status: sess.Status, Environment: sess.Environment,
+		Contact: sess.Contact, Channel: sess.Channel,
+		Variables: sessionVars{Flow: map[string]*flows.Result{}, Extra: sess.Extra, User: map[string]string{}, Call: sess.Call, Input: sess.Input},
+		Path:      make([]pathStep, 0, len(sess.Path)),
+		Created:   sess.CreatedAt, Updated: sess.UpdatedAt, Ended: sess.EndedAt, Expires: sess.ExpiresAt,
+	}
+	if len(sess.Frames) > 0 && sess.Frames[0].Results != nil {
+		v.Variables.Flow = sess.Frames[0].Results
+	}
+	for k, val := range sess.Contact.Fields {
+		v.Variables.User[k] = val
+	}
+	for _, st := range sess.Path {
+		v.Path = append(v.Path, pathStep{Widget: st.Widget, Flow: st.Flow, Exit: st.Exit, At: st.At})
+	}
+	if len(sess.Frames) > 1 {
+		for _, f := range sess.Frames {
+			v.Frames = append(v.Frames, frameView{Flow: f.FlowID, Revision: f.Revision, Widget: f.Widget})
+		}
+	}
+	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
+		w := sess.Wait
+		v.WaitingFor = &WaitingFor{Kind: w.Kind, Timeout: w.Timeout, TimeoutAt: w.TimeoutAt, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+	}
+	return v
+}
+
+func (s *Server) loadSession(c *fiber.Ctx) (*flows.Session, error) {
+	id := strings.Clone(c.Params("id"))
+	sess, err := s.store.LoadSession(c.UserContext(), id)
+	if err != nil {
+		return nil, sessionNotFound(err, id)
+	}
+	return sess, nil
+}
+
+func sessionNotFound(err error, id string) error {
+	if errorsIsNotFound(err) {
+		return notFound("session %q not found", id)
+	}
+	return err
+}
+
+func (s *Server) getSession(c *fiber.Ctx) error {
+	sess, err := s.loadSession(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(viewSession(sess))
+}
+
+// sessionSummary is a session in a listing.
+type sessionSummary struct {
+	ID       string       `json:"id"`
+	Flow     string       `json:"flow"`
+	Revision int          `json:"revision"`
+	Status   flows.Status `json:"status"`
+	Contact  string       `json:"contact,omitempty"`
+	Channel  string       `json:"channel,omitempty"`
+	Created  time.Time    `json:"created"`
+	Updated  time.Time    `json:"updated"`
+	Ended    *time.Time   `json:"ended,omitempty"`
+}
+
+func (s *Server) listSessions(c *fiber.Ctx) error {
+	f := store.SessionFilter{Status: flows.Status(c.Query("status")), FlowID: strings.Clone(c.Query("flow")), Contact: strings.Clone(c.Query("contact"))}
+	switch f.Status {
+	case "", flows.StatusActive, flows.StatusWaiting, flows.StatusCompleted, flows.StatusExpired, flows.StatusFailed, flows.StatusInterrupted:
+		f.Status = flows.Status(strings.Clone(string(f.Status)))
+	default:
+		return badRequest("status", "unknown status %q (active, waiting, completed, expired, failed, interrupted)", f.Status)
+	}
+	limit, err := queryInt(c, "limit", 50, 1, 1000)
+	if err != nil {
+		return err
+	}
+	page := store.Page{After: strings.Clone(c.Query("after")), Limit: limit}
+	list, next, err := s.store.ListSessions(c.UserContext(), f, page)
+	if err != nil {
+		return err
+	}
+	out := make([]sessionSummary, 0, len(list))
+	for _, sess := range list {
+		sum := sessionSummary{ID: sess.ID, Flow: sess.FlowID, Revision: sess.Revision, Status: sess.Status, Contact: sess.Contact.URN,
+			Created: sess.CreatedAt, Updated: sess.UpdatedAt, Ended: sess.EndedAt}
+		if sess.Channel != nil {
+			sum.Channel = sess.Channel.ID
+		}
+		out = append(out, sum)
+	}
+	resp := fiber.Map{"sessions": out}
+	if next != "" {
+		resp["next"] = next
+	}
+	return c.JSON(resp)
+}
+
+func queryInt(c *fiber.Ctx, name string, def, lo, hi int) (int, error) {
+	q := c.Query(name)
+	if q == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil || n < lo || n > hi {
+		return 0, badRequest(name, "%s must be an integer from %d to %d, got %q", name, lo, hi, q)
+	}
+	return n, nil
+}
+
+type eventView struct {
+	Seq uint64 `json:"seq"`
+	flows.Event
+}
+
+func (s *Server) sessionEvents(c *fiber.Ctx) error {
+	sess, err := s.loadSession(c)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", 500, 1, 5000)
+	if err != nil {
+		return err
+	}
+	var after uint64
+	if q := c.Query("after"); q != "" {
+		n, err := strconv.ParseUint(q, 10, 64)
+		if err != nil {
+			return badRequest("after", "after must be an event sequence number, got %q", q)
+		}
+		after = n
+	}
+	recs, err := s.store.SessionEvents(c.UserContext(), sess.ID, after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]eventView, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, eventView{Seq: r.Seq, Event: r.Event})
+	}
+	resp := fiber.Map{"session": sess.ID, "events": out}
+	if len(recs) == limit {
+		resp["next"] = strconv.FormatUint(recs[len(recs)-1].Seq, 10)
+	}
+	return c.JSON(resp)
+}
+
+type resumeBody struct {
+	Text    *string `json:"text"`
+	Digits  *string `json:"digits"`
+	Timeout bool    `json:"timeout"`
+}
+
+// input reads exactly one of text, digits or timeout.
+func (b resumeBody) input() (flows.Input, error) {
+	n := 0
+	var in flows.Input
+	if b.Text != nil {
+		n++
+		in = flows.Text(*b.Text)
+	}
+	if b.Digits != nil {
+		n++
+		in = flows.Digits(*b.Digits)
+	}
+	if b.Timeout {
+		n++
+		in = flows.Timeout()
+	}
+	if n != 1 {
+		return in, badRequest("", `send exactly one of {"text": ...}, {"digits": ...} or {"timeout": true}`)
+	}
+	return in, nil
+}
+
+func (s *Server) resumeSession(c *fiber.Ctx) error {
+	var b resumeBody
+	if err := decodeStrict(c.Body(), &b); err != nil {
+		return err
+	}
+	in, err := b.input()
+	if err != nil {
+		return err
+	}
+	reply, err := s.svc.Resume(c.UserContext(), strings.Clone(c.Params("id")), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(reply)
+}
+
+func (s *Server) interruptSession(c *fiber.Ctx) error {
+	reply, err := s.svc.Interrupt(c.UserContext(), strings.Clone(c.Params("id")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(reply)
+}

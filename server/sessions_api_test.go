@@ -1,0 +1,216 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestSessionLifecycle(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+
+	start := ts.must(201, "POST", "/v1/sessions", map[string]any{
+		"flow":      "ask",
+		"contact":   map[string]any{"urn": "tel:+15550001", "name": "Ann", "fields": map[string]string{"age": "33"}},
+		"variables": map[string]any{"greeting": "there", "code": 42},
+	})
+	id, _ := start["id"].(string)
+	if start["status"] != "waiting" || id == "" {
+		t.Fatalf("start answered %v", start)
+	}
+	if got := texts(start); !slices.Equal(got, []string{"Hi there! What is your name?"}) {
+		t.Errorf("start messages %q", got)
+	}
+	if wf, _ := start["waiting_for"].(map[string]any); wf["kind"] != "message" {
+		t.Errorf("waiting_for = %v", start["waiting_for"])
+	}
+
+	sess := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	vars := sess["variables"].(map[string]any)
+	if vars["flow"].(map[string]any)["code"].(map[string]any)["value"] != "42" {
+		t.Errorf("flow variables %v", vars["flow"])
+	}
+	if vars["user"].(map[string]any)["age"] != "33" {
+		t.Errorf("user variables %v", vars["user"])
+	}
+	if sess["revision"] != float64(1) || sess["flow"] != "ask" || sess["contact"].(map[string]any)["name"] != "Ann" {
+		t.Errorf("session view %v", sess)
+	}
+	if path := sess["path"].([]any); len(path) != 2 || path[0].(map[string]any)["widget"] != "hello" || path[0].(map[string]any)["at"] == nil {
+		t.Errorf("path %v", sess["path"])
+	}
+
+	done := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"Bob"}`)
+	if done["status"] != "completed" || !slices.Equal(texts(done), []string{"Bye Bob, code 42"}) {
+		t.Errorf("resume answered %v", done)
+	}
+	if _, ok := done["waiting_for"]; ok {
+		t.Error("completed session still waiting_for")
+	}
+	ended := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	if ended["ended"] == nil || ended["status"] != "completed" {
+		t.Errorf("ended session %v", ended)
+	}
+
+	evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.(map[string]any)["type"].(string))
+	}
+	for _, want := range []string{"message_out", "session_waiting", "message_in", "flow_completed", "session_ended"} {
+		if !slices.Contains(types, want) {
+			t.Errorf("event log %v lacks %s", types, want)
+		}
+	}
+	if types[len(types)-1] != "session_ended" {
+		t.Errorf("event log not chronological: %v", types)
+	}
+
+	r := ts.do("POST", "/v1/sessions/"+id+"/resume", `{"text":"again"}`)
+	if r.Status != 409 || r.errorOf(t)["code"] != CodeNotWaiting {
+		t.Errorf("resume of an ended session: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestSessionStaysOnItsRevision(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	old := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask", "variables": map[string]any{"greeting": "a", "code": "1"}})
+	ts.must(200, "PUT", "/v1/flows/ask", strings.Replace(askFlow, "Bye @flow.name", "Farewell @flow.name", 1))
+
+	fresh := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask", "variables": map[string]any{"greeting": "b", "code": "2"}})
+	oldDone := ts.must(200, "POST", fmt.Sprintf("/v1/sessions/%s/resume", old["id"]), `{"text":"X"}`)
+	freshDone := ts.must(200, "POST", fmt.Sprintf("/v1/sessions/%s/resume", fresh["id"]), `{"text":"Y"}`)
+	if got := texts(oldDone); !slices.Equal(got, []string{"Bye X, code 1"}) {
+		t.Errorf("old session ran %q, want revision 1's text", got)
+	}
+	if got := texts(freshDone); !slices.Equal(got, []string{"Farewell Y, code 2"}) {
+		t.Errorf("new session ran %q, want revision 2's text", got)
+	}
+
+	// Publishing revision 1 makes new sessions start there again.
+	ts.must(200, "POST", "/v1/flows/ask/publish", `{"revision":1}`)
+	pinned := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})
+	if v := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s", pinned["id"]), nil); v["revision"] != float64(1) {
+		t.Errorf("session after publishing revision 1 is on revision %v", v["revision"])
+	}
+}
+
+func TestSessionErrors(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.BodyLimit = 4096 })
+	ts.createFlow(askFlow)
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})["id"].(string)
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		code, field              string
+	}{
+		{"unknown field", "POST", "/v1/sessions", `{"flow":"ask","colour":"red"}`, 400, CodeUnknownField, "colour"},
+		{"nested unknown field", "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":"tel:1","age":3}}`, 400, CodeUnknownField, "age"},
+		{"wrong type", "POST", "/v1/sessions", `{"flow":7}`, 400, CodeInvalidField, "flow"},
+		{"malformed", "POST", "/v1/sessions", `{"flow":"ask"`, 400, CodeMalformedJSON, ""},
+		{"trailing data", "POST", "/v1/sessions", `{"flow":"ask"} {}`, 400, CodeMalformedJSON, ""},
+		{"empty body", "POST", "/v1/sessions", ``, 400, CodeMalformedJSON, ""},
+		{"no flow", "POST", "/v1/sessions", `{}`, 400, CodeBadRequest, "flow"},
+		{"unknown flow", "POST", "/v1/sessions", `{"flow":"nope"}`, 404, CodeNotFound, "flow"},
+		{"unknown channel", "POST", "/v1/sessions", `{"flow":"ask","channel":"nope"}`, 404, CodeNotFound, "channel"},
+		{"bad environment", "POST", "/v1/sessions", `{"flow":"ask","environment":"prod"}`, 400, CodeBadRequest, "environment"},
+		{"unknown session", "GET", "/v1/sessions/nope", "", 404, CodeNotFound, ""},
+		{"events of unknown session", "GET", "/v1/sessions/nope/events", "", 404, CodeNotFound, ""},
+		{"resume unknown session", "POST", "/v1/sessions/nope/resume", `{"text":"x"}`, 404, CodeNotFound, ""},
+		{"resume with two inputs", "POST", "/v1/sessions/" + id + "/resume", `{"text":"x","digits":"1"}`, 400, CodeBadRequest, ""},
+		{"resume with nothing", "POST", "/v1/sessions/" + id + "/resume", `{}`, 400, CodeBadRequest, ""},
+		{"interrupt unknown", "POST", "/v1/sessions/nope/interrupt", "", 404, CodeNotFound, ""},
+		{"bad status filter", "GET", "/v1/sessions?status=sleeping", "", 400, CodeBadRequest, "status"},
+		{"bad limit", "GET", "/v1/sessions?limit=0", "", 400, CodeBadRequest, "limit"},
+		{"unknown route", "GET", "/v1/nothing", "", 404, CodeNotFound, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var body any
+			if c.body != "" {
+				body = c.body
+			}
+			r := ts.do(c.method, c.path, body)
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			e := r.errorOf(t)
+			if e["code"] != c.code || (c.field != "" && e["field"] != c.field) {
+				t.Errorf("error %v, want code %s field %s", e, c.code, c.field)
+			}
+		})
+	}
+	// Nothing half-written: the rejected requests started no session.
+	list := ts.must(200, "GET", "/v1/sessions", nil)["sessions"].([]any)
+	if len(list) != 1 {
+		t.Errorf("%d sessions after rejected requests, want 1", len(list))
+	}
+}
+
+func TestInterruptAndList(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	var ids []string
+	for i := range 3 {
+		r := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask", "contact": map[string]any{"urn": fmt.Sprintf("tel:+1%d", i)}})
+		ids = append(ids, r["id"].(string))
+	}
+	got := ts.must(200, "POST", "/v1/sessions/"+ids[0]+"/interrupt", nil)
+	if got["status"] != "interrupted" {
+		t.Errorf("interrupt answered %v", got)
+	}
+	if r := ts.do("POST", "/v1/sessions/"+ids[0]+"/interrupt", nil); r.Status != 409 {
+		t.Errorf("second interrupt: %d", r.Status)
+	}
+
+	waiting := ts.must(200, "GET", "/v1/sessions?status=waiting", nil)["sessions"].([]any)
+	if len(waiting) != 2 {
+		t.Errorf("%d waiting sessions, want 2", len(waiting))
+	}
+	byContact := ts.must(200, "GET", "/v1/sessions?contact=tel:%2B11", nil)["sessions"].([]any)
+	if len(byContact) != 1 || byContact[0].(map[string]any)["id"] != ids[1] {
+		t.Errorf("contact filter: %v", byContact)
+	}
+	if n := len(ts.must(200, "GET", "/v1/sessions?flow=nope", nil)["sessions"].([]any)); n != 0 {
+		t.Errorf("flow filter matched %d", n)
+	}
+
+	// Pages of one walk every session exactly once.
+	seen := map[string]bool{}
+	next := ""
+	for range 10 {
+		page := ts.must(200, "GET", "/v1/sessions?limit=1&after="+next, nil)
+		for _, s := range page["sessions"].([]any) {
+			seen[s.(map[string]any)["id"].(string)] = true
+		}
+		n, _ := page["next"].(string)
+		if n == "" {
+			break
+		}
+		next = n
+	}
+	if len(seen) != 3 {
+		t.Errorf("pagination saw %d sessions, want 3", len(seen))
+	}
+}
+
+func TestOversizedBody(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.BodyLimit = 4096 })
+	base := ts.listen()
+	body := `{"flow":"ask","variables":{"x":"` + strings.Repeat("a", 5000) + `"}}`
+	resp, err := http.Post(base+"/v1/sessions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := response{Status: resp.StatusCode, Body: b}
+	if r.Status != 413 || r.errorOf(t)["code"] != CodeTooLarge {
+		t.Errorf("oversized body: %d %s", r.Status, b)
+	}
+}

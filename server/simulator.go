@@ -1,0 +1,447 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/sim"
+	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/websim"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// The web simulator's server side. Simulated sessions are sandbox sessions:
+//   - their contact lives under SimURNPrefix, so a test never reads or writes
+//     a live contact's fields, locks or waiting index;
+//   - an edited flow runs as a draft flow (DraftPrefix + the flow's id), so
+//     trying a change never adds a revision to the flow live sessions run;
+//   - their webhook widgets may be answered by mocks kept with the session.
+
+// SimURNPrefix namespaces the contacts of simulated sessions.
+const SimURNPrefix = "sim:"
+
+// DraftPrefix is the id prefix of flows the simulator stores for edited
+// definitions.
+const DraftPrefix = "sim."
+
+// MockHeader marks a mocked webhook answer in the event log: the response
+// carries it with the id of the widget whose mock answered.
+const MockHeader = "X-Parley-Mock"
+
+// bSandboxMocks is the bucket of webhook mocks by session id.
+var bSandboxMocks = []byte("sandbox_mocks")
+
+// Mocks answer webhook widgets of one sandbox session by widget id.
+type Mocks map[string]sim.MockResponse
+
+// sandboxMocks keeps each sandbox session's mocks: in memory, and in the
+// store's bbolt file when there is one, so a restarted server resumes
+// simulated sessions with the mocks they started with.
+type sandboxMocks struct {
+	db  *bbolt.DB // nil: memory only
+	log *slog.Logger
+
+	mu  sync.RWMutex
+	mem map[string]Mocks
+}
+
+func newSandboxMocks(st store.Store, log *slog.Logger) (*sandboxMocks, error) {
+	m := &sandboxMocks{log: log, mem: map[string]Mocks{}}
+	if b, ok := st.(interface{ DB() *bbolt.DB }); ok {
+		m.db = b.DB()
+		err := m.db.Update(func(tx *bbolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(bSandboxMocks)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create bucket %s: %w", bSandboxMocks, err)
+		}
+	}
+	return m, nil
+}
+
+func (m *sandboxMocks) put(session string, mocks Mocks) error {
+	if m.db != nil {
+		b, err := json.Marshal(mocks)
+		if err != nil {
+			return err
+		}
+		if err := m.db.Update(func(tx *bbolt.Tx) error {
+			return tx.Bucket(bSandboxMocks).Put([]byte(session), b)
+		}); err != nil {
+			return fmt.Errorf("save mocks of session %s: %w", session, err)
+		}
+	}
+	m.mu.Lock()
+	m.mem[session] = mocks
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *sandboxMocks) remove(session string) {
+	m.mu.Lock()
+	delete(m.mem, session)
+	m.mu.Unlock()
+	if m.db != nil {
+		_ = m.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bSandboxMocks).Delete([]byte(session)) })
+	}
+}
+
+// get returns the mocks of a session (nil when it has none).
+func (m *sandboxMocks) get(session string) Mocks {
+	m.mu.RLock()
+	mocks, ok := m.mem[session]
+	m.mu.RUnlock()
+	if ok || m.db == nil {
+		return mocks
+	}
+	var raw []byte
+	_ = m.db.View(func(tx *bbolt.Tx) error {
+		raw = bytes.Clone(tx.Bucket(bSandboxMocks).Get([]byte(session)))
+		return nil
+	})
+	if raw != nil {
+		if err := json.Unmarshal(raw, &mocks); err != nil {
+			m.log.Error("stored webhook mocks do not decode", "session", session, "err", err)
+			mocks = nil
+		}
+	}
+	m.mu.Lock()
+	m.mem[session] = mocks // remember misses too: most sessions have no mocks
+	m.mu.Unlock()
+	return mocks
+}
+
+// mockingRegistry returns reg with its webhook widget wrapped so that, in a
+// sandbox session with a mock for the widget's id, the call is answered by the
+// mock. The engine and the widget stay unaware: the wrapper hands the widget
+// a Run whose webhook service is the mock.
+func mockingRegistry(reg *flows.Registry, mocks *sandboxMocks) *flows.Registry {
+	out := flows.NewRegistry()
+	for _, name := range reg.Names() {
+		f, _ := reg.Lookup(name)
+		if name != widgets.TypeWebhook {
+			out.Register(name, f)
+			continue
+		}
+		out.Register(name, func() flows.Widget { return &mockableWebhook{Widget: f(), mocks: mocks} })
+	}
+	return out
+}
+
+// mockableWebhook wraps a webhook widget; see mockingRegistry.
+type mockableWebhook struct {
+	flows.Widget
+	mocks *sandboxMocks
+}
+
+// UnmarshalJSON decodes into the wrapped widget as strictly as flows.Decode would.
+func (w *mockableWebhook) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(w.Widget)
+}
+
+// MarshalJSON encodes the wrapped widget.
+func (w *mockableWebhook) MarshalJSON() ([]byte, error) { return json.Marshal(w.Widget) }
+
+// Execute answers from the session's mock for this widget, if any.
+func (w *mockableWebhook) Execute(r flows.Run) flows.Outcome {
+	s := r.Session()
+	if s.Environment == flows.EnvSandbox {
+		if resp, ok := w.mocks.get(s.ID)[w.Base().ID]; ok {
+			return w.Widget.Execute(mockedRun{Run: r, hooks: &widgetMock{widget: w.Base().ID, resp: resp, real: r.Services()}})
+		}
+	}
+	return w.Widget.Execute(r)
+}
+
+// mockedRun is a Run whose webhook service is one widget's mock.
+type mockedRun struct {
+	flows.Run
+	hooks *widgetMock
+}
+
+func (r mockedRun) Services() flows.Services { return sim.Services{Hooks: r.hooks} }
+
+// widgetMock answers every call with one canned response; named webhook
+// configurations still come from the real service, so a widget that names
+// one renders the same request it would send.
+type widgetMock struct {
+	widget string
+	resp   sim.MockResponse
+	real   flows.Services
+}
+
+func (m *widgetMock) Config(name string) (*flows.WebhookConfig, bool) {
+	if m.real == nil || m.real.Webhooks() == nil {
+		return nil, false
+	}
+	return m.real.Webhooks().Config(name)
+}
+
+func (m *widgetMock) Call(ctx context.Context, req *flows.WebhookRequest) *flows.WebhookResult {
+	resp := m.resp
+	headers := map[string]string{MockHeader: m.widget}
+	for k, v := range resp.Headers {
+		headers[k] = v
+	}
+	resp.Headers = headers
+	return sim.NewMocks(map[string][]sim.MockResponse{req.URL: {resp}}).Call(ctx, req)
+}
+
+// simStartBody is POST /v1/simulator/sessions.
+type simStartBody struct {
+	// Flow is a stored flow's id; Definition a flow document to run instead.
+	Flow       string                     `json:"flow"`
+	Definition json.RawMessage            `json:"definition"`
+	Contact    *contactBody               `json:"contact"`
+	Variables  map[string]json.RawMessage `json:"variables"`
+	Call       *callBody                  `json:"call"`
+	Mocks      map[string]json.RawMessage `json:"mocks"`
+}
+
+// simReply is a simulated session's first turn, with the flow revision it
+// runs and the flow's validation warnings.
+type simReply struct {
+	*TurnReply
+	Revision int                 `json:"revision"`
+	Warnings []*flows.FieldError `json:"warnings,omitempty"`
+}
+
+// simulatorRoutes mounts the page and its API. The page itself is public (it
+// holds no data); its API calls carry the API key like any other /v1 call.
+func (s *Server) simulatorRoutes(app *fiber.App, v1 fiber.Router) {
+	websim.Register(app)
+	v1.Post("/simulator/sessions", s.simStart)
+	v1.Post("/simulator/sessions/:id/hangup", s.simHangup)
+}
+
+// simStart starts a sandbox session on a stored flow or on a definition.
+func (s *Server) simStart(c *fiber.Ctx) error {
+	var b simStartBody
+	if err := decodeStrict(c.Body(), &b); err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	var (
+		flowID string
+		flow   *flows.Flow
+		err    error
+	)
+	switch {
+	case len(b.Definition) > 0 && string(b.Definition) != "null":
+		flowID, flow, err = s.simDraft(ctx, bytes.Clone(b.Definition))
+	case b.Flow != "":
+		flowID = b.Flow
+		flow, err = s.svc.flows.Flow(ctx, b.Flow, 0)
+		if errors.Is(err, store.ErrNotFound) {
+			err = apiErr(fiber.StatusNotFound, CodeNotFound, "flow", "flow %q not found", b.Flow)
+		}
+	default:
+		err = badRequest("flow", `send "flow" (a stored flow's id) or "definition" (a flow document)`)
+	}
+	if err != nil {
+		return err
+	}
+	mocks, err := parseMocks(b.Mocks, flow)
+	if err != nil {
+		return err
+	}
+	vars, err := variables(b.Variables)
+	if err != nil {
+		return err
+	}
+	req := StartRequest{FlowID: flowID, Variables: vars, Environment: flows.EnvSandbox, SessionID: uuid.Must(uuid.NewV7()).String()}
+	if rid, ok := c.Locals(localRequestID).(string); ok {
+		req.LaunchID = rid
+	}
+	if b.Contact != nil {
+		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: b.Contact.Language, Fields: b.Contact.Fields}
+	}
+	if b.Call != nil || flow.IsVoice() {
+		call := &flows.Call{ID: "sim-" + req.SessionID, State: "in-progress", Start: s.cfg.Now()}
+		if b.Call != nil {
+			call.CLI, call.To = b.Call.From, b.Call.To
+			if b.Call.ID != "" {
+				call.ID = b.Call.ID
+			}
+			if b.Call.State != "" {
+				call.State = b.Call.State
+			}
+		}
+		if call.CLI == "" {
+			call.CLI = strings.TrimPrefix(req.Contact.URN, "tel:")
+		}
+		if req.Contact.URN == "" && call.CLI != "" {
+			req.Contact.URN = "tel:" + call.CLI
+		}
+		req.Call = call
+	}
+	if req.Contact.URN == "" {
+		req.Contact.URN = "simulator"
+	}
+	req.Contact.URN = SimURN(req.Contact.URN)
+	if len(mocks) > 0 {
+		if err := s.simMocks.put(req.SessionID, mocks); err != nil {
+			return err
+		}
+	}
+	reply, err := s.svc.Start(ctx, req)
+	if err != nil {
+		if len(mocks) > 0 {
+			s.simMocks.remove(req.SessionID)
+		}
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(simReply{TurnReply: reply, Revision: flow.Revision, Warnings: flow.Warnings})
+}
+
+// SimURN puts a contact URN in the simulator's namespace.
+func SimURN(urn string) string {
+	if strings.HasPrefix(urn, SimURNPrefix) {
+		return urn
+	}
+	return SimURNPrefix + urn
+}
+
+// simDraft returns the flow to run for a definition: the stored flow when the
+// definition is its current revision, else a draft stored under DraftPrefix
+// (a new draft revision only when the definition changed).
+func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow, error) {
+	if !json.Valid(doc) {
+		return "", nil, malformedFlow(doc)
+	}
+	f, err := s.eng.Load(doc)
+	if err != nil {
+		return "", nil, invalidFlow(err)
+	}
+	id := f.ID
+	if id == "" {
+		id = "untitled"
+	}
+	if !idPattern.MatchString(id) {
+		return "", nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "flow id %q must be 1-128 letters, digits, '.', '_' or '-'", id)
+	}
+	if !strings.HasPrefix(id, DraftPrefix) {
+		if cur, err := s.svc.flows.Flow(ctx, id, 0); err == nil && sameJSON(cur.Source, doc) {
+			return id, cur, nil
+		}
+		id = DraftPrefix + id
+	}
+	s.flowMu.Lock()
+	defer s.flowMu.Unlock()
+	if latest, err := s.store.GetFlow(ctx, id, 0); err == nil && sameJSON(withoutID(latest.Definition), withoutID(doc)) {
+		cur, err := s.svc.flows.Flow(ctx, id, latest.Revision)
+		return id, cur, err
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", nil, err
+	}
+	draft, err := withID(doc, id)
+	if err != nil {
+		return "", nil, err
+	}
+	rev, err := s.store.SaveFlow(ctx, store.NewFlow{ID: id, Name: nameOf(f) + " (draft)", Kind: f.Kind, Definition: draft})
+	if err != nil {
+		return "", nil, err
+	}
+	cur, err := s.svc.flows.Flow(ctx, id, rev.Revision)
+	return id, cur, err
+}
+
+// sameJSON compares two JSON documents by value, not by formatting.
+func sameJSON(a, b []byte) bool {
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	ca, _ := json.Marshal(va)
+	cb, _ := json.Marshal(vb)
+	return bytes.Equal(ca, cb)
+}
+
+// withoutID drops a document's id, to compare a draft with its source.
+func withoutID(doc []byte) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(doc, &m) != nil {
+		return doc
+	}
+	delete(m, "id")
+	out, _ := json.Marshal(m)
+	return out
+}
+
+// parseMocks reads {"WIDGET_ID": {"status": 200, "body": ...}}: each id must
+// be a webhook widget of the flow.
+func parseMocks(raw map[string]json.RawMessage, f *flows.Flow) (Mocks, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(raw))
+	for id := range raw {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := make(Mocks, len(raw))
+	for _, id := range ids {
+		field := "mocks." + id
+		w := f.Widget(id)
+		if w == nil {
+			return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, field, "flow %q has no widget %q to mock", f.ID, id)
+		}
+		if t := w.Base().Type; t != widgets.TypeWebhook {
+			return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, field, "widget %q is a %s widget; only webhook widgets can be mocked", id, t)
+		}
+		var m sim.MockResponse
+		if err := decodeStrict(raw[id], &m); err != nil {
+			var ae *APIError
+			if errors.As(err, &ae) {
+				ae.Field = field
+			}
+			return nil, err
+		}
+		if !m.Timeout && (m.Status < 100 || m.Status > 599) {
+			return nil, badRequest(field+".status", "status %d is not an HTTP status (100-599)", m.Status)
+		}
+		out[id] = m
+	}
+	return out, nil
+}
+
+// simHangup ends a simulated call as if the caller hung up.
+func (s *Server) simHangup(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	ctx := c.UserContext()
+	sess, err := s.store.LoadSession(ctx, id)
+	if err != nil {
+		return sessionNotFound(err, id)
+	}
+	if sess.Environment != flows.EnvSandbox {
+		return apiErr(fiber.StatusConflict, CodeConflict, "", "session %s is a %s session; the simulator hangs up sandbox sessions only", id, sess.Environment)
+	}
+	if sess.Status.Ended() {
+		return apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has already ended (%s)", id, sess.Status)
+	}
+	var reply *TurnReply
+	if sess.Wait != nil {
+		reply, err = s.svc.Resume(ctx, id, flows.Hangup())
+	} else {
+		reply, err = s.svc.Interrupt(ctx, id)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(reply)
+}

@@ -1,0 +1,126 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/examples"
+	"github.com/parleyhq/parley/store"
+)
+
+func simServer(t *testing.T) *Server {
+	t.Helper()
+	s, err := New(Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Examples: examples.FS,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	return s
+}
+
+func call(t *testing.T, s *Server, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req := httptest.NewRequest(method, path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.App().Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestSimulatorSessions(t *testing.T) {
+	s := simServer(t)
+	doc, err := os.ReadFile("../examples/order-status/flow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.Replace(doc, []byte("in a jiffy!"), []byte("right away!"), 1)
+	shipped := map[string]any{"status": 200, "body": map[string]any{"status": "Shipped", "name": "Ben Haggerty", "description": "Vogue White Wall x 4", "ship_date": "October 9th", "delivery_date": "April 3rd"}}
+	contact := map[string]any{"urn": "tel:+12065551212", "name": "Ben"}
+
+	tests := []struct {
+		name       string
+		body       map[string]any
+		wantStatus int
+		wantFlow   string
+		wantField  string
+	}{
+		{"unchanged definition runs the stored flow", map[string]any{"definition": json.RawMessage(doc), "contact": contact}, 201, "order-status", ""},
+		{"edited definition runs as a draft", map[string]any{"definition": json.RawMessage(edited), "contact": contact}, 201, "sim.order-status", ""},
+		{"the same edit again reuses the draft", map[string]any{"definition": json.RawMessage(edited), "contact": contact}, 201, "sim.order-status", ""},
+		{"stored flow by id", map[string]any{"flow": "order-status", "contact": contact, "mocks": map[string]any{"lookup": shipped}}, 201, "order-status", ""},
+		{"mock of an unknown widget", map[string]any{"flow": "order-status", "mocks": map[string]any{"nope": shipped}}, 422, "", "mocks.nope"},
+		{"mock of a widget that is no webhook", map[string]any{"flow": "order-status", "mocks": map[string]any{"welcome": shipped}}, 422, "", "mocks.welcome"},
+		{"mock with no HTTP status", map[string]any{"flow": "order-status", "mocks": map[string]any{"lookup": map[string]any{"body": "x"}}}, 400, "", "mocks.lookup.status"},
+		{"invalid definition", map[string]any{"definition": json.RawMessage(bytes.Replace(doc, []byte(`"Next": "lookup"`), []byte(`"Next": "nowhere"`), 1))}, 422, "", `widgets[1].exits["Next"]`},
+		{"neither flow nor definition", map[string]any{"contact": contact}, 400, "", "flow"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out := call(t, s, "POST", "/v1/simulator/sessions", tc.body)
+			if status != tc.wantStatus {
+				t.Fatalf("status = %d, want %d: %v", status, tc.wantStatus, out)
+			}
+			if tc.wantFlow != "" && out["flow"] != tc.wantFlow {
+				t.Errorf("flow = %v, want %s", out["flow"], tc.wantFlow)
+			}
+			if tc.wantField != "" {
+				e, _ := out["error"].(map[string]any)
+				if e["field"] != tc.wantField {
+					t.Errorf("error field = %v, want %s: %v", e["field"], tc.wantField, e)
+				}
+			}
+		})
+	}
+
+	// A mocked session: the webhook is answered by the mock, the contact is
+	// kept apart from the live one, the live flow gains no revision.
+	_, out := call(t, s, "POST", "/v1/simulator/sessions", map[string]any{"flow": "order-status", "contact": contact, "mocks": map[string]any{"lookup": shipped}})
+	id, _ := out["id"].(string)
+	status, out := call(t, s, "POST", "/v1/sessions/"+id+"/resume", map[string]any{"text": "CU001"})
+	if status != 200 {
+		t.Fatalf("resume: %d %v", status, out)
+	}
+	if msgs, _ := json.Marshal(out["messages"]); !strings.Contains(string(msgs), "Great news Ben Haggerty! We shipped your order for Vogue White Wall x 4") {
+		t.Errorf("reply after CU001 does not come from the mock: %s", msgs)
+	}
+	sess, err := s.store.LoadSession(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Environment != "sandbox" || sess.Contact.URN != "sim:tel:+12065551212" {
+		t.Errorf("session env %q contact %q, want sandbox and sim:tel:+12065551212", sess.Environment, sess.Contact.URN)
+	}
+	if _, err := s.store.Contact(context.Background(), "tel:+12065551212"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("live contact tel:+12065551212 was written by a simulation (err %v)", err)
+	}
+	if revs, err := s.store.FlowRevisions(context.Background(), "order-status"); err != nil || len(revs) != 1 {
+		t.Errorf("live flow order-status has %d revisions (err %v), want 1", len(revs), err)
+	}
+	if revs, err := s.store.FlowRevisions(context.Background(), "sim.order-status"); err != nil || len(revs) != 1 {
+		t.Errorf("draft sim.order-status has %d revisions (err %v), want 1: an unchanged rerun adds none", len(revs), err)
+	}
+
+	// A live session cannot be hung up through the simulator.
+	_, live := call(t, s, "POST", "/v1/sessions", map[string]any{"flow": "ivr-menu", "call": map[string]any{"from": "+15550001111"}})
+	if status, out := call(t, s, "POST", "/v1/simulator/sessions/"+live["id"].(string)+"/hangup", nil); status != 409 {
+		t.Errorf("hangup of a live session: %d %v, want 409", status, out)
+	}
+	_, ivr := call(t, s, "POST", "/v1/simulator/sessions", map[string]any{"flow": "ivr-menu", "call": map[string]any{"from": "+15550001111"}})
+	if status, out := call(t, s, "POST", "/v1/simulator/sessions/"+ivr["id"].(string)+"/hangup", nil); status != 200 || out["status"] != "interrupted" {
+		t.Errorf("hangup of a sandbox call: %d %v, want 200 interrupted", status, out)
+	}
+}

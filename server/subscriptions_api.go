@@ -1,0 +1,197 @@
+package server
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/parleyhq/parley/delivery"
+)
+
+// The /v1/webhooks API is a thin layer over delivery.Service: event
+// subscriptions, their signing secrets and the deliveries log.
+
+func (s *Server) delivery() (*delivery.Service, error) {
+	if s.deliv == nil {
+		return nil, apiErr(fiber.StatusNotImplemented, "not_available", "", "event delivery needs the built-in store")
+	}
+	return s.deliv, nil
+}
+
+// deliveryErr maps delivery's errors to the API's.
+func deliveryErr(err error) error {
+	var ve *delivery.ValidationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ve):
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ve.Field, "%s", ve.Message)
+	case errors.Is(err, delivery.ErrNotFound):
+		return apiErr(fiber.StatusNotFound, CodeNotFound, "", "%v", err)
+	case errors.Is(err, delivery.ErrInFlight):
+		return apiErr(fiber.StatusConflict, CodeConflict, "", "%v", err)
+	case errors.Is(err, delivery.ErrInvalid):
+		return apiErr(fiber.StatusBadRequest, CodeBadRequest, "", "%v", err)
+	}
+	return err
+}
+
+func (s *Server) createSubscription(c *fiber.Ctx) error {
+	d, err := s.delivery()
+	if err != nil {
+		return err
+	}
+	var in delivery.Subscription
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	sub, err := d.Create(c.UserContext(), in)
+	if err != nil {
+		return deliveryErr(err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(sub)
+}
+
+func (s *Server) listSubscriptions(c *fiber.Ctx) error {
+	d, err := s.delivery()
+	if err != nil {
+		return err
+	}
+	subs, err := d.List(c.UserContext(), strings.Clone(c.Query("environment")))
+	if err != nil {
+		return deliveryErr(err)
+	}
+	if subs == nil {
+		subs = []*delivery.Subscription{}
+	}
+	return c.JSON(fiber.Map{"webhooks": subs})
+}
+
+func (s *Server) getSubscription(c *fiber.Ctx) error {
+	d, err := s.delivery()
+	if err != nil {
+		return err
+	}
+	sub, err := d.Get(c.UserContext(), strings.Clone(c.Params("id")))
+	if err != nil {
+		return deliveryErr(err)
+	}
+	return c.JSON(sub)
+}
+
+func (s *Server) updateSubscription(c *fiber.Ctx) error {
+	d, err := s.delivery()
+	if err != nil {
+		return err
+	}
+	var in delivery.Subscription
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	sub, err := d.Update(c.UserContext(), strings.Clone(c.Params("id")), in)
+	if err != nil {
+		return deliveryErr(err)
+	}
+	return c.JSON(sub)
+}
+
+func (s *Server) deleteSubscription(c *fiber.Ctx) error {
+	d, err := s.delivery()
+	if err != nil {
+		return err
+	}
+	if err := d.Delete(c.UserContext(), strings.Clone(c.Params("id"))); err != nil {
+		return deliveryErr(err)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type rotateBody struct {
+	// GraceSeconds keeps the old secrets valid this long (default 24 h).
+	GraceSeconds *int `json:"grace_seconds"`
+}
+
+func (s *Server) rotateSecret(c *fiber.Ctx) error {
+	d, err := s.delivery()
+	if err != nil {
+		return err
+	}
+	var b rotateBody
+	if len(strings.TrimSpace(string(c.Body()))) > 0 {
+		if err := decodeStrict(c.Body(), &b); err != nil {
+			return err
+		}
+	}
+	grace := 24 * time.Hour
+	if b.GraceSeconds != nil {
+		if *b.GraceSeconds < 0 {
+			return badRequest("grace_seconds", "grace_seconds must not be negative")
+		}
+		grace = time.Duration(*b.GraceSeconds) * time.Second
+	}
+	sub, err := d.RotateSecret(c.UserContext(), strings.Clone(c.Params("id")), grace)
+	if err != nil {
+		return deliveryErr(err)
+	}
+	return c.JSON(sub)
+}
+
+func (s *Server) pingSubscription(c *fiber.Ctx) error {
+	d, err := s.delivery()
+	if err != nil {
+		return err
+	}
+	id, err := d.Ping(c.UserContext(), strings.Clone(c.Params("id")))
+	if err != nil {
+		return deliveryErr(err)
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"event_id": id})
+}
+
+func (s *Server) listDeliveries(c *fiber.Ctx) error {
+	d, err := s.delivery()
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", 50, 1, 1000)
+	if err != nil {
+		return err
+	}
+	q := delivery.DeliveryQuery{Status: strings.Clone(c.Query("status")), Limit: limit, Cursor: strings.Clone(c.Query("cursor"))}
+	page, err := d.ListDeliveries(c.UserContext(), strings.Clone(c.Params("id")), q)
+	if err != nil {
+		return deliveryErr(err)
+	}
+	return c.JSON(page)
+}
+
+func (s *Server) getDelivery(c *fiber.Ctx) error {
+	d, err := s.delivery()
+	if err != nil {
+		return err
+	}
+	id := strings.Clone(c.Params("id"))
+	dl, err := d.GetDelivery(c.UserContext(), id)
+	if err != nil {
+		return deliveryErr(err)
+	}
+	attempts, err := d.Attempts(c.UserContext(), id)
+	if err != nil {
+		return deliveryErr(err)
+	}
+	return c.JSON(fiber.Map{"delivery": dl, "attempts": attempts})
+}
+
+func (s *Server) retryDelivery(c *fiber.Ctx) error {
+	d, err := s.delivery()
+	if err != nil {
+		return err
+	}
+	dl, err := d.Retry(c.UserContext(), strings.Clone(c.Params("id")))
+	if err != nil {
+		return deliveryErr(err)
+	}
+	return c.JSON(dl)
+}

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/delivery"
+)
+
+// A completed session reaches a subscribed endpoint as signed events.
+func TestEventDelivery(t *testing.T) {
+	type received struct {
+		env    delivery.Envelope
+		header http.Header
+		body   []byte
+	}
+	got := make(chan received, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var env delivery.Envelope
+		_ = json.Unmarshal(b, &env)
+		got <- received{env, r.Header.Clone(), b}
+	}))
+	defer hook.Close()
+
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.Now = time.Now // the dispatcher schedules by this clock
+	})
+	ts.createFlow(askFlow)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": hook.URL, "events": []string{"flow.completed"}})
+	subID := sub["id"].(string)
+	secret := sub["secrets"].([]any)[0].(map[string]any)["secret"].(string)
+	if n := len(ts.must(200, "GET", "/v1/webhooks", nil)["webhooks"].([]any)); n != 1 {
+		t.Errorf("%d subscriptions listed", n)
+	}
+
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask", "variables": map[string]any{"code": "7"}})["id"].(string)
+	ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"Ann"}`)
+
+	var r received
+	for r.env.Type != "flow.completed" { // a new subscription is pinged first
+		select {
+		case r = <-got:
+		case <-time.After(30 * time.Second):
+			t.Fatal("flow.completed was not delivered")
+		}
+	}
+	var data map[string]any
+	if err := json.Unmarshal(r.env.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	vars, _ := data["variables"].(map[string]any)
+	if data["session_id"] != id || data["flow"] != "ask" || vars["name"] == nil || vars["code"] == nil {
+		t.Errorf("flow.completed data %s", r.env.Data)
+	}
+	if err := delivery.Verify([]string{secret}, r.header, r.body, time.Hour); err != nil {
+		t.Errorf("signature: %v", err)
+	}
+
+	ts.must(404, "GET", "/v1/webhooks/nope", nil)
+	if r := ts.do("POST", "/v1/webhooks", `{"url":"ftp://x","events":["*"]}`); r.Status != 422 {
+		t.Errorf("invalid subscription: %d %s", r.Status, r.Body)
+	}
+	ts.must(204, "DELETE", "/v1/webhooks/"+subID, nil)
+}

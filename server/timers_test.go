@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+)
+
+const timeoutFlow = `{"id":"slow","name":"Slow","expire_minutes":60,"widgets":[
+ {"id":"ask","type":"send_message","text":"Reply within a minute","exits":{"Next":"wait"}},
+ {"id":"wait","type":"wait_for_response","result":"Answer","timeout":60,"exits":{"Next":"ok","Timeout":"late"}},
+ {"id":"ok","type":"send_message","text":"Got it"},
+ {"id":"late","type":"send_message","text":"Too late","exits":{"Next":"again"}},
+ {"id":"again","type":"wait_for_response","result":"Second"}]}`
+
+func TestTimersFire(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(timeoutFlow)
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow", "contact": map[string]any{"urn": "tel:+1"}})["id"].(string)
+	ctx := context.Background()
+
+	ts.clock.Advance(59 * time.Second)
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "waiting" || len(s["path"].([]any)) != 2 {
+		t.Fatalf("a timer fired early: %v", s["path"])
+	}
+
+	ts.clock.Advance(2 * time.Second)
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	var widgets []string
+	for _, p := range s["path"].([]any) {
+		widgets = append(widgets, p.(map[string]any)["widget"].(string))
+	}
+	if !slices.Equal(widgets, []string{"ask", "wait", "late", "again"}) || s["status"] != "waiting" {
+		t.Fatalf("after the wait timeout: %s %v", s["status"], widgets)
+	}
+
+	// No input for the flow's 60 minutes: the session expires.
+	ts.clock.Advance(61 * time.Minute)
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "expired" {
+		t.Errorf("after expiry: %v", s["status"])
+	}
+	if n, err := ts.srv.svc.scanTimers(ctx); err != nil || n != 0 {
+		t.Errorf("timers left after expiry: %d %v", n, err)
+	}
+}
+
+// Timers are in the store: a server started on the same data directory
+// fires what fell due while it was down.
+func TestTimersSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	first := newTestServer(t, func(c *Config) { c.DataDir = dir; c.Now = clk.Now })
+	first.createFlow(timeoutFlow)
+	id := first.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow"})["id"].(string)
+	if err := first.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute)
+	second := newTestServer(t, func(c *Config) { c.DataDir = dir; c.Now = clk.Now })
+	if _, err := second.srv.svc.scanTimers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := second.must(200, "GET", "/v1/sessions/"+id, nil)
+	if s["status"] != "waiting" {
+		t.Errorf("session %v after restart", s["status"])
+	}
+	if path := s["path"].([]any); path[len(path)-1].(map[string]any)["widget"] != "again" {
+		t.Errorf("session is at %v, want again", path[len(path)-1])
+	}
+}

@@ -1,0 +1,248 @@
+package server
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
+)
+
+// TwilioSignatureHeader carries Twilio's request signature.
+const TwilioSignatureHeader = "X-Twilio-Signature"
+
+// TwilioSignature computes Twilio's signature of a request: HMAC-SHA1, keyed
+// with the account's auth token, of the full URL followed by every POST
+// parameter's name and value, sorted by name, base64-encoded.
+func TwilioSignature(authToken, fullURL string, params url.Values) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(fullURL)
+	for _, k := range keys {
+		vals := append([]string(nil), params[k]...)
+		sort.Strings(vals)
+		for _, v := range vals {
+			b.WriteString(k)
+			b.WriteString(v)
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// twilioRequest copies a Twilio webhook's form and checks its signature when
+// the channel has an auth token.
+func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
+	ch, err := s.svc.channels.get(c.Params("channel"))
+	if err != nil {
+		return nil, nil, err
+	}
+	params := url.Values{}
+	c.Request().PostArgs().VisitAll(func(k, v []byte) {
+		params.Add(string(k), string(v))
+	})
+	if ch.AuthToken != "" {
+		base := strings.TrimSuffix(s.cfg.PublicURL, "/")
+		if base == "" {
+			base = c.BaseURL()
+		}
+		// RequestURI is the path and query even when the request line
+		// carried an absolute URL.
+		signed := base + string(c.Request().URI().RequestURI())
+		want := TwilioSignature(ch.AuthToken, signed, params)
+		got := c.Get(TwilioSignatureHeader)
+		if got == "" || !hmac.Equal([]byte(got), []byte(want)) {
+			s.reqLog(c).Debug("twilio signature mismatch", "url", signed)
+			return nil, nil, apiErr(fiber.StatusForbidden, CodeBadSignature, TwilioSignatureHeader, "missing or invalid Twilio signature for channel %q", ch.ID)
+		}
+	}
+	return ch, params, nil
+}
+
+func (s *Server) twilioSMS(c *fiber.Ctx) error {
+	ch, p, err := s.twilioRequest(c)
+	if err != nil {
+		return err
+	}
+	if p.Get("From") == "" {
+		return badRequest("From", "Twilio's From parameter is missing")
+	}
+	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: ch.ID, From: p.Get("From"), Text: p.Get("Body"), ID: p.Get("MessageSid")})
+	if err != nil {
+		return err
+	}
+	return sendTwiML(c, smsTwiML(reply))
+}
+
+// smsTwiML answers with one <Message> per message of the turn.
+func smsTwiML(r *TurnReply) string {
+	var b strings.Builder
+	b.WriteString(xml.Header + "<Response>")
+	for _, m := range r.Messages {
+		if m.Type != flows.EventMessageOut {
+			continue
+		}
+		if len(m.Attachments) == 0 {
+			fmt.Fprintf(&b, "<Message>%s</Message>", esc(m.Text))
+			continue
+		}
+		b.WriteString("<Message>")
+		if m.Text != "" {
+			fmt.Fprintf(&b, "<Body>%s</Body>", esc(m.Text))
+		}
+		for _, a := range m.Attachments {
+			fmt.Fprintf(&b, "<Media>%s</Media>", esc(attachmentURL(a)))
+		}
+		b.WriteString("</Message>")
+	}
+	b.WriteString("</Response>")
+	return b.String()
+}
+
+// attachmentURL drops the content type of "image/jpeg:https://...".
+func attachmentURL(a string) string {
+	if i := strings.Index(a, ":"); i > 0 && !strings.HasPrefix(a, "http") {
+		return a[i+1:]
+	}
+	return a
+}
+
+func (s *Server) twilioVoice(c *fiber.Ctx) error {
+	ch, p, err := s.twilioRequest(c)
+	if err != nil {
+		return err
+	}
+	callID := p.Get("CallSid")
+	if callID == "" {
+		return badRequest("CallSid", "Twilio's CallSid parameter is missing")
+	}
+	action := "/twilio/" + url.PathEscape(ch.ID) + "/voice"
+	ctx := c.UserContext()
+	state := p.Get("CallStatus")
+	if isFinalCallState(state) {
+		_, err := s.svc.CallInput(ctx, ch.ID, callID, flows.Input{}, state)
+		if err != nil && !isNotFoundErr(err) {
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Code != CodeNotWaiting {
+				return err
+			}
+		}
+		return sendTwiML(c, xml.Header+"<Response/>")
+	}
+	var reply *TurnReply
+	sess, err := s.store.LoadSession(ctx, callSessionID(ch.ID, callID))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		reply, err = s.svc.StartCall(ctx, IncomingCall{Channel: ch.ID, CallID: callID, From: p.Get("From"), To: p.Get("To"), State: state})
+	case err != nil:
+		return err
+	case sess.Status.Ended():
+		return sendTwiML(c, xml.Header+"<Response><Hangup/></Response>")
+	case p.Get("Digits") != "" && c.Query("timeout") == "":
+		reply, err = s.svc.CallInput(ctx, ch.ID, callID, flows.Digits(p.Get("Digits")), "")
+	default:
+		reply, err = s.svc.CallInput(ctx, ch.ID, callID, flows.Timeout(), "")
+	}
+	if err != nil {
+		return err
+	}
+	return sendTwiML(c, voiceTwiML(reply, action))
+}
+
+func isNotFoundErr(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == fiber.StatusNotFound
+}
+
+// voiceTwiML turns a turn's prompts into TwiML. A session waiting for digits
+// gets its prompts inside <Gather>, so callers can answer before a prompt
+// ends, followed by a <Redirect> that reports a gather that timed out.
+func voiceTwiML(r *TurnReply, action string) string {
+	// The prompts of the widget that gathers go inside <Gather>; what came
+	// before it (a greeting) is said first and cannot be interrupted.
+	gatherWidget := ""
+	for _, m := range r.Messages {
+		if m.Type == flows.EventGather {
+			gatherWidget = m.Widget
+		}
+	}
+	waiting := r.WaitingFor != nil && r.Status == flows.StatusWaiting
+	var before, inside strings.Builder
+	hangup := false
+	for _, m := range r.Messages {
+		out := &before
+		if waiting && (gatherWidget == "" || m.Widget == gatherWidget) {
+			out = &inside
+		}
+		switch m.Type {
+		case flows.EventSay, flows.EventMessageOut:
+			out.WriteString("<Say")
+			if m.Voice != "" {
+				fmt.Fprintf(out, ` voice="%s"`, esc(m.Voice))
+			}
+			if m.Language != "" {
+				fmt.Fprintf(out, ` language="%s"`, esc(m.Language))
+			}
+			fmt.Fprintf(out, ">%s</Say>", esc(m.Text))
+		case flows.EventPlay:
+			fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
+		case flows.EventGather:
+			if m.URL != "" {
+				fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
+			}
+			if m.Text != "" {
+				fmt.Fprintf(out, "<Say>%s</Say>", esc(m.Text))
+			}
+		case flows.EventHangup:
+			hangup = true
+		}
+	}
+	var b strings.Builder
+	b.WriteString(xml.Header + "<Response>")
+	b.WriteString(before.String())
+	if w := r.WaitingFor; waiting && !hangup {
+		timeout := w.Timeout
+		if timeout <= 0 {
+			timeout = 5
+		}
+		fmt.Fprintf(&b, `<Gather action="%s" method="POST" timeout="%d"`, esc(action), timeout)
+		if w.NumDigits > 0 {
+			fmt.Fprintf(&b, ` numDigits="%d"`, w.NumDigits)
+		}
+		// An empty finish key means none, which is also Twilio's meaning of "".
+		fmt.Fprintf(&b, ` finishOnKey="%s">`, esc(w.FinishKey))
+		b.WriteString(inside.String())
+		b.WriteString("</Gather>")
+		fmt.Fprintf(&b, `<Redirect method="POST">%s</Redirect>`, esc(action+"?timeout=1"))
+	} else {
+		b.WriteString(inside.String())
+		b.WriteString("<Hangup/>")
+	}
+	b.WriteString("</Response>")
+	return b.String()
+}
+
+func esc(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+func sendTwiML(c *fiber.Ctx, body string) error {
+	c.Set(fiber.HeaderContentType, "application/xml; charset=utf-8")
+	return c.SendString(body)
+}

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCallsAPI(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"ivr-menu"}`)
+
+	start := ts.must(201, "POST", "/v1/channels/phone/calls", `{"call_id":"CA1","from":"+15551234","to":"+15550000","state":"ringing"}`)
+	if start["call_id"] != "CA1" || start["status"] != "waiting" {
+		t.Fatalf("call start answered %v", start)
+	}
+	if got := texts(start); !slices.Equal(got, []string{"Hello, caller from +15551234. Welcome to Parley Telecom.", "Press 1 for sales, 2 for support."}) {
+		t.Errorf("prompts %q", got)
+	}
+	prompts := start["prompts"].([]any)
+	gather := prompts[len(prompts)-1].(map[string]any)
+	if gather["type"] != "gather" || gather["num_digits"] != float64(1) || gather["timeout"] != float64(5) {
+		t.Errorf("last prompt %v, want a gather of 1 digit, 5 s", gather)
+	}
+	sess := ts.must(200, "GET", "/v1/sessions/"+start["id"].(string), nil)
+	call := sess["variables"].(map[string]any)["call"].(map[string]any)
+	if call["cli"] != "+15551234" || call["to"] != "+15550000" || call["id"] != "CA1" {
+		t.Errorf("$call variables %v", call)
+	}
+
+	if r := ts.do("POST", "/v1/channels/phone/calls", `{"call_id":"CA1","from":"+15551234"}`); r.Status != 409 {
+		t.Errorf("starting a call twice: %d", r.Status)
+	}
+	wrong := ts.must(200, "POST", "/v1/channels/phone/calls/CA1", `{"digits":"9"}`)
+	if got := texts(wrong); len(got) == 0 || got[0] != "Sorry, that is not an option." {
+		t.Errorf("wrong key answered %q", got)
+	}
+	sales := ts.must(200, "POST", "/v1/channels/phone/calls/CA1", `{"digits":"1"}`)
+	if sales["status"] != "completed" || !slices.Equal(texts(sales), []string{"Connecting you to sales."}) {
+		t.Errorf("digit 1 answered %v", sales)
+	}
+	last := sales["prompts"].([]any)
+	if last[len(last)-1].(map[string]any)["type"] != "hangup" {
+		t.Errorf("no hangup prompt: %v", last)
+	}
+
+	ts.must(201, "POST", "/v1/channels/phone/calls", `{"call_id":"CA2","from":"+15559999"}`)
+	hung := ts.must(200, "POST", "/v1/channels/phone/calls/CA2", `{"state":"completed"}`)
+	if hung["status"] != "interrupted" {
+		t.Errorf("caller hung up: %v", hung)
+	}
+	for _, c := range []struct {
+		path, body string
+		status     int
+	}{
+		{"/v1/channels/phone/calls/nope", `{"digits":"1"}`, 404},
+		{"/v1/channels/phone/calls/CA2", `{"state":"ringing"}`, 400},
+		{"/v1/channels/phone/calls/CA2", `{}`, 400},
+		{"/v1/channels/phone/calls", `{"from":"+1"}`, 400},
+		{"/v1/channels/nope/calls", `{"call_id":"x","from":"+1"}`, 404},
+	} {
+		if r := ts.do("POST", c.path, c.body); r.Status != c.status {
+			t.Errorf("POST %s %s: %d, want %d: %s", c.path, c.body, r.Status, c.status, r.Body)
+		}
+	}
+}
+
+func twilioForm(ts *testServer, path string, form url.Values, token string) response {
+	req := httptest.NewRequest("POST", "http://parley.test"+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if token != "" {
+		req.Header.Set(TwilioSignatureHeader, TwilioSignature(token, "http://parley.test"+path, form))
+	}
+	return ts.send(req)
+}
+
+func TestTwilioSMS(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	form := url.Values{"From": {"+15551111"}, "To": {"+15550000"}, "Body": {"hi"}, "MessageSid": {"SM1"}}
+	r := twilioForm(ts, "/twilio/demo/sms", form, "")
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/xml") {
+		t.Fatalf("sms webhook: %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
+	}
+	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<Response><Message>Thanks for contacting the ThriftShop order status system. Please send your order # and we&#39;ll help you in a jiffy!</Message></Response>`
+	if string(r.Body) != want {
+		t.Errorf("TwiML\n%s\nwant\n%s", r.Body, want)
+	}
+	form.Set("Body", "CU001")
+	form.Set("MessageSid", "SM2")
+	r = twilioForm(ts, "/twilio/demo/sms", form, "")
+	if !strings.Contains(string(r.Body), "<Message>Great news Ben Haggerty!") {
+		t.Errorf("order status TwiML: %s", r.Body)
+	}
+}
+
+func TestTwilioVoiceMenu(t *testing.T) {
+	const token = "tw-auth-token"
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"ivr-menu","auth_token":"`+token+`"}`)
+
+	call := url.Values{"CallSid": {"CA9"}, "From": {"+15551234"}, "To": {"+15550000"}, "CallStatus": {"ringing"}}
+	r := twilioForm(ts, "/twilio/phone/voice", call, token)
+	want := `<Response><Say>Hello, caller from +15551234. Welcome to Parley Telecom.</Say>` +
+		`<Gather action="/twilio/phone/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"><Say>Press 1 for sales, 2 for support.</Say></Gather>` +
+		`<Redirect method="POST">/twilio/phone/voice?timeout=1</Redirect></Response>`
+	if r.Status != 200 || !strings.HasSuffix(string(r.Body), want) {
+		t.Fatalf("first voice TwiML %d\n%s\nwant ...%s", r.Status, r.Body, want)
+	}
+
+	// The gather timed out: Twilio follows the Redirect, the menu re-prompts.
+	call.Set("CallStatus", "in-progress")
+	r = twilioForm(ts, "/twilio/phone/voice?timeout=1", call, token)
+	if !strings.Contains(string(r.Body), "<Say>Sorry, we did not hear anything.</Say>") || !strings.Contains(string(r.Body), "<Gather") {
+		t.Errorf("timeout TwiML: %s", r.Body)
+	}
+
+	pressed := url.Values{"CallSid": {"CA9"}, "From": {"+15551234"}, "CallStatus": {"in-progress"}, "Digits": {"2"}}
+	r = twilioForm(ts, "/twilio/phone/voice", pressed, token)
+	if !strings.HasSuffix(string(r.Body), `<Response><Say>Connecting you to support.</Say><Hangup/></Response>`) {
+		t.Errorf("digits TwiML: %s", r.Body)
+	}
+
+	done := url.Values{"CallSid": {"CA9"}, "CallStatus": {"completed"}}
+	if r := twilioForm(ts, "/twilio/phone/voice", done, token); r.Status != 200 {
+		t.Errorf("status callback of an ended call: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestTwilioSignature(t *testing.T) {
+	const token = "12345"
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"signed","default_flow":"order-status","auth_token":"`+token+`"}`)
+	form := url.Values{"From": {"+1555"}, "Body": {"hi"}}
+	cases := []struct {
+		name   string
+		sign   func(*httptest.ResponseRecorder) string
+		status int
+	}{
+		{"valid", func(*httptest.ResponseRecorder) string {
+			return TwilioSignature(token, "http://parley.test/twilio/signed/sms", form)
+		}, 200},
+		{"missing", func(*httptest.ResponseRecorder) string { return "" }, 403},
+		{"wrong token", func(*httptest.ResponseRecorder) string {
+			return TwilioSignature("other", "http://parley.test/twilio/signed/sms", form)
+		}, 403},
+		{"other URL", func(*httptest.ResponseRecorder) string {
+			return TwilioSignature(token, "http://evil.test/twilio/signed/sms", form)
+		}, 403},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "http://parley.test/twilio/signed/sms", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if s := c.sign(nil); s != "" {
+				req.Header.Set(TwilioSignatureHeader, s)
+			}
+			r := ts.send(req)
+			if r.Status != c.status {
+				t.Errorf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			if c.status == 403 && r.errorOf(t)["code"] != CodeBadSignature {
+				t.Errorf("error %s", r.Body)
+			}
+		})
+	}
+}
+
+// The signature algorithm against Twilio's published example.
+func TestTwilioSignatureAlgorithm(t *testing.T) {
+	params := url.Values{"CallSid": {"CA1234567890ABCDE"}, "Caller": {"+12349013030"}, "Digits": {"1234"}, "From": {"+12349013030"}, "To": {"+18005551212"}}
+	got := TwilioSignature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", params)
+	if want := "0/KCTR6DLpKmkAf8muzZqo1nDgQ="; got != want {
+		t.Errorf("signature %s, want %s", got, want)
+	}
+}

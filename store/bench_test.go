@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// openBench opens a durable (fsync on commit) store unless noSync.
+func openBench(b *testing.B, noSync bool) *Bolt {
+	b.Helper()
+	st, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: noSync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// benchTurn is a typical resumed turn: the session waits again with a new
+// timeout, three events, one outbox record, the contact and a dedupe record.
+func benchTurn(i, n int, now time.Time) *Turn {
+	s := SampleSession(i, now)
+	c := s.Contact
+	return &Turn{
+		Session: s, Contact: &c, Channel: "sample",
+		MessageID: fmt.Sprintf("msg-%d-%d", i, n),
+		Reply:     []byte(`{"messages":[{"text":"What are your symptoms?"}]}`),
+		Events: []flows.Event{
+			{Type: flows.EventMessageIn, Time: now, Text: "kisumu"},
+			{Type: flows.EventResultSaved, Time: now, Name: "District", Value: "Kisumu", Category: "Known"},
+			{Type: flows.EventMessageOut, Time: now, Text: "What are your symptoms?"},
+		},
+		Outbox: []OutboxRecord{{Type: "session.waiting", Environment: flows.EnvLive, FlowID: s.FlowID, Data: json.RawMessage(`{"session":"` + s.ID + `"}`)}},
+	}
+}
+
+// BenchmarkSaveTurn is one writer: every turn waits for its own fsync.
+func BenchmarkSaveTurn(b *testing.B) {
+	st := openBench(b, false)
+	ctx := context.Background()
+	now := time.Now()
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n++
+		if err := st.SaveTurn(ctx, benchTurn(n%1000, n, now.Add(time.Duration(n)))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSaveTurnParallel has many writers (writers = parallelism x
+// GOMAXPROCS): group commit lets one fsync carry many turns, so turns/s
+// grows with concurrency.
+func BenchmarkSaveTurnParallel(b *testing.B) {
+	for _, par := range []int{1, 4, 32} {
+		b.Run(fmt.Sprintf("writers=%d", par*runtime.GOMAXPROCS(0)), func(b *testing.B) {
+			st := openBench(b, false)
+			ctx := context.Background()
+			now := time.Now()
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(par)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := int(next.Add(1))
+					if err := st.SaveTurn(ctx, benchTurn(n%10_000, n, now.Add(time.Duration(n)))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "turns/s")
+		})
+	}
+}
+
+func BenchmarkLoadSession(b *testing.B) {
+	for _, uncompressed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("uncompressed=%v", uncompressed), func(b *testing.B) {
+			st, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true, Uncompressed: uncompressed})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			ctx := context.Background()
+			const n = 10_000
+			if err := SeedWaiting(ctx, st, 0, n, 0, nil); err != nil {
+				b.Fatal(err)
+			}
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = sampleID(i)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := st.LoadSession(ctx, ids[(i*7919)%n]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkWaitingSessionBytes seeds b.N waiting sessions (with contacts,
+// waiting index entries and two timers each) and reports the database bytes
+// they take per session, and the stored session value alone. Use a large
+// -benchtime, e.g. -benchtime=100000x, for a stable figure.
+func BenchmarkWaitingSessionBytes(b *testing.B) {
+	for _, tc := range []struct {
+		order        string
+		uncompressed bool
+		pageSize     int
+	}{{"sequential", false, 0}, {"random", false, 0}, {"random", true, 0}, {"random", false, 16384}} {
+		uncompressed := tc.uncompressed
+		name := fmt.Sprintf("order=%s/uncompressed=%v", tc.order, uncompressed)
+		if tc.pageSize != 0 {
+			name += fmt.Sprintf("/page=%d", tc.pageSize)
+		}
+		b.Run(name, func(b *testing.B) {
+			st, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true, Uncompressed: uncompressed, PageSize: tc.pageSize})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			base := usedBytes(st.DB())
+			b.ResetTimer()
+			// Sequential ids and URNs append to every bucket (the densest
+			// case for ids that sort by time, such as UUIDv7); random order
+			// is what random (v4) ids and URNs of real contacts do.
+			var gen func(int) *flows.Session
+			if tc.order == "random" {
+				perm := rand.New(rand.NewPCG(1, 2)).Perm(b.N)
+				now := time.Now()
+				gen = func(i int) *flows.Session { return SampleSession(perm[i], now) }
+			}
+			if err := SeedWaiting(context.Background(), st, 0, b.N, 0, gen); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			used := usedBytes(st.DB()) - base
+			var values, jsonBytes int64
+			st.DB().View(func(tx *bbolt.Tx) error {
+				return tx.Bucket(bSessions).ForEach(func(k, v []byte) error {
+					values += int64(len(v))
+					return nil
+				})
+			})
+			js, _ := json.Marshal(SampleSession(0, time.Now()))
+			jsonBytes = int64(len(js))
+			n := float64(b.N)
+			b.ReportMetric(float64(used)/n, "db_B/session")
+			b.ReportMetric(float64(values)/n, "value_B/session")
+			b.ReportMetric(float64(jsonBytes), "json_B/session")
+			if b.N >= 10_000 {
+				st.DB().View(func(tx *bbolt.Tx) error {
+					for _, name := range [][]byte{bSessions, bByStatus, bByContact, bContacts, bWaiting, bTimers} {
+						s := tx.Bucket(name).Stats()
+						b.Logf("%-20s %7.1f B/session in pages (%d keys)", name, float64((s.BranchPageN+s.LeafPageN+s.BranchOverflowN+s.LeafOverflowN)*tx.DB().Info().PageSize)/n, s.KeyN)
+					}
+					return nil
+				})
+			}
+		})
+	}
+}
+
+// usedBytes is the database size up to its high-water mark, less free pages.
+func usedBytes(db *bbolt.DB) int64 {
+	var size int64
+	db.View(func(tx *bbolt.Tx) error {
+		size = tx.Size()
+		return nil
+	})
+	s := db.Stats()
+	return size - int64(s.FreePageN+s.PendingPageN)*int64(db.Info().PageSize)
+}
+
+// BenchmarkOpen measures start-up with many waiting sessions on file. Open
+// reads no sessions, so its time should not grow with their number. The
+// number defaults to 100,000; set PARLEY_BENCH_SESSIONS=1000000 for the
+// full-size measurement (seeding takes a while).
+func BenchmarkOpen(b *testing.B) {
+	n := 100_000
+	if v := os.Getenv("PARLEY_BENCH_SESSIONS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatalf("PARLEY_BENCH_SESSIONS=%q: %v", v, err)
+		}
+	}
+	for _, size := range []int{1_000, n} {
+		b.Run(fmt.Sprintf("sessions=%d", size), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "bench.db")
+			st, err := Open(path, Options{NoSync: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := SeedWaiting(context.Background(), st, 0, size, 0, nil); err != nil {
+				b.Fatal(err)
+			}
+			st.Close()
+			b.ResetTimer()
+			for b.Loop() {
+				st, err := Open(path, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := st.Stats(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				st.Close()
+			}
+		})
+	}
+}

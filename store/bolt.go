@@ -1,0 +1,336 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// Options tune a Bolt store. The zero value is what production uses.
+type Options struct {
+	// Now is the clock for stored timestamps (flow revisions, dedupe records).
+	Now func() time.Time
+	// Logger receives open/close and commit failure messages.
+	Logger *slog.Logger
+	// Uncompressed stores session JSON as is instead of zstd-compressed:
+	// larger, but readable with bbolt's own tools.
+	Uncompressed bool
+	// NoSync skips fsync on commit. Only for tests and seeding: a crash can
+	// lose or corrupt committed data.
+	NoSync bool
+	// LockTimeout is how long Open waits for another process's file lock
+	// (default 5s).
+	LockTimeout time.Duration
+	// InitialMmapSize pre-sizes the memory map so that a growing file does not
+	// remap (which waits for read transactions to finish).
+	InitialMmapSize int
+	// MaxGroup caps how many turns one commit carries (default 256).
+	MaxGroup int
+	// PageSize sets bbolt's page size when the file is created (default:
+	// the OS page size). Larger pages fill better with ~700-byte sessions
+	// but make every commit write more; see docs/storage.md.
+	PageSize int
+}
+
+// Bolt is the bbolt implementation of Store. All methods are safe for
+// concurrent use.
+type Bolt struct {
+	db       *bbolt.DB
+	log      *slog.Logger
+	now      func() time.Time
+	compress bool
+	maxGroup int
+
+	// Group commit: SaveTurn hands its write to the committer goroutine,
+	// which runs every write waiting at that moment in one transaction, so
+	// one fsync covers all of them.
+	writes  chan *writeReq
+	quit    chan struct{}
+	stopped chan struct{}
+	closed  atomic.Bool
+}
+
+var _ Store = (*Bolt)(nil)
+
+// writeReq is one write waiting for a group commit. fn may run more than
+// once (when another write in its group fails); it must only touch tx.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *bbolt.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// Open opens (creating if needed) the database file at path. It creates the
+// top-level buckets and nothing else: it reads no sessions, so start-up time
+// does not grow with their number.
+func Open(path string, opts Options) (*Bolt, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 5 * time.Second
+	}
+	if opts.MaxGroup <= 0 {
+		opts.MaxGroup = 256
+	}
+	start := time.Now()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: opts.LockTimeout,
+		NoSync:  opts.NoSync,
+		// The hashmap freelist stays fast when a large file is fragmented;
+		// the freelist is still synced, so Open does not scan the file.
+		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: opts.InitialMmapSize,
+		PageSize:        opts.PageSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err = createBuckets(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	b := &Bolt{
+		db:       db,
+		log:      opts.Logger,
+		now:      opts.Now,
+		compress: !opts.Uncompressed,
+		maxGroup: opts.MaxGroup,
+		writes:   make(chan *writeReq),
+		quit:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	go b.committer()
+	b.log.Info("store opened", "path", path, "elapsed", time.Since(start))
+	return b, nil
+}
+
+// createBuckets creates missing top-level buckets. It checks in a read
+// transaction first: opening an existing store then commits nothing, which
+// would cost an fsync and a rewrite of the freelist.
+func createBuckets(db *bbolt.DB) error {
+	missing := false
+	db.View(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				missing = true
+			}
+		}
+		return nil
+	})
+	if !missing {
+		return nil
+	}
+	return db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// DB returns the underlying database, so other packages (event delivery) can
+// keep their own buckets in the same file. They must not touch the buckets
+// listed in docs/storage.md.
+func (b *Bolt) DB() *bbolt.DB { return b.db }
+
+// Close waits for queued writes, then closes the file. Writes issued after
+// Close fail with ErrClosed.
+func (b *Bolt) Close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(b.quit)
+	<-b.stopped
+	if err := b.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	b.log.Info("store closed", "path", b.db.Path())
+	return nil
+}
+
+// group runs fn in the next group commit and waits for the outcome. A nil
+// error means fn's writes are durable (unless NoSync).
+func (b *Bolt) group(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	// The channel is unbuffered: once the send succeeds the committer owns r
+	// and will finish it, even while closing. From then on the caller waits
+	// for the outcome rather than for ctx, so an error always means "not
+	// written"; a request whose ctx ends before its group starts is dropped.
+	select {
+	case b.writes <- r:
+	case <-b.stopped:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-r.done
+	return r.err
+}
+
+func (b *Bolt) committer() {
+	defer close(b.stopped)
+	batch := make([]*writeReq, 0, b.maxGroup)
+	for {
+		var first *writeReq
+		select {
+		case first = <-b.writes:
+		case <-b.quit:
+			// Finish whoever is already handing over a write.
+			for {
+				select {
+				case r := <-b.writes:
+					b.commit([]*writeReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < b.maxGroup {
+			select {
+			case r := <-b.writes:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		b.commit(batch)
+	}
+}
+
+// commit runs a group in one transaction. When one write fails, the
+// transaction is rolled back, that write gets its error, and the rest are
+// retried without it: the same outcome as running them one by one.
+func (b *Bolt) commit(batch []*writeReq) {
+	live := batch[:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			close(r.done)
+			continue
+		}
+		live = append(live, r)
+	}
+	for len(live) > 0 {
+		failed, ferr := -1, error(nil)
+		err := b.db.Update(func(tx *bbolt.Tx) error {
+			for i, r := range live {
+				if err := r.fn(tx); err != nil {
+					failed, ferr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			if err != nil {
+				b.log.Error("store commit failed", "writes", len(live), "err", err)
+			}
+			for _, r := range live {
+				r.err = err
+				close(r.done)
+			}
+			return
+		}
+		live[failed].err = ferr
+		close(live[failed].done)
+		live = append(live[:failed], live[failed+1:]...)
+	}
+}
+
+// update runs a one-off write (flows, config, acks): rare enough not to need
+// grouping.
+func (b *Bolt) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.db.Update(fn)
+}
+
+// view runs a read transaction.
+func (b *Bolt) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.db.View(fn)
+}
+
+// Counter names in the stats bucket.
+const (
+	statFlows     = "flows"
+	statContacts  = "contacts"
+	statEvents    = "events"
+	statTimers    = "timers"
+	statOutbox    = "outbox"
+	statProcessed = "processed"
+)
+
+func statSession(s flows.Status) string { return "sessions." + string(s) }
+
+// addStat adjusts a counter inside the caller's transaction, so counters
+// are exactly as consistent as the data they count.
+func addStat(tx *bbolt.Tx, name string, delta int64) error {
+	if delta == 0 {
+		return nil
+	}
+	bk := tx.Bucket(bStats)
+	var v int64
+	if old := bk.Get([]byte(name)); len(old) == 8 {
+		v = int64(binary.BigEndian.Uint64(old))
+	}
+	return bk.Put([]byte(name), u64(uint64(v+delta)))
+}
+
+func getStat(tx *bbolt.Tx, name string) int64 {
+	if v := tx.Bucket(bStats).Get([]byte(name)); len(v) == 8 {
+		return int64(binary.BigEndian.Uint64(v))
+	}
+	return 0
+}
+
+// Stats reads the counters: a handful of key lookups, cheap enough for every
+// metrics scrape.
+func (b *Bolt) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Sessions: make(map[flows.Status]int64, len(statusCodes))}
+	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		for s := range statusCodes {
+			st.Sessions[s] = getStat(tx, statSession(s))
+		}
+		st.Flows = getStat(tx, statFlows)
+		st.Contacts = getStat(tx, statContacts)
+		st.Events = getStat(tx, statEvents)
+		st.Timers = getStat(tx, statTimers)
+		st.Outbox = getStat(tx, statOutbox)
+		st.Processed = getStat(tx, statProcessed)
+		st.FileBytes = tx.Size()
+		return nil
+	})
+	return st, err
+}

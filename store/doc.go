@@ -1,0 +1,29 @@
+// Package store is Parley's persistence: flows with their revision history,
+// sessions with their event logs, contacts, the indexes that route inbound
+// messages and fire timers, the transactional outbox of lifecycle events,
+// inbound-message dedupe records, and the server's configuration records.
+//
+// Store is the interface the server, engine and delivery dispatcher use; Bolt
+// implements it on one go.etcd.io/bbolt file. docs/storage.md describes every
+// bucket, its key and value layout, and why.
+//
+// The main operations:
+//   - SaveTurn writes everything one turn produced (session, events, outbox
+//     records, contact, dedupe record) in one transaction and keeps the
+//     waiting index and timers consistent with the session's status, wait
+//     timeout and expiry. Concurrent calls are grouped into one commit, so one
+//     fsync covers many turns and durable throughput grows with concurrency.
+//   - LoadSession, ListSessions, WaitingSession, SessionEvents, DueTimers read.
+//   - Outbox, AckOutbox and OutboxDepth are the dispatcher's side of the outbox.
+//
+// Caveats:
+//   - Sessions are stored as zstd-compressed JSON behind a small binary
+//     header (Options.Uncompressed stores plain JSON). The header carries what
+//     index maintenance and list filters need, so neither decodes the JSON.
+//   - Open creates buckets and reads nothing else; Stats reads counters kept
+//     on every write. Neither grows with the number of sessions.
+//   - Ids may not be empty, contain a NUL byte, or exceed 512 bytes: NUL
+//     separates the parts of composite keys.
+//   - The session JSON is whatever flows.Session marshals to; a change there
+//     that is not backward compatible needs a migration here.
+package store

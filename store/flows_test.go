@@ -1,0 +1,175 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+func TestFlowRevisions(t *testing.T) {
+	ctx := context.Background()
+	b, clk := openTest(t)
+
+	defs := []string{
+		`{"id":"f1","name":"Intake","widgets":[]}`,
+		"{\n  \"id\": \"f1\",\n  \"name\": \"Intake v2\"\n}", // kept verbatim, whitespace and all
+		`{"id":"f1","name":"Intake v3"}`,
+	}
+	for i, d := range defs {
+		clk.Set(t0.Add(time.Duration(i) * time.Hour))
+		fr, err := b.SaveFlow(ctx, NewFlow{ID: "f1", Name: "Intake", Kind: "messaging", Definition: json.RawMessage(d)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fr.Revision != i+1 {
+			t.Fatalf("save %d: revision %d, want %d", i, fr.Revision, i+1)
+		}
+	}
+	if _, err := b.SaveFlow(ctx, NewFlow{ID: "f2", Name: "Other", Definition: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		rev     int
+		wantRev int
+		wantErr error
+	}{
+		{"latest", 0, 3, nil},
+		{"first", 1, 1, nil},
+		{"second verbatim", 2, 2, nil},
+		{"missing revision", 9, 0, ErrNotFound},
+		{"negative revision", -1, 0, ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fr, err := b.GetFlow(ctx, "f1", tc.rev)
+			wantErr(t, "GetFlow", err, tc.wantErr)
+			if tc.wantErr != nil {
+				return
+			}
+			if fr.Revision != tc.wantRev || string(fr.Definition) != defs[tc.wantRev-1] {
+				t.Fatalf("got revision %d %q, want %d %q", fr.Revision, fr.Definition, tc.wantRev, defs[tc.wantRev-1])
+			}
+			if want := t0.Add(time.Duration(tc.wantRev-1) * time.Hour); !fr.CreatedAt.Equal(want) {
+				t.Fatalf("created %v, want %v", fr.CreatedAt, want)
+			}
+		})
+	}
+
+	// Nothing is published yet.
+	_, err := b.PublishedFlow(ctx, "f1")
+	wantErr(t, "PublishedFlow before publish", err, ErrNotFound)
+
+	for _, tc := range []struct {
+		name    string
+		id      string
+		rev     int
+		wantPub int
+		wantErr error
+	}{
+		{"publish first", "f1", 1, 1, nil},
+		{"publish missing revision", "f1", 7, 1, ErrNotFound},
+		{"publish missing flow", "nope", 1, 1, ErrNotFound},
+		{"publish latest", "f1", 0, 3, nil},
+		{"publish second", "f1", 2, 2, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := b.Publish(ctx, tc.id, tc.rev)
+			wantErr(t, "Publish", err, tc.wantErr)
+			fr, err := b.PublishedFlow(ctx, "f1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fr.Revision != tc.wantPub || !fr.Published {
+				t.Fatalf("published revision %d (flag %v), want %d", fr.Revision, fr.Published, tc.wantPub)
+			}
+		})
+	}
+
+	revs, err := b.FlowRevisions(ctx, "f1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revs) != 3 {
+		t.Fatalf("%d revisions, want 3", len(revs))
+	}
+	for i, r := range revs {
+		if r.Revision != i+1 || r.Published != (i+1 == 2) || r.Definition != nil {
+			t.Fatalf("revision %d: %+v", i+1, r)
+		}
+	}
+
+	list, err := b.ListFlows(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != "f1" || list[0].Latest != 3 || list[0].Published != 2 || list[1].ID != "f2" {
+		t.Fatalf("ListFlows = %+v", list)
+	}
+	if got := stats(t, b).Flows; got != 2 {
+		t.Fatalf("Stats.Flows = %d, want 2", got)
+	}
+}
+
+func TestSaveFlowRejects(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	for _, tc := range []struct {
+		name string
+		f    NewFlow
+	}{
+		{"empty id", NewFlow{Definition: json.RawMessage(`{}`)}},
+		{"NUL in id", NewFlow{ID: "a\x00b", Definition: json.RawMessage(`{}`)}},
+		{"invalid JSON", NewFlow{ID: "f", Definition: json.RawMessage(`{"a":`)}},
+		{"no definition", NewFlow{ID: "f"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := b.SaveFlow(ctx, tc.f)
+			wantErr(t, "SaveFlow", err, ErrInvalid)
+		})
+	}
+	if list, _ := b.ListFlows(ctx); len(list) != 0 {
+		t.Fatalf("rejected flows were stored: %+v", list)
+	}
+}
+
+func TestDeleteFlow(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	// "f" and "f1" share a prefix: deleting "f" must not touch "f1".
+	for _, id := range []string{"f", "f", "f1"} {
+		if _, err := b.SaveFlow(ctx, NewFlow{ID: id, Name: id, Definition: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantErr(t, "DeleteFlow", b.DeleteFlow(ctx, "f"), nil)
+	wantErr(t, "DeleteFlow again", b.DeleteFlow(ctx, "f"), ErrNotFound)
+
+	_, err := b.GetFlow(ctx, "f", 1)
+	wantErr(t, "GetFlow after delete", err, ErrNotFound)
+	if fr, err := b.GetFlow(ctx, "f1", 0); err != nil || fr.Revision != 1 {
+		t.Fatalf("f1 after deleting f: %+v, %v", fr, err)
+	}
+	// No orphan revision is left behind.
+	b.DB().View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bFlowRevs).ForEach(func(k, _ []byte) error {
+			if bytes.HasPrefix(k, []byte("f\x00")) {
+				t.Errorf("revision key %q survived DeleteFlow", k)
+			}
+			return nil
+		})
+	})
+	if got := stats(t, b).Flows; got != 1 {
+		t.Fatalf("Stats.Flows = %d, want 1", got)
+	}
+	// Saving again starts a fresh history.
+	fr, err := b.SaveFlow(ctx, NewFlow{ID: "f", Definition: json.RawMessage(`{}`)})
+	if err != nil || fr.Revision != 1 {
+		t.Fatalf("re-created flow: %+v, %v", fr, err)
+	}
+}

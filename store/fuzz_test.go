@@ -1,0 +1,33 @@
+package store
+
+import (
+	"testing"
+	"time"
+)
+
+// FuzzDecodeSession feeds arbitrary bytes to the stored-session decoder: a
+// corrupt record must produce an error, never a panic.
+func FuzzDecodeSession(f *testing.F) {
+	for _, compress := range []bool{false, true} {
+		s := SampleSession(3, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+		codec, payload, err := encodePayload(s, compress)
+		if err != nil {
+			f.Fatal(err)
+		}
+		to, ex := timersOf(s)
+		f.Add(encodeRecord(&header{status: statusCodes[s.Status], codec: codec, payload: payload,
+			timeoutAt: to, expiresAt: ex, channel: "sms", urn: s.Contact.URN, flowID: s.FlowID}))
+	}
+	f.Add([]byte{formatV1})
+	f.Add(make([]byte, headerFixed))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := decodeHeader("x", b)
+		if err != nil {
+			return
+		}
+		if len(h.payload) > len(b) {
+			t.Fatalf("payload of %d bytes from a %d-byte record", len(h.payload), len(b))
+		}
+		decodeSession("x", b)
+	})
+}

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+// openTest opens a fresh store in a temporary directory and closes it at the
+// end of the test. Tests skip fsync: durability is bbolt's, not ours.
+func openTest(t testing.TB) (*Bolt, *clock) {
+	t.Helper()
+	c := &clock{now: t0}
+	path := filepath.Join(t.TempDir(), "parley.db")
+	b, err := Open(path, Options{Now: c.Now, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, c
+}
+
+// session builds a minimal session.
+func session(id string, status flows.Status, urn string) *flows.Session {
+	return &flows.Session{
+		ID: id, FlowID: "flow-1", Status: status,
+		Contact:   flows.Contact{URN: urn},
+		CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+func tp(t time.Time) *time.Time { return &t }
+
+func mustSave(t testing.TB, b *Bolt, turn *Turn) {
+	t.Helper()
+	if err := b.SaveTurn(context.Background(), turn); err != nil {
+		t.Fatalf("SaveTurn %s: %v", turn.Session.ID, err)
+	}
+}
+
+func wantErr(t testing.TB, what string, err, want error) {
+	t.Helper()
+	switch {
+	case want == nil && err != nil:
+		t.Fatalf("%s: unexpected error %v", what, err)
+	case want != nil && !errors.Is(err, want):
+		t.Fatalf("%s: error %v, want %v", what, err, want)
+	}
+}
+
+func stats(t testing.TB, b *Bolt) Stats {
+	t.Helper()
+	st, err := b.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// SampleSession returns a realistic waiting session of about 1 KiB of JSON:
+// a contact with fields, three collected results, a short path and a wait
+// with a timeout. Session i waits for contact "tel:+1555" + i on channel
+// "sample". Tests and benchmarks use it; so can load tools.
+func SampleSession(i int, now time.Time) *flows.Session {
+	now = now.UTC()
+	timeout := now.Add(10 * time.Minute)
+	expires := now.Add(7 * 24 * time.Hour)
+	flowID := "5f0c7a9e-3b1d-4c8e-9a57-2d9f1e6b4c30"
+	id := sampleID(i)
+	at := func(sec int) time.Time { return now.Add(time.Duration(sec-60) * time.Second) }
+	return &flows.Session{
+		ID:          id,
+		FlowID:      flowID,
+		Revision:    3,
+		Status:      flows.StatusWaiting,
+		Environment: flows.EnvLive,
+		Contact: flows.Contact{
+			URN:      fmt.Sprintf("tel:+1555%07d", i),
+			Name:     "Amina Wanjiru",
+			Language: "eng",
+			Fields:   map[string]string{"age": "34", "district": "Kisumu", "opt_in": "yes"},
+			Groups:   []string{"registered"},
+		},
+		Channel: &flows.Channel{ID: "sample", Name: "Sample SMS", Type: "sms"},
+		Frames: []*flows.Frame{{
+			FlowID:   flowID,
+			Revision: 3,
+			Widget:   "ask_symptoms",
+			Results: map[string]*flows.Result{
+				"name":     {Name: "Name", Value: "Amina", Category: "Has Text", Input: "Amina", Widget: "ask_name", At: at(10)},
+				"age":      {Name: "Age", Value: "34", Category: "Number", Input: "34", Widget: "ask_age", At: at(25)},
+				"district": {Name: "District", Value: "Kisumu", Category: "Known", Input: "kisumu", Widget: "ask_district", At: at(40)},
+			},
+		}},
+		Input: "kisumu",
+		Wait:  &flows.Wait{Widget: "ask_symptoms", Kind: flows.WaitMessage, Timeout: 600, TimeoutAt: &timeout},
+		Path: []flows.Step{
+			{Widget: "welcome", Exit: "Success", At: at(0)},
+			{Widget: "ask_name", Exit: "Has Text", At: at(10)},
+			{Widget: "ask_age", Exit: "Number", At: at(25)},
+			{Widget: "ask_district", Exit: "Known", At: at(40)},
+			{Widget: "ask_symptoms", At: at(41)},
+		},
+		Language:  "eng",
+		CreatedAt: at(0),
+		UpdatedAt: now,
+		ExpiresAt: &expires,
+	}
+}
+
+// sampleID makes a UUID-shaped id that sorts by i, so seeding appends to
+// the end of the sessions bucket like time-ordered (v7) ids do in production.
+func sampleID(i int) string {
+	var u uuid.UUID
+	binary.BigEndian.PutUint64(u[0:8], uint64(i))
+	binary.BigEndian.PutUint64(u[8:16], 0x8000_0000_0000_0000|uint64(i)*0x9E3779B97F4A7C15>>1)
+	u[6] = u[6]&0x0f | 0x70
+	return u.String()
+}
+
+// SeedWaiting writes n waiting sessions made by gen (SampleSession when nil)
+// with their contacts, waiting index entries and timers, perBatch sessions
+// per transaction (default 10,000). It bypasses group commit: it is for
+// building large test databases, e.g. to measure start-up with a million
+// waiting sessions, not for serving traffic. first is the index of the first
+// session, so a database can be grown in steps.
+func SeedWaiting(ctx context.Context, b *Bolt, first, n, perBatch int, gen func(i int) *flows.Session) error {
+	if gen == nil {
+		now := b.now()
+		gen = func(i int) *flows.Session { return SampleSession(i, now) }
+	}
+	if perBatch <= 0 {
+		perBatch = 10_000
+	}
+	for start := first; start < first+n; start += perBatch {
+		end := min(start+perBatch, first+n)
+		turns, err := prepareSeed(b, start, end, gen)
+		if err != nil {
+			return err
+		}
+		err = b.update(ctx, func(tx *bbolt.Tx) error {
+			for _, p := range turns {
+				if err := p.apply(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("seed sessions %d-%d: %w", start, end-1, err)
+		}
+	}
+	return nil
+}
+
+func prepareSeed(b *Bolt, start, end int, gen func(int) *flows.Session) ([]*preparedTurn, error) {
+	out := make([]*preparedTurn, 0, end-start)
+	for i := start; i < end; i++ {
+		s := gen(i)
+		c := s.Contact
+		p, err := b.prepareTurn(&Turn{Session: s, Contact: &c})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -1,0 +1,651 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+var farFuture = t0.Add(365 * 24 * time.Hour)
+
+// TestSaveTurnMaintainsIndexes walks one session through status changes and
+// checks the waiting index, timers and counters after each save.
+func TestSaveTurnMaintainsIndexes(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	t1, t2, exp := t0.Add(time.Minute), t0.Add(2*time.Minute), t0.Add(time.Hour)
+
+	steps := []struct {
+		name      string
+		status    flows.Status
+		timeoutAt *time.Time
+		expiresAt *time.Time
+		channel   string
+		waiting   bool   // WaitingSession(ch, urn) finds it
+		waitingOn string // channel it is found on
+		timers    []Timer
+	}{
+		{name: "active with expiry", status: flows.StatusActive, expiresAt: &exp, channel: "sms",
+			timers: []Timer{{At: exp, SessionID: "s1", Kind: TimerExpiry}}},
+		{name: "waiting with timeout", status: flows.StatusWaiting, timeoutAt: &t1, expiresAt: &exp, channel: "sms",
+			waiting: true, waitingOn: "sms",
+			timers: []Timer{{At: t1, SessionID: "s1", Kind: TimerWaitTimeout}, {At: exp, SessionID: "s1", Kind: TimerExpiry}}},
+		{name: "timeout moved", status: flows.StatusWaiting, timeoutAt: &t2, expiresAt: &exp, channel: "sms",
+			waiting: true, waitingOn: "sms",
+			timers: []Timer{{At: t2, SessionID: "s1", Kind: TimerWaitTimeout}, {At: exp, SessionID: "s1", Kind: TimerExpiry}}},
+		{name: "timeout and expiry at the same instant", status: flows.StatusWaiting, timeoutAt: &exp, expiresAt: &exp, channel: "sms",
+			waiting: true, waitingOn: "sms",
+			timers: []Timer{{At: exp, SessionID: "s1", Kind: TimerWaitTimeout}, {At: exp, SessionID: "s1", Kind: TimerExpiry}}},
+		{name: "channel omitted keeps previous channel", status: flows.StatusWaiting, expiresAt: &exp, channel: "",
+			waiting: true, waitingOn: "sms",
+			timers: []Timer{{At: exp, SessionID: "s1", Kind: TimerExpiry}}},
+		{name: "moved to another channel", status: flows.StatusWaiting, expiresAt: &exp, channel: "whatsapp",
+			waiting: true, waitingOn: "whatsapp",
+			timers: []Timer{{At: exp, SessionID: "s1", Kind: TimerExpiry}}},
+		{name: "active again: leaves the waiting index, timeout ignored", status: flows.StatusActive, timeoutAt: &t1, expiresAt: &exp,
+			timers: []Timer{{At: exp, SessionID: "s1", Kind: TimerExpiry}}},
+		{name: "waiting without timers", status: flows.StatusWaiting, channel: "whatsapp", waiting: true, waitingOn: "whatsapp"},
+		{name: "completed clears everything", status: flows.StatusCompleted, timeoutAt: &t1, expiresAt: &exp, channel: "whatsapp"},
+	}
+	for i, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			s := session("s1", st.status, "tel:+1")
+			s.UpdatedAt = t0.Add(time.Duration(i) * time.Second)
+			s.ExpiresAt = st.expiresAt
+			if st.timeoutAt != nil {
+				s.Wait = &flows.Wait{Widget: "w", Kind: flows.WaitMessage, TimeoutAt: st.timeoutAt}
+			}
+			mustSave(t, b, &Turn{Session: s, Channel: st.channel})
+
+			for _, ch := range []string{"sms", "whatsapp"} {
+				got, err := b.WaitingSession(ctx, ch, "tel:+1")
+				if want := st.waiting && ch == st.waitingOn; want {
+					if err != nil || got.ID != "s1" {
+						t.Fatalf("WaitingSession(%s) = %v, %v; want s1", ch, got, err)
+					}
+				} else {
+					wantErr(t, "WaitingSession("+ch+")", err, ErrNotFound)
+				}
+			}
+			timers, err := b.DueTimers(ctx, farFuture, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(timers, st.timers) && !(len(timers) == 0 && len(st.timers) == 0) {
+				t.Fatalf("timers = %+v, want %+v", timers, st.timers)
+			}
+			got := stats(t, b)
+			if got.Timers != int64(len(st.timers)) {
+				t.Fatalf("Stats.Timers = %d, want %d", got.Timers, len(st.timers))
+			}
+			for status, n := range got.Sessions {
+				want := int64(0)
+				if status == st.status {
+					want = 1
+				}
+				if n != want {
+					t.Fatalf("Stats.Sessions[%s] = %d, want %d", status, n, want)
+				}
+			}
+		})
+	}
+}
+
+func TestWaitingIndexConflict(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	mustSave(t, b, &Turn{Session: session("a", flows.StatusWaiting, "tel:+1"), Channel: "sms"})
+
+	tests := []struct {
+		name    string
+		id      string
+		status  flows.Status
+		channel string
+		urn     string
+		want    error
+	}{
+		{"second session waiting for the same contact", "b", flows.StatusWaiting, "sms", "tel:+1", ErrConflict},
+		{"same contact on another channel", "c", flows.StatusWaiting, "whatsapp", "tel:+1", nil},
+		{"another contact on the same channel", "d", flows.StatusWaiting, "sms", "tel:+2", nil},
+		{"the waiting session saves again", "a", flows.StatusWaiting, "sms", "tel:+1", nil},
+		{"first one completes", "a", flows.StatusCompleted, "sms", "tel:+1", nil},
+		{"now the second may wait", "b", flows.StatusWaiting, "sms", "tel:+1", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := b.SaveTurn(ctx, &Turn{Session: session(tc.id, tc.status, tc.urn), Channel: tc.channel})
+			wantErr(t, "SaveTurn", err, tc.want)
+			if tc.want != nil {
+				if _, err := b.LoadSession(ctx, tc.id); err == nil {
+					t.Fatalf("session %s was stored despite %v", tc.id, tc.want)
+				}
+			}
+		})
+	}
+	got, err := b.WaitingSession(ctx, "sms", "tel:+1")
+	if err != nil || got.ID != "b" {
+		t.Fatalf("WaitingSession = %v, %v; want b", got, err)
+	}
+}
+
+// TestTurnIsAtomic checks that a failing turn writes nothing: no session, no
+// events, no outbox record, no contact, no dedupe record.
+func TestTurnIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	mustSave(t, b, &Turn{Session: session("holder", flows.StatusWaiting, "tel:+1"), Channel: "sms", MessageID: "m0"})
+	before := stats(t, b)
+
+	failing := []struct {
+		name string
+		turn *Turn
+		want error
+	}{
+		{"waiting index conflict", &Turn{Session: session("x", flows.StatusWaiting, "tel:+1"), Channel: "sms", MessageID: "m1"}, ErrConflict},
+		{"duplicate message", &Turn{Session: session("x", flows.StatusActive, "tel:+1"), Channel: "sms", MessageID: "m0"}, ErrDuplicate},
+		{"stale session", &Turn{Session: session("holder", flows.StatusCompleted, "tel:+1"), Channel: "sms", MessageID: "m1", PrevUpdated: t0.Add(-time.Hour)}, ErrConflict},
+		{"expected session missing", &Turn{Session: session("x", flows.StatusActive, "tel:+9"), MessageID: "m1", PrevUpdated: t0}, ErrNotFound},
+		{"unknown status", &Turn{Session: session("x", "paused", "tel:+9"), MessageID: "m1"}, ErrInvalid},
+	}
+	for _, tc := range failing {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.turn.Events = []flows.Event{{Type: flows.EventMessageIn, Text: "hi"}}
+			tc.turn.Outbox = []OutboxRecord{{Type: "session.started", Data: json.RawMessage(`{"id":"x"}`)}}
+			tc.turn.Contact = &flows.Contact{URN: "tel:+new", Name: "New"}
+			wantErr(t, "SaveTurn", b.SaveTurn(ctx, tc.turn), tc.want)
+
+			if s, err := b.LoadSession(ctx, "holder"); err != nil || s.Status != flows.StatusWaiting {
+				t.Fatalf("holder changed: %v, %v", s, err)
+			}
+			_, err := b.LoadSession(ctx, "x")
+			wantErr(t, "LoadSession(x)", err, ErrNotFound)
+			if recs, _ := b.Outbox(ctx, 0, 10); len(recs) != 0 {
+				t.Fatalf("outbox has %d records after a failed turn", len(recs))
+			}
+			_, err = b.Contact(ctx, "tel:+new")
+			wantErr(t, "Contact", err, ErrNotFound)
+			if _, found, _ := b.ProcessedReply(ctx, "sms", "m1"); found {
+				t.Fatal("dedupe record written by a failed turn")
+			}
+			if after := stats(t, b); !reflect.DeepEqual(after, before) {
+				t.Fatalf("stats changed by a failed turn:\n%+v\n%+v", before, after)
+			}
+		})
+	}
+
+	// The same turn without the conflict writes everything together.
+	s := session("x", flows.StatusActive, "tel:+9")
+	turn := &Turn{Session: s, Events: []flows.Event{{Type: flows.EventMessageIn}},
+		Outbox: []OutboxRecord{{Type: "session.started", Data: json.RawMessage(`{"id":"x"}`)}}}
+	mustSave(t, b, turn)
+	recs, _ := b.Outbox(ctx, 0, 10)
+	if len(recs) != 1 || recs[0].Record.Type != "session.started" || recs[0].Record.ID == "" {
+		t.Fatalf("outbox = %+v, want one session.started record with an id", recs)
+	}
+	if turn.Outbox[0].ID != recs[0].Record.ID {
+		t.Fatalf("caller sees outbox id %q, stored %q", turn.Outbox[0].ID, recs[0].Record.ID)
+	}
+}
+
+// TestGroupFailureIsolated runs a failing turn in the same commit group as
+// good ones: only the failing one is rejected.
+func TestGroupFailureIsolated(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	mustSave(t, b, &Turn{Session: session("holder", flows.StatusWaiting, "tel:+1"), Channel: "sms"})
+
+	const n = 40
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			id, urn := fmt.Sprintf("s%02d", i), fmt.Sprintf("tel:+%d", 100+i)
+			if i%4 == 0 {
+				urn = "tel:+1" // conflicts with holder
+			}
+			errs <- b.SaveTurn(ctx, &Turn{Session: session(id, flows.StatusWaiting, urn), Channel: "sms",
+				Outbox: []OutboxRecord{{Type: "session.waiting", Data: json.RawMessage(fmt.Sprintf(`%q`, id))}}})
+		}()
+	}
+	conflicts := 0
+	for range n {
+		if err := <-errs; err != nil {
+			wantErr(t, "SaveTurn", err, ErrConflict)
+			conflicts++
+		}
+	}
+	if conflicts != n/4 {
+		t.Fatalf("%d conflicts, want %d", conflicts, n/4)
+	}
+	depth, _ := b.OutboxDepth()
+	if depth != n-n/4 {
+		t.Fatalf("outbox depth %d, want %d", depth, n-n/4)
+	}
+	if got := stats(t, b).Sessions[flows.StatusWaiting]; got != 1+n-n/4 {
+		t.Fatalf("waiting sessions %d, want %d", got, 1+n-n/4)
+	}
+}
+
+func TestPrevUpdatedRace(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	s := session("s", flows.StatusWaiting, "tel:+1")
+	mustSave(t, b, &Turn{Session: s})
+
+	// Ten turns all loaded the same version; exactly one may win.
+	const n = 10
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			s := session("s", flows.StatusWaiting, "tel:+1")
+			s.UpdatedAt = t0.Add(time.Duration(i+1) * time.Second)
+			errs <- b.SaveTurn(ctx, &Turn{Session: s, PrevUpdated: t0})
+		}()
+	}
+	won := 0
+	for range n {
+		if err := <-errs; err == nil {
+			won++
+		} else {
+			wantErr(t, "SaveTurn", err, ErrConflict)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d turns won, want 1", won)
+	}
+}
+
+func TestDedupe(t *testing.T) {
+	ctx := context.Background()
+	b, clk := openTest(t)
+	save := func(id, ch, msg, reply string) error {
+		return b.SaveTurn(ctx, &Turn{Session: session(id, flows.StatusActive, "tel:+1"), Channel: ch, MessageID: msg, Reply: []byte(reply)})
+	}
+	clk.Set(t0)
+	wantErr(t, "first", save("s1", "sms", "m1", `{"reply":"one"}`), nil)
+	clk.Set(t0.Add(time.Hour))
+	wantErr(t, "retry", save("s1", "sms", "m1", `{"reply":"other"}`), ErrDuplicate)
+	wantErr(t, "same id on another channel", save("s2", "whatsapp", "m1", `{"reply":"two"}`), nil)
+
+	for _, tc := range []struct {
+		ch, msg   string
+		wantFound bool
+		wantReply string
+	}{
+		{"sms", "m1", true, `{"reply":"one"}`},
+		{"whatsapp", "m1", true, `{"reply":"two"}`},
+		{"sms", "m2", false, ""},
+	} {
+		reply, found, err := b.ProcessedReply(ctx, tc.ch, tc.msg)
+		if err != nil || found != tc.wantFound || string(reply) != tc.wantReply {
+			t.Fatalf("ProcessedReply(%s,%s) = %q %v %v", tc.ch, tc.msg, reply, found, err)
+		}
+	}
+
+	// Prune what is older than 30 minutes: only the first record.
+	n, err := b.PruneProcessed(ctx, t0.Add(30*time.Minute), 0)
+	if err != nil || n != 1 {
+		t.Fatalf("PruneProcessed = %d, %v; want 1", n, err)
+	}
+	if _, found, _ := b.ProcessedReply(ctx, "sms", "m1"); found {
+		t.Fatal("pruned record still found")
+	}
+	if _, found, _ := b.ProcessedReply(ctx, "whatsapp", "m1"); !found {
+		t.Fatal("recent record pruned")
+	}
+	if got := stats(t, b).Processed; got != 1 {
+		t.Fatalf("Stats.Processed = %d, want 1", got)
+	}
+	// Once pruned, the message is new again.
+	wantErr(t, "after prune", save("s1", "sms", "m1", `{}`), nil)
+}
+
+func TestContactUpsert(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	_, err := b.Contact(ctx, "tel:+1")
+	wantErr(t, "Contact before", err, ErrNotFound)
+
+	versions := []flows.Contact{
+		{URN: "tel:+1", Name: "Ann"},
+		{URN: "tel:+1", Name: "Ann", Language: "fra", Fields: map[string]string{"age": "30"}, Groups: []string{"a"}},
+		{URN: "tel:+1", Name: "Ann B", Fields: map[string]string{"age": "31", "city": "Lyon"}},
+	}
+	for i, c := range versions {
+		mustSave(t, b, &Turn{Session: session("s", flows.StatusActive, "tel:+1"), Contact: &c})
+		got, err := b.Contact(ctx, "tel:+1")
+		if err != nil || !reflect.DeepEqual(*got, c) {
+			t.Fatalf("turn %d: Contact = %+v, %v; want %+v", i, got, err, c)
+		}
+	}
+	if n := stats(t, b).Contacts; n != 1 {
+		t.Fatalf("Stats.Contacts = %d, want 1", n)
+	}
+}
+
+func TestSessionEvents(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	// "s" and "s1" share a prefix: their logs must not mix.
+	for turn := range 3 {
+		var evs []flows.Event
+		for j := range 4 {
+			evs = append(evs, flows.Event{Type: flows.EventMessageOut, Text: fmt.Sprintf("t%d-e%d", turn, j), Time: t0})
+		}
+		mustSave(t, b, &Turn{Session: session("s", flows.StatusActive, "tel:+1"), Events: evs})
+		mustSave(t, b, &Turn{Session: session("s1", flows.StatusActive, "tel:+2"), Events: evs[:1]})
+	}
+	var texts []string
+	after := uint64(0)
+	for pages := 0; ; pages++ {
+		recs, err := b.SessionEvents(ctx, "s", after, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			if pages != 3 {
+				t.Fatalf("%d pages, want 3", pages)
+			}
+			break
+		}
+		for _, r := range recs {
+			if r.Seq != after+1 {
+				t.Fatalf("seq %d after %d", r.Seq, after)
+			}
+			after = r.Seq
+			texts = append(texts, r.Event.Text)
+		}
+	}
+	if len(texts) != 12 || texts[0] != "t0-e0" || texts[4] != "t1-e0" || texts[11] != "t2-e3" {
+		t.Fatalf("events out of order: %v", texts)
+	}
+	_, err := b.SessionEvents(ctx, "missing", 0, 10)
+	wantErr(t, "SessionEvents(missing)", err, ErrNotFound)
+	if n := stats(t, b).Events; n != 15 {
+		t.Fatalf("Stats.Events = %d, want 15", n)
+	}
+}
+
+func TestListSessions(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	type row struct {
+		id     string
+		status flows.Status
+		flow   string
+		urn    string
+	}
+	rows := []row{
+		{"a1", flows.StatusWaiting, "f1", "tel:+1"},
+		{"a2", flows.StatusCompleted, "f1", "tel:+1"},
+		{"a3", flows.StatusWaiting, "f2", "tel:+2"},
+		{"a4", flows.StatusFailed, "f2", "tel:+1"},
+		{"a5", flows.StatusWaiting, "f1", "tel:+3"},
+		{"a6", flows.StatusActive, "f1", "tel:+10"}, // "tel:+1" is a prefix of its URN
+	}
+	for _, r := range rows {
+		s := session(r.id, r.status, r.urn)
+		s.FlowID = r.flow
+		mustSave(t, b, &Turn{Session: s, Channel: "sms"})
+	}
+	tests := []struct {
+		name string
+		f    SessionFilter
+		want []string
+	}{
+		{"all", SessionFilter{}, []string{"a1", "a2", "a3", "a4", "a5", "a6"}},
+		{"waiting", SessionFilter{Status: flows.StatusWaiting}, []string{"a1", "a3", "a5"}},
+		{"flow", SessionFilter{FlowID: "f2"}, []string{"a3", "a4"}},
+		{"contact", SessionFilter{Contact: "tel:+1"}, []string{"a1", "a2", "a4"}},
+		{"waiting on flow", SessionFilter{Status: flows.StatusWaiting, FlowID: "f1"}, []string{"a1", "a5"}},
+		{"contact and status", SessionFilter{Contact: "tel:+1", Status: flows.StatusFailed}, []string{"a4"}},
+		{"nothing", SessionFilter{Status: flows.StatusExpired}, nil},
+	}
+	for _, tc := range tests {
+		for _, limit := range []int{1, 2, 100} {
+			t.Run(fmt.Sprintf("%s/limit=%d", tc.name, limit), func(t *testing.T) {
+				var got []string
+				cursor := ""
+				for range 20 {
+					page, next, err := b.ListSessions(ctx, tc.f, Page{After: cursor, Limit: limit})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(page) > limit {
+						t.Fatalf("page of %d, limit %d", len(page), limit)
+					}
+					for _, s := range page {
+						got = append(got, s.ID)
+					}
+					if next == "" {
+						break
+					}
+					cursor = next
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Fatalf("got %v, want %v", got, tc.want)
+				}
+			})
+		}
+	}
+	_, _, err := b.ListSessions(ctx, SessionFilter{Status: "paused"}, Page{})
+	wantErr(t, "unknown status", err, ErrInvalid)
+}
+
+func TestDeleteSession(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	exp := t0.Add(time.Hour)
+	for _, id := range []string{"s", "s1"} {
+		s := session(id, flows.StatusWaiting, "tel:"+id)
+		s.ExpiresAt = &exp
+		mustSave(t, b, &Turn{Session: s, Channel: "sms", Events: []flows.Event{{Type: "a"}, {Type: "b"}}})
+	}
+	wantErr(t, "DeleteSession", b.DeleteSession(ctx, "s"), nil)
+	wantErr(t, "DeleteSession again", b.DeleteSession(ctx, "s"), ErrNotFound)
+
+	_, err := b.LoadSession(ctx, "s")
+	wantErr(t, "LoadSession", err, ErrNotFound)
+	_, err = b.WaitingSession(ctx, "sms", "tel:s")
+	wantErr(t, "WaitingSession", err, ErrNotFound)
+	timers, _ := b.DueTimers(ctx, farFuture, 10)
+	if len(timers) != 1 || timers[0].SessionID != "s1" {
+		t.Fatalf("timers after delete: %+v", timers)
+	}
+	if evs, err := b.SessionEvents(ctx, "s1", 0, 10); err != nil || len(evs) != 2 {
+		t.Fatalf("events of s1 after deleting s: %d, %v", len(evs), err)
+	}
+	if list, _, _ := b.ListSessions(ctx, SessionFilter{Contact: "tel:s"}, Page{}); len(list) != 0 {
+		t.Fatalf("contact index still lists %d sessions", len(list))
+	}
+	st := stats(t, b)
+	if st.Sessions[flows.StatusWaiting] != 1 || st.Timers != 1 || st.Events != 2 {
+		t.Fatalf("stats after delete: %+v", st)
+	}
+}
+
+func TestDueTimers(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	for i := range 5 {
+		s := session(fmt.Sprintf("s%d", i), flows.StatusWaiting, fmt.Sprintf("tel:+%d", i))
+		at := t0.Add(time.Duration(5-i) * time.Minute) // s4 is due first
+		s.Wait = &flows.Wait{Widget: "w", Kind: flows.WaitMessage, TimeoutAt: &at}
+		mustSave(t, b, &Turn{Session: s})
+	}
+	tests := []struct {
+		now   time.Time
+		limit int
+		want  []string
+	}{
+		{t0, 10, nil},
+		{t0.Add(time.Minute), 10, []string{"s4"}},
+		{t0.Add(3 * time.Minute), 10, []string{"s4", "s3", "s2"}},
+		{t0.Add(time.Hour), 2, []string{"s4", "s3"}},
+	}
+	for _, tc := range tests {
+		timers, err := b.DueTimers(ctx, tc.now, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, tm := range timers {
+			got = append(got, tm.SessionID)
+			if tm.Kind != TimerWaitTimeout || tm.At.After(tc.now) {
+				t.Fatalf("timer %+v not due at %v", tm, tc.now)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Fatalf("DueTimers(%v, %d) = %v, want %v", tc.now, tc.limit, got, tc.want)
+		}
+	}
+	// A scanner removes the timer of a session that is gone.
+	timers, _ := b.DueTimers(ctx, t0.Add(time.Minute), 1)
+	wantErr(t, "RemoveTimer", b.RemoveTimer(ctx, timers[0]), nil)
+	wantErr(t, "RemoveTimer twice", b.RemoveTimer(ctx, timers[0]), nil)
+	if got := stats(t, b).Timers; got != 4 {
+		t.Fatalf("Stats.Timers = %d, want 4", got)
+	}
+	// The session moving on after its timer was removed keeps the count right.
+	mustSave(t, b, &Turn{Session: session("s4", flows.StatusCompleted, "tel:+4")})
+	if got := stats(t, b).Timers; got != 4 {
+		t.Fatalf("Stats.Timers = %d after completing s4, want 4", got)
+	}
+}
+
+func TestSessionRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	for _, uncompressed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("uncompressed=%v", uncompressed), func(t *testing.T) {
+			b, err := Open(t.TempDir()+"/db", Options{NoSync: true, Uncompressed: uncompressed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			want := SampleSession(7, t0)
+			want.Extra = json.RawMessage(`{"ok":true}`)
+			mustSave(t, b, &Turn{Session: want})
+			got, err := b.LoadSession(ctx, want.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wj, _ := json.Marshal(want)
+			gj, _ := json.Marshal(got)
+			if string(wj) != string(gj) {
+				t.Fatalf("round trip changed the session:\n%s\n%s", wj, gj)
+			}
+			_, err = b.LoadSession(ctx, "nope")
+			wantErr(t, "LoadSession(nope)", err, ErrNotFound)
+		})
+	}
+}
+
+func TestSaveTurnRejects(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	for _, tc := range []struct {
+		name string
+		turn *Turn
+	}{
+		{"no session", &Turn{}},
+		{"empty session id", &Turn{Session: session("", flows.StatusActive, "")}},
+		{"NUL in session id", &Turn{Session: session("a\x00", flows.StatusActive, "")}},
+		{"contact without urn", &Turn{Session: session("a", flows.StatusActive, ""), Contact: &flows.Contact{Name: "x"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, "SaveTurn", b.SaveTurn(ctx, tc.turn), ErrInvalid)
+		})
+	}
+}
+
+// TestConcurrentSaveTurn saves many turns from many goroutines and checks
+// that every one landed with its events and outbox records.
+func TestConcurrentSaveTurn(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	const workers, turns = 32, 15
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			id := fmt.Sprintf("sess-%02d", w)
+			for i := range turns {
+				s := session(id, flows.StatusWaiting, "tel:"+id)
+				s.UpdatedAt = t0.Add(time.Duration(i) * time.Second)
+				var prev time.Time
+				if i > 0 {
+					prev = t0.Add(time.Duration(i-1) * time.Second)
+				}
+				err := b.SaveTurn(ctx, &Turn{
+					Session: s, Channel: "sms", PrevUpdated: prev,
+					Events:    []flows.Event{{Type: flows.EventMessageIn, Text: fmt.Sprint(i)}, {Type: flows.EventMessageOut}},
+					Outbox:    []OutboxRecord{{Type: "turn", Data: json.RawMessage(fmt.Sprintf(`{"s":%q,"i":%d}`, id, i))}},
+					MessageID: fmt.Sprintf("%s-m%d", id, i),
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := stats(t, b)
+	if st.Sessions[flows.StatusWaiting] != workers || st.Events != workers*turns*2 || st.Outbox != workers*turns || st.Processed != workers*turns {
+		t.Fatalf("stats = %+v", st)
+	}
+	// Per session, outbox records are in turn order.
+	recs, err := b.Outbox(ctx, 0, 1000)
+	if err != nil || len(recs) != workers*turns {
+		t.Fatalf("outbox: %d records, %v", len(recs), err)
+	}
+	last := map[string]int{}
+	for _, r := range recs {
+		var d struct {
+			S string
+			I int
+		}
+		json.Unmarshal(r.Record.Data, &d)
+		if prev, ok := last[d.S]; ok && d.I != prev+1 {
+			t.Fatalf("outbox order for %s: %d after %d", d.S, d.I, prev)
+		}
+		last[d.S] = d.I
+	}
+	for w := range workers {
+		id := fmt.Sprintf("sess-%02d", w)
+		evs, err := b.SessionEvents(ctx, id, 0, 1000)
+		if err != nil || len(evs) != turns*2 {
+			t.Fatalf("%s: %d events, %v", id, len(evs), err)
+		}
+		if evs[len(evs)-2].Event.Text != fmt.Sprint(turns-1) {
+			t.Fatalf("%s: last turn's event is %q", id, evs[len(evs)-2].Event.Text)
+		}
+	}
+	seqs := make([]int, 0, len(recs))
+	for _, r := range recs {
+		seqs = append(seqs, int(r.Seq))
+	}
+	if !sort.IntsAreSorted(seqs) {
+		t.Fatal("outbox not in sequence order")
+	}
+}
+
+func TestContextCancelled(t *testing.T) {
+	b, _ := openTest(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := b.SaveTurn(ctx, &Turn{Session: session("s", flows.StatusActive, "tel:+1")})
+	wantErr(t, "SaveTurn", err, context.Canceled)
+	_, err = b.LoadSession(context.Background(), "s")
+	wantErr(t, "LoadSession", err, ErrNotFound)
+}

@@ -1,0 +1,294 @@
+package websim_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/parleyhq/parley/examples"
+	"github.com/parleyhq/parley/server"
+)
+
+// outDir holds the screenshots the end-to-end test takes (git-ignored).
+const outDir = "testout"
+
+// findChromium returns the first Chromium or Chrome in PATH.
+func findChromium() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// startServer runs a real server on a loopback port with a fresh store,
+// seeded with the example flows.
+func startServer(t *testing.T) string {
+	t.Helper()
+	srv, err := server.New(server.Config{
+		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Examples: examples.FS,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-done
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// browser starts headless Chromium; the test skips when none is installed.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	exe := findChromium()
+	if exe == "" {
+		t.Skip("no Chromium found in PATH (chromium, chromium-browser or google-chrome): install one, e.g. apt-get install -y chromium, to run the simulator's browser test")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1000),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", exe, err)
+	}
+	return ctx
+}
+
+// do runs the steps in order, each within its own deadline, and on failure
+// reports which step failed with what the page showed.
+func do(ctx context.Context, t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	for i, st := range steps {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		_, err := chromedp.Run(sctx, st)
+		cancel()
+		if err != nil {
+			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[
+				'status: ' + document.querySelector('#start-status').textContent,
+				'errors: ' + document.querySelector('#flow-errors').textContent,
+				'chat: ' + document.querySelector('#chat').innerText,
+				'events: ' + [...document.querySelectorAll('#events .etype')].map(e => e.textContent).join(' '),
+			].join('\n')`))
+			t.Fatalf("step %d: %v\npage:\n%s", i+1, err, state)
+		}
+	}
+}
+
+// js quotes s as a JavaScript string literal.
+func js(s string) string { return fmt.Sprintf("%q", s) }
+
+// waitFor polls a JavaScript condition until it is true.
+func waitFor(cond string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingInterval(50*time.Millisecond))
+}
+
+// texts reads the text of every element matching sel.
+func texts(ctx context.Context, t *testing.T, sel string) []string {
+	t.Helper()
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		fmt.Sprintf(`[...document.querySelectorAll(%s)].map(e => e.textContent)`, js(sel))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func screenshot(ctx context.Context, t *testing.T, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(outDir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// chooseFlow picks a stored flow and waits for its JSON in the editor.
+func chooseFlow(id, marker string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#flow-select option[value=%s]`, js(id)))),
+		chromedp.SetValue(chromedp.CSS(`#flow-select`), id),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#flow-select').dispatchEvent(new Event('change'))`),
+		waitFor(fmt.Sprintf(`document.querySelector('#flow-json').value.includes(%s)`, js(marker))),
+	)
+}
+
+// bubbleWith waits for a bubble of who ("flow" or "contact") containing text.
+func bubbleWith(who, text string) chromedp.Action[chromedp.Void] {
+	return waitFor(fmt.Sprintf(`[...document.querySelectorAll('.bubble.%s')].some(b => b.textContent.includes(%s))`, who, js(text)))
+}
+
+func TestSimulatorInBrowser(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+
+	const (
+		welcome = "Thanks for contacting the ThriftShop order status system. Please send your order # and we'll help you in a jiffy!"
+		shipped = "Great news Ben Haggerty! We shipped your order for Vogue White Wall x 4 on October 9th and we expect it will be delivered on April 3rd."
+		thanks  = "Thanks Ben Haggerty, we'll be in touch ASAP about order # CU001."
+		answer  = `{"status": "Shipped", "order": "CU001", "name": "Ben Haggerty", "ship_date": "October 9th", "delivery_date": "April 3rd", "description": "Vogue White Wall x 4"}`
+	)
+
+	t.Run("order status with a mocked webhook", func(t *testing.T) {
+		do(ctx, t,
+			chromedp.Navigate(base+"/simulator"),
+			chooseFlow("order-status", `"lookup"`),
+			// Mock the lookup webhook: the add button proposes the flow's webhook widget.
+			chromedp.Click(chromedp.CSS(`#add-mock`)),
+			waitFor(`document.querySelector('.mock-widget').value === 'lookup'`),
+			chromedp.SetValue(chromedp.CSS(`.mock-body`), answer),
+			chromedp.Click(chromedp.CSS(`#start`)),
+			bubbleWith("flow", welcome),
+			chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+			chromedp.SendKeys(chromedp.CSS(`#message`), "CU001"+kb.Enter),
+			bubbleWith("flow", shipped),
+			waitFor(`[...document.querySelectorAll('#events li[data-type="webhook_called"] .estatus')].some(e => e.textContent.startsWith('200'))`),
+			chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+			chromedp.SendKeys(chromedp.CSS(`#message`), "Please leave it at the back door"+kb.Enter),
+			bubbleWith("flow", thanks),
+			waitFor(`document.querySelector('#session-status').textContent === 'completed'`),
+			waitFor(`document.querySelector('#variables-view').textContent.includes('@flow.order_number')`),
+		)
+		if got, want := texts(ctx, t, ".bubble.contact"), []string{"CU001", "Please leave it at the back door"}; strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("contact bubbles = %q, want %q", got, want)
+		}
+		flowBubbles := texts(ctx, t, ".bubble.flow")
+		if len(flowBubbles) != 3 || flowBubbles[0] != welcome || !strings.HasPrefix(flowBubbles[1], shipped) || flowBubbles[2] != thanks {
+			t.Errorf("flow bubbles = %q, want the welcome, the shipped answer and the thanks", flowBubbles)
+		}
+
+		// The event log lists the webhook call with its status; opened, it
+		// shows the request sent and the (mocked) response received.
+		hooks := texts(ctx, t, `#events li[data-type="webhook_called"]`)
+		if len(hooks) != 1 {
+			t.Fatalf("event log has %d webhook_called events, want 1", len(hooks))
+		}
+		for _, want := range []string{"200 success", "widget lookup", "POST http://127.0.0.1:8080/demo/order-status", "Request sent", "Response received", "Vogue White Wall x 4", server.MockHeader} {
+			if !strings.Contains(hooks[0], want) {
+				t.Errorf("webhook event does not show %q:\n%s", want, hooks[0])
+			}
+		}
+		types := texts(ctx, t, `#events .etype`)
+		if len(types) < 4 || types[0] == "" || !strings.Contains(strings.Join(types, " "), "message_in") {
+			t.Errorf("event log = %q, want the turns' events in order", types)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#events li[data-type="webhook_called"] summary`))); err != nil {
+			t.Fatal(err)
+		}
+		screenshot(ctx, t, "simulator-order-status.png")
+
+		vars := texts(ctx, t, "#variables-view")[0]
+		for _, want := range []string{"@flow.order_number", "CU001", "@flow.lookup", "200  (Success)", `"order": "CU001"`} {
+			if !strings.Contains(vars, want) {
+				t.Errorf("variables do not show %q:\n%s", want, vars)
+			}
+		}
+	})
+
+	t.Run("edit and rerun shows validation errors next to the JSON", func(t *testing.T) {
+		do(ctx, t,
+			chromedp.Evaluate[chromedp.Void](`(() => {
+				const ta = document.querySelector('#flow-json');
+				ta.value = ta.value.replace('"Next": "lookup"', '"Next": "lookup-typo"');
+				ta.dispatchEvent(new Event('input'));
+			})()`),
+			chromedp.Click(chromedp.CSS(`#start`)),
+			waitFor(`[...document.querySelectorAll('#flow-errors li')].some(li => li.textContent.includes('lookup-typo'))`),
+		)
+		errs := texts(ctx, t, "#flow-errors li")
+		if len(errs) != 1 || !strings.Contains(errs[0], "widget order") || !strings.Contains(errs[0], `widgets[1].exits["Next"]`) {
+			t.Errorf("flow errors = %q, want one naming widget order and its exit path", errs)
+		}
+		// Fixing the flow and starting again runs the edited flow as a draft.
+		do(ctx, t,
+			chromedp.Evaluate[chromedp.Void](`(() => {
+				const ta = document.querySelector('#flow-json');
+				ta.value = ta.value.replace('"Next": "lookup-typo"', '"Next": "lookup"').replace('in a jiffy!', 'in a moment!');
+				ta.dispatchEvent(new Event('input'));
+			})()`),
+			chromedp.Click(chromedp.CSS(`#start`)),
+			bubbleWith("flow", "we'll help you in a moment!"),
+			waitFor(`document.querySelector('#chat .system').textContent.includes('sim.order-status')`),
+		)
+		if errs := texts(ctx, t, "#flow-errors li"); len(errs) != 0 {
+			t.Errorf("flow errors after the fix = %q, want none", errs)
+		}
+	})
+
+	t.Run("IVR menu with the keypad", func(t *testing.T) {
+		do(ctx, t,
+			chooseFlow("ivr-menu", `"gather_digits"`),
+			chromedp.WaitVisible(chromedp.CSS(`#caller`)),
+			chromedp.SetValue(chromedp.CSS(`#caller`), "+15551234567"),
+			chromedp.Click(chromedp.CSS(`#start`)),
+			bubbleWith("flow", "Hello, caller from +15551234567. Welcome to Parley Telecom."),
+			bubbleWith("flow", "Press 1 for sales, 2 for support."),
+			chromedp.WaitVisible(chromedp.CSS(`.keypad`)),
+			// No key pressed: fire the gather's timeout now.
+			chromedp.WaitEnabled(chromedp.CSS(`#fire-timeout`)),
+			chromedp.Click(chromedp.CSS(`#fire-timeout`)),
+			bubbleWith("flow", "Sorry, we did not hear anything."),
+			chromedp.WaitEnabled(chromedp.CSS(`.keypad button[data-key="9"]`)),
+			chromedp.Click(chromedp.CSS(`.keypad button[data-key="9"]`)),
+			bubbleWith("flow", "Sorry, that is not an option."),
+			chromedp.WaitEnabled(chromedp.CSS(`.keypad button[data-key="2"]`)),
+			chromedp.Click(chromedp.CSS(`.keypad button[data-key="2"]`)),
+			bubbleWith("flow", "Connecting you to support."),
+			waitFor(`document.querySelector('#session-status').textContent !== 'waiting'`),
+			waitFor(`document.querySelector('#variables-view').textContent.includes('$call.cli')`),
+		)
+		if got := texts(ctx, t, ".bubble.contact"); strings.Join(got, "|") != "pressed9|pressed2" {
+			t.Errorf("contact bubbles = %q, want the keys 9 then 2", got)
+		}
+		if vars := texts(ctx, t, "#variables-view")[0]; !strings.Contains(vars, "+15551234567") || !strings.Contains(vars, "Support") {
+			t.Errorf("variables do not show the caller and the menu choice:\n%s", vars)
+		}
+		if got := texts(ctx, t, "#session-status")[0]; got == "waiting" || got == "failed" {
+			t.Errorf("session status after the menu = %q", got)
+		}
+		screenshot(ctx, t, "simulator-ivr-menu.png")
+	})
+}

@@ -1,0 +1,512 @@
+// Parley simulator page. Plain JavaScript, no build step: it calls the HTTP
+// API (see docs/api.md and docs/simulator.md) and renders what comes back.
+"use strict";
+
+(() => {
+  const $ = (sel) => document.querySelector(sel);
+  const el = (tag, attrs, ...kids) => {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") n.className = v;
+      else if (k === "text") n.textContent = v;
+      else n.setAttribute(k, v === true ? "" : v);
+    }
+    for (const k of kids) if (k !== null && k !== undefined) n.append(k);
+    return n;
+  };
+
+  const ui = {
+    apiKey: $("#api-key"), flowSelect: $("#flow-select"), flowJSON: $("#flow-json"),
+    flowErrors: $("#flow-errors"), setup: $("#setup"), name: $("#contact-name"), urn: $("#contact-urn"),
+    caller: $("#caller"), variables: $("#variables"), mocks: $("#mocks"), addMock: $("#add-mock"),
+    widgets: $("#webhook-widgets"), start: $("#start"), startStatus: $("#start-status"),
+    status: $("#session-status"), restart: $("#restart"), chat: $("#chat"), quick: $("#quick-replies"),
+    composer: $("#composer"), message: $("#message"), send: $("#send"),
+    keypadArea: $("#keypad-area"), digitsForm: $("#digits-form"), digits: $("#digits"),
+    sendDigits: $("#send-digits"), hangup: $("#hangup"), fireTimeout: $("#fire-timeout"),
+    waitInfo: $("#wait-info"), vars: $("#variables-view"), events: $("#events"),
+  };
+
+  // state of the running session
+  let session = null; // {id, voice, status, waiting}
+  let lastSeq = 0;
+  let busy = false;
+
+  // ---- API ----
+  ui.apiKey.value = localStorage.getItem("parley.apiKey") || "";
+  ui.apiKey.addEventListener("change", () => {
+    localStorage.setItem("parley.apiKey", ui.apiKey.value.trim());
+    loadFlows();
+  });
+
+  class APIError extends Error {
+    constructor(status, body) {
+      const e = (body && body.error) || {};
+      super(e.message || `HTTP ${status}`);
+      this.status = status;
+      this.code = e.code;
+      this.field = e.field;
+      this.details = e.errors || [];
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    const key = ui.apiKey.value.trim();
+    if (key) headers.Authorization = "Bearer " + key;
+    let payload;
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      payload = typeof body === "string" ? body : JSON.stringify(body);
+    }
+    const res = await fetch(path, { method, headers, body: payload });
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = { error: { message: text } }; }
+    if (!res.ok) throw new APIError(res.status, data);
+    return data;
+  }
+
+  // ---- flows ----
+  async function loadFlows() {
+    let list;
+    try {
+      list = (await api("GET", "/v1/flows")).flows || [];
+    } catch (err) {
+      ui.startStatus.textContent = "Could not list flows: " + err.message;
+      return;
+    }
+    const keep = ui.flowSelect.value;
+    ui.flowSelect.replaceChildren(el("option", { value: "", text: "(paste or write JSON below)" }));
+    const stored = el("optgroup", { label: "Flows" });
+    const drafts = el("optgroup", { label: "Simulator drafts" });
+    for (const f of list) {
+      const label = `${f.name || f.id} (${f.id}${f.kind === "voice" ? ", voice" : ""})`;
+      (f.id.startsWith("sim.") ? drafts : stored).append(el("option", { value: f.id, text: label }));
+    }
+    ui.flowSelect.append(stored);
+    if (drafts.children.length) ui.flowSelect.append(drafts);
+    if (keep) ui.flowSelect.value = keep;
+  }
+
+  ui.flowSelect.addEventListener("change", async () => {
+    const id = ui.flowSelect.value;
+    if (!id) return;
+    try {
+      const doc = await api("GET", "/v1/flows/" + encodeURIComponent(id));
+      const pretty = JSON.stringify(doc.definition, null, 2);
+      ui.flowJSON.value = pretty;
+      flowChanged();
+      // Mocks belong to a flow's widgets: drop those the new flow does not have.
+      const hooks = new Set([...ui.widgets.querySelectorAll("option")].map((o) => o.value));
+      for (const row of ui.mocks.querySelectorAll(".mock")) {
+        if (!hooks.has(row.querySelector(".mock-widget").value.trim())) row.remove();
+      }
+    } catch (err) {
+      showFlowErrors([{ path: "$", message: err.message }]);
+    }
+  });
+
+  // parseFlow returns the editor's JSON, or null after showing why it is not JSON.
+  function parseFlow() {
+    const text = ui.flowJSON.value.trim();
+    if (!text) {
+      showFlowErrors([{ path: "$", message: "choose a stored flow or paste flow JSON" }]);
+      return null;
+    }
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      showFlowErrors([{ path: "$", message: "not JSON: " + err.message }]);
+      return null;
+    }
+  }
+
+  function showFlowErrors(errors, warnings) {
+    ui.flowErrors.replaceChildren();
+    ui.flowErrors.classList.remove("warnings");
+    const list = (errors && errors.length) ? errors : (warnings || []);
+    if (!list.length) return;
+    if (!(errors && errors.length)) ui.flowErrors.classList.add("warnings");
+    const heading = (errors && errors.length)
+      ? `${errors.length} problem${errors.length > 1 ? "s" : ""} in the flow:`
+      : "Warnings:";
+    const ul = el("ul");
+    for (const e of list) {
+      const where = [e.widget ? `widget ${e.widget}` : "", e.path || ""].filter(Boolean).join(" · ");
+      ul.append(el("li", { class: "flow-error" }, el("span", { class: "where", text: where }), document.createTextNode(" " + e.message)));
+    }
+    ui.flowErrors.append(el("strong", { text: heading }), ul);
+  }
+
+  let validateTimer = 0;
+  function flowChanged() {
+    const text = ui.flowJSON.value.trim();
+    let flow = null;
+    try { flow = text ? JSON.parse(text) : null; } catch (_) { /* reported on validate */ }
+    const voice = !!(flow && flow.kind === "voice");
+    document.body.classList.toggle("voice", voice);
+    ui.widgets.replaceChildren();
+    for (const w of (flow && Array.isArray(flow.widgets) ? flow.widgets : [])) {
+      if (w && w.type === "webhook" && w.id) ui.widgets.append(el("option", { value: w.id, text: w.url || w.webhook || "" }));
+    }
+    clearTimeout(validateTimer);
+    validateTimer = setTimeout(validate, 400);
+  }
+  ui.flowJSON.addEventListener("input", flowChanged);
+
+  async function validate() {
+    const text = ui.flowJSON.value.trim();
+    if (!text) { showFlowErrors([]); return true; }
+    try { JSON.parse(text); } catch (err) {
+      showFlowErrors([{ path: "$", message: "not JSON: " + err.message }]);
+      return false;
+    }
+    try {
+      const r = await api("POST", "/v1/flows/validate", text);
+      showFlowErrors(r.errors, r.warnings);
+      return r.valid;
+    } catch (err) {
+      showFlowErrors([{ path: err.field || "$", message: err.message }]);
+      return false;
+    }
+  }
+
+  // ---- mocks ----
+  let mockSeq = 0;
+  function addMock(widget, status, body) {
+    const row = $("#mock-row").content.firstElementChild.cloneNode(true);
+    const n = ++mockSeq;
+    for (const [cls, name] of [["mock-widget", "widget"], ["mock-status", "status"], ["mock-body", "body"]]) {
+      const input = row.querySelector("." + cls);
+      input.id = `mock-${n}-${name}`;
+      input.previousElementSibling.setAttribute("for", input.id);
+    }
+    if (widget) row.querySelector(".mock-widget").value = widget;
+    if (status) row.querySelector(".mock-status").value = status;
+    if (body !== undefined) row.querySelector(".mock-body").value = typeof body === "string" ? body : JSON.stringify(body, null, 2);
+    row.querySelector(".mock-remove").addEventListener("click", () => {
+      row.remove();
+      ui.addMock.focus();
+    });
+    ui.mocks.append(row);
+    return row;
+  }
+  ui.addMock.addEventListener("click", () => {
+    const first = ui.widgets.querySelector("option");
+    addMock(first ? first.value : "", 200).querySelector(".mock-widget").focus();
+  });
+
+  function collectMocks() {
+    const out = {};
+    for (const row of ui.mocks.querySelectorAll(".mock")) {
+      const id = row.querySelector(".mock-widget").value.trim();
+      if (!id) continue;
+      const status = parseInt(row.querySelector(".mock-status").value, 10) || 200;
+      const raw = row.querySelector(".mock-body").value.trim();
+      let body = raw;
+      if (raw) { try { body = JSON.parse(raw); } catch (_) { body = raw; } }
+      out[id] = { status, body: raw ? body : undefined };
+    }
+    return out;
+  }
+
+  function collectVariables() {
+    const out = {};
+    for (const line of ui.variables.value.split("\n")) {
+      const i = line.indexOf("=");
+      if (i < 0) continue;
+      const k = line.slice(0, i).trim();
+      if (k) out[k] = line.slice(i + 1).trim();
+    }
+    return out;
+  }
+
+  // ---- session ----
+  ui.setup.addEventListener("submit", (ev) => { ev.preventDefault(); start(); });
+  ui.restart.addEventListener("click", () => start());
+
+  async function start() {
+    if (busy) return;
+    const flow = parseFlow();
+    if (!flow) { ui.flowJSON.focus(); return; }
+    busy = true;
+    ui.start.disabled = true;
+    ui.startStatus.textContent = "Starting…";
+    try {
+      if (session && !isEnded(session.status)) {
+        await api("POST", `/v1/sessions/${session.id}/interrupt`).catch(() => {});
+      }
+      const voice = flow.kind === "voice";
+      const body = {
+        definition: flow,
+        contact: { name: ui.name.value.trim(), urn: ui.urn.value.trim() },
+        variables: collectVariables(),
+        mocks: collectMocks(),
+      };
+      if (voice) body.call = { from: ui.caller.value.trim() };
+      const reply = await api("POST", "/v1/simulator/sessions", body);
+      showFlowErrors([], reply.warnings);
+      session = { id: reply.id, voice, status: reply.status, waiting: reply.waiting_for, flow: reply.flow };
+      lastSeq = 0;
+      ui.chat.replaceChildren();
+      ui.events.replaceChildren();
+      system(`Session ${reply.id} on ${reply.flow}${reply.revision ? " revision " + reply.revision : ""}`);
+      ui.startStatus.textContent = "";
+      if (reply.flow && reply.flow.startsWith("sim.")) loadFlows();
+      await turn(reply);
+    } catch (err) {
+      if (err.details && err.details.length) {
+        showFlowErrors(err.details);
+        ui.startStatus.textContent = "The flow has errors: fix them and start again.";
+        ui.flowJSON.focus();
+      } else {
+        ui.startStatus.textContent = "Could not start: " + err.message;
+      }
+    } finally {
+      busy = false;
+      ui.start.disabled = false;
+      setControls();
+      focusInput();
+    }
+  }
+
+  function isEnded(status) {
+    return ["completed", "expired", "failed", "interrupted"].includes(status);
+  }
+
+  // send runs one resume: what the contact did is shown first, then the turn.
+  async function send(body, shown) {
+    if (!session || busy) return;
+    busy = true;
+    setControls();
+    if (shown && shown.system) system(shown.system);
+    else if (shown) bubble("contact", shown.text, shown.kind);
+    try {
+      const path = body.hangup ? `/v1/simulator/sessions/${session.id}/hangup` : `/v1/sessions/${session.id}/resume`;
+      const reply = await api("POST", path, body.hangup ? undefined : body);
+      await turn(reply);
+    } catch (err) {
+      system(err.message, true);
+      await refresh();
+    } finally {
+      busy = false;
+      setControls();
+      focusInput();
+    }
+  }
+
+  // turn renders a turn's reply and refreshes variables and events.
+  async function turn(reply) {
+    ui.quick.replaceChildren();
+    for (const m of reply.messages || []) renderMessage(m);
+    session.status = reply.status;
+    session.waiting = reply.waiting_for || null;
+    await refresh();
+    if (isEnded(session.status)) system(`Session ${session.status}`);
+    setControls();
+  }
+
+  function renderMessage(m) {
+    switch (m.type) {
+      case "message_out": {
+        const b = bubble("flow", m.text);
+        for (const a of m.attachments || []) b.append(el("br"), el("a", { href: a.replace(/^[^:]*:(?=https?:)/, ""), target: "_blank", rel: "noopener", text: a }));
+        ui.quick.replaceChildren();
+        for (const q of m.quick_replies || []) {
+          const btn = el("button", { type: "button", text: q });
+          btn.addEventListener("click", () => send({ text: q }, { text: q }));
+          ui.quick.append(btn);
+        }
+        break;
+      }
+      case "say": bubble("flow", m.text, "says"); break;
+      case "play": bubble("flow", m.url, "plays"); break;
+      case "gather":
+        if (m.text) bubble("flow", m.text, "says");
+        else if (m.url) bubble("flow", m.url, "plays");
+        break;
+      case "hangup": system("The flow hung up"); break;
+      default: if (m.text) bubble("flow", m.text, m.type);
+    }
+  }
+
+  function bubble(who, text, kind) {
+    const b = el("div", { class: `bubble ${who}` });
+    if (kind) b.append(el("span", { class: "kind", text: kind }));
+    b.append(document.createTextNode(text || ""));
+    ui.chat.append(b);
+    ui.chat.scrollTop = ui.chat.scrollHeight;
+    return b;
+  }
+
+  function system(text, error) {
+    ui.chat.append(el("div", { class: "system" + (error ? " error" : ""), text }));
+    ui.chat.scrollTop = ui.chat.scrollHeight;
+  }
+
+  function setControls() {
+    const s = session;
+    const waiting = !!(s && s.status === "waiting" && s.waiting);
+    const digits = waiting && s.waiting.kind === "digits";
+    ui.status.textContent = s ? s.status : "no session";
+    ui.status.className = "badge " + (s ? s.status : "");
+    ui.restart.disabled = !s || busy;
+    ui.composer.hidden = !!(s && s.voice);
+    ui.keypadArea.hidden = !(s && s.voice);
+    ui.message.disabled = ui.send.disabled = busy || !waiting || digits;
+    ui.digits.disabled = ui.sendDigits.disabled = busy || !digits;
+    for (const k of ui.keypadArea.querySelectorAll(".keypad button")) k.disabled = busy || !digits;
+    ui.hangup.disabled = busy || !s || !s.voice || isEnded(s.status);
+    for (const q of ui.quick.querySelectorAll("button")) q.disabled = busy || !waiting;
+    ui.fireTimeout.disabled = busy || !waiting || !s.waiting.timeout;
+    let info = "";
+    if (waiting) {
+      const w = s.waiting;
+      info = w.kind === "digits"
+        ? `Waiting for ${w.num_digits ? w.num_digits + " digit" + (w.num_digits > 1 ? "s" : "") : "digits"}${w.finish_key ? ", end with " + w.finish_key : ""}`
+        : "Waiting for a message";
+      if (w.timeout) info += ` (timeout ${w.timeout}s)`;
+    }
+    ui.waitInfo.textContent = info;
+  }
+
+  function focusInput() {
+    if (!session || session.status !== "waiting") return;
+    if (session.voice) ui.digits.focus(); else ui.message.focus();
+  }
+
+  ui.composer.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = ui.message.value;
+    if (!text.trim()) return;
+    ui.message.value = "";
+    send({ text }, { text });
+  });
+
+  ui.digitsForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    sendDigits();
+  });
+  function sendDigits() {
+    const d = ui.digits.value.trim();
+    if (!d) return;
+    ui.digits.value = "";
+    send({ digits: d }, { text: d, kind: "pressed" });
+  }
+  for (const k of ui.keypadArea.querySelectorAll(".keypad button")) {
+    k.addEventListener("click", () => {
+      const key = k.dataset.key;
+      const w = session && session.waiting;
+      if (!w) return;
+      if (w.finish_key && key === w.finish_key) { sendDigits(); return; }
+      ui.digits.value += key;
+      if (w.num_digits && ui.digits.value.length >= w.num_digits) sendDigits();
+    });
+  }
+  ui.hangup.addEventListener("click", () => send({ hangup: true }, { text: "hung up", kind: "call" }));
+  ui.fireTimeout.addEventListener("click", () => send({ timeout: true }, { system: "Timeout fired" }));
+
+  // ---- variables and events ----
+  async function refresh() {
+    if (!session) return;
+    const id = session.id;
+    try {
+      const [s, ev] = await Promise.all([
+        api("GET", `/v1/sessions/${id}`),
+        api("GET", `/v1/sessions/${id}/events?after=${lastSeq}`),
+      ]);
+      if (!session || session.id !== id) return;
+      session.status = s.status;
+      session.channel = s.channel ? s.channel.id : "";
+      renderVariables(s.variables || {});
+      for (const e of ev.events || []) {
+        renderEvent(e);
+        lastSeq = Math.max(lastSeq, e.seq);
+      }
+      ui.events.lastElementChild && ui.events.parentElement && (ui.events.scrollTop = ui.events.scrollHeight);
+    } catch (err) {
+      system("Could not refresh: " + err.message, true);
+    }
+  }
+
+  function table(rows) {
+    const t = el("table");
+    for (const [k, v] of rows) t.append(el("tr", null, el("th", { scope: "row", text: k }), el("td", { text: v })));
+    return t;
+  }
+
+  function renderVariables(v) {
+    const parts = [];
+    const results = Object.entries(v.flow || {});
+    parts.push(el("h3", { text: "@flow" }));
+    parts.push(results.length
+      ? table(results.map(([k, r]) => [`@flow.${k}`, r.value + (r.category ? `  (${r.category})` : "")]))
+      : el("p", { class: "hint", text: "no results yet" }));
+    parts.push(el("h3", { text: "@extra" }));
+    parts.push(v.extra ? el("pre", { text: JSON.stringify(v.extra, null, 2) }) : el("p", { class: "hint", text: "empty" }));
+    if (v.call) {
+      parts.push(el("h3", { text: "$call" }));
+      parts.push(table(Object.entries(v.call).filter(([, x]) => x !== "" && x !== null).map(([k, x]) => [`$call.${k}`, String(x)])));
+    }
+    const user = Object.entries(v.user || {});
+    parts.push(el("h3", { text: "$user.key" }));
+    parts.push(user.length ? table(user.map(([k, x]) => [`$user.key.${k}`, x])) : el("p", { class: "hint", text: "none" }));
+    ui.vars.replaceChildren(...parts);
+  }
+
+  function statusOf(e) {
+    if (e.type === "webhook_called") {
+      const ok = e.outcome === "success";
+      return { text: e.status ? `${e.status} ${e.outcome || ""}`.trim() : (e.outcome || "no answer"), ok };
+    }
+    if (e.session_status) return { text: e.session_status, ok: e.session_status === "completed" };
+    if (e.type === "error") return { text: "error", ok: false };
+    if (e.category) return { text: e.category, ok: true };
+    return null;
+  }
+
+  function summaryText(e) {
+    return e.text || e.message || (e.type === "webhook_called" && e.request ? `${e.request.method || e.method || ""} ${e.request.url || e.url || ""}` : "")
+      || (e.name ? `${e.name} = ${e.value || ""}` : "") || e.url || "";
+  }
+
+  function traceBlock(title, t) {
+    const lines = [];
+    if (t.method || t.url) lines.push(`${t.method || ""} ${t.url || ""}`.trim());
+    if (t.status) lines.push(`HTTP ${t.status}`);
+    for (const [k, v] of Object.entries(t.headers || {})) lines.push(`${k}: ${v}`);
+    let body = t.body || "";
+    try { body = JSON.stringify(JSON.parse(body), null, 2); } catch (_) { /* not JSON: as sent */ }
+    if (body) lines.push("", body);
+    if (t.truncated) lines.push("(truncated)");
+    return [el("h4", { text: title }), el("pre", { class: "trace", text: lines.join("\n") })];
+  }
+
+  function renderEvent(e) {
+    const st = statusOf(e);
+    const time = e.time ? new Date(e.time).toLocaleTimeString() : "";
+    const summary = el("summary", null,
+      el("span", { class: "etype", text: e.type }),
+      st ? el("span", { class: "estatus " + (st.ok ? "ok" : "bad"), text: st.text }) : null,
+      e.widget ? el("span", { class: "meta", text: "widget " + e.widget }) : null,
+      el("span", { class: "meta", text: "channel " + (session.channel || "simulator") }),
+      e.attempts ? el("span", { class: "meta", text: `${e.attempts} attempt${e.attempts > 1 ? "s" : ""}` }) : null,
+      el("span", { class: "meta", text: time }),
+      summaryText(e) ? el("span", { class: "etext", text: summaryText(e) }) : null);
+    const body = el("div", { class: "body" });
+    if (e.type === "webhook_called") {
+      if (e.request) body.append(...traceBlock("Request sent", e.request));
+      if (e.response) body.append(...traceBlock("Response received", e.response));
+      else body.append(el("h4", { text: "Response received" }), el("p", { class: "hint", text: e.message || "no response" }));
+    }
+    body.append(el("h4", { text: "JSON" }), el("pre", { class: "json", text: JSON.stringify(e, null, 2) }));
+    const li = el("li", { class: "event", "data-type": e.type, "data-seq": e.seq }, el("details", null, summary, body));
+    ui.events.append(li);
+  }
+
+  // ---- init ----
+  loadFlows();
+  setControls();
+})();
