@@ -232,6 +232,17 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 func (e *Engine) Expire(ctx context.Context, flow *flows.Flow, s *flows.Session) []flows.Event {
 	t := e.newTurn(ctx, s, flow)
 	defer t.close()
+	if len(s.Frames) > 1 && !s.Status.Ended() {
+		// A contact who goes quiet inside a subflow expires the subflow: the
+		// caller resumes on its Expired exit, as RapidPro does.
+		if err := t.loadFrameFlow(); err != nil {
+			t.fail(err.Error())
+			return t.finish()
+		}
+		s.Wait = nil
+		t.frameDone(flows.StatusExpired)
+		return t.finish()
+	}
 	t.end(flows.StatusExpired)
 	return t.finish()
 }

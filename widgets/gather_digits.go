@@ -142,6 +142,9 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	if w.NumDigits > 0 && len(digits) > w.NumDigits {
 		digits = digits[:w.NumDigits]
 	}
+	if c := r.Session().Call; c != nil {
+		c.Digits = digits
+	}
 	if in.Kind == flows.InputTimeout || digits == "" {
 		wait.NoInput++
 		if wait.NoInput > limit(w.MaxNoInput) {
