@@ -370,7 +370,7 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, QuickReplies: ev.QuickReplies, Attachments: ev.Attachments})
 		case flows.EventSay:
 			// The say widget carries its voice in Name and language in Scope.
-			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, Voice: ev.Name, Language: ev.Scope})
+			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, Voice: ev.Voice, Language: ev.Language})
 		case flows.EventPlay:
 			r.Messages = append(r.Messages, Message{Type: ev.Type, URL: ev.URL})
 		case flows.EventGather:

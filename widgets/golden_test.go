@@ -76,6 +76,8 @@ type goldenEvent struct {
 	Category     string            `json:"category,omitempty"`
 	Input        string            `json:"input,omitempty"`
 	Scope        string            `json:"scope,omitempty"`
+	Voice        string            `json:"voice,omitempty"`
+	Language     string            `json:"language,omitempty"`
 	Method       string            `json:"method,omitempty"`
 	HTTPStatus   int               `json:"http_status,omitempty"`
 	Outcome      string            `json:"outcome,omitempty"`
@@ -99,7 +101,7 @@ func normalise(evs []flows.Event) []goldenEvent {
 			Type: ev.Type, Widget: ev.Widget, Flow: ev.Flow, Text: ev.Text, QuickReplies: ev.QuickReplies,
 			Attachments: ev.Attachments, URL: ev.URL, Wait: ev.WaitKind, Timeout: ev.Timeout,
 			NumDigits: ev.NumDigits, FinishKey: ev.FinishKey, Name: ev.Name, Value: ev.Value,
-			Category: ev.Category, Input: ev.Input, Scope: ev.Scope, Method: ev.Method,
+			Category: ev.Category, Input: ev.Input, Scope: ev.Scope, Voice: ev.Voice, Language: ev.Language, Method: ev.Method,
 			HTTPStatus: ev.Status, Outcome: ev.Outcome, Status: ev.SessionStatus, Message: ev.Message,
 			Data: ev.Data,
 		}
