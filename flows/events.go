@@ -43,6 +43,9 @@ type Event struct {
 	FinishKey    string   `json:"finish_key,omitempty"`
 	Timeout      int      `json:"timeout,omitempty"`
 	WaitKind     string   `json:"wait,omitempty"`
+	// Voice and Language of a say prompt (text-to-speech).
+	Voice    string `json:"voice,omitempty"`
+	Language string `json:"language,omitempty"`
 
 	// Results, variables and rule matches.
 	Name     string `json:"name,omitempty"`

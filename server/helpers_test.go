@@ -37,7 +37,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type testServer struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	clock *clock
 	key   string
@@ -45,7 +45,7 @@ type testServer struct {
 
 // newTestServer starts a server on a fresh data directory. Without examples
 // given, it seeds from an empty set so tests control every flow.
-func newTestServer(t *testing.T, mod func(*Config)) *testServer {
+func newTestServer(t testing.TB, mod func(*Config)) *testServer {
 	t.Helper()
 	clk := newClock()
 	cfg := Config{
@@ -82,7 +82,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) JSON(t *testing.T) map[string]any {
+func (r response) JSON(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -92,7 +92,7 @@ func (r response) JSON(t *testing.T) map[string]any {
 }
 
 // errorOf returns the error object of an error response.
-func (r response) errorOf(t *testing.T) map[string]any {
+func (r response) errorOf(t testing.TB) map[string]any {
 	t.Helper()
 	e, ok := r.JSON(t)["error"].(map[string]any)
 	if !ok {

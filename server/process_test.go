@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// buildServer builds the `parley serve` test binary.
+// buildServer builds the parley binary.
 func buildServer(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -26,7 +26,7 @@ func buildServer(t *testing.T) string {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	bin := filepath.Join(t.TempDir(), "parley")
-	cmd := exec.Command(goBin, "build", "-o", bin, "./testdata/parleyserve")
+	cmd := exec.Command(goBin, "build", "-o", bin, "../cmd/parley")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -46,8 +46,38 @@ func freePort(t *testing.T) string {
 
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	base   string
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit error, valid after done
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// stop sends sig and waits for the process to exit.
+func (p *proc) stop(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	return p.err
 }
 
 // startServer runs `parley serve` and waits until it answers /healthz.
@@ -59,21 +89,17 @@ func startServer(t *testing.T, bin, addr, dir string) *proc {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	p := &proc{cmd: cmd, stderr: &syncBuffer{}, base: "http://" + addr, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, stderr: &stderr, base: "http://" + addr}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
+		_ = cmd.Process.Kill()
+		<-p.done
 	})
-	exited := make(chan error, 1)
-	go func() { exited <- nil }()
-	for i := 0; ; i++ {
+	for {
 		resp, err := http.Get(p.base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
@@ -81,10 +107,11 @@ func startServer(t *testing.T, bin, addr, dir string) *proc {
 				return p
 			}
 		}
-		if i > 600 {
-			t.Fatalf("server did not come up: %v\n%s", err, stderr.String())
+		select {
+		case <-p.done:
+			t.Fatalf("server exited before answering: %v\n%s", p.err, p.stderr.String())
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -155,10 +182,7 @@ func TestKillAndRestart(t *testing.T) {
 		t.FailNow()
 	}
 	t.Logf("started %d sessions in %v", n, time.Since(began))
-	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = first.cmd.Wait()
+	_ = first.stop(t, syscall.SIGKILL)
 
 	began = time.Now()
 	second := startServer(t, bin, addr, dir)
@@ -184,10 +208,7 @@ func TestKillAndRestart(t *testing.T) {
 	}
 
 	// SIGTERM shuts down gracefully: exit status 0.
-	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := second.cmd.Wait(); err != nil {
+	if err := second.stop(t, syscall.SIGTERM); err != nil {
 		t.Errorf("after SIGTERM: %v\n%s", err, second.stderr.String())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley/examples"
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -15,7 +16,8 @@ import (
 const DemoChannel = "demo"
 
 // seed fills an empty store: every examples/*/flow.json becomes a published
-// flow, and channel "demo" answers with the order status example.
+// flow, and channel "demo" answers messages with the order status example
+// and calls with the first voice example.
 func (s *Server) seed(ctx context.Context) error {
 	existing, err := s.store.ListFlows(ctx)
 	if err != nil {
@@ -37,7 +39,7 @@ func (s *Server) seed(ctx context.Context) error {
 		sort.Strings(files)
 		for _, file := range files {
 			dir := path.Dir(file)
-			id, err := s.seedFlow(ctx, fsys, file, dir)
+			id, kind, err := s.seedFlow(ctx, fsys, file, dir)
 			if err != nil {
 				s.log.Warn("example flow not loaded", "file", file, "err", err)
 				continue
@@ -45,6 +47,9 @@ func (s *Server) seed(ctx context.Context) error {
 			s.log.Info("loaded example flow", "file", file, "flow", id)
 			if demo.DefaultFlow == "" && isOrderStatus(dir, id) {
 				demo.DefaultFlow = id
+			}
+			if demo.VoiceFlow == "" && kind == flows.KindVoice {
+				demo.VoiceFlow = id
 			}
 		}
 	}
@@ -67,27 +72,27 @@ func isOrderStatus(names ...string) bool {
 
 // seedFlow stores and publishes one example; its id is the flow's own or the
 // directory name.
-func (s *Server) seedFlow(ctx context.Context, fsys fs.FS, file, dir string) (string, error) {
+func (s *Server) seedFlow(ctx context.Context, fsys fs.FS, file, dir string) (string, string, error) {
 	doc, err := fs.ReadFile(fsys, file)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	f, err := s.eng.Load(doc)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	id := f.ID
 	if id == "" {
 		id = dir
 		if doc, err = withID(doc, id); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
 	if _, err := s.store.SaveFlow(ctx, store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc}); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if _, err := s.store.Publish(ctx, id, 0); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return id, nil
+	return id, f.Kind, nil
 }

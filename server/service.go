@@ -191,6 +191,9 @@ func (s *Service) resumeLoaded(ctx context.Context, sess *flows.Session, in flow
 		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s is not waiting for input", sess.ID)
 	}
 	flow, err := s.flows.Flow(ctx, sess.FlowID, sess.Revision)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.failLoaded(ctx, sess, fmt.Sprintf("flow %q revision %d was deleted: %v", sess.FlowID, sess.Revision, err))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +227,19 @@ func (s *Service) interruptLoaded(ctx context.Context, sess *flows.Session) (*Tu
 	events := s.eng.Interrupt(ctx, flow, sess)
 	s.metrics.turn("interrupt", time.Since(start))
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
+}
+
+// failLoaded ends a session that cannot go on (its flow was deleted) as
+// failed, recording why.
+func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why string) (*TurnReply, error) {
+	prev := sess.UpdatedAt
+	now := s.now()
+	sess.Status, sess.Wait, sess.ExpiresAt, sess.EndedAt, sess.UpdatedAt = flows.StatusFailed, nil, nil, &now, now
+	events := []flows.Event{
+		{Type: flows.EventError, Time: now, Message: why},
+		{Type: flows.EventSessionEnded, Time: now, SessionStatus: flows.StatusFailed},
+	}
+	return s.commit(ctx, commit{sess: sess, flow: s.flowOrStub(ctx, sess), events: events, prev: prev})
 }
 
 // flowOrStub returns the session's flow, or a stand-in when it cannot be
@@ -354,7 +370,7 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, QuickReplies: ev.QuickReplies, Attachments: ev.Attachments})
 		case flows.EventSay:
 			// The say widget carries its voice in Name and language in Scope.
-			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, Voice: ev.Name, Language: ev.Scope})
+			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, Voice: ev.Voice, Language: ev.Language})
 		case flows.EventPlay:
 			r.Messages = append(r.Messages, Message{Type: ev.Type, URL: ev.URL})
 		case flows.EventGather:
@@ -548,7 +564,10 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		flowID = ch.DefaultFlow
 	}
 	if flowID == "" {
-		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow or default_flow to answer calls with", ch.ID)
+		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow to answer calls with", ch.ID)
+	}
+	if f, err := s.flows.Flow(ctx, flowID, 0); err == nil && !f.IsVoice() {
+		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow, and its default flow %q is not a voice flow", ch.ID, flowID)
 	}
 	urn := ch.urnOf(c.From)
 	id := callSessionID(ch.ID, c.CallID)

@@ -214,3 +214,18 @@ func TestOversizedBody(t *testing.T) {
 		t.Errorf("oversized body: %d %s", r.Status, b)
 	}
 }
+
+func TestSessionOfDeletedFlowFails(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})["id"].(string)
+	ts.must(204, "DELETE", "/v1/flows/ask", nil)
+	got := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"x"}`)
+	if got["status"] != "failed" {
+		t.Errorf("resume after the flow was deleted: %v", got)
+	}
+	evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
+	if last := evs[len(evs)-2].(map[string]any); last["type"] != "error" || !strings.Contains(last["message"].(string), "deleted") {
+		t.Errorf("no error event naming the deleted flow: %v", last)
+	}
+}

@@ -13,13 +13,26 @@ import (
 // at once by another scan.
 const timerBatch = 200
 
+// Retention of the records that make inbound message ids idempotent: a
+// channel retrying a message a week later is treated as a new message.
+const (
+	processedRetention = 7 * 24 * time.Hour
+	pruneEvery         = time.Hour
+	pruneBatch         = 10000
+)
+
 // runTimers fires due wait timeouts and expiries until ctx ends. Timers live
 // in the store, so those that fell due while the server was down fire on the
 // first scan after a restart.
 func (s *Service) runTimers(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var pruned time.Time
 	for {
+		if now := time.Now(); now.Sub(pruned) >= pruneEvery {
+			pruned = now
+			s.pruneProcessed(ctx)
+		}
 		n, err := s.scanTimers(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("timer scan failed", "err", err)
@@ -92,4 +105,21 @@ func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
 	s.metrics.turn("expire", time.Since(start))
 	_, err := s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
 	return err
+}
+
+// pruneProcessed forgets inbound message ids older than the retention.
+func (s *Service) pruneProcessed(ctx context.Context) {
+	cutoff := s.now().Add(-processedRetention)
+	for ctx.Err() == nil {
+		n, err := s.store.PruneProcessed(ctx, cutoff, pruneBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("pruning processed message ids failed", "err", err)
+			}
+			return
+		}
+		if n < pruneBatch {
+			return
+		}
+	}
 }

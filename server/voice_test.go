@@ -11,6 +11,10 @@ import (
 func TestCallsAPI(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
 	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"ivr-menu"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"text","default_flow":"order-status"}`)
+	if demo := ts.must(200, "GET", "/v1/channels/demo", nil); demo["voice_flow"] != "ivr-menu" {
+		t.Errorf("demo channel answers calls with %v, want the voice example", demo["voice_flow"])
+	}
 
 	start := ts.must(201, "POST", "/v1/channels/phone/calls", `{"call_id":"CA1","from":"+15551234","to":"+15550000","state":"ringing"}`)
 	if start["call_id"] != "CA1" || start["status"] != "waiting" {
@@ -60,6 +64,7 @@ func TestCallsAPI(t *testing.T) {
 		{"/v1/channels/phone/calls/CA2", `{}`, 400},
 		{"/v1/channels/phone/calls", `{"from":"+1"}`, 400},
 		{"/v1/channels/nope/calls", `{"call_id":"x","from":"+1"}`, 404},
+		{"/v1/channels/text/calls", `{"call_id":"x","from":"+1"}`, 422},
 	} {
 		if r := ts.do("POST", c.path, c.body); r.Status != c.status {
 			t.Errorf("POST %s %s: %d, want %d: %s", c.path, c.body, r.Status, c.status, r.Body)

@@ -32,7 +32,7 @@ func (w *Say) ExitNames() []string { return []string{ExitNext} }
 
 // Execute emits a say event.
 func (w *Say) Execute(r flows.Run) flows.Outcome {
-	r.Emit(flows.Event{Type: flows.EventSay, Text: r.Render(w.text), Name: w.Voice, Scope: w.Language})
+	r.Emit(flows.Event{Type: flows.EventSay, Text: r.Render(w.text), Voice: w.Voice, Language: w.Language})
 	return flows.Outcome{Exit: ExitNext}
 }
 

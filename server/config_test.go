@@ -1,0 +1,87 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServeFlags(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr string
+	}{
+		{"defaults", nil, nil, func(t *testing.T, c Config) {
+			if c.Addr != DefaultAddr || c.DataDir != DefaultDataDir || c.LogFormat != "text" || len(c.APIKeys) != 0 {
+				t.Errorf("defaults: %+v", c)
+			}
+		}, ""},
+		{"environment", nil, map[string]string{
+			EnvAddr: "127.0.0.1:9000", EnvData: "/tmp/p", EnvAPIKeys: "aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb@10.0.0.0/8|192.168.1.1",
+			EnvAllowCIDRs: "10.1.0.0/16", EnvSessionExpiry: "2h", EnvLogFormat: "json",
+		}, func(t *testing.T, c Config) {
+			if c.Addr != "127.0.0.1:9000" || c.DataDir != "/tmp/p" || c.SessionExpiry != 2*time.Hour || c.LogFormat != "json" {
+				t.Errorf("from env: %+v", c)
+			}
+			if len(c.APIKeys) != 2 || len(c.APIKeys[1].Allow) != 2 || c.APIKeys[1].Allow[1] != netip.MustParsePrefix("192.168.1.1/32") {
+				t.Errorf("keys: %+v", c.APIKeys)
+			}
+			if len(c.AllowCIDRs) != 1 {
+				t.Errorf("allow cidrs: %v", c.AllowCIDRs)
+			}
+		}, ""},
+		{"flags win", []string{"--addr", "127.0.0.1:7000", "--api-key", "cccccccccccccccc", "--allow-cidr", "10.2.0.0/16", "--turn-timeout", "5s", "--max-steps", "9", "--body-limit", "100"},
+			map[string]string{EnvAddr: "127.0.0.1:9000"}, func(t *testing.T, c Config) {
+				if c.Addr != "127.0.0.1:7000" || len(c.APIKeys) != 1 || c.TurnTimeout != 5*time.Second || c.MaxSteps != 9 || c.BodyLimit != 100 || len(c.AllowCIDRs) != 1 {
+					t.Errorf("flags: %+v", c)
+				}
+			}, ""},
+		{"short key", []string{"--api-key", "short"}, nil, nil, "too short"},
+		{"bad cidr", []string{"--allow-cidr", "nope"}, nil, nil, "nope"},
+		{"bad log format", []string{"--log-format", "xml"}, nil, nil, "xml"},
+		{"bad env duration", nil, map[string]string{EnvTurnTimeout: "soon"}, nil, EnvTurnTimeout},
+		{"stray argument", []string{"extra"}, nil, nil, "unexpected"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			cfg, err := ServeFlags(c.args, env(c.env), &stderr)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want one mentioning %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, cfg)
+		})
+	}
+}
+
+func TestMainUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"--help"}, &out, &errOut); code != 0 {
+		t.Errorf("--help exit %d", code)
+	}
+	if !strings.Contains(errOut.String(), "-addr") {
+		t.Errorf("--help does not list --addr: %s", errOut.String())
+	}
+	errOut.Reset()
+	if code := Main(context.Background(), []string{"--nope"}, &out, &errOut); code != 2 {
+		t.Errorf("unknown flag exit %d, want 2", code)
+	}
+	errOut.Reset()
+	// Refused before anything is opened: a public address and no key.
+	if code := Main(context.Background(), []string{"--addr", "0.0.0.0:0", "--data", t.TempDir()}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "without API keys") {
+		t.Errorf("public address without keys: exit %d: %s", code, errOut.String())
+	}
+}
