@@ -27,7 +27,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 
-	"github.com/parleyhq/parley/examples"
+	exampleflows "github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
 )
@@ -195,7 +195,7 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 	var err error
 	script := benchScripts[o.flow]
 	if script != nil {
-		doc, err = fs.ReadFile(examples.FS, o.flow+"/flow.json")
+		doc, err = fs.ReadFile(exampleflows.FS, o.flow+"/flow.json")
 	} else {
 		doc, err = os.ReadFile(o.flow)
 	}
