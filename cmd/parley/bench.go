@@ -65,6 +65,7 @@ type benchOptions struct {
 	progress    bool
 	cpuProfile  string
 	dataParent  string
+	keep        bool
 }
 
 // BenchResult is what parley bench measured; --json prints it.
@@ -116,6 +117,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&o.messages, "messages", "", "the texts of one conversation, separated by '|' (required with a flow file)")
 	fs.StringVar(&o.events, "events", "flow.completed", "comma-separated event types the loopback receiver subscribes to")
 	fs.StringVar(&o.dataParent, "data", "", "make the in-process server's temporary data directory under `DIR` (default: the system's temporary directory)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof and mutex.pprof of the run (server and load together when in process) into `DIR`")
@@ -233,7 +235,11 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(dir)
+		if o.keep {
+			defer fmt.Fprintln(stderr, "parley bench: data kept in", dir)
+		} else {
+			defer os.RemoveAll(dir)
+		}
 		if o.idle > 0 {
 			per, err := seedIdle(ctx, filepath.Join(dir, server.DBFile), o.idle)
 			if err != nil {
