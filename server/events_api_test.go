@@ -404,3 +404,131 @@ func checkEventDocs(t *testing.T, path string, real map[string][]map[string]any)
 		}
 	}
 }
+
+// The operations on a subscription: a synchronous test with OAuth 2.0,
+// health, the deliveries log with filters and pages, and recovering what an
+// endpoint missed.
+func TestWebhookOperations(t *testing.T) {
+	ts := loopbackServer(t)
+
+	// A test request with OAuth 2.0 (JSON token request) shows the exchange.
+	var tokenBody string
+	var mu sync.Mutex
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		tokenBody = string(b)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"at-secret-42","token_type":"bearer","expires_in":"3600"}`))
+	}))
+	defer auth.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer at-secret-42" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"received":true}`))
+	}))
+	defer api.Close()
+	oauth := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": api.URL, "events": []string{"flow.completed"}, "auth": map[string]any{
+		"type": "oauth2_client_credentials", "client_id": "parley", "client_secret": "cs-secret-9", "token_url": auth.URL + "/token", "encoding": "json",
+	}})
+	res := ts.must(200, "POST", "/v1/webhooks/"+oauth["id"].(string)+"/test", nil)
+	req, _ := res["request"].(map[string]any)
+	resp, _ := res["response"].(map[string]any)
+	hdrs, _ := req["headers"].(map[string]any)
+	if res["outcome"] != "success" || resp["status"] != float64(200) || resp["body"] != `{"received":true}` ||
+		hdrs["Authorization"] != "[redacted]" || !strings.Contains(req["body"].(string), `"test":true`) || hdrs["Webhook-Signature"] == nil {
+		t.Errorf("test answered %v", res)
+	}
+	mu.Lock()
+	if !strings.Contains(tokenBody, `"client_id":"parley"`) {
+		t.Errorf("token request body %q, want JSON", tokenBody)
+	}
+	mu.Unlock()
+	for _, secret := range []string{"at-secret-42", "cs-secret-9"} {
+		r := ts.do("POST", "/v1/webhooks/"+oauth["id"].(string)+"/test", nil)
+		if strings.Contains(string(r.Body), secret) {
+			t.Errorf("test answer shows %q: %s", secret, r.Body)
+		}
+	}
+	ts.must(404, "POST", "/v1/webhooks/nope/test", nil)
+
+	// An endpoint that answers 410 is disabled at its first delivery.
+	rc := newSink(t)
+	rc.setStatus(http.StatusGone)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": rc.URL, "events": []string{"*"}})
+	id := sub["id"].(string)
+	eventually(t, "the endpoint to be disabled", func() bool {
+		return ts.must(200, "GET", "/v1/webhooks/"+id, nil)["disabled"] == true
+	})
+	h := ts.must(200, "GET", "/v1/webhooks/"+id+"/health", nil)
+	if h["disabled"] != true || h["consecutive_failures"] != float64(1) || h["last_failure"] == nil || h["last_success"] != nil {
+		t.Errorf("health of a disabled endpoint: %v", h)
+	}
+	if r := ts.do("POST", "/v1/webhooks/"+id+"/recover", `{"since":"2020-01-01T00:00:00Z"}`); r.Status != 422 || r.errorOf(t)["field"] != "endpoint_id" {
+		t.Errorf("recover of a disabled endpoint: %d %s", r.Status, r.Body)
+	}
+
+	// Re-enabled, recovering resends what failed since the given time.
+	rc.setStatus(http.StatusNoContent)
+	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": rc.URL, "events": []string{"*"}, "disabled": false})
+	if got := ts.must(202, "POST", "/v1/webhooks/"+id+"/recover", map[string]any{"since": time.Now().Add(time.Hour).Format(time.RFC3339)}); got["queued"] != float64(0) {
+		t.Errorf("recover since a future time queued %v", got["queued"])
+	}
+	if got := ts.must(202, "POST", "/v1/webhooks/"+id+"/recover", `{"since":"2020-01-01T00:00:00Z"}`); got["queued"] != float64(1) {
+		t.Errorf("recover queued %v, want the failed ping", got["queued"])
+	}
+	eventually(t, "the recovered delivery", func() bool { return len(rc.events()) == 2 })
+	if a, b := rc.events()[0].header.Get("webhook-id"), rc.events()[1].header.Get("webhook-id"); a != b {
+		t.Errorf("a recovered delivery carries webhook-id %q, first sent as %q", b, a)
+	}
+	eventually(t, "health to show the success", func() bool {
+		h := ts.must(200, "GET", "/v1/webhooks/"+id+"/health", nil)
+		return h["last_success"] != nil && h["consecutive_failures"] == float64(0) && h["pending"] == float64(0)
+	})
+	for _, c := range []struct{ body, field string }{
+		{`{}`, "since"}, {`{"since":"yesterday"}`, "since"}, {`{"since":"2020-01-01T00:00:00Z","x":1}`, "x"},
+	} {
+		if r := ts.do("POST", "/v1/webhooks/"+id+"/recover", c.body); r.Status != 400 || r.errorOf(t)["field"] != c.field {
+			t.Errorf("recover %s: %d %s, want 400 naming %s", c.body, r.Status, r.Body, c.field)
+		}
+	}
+
+	// The deliveries log: two pings, one failed then succeeded on recovery,
+	// one more now.
+	ts.must(202, "POST", "/v1/webhooks/"+id+"/ping", nil)
+	eventually(t, "the second ping", func() bool { return len(rc.events()) == 3 })
+	list := func(q string) []any {
+		page := ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries"+q, nil)
+		return page["data"].([]any)
+	}
+	eventually(t, "both deliveries to succeed", func() bool { return len(list("?status=succeeded")) == 2 })
+	if n := len(list("?status=failed")); n != 0 {
+		t.Errorf("%d failed deliveries after recovery", n)
+	}
+	if n := len(list("?since=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339))); n != 0 {
+		t.Errorf("%d deliveries created in the future", n)
+	}
+	if n := len(list("?until=2020-01-01T00:00:00Z")); n != 0 {
+		t.Errorf("%d deliveries created before 2020", n)
+	}
+	page := ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries?limit=1", nil)
+	next, _ := page["next_cursor"].(string)
+	first := page["data"].([]any)
+	second := list("?limit=1&cursor=" + next)
+	if len(first) != 1 || len(second) != 1 || next == "" ||
+		first[0].(map[string]any)["id"] == second[0].(map[string]any)["id"] {
+		t.Errorf("pages of one: %v then %v (cursor %q)", first, second, next)
+	}
+	for q, field := range map[string]string{"?since=soon": "since", "?until=1": "until", "?status=lost": "status", "?limit=0": "limit"} {
+		r := ts.do("GET", "/v1/webhooks/"+id+"/deliveries"+q, nil)
+		if r.Status/100 != 4 || r.errorOf(t)["field"] != field {
+			t.Errorf("deliveries%s: %d %s, want an error naming %s", q, r.Status, r.Body, field)
+		}
+	}
+	ts.must(404, "GET", "/v1/webhooks/nope/deliveries", nil)
+	ts.must(404, "GET", "/v1/webhooks/nope/health", nil)
+}
