@@ -54,6 +54,9 @@ func (t *turn) lookup(path string) (any, bool) {
 		}
 		return r, true
 	case "input":
+		if rest != "" {
+			return nil, false
+		}
 		return s.Input, true
 	case "step":
 		switch rest {

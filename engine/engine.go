@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -136,6 +137,8 @@ var (
 	ErrNotWaiting = errors.New("session is not waiting")
 	ErrEnded      = errors.New("session has ended")
 	ErrNoWidget   = errors.New("widget not found")
+	// ErrWrongFlow: Resume was given a flow other than the session's root flow.
+	ErrWrongFlow = errors.New("not the session's flow")
 )
 
 // Start creates a session on flow and runs it until it waits or ends.
@@ -155,13 +158,18 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 		LaunchID: p.LaunchID, CreatedAt: now, UpdatedAt: now,
 		Frames: []*flows.Frame{{FlowID: flow.ID, Revision: flow.Revision}},
 	}
+	// The session owns its contact: setting a user key must not change the
+	// caller's map (shared by other sessions of the same contact).
+	s.Contact.Fields = maps.Clone(p.Contact.Fields)
+	s.Contact.Groups = slices.Clone(p.Contact.Groups)
 	if s.Contact.Language != "" {
 		s.Language = s.Contact.Language
 	}
 	t := e.newTurn(ctx, s, flow)
-	defer t.cancel()
-	for name, v := range p.Variables {
-		t.saveResult(name, v, "", "", nil, "")
+	defer t.close()
+	// Sorted, so the result_saved events come in the same order every run.
+	for _, name := range slices.Sorted(maps.Keys(p.Variables)) {
+		t.saveResult(name, p.Variables[name], "", "", nil, "")
 	}
 	t.enter(flow.StartWidget())
 	return s, t.finish(), nil
@@ -176,8 +184,11 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 	if s.Wait == nil {
 		return nil, fmt.Errorf("session %s: %w", s.ID, ErrNotWaiting)
 	}
+	if flow.ID != s.FlowID {
+		return nil, fmt.Errorf("session %s runs flow %q, not %q: %w", s.ID, s.FlowID, flow.ID, ErrWrongFlow)
+	}
 	t := e.newTurn(ctx, s, flow)
-	defer t.cancel()
+	defer t.close()
 	if err := t.loadFrameFlow(); err != nil {
 		return nil, err
 	}
@@ -220,7 +231,18 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 // Expire ends a waiting session because it received no input in time.
 func (e *Engine) Expire(ctx context.Context, flow *flows.Flow, s *flows.Session) []flows.Event {
 	t := e.newTurn(ctx, s, flow)
-	defer t.cancel()
+	defer t.close()
+	if len(s.Frames) > 1 && !s.Status.Ended() {
+		// A contact who goes quiet inside a subflow expires the subflow: the
+		// caller resumes on its Expired exit, as RapidPro does.
+		if err := t.loadFrameFlow(); err != nil {
+			t.fail(err.Error())
+			return t.finish()
+		}
+		s.Wait = nil
+		t.frameDone(flows.StatusExpired)
+		return t.finish()
+	}
 	t.end(flows.StatusExpired)
 	return t.finish()
 }
@@ -228,7 +250,7 @@ func (e *Engine) Expire(ctx context.Context, flow *flows.Flow, s *flows.Session)
 // Interrupt ends a session on request.
 func (e *Engine) Interrupt(ctx context.Context, flow *flows.Flow, s *flows.Session) []flows.Event {
 	t := e.newTurn(ctx, s, flow)
-	defer t.cancel()
+	defer t.close()
 	t.end(flows.StatusInterrupted)
 	return t.finish()
 }
@@ -236,22 +258,41 @@ func (e *Engine) Interrupt(ctx context.Context, flow *flows.Flow, s *flows.Sessi
 // turn is one run of the interpreter over a session. It implements flows.Run for
 // the widget being executed.
 type turn struct {
-	e      *Engine
-	ctx    context.Context
-	cancel context.CancelFunc
-	sess   *flows.Session
-	root   *flows.Flow
-	flow   *flows.Flow // the running frame's flow
-	widget flows.Widget
-	events []flows.Event
-	steps  int
-	now    time.Time
-	env    map[string]any
+	e        *Engine
+	parent   context.Context
+	deadline time.Time
+	ctx      context.Context // made by Context
+	cancel   context.CancelFunc
+	sess     *flows.Session
+	root     *flows.Flow
+	flow     *flows.Flow // the running frame's flow
+	widget   flows.Widget
+	events   []flows.Event
+	steps    int
+	now      time.Time
+	env      map[string]any
 }
 
 func (e *Engine) newTurn(ctx context.Context, s *flows.Session, root *flows.Flow) *turn {
-	ctx, cancel := context.WithTimeout(ctx, e.turnTimeout)
-	return &turn{e: e, ctx: ctx, cancel: cancel, sess: s, root: root, flow: root, now: e.now()}
+	// Most turns call out to nothing: the deadline's context (and its timer)
+	// is made when a widget or the flow source first asks for it.
+	return &turn{e: e, parent: ctx, deadline: time.Now().Add(e.turnTimeout), sess: s, root: root, flow: root,
+		now: e.now(), events: make([]flows.Event, 0, 8)}
+}
+
+// Context returns the turn's context, bounded by the turn timeout.
+func (t *turn) Context() context.Context {
+	if t.ctx == nil {
+		t.ctx, t.cancel = context.WithDeadline(t.parent, t.deadline)
+	}
+	return t.ctx
+}
+
+// close releases the turn's context, if one was made.
+func (t *turn) close() {
+	if t.cancel != nil {
+		t.cancel()
+	}
 }
 
 // loadFrameFlow points the turn at the flow of the running frame.
@@ -276,7 +317,7 @@ func (t *turn) loadFlow(id string, rev int) (*flows.Flow, error) {
 	if t.e.source == nil {
 		return nil, fmt.Errorf("flow %q: no flow source configured", id)
 	}
-	return t.e.source.Flow(t.ctx, id, rev)
+	return t.e.source.Flow(t.Context(), id, rev)
 }
 
 // enter runs widgets from id until the session waits or ends.
@@ -357,10 +398,21 @@ func (t *turn) next(w flows.Widget, out flows.Outcome) string {
 		t.emit(flows.Event{Type: flows.EventFlowEntered, Name: child.Name})
 		return child.StartWidget()
 	}
-	if n := len(t.sess.Path); n > 0 {
-		t.sess.Path[n-1].Exit = out.Exit
-	}
+	t.markExit(w.Base().ID, out.Exit)
 	return w.Base().Next(out.Exit)
+}
+
+// markExit records the exit a widget took on its latest step. That step is not
+// always the last one: a subflow widget takes its exit after the child flow's
+// steps.
+func (t *turn) markExit(id, exit string) {
+	flow := t.frameFlowID()
+	for i := len(t.sess.Path) - 1; i >= 0; i-- {
+		if st := &t.sess.Path[i]; st.Widget == id && st.Flow == flow {
+			st.Exit = exit
+			return
+		}
+	}
 }
 
 // frameDone ends the running frame: a subflow returns to its caller, the root
@@ -459,7 +511,6 @@ func (t *turn) saveResult(name, value, category, input string, raw json.RawMessa
 
 // flows.Run implementation.
 
-func (t *turn) Context() context.Context        { return t.ctx }
 func (t *turn) Session() *flows.Session         { return t.sess }
 func (t *turn) Flow() *flows.Flow               { return t.flow }
 func (t *turn) Now() time.Time                  { return t.now }
@@ -470,8 +521,9 @@ func (t *turn) Lookup(path string) (any, bool)  { return t.lookup(path) }
 func (t *turn) Emit(ev flows.Event)             { t.emit(ev) }
 func (t *turn) Render(tp flows.Template) string { return t.renderAny(tp, nil) }
 
-// RenderURL URL-encodes inserted values.
-func (t *turn) RenderURL(tp flows.Template) string { return t.renderAny(tp, url.QueryEscape) }
+// RenderURL URL-encodes inserted values: as a path segment before the "?",
+// as a query value after it.
+func (t *turn) RenderURL(tp flows.Template) string { return t.renderAny(tp, urlEscape) }
 
 // RenderJSON escapes inserted values for a JSON string.
 func (t *turn) RenderJSON(tp flows.Template) string { return t.renderAny(tp, jsonEscape) }
@@ -489,7 +541,7 @@ func (t *turn) CompileTemplate(src string) (flows.Template, error) {
 	return c, nil
 }
 
-func (t *turn) renderAny(tp flows.Template, escape func(string) string) string {
+func (t *turn) renderAny(tp flows.Template, escape escaper) string {
 	if tp == nil {
 		return ""
 	}

@@ -3,9 +3,12 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/tidwall/gjson"
 )
 
 // topLevel lists the names that start a variable after @. Anything else after an
@@ -34,8 +37,9 @@ type segment struct {
 type template struct {
 	src  string
 	segs []segment
-	// static is set when the template has no variables: rendering returns src as is.
+	// static is set when the template has no variables: rendering returns text.
 	static bool
+	text   string
 }
 
 func (t *template) Source() string { return t.src }
@@ -95,9 +99,13 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		}
 	}
 	flush()
-	// A template is static when rendering cannot differ from its source ("@@"
-	// is not: it renders as "@").
-	t.static = len(t.segs) == 0 || (len(t.segs) == 1 && t.segs[0].kind == segText && t.segs[0].text == src)
+	switch {
+	case len(t.segs) == 0:
+		t.static = true
+	case len(t.segs) == 1 && t.segs[0].kind == segText:
+		// The literal text, not src: "@@" has become "@".
+		t.static, t.text = true, t.segs[0].text
+	}
 	return t, nil
 }
 
@@ -188,50 +196,82 @@ func matchParen(s string, open int) (int, error) {
 	return 0, fmt.Errorf("unclosed @( expression")
 }
 
+// escaper escapes an inserted value; done is the text rendered before it.
+type escaper func(done, value string) string
+
 // render writes the template's text. Inserted values are plain text: they are
 // never parsed as templates again.
-func (t *turn) render(tp *template, escape func(string) string) string {
+func (t *turn) render(tp *template, escape escaper) string {
 	if tp.static {
-		return tp.src
-	}
-	if len(tp.segs) == 1 && tp.segs[0].kind == segText {
-		return tp.segs[0].text
+		return tp.text
 	}
 	var b strings.Builder
+	insert := func(str string) {
+		if escape != nil {
+			str = escape(b.String(), str)
+		}
+		b.WriteString(str)
+	}
 	for i := range tp.segs {
 		s := &tp.segs[i]
 		switch s.kind {
 		case segText:
 			b.WriteString(s.text)
 		case segPath:
-			v, ok := t.lookup(s.text)
-			if !ok {
-				t.warn("unknown variable @" + s.text)
+			if v, ok := t.lookup(s.text); ok {
+				insert(toText(v))
 				continue
 			}
-			str := toText(v)
-			if escape != nil {
-				str = escape(str)
+			// "@flow.id.png": a last segment that is no field of a plain
+			// value is text after the variable, like a trailing dot.
+			// The variable must still be a field ("@contact.nme" is a typo,
+			// not the contact's name and ".nme").
+			if j := strings.LastIndexByte(s.text, '.'); j > 0 && (strings.IndexByte(s.text[:j], '.') > 0 || s.text[:j] == "input") {
+				if v, ok := t.lookup(s.text[:j]); ok && isScalar(v) {
+					insert(toText(v))
+					b.WriteString(s.text[j:])
+					continue
+				}
 			}
-			b.WriteString(str)
+			t.warn("unknown variable @" + s.text)
 		case segExpr:
 			v, err := t.evalExpr(s.expr)
 			if err != nil {
 				t.emit(flows.Event{Type: flows.EventError, Message: fmt.Sprintf("expression @(%s): %v", s.text, err)})
 				continue
 			}
-			str := toText(v)
-			if escape != nil {
-				str = escape(str)
-			}
-			b.WriteString(str)
+			insert(toText(v))
 		}
 	}
 	return b.String()
 }
 
+// isScalar reports whether a looked-up value is a single value rather than an
+// object or list (a webhook answer's object has fields, so a missing one is
+// an unknown variable, not text).
+func isScalar(v any) bool {
+	switch x := v.(type) {
+	case gjson.Result:
+		return !x.IsObject() && !x.IsArray()
+	case string:
+		return true
+	case time.Time:
+		return true
+	}
+	return false
+}
+
+// urlEscape escapes an inserted value for the part of the URL it lands in: a
+// path segment before the "?", a query value after it.
+func urlEscape(done, value string) string {
+	if strings.ContainsRune(done, '?') {
+		return url.QueryEscape(value)
+	}
+	return url.PathEscape(value)
+}
+
 // jsonEscape escapes text for the inside of a JSON string.
-func jsonEscape(s string) string {
+func jsonEscape(_, s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
 }

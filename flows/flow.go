@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -340,6 +341,12 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 		d.DisallowUnknownFields()
 		if err := d.Decode(wg); err != nil {
 			fe := jsonError(path, err)
+			if errors.Is(fe, ErrUnknownField) {
+				// encoding/json names the field but not where it is: find it.
+				if p := keyPath(w, strings.Trim(strings.TrimPrefix(fe.Path, path+"."), `"`)); p != "" {
+					fe.Path = joinPath(path, p)
+				}
+			}
 			fe.Widget = head.ID
 			add(fe)
 			f.index[head.ID] = -1
@@ -442,6 +449,8 @@ func quoteList(names []string) string {
 
 func joinPath(prefix, p string) string {
 	switch {
+	case prefix == "":
+		return p
 	case p == "":
 		return prefix
 	case strings.HasPrefix(p, "["):
@@ -453,9 +462,13 @@ func joinPath(prefix, p string) string {
 
 // flatten turns an error from Validate into field errors.
 func flatten(err error) []*FieldError {
+	// A FieldError is one finding even when it wraps several errors (a
+	// sentinel and a cause): only a join is split.
+	if fe, ok := err.(*FieldError); ok {
+		return []*FieldError{fe}
+	}
 	var out []*FieldError
-	var multi interface{ Unwrap() []error }
-	if errors.As(err, &multi) {
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range multi.Unwrap() {
 			out = append(out, flatten(e)...)
 		}
@@ -478,12 +491,20 @@ func jsonError(path string, err error) *FieldError {
 		if field != "" {
 			path = joinPath(path, field)
 		}
-		msg = fmt.Sprintf("expected %s, got JSON %s", te.Type.String(), te.Value)
+		what := te.Type.String()
+		if te.Type.Kind() == reflect.Struct {
+			what = "a JSON object"
+		}
+		msg = fmt.Sprintf("expected %s, got JSON %s", what, te.Value)
 	case errors.As(err, &se):
 		msg = fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())
 	case strings.HasPrefix(msg, "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-		return &FieldError{Path: joinPath(path, name), Message: "unknown field " + strconvQuote(name), Err: ErrUnknownField}
+		p := joinPath(path, name)
+		if name == "" {
+			p = joinPath(path, `[""]`)
+		}
+		return &FieldError{Path: p, Message: "unknown field " + strconvQuote(name), Err: ErrUnknownField}
 	}
 	if path == "" {
 		path = "$"
@@ -492,3 +513,40 @@ func jsonError(path string, err error) *FieldError {
 }
 
 func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
+
+// keyPath returns the path ("rules[0].arg") of the shallowest object key
+// called name in a JSON document, or "" when there is none.
+func keyPath(data []byte, name string) string {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return ""
+	}
+	type node struct {
+		v    any
+		path string
+	}
+	queue := []node{{v, ""}}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		switch x := n.v.(type) {
+		case map[string]any:
+			if _, ok := x[name]; ok {
+				return joinPath(n.path, name)
+			}
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				queue = append(queue, node{x[k], joinPath(n.path, k)})
+			}
+		case []any:
+			for i, e := range x {
+				queue = append(queue, node{e, n.path + fmt.Sprintf("[%d]", i)})
+			}
+		}
+	}
+	return ""
+}

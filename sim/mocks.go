@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
 )
 
@@ -125,7 +127,7 @@ func (m *Mocks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.Webh
 		m.used[key]++
 	}
 	m.mu.Unlock()
-	trace := &flows.HTTPTrace{Method: req.Method, URL: req.URL, Body: string(req.Body)}
+	trace := requestTrace(req)
 	if rs == nil {
 		if m.Fallback != nil {
 			return m.Fallback.Call(ctx, req)
@@ -151,6 +153,20 @@ func (m *Mocks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.Webh
 		Elapsed: time.Millisecond, Request: trace,
 		Response: &flows.HTTPTrace{Status: resp.Status, Headers: resp.Headers, Body: string(body)},
 	}
+}
+
+// requestTrace records the request as the real service would: headers
+// included (a mocked call shows what would have been sent), secrets redacted.
+func requestTrace(req *flows.WebhookRequest) *flows.HTTPTrace {
+	red := callout.NewRedactor(req.Auth)
+	h := http.Header{}
+	for k, v := range req.Headers {
+		h.Set(k, v)
+	}
+	if req.ContentType != "" && h.Get("Content-Type") == "" {
+		h.Set("Content-Type", req.ContentType)
+	}
+	return &flows.HTTPTrace{Method: req.Method, URL: red.URL(req.URL), Headers: red.Headers(h), Body: red.Body(req.Body, req.ContentType, false)}
 }
 
 // Services bundles a webhook service as flows.Services.

@@ -78,8 +78,8 @@ func (w *GatherDigits) Validate(c flows.Compiler) error {
 // ExitNames: the categories (or Next), No Input and No Match.
 func (w *GatherDigits) ExitNames() []string {
 	exits := []string{ExitNext}
-	if w.set != nil {
-		exits = w.set.Categories()
+	if w.cats != nil {
+		exits = append([]string(nil), w.cats...)
 	}
 	return append(exits, flows.ExitNoInput, flows.ExitNoMatch)
 }
@@ -136,6 +136,14 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	digits := strings.TrimSpace(in.Text)
 	if fk := w.finishKey(); fk != "" {
 		digits, _, _ = strings.Cut(digits, fk)
+	}
+	// A call stops collecting after num_digits keys; keys pressed after that
+	// are not part of the answer.
+	if w.NumDigits > 0 && len(digits) > w.NumDigits {
+		digits = digits[:w.NumDigits]
+	}
+	if c := r.Session().Call; c != nil {
+		c.Digits = digits
 	}
 	if in.Kind == flows.InputTimeout || digits == "" {
 		wait.NoInput++

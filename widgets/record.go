@@ -3,6 +3,8 @@ package widgets
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -32,7 +34,9 @@ func (w *Record) Validate(c flows.Compiler) error {
 		return flows.Errorf("action", "record needs the name of the action it records")
 	}
 	w.fields = make(map[string]flows.Template, len(w.Fields))
-	for k, src := range w.Fields {
+	// In key order, so the error reported is the same every time.
+	for _, k := range slices.Sorted(maps.Keys(w.Fields)) {
+		src := w.Fields[k]
 		t, err := c.Template("fields."+k, src)
 		if err != nil {
 			return err
@@ -48,8 +52,9 @@ func (w *Record) ExitNames() []string { return []string{ExitNext} }
 // Execute emits the action_recorded event.
 func (w *Record) Execute(r flows.Run) flows.Outcome {
 	data := make(map[string]string, len(w.fields))
-	for k, t := range w.fields {
-		data[k] = r.Render(t)
+	// In key order, so warnings from rendering come out the same way every time.
+	for _, k := range slices.Sorted(maps.Keys(w.fields)) {
+		data[k] = r.Render(w.fields[k])
 	}
 	raw, _ := json.Marshal(data)
 	r.Emit(flows.Event{

@@ -10,6 +10,9 @@ import (
 type router struct {
 	set     *rules.Set
 	operand flows.Template
+	// cats are the rule categories, known even when a rule does not compile,
+	// so a bad rule is one error rather than one more per exit.
+	cats []string
 }
 
 func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string) error {
@@ -20,6 +23,13 @@ func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string) 
 			errs = append(errs, err)
 		}
 		rt.set = s
+		seen := map[string]bool{}
+		for _, cs := range cases {
+			if cs.Category != "" && !seen[cs.Category] {
+				seen[cs.Category] = true
+				rt.cats = append(rt.cats, cs.Category)
+			}
+		}
 	}
 	if operand != "" {
 		t, err := c.Template("operand", operand)
@@ -36,10 +46,10 @@ func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string) 
 
 // categories are the exits the rules can take, then Other.
 func (rt *router) categories() []string {
-	if rt.set == nil {
+	if rt.cats == nil {
 		return nil
 	}
-	return append(rt.set.Categories(), flows.ExitOther)
+	return append(append([]string(nil), rt.cats...), flows.ExitOther)
 }
 
 // value is what the rules test: the operand, or the last input.

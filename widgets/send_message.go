@@ -3,6 +3,8 @@ package widgets
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -74,7 +76,9 @@ func (w *SendMessage) Validate(c flows.Compiler) error {
 	var err error
 	w.base, err = compileMessage(c, "", w.Text, w.Messages, w.QuickReplies, w.Attachments)
 	errs = append(errs, err)
-	for lang, tr := range w.Translations {
+	// In language order, so errors come out the same way every time.
+	for _, lang := range slices.Sorted(maps.Keys(w.Translations)) {
+		tr := w.Translations[lang]
 		if tr == nil {
 			continue
 		}

@@ -36,6 +36,10 @@ func (w *SetVariable) Validate(c flows.Compiler) error {
 	if w.Name == "" {
 		return flows.Errorf("name", "set_variable needs a variable name")
 	}
+	if (w.Scope == "" || w.Scope == flows.ScopeFlow) && flows.Key(w.Name) == "" {
+		// The result would have no key: @flow could never show it.
+		return flows.Errorf("name", "%q has no letters or digits to make a result key", w.Name)
+	}
 	if w.Value != "" && w.Expression != "" {
 		return flows.Errorf("expression", "give either value or expression, not both")
 	}

@@ -2,6 +2,8 @@ package widgets
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -48,7 +50,9 @@ func (w *Webhook) Validate(c flows.Compiler) error {
 		w.body, err = c.Template("body", w.WebhookConfig.Body)
 		errs = append(errs, err)
 	}
-	for k, v := range w.Headers {
+	// In name order, so errors come out the same way every time.
+	for _, k := range slices.Sorted(maps.Keys(w.Headers)) {
+		v := w.Headers[k]
 		t, err := c.Template(fmt.Sprintf("headers[%q]", k), v)
 		errs = append(errs, err)
 		if w.headers == nil {
@@ -125,7 +129,9 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 	}
 	url := r.RenderURL(urlT)
 	headers := make(map[string]string, len(headerT))
-	for k, t := range headerT {
+	// In name order, so warnings from rendering come out the same way every time.
+	for _, k := range slices.Sorted(maps.Keys(headerT)) {
+		t := headerT[k]
 		headers[k] = r.Render(t)
 	}
 	custom := ""

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestImportRapidPro converts an export into flow files that validate, with
+// a report naming what was rewritten and what is not delivered.
+func TestImportRapidPro(t *testing.T) {
+	root := sharedTestdata(t)
+	out := t.TempDir()
+	code, stdout, stderr := runCmd(t, "", "import", "rapidpro", filepath.Join(root, "migrate_to_11_8.json"), "-o", out,
+		"--rewrite-url", "https://textit.in/demo/status/=http://127.0.0.1:8080/demo/order-status")
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("wrote %v", files)
+	}
+	for _, want := range []string{"wrote ", "rewritten to http://127.0.0.1:8080/demo/order-status", "not delivered"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	data, _ := os.ReadFile(files[0])
+	if strings.Contains(string(data), "textit.in") || !strings.Contains(string(data), "127.0.0.1:8080/demo/order-status") {
+		t.Errorf("the converted flow kept the old URL")
+	}
+	if code, _, stderr := runCmd(t, "", "validate", files[0]); code != 0 {
+		t.Errorf("validate the imported flow: exit %d: %s", code, stderr)
+	}
+
+	// An export with constructs Parley cannot run fails with a precise line.
+	code, stdout, _ = runCmd(t, "", "import", "rapidpro", filepath.Join(root, "ivr.json"), "-o", t.TempDir())
+	if code != 1 || !strings.Contains(stdout, "wait_recording") {
+		t.Errorf("ivr.json: exit %d, output %q", code, stdout)
+	}
+	// Not an export at all.
+	code, _, stderr = runCmd(t, "", "import", "rapidpro", "../../examples/order-status/flow.json")
+	if code != 2 || !strings.Contains(stderr, "not a RapidPro export") {
+		t.Errorf("plain flow: exit %d, %q", code, stderr)
+	}
+}
+
+// TestWebhookTestCommand sends one request of a configured webhook built from
+// sample variables and prints the exchange with the secret redacted.
+func TestWebhookTestCommand(t *testing.T) {
+	var got struct {
+		Auth, Path, Query string
+		Body              map[string]any
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Auth, got.Path, got.Query = r.Header.Get("Authorization"), r.URL.Path, r.URL.RawQuery
+		_ = json.NewDecoder(r.Body).Decode(&got.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"Shipped"}`))
+	}))
+	defer srv.Close()
+	hooks := filepath.Join(t.TempDir(), "hooks.json")
+	cfg := `{"webhooks":[{"name":"orders","url":"` + srv.URL + `/orders?id=@flow.order","method":"POST",
+	  "auth":{"type":"bearer","token":"tok-s3cret"}}]}`
+	if err := os.WriteFile(hooks, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd(t, "", "webhook", "test", "orders", "--webhooks", hooks, "--var", "order=CU 001", "--allow-cidr", "127.0.0.0/8")
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	if got.Auth != "Bearer tok-s3cret" || got.Path != "/orders" || (got.Query != "id=CU+001" && got.Query != "id=CU%20001") {
+		t.Errorf("server saw auth %q path %q query %q", got.Auth, got.Path, got.Query)
+	}
+	if results, _ := got.Body["results"].(map[string]any); results["order"] == nil {
+		t.Errorf("default body lacks the sample variable: %v", got.Body)
+	}
+	if strings.Contains(stdout, "tok-s3cret") {
+		t.Errorf("the secret was printed:\n%s", stdout)
+	}
+	for _, want := range []string{"POST " + srv.URL, "200 OK", "Shipped", "success"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	// Without the allowlist the loopback receiver is refused.
+	code, stdout, _ = runCmd(t, "", "webhook", "test", "orders", "--webhooks", hooks)
+	if code == 0 || !strings.Contains(stdout, "blocked") {
+		t.Errorf("loopback without --allow-cidr: exit %d, %q", code, stdout)
+	}
+	// An unknown name is a clear error.
+	code, _, stderr = runCmd(t, "", "webhook", "test", "nope", "--webhooks", hooks)
+	if code != 2 || !strings.Contains(stderr, `no webhook named "nope"`) {
+		t.Errorf("unknown name: exit %d, %q", code, stderr)
+	}
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// parley runs the command line in-process and returns its exit status and output.
+func parley(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+const examples = "../../examples"
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSimulate(t *testing.T) {
+	dir := t.TempDir()
+	greet := writeFile(t, dir, "greet.json", `{"id": "greet", "name": "Greet", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "Hi @flow.name from @flow.city, @contact.name", "exits": {"Next": "echo"}},
+	  {"id": "echo", "type": "wait_for_response", "exits": {"Next": "said"}},
+	  {"id": "said", "type": "send_message", "text": "You said [@input]", "exits": {"Next": ""}}]}`)
+	orderStatus := filepath.Join(examples, "order-status", "flow.json")
+	mocks := filepath.Join(examples, "order-status", "mocks.json")
+	tests := []struct {
+		name   string
+		args   []string
+		stdin  string
+		stdout []string
+		status string
+	}{
+		{"order status with mocks", []string{"simulate", orderStatus, "--mocks", mocks}, "CU001\nPlease knock\n", []string{
+			"Thanks for contacting the ThriftShop order status system. Please send your order # and we'll help you in a jiffy!",
+			"Great news Ben Haggerty! We shipped your order for Vogue White Wall x 4 on October 9th and we expect it will be delivered on April 3rd. If you have any questions, just reply and our customer service department will be notified.",
+			"Thanks Ben Haggerty, we'll be in touch ASAP about order # CU001.",
+		}, "completed"},
+		{"order status times out", []string{"simulate", "--mocks", mocks, orderStatus}, "/timeout\n", []string{
+			"Thanks for contacting the ThriftShop order status system. Please send your order # and we'll help you in a jiffy!",
+			"We didn't hear back from you. Send us a message any time to check an order.",
+		}, "completed"},
+		{"variables and contact", []string{"simulate", "--var", "name=Bo", "--var", "city=Porto", "--contact-name", "Ana", greet}, "", []string{
+			"Hi Bo from Porto, Ana",
+		}, "waiting"},
+		{"double slash sends a slash", []string{"simulate", greet}, "//x\n", []string{
+			"Hi  from , ", "You said [/x]",
+		}, "completed"},
+		{"IVR call with a caller number", []string{"simulate", "--call", "--cli", "+442071234567", filepath.Join(examples, "ivr-menu", "flow.json")}, "2\n", []string{
+			"Hello, caller from +442071234567. Welcome to Parley Telecom.",
+			"Press 1 for sales, 2 for support.",
+			"Connecting you to support.",
+		}, "completed"},
+		{"IVR hang-up", []string{"simulate", "--call", filepath.Join(examples, "ivr-menu", "flow.json")}, "/hangup\n", []string{
+			"Hello, caller from +15555550100. Welcome to Parley Telecom.",
+			"Press 1 for sales, 2 for support.",
+		}, "interrupted"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := parley(t, tc.stdin, tc.args...)
+			if code != 0 {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+			if want := strings.Join(tc.stdout, "\n") + "\n"; stdout != want {
+				t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+			}
+			if !strings.HasSuffix(stderr, "session "+tc.status+"\n") {
+				t.Errorf("stderr %q should end with the final status %q", stderr, tc.status)
+			}
+		})
+	}
+}
+
+// TestSimulateReportsProblems: warnings and errors go to stderr, not to what
+// the contact sees.
+func TestSimulateReportsProblems(t *testing.T) {
+	flow := writeFile(t, t.TempDir(), "p.json", `{"id": "p", "name": "p", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "Hi [@flow.nobody]", "exits": {"Next": "calc"}},
+	  {"id": "calc", "type": "set_variable", "name": "n", "expression": "number(\"x\")", "exits": {"Failure": ""}}]}`)
+	code, stdout, stderr := parley(t, "", "simulate", flow)
+	if code != 0 || stdout != "Hi []\n" {
+		t.Errorf("exit %d stdout %q", code, stdout)
+	}
+	want := "warning at hi: unknown variable @flow.nobody\nerror at calc: expression \"number(\\\"x\\\")\": number: \"x\" is not a number"
+	if !strings.HasPrefix(stderr, want) || !strings.HasSuffix(stderr, "session completed\n") {
+		t.Errorf("stderr:\n%s\nwant it to start with:\n%s", stderr, want)
+	}
+}
+
+func TestSimulateJSON(t *testing.T) {
+	dir := filepath.Join(examples, "order-status")
+	code, stdout, stderr := parley(t, "CU001\n", "simulate", "--json", "--mocks", filepath.Join(dir, "mocks.json"), filepath.Join(dir, "flow.json"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var types []string
+	var webhook *flows.Event
+	for i, line := range strings.Split(strings.TrimSuffix(stdout, "\n"), "\n") {
+		var ev flows.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("line %d is not an event: %v\n%s", i+1, err, line)
+		}
+		if ev.Time.IsZero() {
+			t.Errorf("line %d has no time", i+1)
+		}
+		types = append(types, ev.Type)
+		if ev.Type == flows.EventWebhookCalled {
+			webhook = &ev
+		}
+	}
+	want := "message_out session_waiting message_in result_saved webhook_called result_saved result_saved rule_matched message_out session_waiting"
+	if got := strings.Join(types, " "); got != want {
+		t.Errorf("event types:\n%s\nwant:\n%s", got, want)
+	}
+	if webhook == nil || webhook.Status != 200 || webhook.Outcome != flows.OutcomeSuccess || webhook.URL != "http://127.0.0.1:8080/demo/order-status" {
+		t.Errorf("webhook event %+v", webhook)
+	}
+	if stderr != "session waiting\n" {
+		t.Errorf("stderr %q", stderr)
+	}
+}
+
+func TestSimulateErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no flow", []string{"simulate"}, 2, "Usage: parley simulate"},
+		{"missing file", []string{"simulate", filepath.Join(dir, "nope.json")}, 2, "nope.json"},
+		{"bad mocks", []string{"simulate", "--mocks", writeFile(t, dir, "m.json", `{"http://x": [{"status": 42}]}`), filepath.Join(examples, "ivr-menu", "flow.json")}, 2, "status 42 is not an HTTP status"},
+		{"bad variable", []string{"simulate", "--var", "novalue", filepath.Join(examples, "ivr-menu", "flow.json")}, 2, `"novalue" is not name=value`},
+		{"unknown command", []string{"simulat"}, 2, `unknown command "simulat"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := parley(t, "", tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("exit %d stderr %q, want %d and %q", code, stderr, tc.code, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.json", `{"id": "bad", "name": "Bad", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "Hi", "exits": {"Next": "calc"}},
+	  {"id": "calc", "type": "set_variable", "name": "n", "expression": "1 +", "exits": {"Next": "nowhere"}},
+	  {"id": "beam", "type": "teleport", "exits": {}}]}`)
+	warn := writeFile(t, dir, "warn.json", `{"id": "warn", "name": "Warn", "widgets": [
+	  {"id": "a", "type": "end"}, {"id": "orphan", "type": "end"}]}`)
+
+	code, stdout, stderr := parley(t, "", "validate", bad)
+	if code != 2 {
+		t.Errorf("exit %d for a bad flow, want 2", code)
+	}
+	if stdout != "" {
+		t.Errorf("stdout %q, want nothing", stdout)
+	}
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	want := []string{
+		bad + `: widget "calc": widgets[1].expression: bad expression "1 +"`,
+		bad + `: widget "beam": widgets[2].type: unknown widget type "teleport"`,
+		bad + `: widget "calc": widgets[1].exits["Next"]: exit "Next" points to unknown widget "nowhere"`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(want), stderr)
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("line %d:\n%s\nwant it to start with\n%s", i+1, lines[i], want[i])
+		}
+	}
+
+	code, stdout, stderr = parley(t, "", "validate", warn, filepath.Join(examples, "order-status", "flow.json"))
+	if code != 0 {
+		t.Errorf("exit %d for valid flows, want 0: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "warn.json: ok (Warn, 2 widgets)") || !strings.Contains(stdout, "order-status/flow.json: ok (Order Status Checker, 13 widgets)") {
+		t.Errorf("stdout %q", stdout)
+	}
+	if !strings.Contains(stderr, `warn.json: warning: widget "orphan": widgets[1]: widget is unreachable from the start`) {
+		t.Errorf("stderr %q should carry the warning", stderr)
+	}
+}
+
+func TestTestCommand(t *testing.T) {
+	code, stdout, stderr := parley(t, "", "test", examples)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
+	}
+	if !strings.HasSuffix(stdout, " passed, 0 failed\n") || strings.Contains(stdout, "FAIL") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", `{"id": "hello", "name": "Hello", "widgets": [
+	  {"id": "ask", "type": "send_message", "text": "Name?", "exits": {"Next": "name"}},
+	  {"id": "name", "type": "wait_for_response", "result": "Name", "exits": {"Next": "hi"}},
+	  {"id": "hi", "type": "send_message", "text": "Hello @flow.name", "exits": {"Next": ""}}]}`)
+	writeFile(t, dir, "tests/pass.test.json", `{"flow": "../flow.json", "conversation": [
+	  {"expect": ["Name?"]}, {"send": "Ana", "expect": ["Hello Ana"]}], "final_status": "completed"}`)
+	failing := writeFile(t, dir, "tests/fail.test.json", `{"flow": "../flow.json", "conversation": [
+	  {"expect": ["Name?"]}, {"send": "Ana", "expect": ["Hi Ana"]}],
+	  "final_status": "completed", "results": {"Name": {"value": "Bob"}}}`)
+
+	code, stdout, _ = parley(t, "", "test", dir)
+	if code != 1 {
+		t.Errorf("exit %d with a failing script, want 1", code)
+	}
+	for _, want := range []string{
+		"FAIL " + failing + "\n",
+		`    turn 2 (send "Ana"): expected ["Hi Ana"], got ["Hello Ana"]` + "\n",
+		`    result "Name": value "Ana", expected "Bob"` + "\n",
+		"ok   " + filepath.Join(dir, "tests", "pass.test.json") + "\n",
+		"1 passed, 1 failed\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	code, _, stderr = parley(t, "", "test", t.TempDir())
+	if code != 2 || !strings.Contains(stderr, "no *.test.json files found") {
+		t.Errorf("empty folder: exit %d stderr %q", code, stderr)
+	}
+}

@@ -1,0 +1,91 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// FuzzDecode: any input either loads as a flow or fails with a validation
+// error; nothing panics, and a flow that loads can be started.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(loopFlow))
+	f.Add([]byte(rootFlow))
+	f.Add([]byte(surveyFlow))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e := engine.New(widgets.Registered(), engine.WithMaxSteps(20))
+		fl, err := e.Load(data)
+		if err != nil {
+			var ve *flows.ValidationError
+			if !errors.As(err, &ve) || len(ve.Errors) == 0 {
+				t.Fatalf("error %v (%T) is not a validation error with findings", err, err)
+			}
+			for _, fe := range ve.Errors {
+				if fe.Path == "" || fe.Message == "" {
+					t.Fatalf("finding without path or message: %+v", fe)
+				}
+			}
+			return
+		}
+		if len(fl.Widgets) == 0 || fl.Widget(fl.StartWidget()) == nil {
+			t.Fatalf("loaded flow has no start widget")
+		}
+		s, _, err := e.Start(context.Background(), fl, engine.StartParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status == flows.StatusWaiting {
+			_, _ = e.Resume(context.Background(), fl, s, flows.Text("1"))
+		}
+	})
+}
+
+// FuzzTemplate: any template either fails to compile or renders against a
+// session with results, @extra, contact fields and a call; text without
+// variables renders as itself.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{
+		"Hi @flow.name", "@(upper(flow.name.value))", "@extra.order.items.0.sku", "$user.key.age $call.cli",
+		"me@example.com @@", "@(", "@()", "@(1 +)", "@flow.name.png.", "@(\"a)\" + ')')", "$flow.key.", "@input.",
+	} {
+		f.Add(s, "hello")
+	}
+	f.Fuzz(func(t *testing.T, tmpl, input string) {
+		if tmpl == "" || !utf8.ValidString(tmpl) || !utf8.ValidString(input) {
+			return
+		}
+		fx := newFixture(t, orderMock)
+		fl, err := fx.e.Load([]byte(templateFlow(tmpl)))
+		if err != nil {
+			if !errors.Is(err, flows.ErrBadTemplate) && !errors.Is(err, flows.ErrBadExpression) {
+				t.Fatalf("template %q: unexpected load error %v", tmpl, err)
+			}
+			return
+		}
+		s, _, err := fx.e.Start(context.Background(), fl, engine.StartParams{
+			Contact:   flows.Contact{Name: "Ana", Fields: map[string]string{"age": "33"}},
+			Variables: map[string]string{"name": "Ben"},
+			Call:      &flows.Call{CLI: "+1555"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := fx.e.Resume(context.Background(), fl, s, flows.Text(input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := texts(evs)
+		if len(msgs) != 1 {
+			t.Fatalf("template %q: %d messages, want 1", tmpl, len(msgs))
+		}
+		if !strings.ContainsAny(tmpl, "@$") && msgs[0] != tmpl {
+			t.Fatalf("plain text %q rendered as %q", tmpl, msgs[0])
+		}
+	})
+}

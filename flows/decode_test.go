@@ -1,0 +1,191 @@
+package flows_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/widgets"
+)
+
+func load(src string) (*flows.Flow, error) {
+	return engine.New(widgets.Registered()).Load([]byte(src))
+}
+
+func validationErrors(t *testing.T, err error) []*flows.FieldError {
+	t.Helper()
+	var ve *flows.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v (%T) is not a *flows.ValidationError", err, err)
+	}
+	if !errors.Is(err, flows.ErrInvalidFlow) {
+		t.Error("errors.Is(err, ErrInvalidFlow) is false")
+	}
+	return ve.Errors
+}
+
+// TestThreeProblems: each problem is reported once, naming the widget and the
+// JSON path, and nothing else is reported.
+func TestThreeProblems(t *testing.T) {
+	_, err := load(`{"id": "f", "name": "f", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "Hi", "exits": {"Next": "calc"}},
+	  {"id": "calc", "type": "set_variable", "name": "n", "expression": "1 +", "exits": {"Next": "nowhere"}},
+	  {"id": "beam", "type": "teleport", "exits": {}}]}`)
+	errs := validationErrors(t, err)
+	want := []struct {
+		prefix   string
+		sentinel error
+	}{
+		{`widget "calc": widgets[1].expression: bad expression "1 +"`, flows.ErrBadExpression},
+		{`widget "beam": widgets[2].type: unknown widget type "teleport"`, flows.ErrUnknownType},
+		{`widget "calc": widgets[1].exits["Next"]: exit "Next" points to unknown widget "nowhere"`, flows.ErrDanglingExit},
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d: %v", len(errs), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(errs[i].Error(), w.prefix) {
+			t.Errorf("error %d is %q, want it to start with %q", i, errs[i], w.prefix)
+		}
+		if !errors.Is(errs[i], w.sentinel) || !errors.Is(err, w.sentinel) {
+			t.Errorf("error %d: errors.Is(%v) is false", i, w.sentinel)
+		}
+	}
+	if errors.Is(err, flows.ErrDuplicateID) {
+		t.Error("errors.Is matches a sentinel none of the errors wraps")
+	}
+}
+
+func TestValidationErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		// want is the one error expected, in full or as a prefix.
+		want     string
+		sentinel error
+	}{
+		{"unknown top-level field", `{"id": "f", "name": "f", "colour": "red", "widgets": [{"id": "a", "type": "end"}]}`,
+			`colour: unknown field "colour"`, flows.ErrUnknownField},
+		{"unknown widget field", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": "x", "txt": "y", "exits": {}}]}`,
+			`widget "a": widgets[0].txt: unknown field "txt"`, flows.ErrUnknownField},
+		{"unknown rule field", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "split", "rules": [{"type": "has_text", "category": "X", "arg": "y"}], "exits": {}}]}`,
+			`widget "a": widgets[0].rules[0].arg: unknown field "arg"`, flows.ErrUnknownField},
+		{"unknown translation field", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": "x", "translations": {"spa": {"txt": "y"}}, "exits": {}}]}`,
+			`widget "a": widgets[0].translations.spa.txt: unknown field "txt"`, flows.ErrUnknownField},
+		{"duplicate ids", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "end"}, {"id": "a", "type": "end"}]}`,
+			`widget "a": widgets[1].id: duplicate widget id`, flows.ErrDuplicateID},
+		{"missing start", `{"id": "f", "name": "f", "start": "begin", "widgets": [{"id": "a", "type": "end"}]}`,
+			`start: start widget "begin" does not exist`, flows.ErrMissingStart},
+		{"no widgets", `{"id": "f", "name": "f", "widgets": []}`,
+			`widgets: a flow needs at least one widget`, flows.ErrMissingStart},
+		{"bad regex in a rule", `{"id": "f", "name": "f", "widgets": [{"id": "pat", "type": "split",
+		   "rules": [{"type": "has_pattern", "args": ["(["], "category": "X"}], "exits": {"X": "", "Other": ""}}]}`,
+			`widget "pat": widgets[0].rules[0].args[0]: invalid regular expression`, flows.ErrBadRegex},
+		{"unknown exit name", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": "x", "exits": {"Nxt": ""}}]}`,
+			`widget "a": widgets[0].exits["Nxt"]: unknown exit "Nxt" (this widget has "Next")`, flows.ErrUnknownExit},
+		{"timeout exit without a timeout", `{"id": "f", "name": "f", "widgets": [{"id": "w", "type": "wait_for_response", "exits": {"Timeout": ""}}]}`,
+			`widget "w": widgets[0].exits["Timeout"]: unknown exit "Timeout"`, flows.ErrUnknownExit},
+		{"bad template", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": "Hi @(upper(", "exits": {}}]}`,
+			`widget "a": widgets[0].text: bad template: unclosed @( expression`, flows.ErrBadTemplate},
+		{"bad template in a list", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": "x", "quick_replies": ["ok", "@(1 +)"], "exits": {}}]}`,
+			`widget "a": widgets[0].quick_replies[1]: bad expression`, flows.ErrBadExpression},
+		{"bad expression in a rule", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "split", "rules": [{"type": "expression", "args": ["input =="], "category": "X"}], "exits": {}}]}`,
+			`widget "a": widgets[0].rules[0].args[0]: bad expression`, flows.ErrBadExpression},
+		{"result name without a key", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "set_variable", "name": "!!!", "value": "x"}]}`,
+			`widget "a": widgets[0].name: "!!!" has no letters or digits`, nil},
+		{"wrong JSON type", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": 5}]}`,
+			`widget "a": widgets[0].text: expected string, got JSON number`, nil},
+		{"not an object", `[1, 2]`, `$: expected a JSON object, got JSON array`, nil},
+		{"malformed JSON", `{"id": "f",`, `$: `, nil},
+		{"unknown version", `{"id": "f", "name": "f", "version": "9.0", "widgets": [{"id": "a", "type": "end"}]}`,
+			`version: unsupported format version "9.0"`, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := load(tc.src)
+			if err == nil {
+				t.Fatalf("loaded a flow with %d widgets", len(f.Widgets))
+			}
+			errs := validationErrors(t, err)
+			if len(errs) != 1 {
+				t.Fatalf("%d errors, want 1: %v", len(errs), err)
+			}
+			if !strings.HasPrefix(errs[0].Error(), tc.want) {
+				t.Errorf("error %q, want it to start with %q", errs[0], tc.want)
+			}
+			if tc.sentinel != nil && !errors.Is(err, tc.sentinel) {
+				t.Errorf("errors.Is(err, %v) is false for %v", tc.sentinel, err)
+			}
+		})
+	}
+}
+
+// TestUnreachableIsAWarning: a flow with an unreachable widget loads and
+// reports it as a warning.
+func TestUnreachableIsAWarning(t *testing.T) {
+	f, err := load(`{"id": "f", "name": "f", "widgets": [
+	  {"id": "a", "type": "send_message", "text": "x", "exits": {"Next": "b"}},
+	  {"id": "b", "type": "end"},
+	  {"id": "orphan", "type": "send_message", "text": "never", "exits": {"Next": "b"}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Warnings) != 1 || f.Warnings[0].Error() != `widget "orphan": widgets[2]: widget is unreachable from the start` {
+		t.Errorf("warnings %v, want one for orphan", f.Warnings)
+	}
+}
+
+// TestValidFlowDefaults: what a minimal valid flow gets by default.
+func TestValidFlowDefaults(t *testing.T) {
+	f, err := load(`{"name": "Minimal", "widgets": [{"id": "first", "type": "end"}, {"id": "second", "type": "end"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Version != flows.FormatVersion || f.Kind != flows.KindMessaging || f.StartWidget() != "first" {
+		t.Errorf("version %q kind %q start %q", f.Version, f.Kind, f.StartWidget())
+	}
+	if f.Widget("second") == nil || f.Widget("third") != nil {
+		t.Error("Widget lookup by id is wrong")
+	}
+}
+
+func TestKey(t *testing.T) {
+	tests := map[string]string{
+		"Lookup Response": "lookup_response",
+		"  Order #  ":     "order",
+		"Età":             "età",
+		"a--b":            "a_b",
+		"2nd Try":         "2nd_try",
+		"!!!":             "",
+	}
+	for in, want := range tests {
+		if got := flows.Key(in); got != want {
+			t.Errorf("Key(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestErrorOrderIsStable: errors from maps (translations, headers) come out
+// in the same order every time.
+func TestErrorOrderIsStable(t *testing.T) {
+	src := `{"id": "f", "name": "f", "widgets": [
+	  {"id": "m", "type": "send_message", "text": "x", "translations": {
+	    "spa": {"text": "@(1 +)"}, "fra": {"text": "@(2 +)"}, "deu": {"text": "@(3 +)"}, "por": {"text": "@(4 +)"}}},
+	  {"id": "h", "type": "webhook", "url": "http://127.0.0.1/x", "headers": {"B": "@(1 +)", "A": "@(2 +)", "C": "@(3 +)"}}]}`
+	want := []string{
+		"widgets[0].translations.deu.text", "widgets[0].translations.fra.text", "widgets[0].translations.por.text", "widgets[0].translations.spa.text",
+		`widgets[1].headers["A"]`, `widgets[1].headers["B"]`, `widgets[1].headers["C"]`,
+	}
+	for range 10 {
+		_, err := load(src)
+		errs := validationErrors(t, err)
+		var got []string
+		for _, e := range errs {
+			got = append(got, e.Path)
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("error paths %q, want %q", got, want)
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package widgets_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/parleyhq/parley/rules"
+	"github.com/parleyhq/parley/widgets"
+)
+
+const schemaPath = "../docs/flow.schema.json"
+
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	abs, err := filepath.Abs(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(abs)
+	if err != nil {
+		t.Fatalf("%s does not compile: %v", schemaPath, err)
+	}
+	return s
+}
+
+func readJSON(t *testing.T, path string) any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v
+}
+
+// TestSchemaAcceptsFlows validates every example flow and every golden flow
+// against docs/flow.schema.json.
+func TestSchemaAcceptsFlows(t *testing.T) {
+	s := compileSchema(t)
+	examples, _ := filepath.Glob("../examples/*/flow.json")
+	if len(examples) == 0 {
+		t.Fatal("no example flows")
+	}
+	for _, p := range examples {
+		if err := s.Validate(readJSON(t, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	goldens, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	n := 0
+	for _, p := range goldens {
+		for _, c := range readGolden(t, p) {
+			for i, src := range append([]json.RawMessage{c.Flow}, c.Flows...) {
+				v, err := jsonschema.UnmarshalJSON(strings.NewReader(string(src)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Validate(v); err != nil {
+					t.Errorf("%s: case %q flow %d: %v", p, c.Name, i, err)
+				}
+				n++
+			}
+		}
+	}
+	if n < 50 {
+		t.Errorf("validated only %d golden flows", n)
+	}
+}
+
+// TestSchemaRejects: the schema is not vacuous; it refuses what the loader refuses.
+func TestSchemaRejects(t *testing.T) {
+	s := compileSchema(t)
+	tests := map[string]string{
+		"unknown top-level field": `{"name": "f", "colour": 1, "widgets": [{"id": "a", "type": "end"}]}`,
+		"unknown widget type":     `{"name": "f", "widgets": [{"id": "a", "type": "teleport"}]}`,
+		"unknown widget field":    `{"name": "f", "widgets": [{"id": "a", "type": "send_message", "text": "x", "txt": "y"}]}`,
+		"field of another type":   `{"name": "f", "widgets": [{"id": "a", "type": "end", "text": "x"}]}`,
+		"no widgets":              `{"name": "f", "widgets": []}`,
+		"no name or id":           `{"widgets": [{"id": "a", "type": "end"}]}`,
+		"rule without category":   `{"name": "f", "widgets": [{"id": "a", "type": "split", "rules": [{"type": "has_text"}]}]}`,
+		"unknown rule type":       `{"name": "f", "widgets": [{"id": "a", "type": "split", "rules": [{"type": "has_magic", "category": "X"}]}]}`,
+		"too many rule arguments": `{"name": "f", "widgets": [{"id": "a", "type": "split", "rules": [{"type": "has_number_lt", "args": ["1", "2"], "category": "X"}]}]}`,
+		"missing rule argument":   `{"name": "f", "widgets": [{"id": "a", "type": "split", "rules": [{"type": "has_phrase", "category": "X"}]}]}`,
+		"exit to a number":        `{"name": "f", "widgets": [{"id": "a", "type": "send_message", "text": "x", "exits": {"Next": 3}}]}`,
+		"send_message empty":      `{"name": "f", "widgets": [{"id": "a", "type": "send_message"}]}`,
+		"webhook without url":     `{"name": "f", "widgets": [{"id": "a", "type": "webhook", "method": "GET"}]}`,
+		"webhook bad method":      `{"name": "f", "widgets": [{"id": "a", "type": "webhook", "url": "http://x", "method": "FETCH"}]}`,
+		"value and expression":    `{"name": "f", "widgets": [{"id": "a", "type": "set_variable", "name": "n", "value": "1", "expression": "1"}]}`,
+		"bad finish key":          `{"name": "f", "widgets": [{"id": "a", "type": "gather_digits", "finish_key": "##"}]}`,
+		"one random bucket":       `{"name": "f", "widgets": [{"id": "a", "type": "random", "buckets": ["A"]}]}`,
+		"wrong version":           `{"name": "f", "version": "2.0", "widgets": [{"id": "a", "type": "end"}]}`,
+		"record without action":   `{"name": "f", "widgets": [{"id": "a", "type": "record"}]}`,
+		"update_groups empty":     `{"name": "f", "widgets": [{"id": "a", "type": "update_groups"}]}`,
+		"remove and remove_all":   `{"name": "f", "widgets": [{"id": "a", "type": "update_groups", "remove": ["x"], "remove_all": true}]}`,
+	}
+	for name, src := range tests {
+		t.Run(name, func(t *testing.T) {
+			v, err := jsonschema.UnmarshalJSON(strings.NewReader(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Validate(v) == nil {
+				t.Errorf("the schema accepts %s", src)
+			}
+		})
+	}
+}
+
+// TestSchemaCoversRegistry: the schema lists every registered widget type with
+// exactly the JSON fields its struct decodes, and every rule type.
+func TestSchemaCoversRegistry(t *testing.T) {
+	data, err := os.ReadFile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Defs map[string]struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatal(err)
+	}
+	var enums struct {
+		Defs struct {
+			Widget struct {
+				Properties struct {
+					Type struct {
+						Enum []string `json:"enum"`
+					} `json:"type"`
+				} `json:"properties"`
+			} `json:"widget"`
+			Rule struct {
+				Properties struct {
+					Type struct {
+						Enum []string `json:"enum"`
+					} `json:"type"`
+				} `json:"properties"`
+			} `json:"rule"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(data, &enums); err != nil {
+		t.Fatal(err)
+	}
+	reg := widgets.Registered()
+	if got, want := enums.Defs.Widget.Properties.Type.Enum, reg.Names(); !slices.Equal(got, want) {
+		t.Errorf("schema widget types %v, registered %v", got, want)
+	}
+	if got, want := enums.Defs.Rule.Properties.Type.Enum, rules.Types(); !slices.Equal(got, want) {
+		t.Errorf("schema rule types %v, rules.Types() %v", got, want)
+	}
+	for _, name := range reg.Names() {
+		def, ok := schema.Defs["widget_"+name]
+		if !ok {
+			t.Errorf("schema has no $defs.widget_%s", name)
+			continue
+		}
+		factory, _ := reg.Lookup(name)
+		want := jsonFields(reflect.TypeOf(factory()).Elem())
+		var got []string
+		for k := range def.Properties {
+			got = append(got, k)
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("widget %s: schema properties %v, struct fields %v", name, got, want)
+		}
+	}
+}
+
+// jsonFields lists the JSON names a struct decodes, embedded structs included.
+func jsonFields(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if f.Anonymous && tag == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				out = append(out, jsonFields(ft)...)
+			}
+			continue
+		}
+		if !f.IsExported() || tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
