@@ -170,10 +170,7 @@ func (s *Server) createWebhookConfig(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return err
 	}
-	if _, _, exists := s.hooks.get(in.Name); exists {
-		return apiErr(fiber.StatusConflict, CodeConflict, "name", "webhook %q already exists; PUT /v1/webhook-configs/%s replaces it", in.Name, in.Name)
-	}
-	saved, err := s.saveWebhookConfig(c.UserContext(), &in)
+	saved, err := s.saveWebhookConfig(c.UserContext(), &in, true)
 	if err != nil {
 		return err
 	}
@@ -197,7 +194,7 @@ func (s *Server) putWebhookConfig(c *fiber.Ctx) error {
 		return fileConfigErr(name)
 	}
 	keepSecrets(&in, old)
-	saved, err := s.saveWebhookConfig(c.UserContext(), &in)
+	saved, err := s.saveWebhookConfig(c.UserContext(), &in, false)
 	if err != nil {
 		return err
 	}
@@ -213,8 +210,8 @@ func fileConfigErr(name string) error {
 }
 
 // saveWebhookConfig validates and stores a configuration, then makes it the
-// one running flows use.
-func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig) (*flows.WebhookConfig, error) {
+// one running flows use. create refuses a name that exists.
+func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig, create bool) (*flows.WebhookConfig, error) {
 	if in.Name == "" {
 		return nil, badRequest("name", "name is required: flows call the webhook by it")
 	}
@@ -235,6 +232,13 @@ func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig)
 	}
 	s.hooks.mu.Lock()
 	defer s.hooks.mu.Unlock()
+	_, inFile := s.hooks.file[saved.Name]
+	if _, inAPI := s.hooks.api[saved.Name]; create && (inFile || inAPI) {
+		return nil, apiErr(fiber.StatusConflict, CodeConflict, "name", "webhook %q already exists; PUT /v1/webhook-configs/%s replaces it", saved.Name, saved.Name)
+	}
+	if inFile {
+		return nil, fileConfigErr(saved.Name)
+	}
 	if err := s.store.PutConfig(ctx, store.Webhooks, saved.Name, raw); err != nil {
 		return nil, fmt.Errorf("store webhook %q: %w", saved.Name, err)
 	}
