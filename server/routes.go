@@ -83,6 +83,7 @@ func (s *Server) routes() *fiber.App {
 	v1.Get("/webhooks/:id/deliveries", s.listDeliveries)
 	v1.Get("/deliveries/:id", s.getDelivery)
 	v1.Post("/deliveries/:id/retry", s.retryDelivery)
+	s.eventRoutes(v1)
 
 	v1.Post("/keys", s.createKey)
 	v1.Get("/keys", s.listKeys)
