@@ -29,9 +29,11 @@ func (s *Server) routes() *fiber.App {
 		BodyLimit:             s.cfg.BodyLimit,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          s.cfg.TurnTimeout + 30*time.Second,
-		IdleTimeout:           2 * time.Minute,
+		// A connection that sends nothing is dropped after ReadTimeout; it
+		// also bounds how long a graceful shutdown waits for such clients.
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: s.cfg.TurnTimeout + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
 	})
 	app.Use(s.requestContext)
 	app.Use(recover.New())
