@@ -72,8 +72,13 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 	}
 	ended := false
 	var saved []string
+	var messages []Message
 	for _, ev := range events {
 		switch ev.Type {
+		case flows.EventMessageOut, flows.EventSay, flows.EventPlay:
+			// What the contact was sent, so an integration can deliver the
+			// messages of turns no request waits for (timeouts, expiry).
+			messages = append(messages, Message{Type: ev.Type, Text: ev.Text, QuickReplies: ev.QuickReplies, Attachments: ev.Attachments, URL: ev.URL})
 		case flows.EventSessionEnded:
 			ended = true
 		case flows.EventResultSaved:
@@ -108,7 +113,9 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 		}
 		add(EventSessionStarted, sess.CreatedAt, d)
 	}
-	if (launchedBy == "" && !ended) || len(saved) > 0 {
+	// A launch's messages are in the launching request's answer; a later
+	// turn's go with session.updated, even when that turn ends the session.
+	if (launchedBy == "" && (!ended || len(messages) > 0)) || len(saved) > 0 {
 		results := map[string]resultRef{}
 		for k, r := range sess.Results() {
 			results[k] = resultRef{Value: r.Value, Category: r.Category}
@@ -116,6 +123,9 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 		d := map[string]any{"status": sess.Status, "results": results}
 		if len(saved) > 0 {
 			d["saved"] = saved
+		}
+		if len(messages) > 0 {
+			d["messages"] = messages
 		}
 		if sess.Wait != nil {
 			d["waiting_at"] = sess.Wait.Widget
