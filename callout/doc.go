@@ -16,6 +16,8 @@
 //   - Bodies: DefaultBody, LegacyBody (RapidPro), EncodeBody, EncodeCustom,
 //     BuildBody. They only read the session, so they are testable alone.
 //   - Answers: Exit, Extra, Extract (gjson mappings), Event, Describe.
+//   - AccessToken, DropToken: the OAuth 2.0 token cache for other senders
+//     (event delivery), so tokens are obtained one way.
 //   - Redactor: secrets (auth headers, cookies, passwords, client secrets,
 //     tokens, secret-looking headers and query parameters) never reach
 //     traces, events or logs.

@@ -514,6 +514,7 @@ func TestOAuth2(t *testing.T) {
 	}{
 		{"client credentials", flows.WebhookAuth{Type: flows.AuthOAuth2ClientCredentials, ClientID: "cid", ClientSecret: "csecret-xyz", Scopes: []string{"hooks"}, Audience: "parley"}, "client_credentials"},
 		{"password", flows.WebhookAuth{Type: flows.AuthOAuth2Password, ClientID: "cid", ClientSecret: "csecret-xyz", Username: "u", Password: "pw-secret-1"}, "password"},
+		{"client credentials, json token request", flows.WebhookAuth{Type: flows.AuthOAuth2ClientCredentials, ClientID: "cid", ClientSecret: "csecret-xyz", Encoding: "json"}, "client_credentials"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -557,7 +558,11 @@ func TestOAuth2(t *testing.T) {
 				t.Fatalf("ping with oauth2: %s (%s)", d.Status, d.LastError)
 			}
 			reqs := tokens.requests()
-			if len(reqs) != 1 || !strings.Contains(string(reqs[0].Body), "grant_type="+tt.grant) {
+			wantBody := "grant_type=" + tt.grant
+			if tt.auth.Encoding == "json" {
+				wantBody = `"grant_type":"` + tt.grant + `"`
+			}
+			if len(reqs) != 1 || !strings.Contains(string(reqs[0].Body), wantBody) {
 				t.Fatalf("token requests %d, want one cached %s grant", len(reqs), tt.grant)
 			}
 		})

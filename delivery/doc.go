@@ -24,6 +24,7 @@
 //
 // Caveats: one Service owns the delivery buckets of a database; run one per
 // *bbolt.DB. Subscriptions are cached in memory, so change them only through
-// the Service. OAuth 2.0 token requests use form encoding (the "json"
-// encoding of flows.WebhookAuth is not supported here).
+// the Service. Destinations go through callout's address guard, and OAuth
+// 2.0 tokens through callout's token cache (form or JSON token requests),
+// so event delivery and the webhook widget reach the network the same way.
 package delivery

@@ -62,8 +62,6 @@ type Options struct {
 	// them by default (private, loopback, link-local ranges). Empty allows
 	// only public addresses.
 	AllowedCIDRs []netip.Prefix
-	// Ports allowed as destinations; empty allows any port.
-	Ports []uint16
 	// UserAgent sent with every request (default "Parley-Webhooks/1").
 	UserAgent string
 }

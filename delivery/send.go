@@ -15,10 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"code.dny.dev/ssrf"
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
-
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
 )
 
@@ -70,7 +67,10 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 	req.Header.Set(HeaderSignature, signAll(sub.activeKeys(now), msgID, now.Unix(), body))
 
 	start := time.Now()
-	authErr := s.authorize(req, sub)
+	token, authErr := s.authorize(ctx, req, sub)
+	if token != "" {
+		secrets = append(secrets, token)
+	}
 	att.Request.Headers = redactHeaders(req.Header, secrets)
 	if authErr != nil {
 		att.DurationMS = ms(time.Since(start))
@@ -113,7 +113,9 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		// A revoked token stays cached until it expires: fetch a new one next time.
-		s.dropToken(sub.ID)
+		if token != "" {
+			s.tokens.DropToken(sub.Auth, token)
+		}
 	}
 	return ex
 }
@@ -123,8 +125,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func classify(err error) string {
 	var ne net.Error
 	switch {
-	case errors.Is(err, ssrf.ErrProhibitedIP), errors.Is(err, ssrf.ErrProhibitedPort),
-		errors.Is(err, ssrf.ErrProhibitedNetwork), errors.Is(err, ssrf.ErrInvalidHostPort):
+	case errors.Is(err, callout.ErrBlocked):
 		return flows.OutcomeBlocked
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return flows.OutcomeTimeout
@@ -152,11 +153,14 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// authorize adds the subscription's credentials to req.
-func (s *Service) authorize(req *http.Request, sub *Subscription) error {
+// authorize adds the subscription's credentials to req. For OAuth 2.0 it
+// returns the access token sent, so a 401 can drop it from the cache.
+// Tokens come from callout's cache: reused until they expire, shared by
+// subscriptions with the same auth, requested through the address guard.
+func (s *Service) authorize(ctx context.Context, req *http.Request, sub *Subscription) (string, error) {
 	a := sub.Auth
 	if a == nil {
-		return nil
+		return "", nil
 	}
 	switch a.Type {
 	case flows.AuthBasic:
@@ -164,56 +168,14 @@ func (s *Service) authorize(req *http.Request, sub *Subscription) error {
 	case flows.AuthBearer:
 		req.Header.Set("Authorization", "Bearer "+a.Token)
 	case flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password:
-		tok, err := s.tokenSource(sub).Token()
+		header, token, err := s.tokens.AccessToken(ctx, a)
 		if err != nil {
-			return fmt.Errorf("oauth2 token from %s: %w", a.TokenURL, err)
+			return "", err
 		}
-		tok.SetAuthHeader(req)
+		req.Header.Set("Authorization", header)
+		return token, nil
 	}
-	return nil
-}
-
-// tokenSource returns a cached token source for sub: tokens are reused
-// until they expire, and the cache is dropped when sub changes.
-func (s *Service) tokenSource(sub *Subscription) oauth2.TokenSource {
-	s.tokMu.Lock()
-	defer s.tokMu.Unlock()
-	if c, ok := s.tokens[sub.ID]; ok && c.version.Equal(sub.UpdatedAt) {
-		return c.ts
-	}
-	a := sub.Auth
-	// Token requests go through the same guarded client as deliveries.
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, s.tokenClient)
-	var ts oauth2.TokenSource
-	if a.Type == flows.AuthOAuth2Password {
-		cfg := &oauth2.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, Scopes: a.Scopes,
-			Endpoint: oauth2.Endpoint{TokenURL: a.TokenURL}}
-		ts = oauth2.ReuseTokenSource(nil, &passwordSource{ctx: ctx, cfg: cfg, user: a.Username, pass: a.Password})
-	} else {
-		cfg := &clientcredentials.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, TokenURL: a.TokenURL, Scopes: a.Scopes}
-		if a.Audience != "" {
-			cfg.EndpointParams = url.Values{"audience": {a.Audience}}
-		}
-		ts = cfg.TokenSource(ctx)
-	}
-	s.tokens[sub.ID] = cachedToken{version: sub.UpdatedAt, ts: ts}
-	return ts
-}
-
-func (s *Service) dropToken(id string) {
-	s.tokMu.Lock()
-	delete(s.tokens, id)
-	s.tokMu.Unlock()
-}
-
-type passwordSource struct {
-	ctx        context.Context
-	cfg        *oauth2.Config
-	user, pass string
-}
-
-func (p *passwordSource) Token() (*oauth2.Token, error) {
-	return p.cfg.PasswordCredentialsToken(p.ctx, p.user, p.pass)
+	return "", nil
 }
 
 // sensitiveHeader reports header names whose values are credentials.

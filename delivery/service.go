@@ -9,17 +9,16 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"code.dny.dev/ssrf"
 	"github.com/google/uuid"
 	"go.etcd.io/bbolt"
-	"golang.org/x/oauth2"
+
+	"github.com/parleyhq/parley/callout"
 )
 
 // Service manages subscriptions and delivers events to them. One Service
@@ -29,14 +28,13 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 
-	client      *http.Client // deliveries: guarded dialer, no redirects, no proxy
-	tokenClient *http.Client // OAuth 2.0 token requests, same guard
+	client *http.Client // deliveries: guarded dialer, no redirects, no proxy
+	// tokens obtains and caches OAuth 2.0 access tokens the way webhook
+	// calls do (form or JSON token requests, through the same guard).
+	tokens *callout.Service
 
 	subMu sync.RWMutex
 	subs  map[string]*Subscription // immutable snapshots, replaced on change
-
-	tokMu  sync.Mutex
-	tokens map[string]cachedToken
 
 	kick       chan struct{} // wakes the schedule loop
 	kickOutbox chan struct{} // wakes the outbox loop
@@ -60,11 +58,6 @@ type Service struct {
 	m *metrics
 }
 
-type cachedToken struct {
-	version time.Time
-	ts      oauth2.TokenSource
-}
-
 // New opens the delivery buckets in db (creating them, and the outbox, when
 // missing) and loads the subscriptions. Call Start to begin delivering.
 func New(db *bbolt.DB, opts Options) (*Service, error) {
@@ -77,7 +70,6 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 		opts:       opts,
 		log:        opts.Logger,
 		subs:       map[string]*Subscription{},
-		tokens:     map[string]cachedToken{},
 		kick:       make(chan struct{}, 1),
 		kickOutbox: make(chan struct{}, 1),
 		inflight:   map[string]struct{}{},
@@ -86,7 +78,8 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 		results:    make(chan *result, 4*opts.BatchSize),
 		done:       make(chan struct{}),
 	}
-	s.client, s.tokenClient = newClients(opts)
+	s.client = newClient(opts)
+	s.tokens = callout.New(callout.Options{AllowCIDRs: opts.AllowedCIDRs, Logger: opts.Logger, Now: opts.Now, DefaultTimeout: opts.Timeout})
 	err := db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -109,26 +102,12 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// newClients builds HTTP clients whose dialer refuses destinations the
-// address guard denies (checked on the resolved address, so DNS cannot
-// smuggle in a private one).
-func newClients(o Options) (*http.Client, *http.Client) {
-	var v4, v6 []netip.Prefix
-	for _, p := range o.AllowedCIDRs {
-		if p.Addr().Is4() {
-			v4 = append(v4, p)
-		} else {
-			v6 = append(v6, p)
-		}
-	}
-	guardOpts := []ssrf.Option{ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...)}
-	if len(o.Ports) > 0 {
-		guardOpts = append(guardOpts, ssrf.WithPorts(o.Ports...))
-	} else {
-		guardOpts = append(guardOpts, ssrf.WithAnyPort())
-	}
-	guard := ssrf.New(guardOpts...)
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Safe}
+// newClient builds the delivery client. Its dialer runs callout's address
+// guard, which judges the resolved address, so DNS cannot smuggle in a
+// private one.
+func newClient(o Options) *http.Client {
+	guard := callout.NewGuard(o.AllowedCIDRs)
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
 	tr := &http.Transport{
 		Proxy:                 nil, // a proxy would dial for us and bypass the guard
 		DialContext:           dialer.DialContext,
@@ -140,8 +119,7 @@ func newClients(o Options) (*http.Client, *http.Client) {
 		ExpectContinueTimeout: time.Second,
 	}
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &http.Client{Transport: tr, CheckRedirect: noRedirect},
-		&http.Client{Transport: tr, CheckRedirect: noRedirect, Timeout: o.Timeout}
+	return &http.Client{Transport: tr, CheckRedirect: noRedirect}
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -338,7 +316,6 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 		s.setSub(old)
 		return nil, fmt.Errorf("subscription %s: %w", id, err)
 	}
-	s.dropToken(id)
 	s.Notify()
 	return sub.clone(), nil
 }
@@ -361,7 +338,6 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		s.setSub(old)
 		return fmt.Errorf("subscription %s: %w", id, err)
 	}
-	s.dropToken(id)
 	s.Notify()
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
 )
 
@@ -288,6 +289,11 @@ func validateAuth(a *flows.WebhookAuth) error {
 		}
 		if err := need("client_id", a.ClientID); err != nil {
 			return err
+		}
+		switch strings.ToLower(a.Encoding) {
+		case "", callout.EncodingForm, callout.EncodingJSON:
+		default:
+			return invalid("auth.encoding", "must be %q or %q, not %q", callout.EncodingForm, callout.EncodingJSON, a.Encoding)
 		}
 		if a.Type == flows.AuthOAuth2Password {
 			if err := need("username", a.Username); err != nil {

@@ -2,11 +2,8 @@ package engine
 
 import (
 	"encoding/json"
-	"fmt"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/tidwall/gjson"
@@ -215,41 +212,16 @@ func resultsText(results map[string]*flows.Result) string {
 
 // toText turns a looked-up or computed value into the text a template shows.
 func toText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case gjson.Result:
-		if x.Type == gjson.String {
+	if x, ok := v.(gjson.Result); ok {
+		switch x.Type {
+		case gjson.String:
 			return x.Str
-		}
-		if x.Type == gjson.Null {
+		case gjson.Null:
 			return ""
 		}
 		return x.Raw
-	case bool:
-		return strconv.FormatBool(x)
-	case int:
-		return strconv.Itoa(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case time.Time:
-		return x.Format(time.RFC3339)
-	case json.RawMessage:
-		return string(x)
-	case []byte:
-		return string(x)
-	case fmt.Stringer:
-		return x.String()
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
+	return flows.ValueText(v)
 }
 
 // env builds the variables an @(...) expression sees. It is built at most once

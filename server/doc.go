@@ -9,6 +9,13 @@
 // A background scanner fires wait timeouts and session expiry from the
 // store's timer index, so timers survive restarts.
 //
+// Lifecycle events (lifecycle.go: session.launched, .started, .updated,
+// .finished, flow.completed) are outbox records of the turn that caused
+// them; package delivery sends them to the subscriptions of /v1/webhooks.
+// Configured outgoing webhooks (webhook_configs.go) come from the
+// --webhooks file and /v1/webhook-configs, and the webhook service looks
+// them up on every call, so API changes reach running flows at once.
+//
 // The main types are Config (ServeFlags and ConfigFromEnv build one), Server
 // (New, Listen, Shutdown) and Service. Run and Main are what cmd/parley calls.
 //

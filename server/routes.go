@@ -29,9 +29,11 @@ func (s *Server) routes() *fiber.App {
 		BodyLimit:             s.cfg.BodyLimit,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          s.cfg.TurnTimeout + 30*time.Second,
-		IdleTimeout:           2 * time.Minute,
+		// A connection that sends nothing is dropped after ReadTimeout; it
+		// also bounds how long a graceful shutdown waits for such clients.
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: s.cfg.TurnTimeout + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
 	})
 	app.Use(s.requestContext)
 	app.Use(recover.New())
@@ -83,6 +85,7 @@ func (s *Server) routes() *fiber.App {
 	v1.Get("/webhooks/:id/deliveries", s.listDeliveries)
 	v1.Get("/deliveries/:id", s.getDelivery)
 	v1.Post("/deliveries/:id/retry", s.retryDelivery)
+	s.eventRoutes(v1)
 
 	v1.Post("/keys", s.createKey)
 	v1.Get("/keys", s.listKeys)

@@ -151,6 +151,10 @@ type Server struct {
 	log     *slog.Logger
 	keys    *keyring
 	metrics *metrics
+	// hooks are the configured outgoing webhooks (webhook_configs.go);
+	// webhooks is the service webhook widgets call.
+	hooks    *webhookConfigs
+	webhooks flows.WebhookService
 	// simMocks are the webhook mocks of simulated sessions (simulator.go).
 	simMocks *sandboxMocks
 	// deliv sends lifecycle events to subscriptions; nil when the store is
@@ -212,6 +216,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.webhooks = wh
 	if s.simMocks, err = newSandboxMocks(st, cfg.Logger); err != nil {
 		return nil, err
 	}

@@ -89,6 +89,9 @@ type StartRequest struct {
 	SessionID string
 	// MessageID records the inbound message that started the session.
 	MessageID string
+	// Source is what launched the session (session.launched's launched_by):
+	// "api" when empty, or "call" for requests with a Call.
+	Source string
 }
 
 // Start starts a session and runs it until it waits or ends. A session
@@ -138,7 +141,7 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	}
 	s.metrics.turn("start", time.Since(start))
 	s.metrics.started.Inc()
-	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, started: true, messageID: req.MessageID, channel: channelID(req.Channel)})
+	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, launchedBy: req.launchedBy(), messageID: req.MessageID, channel: channelID(req.Channel)})
 }
 
 // mergeContact fills a contact from what is stored for its URN: stored
@@ -277,13 +280,14 @@ func (s *Service) lockSession(ctx context.Context, id string) (func(), *flows.Se
 
 // commit is one finished turn, ready to be written.
 type commit struct {
-	sess      *flows.Session
-	flow      *flows.Flow
-	events    []flows.Event
-	prev      time.Time
-	started   bool
-	messageID string
-	channel   string
+	sess   *flows.Session
+	flow   *flows.Flow
+	events []flows.Event
+	prev   time.Time
+	// launchedBy is set on a session's first turn: api, message or call.
+	launchedBy string
+	messageID  string
+	channel    string
 }
 
 // commit writes a turn: the session with its timers, events, outbox records,
@@ -304,7 +308,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	}
 	reply := buildReply(sess, c.events)
 	t := &store.Turn{
-		Session: sess, Events: c.events, Outbox: outboxRecords(sess, c.events, c.started),
+		Session: sess, Events: c.events, Outbox: outboxRecords(sess, c.events, c.launchedBy),
 		Channel: c.channel, MessageID: c.messageID, PrevUpdated: c.prev,
 	}
 	if sess.Contact.URN != "" {
@@ -389,109 +393,6 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 	return r
 }
 
-// Lifecycle event types written to the outbox for delivery (docs/events.md).
-const (
-	EventSessionStarted  = "session.started"
-	EventSessionUpdated  = "session.updated"
-	EventSessionFinished = "session.finished"
-	EventFlowCompleted   = "flow.completed"
-)
-
-type contactRef struct {
-	URN  string `json:"urn,omitempty"`
-	Name string `json:"name,omitempty"`
-}
-
-type resultRef struct {
-	Value    string `json:"value"`
-	Category string `json:"category,omitempty"`
-}
-
-// outboxRecords are the lifecycle events of a turn, written in the same
-// transaction as the session so delivery never reports what did not happen
-// and never misses what did.
-func outboxRecords(sess *flows.Session, events []flows.Event, started bool) []store.OutboxRecord {
-	var out []store.OutboxRecord
-	add := func(typ string, at time.Time, data map[string]any) {
-		data["session_id"] = sess.ID
-		data["flow"] = sess.FlowID
-		b, err := json.Marshal(data)
-		if err != nil {
-			b = []byte("{}")
-		}
-		out = append(out, store.OutboxRecord{Type: typ, Timestamp: at, Environment: sess.Environment, FlowID: sess.FlowID, Data: b})
-	}
-	contact := contactRef{URN: sess.Contact.URN, Name: sess.Contact.Name}
-	if started {
-		d := map[string]any{"status": sess.Status, "contact": contact, "started": sess.CreatedAt}
-		if sess.Channel != nil {
-			d["channel"] = map[string]string{"id": sess.Channel.ID, "type": sess.Channel.Type}
-		}
-		if sess.LaunchID != "" {
-			d["launch_id"] = sess.LaunchID
-		}
-		add(EventSessionStarted, sess.CreatedAt, d)
-	} else if !sess.Status.Ended() {
-		results := map[string]resultRef{}
-		for k, r := range sess.Results() {
-			results[k] = resultRef{Value: r.Value, Category: r.Category}
-		}
-		d := map[string]any{"status": sess.Status, "results": results}
-		if sess.Wait != nil {
-			d["waiting_at"] = sess.Wait.Widget
-		}
-		add(EventSessionUpdated, sess.UpdatedAt, d)
-	}
-	ended := false
-	for _, ev := range events {
-		ended = ended || ev.Type == flows.EventSessionEnded
-	}
-	if !ended || sess.EndedAt == nil {
-		return out
-	}
-	add(EventSessionFinished, *sess.EndedAt, map[string]any{"status": sess.Status, "ended": *sess.EndedAt})
-	if sess.Status != flows.StatusCompleted {
-		return out
-	}
-	d := map[string]any{
-		"contact": contact, "variables": rootResults(sess), "user_keys": sess.Contact.Fields,
-		"started": sess.CreatedAt, "ended": *sess.EndedAt,
-	}
-	if sess.LaunchID != "" {
-		d["launch_id"] = sess.LaunchID
-	}
-	if sess.Channel != nil {
-		d["channel"] = sess.Channel
-	}
-	if sess.Call != nil {
-		d["caller"] = sess.Call.CLI
-	}
-	if len(sess.Extra) > 0 {
-		d["extra"] = sess.Extra
-	}
-	path := make([]map[string]any, 0, len(sess.Path))
-	for _, st := range sess.Path {
-		step := map[string]any{"widget": st.Widget, "at": st.At}
-		if st.Exit != "" {
-			step["exit"] = st.Exit
-		}
-		if st.Flow != "" {
-			step["flow"] = st.Flow
-		}
-		path = append(path, step)
-	}
-	d["path"] = path
-	add(EventFlowCompleted, *sess.EndedAt, d)
-	return out
-}
-
-func rootResults(sess *flows.Session) map[string]*flows.Result {
-	if len(sess.Frames) > 0 && sess.Frames[0].Results != nil {
-		return sess.Frames[0].Results
-	}
-	return map[string]*flows.Result{}
-}
-
 // Inbound is a message that arrived on a channel.
 type Inbound struct {
 	Channel string
@@ -531,7 +432,7 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, Contact: flows.Contact{URN: urn}, Channel: ch,
 		Variables: map[string]string{}, MessageID: in.ID, LaunchID: in.ID,
-		SessionID: uuid.Must(uuid.NewV7()).String(),
+		SessionID: uuid.Must(uuid.NewV7()).String(), Source: LaunchedByMessage,
 	})
 }
 

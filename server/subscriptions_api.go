@@ -160,7 +160,17 @@ func (s *Server) listDeliveries(c *fiber.Ctx) error {
 		return err
 	}
 	q := delivery.DeliveryQuery{Status: strings.Clone(c.Query("status")), Limit: limit, Cursor: strings.Clone(c.Query("cursor"))}
-	page, err := d.ListDeliveries(c.UserContext(), strings.Clone(c.Params("id")), q)
+	if q.Since, err = timeQuery(c, "since"); err != nil {
+		return err
+	}
+	if q.Until, err = timeQuery(c, "until"); err != nil {
+		return err
+	}
+	id := strings.Clone(c.Params("id"))
+	if _, err := d.Get(c.UserContext(), id); err != nil {
+		return deliveryErr(err)
+	}
+	page, err := d.ListDeliveries(c.UserContext(), id, q)
 	if err != nil {
 		return deliveryErr(err)
 	}

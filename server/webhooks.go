@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
-	"github.com/parleyhq/parley/store"
 )
 
 // services is what the engine hands widgets.
@@ -20,36 +18,18 @@ type services struct{ webhooks flows.WebhookService }
 func (s services) Webhooks() flows.WebhookService { return s.webhooks }
 
 // webhookService builds the webhook client: named configurations from the
-// --webhooks file and the store, the address guard with --allow-cidr, and
-// the in-process demo service in front.
+// store and the --webhooks file (looked up on every call, so API changes
+// apply at once), the address guard with --allow-cidr, and the in-process
+// demo service in front.
 func (s *Server) webhookService(cfg Config) (flows.WebhookService, error) {
+	hooks, err := loadWebhookConfigs(context.Background(), s.store, cfg.WebhooksFile)
+	if err != nil {
+		return nil, err
+	}
+	s.hooks = hooks
 	inner := cfg.Webhooks
 	if inner == nil {
-		configs := map[string]*flows.WebhookConfig{}
-		recs, err := s.store.ListConfig(context.Background(), store.Webhooks)
-		if err != nil {
-			return nil, fmt.Errorf("load webhook configurations: %w", err)
-		}
-		for _, r := range recs {
-			var wc flows.WebhookConfig
-			if err := json.Unmarshal(r.Value, &wc); err != nil {
-				return nil, fmt.Errorf("stored webhook %q: %w", r.ID, err)
-			}
-			if wc.Name == "" {
-				wc.Name = r.ID
-			}
-			configs[wc.Name] = &wc
-		}
-		if cfg.WebhooksFile != "" {
-			fromFile, err := callout.LoadConfigs(cfg.WebhooksFile)
-			if err != nil {
-				return nil, fmt.Errorf("--webhooks %s: %w", cfg.WebhooksFile, err)
-			}
-			for name, wc := range fromFile {
-				configs[name] = wc
-			}
-		}
-		inner = callout.New(callout.Options{AllowCIDRs: cfg.AllowCIDRs, Configs: configs, Logger: cfg.Logger, Now: cfg.Now})
+		inner = callout.New(callout.Options{AllowCIDRs: cfg.AllowCIDRs, Logger: cfg.Logger, Now: cfg.Now})
 	}
 	return &localWebhooks{inner: inner, srv: s}, nil
 }
@@ -62,7 +42,15 @@ type localWebhooks struct {
 	srv   *Server
 }
 
-func (l *localWebhooks) Config(name string) (*flows.WebhookConfig, bool) { return l.inner.Config(name) }
+// Config looks a configured webhook up among the file's and the API's, then
+// asks the inner service (a replacement given in Config.Webhooks may have
+// its own).
+func (l *localWebhooks) Config(name string) (*flows.WebhookConfig, bool) {
+	if c, _, ok := l.srv.hooks.get(name); ok {
+		return c, true
+	}
+	return l.inner.Config(name)
+}
 
 func (l *localWebhooks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.WebhookResult {
 	if !l.isLocalDemo(req.URL) {

@@ -64,7 +64,7 @@ func (w *SetVariable) Execute(r flows.Run) flows.Outcome {
 			r.Emit(flows.Event{Type: flows.EventError, Message: fmt.Sprintf("expression %q: %v", w.Expression, err)})
 			return flows.Outcome{Exit: flows.ExitFailure}
 		}
-		v = textOf(out)
+		v = flows.ValueText(out)
 	} else {
 		v = r.Render(w.value)
 	}

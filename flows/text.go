@@ -1,4 +1,4 @@
-package widgets
+package flows
 
 import (
 	"encoding/json"
@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// textOf turns an expression's value into text.
-func textOf(v any) string {
+// ValueText is how a value shows in text: strings as they are, numbers in
+// plain decimal, times in RFC 3339, nil as "", anything else as JSON. Templates
+// and set_variable use it, so an expression's value reads the same everywhere.
+func ValueText(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
@@ -24,6 +26,10 @@ func textOf(v any) string {
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	case time.Time:
 		return x.Format(time.RFC3339)
+	case json.RawMessage:
+		return string(x)
+	case []byte:
+		return string(x)
 	case fmt.Stringer:
 		return x.String()
 	}

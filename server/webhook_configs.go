@@ -1,0 +1,391 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/parleyhq/parley/callout"
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
+)
+
+// Where a configured webhook comes from.
+const (
+	sourceAPI  = "api"
+	sourceFile = "file"
+)
+
+// webhookConfigs are the configured outgoing webhooks that webhook widgets
+// name: those of the --webhooks file, read once at start and read-only
+// through the API, and those managed through /v1/webhook-configs and kept in
+// the store. The webhook service looks names up here on every call, so a
+// change through the API applies to the next call of every running flow.
+type webhookConfigs struct {
+	mu   sync.RWMutex
+	file map[string]*flows.WebhookConfig
+	api  map[string]*flows.WebhookConfig
+}
+
+// loadWebhookConfigs reads the stored configurations and the --webhooks file.
+func loadWebhookConfigs(ctx context.Context, st store.Store, file string) (*webhookConfigs, error) {
+	w := &webhookConfigs{file: map[string]*flows.WebhookConfig{}, api: map[string]*flows.WebhookConfig{}}
+	recs, err := st.ListConfig(ctx, store.Webhooks)
+	if err != nil {
+		return nil, fmt.Errorf("load webhook configurations: %w", err)
+	}
+	for _, r := range recs {
+		var wc flows.WebhookConfig
+		if err := json.Unmarshal(r.Value, &wc); err != nil {
+			return nil, fmt.Errorf("stored webhook %q: %w", r.ID, err)
+		}
+		if wc.Name == "" {
+			wc.Name = r.ID
+		}
+		w.api[wc.Name] = &wc
+	}
+	if file != "" {
+		fromFile, err := callout.LoadConfigs(file)
+		if err != nil {
+			return nil, fmt.Errorf("--webhooks %s: %w", file, err)
+		}
+		w.file = fromFile
+	}
+	return w, nil
+}
+
+// get returns a configuration and its source. The file wins over the store,
+// as it did before configurations could be managed through the API. The
+// config is shared: callers must not modify it.
+func (w *webhookConfigs) get(name string) (*flows.WebhookConfig, string, bool) {
+	if w == nil {
+		return nil, "", false
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if c, ok := w.file[name]; ok {
+		return c, sourceFile, true
+	}
+	if c, ok := w.api[name]; ok {
+		return c, sourceAPI, true
+	}
+	return nil, "", false
+}
+
+func (w *webhookConfigs) names() []string {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	names := slices.Collect(maps.Keys(w.file))
+	for n := range w.api {
+		if _, dup := w.file[n]; !dup {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// webhookConfigView is a configuration as the API shows it: secrets
+// replaced with "[redacted]", and where it comes from.
+type webhookConfigView struct {
+	*flows.WebhookConfig
+	Source string `json:"source"`
+}
+
+// redactConfig returns a copy of c without its secrets: auth passwords,
+// tokens and client secrets, secret-looking headers, and URL passwords and
+// credential query parameters.
+func redactConfig(c *flows.WebhookConfig) *flows.WebhookConfig {
+	out := *c
+	red := callout.NewRedactor(nil)
+	if c.Auth != nil {
+		a := *c.Auth
+		a.Scopes = slices.Clone(c.Auth.Scopes)
+		for _, f := range []*string{&a.Password, &a.Token, &a.ClientSecret} {
+			if *f != "" {
+				*f = callout.Redacted
+			}
+		}
+		out.Auth = &a
+	}
+	if len(c.Headers) > 0 {
+		out.Headers = make(map[string]string, len(c.Headers))
+		for k, v := range c.Headers {
+			if red.IsSecretHeader(k) {
+				v = callout.Redacted
+			}
+			out.Headers[k] = v
+		}
+	}
+	if u := red.URL(c.URL); strings.Contains(u, callout.Redacted) {
+		out.URL = u
+	}
+	return &out
+}
+
+// keepSecrets puts back the stored secrets that in carries as "[redacted]",
+// so a configuration read with GET can be changed and sent back with PUT.
+func keepSecrets(in, stored *flows.WebhookConfig) {
+	if stored == nil {
+		return
+	}
+	if in.Auth != nil && stored.Auth != nil {
+		for _, f := range []struct{ dst, old *string }{
+			{&in.Auth.Password, &stored.Auth.Password}, {&in.Auth.Token, &stored.Auth.Token},
+			{&in.Auth.ClientSecret, &stored.Auth.ClientSecret},
+		} {
+			if *f.dst == callout.Redacted {
+				*f.dst = *f.old
+			}
+		}
+	}
+	for k, v := range in.Headers {
+		if v == callout.Redacted {
+			if old, ok := stored.Headers[k]; ok {
+				in.Headers[k] = old
+			}
+		}
+	}
+	if in.URL != stored.URL && in.URL == redactConfig(stored).URL {
+		in.URL = stored.URL
+	}
+}
+
+func (s *Server) webhookConfigView(c *flows.WebhookConfig, source string) webhookConfigView {
+	return webhookConfigView{WebhookConfig: redactConfig(c), Source: source}
+}
+
+func (s *Server) createWebhookConfig(c *fiber.Ctx) error {
+	var in flows.WebhookConfig
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	saved, err := s.saveWebhookConfig(c.UserContext(), &in, true)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(s.webhookConfigView(saved, sourceAPI))
+}
+
+func (s *Server) putWebhookConfig(c *fiber.Ctx) error {
+	name := strings.Clone(c.Params("name"))
+	var in flows.WebhookConfig
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	if in.Name == "" {
+		in.Name = name
+	}
+	if in.Name != name {
+		return badRequest("name", "name %q differs from the name in the path, %q", in.Name, name)
+	}
+	old, source, exists := s.hooks.get(name)
+	if source == sourceFile {
+		return fileConfigErr(name)
+	}
+	keepSecrets(&in, old)
+	saved, err := s.saveWebhookConfig(c.UserContext(), &in, false)
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if !exists {
+		status = fiber.StatusCreated
+	}
+	return c.Status(status).JSON(s.webhookConfigView(saved, sourceAPI))
+}
+
+func fileConfigErr(name string) error {
+	return apiErr(fiber.StatusConflict, CodeConflict, "name", "webhook %q is defined in the --webhooks file; change it there and restart", name)
+}
+
+// saveWebhookConfig validates and stores a configuration, then makes it the
+// one running flows use. create refuses a name that exists.
+func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig, create bool) (*flows.WebhookConfig, error) {
+	if in.Name == "" {
+		return nil, badRequest("name", "name is required: flows call the webhook by it")
+	}
+	if !idPattern.MatchString(in.Name) {
+		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "name", "name %q must start with a letter or digit and hold only letters, digits, '_', '.' and '-' (128 at most)", in.Name)
+	}
+	if errs := callout.Validate(in, true); len(errs) > 0 {
+		fe := errs[0]
+		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, fe.Path, "%s: %s", fe.Path, fe.Message)
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	saved := new(flows.WebhookConfig)
+	if err := json.Unmarshal(raw, saved); err != nil {
+		return nil, err
+	}
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	_, inFile := s.hooks.file[saved.Name]
+	if _, inAPI := s.hooks.api[saved.Name]; create && (inFile || inAPI) {
+		return nil, apiErr(fiber.StatusConflict, CodeConflict, "name", "webhook %q already exists; PUT /v1/webhook-configs/%s replaces it", saved.Name, saved.Name)
+	}
+	if inFile {
+		return nil, fileConfigErr(saved.Name)
+	}
+	if err := s.store.PutConfig(ctx, store.Webhooks, saved.Name, raw); err != nil {
+		return nil, fmt.Errorf("store webhook %q: %w", saved.Name, err)
+	}
+	s.hooks.api[saved.Name] = saved
+	return saved, nil
+}
+
+func (s *Server) listWebhookConfigs(c *fiber.Ctx) error {
+	out := []webhookConfigView{}
+	for _, name := range s.hooks.names() {
+		if wc, source, ok := s.hooks.get(name); ok {
+			out = append(out, s.webhookConfigView(wc, source))
+		}
+	}
+	return c.JSON(fiber.Map{"webhook_configs": out})
+}
+
+func (s *Server) getWebhookConfig(c *fiber.Ctx) error {
+	name := strings.Clone(c.Params("name"))
+	wc, source, ok := s.hooks.get(name)
+	if !ok {
+		return notFound("webhook %q not found", name)
+	}
+	return c.JSON(s.webhookConfigView(wc, source))
+}
+
+func (s *Server) deleteWebhookConfig(c *fiber.Ctx) error {
+	name := strings.Clone(c.Params("name"))
+	_, source, ok := s.hooks.get(name)
+	switch {
+	case !ok:
+		return notFound("webhook %q not found", name)
+	case source == sourceFile:
+		return fileConfigErr(name)
+	}
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	if err := s.store.DeleteConfig(c.UserContext(), store.Webhooks, name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete webhook %q: %w", name, err)
+	}
+	delete(s.hooks.api, name)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type webhookTestBody struct {
+	// Variables are sample flow variables (@flow.NAME).
+	Variables map[string]json.RawMessage `json:"variables"`
+	// Contact is a sample contact: urn, name and user keys (fields).
+	Contact *contactBody `json:"contact"`
+}
+
+// WebhookTestResult is what POST /v1/webhook-configs/{name}/test answers:
+// the request sent and the response received, secrets redacted.
+type WebhookTestResult struct {
+	Webhook   string               `json:"webhook"`
+	Outcome   string               `json:"outcome"`
+	Status    int                  `json:"status,omitempty"`
+	Attempts  int                  `json:"attempts"`
+	ElapsedMS int64                `json:"elapsed_ms"`
+	Request   *flows.HTTPTrace     `json:"request,omitempty"`
+	Response  *flows.HTTPTrace     `json:"response,omitempty"`
+	Calls     []flows.WebhookCall  `json:"calls,omitempty"`
+	Error     string               `json:"error,omitempty"`
+	Extra     json.RawMessage      `json:"extra,omitempty"`
+	Results   map[string]resultRef `json:"results,omitempty"`
+}
+
+// testWebhookConfig sends one request of a configured webhook, built from
+// sample variables the way a flow's webhook widget builds it (body, headers,
+// auth, OAuth 2.0 token included), like `parley webhook test`.
+func (s *Server) testWebhookConfig(c *fiber.Ctx) error {
+	name := strings.Clone(c.Params("name"))
+	if _, _, ok := s.hooks.get(name); !ok {
+		return notFound("webhook %q not found", name)
+	}
+	var b webhookTestBody
+	if len(strings.TrimSpace(string(c.Body()))) > 0 {
+		if err := decodeStrict(c.Body(), &b); err != nil {
+			return err
+		}
+	}
+	vars, err := variables(b.Variables)
+	if err != nil {
+		return err
+	}
+	contact := flows.Contact{URN: "tel:+15555550100"}
+	if b.Contact != nil {
+		if b.Contact.URN != "" {
+			contact.URN = b.Contact.URN
+		}
+		contact.Name, contact.Language, contact.Fields = b.Contact.Name, b.Contact.Language, b.Contact.Fields
+	}
+	res, err := s.runWebhookTest(c.UserContext(), name, contact, vars)
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+func (s *Server) runWebhookTest(ctx context.Context, name string, contact flows.Contact, vars map[string]string) (*WebhookTestResult, error) {
+	// A one-widget flow on an engine of its own: the sandbox's webhook mocks
+	// and the server's flows play no part, and nothing is stored.
+	e := engine.New(s.cfg.Registry, engine.WithServices(services{s.webhooks}), engine.WithClock(s.cfg.Now),
+		engine.WithTurnTimeout(s.cfg.TurnTimeout))
+	src, _ := json.Marshal(map[string]any{
+		"id": "webhook-test", "name": "webhook test",
+		"widgets": []any{map[string]any{"id": "call", "type": "webhook", "webhook": name, "result": "webhook"}},
+	})
+	f, err := e.Load(src)
+	if err != nil {
+		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "name", "webhook %q cannot be tested: %v", name, err)
+	}
+	start := time.Now()
+	sess, evs, err := e.Start(ctx, f, engine.StartParams{Contact: contact, Variables: vars, Environment: flows.EnvSandbox})
+	if err != nil {
+		return nil, err
+	}
+	out := &WebhookTestResult{Webhook: name, ElapsedMS: time.Since(start).Milliseconds()}
+	var problems []string
+	called := false
+	for _, ev := range evs {
+		switch ev.Type {
+		case flows.EventWebhookCalled:
+			called = true
+			out.Outcome, out.Status, out.Attempts, out.ElapsedMS = ev.Outcome, ev.Status, ev.Attempts, ev.ElapsedMS
+			out.Request, out.Response, out.Calls, out.Error = ev.Request, ev.Response, ev.Calls, ev.Message
+		case flows.EventError:
+			problems = append(problems, ev.Message)
+		}
+	}
+	if !called {
+		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "", "webhook %q was not called: %s", name, strings.Join(problems, "; "))
+	}
+	if len(sess.Extra) > 0 {
+		out.Extra = sess.Extra
+	}
+	if rs := sess.Results(); len(rs) > 0 {
+		preset := map[string]bool{}
+		for k := range vars {
+			preset[flows.Key(k)] = true
+		}
+		out.Results = map[string]resultRef{}
+		for k, r := range rs {
+			if !preset[k] {
+				out.Results[k] = resultRef{Value: r.Value, Category: r.Category}
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,252 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// orderAPI is an order service behind OAuth 2.0: /token hands out a token,
+// /v1/orders/X and /v2/orders/X answer with the token.
+type orderAPI struct {
+	*httptest.Server
+	mu     sync.Mutex
+	paths  []string
+	tokens int
+}
+
+func newOrderAPI(t *testing.T) *orderAPI {
+	o := &orderAPI{}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/token" {
+			_ = r.ParseForm()
+			if r.Form.Get("client_secret") != "cs-orders-77" && r.Header.Get("Authorization") == "" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			o.mu.Lock()
+			o.tokens++
+			o.mu.Unlock()
+			w.Write([]byte(`{"access_token":"at-orders-55","token_type":"Bearer","expires_in":3600}`))
+			return
+		}
+		o.mu.Lock()
+		o.paths = append(o.paths, r.URL.Path)
+		o.mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer at-orders-55" || r.Header.Get("X-Api-Key") != "k-orders-123" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"status":"shipped","path":"` + r.URL.Path + `"}`))
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+func (o *orderAPI) calls() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.paths...)
+}
+
+// lockedBuffer collects logs written while handlers run.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+const lookupFlow = `{"id":"lookup","name":"Lookup","widgets":[
+ {"id":"call","type":"webhook","webhook":"orders","result":"Lookup","exits":{"Success":"ok","Failure":"ko","Timeout":"ko"}},
+ {"id":"ok","type":"send_message","text":"@extra.status @extra.path","exits":{"Next":""}},
+ {"id":"ko","type":"send_message","text":"failed","exits":{"Next":""}}]}`
+
+// Configured webhooks managed through the API: validated, stored, shown
+// without secrets, tested like `parley webhook test`, and used by flows
+// at once.
+func TestWebhookConfigsAPI(t *testing.T) {
+	orders := newOrderAPI(t)
+	logs := &lockedBuffer{}
+	file := filepath.Join(t.TempDir(), "webhooks.json")
+	if err := os.WriteFile(file, []byte(`{"webhooks":[{"name":"from-file","url":"https://example.com/x"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mod := func(c *Config) {
+		c.DataDir = dir
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.WebhooksFile = file
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ts := newTestServer(t, mod)
+	ts.createFlow(lookupFlow)
+	run := func() string {
+		r := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "lookup"})
+		return strings.Join(texts(r), " ")
+	}
+	if got := run(); got != "failed" {
+		t.Fatalf("a flow calling an unknown webhook said %q", got)
+	}
+
+	cfg := map[string]any{
+		"name": "orders", "method": "GET", "url": orders.URL + "/v1/orders/@flow.order",
+		"headers": map[string]any{"X-Api-Key": "k-orders-123", "X-Tenant": "acme"},
+		"auth": map[string]any{"type": "oauth2_client_credentials", "client_id": "parley", "client_secret": "cs-orders-77",
+			"token_url": orders.URL + "/token", "scopes": []string{"orders:read"}},
+	}
+	created := ts.must(201, "POST", "/v1/webhook-configs", cfg)
+	if a := created["auth"].(map[string]any); a["client_secret"] != "[redacted]" || a["client_id"] != "parley" ||
+		created["headers"].(map[string]any)["X-Api-Key"] != "[redacted]" || created["headers"].(map[string]any)["X-Tenant"] != "acme" ||
+		created["source"] != "api" {
+		t.Errorf("created answer %v", created)
+	}
+	ts.must(409, "POST", "/v1/webhook-configs", cfg)
+
+	// Running flows use it at once.
+	if got := run(); got != "shipped /v1/orders/" {
+		t.Errorf("flow with the new webhook said %q", got)
+	}
+
+	// A GET, changed and sent back, keeps the secrets it showed redacted.
+	got := ts.must(200, "GET", "/v1/webhook-configs/orders", nil)
+	got["url"] = orders.URL + "/v2/orders/@flow.order"
+	delete(got, "source")
+	ts.must(200, "PUT", "/v1/webhook-configs/orders", got)
+	if got := run(); got != "shipped /v2/orders/" {
+		t.Errorf("after PUT the flow said %q, want the new URL with the kept credentials", got)
+	}
+
+	// Test: one request from sample variables; the request and the answer.
+	res := ts.must(200, "POST", "/v1/webhook-configs/orders/test", `{"variables":{"order":"A-17"}}`)
+	req, _ := res["request"].(map[string]any)
+	resp, _ := res["response"].(map[string]any)
+	if res["outcome"] != "success" || req["url"] != orders.URL+"/v2/orders/A-17" || req["method"] != "GET" ||
+		req["headers"].(map[string]any)["Authorization"] != "[redacted]" || resp["status"] != float64(200) ||
+		!strings.Contains(resp["body"].(string), `"shipped"`) {
+		t.Errorf("test answered %v", res)
+	}
+	if c := orders.calls(); c[len(c)-1] != "/v2/orders/A-17" {
+		t.Errorf("the test called %v", c)
+	}
+	ts.must(404, "POST", "/v1/webhook-configs/nope/test", `{}`)
+	if r := ts.do("POST", "/v1/webhook-configs/orders/test", `{"variables":{"":"x"}}`); r.Status != 400 {
+		t.Errorf("test with a nameless variable: %d %s", r.Status, r.Body)
+	}
+
+	list := ts.must(200, "GET", "/v1/webhook-configs", nil)["webhook_configs"].([]any)
+	if len(list) != 2 || list[0].(map[string]any)["name"] != "from-file" || list[0].(map[string]any)["source"] != "file" {
+		t.Errorf("list %v, want from-file (file) and orders (api)", list)
+	}
+
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+		status             int
+		field              string
+	}{
+		{"oauth2 without token_url", "PUT", "/v1/webhook-configs/x", `{"url":"https://e.com","auth":{"type":"oauth2_client_credentials","client_id":"c","client_secret":"s"}}`, 422, "auth.token_url"},
+		{"unknown method", "PUT", "/v1/webhook-configs/x", `{"url":"https://e.com","method":"TRACE"}`, 422, "method"},
+		{"no url", "POST", "/v1/webhook-configs", `{"name":"x"}`, 422, "url"},
+		{"no name", "POST", "/v1/webhook-configs", `{"url":"https://e.com"}`, 400, "name"},
+		{"bad name", "POST", "/v1/webhook-configs", `{"name":"a b","url":"https://e.com"}`, 422, "name"},
+		{"names differ", "PUT", "/v1/webhook-configs/x", `{"name":"y","url":"https://e.com"}`, 400, "name"},
+		{"unknown field", "PUT", "/v1/webhook-configs/x", `{"url":"https://e.com","colour":"red"}`, 400, "colour"},
+		{"file config is read-only", "PUT", "/v1/webhook-configs/from-file", `{"url":"https://e.com"}`, 409, "name"},
+		{"file config cannot be deleted", "DELETE", "/v1/webhook-configs/from-file", nil, 409, "name"},
+	} {
+		r := ts.do(c.method, c.path, c.body)
+		if r.Status != c.status || r.errorOf(t)["field"] != c.field {
+			t.Errorf("%s: %d %s, want %d naming %s", c.name, r.Status, r.Body, c.status, c.field)
+		}
+	}
+
+	// Secrets never appear in answers or logs.
+	for _, path := range []string{"/v1/webhook-configs", "/v1/webhook-configs/orders"} {
+		body := string(ts.do("GET", path, nil).Body)
+		for _, secret := range []string{"cs-orders-77", "k-orders-123", "at-orders-55"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("GET %s shows %q", path, secret)
+			}
+		}
+	}
+	for _, secret := range []string{"cs-orders-77", "k-orders-123", "at-orders-55"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the logs show %q", secret)
+		}
+	}
+
+	// Stored: a restart on the same data keeps it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts = newTestServer(t, mod)
+	if got := run(); got != "shipped /v2/orders/" {
+		t.Errorf("after a restart the flow said %q", got)
+	}
+	ts.must(204, "DELETE", "/v1/webhook-configs/orders", nil)
+	ts.must(404, "GET", "/v1/webhook-configs/orders", nil)
+	ts.must(404, "DELETE", "/v1/webhook-configs/orders", nil)
+	if got := run(); got != "failed" {
+		t.Errorf("after DELETE the flow said %q", got)
+	}
+}
+
+// The decoded answer of a test with basic auth shows the request with the
+// credentials redacted.
+func TestWebhookConfigTestBasicAuth(t *testing.T) {
+	var seen http.Header
+	var body []byte
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		body, _ = io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusTeapot)
+		w.Write([]byte("no"))
+	}))
+	defer target.Close()
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	ts.must(201, "PUT", "/v1/webhook-configs/crm", map[string]any{
+		"url": target.URL + "/contacts", "auth": map[string]any{"type": "basic", "username": "parley", "password": "pw-crm-31"},
+	})
+	res := ts.must(200, "POST", "/v1/webhook-configs/crm/test", map[string]any{
+		"variables": map[string]any{"order": "B-2"}, "contact": map[string]any{"urn": "tel:+15550111", "name": "Bea"},
+	})
+	if u, p, _ := (&http.Request{Header: seen}).BasicAuth(); u != "parley" || p != "pw-crm-31" {
+		t.Errorf("the target got basic auth %q %q", u, p)
+	}
+	if !strings.Contains(string(body), "B-2") || !strings.Contains(string(body), "tel:+15550111") {
+		t.Errorf("the default body lacks the sample variables or contact: %s", body)
+	}
+	if res["outcome"] != "failure" || res["status"] != float64(418) || strings.Contains(mustJSON(res), "pw-crm-31") {
+		t.Errorf("test answered %v", res)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
