@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/callout"
+	"github.com/parleyhq/parley/delivery"
 )
 
 // Environment variables read by ConfigFromEnv.
@@ -29,6 +30,12 @@ const (
 	EnvTurnTimeout   = "PARLEY_TURN_TIMEOUT"
 	EnvSessionExpiry = "PARLEY_SESSION_EXPIRY"
 	EnvPublicURL     = "PARLEY_PUBLIC_URL"
+
+	EnvDeliveryTimeout      = "PARLEY_DELIVERY_TIMEOUT"
+	EnvDeliverySchedule     = "PARLEY_DELIVERY_SCHEDULE"
+	EnvDeliveryPerEndpoint  = "PARLEY_DELIVERY_PER_ENDPOINT"
+	EnvDeliveryDisableAfter = "PARLEY_DELIVERY_DISABLE_AFTER"
+	EnvDeliveryRetention    = "PARLEY_DELIVERY_RETENTION"
 )
 
 // ConfigFromEnv reads the PARLEY_* variables through getenv (os.Getenv in
@@ -83,6 +90,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	intVar(EnvMaxSteps, &cfg.MaxSteps)
 	durVar(EnvTurnTimeout, &cfg.TurnTimeout)
 	durVar(EnvSessionExpiry, &cfg.SessionExpiry)
+	durVar(EnvDeliveryTimeout, &cfg.Delivery.Timeout)
+	intVar(EnvDeliveryPerEndpoint, &cfg.Delivery.PerEndpoint)
+	durVar(EnvDeliveryDisableAfter, &cfg.Delivery.DisableAfter)
+	durVar(EnvDeliveryRetention, &cfg.Delivery.Retention)
+	if v := getenv(EnvDeliverySchedule); v != "" {
+		sched, err := ParseSchedule(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvDeliverySchedule, err))
+		}
+		cfg.Delivery.Schedule = sched
+	}
 	return cfg, errors.Join(errs...)
 }
 
@@ -113,6 +131,11 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	maxSteps := fs.Int("max-steps", orInt(cfg.MaxSteps, 250), "maximum widgets run in one turn ("+EnvMaxSteps+")")
 	turnTimeout := fs.Duration("turn-timeout", orDur(cfg.TurnTimeout, 30*time.Second), "time limit of one turn, webhook calls included ("+EnvTurnTimeout+")")
 	expiry := fs.Duration("session-expiry", orDur(cfg.SessionExpiry, DefaultSessionExpiry), "end sessions that wait this long without input ("+EnvSessionExpiry+")")
+	dTimeout := fs.Duration("delivery-timeout", orDur(cfg.Delivery.Timeout, 15*time.Second), "time limit of one event delivery request ("+EnvDeliveryTimeout+")")
+	dPerEndpoint := fs.Int("delivery-per-endpoint", orInt(cfg.Delivery.PerEndpoint, 8), "most event deliveries in flight to one endpoint ("+EnvDeliveryPerEndpoint+")")
+	dDisable := fs.Duration("delivery-disable-after", orDur(cfg.Delivery.DisableAfter, 5*24*time.Hour), "disable an endpoint failing this long with no success ("+EnvDeliveryDisableAfter+")")
+	dRetention := fs.Duration("delivery-retention", orDur(cfg.Delivery.Retention, 30*24*time.Hour), "keep the deliveries log this long ("+EnvDeliveryRetention+")")
+	dSchedule := fs.String("delivery-schedule", scheduleString(cfg.Delivery.Schedule), "delays before each delivery attempt, comma-separated ("+EnvDeliverySchedule+")")
 	var keys, cidrs multiFlag
 	fs.Var(&keys, "api-key", "API key for /v1, KEY or KEY@CIDR|CIDR; repeatable ("+EnvAPIKeys+", comma-separated)")
 	fs.Var(&cidrs, "allow-cidr", "network webhooks may call despite the private-address guard; repeatable ("+EnvAllowCIDRs+")")
@@ -127,6 +150,15 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	cfg.Addr, cfg.DataDir, cfg.LogFormat, cfg.WebhooksFile, cfg.PublicURL = *addr, *data, *logFormat, *webhooks, *publicURL
 	cfg.BodyLimit, cfg.MaxSteps, cfg.TurnTimeout, cfg.SessionExpiry = *bodyLimit, *maxSteps, *turnTimeout, *expiry
+	cfg.Delivery.Timeout, cfg.Delivery.PerEndpoint, cfg.Delivery.DisableAfter, cfg.Delivery.Retention = *dTimeout, *dPerEndpoint, *dDisable, *dRetention
+	sched, err := ParseSchedule(*dSchedule)
+	if err != nil {
+		return Config{}, fmt.Errorf("--delivery-schedule: %w", err)
+	}
+	cfg.Delivery.Schedule = sched
+	if *dPerEndpoint <= 0 {
+		return Config{}, fmt.Errorf("--delivery-per-endpoint: must be at least 1")
+	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return Config{}, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat)
 	}
@@ -145,6 +177,34 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 		cfg.AllowCIDRs = append(cfg.AllowCIDRs, p...)
 	}
 	return cfg, nil
+}
+
+// ParseSchedule reads a retry schedule: delays before each attempt,
+// comma-separated ("0s,5s,5m,30m,2h,5h,10h,10h").
+func ParseSchedule(v string) ([]time.Duration, error) {
+	var out []time.Duration
+	for i, part := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("item %d %q is not a duration (0s, 5s, 5m, 2h)", i+1, part)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty schedule")
+	}
+	return out, nil
+}
+
+func scheduleString(s []time.Duration) string {
+	if len(s) == 0 {
+		s = delivery.DefaultSchedule
+	}
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 func orInt(v, d int) int {

@@ -53,6 +53,10 @@ type Config struct {
 	// SessionExpiry ends sessions that wait this long without input, unless
 	// their flow sets expire_minutes.
 	SessionExpiry time.Duration
+	// Delivery tunes event delivery (retry schedule, timeout, per-endpoint
+	// concurrency, disabling, retention); zero fields take delivery's defaults.
+	// The server sets its clock, logger and allowed CIDRs.
+	Delivery delivery.Options
 	// AllowCIDRs are webhook destinations allowed despite the address guard.
 	AllowCIDRs []netip.Prefix
 	// APIKeys guard /v1. Keys created through /v1/keys are added to them.
@@ -234,7 +238,7 @@ func New(cfg Config) (*Server, error) {
 		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
 	}
 	if b, isBolt := st.(*store.Bolt); isBolt {
-		d, err := delivery.New(b.DB(), delivery.Options{Logger: cfg.Logger, Now: cfg.Now, AllowedCIDRs: cfg.AllowCIDRs})
+		d, err := delivery.New(b.DB(), deliveryOptions(cfg))
 		if err != nil {
 			return nil, err
 		}
@@ -399,4 +403,12 @@ func (l loopbackOnly) Accept() (net.Conn, error) {
 		}
 		_ = c.Close()
 	}
+}
+
+// deliveryOptions are the operator's delivery settings with the server's
+// clock, logger and destination allowlist.
+func deliveryOptions(cfg Config) delivery.Options {
+	o := cfg.Delivery
+	o.Logger, o.Now, o.AllowedCIDRs = cfg.Logger, cfg.Now, cfg.AllowCIDRs
+	return o
 }
