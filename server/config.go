@@ -31,6 +31,8 @@ const (
 	EnvSessionExpiry = "PARLEY_SESSION_EXPIRY"
 	EnvPublicURL     = "PARLEY_PUBLIC_URL"
 
+	EnvWebhookTimeout       = "PARLEY_WEBHOOK_TIMEOUT"
+	EnvWebhookMaxResponse   = "PARLEY_WEBHOOK_MAX_RESPONSE"
 	EnvDeliveryTimeout      = "PARLEY_DELIVERY_TIMEOUT"
 	EnvDeliverySchedule     = "PARLEY_DELIVERY_SCHEDULE"
 	EnvDeliveryPerEndpoint  = "PARLEY_DELIVERY_PER_ENDPOINT"
@@ -90,6 +92,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	intVar(EnvMaxSteps, &cfg.MaxSteps)
 	durVar(EnvTurnTimeout, &cfg.TurnTimeout)
 	durVar(EnvSessionExpiry, &cfg.SessionExpiry)
+	durVar(EnvWebhookTimeout, &cfg.WebhookTimeout)
+	intVar(EnvWebhookMaxResponse, &cfg.WebhookMaxResponse)
 	durVar(EnvDeliveryTimeout, &cfg.Delivery.Timeout)
 	intVar(EnvDeliveryPerEndpoint, &cfg.Delivery.PerEndpoint)
 	durVar(EnvDeliveryDisableAfter, &cfg.Delivery.DisableAfter)
@@ -131,6 +135,8 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	maxSteps := fs.Int("max-steps", orInt(cfg.MaxSteps, 250), "maximum widgets run in one turn ("+EnvMaxSteps+")")
 	turnTimeout := fs.Duration("turn-timeout", orDur(cfg.TurnTimeout, 30*time.Second), "time limit of one turn, webhook calls included ("+EnvTurnTimeout+")")
 	expiry := fs.Duration("session-expiry", orDur(cfg.SessionExpiry, DefaultSessionExpiry), "end sessions that wait this long without input ("+EnvSessionExpiry+")")
+	whTimeout := fs.Duration("webhook-timeout", orDur(cfg.WebhookTimeout, callout.DefaultTimeout), "default time limit of a webhook widget's call ("+EnvWebhookTimeout+")")
+	whMax := fs.Int("webhook-max-response", orInt(cfg.WebhookMaxResponse, callout.DefaultMaxResponse), "default cap in bytes on a webhook widget's answer ("+EnvWebhookMaxResponse+")")
 	dTimeout := fs.Duration("delivery-timeout", orDur(cfg.Delivery.Timeout, 15*time.Second), "time limit of one event delivery request ("+EnvDeliveryTimeout+")")
 	dPerEndpoint := fs.Int("delivery-per-endpoint", orInt(cfg.Delivery.PerEndpoint, 8), "most event deliveries in flight to one endpoint ("+EnvDeliveryPerEndpoint+")")
 	dDisable := fs.Duration("delivery-disable-after", orDur(cfg.Delivery.DisableAfter, 5*24*time.Hour), "disable an endpoint failing this long with no success ("+EnvDeliveryDisableAfter+")")
@@ -150,6 +156,7 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	cfg.Addr, cfg.DataDir, cfg.LogFormat, cfg.WebhooksFile, cfg.PublicURL = *addr, *data, *logFormat, *webhooks, *publicURL
 	cfg.BodyLimit, cfg.MaxSteps, cfg.TurnTimeout, cfg.SessionExpiry = *bodyLimit, *maxSteps, *turnTimeout, *expiry
+	cfg.WebhookTimeout, cfg.WebhookMaxResponse = *whTimeout, *whMax
 	cfg.Delivery.Timeout, cfg.Delivery.PerEndpoint, cfg.Delivery.DisableAfter, cfg.Delivery.Retention = *dTimeout, *dPerEndpoint, *dDisable, *dRetention
 	sched, err := ParseSchedule(*dSchedule)
 	if err != nil {

@@ -33,6 +33,11 @@ func TestDeliveryFlags(t *testing.T) {
 		t.Errorf("flags win over the environment: %+v", d)
 	}
 
+	cfg, err = ServeFlags([]string{"--webhook-timeout", "4s", "--webhook-max-response", "1024"}, getenv, io.Discard)
+	if err != nil || cfg.WebhookTimeout != 4*time.Second || cfg.WebhookMaxResponse != 1024 {
+		t.Errorf("webhook defaults: %v %v %v", err, cfg.WebhookTimeout, cfg.WebhookMaxResponse)
+	}
+
 	for _, bad := range [][]string{
 		{"--delivery-schedule", "0s,soon"},
 		{"--delivery-per-endpoint", "0"},

@@ -53,6 +53,10 @@ type Config struct {
 	// SessionExpiry ends sessions that wait this long without input, unless
 	// their flow sets expire_minutes.
 	SessionExpiry time.Duration
+	// WebhookTimeout and WebhookMaxResponse are the webhook widget's defaults
+	// for calls whose webhook sets none (0: callout's 10 s and 256 KiB).
+	WebhookTimeout     time.Duration
+	WebhookMaxResponse int
 	// Delivery tunes event delivery (retry schedule, timeout, per-endpoint
 	// concurrency, disabling, retention); zero fields take delivery's defaults.
 	// The server sets its clock, logger and allowed CIDRs.

@@ -29,7 +29,8 @@ func (s *Server) webhookService(cfg Config) (flows.WebhookService, error) {
 	s.hooks = hooks
 	inner := cfg.Webhooks
 	if inner == nil {
-		inner = callout.New(callout.Options{AllowCIDRs: cfg.AllowCIDRs, Logger: cfg.Logger, Now: cfg.Now})
+		inner = callout.New(callout.Options{AllowCIDRs: cfg.AllowCIDRs, Logger: cfg.Logger, Now: cfg.Now,
+			DefaultTimeout: cfg.WebhookTimeout, DefaultMaxResponse: cfg.WebhookMaxResponse})
 	}
 	return &localWebhooks{inner: inner, srv: s}, nil
 }
