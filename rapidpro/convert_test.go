@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/parleyhq/parley/internal/rapidprodata"
 	"os"
 	"path/filepath"
 	"strings"
@@ -278,7 +279,7 @@ func TestOptions(t *testing.T) {
 }
 
 func FuzzConvert(f *testing.F) {
-	if dir := findTestdata(); dir != "" {
+	if dir := rapidprodata.Dir(); dir != "" {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 		for _, file := range files {
 			if data, err := os.ReadFile(file); err == nil {

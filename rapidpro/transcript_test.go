@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/parleyhq/parley/internal/rapidprodata"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,41 +17,9 @@ import (
 	"github.com/parleyhq/parley/widgets"
 )
 
-// transcript is a conversation RapidPro's engine had on one of the exports.
-type transcript struct {
-	FlowFile    string `json:"flow_file"`
-	Description string `json:"description"`
-	Contact     struct {
-		Name     string            `json:"name"`
-		URN      string            `json:"urn"`
-		Language string            `json:"language"`
-		Fields   map[string]string `json:"fields"`
-		Groups   []string          `json:"groups"`
-	} `json:"contact"`
-	Inputs []string                `json:"inputs"`
-	Mocks  map[string][]mockAnswer `json:"mocks"`
-	Turns  []struct {
-		Input    *string  `json:"input"`
-		Messages []string `json:"messages"`
-	} `json:"turns"`
-	FinalStatus string `json:"final_status"`
-	Results     map[string]struct {
-		Value    string `json:"value"`
-		Category string `json:"category"`
-	} `json:"results"`
-}
+type transcript = rapidprodata.Transcript
 
-type mockAnswer struct {
-	Status int             `json:"status"`
-	Body   json.RawMessage `json:"body"`
-}
-
-// skipTranscripts lists conversations that no implementation can reproduce
-// from their own data, with the reason.
-var skipTranscripts = map[string]string{
-	"dual_webhook.success.json": "its mocks have no answer for POST http://localhost:49999/code, yet it expects {\"code\":\"ABC123\"} from it; " +
-		"dual_webhook.code_webhook_fails.json has the same inputs and mocks and expects a 500 from that call, so the two cannot both pass",
-}
+type mockAnswer = rapidprodata.Answer
 
 // mockWebhooks answers webhook calls from a transcript's mocks, by exact URL
 // in call order. A call with no mock left gets a 500, as the reference run did.
@@ -93,25 +62,19 @@ func (s flowSet) Flow(_ context.Context, id string, _ int) (*flows.Flow, error) 
 
 func TestTranscripts(t *testing.T) {
 	dir := testdataDir(t)
-	files, err := filepath.Glob(filepath.Join(dir, "transcripts", "*.json"))
-	if err != nil || len(files) == 0 {
+	all, err := rapidprodata.Transcripts(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) == 0 {
 		t.Skipf("no transcripts in %s", dir)
 	}
-	for _, file := range files {
-		name := filepath.Base(file)
-		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
-			if why, ok := skipTranscripts[name]; ok {
+	for _, tr := range all {
+		t.Run(tr.Name, func(t *testing.T) {
+			if why, ok := rapidprodata.Unreproducible[tr.Name]; ok {
 				t.Skip(why)
 			}
-			var tr transcript
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(data, &tr); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			runTranscript(t, dir, &tr)
+			runTranscript(t, dir, tr)
 		})
 	}
 }

@@ -4,49 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/parleyhq/parley/internal/rapidprodata"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// sharedTestdata finds ../shared/testdata/rapidpro beside the repository.
+// sharedTestdata returns the RapidPro test data folder, or skips.
 func sharedTestdata(t *testing.T) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "testdata", "rapidpro")
-	if _, err := os.Stat(filepath.Join(p, "transcripts")); err != nil {
-		t.Skipf("RapidPro test data not present at %s", p)
+	p := rapidprodata.Dir()
+	if p == "" {
+		t.Skip("RapidPro test data (shared/testdata/rapidpro beside the repository) is absent")
 	}
 	return p
-}
-
-type transcript struct {
-	FlowFile string `json:"flow_file"`
-	Contact  struct {
-		Name     string            `json:"name"`
-		URN      string            `json:"urn"`
-		Language string            `json:"language"`
-		Fields   map[string]string `json:"fields"`
-		Groups   []string          `json:"groups"`
-	} `json:"contact"`
-	Inputs []string                   `json:"inputs"`
-	Mocks  map[string]json.RawMessage `json:"mocks"`
-	Turns  []struct {
-		Input    *string  `json:"input"`
-		Messages []string `json:"messages"`
-	} `json:"turns"`
-	FinalStatus string `json:"final_status"`
 }
 
 // TestSimulateTranscripts runs every RapidPro reference conversation through
@@ -54,26 +26,23 @@ type transcript struct {
 // outbound messages of each turn exactly.
 func TestSimulateTranscripts(t *testing.T) {
 	root := sharedTestdata(t)
-	files, _ := filepath.Glob(filepath.Join(root, "transcripts", "*.json"))
-	if len(files) == 0 {
+	all, err := rapidprodata.Transcripts(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) == 0 {
 		t.Skip("no transcripts")
 	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		t.Run(name, func(t *testing.T) {
-			if name == "dual_webhook.success" {
-				t.Skip("its mocks contradict dual_webhook.code_webhook_fails for the same call (see docs/rapidpro.md)")
+	for _, tr := range all {
+		t.Run(tr.Name, func(t *testing.T) {
+			if why, ok := rapidprodata.Unreproducible[tr.Name]; ok {
+				t.Skip(why)
 			}
-			data, err := os.ReadFile(f)
+			mocks := filepath.Join(t.TempDir(), "mocks.json")
+			mb, err := json.Marshal(tr.Mocks)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var tr transcript
-			if err := json.Unmarshal(data, &tr); err != nil {
-				t.Fatal(err)
-			}
-			mocks := filepath.Join(t.TempDir(), "mocks.json")
-			mb, _ := json.Marshal(tr.Mocks)
 			if tr.Mocks == nil {
 				mb = []byte("{}")
 			}
