@@ -87,7 +87,13 @@
     }
     ui.flowSelect.append(stored);
     if (drafts.children.length) ui.flowSelect.append(drafts);
-    if (keep) ui.flowSelect.value = keep;
+    if (keep) {
+      ui.flowSelect.value = keep;
+    } else if (stored.children.length && !ui.flowJSON.value.trim()) {
+      // Ready to start: the first stored flow, loaded into the editor.
+      ui.flowSelect.value = stored.children[0].value;
+      ui.flowSelect.dispatchEvent(new Event("change"));
+    }
   }
 
   ui.flowSelect.addEventListener("change", async () => {
@@ -252,6 +258,7 @@
       lastSeq = 0;
       ui.chat.replaceChildren();
       ui.events.replaceChildren();
+      document.querySelector("main.layout").classList.add("live");
       system(`Session ${reply.id} on ${reply.flow}${reply.revision ? " revision " + reply.revision : ""}`);
       ui.startStatus.textContent = "";
       if (reply.flow && reply.flow.startsWith("sim.")) loadFlows();
