@@ -52,13 +52,22 @@ func (s *Service) Start(ctx context.Context) error {
 // after a restart) and every recorded result is committed.
 func (s *Service) Wait() { <-s.done }
 
-// fanout moves outbox records to deliveries whenever woken.
+// fanout moves outbox records to deliveries whenever woken, at most once
+// per WriteInterval so that the records of many commits share a transaction.
 func (s *Service) fanout(ctx context.Context) {
 	t := time.NewTicker(s.opts.PollInterval)
 	defer t.Stop()
+	pause := time.NewTimer(time.Hour)
+	defer pause.Stop()
 	for ctx.Err() == nil {
 		if err := s.drainOutbox(ctx); err != nil {
 			s.log.Error("webhook outbox", "err", err)
+		}
+		pause.Reset(s.opts.WriteInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-pause.C:
 		}
 		select {
 		case <-ctx.Done():
@@ -403,10 +412,16 @@ func (s *Service) attempt(j *job) *result {
 	return r
 }
 
-// writer records results, as many per transaction as have arrived.
+// writer records results, as many per transaction as have arrived. After a
+// batch that was not full it waits WriteInterval, so that results arriving
+// one by one share a transaction.
 func (s *Service) writer() {
 	batch := make([]*result, 0, s.opts.BatchSize)
+	full := false
 	for r := range s.results {
+		if !full {
+			time.Sleep(s.opts.WriteInterval)
+		}
 		batch = append(batch[:0], r)
 	fill:
 		for len(batch) < s.opts.BatchSize {
@@ -420,6 +435,7 @@ func (s *Service) writer() {
 				break fill
 			}
 		}
+		full = len(batch) == s.opts.BatchSize
 		s.commit(batch)
 	}
 }
