@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"go.etcd.io/bbolt"
 )
 
@@ -128,7 +129,7 @@ func (s *Service) drainOutbox(ctx context.Context) error {
 				n++
 				done = append(done, bytes.Clone(k))
 				var ev Event
-				if err := json.Unmarshal(v, &ev); err != nil || ev.ID == "" || ev.Type == "" {
+				if err := jsonv1.Unmarshal(v, &ev); err != nil || ev.ID == "" || ev.Type == "" {
 					if err == nil {
 						err = errors.New("missing id or type")
 					}
@@ -183,7 +184,7 @@ func (s *Service) fanoutTx(tx *bbolt.Tx, ev *Event, subs []*Subscription, now ti
 	if len(env.Data) == 0 {
 		env.Data = json.RawMessage("{}")
 	}
-	plain, err := json.Marshal(env)
+	plain, err := jsonv1.Marshal(env)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +196,7 @@ func (s *Service) fanoutTx(tx *bbolt.Tx, ev *Event, subs []*Subscription, now ti
 		if len(sub.ExtraJSON) > 0 {
 			e := env
 			e.Extra = sub.ExtraJSON
-			if payload, err = json.Marshal(e); err != nil {
+			if payload, err = jsonv1.Marshal(e); err != nil {
 				return nil, fmt.Errorf("subscription %s: extra_json: %w", sub.ID, err)
 			}
 		}
@@ -234,7 +235,7 @@ func writeNewDelivery(tx *bbolt.Tx, d *Delivery) error {
 func putDelivery(tx *bbolt.Tx, d *Delivery) error {
 	c := *d
 	c.Payload = nil
-	raw, err := json.Marshal(&c)
+	raw, err := jsonv1.Marshal(&c)
 	if err != nil {
 		return err
 	}
@@ -249,7 +250,7 @@ func getDelivery(tx *bbolt.Tx, id string) (*Delivery, error) {
 		return nil, nil
 	}
 	var d Delivery
-	if err := json.Unmarshal(raw, &d); err != nil {
+	if err := jsonv1.Unmarshal(raw, &d); err != nil {
 		return nil, fmt.Errorf("delivery %s: %w", id, err)
 	}
 	return &d, nil
