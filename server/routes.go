@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
@@ -29,6 +30,9 @@ func (s *Server) routes() *fiber.App {
 		BodyLimit:             s.cfg.BodyLimit,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
+		// Replies are encoded like stored sessions: v1 behaviour and output
+		// on the faster encoding/json/v2 engine.
+		JSONEncoder: jsonv1.Marshal,
 		// A connection that sends nothing is dropped after ReadTimeout; it
 		// also bounds how long a graceful shutdown waits for such clients.
 		ReadTimeout:  10 * time.Second,
