@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"go.etcd.io/bbolt"
 )
 
@@ -52,13 +53,22 @@ func (s *Service) Start(ctx context.Context) error {
 // after a restart) and every recorded result is committed.
 func (s *Service) Wait() { <-s.done }
 
-// fanout moves outbox records to deliveries whenever woken.
+// fanout moves outbox records to deliveries whenever woken, at most once
+// per WriteInterval so that the records of many commits share a transaction.
 func (s *Service) fanout(ctx context.Context) {
 	t := time.NewTicker(s.opts.PollInterval)
 	defer t.Stop()
+	pause := time.NewTimer(time.Hour)
+	defer pause.Stop()
 	for ctx.Err() == nil {
 		if err := s.drainOutbox(ctx); err != nil {
 			s.log.Error("webhook outbox", "err", err)
+		}
+		pause.Reset(s.opts.WriteInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-pause.C:
 		}
 		select {
 		case <-ctx.Done():
@@ -119,7 +129,7 @@ func (s *Service) drainOutbox(ctx context.Context) error {
 				n++
 				done = append(done, bytes.Clone(k))
 				var ev Event
-				if err := json.Unmarshal(v, &ev); err != nil || ev.ID == "" || ev.Type == "" {
+				if err := jsonv1.Unmarshal(v, &ev); err != nil || ev.ID == "" || ev.Type == "" {
 					if err == nil {
 						err = errors.New("missing id or type")
 					}
@@ -174,7 +184,7 @@ func (s *Service) fanoutTx(tx *bbolt.Tx, ev *Event, subs []*Subscription, now ti
 	if len(env.Data) == 0 {
 		env.Data = json.RawMessage("{}")
 	}
-	plain, err := json.Marshal(env)
+	plain, err := jsonv1.Marshal(env)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +196,7 @@ func (s *Service) fanoutTx(tx *bbolt.Tx, ev *Event, subs []*Subscription, now ti
 		if len(sub.ExtraJSON) > 0 {
 			e := env
 			e.Extra = sub.ExtraJSON
-			if payload, err = json.Marshal(e); err != nil {
+			if payload, err = jsonv1.Marshal(e); err != nil {
 				return nil, fmt.Errorf("subscription %s: extra_json: %w", sub.ID, err)
 			}
 		}
@@ -225,7 +235,7 @@ func writeNewDelivery(tx *bbolt.Tx, d *Delivery) error {
 func putDelivery(tx *bbolt.Tx, d *Delivery) error {
 	c := *d
 	c.Payload = nil
-	raw, err := json.Marshal(&c)
+	raw, err := jsonv1.Marshal(&c)
 	if err != nil {
 		return err
 	}
@@ -240,7 +250,7 @@ func getDelivery(tx *bbolt.Tx, id string) (*Delivery, error) {
 		return nil, nil
 	}
 	var d Delivery
-	if err := json.Unmarshal(raw, &d); err != nil {
+	if err := jsonv1.Unmarshal(raw, &d); err != nil {
 		return nil, fmt.Errorf("delivery %s: %w", id, err)
 	}
 	return &d, nil
@@ -403,10 +413,16 @@ func (s *Service) attempt(j *job) *result {
 	return r
 }
 
-// writer records results, as many per transaction as have arrived.
+// writer records results, as many per transaction as have arrived. After a
+// batch that was not full it waits WriteInterval, so that results arriving
+// one by one share a transaction.
 func (s *Service) writer() {
 	batch := make([]*result, 0, s.opts.BatchSize)
+	full := false
 	for r := range s.results {
+		if !full {
+			time.Sleep(s.opts.WriteInterval)
+		}
 		batch = append(batch[:0], r)
 	fill:
 		for len(batch) < s.opts.BatchSize {
@@ -420,6 +436,7 @@ func (s *Service) writer() {
 				break fill
 			}
 		}
+		full = len(batch) == s.opts.BatchSize
 		s.commit(batch)
 	}
 }

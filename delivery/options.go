@@ -57,6 +57,12 @@ type Options struct {
 	// BatchSize is the most outbox records or results written per transaction
 	// (default 1000).
 	BatchSize int
+	// WriteInterval is the least time between two fan-out transactions, and
+	// between two transactions recording results, unless a batch was full
+	// (default 20 ms). The database has one writer: fewer, larger
+	// transactions leave it to the turns' commits more of the time, for a
+	// few more milliseconds of delivery lag.
+	WriteInterval time.Duration
 
 	// AllowedCIDRs are destinations allowed although the address guard denies
 	// them by default (private, loopback, link-local ranges). Empty allows
@@ -117,6 +123,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
+	}
+	if o.WriteInterval <= 0 {
+		o.WriteInterval = 20 * time.Millisecond
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "Parley-Webhooks/1"

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -22,6 +23,7 @@ const (
 	EnvAddr          = "PARLEY_ADDR"
 	EnvData          = "PARLEY_DATA"
 	EnvLogFormat     = "PARLEY_LOG_FORMAT"
+	EnvLogLevel      = "PARLEY_LOG_LEVEL"
 	EnvAPIKeys       = "PARLEY_API_KEYS"
 	EnvAllowCIDRs    = "PARLEY_ALLOW_CIDRS"
 	EnvWebhooks      = "PARLEY_WEBHOOKS"
@@ -45,6 +47,7 @@ const (
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Addr: getenv(EnvAddr), DataDir: getenv(EnvData), LogFormat: getenv(EnvLogFormat),
+		LogLevel:     getenv(EnvLogLevel),
 		WebhooksFile: getenv(EnvWebhooks), PublicURL: getenv(EnvPublicURL),
 	}
 	var errs []error
@@ -129,6 +132,7 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	addr := fs.String("addr", def(cfg.Addr, DefaultAddr), "address to listen on ("+EnvAddr+")")
 	data := fs.String("data", def(cfg.DataDir, DefaultDataDir), "data directory ("+EnvData+")")
 	logFormat := fs.String("log-format", def(cfg.LogFormat, "text"), "log format: text or json ("+EnvLogFormat+")")
+	logLevel := fs.String("log-level", def(cfg.LogLevel, "info"), "least level logged: debug, info, warn or error; requests that succeed are logged at debug ("+EnvLogLevel+")")
 	webhooks := fs.String("webhooks", cfg.WebhooksFile, "JSON file of named webhook configurations ("+EnvWebhooks+")")
 	publicURL := fs.String("public-url", cfg.PublicURL, "external base URL, for Twilio signatures behind a proxy ("+EnvPublicURL+")")
 	bodyLimit := fs.Int("body-limit", orInt(cfg.BodyLimit, DefaultBodyLimit), "maximum request body in bytes ("+EnvBodyLimit+")")
@@ -168,6 +172,11 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return Config{}, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat)
+	}
+	cfg.LogLevel = *logLevel
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return Config{}, fmt.Errorf("--log-level: %q is not debug, info, warn or error", cfg.LogLevel)
 	}
 	for _, k := range keys {
 		key, err := ParseAPIKey(k)

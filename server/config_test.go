@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -25,9 +26,9 @@ func TestServeFlags(t *testing.T) {
 		}, ""},
 		{"environment", nil, map[string]string{
 			EnvAddr: "127.0.0.1:9000", EnvData: "/tmp/p", EnvAPIKeys: "aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb@10.0.0.0/8|192.168.1.1",
-			EnvAllowCIDRs: "10.1.0.0/16", EnvSessionExpiry: "2h", EnvLogFormat: "json",
+			EnvAllowCIDRs: "10.1.0.0/16", EnvSessionExpiry: "2h", EnvLogFormat: "json", EnvLogLevel: "debug",
 		}, func(t *testing.T, c Config) {
-			if c.Addr != "127.0.0.1:9000" || c.DataDir != "/tmp/p" || c.SessionExpiry != 2*time.Hour || c.LogFormat != "json" {
+			if c.Addr != "127.0.0.1:9000" || c.DataDir != "/tmp/p" || c.SessionExpiry != 2*time.Hour || c.LogFormat != "json" || c.LogLevel != "debug" {
 				t.Errorf("from env: %+v", c)
 			}
 			if len(c.APIKeys) != 2 || len(c.APIKeys[1].Allow) != 2 || c.APIKeys[1].Allow[1] != netip.MustParsePrefix("192.168.1.1/32") {
@@ -46,6 +47,7 @@ func TestServeFlags(t *testing.T) {
 		{"short key", []string{"--api-key", "short"}, nil, nil, "too short"},
 		{"bad cidr", []string{"--allow-cidr", "nope"}, nil, nil, "nope"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, nil, "xml"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, nil, "loud"},
 		{"bad env duration", nil, map[string]string{EnvTurnTimeout: "soon"}, nil, EnvTurnTimeout},
 		{"stray argument", []string{"extra"}, nil, nil, "unexpected"},
 	}
@@ -84,4 +86,60 @@ func TestMainUsage(t *testing.T) {
 	if code := Main(context.Background(), []string{"--addr", "0.0.0.0:0", "--data", t.TempDir()}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "without API keys") {
 		t.Errorf("public address without keys: exit %d: %s", code, errOut.String())
 	}
+}
+
+// Which requests are logged at each level: successful ones only at debug,
+// client errors from info, each line with its request id.
+func TestRequestLog(t *testing.T) {
+	cases := []struct {
+		level     string
+		path      string
+		wantLine  bool
+		wantLevel string
+	}{
+		{"info", "/healthz", false, ""},
+		{"info", "/v1/nope", true, "INFO"},
+		{"debug", "/healthz", true, "DEBUG"},
+		{"warn", "/v1/nope", false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.level+" "+c.path, func(t *testing.T) {
+			var out bytes.Buffer
+			ts := newTestServer(t, func(cfg *Config) {
+				cfg.Logger, cfg.LogLevel, cfg.LogOutput = nil, c.level, &syncWriter{w: &out}
+			})
+			r := ts.do("GET", c.path, nil, "X-Request-Id", "rid-42")
+			var line string
+			for l := range strings.Lines(ts.srvLogs(&out)) {
+				if strings.Contains(l, "msg=request") {
+					line = l
+				}
+			}
+			if (line != "") != c.wantLine {
+				t.Fatalf("status %d: request line %q, want one: %v", r.Status, line, c.wantLine)
+			}
+			if c.wantLine && (!strings.Contains(line, "level="+c.wantLevel) || !strings.Contains(line, "request_id=rid-42")) {
+				t.Errorf("request line %q, want level %s and request_id=rid-42", line, c.wantLevel)
+			}
+		})
+	}
+}
+
+// syncWriter lets the test read what the server's logger writes.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (ts *testServer) srvLogs(b *bytes.Buffer) string {
+	w := ts.srv.cfg.LogOutput.(*syncWriter)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return b.String()
 }

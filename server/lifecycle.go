@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
 )
@@ -45,6 +47,76 @@ type resultRef struct {
 	Category string `json:"category,omitempty"`
 }
 
+type channelRef struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+// The data of each lifecycle event. Fields are declared in alphabetical
+// order so the JSON is the same, byte for byte, as that of the maps these
+// structs replaced (encoding/json sorts map keys); docs/events.md documents
+// it. Pointers stand for keys that are present whenever their source is,
+// even when empty.
+
+type launchedData struct {
+	Caller     *string     `json:"caller,omitempty"`
+	Channel    *channelRef `json:"channel,omitempty"`
+	Contact    contactRef  `json:"contact"`
+	Flow       string      `json:"flow"`
+	LaunchID   string      `json:"launch_id,omitempty"`
+	LaunchedBy string      `json:"launched_by"`
+	SessionID  string      `json:"session_id"`
+}
+
+type startedData struct {
+	Channel   *channelRef  `json:"channel,omitempty"`
+	Contact   contactRef   `json:"contact"`
+	Flow      string       `json:"flow"`
+	LaunchID  string       `json:"launch_id,omitempty"`
+	SessionID string       `json:"session_id"`
+	Started   time.Time    `json:"started"`
+	Status    flows.Status `json:"status"`
+}
+
+type updatedData struct {
+	Flow      string               `json:"flow"`
+	Messages  []Message            `json:"messages,omitempty"`
+	Results   map[string]resultRef `json:"results"`
+	Saved     []string             `json:"saved,omitempty"`
+	SessionID string               `json:"session_id"`
+	Status    flows.Status         `json:"status"`
+	WaitingAt *string              `json:"waiting_at,omitempty"`
+}
+
+type finishedData struct {
+	Ended     time.Time    `json:"ended"`
+	Flow      string       `json:"flow"`
+	SessionID string       `json:"session_id"`
+	Status    flows.Status `json:"status"`
+}
+
+type eventPathStep struct {
+	At     time.Time `json:"at"`
+	Exit   string    `json:"exit,omitempty"`
+	Flow   string    `json:"flow,omitempty"`
+	Widget string    `json:"widget"`
+}
+
+type completedData struct {
+	Caller    *string                  `json:"caller,omitempty"`
+	Channel   *flows.Channel           `json:"channel,omitempty"`
+	Contact   contactRef               `json:"contact"`
+	Ended     time.Time                `json:"ended"`
+	Extra     json.RawMessage          `json:"extra,omitempty"`
+	Flow      string                   `json:"flow"`
+	LaunchID  string                   `json:"launch_id,omitempty"`
+	Path      []eventPathStep          `json:"path"`
+	SessionID string                   `json:"session_id"`
+	Started   time.Time                `json:"started"`
+	UserKeys  map[string]string        `json:"user_keys"`
+	Variables map[string]*flows.Result `json:"variables"`
+}
+
 // outboxRecords are the lifecycle events of a turn, written in the same
 // transaction as the session so delivery never reports what did not happen
 // and never misses what did. launchedBy is set on the session's first turn.
@@ -56,19 +128,21 @@ type resultRef struct {
 // completed.
 func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string) []store.OutboxRecord {
 	var out []store.OutboxRecord
-	add := func(typ string, at time.Time, data map[string]any) {
-		data["session_id"] = sess.ID
-		data["flow"] = sess.FlowID
-		b, err := json.Marshal(data)
+	add := func(typ string, at time.Time, data any) {
+		b, err := jsonv1.Marshal(data)
 		if err != nil {
 			b = []byte("{}")
 		}
 		out = append(out, store.OutboxRecord{Type: typ, Timestamp: at, Environment: sess.Environment, FlowID: sess.FlowID, Data: b})
 	}
 	contact := contactRef{URN: sess.Contact.URN, Name: sess.Contact.Name}
-	var channel map[string]string
+	var channel *channelRef
 	if sess.Channel != nil {
-		channel = map[string]string{"id": sess.Channel.ID, "type": sess.Channel.Type}
+		channel = &channelRef{ID: sess.Channel.ID, Type: sess.Channel.Type}
+	}
+	var caller *string
+	if sess.Call != nil {
+		caller = &sess.Call.CLI
 	}
 	ended := false
 	var saved []string
@@ -92,26 +166,14 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 	ended = ended && sess.EndedAt != nil
 
 	if launchedBy != "" {
-		d := map[string]any{"launched_by": launchedBy, "contact": contact}
-		if sess.LaunchID != "" {
-			d["launch_id"] = sess.LaunchID
-		}
-		if channel != nil {
-			d["channel"] = channel
-		}
-		if sess.Call != nil {
-			d["caller"] = sess.Call.CLI
-		}
-		add(EventSessionLaunched, sess.CreatedAt, d)
-
-		d = map[string]any{"status": sess.Status, "contact": contact, "started": sess.CreatedAt}
-		if channel != nil {
-			d["channel"] = channel
-		}
-		if sess.LaunchID != "" {
-			d["launch_id"] = sess.LaunchID
-		}
-		add(EventSessionStarted, sess.CreatedAt, d)
+		add(EventSessionLaunched, sess.CreatedAt, &launchedData{
+			Caller: caller, Channel: channel, Contact: contact, Flow: sess.FlowID,
+			LaunchID: sess.LaunchID, LaunchedBy: launchedBy, SessionID: sess.ID,
+		})
+		add(EventSessionStarted, sess.CreatedAt, &startedData{
+			Channel: channel, Contact: contact, Flow: sess.FlowID, LaunchID: sess.LaunchID,
+			SessionID: sess.ID, Started: sess.CreatedAt, Status: sess.Status,
+		})
 	}
 	// A launch's messages are in the launching request's answer; a later
 	// turn's go with session.updated, even when that turn ends the session.
@@ -120,22 +182,16 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 		for k, r := range sess.Results() {
 			results[k] = resultRef{Value: r.Value, Category: r.Category}
 		}
-		d := map[string]any{"status": sess.Status, "results": results}
-		if len(saved) > 0 {
-			d["saved"] = saved
-		}
-		if len(messages) > 0 {
-			d["messages"] = messages
-		}
+		d := &updatedData{Flow: sess.FlowID, Messages: messages, Results: results, Saved: saved, SessionID: sess.ID, Status: sess.Status}
 		if sess.Wait != nil {
-			d["waiting_at"] = sess.Wait.Widget
+			d.WaitingAt = &sess.Wait.Widget
 		}
 		add(EventSessionUpdated, sess.UpdatedAt, d)
 	}
 	if !ended {
 		return out
 	}
-	add(EventSessionFinished, *sess.EndedAt, map[string]any{"status": sess.Status, "ended": *sess.EndedAt})
+	add(EventSessionFinished, *sess.EndedAt, &finishedData{Ended: *sess.EndedAt, Flow: sess.FlowID, SessionID: sess.ID, Status: sess.Status})
 	if sess.Status != flows.StatusCompleted {
 		return out
 	}
@@ -143,35 +199,19 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 	if userKeys == nil {
 		userKeys = map[string]string{}
 	}
-	d := map[string]any{
-		"contact": contact, "variables": rootResults(sess), "user_keys": userKeys,
-		"started": sess.CreatedAt, "ended": *sess.EndedAt,
-	}
-	if sess.LaunchID != "" {
-		d["launch_id"] = sess.LaunchID
-	}
-	if sess.Channel != nil {
-		d["channel"] = sess.Channel
-	}
-	if sess.Call != nil {
-		d["caller"] = sess.Call.CLI
-	}
-	if len(sess.Extra) > 0 {
-		d["extra"] = sess.Extra
-	}
-	path := make([]map[string]any, 0, len(sess.Path))
+	path := make([]eventPathStep, 0, len(sess.Path))
 	for _, st := range sess.Path {
-		step := map[string]any{"widget": st.Widget, "at": st.At}
-		if st.Exit != "" {
-			step["exit"] = st.Exit
-		}
-		if st.Flow != "" {
-			step["flow"] = st.Flow
-		}
-		path = append(path, step)
+		path = append(path, eventPathStep{At: st.At, Exit: st.Exit, Flow: st.Flow, Widget: st.Widget})
 	}
-	d["path"] = path
-	add(EventFlowCompleted, *sess.EndedAt, d)
+	var extra json.RawMessage
+	if len(sess.Extra) > 0 {
+		extra = sess.Extra
+	}
+	add(EventFlowCompleted, *sess.EndedAt, &completedData{
+		Caller: caller, Channel: sess.Channel, Contact: contact, Ended: *sess.EndedAt, Extra: extra,
+		Flow: sess.FlowID, LaunchID: sess.LaunchID, Path: path, SessionID: sess.ID,
+		Started: sess.CreatedAt, UserKeys: userKeys, Variables: rootResults(sess),
+	})
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
@@ -29,6 +30,9 @@ func (s *Server) routes() *fiber.App {
 		BodyLimit:             s.cfg.BodyLimit,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
+		// Replies are encoded like stored sessions: v1 behaviour and output
+		// on the faster encoding/json/v2 engine.
+		JSONEncoder: jsonv1.Marshal,
 		// A connection that sends nothing is dropped after ReadTimeout; it
 		// also bounds how long a graceful shutdown waits for such clients.
 		ReadTimeout:  10 * time.Second,
@@ -120,14 +124,30 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	status := c.Response().StatusCode()
 	route := c.Route().Path
 	s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	level := slog.LevelInfo
-	if status >= 500 {
+	// Requests that succeed quickly are logged at debug level: at thousands
+	// of messages a second an info line per request costs more CPU than
+	// much of the turn. Client errors, slow requests and failures show at
+	// the default level.
+	elapsed := time.Since(start)
+	level := slog.LevelDebug
+	switch {
+	case status >= 500:
 		level = slog.LevelError
+	case elapsed >= slowRequest:
+		level = slog.LevelWarn
+	case status >= 400:
+		level = slog.LevelInfo
 	}
-	s.reqLog(c).Log(c.UserContext(), level, "request", "method", c.Method(), "path", c.Path(), "status", status,
-		"ms", float64(time.Since(start).Microseconds())/1000)
+	ctx := c.UserContext()
+	if s.log.Enabled(ctx, level) {
+		s.log.Log(ctx, level, "request", "request_id", rid, "method", c.Method(), "path", c.Path(), "status", status,
+			"ms", float64(elapsed.Microseconds())/1000)
+	}
 	return nil
 }
+
+// slowRequest is the time after which a request is logged at warn level.
+const slowRequest = time.Second
 
 // reqLog is the logger of one request: it carries the request id.
 func (s *Server) reqLog(c *fiber.Ctx) *slog.Logger {

@@ -43,6 +43,9 @@ type Config struct {
 	// Logger receives all logs; when nil one is built from LogFormat and LogOutput.
 	Logger    *slog.Logger
 	LogFormat string // "text" (default) or "json"
+	// LogLevel is the least level logged: "debug", "info" (default), "warn"
+	// or "error". Requests that succeed quickly are logged at debug level.
+	LogLevel  string
 	LogOutput interface{ Write([]byte) (int, error) }
 	// BodyLimit caps request bodies in bytes (413 above it).
 	BodyLimit int
@@ -140,7 +143,9 @@ func (c *Config) withDefaults() {
 		c.LogOutput = os.Stderr
 	}
 	if c.Logger == nil {
-		opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+		var level slog.Level // info; ServeFlags has checked LogLevel
+		_ = level.UnmarshalText([]byte(c.LogLevel))
+		opts := &slog.HandlerOptions{Level: level}
 		if c.LogFormat == "json" {
 			c.Logger = slog.New(slog.NewJSONHandler(c.LogOutput, opts))
 		} else {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
@@ -316,7 +317,8 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 		t.Contact = &contact
 	}
 	if c.messageID != "" {
-		b, err := json.Marshal(reply)
+		// The stored answer to a repeated message id.
+		b, err := jsonv1.Marshal(reply)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
@@ -168,7 +167,7 @@ func timersOf(s *flows.Session) (timeoutAt, expiresAt uint64) {
 // encodeJSON encodes contacts, events and outbox records: small, rarely read
 // in bulk, and readable with bbolt's own tools.
 func encodeJSON(what, id string, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	b, err := jsonv1.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: encode: %w", what, id, err)
 	}

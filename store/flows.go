@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"go.etcd.io/bbolt"
 )
 
@@ -43,7 +44,7 @@ func decodeRev(id string, rev int, v []byte, withDef bool) (*FlowRevision, error
 		return nil, fmt.Errorf("flow %q revision %d: corrupt record", id, rev)
 	}
 	var m revMeta
-	if err := json.Unmarshal(v[w:w+int(n)], &m); err != nil {
+	if err := jsonv1.Unmarshal(v[w:w+int(n)], &m); err != nil {
 		return nil, fmt.Errorf("flow %q revision %d: %w", id, rev, err)
 	}
 	fr := &FlowRevision{ID: id, Revision: rev, Name: m.Name, Kind: m.Kind, CreatedAt: m.CreatedAt}
@@ -59,7 +60,7 @@ func getHead(tx *bbolt.Tx, id string) (*flowHead, error) {
 		return nil, fmt.Errorf("flow %q: %w", id, ErrNotFound)
 	}
 	h := new(flowHead)
-	if err := json.Unmarshal(v, h); err != nil {
+	if err := jsonv1.Unmarshal(v, h); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", id, err)
 	}
 	return h, nil
