@@ -44,6 +44,41 @@ func TwilioSignature(authToken, fullURL string, params url.Values) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// twilioSigned checks a signature against the URL as received and, as
+// Twilio's own libraries do, against the same URL with its default port added
+// or removed: Twilio signs the URL as configured, which a proxy may have
+// rewritten in that one way.
+func twilioSigned(token, fullURL string, params url.Values, got string) bool {
+	for _, u := range twilioURLVariants(fullURL) {
+		if hmac.Equal([]byte(got), []byte(TwilioSignature(token, u, params))) {
+			return true
+		}
+	}
+	return false
+}
+
+func twilioURLVariants(fullURL string) []string {
+	out := []string{fullURL}
+	u, err := url.Parse(fullURL)
+	if err != nil {
+		return out
+	}
+	port := map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	if port == "" {
+		return out
+	}
+	v := *u
+	switch u.Port() {
+	case "":
+		v.Host = u.Host + ":" + port
+	case port:
+		v.Host = u.Hostname()
+	default:
+		return out
+	}
+	return append(out, v.String())
+}
+
 // twilioRequest copies a Twilio webhook's form and checks its signature when
 // the channel has an auth token.
 func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
@@ -63,9 +98,8 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		// RequestURI is the path and query even when the request line
 		// carried an absolute URL.
 		signed := base + string(c.Request().URI().RequestURI())
-		want := TwilioSignature(ch.AuthToken, signed, params)
 		got := c.Get(TwilioSignatureHeader)
-		if got == "" || !hmac.Equal([]byte(got), []byte(want)) {
+		if got == "" || !twilioSigned(ch.AuthToken, signed, params, got) {
 			s.reqLog(c).Debug("twilio signature mismatch", "url", signed)
 			return nil, nil, apiErr(fiber.StatusForbidden, CodeBadSignature, TwilioSignatureHeader, "missing or invalid Twilio signature for channel %q", ch.ID)
 		}
