@@ -246,6 +246,7 @@ func New(cfg Config) (*Server, error) {
 		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
 		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
 	}
+	s.svc.sandboxEnded = s.simMocks.remove
 	if b, isBolt := st.(*store.Bolt); isBolt {
 		d, err := delivery.New(b.DB(), deliveryOptions(cfg))
 		if err != nil {

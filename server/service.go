@@ -39,6 +39,9 @@ type Service struct {
 	expiry   time.Duration
 	// notify wakes event delivery after a commit that wrote outbox records.
 	notify func()
+	// sandboxEnded forgets what the simulator kept for a sandbox session
+	// (its webhook mocks) once the session has ended.
+	sandboxEnded func(sessionID string)
 }
 
 // Message is one thing a turn sends: a text message, or an IVR prompt (say,
@@ -336,6 +339,9 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	s.metrics.observeEvents(sess, c.events)
 	if s.notify != nil && len(t.Outbox) > 0 {
 		s.notify()
+	}
+	if s.sandboxEnded != nil && sess.Environment == flows.EnvSandbox && sess.Status.Ended() {
+		s.sandboxEnded(sess.ID)
 	}
 	return reply, nil
 }
