@@ -308,6 +308,8 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 	if len(raw.Widgets) == 0 {
 		add(&FieldError{Path: "widgets", Message: "a flow needs at least one widget", Err: ErrMissingStart})
 	}
+	// paths holds each widget id's JSON path (its first occurrence).
+	paths := map[string]string{}
 	for i, w := range raw.Widgets {
 		path := fmt.Sprintf("widgets[%d]", i)
 		var head struct {
@@ -321,6 +323,9 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 		if head.ID == "" {
 			add(&FieldError{Path: path + ".id", Message: "missing widget id"})
 			continue
+		}
+		if _, seen := paths[head.ID]; !seen {
+			paths[head.ID] = path
 		}
 		if _, dup := f.index[head.ID]; dup {
 			add(&FieldError{Widget: head.ID, Path: path + ".id", Message: "duplicate widget id", Err: ErrDuplicateID})
@@ -362,16 +367,6 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 					add(fe)
 				}
 			}
-		}
-	}
-	paths := map[string]string{}
-	for i, w := range raw.Widgets {
-		var head struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(w, &head)
-		if _, seen := paths[head.ID]; !seen {
-			paths[head.ID] = fmt.Sprintf("widgets[%d]", i)
 		}
 	}
 	for _, w := range f.Widgets {
