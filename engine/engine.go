@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -22,6 +23,9 @@ const (
 	DefaultTurnTimeout = 30 * time.Second
 )
 
+// maxRuntimeTemplates bounds the cache of templates compiled at run time.
+const maxRuntimeTemplates = 4096
+
 // Engine runs flows. It is safe for concurrent use: sessions are independent
 // values and loaded flows are immutable.
 type Engine struct {
@@ -34,8 +38,11 @@ type Engine struct {
 	maxSteps    int
 	turnTimeout time.Duration
 	exprOpts    []expr.Option
-	// runtimeTemplates caches templates compiled while flows run.
+	// runtimeTemplates caches templates compiled while flows run (configured
+	// webhooks' URLs, headers and bodies); runtimeCount bounds it, since
+	// configurations change while the server runs.
 	runtimeTemplates sync.Map
+	runtimeCount     atomic.Int64
 }
 
 // Option configures an Engine.
@@ -536,6 +543,10 @@ func (t *turn) CompileTemplate(src string) (flows.Template, error) {
 	c, err := t.e.compileTemplate(src)
 	if err != nil {
 		return nil, err
+	}
+	if t.e.runtimeCount.Add(1) > maxRuntimeTemplates {
+		t.e.runtimeTemplates.Clear()
+		t.e.runtimeCount.Store(1)
 	}
 	t.e.runtimeTemplates.Store(src, c)
 	return c, nil
