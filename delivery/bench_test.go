@@ -47,7 +47,7 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 			batch := make([]Event, 0, 500)
 			for i := 0; i < b.N; i++ {
 				batch = append(batch, Event{Type: EventSessionUpdated, Timestamp: time.Now(), Environment: EnvLive,
-					Flow: "f1", Data: []byte(`{"session_id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","flow":"f1","status":"waiting","contact":{"urn":"tel:+15550100","name":"Ada"}}`)})
+					FlowID: "f1", Data: []byte(`{"session_id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","flow":"f1","status":"waiting","contact":{"urn":"tel:+15550100","name":"Ada"}}`)})
 				if len(batch) == cap(batch) || i == b.N-1 {
 					if err := e.svc.Enqueue(b.Context(), batch...); err != nil {
 						b.Fatal(err)

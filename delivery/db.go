@@ -3,6 +3,7 @@ package delivery
 import (
 	"encoding/binary"
 	"encoding/json"
+	"github.com/parleyhq/parley/store"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -10,14 +11,10 @@ import (
 	"github.com/parleyhq/parley/flows"
 )
 
-// OutboxBucket is the store's transactional outbox: key = 8-byte big-endian
-// sequence, value = an Event as JSON. The dispatcher empties it.
-const OutboxBucket = "outbox"
-
 // Buckets of this package. Every key that sorts by time starts with the 8-byte
 // big-endian unix nanoseconds of that time.
 var (
-	bOutbox     = []byte(OutboxBucket)
+	bOutbox     = []byte(store.OutboxBucket)
 	bSubs       = []byte("dl_subscriptions")          // sub id → Subscription
 	bDeliveries = []byte("dl_deliveries")             // delivery id → Delivery without its payload
 	bPayloads   = []byte("dl_payloads")               // delivery id → payload (written once)
@@ -32,15 +29,9 @@ var (
 var allBuckets = [][]byte{bOutbox, bSubs, bDeliveries, bPayloads, bByEndpoint, bByTime, bDue, bAttempts, bEndpoints, bRejected}
 
 // Event is an outbox record: one thing that happened, to be delivered to every
-// matching subscription.
-type Event struct {
-	ID          string          `json:"id"`
-	Type        string          `json:"type"`
-	Timestamp   time.Time       `json:"timestamp"`
-	Environment string          `json:"environment"`
-	Flow        string          `json:"flow,omitempty"`
-	Data        json.RawMessage `json:"data"`
-}
+// matching subscription. It is the store's record, so both sides of the
+// outbox share one definition.
+type Event = store.OutboxRecord
 
 // Envelope is the body sent to an endpoint (as JSON, or as the form field
 // "payload" for form subscriptions).

@@ -402,7 +402,7 @@ func TestRetrySurvivesRestart(t *testing.T) {
 	rc.setReply(status(http.StatusServiceUnavailable))
 	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
 	e.settle()
-	e.enqueue(Event{ID: "evt_restart", Type: EventFlowCompleted, Flow: "f1"})
+	e.enqueue(Event{ID: "evt_restart", Type: EventFlowCompleted, FlowID: "f1"})
 	e.settle()
 	d := e.deliveriesOf(sub.ID, EventFlowCompleted)[0]
 	if d.Status != StatusPending || d.Attempts != 1 {
@@ -442,10 +442,10 @@ func TestFiltering(t *testing.T) {
 		"disabled-all": e.create(Subscription{URL: rc.URL, Disabled: true}),
 	}
 	e.enqueue(
-		Event{ID: "e1", Type: EventSessionStarted, Flow: "flow-a"},
-		Event{ID: "e2", Type: EventSessionStarted, Flow: "flow-a", Environment: EnvSandbox},
-		Event{ID: "e3", Type: EventSessionFinished, Flow: "flow-b"},
-		Event{ID: "e4", Type: EventFlowCompleted, Flow: "flow-b"},
+		Event{ID: "e1", Type: EventSessionStarted, FlowID: "flow-a"},
+		Event{ID: "e2", Type: EventSessionStarted, FlowID: "flow-a", Environment: EnvSandbox},
+		Event{ID: "e3", Type: EventSessionFinished, FlowID: "flow-b"},
+		Event{ID: "e4", Type: EventFlowCompleted, FlowID: "flow-b"},
 	)
 	e.settle()
 	want := map[string][]string{

@@ -202,7 +202,7 @@ func (s *Service) fanoutTx(tx *bbolt.Tx, ev *Event, subs []*Subscription, now ti
 		}
 		n := next
 		d := &Delivery{
-			ID: newID(), EventID: ev.ID, EventType: ev.Type, Environment: ev.Environment, Flow: ev.Flow,
+			ID: newID(), EventID: ev.ID, EventType: ev.Type, Environment: ev.Environment, Flow: ev.FlowID,
 			EndpointID: sub.ID, MessageID: ev.ID, Status: StatusPending,
 			EventTime: ts.UTC(), CreatedAt: now, NextAttempt: &n, Payload: payload,
 		}

@@ -110,7 +110,7 @@ func (sub *Subscription) matches(ev *Event) bool {
 	if !slices.Contains(sub.Events, "*") && !slices.Contains(sub.Events, ev.Type) {
 		return false
 	}
-	if len(sub.Flows) > 0 && ev.Flow != "" && !slices.Contains(sub.Flows, ev.Flow) {
+	if len(sub.Flows) > 0 && ev.FlowID != "" && !slices.Contains(sub.Flows, ev.FlowID) {
 		return false
 	}
 	return true

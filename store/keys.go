@@ -18,7 +18,7 @@ var (
 	bWaiting     = []byte("waiting")
 	bTimers      = []byte("timers")
 	bEvents      = []byte("events")
-	bOutbox      = []byte("outbox")
+	bOutbox      = []byte(OutboxBucket)
 	bProcessed   = []byte("processed")
 	bProcessedAt = []byte("processed_by_time")
 	bStats       = []byte("stats")
@@ -141,3 +141,8 @@ func revKey(id string, rev int) []byte {
 	k = append(k, sep)
 	return binary.BigEndian.AppendUint32(k, uint32(rev))
 }
+
+// OutboxBucket is the bucket of the transactional outbox: key = 8-byte
+// big-endian sequence, value = an OutboxRecord as JSON. Package delivery reads
+// and empties it in the same database file.
+const OutboxBucket = "outbox"
