@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/parleyhq/parley/delivery"
 	"strings"
 	"time"
 
@@ -11,9 +12,9 @@ import (
 // synchronous test, recovering failed deliveries, endpoint health; and the
 // configured outgoing webhooks of the webhook widget.
 func (s *Server) eventRoutes(v1 fiber.Router) {
-	v1.Post("/webhooks/:id/test", s.testSubscription)
-	v1.Post("/webhooks/:id/recover", s.recoverSubscription)
-	v1.Get("/webhooks/:id/health", s.subscriptionHealth)
+	v1.Post("/webhooks/:id/test", s.withDelivery(s.testSubscription))
+	v1.Post("/webhooks/:id/recover", s.withDelivery(s.recoverSubscription))
+	v1.Get("/webhooks/:id/health", s.withDelivery(s.subscriptionHealth))
 
 	v1.Post("/webhook-configs", s.createWebhookConfig)
 	v1.Get("/webhook-configs", s.listWebhookConfigs)
@@ -26,11 +27,7 @@ func (s *Server) eventRoutes(v1 fiber.Router) {
 // testSubscription sends a sample webhook.ping now, signed and with the
 // subscription's auth (OAuth 2.0 included), and answers with the request
 // sent and the response received. Nothing is stored.
-func (s *Server) testSubscription(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) testSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	res, err := d.Test(c.UserContext(), strings.Clone(c.Params("id")))
 	if err != nil {
 		return deliveryErr(err)
@@ -44,11 +41,7 @@ type recoverBody struct {
 
 // recoverSubscription queues again every failed (or disabled) delivery of an
 // endpoint created at or after "since".
-func (s *Server) recoverSubscription(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) recoverSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	var b recoverBody
 	if err := decodeStrict(c.Body(), &b); err != nil {
 		return err
@@ -67,11 +60,7 @@ func (s *Server) recoverSubscription(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"queued": n, "since": since})
 }
 
-func (s *Server) subscriptionHealth(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) subscriptionHealth(c *fiber.Ctx, d *delivery.Service) error {
 	h, err := d.Health(c.UserContext(), strings.Clone(c.Params("id")))
 	if err != nil {
 		return deliveryErr(err)

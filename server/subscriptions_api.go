@@ -13,11 +13,15 @@ import (
 // The /v1/webhooks API is a thin layer over delivery.Service: event
 // subscriptions, their signing secrets and the deliveries log.
 
-func (s *Server) delivery() (*delivery.Service, error) {
-	if s.deliv == nil {
-		return nil, apiErr(fiber.StatusNotImplemented, "not_available", "", "event delivery needs the built-in store")
+// withDelivery runs h with the event delivery service, or answers 501 when
+// the server has none (a store other than the built-in one).
+func (s *Server) withDelivery(h func(*fiber.Ctx, *delivery.Service) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if s.deliv == nil {
+			return apiErr(fiber.StatusNotImplemented, "not_available", "", "event delivery needs the built-in store")
+		}
+		return h(c, s.deliv)
 	}
-	return s.deliv, nil
 }
 
 // deliveryErr maps delivery's errors to the API's.
@@ -38,11 +42,7 @@ func deliveryErr(err error) error {
 	return err
 }
 
-func (s *Server) createSubscription(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) createSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	var in delivery.Subscription
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return err
@@ -54,11 +54,7 @@ func (s *Server) createSubscription(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(sub)
 }
 
-func (s *Server) listSubscriptions(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) listSubscriptions(c *fiber.Ctx, d *delivery.Service) error {
 	subs, err := d.List(c.UserContext(), strings.Clone(c.Query("environment")))
 	if err != nil {
 		return deliveryErr(err)
@@ -69,11 +65,7 @@ func (s *Server) listSubscriptions(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"webhooks": subs})
 }
 
-func (s *Server) getSubscription(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) getSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	sub, err := d.Get(c.UserContext(), strings.Clone(c.Params("id")))
 	if err != nil {
 		return deliveryErr(err)
@@ -81,11 +73,7 @@ func (s *Server) getSubscription(c *fiber.Ctx) error {
 	return c.JSON(sub)
 }
 
-func (s *Server) updateSubscription(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) updateSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	var in delivery.Subscription
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return err
@@ -97,11 +85,7 @@ func (s *Server) updateSubscription(c *fiber.Ctx) error {
 	return c.JSON(sub)
 }
 
-func (s *Server) deleteSubscription(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) deleteSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	if err := d.Delete(c.UserContext(), strings.Clone(c.Params("id"))); err != nil {
 		return deliveryErr(err)
 	}
@@ -113,11 +97,7 @@ type rotateBody struct {
 	GraceSeconds *int `json:"grace_seconds"`
 }
 
-func (s *Server) rotateSecret(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) rotateSecret(c *fiber.Ctx, d *delivery.Service) error {
 	var b rotateBody
 	if len(strings.TrimSpace(string(c.Body()))) > 0 {
 		if err := decodeStrict(c.Body(), &b); err != nil {
@@ -138,11 +118,7 @@ func (s *Server) rotateSecret(c *fiber.Ctx) error {
 	return c.JSON(sub)
 }
 
-func (s *Server) pingSubscription(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) pingSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	id, err := d.Ping(c.UserContext(), strings.Clone(c.Params("id")))
 	if err != nil {
 		return deliveryErr(err)
@@ -150,11 +126,7 @@ func (s *Server) pingSubscription(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"event_id": id})
 }
 
-func (s *Server) listDeliveries(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) listDeliveries(c *fiber.Ctx, d *delivery.Service) error {
 	limit, err := queryInt(c, "limit", 50, 1, 1000)
 	if err != nil {
 		return err
@@ -177,11 +149,7 @@ func (s *Server) listDeliveries(c *fiber.Ctx) error {
 	return c.JSON(page)
 }
 
-func (s *Server) getDelivery(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) getDelivery(c *fiber.Ctx, d *delivery.Service) error {
 	id := strings.Clone(c.Params("id"))
 	dl, err := d.GetDelivery(c.UserContext(), id)
 	if err != nil {
@@ -194,11 +162,7 @@ func (s *Server) getDelivery(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"delivery": dl, "attempts": attempts})
 }
 
-func (s *Server) retryDelivery(c *fiber.Ctx) error {
-	d, err := s.delivery()
-	if err != nil {
-		return err
-	}
+func (s *Server) retryDelivery(c *fiber.Ctx, d *delivery.Service) error {
 	dl, err := d.Retry(c.UserContext(), strings.Clone(c.Params("id")))
 	if err != nil {
 		return deliveryErr(err)
