@@ -2,21 +2,13 @@ package server
 
 import (
 	"encoding/json"
+	"github.com/parleyhq/parley/delivery"
 	"time"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
-)
-
-// Lifecycle event types written to the outbox for delivery (docs/events.md).
-const (
-	EventSessionLaunched = "session.launched"
-	EventSessionStarted  = "session.started"
-	EventSessionUpdated  = "session.updated"
-	EventSessionFinished = "session.finished"
-	EventFlowCompleted   = "flow.completed"
 )
 
 // What launched a session (session.launched's launched_by).
@@ -166,11 +158,11 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 	ended = ended && sess.EndedAt != nil
 
 	if launchedBy != "" {
-		add(EventSessionLaunched, sess.CreatedAt, &launchedData{
+		add(delivery.EventSessionLaunched, sess.CreatedAt, &launchedData{
 			Caller: caller, Channel: channel, Contact: contact, Flow: sess.FlowID,
 			LaunchID: sess.LaunchID, LaunchedBy: launchedBy, SessionID: sess.ID,
 		})
-		add(EventSessionStarted, sess.CreatedAt, &startedData{
+		add(delivery.EventSessionStarted, sess.CreatedAt, &startedData{
 			Channel: channel, Contact: contact, Flow: sess.FlowID, LaunchID: sess.LaunchID,
 			SessionID: sess.ID, Started: sess.CreatedAt, Status: sess.Status,
 		})
@@ -186,12 +178,12 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 		if sess.Wait != nil {
 			d.WaitingAt = &sess.Wait.Widget
 		}
-		add(EventSessionUpdated, sess.UpdatedAt, d)
+		add(delivery.EventSessionUpdated, sess.UpdatedAt, d)
 	}
 	if !ended {
 		return out
 	}
-	add(EventSessionFinished, *sess.EndedAt, &finishedData{Ended: *sess.EndedAt, Flow: sess.FlowID, SessionID: sess.ID, Status: sess.Status})
+	add(delivery.EventSessionFinished, *sess.EndedAt, &finishedData{Ended: *sess.EndedAt, Flow: sess.FlowID, SessionID: sess.ID, Status: sess.Status})
 	if sess.Status != flows.StatusCompleted {
 		return out
 	}
@@ -207,7 +199,7 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 	if len(sess.Extra) > 0 {
 		extra = sess.Extra
 	}
-	add(EventFlowCompleted, *sess.EndedAt, &completedData{
+	add(delivery.EventFlowCompleted, *sess.EndedAt, &completedData{
 		Caller: caller, Channel: sess.Channel, Contact: contact, Ended: *sess.EndedAt, Extra: extra,
 		Flow: sess.FlowID, LaunchID: sess.LaunchID, Path: path, SessionID: sess.ID,
 		Started: sess.CreatedAt, UserKeys: userKeys, Variables: rootResults(sess),

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"github.com/parleyhq/parley/delivery"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestSessionUpdatedCarriesMessages(t *testing.T) {
 	}
 	var updated map[string]any
 	for _, rec := range outboxRecords(sess, turn, "") {
-		if rec.Type == EventSessionUpdated {
+		if rec.Type == delivery.EventSessionUpdated {
 			if err := json.Unmarshal(rec.Data, &updated); err != nil {
 				t.Fatal(err)
 			}
@@ -35,7 +36,7 @@ func TestSessionUpdatedCarriesMessages(t *testing.T) {
 	}
 
 	for _, rec := range outboxRecords(sess, turn, "api") {
-		if rec.Type == EventSessionUpdated {
+		if rec.Type == delivery.EventSessionUpdated {
 			t.Errorf("a launch with no saved results sent session.updated: %s", rec.Data)
 		}
 	}
