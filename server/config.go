@@ -29,6 +29,7 @@ const (
 	EnvWebhooks      = "PARLEY_WEBHOOKS"
 	EnvBodyLimit     = "PARLEY_BODY_LIMIT"
 	EnvMaxSteps      = "PARLEY_MAX_STEPS"
+	EnvSessionCache  = "PARLEY_SESSION_CACHE"
 	EnvTurnTimeout   = "PARLEY_TURN_TIMEOUT"
 	EnvSessionExpiry = "PARLEY_SESSION_EXPIRY"
 	EnvPublicURL     = "PARLEY_PUBLIC_URL"
@@ -93,6 +94,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	intVar(EnvBodyLimit, &cfg.BodyLimit)
 	intVar(EnvMaxSteps, &cfg.MaxSteps)
+	if v := getenv(EnvSessionCache); v != "" {
+		switch n, err := strconv.Atoi(v); {
+		case err != nil || n < 0:
+			errs = append(errs, fmt.Errorf("%s: %q is not a number of sessions (0 for none)", EnvSessionCache, v))
+		case n == 0:
+			cfg.SessionCache = -1
+		default:
+			cfg.SessionCache = n
+		}
+	}
 	durVar(EnvTurnTimeout, &cfg.TurnTimeout)
 	durVar(EnvSessionExpiry, &cfg.SessionExpiry)
 	durVar(EnvWebhookTimeout, &cfg.WebhookTimeout)
@@ -137,6 +148,7 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	publicURL := fs.String("public-url", cfg.PublicURL, "external base URL, for Twilio signatures behind a proxy ("+EnvPublicURL+")")
 	bodyLimit := fs.Int("body-limit", orInt(cfg.BodyLimit, DefaultBodyLimit), "maximum request body in bytes ("+EnvBodyLimit+")")
 	maxSteps := fs.Int("max-steps", orInt(cfg.MaxSteps, 250), "maximum widgets run in one turn ("+EnvMaxSteps+")")
+	sessionCache := fs.Int("session-cache", sessionCacheDefault(cfg.SessionCache), "waiting sessions kept decoded in memory between turns; 0 for none ("+EnvSessionCache+")")
 	turnTimeout := fs.Duration("turn-timeout", orDur(cfg.TurnTimeout, 30*time.Second), "time limit of one turn, webhook calls included ("+EnvTurnTimeout+")")
 	expiry := fs.Duration("session-expiry", orDur(cfg.SessionExpiry, DefaultSessionExpiry), "end sessions that wait this long without input ("+EnvSessionExpiry+")")
 	whTimeout := fs.Duration("webhook-timeout", orDur(cfg.WebhookTimeout, callout.DefaultTimeout), "default time limit of a webhook widget's call ("+EnvWebhookTimeout+")")
@@ -161,6 +173,12 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	cfg.Addr, cfg.DataDir, cfg.LogFormat, cfg.WebhooksFile, cfg.PublicURL = *addr, *data, *logFormat, *webhooks, *publicURL
 	cfg.BodyLimit, cfg.MaxSteps, cfg.TurnTimeout, cfg.SessionExpiry = *bodyLimit, *maxSteps, *turnTimeout, *expiry
 	cfg.WebhookTimeout, cfg.WebhookMaxResponse = *whTimeout, *whMax
+	switch cfg.SessionCache = *sessionCache; {
+	case cfg.SessionCache < 0 && cfg.SessionCache != -1:
+		return Config{}, fmt.Errorf("--session-cache: %d is not a number of sessions (0 for none)", cfg.SessionCache)
+	case cfg.SessionCache == 0:
+		cfg.SessionCache = -1 // none: Config's zero value means the default
+	}
 	cfg.Delivery.Timeout, cfg.Delivery.PerEndpoint, cfg.Delivery.DisableAfter, cfg.Delivery.Retention = *dTimeout, *dPerEndpoint, *dDisable, *dRetention
 	sched, err := ParseSchedule(*dSchedule)
 	if err != nil {
@@ -221,6 +239,18 @@ func scheduleString(s []time.Duration) string {
 		parts[i] = d.String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// sessionCacheDefault is the --session-cache default shown and used: the
+// environment's value (where -1 means none, shown as 0), else the default.
+func sessionCacheDefault(v int) int {
+	switch {
+	case v < 0:
+		return 0
+	case v == 0:
+		return DefaultSessionCache
+	}
+	return v
 }
 
 func orInt(v, d int) int {

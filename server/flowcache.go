@@ -20,6 +20,12 @@ type flowCache struct {
 
 	mu    sync.RWMutex
 	flows map[flowKey]*flows.Flow
+	// current is the revision new sessions of each flow start on. The
+	// server is the store's only writer and calls changed after every save,
+	// publish or delete; gen counts those calls so that a lookup that raced
+	// with one does not cache what it read before it.
+	current map[string]int
+	gen     uint64
 }
 
 type flowKey struct {
@@ -28,14 +34,14 @@ type flowKey struct {
 }
 
 func newFlowCache(st store.FlowStore) *flowCache {
-	return &flowCache{store: st, flows: map[flowKey]*flows.Flow{}}
+	return &flowCache{store: st, flows: map[flowKey]*flows.Flow{}, current: map[string]int{}}
 }
 
 // Flow implements flows.FlowSource: revision 0 is the flow's current revision
 // (the published one, or the latest when none was published).
 func (fc *flowCache) Flow(ctx context.Context, id string, rev int) (*flows.Flow, error) {
 	if rev == 0 {
-		r, err := fc.current(ctx, id)
+		r, err := fc.currentRevision(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -67,8 +73,29 @@ func (fc *flowCache) Flow(ctx context.Context, id string, rev int) (*flows.Flow,
 	return f, nil
 }
 
-// current returns the revision new sessions of a flow start on.
-func (fc *flowCache) current(ctx context.Context, id string) (int, error) {
+// currentRevision returns the revision new sessions of a flow start on.
+func (fc *flowCache) currentRevision(ctx context.Context, id string) (int, error) {
+	fc.mu.RLock()
+	rev, ok := fc.current[id]
+	gen := fc.gen
+	fc.mu.RUnlock()
+	if ok {
+		return rev, nil
+	}
+	rev, err := fc.readCurrent(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	fc.mu.Lock()
+	if fc.gen == gen {
+		fc.current[id] = rev
+	}
+	fc.mu.Unlock()
+	return rev, nil
+}
+
+// readCurrent reads the published revision, or the latest when none is.
+func (fc *flowCache) readCurrent(ctx context.Context, id string) (int, error) {
 	fr, err := fc.store.PublishedFlow(ctx, id)
 	if err == nil {
 		return fr.Revision, nil
@@ -83,10 +110,21 @@ func (fc *flowCache) current(ctx context.Context, id string) (int, error) {
 	return latest.Revision, nil
 }
 
+// changed drops what is known of a flow's current revision; call it after
+// a revision of the flow is saved or published.
+func (fc *flowCache) changed(id string) {
+	fc.mu.Lock()
+	delete(fc.current, id)
+	fc.gen++
+	fc.mu.Unlock()
+}
+
 // forget drops every cached revision of a deleted flow.
 func (fc *flowCache) forget(id string) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
+	delete(fc.current, id)
+	fc.gen++
 	for k := range fc.flows {
 		if k.id == id {
 			delete(fc.flows, k)

@@ -120,6 +120,7 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, e
 	out := make([]savedFlow, 0, len(todo))
 	for _, p := range todo {
 		rev, err := s.store.SaveFlow(ctx, p.nf)
+		s.svc.flows.changed(p.nf.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -233,6 +234,7 @@ func (s *Server) updateFlow(c *fiber.Ctx) error {
 		return flowNotFound(err, id, 0)
 	}
 	rev, err := s.store.SaveFlow(c.UserContext(), store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc})
+	s.svc.flows.changed(id)
 	if err != nil {
 		return err
 	}
@@ -267,6 +269,7 @@ func (s *Server) publishFlow(c *fiber.Ctx) error {
 		return badRequest("revision", "revision must be positive")
 	}
 	info, err := s.store.Publish(c.UserContext(), id, b.Revision)
+	s.svc.flows.changed(id)
 	if err != nil {
 		return flowNotFound(err, id, b.Revision)
 	}

@@ -119,7 +119,15 @@ type completedData struct {
 // that ends the session yields session.finished, and flow.completed when it
 // completed.
 func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string) []store.OutboxRecord {
+	return wantedRecords(sess, events, launchedBy, nil)
+}
+
+// wantedRecords is outboxRecords without the events that wanted reports
+// nothing subscribes to (nil: keep all). They are neither built nor written:
+// delivery would drop them when fanning out.
+func wantedRecords(sess *flows.Session, events []flows.Event, launchedBy string, wanted func(typ, environment, flowID string) bool) []store.OutboxRecord {
 	var out []store.OutboxRecord
+	want := func(typ string) bool { return wanted == nil || wanted(typ, sess.Environment, sess.FlowID) }
 	add := func(typ string, at time.Time, data any) {
 		b, err := jsonv1.Marshal(data)
 		if err != nil {
@@ -157,11 +165,13 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 	}
 	ended = ended && sess.EndedAt != nil
 
-	if launchedBy != "" {
+	if launchedBy != "" && want(delivery.EventSessionLaunched) {
 		add(delivery.EventSessionLaunched, sess.CreatedAt, &launchedData{
 			Caller: caller, Channel: channel, Contact: contact, Flow: sess.FlowID,
 			LaunchID: sess.LaunchID, LaunchedBy: launchedBy, SessionID: sess.ID,
 		})
+	}
+	if launchedBy != "" && want(delivery.EventSessionStarted) {
 		add(delivery.EventSessionStarted, sess.CreatedAt, &startedData{
 			Channel: channel, Contact: contact, Flow: sess.FlowID, LaunchID: sess.LaunchID,
 			SessionID: sess.ID, Started: sess.CreatedAt, Status: sess.Status,
@@ -169,7 +179,7 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 	}
 	// A launch's messages are in the launching request's answer; a later
 	// turn's go with session.updated, even when that turn ends the session.
-	if (launchedBy == "" && (!ended || len(messages) > 0)) || len(saved) > 0 {
+	if ((launchedBy == "" && (!ended || len(messages) > 0)) || len(saved) > 0) && want(delivery.EventSessionUpdated) {
 		results := map[string]resultRef{}
 		for k, r := range sess.Results() {
 			results[k] = resultRef{Value: r.Value, Category: r.Category}
@@ -183,8 +193,10 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string)
 	if !ended {
 		return out
 	}
-	add(delivery.EventSessionFinished, *sess.EndedAt, &finishedData{Ended: *sess.EndedAt, Flow: sess.FlowID, SessionID: sess.ID, Status: sess.Status})
-	if sess.Status != flows.StatusCompleted {
+	if want(delivery.EventSessionFinished) {
+		add(delivery.EventSessionFinished, *sess.EndedAt, &finishedData{Ended: *sess.EndedAt, Flow: sess.FlowID, SessionID: sess.ID, Status: sess.Status})
+	}
+	if sess.Status != flows.StatusCompleted || !want(delivery.EventFlowCompleted) {
 		return out
 	}
 	userKeys := sess.Contact.Fields

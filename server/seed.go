@@ -91,7 +91,9 @@ func (s *Server) seedFlow(ctx context.Context, fsys fs.FS, file, dir string) (st
 	if _, err := s.store.SaveFlow(ctx, store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc}); err != nil {
 		return "", "", err
 	}
-	if _, err := s.store.Publish(ctx, id, 0); err != nil {
+	_, err = s.store.Publish(ctx, id, 0)
+	s.svc.flows.changed(id)
+	if err != nil {
 		return "", "", err
 	}
 	return id, f.Kind, nil

@@ -24,9 +24,11 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultAddr          = "127.0.0.1:8080"
-	DefaultDataDir       = "./parley-data"
-	DefaultBodyLimit     = 1 << 20
+	DefaultAddr      = "127.0.0.1:8080"
+	DefaultDataDir   = "./parley-data"
+	DefaultBodyLimit = 1 << 20
+	// DefaultSessionCache is how many waiting sessions stay decoded in memory.
+	DefaultSessionCache  = 10_000
 	DefaultSessionExpiry = 7 * 24 * time.Hour
 	DefaultTimerInterval = time.Second
 	// DBFile is the store's file name inside the data directory.
@@ -51,6 +53,10 @@ type Config struct {
 	BodyLimit int
 	// MaxSteps is the engine's widget budget per turn.
 	MaxSteps int
+	// SessionCache is how many waiting sessions are kept decoded in memory
+	// after their turn, so a conversation's next message skips decoding its
+	// session (0: DefaultSessionCache; negative: none).
+	SessionCache int
 	// TurnTimeout bounds one turn, webhook calls included.
 	TurnTimeout time.Duration
 	// SessionExpiry ends sessions that wait this long without input, unless
@@ -120,6 +126,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.MaxSteps <= 0 {
 		c.MaxSteps = engine.DefaultMaxSteps
+	}
+	if c.SessionCache == 0 {
+		c.SessionCache = DefaultSessionCache
 	}
 	if c.TurnTimeout <= 0 {
 		c.TurnTimeout = engine.DefaultTurnTimeout
@@ -245,6 +254,7 @@ func New(cfg Config) (*Server, error) {
 	s.svc = &Service{
 		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
 		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
+		cache: newSessionCache(cfg.SessionCache),
 	}
 	s.svc.sandboxEnded = s.simMocks.remove
 	if b, isBolt := st.(*store.Bolt); isBolt {
@@ -254,6 +264,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.deliv = d
 		s.svc.notify = d.Notify
+		s.svc.wanted = d.Wants
 		s.metrics.reg.MustRegister(d.Collectors()...)
 	}
 	if err := s.seed(ctx); err != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,9 +38,14 @@ type Service struct {
 	expiry   time.Duration
 	// notify wakes event delivery after a commit that wrote outbox records.
 	notify func()
+	// wanted reports whether any subscription takes an event (nil: write
+	// every lifecycle event to the outbox).
+	wanted func(typ, environment, flowID string) bool
 	// sandboxEnded forgets what the simulator kept for a sandbox session
 	// (its webhook mocks) once the session has ended.
 	sandboxEnded func(sessionID string)
+	// cache keeps waiting sessions decoded between a conversation's turns.
+	cache *sessionCache
 }
 
 // Message is one thing a turn sends: a text message, or an IVR prompt (say,
@@ -96,6 +100,12 @@ type StartRequest struct {
 	// Source is what launched the session (session.launched's launched_by):
 	// "api" when empty, or "call" for requests with a Call.
 	Source string
+
+	// read is set when the caller already read, under the contact's lock,
+	// that no session waits for the contact on Channel, and the contact
+	// stored for its URN (storedContact, nil when none).
+	read          bool
+	storedContact *flows.Contact
 }
 
 // Start starts a session and runs it until it waits or ends. A session
@@ -118,14 +128,18 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 		return nil, err
 	}
 	if req.Contact.URN != "" {
-		if err := s.mergeContact(ctx, &req.Contact); err != nil {
-			return nil, err
+		stored := req.storedContact
+		if !req.read {
+			if stored, err = s.storedContact(ctx, req.Contact.URN); err != nil {
+				return nil, err
+			}
 		}
+		mergeContact(&req.Contact, stored)
 	}
 	var ch *flows.Channel
 	if req.Channel != nil {
 		ch = req.Channel.flowsChannel()
-		if req.Contact.URN != "" {
+		if req.Contact.URN != "" && !req.read {
 			if w, err := s.store.WaitingSession(ctx, req.Channel.ID, req.Contact.URN); err == nil {
 				if _, err := s.interruptLoaded(ctx, w); err != nil {
 					return nil, fmt.Errorf("interrupt session %s waiting on channel %q: %w", w.ID, req.Channel.ID, err)
@@ -148,15 +162,20 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, launchedBy: req.launchedBy(), messageID: req.MessageID, channel: channelID(req.Channel)})
 }
 
+// storedContact returns the contact stored for urn, nil when there is none.
+func (s *Service) storedContact(ctx context.Context, urn string) (*flows.Contact, error) {
+	c, err := s.store.Contact(ctx, urn)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return c, err
+}
+
 // mergeContact fills a contact from what is stored for its URN: stored
 // fields persist across sessions; the request's values win.
-func (s *Service) mergeContact(ctx context.Context, c *flows.Contact) error {
-	stored, err := s.store.Contact(ctx, c.URN)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
+func mergeContact(c, stored *flows.Contact) {
+	if stored == nil {
+		return
 	}
 	if c.Name == "" {
 		c.Name = stored.Name
@@ -177,7 +196,6 @@ func (s *Service) mergeContact(ctx context.Context, c *flows.Contact) error {
 	if len(fields) > 0 {
 		c.Fields = fields
 	}
-	return nil
 }
 
 // Resume continues a waiting session with an input.
@@ -312,7 +330,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	}
 	reply := buildReply(sess, c.events)
 	t := &store.Turn{
-		Session: sess, Events: c.events, Outbox: outboxRecords(sess, c.events, c.launchedBy),
+		Session: sess, Events: c.events, Outbox: wantedRecords(sess, c.events, c.launchedBy, s.wanted),
 		Channel: c.channel, MessageID: c.messageID, PrevUpdated: c.prev,
 	}
 	if sess.Contact.URN != "" {
@@ -336,6 +354,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 		}
 		return nil, fmt.Errorf("save turn of session %s: %w", sess.ID, err)
 	}
+	s.cache.committed(c.channel, sess)
 	s.metrics.observeEvents(sess, c.events)
 	if s.notify != nil && len(t.Outbox) > 0 {
 		s.notify()
@@ -362,8 +381,13 @@ func (s *Service) processedReply(ctx context.Context, channel, messageID string)
 		}
 		return nil, err
 	}
+	return decodeReply(channel, messageID, b)
+}
+
+// decodeReply decodes the answer stored for an inbound message.
+func decodeReply(channel, messageID string, b []byte) (*TurnReply, error) {
 	var r TurnReply
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := jsonv1.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("message %q on channel %q: stored reply: %w", messageID, channel, err)
 	}
 	if r.Messages == nil {
@@ -396,7 +420,13 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 	}
 	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
 		w := sess.Wait
-		r.WaitingFor = &WaitingFor{Kind: w.Kind, Timeout: w.Timeout, TimeoutAt: w.TimeoutAt, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+		r.WaitingFor = &WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+		if w.TimeoutAt != nil {
+			// A copy: the session may be cached and changed by its next turn
+			// while this reply is still being written.
+			at := *w.TimeoutAt
+			r.WaitingFor.TimeoutAt = &at
+		}
 	}
 	return r
 }
@@ -419,19 +449,21 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	}
 	urn := ch.urnOf(in.From)
 	defer s.locks.lock(contactKey(urn, ""))()
-	if in.ID != "" {
-		if _, ok, err := s.store.ProcessedReply(ctx, ch.ID, in.ID); err != nil {
-			return nil, err
-		} else if ok {
-			return s.processedReply(ctx, ch.ID, in.ID)
-		}
-	}
-	sess, err := s.store.WaitingSession(ctx, ch.ID, urn)
-	switch {
-	case err == nil:
-		return s.resumeLoaded(ctx, sess, flows.Text(in.Text), in.ID)
-	case !errors.Is(err, store.ErrNotFound):
+	// One read finds a repeated message, the waiting session (or confirms
+	// that the cached copy is current) and, when none waits, the contact.
+	known := s.cache.take(ch.ID, urn)
+	st, err := s.store.Inbound(ctx, store.InboundQuery{Channel: ch.ID, URN: urn, MessageID: in.ID, Known: known})
+	if err != nil {
 		return nil, err
+	}
+	if st.Processed {
+		if known != nil {
+			s.cache.committed(ch.ID, known) // untouched: still the stored version
+		}
+		return decodeReply(ch.ID, in.ID, st.Reply)
+	}
+	if st.Session != nil {
+		return s.resumeLoaded(ctx, st.Session, flows.Text(in.Text), in.ID)
 	}
 	flowID := ch.flowFor(in.Text)
 	if flowID == "" {
@@ -441,6 +473,7 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		FlowID: flowID, Contact: flows.Contact{URN: urn}, Channel: ch,
 		Variables: map[string]string{}, MessageID: in.ID, LaunchID: in.ID,
 		SessionID: uuid.Must(uuid.NewV7()).String(), Source: LaunchedByMessage,
+		read: true, storedContact: st.Contact,
 	})
 }
 

@@ -354,6 +354,7 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 		return "", nil, err
 	}
 	rev, err := s.store.SaveFlow(ctx, store.NewFlow{ID: id, Name: nameOf(f) + " (draft)", Kind: f.Kind, Definition: draft})
+	s.svc.flows.changed(id)
 	if err != nil {
 		return "", nil, err
 	}

@@ -69,6 +69,9 @@ type SessionStore interface {
 	ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*flows.Session, string, error)
 	// WaitingSession returns the session waiting for urn on channel.
 	WaitingSession(ctx context.Context, channel, urn string) (*flows.Session, error)
+	// Inbound reads what an inbound message needs (its dedupe record, the
+	// waiting session, the contact) in one read.
+	Inbound(ctx context.Context, q InboundQuery) (*InboundState, error)
 	// DeleteSession removes a session with its indexes, timers and events.
 	DeleteSession(ctx context.Context, id string) error
 	Contact(ctx context.Context, urn string) (*flows.Contact, error)

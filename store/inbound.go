@@ -1,0 +1,87 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
+	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// InboundQuery asks for what handling one inbound message needs.
+type InboundQuery struct {
+	Channel string
+	URN     string
+	// MessageID, when set, is looked up among the processed messages.
+	MessageID string
+	// Known is a copy of the contact's waiting session the caller already
+	// holds. When it is still the stored version (same id, same UpdatedAt),
+	// the stored one is not decoded again.
+	Known *flows.Session
+}
+
+// InboundState is the answer to an InboundQuery, read in one transaction.
+type InboundState struct {
+	// Processed reports that MessageID was handled before; Reply is the
+	// answer stored then.
+	Processed bool
+	Reply     []byte
+	// Session is the session waiting for the contact on the channel, nil
+	// when there is none. It is Query.Known itself when that is current.
+	Session *flows.Session
+	// Current reports that Session is Query.Known.
+	Current bool
+	// Contact is the stored contact, read only when no session is waiting
+	// (a new session starts from it); nil when none is stored.
+	Contact *flows.Contact
+}
+
+// Inbound reads, in one read transaction, the dedupe record of an inbound
+// message, the session waiting for its sender, and (when none waits) the
+// sender's stored contact. It does nothing more when the message was
+// processed before.
+func (b *Bolt) Inbound(ctx context.Context, q InboundQuery) (*InboundState, error) {
+	st := new(InboundState)
+	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		if q.MessageID != "" {
+			if v := tx.Bucket(bProcessed).Get(join(q.Channel, q.MessageID)); len(v) >= 8 {
+				st.Processed, st.Reply = true, bytes.Clone(v[8:])
+				return nil
+			}
+		}
+		if id := tx.Bucket(bWaiting).Get(join(q.Channel, q.URN)); id != nil {
+			v := tx.Bucket(bSessions).Get(id)
+			if v == nil {
+				return fmt.Errorf("session %q (waiting for %q on channel %q): %w", id, q.URN, q.Channel, ErrNotFound)
+			}
+			if k := q.Known; k != nil && k.ID == string(id) {
+				h, err := decodeHeader(k.ID, v)
+				if err != nil {
+					return err
+				}
+				if h.updated == nanos(k.UpdatedAt) {
+					st.Session, st.Current = k, true
+					return nil
+				}
+			}
+			s, err := decodeSession(string(id), v)
+			st.Session = s
+			return err
+		}
+		if v := tx.Bucket(bContacts).Get([]byte(q.URN)); v != nil {
+			c := new(flows.Contact)
+			if err := jsonv1.Unmarshal(v, c); err != nil {
+				return fmt.Errorf("contact %q: decode: %w", q.URN, err)
+			}
+			st.Contact = c
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
