@@ -255,6 +255,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 			return nil, err
 		}
 		bolt = st
+		serverGC() // as parley serve runs
 		srv, err := server.New(server.Config{
 			Addr: "127.0.0.1:0", DataDir: dir, Store: st,
 			// Request logs at 20,000 requests/s would measure the terminal.
