@@ -37,6 +37,7 @@ import (
 const (
 	benchMaxDuration    = 10 * time.Minute
 	benchMaxConcurrency = 4096
+	benchMaxRate        = 1_000_000
 	benchMaxIdle        = 10_000_000
 	benchChannel        = "bench"
 	benchFlowID         = "bench-flow"
@@ -58,6 +59,7 @@ type benchOptions struct {
 	apiKey      string
 	duration    time.Duration
 	concurrency int
+	rate        int
 	flow        string
 	messages    string
 	events      string
@@ -71,9 +73,11 @@ type benchOptions struct {
 
 // BenchResult is what parley bench measured; --json prints it.
 type BenchResult struct {
-	Target            string  `json:"target"`
-	Flow              string  `json:"flow"`
-	Concurrency       int     `json:"concurrency"`
+	Target      string `json:"target"`
+	Flow        string `json:"flow"`
+	Concurrency int    `json:"concurrency"`
+	// Rate is the offered load in messages/s (0: closed loop).
+	Rate              int     `json:"rate,omitempty"`
 	DurationSec       float64 `json:"duration_sec"`
 	Messages          int64   `json:"messages"`
 	Errors            int64   `json:"errors"`
@@ -114,6 +118,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&o.apiKey, "api-key", "", "API key for --url")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send messages (at most 10m)")
 	fs.IntVar(&o.concurrency, "concurrency", 256, "concurrent contacts, each waiting for its reply before sending again")
+	fs.IntVar(&o.rate, "rate", 0, "offer this many messages/s in all, spread evenly over the contacts, instead of sending each next message at once; latency counts from when a message was due, so a server that falls behind shows it")
 	fs.StringVar(&o.flow, "flow", "order-status", "built-in example (order-status, favourite-colour) or a flow `FILE`")
 	fs.StringVar(&o.messages, "messages", "", "the texts of one conversation, separated by '|' (required with a flow file)")
 	fs.StringVar(&o.events, "events", "flow.completed", "comma-separated event types the loopback receiver subscribes to")
@@ -159,6 +164,8 @@ func (o *benchOptions) check() error {
 		return fmt.Errorf("--duration %s: give a duration up to %s", o.duration, benchMaxDuration)
 	case o.concurrency < 1 || o.concurrency > benchMaxConcurrency:
 		return fmt.Errorf("--concurrency %d: give 1 to %d", o.concurrency, benchMaxConcurrency)
+	case o.rate < 0 || o.rate > benchMaxRate:
+		return fmt.Errorf("--rate %d: give 0 (closed loop) to %d messages/s", o.rate, benchMaxRate)
 	case o.idle < 0 || o.idle > benchMaxIdle:
 		return fmt.Errorf("--idle %d: give 0 to %d", o.idle, benchMaxIdle)
 	}
@@ -228,7 +235,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	defer rcv.close()
 
-	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, Rate: o.rate, GoMaxProcs: runtime.GOMAXPROCS(0)}
 	base := strings.TrimSuffix(o.url, "/")
 	var bolt *store.Bolt
 	if base == "" {
@@ -295,6 +302,12 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 
 	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency)}
 	start := time.Now()
+	if o.rate > 0 {
+		// Each contact sends every concurrency/rate seconds, the contacts
+		// staggered evenly over one interval.
+		ld.interval = time.Duration(float64(o.concurrency) / float64(o.rate) * float64(time.Second))
+		ld.start = start
+	}
 	deadline := start.Add(o.duration)
 	lctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -539,6 +552,10 @@ type load struct {
 	script   []string
 	workers  []*worker
 	firstErr atomic.Pointer[error]
+	// interval, when set (--rate), is the time between one contact's
+	// messages, counted from start.
+	interval time.Duration
+	start    time.Time
 }
 
 // worker is one contact: it sends a conversation's texts one after the
@@ -557,6 +574,10 @@ func (l *load) run(ctx context.Context, w *worker) {
 	prefix := `{"from":"` + from + `","id":"b` + strconv.Itoa(w.id) + "-"
 	var body, out []byte
 	n := 0
+	var due time.Time
+	if l.interval > 0 {
+		due = l.start.Add(l.interval * time.Duration(w.id) / time.Duration(len(l.workers)))
+	}
 	for ctx.Err() == nil {
 		completed := false
 		for i, text := range l.script {
@@ -570,6 +591,19 @@ func (l *load) run(ctx context.Context, w *worker) {
 			body = strconv.AppendQuote(body, text)
 			body = append(body, '}')
 			t0 := time.Now()
+			if l.interval > 0 {
+				// Open loop: wait for the message's time, and count its
+				// latency from then even when the previous reply came late.
+				if wait := time.Until(due); wait > 0 {
+					select {
+					case <-time.After(wait):
+					case <-ctx.Done():
+						return
+					}
+				}
+				t0 = due
+				due = due.Add(l.interval)
+			}
 			var err error
 			out, _, err = l.cl.do("POST", "/v1/channels/"+benchChannel+"/messages", body, out)
 			d := time.Since(t0)
@@ -677,8 +711,12 @@ func (r *BenchResult) table(w io.Writer) {
 	row := func(name, val, unit string) { fmt.Fprintf(tw, "%s\t%s\t %s\t\n", name, val, unit) }
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	n := func(v float64) string { return strconv.FormatFloat(math.Round(v), 'f', 0, 64) }
-	fmt.Fprintf(w, "parley bench: flow %s, %d contacts, %.1f s, target %s, load %s, GOMAXPROCS %d\n",
-		r.Flow, r.Concurrency, r.DurationSec, r.Target, r.LoadAvg, r.GoMaxProcs)
+	offered := ""
+	if r.Rate > 0 {
+		offered = fmt.Sprintf(" offered %d messages/s,", r.Rate)
+	}
+	fmt.Fprintf(w, "parley bench: flow %s, %d contacts,%s %.1f s, target %s, load %s, GOMAXPROCS %d\n",
+		r.Flow, r.Concurrency, offered, r.DurationSec, r.Target, r.LoadAvg, r.GoMaxProcs)
 	row("messages", strconv.FormatInt(r.Messages, 10), "")
 	row("errors", strconv.FormatInt(r.Errors, 10), "")
 	row("messages/s", n(r.MessagesPerSec), "")

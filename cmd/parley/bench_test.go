@@ -58,6 +58,32 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// With --rate the load is offered at that rate, whatever the server could take.
+func TestBenchRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for a second")
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--duration", "1s", "--concurrency", "8", "--rate", "200", "--idle", "0", "--flow", "favourite-colour", "--json"}, nil, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	var got struct {
+		Rate           int     `json:"rate"`
+		Messages       int     `json:"messages"`
+		MessagesPerSec float64 `json:"messages_per_sec"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+	// 200 messages/s for 1 s: each of the 8 contacts sends every 40 ms, so
+	// at most 26 messages each however fast the server answers (a closed
+	// loop would send thousands).
+	if got.Rate != 200 || got.Messages < 1 || got.Messages > 8*26 {
+		t.Errorf("offered 200 messages/s for 1 s: rate %d, %d messages (%.0f/s)", got.Rate, got.Messages, got.MessagesPerSec)
+	}
+}
+
 func TestBenchRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -67,6 +93,7 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--url", "http://10.0.0.1:8080"}, "not a loopback address"},
 		{[]string{"--duration", "1h"}, "--duration"},
 		{[]string{"--concurrency", "0"}, "--concurrency"},
+		{[]string{"--rate", "-5"}, "--rate"},
 		{[]string{"--idle", "-1"}, "--idle"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
