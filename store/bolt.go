@@ -123,10 +123,6 @@ func Open(path string, opts Options) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if err = createBuckets(db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
 	b := &Bolt{
 		db:       db,
 		log:      opts.Logger,
@@ -137,35 +133,13 @@ func Open(path string, opts Options) (*Bolt, error) {
 		quit:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	if err = b.prepareLayout(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	go b.committer()
 	b.log.Info("store opened", "path", path, "elapsed", time.Since(start))
 	return b, nil
-}
-
-// createBuckets creates missing top-level buckets. It checks in a read
-// transaction first: opening an existing store then commits nothing, which
-// would cost an fsync and a rewrite of the freelist.
-func createBuckets(db *bbolt.DB) error {
-	missing := false
-	db.View(func(tx *bbolt.Tx) error {
-		for _, name := range allBuckets {
-			if tx.Bucket(name) == nil {
-				missing = true
-			}
-		}
-		return nil
-	})
-	if !missing {
-		return nil
-	}
-	return db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
-			}
-		}
-		return nil
-	})
 }
 
 // DB returns the underlying database, so other packages (event delivery) can

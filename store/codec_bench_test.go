@@ -16,7 +16,8 @@ func BenchmarkSessionCodec(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rec := encodeRecord(&header{status: statusCodes[s.Status], codec: codec, channel: "sample", urn: s.Contact.URN, flowID: s.FlowID, payload: payload})
+		plan := planTimers(timersOf(s))
+		rec := encodeRecord(&header{status: statusCodes[s.Status], codec: codec, channel: "sample", urn: s.Contact.URN, timerAt: plan.at, timerKind: plan.kind, payload: payload})
 		b.Run(fmt.Sprintf("encode/zstd=%v", compress), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

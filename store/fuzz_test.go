@@ -14,11 +14,11 @@ func FuzzDecodeSession(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		to, ex := timersOf(s)
+		plan := planTimers(timersOf(s))
 		f.Add(encodeRecord(&header{status: statusCodes[s.Status], codec: codec, payload: payload,
-			timeoutAt: to, expiresAt: ex, channel: "sms", urn: s.Contact.URN, flowID: s.FlowID}))
+			timerAt: plan.at, timerKind: plan.kind, channel: "sms", urn: s.Contact.URN}))
 	}
-	f.Add([]byte{formatV1})
+	f.Add([]byte{codecZstdDict})
 	f.Add(make([]byte, headerFixed))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := decodeHeader("x", b)

@@ -3,9 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
-	"fmt"
 
-	jsonv1 "github.com/go-json-experiment/json/v1"
 	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/flows"
@@ -52,12 +50,13 @@ func (b *Bolt) Inbound(ctx context.Context, q InboundQuery) (*InboundState, erro
 				return nil
 			}
 		}
-		if id := tx.Bucket(bWaiting).Get(join(q.Channel, q.URN)); id != nil {
-			v := tx.Bucket(bSessions).Get(id)
-			if v == nil {
-				return fmt.Errorf("session %q (waiting for %q on channel %q): %w", id, q.URN, q.Channel, ErrNotFound)
-			}
-			if k := q.Known; k != nil && k.ID == string(id) {
+		// The contact's row holds both its waiting sessions and the contact.
+		w, v, err := waitingRecord(tx, q.Channel, q.URN)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			if k := q.Known; k != nil && k.ID == w.id {
 				h, err := decodeHeader(k.ID, v)
 				if err != nil {
 					return err
@@ -67,16 +66,13 @@ func (b *Bolt) Inbound(ctx context.Context, q InboundQuery) (*InboundState, erro
 					return nil
 				}
 			}
-			s, err := decodeSession(string(id), v)
+			s, err := decodeSession(w.id, v)
 			st.Session = s
 			return err
 		}
-		if v := tx.Bucket(bContacts).Get([]byte(q.URN)); v != nil {
-			c := new(flows.Contact)
-			if err := jsonv1.Unmarshal(v, c); err != nil {
-				return fmt.Errorf("contact %q: decode: %w", q.URN, err)
-			}
-			st.Contact = c
+		st.Contact, err = w.row.storedContact(q.URN)
+		if err != nil {
+			return err
 		}
 		return nil
 	})

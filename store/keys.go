@@ -7,17 +7,18 @@ import (
 	"time"
 )
 
-// Top-level buckets, created at Open. docs/storage.md describes each layout.
+// Top-level buckets of the current layout (2), created at Open.
+// docs/storage.md describes each layout.
 var (
+	bMeta        = []byte("meta")
 	bFlows       = []byte("flows")
 	bFlowRevs    = []byte("flow_revisions")
-	bSessions    = []byte("sessions")
-	bByStatus    = []byte("sessions_by_status")
-	bByContact   = []byte("sessions_by_contact")
-	bContacts    = []byte("contacts")
-	bWaiting     = []byte("waiting")
-	bTimers      = []byte("timers")
-	bEvents      = []byte("events")
+	bIDs         = []byte("session_ids")
+	bRecords     = []byte("session_records")
+	bByStatus    = []byte("session_status")
+	bByContact   = []byte("session_contacts")
+	bContacts    = []byte("contact_rows")
+	bTimers      = []byte("session_timers")
 	bOutbox      = []byte(OutboxBucket)
 	bProcessed   = []byte("processed")
 	bProcessedAt = []byte("processed_by_time")
@@ -28,8 +29,8 @@ var (
 )
 
 var allBuckets = [][]byte{
-	bFlows, bFlowRevs, bSessions, bByStatus, bByContact, bContacts, bWaiting,
-	bTimers, bEvents, bOutbox, bProcessed, bProcessedAt, bStats,
+	bMeta, bFlows, bFlowRevs, bIDs, bRecords, bByStatus, bByContact, bContacts,
+	bTimers, bOutbox, bProcessed, bProcessedAt, bStats,
 	bChannels, bAPIKeys, bWebhooks,
 }
 
@@ -58,20 +59,148 @@ func checkID(what, id string) error {
 	return nil
 }
 
-// join builds a composite key: parts separated by sep.
-func join(parts ...string) []byte {
-	n := len(parts) - 1
-	for _, p := range parts {
-		n += len(p)
+// Session ids in keys. A canonical UUID string (36 characters, lowercase
+// hex, hyphens at 8, 13, 18 and 23: what the server generates) is stored as
+// its 16 bytes behind a tag byte; any other id as its own bytes behind
+// another tag. Within each kind byte order is the ids' string order, so
+// ListSessions merges the two ranges to list in string order.
+const (
+	idUUID  = 0x01
+	idOther = 0x02
+)
+
+// uuidDash reports the positions of the hyphens in a canonical UUID.
+func uuidDash(i int) bool { return i == 8 || i == 13 || i == 18 || i == 23 }
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
 	}
-	k := make([]byte, 0, n)
-	for i, p := range parts {
-		if i > 0 {
-			k = append(k, sep)
+	return 0, false
+}
+
+// packUUID returns the 16 bytes of a canonical UUID string.
+func packUUID(id string) (u [16]byte, ok bool) {
+	if len(id) != 36 {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if uuidDash(i) {
+			if id[i] != '-' {
+				return u, false
+			}
+			i--
+			continue
 		}
-		k = append(k, p...)
+		hi, ok1 := unhex(id[i])
+		lo, ok2 := unhex(id[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = hi<<4 | lo
+		j++
 	}
-	return k
+	return u, true
+}
+
+const hexDigits = "0123456789abcdef"
+
+func unpackUUID(u []byte) string {
+	var s [36]byte
+	j := 0
+	for i := range 16 {
+		if j == 8 || j == 13 || j == 18 || j == 23 {
+			s[j] = '-'
+			j++
+		}
+		s[j], s[j+1] = hexDigits[u[i]>>4], hexDigits[u[i]&0x0f]
+		j += 2
+	}
+	return string(s[:])
+}
+
+// appendID appends the key encoding of a session id.
+func appendID(k []byte, id string) []byte {
+	if u, ok := packUUID(id); ok {
+		k = append(k, idUUID)
+		return append(k, u[:]...)
+	}
+	k = append(k, idOther)
+	return append(k, id...)
+}
+
+// idKey is the key encoding of a session id alone.
+func idKey(id string) []byte { return appendID(make([]byte, 0, 17), id) }
+
+// decodeID is the inverse of appendID; b is the whole encoded id.
+func decodeID(b []byte) (string, error) {
+	switch {
+	case len(b) == 17 && b[0] == idUUID:
+		return unpackUUID(b[1:]), nil
+	case len(b) > 1 && b[0] == idOther:
+		return string(b[1:]), nil
+	}
+	return "", fmt.Errorf("corrupt session id key %x", b)
+}
+
+// nextUUIDAfter returns the smallest canonical UUID string greater than s
+// (which is not itself a canonical UUID), or false when there is none. It
+// lets a listing that resumes after a non-UUID id seek the UUID range.
+func nextUUIDAfter(s string) (string, bool) {
+	allowed := func(i int, c byte) bool {
+		if uuidDash(i) {
+			return c == '-'
+		}
+		_, ok := unhex(c)
+		return ok
+	}
+	next := func(i int, c byte) (byte, bool) { // smallest allowed char at i above c
+		if uuidDash(i) {
+			return '-', c < '-'
+		}
+		for j := 0; j < 16; j++ {
+			if hexDigits[j] > c {
+				return hexDigits[j], true
+			}
+		}
+		return 0, false
+	}
+	complete := func(b []byte) string {
+		for i := len(b); i < 36; i++ {
+			if uuidDash(i) {
+				b = append(b, '-')
+			} else {
+				b = append(b, '0')
+			}
+		}
+		return string(b)
+	}
+	// p is the length of the longest prefix of s that starts a canonical UUID.
+	p := 0
+	for p < len(s) && p < 36 && allowed(p, s[p]) {
+		p++
+	}
+	if p == len(s) && p < 36 {
+		return complete([]byte(s)), true // s is a proper prefix: its smallest completion is greater
+	}
+	// Raise the character at some position i <= p, as far right as possible.
+	for i := min(p, 35); i >= 0; i-- {
+		var c byte
+		if i < len(s) {
+			c = s[i]
+		}
+		if i == p && i >= len(s) {
+			continue
+		}
+		if n, ok := next(i, c); ok {
+			return complete(append([]byte(s[:i]), n)), true
+		}
+	}
+	return "", false
 }
 
 // u64 encodes a big-endian uint64 so keys sort numerically.
@@ -102,29 +231,55 @@ func fromNanos(n uint64) time.Time {
 	return time.Unix(0, int64(n)).UTC()
 }
 
-// timerKey is due time (8 bytes) + kind (1 byte) + session id. The kind is
-// part of the key because a session's wait timeout and expiry may fall on the
-// same instant.
-func timerKey(at uint64, kind TimerKind, id string) []byte {
-	k := make([]byte, 9, 9+len(id))
+// join builds a composite key: parts separated by sep.
+func join(parts ...string) []byte {
+	n := len(parts) - 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			k = append(k, sep)
+		}
+		k = append(k, p...)
+	}
+	return k
+}
+
+// recordKey is the key of a session record: its sequence number.
+func recordKey(seq uint64) []byte { return u64(seq) }
+
+// eventKey is the session's sequence number + the event's sequence number
+// inverted, so the newest event sorts right after the session record and a
+// turn's events usually land on the record's page.
+func eventKey(sessSeq, seq uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, sessSeq)
+	binary.BigEndian.PutUint64(k[8:], ^seq)
+	return k
+}
+
+// timerKey is due time (8 bytes) + encoded session id.
+func timerKey(at uint64, eid []byte) []byte {
+	k := make([]byte, 8, 8+len(eid))
 	binary.BigEndian.PutUint64(k, at)
-	k[8] = byte(kind)
-	return append(k, id...)
+	return append(k, eid...)
 }
 
-// eventKey is session id + sep + sequence (8 bytes).
-func eventKey(id string, seq uint64) []byte {
-	k := make([]byte, 0, len(id)+9)
-	k = append(k, id...)
-	k = append(k, sep)
-	return binary.BigEndian.AppendUint64(k, seq)
-}
-
-// statusKey is status code (1 byte) + session id.
-func statusKey(code byte, id string) []byte {
-	k := make([]byte, 0, 1+len(id))
+// statusKey is status code (1 byte) + encoded session id.
+func statusKey(code byte, eid []byte) []byte {
+	k := make([]byte, 0, 1+len(eid))
 	k = append(k, code)
-	return append(k, id...)
+	return append(k, eid...)
+}
+
+// contactKey is URN + sep + encoded session id.
+func contactKey(urn string, eid []byte) []byte {
+	k := make([]byte, 0, len(urn)+1+len(eid))
+	k = append(k, urn...)
+	k = append(k, sep)
+	return append(k, eid...)
 }
 
 // processedAtKey is stored time (8 bytes) + channel + sep + message id.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,11 +22,13 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 // the group commit only reads and writes keys and may safely run twice.
 type preparedTurn struct {
 	id         string
-	rec        header // payload, codec, status, flow, urn, timers, updated; channel resolved in tx
+	eid        []byte // encoded session id
+	rec        header // payload, codec, status, urn, timer, updated; channel resolved in tx
+	timers     timerPlan
 	channel    string
 	events     [][]byte
 	outbox     [][]byte
-	contact    []byte
+	contact    []byte // encoded contact, nil when the turn stores none
 	contactURN string
 	msgID      string
 	msgKey     []byte
@@ -49,14 +50,16 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 	if err != nil {
 		return nil, err
 	}
-	timeoutAt, expiresAt := timersOf(s)
+	plan := planTimers(timersOf(s))
 	p := &preparedTurn{
-		id: s.ID,
+		id:  s.ID,
+		eid: idKey(s.ID),
 		rec: header{
 			status: statusCodes[s.Status], codec: codec, payload: payload,
-			updated: nanos(s.UpdatedAt), timeoutAt: timeoutAt, expiresAt: expiresAt,
-			urn: s.Contact.URN, flowID: s.FlowID,
+			updated: nanos(s.UpdatedAt), timerAt: plan.at, timerKind: plan.kind,
+			urn: s.Contact.URN,
 		},
+		timers:    plan,
 		channel:   t.Channel,
 		checkPrev: !t.PrevUpdated.IsZero(),
 		prevCheck: nanos(t.PrevUpdated),
@@ -93,9 +96,7 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 		if err := checkID("contact", c.URN); err != nil {
 			return nil, err
 		}
-		if p.contact, err = encodeJSON("contact", c.URN, c); err != nil {
-			return nil, err
-		}
+		p.contact = encodeContact(c)
 		p.contactURN = c.URN
 	}
 	if t.MessageID != "" {
@@ -112,9 +113,9 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 }
 
 // SaveTurn writes a turn atomically: the session, its status index, the
-// waiting index and timers (added, moved or removed to match the new status,
-// Wait.TimeoutAt and ExpiresAt), the events, the outbox records, the contact
-// and the dedupe record. Concurrent calls share one commit.
+// waiting entry and timer record (added, moved or removed to match the new
+// status, Wait.TimeoutAt and ExpiresAt), the events, the outbox records,
+// the contact and the dedupe record. Concurrent calls share one commit.
 func (b *Bolt) SaveTurn(ctx context.Context, t *Turn) error {
 	p, err := b.prepareTurn(t)
 	if err != nil {
@@ -123,16 +124,52 @@ func (b *Bolt) SaveTurn(ctx context.Context, t *Turn) error {
 	return b.group(ctx, p.apply)
 }
 
+// idEntry is the value of a session_ids entry: status code, then the
+// session's sequence number (uvarint), the key of its record.
+func idEntry(status byte, seq uint64) []byte {
+	return binary.AppendUvarint([]byte{status}, seq)
+}
+
+func decodeIDEntry(id string, v []byte) (status byte, seq uint64, err error) {
+	if len(v) < 2 {
+		return 0, 0, fmt.Errorf("session %q: corrupt id entry", id)
+	}
+	seq, w := binary.Uvarint(v[1:])
+	if w <= 0 {
+		return 0, 0, fmt.Errorf("session %q: corrupt id entry", id)
+	}
+	return v[0], seq, nil
+}
+
+// lookup finds a stored session by encoded id: its sequence and record
+// (nil, 0, nil when there is none). rec is bbolt memory.
+func lookup(tx *bbolt.Tx, id string, eid []byte) (seq uint64, rec []byte, err error) {
+	v := tx.Bucket(bIDs).Get(eid)
+	if v == nil {
+		return 0, nil, nil
+	}
+	if _, seq, err = decodeIDEntry(id, v); err != nil {
+		return 0, nil, err
+	}
+	if rec = tx.Bucket(bRecords).Get(recordKey(seq)); rec == nil {
+		return 0, nil, fmt.Errorf("session %q: id entry without record %d", id, seq)
+	}
+	return seq, rec, nil
+}
+
 // apply is the transactional part of SaveTurn. It must only touch tx: it runs
 // again when another write in the same group fails.
 func (p *preparedTurn) apply(tx *bbolt.Tx) error {
-	sessions := tx.Bucket(bSessions)
-	idKey := []byte(p.id)
+	records := tx.Bucket(bRecords)
 	rec := p.rec // a copy: the fields set below must not leak into a re-run
 	rec.channel = p.channel
 
+	seq, old, err := lookup(tx, p.id, p.eid)
+	if err != nil {
+		return err
+	}
 	var prev *header
-	if old := sessions.Get(idKey); old != nil {
+	if old != nil {
 		h, err := decodeHeader(p.id, old)
 		if err != nil {
 			return err
@@ -170,26 +207,41 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 		}
 	}
 
-	if err := updateWaiting(tx, p.id, prev, &rec); err != nil {
+	if prev == nil {
+		// A new session's record goes at the end of the bucket: sequences
+		// only grow, so the pages of new sessions fill completely.
+		if seq, err = records.NextSequence(); err != nil {
+			return err
+		}
+		records.FillPercent = 1
+	}
+	rows := newRowSet(tx)
+	if err := updateContactRefs(tx, rows, p.id, p.eid, seq, prev, &rec); err != nil {
 		return err
 	}
-	if err := updateTimers(tx, p.id, prev, &rec); err != nil {
+	if p.contact != nil {
+		if err := rows.setContact(p.contactURN, p.contact); err != nil {
+			return err
+		}
+	}
+	if err := rows.flush(); err != nil {
 		return err
 	}
-	if err := updateIndexes(tx, p.id, prev, &rec); err != nil {
+	if err := updateTimer(tx, p.eid, prev, p.timers); err != nil {
 		return err
 	}
-	if err := sessions.Put(idKey, encodeRecord(&rec)); err != nil {
+	if err := updateStatus(tx, p.eid, seq, prev, &rec); err != nil {
+		return err
+	}
+	if err := records.Put(recordKey(seq), encodeRecord(&rec)); err != nil {
 		return err
 	}
 
 	if len(p.events) > 0 {
-		eb := tx.Bucket(bEvents)
-		eb.FillPercent = appendFill
-		seq := lastEventSeq(eb, p.id)
+		ev := lastEventSeq(records, seq)
 		for _, v := range p.events {
-			seq++
-			if err := eb.Put(eventKey(p.id, seq), v); err != nil {
+			ev++
+			if err := records.Put(eventKey(seq, ev), v); err != nil {
 				return err
 			}
 		}
@@ -197,138 +249,196 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 			return err
 		}
 	}
-
-	if p.contact != nil {
-		cb := tx.Bucket(bContacts)
-		old := cb.Get([]byte(p.contactURN))
-		if old == nil {
-			if err := addStat(tx, statContacts, 1); err != nil {
-				return err
-			}
-		}
-		if !bytes.Equal(old, p.contact) {
-			if err := cb.Put([]byte(p.contactURN), p.contact); err != nil {
-				return err
-			}
-		}
-	}
-
 	return putOutbox(tx, p.outbox)
 }
 
-// waitingKey returns the waiting index key of a session version, or nil when
-// it should have none.
-func waitingKey(h *header) []byte {
-	if h == nil || h.status != statusCodes[flows.StatusWaiting] || h.channel == "" || h.urn == "" {
-		return nil
-	}
-	return join(h.channel, h.urn)
+// rowSet reads and writes contact rows within one transaction, so a turn
+// that changes a row twice (its waiting entry and its contact) writes it
+// once, and an unchanged row is not written at all.
+type rowSet struct {
+	tx   *bbolt.Tx
+	bk   *bbolt.Bucket
+	rows map[string]*rowState
 }
 
-func updateWaiting(tx *bbolt.Tx, id string, prev, cur *header) error {
-	wb := tx.Bucket(bWaiting)
-	oldKey, newKey := waitingKey(prev), waitingKey(cur)
-	if oldKey != nil && !bytes.Equal(oldKey, newKey) && string(wb.Get(oldKey)) == id {
-		if err := wb.Delete(oldKey); err != nil {
+type rowState struct {
+	row  *contactRow
+	orig []byte
+}
+
+func newRowSet(tx *bbolt.Tx) *rowSet {
+	return &rowSet{tx: tx, bk: tx.Bucket(bContacts)}
+}
+
+func (s *rowSet) get(urn string) (*contactRow, error) {
+	if st, ok := s.rows[urn]; ok {
+		return st.row, nil
+	}
+	if s.rows == nil {
+		s.rows = make(map[string]*rowState, 2)
+	}
+	st := &rowState{row: &contactRow{}}
+	if v := s.bk.Get([]byte(urn)); v != nil {
+		r, err := decodeRow(urn, v)
+		if err != nil {
+			return nil, err
+		}
+		st.row, st.orig = r, v
+	}
+	s.rows[urn] = st
+	return st.row, nil
+}
+
+func (s *rowSet) setContact(urn string, c []byte) error {
+	r, err := s.get(urn)
+	if err != nil {
+		return err
+	}
+	if !r.hasContact {
+		if err := addStat(s.tx, statContacts, 1); err != nil {
 			return err
 		}
 	}
-	if newKey == nil {
-		return nil
-	}
-	switch other := wb.Get(newKey); {
-	case other == nil:
-		return wb.Put(newKey, []byte(id))
-	case string(other) != id:
-		return fmt.Errorf("session %q: contact %q on channel %q already has waiting session %q: %w",
-			id, cur.urn, cur.channel, other, ErrConflict)
-	}
+	r.hasContact, r.contact = true, c
 	return nil
 }
 
-func updateTimers(tx *bbolt.Tx, id string, prev, cur *header) error {
-	tb := tx.Bucket(bTimers)
-	var delta int64
-	move := func(kind TimerKind, from, to uint64) error {
-		if from == to {
-			return nil
-		}
-		if from != 0 {
-			k := timerKey(from, kind, id)
-			if tb.Get(k) != nil {
-				if err := tb.Delete(k); err != nil {
+func (s *rowSet) flush() error {
+	for urn, st := range s.rows {
+		switch {
+		case st.row.empty() && st.orig != nil:
+			if err := s.bk.Delete([]byte(urn)); err != nil {
+				return err
+			}
+		case st.row.empty():
+		default:
+			if v := st.row.encode(); !bytes.Equal(v, st.orig) {
+				if err := s.bk.Put([]byte(urn), v); err != nil {
 					return err
 				}
-				delta--
 			}
-		}
-		if to != 0 {
-			if err := tb.Put(timerKey(to, kind, id), []byte{byte(kind)}); err != nil {
-				return err
-			}
-			delta++
-		}
-		return nil
-	}
-	var oldTimeout, oldExpiry uint64
-	if prev != nil {
-		oldTimeout, oldExpiry = prev.timeoutAt, prev.expiresAt
-	}
-	if err := move(TimerWaitTimeout, oldTimeout, cur.timeoutAt); err != nil {
-		return err
-	}
-	if err := move(TimerExpiry, oldExpiry, cur.expiresAt); err != nil {
-		return err
-	}
-	return addStat(tx, statTimers, delta)
-}
-
-// updateIndexes maintains the status and contact indexes and the per-status
-// counters.
-func updateIndexes(tx *bbolt.Tx, id string, prev, cur *header) error {
-	sb, cb := tx.Bucket(bByStatus), tx.Bucket(bByContact)
-	if prev == nil || prev.status != cur.status {
-		if prev != nil {
-			if err := sb.Delete(statusKey(prev.status, id)); err != nil {
-				return err
-			}
-			if err := addStat(tx, statSession(codeStatuses[prev.status]), -1); err != nil {
-				return err
-			}
-		}
-		if err := sb.Put(statusKey(cur.status, id), nil); err != nil {
-			return err
-		}
-		if err := addStat(tx, statSession(codeStatuses[cur.status]), 1); err != nil {
-			return err
-		}
-	}
-	if prev == nil || prev.urn != cur.urn {
-		if prev != nil && prev.urn != "" {
-			if err := cb.Delete(join(prev.urn, id)); err != nil {
-				return err
-			}
-		}
-		if cur.urn != "" {
-			return cb.Put(join(cur.urn, id), nil)
 		}
 	}
 	return nil
+}
+
+// waits reports whether a session version belongs in its contact's row as
+// the session waiting on its channel.
+func waits(h *header) bool {
+	return h != nil && h.status == waitingCode && h.channel != "" && h.urn != ""
+}
+
+// updateContactRefs keeps each session with a URN listed for its contact
+// exactly once: as the waiting entry in the contact's row while it waits on
+// a channel, otherwise as a session_contacts entry.
+func updateContactRefs(tx *bbolt.Tx, rows *rowSet, id string, eid []byte, seq uint64, prev, cur *header) error {
+	bc := tx.Bucket(bByContact)
+	prevInRow := false
+	if waits(prev) {
+		r, err := rows.get(prev.urn)
+		if err != nil {
+			return err
+		}
+		if i := r.wait(prev.channel); i >= 0 && bytes.Equal(r.waits[i].eid, eid) {
+			prevInRow = true
+			if !waits(cur) || cur.urn != prev.urn || cur.channel != prev.channel {
+				r.waits = append(r.waits[:i], r.waits[i+1:]...)
+			}
+		}
+	}
+	curInRow := waits(cur)
+	if curInRow && !(prevInRow && cur.urn == prev.urn && cur.channel == prev.channel) {
+		r, err := rows.get(cur.urn)
+		if err != nil {
+			return err
+		}
+		if i := r.wait(cur.channel); i >= 0 {
+			if !bytes.Equal(r.waits[i].eid, eid) {
+				other, _ := decodeID(r.waits[i].eid)
+				return fmt.Errorf("session %q: contact %q on channel %q already has waiting session %q: %w",
+					id, cur.urn, cur.channel, other, ErrConflict)
+			}
+		} else {
+			r.waits = append(r.waits, waitEntry{channel: cur.channel, eid: eid, seq: seq})
+		}
+	}
+	prevIndexed := prev != nil && prev.urn != "" && !prevInRow
+	curIndexed := cur.urn != "" && !curInRow
+	if prevIndexed && !(curIndexed && cur.urn == prev.urn) {
+		if err := bc.Delete(contactKey(prev.urn, eid)); err != nil {
+			return err
+		}
+	}
+	if curIndexed && !(prevIndexed && cur.urn == prev.urn) {
+		return bc.Put(contactKey(cur.urn, eid), nil)
+	}
+	return nil
+}
+
+// updateTimer replaces the session's timer record when its times changed.
+func updateTimer(tx *bbolt.Tx, eid []byte, prev *header, next timerPlan) error {
+	tb := tx.Bucket(bTimers)
+	var oldKey []byte
+	var old timerPlan
+	if prev != nil && prev.timerAt != 0 {
+		oldKey = timerKey(prev.timerAt, eid)
+		if v := tb.Get(oldKey); v != nil {
+			old, _ = decodeTimer(prev.timerAt, v)
+		}
+	}
+	if old == next {
+		return nil
+	}
+	if old.at != 0 {
+		if err := tb.Delete(oldKey); err != nil {
+			return err
+		}
+	}
+	if next.at != 0 {
+		if err := tb.Put(timerKey(next.at, eid), next.value()); err != nil {
+			return err
+		}
+	}
+	return addStat(tx, statTimers, next.count()-old.count())
+}
+
+// updateStatus maintains the id entry (which carries the status), the
+// status index and the per-status counters. Waiting sessions have no status
+// index entry: they are the bulk of a busy store, and listing them walks the
+// id entries instead (ListSessions).
+func updateStatus(tx *bbolt.Tx, eid []byte, seq uint64, prev, cur *header) error {
+	if prev != nil && prev.status == cur.status {
+		return nil
+	}
+	if err := tx.Bucket(bIDs).Put(eid, idEntry(cur.status, seq)); err != nil {
+		return err
+	}
+	sb := tx.Bucket(bByStatus)
+	if prev != nil {
+		if prev.status != waitingCode {
+			if err := sb.Delete(statusKey(prev.status, eid)); err != nil {
+				return err
+			}
+		}
+		if err := addStat(tx, statSession(codeStatuses[prev.status]), -1); err != nil {
+			return err
+		}
+	}
+	if cur.status != waitingCode {
+		if err := sb.Put(statusKey(cur.status, eid), nil); err != nil {
+			return err
+		}
+	}
+	return addStat(tx, statSession(codeStatuses[cur.status]), 1)
 }
 
 // lastEventSeq finds the highest event sequence of a session (0: none) with
-// one cursor seek, instead of keeping a counter.
-func lastEventSeq(eb *bbolt.Bucket, id string) uint64 {
-	c := eb.Cursor()
-	k, _ := c.Seek(eventKey(id, math.MaxUint64))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	prefix := join(id, "")
-	if len(k) == len(prefix)+8 && bytes.HasPrefix(k, prefix) {
-		return binary.BigEndian.Uint64(k[len(prefix):])
+// one cursor seek: the newest event is the key right after the record.
+func lastEventSeq(records *bbolt.Bucket, seq uint64) uint64 {
+	c := records.Cursor()
+	k, _ := c.Seek(eventKey(seq, 1<<64-1))
+	if len(k) == 16 && binary.BigEndian.Uint64(k) == seq {
+		return ^binary.BigEndian.Uint64(k[8:])
 	}
 	return 0
 }
@@ -337,11 +447,13 @@ func lastEventSeq(eb *bbolt.Bucket, id string) uint64 {
 func (b *Bolt) LoadSession(ctx context.Context, id string) (*flows.Session, error) {
 	var s *flows.Session
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bSessions).Get([]byte(id))
+		_, v, err := lookup(tx, id, idKey(id))
+		if err != nil {
+			return err
+		}
 		if v == nil {
 			return fmt.Errorf("session %q: %w", id, ErrNotFound)
 		}
-		var err error
 		s, err = decodeSession(id, v)
 		return err
 	})
@@ -364,11 +476,13 @@ func pageLimit(n, def int) int {
 	return n
 }
 
-// ListSessions returns sessions ordered by id. With a contact filter it walks
-// that contact's index entries; with a status filter, that status's index
-// entries; otherwise the sessions bucket. Other filters are checked against
-// each candidate's header, without decoding its JSON. The cursor is the last
-// id returned; a full page always returns one, so the last page may be empty.
+// ListSessions returns sessions ordered by id. With a contact filter it
+// walks that contact's entries (its index range and its row's waiting
+// entries); with a status filter, that status's index entries (the id
+// entries for waiting, which carry the status); otherwise the id entries.
+// Other filters are checked against each candidate's header (the flow id
+// against its JSON). The cursor is the last id returned; a full page always
+// returns one, so the last page may be empty.
 func (b *Bolt) ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*flows.Session, string, error) {
 	var code byte
 	if f.Status != "" {
@@ -380,45 +494,74 @@ func (b *Bolt) ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*fl
 	limit := pageLimit(p.Limit, defaultPage)
 	var out []*flows.Session
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		sessions := tx.Bucket(bSessions)
-		// Each source yields candidate ids in id order, starting after the cursor.
-		var (
-			c      *bbolt.Cursor
-			prefix []byte
-		)
+		records := tx.Bucket(bRecords)
+		var src idSource
 		switch {
 		case f.Contact != "":
-			c, prefix = tx.Bucket(bByContact).Cursor(), join(f.Contact, "")
-		case f.Status != "":
-			c, prefix = tx.Bucket(bByStatus).Cursor(), []byte{code}
+			var waits []waitEntry
+			if v := tx.Bucket(bContacts).Get([]byte(f.Contact)); v != nil {
+				r, err := decodeRow(f.Contact, v)
+				if err != nil {
+					return err
+				}
+				waits = r.waits
+			}
+			src = mergeSources(
+				rangeSource(tx.Bucket(bByContact), join(f.Contact, ""), p.After),
+				rowSource(waits, p.After))
+		case f.Status != "" && code != waitingCode:
+			src = rangeSource(tx.Bucket(bByStatus), []byte{code}, p.After)
 		default:
-			c, prefix = sessions.Cursor(), nil
+			src = rangeSource(tx.Bucket(bIDs), nil, p.After)
 		}
-		start := append(bytes.Clone(prefix), p.After...)
-		k, v := c.Seek(start)
-		if p.After != "" && bytes.Equal(k, start) {
-			k, v = c.Next()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
+		ids := tx.Bucket(bIDs)
+		for len(out) < limit {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			id := string(k[len(prefix):])
-			if prefix != nil {
-				if v = sessions.Get([]byte(id)); v == nil {
-					return fmt.Errorf("session %q: index entry without session", id)
-				}
-			}
-			h, err := decodeHeader(id, v)
+			c, ok, err := src()
 			if err != nil {
 				return err
 			}
-			if (f.Status != "" && h.status != code) || (f.FlowID != "" && h.flowID != f.FlowID) || (f.Contact != "" && h.urn != f.Contact) {
+			if !ok {
+				break
+			}
+			if !c.known {
+				if c.entry == nil {
+					if c.entry = ids.Get(c.eid); c.entry == nil {
+						return fmt.Errorf("session %q: index entry without session", c.id)
+					}
+				}
+				st, seq, err := decodeIDEntry(c.id, c.entry)
+				if err != nil {
+					return err
+				}
+				if f.Status != "" && st != code {
+					continue
+				}
+				c.seq = seq
+			}
+			v := records.Get(recordKey(c.seq))
+			if v == nil {
+				return fmt.Errorf("session %q: index entry without record", c.id)
+			}
+			h, err := decodeHeader(c.id, v)
+			if err != nil {
+				return err
+			}
+			if (f.Status != "" && h.status != code) || (f.Contact != "" && h.urn != f.Contact) {
 				continue
 			}
-			s, err := decodeSession(id, v)
+			js, err := payloadJSON(c.id, h.codec, h.payload)
 			if err != nil {
 				return err
+			}
+			if f.FlowID != "" && topLevelFlow(js) != f.FlowID {
+				continue
+			}
+			s := new(flows.Session)
+			if err := jsonUnmarshal(js, s); err != nil {
+				return fmt.Errorf("session %q: decode: %w", c.id, err)
 			}
 			out = append(out, s)
 		}
@@ -438,27 +581,62 @@ func (b *Bolt) ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*fl
 func (b *Bolt) WaitingSession(ctx context.Context, channel, urn string) (*flows.Session, error) {
 	var s *flows.Session
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		id := tx.Bucket(bWaiting).Get(join(channel, urn))
-		if id == nil {
+		w, v, err := waitingRecord(tx, channel, urn)
+		if err != nil {
+			return err
+		}
+		if v == nil {
 			return fmt.Errorf("waiting session for %q on channel %q: %w", urn, channel, ErrNotFound)
 		}
-		v := tx.Bucket(bSessions).Get(id)
-		if v == nil {
-			return fmt.Errorf("session %q (waiting for %q on channel %q): %w", id, urn, channel, ErrNotFound)
-		}
-		var err error
-		s, err = decodeSession(string(id), v)
+		s, err = decodeSession(w.id, v)
 		return err
 	})
 	return s, err
 }
 
-// DeleteSession removes session id, its index entries, timers and event log.
+// waitingFound is the waiting entry found for a contact and channel.
+type waitingFound struct {
+	id  string
+	row *contactRow
+}
+
+// waitingRecord finds the record of the session waiting for urn on channel
+// (nil when none), and returns the contact's row (nil when none) for
+// callers that want the contact too.
+func waitingRecord(tx *bbolt.Tx, channel, urn string) (waitingFound, []byte, error) {
+	var w waitingFound
+	v := tx.Bucket(bContacts).Get([]byte(urn))
+	if v == nil {
+		return w, nil, nil
+	}
+	r, err := decodeRow(urn, v)
+	if err != nil {
+		return w, nil, err
+	}
+	w.row = r
+	i := r.wait(channel)
+	if i < 0 {
+		return w, nil, nil
+	}
+	if w.id, err = decodeID(r.waits[i].eid); err != nil {
+		return w, nil, err
+	}
+	rec := tx.Bucket(bRecords).Get(recordKey(r.waits[i].seq))
+	if rec == nil {
+		return w, nil, fmt.Errorf("session %q (waiting for %q on channel %q): %w", w.id, urn, channel, ErrNotFound)
+	}
+	return w, rec, nil
+}
+
+// DeleteSession removes session id, its index entries, timer and event log.
 // The contact and dedupe records stay: they outlive sessions.
 func (b *Bolt) DeleteSession(ctx context.Context, id string) error {
+	eid := idKey(id)
 	return b.group(ctx, func(tx *bbolt.Tx) error {
-		sessions := tx.Bucket(bSessions)
-		v := sessions.Get([]byte(id))
+		seq, v, err := lookup(tx, id, eid)
+		if err != nil {
+			return err
+		}
 		if v == nil {
 			return fmt.Errorf("session %q: %w", id, ErrNotFound)
 		}
@@ -466,62 +644,74 @@ func (b *Bolt) DeleteSession(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		wb := tx.Bucket(bWaiting)
-		if k := waitingKey(&h); k != nil && string(wb.Get(k)) == id {
-			if err := wb.Delete(k); err != nil {
+		rows := newRowSet(tx)
+		if err := updateContactRefs(tx, rows, id, eid, seq, &h, &header{}); err != nil {
+			return err
+		}
+		if err := rows.flush(); err != nil {
+			return err
+		}
+		if err := updateTimer(tx, eid, &h, timerPlan{}); err != nil {
+			return err
+		}
+		if h.status != waitingCode {
+			if err := tx.Bucket(bByStatus).Delete(statusKey(h.status, eid)); err != nil {
 				return err
 			}
-		}
-		if err := updateTimers(tx, id, &h, &header{}); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bByStatus).Delete(statusKey(h.status, id)); err != nil {
-			return err
 		}
 		if err := addStat(tx, statSession(codeStatuses[h.status]), -1); err != nil {
 			return err
 		}
-		if h.urn != "" {
-			if err := tx.Bucket(bByContact).Delete(join(h.urn, id)); err != nil {
+		records := tx.Bucket(bRecords)
+		var keys [][]byte
+		c := records.Cursor()
+		prefix := recordKey(seq)
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		for _, k := range keys {
+			if err := records.Delete(k); err != nil {
 				return err
 			}
 		}
-		eb := tx.Bucket(bEvents)
-		n := countPrefix(eb, join(id, ""))
-		if err := deletePrefix(eb, join(id, "")); err != nil {
+		if err := addStat(tx, statEvents, -int64(len(keys)-1)); err != nil {
 			return err
 		}
-		if err := addStat(tx, statEvents, -int64(n)); err != nil {
-			return err
-		}
-		return sessions.Delete([]byte(id))
+		return tx.Bucket(bIDs).Delete(eid)
 	})
-}
-
-func countPrefix(bk *bbolt.Bucket, prefix []byte) int {
-	n := 0
-	c := bk.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		n++
-	}
-	return n
 }
 
 // Contact returns the contact stored for urn.
 func (b *Bolt) Contact(ctx context.Context, urn string) (*flows.Contact, error) {
 	var c *flows.Contact
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bContacts).Get([]byte(urn))
-		if v == nil {
-			return fmt.Errorf("contact %q: %w", urn, ErrNotFound)
+		var err error
+		if c, err = storedContact(tx, urn); err == nil && c == nil {
+			err = fmt.Errorf("contact %q: %w", urn, ErrNotFound)
 		}
-		c = new(flows.Contact)
-		if err := json.Unmarshal(v, c); err != nil {
-			return fmt.Errorf("contact %q: decode: %w", urn, err)
-		}
-		return nil
+		return err
 	})
 	return c, err
+}
+
+// storedContact reads a contact from its row (nil when none is stored).
+func storedContact(tx *bbolt.Tx, urn string) (*flows.Contact, error) {
+	v := tx.Bucket(bContacts).Get([]byte(urn))
+	if v == nil {
+		return nil, nil
+	}
+	r, err := decodeRow(urn, v)
+	if err != nil {
+		return nil, err
+	}
+	return r.storedContact(urn)
+}
+
+func (r *contactRow) storedContact(urn string) (*flows.Contact, error) {
+	if r == nil || !r.hasContact {
+		return nil, nil
+	}
+	return decodeContact(urn, r.contact)
 }
 
 // SessionEvents returns up to limit (default 100, at most 1000) events of
@@ -530,22 +720,32 @@ func (b *Bolt) Contact(ctx context.Context, urn string) (*flows.Contact, error) 
 func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit int) ([]EventRecord, error) {
 	limit = pageLimit(limit, 100)
 	var out []EventRecord
-	if after == math.MaxUint64 {
+	if after == 1<<64-1 {
 		return nil, nil
 	}
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		if tx.Bucket(bSessions).Get([]byte(id)) == nil {
+		seq, v, err := lookup(tx, id, idKey(id))
+		if err != nil {
+			return err
+		}
+		if v == nil {
 			return fmt.Errorf("session %q: %w", id, ErrNotFound)
 		}
-		prefix := join(id, "")
-		c := tx.Bucket(bEvents).Cursor()
-		for k, v := c.Seek(eventKey(id, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
-			seq := binary.BigEndian.Uint64(k[len(prefix):])
+		// Events are stored newest first: walk backwards from the first one
+		// above after.
+		c := tx.Bucket(bRecords).Cursor()
+		start := eventKey(seq, after+1)
+		k, v := c.Seek(start)
+		if k == nil || !bytes.Equal(k, start) {
+			k, v = c.Prev()
+		}
+		for ; len(k) == 16 && binary.BigEndian.Uint64(k) == seq && len(out) < limit; k, v = c.Prev() {
+			ev := ^binary.BigEndian.Uint64(k[8:])
 			var e flows.Event
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("session %q event %d: decode: %w", id, seq, err)
+			if err := jsonUnmarshal(v, &e); err != nil {
+				return fmt.Errorf("session %q event %d: decode: %w", id, ev, err)
 			}
-			out = append(out, EventRecord{Seq: seq, Event: e})
+			out = append(out, EventRecord{Seq: ev, Event: e})
 		}
 		return nil
 	})
@@ -554,38 +754,104 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 
 // DueTimers returns up to limit (default 100, at most 1000) timers due at or
 // before now, earliest first: a scan from the start of the timers bucket that
-// stops at the first timer in the future. A timer stays until a save of its
-// session moves or clears it (or RemoveTimer), so a scanner that crashes
-// before saving sees it again.
+// stops at the first record in the future. A session's two timers share one
+// record keyed by the earlier, so the scan reports the later one from the
+// same record when it is due too. A timer stays until a save of its session
+// moves or clears it (or RemoveTimer), so a scanner that crashes before
+// saving sees it again.
 func (b *Bolt) DueTimers(ctx context.Context, now time.Time, limit int) ([]Timer, error) {
 	limit = pageLimit(limit, 100)
 	cutoff := nanos(now)
 	var out []Timer
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bTimers).Cursor()
-		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+		for k, v := c.First(); k != nil; k, v = c.Next() {
 			at := binary.BigEndian.Uint64(k)
 			if at > cutoff {
 				break
 			}
-			out = append(out, Timer{At: fromNanos(at), Kind: TimerKind(k[8]), SessionID: string(k[9:])})
+			// Every timer not yet seen is due at or after at: once limit
+			// timers are due no later than that, the scan is complete.
+			n := 0
+			for _, t := range out {
+				if nanos(t.At) <= at {
+					n++
+				}
+			}
+			if n >= limit {
+				break
+			}
+			id, err := decodeID(k[8:])
+			if err != nil {
+				return err
+			}
+			p, ok := decodeTimer(at, v)
+			if !ok {
+				return fmt.Errorf("session %q: corrupt timer record", id)
+			}
+			out = append(out, Timer{At: fromNanos(at), Kind: p.kind, SessionID: id})
+			if p.second != 0 && p.second <= cutoff {
+				out = append(out, Timer{At: fromNanos(p.second), Kind: otherKind(p.kind), SessionID: id})
+			}
 		}
 		return nil
 	})
+	sortTimers(out)
+	if len(out) > limit {
+		out = out[:limit]
+	}
 	return out, err
 }
 
 // RemoveTimer deletes one timer; removing a missing timer is not an error.
 // SaveTurn removes timers itself: this is for timers whose session is gone.
 func (b *Bolt) RemoveTimer(ctx context.Context, t Timer) error {
-	k := timerKey(nanos(t.At), t.Kind, t.SessionID)
+	at, eid := nanos(t.At), idKey(t.SessionID)
 	return b.group(ctx, func(tx *bbolt.Tx) error {
 		tb := tx.Bucket(bTimers)
-		if tb.Get(k) == nil {
+		seq, rec, err := lookup(tx, t.SessionID, eid)
+		if err != nil {
+			return err
+		}
+		var h header
+		if rec != nil {
+			if h, err = decodeHeader(t.SessionID, rec); err != nil {
+				return err
+			}
+		}
+		// The timer is the first of the record keyed at its time, or the
+		// second of the record its session's header points to.
+		key := timerKey(at, eid)
+		p, ok := decodeTimer(at, tb.Get(key))
+		var next timerPlan
+		switch {
+		case ok && p.kind == t.Kind:
+			if p.second != 0 {
+				next = timerPlan{at: p.second, kind: otherKind(p.kind)}
+			}
+			if err := tb.Delete(key); err != nil {
+				return err
+			}
+		case rec != nil && h.timerAt != 0:
+			key = timerKey(h.timerAt, eid)
+			if p, ok = decodeTimer(h.timerAt, tb.Get(key)); !ok || p.second != at || otherKind(p.kind) != t.Kind {
+				return nil
+			}
+			next = timerPlan{at: p.at, kind: p.kind}
+		default:
 			return nil
 		}
-		if err := tb.Delete(k); err != nil {
-			return err
+		if next.at != 0 {
+			if err := tb.Put(timerKey(next.at, eid), next.value()); err != nil {
+				return err
+			}
+		}
+		// Keep the session's header pointing at its timer record.
+		if rec != nil && h.timerAt == p.at && h.timerKind == p.kind && (next.at != p.at || next.kind != p.kind) {
+			h.timerAt, h.timerKind = next.at, next.kind
+			if err := tx.Bucket(bRecords).Put(recordKey(seq), encodeRecord(&h)); err != nil {
+				return err
+			}
 		}
 		return addStat(tx, statTimers, -1)
 	})

@@ -1,0 +1,459 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
+	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// Layout versions. A file's version is the "layout" key of the meta
+// bucket; files written before it existed have layout 1.
+const (
+	layoutV1      = 1
+	layoutCurrent = 2
+)
+
+var keyLayout = []byte("layout")
+
+// Buckets of layout 1 that layout 2 replaced. Flows, the outbox, dedupe
+// records, counters and configuration kept their layout.
+var (
+	bV1Sessions  = []byte("sessions")
+	bV1ByStatus  = []byte("sessions_by_status")
+	bV1ByContact = []byte("sessions_by_contact")
+	bV1Contacts  = []byte("contacts")
+	bV1Waiting   = []byte("waiting")
+	bV1Timers    = []byte("timers")
+	bV1Events    = []byte("events")
+)
+
+var v1Buckets = [][]byte{bV1Sessions, bV1ByStatus, bV1ByContact, bV1Contacts, bV1Waiting, bV1Timers, bV1Events}
+
+// migrateBatch bounds the keys one migration transaction moves, so each
+// commit stays short and a crash loses at most one batch of work (which the
+// next Open redoes).
+const migrateBatch = 20_000
+
+// layoutOf reads a file's layout version: the meta key, else 1 when any
+// layout 1 bucket exists, else 0 (a new file).
+func layoutOf(tx *bbolt.Tx) (int, error) {
+	if m := tx.Bucket(bMeta); m != nil {
+		if v := m.Get(keyLayout); v != nil {
+			if len(v) != 4 {
+				return 0, fmt.Errorf("corrupt layout version %x", v)
+			}
+			return int(binary.BigEndian.Uint32(v)), nil
+		}
+	}
+	for _, name := range v1Buckets {
+		if tx.Bucket(name) != nil {
+			return layoutV1, nil
+		}
+	}
+	return 0, nil
+}
+
+// prepareLayout creates missing buckets and brings an older file to the
+// current layout. On a current file it reads two keys and commits nothing.
+func (b *Bolt) prepareLayout() error {
+	var layout int
+	missing := false
+	err := b.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		layout, err = layoutOf(tx)
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				missing = true
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case layout > layoutCurrent:
+		return fmt.Errorf("layout %d was written by a newer version of Parley (this one reads up to %d)", layout, layoutCurrent)
+	case layout == layoutCurrent && !missing:
+		return nil
+	}
+	err = b.db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		if layout == 0 {
+			return setLayout(tx, layoutCurrent)
+		}
+		return nil
+	})
+	if err != nil || layout != layoutV1 {
+		return err
+	}
+	return b.migrateV1()
+}
+
+func setLayout(tx *bbolt.Tx, v int) error {
+	return tx.Bucket(bMeta).Put(keyLayout, binary.BigEndian.AppendUint32(nil, uint32(v)))
+}
+
+// migrateV1 moves layout 1 data to layout 2 in transactions of at most
+// migrateBatch keys. Each transaction deletes what it moved from the old
+// buckets, so an interrupted migration resumes where it stopped at the next
+// Open. Counters need no change: they count the same things.
+func (b *Bolt) migrateV1() error {
+	start := time.Now()
+	var total int
+	b.db.View(func(tx *bbolt.Tx) error {
+		if bk := tx.Bucket(bV1Sessions); bk != nil {
+			total = bk.Stats().KeyN
+		}
+		return nil
+	})
+	b.log.Info("store: migrating layout 1 to 2", "path", b.db.Path(), "sessions", total)
+	done, lastLog := 0, time.Now()
+	for {
+		var n int
+		err := b.db.Update(func(tx *bbolt.Tx) error {
+			var err error
+			n, err = b.migrateSessions(tx)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate sessions: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		done += n
+		if time.Since(lastLog) >= 5*time.Second {
+			b.log.Info("store: migrating sessions", "done", done, "of", total, "elapsed", time.Since(start).Round(time.Millisecond))
+			lastLog = time.Now()
+		}
+	}
+	contacts := 0
+	for {
+		var n int
+		err := b.db.Update(func(tx *bbolt.Tx) error {
+			var err error
+			n, err = migrateContacts(tx)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate contacts: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		contacts += n
+	}
+	var leftover map[string]int
+	err := b.db.Update(func(tx *bbolt.Tx) error {
+		var err error
+		if leftover, err = migrateLeftovers(tx); err != nil {
+			return err
+		}
+		for _, name := range v1Buckets {
+			if tx.Bucket(name) != nil {
+				if err := tx.DeleteBucket(name); err != nil {
+					return err
+				}
+			}
+		}
+		return setLayout(tx, layoutCurrent)
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: finish: %w", err)
+	}
+	b.log.Info("store: migrated layout 1 to 2", "sessions", done, "contacts", contacts,
+		"orphan_timers_kept", leftover["timers"], "orphan_events_dropped", leftover["events"],
+		"orphan_index_entries_dropped", leftover["index"], "elapsed", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// migrateSessions moves the first sessions of the layout 1 bucket, with
+// their index entries, timers and events, and reports how many it moved.
+func (b *Bolt) migrateSessions(tx *bbolt.Tx) (int, error) {
+	old := tx.Bucket(bV1Sessions)
+	if old == nil {
+		return 0, nil
+	}
+	type item struct{ id, v []byte }
+	var batch []item
+	c := old.Cursor()
+	for k, v := c.First(); k != nil && len(batch) < migrateBatch/4; k, v = c.Next() {
+		batch = append(batch, item{bytes.Clone(k), bytes.Clone(v)})
+	}
+	moved, budget := 0, migrateBatch
+	for _, it := range batch {
+		if budget <= 0 {
+			break
+		}
+		n, err := b.migrateSession(tx, string(it.id), it.v)
+		if err != nil {
+			return moved, err
+		}
+		if err := old.Delete(it.id); err != nil {
+			return moved, err
+		}
+		moved++
+		budget -= n
+	}
+	return moved, nil
+}
+
+// migrateSession writes one layout 1 session in layout 2 and deletes its
+// layout 1 index entries, timers and events. It reports how many keys it
+// touched.
+func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
+	h1, err := decodeHeaderV1(id, v)
+	if err != nil {
+		return 0, err
+	}
+	js, err := payloadJSON(id, h1.codec, h1.payload)
+	if err != nil {
+		return 0, err
+	}
+	codec, payload := compressJSON(js, b.compress)
+	eid := idKey(id)
+	records := tx.Bucket(bRecords)
+	records.FillPercent = 1
+	seq, err := records.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	touched := 4
+
+	// Timers: only those still stored (RemoveTimer may have removed one).
+	tb := tx.Bucket(bV1Timers)
+	have := func(at uint64, kind TimerKind) (uint64, error) {
+		if at == 0 || tb == nil {
+			return 0, nil
+		}
+		k := timerKeyV1(at, kind, id)
+		if tb.Get(k) == nil {
+			return 0, nil
+		}
+		touched++
+		return at, tb.Delete(k)
+	}
+	timeoutAt, err := have(h1.timeoutAt, TimerWaitTimeout)
+	if err != nil {
+		return 0, err
+	}
+	expiresAt, err := have(h1.expiresAt, TimerExpiry)
+	if err != nil {
+		return 0, err
+	}
+	plan := planTimers(timeoutAt, expiresAt)
+	if plan.at != 0 {
+		if err := tx.Bucket(bTimers).Put(timerKey(plan.at, eid), plan.value()); err != nil {
+			return 0, err
+		}
+	}
+	rec := header{status: h1.status, codec: codec, updated: h1.updated, timerAt: plan.at, timerKind: plan.kind,
+		channel: h1.channel, urn: h1.urn, payload: payload}
+
+	// Contact references: the waiting entry if layout 1's pointed at this
+	// session, else a contact index entry.
+	inRow := false
+	if waits(&rec) {
+		wb := tx.Bucket(bV1Waiting)
+		wk := join(rec.channel, rec.urn)
+		if wb != nil && string(wb.Get(wk)) == id {
+			rows := newRowSet(tx)
+			r, err := rows.get(rec.urn)
+			if err != nil {
+				return 0, err
+			}
+			if r.wait(rec.channel) < 0 {
+				r.waits = append(r.waits, waitEntry{channel: rec.channel, eid: eid, seq: seq})
+				if err := rows.flush(); err != nil {
+					return 0, err
+				}
+				inRow = true
+			}
+			if err := wb.Delete(wk); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if rec.urn != "" {
+		if bk := tx.Bucket(bV1ByContact); bk != nil {
+			if err := bk.Delete(join(rec.urn, id)); err != nil {
+				return 0, err
+			}
+		}
+		if !inRow {
+			if err := tx.Bucket(bByContact).Put(contactKey(rec.urn, eid), nil); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if bk := tx.Bucket(bV1ByStatus); bk != nil {
+		if err := bk.Delete(append([]byte{h1.status}, id...)); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Bucket(bIDs).Put(eid, idEntry(rec.status, seq)); err != nil {
+		return 0, err
+	}
+	if rec.status != waitingCode {
+		if err := tx.Bucket(bByStatus).Put(statusKey(rec.status, eid), nil); err != nil {
+			return 0, err
+		}
+	}
+	if err := records.Put(recordKey(seq), encodeRecord(&rec)); err != nil {
+		return 0, err
+	}
+
+	// Events, oldest first, under the new record.
+	if eb := tx.Bucket(bV1Events); eb != nil {
+		prefix := join(id, "")
+		var keys [][]byte
+		c := eb.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(k) != len(prefix)+8 {
+				continue
+			}
+			ev := binary.BigEndian.Uint64(k[len(prefix):])
+			if err := records.Put(eventKey(seq, ev), bytes.Clone(v)); err != nil {
+				return 0, err
+			}
+			keys = append(keys, bytes.Clone(k))
+		}
+		for _, k := range keys {
+			if err := eb.Delete(k); err != nil {
+				return 0, err
+			}
+		}
+		touched += 2 * len(keys)
+	}
+	return touched, nil
+}
+
+// migrateContacts moves a batch of layout 1 contacts (JSON) into their rows.
+func migrateContacts(tx *bbolt.Tx) (int, error) {
+	old := tx.Bucket(bV1Contacts)
+	if old == nil {
+		return 0, nil
+	}
+	type item struct{ urn, v []byte }
+	var batch []item
+	c := old.Cursor()
+	for k, v := c.First(); k != nil && len(batch) < migrateBatch; k, v = c.Next() {
+		batch = append(batch, item{bytes.Clone(k), bytes.Clone(v)})
+	}
+	rows := newRowSet(tx)
+	for _, it := range batch {
+		var ct flows.Contact
+		if err := jsonv1.Unmarshal(it.v, &ct); err != nil {
+			return 0, fmt.Errorf("contact %q: decode: %w", it.urn, err)
+		}
+		r, err := rows.get(string(it.urn))
+		if err != nil {
+			return 0, err
+		}
+		// The contacts counter already counts it.
+		r.hasContact, r.contact = true, encodeContact(&ct)
+		if err := old.Delete(it.urn); err != nil {
+			return 0, err
+		}
+	}
+	return len(batch), rows.flush()
+}
+
+// migrateLeftovers handles what layout 1 holds once every session has
+// moved: timers of sessions that no longer exist are kept (the timer
+// scanner removes them as it did before); index entries and events of
+// sessions that no longer exist are dropped, and the events counter with
+// them.
+func migrateLeftovers(tx *bbolt.Tx) (map[string]int, error) {
+	n := map[string]int{}
+	if tb := tx.Bucket(bV1Timers); tb != nil {
+		nb := tx.Bucket(bTimers)
+		err := tb.ForEach(func(k, v []byte) error {
+			if len(k) < 10 {
+				return nil
+			}
+			at, kind, id := binary.BigEndian.Uint64(k), TimerKind(k[8]), string(k[9:])
+			key := timerKey(at, idKey(id))
+			if nb.Get(key) != nil {
+				// Two timers of a missing session at one instant: one
+				// record carries both.
+				return nb.Put(key, timerPlan{at: at, kind: TimerWaitTimeout, second: at}.value())
+			}
+			n["timers"]++
+			return nb.Put(key, []byte{byte(kind)})
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if eb := tx.Bucket(bV1Events); eb != nil {
+		n["events"] = eb.Stats().KeyN
+		if err := addStat(tx, statEvents, -int64(n["events"])); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range [][]byte{bV1ByStatus, bV1ByContact, bV1Waiting} {
+		if bk := tx.Bucket(name); bk != nil {
+			n["index"] += bk.Stats().KeyN
+		}
+	}
+	return n, nil
+}
+
+// headerV1 is the header of a layout 1 session record:
+//
+//	[0]      format version (1)
+//	[1]      status code
+//	[2]      payload codec: 0 JSON, 1 zstd(JSON)
+//	[3:11]   UpdatedAt, unix nanos
+//	[11:19]  wait timeout timer due time, unix nanos (0: none)
+//	[19:27]  expiry timer due time, unix nanos (0: none)
+//	uvarint length + channel, uvarint length + contact URN, uvarint length + flow id
+//	payload
+type headerV1 struct {
+	status, codec                 byte
+	updated, timeoutAt, expiresAt uint64
+	channel, urn, flowID          string
+	payload                       []byte
+}
+
+const headerFixedV1 = 27
+
+func decodeHeaderV1(id string, b []byte) (headerV1, error) {
+	var h headerV1
+	if len(b) < headerFixedV1 || b[0] != layoutV1 {
+		return h, fmt.Errorf("session %q: unknown layout 1 record format", id)
+	}
+	h.status, h.codec = b[1], b[2]
+	h.updated = binary.BigEndian.Uint64(b[3:])
+	h.timeoutAt = binary.BigEndian.Uint64(b[11:])
+	h.expiresAt = binary.BigEndian.Uint64(b[19:])
+	rest := b[headerFixedV1:]
+	for _, dst := range []*string{&h.channel, &h.urn, &h.flowID} {
+		var ok bool
+		if *dst, rest, ok = readString(rest); !ok {
+			return h, fmt.Errorf("session %q: corrupt layout 1 header", id)
+		}
+	}
+	h.payload = rest
+	return h, nil
+}
+
+// timerKeyV1 is layout 1's timer key: due time + kind + session id.
+func timerKeyV1(at uint64, kind TimerKind, id string) []byte {
+	k := make([]byte, 9, 9+len(id))
+	binary.BigEndian.PutUint64(k, at)
+	k[8] = byte(kind)
+	return append(k, id...)
+}
