@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 // Top-level buckets of the current layout (2), created at Open.
@@ -38,10 +40,29 @@ var allBuckets = [][]byte{
 // "a"+sep sorts before "a0" and a prefix scan of one id never sees another.
 const sep = 0x00
 
-// appendFill is the page fill for buckets whose new keys always sort last
-// (outbox sequences, times): bbolt's default of 0.5 would leave every page
-// of them half empty.
-const appendFill = 0.9
+// Page fill. bbolt splits the pages a transaction changed at the bucket's
+// FillPercent when it commits. Its default, one half, suits keys inserted
+// among others (pages then average about 70% full), but leaves every page
+// half empty where keys are appended: session records (sequence numbers),
+// ids that sort by time, timers, the outbox. put fills a bucket's pages
+// completely in a transaction whose every insert into it went past its last
+// key, and splits them half-way as bbolt does otherwise.
+const (
+	fillAppend = 1.0
+	fillMixed  = 0.4999 // bbolt's default, told apart from "not yet written"
+)
+
+// put is bk.Put that keeps track of whether the transaction only appends to bk.
+func put(bk *bbolt.Bucket, k, v []byte) error {
+	if bk.FillPercent != fillMixed {
+		if last, _ := bk.Cursor().Last(); last == nil || bytes.Compare(k, last) > 0 {
+			bk.FillPercent = fillAppend
+		} else {
+			bk.FillPercent = fillMixed
+		}
+	}
+	return bk.Put(k, v)
+}
 
 // maxIDLen keeps composite keys well under bbolt's 32 KiB key limit.
 const maxIDLen = 512

@@ -224,7 +224,6 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 	codec, payload := compressJSON(js, b.compress)
 	eid := idKey(id)
 	records := tx.Bucket(bRecords)
-	records.FillPercent = 1
 	seq, err := records.NextSequence()
 	if err != nil {
 		return 0, err
@@ -254,7 +253,7 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 	}
 	plan := planTimers(timeoutAt, expiresAt)
 	if plan.at != 0 {
-		if err := tx.Bucket(bTimers).Put(timerKey(plan.at, eid), plan.value()); err != nil {
+		if err := put(tx.Bucket(bTimers), timerKey(plan.at, eid), plan.value()); err != nil {
 			return 0, err
 		}
 	}
@@ -292,7 +291,7 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 			}
 		}
 		if !inRow {
-			if err := tx.Bucket(bByContact).Put(contactKey(rec.urn, eid), nil); err != nil {
+			if err := put(tx.Bucket(bByContact), contactKey(rec.urn, eid), nil); err != nil {
 				return 0, err
 			}
 		}
@@ -302,15 +301,15 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if err := tx.Bucket(bIDs).Put(eid, idEntry(rec.status, seq)); err != nil {
+	if err := put(tx.Bucket(bIDs), eid, idEntry(rec.status, seq)); err != nil {
 		return 0, err
 	}
 	if rec.status != waitingCode {
-		if err := tx.Bucket(bByStatus).Put(statusKey(rec.status, eid), nil); err != nil {
+		if err := put(tx.Bucket(bByStatus), statusKey(rec.status, eid), nil); err != nil {
 			return 0, err
 		}
 	}
-	if err := records.Put(recordKey(seq), encodeRecord(&rec)); err != nil {
+	if err := put(records, recordKey(seq), encodeRecord(&rec)); err != nil {
 		return 0, err
 	}
 
@@ -324,7 +323,7 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 				continue
 			}
 			ev := binary.BigEndian.Uint64(k[len(prefix):])
-			if err := records.Put(eventKey(seq, ev), bytes.Clone(v)); err != nil {
+			if err := put(records, eventKey(seq, ev), bytes.Clone(v)); err != nil {
 				return 0, err
 			}
 			keys = append(keys, bytes.Clone(k))
@@ -388,10 +387,10 @@ func migrateLeftovers(tx *bbolt.Tx) (map[string]int, error) {
 			if nb.Get(key) != nil {
 				// Two timers of a missing session at one instant: one
 				// record carries both.
-				return nb.Put(key, timerPlan{at: at, kind: TimerWaitTimeout, second: at}.value())
+				return put(nb, key, timerPlan{at: at, kind: TimerWaitTimeout, second: at}.value())
 			}
 			n["timers"]++
-			return nb.Put(key, []byte{byte(kind)})
+			return put(nb, key, []byte{byte(kind)})
 		})
 		if err != nil {
 			return nil, err

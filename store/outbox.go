@@ -19,13 +19,12 @@ func putOutbox(tx *bbolt.Tx, recs [][]byte) error {
 		return nil
 	}
 	ob := tx.Bucket(bOutbox)
-	ob.FillPercent = appendFill
 	for _, v := range recs {
 		seq, err := ob.NextSequence()
 		if err != nil {
 			return err
 		}
-		if err := ob.Put(u64(seq), v); err != nil {
+		if err := put(ob, u64(seq), v); err != nil {
 			return err
 		}
 	}

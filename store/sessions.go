@@ -194,12 +194,11 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 		if pb.Get(p.msgKey) != nil {
 			return fmt.Errorf("session %q: message %q on channel %q: %w", p.id, p.msgID, p.channel, ErrDuplicate)
 		}
-		if err := pb.Put(p.msgKey, p.msgValue); err != nil {
+		if err := put(pb, p.msgKey, p.msgValue); err != nil {
 			return err
 		}
 		pa := tx.Bucket(bProcessedAt)
-		pa.FillPercent = appendFill
-		if err := pa.Put(p.msgAtKey, nil); err != nil {
+		if err := put(pa, p.msgAtKey, nil); err != nil {
 			return err
 		}
 		if err := addStat(tx, statProcessed, 1); err != nil {
@@ -213,8 +212,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 		if seq, err = records.NextSequence(); err != nil {
 			return err
 		}
-		records.FillPercent = 1
-	}
+		}
 	rows := newRowSet(tx)
 	if err := updateContactRefs(tx, rows, p.id, p.eid, seq, prev, &rec); err != nil {
 		return err
@@ -233,7 +231,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 	if err := updateStatus(tx, p.eid, seq, prev, &rec); err != nil {
 		return err
 	}
-	if err := records.Put(recordKey(seq), encodeRecord(&rec)); err != nil {
+	if err := put(records, recordKey(seq), encodeRecord(&rec)); err != nil {
 		return err
 	}
 
@@ -241,7 +239,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 		ev := lastEventSeq(records, seq)
 		for _, v := range p.events {
 			ev++
-			if err := records.Put(eventKey(seq, ev), v); err != nil {
+			if err := put(records, eventKey(seq, ev), v); err != nil {
 				return err
 			}
 		}
@@ -313,7 +311,7 @@ func (s *rowSet) flush() error {
 		case st.row.empty():
 		default:
 			if v := st.row.encode(); !bytes.Equal(v, st.orig) {
-				if err := s.bk.Put([]byte(urn), v); err != nil {
+				if err := put(s.bk, []byte(urn), v); err != nil {
 					return err
 				}
 			}
@@ -370,7 +368,7 @@ func updateContactRefs(tx *bbolt.Tx, rows *rowSet, id string, eid []byte, seq ui
 		}
 	}
 	if curIndexed && !(prevIndexed && cur.urn == prev.urn) {
-		return bc.Put(contactKey(cur.urn, eid), nil)
+		return put(bc, contactKey(cur.urn, eid), nil)
 	}
 	return nil
 }
@@ -395,7 +393,7 @@ func updateTimer(tx *bbolt.Tx, eid []byte, prev *header, next timerPlan) error {
 		}
 	}
 	if next.at != 0 {
-		if err := tb.Put(timerKey(next.at, eid), next.value()); err != nil {
+		if err := put(tb, timerKey(next.at, eid), next.value()); err != nil {
 			return err
 		}
 	}
@@ -410,7 +408,7 @@ func updateStatus(tx *bbolt.Tx, eid []byte, seq uint64, prev, cur *header) error
 	if prev != nil && prev.status == cur.status {
 		return nil
 	}
-	if err := tx.Bucket(bIDs).Put(eid, idEntry(cur.status, seq)); err != nil {
+	if err := put(tx.Bucket(bIDs), eid, idEntry(cur.status, seq)); err != nil {
 		return err
 	}
 	sb := tx.Bucket(bByStatus)
@@ -425,7 +423,7 @@ func updateStatus(tx *bbolt.Tx, eid []byte, seq uint64, prev, cur *header) error
 		}
 	}
 	if cur.status != waitingCode {
-		if err := sb.Put(statusKey(cur.status, eid), nil); err != nil {
+		if err := put(sb, statusKey(cur.status, eid), nil); err != nil {
 			return err
 		}
 	}
@@ -842,14 +840,14 @@ func (b *Bolt) RemoveTimer(ctx context.Context, t Timer) error {
 			return nil
 		}
 		if next.at != 0 {
-			if err := tb.Put(timerKey(next.at, eid), next.value()); err != nil {
+			if err := put(tb, timerKey(next.at, eid), next.value()); err != nil {
 				return err
 			}
 		}
 		// Keep the session's header pointing at its timer record.
 		if rec != nil && h.timerAt == p.at && h.timerKind == p.kind && (next.at != p.at || next.kind != p.kind) {
 			h.timerAt, h.timerKind = next.at, next.kind
-			if err := tx.Bucket(bRecords).Put(recordKey(seq), encodeRecord(&h)); err != nil {
+			if err := put(tx.Bucket(bRecords), recordKey(seq), encodeRecord(&h)); err != nil {
 				return err
 			}
 		}
