@@ -212,7 +212,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 		if seq, err = records.NextSequence(); err != nil {
 			return err
 		}
-		}
+	}
 	rows := newRowSet(tx)
 	if err := updateContactRefs(tx, rows, p.id, p.eid, seq, prev, &rec); err != nil {
 		return err
