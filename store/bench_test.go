@@ -241,13 +241,7 @@ func usedBytes(db *bbolt.DB) int64 {
 // number defaults to 100,000; set PARLEY_BENCH_SESSIONS=1000000 for the
 // full-size measurement (seeding takes a while).
 func BenchmarkOpen(b *testing.B) {
-	n := 100_000
-	if v := os.Getenv("PARLEY_BENCH_SESSIONS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatalf("PARLEY_BENCH_SESSIONS=%q: %v", v, err)
-		}
-	}
+	n := benchSessions(b, 100_000)
 	for _, size := range []int{1_000, n} {
 		b.Run(fmt.Sprintf("sessions=%d", size), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "bench.db")
@@ -272,4 +266,25 @@ func BenchmarkOpen(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchSessions is PARLEY_BENCH_SESSIONS, else def.
+func benchSessions(b *testing.B, def int) int {
+	v := os.Getenv("PARLEY_BENCH_SESSIONS")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		b.Fatalf("PARLEY_BENCH_SESSIONS=%q: %v", v, err)
+	}
+	return n
+}
+
+func fileSize(b *testing.B, path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fi.Size()
 }

@@ -37,8 +37,8 @@ var v1Buckets = [][]byte{bV1Sessions, bV1ByStatus, bV1ByContact, bV1Contacts, bV
 
 // migrateBatch bounds the keys one migration transaction moves, so each
 // commit stays short and a crash loses at most one batch of work (which the
-// next Open redoes).
-const migrateBatch = 20_000
+// next Open redoes). Tests lower it.
+var migrateBatch = 20_000
 
 // layoutOf reads a file's layout version: the meta key, else 1 when any
 // layout 1 bucket exists, else 0 (a new file).
@@ -188,7 +188,7 @@ func (b *Bolt) migrateSessions(tx *bbolt.Tx) (int, error) {
 	type item struct{ id, v []byte }
 	var batch []item
 	c := old.Cursor()
-	for k, v := c.First(); k != nil && len(batch) < migrateBatch/4; k, v = c.Next() {
+	for k, v := c.First(); k != nil && len(batch) < max(migrateBatch/4, 1); k, v = c.Next() {
 		batch = append(batch, item{bytes.Clone(k), bytes.Clone(v)})
 	}
 	moved, budget := 0, migrateBatch

@@ -1,0 +1,303 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// migrationTurns are turns covering what layout 1 stored: UUID and other
+// ids, waiting sessions with both timers, a session that ended, one without
+// a contact, events, contacts, outbox and dedupe records.
+func migrationTurns() []*Turn {
+	exp, t1 := t0.Add(time.Hour), t0.Add(time.Minute)
+	wait := func(s *flows.Session, timeout *time.Time) *flows.Session {
+		s.Wait = &flows.Wait{Widget: "w", Kind: flows.WaitMessage, TimeoutAt: timeout}
+		s.ExpiresAt = &exp
+		return s
+	}
+	sample := SampleSession(1, t0)
+	sampleContact := sample.Contact
+	legacy := wait(session("legacy-7", flows.StatusWaiting, "tel:+2"), &t1)
+	legacy2 := wait(session("legacy-7", flows.StatusWaiting, "tel:+2"), &exp) // timeout and expiry at one instant
+	legacy2.UpdatedAt = t0.Add(time.Second)
+	done := session("s-done", flows.StatusCompleted, "tel:+2")
+	active := session(sampleID(2), flows.StatusActive, "tel:+3")
+	active.ExpiresAt = &exp
+	noURN := session("zz-nourn", flows.StatusActive, "")
+	noChannel := wait(session("a-nochannel", flows.StatusWaiting, "tel:+3"), nil)
+	rm := wait(session("s-rm", flows.StatusWaiting, "tel:+4"), &t1)
+	out := func(typ string) []OutboxRecord {
+		return []OutboxRecord{{ID: "rec-" + typ, Type: typ, Timestamp: t0, Data: json.RawMessage(`{}`)}}
+	}
+	return []*Turn{
+		{Session: sample, Contact: &sampleContact, Channel: "sample", MessageID: "m1", Reply: []byte(`{"messages":[]}`),
+			Events: []flows.Event{{Type: flows.EventMessageIn, Text: "hi"}}, Outbox: out("session.waiting")},
+		{Session: legacy, Channel: "sms", Contact: &flows.Contact{URN: "tel:+2", Name: "Bo", Fields: map[string]string{"k": "v"}},
+			Events: []flows.Event{{Type: "a"}, {Type: "b"}}},
+		{Session: legacy2, Channel: "sms", Events: []flows.Event{{Type: "c"}}, MessageID: "m2", Reply: []byte("r2")},
+		{Session: done, Channel: "sms", Outbox: out("session.completed")},
+		{Session: active, Channel: "web"},
+		{Session: noURN},
+		{Session: noChannel, Contact: &flows.Contact{URN: "tel:+3", Groups: []string{"g"}}},
+		{Session: rm, Channel: "web"},
+	}
+}
+
+// removedTimer is the timer migrationTurns' last session had removed with
+// RemoveTimer: the header still names it, the timers bucket does not.
+var removedTimer = Timer{At: t0.Add(time.Minute), SessionID: "s-rm", Kind: TimerWaitTimeout}
+
+// orphanTimer belongs to a session that no longer exists.
+var orphanTimer = Timer{At: t0.Add(2 * time.Hour), SessionID: "gone", Kind: TimerExpiry}
+
+// writeMigrationFixture writes migrationTurns in layout 1, removes
+// removedTimer and adds orphanTimer as layout 1 did.
+func writeMigrationFixture(t *testing.T, path string) {
+	writeV1(t, path, migrationTurns())
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		tb := tx.Bucket(bV1Timers)
+		if err := tb.Delete(timerKeyV1(nanos(removedTimer.At), removedTimer.Kind, removedTimer.SessionID)); err != nil {
+			return err
+		}
+		if err := tb.Put(timerKeyV1(nanos(orphanTimer.At), orphanTimer.Kind, orphanTimer.SessionID), []byte{byte(orphanTimer.Kind)}); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// freshEquivalent writes the same turns through the current code, with the
+// same timer removed and the orphan left out.
+func freshEquivalent(t *testing.T) *Bolt {
+	b, _ := openTest(t)
+	for _, turn := range migrationTurns() {
+		mustSave(t, b, turn)
+	}
+	wantErr(t, "RemoveTimer", b.RemoveTimer(context.Background(), removedTimer), nil)
+	return b
+}
+
+// observe reads everything a caller can see of the migration fixture.
+func observe(t *testing.T, b *Bolt) map[string]string {
+	ctx := context.Background()
+	out := map[string]string{}
+	show := func(name string, v any, err error) {
+		j, _ := json.Marshal(v)
+		out[name] = fmt.Sprintf("%s err=%v", j, err)
+	}
+	for _, id := range []string{sampleID(1), "legacy-7", "s-done", sampleID(2), "zz-nourn", "a-nochannel", "s-rm", "nope"} {
+		s, err := b.LoadSession(ctx, id)
+		show("load "+id, s, err)
+		evs, err := b.SessionEvents(ctx, id, 0, 10)
+		show("events "+id, evs, err)
+		evs, err = b.SessionEvents(ctx, id, 1, 10)
+		show("events after 1 "+id, evs, err)
+	}
+	for _, w := range [][2]string{{"sample", "tel:+15550000001"}, {"sms", "tel:+2"}, {"web", "tel:+3"}, {"web", "tel:+4"}, {"sms", "tel:+3"}} {
+		s, err := b.WaitingSession(ctx, w[0], w[1])
+		show("waiting "+w[0]+" "+w[1], s, err)
+	}
+	for _, f := range []SessionFilter{{}, {Status: flows.StatusWaiting}, {Status: flows.StatusActive}, {Status: flows.StatusCompleted},
+		{Contact: "tel:+2"}, {Contact: "tel:+3"}, {Contact: "tel:+3", Status: flows.StatusWaiting}, {FlowID: "flow-1"}} {
+		for _, after := range []string{"", "b", sampleID(1)} {
+			list, next, err := b.ListSessions(ctx, f, Page{After: after, Limit: 3})
+			var ids []string
+			for _, s := range list {
+				ids = append(ids, s.ID)
+			}
+			show(fmt.Sprintf("list %+v after %q", f, after), []any{ids, next}, err)
+		}
+	}
+	timers, err := b.DueTimers(ctx, farFuture, 100)
+	show("timers", timers, err)
+	for _, urn := range []string{"tel:+15550000001", "tel:+2", "tel:+3", "tel:+4"} {
+		c, err := b.Contact(ctx, urn)
+		show("contact "+urn, c, err)
+	}
+	for _, m := range [][2]string{{"sample", "m1"}, {"sms", "m2"}, {"sms", "m1"}} {
+		r, ok, err := b.ProcessedReply(ctx, m[0], m[1])
+		show("processed "+m[0]+" "+m[1], []any{string(r), ok}, err)
+	}
+	recs, err := b.Outbox(ctx, 0, 10)
+	show("outbox", recs, err)
+	st := stats(t, b)
+	st.FileBytes = 0
+	show("stats", st, nil)
+	return out
+}
+
+func compareObserved(t *testing.T, got, want map[string]string) {
+	t.Helper()
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s:\nmigrated %s\nfresh    %s", k, got[k], w)
+		}
+	}
+}
+
+// TestMigrateV1 opens a layout 1 file and checks that a caller sees exactly
+// what the same writes produce in layout 2, and that it keeps working.
+func TestMigrateV1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	writeMigrationFixture(t, path)
+	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	// The orphan timer survives the migration; the scanner removes it as before.
+	timers, _ := b.DueTimers(ctx, farFuture, 100)
+	if !slices_Contains(timers, orphanTimer) {
+		t.Fatalf("orphan timer lost: %+v", timers)
+	}
+	wantErr(t, "RemoveTimer(orphan)", b.RemoveTimer(ctx, orphanTimer), nil)
+	compareObserved(t, observe(t, b), observe(t, freshEquivalent(t)))
+
+	assertLayout(t, b, layoutCurrent)
+	// Writes continue: events keep their sequence, dedupe records hold.
+	s, err := b.LoadSession(ctx, "legacy-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.UpdatedAt = t0.Add(time.Hour)
+	err = b.SaveTurn(ctx, &Turn{Session: s, Events: []flows.Event{{Type: "d"}}, MessageID: "m2", Channel: "sms"})
+	wantErr(t, "SaveTurn with a migrated message id", err, ErrDuplicate)
+	mustSave(t, b, &Turn{Session: s, Events: []flows.Event{{Type: "d"}}, PrevUpdated: t0.Add(time.Second)})
+	if evs, _ := b.SessionEvents(ctx, "legacy-7", 3, 10); len(evs) != 1 || evs[0].Seq != 4 || evs[0].Event.Type != "d" {
+		t.Fatalf("event after migration: %+v", evs)
+	}
+}
+
+func slices_Contains(ts []Timer, want Timer) bool {
+	for _, t := range ts {
+		if t.SessionID == want.SessionID && t.Kind == want.Kind && t.At.Equal(want.At) {
+			return true
+		}
+	}
+	return false
+}
+
+func assertLayout(t *testing.T, b *Bolt, want int) {
+	t.Helper()
+	b.DB().View(func(tx *bbolt.Tx) error {
+		got, err := layoutOf(tx)
+		if err != nil || got != want {
+			t.Errorf("layout = %d, %v; want %d", got, err, want)
+		}
+		for _, name := range v1Buckets {
+			if tx.Bucket(name) != nil {
+				t.Errorf("layout 1 bucket %s left behind", name)
+			}
+		}
+		return nil
+	})
+}
+
+// TestMigrateV1Resumes interrupts a migration after one transaction and
+// checks that the next Open finishes it with nothing lost.
+func TestMigrateV1Resumes(t *testing.T) {
+	defer func(n int) { migrateBatch = n }(migrateBatch)
+	migrateBatch = 4 // one session per transaction
+	path := filepath.Join(t.TempDir(), "v1.db")
+	writeMigrationFixture(t, path)
+
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := &Bolt{db: db, log: slog.New(slog.DiscardHandler), compress: true}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i := 0; i < 3 && err == nil; i++ {
+		err = db.Update(func(tx *bbolt.Tx) error { _, err := half.migrateSessions(tx); return err })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // the process dies here
+
+	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	wantErr(t, "RemoveTimer(orphan)", b.RemoveTimer(context.Background(), orphanTimer), nil)
+	compareObserved(t, observe(t, b), observe(t, freshEquivalent(t)))
+	assertLayout(t, b, layoutCurrent)
+}
+
+// TestOpenLayouts checks the layout version of new files and that a file
+// from a newer version is refused rather than misread.
+func TestOpenLayouts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	b, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertLayout(t, b, layoutCurrent)
+	b.DB().Update(func(tx *bbolt.Tx) error { return setLayout(tx, layoutCurrent+1) })
+	b.Close()
+	if b, err := Open(path, Options{NoSync: true}); err == nil {
+		b.Close()
+		t.Fatal("Open accepted a file of a newer layout")
+	}
+}
+
+// BenchmarkMigrate measures opening a layout 1 file of waiting sample
+// sessions (PARLEY_BENCH_SESSIONS, default 100,000): the migration, then
+// Open of the migrated file. Run it with -benchtime=1x.
+func BenchmarkMigrate(b *testing.B) {
+	n := benchSessions(b, 100_000)
+	dir := b.TempDir()
+	path := filepath.Join(dir, "v1.db")
+	now := time.Now()
+	seedV1(b, path, n, 10_000, func(i int) *flows.Session { return SampleSession(i, now) })
+	before := fileSize(b, path)
+	b.ResetTimer()
+	start := time.Now()
+	st, err := Open(path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	migrated := time.Since(start)
+	b.StopTimer()
+	used := usedBytes(st.DB())
+	st.Close()
+	start = time.Now()
+	st, err = Open(path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reopen := time.Since(start)
+	st.Close()
+	b.ReportMetric(migrated.Seconds(), "migrate_s")
+	b.ReportMetric(float64(n)/migrated.Seconds(), "sessions/s")
+	b.ReportMetric(float64(reopen.Microseconds())/1000, "reopen_ms")
+	b.ReportMetric(float64(before)/float64(n), "v1_file_B/session")
+	b.ReportMetric(float64(used)/float64(n), "v2_used_B/session")
+}

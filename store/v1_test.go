@@ -1,0 +1,236 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"testing"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
+	"github.com/klauspost/compress/zstd"
+	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// This file writes files in layout 1, as Parley did before layout 2, so the
+// migration can be tested against real old files: the buckets, keys and
+// values below are layout 1's, taken from its SaveTurn.
+
+var v1Zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+
+// createV1 creates the buckets of a layout 1 file (no meta bucket).
+func createV1(tx *bbolt.Tx) error {
+	for _, name := range [][]byte{bFlows, bFlowRevs, bV1Sessions, bV1ByStatus, bV1ByContact, bV1Contacts, bV1Waiting,
+		bV1Timers, bV1Events, bOutbox, bProcessed, bProcessedAt, bStats, bChannels, bAPIKeys, bWebhooks} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func encodeRecordV1(h *headerV1) []byte {
+	b := make([]byte, headerFixedV1)
+	b[0], b[1], b[2] = layoutV1, h.status, h.codec
+	binary.BigEndian.PutUint64(b[3:], h.updated)
+	binary.BigEndian.PutUint64(b[11:], h.timeoutAt)
+	binary.BigEndian.PutUint64(b[19:], h.expiresAt)
+	for _, str := range []string{h.channel, h.urn, h.flowID} {
+		b = appendString(b, str)
+	}
+	return append(b, h.payload...)
+}
+
+// saveTurnV1 is layout 1's SaveTurn (without the PrevUpdated check), in
+// the caller's transaction; at is the dedupe record's time.
+func saveTurnV1(tx *bbolt.Tx, t *Turn, at uint64) error {
+	s := t.Session
+	js, err := jsonv1.Marshal(s)
+	if err != nil {
+		return err
+	}
+	codec, payload := byte(codecJSON), js
+	if len(js) >= minZstdInput {
+		codec, payload = codecZstd, v1Zenc.EncodeAll(js, nil)
+	}
+	timeoutAt, expiresAt := timersOf(s)
+	channel := t.Channel
+	if channel == "" && s.Channel != nil {
+		channel = s.Channel.ID
+	}
+	cur := headerV1{status: statusCodes[s.Status], codec: codec, updated: nanos(s.UpdatedAt),
+		timeoutAt: timeoutAt, expiresAt: expiresAt, urn: s.Contact.URN, flowID: s.FlowID, payload: payload}
+	sessions := tx.Bucket(bV1Sessions)
+	var prev *headerV1
+	if old := sessions.Get([]byte(s.ID)); old != nil {
+		h, err := decodeHeaderV1(s.ID, old)
+		if err != nil {
+			return err
+		}
+		prev = &h
+		if channel == "" {
+			channel = h.channel
+		}
+	}
+	cur.channel = channel
+	if t.MessageID != "" {
+		// The dedupe record's channel is the turn's, not the previous save's.
+		msgChannel := t.Channel
+		if msgChannel == "" && s.Channel != nil {
+			msgChannel = s.Channel.ID
+		}
+		k := join(msgChannel, t.MessageID)
+		if tx.Bucket(bProcessed).Get(k) != nil {
+			return ErrDuplicate
+		}
+		tx.Bucket(bProcessed).Put(k, append(u64(at), t.Reply...))
+		tx.Bucket(bProcessedAt).Put(processedAtKey(at, msgChannel, t.MessageID), nil)
+		addStat(tx, statProcessed, 1)
+	}
+	waitKey := func(h *headerV1) []byte {
+		if h == nil || h.status != waitingCode || h.channel == "" || h.urn == "" {
+			return nil
+		}
+		return join(h.channel, h.urn)
+	}
+	wb := tx.Bucket(bV1Waiting)
+	if ok, nk := waitKey(prev), waitKey(&cur); ok != nil && !bytes.Equal(ok, nk) && string(wb.Get(ok)) == s.ID {
+		wb.Delete(ok)
+	}
+	if nk := waitKey(&cur); nk != nil {
+		if other := wb.Get(nk); other != nil && string(other) != s.ID {
+			return ErrConflict
+		}
+		wb.Put(nk, []byte(s.ID))
+	}
+	tb := tx.Bucket(bV1Timers)
+	var delta int64
+	move := func(kind TimerKind, from, to uint64) {
+		if from == to {
+			return
+		}
+		if from != 0 && tb.Get(timerKeyV1(from, kind, s.ID)) != nil {
+			tb.Delete(timerKeyV1(from, kind, s.ID))
+			delta--
+		}
+		if to != 0 {
+			tb.Put(timerKeyV1(to, kind, s.ID), []byte{byte(kind)})
+			delta++
+		}
+	}
+	var oldTimeout, oldExpiry uint64
+	if prev != nil {
+		oldTimeout, oldExpiry = prev.timeoutAt, prev.expiresAt
+	}
+	move(TimerWaitTimeout, oldTimeout, cur.timeoutAt)
+	move(TimerExpiry, oldExpiry, cur.expiresAt)
+	addStat(tx, statTimers, delta)
+	sb, cb := tx.Bucket(bV1ByStatus), tx.Bucket(bV1ByContact)
+	if prev == nil || prev.status != cur.status {
+		if prev != nil {
+			sb.Delete(append([]byte{prev.status}, s.ID...))
+			addStat(tx, statSession(codeStatuses[prev.status]), -1)
+		}
+		sb.Put(append([]byte{cur.status}, s.ID...), nil)
+		addStat(tx, statSession(s.Status), 1)
+	}
+	if prev == nil || prev.urn != cur.urn {
+		if prev != nil && prev.urn != "" {
+			cb.Delete(join(prev.urn, s.ID))
+		}
+		if cur.urn != "" {
+			cb.Put(join(cur.urn, s.ID), nil)
+		}
+	}
+	sessions.Put([]byte(s.ID), encodeRecordV1(&cur))
+	if len(t.Events) > 0 {
+		eb := tx.Bucket(bV1Events)
+		seq := uint64(0)
+		c := eb.Cursor()
+		prefix := join(s.ID, "")
+		k, _ := c.Seek(append(bytes.Clone(prefix), u64(math.MaxUint64)...))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		if len(k) == len(prefix)+8 && bytes.HasPrefix(k, prefix) {
+			seq = binary.BigEndian.Uint64(k[len(prefix):])
+		}
+		for i := range t.Events {
+			seq++
+			v, _ := jsonv1.Marshal(&t.Events[i])
+			eb.Put(append(bytes.Clone(prefix), u64(seq)...), v)
+		}
+		addStat(tx, statEvents, int64(len(t.Events)))
+	}
+	if c := t.Contact; c != nil {
+		v, _ := jsonv1.Marshal(c)
+		ct := tx.Bucket(bV1Contacts)
+		if ct.Get([]byte(c.URN)) == nil {
+			addStat(tx, statContacts, 1)
+		}
+		ct.Put([]byte(c.URN), v)
+	}
+	var recs [][]byte
+	for _, r := range t.Outbox {
+		v, _ := jsonv1.Marshal(&r)
+		recs = append(recs, v)
+	}
+	return putOutbox(tx, recs)
+}
+
+// writeV1 creates a layout 1 file at path holding the given turns.
+func writeV1(t testing.TB, path string, turns []*Turn) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		if err := createV1(tx); err != nil {
+			return err
+		}
+		for i, turn := range turns {
+			if err := saveTurnV1(tx, turn, nanos(t0)+uint64(i)); err != nil {
+				return fmt.Errorf("turn %d (%s): %w", i, turn.Session.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedV1 writes n waiting sample sessions in layout 1, perBatch per
+// transaction, as layout 1's SeedWaiting did.
+func seedV1(t testing.TB, path string, n, perBatch int, gen func(int) *flows.Session) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoSync: true, FreelistType: bbolt.FreelistMapType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(createV1); err != nil {
+		t.Fatal(err)
+	}
+	for start := 0; start < n; start += perBatch {
+		err := db.Update(func(tx *bbolt.Tx) error {
+			for i := start; i < min(start+perBatch, n); i++ {
+				s := gen(i)
+				c := s.Contact
+				if err := saveTurnV1(tx, &Turn{Session: s, Contact: &c}, 0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
