@@ -17,13 +17,17 @@
 //   - Outbox, AckOutbox and OutboxDepth are the dispatcher's side of the outbox.
 //
 // Caveats:
-//   - Sessions are stored as zstd-compressed JSON behind a small binary
-//     header (Options.Uncompressed stores plain JSON). The header carries what
-//     index maintenance and list filters need, so neither decodes the JSON.
-//   - Open creates buckets and reads nothing else; Stats reads counters kept
-//     on every write. Neither grows with the number of sessions.
+//   - Sessions are stored as zstd-compressed JSON (with an embedded
+//     dictionary) behind a small binary header (Options.Uncompressed stores
+//     plain JSON). The header carries what index maintenance needs, so a save
+//     never decodes the previous version.
+//   - Open reads the layout version and creates missing buckets; Stats reads
+//     counters kept on every write. Neither grows with the number of
+//     sessions. A file of an older layout is migrated by Open before it
+//     returns, in short transactions that a later Open resumes.
 //   - Ids may not be empty, contain a NUL byte, or exceed 512 bytes: NUL
-//     separates the parts of composite keys.
+//     separates the parts of composite keys. Canonical UUID session ids are
+//     stored in 16 bytes.
 //   - The session JSON is whatever flows.Session marshals to; a change there
 //     that is not backward compatible needs a migration here.
 package store
