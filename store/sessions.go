@@ -734,7 +734,10 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 		c := tx.Bucket(bRecords).Cursor()
 		start := eventKey(seq, after+1)
 		k, v := c.Seek(start)
-		if k == nil || !bytes.Equal(k, start) {
+		switch {
+		case k == nil:
+			k, v = c.Last()
+		case !bytes.Equal(k, start):
 			k, v = c.Prev()
 		}
 		for ; len(k) == 16 && binary.BigEndian.Uint64(k) == seq && len(out) < limit; k, v = c.Prev() {
