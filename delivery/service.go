@@ -28,7 +28,9 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 
-	client *http.Client // deliveries: guarded dialer, no redirects, no proxy
+	// transport sends deliveries: guarded dialer, no proxy. Requests go to
+	// it directly (see roundTrip): no redirects are followed.
+	transport http.RoundTripper
 	// tokens obtains and caches OAuth 2.0 access tokens the way webhook
 	// calls do (form or JSON token requests, through the same guard).
 	tokens *callout.Service
@@ -78,7 +80,7 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 		results:    make(chan *result, 4*opts.BatchSize),
 		done:       make(chan struct{}),
 	}
-	s.client = newClient(opts)
+	s.transport = newTransport(opts)
 	s.tokens = callout.New(callout.Options{AllowCIDRs: opts.AllowedCIDRs, Logger: opts.Logger, Now: opts.Now, DefaultTimeout: opts.Timeout})
 	err := db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range allBuckets {
@@ -91,6 +93,7 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 			if err := json.Unmarshal(v, &sub); err != nil {
 				return fmt.Errorf("subscription %s: %w", k, err)
 			}
+			sub.ep = newEndpoint(&sub)
 			s.subs[sub.ID] = &sub
 			return nil
 		})
@@ -102,13 +105,14 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// newClient builds the delivery client. Its dialer runs callout's address
-// guard, which judges the resolved address, so DNS cannot smuggle in a
-// private one.
-func newClient(o Options) *http.Client {
+// newTransport builds the delivery transport. Its dialer runs callout's
+// address guard, which judges the resolved address, so DNS cannot smuggle
+// in a private one. Idle connections are kept per endpoint for as many
+// requests as PerEndpoint lets run at once, and then some.
+func newTransport(o Options) *http.Transport {
 	guard := callout.NewGuard(o.AllowedCIDRs)
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
-	tr := &http.Transport{
+	return &http.Transport{
 		Proxy:                 nil, // a proxy would dial for us and bypass the guard
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
@@ -118,8 +122,6 @@ func newClient(o Options) *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &http.Client{Transport: tr, CheckRedirect: noRedirect}
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -166,7 +168,12 @@ func (s *Service) subList() []*Subscription {
 	return out
 }
 
+// setSub caches sub, which must not change afterwards, as the current
+// snapshot of its subscription.
 func (s *Service) setSub(sub *Subscription) {
+	if sub.ep == nil {
+		sub.ep = newEndpoint(sub)
+	}
 	s.subMu.Lock()
 	s.subs[sub.ID] = sub
 	s.subMu.Unlock()
@@ -180,6 +187,7 @@ func (s *Service) dropSub(id string) {
 
 func (sub *Subscription) clone() *Subscription {
 	c := *sub
+	c.ep = nil // worked out again when the clone is cached
 	c.Secrets = slices.Clone(sub.Secrets)
 	for i, sec := range c.Secrets {
 		if sec.ExpiresAt != nil {
