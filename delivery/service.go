@@ -129,11 +129,18 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 func newEventID() string { return "evt_" + uuid.NewString() }
 
 // Notify wakes the dispatcher: call it after committing outbox records.
+// The fan-out that follows wakes the schedule in turn.
 func (s *Service) Notify() {
 	select {
 	case s.kickOutbox <- struct{}{}:
 	default:
 	}
+}
+
+// notifyAll wakes the fan-out and the schedule, after a change made here
+// that may have scheduled deliveries.
+func (s *Service) notifyAll() {
+	s.Notify()
 	s.wake()
 }
 
@@ -242,14 +249,14 @@ func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, e
 		if sub.Disabled {
 			return nil
 		}
-		_, err := s.fanoutTx(tx, pingEvent(sub, now), []*Subscription{sub}, now)
+		_, err := s.fanoutTx(tx, nil, pingEvent(sub, now), []*Subscription{sub}, now)
 		return err
 	})
 	if err != nil {
 		s.dropSub(sub.ID)
 		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
 	}
-	s.Notify()
+	s.notifyAll()
 	return sub.clone(), nil
 }
 
@@ -314,7 +321,7 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 			}
 		}
 		if sub.Disabled && !old.Disabled {
-			if err := disablePendingTx(tx, id, "endpoint disabled: "+sub.DisabledReason); err != nil {
+			if err := disablePendingTx(tx, nil, id, "endpoint disabled: "+sub.DisabledReason); err != nil {
 				return err
 			}
 		}
@@ -324,7 +331,7 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 		s.setSub(old)
 		return nil, fmt.Errorf("subscription %s: %w", id, err)
 	}
-	s.Notify()
+	s.notifyAll()
 	return sub.clone(), nil
 }
 
@@ -346,7 +353,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		s.setSub(old)
 		return fmt.Errorf("subscription %s: %w", id, err)
 	}
-	s.Notify()
+	s.notifyAll()
 	return nil
 }
 
@@ -387,13 +394,13 @@ func (s *Service) Ping(ctx context.Context, id string) (string, error) {
 	now := s.opts.Now().UTC()
 	ev := pingEvent(sub, now)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		_, err := s.fanoutTx(tx, ev, []*Subscription{sub}, now)
+		_, err := s.fanoutTx(tx, nil, ev, []*Subscription{sub}, now)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("subscription %s: ping: %w", id, err)
 	}
-	s.Notify()
+	s.notifyAll()
 	return ev.ID, nil
 }
 
