@@ -21,7 +21,7 @@ var recordStrings = []string{
 
 func TestEncodeDeliveryMatchesJSON(t *testing.T) {
 	base := time.Date(2026, 3, 4, 5, 6, 7, 891011121, time.UTC)
-	zoned := time.Date(2024, 1, 2, 3, 4, 5, 0, time.FixedZone("x", -(5*3600 + 30*60)))
+	zoned := time.Date(2024, 1, 2, 3, 4, 5, 0, time.FixedZone("x", -(5*3600+30*60)))
 	var cases []Delivery
 	for i, s := range recordStrings {
 		next, last := base.Add(time.Duration(i)*time.Second), zoned
