@@ -54,12 +54,12 @@ type Options struct {
 	PruneInterval time.Duration
 	// MaxResponseBytes of a response body kept in the log (default 64 KiB).
 	MaxResponseBytes int
-	// BatchSize is the most outbox records or results written per transaction
-	// (default 1000).
+	// BatchSize is the most outbox records, and the most results, written per
+	// transaction (default 1000).
 	BatchSize int
-	// WriteInterval is the least time between two fan-out transactions, and
-	// between two transactions recording results, unless a batch was full
-	// (default 20 ms). The database has one writer: fewer, larger
+	// WriteInterval is the least time between two of the dispatcher's write
+	// transactions (each fans out the outbox and records results), unless a
+	// batch was full (default 20 ms). The database has one writer: fewer, larger
 	// transactions leave it to the turns' commits more of the time, for a
 	// few more milliseconds of delivery lag.
 	WriteInterval time.Duration
