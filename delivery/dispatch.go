@@ -452,7 +452,7 @@ type commitEffects struct {
 func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 	var fx commitEffects
 	var taken, created int
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		fx, taken, created = commitEffects{}, 0, 0
 		if err := s.recordTx(tx, a, batch, &fx); err != nil {
 			return fmt.Errorf("recording %d results: %w", len(batch), err)
@@ -468,7 +468,7 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 	a.reset()
 	if err != nil && len(batch) > 0 && outbox {
 		s.log.Error("webhook writer: retrying results and outbox apart", "err", err)
-		err = s.db.Update(func(tx *bbolt.Tx) error {
+		err = s.update(func(tx *bbolt.Tx) error {
 			fx = commitEffects{}
 			return s.recordTx(tx, a, batch, &fx)
 		})
@@ -477,7 +477,7 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 			s.log.Error("webhook results not recorded", "count", len(batch), "err", err)
 			fx = commitEffects{}
 		}
-		err = s.db.Update(func(tx *bbolt.Tx) (err error) {
+		err = s.update(func(tx *bbolt.Tx) (err error) {
 			taken, created, err = s.fanoutOutbox(tx, a)
 			return err
 		})
@@ -497,6 +497,14 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 		s.wake()
 	}
 	return taken == s.opts.BatchSize
+}
+
+// update runs one of the dispatcher's write transactions (Options.Update).
+func (s *Service) update(fn func(*bbolt.Tx) error) error {
+	if s.opts.Update != nil {
+		return s.opts.Update(fn)
+	}
+	return s.db.Update(fn)
 }
 
 // recordTx records the results of batch within tx.

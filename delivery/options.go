@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"log/slog"
+
+	"go.etcd.io/bbolt"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -63,6 +65,13 @@ type Options struct {
 	// transactions leave it to the turns' commits more of the time, for a
 	// few more milliseconds of delivery lag.
 	WriteInterval time.Duration
+	// Update, when set, runs the dispatcher's write transactions (fan-out
+	// and results) instead of the database's own Update: the server passes
+	// its store's group commit, so those writes share the turns'
+	// transactions and fsyncs instead of waiting for the writer lock between
+	// them. fn may run more than once (a group that fails is run again
+	// without the failing write); the dispatcher's transactions allow it.
+	Update func(fn func(*bbolt.Tx) error) error
 
 	// AllowedCIDRs are destinations allowed although the address guard denies
 	// them by default (private, loopback, link-local ranges). Empty allows
