@@ -125,11 +125,14 @@ func endpointPrefix(sub string) []byte {
 }
 
 func endpointKey(sub string, created time.Time, id string) []byte {
-	k := make([]byte, len(sub)+1+8+len(id))
-	copy(k, sub)
-	putTime(k[len(sub)+1:], created)
-	copy(k[len(sub)+9:], id)
-	return k
+	return appendEndpointKey(make([]byte, 0, len(sub)+9+len(id)), sub, created, id)
+}
+
+func appendEndpointKey(b []byte, sub string, created time.Time, id string) []byte {
+	b = append(b, sub...)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	putTime(b[len(b)-8:], created)
+	return append(b, id...)
 }
 
 func attemptPrefix(id string) []byte { return append([]byte(id), 0) }
@@ -143,18 +146,16 @@ func attemptKey(id string, n int) []byte {
 
 func putUint64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
 
-// dueKey orders the schedule by endpoint, then time, so each endpoint's due
-// deliveries are one range: a backlog behind one endpoint is never walked to
-// reach another's.
-func dueKey(sub string, t time.Time, id string) []byte { return endpointKey(sub, t, id) }
-
-func putDue(tx *bbolt.Tx, d *Delivery) error {
-	return tx.Bucket(bDue).Put(dueKey(d.EndpointID, *d.NextAttempt, d.ID), []byte(d.MessageID))
+// putDue schedules d. Due keys are endpoint keys: the schedule is ordered by
+// endpoint, then time, so each endpoint's due deliveries are one range and a
+// backlog behind one endpoint is never walked to reach another's.
+func putDue(tx *bbolt.Tx, a *arena, d *Delivery) error {
+	return tx.Bucket(bDue).Put(a.endpointKey(d.EndpointID, *d.NextAttempt, d.ID), a.str(d.MessageID))
 }
 
-func deleteDue(tx *bbolt.Tx, d *Delivery) error {
+func deleteDue(tx *bbolt.Tx, a *arena, d *Delivery) error {
 	if d.NextAttempt == nil {
 		return nil
 	}
-	return tx.Bucket(bDue).Delete(dueKey(d.EndpointID, *d.NextAttempt, d.ID))
+	return tx.Bucket(bDue).Delete(a.endpointKey(d.EndpointID, *d.NextAttempt, d.ID))
 }

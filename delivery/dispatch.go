@@ -19,8 +19,8 @@ const scanBudget = 65536
 
 // Start runs the dispatcher in the background until ctx is cancelled: it
 // moves outbox records to deliveries, sends due deliveries through a worker
-// pool and records the results in batched transactions, and prunes old
-// deliveries. Wait blocks until it has stopped.
+// pool and records the results, fan-out and results in the same batched
+// transactions, and prunes old deliveries. Wait blocks until it has stopped.
 func (s *Service) Start(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("delivery: already started")
@@ -29,14 +29,12 @@ func (s *Service) Start(ctx context.Context) error {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		s.writer()
+		s.writer(ctx)
 	}()
-	loops := make(chan struct{}, 3)
-	go func() { s.fanout(ctx); loops <- struct{}{} }()
+	loops := make(chan struct{}, 2)
 	go func() { s.pump(ctx); loops <- struct{}{} }()
 	go func() { s.pruneLoop(ctx); loops <- struct{}{} }()
 	go func() {
-		<-loops
 		<-loops
 		<-loops
 		// The pump no longer starts workers, so Wait cannot race an Add.
@@ -52,32 +50,6 @@ func (s *Service) Start(ctx context.Context) error {
 // requests under way were abandoned (they stay scheduled and are sent again
 // after a restart) and every recorded result is committed.
 func (s *Service) Wait() { <-s.done }
-
-// fanout moves outbox records to deliveries whenever woken, at most once
-// per WriteInterval so that the records of many commits share a transaction.
-func (s *Service) fanout(ctx context.Context) {
-	t := time.NewTicker(s.opts.PollInterval)
-	defer t.Stop()
-	pause := time.NewTimer(time.Hour)
-	defer pause.Stop()
-	for ctx.Err() == nil {
-		if err := s.drainOutbox(ctx); err != nil {
-			s.log.Error("webhook outbox", "err", err)
-		}
-		pause.Reset(s.opts.WriteInterval)
-		select {
-		case <-ctx.Done():
-			return
-		case <-pause.C:
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.kickOutbox:
-		case <-t.C:
-		}
-	}
-}
 
 // pump hands due deliveries to the endpoint queues whenever woken, and at
 // the earliest due time or the poll interval otherwise.
@@ -105,74 +77,52 @@ func (s *Service) pump(ctx context.Context) {
 	}
 }
 
-// drainOutbox turns outbox records into deliveries, BatchSize records per
-// transaction, deleting each record in the transaction that fans it out.
-func (s *Service) drainOutbox(ctx context.Context) error {
-	for ctx.Err() == nil {
-		// An empty write transaction still syncs to disk: look first.
-		if s.empty(bOutbox) {
-			return nil
-		}
-		n := 0
-		created := 0
-		err := s.db.Update(func(tx *bbolt.Tx) error {
-			n, created = 0, 0
-			ob := tx.Bucket(bOutbox)
-			if ob == nil {
-				return nil
+// fanoutOutbox turns up to BatchSize outbox records into deliveries within
+// tx, deleting each record in the transaction that fans it out. n is the
+// number of records taken, created the number of deliveries.
+func (s *Service) fanoutOutbox(tx *bbolt.Tx, a *arena) (n, created int, err error) {
+	ob := tx.Bucket(bOutbox)
+	if ob == nil {
+		return 0, 0, nil
+	}
+	now := s.opts.Now().UTC()
+	subs := s.subList()
+	var targets []*Subscription
+	c := ob.Cursor()
+	for k, v := c.First(); k != nil && n < s.opts.BatchSize; k, v = c.First() {
+		n++
+		var ev Event
+		if err := jsonv1.Unmarshal(v, &ev); err != nil || ev.ID == "" || ev.Type == "" {
+			if err == nil {
+				err = errors.New("missing id or type")
 			}
-			now := s.opts.Now().UTC()
-			subs := s.subList()
-			var done [][]byte
-			c := ob.Cursor()
-			for k, v := c.First(); k != nil && n < s.opts.BatchSize; k, v = c.Next() {
-				n++
-				done = append(done, bytes.Clone(k))
-				var ev Event
-				if err := jsonv1.Unmarshal(v, &ev); err != nil || ev.ID == "" || ev.Type == "" {
-					if err == nil {
-						err = errors.New("missing id or type")
-					}
-					s.log.Error("webhook outbox: record rejected", "key", fmt.Sprintf("%x", k), "err", err)
-					if err := tx.Bucket(bRejected).Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
-						return err
-					}
-					continue
-				}
-				var targets []*Subscription
-				for _, sub := range subs {
-					if sub.matches(&ev) {
-						targets = append(targets, sub)
-					}
-				}
-				ds, err := s.fanoutTx(tx, &ev, targets, now)
-				if err != nil {
-					return fmt.Errorf("event %s: %w", ev.ID, err)
-				}
-				created += len(ds)
+			s.log.Error("webhook outbox: record rejected", "key", fmt.Sprintf("%x", k), "err", err)
+			if err := tx.Bucket(bRejected).Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
+				return n, created, err
 			}
-			for _, k := range done {
-				if err := ob.Delete(k); err != nil {
-					return err
+		} else {
+			targets = targets[:0]
+			for _, sub := range subs {
+				if sub.matches(&ev) {
+					targets = append(targets, sub)
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			ds, err := s.fanoutTx(tx, a, &ev, targets, now)
+			if err != nil {
+				return n, created, fmt.Errorf("event %s: %w", ev.ID, err)
+			}
+			created += len(ds)
 		}
-		if created > 0 {
-			s.wake()
-		}
-		if n < s.opts.BatchSize {
-			return nil
+		// The cursor stays on the deleted record's neighbour: First again.
+		if err := c.Delete(); err != nil {
+			return n, created, err
 		}
 	}
-	return nil
+	return n, created, nil
 }
 
 // fanoutTx creates one pending delivery of ev per subscription in subs.
-func (s *Service) fanoutTx(tx *bbolt.Tx, ev *Event, subs []*Subscription, now time.Time) ([]*Delivery, error) {
+func (s *Service) fanoutTx(tx *bbolt.Tx, a *arena, ev *Event, subs []*Subscription, now time.Time) ([]*Delivery, error) {
 	if len(subs) == 0 {
 		return nil, nil
 	}
@@ -206,7 +156,7 @@ func (s *Service) fanoutTx(tx *bbolt.Tx, ev *Event, subs []*Subscription, now ti
 			EndpointID: sub.ID, MessageID: ev.ID, Status: StatusPending,
 			EventTime: ts.UTC(), CreatedAt: now, NextAttempt: &n, Payload: payload,
 		}
-		if err := writeNewDelivery(tx, d); err != nil {
+		if err := writeNewDelivery(tx, a, d); err != nil {
 			return nil, err
 		}
 		out = append(out, d)
@@ -214,34 +164,37 @@ func (s *Service) fanoutTx(tx *bbolt.Tx, ev *Event, subs []*Subscription, now ti
 	return out, nil
 }
 
-func writeNewDelivery(tx *bbolt.Tx, d *Delivery) error {
-	if err := putDelivery(tx, d); err != nil {
+func writeNewDelivery(tx *bbolt.Tx, a *arena, d *Delivery) error {
+	id := a.str(d.ID)
+	if err := putDelivery(tx, a, id, d); err != nil {
 		return err
 	}
 	pb := tx.Bucket(bPayloads)
 	pb.FillPercent = 0.9
-	if err := pb.Put([]byte(d.ID), d.Payload); err != nil {
+	if err := pb.Put(id, d.Payload); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bByEndpoint).Put(endpointKey(d.EndpointID, d.CreatedAt, d.ID), []byte(d.Status)); err != nil {
+	if err := tx.Bucket(bByEndpoint).Put(a.endpointKey(d.EndpointID, d.CreatedAt, d.ID), statusValue(d.Status)); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bByTime).Put(timeIDKey(d.CreatedAt, d.ID), []byte(d.EndpointID)); err != nil {
+	if err := tx.Bucket(bByTime).Put(a.timeIDKey(d.CreatedAt, d.ID), a.str(d.EndpointID)); err != nil {
 		return err
 	}
-	return putDue(tx, d)
+	return putDue(tx, a, d)
 }
 
-func putDelivery(tx *bbolt.Tx, d *Delivery) error {
-	c := *d
-	c.Payload = nil
-	raw, err := jsonv1.Marshal(&c)
+// putDelivery writes d, payload left out; id is d.ID as bytes, or nil.
+func putDelivery(tx *bbolt.Tx, a *arena, id []byte, d *Delivery) error {
+	raw, err := a.delivery(d)
 	if err != nil {
 		return err
 	}
+	if id == nil {
+		id = a.str(d.ID)
+	}
 	b := tx.Bucket(bDeliveries)
 	b.FillPercent = 0.9 // ids are time-ordered UUIDs: mostly appends
-	return b.Put([]byte(d.ID), raw)
+	return b.Put(id, raw)
 }
 
 func getDelivery(tx *bbolt.Tx, id string) (*Delivery, error) {
@@ -413,22 +366,47 @@ func (s *Service) attempt(j *job) *result {
 	return r
 }
 
-// writer records results, as many per transaction as have arrived. After a
-// batch that was not full it waits WriteInterval, so that results arriving
-// one by one share a transaction.
-func (s *Service) writer() {
+// writer records results and fans out the outbox, both in one transaction
+// per round: the results that have arrived and the outbox records waiting,
+// up to BatchSize of each. After a round that filled neither batch it waits
+// WriteInterval, so that results arriving one by one and commits notifying
+// one by one share a transaction. The database has one writer: fewer, larger
+// transactions leave it to the turns' commits more of the time. Once ctx
+// ends it only records results, until the results channel is closed.
+func (s *Service) writer(ctx context.Context) {
+	var a arena
 	batch := make([]*result, 0, s.opts.BatchSize)
-	full := false
-	for r := range s.results {
+	tick := time.NewTicker(s.opts.PollInterval)
+	defer tick.Stop()
+	outbox := true // records may have waited for a start
+	full, closed := false, false
+	for !closed {
 		if !full {
+			kick, poll := s.kickOutbox, tick.C
+			if ctx.Err() != nil {
+				kick, poll = nil, nil
+			}
+			if len(batch) == 0 && !outbox {
+				select {
+				case r, ok := <-s.results:
+					if !ok {
+						return
+					}
+					batch = append(batch, r)
+				case <-kick:
+					outbox = true
+				case <-poll:
+					outbox = true
+				}
+			}
 			time.Sleep(s.opts.WriteInterval)
 		}
-		batch = append(batch[:0], r)
 	fill:
 		for len(batch) < s.opts.BatchSize {
 			select {
 			case r, ok := <-s.results:
 				if !ok {
+					closed = true
 					break fill
 				}
 				batch = append(batch, r)
@@ -436,8 +414,27 @@ func (s *Service) writer() {
 				break fill
 			}
 		}
-		full = len(batch) == s.opts.BatchSize
-		s.commit(batch)
+		select {
+		case <-s.kickOutbox:
+			outbox = true
+		default:
+		}
+		if ctx.Err() != nil {
+			outbox = false
+		}
+		// An empty write transaction still syncs to disk: look first.
+		if outbox && len(batch) == 0 && s.empty(bOutbox) {
+			outbox = false
+		}
+		if len(batch) == 0 && !outbox {
+			full = false
+			continue
+		}
+		moreOutbox := s.round(&a, batch, outbox)
+		full = len(batch) == s.opts.BatchSize || moreOutbox
+		outbox = moreOutbox
+		clear(batch)
+		batch = batch[:0]
 	}
 }
 
@@ -446,55 +443,121 @@ type commitEffects struct {
 	outcomes []string
 	lags     []time.Duration
 	attempts []string
-	kick     bool
 }
 
-func (s *Service) commit(batch []*result) {
+// round runs one transaction recording batch and, when outbox is set,
+// fanning out the outbox; more says the outbox had more records than one
+// transaction takes. Should it fail, the two parts are tried apart, so that
+// neither holds back the other.
+func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 	var fx commitEffects
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		fx = commitEffects{}
-		now := s.opts.Now().UTC()
-		states := map[string]*endpointState{}
-		disabledNow := map[string]*Subscription{}
-		for _, r := range batch {
-			if r.canceled {
-				continue
-			}
-			if err := s.apply(tx, r, now, states, disabledNow, &fx); err != nil {
-				return err
-			}
+	var taken, created int
+	err := s.update(func(tx *bbolt.Tx) error {
+		fx, taken, created = commitEffects{}, 0, 0
+		if err := s.recordTx(tx, a, batch, &fx); err != nil {
+			return fmt.Errorf("recording %d results: %w", len(batch), err)
 		}
-		eb := tx.Bucket(bEndpoints)
-		for id, st := range states {
-			if s.sub(id) == nil {
-				continue
+		if outbox {
+			var err error
+			if taken, created, err = s.fanoutOutbox(tx, a); err != nil {
+				return fmt.Errorf("outbox: %w", err)
 			}
-			raw, _ := json.Marshal(st)
-			if err := eb.Put([]byte(id), raw); err != nil {
-				return err
-			}
-		}
-		for _, sub := range disabledNow {
-			fx.disabled = append(fx.disabled, sub)
 		}
 		return nil
 	})
-	if err != nil {
+	a.reset()
+	if err != nil && len(batch) > 0 && outbox {
+		s.log.Error("webhook writer: retrying results and outbox apart", "err", err)
+		err = s.update(func(tx *bbolt.Tx) error {
+			fx = commitEffects{}
+			return s.recordTx(tx, a, batch, &fx)
+		})
+		a.reset()
+		if err != nil {
+			s.log.Error("webhook results not recorded", "count", len(batch), "err", err)
+			fx = commitEffects{}
+		}
+		err = s.update(func(tx *bbolt.Tx) (err error) {
+			taken, created, err = s.fanoutOutbox(tx, a)
+			return err
+		})
+		a.reset()
+		if err != nil {
+			s.log.Error("webhook outbox", "err", err)
+			taken, created = 0, 0
+		}
+	} else if err != nil {
 		// Nothing was recorded: the deliveries are still due and go again.
-		s.log.Error("webhook results not recorded", "count", len(batch), "err", err)
-		fx = commitEffects{}
+		s.log.Error("webhook writer: nothing recorded", "results", len(batch), "err", err)
+		fx, taken, created = commitEffects{}, 0, 0
 	}
+	s.afterRecord(batch, &fx)
+	if len(batch) > 0 || created > 0 {
+		// Freed room on an endpoint, new deliveries or new retry times.
+		s.wake()
+	}
+	return taken == s.opts.BatchSize
+}
+
+// update runs one of the dispatcher's write transactions (Options.Update).
+func (s *Service) update(fn func(*bbolt.Tx) error) error {
+	if s.opts.Update != nil {
+		return s.opts.Update(fn)
+	}
+	return s.db.Update(fn)
+}
+
+// recordTx records the results of batch within tx.
+func (s *Service) recordTx(tx *bbolt.Tx, a *arena, batch []*result, fx *commitEffects) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	now := s.opts.Now().UTC()
+	states := map[string]*endpointState{}
+	disabledNow := map[string]*Subscription{}
+	for _, r := range batch {
+		if r.canceled {
+			continue
+		}
+		if err := s.apply(tx, a, r, now, states, disabledNow, fx); err != nil {
+			return err
+		}
+	}
+	eb := tx.Bucket(bEndpoints)
+	for id, st := range states {
+		if s.sub(id) == nil {
+			continue
+		}
+		raw, err := a.endpointState(st)
+		if err != nil {
+			return err
+		}
+		if err := eb.Put(a.str(id), raw); err != nil {
+			return err
+		}
+	}
+	for _, sub := range disabledNow {
+		fx.disabled = append(fx.disabled, sub)
+	}
+	return nil
+}
+
+// afterRecord applies what a committed batch changed outside the database
+// and lets its deliveries be scheduled again.
+func (s *Service) afterRecord(batch []*result, fx *commitEffects) {
 	for _, sub := range fx.disabled {
 		s.setSub(sub)
 		s.log.Warn("webhook endpoint disabled", "subscription", sub.ID, "url", sub.URL, "reason", sub.DisabledReason)
 	}
-	s.m.record(&fx)
+	s.m.record(fx)
+	if len(batch) == 0 {
+		return
+	}
 	s.schedMu.Lock()
 	for _, r := range batch {
 		delete(s.inflight, r.d.ID)
 	}
 	s.schedMu.Unlock()
-	s.wake()
 }
 
 func (s *Service) state(tx *bbolt.Tx, states map[string]*endpointState, id string) *endpointState {
@@ -511,17 +574,17 @@ func (s *Service) state(tx *bbolt.Tx, states map[string]*endpointState, id strin
 
 // apply records one result: the attempt, the delivery's new status and next
 // attempt, the endpoint's health, and disabling when the rules say so.
-func (s *Service) apply(tx *bbolt.Tx, r *result, now time.Time, states map[string]*endpointState, disabledNow map[string]*Subscription, fx *commitEffects) error {
+func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states map[string]*endpointState, disabledNow map[string]*Subscription, fx *commitEffects) error {
 	d, err := getDelivery(tx, r.d.ID)
 	if err != nil {
 		return err
 	}
 	if d == nil {
 		// Pruned or never written: drop the due entry that pointed at it.
-		return deleteDue(tx, r.d)
+		return deleteDue(tx, a, r.d)
 	}
 	oldStatus := d.Status
-	if err := deleteDue(tx, d); err != nil {
+	if err := deleteDue(tx, a, d); err != nil {
 		return err
 	}
 	d.NextAttempt = nil
@@ -532,20 +595,20 @@ func (s *Service) apply(tx *bbolt.Tx, r *result, now time.Time, states map[strin
 			d.Status = StatusFailed
 		}
 		fx.outcomes = append(fx.outcomes, d.Status)
-		return s.saveDelivery(tx, d, oldStatus)
+		return saveDelivery(tx, a, d, oldStatus)
 	}
 
 	ex := r.ex
 	d.Attempts++
 	att := ex.attempt
 	att.DeliveryID, att.Number = d.ID, d.Attempts
-	raw, err := json.Marshal(att)
+	raw, err := a.attempt(&att)
 	if err != nil {
 		return err
 	}
 	ab := tx.Bucket(bAttempts)
 	ab.FillPercent = 0.9
-	if err := ab.Put(attemptKey(d.ID, d.Attempts), raw); err != nil {
+	if err := ab.Put(a.attemptKey(d.ID, d.Attempts), raw); err != nil {
 		return err
 	}
 	fx.attempts = append(fx.attempts, att.Outcome)
@@ -558,7 +621,7 @@ func (s *Service) apply(tx *bbolt.Tx, r *result, now time.Time, states map[strin
 		st.LastSuccess, st.ConsecutiveFailures, st.FailingSince = att.Time, 0, time.Time{}
 		fx.outcomes = append(fx.outcomes, StatusSucceeded)
 		fx.lags = append(fx.lags, now.Sub(d.EventTime))
-		return s.saveDelivery(tx, d, oldStatus)
+		return saveDelivery(tx, a, d, oldStatus)
 	}
 
 	st.LastFailure = att.Time
@@ -573,7 +636,7 @@ func (s *Service) apply(tx *bbolt.Tx, r *result, now time.Time, states map[strin
 		reason = fmt.Sprintf("no successful delivery since %s (%s)", st.FailingSince.Format(time.RFC3339), s.opts.DisableAfter)
 	}
 	if reason != "" {
-		if err := s.disableTx(tx, d.EndpointID, reason, now, ex.status, disabledNow); err != nil {
+		if err := s.disableTx(tx, a, d.EndpointID, reason, now, ex.status, disabledNow); err != nil {
 			return err
 		}
 	}
@@ -590,34 +653,31 @@ func (s *Service) apply(tx *bbolt.Tx, r *result, now time.Time, states map[strin
 	if retry < 0 {
 		d.Status, d.Manual = StatusFailed, false
 		fx.outcomes = append(fx.outcomes, StatusFailed)
-		return s.saveDelivery(tx, d, oldStatus)
+		return saveDelivery(tx, a, d, oldStatus)
 	}
 	next := now.Add(retry)
 	d.NextAttempt = &next
 	d.Status = StatusPending
-	if err := putDue(tx, d); err != nil {
+	if err := putDue(tx, a, d); err != nil {
 		return err
 	}
-	return s.saveDelivery(tx, d, oldStatus)
+	return saveDelivery(tx, a, d, oldStatus)
 }
 
-func (s *Service) saveDelivery(tx *bbolt.Tx, d *Delivery, oldStatus string) error {
-	return saveDeliveryTx(tx, d, oldStatus)
-}
-
-func saveDeliveryTx(tx *bbolt.Tx, d *Delivery, oldStatus string) error {
-	if err := putDelivery(tx, d); err != nil {
+// saveDelivery writes d and, when its status changed, its by-endpoint entry.
+func saveDelivery(tx *bbolt.Tx, a *arena, d *Delivery, oldStatus string) error {
+	if err := putDelivery(tx, a, nil, d); err != nil {
 		return err
 	}
 	if d.Status == oldStatus {
 		return nil
 	}
-	return tx.Bucket(bByEndpoint).Put(endpointKey(d.EndpointID, d.CreatedAt, d.ID), []byte(d.Status))
+	return tx.Bucket(bByEndpoint).Put(a.endpointKey(d.EndpointID, d.CreatedAt, d.ID), statusValue(d.Status))
 }
 
 // disableTx disables an endpoint and tells the other subscriptions with an
 // endpoint.disabled event, in the transaction that recorded the failure.
-func (s *Service) disableTx(tx *bbolt.Tx, id, reason string, now time.Time, status int, disabledNow map[string]*Subscription) error {
+func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.Time, status int, disabledNow map[string]*Subscription) error {
 	cur := s.sub(id)
 	if cur == nil || cur.Disabled || disabledNow[id] != nil {
 		return nil
@@ -628,7 +688,7 @@ func (s *Service) disableTx(tx *bbolt.Tx, id, reason string, now time.Time, stat
 		return err
 	}
 	disabledNow[id] = sub
-	if err := disablePendingTx(tx, id, "endpoint disabled: "+reason); err != nil {
+	if err := disablePendingTx(tx, a, id, "endpoint disabled: "+reason); err != nil {
 		return err
 	}
 	data, _ := json.Marshal(map[string]any{
@@ -642,14 +702,14 @@ func (s *Service) disableTx(tx *bbolt.Tx, id, reason string, now time.Time, stat
 			targets = append(targets, o)
 		}
 	}
-	_, err := s.fanoutTx(tx, ev, targets, now)
+	_, err := s.fanoutTx(tx, a, ev, targets, now)
 	return err
 }
 
 // disablePendingTx marks an endpoint's pending deliveries disabled and takes
 // them off the schedule. One already in flight is recorded as usual when its
 // result arrives.
-func disablePendingTx(tx *bbolt.Tx, endpointID, why string) error {
+func disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string) error {
 	prefix := endpointPrefix(endpointID)
 	var ids []string
 	c := tx.Bucket(bDue).Cursor()
@@ -664,12 +724,12 @@ func disablePendingTx(tx *bbolt.Tx, endpointID, why string) error {
 		if d == nil {
 			continue
 		}
-		if err := deleteDue(tx, d); err != nil {
+		if err := deleteDue(tx, a, d); err != nil {
 			return err
 		}
 		old := d.Status
 		d.Status, d.NextAttempt, d.LastError, d.Manual = StatusDisabled, nil, why, false
-		if err := saveDeliveryTx(tx, d, old); err != nil {
+		if err := saveDelivery(tx, a, d, old); err != nil {
 			return err
 		}
 	}

@@ -16,7 +16,10 @@
 // deletes the record in the same transaction. Due deliveries (index dl_due,
 // keyed by endpoint, then next-attempt time) are queued per endpoint, sent by at most
 // Options.PerEndpoint workers per endpoint, and their results recorded in
-// batched transactions. No network call happens inside a transaction.
+// batched transactions. One writer goroutine runs both the fan-out and the
+// recording, in the same transactions, so delivery takes bbolt's single
+// writer lock as seldom as it can. No network call happens inside a
+// transaction.
 //
 // Delivery is at least once: a result lost in a crash or shutdown leaves the
 // delivery due, so it is sent again with the same webhook-id, which receivers

@@ -165,7 +165,7 @@ func (s *Service) Retry(ctx context.Context, id string) (*Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Notify()
+	s.notifyAll()
 	return out, nil
 }
 
@@ -210,7 +210,7 @@ func (s *Service) Recover(ctx context.Context, endpointID string, since time.Tim
 	if err != nil {
 		return 0, err
 	}
-	s.Notify()
+	s.notifyAll()
 	return n, nil
 }
 
@@ -228,7 +228,7 @@ func (s *Service) resendable(endpointID string) error {
 func (s *Service) requeueTx(tx *bbolt.Tx, d *Delivery, now time.Time) error {
 	old := d.Status
 	if d.NextAttempt != nil {
-		if err := deleteDue(tx, d); err != nil {
+		if err := deleteDue(tx, nil, d); err != nil {
 			return err
 		}
 	} else {
@@ -236,10 +236,10 @@ func (s *Service) requeueTx(tx *bbolt.Tx, d *Delivery, now time.Time) error {
 	}
 	d.Status = StatusPending
 	d.NextAttempt = &now
-	if err := putDue(tx, d); err != nil {
+	if err := putDue(tx, nil, d); err != nil {
 		return err
 	}
-	return s.saveDelivery(tx, d, old)
+	return saveDelivery(tx, nil, d, old)
 }
 
 // Prune deletes deliveries (and their attempts) created before the retention

@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"log/slog"
+
+	"go.etcd.io/bbolt"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -54,15 +56,22 @@ type Options struct {
 	PruneInterval time.Duration
 	// MaxResponseBytes of a response body kept in the log (default 64 KiB).
 	MaxResponseBytes int
-	// BatchSize is the most outbox records or results written per transaction
-	// (default 1000).
+	// BatchSize is the most outbox records, and the most results, written per
+	// transaction (default 1000).
 	BatchSize int
-	// WriteInterval is the least time between two fan-out transactions, and
-	// between two transactions recording results, unless a batch was full
-	// (default 20 ms). The database has one writer: fewer, larger
+	// WriteInterval is the least time between two of the dispatcher's write
+	// transactions (each fans out the outbox and records results), unless a
+	// batch was full (default 20 ms). The database has one writer: fewer, larger
 	// transactions leave it to the turns' commits more of the time, for a
 	// few more milliseconds of delivery lag.
 	WriteInterval time.Duration
+	// Update, when set, runs the dispatcher's write transactions (fan-out
+	// and results) instead of the database's own Update: the server passes
+	// its store's group commit, so those writes share the turns'
+	// transactions and fsyncs instead of waiting for the writer lock between
+	// them. fn may run more than once (a group that fails is run again
+	// without the failing write); the dispatcher's transactions allow it.
+	Update func(fn func(*bbolt.Tx) error) error
 
 	// AllowedCIDRs are destinations allowed although the address guard denies
 	// them by default (private, loopback, link-local ranges). Empty allows

@@ -3,6 +3,7 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,9 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parleyhq/parley/callout"
@@ -36,40 +37,56 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 	now := s.opts.Now()
 	ex := &exchange{attempt: Attempt{Time: now.UTC()}}
 	att := &ex.attempt
+	ep := sub.endpoint()
 
 	body, ctype := payload, "application/json"
 	if sub.ContentType == flows.ContentForm {
 		body = []byte(url.Values{"payload": {string(payload)}}.Encode())
 		ctype = "application/x-www-form-urlencoded"
 	}
-	secrets := sub.secretValues()
-	att.Request = flows.HTTPTrace{Method: sub.Method, URL: redactURL(sub.URL, secrets)}
+	secrets := ep.secrets
+	att.Request = flows.HTTPTrace{Method: sub.Method, URL: ep.redactedURL}
 	if sub.ContentType == flows.ContentForm {
 		att.Request.Body = string(body) // a JSON body is the payload: stored once
+	}
+	if ep.urlErr != nil {
+		att.Outcome, att.Error = flows.OutcomeError, ep.urlErr.Error()
+		return ex
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, sub.Method, sub.URL, bytes.NewReader(body))
+	// The URL was parsed once per subscription; the transport only reads it.
+	req, err := http.NewRequestWithContext(ctx, sub.Method, "", bytes.NewReader(body))
 	if err != nil {
 		att.Outcome, att.Error = flows.OutcomeError, err.Error()
 		return ex
 	}
-	for k, v := range sub.Headers {
-		req.Header.Set(k, v)
+	req.URL, req.Host = ep.url, ep.host
+	// One map and one backing array for every value, canonical names set
+	// directly: what Header.Set would produce, without its allocations.
+	h := make(http.Header, len(ep.headers)+6)
+	vals := make([]string, 0, len(ep.headers)+5)
+	set := func(name, v string) {
+		vals = append(vals, v)
+		h[name] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
-	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", s.opts.UserAgent)
+	for _, hd := range ep.headers {
+		set(hd.name, hd.value)
 	}
-	req.Header.Set("Content-Type", ctype)
-	req.Header.Set(HeaderID, msgID)
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set(HeaderSignature, signAll(sub.activeKeys(now), msgID, now.Unix(), body))
+	if !ep.hasAgent {
+		set("User-Agent", s.opts.UserAgent)
+	}
+	set("Content-Type", ctype)
+	set("Webhook-Id", msgID)
+	set("Webhook-Timestamp", strconv.FormatInt(now.Unix(), 10))
+	set("Webhook-Signature", signatureHeader(ep.signers, msgID, now, body))
+	req.Header = h
 
 	start := time.Now()
 	token, authErr := s.authorize(ctx, req, sub)
 	if token != "" {
-		secrets = append(secrets, token)
+		secrets = append(secrets[:len(secrets):len(secrets)], token)
 	}
 	att.Request.Headers = redactHeaders(req.Header, secrets)
 	if authErr != nil {
@@ -78,25 +95,17 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 		return ex
 	}
 
-	resp, err := s.client.Do(req)
+	resp, err := s.roundTrip(req, ep)
 	if err != nil {
 		att.DurationMS = ms(time.Since(start))
 		att.Outcome, att.Error = classify(err), err.Error()
 		return ex
 	}
-	limit := int64(s.opts.MaxResponseBytes)
-	rb, readErr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	// Drain a little more so the connection can be reused.
-	_, _ = io.CopyN(io.Discard, resp.Body, 256<<10)
-	resp.Body.Close()
+	rb, truncated, readErr := s.readBody(resp)
 	att.DurationMS = ms(time.Since(start))
 
 	ex.status = resp.StatusCode
-	trace := &flows.HTTPTrace{Status: resp.StatusCode, Headers: redactHeaders(resp.Header, secrets)}
-	if int64(len(rb)) > limit {
-		rb, trace.Truncated = rb[:limit], true
-	}
-	trace.Body = string(rb)
+	trace := &flows.HTTPTrace{Status: resp.StatusCode, Headers: redactHeaders(resp.Header, secrets), Body: rb, Truncated: truncated}
 	att.Response = trace
 	switch {
 	case ex.success():
@@ -118,6 +127,53 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 		}
 	}
 	return ex
+}
+
+// roundTrip sends req as an http.Client without a cookie jar or timeout
+// that never follows redirects would, but straight to the transport: the
+// client's redirect bookkeeping copies every request's headers and URL.
+// Like the client it sends the URL's user info as basic auth unless the
+// request has an Authorization header, and wraps errors in *url.Error.
+func (s *Service) roundTrip(req *http.Request, ep *endpoint) (*http.Response, error) {
+	if ep.urlAuth != "" && req.Header.Get("Authorization") == "" {
+		req.Header["Authorization"] = []string{ep.urlAuth}
+	}
+	resp, err := s.transport.RoundTrip(req)
+	if err != nil {
+		var tlsErr tls.RecordHeaderError
+		if errors.As(err, &tlsErr) && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch
+		}
+		return nil, &url.Error{Op: ep.errOp, URL: ep.errURL, Err: err}
+	}
+	return resp, nil
+}
+
+// bodyBufs are scratch buffers for reading response bodies.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readBody reads at most MaxResponseBytes of the response for the log, drains
+// a little more so the connection can be reused, and closes the body. Most
+// receivers answer with an empty body, which costs nothing here.
+func (s *Service) readBody(resp *http.Response) (body string, truncated bool, err error) {
+	defer resp.Body.Close()
+	if resp.ContentLength == 0 {
+		return "", false, nil
+	}
+	limit := int64(s.opts.MaxResponseBytes)
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	_, _ = io.CopyN(io.Discard, resp.Body, 256<<10)
+	rb := buf.Bytes()
+	if int64(len(rb)) > limit {
+		rb, truncated = rb[:limit], true
+	}
+	body = string(rb)
+	if buf.Cap() <= 64<<10 {
+		bodyBufs.Put(buf)
+	}
+	return body, truncated, err
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -180,9 +236,31 @@ func (s *Service) authorize(ctx context.Context, req *http.Request, sub *Subscri
 
 // sensitiveHeader reports header names whose values are credentials.
 func sensitiveHeader(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range []string{"auth", "token", "secret", "password", "key", "cookie", "session"} {
-		if strings.Contains(n, w) {
+	for _, w := range sensitiveWords {
+		if containsFold(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+var sensitiveWords = []string{"auth", "token", "secret", "password", "key", "cookie", "session"}
+
+// containsFold reports whether s contains the lower-case ASCII word w in any
+// case, without building a lower-case copy of s.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
 			return true
 		}
 	}
@@ -200,17 +278,12 @@ func redactString(v string, secrets []string) string {
 
 func redactHeaders(h http.Header, secrets []string) map[string]string {
 	out := make(map[string]string, len(h))
-	names := make([]string, 0, len(h))
-	for k := range h {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for k, v := range h {
 		if sensitiveHeader(k) {
 			out[k] = redacted
 			continue
 		}
-		out[k] = redactString(strings.Join(h[k], ", "), secrets)
+		out[k] = redactString(strings.Join(v, ", "), secrets)
 	}
 	return out
 }

@@ -11,7 +11,8 @@ func BenchmarkSend(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	defer srv.Close()
 	e := newEnv(b, nil)
-	sub := e.create(Subscription{URL: srv.URL})
+	// The cached snapshot, as the dispatcher sends with.
+	sub := e.svc.sub(e.create(Subscription{URL: srv.URL}).ID)
 	payload := []byte(`{"type":"session.updated","id":"evt_1","data":{}}`)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -28,7 +28,9 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 
-	client *http.Client // deliveries: guarded dialer, no redirects, no proxy
+	// transport sends deliveries: guarded dialer, no proxy. Requests go to
+	// it directly (see roundTrip): no redirects are followed.
+	transport http.RoundTripper
 	// tokens obtains and caches OAuth 2.0 access tokens the way webhook
 	// calls do (form or JSON token requests, through the same guard).
 	tokens *callout.Service
@@ -78,7 +80,7 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 		results:    make(chan *result, 4*opts.BatchSize),
 		done:       make(chan struct{}),
 	}
-	s.client = newClient(opts)
+	s.transport = newTransport(opts)
 	s.tokens = callout.New(callout.Options{AllowCIDRs: opts.AllowedCIDRs, Logger: opts.Logger, Now: opts.Now, DefaultTimeout: opts.Timeout})
 	err := db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range allBuckets {
@@ -91,6 +93,7 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 			if err := json.Unmarshal(v, &sub); err != nil {
 				return fmt.Errorf("subscription %s: %w", k, err)
 			}
+			sub.ep = newEndpoint(&sub)
 			s.subs[sub.ID] = &sub
 			return nil
 		})
@@ -102,13 +105,14 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// newClient builds the delivery client. Its dialer runs callout's address
-// guard, which judges the resolved address, so DNS cannot smuggle in a
-// private one.
-func newClient(o Options) *http.Client {
+// newTransport builds the delivery transport. Its dialer runs callout's
+// address guard, which judges the resolved address, so DNS cannot smuggle
+// in a private one. Idle connections are kept per endpoint for as many
+// requests as PerEndpoint lets run at once, and then some.
+func newTransport(o Options) *http.Transport {
 	guard := callout.NewGuard(o.AllowedCIDRs)
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
-	tr := &http.Transport{
+	return &http.Transport{
 		Proxy:                 nil, // a proxy would dial for us and bypass the guard
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
@@ -118,8 +122,6 @@ func newClient(o Options) *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &http.Client{Transport: tr, CheckRedirect: noRedirect}
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -127,11 +129,18 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 func newEventID() string { return "evt_" + uuid.NewString() }
 
 // Notify wakes the dispatcher: call it after committing outbox records.
+// The fan-out that follows wakes the schedule in turn.
 func (s *Service) Notify() {
 	select {
 	case s.kickOutbox <- struct{}{}:
 	default:
 	}
+}
+
+// notifyAll wakes the fan-out and the schedule, after a change made here
+// that may have scheduled deliveries.
+func (s *Service) notifyAll() {
+	s.Notify()
 	s.wake()
 }
 
@@ -166,7 +175,12 @@ func (s *Service) subList() []*Subscription {
 	return out
 }
 
+// setSub caches sub, which must not change afterwards, as the current
+// snapshot of its subscription.
 func (s *Service) setSub(sub *Subscription) {
+	if sub.ep == nil {
+		sub.ep = newEndpoint(sub)
+	}
 	s.subMu.Lock()
 	s.subs[sub.ID] = sub
 	s.subMu.Unlock()
@@ -180,6 +194,7 @@ func (s *Service) dropSub(id string) {
 
 func (sub *Subscription) clone() *Subscription {
 	c := *sub
+	c.ep = nil // worked out again when the clone is cached
 	c.Secrets = slices.Clone(sub.Secrets)
 	for i, sec := range c.Secrets {
 		if sec.ExpiresAt != nil {
@@ -234,14 +249,14 @@ func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, e
 		if sub.Disabled {
 			return nil
 		}
-		_, err := s.fanoutTx(tx, pingEvent(sub, now), []*Subscription{sub}, now)
+		_, err := s.fanoutTx(tx, nil, pingEvent(sub, now), []*Subscription{sub}, now)
 		return err
 	})
 	if err != nil {
 		s.dropSub(sub.ID)
 		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
 	}
-	s.Notify()
+	s.notifyAll()
 	return sub.clone(), nil
 }
 
@@ -306,7 +321,7 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 			}
 		}
 		if sub.Disabled && !old.Disabled {
-			if err := disablePendingTx(tx, id, "endpoint disabled: "+sub.DisabledReason); err != nil {
+			if err := disablePendingTx(tx, nil, id, "endpoint disabled: "+sub.DisabledReason); err != nil {
 				return err
 			}
 		}
@@ -316,7 +331,7 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 		s.setSub(old)
 		return nil, fmt.Errorf("subscription %s: %w", id, err)
 	}
-	s.Notify()
+	s.notifyAll()
 	return sub.clone(), nil
 }
 
@@ -338,7 +353,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		s.setSub(old)
 		return fmt.Errorf("subscription %s: %w", id, err)
 	}
-	s.Notify()
+	s.notifyAll()
 	return nil
 }
 
@@ -379,13 +394,13 @@ func (s *Service) Ping(ctx context.Context, id string) (string, error) {
 	now := s.opts.Now().UTC()
 	ev := pingEvent(sub, now)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		_, err := s.fanoutTx(tx, ev, []*Subscription{sub}, now)
+		_, err := s.fanoutTx(tx, nil, ev, []*Subscription{sub}, now)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("subscription %s: ping: %w", id, err)
 	}
-	s.Notify()
+	s.notifyAll()
 	return ev.ID, nil
 }
 

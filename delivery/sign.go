@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -71,27 +73,67 @@ func Sign(secret, id string, ts time.Time, body []byte) (string, error) {
 }
 
 func signKey(key []byte, id string, unix int64, body []byte) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id))
-	mac.Write([]byte{'.'})
-	mac.Write(strconv.AppendInt(nil, unix, 10))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return string(appendSignature(make([]byte, 0, 64+len(id)), hmac.New(sha256.New, key), id, unix, body))
 }
 
-// signAll returns the webhook-signature header value: one "v1,..." entry per
-// key, space-separated, so receivers accept the message during a rotation
-// whichever secret they hold.
-func signAll(keys [][]byte, id string, unix int64, body []byte) string {
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(' ')
+// appendSignature appends "v1,<base64 HMAC>" of "id.unix.body" to dst, using
+// the tail of dst as scratch space for the signed prefix so that signing
+// allocates nothing of its own. mac must be freshly keyed or Reset.
+func appendSignature(dst []byte, mac hash.Hash, id string, unix int64, body []byte) []byte {
+	start := len(dst)
+	dst = append(dst, id...)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, unix, 10)
+	dst = append(dst, '.')
+	mac.Write(dst[start:])
+	mac.Write(body)
+	dst = mac.Sum(dst[:start])
+	var sum [sha256.Size]byte
+	copy(sum[:], dst[start:])
+	dst = append(dst[:start], "v1,"...)
+	return base64.StdEncoding.AppendEncode(dst, sum[:])
+}
+
+// signer signs with one key. Its keyed HMAC states are pooled: creating one
+// (two SHA-256 states and the padded key) costs more than signing an event.
+type signer struct {
+	pool sync.Pool // hash.Hash keyed with the secret
+	// expires is the secret's expiry; nil when it has none.
+	expires *time.Time
+}
+
+func newSigner(key []byte, expires *time.Time) *signer {
+	sg := &signer{expires: expires}
+	sg.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return sg
+}
+
+func (sg *signer) activeAt(t time.Time) bool { return sg.expires == nil || sg.expires.After(t) }
+
+func (sg *signer) appendSignature(dst []byte, id string, unix int64, body []byte) []byte {
+	mac := sg.pool.Get().(hash.Hash)
+	mac.Reset()
+	dst = appendSignature(dst, mac, id, unix, body)
+	sg.pool.Put(mac)
+	return dst
+}
+
+// signatureHeader returns the webhook-signature header value: one "v1,..."
+// entry per secret active at now, space-separated, so receivers accept the
+// message during a rotation whichever secret they hold.
+func signatureHeader(signers []*signer, id string, now time.Time, body []byte) string {
+	buf := make([]byte, 0, len(signers)*(len(id)+64))
+	unix := now.Unix()
+	for _, sg := range signers {
+		if !sg.activeAt(now) {
+			continue
 		}
-		b.WriteString(signKey(k, id, unix, body))
+		if len(buf) > 0 {
+			buf = append(buf, ' ')
+		}
+		buf = sg.appendSignature(buf, id, unix, body)
 	}
-	return b.String()
+	return string(buf)
 }
 
 // Verify checks a received webhook against any of secrets, as a receiver

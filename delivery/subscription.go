@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -97,6 +98,9 @@ type Subscription struct {
 	DisabledAt     *time.Time `json:"disabled_at,omitempty"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
+
+	// ep is set by the Service on the snapshots it caches; clone drops it.
+	ep *endpoint
 }
 
 // matches reports whether ev goes to sub.
@@ -116,18 +120,70 @@ func (sub *Subscription) matches(ev *Event) bool {
 	return true
 }
 
-// activeKeys returns the decoded HMAC keys of the secrets active at t.
-func (sub *Subscription) activeKeys(t time.Time) [][]byte {
-	var keys [][]byte
-	for _, s := range sub.Secrets {
-		if !s.activeAt(t) {
-			continue
-		}
-		if k, err := decodeSecret(s.Secret); err == nil {
-			keys = append(keys, k)
+// endpoint is what sending to a subscription needs that stays the same from
+// one request to the next, worked out once per subscription snapshot
+// (snapshots are immutable and replaced on change).
+type endpoint struct {
+	url    *url.URL // parsed sub.URL; nil when urlErr is set
+	host   string   // the Host header that URL gives
+	urlErr error
+	// urlAuth is the basic auth of the URL's user info, sent when the
+	// request has no Authorization header.
+	urlAuth string
+	// errOp and errURL name the request in errors, as http.Client does.
+	errOp, errURL string
+	// redactedURL is sub.URL as the deliveries log shows it.
+	redactedURL string
+	// secrets must never appear in the log (an OAuth 2.0 token is added per request).
+	secrets []string
+	// signers of the secrets that decode, in order, each with its expiry.
+	signers []*signer
+	// headers are the subscription's own headers, names canonical.
+	headers  []header
+	hasAgent bool // headers include a User-Agent
+}
+
+type header struct{ name, value string }
+
+func newEndpoint(sub *Subscription) *endpoint {
+	ep := &endpoint{secrets: sub.secretValues()}
+	// Parsed the way every request would parse it.
+	if r, err := http.NewRequest(sub.Method, sub.URL, nil); err != nil {
+		ep.urlErr = err
+	} else {
+		ep.url, ep.host = r.URL, r.Host
+		ep.errOp = r.Method[:1] + strings.ToLower(r.Method[1:])
+		ep.errURL = r.URL.String()
+		if u := r.URL.User; u != nil {
+			pw, hasPW := u.Password()
+			r.SetBasicAuth(u.Username(), pw)
+			ep.urlAuth = r.Header.Get("Authorization")
+			if hasPW {
+				ep.errURL = strings.Replace(ep.errURL, u.String()+"@", u.Username()+":***@", 1)
+			}
 		}
 	}
-	return keys
+	ep.redactedURL = redactURL(sub.URL, ep.secrets)
+	for _, s := range sub.Secrets {
+		if k, err := decodeSecret(s.Secret); err == nil {
+			ep.signers = append(ep.signers, newSigner(k, s.ExpiresAt))
+		}
+	}
+	for k, v := range sub.Headers {
+		name := http.CanonicalHeaderKey(k)
+		ep.headers = append(ep.headers, header{name, v})
+		ep.hasAgent = ep.hasAgent || (name == "User-Agent" && v != "")
+	}
+	return ep
+}
+
+// endpoint returns sub's prepared state: the cached one for a snapshot that
+// went through setSub, else a fresh one.
+func (sub *Subscription) endpoint() *endpoint {
+	if sub.ep != nil {
+		return sub.ep
+	}
+	return newEndpoint(sub)
 }
 
 // secretValues are strings that must never appear in the deliveries log.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/engine"
@@ -258,7 +259,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.svc.sandboxEnded = s.simMocks.remove
 	if b, isBolt := st.(*store.Bolt); isBolt {
-		d, err := delivery.New(b.DB(), deliveryOptions(cfg))
+		opts := deliveryOptions(cfg)
+		// Delivery's writes join the turns' group commits.
+		opts.Update = func(fn func(*bbolt.Tx) error) error { return b.Group(context.Background(), fn) }
+		d, err := delivery.New(b.DB(), opts)
 		if err != nil {
 			return nil, err
 		}

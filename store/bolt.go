@@ -162,6 +162,15 @@ func (b *Bolt) Close() error {
 	return nil
 }
 
+// Group runs fn in the next group commit, in the same transaction as the
+// turns committed with it, and waits for the outcome: other packages that
+// keep buckets in this file (event delivery) write through it so that they
+// share the turns' fsyncs instead of taking bbolt's writer lock between them.
+// fn must only touch tx, and may run more than once.
+func (b *Bolt) Group(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	return b.group(ctx, fn)
+}
+
 // group runs fn in the next group commit and waits for the outcome. A nil
 // error means fn's writes are durable (unless NoSync).
 func (b *Bolt) group(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
