@@ -53,9 +53,12 @@ const (
 )
 
 // put is bk.Put that keeps track of whether the transaction only appends to bk.
+// It seeks k rather than asking for the last key: bbolt's Cursor.Last does
+// not return when every leaf of the bucket was emptied in the transaction
+// (the outbox after an acknowledgement of all its records, for instance).
 func put(bk *bbolt.Bucket, k, v []byte) error {
 	if bk.FillPercent != fillMixed {
-		if last, _ := bk.Cursor().Last(); last == nil || bytes.Compare(k, last) > 0 {
+		if next, _ := bk.Cursor().Seek(k); next == nil {
 			bk.FillPercent = fillAppend
 		} else {
 			bk.FillPercent = fillMixed

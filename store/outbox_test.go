@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -249,4 +250,34 @@ func TestSharedDB(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestAppendAfterEmptyingBucket appends to the outbox in the transaction that
+// emptied it: bbolt's pages for it are all empty until the commit, and the
+// append (which checks whether it goes past the last key) must still return.
+func TestAppendAfterEmptyingBucket(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	big := json.RawMessage(`"` + strings.Repeat("x", 500) + `"`)
+	for range 50 {
+		if err := b.AppendOutbox(ctx, OutboxRecord{Type: "t", Data: big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, _ := encodeJSON("outbox record", "last", &OutboxRecord{ID: "last", Type: "t", Data: big})
+	err := b.group(ctx, func(tx *bbolt.Tx) error {
+		ob := tx.Bucket(bOutbox)
+		for seq := uint64(1); seq <= 50; seq++ {
+			if err := ob.Delete(u64(seq)); err != nil {
+				return err
+			}
+		}
+		return putOutbox(tx, [][]byte{rec})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := b.Outbox(ctx, 0, 100); err != nil || len(recs) != 1 || recs[0].Record.ID != "last" {
+		t.Fatalf("outbox after emptying and appending: %+v, %v", recs, err)
+	}
 }
