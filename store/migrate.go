@@ -118,44 +118,22 @@ func (b *Bolt) migrateV1() error {
 		return nil
 	})
 	b.log.Info("store: migrating layout 1 to 2", "path", b.db.Path(), "sessions", total)
-	done, lastLog := 0, time.Now()
-	for {
-		var n int
-		err := b.db.Update(func(tx *bbolt.Tx) error {
-			var err error
-			n, err = b.migrateSessions(tx)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate sessions: %w", err)
-		}
-		if n == 0 {
-			break
-		}
-		done += n
+	lastLog := time.Now()
+	done, err := b.inBatches(b.migrateSessions, func(done int) {
 		if time.Since(lastLog) >= 5*time.Second {
 			b.log.Info("store: migrating sessions", "done", done, "of", total, "elapsed", time.Since(start).Round(time.Millisecond))
 			lastLog = time.Now()
 		}
+	})
+	if err != nil {
+		return fmt.Errorf("migrate sessions: %w", err)
 	}
-	contacts := 0
-	for {
-		var n int
-		err := b.db.Update(func(tx *bbolt.Tx) error {
-			var err error
-			n, err = migrateContacts(tx)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate contacts: %w", err)
-		}
-		if n == 0 {
-			break
-		}
-		contacts += n
+	contacts, err := b.inBatches(migrateContacts, nil)
+	if err != nil {
+		return fmt.Errorf("migrate contacts: %w", err)
 	}
 	var leftover map[string]int
-	err := b.db.Update(func(tx *bbolt.Tx) error {
+	err = b.db.Update(func(tx *bbolt.Tx) error {
 		var err error
 		if leftover, err = migrateLeftovers(tx); err != nil {
 			return err
@@ -176,6 +154,28 @@ func (b *Bolt) migrateV1() error {
 		"orphan_timers_kept", leftover["timers"], "orphan_events_dropped", leftover["events"],
 		"orphan_index_entries_dropped", leftover["index"], "elapsed", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// inBatches runs step in one write transaction after another until it
+// reports that it moved nothing, and returns how many it moved in all;
+// progress, when set, sees the running total after each transaction.
+func (b *Bolt) inBatches(step func(*bbolt.Tx) (int, error), progress func(done int)) (int, error) {
+	done := 0
+	for {
+		var n int
+		err := b.db.Update(func(tx *bbolt.Tx) error {
+			var err error
+			n, err = step(tx)
+			return err
+		})
+		if err != nil || n == 0 {
+			return done, err
+		}
+		done += n
+		if progress != nil {
+			progress(done)
+		}
+	}
 }
 
 // migrateSessions moves the first sessions of the layout 1 bucket, with
