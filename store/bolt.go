@@ -155,10 +155,11 @@ func (b *Bolt) Close() error {
 	}
 	close(b.quit)
 	<-b.stopped
+	path := b.db.Path() // bbolt forgets it on Close
 	if err := b.db.Close(); err != nil {
-		return fmt.Errorf("close store: %w", err)
+		return fmt.Errorf("close store %s: %w", path, err)
 	}
-	b.log.Info("store closed", "path", b.db.Path())
+	b.log.Info("store closed", "path", path)
 	return nil
 }
 
