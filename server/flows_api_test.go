@@ -52,11 +52,7 @@ func TestFlowsCRUD(t *testing.T) {
 func TestFlowErrors(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.createFlow(askFlow)
-	cases := []struct {
-		name, method, path, body string
-		status                   int
-		code, field              string
-	}{
+	cases := []apiErrorCase{
 		{"duplicate id", "POST", "/v1/flows", askFlow, 409, CodeConflict, "id"},
 		{"malformed", "POST", "/v1/flows", `{"name":`, 400, CodeMalformedJSON, ""},
 		{"invalid", "POST", "/v1/flows", `{"name":"x","widgets":[{"id":"a","type":"nope"},{"id":"b","type":"send_message","exits":{"Next":"zz"}}]}`, 422, CodeInvalidFlow, "widgets[0].type"},
@@ -69,28 +65,7 @@ func TestFlowErrors(t *testing.T) {
 		{"publish unknown", "POST", "/v1/flows/nope/publish", "", 404, CodeNotFound, ""},
 		{"publish unknown field", "POST", "/v1/flows/ask/publish", `{"rev":1}`, 400, CodeUnknownField, "rev"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var body any
-			if c.body != "" {
-				body = c.body
-			}
-			r := ts.do(c.method, c.path, body)
-			if r.Status != c.status {
-				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
-			}
-			e := r.errorOf(t)
-			if e["code"] != c.code {
-				t.Errorf("code %v, want %s", e["code"], c.code)
-			}
-			if c.field != "" && e["field"] != c.field {
-				t.Errorf("field %v, want %s", e["field"], c.field)
-			}
-			if e["message"] == "" {
-				t.Error("empty message")
-			}
-		})
-	}
+	ts.expectErrors(t, cases)
 	// Every validation problem is reported, not only the first.
 	r := ts.do("POST", "/v1/flows", `{"name":"x","widgets":[{"id":"a","type":"nope"},{"id":"b","type":"send_message","text":"hi","exits":{"Next":"zz"}}]}`)
 	if errs := r.errorOf(t)["errors"].([]any); len(errs) < 2 {

@@ -193,3 +193,39 @@ func (ts *testServer) listen() string {
 	go func() { _ = ts.srv.Serve(ln) }()
 	return "http://" + ln.Addr().String()
 }
+
+// apiErrorCase is a request that must fail with an error of the given
+// status, code and (when set) field.
+type apiErrorCase struct {
+	name, method, path, body string
+	status                   int
+	code, field              string
+}
+
+// expectErrors sends each case and checks the error answer: its status,
+// code, field (when the case names one) and a non-empty message.
+func (ts *testServer) expectErrors(t *testing.T, cases []apiErrorCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var body any
+			if c.body != "" {
+				body = c.body
+			}
+			r := ts.do(c.method, c.path, body)
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
+			}
+			e := r.errorOf(t)
+			if e["code"] != c.code {
+				t.Errorf("code %v, want %s (error %v)", e["code"], c.code, e)
+			}
+			if c.field != "" && e["field"] != c.field {
+				t.Errorf("field %v, want %s (error %v)", e["field"], c.field, e)
+			}
+			if e["message"] == "" {
+				t.Errorf("empty message (error %v)", e)
+			}
+		})
+	}
+}

@@ -104,11 +104,7 @@ func TestSessionErrors(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.BodyLimit = 4096 })
 	ts.createFlow(askFlow)
 	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})["id"].(string)
-	cases := []struct {
-		name, method, path, body string
-		status                   int
-		code, field              string
-	}{
+	cases := []apiErrorCase{
 		{"unknown field", "POST", "/v1/sessions", `{"flow":"ask","colour":"red"}`, 400, CodeUnknownField, "colour"},
 		{"nested unknown field", "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":"tel:1","age":3}}`, 400, CodeUnknownField, "age"},
 		{"wrong type", "POST", "/v1/sessions", `{"flow":7}`, 400, CodeInvalidField, "flow"},
@@ -129,22 +125,7 @@ func TestSessionErrors(t *testing.T) {
 		{"bad limit", "GET", "/v1/sessions?limit=0", "", 400, CodeBadRequest, "limit"},
 		{"unknown route", "GET", "/v1/nothing", "", 404, CodeNotFound, ""},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var body any
-			if c.body != "" {
-				body = c.body
-			}
-			r := ts.do(c.method, c.path, body)
-			if r.Status != c.status {
-				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
-			}
-			e := r.errorOf(t)
-			if e["code"] != c.code || (c.field != "" && e["field"] != c.field) {
-				t.Errorf("error %v, want code %s field %s", e, c.code, c.field)
-			}
-		})
-	}
+	ts.expectErrors(t, cases)
 	// Nothing half-written: the rejected requests started no session.
 	list := ts.must(200, "GET", "/v1/sessions", nil)["sessions"].([]any)
 	if len(list) != 1 {
