@@ -43,7 +43,7 @@ func BenchmarkOutboxRecords(b *testing.B) {
 	ev := []flows.Event{{Type: flows.EventMessageOut, Text: "Thanks"}, {Type: flows.EventResultSaved, Widget: "ask", Name: "Name"}, {Type: flows.EventSessionEnded}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if n := len(outboxRecords(s, ev, "")); n != 3 {
+		if n := len(outboxRecords(s, ev, "", nil)); n != 3 {
 			b.Fatalf("%d records, want 3", n)
 		}
 	}

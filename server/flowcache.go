@@ -110,8 +110,26 @@ func (fc *flowCache) readCurrent(ctx context.Context, id string) (int, error) {
 	return latest.Revision, nil
 }
 
-// changed drops what is known of a flow's current revision; call it after
-// a revision of the flow is saved or published.
+// save stores a new revision of a flow. The server writes flows only through
+// save, publish and remove, which keep the cache in step with the store.
+func (fc *flowCache) save(ctx context.Context, nf store.NewFlow) (*store.FlowRevision, error) {
+	defer fc.changed(nf.ID)
+	return fc.store.SaveFlow(ctx, nf)
+}
+
+// publish makes a revision (0: the latest) the one new sessions start on.
+func (fc *flowCache) publish(ctx context.Context, id string, rev int) (*store.FlowInfo, error) {
+	defer fc.changed(id)
+	return fc.store.Publish(ctx, id, rev)
+}
+
+// remove deletes a flow with all its revisions.
+func (fc *flowCache) remove(ctx context.Context, id string) error {
+	defer fc.forget(id)
+	return fc.store.DeleteFlow(ctx, id)
+}
+
+// changed drops what is known of a flow's current revision.
 func (fc *flowCache) changed(id string) {
 	fc.mu.Lock()
 	delete(fc.current, id)

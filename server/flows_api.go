@@ -119,8 +119,7 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, e
 	}
 	out := make([]savedFlow, 0, len(todo))
 	for _, p := range todo {
-		rev, err := s.store.SaveFlow(ctx, p.nf)
-		s.svc.flows.changed(p.nf.ID)
+		rev, err := s.svc.flows.save(ctx, p.nf)
 		if err != nil {
 			return nil, err
 		}
@@ -233,8 +232,7 @@ func (s *Server) updateFlow(c *fiber.Ctx) error {
 	if _, err := s.store.GetFlow(c.UserContext(), id, 0); err != nil {
 		return flowNotFound(err, id, 0)
 	}
-	rev, err := s.store.SaveFlow(c.UserContext(), store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc})
-	s.svc.flows.changed(id)
+	rev, err := s.svc.flows.save(c.UserContext(), store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc})
 	if err != nil {
 		return err
 	}
@@ -245,10 +243,9 @@ func (s *Server) deleteFlow(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	s.flowMu.Lock()
 	defer s.flowMu.Unlock()
-	if err := s.store.DeleteFlow(c.UserContext(), id); err != nil {
+	if err := s.svc.flows.remove(c.UserContext(), id); err != nil {
 		return flowNotFound(err, id, 0)
 	}
-	s.svc.flows.forget(id)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -268,8 +265,7 @@ func (s *Server) publishFlow(c *fiber.Ctx) error {
 	if b.Revision < 0 {
 		return badRequest("revision", "revision must be positive")
 	}
-	info, err := s.store.Publish(c.UserContext(), id, b.Revision)
-	s.svc.flows.changed(id)
+	info, err := s.svc.flows.publish(c.UserContext(), id, b.Revision)
 	if err != nil {
 		return flowNotFound(err, id, b.Revision)
 	}

@@ -117,15 +117,9 @@ type completedData struct {
 // it that leaves the session running yields session.updated; a turn that
 // saves results also yields session.updated, whichever turn it is; a turn
 // that ends the session yields session.finished, and flow.completed when it
-// completed.
-func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string) []store.OutboxRecord {
-	return wantedRecords(sess, events, launchedBy, nil)
-}
-
-// wantedRecords is outboxRecords without the events that wanted reports
-// nothing subscribes to (nil: keep all). They are neither built nor written:
-// delivery would drop them when fanning out.
-func wantedRecords(sess *flows.Session, events []flows.Event, launchedBy string, wanted func(typ, environment, flowID string) bool) []store.OutboxRecord {
+// completed. Events that wanted reports nothing subscribes to (nil: keep all)
+// are neither built nor written: delivery would drop them when fanning out.
+func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string, wanted func(typ, environment, flowID string) bool) []store.OutboxRecord {
 	var out []store.OutboxRecord
 	want := func(typ string) bool { return wanted == nil || wanted(typ, sess.Environment, sess.FlowID) }
 	add := func(typ string, at time.Time, data any) {

@@ -23,7 +23,7 @@ func TestSessionUpdatedCarriesMessages(t *testing.T) {
 		{Type: flows.EventSessionEnded, SessionStatus: flows.StatusCompleted},
 	}
 	var updated map[string]any
-	for _, rec := range outboxRecords(sess, turn, "") {
+	for _, rec := range outboxRecords(sess, turn, "", nil) {
 		if rec.Type == delivery.EventSessionUpdated {
 			if err := json.Unmarshal(rec.Data, &updated); err != nil {
 				t.Fatal(err)
@@ -35,7 +35,7 @@ func TestSessionUpdatedCarriesMessages(t *testing.T) {
 		t.Fatalf("session.updated of a timer-fired turn: %v", updated)
 	}
 
-	for _, rec := range outboxRecords(sess, turn, "api") {
+	for _, rec := range outboxRecords(sess, turn, "api", nil) {
 		if rec.Type == delivery.EventSessionUpdated {
 			t.Errorf("a launch with no saved results sent session.updated: %s", rec.Data)
 		}

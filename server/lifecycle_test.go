@@ -49,7 +49,7 @@ func TestOutboxRecordsByTurn(t *testing.T) {
 				sess.EndedAt = &ended
 			}
 			var got []string
-			for _, r := range outboxRecords(sess, tt.events, tt.launchedBy) {
+			for _, r := range outboxRecords(sess, tt.events, tt.launchedBy, nil) {
 				got = append(got, r.Type)
 				if r.Environment != flows.EnvSandbox || r.FlowID != "f" {
 					t.Errorf("%s: environment %q, flow %q", r.Type, r.Environment, r.FlowID)

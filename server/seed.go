@@ -88,12 +88,10 @@ func (s *Server) seedFlow(ctx context.Context, fsys fs.FS, file, dir string) (st
 			return "", "", err
 		}
 	}
-	if _, err := s.store.SaveFlow(ctx, store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc}); err != nil {
+	if _, err := s.svc.flows.save(ctx, store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc}); err != nil {
 		return "", "", err
 	}
-	_, err = s.store.Publish(ctx, id, 0)
-	s.svc.flows.changed(id)
-	if err != nil {
+	if _, err := s.svc.flows.publish(ctx, id, 0); err != nil {
 		return "", "", err
 	}
 	return id, f.Kind, nil

@@ -330,7 +330,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	}
 	reply := buildReply(sess, c.events)
 	t := &store.Turn{
-		Session: sess, Events: c.events, Outbox: wantedRecords(sess, c.events, c.launchedBy, s.wanted),
+		Session: sess, Events: c.events, Outbox: outboxRecords(sess, c.events, c.launchedBy, s.wanted),
 		Channel: c.channel, MessageID: c.messageID, PrevUpdated: c.prev,
 	}
 	if sess.Contact.URN != "" {

@@ -353,8 +353,7 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 	if err != nil {
 		return "", nil, err
 	}
-	rev, err := s.store.SaveFlow(ctx, store.NewFlow{ID: id, Name: nameOf(f) + " (draft)", Kind: f.Kind, Definition: draft})
-	s.svc.flows.changed(id)
+	rev, err := s.svc.flows.save(ctx, store.NewFlow{ID: id, Name: nameOf(f) + " (draft)", Kind: f.Kind, Definition: draft})
 	if err != nil {
 		return "", nil, err
 	}
