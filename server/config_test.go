@@ -44,6 +44,28 @@ func TestServeFlags(t *testing.T) {
 					t.Errorf("flags: %+v", c)
 				}
 			}, ""},
+		{"session cache default", nil, nil, func(t *testing.T, c Config) {
+			if c.SessionCache != DefaultSessionCache {
+				t.Errorf("session cache %d, want %d", c.SessionCache, DefaultSessionCache)
+			}
+		}, ""},
+		{"session cache off from env", nil, map[string]string{EnvSessionCache: "0"}, func(t *testing.T, c Config) {
+			if c.SessionCache != -1 {
+				t.Errorf("PARLEY_SESSION_CACHE=0: session cache %d, want -1 (none)", c.SessionCache)
+			}
+		}, ""},
+		{"session cache off by flag", []string{"--session-cache", "0"}, map[string]string{EnvSessionCache: "50"}, func(t *testing.T, c Config) {
+			if c.SessionCache != -1 {
+				t.Errorf("--session-cache 0: session cache %d, want -1 (none)", c.SessionCache)
+			}
+		}, ""},
+		{"session cache sized by env", nil, map[string]string{EnvSessionCache: "50"}, func(t *testing.T, c Config) {
+			if c.SessionCache != 50 {
+				t.Errorf("PARLEY_SESSION_CACHE=50: session cache %d", c.SessionCache)
+			}
+		}, ""},
+		{"negative session cache", []string{"--session-cache", "-5"}, nil, nil, "--session-cache"},
+		{"bad env session cache", nil, map[string]string{EnvSessionCache: "many"}, nil, EnvSessionCache},
 		{"short key", []string{"--api-key", "short"}, nil, nil, "too short"},
 		{"bad cidr", []string{"--allow-cidr", "nope"}, nil, nil, "nope"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, nil, "xml"},
