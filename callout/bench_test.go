@@ -2,7 +2,9 @@ package callout
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/parleyhq/parley/flows"
@@ -41,6 +43,60 @@ func BenchmarkCall(b *testing.B) { benchCall(b, nil) }
 
 func BenchmarkCallOAuth2Cached(b *testing.B) {
 	benchCall(b, func(ts *tokenServer) *flows.WebhookAuth { return ts.auth(flows.AuthOAuth2ClientCredentials, "") })
+}
+
+// orderAnswer is what the order-status example's lookup gets back.
+var orderAnswer = []byte(`{"status":"Shipped","order":"CU001","name":"Ben Haggerty","order_number":"PLAT2012","ship_date":"October 9th","delivery_date":"April 3rd","description":"Vogue White Wall x 4"}`)
+
+// lookup is one order-status lookup as the webhook widget makes it: the
+// default body built from the session, a POST, the JSON answer read into
+// @extra and a mapping.
+func lookup(b *testing.B, s *Service, cfg *flows.WebhookConfig, sess *flows.Session, flow *flows.Flow) {
+	body, ctype, err := BuildBody(cfg, sess, flow, "", "ch-1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := NewRequest(cfg, cfg.URL, map[string]string{}, body, ctype)
+	res := s.Call(context.Background(), req)
+	if res.Outcome != flows.OutcomeSuccess {
+		b.Fatal(res.Outcome, res.Error)
+	}
+	_ = Event(req, res)
+	extra := Extra(res)
+	if v, _ := Extract(extra, map[string]string{"Order Status": "status"}); v["Order Status"] != "Shipped" {
+		b.Fatalf("answer %s", extra)
+	}
+}
+
+// BenchmarkOrderLookup is the order-status example's webhook call against a
+// loopback server, one caller at a time and from many goroutines at once (as
+// the server's sessions call).
+func BenchmarkOrderLookup(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(orderAnswer)
+	}))
+	b.Cleanup(srv.Close)
+	s := New(Options{AllowCIDRs: loopback})
+	cfg := &flows.WebhookConfig{Method: "POST", URL: srv.URL + "/orders", TimeoutSeconds: 10}
+	b.Run("serial", func(b *testing.B) {
+		sess, flow := testSession()
+		b.ReportAllocs()
+		for b.Loop() {
+			lookup(b, s, cfg, sess, flow)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			sess, flow := testSession()
+			for pb.Next() {
+				lookup(b, s, cfg, sess, flow)
+			}
+		})
+	})
 }
 
 var _ http.HandlerFunc = (*tokenServer)(nil).serve
