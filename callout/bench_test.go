@@ -14,8 +14,9 @@ import (
 
 func BenchmarkDefaultBodyJSON(b *testing.B) {
 	sess, flow := testSession()
+	cfg := &flows.WebhookConfig{Method: "POST"}
 	for b.Loop() {
-		if _, _, err := EncodeBody(DefaultBody(sess, flow, nil), nil, flows.ContentJSON); err != nil {
+		if _, _, err := BuildBody(cfg, sess, flow, "", ""); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -236,6 +236,13 @@ func BuildBody(c *flows.WebhookConfig, sess *flows.Session, flow *flows.Flow, cu
 	case flows.BodyLegacy:
 		return EncodeBody(LegacyBody(sess, flow, channel), c.ExtraJSON, c.ContentType)
 	default:
+		if len(bytes.TrimSpace(c.ExtraJSON)) == 0 && contentTypeHeader(c.ContentType) == MIMEJSON {
+			b, err := appendDefaultBody(make([]byte, 0, 512), sess, flow, c.Include)
+			if err != nil {
+				return nil, "", fmt.Errorf("encoding the body: %w", err)
+			}
+			return b, MIMEJSON, nil
+		}
 		return EncodeBody(DefaultBody(sess, flow, c.Include), c.ExtraJSON, c.ContentType)
 	}
 }

@@ -1,0 +1,181 @@
+package callout
+
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// appendDefaultBody appends the JSON encoding of DefaultBody(sess, flow,
+// groups) to dst, byte for byte what marshal gives for the map (keys sorted,
+// no HTML escaping) without building it: the default payload is what most
+// webhook calls send, and the map and reflection cost more than the call's
+// own bookkeeping. TestDefaultBodyEncoding holds the two to the same bytes.
+func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroups) ([]byte, error) {
+	all := groups == nil
+	results := sess.Results()
+	keys := make([]string, 0, len(results))
+	for k, r := range results {
+		if r != nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+
+	dst = append(dst, '{')
+	if c := sess.Call; c != nil && (all || groups.Call) {
+		dst = append(dst, `"call":{"cli":`...)
+		dst = appendString(dst, c.CLI)
+		dst = append(dst, `,"id":`...)
+		dst = appendString(dst, c.ID)
+		dst = append(dst, `,"start":`...)
+		dst = appendString(dst, stamp(c.Start))
+		dst = append(dst, `,"state":`...)
+		dst = appendString(dst, c.State)
+		dst = append(dst, `,"to":`...)
+		dst = appendString(dst, c.To)
+		dst = append(dst, "},"...)
+	}
+	dst = append(dst, `"contact":{"name":`...)
+	dst = appendString(dst, sess.Contact.Name)
+	dst = append(dst, `,"urn":`...)
+	dst = appendString(dst, sess.Contact.URN)
+	dst = append(dst, `},"extra":`...)
+	if len(bytes.TrimSpace(sess.Extra)) == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		// Whatever the session holds is decoded and encoded again, as the
+		// map does: keys sorted, numbers as written, invalid JSON as null.
+		b, err := marshal(decodeJSON(sess.Extra))
+		if err != nil {
+			return nil, err
+		}
+		dst = append(dst, b...)
+	}
+	id, name, rev := sess.FlowID, "", sess.Revision
+	if top := sess.Top(); top != nil {
+		id, rev = top.FlowID, top.Revision
+	}
+	if flow != nil {
+		id, name, rev = flow.ID, flow.Name, flow.Revision
+	}
+	dst = append(dst, `,"flow":{"id":`...)
+	dst = appendString(dst, id)
+	dst = append(dst, `,"name":`...)
+	dst = appendString(dst, name)
+	dst = append(dst, `,"revision":`...)
+	dst = strconv.AppendInt(dst, int64(rev), 10)
+	dst = append(dst, '}')
+	if all || groups.FlowKeys {
+		dst = append(dst, `,"flow_keys":{`...)
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			dst = appendString(dst, results[k].Value)
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `,"results":{`...)
+	for i, k := range keys {
+		r := results[k]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, `:{"category":`...)
+		dst = appendString(dst, r.Category)
+		dst = append(dst, `,"input":`...)
+		dst = appendString(dst, r.Input)
+		dst = append(dst, `,"name":`...)
+		dst = appendString(dst, r.Name)
+		dst = append(dst, `,"value":`...)
+		dst = appendString(dst, r.Value)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `},"session":`...)
+	dst = appendString(dst, sess.ID)
+	dst = append(dst, `,"text":`...)
+	dst = appendString(dst, sess.Input)
+	if all || groups.UserKeys {
+		dst = append(dst, `,"user_keys":{`...)
+		fields := sess.Contact.Fields
+		fk := make([]string, 0, len(fields))
+		for k := range fields {
+			fk = append(fk, k)
+		}
+		slices.Sort(fk)
+		for i, k := range fk {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			dst = appendString(dst, fields[k])
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}'), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string the way encoding/json does without
+// HTML escaping: quotes, backslashes and control characters escaped, invalid
+// UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
