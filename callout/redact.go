@@ -44,10 +44,23 @@ type Redactor struct {
 // NewRedactor returns a redactor for auth's secrets plus the named extra
 // headers (compared case-insensitively).
 func NewRedactor(auth *flows.WebhookAuth, secretHeaders ...string) *Redactor {
-	r := &Redactor{headers: map[string]bool{}}
-	for _, h := range secretHeaders {
-		r.headers[strings.ToLower(h)] = true
+	return newRedactor(auth, secretHeaderSet(secretHeaders))
+}
+
+// secretHeaderSet is the lower-case set of extra secret header names.
+func secretHeaderSet(names []string) map[string]bool {
+	set := make(map[string]bool, len(names))
+	for _, h := range names {
+		set[strings.ToLower(h)] = true
 	}
+	return set
+}
+
+// newRedactor returns a redactor for auth's secrets with a set of extra secret
+// header names from secretHeaderSet, which it shares and never changes: a
+// service builds the set once for all its calls.
+func newRedactor(auth *flows.WebhookAuth, headers map[string]bool) *Redactor {
+	r := &Redactor{headers: headers}
 	if auth != nil {
 		r.AddValue(auth.Password, auth.Token, auth.ClientSecret)
 		if auth.Type == flows.AuthBasic {
@@ -62,13 +75,23 @@ func NewRedactor(auth *flows.WebhookAuth, secretHeaders ...string) *Redactor {
 // headers, secret query parameters and a URL password, so that a receiver
 // echoing them back does not leak them into the answer's trace.
 func (r *Redactor) Learn(rawURL string, headers map[string]string) {
+	var u *url.URL
+	// Only a URL with user info or a query can carry secrets: spare the parse.
+	if strings.ContainsAny(rawURL, "@?") {
+		u, _ = url.Parse(rawURL)
+	}
+	r.learn(u, headers)
+}
+
+// learn is Learn with the URL already parsed (nil: unparseable, or nothing
+// in it to learn).
+func (r *Redactor) learn(u *url.URL, headers map[string]string) {
 	for k, v := range headers {
 		if r.IsSecretHeader(k) {
 			r.AddValue(v)
 		}
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
+	if u == nil {
 		return
 	}
 	if u.User != nil {
@@ -87,10 +110,15 @@ func (r *Redactor) Learn(rawURL string, headers map[string]string) {
 // than four characters are ignored: replacing them would mangle unrelated text,
 // and they only travel in headers that are redacted by name.
 func (r *Redactor) AddValue(vals ...string) {
+	added := false
 	for _, v := range vals {
 		if len(v) >= 4 {
 			r.values = append(r.values, v)
+			added = true
 		}
+	}
+	if !added {
+		return
 	}
 	// Longest first, so a secret containing another is replaced whole.
 	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
@@ -129,6 +157,21 @@ func (r *Redactor) URL(raw string) string {
 	if err != nil {
 		return r.String(raw)
 	}
+	return r.redactURL(u)
+}
+
+// parsedURL is URL for raw already parsed as u (nil if it did not parse);
+// u is not changed.
+func (r *Redactor) parsedURL(raw string, u *url.URL) string {
+	if u == nil {
+		return r.String(raw)
+	}
+	c := *u
+	return r.redactURL(&c)
+}
+
+// redactURL redacts u in place and returns it as text.
+func (r *Redactor) redactURL(u *url.URL) string {
 	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), Redacted)

@@ -3,6 +3,7 @@ package callout
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,7 @@ type Service struct {
 	guard       *Guard
 	transport   http.RoundTripper
 	secretHdrs  []string
+	secretSet   map[string]bool // secretHdrs, lower case, shared by every call's redactor
 	log         *slog.Logger
 	now         func() time.Time
 	maxRequest  int
@@ -101,6 +103,7 @@ func New(o Options) *Service {
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
+	s.secretSet = secretHeaderSet(s.secretHdrs)
 	s.guard = NewGuard(o.AllowCIDRs)
 	s.transport = s.buildTransport(o)
 	return s
@@ -163,8 +166,13 @@ type attemptResult struct {
 // in the result (Outcome, Error), never a Go error.
 func (s *Service) Call(ctx context.Context, req *flows.WebhookRequest) *flows.WebhookResult {
 	start := time.Now()
-	red := NewRedactor(req.Auth, s.secretHdrs...)
-	red.Learn(req.URL, req.Headers)
+	red := newRedactor(req.Auth, s.secretSet)
+	// The URL is parsed once for the check, the redactor and the traces.
+	u, uerr := url.Parse(req.URL)
+	if uerr != nil {
+		u = nil
+	}
+	red.learn(u, req.Headers)
 	res := &flows.WebhookResult{}
 	defer func() {
 		res.Elapsed = time.Since(start)
@@ -174,9 +182,9 @@ func (s *Service) Call(ctx context.Context, req *flows.WebhookRequest) *flows.We
 	if method == "" {
 		method = http.MethodPost
 	}
-	if err := s.check(method, req); err != nil {
+	if err := s.check(method, req, u); err != nil {
 		res.Outcome, res.Error = flows.OutcomeFailure, red.String(err.Error())
-		res.Request = s.requestTrace(method, req.URL, nil, req.Body, req, red)
+		res.Request = s.requestTrace(method, u, nil, req.Body, req, red)
 		return res
 	}
 	retryable := req.RetryUnsafe || method == http.MethodGet || method == http.MethodPut || method == http.MethodDelete
@@ -188,11 +196,15 @@ func (s *Service) Call(ctx context.Context, req *flows.WebhookRequest) *flows.We
 	var calls []flows.WebhookCall
 	retries, refreshed := 0, false
 	for attempt := 1; ; attempt++ {
-		a := s.attempt(ctx, method, req, attempt, red)
+		a := s.attempt(ctx, method, req, u, attempt, red)
 		calls = append(calls, a.calls...)
 		res.Attempts = attempt
 		res.Outcome, res.Status, res.Body, res.Error = a.outcome, a.status, a.body, a.err
-		res.Headers = red.Headers(a.headers)
+		// The answer's headers as redacted for its trace: the same map.
+		res.Headers = nil
+		if a.response != nil {
+			res.Headers = a.response.Headers
+		}
 		res.Request, res.Response = a.request, a.response
 		if ctx.Err() != nil {
 			break
@@ -246,13 +258,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // check refuses requests that cannot be sent.
-func (s *Service) check(method string, req *flows.WebhookRequest) error {
+func (s *Service) check(method string, req *flows.WebhookRequest, u *url.URL) error {
 	switch method {
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 	default:
 		return fmt.Errorf("method %q is not supported (GET, POST, PUT, PATCH or DELETE)", req.Method)
 	}
-	if err := checkURL(req.URL); err != nil {
+	if err := checkParsedURL(req.URL, u); err != nil {
 		return fmt.Errorf("url: %w", err)
 	}
 	if len(req.Body) > s.maxRequest {
@@ -269,6 +281,14 @@ func (s *Service) check(method string, req *flows.WebhookRequest) error {
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
+		u = nil
+	}
+	return checkParsedURL(raw, u)
+}
+
+// checkParsedURL is checkURL for raw already parsed as u (nil if it did not parse).
+func checkParsedURL(raw string, u *url.URL) error {
+	if u == nil {
 		return fmt.Errorf("%q is not a valid URL", raw)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
@@ -306,7 +326,7 @@ func contentType(ct string) string {
 	return ct
 }
 
-func (s *Service) attempt(ctx context.Context, method string, req *flows.WebhookRequest, n int, red *Redactor) *attemptResult {
+func (s *Service) attempt(ctx context.Context, method string, req *flows.WebhookRequest, u *url.URL, n int, red *Redactor) *attemptResult {
 	timeout := req.Timeout
 	if timeout <= 0 {
 		timeout = s.timeout
@@ -351,7 +371,7 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 					// The token server answered, but not with a token.
 					a.outcome = flows.OutcomeFailure
 				}
-				a.request = s.requestTrace(method, req.URL, hreq.Header, req.Body, req, red)
+				a.request = s.requestTrace(method, u, hreq.Header, req.Body, req, red)
 				return a
 			}
 			red.AddValue(tok.value)
@@ -359,16 +379,21 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 			hreq.Header.Set("Authorization", tok.header())
 		}
 	}
-	a.request = s.requestTrace(method, req.URL, hreq.Header, req.Body, req, red)
+	a.request = s.requestTrace(method, u, hreq.Header, req.Body, req, red)
 	call := flows.WebhookCall{Attempt: n, Request: a.request}
 	defer func() {
 		call.Response, call.Error = a.response, a.err
 		a.calls = append(a.calls, call)
 	}()
 
-	client := &http.Client{Transport: s.transport, CheckRedirect: redirectPolicy(req.FollowRedirects)}
 	start := time.Now()
-	resp, err := client.Do(hreq)
+	var resp *http.Response
+	if req.FollowRedirects {
+		client := &http.Client{Transport: s.transport, CheckRedirect: redirectPolicy(true)}
+		resp, err = client.Do(hreq)
+	} else {
+		resp, err = s.roundTrip(hreq)
+	}
 	if err != nil {
 		call.ElapsedMS = time.Since(start).Milliseconds()
 		a.outcome, a.err = classify(err), red.String(unwrapURLError(err).Error())
@@ -409,6 +434,28 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 	return a
 }
 
+// roundTrip sends a request that follows no redirects straight to the
+// transport, doing what http.Client would do for it: Basic auth from the
+// URL's user info when no Authorization header is set, the scheme mismatch
+// error, errors wrapped in *url.Error. The client's redirect bookkeeping
+// copies every request's headers, which a call that follows no redirects
+// does not need.
+func (s *Service) roundTrip(req *http.Request) (*http.Response, error) {
+	if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {
+		p, _ := u.Password()
+		req.SetBasicAuth(u.Username(), p)
+	}
+	resp, err := s.transport.RoundTrip(req)
+	if err != nil {
+		var tlsErr tls.RecordHeaderError
+		if errors.As(err, &tlsErr) && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch
+		}
+		return nil, &url.Error{Op: req.Method[:1] + strings.ToLower(req.Method[1:]), URL: req.URL.Redacted(), Err: err}
+	}
+	return resp, nil
+}
+
 // classify maps a transport error to an outcome.
 func classify(err error) string {
 	var ne net.Error
@@ -440,7 +487,7 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-func (s *Service) requestTrace(method, rawURL string, h http.Header, body []byte, req *flows.WebhookRequest, red *Redactor) *flows.HTTPTrace {
+func (s *Service) requestTrace(method string, u *url.URL, h http.Header, body []byte, req *flows.WebhookRequest, red *Redactor) *flows.HTTPTrace {
 	limit := req.MaxResponse
 	if limit <= 0 {
 		limit = s.maxResponse
@@ -451,7 +498,7 @@ func (s *Service) requestTrace(method, rawURL string, h http.Header, body []byte
 			h.Set(k, v)
 		}
 	}
-	t := &flows.HTTPTrace{Method: method, URL: red.URL(rawURL), Headers: red.Headers(h)}
+	t := &flows.HTTPTrace{Method: method, URL: red.parsedURL(req.URL, u), Headers: red.Headers(h)}
 	t.Body, t.Truncated = cut(red.Body(body, h.Get("Content-Type"), false), limit)
 	return t
 }
@@ -460,6 +507,9 @@ func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, res *f
 	level := slog.LevelDebug
 	if res.Outcome != flows.OutcomeSuccess {
 		level = slog.LevelInfo
+	}
+	if !s.log.Enabled(ctx, level) {
+		return
 	}
 	attrs := []slog.Attr{
 		slog.String("method", strings.ToUpper(req.Method)), slog.String("url", red.URL(req.URL)),

@@ -342,3 +342,33 @@ func TestRetryRespectsDeadline(t *testing.T) {
 		t.Fatal("the call waited until the deadline")
 	}
 }
+
+// A URL's user info is sent as Basic auth unless the call sets its own
+// Authorization header, and stays out of the trace.
+func TestURLUserInfo(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.Header.Get("Authorization")))
+	})
+	s := newService(t, Options{})
+	withUser := strings.Replace(srv.URL, "http://", "http://ana:url-s3cret@", 1) + "/x"
+	res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: withUser})
+	if string(res.Body) != "Basic YW5hOnVybC1zM2NyZXQ=" {
+		t.Fatalf("server saw Authorization %q", res.Body)
+	}
+	if strings.Contains(res.Request.URL, "url-s3cret") || !strings.Contains(res.Request.URL, "ana:") {
+		t.Errorf("trace URL %q", res.Request.URL)
+	}
+	res = call(t, s, &flows.WebhookRequest{Method: "GET", URL: withUser, Headers: map[string]string{"Authorization": "Bearer own"}})
+	if string(res.Body) != "Bearer own" {
+		t.Fatalf("server saw Authorization %q, want the call's own", res.Body)
+	}
+}
+
+// An https URL answered in plain HTTP says so.
+func TestSchemeMismatch(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {})
+	res := call(t, newService(t, Options{}), &flows.WebhookRequest{Method: "GET", URL: strings.Replace(srv.URL, "http://", "https://", 1)})
+	if res.Outcome != flows.OutcomeError || res.Error != http.ErrSchemeMismatch.Error() {
+		t.Fatalf("outcome %q error %q", res.Outcome, res.Error)
+	}
+}
