@@ -126,9 +126,32 @@ func (r *Redactor) AddValue(vals ...string) {
 
 // IsSecretHeader reports whether a header's value is always redacted.
 func (r *Redactor) IsSecretHeader(name string) bool {
+	if plain, ok := commonHeaders[name]; ok && len(r.headers) == 0 {
+		return !plain
+	}
 	n := strings.ToLower(name)
 	return secretHeaderNames[n] || r.headers[n] || looksSecret(n)
 }
+
+// commonHeaders are header names most calls send or get back, as net/http
+// spells them, with whether the built-in rules leave them readable: every
+// trace redacts its headers, and lower-casing each name to judge it again
+// would cost more than the rest of the redaction.
+var commonHeaders = func() map[string]bool {
+	m := map[string]bool{}
+	for _, h := range []string{
+		"Accept", "Accept-Encoding", "Accept-Language", "Accept-Ranges", "Age", "Authorization",
+		"Cache-Control", "Connection", "Content-Encoding", "Content-Language", "Content-Length",
+		"Content-Type", "Cookie", "Date", "Etag", "Expires", "Host", "Keep-Alive", "Last-Modified",
+		"Location", "Pragma", "Retry-After", "Server", "Set-Cookie", "Strict-Transport-Security",
+		"Transfer-Encoding", "User-Agent", "Vary", "Via", "X-Content-Type-Options", "X-Frame-Options",
+		"X-Powered-By", "X-Request-Id",
+	} {
+		n := strings.ToLower(h)
+		m[h] = !secretHeaderNames[n] && !looksSecret(n)
+	}
+	return m
+}()
 
 func looksSecret(name string) bool {
 	n := strings.ToLower(name)

@@ -98,3 +98,24 @@ func TestRedactorURL(t *testing.T) {
 		}
 	}
 }
+
+// The names judged in advance are judged as any other name would be, and
+// extra secret names still apply to them.
+func TestCommonHeaders(t *testing.T) {
+	plain := &Redactor{}
+	for name, ok := range commonHeaders {
+		n := strings.ToLower(name)
+		if want := secretHeaderNames[n] || looksSecret(n); plain.IsSecretHeader(name) != want || ok == want {
+			t.Errorf("%s: secret %v, want %v", name, plain.IsSecretHeader(name), want)
+		}
+	}
+	r := NewRedactor(nil, "x-request-id", "Server")
+	for _, name := range []string{"X-Request-Id", "Server", "Authorization"} {
+		if !r.IsSecretHeader(name) {
+			t.Errorf("%s is not redacted with extra secret headers %v", name, r.headers)
+		}
+	}
+	if r.IsSecretHeader("Content-Type") {
+		t.Error("Content-Type redacted")
+	}
+}
