@@ -109,6 +109,7 @@ func BenchmarkSaveTurnSeeded(b *testing.B) {
 	b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	tx0, cs0 := st.DB().Stats().TxStats, st.CommitStats()
 	b.ResetTimer()
+	cpu := startCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			n := int(next.Add(1))
@@ -119,6 +120,7 @@ func BenchmarkSaveTurnSeeded(b *testing.B) {
 		}
 	})
 	b.StopTimer()
+	cpu.report(b, b.N)
 	tx1, cs1 := st.DB().Stats().TxStats, st.CommitStats()
 	commits := float64(cs1.Commits - cs0.Commits)
 	turns := float64(cs1.Turns - cs0.Turns)
@@ -149,6 +151,7 @@ func BenchmarkLoadSession(b *testing.B) {
 				ids[i] = sampleID(i)
 			}
 			b.ReportAllocs()
+			cpu := startCPU()
 			i := 0
 			for b.Loop() {
 				i++
@@ -156,6 +159,7 @@ func BenchmarkLoadSession(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			cpu.report(b, b.N)
 		})
 	}
 }

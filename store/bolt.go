@@ -19,7 +19,7 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives open/close and commit failure messages.
 	Logger *slog.Logger
-	// Uncompressed stores session JSON as is instead of zstd-compressed:
+	// Uncompressed stores session JSON as is instead of compressed:
 	// larger, but readable with bbolt's own tools.
 	Uncompressed bool
 	// NoSync skips fsync on commit. Only for tests and seeding: a crash can
