@@ -179,7 +179,7 @@ func saveTurnV1(tx *bbolt.Tx, t *Turn, at uint64) error {
 		v, _ := jsonv1.Marshal(&r)
 		recs = append(recs, v)
 	}
-	return putOutbox(tx, recs)
+	return putOutbox(tx, nil, recs)
 }
 
 // writeV1 creates a layout 1 file at path holding the given turns.
