@@ -24,6 +24,7 @@ type preparedTurn struct {
 	id         string
 	eid        []byte // encoded session id
 	rec        header // payload, codec, status, urn, timer, updated; channel resolved in tx
+	encoded    []byte // rec encoded, when its channel was known before the tx
 	timers     timerPlan
 	channel    string
 	events     [][]byte
@@ -66,6 +67,13 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 	}
 	if p.channel == "" && s.Channel != nil {
 		p.channel = s.Channel.ID
+	}
+	if p.channel != "" {
+		// Otherwise the record takes the previous version's channel,
+		// which only the transaction can read.
+		rec := p.rec
+		rec.channel = p.channel
+		p.encoded = encodeRecord(&rec)
 	}
 	for i := range t.Events {
 		v, err := encodeJSON("session event of", s.ID, &t.Events[i])
@@ -231,7 +239,11 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 	if err := updateStatus(tx, st, p.eid, seq, prev, &rec); err != nil {
 		return err
 	}
-	if err := put(records, recordKey(seq), encodeRecord(&rec)); err != nil {
+	v := p.encoded
+	if v == nil {
+		v = encodeRecord(&rec)
+	}
+	if err := put(records, recordKey(seq), v); err != nil {
 		return err
 	}
 
