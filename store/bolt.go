@@ -19,7 +19,7 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives open/close and commit failure messages.
 	Logger *slog.Logger
-	// Uncompressed stores session JSON as is instead of zstd-compressed:
+	// Uncompressed stores session JSON as is instead of compressed:
 	// larger, but readable with bbolt's own tools.
 	Uncompressed bool
 	// NoSync skips fsync on commit. Only for tests and seeding: a crash can
@@ -52,6 +52,7 @@ type Bolt struct {
 	// which runs every write waiting at that moment in one transaction, so
 	// one fsync covers all of them.
 	writes  chan *writeReq
+	stats   statBatch // the counter changes of the group being committed
 	quit    chan struct{}
 	stopped chan struct{}
 	closed  atomic.Bool
@@ -86,10 +87,11 @@ func (b *Bolt) CommitStats() CommitStats {
 var _ Store = (*Bolt)(nil)
 
 // writeReq is one write waiting for a group commit. fn may run more than
-// once (when another write in its group fails); it must only touch tx.
+// once (when another write in its group fails); it must only touch tx and
+// st, the group's counter changes.
 type writeReq struct {
 	ctx  context.Context
-	fn   func(tx *bbolt.Tx) error
+	fn   func(tx *bbolt.Tx, st *statBatch) error
 	err  error
 	done chan struct{}
 }
@@ -169,12 +171,13 @@ func (b *Bolt) Close() error {
 // share the turns' fsyncs instead of taking bbolt's writer lock between them.
 // fn must only touch tx, and may run more than once.
 func (b *Bolt) Group(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
-	return b.group(ctx, fn)
+	return b.group(ctx, func(tx *bbolt.Tx, _ *statBatch) error { return fn(tx) })
 }
 
 // group runs fn in the next group commit and waits for the outcome. A nil
-// error means fn's writes are durable (unless NoSync).
-func (b *Bolt) group(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+// error means fn's writes are durable (unless NoSync). fn adjusts counters
+// through st, which the group writes once after its last write.
+func (b *Bolt) group(ctx context.Context, fn func(tx *bbolt.Tx, st *statBatch) error) error {
 	if b.closed.Load() {
 		return ErrClosed
 	}
@@ -249,13 +252,16 @@ func (b *Bolt) commit(batch []*writeReq) {
 		err := b.db.Update(func(tx *bbolt.Tx) error {
 			t1 = time.Now()
 			defer func() { t2 = time.Now() }()
+			// Rebuilt on every run: a re-run after a failed write must not
+			// count the rolled-back writes.
+			b.stats.reset()
 			for i, r := range live {
-				if err := r.fn(tx); err != nil {
+				if err := r.fn(tx, &b.stats); err != nil {
 					failed, ferr = i, err
 					return err
 				}
 			}
-			return nil
+			return b.stats.flush(tx)
 		})
 		if !t1.IsZero() {
 			b.statLockNanos.Add(int64(t1.Sub(t0)))
@@ -327,6 +333,55 @@ func addStat(tx *bbolt.Tx, name string, delta int64) error {
 		v = int64(binary.BigEndian.Uint64(old))
 	}
 	return bk.Put([]byte(name), u64(uint64(v+delta)))
+}
+
+// statBatch sums the counter changes of a group's writes, so that each
+// counter is read and written once per transaction instead of once per
+// write: the same stored values, since only the sum reaches the file. A
+// counter that a write touched is written even when the changes cancel
+// out, as writing each change through would have. A nil batch writes each
+// change through (addStat).
+type statBatch struct {
+	names  []string
+	deltas []int64
+}
+
+func (s *statBatch) add(tx *bbolt.Tx, name string, delta int64) error {
+	if s == nil {
+		return addStat(tx, name, delta)
+	}
+	if delta == 0 {
+		return nil
+	}
+	for i, n := range s.names {
+		if n == name {
+			s.deltas[i] += delta
+			return nil
+		}
+	}
+	s.names = append(s.names, name)
+	s.deltas = append(s.deltas, delta)
+	return nil
+}
+
+func (s *statBatch) reset() {
+	s.names, s.deltas = s.names[:0], s.deltas[:0]
+}
+
+// flush writes the summed changes into tx.
+func (s *statBatch) flush(tx *bbolt.Tx) error {
+	bk := tx.Bucket(bStats)
+	for i, name := range s.names {
+		var v int64
+		if old := bk.Get([]byte(name)); len(old) == 8 {
+			v = int64(binary.BigEndian.Uint64(old))
+		}
+		if err := bk.Put([]byte(name), u64(uint64(v+s.deltas[i]))); err != nil {
+			return err
+		}
+	}
+	s.reset()
+	return nil
 }
 
 func getStat(tx *bbolt.Tx, name string) int64 {

@@ -17,9 +17,10 @@
 //   - Outbox, AckOutbox and OutboxDepth are the dispatcher's side of the outbox.
 //
 // Caveats:
-//   - Sessions are stored as zstd-compressed JSON (with an embedded
+//   - Sessions are stored as S2-compressed JSON (with an embedded
 //     dictionary) behind a small binary header (Options.Uncompressed stores
-//     plain JSON). The header carries what index maintenance needs, so a save
+//     plain JSON); records written with zstd by earlier versions stay
+//     readable. The header carries what index maintenance needs, so a save
 //     never decodes the previous version.
 //   - Open reads the layout version and creates missing buckets; Stats reads
 //     counters kept on every write. Neither grows with the number of

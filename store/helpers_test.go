@@ -81,3 +81,16 @@ func stats(t testing.TB, b *Bolt) Stats {
 	}
 	return st
 }
+
+// cpuMeter reports the process's CPU time per operation as cpu-ns/op: on a
+// shared machine, where ns/op also counts the time spent waiting for a
+// core, the steadier figure. Start it just before the measured loop.
+type cpuMeter struct{ start time.Duration }
+
+func startCPU() cpuMeter { return cpuMeter{processCPU()} }
+
+func (m cpuMeter) report(b *testing.B, ops int) {
+	if used := processCPU() - m.start; used > 0 && ops > 0 {
+		b.ReportMetric(float64(used.Nanoseconds())/float64(ops), "cpu-ns/op")
+	}
+}

@@ -267,7 +267,7 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 		wb := tx.Bucket(bV1Waiting)
 		wk := join(rec.channel, rec.urn)
 		if wb != nil && string(wb.Get(wk)) == id {
-			rows := newRowSet(tx)
+			rows := newRowSet(tx, nil)
 			r, err := rows.get(rec.urn)
 			if err != nil {
 				return 0, err
@@ -350,7 +350,7 @@ func migrateContacts(tx *bbolt.Tx) (int, error) {
 	for k, v := c.First(); k != nil && len(batch) < migrateBatch; k, v = c.Next() {
 		batch = append(batch, item{bytes.Clone(k), bytes.Clone(v)})
 	}
-	rows := newRowSet(tx)
+	rows := newRowSet(tx, nil)
 	for _, it := range batch {
 		var ct flows.Contact
 		if err := jsonv1.Unmarshal(it.v, &ct); err != nil {

@@ -14,7 +14,7 @@ import (
 // putOutbox appends encoded records under fresh sequence numbers. bbolt's
 // NextSequence is part of the transaction, so a rolled-back (or re-run)
 // write leaves no gap holder behind.
-func putOutbox(tx *bbolt.Tx, recs [][]byte) error {
+func putOutbox(tx *bbolt.Tx, st *statBatch, recs [][]byte) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -28,7 +28,7 @@ func putOutbox(tx *bbolt.Tx, recs [][]byte) error {
 			return err
 		}
 	}
-	return addStat(tx, statOutbox, int64(len(recs)))
+	return st.add(tx, statOutbox, int64(len(recs)))
 }
 
 // AppendOutbox adds lifecycle records that no session write carries (flow
@@ -52,7 +52,7 @@ func (b *Bolt) AppendOutbox(ctx context.Context, recs ...OutboxRecord) error {
 		}
 		enc = append(enc, v)
 	}
-	return b.group(ctx, func(tx *bbolt.Tx) error { return putOutbox(tx, enc) })
+	return b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error { return putOutbox(tx, st, enc) })
 }
 
 // Outbox returns up to limit (default 100, at most 1000) records with a
@@ -85,7 +85,7 @@ func (b *Bolt) AckOutbox(ctx context.Context, seqs ...uint64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	return b.group(ctx, func(tx *bbolt.Tx) error {
+	return b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
 		ob := tx.Bucket(bOutbox)
 		var n int64
 		for _, s := range seqs {
@@ -98,7 +98,7 @@ func (b *Bolt) AckOutbox(ctx context.Context, seqs ...uint64) error {
 			}
 			n++
 		}
-		return addStat(tx, statOutbox, -n)
+		return st.add(tx, statOutbox, -n)
 	})
 }
 

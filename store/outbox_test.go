@@ -265,14 +265,14 @@ func TestAppendAfterEmptyingBucket(t *testing.T) {
 		}
 	}
 	rec, _ := encodeJSON("outbox record", "last", &OutboxRecord{ID: "last", Type: "t", Data: big})
-	err := b.group(ctx, func(tx *bbolt.Tx) error {
+	err := b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
 		ob := tx.Bucket(bOutbox)
 		for seq := uint64(1); seq <= 50; seq++ {
 			if err := ob.Delete(u64(seq)); err != nil {
 				return err
 			}
 		}
-		return putOutbox(tx, [][]byte{rec})
+		return putOutbox(tx, st, [][]byte{rec})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -96,12 +96,13 @@ func SeedWaiting(ctx context.Context, b *Bolt, first, n, perBatch int, gen func(
 			return err
 		}
 		err = b.update(ctx, func(tx *bbolt.Tx) error {
+			var st statBatch
 			for _, p := range turns {
-				if err := p.apply(tx); err != nil {
+				if err := p.apply(tx, &st); err != nil {
 					return err
 				}
 			}
-			return nil
+			return st.flush(tx)
 		})
 		if err != nil {
 			return fmt.Errorf("seed sessions %d-%d: %w", start, end-1, err)

@@ -24,6 +24,7 @@ type preparedTurn struct {
 	id         string
 	eid        []byte // encoded session id
 	rec        header // payload, codec, status, urn, timer, updated; channel resolved in tx
+	encoded    []byte // rec encoded, when its channel was known before the tx
 	timers     timerPlan
 	channel    string
 	events     [][]byte
@@ -66,6 +67,13 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 	}
 	if p.channel == "" && s.Channel != nil {
 		p.channel = s.Channel.ID
+	}
+	if p.channel != "" {
+		// Otherwise the record takes the previous version's channel,
+		// which only the transaction can read.
+		rec := p.rec
+		rec.channel = p.channel
+		p.encoded = encodeRecord(&rec)
 	}
 	for i := range t.Events {
 		v, err := encodeJSON("session event of", s.ID, &t.Events[i])
@@ -157,9 +165,9 @@ func lookup(tx *bbolt.Tx, id string, eid []byte) (seq uint64, rec []byte, err er
 	return seq, rec, nil
 }
 
-// apply is the transactional part of SaveTurn. It must only touch tx: it runs
-// again when another write in the same group fails.
-func (p *preparedTurn) apply(tx *bbolt.Tx) error {
+// apply is the transactional part of SaveTurn. It must only touch tx and st:
+// it runs again when another write in the same group fails.
+func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 	records := tx.Bucket(bRecords)
 	rec := p.rec // a copy: the fields set below must not leak into a re-run
 	rec.channel = p.channel
@@ -201,7 +209,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 		if err := put(pa, p.msgAtKey, nil); err != nil {
 			return err
 		}
-		if err := addStat(tx, statProcessed, 1); err != nil {
+		if err := st.add(tx, statProcessed, 1); err != nil {
 			return err
 		}
 	}
@@ -213,7 +221,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 			return err
 		}
 	}
-	rows := newRowSet(tx)
+	rows := newRowSet(tx, st)
 	if err := updateContactRefs(tx, rows, p.id, p.eid, seq, prev, &rec); err != nil {
 		return err
 	}
@@ -225,13 +233,17 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 	if err := rows.flush(); err != nil {
 		return err
 	}
-	if err := updateTimer(tx, p.eid, prev, p.timers); err != nil {
+	if err := updateTimer(tx, st, p.eid, prev, p.timers); err != nil {
 		return err
 	}
-	if err := updateStatus(tx, p.eid, seq, prev, &rec); err != nil {
+	if err := updateStatus(tx, st, p.eid, seq, prev, &rec); err != nil {
 		return err
 	}
-	if err := put(records, recordKey(seq), encodeRecord(&rec)); err != nil {
+	v := p.encoded
+	if v == nil {
+		v = encodeRecord(&rec)
+	}
+	if err := put(records, recordKey(seq), v); err != nil {
 		return err
 	}
 
@@ -243,11 +255,11 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 				return err
 			}
 		}
-		if err := addStat(tx, statEvents, int64(len(p.events))); err != nil {
+		if err := st.add(tx, statEvents, int64(len(p.events))); err != nil {
 			return err
 		}
 	}
-	return putOutbox(tx, p.outbox)
+	return putOutbox(tx, st, p.outbox)
 }
 
 // rowSet reads and writes contact rows within one transaction, so a turn
@@ -255,6 +267,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx) error {
 // once, and an unchanged row is not written at all.
 type rowSet struct {
 	tx   *bbolt.Tx
+	st   *statBatch
 	bk   *bbolt.Bucket
 	rows map[string]*rowState
 }
@@ -264,8 +277,10 @@ type rowState struct {
 	orig []byte
 }
 
-func newRowSet(tx *bbolt.Tx) *rowSet {
-	return &rowSet{tx: tx, bk: tx.Bucket(bContacts)}
+// newRowSet starts a row set whose counter changes go to st (nil: written
+// through).
+func newRowSet(tx *bbolt.Tx, st *statBatch) *rowSet {
+	return &rowSet{tx: tx, st: st, bk: tx.Bucket(bContacts)}
 }
 
 func (s *rowSet) get(urn string) (*contactRow, error) {
@@ -293,7 +308,7 @@ func (s *rowSet) setContact(urn string, c []byte) error {
 		return err
 	}
 	if !r.hasContact {
-		if err := addStat(s.tx, statContacts, 1); err != nil {
+		if err := s.st.add(s.tx, statContacts, 1); err != nil {
 			return err
 		}
 	}
@@ -374,7 +389,7 @@ func updateContactRefs(tx *bbolt.Tx, rows *rowSet, id string, eid []byte, seq ui
 }
 
 // updateTimer replaces the session's timer record when its times changed.
-func updateTimer(tx *bbolt.Tx, eid []byte, prev *header, next timerPlan) error {
+func updateTimer(tx *bbolt.Tx, st *statBatch, eid []byte, prev *header, next timerPlan) error {
 	tb := tx.Bucket(bTimers)
 	var oldKey []byte
 	var old timerPlan
@@ -397,14 +412,14 @@ func updateTimer(tx *bbolt.Tx, eid []byte, prev *header, next timerPlan) error {
 			return err
 		}
 	}
-	return addStat(tx, statTimers, next.count()-old.count())
+	return st.add(tx, statTimers, next.count()-old.count())
 }
 
 // updateStatus maintains the id entry (which carries the status), the
 // status index and the per-status counters. Waiting sessions have no status
 // index entry: they are the bulk of a busy store, and listing them walks the
 // id entries instead (ListSessions).
-func updateStatus(tx *bbolt.Tx, eid []byte, seq uint64, prev, cur *header) error {
+func updateStatus(tx *bbolt.Tx, st *statBatch, eid []byte, seq uint64, prev, cur *header) error {
 	if prev != nil && prev.status == cur.status {
 		return nil
 	}
@@ -418,7 +433,7 @@ func updateStatus(tx *bbolt.Tx, eid []byte, seq uint64, prev, cur *header) error
 				return err
 			}
 		}
-		if err := addStat(tx, statSession(codeStatuses[prev.status]), -1); err != nil {
+		if err := st.add(tx, statSession(codeStatuses[prev.status]), -1); err != nil {
 			return err
 		}
 	}
@@ -427,7 +442,7 @@ func updateStatus(tx *bbolt.Tx, eid []byte, seq uint64, prev, cur *header) error
 			return err
 		}
 	}
-	return addStat(tx, statSession(codeStatuses[cur.status]), 1)
+	return st.add(tx, statSession(codeStatuses[cur.status]), 1)
 }
 
 // lastEventSeq finds the highest event sequence of a session (0: none) with
@@ -630,7 +645,7 @@ func waitingRecord(tx *bbolt.Tx, channel, urn string) (waitingFound, []byte, err
 // The contact and dedupe records stay: they outlive sessions.
 func (b *Bolt) DeleteSession(ctx context.Context, id string) error {
 	eid := idKey(id)
-	return b.group(ctx, func(tx *bbolt.Tx) error {
+	return b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
 		seq, v, err := lookup(tx, id, eid)
 		if err != nil {
 			return err
@@ -642,14 +657,14 @@ func (b *Bolt) DeleteSession(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		rows := newRowSet(tx)
+		rows := newRowSet(tx, st)
 		if err := updateContactRefs(tx, rows, id, eid, seq, &h, &header{}); err != nil {
 			return err
 		}
 		if err := rows.flush(); err != nil {
 			return err
 		}
-		if err := updateTimer(tx, eid, &h, timerPlan{}); err != nil {
+		if err := updateTimer(tx, st, eid, &h, timerPlan{}); err != nil {
 			return err
 		}
 		if h.status != waitingCode {
@@ -657,7 +672,7 @@ func (b *Bolt) DeleteSession(ctx context.Context, id string) error {
 				return err
 			}
 		}
-		if err := addStat(tx, statSession(codeStatuses[h.status]), -1); err != nil {
+		if err := st.add(tx, statSession(codeStatuses[h.status]), -1); err != nil {
 			return err
 		}
 		records := tx.Bucket(bRecords)
@@ -672,7 +687,7 @@ func (b *Bolt) DeleteSession(ctx context.Context, id string) error {
 				return err
 			}
 		}
-		if err := addStat(tx, statEvents, -int64(len(keys)-1)); err != nil {
+		if err := st.add(tx, statEvents, -int64(len(keys)-1)); err != nil {
 			return err
 		}
 		return tx.Bucket(bIDs).Delete(eid)
@@ -808,7 +823,7 @@ func (b *Bolt) DueTimers(ctx context.Context, now time.Time, limit int) ([]Timer
 // SaveTurn removes timers itself: this is for timers whose session is gone.
 func (b *Bolt) RemoveTimer(ctx context.Context, t Timer) error {
 	at, eid := nanos(t.At), idKey(t.SessionID)
-	return b.group(ctx, func(tx *bbolt.Tx) error {
+	return b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
 		tb := tx.Bucket(bTimers)
 		seq, rec, err := lookup(tx, t.SessionID, eid)
 		if err != nil {
@@ -854,7 +869,7 @@ func (b *Bolt) RemoveTimer(ctx context.Context, t Timer) error {
 				return err
 			}
 		}
-		return addStat(tx, statTimers, -1)
+		return st.add(tx, statTimers, -1)
 	})
 }
 

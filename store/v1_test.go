@@ -52,7 +52,7 @@ func saveTurnV1(tx *bbolt.Tx, t *Turn, at uint64) error {
 		return err
 	}
 	codec, payload := byte(codecJSON), js
-	if len(js) >= minZstdInput {
+	if len(js) >= minCompressInput {
 		codec, payload = codecZstd, v1Zenc.EncodeAll(js, nil)
 	}
 	timeoutAt, expiresAt := timersOf(s)
@@ -179,7 +179,7 @@ func saveTurnV1(tx *bbolt.Tx, t *Turn, at uint64) error {
 		v, _ := jsonv1.Marshal(&r)
 		recs = append(recs, v)
 	}
-	return putOutbox(tx, recs)
+	return putOutbox(tx, nil, recs)
 }
 
 // writeV1 creates a layout 1 file at path holding the given turns.
