@@ -113,13 +113,14 @@ func encodePayload(s *flows.Session, compress bool) (codec byte, payload []byte,
 }
 
 // compressJSON compresses session JSON with the session dictionary (codec
-// 3) unless that does not make it smaller. S2's fastest block encoder: a
-// session is a single short block, and no stream framing or checksum (bbolt
-// pages have none either; the JSON decoder rejects what a corrupt block
-// would produce).
+// 3) unless that does not make it smaller. S2's "better" block encoder: ~5
+// µs more per save than the fastest one, for a record ~40 bytes shorter,
+// which keeps a waiting session well under 1 KiB on disk. A session is a
+// single short block: no stream framing or checksum (bbolt pages have none
+// either; the JSON decoder rejects what a corrupt block would produce).
 func compressJSON(js []byte, compress bool) (byte, []byte) {
 	if compress && len(js) >= minCompressInput && len(js) <= maxSessionBytes {
-		if z := s2Dict.Encode(nil, js); len(z) < len(js) {
+		if z := s2Dict.EncodeBetter(nil, js); len(z) < len(js) {
 			return codecS2Dict, z
 		}
 	}
