@@ -19,17 +19,20 @@ type keyedMutex struct {
 
 func newKeyedMutex() *keyedMutex { return &keyedMutex{seed: maphash.MakeSeed()} }
 
-// lock takes the key's shard and returns its unlock function.
-func (k *keyedMutex) lock(key string) func() {
-	m := &k.shards[maphash.String(k.seed, key)%lockShards]
-	m.Lock()
-	return m.Unlock
-}
-
-// contactKey is the lock key of everything a contact does.
-func contactKey(urn, sessionID string) string {
+// lock takes the shard of everything a contact does (of the session when
+// there is no contact URN) and returns it, locked. The key is hashed in
+// place rather than built as a string: this runs for every message.
+func (k *keyedMutex) lock(urn, sessionID string) *sync.Mutex {
+	var h maphash.Hash
+	h.SetSeed(k.seed)
 	if urn != "" {
-		return "urn:" + urn
+		h.WriteString("urn:")
+		h.WriteString(urn)
+	} else {
+		h.WriteString("session:")
+		h.WriteString(sessionID)
 	}
-	return "session:" + sessionID
+	m := &k.shards[h.Sum64()%lockShards]
+	m.Lock()
+	return m
 }
