@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
 )
@@ -46,12 +47,24 @@ func BenchmarkOutboxRecords(b *testing.B) {
 		Contact: flows.Contact{URN: "tel:+15550100", Name: "Ada"}, Channel: &flows.Channel{ID: "web", Type: "api"},
 		Path: []flows.Step{{Widget: "a", At: t0, Exit: "Next"}, {Widget: "b", At: t0}, {Widget: "c", At: t0}}}
 	ev := []flows.Event{{Type: flows.EventMessageOut, Text: "Thanks"}, {Type: flows.EventResultSaved, Widget: "ask", Name: "Name"}, {Type: flows.EventSessionEnded}}
-	b.ReportAllocs()
-	for b.Loop() {
-		if n := len(outboxRecords(s, ev, "", nil)); n != 3 {
-			b.Fatalf("%d records, want 3", n)
+	b.Run("all", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if n := len(outboxRecords(s, ev, "", nil)); n != 3 {
+				b.Fatalf("%d records, want 3", n)
+			}
 		}
-	}
+	})
+	// A subscription to flow.completed alone, as parley bench's receiver.
+	completedOnly := func(typ, _, _ string) bool { return typ == delivery.EventFlowCompleted }
+	b.Run("completed-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if n := len(outboxRecords(s, ev, "", completedOnly)); n != 1 {
+				b.Fatalf("%d records, want 1", n)
+			}
+		}
+	})
 }
 
 // BenchmarkChannelMessage measures one inbound channel message through the
