@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/expr-lang/expr"
 	"github.com/google/uuid"
@@ -278,13 +279,26 @@ type turn struct {
 	steps    int
 	now      time.Time
 	env      map[string]any
+	// scratch holds the events while the turn runs; finish copies them
+	// into a slice of their exact length, and close returns it to
+	// eventScratch. An event is 480 bytes and turns emit 2 to 8 of them, so
+	// a fresh slice of room for 8 (3,840 bytes, cleared) per turn was most
+	// of the bytes the engine allocated.
+	scratch *[scratchEvents]flows.Event
 }
+
+// scratchEvents is how many events a turn collects before its events move
+// to a slice of their own.
+const scratchEvents = 16
+
+var eventScratch = sync.Pool{New: func() any { return new([scratchEvents]flows.Event) }}
 
 func (e *Engine) newTurn(ctx context.Context, s *flows.Session, root *flows.Flow) *turn {
 	// Most turns call out to nothing: the deadline's context (and its timer)
 	// is made when a widget or the flow source first asks for it.
+	sc := eventScratch.Get().(*[scratchEvents]flows.Event)
 	return &turn{e: e, parent: ctx, deadline: time.Now().Add(e.turnTimeout), sess: s, root: root, flow: root,
-		now: e.now(), events: make([]flows.Event, 0, 8)}
+		now: e.now(), scratch: sc, events: sc[:0:scratchEvents]}
 }
 
 // Context returns the turn's context, bounded by the turn timeout.
@@ -295,11 +309,28 @@ func (t *turn) Context() context.Context {
 	return t.ctx
 }
 
-// close releases the turn's context, if one was made.
+// close releases the turn's context, if one was made, and its scratch.
 func (t *turn) close() {
 	if t.cancel != nil {
 		t.cancel()
 	}
+	if sc := t.scratch; sc != nil {
+		t.scratch = nil
+		// Cleared, so the pool keeps no strings of this turn alive; only
+		// the part the turn wrote (all of it if the events outgrew it).
+		n := scratchEvents
+		if t.inScratch() {
+			n = len(t.events)
+		}
+		t.events = nil
+		clear(sc[:n])
+		eventScratch.Put(sc)
+	}
+}
+
+// inScratch reports whether the turn's events are still in its scratch.
+func (t *turn) inScratch() bool {
+	return t.scratch != nil && cap(t.events) == scratchEvents && unsafe.SliceData(t.events) == &t.scratch[0]
 }
 
 // loadFrameFlow points the turn at the flow of the running frame.
@@ -484,9 +515,14 @@ func (t *turn) warn(msg string) {
 	t.emit(flows.Event{Type: flows.EventWarning, Message: msg})
 }
 
+// finish returns the turn's events, in a slice of their own: the scratch
+// they were collected in goes back to the pool when the turn closes.
 func (t *turn) finish() []flows.Event {
 	t.sess.UpdatedAt = t.now
-	return t.events
+	if !t.inScratch() {
+		return t.events
+	}
+	return append(make([]flows.Event, 0, len(t.events)), t.events...)
 }
 
 func (t *turn) emit(ev flows.Event) {

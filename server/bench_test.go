@@ -2,11 +2,17 @@ package server
 
 import (
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
+	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
 )
 
 // BenchmarkChannelConversation measures one inbound message turn (resume a
@@ -41,10 +47,74 @@ func BenchmarkOutboxRecords(b *testing.B) {
 		Contact: flows.Contact{URN: "tel:+15550100", Name: "Ada"}, Channel: &flows.Channel{ID: "web", Type: "api"},
 		Path: []flows.Step{{Widget: "a", At: t0, Exit: "Next"}, {Widget: "b", At: t0}, {Widget: "c", At: t0}}}
 	ev := []flows.Event{{Type: flows.EventMessageOut, Text: "Thanks"}, {Type: flows.EventResultSaved, Widget: "ask", Name: "Name"}, {Type: flows.EventSessionEnded}}
-	b.ReportAllocs()
-	for b.Loop() {
-		if n := len(outboxRecords(s, ev, "", nil)); n != 3 {
-			b.Fatalf("%d records, want 3", n)
+	b.Run("all", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if n := len(outboxRecords(s, ev, "", nil)); n != 3 {
+				b.Fatalf("%d records, want 3", n)
+			}
 		}
+	})
+	// A subscription to flow.completed alone, as parley bench's receiver.
+	completedOnly := func(typ, _, _ string) bool { return typ == delivery.EventFlowCompleted }
+	b.Run("completed-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if n := len(outboxRecords(s, ev, "", completedOnly)); n != 1 {
+				b.Fatalf("%d records, want 1", n)
+			}
+		}
+	})
+}
+
+// BenchmarkChannelMessage measures one inbound channel message through the
+// fiber app's handler chain (request id, authentication, body decoding,
+// HandleMessage, reply encoding) as parley bench sends it: a message id, and
+// a conversation of the favourite colour example (start, then a rule-routed
+// answer that completes the session), 64 contacts at once so that turns share
+// group commits. The store does not fsync, so the figure is the CPU of a
+// message rather than the disk; cpu-µs/msg is the process's CPU time
+// (committer included) per message.
+func BenchmarkChannelMessage(b *testing.B) {
+	st, err := store.Open(filepath.Join(b.TempDir(), DBFile), store.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
 	}
+	ts := newTestServer(b, func(c *Config) { c.Now = time.Now; c.Store = st; c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"favourite-colour"}`)
+	h := ts.srv.App().Handler()
+	var contact, msgID atomic.Int64
+	texts := [2]string{"hi", "blue"}
+	ru0 := rusage(b)
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		from := contact.Add(1)
+		var rc fasthttp.RequestCtx
+		for i := 0; pb.Next(); i++ {
+			rc.Request.Reset()
+			rc.Response.Reset()
+			rc.Request.Header.SetMethod("POST")
+			rc.Request.SetRequestURI("/v1/channels/web/messages")
+			rc.Request.Header.SetContentType("application/json")
+			rc.Request.SetBodyString(fmt.Sprintf(`{"from":"+1555%07d","id":"m%d","text":%q}`, from, msgID.Add(1), texts[i%2]))
+			h(&rc)
+			if c := rc.Response.StatusCode(); c != 200 {
+				b.Errorf("status %d: %s", c, rc.Response.Body())
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(rusage(b)-ru0)/float64(b.N)/1e3, "cpu-µs/msg")
+}
+
+// rusage is the process's user and system CPU time.
+func rusage(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

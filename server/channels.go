@@ -177,6 +177,19 @@ func (cs *channelSet) get(id string) (*Channel, error) {
 	return &cp, nil
 }
 
+// peek returns the stored channel itself, not a copy: callers only read it.
+// put replaces a channel rather than changing it, so what peek returned
+// stays as it was. It saves a copy on every inbound message.
+func (cs *channelSet) peek(id string) (*Channel, error) {
+	cs.mu.RLock()
+	c, ok := cs.byID[id]
+	cs.mu.RUnlock()
+	if !ok {
+		return nil, apiErr(fiber.StatusNotFound, CodeNotFound, "channel", "channel %q not found", id)
+	}
+	return c, nil
+}
+
 func (cs *channelSet) list() []*Channel {
 	cs.mu.RLock()
 	defer cs.mu.RUnlock()

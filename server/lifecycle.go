@@ -129,10 +129,15 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string,
 		}
 		out = append(out, store.OutboxRecord{Type: typ, Timestamp: at, Environment: sess.Environment, FlowID: sess.FlowID, Data: b})
 	}
+	// session.updated's messages and saved results are only collected when
+	// a subscription takes it.
+	wantUpdated := want(delivery.EventSessionUpdated)
 	contact := contactRef{URN: sess.Contact.URN, Name: sess.Contact.Name}
-	var channel *channelRef
-	if sess.Channel != nil {
-		channel = &channelRef{ID: sess.Channel.ID, Type: sess.Channel.Type}
+	channel := func() *channelRef {
+		if sess.Channel == nil {
+			return nil
+		}
+		return &channelRef{ID: sess.Channel.ID, Type: sess.Channel.Type}
 	}
 	var caller *string
 	if sess.Call != nil {
@@ -146,13 +151,15 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string,
 		case flows.EventMessageOut, flows.EventSay, flows.EventPlay:
 			// What the contact was sent, so an integration can deliver the
 			// messages of turns no request waits for (timeouts, expiry).
-			messages = append(messages, Message{Type: ev.Type, Text: ev.Text, QuickReplies: ev.QuickReplies, Attachments: ev.Attachments, URL: ev.URL})
+			if wantUpdated {
+				messages = append(messages, Message{Type: ev.Type, Text: ev.Text, QuickReplies: ev.QuickReplies, Attachments: ev.Attachments, URL: ev.URL})
+			}
 		case flows.EventSessionEnded:
 			ended = true
 		case flows.EventResultSaved:
 			// Variables given at launch are saved before any widget runs:
 			// they are the launch's, not results the flow collected.
-			if ev.Widget != "" {
+			if ev.Widget != "" && wantUpdated {
 				saved = append(saved, flows.Key(ev.Name))
 			}
 		}
@@ -161,19 +168,19 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string,
 
 	if launchedBy != "" && want(delivery.EventSessionLaunched) {
 		add(delivery.EventSessionLaunched, sess.CreatedAt, &launchedData{
-			Caller: caller, Channel: channel, Contact: contact, Flow: sess.FlowID,
+			Caller: caller, Channel: channel(), Contact: contact, Flow: sess.FlowID,
 			LaunchID: sess.LaunchID, LaunchedBy: launchedBy, SessionID: sess.ID,
 		})
 	}
 	if launchedBy != "" && want(delivery.EventSessionStarted) {
 		add(delivery.EventSessionStarted, sess.CreatedAt, &startedData{
-			Channel: channel, Contact: contact, Flow: sess.FlowID, LaunchID: sess.LaunchID,
+			Channel: channel(), Contact: contact, Flow: sess.FlowID, LaunchID: sess.LaunchID,
 			SessionID: sess.ID, Started: sess.CreatedAt, Status: sess.Status,
 		})
 	}
 	// A launch's messages are in the launching request's answer; a later
 	// turn's go with session.updated, even when that turn ends the session.
-	if ((launchedBy == "" && (!ended || len(messages) > 0)) || len(saved) > 0) && want(delivery.EventSessionUpdated) {
+	if wantUpdated && ((launchedBy == "" && (!ended || len(messages) > 0)) || len(saved) > 0) {
 		results := map[string]resultRef{}
 		for k, r := range sess.Results() {
 			results[k] = resultRef{Value: r.Value, Category: r.Category}

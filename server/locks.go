@@ -5,31 +5,91 @@ import (
 	"sync"
 )
 
-// lockShards is the number of mutexes turns are spread over. Two contacts
-// share a shard only by hash collision, which costs them some parallelism
-// and nothing else.
-const lockShards = 512
+// lockShards is the number of maps the held locks are spread over, so that
+// taking a lock contends only with turns whose keys fall in the same shard,
+// and only for the moment of a map lookup.
+const lockShards = 64
+
+// maxFreeLocks bounds the lock values a shard keeps for reuse.
+const maxFreeLocks = 64
 
 // keyedMutex serializes turns per contact (or per session when there is no
-// contact URN) without a global lock: a key always maps to the same shard.
+// contact URN) without a global lock. Each key that some turn holds or waits
+// for has a mutex of its own, so two contacts never wait for each other: with
+// a fixed set of mutexes chosen by hash, 256 busy contacts on 512 mutexes
+// share one in about 64 pairs, and each of those turns waits for the other's
+// whole turn, durable commit included.
 type keyedMutex struct {
 	seed   maphash.Seed
-	shards [lockShards]sync.Mutex
+	shards [lockShards]lockShard
 }
 
-func newKeyedMutex() *keyedMutex { return &keyedMutex{seed: maphash.MakeSeed()} }
-
-// lock takes the key's shard and returns its unlock function.
-func (k *keyedMutex) lock(key string) func() {
-	m := &k.shards[maphash.String(k.seed, key)%lockShards]
-	m.Lock()
-	return m.Unlock
+type lockShard struct {
+	mu   sync.Mutex
+	held map[lockKey]*keyMutex
+	free []*keyMutex
 }
 
-// contactKey is the lock key of everything a contact does.
-func contactKey(urn, sessionID string) string {
-	if urn != "" {
-		return "urn:" + urn
+// lockKey is a contact URN or, for sessions without one, a session id.
+type lockKey struct{ urn, session string }
+
+type keyMutex struct {
+	mu sync.Mutex
+	// users counts the turns holding or waiting for mu; the shard's mutex
+	// guards it. The last one out removes the entry.
+	users int
+}
+
+func newKeyedMutex() *keyedMutex {
+	k := &keyedMutex{seed: maphash.MakeSeed()}
+	for i := range k.shards {
+		k.shards[i].held = map[lockKey]*keyMutex{}
 	}
-	return "session:" + sessionID
+	return k
+}
+
+// heldLock is a lock lock took; Unlock releases it.
+type heldLock struct {
+	sh  *lockShard
+	key lockKey
+	m   *keyMutex
+}
+
+// lock takes the lock of everything a contact does (of the session when
+// there is no contact URN).
+func (k *keyedMutex) lock(urn, sessionID string) heldLock {
+	key, h := lockKey{urn: urn}, urn
+	if urn == "" {
+		key, h = lockKey{session: sessionID}, sessionID
+	}
+	sh := &k.shards[maphash.String(k.seed, h)%lockShards]
+	sh.mu.Lock()
+	m := sh.held[key]
+	if m == nil {
+		if n := len(sh.free); n > 0 {
+			m, sh.free = sh.free[n-1], sh.free[:n-1]
+		} else {
+			m = new(keyMutex)
+		}
+		sh.held[key] = m
+	}
+	m.users++
+	sh.mu.Unlock()
+	m.mu.Lock()
+	return heldLock{sh: sh, key: key, m: m}
+}
+
+// Unlock releases the lock.
+func (h heldLock) Unlock() {
+	h.m.mu.Unlock()
+	sh := h.sh
+	sh.mu.Lock()
+	h.m.users--
+	if h.m.users == 0 {
+		delete(sh.held, h.key)
+		if len(sh.free) < maxFreeLocks {
+			sh.free = append(sh.free, h.m)
+		}
+	}
+	sh.mu.Unlock()
 }

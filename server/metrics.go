@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +23,55 @@ type metrics struct {
 	webhooks *prometheus.CounterVec
 	commit   prometheus.Histogram
 	requests *prometheus.CounterVec
+
+	// The children of the vectors above that turns and requests use, kept
+	// so that counting does not hash and look up labels every time.
+	requestsBy children[routeStatus, prometheus.Counter]
+	turnsBy    children[string, prometheus.Observer]
+	endedBy    children[flows.Status, prometheus.Counter]
+	webhooksBy children[string, prometheus.Counter]
+}
+
+type routeStatus struct {
+	route  string
+	status int
+}
+
+// maxChildren bounds each children cache; past it, lookups go to the vector.
+// Labels are routes, status codes and a few fixed values, so it is not
+// reached in practice.
+const maxChildren = 1024
+
+// children remembers a metric vector's children by their label values.
+type children[K comparable, M any] struct {
+	mu sync.RWMutex
+	m  map[K]M
+}
+
+func (c *children[K, M]) get(k K, lookup func() M) M {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return v
+	}
+	v = lookup()
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[K]M{}
+	}
+	if len(c.m) < maxChildren {
+		c.m[k] = v
+	}
+	c.mu.Unlock()
+	return v
+}
+
+// request counts one answered request.
+func (m *metrics) request(route string, status int) {
+	m.requestsBy.get(routeStatus{route, status}, func() prometheus.Counter {
+		return m.requests.WithLabelValues(route, strconv.Itoa(status))
+	}).Inc()
 }
 
 func newMetrics(st store.Store) *metrics {
@@ -69,7 +120,7 @@ func storedSessions(st store.Store, status flows.Status) float64 {
 }
 
 func (m *metrics) turn(kind string, d time.Duration) {
-	m.turns.WithLabelValues(kind).Observe(d.Seconds())
+	m.turnsBy.get(kind, func() prometheus.Observer { return m.turns.WithLabelValues(kind) }).Observe(d.Seconds())
 }
 
 // observeEvents counts what a committed turn did.
@@ -81,9 +132,10 @@ func (m *metrics) observeEvents(sess *flows.Session, events []flows.Event) {
 			if outcome == "" {
 				outcome = "unknown"
 			}
-			m.webhooks.WithLabelValues(outcome).Inc()
+			m.webhooksBy.get(outcome, func() prometheus.Counter { return m.webhooks.WithLabelValues(outcome) }).Inc()
 		case flows.EventSessionEnded:
-			m.ended.WithLabelValues(string(ev.SessionStatus)).Inc()
+			st := ev.SessionStatus
+			m.endedBy.get(st, func() prometheus.Counter { return m.ended.WithLabelValues(string(st)) }).Inc()
 		}
 	}
 }

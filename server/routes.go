@@ -3,7 +3,6 @@ package server
 import (
 	_ "embed"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -123,7 +122,7 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	}
 	status := c.Response().StatusCode()
 	route := c.Route().Path
-	s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	s.metrics.request(route, status)
 	// Requests that succeed quickly are logged at debug level: at thousands
 	// of messages a second an info line per request costs more CPU than
 	// much of the turn. Client errors, slow requests and failures show at

@@ -82,6 +82,11 @@ type TurnReply struct {
 	Status     flows.Status `json:"status,omitempty"`
 	Messages   []Message    `json:"messages"`
 	WaitingFor *WaitingFor  `json:"waiting_for,omitempty"`
+
+	// encoded is the reply's JSON (jsonv1.Marshal), when the turn stored it
+	// for retries of its message: the handler sends these bytes rather than
+	// encoding the same reply again. Set only on a reply nothing changes.
+	encoded []byte
 }
 
 // StartRequest asks for a new session.
@@ -115,7 +120,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, erro
 	if req.Contact.URN == "" && req.SessionID == "" {
 		req.SessionID = uuid.Must(uuid.NewV7()).String()
 	}
-	defer s.locks.lock(contactKey(req.Contact.URN, req.SessionID))()
+	defer s.locks.lock(req.Contact.URN, req.SessionID).Unlock()
 	return s.startLocked(ctx, req)
 }
 
@@ -286,7 +291,7 @@ func (s *Service) lockSession(ctx context.Context, id string) (func(), *flows.Se
 		}
 		return nil, nil, err
 	}
-	unlock := s.locks.lock(contactKey(peek.Contact.URN, peek.ID))
+	unlock := s.locks.lock(peek.Contact.URN, peek.ID).Unlock
 	sess, err := s.store.LoadSession(ctx, id)
 	if err != nil {
 		unlock()
@@ -344,6 +349,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 			return nil, err
 		}
 		t.Reply = b
+		reply.encoded = b
 	}
 	start := time.Now()
 	err := s.store.SaveTurn(ctx, t)
@@ -443,12 +449,12 @@ type Inbound struct {
 // HandleMessage resumes the sender's waiting session on the channel, or starts
 // the channel's flow (keyword trigger, else default flow).
 func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, error) {
-	ch, err := s.channels.get(in.Channel)
+	ch, err := s.channels.peek(in.Channel)
 	if err != nil {
 		return nil, err
 	}
 	urn := ch.urnOf(in.From)
-	defer s.locks.lock(contactKey(urn, ""))()
+	defer s.locks.lock(urn, "").Unlock()
 	// One read finds a repeated message, the waiting session (or confirms
 	// that the cached copy is current) and, when none waits, the contact.
 	known := s.cache.take(ch.ID, urn)
@@ -513,7 +519,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	}
 	urn := ch.urnOf(c.From)
 	id := callSessionID(ch.ID, c.CallID)
-	defer s.locks.lock(contactKey(urn, id))()
+	defer s.locks.lock(urn, id).Unlock()
 	if existing, err := s.store.LoadSession(ctx, id); err == nil {
 		return nil, apiErr(fiber.StatusConflict, CodeConflict, "call_id", "call %q on channel %q already has session %s (%s)", c.CallID, ch.ID, existing.ID, existing.Status)
 	} else if !errors.Is(err, store.ErrNotFound) {

@@ -19,7 +19,7 @@ import (
 // turn leaves nothing half-changed behind. Turns of one contact are already
 // serialized by the service's per-contact lock.
 type sessionCache struct {
-	lru *lru.Cache[string, *flows.Session] // nil: caching is off
+	lru *lru.Cache[cacheKey, *flows.Session] // nil: caching is off
 }
 
 // newSessionCache keeps up to size sessions; size < 1 turns caching off.
@@ -27,7 +27,7 @@ func newSessionCache(size int) *sessionCache {
 	if size < 1 {
 		return &sessionCache{}
 	}
-	c, err := lru.New[string, *flows.Session](size)
+	c, err := lru.New[cacheKey, *flows.Session](size)
 	if err != nil {
 		// Only a size below 1 fails, which was handled above.
 		panic(err)
@@ -35,14 +35,16 @@ func newSessionCache(size int) *sessionCache {
 	return &sessionCache{lru: c}
 }
 
-func cacheKey(channel, urn string) string { return channel + "\x00" + urn }
+// cacheKey is a channel and a contact URN; a struct rather than one joined
+// string, so a lookup allocates nothing.
+type cacheKey struct{ channel, urn string }
 
 // take removes and returns the cached session for a contact on a channel.
 func (c *sessionCache) take(channel, urn string) *flows.Session {
 	if c.lru == nil || channel == "" || urn == "" {
 		return nil
 	}
-	k := cacheKey(channel, urn)
+	k := cacheKey{channel, urn}
 	s, ok := c.lru.Peek(k)
 	if !ok {
 		return nil
@@ -57,7 +59,7 @@ func (c *sessionCache) committed(channel string, s *flows.Session) {
 	if c.lru == nil || channel == "" || s.Contact.URN == "" {
 		return
 	}
-	k := cacheKey(channel, s.Contact.URN)
+	k := cacheKey{channel, s.Contact.URN}
 	if s.Status == flows.StatusWaiting {
 		c.lru.Add(k, s)
 		return

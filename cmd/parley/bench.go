@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -256,28 +259,35 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 			res.IdleSessions, res.BytesPerWaiting = o.idle, per
 		}
 		// The store is opened here rather than by the server so that its
-		// group commit figures can be read.
-		st, err := store.Open(filepath.Join(dir, server.DBFile), store.Options{})
-		if err != nil {
-			return nil, err
-		}
-		bolt = st
-		serverGC() // as parley serve runs
-		srv, err := server.New(server.Config{
-			Addr: "127.0.0.1:0", DataDir: dir, Store: st,
-			// Request logs at 20,000 requests/s would measure the terminal.
-			Logger:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-			AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		// group commit figures can be read. The server's goroutines (the
+		// committer, delivery, the timer scanner, request handlers) carry
+		// the profile label part=server.
+		var srv *server.Server
+		pprof.Do(context.Background(), benchLabels("server"), func(context.Context) {
+			var st *store.Bolt
+			if st, err = store.Open(filepath.Join(dir, server.DBFile), store.Options{}); err != nil {
+				return
+			}
+			bolt = st
+			serverGC() // as parley serve runs
+			srv, err = server.New(server.Config{
+				Addr: "127.0.0.1:0", DataDir: dir, Store: st,
+				// Request logs at 20,000 requests/s would measure the terminal.
+				Logger:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+				AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			})
+			if err != nil {
+				st.Close()
+			}
 		})
 		if err != nil {
-			st.Close()
 			return nil, err
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
-		go func() { _ = srv.Serve(ln) }()
+		go pprof.Do(context.Background(), benchLabels("server"), func(context.Context) { _ = srv.Serve(ln) })
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -302,13 +312,15 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 
 	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency)}
 	start := time.Now()
+	deadline := start.Add(o.duration)
+	// A reply that never comes fails its request a minute after the run.
+	ld.connDeadline = deadline.Add(time.Minute)
 	if o.rate > 0 {
 		// Each contact sends every concurrency/rate seconds, the contacts
 		// staggered evenly over one interval.
 		ld.interval = time.Duration(float64(o.concurrency) / float64(o.rate) * float64(time.Second))
 		ld.start = start
 	}
-	deadline := start.Add(o.duration)
 	lctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	if o.cpuProfile != "" {
@@ -327,7 +339,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		w := &worker{id: i, lat: make([]time.Duration, 0, 4096)}
 		ld.workers[i] = w
 		wg.Add(1)
-		go func() { defer wg.Done(); ld.run(lctx, w) }()
+		go pprof.Do(lctx, benchLabels("load"), func(ctx context.Context) { defer wg.Done(); ld.run(ctx, w) })
 	}
 	stopBar := make(chan struct{})
 	var barDone sync.WaitGroup
@@ -395,6 +407,13 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	return res, nil
 }
+
+// benchLabels is the profile label of one part of an in-process run:
+// "server", "load" (the contacts) or "receiver" (the flow's webhook and the
+// event deliveries). Goroutines inherit it from the one that starts them, so
+// `go tool pprof -tagfocus part=load` shows what the load generator costs;
+// the runtime's own work (background GC) has no label.
+func benchLabels(part string) pprof.LabelSet { return pprof.Labels("part", part) }
 
 // startProfiles starts CPU, blocking and mutex profiling; the function it
 // returns writes them into dir.
@@ -546,12 +565,174 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 	return nil
 }
 
+// msgConn sends one contact's messages over its own keep-alive HTTP/1.1
+// connection: each request is built in one buffer and written with one
+// write, and the reply is read through one buffered reader, its status,
+// Content-Length and body checked. It does what a general HTTP client does
+// for these requests without its pools, URI parsing and header maps, which
+// cost as much CPU as a fifth of the server's turn on the cores the server
+// shares. Targets other than plain http:// go through benchClient.do.
+type msgConn struct {
+	cl       *benchClient
+	path     string
+	addr     string    // host:port; "" to use cl.do
+	head     []byte    // request line and headers up to the Content-Length value
+	deadline time.Time // of every read and write
+	conn     net.Conn
+	br       *bufio.Reader
+	req      []byte
+}
+
+func newMsgConn(cl *benchClient, path string, deadline time.Time) (*msgConn, error) {
+	m := &msgConn{cl: cl, path: path, deadline: deadline}
+	u, err := url.Parse(cl.base)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", cl.base, err)
+	}
+	if u.Scheme != "http" {
+		return m, nil
+	}
+	m.addr = u.Host
+	if u.Port() == "" {
+		m.addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	m.head = fmt.Appendf(nil, "POST %s%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n", u.EscapedPath(), path, u.Host)
+	if cl.apiKey != "" {
+		m.head = fmt.Appendf(m.head, "Authorization: Bearer %s\r\n", cl.apiKey)
+	}
+	m.head = append(m.head, "Content-Length: "...)
+	return m, nil
+}
+
+// post sends body and returns the reply's body (in out's storage) when the
+// status is 2xx, an error otherwise.
+func (m *msgConn) post(body, out []byte) ([]byte, error) {
+	if m.addr == "" {
+		out, _, err := m.cl.do("POST", m.path, body, out)
+		return out, err
+	}
+	m.req = append(m.req[:0], m.head...)
+	m.req = strconv.AppendInt(m.req, int64(len(body)), 10)
+	m.req = append(m.req, "\r\n\r\n"...)
+	m.req = append(m.req, body...)
+	for {
+		fresh := m.conn == nil
+		if fresh {
+			c, err := net.Dial("tcp", m.addr)
+			if err != nil {
+				return out, fmt.Errorf("POST %s: %w", m.path, err)
+			}
+			_ = c.SetDeadline(m.deadline)
+			m.conn = c
+			if m.br == nil {
+				m.br = bufio.NewReaderSize(c, 8192)
+			} else {
+				m.br.Reset(c)
+			}
+		}
+		out, stale, err := m.roundTrip(out)
+		if err == nil {
+			return out, nil
+		}
+		if stale && !fresh {
+			// The server closed the idle connection before it read this
+			// request: send it again on a new one (a message id makes a
+			// repeat harmless in any case).
+			m.close()
+			continue
+		}
+		return out, fmt.Errorf("POST %s: %w", m.path, err)
+	}
+}
+
+// roundTrip writes the request and reads the reply. stale reports that the
+// connection was closed before any byte of a reply came.
+func (m *msgConn) roundTrip(out []byte) (_ []byte, stale bool, err error) {
+	defer func() {
+		if err != nil && !errors.As(err, new(statusError)) {
+			m.close()
+		}
+	}()
+	if _, err := m.conn.Write(m.req); err != nil {
+		return out, true, err
+	}
+	line, err := m.br.ReadSlice('\n')
+	if err != nil {
+		return out, len(line) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)), err
+	}
+	// HTTP/1.1 200 OK
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return out, false, fmt.Errorf("malformed status line %q", bytes.TrimSpace(line))
+	}
+	code, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return out, false, fmt.Errorf("malformed status line %q", bytes.TrimSpace(line))
+	}
+	length, closing := -1, false
+	for {
+		h, err := m.br.ReadSlice('\n')
+		if err != nil {
+			return out, false, err
+		}
+		h = bytes.TrimRight(h, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		name, value, ok := bytes.Cut(h, []byte(":"))
+		if !ok {
+			return out, false, fmt.Errorf("malformed header %q", h)
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.Atoi(string(value)); err != nil || length < 0 {
+				return out, false, fmt.Errorf("malformed Content-Length %q", value)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			return out, false, fmt.Errorf("reply with Transfer-Encoding %q: only Content-Length is supported", value)
+		case bytes.EqualFold(name, []byte("Connection")):
+			closing = bytes.EqualFold(value, []byte("close"))
+		}
+	}
+	if length < 0 {
+		if code != 204 && code != 304 {
+			return out, false, fmt.Errorf("status %d reply without Content-Length", code)
+		}
+		length = 0
+	}
+	out = slices.Grow(out[:0], length)[:length]
+	if _, err := io.ReadFull(m.br, out); err != nil {
+		return out, false, err
+	}
+	if closing {
+		m.close()
+	}
+	if code < 200 || code > 299 {
+		return out, false, statusError(fmt.Sprintf("status %d: %s", code, bytes.TrimSpace(out)))
+	}
+	return out, false, nil
+}
+
+// statusError is a non-2xx reply read in full: the connection stays usable.
+type statusError string
+
+func (e statusError) Error() string { return string(e) }
+
+func (m *msgConn) close() {
+	if m.conn != nil {
+		_ = m.conn.Close()
+		m.conn = nil
+	}
+}
+
 // load is the set of simulated contacts.
 type load struct {
 	cl       *benchClient
 	script   []string
 	workers  []*worker
 	firstErr atomic.Pointer[error]
+	// connDeadline bounds every read and write of the contacts' connections.
+	connDeadline time.Time
 	// interval, when set (--rate), is the time between one contact's
 	// messages, counted from start.
 	interval time.Duration
@@ -570,6 +751,12 @@ type worker struct {
 }
 
 func (l *load) run(ctx context.Context, w *worker) {
+	mc, err := newMsgConn(l.cl, "/v1/channels/"+benchChannel+"/messages", l.connDeadline)
+	if err != nil {
+		l.firstErr.CompareAndSwap(nil, &err)
+		return
+	}
+	defer mc.close()
 	from := fmt.Sprintf("+1999%07d", w.id)
 	prefix := `{"from":"` + from + `","id":"b` + strconv.Itoa(w.id) + "-"
 	var body, out []byte
@@ -605,7 +792,7 @@ func (l *load) run(ctx context.Context, w *worker) {
 				due = due.Add(l.interval)
 			}
 			var err error
-			out, _, err = l.cl.do("POST", "/v1/channels/"+benchChannel+"/messages", body, out)
+			out, err = mc.post(body, out)
 			d := time.Since(t0)
 			if err != nil {
 				w.errs++
@@ -766,7 +953,7 @@ func startReceiver() (*receiver, error) {
 	}
 	r := &receiver{url: "http://" + ln.Addr().String(), ln: ln}
 	r.srv = &fasthttp.Server{Handler: r.handle, NoDefaultServerHeader: true, ReadTimeout: time.Minute}
-	go func() { _ = r.srv.Serve(ln) }()
+	go pprof.Do(context.Background(), benchLabels("receiver"), func(context.Context) { _ = r.srv.Serve(ln) })
 	return r, nil
 }
 
