@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,6 +71,7 @@ type benchOptions struct {
 	json        bool
 	progress    bool
 	cpuProfile  string
+	trace       string
 	dataParent  string
 	keep        bool
 }
@@ -129,6 +131,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
+	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to `FILE` (go tool trace FILE: where each goroutine, e.g. the store's committer, spent its time running, waiting for a CPU or in system calls); slows the run")
 	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof and mutex.pprof of the run (server and load together when in process) into `DIR`")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -330,6 +333,13 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		}
 		defer stop()
 	}
+	if o.trace != "" {
+		stop, err := startTrace(o.trace)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
 	var cs0 store.CommitStats
 	if bolt != nil {
 		cs0 = bolt.CommitStats()
@@ -414,6 +424,23 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 // `go tool pprof -tagfocus part=load` shows what the load generator costs;
 // the runtime's own work (background GC) has no label.
 func benchLabels(part string) pprof.LabelSet { return pprof.Labels("part", part) }
+
+// startTrace starts the runtime's execution tracer; the function it returns
+// stops it and closes the file.
+func startTrace(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
+	}, nil
+}
 
 // startProfiles starts CPU, blocking and mutex profiling; the function it
 // returns writes them into dir.

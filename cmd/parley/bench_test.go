@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -176,4 +178,40 @@ func TestMsgConn(t *testing.T) {
 	if out, err = mc.post([]byte("after idle close"), out); err != nil || string(out) != "echo after idle close" {
 		t.Fatalf("after the server closed the connection: %q, %v", out, err)
 	}
+}
+
+// --profile and --trace write what go tool pprof and go tool trace read.
+func TestBenchProfileAndTrace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for a moment")
+	}
+	dir := t.TempDir()
+	tracePath := filepath.Join(dir, "run.trace")
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--duration", "300ms", "--concurrency", "2", "--idle", "0",
+		"--flow", "favourite-colour", "--events", "", "--json", "--profile", filepath.Join(dir, "prof"), "--trace", tracePath}, nil, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	tr, err := os.ReadFile(tracePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An execution trace starts with its header, "go 1.NN trace".
+	if !bytes.HasPrefix(tr, []byte("go 1.")) || len(tr) < 1000 {
+		t.Errorf("trace: %d bytes starting %q, want an execution trace", len(tr), tr[:min(len(tr), 16)])
+	}
+	for _, name := range []string{"cpu.pprof", "block.pprof", "mutex.pprof"} {
+		fi, err := os.Stat(filepath.Join(dir, "prof", name))
+		if err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v (size %d)", name, err, sizeOf(fi))
+		}
+	}
+}
+
+func sizeOf(fi os.FileInfo) int64 {
+	if fi == nil {
+		return 0
+	}
+	return fi.Size()
 }
