@@ -110,6 +110,12 @@ type BenchResult struct {
 	CommitterLockPct  float64 `json:"committer_lock_wait_pct,omitempty"`
 	CommitterApplyPct float64 `json:"committer_apply_pct,omitempty"`
 	CommitterSyncPct  float64 `json:"committer_commit_pct,omitempty"`
+	// Of the commit share, the part bbolt spent writing pages and syncing
+	// the file (TxStats.WriteTime), and the pages it wrote per turn
+	// (TxStats.Write, meta pages included; event delivery's writes share
+	// the turns' commits and count here too).
+	CommitterWritePct float64 `json:"committer_write_sync_pct,omitempty"`
+	PagesPerTurn      float64 `json:"pages_written_per_turn,omitempty"`
 	LoadAvg           string  `json:"load_avg,omitempty"`
 	GoMaxProcs        int     `json:"gomaxprocs"`
 }
@@ -341,8 +347,10 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		defer stop()
 	}
 	var cs0 store.CommitStats
+	var tx0 bbolt.TxStats
 	if bolt != nil {
 		cs0 = bolt.CommitStats()
+		tx0 = bolt.DB().Stats().TxStats
 	}
 	var wg sync.WaitGroup
 	for i := range ld.workers {
@@ -370,6 +378,11 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		res.CommitterLockPct = share(cs.LockWait, cs0.LockWait)
 		res.CommitterApplyPct = share(cs.Apply, cs0.Apply)
 		res.CommitterSyncPct = share(cs.Commit, cs0.Commit)
+		tx := bolt.DB().Stats().TxStats
+		res.CommitterWritePct = share(tx.GetWriteTime(), tx0.GetWriteTime())
+		if turns := cs.Turns - cs0.Turns; turns > 0 {
+			res.PagesPerTurn = round1(float64(tx.GetWrite()-tx0.GetWrite()) / float64(turns))
+		}
 	}
 	close(stopBar)
 	barDone.Wait()
@@ -953,6 +966,8 @@ func (r *BenchResult) table(w io.Writer) {
 		row("committer: lock wait", f(r.CommitterLockPct), "%")
 		row("committer: apply", f(r.CommitterApplyPct), "%")
 		row("committer: commit", f(r.CommitterSyncPct), "%")
+		row("… writing pages, fsync", f(r.CommitterWritePct), "%")
+		row("pages written per turn", f(r.PagesPerTurn), "")
 	}
 	_ = tw.Flush()
 }
