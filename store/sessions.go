@@ -76,7 +76,7 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 		p.encoded = encodeRecord(&rec)
 	}
 	for i := range t.Events {
-		v, err := encodeJSON("session event of", s.ID, &t.Events[i])
+		v, err := encodeEvent(s.ID, &t.Events[i])
 		if err != nil {
 			return nil, err
 		}
