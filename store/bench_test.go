@@ -373,6 +373,6 @@ func BenchmarkApplyGroup(b *testing.B) {
 		}
 		tx.Rollback()
 	}
-	b.ReportMetric(float64((processCPU() - c0).Nanoseconds())/float64(b.N*group), "cpu-ns/turn")
+	b.ReportMetric(float64((processCPU()-c0).Nanoseconds())/float64(b.N*group), "cpu-ns/turn")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*group), "ns/turn")
 }
