@@ -341,9 +341,14 @@ func addStat(tx *bbolt.Tx, name string, delta int64) error {
 // counter that a write touched is written even when the changes cancel
 // out, as writing each change through would have. A nil batch writes each
 // change through (addStat).
+//
+// It also carries, for statBatch.put, what the transaction knows of the
+// buckets it has only appended to; a nil batch has no such knowledge, so
+// put is used for it.
 type statBatch struct {
 	names  []string
 	deltas []int64
+	fills  []bucketFill
 }
 
 func (s *statBatch) add(tx *bbolt.Tx, name string, delta int64) error {
@@ -366,6 +371,8 @@ func (s *statBatch) add(tx *bbolt.Tx, name string, delta int64) error {
 
 func (s *statBatch) reset() {
 	s.names, s.deltas = s.names[:0], s.deltas[:0]
+	clear(s.fills) // buckets belong to their transaction
+	s.fills = s.fills[:0]
 }
 
 // flush writes the summed changes into tx.

@@ -152,6 +152,15 @@ func readString(b []byte) (string, []byte, bool) {
 	return string(b[w : w+int(n)]), b[w+int(n):], true
 }
 
+// readBytes is readString for a copy of the bytes.
+func readBytes(b []byte) ([]byte, []byte, bool) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return nil, nil, false
+	}
+	return slices.Clone(b[w : w+int(n)]), b[w+int(n):], true
+}
+
 // decodeHeader parses the header of a stored session without copying the payload.
 func decodeHeader(id string, b []byte) (header, error) {
 	var h header
@@ -360,29 +369,28 @@ func (r *contactRow) encode() []byte {
 }
 
 func decodeRow(urn string, b []byte) (*contactRow, error) {
-	bad := fmt.Errorf("contact %q: corrupt stored row", urn)
+	// The error is built only when needed: rows are decoded on every turn.
+	bad := func() error { return fmt.Errorf("contact %q: corrupt stored row", urn) }
 	if len(b) < 2 {
-		return nil, bad
+		return nil, bad()
 	}
 	r := &contactRow{hasContact: b[0]&rowHasContact != 0}
 	n, w := binary.Uvarint(b[1:])
 	if w <= 0 || n > uint64(len(b)) {
-		return nil, bad
+		return nil, bad()
 	}
 	rest := b[1+w:]
 	for range n {
 		var e waitEntry
 		var ok bool
-		var eid string
 		if e.channel, rest, ok = readString(rest); !ok {
-			return nil, bad
+			return nil, bad()
 		}
-		if eid, rest, ok = readString(rest); !ok {
-			return nil, bad
+		if e.eid, rest, ok = readBytes(rest); !ok {
+			return nil, bad()
 		}
-		e.eid = []byte(eid)
 		if e.seq, w = binary.Uvarint(rest); w <= 0 {
-			return nil, bad
+			return nil, bad()
 		}
 		rest = rest[w:]
 		r.waits = append(r.waits, e)
@@ -436,18 +444,18 @@ func encodeContact(c *flows.Contact) []byte {
 }
 
 func decodeContact(urn string, b []byte) (*flows.Contact, error) {
-	bad := fmt.Errorf("contact %q: corrupt stored contact", urn)
+	bad := func() error { return fmt.Errorf("contact %q: corrupt stored contact", urn) }
 	c := &flows.Contact{URN: urn}
 	var ok bool
 	if c.Name, b, ok = readString(b); !ok {
-		return nil, bad
+		return nil, bad()
 	}
 	if c.Language, b, ok = readString(b); !ok {
-		return nil, bad
+		return nil, bad()
 	}
 	n, w := binary.Uvarint(b)
 	if w <= 0 || n > uint64(len(b)) {
-		return nil, bad
+		return nil, bad()
 	}
 	b = b[w:]
 	if n > 0 {
@@ -459,18 +467,18 @@ func decodeContact(urn string, b []byte) (*flows.Contact, error) {
 			v, b, ok = readString(b)
 		}
 		if !ok {
-			return nil, bad
+			return nil, bad()
 		}
 		c.Fields[k] = v
 	}
 	if n, w = binary.Uvarint(b); w <= 0 || n > uint64(len(b)) {
-		return nil, bad
+		return nil, bad()
 	}
 	b = b[w:]
 	for range n {
 		var g string
 		if g, b, ok = readString(b); !ok {
-			return nil, bad
+			return nil, bad()
 		}
 		c.Groups = append(c.Groups, g)
 	}

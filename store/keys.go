@@ -67,6 +67,51 @@ func put(bk *bbolt.Bucket, k, v []byte) error {
 	return bk.Put(k, v)
 }
 
+// bucketFill is what a group's transaction knows of a bucket it has only
+// appended to: no key in it is greater than last, the greatest key it put.
+// Deletes keep that true; puts that bypass statBatch.put would not, so every
+// put of a group's writes goes through it.
+type bucketFill struct {
+	bk   *bbolt.Bucket
+	last []byte // held by bbolt until the transaction ends
+}
+
+// put is put for a group's writes: only a bucket's first put in the
+// transaction seeks. After it, a key above the greatest one appended is
+// another append without a search; any other key seeks as put does (it may
+// be an append after all, if deletes emptied the end of the bucket). The
+// page fill that results is the same as put's.
+func (s *statBatch) put(bk *bbolt.Bucket, k, v []byte) error {
+	if s == nil {
+		return put(bk, k, v)
+	}
+	if bk.FillPercent == fillMixed {
+		return bk.Put(k, v)
+	}
+	i := 0
+	for i < len(s.fills) && s.fills[i].bk != bk {
+		i++
+	}
+	if i < len(s.fills) && bytes.Compare(k, s.fills[i].last) > 0 {
+		if err := bk.Put(k, v); err != nil {
+			return err
+		}
+		s.fills[i].last = k
+		return nil
+	}
+	if err := put(bk, k, v); err != nil {
+		return err
+	}
+	switch {
+	case bk.FillPercent != fillAppend:
+	case i < len(s.fills):
+		s.fills[i].last = k
+	default:
+		s.fills = append(s.fills, bucketFill{bk: bk, last: k})
+	}
+	return nil
+}
+
 // maxIDLen keeps composite keys well under bbolt's 32 KiB key limit.
 const maxIDLen = 512
 

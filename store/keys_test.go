@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -225,5 +227,81 @@ func TestTimerPairs(t *testing.T) {
 	}
 	if n := stats(t, b).Timers; n != 4 {
 		t.Fatalf("Stats.Timers = %d, want 4", n)
+	}
+}
+
+// TestGroupPutFill runs random puts and deletes through put and through
+// statBatch.put on two copies of a bucket: after each operation the two
+// must have chosen the same page fill.
+func TestGroupPutFill(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "fill.db"), 0o600, &bbolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys := map[byte]bool{} // what both buckets hold
+	last := func() int {
+		m := -1
+		for k := range keys {
+			m = max(m, int(k))
+		}
+		return m
+	}
+	for round := range 500 {
+		err := db.Update(func(tx *bbolt.Tx) error {
+			var st statBatch
+			var bks [2]*bbolt.Bucket
+			for i := range bks {
+				bk, err := tx.CreateBucketIfNotExists([]byte{byte('a' + i)})
+				if err != nil {
+					return err
+				}
+				bks[i] = bk
+			}
+			for op := range 1 + r.IntN(16) {
+				k := byte(r.IntN(60))
+				switch r.IntN(4) {
+				case 0: // delete the last key, or another
+					if m := last(); m >= 0 && r.IntN(2) == 0 {
+						k = byte(m)
+					}
+					for _, bk := range bks {
+						if err := bk.Delete([]byte{k}); err != nil {
+							return err
+						}
+					}
+					delete(keys, k)
+				case 1: // go past the end
+					if m := last(); m < 255 {
+						k = byte(m + 1)
+					}
+					fallthrough
+				default:
+					if err := put(bks[0], []byte{k}, nil); err != nil {
+						return err
+					}
+					if err := st.put(bks[1], []byte{k}, nil); err != nil {
+						return err
+					}
+					keys[k] = true
+				}
+				if bks[0].FillPercent != bks[1].FillPercent {
+					t.Fatalf("round %d op %d: fill %v with put, %v with statBatch.put", round, op, bks[0].FillPercent, bks[1].FillPercent)
+				}
+			}
+			if r.IntN(4) == 0 { // start again now and then
+				for _, name := range [][]byte{{'a'}, {'b'}} {
+					if err := tx.DeleteBucket(name); err != nil {
+						return err
+					}
+				}
+				clear(keys)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -76,7 +76,7 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 		p.encoded = encodeRecord(&rec)
 	}
 	for i := range t.Events {
-		v, err := encodeJSON("session event of", s.ID, &t.Events[i])
+		v, err := encodeEvent(s.ID, &t.Events[i])
 		if err != nil {
 			return nil, err
 		}
@@ -202,11 +202,11 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 		if pb.Get(p.msgKey) != nil {
 			return fmt.Errorf("session %q: message %q on channel %q: %w", p.id, p.msgID, p.channel, ErrDuplicate)
 		}
-		if err := put(pb, p.msgKey, p.msgValue); err != nil {
+		if err := st.put(pb, p.msgKey, p.msgValue); err != nil {
 			return err
 		}
 		pa := tx.Bucket(bProcessedAt)
-		if err := put(pa, p.msgAtKey, nil); err != nil {
+		if err := st.put(pa, p.msgAtKey, nil); err != nil {
 			return err
 		}
 		if err := st.add(tx, statProcessed, 1); err != nil {
@@ -243,7 +243,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 	if v == nil {
 		v = encodeRecord(&rec)
 	}
-	if err := put(records, recordKey(seq), v); err != nil {
+	if err := st.put(records, recordKey(seq), v); err != nil {
 		return err
 	}
 
@@ -251,7 +251,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 		ev := lastEventSeq(records, seq)
 		for _, v := range p.events {
 			ev++
-			if err := put(records, eventKey(seq, ev), v); err != nil {
+			if err := st.put(records, eventKey(seq, ev), v); err != nil {
 				return err
 			}
 		}
@@ -326,7 +326,7 @@ func (s *rowSet) flush() error {
 		case st.row.empty():
 		default:
 			if v := st.row.encode(); !bytes.Equal(v, st.orig) {
-				if err := put(s.bk, []byte(urn), v); err != nil {
+				if err := s.st.put(s.bk, []byte(urn), v); err != nil {
 					return err
 				}
 			}
@@ -383,7 +383,7 @@ func updateContactRefs(tx *bbolt.Tx, rows *rowSet, id string, eid []byte, seq ui
 		}
 	}
 	if curIndexed && !(prevIndexed && cur.urn == prev.urn) {
-		return put(bc, contactKey(cur.urn, eid), nil)
+		return rows.st.put(bc, contactKey(cur.urn, eid), nil)
 	}
 	return nil
 }
@@ -408,7 +408,7 @@ func updateTimer(tx *bbolt.Tx, st *statBatch, eid []byte, prev *header, next tim
 		}
 	}
 	if next.at != 0 {
-		if err := put(tb, timerKey(next.at, eid), next.value()); err != nil {
+		if err := st.put(tb, timerKey(next.at, eid), next.value()); err != nil {
 			return err
 		}
 	}
@@ -423,7 +423,7 @@ func updateStatus(tx *bbolt.Tx, st *statBatch, eid []byte, seq uint64, prev, cur
 	if prev != nil && prev.status == cur.status {
 		return nil
 	}
-	if err := put(tx.Bucket(bIDs), eid, idEntry(cur.status, seq)); err != nil {
+	if err := st.put(tx.Bucket(bIDs), eid, idEntry(cur.status, seq)); err != nil {
 		return err
 	}
 	sb := tx.Bucket(bByStatus)
@@ -438,7 +438,7 @@ func updateStatus(tx *bbolt.Tx, st *statBatch, eid []byte, seq uint64, prev, cur
 		}
 	}
 	if cur.status != waitingCode {
-		if err := put(sb, statusKey(cur.status, eid), nil); err != nil {
+		if err := st.put(sb, statusKey(cur.status, eid), nil); err != nil {
 			return err
 		}
 	}
@@ -858,14 +858,14 @@ func (b *Bolt) RemoveTimer(ctx context.Context, t Timer) error {
 			return nil
 		}
 		if next.at != 0 {
-			if err := put(tb, timerKey(next.at, eid), next.value()); err != nil {
+			if err := st.put(tb, timerKey(next.at, eid), next.value()); err != nil {
 				return err
 			}
 		}
 		// Keep the session's header pointing at its timer record.
 		if rec != nil && h.timerAt == p.at && h.timerKind == p.kind && (next.at != p.at || next.kind != p.kind) {
 			h.timerAt, h.timerKind = next.at, next.kind
-			if err := put(tx.Bucket(bRecords), recordKey(seq), encodeRecord(&h)); err != nil {
+			if err := st.put(tx.Bucket(bRecords), recordKey(seq), encodeRecord(&h)); err != nil {
 				return err
 			}
 		}

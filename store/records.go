@@ -1,0 +1,335 @@
+package store
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// The session events of every turn are encoded here by hand, byte for byte
+// as jsonv1.Marshal (encoding/json's behaviour on the v2 engine) encodes
+// them, because reflection-driven encoding was a good part of a turn's
+// store work. records_test.go and FuzzEventRecord hold the two to the same
+// bytes. What the hand-written encoder cannot reproduce exactly (a time
+// outside years 0-9999 or with an offset of a day or more, raw JSON that
+// the library would reformat or reject, header names that are not ASCII)
+// goes to the library, which also reports the errors it always reported.
+// Decoding stays with the JSON libraries.
+
+// encodeEvent encodes a session event.
+func encodeEvent(id string, e *flows.Event) ([]byte, error) {
+	if b, ok := appendEvent(make([]byte, 0, eventSize(e)), e); ok {
+		return b, nil
+	}
+	return encodeJSON("session event of", id, e)
+}
+
+// eventSize is a guess at an event's encoded length, enough for most.
+func eventSize(e *flows.Event) int {
+	n := 64 + len(e.Type) + len(e.Widget) + len(e.Flow) + len(e.Text) + len(e.URL) +
+		len(e.Name) + len(e.Value) + len(e.Category) + len(e.Input) + len(e.Message) + len(e.Data)
+	if e.Request != nil || e.Response != nil || len(e.Calls) > 0 {
+		n += 512
+	}
+	return n + 32
+}
+
+// appendEvent appends e as jsonv1.Marshal does; false when it cannot.
+func appendEvent(b []byte, e *flows.Event) ([]byte, bool) {
+	if !jsonTimeOK(e.Time) {
+		return nil, false
+	}
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, e.Type)
+	b = append(b, `,"time":`...)
+	b = appendJSONTime(b, e.Time)
+	b = appendOptString(b, `,"widget":`, e.Widget)
+	b = appendOptString(b, `,"flow":`, e.Flow)
+	b = appendOptString(b, `,"text":`, e.Text)
+	b = appendOptStrings(b, `,"quick_replies":`, e.QuickReplies)
+	b = appendOptStrings(b, `,"attachments":`, e.Attachments)
+	b = appendOptString(b, `,"url":`, e.URL)
+	b = appendOptInt(b, `,"num_digits":`, int64(e.NumDigits))
+	b = appendOptString(b, `,"finish_key":`, e.FinishKey)
+	b = appendOptInt(b, `,"timeout":`, int64(e.Timeout))
+	b = appendOptString(b, `,"wait":`, e.WaitKind)
+	b = appendOptString(b, `,"voice":`, e.Voice)
+	b = appendOptString(b, `,"language":`, e.Language)
+	b = appendOptString(b, `,"name":`, e.Name)
+	b = appendOptString(b, `,"value":`, e.Value)
+	b = appendOptString(b, `,"category":`, e.Category)
+	b = appendOptString(b, `,"input":`, e.Input)
+	b = appendOptString(b, `,"scope":`, e.Scope)
+	b = appendOptString(b, `,"exit":`, e.Exit)
+	b = appendOptString(b, `,"method":`, e.Method)
+	b = appendOptInt(b, `,"status":`, int64(e.Status))
+	b = appendOptInt(b, `,"elapsed_ms":`, e.ElapsedMS)
+	b = appendOptString(b, `,"outcome":`, e.Outcome)
+	b = appendOptInt(b, `,"attempts":`, int64(e.Attempts))
+	var ok bool
+	if e.Request != nil {
+		b = append(b, `,"request":`...)
+		if b, ok = appendTrace(b, e.Request); !ok {
+			return nil, false
+		}
+	}
+	if e.Response != nil {
+		b = append(b, `,"response":`...)
+		if b, ok = appendTrace(b, e.Response); !ok {
+			return nil, false
+		}
+	}
+	if len(e.Calls) > 0 {
+		b = append(b, `,"calls":[`...)
+		for i := range e.Calls {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, ok = appendCall(b, &e.Calls[i]); !ok {
+				return nil, false
+			}
+		}
+		b = append(b, ']')
+	}
+	b = appendOptString(b, `,"session_status":`, string(e.SessionStatus))
+	b = appendOptString(b, `,"message":`, e.Message)
+	if len(e.Data) > 0 {
+		b = append(b, `,"data":`...)
+		if b, ok = appendRaw(b, e.Data); !ok {
+			return nil, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+func appendCall(b []byte, c *flows.WebhookCall) ([]byte, bool) {
+	b = append(b, `{"attempt":`...)
+	b = strconv.AppendInt(b, int64(c.Attempt), 10)
+	b = append(b, `,"request":`...)
+	var ok bool
+	if c.Request == nil {
+		b = append(b, "null"...)
+	} else if b, ok = appendTrace(b, c.Request); !ok {
+		return nil, false
+	}
+	if c.Response != nil {
+		b = append(b, `,"response":`...)
+		if b, ok = appendTrace(b, c.Response); !ok {
+			return nil, false
+		}
+	}
+	b = append(b, `,"elapsed_ms":`...)
+	b = strconv.AppendInt(b, c.ElapsedMS, 10)
+	b = appendOptString(b, `,"error":`, c.Error)
+	return append(b, '}'), true
+}
+
+func appendTrace(b []byte, t *flows.HTTPTrace) ([]byte, bool) {
+	b = append(b, '{')
+	start := len(b)
+	comma := func(b []byte) []byte {
+		if len(b) > start {
+			b = append(b, ',')
+		}
+		return b
+	}
+	if t.Method != "" {
+		b = append(comma(b), `"method":`...)
+		b = appendJSONString(b, t.Method)
+	}
+	if t.URL != "" {
+		b = append(comma(b), `"url":`...)
+		b = appendJSONString(b, t.URL)
+	}
+	if t.Status != 0 {
+		b = append(comma(b), `"status":`...)
+		b = strconv.AppendInt(b, int64(t.Status), 10)
+	}
+	if len(t.Headers) > 0 {
+		// Names are sorted by their bytes; one that is not ASCII would be
+		// encoded differently from how it sorts (invalid UTF-8 becomes
+		// U+FFFD), which the library handles.
+		var arr [16]string
+		names := arr[:0]
+		for k := range t.Headers {
+			for i := 0; i < len(k); i++ {
+				if k[i] >= utf8.RuneSelf {
+					return nil, false
+				}
+			}
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		b = append(comma(b), `"headers":{`...)
+		for i, k := range names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, t.Headers[k])
+		}
+		b = append(b, '}')
+	}
+	if t.Body != "" {
+		b = append(comma(b), `"body":`...)
+		b = appendJSONString(b, t.Body)
+	}
+	if t.Truncated {
+		b = append(comma(b), `"truncated":true`...)
+	}
+	return append(b, '}'), true
+}
+
+func appendOptString(b []byte, name, s string) []byte {
+	if s == "" {
+		return b
+	}
+	b = append(b, name...)
+	return appendJSONString(b, s)
+}
+
+func appendOptInt(b []byte, name string, v int64) []byte {
+	if v == 0 {
+		return b
+	}
+	b = append(b, name...)
+	return strconv.AppendInt(b, v, 10)
+}
+
+func appendOptStrings(b []byte, name string, ss []string) []byte {
+	if len(ss) == 0 {
+		return b
+	}
+	b = append(b, name...)
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendRaw appends raw JSON that the library would copy as it is: valid,
+// no whitespace outside strings (which it removes), no <, > or & (which it
+// escapes), no byte 0xE2 (which starts U+2028 and U+2029, which it escapes:
+// other characters from that byte go to the library too, to keep this
+// simple) and not deeply nested. Nil is null (empty but not nil is an
+// error). Anything else is left to the library.
+func appendRaw(b []byte, raw json.RawMessage) ([]byte, bool) {
+	switch {
+	case raw == nil:
+		return append(b, "null"...), true
+	case len(raw) == 0:
+		return nil, false
+	}
+	in, esc, depth := false, false, 0
+	for _, c := range raw {
+		switch {
+		case c == '<' || c == '>' || c == '&' || c == 0xE2:
+			return nil, false
+		case in:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				in = false
+			}
+		case c == '"':
+			in = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return nil, false
+		case c == '[' || c == '{':
+			if depth++; depth > maxRawDepth {
+				return nil, false
+			}
+		}
+	}
+	if !json.Valid(raw) {
+		return nil, false
+	}
+	return append(b, raw...), true
+}
+
+// maxRawDepth is well under the nesting limit of either JSON library.
+const maxRawDepth = 1000
+
+// jsonTimeOK reports whether time.Time.MarshalJSON accepts t: a year in
+// 0-9999 and a zone offset under 24 hours.
+func jsonTimeOK(t time.Time) bool {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return false
+	}
+	_, off := t.Zone()
+	return off > -24*3600 && off < 24*3600
+}
+
+// appendJSONTime appends t as time.Time.MarshalJSON does; t must pass jsonTimeOK.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+// appendJSONString appends s quoted as jsonv1.Marshal does: <, > and &
+// escaped for HTML, U+2028 and U+2029 escaped, each byte of invalid UTF-8
+// replaced by U+FFFD (the character itself, where encoding/json writes the
+// escape \ufffd).
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\uFFFD"...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
