@@ -138,7 +138,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to `FILE` (go tool trace FILE: where each goroutine, e.g. the store's committer, spent its time running, waiting for a CPU or in system calls); slows the run")
-	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof and mutex.pprof of the run (server and load together when in process) into `DIR`")
+	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof, mutex.pprof and allocs.pprof of the run (server and load together when in process) into `DIR`")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -456,7 +456,9 @@ func startTrace(path string) (func(), error) {
 }
 
 // startProfiles starts CPU, blocking and mutex profiling; the function it
-// returns writes them into dir.
+// returns writes them into dir, with the allocations profile (every
+// allocation sampled since the process started, seeding included: compare
+// two runs with go tool pprof -base, or read -sample_index=alloc_space).
 func startProfiles(dir string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -474,7 +476,7 @@ func startProfiles(dir string) (func(), error) {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
-		for _, name := range []string{"block", "mutex"} {
+		for _, name := range []string{"block", "mutex", "allocs"} {
 			if out, err := os.Create(filepath.Join(dir, name+".pprof")); err == nil {
 				_ = pprof.Lookup(name).WriteTo(out, 0)
 				out.Close()

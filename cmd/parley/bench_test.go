@@ -202,7 +202,7 @@ func TestBenchProfileAndTrace(t *testing.T) {
 	if !bytes.HasPrefix(tr, []byte("go 1.")) || len(tr) < 1000 {
 		t.Errorf("trace: %d bytes starting %q, want an execution trace", len(tr), tr[:min(len(tr), 16)])
 	}
-	for _, name := range []string{"cpu.pprof", "block.pprof", "mutex.pprof"} {
+	for _, name := range []string{"cpu.pprof", "block.pprof", "mutex.pprof", "allocs.pprof"} {
 		fi, err := os.Stat(filepath.Join(dir, "prof", name))
 		if err != nil || fi.Size() == 0 {
 			t.Errorf("%s: %v (size %d)", name, err, sizeOf(fi))
