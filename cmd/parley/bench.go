@@ -74,6 +74,7 @@ type benchOptions struct {
 	trace       string
 	dataParent  string
 	keep        bool
+	noFsync     bool
 }
 
 // BenchResult is what parley bench measured; --json prints it.
@@ -134,6 +135,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&o.messages, "messages", "", "the texts of one conversation, separated by '|' (required with a flow file)")
 	fs.StringVar(&o.events, "events", "flow.completed", "comma-separated event types the loopback receiver subscribes to")
 	fs.StringVar(&o.dataParent, "data", "", "make the in-process server's temporary data directory under `DIR` (default: the system's temporary directory)")
+	fs.BoolVar(&o.noFsync, "no-fsync", false, "an experiment, never a way to run: the in-process store commits without fsync, to show how much of the run waits for the disk (a crash could lose or corrupt the data directory)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
@@ -180,6 +182,8 @@ func (o *benchOptions) check() error {
 		return fmt.Errorf("--rate %d: give 0 (closed loop) to %d messages/s", o.rate, benchMaxRate)
 	case o.idle < 0 || o.idle > benchMaxIdle:
 		return fmt.Errorf("--idle %d: give 0 to %d", o.idle, benchMaxIdle)
+	case o.noFsync && o.url != "":
+		return errors.New("--no-fsync: only for a server in process (a server at --url keeps its own settings)")
 	}
 	if o.url != "" {
 		if err := loopbackURL(o.url); err != nil {
@@ -274,7 +278,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		var srv *server.Server
 		pprof.Do(context.Background(), benchLabels("server"), func(context.Context) {
 			var st *store.Bolt
-			if st, err = store.Open(filepath.Join(dir, server.DBFile), store.Options{}); err != nil {
+			if st, err = store.Open(filepath.Join(dir, server.DBFile), store.Options{NoSync: o.noFsync}); err != nil {
 				return
 			}
 			bolt = st
@@ -304,6 +308,9 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		}()
 		base = "http://" + ln.Addr().String()
 		res.Target = "in process"
+		if o.noFsync {
+			res.Target = "in process, fsync off (--no-fsync)"
+		}
 	} else {
 		res.Target = base
 	}

@@ -104,6 +104,7 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--concurrency", "0"}, "--concurrency"},
 		{[]string{"--rate", "-5"}, "--rate"},
 		{[]string{"--idle", "-1"}, "--idle"},
+		{[]string{"--no-fsync", "--url", "http://127.0.0.1:8080"}, "--no-fsync"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
