@@ -99,7 +99,13 @@ func (s *statBatch) put(bk *bbolt.Bucket, k, v []byte) error {
 		s.fills[i].last = k
 		return nil
 	}
-	if err := put(bk, k, v); err != nil {
+	// put's seek, through the transaction's cursor.
+	if next, _ := s.cursor(bk).Seek(k); next == nil {
+		bk.FillPercent = fillAppend
+	} else {
+		bk.FillPercent = fillMixed
+	}
+	if err := bk.Put(k, v); err != nil {
 		return err
 	}
 	switch {
