@@ -351,6 +351,22 @@ type statBatch struct {
 	deltas  []int64
 	fills   []bucketFill
 	cursors []bucketCursor
+	keys    []byte // scratch
+}
+
+// scratch returns an empty buffer of capacity n for building a key that
+// bbolt does not keep: a key read (Get, Seek), deleted, or put, since Put
+// copies its key (bbolt 1.4 on; TestPutCopiesKey). A value is kept until
+// the transaction commits and must never be built in it. The next call
+// reuses the buffer.
+func (s *statBatch) scratch(n int) []byte {
+	if s == nil {
+		return make([]byte, 0, n)
+	}
+	if cap(s.keys) < n {
+		s.keys = make([]byte, 0, max(n, 64))
+	}
+	return s.keys[:0]
 }
 
 // bucketCursor is the cursor a group's transaction reads a bucket through.
@@ -415,7 +431,12 @@ func (s *statBatch) add(tx *bbolt.Tx, name string, delta int64) error {
 
 func (s *statBatch) reset() {
 	s.names, s.deltas = s.names[:0], s.deltas[:0]
-	clear(s.fills) // buckets and cursors belong to their transaction
+	// Buckets and cursors belong to their transaction; the fills' key
+	// buffers are kept for the next one.
+	all := s.fills[:cap(s.fills)]
+	for i := range all {
+		all[i].bk = nil
+	}
 	s.fills = s.fills[:0]
 	clear(s.cursors)
 	s.cursors = s.cursors[:0]
@@ -426,10 +447,11 @@ func (s *statBatch) flush(tx *bbolt.Tx) error {
 	bk := tx.Bucket(bStats)
 	for i, name := range s.names {
 		var v int64
-		if old := s.get(bk, []byte(name)); len(old) == 8 {
+		k := append(s.scratch(len(name)), name...)
+		if old := s.get(bk, k); len(old) == 8 {
 			v = int64(binary.BigEndian.Uint64(old))
 		}
-		if err := bk.Put([]byte(name), u64(uint64(v+s.deltas[i]))); err != nil {
+		if err := bk.Put(k, u64(uint64(v+s.deltas[i]))); err != nil {
 			return err
 		}
 	}

@@ -160,7 +160,7 @@ func lookup(tx *bbolt.Tx, st *statBatch, id string, eid []byte) (seq uint64, rec
 	if _, seq, err = decodeIDEntry(id, v); err != nil {
 		return 0, nil, err
 	}
-	if rec = st.get(tx.Bucket(bRecords), recordKey(seq)); rec == nil {
+	if rec = st.get(tx.Bucket(bRecords), binary.BigEndian.AppendUint64(st.scratch(8), seq)); rec == nil {
 		return 0, nil, fmt.Errorf("session %q: id entry without record %d", id, seq)
 	}
 	return seq, rec, nil
@@ -244,7 +244,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 	if v == nil {
 		v = encodeRecord(&rec)
 	}
-	if err := st.put(records, recordKey(seq), v); err != nil {
+	if err := st.put(records, binary.BigEndian.AppendUint64(st.scratch(8), seq), v); err != nil {
 		return err
 	}
 
@@ -252,7 +252,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 		ev := lastEventSeq(st.cursor(records), seq)
 		for _, v := range p.events {
 			ev++
-			if err := st.put(records, eventKey(seq, ev), v); err != nil {
+			if err := st.put(records, appendEventKey(st.scratch(16), seq, ev), v); err != nil {
 				return err
 			}
 		}
@@ -321,13 +321,13 @@ func (s *rowSet) flush() error {
 	for urn, st := range s.rows {
 		switch {
 		case st.row.empty() && st.orig != nil:
-			if err := s.bk.Delete([]byte(urn)); err != nil {
+			if err := s.bk.Delete(append(s.st.scratch(len(urn)), urn...)); err != nil {
 				return err
 			}
 		case st.row.empty():
 		default:
 			if v := st.row.encode(); !bytes.Equal(v, st.orig) {
-				if err := s.st.put(s.bk, []byte(urn), v); err != nil {
+				if err := s.st.put(s.bk, append(s.st.scratch(len(urn)), urn...), v); err != nil {
 					return err
 				}
 			}
@@ -395,7 +395,7 @@ func updateTimer(tx *bbolt.Tx, st *statBatch, eid []byte, prev *header, next tim
 	var oldKey []byte
 	var old timerPlan
 	if prev != nil && prev.timerAt != 0 {
-		oldKey = timerKey(prev.timerAt, eid)
+		oldKey = appendTimerKey(st.scratch(8+len(eid)), prev.timerAt, eid)
 		if v := st.get(tb, oldKey); v != nil {
 			old, _ = decodeTimer(prev.timerAt, v)
 		}
@@ -409,7 +409,7 @@ func updateTimer(tx *bbolt.Tx, st *statBatch, eid []byte, prev *header, next tim
 		}
 	}
 	if next.at != 0 {
-		if err := st.put(tb, timerKey(next.at, eid), next.value()); err != nil {
+		if err := st.put(tb, appendTimerKey(st.scratch(8+len(eid)), next.at, eid), next.value()); err != nil {
 			return err
 		}
 	}
@@ -450,7 +450,8 @@ func updateStatus(tx *bbolt.Tx, st *statBatch, eid []byte, seq uint64, prev, cur
 // one cursor seek: the newest event is the key right after the record.
 // c is a cursor on the records bucket.
 func lastEventSeq(c *bbolt.Cursor, seq uint64) uint64 {
-	k, _ := c.Seek(eventKey(seq, 1<<64-1))
+	var kb [16]byte
+	k, _ := c.Seek(appendEventKey(kb[:0], seq, 1<<64-1))
 	if len(k) == 16 && binary.BigEndian.Uint64(k) == seq {
 		return ^binary.BigEndian.Uint64(k[8:])
 	}
