@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -346,9 +347,68 @@ func addStat(tx *bbolt.Tx, name string, delta int64) error {
 // buckets it has only appended to; a nil batch has no such knowledge, so
 // put is used for it.
 type statBatch struct {
-	names  []string
-	deltas []int64
-	fills  []bucketFill
+	names   []string
+	deltas  []int64
+	fills   []bucketFill
+	cursors []bucketCursor
+	keys    []byte // scratch
+}
+
+// scratch returns an empty buffer of capacity n for building a key that
+// bbolt does not keep: a key read (Get, Seek), deleted, or put, since Put
+// copies its key (bbolt 1.4 on; TestPutCopiesKey). A value is kept until
+// the transaction commits and must never be built in it. The next call
+// reuses the buffer.
+func (s *statBatch) scratch(n int) []byte {
+	if s == nil {
+		return make([]byte, 0, n)
+	}
+	if cap(s.keys) < n {
+		s.keys = make([]byte, 0, max(n, 64))
+	}
+	return s.keys[:0]
+}
+
+// bucketCursor is the cursor a group's transaction reads a bucket through.
+// bbolt's Get makes a new cursor, whose stack grows as it descends the
+// B-tree, for every read; a cursor kept for the transaction reuses its
+// stack, since every Seek starts again from the bucket's root.
+type bucketCursor struct {
+	bk *bbolt.Bucket
+	c  *bbolt.Cursor
+}
+
+// cursor returns the transaction's cursor on bk, making it on first use
+// (a new one every time for a nil batch).
+func (s *statBatch) cursor(bk *bbolt.Bucket) *bbolt.Cursor {
+	if s == nil {
+		return bk.Cursor()
+	}
+	for i := range s.cursors {
+		if s.cursors[i].bk == bk {
+			return s.cursors[i].c
+		}
+	}
+	c := bk.Cursor()
+	s.cursors = append(s.cursors, bucketCursor{bk: bk, c: c})
+	return c
+}
+
+// get is bk.Get(k) for a group's writes (bk.Get itself for a nil batch).
+func (s *statBatch) get(bk *bbolt.Bucket, k []byte) []byte {
+	if s == nil {
+		return bk.Get(k)
+	}
+	return seekExact(s.cursor(bk), k)
+}
+
+// seekExact is what Bucket.Get answers, read with c: k's value, or nil
+// when k is not in the bucket (or names a nested bucket).
+func seekExact(c *bbolt.Cursor, k []byte) []byte {
+	if found, v := c.Seek(k); bytes.Equal(found, k) {
+		return v
+	}
+	return nil
 }
 
 func (s *statBatch) add(tx *bbolt.Tx, name string, delta int64) error {
@@ -371,8 +431,15 @@ func (s *statBatch) add(tx *bbolt.Tx, name string, delta int64) error {
 
 func (s *statBatch) reset() {
 	s.names, s.deltas = s.names[:0], s.deltas[:0]
-	clear(s.fills) // buckets belong to their transaction
+	// Buckets and cursors belong to their transaction; the fills' key
+	// buffers are kept for the next one.
+	all := s.fills[:cap(s.fills)]
+	for i := range all {
+		all[i].bk = nil
+	}
 	s.fills = s.fills[:0]
+	clear(s.cursors)
+	s.cursors = s.cursors[:0]
 }
 
 // flush writes the summed changes into tx.
@@ -380,10 +447,11 @@ func (s *statBatch) flush(tx *bbolt.Tx) error {
 	bk := tx.Bucket(bStats)
 	for i, name := range s.names {
 		var v int64
-		if old := bk.Get([]byte(name)); len(old) == 8 {
+		k := append(s.scratch(len(name)), name...)
+		if old := s.get(bk, k); len(old) == 8 {
 			v = int64(binary.BigEndian.Uint64(old))
 		}
-		if err := bk.Put([]byte(name), u64(uint64(v+s.deltas[i]))); err != nil {
+		if err := bk.Put(k, u64(uint64(v+s.deltas[i]))); err != nil {
 			return err
 		}
 	}

@@ -127,7 +127,7 @@ func TestStoreReadsCodec2(t *testing.T) {
 	var seq uint64
 	if err := b.DB().Update(func(tx *bbolt.Tx) error {
 		var err error
-		if seq, _, err = lookup(tx, s.ID, idKey(s.ID)); err != nil {
+		if seq, _, err = lookup(tx, nil, s.ID, idKey(s.ID)); err != nil {
 			return err
 		}
 		return tx.Bucket(bRecords).Put(recordKey(seq), old)

@@ -73,7 +73,7 @@ func put(bk *bbolt.Bucket, k, v []byte) error {
 // put of a group's writes goes through it.
 type bucketFill struct {
 	bk   *bbolt.Bucket
-	last []byte // held by bbolt until the transaction ends
+	last []byte // a copy: the caller's key may be a reused buffer
 }
 
 // put is put for a group's writes: only a bucket's first put in the
@@ -96,18 +96,28 @@ func (s *statBatch) put(bk *bbolt.Bucket, k, v []byte) error {
 		if err := bk.Put(k, v); err != nil {
 			return err
 		}
-		s.fills[i].last = k
+		s.fills[i].last = append(s.fills[i].last[:0], k...)
 		return nil
 	}
-	if err := put(bk, k, v); err != nil {
+	// put's seek, through the transaction's cursor.
+	if next, _ := s.cursor(bk).Seek(k); next == nil {
+		bk.FillPercent = fillAppend
+	} else {
+		bk.FillPercent = fillMixed
+	}
+	if err := bk.Put(k, v); err != nil {
 		return err
 	}
 	switch {
 	case bk.FillPercent != fillAppend:
 	case i < len(s.fills):
-		s.fills[i].last = k
+		s.fills[i].last = append(s.fills[i].last[:0], k...)
+	case len(s.fills) < cap(s.fills):
+		// The entry's buffer from an earlier transaction is reused.
+		s.fills = s.fills[:i+1]
+		s.fills[i].bk, s.fills[i].last = bk, append(s.fills[i].last[:0], k...)
 	default:
-		s.fills = append(s.fills, bucketFill{bk: bk, last: k})
+		s.fills = append(s.fills, bucketFill{bk: bk, last: bytes.Clone(k)})
 	}
 	return nil
 }
@@ -322,18 +332,20 @@ func recordKey(seq uint64) []byte { return u64(seq) }
 // eventKey is the session's sequence number + the event's sequence number
 // inverted, so the newest event sorts right after the session record and a
 // turn's events usually land on the record's page.
-func eventKey(sessSeq, seq uint64) []byte {
-	k := make([]byte, 16)
-	binary.BigEndian.PutUint64(k, sessSeq)
-	binary.BigEndian.PutUint64(k[8:], ^seq)
-	return k
+func eventKey(sessSeq, seq uint64) []byte { return appendEventKey(make([]byte, 0, 16), sessSeq, seq) }
+
+func appendEventKey(k []byte, sessSeq, seq uint64) []byte {
+	k = binary.BigEndian.AppendUint64(k, sessSeq)
+	return binary.BigEndian.AppendUint64(k, ^seq)
 }
 
 // timerKey is due time (8 bytes) + encoded session id.
 func timerKey(at uint64, eid []byte) []byte {
-	k := make([]byte, 8, 8+len(eid))
-	binary.BigEndian.PutUint64(k, at)
-	return append(k, eid...)
+	return appendTimerKey(make([]byte, 0, 8+len(eid)), at, eid)
+}
+
+func appendTimerKey(k []byte, at uint64, eid []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(k, at), eid...)
 }
 
 // statusKey is status code (1 byte) + encoded session id.

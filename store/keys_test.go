@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -304,4 +305,46 @@ func TestGroupPutFill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestPutCopiesKey holds bbolt to what the store's key buffers rely on
+// (statBatch.scratch): Put keeps a copy of its key, not the caller's slice.
+func TestPutCopiesKey(t *testing.T) {
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "k.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		bk, err := tx.CreateBucket([]byte("b"))
+		if err != nil {
+			return err
+		}
+		k := []byte("key-a")
+		if err := bk.Put(k, []byte("1")); err != nil {
+			return err
+		}
+		copy(k, "key-b")
+		if err := bk.Put(k, []byte("2")); err != nil {
+			return err
+		}
+		copy(k, "zzzzz")
+		for _, want := range [][2]string{{"key-a", "1"}, {"key-b", "2"}} {
+			if v := bk.Get([]byte(want[0])); string(v) != want[1] {
+				t.Errorf("in the transaction: %s = %q, want %q", want[0], v, want[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *bbolt.Tx) error {
+		var keys []string
+		tx.Bucket([]byte("b")).ForEach(func(k, _ []byte) error { keys = append(keys, string(k)); return nil })
+		if fmt.Sprint(keys) != "[key-a key-b]" {
+			t.Errorf("committed keys %q, want [key-a key-b]", keys)
+		}
+		return nil
+	})
 }

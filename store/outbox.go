@@ -24,7 +24,7 @@ func putOutbox(tx *bbolt.Tx, st *statBatch, recs [][]byte) error {
 		if err != nil {
 			return err
 		}
-		if err := st.put(ob, u64(seq), v); err != nil {
+		if err := st.put(ob, binary.BigEndian.AppendUint64(st.scratch(8), seq), v); err != nil {
 			return err
 		}
 	}

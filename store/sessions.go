@@ -151,15 +151,16 @@ func decodeIDEntry(id string, v []byte) (status byte, seq uint64, err error) {
 
 // lookup finds a stored session by encoded id: its sequence and record
 // (nil, 0, nil when there is none). rec is bbolt memory.
-func lookup(tx *bbolt.Tx, id string, eid []byte) (seq uint64, rec []byte, err error) {
-	v := tx.Bucket(bIDs).Get(eid)
+// st, when not nil, is the group's batch, whose cursors read the buckets.
+func lookup(tx *bbolt.Tx, st *statBatch, id string, eid []byte) (seq uint64, rec []byte, err error) {
+	v := st.get(tx.Bucket(bIDs), eid)
 	if v == nil {
 		return 0, nil, nil
 	}
 	if _, seq, err = decodeIDEntry(id, v); err != nil {
 		return 0, nil, err
 	}
-	if rec = tx.Bucket(bRecords).Get(recordKey(seq)); rec == nil {
+	if rec = st.get(tx.Bucket(bRecords), binary.BigEndian.AppendUint64(st.scratch(8), seq)); rec == nil {
 		return 0, nil, fmt.Errorf("session %q: id entry without record %d", id, seq)
 	}
 	return seq, rec, nil
@@ -172,7 +173,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 	rec := p.rec // a copy: the fields set below must not leak into a re-run
 	rec.channel = p.channel
 
-	seq, old, err := lookup(tx, p.id, p.eid)
+	seq, old, err := lookup(tx, st, p.id, p.eid)
 	if err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 
 	if p.msgKey != nil {
 		pb := tx.Bucket(bProcessed)
-		if pb.Get(p.msgKey) != nil {
+		if st.get(pb, p.msgKey) != nil {
 			return fmt.Errorf("session %q: message %q on channel %q: %w", p.id, p.msgID, p.channel, ErrDuplicate)
 		}
 		if err := st.put(pb, p.msgKey, p.msgValue); err != nil {
@@ -243,15 +244,15 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 	if v == nil {
 		v = encodeRecord(&rec)
 	}
-	if err := st.put(records, recordKey(seq), v); err != nil {
+	if err := st.put(records, binary.BigEndian.AppendUint64(st.scratch(8), seq), v); err != nil {
 		return err
 	}
 
 	if len(p.events) > 0 {
-		ev := lastEventSeq(records, seq)
+		ev := lastEventSeq(st.cursor(records), seq)
 		for _, v := range p.events {
 			ev++
-			if err := st.put(records, eventKey(seq, ev), v); err != nil {
+			if err := st.put(records, appendEventKey(st.scratch(16), seq, ev), v); err != nil {
 				return err
 			}
 		}
@@ -291,7 +292,7 @@ func (s *rowSet) get(urn string) (*contactRow, error) {
 		s.rows = make(map[string]*rowState, 2)
 	}
 	st := &rowState{row: &contactRow{}}
-	if v := s.bk.Get([]byte(urn)); v != nil {
+	if v := s.st.get(s.bk, []byte(urn)); v != nil {
 		r, err := decodeRow(urn, v)
 		if err != nil {
 			return nil, err
@@ -320,13 +321,13 @@ func (s *rowSet) flush() error {
 	for urn, st := range s.rows {
 		switch {
 		case st.row.empty() && st.orig != nil:
-			if err := s.bk.Delete([]byte(urn)); err != nil {
+			if err := s.bk.Delete(append(s.st.scratch(len(urn)), urn...)); err != nil {
 				return err
 			}
 		case st.row.empty():
 		default:
 			if v := st.row.encode(); !bytes.Equal(v, st.orig) {
-				if err := s.st.put(s.bk, []byte(urn), v); err != nil {
+				if err := s.st.put(s.bk, append(s.st.scratch(len(urn)), urn...), v); err != nil {
 					return err
 				}
 			}
@@ -394,8 +395,8 @@ func updateTimer(tx *bbolt.Tx, st *statBatch, eid []byte, prev *header, next tim
 	var oldKey []byte
 	var old timerPlan
 	if prev != nil && prev.timerAt != 0 {
-		oldKey = timerKey(prev.timerAt, eid)
-		if v := tb.Get(oldKey); v != nil {
+		oldKey = appendTimerKey(st.scratch(8+len(eid)), prev.timerAt, eid)
+		if v := st.get(tb, oldKey); v != nil {
 			old, _ = decodeTimer(prev.timerAt, v)
 		}
 	}
@@ -408,7 +409,7 @@ func updateTimer(tx *bbolt.Tx, st *statBatch, eid []byte, prev *header, next tim
 		}
 	}
 	if next.at != 0 {
-		if err := st.put(tb, timerKey(next.at, eid), next.value()); err != nil {
+		if err := st.put(tb, appendTimerKey(st.scratch(8+len(eid)), next.at, eid), next.value()); err != nil {
 			return err
 		}
 	}
@@ -447,9 +448,10 @@ func updateStatus(tx *bbolt.Tx, st *statBatch, eid []byte, seq uint64, prev, cur
 
 // lastEventSeq finds the highest event sequence of a session (0: none) with
 // one cursor seek: the newest event is the key right after the record.
-func lastEventSeq(records *bbolt.Bucket, seq uint64) uint64 {
-	c := records.Cursor()
-	k, _ := c.Seek(eventKey(seq, 1<<64-1))
+// c is a cursor on the records bucket.
+func lastEventSeq(c *bbolt.Cursor, seq uint64) uint64 {
+	var kb [16]byte
+	k, _ := c.Seek(appendEventKey(kb[:0], seq, 1<<64-1))
 	if len(k) == 16 && binary.BigEndian.Uint64(k) == seq {
 		return ^binary.BigEndian.Uint64(k[8:])
 	}
@@ -460,7 +462,7 @@ func lastEventSeq(records *bbolt.Bucket, seq uint64) uint64 {
 func (b *Bolt) LoadSession(ctx context.Context, id string) (*flows.Session, error) {
 	var s *flows.Session
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		_, v, err := lookup(tx, id, idKey(id))
+		_, v, err := lookup(tx, nil, id, idKey(id))
 		if err != nil {
 			return err
 		}
@@ -646,7 +648,7 @@ func waitingRecord(tx *bbolt.Tx, channel, urn string) (waitingFound, []byte, err
 func (b *Bolt) DeleteSession(ctx context.Context, id string) error {
 	eid := idKey(id)
 	return b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
-		seq, v, err := lookup(tx, id, eid)
+		seq, v, err := lookup(tx, st, id, eid)
 		if err != nil {
 			return err
 		}
@@ -737,7 +739,7 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 		return nil, nil
 	}
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		seq, v, err := lookup(tx, id, idKey(id))
+		seq, v, err := lookup(tx, nil, id, idKey(id))
 		if err != nil {
 			return err
 		}
@@ -825,7 +827,7 @@ func (b *Bolt) RemoveTimer(ctx context.Context, t Timer) error {
 	at, eid := nanos(t.At), idKey(t.SessionID)
 	return b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
 		tb := tx.Bucket(bTimers)
-		seq, rec, err := lookup(tx, t.SessionID, eid)
+		seq, rec, err := lookup(tx, st, t.SessionID, eid)
 		if err != nil {
 			return err
 		}
