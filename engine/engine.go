@@ -176,8 +176,11 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 	t := e.newTurn(ctx, s, flow)
 	defer t.close()
 	// Sorted, so the result_saved events come in the same order every run.
-	for _, name := range slices.Sorted(maps.Keys(p.Variables)) {
-		t.saveResult(name, p.Variables[name], "", "", nil, "")
+	// Most starts pass none: sorting no keys would still allocate.
+	if len(p.Variables) > 0 {
+		for _, name := range slices.Sorted(maps.Keys(p.Variables)) {
+			t.saveResult(name, p.Variables[name], "", "", nil, "")
+		}
 	}
 	t.enter(flow.StartWidget())
 	return s, t.finish(), nil
