@@ -191,6 +191,9 @@ func mergeContact(c, stored *flows.Contact) {
 	if len(c.Groups) == 0 {
 		c.Groups = stored.Groups
 	}
+	if len(stored.Fields) == 0 && len(c.Fields) == 0 {
+		return
+	}
 	fields := map[string]string{}
 	for k, v := range stored.Fields {
 		fields[k] = v
