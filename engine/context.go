@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/tidwall/gjson"
@@ -213,15 +214,43 @@ func resultsText(results map[string]*flows.Result) string {
 // toText turns a looked-up or computed value into the text a template shows.
 func toText(v any) string {
 	if x, ok := v.(gjson.Result); ok {
-		switch x.Type {
-		case gjson.String:
-			return x.Str
-		case gjson.Null:
-			return ""
-		}
-		return x.Raw
+		return resultText(x)
 	}
 	return flows.ValueText(v)
+}
+
+// resultText is the text of a value read from JSON.
+func resultText(x gjson.Result) string {
+	switch x.Type {
+	case gjson.String:
+		return x.Str
+	case gjson.Null:
+		return ""
+	}
+	return x.Raw
+}
+
+// lookupText is toText of lookup, for a template's text. A path into the
+// webhook answer (@extra.x) is read without copying the value out of the
+// answer or boxing it: the text is only written into the rendered string
+// (copied there) before anything can change the session.
+func (t *turn) lookupText(path string) (string, bool) {
+	if head, rest, _ := strings.Cut(path, "."); rest != "" && (head == "extra" || head == "webhook") {
+		extra := t.sess.Extra
+		if len(extra) == 0 {
+			return "", false
+		}
+		r := gjson.Get(unsafe.String(unsafe.SliceData(extra), len(extra)), rest)
+		if !r.Exists() {
+			return "", false
+		}
+		return resultText(r), true
+	}
+	v, ok := t.lookup(path)
+	if !ok {
+		return "", false
+	}
+	return toText(v), true
 }
 
 // env builds the variables an @(...) expression sees. It is built at most once

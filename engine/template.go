@@ -232,8 +232,8 @@ func (t *turn) render(tp *template, escape escaper) string {
 		case segText:
 			b.WriteString(s.text)
 		case segPath:
-			if v, ok := t.lookup(s.text); ok {
-				insert(toText(v))
+			if str, ok := t.lookupText(s.text); ok {
+				insert(str)
 				continue
 			}
 			// "@flow.id.png": a last segment that is no field of a plain
