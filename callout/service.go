@@ -344,16 +344,24 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 		a.outcome, a.err = flows.OutcomeFailure, red.String(err.Error())
 		return a
 	}
-	if len(req.Body) > 0 {
-		hreq.Header.Set("Content-Type", contentType(req.ContentType))
+	// One backing array for the values: what Header.Set would store, without
+	// a slice per header. Each value's slice is capped at its length, so an
+	// append (Header.Add) copies rather than overwriting its neighbour.
+	vals := make([]string, 0, len(req.Headers)+2)
+	set := func(name, v string) {
+		vals = append(vals, v)
+		hreq.Header[name] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
-	hreq.Header.Set("User-Agent", UserAgent)
+	if len(req.Body) > 0 {
+		set("Content-Type", contentType(req.ContentType))
+	}
+	set("User-Agent", UserAgent)
 	for k, v := range req.Headers {
 		if strings.EqualFold(k, "Host") {
 			hreq.Host = v
 			continue
 		}
-		hreq.Header.Set(k, v)
+		set(http.CanonicalHeaderKey(k), v)
 	}
 	if au := req.Auth; au != nil {
 		switch au.Type {
@@ -415,8 +423,11 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 	if final := resp.Request.URL.String(); final != req.URL {
 		a.response.URL = red.URL(final)
 	}
-	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && ra > 0 {
-		a.retryAfter = time.Duration(ra) * time.Second
+	// Most answers have no Retry-After: parsing "" would build an error.
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		if ra, err := strconv.Atoi(v); err == nil && ra > 0 {
+			a.retryAfter = time.Duration(ra) * time.Second
+		}
 	}
 	switch {
 	case rerr != nil:

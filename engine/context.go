@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/tidwall/gjson"
@@ -111,13 +112,45 @@ func (t *turn) lookup(path string) (any, bool) {
 	return nil, false
 }
 
-func lookupResult(results map[string]*flows.Result, rest string) (any, bool) {
-	key, field, _ := strings.Cut(rest, ".")
+// findResult finds a result by its key or by its name.
+func findResult(results map[string]*flows.Result, key string) (*flows.Result, bool) {
 	r, ok := results[key]
 	if !ok {
-		if r, ok = results[flows.Key(key)]; !ok {
-			return nil, false
-		}
+		r, ok = results[flows.Key(key)]
+	}
+	return r, ok
+}
+
+// resultFieldText is the text of a result's field that is text itself
+// (@flow.x, @flow.x.value, .category, .input, .text, .name); ok is false
+// for the others, which lookupResult answers.
+func resultFieldText(results map[string]*flows.Result, rest string) (text string, found, ok bool) {
+	key, field, _ := strings.Cut(rest, ".")
+	switch field {
+	case "", "value", "category", "input", "text", "name":
+	default:
+		return "", false, false
+	}
+	r, found := findResult(results, key)
+	if !found {
+		return "", false, true
+	}
+	switch field {
+	case "", "value":
+		return r.Value, true, true
+	case "category":
+		return r.Category, true, true
+	case "input", "text":
+		return r.Input, true, true
+	}
+	return r.Name, true, true
+}
+
+func lookupResult(results map[string]*flows.Result, rest string) (any, bool) {
+	key, field, _ := strings.Cut(rest, ".")
+	r, ok := findResult(results, key)
+	if !ok {
+		return nil, false
 	}
 	switch field {
 	case "", "value":
@@ -145,6 +178,14 @@ func lookupResult(results map[string]*flows.Result, rest string) (any, bool) {
 }
 
 func lookupContact(c *flows.Contact, rest string) (any, bool) {
+	if v, ok := contactText(c, rest); ok {
+		return v, true
+	}
+	return nil, false
+}
+
+// contactText is a contact's field: all of them are text.
+func contactText(c *flows.Contact, rest string) (string, bool) {
 	switch rest {
 	case "", "name":
 		return c.Name, true
@@ -170,7 +211,7 @@ func lookupContact(c *flows.Contact, rest string) (any, bool) {
 	if v, ok := c.Fields[rest]; ok {
 		return v, true
 	}
-	return nil, false
+	return "", false
 }
 
 func lookupCall(c *flows.Call, rest string) (any, bool) {
@@ -213,15 +254,53 @@ func resultsText(results map[string]*flows.Result) string {
 // toText turns a looked-up or computed value into the text a template shows.
 func toText(v any) string {
 	if x, ok := v.(gjson.Result); ok {
-		switch x.Type {
-		case gjson.String:
-			return x.Str
-		case gjson.Null:
-			return ""
-		}
-		return x.Raw
+		return resultText(x)
 	}
 	return flows.ValueText(v)
+}
+
+// resultText is the text of a value read from JSON.
+func resultText(x gjson.Result) string {
+	switch x.Type {
+	case gjson.String:
+		return x.Str
+	case gjson.Null:
+		return ""
+	}
+	return x.Raw
+}
+
+// lookupText is toText of lookup, for a template's text. A path into the
+// webhook answer (@extra.x) is read without copying the value out of the
+// answer or boxing it: the text is only written into the rendered string
+// (copied there) before anything can change the session.
+func (t *turn) lookupText(path string) (string, bool) {
+	head, rest, _ := strings.Cut(path, ".")
+	if rest != "" && (head == "flow" || head == "results") {
+		// A result's text fields are strings: returned without boxing.
+		if text, found, ok := resultFieldText(t.sess.Results(), rest); ok {
+			return text, found
+		}
+	}
+	if head == "contact" {
+		return contactText(&t.sess.Contact, rest)
+	}
+	if rest != "" && (head == "extra" || head == "webhook") {
+		extra := t.sess.Extra
+		if len(extra) == 0 {
+			return "", false
+		}
+		r := gjson.Get(unsafe.String(unsafe.SliceData(extra), len(extra)), rest)
+		if !r.Exists() {
+			return "", false
+		}
+		return resultText(r), true
+	}
+	v, ok := t.lookup(path)
+	if !ok {
+		return "", false
+	}
+	return toText(v), true
 }
 
 // env builds the variables an @(...) expression sees. It is built at most once

@@ -149,6 +149,13 @@ var (
 	ErrWrongFlow = errors.New("not the session's flow")
 )
 
+// newSession is what Start allocates for a session.
+type newSession struct {
+	session flows.Session
+	frame   flows.Frame
+	frames  [1]*flows.Frame
+}
+
 // Start creates a session on flow and runs it until it waits or ends.
 func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*flows.Session, []flows.Event, error) {
 	now := e.now()
@@ -160,11 +167,17 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 	if id == "" {
 		id = e.newID()
 	}
-	s := &flows.Session{
+	// The session, its root frame and the one-element frame list as one
+	// allocation rather than three; the list's capacity is 1, as a slice
+	// literal's would be, so a subflow's frame moves it elsewhere.
+	n := &newSession{frame: flows.Frame{FlowID: flow.ID, Revision: flow.Revision}}
+	n.frames[0] = &n.frame
+	s := &n.session
+	*s = flows.Session{
 		ID: id, FlowID: flow.ID, Revision: flow.Revision, Status: flows.StatusActive,
 		Environment: env, Contact: p.Contact, Channel: p.Channel, Call: p.Call,
 		LaunchID: p.LaunchID, CreatedAt: now, UpdatedAt: now,
-		Frames: []*flows.Frame{{FlowID: flow.ID, Revision: flow.Revision}},
+		Frames: n.frames[:],
 	}
 	// The session owns its contact: setting a user key must not change the
 	// caller's map (shared by other sessions of the same contact).
@@ -176,8 +189,11 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 	t := e.newTurn(ctx, s, flow)
 	defer t.close()
 	// Sorted, so the result_saved events come in the same order every run.
-	for _, name := range slices.Sorted(maps.Keys(p.Variables)) {
-		t.saveResult(name, p.Variables[name], "", "", nil, "")
+	// Most starts pass none: sorting no keys would still allocate.
+	if len(p.Variables) > 0 {
+		for _, name := range slices.Sorted(maps.Keys(p.Variables)) {
+			t.saveResult(name, p.Variables[name], "", "", nil, "")
+		}
 	}
 	t.enter(flow.StartWidget())
 	return s, t.finish(), nil

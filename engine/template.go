@@ -40,7 +40,13 @@ type template struct {
 	// static is set when the template has no variables: rendering returns text.
 	static bool
 	text   string
+	// size is what rendering reserves: the literal text and a little for
+	// each inserted value, so that most renders allocate their text once.
+	size int
 }
+
+// insertRoom is what render reserves for each inserted value.
+const insertRoom = 16
 
 func (t *template) Source() string { return t.src }
 
@@ -99,6 +105,13 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		}
 	}
 	flush()
+	for _, sg := range t.segs {
+		if sg.kind == segText {
+			t.size += len(sg.text)
+		} else {
+			t.size += insertRoom
+		}
+	}
 	switch {
 	case len(t.segs) == 0:
 		t.static = true
@@ -206,6 +219,7 @@ func (t *turn) render(tp *template, escape escaper) string {
 		return tp.text
 	}
 	var b strings.Builder
+	b.Grow(tp.size)
 	insert := func(str string) {
 		if escape != nil {
 			str = escape(b.String(), str)
@@ -218,8 +232,8 @@ func (t *turn) render(tp *template, escape escaper) string {
 		case segText:
 			b.WriteString(s.text)
 		case segPath:
-			if v, ok := t.lookup(s.text); ok {
-				insert(toText(v))
+			if str, ok := t.lookupText(s.text); ok {
+				insert(str)
 				continue
 			}
 			// "@flow.id.png": a last segment that is no field of a plain

@@ -94,12 +94,13 @@ func (c *Channel) flowFor(text string) string {
 	return c.DefaultFlow
 }
 
+// firstWord is strings.Fields(s)[0] (or ""), without the slice of every word.
 func firstWord(s string) string {
-	f := strings.Fields(s)
-	if len(f) == 0 {
-		return ""
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		s = s[:i]
 	}
-	return f[0]
+	return s
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)

@@ -100,7 +100,10 @@ func (s *Server) channelMessage(c *fiber.Ctx) error {
 	if strings.TrimSpace(b.From) == "" {
 		return badRequest("from", "from is required: the sender's address or URN")
 	}
-	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: strings.Clone(c.Params("channel")), From: b.From, Text: b.Text, ID: b.ID})
+	// The channel id points into fiber's reused buffer: HandleMessage only
+	// looks the channel up with it (and formats it into an error), keeping
+	// nothing, so it is not copied.
+	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: c.Params("channel"), From: b.From, Text: b.Text, ID: b.ID})
 	if err != nil {
 		return err
 	}

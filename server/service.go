@@ -191,6 +191,9 @@ func mergeContact(c, stored *flows.Contact) {
 	if len(c.Groups) == 0 {
 		c.Groups = stored.Groups
 	}
+	if len(stored.Fields) == 0 && len(c.Fields) == 0 {
+		return
+	}
 	fields := map[string]string{}
 	for k, v := range stored.Fields {
 		fields[k] = v
@@ -334,13 +337,15 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 		}
 	}
 	reply := buildReply(sess, c.events)
-	t := &store.Turn{
+	// The turn and the copy of its contact in one allocation.
+	tc := &turnWithContact{turn: store.Turn{
 		Session: sess, Events: c.events, Outbox: outboxRecords(sess, c.events, c.launchedBy, s.wanted),
 		Channel: c.channel, MessageID: c.messageID, PrevUpdated: c.prev,
-	}
+	}}
+	t := &tc.turn
 	if sess.Contact.URN != "" {
-		contact := sess.Contact
-		t.Contact = &contact
+		tc.contact = sess.Contact
+		t.Contact = &tc.contact
 	}
 	if c.messageID != "" {
 		// The stored answer to a repeated message id.
@@ -402,9 +407,24 @@ func decodeReply(channel, messageID string, b []byte) (*TurnReply, error) {
 	return &r, nil
 }
 
+// turnWithContact is a turn to save with the contact it stores.
+type turnWithContact struct {
+	turn    store.Turn
+	contact flows.Contact
+}
+
+// replyWithWait is a reply with room for what it waits for, so that a
+// waiting turn's reply is one allocation rather than three.
+type replyWithWait struct {
+	reply   TurnReply
+	wait    WaitingFor
+	timeout time.Time
+}
+
 // buildReply turns a turn's events into what the caller shows or says.
 func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
-	r := &TurnReply{ID: sess.ID, Flow: sess.FlowID, Status: sess.Status, Messages: []Message{}}
+	rw := &replyWithWait{reply: TurnReply{ID: sess.ID, Flow: sess.FlowID, Status: sess.Status, Messages: []Message{}}}
+	r := &rw.reply
 	for _, ev := range events {
 		n := len(r.Messages)
 		switch ev.Type {
@@ -426,12 +446,13 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 	}
 	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
 		w := sess.Wait
-		r.WaitingFor = &WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+		rw.wait = WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+		r.WaitingFor = &rw.wait
 		if w.TimeoutAt != nil {
 			// A copy: the session may be cached and changed by its next turn
 			// while this reply is still being written.
-			at := *w.TimeoutAt
-			r.WaitingFor.TimeoutAt = &at
+			rw.timeout = *w.TimeoutAt
+			r.WaitingFor.TimeoutAt = &rw.timeout
 		}
 	}
 	return r
