@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math"
-	"slices"
 	"strconv"
 	"time"
 
@@ -105,52 +104,8 @@ func encodeAttempt(dst []byte, a *Attempt) ([]byte, error) {
 }
 
 func appendTrace(b []byte, t *flows.HTTPTrace) []byte {
-	b = append(b, '{')
-	start := len(b)
-	comma := func(b []byte) []byte {
-		if len(b) > start {
-			b = append(b, ',')
-		}
-		return b
-	}
-	if t.Method != "" {
-		b = append(comma(b), `"method":`...)
-		b = appendJSONString(b, t.Method)
-	}
-	if t.URL != "" {
-		b = append(comma(b), `"url":`...)
-		b = appendJSONString(b, t.URL)
-	}
-	if t.Status != 0 {
-		b = append(comma(b), `"status":`...)
-		b = strconv.AppendInt(b, int64(t.Status), 10)
-	}
-	if len(t.Headers) > 0 {
-		b = append(comma(b), `"headers":{`...)
-		var arr [16]string
-		names := arr[:0]
-		for k := range t.Headers {
-			names = append(names, k)
-		}
-		slices.Sort(names)
-		for i, k := range names {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = appendJSONString(b, t.Headers[k])
-		}
-		b = append(b, '}')
-	}
-	if t.Body != "" {
-		b = append(comma(b), `"body":`...)
-		b = appendJSONString(b, t.Body)
-	}
-	if t.Truncated {
-		b = append(comma(b), `"truncated":true`...)
-	}
-	return append(b, '}')
+	b, _ = jsonstr.AppendTrace(b, t, jsonstr.EncodingJSON)
+	return b
 }
 
 // encodeEndpointState appends st to dst.

@@ -2,10 +2,8 @@ package store
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/internal/jsonstr"
@@ -130,60 +128,7 @@ func appendCall(b []byte, c *flows.WebhookCall) ([]byte, bool) {
 }
 
 func appendTrace(b []byte, t *flows.HTTPTrace) ([]byte, bool) {
-	b = append(b, '{')
-	start := len(b)
-	comma := func(b []byte) []byte {
-		if len(b) > start {
-			b = append(b, ',')
-		}
-		return b
-	}
-	if t.Method != "" {
-		b = append(comma(b), `"method":`...)
-		b = appendJSONString(b, t.Method)
-	}
-	if t.URL != "" {
-		b = append(comma(b), `"url":`...)
-		b = appendJSONString(b, t.URL)
-	}
-	if t.Status != 0 {
-		b = append(comma(b), `"status":`...)
-		b = strconv.AppendInt(b, int64(t.Status), 10)
-	}
-	if len(t.Headers) > 0 {
-		// Names are sorted by their bytes; one that is not ASCII would be
-		// encoded differently from how it sorts (invalid UTF-8 becomes
-		// U+FFFD), which the library handles.
-		var arr [16]string
-		names := arr[:0]
-		for k := range t.Headers {
-			for i := 0; i < len(k); i++ {
-				if k[i] >= utf8.RuneSelf {
-					return nil, false
-				}
-			}
-			names = append(names, k)
-		}
-		slices.Sort(names)
-		b = append(comma(b), `"headers":{`...)
-		for i, k := range names {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = appendJSONString(b, t.Headers[k])
-		}
-		b = append(b, '}')
-	}
-	if t.Body != "" {
-		b = append(comma(b), `"body":`...)
-		b = appendJSONString(b, t.Body)
-	}
-	if t.Truncated {
-		b = append(comma(b), `"truncated":true`...)
-	}
-	return append(b, '}'), true
+	return jsonstr.AppendTrace(b, t, jsonstr.HTML|jsonstr.RawReplacement)
 }
 
 func appendOptString(b []byte, name, s string) []byte {

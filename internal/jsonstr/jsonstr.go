@@ -1,5 +1,8 @@
-// Package jsonstr appends JSON strings escaped exactly as the encoders whose
-// output Parley's hand-written record encoders reproduce byte for byte.
+// Package jsonstr appends JSON strings, and the HTTP traces that several
+// records embed, escaped exactly as the encoders whose output Parley's
+// hand-written record encoders reproduce byte for byte (encoding/json for
+// webhook bodies and delivery records, go-json-experiment's v1 API for
+// session events).
 package jsonstr
 
 import "unicode/utf8"
