@@ -29,6 +29,18 @@ func openBench(b *testing.B, noSync bool) *Bolt {
 	return st
 }
 
+// openSeeded opens a bench store holding n waiting sample sessions and
+// returns it with the time they were built at.
+func openSeeded(b *testing.B, noSync bool, n int) (*Bolt, time.Time) {
+	b.Helper()
+	st := openBench(b, noSync)
+	now := time.Now()
+	if err := SeedWaiting(context.Background(), st, 0, n, 0, func(i int) *flows.Session { return SampleSession(i, now) }); err != nil {
+		b.Fatal(err)
+	}
+	return st, now
+}
+
 // benchTurn is a typical resumed turn: the session waits again with a new
 // timeout, three events, one outbox record, the contact and a dedupe record.
 func benchTurn(i, n int, now time.Time) *Turn {
@@ -97,12 +109,8 @@ func BenchmarkSaveTurnParallel(b *testing.B) {
 // commit work).
 func BenchmarkSaveTurnSeeded(b *testing.B) {
 	const sessions, writers = 10_000, 256
-	st := openBench(b, false)
+	st, now := openSeeded(b, false, sessions)
 	ctx := context.Background()
-	now := time.Now()
-	if err := SeedWaiting(ctx, st, 0, sessions, 0, func(i int) *flows.Session { return SampleSession(i, now) }); err != nil {
-		b.Fatal(err)
-	}
 	var next atomic.Int64
 	next.Store(sessions)
 	b.ReportAllocs()
@@ -299,12 +307,8 @@ func fileSize(b *testing.B, path string) int64 {
 // process's CPU per turn in commit.
 func BenchmarkCommitGroup(b *testing.B) {
 	const sessions, group = 10_000, 100
-	st := openBench(b, true)
+	st, now := openSeeded(b, true, sessions)
 	ctx := context.Background()
-	now := time.Now()
-	if err := SeedWaiting(ctx, st, 0, sessions, 0, func(i int) *flows.Session { return SampleSession(i, now) }); err != nil {
-		b.Fatal(err)
-	}
 	b.ReportAllocs()
 	var cpu time.Duration
 	n := sessions
@@ -340,12 +344,7 @@ func BenchmarkCommitGroup(b *testing.B) {
 // work. cpu-ns/turn is the process's CPU per turn.
 func BenchmarkApplyGroup(b *testing.B) {
 	const sessions, group = 10_000, 100
-	st := openBench(b, true)
-	ctx := context.Background()
-	now := time.Now()
-	if err := SeedWaiting(ctx, st, 0, sessions, 0, func(i int) *flows.Session { return SampleSession(i, now) }); err != nil {
-		b.Fatal(err)
-	}
+	st, now := openSeeded(b, true, sessions)
 	turns := make([]*preparedTurn, group)
 	for i := range turns {
 		p, err := st.prepareTurn(benchTurn(i*97%sessions, i, now.Add(time.Duration(i))))
