@@ -5,11 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/internal/cputime"
 )
 
 func BenchmarkDefaultBodyJSON(b *testing.B) {
@@ -106,16 +106,8 @@ func BenchmarkOrderLookup(b *testing.B) {
 	})
 }
 
-// cpuTime is the process's CPU time so far (user and system). On a shared
-// machine it is steadier than wall time: other work slows a call down but
-// does not add to what it costs.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+// cpuTime is the process's CPU time so far (user and system).
+func cpuTime() time.Duration { return cputime.Process() }
 
 // reportCPU reports the CPU time per operation since start (caller and
 // loopback server together) as cpu-ns/op.

@@ -5,11 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/internal/cputime"
 )
 
 // BenchmarkDeliveryThroughput measures end to end delivery: events written to
@@ -73,10 +74,4 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 }
 
 // cpuTime is the CPU time (user and system) this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func cpuTime() time.Duration { return cputime.Process() }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/internal/cputime"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -112,9 +112,9 @@ func BenchmarkChannelMessage(b *testing.B) {
 
 // rusage is the process's user and system CPU time.
 func rusage(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
+	d := cputime.Process()
+	if d == 0 {
+		b.Skip("CPU time not reported here")
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }

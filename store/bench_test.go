@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/internal/cputime"
 )
 
 // openBench opens a durable (fsync on commit) store unless noSync.
@@ -324,9 +325,9 @@ func BenchmarkCommitGroup(b *testing.B) {
 			batch[i] = &writeReq{ctx: ctx, fn: p.apply, done: make(chan struct{})}
 		}
 		b.StartTimer()
-		c0 := processCPU()
+		c0 := cputime.Process()
 		st.commit(batch)
-		cpu += processCPU() - c0
+		cpu += cputime.Process() - c0
 		for _, r := range batch {
 			if r.err != nil {
 				b.Fatal(r.err)
@@ -355,7 +356,7 @@ func BenchmarkApplyGroup(b *testing.B) {
 	}
 	var batch statBatch
 	b.ReportAllocs()
-	c0 := processCPU()
+	c0 := cputime.Process()
 	for b.Loop() {
 		tx, err := st.DB().Begin(true)
 		if err != nil {
@@ -372,7 +373,7 @@ func BenchmarkApplyGroup(b *testing.B) {
 		}
 		tx.Rollback()
 	}
-	b.ReportMetric(float64((processCPU()-c0).Nanoseconds())/float64(b.N*group), "cpu-ns/turn")
+	b.ReportMetric(float64((cputime.Process()-c0).Nanoseconds())/float64(b.N*group), "cpu-ns/turn")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*group), "ns/turn")
 }
 

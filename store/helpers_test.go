@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/internal/cputime"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -87,10 +88,10 @@ func stats(t testing.TB, b *Bolt) Stats {
 // core, the steadier figure. Start it just before the measured loop.
 type cpuMeter struct{ start time.Duration }
 
-func startCPU() cpuMeter { return cpuMeter{processCPU()} }
+func startCPU() cpuMeter { return cpuMeter{cputime.Process()} }
 
 func (m cpuMeter) report(b *testing.B, ops int) {
-	if used := processCPU() - m.start; used > 0 && ops > 0 {
+	if used := cputime.Process() - m.start; used > 0 && ops > 0 {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(ops), "cpu-ns/op")
 	}
 }
