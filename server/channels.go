@@ -167,12 +167,11 @@ func loadChannels(ctx context.Context, st store.ConfigStore) (*channelSet, error
 	return cs, nil
 }
 
+// get returns a copy of the stored channel, for callers that change it.
 func (cs *channelSet) get(id string) (*Channel, error) {
-	cs.mu.RLock()
-	defer cs.mu.RUnlock()
-	c, ok := cs.byID[id]
-	if !ok {
-		return nil, apiErr(fiber.StatusNotFound, CodeNotFound, "channel", "channel %q not found", id)
+	c, err := cs.peek(id)
+	if err != nil {
+		return nil, err
 	}
 	cp := *c
 	return &cp, nil
