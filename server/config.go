@@ -20,19 +20,20 @@ import (
 
 // Environment variables read by ConfigFromEnv.
 const (
-	EnvAddr          = "PARLEY_ADDR"
-	EnvData          = "PARLEY_DATA"
-	EnvLogFormat     = "PARLEY_LOG_FORMAT"
-	EnvLogLevel      = "PARLEY_LOG_LEVEL"
-	EnvAPIKeys       = "PARLEY_API_KEYS"
-	EnvAllowCIDRs    = "PARLEY_ALLOW_CIDRS"
-	EnvWebhooks      = "PARLEY_WEBHOOKS"
-	EnvBodyLimit     = "PARLEY_BODY_LIMIT"
-	EnvMaxSteps      = "PARLEY_MAX_STEPS"
-	EnvSessionCache  = "PARLEY_SESSION_CACHE"
-	EnvTurnTimeout   = "PARLEY_TURN_TIMEOUT"
-	EnvSessionExpiry = "PARLEY_SESSION_EXPIRY"
-	EnvPublicURL     = "PARLEY_PUBLIC_URL"
+	EnvAddr            = "PARLEY_ADDR"
+	EnvData            = "PARLEY_DATA"
+	EnvLogFormat       = "PARLEY_LOG_FORMAT"
+	EnvLogLevel        = "PARLEY_LOG_LEVEL"
+	EnvAPIKeys         = "PARLEY_API_KEYS"
+	EnvAllowCIDRs      = "PARLEY_ALLOW_CIDRS"
+	EnvWebhooks        = "PARLEY_WEBHOOKS"
+	EnvBodyLimit       = "PARLEY_BODY_LIMIT"
+	EnvMaxSteps        = "PARLEY_MAX_STEPS"
+	EnvSessionCache    = "PARLEY_SESSION_CACHE"
+	EnvTurnTimeout     = "PARLEY_TURN_TIMEOUT"
+	EnvSessionExpiry   = "PARLEY_SESSION_EXPIRY"
+	EnvDedupeRetention = "PARLEY_DEDUPE_RETENTION"
+	EnvPublicURL       = "PARLEY_PUBLIC_URL"
 
 	EnvWebhookTimeout       = "PARLEY_WEBHOOK_TIMEOUT"
 	EnvWebhookMaxResponse   = "PARLEY_WEBHOOK_MAX_RESPONSE"
@@ -106,6 +107,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	durVar(EnvTurnTimeout, &cfg.TurnTimeout)
 	durVar(EnvSessionExpiry, &cfg.SessionExpiry)
+	durVar(EnvDedupeRetention, &cfg.DedupeRetention)
 	durVar(EnvWebhookTimeout, &cfg.WebhookTimeout)
 	intVar(EnvWebhookMaxResponse, &cfg.WebhookMaxResponse)
 	durVar(EnvDeliveryTimeout, &cfg.Delivery.Timeout)
@@ -151,6 +153,7 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	sessionCache := fs.Int("session-cache", sessionCacheDefault(cfg.SessionCache), "waiting sessions kept decoded in memory between turns; 0 for none ("+EnvSessionCache+")")
 	turnTimeout := fs.Duration("turn-timeout", orDur(cfg.TurnTimeout, 30*time.Second), "time limit of one turn, webhook calls included ("+EnvTurnTimeout+")")
 	expiry := fs.Duration("session-expiry", orDur(cfg.SessionExpiry, DefaultSessionExpiry), "end sessions that wait this long without input ("+EnvSessionExpiry+")")
+	dedupe := fs.Duration("dedupe-retention", orDur(cfg.DedupeRetention, DefaultDedupeRetention), "remember inbound message ids this long: a repeated id gets the first reply ("+EnvDedupeRetention+")")
 	whTimeout := fs.Duration("webhook-timeout", orDur(cfg.WebhookTimeout, callout.DefaultTimeout), "default time limit of a webhook widget's call ("+EnvWebhookTimeout+")")
 	whMax := fs.Int("webhook-max-response", orInt(cfg.WebhookMaxResponse, callout.DefaultMaxResponse), "default cap in bytes on a webhook widget's answer ("+EnvWebhookMaxResponse+")")
 	dTimeout := fs.Duration("delivery-timeout", orDur(cfg.Delivery.Timeout, 15*time.Second), "time limit of one event delivery request ("+EnvDeliveryTimeout+")")
@@ -173,6 +176,9 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	cfg.Addr, cfg.DataDir, cfg.LogFormat, cfg.WebhooksFile, cfg.PublicURL = *addr, *data, *logFormat, *webhooks, *publicURL
 	cfg.BodyLimit, cfg.MaxSteps, cfg.TurnTimeout, cfg.SessionExpiry = *bodyLimit, *maxSteps, *turnTimeout, *expiry
 	cfg.WebhookTimeout, cfg.WebhookMaxResponse = *whTimeout, *whMax
+	if cfg.DedupeRetention = *dedupe; cfg.DedupeRetention <= 0 {
+		return Config{}, fmt.Errorf("--dedupe-retention: %s is not a positive duration (30s, 5m, 168h)", cfg.DedupeRetention)
+	}
 	switch cfg.SessionCache = *sessionCache; {
 	case cfg.SessionCache < 0 && cfg.SessionCache != -1:
 		return Config{}, fmt.Errorf("--session-cache: %d is not a number of sessions (0 for none)", cfg.SessionCache)

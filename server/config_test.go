@@ -64,6 +64,23 @@ func TestServeFlags(t *testing.T) {
 				t.Errorf("PARLEY_SESSION_CACHE=50: session cache %d", c.SessionCache)
 			}
 		}, ""},
+		{"dedupe retention default", nil, nil, func(t *testing.T, c Config) {
+			if c.DedupeRetention != DefaultDedupeRetention {
+				t.Errorf("dedupe retention %s, want %s", c.DedupeRetention, DefaultDedupeRetention)
+			}
+		}, ""},
+		{"dedupe retention from env, flag wins", []string{"--dedupe-retention", "36h"}, map[string]string{EnvDedupeRetention: "2h"}, func(t *testing.T, c Config) {
+			if c.DedupeRetention != 36*time.Hour {
+				t.Errorf("dedupe retention %s, want 36h", c.DedupeRetention)
+			}
+		}, ""},
+		{"dedupe retention from env", nil, map[string]string{EnvDedupeRetention: "2h"}, func(t *testing.T, c Config) {
+			if c.DedupeRetention != 2*time.Hour {
+				t.Errorf("dedupe retention %s, want 2h", c.DedupeRetention)
+			}
+		}, ""},
+		{"zero dedupe retention", []string{"--dedupe-retention", "0s"}, nil, nil, "--dedupe-retention"},
+		{"bad env dedupe retention", nil, map[string]string{EnvDedupeRetention: "forever"}, nil, EnvDedupeRetention},
 		{"negative session cache", []string{"--session-cache", "-5"}, nil, nil, "--session-cache"},
 		{"bad env session cache", nil, map[string]string{EnvSessionCache: "many"}, nil, EnvSessionCache},
 		{"short key", []string{"--api-key", "short"}, nil, nil, "too short"},

@@ -31,7 +31,9 @@ const (
 	// DefaultSessionCache is how many waiting sessions stay decoded in memory.
 	DefaultSessionCache  = 10_000
 	DefaultSessionExpiry = 7 * 24 * time.Hour
-	DefaultTimerInterval = time.Second
+	// DefaultDedupeRetention is how long inbound message ids are remembered.
+	DefaultDedupeRetention = 7 * 24 * time.Hour
+	DefaultTimerInterval   = time.Second
 	// DBFile is the store's file name inside the data directory.
 	DBFile = "parley.db"
 )
@@ -63,6 +65,10 @@ type Config struct {
 	// SessionExpiry ends sessions that wait this long without input, unless
 	// their flow sets expire_minutes.
 	SessionExpiry time.Duration
+	// DedupeRetention is how long an inbound message's id is remembered: a
+	// message with an id seen on its channel within this time is answered
+	// with the first reply instead of being processed again.
+	DedupeRetention time.Duration
 	// WebhookTimeout and WebhookMaxResponse are the webhook widget's defaults
 	// for calls whose webhook sets none (0: callout's 10 s and 256 KiB).
 	WebhookTimeout     time.Duration
@@ -136,6 +142,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.SessionExpiry <= 0 {
 		c.SessionExpiry = DefaultSessionExpiry
+	}
+	if c.DedupeRetention <= 0 {
+		c.DedupeRetention = DefaultDedupeRetention
 	}
 	if c.TimerInterval <= 0 {
 		c.TimerInterval = DefaultTimerInterval
@@ -255,7 +264,8 @@ func New(cfg Config) (*Server, error) {
 	s.svc = &Service{
 		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
 		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
-		cache: newSessionCache(cfg.SessionCache),
+		dedupeRetention: cfg.DedupeRetention,
+		cache:           newSessionCache(cfg.SessionCache),
 	}
 	s.svc.sandboxEnded = s.simMocks.remove
 	if b, isBolt := st.(*store.Bolt); isBolt {

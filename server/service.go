@@ -36,6 +36,8 @@ type Service struct {
 	metrics  *metrics
 	now      func() time.Time
 	expiry   time.Duration
+	// dedupeRetention is how long an inbound message id is remembered.
+	dedupeRetention time.Duration
 	// notify wakes event delivery after a commit that wrote outbox records.
 	notify func()
 	// wanted reports whether any subscription takes an event (nil: write

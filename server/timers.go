@@ -13,12 +13,11 @@ import (
 // at once by another scan.
 const timerBatch = 200
 
-// Retention of the records that make inbound message ids idempotent: a
-// channel retrying a message a week later is treated as a new message.
+// How often, and in batches of how many, the records that make inbound
+// message ids idempotent are pruned once older than Config.DedupeRetention.
 const (
-	processedRetention = 7 * 24 * time.Hour
-	pruneEvery         = time.Hour
-	pruneBatch         = 10000
+	pruneEvery = time.Hour
+	pruneBatch = 10000
 )
 
 // runTimers fires due wait timeouts and expiries until ctx ends. Timers live
@@ -109,7 +108,7 @@ func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
 
 // pruneProcessed forgets inbound message ids older than the retention.
 func (s *Service) pruneProcessed(ctx context.Context) {
-	cutoff := s.now().Add(-processedRetention)
+	cutoff := s.now().Add(-s.dedupeRetention)
 	for ctx.Err() == nil {
 		n, err := s.store.PruneProcessed(ctx, cutoff, pruneBatch)
 		if err != nil {

@@ -78,3 +78,28 @@ func TestTimersSurviveRestart(t *testing.T) {
 		t.Errorf("session is at %v, want again", path[len(path)-1])
 	}
 }
+
+// A message id is remembered for Config.DedupeRetention: a repeat within it
+// gets the first answer, a repeat after the background prune is a new
+// message.
+func TestDedupeRetention(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.DedupeRetention = 2 * time.Hour })
+	ts.createFlow(joinFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"join"}`)
+	msg := `{"from":"+15550001","text":"hello","id":"m1"}`
+	first := ts.must(200, "POST", "/v1/channels/web/messages", msg)
+	ctx := context.Background()
+
+	ts.clock.Advance(119 * time.Minute)
+	ts.srv.svc.pruneProcessed(ctx)
+	if again := ts.must(200, "POST", "/v1/channels/web/messages", msg); again["id"] != first["id"] {
+		t.Fatalf("repeat within the retention started session %v, want the first answer (%v)", again["id"], first["id"])
+	}
+
+	ts.clock.Advance(2 * time.Minute)
+	ts.srv.svc.pruneProcessed(ctx)
+	later := ts.must(200, "POST", "/v1/channels/web/messages", msg)
+	if later["id"] == first["id"] || later["status"] != "completed" {
+		t.Fatalf("repeat after the retention answered %v, want a new session", later)
+	}
+}
