@@ -75,6 +75,7 @@ type benchOptions struct {
 	dataParent  string
 	keep        bool
 	noFsync     bool
+	noIDs       bool
 }
 
 // BenchResult is what parley bench measured; --json prints it.
@@ -83,7 +84,9 @@ type BenchResult struct {
 	Flow        string `json:"flow"`
 	Concurrency int    `json:"concurrency"`
 	// Rate is the offered load in messages/s (0: closed loop).
-	Rate              int     `json:"rate,omitempty"`
+	Rate int `json:"rate,omitempty"`
+	// NoMessageIDs: the messages carried no id (--no-message-ids).
+	NoMessageIDs      bool    `json:"no_message_ids,omitempty"`
 	DurationSec       float64 `json:"duration_sec"`
 	Messages          int64   `json:"messages"`
 	Errors            int64   `json:"errors"`
@@ -136,6 +139,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&o.events, "events", "flow.completed", "comma-separated event types the loopback receiver subscribes to")
 	fs.StringVar(&o.dataParent, "data", "", "make the in-process server's temporary data directory under `DIR` (default: the system's temporary directory)")
 	fs.BoolVar(&o.noFsync, "no-fsync", false, "an experiment, never a way to run: the in-process store commits without fsync, to show how much of the run waits for the disk (a crash could lose or corrupt the data directory)")
+	fs.BoolVar(&o.noIDs, "no-message-ids", false, "contacts send messages without an id, as channels that have none do: no dedupe record is written or looked up")
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
@@ -251,7 +255,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	defer rcv.close()
 
-	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, Rate: o.rate, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, Rate: o.rate, NoMessageIDs: o.noIDs, GoMaxProcs: runtime.GOMAXPROCS(0)}
 	base := strings.TrimSuffix(o.url, "/")
 	var bolt *store.Bolt
 	if base == "" {
@@ -326,7 +330,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	rcv.reset()
 	loadAvg := readLoadAvg()
 
-	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency)}
+	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs}
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	// A reply that never comes fails its request a minute after the run.
@@ -786,6 +790,8 @@ type load struct {
 	// messages, counted from start.
 	interval time.Duration
 	start    time.Time
+	// noIDs: messages carry no id (--no-message-ids).
+	noIDs bool
 }
 
 // worker is one contact: it sends a conversation's texts one after the
@@ -808,6 +814,9 @@ func (l *load) run(ctx context.Context, w *worker) {
 	defer mc.close()
 	from := fmt.Sprintf("+1999%07d", w.id)
 	prefix := `{"from":"` + from + `","id":"b` + strconv.Itoa(w.id) + "-"
+	if l.noIDs {
+		prefix = `{"from":"` + from + `","text":`
+	}
 	var body, out []byte
 	n := 0
 	var due time.Time
@@ -822,8 +831,10 @@ func (l *load) run(ctx context.Context, w *worker) {
 			}
 			n++
 			body = append(body[:0], prefix...)
-			body = strconv.AppendInt(body, int64(n), 10)
-			body = append(body, `","text":`...)
+			if !l.noIDs {
+				body = strconv.AppendInt(body, int64(n), 10)
+				body = append(body, `","text":`...)
+			}
 			body = strconv.AppendQuote(body, text)
 			body = append(body, '}')
 			t0 := time.Now()
@@ -950,6 +961,9 @@ func (r *BenchResult) table(w io.Writer) {
 	offered := ""
 	if r.Rate > 0 {
 		offered = fmt.Sprintf(" offered %d messages/s,", r.Rate)
+	}
+	if r.NoMessageIDs {
+		offered += " no message ids,"
 	}
 	fmt.Fprintf(w, "parley bench: flow %s, %d contacts,%s %.1f s, target %s, load %s, GOMAXPROCS %d\n",
 		r.Flow, r.Concurrency, offered, r.DurationSec, r.Target, r.LoadAvg, r.GoMaxProcs)

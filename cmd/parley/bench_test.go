@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/store"
 )
 
 // TestBenchJSON runs parley bench for a moment against a server in process
@@ -216,4 +219,51 @@ func sizeOf(fi os.FileInfo) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// --no-message-ids sends messages without an id: the server answers them
+// all and keeps no dedupe record, where a normal run keeps one per message.
+func TestBenchNoMessageIDs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for a second")
+	}
+	for _, noIDs := range []bool{false, true} {
+		parent := t.TempDir()
+		args := []string{"bench", "--duration", "500ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
+			"--events", "", "--json", "--keep", "--data", parent}
+		if noIDs {
+			args = append(args, "--no-message-ids")
+		}
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), args, nil, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+		}
+		var got struct {
+			Messages     int64 `json:"messages"`
+			Errors       int64 `json:"errors"`
+			NoMessageIDs bool  `json:"no_message_ids"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+		}
+		if got.Messages == 0 || got.Errors != 0 || got.NoMessageIDs != noIDs {
+			t.Fatalf("--no-message-ids=%v: %+v", noIDs, got)
+		}
+		dirs, err := filepath.Glob(filepath.Join(parent, "*", server.DBFile))
+		if err != nil || len(dirs) != 1 {
+			t.Fatalf("kept data: %v %v", dirs, err)
+		}
+		st, err := store.Open(dirs[0], store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats, err := st.Stats(context.Background())
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]bool{false: stats.Processed >= got.Messages, true: stats.Processed == 0}[noIDs]; !want {
+			t.Errorf("--no-message-ids=%v: %d dedupe records after %d messages", noIDs, stats.Processed, got.Messages)
+		}
+	}
 }
