@@ -45,8 +45,9 @@ func (b *Bolt) Inbound(ctx context.Context, q InboundQuery) (*InboundState, erro
 	st := new(InboundState)
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
 		if q.MessageID != "" {
-			if v := tx.Bucket(bProcessed).Get(join(q.Channel, q.MessageID)); len(v) >= 8 {
-				st.Processed, st.Reply = true, bytes.Clone(v[8:])
+			k := join(q.Channel, q.MessageID)
+			if r, found := processedReply(tx.Bucket(bProcessedAt), k, tx.Bucket(bProcessed).Get(k)); found {
+				st.Processed, st.Reply = true, bytes.Clone(r)
 				return nil
 			}
 		}

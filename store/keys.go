@@ -370,6 +370,24 @@ func processedAtKey(at uint64, channel, msgID string) []byte {
 	return append(k, join(channel, msgID)...)
 }
 
+// processedReply returns the reply of the dedupe record v, the `processed`
+// value of key (channel + sep + message id), reading `processed_by_time`
+// when it is there. Layout 3 stores the stored time alone in v and the
+// reply as the `processed_by_time` value, so the record that every inbound
+// message adds on a random page of `processed` stays small; layout 2 kept
+// the reply in v after the time. found is false when v is no record.
+func processedReply(byTime *bbolt.Bucket, key, v []byte) (reply []byte, found bool) {
+	switch {
+	case len(v) < 8:
+		return nil, false
+	case len(v) > 8:
+		return v[8:], true
+	}
+	k := make([]byte, 0, 8+len(key))
+	k = append(append(k, v...), key...)
+	return byTime.Get(k), true
+}
+
 // revKey is flow id + sep + revision (4 bytes).
 func revKey(id string, rev int) []byte {
 	k := make([]byte, 0, len(id)+5)

@@ -15,8 +15,12 @@ import (
 // Layout versions. A file's version is the "layout" key of the meta
 // bucket; files written before it existed have layout 1.
 const (
-	layoutV1      = 1
-	layoutCurrent = 2
+	layoutV1 = 1
+	// layoutV2 kept a dedupe record's reply in its `processed` value;
+	// layout 3 keeps it in `processed_by_time`. Layout 3 reads both forms,
+	// so a layout 2 file only has its version raised.
+	layoutV2      = 2
+	layoutCurrent = 3
 )
 
 var keyLayout = []byte("layout")
@@ -89,7 +93,7 @@ func (b *Bolt) prepareLayout() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		if layout == 0 {
+		if layout == 0 || layout == layoutV2 {
 			return setLayout(tx, layoutCurrent)
 		}
 		return nil

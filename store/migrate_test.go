@@ -301,3 +301,83 @@ func BenchmarkMigrate(b *testing.B) {
 	b.ReportMetric(float64(before)/float64(n), "v1_file_B/session")
 	b.ReportMetric(float64(used)/float64(n), "v2_used_B/session")
 }
+
+// TestOpenLayout2 opens a layout 2 file holding a dedupe record in the form
+// layout 2 wrote (the reply in the `processed` value) and checks that its
+// version is raised to 3 without rewriting it, that the old record and new
+// ones (the reply in `processed_by_time`) are both answered, and that
+// pruning removes both forms.
+func TestOpenLayout2(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v2.db")
+	b, err := Open(path, Options{NoSync: true, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldAt := nanos(t0.Add(-time.Hour))
+	err = b.DB().Update(func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(bProcessed).Put(join("sms", "old"), append(u64(oldAt), `{"reply":"old"}`...)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bProcessedAt).Put(processedAtKey(oldAt, "sms", "old"), nil); err != nil {
+			return err
+		}
+		if err := addStat(tx, statProcessed, 1); err != nil {
+			return err
+		}
+		return setLayout(tx, layoutV2)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	b, err = Open(path, Options{NoSync: true, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	assertLayout(t, b, layoutCurrent)
+	err = b.SaveTurn(ctx, &Turn{Session: session("s1", flows.StatusWaiting, "tel:+1"), Channel: "sms", MessageID: "new", Reply: []byte(`{"reply":"new"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.DB().View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bProcessed).Get(join("sms", "new")); len(v) != 8 {
+			t.Errorf("new dedupe record: processed value %q, want the 8-byte time alone", v)
+		}
+		if v := tx.Bucket(bProcessedAt).Get(processedAtKey(nanos(t0), "sms", "new")); string(v) != `{"reply":"new"}` {
+			t.Errorf("new dedupe record: processed_by_time value %q, want the reply", v)
+		}
+		return nil
+	})
+	for _, msg := range []string{"old", "new"} {
+		want := `{"reply":"` + msg + `"}`
+		if r, ok, err := b.ProcessedReply(ctx, "sms", msg); err != nil || !ok || string(r) != want {
+			t.Errorf("ProcessedReply(%s) = %q %v %v, want %s", msg, r, ok, err, want)
+		}
+		st, err := b.Inbound(ctx, InboundQuery{Channel: "sms", URN: "tel:+1", MessageID: msg})
+		if err != nil || !st.Processed || string(st.Reply) != want {
+			t.Errorf("Inbound(%s): processed %v, reply %q, %v; want %s", msg, st.Processed, st.Reply, err, want)
+		}
+	}
+	if n, err := b.PruneProcessed(ctx, t0.Add(time.Second), 0); err != nil || n != 2 {
+		t.Fatalf("PruneProcessed = %d, %v; want 2", n, err)
+	}
+	for _, msg := range []string{"old", "new"} {
+		if _, ok, err := b.ProcessedReply(ctx, "sms", msg); ok || err != nil {
+			t.Errorf("ProcessedReply(%s) after pruning: found %v, %v", msg, ok, err)
+		}
+	}
+	b.DB().View(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bProcessed, bProcessedAt} {
+			if k, _ := tx.Bucket(name).Cursor().First(); k != nil {
+				t.Errorf("%s: key %q left after pruning", name, k)
+			}
+		}
+		return nil
+	})
+	if got := stats(t, b).Processed; got != 0 {
+		t.Errorf("Stats.Processed = %d after pruning, want 0", got)
+	}
+}

@@ -34,7 +34,7 @@ type preparedTurn struct {
 	msgID      string
 	msgKey     []byte
 	msgAtKey   []byte
-	msgValue   []byte
+	msgValue   []byte // stored time (8 bytes), then the reply
 	prevCheck  uint64
 	checkPrev  bool
 }
@@ -203,11 +203,13 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 		if st.get(pb, p.msgKey) != nil {
 			return fmt.Errorf("session %q: message %q on channel %q: %w", p.id, p.msgID, p.channel, ErrDuplicate)
 		}
-		if err := st.put(pb, p.msgKey, p.msgValue); err != nil {
+		// The time alone goes on the random page of `processed`, the reply
+		// where the group's records are appended (layout 3).
+		if err := st.put(pb, p.msgKey, p.msgValue[:8]); err != nil {
 			return err
 		}
 		pa := tx.Bucket(bProcessedAt)
-		if err := st.put(pa, p.msgAtKey, nil); err != nil {
+		if err := st.put(pa, p.msgAtKey, p.msgValue[8:]); err != nil {
 			return err
 		}
 		if err := st.add(tx, statProcessed, 1); err != nil {
@@ -881,9 +883,10 @@ func (b *Bolt) ProcessedReply(ctx context.Context, channel, messageID string) ([
 	var reply []byte
 	var found bool
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bProcessed).Get(join(channel, messageID))
-		if len(v) >= 8 {
-			found, reply = true, bytes.Clone(v[8:])
+		k := join(channel, messageID)
+		var r []byte
+		if r, found = processedReply(tx.Bucket(bProcessedAt), k, tx.Bucket(bProcessed).Get(k)); found {
+			reply = bytes.Clone(r)
 		}
 		return nil
 	})
