@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/store"
 )
 
 func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
@@ -105,5 +111,54 @@ func TestWebhookTestCommand(t *testing.T) {
 	code, _, stderr = runCmd(t, "", "webhook", "test", "nope", "--webhooks", hooks)
 	if code != 2 || !strings.Contains(stderr, `no webhook named "nope"`) {
 		t.Errorf("unknown name: exit %d, %q", code, stderr)
+	}
+}
+
+// parley compact shrinks a stopped server's store file, keeps what it
+// holds, and refuses a file a server has open.
+func TestCompactCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, server.DBFile)
+	st, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := store.SeedWaiting(ctx, st, 0, 2000, 0, func(i int) *flows.Session { return store.SampleSession(i, now) }); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 2000; i++ {
+		if err := st.DeleteSession(ctx, store.SampleSession(i, now).ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"compact", "--data", dir}, nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "in use") {
+		t.Fatalf("compact with the store open: exit %d, %s", code, errOut.String())
+	}
+	st.Close()
+	before, _ := os.Stat(path)
+
+	out.Reset()
+	errOut.Reset()
+	if code := run(ctx, []string{"compact", "--data", dir, "--no-backup"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	after, _ := os.Stat(path)
+	if after.Size()*2 > before.Size() || !strings.Contains(out.String(), "MB →") {
+		t.Errorf("%d → %d bytes; output %q", before.Size(), after.Size(), out.String())
+	}
+	if _, err := os.Stat(path + store.BackupSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--no-backup left %s: %v", path+store.BackupSuffix, err)
+	}
+	st, err = store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if s, err := st.LoadSession(ctx, store.SampleSession(0, now).ID); err != nil || s.Status != flows.StatusWaiting {
+		t.Fatalf("the kept session after compaction: %v %v", s, err)
 	}
 }

@@ -7,6 +7,7 @@
 //	parley webhook test NAME     send one request of a configured webhook
 //	parley import rapidpro FILE  convert a RapidPro/TextIt export
 //	parley bench                 load-test a server over its HTTP API
+//	parley compact               give a stopped server's store file its free pages back
 package main
 
 import (
@@ -28,6 +29,7 @@ Usage:
   parley webhook test NAME --webhooks FILE  send one request of a configured webhook
   parley import rapidpro EXPORT.json        convert a RapidPro/TextIt export
   parley bench [flags]                      measure throughput and latency over the HTTP API
+  parley compact [--data DIR]               shrink a stopped server's store file to its data
 
 Run 'parley COMMAND --help' for a command's flags.
 `
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return importCmd(rest, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
+	case "compact":
+		return compactCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

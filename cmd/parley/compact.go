@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/store"
+)
+
+// compactCmd: parley compact [--data DIR] [--no-backup]. It rewrites the
+// store file of a stopped server without its free pages.
+func compactCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("compact", "[flags]", stderr)
+	data := fs.String("data", envOr(server.EnvData, server.DefaultDataDir), "data directory of the stopped server ("+server.EnvData+")")
+	noBackup := fs.Bool("no-backup", false, "delete the original file once the compacted copy is checked and in place, instead of keeping it as parley.db"+store.BackupSuffix)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	path := filepath.Join(*data, server.DBFile)
+	fmt.Fprintf(stderr, "parley compact: copying %s without its free pages...\n", path)
+	res, err := store.Compact(ctx, path, store.CompactOptions{NoBackup: *noBackup})
+	if err != nil {
+		fmt.Fprintln(stderr, "parley", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: %s → %s (%d keys in %d buckets checked, %.1f s)\n", path,
+		mb(res.BytesBefore), mb(res.BytesAfter), res.Keys, res.Buckets, res.Duration.Seconds())
+	if res.Backup != "" {
+		fmt.Fprintf(stdout, "the original is kept as %s: delete it once the server runs well on the new file\n", res.Backup)
+	}
+	return 0
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

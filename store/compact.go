@@ -1,0 +1,230 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// CompactOptions tunes Compact.
+type CompactOptions struct {
+	// NoBackup removes the original file once the compacted copy has been
+	// checked and put in its place; by default it is kept as
+	// BackupSuffix next to it.
+	NoBackup bool
+	// TxMaxSize bounds the bytes of keys and values copied per transaction
+	// (0: DefaultCompactTxSize).
+	TxMaxSize int64
+	// LockTimeout is how long to wait for the file's lock (0: 1 s). A file
+	// held by a running server is not compacted.
+	LockTimeout time.Duration
+}
+
+// DefaultCompactTxSize is how many bytes of keys and values Compact copies
+// per transaction of the new file.
+const DefaultCompactTxSize = 16 << 20
+
+// BackupSuffix is added to a store file's name for the original that
+// Compact keeps.
+const BackupSuffix = ".before-compact"
+
+// CompactResult reports what Compact did.
+type CompactResult struct {
+	BytesBefore, BytesAfter int64
+	// Keys and Buckets are the keys and buckets found equal in the copy.
+	Keys, Buckets int64
+	// Backup is the original file's new path ("" with NoBackup).
+	Backup   string
+	Duration time.Duration
+}
+
+// Compact rewrites the store file at path without its free pages: bbolt
+// reuses the pages that deletes and pruning free but never gives them back
+// to the file system, so a file keeps the size of its largest moment (a
+// migration, a long deliveries log). The file must not be open elsewhere:
+// Compact takes its lock and gives up after LockTimeout.
+//
+// The copy is written next to the file (path + ".compact"), synced, then
+// compared key by key, bucket sequences included, with the original; only
+// then does it take the original's name, the original being kept as path +
+// BackupSuffix unless NoBackup. An error at any step leaves the original
+// file where it was.
+func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResult, error) {
+	start := time.Now()
+	var res CompactResult
+	if opts.TxMaxSize <= 0 {
+		opts.TxMaxSize = DefaultCompactTxSize
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return res, fmt.Errorf("compact: %w", err)
+	}
+	res.BytesBefore = fi.Size()
+	backup := path + BackupSuffix
+	if !opts.NoBackup {
+		if _, err := os.Stat(backup); err == nil {
+			return res, fmt.Errorf("compact: %s exists from an earlier compaction: move or delete it first", backup)
+		}
+	}
+	// Not read-only: the exclusive lock keeps a server from opening the
+	// file while it is being copied.
+	src, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, FreelistType: bbolt.FreelistMapType})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return res, fmt.Errorf("compact: %s is in use (stop parley serve first)", path)
+	}
+	if err != nil {
+		return res, fmt.Errorf("compact: open %s: %w", path, err)
+	}
+	defer src.Close()
+
+	tmp := path + ".compact"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return res, fmt.Errorf("compact: remove the leftover %s: %w", tmp, err)
+	}
+	dst, err := bbolt.Open(tmp, 0o600, &bbolt.Options{
+		NoSync: true, NoGrowSync: true, PageSize: src.Info().PageSize, FreelistType: bbolt.FreelistMapType,
+	})
+	if err != nil {
+		return res, fmt.Errorf("compact: create %s: %w", tmp, err)
+	}
+	fail := func(err error) (CompactResult, error) {
+		dst.Close()
+		os.Remove(tmp)
+		return res, fmt.Errorf("compact: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := bbolt.Compact(dst, src, opts.TxMaxSize); err != nil {
+		return fail(fmt.Errorf("copy: %w", err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := dst.Sync(); err != nil {
+		return fail(fmt.Errorf("sync %s: %w", tmp, err))
+	}
+	if res.Keys, res.Buckets, err = sameContent(ctx, src, dst); err != nil {
+		return fail(fmt.Errorf("check the copy: %w", err))
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return res, fmt.Errorf("compact: close %s: %w", tmp, err)
+	}
+	dir := filepath.Dir(path)
+	if opts.NoBackup {
+		if err := os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+			return res, fmt.Errorf("compact: %w", err)
+		}
+	} else {
+		if err := os.Rename(path, backup); err != nil {
+			os.Remove(tmp)
+			return res, fmt.Errorf("compact: keep the original: %w", err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			if rerr := os.Rename(backup, path); rerr != nil {
+				return res, fmt.Errorf("compact: %w; the original is %s (putting it back failed: %v)", err, backup, rerr)
+			}
+			os.Remove(tmp)
+			return res, fmt.Errorf("compact: %w", err)
+		}
+		res.Backup = backup
+	}
+	if err := syncDir(dir); err != nil {
+		return res, fmt.Errorf("compact: sync %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(path); err == nil {
+		res.BytesAfter = fi.Size()
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// sameContent compares every bucket (with its sequence), key and value of a
+// and b, and counts them.
+func sameContent(ctx context.Context, a, b *bbolt.DB) (keys, buckets int64, err error) {
+	err = a.View(func(ta *bbolt.Tx) error {
+		return b.View(func(tb *bbolt.Tx) error {
+			ca, cb := ta.Cursor(), tb.Cursor()
+			ka, _ := ca.First()
+			kb, _ := cb.First()
+			for ; ka != nil || kb != nil; ka, kb = next(ca), next(cb) {
+				if !bytes.Equal(ka, kb) {
+					return fmt.Errorf("bucket %q in one file, %q in the other", ka, kb)
+				}
+				n, m, err := sameBucket(ctx, string(ka), ta.Bucket(ka), tb.Bucket(kb))
+				if err != nil {
+					return err
+				}
+				keys += n
+				buckets += m
+			}
+			return nil
+		})
+	})
+	return keys, buckets, err
+}
+
+func next(c *bbolt.Cursor) []byte {
+	k, _ := c.Next()
+	return k
+}
+
+func sameBucket(ctx context.Context, name string, a, b *bbolt.Bucket) (keys, buckets int64, err error) {
+	if a.Sequence() != b.Sequence() {
+		return 0, 0, fmt.Errorf("bucket %s: sequence %d, copy %d", name, a.Sequence(), b.Sequence())
+	}
+	buckets = 1
+	ca, cb := a.Cursor(), b.Cursor()
+	ka, va := ca.First()
+	kb, vb := cb.First()
+	for ; ka != nil || kb != nil; ka, va = ca.Next() {
+		if keys%100_000 == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, 0, err
+			}
+		}
+		// A cursor gives a nested bucket's key a nil value.
+		nestedA := va == nil && a.Bucket(ka) != nil
+		nestedB := vb == nil && b.Bucket(kb) != nil
+		switch {
+		case !bytes.Equal(ka, kb):
+			return 0, 0, fmt.Errorf("bucket %s: key %q, copy %q", name, ka, kb)
+		case nestedA != nestedB:
+			return 0, 0, fmt.Errorf("bucket %s: %q is a bucket in one file and a key in the other", name, ka)
+		case nestedA:
+			n, m, err := sameBucket(ctx, name+"/"+string(ka), a.Bucket(ka), b.Bucket(kb))
+			if err != nil {
+				return 0, 0, err
+			}
+			keys += n
+			buckets += m
+		case !bytes.Equal(va, vb):
+			return 0, 0, fmt.Errorf("bucket %s: key %q differs in the copy", name, ka)
+		default:
+			keys++
+		}
+		kb, vb = cb.Next()
+	}
+	return keys, buckets, nil
+}
