@@ -106,7 +106,44 @@ func newMetrics(st store.Store) *metrics {
 	}, func() float64 { return storedSessions(st, flows.StatusWaiting) })
 	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, completed, waiting,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if b, ok := st.(*store.Bolt); ok {
+		m.reg.MustRegister(boltCollectors(b)...)
+	}
 	return m
+}
+
+// boltCollectors report the bbolt store's group commits and file: what an
+// operator needs to see whether the disk or the committer bounds turns, and
+// when the file holds enough free pages to be worth `parley compact`.
+func boltCollectors(b *store.Bolt) []prometheus.Collector {
+	counter := func(name, help string, labels prometheus.Labels, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, f)
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	const phaseHelp = "Time the store's committer spent, by phase: waiting for bbolt's writer lock, applying the group's writes, committing (spilling pages, writing and syncing them)."
+	phase := func(p string, f func(store.CommitStats) time.Duration) prometheus.Collector {
+		return counter("parley_store_committer_seconds_total", phaseHelp, prometheus.Labels{"phase": p},
+			func() float64 { return f(b.CommitStats()).Seconds() })
+	}
+	return []prometheus.Collector{
+		counter("parley_store_commits_total", "Group commits (one bbolt transaction, synced, each).", nil,
+			func() float64 { return float64(b.CommitStats().Commits) }),
+		counter("parley_store_grouped_writes_total", "Writes committed in groups: turns and event delivery's writes.", nil,
+			func() float64 { return float64(b.CommitStats().Turns) }),
+		phase("lock_wait", func(c store.CommitStats) time.Duration { return c.LockWait }),
+		phase("apply", func(c store.CommitStats) time.Duration { return c.Apply }),
+		phase("commit", func(c store.CommitStats) time.Duration { return c.Commit }),
+		counter("parley_store_pages_written_total", "Pages bbolt wrote (meta pages included).", nil,
+			func() float64 { return float64(b.FileStats().PagesWritten) }),
+		counter("parley_store_write_seconds_total", "Time bbolt spent writing pages and syncing the file.", nil,
+			func() float64 { return b.FileStats().WriteTime.Seconds() }),
+		gauge("parley_store_file_bytes", "Size of the store file.",
+			func() float64 { return float64(b.FileStats().Size) }),
+		gauge("parley_store_free_bytes", "Bytes of the store file in free pages, reused by later writes and given back by parley compact.",
+			func() float64 { return float64(b.FileStats().FreeBytes) }),
+	}
 }
 
 func storedSessions(st store.Store, status flows.Status) float64 {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,12 +183,23 @@ func TestHealthMetricsOpenAPI(t *testing.T) {
 	for _, want := range []string{
 		"parley_sessions_started_total 1", "parley_sessions_waiting 1", "parley_sessions_completed_total 0",
 		"parley_turn_duration_seconds_bucket", "parley_store_commit_seconds_count", "parley_webhook_calls_total",
+		"parley_store_commits_total", "parley_store_grouped_writes_total", `parley_store_committer_seconds_total{phase="apply"}`,
+		`parley_store_committer_seconds_total{phase="commit"}`, `parley_store_committer_seconds_total{phase="lock_wait"}`,
+		"parley_store_pages_written_total", "parley_store_write_seconds_total", "parley_store_file_bytes", "parley_store_free_bytes",
 	} {
 		if want == "parley_webhook_calls_total" {
 			continue // appears once a webhook was called; see TestDemoChannelOrderStatus
 		}
 		if !strings.Contains(string(r.Body), want) {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// The store's series count what it did: the session's start was
+	// committed, so there was at least one commit writing pages to a file.
+	for _, name := range []string{"parley_store_commits_total", "parley_store_grouped_writes_total",
+		"parley_store_pages_written_total", "parley_store_file_bytes"} {
+		if v := metricValue(t, string(r.Body), name); v < 1 {
+			t.Errorf("%s = %v, want ≥ 1", name, v)
 		}
 	}
 	var doc map[string]any
@@ -239,4 +251,20 @@ func TestShutdownClosesStore(t *testing.T) {
 	if _, err := ts.srv.store.Stats(ctx); err == nil {
 		t.Error("store still open after Shutdown")
 	}
+}
+
+// metricValue reads the value of an unlabelled series from Prometheus text.
+func metricValue(t *testing.T, body, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -73,6 +74,26 @@ type CommitStats struct {
 	LockWait time.Duration
 	Apply    time.Duration
 	Commit   time.Duration
+}
+
+// FileStats describes the store file: its size, the bytes in pages bbolt
+// has freed and will reuse (what `parley compact` gives back), and the
+// pages written and time spent writing and syncing them since Open.
+type FileStats struct {
+	Size         int64
+	FreeBytes    int64
+	PagesWritten int64
+	WriteTime    time.Duration
+}
+
+// FileStats reads the file's figures; it takes no transaction.
+func (b *Bolt) FileStats() FileStats {
+	st := b.db.Stats()
+	fs := FileStats{FreeBytes: int64(st.FreeAlloc), PagesWritten: st.TxStats.GetWrite(), WriteTime: st.TxStats.GetWriteTime()}
+	if fi, err := os.Stat(b.db.Path()); err == nil {
+		fs.Size = fi.Size()
+	}
+	return fs
 }
 
 // CommitStats returns the group commit figures.

@@ -168,11 +168,13 @@ func TestSameContent(t *testing.T) {
 		t.Fatalf("identical files: %d keys, %d buckets, %v", keys, buckets, err)
 	}
 	for name, change := range map[string]func(tx *bbolt.Tx) error{
-		"value":          func(tx *bbolt.Tx) error { return tx.Bucket([]byte("a")).Put([]byte("k1"), []byte("v2")) },
-		"missing key":    func(tx *bbolt.Tx) error { return tx.Bucket([]byte("a")).Delete([]byte("k2")) },
-		"extra key":      func(tx *bbolt.Tx) error { return tx.Bucket([]byte("b")).Put([]byte("z"), []byte("1")) },
-		"sequence":       func(tx *bbolt.Tx) error { return tx.Bucket([]byte("a")).SetSequence(8) },
-		"nested value":   func(tx *bbolt.Tx) error { return tx.Bucket([]byte("a")).Bucket([]byte("nested")).Put([]byte("x"), []byte("z")) },
+		"value":       func(tx *bbolt.Tx) error { return tx.Bucket([]byte("a")).Put([]byte("k1"), []byte("v2")) },
+		"missing key": func(tx *bbolt.Tx) error { return tx.Bucket([]byte("a")).Delete([]byte("k2")) },
+		"extra key":   func(tx *bbolt.Tx) error { return tx.Bucket([]byte("b")).Put([]byte("z"), []byte("1")) },
+		"sequence":    func(tx *bbolt.Tx) error { return tx.Bucket([]byte("a")).SetSequence(8) },
+		"nested value": func(tx *bbolt.Tx) error {
+			return tx.Bucket([]byte("a")).Bucket([]byte("nested")).Put([]byte("x"), []byte("z"))
+		},
 		"missing bucket": func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("b")) },
 		"extra bucket":   func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("c")); return err },
 	} {
