@@ -33,6 +33,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	exampleflows "github.com/parleyhq/parley/examples"
+	"github.com/parleyhq/parley/internal/cputime"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
 )
@@ -106,6 +107,12 @@ type BenchResult struct {
 	IdleSessions      int     `json:"idle_sessions"`
 	BytesPerWaiting   float64 `json:"bytes_per_waiting_session"`
 	PeakRSSMB         float64 `json:"peak_rss_mb"`
+	// CPUPerMessageUs is the CPU time (user and system) this process used
+	// during the run, per message answered: server, load generator and
+	// receiver together when in process, the load generator and receiver
+	// alone with --url. CPUCores is the same time over the run's duration.
+	CPUPerMessageUs float64 `json:"cpu_us_per_message,omitempty"`
+	CPUCores        float64 `json:"cpu_cores,omitempty"`
 	// Group commit figures of the in-process store (store.CommitStats): how
 	// many turns one commit carried, and the share of the run the committer
 	// spent waiting for the writer lock, applying writes and committing.
@@ -363,6 +370,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		cs0 = bolt.CommitStats()
 		tx0 = bolt.DB().Stats().TxStats
 	}
+	cpu0 := cputime.Process()
 	var wg sync.WaitGroup
 	for i := range ld.workers {
 		w := &worker{id: i, lat: make([]time.Duration, 0, 4096)}
@@ -378,6 +386,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cputime.Process() - cpu0
 	if bolt != nil {
 		cs := bolt.CommitStats()
 		n := cs.Commits - cs0.Commits
@@ -411,6 +420,10 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	slices.Sort(lat)
 	res.DurationSec = elapsed.Seconds()
 	res.MessagesPerSec = float64(res.Messages) / elapsed.Seconds()
+	if cpu > 0 && res.Messages > 0 {
+		res.CPUPerMessageUs = round1(float64(cpu.Microseconds()) / float64(res.Messages))
+		res.CPUCores = float64(math.Round(100*cpu.Seconds()/elapsed.Seconds())) / 100
+	}
 	res.ConversationsPerS = float64(res.Conversations) / elapsed.Seconds()
 	res.TurnP50Ms, res.TurnP95Ms, res.TurnP99Ms = ms(pct(lat, 0.50)), ms(pct(lat, 0.95)), ms(pct(lat, 0.99))
 	if len(lat) > 0 {
@@ -983,6 +996,10 @@ func (r *BenchResult) table(w io.Writer) {
 	row("idle waiting sessions", strconv.Itoa(r.IdleSessions), "")
 	row("bytes per waiting session", n(r.BytesPerWaiting), "B")
 	row("peak RSS", f(r.PeakRSSMB), "MiB")
+	if r.CPUPerMessageUs > 0 {
+		row("CPU per message", f(r.CPUPerMessageUs), "µs")
+		row("CPU used", f(r.CPUCores), "cores")
+	}
 	if r.CommitsPerSec > 0 {
 		row("store commits/s", n(r.CommitsPerSec), "")
 		row("turns per commit", f(r.TurnsPerCommit), "")

@@ -39,7 +39,7 @@ func TestBenchJSON(t *testing.T) {
 	positive := []string{
 		"messages_per_sec", "turn_p50_ms", "turn_p99_ms", "webhook_calls_per_sec",
 		"deliveries_per_sec", "bytes_per_waiting_session", "peak_rss_mb", "conversations_per_sec",
-		"pages_written_per_turn", "committer_write_sync_pct",
+		"pages_written_per_turn", "committer_write_sync_pct", "cpu_us_per_message", "cpu_cores",
 	}
 	for _, k := range positive {
 		v, ok := got[k].(float64)
