@@ -147,7 +147,7 @@ func TestCompactCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	after, _ := os.Stat(path)
-	if after.Size()*2 > before.Size() || !strings.Contains(out.String(), "MB →") {
+	if after.Size()*2 > before.Size() || !strings.Contains(out.String(), " → ") {
 		t.Errorf("%d → %d bytes; output %q", before.Size(), after.Size(), out.String())
 	}
 	if _, err := os.Stat(path + store.BackupSuffix); !errors.Is(err, os.ErrNotExist) {

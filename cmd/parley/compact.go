@@ -39,7 +39,17 @@ func compactCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return 0
 }
 
-func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+// mb formats a file size in decimal units.
+func mb(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	default:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+}
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
