@@ -53,9 +53,9 @@ type CompactResult struct {
 //
 // The copy is written next to the file (path + ".compact"), synced, then
 // compared key by key, bucket sequences included, with the original; only
-// then does it take the original's name, the original being kept as path +
-// BackupSuffix unless NoBackup. An error at any step leaves the original
-// file where it was.
+// then does it take the original's name in one rename, the original being
+// kept as path + BackupSuffix (a hard link made first) unless NoBackup. An
+// error at any step leaves the original file where it was.
 func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResult, error) {
 	start := time.Now()
 	var res CompactResult
@@ -121,25 +121,22 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 		os.Remove(tmp)
 		return res, fmt.Errorf("compact: close %s: %w", tmp, err)
 	}
+	// The original keeps its name until the copy replaces it in one
+	// rename, so a crash at any point leaves a store file at path.
 	dir := filepath.Dir(path)
-	if opts.NoBackup {
-		if err := os.Rename(tmp, path); err != nil {
+	if !opts.NoBackup {
+		if err := os.Link(path, backup); err != nil {
 			os.Remove(tmp)
-			return res, fmt.Errorf("compact: %w", err)
-		}
-	} else {
-		if err := os.Rename(path, backup); err != nil {
-			os.Remove(tmp)
-			return res, fmt.Errorf("compact: keep the original: %w", err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			if rerr := os.Rename(backup, path); rerr != nil {
-				return res, fmt.Errorf("compact: %w; the original is %s (putting it back failed: %v)", err, backup, rerr)
-			}
-			os.Remove(tmp)
-			return res, fmt.Errorf("compact: %w", err)
+			return res, fmt.Errorf("compact: keep the original as %s: %w (--no-backup replaces it without a link)", backup, err)
 		}
 		res.Backup = backup
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		if res.Backup != "" {
+			os.Remove(backup) // a second name of the original, still in place
+		}
+		return CompactResult{}, fmt.Errorf("compact: %w", err)
 	}
 	if err := syncDir(dir); err != nil {
 		return res, fmt.Errorf("compact: sync %s: %w", dir, err)
