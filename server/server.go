@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -333,14 +334,14 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.addr = ln.Addr()
 	s.addrMu.Unlock()
 	if s.keys.configured() {
-		s.log.Info("parley listening", "addr", ln.Addr().String(), "auth", "api keys")
+		s.log.Info("parley listening", "addr", ln.Addr().String(), "auth", "api keys", "gomaxprocs", runtime.GOMAXPROCS(0))
 	} else {
 		if err := checkLoopback(ln.Addr().String()); err != nil {
 			_ = ln.Close()
 			return err
 		}
 		s.log.Warn("parley listening without API keys: only loopback connections are accepted; set --api-key or PARLEY_API_KEYS to serve other addresses",
-			"addr", ln.Addr().String())
+			"addr", ln.Addr().String(), "gomaxprocs", runtime.GOMAXPROCS(0))
 		ln = loopbackOnly{ln}
 	}
 	return s.app.Listener(ln)

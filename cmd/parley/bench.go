@@ -262,7 +262,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	defer rcv.close()
 
-	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, Rate: o.rate, NoMessageIDs: o.noIDs, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, Rate: o.rate, NoMessageIDs: o.noIDs}
 	base := strings.TrimSuffix(o.url, "/")
 	var bolt *store.Bolt
 	if base == "" {
@@ -293,7 +293,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 				return
 			}
 			bolt = st
-			serverGC() // as parley serve runs
+			serverRuntime() // as parley serve runs
 			srv, err = server.New(server.Config{
 				Addr: "127.0.0.1:0", DataDir: dir, Store: st,
 				// Request logs at 20,000 requests/s would measure the terminal.
@@ -336,6 +336,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	rcv.reset()
 	loadAvg := readLoadAvg()
+	res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime, in process
 
 	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs}
 	start := time.Now()

@@ -247,3 +247,22 @@ func TestTestCommand(t *testing.T) {
 		t.Errorf("empty folder: exit %d stderr %q", code, stderr)
 	}
 }
+
+func TestServerProcs(t *testing.T) {
+	for _, c := range []struct {
+		env       string
+		cur, ncpu int
+		want      int
+	}{
+		{"", 2, 2, 3},  // Go's default, all CPUs: one P more
+		{"", 8, 8, 9},  // the same on a larger machine
+		{"2", 2, 2, 2}, // GOMAXPROCS set: as the operator chose
+		{"4", 4, 2, 4}, // even above the CPU count
+		{"", 2, 8, 2},  // below the CPU count: a container's quota, left alone
+		{"", 1, 1, 2},  // one CPU
+	} {
+		if got := serverProcs(c.env, c.cur, c.ncpu); got != c.want {
+			t.Errorf("serverProcs(%q, %d, %d) = %d, want %d", c.env, c.cur, c.ncpu, got, c.want)
+		}
+	}
+}
