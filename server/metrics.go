@@ -107,43 +107,58 @@ func newMetrics(st store.Store) *metrics {
 	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, completed, waiting,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if b, ok := st.(*store.Bolt); ok {
-		m.reg.MustRegister(boltCollectors(b)...)
+		m.reg.MustRegister(newBoltCollector(b))
 	}
 	return m
 }
 
-// boltCollectors report the bbolt store's group commits and file: what an
+// boltCollector reports the bbolt store's group commits and file: what an
 // operator needs to see whether the disk or the committer bounds turns, and
-// when the file holds enough free pages to be worth `parley compact`.
-func boltCollectors(b *store.Bolt) []prometheus.Collector {
-	counter := func(name, help string, labels prometheus.Labels, f func() float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, f)
+// when the file holds enough free pages to be worth `parley compact`. A
+// scrape reads the store's figures once.
+type boltCollector struct {
+	b                                   *store.Bolt
+	commits, writes, phase, pages, wsec *prometheus.Desc
+	size, free                          *prometheus.Desc
+}
+
+func newBoltCollector(b *store.Bolt) *boltCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
 	}
-	gauge := func(name, help string, f func() float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	return &boltCollector{
+		b:       b,
+		commits: d("parley_store_commits_total", "Group commits (one bbolt transaction, synced, each)."),
+		writes:  d("parley_store_grouped_writes_total", "Writes committed in groups: turns and event delivery's writes."),
+		phase: d("parley_store_committer_seconds_total", "Time the store's committer spent, by phase: waiting for bbolt's writer lock, "+
+			"applying the group's writes, committing (spilling pages, writing and syncing them).", "phase"),
+		pages: d("parley_store_pages_written_total", "Pages bbolt wrote (meta pages included)."),
+		wsec:  d("parley_store_write_seconds_total", "Time bbolt spent writing pages and syncing the file."),
+		size:  d("parley_store_file_bytes", "Size of the store file."),
+		free:  d("parley_store_free_bytes", "Bytes of the store file in free pages, reused by later writes and given back by parley compact."),
 	}
-	const phaseHelp = "Time the store's committer spent, by phase: waiting for bbolt's writer lock, applying the group's writes, committing (spilling pages, writing and syncing them)."
-	phase := func(p string, f func(store.CommitStats) time.Duration) prometheus.Collector {
-		return counter("parley_store_committer_seconds_total", phaseHelp, prometheus.Labels{"phase": p},
-			func() float64 { return f(b.CommitStats()).Seconds() })
+}
+
+func (c *boltCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.commits, c.writes, c.phase, c.pages, c.wsec, c.size, c.free} {
+		ch <- d
 	}
-	return []prometheus.Collector{
-		counter("parley_store_commits_total", "Group commits (one bbolt transaction, synced, each).", nil,
-			func() float64 { return float64(b.CommitStats().Commits) }),
-		counter("parley_store_grouped_writes_total", "Writes committed in groups: turns and event delivery's writes.", nil,
-			func() float64 { return float64(b.CommitStats().Turns) }),
-		phase("lock_wait", func(c store.CommitStats) time.Duration { return c.LockWait }),
-		phase("apply", func(c store.CommitStats) time.Duration { return c.Apply }),
-		phase("commit", func(c store.CommitStats) time.Duration { return c.Commit }),
-		counter("parley_store_pages_written_total", "Pages bbolt wrote (meta pages included).", nil,
-			func() float64 { return float64(b.FileStats().PagesWritten) }),
-		counter("parley_store_write_seconds_total", "Time bbolt spent writing pages and syncing the file.", nil,
-			func() float64 { return b.FileStats().WriteTime.Seconds() }),
-		gauge("parley_store_file_bytes", "Size of the store file.",
-			func() float64 { return float64(b.FileStats().Size) }),
-		gauge("parley_store_free_bytes", "Bytes of the store file in free pages, reused by later writes and given back by parley compact.",
-			func() float64 { return float64(b.FileStats().FreeBytes) }),
+}
+
+func (c *boltCollector) Collect(ch chan<- prometheus.Metric) {
+	cs, fs := c.b.CommitStats(), c.b.FileStats()
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
+	counter(c.commits, float64(cs.Commits))
+	counter(c.writes, float64(cs.Turns))
+	counter(c.phase, cs.LockWait.Seconds(), "lock_wait")
+	counter(c.phase, cs.Apply.Seconds(), "apply")
+	counter(c.phase, cs.Commit.Seconds(), "commit")
+	counter(c.pages, float64(fs.PagesWritten))
+	counter(c.wsec, fs.WriteTime.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.size, prometheus.GaugeValue, float64(fs.Size))
+	ch <- prometheus.MustNewConstMetric(c.free, prometheus.GaugeValue, float64(fs.FreeBytes))
 }
 
 func storedSessions(st store.Store, status flows.Status) float64 {
