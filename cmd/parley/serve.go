@@ -34,9 +34,9 @@ func serverRuntime() {
 // committer, which spends much of its time in fdatasync and pwrite; coming
 // back from them it needs a free P like any other goroutine, and with one P
 // per CPU it often queues behind the turns it is to commit. With a spare P
-// the kernel runs it as soon as it wakes, which cut the turn latency's p99
-// at 3,000-4,000 messages/s by a third to a half on two cores
-// (docs/PERFORMANCE.md). Left alone when GOMAXPROCS is set, and when Go's
+// the kernel runs it as soon as it wakes: on two cores the turn latency's
+// p99 at 2,500-4,000 messages/s was lower in 19 of 22 alternating pairs,
+// throughput unchanged (docs/PERFORMANCE.md). Left alone when GOMAXPROCS is set, and when Go's
 // default is below the CPU count (a container's CPU quota), where a P more
 // than the quota would be throttled.
 func serverProcs(env string, cur, ncpu int) int {
