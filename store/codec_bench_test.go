@@ -67,6 +67,7 @@ func BenchmarkCompressSession(b *testing.B) {
 		enc   func() []byte
 	}{
 		{"s2dict", codecS2Dict, func() []byte { _, z := compressJSON(js, true); return z }},
+		{"s2dict-library", codecS2Dict, func() []byte { return s2Dict.EncodeBetter(nil, js) }},
 		{"s2dict-fastest", codecS2Dict, func() []byte { return s2Dict.Encode(nil, js) }},
 		{"zstddict", codecZstdDict, func() []byte { return zenc.EncodeAll(js, make([]byte, 0, len(js)/2)) }},
 	} {
