@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"os"
 	"testing"
 	"time"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // FuzzDecodeSession feeds arbitrary bytes to the stored-session decoder: a
@@ -40,5 +43,30 @@ func FuzzDecodeSession(f *testing.F) {
 			t.Fatalf("payload of %d bytes from a %d-byte record", len(h.payload), len(b))
 		}
 		decodeSession("x", b)
+	})
+}
+
+// FuzzCompressJSON compresses arbitrary documents with the session
+// dictionary as sessions are (codec 3) and reads them back: the encoder
+// with small tables and the library's decoder must agree on every block.
+func FuzzCompressJSON(f *testing.F) {
+	s := SampleSession(3, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	js, err := jsonv1.Marshal(s)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(js)
+	f.Add(sessionDict)
+	f.Add(bytes.Repeat(js, 12)) // over the small tables' 16 KiB
+	f.Add(bytes.Repeat([]byte(`{"id":"`), 50))
+	f.Fuzz(func(t *testing.T, js []byte) {
+		codec, payload := compressJSON(js, true)
+		got, err := payloadJSON("x", codec, payload)
+		if err != nil {
+			t.Fatalf("codec %d, %d bytes from %d: %v", codec, len(payload), len(js), err)
+		}
+		if !bytes.Equal(got, js) {
+			t.Fatalf("codec %d: %d bytes read back differ from the %d written", codec, len(got), len(js))
+		}
 	})
 }
