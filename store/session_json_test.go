@@ -1,0 +1,194 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// checkSessionJSON compares the JSON the store writes for s with the
+// library's bytes (and errors), and reports whether it was written by hand.
+func checkSessionJSON(t testing.TB, s *flows.Session) bool {
+	t.Helper()
+	want, werr := jsonv1.Marshal(s)
+	got, gerr := sessionJSON(s)
+	if (werr != nil) != (gerr != nil) || !bytes.Equal(got, want) {
+		t.Fatalf("session %#v:\n got %s, %v\nwant %s, %v", s, got, gerr, want, werr)
+	}
+	_, hand := appendSession(nil, s)
+	return hand
+}
+
+// fill sets every field reachable from v (structs, pointers, slices, maps,
+// strings, numbers, times, raw JSON) to a random value: each field set,
+// unset or odd, as r picks when full is false; every field set to a plain
+// value when full is true, so that a field the hand-written encoder does
+// not write shows as a difference from the library.
+func fill(r *rand.Rand, v reflect.Value, full bool, depth int) {
+	pick := func(n int) int {
+		if full {
+			return 1
+		}
+		return r.IntN(n)
+	}
+	switch v.Type() {
+	case reflect.TypeFor[time.Time]():
+		if full {
+			v.Set(reflect.ValueOf(time.Date(2026, 3, 1, 12, 0, 0, 5000, time.UTC)))
+		} else {
+			v.Set(reflect.ValueOf(oddTimes[r.IntN(len(oddTimes))]))
+		}
+		return
+	case reflect.TypeFor[json.RawMessage]():
+		switch pick(3) {
+		case 0:
+		case 1:
+			if full {
+				v.SetBytes([]byte(`{"a":[1,"b"]}`))
+			} else {
+				v.SetBytes([]byte(oddRaws[r.IntN(len(oddRaws))]))
+			}
+		default:
+			v.SetBytes([]byte{})
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		switch {
+		case full:
+			v.SetString("v" + v.Type().Name())
+		case r.IntN(2) == 0:
+		case r.IntN(4) == 0:
+			b := make([]byte, r.IntN(12))
+			for i := range b {
+				b[i] = byte(r.UintN(256))
+			}
+			v.SetString(string(b))
+		default:
+			v.SetString(oddStrings[r.IntN(len(oddStrings))])
+		}
+	case reflect.Int, reflect.Int64:
+		switch pick(4) {
+		case 0:
+			v.SetInt(-int64(r.IntN(1 << 20)))
+		case 1:
+			v.SetInt(int64(1 + r.IntN(1<<30)))
+		}
+	case reflect.Bool:
+		v.SetBool(pick(2) == 1)
+	case reflect.Pointer:
+		if depth > 4 || pick(3) == 0 {
+			return
+		}
+		p := reflect.New(v.Type().Elem())
+		fill(r, p.Elem(), full, depth+1)
+		v.Set(p)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fill(r, v.Field(i), full, depth+1)
+			}
+		}
+	case reflect.Slice:
+		n := 0
+		switch pick(4) {
+		case 0:
+			return // nil
+		case 1:
+			n = 1 + r.IntN(3)
+		}
+		sl := reflect.MakeSlice(v.Type(), n, n)
+		for i := range n {
+			fill(r, sl.Index(i), full, depth+1)
+		}
+		v.Set(sl)
+	case reflect.Map:
+		if pick(4) == 0 {
+			return // nil
+		}
+		m := reflect.MakeMapWithSize(v.Type(), 3)
+		n := r.IntN(4)
+		if full {
+			n = 2
+		}
+		for i := range n {
+			k := reflect.New(v.Type().Key()).Elem()
+			if full {
+				k.SetString(string(rune('b' - i)))
+			} else {
+				fill(r, k, false, depth+1)
+			}
+			e := reflect.New(v.Type().Elem()).Elem()
+			fill(r, e, full, depth+1)
+			m.SetMapIndex(k, e)
+		}
+		v.Set(m)
+	default:
+		panic("fill: no value for " + v.Type().String())
+	}
+}
+
+func TestSessionJSONBytes(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+	for _, s := range []*flows.Session{SampleSession(3, at), benchTurn(1, 2, at).Session, {}} {
+		if !checkSessionJSON(t, s) {
+			t.Errorf("session %q not written by hand", s.ID)
+		}
+	}
+	// Every field set: the hand-written encoder must take it and match.
+	r := rand.New(rand.NewPCG(3, 5))
+	for range 50 {
+		var s flows.Session
+		fill(r, reflect.ValueOf(&s).Elem(), true, 0)
+		if !checkSessionJSON(t, &s) {
+			t.Fatalf("a session with every field set was left to the library: %#v", s)
+		}
+	}
+	// Odd values anywhere: the same bytes and errors, by hand or not.
+	hand := 0
+	const n = 20_000
+	for range n {
+		var s flows.Session
+		fill(r, reflect.ValueOf(&s).Elem(), false, 0)
+		if checkSessionJSON(t, &s) {
+			hand++
+		}
+	}
+	t.Logf("%d of %d random sessions written by hand", hand, n)
+	if hand < n/20 {
+		t.Errorf("only %d of %d random sessions written by hand", hand, n)
+	}
+}
+
+// FuzzSessionJSON holds the hand-written session encoder to the library's
+// bytes (and errors) for arbitrary strings, raw JSON and times.
+func FuzzSessionJSON(f *testing.F) {
+	f.Add("kisumu", "District", []byte(`{"a":1}`), int64(1_772_366_400), int64(5), 0)
+	f.Add("x\u2028", "<a&b>", []byte("\"\xe2\x80\xa8\""), int64(-62_135_596_801), int64(0), 3600)
+	f.Add("\xff", "\x00", []byte(" [1] "), int64(253_402_300_800), int64(999_999_999), -86_400)
+	f.Fuzz(func(t *testing.T, text, key string, raw []byte, sec, nsec int64, offset int) {
+		at := time.Unix(sec, nsec).In(time.FixedZone("z", offset))
+		res := &flows.Result{Name: key, Value: text, Category: text, Input: text, JSON: raw, At: at}
+		s := &flows.Session{
+			ID: text, FlowID: key, Status: flows.Status(text), Environment: text,
+			Contact:  flows.Contact{URN: text, Name: text, Fields: map[string]string{key: text, "a": text}, Groups: []string{text}},
+			Channel:  &flows.Channel{ID: text, Name: key},
+			Call:     &flows.Call{CLI: text, Start: at},
+			Frames:   []*flows.Frame{{FlowID: key, Results: map[string]*flows.Result{key: res, "z": nil}}, nil},
+			Extra:    raw,
+			Input:    text,
+			Wait:     &flows.Wait{Widget: key, Kind: text, TimeoutAt: &at},
+			Path:     []flows.Step{{Widget: key, Exit: text, At: at}},
+			LaunchID: text, Language: key, CreatedAt: at, UpdatedAt: at, EndedAt: &at, ExpiresAt: &at,
+		}
+		checkSessionJSON(t, s)
+	})
+}
