@@ -11,9 +11,10 @@ import (
 // A session's JSON is written by hand on every save, byte for byte as
 // jsonv1.Marshal writes it (records.go says why and what goes to the
 // library instead), since reflection over the session's structs, maps and
-// times was a third of encoding and compressing it. session_json_test.go
-// fills every field of the session's types by reflection, so a field added
-// to flows.Session or the types in it and not written here fails the tests.
+// times was half the cost of encoding and compressing it.
+// session_json_test.go fills every field of the session's types by
+// reflection, so a field added to flows.Session or the types in it and not
+// written here fails the tests.
 
 // appendSession appends s as jsonv1.Marshal does; false when it cannot.
 func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
