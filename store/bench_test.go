@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -140,6 +141,104 @@ func BenchmarkSaveTurnSeeded(b *testing.B) {
 	b.ReportMetric(turns/commits, "turns/commit")
 	b.ReportMetric(pages/turns, "pages/turn")
 	b.ReportMetric(float64((cs1.Apply-cs0.Apply).Microseconds())/turns, "apply_µs/turn")
+}
+
+// BenchmarkSaveTurnFragmented is BenchmarkSaveTurnSeeded on a file with
+// free pages scattered through it, as deletes and pruning leave them. bbolt
+// writes the whole list of free pages (8 bytes each) on every commit, so
+// the cost of a commit grows with it until `parley compact` (the
+// "compacted" case) gives the pages back.
+func BenchmarkSaveTurnFragmented(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		holes   int
+		compact bool
+	}{{"free=none", 0, false}, {"holes=20000", 20_000, false}, {"holes=100000", 100_000, false}, {"holes=100000/compacted", 100_000, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			const sessions, writers = 10_000, 256
+			path := filepath.Join(b.TempDir(), "bench.db")
+			st, err := Open(path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			if err := SeedWaiting(context.Background(), st, 0, sessions, 0, func(i int) *flows.Session { return SampleSession(i, now) }); err != nil {
+				b.Fatal(err)
+			}
+			if c.holes > 0 {
+				punchHoles(b, st.DB(), c.holes)
+			}
+			if c.compact {
+				st.Close()
+				if _, err := Compact(context.Background(), path, CompactOptions{NoBackup: true}); err != nil {
+					b.Fatal(err)
+				}
+				if st, err = Open(path, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Cleanup(func() { st.Close() })
+			st0 := st.DB().Stats()
+			free := st0.FreePageN + st0.PendingPageN
+			ctx := context.Background()
+			var next atomic.Int64
+			next.Store(sessions)
+			b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			tx0, cs0 := st.DB().Stats().TxStats, st.CommitStats()
+			b.ResetTimer()
+			cpu := startCPU()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := int(next.Add(1))
+					if err := st.SaveTurn(ctx, benchTurn(n%sessions, n, now.Add(time.Duration(n)))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			cpu.report(b, b.N)
+			tx1, cs1 := st.DB().Stats().TxStats, st.CommitStats()
+			commits := float64(cs1.Commits - cs0.Commits)
+			turns := float64(cs1.Turns - cs0.Turns)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "turns/s")
+			b.ReportMetric(float64(free), "free_pages")
+			b.ReportMetric(float64(tx1.GetPageCount()-tx0.GetPageCount())/turns, "pages/turn")
+			b.ReportMetric(turns/commits, "turns/commit")
+		})
+	}
+}
+
+// punchHoles leaves about 2*n free pages scattered through the file: n
+// two-page values with a kept one between each pair, the others deleted.
+func punchHoles(b *testing.B, db *bbolt.DB, n int) {
+	b.Helper()
+	val := make([]byte, 5000)
+	name := []byte("bench-holes")
+	for _, del := range []bool{false, true} {
+		err := db.Update(func(tx *bbolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists(name)
+			if err != nil {
+				return err
+			}
+			for i := range 2 * n {
+				k := binary.BigEndian.AppendUint64(nil, uint64(i))
+				switch {
+				case !del:
+					err = bk.Put(k, val)
+				case i%2 == 0:
+					err = bk.Delete(k)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func BenchmarkLoadSession(b *testing.B) {

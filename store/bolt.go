@@ -49,6 +49,7 @@ type Bolt struct {
 	now      func() time.Time
 	compress bool
 	maxGroup int
+	pageSize int64
 
 	// Group commit: SaveTurn hands its write to the committer goroutine,
 	// which runs every write waiting at that moment in one transaction, so
@@ -89,7 +90,10 @@ type FileStats struct {
 // FileStats reads the file's figures; it takes no transaction.
 func (b *Bolt) FileStats() FileStats {
 	st := b.db.Stats()
-	fs := FileStats{FreeBytes: int64(st.FreeAlloc), PagesWritten: st.TxStats.GetWrite(), WriteTime: st.TxStats.GetWriteTime()}
+	// Free and pending pages, as FreeAlloc counts them; FreeAlloc itself is
+	// only set by a write, where the free count is also read at Open.
+	free := int64(st.FreePageN+st.PendingPageN) * b.pageSize
+	fs := FileStats{FreeBytes: free, PagesWritten: st.TxStats.GetWrite(), WriteTime: st.TxStats.GetWriteTime()}
 	if fi, err := os.Stat(b.db.Path()); err == nil {
 		fs.Size = fi.Size()
 	}
@@ -153,6 +157,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 		now:      opts.Now,
 		compress: !opts.Uncompressed,
 		maxGroup: opts.MaxGroup,
+		pageSize: int64(db.Info().PageSize),
 		writes:   make(chan *writeReq),
 		quit:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -162,9 +167,21 @@ func Open(path string, opts Options) (*Bolt, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	go b.committer()
-	b.log.Info("store opened", "path", path, "elapsed", time.Since(start))
+	fs := b.FileStats()
+	b.log.Info("store opened", "path", path, "elapsed", time.Since(start), "file_bytes", fs.Size, "free_bytes", fs.FreeBytes)
+	if pages := fs.FreeBytes / b.pageSize; pages >= FragmentedFreePages {
+		b.log.Warn("store file has many free pages: every commit rewrites their list, which slows turns; "+
+			"stop the server and run parley compact to give them back (docs/storage.md)",
+			"free_bytes", fs.FreeBytes, "file_bytes", fs.Size, "free_list_bytes_per_commit", pages*8)
+	}
 	return b, nil
 }
+
+// FragmentedFreePages is the number of free pages from which Open warns.
+// bbolt writes the list of free pages (8 bytes each) with every commit:
+// from here on that is 128 KiB and 32 pages or more per commit, which a
+// commit of a single turn otherwise writes a handful of.
+const FragmentedFreePages = 16384
 
 // DB returns the underlying database, so other packages (event delivery) can
 // keep their own buckets in the same file. They must not touch the buckets

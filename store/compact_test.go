@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +189,64 @@ func TestSameContent(t *testing.T) {
 		if _, _, err := sameContent(ctx, orig, other); err == nil {
 			t.Errorf("%s: no difference found", name)
 		}
+	}
+}
+
+// TestOpenWarnsFragmented: a file with many free pages gets a warning at
+// Open that names the free bytes and parley compact, and the warning goes
+// once the file is compacted.
+func TestOpenWarnsFragmented(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.db")
+	open := func() (*Bolt, string) {
+		var logs strings.Builder
+		st, err := Open(path, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		return st, logs.String()
+	}
+	if _, logs := open(); strings.Contains(logs, "level=WARN") {
+		t.Fatalf("a new file was reported fragmented:\n%s", logs)
+	}
+	// Free more than FragmentedFreePages pages by dropping a bucket of
+	// values longer than a page.
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := []byte("scratch")
+	err = db.Update(func(tx *bbolt.Tx) error {
+		bk, err := tx.CreateBucket(name)
+		if err != nil {
+			return err
+		}
+		val := make([]byte, 5000)
+		for i := range FragmentedFreePages {
+			if err := bk.Put([]byte(strconv.Itoa(i)), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(name) })
+	}
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, logs := open()
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "parley compact") {
+		t.Fatalf("no warning for a fragmented file:\n%s", logs)
+	}
+	if fs := st.FileStats(); fs.FreeBytes < FragmentedFreePages*4096 {
+		t.Errorf("free bytes %d after freeing %d pages", fs.FreeBytes, FragmentedFreePages)
+	}
+	if _, err := Compact(context.Background(), path, CompactOptions{NoBackup: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, logs := open(); strings.Contains(logs, "level=WARN") {
+		t.Fatalf("warned again after compacting:\n%s", logs)
 	}
 }
