@@ -112,10 +112,16 @@ func BenchmarkSaveTurnParallel(b *testing.B) {
 func BenchmarkSaveTurnSeeded(b *testing.B) {
 	const sessions, writers = 10_000, 256
 	st, now := openSeeded(b, false, sessions)
+	b.ReportAllocs()
+	runSeededTurns(b, st, sessions, writers, now)
+}
+
+// runSeededTurns saves b.N turns of benchTurn from writers goroutines on
+// the sessions seeded at now, and reports the group commit's figures.
+func runSeededTurns(b *testing.B, st *Bolt, sessions, writers int, now time.Time) {
 	ctx := context.Background()
 	var next atomic.Int64
-	next.Store(sessions)
-	b.ReportAllocs()
+	next.Store(int64(sessions))
 	b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	tx0, cs0 := st.DB().Stats().TxStats, st.CommitStats()
 	b.ResetTimer()
@@ -179,32 +185,8 @@ func BenchmarkSaveTurnFragmented(b *testing.B) {
 			}
 			b.Cleanup(func() { st.Close() })
 			st0 := st.DB().Stats()
-			free := st0.FreePageN + st0.PendingPageN
-			ctx := context.Background()
-			var next atomic.Int64
-			next.Store(sessions)
-			b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-			tx0, cs0 := st.DB().Stats().TxStats, st.CommitStats()
-			b.ResetTimer()
-			cpu := startCPU()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					n := int(next.Add(1))
-					if err := st.SaveTurn(ctx, benchTurn(n%sessions, n, now.Add(time.Duration(n)))); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.StopTimer()
-			cpu.report(b, b.N)
-			tx1, cs1 := st.DB().Stats().TxStats, st.CommitStats()
-			commits := float64(cs1.Commits - cs0.Commits)
-			turns := float64(cs1.Turns - cs0.Turns)
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "turns/s")
-			b.ReportMetric(float64(free), "free_pages")
-			b.ReportMetric(float64(tx1.GetPageCount()-tx0.GetPageCount())/turns, "pages/turn")
-			b.ReportMetric(turns/commits, "turns/commit")
+			b.ReportMetric(float64(st0.FreePageN+st0.PendingPageN), "free_pages")
+			runSeededTurns(b, st, sessions, writers, now)
 		})
 	}
 }

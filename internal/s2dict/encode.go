@@ -189,12 +189,7 @@ func (e *Encoder) encodeBlock(dst, src []byte, t *tables) (d int) {
 					index1 := s - 2
 					cv = load64(src, s)
 					for index0 < index1 {
-						cv0 := load64(src, index0)
-						cv1 := load64(src, index1)
-						lTable[hash7(cv0, lTableBits)] = uint16(index0)
-						sTable[hash4(cv0>>8, sTableBits)] = uint16(index0 + 1)
-						lTable[hash7(cv1, lTableBits)] = uint16(index1)
-						sTable[hash4(cv1>>8, sTableBits)] = uint16(index1 + 1)
+						t.index(src, index0, index1)
 						index0 += 2
 						index1 -= 2
 					}
@@ -294,14 +289,8 @@ func (e *Encoder) encodeBlock(dst, src []byte, t *tables) (d int) {
 				return 0
 			}
 			// Index short and long.
-			index0 := base + 1
-			index1 := s - 2
-			cv0 := load64(src, index0)
-			cv1 := load64(src, index1)
-			lTable[hash7(cv0, lTableBits)] = uint16(index0)
-			sTable[hash4(cv0>>8, sTableBits)] = uint16(index0 + 1)
-			lTable[hash7(cv1, lTableBits)] = uint16(index1)
-			sTable[hash4(cv1>>8, sTableBits)] = uint16(index1 + 1)
+			index0, index1 := base+1, s-2
+			t.index(src, index0, index1)
 			index0++
 			index1--
 			cv = load64(src, s)
@@ -362,14 +351,8 @@ func (e *Encoder) encodeBlock(dst, src []byte, t *tables) (d int) {
 				return 0
 			}
 			// Index short and long.
-			index0 := base + 1
-			index1 := s - 2
-			cv0 := load64(src, index0)
-			cv1 := load64(src, index1)
-			lTable[hash7(cv0, lTableBits)] = uint16(index0)
-			sTable[hash4(cv0>>8, sTableBits)] = uint16(index0 + 1)
-			lTable[hash7(cv1, lTableBits)] = uint16(index1)
-			sTable[hash4(cv1>>8, sTableBits)] = uint16(index1 + 1)
+			index0, index1 := base+1, s-2
+			t.index(src, index0, index1)
 			index0++
 			index1--
 			cv = load64(src, s)
@@ -392,6 +375,16 @@ emitRemainder:
 		d += emitLiteral(dst[d:], src[nextEmit:])
 	}
 	return d
+}
+
+// index enters positions i and j of src in both tables: the long table at
+// the position, the short one a byte after it.
+func (t *tables) index(src []byte, i, j int) {
+	cv0, cv1 := load64(src, i), load64(src, j)
+	t.l[hash7(cv0, lTableBits)] = uint16(i)
+	t.s[hash4(cv0>>8, sTableBits)] = uint16(i + 1)
+	t.l[hash7(cv1, lTableBits)] = uint16(j)
+	t.s[hash4(cv1>>8, sTableBits)] = uint16(j + 1)
 }
 
 func load32(b []byte, i int) uint32 { return binary.LittleEndian.Uint32(b[i:]) }
