@@ -253,8 +253,9 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 			return total, err
 		}
 		n, more := 0, false
-		err := s.db.Update(func(tx *bbolt.Tx) error {
-			n, more = 0, false
+		var next []byte
+		err := s.update(func(tx *bbolt.Tx) error {
+			n, more, next = 0, false, nil
 			byTime := tx.Bucket(bByTime)
 			var keys [][]byte
 			c := byTime.Cursor()
@@ -270,7 +271,7 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 				keys = append(keys, bytes.Clone(k))
 			}
 			if len(keys) > 0 {
-				from = append(bytes.Clone(keys[len(keys)-1]), 0)
+				next = append(bytes.Clone(keys[len(keys)-1]), 0)
 			}
 			for _, k := range keys {
 				id := string(k[8:])
@@ -306,6 +307,7 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 		if err != nil || !more {
 			return total, err
 		}
+		from = next
 	}
 }
 

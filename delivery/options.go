@@ -52,7 +52,11 @@ type Options struct {
 	// PollInterval is how often the outbox and schedule are checked without a
 	// Notify (default 1 s).
 	PollInterval time.Duration
-	// PruneInterval is how often old deliveries are pruned (default 1 h).
+	// PruneInterval is how often old deliveries are pruned (default 1 min).
+	// Each prune deletes what fell out of the retention since the last, in
+	// transactions of BatchSize deliveries; pruning often keeps each short
+	// and lets later writes reuse the pages it frees before their list,
+	// which every commit writes, grows long.
 	PruneInterval time.Duration
 	// MaxResponseBytes of a response body kept in the log (default 64 KiB).
 	MaxResponseBytes int
@@ -125,7 +129,7 @@ func (o Options) withDefaults() Options {
 		o.PollInterval = time.Second
 	}
 	if o.PruneInterval <= 0 {
-		o.PruneInterval = time.Hour
+		o.PruneInterval = time.Minute
 	}
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = 64 << 10

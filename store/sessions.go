@@ -894,15 +894,26 @@ func (b *Bolt) ProcessedReply(ctx context.Context, channel, messageID string) ([
 }
 
 // PruneProcessed deletes up to limit (default 1000) dedupe records stored
-// before cutoff, oldest first, in one short transaction; call it again while
-// it returns limit.
+// before cutoff, oldest first, and reports how many it deleted; call it
+// again while it returns limit. The deletes join the next group commit, so
+// they share its fsync and hold the writer for one batch at most, and
+// nothing is written when no record is due.
 func (b *Bolt) PruneProcessed(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
 	until := nanos(cutoff)
+	due := false
+	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		k, _ := tx.Bucket(bProcessedAt).Cursor().First()
+		due = k != nil && binary.BigEndian.Uint64(k) < until
+		return nil
+	})
+	if err != nil || !due {
+		return 0, err
+	}
 	n := 0
-	err := b.update(ctx, func(tx *bbolt.Tx) error {
+	err = b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
 		n = 0
 		ab, pb := tx.Bucket(bProcessedAt), tx.Bucket(bProcessed)
 		var keys [][]byte
@@ -917,9 +928,9 @@ func (b *Bolt) PruneProcessed(ctx context.Context, cutoff time.Time, limit int) 
 			if err := pb.Delete(k[8:]); err != nil {
 				return err
 			}
-			n++
 		}
-		return addStat(tx, statProcessed, -int64(n))
+		n = len(keys)
+		return st.add(tx, statProcessed, -int64(n))
 	})
 	return n, err
 }

@@ -306,6 +306,49 @@ func TestDedupe(t *testing.T) {
 	wantErr(t, "after prune", save("s1", "sms", "m1", `{}`), nil)
 }
 
+// TestPruneProcessedBatches: records are pruned oldest first, limit at a
+// time, through the group commit, with the counter kept; a call with
+// nothing due commits nothing.
+func TestPruneProcessedBatches(t *testing.T) {
+	ctx := context.Background()
+	b, clk := openTest(t)
+	const n = 25
+	for i := range n {
+		clk.Set(t0.Add(time.Duration(i) * time.Second))
+		turn := &Turn{Session: session(fmt.Sprintf("s%d", i), flows.StatusActive, "tel:+1"), Channel: "sms", MessageID: fmt.Sprintf("m%d", i), Reply: []byte(`{}`)}
+		if err := b.SaveTurn(ctx, turn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commits := b.CommitStats().Commits
+	// Nothing before t0: no write at all.
+	if got, err := b.PruneProcessed(ctx, t0, 10); err != nil || got != 0 {
+		t.Fatalf("PruneProcessed before the first = %d, %v", got, err)
+	}
+	if c := b.CommitStats().Commits; c != commits {
+		t.Fatalf("%d commits for nothing to prune", c-commits)
+	}
+	// The 20 records before t0+20s go in batches of 10, 10, then none.
+	cutoff := t0.Add(20 * time.Second)
+	for _, want := range []int{10, 10, 0} {
+		if got, err := b.PruneProcessed(ctx, cutoff, 10); err != nil || got != want {
+			t.Fatalf("PruneProcessed = %d, %v; want %d", got, err, want)
+		}
+	}
+	if c := b.CommitStats().Commits; c != commits+2 {
+		t.Fatalf("%d commits for two batches", c-commits)
+	}
+	for i := range n {
+		_, found, err := b.ProcessedReply(ctx, "sms", fmt.Sprintf("m%d", i))
+		if err != nil || found != (i >= 20) {
+			t.Fatalf("message m%d: found %v, %v; want %v", i, found, err, i >= 20)
+		}
+	}
+	if got := stats(t, b).Processed; got != n-20 {
+		t.Fatalf("Stats.Processed = %d, want %d", got, n-20)
+	}
+}
+
 func TestContactUpsert(t *testing.T) {
 	ctx := context.Background()
 	b, _ := openTest(t)
