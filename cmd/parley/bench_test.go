@@ -108,6 +108,8 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--rate", "-5"}, "--rate"},
 		{[]string{"--idle", "-1"}, "--idle"},
 		{[]string{"--no-fsync", "--url", "http://127.0.0.1:8080"}, "--no-fsync"},
+		{[]string{"--dedupe-retention", "1s", "--url", "http://127.0.0.1:8080"}, "--dedupe-retention"},
+		{[]string{"--dedupe-retention", "-1s"}, "--dedupe-retention"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -265,5 +267,47 @@ func TestBenchNoMessageIDs(t *testing.T) {
 		if want := map[bool]bool{false: stats.Processed >= got.Messages, true: stats.Processed == 0}[noIDs]; !want {
 			t.Errorf("--no-message-ids=%v: %d dedupe records after %d messages", noIDs, stats.Processed, got.Messages)
 		}
+	}
+}
+
+// --dedupe-retention reaches the server in process: with ids kept 200 ms,
+// the timer scans (each second) prune them during the run, so at most the
+// last 1.2 s of ids, about a third, remain.
+func TestBenchDedupeRetention(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for 3.5 seconds")
+	}
+	parent := t.TempDir()
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--duration", "3500ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
+		"--events", "", "--json", "--keep", "--data", parent, "--dedupe-retention", "200ms"}
+	if code := run(context.Background(), args, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	var got struct {
+		Messages  int64   `json:"messages"`
+		Retention float64 `json:"dedupe_retention_sec"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+	if got.Retention != 0.2 || got.Messages == 0 {
+		t.Fatalf("result %+v", got)
+	}
+	dirs, err := filepath.Glob(filepath.Join(parent, "*", server.DBFile))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("kept data: %v %v", dirs, err)
+	}
+	st, err := store.Open(dirs[0], store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := st.Stats(context.Background())
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Processed*2 > got.Messages {
+		t.Errorf("%d dedupe records left after %d messages with ids kept 200 ms", stats.Processed, got.Messages)
 	}
 }
