@@ -28,6 +28,7 @@ const (
 	EnvAllowCIDRs      = "PARLEY_ALLOW_CIDRS"
 	EnvWebhooks        = "PARLEY_WEBHOOKS"
 	EnvBodyLimit       = "PARLEY_BODY_LIMIT"
+	EnvBatchLimit      = "PARLEY_BATCH_LIMIT"
 	EnvMaxSteps        = "PARLEY_MAX_STEPS"
 	EnvSessionCache    = "PARLEY_SESSION_CACHE"
 	EnvTurnTimeout     = "PARLEY_TURN_TIMEOUT"
@@ -94,6 +95,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	intVar(EnvBodyLimit, &cfg.BodyLimit)
+	intVar(EnvBatchLimit, &cfg.BatchLimit)
 	intVar(EnvMaxSteps, &cfg.MaxSteps)
 	if v := getenv(EnvSessionCache); v != "" {
 		switch n, err := strconv.Atoi(v); {
@@ -149,6 +151,7 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	webhooks := fs.String("webhooks", cfg.WebhooksFile, "JSON file of named webhook configurations ("+EnvWebhooks+")")
 	publicURL := fs.String("public-url", cfg.PublicURL, "external base URL, for Twilio signatures behind a proxy ("+EnvPublicURL+")")
 	bodyLimit := fs.Int("body-limit", orInt(cfg.BodyLimit, DefaultBodyLimit), "maximum request body in bytes ("+EnvBodyLimit+")")
+	batchLimit := fs.Int("batch-limit", orInt(cfg.BatchLimit, DefaultBatchLimit), "most messages in one request to /v1/channels/{id}/messages/batch ("+EnvBatchLimit+")")
 	maxSteps := fs.Int("max-steps", orInt(cfg.MaxSteps, 250), "maximum widgets run in one turn ("+EnvMaxSteps+")")
 	sessionCache := fs.Int("session-cache", sessionCacheDefault(cfg.SessionCache), "waiting sessions kept decoded in memory between turns; 0 for none ("+EnvSessionCache+")")
 	turnTimeout := fs.Duration("turn-timeout", orDur(cfg.TurnTimeout, 30*time.Second), "time limit of one turn, webhook calls included ("+EnvTurnTimeout+")")
@@ -176,6 +179,9 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	cfg.Addr, cfg.DataDir, cfg.LogFormat, cfg.WebhooksFile, cfg.PublicURL = *addr, *data, *logFormat, *webhooks, *publicURL
 	cfg.BodyLimit, cfg.MaxSteps, cfg.TurnTimeout, cfg.SessionExpiry = *bodyLimit, *maxSteps, *turnTimeout, *expiry
 	cfg.WebhookTimeout, cfg.WebhookMaxResponse = *whTimeout, *whMax
+	if cfg.BatchLimit = *batchLimit; cfg.BatchLimit <= 0 {
+		return Config{}, fmt.Errorf("--batch-limit: %d is not a positive number of messages", cfg.BatchLimit)
+	}
 	if cfg.DedupeRetention = *dedupe; cfg.DedupeRetention <= 0 {
 		return Config{}, fmt.Errorf("--dedupe-retention: %s is not a positive duration (30s, 5m, 168h)", cfg.DedupeRetention)
 	}

@@ -79,6 +79,23 @@ func TestServeFlags(t *testing.T) {
 				t.Errorf("dedupe retention %s, want 2h", c.DedupeRetention)
 			}
 		}, ""},
+		{"batch limit from env, flag wins", []string{"--batch-limit", "7"}, map[string]string{EnvBatchLimit: "3"}, func(t *testing.T, c Config) {
+			if c.BatchLimit != 7 {
+				t.Errorf("batch limit %d, want 7", c.BatchLimit)
+			}
+		}, ""},
+		{"batch limit from env", nil, map[string]string{EnvBatchLimit: "3"}, func(t *testing.T, c Config) {
+			if c.BatchLimit != 3 {
+				t.Errorf("batch limit %d, want 3", c.BatchLimit)
+			}
+		}, ""},
+		{"batch limit default", nil, nil, func(t *testing.T, c Config) {
+			if c.BatchLimit != DefaultBatchLimit {
+				t.Errorf("batch limit %d, want %d", c.BatchLimit, DefaultBatchLimit)
+			}
+		}, ""},
+		{"zero batch limit", []string{"--batch-limit", "0"}, nil, nil, "--batch-limit"},
+		{"bad env batch limit", nil, map[string]string{EnvBatchLimit: "many"}, nil, EnvBatchLimit},
 		{"zero dedupe retention", []string{"--dedupe-retention", "0s"}, nil, nil, "--dedupe-retention"},
 		{"bad env dedupe retention", nil, map[string]string{EnvDedupeRetention: "forever"}, nil, EnvDedupeRetention},
 		{"negative session cache", []string{"--session-cache", "-5"}, nil, nil, "--session-cache"},

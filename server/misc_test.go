@@ -210,7 +210,7 @@ func TestHealthMetricsOpenAPI(t *testing.T) {
 		t.Errorf("openapi version %v", doc["openapi"])
 	}
 	paths, _ := doc["paths"].(map[string]any)
-	for _, p := range []string{"/v1/flows", "/v1/sessions", "/v1/sessions/{id}/resume", "/v1/channels/{channel}/messages", "/v1/channels/{channel}/calls/{call_id}",
+	for _, p := range []string{"/v1/flows", "/v1/sessions", "/v1/sessions/{id}/resume", "/v1/channels/{channel}/messages", "/v1/channels/{channel}/messages/batch", "/v1/channels/{channel}/calls/{call_id}",
 		"/v1/webhooks/{id}/test", "/v1/webhooks/{id}/recover", "/v1/webhooks/{id}/health", "/v1/webhooks/{id}/deliveries",
 		"/v1/webhook-configs", "/v1/webhook-configs/{name}", "/v1/webhook-configs/{name}/test"} {
 		if _, ok := paths[p]; !ok {

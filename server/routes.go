@@ -75,6 +75,7 @@ func (s *Server) routes() *fiber.App {
 	v1.Put("/channels/:channel", s.putChannel)
 	v1.Delete("/channels/:channel", s.deleteChannel)
 	v1.Post("/channels/:channel/messages", s.channelMessage)
+	v1.Post("/channels/:channel/messages/batch", s.channelMessages)
 	v1.Post("/channels/:channel/calls", s.startCall)
 	v1.Post("/channels/:channel/calls/:call", s.callInput)
 

@@ -29,6 +29,8 @@ const (
 	DefaultAddr      = "127.0.0.1:8080"
 	DefaultDataDir   = "./parley-data"
 	DefaultBodyLimit = 1 << 20
+	// DefaultBatchLimit is the most messages one batch request carries.
+	DefaultBatchLimit = 100
 	// DefaultSessionCache is how many waiting sessions stay decoded in memory.
 	DefaultSessionCache  = 10_000
 	DefaultSessionExpiry = 7 * 24 * time.Hour
@@ -55,6 +57,9 @@ type Config struct {
 	LogOutput interface{ Write([]byte) (int, error) }
 	// BodyLimit caps request bodies in bytes (413 above it).
 	BodyLimit int
+	// BatchLimit is the most messages POST /v1/channels/{id}/messages/batch
+	// takes in one request (DefaultBatchLimit when 0).
+	BatchLimit int
 	// MaxSteps is the engine's widget budget per turn.
 	MaxSteps int
 	// SessionCache is how many waiting sessions are kept decoded in memory
@@ -131,6 +136,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.BodyLimit <= 0 {
 		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.BatchLimit <= 0 {
+		c.BatchLimit = DefaultBatchLimit
 	}
 	if c.MaxSteps <= 0 {
 		c.MaxSteps = engine.DefaultMaxSteps

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+	"github.com/gofiber/fiber/v2"
+)
+
+// batchBody is POST /v1/channels/{id}/messages/batch: several inbound
+// messages in one request, for channels that receive them in batches.
+type batchBody struct {
+	Messages []messageBody `json:"messages"`
+}
+
+// batchItem is one message's outcome.
+type batchItem struct {
+	reply *TurnReply
+	err   error
+}
+
+// channelMessages handles a batch of inbound messages on a channel. Each
+// message is handled as POST .../messages handles one: its own turn, dedupe
+// by id and reply. Messages from one contact are handled in the order given,
+// one after the other; those of different contacts at the same time, so
+// their turns share group commits. The answer lists one reply per message,
+// in order: the turn's reply, or {"error": ...} with the HTTP status that
+// message alone would have got. Only a malformed batch, an unknown channel
+// or too many messages fail the whole request.
+func (s *Server) channelMessages(c *fiber.Ctx) error {
+	var b batchBody
+	if err := decodeBatch(c.Body(), &b); err != nil {
+		return err
+	}
+	switch limit := s.cfg.BatchLimit; {
+	case len(b.Messages) == 0:
+		return badRequest("messages", "messages is empty: give 1 to %d messages", limit)
+	case len(b.Messages) > limit:
+		return badRequest("messages", "%d messages: a batch takes at most %d (--batch-limit)", len(b.Messages), limit)
+	}
+	channel := strings.Clone(c.Params("channel"))
+	ch, err := s.svc.channels.peek(channel)
+	if err != nil {
+		return err
+	}
+	items := make([]batchItem, len(b.Messages))
+	// Each contact's messages, in order, by the URN the channel makes of
+	// their sender.
+	var contacts [][]int
+	byURN := make(map[string]int, len(b.Messages))
+	for i, m := range b.Messages {
+		if strings.TrimSpace(m.From) == "" {
+			items[i].err = badRequest("from", "from is required: the sender's address or URN")
+			continue
+		}
+		urn := ch.urnOf(m.From)
+		k, ok := byURN[urn]
+		if !ok {
+			k = len(contacts)
+			byURN[urn] = k
+			contacts = append(contacts, nil)
+		}
+		contacts[k] = append(contacts[k], i)
+	}
+	ctx := c.UserContext()
+	var wg sync.WaitGroup
+	for _, idx := range contacts {
+		wg.Go(func() {
+			for _, i := range idx {
+				m := &b.Messages[i]
+				items[i].reply, items[i].err = s.svc.HandleMessage(ctx, Inbound{Channel: channel, From: m.From, Text: m.Text, ID: m.ID})
+			}
+		})
+	}
+	wg.Wait()
+
+	out := make([]byte, 0, 256*len(items))
+	out = append(out, `{"replies":[`...)
+	for i := range items {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if out, err = s.appendBatchItem(c, out, i, &items[i]); err != nil {
+			return err
+		}
+	}
+	out = append(out, "]}"...)
+	c.Response().SetBodyRaw(out)
+	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	return nil
+}
+
+// decodeBatch decodes a batch as decodeStrict decodes a message, and names
+// a bad field by its place in the batch ("messages[2].txt"), which
+// encoding/json's errors leave out.
+func decodeBatch(body []byte, b *batchBody) error {
+	err := decodeStrict(body, b)
+	var ae *APIError
+	if err == nil || !errors.As(err, &ae) || ae.Field == "" {
+		return err
+	}
+	// encoding/json/v2 finds the same field with its path; used only when
+	// it names the field encoding/json named (it matches names exactly,
+	// where encoding/json ignores case, so it may stop elsewhere first).
+	var se *json.SemanticError
+	if errors.As(json.Unmarshal(body, &batchBody{}, json.RejectUnknownMembers(true)), &se) {
+		ptr := string(se.JSONPointer)
+		name := ae.Field[strings.LastIndexByte(ae.Field, '.')+1:]
+		if strings.HasSuffix(ptr, "/"+name) {
+			ae.Field = pointerField(ptr)
+		}
+	}
+	return ae
+}
+
+// pointerField writes a JSON pointer (/messages/2/txt) as the API names
+// fields (messages[2].txt).
+func pointerField(ptr string) string {
+	var f strings.Builder
+	for i, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		if _, err := strconv.Atoi(tok); err == nil && i > 0 {
+			f.WriteString("[" + tok + "]")
+			continue
+		}
+		if i > 0 {
+			f.WriteByte('.')
+		}
+		f.WriteString(tok)
+	}
+	return f.String()
+}
+
+// batchError is a failed message's entry in a batch answer.
+type batchError struct {
+	Status  int    `json:"status"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (s *Server) appendBatchItem(c *fiber.Ctx, out []byte, i int, it *batchItem) ([]byte, error) {
+	if it.err == nil {
+		if it.reply.encoded != nil {
+			return append(out, it.reply.encoded...), nil
+		}
+		b, err := jsonv1.Marshal(it.reply)
+		return append(out, b...), err
+	}
+	ae := toAPIError(it.err)
+	if ae.Status >= 500 {
+		s.reqLog(c).Error("batch message failed", "index", i, "status", ae.Status, "code", ae.Code, "err", it.err)
+	}
+	field := fmt.Sprintf("messages[%d]", i)
+	if ae.Field != "" {
+		field += "." + ae.Field
+	}
+	b, err := jsonv1.Marshal(struct {
+		Error batchError `json:"error"`
+	}{batchError{Status: ae.Status, Code: ae.Code, Message: ae.Message, Field: field}})
+	return append(out, b...), err
+}
