@@ -78,6 +78,7 @@ type benchOptions struct {
 	noFsync     bool
 	noIDs       bool
 	dedupe      time.Duration
+	batch       int
 }
 
 // BenchResult is what parley bench measured; --json prints it.
@@ -89,6 +90,9 @@ type BenchResult struct {
 	Rate int `json:"rate,omitempty"`
 	// NoMessageIDs: the messages carried no id (--no-message-ids).
 	NoMessageIDs bool `json:"no_message_ids,omitempty"`
+	// Batch is how many contacts' messages went in one request (--batch; 0
+	// or 1: one message a request).
+	Batch int `json:"batch,omitempty"`
 	// DedupeRetentionSec is the in-process server's --dedupe-retention, when
 	// the run set it.
 	DedupeRetentionSec float64 `json:"dedupe_retention_sec,omitempty"`
@@ -151,6 +155,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&o.dataParent, "data", "", "make the in-process server's temporary data directory under `DIR` (default: the system's temporary directory)")
 	fs.BoolVar(&o.noFsync, "no-fsync", false, "an experiment, never a way to run: the in-process store commits without fsync, to show how much of the run waits for the disk (a crash could lose or corrupt the data directory)")
 	fs.DurationVar(&o.dedupe, "dedupe-retention", 0, "the in-process server's --dedupe-retention (default the server's, 168h): a few seconds make it prune message ids throughout the run, to measure what pruning costs")
+	fs.IntVar(&o.batch, "batch", 1, "send the messages of this many contacts in one request to /v1/channels/{id}/messages/batch, as channels that receive messages in batches can: each contact still sends its next message only after its reply")
 	fs.BoolVar(&o.noIDs, "no-message-ids", false, "contacts send messages without an id, as channels that have none do: no dedupe record is written or looked up")
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
@@ -200,6 +205,10 @@ func (o *benchOptions) check() error {
 		return fmt.Errorf("--idle %d: give 0 to %d", o.idle, benchMaxIdle)
 	case o.noFsync && o.url != "":
 		return errors.New("--no-fsync: only for a server in process (a server at --url keeps its own settings)")
+	case o.batch < 1 || o.batch > benchMaxConcurrency:
+		return fmt.Errorf("--batch %d: give 1 (a message a request) to %d", o.batch, benchMaxConcurrency)
+	case o.batch > 1 && o.rate > 0:
+		return errors.New("--batch: not with --rate (batches are sent as their contacts' replies come back)")
 	case o.dedupe < 0:
 		return fmt.Errorf("--dedupe-retention %s: give a positive duration", o.dedupe)
 	case o.dedupe > 0 && o.url != "":
@@ -272,6 +281,9 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	defer rcv.close()
 
 	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, Rate: o.rate, NoMessageIDs: o.noIDs, DedupeRetentionSec: o.dedupe.Seconds()}
+	if o.batch > 1 {
+		res.Batch = o.batch
+	}
 	base := strings.TrimSuffix(o.url, "/")
 	var bolt *store.Bolt
 	if base == "" {
@@ -309,6 +321,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 				Logger:          slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 				AllowCIDRs:      []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 				DedupeRetention: o.dedupe,
+				BatchLimit:      max(o.batch, server.DefaultBatchLimit),
 			})
 			if err != nil {
 				st.Close()
@@ -384,10 +397,19 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	cpu0 := cputime.Process()
 	var wg sync.WaitGroup
 	for i := range ld.workers {
-		w := &worker{id: i, lat: make([]time.Duration, 0, 4096)}
-		ld.workers[i] = w
+		ld.workers[i] = &worker{id: i, lat: make([]time.Duration, 0, 4096)}
+	}
+	for i := 0; i < len(ld.workers); i += o.batch {
+		ws := ld.workers[i:min(i+o.batch, len(ld.workers))]
 		wg.Add(1)
-		go pprof.Do(lctx, benchLabels("load"), func(ctx context.Context) { defer wg.Done(); ld.run(ctx, w) })
+		go pprof.Do(lctx, benchLabels("load"), func(ctx context.Context) {
+			defer wg.Done()
+			if o.batch > 1 {
+				ld.runBatch(ctx, ws)
+			} else {
+				ld.run(ctx, ws[0])
+			}
+		})
 	}
 	stopBar := make(chan struct{})
 	var barDone sync.WaitGroup
@@ -900,6 +922,80 @@ func (l *load) run(ctx context.Context, w *worker) {
 	}
 }
 
+// runBatch drives the contacts ws over one connection: each request carries
+// every contact's next message (POST .../messages/batch), and each contact
+// moves on by its own reply, so each still sends its next message only
+// after the reply to the previous one. A message's latency is its batch's
+// round trip.
+func (l *load) runBatch(ctx context.Context, ws []*worker) {
+	mc, err := newMsgConn(l.cl, "/v1/channels/"+benchChannel+"/messages/batch", l.connDeadline)
+	if err != nil {
+		l.firstErr.CompareAndSwap(nil, &err)
+		return
+	}
+	defer mc.close()
+	step := make([]int, len(ws)) // each contact's place in the script
+	var body, out []byte
+	n := 0
+	for ctx.Err() == nil {
+		n++
+		body = append(body[:0], `{"messages":[`...)
+		for k, w := range ws {
+			if k > 0 {
+				body = append(body, ',')
+			}
+			body = fmt.Appendf(body, `{"from":"+1999%07d",`, w.id)
+			if !l.noIDs {
+				body = fmt.Appendf(body, `"id":"b%d-%d",`, w.id, n)
+			}
+			body = append(body, `"text":`...)
+			body = strconv.AppendQuote(body, l.script[step[k]])
+			body = append(body, '}')
+		}
+		body = append(body, "]}"...)
+		t0 := time.Now()
+		out, err = mc.post(body, out)
+		d := time.Since(t0)
+		var replies []gjson.Result
+		if err == nil {
+			if replies = gjson.GetBytes(out, "replies").Array(); len(replies) != len(ws) {
+				err = fmt.Errorf("%d replies to a batch of %d messages", len(replies), len(ws))
+			}
+		}
+		if err != nil {
+			for k, w := range ws {
+				w.errs++
+				step[k] = 0
+			}
+			l.firstErr.CompareAndSwap(nil, &err)
+			if ctx.Err() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
+			continue
+		}
+		for k, w := range ws {
+			r := replies[k]
+			if e := r.Get("error"); e.Exists() {
+				// A failed turn leaves the conversation where it was: start over.
+				w.errs++
+				step[k] = 0
+				var err error = statusError("batch message: " + e.Raw)
+				l.firstErr.CompareAndSwap(nil, &err)
+				continue
+			}
+			w.ok++
+			w.sent.Add(1)
+			w.lat = append(w.lat, d)
+			if step[k]++; step[k] == len(l.script) {
+				if r.Get("status").String() == "completed" {
+					w.convs++
+				}
+				step[k] = 0
+			}
+		}
+	}
+}
+
 // progressBar draws the run's progress on a terminal.
 func progressBar(w io.Writer, start time.Time, total time.Duration, l *load, stop <-chan struct{}) {
 	t := time.NewTicker(200 * time.Millisecond)
@@ -988,6 +1084,9 @@ func (r *BenchResult) table(w io.Writer) {
 	}
 	if r.NoMessageIDs {
 		offered += " no message ids,"
+	}
+	if r.Batch > 1 {
+		offered += fmt.Sprintf(" batches of %d,", r.Batch)
 	}
 	if r.DedupeRetentionSec > 0 {
 		offered += fmt.Sprintf(" message ids kept %s,", time.Duration(r.DedupeRetentionSec*float64(time.Second)))

@@ -110,6 +110,8 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--no-fsync", "--url", "http://127.0.0.1:8080"}, "--no-fsync"},
 		{[]string{"--dedupe-retention", "1s", "--url", "http://127.0.0.1:8080"}, "--dedupe-retention"},
 		{[]string{"--dedupe-retention", "-1s"}, "--dedupe-retention"},
+		{[]string{"--batch", "0"}, "--batch"},
+		{[]string{"--batch", "4", "--rate", "100"}, "--batch"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -309,5 +311,51 @@ func TestBenchDedupeRetention(t *testing.T) {
 	}
 	if stats.Processed*2 > got.Messages {
 		t.Errorf("%d dedupe records left after %d messages with ids kept 200 ms", stats.Processed, got.Messages)
+	}
+}
+
+// --batch sends several contacts' messages per request to the batch
+// endpoint; every message is answered and conversations complete as they
+// do one message at a time, and the server kept a dedupe record per
+// message.
+func TestBenchBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for a second")
+	}
+	parent := t.TempDir()
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--duration", "1s", "--concurrency", "10", "--batch", "4", "--idle", "0",
+		"--flow", "favourite-colour", "--events", "", "--json", "--keep", "--data", parent}
+	if code := run(context.Background(), args, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	var got struct {
+		Batch         int   `json:"batch"`
+		Messages      int64 `json:"messages"`
+		Errors        int64 `json:"errors"`
+		Conversations int64 `json:"conversations"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+	// Favourite colour is two messages a conversation.
+	if got.Batch != 4 || got.Messages == 0 || got.Errors != 0 || got.Conversations < got.Messages/2-10 {
+		t.Fatalf("batch run: %+v", got)
+	}
+	dirs, err := filepath.Glob(filepath.Join(parent, "*", server.DBFile))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("kept data: %v %v", dirs, err)
+	}
+	st, err := store.Open(dirs[0], store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := st.Stats(context.Background())
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Processed < got.Messages {
+		t.Errorf("%d dedupe records after %d messages", stats.Processed, got.Messages)
 	}
 }
