@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,8 +74,7 @@ func (s *Server) channelMessages(c *fiber.Ctx) error {
 	for _, idx := range contacts {
 		wg.Go(func() {
 			for _, i := range idx {
-				m := &b.Messages[i]
-				items[i].reply, items[i].err = s.svc.HandleMessage(ctx, Inbound{Channel: channel, From: m.From, Text: m.Text, ID: m.ID})
+				items[i].reply, items[i].err = s.handleBatched(ctx, channel, &b.Messages[i])
 			}
 		})
 	}
@@ -93,6 +94,18 @@ func (s *Server) channelMessages(c *fiber.Ctx) error {
 	c.Response().SetBodyRaw(out)
 	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
 	return nil
+}
+
+// handleBatched handles one message of a batch. A panic in its turn
+// becomes that message's 500, as the recover middleware makes it of a
+// single message, instead of ending the process from this goroutine.
+func (s *Server) handleBatched(ctx context.Context, channel string, m *messageBody) (r *TurnReply, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic handling a batched message: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return s.svc.HandleMessage(ctx, Inbound{Channel: channel, From: m.From, Text: m.Text, ID: m.ID})
 }
 
 // decodeBatch decodes a batch as decodeStrict decodes a message, and names
