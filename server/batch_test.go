@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/widgets"
 )
 
 // batchReplies posts a batch and returns its replies, which must be one per
@@ -89,5 +92,33 @@ func TestChannelMessagesBatchRefused(t *testing.T) {
 	// Nothing was handled: the contact's first message now starts at 1.
 	if r := ts.must(200, "POST", "/v1/channels/web/messages", msg); !slices.Equal(texts(r), []string{"n=1"}) {
 		t.Errorf("after refused batches: %v", texts(r))
+	}
+}
+
+// boomWidget panics when a session reaches it.
+type boomWidget struct{ flows.WidgetBase }
+
+func (w *boomWidget) Validate(flows.Compiler) error   { return nil }
+func (w *boomWidget) ExitNames() []string             { return nil }
+func (w *boomWidget) Execute(flows.Run) flows.Outcome { panic("boom") }
+
+// A panic in one batched message's turn is that message's 500; the others
+// are answered and the server goes on.
+func TestChannelMessagesBatchPanic(t *testing.T) {
+	reg := widgets.Registered().Subset("send_message")
+	reg.Register("boom", func() flows.Widget { return &boomWidget{} })
+	ts := newTestServer(t, func(c *Config) { c.Registry = reg })
+	ts.createFlow(joinFlow)
+	ts.createFlow(`{"id":"boom","name":"Boom","widgets":[{"id":"b","type":"boom"}]}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"join","triggers":[{"keyword":"boom","flow":"boom"}]}`)
+	rs := ts.batchReplies("web", 2, `{"messages":[{"from":"+1","text":"boom"},{"from":"+2","text":"hello"}]}`)
+	if e, _ := rs[0]["error"].(map[string]any); e == nil || e["status"] != float64(500) || e["code"] != CodeInternal || e["field"] != "messages[0]" {
+		t.Errorf("panicking message: %v", rs[0])
+	}
+	if !slices.Equal(texts(rs[1]), []string{"Welcome to the club"}) {
+		t.Errorf("the other message: %v", rs[1])
+	}
+	if r := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+1","text":"hello"}`); !slices.Equal(texts(r), []string{"Welcome to the club"}) {
+		t.Errorf("after the panic: %v", r)
 	}
 }
