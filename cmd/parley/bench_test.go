@@ -253,19 +253,7 @@ func TestBenchNoMessageIDs(t *testing.T) {
 		if got.Messages == 0 || got.Errors != 0 || got.NoMessageIDs != noIDs {
 			t.Fatalf("--no-message-ids=%v: %+v", noIDs, got)
 		}
-		dirs, err := filepath.Glob(filepath.Join(parent, "*", server.DBFile))
-		if err != nil || len(dirs) != 1 {
-			t.Fatalf("kept data: %v %v", dirs, err)
-		}
-		st, err := store.Open(dirs[0], store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stats, err := st.Stats(context.Background())
-		st.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		stats := keptStats(t, parent)
 		if want := map[bool]bool{false: stats.Processed >= got.Messages, true: stats.Processed == 0}[noIDs]; !want {
 			t.Errorf("--no-message-ids=%v: %d dedupe records after %d messages", noIDs, stats.Processed, got.Messages)
 		}
@@ -280,35 +268,16 @@ func TestBenchDedupeRetention(t *testing.T) {
 		t.Skip("starts a server and drives it for 3.5 seconds")
 	}
 	parent := t.TempDir()
-	var out, errOut bytes.Buffer
-	args := []string{"bench", "--duration", "3500ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
-		"--events", "", "--json", "--keep", "--data", parent, "--dedupe-retention", "200ms"}
-	if code := run(context.Background(), args, nil, &out, &errOut); code != 0 {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
-	}
 	var got struct {
 		Messages  int64   `json:"messages"`
 		Retention float64 `json:"dedupe_retention_sec"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
-	}
+	benchJSON(t, &got, "--duration", "3500ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
+		"--events", "", "--json", "--keep", "--data", parent, "--dedupe-retention", "200ms")
 	if got.Retention != 0.2 || got.Messages == 0 {
 		t.Fatalf("result %+v", got)
 	}
-	dirs, err := filepath.Glob(filepath.Join(parent, "*", server.DBFile))
-	if err != nil || len(dirs) != 1 {
-		t.Fatalf("kept data: %v %v", dirs, err)
-	}
-	st, err := store.Open(dirs[0], store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stats, err := st.Stats(context.Background())
-	st.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stats := keptStats(t, parent)
 	if stats.Processed*2 > got.Messages {
 		t.Errorf("%d dedupe records left after %d messages with ids kept 200 ms", stats.Processed, got.Messages)
 	}
@@ -323,25 +292,28 @@ func TestBenchBatch(t *testing.T) {
 		t.Skip("starts a server and drives it for a second")
 	}
 	parent := t.TempDir()
-	var out, errOut bytes.Buffer
-	args := []string{"bench", "--duration", "1s", "--concurrency", "10", "--batch", "4", "--idle", "0",
-		"--flow", "favourite-colour", "--events", "", "--json", "--keep", "--data", parent}
-	if code := run(context.Background(), args, nil, &out, &errOut); code != 0 {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
-	}
 	var got struct {
 		Batch         int   `json:"batch"`
 		Messages      int64 `json:"messages"`
 		Errors        int64 `json:"errors"`
 		Conversations int64 `json:"conversations"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
-	}
+	benchJSON(t, &got, "--duration", "1s", "--concurrency", "10", "--batch", "4", "--idle", "0",
+		"--flow", "favourite-colour", "--events", "", "--json", "--keep", "--data", parent)
 	// Favourite colour is two messages a conversation.
 	if got.Batch != 4 || got.Messages == 0 || got.Errors != 0 || got.Conversations < got.Messages/2-10 {
 		t.Fatalf("batch run: %+v", got)
 	}
+	stats := keptStats(t, parent)
+	if stats.Processed < got.Messages {
+		t.Errorf("%d dedupe records after %d messages", stats.Processed, got.Messages)
+	}
+}
+
+// keptStats reads the store counters of the one data directory a --keep
+// run left under parent.
+func keptStats(t *testing.T, parent string) store.Stats {
+	t.Helper()
 	dirs, err := filepath.Glob(filepath.Join(parent, "*", server.DBFile))
 	if err != nil || len(dirs) != 1 {
 		t.Fatalf("kept data: %v %v", dirs, err)
@@ -350,12 +322,23 @@ func TestBenchBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	stats, err := st.Stats(context.Background())
-	st.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stats.Processed < got.Messages {
-		t.Errorf("%d dedupe records after %d messages", stats.Processed, got.Messages)
+	return stats
+}
+
+// benchJSON runs parley bench with args (--json among them) and decodes its
+// one JSON object into v.
+func benchJSON(t *testing.T, v any, args ...string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), append([]string{"bench"}, args...), nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), v); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
 	}
 }
