@@ -75,19 +75,12 @@ func TestBenchRate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and drives it for a second")
 	}
-	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"bench", "--duration", "1s", "--concurrency", "8", "--rate", "200", "--idle", "0", "--flow", "favourite-colour", "--json"}, nil, &out, &errOut)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
-	}
 	var got struct {
 		Rate           int     `json:"rate"`
 		Messages       int     `json:"messages"`
 		MessagesPerSec float64 `json:"messages_per_sec"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
-	}
+	benchJSON(t, &got, "--duration", "1s", "--concurrency", "8", "--rate", "200", "--idle", "0", "--flow", "favourite-colour", "--json")
 	// 200 messages/s for 1 s: each of the 8 contacts sends every 40 ms, so
 	// at most 26 messages each however fast the server answers (a closed
 	// loop would send thousands).
@@ -233,23 +226,17 @@ func TestBenchNoMessageIDs(t *testing.T) {
 	}
 	for _, noIDs := range []bool{false, true} {
 		parent := t.TempDir()
-		args := []string{"bench", "--duration", "500ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
+		args := []string{"--duration", "500ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
 			"--events", "", "--json", "--keep", "--data", parent}
 		if noIDs {
 			args = append(args, "--no-message-ids")
-		}
-		var out, errOut bytes.Buffer
-		if code := run(context.Background(), args, nil, &out, &errOut); code != 0 {
-			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
 		}
 		var got struct {
 			Messages     int64 `json:"messages"`
 			Errors       int64 `json:"errors"`
 			NoMessageIDs bool  `json:"no_message_ids"`
 		}
-		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-			t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
-		}
+		benchJSON(t, &got, args...)
 		if got.Messages == 0 || got.Errors != 0 || got.NoMessageIDs != noIDs {
 			t.Fatalf("--no-message-ids=%v: %+v", noIDs, got)
 		}
