@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/go-json-experiment/json"
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/gofiber/fiber/v2"
 )
@@ -36,7 +33,7 @@ type batchItem struct {
 // or too many messages fail the whole request.
 func (s *Server) channelMessages(c *fiber.Ctx) error {
 	var b batchBody
-	if err := decodeBatch(c.Body(), &b); err != nil {
+	if err := decodeStrict(c.Body(), &b); err != nil {
 		return err
 	}
 	switch limit := s.cfg.BatchLimit; {
@@ -106,47 +103,6 @@ func (s *Server) handleBatched(ctx context.Context, channel string, m *messageBo
 		}
 	}()
 	return s.svc.HandleMessage(ctx, Inbound{Channel: channel, From: m.From, Text: m.Text, ID: m.ID})
-}
-
-// decodeBatch decodes a batch as decodeStrict decodes a message, and names
-// a bad field by its place in the batch ("messages[2].txt"), which
-// encoding/json's errors leave out.
-func decodeBatch(body []byte, b *batchBody) error {
-	err := decodeStrict(body, b)
-	var ae *APIError
-	if err == nil || !errors.As(err, &ae) || ae.Field == "" {
-		return err
-	}
-	// encoding/json/v2 finds the same field with its path; used only when
-	// it names the field encoding/json named (it matches names exactly,
-	// where encoding/json ignores case, so it may stop elsewhere first).
-	var se *json.SemanticError
-	if errors.As(json.Unmarshal(body, &batchBody{}, json.RejectUnknownMembers(true)), &se) {
-		ptr := string(se.JSONPointer)
-		name := ae.Field[strings.LastIndexByte(ae.Field, '.')+1:]
-		if strings.HasSuffix(ptr, "/"+name) {
-			ae.Field = pointerField(ptr)
-		}
-	}
-	return ae
-}
-
-// pointerField writes a JSON pointer (/messages/2/txt) as the API names
-// fields (messages[2].txt).
-func pointerField(ptr string) string {
-	var f strings.Builder
-	for i, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
-		if _, err := strconv.Atoi(tok); err == nil && i > 0 {
-			f.WriteString("[" + tok + "]")
-			continue
-		}
-		if i > 0 {
-			f.WriteByte('.')
-		}
-		f.WriteString(tok)
-	}
-	return f.String()
 }
 
 // batchError is a failed message's entry in a batch answer.

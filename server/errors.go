@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
+	"strconv"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/parleyhq/parley/engine"
@@ -168,12 +171,52 @@ func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonAPIError(err)
+		return withFieldPath(jsonAPIError(err), body, v)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// withFieldPath names ae's field by its place in the body
+// ("messages[2].txt", "triggers[0].flow"), which encoding/json's errors
+// leave out: encoding/json/v2 decodes the body again into a new value of
+// v's type and reports the path. The path is used only when it ends in the
+// field encoding/json named (v2 matches names exactly where encoding/json
+// ignores case, so it may stop elsewhere first). Only bad bodies pay for it.
+func withFieldPath(ae *APIError, body []byte, v any) *APIError {
+	if ae.Field == "" {
+		return ae
+	}
+	fresh := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+	var se *jsonv2.SemanticError
+	if errors.As(jsonv2.Unmarshal(body, fresh, jsonv2.RejectUnknownMembers(true)), &se) {
+		ptr := string(se.JSONPointer)
+		name := ae.Field[strings.LastIndexByte(ae.Field, '.')+1:]
+		if strings.HasSuffix(ptr, "/"+name) {
+			ae.Field = pointerField(ptr)
+		}
+	}
+	return ae
+}
+
+// pointerField writes a JSON pointer (/messages/2/txt) as the API names
+// fields (messages[2].txt).
+func pointerField(ptr string) string {
+	var f strings.Builder
+	for i, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		if _, err := strconv.Atoi(tok); err == nil && i > 0 {
+			f.WriteString("[" + tok + "]")
+			continue
+		}
+		if i > 0 {
+			f.WriteByte('.')
+		}
+		f.WriteString(tok)
+	}
+	return f.String()
 }
 
 func jsonAPIError(err error) *APIError {

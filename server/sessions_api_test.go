@@ -106,7 +106,7 @@ func TestSessionErrors(t *testing.T) {
 	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})["id"].(string)
 	cases := []apiErrorCase{
 		{"unknown field", "POST", "/v1/sessions", `{"flow":"ask","colour":"red"}`, 400, CodeUnknownField, "colour"},
-		{"nested unknown field", "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":"tel:1","age":3}}`, 400, CodeUnknownField, "age"},
+		{"nested unknown field", "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":"tel:1","age":3}}`, 400, CodeUnknownField, "contact.age"},
 		{"wrong type", "POST", "/v1/sessions", `{"flow":7}`, 400, CodeInvalidField, "flow"},
 		{"malformed", "POST", "/v1/sessions", `{"flow":"ask"`, 400, CodeMalformedJSON, ""},
 		{"trailing data", "POST", "/v1/sessions", `{"flow":"ask"} {}`, 400, CodeMalformedJSON, ""},
