@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/flows"
@@ -120,5 +121,16 @@ func TestChannelMessagesBatchPanic(t *testing.T) {
 	}
 	if r := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+1","text":"hello"}`); !slices.Equal(texts(r), []string{"Welcome to the club"}) {
 		t.Errorf("after the panic: %v", r)
+	}
+}
+
+// A field of the wrong type is named by its place in the message too.
+func TestBatchWrongTypeMessage(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(counterFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"counter"}`)
+	r := ts.do("POST", "/v1/channels/web/messages/batch", `{"messages":[{"from":"+1","text":5}]}`)
+	if e := r.errorOf(t); r.Status != 400 || !strings.HasPrefix(e["message"].(string), "messages[0].text: expected string") {
+		t.Errorf("wrong type: %d %v", r.Status, e)
 	}
 }

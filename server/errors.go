@@ -195,7 +195,11 @@ func withFieldPath(ae *APIError, body []byte, v any) *APIError {
 		ptr := string(se.JSONPointer)
 		name := ae.Field[strings.LastIndexByte(ae.Field, '.')+1:]
 		if strings.HasSuffix(ptr, "/"+name) {
-			ae.Field = pointerField(ptr)
+			path := pointerField(ptr)
+			if rest, ok := strings.CutPrefix(ae.Message, ae.Field+":"); ok {
+				ae.Message = path + ":" + rest
+			}
+			ae.Field = path
 		}
 	}
 	return ae
