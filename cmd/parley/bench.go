@@ -361,7 +361,8 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	loadAvg := readLoadAvg()
 	res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime, in process
 
-	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs}
+	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs,
+		idPrefix: "b" + strconv.FormatInt(time.Now().UnixMilli(), 36) + "-"}
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	// A reply that never comes fails its request a minute after the run.
@@ -838,6 +839,11 @@ type load struct {
 	start    time.Time
 	// noIDs: messages carry no id (--no-message-ids).
 	noIDs bool
+	// idPrefix starts every message id of the run. It differs from run to
+	// run, so that a second run against the same server (--url) sends new
+	// messages rather than repeats, which the server would answer from its
+	// dedupe records without a turn.
+	idPrefix string
 }
 
 // worker is one contact: it sends a conversation's texts one after the
@@ -859,7 +865,7 @@ func (l *load) run(ctx context.Context, w *worker) {
 	}
 	defer mc.close()
 	from := fmt.Sprintf("+1999%07d", w.id)
-	prefix := `{"from":"` + from + `","id":"b` + strconv.Itoa(w.id) + "-"
+	prefix := `{"from":"` + from + `","id":"` + l.idPrefix + strconv.Itoa(w.id) + "-"
 	if l.noIDs {
 		prefix = `{"from":"` + from + `","text":`
 	}
@@ -946,7 +952,7 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			}
 			body = fmt.Appendf(body, `{"from":"+1999%07d",`, w.id)
 			if !l.noIDs {
-				body = fmt.Appendf(body, `"id":"b%d-%d",`, w.id, n)
+				body = fmt.Appendf(body, `"id":"%s%d-%d",`, l.idPrefix, w.id, n)
 			}
 			body = append(body, `"text":`...)
 			body = strconv.AppendQuote(body, l.script[step[k]])

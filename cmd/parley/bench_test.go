@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -327,5 +329,57 @@ func benchJSON(t *testing.T, v any, args ...string) {
 	}
 	if err := json.Unmarshal(out.Bytes(), v); err != nil {
 		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+}
+
+// Two runs against one server (--url) send different message ids: the
+// second run's messages are new turns, not repeats the server answers from
+// its dedupe records, so the server keeps a record for every message of
+// both runs.
+func TestBenchURLRunsSendNewIDs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it twice")
+	}
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, server.DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", DataDir: dir, Store: st,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	var total int64
+	for run := 1; run <= 2; run++ {
+		var got struct {
+			Messages int64 `json:"messages"`
+			Errors   int64 `json:"errors"`
+		}
+		benchJSON(t, &got, "--url", "http://"+ln.Addr().String(), "--duration", "300ms", "--concurrency", "4",
+			"--flow", "favourite-colour", "--events", "", "--json")
+		if got.Messages == 0 || got.Errors != 0 {
+			t.Fatalf("run %d: %+v", run, got)
+		}
+		total += got.Messages
+	}
+	// Every turn was committed before its reply; the server closes the store.
+	stats, err := st.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if stats.Processed != total {
+		t.Errorf("%d dedupe records after %d messages in two runs: the second run repeated ids", stats.Processed, total)
 	}
 }
