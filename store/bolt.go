@@ -360,6 +360,9 @@ const (
 
 func statSession(s flows.Status) string { return "sessions." + string(s) }
 
+// statPruned counts the ended sessions of a status that PruneEnded deleted.
+func statPruned(s flows.Status) string { return "pruned." + string(s) }
+
 // addStat adjusts a counter inside the caller's transaction, so counters
 // are exactly as consistent as the data they count.
 func addStat(tx *bbolt.Tx, name string, delta int64) error {
@@ -507,10 +510,13 @@ func getStat(tx *bbolt.Tx, name string) int64 {
 // Stats reads the counters: a handful of key lookups, cheap enough for every
 // metrics scrape.
 func (b *Bolt) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Sessions: make(map[flows.Status]int64, len(statusCodes))}
+	st := Stats{Sessions: make(map[flows.Status]int64, len(statusCodes)), Pruned: make(map[flows.Status]int64, 4)}
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
 		for s := range statusCodes {
 			st.Sessions[s] = getStat(tx, statSession(s))
+			if s.Ended() {
+				st.Pruned[s] = getStat(tx, statPruned(s))
+			}
 		}
 		st.Flows = getStat(tx, statFlows)
 		st.Contacts = getStat(tx, statContacts)

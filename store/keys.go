@@ -21,6 +21,7 @@ var (
 	bByContact   = []byte("session_contacts")
 	bContacts    = []byte("contact_rows")
 	bTimers      = []byte("session_timers")
+	bEnded       = []byte("session_ended")
 	bOutbox      = []byte(OutboxBucket)
 	bProcessed   = []byte("processed")
 	bProcessedAt = []byte("processed_by_time")
@@ -32,7 +33,7 @@ var (
 
 var allBuckets = [][]byte{
 	bMeta, bFlows, bFlowRevs, bIDs, bRecords, bByStatus, bByContact, bContacts,
-	bTimers, bOutbox, bProcessed, bProcessedAt, bStats,
+	bTimers, bEnded, bOutbox, bProcessed, bProcessedAt, bStats,
 	bChannels, bAPIKeys, bWebhooks,
 }
 

@@ -19,8 +19,11 @@ const (
 	// layoutV2 kept a dedupe record's reply in its `processed` value;
 	// layout 3 keeps it in `processed_by_time`. Layout 3 reads both forms,
 	// so a layout 2 file only has its version raised.
-	layoutV2      = 2
-	layoutCurrent = 3
+	layoutV2 = 2
+	// layoutV3 had no session_ended index; layout 4 builds it from the
+	// ended sessions' status entries.
+	layoutV3      = 3
+	layoutCurrent = 4
 )
 
 var keyLayout = []byte("layout")
@@ -93,15 +96,85 @@ func (b *Bolt) prepareLayout() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		if layout == 0 || layout == layoutV2 {
+		if layout == 0 {
 			return setLayout(tx, layoutCurrent)
 		}
 		return nil
 	})
-	if err != nil || layout != layoutV1 {
+	switch {
+	case err != nil:
 		return err
+	case layout == layoutV1:
+		return b.migrateV1()
+	case layout == layoutV2 || layout == layoutV3:
+		return b.indexEnded(layout)
 	}
-	return b.migrateV1()
+	return nil
+}
+
+// indexEnded brings a layout 2 or 3 file to layout 4: it adds every ended
+// session to session_ended, in transactions of at most migrateBatch status
+// entries. Entries are keyed by the session's end time, so writing one twice
+// changes nothing, and an interrupted run starts over at the next Open.
+func (b *Bolt) indexEnded(from int) error {
+	start := time.Now()
+	var after []byte // the last status entry handled
+	indexed := 0
+	for done := false; !done; {
+		err := b.db.Update(func(tx *bbolt.Tx) error {
+			ids, records := tx.Bucket(bIDs), tx.Bucket(bRecords)
+			c := tx.Bucket(bByStatus).Cursor()
+			k, _ := c.First()
+			if after != nil {
+				if k, _ = c.Seek(after); bytes.Equal(k, after) {
+					k, _ = c.Next()
+				}
+			}
+			for n := 0; k != nil && n < migrateBatch; k, _ = c.Next() {
+				n++
+				after = append(after[:0], k...)
+				if len(k) < 2 || !endedCode(k[0]) {
+					continue
+				}
+				eid := k[1:]
+				id, err := decodeID(eid)
+				if err != nil {
+					return err
+				}
+				v := ids.Get(eid)
+				if v == nil {
+					continue // an index entry without a session: nothing to age out
+				}
+				_, seq, err := decodeIDEntry(id, v)
+				if err != nil {
+					return err
+				}
+				rec := records.Get(recordKey(seq))
+				if rec == nil {
+					continue
+				}
+				h, err := decodeHeader(id, rec)
+				if err != nil {
+					return err
+				}
+				if err := updateEnded(tx, nil, eid, nil, &h); err != nil {
+					return err
+				}
+				indexed++
+			}
+			if k != nil {
+				return nil
+			}
+			done = true
+			return setLayout(tx, layoutCurrent)
+		})
+		if err != nil {
+			return fmt.Errorf("migrate layout %d to %d: index ended sessions: %w", from, layoutCurrent, err)
+		}
+	}
+	b.log.Info("store: migrated to layout 4", "from_layout", from, "ended_sessions_indexed", indexed,
+		"elapsed", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func setLayout(tx *bbolt.Tx, v int) error {
@@ -312,6 +385,9 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 		if err := put(tx.Bucket(bByStatus), statusKey(rec.status, eid), nil); err != nil {
 			return 0, err
 		}
+	}
+	if err := updateEnded(tx, nil, eid, nil, &rec); err != nil {
+		return 0, err
 	}
 	if err := put(records, recordKey(seq), encodeRecord(&rec)); err != nil {
 		return 0, err

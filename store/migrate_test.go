@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -379,5 +380,57 @@ func TestOpenLayout2(t *testing.T) {
 	})
 	if got := stats(t, b).Processed; got != 0 {
 		t.Errorf("Stats.Processed = %d after pruning, want 0", got)
+	}
+}
+
+// TestOpenLayout3 opens a file without the session_ended index (layout 3)
+// and checks that Open indexes its ended sessions, in more than one
+// transaction, so that PruneEnded finds them, and leaves waiting and active
+// sessions out.
+func TestOpenLayout3(t *testing.T) {
+	defer func(n int) { migrateBatch = n }(migrateBatch)
+	migrateBatch = 3
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v3.db")
+	b, err := Open(path, Options{NoSync: true, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := map[string]flows.Status{"c1": flows.StatusCompleted, "c2": flows.StatusCompleted, "x1": flows.StatusExpired,
+		"f1": flows.StatusFailed, "i1": flows.StatusInterrupted}
+	for id, st := range ended {
+		mustSave(t, b, &Turn{Session: session(id, st, "tel:+"+id)})
+	}
+	mustSave(t, b, &Turn{Session: session("w1", flows.StatusWaiting, "tel:+w"), Channel: "sms"})
+	mustSave(t, b, &Turn{Session: session("a1", flows.StatusActive, "tel:+a")})
+	err = b.DB().Update(func(tx *bbolt.Tx) error {
+		if err := tx.DeleteBucket(bEnded); err != nil {
+			return err
+		}
+		return setLayout(tx, layoutV3)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	b, err = Open(path, Options{NoSync: true, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	assertLayout(t, b, layoutCurrent)
+	if n, err := b.PruneEnded(ctx, t0.Add(time.Second), 0); err != nil || n != len(ended) {
+		t.Fatalf("PruneEnded after the migration = %d, %v; want %d", n, err, len(ended))
+	}
+	for id := range ended {
+		if _, err := b.LoadSession(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: %v after pruning", id, err)
+		}
+	}
+	for _, id := range []string{"w1", "a1"} {
+		if _, err := b.LoadSession(ctx, id); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
 	}
 }

@@ -242,6 +242,9 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 	if err := updateStatus(tx, st, p.eid, seq, prev, &rec); err != nil {
 		return err
 	}
+	if err := updateEnded(tx, st, p.eid, prev, &rec); err != nil {
+		return err
+	}
 	v := p.encoded
 	if v == nil {
 		v = encodeRecord(&rec)
@@ -661,41 +664,139 @@ func (b *Bolt) DeleteSession(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		rows := newRowSet(tx, st)
-		if err := updateContactRefs(tx, rows, id, eid, seq, &h, &header{}); err != nil {
+		return deleteSession(tx, st, id, eid, seq, &h)
+	})
+}
+
+// deleteSession removes the stored session h (id, encoded eid, record
+// sequence seq) with its index entries, timer, event log and counters.
+func deleteSession(tx *bbolt.Tx, st *statBatch, id string, eid []byte, seq uint64, h *header) error {
+	rows := newRowSet(tx, st)
+	if err := updateContactRefs(tx, rows, id, eid, seq, h, &header{}); err != nil {
+		return err
+	}
+	if err := rows.flush(); err != nil {
+		return err
+	}
+	if err := updateTimer(tx, st, eid, h, timerPlan{}); err != nil {
+		return err
+	}
+	if err := updateEnded(tx, st, eid, h, &header{}); err != nil {
+		return err
+	}
+	if h.status != waitingCode {
+		if err := tx.Bucket(bByStatus).Delete(statusKey(h.status, eid)); err != nil {
 			return err
 		}
-		if err := rows.flush(); err != nil {
+	}
+	if err := st.add(tx, statSession(codeStatuses[h.status]), -1); err != nil {
+		return err
+	}
+	records := tx.Bucket(bRecords)
+	var keys [][]byte
+	c := records.Cursor()
+	prefix := recordKey(seq)
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := records.Delete(k); err != nil {
 			return err
 		}
-		if err := updateTimer(tx, st, eid, &h, timerPlan{}); err != nil {
-			return err
-		}
-		if h.status != waitingCode {
-			if err := tx.Bucket(bByStatus).Delete(statusKey(h.status, eid)); err != nil {
-				return err
-			}
-		}
-		if err := st.add(tx, statSession(codeStatuses[h.status]), -1); err != nil {
-			return err
-		}
-		records := tx.Bucket(bRecords)
+	}
+	if err := st.add(tx, statEvents, -int64(len(keys)-1)); err != nil {
+		return err
+	}
+	return tx.Bucket(bIDs).Delete(eid)
+}
+
+// PruneEnded deletes, oldest first, up to limit (default 100) sessions that
+// ended before cutoff, each with its events and index entries, as
+// DeleteSession does, and reports how many ended-session entries it took;
+// call it again while it returns limit. The deletes join the next group
+// commit, and nothing is written when no session is due.
+func (b *Bolt) PruneEnded(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	until := nanos(cutoff)
+	due := false
+	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		k, _ := tx.Bucket(bEnded).Cursor().First()
+		due = k != nil && binary.BigEndian.Uint64(k) < until
+		return nil
+	})
+	if err != nil || !due {
+		return 0, err
+	}
+	n := 0
+	err = b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
+		eb := tx.Bucket(bEnded)
 		var keys [][]byte
-		c := records.Cursor()
-		prefix := recordKey(seq)
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		c := eb.Cursor()
+		for k, _ := c.First(); k != nil && len(keys) < limit && binary.BigEndian.Uint64(k) < until; k, _ = c.Next() {
 			keys = append(keys, bytes.Clone(k))
 		}
+		n = len(keys)
 		for _, k := range keys {
-			if err := records.Delete(k); err != nil {
+			eid := k[8:]
+			id, err := decodeID(eid)
+			if err != nil {
+				return err
+			}
+			seq, v, err := lookup(tx, st, id, eid)
+			if err != nil {
+				return err
+			}
+			var h header
+			if v != nil {
+				if h, err = decodeHeader(id, v); err != nil {
+					return err
+				}
+			}
+			if v == nil || !endedCode(h.status) || h.updated != binary.BigEndian.Uint64(k) {
+				// An entry that no longer matches its session: the
+				// session's own entry, if it has one, is elsewhere.
+				if err := eb.Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := deleteSession(tx, st, id, eid, seq, &h); err != nil {
+				return err
+			}
+			if err := st.add(tx, statPruned(codeStatuses[h.status]), 1); err != nil {
 				return err
 			}
 		}
-		if err := st.add(tx, statEvents, -int64(len(keys)-1)); err != nil {
+		return nil
+	})
+	return n, err
+}
+
+// endedCode reports whether a stored status code is that of a session that
+// has ended (completed, expired, failed or interrupted).
+func endedCode(c byte) bool { return codeStatuses[c].Ended() }
+
+// updateEnded keeps a session's entry in session_ended, keyed by the time
+// it ended, in step with its status: added when it ends, removed when it
+// is deleted.
+func updateEnded(tx *bbolt.Tx, st *statBatch, eid []byte, prev, cur *header) error {
+	was := prev != nil && endedCode(prev.status)
+	is := endedCode(cur.status)
+	if was && is && prev.updated == cur.updated || !was && !is {
+		return nil
+	}
+	bk := tx.Bucket(bEnded)
+	if was {
+		if err := bk.Delete(timerKey(prev.updated, eid)); err != nil {
 			return err
 		}
-		return tx.Bucket(bIDs).Delete(eid)
-	})
+	}
+	if is {
+		return st.put(bk, appendTimerKey(st.scratch(8+len(eid)), cur.updated, eid), nil)
+	}
+	return nil
 }
 
 // Contact returns the contact stored for urn.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -691,4 +692,107 @@ func TestContextCancelled(t *testing.T) {
 	wantErr(t, "SaveTurn", err, context.Canceled)
 	_, err = b.LoadSession(context.Background(), "s")
 	wantErr(t, "LoadSession", err, ErrNotFound)
+}
+
+// TestPruneEnded: sessions that ended before the cutoff go, oldest first,
+// limit at a time, with their events, index entries and counters; waiting
+// sessions and sessions that ended later stay; a call with nothing due
+// commits nothing.
+func TestPruneEnded(t *testing.T) {
+	ctx := context.Background()
+	b, clk := openTest(t)
+	evs := []flows.Event{{Type: flows.EventMessageIn}, {Type: flows.EventMessageOut}}
+	at := func(s *flows.Session, d time.Duration) *flows.Session {
+		s.UpdatedAt = t0.Add(d)
+		return s
+	}
+	// s1 ends in a second turn; the others are stored once.
+	clk.Set(t0)
+	mustSave(t, b, &Turn{Session: session("s1", flows.StatusWaiting, "tel:+1"), Channel: "sms", Events: evs})
+	mustSave(t, b, &Turn{Session: at(session("s1", flows.StatusCompleted, "tel:+1"), time.Minute), Channel: "sms", Events: evs})
+	mustSave(t, b, &Turn{Session: at(session("s2", flows.StatusExpired, "tel:+2"), 2*time.Minute), Events: evs})
+	mustSave(t, b, &Turn{Session: at(session("s3", flows.StatusFailed, "tel:+3"), 3*time.Minute), Events: evs})
+	mustSave(t, b, &Turn{Session: at(session("s4", flows.StatusCompleted, "tel:+4"), time.Hour), Events: evs})
+	mustSave(t, b, &Turn{Session: session("w", flows.StatusWaiting, "tel:+5"), Channel: "sms", Events: evs})
+	before := stats(t, b)
+	if before.Events != 12 {
+		t.Fatalf("events stored: %d, want 12", before.Events)
+	}
+
+	commits := b.CommitStats().Commits
+	if n, err := b.PruneEnded(ctx, t0.Add(time.Minute), 10); err != nil || n != 0 {
+		t.Fatalf("PruneEnded before the first end = %d, %v", n, err)
+	}
+	if c := b.CommitStats().Commits; c != commits {
+		t.Fatalf("%d commits with nothing to prune", c-commits)
+	}
+	// s1, s2, s3 ended before the cutoff: batches of 2, then 1, then none.
+	cutoff := t0.Add(30 * time.Minute)
+	for _, want := range []int{2, 1, 0} {
+		if n, err := b.PruneEnded(ctx, cutoff, 2); err != nil || n != want {
+			t.Fatalf("PruneEnded = %d, %v; want %d", n, err, want)
+		}
+	}
+	for _, id := range []string{"s1", "s2", "s3"} {
+		if _, err := b.LoadSession(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("LoadSession(%s) after pruning: %v, want not found", id, err)
+		}
+		if evs, err := b.SessionEvents(ctx, id, 0, 10); len(evs) != 0 {
+			t.Errorf("SessionEvents(%s) after pruning: %d events, %v", id, len(evs), err)
+		}
+	}
+	for _, id := range []string{"s4", "w"} {
+		if _, err := b.LoadSession(ctx, id); err != nil {
+			t.Errorf("LoadSession(%s): %v", id, err)
+		}
+	}
+	if s, err := b.WaitingSession(ctx, "sms", "tel:+5"); err != nil || s.ID != "w" {
+		t.Errorf("waiting session of tel:+5: %v %v", s, err)
+	}
+	got, _, err := b.ListSessions(ctx, SessionFilter{Contact: "tel:+1"}, Page{})
+	if err != nil || len(got) != 0 {
+		t.Errorf("sessions of tel:+1 after pruning: %d, %v", len(got), err)
+	}
+	after := stats(t, b)
+	for st, want := range map[flows.Status]int64{flows.StatusCompleted: 1, flows.StatusExpired: 0, flows.StatusFailed: 0, flows.StatusWaiting: 1} {
+		if after.Sessions[st] != want {
+			t.Errorf("stored %s sessions: %d, want %d", st, after.Sessions[st], want)
+		}
+	}
+	for st, want := range map[flows.Status]int64{flows.StatusCompleted: 1, flows.StatusExpired: 1, flows.StatusFailed: 1, flows.StatusInterrupted: 0} {
+		if after.Pruned[st] != want {
+			t.Errorf("pruned %s sessions: %d, want %d", st, after.Pruned[st], want)
+		}
+	}
+	if after.Events != 4 {
+		t.Errorf("events stored after pruning: %d, want 4", after.Events)
+	}
+	// The contacts outlive their sessions.
+	if after.Contacts != before.Contacts {
+		t.Errorf("contacts: %d, was %d", after.Contacts, before.Contacts)
+	}
+	// s4 goes once the cutoff passes it.
+	if n, err := b.PruneEnded(ctx, t0.Add(2*time.Hour), 0); err != nil || n != 1 {
+		t.Fatalf("PruneEnded(s4) = %d, %v", n, err)
+	}
+	if _, err := b.LoadSession(ctx, "s4"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("s4 after pruning: %v", err)
+	}
+}
+
+// A deleted ended session leaves nothing for PruneEnded: its entry in
+// session_ended goes with it.
+func TestDeleteSessionEndedEntry(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	mustSave(t, b, &Turn{Session: session("s1", flows.StatusCompleted, "tel:+1")})
+	if err := b.DeleteSession(ctx, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.PruneEnded(ctx, t0.Add(time.Hour), 0); err != nil || n != 0 {
+		t.Fatalf("PruneEnded after DeleteSession = %d, %v; want 0", n, err)
+	}
+	if p := stats(t, b).Pruned[flows.StatusCompleted]; p != 0 {
+		t.Fatalf("pruned count %d after a delete", p)
+	}
 }

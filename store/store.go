@@ -86,6 +86,9 @@ type SessionStore interface {
 	// PruneProcessed deletes up to limit dedupe records stored before cutoff
 	// and reports how many it deleted.
 	PruneProcessed(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	// PruneEnded deletes up to limit sessions that ended before cutoff, with
+	// their events, and reports how many ended-session entries it took.
+	PruneEnded(ctx context.Context, cutoff time.Time, limit int) (int, error)
 }
 
 // OutboxStore is the transactional outbox of lifecycle events, read and
@@ -247,7 +250,10 @@ type ConfigRecord struct {
 
 // Stats are counters maintained on every write.
 type Stats struct {
-	Sessions  map[flows.Status]int64 `json:"sessions"`
+	Sessions map[flows.Status]int64 `json:"sessions"`
+	// Pruned counts, by final status, the ended sessions deleted by
+	// PruneEnded (the session retention) since the store was created.
+	Pruned    map[flows.Status]int64 `json:"pruned"`
 	Flows     int64                  `json:"flows"`
 	Contacts  int64                  `json:"contacts"`
 	Events    int64                  `json:"events"`
