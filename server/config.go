@@ -20,21 +20,22 @@ import (
 
 // Environment variables read by ConfigFromEnv.
 const (
-	EnvAddr            = "PARLEY_ADDR"
-	EnvData            = "PARLEY_DATA"
-	EnvLogFormat       = "PARLEY_LOG_FORMAT"
-	EnvLogLevel        = "PARLEY_LOG_LEVEL"
-	EnvAPIKeys         = "PARLEY_API_KEYS"
-	EnvAllowCIDRs      = "PARLEY_ALLOW_CIDRS"
-	EnvWebhooks        = "PARLEY_WEBHOOKS"
-	EnvBodyLimit       = "PARLEY_BODY_LIMIT"
-	EnvBatchLimit      = "PARLEY_BATCH_LIMIT"
-	EnvMaxSteps        = "PARLEY_MAX_STEPS"
-	EnvSessionCache    = "PARLEY_SESSION_CACHE"
-	EnvTurnTimeout     = "PARLEY_TURN_TIMEOUT"
-	EnvSessionExpiry   = "PARLEY_SESSION_EXPIRY"
-	EnvDedupeRetention = "PARLEY_DEDUPE_RETENTION"
-	EnvPublicURL       = "PARLEY_PUBLIC_URL"
+	EnvAddr             = "PARLEY_ADDR"
+	EnvData             = "PARLEY_DATA"
+	EnvLogFormat        = "PARLEY_LOG_FORMAT"
+	EnvLogLevel         = "PARLEY_LOG_LEVEL"
+	EnvAPIKeys          = "PARLEY_API_KEYS"
+	EnvAllowCIDRs       = "PARLEY_ALLOW_CIDRS"
+	EnvWebhooks         = "PARLEY_WEBHOOKS"
+	EnvBodyLimit        = "PARLEY_BODY_LIMIT"
+	EnvBatchLimit       = "PARLEY_BATCH_LIMIT"
+	EnvMaxSteps         = "PARLEY_MAX_STEPS"
+	EnvSessionCache     = "PARLEY_SESSION_CACHE"
+	EnvTurnTimeout      = "PARLEY_TURN_TIMEOUT"
+	EnvSessionExpiry    = "PARLEY_SESSION_EXPIRY"
+	EnvDedupeRetention  = "PARLEY_DEDUPE_RETENTION"
+	EnvSessionRetention = "PARLEY_SESSION_RETENTION"
+	EnvPublicURL        = "PARLEY_PUBLIC_URL"
 
 	EnvWebhookTimeout       = "PARLEY_WEBHOOK_TIMEOUT"
 	EnvWebhookMaxResponse   = "PARLEY_WEBHOOK_MAX_RESPONSE"
@@ -110,6 +111,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	durVar(EnvTurnTimeout, &cfg.TurnTimeout)
 	durVar(EnvSessionExpiry, &cfg.SessionExpiry)
 	durVar(EnvDedupeRetention, &cfg.DedupeRetention)
+	if v := getenv(EnvSessionRetention); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration (720h; 0 keeps ended sessions)", EnvSessionRetention, v))
+		} else {
+			cfg.SessionRetention = d
+		}
+	}
 	durVar(EnvWebhookTimeout, &cfg.WebhookTimeout)
 	intVar(EnvWebhookMaxResponse, &cfg.WebhookMaxResponse)
 	durVar(EnvDeliveryTimeout, &cfg.Delivery.Timeout)
@@ -157,6 +166,7 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	turnTimeout := fs.Duration("turn-timeout", orDur(cfg.TurnTimeout, 30*time.Second), "time limit of one turn, webhook calls included ("+EnvTurnTimeout+")")
 	expiry := fs.Duration("session-expiry", orDur(cfg.SessionExpiry, DefaultSessionExpiry), "end sessions that wait this long without input ("+EnvSessionExpiry+")")
 	dedupe := fs.Duration("dedupe-retention", orDur(cfg.DedupeRetention, DefaultDedupeRetention), "remember inbound message ids this long: a repeated id gets the first reply ("+EnvDedupeRetention+")")
+	sessionRetention := fs.Duration("session-retention", cfg.SessionRetention, "delete ended sessions and their events this long after they end; 0 keeps them ("+EnvSessionRetention+")")
 	whTimeout := fs.Duration("webhook-timeout", orDur(cfg.WebhookTimeout, callout.DefaultTimeout), "default time limit of a webhook widget's call ("+EnvWebhookTimeout+")")
 	whMax := fs.Int("webhook-max-response", orInt(cfg.WebhookMaxResponse, callout.DefaultMaxResponse), "default cap in bytes on a webhook widget's answer ("+EnvWebhookMaxResponse+")")
 	dTimeout := fs.Duration("delivery-timeout", orDur(cfg.Delivery.Timeout, 15*time.Second), "time limit of one event delivery request ("+EnvDeliveryTimeout+")")
@@ -184,6 +194,9 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	if cfg.DedupeRetention = *dedupe; cfg.DedupeRetention <= 0 {
 		return Config{}, fmt.Errorf("--dedupe-retention: %s is not a positive duration (30s, 5m, 168h)", cfg.DedupeRetention)
+	}
+	if cfg.SessionRetention = *sessionRetention; cfg.SessionRetention < 0 {
+		return Config{}, fmt.Errorf("--session-retention: %s is not a duration (720h; 0 keeps ended sessions)", cfg.SessionRetention)
 	}
 	switch cfg.SessionCache = *sessionCache; {
 	case cfg.SessionCache < 0 && cfg.SessionCache != -1:

@@ -94,6 +94,28 @@ func TestServeFlags(t *testing.T) {
 				t.Errorf("batch limit %d, want %d", c.BatchLimit, DefaultBatchLimit)
 			}
 		}, ""},
+		{"session retention default: keep", nil, nil, func(t *testing.T, c Config) {
+			if c.SessionRetention != 0 {
+				t.Errorf("session retention %s, want 0 (keep)", c.SessionRetention)
+			}
+		}, ""},
+		{"session retention from env, flag wins", []string{"--session-retention", "720h"}, map[string]string{EnvSessionRetention: "2h"}, func(t *testing.T, c Config) {
+			if c.SessionRetention != 720*time.Hour {
+				t.Errorf("session retention %s, want 720h", c.SessionRetention)
+			}
+		}, ""},
+		{"session retention from env", nil, map[string]string{EnvSessionRetention: "2h"}, func(t *testing.T, c Config) {
+			if c.SessionRetention != 2*time.Hour {
+				t.Errorf("session retention %s, want 2h", c.SessionRetention)
+			}
+		}, ""},
+		{"session retention 0 from env keeps", nil, map[string]string{EnvSessionRetention: "0"}, func(t *testing.T, c Config) {
+			if c.SessionRetention != 0 {
+				t.Errorf("session retention %s, want 0", c.SessionRetention)
+			}
+		}, ""},
+		{"negative session retention", []string{"--session-retention", "-1h"}, nil, nil, "--session-retention"},
+		{"bad env session retention", nil, map[string]string{EnvSessionRetention: "a month"}, nil, EnvSessionRetention},
 		{"zero batch limit", []string{"--batch-limit", "0"}, nil, nil, "--batch-limit"},
 		{"bad env batch limit", nil, map[string]string{EnvBatchLimit: "many"}, nil, EnvBatchLimit},
 		{"zero dedupe retention", []string{"--dedupe-retention", "0s"}, nil, nil, "--dedupe-retention"},

@@ -99,12 +99,20 @@ func newMetrics(st store.Store) *metrics {
 		}, []string{"route", "code"}),
 	}
 	completed := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "parley_sessions_completed_total", Help: "Sessions that reached the end of their flow (stored count, survives restarts).",
-	}, func() float64 { return storedSessions(st, flows.StatusCompleted) })
+		Name: "parley_sessions_completed_total", Help: "Sessions that reached the end of their flow (stored count, those deleted by --session-retention included; survives restarts).",
+	}, func() float64 {
+		stats, _ := storeStats(st)
+		return float64(stats.Sessions[flows.StatusCompleted] + stats.Pruned[flows.StatusCompleted])
+	})
 	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parley_sessions_waiting", Help: "Sessions waiting for input now.",
-	}, func() float64 { return storedSessions(st, flows.StatusWaiting) })
-	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, completed, waiting,
+	}, func() float64 {
+		stats, _ := storeStats(st)
+		return float64(stats.Sessions[flows.StatusWaiting])
+	})
+	pruned := &prunedCollector{st: st, desc: prometheus.NewDesc("parley_sessions_pruned_total",
+		"Ended sessions deleted with their events by --session-retention, by final status (stored count, survives restarts).", []string{"status"}, nil)}
+	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, completed, waiting, pruned,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if b, ok := st.(*store.Bolt); ok {
 		m.reg.MustRegister(newBoltCollector(b))
@@ -161,14 +169,31 @@ func (c *boltCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.free, prometheus.GaugeValue, float64(fs.FreeBytes))
 }
 
-func storedSessions(st store.Store, status flows.Status) float64 {
+// storeStats reads the store's counters for a scrape; on an error, zeros.
+func storeStats(st store.Store) (store.Stats, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	stats, err := st.Stats(ctx)
-	if err != nil {
-		return 0
+	return stats, err == nil
+}
+
+// prunedCollector exports the counts of ended sessions deleted by the
+// session retention, by final status.
+type prunedCollector struct {
+	st   store.Store
+	desc *prometheus.Desc
+}
+
+func (c *prunedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *prunedCollector) Collect(ch chan<- prometheus.Metric) {
+	stats, ok := storeStats(c.st)
+	if !ok {
+		return
 	}
-	return float64(stats.Sessions[status])
+	for _, status := range []flows.Status{flows.StatusCompleted, flows.StatusExpired, flows.StatusFailed, flows.StatusInterrupted} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(stats.Pruned[status]), string(status))
+	}
 }
 
 func (m *metrics) turn(kind string, d time.Duration) {

@@ -75,6 +75,10 @@ type Config struct {
 	// message with an id seen on its channel within this time is answered
 	// with the first reply instead of being processed again.
 	DedupeRetention time.Duration
+	// SessionRetention, when positive, is how long an ended session
+	// (completed, expired, failed, interrupted) is kept after it ended: then
+	// it is deleted with its events. Zero keeps ended sessions.
+	SessionRetention time.Duration
 	// WebhookTimeout and WebhookMaxResponse are the webhook widget's defaults
 	// for calls whose webhook sets none (0: callout's 10 s and 256 KiB).
 	WebhookTimeout     time.Duration
@@ -273,8 +277,9 @@ func New(cfg Config) (*Server, error) {
 	s.svc = &Service{
 		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
 		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
-		dedupeRetention: cfg.DedupeRetention,
-		cache:           newSessionCache(cfg.SessionCache),
+		dedupeRetention:  cfg.DedupeRetention,
+		sessionRetention: cfg.SessionRetention,
+		cache:            newSessionCache(cfg.SessionCache),
 	}
 	s.svc.sandboxEnded = s.simMocks.remove
 	if b, isBolt := st.(*store.Bolt); isBolt {

@@ -38,6 +38,8 @@ type Service struct {
 	expiry   time.Duration
 	// dedupeRetention is how long an inbound message id is remembered.
 	dedupeRetention time.Duration
+	// sessionRetention, when positive, is how long ended sessions are kept.
+	sessionRetention time.Duration
 	// notify wakes event delivery after a commit that wrote outbox records.
 	notify func()
 	// wanted reports whether any subscription takes an event (nil: write

@@ -27,6 +27,29 @@ const (
 	prunePerScan = 20
 )
 
+// Ended sessions older than Config.SessionRetention go the same way, in
+// batches of sessionPruneBatch: a session is its record, its events (a
+// dozen or more) and index entries, so a batch of 100 is about as many
+// deletes as one of 1,000 message ids.
+const sessionPruneBatch = 100
+
+// pruneLoop runs a pruning step up to prunePerScan times, while each takes
+// a full batch.
+func (s *Service) pruneLoop(ctx context.Context, what string, batch int, step func() (int, error)) {
+	for range prunePerScan {
+		n, err := step()
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("pruning "+what+" failed", "err", err)
+			}
+			return
+		}
+		if n < batch {
+			return
+		}
+	}
+}
+
 // runTimers fires due wait timeouts and expiries until ctx ends. Timers live
 // in the store, so those that fell due while the server was down fire on the
 // first scan after a restart.
@@ -34,7 +57,7 @@ func (s *Service) runTimers(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		s.pruneProcessed(ctx)
+		s.prune(ctx)
 		n, err := s.scanTimers(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("timer scan failed", "err", err)
@@ -109,20 +132,18 @@ func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
 	return err
 }
 
-// pruneProcessed forgets inbound message ids older than the retention, up
-// to prunePerScan batches.
-func (s *Service) pruneProcessed(ctx context.Context) {
-	cutoff := s.now().Add(-s.dedupeRetention)
-	for range prunePerScan {
-		n, err := s.store.PruneProcessed(ctx, cutoff, pruneBatch)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("pruning processed message ids failed", "err", err)
-			}
-			return
-		}
-		if n < pruneBatch {
-			return
-		}
+// prune forgets inbound message ids older than the dedupe retention and,
+// when a session retention is set, deletes sessions that ended before it.
+func (s *Service) prune(ctx context.Context) {
+	now := s.now()
+	cutoff := now.Add(-s.dedupeRetention)
+	s.pruneLoop(ctx, "processed message ids", pruneBatch, func() (int, error) {
+		return s.store.PruneProcessed(ctx, cutoff, pruneBatch)
+	})
+	if s.sessionRetention > 0 {
+		ended := now.Add(-s.sessionRetention)
+		s.pruneLoop(ctx, "ended sessions", sessionPruneBatch, func() (int, error) {
+			return s.store.PruneEnded(ctx, ended, sessionPruneBatch)
+		})
 	}
 }

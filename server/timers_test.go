@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,15 +92,74 @@ func TestDedupeRetention(t *testing.T) {
 	ctx := context.Background()
 
 	ts.clock.Advance(119 * time.Minute)
-	ts.srv.svc.pruneProcessed(ctx)
+	ts.srv.svc.prune(ctx)
 	if again := ts.must(200, "POST", "/v1/channels/web/messages", msg); again["id"] != first["id"] {
 		t.Fatalf("repeat within the retention started session %v, want the first answer (%v)", again["id"], first["id"])
 	}
 
 	ts.clock.Advance(2 * time.Minute)
-	ts.srv.svc.pruneProcessed(ctx)
+	ts.srv.svc.prune(ctx)
 	later := ts.must(200, "POST", "/v1/channels/web/messages", msg)
 	if later["id"] == first["id"] || later["status"] != "completed" {
 		t.Fatalf("repeat after the retention answered %v, want a new session", later)
 	}
+}
+
+// With Config.SessionRetention set, a session that ended is deleted with
+// its events once it ended longer ago than that; waiting sessions stay, and
+// the completed count in /metrics still counts it. Without it (the
+// default), ended sessions are kept.
+func TestSessionRetention(t *testing.T) {
+	for _, retention := range []time.Duration{time.Hour, 0} {
+		ts := newTestServer(t, func(c *Config) { c.SessionRetention = retention })
+		ts.createFlow(joinFlow)
+		ts.createFlow(timeoutFlow)
+		ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"join"}`)
+		done := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550001","text":"hello"}`)
+		if done["status"] != "completed" {
+			t.Fatalf("session %v, want completed", done)
+		}
+		waiting := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow"})["id"].(string)
+		ended := "/v1/sessions/" + done["id"].(string)
+		ctx := context.Background()
+
+		ts.clock.Advance(59 * time.Minute)
+		ts.srv.svc.prune(ctx)
+		ts.must(200, "GET", ended, nil)
+		ts.must(200, "GET", ended+"/events", nil)
+
+		ts.clock.Advance(2 * time.Minute)
+		ts.srv.svc.prune(ctx)
+		metrics := string(ts.do("GET", "/metrics", nil).Body)
+		if retention == 0 {
+			ts.must(200, "GET", ended, nil)
+			if !strings.Contains(metrics, `parley_sessions_pruned_total{status="completed"} 0`) {
+				t.Errorf("no retention: metrics lack a zero pruned count:\n%s", grepLines(metrics, "parley_sessions_"))
+			}
+			continue
+		}
+		if r := ts.do("GET", ended, nil); r.Status != 404 {
+			t.Errorf("ended session after the retention: %d %s, want 404", r.Status, r.Body)
+		}
+		if r := ts.do("GET", ended+"/events", nil); r.Status != 404 {
+			t.Errorf("its events after the retention: %d %s, want 404", r.Status, r.Body)
+		}
+		ts.must(200, "GET", "/v1/sessions/"+waiting, nil)
+		for _, want := range []string{`parley_sessions_pruned_total{status="completed"} 1`, `parley_sessions_completed_total 1`} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("metrics lack %s:\n%s", want, grepLines(metrics, "parley_sessions_"))
+			}
+		}
+	}
+}
+
+// grepLines returns the lines of s that start with prefix.
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
