@@ -78,6 +78,7 @@ type benchOptions struct {
 	noFsync     bool
 	noIDs       bool
 	dedupe      time.Duration
+	sessionsRet time.Duration
 	batch       int
 }
 
@@ -96,25 +97,28 @@ type BenchResult struct {
 	// DedupeRetentionSec is the in-process server's --dedupe-retention, when
 	// the run set it.
 	DedupeRetentionSec float64 `json:"dedupe_retention_sec,omitempty"`
-	DurationSec        float64 `json:"duration_sec"`
-	Messages           int64   `json:"messages"`
-	Errors             int64   `json:"errors"`
-	Conversations      int64   `json:"conversations"`
-	MessagesPerSec     float64 `json:"messages_per_sec"`
-	ConversationsPerS  float64 `json:"conversations_per_sec"`
-	TurnP50Ms          float64 `json:"turn_p50_ms"`
-	TurnP95Ms          float64 `json:"turn_p95_ms"`
-	TurnP99Ms          float64 `json:"turn_p99_ms"`
-	TurnMaxMs          float64 `json:"turn_max_ms"`
-	WebhookCalls       int64   `json:"webhook_calls"`
-	WebhookCallsPerS   float64 `json:"webhook_calls_per_sec"`
-	Deliveries         int64   `json:"deliveries"`
-	DeliveriesPerSec   float64 `json:"deliveries_per_sec"`
-	DeliveryLagP50Ms   float64 `json:"delivery_lag_p50_ms"`
-	DeliveryLagP99Ms   float64 `json:"delivery_lag_p99_ms"`
-	IdleSessions       int     `json:"idle_sessions"`
-	BytesPerWaiting    float64 `json:"bytes_per_waiting_session"`
-	PeakRSSMB          float64 `json:"peak_rss_mb"`
+	// SessionRetentionSec is the in-process server's --session-retention,
+	// when the run set it.
+	SessionRetentionSec float64 `json:"session_retention_sec,omitempty"`
+	DurationSec         float64 `json:"duration_sec"`
+	Messages            int64   `json:"messages"`
+	Errors              int64   `json:"errors"`
+	Conversations       int64   `json:"conversations"`
+	MessagesPerSec      float64 `json:"messages_per_sec"`
+	ConversationsPerS   float64 `json:"conversations_per_sec"`
+	TurnP50Ms           float64 `json:"turn_p50_ms"`
+	TurnP95Ms           float64 `json:"turn_p95_ms"`
+	TurnP99Ms           float64 `json:"turn_p99_ms"`
+	TurnMaxMs           float64 `json:"turn_max_ms"`
+	WebhookCalls        int64   `json:"webhook_calls"`
+	WebhookCallsPerS    float64 `json:"webhook_calls_per_sec"`
+	Deliveries          int64   `json:"deliveries"`
+	DeliveriesPerSec    float64 `json:"deliveries_per_sec"`
+	DeliveryLagP50Ms    float64 `json:"delivery_lag_p50_ms"`
+	DeliveryLagP99Ms    float64 `json:"delivery_lag_p99_ms"`
+	IdleSessions        int     `json:"idle_sessions"`
+	BytesPerWaiting     float64 `json:"bytes_per_waiting_session"`
+	PeakRSSMB           float64 `json:"peak_rss_mb"`
 	// CPUPerMessageUs is the CPU time (user and system) this process used
 	// during the run, per message answered: server, load generator and
 	// receiver together when in process, the load generator and receiver
@@ -156,6 +160,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&o.noFsync, "no-fsync", false, "an experiment, never a way to run: the in-process store commits without fsync, to show how much of the run waits for the disk (a crash could lose or corrupt the data directory)")
 	fs.DurationVar(&o.dedupe, "dedupe-retention", 0, "the in-process server's --dedupe-retention (default the server's, 168h): a few seconds make it prune message ids throughout the run, to measure what pruning costs")
 	fs.IntVar(&o.batch, "batch", 1, "send the messages of this many contacts in one request to /v1/channels/{id}/messages/batch, as channels that receive messages in batches can: each contact still sends its next message only after its reply")
+	fs.DurationVar(&o.sessionsRet, "session-retention", 0, "the in-process server's --session-retention (default the server's: keep ended sessions): a few seconds make it delete ended sessions throughout the run, to measure what that costs")
 	fs.BoolVar(&o.noIDs, "no-message-ids", false, "contacts send messages without an id, as channels that have none do: no dedupe record is written or looked up")
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
@@ -213,6 +218,10 @@ func (o *benchOptions) check() error {
 		return fmt.Errorf("--dedupe-retention %s: give a positive duration", o.dedupe)
 	case o.dedupe > 0 && o.url != "":
 		return errors.New("--dedupe-retention: only for a server in process (a server at --url keeps its own settings)")
+	case o.sessionsRet < 0:
+		return fmt.Errorf("--session-retention %s: give a positive duration", o.sessionsRet)
+	case o.sessionsRet > 0 && o.url != "":
+		return errors.New("--session-retention: only for a server in process (a server at --url keeps its own settings)")
 	}
 	if o.url != "" {
 		if err := loopbackURL(o.url); err != nil {
@@ -280,7 +289,8 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	defer rcv.close()
 
-	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, Rate: o.rate, NoMessageIDs: o.noIDs, DedupeRetentionSec: o.dedupe.Seconds()}
+	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, Rate: o.rate, NoMessageIDs: o.noIDs, DedupeRetentionSec: o.dedupe.Seconds(),
+		SessionRetentionSec: o.sessionsRet.Seconds()}
 	if o.batch > 1 {
 		res.Batch = o.batch
 	}
@@ -318,10 +328,11 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 			srv, err = server.New(server.Config{
 				Addr: "127.0.0.1:0", DataDir: dir, Store: st,
 				// Request logs at 20,000 requests/s would measure the terminal.
-				Logger:          slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-				AllowCIDRs:      []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-				DedupeRetention: o.dedupe,
-				BatchLimit:      max(o.batch, server.DefaultBatchLimit),
+				Logger:           slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+				AllowCIDRs:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+				DedupeRetention:  o.dedupe,
+				SessionRetention: o.sessionsRet,
+				BatchLimit:       max(o.batch, server.DefaultBatchLimit),
 			})
 			if err != nil {
 				st.Close()
@@ -1096,6 +1107,9 @@ func (r *BenchResult) table(w io.Writer) {
 	}
 	if r.DedupeRetentionSec > 0 {
 		offered += fmt.Sprintf(" message ids kept %s,", time.Duration(r.DedupeRetentionSec*float64(time.Second)))
+	}
+	if r.SessionRetentionSec > 0 {
+		offered += fmt.Sprintf(" ended sessions kept %s,", time.Duration(r.SessionRetentionSec*float64(time.Second)))
 	}
 	fmt.Fprintf(w, "parley bench: flow %s, %d contacts,%s %.1f s, target %s, load %s, GOMAXPROCS %d\n",
 		r.Flow, r.Concurrency, offered, r.DurationSec, r.Target, r.LoadAvg, r.GoMaxProcs)

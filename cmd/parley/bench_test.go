@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
 )
@@ -104,6 +105,8 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--idle", "-1"}, "--idle"},
 		{[]string{"--no-fsync", "--url", "http://127.0.0.1:8080"}, "--no-fsync"},
 		{[]string{"--dedupe-retention", "1s", "--url", "http://127.0.0.1:8080"}, "--dedupe-retention"},
+		{[]string{"--session-retention", "1s", "--url", "http://127.0.0.1:8080"}, "--session-retention"},
+		{[]string{"--session-retention", "-1s"}, "--session-retention"},
 		{[]string{"--dedupe-retention", "-1s"}, "--dedupe-retention"},
 		{[]string{"--batch", "0"}, "--batch"},
 		{[]string{"--batch", "4", "--rate", "100"}, "--batch"},
@@ -381,5 +384,30 @@ func TestBenchURLRunsSendNewIDs(t *testing.T) {
 	}
 	if stats.Processed != total {
 		t.Errorf("%d dedupe records after %d messages in two runs: the second run repeated ids", stats.Processed, total)
+	}
+}
+
+// --session-retention reaches the server in process: with ended sessions
+// kept 200 ms, the timer scans (each second) delete them during the run, so
+// at most the last 1.2 s of them remain, and the store counts the rest as
+// pruned.
+func TestBenchSessionRetention(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for 3.5 seconds")
+	}
+	parent := t.TempDir()
+	var got struct {
+		Conversations int64   `json:"conversations"`
+		Retention     float64 `json:"session_retention_sec"`
+	}
+	benchJSON(t, &got, "--duration", "3500ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
+		"--events", "", "--json", "--keep", "--data", parent, "--session-retention", "200ms")
+	if got.Retention != 0.2 || got.Conversations == 0 {
+		t.Fatalf("result %+v", got)
+	}
+	stats := keptStats(t, parent)
+	kept, pruned := stats.Sessions[flows.StatusCompleted], stats.Pruned[flows.StatusCompleted]
+	if kept+pruned < got.Conversations || kept*2 > got.Conversations {
+		t.Errorf("%d completed sessions kept and %d pruned after %d conversations with ended sessions kept 200 ms", kept, pruned, got.Conversations)
 	}
 }
