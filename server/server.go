@@ -312,7 +312,10 @@ func New(cfg Config) (*Server, error) {
 	s.timersCancel, s.timersDone = cancel, make(chan struct{})
 	go func() {
 		defer close(s.timersDone)
-		s.svc.runTimers(tctx, cfg.TimerInterval)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.svc.runTimers(tctx, cfg.TimerInterval) })
+		wg.Go(func() { s.svc.runPruning(tctx, cfg.TimerInterval) })
+		wg.Wait()
 	}()
 	ok = true
 	return s, nil

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -500,5 +501,56 @@ func BenchmarkInbound(b *testing.B) {
 			}
 			cpu.report(b, b.N)
 		})
+	}
+}
+
+// BenchmarkPruneEnded deletes b.N completed sample sessions, each with eight
+// events and its contact, in PruneEnded's batches of 100 (fsync on), as the
+// server's session retention does. Run it with -benchtime=20000x.
+func BenchmarkPruneEnded(b *testing.B) {
+	ctx := context.Background()
+	st := openBench(b, false)
+	now := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for i := int(next.Add(1)); i <= b.N; i = int(next.Add(1)) {
+				s := SampleSession(i, now)
+				s.Status, s.Wait = flows.StatusCompleted, nil
+				s.UpdatedAt = now.Add(time.Duration(i))
+				c := s.Contact
+				evs := make([]flows.Event, 8)
+				for k := range evs {
+					evs[k] = flows.Event{Type: flows.EventMessageIn, Time: now, Text: "kisumu"}
+				}
+				if err := st.SaveTurn(ctx, &Turn{Session: s, Contact: &c, Channel: "sample", Events: evs}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	tx0 := st.DB().Stats().TxStats
+	b.ResetTimer()
+	cpu := startCPU()
+	cutoff, done, batches := now.Add(time.Hour), 0, 0
+	for done < b.N {
+		n, err := st.PruneEnded(ctx, cutoff, 100)
+		if err != nil || n == 0 {
+			b.Fatalf("PruneEnded = %d, %v after %d", n, err, done)
+		}
+		done += n
+		batches++
+	}
+	b.StopTimer()
+	cpu.report(b, b.N)
+	tx1 := st.DB().Stats().TxStats
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(batches), "ms/batch")
+	b.ReportMetric(float64(tx1.GetPageCount()-tx0.GetPageCount())/float64(b.N), "pages/session")
+	if got := stats(b, st).Sessions[flows.StatusCompleted]; got != 0 {
+		b.Fatalf("%d completed sessions left", got)
 	}
 }

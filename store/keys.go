@@ -9,7 +9,7 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// Top-level buckets of the current layout (2), created at Open.
+// Top-level buckets of the current layout (layoutCurrent), created at Open.
 // docs/storage.md describes each layout.
 var (
 	bMeta        = []byte("meta")

@@ -253,7 +253,7 @@ func TestBenchNoMessageIDs(t *testing.T) {
 }
 
 // --dedupe-retention reaches the server in process: with ids kept 200 ms,
-// the timer scans (each second) prune them during the run, so at most the
+// pruning (each second) removes them during the run, so at most the
 // last 1.2 s of ids, about a third, remain.
 func TestBenchDedupeRetention(t *testing.T) {
 	if testing.Short() {
@@ -388,7 +388,7 @@ func TestBenchURLRunsSendNewIDs(t *testing.T) {
 }
 
 // --session-retention reaches the server in process: with ended sessions
-// kept 200 ms, the timer scans (each second) delete them during the run, so
+// kept 200 ms, pruning (each second) deletes them during the run, so
 // at most the last 1.2 s of them remain, and the store counts the rest as
 // pruned.
 func TestBenchSessionRetention(t *testing.T) {
