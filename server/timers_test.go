@@ -134,7 +134,7 @@ func TestSessionRetention(t *testing.T) {
 		if retention == 0 {
 			ts.must(200, "GET", ended, nil)
 			if !strings.Contains(metrics, `parley_sessions_pruned_total{status="completed"} 0`) {
-				t.Errorf("no retention: metrics lack a zero pruned count:\n%s", grepLines(metrics, "parley_sessions_"))
+				t.Errorf("no retention: metrics lack a zero pruned count:\n%s", grep(metrics, "parley_sessions_"))
 			}
 			continue
 		}
@@ -147,19 +147,8 @@ func TestSessionRetention(t *testing.T) {
 		ts.must(200, "GET", "/v1/sessions/"+waiting, nil)
 		for _, want := range []string{`parley_sessions_pruned_total{status="completed"} 1`, `parley_sessions_completed_total 1`} {
 			if !strings.Contains(metrics, want) {
-				t.Errorf("metrics lack %s:\n%s", want, grepLines(metrics, "parley_sessions_"))
+				t.Errorf("metrics lack %s:\n%s", want, grep(metrics, "parley_sessions_"))
 			}
 		}
 	}
-}
-
-// grepLines returns the lines of s that start with prefix.
-func grepLines(s, prefix string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.HasPrefix(l, prefix) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

@@ -720,23 +720,13 @@ func (b *Bolt) PruneEnded(ctx context.Context, cutoff time.Time, limit int) (int
 		limit = 100
 	}
 	until := nanos(cutoff)
-	due := false
-	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		k, _ := tx.Bucket(bEnded).Cursor().First()
-		due = k != nil && binary.BigEndian.Uint64(k) < until
-		return nil
-	})
-	if err != nil || !due {
+	if due, err := b.dueBefore(ctx, bEnded, until); err != nil || !due {
 		return 0, err
 	}
 	n := 0
-	err = b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
+	err := b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
 		eb := tx.Bucket(bEnded)
-		var keys [][]byte
-		c := eb.Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < limit && binary.BigEndian.Uint64(k) < until; k, _ = c.Next() {
-			keys = append(keys, bytes.Clone(k))
-		}
+		keys := keysBefore(eb, until, limit)
 		n = len(keys)
 		for _, k := range keys {
 			eid := k[8:]
@@ -772,6 +762,29 @@ func (b *Bolt) PruneEnded(ctx context.Context, cutoff time.Time, limit int) (int
 		return nil
 	})
 	return n, err
+}
+
+// dueBefore reports, from a read transaction, whether the first key of
+// bucket name, which starts with an 8-byte time, is before until.
+func (b *Bolt) dueBefore(ctx context.Context, name []byte, until uint64) (bool, error) {
+	due := false
+	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		k, _ := tx.Bucket(name).Cursor().First()
+		due = k != nil && binary.BigEndian.Uint64(k) < until
+		return nil
+	})
+	return due, err
+}
+
+// keysBefore returns copies of up to limit keys of bk from its first, each
+// starting with an 8-byte time before until.
+func keysBefore(bk *bbolt.Bucket, until uint64, limit int) [][]byte {
+	var keys [][]byte
+	c := bk.Cursor()
+	for k, _ := c.First(); k != nil && len(keys) < limit && binary.BigEndian.Uint64(k) < until; k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	return keys
 }
 
 // endedCode reports whether a stored status code is that of a session that
@@ -1004,24 +1017,14 @@ func (b *Bolt) PruneProcessed(ctx context.Context, cutoff time.Time, limit int) 
 		limit = 1000
 	}
 	until := nanos(cutoff)
-	due := false
-	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		k, _ := tx.Bucket(bProcessedAt).Cursor().First()
-		due = k != nil && binary.BigEndian.Uint64(k) < until
-		return nil
-	})
-	if err != nil || !due {
+	if due, err := b.dueBefore(ctx, bProcessedAt, until); err != nil || !due {
 		return 0, err
 	}
 	n := 0
-	err = b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
+	err := b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
 		n = 0
 		ab, pb := tx.Bucket(bProcessedAt), tx.Bucket(bProcessed)
-		var keys [][]byte
-		c := ab.Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < limit && binary.BigEndian.Uint64(k) < until; k, _ = c.Next() {
-			keys = append(keys, bytes.Clone(k))
-		}
+		keys := keysBefore(ab, until, limit)
 		for _, k := range keys {
 			if err := ab.Delete(k); err != nil {
 				return err
