@@ -331,14 +331,7 @@ func TestOpenLayout2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Close()
-
-	b, err = Open(path, Options{NoSync: true, Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	assertLayout(t, b, layoutCurrent)
+	b = reopen(t, b, path)
 	err = b.SaveTurn(ctx, &Turn{Session: session("s1", flows.StatusWaiting, "tel:+1"), Channel: "sms", MessageID: "new", Reply: []byte(`{"reply":"new"}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -412,14 +405,7 @@ func TestOpenLayout3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Close()
-
-	b, err = Open(path, Options{NoSync: true, Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	assertLayout(t, b, layoutCurrent)
+	b = reopen(t, b, path)
 	if n, err := b.PruneEnded(ctx, t0.Add(time.Second), 0); err != nil || n != len(ended) {
 		t.Fatalf("PruneEnded after the migration = %d, %v; want %d", n, err, len(ended))
 	}
@@ -433,4 +419,19 @@ func TestOpenLayout3(t *testing.T) {
 			t.Errorf("%s: %v", id, err)
 		}
 	}
+}
+
+// reopen closes b, opens the file at path again (at t0), which brings an
+// older layout to the current one, checks its layout and returns the store,
+// closed when the test ends.
+func reopen(t *testing.T, b *Bolt, path string) *Bolt {
+	t.Helper()
+	b.Close()
+	b, err := Open(path, Options{NoSync: true, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	assertLayout(t, b, layoutCurrent)
+	return b
 }
