@@ -98,21 +98,7 @@ func newMetrics(st store.Store) *metrics {
 			Name: "parley_http_requests_total", Help: "HTTP requests, by route and status code.",
 		}, []string{"route", "code"}),
 	}
-	completed := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "parley_sessions_completed_total", Help: "Sessions that reached the end of their flow (stored count, those deleted by --session-retention included; survives restarts).",
-	}, func() float64 {
-		stats, _ := storeStats(st)
-		return float64(stats.Sessions[flows.StatusCompleted] + stats.Pruned[flows.StatusCompleted])
-	})
-	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "parley_sessions_waiting", Help: "Sessions waiting for input now.",
-	}, func() float64 {
-		stats, _ := storeStats(st)
-		return float64(stats.Sessions[flows.StatusWaiting])
-	})
-	pruned := &prunedCollector{st: st, desc: prometheus.NewDesc("parley_sessions_pruned_total",
-		"Ended sessions deleted with their events by --session-retention, by final status (stored count, survives restarts).", []string{"status"}, nil)}
-	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, completed, waiting, pruned,
+	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, newSessionsCollector(st),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if b, ok := st.(*store.Bolt); ok {
 		m.reg.MustRegister(newBoltCollector(b))
@@ -169,30 +155,45 @@ func (c *boltCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.free, prometheus.GaugeValue, float64(fs.FreeBytes))
 }
 
-// storeStats reads the store's counters for a scrape; on an error, zeros.
-func storeStats(st store.Store) (store.Stats, bool) {
+// sessionsCollector reports the store's session counters, read once per
+// scrape: completed (those the session retention deleted included, so the
+// counter never goes down), waiting, and pruned by final status.
+type sessionsCollector struct {
+	st                         store.Store
+	completed, waiting, pruned *prometheus.Desc
+}
+
+func newSessionsCollector(st store.Store) *sessionsCollector {
+	return &sessionsCollector{
+		st: st,
+		completed: prometheus.NewDesc("parley_sessions_completed_total",
+			"Sessions that reached the end of their flow (stored count, those deleted by --session-retention included; survives restarts).", nil, nil),
+		waiting: prometheus.NewDesc("parley_sessions_waiting", "Sessions waiting for input now.", nil, nil),
+		pruned: prometheus.NewDesc("parley_sessions_pruned_total",
+			"Ended sessions deleted with their events by --session-retention, by final status (stored count, survives restarts).", []string{"status"}, nil),
+	}
+}
+
+func (c *sessionsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.completed
+	ch <- c.waiting
+	ch <- c.pruned
+}
+
+// Collect reports nothing when the store cannot be read, rather than zeros
+// that would look like a counter reset.
+func (c *sessionsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	stats, err := st.Stats(ctx)
-	return stats, err == nil
-}
-
-// prunedCollector exports the counts of ended sessions deleted by the
-// session retention, by final status.
-type prunedCollector struct {
-	st   store.Store
-	desc *prometheus.Desc
-}
-
-func (c *prunedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *prunedCollector) Collect(ch chan<- prometheus.Metric) {
-	stats, ok := storeStats(c.st)
-	if !ok {
+	stats, err := c.st.Stats(ctx)
+	if err != nil {
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(c.completed, prometheus.CounterValue,
+		float64(stats.Sessions[flows.StatusCompleted]+stats.Pruned[flows.StatusCompleted]))
+	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(stats.Sessions[flows.StatusWaiting]))
 	for _, status := range []flows.Status{flows.StatusCompleted, flows.StatusExpired, flows.StatusFailed, flows.StatusInterrupted} {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(stats.Pruned[status]), string(status))
+		ch <- prometheus.MustNewConstMetric(c.pruned, prometheus.CounterValue, float64(stats.Pruned[status]), string(status))
 	}
 }
 
