@@ -252,26 +252,33 @@ func TestBenchNoMessageIDs(t *testing.T) {
 	}
 }
 
-// --dedupe-retention reaches the server in process: with ids kept 200 ms,
-// pruning (each second) removes them during the run, so at most the
-// last 1.2 s of ids, about a third, remain.
-func TestBenchDedupeRetention(t *testing.T) {
+// --dedupe-retention and --session-retention reach the server in process:
+// with message ids and ended sessions kept 200 ms, pruning (each second)
+// removes them during the run, so at most the last 1.2 s of them, about a
+// third, remain, and the store counts the deleted sessions as pruned.
+func TestBenchRetentions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and drives it for 3.5 seconds")
 	}
 	parent := t.TempDir()
 	var got struct {
-		Messages  int64   `json:"messages"`
-		Retention float64 `json:"dedupe_retention_sec"`
+		Messages      int64   `json:"messages"`
+		Conversations int64   `json:"conversations"`
+		Dedupe        float64 `json:"dedupe_retention_sec"`
+		Sessions      float64 `json:"session_retention_sec"`
 	}
 	benchJSON(t, &got, "--duration", "3500ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
-		"--events", "", "--json", "--keep", "--data", parent, "--dedupe-retention", "200ms")
-	if got.Retention != 0.2 || got.Messages == 0 {
+		"--events", "", "--json", "--keep", "--data", parent, "--dedupe-retention", "200ms", "--session-retention", "200ms")
+	if got.Dedupe != 0.2 || got.Sessions != 0.2 || got.Messages == 0 || got.Conversations == 0 {
 		t.Fatalf("result %+v", got)
 	}
 	stats := keptStats(t, parent)
 	if stats.Processed*2 > got.Messages {
 		t.Errorf("%d dedupe records left after %d messages with ids kept 200 ms", stats.Processed, got.Messages)
+	}
+	kept, pruned := stats.Sessions[flows.StatusCompleted], stats.Pruned[flows.StatusCompleted]
+	if kept+pruned < got.Conversations || kept*2 > got.Conversations {
+		t.Errorf("%d completed sessions kept and %d pruned after %d conversations with ended sessions kept 200 ms", kept, pruned, got.Conversations)
 	}
 }
 
@@ -384,30 +391,5 @@ func TestBenchURLRunsSendNewIDs(t *testing.T) {
 	}
 	if stats.Processed != total {
 		t.Errorf("%d dedupe records after %d messages in two runs: the second run repeated ids", stats.Processed, total)
-	}
-}
-
-// --session-retention reaches the server in process: with ended sessions
-// kept 200 ms, pruning (each second) deletes them during the run, so
-// at most the last 1.2 s of them remain, and the store counts the rest as
-// pruned.
-func TestBenchSessionRetention(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server and drives it for 3.5 seconds")
-	}
-	parent := t.TempDir()
-	var got struct {
-		Conversations int64   `json:"conversations"`
-		Retention     float64 `json:"session_retention_sec"`
-	}
-	benchJSON(t, &got, "--duration", "3500ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
-		"--events", "", "--json", "--keep", "--data", parent, "--session-retention", "200ms")
-	if got.Retention != 0.2 || got.Conversations == 0 {
-		t.Fatalf("result %+v", got)
-	}
-	stats := keptStats(t, parent)
-	kept, pruned := stats.Sessions[flows.StatusCompleted], stats.Pruned[flows.StatusCompleted]
-	if kept+pruned < got.Conversations || kept*2 > got.Conversations {
-		t.Errorf("%d completed sessions kept and %d pruned after %d conversations with ended sessions kept 200 ms", kept, pruned, got.Conversations)
 	}
 }
