@@ -789,7 +789,15 @@ func keysBefore(bk *bbolt.Bucket, until uint64, limit int) [][]byte {
 
 // endedCode reports whether a stored status code is that of a session that
 // has ended (completed, expired, failed or interrupted).
-func endedCode(c byte) bool { return codeStatuses[c].Ended() }
+func endedCode(c byte) bool { return endedCodes[c] }
+
+// endedCodes is endedCode's table: every turn asks it twice.
+var endedCodes = func() (t [256]bool) {
+	for s, c := range statusCodes {
+		t[c] = s.Ended()
+	}
+	return t
+}()
 
 // updateEnded keeps a session's entry in session_ended, keyed by the time
 // it ended, in step with its status: added when it ends, removed when it
