@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/binary"
 	"fmt"
@@ -331,21 +332,28 @@ func encodeJSON(what, id string, v any) ([]byte, error) {
 }
 
 // A contact row (bucket contact_rows, key URN) holds what is stored per
-// contact: the sessions waiting for it, one per channel, and the contact
-// itself when one was saved:
+// contact: the sessions waiting for it, one per channel, its latest ended
+// sessions, and the contact itself when one was saved:
 //
-//	[0]  flags: 1 = a contact is stored
+//	[0]  flags: 1 = a contact is stored, 2 = ended entries are stored
 //	uvarint number of waiting entries, each: uvarint length + channel,
 //	     uvarint length + encoded session id, uvarint session sequence
+//	the ended entries, if flagged: uvarint number, each uvarint length +
+//	     encoded session id
 //	the contact, if flagged: name, language (uvarint length + bytes each),
 //	     uvarint number of fields, each key then value (sorted by key),
 //	     uvarint number of groups, each group
 //
-// The URN is the key, so it is not repeated.
+// The URN is the key, so it is not repeated. Layout 4 rows have no ended
+// entries; their bytes are the same in layout 5.
 type contactRow struct {
 	hasContact bool
-	contact    []byte // encoded contact (the part after the waiting entries)
+	contact    []byte // encoded contact (the part after the entries)
 	waits      []waitEntry
+	// ended lists the contact's sessions that do not wait on a channel
+	// (ended ones, mostly) and have no session_contacts entry yet, in the
+	// order they were saved so (see rowEndedMax).
+	ended [][]byte
 }
 
 type waitEntry struct {
@@ -354,18 +362,26 @@ type waitEntry struct {
 	seq     uint64
 }
 
-const rowHasContact = 1
+const (
+	rowHasContact = 1
+	rowHasEnded   = 2
+)
 
-func (r *contactRow) empty() bool { return !r.hasContact && len(r.waits) == 0 }
+func (r *contactRow) empty() bool {
+	return !r.hasContact && len(r.waits) == 0 && len(r.ended) == 0
+}
 
 func (r *contactRow) encode() []byte {
-	n := 1 + binary.MaxVarintLen16 + len(r.contact)
+	n := 1 + 2*binary.MaxVarintLen16 + len(r.contact)
 	for _, w := range r.waits {
 		n += 3*binary.MaxVarintLen64 + len(w.channel) + len(w.eid)
 	}
+	for _, e := range r.ended {
+		n += binary.MaxVarintLen16 + len(e)
+	}
 	b := make([]byte, 1, n)
 	if r.hasContact {
-		b[0] = rowHasContact
+		b[0] |= rowHasContact
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.waits)))
 	for _, w := range r.waits {
@@ -373,6 +389,14 @@ func (r *contactRow) encode() []byte {
 		b = binary.AppendUvarint(b, uint64(len(w.eid)))
 		b = append(b, w.eid...)
 		b = binary.AppendUvarint(b, w.seq)
+	}
+	if len(r.ended) > 0 {
+		b[0] |= rowHasEnded
+		b = binary.AppendUvarint(b, uint64(len(r.ended)))
+		for _, e := range r.ended {
+			b = binary.AppendUvarint(b, uint64(len(e)))
+			b = append(b, e...)
+		}
 	}
 	if r.hasContact {
 		b = append(b, r.contact...)
@@ -383,7 +407,7 @@ func (r *contactRow) encode() []byte {
 func decodeRow(urn string, b []byte) (*contactRow, error) {
 	// The error is built only when needed: rows are decoded on every turn.
 	bad := func() error { return fmt.Errorf("contact %q: corrupt stored row", urn) }
-	if len(b) < 2 {
+	if len(b) < 2 || b[0]&^(rowHasContact|rowHasEnded) != 0 {
 		return nil, bad()
 	}
 	r := &contactRow{hasContact: b[0]&rowHasContact != 0}
@@ -392,6 +416,9 @@ func decodeRow(urn string, b []byte) (*contactRow, error) {
 		return nil, bad()
 	}
 	rest := b[1+w:]
+	if n > 0 {
+		r.waits = make([]waitEntry, 0, n)
+	}
 	for range n {
 		var e waitEntry
 		var ok bool
@@ -407,10 +434,38 @@ func decodeRow(urn string, b []byte) (*contactRow, error) {
 		rest = rest[w:]
 		r.waits = append(r.waits, e)
 	}
+	if b[0]&rowHasEnded != 0 {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n == 0 || n > uint64(len(rest)) {
+			return nil, bad()
+		}
+		rest = rest[w:]
+		r.ended = make([][]byte, 0, n)
+		for range n {
+			var eid []byte
+			var ok bool
+			if eid, rest, ok = readBytes(rest); !ok {
+				return nil, bad()
+			}
+			r.ended = append(r.ended, eid)
+		}
+	}
 	if r.hasContact {
 		r.contact = slices.Clone(rest)
 	}
 	return r, nil
+}
+
+// dropEnded removes eid from the ended entries and reports whether it was
+// there.
+func (r *contactRow) dropEnded(eid []byte) bool {
+	for i, e := range r.ended {
+		if bytes.Equal(e, eid) {
+			r.ended = slices.Delete(r.ended, i, i+1)
+			return true
+		}
+	}
+	return false
 }
 
 // wait returns the index of the waiting entry for channel, or -1.

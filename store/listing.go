@@ -107,16 +107,29 @@ func rangeSource(bk *bbolt.Bucket, prefix []byte, after string) idSource {
 	}
 }
 
-// rowSource lists a contact row's waiting sessions after the cursor.
-func rowSource(waits []waitEntry, after string) idSource {
+// rowSource lists a contact row's waiting and ended sessions after the
+// cursor.
+func rowSource(r *contactRow, after string) idSource {
 	var cs []candidate
-	for _, w := range waits {
+	fail := func(err error) idSource {
+		return func() (candidate, bool, error) { return candidate{}, false, err }
+	}
+	for _, w := range r.waits {
 		id, err := decodeID(w.eid)
 		if err != nil {
-			return func() (candidate, bool, error) { return candidate{}, false, err }
+			return fail(err)
 		}
 		if id > after {
 			cs = append(cs, candidate{id: id, eid: w.eid, seq: w.seq, known: true})
+		}
+	}
+	for _, eid := range r.ended {
+		id, err := decodeID(eid)
+		if err != nil {
+			return fail(err)
+		}
+		if id > after {
+			cs = append(cs, candidate{id: id, eid: eid})
 		}
 	}
 	slices.SortFunc(cs, func(a, b candidate) int { return strings.Compare(a.id, b.id) })

@@ -22,8 +22,12 @@ const (
 	layoutV2 = 2
 	// layoutV3 had no session_ended index; layout 4 builds it from the
 	// ended sessions' status entries.
-	layoutV3      = 3
-	layoutCurrent = 4
+	layoutV3 = 3
+	// layoutV4 contact rows list no ended sessions; layout 5 reads them as
+	// they are, so a layout 4 file only has its version raised (older
+	// versions would misread a layout 5 row that lists some).
+	layoutV4      = 4
+	layoutCurrent = 5
 )
 
 var keyLayout = []byte("layout")
@@ -96,7 +100,7 @@ func (b *Bolt) prepareLayout() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		if layout == 0 {
+		if layout == 0 || layout == layoutV4 {
 			return setLayout(tx, layoutCurrent)
 		}
 		return nil
@@ -172,7 +176,7 @@ func (b *Bolt) indexEnded(from int) error {
 			return fmt.Errorf("migrate layout %d to %d: index ended sessions: %w", from, layoutCurrent, err)
 		}
 	}
-	b.log.Info("store: migrated to layout 4", "from_layout", from, "ended_sessions_indexed", indexed,
+	b.log.Info("store: migrated", "from_layout", from, "to_layout", layoutCurrent, "ended_sessions_indexed", indexed,
 		"elapsed", time.Since(start).Round(time.Millisecond))
 	return nil
 }

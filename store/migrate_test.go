@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -418,6 +419,58 @@ func TestOpenLayout3(t *testing.T) {
 		if _, err := b.LoadSession(ctx, id); err != nil {
 			t.Errorf("%s: %v", id, err)
 		}
+	}
+}
+
+// TestOpenLayout4 opens a file whose ended sessions are all listed in
+// session_contacts, as layout 4 wrote them, and checks that the version is
+// raised, that they are still listed and deleted, and that new ones go to
+// the row.
+func TestOpenLayout4(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v4.db")
+	b, err := Open(path, Options{NoSync: true, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const urn = "tel:+1"
+	for _, id := range []string{"c1", "c2", "c3"} {
+		mustSave(t, b, &Turn{Session: session(id, flows.StatusCompleted, urn)})
+	}
+	mustSave(t, b, &Turn{Session: session("w1", flows.StatusWaiting, urn), Channel: "sms"})
+	err = b.DB().Update(func(tx *bbolt.Tx) error {
+		rows := tx.Bucket(bContacts)
+		r, err := decodeRow(urn, rows.Get([]byte(urn)))
+		if err != nil {
+			return err
+		}
+		for _, eid := range r.ended {
+			if err := tx.Bucket(bByContact).Put(contactKey(urn, eid), nil); err != nil {
+				return err
+			}
+		}
+		r.ended = nil
+		if err := rows.Put([]byte(urn), r.encode()); err != nil {
+			return err
+		}
+		return setLayout(tx, layoutV4)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = reopen(t, b, path)
+	if _, ended, indexed := contactEntries(t, b, urn); len(ended) != 0 || !slices.Equal(indexed, []string{"c1", "c2", "c3"}) {
+		t.Fatalf("after the migration: row ended %v, session_contacts %v", ended, indexed)
+	}
+	mustSave(t, b, &Turn{Session: session("c4", flows.StatusCompleted, urn)})
+	if err := b.DeleteSession(ctx, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := listContact(t, b, urn); !slices.Equal(got, []string{"c1", "c3", "c4", "w1"}) {
+		t.Fatalf("listed %v", got)
+	}
+	if _, ended, indexed := contactEntries(t, b, urn); !slices.Equal(ended, []string{"c4"}) || !slices.Equal(indexed, []string{"c1", "c3"}) {
+		t.Fatalf("row ended %v, session_contacts %v", ended, indexed)
 	}
 }
 

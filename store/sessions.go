@@ -347,11 +347,19 @@ func waits(h *header) bool {
 	return h != nil && h.status == waitingCode && h.channel != "" && h.urn != ""
 }
 
+// rowEndedMax is how many ended sessions a contact row lists before they
+// move to session_contacts. A session that ends is added to its contact's
+// row, which the turn writes anyway, rather than to the contact's place in
+// session_contacts, a page of its own; the row's entries move there
+// together, so one page write and one B-tree leaf serve rowEndedMax ended
+// sessions.
+const rowEndedMax = 8
+
 // updateContactRefs keeps each session with a URN listed for its contact
 // exactly once: as the waiting entry in the contact's row while it waits on
-// a channel, otherwise as a session_contacts entry.
+// a channel, otherwise as an ended entry in the row or a session_contacts
+// entry.
 func updateContactRefs(tx *bbolt.Tx, rows *rowSet, id string, eid []byte, seq uint64, prev, cur *header) error {
-	bc := tx.Bucket(bByContact)
 	prevInRow := false
 	if waits(prev) {
 		r, err := rows.get(prev.urn)
@@ -381,15 +389,34 @@ func updateContactRefs(tx *bbolt.Tx, rows *rowSet, id string, eid []byte, seq ui
 			r.waits = append(r.waits, waitEntry{channel: cur.channel, eid: eid, seq: seq})
 		}
 	}
-	prevIndexed := prev != nil && prev.urn != "" && !prevInRow
-	curIndexed := cur.urn != "" && !curInRow
-	if prevIndexed && !(curIndexed && cur.urn == prev.urn) {
-		if err := bc.Delete(contactKey(prev.urn, eid)); err != nil {
+	prevEnded := prev != nil && prev.urn != "" && !prevInRow
+	curEnded := cur.urn != "" && !curInRow
+	if prevEnded && !(curEnded && cur.urn == prev.urn) {
+		r, err := rows.get(prev.urn)
+		if err != nil {
 			return err
 		}
+		if !r.dropEnded(eid) {
+			if err := tx.Bucket(bByContact).Delete(contactKey(prev.urn, eid)); err != nil {
+				return err
+			}
+		}
 	}
-	if curIndexed && !(prevIndexed && cur.urn == prev.urn) {
-		return rows.st.put(bc, contactKey(cur.urn, eid), nil)
+	if curEnded && !(prevEnded && cur.urn == prev.urn) {
+		r, err := rows.get(cur.urn)
+		if err != nil {
+			return err
+		}
+		if len(r.ended) >= rowEndedMax {
+			bc := tx.Bucket(bByContact)
+			for _, e := range r.ended {
+				if err := rows.st.put(bc, contactKey(cur.urn, e), nil); err != nil {
+					return err
+				}
+			}
+			r.ended = r.ended[:0]
+		}
+		r.ended = append(r.ended, eid)
 	}
 	return nil
 }
@@ -518,17 +545,16 @@ func (b *Bolt) ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*fl
 		var src idSource
 		switch {
 		case f.Contact != "":
-			var waits []waitEntry
+			row := &contactRow{}
 			if v := tx.Bucket(bContacts).Get([]byte(f.Contact)); v != nil {
-				r, err := decodeRow(f.Contact, v)
-				if err != nil {
+				var err error
+				if row, err = decodeRow(f.Contact, v); err != nil {
 					return err
 				}
-				waits = r.waits
 			}
 			src = mergeSources(
 				rangeSource(tx.Bucket(bByContact), join(f.Contact, ""), p.After),
-				rowSource(waits, p.After))
+				rowSource(row, p.After))
 		case f.Status != "" && code != waitingCode:
 			src = rangeSource(tx.Bucket(bByStatus), []byte{code}, p.After)
 		default:

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -794,5 +797,178 @@ func TestDeleteSessionEndedEntry(t *testing.T) {
 	}
 	if p := stats(t, b).Pruned[flows.StatusCompleted]; p != 0 {
 		t.Fatalf("pruned count %d after a delete", p)
+	}
+}
+
+// contactEntries reads where a contact's sessions are listed: the row's
+// waiting and ended entries, and its session_contacts entries.
+func contactEntries(t *testing.T, b *Bolt, urn string) (waits, ended, indexed []string) {
+	t.Helper()
+	err := b.DB().View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bContacts).Get([]byte(urn)); v != nil {
+			r, err := decodeRow(urn, v)
+			if err != nil {
+				return err
+			}
+			for _, w := range r.waits {
+				id, _ := decodeID(w.eid)
+				waits = append(waits, id)
+			}
+			for _, e := range r.ended {
+				id, _ := decodeID(e)
+				ended = append(ended, id)
+			}
+		}
+		prefix := contactKey(urn, nil)
+		c := tx.Bucket(bByContact).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			id, err := decodeID(k[len(prefix):])
+			if err != nil {
+				return err
+			}
+			indexed = append(indexed, id)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return waits, ended, indexed
+}
+
+// listContact pages through ListSessions for a contact, three at a time.
+func listContact(t *testing.T, b *Bolt, urn string) []string {
+	t.Helper()
+	var ids []string
+	for cursor := ""; ; {
+		page, next, err := b.ListSessions(context.Background(), SessionFilter{Contact: urn}, Page{After: cursor, Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page {
+			ids = append(ids, s.ID)
+		}
+		if next == "" {
+			return ids
+		}
+		cursor = next
+	}
+}
+
+// TestContactEndedSessions checks that a contact's ended sessions are kept
+// in its row up to rowEndedMax, then moved to session_contacts together,
+// that each session is listed once wherever it is, and that deleting and
+// pruning find them in either place.
+func TestContactEndedSessions(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	const urn = "tel:+1"
+	n := 3*rowEndedMax + 2
+	var all []string
+	for i := range n {
+		id := fmt.Sprintf("e%02d", i)
+		s := session(id, flows.StatusWaiting, urn)
+		s.UpdatedAt = t0.Add(time.Duration(i) * time.Minute)
+		mustSave(t, b, &Turn{Session: s, Channel: "sms"})
+		all = append(all, id)
+		if got := listContact(t, b, urn); !slices.Equal(got, all) {
+			t.Fatalf("after %s started: listed %v, want %v", id, got, all)
+		}
+		s = session(id, flows.StatusCompleted, urn)
+		s.UpdatedAt = t0.Add(time.Duration(i)*time.Minute + time.Second)
+		mustSave(t, b, &Turn{Session: s, Channel: "sms"})
+		if got := listContact(t, b, urn); !slices.Equal(got, all) {
+			t.Fatalf("after %s ended: listed %v, want %v", id, got, all)
+		}
+		waits, ended, indexed := contactEntries(t, b, urn)
+		// The row lists the latest, 1 to rowEndedMax of them.
+		wantEnded := (i % rowEndedMax) + 1
+		if len(waits) != 0 || !slices.Equal(ended, all[i+1-wantEnded:i+1]) || !slices.Equal(indexed, all[:i+1-wantEnded]) {
+			t.Fatalf("after %s ended: row waits %v, row ended %v, session_contacts %v", id, waits, ended, indexed)
+		}
+	}
+	// A session that ends without waiting is listed in the row too; a
+	// contact whose URN the first one prefixes keeps its own list.
+	mustSave(t, b, &Turn{Session: session("f1", flows.StatusFailed, "tel:+10")})
+	mustSave(t, b, &Turn{Session: session("w1", flows.StatusWaiting, urn), Channel: "sms"})
+	all = append(all, "w1")
+	if got := listContact(t, b, urn); !slices.Equal(got, all) {
+		t.Fatalf("listed %v, want %v", got, all)
+	}
+	if got := listContact(t, b, "tel:+10"); !slices.Equal(got, []string{"f1"}) {
+		t.Fatalf("tel:+10 lists %v", got)
+	}
+	// Filters still apply to the row's entries.
+	if got, _, err := b.ListSessions(ctx, SessionFilter{Contact: urn, Status: flows.StatusWaiting}, Page{}); err != nil || len(got) != 1 || got[0].ID != "w1" {
+		t.Fatalf("waiting sessions of %s: %v, %v", urn, got, err)
+	}
+
+	// Delete one listed in the row and one in session_contacts.
+	_, ended, indexed := contactEntries(t, b, urn)
+	inRow, inIndex := ended[len(ended)-1], indexed[0]
+	for _, id := range []string{inRow, inIndex} {
+		if err := b.DeleteSession(ctx, id); err != nil {
+			t.Fatalf("DeleteSession(%s): %v", id, err)
+		}
+		all = slices.DeleteFunc(all, func(s string) bool { return s == id })
+	}
+	if got := listContact(t, b, urn); !slices.Equal(got, all) {
+		t.Fatalf("after deletes: listed %v, want %v", got, all)
+	}
+	_, ended2, indexed2 := contactEntries(t, b, urn)
+	if slices.Contains(ended2, inRow) || slices.Contains(indexed2, inIndex) || len(ended2) != len(ended)-1 || len(indexed2) != len(indexed)-1 {
+		t.Fatalf("after deletes: row ended %v (was %v), session_contacts %v (was %v)", ended2, ended, indexed2, indexed)
+	}
+
+	// Pruning takes every ended session, wherever it is listed; the row
+	// goes once it lists nothing (no contact was saved for tel:+10).
+	if _, err := b.PruneEnded(ctx, t0.Add(24*time.Hour), 1000); err != nil {
+		t.Fatal(err)
+	}
+	if got := listContact(t, b, urn); !slices.Equal(got, []string{"w1"}) {
+		t.Fatalf("after pruning: listed %v", got)
+	}
+	if waits, ended, indexed := contactEntries(t, b, urn); !slices.Equal(waits, []string{"w1"}) || len(ended) != 0 || len(indexed) != 0 {
+		t.Fatalf("after pruning: row waits %v, row ended %v, session_contacts %v", waits, ended, indexed)
+	}
+	_ = b.DB().View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bContacts).Get([]byte("tel:+10")); v != nil {
+			t.Errorf("row of tel:+10 kept after its only session was pruned: %x", v)
+		}
+		return nil
+	})
+}
+
+// TestContactRowCodec round-trips rows with and without ended entries and
+// refuses flags it does not know.
+func TestContactRowCodec(t *testing.T) {
+	eid := func(id string) []byte { return idKey(id) }
+	rows := []*contactRow{
+		{waits: []waitEntry{{channel: "sms", eid: eid("a"), seq: 7}}},
+		{ended: [][]byte{eid("b"), eid("01a24a4d-732c-75a5-b9ce-9664d783a229")}},
+		{hasContact: true, contact: encodeContact(&flows.Contact{URN: "tel:+1", Name: "Ada"}),
+			waits: []waitEntry{{channel: "sms", eid: eid("a"), seq: 7}}, ended: [][]byte{eid("b")}},
+	}
+	for i, r := range rows {
+		v := r.encode()
+		got, err := decodeRow("tel:+1", v)
+		if err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Fatalf("row %d: decoded %+v, want %+v", i, got, r)
+		}
+		if len(r.ended) == 0 && v[0]&rowHasEnded != 0 {
+			t.Fatalf("row %d: ended flag set without ended entries", i)
+		}
+	}
+	v := rows[1].encode()
+	v[0] |= 4
+	if _, err := decodeRow("tel:+1", v); err == nil {
+		t.Fatal("a row with an unknown flag decoded")
+	}
+	v = rows[1].encode()
+	if _, err := decodeRow("tel:+1", v[:len(v)-3]); err == nil {
+		t.Fatal("a truncated row decoded")
 	}
 }
