@@ -26,8 +26,12 @@ const (
 	// layoutV4 contact rows list no ended sessions; layout 5 reads them as
 	// they are, so a layout 4 file only has its version raised (older
 	// versions would misread a layout 5 row that lists some).
-	layoutV4      = 4
-	layoutCurrent = 5
+	layoutV4 = 4
+	// layoutV5 stored each session event under its own key, as plain JSON;
+	// layout 6 stores a turn's events together and reads both, so a layout
+	// 5 file only has its version raised.
+	layoutV5      = 5
+	layoutCurrent = 6
 )
 
 var keyLayout = []byte("layout")
@@ -100,7 +104,7 @@ func (b *Bolt) prepareLayout() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		if layout == 0 || layout == layoutV4 {
+		if layout == 0 || layout == layoutV4 || layout == layoutV5 {
 			return setLayout(tx, layoutCurrent)
 		}
 		return nil

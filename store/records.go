@@ -1,13 +1,111 @@
 package store
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/klauspost/compress/s2"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/internal/jsonstr"
 )
+
+// A turn's session events are stored together, in one value (layout 6)
+// keyed by the session's sequence and the complement of the sequence of the
+// last of them (eventKey), so a session's newest events come first:
+//
+//	[0] eventsS2
+//	uvarint number of events
+//	S2 block of the events, each uvarint length + JSON
+//
+// The events of a turn share most of their text (their time, widget and
+// field names), so together they compress to about half, and a turn adds
+// one key rather than one per event. Layouts 5 and before stored each event
+// as plain JSON under its own key; such a value, which starts with '{', is
+// read as a batch of one.
+const eventsS2 = 1
+
+// encodeEvents encodes a turn's events as one stored value.
+func encodeEvents(id string, evs []flows.Event) ([]byte, error) {
+	raw := make([]byte, 0, 128*len(evs))
+	var one []byte
+	for i := range evs {
+		e := &evs[i]
+		var ok bool
+		if one, ok = appendEvent(one[:0], e); !ok {
+			v, err := encodeJSON("session event of", id, e)
+			if err != nil {
+				return nil, err
+			}
+			one = append(one[:0], v...)
+		}
+		raw = binary.AppendUvarint(raw, uint64(len(one)))
+		raw = append(raw, one...)
+	}
+	out := make([]byte, 0, 1+binary.MaxVarintLen64+s2.MaxEncodedLen(len(raw)))
+	out = append(out, eventsS2)
+	out = binary.AppendUvarint(out, uint64(len(evs)))
+	block := s2.Encode(out[len(out):cap(out)], raw)
+	return out[:len(out)+len(block)], nil
+}
+
+// eventCount is the number of events a stored value holds.
+func eventCount(v []byte) (int, error) {
+	if len(v) > 0 && v[0] == '{' {
+		return 1, nil
+	}
+	if len(v) < 2 || v[0] != eventsS2 {
+		return 0, errCorruptEvents
+	}
+	n, w := binary.Uvarint(v[1:])
+	if w <= 0 || n == 0 || n > maxSessionBytes {
+		return 0, errCorruptEvents
+	}
+	return int(n), nil
+}
+
+var errCorruptEvents = fmt.Errorf("corrupt stored events")
+
+// decodeEvents returns the JSON of each event a stored value holds, oldest
+// first.
+func decodeEvents(v []byte) ([][]byte, error) {
+	n, err := eventCount(v)
+	if err != nil {
+		return nil, err
+	}
+	if v[0] == '{' {
+		return [][]byte{v}, nil
+	}
+	_, w := binary.Uvarint(v[1:])
+	block := v[1+w:]
+	size, err := s2.DecodedLen(block)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errCorruptEvents, err)
+	}
+	if size > maxSessionBytes {
+		return nil, fmt.Errorf("%w: %d bytes, more than a session may have (%d)", errCorruptEvents, size, maxSessionBytes)
+	}
+	raw, err := s2.Decode(nil, block)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errCorruptEvents, err)
+	}
+	out := make([][]byte, 0, n)
+	for range n {
+		l, w := binary.Uvarint(raw)
+		if w <= 0 || l > uint64(len(raw)-w) {
+			return nil, errCorruptEvents
+		}
+		out = append(out, raw[w:w+int(l)])
+		raw = raw[w+int(l):]
+	}
+	if len(raw) != 0 {
+		return nil, errCorruptEvents
+	}
+	return out, nil
+}
 
 // The session events of every turn are encoded here by hand, byte for byte
 // as jsonv1.Marshal (encoding/json's behaviour on the v2 engine) encodes

@@ -27,7 +27,8 @@ type preparedTurn struct {
 	encoded    []byte // rec encoded, when its channel was known before the tx
 	timers     timerPlan
 	channel    string
-	events     [][]byte
+	events     []byte // the turn's events, encoded together (encodeEvents)
+	eventCount int
 	outbox     [][]byte
 	contact    []byte // encoded contact, nil when the turn stores none
 	contactURN string
@@ -75,12 +76,11 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 		rec.channel = p.channel
 		p.encoded = encodeRecord(&rec)
 	}
-	for i := range t.Events {
-		v, err := encodeEvent(s.ID, &t.Events[i])
-		if err != nil {
+	if len(t.Events) > 0 {
+		if p.events, err = encodeEvents(s.ID, t.Events); err != nil {
 			return nil, err
 		}
-		p.events = append(p.events, v)
+		p.eventCount = len(t.Events)
 	}
 	now := b.now().UTC()
 	for i := range t.Outbox {
@@ -253,15 +253,12 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 		return err
 	}
 
-	if len(p.events) > 0 {
-		ev := lastEventSeq(st.cursor(records), seq)
-		for _, v := range p.events {
-			ev++
-			if err := st.put(records, appendEventKey(st.scratch(16), seq, ev), v); err != nil {
-				return err
-			}
+	if p.eventCount > 0 {
+		last := lastEventSeq(st.cursor(records), seq) + uint64(p.eventCount)
+		if err := st.put(records, appendEventKey(st.scratch(16), seq, last), p.events); err != nil {
+			return err
 		}
-		if err := st.add(tx, statEvents, int64(len(p.events))); err != nil {
+		if err := st.add(tx, statEvents, int64(p.eventCount)); err != nil {
 			return err
 		}
 	}
@@ -720,17 +717,26 @@ func deleteSession(tx *bbolt.Tx, st *statBatch, id string, eid []byte, seq uint6
 	}
 	records := tx.Bucket(bRecords)
 	var keys [][]byte
+	events := 0
 	c := records.Cursor()
 	prefix := recordKey(seq)
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		keys = append(keys, bytes.Clone(k))
+		if len(k) == len(prefix) {
+			continue // the record
+		}
+		n, err := eventCount(v)
+		if err != nil {
+			return fmt.Errorf("session %q: %w", id, err)
+		}
+		events += n
 	}
 	for _, k := range keys {
 		if err := records.Delete(k); err != nil {
 			return err
 		}
 	}
-	if err := st.add(tx, statEvents, -int64(len(keys)-1)); err != nil {
+	if err := st.add(tx, statEvents, -int64(events)); err != nil {
 		return err
 	}
 	return tx.Bucket(bIDs).Delete(eid)
@@ -896,8 +902,9 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 		if v == nil {
 			return fmt.Errorf("session %q: %w", id, ErrNotFound)
 		}
-		// Events are stored newest first: walk backwards from the first one
-		// above after.
+		// Events are stored newest first, each key naming the last event
+		// of its turn: the turn holding event after+1 is the key for it or
+		// the one before. Walk backwards from there.
 		c := tx.Bucket(bRecords).Cursor()
 		start := eventKey(seq, after+1)
 		k, v := c.Seek(start)
@@ -908,12 +915,25 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 			k, v = c.Prev()
 		}
 		for ; len(k) == 16 && binary.BigEndian.Uint64(k) == seq && len(out) < limit; k, v = c.Prev() {
-			ev := ^binary.BigEndian.Uint64(k[8:])
-			var e flows.Event
-			if err := jsonUnmarshal(v, &e); err != nil {
-				return fmt.Errorf("session %q event %d: decode: %w", id, ev, err)
+			last := ^binary.BigEndian.Uint64(k[8:])
+			evs, err := decodeEvents(v)
+			if err != nil {
+				return fmt.Errorf("session %q events up to %d: %w", id, last, err)
 			}
-			out = append(out, EventRecord{Seq: ev, Event: e})
+			ev := last - uint64(len(evs))
+			for _, js := range evs {
+				if ev++; ev <= after {
+					continue
+				}
+				if len(out) == limit {
+					break
+				}
+				var e flows.Event
+				if err := jsonUnmarshal(js, &e); err != nil {
+					return fmt.Errorf("session %q event %d: decode: %w", id, ev, err)
+				}
+				out = append(out, EventRecord{Seq: ev, Event: e})
+			}
 		}
 		return nil
 	})

@@ -3,12 +3,14 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -970,5 +972,115 @@ func TestContactRowCodec(t *testing.T) {
 	v = rows[1].encode()
 	if _, err := decodeRow("tel:+1", v[:len(v)-3]); err == nil {
 		t.Fatal("a truncated row decoded")
+	}
+}
+
+// TestEventsStoredPerTurn checks that a turn's events take one value, that
+// values of one event as layout 5 stored them are read and deleted along
+// with them, and that corrupt values are reported.
+func TestEventsStoredPerTurn(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	msg := func(text string) flows.Event {
+		return flows.Event{Type: flows.EventMessageOut, Text: text, Time: t0, Widget: "w"}
+	}
+	// Three events as layout 5 stored them, then two turns.
+	mustSave(t, b, &Turn{Session: session("s", flows.StatusActive, "tel:+1")})
+	var seq uint64
+	err := b.DB().Update(func(tx *bbolt.Tx) error {
+		var err error
+		if seq, _, err = lookup(tx, nil, "s", idKey("s")); err != nil {
+			return err
+		}
+		for ev := uint64(1); ev <= 3; ev++ {
+			e := msg(fmt.Sprintf("old%d", ev))
+			v, err := encodeEvent("s", &e)
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bRecords).Put(eventKey(seq, ev), v); err != nil {
+				return err
+			}
+		}
+		return addStat(tx, statEvents, 3)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSave(t, b, &Turn{Session: session("s", flows.StatusActive, "tel:+1"), Events: []flows.Event{msg("a"), msg("b")}})
+	mustSave(t, b, &Turn{Session: session("s", flows.StatusActive, "tel:+1"), Events: []flows.Event{msg("c"), msg("d"), msg("e")}})
+	want := []string{"old1", "old2", "old3", "a", "b", "c", "d", "e"}
+
+	var keys int
+	_ = b.DB().View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bRecords).Cursor()
+		prefix := recordKey(seq)
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(k) == 16 && ^binary.BigEndian.Uint64(k[8:]) > 3 {
+				keys++
+				if v[0] != eventsS2 {
+					t.Errorf("a turn's events stored as %q", v)
+				}
+			}
+		}
+		return nil
+	})
+	if keys != 2 {
+		t.Fatalf("two turns' events under %d keys", keys)
+	}
+	// Every starting point and page size gives the same sequence.
+	for after := range len(want) + 1 {
+		for _, limit := range []int{1, 2, 4, 100} {
+			var got []string
+			for a := uint64(after); ; {
+				recs, err := b.SessionEvents(ctx, "s", a, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(recs) > limit {
+					t.Fatalf("after %d: %d events, limit %d", a, len(recs), limit)
+				}
+				if len(recs) == 0 {
+					break
+				}
+				for _, r := range recs {
+					if r.Seq != a+1 {
+						t.Fatalf("after %d: event %d", a, r.Seq)
+					}
+					a = r.Seq
+					got = append(got, r.Event.Text)
+				}
+			}
+			if !slices.Equal(got, want[after:]) {
+				t.Fatalf("after %d, limit %d: %v, want %v", after, limit, got, want[after:])
+			}
+		}
+	}
+	if n := stats(t, b).Events; n != 8 {
+		t.Fatalf("Stats.Events = %d, want 8", n)
+	}
+	if err := b.DeleteSession(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	if n := stats(t, b).Events; n != 0 {
+		t.Fatalf("Stats.Events after DeleteSession = %d, want 0", n)
+	}
+
+	// A corrupt value is an error naming the session, not a wrong answer.
+	mustSave(t, b, &Turn{Session: session("c", flows.StatusActive, "tel:+2"), Events: []flows.Event{msg("x"), msg("y")}})
+	_ = b.DB().Update(func(tx *bbolt.Tx) error {
+		seq, _, _ := lookup(tx, nil, "c", idKey("c"))
+		k := eventKey(seq, 2)
+		v := bytes.Clone(tx.Bucket(bRecords).Get(k))
+		v[len(v)-1] ^= 0xff
+		return tx.Bucket(bRecords).Put(k, v)
+	})
+	if _, err := b.SessionEvents(ctx, "c", 0, 10); err == nil || !strings.Contains(err.Error(), `session "c"`) {
+		t.Fatalf("SessionEvents on a corrupt value: %v", err)
+	}
+	for _, v := range [][]byte{nil, {eventsS2}, {eventsS2, 0}, {7, 1, 0}, {eventsS2, 2, 0x00}} {
+		if _, err := decodeEvents(v); err == nil {
+			t.Errorf("decodeEvents(%x) accepted", v)
+		}
 	}
 }
