@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -17,21 +18,30 @@ import (
 // keyed by the session's sequence and the complement of the sequence of the
 // last of them (eventKey), so a session's newest events come first:
 //
-//	[0] eventsS2
+//	[0] eventsS2, or eventsRaw when compression would not make it smaller
+//	    (or the events are too large for the reader's bound)
 //	uvarint number of events
-//	S2 block of the events, each uvarint length + JSON
+//	the events, each uvarint length + JSON: an S2 block of them, or as is
 //
 // The events of a turn share most of their text (their time, widget and
 // field names), so together they compress to about half, and a turn adds
 // one key rather than one per event. Layouts 5 and before stored each event
 // as plain JSON under its own key; such a value, which starts with '{', is
 // read as a batch of one.
-const eventsS2 = 1
+const (
+	eventsS2  = 1
+	eventsRaw = 2
+)
+
+// eventBufs are encodeEvents' scratch buffers: the events before
+// compression, and one event.
+var eventBufs = sync.Pool{New: func() any { return new([2][]byte) }}
 
 // encodeEvents encodes a turn's events as one stored value.
 func encodeEvents(id string, evs []flows.Event) ([]byte, error) {
-	raw := make([]byte, 0, 128*len(evs))
-	var one []byte
+	bufs := eventBufs.Get().(*[2][]byte)
+	defer eventBufs.Put(bufs)
+	raw, one := bufs[0][:0], bufs[1][:0]
 	for i := range evs {
 		e := &evs[i]
 		var ok bool
@@ -45,11 +55,22 @@ func encodeEvents(id string, evs []flows.Event) ([]byte, error) {
 		raw = binary.AppendUvarint(raw, uint64(len(one)))
 		raw = append(raw, one...)
 	}
-	out := make([]byte, 0, 1+binary.MaxVarintLen64+s2.MaxEncodedLen(len(raw)))
-	out = append(out, eventsS2)
-	out = binary.AppendUvarint(out, uint64(len(evs)))
-	block := s2.Encode(out[len(out):cap(out)], raw)
-	return out[:len(out)+len(block)], nil
+	bufs[0], bufs[1] = raw, one
+	var head [1 + binary.MaxVarintLen64]byte
+	head[0] = eventsRaw
+	h := binary.PutUvarint(head[1:], uint64(len(evs))) + 1
+	body := raw
+	if len(raw) <= maxSessionBytes {
+		// Compressed into the stack when it fits, else a buffer of its own.
+		var scratch [2048]byte
+		if z := s2.Encode(scratch[:0:min(cap(scratch), s2.MaxEncodedLen(len(raw)))], raw); len(z) < len(raw) {
+			head[0], body = eventsS2, z
+		}
+	}
+	out := make([]byte, h+len(body))
+	copy(out, head[:h])
+	copy(out[h:], body)
+	return out, nil
 }
 
 // eventCount is the number of events a stored value holds.
@@ -57,7 +78,7 @@ func eventCount(v []byte) (int, error) {
 	if len(v) > 0 && v[0] == '{' {
 		return 1, nil
 	}
-	if len(v) < 2 || v[0] != eventsS2 {
+	if len(v) < 2 || (v[0] != eventsS2 && v[0] != eventsRaw) {
 		return 0, errCorruptEvents
 	}
 	n, w := binary.Uvarint(v[1:])
@@ -80,17 +101,18 @@ func decodeEvents(v []byte) ([][]byte, error) {
 		return [][]byte{v}, nil
 	}
 	_, w := binary.Uvarint(v[1:])
-	block := v[1+w:]
-	size, err := s2.DecodedLen(block)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errCorruptEvents, err)
-	}
-	if size > maxSessionBytes {
-		return nil, fmt.Errorf("%w: %d bytes, more than a session may have (%d)", errCorruptEvents, size, maxSessionBytes)
-	}
-	raw, err := s2.Decode(nil, block)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errCorruptEvents, err)
+	raw := v[1+w:]
+	if v[0] == eventsS2 {
+		size, err := s2.DecodedLen(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errCorruptEvents, err)
+		}
+		if size > maxSessionBytes {
+			return nil, fmt.Errorf("%w: %d bytes, more than a session may have (%d)", errCorruptEvents, size, maxSessionBytes)
+		}
+		if raw, err = s2.Decode(nil, raw); err != nil {
+			return nil, fmt.Errorf("%w: %w", errCorruptEvents, err)
+		}
 	}
 	out := make([][]byte, 0, n)
 	for range n {

@@ -1066,6 +1066,24 @@ func TestEventsStoredPerTurn(t *testing.T) {
 		t.Fatalf("Stats.Events after DeleteSession = %d, want 0", n)
 	}
 
+	// Events that do not compress are stored as they are.
+	noise := make([]byte, 96)
+	for i := range noise {
+		noise[i] = byte(i*7919 + i*i*31)
+	}
+	text := fmt.Sprintf("%x", noise)
+	mustSave(t, b, &Turn{Session: session("r", flows.StatusActive, "tel:+3"), Events: []flows.Event{{Type: "x", Text: text}}})
+	_ = b.DB().View(func(tx *bbolt.Tx) error {
+		seq, _, _ := lookup(tx, nil, "r", idKey("r"))
+		if v := tx.Bucket(bRecords).Get(eventKey(seq, 1)); v == nil || v[0] != eventsRaw {
+			t.Errorf("an incompressible event stored as %q", v)
+		}
+		return nil
+	})
+	if recs, err := b.SessionEvents(ctx, "r", 0, 10); err != nil || len(recs) != 1 || recs[0].Event.Text != text {
+		t.Fatalf("incompressible event read back as %+v, %v", recs, err)
+	}
+
 	// A corrupt value is an error naming the session, not a wrong answer.
 	mustSave(t, b, &Turn{Session: session("c", flows.StatusActive, "tel:+2"), Events: []flows.Event{msg("x"), msg("y")}})
 	_ = b.DB().Update(func(tx *bbolt.Tx) error {
