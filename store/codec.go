@@ -352,7 +352,7 @@ type contactRow struct {
 	waits      []waitEntry
 	// ended lists the contact's sessions that do not wait on a channel
 	// (ended ones, mostly) and have no session_contacts entry yet, in the
-	// order they were saved so (see rowEndedMax).
+	// order they stopped waiting (see rowEndedMax).
 	ended [][]byte
 }
 

@@ -43,14 +43,9 @@ func encodeEvents(id string, evs []flows.Event) ([]byte, error) {
 	defer eventBufs.Put(bufs)
 	raw, one := bufs[0][:0], bufs[1][:0]
 	for i := range evs {
-		e := &evs[i]
-		var ok bool
-		if one, ok = appendEvent(one[:0], e); !ok {
-			v, err := encodeJSON("session event of", id, e)
-			if err != nil {
-				return nil, err
-			}
-			one = append(one[:0], v...)
+		var err error
+		if one, err = appendEventJSON(one[:0], id, &evs[i]); err != nil {
+			return nil, err
 		}
 		raw = binary.AppendUvarint(raw, uint64(len(one)))
 		raw = append(raw, one...)
@@ -141,10 +136,20 @@ func decodeEvents(v []byte) ([][]byte, error) {
 
 // encodeEvent encodes a session event.
 func encodeEvent(id string, e *flows.Event) ([]byte, error) {
-	if b, ok := appendEvent(make([]byte, 0, eventSize(e)), e); ok {
-		return b, nil
+	return appendEventJSON(make([]byte, 0, eventSize(e)), id, e)
+}
+
+// appendEventJSON appends e's JSON to b: by hand, or through the library
+// when the hand-written encoder cannot reproduce it.
+func appendEventJSON(b []byte, id string, e *flows.Event) ([]byte, error) {
+	if out, ok := appendEvent(b, e); ok {
+		return out, nil
 	}
-	return encodeJSON("session event of", id, e)
+	v, err := encodeJSON("session event of", id, e)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, v...), nil
 }
 
 // eventSize is a guess at an event's encoded length, enough for most.

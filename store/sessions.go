@@ -28,7 +28,7 @@ type preparedTurn struct {
 	timers     timerPlan
 	channel    string
 	events     []byte // the turn's events, encoded together (encodeEvents)
-	eventCount int
+	eventN     int    // how many
 	outbox     [][]byte
 	contact    []byte // encoded contact, nil when the turn stores none
 	contactURN string
@@ -80,7 +80,7 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 		if p.events, err = encodeEvents(s.ID, t.Events); err != nil {
 			return nil, err
 		}
-		p.eventCount = len(t.Events)
+		p.eventN = len(t.Events)
 	}
 	now := b.now().UTC()
 	for i := range t.Outbox {
@@ -253,12 +253,12 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 		return err
 	}
 
-	if p.eventCount > 0 {
-		last := lastEventSeq(st.cursor(records), seq) + uint64(p.eventCount)
+	if p.eventN > 0 {
+		last := lastEventSeq(st.cursor(records), seq) + uint64(p.eventN)
 		if err := st.put(records, appendEventKey(st.scratch(16), seq, last), p.events); err != nil {
 			return err
 		}
-		if err := st.add(tx, statEvents, int64(p.eventCount)); err != nil {
+		if err := st.add(tx, statEvents, int64(p.eventN)); err != nil {
 			return err
 		}
 	}
