@@ -257,34 +257,13 @@ func appendTrace(b []byte, t *flows.HTTPTrace) ([]byte, bool) {
 }
 
 func appendOptString(b []byte, name, s string) []byte {
-	if s == "" {
-		return b
-	}
-	b = append(b, name...)
-	return appendJSONString(b, s)
+	return jsonstr.AppendOptString(b, name, s, jsonstr.V1)
 }
 
-func appendOptInt(b []byte, name string, v int64) []byte {
-	if v == 0 {
-		return b
-	}
-	b = append(b, name...)
-	return strconv.AppendInt(b, v, 10)
-}
+func appendOptInt(b []byte, name string, v int64) []byte { return jsonstr.AppendOptInt(b, name, v) }
 
 func appendOptStrings(b []byte, name string, ss []string) []byte {
-	if len(ss) == 0 {
-		return b
-	}
-	b = append(b, name...)
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, s)
-	}
-	return append(b, ']')
+	return jsonstr.AppendOptStrings(b, name, ss, jsonstr.V1)
 }
 
 // appendRaw appends raw JSON that the library would copy as it is: valid,
@@ -333,27 +312,16 @@ func appendRaw(b []byte, raw json.RawMessage) ([]byte, bool) {
 // maxRawDepth is well under the nesting limit of either JSON library.
 const maxRawDepth = 1000
 
-// jsonTimeOK reports whether time.Time.MarshalJSON accepts t: a year in
-// 0-9999 and a zone offset under 24 hours.
-func jsonTimeOK(t time.Time) bool {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return false
-	}
-	_, off := t.Zone()
-	return off > -24*3600 && off < 24*3600
-}
+// jsonTimeOK reports whether time.Time.MarshalJSON accepts t.
+func jsonTimeOK(t time.Time) bool { return jsonstr.TimeOK(t) }
 
 // appendJSONTime appends t as time.Time.MarshalJSON does; t must pass jsonTimeOK.
-func appendJSONTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
+func appendJSONTime(b []byte, t time.Time) []byte { return jsonstr.AppendTime(b, t) }
 
 // appendJSONString appends s quoted as jsonv1.Marshal does: <, > and &
 // escaped for HTML, U+2028 and U+2029 escaped, each byte of invalid UTF-8
 // replaced by U+FFFD (the character itself, where encoding/json writes the
 // escape \ufffd).
 func appendJSONString(dst []byte, s string) []byte {
-	return jsonstr.Append(dst, s, jsonstr.HTML|jsonstr.RawReplacement)
+	return jsonstr.Append(dst, s, jsonstr.V1)
 }

@@ -11,41 +11,8 @@ import (
 	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/internal/jsontest"
 )
-
-// oddStrings are strings whose encoding takes more than copying bytes.
-var oddStrings = []string{
-	"", "a", "kisumu", "What are your symptoms?", `quote " and backslash \`,
-	"<b>bold</b> & co", "tab\tnew\nline\rcr", "\b\f\x00\x01\x1f\x7f", "é ü ß 日本語 😀",
-	"\u2028\u2029", "a\u2028b\u2029c", "\xff\xfe", "ok\xc3(", "\xe2\x80", "\xed\xa0\x80",
-	"\ufffd", "\uffff", "+254700000001", "https://example.com/a?b=1&c=<2>",
-	strings.Repeat("x", 300), "</script>", "\\u0041", "null",
-}
-
-// oddRaws are raw JSON values for Data fields, valid or not, some that the
-// library reformats.
-var oddRaws = []string{
-	"", "null", "true", "1", "-0", "1.0e+00", `"s"`, `{"a":1}`, `{"a": 1}`, ` 1 `, "[1,2 ]",
-	`{"b":1,"a":2,"a":3}`, `"a<b"`, `"a&b"`, `"\u0041\/"`, "\"\u2028\"", "\"\xff\"", "x", "\"\t\"",
-	`{"session":"0b9a5a6e-55b7-4f57-8a36-1c6d4fd3b8f1"}`, `[{"x":[{"y":null}]}]`, `{"text":"é 😀"}`,
-	`{`, `{"a":}`, `"\ud800"`, `"\u12"`, `01`, `{"a":1}{}`, "\"\xe2\x80\xa8\"", `"a\"b"`,
-	strings.Repeat("[", 1001) + strings.Repeat("]", 1001), strings.Repeat("[", 999) + strings.Repeat("]", 999),
-}
-
-var oddTimes = []time.Time{
-	{},
-	time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
-	time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC),
-	time.Date(2026, 3, 1, 12, 0, 0, 120000000, time.FixedZone("EAT", 3*3600)),
-	time.Date(1999, 12, 31, 23, 59, 59, 1, time.FixedZone("odd", -(3*3600+30*60+17))),
-	time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
-	time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
-	time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
-	time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
-	time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("day", 24*3600)),
-	time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("almost", 24*3600-1)),
-	time.Now(), // with a monotonic reading
-}
 
 // engineEvents are events as the engine emits them, one or more per type.
 func engineEvents() []flows.Event {
@@ -90,7 +57,7 @@ func randomEvent(r *rand.Rand) flows.Event {
 			}
 			return string(b)
 		}
-		return oddStrings[r.IntN(len(oddStrings))]
+		return jsontest.OddStrings[r.IntN(len(jsontest.OddStrings))]
 	}
 	strs := func() []string {
 		switch r.IntN(4) {
@@ -101,7 +68,7 @@ func randomEvent(r *rand.Rand) flows.Event {
 		}
 		s := make([]string, 1+r.IntN(3))
 		for i := range s {
-			s[i] = oddStrings[r.IntN(len(oddStrings))]
+			s[i] = jsontest.OddStrings[r.IntN(len(jsontest.OddStrings))]
 		}
 		return s
 	}
@@ -128,7 +95,7 @@ func randomEvent(r *rand.Rand) flows.Event {
 		return t
 	}
 	e := flows.Event{
-		Type: str(), Time: oddTimes[r.IntN(len(oddTimes))], Widget: str(), Flow: str(), Text: str(),
+		Type: str(), Time: jsontest.OddTimes[r.IntN(len(jsontest.OddTimes))], Widget: str(), Flow: str(), Text: str(),
 		QuickReplies: strs(), Attachments: strs(), URL: str(), NumDigits: num(), FinishKey: str(),
 		Timeout: num(), WaitKind: str(), Voice: str(), Language: str(), Name: str(), Value: str(),
 		Category: str(), Input: str(), Scope: str(), Exit: str(), Method: str(), Status: num(),
@@ -136,7 +103,7 @@ func randomEvent(r *rand.Rand) flows.Event {
 		SessionStatus: flows.Status(str()), Message: str(),
 	}
 	if r.IntN(3) == 0 {
-		e.Data = json.RawMessage(oddRaws[r.IntN(len(oddRaws))])
+		e.Data = json.RawMessage(jsontest.OddRaws[r.IntN(len(jsontest.OddRaws))])
 	}
 	for range r.IntN(3) {
 		e.Calls = append(e.Calls, flows.WebhookCall{Attempt: num(), Request: trace(), Response: trace(), ElapsedMS: int64(num()), Error: str()})
@@ -167,13 +134,13 @@ func TestEventRecordBytes(t *testing.T) {
 	if !checkEvent(t, &e) {
 		t.Error("zero event not encoded by hand")
 	}
-	for _, s := range oddStrings {
-		for _, tm := range oddTimes {
+	for _, s := range jsontest.OddStrings {
+		for _, tm := range jsontest.OddTimes {
 			checkEvent(t, &flows.Event{Type: s, Time: tm, Text: s, QuickReplies: []string{s, s},
 				Request: &flows.HTTPTrace{Headers: map[string]string{s: s, "A": s}}})
 		}
 	}
-	for _, raw := range oddRaws {
+	for _, raw := range jsontest.OddRaws {
 		checkEvent(t, &flows.Event{Type: "x", Data: json.RawMessage(raw)})
 	}
 	r := rand.New(rand.NewPCG(7, 11))

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/internal/jsontest"
 )
 
 // checkSessionJSON compares the JSON the store writes for s with the
@@ -26,116 +26,6 @@ func checkSessionJSON(t testing.TB, s *flows.Session) bool {
 	return hand
 }
 
-// fill sets every field reachable from v (structs, pointers, slices, maps,
-// strings, numbers, times, raw JSON) to a random value: each field set,
-// unset or odd, as r picks when full is false; every field set to a plain
-// value when full is true, so that a field the hand-written encoder does
-// not write shows as a difference from the library.
-func fill(r *rand.Rand, v reflect.Value, full bool, depth int) {
-	pick := func(n int) int {
-		if full {
-			return 1
-		}
-		return r.IntN(n)
-	}
-	switch v.Type() {
-	case reflect.TypeFor[time.Time]():
-		if full {
-			v.Set(reflect.ValueOf(time.Date(2026, 3, 1, 12, 0, 0, 5000, time.UTC)))
-		} else {
-			v.Set(reflect.ValueOf(oddTimes[r.IntN(len(oddTimes))]))
-		}
-		return
-	case reflect.TypeFor[json.RawMessage]():
-		switch pick(3) {
-		case 0:
-		case 1:
-			if full {
-				v.SetBytes([]byte(`{"a":[1,"b"]}`))
-			} else {
-				v.SetBytes([]byte(oddRaws[r.IntN(len(oddRaws))]))
-			}
-		default:
-			v.SetBytes([]byte{})
-		}
-		return
-	}
-	switch v.Kind() {
-	case reflect.String:
-		switch {
-		case full:
-			v.SetString("v" + v.Type().Name())
-		case r.IntN(2) == 0:
-		case r.IntN(4) == 0:
-			b := make([]byte, r.IntN(12))
-			for i := range b {
-				b[i] = byte(r.UintN(256))
-			}
-			v.SetString(string(b))
-		default:
-			v.SetString(oddStrings[r.IntN(len(oddStrings))])
-		}
-	case reflect.Int, reflect.Int64:
-		switch pick(4) {
-		case 0:
-			v.SetInt(-int64(r.IntN(1 << 20)))
-		case 1:
-			v.SetInt(int64(1 + r.IntN(1<<30)))
-		}
-	case reflect.Bool:
-		v.SetBool(pick(2) == 1)
-	case reflect.Pointer:
-		if depth > 4 || pick(3) == 0 {
-			return
-		}
-		p := reflect.New(v.Type().Elem())
-		fill(r, p.Elem(), full, depth+1)
-		v.Set(p)
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fill(r, v.Field(i), full, depth+1)
-			}
-		}
-	case reflect.Slice:
-		n := 0
-		switch pick(4) {
-		case 0:
-			return // nil
-		case 1:
-			n = 1 + r.IntN(3)
-		}
-		sl := reflect.MakeSlice(v.Type(), n, n)
-		for i := range n {
-			fill(r, sl.Index(i), full, depth+1)
-		}
-		v.Set(sl)
-	case reflect.Map:
-		if pick(4) == 0 {
-			return // nil
-		}
-		m := reflect.MakeMapWithSize(v.Type(), 3)
-		n := r.IntN(4)
-		if full {
-			n = 2
-		}
-		for i := range n {
-			k := reflect.New(v.Type().Key()).Elem()
-			if full {
-				k.SetString(string(rune('b' - i)))
-			} else {
-				fill(r, k, false, depth+1)
-			}
-			e := reflect.New(v.Type().Elem()).Elem()
-			fill(r, e, full, depth+1)
-			m.SetMapIndex(k, e)
-		}
-		v.Set(m)
-	default:
-		panic("fill: no value for " + v.Type().String())
-	}
-}
-
 func TestSessionJSONBytes(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
 	for _, s := range []*flows.Session{SampleSession(3, at), benchTurn(1, 2, at).Session, {}} {
@@ -147,7 +37,7 @@ func TestSessionJSONBytes(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
 	for range 50 {
 		var s flows.Session
-		fill(r, reflect.ValueOf(&s).Elem(), true, 0)
+		jsontest.Fill(r, reflect.ValueOf(&s).Elem(), true, 0)
 		if !checkSessionJSON(t, &s) {
 			t.Fatalf("a session with every field set was left to the library: %#v", s)
 		}
@@ -157,7 +47,7 @@ func TestSessionJSONBytes(t *testing.T) {
 	const n = 20_000
 	for range n {
 		var s flows.Session
-		fill(r, reflect.ValueOf(&s).Elem(), false, 0)
+		jsontest.Fill(r, reflect.ValueOf(&s).Elem(), false, 0)
 		if checkSessionJSON(t, &s) {
 			hand++
 		}
