@@ -118,8 +118,7 @@ func (s *Server) appendBatchItem(c *fiber.Ctx, out []byte, i int, it *batchItem)
 		if it.reply.encoded != nil {
 			return append(out, it.reply.encoded...), nil
 		}
-		b, err := jsonv1.Marshal(it.reply)
-		return append(out, b...), err
+		return appendReplyJSON(out, it.reply)
 	}
 	ae := toAPIError(it.err)
 	if ae.Status >= 500 {

@@ -113,10 +113,14 @@ func (s *Server) channelMessage(c *fiber.Ctx) error {
 // sendReply answers with a turn's reply, as c.JSON would, reusing the JSON
 // the turn stored for retries of its message when there is one.
 func sendReply(c *fiber.Ctx, r *TurnReply) error {
-	if r.encoded == nil {
-		return c.JSON(r)
+	b := r.encoded
+	if b == nil {
+		var err error
+		if b, err = encodeReply(r); err != nil {
+			return err
+		}
 	}
-	c.Response().SetBodyRaw(r.encoded)
+	c.Response().SetBodyRaw(b)
 	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
 	return nil
 }

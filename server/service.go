@@ -353,7 +353,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	}
 	if c.messageID != "" {
 		// The stored answer to a repeated message id.
-		b, err := jsonv1.Marshal(reply)
+		b, err := encodeReply(reply)
 		if err != nil {
 			return nil, err
 		}
