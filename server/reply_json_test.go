@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"math/rand/v2"
-	"reflect"
 	"testing"
 	"time"
 
@@ -49,26 +48,8 @@ func TestReplyJSONBytes(t *testing.T) {
 			t.Errorf("reply %#v left to the library", r)
 		}
 	}
-	r := rand.New(rand.NewPCG(11, 12))
-	for range 50 {
-		var rep TurnReply
-		jsontest.Fill(r, reflect.ValueOf(&rep).Elem(), true, 0)
-		if !checkReplyJSON(t, &rep) {
-			t.Fatalf("a reply with every field set was left to the library: %#v", rep)
-		}
-	}
-	hand := 0
-	const n = 20_000
-	for range n {
-		var rep TurnReply
-		jsontest.Fill(r, reflect.ValueOf(&rep).Elem(), false, 0)
-		if checkReplyJSON(t, &rep) {
-			hand++
-		}
-	}
-	if hand < n/2 {
-		t.Errorf("only %d of %d random replies written by hand", hand, n)
-	}
+	check := func(rep *TurnReply) bool { return checkReplyJSON(t, rep) }
+	jsontest.CheckEncoder(t, rand.New(rand.NewPCG(11, 12)), 20_000, 10_000, check)
 }
 
 // FuzzReplyJSON holds the hand-written reply encoder to the library's bytes

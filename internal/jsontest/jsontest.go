@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -152,5 +153,33 @@ func Fill(r *rand.Rand, v reflect.Value, full bool, depth int) {
 		v.Set(m)
 	default:
 		panic("jsontest.Fill: no value for " + v.Type().String())
+	}
+}
+
+// CheckEncoder drives a test of a hand-written encoder for values of T:
+// 50 values with every field set, each of which it must write by hand, then
+// n values of random and odd contents, of which at least minHand it must.
+// check compares one value's bytes with the library's (failing the test
+// itself) and reports whether the hand-written encoder wrote it.
+func CheckEncoder[T any](t *testing.T, r *rand.Rand, n, minHand int, check func(*T) bool) {
+	t.Helper()
+	for range 50 {
+		var v T
+		Fill(r, reflect.ValueOf(&v).Elem(), true, 0)
+		if !check(&v) {
+			t.Fatalf("a value with every field set was left to the library: %#v", v)
+		}
+	}
+	hand := 0
+	for range n {
+		var v T
+		Fill(r, reflect.ValueOf(&v).Elem(), false, 0)
+		if check(&v) {
+			hand++
+		}
+	}
+	t.Logf("%d of %d random values written by hand", hand, n)
+	if hand < minHand {
+		t.Errorf("only %d of %d random values written by hand", hand, n)
 	}
 }
