@@ -24,7 +24,7 @@ import (
 
 // encodeDelivery appends d, payload left out, to dst.
 func encodeDelivery(dst []byte, d *Delivery) ([]byte, error) {
-	if !jsonTimeOK(d.EventTime) || !jsonTimeOK(d.CreatedAt) || !jsonTimePtrOK(d.NextAttempt) || !jsonTimePtrOK(d.LastAttempt) {
+	if !jsonstr.TimeOK(d.EventTime) || !jsonstr.TimeOK(d.CreatedAt) || !jsonTimePtrOK(d.NextAttempt) || !jsonTimePtrOK(d.LastAttempt) {
 		c := *d
 		c.Payload = nil
 		return jsonv1.Marshal(&c)
@@ -50,16 +50,16 @@ func encodeDelivery(dst []byte, d *Delivery) ([]byte, error) {
 	b = append(b, `,"attempts":`...)
 	b = strconv.AppendInt(b, int64(d.Attempts), 10)
 	b = append(b, `,"event_time":`...)
-	b = appendJSONTime(b, d.EventTime)
+	b = jsonstr.AppendTime(b, d.EventTime)
 	b = append(b, `,"created_at":`...)
-	b = appendJSONTime(b, d.CreatedAt)
+	b = jsonstr.AppendTime(b, d.CreatedAt)
 	if d.NextAttempt != nil {
 		b = append(b, `,"next_attempt":`...)
-		b = appendJSONTime(b, *d.NextAttempt)
+		b = jsonstr.AppendTime(b, *d.NextAttempt)
 	}
 	if d.LastAttempt != nil {
 		b = append(b, `,"last_attempt":`...)
-		b = appendJSONTime(b, *d.LastAttempt)
+		b = jsonstr.AppendTime(b, *d.LastAttempt)
 	}
 	if d.LastStatus != 0 {
 		b = append(b, `,"last_status":`...)
@@ -77,7 +77,7 @@ func encodeDelivery(dst []byte, d *Delivery) ([]byte, error) {
 
 // encodeAttempt appends a to dst.
 func encodeAttempt(dst []byte, a *Attempt) ([]byte, error) {
-	if !jsonTimeOK(a.Time) || math.IsInf(a.DurationMS, 0) || math.IsNaN(a.DurationMS) {
+	if !jsonstr.TimeOK(a.Time) || math.IsInf(a.DurationMS, 0) || math.IsNaN(a.DurationMS) {
 		return json.Marshal(a)
 	}
 	b := append(dst, `{"delivery_id":`...)
@@ -85,7 +85,7 @@ func encodeAttempt(dst []byte, a *Attempt) ([]byte, error) {
 	b = append(b, `,"attempt":`...)
 	b = strconv.AppendInt(b, int64(a.Number), 10)
 	b = append(b, `,"time":`...)
-	b = appendJSONTime(b, a.Time)
+	b = jsonstr.AppendTime(b, a.Time)
 	b = append(b, `,"duration_ms":`...)
 	b = appendJSONFloat(b, a.DurationMS)
 	b = append(b, `,"outcome":`...)
@@ -110,38 +110,21 @@ func appendTrace(b []byte, t *flows.HTTPTrace) []byte {
 
 // encodeEndpointState appends st to dst.
 func encodeEndpointState(dst []byte, st *endpointState) ([]byte, error) {
-	if !jsonTimeOK(st.LastSuccess) || !jsonTimeOK(st.LastFailure) || !jsonTimeOK(st.FailingSince) {
+	if !jsonstr.TimeOK(st.LastSuccess) || !jsonstr.TimeOK(st.LastFailure) || !jsonstr.TimeOK(st.FailingSince) {
 		return json.Marshal(st)
 	}
 	b := append(dst, `{"last_success":`...)
-	b = appendJSONTime(b, st.LastSuccess)
+	b = jsonstr.AppendTime(b, st.LastSuccess)
 	b = append(b, `,"last_failure":`...)
-	b = appendJSONTime(b, st.LastFailure)
+	b = jsonstr.AppendTime(b, st.LastFailure)
 	b = append(b, `,"failing_since":`...)
-	b = appendJSONTime(b, st.FailingSince)
+	b = jsonstr.AppendTime(b, st.FailingSince)
 	b = append(b, `,"consecutive_failures":`...)
 	b = strconv.AppendInt(b, int64(st.ConsecutiveFailures), 10)
 	return append(b, '}'), nil
 }
 
-// jsonTimeOK reports whether time.Time.MarshalJSON accepts t: a year in
-// 0-9999 and a zone offset under 24 hours.
-func jsonTimeOK(t time.Time) bool {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return false
-	}
-	_, off := t.Zone()
-	return off > -24*3600 && off < 24*3600
-}
-
-func jsonTimePtrOK(t *time.Time) bool { return t == nil || jsonTimeOK(*t) }
-
-// appendJSONTime appends t as time.Time.MarshalJSON does; t must pass jsonTimeOK.
-func appendJSONTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
+func jsonTimePtrOK(t *time.Time) bool { return t == nil || jsonstr.TimeOK(*t) }
 
 // appendJSONFloat appends a finite f as encoding/json does (ES6 number
 // formatting).

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/klauspost/compress/s2"
 
@@ -164,22 +163,22 @@ func eventSize(e *flows.Event) int {
 
 // appendEvent appends e as jsonv1.Marshal does; false when it cannot.
 func appendEvent(b []byte, e *flows.Event) ([]byte, bool) {
-	if !jsonTimeOK(e.Time) {
+	if !jsonstr.TimeOK(e.Time) {
 		return nil, false
 	}
 	b = append(b, `{"type":`...)
 	b = appendJSONString(b, e.Type)
 	b = append(b, `,"time":`...)
-	b = appendJSONTime(b, e.Time)
+	b = jsonstr.AppendTime(b, e.Time)
 	b = appendOptString(b, `,"widget":`, e.Widget)
 	b = appendOptString(b, `,"flow":`, e.Flow)
 	b = appendOptString(b, `,"text":`, e.Text)
 	b = appendOptStrings(b, `,"quick_replies":`, e.QuickReplies)
 	b = appendOptStrings(b, `,"attachments":`, e.Attachments)
 	b = appendOptString(b, `,"url":`, e.URL)
-	b = appendOptInt(b, `,"num_digits":`, int64(e.NumDigits))
+	b = jsonstr.AppendOptInt(b, `,"num_digits":`, int64(e.NumDigits))
 	b = appendOptString(b, `,"finish_key":`, e.FinishKey)
-	b = appendOptInt(b, `,"timeout":`, int64(e.Timeout))
+	b = jsonstr.AppendOptInt(b, `,"timeout":`, int64(e.Timeout))
 	b = appendOptString(b, `,"wait":`, e.WaitKind)
 	b = appendOptString(b, `,"voice":`, e.Voice)
 	b = appendOptString(b, `,"language":`, e.Language)
@@ -190,10 +189,10 @@ func appendEvent(b []byte, e *flows.Event) ([]byte, bool) {
 	b = appendOptString(b, `,"scope":`, e.Scope)
 	b = appendOptString(b, `,"exit":`, e.Exit)
 	b = appendOptString(b, `,"method":`, e.Method)
-	b = appendOptInt(b, `,"status":`, int64(e.Status))
-	b = appendOptInt(b, `,"elapsed_ms":`, e.ElapsedMS)
+	b = jsonstr.AppendOptInt(b, `,"status":`, int64(e.Status))
+	b = jsonstr.AppendOptInt(b, `,"elapsed_ms":`, e.ElapsedMS)
 	b = appendOptString(b, `,"outcome":`, e.Outcome)
-	b = appendOptInt(b, `,"attempts":`, int64(e.Attempts))
+	b = jsonstr.AppendOptInt(b, `,"attempts":`, int64(e.Attempts))
 	var ok bool
 	if e.Request != nil {
 		b = append(b, `,"request":`...)
@@ -260,8 +259,6 @@ func appendOptString(b []byte, name, s string) []byte {
 	return jsonstr.AppendOptString(b, name, s, jsonstr.V1)
 }
 
-func appendOptInt(b []byte, name string, v int64) []byte { return jsonstr.AppendOptInt(b, name, v) }
-
 func appendOptStrings(b []byte, name string, ss []string) []byte {
 	return jsonstr.AppendOptStrings(b, name, ss, jsonstr.V1)
 }
@@ -311,12 +308,6 @@ func appendRaw(b []byte, raw json.RawMessage) ([]byte, bool) {
 
 // maxRawDepth is well under the nesting limit of either JSON library.
 const maxRawDepth = 1000
-
-// jsonTimeOK reports whether time.Time.MarshalJSON accepts t.
-func jsonTimeOK(t time.Time) bool { return jsonstr.TimeOK(t) }
-
-// appendJSONTime appends t as time.Time.MarshalJSON does; t must pass jsonTimeOK.
-func appendJSONTime(b []byte, t time.Time) []byte { return jsonstr.AppendTime(b, t) }
 
 // appendJSONString appends s quoted as jsonv1.Marshal does: <, > and &
 // escaped for HTML, U+2028 and U+2029 escaped, each byte of invalid UTF-8

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/internal/jsonstr"
 )
 
 // A session's JSON is written by hand on every save, byte for byte as
@@ -26,7 +27,7 @@ func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
 	b = appendJSONString(b, s.ID)
 	b = append(b, `,"flow":`...)
 	b = appendJSONString(b, s.FlowID)
-	b = appendOptInt(b, `,"revision":`, int64(s.Revision))
+	b = jsonstr.AppendOptInt(b, `,"revision":`, int64(s.Revision))
 	b = append(b, `,"status":`...)
 	b = appendJSONString(b, string(s.Status))
 	b = appendOptString(b, `,"env":`, s.Environment)
@@ -50,7 +51,7 @@ func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
 		b = appendOptString(b, `,"to":`, c.To)
 		b = appendOptString(b, `,"state":`, c.State)
 		b = append(b, `,"start":`...)
-		b = appendJSONTime(b, c.Start)
+		b = jsonstr.AppendTime(b, c.Start)
 		b = appendOptString(b, `,"digits":`, c.Digits)
 		b = append(b[:n], b[n+1:]...) // the first member's comma
 		b = append(b, '}')
@@ -82,12 +83,12 @@ func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
 		b = appendJSONString(b, w.Widget)
 		b = append(b, `,"kind":`...)
 		b = appendJSONString(b, w.Kind)
-		b = appendOptInt(b, `,"timeout":`, int64(w.Timeout))
+		b = jsonstr.AppendOptInt(b, `,"timeout":`, int64(w.Timeout))
 		b = appendOptTime(b, `,"timeout_at":`, w.TimeoutAt)
-		b = appendOptInt(b, `,"num_digits":`, int64(w.NumDigits))
+		b = jsonstr.AppendOptInt(b, `,"num_digits":`, int64(w.NumDigits))
 		b = appendOptString(b, `,"finish_key":`, w.FinishKey)
-		b = appendOptInt(b, `,"no_input":`, int64(w.NoInput))
-		b = appendOptInt(b, `,"no_match":`, int64(w.NoMatch))
+		b = jsonstr.AppendOptInt(b, `,"no_input":`, int64(w.NoInput))
+		b = jsonstr.AppendOptInt(b, `,"no_match":`, int64(w.NoMatch))
 		b = append(b, '}')
 	}
 	if len(s.Path) > 0 {
@@ -102,7 +103,7 @@ func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
 			b = appendOptString(b, `,"f":`, st.Flow)
 			b = appendOptString(b, `,"x":`, st.Exit)
 			b = append(b, `,"t":`...)
-			b = appendJSONTime(b, st.At)
+			b = jsonstr.AppendTime(b, st.At)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -110,24 +111,24 @@ func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
 	b = appendOptString(b, `,"launch_id":`, s.LaunchID)
 	b = appendOptString(b, `,"lang":`, s.Language)
 	b = append(b, `,"created":`...)
-	b = appendJSONTime(b, s.CreatedAt)
+	b = jsonstr.AppendTime(b, s.CreatedAt)
 	b = append(b, `,"updated":`...)
-	b = appendJSONTime(b, s.UpdatedAt)
+	b = jsonstr.AppendTime(b, s.UpdatedAt)
 	b = appendOptTime(b, `,"ended":`, s.EndedAt)
 	b = appendOptTime(b, `,"expires":`, s.ExpiresAt)
 	return append(b, '}'), true
 }
 
-// sessionTimesOK reports whether every time in s passes jsonTimeOK.
+// sessionTimesOK reports whether every time in s passes jsonstr.TimeOK.
 func sessionTimesOK(s *flows.Session) bool {
-	if !jsonTimeOK(s.CreatedAt) || !jsonTimeOK(s.UpdatedAt) ||
-		s.EndedAt != nil && !jsonTimeOK(*s.EndedAt) || s.ExpiresAt != nil && !jsonTimeOK(*s.ExpiresAt) ||
-		s.Call != nil && !jsonTimeOK(s.Call.Start) ||
-		s.Wait != nil && s.Wait.TimeoutAt != nil && !jsonTimeOK(*s.Wait.TimeoutAt) {
+	if !jsonstr.TimeOK(s.CreatedAt) || !jsonstr.TimeOK(s.UpdatedAt) ||
+		s.EndedAt != nil && !jsonstr.TimeOK(*s.EndedAt) || s.ExpiresAt != nil && !jsonstr.TimeOK(*s.ExpiresAt) ||
+		s.Call != nil && !jsonstr.TimeOK(s.Call.Start) ||
+		s.Wait != nil && s.Wait.TimeoutAt != nil && !jsonstr.TimeOK(*s.Wait.TimeoutAt) {
 		return false
 	}
 	for i := range s.Path {
-		if !jsonTimeOK(s.Path[i].At) {
+		if !jsonstr.TimeOK(s.Path[i].At) {
 			return false
 		}
 	}
@@ -169,7 +170,7 @@ func appendFrame(b []byte, f *flows.Frame) ([]byte, bool) {
 	}
 	b = append(b, `{"flow":`...)
 	b = appendJSONString(b, f.FlowID)
-	b = appendOptInt(b, `,"revision":`, int64(f.Revision))
+	b = jsonstr.AppendOptInt(b, `,"revision":`, int64(f.Revision))
 	b = appendOptString(b, `,"widget":`, f.Widget)
 	var ok bool
 	if len(f.Results) > 0 {
@@ -202,7 +203,7 @@ func appendResults(b []byte, m map[string]*flows.Result) ([]byte, bool) {
 			b = append(b, "null"...)
 			continue
 		}
-		if !jsonTimeOK(r.At) {
+		if !jsonstr.TimeOK(r.At) {
 			return nil, false
 		}
 		b = append(b, `{"name":`...)
@@ -219,7 +220,7 @@ func appendResults(b []byte, m map[string]*flows.Result) ([]byte, bool) {
 			}
 		}
 		b = append(b, `,"at":`...)
-		b = appendJSONTime(b, r.At)
+		b = jsonstr.AppendTime(b, r.At)
 		b = append(b, '}')
 	}
 	return append(b, '}'), true
@@ -245,7 +246,7 @@ func appendOptTime(b []byte, name string, t *time.Time) []byte {
 		return b
 	}
 	b = append(b, name...)
-	return appendJSONTime(b, *t)
+	return jsonstr.AppendTime(b, *t)
 }
 
 // sessionJSONSize is a guess at a session's JSON length, enough for most.

@@ -1,5 +1,6 @@
-// Package jsonstr appends JSON strings, and the HTTP traces that several
-// records embed, escaped exactly as the encoders whose output Parley's
+// Package jsonstr appends JSON strings, omitempty fields, times, and the
+// HTTP traces that several records embed, written exactly as the encoders
+// whose output Parley's
 // hand-written record encoders reproduce byte for byte (encoding/json for
 // webhook bodies and delivery records, go-json-experiment's v1 API for
 // session events).
