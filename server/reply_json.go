@@ -14,10 +14,7 @@ import (
 
 // encodeReply returns r's JSON.
 func encodeReply(r *TurnReply) ([]byte, error) {
-	if b, ok := appendReply(make([]byte, 0, replySize(r)), r); ok {
-		return b, nil
-	}
-	return jsonv1.Marshal(r)
+	return appendReplyJSON(make([]byte, 0, replySize(r)), r)
 }
 
 // appendReplyJSON appends r's JSON to b.

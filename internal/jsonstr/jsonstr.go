@@ -1,9 +1,8 @@
 // Package jsonstr appends JSON strings, omitempty fields, times, and the
 // HTTP traces that several records embed, written exactly as the encoders
-// whose output Parley's
-// hand-written record encoders reproduce byte for byte (encoding/json for
-// webhook bodies and delivery records, go-json-experiment's v1 API for
-// session events).
+// whose output Parley's hand-written record encoders reproduce byte for
+// byte (encoding/json for webhook bodies and delivery records,
+// go-json-experiment's v1 API for sessions, events and replies).
 package jsonstr
 
 import "unicode/utf8"
