@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"net/url"
@@ -77,6 +78,7 @@ type benchOptions struct {
 	keep        bool
 	noFsync     bool
 	noIDs       bool
+	idShape     string
 	dedupe      time.Duration
 	sessionsRet time.Duration
 	batch       int
@@ -91,6 +93,9 @@ type BenchResult struct {
 	Rate int `json:"rate,omitempty"`
 	// NoMessageIDs: the messages carried no id (--no-message-ids).
 	NoMessageIDs bool `json:"no_message_ids,omitempty"`
+	// MessageIDs is how the message ids were made (--message-ids), when
+	// they were not the default per-contact sequences.
+	MessageIDs string `json:"message_ids,omitempty"`
 	// Batch is how many contacts' messages went in one request (--batch; 0
 	// or 1: one message a request).
 	Batch int `json:"batch,omitempty"`
@@ -162,6 +167,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&o.batch, "batch", 1, "send the messages of this many contacts in one request to /v1/channels/{id}/messages/batch, as channels that receive messages in batches can: each contact still sends its next message only after its reply")
 	fs.DurationVar(&o.sessionsRet, "session-retention", 0, "the in-process server's --session-retention (default the server's: keep ended sessions): a few seconds make it delete ended sessions throughout the run, to measure what that costs")
 	fs.BoolVar(&o.noIDs, "no-message-ids", false, "contacts send messages without an id, as channels that have none do: no dedupe record is written or looked up")
+	fs.StringVar(&o.idShape, "message-ids", idsPerContact, "how message ids are made: "+idsPerContact+" (each contact numbers its own messages), "+idsOrdered+" (one counter for all contacts, so ids sort by time, as UUIDv7s and ULIDs do) or "+idsRandom+" (32 random hex digits, as Twilio's message SIDs)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
@@ -222,6 +228,8 @@ func (o *benchOptions) check() error {
 		return fmt.Errorf("--session-retention %s: give a positive duration", o.sessionsRet)
 	case o.sessionsRet > 0 && o.url != "":
 		return errors.New("--session-retention: only for a server in process (a server at --url keeps its own settings)")
+	case o.idShape != idsPerContact && o.idShape != idsOrdered && o.idShape != idsRandom:
+		return fmt.Errorf("--message-ids %q: give %s, %s or %s", o.idShape, idsPerContact, idsOrdered, idsRandom)
 	}
 	if o.url != "" {
 		if err := loopbackURL(o.url); err != nil {
@@ -293,6 +301,9 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		SessionRetentionSec: o.sessionsRet.Seconds()}
 	if o.batch > 1 {
 		res.Batch = o.batch
+	}
+	if !o.noIDs && o.idShape != idsPerContact {
+		res.MessageIDs = o.idShape
 	}
 	base := strings.TrimSuffix(o.url, "/")
 	var bolt *store.Bolt
@@ -372,7 +383,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	loadAvg := readLoadAvg()
 	res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime, in process
 
-	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs,
+	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape,
 		idPrefix: "b" + strconv.FormatInt(time.Now().UnixMilli(), 36) + "-"}
 	start := time.Now()
 	deadline := start.Add(o.duration)
@@ -855,6 +866,33 @@ type load struct {
 	// messages rather than repeats, which the server would answer from its
 	// dedupe records without a turn.
 	idPrefix string
+	// idShape is --message-ids; seq numbers the messages of all contacts
+	// for idsOrdered.
+	idShape string
+	seq     atomic.Int64
+}
+
+// The shapes of --message-ids.
+const (
+	idsPerContact = "per-contact"
+	idsOrdered    = "ordered"
+	idsRandom     = "random"
+)
+
+// appendID appends the id of contact w's message n. Per contact, the ids
+// of one contact sort together and those of all contacts interleave; ordered
+// ids sort by when they were sent; random ones in no order.
+func (l *load) appendID(b []byte, w *worker, n int) []byte {
+	b = append(b, l.idPrefix...)
+	switch l.idShape {
+	case idsOrdered:
+		return fmt.Appendf(b, "%012d", l.seq.Add(1))
+	case idsRandom:
+		return fmt.Appendf(b, "%016x%016x", rand.Uint64(), rand.Uint64())
+	}
+	b = strconv.AppendInt(b, int64(w.id), 10)
+	b = append(b, '-')
+	return strconv.AppendInt(b, int64(n), 10)
 }
 
 // worker is one contact: it sends a conversation's texts one after the
@@ -876,7 +914,7 @@ func (l *load) run(ctx context.Context, w *worker) {
 	}
 	defer mc.close()
 	from := fmt.Sprintf("+1999%07d", w.id)
-	prefix := `{"from":"` + from + `","id":"` + l.idPrefix + strconv.Itoa(w.id) + "-"
+	prefix := `{"from":"` + from + `","id":"`
 	if l.noIDs {
 		prefix = `{"from":"` + from + `","text":`
 	}
@@ -895,7 +933,7 @@ func (l *load) run(ctx context.Context, w *worker) {
 			n++
 			body = append(body[:0], prefix...)
 			if !l.noIDs {
-				body = strconv.AppendInt(body, int64(n), 10)
+				body = l.appendID(body, w, n)
 				body = append(body, `","text":`...)
 			}
 			body = strconv.AppendQuote(body, text)
@@ -963,7 +1001,9 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			}
 			body = fmt.Appendf(body, `{"from":"+1999%07d",`, w.id)
 			if !l.noIDs {
-				body = fmt.Appendf(body, `"id":"%s%d-%d",`, l.idPrefix, w.id, n)
+				body = append(body, `"id":"`...)
+				body = l.appendID(body, w, n)
+				body = append(body, `",`...)
 			}
 			body = append(body, `"text":`...)
 			body = strconv.AppendQuote(body, l.script[step[k]])
@@ -1101,6 +1141,9 @@ func (r *BenchResult) table(w io.Writer) {
 	}
 	if r.NoMessageIDs {
 		offered += " no message ids,"
+	}
+	if r.MessageIDs != "" {
+		offered += " " + r.MessageIDs + " message ids,"
 	}
 	if r.Batch > 1 {
 		offered += fmt.Sprintf(" batches of %d,", r.Batch)

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,6 +111,7 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--dedupe-retention", "-1s"}, "--dedupe-retention"},
 		{[]string{"--batch", "0"}, "--batch"},
 		{[]string{"--batch", "4", "--rate", "100"}, "--batch"},
+		{[]string{"--message-ids", "sorted"}, "--message-ids"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -229,26 +231,70 @@ func TestBenchNoMessageIDs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and drives it for a second")
 	}
-	for _, noIDs := range []bool{false, true} {
+	for _, tc := range []struct {
+		noIDs bool
+		shape string // --message-ids, "" for the default
+	}{{false, ""}, {false, idsOrdered}, {false, idsRandom}, {true, ""}} {
 		parent := t.TempDir()
 		args := []string{"--duration", "500ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
 			"--events", "", "--json", "--keep", "--data", parent}
-		if noIDs {
+		if tc.noIDs {
 			args = append(args, "--no-message-ids")
 		}
+		if tc.shape != "" {
+			args = append(args, "--message-ids", tc.shape)
+		}
 		var got struct {
-			Messages     int64 `json:"messages"`
-			Errors       int64 `json:"errors"`
-			NoMessageIDs bool  `json:"no_message_ids"`
+			Messages     int64  `json:"messages"`
+			Errors       int64  `json:"errors"`
+			NoMessageIDs bool   `json:"no_message_ids"`
+			MessageIDs   string `json:"message_ids"`
 		}
 		benchJSON(t, &got, args...)
-		if got.Messages == 0 || got.Errors != 0 || got.NoMessageIDs != noIDs {
-			t.Fatalf("--no-message-ids=%v: %+v", noIDs, got)
+		if got.Messages == 0 || got.Errors != 0 || got.NoMessageIDs != tc.noIDs || got.MessageIDs != tc.shape {
+			t.Fatalf("%+v: %+v", tc, got)
 		}
+		// Every message had a new id: a repeat would have been answered
+		// from its dedupe record without a turn of its own.
 		stats := keptStats(t, parent)
-		if want := map[bool]bool{false: stats.Processed >= got.Messages, true: stats.Processed == 0}[noIDs]; !want {
-			t.Errorf("--no-message-ids=%v: %d dedupe records after %d messages", noIDs, stats.Processed, got.Messages)
+		if want := map[bool]bool{false: stats.Processed == got.Messages, true: stats.Processed == 0}[tc.noIDs]; !want {
+			t.Errorf("%+v: %d dedupe records after %d messages", tc, stats.Processed, got.Messages)
 		}
+	}
+}
+
+// TestBenchMessageIDShapes checks the ids --message-ids makes: per contact
+// they carry the contact and its own count, ordered ones sort in the order
+// they were made across contacts, and random ones are 32 hex digits.
+func TestBenchMessageIDShapes(t *testing.T) {
+	ids := func(shape string) []string {
+		l := &load{idShape: shape, idPrefix: "bx-"}
+		var out []string
+		for n := 1; n <= 50; n++ {
+			for _, w := range []*worker{{id: 3}, {id: 12}} {
+				out = append(out, string(l.appendID(nil, w, n)))
+			}
+		}
+		return out
+	}
+	if got := ids(idsPerContact); got[0] != "bx-3-1" || got[1] != "bx-12-1" || got[99] != "bx-12-50" {
+		t.Errorf("per contact: %q %q %q", got[0], got[1], got[99])
+	}
+	ordered := ids(idsOrdered)
+	if !slices.IsSorted(ordered) || len(slices.Compact(slices.Clone(ordered))) != len(ordered) || ordered[0] != "bx-000000000001" {
+		t.Errorf("ordered ids not strictly increasing: %q", ordered)
+	}
+	random := ids(idsRandom)
+	seen := map[string]bool{}
+	for _, id := range random {
+		hex := strings.TrimPrefix(id, "bx-")
+		if len(hex) != 32 || strings.Trim(hex, "0123456789abcdef") != "" || seen[id] {
+			t.Fatalf("random id %q: want 32 new hex digits", id)
+		}
+		seen[id] = true
+	}
+	if slices.IsSorted(random) {
+		t.Errorf("100 random ids came out sorted: %q", random)
 	}
 }
 
