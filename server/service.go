@@ -365,7 +365,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	s.metrics.commit.Observe(time.Since(start).Seconds())
 	if err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
-			return s.processedReply(ctx, c.channel, c.messageID)
+			return s.processedReply(ctx, c.channel, sess.Contact.URN, c.messageID)
 		}
 		return nil, fmt.Errorf("save turn of session %s: %w", sess.ID, err)
 	}
@@ -387,9 +387,10 @@ func (s *Service) expiryOf(f *flows.Flow) time.Duration {
 	return s.expiry
 }
 
-// processedReply returns the stored answer to an inbound message already handled.
-func (s *Service) processedReply(ctx context.Context, channel, messageID string) (*TurnReply, error) {
-	b, ok, err := s.store.ProcessedReply(ctx, channel, messageID)
+// processedReply returns the stored answer to an inbound message from urn
+// already handled.
+func (s *Service) processedReply(ctx context.Context, channel, urn, messageID string) (*TurnReply, error) {
+	b, ok, err := s.store.ProcessedReply(ctx, channel, urn, messageID)
 	if err != nil || !ok {
 		if err == nil {
 			err = fmt.Errorf("message %q on channel %q: recorded as processed without a reply", messageID, channel)

@@ -60,6 +60,10 @@ type Bolt struct {
 	stopped chan struct{}
 	closed  atomic.Bool
 
+	// legacyDedupe is set while the file holds dedupe records of layouts
+	// before 7 (dedupe.go).
+	legacyDedupe atomic.Bool
+
 	// Cumulative group commit figures (CommitStats).
 	statCommits, statTurns, statLockNanos, statApplyNanos, statSyncNanos atomic.Int64
 }
@@ -166,6 +170,10 @@ func Open(path string, opts Options) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	_ = db.View(func(tx *bbolt.Tx) error {
+		b.legacyDedupe.Store(hasLegacyDedupe(tx))
+		return nil
+	})
 	go b.committer()
 	fs := b.FileStats()
 	b.log.Info("store opened", "path", path, "elapsed", time.Since(start), "file_bytes", fs.Size, "free_bytes", fs.FreeBytes)

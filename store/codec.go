@@ -165,15 +165,6 @@ func readString(b []byte) (string, []byte, bool) {
 	return string(b[w : w+int(n)]), b[w+int(n):], true
 }
 
-// readBytes is readString for a copy of the bytes.
-func readBytes(b []byte) ([]byte, []byte, bool) {
-	n, w := binary.Uvarint(b)
-	if w <= 0 || uint64(len(b)-w) < n {
-		return nil, nil, false
-	}
-	return slices.Clone(b[w : w+int(n)]), b[w+int(n):], true
-}
-
 // decodeHeader parses the header of a stored session without copying the payload.
 func decodeHeader(id string, b []byte) (header, error) {
 	var h header
@@ -333,19 +324,24 @@ func encodeJSON(what, id string, v any) ([]byte, error) {
 
 // A contact row (bucket contact_rows, key URN) holds what is stored per
 // contact: the sessions waiting for it, one per channel, its latest ended
-// sessions, and the contact itself when one was saved:
+// sessions, the dedupe entries of its latest messages, and the contact
+// itself when one was saved:
 //
-//	[0]  flags: 1 = a contact is stored, 2 = ended entries are stored
+//	[0]  flags: 1 = a contact is stored, 2 = ended entries are stored,
+//	     4 = message entries are stored
 //	uvarint number of waiting entries, each: uvarint length + channel,
 //	     uvarint length + encoded session id, uvarint session sequence
 //	the ended entries, if flagged: uvarint number, each uvarint length +
 //	     encoded session id
+//	the message entries, if flagged: uvarint number, each 8 bytes of
+//	     message hash (msgHash) and 8 of stored time
 //	the contact, if flagged: name, language (uvarint length + bytes each),
 //	     uvarint number of fields, each key then value (sorted by key),
 //	     uvarint number of groups, each group
 //
 // The URN is the key, so it is not repeated. Layout 4 rows have no ended
-// entries; their bytes are the same in layout 5.
+// entries; their bytes are the same in layout 5. Rows before layout 7 have
+// no message entries.
 type contactRow struct {
 	hasContact bool
 	contact    []byte // encoded contact (the part after the entries)
@@ -354,6 +350,17 @@ type contactRow struct {
 	// (ended ones, mostly) and have no session_contacts entry yet, in the
 	// order they stopped waiting (see rowEndedMax).
 	ended [][]byte
+	// msgs are the dedupe entries of the contact's latest inbound
+	// messages that have no processed_index entry yet, oldest first (see
+	// rowMsgsMax).
+	msgs []msgEntry
+}
+
+// msgEntry locates a dedupe record: the hash of its channel and message id
+// (msgHash) and the time it was stored, which with them is its key in
+// processed_log.
+type msgEntry struct {
+	hash, at uint64
 }
 
 type waitEntry struct {
@@ -365,14 +372,15 @@ type waitEntry struct {
 const (
 	rowHasContact = 1
 	rowHasEnded   = 2
+	rowHasMsgs    = 4
 )
 
 func (r *contactRow) empty() bool {
-	return !r.hasContact && len(r.waits) == 0 && len(r.ended) == 0
+	return !r.hasContact && len(r.waits) == 0 && len(r.ended) == 0 && len(r.msgs) == 0
 }
 
 func (r *contactRow) encode() []byte {
-	n := 1 + 2*binary.MaxVarintLen16 + len(r.contact)
+	n := 1 + 3*binary.MaxVarintLen16 + len(r.contact) + 16*len(r.msgs)
 	for _, w := range r.waits {
 		n += 3*binary.MaxVarintLen64 + len(w.channel) + len(w.eid)
 	}
@@ -398,6 +406,14 @@ func (r *contactRow) encode() []byte {
 			b = append(b, e...)
 		}
 	}
+	if len(r.msgs) > 0 {
+		b[0] |= rowHasMsgs
+		b = binary.AppendUvarint(b, uint64(len(r.msgs)))
+		for _, m := range r.msgs {
+			b = binary.BigEndian.AppendUint64(b, m.hash)
+			b = binary.BigEndian.AppendUint64(b, m.at)
+		}
+	}
 	if r.hasContact {
 		b = append(b, r.contact...)
 	}
@@ -407,10 +423,14 @@ func (r *contactRow) encode() []byte {
 func decodeRow(urn string, b []byte) (*contactRow, error) {
 	// The error is built only when needed: rows are decoded on every turn.
 	bad := func() error { return fmt.Errorf("contact %q: corrupt stored row", urn) }
-	if len(b) < 2 || b[0]&^(rowHasContact|rowHasEnded) != 0 {
+	if len(b) < 2 || b[0]&^(rowHasContact|rowHasEnded|rowHasMsgs) != 0 {
 		return nil, bad()
 	}
 	r := &contactRow{hasContact: b[0]&rowHasContact != 0}
+	// The entries and the contact point into one copy of the row (bbolt's
+	// memory is only valid in its transaction), each capped at its end so
+	// that appending to one cannot overwrite the next.
+	b = slices.Clone(b)
 	n, w := binary.Uvarint(b[1:])
 	if w <= 0 || n > uint64(len(b)) {
 		return nil, bad()
@@ -425,7 +445,7 @@ func decodeRow(urn string, b []byte) (*contactRow, error) {
 		if e.channel, rest, ok = readString(rest); !ok {
 			return nil, bad()
 		}
-		if e.eid, rest, ok = readBytes(rest); !ok {
+		if e.eid, rest, ok = sliceBytes(rest); !ok {
 			return nil, bad()
 		}
 		if e.seq, w = binary.Uvarint(rest); w <= 0 {
@@ -444,16 +464,39 @@ func decodeRow(urn string, b []byte) (*contactRow, error) {
 		for range n {
 			var eid []byte
 			var ok bool
-			if eid, rest, ok = readBytes(rest); !ok {
+			if eid, rest, ok = sliceBytes(rest); !ok {
 				return nil, bad()
 			}
 			r.ended = append(r.ended, eid)
 		}
 	}
+	if b[0]&rowHasMsgs != 0 {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n == 0 || n > uint64(len(rest)-w)/16 {
+			return nil, bad()
+		}
+		rest = rest[w:]
+		r.msgs = make([]msgEntry, n)
+		for i := range r.msgs {
+			r.msgs[i] = msgEntry{hash: binary.BigEndian.Uint64(rest), at: binary.BigEndian.Uint64(rest[8:])}
+			rest = rest[16:]
+		}
+	}
 	if r.hasContact {
-		r.contact = slices.Clone(rest)
+		r.contact = rest[:len(rest):len(rest)]
 	}
 	return r, nil
+}
+
+// sliceBytes reads a uvarint length and that many bytes from b, returning
+// them (capped at their end, not copied) and the rest.
+func sliceBytes(b []byte) ([]byte, []byte, bool) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return nil, nil, false
+	}
+	end := w + int(n)
+	return b[w:end:end], b[end:], true
 }
 
 // dropEnded removes eid from the ended entries and reports whether it was

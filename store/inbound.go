@@ -44,15 +44,23 @@ type InboundState struct {
 func (b *Bolt) Inbound(ctx context.Context, q InboundQuery) (*InboundState, error) {
 	st := new(InboundState)
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		// The contact's row holds its waiting sessions, the entries of its
+		// latest messages, and the contact.
+		row, err := readRow(tx, q.URN)
+		if err != nil {
+			return err
+		}
 		if q.MessageID != "" {
-			k := join(q.Channel, q.MessageID)
-			if r, found := processedReply(tx.Bucket(bProcessedAt), k, tx.Bucket(bProcessed).Get(k)); found {
+			r, found, err := findProcessed(tx, nil, row, b.legacyDedupe.Load(), q.Channel, q.URN, q.MessageID)
+			if err != nil {
+				return err
+			}
+			if found {
 				st.Processed, st.Reply = true, bytes.Clone(r)
 				return nil
 			}
 		}
-		// The contact's row holds both its waiting sessions and the contact.
-		w, v, err := waitingRecord(tx, q.Channel, q.URN)
+		w, v, err := waitingInRow(tx, row, q.Channel, q.URN)
 		if err != nil {
 			return err
 		}

@@ -12,17 +12,20 @@ import (
 // Top-level buckets of the current layout (layoutCurrent), created at Open.
 // docs/storage.md describes each layout.
 var (
-	bMeta        = []byte("meta")
-	bFlows       = []byte("flows")
-	bFlowRevs    = []byte("flow_revisions")
-	bIDs         = []byte("session_ids")
-	bRecords     = []byte("session_records")
-	bByStatus    = []byte("session_status")
-	bByContact   = []byte("session_contacts")
-	bContacts    = []byte("contact_rows")
-	bTimers      = []byte("session_timers")
-	bEnded       = []byte("session_ended")
-	bOutbox      = []byte(OutboxBucket)
+	bMeta           = []byte("meta")
+	bFlows          = []byte("flows")
+	bFlowRevs       = []byte("flow_revisions")
+	bIDs            = []byte("session_ids")
+	bRecords        = []byte("session_records")
+	bByStatus       = []byte("session_status")
+	bByContact      = []byte("session_contacts")
+	bContacts       = []byte("contact_rows")
+	bTimers         = []byte("session_timers")
+	bEnded          = []byte("session_ended")
+	bOutbox         = []byte(OutboxBucket)
+	bProcessedLog   = []byte("processed_log")
+	bProcessedIndex = []byte("processed_index")
+	// Dedupe records of layouts before 7, read and pruned (dedupe.go).
 	bProcessed   = []byte("processed")
 	bProcessedAt = []byte("processed_by_time")
 	bStats       = []byte("stats")
@@ -33,7 +36,7 @@ var (
 
 var allBuckets = [][]byte{
 	bMeta, bFlows, bFlowRevs, bIDs, bRecords, bByStatus, bByContact, bContacts,
-	bTimers, bEnded, bOutbox, bProcessed, bProcessedAt, bStats,
+	bTimers, bEnded, bOutbox, bProcessedLog, bProcessedIndex, bProcessed, bProcessedAt, bStats,
 	bChannels, bAPIKeys, bWebhooks,
 }
 
@@ -371,12 +374,11 @@ func processedAtKey(at uint64, channel, msgID string) []byte {
 	return append(k, join(channel, msgID)...)
 }
 
-// processedReply returns the reply of the dedupe record v, the `processed`
-// value of key (channel + sep + message id), reading `processed_by_time`
-// when it is there. Layout 3 stores the stored time alone in v and the
-// reply as the `processed_by_time` value, so the record that every inbound
-// message adds on a random page of `processed` stays small; layout 2 kept
-// the reply in v after the time. found is false when v is no record.
+// processedReply returns the reply of the layout 2-6 dedupe record v, the
+// `processed` value of key (channel + sep + message id), reading
+// `processed_by_time` when it is there. Layouts 3-6 stored the time alone
+// in v and the reply as the `processed_by_time` value; layout 2 kept the
+// reply in v after the time. found is false when v is no record.
 func processedReply(byTime *bbolt.Bucket, key, v []byte) (reply []byte, found bool) {
 	switch {
 	case len(v) < 8:

@@ -30,8 +30,15 @@ const (
 	// layoutV5 stored each session event under its own key, as plain JSON;
 	// layout 6 stores a turn's events together and reads both, so a layout
 	// 5 file only has its version raised.
-	layoutV5      = 5
-	layoutCurrent = 6
+	layoutV5 = 5
+	// layoutV6 kept a dedupe entry per message in `processed`, keyed by
+	// channel and message id, and the reply in `processed_by_time`; layout
+	// 7 writes processed_log and the entries in contact rows and
+	// processed_index, and reads and prunes both, so a layout 6 file only
+	// has its version raised (older versions would misread a layout 7 row
+	// that holds message entries).
+	layoutV6      = 6
+	layoutCurrent = 7
 )
 
 var keyLayout = []byte("layout")
@@ -104,7 +111,7 @@ func (b *Bolt) prepareLayout() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		if layout == 0 || layout == layoutV4 || layout == layoutV5 {
+		if layout == 0 || layout == layoutV4 || layout == layoutV5 || layout == layoutV6 {
 			return setLayout(tx, layoutCurrent)
 		}
 		return nil

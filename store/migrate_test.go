@@ -133,9 +133,9 @@ func observe(t *testing.T, b *Bolt) map[string]string {
 		c, err := b.Contact(ctx, urn)
 		show("contact "+urn, c, err)
 	}
-	for _, m := range [][2]string{{"sample", "m1"}, {"sms", "m2"}, {"sms", "m1"}} {
-		r, ok, err := b.ProcessedReply(ctx, m[0], m[1])
-		show("processed "+m[0]+" "+m[1], []any{string(r), ok}, err)
+	for _, m := range [][3]string{{"sample", "tel:+15550000001", "m1"}, {"sms", "tel:+2", "m2"}, {"sms", "tel:+2", "m1"}} {
+		r, ok, err := b.ProcessedReply(ctx, m[0], m[1], m[2])
+		show("processed "+m[0]+" "+m[2], []any{string(r), ok}, err)
 	}
 	recs, err := b.Outbox(ctx, 0, 10)
 	show("outbox", recs, err)
@@ -304,51 +304,74 @@ func BenchmarkMigrate(b *testing.B) {
 	b.ReportMetric(float64(used)/float64(n), "v2_used_B/session")
 }
 
-// TestOpenLayout2 opens a layout 2 file holding a dedupe record in the form
-// layout 2 wrote (the reply in the `processed` value) and checks that its
-// version is raised to 3 without rewriting it, that the old record and new
-// ones (the reply in `processed_by_time`) are both answered, and that
-// pruning removes both forms.
-func TestOpenLayout2(t *testing.T) {
+// TestOpenOldDedupeRecords opens a layout 2 and a layout 6 file holding
+// dedupe records in the forms layouts 2 (the reply in the `processed`
+// value) and 3-6 (the time in `processed`, the reply in
+// `processed_by_time`) wrote, and checks that the version is raised without
+// rewriting them, that they and a record written now (in processed_log and
+// the sender's row) are all answered, and that pruning removes every form.
+func TestOpenOldDedupeRecords(t *testing.T) {
+	for _, layout := range []int{layoutV2, layoutV6} {
+		t.Run(fmt.Sprint("layout ", layout), func(t *testing.T) { testOldDedupeRecords(t, layout) })
+	}
+}
+
+func testOldDedupeRecords(t *testing.T, layout int) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v2.db")
+	path := filepath.Join(t.TempDir(), "old.db")
 	b, err := Open(path, Options{NoSync: true, Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	oldAt := nanos(t0.Add(-time.Hour))
 	err = b.DB().Update(func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(bProcessed).Put(join("sms", "old"), append(u64(oldAt), `{"reply":"old"}`...)); err != nil {
+		if err := tx.Bucket(bProcessed).Put(join("sms", "v2"), append(u64(oldAt), `{"reply":"v2"}`...)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bProcessedAt).Put(processedAtKey(oldAt, "sms", "old"), nil); err != nil {
+		if err := tx.Bucket(bProcessedAt).Put(processedAtKey(oldAt, "sms", "v2"), nil); err != nil {
 			return err
 		}
-		if err := addStat(tx, statProcessed, 1); err != nil {
+		if err := tx.Bucket(bProcessed).Put(join("sms", "v6"), u64(oldAt+1)); err != nil {
 			return err
 		}
-		return setLayout(tx, layoutV2)
+		if err := tx.Bucket(bProcessedAt).Put(processedAtKey(oldAt+1, "sms", "v6"), []byte(`{"reply":"v6"}`)); err != nil {
+			return err
+		}
+		if err := addStat(tx, statProcessed, 2); err != nil {
+			return err
+		}
+		return setLayout(tx, layout)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b = reopen(t, b, path)
+	assertLayout(t, b, layoutCurrent)
+	if !b.legacyDedupe.Load() {
+		t.Fatal("records of an older layout not noticed at Open")
+	}
 	err = b.SaveTurn(ctx, &Turn{Session: session("s1", flows.StatusWaiting, "tel:+1"), Channel: "sms", MessageID: "new", Reply: []byte(`{"reply":"new"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.DB().View(func(tx *bbolt.Tx) error {
-		if v := tx.Bucket(bProcessed).Get(join("sms", "new")); len(v) != 8 {
-			t.Errorf("new dedupe record: processed value %q, want the 8-byte time alone", v)
+		if v := tx.Bucket(bProcessedLog).Get(processedLogKey(nanos(t0), "sms", "new", "tel:+1")); string(v) != `{"reply":"new"}` {
+			t.Errorf("new dedupe record: processed_log value %q, want the reply", v)
 		}
-		if v := tx.Bucket(bProcessedAt).Get(processedAtKey(nanos(t0), "sms", "new")); string(v) != `{"reply":"new"}` {
-			t.Errorf("new dedupe record: processed_by_time value %q, want the reply", v)
+		r, err := readRow(tx, "tel:+1")
+		if want := []msgEntry{{msgHash(join("sms", "new")), nanos(t0)}}; err != nil || r == nil || !slices.Equal(r.msgs, want) {
+			t.Errorf("row of tel:+1: %+v, %v; want message entries %v", r, err, want)
+		}
+		for _, name := range [][]byte{bProcessed, bProcessedAt} {
+			if n := tx.Bucket(name).Stats().KeyN; n != 2 {
+				t.Errorf("%s: %d keys, want the 2 old records alone", name, n)
+			}
 		}
 		return nil
 	})
-	for _, msg := range []string{"old", "new"} {
+	for _, msg := range []string{"v2", "v6", "new"} {
 		want := `{"reply":"` + msg + `"}`
-		if r, ok, err := b.ProcessedReply(ctx, "sms", msg); err != nil || !ok || string(r) != want {
+		if r, ok, err := b.ProcessedReply(ctx, "sms", "tel:+1", msg); err != nil || !ok || string(r) != want {
 			t.Errorf("ProcessedReply(%s) = %q %v %v, want %s", msg, r, ok, err, want)
 		}
 		st, err := b.Inbound(ctx, InboundQuery{Channel: "sms", URN: "tel:+1", MessageID: msg})
@@ -356,24 +379,33 @@ func TestOpenLayout2(t *testing.T) {
 			t.Errorf("Inbound(%s): processed %v, reply %q, %v; want %s", msg, st.Processed, st.Reply, err, want)
 		}
 	}
-	if n, err := b.PruneProcessed(ctx, t0.Add(time.Second), 0); err != nil || n != 2 {
-		t.Fatalf("PruneProcessed = %d, %v; want 2", n, err)
+	if n, err := b.PruneProcessed(ctx, t0.Add(time.Second), 0); err != nil || n != 3 {
+		t.Fatalf("PruneProcessed = %d, %v; want 3", n, err)
 	}
-	for _, msg := range []string{"old", "new"} {
-		if _, ok, err := b.ProcessedReply(ctx, "sms", msg); ok || err != nil {
+	for _, msg := range []string{"v2", "v6", "new"} {
+		if _, ok, err := b.ProcessedReply(ctx, "sms", "tel:+1", msg); ok || err != nil {
 			t.Errorf("ProcessedReply(%s) after pruning: found %v, %v", msg, ok, err)
 		}
 	}
 	b.DB().View(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bProcessed, bProcessedAt} {
+		for _, name := range [][]byte{bProcessed, bProcessedAt, bProcessedLog, bProcessedIndex} {
 			if k, _ := tx.Bucket(name).Cursor().First(); k != nil {
 				t.Errorf("%s: key %q left after pruning", name, k)
 			}
+		}
+		if r, err := readRow(tx, "tel:+1"); err != nil || r == nil || len(r.msgs) != 0 || len(r.waits) != 1 {
+			t.Errorf("row of tel:+1 after pruning: %+v, %v; want its waiting entry alone", r, err)
 		}
 		return nil
 	})
 	if got := stats(t, b).Processed; got != 0 {
 		t.Errorf("Stats.Processed = %d after pruning, want 0", got)
+	}
+	if b.legacyDedupe.Load() {
+		t.Error("lookups still read the older layout's buckets after they were pruned empty")
+	}
+	if b = reopen(t, b, path); b.legacyDedupe.Load() {
+		t.Error("older layout's records noticed at Open after they were pruned")
 	}
 }
 

@@ -205,7 +205,7 @@ func TestReopen(t *testing.T) {
 		{"timers", func() bool { ts, err := b.DueTimers(ctx, farFuture, 10); return err == nil && len(ts) == 2 }},
 		{"outbox", func() bool { n, err := b.OutboxDepth(); return err == nil && n == 1 }},
 		{"dedupe", func() bool {
-			r, ok, err := b.ProcessedReply(ctx, "sample", "m1")
+			r, ok, err := b.ProcessedReply(ctx, "sample", s.Contact.URN, "m1")
 			return err == nil && ok && string(r) == "ok"
 		}},
 		{"config", func() bool { v, err := b.GetConfig(ctx, Webhooks, "crm"); return err == nil && len(v) > 0 }},

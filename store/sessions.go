@@ -33,9 +33,10 @@ type preparedTurn struct {
 	contact    []byte // encoded contact, nil when the turn stores none
 	contactURN string
 	msgID      string
-	msgKey     []byte
-	msgAtKey   []byte
-	msgValue   []byte // stored time (8 bytes), then the reply
+	msgAt      uint64 // when its dedupe record was stored
+	msgLogKey  []byte // the processed_log key (processedLogKey)
+	msgReply   []byte
+	msgLegacy  bool // look among the dedupe records of older layouts too
 	prevCheck  uint64
 	checkPrev  bool
 }
@@ -111,11 +112,10 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 		if err := checkID("message", t.MessageID); err != nil {
 			return nil, err
 		}
-		at := nanos(now)
-		p.msgID = t.MessageID
-		p.msgKey = join(p.channel, t.MessageID)
-		p.msgAtKey = processedAtKey(at, p.channel, t.MessageID)
-		p.msgValue = append(u64(at), t.Reply...)
+		p.msgID, p.msgAt = t.MessageID, nanos(now)
+		p.msgLogKey = processedLogKey(p.msgAt, p.channel, t.MessageID, s.Contact.URN)
+		p.msgReply = t.Reply
+		p.msgLegacy = b.legacyDedupe.Load()
 	}
 	return p, nil
 }
@@ -198,18 +198,25 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 		}
 	}
 
-	if p.msgKey != nil {
-		pb := tx.Bucket(bProcessed)
-		if st.get(pb, p.msgKey) != nil {
-			return fmt.Errorf("session %q: message %q on channel %q: %w", p.id, p.msgID, p.channel, ErrDuplicate)
+	rows := newRowSet(tx, st)
+	if p.msgLogKey != nil {
+		var r *contactRow
+		if rec.urn != "" {
+			var err error
+			if r, err = rows.get(rec.urn); err != nil {
+				return err
+			}
 		}
-		// The time alone goes on the random page of `processed`, the reply
-		// where the group's records are appended (layout 3).
-		if err := st.put(pb, p.msgKey, p.msgValue[:8]); err != nil {
+		if _, dup, err := findProcessed(tx, st, r, p.msgLegacy, p.channel, rec.urn, p.msgID); err != nil || dup {
+			if err == nil {
+				err = ErrDuplicate
+			}
+			return fmt.Errorf("session %q: message %q on channel %q: %w", p.id, p.msgID, p.channel, err)
+		}
+		if err := recordProcessed(tx, rows, rec.urn, p.msgLogKey[8:8+len(p.channel)+1+len(p.msgID)], p.msgAt); err != nil {
 			return err
 		}
-		pa := tx.Bucket(bProcessedAt)
-		if err := st.put(pa, p.msgAtKey, p.msgValue[8:]); err != nil {
+		if err := st.put(tx.Bucket(bProcessedLog), p.msgLogKey, p.msgReply); err != nil {
 			return err
 		}
 		if err := st.add(tx, statProcessed, 1); err != nil {
@@ -224,7 +231,6 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 			return err
 		}
 	}
-	rows := newRowSet(tx, st)
 	if err := updateContactRefs(tx, rows, p.id, p.eid, seq, prev, &rec); err != nil {
 		return err
 	}
@@ -647,16 +653,29 @@ type waitingFound struct {
 // (nil when none), and returns the contact's row (nil when none) for
 // callers that want the contact too.
 func waitingRecord(tx *bbolt.Tx, channel, urn string) (waitingFound, []byte, error) {
-	var w waitingFound
+	r, err := readRow(tx, urn)
+	if err != nil {
+		return waitingFound{}, nil, err
+	}
+	return waitingInRow(tx, r, channel, urn)
+}
+
+// readRow reads the contact row of urn (nil when there is none).
+func readRow(tx *bbolt.Tx, urn string) (*contactRow, error) {
 	v := tx.Bucket(bContacts).Get([]byte(urn))
 	if v == nil {
+		return nil, nil
+	}
+	return decodeRow(urn, v)
+}
+
+// waitingInRow is waitingRecord for the row r of urn, already read.
+func waitingInRow(tx *bbolt.Tx, r *contactRow, channel, urn string) (waitingFound, []byte, error) {
+	w := waitingFound{row: r}
+	if r == nil {
 		return w, nil, nil
 	}
-	r, err := decodeRow(urn, v)
-	if err != nil {
-		return w, nil, err
-	}
-	w.row = r
+	var err error
 	i := r.wait(channel)
 	if i < 0 {
 		return w, nil, nil
@@ -1043,52 +1062,4 @@ func (b *Bolt) RemoveTimer(ctx context.Context, t Timer) error {
 		}
 		return st.add(tx, statTimers, -1)
 	})
-}
-
-// ProcessedReply returns the reply stored when the inbound message messageID
-// on channel was processed, and whether there is one.
-func (b *Bolt) ProcessedReply(ctx context.Context, channel, messageID string) ([]byte, bool, error) {
-	var reply []byte
-	var found bool
-	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		k := join(channel, messageID)
-		var r []byte
-		if r, found = processedReply(tx.Bucket(bProcessedAt), k, tx.Bucket(bProcessed).Get(k)); found {
-			reply = bytes.Clone(r)
-		}
-		return nil
-	})
-	return reply, found, err
-}
-
-// PruneProcessed deletes up to limit (default 1000) dedupe records stored
-// before cutoff, oldest first, and reports how many it deleted; call it
-// again while it returns limit. The deletes join the next group commit, so
-// they share its fsync and hold the writer for one batch at most, and
-// nothing is written when no record is due.
-func (b *Bolt) PruneProcessed(ctx context.Context, cutoff time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		limit = 1000
-	}
-	until := nanos(cutoff)
-	if due, err := b.dueBefore(ctx, bProcessedAt, until); err != nil || !due {
-		return 0, err
-	}
-	n := 0
-	err := b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
-		n = 0
-		ab, pb := tx.Bucket(bProcessedAt), tx.Bucket(bProcessed)
-		keys := keysBefore(ab, until, limit)
-		for _, k := range keys {
-			if err := ab.Delete(k); err != nil {
-				return err
-			}
-			if err := pb.Delete(k[8:]); err != nil {
-				return err
-			}
-		}
-		n = len(keys)
-		return st.add(tx, statProcessed, -int64(n))
-	})
-	return n, err
 }

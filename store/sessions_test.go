@@ -177,7 +177,7 @@ func TestTurnIsAtomic(t *testing.T) {
 			}
 			_, err = b.Contact(ctx, "tel:+new")
 			wantErr(t, "Contact", err, ErrNotFound)
-			if _, found, _ := b.ProcessedReply(ctx, "sms", "m1"); found {
+			if _, found, _ := b.ProcessedReply(ctx, "sms", "tel:+9", "m1"); found {
 				t.Fatal("dedupe record written by a failed turn")
 			}
 			if after := stats(t, b); !reflect.DeepEqual(after, before) {
@@ -288,7 +288,7 @@ func TestDedupe(t *testing.T) {
 		{"whatsapp", "m1", true, `{"reply":"two"}`},
 		{"sms", "m2", false, ""},
 	} {
-		reply, found, err := b.ProcessedReply(ctx, tc.ch, tc.msg)
+		reply, found, err := b.ProcessedReply(ctx, tc.ch, "tel:+1", tc.msg)
 		if err != nil || found != tc.wantFound || string(reply) != tc.wantReply {
 			t.Fatalf("ProcessedReply(%s,%s) = %q %v %v", tc.ch, tc.msg, reply, found, err)
 		}
@@ -299,10 +299,10 @@ func TestDedupe(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("PruneProcessed = %d, %v; want 1", n, err)
 	}
-	if _, found, _ := b.ProcessedReply(ctx, "sms", "m1"); found {
+	if _, found, _ := b.ProcessedReply(ctx, "sms", "tel:+1", "m1"); found {
 		t.Fatal("pruned record still found")
 	}
-	if _, found, _ := b.ProcessedReply(ctx, "whatsapp", "m1"); !found {
+	if _, found, _ := b.ProcessedReply(ctx, "whatsapp", "tel:+1", "m1"); !found {
 		t.Fatal("recent record pruned")
 	}
 	if got := stats(t, b).Processed; got != 1 {
@@ -345,7 +345,7 @@ func TestPruneProcessedBatches(t *testing.T) {
 		t.Fatalf("%d commits for two batches", c-commits)
 	}
 	for i := range n {
-		_, found, err := b.ProcessedReply(ctx, "sms", fmt.Sprintf("m%d", i))
+		_, found, err := b.ProcessedReply(ctx, "sms", "tel:+1", fmt.Sprintf("m%d", i))
 		if err != nil || found != (i >= 20) {
 			t.Fatalf("message m%d: found %v, %v; want %v", i, found, err, i >= 20)
 		}
@@ -950,6 +950,10 @@ func TestContactRowCodec(t *testing.T) {
 		{ended: [][]byte{eid("b"), eid("01a24a4d-732c-75a5-b9ce-9664d783a229")}},
 		{hasContact: true, contact: encodeContact(&flows.Contact{URN: "tel:+1", Name: "Ada"}),
 			waits: []waitEntry{{channel: "sms", eid: eid("a"), seq: 7}}, ended: [][]byte{eid("b")}},
+		{msgs: []msgEntry{{hash: 1<<64 - 1, at: 5}}},
+		{hasContact: true, contact: encodeContact(&flows.Contact{URN: "tel:+1", Name: "Ada"}),
+			waits: []waitEntry{{channel: "sms", eid: eid("a"), seq: 7}}, ended: [][]byte{eid("b")},
+			msgs: []msgEntry{{hash: 3, at: 4}, {hash: msgHash([]byte("sms\x00m1")), at: nanos(t0)}}},
 	}
 	for i, r := range rows {
 		v := r.encode()
@@ -960,18 +964,35 @@ func TestContactRowCodec(t *testing.T) {
 		if !reflect.DeepEqual(got, r) {
 			t.Fatalf("row %d: decoded %+v, want %+v", i, got, r)
 		}
-		if len(r.ended) == 0 && v[0]&rowHasEnded != 0 {
-			t.Fatalf("row %d: ended flag set without ended entries", i)
+		if len(r.ended) == 0 && v[0]&rowHasEnded != 0 || len(r.msgs) == 0 && v[0]&rowHasMsgs != 0 {
+			t.Fatalf("row %d: flags %b set without their entries", i, v[0])
+		}
+		// The decoded entries do not share bytes with bbolt's memory, nor
+		// spill into each other when appended to.
+		v[len(v)-1] ^= 0xff
+		if !reflect.DeepEqual(got, r) {
+			t.Fatalf("row %d: decoded row changed with the bytes it came from", i)
+		}
+		for _, w := range got.waits {
+			_ = append(w.eid, 0xee)
+		}
+		for _, e := range got.ended {
+			_ = append(e, 0xee)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Fatalf("row %d: appending to an entry changed the row", i)
 		}
 	}
 	v := rows[1].encode()
-	v[0] |= 4
+	v[0] |= 8
 	if _, err := decodeRow("tel:+1", v); err == nil {
 		t.Fatal("a row with an unknown flag decoded")
 	}
-	v = rows[1].encode()
-	if _, err := decodeRow("tel:+1", v[:len(v)-3]); err == nil {
-		t.Fatal("a truncated row decoded")
+	for _, i := range []int{1, 3} {
+		v = rows[i].encode()
+		if _, err := decodeRow("tel:+1", v[:len(v)-3]); err == nil {
+			t.Fatalf("row %d truncated decoded", i)
+		}
 	}
 }
 

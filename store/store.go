@@ -81,8 +81,9 @@ type SessionStore interface {
 	DueTimers(ctx context.Context, now time.Time, limit int) ([]Timer, error)
 	// RemoveTimer deletes one timer (for timers whose session is gone).
 	RemoveTimer(ctx context.Context, t Timer) error
-	// ProcessedReply returns the reply stored for an inbound message.
-	ProcessedReply(ctx context.Context, channel, messageID string) ([]byte, bool, error)
+	// ProcessedReply returns the reply stored for an inbound message from
+	// urn (the URN of its session's contact) on channel.
+	ProcessedReply(ctx context.Context, channel, urn, messageID string) ([]byte, bool, error)
 	// PruneProcessed deletes up to limit dedupe records stored before cutoff
 	// and reports how many it deleted.
 	PruneProcessed(ctx context.Context, cutoff time.Time, limit int) (int, error)

@@ -1,0 +1,247 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// TestDedupeModel runs random turns with message ids (new ones and
+// repeats, from a few senders and one turn without a sender, on two
+// channels), several at a time so that they share commits, and prunes at
+// random cutoffs and batch sizes. After each round it compares every
+// possible message with a model: found or not, and the reply, through
+// ProcessedReply and Inbound; the counter; and that the entries in the
+// contact rows and processed_index are exactly one per record, each under
+// its record's sender.
+func TestDedupeModel(t *testing.T) {
+	ctx := context.Background()
+	b, clk := openTest(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	urns := []string{"tel:+1", "tel:+10", "tel:+2", ""}
+	channels := []string{"sms", "wa"}
+	type key struct{ ch, urn, id string }
+	type record struct {
+		at    time.Time
+		reply string
+	}
+	model := map[key]record{}
+	var all []key
+	for _, ch := range channels {
+		for _, urn := range urns {
+			for i := range 12 {
+				all = append(all, key{ch, urn, fmt.Sprintf("m%d", i)})
+			}
+		}
+	}
+	now := t0
+	seq := 0
+	for round := range 250 {
+		now = now.Add(time.Second)
+		clk.Set(now)
+		// Up to four turns at once, for distinct messages.
+		turns := map[key]bool{}
+		for n := 1 + r.IntN(4); len(turns) < n; {
+			turns[all[r.IntN(len(all))]] = true
+		}
+		type result struct {
+			k   key
+			err error
+		}
+		results := make(chan result, len(turns))
+		for k := range turns {
+			seq++
+			id := fmt.Sprintf("s%04d", seq)
+			go func() {
+				sess := session(id, flows.StatusCompleted, k.urn)
+				results <- result{k, b.SaveTurn(ctx, &Turn{Session: sess, Channel: k.ch, MessageID: k.id,
+					Reply: []byte(fmt.Sprintf(`{"round":%d}`, round))})}
+			}()
+		}
+		for range turns {
+			res := <-results
+			_, seen := model[res.k]
+			switch {
+			case seen && !errors.Is(res.err, ErrDuplicate):
+				t.Fatalf("round %d: repeated %+v: %v, want ErrDuplicate", round, res.k, res.err)
+			case !seen && res.err != nil:
+				t.Fatalf("round %d: new %+v: %v", round, res.k, res.err)
+			case !seen:
+				model[res.k] = record{now, fmt.Sprintf(`{"round":%d}`, round)}
+			}
+		}
+		if r.IntN(6) == 0 {
+			cutoff := now.Add(-time.Duration(r.IntN(60)) * time.Second)
+			limit := 1 + r.IntN(8)
+			for {
+				n, err := b.PruneProcessed(ctx, cutoff, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n < limit {
+					break
+				}
+			}
+			for k, rec := range model {
+				if rec.at.Before(cutoff) {
+					delete(model, k)
+				}
+			}
+		}
+		for _, k := range all {
+			want, ok := model[k]
+			reply, found, err := b.ProcessedReply(ctx, k.ch, k.urn, k.id)
+			if err != nil || found != ok || string(reply) != want.reply {
+				t.Fatalf("round %d: ProcessedReply(%+v) = %q %v %v; want %q %v", round, k, reply, found, err, want.reply, ok)
+			}
+			if k.urn == "" {
+				continue
+			}
+			st, err := b.Inbound(ctx, InboundQuery{Channel: k.ch, URN: k.urn, MessageID: k.id})
+			if err != nil || st.Processed != ok || string(st.Reply) != want.reply {
+				t.Fatalf("round %d: Inbound(%+v): processed %v, reply %q, %v; want %v %q", round, k, st.Processed, st.Reply, err, ok, want.reply)
+			}
+		}
+		if got := stats(t, b).Processed; got != int64(len(model)) {
+			t.Fatalf("round %d: Stats.Processed = %d, want %d", round, got, len(model))
+		}
+		checkDedupeEntries(t, b, len(model))
+	}
+}
+
+// checkDedupeEntries checks that the message entries of the contact rows
+// and processed_index point one to one at the processed_log records, each
+// from the record's sender.
+func checkDedupeEntries(t *testing.T, b *Bolt, records int) {
+	t.Helper()
+	err := b.DB().View(func(tx *bbolt.Tx) error {
+		type entry struct {
+			urn      string
+			hash, at uint64
+		}
+		logged := map[entry]int{}
+		err := tx.Bucket(bProcessedLog).ForEach(func(k, _ []byte) error {
+			at, msg, urn, ok := splitLogKey(k)
+			if !ok {
+				return fmt.Errorf("log record %q: corrupt key", k)
+			}
+			logged[entry{urn, msgHash(msg), at}]++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(logged) != records {
+			return fmt.Errorf("%d processed_log records, want %d", len(logged), records)
+		}
+		seen := func(e entry, where string) error {
+			if logged[e] != 1 {
+				return fmt.Errorf("%s entry %+v: no record, or listed twice", where, e)
+			}
+			logged[e]--
+			return nil
+		}
+		err = tx.Bucket(bContacts).ForEach(func(k, v []byte) error {
+			r, err := decodeRow(string(k), v)
+			if err != nil {
+				return err
+			}
+			if len(r.msgs) > rowMsgsMax {
+				return fmt.Errorf("row %s: %d message entries", k, len(r.msgs))
+			}
+			for _, m := range r.msgs {
+				if err := seen(entry{string(k), m.hash, m.at}, "row"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bProcessedIndex).ForEach(func(k, _ []byte) error {
+			i := bytes.IndexByte(k, sep)
+			if i < 0 || len(k) != i+17 {
+				return fmt.Errorf("index key %q: malformed", k)
+			}
+			return seen(entry{string(k[:i]), binary.BigEndian.Uint64(k[i+1:]), binary.BigEndian.Uint64(k[i+9:])}, "index")
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDedupeHashCollision stores entries whose hash is that of a message
+// but which point at another (as two ids with one hash would), in the
+// sender's row and in processed_index: the message is still new, and once
+// stored, found.
+func TestDedupeHashCollision(t *testing.T) {
+	ctx := context.Background()
+	b, clk := openTest(t)
+	mustSave(t, b, &Turn{Session: session("s0", flows.StatusCompleted, "tel:+1"), Channel: "sms", MessageID: "other", Reply: []byte(`{"other":1}`)})
+	otherAt := nanos(t0)
+	h := msgHash(join("sms", "target"))
+	err := b.DB().Update(func(tx *bbolt.Tx) error {
+		rows := newRowSet(tx, nil)
+		r, err := rows.get("tel:+1")
+		if err != nil {
+			return err
+		}
+		r.msgs = append(r.msgs, msgEntry{hash: h, at: otherAt})
+		if err := rows.flush(); err != nil {
+			return err
+		}
+		return tx.Bucket(bProcessedIndex).Put(processedIndexKey(nil, "tel:+1", h, otherAt+1), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := b.ProcessedReply(ctx, "sms", "tel:+1", "target"); found || err != nil {
+		t.Fatalf("target found before it was stored: %v, %v", found, err)
+	}
+	clk.Set(t0.Add(time.Minute))
+	mustSave(t, b, &Turn{Session: session("s1", flows.StatusCompleted, "tel:+1"), Channel: "sms", MessageID: "target", Reply: []byte(`{"target":1}`)})
+	err = b.SaveTurn(ctx, &Turn{Session: session("s2", flows.StatusCompleted, "tel:+1"), Channel: "sms", MessageID: "target"})
+	wantErr(t, "repeat", err, ErrDuplicate)
+	for msg, want := range map[string]string{"target": `{"target":1}`, "other": `{"other":1}`} {
+		if reply, found, err := b.ProcessedReply(ctx, "sms", "tel:+1", msg); !found || err != nil || string(reply) != want {
+			t.Errorf("%s: %q %v %v, want %s", msg, reply, found, err, want)
+		}
+	}
+}
+
+// TestDedupeRowsMoveTogether checks where a sender's entries go: the row
+// holds the latest rowMsgsMax, and the turn that adds one more moves them
+// to processed_index together, in one group of keys.
+func TestDedupeRowsMoveTogether(t *testing.T) {
+	b, _ := openTest(t)
+	count := func() (row, index int) {
+		b.DB().View(func(tx *bbolt.Tx) error {
+			if r, _ := readRow(tx, "tel:+1"); r != nil {
+				row = len(r.msgs)
+			}
+			index = tx.Bucket(bProcessedIndex).Stats().KeyN
+			return nil
+		})
+		return row, index
+	}
+	for i := 1; i <= 2*rowMsgsMax+1; i++ {
+		mustSave(t, b, &Turn{Session: session(fmt.Sprintf("s%02d", i), flows.StatusCompleted, "tel:+1"), Channel: "sms",
+			MessageID: fmt.Sprintf("m%02d", i), Reply: []byte(`{}`)})
+		row, index := count()
+		wantIndex := (i - 1) / rowMsgsMax * rowMsgsMax
+		if row != i-wantIndex || index != wantIndex {
+			t.Fatalf("after %d messages: %d entries in the row, %d in processed_index; want %d and %d", i, row, index, i-wantIndex, wantIndex)
+		}
+	}
+}
