@@ -45,6 +45,7 @@ const (
 	benchMaxConcurrency = 4096
 	benchMaxRate        = 1_000_000
 	benchMaxIdle        = 10_000_000
+	benchMaxContacts    = 10_000_000
 	benchChannel        = "bench"
 	benchFlowID         = "bench-flow"
 	// benchDrain is how long the run waits, after the last message, for the
@@ -79,6 +80,7 @@ type benchOptions struct {
 	noFsync     bool
 	noIDs       bool
 	idShape     string
+	contacts    int
 	dedupe      time.Duration
 	sessionsRet time.Duration
 	batch       int
@@ -96,6 +98,9 @@ type BenchResult struct {
 	// MessageIDs is how the message ids were made (--message-ids), when
 	// they were not the default per-contact sequences.
 	MessageIDs string `json:"message_ids,omitempty"`
+	// Contacts is how many contacts the conversations went through
+	// (--contacts), when more than the concurrency.
+	Contacts int `json:"contacts,omitempty"`
 	// Batch is how many contacts' messages went in one request (--batch; 0
 	// or 1: one message a request).
 	Batch int `json:"batch,omitempty"`
@@ -167,6 +172,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&o.batch, "batch", 1, "send the messages of this many contacts in one request to /v1/channels/{id}/messages/batch, as channels that receive messages in batches can: each contact still sends its next message only after its reply")
 	fs.DurationVar(&o.sessionsRet, "session-retention", 0, "the in-process server's --session-retention (default the server's: keep ended sessions): a few seconds make it delete ended sessions throughout the run, to measure what that costs")
 	fs.BoolVar(&o.noIDs, "no-message-ids", false, "contacts send messages without an id, as channels that have none do: no dedupe record is written or looked up")
+	fs.IntVar(&o.contacts, "contacts", 0, "contacts the conversations take turns with (default --concurrency: each concurrent contact keeps talking); more, e.g. 1000000, start each conversation with a contact that has not spoken for a while, as on a server with many contacts (rounded down to a multiple of --concurrency)")
 	fs.StringVar(&o.idShape, "message-ids", idsPerContact, "how message ids are made: "+idsPerContact+" (each contact numbers its own messages), "+idsOrdered+" (one counter for all contacts, so ids sort by time, as UUIDv7s and ULIDs do) or "+idsRandom+" (32 random hex digits, as Twilio's message SIDs)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
@@ -228,6 +234,8 @@ func (o *benchOptions) check() error {
 		return fmt.Errorf("--session-retention %s: give a positive duration", o.sessionsRet)
 	case o.sessionsRet > 0 && o.url != "":
 		return errors.New("--session-retention: only for a server in process (a server at --url keeps its own settings)")
+	case o.contacts != 0 && (o.contacts < o.concurrency || o.contacts > benchMaxContacts):
+		return fmt.Errorf("--contacts %d: give --concurrency (%d) to %d", o.contacts, o.concurrency, benchMaxContacts)
 	case o.idShape != idsPerContact && o.idShape != idsOrdered && o.idShape != idsRandom:
 		return fmt.Errorf("--message-ids %q: give %s, %s or %s", o.idShape, idsPerContact, idsOrdered, idsRandom)
 	}
@@ -304,6 +312,10 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	if !o.noIDs && o.idShape != idsPerContact {
 		res.MessageIDs = o.idShape
+	}
+	perContact := max(1, o.contacts/o.concurrency)
+	if perContact > 1 {
+		res.Contacts = perContact * o.concurrency
 	}
 	base := strings.TrimSuffix(o.url, "/")
 	var bolt *store.Bolt
@@ -383,7 +395,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	loadAvg := readLoadAvg()
 	res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime, in process
 
-	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape,
+	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact,
 		idPrefix: "b" + strconv.FormatInt(time.Now().UnixMilli(), 36) + "-"}
 	start := time.Now()
 	deadline := start.Add(o.duration)
@@ -870,6 +882,14 @@ type load struct {
 	// for idsOrdered.
 	idShape string
 	seq     atomic.Int64
+	// perWorker is how many contacts each worker takes turns with
+	// (--contacts): worker w's are w, w + len(workers), w + 2*len(workers)...
+	perWorker int
+}
+
+// from is the number of the contact of worker w's current conversation.
+func (l *load) from(w *worker) int {
+	return w.id + len(l.workers)*(w.conv%l.perWorker)
 }
 
 // The shapes of --message-ids.
@@ -899,6 +919,7 @@ func (l *load) appendID(b []byte, w *worker, n int) []byte {
 // other, each after the reply to the previous one, and starts over.
 type worker struct {
 	id    int
+	conv  int // conversations started
 	ok    int64
 	errs  int64
 	convs int64
@@ -913,18 +934,20 @@ func (l *load) run(ctx context.Context, w *worker) {
 		return
 	}
 	defer mc.close()
-	from := fmt.Sprintf("+1999%07d", w.id)
-	prefix := `{"from":"` + from + `","id":"`
-	if l.noIDs {
-		prefix = `{"from":"` + from + `","text":`
-	}
+	var prefix []byte
 	var body, out []byte
 	n := 0
 	var due time.Time
 	if l.interval > 0 {
 		due = l.start.Add(l.interval * time.Duration(w.id) / time.Duration(len(l.workers)))
 	}
-	for ctx.Err() == nil {
+	for ; ctx.Err() == nil; w.conv++ {
+		prefix = fmt.Appendf(prefix[:0], `{"from":"+1999%07d",`, l.from(w))
+		if l.noIDs {
+			prefix = append(prefix, `"text":`...)
+		} else {
+			prefix = append(prefix, `"id":"`...)
+		}
 		completed := false
 		for i, text := range l.script {
 			if ctx.Err() != nil {
@@ -999,7 +1022,7 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			if k > 0 {
 				body = append(body, ',')
 			}
-			body = fmt.Appendf(body, `{"from":"+1999%07d",`, w.id)
+			body = fmt.Appendf(body, `{"from":"+1999%07d",`, l.from(w))
 			if !l.noIDs {
 				body = append(body, `"id":"`...)
 				body = l.appendID(body, w, n)
@@ -1023,6 +1046,7 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			for k, w := range ws {
 				w.errs++
 				step[k] = 0
+				w.conv++
 			}
 			l.firstErr.CompareAndSwap(nil, &err)
 			if ctx.Err() == nil {
@@ -1036,6 +1060,7 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 				// A failed turn leaves the conversation where it was: start over.
 				w.errs++
 				step[k] = 0
+				w.conv++
 				var err error = statusError("batch message: " + e.Raw)
 				l.firstErr.CompareAndSwap(nil, &err)
 				continue
@@ -1048,6 +1073,7 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 					w.convs++
 				}
 				step[k] = 0
+				w.conv++
 			}
 		}
 	}
@@ -1154,8 +1180,12 @@ func (r *BenchResult) table(w io.Writer) {
 	if r.SessionRetentionSec > 0 {
 		offered += fmt.Sprintf(" ended sessions kept %s,", time.Duration(r.SessionRetentionSec*float64(time.Second)))
 	}
-	fmt.Fprintf(w, "parley bench: flow %s, %d contacts,%s %.1f s, target %s, load %s, GOMAXPROCS %d\n",
-		r.Flow, r.Concurrency, offered, r.DurationSec, r.Target, r.LoadAvg, r.GoMaxProcs)
+	contacts := fmt.Sprintf("%d contacts", r.Concurrency)
+	if r.Contacts > 0 {
+		contacts = fmt.Sprintf("%d contacts at a time out of %d", r.Concurrency, r.Contacts)
+	}
+	fmt.Fprintf(w, "parley bench: flow %s, %s,%s %.1f s, target %s, load %s, GOMAXPROCS %d\n",
+		r.Flow, contacts, offered, r.DurationSec, r.Target, r.LoadAvg, r.GoMaxProcs)
 	row("messages", strconv.FormatInt(r.Messages, 10), "")
 	row("errors", strconv.FormatInt(r.Errors, 10), "")
 	row("messages/s", n(r.MessagesPerSec), "")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -112,6 +113,8 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--batch", "0"}, "--batch"},
 		{[]string{"--batch", "4", "--rate", "100"}, "--batch"},
 		{[]string{"--message-ids", "sorted"}, "--message-ids"},
+		{[]string{"--contacts", "100"}, "--contacts"},
+		{[]string{"--contacts", "-1"}, "--contacts"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -259,6 +262,34 @@ func TestBenchNoMessageIDs(t *testing.T) {
 		stats := keptStats(t, parent)
 		if want := map[bool]bool{false: stats.Processed == got.Messages, true: stats.Processed == 0}[tc.noIDs]; !want {
 			t.Errorf("%+v: %d dedupe records after %d messages", tc, stats.Processed, got.Messages)
+		}
+	}
+}
+
+// TestBenchContacts: with --contacts the conversations go through that
+// many contacts, each stored once, instead of one per concurrent contact.
+func TestBenchContacts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for a second")
+	}
+	for _, tc := range []struct{ arg, want int }{{0, 4}, {64, 64}, {66, 64}} {
+		parent := t.TempDir()
+		args := []string{"--duration", "700ms", "--concurrency", "4", "--idle", "0", "--flow", "favourite-colour",
+			"--events", "", "--json", "--keep", "--data", parent}
+		if tc.arg > 0 {
+			args = append(args, "--contacts", fmt.Sprint(tc.arg))
+		}
+		var got struct {
+			Conversations int64 `json:"conversations"`
+			Errors        int64 `json:"errors"`
+			Contacts      int   `json:"contacts"`
+		}
+		benchJSON(t, &got, args...)
+		if got.Errors != 0 || got.Conversations < 4*16 || got.Contacts != map[bool]int{true: tc.want, false: 0}[tc.arg > 0] {
+			t.Fatalf("--contacts %d: %+v", tc.arg, got)
+		}
+		if stored := keptStats(t, parent).Contacts; stored != int64(tc.want) {
+			t.Errorf("--contacts %d: %d contacts stored, want %d", tc.arg, stored, tc.want)
 		}
 	}
 }
