@@ -63,6 +63,9 @@ type Bolt struct {
 	// legacyDedupe is set while the file holds dedupe records of layouts
 	// before 7 (dedupe.go).
 	legacyDedupe atomic.Bool
+	// lastLogAt is the time of the newest processed_log key, so that a
+	// group's records go past it (the committer's alone).
+	lastLogAt uint64
 
 	// Cumulative group commit figures (CommitStats).
 	statCommits, statTurns, statLockNanos, statApplyNanos, statSyncNanos atomic.Int64
@@ -172,6 +175,9 @@ func Open(path string, opts Options) (*Bolt, error) {
 	}
 	_ = db.View(func(tx *bbolt.Tx) error {
 		b.legacyDedupe.Store(hasLegacyDedupe(tx))
+		if k, _ := tx.Bucket(bProcessedLog).Cursor().Last(); len(k) >= 8 {
+			b.lastLogAt = binary.BigEndian.Uint64(k)
+		}
 		return nil
 	})
 	go b.committer()
@@ -302,6 +308,7 @@ func (b *Bolt) commit(batch []*writeReq) {
 			// Rebuilt on every run: a re-run after a failed write must not
 			// count the rolled-back writes.
 			b.stats.reset()
+			b.stats.logAt = b.lastLogAt
 			for i, r := range live {
 				if err := r.fn(tx, &b.stats); err != nil {
 					failed, ferr = i, err
@@ -316,6 +323,9 @@ func (b *Bolt) commit(batch []*writeReq) {
 			b.statSyncNanos.Add(int64(time.Since(t2)))
 		}
 		if failed < 0 {
+			if err == nil {
+				b.lastLogAt = b.stats.logAt
+			}
 			b.statCommits.Add(1)
 			b.statTurns.Add(int64(len(live)))
 			if err != nil {
@@ -401,6 +411,9 @@ type statBatch struct {
 	fills   []bucketFill
 	cursors []bucketCursor
 	keys    []byte // scratch
+	// logAt is the time of the newest processed_log key, those the
+	// transaction added included (dedupe.go).
+	logAt uint64
 }
 
 // scratch returns an empty buffer of capacity n for building a key that

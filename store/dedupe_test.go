@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,4 +245,51 @@ func TestDedupeRowsMoveTogether(t *testing.T) {
 			t.Fatalf("after %d messages: %d entries in the row, %d in processed_index; want %d and %d", i, row, index, i-wantIndex, wantIndex)
 		}
 	}
+}
+
+// TestProcessedLogAppends saves turns with message ids from many goroutines,
+// so that groups commit several records, with a clock that runs backwards,
+// so that each record is prepared with an earlier time than the one before,
+// and checks that every group still appended its records to processed_log,
+// which therefore fills its pages, instead of splitting them half-way.
+func TestProcessedLogAppends(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	var ticks atomic.Int64
+	b.now = func() time.Time { return t0.Add(-time.Duration(ticks.Add(1)) * time.Microsecond) }
+	const workers, turns = 32, 80
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i := range turns {
+				sess := session(fmt.Sprintf("s%02d-%03d", w, i), flows.StatusCompleted, fmt.Sprintf("tel:+%d", w))
+				if err := b.SaveTurn(ctx, &Turn{Session: sess, Channel: "sms", MessageID: fmt.Sprintf("m%02d-%03d", w, i), Reply: make([]byte, 200)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := b.CommitStats(); c.Turns/c.Commits < 2 {
+		t.Fatalf("%d turns in %d commits: no groups to test with", c.Turns, c.Commits)
+	}
+	b.DB().View(func(tx *bbolt.Tx) error {
+		s := tx.Bucket(bProcessedLog).Stats()
+		if s.KeyN != workers*turns {
+			t.Fatalf("%d records, want %d", s.KeyN, workers*turns)
+		}
+		fill := float64(s.LeafInuse) / float64(s.LeafPageN*tx.DB().Info().PageSize)
+		t.Logf("processed_log: %d pages, %.0f%% full", s.LeafPageN, 100*fill)
+		if fill < 0.85 {
+			t.Errorf("processed_log pages %.0f%% full, want them filled by appends", 100*fill)
+		}
+		return nil
+	})
+	checkDedupeEntries(t, b, workers*turns)
 }
