@@ -416,6 +416,17 @@ type statBatch struct {
 	logAt uint64
 }
 
+// nextLogAt returns the time to store a dedupe record prepared at at: after
+// every record before it, so that a group's records are appended to
+// processed_log and fill its pages (at itself when writing through).
+func (s *statBatch) nextLogAt(at uint64) uint64 {
+	if s == nil {
+		return at
+	}
+	s.logAt = max(at, s.logAt+1)
+	return s.logAt
+}
+
 // scratch returns an empty buffer of capacity n for building a key that
 // bbolt does not keep: a key read (Get, Seek), deleted, or put, since Put
 // copies its key (bbolt 1.4 on; TestPutCopiesKey). A value is kept until

@@ -213,10 +213,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 			}
 			return fmt.Errorf("session %q: message %q on channel %q: %w", p.id, p.msgID, p.channel, err)
 		}
-		// Stored after every record before it, so that the group's records
-		// are appended and fill their pages.
-		at := max(p.msgAt, st.logAt+1)
-		st.logAt = at
+		at := st.nextLogAt(p.msgAt)
 		binary.BigEndian.PutUint64(p.msgLogKey, at)
 		if err := recordProcessed(tx, rows, rec.urn, p.msgLogKey[8:8+len(p.channel)+1+len(p.msgID)], at); err != nil {
 			return err
