@@ -258,24 +258,15 @@ func TestProcessedLogAppends(t *testing.T) {
 	var ticks atomic.Int64
 	b.now = func() time.Time { return t0.Add(-time.Duration(ticks.Add(1)) * time.Microsecond) }
 	const workers, turns = 32, 80
-	errs := make(chan error, workers)
-	for w := range workers {
-		go func() {
-			for i := range turns {
-				sess := session(fmt.Sprintf("s%02d-%03d", w, i), flows.StatusCompleted, fmt.Sprintf("tel:+%d", w))
-				if err := b.SaveTurn(ctx, &Turn{Session: sess, Channel: "sms", MessageID: fmt.Sprintf("m%02d-%03d", w, i), Reply: make([]byte, 200)}); err != nil {
-					errs <- err
-					return
-				}
+	inParallel(t, workers, func(w int) error {
+		for i := range turns {
+			sess := session(fmt.Sprintf("s%02d-%03d", w, i), flows.StatusCompleted, fmt.Sprintf("tel:+%d", w))
+			if err := b.SaveTurn(ctx, &Turn{Session: sess, Channel: "sms", MessageID: fmt.Sprintf("m%02d-%03d", w, i), Reply: make([]byte, 200)}); err != nil {
+				return err
 			}
-			errs <- nil
-		}()
-	}
-	for range workers {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
 		}
-	}
+		return nil
+	})
 	if c := b.CommitStats(); c.Turns/c.Commits < 2 {
 		t.Fatalf("%d turns in %d commits: no groups to test with", c.Turns, c.Commits)
 	}

@@ -95,3 +95,18 @@ func (m cpuMeter) report(b *testing.B, ops int) {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(ops), "cpu-ns/op")
 	}
 }
+
+// inParallel runs fn(0) to fn(n-1) on n goroutines and fails t with the
+// first error any returns.
+func inParallel(t testing.TB, n int, fn func(w int) error) {
+	t.Helper()
+	errs := make(chan error, n)
+	for w := range n {
+		go func() { errs <- fn(w) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -619,36 +619,27 @@ func TestConcurrentSaveTurn(t *testing.T) {
 	ctx := context.Background()
 	b, _ := openTest(t)
 	const workers, turns = 32, 15
-	errs := make(chan error, workers)
-	for w := range workers {
-		go func() {
-			id := fmt.Sprintf("sess-%02d", w)
-			for i := range turns {
-				s := session(id, flows.StatusWaiting, "tel:"+id)
-				s.UpdatedAt = t0.Add(time.Duration(i) * time.Second)
-				var prev time.Time
-				if i > 0 {
-					prev = t0.Add(time.Duration(i-1) * time.Second)
-				}
-				err := b.SaveTurn(ctx, &Turn{
-					Session: s, Channel: "sms", PrevUpdated: prev,
-					Events:    []flows.Event{{Type: flows.EventMessageIn, Text: fmt.Sprint(i)}, {Type: flows.EventMessageOut}},
-					Outbox:    []OutboxRecord{{Type: "turn", Data: json.RawMessage(fmt.Sprintf(`{"s":%q,"i":%d}`, id, i))}},
-					MessageID: fmt.Sprintf("%s-m%d", id, i),
-				})
-				if err != nil {
-					errs <- err
-					return
-				}
+	inParallel(t, workers, func(w int) error {
+		id := fmt.Sprintf("sess-%02d", w)
+		for i := range turns {
+			s := session(id, flows.StatusWaiting, "tel:"+id)
+			s.UpdatedAt = t0.Add(time.Duration(i) * time.Second)
+			var prev time.Time
+			if i > 0 {
+				prev = t0.Add(time.Duration(i-1) * time.Second)
 			}
-			errs <- nil
-		}()
-	}
-	for range workers {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
+			err := b.SaveTurn(ctx, &Turn{
+				Session: s, Channel: "sms", PrevUpdated: prev,
+				Events:    []flows.Event{{Type: flows.EventMessageIn, Text: fmt.Sprint(i)}, {Type: flows.EventMessageOut}},
+				Outbox:    []OutboxRecord{{Type: "turn", Data: json.RawMessage(fmt.Sprintf(`{"s":%q,"i":%d}`, id, i))}},
+				MessageID: fmt.Sprintf("%s-m%d", id, i),
+			})
+			if err != nil {
+				return err
+			}
 		}
-	}
+		return nil
+	})
 	st := stats(t, b)
 	if st.Sessions[flows.StatusWaiting] != workers || st.Events != workers*turns*2 || st.Outbox != workers*turns || st.Processed != workers*turns {
 		t.Fatalf("stats = %+v", st)
