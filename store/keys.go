@@ -367,13 +367,6 @@ func contactKey(urn string, eid []byte) []byte {
 	return append(k, eid...)
 }
 
-// processedAtKey is stored time (8 bytes) + channel + sep + message id.
-func processedAtKey(at uint64, channel, msgID string) []byte {
-	k := make([]byte, 8, 8+len(channel)+1+len(msgID))
-	binary.BigEndian.PutUint64(k, at)
-	return append(k, join(channel, msgID)...)
-}
-
 // processedReply returns the reply of the layout 2-6 dedupe record v, the
 // `processed` value of key (channel + sep + message id), reading
 // `processed_by_time` when it is there. Layouts 3-6 stored the time alone

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -519,4 +520,12 @@ func reopen(t *testing.T, b *Bolt, path string) *Bolt {
 	t.Cleanup(func() { b.Close() })
 	assertLayout(t, b, layoutCurrent)
 	return b
+}
+
+// processedAtKey is the key of a layouts 2-6 processed_by_time record:
+// stored time (8 bytes) + channel + sep + message id.
+func processedAtKey(at uint64, channel, msgID string) []byte {
+	k := make([]byte, 8, 8+len(channel)+1+len(msgID))
+	binary.BigEndian.PutUint64(k, at)
+	return append(k, join(channel, msgID)...)
 }

@@ -33,7 +33,7 @@ type preparedTurn struct {
 	contact    []byte // encoded contact, nil when the turn stores none
 	contactURN string
 	msgID      string
-	msgAt      uint64 // when its dedupe record was stored
+	msgAt      uint64 // when it was prepared; its record is stored at or after (nextLogAt)
 	msgLogKey  []byte // the processed_log key (processedLogKey)
 	msgReply   []byte
 	msgLegacy  bool // look among the dedupe records of older layouts too
@@ -215,7 +215,9 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 		}
 		at := st.nextLogAt(p.msgAt)
 		binary.BigEndian.PutUint64(p.msgLogKey, at)
-		if err := recordProcessed(tx, rows, rec.urn, p.msgLogKey[8:8+len(p.channel)+1+len(p.msgID)], at); err != nil {
+		// The key's channel + sep + message id.
+		msg := p.msgLogKey[8 : 8+len(p.channel)+1+len(p.msgID)]
+		if err := recordProcessed(tx, rows, rec.urn, msg, at); err != nil {
 			return err
 		}
 		if err := st.put(tx.Bucket(bProcessedLog), p.msgLogKey, p.msgReply); err != nil {
@@ -888,11 +890,7 @@ func (b *Bolt) Contact(ctx context.Context, urn string) (*flows.Contact, error) 
 
 // storedContact reads a contact from its row (nil when none is stored).
 func storedContact(tx *bbolt.Tx, urn string) (*flows.Contact, error) {
-	v := tx.Bucket(bContacts).Get([]byte(urn))
-	if v == nil {
-		return nil, nil
-	}
-	r, err := decodeRow(urn, v)
+	r, err := readRow(tx, urn)
 	if err != nil {
 		return nil, err
 	}
