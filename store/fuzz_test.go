@@ -3,10 +3,13 @@ package store
 import (
 	"bytes"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
+
+	"github.com/parleyhq/parley/flows"
 )
 
 // FuzzDecodeSession feeds arbitrary bytes to the stored-session decoder: a
@@ -67,6 +70,33 @@ func FuzzCompressJSON(f *testing.F) {
 		}
 		if !bytes.Equal(got, js) {
 			t.Fatalf("codec %d: %d bytes read back differ from the %d written", codec, len(got), len(js))
+		}
+	})
+}
+
+// FuzzDecodeRow: any bytes stored as a contact row decode or are refused
+// without a panic, and a row that decodes encodes back to bytes that decode
+// to the same row.
+func FuzzDecodeRow(f *testing.F) {
+	contact := encodeContact(&flows.Contact{URN: "tel:+1", Name: "Ada", Fields: map[string]string{"k": "v"}})
+	for _, r := range []*contactRow{
+		{waits: []waitEntry{{channel: "sms", eid: idKey("a"), seq: 7}}},
+		{ended: [][]byte{idKey("b"), idKey("01a24a4d-732c-75a5-b9ce-9664d783a229")}, hasContact: true, contact: contact},
+		{msgs: []msgEntry{{hash: 3, at: 4}, {hash: 1<<64 - 1, at: 1}}},
+		{hasContact: true, contact: contact, waits: []waitEntry{{channel: "wa", eid: idKey("c"), seq: 1 << 40}},
+			ended: [][]byte{idKey("d")}, msgs: []msgEntry{{hash: 9, at: 9}}},
+	} {
+		f.Add(r.encode())
+	}
+	f.Add([]byte{rowHasMsgs, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeRow("tel:+1", b)
+		if err != nil {
+			return
+		}
+		again, err := decodeRow("tel:+1", r.encode())
+		if err != nil || !reflect.DeepEqual(again, r) {
+			t.Fatalf("row %x decoded to %+v, which encodes to a row that decodes to %+v, %v", b, r, again, err)
 		}
 	})
 }
