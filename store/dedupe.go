@@ -37,9 +37,10 @@ import (
 // move to processed_index together.
 const rowMsgsMax = 8
 
-// msgHash is the 64-bit FNV-1a hash of channel, sep and message id.
-// Entries carry it instead of the id; two ids with one hash are told apart
-// by their processed_log keys, which hold the ids.
+// msgHash is the 64-bit FNV-1a hash of channel, sep and message id, as
+// hash/fnv's New64a computes it, without its allocation (it runs on every
+// message). Entries carry it instead of the id; two ids with one hash are
+// told apart by their processed_log keys, which hold the ids.
 func msgHash(channelAndID []byte) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
@@ -69,6 +70,12 @@ func processedLogKey(at uint64, channel, msgID, urn string) []byte {
 	return append(k, urn...)
 }
 
+// logKeyMessage is the channel + sep + message id part of processed_log
+// key k of a message msgID on channel, which msgHash hashes.
+func logKeyMessage(k []byte, channel, msgID string) []byte {
+	return k[8 : 8+len(channel)+1+len(msgID)]
+}
+
 // splitLogKey returns the parts of a processed_log key: the stored time,
 // channel + sep + message id, and the URN.
 func splitLogKey(k []byte) (at uint64, msg []byte, urn string, ok bool) {
@@ -94,12 +101,27 @@ func splitLogKey(k []byte) (at uint64, msg []byte, urn string, ok bool) {
 // st, when not nil, is the group's batch, whose cursors read the buckets.
 func findProcessed(tx *bbolt.Tx, st *statBatch, r *contactRow, legacy bool, channel, urn, msgID string) ([]byte, bool, error) {
 	key := join(channel, msgID)
-	l := logLookup{tx: tx, st: st, channel: channel, msgID: msgID, urn: urn}
 	h := msgHash(key)
+	// Built at the first entry with the hash: most messages have none.
+	var logKey []byte
+	var logc *bbolt.Cursor
+	// find reads the record stored at at for this message: an entry with
+	// its hash may be another message's, whose key holds another id.
+	find := func(at uint64) ([]byte, bool) {
+		if logc == nil {
+			logKey = processedLogKey(at, channel, msgID, urn)
+			logc = st.cursor(tx.Bucket(bProcessedLog))
+		}
+		binary.BigEndian.PutUint64(logKey, at)
+		if k, v := logc.Seek(logKey); bytes.Equal(k, logKey) {
+			return v, true
+		}
+		return nil, false
+	}
 	if r != nil {
 		for _, m := range r.msgs {
 			if m.hash == h {
-				if reply, found := l.find(m.at); found {
+				if reply, found := find(m.at); found {
 					return reply, true, nil
 				}
 			}
@@ -111,7 +133,7 @@ func findProcessed(tx *bbolt.Tx, st *statBatch, r *contactRow, legacy bool, chan
 		if len(k) != len(prefix)+8 {
 			return nil, false, fmt.Errorf("contact %q: corrupt dedupe entry %x", urn, k)
 		}
-		if reply, found := l.find(binary.BigEndian.Uint64(k[len(prefix):])); found {
+		if reply, found := find(binary.BigEndian.Uint64(k[len(prefix):])); found {
 			return reply, true, nil
 		}
 	}
@@ -120,31 +142,6 @@ func findProcessed(tx *bbolt.Tx, st *statBatch, r *contactRow, legacy bool, chan
 	}
 	reply, found := processedReply(tx.Bucket(bProcessedAt), key, st.get(tx.Bucket(bProcessed), key))
 	return reply, found, nil
-}
-
-// logLookup reads the processed_log records that entries with a message's
-// hash point to.
-type logLookup struct {
-	tx                  *bbolt.Tx
-	st                  *statBatch
-	channel, msgID, urn string
-	key                 []byte
-	c                   *bbolt.Cursor
-}
-
-// find reads the record stored at at for the message: its reply, when the
-// record's key holds the same channel, id and sender; a record of another
-// message with the same hash does not count.
-func (l *logLookup) find(at uint64) ([]byte, bool) {
-	if l.key == nil {
-		l.key = processedLogKey(at, l.channel, l.msgID, l.urn)
-		l.c = l.st.cursor(l.tx.Bucket(bProcessedLog))
-	}
-	binary.BigEndian.PutUint64(l.key, at)
-	if k, v := l.c.Seek(l.key); bytes.Equal(k, l.key) {
-		return v, true
-	}
-	return nil, false
 }
 
 // recordProcessed adds the dedupe entry of message key (channel + sep +

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
@@ -283,4 +284,15 @@ func TestProcessedLogAppends(t *testing.T) {
 		return nil
 	})
 	checkDedupeEntries(t, b, workers*turns)
+}
+
+// msgHash is FNV-1a as hash/fnv computes it.
+func TestMsgHashIsFNV1a(t *testing.T) {
+	for _, k := range []string{"", "sms\x00m1", "whatsapp\x00wamid.HBgLMTU1NTAwMDAwMDEVAgASGBQzQTg3"} {
+		h := fnv.New64a()
+		h.Write([]byte(k))
+		if got, want := msgHash([]byte(k)), h.Sum64(); got != want {
+			t.Errorf("msgHash(%q) = %x, want %x", k, got, want)
+		}
+	}
 }

@@ -215,9 +215,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 		}
 		at := st.nextLogAt(p.msgAt)
 		binary.BigEndian.PutUint64(p.msgLogKey, at)
-		// The key's channel + sep + message id.
-		msg := p.msgLogKey[8 : 8+len(p.channel)+1+len(p.msgID)]
-		if err := recordProcessed(tx, rows, rec.urn, msg, at); err != nil {
+		if err := recordProcessed(tx, rows, rec.urn, logKeyMessage(p.msgLogKey, p.channel, p.msgID), at); err != nil {
 			return err
 		}
 		if err := st.put(tx.Bucket(bProcessedLog), p.msgLogKey, p.msgReply); err != nil {
