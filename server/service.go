@@ -119,7 +119,10 @@ type StartRequest struct {
 
 // Start starts a session and runs it until it waits or ends. A session
 // already waiting for the same contact on the same channel is interrupted
-// first: a contact talks to one flow at a time per channel.
+// first: a contact talks to one flow at a time per channel. A call's session
+// (req.Call set) interrupts nothing and is never that waiting session: it is
+// found through its call, and the caller's messages and other calls are
+// other conversations.
 func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, error) {
 	if req.Contact.URN == "" && req.SessionID == "" {
 		req.SessionID = uuid.Must(uuid.NewV7()).String()
@@ -148,7 +151,7 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	var ch *flows.Channel
 	if req.Channel != nil {
 		ch = req.Channel.flowsChannel()
-		if req.Contact.URN != "" && !req.read {
+		if req.Contact.URN != "" && !req.read && req.Call == nil {
 			if w, err := s.store.WaitingSession(ctx, req.Channel.ID, req.Contact.URN); err == nil {
 				if _, err := s.interruptLoaded(ctx, w); err != nil {
 					return nil, fmt.Errorf("interrupt session %s waiting on channel %q: %w", w.ID, req.Channel.ID, err)

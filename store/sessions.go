@@ -39,6 +39,9 @@ type preparedTurn struct {
 	msgLegacy  bool // look among the dedupe records of older layouts too
 	prevCheck  uint64
 	checkPrev  bool
+	// call: the session is a call's, which never takes its contact's
+	// waiting entry (its record keeps no channel).
+	call bool
 }
 
 func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
@@ -70,7 +73,15 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 	if p.channel == "" && s.Channel != nil {
 		p.channel = s.Channel.ID
 	}
-	if p.channel != "" {
+	switch {
+	case s.Call != nil:
+		// A call's session is found through its call (the server derives
+		// its id from the call id), never through the waiting index: the
+		// contact's entry on the channel belongs to its messaging
+		// conversation, and one caller may be on several calls at once.
+		p.call = true
+		p.encoded = encodeRecord(&p.rec)
+	case p.channel != "":
 		// Otherwise the record takes the previous version's channel,
 		// which only the transaction can read.
 		rec := p.rec
@@ -171,7 +182,9 @@ func lookup(tx *bbolt.Tx, st *statBatch, id string, eid []byte) (seq uint64, rec
 func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 	records := tx.Bucket(bRecords)
 	rec := p.rec // a copy: the fields set below must not leak into a re-run
-	rec.channel = p.channel
+	if !p.call {
+		rec.channel = p.channel
+	}
 
 	seq, old, err := lookup(tx, st, p.id, p.eid)
 	if err != nil {
@@ -184,7 +197,7 @@ func (p *preparedTurn) apply(tx *bbolt.Tx, st *statBatch) error {
 			return err
 		}
 		prev = &h
-		if rec.channel == "" {
+		if rec.channel == "" && !p.call {
 			rec.channel = prev.channel
 		}
 	}

@@ -156,7 +156,8 @@ type Turn struct {
 	Contact *flows.Contact
 	// Channel, with Session.Contact.URN, keys the waiting index. Empty means
 	// Session.Channel.ID, or (for the waiting index only) the channel of the
-	// previous save. It also scopes MessageID.
+	// previous save. It also scopes MessageID. A call's session
+	// (Session.Call set) is never in the waiting index: it is found by its id.
 	Channel string
 	// MessageID, when set, records the inbound message as processed with
 	// Reply, so a retry of it gets the same answer. SaveTurn fails with
