@@ -476,7 +476,9 @@ type Inbound struct {
 }
 
 // HandleMessage resumes the sender's waiting session on the channel, or starts
-// the channel's flow (keyword trigger, else default flow).
+// the channel's flow (keyword trigger, else default flow). That session is
+// never a call's (the store's waiting entry holds none): messages and calls
+// of one number are separate conversations.
 func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, error) {
 	ch, err := s.channels.peek(in.Channel)
 	if err != nil {

@@ -29,6 +29,8 @@ type InboundState struct {
 	Reply     []byte
 	// Session is the session waiting for the contact on the channel, nil
 	// when there is none. It is Query.Known itself when that is current.
+	// It is never a call's session: an inbound message does not feed a
+	// call, even in a file written when calls took the waiting entry.
 	Session *flows.Session
 	// Current reports that Session is Query.Known.
 	Current bool
@@ -65,7 +67,7 @@ func (b *Bolt) Inbound(ctx context.Context, q InboundQuery) (*InboundState, erro
 			return err
 		}
 		if v != nil {
-			if k := q.Known; k != nil && k.ID == w.id {
+			if k := q.Known; k != nil && k.ID == w.id && k.Call == nil {
 				h, err := decodeHeader(k.ID, v)
 				if err != nil {
 					return err
@@ -76,8 +78,13 @@ func (b *Bolt) Inbound(ctx context.Context, q InboundQuery) (*InboundState, erro
 				}
 			}
 			s, err := decodeSession(w.id, v)
-			st.Session = s
-			return err
+			if err != nil || s.Call == nil {
+				st.Session = s
+				return err
+			}
+			// A call's session in the entry (see isCallRecord): no
+			// session waits for the message; the next save on the
+			// channel takes the entry.
 		}
 		st.Contact, err = w.row.storedContact(q.URN)
 		if err != nil {

@@ -397,13 +397,31 @@ func updateContactRefs(tx *bbolt.Tx, rows *rowSet, id string, eid []byte, seq ui
 		if err != nil {
 			return err
 		}
-		if i := r.wait(cur.channel); i >= 0 {
-			if !bytes.Equal(r.waits[i].eid, eid) {
-				other, _ := decodeID(r.waits[i].eid)
+		i := r.wait(cur.channel)
+		if i >= 0 && !bytes.Equal(r.waits[i].eid, eid) {
+			other, err := decodeID(r.waits[i].eid)
+			if err != nil {
+				return err
+			}
+			call, err := isCallRecord(other, rows.st.get(tx.Bucket(bRecords), recordKey(r.waits[i].seq)))
+			if err != nil {
+				return err
+			}
+			if !call {
 				return fmt.Errorf("session %q: contact %q on channel %q already has waiting session %q: %w",
 					id, cur.urn, cur.channel, other, ErrConflict)
 			}
-		} else {
+			// A call's session saved before calls stopped taking the
+			// entry: it gives the entry up and is listed as a session
+			// that does not wait on a channel, as it is saved from now on.
+			moved := r.waits[i].eid
+			r.waits = append(r.waits[:i], r.waits[i+1:]...)
+			if err := addEnded(tx, rows, cur.urn, moved); err != nil {
+				return err
+			}
+			i = -1
+		}
+		if i < 0 {
 			r.waits = append(r.waits, waitEntry{channel: cur.channel, eid: eid, seq: seq})
 		}
 	}
@@ -421,22 +439,45 @@ func updateContactRefs(tx *bbolt.Tx, rows *rowSet, id string, eid []byte, seq ui
 		}
 	}
 	if curEnded && !(prevEnded && cur.urn == prev.urn) {
-		r, err := rows.get(cur.urn)
-		if err != nil {
-			return err
-		}
-		if len(r.ended) >= rowEndedMax {
-			bc := tx.Bucket(bByContact)
-			for _, e := range r.ended {
-				if err := rows.st.put(bc, contactKey(cur.urn, e), nil); err != nil {
-					return err
-				}
-			}
-			r.ended = r.ended[:0]
-		}
-		r.ended = append(r.ended, eid)
+		return addEnded(tx, rows, cur.urn, eid)
 	}
 	return nil
+}
+
+// addEnded lists session eid for contact urn as one that does not wait on a
+// channel: in the contact's row, whose entries move to session_contacts
+// together once it lists rowEndedMax.
+func addEnded(tx *bbolt.Tx, rows *rowSet, urn string, eid []byte) error {
+	r, err := rows.get(urn)
+	if err != nil {
+		return err
+	}
+	if len(r.ended) >= rowEndedMax {
+		bc := tx.Bucket(bByContact)
+		for _, e := range r.ended {
+			if err := rows.st.put(bc, contactKey(urn, e), nil); err != nil {
+				return err
+			}
+		}
+		r.ended = r.ended[:0]
+	}
+	r.ended = append(r.ended, eid)
+	return nil
+}
+
+// isCallRecord reports whether the stored session record v is a call's
+// session. Only files written before calls stopped taking their contact's
+// waiting entry have such a session in the entry; reading one decodes its
+// payload, which the usual paths never do for an entry.
+func isCallRecord(id string, v []byte) (bool, error) {
+	if v == nil {
+		return false, fmt.Errorf("session %q: waiting entry without its record: %w", id, ErrNotFound)
+	}
+	s, err := decodeSession(id, v)
+	if err != nil {
+		return false, err
+	}
+	return s.Call != nil, nil
 }
 
 // updateTimer replaces the session's timer record when its times changed.
@@ -641,7 +682,9 @@ func (b *Bolt) ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*fl
 	return out, next, nil
 }
 
-// WaitingSession returns the session waiting for urn on channel.
+// WaitingSession returns the session waiting for urn on channel. A call's
+// session is never that session, even in a file written when calls took the
+// waiting entry.
 func (b *Bolt) WaitingSession(ctx context.Context, channel, urn string) (*flows.Session, error) {
 	var s *flows.Session
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
@@ -649,11 +692,13 @@ func (b *Bolt) WaitingSession(ctx context.Context, channel, urn string) (*flows.
 		if err != nil {
 			return err
 		}
-		if v == nil {
-			return fmt.Errorf("waiting session for %q on channel %q: %w", urn, channel, ErrNotFound)
+		if v != nil {
+			if s, err = decodeSession(w.id, v); err != nil || s.Call == nil {
+				return err
+			}
+			s = nil
 		}
-		s, err = decodeSession(w.id, v)
-		return err
+		return fmt.Errorf("waiting session for %q on channel %q: %w", urn, channel, ErrNotFound)
 	})
 	return s, err
 }
