@@ -67,3 +67,35 @@ func TestMessagesAndCallsOfOneNumber(t *testing.T) {
 		t.Errorf("the first call's session: %v", s["status"])
 	}
 }
+
+// stateFlow says the call's state at the start, after a gather times out
+// and after digits.
+const stateFlow = `{"id":"call-state","name":"Call state","kind":"voice","widgets":[
+ {"id":"hello","type":"say","text":"State $call.state.","exits":{"Next":"menu"}},
+ {"id":"menu","type":"gather_digits","prompt":"Press a key.","num_digits":1,"timeout":3,"no_input_prompt":"Still $call.state.","exits":{"Next":"state","No Input":"state","No Match":"state"}},
+ {"id":"state","type":"say","text":"Now $call.state.","exits":{"Next":"menu"}}]}`
+
+// $call.state follows the CallStatus of every Twilio request about the
+// call, not only the first.
+func TestTwilioCallStateFollowsCallStatus(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(stateFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"call-state"}`)
+
+	steps := []struct {
+		path   string
+		form   url.Values
+		prefix string
+	}{
+		{"/twilio/tw/voice", url.Values{"CallSid": {"CA1"}, "From": {"+15550001"}, "CallStatus": {"ringing"}}, "<Response><Say>State ringing.</Say>"},
+		{"/twilio/tw/voice?timeout=1", url.Values{"CallSid": {"CA1"}, "From": {"+15550001"}, "CallStatus": {"in-progress"}}, "<Say>Still in-progress.</Say>"},
+		{"/twilio/tw/voice", url.Values{"CallSid": {"CA2"}, "From": {"+15550001"}, "CallStatus": {"ringing"}}, "<Response><Say>State ringing.</Say>"},
+		{"/twilio/tw/voice", url.Values{"CallSid": {"CA2"}, "From": {"+15550001"}, "CallStatus": {"in-progress"}, "Digits": {"1"}}, "<Response><Say>Now in-progress.</Say>"},
+	}
+	for i, st := range steps {
+		r := twilioForm(ts, st.path, st.form, "")
+		if body := string(r.Body); r.Status != 200 || !strings.Contains(body, st.prefix) {
+			t.Errorf("request %d: %d %s, want it to contain %s", i+1, r.Status, body, st.prefix)
+		}
+	}
+}

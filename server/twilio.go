@@ -187,9 +187,9 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 	case sess.Status.Ended():
 		return sendTwiML(c, xml.Header+"<Response><Hangup/></Response>")
 	case p.Get("Digits") != "" && c.Query("timeout") == "":
-		reply, err = s.svc.CallInput(ctx, ch.ID, callID, flows.Digits(p.Get("Digits")), "")
+		reply, err = s.svc.CallInput(ctx, ch.ID, callID, flows.Digits(p.Get("Digits")), state)
 	default:
-		reply, err = s.svc.CallInput(ctx, ch.ID, callID, flows.Timeout(), "")
+		reply, err = s.svc.CallInput(ctx, ch.ID, callID, flows.Timeout(), state)
 	}
 	if err != nil {
 		return err
