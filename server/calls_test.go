@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -97,5 +98,44 @@ func TestTwilioCallStateFollowsCallStatus(t *testing.T) {
 		if body := string(r.Body); r.Status != 200 || !strings.Contains(body, st.prefix) {
 			t.Errorf("request %d: %d %s, want it to contain %s", i+1, r.Status, body, st.prefix)
 		}
+	}
+}
+
+// Twilio resolves a Gather's action and a Redirect against the URL it
+// called: behind a proxy that serves Parley under a path (--public-url
+// with a path), both must carry that path.
+func TestTwilioVoiceURLsUsePublicURL(t *testing.T) {
+	const token = "tw-auth-token"
+	for _, c := range []struct {
+		publicURL, action string
+	}{
+		{"", "/twilio/tw/voice"},
+		{"https://parley.example.com", "https://parley.example.com/twilio/tw/voice"},
+		{"https://parley.example.com/pp/", "https://parley.example.com/pp/twilio/tw/voice"},
+		{"https://parley.example.com/pp", "https://parley.example.com/pp/twilio/tw/voice"},
+	} {
+		t.Run(c.publicURL, func(t *testing.T) {
+			ts := newTestServer(t, func(cfg *Config) { cfg.Examples = nil; cfg.PublicURL = c.publicURL })
+			ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"ivr-menu","auth_token":"`+token+`"}`)
+			form := url.Values{"CallSid": {"CA1"}, "From": {"+15550001"}, "CallStatus": {"ringing"}}
+			req := httptest.NewRequest("POST", "http://127.0.0.1:8080/twilio/tw/voice", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			signed := strings.TrimSuffix(c.publicURL, "/") + "/twilio/tw/voice"
+			if c.publicURL == "" {
+				signed = "http://127.0.0.1:8080/twilio/tw/voice"
+			}
+			req.Header.Set(TwilioSignatureHeader, TwilioSignature(token, signed, form))
+			r := ts.send(req)
+			body := string(r.Body)
+			if r.Status != 200 {
+				t.Fatalf("voice webhook: %d %s", r.Status, body)
+			}
+			if want := `<Gather action="` + c.action + `" method="POST"`; !strings.Contains(body, want) {
+				t.Errorf("TwiML %s\nwant %s", body, want)
+			}
+			if want := `<Redirect method="POST">` + c.action + `?timeout=1</Redirect>`; !strings.Contains(body, want) {
+				t.Errorf("TwiML %s\nwant %s", body, want)
+			}
+		})
 	}
 }

@@ -158,7 +158,7 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	logFormat := fs.String("log-format", def(cfg.LogFormat, "text"), "log format: text or json ("+EnvLogFormat+")")
 	logLevel := fs.String("log-level", def(cfg.LogLevel, "info"), "least level logged: debug, info, warn or error; requests that succeed are logged at debug ("+EnvLogLevel+")")
 	webhooks := fs.String("webhooks", cfg.WebhooksFile, "JSON file of named webhook configurations ("+EnvWebhooks+")")
-	publicURL := fs.String("public-url", cfg.PublicURL, "external base URL, for Twilio signatures behind a proxy ("+EnvPublicURL+")")
+	publicURL := fs.String("public-url", cfg.PublicURL, "external base URL, with a proxy's path if any, for Twilio signatures and TwiML URLs behind a proxy ("+EnvPublicURL+")")
 	bodyLimit := fs.Int("body-limit", orInt(cfg.BodyLimit, DefaultBodyLimit), "maximum request body in bytes ("+EnvBodyLimit+")")
 	batchLimit := fs.Int("batch-limit", orInt(cfg.BatchLimit, DefaultBatchLimit), "most messages in one request to /v1/channels/{id}/messages/batch ("+EnvBatchLimit+")")
 	maxSteps := fs.Int("max-steps", orInt(cfg.MaxSteps, 250), "maximum widgets run in one turn ("+EnvMaxSteps+")")

@@ -94,7 +94,8 @@ type Config struct {
 	// WebhooksFile is a JSON file of named webhook configurations.
 	WebhooksFile string
 	// PublicURL is the server's external base URL (https://parley.example.com),
-	// used to check Twilio signatures behind a proxy. Empty: the request's own.
+	// used to check Twilio signatures behind a proxy and as the base of the
+	// URLs in TwiML. Empty: the request's own.
 	PublicURL string
 	// Examples is where first start loads */flow.json from; nil means the
 	// examples built into the binary (package examples).

@@ -164,7 +164,7 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 	if callID == "" {
 		return badRequest("CallSid", "Twilio's CallSid parameter is missing")
 	}
-	action := "/twilio/" + url.PathEscape(ch.ID) + "/voice"
+	action := s.twilioVoiceURL(ch.ID)
 	ctx := c.UserContext()
 	state := p.Get("CallStatus")
 	if isFinalCallState(state) {
@@ -195,6 +195,19 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		return err
 	}
 	return sendTwiML(c, voiceTwiML(reply, action))
+}
+
+// twilioVoiceURL is where a channel's voice requests go, for a Gather's
+// action and a Redirect: under --public-url when it is set, since Twilio
+// resolves a relative URL against the host of the URL it called and would
+// lose the path a proxy serves Parley under; else the path alone, which
+// Twilio resolves against the URL it called.
+func (s *Server) twilioVoiceURL(channel string) string {
+	path := "/twilio/" + url.PathEscape(channel) + "/voice"
+	if base := strings.TrimSuffix(s.cfg.PublicURL, "/"); base != "" {
+		return base + path
+	}
+	return path
 }
 
 func isNotFoundErr(err error) bool {
