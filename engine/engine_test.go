@@ -482,16 +482,30 @@ func TestHangupInput(t *testing.T) {
 	fx := newFixture(t, nil)
 	f := fx.load(t, `{"id": "ivr", "name": "IVR", "kind": "voice", "widgets": [
 	  {"id": "menu", "type": "gather_digits", "prompt": "Press 1", "exits": {"Next": ""}}]}`)
-	s, _, _ := fx.e.Start(context.Background(), f, engine.StartParams{Call: &flows.Call{CLI: "+1555", State: "in-progress"}})
-	evs, err := fx.e.Resume(context.Background(), f, s, flows.Hangup())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Status != flows.StatusInterrupted || s.Call.State != "completed" {
-		t.Errorf("status %s call state %s, want interrupted and completed", s.Status, s.Call.State)
-	}
-	if len(evs) != 1 || evs[0].SessionStatus != flows.StatusInterrupted {
-		t.Errorf("events %+v", evs)
+	// The state before the hang-up: a final one the telephony side reported
+	// is kept, any other becomes "completed".
+	for _, c := range []struct{ before, after string }{
+		{"in-progress", "completed"},
+		{"ringing", "completed"},
+		{"", "completed"},
+		{"completed", "completed"},
+		{"busy", "busy"},
+		{"no-answer", "no-answer"},
+		{"failed", "failed"},
+		{"canceled", "canceled"},
+	} {
+		s, _, _ := fx.e.Start(context.Background(), f, engine.StartParams{Call: &flows.Call{CLI: "+1555", State: "in-progress"}})
+		s.Call.State = c.before
+		evs, err := fx.e.Resume(context.Background(), f, s, flows.Hangup())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status != flows.StatusInterrupted || s.Call.State != c.after {
+			t.Errorf("hang-up in state %q: status %s call state %q, want interrupted and %q", c.before, s.Status, s.Call.State, c.after)
+		}
+		if len(evs) != 1 || evs[0].SessionStatus != flows.StatusInterrupted {
+			t.Errorf("events %+v", evs)
+		}
 	}
 }
 

@@ -139,3 +139,36 @@ func TestTwilioVoiceURLsUsePublicURL(t *testing.T) {
 		})
 	}
 }
+
+// A call that ends keeps the final state its telephony side reported;
+// "completed" is for a hang-up that reported none.
+func TestCallEndKeepsReportedState(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"ivr-menu"}`)
+	callState := func(id string) any {
+		t.Helper()
+		s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+		return s["variables"].(map[string]any)["call"].(map[string]any)["state"]
+	}
+	for _, state := range []string{"busy", "no-answer", "failed", "canceled", "completed"} {
+		callID := "CA-" + state
+		start := ts.must(201, "POST", "/v1/channels/phone/calls", `{"call_id":"`+callID+`","from":"+15550001"}`)
+		end := ts.must(200, "POST", "/v1/channels/phone/calls/"+callID, `{"state":"`+state+`"}`)
+		if end["status"] != "interrupted" {
+			t.Errorf("%s: session %v, want interrupted", state, end["status"])
+		}
+		if got := callState(start["id"].(string)); got != state {
+			t.Errorf("%s: $call.state %v after the call ended, want %s", state, got, state)
+		}
+	}
+
+	// Twilio's status callback says the same.
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"ivr-menu"}`)
+	twilioForm(ts, "/twilio/tw/voice", url.Values{"CallSid": {"CA-tw"}, "From": {"+15550001"}, "CallStatus": {"ringing"}}, "")
+	if r := twilioForm(ts, "/twilio/tw/voice", url.Values{"CallSid": {"CA-tw"}, "CallStatus": {"busy"}}, ""); r.Status != 200 {
+		t.Fatalf("status callback: %d %s", r.Status, r.Body)
+	}
+	if got := callState(callSessionID("tw", "CA-tw")); got != "busy" {
+		t.Errorf("twilio: $call.state %v after CallStatus busy, want busy", got)
+	}
+}
