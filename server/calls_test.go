@@ -1,8 +1,13 @@
 package server
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"maps"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -170,5 +175,55 @@ func TestCallEndKeepsReportedState(t *testing.T) {
 	}
 	if got := callState(callSessionID("tw", "CA-tw")); got != "busy" {
 		t.Errorf("twilio: $call.state %v after CallStatus busy, want busy", got)
+	}
+}
+
+// officialTwilioSignature computes a signature the way Twilio's own
+// libraries do (twilio-python's RequestValidator.compute_signature,
+// twilio-node's getExpectedTwilioSignature): each parameter name once, in
+// order, and each of its distinct values, in order.
+func officialTwilioSignature(token, fullURL string, form url.Values) string {
+	names := slices.Sorted(maps.Keys(form))
+	s := fullURL
+	for _, name := range names {
+		values := slices.Clone(form[name])
+		slices.Sort(values)
+		for _, v := range slices.Compact(values) {
+			s += name + v
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(token))
+	mac.Write([]byte(s))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// A parameter repeated with the same value is signed once, as Twilio's
+// libraries check it; repeated with different values, each is signed.
+func TestTwilioSignatureRepeatedParameter(t *testing.T) {
+	const token = "12345"
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(askFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"signed","type":"twilio","default_flow":"ask","auth_token":"`+token+`"}`)
+	const target = "http://parley.test/twilio/signed/sms"
+	for _, c := range []struct {
+		name string
+		body string
+	}{
+		{"same value twice", "From=%2B1555&Body=hi&X=a&X=a"},
+		{"two values", "From=%2B1556&Body=hi&X=b&X=a"},
+		{"two values, one twice", "From=%2B1557&Body=hi&X=b&X=a&X=b"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			form, err := url.ParseQuery(c.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest("POST", target, strings.NewReader(c.body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set(TwilioSignatureHeader, officialTwilioSignature(token, target, form))
+			if r := ts.send(req); r.Status != 200 {
+				t.Errorf("status %d, want 200: %s", r.Status, r.Body)
+			}
+		})
 	}
 }

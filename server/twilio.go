@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,7 +23,9 @@ const TwilioSignatureHeader = "X-Twilio-Signature"
 
 // TwilioSignature computes Twilio's signature of a request: HMAC-SHA1, keyed
 // with the account's auth token, of the full URL followed by every POST
-// parameter's name and value, sorted by name, base64-encoded.
+// parameter's name and value, sorted by name, base64-encoded. A parameter
+// with several values adds each distinct value once, sorted: a value repeated
+// counts once, as Twilio's own libraries (twilio-python, twilio-node) check it.
 func TwilioSignature(authToken, fullURL string, params url.Values) string {
 	keys := make([]string, 0, len(params))
 	for k := range params {
@@ -34,7 +37,7 @@ func TwilioSignature(authToken, fullURL string, params url.Values) string {
 	for _, k := range keys {
 		vals := append([]string(nil), params[k]...)
 		sort.Strings(vals)
-		for _, v := range vals {
+		for _, v := range slices.Compact(vals) {
 			b.WriteString(k)
 			b.WriteString(v)
 		}
