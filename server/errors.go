@@ -32,6 +32,7 @@ const (
 	CodeTooLarge      = "body_too_large"
 	CodeInvalidFlow   = "invalid_flow"
 	CodeNotWaiting    = "not_waiting"
+	CodeNoFlow        = "no_flow"
 	CodeInternal      = "internal"
 	CodeUnavailable   = "unavailable"
 	CodeBadSignature  = "bad_signature"

@@ -538,10 +538,13 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		flowID = ch.DefaultFlow
 	}
 	if flowID == "" {
-		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow to answer calls with", ch.ID)
+		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q has no voice_flow to answer calls with", ch.ID)
 	}
 	if f, err := s.flows.Flow(ctx, flowID, 0); err == nil && !f.IsVoice() {
-		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow, and its default flow %q is not a voice flow", ch.ID, flowID)
+		if ch.VoiceFlow != "" {
+			return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q: voice_flow %q is a %s flow, not a voice flow", ch.ID, flowID, f.Kind)
+		}
+		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q has no voice_flow, and its default_flow %q is a %s flow, not a voice flow", ch.ID, flowID, f.Kind)
 	}
 	urn := ch.urnOf(c.From)
 	id := callSessionID(ch.ID, c.CallID)
