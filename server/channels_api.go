@@ -29,6 +29,10 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 	if err := ch.validate(); err != nil {
 		return err
 	}
+	// Flows are checked and the channel stored under the lock that flow
+	// deletes take, so a flow cannot go between the two.
+	s.flowMu.Lock()
+	defer s.flowMu.Unlock()
 	for _, ref := range ch.flowRefs() {
 		// The revision new sessions start on, whose kind decides what it answers.
 		f, err := s.svc.flows.Flow(c.UserContext(), ref[1], 0)
