@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/gofiber/fiber/v2"
@@ -142,7 +143,19 @@ func toAPIError(err error) *APIError {
 // fiber's own (unknown route, oversized body), is answered here, after
 // discarding whatever a handler may have started to write.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	// A request the HTTP server refused before routing it (a body over
+	// the limit) comes here without passing requestContext: it gets its id
+	// here, and is counted and logged once answered.
+	rid, routed := c.Locals(localRequestID).(string)
+	if !routed {
+		start := time.Now()
+		rid = setRequestID(c)
+		defer func() { s.requestDone(c, rid, "", start) }()
+	}
 	ae := toAPIError(err)
+	if ae.Status == fiber.StatusRequestEntityTooLarge && ae.Code == CodeTooLarge {
+		ae.Message = fmt.Sprintf("request body over the %d-byte limit (--body-limit, %s)", s.cfg.BodyLimit, EnvBodyLimit)
+	}
 	log := s.reqLog(c)
 	if ae.Status >= 500 {
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)
@@ -150,9 +163,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "err", ae.Error())
 	}
 	c.Response().Reset()
-	if rid, ok := c.Locals(localRequestID).(string); ok {
-		c.Set(headerRequestID, rid)
-	}
+	c.Set(headerRequestID, rid)
 	if strings.HasPrefix(c.Path(), "/twilio/") {
 		// Twilio shows the body of a failed webhook in its debugger; keep it TwiML-free JSON.
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -180,19 +181,47 @@ func TestInterruptAndList(t *testing.T) {
 	}
 }
 
+// A body over the limit is refused before any handler runs; the answer
+// still carries the request id, names the limit and its flag, and the
+// request is logged as client errors are.
 func TestOversizedBody(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.BodyLimit = 4096 })
+	logs := &lockedBuffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.BodyLimit = 4096
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil)) // info: client errors are logged
+	})
 	base := ts.listen()
-	body := `{"flow":"ask","variables":{"x":"` + strings.Repeat("a", 5000) + `"}}`
-	resp, err := http.Post(base+"/v1/sessions", "application/json", strings.NewReader(body))
+	for _, path := range []string{"/v1/sessions", "/v1/channels/demo/messages/batch"} {
+		body := `{"flow":"ask","variables":{"x":"` + strings.Repeat("a", 5000) + `"}}`
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Request-Id", "big-1"+path)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r := response{Status: resp.StatusCode, Body: b}
+		e := r.errorOf(t)
+		if r.Status != 413 || e["code"] != CodeTooLarge || e["message"] != "request body over the 4096-byte limit (--body-limit, PARLEY_BODY_LIMIT)" {
+			t.Errorf("POST %s oversized body: %d %s", path, r.Status, b)
+		}
+		if got := resp.Header.Get("X-Request-Id"); got != "big-1"+path {
+			t.Errorf("POST %s oversized body: X-Request-Id %q, want the caller's big-1%s", path, got, path)
+		}
+		if line := "request_id=big-1" + path; !strings.Contains(logs.String(), line) || !strings.Contains(logs.String(), "status=413") {
+			t.Errorf("POST %s oversized body: no request line with %s and status=413 in the log:\n%s", path, line, logs)
+		}
+	}
+	// Without an id of the caller's, the server gives one.
+	resp, err := http.Post(base+"/v1/sessions", "application/json", strings.NewReader(strings.Repeat(" ", 5000)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r := response{Status: resp.StatusCode, Body: b}
-	if r.Status != 413 || r.errorOf(t)["code"] != CodeTooLarge {
-		t.Errorf("oversized body: %d %s", r.Status, b)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("oversized body without an id: %d, X-Request-Id %q", resp.StatusCode, resp.Header.Get("X-Request-Id"))
 	}
 }
 
