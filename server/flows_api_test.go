@@ -65,6 +65,16 @@ func TestFlowErrors(t *testing.T) {
 		{"delete unknown", "DELETE", "/v1/flows/nope", "", 404, CodeNotFound, ""},
 		{"publish unknown", "POST", "/v1/flows/nope/publish", "", 404, CodeNotFound, ""},
 		{"publish unknown field", "POST", "/v1/flows/ask/publish", `{"rev":1}`, 400, CodeUnknownField, "rev"},
+		// A flow document's unknown fields and wrong types are flow problems,
+		// reported with every other one by their JSON path.
+		{"unknown field", "POST", "/v1/flows", `{"id":"c","name":"x","colour":1,"widgets":[{"id":"a","type":"send_message","text":"hi"}]}`, 422, CodeInvalidFlow, "colour"},
+		{"unknown widget field", "POST", "/v1/flows", `{"id":"c","name":"x","widgets":[{"id":"a","type":"send_message","text":"hi","colour":1}]}`, 422, CodeInvalidFlow, "widgets[0].colour"},
+		{"wrong type", "POST", "/v1/flows", `{"id":"c","name":"x","widgets":[{"id":"a","type":"send_message","text":1}]}`, 422, CodeInvalidFlow, "widgets[0].text"},
+		{"put wrong type", "PUT", "/v1/flows/ask", `{"name":1,"widgets":[{"id":"a","type":"end"}]}`, 422, CodeInvalidFlow, "name"},
+		{"not an object", "POST", "/v1/flows", `[]`, 422, CodeInvalidFlow, "$"},
+		// Other bodies answer 400, as docs/api.md's example.
+		{"session unknown field", "POST", "/v1/sessions", `{"flow":"ask","colour":1}`, 400, CodeUnknownField, "colour"},
+		{"session wrong type", "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":1}}`, 400, CodeInvalidField, "contact.urn"},
 	}
 	ts.expectErrors(t, cases)
 	// Every validation problem is reported, not only the first.
