@@ -70,3 +70,28 @@ func checkDecodeMessage(t *testing.T, body []byte) {
 		t.Fatalf("%q: decodeMessage %+v, decodeStrict %+v", body, fast, strict)
 	}
 }
+
+// Errors about a body's JSON types say what was expected in JSON's terms,
+// never a Go type's name.
+func TestBodyTypeErrorsInJSONTerms(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web"}`)
+	for _, c := range []struct{ path, body, field, msg string }{
+		{"/v1/channels/web/messages", `[]`, "$", "$: expected a JSON object, got JSON array"},
+		{"/v1/channels/web/messages", `{"from":1}`, "from", "from: expected a string, got JSON number"},
+		{"/v1/channels/web/messages/batch", `[]`, "$", "$: expected a JSON object, got JSON array"},
+		{"/v1/channels/web/messages/batch", `{"messages":{}}`, "messages", "messages: expected an array of messages, got JSON object"},
+		{"/v1/channels/web/messages/batch", `{"messages":[1]}`, "messages[0]", "messages[0]: expected a JSON object, got JSON number"},
+		{"/v1/sessions", `{"flow":"x","variables":[]}`, "variables", "variables: expected a JSON object, got JSON array"},
+		{"/v1/sessions", `{"flow":"x","contact":{"fields":{"a":1}}}`, "contact.fields.a", "contact.fields.a: expected a string, got JSON number"},
+		{"/v1/channels", `{"id":"x","triggers":"join"}`, "triggers", "triggers: expected an array of JSON objects, got JSON string"},
+		{"/v1/sessions/x/resume", `{"timeout":"yes"}`, "timeout", "timeout: expected true or false, got JSON string"},
+		{"/v1/flows/x/publish", `{"revision":1.5}`, "revision", "revision: expected an integer, got JSON number 1.5"},
+	} {
+		r := ts.do("POST", c.path, c.body)
+		e := r.errorOf(t)
+		if r.Status != 400 || e["code"] != CodeInvalidField || e["field"] != c.field || e["message"] != c.msg {
+			t.Errorf("POST %s %s: %d %s, want 400 invalid_field on %s: %q", c.path, c.body, r.Status, r.Body, c.field, c.msg)
+		}
+	}
+}

@@ -206,7 +206,7 @@ func withFieldPath(ae *APIError, body []byte, v any) *APIError {
 	if errors.As(jsonv2.Unmarshal(body, fresh, jsonv2.RejectUnknownMembers(true)), &se) {
 		ptr := string(se.JSONPointer)
 		name := ae.Field[strings.LastIndexByte(ae.Field, '.')+1:]
-		if strings.HasSuffix(ptr, "/"+name) {
+		if strings.HasSuffix(ptr, "/"+name) || inElementOf(ptr, name) {
 			path := pointerField(ptr)
 			if rest, ok := strings.CutPrefix(ae.Message, ae.Field+":"); ok {
 				ae.Message = path + ":" + rest
@@ -215,6 +215,14 @@ func withFieldPath(ae *APIError, body []byte, v any) *APIError {
 		}
 	}
 	return ae
+}
+
+// inElementOf reports whether a JSON pointer is an element or key of the
+// member name (/messages/0 of messages, /contact/fields/a of fields), where
+// encoding/json names only the member.
+func inElementOf(ptr, name string) bool {
+	i := strings.LastIndex(ptr, "/"+name+"/")
+	return i >= 0 && !strings.Contains(ptr[i+len(name)+2:], "/")
 }
 
 // pointerField writes a JSON pointer (/messages/2/txt) as the API names
@@ -249,12 +257,49 @@ func jsonAPIError(err error) *APIError {
 		if field == "" {
 			field = "$"
 		}
-		return &APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: field, Message: fmt.Sprintf("%s: expected %s, got JSON %s", field, te.Type, te.Value), Err: err}
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: field, Message: fmt.Sprintf("%s: expected %s, got JSON %s", field, jsonKind(te.Type), te.Value), Err: err}
 	case strings.HasPrefix(msg, "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
 		return &APIError{Status: fiber.StatusBadRequest, Code: CodeUnknownField, Field: name, Message: fmt.Sprintf("unknown field %q", name), Err: err}
 	}
 	return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: "malformed JSON: " + msg, Err: err}
+}
+
+// jsonNames names the body types whose arrays read better by what they hold.
+var jsonNames = map[reflect.Type]string{reflect.TypeFor[messageBody](): "messages"}
+
+// jsonKind says in JSON's terms what a Go type decodes from, for errors that
+// must not show Go's type names ("a JSON object", not server.messageBody).
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		elem := t.Elem()
+		if name, ok := jsonNames[elem]; ok {
+			return "an array of " + name
+		}
+		switch elem.Kind() {
+		case reflect.Struct, reflect.Map:
+			return "an array of JSON objects"
+		case reflect.String:
+			return "an array of strings"
+		}
+		return "a JSON array"
+	}
+	return "a JSON value"
 }
 
 // discardLogger is used where no logger was configured.
