@@ -95,3 +95,24 @@ func TestBodyTypeErrorsInJSONTerms(t *testing.T) {
 		}
 	}
 }
+
+// Query parameters are checked alike everywhere: a bad value is 400
+// bad_request naming the parameter.
+func TestQueryParameterErrors(t *testing.T) {
+	ts := newTestServer(t, nil)
+	sub := ts.must(201, "POST", "/v1/webhooks", `{"url":"https://crm.example.com/hooks"}`)
+	id := sub["id"].(string)
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "session status", method: "GET", path: "/v1/sessions?status=bogus", status: 400, code: CodeBadRequest, field: "status"},
+		{name: "delivery status", method: "GET", path: "/v1/webhooks/" + id + "/deliveries?status=bogus", status: 400, code: CodeBadRequest, field: "status"},
+		{name: "delivery since", method: "GET", path: "/v1/webhooks/" + id + "/deliveries?since=yesterday", status: 400, code: CodeBadRequest, field: "since"},
+		{name: "delivery limit", method: "GET", path: "/v1/webhooks/" + id + "/deliveries?limit=0", status: 400, code: CodeBadRequest, field: "limit"},
+		{name: "delivery cursor", method: "GET", path: "/v1/webhooks/" + id + "/deliveries?cursor=zzz", status: 400, code: CodeBadRequest, field: "cursor"},
+		{name: "webhook environment", method: "GET", path: "/v1/webhooks?environment=bogus", status: 400, code: CodeBadRequest, field: "environment"},
+		{name: "session limit", method: "GET", path: "/v1/sessions?limit=x", status: 400, code: CodeBadRequest, field: "limit"},
+	})
+	for _, q := range []string{"environment=live", "environment=sandbox", ""} {
+		ts.must(200, "GET", "/v1/webhooks?"+q, nil)
+	}
+	ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries?status=failed", nil)
+}
