@@ -147,12 +147,14 @@ func (kr *keyring) configured() bool {
 
 // check returns the key's name, or an error saying why the request is refused.
 func (kr *keyring) check(authz string, from netip.Addr) (string, error) {
-	token, ok := strings.CutPrefix(authz, "Bearer ")
-	if !ok || token == "" {
+	// The scheme is case-insensitive (RFC 9110, 11.1).
+	scheme, token, _ := strings.Cut(strings.TrimSpace(authz), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return "", apiErr(fiber.StatusUnauthorized, CodeUnauthorized, "Authorization", "an API key is required: send \"Authorization: Bearer KEY\"")
 	}
 	kr.mu.RLock()
-	e, found := kr.byHash[hashKey(strings.TrimSpace(token))]
+	e, found := kr.byHash[hashKey(token)]
 	kr.mu.RUnlock()
 	if !found {
 		return "", apiErr(fiber.StatusUnauthorized, CodeUnauthorized, "Authorization", "unknown API key")

@@ -130,7 +130,7 @@ func TestBatchWrongTypeMessage(t *testing.T) {
 	ts.createFlow(counterFlow)
 	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"counter"}`)
 	r := ts.do("POST", "/v1/channels/web/messages/batch", `{"messages":[{"from":"+1","text":5}]}`)
-	if e := r.errorOf(t); r.Status != 400 || !strings.HasPrefix(e["message"].(string), "messages[0].text: expected string") {
+	if e := r.errorOf(t); r.Status != 400 || !strings.HasPrefix(e["message"].(string), "messages[0].text: expected a string") {
 		t.Errorf("wrong type: %d %v", r.Status, e)
 	}
 }

@@ -79,19 +79,28 @@ func (c *Channel) urnOf(from string) string {
 	return scheme + ":" + from
 }
 
-// flowFor picks the flow a message starts: a keyword trigger, else the default.
-func (c *Channel) flowFor(text string) string {
+// flowFor picks the flow a message starts: a keyword trigger, else the
+// default. field names the channel's field it came from.
+func (c *Channel) flowFor(text string) (id, field string) {
 	word := strings.ToLower(strings.TrimFunc(firstWord(text), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	}))
 	if word != "" {
-		for _, t := range c.Triggers {
+		for i, t := range c.Triggers {
 			if strings.EqualFold(t.Keyword, word) {
-				return t.Flow
+				return t.Flow, fmt.Sprintf("triggers[%d].flow", i)
 			}
 		}
 	}
-	return c.DefaultFlow
+	return c.DefaultFlow, "default_flow"
+}
+
+// flowMissing is the error of a channel whose field names a flow that does
+// not exist (deleted from the store under a channel stored before flows in
+// use could not be deleted): the request is fine, the channel is not.
+func flowMissing(channel, field, flowID string) *APIError {
+	return apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, field,
+		"channel %q: %s %q does not exist; set another with PUT /v1/channels/%s", channel, field, flowID, channel)
 }
 
 // firstWord is strings.Fields(s)[0] (or ""), without the slice of every word.
@@ -235,6 +244,20 @@ func (cs *channelSet) delete(ctx context.Context, id string) error {
 	}
 	delete(cs.byID, id)
 	return nil
+}
+
+// using lists the channels that name a flow, each with its field:
+// `channel "sms" (default_flow)`.
+func (cs *channelSet) using(flowID string) []string {
+	var out []string
+	for _, c := range cs.list() {
+		for _, ref := range c.flowRefs() {
+			if ref[1] == flowID {
+				out = append(out, fmt.Sprintf("channel %q (%s)", c.ID, ref[0]))
+			}
+		}
+	}
+	return out
 }
 
 func sortChannels(cs []*Channel) {

@@ -6,6 +6,8 @@ import (
 	"github.com/go-json-experiment/json"
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/parleyhq/parley/flows"
 )
 
 // putChannel creates or replaces a channel: POST /v1/channels (id in the
@@ -27,12 +29,21 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 	if err := ch.validate(); err != nil {
 		return err
 	}
+	// Flows are checked and the channel stored under the lock that flow
+	// deletes take, so a flow cannot go between the two.
+	s.flowMu.Lock()
+	defer s.flowMu.Unlock()
 	for _, ref := range ch.flowRefs() {
-		if _, err := s.store.GetFlow(c.UserContext(), ref[1], 0); err != nil {
+		// The revision new sessions start on, whose kind decides what it answers.
+		f, err := s.svc.flows.Flow(c.UserContext(), ref[1], 0)
+		if err != nil {
 			if errorsIsNotFound(err) {
 				return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "flow %q not found", ref[1])
 			}
 			return err
+		}
+		if want := refKind(ref[0]); f.Kind != want {
+			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "%s %q is a %s flow; %s", ref[0], ref[1], f.Kind, kindNeed[want])
 		}
 	}
 	created, err := s.svc.channels.put(c.UserContext(), &ch)
@@ -44,6 +55,20 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 		status = fiber.StatusCreated
 	}
 	return c.Status(status).JSON(ch.view())
+}
+
+// refKind is the kind of flow a channel's field names: voice_flow answers
+// calls, default_flow and the triggers answer messages.
+func refKind(field string) string {
+	if field == "voice_flow" {
+		return flows.KindVoice
+	}
+	return flows.KindMessaging
+}
+
+var kindNeed = map[string]string{
+	flows.KindVoice:     "calls need a voice flow",
+	flows.KindMessaging: "messages need a messaging flow (a voice flow goes in voice_flow)",
 }
 
 func (s *Server) listChannels(c *fiber.Ctx) error {

@@ -160,3 +160,40 @@ func TestDemoChannelOrderStatus(t *testing.T) {
 		})
 	}
 }
+
+// A channel's flows must be of the kind their field runs: voice_flow answers
+// calls, default_flow and triggers answer messages.
+func TestChannelFlowKinds(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "messaging voice_flow", method: "PUT", path: "/v1/channels/x2", body: `{"voice_flow":"order-status"}`,
+			status: 422, code: CodeInvalidField, field: "voice_flow"},
+		{name: "voice default_flow", method: "PUT", path: "/v1/channels/x3", body: `{"default_flow":"ivr-menu"}`,
+			status: 422, code: CodeInvalidField, field: "default_flow"},
+		{name: "voice trigger", method: "POST", path: "/v1/channels", body: `{"id":"x4","default_flow":"order-status","triggers":[{"keyword":"call","flow":"ivr-menu"}]}`,
+			status: 422, code: CodeInvalidField, field: "triggers[0].flow"},
+	})
+	r := ts.do("PUT", "/v1/channels/x2", `{"voice_flow":"order-status"}`)
+	if msg, _ := r.errorOf(t)["message"].(string); !strings.Contains(msg, `"order-status"`) || !strings.Contains(msg, "messaging") {
+		t.Errorf("message %q should name the flow and its kind", msg)
+	}
+	ts.must(404, "GET", "/v1/channels/x2", nil)
+	ts.must(201, "PUT", "/v1/channels/ok", `{"default_flow":"order-status","voice_flow":"ivr-menu"}`)
+
+	// A channel whose flow changed kind after it was set: the call's error
+	// says what is wrong with which field.
+	ts.must(200, "PUT", "/v1/flows/ivr-menu", `{"name":"Now a text flow","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`)
+	ts.must(200, "POST", "/v1/flows/ivr-menu/publish", nil)
+	r = ts.do("POST", "/v1/channels/ok/calls", `{"call_id":"CA1","from":"+1555"}`)
+	e := r.errorOf(t)
+	msg, _ := e["message"].(string)
+	if r.Status != 422 || e["code"] != CodeNoFlow || e["field"] != "voice_flow" || !strings.Contains(msg, `voice_flow "ivr-menu"`) || strings.Contains(msg, "default") {
+		t.Errorf("call on a channel whose voice_flow is a messaging flow: %d %s", r.Status, r.Body)
+	}
+	ts.must(201, "PUT", "/v1/channels/text", `{"default_flow":"order-status"}`)
+	r = ts.do("POST", "/v1/channels/text/calls", `{"call_id":"CA1","from":"+1555"}`)
+	e = r.errorOf(t)
+	if msg, _ := e["message"].(string); r.Status != 422 || e["code"] != CodeNoFlow || e["field"] != "voice_flow" || !strings.Contains(msg, `default_flow "order-status"`) {
+		t.Errorf("call on a channel without voice_flow: %d %s", r.Status, r.Body)
+	}
+}

@@ -70,3 +70,49 @@ func checkDecodeMessage(t *testing.T, body []byte) {
 		t.Fatalf("%q: decodeMessage %+v, decodeStrict %+v", body, fast, strict)
 	}
 }
+
+// Errors about a body's JSON types say what was expected in JSON's terms,
+// never a Go type's name.
+func TestBodyTypeErrorsInJSONTerms(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web"}`)
+	for _, c := range []struct{ path, body, field, msg string }{
+		{"/v1/channels/web/messages", `[]`, "$", "$: expected a JSON object, got JSON array"},
+		{"/v1/channels/web/messages", `{"from":1}`, "from", "from: expected a string, got JSON number"},
+		{"/v1/channels/web/messages/batch", `[]`, "$", "$: expected a JSON object, got JSON array"},
+		{"/v1/channels/web/messages/batch", `{"messages":{}}`, "messages", "messages: expected an array of messages, got JSON object"},
+		{"/v1/channels/web/messages/batch", `{"messages":[1]}`, "messages[0]", "messages[0]: expected a JSON object, got JSON number"},
+		{"/v1/sessions", `{"flow":"x","variables":[]}`, "variables", "variables: expected a JSON object, got JSON array"},
+		{"/v1/sessions", `{"flow":"x","contact":{"fields":{"a":1}}}`, "contact.fields.a", "contact.fields.a: expected a string, got JSON number"},
+		{"/v1/channels", `{"id":"x","triggers":"join"}`, "triggers", "triggers: expected an array of JSON objects, got JSON string"},
+		{"/v1/sessions/x/resume", `{"timeout":"yes"}`, "timeout", "timeout: expected true or false, got JSON string"},
+		{"/v1/flows/x/publish", `{"revision":1.5}`, "revision", "revision: expected an integer, got JSON number 1.5"},
+	} {
+		r := ts.do("POST", c.path, c.body)
+		e := r.errorOf(t)
+		if r.Status != 400 || e["code"] != CodeInvalidField || e["field"] != c.field || e["message"] != c.msg {
+			t.Errorf("POST %s %s: %d %s, want 400 invalid_field on %s: %q", c.path, c.body, r.Status, r.Body, c.field, c.msg)
+		}
+	}
+}
+
+// Query parameters are checked alike everywhere: a bad value is 400
+// bad_request naming the parameter.
+func TestQueryParameterErrors(t *testing.T) {
+	ts := newTestServer(t, nil)
+	sub := ts.must(201, "POST", "/v1/webhooks", `{"url":"https://crm.example.com/hooks"}`)
+	id := sub["id"].(string)
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "session status", method: "GET", path: "/v1/sessions?status=bogus", status: 400, code: CodeBadRequest, field: "status"},
+		{name: "delivery status", method: "GET", path: "/v1/webhooks/" + id + "/deliveries?status=bogus", status: 400, code: CodeBadRequest, field: "status"},
+		{name: "delivery since", method: "GET", path: "/v1/webhooks/" + id + "/deliveries?since=yesterday", status: 400, code: CodeBadRequest, field: "since"},
+		{name: "delivery limit", method: "GET", path: "/v1/webhooks/" + id + "/deliveries?limit=0", status: 400, code: CodeBadRequest, field: "limit"},
+		{name: "delivery cursor", method: "GET", path: "/v1/webhooks/" + id + "/deliveries?cursor=zzz", status: 400, code: CodeBadRequest, field: "cursor"},
+		{name: "webhook environment", method: "GET", path: "/v1/webhooks?environment=bogus", status: 400, code: CodeBadRequest, field: "environment"},
+		{name: "session limit", method: "GET", path: "/v1/sessions?limit=x", status: 400, code: CodeBadRequest, field: "limit"},
+	})
+	for _, q := range []string{"environment=live", "environment=sandbox", ""} {
+		ts.must(200, "GET", "/v1/webhooks?"+q, nil)
+	}
+	ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries?status=failed", nil)
+}

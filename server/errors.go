@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/gofiber/fiber/v2"
@@ -32,6 +33,7 @@ const (
 	CodeTooLarge      = "body_too_large"
 	CodeInvalidFlow   = "invalid_flow"
 	CodeNotWaiting    = "not_waiting"
+	CodeNoFlow        = "no_flow"
 	CodeInternal      = "internal"
 	CodeUnavailable   = "unavailable"
 	CodeBadSignature  = "bad_signature"
@@ -141,7 +143,19 @@ func toAPIError(err error) *APIError {
 // fiber's own (unknown route, oversized body), is answered here, after
 // discarding whatever a handler may have started to write.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	// A request the HTTP server refused before routing it (a body over
+	// the limit) comes here without passing requestContext: it gets its id
+	// here, and is counted and logged once answered.
+	rid, routed := c.Locals(localRequestID).(string)
+	if !routed {
+		start := time.Now()
+		rid = setRequestID(c)
+		defer func() { s.requestDone(c, rid, "", start) }()
+	}
 	ae := toAPIError(err)
+	if ae.Status == fiber.StatusRequestEntityTooLarge && ae.Code == CodeTooLarge {
+		ae.Message = fmt.Sprintf("request body over the %d-byte limit (--body-limit, %s)", s.cfg.BodyLimit, EnvBodyLimit)
+	}
 	log := s.reqLog(c)
 	if ae.Status >= 500 {
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)
@@ -149,9 +163,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "err", ae.Error())
 	}
 	c.Response().Reset()
-	if rid, ok := c.Locals(localRequestID).(string); ok {
-		c.Set(headerRequestID, rid)
-	}
+	c.Set(headerRequestID, rid)
 	if strings.HasPrefix(c.Path(), "/twilio/") {
 		// Twilio shows the body of a failed webhook in its debugger; keep it TwiML-free JSON.
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
@@ -194,7 +206,7 @@ func withFieldPath(ae *APIError, body []byte, v any) *APIError {
 	if errors.As(jsonv2.Unmarshal(body, fresh, jsonv2.RejectUnknownMembers(true)), &se) {
 		ptr := string(se.JSONPointer)
 		name := ae.Field[strings.LastIndexByte(ae.Field, '.')+1:]
-		if strings.HasSuffix(ptr, "/"+name) {
+		if strings.HasSuffix(ptr, "/"+name) || inElementOf(ptr, name) {
 			path := pointerField(ptr)
 			if rest, ok := strings.CutPrefix(ae.Message, ae.Field+":"); ok {
 				ae.Message = path + ":" + rest
@@ -203,6 +215,14 @@ func withFieldPath(ae *APIError, body []byte, v any) *APIError {
 		}
 	}
 	return ae
+}
+
+// inElementOf reports whether a JSON pointer is an element or key of the
+// member name (/messages/0 of messages, /contact/fields/a of fields), where
+// encoding/json names only the member.
+func inElementOf(ptr, name string) bool {
+	i := strings.LastIndex(ptr, "/"+name+"/")
+	return i >= 0 && !strings.Contains(ptr[i+len(name)+2:], "/")
 }
 
 // pointerField writes a JSON pointer (/messages/2/txt) as the API names
@@ -237,12 +257,49 @@ func jsonAPIError(err error) *APIError {
 		if field == "" {
 			field = "$"
 		}
-		return &APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: field, Message: fmt.Sprintf("%s: expected %s, got JSON %s", field, te.Type, te.Value), Err: err}
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: field, Message: fmt.Sprintf("%s: expected %s, got JSON %s", field, jsonKind(te.Type), te.Value), Err: err}
 	case strings.HasPrefix(msg, "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
 		return &APIError{Status: fiber.StatusBadRequest, Code: CodeUnknownField, Field: name, Message: fmt.Sprintf("unknown field %q", name), Err: err}
 	}
 	return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: "malformed JSON: " + msg, Err: err}
+}
+
+// jsonNames names the body types whose arrays read better by what they hold.
+var jsonNames = map[reflect.Type]string{reflect.TypeFor[messageBody](): "messages"}
+
+// jsonKind says in JSON's terms what a Go type decodes from, for errors that
+// must not show Go's type names ("a JSON object", not server.messageBody).
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		elem := t.Elem()
+		if name, ok := jsonNames[elem]; ok {
+			return "an array of " + name
+		}
+		switch elem.Kind() {
+		case reflect.Struct, reflect.Map:
+			return "an array of JSON objects"
+		case reflect.String:
+			return "an array of strings"
+		}
+		return "a JSON array"
+	}
+	return "a JSON value"
 }
 
 // discardLogger is used where no logger was configured.

@@ -243,6 +243,10 @@ func (s *Server) deleteFlow(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	s.flowMu.Lock()
 	defer s.flowMu.Unlock()
+	if uses := s.svc.channels.using(id); len(uses) > 0 {
+		return apiErr(fiber.StatusConflict, CodeConflict, "id", "flow %q is in use by %s: point them at another flow or delete them first",
+			id, strings.Join(uses, ", "))
+	}
 	if err := s.svc.flows.remove(c.UserContext(), id); err != nil {
 		return flowNotFound(err, id, 0)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -64,6 +65,16 @@ func TestFlowErrors(t *testing.T) {
 		{"delete unknown", "DELETE", "/v1/flows/nope", "", 404, CodeNotFound, ""},
 		{"publish unknown", "POST", "/v1/flows/nope/publish", "", 404, CodeNotFound, ""},
 		{"publish unknown field", "POST", "/v1/flows/ask/publish", `{"rev":1}`, 400, CodeUnknownField, "rev"},
+		// A flow document's unknown fields and wrong types are flow problems,
+		// reported with every other one by their JSON path.
+		{"unknown field", "POST", "/v1/flows", `{"id":"c","name":"x","colour":1,"widgets":[{"id":"a","type":"send_message","text":"hi"}]}`, 422, CodeInvalidFlow, "colour"},
+		{"unknown widget field", "POST", "/v1/flows", `{"id":"c","name":"x","widgets":[{"id":"a","type":"send_message","text":"hi","colour":1}]}`, 422, CodeInvalidFlow, "widgets[0].colour"},
+		{"wrong type", "POST", "/v1/flows", `{"id":"c","name":"x","widgets":[{"id":"a","type":"send_message","text":1}]}`, 422, CodeInvalidFlow, "widgets[0].text"},
+		{"put wrong type", "PUT", "/v1/flows/ask", `{"name":1,"widgets":[{"id":"a","type":"end"}]}`, 422, CodeInvalidFlow, "name"},
+		{"not an object", "POST", "/v1/flows", `[]`, 422, CodeInvalidFlow, "$"},
+		// Other bodies answer 400, as docs/api.md's example.
+		{"session unknown field", "POST", "/v1/sessions", `{"flow":"ask","colour":1}`, 400, CodeUnknownField, "colour"},
+		{"session wrong type", "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":1}}`, 400, CodeInvalidField, "contact.urn"},
 	}
 	ts.expectErrors(t, cases)
 	// Every validation problem is reported, not only the first.
@@ -122,5 +133,46 @@ func TestImportRapidProExport(t *testing.T) {
 	start := ts.must(201, "POST", "/v1/sessions", `{"flow":"11111111-1111-4111-8111-111111111111"}`)
 	if txt := texts(start); len(txt) != 1 || txt[0] != "Hello from RapidPro" {
 		t.Errorf("imported flow said %q", txt)
+	}
+}
+
+// A flow a channel names cannot be deleted; a channel whose flow is missing
+// all the same (stored before the check) answers with an error naming the
+// channel and its field.
+func TestDeleteFlowUsedByChannel(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(strings.ReplaceAll(askFlow, `"id":"ask"`, `"id":"fc3"`))
+	ts.must(201, "PUT", "/v1/channels/c3", `{"default_flow":"fc3"}`)
+	ts.must(201, "PUT", "/v1/channels/c4", `{"triggers":[{"keyword":"ask","flow":"fc3"}]}`)
+
+	r := ts.do("DELETE", "/v1/flows/fc3", nil)
+	e := r.errorOf(t)
+	msg, _ := e["message"].(string)
+	if r.Status != 409 || e["code"] != CodeConflict || e["field"] != "id" ||
+		!strings.Contains(msg, `channel "c3" (default_flow)`) || !strings.Contains(msg, `channel "c4" (triggers[0].flow)`) {
+		t.Fatalf("deleting a flow channels use: %d %s", r.Status, r.Body)
+	}
+	ts.must(200, "GET", "/v1/flows/fc3", nil)
+	ts.must(204, "DELETE", "/v1/channels/c3", nil)
+	ts.must(200, "PUT", "/v1/channels/c4", `{}`)
+	ts.must(204, "DELETE", "/v1/flows/fc3", nil)
+
+	// Channels stored without the check, naming flows that do not exist.
+	for _, ch := range []*Channel{{ID: "c5", DefaultFlow: "gone"}, {ID: "c6", Triggers: []Trigger{{Keyword: "go", Flow: "gone"}}}, {ID: "c7", VoiceFlow: "gone"}} {
+		if _, err := ts.srv.svc.channels.put(context.Background(), ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ path, body, field string }{
+		{"/v1/channels/c5/messages", `{"from":"+1555","text":"hi"}`, "default_flow"},
+		{"/v1/channels/c6/messages", `{"from":"+1555","text":"go"}`, "triggers[0].flow"},
+		{"/v1/channels/c7/calls", `{"call_id":"CA1","from":"+1555"}`, "voice_flow"},
+	} {
+		r := ts.do("POST", c.path, c.body)
+		e := r.errorOf(t)
+		msg, _ := e["message"].(string)
+		if r.Status != 422 || e["code"] != CodeNoFlow || e["field"] != c.field || !strings.Contains(msg, `"gone"`) || !strings.Contains(msg, "channel") {
+			t.Errorf("POST %s on a channel whose flow is missing: %d %s, want 422 no_flow on %s", c.path, r.Status, r.Body, c.field)
+		}
 	}
 }

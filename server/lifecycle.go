@@ -71,6 +71,8 @@ type startedData struct {
 }
 
 type updatedData struct {
+	Channel   *channelRef          `json:"channel,omitempty"`
+	Contact   contactRef           `json:"contact"`
 	Flow      string               `json:"flow"`
 	Messages  []Message            `json:"messages,omitempty"`
 	Results   map[string]resultRef `json:"results"`
@@ -81,6 +83,8 @@ type updatedData struct {
 }
 
 type finishedData struct {
+	Channel   *channelRef  `json:"channel,omitempty"`
+	Contact   contactRef   `json:"contact"`
 	Ended     time.Time    `json:"ended"`
 	Flow      string       `json:"flow"`
 	SessionID string       `json:"session_id"`
@@ -185,7 +189,7 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string,
 		for k, r := range sess.Results() {
 			results[k] = resultRef{Value: r.Value, Category: r.Category}
 		}
-		d := &updatedData{Flow: sess.FlowID, Messages: messages, Results: results, Saved: saved, SessionID: sess.ID, Status: sess.Status}
+		d := &updatedData{Channel: channel(), Contact: contact, Flow: sess.FlowID, Messages: messages, Results: results, Saved: saved, SessionID: sess.ID, Status: sess.Status}
 		if sess.Wait != nil {
 			d.WaitingAt = &sess.Wait.Widget
 		}
@@ -195,7 +199,7 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string,
 		return out
 	}
 	if want(delivery.EventSessionFinished) {
-		add(delivery.EventSessionFinished, *sess.EndedAt, &finishedData{Ended: *sess.EndedAt, Flow: sess.FlowID, SessionID: sess.ID, Status: sess.Status})
+		add(delivery.EventSessionFinished, *sess.EndedAt, &finishedData{Channel: channel(), Contact: contact, Ended: *sess.EndedAt, Flow: sess.FlowID, SessionID: sess.ID, Status: sess.Status})
 	}
 	if sess.Status != flows.StatusCompleted || !want(delivery.EventFlowCompleted) {
 		return out

@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
-	"github.com/parleyhq/parley/delivery"
+	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/delivery"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -39,5 +43,42 @@ func TestSessionUpdatedCarriesMessages(t *testing.T) {
 		if rec.Type == delivery.EventSessionUpdated {
 			t.Errorf("a launch with no saved results sent session.updated: %s", rec.Data)
 		}
+	}
+}
+
+// A timer-fired turn's session.updated, delivered to an endpoint, says whom
+// its messages are for and on which channel, and so does session.finished.
+func TestTimerTurnEventsNameContactAndChannel(t *testing.T) {
+	var ahead atomic.Int64 // how far the server's clock runs ahead of the wall clock
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	})
+	ts.createFlow(timeoutFlow)
+	ts.must(201, "PUT", "/v1/channels/web", `{"default_flow":"slow"}`)
+	recv := newSink(t)
+	ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": recv.URL, "events": []string{"session.updated", "session.finished"}})
+	start := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550123","text":"hi"}`)
+
+	// The wait's 60 s timeout fires, then the session is interrupted.
+	ahead.Store(int64(61 * time.Second))
+	if n, err := ts.srv.svc.scanTimers(context.Background()); err != nil || n != 1 {
+		t.Fatalf("scanTimers fired %d: %v", n, err)
+	}
+	eventually(t, "session.updated", func() bool { return len(recv.ofType("session.updated")) > 0 })
+	ts.must(200, "POST", "/v1/sessions/"+start["id"].(string)+"/interrupt", nil)
+	eventually(t, "session.finished", func() bool { return len(recv.ofType("session.finished")) > 0 })
+
+	up := recv.ofType("session.updated")[0].data
+	fin := recv.ofType("session.finished")[0].data
+	for name, d := range map[string]map[string]any{"session.updated": up, "session.finished": fin} {
+		contact, _ := d["contact"].(map[string]any)
+		channel, _ := d["channel"].(map[string]any)
+		if contact["urn"] != "tel:+15550123" || channel["id"] != "web" || channel["type"] != "api" {
+			t.Errorf("%s: contact %v, channel %v; want tel:+15550123 on web", name, d["contact"], d["channel"])
+		}
+	}
+	if msgs, _ := up["messages"].([]any); len(msgs) != 1 || msgs[0].(map[string]any)["text"] != "Too late" {
+		t.Errorf("session.updated messages %v", up["messages"])
 	}
 }

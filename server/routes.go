@@ -106,6 +106,21 @@ func (s *Server) routes() *fiber.App {
 // requestContext gives every request an id (the caller's X-Request-Id, or a
 // new one), logs it when done, and counts it by route.
 func (s *Server) requestContext(c *fiber.Ctx) error {
+	rid := setRequestID(c)
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			s.log.Error("error handler failed", "err", herr)
+		}
+	}
+	s.requestDone(c, rid, c.Route().Path, start)
+	return nil
+}
+
+// setRequestID gives a request its id, the caller's X-Request-Id or a new
+// one, and sets it on the response.
+func setRequestID(c *fiber.Ctx) string {
 	rid := c.Get(headerRequestID)
 	if rid == "" || len(rid) > 128 {
 		rid = uuid.NewString()
@@ -114,15 +129,12 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	}
 	c.Locals(localRequestID, rid)
 	c.Set(headerRequestID, rid)
-	start := time.Now()
-	err := c.Next()
-	if err != nil {
-		if herr := s.app.ErrorHandler(c, err); herr != nil {
-			s.log.Error("error handler failed", "err", herr)
-		}
-	}
+	return rid
+}
+
+// requestDone counts a finished request by route and logs it.
+func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 	status := c.Response().StatusCode()
-	route := c.Route().Path
 	s.metrics.request(route, status)
 	// Requests that succeed quickly are logged at debug level: at thousands
 	// of messages a second an info line per request costs more CPU than
@@ -143,7 +155,6 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 		s.log.Log(ctx, level, "request", "request_id", rid, "method", c.Method(), "path", c.Path(), "status", status,
 			"ms", float64(elapsed.Microseconds())/1000)
 	}
-	return nil
 }
 
 // slowRequest is the time after which a request is logged at warn level.

@@ -109,6 +109,9 @@ type StartRequest struct {
 	// Source is what launched the session (session.launched's launched_by):
 	// "api" when empty, or "call" for requests with a Call.
 	Source string
+	// FlowField, with Channel, is the channel's field that named FlowID:
+	// a flow missing is then the channel's fault, not the request's.
+	FlowField string
 
 	// read is set when the caller already read, under the contact's lock,
 	// that no session waits for the contact on Channel, and the contact
@@ -135,6 +138,9 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	flow, err := s.flows.Flow(ctx, req.FlowID, 0)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
+			if req.FlowField != "" && req.Channel != nil {
+				return nil, flowMissing(req.Channel.ID, req.FlowField, req.FlowID)
+			}
 			return nil, apiErr(fiber.StatusNotFound, CodeNotFound, "flow", "flow %q not found", req.FlowID)
 		}
 		return nil, err
@@ -502,12 +508,12 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	if st.Session != nil {
 		return s.resumeLoaded(ctx, st.Session, flows.Text(in.Text), in.ID)
 	}
-	flowID := ch.flowFor(in.Text)
+	flowID, field := ch.flowFor(in.Text)
 	if flowID == "" {
 		return &TurnReply{Messages: []Message{}}, nil
 	}
 	return s.startLocked(ctx, StartRequest{
-		FlowID: flowID, Contact: flows.Contact{URN: urn}, Channel: ch,
+		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch,
 		Variables: map[string]string{}, MessageID: in.ID, LaunchID: in.ID,
 		SessionID: uuid.Must(uuid.NewV7()).String(), Source: LaunchedByMessage,
 		read: true, storedContact: st.Contact,
@@ -538,15 +544,18 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	if err != nil {
 		return nil, err
 	}
-	flowID := ch.VoiceFlow
+	flowID, field := ch.VoiceFlow, "voice_flow"
 	if flowID == "" {
-		flowID = ch.DefaultFlow
+		flowID, field = ch.DefaultFlow, "default_flow"
 	}
 	if flowID == "" {
-		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow to answer calls with", ch.ID)
+		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q has no voice_flow to answer calls with", ch.ID)
 	}
 	if f, err := s.flows.Flow(ctx, flowID, 0); err == nil && !f.IsVoice() {
-		return nil, apiErr(fiber.StatusUnprocessableEntity, "no_flow", "voice_flow", "channel %q has no voice_flow, and its default flow %q is not a voice flow", ch.ID, flowID)
+		if ch.VoiceFlow != "" {
+			return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q: voice_flow %q is a %s flow, not a voice flow", ch.ID, flowID, f.Kind)
+		}
+		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q has no voice_flow, and its default_flow %q is a %s flow, not a voice flow", ch.ID, flowID, f.Kind)
 	}
 	urn := ch.urnOf(c.From)
 	id := callSessionID(ch.ID, c.CallID)
@@ -561,7 +570,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		state = "in-progress"
 	}
 	return s.startLocked(ctx, StartRequest{
-		FlowID: flowID, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
+		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
 		Call:      &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: state, Start: s.now()},
 		Variables: map[string]string{}, LaunchID: c.CallID,
 	})

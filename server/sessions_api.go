@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +84,11 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			return err
 		}
 		req.Channel = ch
+		// The contact as the channel's messages name it ("+1555..." is
+		// "tel:+1555..."), so that the contact's replies resume this session.
+		if req.Contact.URN != "" {
+			req.Contact.URN = ch.urnOf(req.Contact.URN)
+		}
 	}
 	if b.Call != nil {
 		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: b.Call.State, Start: s.cfg.Now()}
@@ -89,7 +96,11 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			req.Call.State = "in-progress"
 		}
 		if req.Contact.URN == "" && b.Call.From != "" {
-			req.Contact.URN = "tel:" + b.Call.From
+			if req.Channel != nil {
+				req.Contact.URN = req.Channel.urnOf(b.Call.From)
+			} else {
+				req.Contact.URN = "tel:" + b.Call.From
+			}
 		}
 	}
 	if rid, ok := c.Locals(localRequestID).(string); ok {
@@ -221,7 +232,7 @@ func (s *Server) listSessions(c *fiber.Ctx) error {
 		return err
 	}
 	page := store.Page{After: strings.Clone(c.Query("after")), Limit: limit}
-	list, next, err := s.store.ListSessions(c.UserContext(), f, page)
+	list, next, err := s.listByContact(c.UserContext(), f, page)
 	if err != nil {
 		return err
 	}
@@ -239,6 +250,33 @@ func (s *Server) listSessions(c *fiber.Ctx) error {
 		resp["next"] = next
 	}
 	return c.JSON(resp)
+}
+
+// listByContact lists sessions as the store does, except that a contact
+// without a URN scheme ("+12065551212") also matches it with "tel:", as the
+// channels name a sender without one: those sessions and any stored under
+// the bare value, merged in id order.
+func (s *Server) listByContact(ctx context.Context, f store.SessionFilter, page store.Page) ([]*flows.Session, string, error) {
+	if f.Contact == "" || strings.Contains(f.Contact, ":") {
+		return s.store.ListSessions(ctx, f, page)
+	}
+	bare, _, err := s.store.ListSessions(ctx, f, page)
+	if err != nil {
+		return nil, "", err
+	}
+	f.Contact = (&Channel{}).urnOf(f.Contact)
+	tel, _, err := s.store.ListSessions(ctx, f, page)
+	if err != nil {
+		return nil, "", err
+	}
+	list := append(bare, tel...)
+	slices.SortFunc(list, func(a, b *flows.Session) int { return strings.Compare(a.ID, b.ID) })
+	limit := page.Limit
+	if len(list) < limit {
+		return list, "", nil
+	}
+	list = list[:limit]
+	return list, list[limit-1].ID, nil
 }
 
 func queryInt(c *fiber.Ctx, name string, def, lo, hi int) (int, error) {

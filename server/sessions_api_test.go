@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -180,19 +181,47 @@ func TestInterruptAndList(t *testing.T) {
 	}
 }
 
+// A body over the limit is refused before any handler runs; the answer
+// still carries the request id, names the limit and its flag, and the
+// request is logged as client errors are.
 func TestOversizedBody(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.BodyLimit = 4096 })
+	logs := &lockedBuffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.BodyLimit = 4096
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil)) // info: client errors are logged
+	})
 	base := ts.listen()
-	body := `{"flow":"ask","variables":{"x":"` + strings.Repeat("a", 5000) + `"}}`
-	resp, err := http.Post(base+"/v1/sessions", "application/json", strings.NewReader(body))
+	for _, path := range []string{"/v1/sessions", "/v1/channels/demo/messages/batch"} {
+		body := `{"flow":"ask","variables":{"x":"` + strings.Repeat("a", 5000) + `"}}`
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Request-Id", "big-1"+path)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r := response{Status: resp.StatusCode, Body: b}
+		e := r.errorOf(t)
+		if r.Status != 413 || e["code"] != CodeTooLarge || e["message"] != "request body over the 4096-byte limit (--body-limit, PARLEY_BODY_LIMIT)" {
+			t.Errorf("POST %s oversized body: %d %s", path, r.Status, b)
+		}
+		if got := resp.Header.Get("X-Request-Id"); got != "big-1"+path {
+			t.Errorf("POST %s oversized body: X-Request-Id %q, want the caller's big-1%s", path, got, path)
+		}
+		if line := "request_id=big-1" + path; !strings.Contains(logs.String(), line) || !strings.Contains(logs.String(), "status=413") {
+			t.Errorf("POST %s oversized body: no request line with %s and status=413 in the log:\n%s", path, line, logs)
+		}
+	}
+	// Without an id of the caller's, the server gives one.
+	resp, err := http.Post(base+"/v1/sessions", "application/json", strings.NewReader(strings.Repeat(" ", 5000)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r := response{Status: resp.StatusCode, Body: b}
-	if r.Status != 413 || r.errorOf(t)["code"] != CodeTooLarge {
-		t.Errorf("oversized body: %d %s", r.Status, b)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("oversized body without an id: %d, X-Request-Id %q", resp.StatusCode, resp.Header.Get("X-Request-Id"))
 	}
 }
 
@@ -208,5 +237,70 @@ func TestSessionOfDeletedFlowFails(t *testing.T) {
 	evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
 	if last := evs[len(evs)-2].(map[string]any); last["type"] != "error" || !strings.Contains(last["message"].(string), "deleted") {
 		t.Errorf("no error event naming the deleted flow: %v", last)
+	}
+}
+
+// A session started over the API for a channel stores its contact as the
+// channel's messages name it, so the contact's reply on the channel resumes
+// it; and a listing by a bare number finds the channel's tel: contact.
+func TestStartSessionContactAsChannelNamesIt(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"wa","scheme":"whatsapp"}`)
+
+	start := ts.must(201, "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":"+15550777"},"channel":"web"}`)
+	sess := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s", start["id"]), nil)
+	if urn := sess["contact"].(map[string]any)["urn"]; urn != "tel:+15550777" {
+		t.Errorf("contact urn %v, want tel:+15550777 (as channel web names the sender)", urn)
+	}
+	reply := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550777","text":"Ann"}`)
+	if reply["id"] != start["id"] || reply["status"] != "completed" {
+		t.Errorf("the contact's reply answered %v, want session %v resumed and completed", reply, start["id"])
+	}
+
+	wa := ts.must(201, "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":"+15550778"},"channel":"wa"}`)
+	if got := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s", wa["id"]), nil)["contact"].(map[string]any)["urn"]; got != "whatsapp:+15550778" {
+		t.Errorf("contact urn %v on channel wa, want whatsapp:+15550778 (the channel's scheme)", got)
+	}
+	call := ts.must(201, "POST", "/v1/sessions", `{"flow":"ask","channel":"wa","call":{"id":"CA9","from":"+15550779"}}`)
+	if got := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s", call["id"]), nil)["contact"].(map[string]any)["urn"]; got != "whatsapp:+15550779" {
+		t.Errorf("caller's urn %v on channel wa, want whatsapp:+15550779", got)
+	}
+
+	// Without a channel the URN is kept as given.
+	bare := ts.must(201, "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":"+15550777"}}`)
+
+	list := func(q string) []string {
+		var ids []string
+		for _, s := range ts.must(200, "GET", "/v1/sessions?"+q, nil)["sessions"].([]any) {
+			ids = append(ids, s.(map[string]any)["id"].(string))
+		}
+		return ids
+	}
+	want := []string{start["id"].(string), bare["id"].(string)}
+	slices.Sort(want)
+	if got := list("contact=%2B15550777"); !slices.Equal(got, want) {
+		t.Errorf("contact=+15550777 lists %v, want %v (the tel: contact and the one stored as given)", got, want)
+	}
+	if got := list("contact=tel:%2B15550777"); !slices.Equal(got, []string{start["id"].(string)}) {
+		t.Errorf("contact=tel:+15550777 lists %v, want only %v", got, start["id"])
+	}
+	// Pages of the two together: one at a time, in id order, none twice.
+	var paged []string
+	after := ""
+	for range 4 {
+		page := ts.must(200, "GET", "/v1/sessions?limit=1&contact=%2B15550777&after="+after, nil)
+		for _, s := range page["sessions"].([]any) {
+			paged = append(paged, s.(map[string]any)["id"].(string))
+		}
+		next, _ := page["next"].(string)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if !slices.Equal(paged, want) {
+		t.Errorf("paged listing %v, want %v", paged, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/parleyhq/parley/delivery"
+	"github.com/parleyhq/parley/flows"
 )
 
 // The /v1/webhooks API is a thin layer over delivery.Service: event
@@ -55,7 +56,13 @@ func (s *Server) createSubscription(c *fiber.Ctx, d *delivery.Service) error {
 }
 
 func (s *Server) listSubscriptions(c *fiber.Ctx, d *delivery.Service) error {
-	subs, err := d.List(c.UserContext(), strings.Clone(c.Query("environment")))
+	env := c.Query("environment")
+	switch env {
+	case "", flows.EnvLive, flows.EnvSandbox:
+	default:
+		return badRequest("environment", "environment is live or sandbox, not %q", env)
+	}
+	subs, err := d.List(c.UserContext(), strings.Clone(env))
 	if err != nil {
 		return deliveryErr(err)
 	}
@@ -132,6 +139,11 @@ func (s *Server) listDeliveries(c *fiber.Ctx, d *delivery.Service) error {
 		return err
 	}
 	q := delivery.DeliveryQuery{Status: strings.Clone(c.Query("status")), Limit: limit, Cursor: strings.Clone(c.Query("cursor"))}
+	switch q.Status {
+	case "", delivery.StatusPending, delivery.StatusSucceeded, delivery.StatusFailed, delivery.StatusDisabled:
+	default:
+		return badRequest("status", "unknown status %q (pending, succeeded, failed, disabled)", q.Status)
+	}
 	if q.Since, err = timeQuery(c, "since"); err != nil {
 		return err
 	}
@@ -143,6 +155,10 @@ func (s *Server) listDeliveries(c *fiber.Ctx, d *delivery.Service) error {
 		return deliveryErr(err)
 	}
 	page, err := d.ListDeliveries(c.UserContext(), id, q)
+	if ve := (*delivery.ValidationError)(nil); errors.As(err, &ve) {
+		// Its fields are this request's query parameters.
+		return badRequest(ve.Field, "%s", ve.Error())
+	}
 	if err != nil {
 		return deliveryErr(err)
 	}
