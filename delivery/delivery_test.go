@@ -854,3 +854,85 @@ func TestDisableThenReenableAndRecover(t *testing.T) {
 		t.Fatalf("health after recovery: %+v", h)
 	}
 }
+
+// A receiver that echoes what it was sent must not put the subscription's
+// secrets into the deliveries log or the test answer: auth tokens and
+// passwords, OAuth 2.0 access tokens, signing secrets with or without their
+// prefix, URL passwords and secret header values.
+func TestEchoedSecretsRedacted(t *testing.T) {
+	signing := NewSecret()
+	tokens := newReceiver(t)
+	tokens.setReply(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"at-ZYXWVU-987654","token_type":"Bearer","expires_in":3600}`))
+	})
+	tests := []struct {
+		name    string
+		sub     func(url string) Subscription
+		secrets []string
+	}{
+		{"bearer", func(u string) Subscription {
+			return Subscription{URL: u, Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "tok-ABCDEF-123456"}}
+		}, []string{"tok-ABCDEF-123456"}},
+		{"basic", func(u string) Subscription {
+			return Subscription{URL: u, Auth: &flows.WebhookAuth{Type: flows.AuthBasic, Username: "parley", Password: "pw-basic-445566"}}
+		}, []string{"pw-basic-445566", "cGFybGV5OnB3LWJhc2ljLTQ0NTU2Ng=="}},
+		{"oauth2", func(u string) Subscription {
+			return Subscription{URL: u, Auth: &flows.WebhookAuth{Type: flows.AuthOAuth2ClientCredentials, ClientID: "cid",
+				ClientSecret: "cs-QWERTY-1357", TokenURL: tokens.URL + "/token"}}
+		}, []string{"at-ZYXWVU-987654", "cs-QWERTY-1357"}},
+		{"url password", func(u string) Subscription {
+			return Subscription{URL: strings.Replace(u, "http://", "http://hooks:pw-in-url-2468@", 1)}
+		}, []string{"pw-in-url-2468", "aG9va3M6cHctaW4tdXJsLTI0Njg="}},
+		{"secret header", func(u string) Subscription {
+			return Subscription{URL: u, Headers: map[string]string{"X-Api-Key": "hdrkey777", "X-Session-Id": "sess-0099"}}
+		}, []string{"hdrkey777", "sess-0099"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			rc := newReceiver(t)
+			// The receiver answers with everything it was sent, and with the
+			// signing secret, as a misconfigured one might.
+			rc.setReply(func(w http.ResponseWriter, r *http.Request) {
+				var b strings.Builder
+				for name, vs := range r.Header {
+					b.WriteString("got " + name + ": " + strings.Join(vs, ", ") + "\n")
+				}
+				b.WriteString("secret " + signing + " key " + strings.TrimPrefix(signing, SecretPrefix) + "\n")
+				w.Header().Set("X-Echo", r.Header.Get("Authorization")+" "+r.Header.Get("X-Api-Key")+" "+strings.TrimPrefix(signing, SecretPrefix))
+				w.WriteHeader(http.StatusOK)
+				w.Write([]byte(b.String()))
+			})
+			sub := tt.sub(rc.URL + "/hook")
+			sub.Secrets = []Secret{{Secret: signing}}
+			created := e.create(sub)
+			e.settle()
+			res, err := e.svc.Test(context.Background(), created.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != flows.OutcomeSuccess || res.Response == nil || !strings.Contains(res.Response.Body, "got Webhook-Id") {
+				t.Fatalf("test answer %+v", res)
+			}
+			d := e.deliveries(created.ID)[0]
+			atts := e.attempts(d.ID)
+			if len(atts) != 1 || atts[0].Response == nil || !strings.Contains(atts[0].Response.Body, "got Webhook-Id") {
+				t.Fatalf("attempts %+v", atts)
+			}
+			logged, _ := json.Marshal(atts)
+			tested, _ := json.Marshal(res)
+			for _, secret := range append(tt.secrets, signing, strings.TrimPrefix(signing, SecretPrefix)) {
+				if strings.Contains(string(logged), secret) {
+					t.Errorf("the deliveries log shows %q: %s", secret, logged)
+				}
+				if strings.Contains(string(tested), secret) {
+					t.Errorf("the test answer shows %q: %s", secret, tested)
+				}
+			}
+			if !strings.Contains(atts[0].Response.Body, redacted) || !strings.Contains(res.Response.Body, redacted) {
+				t.Errorf("echoed secrets not marked %s: %q", redacted, atts[0].Response.Body)
+			}
+		})
+	}
+}

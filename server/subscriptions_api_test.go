@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,4 +69,40 @@ func TestEventDelivery(t *testing.T) {
 		t.Errorf("invalid subscription: %d %s", r.Status, r.Body)
 	}
 	ts.must(204, "DELETE", "/v1/webhooks/"+subID, nil)
+}
+
+// A receiver echoing the credentials it was sent does not put them in the
+// deliveries log or in the test answer.
+func TestDeliveryLogRedactsEchoedSecrets(t *testing.T) {
+	secret := delivery.NewSecret()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "got "+r.Header.Get("Authorization")+" signed with "+secret+" ("+strings.TrimPrefix(secret, "whsec_")+")")
+	}))
+	defer hook.Close()
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.Now = time.Now // the dispatcher schedules by this clock
+	})
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{
+		"url": hook.URL, "events": []string{"*"}, "auth": map[string]any{"type": "bearer", "token": "tok-ABCDEF-123456"},
+		"secrets": []any{map[string]any{"secret": secret}},
+	})
+	id := sub["id"].(string)
+	var deliveryID string
+	eventually(t, "the ping to be delivered", func() bool {
+		ds := ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries?status=succeeded", nil)["data"].([]any)
+		if len(ds) == 1 {
+			deliveryID = ds[0].(map[string]any)["id"].(string)
+		}
+		return deliveryID != ""
+	})
+	logged := ts.must(200, "GET", "/v1/deliveries/"+deliveryID, nil)
+	body := logged["attempts"].([]any)[0].(map[string]any)["response"].(map[string]any)["body"]
+	if body != "got Bearer [redacted] signed with [redacted] ([redacted])" {
+		t.Errorf("logged response body %q", body)
+	}
+	tested := ts.must(200, "POST", "/v1/webhooks/"+id+"/test", nil)
+	if body := tested["response"].(map[string]any)["body"]; body != "got Bearer [redacted] signed with [redacted] ([redacted])" {
+		t.Errorf("test response body %q", body)
+	}
 }
