@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -270,11 +271,11 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	if len(dis) != 1 || dis[0].Status != StatusSucceeded {
 		t.Fatalf("endpoint.disabled deliveries to the other subscription: %d", len(dis))
 	}
-	// Later events skip the disabled endpoint.
+	// Later events are recorded for the disabled endpoint, not sent.
 	e.enqueue(Event{Type: EventSessionStarted})
 	e.settle()
-	if n := len(e.deliveries(sub.ID)); n != 1 {
-		t.Fatalf("disabled endpoint got %d deliveries, want 1", n)
+	if ds := e.deliveries(sub.ID); len(ds) != 2 || ds[1].Status != StatusDisabled || ds[1].Attempts != 0 {
+		t.Fatalf("disabled endpoint has %d deliveries, want the ping and a disabled one", len(ds))
 	}
 	if len(gone.requests()) != 1 {
 		t.Fatalf("disabled endpoint was called %d times", len(gone.requests()))
@@ -454,13 +455,20 @@ func TestFiltering(t *testing.T) {
 		"finished":     {"e3"},
 		"flow-a":       {"e1"},
 		"default":      {"e1", "e4"},
-		"disabled-all": nil,
+		"disabled-all": {"e1", "e3", "e4"}, // recorded, not sent
 	}
 	for name, sub := range subs {
 		var got []string
 		for _, d := range e.deliveries(sub.ID) {
 			if d.EventType != EventWebhookPing {
 				got = append(got, d.EventID)
+			}
+			wantStatus := StatusSucceeded
+			if sub.Disabled {
+				wantStatus = StatusDisabled
+			}
+			if d.Status != wantStatus {
+				t.Errorf("%s: delivery of %s is %s, want %s", name, d.EventID, d.Status, wantStatus)
 			}
 		}
 		if !slices.Equal(got, want[name]) {
@@ -934,5 +942,100 @@ func TestEchoedSecretsRedacted(t *testing.T) {
 				t.Errorf("echoed secrets not marked %s: %q", redacted, atts[0].Response.Body)
 			}
 		})
+	}
+}
+
+// Events raised while an endpoint is disabled are recorded as disabled
+// deliveries and not sent; recovering after re-enabling it sends them,
+// signed, and retention prunes those never recovered.
+func TestEventsWhileDisabledAreRecovered(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Retention = time.Hour })
+	ctx := context.Background()
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionStarted, EventSessionFinished}})
+	e.settle()
+	waitFor(t, "the ping to be counted", func() bool { return e.succeeded() == 1 })
+	off := *sub
+	off.Secrets, off.Disabled, off.DisabledReason = nil, true, "maintenance"
+	if _, err := e.svc.Update(ctx, sub.ID, off); err != nil {
+		t.Fatal(err)
+	}
+	if !e.svc.Wants(EventSessionStarted, EnvLive, "f1") {
+		t.Fatal("a disabled subscription's events are not even written to the outbox")
+	}
+	attemptsBefore := e.svc.Stats().Attempts
+	e.enqueue(Event{Type: EventSessionStarted, FlowID: "f1"}, Event{Type: EventSessionFinished, FlowID: "f1"}, Event{Type: EventFlowCompleted})
+	e.settle()
+	if n := len(rc.requests()); n != 1 {
+		t.Fatalf("%d requests with the endpoint disabled, want only the first ping", n)
+	}
+	var missed []*Delivery
+	for _, d := range e.deliveries(sub.ID) {
+		if d.EventType != EventWebhookPing {
+			missed = append(missed, d)
+		}
+	}
+	if len(missed) != 2 {
+		t.Fatalf("%d deliveries recorded while disabled, want 2 (flow.completed is not subscribed)", len(missed))
+	}
+	for _, d := range missed {
+		if d.Status != StatusDisabled || d.NextAttempt != nil || d.Attempts != 0 || d.LastError != "endpoint disabled: maintenance" {
+			t.Errorf("delivery while disabled: %+v", d)
+		}
+	}
+	// The counters are updated just after the commit that settled.
+	waitFor(t, "the disabled deliveries to be counted", func() bool { return e.svc.Stats().Deliveries[StatusDisabled] >= 2 })
+	st := e.svc.Stats()
+	if st.Pending != 0 || st.Deliveries[StatusDisabled] != 2 || !maps.Equal(st.Attempts, attemptsBefore) {
+		t.Errorf("stats while disabled: %+v, attempts before %v", st, attemptsBefore)
+	}
+	if h, _ := e.svc.Health(ctx, sub.ID); h.Pending != 0 {
+		t.Errorf("health while disabled: %+v", h)
+	}
+
+	off.Disabled = false
+	if _, err := e.svc.Update(ctx, sub.ID, off); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.svc.Recover(ctx, sub.ID, time.Time{}); err != nil || n != 2 {
+		t.Fatalf("Recover = %d, %v; want the 2 missed events", n, err)
+	}
+	e.settle()
+	reqs := rc.requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests after recover, want 3", len(reqs))
+	}
+	wh := verifier(t, sub.Secrets[0].Secret)
+	var types []string
+	for _, r := range reqs[1:] {
+		if err := wh.Verify(r.Body, r.Header); err != nil {
+			t.Errorf("recovered event signature: %v", err)
+		}
+		var env Envelope
+		_ = json.Unmarshal(r.Body, &env)
+		types = append(types, env.Type)
+	}
+	slices.Sort(types)
+	if !slices.Equal(types, []string{EventSessionFinished, EventSessionStarted}) {
+		t.Errorf("recovered %v", types)
+	}
+	for _, d := range missed {
+		if got := e.delivery(d.ID); got.Status != StatusSucceeded || got.Attempts != 1 {
+			t.Errorf("recovered delivery: %s, %d attempts", got.Status, got.Attempts)
+		}
+	}
+
+	// One missed and never recovered is pruned with the others.
+	if _, err := e.svc.Update(ctx, sub.ID, Subscription{URL: sub.URL, Events: sub.Events, Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+	e.clock.Advance(2 * time.Hour)
+	if n, err := e.svc.Prune(ctx); err != nil || n != 4 {
+		t.Fatalf("Prune = %d, %v; want every delivery, the disabled one too", n, err)
+	}
+	if ds := e.deliveries(sub.ID); len(ds) != 0 {
+		t.Fatalf("%d deliveries left after prune", len(ds))
 	}
 }

@@ -103,9 +103,11 @@ type Subscription struct {
 	ep *endpoint
 }
 
-// matches reports whether ev goes to sub.
+// matches reports whether ev goes to sub by its filters. A disabled
+// subscription matches too: it gets a delivery that is not sent (status
+// disabled), so that recovering after re-enabling it sends what it missed.
 func (sub *Subscription) matches(ev *Event) bool {
-	if sub.Disabled || sub.Environment != ev.Environment {
+	if sub.Environment != ev.Environment {
 		return false
 	}
 	if sub.IsDefault && ev.Type == EventFlowCompleted {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 	"github.com/parleyhq/parley/delivery"
 )
 
@@ -104,5 +106,55 @@ func TestDeliveryLogRedactsEchoedSecrets(t *testing.T) {
 	tested := ts.must(200, "POST", "/v1/webhooks/"+id+"/test", nil)
 	if body := tested["response"].(map[string]any)["body"]; body != "got Bearer [redacted] signed with [redacted] ([redacted])" {
 		t.Errorf("test response body %q", body)
+	}
+}
+
+// A session that runs while its subscriber is disabled is not sent to it;
+// once re-enabled, recovering sends the session's events, signed.
+func TestRecoverEventsMissedWhileDisabled(t *testing.T) {
+	rc := newSink(t)
+	ts := loopbackServer(t)
+	ts.createFlow(askFlow)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": rc.URL, "events": []string{"*"}})
+	id, secret := sub["id"].(string), secretOf(t, sub)
+	eventually(t, "the ping", func() bool { return len(rc.ofType("webhook.ping")) == 1 })
+	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": rc.URL, "events": []string{"*"}, "disabled": true})
+
+	sess := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask", "variables": map[string]any{"code": "7"}})["id"].(string)
+	ts.must(200, "POST", "/v1/sessions/"+sess+"/resume", `{"text":"Ann"}`)
+	var missed []any
+	eventually(t, "the session's events recorded as disabled", func() bool {
+		missed = ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries?status=disabled", nil)["data"].([]any)
+		last := 0 // the last turn's last events: the earlier ones are in by then
+		for _, d := range missed {
+			if typ := d.(map[string]any)["event_type"]; typ == "session.finished" || typ == "flow.completed" {
+				last++
+			}
+		}
+		return last == 2
+	})
+	if n := len(rc.events()); n != 1 {
+		t.Fatalf("the disabled endpoint was sent %d requests", n)
+	}
+
+	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": rc.URL, "events": []string{"*"}, "disabled": false})
+	got := ts.must(202, "POST", "/v1/webhooks/"+id+"/recover", `{"since":"2020-01-01T00:00:00Z"}`)
+	if got["queued"] != float64(len(missed)) {
+		t.Errorf("recover queued %v, want the %d missed deliveries", got["queued"], len(missed))
+	}
+	eventually(t, "the recovered events", func() bool { return len(rc.events()) == 1+len(missed) })
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"session.launched", "session.started", "session.finished", "flow.completed"} {
+		evs := rc.ofType(typ)
+		if len(evs) != 1 || evs[0].data["session_id"] != sess {
+			t.Errorf("%d %s events of the session after recover", len(evs), typ)
+			continue
+		}
+		if err := wh.Verify(evs[0].body, evs[0].header); err != nil {
+			t.Errorf("%s: signature: %v", typ, err)
+		}
 	}
 }
