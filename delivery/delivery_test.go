@@ -1039,3 +1039,40 @@ func TestEventsWhileDisabledAreRecovered(t *testing.T) {
 		t.Fatalf("%d deliveries left after prune", len(ds))
 	}
 }
+
+// Basic auth taken from the URL's user info is sent, and the logged request
+// shows that an Authorization header went, redacted.
+func TestURLUserInfoAuthorizationLogged(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: strings.Replace(rc.URL, "http://", "http://hooks:pw-in-url-2468@", 1) + "/hook"})
+	e.settle()
+	if u, p, ok := (&http.Request{Header: rc.requests()[0].Header}).BasicAuth(); !ok || u != "hooks" || p != "pw-in-url-2468" {
+		t.Fatalf("receiver got basic auth %q %q %v", u, p, ok)
+	}
+	d := e.deliveries(sub.ID)[0]
+	req := e.attempts(d.ID)[0].Request
+	if req.Headers["Authorization"] != redacted {
+		t.Errorf("logged request headers %v, want Authorization %s", req.Headers, redacted)
+	}
+	if !strings.Contains(req.URL, "hooks:redacted@") {
+		t.Errorf("logged URL %q", req.URL)
+	}
+	res, err := e.svc.Test(context.Background(), sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Request.Headers["Authorization"] != redacted {
+		t.Errorf("test request headers %v, want Authorization %s", res.Request.Headers, redacted)
+	}
+	// An auth of the subscription's own wins over the user info.
+	sub2 := e.create(Subscription{URL: strings.Replace(rc.URL, "http://", "http://hooks:pw-in-url-2468@", 1),
+		Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "tok-own-1234"}})
+	e.settle()
+	if got := rc.requests()[len(rc.requests())-1].Header.Get("Authorization"); got != "Bearer tok-own-1234" {
+		t.Errorf("with auth and user info the receiver got Authorization %q", got)
+	}
+	if h := e.attempts(e.deliveries(sub2.ID)[0].ID)[0].Request.Headers; h["Authorization"] != redacted {
+		t.Errorf("logged headers %v", h)
+	}
+}

@@ -84,6 +84,12 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 
 	start := time.Now()
 	token, authErr := s.authorize(ctx, req, sub)
+	if authErr == nil && ep.urlAuth != "" && req.Header.Get("Authorization") == "" {
+		// As http.Client does, the URL's user info goes as basic auth unless
+		// the request has an Authorization header; set before the headers
+		// are logged, so the log shows that it went.
+		req.Header["Authorization"] = []string{ep.urlAuth}
+	}
 	red := ep.redactor(token)
 	att.Request.Headers = redactHeaders(req.Header, red)
 	if authErr != nil {
@@ -131,12 +137,9 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 // roundTrip sends req as an http.Client without a cookie jar or timeout
 // that never follows redirects would, but straight to the transport: the
 // client's redirect bookkeeping copies every request's headers and URL.
-// Like the client it sends the URL's user info as basic auth unless the
-// request has an Authorization header, and wraps errors in *url.Error.
+// Like the client it wraps errors in *url.Error; send has already added the
+// URL's user info as basic auth, as the client would.
 func (s *Service) roundTrip(req *http.Request, ep *endpoint) (*http.Response, error) {
-	if ep.urlAuth != "" && req.Header.Get("Authorization") == "" {
-		req.Header["Authorization"] = []string{ep.urlAuth}
-	}
 	resp, err := s.transport.RoundTrip(req)
 	if err != nil {
 		var tlsErr tls.RecordHeaderError
