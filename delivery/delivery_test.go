@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -814,6 +815,19 @@ func TestFormContentType(t *testing.T) {
 	}
 	if err := Verify([]string{sub.Secrets[0].Secret}, got.Header, got.Body, 0); err != nil {
 		t.Fatalf("signature over the form body: %v", err)
+	}
+	// What docs/events.md tells receivers of form bodies: the Go reference
+	// library verifies the raw body, then the payload field is the envelope.
+	if err := verifier(t, sub.Secrets[0].Secret).Verify(got.Body, got.Header); err != nil {
+		t.Fatalf("the reference library rejects the form body: %v", err)
+	}
+	form, err := url.ParseQuery(string(got.Body))
+	var env Envelope
+	if err == nil {
+		err = json.Unmarshal([]byte(form.Get("payload")), &env)
+	}
+	if err != nil || env.Type != EventWebhookPing || env.ID != got.Header.Get(HeaderID) {
+		t.Fatalf("form payload: %+v, %v", env, err)
 	}
 }
 
