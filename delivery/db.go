@@ -50,7 +50,7 @@ const (
 	StatusPending   = "pending"   // waiting for its next attempt
 	StatusSucceeded = "succeeded" // an attempt got a 2xx
 	StatusFailed    = "failed"    // the schedule ran out (or a manual resend failed)
-	StatusDisabled  = "disabled"  // not sent: the endpoint was disabled or deleted
+	StatusDisabled  = "disabled"  // not sent: the endpoint was disabled (when the event happened or before an attempt) or deleted
 )
 
 // Delivery is one event to one endpoint.

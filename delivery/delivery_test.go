@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -270,11 +272,11 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	if len(dis) != 1 || dis[0].Status != StatusSucceeded {
 		t.Fatalf("endpoint.disabled deliveries to the other subscription: %d", len(dis))
 	}
-	// Later events skip the disabled endpoint.
+	// Later events are recorded for the disabled endpoint, not sent.
 	e.enqueue(Event{Type: EventSessionStarted})
 	e.settle()
-	if n := len(e.deliveries(sub.ID)); n != 1 {
-		t.Fatalf("disabled endpoint got %d deliveries, want 1", n)
+	if ds := e.deliveries(sub.ID); len(ds) != 2 || ds[1].Status != StatusDisabled || ds[1].Attempts != 0 {
+		t.Fatalf("disabled endpoint has %d deliveries, want the ping and a disabled one", len(ds))
 	}
 	if len(gone.requests()) != 1 {
 		t.Fatalf("disabled endpoint was called %d times", len(gone.requests()))
@@ -454,13 +456,20 @@ func TestFiltering(t *testing.T) {
 		"finished":     {"e3"},
 		"flow-a":       {"e1"},
 		"default":      {"e1", "e4"},
-		"disabled-all": nil,
+		"disabled-all": {"e1", "e3", "e4"}, // recorded, not sent
 	}
 	for name, sub := range subs {
 		var got []string
 		for _, d := range e.deliveries(sub.ID) {
 			if d.EventType != EventWebhookPing {
 				got = append(got, d.EventID)
+			}
+			wantStatus := StatusSucceeded
+			if sub.Disabled {
+				wantStatus = StatusDisabled
+			}
+			if d.Status != wantStatus {
+				t.Errorf("%s: delivery of %s is %s, want %s", name, d.EventID, d.Status, wantStatus)
 			}
 		}
 		if !slices.Equal(got, want[name]) {
@@ -807,6 +816,19 @@ func TestFormContentType(t *testing.T) {
 	if err := Verify([]string{sub.Secrets[0].Secret}, got.Header, got.Body, 0); err != nil {
 		t.Fatalf("signature over the form body: %v", err)
 	}
+	// What docs/events.md tells receivers of form bodies: the Go reference
+	// library verifies the raw body, then the payload field is the envelope.
+	if err := verifier(t, sub.Secrets[0].Secret).Verify(got.Body, got.Header); err != nil {
+		t.Fatalf("the reference library rejects the form body: %v", err)
+	}
+	form, err := url.ParseQuery(string(got.Body))
+	var env Envelope
+	if err == nil {
+		err = json.Unmarshal([]byte(form.Get("payload")), &env)
+	}
+	if err != nil || env.Type != EventWebhookPing || env.ID != got.Header.Get(HeaderID) {
+		t.Fatalf("form payload: %+v, %v", env, err)
+	}
 }
 
 func TestDisableThenReenableAndRecover(t *testing.T) {
@@ -852,5 +874,219 @@ func TestDisableThenReenableAndRecover(t *testing.T) {
 	}
 	if h, _ := e.svc.Health(ctx, sub.ID); h.LastSuccess == nil || h.ConsecutiveFailures != 0 {
 		t.Fatalf("health after recovery: %+v", h)
+	}
+}
+
+// A receiver that echoes what it was sent must not put the subscription's
+// secrets into the deliveries log or the test answer: auth tokens and
+// passwords, OAuth 2.0 access tokens, signing secrets with or without their
+// prefix, URL passwords and secret header values.
+func TestEchoedSecretsRedacted(t *testing.T) {
+	signing := NewSecret()
+	tokens := newReceiver(t)
+	tokens.setReply(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"at-ZYXWVU-987654","token_type":"Bearer","expires_in":3600}`))
+	})
+	tests := []struct {
+		name    string
+		sub     func(url string) Subscription
+		secrets []string
+	}{
+		{"bearer", func(u string) Subscription {
+			return Subscription{URL: u, Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "tok-ABCDEF-123456"}}
+		}, []string{"tok-ABCDEF-123456"}},
+		{"basic", func(u string) Subscription {
+			return Subscription{URL: u, Auth: &flows.WebhookAuth{Type: flows.AuthBasic, Username: "parley", Password: "pw-basic-445566"}}
+		}, []string{"pw-basic-445566", "cGFybGV5OnB3LWJhc2ljLTQ0NTU2Ng=="}},
+		{"oauth2", func(u string) Subscription {
+			return Subscription{URL: u, Auth: &flows.WebhookAuth{Type: flows.AuthOAuth2ClientCredentials, ClientID: "cid",
+				ClientSecret: "cs-QWERTY-1357", TokenURL: tokens.URL + "/token"}}
+		}, []string{"at-ZYXWVU-987654", "cs-QWERTY-1357"}},
+		{"url password", func(u string) Subscription {
+			return Subscription{URL: strings.Replace(u, "http://", "http://hooks:pw-in-url-2468@", 1)}
+		}, []string{"pw-in-url-2468", "aG9va3M6cHctaW4tdXJsLTI0Njg="}},
+		{"secret header", func(u string) Subscription {
+			return Subscription{URL: u, Headers: map[string]string{"X-Api-Key": "hdrkey777", "X-Session-Id": "sess-0099"}}
+		}, []string{"hdrkey777", "sess-0099"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			rc := newReceiver(t)
+			// The receiver answers with everything it was sent, and with the
+			// signing secret, as a misconfigured one might.
+			rc.setReply(func(w http.ResponseWriter, r *http.Request) {
+				var b strings.Builder
+				for name, vs := range r.Header {
+					b.WriteString("got " + name + ": " + strings.Join(vs, ", ") + "\n")
+				}
+				b.WriteString("secret " + signing + " key " + strings.TrimPrefix(signing, SecretPrefix) + "\n")
+				w.Header().Set("X-Echo", r.Header.Get("Authorization")+" "+r.Header.Get("X-Api-Key")+" "+strings.TrimPrefix(signing, SecretPrefix))
+				w.WriteHeader(http.StatusOK)
+				w.Write([]byte(b.String()))
+			})
+			sub := tt.sub(rc.URL + "/hook")
+			sub.Secrets = []Secret{{Secret: signing}}
+			created := e.create(sub)
+			e.settle()
+			res, err := e.svc.Test(context.Background(), created.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != flows.OutcomeSuccess || res.Response == nil || !strings.Contains(res.Response.Body, "got Webhook-Id") {
+				t.Fatalf("test answer %+v", res)
+			}
+			d := e.deliveries(created.ID)[0]
+			atts := e.attempts(d.ID)
+			if len(atts) != 1 || atts[0].Response == nil || !strings.Contains(atts[0].Response.Body, "got Webhook-Id") {
+				t.Fatalf("attempts %+v", atts)
+			}
+			logged, _ := json.Marshal(atts)
+			tested, _ := json.Marshal(res)
+			for _, secret := range append(tt.secrets, signing, strings.TrimPrefix(signing, SecretPrefix)) {
+				if strings.Contains(string(logged), secret) {
+					t.Errorf("the deliveries log shows %q: %s", secret, logged)
+				}
+				if strings.Contains(string(tested), secret) {
+					t.Errorf("the test answer shows %q: %s", secret, tested)
+				}
+			}
+			if !strings.Contains(atts[0].Response.Body, redacted) || !strings.Contains(res.Response.Body, redacted) {
+				t.Errorf("echoed secrets not marked %s: %q", redacted, atts[0].Response.Body)
+			}
+		})
+	}
+}
+
+// Events raised while an endpoint is disabled are recorded as disabled
+// deliveries and not sent; recovering after re-enabling it sends them,
+// signed, and retention prunes those never recovered.
+func TestEventsWhileDisabledAreRecovered(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Retention = time.Hour })
+	ctx := context.Background()
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionStarted, EventSessionFinished}})
+	e.settle()
+	waitFor(t, "the ping to be counted", func() bool { return e.succeeded() == 1 })
+	off := *sub
+	off.Secrets, off.Disabled, off.DisabledReason = nil, true, "maintenance"
+	if _, err := e.svc.Update(ctx, sub.ID, off); err != nil {
+		t.Fatal(err)
+	}
+	if !e.svc.Wants(EventSessionStarted, EnvLive, "f1") {
+		t.Fatal("a disabled subscription's events are not even written to the outbox")
+	}
+	attemptsBefore := e.svc.Stats().Attempts
+	e.enqueue(Event{Type: EventSessionStarted, FlowID: "f1"}, Event{Type: EventSessionFinished, FlowID: "f1"}, Event{Type: EventFlowCompleted})
+	e.settle()
+	if n := len(rc.requests()); n != 1 {
+		t.Fatalf("%d requests with the endpoint disabled, want only the first ping", n)
+	}
+	var missed []*Delivery
+	for _, d := range e.deliveries(sub.ID) {
+		if d.EventType != EventWebhookPing {
+			missed = append(missed, d)
+		}
+	}
+	if len(missed) != 2 {
+		t.Fatalf("%d deliveries recorded while disabled, want 2 (flow.completed is not subscribed)", len(missed))
+	}
+	for _, d := range missed {
+		if d.Status != StatusDisabled || d.NextAttempt != nil || d.Attempts != 0 || d.LastError != "endpoint disabled: maintenance" {
+			t.Errorf("delivery while disabled: %+v", d)
+		}
+	}
+	// The counters are updated just after the commit that settled.
+	waitFor(t, "the disabled deliveries to be counted", func() bool { return e.svc.Stats().Deliveries[StatusDisabled] >= 2 })
+	st := e.svc.Stats()
+	if st.Pending != 0 || st.Deliveries[StatusDisabled] != 2 || !maps.Equal(st.Attempts, attemptsBefore) {
+		t.Errorf("stats while disabled: %+v, attempts before %v", st, attemptsBefore)
+	}
+	if h, _ := e.svc.Health(ctx, sub.ID); h.Pending != 0 {
+		t.Errorf("health while disabled: %+v", h)
+	}
+
+	off.Disabled = false
+	if _, err := e.svc.Update(ctx, sub.ID, off); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.svc.Recover(ctx, sub.ID, time.Time{}); err != nil || n != 2 {
+		t.Fatalf("Recover = %d, %v; want the 2 missed events", n, err)
+	}
+	e.settle()
+	reqs := rc.requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests after recover, want 3", len(reqs))
+	}
+	wh := verifier(t, sub.Secrets[0].Secret)
+	var types []string
+	for _, r := range reqs[1:] {
+		if err := wh.Verify(r.Body, r.Header); err != nil {
+			t.Errorf("recovered event signature: %v", err)
+		}
+		var env Envelope
+		_ = json.Unmarshal(r.Body, &env)
+		types = append(types, env.Type)
+	}
+	slices.Sort(types)
+	if !slices.Equal(types, []string{EventSessionFinished, EventSessionStarted}) {
+		t.Errorf("recovered %v", types)
+	}
+	for _, d := range missed {
+		if got := e.delivery(d.ID); got.Status != StatusSucceeded || got.Attempts != 1 {
+			t.Errorf("recovered delivery: %s, %d attempts", got.Status, got.Attempts)
+		}
+	}
+
+	// One missed and never recovered is pruned with the others.
+	if _, err := e.svc.Update(ctx, sub.ID, Subscription{URL: sub.URL, Events: sub.Events, Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+	e.clock.Advance(2 * time.Hour)
+	if n, err := e.svc.Prune(ctx); err != nil || n != 4 {
+		t.Fatalf("Prune = %d, %v; want every delivery, the disabled one too", n, err)
+	}
+	if ds := e.deliveries(sub.ID); len(ds) != 0 {
+		t.Fatalf("%d deliveries left after prune", len(ds))
+	}
+}
+
+// Basic auth taken from the URL's user info is sent, and the logged request
+// shows that an Authorization header went, redacted.
+func TestURLUserInfoAuthorizationLogged(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: strings.Replace(rc.URL, "http://", "http://hooks:pw-in-url-2468@", 1) + "/hook"})
+	e.settle()
+	if u, p, ok := (&http.Request{Header: rc.requests()[0].Header}).BasicAuth(); !ok || u != "hooks" || p != "pw-in-url-2468" {
+		t.Fatalf("receiver got basic auth %q %q %v", u, p, ok)
+	}
+	d := e.deliveries(sub.ID)[0]
+	req := e.attempts(d.ID)[0].Request
+	if req.Headers["Authorization"] != redacted {
+		t.Errorf("logged request headers %v, want Authorization %s", req.Headers, redacted)
+	}
+	if !strings.Contains(req.URL, "hooks:redacted@") {
+		t.Errorf("logged URL %q", req.URL)
+	}
+	res, err := e.svc.Test(context.Background(), sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Request.Headers["Authorization"] != redacted {
+		t.Errorf("test request headers %v, want Authorization %s", res.Request.Headers, redacted)
+	}
+	// An auth of the subscription's own wins over the user info.
+	sub2 := e.create(Subscription{URL: strings.Replace(rc.URL, "http://", "http://hooks:pw-in-url-2468@", 1),
+		Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "tok-own-1234"}})
+	e.settle()
+	if got := rc.requests()[len(rc.requests())-1].Header.Get("Authorization"); got != "Bearer tok-own-1234" {
+		t.Errorf("with auth and user info the receiver got Authorization %q", got)
+	}
+	if h := e.attempts(e.deliveries(sub2.ID)[0].ID)[0].Request.Headers; h["Authorization"] != redacted {
+		t.Errorf("logged headers %v", h)
 	}
 }

@@ -79,8 +79,9 @@ func (s *Service) pump(ctx context.Context) {
 
 // fanoutOutbox turns up to BatchSize outbox records into deliveries within
 // tx, deleting each record in the transaction that fans it out. n is the
-// number of records taken, created the number of deliveries.
-func (s *Service) fanoutOutbox(tx *bbolt.Tx, a *arena) (n, created int, err error) {
+// number of records taken, created the number of deliveries; fx gets the
+// outcome of those created disabled.
+func (s *Service) fanoutOutbox(tx *bbolt.Tx, a *arena, fx *commitEffects) (n, created int, err error) {
 	ob := tx.Bucket(bOutbox)
 	if ob == nil {
 		return 0, 0, nil
@@ -112,6 +113,7 @@ func (s *Service) fanoutOutbox(tx *bbolt.Tx, a *arena) (n, created int, err erro
 				return n, created, fmt.Errorf("event %s: %w", ev.ID, err)
 			}
 			created += len(ds)
+			fx.created(ds)
 		}
 		// The cursor stays on the deleted record's neighbour: First again.
 		if err := c.Delete(); err != nil {
@@ -121,7 +123,10 @@ func (s *Service) fanoutOutbox(tx *bbolt.Tx, a *arena) (n, created int, err erro
 	return n, created, nil
 }
 
-// fanoutTx creates one pending delivery of ev per subscription in subs.
+// fanoutTx creates one delivery of ev per subscription in subs: pending, or
+// for a disabled subscription, disabled and never scheduled (as Svix does,
+// the message exists and the endpoint is not called); recovering once the
+// subscription is enabled again sends it.
 func (s *Service) fanoutTx(tx *bbolt.Tx, a *arena, ev *Event, subs []*Subscription, now time.Time) ([]*Delivery, error) {
 	if len(subs) == 0 {
 		return nil, nil
@@ -156,6 +161,9 @@ func (s *Service) fanoutTx(tx *bbolt.Tx, a *arena, ev *Event, subs []*Subscripti
 			EndpointID: sub.ID, MessageID: ev.ID, Status: StatusPending,
 			EventTime: ts.UTC(), CreatedAt: now, NextAttempt: &n, Payload: payload,
 		}
+		if sub.Disabled {
+			d.Status, d.NextAttempt, d.LastError = StatusDisabled, nil, "endpoint disabled: "+sub.DisabledReason
+		}
 		if err := writeNewDelivery(tx, a, d); err != nil {
 			return nil, err
 		}
@@ -179,6 +187,9 @@ func writeNewDelivery(tx *bbolt.Tx, a *arena, d *Delivery) error {
 	}
 	if err := tx.Bucket(bByTime).Put(a.timeIDKey(d.CreatedAt, d.ID), a.str(d.EndpointID)); err != nil {
 		return err
+	}
+	if d.NextAttempt == nil {
+		return nil
 	}
 	return putDue(tx, a, d)
 }
@@ -445,6 +456,16 @@ type commitEffects struct {
 	attempts []string
 }
 
+// created counts the deliveries of ds created disabled: their outcome is
+// final unless they are recovered.
+func (fx *commitEffects) created(ds []*Delivery) {
+	for _, d := range ds {
+		if d.Status == StatusDisabled {
+			fx.outcomes = append(fx.outcomes, StatusDisabled)
+		}
+	}
+}
+
 // round runs one transaction recording batch and, when outbox is set,
 // fanning out the outbox; more says the outbox had more records than one
 // transaction takes. Should it fail, the two parts are tried apart, so that
@@ -459,7 +480,7 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 		}
 		if outbox {
 			var err error
-			if taken, created, err = s.fanoutOutbox(tx, a); err != nil {
+			if taken, created, err = s.fanoutOutbox(tx, a, &fx); err != nil {
 				return fmt.Errorf("outbox: %w", err)
 			}
 		}
@@ -477,14 +498,18 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 			s.log.Error("webhook results not recorded", "count", len(batch), "err", err)
 			fx = commitEffects{}
 		}
+		var ofx commitEffects
 		err = s.update(func(tx *bbolt.Tx) (err error) {
-			taken, created, err = s.fanoutOutbox(tx, a)
+			ofx = commitEffects{}
+			taken, created, err = s.fanoutOutbox(tx, a, &ofx)
 			return err
 		})
 		a.reset()
 		if err != nil {
 			s.log.Error("webhook outbox", "err", err)
 			taken, created = 0, 0
+		} else {
+			fx.outcomes = append(fx.outcomes, ofx.outcomes...)
 		}
 	} else if err != nil {
 		// Nothing was recorded: the deliveries are still due and go again.
@@ -636,7 +661,7 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 		reason = fmt.Sprintf("no successful delivery since %s (%s)", st.FailingSince.Format(time.RFC3339), s.opts.DisableAfter)
 	}
 	if reason != "" {
-		if err := s.disableTx(tx, a, d.EndpointID, reason, now, ex.status, disabledNow); err != nil {
+		if err := s.disableTx(tx, a, d.EndpointID, reason, now, ex.status, disabledNow, fx); err != nil {
 			return err
 		}
 	}
@@ -677,7 +702,7 @@ func saveDelivery(tx *bbolt.Tx, a *arena, d *Delivery, oldStatus string) error {
 
 // disableTx disables an endpoint and tells the other subscriptions with an
 // endpoint.disabled event, in the transaction that recorded the failure.
-func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.Time, status int, disabledNow map[string]*Subscription) error {
+func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.Time, status int, disabledNow map[string]*Subscription, fx *commitEffects) error {
 	cur := s.sub(id)
 	if cur == nil || cur.Disabled || disabledNow[id] != nil {
 		return nil
@@ -698,11 +723,15 @@ func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.
 	ev := &Event{ID: newEventID(), Type: EventEndpointDisabled, Timestamp: now, Environment: sub.Environment, Data: data}
 	var targets []*Subscription
 	for _, o := range s.subList() {
-		if o.ID != id && disabledNow[o.ID] == nil && o.matches(ev) {
+		if d := disabledNow[o.ID]; d != nil {
+			o = d // disabled by this batch: not cached as such yet
+		}
+		if o.ID != id && o.matches(ev) {
 			targets = append(targets, o)
 		}
 	}
-	_, err := s.fanoutTx(tx, a, ev, targets, now)
+	ds, err := s.fanoutTx(tx, a, ev, targets, now)
+	fx.created(ds)
 	return err
 }
 

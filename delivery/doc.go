@@ -13,7 +13,9 @@
 // How it flows: the store commits a session change together with an Event in
 // the "outbox" bucket. The dispatcher, woken by Notify or its poll interval,
 // turns each outbox record into one Delivery per matching subscription and
-// deletes the record in the same transaction. Due deliveries (index dl_due,
+// deletes the record in the same transaction; a disabled subscription's
+// delivery is recorded as disabled and never scheduled, for Recover to send
+// once it is enabled again. Due deliveries (index dl_due,
 // keyed by endpoint, then next-attempt time) are queued per endpoint, sent by at most
 // Options.PerEndpoint workers per endpoint, and their results recorded in
 // batched transactions. One writer goroutine runs both the fan-out and the

@@ -54,10 +54,19 @@ func (s *Service) GetDelivery(ctx context.Context, id string) (*Delivery, error)
 func (s *Service) Attempts(ctx context.Context, deliveryID string) ([]*Attempt, error) {
 	var out []*Attempt
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		if tx.Bucket(bDeliveries).Get([]byte(deliveryID)) == nil {
+		d, err := getDelivery(tx, deliveryID)
+		if err != nil {
+			return err
+		}
+		if d == nil {
 			return fmt.Errorf("delivery %q: %w", deliveryID, ErrNotFound)
 		}
+		// The request body shown is the payload sent, with the
+		// subscription's secrets redacted as in the rest of the attempt.
 		payload := string(tx.Bucket(bPayloads).Get([]byte(deliveryID)))
+		if sub := s.sub(d.EndpointID); sub != nil {
+			payload = sub.endpoint().red.String(payload)
+		}
 		prefix := attemptPrefix(deliveryID)
 		c := tx.Bucket(bAttempts).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {

@@ -44,10 +44,9 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 		body = []byte(url.Values{"payload": {string(payload)}}.Encode())
 		ctype = "application/x-www-form-urlencoded"
 	}
-	secrets := ep.secrets
 	att.Request = flows.HTTPTrace{Method: sub.Method, URL: ep.redactedURL}
 	if sub.ContentType == flows.ContentForm {
-		att.Request.Body = string(body) // a JSON body is the payload: stored once
+		att.Request.Body = ep.red.String(string(body)) // a JSON body is the payload: stored once
 	}
 	if ep.urlErr != nil {
 		att.Outcome, att.Error = flows.OutcomeError, ep.urlErr.Error()
@@ -85,27 +84,33 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 
 	start := time.Now()
 	token, authErr := s.authorize(ctx, req, sub)
-	if token != "" {
-		secrets = append(secrets[:len(secrets):len(secrets)], token)
+	if authErr == nil && ep.urlAuth != "" && req.Header.Get("Authorization") == "" {
+		// As http.Client does, the URL's user info goes as basic auth unless
+		// the request has an Authorization header; set before the headers
+		// are logged, so the log shows that it went.
+		req.Header["Authorization"] = []string{ep.urlAuth}
 	}
-	att.Request.Headers = redactHeaders(req.Header, secrets)
+	red := ep.redactor(token)
+	att.Request.Headers = redactHeaders(req.Header, red)
 	if authErr != nil {
 		att.DurationMS = ms(time.Since(start))
-		att.Outcome, att.Error = classify(authErr), "auth: "+authErr.Error()
+		att.Outcome, att.Error = classify(authErr), "auth: "+red.String(authErr.Error())
 		return ex
 	}
 
 	resp, err := s.roundTrip(req, ep)
 	if err != nil {
 		att.DurationMS = ms(time.Since(start))
-		att.Outcome, att.Error = classify(err), err.Error()
+		att.Outcome, att.Error = classify(err), red.String(err.Error())
 		return ex
 	}
 	rb, truncated, readErr := s.readBody(resp)
 	att.DurationMS = ms(time.Since(start))
 
 	ex.status = resp.StatusCode
-	trace := &flows.HTTPTrace{Status: resp.StatusCode, Headers: redactHeaders(resp.Header, secrets), Body: rb, Truncated: truncated}
+	// Receivers may echo what they were sent: the body is redacted as the
+	// webhook widget redacts the answers it records.
+	trace := &flows.HTTPTrace{Status: resp.StatusCode, Headers: redactHeaders(resp.Header, red), Body: red.String(rb), Truncated: truncated}
 	att.Response = trace
 	switch {
 	case ex.success():
@@ -132,12 +137,9 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 // roundTrip sends req as an http.Client without a cookie jar or timeout
 // that never follows redirects would, but straight to the transport: the
 // client's redirect bookkeeping copies every request's headers and URL.
-// Like the client it sends the URL's user info as basic auth unless the
-// request has an Authorization header, and wraps errors in *url.Error.
+// Like the client it wraps errors in *url.Error; send has already added the
+// URL's user info as basic auth, as the client would.
 func (s *Service) roundTrip(req *http.Request, ep *endpoint) (*http.Response, error) {
-	if ep.urlAuth != "" && req.Header.Get("Authorization") == "" {
-		req.Header["Authorization"] = []string{ep.urlAuth}
-	}
 	resp, err := s.transport.RoundTrip(req)
 	if err != nil {
 		var tlsErr tls.RecordHeaderError
@@ -276,14 +278,16 @@ func redactString(v string, secrets []string) string {
 	return v
 }
 
-func redactHeaders(h http.Header, secrets []string) map[string]string {
+// redactHeaders flattens h for the log: headers whose names look sensitive
+// are redacted whole, the others have red's secret values replaced.
+func redactHeaders(h http.Header, red *callout.Redactor) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
 		if sensitiveHeader(k) {
 			out[k] = redacted
 			continue
 		}
-		out[k] = redactString(strings.Join(v, ", "), secrets)
+		out[k] = red.String(strings.Join(v, ", "))
 	}
 	return out
 }
@@ -338,7 +342,7 @@ func (s *Service) Test(ctx context.Context, id string) (*TestResult, error) {
 	}
 	ex := s.send(ctx, sub, ev.ID, payload)
 	if ex.attempt.Request.Body == "" {
-		ex.attempt.Request.Body = string(payload)
+		ex.attempt.Request.Body = sub.endpoint().red.String(string(payload))
 	}
 	return &TestResult{
 		EventID: ev.ID, Outcome: ex.attempt.Outcome, Request: ex.attempt.Request,

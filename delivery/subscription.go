@@ -103,9 +103,11 @@ type Subscription struct {
 	ep *endpoint
 }
 
-// matches reports whether ev goes to sub.
+// matches reports whether ev goes to sub by its filters. A disabled
+// subscription matches too: it gets a delivery that is not sent (status
+// disabled), so that recovering after re-enabling it sends what it missed.
 func (sub *Subscription) matches(ev *Event) bool {
-	if sub.Disabled || sub.Environment != ev.Environment {
+	if sub.Environment != ev.Environment {
 		return false
 	}
 	if sub.IsDefault && ev.Type == EventFlowCompleted {
@@ -134,8 +136,12 @@ type endpoint struct {
 	errOp, errURL string
 	// redactedURL is sub.URL as the deliveries log shows it.
 	redactedURL string
-	// secrets must never appear in the log (an OAuth 2.0 token is added per request).
-	secrets []string
+	// secrets must never appear in the log (an OAuth 2.0 token is added
+	// per request); red replaces them, wherever they appear, in what the
+	// log keeps of a request and its answer.
+	secrets     []string
+	red         *callout.Redactor
+	newRedactor func() *callout.Redactor
 	// signers of the secrets that decode, in order, each with its expiry.
 	signers []*signer
 	// headers are the subscription's own headers, names canonical.
@@ -160,6 +166,14 @@ func newEndpoint(sub *Subscription) *endpoint {
 			ep.urlAuth = r.Header.Get("Authorization")
 			if hasPW {
 				ep.errURL = strings.Replace(ep.errURL, u.String()+"@", u.Username()+":***@", 1)
+				ep.secrets = append(ep.secrets, pw)
+			}
+			// A receiver echoing its headers would show the credentials encoded.
+			ep.secrets = append(ep.secrets, strings.TrimPrefix(ep.urlAuth, "Basic "))
+		}
+		for k, vs := range r.URL.Query() {
+			if sensitiveHeader(k) {
+				ep.secrets = append(ep.secrets, vs...)
 			}
 		}
 	}
@@ -173,8 +187,33 @@ func newEndpoint(sub *Subscription) *endpoint {
 		name := http.CanonicalHeaderKey(k)
 		ep.headers = append(ep.headers, header{name, v})
 		ep.hasAgent = ep.hasAgent || (name == "User-Agent" && v != "")
+		if sensitiveHeader(name) {
+			ep.secrets = append(ep.secrets, v)
+		}
 	}
+	// The webhook widget's redaction (callout's), which learns the values of
+	// secret headers and query parameters by its own rules, with every value
+	// this package holds secret besides.
+	auth, rawURL, headers, secrets := sub.Auth, sub.URL, sub.Headers, ep.secrets
+	ep.newRedactor = func() *callout.Redactor {
+		r := callout.NewRedactor(auth)
+		r.Learn(rawURL, headers)
+		r.AddValue(secrets...)
+		return r
+	}
+	ep.red = ep.newRedactor()
 	return ep
+}
+
+// redactor returns what redacts one request's exchange: ep's own, or, when
+// the request carried an OAuth 2.0 access token, one that knows it too.
+func (ep *endpoint) redactor(token string) *callout.Redactor {
+	if token == "" {
+		return ep.red
+	}
+	r := ep.newRedactor()
+	r.AddValue(token)
+	return r
 }
 
 // endpoint returns sub's prepared state: the cached one for a snapshot that

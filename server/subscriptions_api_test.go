@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/parleyhq/parley/delivery"
 )
@@ -68,4 +71,90 @@ func TestEventDelivery(t *testing.T) {
 		t.Errorf("invalid subscription: %d %s", r.Status, r.Body)
 	}
 	ts.must(204, "DELETE", "/v1/webhooks/"+subID, nil)
+}
+
+// A receiver echoing the credentials it was sent does not put them in the
+// deliveries log or in the test answer.
+func TestDeliveryLogRedactsEchoedSecrets(t *testing.T) {
+	secret := delivery.NewSecret()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "got "+r.Header.Get("Authorization")+" signed with "+secret+" ("+strings.TrimPrefix(secret, "whsec_")+")")
+	}))
+	defer hook.Close()
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.Now = time.Now // the dispatcher schedules by this clock
+	})
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{
+		"url": hook.URL, "events": []string{"*"}, "auth": map[string]any{"type": "bearer", "token": "tok-ABCDEF-123456"},
+		"secrets": []any{map[string]any{"secret": secret}},
+	})
+	id := sub["id"].(string)
+	var deliveryID string
+	eventually(t, "the ping to be delivered", func() bool {
+		ds := ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries?status=succeeded", nil)["data"].([]any)
+		if len(ds) == 1 {
+			deliveryID = ds[0].(map[string]any)["id"].(string)
+		}
+		return deliveryID != ""
+	})
+	logged := ts.must(200, "GET", "/v1/deliveries/"+deliveryID, nil)
+	body := logged["attempts"].([]any)[0].(map[string]any)["response"].(map[string]any)["body"]
+	if body != "got Bearer [redacted] signed with [redacted] ([redacted])" {
+		t.Errorf("logged response body %q", body)
+	}
+	tested := ts.must(200, "POST", "/v1/webhooks/"+id+"/test", nil)
+	if body := tested["response"].(map[string]any)["body"]; body != "got Bearer [redacted] signed with [redacted] ([redacted])" {
+		t.Errorf("test response body %q", body)
+	}
+}
+
+// A session that runs while its subscriber is disabled is not sent to it;
+// once re-enabled, recovering sends the session's events, signed.
+func TestRecoverEventsMissedWhileDisabled(t *testing.T) {
+	rc := newSink(t)
+	ts := loopbackServer(t)
+	ts.createFlow(askFlow)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": rc.URL, "events": []string{"*"}})
+	id, secret := sub["id"].(string), secretOf(t, sub)
+	eventually(t, "the ping", func() bool { return len(rc.ofType("webhook.ping")) == 1 })
+	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": rc.URL, "events": []string{"*"}, "disabled": true})
+
+	sess := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask", "variables": map[string]any{"code": "7"}})["id"].(string)
+	ts.must(200, "POST", "/v1/sessions/"+sess+"/resume", `{"text":"Ann"}`)
+	var missed []any
+	eventually(t, "the session's events recorded as disabled", func() bool {
+		missed = ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries?status=disabled", nil)["data"].([]any)
+		last := 0 // the last turn's last events: the earlier ones are in by then
+		for _, d := range missed {
+			if typ := d.(map[string]any)["event_type"]; typ == "session.finished" || typ == "flow.completed" {
+				last++
+			}
+		}
+		return last == 2
+	})
+	if n := len(rc.events()); n != 1 {
+		t.Fatalf("the disabled endpoint was sent %d requests", n)
+	}
+
+	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": rc.URL, "events": []string{"*"}, "disabled": false})
+	got := ts.must(202, "POST", "/v1/webhooks/"+id+"/recover", `{"since":"2020-01-01T00:00:00Z"}`)
+	if got["queued"] != float64(len(missed)) {
+		t.Errorf("recover queued %v, want the %d missed deliveries", got["queued"], len(missed))
+	}
+	eventually(t, "the recovered events", func() bool { return len(rc.events()) == 1+len(missed) })
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"session.launched", "session.started", "session.finished", "flow.completed"} {
+		evs := rc.ofType(typ)
+		if len(evs) != 1 || evs[0].data["session_id"] != sess {
+			t.Errorf("%d %s events of the session after recover", len(evs), typ)
+			continue
+		}
+		if err := wh.Verify(evs[0].body, evs[0].header); err != nil {
+			t.Errorf("%s: signature: %v", typ, err)
+		}
+	}
 }

@@ -250,3 +250,29 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// A receiver that echoes the credentials as JSON shows them neither in the
+// test's response body nor in its "extra" (the answer as @extra).
+func TestWebhookConfigTestRedactsExtra(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pw, _ := r.BasicAuth()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"password": pw, "key": r.Header.Get("X-Api-Key"), "ok": true})
+	}))
+	defer target.Close()
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	ts.must(201, "PUT", "/v1/webhook-configs/crm", map[string]any{
+		"url": target.URL, "headers": map[string]any{"X-Api-Key": "hdrkey777"},
+		"auth": map[string]any{"type": "basic", "username": "parley", "password": "pw-secret-1"},
+	})
+	res := ts.must(200, "POST", "/v1/webhook-configs/crm/test", nil)
+	extra, _ := res["extra"].(map[string]any)
+	if res["outcome"] != "success" || extra["ok"] != true || extra["password"] != "[redacted]" || extra["key"] != "[redacted]" {
+		t.Errorf("test answered %v", res)
+	}
+	for _, secret := range []string{"pw-secret-1", "hdrkey777"} {
+		if strings.Contains(mustJSON(res), secret) {
+			t.Errorf("the test answer shows %q: %s", secret, mustJSON(res))
+		}
+	}
+}

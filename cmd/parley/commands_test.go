@@ -112,6 +112,20 @@ func TestWebhookTestCommand(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, `no webhook named "nope"`) {
 		t.Errorf("unknown name: exit %d, %q", code, stderr)
 	}
+	// A missing --webhooks or name is named, before the usage.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"orders"}, "parley webhook test: --webhooks FILE is required"},
+		{[]string{"--webhooks", hooks}, "parley webhook test: the webhook NAME is missing"},
+		{[]string{"orders", "more", "--webhooks", hooks}, `parley webhook test: one webhook NAME expected, got 2 ("orders" "more")`},
+	} {
+		code, _, stderr = runCmd(t, "", append([]string{"webhook", "test"}, c.args...)...)
+		if code != 2 || !strings.HasPrefix(stderr, c.want) || !strings.Contains(stderr, "Usage: parley webhook test") {
+			t.Errorf("webhook test %v: exit %d, %q; want 2 and %q with the usage", c.args, code, stderr, c.want)
+		}
+	}
 }
 
 // parley compact shrinks a stopped server's store file, keeps what it

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/parleyhq/parley/callout"
 	"io"
+	"strconv"
+	"strings"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/sim"
@@ -31,9 +33,18 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	if len(pos) != 1 || out.webhooks == "" {
+	usage := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "parley webhook test: "+format+"\n\n", args...)
 		fs.Usage()
 		return 2
+	}
+	switch {
+	case out.webhooks == "":
+		return usage("--webhooks FILE is required: the webhook NAME is looked up in it")
+	case len(pos) == 0:
+		return usage("the webhook NAME is missing: give the name of one entry of %s", out.webhooks)
+	case len(pos) > 1:
+		return usage("one webhook NAME expected, got %d (%s)", len(pos), quoteAll(pos))
 	}
 	svc, err := out.service()
 	if err != nil {
@@ -76,4 +87,13 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// quoteAll quotes each of args, separated by spaces.
+func quoteAll(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = strconv.Quote(a)
+	}
+	return strings.Join(q, " ")
 }
