@@ -80,6 +80,9 @@ func ParseScript(data []byte) (*Script, error) {
 	if len(s.Conversation) == 0 {
 		return nil, fmt.Errorf("script: \"conversation\" is empty")
 	}
+	if err := CheckMocks(s.Mocks); err != nil {
+		return nil, fmt.Errorf("script: %w", err)
+	}
 	return &s, nil
 }
 

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTestCommandMocks: a script's mocks are checked as a --mocks file is,
+// and the error names the script and the mock.
+func TestTestCommandMocks(t *testing.T) {
+	const flow = `{"id": "f", "widgets": [{"id": "h", "type": "webhook", "url": "http://example.test/x",
+	  "exits": {"Success": "", "Failure": ""}}]}`
+	for _, c := range []struct{ name, mocks, want string }{
+		{"empty", `[]`, `mocks: "http://example.test/x" has no responses`},
+		{"nostatus", `[{"body": {"v": 1}}]`, `mocks: "http://example.test/x"[0]: "status" is missing`},
+		{"badstatus", `[{"status": 42}]`, `mocks: "http://example.test/x"[0]: status 42 is not an HTTP status`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, "flow.json", flow)
+			script := writeFile(t, dir, "b.test.json", `{"flow": "flow.json", "conversation": [{"expect": []}],
+			  "mocks": {"http://example.test/x": `+c.mocks+`}}`)
+			code, stdout, _ := parley(t, "", "test", script)
+			if code != 1 || !strings.Contains(stdout, "FAIL "+script) || !strings.Contains(stdout, script+": script: "+c.want) {
+				t.Errorf("exit %d, stdout:\n%s", code, stdout)
+			}
+		})
+	}
+	// A mock with a status and a timeout mock both run.
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", flow)
+	script := writeFile(t, dir, "b.test.json", `{"flow": "flow.json", "conversation": [{"expect": []}],
+	  "mocks": {"http://example.test/x": [{"timeout": true}]}, "final_status": "completed"}`)
+	if code, stdout, _ := parley(t, "", "test", filepath.Dir(script)); code != 0 {
+		t.Errorf("timeout mock: exit %d:\n%s", code, stdout)
+	}
+}
