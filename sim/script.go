@@ -136,8 +136,15 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 			evs, err = sm.Start(ctx, clock)
 		} else {
 			if i == 0 {
-				if _, err = sm.Start(ctx, clock); err != nil {
+				// What the flow says first is not checked, but its errors are.
+				start, err := sm.Start(ctx, clock)
+				if err != nil {
 					return nil, err
+				}
+				for _, ev := range start {
+					if ev.Type == flows.EventError {
+						rep.Failures = append(rep.Failures, fmt.Sprintf("start (before turn 1): error event: %s", ev.Message))
+					}
 				}
 			}
 			label = fmt.Sprintf("turn %d (send %q)", i+1, *turn.Send)

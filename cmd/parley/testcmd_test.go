@@ -36,3 +36,17 @@ func TestTestCommandMocks(t *testing.T) {
 		t.Errorf("timeout mock: exit %d:\n%s", code, stdout)
 	}
 }
+
+// TestTestCommandStartErrors: an error event raised before the first message
+// the script sends fails the script, as any error event does.
+func TestTestCommandStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "hi @(nosuch(1))", "exits": {"Next": "w"}},
+	  {"id": "w", "type": "wait_for_response", "exits": {"Next": ""}}]}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"send": "x", "expect": []}]}`)
+	code, stdout, _ := parley(t, "", "test", script)
+	if code != 1 || !strings.Contains(stdout, "    start (before turn 1): error event: ") {
+		t.Errorf("exit %d, stdout:\n%s", code, stdout)
+	}
+}
