@@ -136,17 +136,27 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	code := 0
+	// Two flows whose names give the same file name ("Parent Flow", "Parent
+	// flow!") get different files: the later one a numbered suffix, said so.
+	taken := map[string]string{}
 	for _, f := range res.Flows {
 		if f.Failed {
 			code = 1
 			continue
 		}
-		p := filepath.Join(*outDir, fileName(f.Name, f.ID)+".json")
+		base := fileName(f.Name, f.ID)
+		name, note := base, ""
+		for n := 2; taken[name] != ""; n++ {
+			name = fmt.Sprintf("%s_%d", base, n)
+			note = fmt.Sprintf("; %s.json is %q", base, taken[base])
+		}
+		taken[name] = f.Name
+		p := filepath.Join(*outDir, name+".json")
 		if err := os.WriteFile(p, append(f.JSON, '\n'), 0o644); err != nil {
 			fmt.Fprintln(stderr, "parley import:", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "wrote %s (%s)\n", p, f.Name)
+		fmt.Fprintf(stdout, "wrote %s (%s%s)\n", p, f.Name, note)
 	}
 	fmt.Fprint(stdout, res.Report.String())
 	return code
