@@ -43,55 +43,67 @@ func (i *importFlags) options() (rapidpro.Options, error) {
 	return o, nil
 }
 
-// load reads a flow file, or a RapidPro export (converted on the fly). It
-// returns the flow to run and every flow loaded (for subflows).
-func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*flows.Flow, []*flows.Flow, error) {
+// loaded is what load read from one file.
+type loaded struct {
+	// flow is the flow to run; all is every flow loaded (for subflows).
+	flow *flows.Flow
+	all  []*flows.Flow
+	// failed names the flows of a RapidPro export that did not import (the
+	// report's error lines, already printed, say why).
+	failed []string
+}
+
+// load reads a flow file, or a RapidPro export (converted on the fly).
+func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*loaded, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !rapidpro.IsExport(data) {
 		f, err := sim.LoadFile(e, path)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return f, []*flows.Flow{f}, nil
+		return &loaded{flow: f, all: []*flows.Flow{f}}, nil
 	}
 	o, err := i.options()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	res, err := rapidpro.Convert(data, o)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, l := range res.Report.Lines {
 		if l.Level != "info" {
 			fmt.Fprintf(stderr, "%s: import: %s\n", path, l.String())
 		}
 	}
-	var chosen *flows.Flow
-	var all []*flows.Flow
+	out := &loaded{}
 	for _, cf := range res.Flows {
 		if cf.Failed {
+			out.failed = append(out.failed, cf.Name)
+			if out.flow == nil && i.flow != "" && (i.flow == cf.Name || i.flow == cf.ID) {
+				return nil, fmt.Errorf("flow %q did not import (the import errors above say why)", cf.Name)
+			}
 			continue
 		}
 		f, err := e.Load(cf.JSON)
 		if err != nil {
-			return nil, nil, fmt.Errorf("imported flow %q: %w", cf.Name, err)
+			return nil, fmt.Errorf("imported flow %q: %w", cf.Name, err)
 		}
-		all = append(all, f)
-		if chosen == nil && (i.flow == "" || i.flow == cf.Name || i.flow == cf.ID) {
-			chosen = f
+		out.all = append(out.all, f)
+		if out.flow == nil && (i.flow == "" || i.flow == cf.Name || i.flow == cf.ID) {
+			out.flow = f
 		}
 	}
-	if chosen == nil {
+	if out.flow == nil {
 		if i.flow != "" {
-			return nil, nil, fmt.Errorf("no flow named %q in the export", i.flow)
+			return nil, fmt.Errorf("no flow named %q in the export", i.flow)
 		}
-		return nil, nil, errors.New("the export has no flow that imported")
+		return nil, errors.New("the export has no flow that imported")
 	}
-	return chosen, all, nil
+	return out, nil
 }
 
 // importCmd: parley import rapidpro EXPORT.json [-o DIR].

@@ -45,3 +45,34 @@ func TestImportDistinctFileNames(t *testing.T) {
 		}
 	}
 }
+
+// childFailing is an export whose second flow cannot be imported.
+func childFailing() string {
+	return legacyExport(legacyFlow("u1", "Parent Flow", "one"),
+		`{"base_language": "eng", "flow_type": "F", "version": "11.12", "entry": "u2-a",
+		  "action_sets": [{"uuid": "u2-a", "destination": null, "actions": [
+		    {"type": "save", "uuid": "u2-s", "field": "tel_e164", "label": "Phone", "value": "@step.value"}]}],
+		  "rule_sets": [], "metadata": {"uuid": "u2", "name": "Child Flow"}}`)
+}
+
+// TestValidateExportWithFailedFlow: an export is valid only when every flow
+// of it imports; the message names the flow that did not.
+func TestValidateExportWithFailedFlow(t *testing.T) {
+	export := writeFile(t, t.TempDir(), "export.json", childFailing())
+	code, stdout, stderr := parley(t, "", "validate", export)
+	if code != 2 || strings.Contains(stdout, "ok") ||
+		!strings.Contains(stderr, export+`: flow "Child Flow" did not import`) ||
+		!strings.Contains(stderr, `error    "Child Flow" action u2-s (save)`) {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	// Simulating the flow that did not import says so, not "no flow named".
+	code, _, stderr = parley(t, "", "simulate", "--flow", "Child Flow", export)
+	if code != 2 || !strings.Contains(stderr, `flow "Child Flow" did not import`) {
+		t.Errorf("simulate: exit %d, stderr %s", code, stderr)
+	}
+	// The flow that imported still runs.
+	code, stdout, _ = parley(t, "", "simulate", "--flow", "Parent Flow", export)
+	if code != 0 || stdout != "one\n" {
+		t.Errorf("simulate the parent: exit %d, stdout %q", code, stdout)
+	}
+}

@@ -94,12 +94,13 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		opts = append(opts, engine.WithSeed(*seed))
 	}
 	e := engine.New(widgets.Registered(), opts...)
-	f, all, err := imp.load(e, pos[0], stderr)
+	ld, err := imp.load(e, pos[0], stderr)
 	if err != nil {
 		printLoadError(stderr, pos[0], err)
 		return 2
 	}
-	for _, x := range all {
+	f := ld.flow
+	for _, x := range ld.all {
 		lib.Add(x)
 	}
 	contact := flows.Contact{Name: *name, URN: *urn, Language: *lang, Groups: groups}
