@@ -111,18 +111,9 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 	if err != nil {
 		return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
 	}
-	lib.Add(f)
 	// Sibling flows (for subflows) are loaded too.
-	if more, _ := filepath.Glob(filepath.Join(filepath.Dir(flowPath), "*.json")); len(more) > 0 {
-		for _, m := range more {
-			if m == flowPath || strings.HasSuffix(m, ".test.json") || strings.HasSuffix(m, "mocks.json") {
-				continue
-			}
-			if sub, err := LoadFile(e, m); err == nil {
-				lib.Add(sub)
-			}
-		}
-	}
+	LoadSiblings(e, lib, flowPath)
+	lib.Add(f)
 	rep := &ScriptReport{Path: path}
 	sm := New(e, f, Options{Contact: s.Contact, Variables: s.Variables, Call: s.Call, CLI: s.CLI})
 	for i, turn := range s.Conversation {

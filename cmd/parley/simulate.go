@@ -100,6 +100,8 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 2
 	}
 	f := ld.flow
+	// Flows beside the file are there for subflows, as in parley test.
+	sim.LoadSiblings(e, lib, pos[0])
 	for _, x := range ld.all {
 		lib.Add(x)
 	}

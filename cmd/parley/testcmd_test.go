@@ -50,3 +50,38 @@ func TestTestCommandStartErrors(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s", code, stdout)
 	}
 }
+
+// TestSubflowInSiblingFile: parley test and parley simulate load the flows
+// beside the flow file for subflows, and a sibling that does not load is
+// reported with its own errors when it is entered.
+func TestSubflowInSiblingFile(t *testing.T) {
+	dir := t.TempDir()
+	parent := writeFile(t, dir, "parent.json", `{"id": "parent", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "parent", "exits": {"Next": "sub"}},
+	  {"id": "sub", "type": "subflow", "flow": "child", "exits": {"Complete": "", "Expired": ""}}]}`)
+	writeFile(t, dir, "child.json", `{"id": "child", "widgets": [
+	  {"id": "c", "type": "send_message", "text": "child", "exits": {"Next": ""}}]}`)
+	writeFile(t, dir, "mocks.json", `{}`)
+	writeFile(t, dir, "export.json", `{"version": "11.12", "flows": []}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "parent.json", "conversation": [{"expect": ["parent", "child"]}], "final_status": "completed"}`)
+
+	if code, stdout, _ := parley(t, "", "test", script); code != 0 {
+		t.Errorf("test: exit %d:\n%s", code, stdout)
+	}
+	code, stdout, stderr := parley(t, "", "simulate", parent)
+	if code != 0 || stdout != "parent\nchild\n" || strings.Contains(stderr, "error") {
+		t.Errorf("simulate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+
+	// The child breaks: its errors, not "not loaded".
+	child := writeFile(t, dir, "child.json", `{"id": "child", "widgets": [
+	  {"id": "c", "type": "send_message", "exits": {"Next": ""}}]}`)
+	code, stdout, _ = parley(t, "", "test", script)
+	if code != 1 || !strings.Contains(stdout, `error event: subflow "child": flow "child" did not load: `+child+`: invalid flow: widget "c"`) {
+		t.Errorf("test with a broken child: exit %d:\n%s", code, stdout)
+	}
+	_, _, stderr = parley(t, "", "simulate", parent)
+	if !strings.Contains(stderr, `flow "child" did not load: `+child+`: invalid flow: widget "c"`) {
+		t.Errorf("simulate with a broken child: stderr %q", stderr)
+	}
+}
