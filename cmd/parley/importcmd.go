@@ -22,8 +22,9 @@ type importFlags struct {
 	rewrite multi
 }
 
-func (i *importFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&i.flow, "flow", "", "for a RapidPro export: the `NAME` (or uuid) of the flow to run (default: the first)")
+// register adds the flags; flowUsage says what --flow does for the command.
+func (i *importFlags) register(fs *flag.FlagSet, flowUsage string) {
+	fs.StringVar(&i.flow, "flow", "", flowUsage)
 	fs.StringVar(&i.lang, "lang", "", "for a RapidPro export: the language to take texts from (default: the flow's base)")
 	fs.Var(&i.rewrite, "rewrite-url", "for a RapidPro export: rewrite webhook URLs starting with `FROM=TO` (repeatable)")
 }
@@ -59,7 +60,7 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 	if err != nil {
 		return nil, err
 	}
-	if !rapidpro.IsExport(data) {
+	if !rapidpro.IsExport(data) && !rapidpro.IsNewFormat(data) {
 		f, err := sim.LoadFile(e, path)
 		if err != nil {
 			return nil, err
@@ -109,13 +110,13 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 // importCmd: parley import rapidpro EXPORT.json [-o DIR].
 func importCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "rapidpro" {
-		fmt.Fprintln(stderr, "Usage: parley import rapidpro EXPORT.json [-o DIR] [--lang L] [--rewrite-url FROM=TO]")
+		fmt.Fprintln(stderr, "Usage: parley import rapidpro EXPORT.json [-o DIR] [--flow NAME] [--lang L] [--rewrite-url FROM=TO]")
 		return 2
 	}
 	fs := newFlags("import rapidpro", "EXPORT.json [-o DIR]", stderr)
 	outDir := fs.String("o", ".", "write the converted flows into `DIR`")
 	var imp importFlags
-	imp.register(fs)
+	imp.register(fs, "write only the flow `NAME` (or uuid) (default: every flow of the export)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return 2
@@ -129,19 +130,42 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "parley import:", err)
 		return 1
 	}
-	if !rapidpro.IsExport(data) {
-		fmt.Fprintf(stderr, "parley import: %s is not a RapidPro export (no \"flows\" with action_sets/rule_sets)\n", pos[0])
-		return 2
-	}
 	o, err := imp.options()
 	if err != nil {
 		fmt.Fprintln(stderr, "parley import:", err)
 		return 2
 	}
 	res, err := rapidpro.Convert(data, o)
-	if err != nil {
-		fmt.Fprintln(stderr, "parley import:", err)
+	if errors.Is(err, rapidpro.ErrNotExport) {
+		fmt.Fprintf(stderr, "parley import: %s is not a RapidPro export (no \"flows\" with action_sets/rule_sets)\n", pos[0])
 		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "parley import: %s: %v\n", pos[0], err)
+		return 2
+	}
+	if imp.flow != "" {
+		// Only the chosen flow, and only its report lines.
+		var names []string
+		var keep []rapidpro.Flow
+		for _, f := range res.Flows {
+			names = append(names, fmt.Sprintf("%q", f.Name))
+			if len(keep) == 0 && (f.Name == imp.flow || f.ID == imp.flow) {
+				keep = append(keep, f)
+			}
+		}
+		if len(keep) == 0 {
+			fmt.Fprintf(stderr, "parley import: --flow: no flow named %q in %s (it has %s)\n", imp.flow, pos[0], strings.Join(names, ", "))
+			return 2
+		}
+		res.Flows = keep
+		var lines []rapidpro.ReportLine
+		for _, l := range res.Report.Lines {
+			if l.Flow == keep[0].Name {
+				lines = append(lines, l)
+			}
+		}
+		res.Report.Lines = lines
 	}
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		fmt.Fprintln(stderr, "parley import:", err)

@@ -76,3 +76,41 @@ func TestValidateExportWithFailedFlow(t *testing.T) {
 		t.Errorf("simulate the parent: exit %d, stdout %q", code, stdout)
 	}
 }
+
+// TestImportErrors: a JSON syntax error names its line and column, a
+// new-format export gets an error line per flow, and --flow writes only the
+// flow it names.
+func TestImportErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.json", "{\"version\": \"11.12\",\n \"flows\": [\n  {\"name\": \"x\",}\n]}")
+	code, _, stderr := parley(t, "", "import", "rapidpro", bad, "-o", dir)
+	if code != 2 || !strings.Contains(stderr, bad+": rapidpro: export is not valid JSON: line 3, column 16: invalid character '}'") {
+		t.Errorf("syntax error: exit %d, %q", code, stderr)
+	}
+
+	nodes := writeFile(t, dir, "nodes.json", `{"version": "13", "flows": [{"name": "Reg", "uuid": "u1", "spec_version": "13.1.0", "nodes": []}]}`)
+	code, stdout, _ := parley(t, "", "import", "rapidpro", nodes, "-o", dir)
+	if code != 1 || !strings.Contains(stdout, `error    "Reg" flows[0]: new-format flow (spec version 13.1.0, with "nodes") is not supported`) {
+		t.Errorf("new format: exit %d, %q", code, stdout)
+	}
+	code, _, stderr = parley(t, "", "validate", nodes)
+	if code != 2 || !strings.Contains(stderr, `new-format flow`) {
+		t.Errorf("validate new format: exit %d, %q", code, stderr)
+	}
+
+	export := writeFile(t, dir, "export.json", legacyExport(legacyFlow("u1", "Parent Flow", "one"), legacyFlow("u2", "Child Flow", "two")))
+	out := filepath.Join(dir, "one")
+	code, stdout, stderr = parley(t, "", "import", "rapidpro", export, "-o", out, "--flow", "Child Flow")
+	files, _ := filepath.Glob(filepath.Join(out, "*.json"))
+	if code != 0 || len(files) != 1 || filepath.Base(files[0]) != "child_flow.json" || strings.Contains(stdout, "Parent Flow") {
+		t.Errorf("--flow: exit %d, files %v, stdout %q, stderr %q", code, files, stdout, stderr)
+	}
+	code, _, stderr = parley(t, "", "import", "rapidpro", export, "-o", out, "--flow", "u1")
+	if _, err := os.Stat(filepath.Join(out, "parent_flow.json")); code != 0 || err != nil {
+		t.Errorf("--flow by uuid: exit %d, %v, %q", code, err, stderr)
+	}
+	code, _, stderr = parley(t, "", "import", "rapidpro", export, "-o", out, "--flow", "Nope")
+	if code != 2 || !strings.Contains(stderr, `--flow: no flow named "Nope" in `+export+` (it has "Parent Flow", "Child Flow")`) {
+		t.Errorf("--flow unknown: exit %d, %q", code, stderr)
+	}
+}

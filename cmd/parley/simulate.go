@@ -64,7 +64,7 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	var out outgoing
 	out.register(fs)
 	var imp importFlags
-	imp.register(fs)
+	imp.register(fs, "for a RapidPro export: the `NAME` (or uuid) of the flow to run (default: the first)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2

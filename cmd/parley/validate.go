@@ -12,7 +12,7 @@ import (
 func validate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("validate", "FLOW.json...", stderr)
 	var imp importFlags
-	imp.register(fs)
+	imp.register(fs, "for a RapidPro export: the `NAME` (or uuid) of the flow the ok line names (default: the first); every flow is checked")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2
