@@ -45,6 +45,8 @@ type Engine struct {
 	// configurations change while the server runs.
 	runtimeTemplates sync.Map
 	runtimeCount     atomic.Int64
+	// environment is what a flow without an "environment" of its own uses.
+	environment flows.Environment
 }
 
 // Option configures an Engine.
@@ -81,6 +83,11 @@ func WithMaxSteps(n int) Option { return func(e *Engine) { e.maxSteps = n } }
 
 // WithTurnTimeout bounds one turn, webhook calls included (default 30 s).
 func WithTurnTimeout(d time.Duration) Option { return func(e *Engine) { e.turnTimeout = d } }
+
+// WithEnvironment sets the default country and date format of flows whose
+// "environment" leaves them out (default: no country, day first). The values
+// are those flows.Environment.Check accepts.
+func WithEnvironment(env flows.Environment) Option { return func(e *Engine) { e.environment = env } }
 
 // New makes an engine that runs the widget types in reg.
 func New(reg *flows.Registry, opts ...Option) *Engine {
@@ -581,6 +588,30 @@ func (t *turn) saveResult(name, value, category, input string, raw json.RawMessa
 }
 
 // flows.Run implementation.
+
+// DefaultCountry is the country has_phone reads numbers without a country
+// code in: the running flow's, else the session's first flow's, else the
+// engine's (rules.CountryDefaulter).
+func (t *turn) DefaultCountry() string {
+	return t.setting(func(env *flows.Environment) string { return env.DefaultCountry })
+}
+
+// DateFormat is the order the date rules read day, month and year in, found
+// as DefaultCountry is (rules.DateFormatter).
+func (t *turn) DateFormat() string {
+	return t.setting(func(env *flows.Environment) string { return env.DateFormat })
+}
+
+func (t *turn) setting(get func(*flows.Environment) string) string {
+	for _, f := range [...]*flows.Flow{t.flow, t.root} {
+		if f != nil && f.Environment != nil {
+			if v := get(f.Environment); v != "" {
+				return v
+			}
+		}
+	}
+	return get(&t.e.environment)
+}
 
 func (t *turn) Session() *flows.Session         { return t.sess }
 func (t *turn) Flow() *flows.Flow               { return t.flow }

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/tidwall/gjson"
@@ -141,33 +143,66 @@ func scanDollar(s string) (string, int) {
 	return "", 0
 }
 
-func isIdentStart(c byte) bool {
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+// Identifiers are those of result keys (flows.Key): letters and digits of
+// any script, "_" and "-", starting with a letter or "_" ("@flow.âge").
+func isIdentStart(r rune) bool {
+	return r == '_' || unicode.IsLetter(r)
 }
 
-func isIdent(c byte) bool {
-	return isIdentStart(c) || (c >= '0' && c <= '9') || c == '-'
+func isIdent(r rune) bool {
+	return isIdentStart(r) || unicode.IsDigit(r) || r == '-'
 }
 
-// scanPath reads a dotted path: identifiers (or array indexes) separated by dots.
-// A trailing dot is punctuation, not part of the path ("Hi @contact.name.").
+// identLen is the length in bytes of the identifier characters s starts with.
+func identLen(s string) int {
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !isIdent(r) {
+			break
+		}
+		i += n
+	}
+	return i
+}
+
+// hashSegment reports whether s starts with a "#" segment, gjson's count of an
+// array (items.#) or its every element (items.#.sku): a "#" followed by the
+// end, a dot or a character that cannot continue a path ("@x.items.#1" is
+// the path @x.items then the text ".#1").
+func hashSegment(s string) bool {
+	if len(s) == 0 || s[0] != '#' {
+		return false
+	}
+	if len(s) == 1 || s[1] == '.' {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(s[1:])
+	return !isIdent(r) && r != '#'
+}
+
+// scanPath reads a dotted path: identifiers (or array indexes, or gjson's "#")
+// separated by dots. A trailing dot is punctuation, not part of the path
+// ("Hi @contact.name.").
 func scanPath(s string) (string, int) {
-	if len(s) == 0 || !isIdentStart(s[0]) {
+	if r, _ := utf8.DecodeRuneInString(s); len(s) == 0 || !isIdentStart(r) {
 		return "", 0
 	}
-	i := 0
-	for i < len(s) && isIdent(s[i]) {
-		i++
-	}
-	for i+1 < len(s) && s[i] == '.' && (isIdent(s[i+1])) {
-		j := i + 1
-		for j < len(s) && isIdent(s[j]) {
-			j++
+	i := identLen(s)
+	for i+1 < len(s) && s[i] == '.' {
+		if hashSegment(s[i+1:]) {
+			i += 2
+			continue
 		}
-		i = j
+		n := identLen(s[i+1:])
+		if n == 0 {
+			break
+		}
+		i += 1 + n
 	}
 	// Hyphens at the end belong to the text ("@flow.name-").
-	for i > 0 && s[i-1] == '-' {
+	// So do dots they leave at the end ("@flow.name.-").
+	for i > 0 && (s[i-1] == '-' || s[i-1] == '.') {
 		i--
 	}
 	return s[:i], i

@@ -46,6 +46,8 @@ type Flow struct {
 	Start string `json:"start,omitempty"`
 	// ExpireMinutes ends a waiting session after this long without input (0: the server default).
 	ExpireMinutes int `json:"expire_minutes,omitempty"`
+	// Environment sets how the flow reads phone numbers and dates (nil: the engine's defaults).
+	Environment *Environment `json:"environment,omitempty"`
 
 	Widgets []Widget `json:"-"`
 	index   map[string]int
@@ -267,6 +269,7 @@ type rawFlow struct {
 	Language      string            `json:"language"`
 	Start         string            `json:"start"`
 	ExpireMinutes int               `json:"expire_minutes"`
+	Environment   *Environment      `json:"environment"`
 	Widgets       []json.RawMessage `json:"widgets"`
 	Schema        string            `json:"$schema"`
 	Description   string            `json:"description"`
@@ -286,10 +289,12 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 	f := &Flow{
 		ID: raw.ID, Name: raw.Name, Version: raw.Version, Revision: raw.Revision,
 		Kind: raw.Kind, Language: raw.Language, Start: raw.Start, ExpireMinutes: raw.ExpireMinutes,
-		index: map[string]int{}, Source: append(json.RawMessage(nil), data...),
+		Environment: raw.Environment,
+		index:       map[string]int{}, Source: append(json.RawMessage(nil), data...),
 	}
 	var errs []*FieldError
 	add := func(e *FieldError) { errs = append(errs, e) }
+	errs = append(errs, f.Environment.Check("environment")...)
 	if f.Version == "" {
 		f.Version = FormatVersion
 	} else if f.Version != FormatVersion {

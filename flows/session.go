@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Status is a session's state.
@@ -215,7 +216,12 @@ func Key(name string) string {
 	}
 	k := b.String()
 	if len(k) > 64 {
-		k = k[:64]
+		// Cut on a character boundary: a key stays valid UTF-8.
+		n := 64
+		for n > 0 && !utf8.RuneStart(k[n]) {
+			n--
+		}
+		k = strings.TrimSuffix(k[:n], "_")
 	}
 	return k
 }

@@ -76,13 +76,88 @@ func IsExport(data []byte) bool {
 	return doc.Get("action_sets").IsArray() || doc.Get("rule_sets").IsArray()
 }
 
+// IsNewFormat reports whether data is a RapidPro export (or a single flow) of
+// the new format, whose flows have "nodes": Convert reports each of its flows
+// as an error, since this importer reads legacy exports only.
+func IsNewFormat(data []byte) bool {
+	if !gjson.ValidBytes(data) {
+		return false
+	}
+	doc := gjson.ParseBytes(data)
+	if !doc.IsObject() {
+		return false
+	}
+	if fl := doc.Get("flows"); fl.IsArray() {
+		found := false
+		fl.ForEach(func(_, f gjson.Result) bool {
+			found = f.Get("nodes").IsArray()
+			return !found
+		})
+		return found
+	}
+	return doc.Get("nodes").IsArray() && !doc.Get("widgets").Exists()
+}
+
+// newFormat is the result of converting a new-format export: every flow
+// failed, each with an error line.
+func newFormat(data []byte) *Result {
+	doc := gjson.ParseBytes(data)
+	fl := doc.Get("flows").Array()
+	if !doc.Get("flows").IsArray() {
+		fl = []gjson.Result{doc}
+	}
+	res := &Result{}
+	for i, f := range fl {
+		name := f.Get("name").String()
+		if name == "" {
+			name = fmt.Sprintf("flow %d", i+1)
+		}
+		version := f.Get("spec_version").String()
+		if version == "" {
+			version = doc.Get("version").String()
+		}
+		msg := "new-format flow (with \"nodes\")"
+		if version != "" {
+			msg = fmt.Sprintf("new-format flow (spec version %s, with \"nodes\")", version)
+		}
+		if !f.Get("nodes").IsArray() {
+			msg = "flow without \"nodes\" in a new-format export"
+		}
+		res.Report.Lines = append(res.Report.Lines, ReportLine{Flow: name, Where: fmt.Sprintf("flows[%d]", i), Level: levelError,
+			Message: msg + " is not supported: this importer reads legacy exports (flow versions 7 to 11.12, with action_sets and rule_sets)"})
+		res.Flows = append(res.Flows, Flow{ID: f.Get("uuid").String(), Name: name, Failed: true})
+	}
+	return res
+}
+
+// syntaxError describes where data stops being JSON, by line and column.
+func syntaxError(data []byte) error {
+	if json.Valid(data) {
+		return nil
+	}
+	var v any
+	err := json.Unmarshal(data, &v)
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return fmt.Errorf("rapidpro: export is not valid JSON: %v", err)
+	}
+	// Offset counts the bytes read, the offending one included.
+	at := min(max(int(se.Offset)-1, 0), len(data))
+	line := 1 + bytes.Count(data[:at], []byte("\n"))
+	col := at - bytes.LastIndexByte(data[:at], '\n')
+	return fmt.Errorf("rapidpro: export is not valid JSON: line %d, column %d: %v", line, col, err)
+}
+
 // Convert turns every flow of a RapidPro export into Parley flow JSON. A flow
 // that cannot run as it ran in RapidPro is marked Failed, with error lines in
 // the report saying why and where; the others convert, with warning lines for
 // every difference. The error is for input that is not an export at all.
 func Convert(data []byte, o Options) (*Result, error) {
-	if !json.Valid(data) {
-		return nil, fmt.Errorf("rapidpro: export is not valid JSON")
+	if err := syntaxError(data); err != nil {
+		return nil, err
+	}
+	if IsNewFormat(data) {
+		return newFormat(data), nil
 	}
 	if !IsExport(data) {
 		return nil, ErrNotExport

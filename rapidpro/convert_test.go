@@ -271,9 +271,38 @@ func TestOptions(t *testing.T) {
 			if IsExport([]byte(doc)) {
 				t.Errorf("IsExport(%s) = true", doc)
 			}
+		}
+		for _, doc := range []string{`{"name":"x","widgets":[]}`, `[]`, `nope`} {
 			if _, err := Convert([]byte(doc), Options{}); err == nil {
 				t.Errorf("Convert(%s) gave no error", doc)
 			}
+		}
+	})
+	t.Run("syntax error", func(t *testing.T) {
+		_, err := Convert([]byte("{\"version\": \"11.12\",\n \"flows\": [\n  {\"name\": \"x\",}\n]}"), Options{})
+		if err == nil || !strings.Contains(err.Error(), "not valid JSON: line 3, column 16: invalid character '}'") {
+			t.Errorf("error %v", err)
+		}
+	})
+	t.Run("new format", func(t *testing.T) {
+		for _, doc := range []string{
+			`{"version": "13", "flows": [{"name": "Reg", "uuid": "u1", "spec_version": "13.1.0", "nodes": []}]}`,
+			`{"name": "Reg", "uuid": "u1", "spec_version": "13.1.0", "nodes": []}`,
+		} {
+			if !IsNewFormat([]byte(doc)) {
+				t.Errorf("IsNewFormat(%s) = false", doc)
+			}
+			res, err := Convert([]byte(doc), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := `error    "Reg" flows[0]: new-format flow (spec version 13.1.0, with "nodes") is not supported: this importer reads legacy exports`
+			if len(res.Flows) != 1 || !res.Flows[0].Failed || res.Flows[0].ID != "u1" || !strings.HasPrefix(res.Report.String(), want) {
+				t.Errorf("%s: flows %+v, report %s", doc, res.Flows, res.Report)
+			}
+		}
+		if IsNewFormat([]byte(`{"id": "f", "widgets": [], "nodes": []}`)) {
+			t.Errorf("a Parley flow is not a new-format export")
 		}
 	})
 }

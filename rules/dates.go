@@ -13,9 +13,9 @@ import (
 // Date formats a flow's environment may use to read dates people type, as in
 // RapidPro. Day first is the default.
 const (
-	DateFormatDayMonthYear = "DD-MM-YYYY"
-	DateFormatMonthDayYear = "MM-DD-YYYY"
-	DateFormatYearMonthDay = "YYYY-MM-DD"
+	DateFormatDayMonthYear = flows.DateFormatDayMonthYear
+	DateFormatMonthDayYear = flows.DateFormatMonthDayYear
+	DateFormatYearMonthDay = flows.DateFormatYearMonthDay
 )
 
 // DateFormatter is implemented by a Run whose environment says how people write

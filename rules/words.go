@@ -47,6 +47,21 @@ func runeClass(r rune) uint8 {
 	return clsSep
 }
 
+// apostrophe is the typographic apostrophe, U+2019, which phones type for "'".
+const apostrophe = "\u2019"
+
+// wordAt reports whether s has a word character at byte i.
+func wordAt(s string, i int) bool {
+	if i >= len(s) {
+		return false
+	}
+	if c := s[i]; c < utf8.RuneSelf {
+		return asciiClass[c] == clsWord
+	}
+	r, size := utf8.DecodeRuneInString(s[i:])
+	return runeClass(r) == clsWord && !(r == utf8.RuneError && size == 1)
+}
+
 // tokenize appends to buf the tokens of s: runs of letters, marks, digits,
 // underscores and apostrophes, and each symbol (an emoji, "$", "+") on its own.
 // Punctuation and spaces separate tokens and are dropped. Pass a stack buffer
@@ -72,6 +87,13 @@ func tokenize(s string, buf []span) []span {
 				start = i
 			}
 			i += size
+			continue
+		}
+		// A typographic apostrophe between two word characters belongs to
+		// the word, as "'" does ("I’m", "aujourd’hui"); elsewhere it is a
+		// closing quote.
+		if start >= 0 && strings.HasPrefix(s[i:], apostrophe) && wordAt(s, i+len(apostrophe)) {
+			i += len(apostrophe)
 			continue
 		}
 		if start >= 0 {
@@ -116,8 +138,17 @@ func (rl *rule) wordsFor(r flows.Run, buf []string) []string {
 	return out
 }
 
-// sameWord compares two tokens without regard to case (Unicode simple folding).
-func sameWord(a, b string) bool { return strings.EqualFold(a, b) }
+// sameWord compares two tokens without regard to case (Unicode simple folding),
+// and with "’" the same as "'" ("I’m" is "i'm").
+func sameWord(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	if !strings.Contains(a, apostrophe) && !strings.Contains(b, apostrophe) {
+		return false
+	}
+	return strings.EqualFold(strings.ReplaceAll(a, apostrophe, "'"), strings.ReplaceAll(b, apostrophe, "'"))
+}
 
 func containsWord(pins []string, w string) bool {
 	for _, p := range pins {

@@ -64,17 +64,37 @@ func ParseMocks(data []byte) (*Mocks, error) {
 	if err := dec.Decode(&byURL); err != nil {
 		return nil, fmt.Errorf("mocks: %w (expected {\"URL\": [{\"status\": 200, \"body\": {...}}]})", err)
 	}
-	for u, rs := range byURL {
+	if err := CheckMocks(byURL); err != nil {
+		return nil, err
+	}
+	return NewMocks(byURL), nil
+}
+
+// CheckMocks reports the first mock that cannot answer: a URL without
+// responses, or a response that is neither a timeout nor an HTTP status.
+// URLs are checked in sorted order so the same file gives the same error.
+func CheckMocks(byURL map[string][]MockResponse) error {
+	urls := make([]string, 0, len(byURL))
+	for u := range byURL {
+		urls = append(urls, u)
+	}
+	sort.Strings(urls)
+	for _, u := range urls {
+		rs := byURL[u]
 		if len(rs) == 0 {
-			return nil, fmt.Errorf("mocks: %q has no responses", u)
+			return fmt.Errorf("mocks: %q has no responses", u)
 		}
 		for i, r := range rs {
-			if !r.Timeout && (r.Status < 100 || r.Status > 599) {
-				return nil, fmt.Errorf("mocks: %q[%d]: status %d is not an HTTP status", u, i, r.Status)
+			switch {
+			case r.Timeout:
+			case r.Status == 0:
+				return fmt.Errorf("mocks: %q[%d]: \"status\" is missing (an HTTP status such as 200, or \"timeout\": true)", u, i)
+			case r.Status < 100 || r.Status > 599:
+				return fmt.Errorf("mocks: %q[%d]: status %d is not an HTTP status", u, i, r.Status)
 			}
 		}
 	}
-	return NewMocks(byURL), nil
+	return nil
 }
 
 // LoadMocks reads a mocks file.
@@ -118,7 +138,9 @@ func (m *Mocks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.Webh
 	m.mu.Lock()
 	key, rs := m.find(req.URL)
 	var resp MockResponse
-	if rs != nil {
+	if len(rs) == 0 {
+		rs = nil // NewMocks does not check: a URL without responses answers nothing
+	} else {
 		i := m.used[key]
 		if i >= len(rs) {
 			i = len(rs) - 1

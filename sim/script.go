@@ -80,6 +80,9 @@ func ParseScript(data []byte) (*Script, error) {
 	if len(s.Conversation) == 0 {
 		return nil, fmt.Errorf("script: \"conversation\" is empty")
 	}
+	if err := CheckMocks(s.Mocks); err != nil {
+		return nil, fmt.Errorf("script: %w", err)
+	}
 	return &s, nil
 }
 
@@ -108,18 +111,9 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 	if err != nil {
 		return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
 	}
-	lib.Add(f)
 	// Sibling flows (for subflows) are loaded too.
-	if more, _ := filepath.Glob(filepath.Join(filepath.Dir(flowPath), "*.json")); len(more) > 0 {
-		for _, m := range more {
-			if m == flowPath || strings.HasSuffix(m, ".test.json") || strings.HasSuffix(m, "mocks.json") {
-				continue
-			}
-			if sub, err := LoadFile(e, m); err == nil {
-				lib.Add(sub)
-			}
-		}
-	}
+	LoadSiblings(e, lib, flowPath)
+	lib.Add(f)
 	rep := &ScriptReport{Path: path}
 	sm := New(e, f, Options{Contact: s.Contact, Variables: s.Variables, Call: s.Call, CLI: s.CLI})
 	for i, turn := range s.Conversation {
@@ -133,8 +127,15 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 			evs, err = sm.Start(ctx, clock)
 		} else {
 			if i == 0 {
-				if _, err = sm.Start(ctx, clock); err != nil {
+				// What the flow says first is not checked, but its errors are.
+				start, err := sm.Start(ctx, clock)
+				if err != nil {
 					return nil, err
+				}
+				for _, ev := range start {
+					if ev.Type == flows.EventError {
+						rep.Failures = append(rep.Failures, fmt.Sprintf("start (before turn 1): error event: %s", ev.Message))
+					}
 				}
 			}
 			label = fmt.Sprintf("turn %d (send %q)", i+1, *turn.Send)

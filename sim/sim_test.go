@@ -41,7 +41,7 @@ func TestMocksMatchInOrder(t *testing.T) {
 }
 
 func TestParseMocksErrors(t *testing.T) {
-	for _, bad := range []string{`[]`, `{"u": []}`, `{"u": [{"status": 42}]}`, `{"u": [{"status": 200, "bogus": 1}]}`} {
+	for _, bad := range []string{`[]`, `{"u": []}`, `{"u": [{"status": 42}]}`, `{"u": [{"status": 200, "bogus": 1}]}`, `{"u": [{"body": {"v": 1}}]}`} {
 		if _, err := ParseMocks([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
+	"github.com/tidwall/gjson"
 )
 
 // Library is an in-memory flows.FlowSource: the flows a simulation can enter
@@ -19,11 +20,13 @@ import (
 type Library struct {
 	mu   sync.RWMutex
 	byID map[string]*flows.Flow
+	// broken holds the flows that did not load, by id, with why.
+	broken map[string]error
 }
 
 // NewLibrary makes a library holding fs.
 func NewLibrary(fs ...*flows.Flow) *Library {
-	l := &Library{byID: map[string]*flows.Flow{}}
+	l := &Library{byID: map[string]*flows.Flow{}, broken: map[string]error{}}
 	for _, f := range fs {
 		l.Add(f)
 	}
@@ -35,6 +38,17 @@ func (l *Library) Add(f *flows.Flow) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.byID[f.ID] = f
+	delete(l.broken, f.ID)
+}
+
+// AddBroken records a flow that did not load: entering it as a subflow fails
+// with err rather than with "not loaded".
+func (l *Library) AddBroken(id string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.byID[id]; !ok {
+		l.broken[id] = err
+	}
 }
 
 // Flow returns a flow by id (any revision: a library holds one of each).
@@ -44,7 +58,52 @@ func (l *Library) Flow(_ context.Context, id string, _ int) (*flows.Flow, error)
 	if f, ok := l.byID[id]; ok {
 		return f, nil
 	}
+	if err, ok := l.broken[id]; ok {
+		return nil, fmt.Errorf("flow %q did not load: %w", id, err)
+	}
 	return nil, fmt.Errorf("flow %q is not loaded", id)
+}
+
+// LoadSiblings loads the flow files in the folder of path, except path itself,
+// into lib, so that the flow at path can enter them as subflows. Scripts
+// (*.test.json), mocks files and JSON that is no flow document (no "widgets",
+// such as a RapidPro export) are left out. A flow that does not load is
+// recorded with its error (AddBroken), which a subflow entering it reports.
+func LoadSiblings(e *engine.Engine, lib *Library, path string) {
+	more, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*.json"))
+	for _, m := range more {
+		if filepath.Clean(m) == filepath.Clean(path) || strings.HasSuffix(m, ".test.json") || strings.HasSuffix(m, "mocks.json") {
+			continue
+		}
+		data, err := os.ReadFile(m)
+		if err != nil {
+			continue
+		}
+		doc := gjson.ParseBytes(data)
+		if gjson.ValidBytes(data) && !doc.Get("widgets").Exists() {
+			continue
+		}
+		f, err := LoadFile(e, m)
+		if err != nil {
+			id := fileID(m)
+			if x := doc.Get("id"); x.Type == gjson.String && x.Str != "" {
+				id = x.Str
+			}
+			lib.AddBroken(id, fmt.Errorf("%s: %w", m, err))
+			continue
+		}
+		lib.Add(f)
+	}
+}
+
+// fileID is the id of a flow file whose flow has none: the file's base name,
+// or the folder's for flow.json.
+func fileID(path string) string {
+	base := filepath.Base(path)
+	if base == "flow.json" {
+		base = filepath.Base(filepath.Dir(path))
+	}
+	return strings.TrimSuffix(base, filepath.Ext(base))
 }
 
 // LoadFile reads and validates a flow file. A flow without an id takes the
@@ -59,11 +118,7 @@ func LoadFile(e *engine.Engine, path string) (*flows.Flow, error) {
 		return nil, err
 	}
 	if f.ID == "" {
-		base := filepath.Base(path)
-		if base == "flow.json" {
-			base = filepath.Base(filepath.Dir(path))
-		}
-		f.ID = strings.TrimSuffix(base, filepath.Ext(base))
+		f.ID = fileID(path)
 	}
 	return f, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -114,12 +115,25 @@ func (w *SendMessage) Execute(r flows.Run) flows.Outcome {
 	for i, t := range texts {
 		ev := flows.Event{Type: flows.EventMessageOut, Text: r.Render(t)}
 		if i == len(texts)-1 {
-			ev.QuickReplies = renderAll(r, replies)
+			ev.QuickReplies = renderReplies(r, replies)
 			ev.Attachments = renderAll(r, m.attachments)
 		}
 		r.Emit(ev)
 	}
 	return flows.Outcome{Exit: ExitNext}
+}
+
+// renderReplies renders the quick replies and drops those that come out
+// blank ("", or a variable that is empty): a blank button cannot be pressed
+// meaningfully, and channels refuse or show it as an empty chip.
+func renderReplies(r flows.Run, ts []flows.Template) []string {
+	var out []string
+	for _, t := range ts {
+		if s := r.Render(t); strings.TrimSpace(s) != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 var _ flows.Widget = (*SendMessage)(nil)

@@ -22,8 +22,9 @@ type importFlags struct {
 	rewrite multi
 }
 
-func (i *importFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&i.flow, "flow", "", "for a RapidPro export: the `NAME` (or uuid) of the flow to run (default: the first)")
+// register adds the flags; flowUsage says what --flow does for the command.
+func (i *importFlags) register(fs *flag.FlagSet, flowUsage string) {
+	fs.StringVar(&i.flow, "flow", "", flowUsage)
 	fs.StringVar(&i.lang, "lang", "", "for a RapidPro export: the language to take texts from (default: the flow's base)")
 	fs.Var(&i.rewrite, "rewrite-url", "for a RapidPro export: rewrite webhook URLs starting with `FROM=TO` (repeatable)")
 }
@@ -43,67 +44,79 @@ func (i *importFlags) options() (rapidpro.Options, error) {
 	return o, nil
 }
 
-// load reads a flow file, or a RapidPro export (converted on the fly). It
-// returns the flow to run and every flow loaded (for subflows).
-func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*flows.Flow, []*flows.Flow, error) {
+// loaded is what load read from one file.
+type loaded struct {
+	// flow is the flow to run; all is every flow loaded (for subflows).
+	flow *flows.Flow
+	all  []*flows.Flow
+	// failed names the flows of a RapidPro export that did not import (the
+	// report's error lines, already printed, say why).
+	failed []string
+}
+
+// load reads a flow file, or a RapidPro export (converted on the fly).
+func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*loaded, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if !rapidpro.IsExport(data) {
+	if !rapidpro.IsExport(data) && !rapidpro.IsNewFormat(data) {
 		f, err := sim.LoadFile(e, path)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return f, []*flows.Flow{f}, nil
+		return &loaded{flow: f, all: []*flows.Flow{f}}, nil
 	}
 	o, err := i.options()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	res, err := rapidpro.Convert(data, o)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, l := range res.Report.Lines {
 		if l.Level != "info" {
 			fmt.Fprintf(stderr, "%s: import: %s\n", path, l.String())
 		}
 	}
-	var chosen *flows.Flow
-	var all []*flows.Flow
+	out := &loaded{}
 	for _, cf := range res.Flows {
 		if cf.Failed {
+			out.failed = append(out.failed, cf.Name)
+			if out.flow == nil && i.flow != "" && (i.flow == cf.Name || i.flow == cf.ID) {
+				return nil, fmt.Errorf("flow %q did not import (the import errors above say why)", cf.Name)
+			}
 			continue
 		}
 		f, err := e.Load(cf.JSON)
 		if err != nil {
-			return nil, nil, fmt.Errorf("imported flow %q: %w", cf.Name, err)
+			return nil, fmt.Errorf("imported flow %q: %w", cf.Name, err)
 		}
-		all = append(all, f)
-		if chosen == nil && (i.flow == "" || i.flow == cf.Name || i.flow == cf.ID) {
-			chosen = f
+		out.all = append(out.all, f)
+		if out.flow == nil && (i.flow == "" || i.flow == cf.Name || i.flow == cf.ID) {
+			out.flow = f
 		}
 	}
-	if chosen == nil {
+	if out.flow == nil {
 		if i.flow != "" {
-			return nil, nil, fmt.Errorf("no flow named %q in the export", i.flow)
+			return nil, fmt.Errorf("no flow named %q in the export", i.flow)
 		}
-		return nil, nil, errors.New("the export has no flow that imported")
+		return nil, errors.New("the export has no flow that imported")
 	}
-	return chosen, all, nil
+	return out, nil
 }
 
 // importCmd: parley import rapidpro EXPORT.json [-o DIR].
 func importCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "rapidpro" {
-		fmt.Fprintln(stderr, "Usage: parley import rapidpro EXPORT.json [-o DIR] [--lang L] [--rewrite-url FROM=TO]")
+		fmt.Fprintln(stderr, "Usage: parley import rapidpro EXPORT.json [-o DIR] [--flow NAME] [--lang L] [--rewrite-url FROM=TO]")
 		return 2
 	}
 	fs := newFlags("import rapidpro", "EXPORT.json [-o DIR]", stderr)
 	outDir := fs.String("o", ".", "write the converted flows into `DIR`")
 	var imp importFlags
-	imp.register(fs)
+	imp.register(fs, "write only the flow `NAME` (or uuid) (default: every flow of the export)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return 2
@@ -117,36 +130,69 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "parley import:", err)
 		return 1
 	}
-	if !rapidpro.IsExport(data) {
-		fmt.Fprintf(stderr, "parley import: %s is not a RapidPro export (no \"flows\" with action_sets/rule_sets)\n", pos[0])
-		return 2
-	}
 	o, err := imp.options()
 	if err != nil {
 		fmt.Fprintln(stderr, "parley import:", err)
 		return 2
 	}
 	res, err := rapidpro.Convert(data, o)
-	if err != nil {
-		fmt.Fprintln(stderr, "parley import:", err)
+	if errors.Is(err, rapidpro.ErrNotExport) {
+		fmt.Fprintf(stderr, "parley import: %s is not a RapidPro export (no \"flows\" with action_sets/rule_sets)\n", pos[0])
 		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "parley import: %s: %v\n", pos[0], err)
+		return 2
+	}
+	if imp.flow != "" {
+		// Only the chosen flow, and only its report lines.
+		var names []string
+		var keep []rapidpro.Flow
+		for _, f := range res.Flows {
+			names = append(names, fmt.Sprintf("%q", f.Name))
+			if len(keep) == 0 && (f.Name == imp.flow || f.ID == imp.flow) {
+				keep = append(keep, f)
+			}
+		}
+		if len(keep) == 0 {
+			fmt.Fprintf(stderr, "parley import: --flow: no flow named %q in %s (it has %s)\n", imp.flow, pos[0], strings.Join(names, ", "))
+			return 2
+		}
+		res.Flows = keep
+		var lines []rapidpro.ReportLine
+		for _, l := range res.Report.Lines {
+			if l.Flow == keep[0].Name {
+				lines = append(lines, l)
+			}
+		}
+		res.Report.Lines = lines
 	}
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		fmt.Fprintln(stderr, "parley import:", err)
 		return 1
 	}
 	code := 0
+	// Two flows whose names give the same file name ("Parent Flow", "Parent
+	// flow!") get different files: the later one a numbered suffix, said so.
+	taken := map[string]string{}
 	for _, f := range res.Flows {
 		if f.Failed {
 			code = 1
 			continue
 		}
-		p := filepath.Join(*outDir, fileName(f.Name, f.ID)+".json")
+		base := fileName(f.Name, f.ID)
+		name, note := base, ""
+		for n := 2; taken[name] != ""; n++ {
+			name = fmt.Sprintf("%s_%d", base, n)
+			note = fmt.Sprintf("; %s.json is %q", base, taken[base])
+		}
+		taken[name] = f.Name
+		p := filepath.Join(*outDir, name+".json")
 		if err := os.WriteFile(p, append(f.JSON, '\n'), 0o644); err != nil {
 			fmt.Fprintln(stderr, "parley import:", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "wrote %s (%s)\n", p, f.Name)
+		fmt.Fprintf(stdout, "wrote %s (%s%s)\n", p, f.Name, note)
 	}
 	fmt.Fprint(stdout, res.Report.String())
 	return code

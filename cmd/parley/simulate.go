@@ -64,7 +64,7 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	var out outgoing
 	out.register(fs)
 	var imp importFlags
-	imp.register(fs)
+	imp.register(fs, "for a RapidPro export: the `NAME` (or uuid) of the flow to run (default: the first)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2
@@ -94,12 +94,15 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		opts = append(opts, engine.WithSeed(*seed))
 	}
 	e := engine.New(widgets.Registered(), opts...)
-	f, all, err := imp.load(e, pos[0], stderr)
+	ld, err := imp.load(e, pos[0], stderr)
 	if err != nil {
 		printLoadError(stderr, pos[0], err)
 		return 2
 	}
-	for _, x := range all {
+	f := ld.flow
+	// Flows beside the file are there for subflows, as in parley test.
+	sim.LoadSiblings(e, lib, pos[0])
+	for _, x := range ld.all {
 		lib.Add(x)
 	}
 	contact := flows.Contact{Name: *name, URN: *urn, Language: *lang, Groups: groups}

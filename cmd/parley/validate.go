@@ -12,7 +12,7 @@ import (
 func validate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("validate", "FLOW.json...", stderr)
 	var imp importFlags
-	imp.register(fs)
+	imp.register(fs, "for a RapidPro export: the `NAME` (or uuid) of the flow the ok line names (default: the first); every flow is checked")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2
@@ -24,18 +24,26 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	e := engine.New(widgets.Registered())
 	code := 0
 	for _, p := range pos {
-		f, all, err := imp.load(e, p, stderr)
+		ld, err := imp.load(e, p, stderr)
 		if err != nil {
 			printLoadError(stderr, p, err)
 			code = 2
 			continue
 		}
-		for _, x := range all {
+		for _, x := range ld.all {
 			for _, w := range x.Warnings {
 				fmt.Fprintf(stderr, "%s: warning: %s\n", p, w.Error())
 			}
 		}
-		fmt.Fprintf(stdout, "%s: ok (%s, %d widgets)\n", p, f.Name, len(f.Widgets))
+		if len(ld.failed) > 0 {
+			// An export is valid only when every flow of it imports.
+			for _, name := range ld.failed {
+				fmt.Fprintf(stderr, "%s: flow %q did not import (the import errors above say why)\n", p, name)
+			}
+			code = 2
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok (%s, %d widgets)\n", p, ld.flow.Name, len(ld.flow.Widgets))
 	}
 	return code
 }

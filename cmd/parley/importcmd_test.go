@@ -1,0 +1,116 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// legacyFlow is a one-message legacy RapidPro flow named name.
+func legacyFlow(uuid, name, text string) string {
+	return `{"base_language": "eng", "flow_type": "F", "version": "11.12", "entry": "` + uuid + `-a",
+	  "action_sets": [{"uuid": "` + uuid + `-a", "destination": null, "actions": [{"type": "reply", "uuid": "` + uuid + `-r", "msg": {"eng": "` + text + `"}}]}],
+	  "rule_sets": [], "metadata": {"uuid": "` + uuid + `", "name": "` + name + `"}}`
+}
+
+func legacyExport(flows ...string) string {
+	return `{"version": "11.12", "flows": [` + strings.Join(flows, ",") + `]}`
+}
+
+// TestImportDistinctFileNames: flows whose names give the same file name are
+// written to different files, and the output says which got a suffix.
+func TestImportDistinctFileNames(t *testing.T) {
+	dir := t.TempDir()
+	export := writeFile(t, dir, "export.json", legacyExport(
+		legacyFlow("u1", "Parent Flow", "one"), legacyFlow("u2", "Parent  flow!", "two"), legacyFlow("u3", "parent flow", "three")))
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := parley(t, "", "import", "rapidpro", export, "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"wrote " + filepath.Join(out, "parent_flow.json") + " (Parent Flow)\n",
+		"wrote " + filepath.Join(out, "parent_flow_2.json") + ` (Parent  flow!; parent_flow.json is "Parent Flow")` + "\n",
+		"wrote " + filepath.Join(out, "parent_flow_3.json") + ` (parent flow; parent_flow.json is "Parent Flow")` + "\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	for file, text := range map[string]string{"parent_flow.json": "one", "parent_flow_2.json": "two", "parent_flow_3.json": "three"} {
+		data, err := os.ReadFile(filepath.Join(out, file))
+		if err != nil || !strings.Contains(string(data), `"`+text+`"`) {
+			t.Errorf("%s: %v %s", file, err, data)
+		}
+	}
+}
+
+// childFailing is an export whose second flow cannot be imported.
+func childFailing() string {
+	return legacyExport(legacyFlow("u1", "Parent Flow", "one"),
+		`{"base_language": "eng", "flow_type": "F", "version": "11.12", "entry": "u2-a",
+		  "action_sets": [{"uuid": "u2-a", "destination": null, "actions": [
+		    {"type": "save", "uuid": "u2-s", "field": "tel_e164", "label": "Phone", "value": "@step.value"}]}],
+		  "rule_sets": [], "metadata": {"uuid": "u2", "name": "Child Flow"}}`)
+}
+
+// TestValidateExportWithFailedFlow: an export is valid only when every flow
+// of it imports; the message names the flow that did not.
+func TestValidateExportWithFailedFlow(t *testing.T) {
+	export := writeFile(t, t.TempDir(), "export.json", childFailing())
+	code, stdout, stderr := parley(t, "", "validate", export)
+	if code != 2 || strings.Contains(stdout, "ok") ||
+		!strings.Contains(stderr, export+`: flow "Child Flow" did not import`) ||
+		!strings.Contains(stderr, `error    "Child Flow" action u2-s (save)`) {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	// Simulating the flow that did not import says so, not "no flow named".
+	code, _, stderr = parley(t, "", "simulate", "--flow", "Child Flow", export)
+	if code != 2 || !strings.Contains(stderr, `flow "Child Flow" did not import`) {
+		t.Errorf("simulate: exit %d, stderr %s", code, stderr)
+	}
+	// The flow that imported still runs.
+	code, stdout, _ = parley(t, "", "simulate", "--flow", "Parent Flow", export)
+	if code != 0 || stdout != "one\n" {
+		t.Errorf("simulate the parent: exit %d, stdout %q", code, stdout)
+	}
+}
+
+// TestImportErrors: a JSON syntax error names its line and column, a
+// new-format export gets an error line per flow, and --flow writes only the
+// flow it names.
+func TestImportErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.json", "{\"version\": \"11.12\",\n \"flows\": [\n  {\"name\": \"x\",}\n]}")
+	code, _, stderr := parley(t, "", "import", "rapidpro", bad, "-o", dir)
+	if code != 2 || !strings.Contains(stderr, bad+": rapidpro: export is not valid JSON: line 3, column 16: invalid character '}'") {
+		t.Errorf("syntax error: exit %d, %q", code, stderr)
+	}
+
+	nodes := writeFile(t, dir, "nodes.json", `{"version": "13", "flows": [{"name": "Reg", "uuid": "u1", "spec_version": "13.1.0", "nodes": []}]}`)
+	code, stdout, _ := parley(t, "", "import", "rapidpro", nodes, "-o", dir)
+	if code != 1 || !strings.Contains(stdout, `error    "Reg" flows[0]: new-format flow (spec version 13.1.0, with "nodes") is not supported`) {
+		t.Errorf("new format: exit %d, %q", code, stdout)
+	}
+	code, _, stderr = parley(t, "", "validate", nodes)
+	if code != 2 || !strings.Contains(stderr, `new-format flow`) {
+		t.Errorf("validate new format: exit %d, %q", code, stderr)
+	}
+
+	export := writeFile(t, dir, "export.json", legacyExport(legacyFlow("u1", "Parent Flow", "one"), legacyFlow("u2", "Child Flow", "two")))
+	out := filepath.Join(dir, "one")
+	code, stdout, stderr = parley(t, "", "import", "rapidpro", export, "-o", out, "--flow", "Child Flow")
+	files, _ := filepath.Glob(filepath.Join(out, "*.json"))
+	if code != 0 || len(files) != 1 || filepath.Base(files[0]) != "child_flow.json" || strings.Contains(stdout, "Parent Flow") {
+		t.Errorf("--flow: exit %d, files %v, stdout %q, stderr %q", code, files, stdout, stderr)
+	}
+	code, _, stderr = parley(t, "", "import", "rapidpro", export, "-o", out, "--flow", "u1")
+	if _, err := os.Stat(filepath.Join(out, "parent_flow.json")); code != 0 || err != nil {
+		t.Errorf("--flow by uuid: exit %d, %v, %q", code, err, stderr)
+	}
+	code, _, stderr = parley(t, "", "import", "rapidpro", export, "-o", out, "--flow", "Nope")
+	if code != 2 || !strings.Contains(stderr, `--flow: no flow named "Nope" in `+export+` (it has "Parent Flow", "Child Flow")`) {
+		t.Errorf("--flow unknown: exit %d, %q", code, stderr)
+	}
+}

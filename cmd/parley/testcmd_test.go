@@ -1,0 +1,87 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTestCommandMocks: a script's mocks are checked as a --mocks file is,
+// and the error names the script and the mock.
+func TestTestCommandMocks(t *testing.T) {
+	const flow = `{"id": "f", "widgets": [{"id": "h", "type": "webhook", "url": "http://example.test/x",
+	  "exits": {"Success": "", "Failure": ""}}]}`
+	for _, c := range []struct{ name, mocks, want string }{
+		{"empty", `[]`, `mocks: "http://example.test/x" has no responses`},
+		{"nostatus", `[{"body": {"v": 1}}]`, `mocks: "http://example.test/x"[0]: "status" is missing`},
+		{"badstatus", `[{"status": 42}]`, `mocks: "http://example.test/x"[0]: status 42 is not an HTTP status`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, "flow.json", flow)
+			script := writeFile(t, dir, "b.test.json", `{"flow": "flow.json", "conversation": [{"expect": []}],
+			  "mocks": {"http://example.test/x": `+c.mocks+`}}`)
+			code, stdout, _ := parley(t, "", "test", script)
+			if code != 1 || !strings.Contains(stdout, "FAIL "+script) || !strings.Contains(stdout, script+": script: "+c.want) {
+				t.Errorf("exit %d, stdout:\n%s", code, stdout)
+			}
+		})
+	}
+	// A mock with a status and a timeout mock both run.
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", flow)
+	script := writeFile(t, dir, "b.test.json", `{"flow": "flow.json", "conversation": [{"expect": []}],
+	  "mocks": {"http://example.test/x": [{"timeout": true}]}, "final_status": "completed"}`)
+	if code, stdout, _ := parley(t, "", "test", filepath.Dir(script)); code != 0 {
+		t.Errorf("timeout mock: exit %d:\n%s", code, stdout)
+	}
+}
+
+// TestTestCommandStartErrors: an error event raised before the first message
+// the script sends fails the script, as any error event does.
+func TestTestCommandStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "hi @(nosuch(1))", "exits": {"Next": "w"}},
+	  {"id": "w", "type": "wait_for_response", "exits": {"Next": ""}}]}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"send": "x", "expect": []}]}`)
+	code, stdout, _ := parley(t, "", "test", script)
+	if code != 1 || !strings.Contains(stdout, "    start (before turn 1): error event: ") {
+		t.Errorf("exit %d, stdout:\n%s", code, stdout)
+	}
+}
+
+// TestSubflowInSiblingFile: parley test and parley simulate load the flows
+// beside the flow file for subflows, and a sibling that does not load is
+// reported with its own errors when it is entered.
+func TestSubflowInSiblingFile(t *testing.T) {
+	dir := t.TempDir()
+	parent := writeFile(t, dir, "parent.json", `{"id": "parent", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "parent", "exits": {"Next": "sub"}},
+	  {"id": "sub", "type": "subflow", "flow": "child", "exits": {"Complete": "", "Expired": ""}}]}`)
+	writeFile(t, dir, "child.json", `{"id": "child", "widgets": [
+	  {"id": "c", "type": "send_message", "text": "child", "exits": {"Next": ""}}]}`)
+	writeFile(t, dir, "mocks.json", `{}`)
+	writeFile(t, dir, "export.json", `{"version": "11.12", "flows": []}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "parent.json", "conversation": [{"expect": ["parent", "child"]}], "final_status": "completed"}`)
+
+	if code, stdout, _ := parley(t, "", "test", script); code != 0 {
+		t.Errorf("test: exit %d:\n%s", code, stdout)
+	}
+	code, stdout, stderr := parley(t, "", "simulate", parent)
+	if code != 0 || stdout != "parent\nchild\n" || strings.Contains(stderr, "error") {
+		t.Errorf("simulate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+
+	// The child breaks: its errors, not "not loaded".
+	child := writeFile(t, dir, "child.json", `{"id": "child", "widgets": [
+	  {"id": "c", "type": "send_message", "exits": {"Next": ""}}]}`)
+	code, stdout, _ = parley(t, "", "test", script)
+	if code != 1 || !strings.Contains(stdout, `error event: subflow "child": flow "child" did not load: `+child+`: invalid flow: widget "c"`) {
+		t.Errorf("test with a broken child: exit %d:\n%s", code, stdout)
+	}
+	_, _, stderr = parley(t, "", "simulate", parent)
+	if !strings.Contains(stderr, `flow "child" did not load: `+child+`: invalid flow: widget "c"`) {
+		t.Errorf("simulate with a broken child: stderr %q", stderr)
+	}
+}

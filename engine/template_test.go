@@ -1,0 +1,67 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/sim"
+)
+
+// TestTemplatePaths: result keys with letters of any script, and gjson's "#"
+// (an array's count, or each element's field) in paths, while "#" and
+// letters in the surrounding prose stay text.
+func TestTemplatePaths(t *testing.T) {
+	mocks := map[string][]sim.MockResponse{
+		"http://127.0.0.1:9/order": {{Status: 200, Body: json.RawMessage(`{"data": {"items": [{"sku": "A1"}, {"sku": "B2"}]}}`)}},
+	}
+	cases := []struct{ tmpl, want string }{
+		{"@flow.âge_du_client", "41"},
+		{"$flow.key.âge_du_client", "41"},
+		{"@flow.âge_du_client.category", "Adult"},
+		{"@flow.Âge_du_Client!", "41!"},
+		{"@(flow.âge_du_client.value)", "41"},
+		{"@flow.名前", "Ken"},
+		{"@extra.data.items.#", "2"},
+		{"@extra.data.items.#.sku", `["A1","B2"]`},
+		{"@flow.order.json.data.items.#", "2"},
+		{"@flow.order.json.data.items.#.sku", `["A1","B2"]`},
+		{"@extra.data.items.0.sku", "A1"},
+		{"@extra.data.items.#.", "2."},
+		{"call @flow.名前 #1", "call Ken #1"},
+		{"order #@extra.data.items.1.sku#", "order #B2#"},
+		{"@flow.名前#", "Ken#"},
+		{"@flow.名前.#1", "Ken.#1"},
+		{"@flow.名前,é", "Ken,é"},
+	}
+	for _, c := range cases {
+		t.Run(c.tmpl, func(t *testing.T) {
+			q, _ := json.Marshal(c.tmpl)
+			fx := newFixture(t, mocks)
+			f := fx.load(t, `{"id": "p", "widgets": [
+			  {"id": "ask", "type": "wait_for_response", "result": "Âge du Client",
+			   "rules": [{"type": "has_number", "category": "Adult"}], "exits": {"Adult": "lookup", "Other": "lookup"}},
+			  {"id": "lookup", "type": "webhook", "url": "http://127.0.0.1:9/order", "result": "order",
+			   "exits": {"Success": "say", "Failure": "say"}},
+			  {"id": "say", "type": "send_message", "text": `+string(q)+`, "exits": {"Next": ""}}]}`)
+			s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{Variables: map[string]string{"名前": "Ken"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := fx.e.Resume(context.Background(), f, s, flows.Text("41"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := texts(evs); len(got) != 1 || got[0] != c.want {
+				t.Errorf("rendered %q, want %q", got, c.want)
+			}
+			for _, ev := range evs {
+				if ev.Type == flows.EventWarning || ev.Type == flows.EventError {
+					t.Errorf("%s: %s", ev.Type, ev.Message)
+				}
+			}
+		})
+	}
+}
