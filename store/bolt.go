@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -146,7 +147,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 		opts.MaxGroup = 256
 	}
 	start := time.Now()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+	db, err := openLocked(path, &bbolt.Options{
 		Timeout: opts.LockTimeout,
 		NoSync:  opts.NoSync,
 		// The hashmap freelist stays fast when a large file is fragmented;
@@ -189,6 +190,67 @@ func Open(path string, opts Options) (*Bolt, error) {
 			"free_bytes", fs.FreeBytes, "file_bytes", fs.Size, "free_list_bytes_per_commit", pages*8)
 	}
 	return b, nil
+}
+
+// openAttempts bounds how many times openLocked opens the file again after
+// finding that the name it opened was given to another file while it waited
+// for the lock.
+const openAttempts = 5
+
+// openLocked is bbolt.Open for a file that another process may replace
+// while this one waits for its lock: parley compact renames its checked
+// copy over the original while holding the original's lock, so a server
+// started meanwhile would get the lock of a file that no longer has a name
+// and write to it unseen. Once bbolt holds the lock, openLocked checks that
+// path still names the file it opened (same device and inode), and if not
+// closes it and opens path again.
+func openLocked(path string, o *bbolt.Options) (*bbolt.DB, error) {
+	for range openAttempts {
+		var f *os.File
+		opts := *o
+		opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			var err error
+			f, err = os.OpenFile(name, flag, perm)
+			if err == nil && openedHook != nil {
+				openedHook(name)
+			}
+			return f, err
+		}
+		db, err := bbolt.Open(path, 0o600, &opts)
+		if err != nil {
+			return nil, err
+		}
+		same, err := namesFile(path, f)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if same {
+			return db, nil
+		}
+		db.Close()
+	}
+	return nil, fmt.Errorf("%s was replaced %d times while waiting for its lock", path, openAttempts)
+}
+
+// openedHook, when set (tests), is called once openLocked has opened the
+// file and before bbolt waits for its lock.
+var openedHook func(path string)
+
+// namesFile reports whether path names the open file f.
+func namesFile(path string, f *os.File) (bool, error) {
+	opened, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	named, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(opened, named), nil
 }
 
 // FragmentedFreePages is the number of free pages from which Open warns.

@@ -77,8 +77,9 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 		}
 	}
 	// Not read-only: the exclusive lock keeps a server from opening the
-	// file while it is being copied.
-	src, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, FreelistType: bbolt.FreelistMapType})
+	// file while it is being copied. openLocked: another compaction may have
+	// put its copy in the file's place while this one waited for the lock.
+	src, err := openLocked(path, &bbolt.Options{Timeout: opts.LockTimeout, FreelistType: bbolt.FreelistMapType})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return res, fmt.Errorf("compact: %s is in use (stop parley serve first)", path)
 	}
