@@ -210,8 +210,11 @@ type Server struct {
 
 	flowMu sync.Mutex // serializes flow creation, so two POSTs of one id make one flow
 
-	timersCancel context.CancelFunc
-	timersDone   chan struct{}
+	// timersStop ends the timer scanner and pruning; timersAbort cancels
+	// the timer turns in flight, once the shutdown's grace has run out.
+	timersStop, timersAbort context.CancelFunc
+	timersDone              chan struct{}
+
 	addrMu       sync.Mutex
 	addr         net.Addr
 	shutdownOnce sync.Once
@@ -309,12 +312,15 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	tctx, cancel := context.WithCancel(context.Background())
-	s.timersCancel, s.timersDone = cancel, make(chan struct{})
+	// Stopping the scanner does not cancel the turn it is running: like a
+	// request's, a timer's turn finishes within the shutdown's grace.
+	tctx, stop := context.WithCancel(context.Background())
+	turns, abort := context.WithCancel(context.Background())
+	s.timersStop, s.timersAbort, s.timersDone = stop, abort, make(chan struct{})
 	go func() {
 		defer close(s.timersDone)
 		var wg sync.WaitGroup
-		wg.Go(func() { s.svc.runTimers(tctx, cfg.TimerInterval) })
+		wg.Go(func() { s.svc.runTimers(tctx, turns, cfg.TimerInterval) })
 		wg.Go(func() { s.svc.runPruning(tctx, cfg.TimerInterval) })
 		wg.Wait()
 	}()
@@ -364,20 +370,23 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.app.Listener(ln)
 }
 
-// Shutdown stops taking requests, lets turns in flight finish, stops the
-// timer scanner and closes the store. It is safe to call more than once.
+// Shutdown stops taking requests and firing timers, lets turns in flight
+// (requests' and timers') finish until ctx ends, then cancels those left and
+// closes the store. It is safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		var errs []error
+		s.timersStop() // no new timer turns while requests finish
 		if err := s.app.ShutdownWithContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
-		s.timersCancel()
 		select {
 		case <-s.timersDone:
 		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("timer scanner did not stop: %w", ctx.Err()))
+			s.timersAbort()
+			errs = append(errs, fmt.Errorf("timer turns did not finish: %w", ctx.Err()))
 		}
+		s.timersAbort()
 		if s.deliv != nil {
 			// Deliveries under way are abandoned, not lost: they stay due and
 			// are sent again after a restart.

@@ -71,14 +71,16 @@ func (s *Service) pruneLoop(ctx context.Context, what string, times, batch int, 
 	}
 }
 
-// runTimers fires due wait timeouts and expiries until ctx ends. Timers live
-// in the store, so those that fell due while the server was down fire on the
-// first scan after a restart.
-func (s *Service) runTimers(ctx context.Context, every time.Duration) {
+// runTimers fires due wait timeouts and expiries until ctx ends. Their turns
+// run with turns, which ending ctx does not cancel: a turn under way when the
+// server shuts down finishes (a webhook it is calling is not cut off) and no
+// new one starts. Timers live in the store, so those that fell due while the
+// server was down fire on the first scan after a restart.
+func (s *Service) runTimers(ctx, turns context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		n, err := s.scanTimers(ctx)
+		n, err := s.scanTimersWith(ctx, turns)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("timer scan failed", "err", err)
 		}
@@ -95,6 +97,12 @@ func (s *Service) runTimers(ctx context.Context, every time.Duration) {
 
 // scanTimers fires one batch of due timers and reports how many it took.
 func (s *Service) scanTimers(ctx context.Context) (int, error) {
+	return s.scanTimersWith(ctx, ctx)
+}
+
+// scanTimersWith is scanTimers with the timers' turns run in turns: once ctx
+// ends it starts no more of them.
+func (s *Service) scanTimersWith(ctx, turns context.Context) (int, error) {
 	due, err := s.store.DueTimers(ctx, s.now(), timerBatch)
 	if err != nil {
 		return 0, err
@@ -103,11 +111,11 @@ func (s *Service) scanTimers(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		if err := s.fireTimer(ctx, t); err != nil {
+		if err := s.fireTimer(turns, t); err != nil {
 			s.log.Error("timer failed", "session", t.SessionID, "kind", t.Kind.String(), "err", err)
 			// Leave it to the next scan unless it can never succeed.
 			if errors.Is(err, store.ErrNotFound) {
-				_ = s.store.RemoveTimer(ctx, t)
+				_ = s.store.RemoveTimer(turns, t)
 			}
 		}
 	}

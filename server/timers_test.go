@@ -2,8 +2,13 @@ package server
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -150,5 +155,78 @@ func TestSessionRetention(t *testing.T) {
 				t.Errorf("metrics lack %s:\n%s", want, grep(metrics, "parley_sessions_"))
 			}
 		}
+	}
+}
+
+// A shutdown while a timer's turn waits for a webhook lets that turn finish,
+// as it does a request's: the webhook is answered, the turn saved, nothing
+// is logged as an error, and after a restart the timer does not fire (and
+// call the webhook) again.
+func TestShutdownFinishesTimerTurn(t *testing.T) {
+	var calls atomic.Int32
+	called, release := make(chan struct{}, 1), make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		called <- struct{}{}
+		select {
+		case <-release:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"ok":true}`))
+		case <-r.Context().Done():
+		}
+	}))
+	defer hook.Close()
+	flow := `{"id":"late-hook","name":"Late hook","widgets":[
+ {"id":"wait","type":"wait_for_response","result":"Answer","timeout":60,"exits":{"Next":"ok","Timeout":"hook"}},
+ {"id":"hook","type":"webhook","method":"GET","url":"` + hook.URL + `/late","result":"Hook","exits":{"Success":"ok","Failure":"ko","Timeout":"ko"}},
+ {"id":"ok","type":"send_message","text":"Done"},
+ {"id":"ko","type":"send_message","text":"Webhook failed"}]}`
+
+	dir, clk, logs := t.TempDir(), newClock(), &syncBuffer{}
+	first := newTestServer(t, func(c *Config) {
+		c.DataDir, c.Now = dir, clk.Now
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.TimerInterval = 10 * time.Millisecond
+	})
+	first.createFlow(flow)
+	id := first.must(201, "POST", "/v1/sessions", map[string]any{"flow": "late-hook"})["id"].(string)
+	clk.Advance(61 * time.Second)
+	select {
+	case <-called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait's timeout did not call the webhook")
+	}
+
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- first.srv.Shutdown(ctx)
+	}()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown returned (%v) while the timer's turn was still waiting for its webhook", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("errors logged by a clean shutdown:\n%s", logs)
+	}
+
+	second := newTestServer(t, func(c *Config) { c.DataDir, c.Now = dir, clk.Now })
+	if _, err := second.srv.svc.scanTimers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := second.must(200, "GET", "/v1/sessions/"+id, nil)
+	path := s["path"].([]any)
+	if last := path[len(path)-1].(map[string]any)["widget"]; s["status"] != "completed" || last != "ok" {
+		t.Errorf("session %v at %v after restart, want completed at ok", s["status"], last)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("webhook called %d times, want once", n)
 	}
 }
