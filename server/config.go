@@ -47,14 +47,57 @@ const (
 )
 
 // ConfigFromEnv reads the PARLEY_* variables through getenv (os.Getenv in
-// production). Unset variables leave defaults.
+// production). Unset variables leave defaults; each bad one is an error
+// naming it.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg, bad := configFromEnv(getenv)
+	errs := make([]error, len(bad))
+	for i, b := range bad {
+		errs[i] = b.err
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// envError is what is wrong with one environment variable, kept apart so
+// that a flag given for the same setting can take its place (flags win).
+type envError struct {
+	name string
+	err  error
+}
+
+// envFlags names the flag of each environment variable.
+var envFlags = map[string]string{
+	EnvAddr: "addr", EnvData: "data", EnvLogFormat: "log-format", EnvLogLevel: "log-level",
+	EnvAPIKeys: "api-key", EnvAllowCIDRs: "allow-cidr", EnvWebhooks: "webhooks", EnvPublicURL: "public-url",
+	EnvBodyLimit: "body-limit", EnvBatchLimit: "batch-limit", EnvMaxSteps: "max-steps",
+	EnvSessionCache: "session-cache", EnvTurnTimeout: "turn-timeout", EnvSessionExpiry: "session-expiry",
+	EnvDedupeRetention: "dedupe-retention", EnvSessionRetention: "session-retention",
+	EnvWebhookTimeout: "webhook-timeout", EnvWebhookMaxResponse: "webhook-max-response",
+	EnvDeliveryTimeout: "delivery-timeout", EnvDeliverySchedule: "delivery-schedule",
+	EnvDeliveryPerEndpoint: "delivery-per-endpoint", EnvDeliveryDisableAfter: "delivery-disable-after",
+	EnvDeliveryRetention: "delivery-retention",
+}
+
+// configFromEnv is ConfigFromEnv with its errors by variable.
+func configFromEnv(getenv func(string) string) (Config, []envError) {
 	cfg := Config{
 		Addr: getenv(EnvAddr), DataDir: getenv(EnvData), LogFormat: getenv(EnvLogFormat),
 		LogLevel:     getenv(EnvLogLevel),
 		WebhooksFile: getenv(EnvWebhooks), PublicURL: getenv(EnvPublicURL),
 	}
-	var errs []error
+	var errs []envError
+	fail := func(name string, err error) { errs = append(errs, envError{name, err}) }
+	if f := cfg.LogFormat; f != "" && f != "text" && f != "json" {
+		fail(EnvLogFormat, fmt.Errorf("%s: %q is neither text nor json", EnvLogFormat, f))
+		cfg.LogFormat = ""
+	}
+	if v := cfg.LogLevel; v != "" {
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			fail(EnvLogLevel, fmt.Errorf("%s: %q is not debug, info, warn or error", EnvLogLevel, v))
+			cfg.LogLevel = ""
+		}
+	}
 	if v := getenv(EnvAPIKeys); v != "" {
 		for _, item := range strings.Split(v, ",") {
 			if strings.TrimSpace(item) == "" {
@@ -62,16 +105,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			}
 			k, err := ParseAPIKey(item)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", EnvAPIKeys, err))
+				fail(EnvAPIKeys, fmt.Errorf("%s: %w", EnvAPIKeys, err))
 				continue
 			}
 			cfg.APIKeys = append(cfg.APIKeys, k)
 		}
 	}
 	if v := getenv(EnvAllowCIDRs); v != "" {
-		p, err := callout.ParseAllowCIDRs(nil, v)
+		p, err := callout.ParseAllowCIDRs(nil, v) // its errors name the variable
 		if err != nil {
-			errs = append(errs, err)
+			fail(EnvAllowCIDRs, err)
 		}
 		cfg.AllowCIDRs = p
 	}
@@ -79,7 +122,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
-				errs = append(errs, fmt.Errorf("%s: %q is not a positive integer", name, v))
+				fail(name, fmt.Errorf("%s: %q is not a positive integer", name, v))
 				return
 			}
 			*dst = n
@@ -89,7 +132,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
-				errs = append(errs, fmt.Errorf("%s: %q is not a positive duration (30s, 5m, 168h)", name, v))
+				fail(name, fmt.Errorf("%s: %q is not a positive duration (30s, 5m, 168h)", name, v))
 				return
 			}
 			*dst = d
@@ -101,7 +144,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv(EnvSessionCache); v != "" {
 		switch n, err := strconv.Atoi(v); {
 		case err != nil || n < 0:
-			errs = append(errs, fmt.Errorf("%s: %q is not a number of sessions (0 for none)", EnvSessionCache, v))
+			fail(EnvSessionCache, fmt.Errorf("%s: %q is not a number of sessions (0 for none)", EnvSessionCache, v))
 		case n == 0:
 			cfg.SessionCache = -1
 		default:
@@ -114,7 +157,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv(EnvSessionRetention); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration (720h; 0 keeps ended sessions)", EnvSessionRetention, v))
+			fail(EnvSessionRetention, fmt.Errorf("%s: %q is not a duration (720h; 0 keeps ended sessions)", EnvSessionRetention, v))
 		} else {
 			cfg.SessionRetention = d
 		}
@@ -128,11 +171,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv(EnvDeliverySchedule); v != "" {
 		sched, err := ParseSchedule(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", EnvDeliverySchedule, err))
+			fail(EnvDeliverySchedule, fmt.Errorf("%s: %w", EnvDeliverySchedule, err))
 		}
 		cfg.Delivery.Schedule = sched
 	}
-	return cfg, errors.Join(errs...)
+	return cfg, errs
 }
 
 // multiFlag collects a repeatable flag.
@@ -142,9 +185,12 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // ServeFlags builds the Config of `parley serve`: the environment first
-// (ConfigFromEnv), then flags, which win. Usage and errors go to stderr.
+// (ConfigFromEnv), then flags, which win: a flag given replaces its
+// variable, a repeatable flag's values included, and makes a bad value of
+// that variable harmless. Flags are checked as the variables are, each error
+// naming the flag. Usage and errors go to stderr.
 func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	cfg, envErr := ConfigFromEnv(getenv)
+	cfg, envErrs := configFromEnv(getenv)
 	fs := flag.NewFlagSet("parley serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	def := func(v, d string) string {
@@ -175,66 +221,94 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	dRetention := fs.Duration("delivery-retention", orDur(cfg.Delivery.Retention, 30*24*time.Hour), "keep the deliveries log this long ("+EnvDeliveryRetention+")")
 	dSchedule := fs.String("delivery-schedule", scheduleString(cfg.Delivery.Schedule), "delays before each delivery attempt, comma-separated ("+EnvDeliverySchedule+")")
 	var keys, cidrs multiFlag
-	fs.Var(&keys, "api-key", "API key for /v1, KEY or KEY@CIDR|CIDR; repeatable ("+EnvAPIKeys+", comma-separated)")
-	fs.Var(&cidrs, "allow-cidr", "network webhooks may call despite the private-address guard; repeatable ("+EnvAllowCIDRs+")")
+	fs.Var(&keys, "api-key", "API key for /v1, KEY or KEY@CIDR|CIDR; repeatable; given, it replaces "+EnvAPIKeys+" (comma-separated)")
+	fs.Var(&cidrs, "allow-cidr", "network webhooks may call despite the private-address guard; repeatable; given, it replaces "+EnvAllowCIDRs)
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if envErr != nil {
-		return Config{}, envErr
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	for _, e := range envErrs {
+		if !given[envFlags[e.name]] {
+			errs = append(errs, e.err)
+		}
 	}
-	cfg.Addr, cfg.DataDir, cfg.LogFormat, cfg.WebhooksFile, cfg.PublicURL = *addr, *data, *logFormat, *webhooks, *publicURL
-	cfg.BodyLimit, cfg.MaxSteps, cfg.TurnTimeout, cfg.SessionExpiry = *bodyLimit, *maxSteps, *turnTimeout, *expiry
+	// The defaults of these flags are positive, so only a flag given can be
+	// zero or negative.
+	positive := func(name string, n int, what string) {
+		if n <= 0 {
+			errs = append(errs, fmt.Errorf("--%s: %d is not a positive %s", name, n, what))
+		}
+	}
+	positiveDur := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s: %s is not a positive duration (30s, 5m, 168h)", name, d))
+		}
+	}
+	positive("body-limit", *bodyLimit, "number of bytes")
+	positive("batch-limit", *batchLimit, "number of messages")
+	positive("max-steps", *maxSteps, "number of steps")
+	positive("webhook-max-response", *whMax, "number of bytes")
+	positive("delivery-per-endpoint", *dPerEndpoint, "number of deliveries (at least 1)")
+	positiveDur("turn-timeout", *turnTimeout)
+	positiveDur("session-expiry", *expiry)
+	positiveDur("dedupe-retention", *dedupe)
+	positiveDur("webhook-timeout", *whTimeout)
+	positiveDur("delivery-timeout", *dTimeout)
+	positiveDur("delivery-disable-after", *dDisable)
+	positiveDur("delivery-retention", *dRetention)
+	if *sessionRetention < 0 {
+		errs = append(errs, fmt.Errorf("--session-retention: %s is not a duration (720h; 0 keeps ended sessions)", *sessionRetention))
+	}
+	if *sessionCache < 0 {
+		errs = append(errs, fmt.Errorf("--session-cache: %d is not a number of sessions (0 for none)", *sessionCache))
+	}
+	sched, err := ParseSchedule(*dSchedule)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--delivery-schedule: %w", err))
+	}
+	if *logFormat != "text" && *logFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format: %q is neither text nor json", *logFormat))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level: %q is not debug, info, warn or error", *logLevel))
+	}
+	if given["api-key"] {
+		cfg.APIKeys = nil
+		for _, k := range keys {
+			key, err := ParseAPIKey(k)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--api-key: %w", err))
+				continue
+			}
+			cfg.APIKeys = append(cfg.APIKeys, key)
+		}
+	}
+	if given["allow-cidr"] {
+		p, err := callout.ParseAllowCIDRs(cidrs, "") // its errors name the flag
+		if err != nil {
+			errs = append(errs, err)
+		}
+		cfg.AllowCIDRs = p
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	cfg.Addr, cfg.DataDir, cfg.LogFormat, cfg.LogLevel = *addr, *data, *logFormat, *logLevel
+	cfg.WebhooksFile, cfg.PublicURL = *webhooks, *publicURL
+	cfg.BodyLimit, cfg.BatchLimit, cfg.MaxSteps = *bodyLimit, *batchLimit, *maxSteps
+	cfg.TurnTimeout, cfg.SessionExpiry, cfg.DedupeRetention, cfg.SessionRetention = *turnTimeout, *expiry, *dedupe, *sessionRetention
 	cfg.WebhookTimeout, cfg.WebhookMaxResponse = *whTimeout, *whMax
-	if cfg.BatchLimit = *batchLimit; cfg.BatchLimit <= 0 {
-		return Config{}, fmt.Errorf("--batch-limit: %d is not a positive number of messages", cfg.BatchLimit)
-	}
-	if cfg.DedupeRetention = *dedupe; cfg.DedupeRetention <= 0 {
-		return Config{}, fmt.Errorf("--dedupe-retention: %s is not a positive duration (30s, 5m, 168h)", cfg.DedupeRetention)
-	}
-	if cfg.SessionRetention = *sessionRetention; cfg.SessionRetention < 0 {
-		return Config{}, fmt.Errorf("--session-retention: %s is not a duration (720h; 0 keeps ended sessions)", cfg.SessionRetention)
-	}
-	switch cfg.SessionCache = *sessionCache; {
-	case cfg.SessionCache < 0 && cfg.SessionCache != -1:
-		return Config{}, fmt.Errorf("--session-cache: %d is not a number of sessions (0 for none)", cfg.SessionCache)
-	case cfg.SessionCache == 0:
+	if cfg.SessionCache = *sessionCache; cfg.SessionCache == 0 {
 		cfg.SessionCache = -1 // none: Config's zero value means the default
 	}
 	cfg.Delivery.Timeout, cfg.Delivery.PerEndpoint, cfg.Delivery.DisableAfter, cfg.Delivery.Retention = *dTimeout, *dPerEndpoint, *dDisable, *dRetention
-	sched, err := ParseSchedule(*dSchedule)
-	if err != nil {
-		return Config{}, fmt.Errorf("--delivery-schedule: %w", err)
-	}
 	cfg.Delivery.Schedule = sched
-	if *dPerEndpoint <= 0 {
-		return Config{}, fmt.Errorf("--delivery-per-endpoint: must be at least 1")
-	}
-	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
-		return Config{}, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat)
-	}
-	cfg.LogLevel = *logLevel
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return Config{}, fmt.Errorf("--log-level: %q is not debug, info, warn or error", cfg.LogLevel)
-	}
-	for _, k := range keys {
-		key, err := ParseAPIKey(k)
-		if err != nil {
-			return Config{}, fmt.Errorf("--api-key: %w", err)
-		}
-		cfg.APIKeys = append(cfg.APIKeys, key)
-	}
-	if len(cidrs) > 0 {
-		p, err := callout.ParseAllowCIDRs(cidrs, "")
-		if err != nil {
-			return Config{}, fmt.Errorf("--allow-cidr: %w", err)
-		}
-		cfg.AllowCIDRs = append(cfg.AllowCIDRs, p...)
-	}
 	return cfg, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -128,6 +129,49 @@ func TestServeFlags(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, nil, nil, "loud"},
 		{"bad env duration", nil, map[string]string{EnvTurnTimeout: "soon"}, nil, EnvTurnTimeout},
 		{"stray argument", []string{"extra"}, nil, nil, "unexpected"},
+		{"api keys: the flag replaces the environment's", []string{"--api-key", "cccccccccccccccc"},
+			map[string]string{EnvAPIKeys: "aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb"}, func(t *testing.T, c Config) {
+				if len(c.APIKeys) != 1 || c.APIKeys[0].Key != "cccccccccccccccc" {
+					t.Errorf("keys %+v, want only the flag's", c.APIKeys)
+				}
+			}, ""},
+		{"allowed networks: the flag replaces the environment's", []string{"--allow-cidr", "10.2.0.0/16", "--allow-cidr", "10.3.0.0/16"},
+			map[string]string{EnvAllowCIDRs: "10.1.0.0/16,0.0.0.0/0"}, func(t *testing.T, c Config) {
+				want := []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16"), netip.MustParsePrefix("10.3.0.0/16")}
+				if !slices.Equal(c.AllowCIDRs, want) {
+					t.Errorf("allowed %v, want only the flags' %v", c.AllowCIDRs, want)
+				}
+			}, ""},
+		{"bad env api key, flag given", []string{"--api-key", "cccccccccccccccc"}, map[string]string{EnvAPIKeys: "short"}, func(t *testing.T, c Config) {
+			if len(c.APIKeys) != 1 {
+				t.Errorf("keys %+v", c.APIKeys)
+			}
+		}, ""},
+		{"bad env duration, flag given", []string{"--turn-timeout", "5s"}, map[string]string{EnvTurnTimeout: "soon"}, func(t *testing.T, c Config) {
+			if c.TurnTimeout != 5*time.Second {
+				t.Errorf("turn timeout %s, want 5s", c.TurnTimeout)
+			}
+		}, ""},
+		{"bad env log level, flag given", []string{"--log-level", "debug"}, map[string]string{EnvLogLevel: "loud", EnvLogFormat: "xml"},
+			nil, EnvLogFormat},
+		{"bad env log level and format, flags given", []string{"--log-level", "debug", "--log-format", "json"},
+			map[string]string{EnvLogLevel: "loud", EnvLogFormat: "xml"}, func(t *testing.T, c Config) {
+				if c.LogLevel != "debug" || c.LogFormat != "json" {
+					t.Errorf("log level %q format %q", c.LogLevel, c.LogFormat)
+				}
+			}, ""},
+		{"bad env log level", nil, map[string]string{EnvLogLevel: "loud"}, nil, EnvLogLevel + `: "loud"`},
+		{"bad env log format", nil, map[string]string{EnvLogFormat: "xml"}, nil, EnvLogFormat + `: "xml"`},
+		{"zero body limit", []string{"--body-limit", "0"}, nil, nil, "--body-limit: 0"},
+		{"negative max steps", []string{"--max-steps", "-1"}, nil, nil, "--max-steps: -1"},
+		{"zero turn timeout", []string{"--turn-timeout", "0"}, nil, nil, "--turn-timeout: 0s"},
+		{"zero session expiry", []string{"--session-expiry", "0"}, map[string]string{EnvSessionExpiry: "2h"}, nil, "--session-expiry: 0s"},
+		{"negative webhook timeout", []string{"--webhook-timeout", "-1s"}, nil, nil, "--webhook-timeout: -1s"},
+		{"zero webhook max response", []string{"--webhook-max-response", "0"}, nil, nil, "--webhook-max-response: 0"},
+		{"zero delivery timeout", []string{"--delivery-timeout", "0s"}, nil, nil, "--delivery-timeout: 0s"},
+		{"zero delivery disable after", []string{"--delivery-disable-after", "0s"}, nil, nil, "--delivery-disable-after: 0s"},
+		{"zero delivery retention", []string{"--delivery-retention", "0s"}, nil, nil, "--delivery-retention: 0s"},
+		{"bad env and bad flag, both told", []string{"--session-expiry", "0"}, map[string]string{EnvLogLevel: "loud"}, nil, EnvLogLevel + `: "loud" is not debug, info, warn or error` + "\n--session-expiry: 0s"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
