@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -264,4 +266,27 @@ func (ts *testServer) srvLogs(b *bytes.Buffer) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return b.String()
+}
+
+// A store file that cannot be opened stops the server with one line naming
+// the file and what is wrong, each part said once.
+func TestMainStoreErrors(t *testing.T) {
+	corrupt := t.TempDir()
+	if err := os.WriteFile(filepath.Join(corrupt, DBFile), bytes.Repeat([]byte{1}, 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notFile := t.TempDir()
+	if err := os.Mkdir(filepath.Join(notFile, DBFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ dir, want string }{
+		{corrupt, "parley serve: store file " + filepath.Join(corrupt, DBFile) + " is corrupt or truncated: "},
+		{notFile, "parley serve: open store " + filepath.Join(notFile, DBFile) + ": "},
+	} {
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), []string{"--data", c.dir, "--addr", "127.0.0.1:0"}, &out, &errOut)
+		if code != 1 || !strings.HasPrefix(errOut.String(), c.want) || strings.Count(errOut.String(), "open store") > 1 {
+			t.Errorf("exit %d, stderr %q, want 1 and a line starting %q", code, errOut.String(), c.want)
+		}
+	}
 }

@@ -236,7 +236,7 @@ func New(cfg Config) (*Server, error) {
 		path := filepath.Join(cfg.DataDir, DBFile)
 		b, err := store.Open(path, store.Options{Logger: cfg.Logger, Now: cfg.Now})
 		if err != nil {
-			return nil, fmt.Errorf("open store %s: %w", path, err)
+			return nil, err // it names the file
 		}
 		st = b
 	}

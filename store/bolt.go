@@ -6,12 +6,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
+	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -157,7 +161,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 		PageSize:        opts.PageSize,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, err
 	}
 	b := &Bolt{
 		db:       db,
@@ -204,6 +208,10 @@ const openAttempts = 5
 // and write to it unseen. Once bbolt holds the lock, openLocked checks that
 // path still names the file it opened (same device and inode), and if not
 // closes it and opens path again.
+//
+// Its errors name path and need no prefix: ErrInUse when another process
+// keeps the lock past o.Timeout, ErrCorrupt when the file is not a whole
+// bbolt file.
 func openLocked(path string, o *bbolt.Options) (*bbolt.DB, error) {
 	for range openAttempts {
 		var f *os.File
@@ -216,21 +224,79 @@ func openLocked(path string, o *bbolt.Options) (*bbolt.DB, error) {
 			}
 			return f, err
 		}
-		db, err := bbolt.Open(path, 0o600, &opts)
-		if err != nil {
-			return nil, err
+		db, err := openChecked(path, &opts, func() *os.File { return f })
+		switch {
+		case errors.Is(err, bolterrors.ErrTimeout):
+			return nil, fmt.Errorf("%s is %w", path, ErrInUse)
+		case errors.Is(err, ErrCorrupt):
+			return nil, fmt.Errorf("store file %s is %w; restore it from a backup (%s%s if parley compact left one, "+
+				"or a copy taken while the server was stopped), or move it away to start with an empty store", path, err, path, BackupSuffix)
+		case err != nil:
+			return nil, fmt.Errorf("open store %s: %w", path, err)
 		}
 		same, err := namesFile(path, f)
 		if err != nil {
 			db.Close()
-			return nil, err
+			return nil, fmt.Errorf("open store %s: %w", path, err)
 		}
 		if same {
 			return db, nil
 		}
 		db.Close()
 	}
-	return nil, fmt.Errorf("%s was replaced %d times while waiting for its lock", path, openAttempts)
+	return nil, fmt.Errorf("open store %s: the file was replaced %d times while waiting for its lock", path, openAttempts)
+}
+
+// ErrInUse is the error of Open and Compact when another process (a
+// running parley serve or parley compact) holds the store file's lock.
+var ErrInUse = errors.New("in use by another process (another parley serve or parley compact?)")
+
+// ErrCorrupt is the error of Open and Compact when the store file is not a
+// whole bbolt file: truncated, overwritten, or not a store at all.
+var ErrCorrupt = errors.New("corrupt or truncated")
+
+// openChecked is bbolt.Open turning what a damaged file does to it into
+// ErrCorrupt: bbolt reads the pages that the meta page points to through
+// its memory map and faults or panics when they are missing, so the faults
+// are made panics for the duration and recovered, and the file must be as
+// long as the meta page says. file is the file bbolt opened, closed (which
+// releases its lock) after a panic.
+func openChecked(path string, opts *bbolt.Options, file func() *os.File) (db *bbolt.DB, err error) {
+	// A panic leaves the file mapped, and so locked, until the process
+	// ends: a short file, the usual damage, is told before bbolt maps it.
+	if err := checkLength(path); err != nil {
+		return nil, err
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if f := file(); f != nil {
+				f.Close()
+			}
+			db, err = nil, fmt.Errorf("%w: reading a page it refers to failed (%v)", ErrCorrupt, r)
+		}
+	}()
+	db, err = bbolt.Open(path, 0o600, opts)
+	// bbolt has no sentinel for a file shorter than its two meta pages.
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) ||
+		err != nil && strings.Contains(err.Error(), "file size too small") {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var want int64
+	_ = db.View(func(tx *bbolt.Tx) error { want = tx.Size(); return nil })
+	fi, err := file().Stat()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if fi.Size() < want {
+		db.Close()
+		return nil, fmt.Errorf("%w: the file has %d bytes, its pages reach to %d", ErrCorrupt, fi.Size(), want)
+	}
+	return db, nil
 }
 
 // openedHook, when set (tests), is called once openLocked has opened the
@@ -251,6 +317,59 @@ func namesFile(path string, f *os.File) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(opened, named), nil
+}
+
+// checkLength returns ErrCorrupt when the file at path is shorter than the
+// pages its meta page counts. It reads the two meta pages as bbolt does
+// (bbolt has no function for it): the one with the valid checksum and the
+// highest transaction id counts. A file it cannot read, an empty one and
+// one without a valid meta page are left to bbolt.Open to report.
+func checkLength(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return nil
+	}
+	// A meta page: a 16-byte page header, then magic, version, page size
+	// and flags (u32 each), the root bucket (16 bytes), the freelist's page,
+	// the high-water page and the transaction id (u64 each), and a checksum,
+	// FNV-64a of the meta before it, all in the machine's byte order.
+	const header, sumAt = 16, 56
+	read := func(off int64) (pageSize, pages, txid uint64, ok bool) {
+		buf := make([]byte, header+sumAt+8)
+		if _, err := f.ReadAt(buf, off); err != nil {
+			return 0, 0, 0, false
+		}
+		m := buf[header:]
+		h := fnv.New64a()
+		h.Write(m[:sumAt])
+		if binary.NativeEndian.Uint32(m) != 0xED0CDAED || binary.NativeEndian.Uint64(m[sumAt:]) != h.Sum64() {
+			return 0, 0, 0, false
+		}
+		return uint64(binary.NativeEndian.Uint32(m[8:])), binary.NativeEndian.Uint64(m[40:]), binary.NativeEndian.Uint64(m[48:]), true
+	}
+	pageSize, pages, txid, ok := read(0)
+	offsets := []int64{int64(pageSize)}
+	if !ok { // the second meta page is one page in, whatever the size
+		offsets = []int64{int64(os.Getpagesize()), 1 << 10, 2 << 10, 4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10}
+	}
+	for _, off := range offsets {
+		if ps, n, tx, ok2 := read(off); ok2 && uint64(off) == ps && (!ok || tx > txid) {
+			pageSize, pages, txid, ok = ps, n, tx, true
+			break
+		}
+	}
+	if !ok {
+		return nil
+	}
+	if want := pages * pageSize; uint64(fi.Size()) < want {
+		return fmt.Errorf("%w: the file has %d bytes, its pages reach to %d", ErrCorrupt, fi.Size(), want)
+	}
+	return nil
 }
 
 // FragmentedFreePages is the number of free pages from which Open warns.

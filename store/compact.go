@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // CompactOptions tunes Compact.
@@ -80,11 +79,8 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 	// file while it is being copied. openLocked: another compaction may have
 	// put its copy in the file's place while this one waited for the lock.
 	src, err := openLocked(path, &bbolt.Options{Timeout: opts.LockTimeout, FreelistType: bbolt.FreelistMapType})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return res, fmt.Errorf("compact: %s is in use (stop parley serve first)", path)
-	}
 	if err != nil {
-		return res, fmt.Errorf("compact: open %s: %w", path, err)
+		return res, fmt.Errorf("compact: %w", err)
 	}
 	defer src.Close()
 

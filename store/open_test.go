@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +120,81 @@ func TestCompactFileReplacedWhileWaitingForLock(t *testing.T) {
 	defer b.Close()
 	if _, err := b.LoadSession(ctx, "new"); err != nil {
 		t.Errorf("the replacement's session after compaction: %v", err)
+	}
+}
+
+// A store file another process holds is reported as in use, naming it,
+// by Open and by Compact.
+func TestOpenInUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.db")
+	held, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	want := path + " is in use by another process (another parley serve or parley compact?)"
+	_, err = Open(path, Options{LockTimeout: 50 * time.Millisecond})
+	if !errors.Is(err, ErrInUse) || err.Error() != want {
+		t.Errorf("Open: %v, want %q", err, want)
+	}
+	_, err = Compact(context.Background(), path, CompactOptions{LockTimeout: 50 * time.Millisecond})
+	if !errors.Is(err, ErrInUse) || err.Error() != "compact: "+want {
+		t.Errorf("Compact: %v, want %q", err, "compact: "+want)
+	}
+}
+
+// A truncated store file is an error saying so and what to do, from Open
+// and Compact alike, not a crash inside bbolt; the file is left as it was
+// and unlocked.
+func TestOpenTruncated(t *testing.T) {
+	full, _ := compactFixture(t, 3000)
+	data, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{1000, 4096, 8192, 100_000, len(data) / 2} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "parley.db")
+			if err := os.WriteFile(path, data[:size], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			want := "store file " + path + " is corrupt or truncated: "
+			b, err := Open(path, Options{LockTimeout: 50 * time.Millisecond})
+			if err == nil {
+				b.Close()
+			}
+			if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "restore it from a backup") {
+				t.Errorf("Open: %v, want an error starting %q that says to restore a backup", err, want)
+			}
+			_, err = Compact(context.Background(), path, CompactOptions{NoBackup: true, LockTimeout: 50 * time.Millisecond})
+			if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), "compact: "+want) {
+				t.Errorf("Compact: %v, want an error starting %q", err, "compact: "+want)
+			}
+			if fi, err := os.Stat(path); err != nil || fi.Size() != int64(size) {
+				t.Errorf("the file after the attempts: %v %v, want it untouched", fi, err)
+			}
+		})
+	}
+}
+
+// A file of the right length whose pages are damaged makes bbolt panic as
+// it opens it: that too is an error saying the file is corrupt.
+func TestOpenDamagedPages(t *testing.T) {
+	full, _ := compactFixture(t, 300)
+	data, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(data[2*os.Getpagesize():]) // the freelist and every other page but the meta pages
+	path := filepath.Join(t.TempDir(), "parley.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(path, Options{LockTimeout: 50 * time.Millisecond})
+	if err == nil {
+		b.Close()
+	}
+	if want := "store file " + path + " is corrupt or truncated: "; !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Open: %v, want an error starting %q", err, want)
 	}
 }
