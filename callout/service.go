@@ -206,7 +206,12 @@ func (s *Service) Call(ctx context.Context, req *flows.WebhookRequest) *flows.We
 			res.Headers = a.response.Headers
 		}
 		res.Request, res.Response = a.request, a.response
-		if ctx.Err() != nil {
+		if err := ctx.Err(); err != nil {
+			// The caller's context ended (a turn's time limit), not the
+			// call's own timeout: say so when its cause tells more.
+			if cause := context.Cause(ctx); res.Outcome != flows.OutcomeSuccess && cause != err {
+				res.Error = red.String(cause.Error())
+			}
 			break
 		}
 		if a.status == http.StatusUnauthorized && isOAuth && !refreshed && a.token != "" {

@@ -339,7 +339,7 @@ func (e *Engine) newTurn(ctx context.Context, s *flows.Session, root *flows.Flow
 // Context returns the turn's context, bounded by the turn timeout.
 func (t *turn) Context() context.Context {
 	if t.ctx == nil {
-		t.ctx, t.cancel = context.WithDeadline(t.parent, t.deadline)
+		t.ctx, t.cancel = context.WithDeadlineCause(t.parent, t.deadline, flows.ErrTurnTimeout)
 	}
 	return t.ctx
 }

@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -13,10 +14,16 @@ const (
 	ScopeCall = "call"
 )
 
+// ErrTurnTimeout is the cause (context.Cause) of a turn's context that
+// ended at the turn's time limit, so that what was cut off by it (a webhook
+// call) says so rather than reporting a timeout of its own.
+var ErrTurnTimeout = errors.New("the turn's time limit (--turn-timeout) was reached")
+
 // Run is what a widget sees while it executes. The engine implements it; a Run is
 // valid only during the Execute or Resume call it was passed to.
 type Run interface {
-	// Context is cancelled when the turn's deadline passes.
+	// Context is cancelled when the turn's deadline passes, with
+	// ErrTurnTimeout as its cause.
 	Context() context.Context
 	Session() *Session
 	Flow() *Flow
