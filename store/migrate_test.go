@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -528,4 +530,15 @@ func processedAtKey(at uint64, channel, msgID string) []byte {
 	k := make([]byte, 8, 8+len(channel)+1+len(msgID))
 	binary.BigEndian.PutUint64(k, at)
 	return append(k, join(channel, msgID)...)
+}
+
+// docs/storage.md gives the layout version that Open writes.
+func TestDocsLayoutVersion(t *testing.T) {
+	doc, err := os.ReadFile("../docs/storage.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("| `layout` | u32 layout version (%d) |", layoutCurrent); !strings.Contains(string(doc), want) {
+		t.Errorf("docs/storage.md lacks %q", want)
+	}
 }
