@@ -199,6 +199,10 @@ func TestTemplateCompileErrors(t *testing.T) {
 		{"unclosed expression", "Hi @(upper(flow.name.value)", "unclosed @( expression"},
 		{"bad expression", "Total @(1 +)", "bad expression"},
 		{"empty expression", "@()", "empty expression"},
+		{"unknown function", "Hi @(nosuchfn(1))", `bad expression "nosuchfn(1)": unknown function nosuchfn (1:1)`},
+		{"misspelt function", "Hi @(uper(input))", "unknown function uper (did you mean upper?)"},
+		{"unknown function in a pipe", "@(input | trim() | xyzzy())", "unknown function xyzzy (1:18)"},
+		{"unknown function in a dropped branch", "@(false && uper(input))", "unknown function uper"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,6 +215,20 @@ func TestTemplateCompileErrors(t *testing.T) {
 				t.Errorf("error %q should name widget \"say\", its text field and %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestExpressionNamesThatCompile: undefined variables compile (they are nil
+// until set), and so do calls of every builtin and extra function.
+func TestExpressionNamesThatCompile(t *testing.T) {
+	fx := newFixture(t, nil)
+	for _, src := range []string{
+		"@(flow.not_yet.value)", "@(nosuchvar)", "@(upper(nosuchvar))", "@(title(input) + first_word(input))",
+		"@(input | trim() | upper())", "@(len(word_slice(input, 1)))", "@(now().Year())", "@(flow.x.method(1))",
+	} {
+		if _, err := fx.e.Load([]byte(templateFlow(src))); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
 	}
 }
 

@@ -2,12 +2,16 @@ package engine
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/parleyhq/parley/flows"
 )
@@ -153,11 +157,94 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, fmt.Errorf("%w: empty expression", flows.ErrBadExpression)
 	}
-	prog, err := expr.Compile(src, e.exprOpts...)
+	// The call check walks the tree as parsed: the optimizer may drop a
+	// branch (false && uper(x)) that still holds the author's typo.
+	calls := &callChecker{}
+	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls))
+	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
 	}
+	if err := calls.err(src); err != nil {
+		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
+	}
 	return &expression{src: src, prog: prog}, nil
+}
+
+// callChecker finds the first call of a name that is no function. Undefined
+// variables are allowed (a result not collected yet is nil), and expr-lang
+// compiles an unknown function name as one of them: without this check
+// uper(input) would compile and fail on every run with "cannot call nil".
+type callChecker struct{ unknown *ast.IdentifierNode }
+
+func (v *callChecker) err(src string) error {
+	if v.unknown == nil {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown function %s", v.unknown.Value)
+	if near := nearestFunction(v.unknown.Value); near != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", near)
+	}
+	// A file.Error gives the position as expr-lang's own errors do: (line:column).
+	e := &file.Error{Location: v.unknown.Location(), Message: msg}
+	return e.Bind(file.NewSource(src))
+}
+
+func (v *callChecker) Visit(node *ast.Node) {
+	c, ok := (*node).(*ast.CallNode)
+	if !ok || v.unknown != nil {
+		return
+	}
+	if id, ok := c.Callee.(*ast.IdentifierNode); ok && !isFunction(id.Value) {
+		v.unknown = id
+	}
+}
+
+func isFunction(name string) bool {
+	if _, ok := Functions[name]; ok {
+		return true
+	}
+	_, ok := builtin.Index[name]
+	return ok
+}
+
+// nearestFunction is the function whose name is one edit from name, or two
+// for names longer than four letters (the closest, then the first in
+// alphabetical order), or "".
+func nearestFunction(name string) string {
+	names := append(slices.Collect(maps.Keys(Functions)), builtin.Names...)
+	slices.Sort(names)
+	best, bestDist := "", 2
+	if len(name) > 4 {
+		bestDist = 3
+	}
+	for _, n := range names {
+		if d := editDistance(name, n); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func (t *turn) evalExpr(x *expression) (any, error) {

@@ -42,7 +42,7 @@ func TestTestCommandMocks(t *testing.T) {
 func TestTestCommandStartErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
-	  {"id": "hi", "type": "send_message", "text": "hi @(nosuch(1))", "exits": {"Next": "w"}},
+	  {"id": "hi", "type": "send_message", "text": "hi @(number(\"abc\"))", "exits": {"Next": "w"}},
 	  {"id": "w", "type": "wait_for_response", "exits": {"Next": ""}}]}`)
 	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"send": "x", "expect": []}]}`)
 	code, stdout, _ := parley(t, "", "test", script)
