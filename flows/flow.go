@@ -7,7 +7,12 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // FormatVersion is the current flow format version. Flows carry it in "version";
@@ -261,18 +266,18 @@ type Template interface{ Source() string }
 type Expression interface{ Source() string }
 
 type rawFlow struct {
-	ID            string            `json:"id"`
-	Name          string            `json:"name"`
-	Version       string            `json:"version"`
-	Revision      int               `json:"revision"`
-	Kind          string            `json:"kind"`
-	Language      string            `json:"language"`
-	Start         string            `json:"start"`
-	ExpireMinutes int               `json:"expire_minutes"`
-	Environment   *Environment      `json:"environment"`
-	Widgets       []json.RawMessage `json:"widgets"`
-	Schema        string            `json:"$schema"`
-	Description   string            `json:"description"`
+	ID            string           `json:"id"`
+	Name          string           `json:"name"`
+	Version       string           `json:"version"`
+	Revision      int              `json:"revision"`
+	Kind          string           `json:"kind"`
+	Language      string           `json:"language"`
+	Start         string           `json:"start"`
+	ExpireMinutes int              `json:"expire_minutes"`
+	Environment   *Environment     `json:"environment"`
+	Widgets       []jsontext.Value `json:"widgets"`
+	Schema        string           `json:"$schema"`
+	Description   string           `json:"description"`
 }
 
 // Decode parses flow JSON into a Flow using the registry, checks the graph
@@ -281,10 +286,9 @@ type rawFlow struct {
 // *ValidationError; unreachable widgets become Flow.Warnings.
 func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 	var raw rawFlow
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, &ValidationError{Errors: []*FieldError{jsonError("", err)}}
+	dec := jsontext.NewDecoder(bytes.NewReader(data), decodeOptions)
+	if err := jsonv2.UnmarshalDecode(dec, &raw, decodeOptions); err != nil {
+		return nil, &ValidationError{Errors: []*FieldError{jsonError(data, "", err)}}
 	}
 	f := &Flow{
 		ID: raw.ID, Name: raw.Name, Version: raw.Version, Revision: raw.Revision,
@@ -321,8 +325,8 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 			ID   string `json:"id"`
 			Type string `json:"type"`
 		}
-		if err := json.Unmarshal(w, &head); err != nil {
-			add(jsonError(path, err))
+		if err := jsonv2.Unmarshal(w, &head, decodeOptions, jsonv2.RejectUnknownMembers(false)); err != nil {
+			add(jsonError(w, path, err))
 			continue
 		}
 		if head.ID == "" {
@@ -347,16 +351,8 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 			continue
 		}
 		wg := factory()
-		d := json.NewDecoder(bytes.NewReader(w))
-		d.DisallowUnknownFields()
-		if err := d.Decode(wg); err != nil {
-			fe := jsonError(path, err)
-			if errors.Is(fe, ErrUnknownField) {
-				// encoding/json names the field but not where it is: find it.
-				if p := keyPath(w, strings.Trim(strings.TrimPrefix(fe.Path, path+"."), `"`)); p != "" {
-					fe.Path = joinPath(path, p)
-				}
-			}
+		if err := jsonv2.Unmarshal(w, wg, decodeOptions); err != nil {
+			fe := jsonError(w, path, err)
 			fe.Widget = head.ID
 			add(fe)
 			f.index[head.ID] = -1
@@ -481,72 +477,138 @@ func flatten(err error) []*FieldError {
 	return []*FieldError{{Message: err.Error(), Err: err}}
 }
 
-func jsonError(path string, err error) *FieldError {
-	msg := err.Error()
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
+// decodeOptions are the options every part of a flow is decoded with: an
+// unknown field is an error. Duplicate names and invalid UTF-8 are accepted,
+// as encoding/json accepted them, so flows stored before keep loading.
+var decodeOptions = jsonv2.JoinOptions(
+	jsonv2.RejectUnknownMembers(true),
+	jsonv2.MatchCaseInsensitiveNames(true),
+	jsontext.AllowDuplicateNames(true),
+	jsontext.AllowInvalidUTF8(true),
+)
+
+// jsonError turns an error decoding doc (the flow, or the widget at path
+// prefix) into a FieldError at the path in the flow where it happened.
+func jsonError(doc []byte, prefix string, err error) *FieldError {
+	var se *jsonv2.SemanticError
+	var sy *jsontext.SyntacticError
 	switch {
-	case errors.As(err, &te):
-		field := te.Field
-		if field != "" {
-			path = joinPath(path, field)
-		}
-		what := te.Type.String()
-		if te.Type.Kind() == reflect.Struct {
-			what = "a JSON object"
-		}
-		msg = fmt.Sprintf("expected %s, got JSON %s", what, te.Value)
 	case errors.As(err, &se):
-		msg = fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())
-	case strings.HasPrefix(msg, "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-		p := joinPath(path, name)
-		if name == "" {
-			p = joinPath(path, `[""]`)
+		path := joinPath(prefix, pointerPath(doc, se.JSONPointer))
+		if errors.Is(se.Err, jsonv2.ErrUnknownName) {
+			return &FieldError{Path: path, Message: "unknown field " + strconv.Quote(se.JSONPointer.LastToken()), Err: ErrUnknownField}
 		}
-		return &FieldError{Path: p, Message: "unknown field " + strconvQuote(name), Err: ErrUnknownField}
+		if path == "" {
+			path = "$"
+		}
+		if se.GoType != nil && se.JSONKind != 0 {
+			return &FieldError{Path: path, Message: fmt.Sprintf("expected %s, got JSON %s", goTypeName(se.GoType), kindName(se.JSONKind)), Err: err}
+		}
+		msg := err.Error()
+		if se.Err != nil {
+			msg = se.Err.Error()
+		}
+		return &FieldError{Path: path, Message: msg, Err: err}
+	case errors.As(err, &sy):
+		return &FieldError{Path: "$", Message: fmt.Sprintf("malformed JSON at byte %d: %v", sy.ByteOffset, sy.Err), Err: err}
 	}
-	if path == "" {
-		path = "$"
+	if prefix == "" {
+		prefix = "$"
 	}
-	return &FieldError{Path: path, Message: msg, Err: err}
+	return &FieldError{Path: prefix, Message: err.Error(), Err: err}
 }
 
-func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
+// goTypeName names what a Go type expects in JSON terms where encoding/json's
+// names would puzzle a flow author.
+func goTypeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Pointer:
+		return goTypeName(t.Elem())
+	}
+	return t.String()
+}
 
-// keyPath returns the path ("rules[0].arg") of the shallowest object key
-// called name in a JSON document, or "" when there is none.
-func keyPath(data []byte, name string) string {
-	var v any
-	if json.Unmarshal(data, &v) != nil {
-		return ""
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
 	}
-	type node struct {
-		v    any
-		path string
-	}
-	queue := []node{{v, ""}}
-	for len(queue) > 0 {
-		n := queue[0]
-		queue = queue[1:]
-		switch x := n.v.(type) {
-		case map[string]any:
-			if _, ok := x[name]; ok {
-				return joinPath(n.path, name)
-			}
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				queue = append(queue, node{x[k], joinPath(n.path, k)})
-			}
-		case []any:
-			for i, e := range x {
-				queue = append(queue, node{e, n.path + fmt.Sprintf("[%d]", i)})
+	return k.String()
+}
+
+// pointerPath writes a JSON pointer (/rules/0/args/1) as a flow path
+// (rules[0].args[1]). doc, the document the pointer is into, tells an array
+// index from an object key made of digits. A key that is not a plain name is
+// written as ["key"].
+func pointerPath(doc []byte, ptr jsontext.Pointer) string {
+	var cur any
+	walk := jsonv2.Unmarshal(doc, &cur, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)) == nil
+	var b strings.Builder
+	for tok := range ptr.Tokens() {
+		index := isDigits(tok)
+		if walk {
+			switch x := cur.(type) {
+			case []any:
+				n, err := strconv.Atoi(tok)
+				index = err == nil
+				if index && n < len(x) {
+					cur = x[n]
+				} else {
+					cur = nil
+				}
+			case map[string]any:
+				index = false
+				cur = x[tok]
+			default:
+				cur = nil
 			}
 		}
+		switch {
+		case index:
+			b.WriteString("[" + tok + "]")
+		case isName(tok):
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(tok)
+		default:
+			b.WriteString("[" + strconv.Quote(tok) + "]")
+		}
 	}
-	return ""
+	return b.String()
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isName reports whether a key can be written after a dot: letters, digits,
+// '_' and '-', not starting with a digit.
+func isName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || unicode.IsLetter(r) || (i > 0 && (unicode.IsDigit(r) || r == '-'))) {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -34,7 +34,8 @@ type GatherDigits struct {
 	NoInputPrompt string       `json:"no_input_prompt,omitempty"`
 	NoMatchPrompt string       `json:"no_match_prompt,omitempty"`
 
-	router
+	router `json:"-"`
+
 	prompt, play, noInput, noMatch flows.Template
 }
 

@@ -16,7 +16,7 @@ type Split struct {
 	Rules   []rules.Case `json:"rules"`
 	Result  string       `json:"result,omitempty"`
 
-	router
+	router `json:"-"`
 }
 
 func init() { register(TypeSplit, func() flows.Widget { return &Split{} }) }

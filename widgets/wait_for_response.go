@@ -18,7 +18,7 @@ type WaitForResponse struct {
 	// Timeout in seconds; when it passes the Timeout exit is taken.
 	Timeout int `json:"timeout,omitempty"`
 
-	router
+	router `json:"-"`
 }
 
 func init() { register(TypeWaitForResponse, func() flows.Widget { return &WaitForResponse{} }) }
