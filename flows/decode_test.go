@@ -114,6 +114,10 @@ func TestValidationErrors(t *testing.T) {
 			`widget "a": widgets[0].text: expected string, got JSON number`, nil},
 		{"not an object", `[1, 2]`, `$: expected a JSON object, got JSON array`, nil},
 		{"malformed JSON", `{"id": "f",`, `$: `, nil},
+		{"text after the flow", "{\"id\": \"f\", \"name\": \"f\", \"widgets\": [{\"id\": \"a\", \"type\": \"end\"}]}\n  \n  oops",
+			`$: text after the flow's JSON at line 3, column 3: a flow document is one JSON object`, nil},
+		{"a second document after the flow", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "end"}]}{"id": "g"}`,
+			`$: text after the flow's JSON at line 1, column 66`, nil},
 		{"unknown version", `{"id": "f", "name": "f", "version": "9.0", "widgets": [{"id": "a", "type": "end"}]}`,
 			`version: unsupported format version "9.0"`, nil},
 	}

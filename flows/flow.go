@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -289,6 +290,12 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 	dec := jsontext.NewDecoder(bytes.NewReader(data), decodeOptions)
 	if err := jsonv2.UnmarshalDecode(dec, &raw, decodeOptions); err != nil {
 		return nil, &ValidationError{Errors: []*FieldError{jsonError(data, "", err)}}
+	}
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		// A second document, or the rest of a bad edit: either way not one flow.
+		line, col := lineColumn(data, int64(len(data)-len(rest)))
+		return nil, &ValidationError{Errors: []*FieldError{{Path: "$",
+			Message: fmt.Sprintf("text after the flow's JSON at line %d, column %d: a flow document is one JSON object", line, col)}}}
 	}
 	f := &Flow{
 		ID: raw.ID, Name: raw.Name, Version: raw.Version, Revision: raw.Revision,
@@ -591,6 +598,14 @@ func pointerPath(doc []byte, ptr jsontext.Pointer) string {
 		}
 	}
 	return b.String()
+}
+
+// lineColumn gives the line and column (from 1, in characters) of a byte offset in data.
+func lineColumn(data []byte, offset int64) (line, col int) {
+	before := data[:min(offset, int64(len(data)))]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	col = 1 + utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:])
+	return line, col
 }
 
 func isDigits(s string) bool {
