@@ -95,6 +95,8 @@ func TestValidateFlow(t *testing.T) {
 		{"unknown type", `{"name":"x","widgets":[{"id":"a","type":"nope"}]}`, false, "widgets[0].type"},
 		{"bad template", `{"name":"x","widgets":[{"id":"a","type":"send_message","text":"@(1 +)"}]}`, false, "widgets[0].text"},
 		{"malformed", `{"name"`, false, "$"},
+		{"text after the flow", `{"name":"x","widgets":[{"id":"a","type":"end"}]} {"name":"y"}`, false, "$"},
+		{"unknown function", `{"name":"x","widgets":[{"id":"a","type":"send_message","text":"@(nosuchfn(1))"}]}`, false, "widgets[0].text"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
