@@ -209,3 +209,44 @@ func TestErrorOrderIsStable(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryProblemOfAWidget: a widget with several problems reports each of
+// them in one validation, in field order.
+func TestEveryProblemOfAWidget(t *testing.T) {
+	tests := []struct {
+		name, widget string
+		want         []string
+	}{
+		{"gather_digits", `{"id": "g", "type": "gather_digits", "num_digits": -1, "finish_key": "ab", "timeout": -5, "max_no_input": -1, "max_no_match": -2, "prompt": "@(1 +)"}`,
+			[]string{"num_digits", "finish_key", "timeout", "max_no_input", "max_no_match", "prompt"}},
+		{"record", `{"id": "g", "type": "record", "action": "", "fields": {"b": "@(", "a": "@(1 +)"}}`,
+			[]string{"action", "fields.a", "fields.b"}},
+		{"set_variable", `{"id": "g", "type": "set_variable", "scope": "planet", "name": "", "value": "@(", "expression": "1 +"}`,
+			[]string{"scope", "name", "expression", "expression", "value"}},
+		{"random", `{"id": "g", "type": "random", "buckets": ["", "A", "A"], "weights": [1, -1]}`,
+			[]string{"buckets[0]", "buckets[2]", "weights", "weights[1]"}},
+		{"update_groups", `{"id": "g", "type": "update_groups", "remove_all": true, "remove": ["@("], "add": ["@(1 +)"]}`,
+			[]string{"remove", "add[0]", "remove[0]"}},
+		{"send_message", `{"id": "g", "type": "send_message", "quick_replies": ["@("], "translations": {"fra": {"text": "@("}}}`,
+			[]string{"text", "quick_replies[0]", "translations.fra.text"}},
+		{"split", `{"id": "g", "type": "split", "operand": "@("}`,
+			[]string{"rules", "operand"}},
+		{"wait_for_response", `{"id": "g", "type": "wait_for_response", "timeout": -1, "rules": [{"type": "has_text", "category": ""}]}`,
+			[]string{"timeout", "rules[0].category"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(`{"id": "f", "widgets": [` + tc.widget + `]}`)
+			var got []string
+			for _, e := range validationErrors(t, err) {
+				if e.Widget != "g" {
+					t.Errorf("error %v does not name the widget", e)
+				}
+				got = append(got, strings.TrimPrefix(e.Path, "widgets[0]."))
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("error paths %q, want %q: %v", got, tc.want, err)
+			}
+		})
+	}
+}

@@ -43,27 +43,26 @@ func init() { register(TypeGatherDigits, func() flows.Widget { return &GatherDig
 
 // Validate compiles prompts and rules.
 func (w *GatherDigits) Validate(c flows.Compiler) error {
+	var errs []error
 	if w.NumDigits < 0 || w.NumDigits > 64 {
-		return flows.Errorf("num_digits", "num_digits must be between 0 and 64")
+		errs = append(errs, flows.Errorf("num_digits", "num_digits must be between 0 and 64"))
 	}
 	if w.FinishKey != nil && len(*w.FinishKey) > 1 {
-		return flows.Errorf("finish_key", "finish_key is one key (0-9, * or #), or empty for none")
-	}
-	if w.FinishKey != nil && *w.FinishKey != "" && !strings.Contains("0123456789*#", *w.FinishKey) {
-		return flows.Errorf("finish_key", "finish_key %q is not a phone key", *w.FinishKey)
+		errs = append(errs, flows.Errorf("finish_key", "finish_key is one key (0-9, * or #), or empty for none"))
+	} else if w.FinishKey != nil && *w.FinishKey != "" && !strings.Contains("0123456789*#", *w.FinishKey) {
+		errs = append(errs, flows.Errorf("finish_key", "finish_key %q is not a phone key", *w.FinishKey))
 	}
 	if w.Timeout < 0 {
-		return flows.Errorf("timeout", "timeout must be a positive number of seconds")
+		errs = append(errs, flows.Errorf("timeout", "timeout must be a positive number of seconds"))
 	}
 	for _, p := range []struct {
 		field string
 		v     *int
 	}{{"max_no_input", w.MaxNoInput}, {"max_no_match", w.MaxNoMatch}} {
 		if p.v != nil && *p.v < 0 {
-			return flows.Errorf(p.field, "%s cannot be negative", p.field)
+			errs = append(errs, flows.Errorf(p.field, "%s cannot be negative", p.field))
 		}
 	}
-	var errs []error
 	var err error
 	for _, t := range []struct {
 		field, src string

@@ -25,18 +25,18 @@ func init() { register(TypeUpdateGroups, func() flows.Widget { return &UpdateGro
 
 // Validate compiles the group names.
 func (w *UpdateGroups) Validate(c flows.Compiler) error {
+	var errs []error
 	if len(w.Add) == 0 && len(w.Remove) == 0 && !w.RemoveAll {
-		return flows.Errorf("add", "update_groups needs groups to add or remove, or remove_all")
+		errs = append(errs, flows.Errorf("add", "update_groups needs groups to add or remove, or remove_all"))
 	}
 	if w.RemoveAll && len(w.Remove) > 0 {
-		return flows.Errorf("remove", "give either remove or remove_all, not both")
+		errs = append(errs, flows.Errorf("remove", "give either remove or remove_all, not both"))
 	}
 	var err error
-	if w.add, err = templates(c, "add", w.Add); err != nil {
-		return err
-	}
+	w.add, err = templates(c, "add", w.Add)
+	errs = append(errs, err)
 	w.remove, err = templates(c, "remove", w.Remove)
-	return err
+	return joinErrs(append(errs, err))
 }
 
 // ExitNames lists the one exit.

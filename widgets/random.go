@@ -1,6 +1,10 @@
 package widgets
 
-import "github.com/parleyhq/parley/flows"
+import (
+	"fmt"
+
+	"github.com/parleyhq/parley/flows"
+)
 
 // TypeRandom picks one of its exits at random.
 const TypeRandom = "random"
@@ -21,36 +25,39 @@ func init() { register(TypeRandom, func() flows.Widget { return &Random{} }) }
 
 // Validate checks buckets and weights.
 func (w *Random) Validate(flows.Compiler) error {
+	var errs []error
 	if len(w.Buckets) < 2 {
-		return flows.Errorf("buckets", "random needs at least two buckets")
+		errs = append(errs, flows.Errorf("buckets", "random needs at least two buckets"))
 	}
 	seen := map[string]bool{}
 	for i, b := range w.Buckets {
 		if b == "" {
-			return flows.Errorf("buckets", "bucket %d has no name", i)
+			errs = append(errs, flows.Errorf(fmt.Sprintf("buckets[%d]", i), "bucket %d has no name", i))
+			continue
 		}
 		if seen[b] {
-			return flows.Errorf("buckets", "bucket %q appears twice", b)
+			errs = append(errs, flows.Errorf(fmt.Sprintf("buckets[%d]", i), "bucket %q appears twice", b))
 		}
 		seen[b] = true
 	}
 	w.total = len(w.Buckets)
 	if len(w.Weights) > 0 {
 		if len(w.Weights) != len(w.Buckets) {
-			return flows.Errorf("weights", "%d weights for %d buckets", len(w.Weights), len(w.Buckets))
+			errs = append(errs, flows.Errorf("weights", "%d weights for %d buckets", len(w.Weights), len(w.Buckets)))
 		}
 		w.total = 0
 		for i, n := range w.Weights {
 			if n < 0 {
-				return flows.Errorf("weights", "weight %d is negative", i)
+				errs = append(errs, flows.Errorf(fmt.Sprintf("weights[%d]", i), "weight %d is negative", i))
+				continue
 			}
 			w.total += n
 		}
 		if w.total == 0 {
-			return flows.Errorf("weights", "weights add up to zero")
+			errs = append(errs, flows.Errorf("weights", "weights add up to zero"))
 		}
 	}
-	return nil
+	return joinErrs(errs)
 }
 
 // ExitNames are the buckets.

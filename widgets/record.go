@@ -30,20 +30,22 @@ func init() { register(TypeRecord, func() flows.Widget { return &Record{} }) }
 
 // Validate checks the action name and compiles the fields.
 func (w *Record) Validate(c flows.Compiler) error {
+	var errs []error
 	if w.Action == "" {
-		return flows.Errorf("action", "record needs the name of the action it records")
+		errs = append(errs, flows.Errorf("action", "record needs the name of the action it records"))
 	}
 	w.fields = make(map[string]flows.Template, len(w.Fields))
-	// In key order, so the error reported is the same every time.
+	// In key order, so errors come out the same way every time.
 	for _, k := range slices.Sorted(maps.Keys(w.Fields)) {
 		src := w.Fields[k]
 		t, err := c.Template("fields."+k, src)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		w.fields[k] = t
 	}
-	return nil
+	return joinErrs(errs)
 }
 
 // ExitNames lists the one exit.

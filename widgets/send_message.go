@@ -70,10 +70,10 @@ func compileMessage(c flows.Compiler, prefix, text string, msgs, replies, atts [
 
 // Validate compiles the texts.
 func (w *SendMessage) Validate(c flows.Compiler) error {
-	if w.Text == "" && len(w.Messages) == 0 && len(w.Attachments) == 0 {
-		return flows.Errorf("text", "send_message needs a text, messages or attachments")
-	}
 	var errs []error
+	if w.Text == "" && len(w.Messages) == 0 && len(w.Attachments) == 0 {
+		errs = append(errs, flows.Errorf("text", "send_message needs a text, messages or attachments"))
+	}
 	var err error
 	w.base, err = compileMessage(c, "", w.Text, w.Messages, w.QuickReplies, w.Attachments)
 	errs = append(errs, err)

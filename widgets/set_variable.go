@@ -28,28 +28,32 @@ func init() { register(TypeSetVariable, func() flows.Widget { return &SetVariabl
 
 // Validate checks the scope and name and compiles the value.
 func (w *SetVariable) Validate(c flows.Compiler) error {
+	var errs []error
 	switch w.Scope {
 	case "", flows.ScopeFlow, flows.ScopeUser, flows.ScopeCall, "contact":
 	default:
-		return flows.Errorf("scope", "unknown scope %q (flow, user, call or contact)", w.Scope)
+		errs = append(errs, flows.Errorf("scope", "unknown scope %q (flow, user, call or contact)", w.Scope))
 	}
-	if w.Name == "" {
-		return flows.Errorf("name", "set_variable needs a variable name")
-	}
-	if (w.Scope == "" || w.Scope == flows.ScopeFlow) && flows.Key(w.Name) == "" {
+	switch {
+	case w.Name == "":
+		errs = append(errs, flows.Errorf("name", "set_variable needs a variable name"))
+	case (w.Scope == "" || w.Scope == flows.ScopeFlow) && flows.Key(w.Name) == "":
 		// The result would have no key: @flow could never show it.
-		return flows.Errorf("name", "%q has no letters or digits to make a result key", w.Name)
+		errs = append(errs, flows.Errorf("name", "%q has no letters or digits to make a result key", w.Name))
 	}
 	if w.Value != "" && w.Expression != "" {
-		return flows.Errorf("expression", "give either value or expression, not both")
+		errs = append(errs, flows.Errorf("expression", "give either value or expression, not both"))
 	}
 	var err error
 	if w.Expression != "" {
 		w.expr, err = c.Expression("expression", w.Expression)
-		return err
+		errs = append(errs, err)
 	}
-	w.value, err = c.Template("value", w.Value)
-	return err
+	if w.Value != "" || w.Expression == "" {
+		w.value, err = c.Template("value", w.Value)
+		errs = append(errs, err)
+	}
+	return joinErrs(errs)
 }
 
 // ExitNames: Next, or Failure when the expression fails.

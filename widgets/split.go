@@ -23,10 +23,11 @@ func init() { register(TypeSplit, func() flows.Widget { return &Split{} }) }
 
 // Validate compiles the rules and operand.
 func (w *Split) Validate(c flows.Compiler) error {
+	var errs []error
 	if len(w.Rules) == 0 {
-		return flows.Errorf("rules", "split needs at least one rule")
+		errs = append(errs, flows.Errorf("rules", "split needs at least one rule"))
 	}
-	return w.compile(c, w.Rules, w.Operand)
+	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand)))
 }
 
 // ExitNames: the categories and Other.

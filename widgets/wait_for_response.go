@@ -25,10 +25,11 @@ func init() { register(TypeWaitForResponse, func() flows.Widget { return &WaitFo
 
 // Validate compiles the rules and operand.
 func (w *WaitForResponse) Validate(c flows.Compiler) error {
+	var errs []error
 	if w.Timeout < 0 {
-		return flows.Errorf("timeout", "timeout must be a positive number of seconds")
+		errs = append(errs, flows.Errorf("timeout", "timeout must be a positive number of seconds"))
 	}
-	return w.compile(c, w.Rules, w.Operand)
+	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand)))
 }
 
 // ExitNames: Next (no rules) or the categories and Other, plus Timeout.
