@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strconv"
@@ -517,7 +518,17 @@ func jsonError(doc []byte, prefix string, err error) *FieldError {
 		}
 		return &FieldError{Path: path, Message: msg, Err: err}
 	case errors.As(err, &sy):
-		return &FieldError{Path: "$", Message: fmt.Sprintf("malformed JSON at byte %d: %v", sy.ByteOffset, sy.Err), Err: err}
+		line, col := lineColumn(doc, sy.ByteOffset)
+		where := ""
+		if p := pointerPath(nil, sy.JSONPointer); p != "" {
+			where = " (in " + joinPath(prefix, p) + ")"
+		}
+		if errors.Is(sy.Err, io.ErrUnexpectedEOF) {
+			return &FieldError{Path: "$", Message: fmt.Sprintf("flow JSON ends early at line %d, column %d%s", line, col, where), Err: err}
+		}
+		return &FieldError{Path: "$", Message: fmt.Sprintf("malformed JSON at line %d, column %d%s: %v", line, col, where, sy.Err), Err: err}
+	case errors.Is(err, io.EOF) && len(bytes.Trim(doc, " \t\r\n")) == 0:
+		return &FieldError{Path: "$", Message: "empty flow document", Err: err}
 	}
 	if prefix == "" {
 		prefix = "$"
@@ -560,11 +571,12 @@ func kindName(k jsontext.Kind) string {
 
 // pointerPath writes a JSON pointer (/rules/0/args/1) as a flow path
 // (rules[0].args[1]). doc, the document the pointer is into, tells an array
-// index from an object key made of digits. A key that is not a plain name is
-// written as ["key"].
+// index from an object key made of digits; without it (a document that does
+// not parse) a token of digits is taken to be an index. A key that is not a
+// plain name is written as ["key"].
 func pointerPath(doc []byte, ptr jsontext.Pointer) string {
 	var cur any
-	walk := jsonv2.Unmarshal(doc, &cur, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)) == nil
+	walk := doc != nil && jsonv2.Unmarshal(doc, &cur, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)) == nil
 	var b strings.Builder
 	for tok := range ptr.Tokens() {
 		index := isDigits(tok)
