@@ -2,6 +2,7 @@ package flows_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -108,6 +109,10 @@ func TestValidationErrors(t *testing.T) {
 			`widget "s": widgets[0].expression: bad expression "uper(input)": unknown function uper (did you mean upper?) (1:1)`, flows.ErrBadExpression},
 		{"unknown function in a template", `{"id": "f", "name": "f", "widgets": [{"id": "m", "type": "send_message", "text": "@(nosuchfn(1))"}]}`,
 			`widget "m": widgets[0].text: bad expression "nosuchfn(1)": unknown function nosuchfn (1:1)`, flows.ErrBadExpression},
+		{"contact variable that cannot be set", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "set_variable", "scope": "contact", "name": "age", "value": "3"}]}`,
+			`widget "a": widgets[0].name: contact.age cannot be set: the contact scope sets name or language (a contact field is set with scope user)`, nil},
+		{"call variable that cannot be set", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "set_variable", "scope": "call", "name": "foo", "value": "3"}]}`,
+			`widget "a": widgets[0].name: $call.foo cannot be set: the call scope sets state or digits`, nil},
 		{"result name without a key", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "set_variable", "name": "!!!", "value": "x"}]}`,
 			`widget "a": widgets[0].name: "!!!" has no letters or digits`, nil},
 		{"wrong JSON type", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": 5}]}`,
@@ -255,5 +260,15 @@ func TestEveryProblemOfAWidget(t *testing.T) {
 				t.Errorf("error paths %q, want %q: %v", got, tc.want, err)
 			}
 		})
+	}
+}
+
+// TestSetVariableNames: the names each scope can set validate.
+func TestSetVariableNames(t *testing.T) {
+	for _, sn := range [][2]string{{"", "any name"}, {"flow", "x"}, {"user", "age"}, {"call", "state"}, {"call", "digits"}, {"contact", "name"}, {"contact", "language"}} {
+		src := fmt.Sprintf(`{"id": "f", "widgets": [{"id": "a", "type": "set_variable", "scope": %q, "name": %q, "value": "x"}]}`, sn[0], sn[1])
+		if _, err := load(src); err != nil {
+			t.Errorf("scope %q name %q: %v", sn[0], sn[1], err)
+		}
 	}
 }
