@@ -338,7 +338,7 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 			continue
 		}
 		if head.ID == "" {
-			add(&FieldError{Path: path + ".id", Message: "missing widget id"})
+			add(&FieldError{Path: path + ".id", Message: "missing widget id" + caseHint(w, "id")})
 			continue
 		}
 		if _, seen := paths[head.ID]; !seen {
@@ -352,7 +352,7 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 		if !ok {
 			msg := fmt.Sprintf("unknown widget type %q", head.Type)
 			if head.Type == "" {
-				msg = "missing widget type"
+				msg = "missing widget type" + caseHint(w, "type")
 			}
 			add(&FieldError{Widget: head.ID, Path: path + ".type", Message: msg, Err: ErrUnknownType})
 			f.index[head.ID] = -1
@@ -485,12 +485,12 @@ func flatten(err error) []*FieldError {
 	return []*FieldError{{Message: err.Error(), Err: err}}
 }
 
-// decodeOptions are the options every part of a flow is decoded with: an
-// unknown field is an error. Duplicate names and invalid UTF-8 are accepted,
-// as encoding/json accepted them, so flows stored before keep loading.
+// decodeOptions are the options every part of a flow is decoded with: names
+// match exactly, as the schema has them, and an unknown field is an error.
+// Duplicate names and invalid UTF-8 are accepted, as encoding/json accepted
+// them, so flows stored before keep loading.
 var decodeOptions = jsonv2.JoinOptions(
 	jsonv2.RejectUnknownMembers(true),
-	jsonv2.MatchCaseInsensitiveNames(true),
 	jsontext.AllowDuplicateNames(true),
 	jsontext.AllowInvalidUTF8(true),
 )
@@ -504,7 +504,12 @@ func jsonError(doc []byte, prefix string, err error) *FieldError {
 	case errors.As(err, &se):
 		path := joinPath(prefix, pointerPath(doc, se.JSONPointer))
 		if errors.Is(se.Err, jsonv2.ErrUnknownName) {
-			return &FieldError{Path: path, Message: "unknown field " + strconv.Quote(se.JSONPointer.LastToken()), Err: ErrUnknownField}
+			name := se.JSONPointer.LastToken()
+			msg := "unknown field " + strconv.Quote(name)
+			if known := fieldNamed(se.GoType, name); known != "" {
+				msg += fmt.Sprintf(" (did you mean %q? field names are case-sensitive)", known)
+			}
+			return &FieldError{Path: path, Message: msg, Err: ErrUnknownField}
 		}
 		if path == "" {
 			path = "$"
@@ -534,6 +539,50 @@ func jsonError(doc []byte, prefix string, err error) *FieldError {
 		prefix = "$"
 	}
 	return &FieldError{Path: prefix, Message: err.Error(), Err: err}
+}
+
+// fieldNamed returns the JSON name of a field of struct type t that is name
+// but for case, or "".
+func fieldNamed(t reflect.Type, name string) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return ""
+	}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		switch {
+		case tag == "-" || (!sf.IsExported() && !sf.Anonymous):
+		case sf.Anonymous && tag == "":
+			if n := fieldNamed(sf.Type, name); n != "" {
+				return n
+			}
+		case sf.IsExported():
+			if tag == "" {
+				tag = sf.Name
+			}
+			if strings.EqualFold(tag, name) {
+				return tag
+			}
+		}
+	}
+	return ""
+}
+
+// caseHint points out a key of the object doc that is name but for case.
+func caseHint(doc []byte, name string) string {
+	var obj map[string]jsontext.Value
+	if jsonv2.Unmarshal(doc, &obj, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)) != nil {
+		return ""
+	}
+	for k := range obj {
+		if k != name && strings.EqualFold(k, name) {
+			return fmt.Sprintf(" (%q is not %q: field names are case-sensitive)", k, name)
+		}
+	}
+	return ""
 }
 
 // goTypeName names what a Go type expects in JSON terms where encoding/json's
