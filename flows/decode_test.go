@@ -96,6 +96,8 @@ func TestValidationErrors(t *testing.T) {
 			`widgets[0].id: missing widget id ("Id" is not "id": field names are case-sensitive)`, nil},
 		{"widget type in another case", `{"id": "f", "widgets": [{"id": "a", "Type": "end"}]}`,
 			`widget "a": widgets[0].type: missing widget type ("Type" is not "type": field names are case-sensitive)`, flows.ErrUnknownType},
+		{"negative expire_minutes", `{"id": "f", "expire_minutes": -3, "widgets": [{"id": "a", "type": "end"}]}`,
+			`expire_minutes: expire_minutes is -3; it must be 0 (the server default) or more`, nil},
 		{"duplicate ids", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "end"}, {"id": "a", "type": "end"}]}`,
 			`widget "a": widgets[1].id: duplicate widget id`, flows.ErrDuplicateID},
 		{"missing start", `{"id": "f", "name": "f", "start": "begin", "widgets": [{"id": "a", "type": "end"}]}`,

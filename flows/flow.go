@@ -319,6 +319,9 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 	default:
 		add(&FieldError{Path: "kind", Message: fmt.Sprintf("unknown kind %q (messaging or voice)", f.Kind)})
 	}
+	if f.ExpireMinutes < 0 {
+		add(&FieldError{Path: "expire_minutes", Message: fmt.Sprintf("expire_minutes is %d; it must be 0 (the server default) or more", f.ExpireMinutes)})
+	}
 	if f.Name == "" && f.ID == "" {
 		add(&FieldError{Path: "name", Message: "a flow needs a name or an id"})
 	}
