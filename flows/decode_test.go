@@ -98,6 +98,8 @@ func TestValidationErrors(t *testing.T) {
 			`widget "a": widgets[0].type: missing widget type ("Type" is not "type": field names are case-sensitive)`, flows.ErrUnknownType},
 		{"negative expire_minutes", `{"id": "f", "expire_minutes": -3, "widgets": [{"id": "a", "type": "end"}]}`,
 			`expire_minutes: expire_minutes is -3; it must be 0 (the server default) or more`, nil},
+		{"split without rules", `{"id": "f", "widgets": [{"id": "s", "type": "split", "rules": [], "exits": {"Other": "e"}}, {"id": "e", "type": "end"}]}`,
+			`widget "s": widgets[0].rules: split needs at least one rule`, nil},
 		{"duplicate ids", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "end"}, {"id": "a", "type": "end"}]}`,
 			`widget "a": widgets[1].id: duplicate widget id`, flows.ErrDuplicateID},
 		{"missing start", `{"id": "f", "name": "f", "start": "begin", "widgets": [{"id": "a", "type": "end"}]}`,

@@ -30,8 +30,11 @@ func (w *Split) Validate(c flows.Compiler) error {
 	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand)))
 }
 
-// ExitNames: the categories and Other.
-func (w *Split) ExitNames() []string { return w.categories() }
+// ExitNames: the categories and Other. Other is there even when the rules are
+// missing or wrong, so that the exits are not reported as unknown as well.
+func (w *Split) ExitNames() []string {
+	return append(append([]string(nil), w.cats...), flows.ExitOther)
+}
 
 // Execute routes.
 func (w *Split) Execute(r flows.Run) flows.Outcome {
