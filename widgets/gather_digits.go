@@ -71,7 +71,7 @@ func (w *GatherDigits) Validate(c flows.Compiler) error {
 		*t.dst, err = optTemplate(c, t.field, t.src)
 		errs = append(errs, err)
 	}
-	errs = append(errs, w.compile(c, w.Rules, ""))
+	errs = append(errs, w.compile(c, w.Rules, "", flows.ExitNoInput, flows.ExitNoMatch))
 	return joinErrs(errs)
 }
 

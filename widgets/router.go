@@ -1,6 +1,10 @@
 package widgets
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/rules"
 )
@@ -15,8 +19,17 @@ type router struct {
 	cats []string
 }
 
-func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string) error {
+// compile compiles the rules and the operand. reserved are the widget's own
+// exits (Other, Timeout ...): a category of that name would make an answer take
+// one of them.
+func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string, reserved ...string) error {
 	var errs []error
+	for i, cs := range cases {
+		if slices.Contains(reserved, cs.Category) {
+			errs = append(errs, flows.Errorf(fmt.Sprintf("rules[%d].category", i),
+				"category %q is the name of one of this widget's own exits (%s): name it otherwise", cs.Category, quoted(reserved)))
+		}
+	}
 	if len(cases) > 0 {
 		s, err := rules.Compile(c, "rules", cases)
 		if err != nil {
@@ -72,4 +85,12 @@ func (rt *router) route(r flows.Run, operand string) (category, value string, ok
 	}
 	r.Emit(flows.Event{Type: flows.EventRuleMatched, Category: m.Category, Value: m.Value, Input: operand})
 	return m.Category, m.Value, true
+}
+
+func quoted(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
 }

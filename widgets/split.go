@@ -27,7 +27,7 @@ func (w *Split) Validate(c flows.Compiler) error {
 	if len(w.Rules) == 0 {
 		errs = append(errs, flows.Errorf("rules", "split needs at least one rule"))
 	}
-	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand)))
+	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, flows.ExitOther)))
 }
 
 // ExitNames: the categories and Other. Other is there even when the rules are
