@@ -518,7 +518,7 @@ func jsonError(doc []byte, prefix string, err error) *FieldError {
 			path = "$"
 		}
 		if se.GoType != nil && se.JSONKind != 0 {
-			return &FieldError{Path: path, Message: fmt.Sprintf("expected %s, got JSON %s", goTypeName(se.GoType), kindName(se.JSONKind)), Err: err}
+			return &FieldError{Path: path, Message: fmt.Sprintf("expected %s, got JSON %s", JSONKind(se.GoType), kindName(se.JSONKind)), Err: err}
 		}
 		msg := err.Error()
 		if se.Err != nil {
@@ -588,25 +588,35 @@ func caseHint(doc []byte, name string) string {
 	return ""
 }
 
-// goTypeName names what a Go type expects in JSON terms where encoding/json's
-// names would puzzle a flow author.
-func goTypeName(t reflect.Type) string {
+// JSONKind says in JSON's terms what a Go type decodes from ("a JSON
+// object", "an array of strings"), for errors that must not show Go's type
+// names to the people who write the JSON.
+func JSONKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		return "a JSON object"
-	case reflect.Slice, reflect.Array:
-		return "a JSON array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "an integer"
 	case reflect.Float32, reflect.Float64:
 		return "a number"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Pointer:
-		return goTypeName(t.Elem())
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		switch elem := t.Elem(); elem.Kind() {
+		case reflect.Struct, reflect.Map:
+			return "an array of JSON objects"
+		case reflect.String:
+			return "an array of strings"
+		}
+		return "a JSON array"
 	}
-	return t.String()
+	return "a JSON value"
 }
 
 func kindName(k jsontext.Kind) string {

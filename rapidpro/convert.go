@@ -55,31 +55,23 @@ var ErrNotExport = errors.New("not a RapidPro legacy flow export (expected \"flo
 // document with "flows" holding action_sets or rule_sets, or a single legacy
 // flow.
 func IsExport(data []byte) bool {
-	if !gjson.ValidBytes(data) {
-		return false
-	}
-	doc := gjson.ParseBytes(data)
-	if !doc.IsObject() {
-		return false
-	}
-	if fl := doc.Get("flows"); fl.IsArray() {
-		found := false
-		fl.ForEach(func(_, f gjson.Result) bool {
-			if f.Get("action_sets").IsArray() || f.Get("rule_sets").IsArray() {
-				found = true
-				return false
-			}
-			return true
-		})
-		return found
-	}
-	return doc.Get("action_sets").IsArray() || doc.Get("rule_sets").IsArray()
+	return exportHas(data, func(f gjson.Result) bool {
+		return f.Get("action_sets").IsArray() || f.Get("rule_sets").IsArray()
+	})
 }
 
 // IsNewFormat reports whether data is a RapidPro export (or a single flow) of
 // the new format, whose flows have "nodes": Convert reports each of its flows
 // as an error, since this importer reads legacy exports only.
 func IsNewFormat(data []byte) bool {
+	return exportHas(data, func(f gjson.Result) bool {
+		return f.Get("nodes").IsArray() && !f.Get("widgets").Exists()
+	})
+}
+
+// exportHas reports whether data is a JSON object whose "flows" hold a flow
+// for which is returns true, or, without "flows", is itself such a flow.
+func exportHas(data []byte, is func(flow gjson.Result) bool) bool {
 	if !gjson.ValidBytes(data) {
 		return false
 	}
@@ -90,12 +82,12 @@ func IsNewFormat(data []byte) bool {
 	if fl := doc.Get("flows"); fl.IsArray() {
 		found := false
 		fl.ForEach(func(_, f gjson.Result) bool {
-			found = f.Get("nodes").IsArray()
+			found = is(f)
 			return !found
 		})
 		return found
 	}
-	return doc.Get("nodes").IsArray() && !doc.Get("widgets").Exists()
+	return is(doc)
 }
 
 // newFormat is the result of converting a new-format export: every flow

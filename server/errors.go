@@ -268,38 +268,18 @@ func jsonAPIError(err error) *APIError {
 // jsonNames names the body types whose arrays read better by what they hold.
 var jsonNames = map[reflect.Type]string{reflect.TypeFor[messageBody](): "messages"}
 
-// jsonKind says in JSON's terms what a Go type decodes from, for errors that
-// must not show Go's type names ("a JSON object", not server.messageBody).
+// jsonKind is flows.JSONKind, with arrays of a request body's own types named
+// by what they hold ("an array of messages").
 func jsonKind(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Struct, reflect.Map:
-		return "a JSON object"
-	case reflect.Slice, reflect.Array:
-		elem := t.Elem()
-		if name, ok := jsonNames[elem]; ok {
+	if k := t.Kind(); k == reflect.Slice || k == reflect.Array {
+		if name, ok := jsonNames[t.Elem()]; ok {
 			return "an array of " + name
 		}
-		switch elem.Kind() {
-		case reflect.Struct, reflect.Map:
-			return "an array of JSON objects"
-		case reflect.String:
-			return "an array of strings"
-		}
-		return "a JSON array"
 	}
-	return "a JSON value"
+	return flows.JSONKind(t)
 }
 
 // discardLogger is used where no logger was configured.
