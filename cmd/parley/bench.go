@@ -388,7 +388,8 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		MaxIdleConnDuration: time.Minute,
 	}}
 	defer cl.hc.CloseIdleConnections()
-	if err := cl.setup(ctx, doc, rcv, strings.Split(o.events, ",")); err != nil {
+	defer cl.teardown(stderr)
+	if err := cl.setup(ctx, doc, rcv, strings.Split(o.events, ","), stderr); err != nil {
 		return nil, err
 	}
 	rcv.reset()
@@ -618,6 +619,8 @@ type benchClient struct {
 	base   string
 	apiKey string
 	hc     *fasthttp.Client
+	// subID is the receiver's event subscription, deleted by teardown.
+	subID string
 }
 
 // do sends one request; it returns the body of a 2xx answer.
@@ -645,9 +648,15 @@ func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, 
 	return out, resp.StatusCode(), nil
 }
 
+// benchSubscription describes the receiver's event subscription, so that
+// one an earlier run could not delete (it was killed) is recognised.
+const benchSubscription = "parley bench receiver"
+
 // setup stores the flow (webhook URLs pointed at the receiver), publishes it,
-// routes channel "bench" to it and subscribes the receiver to events.
-func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, events []string) error {
+// routes channel "bench" to it and subscribes the receiver to events. The
+// subscription's id is kept in c.subID for teardown, even when setup fails
+// after making it.
+func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, events []string, stderr io.Writer) error {
 	var f map[string]any
 	if err := json.Unmarshal(doc, &f); err != nil {
 		return fmt.Errorf("flow: %w", err)
@@ -686,10 +695,15 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 	if len(evs) == 0 {
 		return nil
 	}
-	sub, _ := json.Marshal(map[string]any{"url": rcv.url + "/events", "events": evs, "description": "parley bench receiver"})
-	if _, _, err := c.do("POST", "/v1/webhooks", sub, nil); err != nil {
+	if err := c.deleteLeftSubscriptions(stderr); err != nil {
+		return err
+	}
+	sub, _ := json.Marshal(map[string]any{"url": rcv.url + "/events", "events": evs, "description": benchSubscription})
+	out, _, err := c.do("POST", "/v1/webhooks", sub, nil)
+	if err != nil {
 		return fmt.Errorf("subscribe the receiver to %v: %w", evs, err)
 	}
+	c.subID = gjson.GetBytes(out, "id").String()
 	// The subscription answers a ping first; wait for it so it is not
 	// counted as a delivery of the run.
 	deadline := time.Now().Add(5 * time.Second)
@@ -697,6 +711,40 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
+}
+
+// deleteLeftSubscriptions deletes the receiver subscriptions of earlier runs
+// that were stopped before they could delete their own: their receivers are
+// gone, and the server would retry every event for them.
+func (c *benchClient) deleteLeftSubscriptions(stderr io.Writer) error {
+	out, _, err := c.do("GET", "/v1/webhooks", nil, nil)
+	if err != nil {
+		return fmt.Errorf("list event subscriptions: %w", err)
+	}
+	for _, s := range gjson.GetBytes(out, "webhooks").Array() {
+		id := s.Get("id").String()
+		if s.Get("description").String() != benchSubscription || !strings.HasPrefix(s.Get("url").String(), "http://127.0.0.1:") {
+			continue
+		}
+		if _, code, err := c.do("DELETE", "/v1/webhooks/"+id, nil, nil); err != nil && code != 404 {
+			return fmt.Errorf("delete event subscription %s, left by an earlier run: %w", id, err)
+		}
+		fmt.Fprintf(stderr, "parley bench: deleted event subscription %s (%s), left by an earlier run\n", id, s.Get("url").String())
+	}
+	return nil
+}
+
+// teardown deletes the run's event subscription: its receiver closes with the
+// run, and the server would go on retrying deliveries to it.
+func (c *benchClient) teardown(stderr io.Writer) {
+	if c.subID == "" {
+		return
+	}
+	if _, code, err := c.do("DELETE", "/v1/webhooks/"+c.subID, nil, nil); err != nil && code != 404 {
+		fmt.Fprintf(stderr, "parley bench: the receiver's event subscription %s is left on the server (delete it with DELETE /v1/webhooks/%s): %v\n",
+			c.subID, c.subID, err)
+	}
+	c.subID = ""
 }
 
 // msgConn sends one contact's messages over its own keep-alive HTTP/1.1

@@ -470,3 +470,97 @@ func TestBenchURLRunsSendNewIDs(t *testing.T) {
 		t.Errorf("%d dedupe records after %d messages in two runs: the second run repeated ids", stats.Processed, total)
 	}
 }
+
+// benchTarget starts a server on a loopback port for --url runs and returns
+// its URL; allowLoopback lets its webhook calls and event deliveries reach
+// loopback addresses, as parley serve --allow-cidr 127.0.0.0/8 does. The
+// server stops at the end of the test.
+func benchTarget(t *testing.T, allowLoopback bool) (string, *store.Bolt) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, server.DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if allowLoopback {
+		cfg.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return "http://" + ln.Addr().String(), st
+}
+
+// apiCall sends one request to the server at base and decodes its JSON
+// answer into out (when not nil).
+func apiCall(t *testing.T, method, url, body string, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode > 299 {
+		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, url, err, b)
+		}
+	}
+}
+
+// A --url run deletes its receiver's event subscription when it ends,
+// stopped early or not, and the subscription an earlier run left (it was
+// killed), but no other.
+func TestBenchURLDeletesSubscription(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it three times")
+	}
+	base, _ := benchTarget(t, true)
+	apiCall(t, "POST", base+"/v1/webhooks", `{"url":"http://127.0.0.1:1/events","events":["flow.completed"],"description":"parley bench receiver"}`, nil)
+	apiCall(t, "POST", base+"/v1/webhooks", `{"url":"http://127.0.0.1:2/hook","events":["flow.completed"],"description":"mine"}`, nil)
+	args := []string{"bench", "--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--json"}
+	for i := 1; i <= 2; i++ {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), args, nil, &out, &errOut); code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", i, code, errOut.String())
+		}
+		if left := strings.Contains(errOut.String(), "left by an earlier run"); left != (i == 1) {
+			t.Errorf("run %d: stderr %q", i, errOut.String())
+		}
+	}
+	// Stopped (Ctrl-C) a moment into a 10 s run.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	run(ctx, []string{"bench", "--url", base, "--duration", "10s", "--concurrency", "2", "--flow", "favourite-colour", "--json"}, nil, &out, &errOut)
+
+	var list struct {
+		Webhooks []struct {
+			Description string `json:"description"`
+		} `json:"webhooks"`
+	}
+	apiCall(t, "GET", base+"/v1/webhooks", "", &list)
+	if len(list.Webhooks) != 1 || list.Webhooks[0].Description != "mine" {
+		t.Errorf("subscriptions after the runs: %+v, want only the one named mine", list.Webhooks)
+	}
+}
