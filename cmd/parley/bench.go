@@ -396,8 +396,9 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	loadAvg := readLoadAvg()
 	res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime, in process
 
+	runStart := time.Now()
 	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact,
-		idPrefix: "b" + strconv.FormatInt(time.Now().UnixMilli(), 36) + "-"}
+		idPrefix: "b" + strconv.FormatInt(runStart.UnixMilli(), 36) + "-", fromPrefix: benchFromPrefix(runStart)}
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	// A reply that never comes fails its request a minute after the run.
@@ -926,6 +927,11 @@ type load struct {
 	// messages rather than repeats, which the server would answer from its
 	// dedupe records without a turn.
 	idPrefix string
+	// fromPrefix starts every contact's number. It differs from run to run
+	// too, so that a second run against the same server (--url) talks to
+	// new contacts rather than resume the conversations the first left
+	// unfinished, which may be of another flow.
+	fromPrefix string
 	// idShape is --message-ids; seq numbers the messages of all contacts
 	// for idsOrdered.
 	idShape string
@@ -933,6 +939,13 @@ type load struct {
 	// perWorker is how many contacts each worker takes turns with
 	// (--contacts): worker w's are w, w + len(workers), w + 2*len(workers)...
 	perWorker int
+}
+
+// benchFromPrefix is the start of the numbers of the contacts of a run that
+// starts at t: "+1" and the last 8 digits of t in milliseconds, the same
+// for no two runs less than a day apart.
+func benchFromPrefix(t time.Time) string {
+	return fmt.Sprintf("+1%08d", t.UnixMilli()%100_000_000)
 }
 
 // from is the number of the contact of worker w's current conversation.
@@ -990,7 +1003,7 @@ func (l *load) run(ctx context.Context, w *worker) {
 		due = l.start.Add(l.interval * time.Duration(w.id) / time.Duration(len(l.workers)))
 	}
 	for ; ctx.Err() == nil; w.conv++ {
-		prefix = fmt.Appendf(prefix[:0], `{"from":"+1999%07d",`, l.from(w))
+		prefix = fmt.Appendf(prefix[:0], `{"from":"%s%07d",`, l.fromPrefix, l.from(w))
 		if l.noIDs {
 			prefix = append(prefix, `"text":`...)
 		} else {
@@ -1070,7 +1083,7 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			if k > 0 {
 				body = append(body, ',')
 			}
-			body = fmt.Appendf(body, `{"from":"+1999%07d",`, l.from(w))
+			body = fmt.Appendf(body, `{"from":"%s%07d",`, l.fromPrefix, l.from(w))
 			if !l.noIDs {
 				body = append(body, `"id":"`...)
 				body = l.appendID(body, w, n)

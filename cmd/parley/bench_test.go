@@ -564,3 +564,53 @@ func TestBenchURLDeletesSubscription(t *testing.T) {
 		t.Errorf("subscriptions after the runs: %+v, want only the one named mine", list.Webhooks)
 	}
 }
+
+// A second --url run talks to contacts of its own: the conversations the
+// first run left unfinished, of another flow, stay as they were instead of
+// taking the second run's messages.
+func TestBenchURLRunsNewContacts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it twice")
+	}
+	base, st := benchTarget(t, true)
+	ctx := context.Background()
+	waiting := func() map[string]time.Time {
+		list, _, err := st.ListSessions(ctx, store.SessionFilter{Status: flows.StatusWaiting}, store.Page{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]time.Time{}
+		for _, s := range list {
+			m[s.ID] = s.UpdatedAt
+		}
+		return m
+	}
+	var got struct {
+		Messages, Errors, Conversations int64
+	}
+	benchJSON(t, &got, "--url", base, "--duration", "300ms", "--concurrency", "4", "--events", "", "--json")
+	if got.Messages == 0 || got.Errors != 0 {
+		t.Fatalf("order status run: %+v", got)
+	}
+	left := waiting()
+	if len(left) == 0 {
+		// Every contact happened to finish its conversation: leave one
+		// waiting for its order number.
+		list, _, err := st.ListSessions(ctx, store.SessionFilter{}, store.Page{Limit: 1})
+		if err != nil || len(list) == 0 {
+			t.Fatalf("no sessions after the first run: %v", err)
+		}
+		apiCall(t, "POST", base+"/v1/channels/bench/messages", fmt.Sprintf(`{"from":%q,"text":"hi"}`, list[0].Contact.URN), nil)
+		left = waiting()
+	}
+	benchJSON(t, &got, "--url", base, "--duration", "300ms", "--concurrency", "4", "--flow", "favourite-colour", "--events", "", "--json")
+	if got.Messages == 0 || got.Errors != 0 || got.Conversations < got.Messages/2-4 {
+		t.Fatalf("favourite colour run: %+v", got)
+	}
+	now := waiting()
+	for id, updated := range left {
+		if u, ok := now[id]; !ok || !u.Equal(updated) {
+			t.Errorf("session %s, left waiting by the first run, was resumed by the second", id)
+		}
+	}
+}
