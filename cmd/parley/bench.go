@@ -151,6 +151,10 @@ type BenchResult struct {
 	PagesPerTurn      float64 `json:"pages_written_per_turn,omitempty"`
 	LoadAvg           string  `json:"load_avg,omitempty"`
 	GoMaxProcs        int     `json:"gomaxprocs"`
+
+	// flowCalls: a webhook of the flow calls the receiver, so the run's
+	// conversations should have made webhook calls.
+	flowCalls bool
 }
 
 // benchCmd: parley bench [flags]. It drives concurrent contacts through a
@@ -205,6 +209,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if res.Messages == 0 || res.Errors > res.Messages/100 {
 		fmt.Fprintf(stderr, "parley bench: %d of %d messages failed\n", res.Errors, res.Messages+res.Errors)
+		return 1
+	}
+	if res.flowCalls && res.Conversations > 0 && res.WebhookCalls == 0 {
+		// The flow went on by its webhook's Failure exit every time.
+		fmt.Fprintf(stderr, "parley bench: the flow's webhook did not reach the loopback receiver in any of %d conversations: "+
+			"the server refuses loopback addresses unless started with --allow-cidr 127.0.0.0/8 (or PARLEY_ALLOW_CIDRS=127.0.0.0/8)\n", res.Conversations)
 		return 1
 	}
 	return 0
@@ -500,6 +510,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		res.TurnMaxMs = ms(lat[len(lat)-1])
 	}
 	res.WebhookCalls = rcv.calls.Load()
+	res.flowCalls = cl.flowCalls
 	res.WebhookCallsPerS = float64(res.WebhookCalls) / elapsed.Seconds()
 
 	// Events of the last turns are still on their way: wait until the count
@@ -622,6 +633,8 @@ type benchClient struct {
 	hc     *fasthttp.Client
 	// subID is the receiver's event subscription, deleted by teardown.
 	subID string
+	// flowCalls: a webhook of the flow calls the receiver.
+	flowCalls bool
 }
 
 // do sends one request; it returns the body of a 2xx answer.
@@ -668,6 +681,7 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 			if m, ok := w.(map[string]any); ok && m["type"] == "webhook" {
 				if u, _ := m["url"].(string); strings.Contains(u, server.DemoOrderStatusPath) {
 					m["url"] = rcv.url + "/orders"
+					c.flowCalls = true
 				}
 			}
 		}
@@ -705,10 +719,31 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 		return fmt.Errorf("subscribe the receiver to %v: %w", evs, err)
 	}
 	c.subID = gjson.GetBytes(out, "id").String()
-	// The subscription answers a ping first; wait for it so it is not
-	// counted as a delivery of the run.
+	// A test ping, sent and answered now, shows whether the server may reach
+	// the receiver at all.
+	out, _, err = c.do("POST", "/v1/webhooks/"+c.subID+"/test", nil, nil)
+	if err != nil {
+		return fmt.Errorf("test the receiver's event subscription: %w", err)
+	}
+	if outcome := gjson.GetBytes(out, "outcome").String(); outcome != "success" {
+		why := gjson.GetBytes(out, "error").String()
+		if why == "" {
+			why = "status " + gjson.GetBytes(out, "response.status").String()
+		}
+		err := fmt.Errorf("the server cannot deliver events to the loopback receiver %s (%s: %s)", rcv.url, outcome, why)
+		if outcome == "blocked" {
+			err = fmt.Errorf("%w: start the server with --allow-cidr 127.0.0.0/8 (or PARLEY_ALLOW_CIDRS=127.0.0.0/8), so that its webhook calls and event deliveries may reach this machine", err)
+		}
+		return err
+	}
+	// The subscription sends a ping of its own first; wait for it so it does
+	// not compete with the run's deliveries.
 	deadline := time.Now().Add(5 * time.Second)
-	for rcv.pings.Load() == 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+	for rcv.pings.Load() == 0 && ctx.Err() == nil {
+		if time.Now().After(deadline) {
+			fmt.Fprintln(stderr, "parley bench: warning: the event subscription's first ping has not come in 5 s; the server's event delivery is behind, and the run's delivery figures will show it")
+			break
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
@@ -1320,7 +1355,9 @@ func (r *receiver) handle(c *fasthttp.RequestCtx) {
 		}
 		body := c.PostBody()
 		if gjson.GetBytes(body, "type").String() == "webhook.ping" {
-			r.pings.Add(1)
+			if !gjson.GetBytes(body, "data.test").Bool() {
+				r.pings.Add(1)
+			}
 			c.SetStatusCode(fasthttp.StatusNoContent)
 			return
 		}

@@ -614,3 +614,43 @@ func TestBenchURLRunsNewContacts(t *testing.T) {
 		}
 	}
 }
+
+// Against a server that refuses loopback addresses (started without
+// --allow-cidr 127.0.0.0/8) the flow's webhook and the event deliveries
+// cannot reach the receiver: the run says so, naming the flag, and fails,
+// rather than report no webhook calls and no deliveries as a result. Its
+// event subscription is deleted all the same.
+func TestBenchURLLoopbackRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	base, _ := benchTarget(t, false)
+	for _, tc := range []struct {
+		events string
+		want   []string
+	}{
+		// The subscription's test ping is refused before the load starts.
+		{"flow.completed", []string{"cannot deliver events to the loopback receiver", "blocked", "--allow-cidr 127.0.0.0/8"}},
+		// Without events, the conversations show it: none made a call.
+		{"", []string{"the flow's webhook did not reach the loopback receiver", "--allow-cidr 127.0.0.0/8"}},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"bench", "--url", base, "--duration", "300ms", "--concurrency", "2", "--events", tc.events},
+			nil, &out, &errOut)
+		if code != 1 {
+			t.Errorf("--events %q: exit %d, want 1\n%s", tc.events, code, errOut.String())
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errOut.String(), w) {
+				t.Errorf("--events %q: stderr %q does not say %q", tc.events, errOut.String(), w)
+			}
+		}
+	}
+	var list struct {
+		Webhooks []any `json:"webhooks"`
+	}
+	apiCall(t, "GET", base+"/v1/webhooks", "", &list)
+	if len(list.Webhooks) != 0 {
+		t.Errorf("subscriptions left: %v", list.Webhooks)
+	}
+}
