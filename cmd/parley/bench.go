@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -84,7 +85,13 @@ type benchOptions struct {
 	dedupe      time.Duration
 	sessionsRet time.Duration
 	batch       int
+	// set holds the names of the flags given on the command line.
+	set map[string]bool
 }
+
+// benchInProcessFlags are the flags of the server in process: a server at
+// --url keeps its own settings and data, so they are refused with --url.
+var benchInProcessFlags = []string{"data", "keep", "idle", "no-fsync", "dedupe-retention", "session-retention"}
 
 // BenchResult is what parley bench measured; --json prints it.
 type BenchResult struct {
@@ -179,7 +186,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&o.contacts, "contacts", 0, "contacts the conversations take turns with (default --concurrency: each concurrent contact keeps talking); more, e.g. 1000000, start each conversation with a contact that has not spoken for a while, as on a server with many contacts (rounded down to a multiple of --concurrency)")
 	fs.StringVar(&o.idShape, "message-ids", idsPerContact, "how message ids are made: "+idsPerContact+" (each contact numbers its own messages), "+idsOrdered+" (one counter for all contacts, so ids sort by time, as UUIDv7s and ULIDs do) or "+idsRandom+" (32 random hex digits, as Twilio's message SIDs)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
-	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run (in process only), to measure at scale")
+	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run, to measure at scale (the server in process only: refused with --url)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to `FILE` (go tool trace FILE: where each goroutine, e.g. the store's committer, spent its time running, waiting for a CPU or in system calls); slows the run")
 	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof, mutex.pprof and allocs.pprof of the run (server and load together when in process) into `DIR`")
@@ -190,6 +197,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.Usage()
 		return 2
 	}
+	o.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if err := o.check(); err != nil {
 		fmt.Fprintln(stderr, "parley bench:", err)
 		return 2
@@ -230,26 +239,28 @@ func (o *benchOptions) check() error {
 		return fmt.Errorf("--rate %d: give 0 (closed loop) to %d messages/s", o.rate, benchMaxRate)
 	case o.idle < 0 || o.idle > benchMaxIdle:
 		return fmt.Errorf("--idle %d: give 0 to %d", o.idle, benchMaxIdle)
-	case o.noFsync && o.url != "":
-		return errors.New("--no-fsync: only for a server in process (a server at --url keeps its own settings)")
 	case o.batch < 1 || o.batch > benchMaxConcurrency:
 		return fmt.Errorf("--batch %d: give 1 (a message a request) to %d", o.batch, benchMaxConcurrency)
 	case o.batch > 1 && o.rate > 0:
 		return errors.New("--batch: not with --rate (batches are sent as their contacts' replies come back)")
 	case o.dedupe < 0:
 		return fmt.Errorf("--dedupe-retention %s: give a positive duration", o.dedupe)
-	case o.dedupe > 0 && o.url != "":
-		return errors.New("--dedupe-retention: only for a server in process (a server at --url keeps its own settings)")
 	case o.sessionsRet < 0:
 		return fmt.Errorf("--session-retention %s: give a positive duration", o.sessionsRet)
-	case o.sessionsRet > 0 && o.url != "":
-		return errors.New("--session-retention: only for a server in process (a server at --url keeps its own settings)")
 	case o.contacts != 0 && (o.contacts < o.concurrency || o.contacts > benchMaxContacts):
 		return fmt.Errorf("--contacts %d: give --concurrency (%d) to %d", o.contacts, o.concurrency, benchMaxContacts)
 	case o.idShape != idsPerContact && o.idShape != idsOrdered && o.idShape != idsRandom:
 		return fmt.Errorf("--message-ids %q: give %s, %s or %s", o.idShape, idsPerContact, idsOrdered, idsRandom)
 	}
+	if o.url == "" && o.set["api-key"] {
+		return errors.New("--api-key: only with --url (the server in process has no keys)")
+	}
 	if o.url != "" {
+		for _, name := range benchInProcessFlags {
+			if o.set[name] {
+				return fmt.Errorf("--%s: only for a server in process, not with --url (a server at --url keeps its own settings and data)", name)
+			}
+		}
 		if err := loopbackURL(o.url); err != nil {
 			return fmt.Errorf("--url: %w", err)
 		}

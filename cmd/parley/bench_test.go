@@ -109,6 +109,14 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--dedupe-retention", "1s", "--url", "http://127.0.0.1:8080"}, "--dedupe-retention"},
 		{[]string{"--session-retention", "1s", "--url", "http://127.0.0.1:8080"}, "--session-retention"},
 		{[]string{"--session-retention", "-1s"}, "--session-retention"},
+		// The server in process's flags, whatever their value, are refused
+		// with --url rather than ignored.
+		{[]string{"--idle", "0", "--url", "http://127.0.0.1:8080"}, "--idle: only for a server in process"},
+		{[]string{"--url", "http://127.0.0.1:8080", "--idle", "5000"}, "--idle: only for a server in process"},
+		{[]string{"--keep", "--url", "http://127.0.0.1:8080"}, "--keep: only for a server in process"},
+		{[]string{"--data", "/tmp", "--url", "http://127.0.0.1:8080"}, "--data: only for a server in process"},
+		{[]string{"--no-fsync=false", "--url", "http://127.0.0.1:8080"}, "--no-fsync: only for a server in process"},
+		{[]string{"--api-key", "k"}, "--api-key: only with --url"},
 		{[]string{"--dedupe-retention", "-1s"}, "--dedupe-retention"},
 		{[]string{"--batch", "0"}, "--batch"},
 		{[]string{"--batch", "4", "--rate", "100"}, "--batch"},
