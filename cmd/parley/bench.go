@@ -169,7 +169,7 @@ type BenchResult struct {
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("bench", "[flags]", stderr)
 	var o benchOptions
-	fs.StringVar(&o.url, "url", "", "target a running server at `URL` (loopback only) instead of starting one in process")
+	fs.StringVar(&o.url, "url", "", "target a running server at `URL`, http://HOST:PORT on a loopback address, instead of starting one in process")
 	fs.StringVar(&o.apiKey, "api-key", "", "API key for --url")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send messages (at most 10m)")
 	fs.IntVar(&o.concurrency, "concurrency", 256, "concurrent contacts, each waiting for its reply before sending again")
@@ -268,19 +268,23 @@ func (o *benchOptions) check() error {
 	return nil
 }
 
-// loopbackURL refuses targets off this machine: the load is not for others.
+// loopbackURL checks --url: http:// (parley serve speaks plain HTTP) and a
+// host on this machine, since the load is not for others.
 func loopbackURL(raw string) error {
-	host := raw
-	if i := strings.Index(host, "://"); i >= 0 {
-		host = host[i+3:]
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("%q is not an http:// URL: give http://HOST:PORT, e.g. http://127.0.0.1:8080", raw)
 	}
-	if i := strings.IndexAny(host, "/?"); i >= 0 {
-		host = host[:i]
+	if u.Scheme != "http" {
+		return fmt.Errorf("%q: the scheme is %s, not http: give http://HOST:PORT (parley serve speaks plain HTTP)", raw, u.Scheme)
 	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q: give http://HOST:PORT, without user, query or fragment", raw)
 	}
-	host = strings.Trim(host, "[]")
+	if _, err := strconv.ParseUint(u.Port(), 10, 16); u.Port() != "" && err != nil {
+		return fmt.Errorf("%q: port %q is not a number up to 65535", raw, u.Port())
+	}
+	host := u.Hostname()
 	if host == "localhost" {
 		return nil
 	}

@@ -101,6 +101,13 @@ func TestBenchRefuses(t *testing.T) {
 	}{
 		{[]string{"--url", "http://example.com:8080"}, "not a loopback address"},
 		{[]string{"--url", "http://10.0.0.1:8080"}, "not a loopback address"},
+		// Only http://, checked before anything is sent.
+		{[]string{"--url", "127.0.0.1:8080"}, `--url: "127.0.0.1:8080" is not an http:// URL: give http://HOST:PORT`},
+		{[]string{"--url", "localhost:8080"}, `--url: "localhost:8080" is not an http:// URL`},
+		{[]string{"--url", "ftp://127.0.0.1:1"}, "the scheme is ftp, not http"},
+		{[]string{"--url", "https://127.0.0.1:8443"}, "the scheme is https, not http"},
+		{[]string{"--url", "http://127.0.0.1:99999"}, `port "99999"`},
+		{[]string{"--url", "http://127.0.0.1:8080?x=1"}, "without user, query or fragment"},
 		{[]string{"--duration", "1h"}, "--duration"},
 		{[]string{"--concurrency", "0"}, "--concurrency"},
 		{[]string{"--rate", "-5"}, "--rate"},
