@@ -191,7 +191,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to `FILE` (go tool trace FILE: where each goroutine, e.g. the store's committer, spent its time running, waiting for a CPU or in system calls); slows the run")
 	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof, mutex.pprof and allocs.pprof of the run (server and load together when in process) into `DIR`")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,4 +55,23 @@ func parseInterspersed(fs interface {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// parseStatus is the exit status of a command whose flags did not parse:
+// 0 when they asked for help (-h, --help: the usage is printed), 2 for a
+// usage error.
+func parseStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// isHelp reports whether arg asks for help, as the flag package reads it.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "--h":
+		return true
+	}
+	return false
 }

@@ -18,7 +18,7 @@ func compactCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	data := fs.String("data", envOr(server.EnvData, server.DefaultDataDir), "data directory of the stopped server ("+server.EnvData+")")
 	noBackup := fs.Bool("no-backup", false, "delete the original file once the compacted copy is checked and in place, instead of keeping it as parley.db"+store.BackupSuffix)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()

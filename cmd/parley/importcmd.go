@@ -111,6 +111,9 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 func importCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "rapidpro" {
 		fmt.Fprintln(stderr, "Usage: parley import rapidpro EXPORT.json [-o DIR] [--flow NAME] [--lang L] [--rewrite-url FROM=TO]")
+		if len(args) > 0 && isHelp(args[0]) {
+			return 0
+		}
 		return 2
 	}
 	fs := newFlags("import rapidpro", "EXPORT.json [-o DIR]", stderr)
@@ -119,7 +122,7 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 	imp.register(fs, "write only the flow `NAME` (or uuid) (default: every flow of the export)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		return 2
+		return parseStatus(err)
 	}
 	if len(pos) != 1 {
 		fs.Usage()

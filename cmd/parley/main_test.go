@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -264,5 +265,28 @@ func TestServerProcs(t *testing.T) {
 		if got := serverProcs(c.env, c.cur, c.ncpu); got != c.want {
 			t.Errorf("serverProcs(%q, %d, %d) = %d, want %d", c.env, c.cur, c.ncpu, got, c.want)
 		}
+	}
+}
+
+// --help (and -h) print a command's usage and exit 0, as parley --help
+// does; a flag the command does not have is still a usage error, exit 2.
+func TestHelpExitStatus(t *testing.T) {
+	for _, cmd := range [][]string{
+		{"serve"}, {"simulate"}, {"sim"}, {"validate"}, {"test"}, {"compact"}, {"bench"},
+		{"import", "rapidpro"}, {"import"}, {"webhook", "test"}, {"webhook"},
+	} {
+		name := strings.Join(cmd, " ")
+		for _, help := range []string{"--help", "-h"} {
+			code, _, stderr := parley(t, "", append(slices.Clone(cmd), help)...)
+			if code != 0 || !strings.Contains(stderr, "parley "+name) {
+				t.Errorf("parley %s %s: exit %d, stderr %q; want exit 0 and the usage", name, help, code, stderr)
+			}
+		}
+		if code, _, _ := parley(t, "", append(slices.Clone(cmd), "--no-such-flag")...); code != 2 {
+			t.Errorf("parley %s --no-such-flag: exit %d, want 2", name, code)
+		}
+	}
+	if code, stdout, _ := parley(t, "", "--help"); code != 0 || !strings.Contains(stdout, "Usage:") {
+		t.Errorf("parley --help: exit %d, stdout %q", code, stdout)
 	}
 }

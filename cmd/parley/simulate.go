@@ -67,7 +67,7 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	imp.register(fs, "for a RapidPro export: the `NAME` (or uuid) of the flow to run (default: the first)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return parseStatus(err)
 	}
 	if len(pos) != 1 {
 		fs.Usage()

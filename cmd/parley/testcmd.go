@@ -18,7 +18,7 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset := newFlags("test", "PATH...", stderr)
 	pos, err := parseInterspersed(fset, args)
 	if err != nil {
-		return 2
+		return parseStatus(err)
 	}
 	if len(pos) == 0 {
 		fset.Usage()

@@ -15,7 +15,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	imp.register(fs, "for a RapidPro export: the `NAME` (or uuid) of the flow the ok line names (default: the first); every flow is checked")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return parseStatus(err)
 	}
 	if len(pos) == 0 {
 		fs.Usage()

@@ -19,6 +19,9 @@ import (
 func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "test" {
 		fmt.Fprintln(stderr, "Usage: parley webhook test NAME --webhooks FILE.json [--var name=value]... [--allow-cidr CIDR]")
+		if len(args) > 0 && isHelp(args[0]) {
+			return 0
+		}
 		return 2
 	}
 	fs := newFlags("webhook test", "NAME --webhooks FILE.json", stderr)
@@ -31,7 +34,7 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out.register(fs)
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		return 2
+		return parseStatus(err)
 	}
 	usage := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "parley webhook test: "+format+"\n\n", args...)
