@@ -290,3 +290,22 @@ func TestHelpExitStatus(t *testing.T) {
 		t.Errorf("parley --help: exit %d, stdout %q", code, stdout)
 	}
 }
+
+// An input line longer than parley simulate reads is an error naming the
+// line and the limit, exit 1, not the silent end of the input; a line of a
+// few MiB is read.
+func TestSimulateLongLine(t *testing.T) {
+	flow := writeFile(t, t.TempDir(), "echo.json", `{"id": "echo", "name": "Echo", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "exits": {"Next": "said"}},
+	  {"id": "said", "type": "send_message", "text": "You said @(len(input))", "exits": {"Next": "ask"}}]}`)
+	long := strings.Repeat("x", 3<<20)
+	code, stdout, stderr := parley(t, "first\n"+long+"\nthird\n", "simulate", flow)
+	if code != 0 || !strings.Contains(stdout, "You said 5\nYou said 3145728\nYou said 5\n") {
+		t.Fatalf("a 3 MiB line: exit %d\nstdout %.300q\nstderr %.300q", code, stdout, stderr)
+	}
+	tooLong := strings.Repeat("x", simMaxLine+1)
+	code, stdout, stderr = parley(t, "first\n"+tooLong+"\nthird\n", "simulate", flow)
+	if code != 1 || !strings.Contains(stderr, "input line 2: longer than 16 MiB") || strings.Count(stdout, "You said") != 1 {
+		t.Errorf("a line over the limit: exit %d\nstdout %.300q\nstderr %.300q", code, stdout, stderr)
+	}
+}

@@ -136,8 +136,10 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	print(evs)
 	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	sc.Buffer(make([]byte, 64*1024), simMaxLine)
+	n := 0
 	for sc.Scan() {
+		n++
 		line := strings.TrimRight(sc.Text(), "\r")
 		evs, err := s.Input(ctx, line)
 		if errors.Is(err, sim.ErrEnded) {
@@ -150,9 +152,21 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		print(evs)
 	}
+	if err := sc.Err(); err != nil {
+		// The rest of the input is not read: say where it stopped.
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("longer than %d MiB, the most one input line may be", simMaxLine>>20)
+		}
+		fmt.Fprintf(stderr, "parley simulate: input line %d: %v; session %s\n", n+1, err, s.Session().Status)
+		return 1
+	}
 	fmt.Fprintf(stderr, "session %s\n", s.Session().Status)
 	return 0
 }
+
+// simMaxLine is the longest input line parley simulate reads, well above
+// the 1 MiB request body a server takes by default.
+const simMaxLine = 16 << 20
 
 // printLoadError prints a validation error one problem per line.
 func printLoadError(w io.Writer, path string, err error) {
