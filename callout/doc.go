@@ -20,7 +20,8 @@
 //     (event delivery), so tokens are obtained one way.
 //   - Redactor: secrets (auth headers, cookies, passwords, client secrets,
 //     tokens, secret-looking headers and query parameters) never reach
-//     traces, events or logs.
+//     traces, events or logs, nor do their JSON-escaped and percent-encoded
+//     forms, as a receiver echoing them may write them.
 //
 // Caveats: OAuth 2.0 access tokens are cached in memory per token URL,
 // client, grant, user, scopes and audience, shared by all sessions; a restart

@@ -3,10 +3,14 @@ package callout
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -106,15 +110,21 @@ func (r *Redactor) learn(u *url.URL, headers map[string]string) {
 	}
 }
 
-// AddValue adds secret values to replace wherever they appear. Values shorter
-// than four characters are ignored: replacing them would mangle unrelated text,
+// AddValue adds secret values to replace wherever they appear, in the forms
+// a receiver echoing them may give them too (echoForms). Values shorter than
+// four characters are ignored: replacing them would mangle unrelated text,
 // and they only travel in headers that are redacted by name.
 func (r *Redactor) AddValue(vals ...string) {
 	added := false
 	for _, v := range vals {
-		if len(v) >= 4 {
-			r.values = append(r.values, v)
-			added = true
+		if len(v) < 4 {
+			continue
+		}
+		for _, f := range echoForms(v) {
+			if !slices.Contains(r.values, f) {
+				r.values = append(r.values, f)
+				added = true
+			}
 		}
 	}
 	if !added {
@@ -122,6 +132,82 @@ func (r *Redactor) AddValue(vals ...string) {
 	}
 	// Longest first, so a secret containing another is replaced whole.
 	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+}
+
+// echoForms is v and the other forms it takes when a receiver echoes it back
+// inside a JSON string or a URL: JSON-escaped as encoding/json writes it
+// (<, > and & as \u003c ...) or not, with "/" written "\/" as PHP's
+// json_encode does by default, with characters beyond ASCII as \uXXXX as
+// PHP and Python write them; and percent-encoded as a query value or a path
+// segment, with upper- or lower-case hex. For most tokens (letters, digits,
+// "-", "_", ".") every form is v itself.
+func echoForms(v string) []string {
+	forms := []string{v}
+	add := func(f string) {
+		if !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	for _, html := range []bool{false, true} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(v) != nil {
+			continue
+		}
+		quoted := strings.TrimSuffix(b.String(), "\n")
+		inner := quoted[1 : len(quoted)-1]
+		for _, slash := range []bool{false, true} {
+			f := inner
+			if slash {
+				f = strings.ReplaceAll(f, "/", `\/`)
+			}
+			add(f)
+			add(asciiJSON(f))
+		}
+	}
+	for _, f := range []string{url.QueryEscape(v), strings.ReplaceAll(url.QueryEscape(v), "+", "%20"), url.PathEscape(v)} {
+		add(f)
+		add(lowerHex(f))
+	}
+	return forms
+}
+
+// asciiJSON writes the characters beyond ASCII of a JSON string's text as
+// \uXXXX escapes (UTF-16 surrogate pairs beyond U+FFFF).
+func asciiJSON(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c < utf8.RuneSelf {
+			b.WriteRune(c)
+			continue
+		}
+		if r1, r2 := utf16.EncodeRune(c); r1 != utf8.RuneError {
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+			continue
+		}
+		fmt.Fprintf(&b, `\u%04x`, c)
+	}
+	return b.String()
+}
+
+// lowerHex writes the hex digits of s's percent escapes in lower case.
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = lower(b[i+1]), lower(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'F' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // IsSecretHeader reports whether a header's value is always redacted.

@@ -3,8 +3,10 @@ package callout
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -117,5 +119,63 @@ func TestCommonHeaders(t *testing.T) {
 	}
 	if r.IsSecretHeader("Content-Type") {
 		t.Error("Content-Type redacted")
+	}
+}
+
+// A receiver echoing a secret escaped, as PHP's json_encode writes "/" ("\/")
+// or percent-encoded in a URL, does not get it into the trace either.
+func TestRedactionOfEscapedEchoes(t *testing.T) {
+	const token = "abc/def+TOKEN-999"
+	api := server(t, func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		php := strings.ReplaceAll(got, "/", `\/`)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Location", "https://example.com/next?t="+url.QueryEscape(got)+"&p="+url.PathEscape(got))
+		lower := strings.NewReplacer("%2F", "%2f", "%2B", "%2b").Replace(url.QueryEscape(got))
+		fmt.Fprintf(w, `{"php":"%s","query":"t=%s","lower":"t=%s","path":"/u/%s"}`, php, url.QueryEscape(got), lower, url.PathEscape(got))
+	})
+	s := newService(t, Options{})
+	req := &flows.WebhookRequest{Method: "GET", URL: api.URL + "/orders", Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: token}}
+	res := call(t, s, req)
+	if res.Outcome != flows.OutcomeSuccess {
+		t.Fatalf("outcome %q (%s)", res.Outcome, res.Error)
+	}
+	ev, _ := json.Marshal(Event(req, res))
+	for _, recorded := range []string{res.Response.Body, fmt.Sprint(res.Response.Headers), Describe(res), string(ev)} {
+		if strings.Contains(recorded, "TOKEN-999") || strings.Contains(recorded, "token-999") {
+			t.Errorf("the token is recorded in one of its forms:\n%s", recorded)
+		}
+	}
+	if n := strings.Count(res.Response.Body, Redacted); n != 4 {
+		t.Errorf("%d redactions in the answer's trace, want 4: %s", n, res.Response.Body)
+	}
+	// The flow still gets the real answer.
+	if !strings.Contains(string(res.Body), `abc\/def+TOKEN-999`) {
+		t.Errorf("the answer body given to the flow was altered: %s", res.Body)
+	}
+}
+
+// A secret's escaped forms: JSON with or without HTML escapes, "/" as "\/",
+// characters beyond ASCII as \uXXXX, percent-encoded in upper or lower case.
+func TestRedactorEscapedForms(t *testing.T) {
+	r := NewRedactor(&flows.WebhookAuth{Type: flows.AuthBearer, Token: `p<a&s>/w"ö😀 d`})
+	for _, echo := range []string{
+		`p<a&s>/w"ö😀 d`,
+		`p<a&s>/w\"ö😀 d`,
+		`p\u003ca\u0026s\u003e/w\"ö😀 d`,
+		`p<a&s>\/w\"\u00f6\ud83d\ude00 d`,
+		`p\u003ca\u0026s\u003e\/w\"\u00f6\ud83d\ude00 d`,
+		url.QueryEscape(`p<a&s>/w"ö😀 d`),
+		strings.ToLower(url.QueryEscape(`p<a&s>/w"ö😀 d`)),
+		strings.ReplaceAll(url.QueryEscape(`p<a&s>/w"ö😀 d`), "+", "%20"),
+		url.PathEscape(`p<a&s>/w"ö😀 d`),
+	} {
+		if got := r.String("[" + echo + "]"); got != "["+Redacted+"]" {
+			t.Errorf("%s: %s", echo, got)
+		}
+	}
+	// A token of letters, digits and -_. has one form.
+	if r := NewRedactor(&flows.WebhookAuth{Type: flows.AuthBearer, Token: "Abc-123_x.y"}); len(r.values) != 1 {
+		t.Errorf("forms of a plain token: %q", r.values)
 	}
 }
