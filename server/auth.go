@@ -218,14 +218,23 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": sk.ID, "name": sk.Name, "key": key, "allow": sk.Allow, "created": sk.Created})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": sk.ID, "name": sk.Name, "key": key, "allow": allowList(sk.Allow), "created": sk.Created})
+}
+
+// allowList is a key's allowed networks as the API shows them: an array,
+// empty when the key may be used from anywhere.
+func allowList(allow []string) []string {
+	if allow == nil {
+		return []string{}
+	}
+	return allow
 }
 
 func (s *Server) listKeys(c *fiber.Ctx) error {
 	s.keys.mu.RLock()
 	out := make([]fiber.Map, 0, len(s.keys.stored))
 	for _, sk := range s.keys.stored {
-		out = append(out, fiber.Map{"id": sk.ID, "name": sk.Name, "allow": sk.Allow, "created": sk.Created})
+		out = append(out, fiber.Map{"id": sk.ID, "name": sk.Name, "allow": allowList(sk.Allow), "created": sk.Created})
 	}
 	s.keys.mu.RUnlock()
 	slices.SortFunc(out, func(a, b fiber.Map) int { return strings.Compare(a["id"].(string), b["id"].(string)) })

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// servedOpenAPI is the document GET /openapi.json answers.
+func servedOpenAPI(t *testing.T, ts *testServer) map[string]any {
+	t.Helper()
+	r := ts.do("GET", "/openapi.json", nil)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(r.Body))
+	if err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	return doc.(map[string]any)
+}
+
+// specParam matches a path parameter, as fiber ({:id}) or OpenAPI ({id}) writes it.
+var specParam = regexp.MustCompile(`:[^/]+|\{[^}]+\}`)
+
+// The document describes every route of the API and no other: each
+// operation of /v1, the Twilio webhooks, the demo, /healthz and /metrics.
+// Left out are the document itself and the simulator's page (HTML, see
+// docs/simulator.md).
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	ts := newTestServer(t, nil)
+	doc := servedOpenAPI(t, ts)
+	spec := map[string]bool{}
+	for p, item := range doc["paths"].(map[string]any) {
+		for m := range item.(map[string]any) {
+			switch m {
+			case "get", "post", "put", "delete", "patch":
+				spec[strings.ToUpper(m)+" "+specParam.ReplaceAllString(p, "{}")] = true
+			}
+		}
+	}
+	routes := map[string]bool{}
+	for _, r := range ts.srv.App().GetRoutes(true) {
+		if r.Method == "HEAD" || r.Path == "/openapi.json" || r.Path == "/simulator" || strings.HasPrefix(r.Path, "/simulator/") {
+			continue
+		}
+		routes[r.Method+" "+specParam.ReplaceAllString(r.Path, "{}")] = true
+	}
+	for op := range routes {
+		if !spec[op] {
+			t.Errorf("route %s is not in openapi.json", op)
+		}
+	}
+	for op := range spec {
+		if !routes[op] {
+			t.Errorf("openapi.json has %s, which the server does not route", op)
+		}
+	}
+	// Every reference resolves, and every component schema compiles.
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok {
+				if _, err := (specChecker{t: t, doc: doc}).resolve(ref); err != nil {
+					t.Errorf("$ref %s: %v", ref, err)
+				}
+			}
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	for name := range doc["components"].(map[string]any)["schemas"].(map[string]any) {
+		(specChecker{t: t, doc: doc}).compile("/components/schemas/" + name)
+	}
+	// Every /v1 operation may be refused by the key check.
+	for p, item := range doc["paths"].(map[string]any) {
+		if !strings.HasPrefix(p, "/v1/") {
+			continue
+		}
+		for m, op := range item.(map[string]any) {
+			resp := op.(map[string]any)["responses"].(map[string]any)
+			for _, code := range []string{"401", "403"} {
+				if _, ok := resp[code]; !ok {
+					t.Errorf("%s %s declares no %s", strings.ToUpper(m), p, code)
+				}
+			}
+		}
+	}
+}
+
+// specChecker validates JSON against the schemas of the served document.
+type specChecker struct {
+	t   *testing.T
+	doc map[string]any
+}
+
+// resolve finds what a local reference ("#/components/...") points at.
+func (c specChecker) resolve(ref string) (any, error) {
+	ptr, ok := strings.CutPrefix(ref, "#/")
+	if !ok {
+		return nil, fmt.Errorf("not a reference into the document")
+	}
+	var v any = c.doc
+	for _, tok := range strings.Split(ptr, "/") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%q is inside a value that is not an object", tok)
+		}
+		if v, ok = m[strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")]; !ok {
+			return nil, fmt.Errorf("no %q", tok)
+		}
+	}
+	return v, nil
+}
+
+// compile compiles the schema at pointer (a JSON pointer into the document,
+// ~1 for "/"): OpenAPI 3.0's schemas are JSON Schema draft 4 for what the
+// document uses of them.
+func (c specChecker) compile(pointer string) *jsonschema.Schema {
+	c.t.Helper()
+	comp := jsonschema.NewCompiler()
+	comp.DefaultDraft(jsonschema.Draft4)
+	if err := comp.AddResource("openapi.json", c.doc); err != nil {
+		c.t.Fatal(err)
+	}
+	sch, err := comp.Compile("openapi.json#" + pointer)
+	if err != nil {
+		c.t.Fatalf("openapi.json#%s: %v", pointer, err)
+	}
+	return sch
+}
+
+// check validates body against the schema at pointer.
+func (c specChecker) check(pointer string, body []byte) {
+	c.t.Helper()
+	sch := c.compile(pointer)
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatalf("%s: not JSON: %v", body, err)
+	}
+	if err := sch.Validate(v); err != nil {
+		c.t.Errorf("%s does not match openapi.json#%s: %v", body, pointer, err)
+	}
+}
+
+// response is the pointer to the schema of an operation's answer.
+func responseSchema(path, method, status string) string {
+	return "/paths/" + strings.ReplaceAll(path, "/", "~1") + "/" + method + "/responses/" + status + "/content/application~1json/schema"
+}
+
+// What the server answers matches what the document says: the health check
+// has a body, a key's allow is an array even when the key was made without
+// one, a PUT of a channel may leave its id out, the simulator's endpoints
+// are described, and 401 and 403 answers are errors of the shared shape.
+func TestOpenAPIDescribesAnswers(t *testing.T) {
+	const key = "k-0123456789abcdef"
+	ts := newTestServer(t, func(c *Config) {
+		c.APIKeys = []APIKey{{Name: "main", Key: key}, {Name: "office", Key: "office-0123456789", Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	})
+	sc := specChecker{t: t, doc: servedOpenAPI(t, ts)}
+
+	r := ts.do("GET", "/healthz", nil)
+	sc.check(responseSchema("/healthz", "get", "200"), r.Body)
+
+	r = ts.do("POST", "/v1/keys", `{"name":"ci"}`)
+	if r.Status != 201 || !strings.Contains(string(r.Body), `"allow":[]`) {
+		t.Errorf("POST /v1/keys without allow: %d %s", r.Status, r.Body)
+	}
+	sc.check(responseSchema("/v1/keys", "post", "201"), r.Body)
+	r = ts.do("GET", "/v1/keys", nil)
+	if !strings.Contains(string(r.Body), `"allow":[]`) {
+		t.Errorf("GET /v1/keys: %s", r.Body)
+	}
+	sc.check(responseSchema("/v1/keys", "get", "200"), r.Body)
+
+	ts.must(201, "POST", "/v1/flows", `{"id":"hello","name":"Hello","widgets":[
+	  {"id":"ask","type":"wait_for_response","exits":{"Next":"said"}},
+	  {"id":"said","type":"send_message","text":"You said @input","exits":{"Next":""}}]}`)
+	ts.must(200, "POST", "/v1/flows/hello/publish", `{}`)
+	put := `{"name":"SMS","type":"api","default_flow":"hello"}`
+	sc.check("/components/schemas/ChannelBody", []byte(put))
+	r = ts.do("PUT", "/v1/channels/sms", put)
+	if r.Status != 201 {
+		t.Fatalf("PUT /v1/channels/sms without id: %d %s", r.Status, r.Body)
+	}
+	sc.check(responseSchema("/v1/channels/{channel}", "put", "201"), r.Body)
+
+	r = ts.do("POST", "/v1/simulator/sessions", `{"flow":"hello","contact":{"urn":"tel:+15550001"}}`)
+	if r.Status != 201 {
+		t.Fatalf("POST /v1/simulator/sessions: %d %s", r.Status, r.Body)
+	}
+	sc.check(responseSchema("/v1/simulator/sessions", "post", "201"), r.Body)
+	var started struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(r.Body, &started)
+	r = ts.do("POST", "/v1/simulator/sessions/"+started.ID+"/hangup", nil)
+	if r.Status != 200 {
+		t.Fatalf("hangup: %d %s", r.Status, r.Body)
+	}
+	sc.check(responseSchema("/v1/simulator/sessions/{id}/hangup", "post", "200"), r.Body)
+
+	// No key: 401; a key used from outside its networks: 403.
+	req := httptest.NewRequest("GET", "/v1/flows", nil)
+	r = ts.send(req)
+	if r.Status != 401 || !slices.Contains(r.Header.Values("WWW-Authenticate"), `Bearer realm="parley"`) {
+		t.Errorf("no key: %d %v %s", r.Status, r.Header, r.Body)
+	}
+	sc.check("/components/responses/Unauthorized/content/application~1json/schema", r.Body)
+	req = httptest.NewRequest("GET", "/v1/flows", nil)
+	req.Header.Set("Authorization", "Bearer office-0123456789")
+	r = ts.send(req)
+	if r.Status != 403 {
+		t.Errorf("key from outside its networks: %d %s", r.Status, r.Body)
+	}
+	sc.check("/components/responses/Forbidden/content/application~1json/schema", r.Body)
+}
