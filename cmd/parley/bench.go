@@ -804,11 +804,10 @@ func (c *benchClient) teardown(stderr io.Writer) {
 // Content-Length and body checked. It does what a general HTTP client does
 // for these requests without its pools, URI parsing and header maps, which
 // cost as much CPU as a fifth of the server's turn on the cores the server
-// shares. Targets other than plain http:// go through benchClient.do.
+// shares. Targets are plain http:// (loopbackURL checks --url).
 type msgConn struct {
-	cl       *benchClient
 	path     string
-	addr     string    // host:port; "" to use cl.do
+	addr     string    // host:port
 	head     []byte    // request line and headers up to the Content-Length value
 	deadline time.Time // of every read and write
 	conn     net.Conn
@@ -817,13 +816,13 @@ type msgConn struct {
 }
 
 func newMsgConn(cl *benchClient, path string, deadline time.Time) (*msgConn, error) {
-	m := &msgConn{cl: cl, path: path, deadline: deadline}
+	m := &msgConn{path: path, deadline: deadline}
 	u, err := url.Parse(cl.base)
 	if err != nil {
 		return nil, fmt.Errorf("target %q: %w", cl.base, err)
 	}
 	if u.Scheme != "http" {
-		return m, nil
+		return nil, fmt.Errorf("target %q: only http:// is supported", cl.base)
 	}
 	m.addr = u.Host
 	if u.Port() == "" {
@@ -840,10 +839,6 @@ func newMsgConn(cl *benchClient, path string, deadline time.Time) (*msgConn, err
 // post sends body and returns the reply's body (in out's storage) when the
 // status is 2xx, an error otherwise.
 func (m *msgConn) post(body, out []byte) ([]byte, error) {
-	if m.addr == "" {
-		out, _, err := m.cl.do("POST", m.path, body, out)
-		return out, err
-	}
 	m.req = append(m.req[:0], m.head...)
 	m.req = strconv.AppendInt(m.req, int64(len(body)), 10)
 	m.req = append(m.req, "\r\n\r\n"...)
