@@ -302,3 +302,55 @@ func TestSimulatorInBrowser(t *testing.T) {
 		screenshot(ctx, t, "simulator-ivr-menu.png")
 	})
 }
+
+// editFlow replaces from with to in the flow JSON as if typed.
+func editFlow(from, to string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const ta = document.querySelector('#flow-json');
+		if (!ta.value.includes(%[1]s)) throw new Error('flow JSON has no ' + %[1]s);
+		ta.value = ta.value.replace(%[1]s, %[2]s);
+		ta.dispatchEvent(new Event('input'));
+	})()`, js(from), js(to)))
+}
+
+// statusIs waits for the session badge to show status.
+func statusIs(status string) chromedp.Action[chromedp.Void] {
+	return waitFor(fmt.Sprintf(`document.querySelector('#session-status').textContent === %s`, js(status)))
+}
+
+func TestSimulatorFailedStartKeepsSession(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const ask = "What is your favourite colour? Red, green or blue?"
+
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", ask),
+		statusIs("waiting"),
+		// An exit to a widget that does not exist: the start fails.
+		editFlow(`"Red": "red"`, `"Red": "colourz"`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		waitFor(`[...document.querySelectorAll('#flow-errors li')].some(li => li.textContent.includes('colourz'))`),
+		waitFor(`document.querySelector('#start-status').textContent.includes('fix them')`),
+		// Fixed, but with a mock for a widget the flow does not have.
+		editFlow(`"Red": "colourz"`, `"Red": "red"`),
+		chromedp.Click(chromedp.CSS(`#add-mock`)),
+		chromedp.SetValue(chromedp.CSS(`.mock-widget`), "nope"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		waitFor(`document.querySelector('#start-status').textContent.includes('no widget "nope"')`),
+		// The first session still runs and answers.
+		statusIs("waiting"),
+		chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+		chromedp.SendKeys(chromedp.CSS(`#message`), "blue"+kb.Enter),
+		bubbleWith("flow", "Blue it is, Test! Like the sea."),
+		statusIs("completed"),
+	)
+	if got := texts(ctx, t, ".bubble.flow"); len(got) != 2 || got[0] != ask {
+		t.Errorf("flow bubbles = %q, want the question of the first session and its answer", got)
+	}
+	if sys := strings.Join(texts(ctx, t, "#chat .system"), "|"); strings.Contains(sys, "interrupted") {
+		t.Errorf("chat says the session was interrupted: %q", sys)
+	}
+}

@@ -241,9 +241,6 @@
     ui.start.disabled = true;
     ui.startStatus.textContent = "Starting…";
     try {
-      if (session && !isEnded(session.status)) {
-        await api("POST", `/v1/sessions/${session.id}/interrupt`).catch(() => {});
-      }
       const voice = flow.kind === "voice";
       const body = {
         definition: flow,
@@ -253,6 +250,12 @@
       };
       if (voice) body.call = { from: ui.caller.value.trim() };
       const reply = await api("POST", "/v1/simulator/sessions", body);
+      // The session running until now ends only once the new one has
+      // started: a start that fails leaves it running, shown as it was.
+      const old = session;
+      if (old && !isEnded(old.status)) {
+        await api("POST", `/v1/sessions/${old.id}/interrupt`).catch(() => {});
+      }
       showFlowErrors([], reply.warnings);
       session = { id: reply.id, voice, status: reply.status, waiting: reply.waiting_for, flow: reply.flow };
       lastSeq = 0;
