@@ -354,3 +354,49 @@ func TestSimulatorFailedStartKeepsSession(t *testing.T) {
 		t.Errorf("chat says the session was interrupted: %q", sys)
 	}
 }
+
+// setFlow puts doc in the flow editor as if pasted.
+func setFlow(doc string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const ta = document.querySelector('#flow-json');
+		ta.value = %s;
+		ta.dispatchEvent(new Event('input'));
+	})()`, js(doc)))
+}
+
+func TestSimulatorShowsTimeoutFiredByServer(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const flow = `{"id": "quick-timeout", "name": "Quick timeout", "start": "ask", "widgets": [
+		{"id": "ask", "type": "send_message", "text": "Say something within 3 seconds", "quick_replies": ["Hi"], "exits": {"Next": "wait"}},
+		{"id": "wait", "type": "wait_for_response", "timeout": 3, "exits": {"Next": "got", "Timeout": "late"}},
+		{"id": "got", "type": "send_message", "text": "Got it", "exits": {"Next": "end"}},
+		{"id": "late", "type": "send_message", "text": "Too slow: ask me again", "exits": {"Next": "again"}},
+		{"id": "again", "type": "wait_for_response", "exits": {"Next": "got"}},
+		{"id": "end", "type": "end"}]}`
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		setFlow(flow),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Say something within 3 seconds"),
+		statusIs("waiting"),
+		waitFor(`document.querySelector('#wait-info').textContent.includes('timeout 3s')`),
+		// Nobody answers: the server fires the timeout and the page shows
+		// what the Timeout branch said, without any action on the page.
+		bubbleWith("flow", "Too slow: ask me again"),
+		waitFor(`[...document.querySelectorAll('#chat .system')].some(s => s.textContent === 'Timeout fired by the server')`),
+		waitFor(`!document.querySelector('#wait-info').textContent.includes('timeout')`),
+		statusIs("waiting"),
+		chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+		chromedp.SendKeys(chromedp.CSS(`#message`), "hello"+kb.Enter),
+		bubbleWith("flow", "Got it"),
+		statusIs("completed"),
+	)
+	if got := texts(ctx, t, ".bubble.flow"); strings.Join(got, "|") != "Say something within 3 seconds|Too slow: ask me again|Got it" {
+		t.Errorf("flow bubbles = %q", got)
+	}
+	if n := len(texts(ctx, t, "#quick-replies button")); n != 0 {
+		t.Errorf("%d quick replies of the timed-out question still shown", n)
+	}
+}

@@ -96,11 +96,16 @@
     }
   }
 
+  // loadSeq counts flow loads and edits: a flow that arrives after a later
+  // load or after the JSON was edited is not put in the editor.
+  let loadSeq = 0;
   ui.flowSelect.addEventListener("change", async () => {
     const id = ui.flowSelect.value;
     if (!id) return;
+    const seq = ++loadSeq;
     try {
       const doc = await api("GET", "/v1/flows/" + encodeURIComponent(id));
+      if (seq !== loadSeq) return;
       const pretty = JSON.stringify(doc.definition, null, 2);
       ui.flowJSON.value = pretty;
       flowChanged();
@@ -160,7 +165,7 @@
     clearTimeout(validateTimer);
     validateTimer = setTimeout(validate, 400);
   }
-  ui.flowJSON.addEventListener("input", flowChanged);
+  ui.flowJSON.addEventListener("input", () => { loadSeq++; flowChanged(); });
 
   async function validate() {
     const text = ui.flowJSON.value.trim();
@@ -299,7 +304,8 @@
       await turn(reply);
     } catch (err) {
       system(err.message, true);
-      await refresh();
+      // A session that no longer waits (409) has moved on by itself.
+      await refresh(err.status === 409 ? "Timeout fired by the server" : undefined);
     } finally {
       busy = false;
       setControls();
@@ -380,6 +386,7 @@
       if (w.timeout) info += ` (timeout ${w.timeout}s)`;
     }
     ui.waitInfo.textContent = info;
+    if (!busy) watchTimeout();
   }
 
   function focusInput() {
@@ -390,7 +397,7 @@
   ui.composer.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const text = ui.message.value;
-    if (!text.trim()) return;
+    if (!text.trim() || busy) return;
     ui.message.value = "";
     send({ text }, { text });
   });
@@ -401,7 +408,7 @@
   });
   function sendDigits() {
     const d = ui.digits.value.trim();
-    if (!d) return;
+    if (!d || busy) return;
     ui.digits.value = "";
     send({ digits: d }, { text: d, kind: "pressed" });
   }
@@ -419,25 +426,80 @@
   ui.fireTimeout.addEventListener("click", () => send({ timeout: true }, { system: "Timeout fired" }));
 
   // ---- variables and events ----
-  async function refresh() {
-    if (!session) return;
+  // refresh reads the session and its new events. With serverTurn (a line
+  // for the chat) it also shows the messages among those events: they come
+  // from a turn the server ran on its own (a wait's timeout), whose reply the
+  // page never saw. It returns the new events.
+  async function refresh(serverTurn) {
+    if (!session) return [];
     const id = session.id;
     try {
       const [s, ev] = await Promise.all([
         api("GET", `/v1/sessions/${id}`),
         api("GET", `/v1/sessions/${id}/events?after=${lastSeq}`),
       ]);
-      if (!session || session.id !== id) return;
+      if (!session || session.id !== id) return [];
       session.status = s.status;
+      session.waiting = s.waiting_for || null;
       session.channel = s.channel ? s.channel.id : "";
       renderVariables(s.variables || {});
-      for (const e of ev.events || []) {
+      const events = ev.events || [];
+      if (serverTurn && events.length) {
+        system(serverTurn);
+        ui.quick.replaceChildren();
+      }
+      for (const e of events) {
+        if (serverTurn && messageTypes.includes(e.type)) renderMessage(e);
         renderEvent(e);
         lastSeq = Math.max(lastSeq, e.seq);
       }
       ui.events.lastElementChild && ui.events.parentElement && (ui.events.scrollTop = ui.events.scrollHeight);
+      return events;
     } catch (err) {
       system("Could not refresh: " + err.message, true);
+      return [];
+    }
+  }
+
+  // Events that are something the flow said, as in a turn's messages.
+  const messageTypes = ["message_out", "say", "play", "gather", "hangup"];
+
+  // The server fires a wait's timeout by itself (at waiting_for.timeout_at):
+  // the page looks again a little after that time, and again every 1.2 s
+  // while it is overdue (the server scans its timers every second; after 10 s
+  // overdue every 5 s), to show what the Timeout branch did.
+  let waitTimer = 0;
+  let waitTimerFor = "";
+  function watchTimeout() {
+    const w = session && session.status === "waiting" && session.waiting;
+    const due = w && w.timeout_at ? Date.parse(w.timeout_at) : NaN;
+    const key = session && !isNaN(due) ? `${session.id} ${w.timeout_at}` : "";
+    if (key === waitTimerFor) return;
+    clearTimeout(waitTimer);
+    waitTimerFor = key;
+    if (!key) return;
+    const now = Date.now();
+    // Overdue for long, the server may be busy or its timers stopped: look
+    // less often.
+    const delay = due > now ? due - now + 1200 : (now - due > 10000 ? 5000 : 1200);
+    waitTimer = setTimeout(checkTimeout, delay);
+  }
+
+  async function checkTimeout() {
+    const key = waitTimerFor;
+    waitTimerFor = "";
+    if (!session) return;
+    if (busy) { waitTimer = setTimeout(checkTimeout, 500); waitTimerFor = key; return; }
+    // busy holds sends back without disabling the controls: the one being
+    // typed in keeps its focus.
+    busy = true;
+    try {
+      const before = session.status;
+      await refresh("Timeout fired by the server");
+      if (isEnded(session.status) && session.status !== before) system(`Session ${session.status}`);
+    } finally {
+      busy = false;
+      setControls();
     }
   }
 
