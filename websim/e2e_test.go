@@ -400,3 +400,45 @@ func TestSimulatorShowsTimeoutFiredByServer(t *testing.T) {
 		t.Errorf("%d quick replies of the timed-out question still shown", n)
 	}
 }
+
+func TestSimulatorEventLogHasEveryEvent(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	// One webhook answer saved under 600 names: more events in one turn
+	// than one page of /events holds (500).
+	const names = 600
+	var mappings []string
+	for i := range names {
+		mappings = append(mappings, fmt.Sprintf(`"m%d": "a"`, i))
+	}
+	flow := `{"id": "many-events", "name": "Many events", "start": "hook", "widgets": [
+		{"id": "hook", "type": "webhook", "method": "POST", "url": "http://example.com/hook", "mappings": {` + strings.Join(mappings, ", ") + `},
+		 "exits": {"Success": "done", "Failure": "done"}},
+		{"id": "done", "type": "send_message", "text": "All saved", "exits": {"Next": "end"}},
+		{"id": "end", "type": "end"}]}`
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		setFlow(flow),
+		waitFor(`document.querySelector('#webhook-widgets option[value="hook"]') !== null`),
+		chromedp.Click(chromedp.CSS(`#add-mock`)),
+		waitFor(`document.querySelector('.mock-widget').value === 'hook'`),
+		chromedp.SetValue(chromedp.CSS(`.mock-body`), `{"a": 1}`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "All saved"),
+		statusIs("completed"),
+		waitFor(`document.querySelector('#events li:last-child')?.dataset.type === 'session_ended'`),
+	)
+	if n := len(texts(ctx, t, `#events li[data-type="result_saved"]`)); n < names {
+		t.Errorf("event log has %d result_saved events, want at least %d", n, names)
+	}
+	seqs, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[...document.querySelectorAll('#events li')].map(li => +li.dataset.seq)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seqs {
+		if s != i+1 {
+			t.Fatalf("event %d of the log has seq %d, want %d: events missing or repeated", i+1, s, i+1)
+		}
+	}
+}

@@ -434,16 +434,12 @@
     if (!session) return [];
     const id = session.id;
     try {
-      const [s, ev] = await Promise.all([
-        api("GET", `/v1/sessions/${id}`),
-        api("GET", `/v1/sessions/${id}/events?after=${lastSeq}`),
-      ]);
+      const [s, events] = await Promise.all([api("GET", `/v1/sessions/${id}`), eventsAfter(id, lastSeq)]);
       if (!session || session.id !== id) return [];
       session.status = s.status;
       session.waiting = s.waiting_for || null;
       session.channel = s.channel ? s.channel.id : "";
       renderVariables(s.variables || {});
-      const events = ev.events || [];
       if (serverTurn && events.length) {
         system(serverTurn);
         ui.quick.replaceChildren();
@@ -458,6 +454,19 @@
     } catch (err) {
       system("Could not refresh: " + err.message, true);
       return [];
+    }
+  }
+
+  // eventsAfter reads all of a session's events after seq, page by page (a
+  // page holds 500; "next" names where the following one starts).
+  async function eventsAfter(id, seq) {
+    const out = [];
+    for (let after = seq; ;) {
+      const page = await api("GET", `/v1/sessions/${id}/events?after=${after}`);
+      const events = page.events || [];
+      out.push(...events);
+      if (!page.next || !events.length) return out;
+      after = page.next;
     }
   }
 
