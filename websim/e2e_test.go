@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -440,5 +441,43 @@ func TestSimulatorEventLogHasEveryEvent(t *testing.T) {
 		if s != i+1 {
 			t.Fatalf("event %d of the log has seq %d, want %d: events missing or repeated", i+1, s, i+1)
 		}
+	}
+}
+
+func TestSimulatorRunsStoredFlowAsIs(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	// Revision 2 of favourite-colour, stored but not published: new
+	// sessions still start on revision 1.
+	doc, err := os.ReadFile("../examples/favourite-colour/flow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev2 := strings.Replace(string(doc), "What is your favourite colour?", "Which colour do you like best?", 1)
+	req, err := http.NewRequest(http.MethodPut, base+"/v1/flows/favourite-colour", strings.NewReader(rev2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT revision 2: %s", resp.Status)
+	}
+
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", "What is your favourite colour?"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "What is your favourite colour? Red, green or blue?"),
+		statusIs("waiting"),
+	)
+	if sys := texts(ctx, t, "#chat .system")[0]; !strings.HasSuffix(sys, "on favourite-colour revision 1") {
+		t.Errorf("chat says %q, want the session on favourite-colour revision 1 (the published one, not a draft)", sys)
+	}
+	if drafts := texts(ctx, t, `#flow-select option[value^="sim."]`); len(drafts) != 0 {
+		t.Errorf("drafts listed after running a stored flow unchanged: %q", drafts)
 	}
 }

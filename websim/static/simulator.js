@@ -104,7 +104,12 @@
     if (!id) return;
     const seq = ++loadSeq;
     try {
-      const doc = await api("GET", "/v1/flows/" + encodeURIComponent(id));
+      // The flow's current revision, the one new sessions start on (the
+      // published one, or the latest when none is): left unchanged, it runs
+      // as is rather than as a draft.
+      const info = ((await api("GET", "/v1/flows")).flows || []).find((f) => f.id === id);
+      const rev = info ? (info.published || info.latest) : 0;
+      const doc = await api("GET", "/v1/flows/" + encodeURIComponent(id) + (rev ? "?revision=" + rev : ""));
       if (seq !== loadSeq) return;
       const pretty = JSON.stringify(doc.definition, null, 2);
       ui.flowJSON.value = pretty;
