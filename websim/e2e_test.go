@@ -35,13 +35,17 @@ func findChromium() string {
 }
 
 // startServer runs a real server on a loopback port with a fresh store,
-// seeded with the example flows.
-func startServer(t *testing.T) string {
+// seeded with the example flows; with changes to its configuration.
+func startServer(t *testing.T, with ...func(*server.Config)) string {
 	t.Helper()
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Examples: examples.FS,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, f := range with {
+		f(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,5 +483,24 @@ func TestSimulatorRunsStoredFlowAsIs(t *testing.T) {
 	}
 	if drafts := texts(ctx, t, `#flow-select option[value^="sim."]`); len(drafts) != 0 {
 		t.Errorf("drafts listed after running a stored flow unchanged: %q", drafts)
+	}
+}
+
+func TestSimulatorAPIKeyClearsListError(t *testing.T) {
+	ctx := browser(t)
+	const key = "sim-test-key-0123456789"
+	base := startServer(t, func(c *server.Config) { c.APIKeys = []server.APIKey{{Name: "test", Key: key}} })
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chromedp.Evaluate[chromedp.Void](`localStorage.removeItem('parley.apiKey')`),
+		chromedp.Reload(),
+		waitFor(`document.querySelector('#start-status').textContent.startsWith('Could not list flows')`),
+		chromedp.Click(chromedp.CSS(`.apikey summary`)),
+		chromedp.SendKeys(chromedp.CSS(`#api-key`), key+kb.Tab),
+		chromedp.WaitReady(chromedp.CSS(`#flow-select option[value="order-status"]`)),
+		waitFor(`document.querySelector('#flow-json').value.includes('"id"')`),
+	)
+	if got := texts(ctx, t, "#start-status")[0]; got != "" {
+		t.Errorf("start status with a valid key = %q, want it empty", got)
 	}
 }

@@ -69,14 +69,19 @@
   }
 
   // ---- flows ----
+  let listError = ""; // the start status line saying the flows could not be listed
   async function loadFlows() {
     let list;
     try {
       list = (await api("GET", "/v1/flows")).flows || [];
     } catch (err) {
-      ui.startStatus.textContent = "Could not list flows: " + err.message;
+      ui.startStatus.textContent = listError = "Could not list flows: " + err.message;
       return;
     }
+    // Listed now (e.g. after an API key was entered): the earlier failure is
+    // no longer news.
+    if (listError && ui.startStatus.textContent === listError) ui.startStatus.textContent = "";
+    listError = "";
     const keep = ui.flowSelect.value;
     ui.flowSelect.replaceChildren(el("option", { value: "", text: "(paste or write JSON below)" }));
     const stored = el("optgroup", { label: "Flows" });
