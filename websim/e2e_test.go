@@ -2,11 +2,13 @@ package websim_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -502,5 +504,56 @@ func TestSimulatorAPIKeyClearsListError(t *testing.T) {
 	)
 	if got := texts(ctx, t, "#start-status")[0]; got != "" {
 		t.Errorf("start status with a valid key = %q, want it empty", got)
+	}
+}
+
+func TestSimulatorRestartRunsTheLastSetup(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const ask = "What is your favourite colour? Red, green or blue?"
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		chromedp.SetValue(chromedp.CSS(`#contact-name`), "Ann Smith"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", ask),
+		statusIs("waiting"),
+		// The form changes, but nothing is started with it.
+		chromedp.SetValue(chromedp.CSS(`#contact-name`), "Bob Jones"),
+		editFlow("What is your favourite colour?", "Pick a colour:"),
+		chromedp.WaitEnabled(chromedp.CSS(`#restart`)),
+		chromedp.Click(chromedp.CSS(`#restart`)),
+		waitFor(`document.querySelectorAll('#chat .bubble').length === 1 && document.querySelector('#chat .system').textContent.startsWith('Session ')`),
+		bubbleWith("flow", ask),
+		statusIs("waiting"),
+		chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+		chromedp.SendKeys(chromedp.CSS(`#message`), "red"+kb.Enter),
+		bubbleWith("flow", "Red it is, Ann! Bold choice."),
+		statusIs("completed"),
+	)
+	sys := texts(ctx, t, "#chat .system")
+	if !strings.HasSuffix(sys[0], "on favourite-colour revision 1") {
+		t.Errorf("restarted session: %q, want favourite-colour as started (not a draft of the edit)", sys[0])
+	}
+	if got := texts(ctx, t, ".bubble.flow"); len(got) != 2 || got[0] != ask {
+		t.Errorf("flow bubbles after the restart = %q, want the first setup's question and answer", got)
+	}
+	// The first session was interrupted by the restart.
+	resp, err := http.Get(base + "/v1/sessions?contact=" + url.QueryEscape("sim:tel:+12065551212"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct{ Sessions []struct{ Status string } }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Sessions) != 2 || list.Sessions[0].Status != "interrupted" || list.Sessions[1].Status != "completed" {
+		t.Errorf("sessions of the test contact = %+v, want the first interrupted and the restarted one completed", list.Sessions)
+	}
+	// The edit is still in the editor, for the next Start.
+	edited, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#flow-json').value.includes('Pick a colour:')`))
+	if err != nil || !edited {
+		t.Errorf("the editor lost the edit (err %v)", err)
 	}
 }

@@ -246,32 +246,44 @@
 
   // ---- session ----
   ui.setup.addEventListener("submit", (ev) => { ev.preventDefault(); start(); });
-  ui.restart.addEventListener("click", () => start());
+  ui.restart.addEventListener("click", () => { if (lastStart) start(lastStart); });
 
-  async function start() {
+  // lastStart is the request of the last session that started: Restart
+  // sends it again, whatever the form holds since.
+  let lastStart = null;
+
+  // start starts a session from the form, or from again (a request that
+  // started one before).
+  async function start(again) {
     if (busy) return;
-    const flow = parseFlow();
-    if (!flow) { ui.flowJSON.focus(); return; }
-    busy = true;
-    ui.start.disabled = true;
-    ui.startStatus.textContent = "Starting…";
-    try {
-      const voice = flow.kind === "voice";
-      const body = {
+    let body = again;
+    if (!body) {
+      const flow = parseFlow();
+      if (!flow) { ui.flowJSON.focus(); return; }
+      body = {
         definition: flow,
         contact: { name: ui.name.value.trim(), urn: ui.urn.value.trim() },
         variables: collectVariables(),
         mocks: collectMocks(),
       };
-      if (voice) body.call = { from: ui.caller.value.trim() };
+      if (flow.kind === "voice") body.call = { from: ui.caller.value.trim() };
+    }
+    busy = true;
+    ui.start.disabled = true;
+    ui.startStatus.textContent = again ? "Restarting…" : "Starting…";
+    try {
+      const voice = body.definition.kind === "voice";
       const reply = await api("POST", "/v1/simulator/sessions", body);
+      lastStart = body;
       // The session running until now ends only once the new one has
       // started: a start that fails leaves it running, shown as it was.
       const old = session;
       if (old && !isEnded(old.status)) {
         await api("POST", `/v1/sessions/${old.id}/interrupt`).catch(() => {});
       }
-      showFlowErrors([], reply.warnings);
+      // The errors and warnings shown are the editor's: a restart of an
+      // earlier definition leaves them alone.
+      if (!again) showFlowErrors([], reply.warnings);
       session = { id: reply.id, voice, status: reply.status, waiting: reply.waiting_for, flow: reply.flow };
       lastSeq = 0;
       ui.chat.replaceChildren();
@@ -287,7 +299,7 @@
         ui.startStatus.textContent = "The flow has errors: fix them and start again.";
         ui.flowJSON.focus();
       } else {
-        ui.startStatus.textContent = "Could not start: " + err.message;
+        ui.startStatus.textContent = (again ? "Could not restart: " : "Could not start: ") + err.message;
       }
     } finally {
       busy = false;
