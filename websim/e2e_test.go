@@ -223,7 +223,7 @@ func TestSimulatorInBrowser(t *testing.T) {
 		if len(hooks) != 1 {
 			t.Fatalf("event log has %d webhook_called events, want 1", len(hooks))
 		}
-		for _, want := range []string{"200 success", "widget lookup", "POST http://127.0.0.1:8080/demo/order-status", "Request sent", "Response received", "Vogue White Wall x 4", server.MockHeader} {
+		for _, want := range []string{"200 success", "widget lookup", "POST http://127.0.0.1:8080/demo/order-status", "Request sent", "Response received", "Vogue White Wall x 4", server.MockHeader, "User-Agent: Parley-Webhook/1.0"} {
 			if !strings.Contains(hooks[0], want) {
 				t.Errorf("webhook event does not show %q:\n%s", want, hooks[0])
 			}
