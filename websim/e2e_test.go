@@ -557,3 +557,35 @@ func TestSimulatorRestartRunsTheLastSetup(t *testing.T) {
 		t.Errorf("the editor lost the edit (err %v)", err)
 	}
 }
+
+// panelsInOrder is true when the page's panels are in the document in the
+// order they are shown, top to bottom and left to right.
+const panelsInOrder = `(() => {
+	const ps = [...document.querySelectorAll('main.layout > section')].map(p => p.getBoundingClientRect());
+	return ps.every((r, i) => i === 0 || r.top > ps[i-1].top + 1 || (Math.abs(r.top - ps[i-1].top) <= 1 && r.left > ps[i-1].left));
+})()`
+
+func TestSimulatorTabOrderOnANarrowScreen(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	do(ctx, t,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		waitFor(panelsInOrder),
+		waitFor(`document.querySelector('main.layout > section').classList.contains('setup')`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "What is your favourite colour?"),
+		// Running: the conversation is shown first, and comes first for Tab.
+		waitFor(`document.querySelector('main.layout > section').classList.contains('phone')`),
+		waitFor(panelsInOrder),
+		chromedp.WaitEnabled(chromedp.CSS(`#fire-timeout`)),
+		chromedp.Focus(chromedp.CSS(`#fire-timeout`)),
+		chromedp.KeyEvent(kb.Tab),
+		waitFor(`document.activeElement.closest('section')?.classList.contains('setup')`),
+		// Back on a wide screen the setup is on the left and first again.
+		chromedp.EmulateViewport(1400, 1000),
+		waitFor(`document.querySelector('main.layout > section').classList.contains('setup')`),
+		waitFor(panelsInOrder),
+	)
+}

@@ -26,6 +26,7 @@
     keypadArea: $("#keypad-area"), digitsForm: $("#digits-form"), digits: $("#digits"),
     sendDigits: $("#send-digits"), hangup: $("#hangup"), fireTimeout: $("#fire-timeout"),
     waitInfo: $("#wait-info"), vars: $("#variables-view"), events: $("#events"),
+    layout: $("main.layout"), phone: $("section.phone"), setupPanel: $("section.setup"),
   };
 
   // state of the running session
@@ -288,7 +289,8 @@
       lastSeq = 0;
       ui.chat.replaceChildren();
       ui.events.replaceChildren();
-      document.querySelector("main.layout").classList.add("live");
+      ui.layout.classList.add("live");
+      placePanels();
       system(`Session ${reply.id} on ${reply.flow}${reply.revision ? " revision " + reply.revision : ""}`);
       ui.startStatus.textContent = "";
       if (reply.flow && reply.flow.startsWith("sim.")) loadFlows();
@@ -608,6 +610,20 @@
     const li = el("li", { class: "event", "data-type": e.type, "data-seq": e.seq }, el("details", null, summary, body));
     ui.events.append(li);
   }
+
+  // ---- layout ----
+  // On a narrow screen (one column) the conversation comes first once a
+  // session runs. It is moved in the document, not only drawn first, so that
+  // Tab goes through the page in the order it is shown.
+  const narrow = window.matchMedia("(max-width: 44rem)");
+  function placePanels() {
+    const first = narrow.matches && ui.layout.classList.contains("live") ? ui.phone : ui.setupPanel;
+    if (ui.layout.firstElementChild === first) return;
+    const focused = document.activeElement;
+    ui.layout.insertBefore(first, ui.layout.firstElementChild);
+    if (focused && focused !== document.activeElement) focused.focus({ preventScroll: true });
+  }
+  narrow.addEventListener("change", placePanels);
 
   // ---- init ----
   loadFlows();
