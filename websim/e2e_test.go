@@ -589,3 +589,33 @@ func TestSimulatorTabOrderOnANarrowScreen(t *testing.T) {
 		waitFor(panelsInOrder),
 	)
 }
+
+func TestSimulatorSessionEndedElsewhere(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "What is your favourite colour?"),
+		statusIs("waiting"),
+	)
+	sys := texts(ctx, t, "#chat .system")[0] // "Session ID on FLOW revision N"
+	id := strings.Fields(sys)[1]
+	resp, err := http.Post(base+"/v1/sessions/"+id+"/interrupt", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("interrupt %s: %s", id, resp.Status)
+	}
+	// The page learns it when its next message is refused.
+	do(ctx, t,
+		chromedp.SendKeys(chromedp.CSS(`#message`), "blue"+kb.Enter),
+		waitFor(`[...document.querySelectorAll('#chat .system')].some(s => s.textContent === 'Meanwhile, on the server:')`),
+		waitFor(`[...document.querySelectorAll('#chat .system')].some(s => s.textContent === 'Session interrupted')`),
+		statusIs("interrupted"),
+		waitFor(`document.querySelector('#message').disabled`),
+	)
+}

@@ -328,8 +328,11 @@
       await turn(reply);
     } catch (err) {
       system(err.message, true);
-      // A session that no longer waits (409) has moved on by itself.
-      await refresh(err.status === 409 ? "Timeout fired by the server" : undefined);
+      // A session that no longer waits (409) has moved on without the page
+      // (a timeout the server fired, an interrupt): show what it did.
+      const before = session.status;
+      await refresh(err.status === 409 ? "Meanwhile, on the server:" : undefined);
+      if (isEnded(session.status) && session.status !== before) system(`Session ${session.status}`);
     } finally {
       busy = false;
       setControls();
