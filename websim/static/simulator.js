@@ -256,6 +256,7 @@
   // start starts a session from the form, or from again (a request that
   // started one before).
   async function start(again) {
+    if (checking) await checking;
     if (busy) return;
     let body = again;
     if (!body) {
@@ -269,7 +270,10 @@
       };
       if (flow.kind === "voice") body.call = { from: ui.caller.value.trim() };
     }
+    // The session shown takes no input while another starts: what is typed
+    // meanwhile would go nowhere.
     busy = true;
+    setControls();
     ui.start.disabled = true;
     ui.startStatus.textContent = again ? "Restarting…" : "Starting…";
     try {
@@ -317,6 +321,7 @@
 
   // send runs one resume: what the contact did is shown first, then the turn.
   async function send(body, shown) {
+    if (checking) await checking;
     if (!session || busy) return;
     busy = true;
     setControls();
@@ -413,7 +418,7 @@
       if (w.timeout) info += ` (timeout ${w.timeout}s)`;
     }
     ui.waitInfo.textContent = info;
-    if (!busy) watchTimeout();
+    if (!busy && !checking) watchTimeout();
   }
 
   function focusInput() {
@@ -424,7 +429,7 @@
   ui.composer.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const text = ui.message.value;
-    if (!text.trim() || busy) return;
+    if (!text.trim()) return;
     ui.message.value = "";
     send({ text }, { text });
   });
@@ -435,7 +440,7 @@
   });
   function sendDigits() {
     const d = ui.digits.value.trim();
-    if (!d || busy) return;
+    if (!d) return;
     ui.digits.value = "";
     send({ digits: d }, { text: d, kind: "pressed" });
   }
@@ -521,20 +526,24 @@
     waitTimer = setTimeout(checkTimeout, delay);
   }
 
+  // checking is the look at a wait's timeout in progress, if any: a send or
+  // start waits for it rather than running beside it. The controls stay
+  // enabled meanwhile, so the one being typed in keeps its focus.
+  let checking = null;
   async function checkTimeout() {
     const key = waitTimerFor;
     waitTimerFor = "";
     if (!session) return;
     if (busy) { waitTimer = setTimeout(checkTimeout, 500); waitTimerFor = key; return; }
-    // busy holds sends back without disabling the controls: the one being
-    // typed in keeps its focus.
-    busy = true;
-    try {
+    checking = (async () => {
       const before = session.status;
       await refresh("Timeout fired by the server");
       if (isEnded(session.status) && session.status !== before) system(`Session ${session.status}`);
+    })();
+    try {
+      await checking;
     } finally {
-      busy = false;
+      checking = null;
       setControls();
     }
   }
