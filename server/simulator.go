@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +27,7 @@ import (
 // The web simulator's server side. Simulated sessions are sandbox sessions:
 //   - their contact lives under SimURNPrefix, so a test never reads or writes
 //     a live contact's fields, locks or waiting index;
-//   - an edited flow runs as a draft flow (DraftPrefix + the flow's id), so
+//   - an edited flow runs as a draft flow (draftID: DraftPrefix + the flow's id), so
 //     trying a change never adds a revision to the flow live sessions run;
 //   - their webhook widgets may be answered by mocks kept with the session.
 
@@ -339,7 +341,7 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 		if cur, err := s.svc.flows.Flow(ctx, id, 0); err == nil && sameJSON(cur.Source, doc) {
 			return id, cur, nil
 		}
-		id = DraftPrefix + id
+		id = draftID(id)
 	}
 	s.flowMu.Lock()
 	defer s.flowMu.Unlock()
@@ -359,6 +361,22 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 	}
 	cur, err := s.svc.flows.Flow(ctx, id, rev.Revision)
 	return id, cur, err
+}
+
+// maxFlowID is the longest flow id (idPattern).
+const maxFlowID = 128
+
+// draftID is the id of the draft of flow id: DraftPrefix + id, or, when that
+// would be longer than a flow id may be, DraftPrefix + the start of id + "-"
+// + 8 hex digits of id's SHA-256, so that every id has its own valid draft
+// and the same id always the same one.
+func draftID(id string) string {
+	if len(DraftPrefix)+len(id) <= maxFlowID {
+		return DraftPrefix + id
+	}
+	sum := sha256.Sum256([]byte(id))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	return DraftPrefix + id[:maxFlowID-len(DraftPrefix)-len(suffix)] + suffix
 }
 
 // sameJSON compares two JSON documents by value, not by formatting.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -122,5 +123,48 @@ func TestSimulatorSessions(t *testing.T) {
 	_, ivr := call(t, s, "POST", "/v1/simulator/sessions", map[string]any{"flow": "ivr-menu", "call": map[string]any{"from": "+15550001111"}})
 	if status, out := call(t, s, "POST", "/v1/simulator/sessions/"+ivr["id"].(string)+"/hangup", nil); status != 200 || out["status"] != "interrupted" {
 		t.Errorf("hangup of a sandbox call: %d %v, want 200 interrupted", status, out)
+	}
+}
+
+func TestSimulatorDraftOfALongID(t *testing.T) {
+	s := simServer(t)
+	for _, n := range []int{124, 125, 128} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			id := strings.Repeat("f", n-3) + fmt.Sprintf("%03d", n)
+			doc := fmt.Sprintf(`{"id": %q, "name": "Long", "widgets": [{"id": "hi", "type": "send_message", "text": "Hi", "exits": {"Next": "end"}}, {"id": "end", "type": "end"}]}`, id)
+			var draft string
+			for run := 1; run <= 2; run++ {
+				status, out := call(t, s, "POST", "/v1/simulator/sessions", map[string]any{"definition": json.RawMessage(doc)})
+				if status != 201 {
+					t.Fatalf("run %d: %d %v", run, status, out)
+				}
+				flow, _ := out["flow"].(string)
+				if !strings.HasPrefix(flow, DraftPrefix) || len(flow) > 128 || !idPattern.MatchString(flow) {
+					t.Fatalf("run %d: draft id %q (%d characters), want a valid flow id starting with %q", run, flow, len(flow), DraftPrefix)
+				}
+				if run == 2 && flow != draft {
+					t.Errorf("the same definition ran as %q, then as %q", draft, flow)
+				}
+				draft = flow
+			}
+			// The draft itself, as the page lists it, runs as it is.
+			status, out := call(t, s, "GET", "/v1/flows/"+draft, nil)
+			if status != 200 {
+				t.Fatalf("GET draft: %d %v", status, out)
+			}
+			def, _ := json.Marshal(out["definition"])
+			status, out = call(t, s, "POST", "/v1/simulator/sessions", map[string]any{"definition": json.RawMessage(def)})
+			if status != 201 || out["flow"] != draft {
+				t.Errorf("running the stored draft: %d %v, want 201 on %s", status, out, draft)
+			}
+			if revs, err := s.store.FlowRevisions(context.Background(), draft); err != nil || len(revs) != 1 {
+				t.Errorf("draft %s has %d revisions (err %v), want 1", draft, len(revs), err)
+			}
+		})
+	}
+	// Two long ids with the same start have drafts of their own.
+	a, b := strings.Repeat("x", 128), strings.Repeat("x", 127)+"y"
+	if draftID(a) == draftID(b) {
+		t.Errorf("ids %q and %q share the draft %q", a, b, draftID(a))
 	}
 }

@@ -177,18 +177,46 @@ func (m *Mocks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.Webh
 	}
 }
 
-// requestTrace records the request as the real service would: headers
-// included (a mocked call shows what would have been sent), secrets redacted.
+// requestTrace records the request as the real service (callout.Service)
+// would: the same headers — Content-Type when there is a body, User-Agent,
+// the request's headers (Host goes into the request line, not the headers),
+// Authorization for its auth — and the same redaction. A mocked call shows
+// what would have been sent.
 func requestTrace(req *flows.WebhookRequest) *flows.HTTPTrace {
 	red := callout.NewRedactor(req.Auth)
+	red.Learn(req.URL, req.Headers)
 	h := http.Header{}
+	if len(req.Body) > 0 {
+		h.Set("Content-Type", contentType(req.ContentType))
+	}
+	h.Set("User-Agent", callout.UserAgent)
 	for k, v := range req.Headers {
-		h.Set(k, v)
+		if strings.EqualFold(k, "Host") {
+			continue
+		}
+		h[http.CanonicalHeaderKey(k)] = []string{v}
 	}
-	if req.ContentType != "" && h.Get("Content-Type") == "" {
-		h.Set("Content-Type", req.ContentType)
+	if req.Auth != nil && req.Auth.Type != "" && req.Auth.Type != flows.AuthNone {
+		// Basic, bearer or an OAuth 2.0 token: never shown.
+		h.Set("Authorization", callout.Redacted)
 	}
-	return &flows.HTTPTrace{Method: req.Method, URL: red.URL(req.URL), Headers: red.Headers(h), Body: red.Body(req.Body, req.ContentType, false)}
+	method := strings.ToUpper(req.Method)
+	if method == "" {
+		method = http.MethodPost
+	}
+	return &flows.HTTPTrace{Method: method, URL: red.URL(req.URL), Headers: red.Headers(h), Body: red.Body(req.Body, h.Get("Content-Type"), false)}
+}
+
+// contentType is the Content-Type header the real service sends for a
+// request's content type.
+func contentType(ct string) string {
+	switch strings.ToLower(ct) {
+	case "", flows.ContentJSON:
+		return callout.MIMEJSON
+	case flows.ContentForm:
+		return callout.MIMEForm
+	}
+	return ct
 }
 
 // Services bundles a webhook service as flows.Services.

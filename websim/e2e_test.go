@@ -2,10 +2,13 @@ package websim_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,13 +37,17 @@ func findChromium() string {
 }
 
 // startServer runs a real server on a loopback port with a fresh store,
-// seeded with the example flows.
-func startServer(t *testing.T) string {
+// seeded with the example flows; with changes to its configuration.
+func startServer(t *testing.T, with ...func(*server.Config)) string {
 	t.Helper()
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Examples: examples.FS,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, f := range with {
+		f(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +223,7 @@ func TestSimulatorInBrowser(t *testing.T) {
 		if len(hooks) != 1 {
 			t.Fatalf("event log has %d webhook_called events, want 1", len(hooks))
 		}
-		for _, want := range []string{"200 success", "widget lookup", "POST http://127.0.0.1:8080/demo/order-status", "Request sent", "Response received", "Vogue White Wall x 4", server.MockHeader} {
+		for _, want := range []string{"200 success", "widget lookup", "POST http://127.0.0.1:8080/demo/order-status", "Request sent", "Response received", "Vogue White Wall x 4", server.MockHeader, "User-Agent: Parley-Webhook/1.0"} {
 			if !strings.Contains(hooks[0], want) {
 				t.Errorf("webhook event does not show %q:\n%s", want, hooks[0])
 			}
@@ -301,4 +308,314 @@ func TestSimulatorInBrowser(t *testing.T) {
 		}
 		screenshot(ctx, t, "simulator-ivr-menu.png")
 	})
+}
+
+// editFlow replaces from with to in the flow JSON as if typed.
+func editFlow(from, to string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const ta = document.querySelector('#flow-json');
+		if (!ta.value.includes(%[1]s)) throw new Error('flow JSON has no ' + %[1]s);
+		ta.value = ta.value.replace(%[1]s, %[2]s);
+		ta.dispatchEvent(new Event('input'));
+	})()`, js(from), js(to)))
+}
+
+// statusIs waits for the session badge to show status.
+func statusIs(status string) chromedp.Action[chromedp.Void] {
+	return waitFor(fmt.Sprintf(`document.querySelector('#session-status').textContent === %s`, js(status)))
+}
+
+func TestSimulatorFailedStartKeepsSession(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const ask = "What is your favourite colour? Red, green or blue?"
+
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", ask),
+		statusIs("waiting"),
+		// An exit to a widget that does not exist: the start fails.
+		editFlow(`"Red": "red"`, `"Red": "colourz"`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		waitFor(`[...document.querySelectorAll('#flow-errors li')].some(li => li.textContent.includes('colourz'))`),
+		waitFor(`document.querySelector('#start-status').textContent.includes('fix them')`),
+		// Fixed, but with a mock for a widget the flow does not have.
+		editFlow(`"Red": "colourz"`, `"Red": "red"`),
+		chromedp.Click(chromedp.CSS(`#add-mock`)),
+		chromedp.SetValue(chromedp.CSS(`.mock-widget`), "nope"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		waitFor(`document.querySelector('#start-status').textContent.includes('no widget "nope"')`),
+		// The first session still runs and answers.
+		statusIs("waiting"),
+		chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+		chromedp.SendKeys(chromedp.CSS(`#message`), "blue"+kb.Enter),
+		bubbleWith("flow", "Blue it is, Test! Like the sea."),
+		statusIs("completed"),
+	)
+	if got := texts(ctx, t, ".bubble.flow"); len(got) != 2 || got[0] != ask {
+		t.Errorf("flow bubbles = %q, want the question of the first session and its answer", got)
+	}
+	if sys := strings.Join(texts(ctx, t, "#chat .system"), "|"); strings.Contains(sys, "interrupted") {
+		t.Errorf("chat says the session was interrupted: %q", sys)
+	}
+}
+
+// setFlow puts doc in the flow editor as if pasted.
+func setFlow(doc string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const ta = document.querySelector('#flow-json');
+		ta.value = %s;
+		ta.dispatchEvent(new Event('input'));
+	})()`, js(doc)))
+}
+
+func TestSimulatorShowsTimeoutFiredByServer(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const flow = `{"id": "quick-timeout", "name": "Quick timeout", "start": "ask", "widgets": [
+		{"id": "ask", "type": "send_message", "text": "Say something within 3 seconds", "quick_replies": ["Hi"], "exits": {"Next": "wait"}},
+		{"id": "wait", "type": "wait_for_response", "timeout": 3, "exits": {"Next": "got", "Timeout": "late"}},
+		{"id": "got", "type": "send_message", "text": "Got it", "exits": {"Next": "end"}},
+		{"id": "late", "type": "send_message", "text": "Too slow: ask me again", "exits": {"Next": "again"}},
+		{"id": "again", "type": "wait_for_response", "exits": {"Next": "got"}},
+		{"id": "end", "type": "end"}]}`
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		setFlow(flow),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Say something within 3 seconds"),
+		statusIs("waiting"),
+		waitFor(`document.querySelector('#wait-info').textContent.includes('timeout 3s')`),
+		// Nobody answers: the server fires the timeout and the page shows
+		// what the Timeout branch said, without any action on the page.
+		bubbleWith("flow", "Too slow: ask me again"),
+		waitFor(`[...document.querySelectorAll('#chat .system')].some(s => s.textContent === 'Timeout fired by the server')`),
+		waitFor(`!document.querySelector('#wait-info').textContent.includes('timeout')`),
+		statusIs("waiting"),
+		chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+		chromedp.SendKeys(chromedp.CSS(`#message`), "hello"+kb.Enter),
+		bubbleWith("flow", "Got it"),
+		statusIs("completed"),
+	)
+	if got := texts(ctx, t, ".bubble.flow"); strings.Join(got, "|") != "Say something within 3 seconds|Too slow: ask me again|Got it" {
+		t.Errorf("flow bubbles = %q", got)
+	}
+	if n := len(texts(ctx, t, "#quick-replies button")); n != 0 {
+		t.Errorf("%d quick replies of the timed-out question still shown", n)
+	}
+}
+
+func TestSimulatorEventLogHasEveryEvent(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	// One webhook answer saved under 600 names: more events in one turn
+	// than one page of /events holds (500).
+	const names = 600
+	var mappings []string
+	for i := range names {
+		mappings = append(mappings, fmt.Sprintf(`"m%d": "a"`, i))
+	}
+	flow := `{"id": "many-events", "name": "Many events", "start": "hook", "widgets": [
+		{"id": "hook", "type": "webhook", "method": "POST", "url": "http://example.com/hook", "mappings": {` + strings.Join(mappings, ", ") + `},
+		 "exits": {"Success": "done", "Failure": "done"}},
+		{"id": "done", "type": "send_message", "text": "All saved", "exits": {"Next": "end"}},
+		{"id": "end", "type": "end"}]}`
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		setFlow(flow),
+		waitFor(`document.querySelector('#webhook-widgets option[value="hook"]') !== null`),
+		chromedp.Click(chromedp.CSS(`#add-mock`)),
+		waitFor(`document.querySelector('.mock-widget').value === 'hook'`),
+		chromedp.SetValue(chromedp.CSS(`.mock-body`), `{"a": 1}`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "All saved"),
+		statusIs("completed"),
+		waitFor(`document.querySelector('#events li:last-child')?.dataset.type === 'session_ended'`),
+	)
+	if n := len(texts(ctx, t, `#events li[data-type="result_saved"]`)); n < names {
+		t.Errorf("event log has %d result_saved events, want at least %d", n, names)
+	}
+	seqs, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[...document.querySelectorAll('#events li')].map(li => +li.dataset.seq)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seqs {
+		if s != i+1 {
+			t.Fatalf("event %d of the log has seq %d, want %d: events missing or repeated", i+1, s, i+1)
+		}
+	}
+}
+
+func TestSimulatorRunsStoredFlowAsIs(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	// Revision 2 of favourite-colour, stored but not published: new
+	// sessions still start on revision 1.
+	doc, err := os.ReadFile("../examples/favourite-colour/flow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev2 := strings.Replace(string(doc), "What is your favourite colour?", "Which colour do you like best?", 1)
+	req, err := http.NewRequest(http.MethodPut, base+"/v1/flows/favourite-colour", strings.NewReader(rev2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT revision 2: %s", resp.Status)
+	}
+
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", "What is your favourite colour?"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "What is your favourite colour? Red, green or blue?"),
+		statusIs("waiting"),
+	)
+	if sys := texts(ctx, t, "#chat .system")[0]; !strings.HasSuffix(sys, "on favourite-colour revision 1") {
+		t.Errorf("chat says %q, want the session on favourite-colour revision 1 (the published one, not a draft)", sys)
+	}
+	if drafts := texts(ctx, t, `#flow-select option[value^="sim."]`); len(drafts) != 0 {
+		t.Errorf("drafts listed after running a stored flow unchanged: %q", drafts)
+	}
+}
+
+func TestSimulatorAPIKeyClearsListError(t *testing.T) {
+	ctx := browser(t)
+	const key = "sim-test-key-0123456789"
+	base := startServer(t, func(c *server.Config) { c.APIKeys = []server.APIKey{{Name: "test", Key: key}} })
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chromedp.Evaluate[chromedp.Void](`localStorage.removeItem('parley.apiKey')`),
+		chromedp.Reload(),
+		waitFor(`document.querySelector('#start-status').textContent.startsWith('Could not list flows')`),
+		chromedp.Click(chromedp.CSS(`.apikey summary`)),
+		chromedp.SendKeys(chromedp.CSS(`#api-key`), key+kb.Tab),
+		chromedp.WaitReady(chromedp.CSS(`#flow-select option[value="order-status"]`)),
+		waitFor(`document.querySelector('#flow-json').value.includes('"id"')`),
+	)
+	if got := texts(ctx, t, "#start-status")[0]; got != "" {
+		t.Errorf("start status with a valid key = %q, want it empty", got)
+	}
+}
+
+func TestSimulatorRestartRunsTheLastSetup(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const ask = "What is your favourite colour? Red, green or blue?"
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		chromedp.SetValue(chromedp.CSS(`#contact-name`), "Ann Smith"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", ask),
+		statusIs("waiting"),
+		// The form changes, but nothing is started with it.
+		chromedp.SetValue(chromedp.CSS(`#contact-name`), "Bob Jones"),
+		editFlow("What is your favourite colour?", "Pick a colour:"),
+		chromedp.WaitEnabled(chromedp.CSS(`#restart`)),
+		chromedp.Click(chromedp.CSS(`#restart`)),
+		waitFor(`document.querySelectorAll('#chat .bubble').length === 1 && document.querySelector('#chat .system').textContent.startsWith('Session ')`),
+		bubbleWith("flow", ask),
+		statusIs("waiting"),
+		chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+		chromedp.SendKeys(chromedp.CSS(`#message`), "red"+kb.Enter),
+		bubbleWith("flow", "Red it is, Ann! Bold choice."),
+		statusIs("completed"),
+	)
+	sys := texts(ctx, t, "#chat .system")
+	if !strings.HasSuffix(sys[0], "on favourite-colour revision 1") {
+		t.Errorf("restarted session: %q, want favourite-colour as started (not a draft of the edit)", sys[0])
+	}
+	if got := texts(ctx, t, ".bubble.flow"); len(got) != 2 || got[0] != ask {
+		t.Errorf("flow bubbles after the restart = %q, want the first setup's question and answer", got)
+	}
+	// The first session was interrupted by the restart.
+	resp, err := http.Get(base + "/v1/sessions?contact=" + url.QueryEscape("sim:tel:+12065551212"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct{ Sessions []struct{ Status string } }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Sessions) != 2 || list.Sessions[0].Status != "interrupted" || list.Sessions[1].Status != "completed" {
+		t.Errorf("sessions of the test contact = %+v, want the first interrupted and the restarted one completed", list.Sessions)
+	}
+	// The edit is still in the editor, for the next Start.
+	edited, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#flow-json').value.includes('Pick a colour:')`))
+	if err != nil || !edited {
+		t.Errorf("the editor lost the edit (err %v)", err)
+	}
+}
+
+// panelsInOrder is true when the page's panels are in the document in the
+// order they are shown, top to bottom and left to right.
+const panelsInOrder = `(() => {
+	const ps = [...document.querySelectorAll('main.layout > section')].map(p => p.getBoundingClientRect());
+	return ps.every((r, i) => i === 0 || r.top > ps[i-1].top + 1 || (Math.abs(r.top - ps[i-1].top) <= 1 && r.left > ps[i-1].left));
+})()`
+
+func TestSimulatorTabOrderOnANarrowScreen(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	do(ctx, t,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		waitFor(panelsInOrder),
+		waitFor(`document.querySelector('main.layout > section').classList.contains('setup')`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "What is your favourite colour?"),
+		// Running: the conversation is shown first, and comes first for Tab.
+		waitFor(`document.querySelector('main.layout > section').classList.contains('phone')`),
+		waitFor(panelsInOrder),
+		chromedp.WaitEnabled(chromedp.CSS(`#fire-timeout`)),
+		chromedp.Focus(chromedp.CSS(`#fire-timeout`)),
+		chromedp.KeyEvent(kb.Tab),
+		waitFor(`document.activeElement.closest('section')?.classList.contains('setup')`),
+		// Back on a wide screen the setup is on the left and first again.
+		chromedp.EmulateViewport(1400, 1000),
+		waitFor(`document.querySelector('main.layout > section').classList.contains('setup')`),
+		waitFor(panelsInOrder),
+	)
+}
+
+func TestSimulatorSessionEndedElsewhere(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "What is your favourite colour?"),
+		statusIs("waiting"),
+	)
+	sys := texts(ctx, t, "#chat .system")[0] // "Session ID on FLOW revision N"
+	id := strings.Fields(sys)[1]
+	resp, err := http.Post(base+"/v1/sessions/"+id+"/interrupt", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("interrupt %s: %s", id, resp.Status)
+	}
+	// The page learns it when its next message is refused.
+	do(ctx, t,
+		chromedp.SendKeys(chromedp.CSS(`#message`), "blue"+kb.Enter),
+		waitFor(`[...document.querySelectorAll('#chat .system')].some(s => s.textContent === 'Meanwhile, on the server:')`),
+		waitFor(`[...document.querySelectorAll('#chat .system')].some(s => s.textContent === 'Session interrupted')`),
+		statusIs("interrupted"),
+		waitFor(`document.querySelector('#message').disabled`),
+	)
 }

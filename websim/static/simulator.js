@@ -26,6 +26,7 @@
     keypadArea: $("#keypad-area"), digitsForm: $("#digits-form"), digits: $("#digits"),
     sendDigits: $("#send-digits"), hangup: $("#hangup"), fireTimeout: $("#fire-timeout"),
     waitInfo: $("#wait-info"), vars: $("#variables-view"), events: $("#events"),
+    layout: $("main.layout"), phone: $("section.phone"), setupPanel: $("section.setup"),
   };
 
   // state of the running session
@@ -69,14 +70,19 @@
   }
 
   // ---- flows ----
+  let listError = ""; // the start status line saying the flows could not be listed
   async function loadFlows() {
     let list;
     try {
       list = (await api("GET", "/v1/flows")).flows || [];
     } catch (err) {
-      ui.startStatus.textContent = "Could not list flows: " + err.message;
+      ui.startStatus.textContent = listError = "Could not list flows: " + err.message;
       return;
     }
+    // Listed now (e.g. after an API key was entered): the earlier failure is
+    // no longer news.
+    if (listError && ui.startStatus.textContent === listError) ui.startStatus.textContent = "";
+    listError = "";
     const keep = ui.flowSelect.value;
     ui.flowSelect.replaceChildren(el("option", { value: "", text: "(paste or write JSON below)" }));
     const stored = el("optgroup", { label: "Flows" });
@@ -96,11 +102,21 @@
     }
   }
 
+  // loadSeq counts flow loads and edits: a flow that arrives after a later
+  // load or after the JSON was edited is not put in the editor.
+  let loadSeq = 0;
   ui.flowSelect.addEventListener("change", async () => {
     const id = ui.flowSelect.value;
     if (!id) return;
+    const seq = ++loadSeq;
     try {
-      const doc = await api("GET", "/v1/flows/" + encodeURIComponent(id));
+      // The flow's current revision, the one new sessions start on (the
+      // published one, or the latest when none is): left unchanged, it runs
+      // as is rather than as a draft.
+      const info = ((await api("GET", "/v1/flows")).flows || []).find((f) => f.id === id);
+      const rev = info ? (info.published || info.latest) : 0;
+      const doc = await api("GET", "/v1/flows/" + encodeURIComponent(id) + (rev ? "?revision=" + rev : ""));
+      if (seq !== loadSeq) return;
       const pretty = JSON.stringify(doc.definition, null, 2);
       ui.flowJSON.value = pretty;
       flowChanged();
@@ -160,7 +176,7 @@
     clearTimeout(validateTimer);
     validateTimer = setTimeout(validate, 400);
   }
-  ui.flowJSON.addEventListener("input", flowChanged);
+  ui.flowJSON.addEventListener("input", () => { loadSeq++; flowChanged(); });
 
   async function validate() {
     const text = ui.flowJSON.value.trim();
@@ -231,34 +247,54 @@
 
   // ---- session ----
   ui.setup.addEventListener("submit", (ev) => { ev.preventDefault(); start(); });
-  ui.restart.addEventListener("click", () => start());
+  ui.restart.addEventListener("click", () => { if (lastStart) start(lastStart); });
 
-  async function start() {
+  // lastStart is the request of the last session that started: Restart
+  // sends it again, whatever the form holds since.
+  let lastStart = null;
+
+  // start starts a session from the form, or from again (a request that
+  // started one before).
+  async function start(again) {
+    if (checking) await checking;
     if (busy) return;
-    const flow = parseFlow();
-    if (!flow) { ui.flowJSON.focus(); return; }
-    busy = true;
-    ui.start.disabled = true;
-    ui.startStatus.textContent = "Starting…";
-    try {
-      if (session && !isEnded(session.status)) {
-        await api("POST", `/v1/sessions/${session.id}/interrupt`).catch(() => {});
-      }
-      const voice = flow.kind === "voice";
-      const body = {
+    let body = again;
+    if (!body) {
+      const flow = parseFlow();
+      if (!flow) { ui.flowJSON.focus(); return; }
+      body = {
         definition: flow,
         contact: { name: ui.name.value.trim(), urn: ui.urn.value.trim() },
         variables: collectVariables(),
         mocks: collectMocks(),
       };
-      if (voice) body.call = { from: ui.caller.value.trim() };
+      if (flow.kind === "voice") body.call = { from: ui.caller.value.trim() };
+    }
+    // The session shown takes no input while another starts: what is typed
+    // meanwhile would go nowhere.
+    busy = true;
+    setControls();
+    ui.start.disabled = true;
+    ui.startStatus.textContent = again ? "Restarting…" : "Starting…";
+    try {
+      const voice = body.definition.kind === "voice";
       const reply = await api("POST", "/v1/simulator/sessions", body);
-      showFlowErrors([], reply.warnings);
+      lastStart = body;
+      // The session running until now ends only once the new one has
+      // started: a start that fails leaves it running, shown as it was.
+      const old = session;
+      if (old && !isEnded(old.status)) {
+        await api("POST", `/v1/sessions/${old.id}/interrupt`).catch(() => {});
+      }
+      // The errors and warnings shown are the editor's: a restart of an
+      // earlier definition leaves them alone.
+      if (!again) showFlowErrors([], reply.warnings);
       session = { id: reply.id, voice, status: reply.status, waiting: reply.waiting_for, flow: reply.flow };
       lastSeq = 0;
       ui.chat.replaceChildren();
       ui.events.replaceChildren();
-      document.querySelector("main.layout").classList.add("live");
+      ui.layout.classList.add("live");
+      placePanels();
       system(`Session ${reply.id} on ${reply.flow}${reply.revision ? " revision " + reply.revision : ""}`);
       ui.startStatus.textContent = "";
       if (reply.flow && reply.flow.startsWith("sim.")) loadFlows();
@@ -269,7 +305,7 @@
         ui.startStatus.textContent = "The flow has errors: fix them and start again.";
         ui.flowJSON.focus();
       } else {
-        ui.startStatus.textContent = "Could not start: " + err.message;
+        ui.startStatus.textContent = (again ? "Could not restart: " : "Could not start: ") + err.message;
       }
     } finally {
       busy = false;
@@ -285,6 +321,7 @@
 
   // send runs one resume: what the contact did is shown first, then the turn.
   async function send(body, shown) {
+    if (checking) await checking;
     if (!session || busy) return;
     busy = true;
     setControls();
@@ -296,7 +333,11 @@
       await turn(reply);
     } catch (err) {
       system(err.message, true);
-      await refresh();
+      // A session that no longer waits (409) has moved on without the page
+      // (a timeout the server fired, an interrupt): show what it did.
+      const before = session.status;
+      await refresh(err.status === 409 ? "Meanwhile, on the server:" : undefined);
+      if (isEnded(session.status) && session.status !== before) system(`Session ${session.status}`);
     } finally {
       busy = false;
       setControls();
@@ -377,6 +418,7 @@
       if (w.timeout) info += ` (timeout ${w.timeout}s)`;
     }
     ui.waitInfo.textContent = info;
+    if (!busy && !checking) watchTimeout();
   }
 
   function focusInput() {
@@ -416,25 +458,93 @@
   ui.fireTimeout.addEventListener("click", () => send({ timeout: true }, { system: "Timeout fired" }));
 
   // ---- variables and events ----
-  async function refresh() {
-    if (!session) return;
+  // refresh reads the session and its new events. With serverTurn (a line
+  // for the chat) it also shows the messages among those events: they come
+  // from a turn the server ran on its own (a wait's timeout), whose reply the
+  // page never saw. It returns the new events.
+  async function refresh(serverTurn) {
+    if (!session) return [];
     const id = session.id;
     try {
-      const [s, ev] = await Promise.all([
-        api("GET", `/v1/sessions/${id}`),
-        api("GET", `/v1/sessions/${id}/events?after=${lastSeq}`),
-      ]);
-      if (!session || session.id !== id) return;
+      const [s, events] = await Promise.all([api("GET", `/v1/sessions/${id}`), eventsAfter(id, lastSeq)]);
+      if (!session || session.id !== id) return [];
       session.status = s.status;
+      session.waiting = s.waiting_for || null;
       session.channel = s.channel ? s.channel.id : "";
       renderVariables(s.variables || {});
-      for (const e of ev.events || []) {
+      if (serverTurn && events.length) {
+        system(serverTurn);
+        ui.quick.replaceChildren();
+      }
+      for (const e of events) {
+        if (serverTurn && messageTypes.includes(e.type)) renderMessage(e);
         renderEvent(e);
         lastSeq = Math.max(lastSeq, e.seq);
       }
       ui.events.lastElementChild && ui.events.parentElement && (ui.events.scrollTop = ui.events.scrollHeight);
+      return events;
     } catch (err) {
       system("Could not refresh: " + err.message, true);
+      return [];
+    }
+  }
+
+  // eventsAfter reads all of a session's events after seq, page by page (a
+  // page holds 500; "next" names where the following one starts).
+  async function eventsAfter(id, seq) {
+    const out = [];
+    for (let after = seq; ;) {
+      const page = await api("GET", `/v1/sessions/${id}/events?after=${after}`);
+      const events = page.events || [];
+      out.push(...events);
+      if (!page.next || !events.length) return out;
+      after = page.next;
+    }
+  }
+
+  // Events that are something the flow said, as in a turn's messages.
+  const messageTypes = ["message_out", "say", "play", "gather", "hangup"];
+
+  // The server fires a wait's timeout by itself (at waiting_for.timeout_at):
+  // the page looks again a little after that time, and again every 1.2 s
+  // while it is overdue (the server scans its timers every second; after 10 s
+  // overdue every 5 s), to show what the Timeout branch did.
+  let waitTimer = 0;
+  let waitTimerFor = "";
+  function watchTimeout() {
+    const w = session && session.status === "waiting" && session.waiting;
+    const due = w && w.timeout_at ? Date.parse(w.timeout_at) : NaN;
+    const key = session && !isNaN(due) ? `${session.id} ${w.timeout_at}` : "";
+    if (key === waitTimerFor) return;
+    clearTimeout(waitTimer);
+    waitTimerFor = key;
+    if (!key) return;
+    const now = Date.now();
+    // Overdue for long, the server may be busy or its timers stopped: look
+    // less often.
+    const delay = due > now ? due - now + 1200 : (now - due > 10000 ? 5000 : 1200);
+    waitTimer = setTimeout(checkTimeout, delay);
+  }
+
+  // checking is the look at a wait's timeout in progress, if any: a send or
+  // start waits for it rather than running beside it. The controls stay
+  // enabled meanwhile, so the one being typed in keeps its focus.
+  let checking = null;
+  async function checkTimeout() {
+    const key = waitTimerFor;
+    waitTimerFor = "";
+    if (!session) return;
+    if (busy) { waitTimer = setTimeout(checkTimeout, 500); waitTimerFor = key; return; }
+    checking = (async () => {
+      const before = session.status;
+      await refresh("Timeout fired by the server");
+      if (isEnded(session.status) && session.status !== before) system(`Session ${session.status}`);
+    })();
+    try {
+      await checking;
+    } finally {
+      checking = null;
+      setControls();
     }
   }
 
@@ -512,6 +622,20 @@
     const li = el("li", { class: "event", "data-type": e.type, "data-seq": e.seq }, el("details", null, summary, body));
     ui.events.append(li);
   }
+
+  // ---- layout ----
+  // On a narrow screen (one column) the conversation comes first once a
+  // session runs. It is moved in the document, not only drawn first, so that
+  // Tab goes through the page in the order it is shown.
+  const narrow = window.matchMedia("(max-width: 44rem)");
+  function placePanels() {
+    const first = narrow.matches && ui.layout.classList.contains("live") ? ui.phone : ui.setupPanel;
+    if (ui.layout.firstElementChild === first) return;
+    const focused = document.activeElement;
+    ui.layout.insertBefore(first, ui.layout.firstElementChild);
+    if (focused && focused !== document.activeElement) focused.focus({ preventScroll: true });
+  }
+  narrow.addEventListener("change", placePanels);
 
   // ---- init ----
   loadFlows();
