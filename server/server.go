@@ -302,6 +302,9 @@ func New(cfg Config) (*Server, error) {
 	if err := s.seed(ctx); err != nil {
 		return nil, err
 	}
+	if err := fc.warnStored(ctx, cfg.Logger); err != nil {
+		return nil, err
+	}
 	s.app = s.routes()
 
 	if s.deliv != nil {
