@@ -1,0 +1,65 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// The server decodes every widget, its wrapped webhook widget included, as
+// parley validate does: the same problems at the same paths.
+func TestFlowBodiesDecodeAsTheCLI(t *testing.T) {
+	ts := newTestServer(t, nil)
+	cli := engine.New(widgets.Registered())
+	for _, tc := range []struct {
+		name, doc string
+		want      []flows.FieldError
+	}{
+		{"webhook field in another case", `{"id":"w1","widgets":[{"id":"call","type":"webhook","URL":"https://example.com","Method":"POST"}]}`,
+			[]flows.FieldError{
+				{Widget: "call", Path: "widgets[0].URL", Message: `unknown field "URL" (did you mean "url"? field names are case-sensitive)`},
+				{Widget: "call", Path: "widgets[0].Method", Message: `unknown field "Method" (did you mean "method"? field names are case-sensitive)`},
+			}},
+		{"unknown webhook field", `{"id":"w2","widgets":[{"id":"call","type":"webhook","url":"https://example.com","bogus":1}]}`,
+			[]flows.FieldError{{Widget: "call", Path: "widgets[0].bogus", Message: `unknown field "bogus"`}}},
+		{"webhook field of the wrong kind", `{"id":"w3","widgets":[{"id":"call","type":"webhook","url":"https://example.com","timeout":"5","headers":{"X":1}}]}`,
+			[]flows.FieldError{
+				{Widget: "call", Path: "widgets[0].timeout", Message: `expected a number, got JSON string`},
+				{Widget: "call", Path: "widgets[0].headers.X", Message: `expected a string, got JSON number`},
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := cli.Load([]byte(tc.doc))
+			var ve *flows.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("parley validate's decoding: %v", err)
+			}
+			r := ts.do("POST", "/v1/flows", tc.doc)
+			if r.Status != 422 {
+				t.Fatalf("POST /v1/flows: %d %s", r.Status, r.Body)
+			}
+			var body struct {
+				Error struct {
+					Errors []flows.FieldError `json:"errors"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(r.Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			got := body.Error.Errors
+			if len(got) != len(tc.want) || len(ve.Errors) != len(tc.want) {
+				t.Fatalf("server %v, parley validate %v, want %v", got, ve.Errors, tc.want)
+			}
+			for i, w := range tc.want {
+				cl := ve.Errors[i]
+				if got[i] != w || cl.Widget != w.Widget || cl.Path != w.Path || cl.Message != w.Message {
+					t.Errorf("problem %d: server %+v, parley validate %+v, want %+v", i, got[i], *cl, w)
+				}
+			}
+		})
+	}
+}
