@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/engine"
@@ -61,5 +62,38 @@ func TestFlowBodiesDecodeAsTheCLI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A flow body that is not JSON is said the same way on every entry point:
+// line and column in characters, as parley validate says it; a byte-order
+// mark before the JSON is skipped.
+func TestFlowBodySyntaxErrors(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(`{"id":"f","widgets":[{"id":"a","type":"end"}]}`)
+	bad := "{\"id\": \"f\", \"name\": \"Café\",\n \"widgets\": [{\"id\": \"a\", \"type\": \"end\",}]}"
+	const want = `malformed JSON at line 2, column 40 (in widgets[0]): invalid character '}'`
+	for _, method := range []string{"POST /v1/flows", "PUT /v1/flows/f"} {
+		m, path, _ := strings.Cut(method, " ")
+		r := ts.do(m, path, bad)
+		e := r.errorOf(t)
+		if r.Status != 400 || e["code"] != CodeMalformedJSON || !strings.HasPrefix(e["message"].(string), want) {
+			t.Errorf("%s: %d %s, want 400 malformed_json %q", method, r.Status, r.Body, want)
+		}
+	}
+	v := ts.must(200, "POST", "/v1/flows/validate", bad)
+	if errs := v["errors"].([]any); len(errs) != 1 || !strings.HasPrefix(errs[0].(map[string]any)["message"].(string), want) {
+		t.Errorf("validate: %v", v)
+	}
+
+	bom := "\ufeff" + `{"id":"bom","widgets":[{"id":"a","type":"end"}]}`
+	ts.must(201, "POST", "/v1/flows", bom)
+	ts.must(200, "PUT", "/v1/flows/bom", bom)
+	if v := ts.must(200, "POST", "/v1/flows/validate", bom); v["valid"] != true {
+		t.Errorf("validate with a byte-order mark: %v", v)
+	}
+	def := ts.must(200, "GET", "/v1/flows/bom", nil)["definition"].(map[string]any)
+	if def["id"] != "bom" {
+		t.Errorf("stored definition %v", def)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +55,10 @@ func (s *Server) validateFlow(c *fiber.Ctx) error {
 
 // createFlow stores revision 1 of a new flow (or of each flow of an import).
 func (s *Server) createFlow(c *fiber.Ctx) error {
-	body := bytes.Clone(c.Body())
+	body := flows.TrimBOM(bytes.Clone(c.Body()))
+	if err := checkFlowSyntax(body); err != nil {
+		return err
+	}
 	for _, imp := range s.cfg.Importers {
 		if !imp.Detect(body) {
 			continue
@@ -93,8 +95,8 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, e
 	}
 	var todo []prepared
 	for _, doc := range docs {
-		if !json.Valid(doc) {
-			return nil, malformedFlow(doc)
+		if err := checkFlowSyntax(doc); err != nil {
+			return nil, err
 		}
 		f, err := s.eng.Load(doc)
 		if err != nil {
@@ -135,13 +137,23 @@ func nameOf(f *flows.Flow) string {
 	return f.ID
 }
 
+// malformedFlow is the error for a flow body that json.Valid refuses: where
+// it breaks, or the byte-order mark that json.Valid does not skip.
 func malformedFlow(doc []byte) error {
-	var v any
-	err := json.Unmarshal(doc, &v)
-	if err == nil {
-		err = fmt.Errorf("invalid JSON")
+	if err := checkFlowSyntax(doc); err != nil {
+		return err
 	}
-	return jsonAPIError(err)
+	return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "malformed JSON at line 1, column 1: a byte-order mark where the JSON should start")
+}
+
+// checkFlowSyntax answers 400 malformed_json for a flow body that is not one
+// JSON document, saying where it breaks as parley validate does: line and
+// column, in characters from 1.
+func checkFlowSyntax(doc []byte) error {
+	if fe := flows.CheckSyntax(doc); fe != nil {
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: fe.Message, Err: fe}
+	}
+	return nil
 }
 
 // withID sets a flow document's id, keeping the rest of the text as it was.
@@ -210,9 +222,9 @@ func flowNotFound(err error, id string, rev int) error {
 // updateFlow stores a new revision; sessions already running stay on theirs.
 func (s *Server) updateFlow(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
-	doc := bytes.Clone(c.Body())
-	if !json.Valid(doc) {
-		return malformedFlow(doc)
+	doc := flows.TrimBOM(bytes.Clone(c.Body()))
+	if err := checkFlowSyntax(doc); err != nil {
+		return err
 	}
 	f, err := s.eng.Load(doc)
 	if err != nil {
