@@ -130,6 +130,9 @@ type Importer interface {
 type Imported struct {
 	Flows  [][]byte
 	Report any
+	// Failed says, one line each, why each flow left out did not convert
+	// (`flow "Reg" did not import: flows[0]: ...`).
+	Failed []string
 }
 
 func (c *Config) withDefaults() {
