@@ -340,6 +340,29 @@ func CheckSyntax(data []byte) *FieldError {
 	return nil
 }
 
+// DecodeDocument decodes a JSON document other than a flow (a webhooks
+// file, a mocks file, a test script) into v, a pointer, as flows are
+// decoded: names match exactly, an unknown field is an error, and each
+// problem is a FieldError at its JSON path, array indices included
+// (webhooks[1].timeout), saying in JSON's terms what was expected. A syntax
+// error is the one problem, with its line and column; otherwise every
+// problem is returned, and v holds what could be decoded. A UTF-8
+// byte-order mark at the start is skipped.
+func DecodeDocument(data []byte, v any) []*FieldError {
+	data = TrimBOM(data)
+	dec := jsontext.NewDecoder(bytes.NewReader(data), decodeOptions)
+	if _, err := dec.ReadValue(); err != nil {
+		return []*FieldError{documentError(data, "", err, "")}
+	}
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		line, col := lineColumn(data, int64(len(data)-len(rest)))
+		return []*FieldError{{Path: "$", Err: ErrSyntax,
+			Message: fmt.Sprintf("text after the JSON document at line %d, column %d: the file is one JSON value", line, col)}}
+	}
+	rv := reflect.ValueOf(v).Elem()
+	return unmarshalAllAs(data, "", func() any { rv.SetZero(); return v }, "").problems
+}
+
 // Wrapper is implemented by a widget that wraps another (to change how it
 // runs): Decode decodes the flow's JSON into the wrapped widget, so that
 // wrapping changes nothing of what a flow may contain or how it is checked.
@@ -524,6 +547,10 @@ const maxProblems = 50
 // wrapping ErrNewRule (earlier versions matched names in any case). Each
 // attempt decodes into a new value from mk. doc must be well-formed.
 func unmarshalAll(doc []byte, prefix string, mk func() any) decoded {
+	return unmarshalAllAs(doc, prefix, mk, "flow ")
+}
+
+func unmarshalAllAs(doc []byte, prefix string, mk func() any, what string) decoded {
 	var out decoded
 	for range maxProblems {
 		err := jsonv2.Unmarshal(doc, mk(), decodeOptions)
@@ -533,7 +560,7 @@ func unmarshalAll(doc []byte, prefix string, mk func() any) decoded {
 		if err == nil {
 			return out
 		}
-		fe := jsonError(doc, prefix, err)
+		fe := documentError(doc, prefix, err, what)
 		out.problems = append(out.problems, fe)
 		var se *jsonv2.SemanticError
 		if !errors.As(err, &se) || se.JSONPointer == "" {
@@ -742,6 +769,12 @@ var decodeOptions = jsonv2.JoinOptions(
 // jsonError turns an error decoding doc (the flow, or the widget at path
 // prefix) into a FieldError at the path in the flow where it happened.
 func jsonError(doc []byte, prefix string, err error) *FieldError {
+	return documentError(doc, prefix, err, "flow ")
+}
+
+// documentError is jsonError for a document that what ("flow ", or "")
+// names.
+func documentError(doc []byte, prefix string, err error, what string) *FieldError {
 	var se *jsonv2.SemanticError
 	var sy *jsontext.SyntacticError
 	switch {
@@ -774,14 +807,14 @@ func jsonError(doc []byte, prefix string, err error) *FieldError {
 		}
 		syntax := errors.Join(ErrSyntax, err)
 		if errors.Is(sy.Err, io.ErrUnexpectedEOF) {
-			return &FieldError{Path: "$", Message: fmt.Sprintf("flow JSON ends early at line %d, column %d%s", line, col, where), Err: syntax}
+			return &FieldError{Path: "$", Message: fmt.Sprintf("%sJSON ends early at line %d, column %d%s", what, line, col, where), Err: syntax}
 		}
 		if sy.ByteOffset == 0 && bytes.HasPrefix(doc, []byte("\xef\xbb\xbf")) {
 			return &FieldError{Path: "$", Message: "malformed JSON at line 1, column 1: a byte-order mark where the JSON should start", Err: syntax}
 		}
 		return &FieldError{Path: "$", Message: fmt.Sprintf("malformed JSON at line %d, column %d%s: %v", line, col, where, sy.Err), Err: syntax}
 	case errors.Is(err, io.EOF) && len(bytes.Trim(doc, " \t\r\n")) == 0:
-		return &FieldError{Path: "$", Message: "empty flow document", Err: errors.Join(ErrSyntax, err)}
+		return &FieldError{Path: "$", Message: "empty " + what + "document", Err: errors.Join(ErrSyntax, err)}
 	}
 	if prefix == "" {
 		prefix = "$"
@@ -853,7 +886,11 @@ func JSONKind(t reflect.Type) string {
 	case reflect.Struct, reflect.Map:
 		return "a JSON object"
 	case reflect.Slice, reflect.Array:
-		switch elem := t.Elem(); elem.Kind() {
+		elem := t.Elem()
+		for elem.Kind() == reflect.Pointer {
+			elem = elem.Elem()
+		}
+		switch elem.Kind() {
 		case reflect.Struct, reflect.Map:
 			return "an array of JSON objects"
 		case reflect.String:

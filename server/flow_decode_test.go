@@ -97,3 +97,22 @@ func TestFlowBodySyntaxErrors(t *testing.T) {
 		t.Errorf("stored definition %v", def)
 	}
 }
+
+// /v1/webhook-configs reads a configuration as the --webhooks file is read:
+// names match exactly and kinds are said in JSON's terms.
+func TestWebhookConfigBodiesDecodeAsTheFile(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for _, c := range []struct{ body, code, field, message string }{
+		{`{"Name":"a","url":"https://example.com"}`, CodeUnknownField, "Name", `unknown field "Name" (did you mean "name"? field names are case-sensitive)`},
+		{`{"name":"a","URL":"https://example.com"}`, CodeUnknownField, "URL", `unknown field "URL" (did you mean "url"? field names are case-sensitive)`},
+		{`{"name":"a","url":"https://example.com","timeout":"5"}`, CodeInvalidField, "timeout", `timeout: expected a number, got JSON string`},
+		{`{"name":"a","url":"https://example.com","headers":{"X":1}}`, CodeInvalidField, "headers.X", `headers.X: expected a string, got JSON number`},
+	} {
+		r := ts.do("POST", "/v1/webhook-configs", c.body)
+		e := r.errorOf(t)
+		if r.Status != 400 || e["code"] != c.code || e["field"] != c.field || e["message"] != c.message {
+			t.Errorf("POST %s: %d %s, want 400 %s on %s: %s", c.body, r.Status, r.Body, c.code, c.field, c.message)
+		}
+	}
+	ts.must(404, "GET", "/v1/webhook-configs/a", nil)
+}
