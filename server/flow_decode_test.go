@@ -116,3 +116,31 @@ func TestWebhookConfigBodiesDecodeAsTheFile(t *testing.T) {
 	}
 	ts.must(404, "GET", "/v1/webhook-configs/a", nil)
 }
+
+// A field of the wrong kind does not hide the other problems of a flow body.
+func TestFlowBodyEveryProblem(t *testing.T) {
+	ts := newTestServer(t, nil)
+	doc := `{"id":"f5","expire_minutes":"5","colour":1,"widgets":[{"id":"a","type":"nope"},
+	 {"id":"b","type":"send_message","text":"hi","exits":{"Next":"zz"}}]}`
+	want := []string{"expire_minutes", "colour", "widgets[0].type", `widgets[1].exits["Next"]`}
+	r := ts.do("POST", "/v1/flows", doc)
+	var body struct {
+		Error struct {
+			Field  string             `json:"field"`
+			Errors []flows.FieldError `json:"errors"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	v := ts.must(200, "POST", "/v1/flows/validate", doc)
+	verrs, _ := v["errors"].([]any)
+	if r.Status != 422 || len(body.Error.Errors) != len(want) || len(verrs) != len(want) {
+		t.Fatalf("POST: %d %s; validate: %v; want problems at %v", r.Status, r.Body, v, want)
+	}
+	for i, p := range want {
+		if body.Error.Errors[i].Path != p || verrs[i].(map[string]any)["path"] != p {
+			t.Errorf("problem %d at %q (validate: %v), want %q", i, body.Error.Errors[i].Path, verrs[i], p)
+		}
+	}
+}
