@@ -30,27 +30,33 @@ func LoadConfigs(path string) (map[string]*flows.WebhookConfig, error) {
 	return cfgs, nil
 }
 
-// ParseConfigs is LoadConfigs on bytes already read.
+// ParseConfigs is LoadConfigs on bytes already read. The file is decoded as
+// flows are (flows.DecodeDocument): names match exactly, and each problem
+// names its entry and field, webhooks[1].timeout, also in a bare array.
 func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 	var list []*flows.WebhookConfig
-	trimmed := bytes.TrimSpace(data)
-	strict := func(b []byte, v any) error {
-		d := json.NewDecoder(bytes.NewReader(b))
-		d.DisallowUnknownFields()
-		return d.Decode(v)
-	}
+	trimmed := bytes.TrimSpace(flows.TrimBOM(data))
+	var problems []*flows.FieldError
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		if err := strict(trimmed, &list); err != nil {
-			return nil, jsonErr(err)
+		problems = flows.DecodeDocument(trimmed, &list)
+		for _, fe := range problems {
+			if strings.HasPrefix(fe.Path, "[") {
+				fe.Path = "webhooks" + fe.Path
+			}
 		}
 	} else {
 		var doc struct {
 			Webhooks []*flows.WebhookConfig `json:"webhooks"`
 		}
-		if err := strict(trimmed, &doc); err != nil {
-			return nil, jsonErr(err)
-		}
+		problems = flows.DecodeDocument(trimmed, &doc)
 		list = doc.Webhooks
+	}
+	if len(problems) > 0 {
+		errs := make([]error, len(problems))
+		for i, fe := range problems {
+			errs[i] = fe
+		}
+		return nil, errors.Join(errs...)
 	}
 	out := make(map[string]*flows.WebhookConfig, len(list))
 	var errs []error
@@ -79,14 +85,6 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
-}
-
-func jsonErr(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Errorf("%s: expected %s, got JSON %s", te.Field, te.Type, te.Value)
-	}
-	return fmt.Errorf("malformed JSON: %w", err)
 }
 
 // Validate checks a webhook definition and returns one FieldError per problem,

@@ -33,7 +33,16 @@ func TestLoadConfigs(t *testing.T) {
 		{name: "bare array", file: `[` + one + `]`, names: []string{"orders"}},
 		{name: "empty", file: `{"webhooks":[]}`},
 		{name: "unknown field", file: `[{"name":"x","url":"https://e.com","methd":"GET"}]`, wantErr: []string{`unknown field "methd"`}},
-		{name: "malformed", file: `[{"name":`, wantErr: []string{"malformed JSON"}},
+		{name: "malformed", file: `[{"name":`, wantErr: []string{"$: JSON ends early at line 1, column 10"}},
+		{name: "syntax error", file: "{\"webhooks\": [\n {\"name\": \"x\",}]}", wantErr: []string{"$: malformed JSON at line 2, column 15 (in webhooks[0])"}},
+		{name: "unknown field named by entry", file: `{"webhooks":[{"name":"a","url":"https://e.com"},{"name":"b","url":"https://e.com","bogus":1}]}`,
+			wantErr: []string{`webhooks[1].bogus: unknown field "bogus"`}},
+		{name: "field names are case-sensitive", file: `[{"Name":"a","URL":"https://e.com"}]`,
+			wantErr: []string{`webhooks[0].Name: unknown field "Name" (did you mean "name"?`, `webhooks[0].URL: unknown field "URL" (did you mean "url"?`}},
+		{name: "kinds in JSON's terms", file: `{"webhooks":[{"name":"a","url":"https://e.com","timeout":"5","headers":["x"]}]}`,
+			wantErr: []string{`webhooks[0].timeout: expected a number, got JSON string`, `webhooks[0].headers: expected a JSON object, got JSON array`}},
+		{name: "webhooks not an array", file: `{"webhooks":{"name":"a"}}`,
+			wantErr: []string{`webhooks: expected an array of JSON objects, got JSON object`}},
 		{name: "every problem named", file: `{"webhooks":[
 			{"name":"a","url":"ftp://e.com","method":"TRACE","content_type":"xml","body_mode":"custom","retries":50,"extra_json":[1]},
 			{"url":"https://e.com"},
@@ -68,6 +77,11 @@ func TestLoadConfigs(t *testing.T) {
 				for _, w := range tt.wantErr {
 					if !strings.Contains(err.Error(), w) {
 						t.Errorf("error lacks %q:\n%v", w, err)
+					}
+				}
+				for _, goName := range []string{"float64", "map[string]string", "[]*flows.", "json: unknown", "Go struct"} {
+					if strings.Contains(err.Error(), goName) {
+						t.Errorf("error shows Go's %q:\n%v", goName, err)
 					}
 				}
 				return

@@ -112,23 +112,38 @@ func (e *Engine) Load(data []byte) (*flows.Flow, error) {
 	return flows.Decode(data, e.reg, compiler{e})
 }
 
+// LoadStored is Load for a flow stored by this or an earlier version: what
+// only a rule added since reports is a warning, and the flow runs as it ran
+// then (see flows.DecodeStored).
+func (e *Engine) LoadStored(data []byte) (*flows.Flow, error) {
+	return flows.DecodeStored(data, e.reg, compiler{e})
+}
+
 // compiler adapts the engine to flows.Compiler.
 type compiler struct{ e *Engine }
 
+// Template and Expression return what they compiled with an error marked
+// flows.ErrNewRule: a stored flow keeps it.
 func (c compiler) Template(field, src string) (flows.Template, error) {
 	t, err := c.e.compileTemplate(src)
-	if err != nil {
-		return nil, fieldErr(field, err)
+	switch {
+	case err == nil:
+		return t, nil
+	case t != nil:
+		return t, fieldErr(field, err)
 	}
-	return t, nil
+	return nil, fieldErr(field, err)
 }
 
 func (c compiler) Expression(field, src string) (flows.Expression, error) {
 	x, err := c.e.compileExpr(src)
-	if err != nil {
-		return nil, fieldErr(field, err)
+	switch {
+	case err == nil:
+		return x, nil
+	case x != nil:
+		return x, fieldErr(field, err)
 	}
-	return x, nil
+	return nil, fieldErr(field, err)
 }
 
 func fieldErr(field string, err error) *flows.FieldError {

@@ -165,10 +165,14 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
 	}
+	x := &expression{src: src, prog: prog}
 	if err := calls.err(src); err != nil {
-		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
+		// Flows stored before this check still load (flows.DecodeStored):
+		// the expression is returned with the error, and the call fails
+		// when it runs, as it did then.
+		return x, flows.NewRule(fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error())))
 	}
-	return &expression{src: src, prog: prog}, nil
+	return x, nil
 }
 
 // callChecker finds the first call of a name that is no function. Undefined

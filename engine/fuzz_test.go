@@ -13,37 +13,56 @@ import (
 )
 
 // FuzzDecode: any input either loads as a flow or fails with a validation
-// error; nothing panics, and a flow that loads can be started.
+// error, with Load and with LoadStored; nothing panics, what Load accepts
+// LoadStored accepts, and a flow that loads can be started.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(loopFlow))
 	f.Add([]byte(rootFlow))
 	f.Add([]byte(surveyFlow))
+	f.Add([]byte(`{"id": "old", "expire_minutes": -1, "widgets": [{"id": "a", "type": "send_message", "Text": "@(uper(input))"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e := engine.New(widgets.Registered(), engine.WithMaxSteps(20))
 		fl, err := e.Load(data)
-		if err != nil {
-			var ve *flows.ValidationError
-			if !errors.As(err, &ve) || len(ve.Errors) == 0 {
-				t.Fatalf("error %v (%T) is not a validation error with findings", err, err)
+		checkFindings(t, err)
+		stored, serr := e.LoadStored(data)
+		checkFindings(t, serr)
+		if err == nil && serr != nil {
+			t.Fatalf("LoadStored refuses what Load accepts: %v", serr)
+		}
+		for _, f := range []*flows.Flow{fl, stored} {
+			if f == nil {
+				continue
 			}
-			for _, fe := range ve.Errors {
-				if fe.Path == "" || fe.Message == "" {
-					t.Fatalf("finding without path or message: %+v", fe)
-				}
+			if len(f.Widgets) == 0 || f.Widget(f.StartWidget()) == nil {
+				t.Fatalf("loaded flow has no start widget")
 			}
-			return
-		}
-		if len(fl.Widgets) == 0 || fl.Widget(fl.StartWidget()) == nil {
-			t.Fatalf("loaded flow has no start widget")
-		}
-		s, _, err := e.Start(context.Background(), fl, engine.StartParams{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.Status == flows.StatusWaiting {
-			_, _ = e.Resume(context.Background(), fl, s, flows.Text("1"))
+			s, _, err := e.Start(context.Background(), f, engine.StartParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Status == flows.StatusWaiting {
+				_, _ = e.Resume(context.Background(), f, s, flows.Text("1"))
+			}
 		}
 	})
+}
+
+// checkFindings fails unless err is nil or a validation error whose every
+// finding has a path and a message.
+func checkFindings(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var ve *flows.ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) == 0 {
+		t.Fatalf("error %v (%T) is not a validation error with findings", err, err)
+	}
+	for _, fe := range ve.Errors {
+		if fe.Path == "" || fe.Message == "" {
+			t.Fatalf("finding without path or message: %+v", fe)
+		}
+	}
 }
 
 // FuzzTemplate: any template either fails to compile or renders against a

@@ -53,9 +53,11 @@ const insertRoom = 16
 func (t *template) Source() string { return t.src }
 
 // compileTemplate parses text with @path, $flow.key.x / $user.key.x / $call.x and
-// @(expression) references. "@@" is a literal "@".
+// @(expression) references. "@@" is a literal "@". An error marked
+// flows.ErrNewRule comes with the compiled template (see compileExpr).
 func (e *Engine) compileTemplate(src string) (*template, error) {
 	t := &template{src: src}
+	var newRule error
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
@@ -75,8 +77,11 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 				return nil, fmt.Errorf("%w: %s at offset %d", flows.ErrBadTemplate, err.Error(), i)
 			}
 			x, err := e.compileExpr(src[i+2 : end])
-			if err != nil {
+			if err != nil && x == nil {
 				return nil, err
+			}
+			if err != nil && newRule == nil {
+				newRule = err
 			}
 			flush()
 			t.segs = append(t.segs, segment{kind: segExpr, text: src[i+2 : end], expr: x})
@@ -121,7 +126,7 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		// The literal text, not src: "@@" has become "@".
 		t.static, t.text = true, t.segs[0].text
 	}
-	return t, nil
+	return t, newRule
 }
 
 // scanDollar recognises $flow.key.X, $user.key.X and $call.X and maps them onto

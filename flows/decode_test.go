@@ -86,7 +86,7 @@ func TestValidationErrors(t *testing.T) {
 			`widget "r": widgets[0].exits["1"]: expected a string, got JSON number`, nil},
 		{"wrong JSON type for a number", `{"id": "f", "name": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": "30"}]}`,
 			`widget "w": widgets[0].timeout: expected an integer, got JSON string`, nil},
-		{"top-level field in another case", `{"ID": "f", "Widgets": [{"Id": "a", "TYPE": "send_message"}]}`,
+		{"top-level field in another case", `{"ID": "f", "widgets": [{"id": "a", "type": "end"}]}`,
 			`ID: unknown field "ID" (did you mean "id"? field names are case-sensitive)`, flows.ErrUnknownField},
 		{"widget field in another case", `{"id": "f", "widgets": [{"id": "a", "type": "send_message", "Text": "hi"}]}`,
 			`widget "a": widgets[0].Text: unknown field "Text" (did you mean "text"? field names are case-sensitive)`, flows.ErrUnknownField},
@@ -291,5 +291,107 @@ func TestSetVariableNames(t *testing.T) {
 		if _, err := load(src); err != nil {
 			t.Errorf("scope %q name %q: %v", sn[0], sn[1], err)
 		}
+	}
+}
+
+// TestEveryProblem: a field of the wrong kind or an unknown one does not hide
+// the others, nor the widget and graph checks; a syntax error is reported
+// alone, since nothing after it can be read.
+func TestEveryProblem(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string
+	}{
+		{"flow fields and widgets", `{"id": "f5", "expire_minutes": "5", "colour": 1, "widgets": [
+		  {"id": "a", "type": "nope"},
+		  {"id": "b", "type": "send_message", "text": "hi", "exits": {"Next": "zz"}}]}`, []string{
+			`expire_minutes: expected an integer, got JSON string`,
+			`colour: unknown field "colour"`,
+			`widget "a": widgets[0].type: unknown widget type "nope"`,
+			`widget "b": widgets[1].exits["Next"]: exit "Next" points to unknown widget "zz"`,
+		}},
+		{"fields in another case and a dangling exit", `{"id": "f", "widgets": [
+		  {"id": "a", "type": "send_message", "Text": "hi", "Quick_replies": ["x"], "exits": {"Next": "zz"}}]}`, []string{
+			`widget "a": widgets[0].Text: unknown field "Text" (did you mean "text"?`,
+			`widget "a": widgets[0].Quick_replies: unknown field "Quick_replies" (did you mean "quick_replies"?`,
+			`widget "a": widgets[0].exits["Next"]: exit "Next" points to unknown widget "zz"`,
+		}},
+		{"fields of the wrong kind in a widget", `{"id": "f", "widgets": [
+		  {"id": "a", "type": "send_message", "text": 5, "quick_replies": [1, "ok"], "bogus": true}]}`, []string{
+			`widget "a": widgets[0].text: expected a string, got JSON number`,
+			`widget "a": widgets[0].quick_replies[0]: expected a string, got JSON number`,
+			`widget "a": widgets[0].bogus: unknown field "bogus"`,
+		}},
+		{"a syntax error hides the rest", `{"id": "x", "colour": "red", "widgets": [{"id": "a", "type": "send_message", "text": "hi",}]}`, []string{
+			`$: malformed JSON at line 1, column 91 (in widgets[0]): invalid character '}'`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(tc.src)
+			errs := validationErrors(t, err)
+			if len(errs) != len(tc.want) {
+				t.Fatalf("%d errors, want %d: %v", len(errs), len(tc.want), err)
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(errs[i].Error(), w) {
+					t.Errorf("error %d is %q, want it to start with %q", i, errs[i], w)
+				}
+			}
+		})
+	}
+}
+
+// TestStoredFlowsLoad: a flow stored before a rule was added loads with
+// DecodeStored, each such problem a warning, and still fails Decode.
+func TestStoredFlowsLoad(t *testing.T) {
+	src := `{"id": "old", "expire_minutes": -1, "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "result": "answer", "rules": [{"type": "has_text", "args": [], "category": "Other"}], "exits": {"Other": "say"}},
+	  {"id": "say", "Type": "send_message", "Text": "You said @(uper(input))", "exits": {"Next": "set"}},
+	  {"id": "set", "type": "set_variable", "scope": "contact", "name": "age", "value": "3"}]}`
+	eng := engine.New(widgets.Registered())
+	_, err := eng.Load([]byte(src))
+	if n := len(validationErrors(t, err)); n != 4 {
+		t.Fatalf("Load: %d errors, want 4: %v", n, err)
+	}
+	f, err := eng.LoadStored([]byte(src))
+	if err != nil {
+		t.Fatalf("LoadStored: %v", err)
+	}
+	want := []string{
+		`expire_minutes: expire_minutes is -1`,
+		`widget "ask": widgets[0].rules[0].category: category "Other" is the name of one of this widget's own exits`,
+		`widget "say": widgets[1].Type: unknown field "Type" (did you mean "type"?`,
+		`widget "say": widgets[1].Text: unknown field "Text" (did you mean "text"?`,
+		`widget "say": widgets[1].text: bad expression "uper(input)": unknown function uper`,
+		`widget "set": widgets[2].name: contact.age cannot be set`,
+	}
+	if len(f.Warnings) != len(want) {
+		t.Fatalf("%d warnings, want %d: %v", len(f.Warnings), len(want), f.Warnings)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(f.Warnings[i].Error(), w) || !errors.Is(f.Warnings[i], flows.ErrNewRule) {
+			t.Errorf("warning %d is %q, want it to start with %q and wrap ErrNewRule", i, f.Warnings[i], w)
+		}
+	}
+	if f.ExpireMinutes != 0 {
+		t.Errorf("ExpireMinutes = %d, want 0 (the server default)", f.ExpireMinutes)
+	}
+	if w := f.Widget("say"); w == nil || w.Base().Type != "send_message" {
+		t.Fatalf("widget say = %#v, want the send_message read from \"Type\"", w)
+	}
+	// A problem no stored flow could have had is still an error.
+	if _, err := eng.LoadStored([]byte(`{"id": "f", "widgets": [{"id": "a", "type": "end", "exits": {"Next": "zz"}}]}`)); err == nil {
+		t.Error("LoadStored accepted an unknown exit")
+	}
+}
+
+func TestByteOrderMark(t *testing.T) {
+	f, err := load("\ufeff" + `{"id": "f", "widgets": [{"id": "a", "type": "end"}]}`)
+	if err != nil {
+		t.Fatalf("a flow with a byte-order mark: %v", err)
+	}
+	if f.ID != "f" {
+		t.Errorf("id %q", f.ID)
 	}
 }

@@ -8,7 +8,10 @@
 //
 // The main types:
 //   - Flow, WidgetBase, Widget, Resumer: the graph and what a widget must implement.
-//   - Registry: widget types by name; Decode turns flow JSON into a Flow.
+//   - Registry: widget types by name; Decode turns flow JSON into a Flow, checking
+//     it by every rule; DecodeStored loads a flow stored by an earlier version,
+//     what only later rules find (ErrNewRule) becoming warnings. DecodeDocument
+//     reads other JSON files (webhooks, mocks, test scripts) the same way.
 //   - Session, Contact, Call, Result, Frame, Wait, Input: a run's state, plain data
 //     that round-trips through JSON so it can be stored and resumed elsewhere.
 //   - Event: what a turn did (messages out, results saved, webhook calls, errors).

@@ -223,7 +223,23 @@ var (
 	ErrBadRegex      = errors.New("bad regular expression")
 	ErrUnknownField  = errors.New("unknown field")
 	ErrUnknownExit   = errors.New("unknown exit")
+	// ErrSyntax: the document is not well-formed JSON; nothing else of it is checked.
+	ErrSyntax = errors.New("malformed JSON")
+	// ErrNewRule marks a problem that a rule added in a later version
+	// reports: a flow being written must not have it, but a flow stored
+	// before the rule still loads (DecodeStored), with the problem as a
+	// warning.
+	ErrNewRule = errors.New("rule newer than the stored flow")
 )
+
+// NewRule marks err as reported by a rule added in a later version (see
+// ErrNewRule); its message is err's.
+func NewRule(err error) error { return newRuleError{err} }
+
+type newRuleError struct{ err error }
+
+func (e newRuleError) Error() string   { return e.err.Error() }
+func (e newRuleError) Unwrap() []error { return []error{e.err, ErrNewRule} }
 
 // ValidationError collects every problem found in a flow.
 type ValidationError struct {
@@ -285,18 +301,96 @@ type rawFlow struct {
 // Decode parses flow JSON into a Flow using the registry, checks the graph
 // (unknown types and fields, duplicate ids, dangling exits, missing start) and
 // calls each widget's Validate with c. All problems are returned together as a
-// *ValidationError; unreachable widgets become Flow.Warnings.
+// *ValidationError; unreachable widgets become Flow.Warnings. A syntax error
+// is reported alone; otherwise every field problem is reported, and the
+// widget and graph checks still run on what could be decoded. Decode is for
+// flows being written: see DecodeStored for flows already stored.
 func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
-	var raw rawFlow
+	return decode(data, reg, c, false)
+}
+
+// DecodeStored is Decode for a flow stored by this or an earlier version: a
+// problem only a rule added since reports (one wrapping ErrNewRule, or a
+// field name in another case, which earlier versions matched) is a warning
+// in Flow.Warnings, and the flow loads as those versions loaded it.
+func DecodeStored(data []byte, reg *Registry, c Compiler) (*Flow, error) {
+	return decode(data, reg, c, true)
+}
+
+// TrimBOM removes a UTF-8 byte-order mark from the start of data; editors
+// on some systems write one, and it is no part of the JSON.
+func TrimBOM(data []byte) []byte { return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) }
+
+// CheckSyntax reports the first syntax error of a flow document (a
+// byte-order mark at its start is skipped), or text after its one value,
+// with the line and column, counted in characters from 1. A doc that is
+// well-formed gives nil.
+func CheckSyntax(data []byte) *FieldError {
+	data = TrimBOM(data)
 	dec := jsontext.NewDecoder(bytes.NewReader(data), decodeOptions)
-	if err := jsonv2.UnmarshalDecode(dec, &raw, decodeOptions); err != nil {
-		return nil, &ValidationError{Errors: []*FieldError{jsonError(data, "", err)}}
+	if _, err := dec.ReadValue(); err != nil {
+		return jsonError(data, "", err)
 	}
 	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		// A second document, or the rest of a bad edit: either way not one flow.
+		// A second document, or the rest of a bad edit: either way not one document.
 		line, col := lineColumn(data, int64(len(data)-len(rest)))
-		return nil, &ValidationError{Errors: []*FieldError{{Path: "$",
-			Message: fmt.Sprintf("text after the flow's JSON at line %d, column %d: a flow document is one JSON object", line, col)}}}
+		return &FieldError{Path: "$", Err: ErrSyntax,
+			Message: fmt.Sprintf("text after the flow's JSON at line %d, column %d: a flow document is one JSON object", line, col)}
+	}
+	return nil
+}
+
+// DecodeDocument decodes a JSON document other than a flow (a webhooks
+// file, a mocks file, a test script) into v, a pointer, as flows are
+// decoded: names match exactly, an unknown field is an error, and each
+// problem is a FieldError at its JSON path, array indices included
+// (webhooks[1].timeout), saying in JSON's terms what was expected. A syntax
+// error is the one problem, with its line and column; otherwise every
+// problem is returned, and v holds what could be decoded. A UTF-8
+// byte-order mark at the start is skipped.
+func DecodeDocument(data []byte, v any) []*FieldError {
+	data = TrimBOM(data)
+	dec := jsontext.NewDecoder(bytes.NewReader(data), decodeOptions)
+	if _, err := dec.ReadValue(); err != nil {
+		return []*FieldError{documentError(data, "", err, "")}
+	}
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		line, col := lineColumn(data, int64(len(data)-len(rest)))
+		return []*FieldError{{Path: "$", Err: ErrSyntax,
+			Message: fmt.Sprintf("text after the JSON document at line %d, column %d: the file is one JSON value", line, col)}}
+	}
+	rv := reflect.ValueOf(v).Elem()
+	return unmarshalAllAs(data, "", func() any { rv.SetZero(); return v }, "").problems
+}
+
+// Wrapper is implemented by a widget that wraps another (to change how it
+// runs): Decode decodes the flow's JSON into the wrapped widget, so that
+// wrapping changes nothing of what a flow may contain or how it is checked.
+type Wrapper interface {
+	Unwrap() Widget
+}
+
+func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) {
+	data = TrimBOM(data)
+	if fe := CheckSyntax(data); fe != nil {
+		return nil, &ValidationError{Errors: []*FieldError{fe}}
+	}
+	var errs, warns []*FieldError
+	add := func(e *FieldError) {
+		if stored && errors.Is(e, ErrNewRule) {
+			warns = append(warns, e)
+		} else {
+			errs = append(errs, e)
+		}
+	}
+	var raw rawFlow
+	res := unmarshalAll(data, "", func() any { raw = rawFlow{}; return &raw })
+	if res.failed && len(res.problems) == 1 {
+		// Not a flow at all (an array, a string): the rest would only repeat it.
+		return nil, &ValidationError{Errors: res.problems}
+	}
+	for _, fe := range res.problems {
+		add(fe)
 	}
 	f := &Flow{
 		ID: raw.ID, Name: raw.Name, Version: raw.Version, Revision: raw.Revision,
@@ -304,9 +398,9 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 		Environment: raw.Environment,
 		index:       map[string]int{}, Source: append(json.RawMessage(nil), data...),
 	}
-	var errs []*FieldError
-	add := func(e *FieldError) { errs = append(errs, e) }
-	errs = append(errs, f.Environment.Check("environment")...)
+	for _, e := range f.Environment.Check("environment") {
+		add(e)
+	}
 	if f.Version == "" {
 		f.Version = FormatVersion
 	} else if f.Version != FormatVersion {
@@ -320,14 +414,18 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 		add(&FieldError{Path: "kind", Message: fmt.Sprintf("unknown kind %q (messaging or voice)", f.Kind)})
 	}
 	if f.ExpireMinutes < 0 {
-		add(&FieldError{Path: "expire_minutes", Message: fmt.Sprintf("expire_minutes is %d; it must be 0 (the server default) or more", f.ExpireMinutes)})
+		add(&FieldError{Path: "expire_minutes", Message: fmt.Sprintf("expire_minutes is %d; it must be 0 (the server default) or more", f.ExpireMinutes), Err: ErrNewRule})
+		if stored {
+			f.ExpireMinutes = 0 // as earlier versions took it: the server default
+		}
 	}
 	if f.Name == "" && f.ID == "" {
 		add(&FieldError{Path: "name", Message: "a flow needs a name or an id"})
 	}
-	if len(raw.Widgets) == 0 {
+	if len(raw.Widgets) == 0 && !res.cleared["widgets"] {
 		add(&FieldError{Path: "widgets", Message: "a flow needs at least one widget", Err: ErrMissingStart})
 	}
+	headOpts := jsonv2.JoinOptions(decodeOptions, jsonv2.RejectUnknownMembers(false), jsonv2.MatchCaseInsensitiveNames(stored))
 	// paths holds each widget id's JSON path (its first occurrence).
 	paths := map[string]string{}
 	for i, w := range raw.Widgets {
@@ -336,7 +434,7 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 			ID   string `json:"id"`
 			Type string `json:"type"`
 		}
-		if err := jsonv2.Unmarshal(w, &head, decodeOptions, jsonv2.RejectUnknownMembers(false)); err != nil {
+		if err := jsonv2.Unmarshal(w, &head, headOpts); err != nil {
 			add(jsonError(w, path, err))
 			continue
 		}
@@ -361,17 +459,27 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 			f.index[head.ID] = -1
 			continue
 		}
-		wg := factory()
-		if err := jsonv2.Unmarshal(w, wg, decodeOptions); err != nil {
-			fe := jsonError(w, path, err)
+		var wg Widget
+		res := unmarshalAll(w, path, func() any {
+			wg = factory()
+			if wr, ok := wg.(Wrapper); ok {
+				return wr.Unwrap()
+			}
+			return wg
+		})
+		for _, fe := range res.problems {
 			fe.Widget = head.ID
 			add(fe)
+		}
+		if res.failed {
 			f.index[head.ID] = -1
 			continue
 		}
 		f.index[head.ID] = len(f.Widgets)
 		f.Widgets = append(f.Widgets, wg)
-		if c != nil {
+		// A value left out for being of the wrong kind would only make
+		// Validate report it missing: the widget's other checks wait for it.
+		if c != nil && len(res.cleared) == 0 {
 			if err := wg.Validate(c); err != nil {
 				for _, fe := range flatten(err) {
 					fe.Widget = head.ID
@@ -414,8 +522,168 @@ func Decode(data []byte, reg *Registry, c Compiler) (*Flow, error) {
 	if len(errs) > 0 {
 		return nil, &ValidationError{Errors: errs}
 	}
-	f.Warnings = unreachable(f, paths)
+	f.Warnings = append(warns, unreachable(f, paths)...)
 	return f, nil
+}
+
+// decoded is what unmarshalAll found.
+type decoded struct {
+	problems []*FieldError
+	// cleared holds the paths (relative to the document) of values left out
+	// for being of the wrong kind.
+	cleared map[string]bool
+	// failed is set when the last problem could not be got past (the
+	// document is not an object): nothing was decoded.
+	failed bool
+}
+
+// maxProblems bounds the problems one document's decoding reports.
+const maxProblems = 50
+
+// unmarshalAll decodes doc (the flow, or the widget at path prefix) into the
+// value mk makes, going on past each problem to report them all: an unknown
+// field is left out, a value of the wrong kind is decoded as null, and a
+// field named as a known one but for case is read as that one, with an error
+// wrapping ErrNewRule (earlier versions matched names in any case). Each
+// attempt decodes into a new value from mk. doc must be well-formed.
+func unmarshalAll(doc []byte, prefix string, mk func() any) decoded {
+	return unmarshalAllAs(doc, prefix, mk, "flow ")
+}
+
+func unmarshalAllAs(doc []byte, prefix string, mk func() any, what string) decoded {
+	var out decoded
+	for range maxProblems {
+		err := jsonv2.Unmarshal(doc, mk(), decodeOptions)
+		if err != nil && len(out.problems) == maxProblems-1 {
+			out.failed = true
+		}
+		if err == nil {
+			return out
+		}
+		fe := documentError(doc, prefix, err, what)
+		out.problems = append(out.problems, fe)
+		var se *jsonv2.SemanticError
+		if !errors.As(err, &se) || se.JSONPointer == "" {
+			out.failed = true
+			return out
+		}
+		var fixed []byte
+		if errors.Is(se.Err, jsonv2.ErrUnknownName) {
+			known := fieldNamed(se.GoType, se.JSONPointer.LastToken())
+			if known != "" {
+				fe.Err = errors.Join(ErrUnknownField, ErrNewRule)
+			}
+			fixed = editJSON(doc, se.JSONPointer, editMember, known)
+		} else {
+			if out.cleared == nil {
+				out.cleared = map[string]bool{}
+			}
+			out.cleared[pointerPath(doc, se.JSONPointer)] = true
+			fixed = editJSON(doc, se.JSONPointer, editNull, "")
+		}
+		if fixed == nil || bytes.Equal(fixed, doc) {
+			out.failed = true
+			return out
+		}
+		doc = fixed
+	}
+	return out
+}
+
+type editKind int
+
+const (
+	editMember editKind = iota // rename the member at the pointer, or drop it when the name is ""
+	editNull                   // replace the value at the pointer with null
+)
+
+// editJSON rewrites the well-formed document doc with one change at ptr, or
+// returns nil when it cannot.
+func editJSON(doc []byte, ptr jsontext.Pointer, kind editKind, name string) []byte {
+	opts := jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	dec := jsontext.NewDecoder(bytes.NewReader(doc), opts)
+	var buf bytes.Buffer
+	enc := jsontext.NewEncoder(&buf, opts)
+	if copyEdited(dec, enc, "", string(ptr), kind, name) != nil {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+func copyEdited(dec *jsontext.Decoder, enc *jsontext.Encoder, at, target string, kind editKind, name string) error {
+	if kind == editNull && at == target {
+		if err := dec.SkipValue(); err != nil {
+			return err
+		}
+		return enc.WriteToken(jsontext.Null)
+	}
+	if !strings.HasPrefix(target, at) {
+		v, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		return enc.WriteValue(v)
+	}
+	switch dec.PeekKind() {
+	case '{':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if err := enc.WriteToken(tok); err != nil {
+			return err
+		}
+		for dec.PeekKind() != '}' {
+			nameTok, err := dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			p := at + "/" + escapePointer(nameTok.String())
+			if kind == editMember && p == target {
+				if name == "" {
+					if err := dec.SkipValue(); err != nil {
+						return err
+					}
+					continue
+				}
+				nameTok = jsontext.String(name)
+			}
+			if err := enc.WriteToken(nameTok); err != nil {
+				return err
+			}
+			if err := copyEdited(dec, enc, p, target, kind, name); err != nil {
+				return err
+			}
+		}
+	case '[':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if err := enc.WriteToken(tok); err != nil {
+			return err
+		}
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			if err := copyEdited(dec, enc, at+"/"+strconv.Itoa(i), target, kind, name); err != nil {
+				return err
+			}
+		}
+	default:
+		v, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		return enc.WriteValue(v)
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	return enc.WriteToken(tok)
+}
+
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
 func unreachable(f *Flow, paths map[string]string) []*FieldError {
@@ -501,6 +769,12 @@ var decodeOptions = jsonv2.JoinOptions(
 // jsonError turns an error decoding doc (the flow, or the widget at path
 // prefix) into a FieldError at the path in the flow where it happened.
 func jsonError(doc []byte, prefix string, err error) *FieldError {
+	return documentError(doc, prefix, err, "flow ")
+}
+
+// documentError is jsonError for a document that what ("flow ", or "")
+// names.
+func documentError(doc []byte, prefix string, err error, what string) *FieldError {
 	var se *jsonv2.SemanticError
 	var sy *jsontext.SyntacticError
 	switch {
@@ -531,12 +805,16 @@ func jsonError(doc []byte, prefix string, err error) *FieldError {
 		if p := pointerPath(nil, sy.JSONPointer); p != "" {
 			where = " (in " + joinPath(prefix, p) + ")"
 		}
+		syntax := errors.Join(ErrSyntax, err)
 		if errors.Is(sy.Err, io.ErrUnexpectedEOF) {
-			return &FieldError{Path: "$", Message: fmt.Sprintf("flow JSON ends early at line %d, column %d%s", line, col, where), Err: err}
+			return &FieldError{Path: "$", Message: fmt.Sprintf("%sJSON ends early at line %d, column %d%s", what, line, col, where), Err: syntax}
 		}
-		return &FieldError{Path: "$", Message: fmt.Sprintf("malformed JSON at line %d, column %d%s: %v", line, col, where, sy.Err), Err: err}
+		if sy.ByteOffset == 0 && bytes.HasPrefix(doc, []byte("\xef\xbb\xbf")) {
+			return &FieldError{Path: "$", Message: "malformed JSON at line 1, column 1: a byte-order mark where the JSON should start", Err: syntax}
+		}
+		return &FieldError{Path: "$", Message: fmt.Sprintf("malformed JSON at line %d, column %d%s: %v", line, col, where, sy.Err), Err: syntax}
 	case errors.Is(err, io.EOF) && len(bytes.Trim(doc, " \t\r\n")) == 0:
-		return &FieldError{Path: "$", Message: "empty flow document", Err: err}
+		return &FieldError{Path: "$", Message: "empty " + what + "document", Err: errors.Join(ErrSyntax, err)}
 	}
 	if prefix == "" {
 		prefix = "$"
@@ -608,7 +886,11 @@ func JSONKind(t reflect.Type) string {
 	case reflect.Struct, reflect.Map:
 		return "a JSON object"
 	case reflect.Slice, reflect.Array:
-		switch elem := t.Elem(); elem.Kind() {
+		elem := t.Elem()
+		for elem.Kind() == reflect.Pointer {
+			elem = elem.Elem()
+		}
+		switch elem.Kind() {
 		case reflect.Struct, reflect.Map:
 			return "an array of JSON objects"
 		case reflect.String:

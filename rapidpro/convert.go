@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
@@ -133,10 +134,11 @@ func syntaxError(data []byte) error {
 	if !errors.As(err, &se) {
 		return fmt.Errorf("rapidpro: export is not valid JSON: %v", err)
 	}
-	// Offset counts the bytes read, the offending one included.
+	// Offset counts the bytes read, the offending one included. The column
+	// counts characters from 1, as flow validation does.
 	at := min(max(int(se.Offset)-1, 0), len(data))
 	line := 1 + bytes.Count(data[:at], []byte("\n"))
-	col := at - bytes.LastIndexByte(data[:at], '\n')
+	col := 1 + utf8.RuneCount(data[bytes.LastIndexByte(data[:at], '\n')+1:at])
 	return fmt.Errorf("rapidpro: export is not valid JSON: line %d, column %d: %v", line, col, err)
 }
 

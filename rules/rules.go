@@ -227,10 +227,11 @@ func compileRule(c flows.Compiler, path string, index int, cs Case) (*rule, []er
 		apath := fmt.Sprintf("%s.args[%d]", path, j)
 		kind := def.kind(j)
 		if kind == argExpression {
+			// An expression comes with an error marked flows.ErrNewRule
+			// when a stored flow may keep it.
 			e, err := c.Expression(apath, src)
 			if err != nil {
 				errs = append(errs, fieldError(apath, err, flows.ErrBadExpression))
-				continue
 			}
 			rl.expr = e
 			continue
@@ -238,7 +239,9 @@ func compileRule(c flows.Compiler, path string, index int, cs Case) (*rule, []er
 		t, err := c.Template(apath, src)
 		if err != nil {
 			errs = append(errs, fieldError(apath, err, flows.ErrBadTemplate))
-			continue
+			if t == nil {
+				continue
+			}
 		}
 		a := arg{tmpl: t, text: src, static: isStatic(src)}
 		rl.args[j] = a

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/go-json-experiment/json"
@@ -39,6 +40,10 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 		if err != nil {
 			if errorsIsNotFound(err) {
 				return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "flow %q not found", ref[1])
+			}
+			var le *flowLoadError
+			if errors.As(err, &le) {
+				return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "%s %q: %v", ref[0], ref[1], le)
 			}
 			return err
 		}

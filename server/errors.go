@@ -122,7 +122,11 @@ func toAPIError(err error) *APIError {
 		return &APIError{Status: fe.Code, Code: code, Message: fe.Message, Err: err}
 	}
 	var ve *flows.ValidationError
+	var le *flowLoadError
 	switch {
+	case errors.As(err, &le):
+		// The stored flow's problems, not the request's: no field is named.
+		return &APIError{Status: fiber.StatusInternalServerError, Code: CodeInvalidFlow, Message: le.Error(), Err: err}
 	case errors.As(err, &ve):
 		return invalidFlow(err)
 	case errors.Is(err, store.ErrNotFound):

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/parleyhq/parley/engine"
@@ -58,9 +60,11 @@ func (fc *flowCache) Flow(ctx context.Context, id string, rev int) (*flows.Flow,
 	if err != nil {
 		return nil, err
 	}
-	f, err = fc.eng.Load(fr.Definition)
+	// A stored revision loads under the rules it was stored with: what a
+	// check added since finds is a warning (flows.DecodeStored).
+	f, err = fc.eng.LoadStored(fr.Definition)
 	if err != nil {
-		return nil, fmt.Errorf("flow %q revision %d no longer loads: %w", id, rev, err)
+		return nil, &flowLoadError{id: id, rev: rev, err: err}
 	}
 	f.ID, f.Revision = fr.ID, fr.Revision
 	fc.mu.Lock()
@@ -149,5 +153,56 @@ func (fc *flowCache) forget(id string) {
 		}
 	}
 }
+
+// warnStored logs one warning for each flow whose current revision loads
+// only because it was stored before a check it fails was added, naming the
+// problems, and for each that does not load at all. Sessions keep running
+// such flows; a new revision must pass every check.
+func (fc *flowCache) warnStored(ctx context.Context, log *slog.Logger) error {
+	infos, err := fc.store.ListFlows(ctx)
+	if err != nil {
+		return err
+	}
+	for _, info := range infos {
+		rev, err := fc.currentRevision(ctx, info.ID)
+		if err != nil {
+			return err
+		}
+		f, err := fc.Flow(ctx, info.ID, rev)
+		var le *flowLoadError
+		switch {
+		case errors.As(err, &le):
+			log.Warn("stored flow does not load: its sessions end with an error", "flow", info.ID, "revision", rev, "err", le.err)
+			continue
+		case err != nil:
+			return err
+		}
+		var problems []string
+		for _, w := range f.Warnings {
+			if errors.Is(w, flows.ErrNewRule) {
+				problems = append(problems, w.Error())
+			}
+		}
+		if len(problems) > 0 {
+			log.Warn("stored flow breaks checks added since it was saved; it runs as before, but saving it again needs them fixed",
+				"flow", info.ID, "revision", rev, "problems", strings.Join(problems, "; "))
+		}
+	}
+	return nil
+}
+
+// flowLoadError is a stored revision that does not load: the flow is at
+// fault, not the request that needed it.
+type flowLoadError struct {
+	id  string
+	rev int
+	err error
+}
+
+func (e *flowLoadError) Error() string {
+	return fmt.Sprintf("stored flow %q revision %d does not load: %v", e.id, e.rev, e.err)
+}
+
+func (e *flowLoadError) Unwrap() error { return e.err }
 
 var _ flows.FlowSource = (*flowCache)(nil)

@@ -36,9 +36,19 @@ type savedFlow struct {
 	Warnings []*flows.FieldError `json:"warnings,omitempty"`
 }
 
-// validateFlow answers 200 with every problem found, valid or not.
+// validateFlow answers 200 with every problem found, valid or not. An export
+// that POST /v1/flows would import is checked as it would be imported: each
+// flow that does not convert is an error, and each that does is validated.
 func (s *Server) validateFlow(c *fiber.Ctx) error {
-	f, err := s.eng.Load(c.Body())
+	body := flows.TrimBOM(c.Body())
+	if flows.CheckSyntax(body) == nil {
+		for _, imp := range s.cfg.Importers {
+			if imp.Detect(body) {
+				return s.validateImport(c, imp, body)
+			}
+		}
+	}
+	f, err := s.eng.Load(body)
 	out := fiber.Map{"valid": err == nil, "errors": []*flows.FieldError{}, "warnings": []*flows.FieldError{}}
 	var ve *flows.ValidationError
 	switch {
@@ -54,9 +64,48 @@ func (s *Server) validateFlow(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+func (s *Server) validateImport(c *fiber.Ctx, imp Importer, body []byte) error {
+	errs, warns := []*flows.FieldError{}, []*flows.FieldError{}
+	res, err := imp.Convert(body)
+	if err != nil {
+		errs = append(errs, &flows.FieldError{Path: "$", Message: "import: " + err.Error()})
+		return c.JSON(fiber.Map{"valid": false, "errors": errs, "warnings": warns})
+	}
+	for _, msg := range res.Failed {
+		errs = append(errs, &flows.FieldError{Path: "$", Message: msg})
+	}
+	// A converted flow's problems are named by the flow, then by the path in
+	// the converted document.
+	named := func(f string, fes []*flows.FieldError) []*flows.FieldError {
+		out := make([]*flows.FieldError, len(fes))
+		for i, fe := range fes {
+			cp := *fe
+			cp.Message = fmt.Sprintf("imported flow %q: %s", f, fe.Message)
+			out[i] = &cp
+		}
+		return out
+	}
+	for _, doc := range res.Flows {
+		f, err := s.eng.Load(doc)
+		var ve *flows.ValidationError
+		switch {
+		case err == nil:
+			warns = append(warns, named(nameOf(f), f.Warnings)...)
+		case errors.As(err, &ve):
+			errs = append(errs, named(gjson.GetBytes(doc, "name").String(), ve.Errors)...)
+		default:
+			return err
+		}
+	}
+	return c.JSON(fiber.Map{"valid": len(errs) == 0, "errors": errs, "warnings": warns, "report": res.Report})
+}
+
 // createFlow stores revision 1 of a new flow (or of each flow of an import).
 func (s *Server) createFlow(c *fiber.Ctx) error {
-	body := bytes.Clone(c.Body())
+	body := flows.TrimBOM(bytes.Clone(c.Body()))
+	if err := checkFlowSyntax(body); err != nil {
+		return err
+	}
 	for _, imp := range s.cfg.Importers {
 		if !imp.Detect(body) {
 			continue
@@ -66,8 +115,7 @@ func (s *Server) createFlow(c *fiber.Ctx) error {
 			return apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "import: %v", err)
 		}
 		if len(res.Flows) == 0 {
-			e := apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "no flow of the export could be converted: %v", res.Report)
-			return e
+			return apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "no flow of the export could be converted: %s", strings.Join(res.Failed, "; "))
 		}
 		saved, err := s.createFlows(c.UserContext(), res.Flows)
 		if err != nil {
@@ -93,8 +141,8 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, e
 	}
 	var todo []prepared
 	for _, doc := range docs {
-		if !json.Valid(doc) {
-			return nil, malformedFlow(doc)
+		if err := checkFlowSyntax(doc); err != nil {
+			return nil, err
 		}
 		f, err := s.eng.Load(doc)
 		if err != nil {
@@ -135,13 +183,23 @@ func nameOf(f *flows.Flow) string {
 	return f.ID
 }
 
+// malformedFlow is the error for a flow body that json.Valid refuses: where
+// it breaks, or the byte-order mark that json.Valid does not skip.
 func malformedFlow(doc []byte) error {
-	var v any
-	err := json.Unmarshal(doc, &v)
-	if err == nil {
-		err = fmt.Errorf("invalid JSON")
+	if err := checkFlowSyntax(doc); err != nil {
+		return err
 	}
-	return jsonAPIError(err)
+	return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "malformed JSON at line 1, column 1: a byte-order mark where the JSON should start")
+}
+
+// checkFlowSyntax answers 400 malformed_json for a flow body that is not one
+// JSON document, saying where it breaks as parley validate does: line and
+// column, in characters from 1.
+func checkFlowSyntax(doc []byte) error {
+	if fe := flows.CheckSyntax(doc); fe != nil {
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: fe.Message, Err: fe}
+	}
+	return nil
 }
 
 // withID sets a flow document's id, keeping the rest of the text as it was.
@@ -210,9 +268,9 @@ func flowNotFound(err error, id string, rev int) error {
 // updateFlow stores a new revision; sessions already running stay on theirs.
 func (s *Server) updateFlow(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
-	doc := bytes.Clone(c.Body())
-	if !json.Valid(doc) {
-		return malformedFlow(doc)
+	doc := flows.TrimBOM(bytes.Clone(c.Body()))
+	if err := checkFlowSyntax(doc); err != nil {
+		return err
 	}
 	f, err := s.eng.Load(doc)
 	if err != nil {

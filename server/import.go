@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+
 	"github.com/parleyhq/parley/rapidpro"
 )
 
@@ -22,8 +24,11 @@ type RapidProImporter struct {
 	Options rapidpro.Options
 }
 
-// Detect reports whether data is a RapidPro legacy export.
-func (RapidProImporter) Detect(data []byte) bool { return rapidpro.IsExport(data) }
+// Detect reports whether data is a RapidPro export: a legacy one, or a
+// new-format one, which Convert refuses flow by flow saying so.
+func (RapidProImporter) Detect(data []byte) bool {
+	return rapidpro.IsExport(data) || rapidpro.IsNewFormat(data)
+}
 
 // Convert converts every flow of the export; flows that fail are left out
 // and named in the report.
@@ -37,6 +42,15 @@ func (r RapidProImporter) Convert(data []byte) (*Imported, error) {
 		return nil, err
 	}
 	out := &Imported{Report: res.Report.Lines}
+	for _, l := range res.Report.Lines {
+		if l.Level == "error" {
+			msg := fmt.Sprintf("flow %q did not import: ", l.Flow)
+			if l.Where != "" {
+				msg += l.Where + ": "
+			}
+			out.Failed = append(out.Failed, msg+l.Message)
+		}
+	}
 	for _, f := range res.Flows {
 		if !f.Failed && f.JSON != nil {
 			out.Flows = append(out.Flows, f.JSON)

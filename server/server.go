@@ -130,6 +130,9 @@ type Importer interface {
 type Imported struct {
 	Flows  [][]byte
 	Report any
+	// Failed says, one line each, why each flow left out did not convert
+	// (`flow "Reg" did not import: flows[0]: ...`).
+	Failed []string
 }
 
 func (c *Config) withDefaults() {
@@ -300,6 +303,9 @@ func New(cfg Config) (*Server, error) {
 		s.metrics.reg.MustRegister(d.Collectors()...)
 	}
 	if err := s.seed(ctx); err != nil {
+		return nil, err
+	}
+	if err := fc.warnStored(ctx, cfg.Logger); err != nil {
 		return nil, err
 	}
 	s.app = s.routes()

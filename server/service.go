@@ -240,6 +240,12 @@ func (s *Service) resumeLoaded(ctx context.Context, sess *flows.Session, in flow
 	if errors.Is(err, store.ErrNotFound) {
 		return s.failLoaded(ctx, sess, fmt.Sprintf("flow %q revision %d was deleted: %v", sess.FlowID, sess.Revision, err))
 	}
+	var le *flowLoadError
+	if errors.As(err, &le) {
+		// It will not load next time either: waiting on would only fail
+		// every message and timer of the session.
+		return s.failLoaded(ctx, sess, le.Error())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +281,8 @@ func (s *Service) interruptLoaded(ctx context.Context, sess *flows.Session) (*Tu
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
 }
 
-// failLoaded ends a session that cannot go on (its flow was deleted) as
+// failLoaded ends a session that cannot go on (its flow was deleted or does
+// not load) as
 // failed, recording why.
 func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why string) (*TurnReply, error) {
 	prev := sess.UpdatedAt

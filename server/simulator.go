@@ -149,12 +149,11 @@ type mockableWebhook struct {
 	mocks *sandboxMocks
 }
 
-// UnmarshalJSON decodes into the wrapped widget as strictly as flows.Decode would.
-func (w *mockableWebhook) UnmarshalJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	return dec.Decode(w.Widget)
-}
+// Unwrap returns the wrapped widget: flows.Decode decodes a flow's JSON into
+// it, so a webhook widget is read and checked here as everywhere else.
+func (w *mockableWebhook) Unwrap() flows.Widget { return w.Widget }
+
+var _ flows.Wrapper = (*mockableWebhook)(nil)
 
 // MarshalJSON encodes the wrapped widget.
 func (w *mockableWebhook) MarshalJSON() ([]byte, error) { return json.Marshal(w.Widget) }

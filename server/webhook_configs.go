@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,9 +166,30 @@ func (s *Server) webhookConfigView(c *flows.WebhookConfig, source string) webhoo
 	return webhookConfigView{WebhookConfig: redactConfig(c), Source: source}
 }
 
+// decodeWebhookConfig decodes a configuration as the --webhooks file's are
+// decoded (flows.DecodeDocument): names match exactly, so "URL" is an
+// unknown field there and here alike.
+func decodeWebhookConfig(body []byte, in *flows.WebhookConfig) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty; a JSON object is expected")
+	}
+	problems := flows.DecodeDocument(body, in)
+	if len(problems) == 0 {
+		return nil
+	}
+	fe := problems[0]
+	switch {
+	case errors.Is(fe, flows.ErrSyntax):
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: fe.Message, Err: fe}
+	case errors.Is(fe, flows.ErrUnknownField):
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeUnknownField, Field: fe.Path, Message: fe.Message, Err: fe}
+	}
+	return &APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: fe.Path, Message: fe.Error(), Err: fe}
+}
+
 func (s *Server) createWebhookConfig(c *fiber.Ctx) error {
 	var in flows.WebhookConfig
-	if err := decodeStrict(c.Body(), &in); err != nil {
+	if err := decodeWebhookConfig(c.Body(), &in); err != nil {
 		return err
 	}
 	saved, err := s.saveWebhookConfig(c.UserContext(), &in, true)
@@ -180,7 +202,7 @@ func (s *Server) createWebhookConfig(c *fiber.Ctx) error {
 func (s *Server) putWebhookConfig(c *fiber.Ctx) error {
 	name := strings.Clone(c.Params("name"))
 	var in flows.WebhookConfig
-	if err := decodeStrict(c.Body(), &in); err != nil {
+	if err := decodeWebhookConfig(c.Body(), &in); err != nil {
 		return err
 	}
 	if in.Name == "" {

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -59,10 +58,8 @@ func NewMocks(byURL map[string][]MockResponse) *Mocks {
 // ParseMocks reads {"URL": [{"status": 200, "body": {...}}, ...]}.
 func ParseMocks(data []byte) (*Mocks, error) {
 	var byURL map[string][]MockResponse
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&byURL); err != nil {
-		return nil, fmt.Errorf("mocks: %w (expected {\"URL\": [{\"status\": 200, \"body\": {...}}]})", err)
+	if err := decodeDocument("mocks", data, &byURL, `(expected {"URL": [{"status": 200, "body": {...}}]})`); err != nil {
+		return nil, err
 	}
 	if err := CheckMocks(byURL); err != nil {
 		return nil, err

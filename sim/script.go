@@ -1,9 +1,8 @@
 package sim
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,12 +65,27 @@ type ScriptReport struct {
 // Passed reports whether every expectation held.
 func (r *ScriptReport) Passed() bool { return len(r.Failures) == 0 }
 
+// decodeDocument decodes a file as flows are decoded (flows.DecodeDocument):
+// names match exactly, an unknown field is an error, and every problem is
+// named by its JSON path and says what JSON was expected. what starts each
+// problem; hint follows one about the whole document.
+func decodeDocument(what string, data []byte, v any, hint string) error {
+	problems := flows.DecodeDocument(data, v)
+	errs := make([]error, len(problems))
+	for i, fe := range problems {
+		if fe.Path == "$" && hint != "" && !errors.Is(fe, flows.ErrSyntax) {
+			errs[i] = fmt.Errorf("%s: %w %s", what, fe, hint)
+			continue
+		}
+		errs[i] = fmt.Errorf("%s: %w", what, fe)
+	}
+	return errors.Join(errs...)
+}
+
 // ParseScript reads a script; unknown fields are errors.
 func ParseScript(data []byte) (*Script, error) {
 	var s Script
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
+	if err := decodeDocument("script", data, &s, ""); err != nil {
 		return nil, err
 	}
 	if s.Flow == "" {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/flows"
@@ -67,5 +68,58 @@ func TestParseLine(t *testing.T) {
 		if (err != nil) != c.bad || got != c.want {
 			t.Errorf("%q: got %+v, %v", c.line, got, err)
 		}
+	}
+}
+
+// Mocks files and test scripts are read as flows are: each problem named
+// by its JSON path, in JSON's terms, with names matching exactly.
+func TestFileErrorsNamePaths(t *testing.T) {
+	goNames := []string{"Go struct", "of type", "sim.", "[]", "json: "}
+	for _, c := range []struct {
+		name string
+		err  func() error
+		want []string
+	}{
+		{"mock status of the wrong kind", func() error {
+			_, err := ParseMocks([]byte(`{"http://e.com/a": [{"status": 200}, {"status": "500"}]}`))
+			return err
+		}, []string{`mocks: ["http://e.com/a"][1].status: expected an integer, got JSON string`}},
+		{"mock field in another case", func() error {
+			_, err := ParseMocks([]byte(`{"http://e.com/a": [{"Status": 200}]}`))
+			return err
+		}, []string{`mocks: ["http://e.com/a"][0].Status: unknown field "Status" (did you mean "status"?`}},
+		{"mocks not an object", func() error {
+			_, err := ParseMocks([]byte(`[]`))
+			return err
+		}, []string{`mocks: $: expected a JSON object, got JSON array (expected {"URL"`}},
+		{"mocks syntax error", func() error {
+			_, err := ParseMocks([]byte("{\"u\":\n [{\"status\": 200,}]}"))
+			return err
+		}, []string{`mocks: $: malformed JSON at line 2, column 18 (in u[0])`}},
+		{"script conversation of the wrong kind", func() error {
+			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": {"send": "hi"}, "seed": "x"}`))
+			return err
+		}, []string{`script: conversation: expected an array of JSON objects, got JSON object`, `script: seed: expected an integer, got JSON string`}},
+		{"script turn field", func() error {
+			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}, {"Send": "hi", "expect": "Bye"}]}`))
+			return err
+		}, []string{`script: conversation[1].Send: unknown field "Send" (did you mean "send"?`, `script: conversation[1].expect: expected an array of strings, got JSON string`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.err()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			for _, g := range goNames {
+				if strings.Contains(strings.ReplaceAll(err.Error(), `["http://e.com/a"]`, ""), g) {
+					t.Errorf("error shows Go's %q:\n%v", g, err)
+				}
+			}
+		})
 	}
 }

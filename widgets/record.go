@@ -41,9 +41,10 @@ func (w *Record) Validate(c flows.Compiler) error {
 		t, err := c.Template("fields."+k, src)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		w.fields[k] = t
+		if t != nil {
+			w.fields[k] = t
+		}
 	}
 	return joinErrs(errs)
 }

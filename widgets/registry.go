@@ -27,9 +27,10 @@ func templates(c flows.Compiler, field string, srcs []string) ([]flows.Template,
 		t, err := c.Template(fmt.Sprintf("%s[%d]", field, i), s)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		out = append(out, t)
+		if t != nil {
+			out = append(out, t)
+		}
 	}
 	return out, errors.Join(errs...)
 }

@@ -26,8 +26,8 @@ func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string, 
 	var errs []error
 	for i, cs := range cases {
 		if slices.Contains(reserved, cs.Category) {
-			errs = append(errs, flows.Errorf(fmt.Sprintf("rules[%d].category", i),
-				"category %q is the name of one of this widget's own exits (%s): name it otherwise", cs.Category, quoted(reserved)))
+			errs = append(errs, newRule(flows.Errorf(fmt.Sprintf("rules[%d].category", i),
+				"category %q is the name of one of this widget's own exits (%s): name it otherwise", cs.Category, quoted(reserved))))
 		}
 	}
 	if len(cases) > 0 {
@@ -93,4 +93,11 @@ func quoted(names []string) string {
 		q[i] = fmt.Sprintf("%q", n)
 	}
 	return strings.Join(q, ", ")
+}
+
+// newRule marks a check added after flows were stored without it: a stored
+// flow that fails it still loads, with a warning (flows.ErrNewRule).
+func newRule(fe *flows.FieldError) *flows.FieldError {
+	fe.Err = flows.ErrNewRule
+	return fe
 }

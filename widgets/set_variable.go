@@ -41,9 +41,9 @@ func (w *SetVariable) Validate(c flows.Compiler) error {
 		// The result would have no key: @flow could never show it.
 		errs = append(errs, flows.Errorf("name", "%q has no letters or digits to make a result key", w.Name))
 	case w.Scope == flows.ScopeCall && w.Name != "state" && w.Name != "digits":
-		errs = append(errs, flows.Errorf("name", "$call.%s cannot be set: the call scope sets state or digits", w.Name))
+		errs = append(errs, newRule(flows.Errorf("name", "$call.%s cannot be set: the call scope sets state or digits", w.Name)))
 	case w.Scope == "contact" && w.Name != "name" && w.Name != "language":
-		errs = append(errs, flows.Errorf("name", "contact.%s cannot be set: the contact scope sets name or language (a contact field is set with scope user)", w.Name))
+		errs = append(errs, newRule(flows.Errorf("name", "contact.%s cannot be set: the contact scope sets name or language (a contact field is set with scope user)", w.Name)))
 	}
 	if w.Value != "" && w.Expression != "" {
 		errs = append(errs, flows.Errorf("expression", "give either value or expression, not both"))

@@ -60,6 +60,7 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 	if err != nil {
 		return nil, err
 	}
+	data = flows.TrimBOM(data)
 	if !rapidpro.IsExport(data) && !rapidpro.IsNewFormat(data) {
 		f, err := sim.LoadFile(e, path)
 		if err != nil {
@@ -133,6 +134,7 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "parley import:", err)
 		return 1
 	}
+	data = flows.TrimBOM(data)
 	o, err := imp.options()
 	if err != nil {
 		fmt.Fprintln(stderr, "parley import:", err)

@@ -87,6 +87,23 @@ func TestImportErrors(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, bad+": rapidpro: export is not valid JSON: line 3, column 16: invalid character '}'") {
 		t.Errorf("syntax error: exit %d, %q", code, stderr)
 	}
+	// Columns count characters, as flow validation counts them, and validate
+	// and simulate say where an export breaks as import does.
+	accented := writeFile(t, dir, "accented.json", "{\"version\": \"11.12\",\n \"flows\": [\n  {\"name\": \"Café\",}\n]}")
+	code, _, stderr = parley(t, "", "import", "rapidpro", accented, "-o", dir)
+	if code != 2 || !strings.Contains(stderr, "line 3, column 19: invalid character '}'") {
+		t.Errorf("syntax error after an accent: exit %d, %q", code, stderr)
+	}
+	for _, cmd := range []string{"validate", "simulate"} {
+		code, _, stderr = parley(t, "", cmd, accented)
+		if code != 2 || !strings.Contains(stderr, "malformed JSON at line 3, column 19") || strings.Contains(stderr, "unknown field") {
+			t.Errorf("%s of an export with a syntax error: exit %d, %q", cmd, code, stderr)
+		}
+	}
+	bom := writeFile(t, dir, "bom.json", "\ufeff"+`{"id": "bom", "widgets": [{"id": "a", "type": "end"}]}`)
+	if code, _, stderr = parley(t, "", "validate", bom); code != 0 {
+		t.Errorf("validate of a flow with a byte-order mark: exit %d, %q", code, stderr)
+	}
 
 	nodes := writeFile(t, dir, "nodes.json", `{"version": "13", "flows": [{"name": "Reg", "uuid": "u1", "spec_version": "13.1.0", "nodes": []}]}`)
 	code, stdout, _ := parley(t, "", "import", "rapidpro", nodes, "-o", dir)

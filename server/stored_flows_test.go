@@ -1,0 +1,164 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// oldFlow was stored before checks it fails were added: a rule category
+// named Other, a field in another case, an unknown function, a contact
+// name set_variable cannot set and a negative expire_minutes.
+const oldFlow = `{"id":"old","name":"Old","expire_minutes":-1,"widgets":[
+ {"id":"ask","type":"wait_for_response","result":"answer","timeout":60,
+  "rules":[{"type":"has_text","args":[],"category":"Other"}],"exits":{"Other":"say","Timeout":"late"}},
+ {"id":"say","type":"send_message","Text":"You said @(uper(input))","exits":{"Next":"set"}},
+ {"id":"set","type":"set_variable","scope":"contact","name":"age","value":"3"},
+ {"id":"late","type":"send_message","text":"Too late"}]}`
+
+// storeRaw writes flow revisions into a new store in dir as earlier versions
+// left them, without the checks of today's API.
+func storeRaw(t *testing.T, dir string, docs map[string]string) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(dir, DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, doc := range docs {
+		if _, err := st.SaveFlow(context.Background(), store.NewFlow{ID: id, Name: id, Kind: "messaging", Definition: []byte(doc)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pathOf(s map[string]any) []string {
+	var out []string
+	for _, p := range s["path"].([]any) {
+		out = append(out, p.(map[string]any)["widget"].(string))
+	}
+	return out
+}
+
+// A flow stored by an earlier version keeps working: messages and timers
+// run it, its channel can be saved again, start-up warns once about it, and
+// only a new revision must pass today's checks.
+func TestStoredFlowOfEarlierVersion(t *testing.T) {
+	dir := t.TempDir()
+	storeRaw(t, dir, map[string]string{"old": oldFlow})
+	var logs syncBuffer
+	ts := newTestServer(t, func(c *Config) {
+		c.DataDir = dir
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	warns := strings.Count(logs.String(), "level=WARN")
+	if warns != 1 || !strings.Contains(logs.String(), "flow=old revision=1") ||
+		!strings.Contains(logs.String(), "unknown function uper") || !strings.Contains(logs.String(), `category \"Other\"`) {
+		t.Errorf("start-up logged %d warnings, want one naming the flow, its revision and problems:\n%s", warns, logs.String())
+	}
+
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"old"}`)
+	ts.must(200, "PUT", "/v1/channels/web", `{"name":"Web","default_flow":"old"}`)
+
+	first := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+1","text":"hi"}`)
+	if first["status"] != "waiting" {
+		t.Fatalf("first message: %v", first)
+	}
+	done := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+1","text":"hello"}`)
+	if done["status"] != "completed" || !slices.Contains(texts(done), "You said ") {
+		t.Errorf("answer: %v", done)
+	}
+
+	// A waiting session's timer fires once and the session moves on.
+	ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+2","text":"hi"}`)
+	ts.clock.Advance(61 * time.Second)
+	if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	list := ts.must(200, "GET", "/v1/sessions?contact=tel:%2B2", nil)["sessions"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("sessions of +2: %v", list)
+	}
+	s := ts.must(200, "GET", "/v1/sessions/"+list[0].(map[string]any)["id"].(string), nil)
+	if p := pathOf(s); s["status"] != "completed" || !slices.Equal(p, []string{"ask", "late"}) {
+		t.Errorf("after the timeout: %v %v", s["status"], p)
+	}
+
+	// New revisions are checked as new flows are.
+	r := ts.do("PUT", "/v1/flows/old", oldFlow)
+	if r.Status != 422 || !strings.Contains(string(r.Body), "unknown function uper") {
+		t.Errorf("PUT of the old definition: %d %s", r.Status, r.Body)
+	}
+}
+
+// A stored revision that does not load at all (its widget type is gone)
+// ends its waiting sessions with an error naming it, once, instead of
+// failing every timer scan, and a request that needs it is told which
+// flow and revision are at fault.
+func TestStoredFlowThatDoesNotLoad(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	const recorded = `{"id":"rec","name":"Rec","widgets":[
+	 {"id":"wait","type":"wait_for_response","result":"A","timeout":60,"exits":{"Next":"log","Timeout":"log"}},
+	 {"id":"log","type":"record","action":"answered","fields":{"a":"@input"}}]}`
+	first := newTestServer(t, func(c *Config) { c.DataDir = dir; c.Now = clk.Now })
+	first.createFlow(recorded)
+	first.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"rec"}`)
+	first.must(200, "POST", "/v1/channels/web/messages", `{"from":"+1","text":"hi"}`)
+	if err := first.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	var names []string
+	for _, n := range widgets.Registered().Names() {
+		if n != widgets.TypeRecord {
+			names = append(names, n)
+		}
+	}
+	var logs syncBuffer
+	ts := newTestServer(t, func(c *Config) {
+		c.DataDir, c.Now = dir, clk.Now
+		c.Registry = widgets.Registered().Subset(names...)
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	if !strings.Contains(logs.String(), `level=WARN msg="stored flow does not load`) || !strings.Contains(logs.String(), "flow=rec revision=1") {
+		t.Errorf("start-up did not warn about the flow:\n%s", logs.String())
+	}
+
+	r := ts.do("POST", "/v1/channels/web/messages", `{"from":"+2","text":"hi"}`)
+	e := r.errorOf(t)
+	if r.Status != 500 || e["field"] != nil || !strings.Contains(e["message"].(string), `stored flow "rec" revision 1 does not load`) {
+		t.Errorf("a new session on the flow: %d %s", r.Status, r.Body)
+	}
+
+	clk.Advance(61 * time.Second)
+	if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ts.srv.svc.scanTimers(context.Background()); err != nil || n != 0 {
+		t.Errorf("the timer is still due after it fired: %d %v", n, err)
+	}
+	s := ts.must(200, "GET", "/v1/sessions?contact=tel:%2B1", nil)["sessions"].([]any)[0].(map[string]any)
+	if s["status"] != "failed" {
+		t.Fatalf("the session is %v, want failed", s["status"])
+	}
+	evs := ts.must(200, "GET", "/v1/sessions/"+s["id"].(string)+"/events", nil)["events"].([]any)
+	found := false
+	for _, ev := range evs {
+		if m, _ := ev.(map[string]any)["message"].(string); strings.Contains(m, `stored flow "rec" revision 1 does not load`) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no event names the flow that does not load: %v", evs)
+	}
+}
