@@ -481,6 +481,22 @@ type Inbound struct {
 	ID string
 }
 
+// checkKey refuses a value the store keeps in its keys (a message id, a
+// contact's URN) when the store could not save it: longer than
+// store.MaxIDLen bytes or holding a NUL byte. It is checked before the turn
+// runs, since a turn that cannot be saved would still have had its effects
+// (webhooks called), again on every retry. what names the value in the
+// message; field is the request's field it came from.
+func checkKey(field, what, v string) error {
+	switch {
+	case len(v) > store.MaxIDLen:
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q... is %d bytes long, over the limit of %d bytes", field, what, v, len(v), store.MaxIDLen)
+	case strings.IndexByte(v, 0) >= 0:
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %q contains a NUL byte", field, what, v)
+	}
+	return nil
+}
+
 // HandleMessage resumes the sender's waiting session on the channel, or starts
 // the channel's flow (keyword trigger, else default flow). That session is
 // never a call's (the store's waiting entry holds none): messages and calls
@@ -491,6 +507,12 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		return nil, err
 	}
 	urn := ch.urnOf(in.From)
+	if err := checkKey("from", "the sender's URN", urn); err != nil {
+		return nil, err
+	}
+	if err := checkKey("id", "the message id", in.ID); err != nil {
+		return nil, err
+	}
 	defer s.locks.lock(urn, "").Unlock()
 	// One read finds a repeated message, the waiting session (or confirms
 	// that the cached copy is current) and, when none waits, the contact.
@@ -558,6 +580,12 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q has no voice_flow, and its default_flow %q is a %s flow, not a voice flow", ch.ID, flowID, f.Kind)
 	}
 	urn := ch.urnOf(c.From)
+	if err := checkKey("from", "the caller's URN", urn); err != nil {
+		return nil, err
+	}
+	if err := checkKey("call_id", "the call id", c.CallID); err != nil {
+		return nil, err
+	}
 	id := callSessionID(ch.ID, c.CallID)
 	defer s.locks.lock(urn, id).Unlock()
 	if existing, err := s.store.LoadSession(ctx, id); err == nil {
