@@ -145,6 +145,12 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 		}
 		return nil, err
 	}
+	if req.FlowField != "" && req.Channel != nil && req.Call == nil && flow.IsVoice() {
+		// The channel's flow became a voice flow after the channel was set:
+		// its prompts would never reach a sender of messages.
+		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, req.FlowField,
+			"channel %q: %s %q is a voice flow, not a messaging flow; set another with PUT /v1/channels/%s", req.Channel.ID, req.FlowField, req.FlowID, req.Channel.ID)
+	}
 	if req.Contact.URN != "" {
 		stored := req.storedContact
 		if !req.read {
