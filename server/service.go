@@ -125,12 +125,25 @@ type StartRequest struct {
 // first: a contact talks to one flow at a time per channel. A call's session
 // (req.Call set) interrupts nothing and is never that waiting session: it is
 // found through its call, and the caller's messages and other calls are
-// other conversations.
+// other conversations. A call with an id on a channel gets the session id
+// StartCall gives it, so that requests about the call find it; a call that
+// already has a session is a conflict.
 func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, error) {
+	callOnChannel := req.Call != nil && req.Call.ID != "" && req.Channel != nil && req.SessionID == ""
+	if callOnChannel {
+		req.SessionID = callSessionID(req.Channel.ID, req.Call.ID)
+	}
 	if req.Contact.URN == "" && req.SessionID == "" {
 		req.SessionID = uuid.Must(uuid.NewV7()).String()
 	}
 	defer s.locks.lock(req.Contact.URN, req.SessionID).Unlock()
+	if callOnChannel {
+		if existing, err := s.store.LoadSession(ctx, req.SessionID); err == nil {
+			return nil, apiErr(fiber.StatusConflict, CodeConflict, "call.id", "call %q on channel %q already has session %s (%s)", req.Call.ID, req.Channel.ID, existing.ID, existing.Status)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
 	return s.startLocked(ctx, req)
 }
 

@@ -36,3 +36,25 @@ func TestMessageOnChannelWhoseFlowBecameVoice(t *testing.T) {
 		t.Errorf("%d sessions of fm, want only the one from before the change", len(list))
 	}
 }
+
+// A call started through POST /v1/sessions on a channel is that call's
+// session, as if started on the channel's calls endpoint: requests about the
+// call find it by its id, and starting the call again is a conflict.
+func TestSessionStartedForACallIsFoundByItsCallID(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	started := ts.must(201, "POST", "/v1/sessions", `{"flow":"ivr-menu","channel":"demo","call":{"id":"DUP1","from":"+1555777"}}`)
+	if started["status"] != "waiting" {
+		t.Fatalf("call session: %v", started)
+	}
+	r := ts.must(200, "POST", "/v1/channels/demo/calls/DUP1", `{"digits":"1"}`)
+	if r["id"] != started["id"] || !strings.Contains(strings.Join(texts(r), " "), "sales") {
+		t.Errorf("digits for call DUP1 answered %v, want session %v to go on", r, started["id"])
+	}
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "call endpoint", method: "POST", path: "/v1/channels/demo/calls", body: `{"call_id":"DUP1","from":"+1555777"}`, status: 409, code: CodeConflict, field: "call_id"},
+		{name: "sessions endpoint", method: "POST", path: "/v1/sessions", body: `{"flow":"ivr-menu","channel":"demo","call":{"id":"DUP1","from":"+1555777"}}`, status: 409, code: CodeConflict, field: "call.id"},
+	})
+	// The same call id on another channel is another call.
+	ts.must(201, "PUT", "/v1/channels/other", `{"voice_flow":"ivr-menu"}`)
+	ts.must(201, "POST", "/v1/sessions", `{"flow":"ivr-menu","channel":"other","call":{"id":"DUP1","from":"+1555777"}}`)
+}
