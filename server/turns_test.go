@@ -1,9 +1,15 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/parleyhq/parley/flows"
 )
 
 // A channel's messaging flow made a voice flow after the channel was set:
@@ -57,4 +63,59 @@ func TestSessionStartedForACallIsFoundByItsCallID(t *testing.T) {
 	// The same call id on another channel is another call.
 	ts.must(201, "PUT", "/v1/channels/other", `{"voice_flow":"ivr-menu"}`)
 	ts.must(201, "POST", "/v1/sessions", `{"flow":"ivr-menu","channel":"other","call":{"id":"DUP1","from":"+1555777"}}`)
+}
+
+// remoteWebhooks records the webhook calls that would leave the server.
+type remoteWebhooks struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+func (r *remoteWebhooks) Config(string) (*flows.WebhookConfig, bool) { return nil, false }
+
+func (r *remoteWebhooks) Call(_ context.Context, req *flows.WebhookRequest) *flows.WebhookResult {
+	r.mu.Lock()
+	r.urls = append(r.urls, req.URL)
+	r.mu.Unlock()
+	return &flows.WebhookResult{Outcome: flows.OutcomeFailure, Status: 404, Attempts: 1}
+}
+
+// The demo order service is answered in process at the URL it is served
+// at: on loopback at /demo/order-status, and on the public URL's host under
+// the public URL's path. Other paths of the public host go out as any
+// webhook does.
+func TestDemoServiceUnderPublicURLPath(t *testing.T) {
+	remote := &remoteWebhooks{}
+	ts := newTestServer(t, func(c *Config) {
+		c.PublicURL = "https://example.com/parley/"
+		c.Webhooks = remote
+	})
+	for i, c := range []struct {
+		url   string
+		local bool
+	}{
+		{"https://example.com/parley/demo/order-status", true},
+		{"https://EXAMPLE.com/parley/demo/order-status/", true},
+		{"http://127.0.0.1:8080/demo/order-status", true},
+		{"http://localhost:9/demo/order-status", true},
+		{"https://example.com/demo/order-status", false}, // not served: the proxy sends /parley/... here
+		{"https://example.com/other/demo/order-status", false},
+		{"https://example.org/parley/demo/order-status", false},
+	} {
+		id := fmt.Sprintf("demo%d", i)
+		ts.createFlow(`{"id":"` + id + `","name":"Demo","widgets":[
+ {"id":"hook","type":"webhook","method":"POST","url":"` + c.url + `","body":"{\"order\":\"CU001\"}","result":"Order","exits":{"Success":"ok","Failure":"ko"}},
+ {"id":"ok","type":"send_message","text":"answered"},
+ {"id":"ko","type":"send_message","text":"failed"}]}`)
+		r := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": id})
+		remote.mu.Lock()
+		sent := slices.Contains(remote.urls, c.url)
+		remote.mu.Unlock()
+		if local := !sent; local != c.local {
+			t.Errorf("%s: answered in process %v, want %v (reply %v)", c.url, local, c.local, texts(r))
+		}
+		if c.local && (len(texts(r)) != 1 || texts(r)[0] == "failed") {
+			t.Errorf("%s: the demo service's answer gave %v", c.url, texts(r))
+		}
+	}
 }
