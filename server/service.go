@@ -612,7 +612,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	state := c.State
+	state := strings.ToLower(c.State)
 	if state == "" {
 		state = "in-progress"
 	}
@@ -644,6 +644,8 @@ func (s *Service) CallInput(ctx context.Context, channel, callID string, in flow
 		return nil, err
 	}
 	defer unlock()
+	// Stored as Twilio sends them, whatever case a client used.
+	state = strings.ToLower(state)
 	if state != "" && isFinalCallState(state) {
 		if sess.Status.Ended() {
 			r := buildReply(sess, nil)

@@ -92,7 +92,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 	}
 	urnField := "contact.urn"
 	if b.Call != nil {
-		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: b.Call.State, Start: s.cfg.Now()}
+		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: strings.ToLower(b.Call.State), Start: s.cfg.Now()}
 		if req.Call.State == "" {
 			req.Call.State = "in-progress"
 		}

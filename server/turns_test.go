@@ -119,3 +119,31 @@ func TestDemoServiceUnderPublicURLPath(t *testing.T) {
 		}
 	}
 }
+
+// Call states are stored in lowercase, as Twilio sends them, whatever case
+// a client of the JSON endpoints used: flows compare $call.state with
+// "busy", not "Busy".
+func TestCallStatesLowercased(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	state := func(id string) any {
+		return ts.must(200, "GET", "/v1/sessions/"+id, nil)["variables"].(map[string]any)["call"].(map[string]any)["state"]
+	}
+	id := ts.must(201, "POST", "/v1/channels/demo/calls", `{"call_id":"C1","from":"+1555","state":"Ringing"}`)["id"].(string)
+	if got := state(id); got != "ringing" {
+		t.Errorf("state after the start with Ringing: %v, want ringing", got)
+	}
+	ts.must(200, "POST", "/v1/channels/demo/calls/C1", `{"timeout":true,"state":"In-Progress"}`)
+	if got := state(id); got != "in-progress" {
+		t.Errorf("state after In-Progress: %v, want in-progress", got)
+	}
+	if r := ts.must(200, "POST", "/v1/channels/demo/calls/C1", `{"state":"Busy"}`); r["status"] != "interrupted" {
+		t.Errorf("the call's session after Busy: %v", r)
+	}
+	if got := state(id); got != "busy" {
+		t.Errorf("state after Busy: %v, want busy", got)
+	}
+	id = ts.must(201, "POST", "/v1/sessions", `{"flow":"ivr-menu","call":{"id":"C2","from":"+1555","state":"RINGING"}}`)["id"].(string)
+	if got := state(id); got != "ringing" {
+		t.Errorf("state of a session started with RINGING: %v, want ringing", got)
+	}
+}
