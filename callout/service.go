@@ -212,6 +212,12 @@ func (s *Service) Call(ctx context.Context, req *flows.WebhookRequest) *flows.We
 			if cause := context.Cause(ctx); res.Outcome != flows.OutcomeSuccess && cause != err {
 				res.Error = red.String(cause.Error())
 			}
+			// Cut off by the caller's deadline, the transport reports the
+			// context's cause, which classify does not take for a timeout:
+			// it is one all the same, as the docs and the Timeout exit have it.
+			if res.Outcome == flows.OutcomeError && errors.Is(err, context.DeadlineExceeded) {
+				res.Outcome = flows.OutcomeTimeout
+			}
 			break
 		}
 		if a.status == http.StatusUnauthorized && isOAuth && !refreshed && a.token != "" {

@@ -3,6 +3,7 @@ package callout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -370,5 +371,45 @@ func TestSchemeMismatch(t *testing.T) {
 	res := call(t, newService(t, Options{}), &flows.WebhookRequest{Method: "GET", URL: strings.Replace(srv.URL, "http://", "https://", 1)})
 	if res.Outcome != flows.OutcomeError || res.Error != http.ErrSchemeMismatch.Error() {
 		t.Fatalf("outcome %q error %q", res.Outcome, res.Error)
+	}
+}
+
+// A call cut off by the caller's deadline (the turn's time limit, well
+// before the call's own timeout) has the outcome timeout, as the call's own
+// timeout does, with the deadline's cause as its message: also when it is
+// cut while getting an OAuth token or reading the answer.
+func TestCutByTheCallersDeadline(t *testing.T) {
+	release := make(chan struct{})
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/partial" {
+			w.WriteHeader(200)
+			w.Write([]byte(`{"half":`))
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	t.Cleanup(func() { close(release) }) // before the server's Close
+	s := newService(t, Options{DefaultTimeout: time.Minute})
+	limit := errors.New("the turn's time limit was reached")
+	for _, tt := range []struct {
+		name string
+		req  flows.WebhookRequest
+	}{
+		{"waiting for the answer", flows.WebhookRequest{Method: "GET", URL: srv.URL + "/"}},
+		{"reading the answer", flows.WebhookRequest{Method: "GET", URL: srv.URL + "/partial"}},
+		{"getting a token", flows.WebhookRequest{Method: "GET", URL: srv.URL + "/api", Auth: &flows.WebhookAuth{
+			Type: flows.AuthOAuth2ClientCredentials, ClientID: "parley", ClientSecret: "s", TokenURL: srv.URL + "/token"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeoutCause(context.Background(), 100*time.Millisecond, limit)
+			defer cancel()
+			res := s.Call(ctx, &tt.req)
+			if res.Outcome != flows.OutcomeTimeout || res.Error != limit.Error() {
+				t.Errorf("outcome %q (%s), want timeout (%s)", res.Outcome, res.Error, limit)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -97,6 +98,10 @@ func configFromEnv(getenv func(string) string) (Config, []envError) {
 			fail(EnvLogLevel, fmt.Errorf("%s: %q is not debug, info, warn or error", EnvLogLevel, v))
 			cfg.LogLevel = ""
 		}
+	}
+	if err := checkPublicURL(cfg.PublicURL); err != nil {
+		fail(EnvPublicURL, fmt.Errorf("%s: %w", EnvPublicURL, err))
+		cfg.PublicURL = ""
 	}
 	if v := getenv(EnvAPIKeys); v != "" {
 		for _, item := range strings.Split(v, ",") {
@@ -278,6 +283,11 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %q is not debug, info, warn or error", *logLevel))
 	}
+	if given["public-url"] {
+		if err := checkPublicURL(*publicURL); err != nil {
+			errs = append(errs, fmt.Errorf("--public-url: %w", err))
+		}
+	}
 	if given["api-key"] {
 		cfg.APIKeys = nil
 		for _, k := range keys {
@@ -310,6 +320,23 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	cfg.Delivery.Timeout, cfg.Delivery.PerEndpoint, cfg.Delivery.DisableAfter, cfg.Delivery.Retention = *dTimeout, *dPerEndpoint, *dDisable, *dRetention
 	cfg.Delivery.Schedule = sched
 	return cfg, nil
+}
+
+// checkPublicURL checks a --public-url: empty (none), or an absolute http
+// or https URL with a host and maybe a path, which Twilio's signed URLs and
+// the TwiML URLs start with.
+func checkPublicURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("%q is not an absolute http or https URL with a host (https://parley.example.com, with the path a proxy serves the server under, if any)", v)
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(v, "?") || strings.HasSuffix(v, "#"):
+		return fmt.Errorf("%q has a query or fragment: give the base URL the server's paths follow", v)
+	}
+	return nil
 }
 
 // ParseSchedule reads a retry schedule: delays before each attempt,

@@ -173,6 +173,16 @@ func TestServeFlags(t *testing.T) {
 		{"zero delivery timeout", []string{"--delivery-timeout", "0s"}, nil, nil, "--delivery-timeout: 0s"},
 		{"zero delivery disable after", []string{"--delivery-disable-after", "0s"}, nil, nil, "--delivery-disable-after: 0s"},
 		{"zero delivery retention", []string{"--delivery-retention", "0s"}, nil, nil, "--delivery-retention: 0s"},
+		{"public URL not a URL", []string{"--public-url", "notaurl"}, nil, nil, `--public-url: "notaurl" is not an absolute http or https URL with a host`},
+		{"public URL of another scheme", []string{"--public-url", "ftp://x"}, nil, nil, `--public-url: "ftp://x" is not an absolute http or https URL`},
+		{"public URL without a host", []string{"--public-url", "https:///parley"}, nil, nil, `--public-url: "https:///parley" is not`},
+		{"public URL with a query", []string{"--public-url", "https://example.com/p?x=1"}, nil, nil, `--public-url: "https://example.com/p?x=1" has a query`},
+		{"bad env public URL", nil, map[string]string{EnvPublicURL: "example.com"}, nil, EnvPublicURL + `: "example.com" is not an absolute http or https URL`},
+		{"bad env public URL, flag given", []string{"--public-url", "https://example.com/parley/"}, map[string]string{EnvPublicURL: "ftp://x"}, func(t *testing.T, c Config) {
+			if c.PublicURL != "https://example.com/parley/" {
+				t.Errorf("public URL %q", c.PublicURL)
+			}
+		}, ""},
 		{"bad env and bad flag, both told", []string{"--session-expiry", "0"}, map[string]string{EnvLogLevel: "loud"}, nil, EnvLogLevel + `: "loud" is not debug, info, warn or error` + "\n--session-expiry: 0s"},
 	}
 	for _, c := range cases {

@@ -111,6 +111,10 @@ func TestQueryParameterErrors(t *testing.T) {
 		{name: "webhook environment", method: "GET", path: "/v1/webhooks?environment=bogus", status: 400, code: CodeBadRequest, field: "environment"},
 		{name: "session limit", method: "GET", path: "/v1/sessions?limit=x", status: 400, code: CodeBadRequest, field: "limit"},
 	})
+	r := ts.do("GET", "/v1/webhooks/"+id+"/deliveries?cursor=zzz", nil)
+	if msg := r.errorOf(t)["message"]; msg != `cursor must be a next_cursor of this endpoint's deliveries, got "zzz"` {
+		t.Errorf("bad cursor: message %q, want a sentence naming the parameter once", msg)
+	}
 	for _, q := range []string{"environment=live", "environment=sandbox", ""} {
 		ts.must(200, "GET", "/v1/webhooks?"+q, nil)
 	}

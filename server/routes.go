@@ -38,6 +38,7 @@ func (s *Server) routes() *fiber.App {
 		WriteTimeout: s.cfg.TurnTimeout + 30*time.Second,
 		IdleTimeout:  2 * time.Minute,
 	})
+	app.Server().HeaderReceived = s.chunked.received
 	app.Use(s.requestContext)
 	app.Use(recover.New())
 

@@ -125,12 +125,25 @@ type StartRequest struct {
 // first: a contact talks to one flow at a time per channel. A call's session
 // (req.Call set) interrupts nothing and is never that waiting session: it is
 // found through its call, and the caller's messages and other calls are
-// other conversations.
+// other conversations. A call with an id on a channel gets the session id
+// StartCall gives it, so that requests about the call find it; a call that
+// already has a session is a conflict.
 func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, error) {
+	callOnChannel := req.Call != nil && req.Call.ID != "" && req.Channel != nil && req.SessionID == ""
+	if callOnChannel {
+		req.SessionID = callSessionID(req.Channel.ID, req.Call.ID)
+	}
 	if req.Contact.URN == "" && req.SessionID == "" {
 		req.SessionID = uuid.Must(uuid.NewV7()).String()
 	}
 	defer s.locks.lock(req.Contact.URN, req.SessionID).Unlock()
+	if callOnChannel {
+		if existing, err := s.store.LoadSession(ctx, req.SessionID); err == nil {
+			return nil, apiErr(fiber.StatusConflict, CodeConflict, "call.id", "call %q on channel %q already has session %s (%s)", req.Call.ID, req.Channel.ID, existing.ID, existing.Status)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
 	return s.startLocked(ctx, req)
 }
 
@@ -144,6 +157,12 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 			return nil, apiErr(fiber.StatusNotFound, CodeNotFound, "flow", "flow %q not found", req.FlowID)
 		}
 		return nil, err
+	}
+	if req.FlowField != "" && req.Channel != nil && req.Call == nil && flow.IsVoice() {
+		// The channel's flow became a voice flow after the channel was set:
+		// its prompts would never reach a sender of messages.
+		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, req.FlowField,
+			"channel %q: %s %q is a voice flow, not a messaging flow; set another with PUT /v1/channels/%s", req.Channel.ID, req.FlowField, req.FlowID, req.Channel.ID)
 	}
 	if req.Contact.URN != "" {
 		stored := req.storedContact
@@ -488,6 +507,22 @@ type Inbound struct {
 	ID string
 }
 
+// checkKey refuses a value the store keeps in its keys (a message id, a
+// contact's URN) when the store could not save it: longer than
+// store.MaxIDLen bytes or holding a NUL byte. It is checked before the turn
+// runs, since a turn that cannot be saved would still have had its effects
+// (webhooks called), again on every retry. what names the value in the
+// message; field is the request's field it came from.
+func checkKey(field, what, v string) error {
+	switch {
+	case len(v) > store.MaxIDLen:
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q... is %d bytes long, over the limit of %d bytes", field, what, v, len(v), store.MaxIDLen)
+	case strings.IndexByte(v, 0) >= 0:
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %q contains a NUL byte", field, what, v)
+	}
+	return nil
+}
+
 // HandleMessage resumes the sender's waiting session on the channel, or starts
 // the channel's flow (keyword trigger, else default flow). That session is
 // never a call's (the store's waiting entry holds none): messages and calls
@@ -498,6 +533,12 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		return nil, err
 	}
 	urn := ch.urnOf(in.From)
+	if err := checkKey("from", "the sender's URN", urn); err != nil {
+		return nil, err
+	}
+	if err := checkKey("id", "the message id", in.ID); err != nil {
+		return nil, err
+	}
 	defer s.locks.lock(urn, "").Unlock()
 	// One read finds a repeated message, the waiting session (or confirms
 	// that the cached copy is current) and, when none waits, the contact.
@@ -565,6 +606,12 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q has no voice_flow, and its default_flow %q is a %s flow, not a voice flow", ch.ID, flowID, f.Kind)
 	}
 	urn := ch.urnOf(c.From)
+	if err := checkKey("from", "the caller's URN", urn); err != nil {
+		return nil, err
+	}
+	if err := checkKey("call_id", "the call id", c.CallID); err != nil {
+		return nil, err
+	}
 	id := callSessionID(ch.ID, c.CallID)
 	defer s.locks.lock(urn, id).Unlock()
 	if existing, err := s.store.LoadSession(ctx, id); err == nil {
@@ -572,7 +619,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	state := c.State
+	state := strings.ToLower(c.State)
 	if state == "" {
 		state = "in-progress"
 	}
@@ -604,6 +651,8 @@ func (s *Service) CallInput(ctx context.Context, channel, callID string, in flow
 		return nil, err
 	}
 	defer unlock()
+	// Stored as Twilio sends them, whatever case a client used.
+	state = strings.ToLower(state)
 	if state != "" && isFinalCallState(state) {
 		if sess.Status.Ended() {
 			r := buildReply(sess, nil)

@@ -90,18 +90,26 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			req.Contact.URN = ch.urnOf(req.Contact.URN)
 		}
 	}
+	urnField := "contact.urn"
 	if b.Call != nil {
-		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: b.Call.State, Start: s.cfg.Now()}
+		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: strings.ToLower(b.Call.State), Start: s.cfg.Now()}
 		if req.Call.State == "" {
 			req.Call.State = "in-progress"
 		}
 		if req.Contact.URN == "" && b.Call.From != "" {
+			urnField = "call.from"
 			if req.Channel != nil {
 				req.Contact.URN = req.Channel.urnOf(b.Call.From)
 			} else {
 				req.Contact.URN = "tel:" + b.Call.From
 			}
 		}
+		if err := checkKey("call.id", "the call id", b.Call.ID); err != nil {
+			return err
+		}
+	}
+	if err := checkKey(urnField, "the contact's URN", req.Contact.URN); err != nil {
+		return err
 	}
 	if rid, ok := c.Locals(localRequestID).(string); ok {
 		req.LaunchID = rid

@@ -191,27 +191,36 @@ func TestOversizedBody(t *testing.T) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil)) // info: client errors are logged
 	})
 	base := ts.listen()
-	for _, path := range []string{"/v1/sessions", "/v1/channels/demo/messages/batch"} {
-		body := `{"flow":"ask","variables":{"x":"` + strings.Repeat("a", 5000) + `"}}`
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Request-Id", "big-1"+path)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		r := response{Status: resp.StatusCode, Body: b}
-		e := r.errorOf(t)
-		if r.Status != 413 || e["code"] != CodeTooLarge || e["message"] != "request body over the 4096-byte limit (--body-limit, PARLEY_BODY_LIMIT)" {
-			t.Errorf("POST %s oversized body: %d %s", path, r.Status, b)
-		}
-		if got := resp.Header.Get("X-Request-Id"); got != "big-1"+path {
-			t.Errorf("POST %s oversized body: X-Request-Id %q, want the caller's big-1%s", path, got, path)
-		}
-		if line := "request_id=big-1" + path; !strings.Contains(logs.String(), line) || !strings.Contains(logs.String(), "status=413") {
-			t.Errorf("POST %s oversized body: no request line with %s and status=413 in the log:\n%s", path, line, logs)
+	// With a Content-Length the server refuses the body before reading it;
+	// a chunked body (no length) only once it has read past the limit.
+	for _, chunked := range []bool{false, true} {
+		for _, path := range []string{"/v1/sessions", "/v1/channels/demo/messages/batch"} {
+			body := `{"flow":"ask","variables":{"x":"` + strings.Repeat("a", 5000) + `"}}`
+			var rd io.Reader = strings.NewReader(body)
+			rid := "big-1" + path
+			if chunked {
+				rd, rid = io.MultiReader(rd), "chunked-"+rid // a reader of unknown length: sent chunked
+			}
+			req, _ := http.NewRequest("POST", base+path+"?q=1", rd)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Request-Id", rid)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			r := response{Status: resp.StatusCode, Body: b}
+			e := r.errorOf(t)
+			if r.Status != 413 || e["code"] != CodeTooLarge || e["message"] != "request body over the 4096-byte limit (--body-limit, PARLEY_BODY_LIMIT)" {
+				t.Errorf("POST %s oversized body (chunked %v): %d %s", path, chunked, r.Status, b)
+			}
+			if got := resp.Header.Get("X-Request-Id"); got != rid {
+				t.Errorf("POST %s oversized body (chunked %v): X-Request-Id %q, want the caller's %s", path, chunked, got, rid)
+			}
+			if line := "request_id=" + rid + " method=POST path=" + path + " status=413"; !strings.Contains(logs.String(), line) {
+				t.Errorf("POST %s oversized body (chunked %v): no request line with %q in the log:\n%s", path, chunked, line, logs)
+			}
 		}
 	}
 	// Without an id of the caller's, the server gives one.

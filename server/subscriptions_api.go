@@ -156,8 +156,9 @@ func (s *Server) listDeliveries(c *fiber.Ctx, d *delivery.Service) error {
 	}
 	page, err := d.ListDeliveries(c.UserContext(), id, q)
 	if ve := (*delivery.ValidationError)(nil); errors.As(err, &ve) {
-		// Its fields are this request's query parameters.
-		return badRequest(ve.Field, "%s", ve.Error())
+		// Its fields are this request's query parameters; its message
+		// follows the name: "cursor must be ...".
+		return badRequest(ve.Field, "%s %s", ve.Field, ve.Message)
 	}
 	if err != nil {
 		return deliveryErr(err)

@@ -40,4 +40,10 @@ func TestTurnTimeoutDuringWebhook(t *testing.T) {
 	if msg, _ := call["message"].(string); !strings.Contains(msg, "turn's time limit (--turn-timeout)") {
 		t.Errorf("webhook_called message %q (outcome %v), want it to name the turn's time limit", msg, call["outcome"])
 	}
+	if call["outcome"] != "timeout" {
+		t.Errorf("webhook_called outcome %v, want timeout", call["outcome"])
+	}
+	if body := string(ts.do("GET", "/metrics", nil).Body); !strings.Contains(body, `parley_webhook_calls_total{outcome="timeout"} 1`) {
+		t.Errorf("/metrics does not count the call as a timeout")
+	}
 }

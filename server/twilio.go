@@ -118,11 +118,23 @@ func (s *Server) twilioSMS(c *fiber.Ctx) error {
 	if p.Get("From") == "" {
 		return badRequest("From", "Twilio's From parameter is missing")
 	}
+	if err := twilioKeys(ch, p.Get("From"), "MessageSid", "the message id", p.Get("MessageSid")); err != nil {
+		return err
+	}
 	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: ch.ID, From: p.Get("From"), Text: p.Get("Body"), ID: p.Get("MessageSid")})
 	if err != nil {
 		return err
 	}
 	return sendTwiML(c, smsTwiML(reply))
+}
+
+// twilioKeys checks, as the service does, the sender and the message or
+// call id Twilio sent, naming Twilio's parameters.
+func twilioKeys(ch *Channel, from, idParam, what, id string) error {
+	if err := checkKey("From", "the sender's URN", ch.urnOf(from)); err != nil {
+		return err
+	}
+	return checkKey(idParam, what, id)
 }
 
 // smsTwiML answers with one <Message> per message of the turn.
@@ -166,6 +178,9 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 	callID := p.Get("CallSid")
 	if callID == "" {
 		return badRequest("CallSid", "Twilio's CallSid parameter is missing")
+	}
+	if err := twilioKeys(ch, p.Get("From"), "CallSid", "the call id", callID); err != nil {
+		return err
 	}
 	action := s.twilioVoiceURL(ch.ID)
 	ctx := c.UserContext()

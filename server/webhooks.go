@@ -79,15 +79,22 @@ func (l *localWebhooks) Call(ctx context.Context, req *flows.WebhookRequest) *fl
 
 // isLocalDemo reports whether u is the demo service on this server: the
 // demo path on a loopback address or localhost (any port: the example flows
-// name 127.0.0.1:8080 whatever port the server was given), or on the public
-// URL's host.
+// name 127.0.0.1:8080 whatever port the server was given), or under the
+// public URL (its host, and its path before the demo path: a proxy that
+// serves the server under /parley/ serves the demo at
+// /parley/demo/order-status, and not at /demo/order-status).
 func (l *localWebhooks) isLocalDemo(raw string) bool {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || strings.TrimSuffix(u.Path, "/") != DemoOrderStatusPath {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return false
 	}
-	if pu, err := url.Parse(l.srv.cfg.PublicURL); err == nil && l.srv.cfg.PublicURL != "" && strings.EqualFold(pu.Host, u.Host) {
+	path := strings.TrimSuffix(u.Path, "/")
+	if pu, err := url.Parse(l.srv.cfg.PublicURL); err == nil && l.srv.cfg.PublicURL != "" && strings.EqualFold(pu.Host, u.Host) &&
+		path == strings.TrimSuffix(pu.Path, "/")+DemoOrderStatusPath {
 		return true
+	}
+	if path != DemoOrderStatusPath {
+		return false
 	}
 	host := u.Hostname()
 	if host == "localhost" {

@@ -174,17 +174,13 @@ func Open(path string, opts Options) (*Bolt, error) {
 		quit:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
-	if err = b.prepareLayout(); err != nil {
+	if err = b.firstReads(); err != nil {
 		db.Close()
+		if errors.Is(err, ErrCorrupt) {
+			return nil, corruptFile(path, err)
+		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	_ = db.View(func(tx *bbolt.Tx) error {
-		b.legacyDedupe.Store(hasLegacyDedupe(tx))
-		if k, _ := tx.Bucket(bProcessedLog).Cursor().Last(); len(k) >= 8 {
-			b.lastLogAt = binary.BigEndian.Uint64(k)
-		}
-		return nil
-	})
 	go b.committer()
 	fs := b.FileStats()
 	b.log.Info("store opened", "path", path, "elapsed", time.Since(start), "file_bytes", fs.Size, "free_bytes", fs.FreeBytes)
@@ -194,6 +190,38 @@ func Open(path string, opts Options) (*Bolt, error) {
 			"free_bytes", fs.FreeBytes, "file_bytes", fs.Size, "free_list_bytes_per_commit", pages*8)
 	}
 	return b, nil
+}
+
+// firstReads brings the file to the current layout and reads what the
+// store keeps in memory. They are the first reads of pages beyond the meta
+// and root pages, so a damaged page shows here: bbolt panics on a page
+// that is not what its parent says (or faults reading it), which is made
+// ErrCorrupt as openChecked does. A write transaction that panics is
+// rolled back by bbolt, so the file is left as it was.
+func (b *Bolt) firstReads() (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: reading a page failed (%v)", ErrCorrupt, r)
+		}
+	}()
+	if err := b.prepareLayout(); err != nil {
+		return err
+	}
+	return b.db.View(func(tx *bbolt.Tx) error {
+		b.legacyDedupe.Store(hasLegacyDedupe(tx))
+		if k, _ := tx.Bucket(bProcessedLog).Cursor().Last(); len(k) >= 8 {
+			b.lastLogAt = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+}
+
+// corruptFile is the error of a store file found damaged (err wraps
+// ErrCorrupt): it names the file and says what to do.
+func corruptFile(path string, err error) error {
+	return fmt.Errorf("store file %s is %w; restore it from a backup (%s%s if parley compact left one, "+
+		"or a copy taken while the server was stopped), or move it away to start with an empty store", path, err, path, BackupSuffix)
 }
 
 // openAttempts bounds how many times openLocked opens the file again after
@@ -229,8 +257,7 @@ func openLocked(path string, o *bbolt.Options) (*bbolt.DB, error) {
 		case errors.Is(err, bolterrors.ErrTimeout):
 			return nil, fmt.Errorf("%s is %w", path, ErrInUse)
 		case errors.Is(err, ErrCorrupt):
-			return nil, fmt.Errorf("store file %s is %w; restore it from a backup (%s%s if parley compact left one, "+
-				"or a copy taken while the server was stopped), or move it away to start with an empty store", path, err, path, BackupSuffix)
+			return nil, corruptFile(path, err)
 		case err != nil:
 			return nil, fmt.Errorf("open store %s: %w", path, err)
 		}
@@ -263,8 +290,10 @@ var ErrCorrupt = errors.New("corrupt or truncated")
 // releases its lock) after a panic.
 func openChecked(path string, opts *bbolt.Options, file func() *os.File) (db *bbolt.DB, err error) {
 	// A panic leaves the file mapped, and so locked, until the process
-	// ends: a short file, the usual damage, is told before bbolt maps it.
-	if err := checkLength(path); err != nil {
+	// ends: a short file, the usual damage, and a damaged freelist page
+	// (the one page beyond the meta pages that bbolt.Open reads) are told
+	// before bbolt maps the file.
+	if err := checkFile(path); err != nil {
 		return nil, err
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -319,12 +348,13 @@ func namesFile(path string, f *os.File) (bool, error) {
 	return os.SameFile(opened, named), nil
 }
 
-// checkLength returns ErrCorrupt when the file at path is shorter than the
-// pages its meta page counts. It reads the two meta pages as bbolt does
-// (bbolt has no function for it): the one with the valid checksum and the
-// highest transaction id counts. A file it cannot read, an empty one and
-// one without a valid meta page are left to bbolt.Open to report.
-func checkLength(path string) error {
+// checkFile returns ErrCorrupt when the file at path is shorter than the
+// pages its meta page counts, or when the freelist page it names does not
+// say it is that page. It reads the two meta pages as bbolt does (bbolt has
+// no function for it): the one with the valid checksum and the highest
+// transaction id counts. A file it cannot read, an empty one and one
+// without a valid meta page are left to bbolt.Open to report.
+func checkFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
@@ -339,27 +369,28 @@ func checkLength(path string) error {
 	// the high-water page and the transaction id (u64 each), and a checksum,
 	// FNV-64a of the meta before it, all in the machine's byte order.
 	const header, sumAt = 16, 56
-	read := func(off int64) (pageSize, pages, txid uint64, ok bool) {
+	read := func(off int64) (pageSize, freelist, pages, txid uint64, ok bool) {
 		buf := make([]byte, header+sumAt+8)
 		if _, err := f.ReadAt(buf, off); err != nil {
-			return 0, 0, 0, false
+			return 0, 0, 0, 0, false
 		}
 		m := buf[header:]
 		h := fnv.New64a()
 		h.Write(m[:sumAt])
 		if binary.NativeEndian.Uint32(m) != 0xED0CDAED || binary.NativeEndian.Uint64(m[sumAt:]) != h.Sum64() {
-			return 0, 0, 0, false
+			return 0, 0, 0, 0, false
 		}
-		return uint64(binary.NativeEndian.Uint32(m[8:])), binary.NativeEndian.Uint64(m[40:]), binary.NativeEndian.Uint64(m[48:]), true
+		return uint64(binary.NativeEndian.Uint32(m[8:])), binary.NativeEndian.Uint64(m[32:]),
+			binary.NativeEndian.Uint64(m[40:]), binary.NativeEndian.Uint64(m[48:]), true
 	}
-	pageSize, pages, txid, ok := read(0)
+	pageSize, freelist, pages, txid, ok := read(0)
 	offsets := []int64{int64(pageSize)}
 	if !ok { // the second meta page is one page in, whatever the size
 		offsets = []int64{int64(os.Getpagesize()), 1 << 10, 2 << 10, 4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10}
 	}
 	for _, off := range offsets {
-		if ps, n, tx, ok2 := read(off); ok2 && uint64(off) == ps && (!ok || tx > txid) {
-			pageSize, pages, txid, ok = ps, n, tx, true
+		if ps, fl, n, tx, ok2 := read(off); ok2 && uint64(off) == ps && (!ok || tx > txid) {
+			pageSize, freelist, pages, txid, ok = ps, fl, n, tx, true
 			break
 		}
 	}
@@ -368,6 +399,19 @@ func checkLength(path string) error {
 	}
 	if want := pages * pageSize; uint64(fi.Size()) < want {
 		return fmt.Errorf("%w: the file has %d bytes, its pages reach to %d", ErrCorrupt, fi.Size(), want)
+	}
+	// A page header: its id (u64) and flags (u16, 0x10 for the freelist),
+	// which bbolt checks, panicking, when it reads the page.
+	const noFreelist, freelistFlag = ^uint64(0), 0x10
+	if freelist == noFreelist || freelist >= pages {
+		return nil
+	}
+	buf := make([]byte, 10)
+	if _, err := f.ReadAt(buf, int64(freelist*pageSize)); err != nil {
+		return nil
+	}
+	if id, flags := binary.NativeEndian.Uint64(buf), binary.NativeEndian.Uint16(buf[8:]); id != freelist || flags != freelistFlag {
+		return fmt.Errorf("%w: the freelist's page %d reads as page %d with flags %#x", ErrCorrupt, freelist, id, flags)
 	}
 	return nil
 }

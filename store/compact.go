@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -102,17 +103,11 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	if err := bbolt.Compact(dst, src, opts.TxMaxSize); err != nil {
-		return fail(fmt.Errorf("copy: %w", err))
-	}
-	if err := ctx.Err(); err != nil {
+	if res.Keys, res.Buckets, err = copyChecked(ctx, dst, src, tmp, opts.TxMaxSize); err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			err = corruptFile(path, err)
+		}
 		return fail(err)
-	}
-	if err := dst.Sync(); err != nil {
-		return fail(fmt.Errorf("sync %s: %w", tmp, err))
-	}
-	if res.Keys, res.Buckets, err = sameContent(ctx, src, dst); err != nil {
-		return fail(fmt.Errorf("check the copy: %w", err))
 	}
 	if err := dst.Close(); err != nil {
 		os.Remove(tmp)
@@ -219,6 +214,32 @@ func sameBucket(ctx context.Context, name string, a, b *bbolt.Bucket) (keys, buc
 			keys++
 		}
 		kb, vb = cb.Next()
+	}
+	return keys, buckets, nil
+}
+
+// copyChecked copies src into dst (the file tmp) and checks the copy. It
+// reads every page of src, so a damaged page that Open did not reach shows
+// here: bbolt panics on it (or faults), which is made ErrCorrupt; its
+// transactions are rolled back, and the caller removes the copy.
+func copyChecked(ctx context.Context, dst, src *bbolt.DB, tmp string, txMaxSize int64) (keys, buckets int64, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: reading a page failed (%v)", ErrCorrupt, r)
+		}
+	}()
+	if err := bbolt.Compact(dst, src, txMaxSize); err != nil {
+		return 0, 0, fmt.Errorf("copy: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	if err := dst.Sync(); err != nil {
+		return 0, 0, fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if keys, buckets, err = sameContent(ctx, src, dst); err != nil {
+		return 0, 0, fmt.Errorf("check the copy: %w", err)
 	}
 	return keys, buckets, nil
 }

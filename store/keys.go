@@ -126,16 +126,18 @@ func (s *statBatch) put(bk *bbolt.Bucket, k, v []byte) error {
 	return nil
 }
 
-// maxIDLen keeps composite keys well under bbolt's 32 KiB key limit.
-const maxIDLen = 512
+// MaxIDLen is the longest id, in bytes, the store keeps (message ids,
+// contact URNs, session and flow ids): it keeps composite keys well under
+// bbolt's 32 KiB key limit.
+const MaxIDLen = 512
 
 // checkID rejects ids that would make ambiguous or oversized keys.
 func checkID(what, id string) error {
 	switch {
 	case id == "":
 		return fmt.Errorf("%s: empty id: %w", what, ErrInvalid)
-	case len(id) > maxIDLen:
-		return fmt.Errorf("%s %.40q...: id longer than %d bytes: %w", what, id, maxIDLen, ErrInvalid)
+	case len(id) > MaxIDLen:
+		return fmt.Errorf("%s %.40q...: id longer than %d bytes: %w", what, id, MaxIDLen, ErrInvalid)
 	case bytes.IndexByte([]byte(id), sep) >= 0:
 		return fmt.Errorf("%s %q: id contains a NUL byte: %w", what, id, ErrInvalid)
 	}

@@ -68,7 +68,7 @@ func layoutOf(tx *bbolt.Tx) (int, error) {
 	if m := tx.Bucket(bMeta); m != nil {
 		if v := m.Get(keyLayout); v != nil {
 			if len(v) != 4 {
-				return 0, fmt.Errorf("corrupt layout version %x", v)
+				return 0, fmt.Errorf("%w: the layout version %x is not 4 bytes", ErrCorrupt, v)
 			}
 			return int(binary.BigEndian.Uint32(v)), nil
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -196,5 +197,86 @@ func TestOpenDamagedPages(t *testing.T) {
 	}
 	if want := "store file " + path + " is corrupt or truncated: "; !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Open: %v, want an error starting %q", err, want)
+	}
+}
+
+// A file whose page is overwritten (here with 0xFF bytes) is an error
+// saying the file is corrupt, naming it, from Open and Compact alike,
+// wherever the damaged page is first read: by bbolt as it opens the file,
+// by the layout check after it (the root bucket's page), or by the
+// compaction's copy (any other page). The file is left as it was.
+func TestOpenOverwrittenPage(t *testing.T) {
+	full, _ := compactFixture(t, 300)
+	data, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := os.Getpagesize()
+	openFailed := 0
+	for _, page := range pagesInUse(t, full) {
+		t.Run(strconv.Itoa(page), func(t *testing.T) {
+			damaged := bytes.Clone(data)
+			for i := page * ps; i < (page+1)*ps; i++ {
+				damaged[i] = 0xFF
+			}
+			path := filepath.Join(t.TempDir(), "parley.db")
+			if err := os.WriteFile(path, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			want := "store file " + path + " is corrupt or truncated: "
+			b, err := Open(path, Options{LockTimeout: 50 * time.Millisecond})
+			if err == nil {
+				b.Close()
+			} else {
+				openFailed++
+				if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "restore it from a backup") {
+					t.Errorf("Open: %v, want an error starting %q that says to restore a backup", err, want)
+				}
+			}
+			_, err = Compact(context.Background(), path, CompactOptions{NoBackup: true, LockTimeout: 50 * time.Millisecond})
+			if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), "compact: "+want) {
+				t.Errorf("Compact: %v, want an error starting %q", err, "compact: "+want)
+			}
+			if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, damaged) {
+				t.Errorf("the file after the attempts was changed (%v)", err)
+			}
+			if _, err := os.Stat(path + ".compact"); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the compaction's copy is left behind: %v", err)
+			}
+		})
+	}
+	if openFailed < 2 { // the freelist's page and the root bucket's
+		t.Errorf("Open refused %d of the damaged files, want at least 2", openFailed)
+	}
+}
+
+// pagesInUse lists the pages of the bbolt file at path that hold data (its
+// freelist, branch and leaf pages; not the meta pages, nor free pages, nor
+// the pages an overflowing page spans beyond its first).
+func pagesInUse(t *testing.T, path string) []int {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin(true) // Tx.Page wants a writable transaction
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var pages []int
+	for id := 2; ; {
+		p, err := tx.Page(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p == nil {
+			return pages
+		}
+		if p.Type != "free" {
+			pages = append(pages, id)
+		}
+		id += 1 + p.OverflowCount
 	}
 }
