@@ -423,7 +423,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 
 	runStart := time.Now()
 	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact,
-		idPrefix: "b" + strconv.FormatInt(runStart.UnixMilli(), 36) + "-", fromPrefix: benchFromPrefix(runStart)}
+		idPrefix: "b" + strconv.FormatInt(runStart.UnixMilli(), 36) + "-", fromPrefix: benchFromPrefix(runStart, o.url)}
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	// A reply that never comes fails its request a minute after the run.
@@ -986,11 +986,18 @@ type load struct {
 	perWorker int
 }
 
-// benchFromPrefix is the start of the numbers of the contacts of a run that
-// starts at t: "+1" and the last 8 digits of t in milliseconds, the same
-// for no two runs less than a day apart.
-func benchFromPrefix(t time.Time) string {
-	return fmt.Sprintf("+1%08d", t.UnixMilli()%100_000_000)
+// benchFromPrefix is the start of the numbers of a run's contacts: "+1999"
+// for a server in process, whose store is new, and for a run against --url
+// "+1" and a 3-digit area code (100-998) from the run's start in tenths of
+// a second, which runs started less than 90 s apart never share (later
+// ones, by chance, one in 899). Either way a number
+// has 12 characters, as a North American one has, so that runs cost what
+// they cost before runs against --url had numbers of their own.
+func benchFromPrefix(t time.Time, target string) string {
+	if target == "" {
+		return "+1999"
+	}
+	return fmt.Sprintf("+1%03d", 100+t.UnixMilli()/100%899)
 }
 
 // from is the number of the contact of worker w's current conversation.
