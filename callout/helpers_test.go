@@ -32,6 +32,26 @@ func server(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	return srv
 }
 
+// stallingServer answers no request until the caller gives up: at /partial
+// it sends the status and the start of a body first.
+func stallingServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/partial" {
+			w.WriteHeader(200)
+			w.Write([]byte(`{"half":`))
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	t.Cleanup(func() { close(release) }) // before the server's Close
+	return srv
+}
+
 func call(t *testing.T, s *Service, req *flows.WebhookRequest) *flows.WebhookResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

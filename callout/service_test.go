@@ -174,19 +174,7 @@ func TestRedirects(t *testing.T) {
 }
 
 func TestTimeouts(t *testing.T) {
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/partial" {
-			w.WriteHeader(200)
-			w.Write([]byte(`{"half":`))
-			w.(http.Flusher).Flush()
-		}
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	})
+	srv := stallingServer(t)
 	s := newService(t, Options{DefaultTimeout: 50 * time.Millisecond})
 	tests := []struct {
 		name    string
@@ -379,19 +367,7 @@ func TestSchemeMismatch(t *testing.T) {
 // timeout does, with the deadline's cause as its message: also when it is
 // cut while getting an OAuth token or reading the answer.
 func TestCutByTheCallersDeadline(t *testing.T) {
-	release := make(chan struct{})
-	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/partial" {
-			w.WriteHeader(200)
-			w.Write([]byte(`{"half":`))
-			w.(http.Flusher).Flush()
-		}
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	})
-	t.Cleanup(func() { close(release) }) // before the server's Close
+	srv := stallingServer(t)
 	s := newService(t, Options{DefaultTimeout: time.Minute})
 	limit := errors.New("the turn's time limit was reached")
 	for _, tt := range []struct {
