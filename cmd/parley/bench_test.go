@@ -442,43 +442,23 @@ func TestBenchURLRunsSendNewIDs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and drives it twice")
 	}
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, server.DBFile), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", DataDir: dir, Store: st,
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
+	base, st := benchTarget(t, true)
 	var total int64
 	for run := 1; run <= 2; run++ {
 		var got struct {
 			Messages int64 `json:"messages"`
 			Errors   int64 `json:"errors"`
 		}
-		benchJSON(t, &got, "--url", "http://"+ln.Addr().String(), "--duration", "300ms", "--concurrency", "4",
+		benchJSON(t, &got, "--url", base, "--duration", "300ms", "--concurrency", "4",
 			"--flow", "favourite-colour", "--events", "", "--json")
 		if got.Messages == 0 || got.Errors != 0 {
 			t.Fatalf("run %d: %+v", run, got)
 		}
 		total += got.Messages
 	}
-	// Every turn was committed before its reply; the server closes the store.
+	// Every turn was committed before its reply.
 	stats, err := st.Stats(context.Background())
 	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if stats.Processed != total {
