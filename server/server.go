@@ -254,61 +254,14 @@ func New(cfg Config) (*Server, error) {
 		}
 	}()
 
-	keys, err := newKeyring(ctx, st, cfg.APIKeys)
-	if err != nil {
-		return nil, err
-	}
-	s.keys = keys
-	if !keys.configured() {
-		if err := checkLoopback(cfg.Addr); err != nil {
-			return nil, err
-		}
-	}
-
-	s.metrics = newMetrics(st)
-	fc := newFlowCache(st)
-	wh, err := s.webhookService(cfg)
-	if err != nil {
-		return nil, err
-	}
-	s.webhooks = wh
-	if s.simMocks, err = newSandboxMocks(st, cfg.Logger); err != nil {
-		return nil, err
-	}
-	s.eng = engine.New(mockingRegistry(cfg.Registry, s.simMocks),
-		engine.WithServices(services{wh}), engine.WithFlows(fc), engine.WithClock(cfg.Now),
-		engine.WithMaxSteps(cfg.MaxSteps), engine.WithTurnTimeout(cfg.TurnTimeout))
-	fc.eng = s.eng
-
-	chans, err := loadChannels(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	s.svc = &Service{
-		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
-		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
-		dedupeRetention:  cfg.DedupeRetention,
-		sessionRetention: cfg.SessionRetention,
-		cache:            newSessionCache(cfg.SessionCache),
-	}
-	s.svc.sandboxEnded = s.simMocks.remove
+	// The start-up reads (keys, channels, the seed, the scan of stored
+	// flows) are the first to reach most pages of the file: a damaged page
+	// is told as Open tells one, naming the file, not with a panic.
+	checked := func(fn func() error) error { return fn() }
 	if b, isBolt := st.(*store.Bolt); isBolt {
-		opts := deliveryOptions(cfg)
-		// Delivery's writes join the turns' group commits.
-		opts.Update = func(fn func(*bbolt.Tx) error) error { return b.Group(context.Background(), fn) }
-		d, err := delivery.New(b.DB(), opts)
-		if err != nil {
-			return nil, err
-		}
-		s.deliv = d
-		s.svc.notify = d.Notify
-		s.svc.wanted = d.Wants
-		s.metrics.reg.MustRegister(d.Collectors()...)
+		checked = b.Checked
 	}
-	if err := s.seed(ctx); err != nil {
-		return nil, err
-	}
-	if err := fc.warnStored(ctx, cfg.Logger); err != nil {
+	if err := checked(func() error { return s.load(ctx, cfg, st) }); err != nil {
 		return nil, err
 	}
 	s.app = s.routes()
@@ -335,6 +288,70 @@ func New(cfg Config) (*Server, error) {
 	}()
 	ok = true
 	return s, nil
+}
+
+// load reads what the server keeps from the store and wires the services
+// on it: keys, webhooks, the engine, channels, delivery, the seed, and the
+// scan of stored flows.
+func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
+	keys, err := newKeyring(ctx, st, cfg.APIKeys)
+	if err != nil {
+		return err
+	}
+	s.keys = keys
+	if !keys.configured() {
+		if err := checkLoopback(cfg.Addr); err != nil {
+			return err
+		}
+	}
+
+	s.metrics = newMetrics(st)
+	fc := newFlowCache(st)
+	wh, err := s.webhookService(cfg)
+	if err != nil {
+		return err
+	}
+	s.webhooks = wh
+	if s.simMocks, err = newSandboxMocks(st, cfg.Logger); err != nil {
+		return err
+	}
+	s.eng = engine.New(mockingRegistry(cfg.Registry, s.simMocks),
+		engine.WithServices(services{wh}), engine.WithFlows(fc), engine.WithClock(cfg.Now),
+		engine.WithMaxSteps(cfg.MaxSteps), engine.WithTurnTimeout(cfg.TurnTimeout))
+	fc.eng = s.eng
+
+	chans, err := loadChannels(ctx, st)
+	if err != nil {
+		return err
+	}
+	s.svc = &Service{
+		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
+		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
+		dedupeRetention:  cfg.DedupeRetention,
+		sessionRetention: cfg.SessionRetention,
+		cache:            newSessionCache(cfg.SessionCache),
+	}
+	s.svc.sandboxEnded = s.simMocks.remove
+	if b, isBolt := st.(*store.Bolt); isBolt {
+		opts := deliveryOptions(cfg)
+		// Delivery's writes join the turns' group commits.
+		opts.Update = func(fn func(*bbolt.Tx) error) error { return b.Group(context.Background(), fn) }
+		d, err := delivery.New(b.DB(), opts)
+		if err != nil {
+			return err
+		}
+		s.deliv = d
+		s.svc.notify = d.Notify
+		s.svc.wanted = d.Wants
+		s.metrics.reg.MustRegister(d.Collectors()...)
+	}
+	if err := s.seed(ctx); err != nil {
+		return err
+	}
+	if err := fc.warnStored(ctx, cfg.Logger); err != nil {
+		return err
+	}
+	return nil
 }
 
 // App returns the fiber app (for in-process tests with app.Test).

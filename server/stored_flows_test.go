@@ -1,12 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/parleyhq/parley/store"
@@ -160,5 +165,54 @@ func TestStoredFlowThatDoesNotLoad(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no event names the flow that does not load: %v", evs)
+	}
+}
+
+// A store file with a damaged page that only the start-up scan of stored
+// flows reads is refused with the store's error naming the file, as parley
+// compact refuses it, never a panic.
+func TestStartDamagedFlowPage(t *testing.T) {
+	src := t.TempDir()
+	docs := map[string]string{}
+	for i := range 40 {
+		id := fmt.Sprintf("flow%02d", i)
+		docs[id] = fmt.Sprintf(`{"id":%q,"name":%q,"widgets":[{"id":"say","type":"send_message","text":%q}]}`,
+			id, id, strings.Repeat("x", 1500))
+	}
+	storeRaw(t, src, docs)
+	data, err := os.ReadFile(filepath.Join(src, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := os.Getpagesize()
+	refused := 0
+	for page := 2; page < len(data)/ps; page++ {
+		damaged := bytes.Clone(data)
+		for i := page * ps; i < (page+1)*ps; i++ {
+			damaged[i] = 0xFF
+		}
+		dir := t.TempDir()
+		path := filepath.Join(dir, DBFile)
+		if err := os.WriteFile(path, damaged, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := New(Config{DataDir: dir, Logger: slog.New(slog.DiscardHandler), Examples: fstest.MapFS{},
+			Registry: widgets.Registered(), TimerInterval: time.Hour})
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Errorf("page %d: Shutdown: %v", page, err)
+			}
+			cancel()
+			continue
+		}
+		refused++
+		if want := "store file " + path + " is corrupt or truncated: "; !errors.Is(err, store.ErrCorrupt) ||
+			!strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "restore it from a backup") {
+			t.Errorf("page %d: New: %v, want an error starting %q that says to restore a backup", page, err, want)
+		}
+	}
+	if refused == 0 {
+		t.Error("no damaged page was refused")
 	}
 }

@@ -50,6 +50,7 @@ type Options struct {
 // concurrent use.
 type Bolt struct {
 	db       *bbolt.DB
+	path     string
 	log      *slog.Logger
 	now      func() time.Time
 	compress bool
@@ -165,6 +166,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 	}
 	b := &Bolt{
 		db:       db,
+		path:     path,
 		log:      opts.Logger,
 		now:      opts.Now,
 		compress: !opts.Uncompressed,
@@ -215,6 +217,29 @@ func (b *Bolt) firstReads() (err error) {
 		}
 		return nil
 	})
+}
+
+// Checked runs fn, whose reads may reach pages no read has reached since
+// Open (a scan at start-up), turning what a damaged page does to bbolt (a
+// panic, or a fault reading the page) into the error Open gives for a
+// damaged file: it wraps ErrCorrupt and names the file. A transaction that
+// panics is rolled back by bbolt. fn must run its reads in the calling
+// goroutine. An error of fn that wraps ErrCorrupt (a record the file
+// should hold is missing) is told the same way; others are passed on.
+func (b *Bolt) Checked(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = corruptFile(b.path, fmt.Errorf("%w: reading a page failed (%v)", ErrCorrupt, r))
+		}
+	}()
+	if err := fn(); err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			return corruptFile(b.path, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // corruptFile is the error of a store file found damaged (err wraps

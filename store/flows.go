@@ -136,6 +136,7 @@ func (b *Bolt) getFlow(ctx context.Context, id string, rev int, published bool) 
 		if err != nil {
 			return err
 		}
+		named := published || rev == 0 // the revision is the head's
 		switch {
 		case published && h.Published == 0:
 			return fmt.Errorf("flow %q: no published revision: %w", id, ErrNotFound)
@@ -145,7 +146,12 @@ func (b *Bolt) getFlow(ctx context.Context, id string, rev int, published bool) 
 			rev = h.Latest
 		}
 		v := tx.Bucket(bFlowRevs).Get(revKey(id, rev))
-		if v == nil {
+		switch {
+		case v == nil && named:
+			// Revisions are removed only with their flow's head, so one
+			// the head names is missing from a damaged page.
+			return fmt.Errorf("%w: flow %q: revision %d, which its head names, is missing", ErrCorrupt, id, rev)
+		case v == nil:
 			return fmt.Errorf("flow %q revision %d: %w", id, rev, ErrNotFound)
 		}
 		out, err = decodeRev(id, rev, v, true)
