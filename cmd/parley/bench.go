@@ -423,7 +423,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 
 	runStart := time.Now()
 	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact,
-		idPrefix: "b" + strconv.FormatInt(runStart.UnixMilli(), 36) + "-", fromPrefix: benchFromPrefix(runStart, o.url)}
+		idPrefix: "b" + strconv.FormatInt(runStart.UnixMilli(), 36) + "-"}
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	// A reply that never comes fails its request a minute after the run.
@@ -716,6 +716,11 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 	if _, _, err := c.do("PUT", "/v1/channels/"+benchChannel, ch, nil); err != nil {
 		return err
 	}
+	// Before the subscription, so that the sessions' ends are not counted
+	// as the run's deliveries.
+	if err := c.interruptLeft(stderr); err != nil {
+		return err
+	}
 	var evs []string
 	for _, e := range events {
 		if e = strings.TrimSpace(e); e != "" {
@@ -760,6 +765,47 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// interruptLeft interrupts the sessions that earlier runs left waiting on
+// channel bench: the run's contacts have the numbers theirs had, and would
+// otherwise resume those conversations, perhaps of another flow, instead of
+// starting their own. It says on stderr how many it interrupted.
+func (c *benchClient) interruptLeft(stderr io.Writer) error {
+	var ids []string
+	for after := ""; ; {
+		path := "/v1/sessions?status=waiting&flow=" + benchFlowID + "&limit=1000"
+		if after != "" {
+			path += "&after=" + url.QueryEscape(after)
+		}
+		out, _, err := c.do("GET", path, nil, nil)
+		if err != nil {
+			return fmt.Errorf("list the sessions earlier runs left waiting: %w", err)
+		}
+		for _, s := range gjson.GetBytes(out, "sessions").Array() {
+			if s.Get("channel").String() == benchChannel {
+				ids = append(ids, s.Get("id").String())
+			}
+		}
+		if after = gjson.GetBytes(out, "next").String(); after == "" {
+			break
+		}
+	}
+	n := 0
+	for _, id := range ids {
+		// 409: it ended meanwhile (it expired, or its contact wrote).
+		_, code, err := c.do("POST", "/v1/sessions/"+url.PathEscape(id)+"/interrupt", nil, nil)
+		switch {
+		case err == nil:
+			n++
+		case code != 404 && code != 409:
+			return fmt.Errorf("interrupt session %s, left waiting by an earlier run: %w", id, err)
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(stderr, "parley bench: interrupted %d sessions left waiting on channel %s by earlier runs\n", n, benchChannel)
 	}
 	return nil
 }
@@ -972,11 +1018,6 @@ type load struct {
 	// messages rather than repeats, which the server would answer from its
 	// dedupe records without a turn.
 	idPrefix string
-	// fromPrefix starts every contact's number. It differs from run to run
-	// too, so that a second run against the same server (--url) talks to
-	// new contacts rather than resume the conversations the first left
-	// unfinished, which may be of another flow.
-	fromPrefix string
 	// idShape is --message-ids; seq numbers the messages of all contacts
 	// for idsOrdered.
 	idShape string
@@ -986,19 +1027,11 @@ type load struct {
 	perWorker int
 }
 
-// benchFromPrefix is the start of the numbers of a run's contacts: "+1999"
-// for a server in process, whose store is new, and for a run against --url
-// "+1" and a 3-digit area code (100-998) from the run's start in tenths of
-// a second, which runs started less than 90 s apart never share (later
-// ones, by chance, one in 899). Either way a number
-// has 12 characters, as a North American one has, so that runs cost what
-// they cost before runs against --url had numbers of their own.
-func benchFromPrefix(t time.Time, target string) string {
-	if target == "" {
-		return "+1999"
-	}
-	return fmt.Sprintf("+1%03d", 100+t.UnixMilli()/100%899)
-}
+// benchFrom starts a message with its contact's number: +1999 and the
+// contact's seven digits, 12 characters as a North American number has, the
+// same in every run. A run against --url interrupts the conversations that
+// earlier runs left waiting (interruptLeft), so it does not resume them.
+const benchFrom = `{"from":"+1999%07d",`
 
 // from is the number of the contact of worker w's current conversation.
 func (l *load) from(w *worker) int {
@@ -1055,7 +1088,7 @@ func (l *load) run(ctx context.Context, w *worker) {
 		due = l.start.Add(l.interval * time.Duration(w.id) / time.Duration(len(l.workers)))
 	}
 	for ; ctx.Err() == nil; w.conv++ {
-		prefix = fmt.Appendf(prefix[:0], `{"from":"%s%07d",`, l.fromPrefix, l.from(w))
+		prefix = fmt.Appendf(prefix[:0], benchFrom, l.from(w))
 		if l.noIDs {
 			prefix = append(prefix, `"text":`...)
 		} else {
@@ -1135,7 +1168,7 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			if k > 0 {
 				body = append(body, ',')
 			}
-			body = fmt.Appendf(body, `{"from":"%s%07d",`, l.fromPrefix, l.from(w))
+			body = fmt.Appendf(body, benchFrom, l.from(w))
 			if !l.noIDs {
 				body = append(body, `"id":"`...)
 				body = l.appendID(body, w, n)

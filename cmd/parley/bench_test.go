@@ -425,6 +425,12 @@ func keptStats(t *testing.T, parent string) store.Stats {
 // one JSON object into v.
 func benchJSON(t *testing.T, v any, args ...string) {
 	t.Helper()
+	benchJSONStderr(t, v, args...)
+}
+
+// benchJSONStderr is benchJSON returning what the run wrote on stderr.
+func benchJSONStderr(t *testing.T, v any, args ...string) string {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), append([]string{"bench"}, args...), nil, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
@@ -432,6 +438,7 @@ func benchJSON(t *testing.T, v any, args ...string) {
 	if err := json.Unmarshal(out.Bytes(), v); err != nil {
 		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
 	}
+	return errOut.String()
 }
 
 // Two runs against one server (--url) send different message ids: the
@@ -560,9 +567,10 @@ func TestBenchURLDeletesSubscription(t *testing.T) {
 	}
 }
 
-// A second --url run talks to contacts of its own: the conversations the
-// first run left unfinished, of another flow, stay as they were instead of
-// taking the second run's messages.
+// A second --url run starts new conversations: its contacts have the
+// numbers the first run's had, and the conversations the first left
+// unfinished, of another flow, are interrupted at the second's setup, with
+// a line on stderr saying how many, instead of taking its messages.
 func TestBenchURLRunsNewContacts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and drives it twice")
@@ -598,15 +606,27 @@ func TestBenchURLRunsNewContacts(t *testing.T) {
 		apiCall(t, "POST", base+"/v1/channels/bench/messages", fmt.Sprintf(`{"from":%q,"text":"hi"}`, list[0].Contact.URN), nil)
 		left = waiting()
 	}
-	benchJSON(t, &got, "--url", base, "--duration", "300ms", "--concurrency", "4", "--flow", "favourite-colour", "--events", "", "--json")
+	stderr := benchJSONStderr(t, &got, "--url", base, "--duration", "300ms", "--concurrency", "4", "--flow", "favourite-colour", "--events", "", "--json")
 	if got.Messages == 0 || got.Errors != 0 || got.Conversations < got.Messages/2-4 {
 		t.Fatalf("favourite colour run: %+v", got)
 	}
-	now := waiting()
-	for id, updated := range left {
-		if u, ok := now[id]; !ok || !u.Equal(updated) {
-			t.Errorf("session %s, left waiting by the first run, was resumed by the second", id)
+	if want := fmt.Sprintf("parley bench: interrupted %d sessions left waiting on channel bench by earlier runs", len(left)); !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not say %q", stderr, want)
+	}
+	for id := range left {
+		s, err := st.LoadSession(ctx, id)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if s.Status != flows.StatusInterrupted {
+			t.Errorf("session %s, left waiting by the first run, is %s after the second, want interrupted before it sent a message", id, s.Status)
+		}
+	}
+	// The second run's contacts are the first's: each new conversation
+	// started a session of its own.
+	list, _, err := st.ListSessions(ctx, store.SessionFilter{Contact: "tel:+19990000000"}, store.Page{Limit: 1000})
+	if err != nil || len(list) < 2 {
+		t.Errorf("sessions of +19990000000: %d (%v), want the first run's and the second's", len(list), err)
 	}
 }
 
