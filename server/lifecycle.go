@@ -2,11 +2,12 @@ package server
 
 import (
 	"encoding/json"
-	"github.com/parleyhq/parley/delivery"
+	"slices"
 	"time"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 
+	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
 )
@@ -148,8 +149,17 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string,
 		caller = &sess.Call.CLI
 	}
 	ended := false
+	anySaved := false
 	var saved []string
 	var messages []Message
+	// saved lists, once each in the order first saved, the keys of results
+	// that the turn saved in the frame whose results session.updated
+	// carries: the running one's, or the root's when a subflow ended.
+	results := sess.Results()
+	var topFlow string
+	if top := sess.Top(); top != nil {
+		topFlow = top.FlowID
+	}
 	for _, ev := range events {
 		switch ev.Type {
 		case flows.EventMessageOut, flows.EventSay, flows.EventPlay:
@@ -163,8 +173,17 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string,
 		case flows.EventResultSaved:
 			// Variables given at launch are saved before any widget runs:
 			// they are the launch's, not results the flow collected.
-			if ev.Widget != "" && wantUpdated {
-				saved = append(saved, flows.Key(ev.Name))
+			if ev.Widget == "" || !wantUpdated {
+				break
+			}
+			anySaved = true
+			flow := ev.Flow // set while a subflow runs
+			if flow == "" {
+				flow = sess.FlowID
+			}
+			k := flows.Key(ev.Name)
+			if r := results[k]; r != nil && flow == topFlow && r.At.Equal(ev.Time) && !slices.Contains(saved, k) {
+				saved = append(saved, k)
 			}
 		}
 	}
@@ -184,12 +203,12 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string,
 	}
 	// A launch's messages are in the launching request's answer; a later
 	// turn's go with session.updated, even when that turn ends the session.
-	if wantUpdated && ((launchedBy == "" && (!ended || len(messages) > 0)) || len(saved) > 0) {
-		results := map[string]resultRef{}
-		for k, r := range sess.Results() {
-			results[k] = resultRef{Value: r.Value, Category: r.Category}
+	if wantUpdated && ((launchedBy == "" && (!ended || len(messages) > 0)) || anySaved) {
+		refs := make(map[string]resultRef, len(results))
+		for k, r := range results {
+			refs[k] = resultRef{Value: r.Value, Category: r.Category}
 		}
-		d := &updatedData{Channel: channel(), Contact: contact, Flow: sess.FlowID, Messages: messages, Results: results, Saved: saved, SessionID: sess.ID, Status: sess.Status}
+		d := &updatedData{Channel: channel(), Contact: contact, Flow: sess.FlowID, Messages: messages, Results: refs, Saved: saved, SessionID: sess.ID, Status: sess.Status}
 		if sess.Wait != nil {
 			d.WaitingAt = &sess.Wait.Widget
 		}

@@ -82,3 +82,44 @@ func TestTimerTurnEventsNameContactAndChannel(t *testing.T) {
 		t.Errorf("session.updated messages %v", up["messages"])
 	}
 }
+
+// session.updated's saved names each key the turn saved once, in the order
+// first saved, and only keys of its results: a result saved twice is one
+// key, and what a subflow that ended in the turn saved (the child's, not in
+// the parent's results) is not listed.
+func TestSessionUpdatedSavedKeys(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ts.createFlow(`{"id":"kid","name":"Kid","widgets":[
+ {"id":"pick","type":"set_variable","name":"colour","value":"red","exits":{"Next":"seen"}},
+ {"id":"seen","type":"set_variable","name":"answer","value":"child's"}]}`)
+	ts.createFlow(`{"id":"par","name":"Parent","widgets":[
+ {"id":"ask","type":"wait_for_response","result":"Answer","exits":{"Next":"again"}},
+ {"id":"again","type":"set_variable","name":"answer","value":"@(upper(input))","exits":{"Next":"code"}},
+ {"id":"code","type":"set_variable","name":"code","value":"7","exits":{"Next":"sub"}},
+ {"id":"sub","type":"subflow","flow":"kid","exits":{"Complete":"last"}},
+ {"id":"last","type":"set_variable","name":"answer","value":"last"}]}`)
+	ts.must(201, "PUT", "/v1/channels/web", `{"default_flow":"par"}`)
+	recv := newSink(t)
+	ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": recv.URL, "events": []string{"session.updated"}})
+	ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550123","text":"hi"}`)
+	if r := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550123","text":"blue"}`); r["status"] != "completed" {
+		t.Fatalf("second message: %v", r)
+	}
+	eventually(t, "session.updated", func() bool { return len(recv.ofType("session.updated")) > 0 })
+	d := recv.ofType("session.updated")[0].data
+	results, _ := d["results"].(map[string]any)
+	saved, _ := d["saved"].([]any)
+	if len(saved) != 2 || saved[0] != "answer" || saved[1] != "code" {
+		t.Errorf("saved %v, want [answer code]", d["saved"])
+	}
+	for _, k := range saved {
+		if _, ok := results[k.(string)]; !ok {
+			t.Errorf("saved names %v, which results %v do not hold", k, results)
+		}
+	}
+	if a, _ := results["answer"].(map[string]any); a["value"] != "last" {
+		t.Errorf("results %v, want answer last", results)
+	}
+}
