@@ -251,8 +251,11 @@ func TestLifecycleEvents(t *testing.T) {
 		keys["tier"] != "gold" || len(path) != 3 || fc["started"] == nil || fc["ended"] == nil || fc["launch_id"] == nil {
 		t.Errorf("flow.completed data %v", fc)
 	}
-	if c := bySession("flow.completed", call["id"].(string))[0]; c["caller"] != "+15550102" {
-		t.Errorf("flow.completed of a call: caller %v", c["caller"])
+	if c := bySession("flow.completed", call["id"].(string))[0]; c["caller"] != "+15550102" || c["launch_id"] != "CA1" {
+		t.Errorf("flow.completed of a call: caller %v, launch_id %v; want +15550102 and the call id CA1", c["caller"], c["launch_id"])
+	}
+	if l := bySession("session.launched", call["id"].(string))[0]; l["launch_id"] != "CA1" {
+		t.Errorf("session.launched of a call started with POST /v1/sessions: launch_id %v, want the call id CA1", l["launch_id"])
 	}
 	m := bySession("flow.completed", msg["id"].(string))[0]
 	if ch, _ := m["channel"].(map[string]any); ch["id"] != "web" || m["extra"] == nil || m["launch_id"] != "m-1" {

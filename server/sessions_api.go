@@ -111,7 +111,11 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 	if err := checkKey(urnField, "the contact's URN", req.Contact.URN); err != nil {
 		return err
 	}
-	if rid, ok := c.Locals(localRequestID).(string); ok {
+	// A call's session is launched by the call, as StartCall's are: its
+	// id is the launch's, as the call's later requests name it.
+	if req.Call != nil {
+		req.LaunchID = req.Call.ID
+	} else if rid, ok := c.Locals(localRequestID).(string); ok {
 		req.LaunchID = rid
 	}
 	reply, err := s.svc.Start(c.UserContext(), req)
