@@ -125,7 +125,13 @@ func (s *Server) appendBatchItem(c *fiber.Ctx, out []byte, i int, it *batchItem)
 		s.reqLog(c).Error("batch message failed", "index", i, "status", ae.Status, "code", ae.Code, "err", it.err)
 	}
 	field := fmt.Sprintf("messages[%d]", i)
-	if ae.Field != "" {
+	switch {
+	case ae.Code == CodeNoFlow:
+		// The channel is at fault, not the message: its field is named as
+		// the single-message endpoint names it (default_flow,
+		// triggers[0].flow).
+		field = ae.Field
+	case ae.Field != "":
 		field += "." + ae.Field
 	}
 	b, err := jsonv1.Marshal(struct {

@@ -134,3 +134,24 @@ func TestBatchWrongTypeMessage(t *testing.T) {
 		t.Errorf("wrong type: %d %v", r.Status, e)
 	}
 }
+
+// A message refused because of the channel (its default_flow or a
+// trigger's flow became a voice flow) names the channel's field in its
+// entry, as the single-message endpoint does, not a field of the message;
+// a message's own problem keeps its place in the batch.
+func TestBatchChannelFieldErrors(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(`{"id":"fm","name":"Text","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`)
+	ts.must(201, "PUT", "/v1/channels/c", `{"default_flow":"fm","triggers":[{"keyword":"join","flow":"fm"}]}`)
+	ts.must(200, "PUT", "/v1/flows/fm", `{"kind":"voice","name":"Now voice","widgets":[{"id":"a","type":"say","text":"spoken"}]}`)
+	rs := ts.batchReplies("c", 3, `{"messages":[{"from":"+1556","text":"hello"},{"from":"+1557","text":"join now"},{"text":"no sender"}]}`)
+	for i, want := range []string{"default_flow", "triggers[0].flow", "messages[2].from"} {
+		e, _ := rs[i]["error"].(map[string]any)
+		if e == nil || e["field"] != want {
+			t.Errorf("entry %d: %v, want an error naming %s", i, rs[i], want)
+		}
+	}
+	if e, _ := rs[0]["error"].(map[string]any); e["status"] != float64(422) || e["code"] != CodeNoFlow {
+		t.Errorf("entry 0: %v, want 422 %s", rs[0], CodeNoFlow)
+	}
+}
