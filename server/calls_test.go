@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/store"
 )
 
 // Two calls at once from the same caller id (here a withheld number, which
@@ -225,5 +227,20 @@ func TestTwilioSignatureRepeatedParameter(t *testing.T) {
 				t.Errorf("status %d, want 200: %s", r.Status, r.Body)
 			}
 		})
+	}
+}
+
+// A call id over the store's limit in the path of a call's input is refused
+// as the call start refuses it (400 invalid_field naming call_id, quoting the
+// start of the id only), not looked up and answered 404 with the whole id.
+func TestCallInputIDTooLong(t *testing.T) {
+	ts := newTestServer(t, nil)
+	id := "CA" + strings.Repeat("x", store.MaxIDLen-1)
+	r := ts.do("POST", "/v1/channels/c1/calls/"+id, `{"digits":"1"}`)
+	e := r.errorOf(t)
+	msg, _ := e["message"].(string)
+	if r.Status != 400 || e["code"] != CodeInvalidField || e["field"] != "call_id" || strings.Contains(msg, id) ||
+		!strings.Contains(msg, "513 bytes long, over the limit of 512 bytes") {
+		t.Errorf("call input with a %d-byte id: %d %s", len(id), r.Status, r.Body)
 	}
 }

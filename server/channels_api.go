@@ -205,6 +205,11 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 		return err
 	}
 	callID := strings.Clone(c.Params("call"))
+	// Refused as the call start refuses it, not looked up and quoted whole
+	// in a 404.
+	if err := checkKey("call_id", "the call id", callID); err != nil {
+		return err
+	}
 	var in resumeBody
 	in.Digits, in.Timeout = b.Digits, b.Timeout
 	input, err := in.input()
