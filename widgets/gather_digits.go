@@ -72,6 +72,7 @@ func (w *GatherDigits) Validate(c flows.Compiler) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, w.compile(c, w.Rules, "", flows.ExitNoInput, flows.ExitNoMatch))
+	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(errs)
 }
 

@@ -27,6 +27,7 @@ func (w *Split) Validate(c flows.Compiler) error {
 	if len(w.Rules) == 0 {
 		errs = append(errs, flows.Errorf("rules", "split needs at least one rule"))
 	}
+	errs = append(errs, checkResult(&w.WidgetBase, w.Result, false))
 	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, flows.ExitOther)))
 }
 

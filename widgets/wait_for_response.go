@@ -29,6 +29,7 @@ func (w *WaitForResponse) Validate(c flows.Compiler) error {
 	if w.Timeout < 0 {
 		errs = append(errs, flows.Errorf("timeout", "timeout must be a positive number of seconds"))
 	}
+	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, flows.ExitOther, flows.ExitTimeout)))
 }
 
