@@ -17,6 +17,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/google/uuid"
 	"github.com/parleyhq/parley/flows"
+	"github.com/tidwall/gjson"
 )
 
 // Default limits; operators change them with the engine's options.
@@ -109,18 +110,43 @@ func (e *Engine) Registry() *flows.Registry { return e.reg }
 // Load decodes and validates flow JSON and compiles every template and
 // expression in it. Problems come back together as a *flows.ValidationError.
 func (e *Engine) Load(data []byte) (*flows.Flow, error) {
-	return flows.Decode(data, e.reg, compiler{e})
+	return flows.Decode(data, e.reg, e.compilerFor(data))
 }
 
 // LoadStored is Load for a flow stored by this or an earlier version: what
 // only a rule added since reports is a warning, and the flow runs as it ran
 // then (see flows.DecodeStored).
 func (e *Engine) LoadStored(data []byte) (*flows.Flow, error) {
-	return flows.DecodeStored(data, e.reg, compiler{e})
+	return flows.DecodeStored(data, e.reg, e.compilerFor(data))
 }
 
 // compiler adapts the engine to flows.Compiler.
-type compiler struct{ e *Engine }
+type compiler struct {
+	e *Engine
+	// dateFormat is the flow's environment.date_format, "" when it has none.
+	dateFormat string
+}
+
+// compilerFor is the compiler for the flow document data. The flow's date
+// format is read ahead of decoding, so the date rules can check fixed date
+// arguments against it (rules.DateFormatter).
+func (e *Engine) compilerFor(data []byte) compiler {
+	f := gjson.GetBytes(flows.TrimBOM(data), "environment.date_format")
+	if f.Type != gjson.String {
+		return compiler{e: e}
+	}
+	return compiler{e: e, dateFormat: f.Str}
+}
+
+// DateFormat is the format the flow's date rules read dates in: the flow's
+// own, else the engine's (a subflow without one runs with its caller's, which
+// the check at load cannot know).
+func (c compiler) DateFormat() string {
+	if c.dateFormat != "" {
+		return c.dateFormat
+	}
+	return c.e.environment.DateFormat
+}
 
 // Template and Expression return what they compiled with an error marked
 // flows.ErrNewRule: a stored flow keeps it.
