@@ -3,10 +3,12 @@ package engine
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -103,12 +105,17 @@ var Functions = map[string]func(params ...any) (any, error){
 		}
 		return toText(p[0]), nil
 	},
+	// length(value): the number of items of a list or map, of characters of
+	// anything else (as text).
 	"length": func(p ...any) (any, error) {
-		s, err := oneString("length", p)
-		if err != nil {
-			return nil, err
+		if len(p) != 1 {
+			return nil, fmt.Errorf("length takes 1 argument, got %d", len(p))
 		}
-		return len([]rune(s)), nil
+		switch v := reflect.ValueOf(p[0]); v.Kind() {
+		case reflect.Slice, reflect.Array, reflect.Map:
+			return v.Len(), nil
+		}
+		return utf8.RuneCountInString(toText(p[0])), nil
 	},
 }
 
