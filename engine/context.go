@@ -164,7 +164,13 @@ func lookupResult(results map[string]*flows.Result, rest string) (any, bool) {
 	case "time", "created_on":
 		return r.At, true
 	}
-	if p, ok := strings.CutPrefix(field, "json"); ok {
+	// extra is the result's extra as goflow names it: a webhook's JSON
+	// answer, or the groups a has_pattern rule captured.
+	p, ok := strings.CutPrefix(field, "json")
+	if x, isExtra := strings.CutPrefix(field, "extra"); isExtra && (x == "" || x[0] == '.') {
+		p, ok = x, true
+	}
+	if ok {
 		if len(r.JSON) == 0 {
 			return nil, false
 		}
@@ -357,6 +363,7 @@ func resultsEnv(results map[string]*flows.Result) map[string]any {
 			var j any
 			if json.Unmarshal(r.JSON, &j) == nil {
 				m["json"] = j
+				m["extra"] = j
 			}
 		}
 		out[k] = m

@@ -614,10 +614,12 @@ func (t *turn) emit(ev flows.Event) {
 	t.events = append(t.events, ev)
 }
 
-func (t *turn) saveResult(name, value, category, input string, raw json.RawMessage, widget string) {
+// saveResult reports whether it saved the result (and emitted result_saved
+// last): a name with no key is not saved.
+func (t *turn) saveResult(name, value, category, input string, raw json.RawMessage, widget string) bool {
 	key := flows.Key(name)
 	if key == "" {
-		return
+		return false
 	}
 	top := t.sess.Top()
 	if top.Results == nil {
@@ -626,6 +628,7 @@ func (t *turn) saveResult(name, value, category, input string, raw json.RawMessa
 	top.Results[key] = &flows.Result{Name: name, Value: value, Category: category, Input: input, Widget: widget, JSON: raw, At: t.now}
 	t.env = nil
 	t.emit(flows.Event{Type: flows.EventResultSaved, Name: name, Value: value, Category: category, Input: input})
+	return true
 }
 
 // flows.Run implementation.
@@ -713,6 +716,21 @@ func (t *turn) SaveResult(name, value, category, input string, raw json.RawMessa
 		id = t.widget.Base().ID
 	}
 	t.saveResult(name, value, category, input, raw, id)
+}
+
+func (t *turn) SaveMatch(name, value, category, input string, extra map[string]string) {
+	id := ""
+	if t.widget != nil {
+		id = t.widget.Base().ID
+	}
+	var raw json.RawMessage
+	if len(extra) > 0 {
+		// A map of strings always marshals, its keys in order.
+		raw, _ = json.Marshal(extra)
+	}
+	if t.saveResult(name, value, category, input, raw, id) {
+		t.events[len(t.events)-1].Data = raw
+	}
 }
 
 func (t *turn) SetVariable(scope, name, value string) error {

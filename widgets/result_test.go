@@ -1,10 +1,12 @@
 package widgets_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/widgets"
 )
 
@@ -39,5 +41,43 @@ func TestResultNameNeedsAKey(t *testing.T) {
 	}
 	if _, err := e.Load([]byte(`{"name": "f", "widgets": [{"id": "w", "type": "wait_for_response", "result": "Age 2"}]}`)); err != nil {
 		t.Errorf("a result name with letters: %v", err)
+	}
+}
+
+// TestPatternGroupsSavedWithResult: has_pattern's groups are the result's
+// extra, by number and by name, in templates, expressions and result_saved.
+func TestPatternGroupsSavedWithResult(t *testing.T) {
+	e := engine.New(widgets.Registered())
+	f, err := e.Load([]byte(`{"name": "p", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "result": "Order",
+	   "rules": [{"type": "has_pattern", "args": ["buy (?P<item>\\w+)( now)?"], "category": "Buy"}], "exits": {"Buy": "say", "Other": ""}},
+	  {"id": "say", "type": "send_message", "text": "@flow.order.extra.0|@flow.order.extra.1|@flow.order.extra.item|@(upper(flow.order.extra.item))|@flow.order.extra.2|@flow.order"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.Resume(context.Background(), f, s, flows.Text("Buy cheese please"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text, data string
+	for _, ev := range evs {
+		switch ev.Type {
+		case flows.EventMessageOut:
+			text = ev.Text
+		case flows.EventResultSaved:
+			data = string(ev.Data)
+		case flows.EventWarning, flows.EventError:
+			t.Errorf("%s: %s", ev.Type, ev.Message)
+		}
+	}
+	if want := "Buy cheese|cheese|cheese|CHEESE||Buy cheese"; text != want {
+		t.Errorf("sent %q, want %q", text, want)
+	}
+	if want := `{"0":"Buy cheese","1":"cheese","2":"","item":"cheese"}`; data != want {
+		t.Errorf("result_saved data %s, want %s", data, want)
 	}
 }

@@ -40,9 +40,9 @@ func (w *Split) ExitNames() []string {
 // Execute routes.
 func (w *Split) Execute(r flows.Run) flows.Outcome {
 	operand := w.value(r)
-	category, value, _ := w.route(r, operand)
+	category, value, extra, _ := w.route(r, operand)
 	if w.Result != "" {
-		r.SaveResult(w.Result, value, category, operand, nil)
+		r.SaveMatch(w.Result, value, category, operand, extra)
 	}
 	return flows.Outcome{Exit: category}
 }

@@ -63,8 +63,8 @@ func (w *WaitForResponse) Resume(r flows.Run, in flows.Input) flows.Outcome {
 		return flows.Outcome{Wait: r.Session().Wait}
 	}
 	operand := w.value(r)
-	category, value, _ := w.route(r, operand)
-	r.SaveResult(resultName(&w.WidgetBase, w.Result), value, category, in.Text, nil)
+	category, value, extra, _ := w.route(r, operand)
+	r.SaveMatch(resultName(&w.WidgetBase, w.Result), value, category, in.Text, extra)
 	if w.set == nil {
 		return flows.Outcome{Exit: ExitNext}
 	}
