@@ -1,8 +1,12 @@
 package engine_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
 )
 
 // TestLength: length counts a list's or a map's items and the characters of
@@ -24,5 +28,23 @@ func TestLength(t *testing.T) {
 				t.Errorf("rendered %q (warnings %s), want %q", got, strings.Join(warnings, "; "), tc.want)
 			}
 		})
+	}
+}
+
+// TestExpressionRuleExample: the expression rule of docs/rules.md, as
+// written there: contact fields are text, number() compares them as numbers.
+func TestExpressionRuleExample(t *testing.T) {
+	for _, tc := range []struct{ age, want string }{{"20", "Adult"}, {"9", "Other"}, {"", "Other"}} {
+		fx := newFixture(t, nil)
+		f := fx.load(t, `{"id": "x", "widgets": [{"id": "s", "type": "split", "operand": "@contact.fields.age",
+		  "rules": [{"type": "expression", "args": ["number(contact.fields.age) >= 18"], "category": "Adult"}],
+		  "exits": {"Adult": "", "Other": ""}}]}`)
+		s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{Contact: flows.Contact{Fields: map[string]string{"age": tc.age}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Path[0].Exit; got != tc.want {
+			t.Errorf("age %q: exit %q, want %q", tc.age, got, tc.want)
+		}
 	}
 }
