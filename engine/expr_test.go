@@ -48,3 +48,42 @@ func TestExpressionRuleExample(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionsOfAValueNotSet: a function given a value not set yet (nil)
+// reads it as empty text, or fails in a sentence naming the function, never
+// in Go's own words.
+func TestFunctionsOfAValueNotSet(t *testing.T) {
+	tests := []struct{ tmpl, want, warning string }{
+		{"<@(upper(flow.nope.value))>", "<>", ""},
+		{"<@(lower(flow.nope.value))>", "<>", ""},
+		{"<@(trim(flow.nope.value))>", "<>", ""},
+		{"<@(replace(flow.nope.value, 'a', 'b'))>", "<>", ""},
+		{"<@(hasPrefix(flow.nope.value, 'a'))>", "<false>", ""},
+		{"<@(length(split(flow.nope.value, ',')))>", "<1>", ""},
+		{"<@(int(flow.nope.value))>", "<>", "int: the value is not set (nil)"},
+		{"<@(float(flow.nope.value))>", "<>", "float: the value is not set (nil)"},
+		{"<@(round(flow.nope.value))>", "<>", "round: the value is not set (nil)"},
+		{"<@(number(flow.nope.value))>", "<>", "number: the value is not set (nil)"},
+		// Values that are set work as before.
+		{"<@(upper(input))>", "<HELLO THERE>", ""},
+		{"<@(int('42') + 1)>", "<43>", ""},
+		{"<@(float(contact.fields.age) / 2)>", "<16.5>", ""},
+		{"<@(trim('xxhixx', 'x'))>", "<hi>", ""},
+		{"<@(split('a,b,c', ',', 2))>", `<["a","b,c"]>`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.tmpl, func(t *testing.T) {
+			got, warnings := renderTemplate(t, tc.tmpl, "hello there")
+			if got != tc.want {
+				t.Errorf("rendered %q, want %q", got, tc.want)
+			}
+			all := strings.Join(warnings, "; ")
+			if tc.warning == "" && all != "" || !strings.Contains(all, tc.warning) {
+				t.Errorf("warnings %q, want %q", all, tc.warning)
+			}
+			if strings.Contains(all, "reflect") || strings.Contains(all, "interface") {
+				t.Errorf("Go internals in %q", all)
+			}
+		})
+	}
+}
