@@ -108,19 +108,26 @@ func (w *SendMessage) Execute(r flows.Run) flows.Outcome {
 			}
 		}
 	}
-	var texts []flows.Template
-	if m.text != nil {
-		texts = append(texts, m.text)
+	// Texts that come out blank ("", a variable not set) are not sent, as
+	// blank quick replies are not offered; the replies and attachments go
+	// with the last text sent, or alone when every text is blank.
+	var texts []string
+	for _, t := range append([]flows.Template{m.text}, m.messages...) {
+		if t == nil {
+			continue
+		}
+		if s := r.Render(t); strings.TrimSpace(s) != "" {
+			texts = append(texts, s)
+		}
 	}
-	texts = append(texts, m.messages...)
-	if len(texts) == 0 && len(m.attachments) > 0 {
-		texts = []flows.Template{nil}
+	replies, atts := renderReplies(r, m.replies), renderAll(r, m.attachments)
+	if len(texts) == 0 && (len(atts) > 0 || len(replies) > 0) {
+		texts = []string{""}
 	}
-	for i, t := range texts {
-		ev := flows.Event{Type: flows.EventMessageOut, Text: r.Render(t)}
+	for i, text := range texts {
+		ev := flows.Event{Type: flows.EventMessageOut, Text: text}
 		if i == len(texts)-1 {
-			ev.QuickReplies = renderReplies(r, m.replies)
-			ev.Attachments = renderAll(r, m.attachments)
+			ev.QuickReplies, ev.Attachments = replies, atts
 		}
 		r.Emit(ev)
 	}

@@ -64,3 +64,25 @@ func TestSendMessageTranslationFallsBackFieldByField(t *testing.T) {
 		t.Errorf("sent %q, want %q", got, want)
 	}
 }
+
+// TestSendMessageSkipsBlankTexts: a text that is or renders blank sends no
+// empty message; replies and attachments go with the last text sent.
+func TestSendMessageSkipsBlankTexts(t *testing.T) {
+	tests := []struct {
+		name, widget string
+		want         []string
+	}{
+		{"blank messages", `"messages": ["", "@flow.none", "x"]`, []string{"x |  | "}},
+		{"blank last message keeps its replies", `"messages": ["x", " ", "@flow.none"], "quick_replies": ["Yes"]`, []string{"x | Yes | "}},
+		{"blank text, attachment", `"text": "@flow.none", "attachments": ["image/png:https://x.test/a.png"]`, []string{" |  | image/png:https://x.test/a.png"}},
+		{"nothing but blanks", `"messages": ["@flow.none", ""]`, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := sentMessages(t, tc.widget, "")
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("sent %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
