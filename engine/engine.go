@@ -740,10 +740,23 @@ func (t *turn) SetVariable(scope, name, value string) error {
 		t.saveResult(name, value, "", "", nil, "")
 		return nil
 	case flows.ScopeUser:
+		// A contact field is stored under its key, as a result is ("Tier"
+		// → tier), replacing a field stored before under another spelling
+		// of the same key.
+		key := flows.Key(name)
+		if key == "" {
+			return fmt.Errorf("$user.key.%s: %q has no letters or digits to make a field key", name, name)
+		}
 		if s.Contact.Fields == nil {
 			s.Contact.Fields = map[string]string{}
 		}
-		s.Contact.Fields[name] = value
+		for k := range s.Contact.Fields {
+			if k != key && flows.Key(k) == key {
+				delete(s.Contact.Fields, k)
+			}
+		}
+		s.Contact.Fields[key] = value
+		name = key
 	case flows.ScopeCall:
 		if s.Call == nil {
 			return fmt.Errorf("$call.%s: this session has no call", name)
