@@ -69,8 +69,7 @@ func (t *turn) lookup(path string) (any, bool) {
 		return lookupContact(&s.Contact, rest)
 	case "user":
 		if k, ok := strings.CutPrefix(rest, "key."); ok {
-			v, ok := s.Contact.Fields[k]
-			return v, ok
+			return fieldValue(s.Contact.Fields, k)
 		}
 		return nil, false
 	case "call":
@@ -164,7 +163,13 @@ func lookupResult(results map[string]*flows.Result, rest string) (any, bool) {
 	case "time", "created_on":
 		return r.At, true
 	}
-	if p, ok := strings.CutPrefix(field, "json"); ok {
+	// extra is the result's extra as goflow names it: a webhook's JSON
+	// answer, or the groups a has_pattern rule captured.
+	p, ok := strings.CutPrefix(field, "json")
+	if x, isExtra := strings.CutPrefix(field, "extra"); isExtra && (x == "" || x[0] == '.') {
+		p, ok = x, true
+	}
+	if ok {
 		if len(r.JSON) == 0 {
 			return nil, false
 		}
@@ -205,13 +210,36 @@ func contactText(c *flows.Contact, rest string) (string, bool) {
 		return "", true
 	}
 	if k, ok := strings.CutPrefix(rest, "fields."); ok {
-		v, ok := c.Fields[k]
-		return v, ok
+		return fieldValue(c.Fields, k)
 	}
 	if v, ok := c.Fields[rest]; ok {
 		return v, true
 	}
 	return "", false
+}
+
+// fieldValue is the contact field name: stored under that name, else under
+// its key (set_variable stores "Tier" as tier), else a field stored under
+// another spelling of the same key (a "Tier" given when the session started,
+// or stored before fields were keyed), the first in byte order.
+func fieldValue(fields map[string]string, name string) (string, bool) {
+	if v, ok := fields[name]; ok {
+		return v, true
+	}
+	key := flows.Key(name)
+	if key == "" {
+		return "", false
+	}
+	if v, ok := fields[key]; ok {
+		return v, true
+	}
+	found, at := false, ""
+	for k := range fields {
+		if flows.Key(k) == key && (!found || k < at) {
+			found, at = true, k
+		}
+	}
+	return fields[at], found
 }
 
 func lookupCall(c *flows.Call, rest string) (any, bool) {
@@ -314,6 +342,17 @@ func (t *turn) exprEnv() map[string]any {
 	for k, v := range s.Contact.Fields {
 		fields[k] = v
 	}
+	// Each field is also there under its key (contact.fields.tier for a
+	// field given as "Tier"), unless a field is stored under that key.
+	for k := range s.Contact.Fields {
+		if key := flows.Key(k); key != k && key != "" {
+			if _, ok := s.Contact.Fields[key]; !ok {
+				if v, ok := fieldValue(s.Contact.Fields, key); ok {
+					fields[key] = v
+				}
+			}
+		}
+	}
 	contact := map[string]any{
 		"name": s.Contact.Name, "urn": s.Contact.URN, "language": s.Contact.Language,
 		"fields": fields, "groups": stringsToAny(s.Contact.Groups),
@@ -357,6 +396,7 @@ func resultsEnv(results map[string]*flows.Result) map[string]any {
 			var j any
 			if json.Unmarshal(r.JSON, &j) == nil {
 				m["json"] = j
+				m["extra"] = j
 			}
 		}
 		out[k] = m

@@ -17,6 +17,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/google/uuid"
 	"github.com/parleyhq/parley/flows"
+	"github.com/tidwall/gjson"
 )
 
 // Default limits; operators change them with the engine's options.
@@ -109,18 +110,43 @@ func (e *Engine) Registry() *flows.Registry { return e.reg }
 // Load decodes and validates flow JSON and compiles every template and
 // expression in it. Problems come back together as a *flows.ValidationError.
 func (e *Engine) Load(data []byte) (*flows.Flow, error) {
-	return flows.Decode(data, e.reg, compiler{e})
+	return flows.Decode(data, e.reg, e.compilerFor(data))
 }
 
 // LoadStored is Load for a flow stored by this or an earlier version: what
 // only a rule added since reports is a warning, and the flow runs as it ran
 // then (see flows.DecodeStored).
 func (e *Engine) LoadStored(data []byte) (*flows.Flow, error) {
-	return flows.DecodeStored(data, e.reg, compiler{e})
+	return flows.DecodeStored(data, e.reg, e.compilerFor(data))
 }
 
 // compiler adapts the engine to flows.Compiler.
-type compiler struct{ e *Engine }
+type compiler struct {
+	e *Engine
+	// dateFormat is the flow's environment.date_format, "" when it has none.
+	dateFormat string
+}
+
+// compilerFor is the compiler for the flow document data. The flow's date
+// format is read ahead of decoding, so the date rules can check fixed date
+// arguments against it (rules.DateFormatter).
+func (e *Engine) compilerFor(data []byte) compiler {
+	f := gjson.GetBytes(flows.TrimBOM(data), "environment.date_format")
+	if f.Type != gjson.String {
+		return compiler{e: e}
+	}
+	return compiler{e: e, dateFormat: f.Str}
+}
+
+// DateFormat is the format the flow's date rules read dates in: the flow's
+// own, else the engine's (a subflow without one runs with its caller's, which
+// the check at load cannot know).
+func (c compiler) DateFormat() string {
+	if c.dateFormat != "" {
+		return c.dateFormat
+	}
+	return c.e.environment.DateFormat
+}
 
 // Template and Expression return what they compiled with an error marked
 // flows.ErrNewRule: a stored flow keeps it.
@@ -588,10 +614,12 @@ func (t *turn) emit(ev flows.Event) {
 	t.events = append(t.events, ev)
 }
 
-func (t *turn) saveResult(name, value, category, input string, raw json.RawMessage, widget string) {
+// saveResult reports whether it saved the result (and emitted result_saved
+// last): a name with no key is not saved.
+func (t *turn) saveResult(name, value, category, input string, raw json.RawMessage, widget string) bool {
 	key := flows.Key(name)
 	if key == "" {
-		return
+		return false
 	}
 	top := t.sess.Top()
 	if top.Results == nil {
@@ -600,6 +628,7 @@ func (t *turn) saveResult(name, value, category, input string, raw json.RawMessa
 	top.Results[key] = &flows.Result{Name: name, Value: value, Category: category, Input: input, Widget: widget, JSON: raw, At: t.now}
 	t.env = nil
 	t.emit(flows.Event{Type: flows.EventResultSaved, Name: name, Value: value, Category: category, Input: input})
+	return true
 }
 
 // flows.Run implementation.
@@ -689,6 +718,21 @@ func (t *turn) SaveResult(name, value, category, input string, raw json.RawMessa
 	t.saveResult(name, value, category, input, raw, id)
 }
 
+func (t *turn) SaveMatch(name, value, category, input string, extra map[string]string) {
+	id := ""
+	if t.widget != nil {
+		id = t.widget.Base().ID
+	}
+	var raw json.RawMessage
+	if len(extra) > 0 {
+		// A map of strings always marshals, its keys in order.
+		raw, _ = json.Marshal(extra)
+	}
+	if t.saveResult(name, value, category, input, raw, id) {
+		t.events[len(t.events)-1].Data = raw
+	}
+}
+
 func (t *turn) SetVariable(scope, name, value string) error {
 	s := t.sess
 	switch scope {
@@ -696,10 +740,23 @@ func (t *turn) SetVariable(scope, name, value string) error {
 		t.saveResult(name, value, "", "", nil, "")
 		return nil
 	case flows.ScopeUser:
+		// A contact field is stored under its key, as a result is ("Tier"
+		// → tier), replacing a field stored before under another spelling
+		// of the same key.
+		key := flows.Key(name)
+		if key == "" {
+			return fmt.Errorf("$user.key.%s: %q has no letters or digits to make a field key", name, name)
+		}
 		if s.Contact.Fields == nil {
 			s.Contact.Fields = map[string]string{}
 		}
-		s.Contact.Fields[name] = value
+		for k := range s.Contact.Fields {
+			if k != key && flows.Key(k) == key {
+				delete(s.Contact.Fields, k)
+			}
+		}
+		s.Contact.Fields[key] = value
+		name = key
 	case flows.ScopeCall:
 		if s.Call == nil {
 			return fmt.Errorf("$call.%s: this session has no call", name)

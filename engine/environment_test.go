@@ -97,3 +97,51 @@ func TestEnvironmentErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDateArgumentsFollowTheDateFormat: a fixed date argument written in
+// another order than the flow's date format would never be read when the
+// rule runs, so the flow does not load; ISO and relative dates always do.
+func TestDateArgumentsFollowTheDateFormat(t *testing.T) {
+	flow := func(env, arg string) string {
+		if env != "" {
+			env = `"environment": {"date_format": "` + env + `"},`
+		}
+		return `{"id": "d", ` + env + ` "widgets": [{"id": "s", "type": "split", "operand": "@input",
+		  "rules": [{"type": "has_text", "category": "T"}, {"type": "has_date_lt", "args": ["` + arg + `"], "category": "Before"}],
+		  "exits": {"T": "", "Before": "", "Other": ""}}]}`
+	}
+	tests := []struct {
+		name, engineFormat, env, arg, want string
+	}{
+		{"month first in a day-first flow", "", "", "01/15/2017",
+			`widget "s": widgets[0].rules[1].args[0]: "01/15/2017" is not a date in the flow's date format DD-MM-YYYY (it reads as MM-DD-YYYY): write it as 2017-01-15`},
+		{"day first in a month-first flow", "", "MM-DD-YYYY", "15/01/2017",
+			`"15/01/2017" is not a date in the flow's date format MM-DD-YYYY (it reads as DD-MM-YYYY): write it as 2017-01-15`},
+		{"day first under a month-first engine", flows.DateFormatMonthDayYear, "", "15/01/2017",
+			`is not a date in the flow's date format MM-DD-YYYY`},
+		{"not a date", "", "", "soon", `expected a date (YYYY-MM-DD, a date in the flow's date format DD-MM-YYYY, today, tomorrow or yesterday), got "soon"`},
+		{"day first in a day-first flow", "", "DD-MM-YYYY", "15/01/2017", ""},
+		{"month first in a month-first flow", "", "MM-DD-YYYY", "01/15/2017", ""},
+		{"ISO in a month-first flow", "", "MM-DD-YYYY", "2017-01-15", ""},
+		{"today", "", "YYYY-MM-DD", "today", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFixture(t, nil, engine.WithEnvironment(flows.Environment{DateFormat: tc.engineFormat})).e
+			_, err := e.Load([]byte(flow(tc.env, tc.arg)))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("did not load: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+			// A flow stored before the check still loads, as it ran then.
+			if _, err := e.LoadStored([]byte(flow(tc.env, tc.arg))); err != nil && !strings.Contains(tc.want, "expected a date") {
+				t.Errorf("stored flow: %v", err)
+			}
+		})
+	}
+}

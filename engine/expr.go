@@ -3,14 +3,17 @@ package engine
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/parleyhq/parley/flows"
@@ -91,6 +94,9 @@ var Functions = map[string]func(params ...any) (any, error){
 		if err != nil {
 			return nil, err
 		}
+		if p[0] == nil {
+			return nil, fmt.Errorf("number: the value is not set (nil)")
+		}
 		f, err := strconv.ParseFloat(strings.TrimSpace(strings.ReplaceAll(s, ",", "")), 64)
 		if err != nil {
 			return nil, fmt.Errorf("number: %q is not a number", s)
@@ -103,12 +109,17 @@ var Functions = map[string]func(params ...any) (any, error){
 		}
 		return toText(p[0]), nil
 	},
+	// length(value): the number of items of a list or map, of characters of
+	// anything else (as text).
 	"length": func(p ...any) (any, error) {
-		s, err := oneString("length", p)
-		if err != nil {
-			return nil, err
+		if len(p) != 1 {
+			return nil, fmt.Errorf("length takes 1 argument, got %d", len(p))
 		}
-		return len([]rune(s)), nil
+		switch v := reflect.ValueOf(p[0]); v.Kind() {
+		case reflect.Slice, reflect.Array, reflect.Map:
+			return v.Len(), nil
+		}
+		return utf8.RuneCountInString(toText(p[0])), nil
 	},
 }
 
@@ -150,7 +161,70 @@ func (e *Engine) exprOptions() []expr.Option {
 	for name, fn := range Functions {
 		opts = append(opts, expr.Function(name, fn))
 	}
-	return opts
+	return append(opts, nilAwareBuiltins)
+}
+
+// Builtins of expr-lang that take a value not set yet (nil: a result not
+// collected, an unknown field) would fail with Go's own words ("interface
+// conversion: interface {} is nil, not string", "reflect: call of
+// reflect.Value.Type on zero Value"). textBuiltins read nil as empty text, as
+// a template does; numberBuiltins refuse it in a sentence naming the function.
+var (
+	textBuiltins = []string{"upper", "lower", "trim", "trimPrefix", "trimSuffix", "split", "splitAfter",
+		"replace", "indexOf", "lastIndexOf", "hasPrefix", "hasSuffix"}
+	numberBuiltins = []string{"int", "float", "abs", "ceil", "floor", "round"}
+)
+
+// nilAwareBuiltins replaces those builtins by functions (which expr-lang
+// looks up before its builtins) that handle nil, then call the builtin; the
+// builtin's signature is kept, so calls are checked at compile time as before.
+func nilAwareBuiltins(c *conf.Config) {
+	wrap := func(name string, text bool) {
+		b := builtin.Builtins[builtin.Index[name]]
+		call := b.Func
+		if call == nil && b.Fast != nil {
+			fast := b.Fast
+			call = func(args ...any) (any, error) {
+				if len(args) != 1 {
+					return nil, fmt.Errorf("%s takes 1 argument, got %d", name, len(args))
+				}
+				return fast(args[0]), nil
+			}
+		}
+		if call == nil {
+			return
+		}
+		c.Functions[name] = &builtin.Function{Name: name, Types: b.Types, Validate: b.Validate, Deref: b.Deref,
+			Func: func(args ...any) (out any, err error) {
+				cloned := false
+				for i, a := range args {
+					if a != nil {
+						continue
+					}
+					if !text {
+						return nil, fmt.Errorf("%s: the value is not set (nil)", name)
+					}
+					if !cloned {
+						args, cloned = slices.Clone(args), true
+					}
+					args[i] = ""
+				}
+				defer func() {
+					// A value of the wrong kind reaches the builtin when its
+					// type was unknown at compile time.
+					if r := recover(); r != nil {
+						out, err = nil, fmt.Errorf("%s: %v", name, r)
+					}
+				}()
+				return call(args...)
+			}}
+	}
+	for _, name := range textBuiltins {
+		wrap(name, true)
+	}
+	for _, name := range numberBuiltins {
+		wrap(name, false)
+	}
 }
 
 func (e *Engine) compileExpr(src string) (*expression, error) {

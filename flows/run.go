@@ -50,6 +50,11 @@ type Run interface {
 	Emit(e Event)
 	// SaveResult stores a result in the running frame and emits result_saved.
 	SaveResult(name, value, category, input string, raw json.RawMessage)
+	// SaveMatch is SaveResult for a value routed by rules; extra is the
+	// matching rule's detail (has_pattern's groups, see rules.Match), kept as
+	// the result's extra (@flow.NAME.extra.KEY) and sent as the result_saved
+	// event's data. A nil extra saves as SaveResult does.
+	SaveMatch(name, value, category, input string, extra map[string]string)
 	// SetVariable sets a flow, user or call variable and emits variable_set.
 	SetVariable(scope, name, value string) error
 	// SetExtra replaces @extra.

@@ -20,6 +20,8 @@ const (
 
 // DateFormatter is implemented by a Run whose environment says how people write
 // dates (one of the DateFormat constants). A Run without it reads day first.
+// A flows.Compiler that implements it has fixed date arguments checked
+// against that format when the flow is loaded.
 type DateFormatter interface {
 	DateFormat() string
 }
@@ -158,18 +160,23 @@ func relativeDays(s string) (int, bool) {
 	return 0, false
 }
 
-// parsesAsDate reports whether s reads as a date in some format (for checking
-// a static argument before the run's format is known).
-func parsesAsDate(s string) bool {
+// checkDateArg checks a fixed date argument against the flow's date format:
+// one written in another order would never be read as a date when the rule
+// runs. An ISO date or a relative one is always good.
+func checkDateArg(s, format string) *flows.FieldError {
+	if _, ok := findDate(s, format, 50); ok {
+		return nil
+	}
 	for _, f := range []string{DateFormatDayMonthYear, DateFormatMonthDayYear, DateFormatYearMonthDay} {
-		if _, ok := findDate(s, f, 50); ok {
-			return true
+		if d, ok := findDate(s, f, 50); ok {
+			return &flows.FieldError{Err: flows.ErrNewRule, Message: fmt.Sprintf(
+				"%q is not a date in the flow's date format %s (it reads as %s): write it as %s", s, format, f, d)}
 		}
 	}
-	return false
+	return &flows.FieldError{Message: fmt.Sprintf("expected a date (YYYY-MM-DD, a date in the flow's date format %s, today, tomorrow or yesterday), got %q", format, s)}
 }
 
-func dateFormatOf(r flows.Run) string {
+func dateFormatOf(r any) string {
 	if f, ok := r.(DateFormatter); ok {
 		switch v := f.DateFormat(); v {
 		case DateFormatDayMonthYear, DateFormatMonthDayYear, DateFormatYearMonthDay:

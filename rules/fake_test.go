@@ -89,11 +89,12 @@ func (r *fakeRun) Lookup(path string) (any, bool) { v, ok := r.env[path]; return
 func (r *fakeRun) Emit(e flows.Event)             { r.events = append(r.events, e) }
 func (r *fakeRun) SaveResult(name, value, category, input string, raw json.RawMessage) {
 }
-func (r *fakeRun) SetVariable(scope, name, value string) error { return nil }
-func (r *fakeRun) SetExtra(raw json.RawMessage)                {}
-func (r *fakeRun) Services() flows.Services                    { return nil }
-func (r *fakeRun) Flows() flows.FlowSource                     { return nil }
-func (r *fakeRun) DateFormat() string                          { return r.dateFormat }
-func (r *fakeRun) DefaultCountry() string                      { return r.country }
+func (r *fakeRun) SaveMatch(name, value, category, input string, extra map[string]string) {}
+func (r *fakeRun) SetVariable(scope, name, value string) error                            { return nil }
+func (r *fakeRun) SetExtra(raw json.RawMessage)                                           {}
+func (r *fakeRun) Services() flows.Services                                               { return nil }
+func (r *fakeRun) Flows() flows.FlowSource                                                { return nil }
+func (r *fakeRun) DateFormat() string                                                     { return r.dateFormat }
+func (r *fakeRun) DefaultCountry() string                                                 { return r.country }
 
 var _ flows.Run = (*fakeRun)(nil)

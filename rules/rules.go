@@ -248,7 +248,7 @@ func compileRule(c flows.Compiler, path string, index int, cs Case) (*rule, []er
 		if !a.static {
 			continue
 		}
-		if err := rl.prepare(j, kind, src); err != nil {
+		if err := rl.prepare(c, j, kind, src); err != nil {
 			err.Path = apath
 			errs = append(errs, err)
 		}
@@ -260,7 +260,7 @@ func compileRule(c flows.Compiler, path string, index int, cs Case) (*rule, []er
 }
 
 // prepare checks a static argument and keeps its parsed form.
-func (rl *rule) prepare(j int, kind argKind, src string) *flows.FieldError {
+func (rl *rule) prepare(c flows.Compiler, j int, kind argKind, src string) *flows.FieldError {
 	switch kind {
 	case argNonEmpty:
 		if strings.TrimSpace(src) == "" {
@@ -275,10 +275,14 @@ func (rl *rule) prepare(j int, kind argKind, src string) *flows.FieldError {
 	case argDate:
 		// Relative dates ("today") depend on the run's clock and other written
 		// dates on the run's date format, so only an ISO date is kept parsed.
+		// The others are checked against the flow's format (the compiler's,
+		// when it is a DateFormatter).
 		if d, ok := parseISODate(src); ok {
 			rl.date, rl.dated = d, true
-		} else if !isRelativeDate(src) && !parsesAsDate(src) {
-			return &flows.FieldError{Message: fmt.Sprintf("expected a date (YYYY-MM-DD, a date in the flow's date format, today, tomorrow or yesterday), got %q", src)}
+		} else if !isRelativeDate(src) {
+			if err := checkDateArg(src, dateFormatOf(c)); err != nil {
+				return err
+			}
 		}
 	case argRegex:
 		re, err := compilePattern(src)

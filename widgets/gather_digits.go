@@ -72,6 +72,7 @@ func (w *GatherDigits) Validate(c flows.Compiler) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, w.compile(c, w.Rules, "", flows.ExitNoInput, flows.ExitNoMatch))
+	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(errs)
 }
 
@@ -157,7 +158,7 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 		r.SaveResult(name, digits, "", digits, nil)
 		return flows.Outcome{Exit: ExitNext}
 	}
-	category, value, ok := w.route(r, digits)
+	category, value, extra, ok := w.route(r, digits)
 	if !ok {
 		wait.NoMatch++
 		if wait.NoMatch > limit(w.MaxNoMatch) {
@@ -166,7 +167,7 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 		}
 		return w.ask(r, wait, w.noMatch)
 	}
-	r.SaveResult(name, value, category, digits, nil)
+	r.SaveMatch(name, value, category, digits, extra)
 	return flows.Outcome{Exit: category}
 }
 

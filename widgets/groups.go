@@ -10,7 +10,7 @@ import (
 const TypeUpdateGroups = "update_groups"
 
 // UpdateGroups changes the contact's groups (by name, compared without regard
-// to case): Add, then Remove, or RemoveAll. Names are templates; one that
+// to case): RemoveAll, then Add, then Remove. Names are templates; one that
 // renders empty is skipped.
 type UpdateGroups struct {
 	flows.WidgetBase
@@ -46,14 +46,16 @@ func (w *UpdateGroups) ExitNames() []string { return []string{ExitNext} }
 func (w *UpdateGroups) Execute(r flows.Run) flows.Outcome {
 	c := &r.Session().Contact
 	before := strings.Join(c.Groups, ", ")
+	// remove_all comes first, so "leave every group and join these" works as
+	// RapidPro authors expect (remove from all groups, then add).
+	if w.RemoveAll {
+		c.Groups = nil
+	}
 	for _, name := range renderAll(r, w.add) {
 		name = strings.TrimSpace(name)
 		if name != "" && indexFold(c.Groups, name) < 0 {
 			c.Groups = append(c.Groups, name)
 		}
-	}
-	if w.RemoveAll {
-		c.Groups = nil
 	}
 	for _, name := range renderAll(r, w.remove) {
 		if i := indexFold(c.Groups, strings.TrimSpace(name)); i >= 0 {

@@ -19,6 +19,7 @@ func TestUpdateGroups(t *testing.T) {
 		{"add once, case-insensitive", `"add": ["VIP", "@contact.fields.team", "testers"]`, []string{"Testers"}, "Testers, VIP, Blue"},
 		{"remove", `"remove": ["testers", "Nope"]`, []string{"Testers", "VIP"}, "VIP"},
 		{"remove all", `"remove_all": true`, []string{"Testers", "VIP"}, ""},
+		{"remove all, then add", `"remove_all": true, "add": ["VIP", "New"]`, []string{"Testers", "VIP"}, "VIP, New"},
 	}
 	e := engine.New(widgets.Registered())
 	for _, tc := range tests {

@@ -57,6 +57,7 @@ func (w *Random) Validate(flows.Compiler) error {
 			errs = append(errs, flows.Errorf("weights", "weights add up to zero"))
 		}
 	}
+	errs = append(errs, checkResult(&w.WidgetBase, w.Result, false))
 	return joinErrs(errs)
 }
 

@@ -62,4 +62,17 @@ func resultName(b *flows.WidgetBase, name string) string {
 	return b.ID
 }
 
+// checkResult reports a result name that has no letters or digits: its key
+// would be empty and the result could never be saved or read with @flow.
+// byID is true for widgets that save under their id when no name is given.
+func checkResult(b *flows.WidgetBase, name string, byID bool) error {
+	switch {
+	case name != "" && flows.Key(name) == "":
+		return newRule(flows.Errorf("result", "%q has no letters or digits to make a result key", name))
+	case name == "" && byID && flows.Key(b.ID) == "":
+		return newRule(flows.Errorf("result", "the widget id %q has no letters or digits to make a result key: give the result a name", b.ID))
+	}
+	return nil
+}
+
 func joinErrs(errs []error) error { return errors.Join(errs...) }

@@ -74,17 +74,18 @@ func (rt *router) value(r flows.Run) string {
 }
 
 // route tests the operand; ok is false when no rule matched. The value is the
-// match, or the operand itself for Other.
-func (rt *router) route(r flows.Run, operand string) (category, value string, ok bool) {
+// match, or the operand itself for Other; extra is the matching rule's detail
+// (has_pattern's groups), to save with the result.
+func (rt *router) route(r flows.Run, operand string) (category, value string, extra map[string]string, ok bool) {
 	if rt.set == nil {
-		return "", operand, false
+		return "", operand, nil, false
 	}
 	m, ok := rt.set.Match(r, operand)
 	if !ok {
-		return flows.ExitOther, operand, false
+		return flows.ExitOther, operand, nil, false
 	}
 	r.Emit(flows.Event{Type: flows.EventRuleMatched, Category: m.Category, Value: m.Value, Input: operand})
-	return m.Category, m.Value, true
+	return m.Category, m.Value, m.Extra, true
 }
 
 func quoted(names []string) string {

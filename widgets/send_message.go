@@ -35,31 +35,22 @@ type MessageTranslation struct {
 	Attachments  []string `json:"attachments,omitempty"`
 }
 
+// compiledMessage holds each field on its own: a translation replaces only
+// the fields it gives, the others come from the base message.
 type compiledMessage struct {
-	texts, replies, attachments []flows.Template
+	text                           flows.Template
+	messages, replies, attachments []flows.Template
 }
 
 func init() { register(TypeSendMessage, func() flows.Widget { return &SendMessage{} }) }
 
 func compileMessage(c flows.Compiler, prefix, text string, msgs, replies, atts []string) (compiledMessage, error) {
 	var m compiledMessage
-	all := msgs
-	field := prefix + "messages"
-	if text != "" {
-		all = append([]string{text}, msgs...)
-		if len(msgs) == 0 {
-			field = prefix + "text"
-		}
-	}
 	var errs []error
 	var err error
-	if len(all) == 1 {
-		var t flows.Template
-		t, err = c.Template(field, all[0])
-		m.texts = []flows.Template{t}
-	} else {
-		m.texts, err = templates(c, field, all)
-	}
+	m.text, err = optTemplate(c, prefix+"text", text)
+	errs = append(errs, err)
+	m.messages, err = templates(c, prefix+"messages", msgs)
 	errs = append(errs, err)
 	m.replies, err = templates(c, prefix+"quick_replies", replies)
 	errs = append(errs, err)
@@ -96,27 +87,47 @@ func (w *SendMessage) Validate(c flows.Compiler) error {
 // ExitNames lists the one exit.
 func (w *SendMessage) ExitNames() []string { return []string{ExitNext} }
 
-// Execute emits a message_out event per text.
+// Execute emits a message_out event per text. With a translation for the
+// session's language, each field the translation leaves out (text, messages,
+// quick replies, attachments) is taken from the base message, as RapidPro does.
 func (w *SendMessage) Execute(r flows.Run) flows.Outcome {
-	m := &w.base
+	m := w.base
 	if lang := r.Session().Language; lang != "" {
 		if tr, ok := w.langs[lang]; ok {
-			m = tr
+			if tr.text != nil {
+				m.text = tr.text
+			}
+			if len(tr.messages) > 0 {
+				m.messages = tr.messages
+			}
+			if len(tr.replies) > 0 {
+				m.replies = tr.replies
+			}
+			if len(tr.attachments) > 0 {
+				m.attachments = tr.attachments
+			}
 		}
 	}
-	texts := m.texts
-	if len(texts) == 0 && len(m.attachments) > 0 {
-		texts = []flows.Template{nil}
+	// Texts that come out blank ("", a variable not set) are not sent, as
+	// blank quick replies are not offered; the replies and attachments go
+	// with the last text sent, or alone when every text is blank.
+	var texts []string
+	for _, t := range append([]flows.Template{m.text}, m.messages...) {
+		if t == nil {
+			continue
+		}
+		if s := r.Render(t); strings.TrimSpace(s) != "" {
+			texts = append(texts, s)
+		}
 	}
-	replies := m.replies
-	if len(replies) == 0 && m != &w.base {
-		replies = w.base.replies
+	replies, atts := renderReplies(r, m.replies), renderAll(r, m.attachments)
+	if len(texts) == 0 && (len(atts) > 0 || len(replies) > 0) {
+		texts = []string{""}
 	}
-	for i, t := range texts {
-		ev := flows.Event{Type: flows.EventMessageOut, Text: r.Render(t)}
+	for i, text := range texts {
+		ev := flows.Event{Type: flows.EventMessageOut, Text: text}
 		if i == len(texts)-1 {
-			ev.QuickReplies = renderReplies(r, replies)
-			ev.Attachments = renderAll(r, m.attachments)
+			ev.QuickReplies, ev.Attachments = replies, atts
 		}
 		r.Emit(ev)
 	}

@@ -40,6 +40,9 @@ func (w *SetVariable) Validate(c flows.Compiler) error {
 	case (w.Scope == "" || w.Scope == flows.ScopeFlow) && flows.Key(w.Name) == "":
 		// The result would have no key: @flow could never show it.
 		errs = append(errs, flows.Errorf("name", "%q has no letters or digits to make a result key", w.Name))
+	case w.Scope == flows.ScopeUser && flows.Key(w.Name) == "":
+		// A contact field is stored under its key, as a result is.
+		errs = append(errs, newRule(flows.Errorf("name", "%q has no letters or digits to make a contact field key", w.Name)))
 	case w.Scope == flows.ScopeCall && w.Name != "state" && w.Name != "digits":
 		errs = append(errs, newRule(flows.Errorf("name", "$call.%s cannot be set: the call scope sets state or digits", w.Name)))
 	case w.Scope == "contact" && w.Name != "name" && w.Name != "language":

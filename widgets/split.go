@@ -27,6 +27,7 @@ func (w *Split) Validate(c flows.Compiler) error {
 	if len(w.Rules) == 0 {
 		errs = append(errs, flows.Errorf("rules", "split needs at least one rule"))
 	}
+	errs = append(errs, checkResult(&w.WidgetBase, w.Result, false))
 	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, flows.ExitOther)))
 }
 
@@ -39,9 +40,9 @@ func (w *Split) ExitNames() []string {
 // Execute routes.
 func (w *Split) Execute(r flows.Run) flows.Outcome {
 	operand := w.value(r)
-	category, value, _ := w.route(r, operand)
+	category, value, extra, _ := w.route(r, operand)
 	if w.Result != "" {
-		r.SaveResult(w.Result, value, category, operand, nil)
+		r.SaveMatch(w.Result, value, category, operand, extra)
 	}
 	return flows.Outcome{Exit: category}
 }

@@ -20,10 +20,11 @@ func init() { register(TypeSubflow, func() flows.Widget { return &Subflow{} }) }
 
 // Validate checks that a flow is named.
 func (w *Subflow) Validate(flows.Compiler) error {
+	var errs []error
 	if w.Flow == "" {
-		return flows.Errorf("flow", "subflow needs the id of the flow to run")
+		errs = append(errs, flows.Errorf("flow", "subflow needs the id of the flow to run"))
 	}
-	return nil
+	return joinErrs(append(errs, checkResult(&w.WidgetBase, w.Result, false)))
 }
 
 // ExitNames: Complete and Expired.

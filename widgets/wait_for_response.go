@@ -29,6 +29,7 @@ func (w *WaitForResponse) Validate(c flows.Compiler) error {
 	if w.Timeout < 0 {
 		errs = append(errs, flows.Errorf("timeout", "timeout must be a positive number of seconds"))
 	}
+	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, flows.ExitOther, flows.ExitTimeout)))
 }
 
@@ -62,8 +63,8 @@ func (w *WaitForResponse) Resume(r flows.Run, in flows.Input) flows.Outcome {
 		return flows.Outcome{Wait: r.Session().Wait}
 	}
 	operand := w.value(r)
-	category, value, _ := w.route(r, operand)
-	r.SaveResult(resultName(&w.WidgetBase, w.Result), value, category, in.Text, nil)
+	category, value, extra, _ := w.route(r, operand)
+	r.SaveMatch(resultName(&w.WidgetBase, w.Result), value, category, in.Text, extra)
 	if w.set == nil {
 		return flows.Outcome{Exit: ExitNext}
 	}

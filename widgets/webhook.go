@@ -72,6 +72,7 @@ func (w *Webhook) Validate(c flows.Compiler) error {
 		w.paths = append(w.paths, mapping{name, path})
 	}
 	sort.Slice(w.paths, func(i, j int) bool { return w.paths[i].name < w.paths[j].name })
+	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(errs)
 }
 

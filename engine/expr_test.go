@@ -1,0 +1,89 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+)
+
+// TestLength: length counts a list's or a map's items and the characters of
+// text, never the characters of a list's JSON form.
+func TestLength(t *testing.T) {
+	tests := []struct{ tmpl, want string }{
+		{"@(length(split('a,b,c', ',')))", "3"},
+		{"@(length(['x', 'y']))", "2"},
+		{"@(length({'a': 1}))", "1"},
+		{"@(length([]))", "0"},
+		{"@(length('héllo'))", "5"},
+		{"@(length(input))", "11"},
+		{"@(length(42))", "2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.tmpl, func(t *testing.T) {
+			got, warnings := renderTemplate(t, tc.tmpl, "hello there")
+			if got != tc.want || len(warnings) > 0 {
+				t.Errorf("rendered %q (warnings %s), want %q", got, strings.Join(warnings, "; "), tc.want)
+			}
+		})
+	}
+}
+
+// TestExpressionRuleExample: the expression rule of docs/rules.md, as
+// written there: contact fields are text, number() compares them as numbers.
+func TestExpressionRuleExample(t *testing.T) {
+	for _, tc := range []struct{ age, want string }{{"20", "Adult"}, {"9", "Other"}, {"", "Other"}} {
+		fx := newFixture(t, nil)
+		f := fx.load(t, `{"id": "x", "widgets": [{"id": "s", "type": "split", "operand": "@contact.fields.age",
+		  "rules": [{"type": "expression", "args": ["number(contact.fields.age) >= 18"], "category": "Adult"}],
+		  "exits": {"Adult": "", "Other": ""}}]}`)
+		s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{Contact: flows.Contact{Fields: map[string]string{"age": tc.age}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Path[0].Exit; got != tc.want {
+			t.Errorf("age %q: exit %q, want %q", tc.age, got, tc.want)
+		}
+	}
+}
+
+// TestFunctionsOfAValueNotSet: a function given a value not set yet (nil)
+// reads it as empty text, or fails in a sentence naming the function, never
+// in Go's own words.
+func TestFunctionsOfAValueNotSet(t *testing.T) {
+	tests := []struct{ tmpl, want, warning string }{
+		{"<@(upper(flow.nope.value))>", "<>", ""},
+		{"<@(lower(flow.nope.value))>", "<>", ""},
+		{"<@(trim(flow.nope.value))>", "<>", ""},
+		{"<@(replace(flow.nope.value, 'a', 'b'))>", "<>", ""},
+		{"<@(hasPrefix(flow.nope.value, 'a'))>", "<false>", ""},
+		{"<@(length(split(flow.nope.value, ',')))>", "<1>", ""},
+		{"<@(int(flow.nope.value))>", "<>", "int: the value is not set (nil)"},
+		{"<@(float(flow.nope.value))>", "<>", "float: the value is not set (nil)"},
+		{"<@(round(flow.nope.value))>", "<>", "round: the value is not set (nil)"},
+		{"<@(number(flow.nope.value))>", "<>", "number: the value is not set (nil)"},
+		// Values that are set work as before.
+		{"<@(upper(input))>", "<HELLO THERE>", ""},
+		{"<@(int('42') + 1)>", "<43>", ""},
+		{"<@(float(contact.fields.age) / 2)>", "<16.5>", ""},
+		{"<@(trim('xxhixx', 'x'))>", "<hi>", ""},
+		{"<@(split('a,b,c', ',', 2))>", `<["a","b,c"]>`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.tmpl, func(t *testing.T) {
+			got, warnings := renderTemplate(t, tc.tmpl, "hello there")
+			if got != tc.want {
+				t.Errorf("rendered %q, want %q", got, tc.want)
+			}
+			all := strings.Join(warnings, "; ")
+			if tc.warning == "" && all != "" || !strings.Contains(all, tc.warning) {
+				t.Errorf("warnings %q, want %q", all, tc.warning)
+			}
+			if strings.Contains(all, "reflect") || strings.Contains(all, "interface") {
+				t.Errorf("Go internals in %q", all)
+			}
+		})
+	}
+}
