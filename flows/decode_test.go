@@ -395,3 +395,113 @@ func TestByteOrderMark(t *testing.T) {
 		t.Errorf("id %q", f.ID)
 	}
 }
+
+// TestWrongKindKeepsOtherChecks: a field of the wrong kind is reported and
+// the widget's other checks still run on the fields that were read, while
+// the field left out reports nothing more (not missing, not out of range).
+func TestWrongKindKeepsOtherChecks(t *testing.T) {
+	tests := []struct {
+		name, widget string
+		want         []string
+	}{
+		{"webhook", `{"id": "g", "type": "webhook", "url": "http://x/", "retries": -1, "follow_redirects": "yes"}`, []string{
+			`widgets[0].follow_redirects: expected true or false, got JSON string`,
+			`widgets[0].retries: -1 is out of range`,
+		}},
+		{"wait_for_response", `{"id": "g", "type": "wait_for_response", "timeout": -5, "result": 5}`, []string{
+			`widgets[0].result: expected a string, got JSON number`,
+			`widgets[0].timeout: timeout must be a positive number of seconds`,
+		}},
+		{"a webhook name of the wrong kind does not make the url required", `{"id": "g", "type": "webhook", "webhook": 5, "method": "FETCH"}`, []string{
+			`widgets[0].webhook: expected a string, got JSON number`,
+			`widgets[0].method: "FETCH" is not supported`,
+		}},
+		{"messages of the wrong kind are not missing", `{"id": "g", "type": "send_message", "messages": "hi", "quick_replies": ["@("]}`, []string{
+			`widgets[0].messages: expected an array of strings, got JSON string`,
+			`widgets[0].quick_replies[0]: bad template`,
+		}},
+		{"a text of the wrong kind is not missing", `{"id": "g", "type": "say", "text": 5}`, []string{
+			`widgets[0].text: expected a string, got JSON number`,
+		}},
+		{"groups to remove of the wrong kind", `{"id": "g", "type": "update_groups", "remove": "x"}`, []string{
+			`widgets[0].remove: expected an array of strings, got JSON string`,
+		}},
+		{"a scope of the wrong kind", `{"id": "g", "type": "set_variable", "scope": 5, "name": "!!", "value": "@("}`, []string{
+			`widgets[0].scope: expected a string, got JSON number`,
+			`widgets[0].value: bad template`,
+		}},
+		{"buckets of the wrong kind", `{"id": "g", "type": "random", "buckets": "A B", "weights": [1, -2]}`, []string{
+			`widgets[0].buckets: expected an array of strings, got JSON string`,
+			`widgets[0].weights[1]: weight`,
+		}},
+		{"a weight of the wrong kind", `{"id": "g", "type": "random", "buckets": ["A", "A"], "weights": ["1", 0]}`, []string{
+			`widgets[0].weights[0]: expected an integer, got JSON string`,
+			`widgets[0].buckets[1]: bucket "A" appears twice`,
+		}},
+		{"a rule argument of the wrong kind", `{"id": "g", "type": "split", "operand": "@(", "rules": [{"type": "has_number_gt", "args": [5], "category": "Big"}]}`, []string{
+			`widgets[0].rules[0].args[0]: expected a string, got JSON number`,
+			`widgets[0].operand: bad template`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(`{"id": "f", "widgets": [` + tc.widget + `]}`)
+			errs := validationErrors(t, err)
+			if len(errs) != len(tc.want) {
+				t.Fatalf("%d errors, want %d: %v", len(errs), len(tc.want), err)
+			}
+			for i, w := range tc.want {
+				if errs[i].Widget != "g" || !strings.HasPrefix(errs[i].Path+": "+errs[i].Message, w) {
+					t.Errorf("error %d is %q, want it to start with %q", i, errs[i], w)
+				}
+			}
+		})
+	}
+}
+
+// TestExitsOfRulesNotRead: when the rules' categories, the buckets or a
+// wait's timeout could not be read, the widget's exits are not reported as
+// unknown (which exits it has is not known), but where they lead still is;
+// a rule argument of the wrong kind leaves the categories known.
+func TestExitsOfRulesNotRead(t *testing.T) {
+	tests := []struct {
+		name, widget string
+		want         []string
+	}{
+		{"an argument of the wrong kind", `{"id": "g", "type": "wait_for_response", "rules": [{"type": "has_number_gt", "args": [5], "category": "X"}], "exits": {"X": "", "Other": "", "Typo": ""}}`, []string{
+			`widgets[0].rules[0].args[0]: expected a string, got JSON number`,
+			`widgets[0].exits["Typo"]: unknown exit "Typo" (this widget has "X", "Other")`,
+		}},
+		{"a category of the wrong kind", `{"id": "g", "type": "split", "rules": [{"type": "has_text", "category": 7}, {"type": "has_number", "category": "N"}], "exits": {"Text": "", "N": "zz", "Other": ""}}`, []string{
+			`widgets[0].rules[0].category: expected a string, got JSON number`,
+			`widgets[0].exits["N"]: exit "N" points to unknown widget "zz"`,
+		}},
+		{"rules of the wrong kind", `{"id": "g", "type": "gather_digits", "rules": {"type": "has_text"}, "exits": {"Yes": ""}}`, []string{
+			`widgets[0].rules: expected an array of JSON objects, got JSON object`,
+		}},
+		{"a rule of the wrong kind", `{"id": "g", "type": "wait_for_response", "rules": ["has_text"], "exits": {"Yes": ""}}`, []string{
+			`widgets[0].rules[0]: expected a JSON object, got JSON string`,
+		}},
+		{"a timeout of the wrong kind", `{"id": "g", "type": "wait_for_response", "timeout": "60", "exits": {"Next": "", "Timeout": ""}}`, []string{
+			`widgets[0].timeout: expected an integer, got JSON string`,
+		}},
+		{"buckets of the wrong kind", `{"id": "g", "type": "random", "buckets": "A B", "exits": {"A": "", "B": "zz"}}`, []string{
+			`widgets[0].buckets: expected an array of strings, got JSON string`,
+			`widgets[0].exits["B"]: exit "B" points to unknown widget "zz"`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(`{"id": "f", "widgets": [` + tc.widget + `]}`)
+			errs := validationErrors(t, err)
+			if len(errs) != len(tc.want) {
+				t.Fatalf("%d errors, want %d: %v", len(errs), len(tc.want), err)
+			}
+			for i, w := range tc.want {
+				if errs[i].Widget != "g" || !strings.HasPrefix(errs[i].Path+": "+errs[i].Message, w) {
+					t.Errorf("error %d is %q, want it to start with %q", i, errs[i], w)
+				}
+			}
+		})
+	}
+}

@@ -96,10 +96,30 @@ type WidgetBase struct {
 	// Note and Position are for editors; the engine ignores them.
 	Note     string          `json:"note,omitempty"`
 	Position json.RawMessage `json:"position,omitempty"`
+
+	// cleared holds the paths of the values Decode left out (see Decoded).
+	cleared map[string]bool
 }
 
 // Base returns the widget's common fields; embedding WidgetBase gives every widget this method.
 func (b *WidgetBase) Base() *WidgetBase { return b }
+
+// Decoded reports whether the widget's field (a path relative to the widget,
+// as Errorf takes it: "webhook", "rules[0].category") was read from the flow:
+// false when it, a value inside it or the value it is in had the wrong kind
+// of JSON and was left at its zero value, a problem Decode has already
+// reported. Validate
+// asks it before a check that reads one field to judge another ("url is
+// required unless webhook names a configured one"), which the zero value
+// would make fail falsely. A widget not decoded by Decode has every field.
+func (b *WidgetBase) Decoded(field string) bool {
+	for c := range b.cleared {
+		if c == field || isUnder(c, field) || isUnder(field, c) {
+			return false
+		}
+	}
+	return true
+}
 
 // Next returns the destination of an exit ("" ends the flow).
 func (b *WidgetBase) Next(exit string) string { return b.Exits[exit] }
@@ -115,6 +135,15 @@ type Widget interface {
 	ExitNames() []string
 	// Execute runs the widget when a session arrives at it.
 	Execute(r Run) Outcome
+}
+
+// ExitsFrom is implemented by a widget whose exits depend on its own fields
+// (the categories of its rules, its buckets): ExitFields names those fields,
+// as paths relative to the widget. When one of them was not read (see
+// WidgetBase.Decoded), which exits the widget has is not known, and Decode
+// does not report its exits as unknown; where they lead is still checked.
+type ExitsFrom interface {
+	ExitFields() []string
 }
 
 // Resumer is implemented by widgets that wait (for a message, digits, a subflow):
@@ -477,11 +506,16 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 		f.index[head.ID] = len(f.Widgets)
 		f.Widgets = append(f.Widgets, wg)
-		// A value left out for being of the wrong kind would only make
-		// Validate report it missing: the widget's other checks wait for it.
-		if c != nil && len(res.cleared) == 0 {
+		// A value left out for being of the wrong kind is at its zero value:
+		// the widget's other checks run, but what they find at, in or around
+		// it would only repeat that problem or report the value missing.
+		wg.Base().cleared = res.cleared
+		if c != nil {
 			if err := wg.Validate(c); err != nil {
 				for _, fe := range flatten(err) {
+					if clearedNear(res.cleared, fe.Path) {
+						continue
+					}
 					fe.Widget = head.ID
 					fe.Path = joinPath(path, fe.Path)
 					add(fe)
@@ -491,6 +525,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	}
 	for _, w := range f.Widgets {
 		b := w.Base()
+		checkNames := exitsKnown(w)
 		known := map[string]bool{}
 		for _, n := range w.ExitNames() {
 			known[n] = true
@@ -501,16 +536,12 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			dest := b.Exits[n]
 			p := fmt.Sprintf("%s.exits[%q]", paths[b.ID], n)
-			if !known[n] {
+			if checkNames && !known[n] {
 				add(&FieldError{Widget: b.ID, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
 			}
-			if dest == "" {
-				continue
-			}
-			if _, ok := f.index[dest]; !ok {
-				add(&FieldError{Widget: b.ID, Path: p, Message: fmt.Sprintf("exit %q points to unknown widget %q", n, dest), Err: ErrDanglingExit})
+			if fe := danglingExit(f, b.ID, p, n, b.Exits[n]); fe != nil {
+				add(fe)
 			}
 		}
 	}
@@ -524,6 +555,55 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	}
 	f.Warnings = append(warns, unreachable(f, paths)...)
 	return f, nil
+}
+
+// danglingExit reports the exit name (at path p) of the widget id when its
+// destination is no widget of f.
+func danglingExit(f *Flow, id, p, name, dest string) *FieldError {
+	if dest == "" {
+		return nil
+	}
+	if _, ok := f.index[dest]; ok {
+		return nil
+	}
+	return &FieldError{Widget: id, Path: p, Message: fmt.Sprintf("exit %q points to unknown widget %q", name, dest), Err: ErrDanglingExit}
+}
+
+// exitsKnown reports whether w's exits are known: not when a field they
+// depend on (ExitsFrom) was left out for being of the wrong kind.
+func exitsKnown(w Widget) bool {
+	ef, ok := w.(ExitsFrom)
+	if wr, wraps := w.(Wrapper); !ok && wraps {
+		ef, ok = wr.Unwrap().(ExitsFrom)
+	}
+	if !ok {
+		return true
+	}
+	for _, field := range ef.ExitFields() {
+		if !w.Base().Decoded(field) {
+			return false
+		}
+	}
+	return true
+}
+
+// isUnder reports whether path p is inside the value at path parent
+// ("rules[0].args" is inside "rules").
+func isUnder(p, parent string) bool {
+	return parent != "" && len(p) > len(parent) && strings.HasPrefix(p, parent) &&
+		(p[len(parent)] == '.' || p[len(parent)] == '[')
+}
+
+// clearedNear reports whether a problem Validate found at path p (relative
+// to the widget) is at, inside or around a value left out for being of the
+// wrong kind: it would only repeat that problem, or come of the zero value.
+func clearedNear(cleared map[string]bool, p string) bool {
+	for c := range cleared {
+		if c == p || isUnder(p, c) || isUnder(c, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // decoded is what unmarshalAll found.

@@ -85,6 +85,9 @@ func (w *GatherDigits) ExitNames() []string {
 	return append(exits, flows.ExitNoInput, flows.ExitNoMatch)
 }
 
+// ExitFields: the rules' categories.
+func (w *GatherDigits) ExitFields() []string { return exitFields(w.Rules) }
+
 func (w *GatherDigits) finishKey() string {
 	if w.FinishKey == nil {
 		return "#"
@@ -171,4 +174,7 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	return flows.Outcome{Exit: category}
 }
 
-var _ flows.Resumer = (*GatherDigits)(nil)
+var (
+	_ flows.Resumer   = (*GatherDigits)(nil)
+	_ flows.ExitsFrom = (*GatherDigits)(nil)
+)

@@ -26,7 +26,8 @@ func init() { register(TypeUpdateGroups, func() flows.Widget { return &UpdateGro
 // Validate compiles the group names.
 func (w *UpdateGroups) Validate(c flows.Compiler) error {
 	var errs []error
-	if len(w.Add) == 0 && len(w.Remove) == 0 && !w.RemoveAll {
+	if len(w.Add) == 0 && len(w.Remove) == 0 && !w.RemoveAll &&
+		w.Decoded("add") && w.Decoded("remove") && w.Decoded("remove_all") {
 		errs = append(errs, flows.Errorf("add", "update_groups needs groups to add or remove, or remove_all"))
 	}
 	if w.RemoveAll && len(w.Remove) > 0 {

@@ -42,7 +42,7 @@ func (w *Random) Validate(flows.Compiler) error {
 	}
 	w.total = len(w.Buckets)
 	if len(w.Weights) > 0 {
-		if len(w.Weights) != len(w.Buckets) {
+		if len(w.Weights) != len(w.Buckets) && w.Decoded("buckets") {
 			errs = append(errs, flows.Errorf("weights", "%d weights for %d buckets", len(w.Weights), len(w.Buckets)))
 		}
 		w.total = 0
@@ -63,6 +63,9 @@ func (w *Random) Validate(flows.Compiler) error {
 
 // ExitNames are the buckets.
 func (w *Random) ExitNames() []string { return w.Buckets }
+
+// ExitFields: the buckets.
+func (w *Random) ExitFields() []string { return []string{"buckets"} }
 
 // Execute picks a bucket.
 func (w *Random) Execute(r flows.Run) flows.Outcome {
@@ -85,4 +88,7 @@ func (w *Random) Execute(r flows.Run) flows.Outcome {
 	return flows.Outcome{Exit: pick}
 }
 
-var _ flows.Widget = (*Random)(nil)
+var (
+	_ flows.Widget    = (*Random)(nil)
+	_ flows.ExitsFrom = (*Random)(nil)
+)

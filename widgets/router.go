@@ -57,6 +57,19 @@ func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string, 
 	return nil
 }
 
+// exitFields are the fields the categories come from: each rule's category,
+// or the rules when there are none (see flows.ExitsFrom).
+func exitFields(cases []rules.Case) []string {
+	if len(cases) == 0 {
+		return []string{"rules"}
+	}
+	out := make([]string, len(cases))
+	for i := range cases {
+		out[i] = fmt.Sprintf("rules[%d].category", i)
+	}
+	return out
+}
+
 // categories are the exits the rules can take, then Other.
 func (rt *router) categories() []string {
 	if rt.cats == nil {

@@ -62,7 +62,8 @@ func compileMessage(c flows.Compiler, prefix, text string, msgs, replies, atts [
 // Validate compiles the texts.
 func (w *SendMessage) Validate(c flows.Compiler) error {
 	var errs []error
-	if w.Text == "" && len(w.Messages) == 0 && len(w.Attachments) == 0 {
+	if w.Text == "" && len(w.Messages) == 0 && len(w.Attachments) == 0 &&
+		w.Decoded("text") && w.Decoded("messages") && w.Decoded("attachments") {
 		errs = append(errs, flows.Errorf("text", "send_message needs a text, messages or attachments"))
 	}
 	var err error

@@ -37,7 +37,7 @@ func (w *SetVariable) Validate(c flows.Compiler) error {
 	switch {
 	case w.Name == "":
 		errs = append(errs, flows.Errorf("name", "set_variable needs a variable name"))
-	case (w.Scope == "" || w.Scope == flows.ScopeFlow) && flows.Key(w.Name) == "":
+	case (w.Scope == "" || w.Scope == flows.ScopeFlow) && flows.Key(w.Name) == "" && w.Decoded("scope"):
 		// The result would have no key: @flow could never show it.
 		errs = append(errs, flows.Errorf("name", "%q has no letters or digits to make a result key", w.Name))
 	case w.Scope == flows.ScopeUser && flows.Key(w.Name) == "":

@@ -37,6 +37,9 @@ func (w *Split) ExitNames() []string {
 	return append(append([]string(nil), w.cats...), flows.ExitOther)
 }
 
+// ExitFields: the rules' categories.
+func (w *Split) ExitFields() []string { return exitFields(w.Rules) }
+
 // Execute routes.
 func (w *Split) Execute(r flows.Run) flows.Outcome {
 	operand := w.value(r)
@@ -47,4 +50,7 @@ func (w *Split) Execute(r flows.Run) flows.Outcome {
 	return flows.Outcome{Exit: category}
 }
 
-var _ flows.Widget = (*Split)(nil)
+var (
+	_ flows.Widget    = (*Split)(nil)
+	_ flows.ExitsFrom = (*Split)(nil)
+)

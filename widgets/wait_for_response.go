@@ -45,6 +45,9 @@ func (w *WaitForResponse) ExitNames() []string {
 	return exits
 }
 
+// ExitFields: the rules' categories and the timeout.
+func (w *WaitForResponse) ExitFields() []string { return append(exitFields(w.Rules), "timeout") }
+
 // Execute starts the wait.
 func (w *WaitForResponse) Execute(flows.Run) flows.Outcome {
 	return flows.Outcome{Wait: &flows.Wait{Kind: flows.WaitMessage, Timeout: w.Timeout}}
@@ -71,4 +74,7 @@ func (w *WaitForResponse) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	return flows.Outcome{Exit: category}
 }
 
-var _ flows.Resumer = (*WaitForResponse)(nil)
+var (
+	_ flows.Resumer   = (*WaitForResponse)(nil)
+	_ flows.ExitsFrom = (*WaitForResponse)(nil)
+)

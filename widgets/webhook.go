@@ -38,7 +38,8 @@ func init() { register(TypeWebhook, func() flows.Widget { return &Webhook{} }) }
 // Validate checks the inline fields and compiles the templates.
 func (w *Webhook) Validate(c flows.Compiler) error {
 	var errs []error
-	for _, fe := range callout.Validate(&w.WebhookConfig, w.Webhook == "") {
+	// A webhook name of the wrong kind may have named the URL's config.
+	for _, fe := range callout.Validate(&w.WebhookConfig, w.Webhook == "" && w.Decoded("webhook")) {
 		errs = append(errs, fe)
 	}
 	var err error
