@@ -150,15 +150,25 @@ func (c compiler) DateFormat() string {
 
 // Template and Expression return what they compiled with an error marked
 // flows.ErrNewRule: a stored flow keeps it.
+// A template with several problems gives one FieldError for each, joined.
 func (c compiler) Template(field, src string) (flows.Template, error) {
 	t, err := c.e.compileTemplate(src)
-	switch {
-	case err == nil:
+	if err == nil {
 		return t, nil
-	case t != nil:
-		return t, fieldErr(field, err)
 	}
-	return nil, fieldErr(field, err)
+	if multi, ok := err.(templateErrors); ok {
+		errs := make([]error, len(multi))
+		for i, e := range multi {
+			errs[i] = fieldErr(field, e)
+		}
+		err = errors.Join(errs...)
+	} else {
+		err = fieldErr(field, err)
+	}
+	if t != nil {
+		return t, err
+	}
+	return nil, err
 }
 
 func (c compiler) Expression(field, src string) (flows.Expression, error) {

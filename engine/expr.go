@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -249,32 +251,40 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	return x, nil
 }
 
-// callChecker finds the first call of a name that is no function. Undefined
+// callChecker finds the calls of names that are no function. Undefined
 // variables are allowed (a result not collected yet is nil), and expr-lang
 // compiles an unknown function name as one of them: without this check
 // uper(input) would compile and fail on every run with "cannot call nil".
-type callChecker struct{ unknown *ast.IdentifierNode }
+type callChecker struct{ unknown []*ast.IdentifierNode }
 
+// err names every unknown function, in the order they are written.
 func (v *callChecker) err(src string) error {
-	if v.unknown == nil {
+	if len(v.unknown) == 0 {
 		return nil
 	}
-	msg := fmt.Sprintf("unknown function %s", v.unknown.Value)
-	if near := nearestFunction(v.unknown.Value); near != "" {
-		msg += fmt.Sprintf(" (did you mean %s?)", near)
+	slices.SortStableFunc(v.unknown, func(a, b *ast.IdentifierNode) int {
+		return cmp.Or(cmp.Compare(a.Location().From, b.Location().From), cmp.Compare(a.Location().To, b.Location().To))
+	})
+	msgs := make([]string, len(v.unknown))
+	for i, id := range v.unknown {
+		msg := fmt.Sprintf("unknown function %s", id.Value)
+		if near := nearestFunction(id.Value); near != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", near)
+		}
+		// A file.Error gives the position as expr-lang's own errors do: (line:column).
+		e := &file.Error{Location: id.Location(), Message: msg}
+		msgs[i] = firstLine(e.Bind(file.NewSource(src)).Error())
 	}
-	// A file.Error gives the position as expr-lang's own errors do: (line:column).
-	e := &file.Error{Location: v.unknown.Location(), Message: msg}
-	return e.Bind(file.NewSource(src))
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 func (v *callChecker) Visit(node *ast.Node) {
 	c, ok := (*node).(*ast.CallNode)
-	if !ok || v.unknown != nil {
+	if !ok {
 		return
 	}
 	if id, ok := c.Callee.(*ast.IdentifierNode); ok && !isFunction(id.Value) {
-		v.unknown = id
+		v.unknown = append(v.unknown, id)
 	}
 }
 

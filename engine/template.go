@@ -53,11 +53,14 @@ const insertRoom = 16
 func (t *template) Source() string { return t.src }
 
 // compileTemplate parses text with @path, $flow.key.x / $user.key.x / $call.x and
-// @(expression) references. "@@" is a literal "@". An error marked
-// flows.ErrNewRule comes with the compiled template (see compileExpr).
+// @(expression) references. "@@" is a literal "@". Every expression is
+// compiled, so that each one's problem is reported: several come back as
+// templateErrors. Errors all marked flows.ErrNewRule come with the compiled
+// template (see compileExpr).
 func (e *Engine) compileTemplate(src string) (*template, error) {
 	t := &template{src: src}
-	var newRule error
+	var errs templateErrors
+	failed := false
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
@@ -74,14 +77,13 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		case c == '@' && i+1 < len(src) && src[i+1] == '(':
 			end, err := matchParen(src, i+1)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s at offset %d", flows.ErrBadTemplate, err.Error(), i)
+				// Where the expression ends is not known: nothing after it can be read.
+				return nil, append(errs, fmt.Errorf("%w: %s at offset %d", flows.ErrBadTemplate, err.Error(), i)).err()
 			}
 			x, err := e.compileExpr(src[i+2 : end])
-			if err != nil && x == nil {
-				return nil, err
-			}
-			if err != nil && newRule == nil {
-				newRule = err
+			if err != nil {
+				errs = append(errs, err)
+				failed = failed || x == nil
 			}
 			flush()
 			t.segs = append(t.segs, segment{kind: segExpr, text: src[i+2 : end], expr: x})
@@ -126,8 +128,35 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		// The literal text, not src: "@@" has become "@".
 		t.static, t.text = true, t.segs[0].text
 	}
-	return t, newRule
+	if failed {
+		return nil, errs.err()
+	}
+	return t, errs.err()
 }
+
+// templateErrors are the problems of one template's expressions, in order.
+type templateErrors []error
+
+// err is nil for none, the one error alone, or all of them.
+func (e templateErrors) err() error {
+	switch len(e) {
+	case 0:
+		return nil
+	case 1:
+		return e[0]
+	}
+	return e
+}
+
+func (e templateErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e templateErrors) Unwrap() []error { return e }
 
 // scanDollar recognises $flow.key.X, $user.key.X and $call.X and maps them onto
 // the @ names: flow.X, contact.fields.X, call.X.

@@ -505,3 +505,65 @@ func TestExitsOfRulesNotRead(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryTemplateProblem: a send_message's text and messages are each
+// reported at their own path, and every expression of a template that does
+// not compile is reported, as is every unknown function of an expression.
+func TestEveryTemplateProblem(t *testing.T) {
+	tests := []struct {
+		name, widget string
+		want         []string
+	}{
+		{"text and messages", `{"id": "g", "type": "send_message", "text": "@(uper(input))", "messages": ["@(lenn(input)) and @(1 +)", "fine", "@(foo(1)) @(bar(2))"]}`, []string{
+			`widgets[0].text: bad expression "uper(input)": unknown function uper (did you mean upper?)`,
+			`widgets[0].messages[0]: bad expression "lenn(input)": unknown function lenn (did you mean len?)`,
+			`widgets[0].messages[0]: bad expression "1 +"`,
+			`widgets[0].messages[2]: bad expression "foo(1)": unknown function foo`,
+			`widgets[0].messages[2]: bad expression "bar(2)": unknown function bar`,
+		}},
+		{"one message", `{"id": "g", "type": "send_message", "messages": ["@(1 +)"], "translations": {"fra": {"text": "@(x(1))", "messages": ["@(y(2))"]}}}`, []string{
+			`widgets[0].messages[0]: bad expression "1 +"`,
+			`widgets[0].translations.fra.text: bad expression "x(1)": unknown function x`,
+			`widgets[0].translations.fra.messages[0]: bad expression "y(2)": unknown function y`,
+		}},
+		{"two unknown functions in one expression", `{"id": "g", "type": "set_variable", "name": "n", "expression": "foo(1) + bar(lenn(2))"}`, []string{
+			`widgets[0].expression: bad expression "foo(1) + bar(lenn(2))": unknown function foo (1:1); unknown function bar (1:10); unknown function lenn (did you mean len?) (1:14)`,
+		}},
+		{"a rule argument", `{"id": "g", "type": "split", "rules": [{"type": "has_phrase", "args": ["@(aa(1)) @(bb(2))"], "category": "A"}]}`, []string{
+			`widgets[0].rules[0].args[0]: bad expression "aa(1)": unknown function aa`,
+			`widgets[0].rules[0].args[0]: bad expression "bb(2)": unknown function bb`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(`{"id": "f", "widgets": [` + tc.widget + `]}`)
+			errs := validationErrors(t, err)
+			if len(errs) != len(tc.want) {
+				t.Fatalf("%d errors, want %d: %v", len(errs), len(tc.want), err)
+			}
+			for i, w := range tc.want {
+				if errs[i].Widget != "g" || !strings.HasPrefix(errs[i].Path+": "+errs[i].Message, w) {
+					t.Errorf("error %d is %q, want it to start with %q", i, errs[i], w)
+				}
+				if !errors.Is(errs[i], flows.ErrBadExpression) {
+					t.Errorf("error %d does not wrap ErrBadExpression", i)
+				}
+			}
+		})
+	}
+
+	// A stored flow keeps each unknown function as a warning of its own,
+	// and an expression that does not parse is still an error.
+	eng := engine.New(widgets.Registered())
+	f, err := eng.LoadStored([]byte(`{"id": "f", "widgets": [{"id": "g", "type": "send_message", "text": "@(uper(input)) @(lenn(input))"}]}`))
+	if err != nil {
+		t.Fatalf("LoadStored: %v", err)
+	}
+	if len(f.Warnings) != 2 || !strings.Contains(f.Warnings[0].Message, "uper") || !strings.Contains(f.Warnings[1].Message, "lenn") {
+		t.Errorf("warnings %v, want one for uper and one for lenn", f.Warnings)
+	}
+	_, err = eng.LoadStored([]byte(`{"id": "f", "widgets": [{"id": "g", "type": "send_message", "text": "@(uper(input)) @(1 +)"}]}`))
+	if errs := validationErrors(t, err); len(errs) != 1 || !strings.Contains(errs[0].Message, `"1 +"`) {
+		t.Errorf("LoadStored: %v, want the one error of \"1 +\"", err)
+	}
+}

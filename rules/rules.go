@@ -330,6 +330,14 @@ func arity(d *typeDef) string {
 // fieldError keeps a compiler's *flows.FieldError as it is and wraps anything
 // else, so the path always names the argument.
 func fieldError(path string, err error, sentinel error) error {
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		// Several problems of one argument (a template's expressions): each its own.
+		var errs []error
+		for _, e := range multi.Unwrap() {
+			errs = append(errs, fieldError(path, e, sentinel))
+		}
+		return errors.Join(errs...)
+	}
 	var fe *flows.FieldError
 	if errors.As(err, &fe) {
 		if fe.Path == "" {

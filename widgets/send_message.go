@@ -44,6 +44,8 @@ type compiledMessage struct {
 
 func init() { register(TypeSendMessage, func() flows.Widget { return &SendMessage{} }) }
 
+// compileMessage compiles a message's templates, text first, then messages;
+// each problem is reported at its own field (text, messages[1]).
 func compileMessage(c flows.Compiler, prefix, text string, msgs, replies, atts []string) (compiledMessage, error) {
 	var m compiledMessage
 	var errs []error
