@@ -322,6 +322,14 @@ func TestEveryProblem(t *testing.T) {
 			`widget "a": widgets[0].quick_replies[0]: expected a string, got JSON number`,
 			`widget "a": widgets[0].bogus: unknown field "bogus"`,
 		}},
+		{"the exits of a widget of an unknown type", `{"id": "f", "widgets": [
+		  {"id": "c", "type": "nope", "exits": {"Next": "q", "Other": "a", "Done": ""}},
+		  {"id": "a", "type": "end"},
+		  {"id": "d", "type": "nope2", "exits": {"Next": "c"}}]}`, []string{
+			`widget "c": widgets[0].type: unknown widget type "nope"`,
+			`widget "d": widgets[2].type: unknown widget type "nope2"`,
+			`widget "c": widgets[0].exits["Next"]: exit "Next" points to unknown widget "q"`,
+		}},
 		{"a syntax error hides the rest", `{"id": "x", "colour": "red", "widgets": [{"id": "a", "type": "send_message", "text": "hi",}]}`, []string{
 			`$: malformed JSON at line 1, column 91 (in widgets[0]): invalid character '}'`,
 		}},

@@ -457,6 +457,13 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	headOpts := jsonv2.JoinOptions(decodeOptions, jsonv2.RejectUnknownMembers(false), jsonv2.MatchCaseInsensitiveNames(stored))
 	// paths holds each widget id's JSON path (its first occurrence).
 	paths := map[string]string{}
+	// graph holds the widgets whose exits are checked, in document order:
+	// those decoded, and those of an unknown type (w nil) by their exits.
+	type node struct {
+		w    Widget
+		base *WidgetBase
+	}
+	var graph []node
 	for i, w := range raw.Widgets {
 		path := fmt.Sprintf("widgets[%d]", i)
 		var head struct {
@@ -486,6 +493,13 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			}
 			add(&FieldError{Widget: head.ID, Path: path + ".type", Message: msg, Err: ErrUnknownType})
 			f.index[head.ID] = -1
+			// Its exits are read all the same, for where they lead.
+			var ex struct {
+				Exits map[string]string `json:"exits"`
+			}
+			if jsonv2.Unmarshal(w, &ex, headOpts) == nil {
+				graph = append(graph, node{base: &WidgetBase{ID: head.ID, Exits: ex.Exits}})
+			}
 			continue
 		}
 		var wg Widget
@@ -506,6 +520,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 		f.index[head.ID] = len(f.Widgets)
 		f.Widgets = append(f.Widgets, wg)
+		graph = append(graph, node{wg, wg.Base()})
 		// A value left out for being of the wrong kind is at its zero value:
 		// the widget's other checks run, but what they find at, in or around
 		// it would only repeat that problem or report the value missing.
@@ -523,12 +538,15 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			}
 		}
 	}
-	for _, w := range f.Widgets {
-		b := w.Base()
-		checkNames := exitsKnown(w)
+	for _, nd := range graph {
+		w, b := nd.w, nd.base
+		// A widget of an unknown type has no exit names to check them against.
+		checkNames := w != nil && exitsKnown(w)
 		known := map[string]bool{}
-		for _, n := range w.ExitNames() {
-			known[n] = true
+		if checkNames {
+			for _, n := range w.ExitNames() {
+				known[n] = true
+			}
 		}
 		names := make([]string, 0, len(b.Exits))
 		for n := range b.Exits {
