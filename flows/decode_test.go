@@ -440,7 +440,7 @@ func TestWrongKindKeepsOtherChecks(t *testing.T) {
 		}},
 		{"buckets of the wrong kind", `{"id": "g", "type": "random", "buckets": "A B", "weights": [1, -2]}`, []string{
 			`widgets[0].buckets: expected an array of strings, got JSON string`,
-			`widgets[0].weights[1]: weight`,
+			`widgets[0].weights[1]: weight -2 is negative`,
 		}},
 		{"a weight of the wrong kind", `{"id": "g", "type": "random", "buckets": ["A", "A"], "weights": ["1", 0]}`, []string{
 			`widgets[0].weights[0]: expected an integer, got JSON string`,
@@ -573,5 +573,20 @@ func TestEveryTemplateProblem(t *testing.T) {
 	_, err = eng.LoadStored([]byte(`{"id": "f", "widgets": [{"id": "g", "type": "send_message", "text": "@(uper(input)) @(1 +)"}]}`))
 	if errs := validationErrors(t, err); len(errs) != 1 || !strings.Contains(errs[0].Message, `"1 +"`) {
 		t.Errorf("LoadStored: %v, want the one error of \"1 +\"", err)
+	}
+}
+
+// TestNegativeWeight: the error gives the weight, not its position.
+func TestNegativeWeight(t *testing.T) {
+	_, err := load(`{"id": "f", "widgets": [{"id": "g", "type": "random", "buckets": ["A", "B", "C"], "weights": [3, -1, -7]}]}`)
+	errs := validationErrors(t, err)
+	want := []string{`widgets[0].weights[1]: weight -1 is negative`, `widgets[0].weights[2]: weight -7 is negative`}
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d: %v", len(errs), len(want), err)
+	}
+	for i, w := range want {
+		if got := errs[i].Path + ": " + errs[i].Message; got != w {
+			t.Errorf("error %d is %q, want %q", i, got, w)
+		}
 	}
 }

@@ -48,7 +48,7 @@ func (w *Random) Validate(flows.Compiler) error {
 		w.total = 0
 		for i, n := range w.Weights {
 			if n < 0 {
-				errs = append(errs, flows.Errorf(fmt.Sprintf("weights[%d]", i), "weight %d is negative", i))
+				errs = append(errs, flows.Errorf(fmt.Sprintf("weights[%d]", i), "weight %d is negative", n))
 				continue
 			}
 			w.total += n
