@@ -172,6 +172,7 @@ func TestValidate(t *testing.T) {
 	  {"id": "beam", "type": "teleport", "exits": {}}]}`)
 	warn := writeFile(t, dir, "warn.json", `{"id": "warn", "name": "Warn", "widgets": [
 	  {"id": "a", "type": "end"}, {"id": "orphan", "type": "end"}]}`)
+	unnamed := writeFile(t, dir, "unnamed.json", `{"id": "no-name", "widgets": [{"id": "a", "type": "end"}]}`)
 
 	code, stdout, stderr := parley(t, "", "validate", bad)
 	if code != 2 {
@@ -195,11 +196,12 @@ func TestValidate(t *testing.T) {
 		}
 	}
 
-	code, stdout, stderr = parley(t, "", "validate", warn, filepath.Join(examples, "order-status", "flow.json"))
+	code, stdout, stderr = parley(t, "", "validate", warn, filepath.Join(examples, "order-status", "flow.json"), unnamed)
 	if code != 0 {
 		t.Errorf("exit %d for valid flows, want 0: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "warn.json: ok (Warn, 2 widgets)") || !strings.Contains(stdout, "order-status/flow.json: ok (Order Status Checker, 13 widgets)") {
+	if !strings.Contains(stdout, "warn.json: ok (Warn, 2 widgets)") || !strings.Contains(stdout, "order-status/flow.json: ok (Order Status Checker, 13 widgets)") ||
+		!strings.Contains(stdout, "unnamed.json: ok (no-name, 1 widgets)") {
 		t.Errorf("stdout %q", stdout)
 	}
 	if !strings.Contains(stderr, `warn.json: warning: widget "orphan": widgets[1]: widget is unreachable from the start`) {

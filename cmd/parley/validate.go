@@ -43,7 +43,12 @@ func validate(args []string, stdout, stderr io.Writer) int {
 			code = 2
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: ok (%s, %d widgets)\n", p, ld.flow.Name, len(ld.flow.Widgets))
+		// A flow needs a name or an id: without a name, the id names it.
+		name := ld.flow.Name
+		if name == "" {
+			name = ld.flow.ID
+		}
+		fmt.Fprintf(stdout, "%s: ok (%s, %d widgets)\n", p, name, len(ld.flow.Widgets))
 	}
 	return code
 }
