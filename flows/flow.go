@@ -612,6 +612,28 @@ func isUnder(p, parent string) bool {
 		(p[len(parent)] == '.' || p[len(parent)] == '[')
 }
 
+// MemberPath is the path of the member key of the object at path parent
+// ("" for the document), as decoding problems write it: mocks.u, or
+// mocks["http://x/"] for a key that is not a plain name.
+func MemberPath(parent, key string) string {
+	if isName(key) {
+		return joinPath(parent, key)
+	}
+	return parent + "[" + strconv.Quote(key) + "]"
+}
+
+// Near reports whether the problem fe is at, inside or around path, and
+// left the value there unread or read under another name: a value of the
+// wrong kind, or a field named but for case as a known one. A check of the
+// value at path would only repeat it, or judge a zero value; an unknown
+// field that is no known one's leaves the rest as it was.
+func Near(fe *FieldError, path string) bool {
+	if errors.Is(fe, ErrUnknownField) && !errors.Is(fe, ErrNewRule) {
+		return false
+	}
+	return fe.Path == path || isUnder(fe.Path, path) || isUnder(path, fe.Path)
+}
+
 // clearedNear reports whether a problem Validate found at path p (relative
 // to the widget) is at, inside or around a value left out for being of the
 // wrong kind: it would only repeat that problem, or come of the zero value.

@@ -168,7 +168,9 @@ func (s *Server) webhookConfigView(c *flows.WebhookConfig, source string) webhoo
 
 // decodeWebhookConfig decodes a configuration as the --webhooks file's are
 // decoded (flows.DecodeDocument): names match exactly, so "URL" is an
-// unknown field there and here alike.
+// unknown field there and here alike. Every problem is reported, as the
+// file's are: the error's code and field are the first one's, its errors
+// list them all.
 func decodeWebhookConfig(body []byte, in *flows.WebhookConfig) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty; a JSON object is expected")
@@ -178,13 +180,31 @@ func decodeWebhookConfig(body []byte, in *flows.WebhookConfig) error {
 		return nil
 	}
 	fe := problems[0]
+	var e *APIError
 	switch {
 	case errors.Is(fe, flows.ErrSyntax):
 		return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: fe.Message, Err: fe}
 	case errors.Is(fe, flows.ErrUnknownField):
-		return &APIError{Status: fiber.StatusBadRequest, Code: CodeUnknownField, Field: fe.Path, Message: fe.Message, Err: fe}
+		e = &APIError{Status: fiber.StatusBadRequest, Code: CodeUnknownField, Field: fe.Path, Message: fe.Message, Err: fe}
+	default:
+		e = &APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: fe.Path, Message: fe.Error(), Err: fe}
 	}
-	return &APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: fe.Path, Message: fe.Error(), Err: fe}
+	return withProblems(e, problems)
+}
+
+// withProblems lists every problem in e, the first of which e names: its
+// message is all of theirs when there are several.
+func withProblems(e *APIError, problems []*flows.FieldError) *APIError {
+	if len(problems) < 2 {
+		return e
+	}
+	msgs := make([]string, len(problems))
+	for i, fe := range problems {
+		msgs[i] = fe.Error()
+	}
+	e.Message = fmt.Sprintf("%d problems: %s", len(problems), strings.Join(msgs, "; "))
+	e.Details = problems
+	return e
 }
 
 func (s *Server) createWebhookConfig(c *fiber.Ctx) error {
@@ -234,15 +254,24 @@ func fileConfigErr(name string) error {
 // saveWebhookConfig validates and stores a configuration, then makes it the
 // one running flows use. create refuses a name that exists.
 func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig, create bool) (*flows.WebhookConfig, error) {
-	if in.Name == "" {
-		return nil, badRequest("name", "name is required: flows call the webhook by it")
+	// Every problem is reported; a missing name makes it a bad request.
+	var problems []*flows.FieldError
+	status, code := fiber.StatusUnprocessableEntity, CodeInvalidField
+	switch {
+	case in.Name == "":
+		status, code = fiber.StatusBadRequest, CodeBadRequest
+		problems = append(problems, flows.Errorf("name", "name is required: flows call the webhook by it"))
+	case !idPattern.MatchString(in.Name):
+		problems = append(problems, flows.Errorf("name", "name %q must start with a letter or digit and hold only letters, digits, '_', '.' and '-' (128 at most)", in.Name))
 	}
-	if !idPattern.MatchString(in.Name) {
-		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "name", "name %q must start with a letter or digit and hold only letters, digits, '_', '.' and '-' (128 at most)", in.Name)
-	}
-	if errs := callout.Validate(in, true); len(errs) > 0 {
-		fe := errs[0]
-		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, fe.Path, "%s: %s", fe.Path, fe.Message)
+	problems = append(problems, callout.Validate(in, true)...)
+	if len(problems) > 0 {
+		fe := problems[0]
+		msg := fe.Message
+		if fe.Path != "name" {
+			msg = fe.Error()
+		}
+		return nil, withProblems(&APIError{Status: status, Code: code, Field: fe.Path, Message: msg}, problems)
 	}
 	raw, err := json.Marshal(in)
 	if err != nil {

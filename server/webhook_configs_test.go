@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/callout"
 )
 
 // orderAPI is an order service behind OAuth 2.0: /token hands out a token,
@@ -274,5 +277,66 @@ func TestWebhookConfigTestRedactsExtra(t *testing.T) {
 		if strings.Contains(mustJSON(res), secret) {
 			t.Errorf("the test answer shows %q: %s", secret, mustJSON(res))
 		}
+	}
+}
+
+// A configuration sent to /v1/webhook-configs has every problem reported,
+// as the same entry of a --webhooks file has: those of decoding together
+// (400), those of validation together (422), the first named by field.
+func TestWebhookConfigEveryProblem(t *testing.T) {
+	ts := newTestServer(t, nil)
+	entry := `{"name":"a","url":"http://x/","timeout":"5","Headers":{}}`
+	_, fileErr := callout.ParseConfigs([]byte(`{"webhooks":[` + entry + `]}`))
+	if fileErr == nil {
+		t.Fatal("the webhooks file took the entry")
+	}
+	for _, c := range []struct {
+		name, method, path, body string
+		status                   int
+		code, field              string
+		want                     []string
+	}{
+		{"decoding", "POST", "/v1/webhook-configs", entry, 400, CodeInvalidField, "timeout", []string{
+			`timeout: expected a number, got JSON string`,
+			`Headers: unknown field "Headers" (did you mean "headers"?`,
+		}},
+		{"validation", "PUT", "/v1/webhook-configs/x", `{"url":"ftp://x/","method":"TRACE","retries":-1}`, 422, CodeInvalidField, "method", []string{
+			`method: "TRACE" is not supported`,
+			`url: "ftp://x/" must start with http:// or https://`,
+			`retries: -1 is out of range`,
+		}},
+		{"validation with a bad name", "POST", "/v1/webhook-configs", `{"name":"a b","auth":{"type":"bearer"}}`, 422, CodeInvalidField, "name", []string{
+			`name: name "a b" must start with a letter or digit`,
+			`url: required`,
+			`auth.token: required for bearer auth`,
+		}},
+		{"validation without a name", "POST", "/v1/webhook-configs", `{"url":"http://x/","timeout":301}`, 400, CodeBadRequest, "name", []string{
+			`name: name is required`,
+			`timeout: 301 seconds is out of range`,
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := ts.do(c.method, c.path, c.body)
+			e := r.errorOf(t)
+			if r.Status != c.status || e["code"] != c.code || e["field"] != c.field {
+				t.Fatalf("%d %s, want %d %s naming %s", r.Status, r.Body, c.status, c.code, c.field)
+			}
+			list, _ := e["errors"].([]any)
+			if len(list) != len(c.want) {
+				t.Fatalf("errors %v, want %d", e["errors"], len(c.want))
+			}
+			for i, w := range c.want {
+				p, _ := list[i].(map[string]any)
+				if got := fmt.Sprint(p["path"], ": ", p["message"]); !strings.HasPrefix(got, w) {
+					t.Errorf("error %d is %q, want it to start with %q", i, got, w)
+				}
+				if c.name == "decoding" && !strings.Contains(fileErr.Error(), fmt.Sprint("webhooks[0].", p["path"], ": ", p["message"])) {
+					t.Errorf("the webhooks file's error %q does not have %v", fileErr, p)
+				}
+				if !strings.Contains(e["message"].(string), fmt.Sprint(p["path"], ": ", p["message"])) {
+					t.Errorf("message %q does not name error %d", e["message"], i)
+				}
+			}
+		})
 	}
 }

@@ -3,9 +3,12 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -55,43 +58,64 @@ func NewMocks(byURL map[string][]MockResponse) *Mocks {
 	return m
 }
 
-// ParseMocks reads {"URL": [{"status": 200, "body": {...}}, ...]}.
+// ParseMocks reads {"URL": [{"status": 200, "body": {...}}, ...]}. Every
+// problem is reported: those of decoding, then those CheckMocks finds in
+// what was read.
 func ParseMocks(data []byte) (*Mocks, error) {
 	var byURL map[string][]MockResponse
-	if err := decodeDocument("mocks", data, &byURL, `(expected {"URL": [{"status": 200, "body": {...}}]})`); err != nil {
-		return nil, err
+	problems := flows.DecodeDocument(data, &byURL)
+	errs := documentErrors("mocks", problems, `(expected {"URL": [{"status": 200, "body": {...}}]})`)
+	if !whole(problems) {
+		errs = append(errs, mockProblems(byURL, "", problems)...)
 	}
-	if err := CheckMocks(byURL); err != nil {
-		return nil, err
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return NewMocks(byURL), nil
 }
 
-// CheckMocks reports the first mock that cannot answer: a URL without
+// CheckMocks reports every mock that cannot answer: a URL without
 // responses, or a response that is neither a timeout nor an HTTP status.
-// URLs are checked in sorted order so the same file gives the same error.
+// URLs are checked in sorted order so the same file gives the same errors.
 func CheckMocks(byURL map[string][]MockResponse) error {
-	urls := make([]string, 0, len(byURL))
-	for u := range byURL {
-		urls = append(urls, u)
+	return errors.Join(mockProblems(byURL, "", nil)...)
+}
+
+// mockProblems is CheckMocks for mocks at path parent of their document,
+// leaving out the values that decoding problems left unread.
+func mockProblems(byURL map[string][]MockResponse, parent string, problems []*flows.FieldError) []error {
+	unread := func(path string) bool {
+		for _, fe := range problems {
+			if flows.Near(fe, path) {
+				return true
+			}
+		}
+		return false
 	}
-	sort.Strings(urls)
-	for _, u := range urls {
+	var errs []error
+	for _, u := range slices.Sorted(maps.Keys(byURL)) {
 		rs := byURL[u]
+		at := flows.MemberPath(parent, u)
 		if len(rs) == 0 {
-			return fmt.Errorf("mocks: %q has no responses", u)
+			if !unread(at) {
+				errs = append(errs, fmt.Errorf("mocks: %q has no responses", u))
+			}
+			continue
 		}
 		for i, r := range rs {
+			if unread(fmt.Sprintf("%s[%d]", at, i)) {
+				continue
+			}
 			switch {
 			case r.Timeout:
 			case r.Status == 0:
-				return fmt.Errorf("mocks: %q[%d]: \"status\" is missing (an HTTP status such as 200, or \"timeout\": true)", u, i)
+				errs = append(errs, fmt.Errorf("mocks: %q[%d]: \"status\" is missing (an HTTP status such as 200, or \"timeout\": true)", u, i))
 			case r.Status < 100 || r.Status > 599:
-				return fmt.Errorf("mocks: %q[%d]: status %d is not an HTTP status", u, i, r.Status)
+				errs = append(errs, fmt.Errorf("mocks: %q[%d]: status %d is not an HTTP status", u, i, r.Status))
 			}
 		}
 	}
-	return nil
+	return errs
 }
 
 // LoadMocks reads a mocks file.

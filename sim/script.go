@@ -65,12 +65,12 @@ type ScriptReport struct {
 // Passed reports whether every expectation held.
 func (r *ScriptReport) Passed() bool { return len(r.Failures) == 0 }
 
-// decodeDocument decodes a file as flows are decoded (flows.DecodeDocument):
-// names match exactly, an unknown field is an error, and every problem is
-// named by its JSON path and says what JSON was expected. what starts each
-// problem; hint follows one about the whole document.
-func decodeDocument(what string, data []byte, v any, hint string) error {
-	problems := flows.DecodeDocument(data, v)
+// documentErrors are the problems of decoding a file as flows are decoded
+// (flows.DecodeDocument): names match exactly, an unknown field is an
+// error, and every problem is named by its JSON path and says what JSON was
+// expected. what starts each problem; hint follows one about the whole
+// document.
+func documentErrors(what string, problems []*flows.FieldError, hint string) []error {
 	errs := make([]error, len(problems))
 	for i, fe := range problems {
 		if fe.Path == "$" && hint != "" && !errors.Is(fe, flows.ErrSyntax) {
@@ -79,23 +79,50 @@ func decodeDocument(what string, data []byte, v any, hint string) error {
 		}
 		errs[i] = fmt.Errorf("%s: %w", what, fe)
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
-// ParseScript reads a script; unknown fields are errors.
+// whole reports whether a problem is about the whole document (not JSON,
+// or not the JSON value expected): nothing of it was read to check further.
+func whole(problems []*flows.FieldError) bool {
+	for _, fe := range problems {
+		if fe.Path == "$" {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseScript reads a script; unknown fields are errors. Every problem is
+// reported: those of decoding, then those of what was read (a field that
+// is missing, a mock that cannot answer), leaving out the values decoding
+// could not read.
 func ParseScript(data []byte) (*Script, error) {
 	var s Script
-	if err := decodeDocument("script", data, &s, ""); err != nil {
-		return nil, err
+	problems := flows.DecodeDocument(data, &s)
+	errs := documentErrors("script", problems, "")
+	if whole(problems) {
+		return nil, errors.Join(errs...)
 	}
-	if s.Flow == "" {
-		return nil, fmt.Errorf("script: \"flow\" (the flow file, relative to the script) is missing")
+	unread := func(path string) bool {
+		for _, fe := range problems {
+			if flows.Near(fe, path) {
+				return true
+			}
+		}
+		return false
 	}
-	if len(s.Conversation) == 0 {
-		return nil, fmt.Errorf("script: \"conversation\" is empty")
+	if s.Flow == "" && !unread("flow") {
+		errs = append(errs, fmt.Errorf("script: \"flow\" (the flow file, relative to the script) is missing"))
 	}
-	if err := CheckMocks(s.Mocks); err != nil {
-		return nil, fmt.Errorf("script: %w", err)
+	if len(s.Conversation) == 0 && !unread("conversation") {
+		errs = append(errs, fmt.Errorf("script: \"conversation\" is empty"))
+	}
+	for _, err := range mockProblems(s.Mocks, "mocks", problems) {
+		errs = append(errs, fmt.Errorf("script: %w", err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return &s, nil
 }
@@ -110,6 +137,14 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 	}
 	s, err := ParseScript(data)
 	if err != nil {
+		// Each problem names the file.
+		if multi, ok := err.(interface{ Unwrap() []error }); ok {
+			var errs []error
+			for _, e := range multi.Unwrap() {
+				errs = append(errs, fmt.Errorf("%s: %w", path, e))
+			}
+			return nil, errors.Join(errs...)
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	mocks := NewMocks(s.Mocks)

@@ -123,3 +123,74 @@ func TestFileErrorsNamePaths(t *testing.T) {
 		})
 	}
 }
+
+// Every problem of a mocks file or a test script is reported: each value
+// that cannot answer, and those beside values of the wrong kind or unknown
+// fields, but nothing more of a value that could not be read.
+func TestEveryFileProblem(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  func() error
+		want []string
+	}{
+		{"mocks", func() error {
+			_, err := ParseMocks([]byte(`{"http://y/": [], "http://z/": [{"body": {}}], "http://x/": [{"status": 700}]}`))
+			return err
+		}, []string{
+			`mocks: "http://x/"[0]: status 700 is not an HTTP status`,
+			`mocks: "http://y/" has no responses`,
+			`mocks: "http://z/"[0]: "status" is missing`,
+		}},
+		{"mocks with values of the wrong kind", func() error {
+			_, err := ParseMocks([]byte(`{"http://w/": [{"status": "5"}, {"Status": 200}, {"bogus": 1}], "u": {}, "http://x/": [{"status": 700}]}`))
+			return err
+		}, []string{
+			`mocks: ["http://w/"][0].status: expected an integer, got JSON string`,
+			`mocks: ["http://w/"][1].Status: unknown field "Status" (did you mean "status"?`,
+			`mocks: ["http://w/"][2].bogus: unknown field "bogus"`,
+			`mocks: u: expected an array of JSON objects, got JSON object`,
+			`mocks: "http://w/"[2]: "status" is missing`,
+			`mocks: "http://x/"[0]: status 700 is not an HTTP status`,
+		}},
+		{"script", func() error {
+			_, err := ParseScript([]byte(`{"flow": 5, "seed": "x", "conversation": [{"expect": []}],
+			  "mocks": {"http://y/": [], "http://x/": [{"status": 700}, {"status": "200"}]}}`))
+			return err
+		}, []string{
+			`script: flow: expected a string, got JSON number`,
+			`script: seed: expected an integer, got JSON string`,
+			`script: mocks["http://x/"][1].status: expected an integer, got JSON string`,
+			`script: mocks: "http://x/"[0]: status 700 is not an HTTP status`,
+			`script: mocks: "http://y/" has no responses`,
+		}},
+		{"script with an unknown field", func() error {
+			_, err := ParseScript([]byte(`{"flow": "f.json", "colour": 1, "conversation": []}`))
+			return err
+		}, []string{
+			`script: colour: unknown field "colour"`,
+			`script: "conversation" is empty`,
+		}},
+		{"script not an object", func() error {
+			_, err := ParseScript([]byte(`[]`))
+			return err
+		}, []string{
+			`script: $: expected a JSON object, got JSON array`,
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.err()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != len(c.want) {
+				t.Fatalf("%d problems, want %d:\n%v", len(lines), len(c.want), err)
+			}
+			for i, w := range c.want {
+				if !strings.HasPrefix(lines[i], w) {
+					t.Errorf("problem %d is %q, want it to start with %q", i, lines[i], w)
+				}
+			}
+		})
+	}
+}

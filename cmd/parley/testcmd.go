@@ -50,7 +50,8 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		rep, err := sim.RunScript(ctx, widgets.Registered(), f)
 		if err != nil {
-			fmt.Fprintf(stdout, "FAIL %s\n    %v\n", f, err)
+			// One problem a line, as failures are.
+			fmt.Fprintf(stdout, "FAIL %s\n    %s\n", f, strings.ReplaceAll(err.Error(), "\n", "\n    "))
 			failed++
 			continue
 		}

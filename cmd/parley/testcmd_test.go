@@ -85,3 +85,20 @@ func TestSubflowInSiblingFile(t *testing.T) {
 		t.Errorf("simulate with a broken child: stderr %q", stderr)
 	}
 }
+
+// TestTestCommandEveryProblem: each problem of a script is a line of its
+// own naming the script.
+func TestTestCommandEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	script := writeFile(t, dir, "c.test.json", `{"flow": 5, "conversation": [{"expect": []}],
+	  "mocks": {"http://example.test/x": [{"status": 42}], "http://example.test/y": []}}`)
+	code, stdout, _ := parley(t, "", "test", script)
+	want := "FAIL " + script + "\n" +
+		"    " + script + ": script: flow: expected a string, got JSON number\n" +
+		"    " + script + `: script: mocks: "http://example.test/x"[0]: status 42 is not an HTTP status` + "\n" +
+		"    " + script + `: script: mocks: "http://example.test/y" has no responses` + "\n" +
+		"0 passed, 1 failed\n"
+	if code != 1 || stdout != want {
+		t.Errorf("exit %d, stdout:\n%s\nwant:\n%s", code, stdout, want)
+	}
+}
