@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,6 +94,9 @@ func whole(problems []*flows.FieldError) bool {
 	return false
 }
 
+// finalStatuses are the statuses a script's session can end a conversation in.
+var finalStatuses = []flows.Status{flows.StatusWaiting, flows.StatusCompleted, flows.StatusExpired, flows.StatusFailed, flows.StatusInterrupted}
+
 // ParseScript reads a script; unknown fields are errors. Every problem is
 // reported: those of decoding, then those of what was read (a field that
 // is missing, a mock that cannot answer), leaving out the values decoding
@@ -117,6 +121,13 @@ func ParseScript(data []byte) (*Script, error) {
 	}
 	if len(s.Conversation) == 0 && !unread("conversation") {
 		errs = append(errs, fmt.Errorf("script: \"conversation\" is empty"))
+	}
+	if s.FinalStatus != "" && !slices.Contains(finalStatuses, s.FinalStatus) {
+		names := make([]string, len(finalStatuses))
+		for i, st := range finalStatuses {
+			names[i] = string(st)
+		}
+		errs = append(errs, fmt.Errorf("script: final_status: %q is not a status a conversation ends in (%s)", s.FinalStatus, strings.Join(names, ", ")))
 	}
 	for _, err := range mockProblems(s.Mocks, "mocks", problems) {
 		errs = append(errs, fmt.Errorf("script: %w", err))

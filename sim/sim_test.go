@@ -170,6 +170,18 @@ func TestEveryFileProblem(t *testing.T) {
 			`script: colour: unknown field "colour"`,
 			`script: "conversation" is empty`,
 		}},
+		{"script final status", func() error {
+			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "final_status": "bogus"}`))
+			return err
+		}, []string{
+			`script: final_status: "bogus" is not a status a conversation ends in (waiting, completed, expired, failed, interrupted)`,
+		}},
+		{"script final status of the wrong kind", func() error {
+			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "final_status": 1}`))
+			return err
+		}, []string{
+			`script: final_status: expected a string, got JSON number`,
+		}},
 		{"script not an object", func() error {
 			_, err := ParseScript([]byte(`[]`))
 			return err
