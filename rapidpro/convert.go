@@ -336,7 +336,10 @@ func (c *flowConv) convert(version json.RawMessage) []byte {
 		return nil
 	}
 	if len(c.widgets) == 0 {
-		c.add(levelError, "", "the flow has nothing to run (no actions or rulesets)")
+		// When what the flow had was refused, the errors above say why.
+		if !c.failed {
+			c.add(levelError, "", "the flow has nothing to run (no actions or rulesets)")
+		}
 		return nil
 	}
 	if !c.ids[start] {

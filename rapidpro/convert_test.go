@@ -220,6 +220,32 @@ func TestReport(t *testing.T) {
 	}
 }
 
+// TestRefusedActionsOnly: a flow whose only action is refused has that one
+// error, not another saying it has no actions; a flow with none has that.
+func TestRefusedActionsOnly(t *testing.T) {
+	for _, tc := range []struct{ name, actionSets, want string }{
+		{"refused", `[{"uuid": "a1", "actions": [{"type": "teleport", "uuid": "t1"}]}]`, `action t1 (teleport): action type "teleport" is not supported`},
+		{"empty", `[{"uuid": "a1", "actions": []}]`, `the flow has nothing to run (no actions or rulesets)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Convert([]byte(`{"version": 10, "flows": [{"version": 10, "base_language": "eng", "metadata": {"name": "U"}, "entry": "a1",
+			  "action_sets": `+tc.actionSets+`, "rule_sets": []}]}`), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []string
+			for _, l := range res.Report.Lines {
+				if l.Level == levelError {
+					errs = append(errs, strings.TrimSpace(l.Where+": "+l.Message))
+				}
+			}
+			if len(errs) != 1 || !strings.HasSuffix(errs[0], tc.want) || !res.Flows[0].Failed {
+				t.Errorf("errors %q (failed %v), want the one %q", errs, res.Flows[0].Failed, tc.want)
+			}
+		})
+	}
+}
+
 func TestOptions(t *testing.T) {
 	dir := testdataDir(t)
 	t.Run("lang", func(t *testing.T) {

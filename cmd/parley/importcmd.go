@@ -103,6 +103,14 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 		if i.flow != "" {
 			return nil, fmt.Errorf("no flow named %q in the export", i.flow)
 		}
+		if len(out.failed) > 0 {
+			// Said as when some flows import: each that did not, by name.
+			errs := make([]error, len(out.failed))
+			for n, name := range out.failed {
+				errs[n] = fmt.Errorf("flow %q did not import (the import errors above say why)", name)
+			}
+			return nil, errors.Join(errs...)
+		}
 		return nil, errors.New("the export has no flow that imported")
 	}
 	return out, nil

@@ -77,6 +77,28 @@ func TestValidateExportWithFailedFlow(t *testing.T) {
 	}
 }
 
+// TestValidateExportNoFlowImports: when no flow of an export imports,
+// validate and simulate name each as when some do, after the import's one
+// error for each (a refused action is not also "nothing to run").
+func TestValidateExportNoFlowImports(t *testing.T) {
+	teleport := func(uuid, name string) string {
+		return `{"base_language": "eng", "flow_type": "F", "version": "11.12", "entry": "` + uuid + `-a",
+		  "action_sets": [{"uuid": "` + uuid + `-a", "destination": null, "actions": [{"type": "teleport", "uuid": "` + uuid + `-t"}]}],
+		  "rule_sets": [], "metadata": {"uuid": "` + uuid + `", "name": "` + name + `"}}`
+	}
+	export := writeFile(t, t.TempDir(), "export.json", legacyExport(teleport("u1", "One"), teleport("u2", "Two")))
+	want := export + `: import: error    "One" action u1-t (teleport): action type "teleport" is not supported` + "\n" +
+		export + `: import: error    "Two" action u2-t (teleport): action type "teleport" is not supported` + "\n" +
+		export + `: flow "One" did not import (the import errors above say why)` + "\n" +
+		export + `: flow "Two" did not import (the import errors above say why)` + "\n"
+	for _, cmd := range []string{"validate", "simulate"} {
+		code, stdout, stderr := parley(t, "", cmd, export)
+		if code != 2 || stdout != "" || stderr != want {
+			t.Errorf("%s: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", cmd, code, stdout, stderr, want)
+		}
+	}
+}
+
 // TestImportErrors: a JSON syntax error names its line and column, a
 // new-format export gets an error line per flow, and --flow writes only the
 // flow it names.

@@ -177,5 +177,11 @@ func printLoadError(w io.Writer, path string, err error) {
 		}
 		return
 	}
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range multi.Unwrap() {
+			fmt.Fprintf(w, "%s: %v\n", path, e)
+		}
+		return
+	}
 	fmt.Fprintf(w, "%s: %v\n", path, err)
 }
