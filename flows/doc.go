@@ -11,7 +11,11 @@
 //   - Registry: widget types by name; Decode turns flow JSON into a Flow, checking
 //     it by every rule; DecodeStored loads a flow stored by an earlier version,
 //     what only later rules find (ErrNewRule) becoming warnings. DecodeDocument
-//     reads other JSON files (webhooks, mocks, test scripts) the same way.
+//     reads other JSON files (webhooks, mocks, test scripts) the same way. A
+//     field of the wrong kind is reported and left at its zero value; the
+//     widget's Validate still runs, asking WidgetBase.Decoded before a check
+//     that value would fail falsely, and a widget whose exits come from such
+//     a field (ExitsFrom) has its exit names left unchecked.
 //   - Session, Contact, Call, Result, Frame, Wait, Input: a run's state, plain data
 //     that round-trips through JSON so it can be stored and resumed elsewhere.
 //   - Event: what a turn did (messages out, results saved, webhook calls, errors).
