@@ -452,18 +452,7 @@ func TestWrongKindKeepsOtherChecks(t *testing.T) {
 		}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(`{"id": "f", "widgets": [` + tc.widget + `]}`)
-			errs := validationErrors(t, err)
-			if len(errs) != len(tc.want) {
-				t.Fatalf("%d errors, want %d: %v", len(errs), len(tc.want), err)
-			}
-			for i, w := range tc.want {
-				if errs[i].Widget != "g" || !strings.HasPrefix(errs[i].Path+": "+errs[i].Message, w) {
-					t.Errorf("error %d is %q, want it to start with %q", i, errs[i], w)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantWidgetErrors(t, tc.widget, tc.want) })
 	}
 }
 
@@ -499,18 +488,7 @@ func TestExitsOfRulesNotRead(t *testing.T) {
 		}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(`{"id": "f", "widgets": [` + tc.widget + `]}`)
-			errs := validationErrors(t, err)
-			if len(errs) != len(tc.want) {
-				t.Fatalf("%d errors, want %d: %v", len(errs), len(tc.want), err)
-			}
-			for i, w := range tc.want {
-				if errs[i].Widget != "g" || !strings.HasPrefix(errs[i].Path+": "+errs[i].Message, w) {
-					t.Errorf("error %d is %q, want it to start with %q", i, errs[i], w)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantWidgetErrors(t, tc.widget, tc.want) })
 	}
 }
 
@@ -587,6 +565,22 @@ func TestNegativeWeight(t *testing.T) {
 	for i, w := range want {
 		if got := errs[i].Path + ": " + errs[i].Message; got != w {
 			t.Errorf("error %d is %q, want %q", i, got, w)
+		}
+	}
+}
+
+// wantWidgetErrors loads a flow of the one widget (id "g") and checks its
+// validation errors, in order: each must start with its want.
+func wantWidgetErrors(t *testing.T, widget string, want []string) {
+	t.Helper()
+	_, err := load(`{"id": "f", "widgets": [` + widget + `]}`)
+	errs := validationErrors(t, err)
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d: %v", len(errs), len(want), err)
+	}
+	for i, w := range want {
+		if errs[i].Widget != "g" || !strings.HasPrefix(errs[i].Path+": "+errs[i].Message, w) {
+			t.Errorf("error %d is %q, want it to start with %q", i, errs[i], w)
 		}
 	}
 }
