@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -196,58 +197,93 @@ func Open(path string, opts Options) (*Bolt, error) {
 
 // firstReads brings the file to the current layout and reads what the
 // store keeps in memory. They are the first reads of pages beyond the meta
-// and root pages, so a damaged page shows here: bbolt panics on a page
-// that is not what its parent says (or faults reading it), which is made
-// ErrCorrupt as openChecked does. A write transaction that panics is
-// rolled back by bbolt, so the file is left as it was.
-func (b *Bolt) firstReads() (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: reading a page failed (%v)", ErrCorrupt, r)
+// and root pages, so a damaged page often shows here (see guard). A write
+// transaction that panics is rolled back by bbolt, so the file is left as it
+// was.
+func (b *Bolt) firstReads() error {
+	return b.guard(func() error {
+		if err := b.prepareLayout(); err != nil {
+			return err
 		}
-	}()
-	if err := b.prepareLayout(); err != nil {
-		return err
-	}
-	return b.db.View(func(tx *bbolt.Tx) error {
-		b.legacyDedupe.Store(hasLegacyDedupe(tx))
-		if k, _ := tx.Bucket(bProcessedLog).Cursor().Last(); len(k) >= 8 {
-			b.lastLogAt = binary.BigEndian.Uint64(k)
-		}
-		return nil
+		return b.db.View(func(tx *bbolt.Tx) error {
+			b.legacyDedupe.Store(hasLegacyDedupe(tx))
+			if k, _ := tx.Bucket(bProcessedLog).Cursor().Last(); len(k) >= 8 {
+				b.lastLogAt = binary.BigEndian.Uint64(k)
+			}
+			return nil
+		})
 	})
 }
 
 // Checked runs fn, whose reads may reach pages no read has reached since
-// Open (a scan at start-up), turning what a damaged page does to bbolt (a
-// panic, or a fault reading the page) into the error Open gives for a
-// damaged file: it wraps ErrCorrupt and names the file. A transaction that
-// panics is rolled back by bbolt. fn must run its reads in the calling
-// goroutine. An error of fn that wraps ErrCorrupt (a record the file
-// should hold is missing) is told the same way; others are passed on.
-func (b *Bolt) Checked(fn func() error) (err error) {
+// Open (a scan at start-up), as the store's own transactions run (see
+// guard); fn must run its reads in the calling goroutine. An error of fn
+// that wraps ErrCorrupt (a record the file should hold is missing) is told
+// as a damaged file too; others are passed on.
+func (b *Bolt) Checked(fn func() error) error {
+	err := b.guard(fn)
+	if errors.Is(err, ErrCorrupt) {
+		return corruptFile(b.path, err)
+	}
+	return err
+}
+
+// guard runs fn, which runs bbolt transactions, turning what a damaged page
+// does to bbolt into an error that wraps ErrCorrupt and names the file:
+// bbolt panics on a page that is not what its parent says (an "assertion
+// failed", or another check of its own), and reading a page past the end of
+// a truncated file faults. The request or task that reached the page fails;
+// the process goes on. bbolt rolls back a transaction that panics. Other
+// panics, which are not the file's, are not taken.
+func (b *Bolt) guard(fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
+			if !pageFault(r) {
+				panic(r)
+			}
 			err = corruptFile(b.path, fmt.Errorf("%w: reading a page failed (%v)", ErrCorrupt, r))
 		}
 	}()
-	if err := fn(); err != nil {
-		if errors.Is(err, ErrCorrupt) {
-			return corruptFile(b.path, err)
-		}
-		return err
+	return fn()
+}
+
+// pageFault reports whether a recovered panic is one a damaged file causes
+// in bbolt: its own checks panic with text, and a read through the memory
+// map beyond the file's end faults.
+func pageFault(r any) bool {
+	switch v := r.(type) {
+	case string:
+		return true
+	case error:
+		var re runtime.Error
+		return errors.As(v, &re) && strings.Contains(v.Error(), "fault")
 	}
-	return nil
+	return false
 }
 
 // corruptFile is the error of a store file found damaged (err wraps
-// ErrCorrupt): it names the file and says what to do.
+// ErrCorrupt): it names the file and says what to do. An error that already
+// is one is returned as it is.
 func corruptFile(path string, err error) error {
-	return fmt.Errorf("store file %s is %w; restore it from a backup (%s%s if parley compact left one, "+
-		"or a copy taken while the server was stopped), or move it away to start with an empty store", path, err, path, BackupSuffix)
+	var fc *fileCorrupt
+	if errors.As(err, &fc) {
+		return err
+	}
+	return &fileCorrupt{path: path, err: err}
 }
+
+type fileCorrupt struct {
+	path string
+	err  error
+}
+
+func (e *fileCorrupt) Error() string {
+	return fmt.Sprintf("store file %s is %v; restore it from a backup (%s%s if parley compact left one, "+
+		"or a copy taken while the server was stopped), or move it away to start with an empty store", e.path, e.err, e.path, BackupSuffix)
+}
+
+func (e *fileCorrupt) Unwrap() error { return e.err }
 
 // openAttempts bounds how many times openLocked opens the file again after
 // finding that the name it opened was given to another file while it waited
@@ -552,21 +588,31 @@ func (b *Bolt) commit(batch []*writeReq) {
 		failed, ferr := -1, error(nil)
 		t0 := time.Now()
 		var t1, t2 time.Time
-		err := b.db.Update(func(tx *bbolt.Tx) error {
-			t1 = time.Now()
-			defer func() { t2 = time.Now() }()
-			// Rebuilt on every run: a re-run after a failed write must not
-			// count the rolled-back writes.
-			b.stats.reset()
-			b.stats.logAt = b.lastLogAt
-			for i, r := range live {
-				if err := r.fn(tx, &b.stats); err != nil {
-					failed, ferr = i, err
-					return err
+		// inFn is the write running: one whose reads reach a damaged page
+		// fails alone (see guard), and the others are retried without it.
+		inFn := -1
+		err := b.guard(func() error {
+			return b.db.Update(func(tx *bbolt.Tx) error {
+				t1 = time.Now()
+				defer func() { t2 = time.Now() }()
+				// Rebuilt on every run: a re-run after a failed write must not
+				// count the rolled-back writes.
+				b.stats.reset()
+				b.stats.logAt = b.lastLogAt
+				for i, r := range live {
+					inFn = i
+					if err := r.fn(tx, &b.stats); err != nil {
+						failed, ferr = i, err
+						return err
+					}
 				}
-			}
-			return b.stats.flush(tx)
+				inFn = -1
+				return b.stats.flush(tx)
+			})
 		})
+		if err != nil && failed < 0 && inFn >= 0 {
+			failed, ferr = inFn, err
+		}
 		if !t1.IsZero() {
 			b.statLockNanos.Add(int64(t1.Sub(t0)))
 			b.statApplyNanos.Add(int64(t2.Sub(t1)))
@@ -602,7 +648,7 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return b.db.Update(fn)
+	return b.guard(func() error { return b.db.Update(fn) })
 }
 
 // view runs a read transaction.
@@ -613,7 +659,7 @@ func (b *Bolt) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return b.db.View(fn)
+	return b.guard(func() error { return b.db.View(fn) })
 }
 
 // Counter names in the stats bucket.

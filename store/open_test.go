@@ -280,3 +280,61 @@ func pagesInUse(t *testing.T, path string) []int {
 		id += 1 + p.OverflowCount
 	}
 }
+
+// A damaged page that Open does not reach fails the read or write that
+// reaches it, with the error Open gives for a damaged file, and the process
+// goes on: no panic out of bbolt. Every session is loaded, listed, looked
+// up for a message and saved again on a file with one page overwritten.
+func TestUseOverwrittenPage(t *testing.T) {
+	full, kept := compactFixture(t, 300)
+	data, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := os.Getpagesize()
+	ctx := context.Background()
+	hit := 0
+	for _, page := range pagesInUse(t, full) {
+		damaged := bytes.Clone(data)
+		for i := page * ps; i < (page+1)*ps; i++ {
+			damaged[i] = 0xFF
+		}
+		path := filepath.Join(t.TempDir(), "parley.db")
+		if err := os.WriteFile(path, damaged, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b, err := Open(path, Options{NoSync: true, LockTimeout: 50 * time.Millisecond})
+		if err != nil {
+			continue // TestOpenOverwrittenPage checks these
+		}
+		check := func(what string, err error) {
+			if err == nil || errors.Is(err, ErrNotFound) {
+				return
+			}
+			hit++
+			if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), "store file "+path+" is corrupt or truncated: ") {
+				t.Errorf("page %d: %s: %v, want the damaged file's error", page, what, err)
+			}
+		}
+		_, _, err = b.ListSessions(ctx, SessionFilter{}, Page{Limit: 1000})
+		check("ListSessions", err)
+		for _, id := range kept {
+			s, err := b.LoadSession(ctx, id)
+			check("LoadSession", err)
+			if err != nil {
+				continue
+			}
+			_, err = b.Inbound(ctx, InboundQuery{Channel: "sms", URN: s.Contact.URN, MessageID: "m-" + id})
+			check("Inbound", err)
+			prev := s.UpdatedAt
+			s.UpdatedAt = prev.Add(time.Second)
+			check("SaveTurn", b.SaveTurn(ctx, &Turn{Session: s, PrevUpdated: prev}))
+		}
+		if err := b.Close(); err != nil {
+			t.Errorf("page %d: Close: %v", page, err)
+		}
+	}
+	if hit == 0 {
+		t.Error("no read or write reached a damaged page: the test checks nothing")
+	}
+}
