@@ -211,18 +211,10 @@ func TestOpenOverwrittenPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := os.Getpagesize()
 	openFailed := 0
 	for _, page := range pagesInUse(t, full) {
 		t.Run(strconv.Itoa(page), func(t *testing.T) {
-			damaged := bytes.Clone(data)
-			for i := page * ps; i < (page+1)*ps; i++ {
-				damaged[i] = 0xFF
-			}
-			path := filepath.Join(t.TempDir(), "parley.db")
-			if err := os.WriteFile(path, damaged, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			path, damaged := overwrittenPage(t, data, page)
 			want := "store file " + path + " is corrupt or truncated: "
 			b, err := Open(path, Options{LockTimeout: 50 * time.Millisecond})
 			if err == nil {
@@ -291,18 +283,10 @@ func TestUseOverwrittenPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := os.Getpagesize()
 	ctx := context.Background()
 	hit := 0
 	for _, page := range pagesInUse(t, full) {
-		damaged := bytes.Clone(data)
-		for i := page * ps; i < (page+1)*ps; i++ {
-			damaged[i] = 0xFF
-		}
-		path := filepath.Join(t.TempDir(), "parley.db")
-		if err := os.WriteFile(path, damaged, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		path, _ := overwrittenPage(t, data, page)
 		b, err := Open(path, Options{NoSync: true, LockTimeout: 50 * time.Millisecond})
 		if err != nil {
 			continue // TestOpenOverwrittenPage checks these
@@ -337,4 +321,21 @@ func TestUseOverwrittenPage(t *testing.T) {
 	if hit == 0 {
 		t.Error("no read or write reached a damaged page: the test checks nothing")
 	}
+}
+
+// overwrittenPage writes a copy of the store file data with its page
+// overwritten with 0xFF bytes to a new directory; it returns the copy's path
+// and bytes.
+func overwrittenPage(t *testing.T, data []byte, page int) (string, []byte) {
+	t.Helper()
+	ps := os.Getpagesize()
+	damaged := bytes.Clone(data)
+	for i := page * ps; i < (page+1)*ps; i++ {
+		damaged[i] = 0xFF
+	}
+	path := filepath.Join(t.TempDir(), "parley.db")
+	if err := os.WriteFile(path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, damaged
 }
