@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -284,7 +283,7 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 			s.Call.Digits = in.Text
 		}
 	case flows.InputHangup:
-		if s.Call != nil && !callEnded(s.Call.State) {
+		if s.Call != nil && !flows.CallEnded(s.Call.State) {
 			// The caller hung up and the telephony side reported no final
 			// state of its own (busy, no-answer ...), which would be kept.
 			s.Call.State = "completed"
@@ -311,15 +310,6 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 	}
 	t.follow(w, out)
 	return t.finish(), nil
-}
-
-// callEnded reports whether a call state is one a call ends in.
-func callEnded(state string) bool {
-	switch strings.ToLower(state) {
-	case "completed", "busy", "failed", "no-answer", "canceled", "cancelled":
-		return true
-	}
-	return false
 }
 
 // Expire ends a waiting session because it received no input in time.

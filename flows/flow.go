@@ -362,7 +362,7 @@ func CheckSyntax(data []byte) *FieldError {
 	}
 	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		// A second document, or the rest of a bad edit: either way not one document.
-		line, col := lineColumn(data, int64(len(data)-len(rest)))
+		line, col := LineColumn(data, int64(len(data)-len(rest)))
 		return &FieldError{Path: "$", Err: ErrSyntax,
 			Message: fmt.Sprintf("text after the flow's JSON at line %d, column %d: a flow document is one JSON object", line, col)}
 	}
@@ -384,7 +384,7 @@ func DecodeDocument(data []byte, v any) []*FieldError {
 		return []*FieldError{documentError(data, "", err, "")}
 	}
 	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		line, col := lineColumn(data, int64(len(data)-len(rest)))
+		line, col := LineColumn(data, int64(len(data)-len(rest)))
 		return []*FieldError{{Path: "$", Err: ErrSyntax,
 			Message: fmt.Sprintf("text after the JSON document at line %d, column %d: the file is one JSON value", line, col)}}
 	}
@@ -920,7 +920,7 @@ func documentError(doc []byte, prefix string, err error, what string) *FieldErro
 		}
 		return &FieldError{Path: path, Message: msg, Err: err}
 	case errors.As(err, &sy):
-		line, col := lineColumn(doc, sy.ByteOffset)
+		line, col := LineColumn(doc, sy.ByteOffset)
 		where := ""
 		if p := pointerPath(nil, sy.JSONPointer); p != "" {
 			where = " (in " + joinPath(prefix, p) + ")"
@@ -1076,8 +1076,9 @@ func pointerPath(doc []byte, ptr jsontext.Pointer) string {
 	return b.String()
 }
 
-// lineColumn gives the line and column (from 1, in characters) of a byte offset in data.
-func lineColumn(data []byte, offset int64) (line, col int) {
+// LineColumn gives the line and column (from 1, in characters) of a byte
+// offset in data: how every JSON syntax error Parley reports is placed.
+func LineColumn(data []byte, offset int64) (line, col int) {
 	before := data[:min(offset, int64(len(data)))]
 	line = 1 + bytes.Count(before, []byte("\n"))
 	col = 1 + utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:])

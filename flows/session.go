@@ -123,6 +123,16 @@ type Call struct {
 	Digits string    `json:"digits,omitempty"`
 }
 
+// CallEnded reports whether a call state is one a call ends in (Twilio's
+// CallStatus names, in any case).
+func CallEnded(state string) bool {
+	switch strings.ToLower(state) {
+	case "completed", "busy", "failed", "no-answer", "canceled", "cancelled":
+		return true
+	}
+	return false
+}
+
 // Result is a value a flow collected (@flow.KEY): value, category and the input
 // it was taken from. Key is the snake_case form of Name.
 type Result struct {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
@@ -134,11 +133,8 @@ func syntaxError(data []byte) error {
 	if !errors.As(err, &se) {
 		return fmt.Errorf("rapidpro: export is not valid JSON: %v", err)
 	}
-	// Offset counts the bytes read, the offending one included. The column
-	// counts characters from 1, as flow validation does.
-	at := min(max(int(se.Offset)-1, 0), len(data))
-	line := 1 + bytes.Count(data[:at], []byte("\n"))
-	col := 1 + utf8.RuneCount(data[bytes.LastIndexByte(data[:at], '\n')+1:at])
+	// Offset counts the bytes read, the offending one included.
+	line, col := flows.LineColumn(data, max(se.Offset-1, 0))
 	return fmt.Errorf("rapidpro: export is not valid JSON: line %d, column %d: %v", line, col, err)
 }
 

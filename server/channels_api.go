@@ -217,7 +217,7 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 		if b.State == "" {
 			return badRequest("", `send {"digits": ...}, {"timeout": true} or {"state": "completed"}`)
 		}
-		if !isFinalCallState(b.State) {
+		if !flows.CallEnded(b.State) {
 			return badRequest("state", "state %q does not end the call; send digits or timeout with it", b.State)
 		}
 	}

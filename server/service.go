@@ -653,7 +653,7 @@ func (s *Service) CallInput(ctx context.Context, channel, callID string, in flow
 	defer unlock()
 	// Stored as Twilio sends them, whatever case a client used.
 	state = strings.ToLower(state)
-	if state != "" && isFinalCallState(state) {
+	if state != "" && flows.CallEnded(state) {
 		if sess.Status.Ended() {
 			r := buildReply(sess, nil)
 			return r, nil
@@ -670,14 +670,6 @@ func (s *Service) CallInput(ctx context.Context, channel, callID string, in flow
 		sess.Call.State = state
 	}
 	return s.resumeLoaded(ctx, sess, in, "")
-}
-
-func isFinalCallState(state string) bool {
-	switch strings.ToLower(state) {
-	case "completed", "busy", "failed", "no-answer", "canceled", "cancelled":
-		return true
-	}
-	return false
 }
 
 func channelID(c *Channel) string {

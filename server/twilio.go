@@ -185,7 +185,7 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 	action := s.twilioVoiceURL(ch.ID)
 	ctx := c.UserContext()
 	state := p.Get("CallStatus")
-	if isFinalCallState(state) {
+	if flows.CallEnded(state) {
 		_, err := s.svc.CallInput(ctx, ch.ID, callID, flows.Input{}, state)
 		if err != nil && !isNotFoundErr(err) {
 			var ae *APIError
