@@ -514,11 +514,8 @@ type Inbound struct {
 // (webhooks called), again on every retry. what names the value in the
 // message; field is the request's field it came from.
 func checkKey(field, what, v string) error {
-	switch {
-	case len(v) > store.MaxIDLen:
-		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q... is %d bytes long, over the limit of %d bytes", field, what, v, len(v), store.MaxIDLen)
-	case strings.IndexByte(v, 0) >= 0:
-		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %q contains a NUL byte", field, what, v)
+	if p := store.KeyProblem(v); p != "" {
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q %s", field, what, v, p)
 	}
 	return nil
 }

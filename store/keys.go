@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -131,15 +132,27 @@ func (s *statBatch) put(bk *bbolt.Bucket, k, v []byte) error {
 // bbolt's 32 KiB key limit.
 const MaxIDLen = 512
 
+// KeyProblem says why the store cannot keep id in its keys (a session,
+// message or call id, a URN), "" when it can: over MaxIDLen bytes, or
+// holding a NUL byte, which would make keys ambiguous. Whether an empty id
+// is allowed is the caller's to say.
+func KeyProblem(id string) string {
+	switch {
+	case len(id) > MaxIDLen:
+		return fmt.Sprintf("is %d bytes long, over the limit of %d bytes", len(id), MaxIDLen)
+	case strings.IndexByte(id, sep) >= 0:
+		return "contains a NUL byte"
+	}
+	return ""
+}
+
 // checkID rejects ids that would make ambiguous or oversized keys.
 func checkID(what, id string) error {
-	switch {
-	case id == "":
+	if id == "" {
 		return fmt.Errorf("%s: empty id: %w", what, ErrInvalid)
-	case len(id) > MaxIDLen:
-		return fmt.Errorf("%s %.40q...: id longer than %d bytes: %w", what, id, MaxIDLen, ErrInvalid)
-	case bytes.IndexByte([]byte(id), sep) >= 0:
-		return fmt.Errorf("%s %q: id contains a NUL byte: %w", what, id, ErrInvalid)
+	}
+	if p := KeyProblem(id); p != "" {
+		return fmt.Errorf("%s %.40q: id %s: %w", what, id, p, ErrInvalid)
 	}
 	return nil
 }
