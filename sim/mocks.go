@@ -59,7 +59,7 @@ func NewMocks(byURL map[string][]MockResponse) *Mocks {
 }
 
 // ParseMocks reads {"URL": [{"status": 200, "body": {...}}, ...]}. Every
-// problem is reported: those of decoding, then those CheckMocks finds in
+// problem is reported: those of decoding, then those mockProblems finds in
 // what was read.
 func ParseMocks(data []byte) (*Mocks, error) {
 	var byURL map[string][]MockResponse
@@ -74,15 +74,11 @@ func ParseMocks(data []byte) (*Mocks, error) {
 	return NewMocks(byURL), nil
 }
 
-// CheckMocks reports every mock that cannot answer: a URL without
-// responses, or a response that is neither a timeout nor an HTTP status.
-// URLs are checked in sorted order so the same file gives the same errors.
-func CheckMocks(byURL map[string][]MockResponse) error {
-	return errors.Join(mockProblems(byURL, "", nil)...)
-}
-
-// mockProblems is CheckMocks for mocks at path parent of their document,
-// leaving out the values that decoding problems left unread.
+// mockProblems reports every mock at path parent of its document that
+// cannot answer: a URL without responses, or a response that is neither a
+// timeout nor an HTTP status, leaving out the values that decoding problems
+// left unread. URLs are checked in sorted order so the same file gives the
+// same errors.
 func mockProblems(byURL map[string][]MockResponse, parent string, problems []*flows.FieldError) []error {
 	unread := func(path string) bool {
 		for _, fe := range problems {
