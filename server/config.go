@@ -88,16 +88,13 @@ func configFromEnv(getenv func(string) string) (Config, []envError) {
 	}
 	var errs []envError
 	fail := func(name string, err error) { errs = append(errs, envError{name, err}) }
-	if f := cfg.LogFormat; f != "" && f != "text" && f != "json" {
-		fail(EnvLogFormat, fmt.Errorf("%s: %q is neither text nor json", EnvLogFormat, f))
+	if err := checkLogFormat(cfg.LogFormat); cfg.LogFormat != "" && err != nil {
+		fail(EnvLogFormat, fmt.Errorf("%s: %w", EnvLogFormat, err))
 		cfg.LogFormat = ""
 	}
-	if v := cfg.LogLevel; v != "" {
-		var level slog.Level
-		if err := level.UnmarshalText([]byte(v)); err != nil {
-			fail(EnvLogLevel, fmt.Errorf("%s: %q is not debug, info, warn or error", EnvLogLevel, v))
-			cfg.LogLevel = ""
-		}
+	if err := checkLogLevel(cfg.LogLevel); cfg.LogLevel != "" && err != nil {
+		fail(EnvLogLevel, fmt.Errorf("%s: %w", EnvLogLevel, err))
+		cfg.LogLevel = ""
 	}
 	if err := checkPublicURL(cfg.PublicURL); err != nil {
 		fail(EnvPublicURL, fmt.Errorf("%s: %w", EnvPublicURL, err))
@@ -276,12 +273,11 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--delivery-schedule: %w", err))
 	}
-	if *logFormat != "text" && *logFormat != "json" {
-		errs = append(errs, fmt.Errorf("--log-format: %q is neither text nor json", *logFormat))
+	if err := checkLogFormat(*logFormat); err != nil {
+		errs = append(errs, fmt.Errorf("--log-format: %w", err))
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		errs = append(errs, fmt.Errorf("--log-level: %q is not debug, info, warn or error", *logLevel))
+	if err := checkLogLevel(*logLevel); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level: %w", err))
 	}
 	if given["public-url"] {
 		if err := checkPublicURL(*publicURL); err != nil {
@@ -320,6 +316,23 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	cfg.Delivery.Timeout, cfg.Delivery.PerEndpoint, cfg.Delivery.DisableAfter, cfg.Delivery.Retention = *dTimeout, *dPerEndpoint, *dDisable, *dRetention
 	cfg.Delivery.Schedule = sched
 	return cfg, nil
+}
+
+// checkLogFormat checks a --log-format (PARLEY_LOG_FORMAT).
+func checkLogFormat(v string) error {
+	if v != "text" && v != "json" {
+		return fmt.Errorf("%q is neither text nor json", v)
+	}
+	return nil
+}
+
+// checkLogLevel checks a --log-level (PARLEY_LOG_LEVEL).
+func checkLogLevel(v string) error {
+	var level slog.Level
+	if level.UnmarshalText([]byte(v)) != nil {
+		return fmt.Errorf("%q is not debug, info, warn or error", v)
+	}
+	return nil
 }
 
 // checkPublicURL checks a --public-url: empty (none), or an absolute http
