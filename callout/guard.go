@@ -72,8 +72,7 @@ func (g *Guard) Control(network, address string, _ syscall.RawConn) error {
 
 // ParseAllowCIDRs reads the destinations allowed despite the guard: each
 // --allow-cidr flag value and PARLEY_ALLOW_CIDRS, both of which may hold
-// several comma-separated entries. A bare address means that one host (/32 or
-// /128).
+// several comma-separated entries (ParseAllowCIDR).
 func ParseAllowCIDRs(flagValues []string, env string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	parse := func(source, list string) error {
@@ -82,9 +81,9 @@ func ParseAllowCIDRs(flagValues []string, env string) ([]netip.Prefix, error) {
 			if s == "" {
 				continue
 			}
-			p, err := parsePrefix(s)
+			p, err := ParseAllowCIDR(s)
 			if err != nil {
-				return fmt.Errorf("%s: %q is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address", source, s)
+				return fmt.Errorf("%s: %w", source, err)
 			}
 			out = append(out, p)
 		}
@@ -99,6 +98,16 @@ func ParseAllowCIDRs(flagValues []string, env string) ([]netip.Prefix, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// ParseAllowCIDR reads one allowed destination: a CIDR, or a bare address
+// meaning that one host (/32 or /128).
+func ParseAllowCIDR(s string) (netip.Prefix, error) {
+	p, err := parsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address", s)
+	}
+	return p, nil
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/delivery"
+	"github.com/parleyhq/parley/engine"
 )
 
 // Environment variables read by ConfigFromEnv.
@@ -48,183 +49,217 @@ const (
 )
 
 // ConfigFromEnv reads the PARLEY_* variables through getenv (os.Getenv in
-// production). Unset variables leave defaults; each bad one is an error
-// naming it.
+// production). Unset variables leave Config's zero values (the defaults);
+// each bad one is an error naming it.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	cfg, bad := configFromEnv(getenv)
-	errs := make([]error, len(bad))
-	for i, b := range bad {
-		errs[i] = b.err
+	var cfg Config
+	var errs []error
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			errs = append(errs, s.read(&cfg, s.env, []string{v})...)
+		}
 	}
 	return cfg, errors.Join(errs...)
 }
 
-// envError is what is wrong with one environment variable, kept apart so
-// that a flag given for the same setting can take its place (flags win).
-type envError struct {
-	name string
-	err  error
+// A setting is one of `parley serve`'s settings: its flag, the environment
+// variable the flag replaces, the built-in default, and how a value is read
+// into a Config. ServeFlags and ConfigFromEnv read every value through set,
+// so a flag and its variable are checked by the same code and differ only in
+// the name their errors give.
+type setting struct {
+	flag, env string
+	// kind names the value in the help (bytes, duration, URL).
+	kind string
+	// usage is the flag's help.
+	usage string
+	// def is the built-in default, as a flag value ("" for none).
+	def string
+	// list settings are repeatable flags whose variable is comma-separated;
+	// set is called once per item.
+	list bool
+	// set reads v into c; its error says what is wrong with v, without naming
+	// the flag or variable.
+	set func(c *Config, v string) error
 }
 
-// envFlags names the flag of each environment variable.
-var envFlags = map[string]string{
-	EnvAddr: "addr", EnvData: "data", EnvLogFormat: "log-format", EnvLogLevel: "log-level",
-	EnvAPIKeys: "api-key", EnvAllowCIDRs: "allow-cidr", EnvWebhooks: "webhooks", EnvPublicURL: "public-url",
-	EnvBodyLimit: "body-limit", EnvBatchLimit: "batch-limit", EnvMaxSteps: "max-steps",
-	EnvSessionCache: "session-cache", EnvTurnTimeout: "turn-timeout", EnvSessionExpiry: "session-expiry",
-	EnvDedupeRetention: "dedupe-retention", EnvSessionRetention: "session-retention",
-	EnvWebhookTimeout: "webhook-timeout", EnvWebhookMaxResponse: "webhook-max-response",
-	EnvDeliveryTimeout: "delivery-timeout", EnvDeliverySchedule: "delivery-schedule",
-	EnvDeliveryPerEndpoint: "delivery-per-endpoint", EnvDeliveryDisableAfter: "delivery-disable-after",
-	EnvDeliveryRetention: "delivery-retention",
-}
-
-// configFromEnv is ConfigFromEnv with its errors by variable.
-func configFromEnv(getenv func(string) string) (Config, []envError) {
-	cfg := Config{
-		Addr: getenv(EnvAddr), DataDir: getenv(EnvData), LogFormat: getenv(EnvLogFormat),
-		LogLevel:     getenv(EnvLogLevel),
-		WebhooksFile: getenv(EnvWebhooks), PublicURL: getenv(EnvPublicURL),
+// read reads the values vals of s, given as source (the flag or the
+// variable), into c; a list setting's values are split at commas. Each
+// setting is read from one source only, so a flag's list replaces its
+// variable's.
+func (s setting) read(c *Config, source string, vals []string) []error {
+	var errs []error
+	fail := func(err error) { errs = append(errs, fmt.Errorf("%s: %w", source, err)) }
+	if !s.list {
+		if err := s.set(c, vals[len(vals)-1]); err != nil {
+			fail(err)
+		}
+		return errs
 	}
-	var errs []envError
-	fail := func(name string, err error) { errs = append(errs, envError{name, err}) }
-	if err := checkLogFormat(cfg.LogFormat); cfg.LogFormat != "" && err != nil {
-		fail(EnvLogFormat, fmt.Errorf("%s: %w", EnvLogFormat, err))
-		cfg.LogFormat = ""
-	}
-	if err := checkLogLevel(cfg.LogLevel); cfg.LogLevel != "" && err != nil {
-		fail(EnvLogLevel, fmt.Errorf("%s: %w", EnvLogLevel, err))
-		cfg.LogLevel = ""
-	}
-	if err := checkPublicURL(cfg.PublicURL); err != nil {
-		fail(EnvPublicURL, fmt.Errorf("%s: %w", EnvPublicURL, err))
-		cfg.PublicURL = ""
-	}
-	if v := getenv(EnvAPIKeys); v != "" {
+	for _, v := range vals {
 		for _, item := range strings.Split(v, ",") {
-			if strings.TrimSpace(item) == "" {
-				continue
+			if item = strings.TrimSpace(item); item != "" {
+				if err := s.set(c, item); err != nil {
+					fail(err)
+				}
 			}
-			k, err := ParseAPIKey(item)
-			if err != nil {
-				fail(EnvAPIKeys, fmt.Errorf("%s: %w", EnvAPIKeys, err))
-				continue
-			}
-			cfg.APIKeys = append(cfg.APIKeys, k)
 		}
 	}
-	if v := getenv(EnvAllowCIDRs); v != "" {
-		p, err := callout.ParseAllowCIDRs(nil, v) // its errors name the variable
-		if err != nil {
-			fail(EnvAllowCIDRs, err)
+	return errs
+}
+
+// settings are `parley serve`'s flags and variables, in the order of its help.
+var settings = []setting{
+	{"addr", EnvAddr, "address", "address to listen on", DefaultAddr, false, text(func(c *Config) *string { return &c.Addr })},
+	{"data", EnvData, "directory", "data directory", DefaultDataDir, false, text(func(c *Config) *string { return &c.DataDir })},
+	{"log-format", EnvLogFormat, "format", "log format: text or json", "text", false, func(c *Config, v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("%q is neither text nor json", v)
 		}
-		cfg.AllowCIDRs = p
-	}
-	intVar := func(name string, dst *int) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				fail(name, fmt.Errorf("%s: %q is not a positive integer", name, v))
-				return
-			}
-			*dst = n
+		c.LogFormat = v
+		return nil
+	}},
+	{"log-level", EnvLogLevel, "level", "least level logged: debug, info, warn or error; requests that succeed are logged at debug", "info", false, func(c *Config, v string) error {
+		var level slog.Level
+		if level.UnmarshalText([]byte(v)) != nil {
+			return fmt.Errorf("%q is not debug, info, warn or error", v)
 		}
-	}
-	durVar := func(name string, dst *time.Duration) {
-		if v := getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				fail(name, fmt.Errorf("%s: %q is not a positive duration (30s, 5m, 168h)", name, v))
-				return
-			}
-			*dst = d
+		c.LogLevel = v
+		return nil
+	}},
+	{"webhooks", EnvWebhooks, "file", "JSON file of named webhook configurations", "", false, text(func(c *Config) *string { return &c.WebhooksFile })},
+	{"public-url", EnvPublicURL, "URL", "external base URL, with a proxy's path if any, for Twilio signatures and TwiML URLs behind a proxy", "", false, func(c *Config, v string) error {
+		if err := checkPublicURL(v); err != nil {
+			return err
 		}
-	}
-	intVar(EnvBodyLimit, &cfg.BodyLimit)
-	intVar(EnvBatchLimit, &cfg.BatchLimit)
-	intVar(EnvMaxSteps, &cfg.MaxSteps)
-	if v := getenv(EnvSessionCache); v != "" {
-		switch n, err := strconv.Atoi(v); {
-		case err != nil || n < 0:
-			fail(EnvSessionCache, fmt.Errorf("%s: %q is not a number of sessions (0 for none)", EnvSessionCache, v))
-		case n == 0:
-			cfg.SessionCache = -1
-		default:
-			cfg.SessionCache = n
+		c.PublicURL = v
+		return nil
+	}},
+	{"body-limit", EnvBodyLimit, "bytes", "maximum request body in bytes", strconv.Itoa(DefaultBodyLimit), false, positiveInt("number of bytes", func(c *Config) *int { return &c.BodyLimit })},
+	{"batch-limit", EnvBatchLimit, "messages", "most messages in one request to /v1/channels/{id}/messages/batch", strconv.Itoa(DefaultBatchLimit), false, positiveInt("number of messages", func(c *Config) *int { return &c.BatchLimit })},
+	{"max-steps", EnvMaxSteps, "steps", "maximum widgets run in one turn", strconv.Itoa(engine.DefaultMaxSteps), false, positiveInt("number of steps", func(c *Config) *int { return &c.MaxSteps })},
+	{"session-cache", EnvSessionCache, "sessions", "waiting sessions kept decoded in memory between turns; 0 for none", strconv.Itoa(DefaultSessionCache), false, func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a number of sessions (0 for none)", v)
 		}
-	}
-	durVar(EnvTurnTimeout, &cfg.TurnTimeout)
-	durVar(EnvSessionExpiry, &cfg.SessionExpiry)
-	durVar(EnvDedupeRetention, &cfg.DedupeRetention)
-	if v := getenv(EnvSessionRetention); v != "" {
+		if c.SessionCache = n; n == 0 {
+			c.SessionCache = -1 // none: Config's zero value means the default
+		}
+		return nil
+	}},
+	{"turn-timeout", EnvTurnTimeout, "duration", "time limit of one turn, webhook calls included", "30s", false, positiveDuration(func(c *Config) *time.Duration { return &c.TurnTimeout })},
+	{"session-expiry", EnvSessionExpiry, "duration", "end sessions that wait this long without input", DefaultSessionExpiry.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.SessionExpiry })},
+	{"dedupe-retention", EnvDedupeRetention, "duration", "remember inbound message ids this long: a repeated id gets the first reply", DefaultDedupeRetention.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.DedupeRetention })},
+	{"session-retention", EnvSessionRetention, "duration", "delete ended sessions and their events this long after they end; 0 keeps them", "0s", false, func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			fail(EnvSessionRetention, fmt.Errorf("%s: %q is not a duration (720h; 0 keeps ended sessions)", EnvSessionRetention, v))
-		} else {
-			cfg.SessionRetention = d
+			return fmt.Errorf("%q is not a duration (720h; 0 keeps ended sessions)", v)
 		}
-	}
-	durVar(EnvWebhookTimeout, &cfg.WebhookTimeout)
-	intVar(EnvWebhookMaxResponse, &cfg.WebhookMaxResponse)
-	durVar(EnvDeliveryTimeout, &cfg.Delivery.Timeout)
-	intVar(EnvDeliveryPerEndpoint, &cfg.Delivery.PerEndpoint)
-	durVar(EnvDeliveryDisableAfter, &cfg.Delivery.DisableAfter)
-	durVar(EnvDeliveryRetention, &cfg.Delivery.Retention)
-	if v := getenv(EnvDeliverySchedule); v != "" {
+		c.SessionRetention = d
+		return nil
+	}},
+	{"webhook-timeout", EnvWebhookTimeout, "duration", "default time limit of a webhook widget's call", callout.DefaultTimeout.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.WebhookTimeout })},
+	{"webhook-max-response", EnvWebhookMaxResponse, "bytes", "default cap in bytes on a webhook widget's answer", strconv.Itoa(callout.DefaultMaxResponse), false, positiveInt("number of bytes", func(c *Config) *int { return &c.WebhookMaxResponse })},
+	{"delivery-timeout", EnvDeliveryTimeout, "duration", "time limit of one event delivery request", "15s", false, positiveDuration(func(c *Config) *time.Duration { return &c.Delivery.Timeout })},
+	{"delivery-per-endpoint", EnvDeliveryPerEndpoint, "deliveries", "most event deliveries in flight to one endpoint", "8", false, positiveInt("number of deliveries (at least 1)", func(c *Config) *int { return &c.Delivery.PerEndpoint })},
+	{"delivery-disable-after", EnvDeliveryDisableAfter, "duration", "disable an endpoint failing this long with no success", (5 * 24 * time.Hour).String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.Delivery.DisableAfter })},
+	{"delivery-retention", EnvDeliveryRetention, "duration", "keep the deliveries log this long", (30 * 24 * time.Hour).String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.Delivery.Retention })},
+	{"delivery-schedule", EnvDeliverySchedule, "delays", "delays before each delivery attempt, comma-separated", scheduleString(delivery.DefaultSchedule), false, func(c *Config, v string) error {
 		sched, err := ParseSchedule(v)
 		if err != nil {
-			fail(EnvDeliverySchedule, fmt.Errorf("%s: %w", EnvDeliverySchedule, err))
+			return err
 		}
-		cfg.Delivery.Schedule = sched
-	}
-	return cfg, errs
+		c.Delivery.Schedule = sched
+		return nil
+	}},
+	{"api-key", EnvAPIKeys, "key", "API key for /v1, KEY or KEY@CIDR|CIDR; repeatable or comma-separated; given, it replaces the variable", "", true, func(c *Config, v string) error {
+		k, err := ParseAPIKey(v)
+		if err != nil {
+			return err
+		}
+		c.APIKeys = append(c.APIKeys, k)
+		return nil
+	}},
+	{"allow-cidr", EnvAllowCIDRs, "network", "network webhooks may call despite the private-address guard; repeatable or comma-separated; given, it replaces the variable", "", true, func(c *Config, v string) error {
+		p, err := callout.ParseAllowCIDR(v)
+		if err != nil {
+			return err
+		}
+		c.AllowCIDRs = append(c.AllowCIDRs, p)
+		return nil
+	}},
 }
 
-// multiFlag collects a repeatable flag.
-type multiFlag []string
+// text sets a string field to any value.
+func text(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
 
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+// positiveInt sets an int field to a positive whole number of what.
+func positiveInt(what string, field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a positive %s", v, what)
+		}
+		*field(c) = n
+		return nil
+	}
+}
 
-// ServeFlags builds the Config of `parley serve`: the environment first
-// (ConfigFromEnv), then flags, which win: a flag given replaces its
-// variable, a repeatable flag's values included, and makes a bad value of
-// that variable harmless. Flags are checked as the variables are, each error
-// naming the flag. Usage and errors go to stderr.
+// positiveDuration sets a duration field to a positive duration.
+func positiveDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q is not a positive duration (30s, 5m, 168h)", v)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+// listFlag collects a repeatable flag's values.
+type listFlag []string
+
+func (m *listFlag) String() string     { return strings.Join(*m, ",") }
+func (m *listFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// ServeFlags builds the Config of `parley serve` in one pass over its
+// settings: each takes its flag's value when the flag is given, else its
+// environment variable's when set, else its default, and is checked by the
+// same code whichever it is, the error naming the flag or the variable. A
+// flag given replaces its variable, a repeatable flag's values included, and
+// makes a bad value of that variable harmless. Usage and errors go to stderr.
 func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	cfg, envErrs := configFromEnv(getenv)
 	fs := flag.NewFlagSet("parley serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	def := func(v, d string) string {
-		if v != "" {
-			return v
+	flagVals := make([]*string, len(settings))
+	lists := make([]*listFlag, len(settings))
+	for i, s := range settings {
+		if s.list {
+			lists[i] = new(listFlag)
+			fs.Var(lists[i], s.flag, s.usage)
+		} else {
+			flagVals[i] = fs.String(s.flag, s.def, s.usage)
 		}
-		return d
 	}
-	addr := fs.String("addr", def(cfg.Addr, DefaultAddr), "address to listen on ("+EnvAddr+")")
-	data := fs.String("data", def(cfg.DataDir, DefaultDataDir), "data directory ("+EnvData+")")
-	logFormat := fs.String("log-format", def(cfg.LogFormat, "text"), "log format: text or json ("+EnvLogFormat+")")
-	logLevel := fs.String("log-level", def(cfg.LogLevel, "info"), "least level logged: debug, info, warn or error; requests that succeed are logged at debug ("+EnvLogLevel+")")
-	webhooks := fs.String("webhooks", cfg.WebhooksFile, "JSON file of named webhook configurations ("+EnvWebhooks+")")
-	publicURL := fs.String("public-url", cfg.PublicURL, "external base URL, with a proxy's path if any, for Twilio signatures and TwiML URLs behind a proxy ("+EnvPublicURL+")")
-	bodyLimit := fs.Int("body-limit", orInt(cfg.BodyLimit, DefaultBodyLimit), "maximum request body in bytes ("+EnvBodyLimit+")")
-	batchLimit := fs.Int("batch-limit", orInt(cfg.BatchLimit, DefaultBatchLimit), "most messages in one request to /v1/channels/{id}/messages/batch ("+EnvBatchLimit+")")
-	maxSteps := fs.Int("max-steps", orInt(cfg.MaxSteps, 250), "maximum widgets run in one turn ("+EnvMaxSteps+")")
-	sessionCache := fs.Int("session-cache", sessionCacheDefault(cfg.SessionCache), "waiting sessions kept decoded in memory between turns; 0 for none ("+EnvSessionCache+")")
-	turnTimeout := fs.Duration("turn-timeout", orDur(cfg.TurnTimeout, 30*time.Second), "time limit of one turn, webhook calls included ("+EnvTurnTimeout+")")
-	expiry := fs.Duration("session-expiry", orDur(cfg.SessionExpiry, DefaultSessionExpiry), "end sessions that wait this long without input ("+EnvSessionExpiry+")")
-	dedupe := fs.Duration("dedupe-retention", orDur(cfg.DedupeRetention, DefaultDedupeRetention), "remember inbound message ids this long: a repeated id gets the first reply ("+EnvDedupeRetention+")")
-	sessionRetention := fs.Duration("session-retention", cfg.SessionRetention, "delete ended sessions and their events this long after they end; 0 keeps them ("+EnvSessionRetention+")")
-	whTimeout := fs.Duration("webhook-timeout", orDur(cfg.WebhookTimeout, callout.DefaultTimeout), "default time limit of a webhook widget's call ("+EnvWebhookTimeout+")")
-	whMax := fs.Int("webhook-max-response", orInt(cfg.WebhookMaxResponse, callout.DefaultMaxResponse), "default cap in bytes on a webhook widget's answer ("+EnvWebhookMaxResponse+")")
-	dTimeout := fs.Duration("delivery-timeout", orDur(cfg.Delivery.Timeout, 15*time.Second), "time limit of one event delivery request ("+EnvDeliveryTimeout+")")
-	dPerEndpoint := fs.Int("delivery-per-endpoint", orInt(cfg.Delivery.PerEndpoint, 8), "most event deliveries in flight to one endpoint ("+EnvDeliveryPerEndpoint+")")
-	dDisable := fs.Duration("delivery-disable-after", orDur(cfg.Delivery.DisableAfter, 5*24*time.Hour), "disable an endpoint failing this long with no success ("+EnvDeliveryDisableAfter+")")
-	dRetention := fs.Duration("delivery-retention", orDur(cfg.Delivery.Retention, 30*24*time.Hour), "keep the deliveries log this long ("+EnvDeliveryRetention+")")
-	dSchedule := fs.String("delivery-schedule", scheduleString(cfg.Delivery.Schedule), "delays before each delivery attempt, comma-separated ("+EnvDeliverySchedule+")")
-	var keys, cidrs multiFlag
-	fs.Var(&keys, "api-key", "API key for /v1, KEY or KEY@CIDR|CIDR; repeatable; given, it replaces "+EnvAPIKeys+" (comma-separated)")
-	fs.Var(&cidrs, "allow-cidr", "network webhooks may call despite the private-address guard; repeatable; given, it replaces "+EnvAllowCIDRs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: parley serve [flags]\n\nEach flag replaces its environment variable; a variable set is shown as the value used.")
+		for _, s := range settings {
+			fmt.Fprintf(stderr, "  --%s %s\n    \t%s (%s", s.flag, s.kind, s.usage, s.env)
+			switch v := getenv(s.env); {
+			case v != "" && s.flag == "api-key":
+				fmt.Fprint(stderr, " is set") // keys are secrets
+			case v != "":
+				fmt.Fprintf(stderr, "=%q", v)
+			case s.def != "":
+				fmt.Fprintf(stderr, "; default %s", s.def)
+			}
+			fmt.Fprintln(stderr, ")")
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -233,106 +268,24 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var cfg Config
 	var errs []error
-	for _, e := range envErrs {
-		if !given[envFlags[e.name]] {
-			errs = append(errs, e.err)
+	for i, s := range settings {
+		switch {
+		case given[s.flag] && s.list:
+			errs = append(errs, s.read(&cfg, "--"+s.flag, *lists[i])...)
+		case given[s.flag]:
+			errs = append(errs, s.read(&cfg, "--"+s.flag, []string{*flagVals[i]})...)
+		case getenv(s.env) != "":
+			errs = append(errs, s.read(&cfg, s.env, []string{getenv(s.env)})...)
+		case s.def != "":
+			errs = append(errs, s.read(&cfg, "default", []string{s.def})...)
 		}
-	}
-	// The defaults of these flags are positive, so only a flag given can be
-	// zero or negative.
-	positive := func(name string, n int, what string) {
-		if n <= 0 {
-			errs = append(errs, fmt.Errorf("--%s: %d is not a positive %s", name, n, what))
-		}
-	}
-	positiveDur := func(name string, d time.Duration) {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("--%s: %s is not a positive duration (30s, 5m, 168h)", name, d))
-		}
-	}
-	positive("body-limit", *bodyLimit, "number of bytes")
-	positive("batch-limit", *batchLimit, "number of messages")
-	positive("max-steps", *maxSteps, "number of steps")
-	positive("webhook-max-response", *whMax, "number of bytes")
-	positive("delivery-per-endpoint", *dPerEndpoint, "number of deliveries (at least 1)")
-	positiveDur("turn-timeout", *turnTimeout)
-	positiveDur("session-expiry", *expiry)
-	positiveDur("dedupe-retention", *dedupe)
-	positiveDur("webhook-timeout", *whTimeout)
-	positiveDur("delivery-timeout", *dTimeout)
-	positiveDur("delivery-disable-after", *dDisable)
-	positiveDur("delivery-retention", *dRetention)
-	if *sessionRetention < 0 {
-		errs = append(errs, fmt.Errorf("--session-retention: %s is not a duration (720h; 0 keeps ended sessions)", *sessionRetention))
-	}
-	if *sessionCache < 0 {
-		errs = append(errs, fmt.Errorf("--session-cache: %d is not a number of sessions (0 for none)", *sessionCache))
-	}
-	sched, err := ParseSchedule(*dSchedule)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("--delivery-schedule: %w", err))
-	}
-	if err := checkLogFormat(*logFormat); err != nil {
-		errs = append(errs, fmt.Errorf("--log-format: %w", err))
-	}
-	if err := checkLogLevel(*logLevel); err != nil {
-		errs = append(errs, fmt.Errorf("--log-level: %w", err))
-	}
-	if given["public-url"] {
-		if err := checkPublicURL(*publicURL); err != nil {
-			errs = append(errs, fmt.Errorf("--public-url: %w", err))
-		}
-	}
-	if given["api-key"] {
-		cfg.APIKeys = nil
-		for _, k := range keys {
-			key, err := ParseAPIKey(k)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("--api-key: %w", err))
-				continue
-			}
-			cfg.APIKeys = append(cfg.APIKeys, key)
-		}
-	}
-	if given["allow-cidr"] {
-		p, err := callout.ParseAllowCIDRs(cidrs, "") // its errors name the flag
-		if err != nil {
-			errs = append(errs, err)
-		}
-		cfg.AllowCIDRs = p
 	}
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
-	cfg.Addr, cfg.DataDir, cfg.LogFormat, cfg.LogLevel = *addr, *data, *logFormat, *logLevel
-	cfg.WebhooksFile, cfg.PublicURL = *webhooks, *publicURL
-	cfg.BodyLimit, cfg.BatchLimit, cfg.MaxSteps = *bodyLimit, *batchLimit, *maxSteps
-	cfg.TurnTimeout, cfg.SessionExpiry, cfg.DedupeRetention, cfg.SessionRetention = *turnTimeout, *expiry, *dedupe, *sessionRetention
-	cfg.WebhookTimeout, cfg.WebhookMaxResponse = *whTimeout, *whMax
-	if cfg.SessionCache = *sessionCache; cfg.SessionCache == 0 {
-		cfg.SessionCache = -1 // none: Config's zero value means the default
-	}
-	cfg.Delivery.Timeout, cfg.Delivery.PerEndpoint, cfg.Delivery.DisableAfter, cfg.Delivery.Retention = *dTimeout, *dPerEndpoint, *dDisable, *dRetention
-	cfg.Delivery.Schedule = sched
 	return cfg, nil
-}
-
-// checkLogFormat checks a --log-format (PARLEY_LOG_FORMAT).
-func checkLogFormat(v string) error {
-	if v != "text" && v != "json" {
-		return fmt.Errorf("%q is neither text nor json", v)
-	}
-	return nil
-}
-
-// checkLogLevel checks a --log-level (PARLEY_LOG_LEVEL).
-func checkLogLevel(v string) error {
-	var level slog.Level
-	if level.UnmarshalText([]byte(v)) != nil {
-		return fmt.Errorf("%q is not debug, info, warn or error", v)
-	}
-	return nil
 }
 
 // checkPublicURL checks a --public-url: empty (none), or an absolute http
@@ -370,40 +323,11 @@ func ParseSchedule(v string) ([]time.Duration, error) {
 }
 
 func scheduleString(s []time.Duration) string {
-	if len(s) == 0 {
-		s = delivery.DefaultSchedule
-	}
 	parts := make([]string, len(s))
 	for i, d := range s {
 		parts[i] = d.String()
 	}
 	return strings.Join(parts, ",")
-}
-
-// sessionCacheDefault is the --session-cache default shown and used: the
-// environment's value (where -1 means none, shown as 0), else the default.
-func sessionCacheDefault(v int) int {
-	switch {
-	case v < 0:
-		return 0
-	case v == 0:
-		return DefaultSessionCache
-	}
-	return v
-}
-
-func orInt(v, d int) int {
-	if v > 0 {
-		return v
-	}
-	return d
-}
-
-func orDur(v, d time.Duration) time.Duration {
-	if v > 0 {
-		return v
-	}
-	return d
 }
 
 // Main is `parley serve`: args are the arguments after "serve". It serves

@@ -164,15 +164,15 @@ func TestServeFlags(t *testing.T) {
 			}, ""},
 		{"bad env log level", nil, map[string]string{EnvLogLevel: "loud"}, nil, EnvLogLevel + `: "loud"`},
 		{"bad env log format", nil, map[string]string{EnvLogFormat: "xml"}, nil, EnvLogFormat + `: "xml"`},
-		{"zero body limit", []string{"--body-limit", "0"}, nil, nil, "--body-limit: 0"},
-		{"negative max steps", []string{"--max-steps", "-1"}, nil, nil, "--max-steps: -1"},
-		{"zero turn timeout", []string{"--turn-timeout", "0"}, nil, nil, "--turn-timeout: 0s"},
-		{"zero session expiry", []string{"--session-expiry", "0"}, map[string]string{EnvSessionExpiry: "2h"}, nil, "--session-expiry: 0s"},
-		{"negative webhook timeout", []string{"--webhook-timeout", "-1s"}, nil, nil, "--webhook-timeout: -1s"},
-		{"zero webhook max response", []string{"--webhook-max-response", "0"}, nil, nil, "--webhook-max-response: 0"},
-		{"zero delivery timeout", []string{"--delivery-timeout", "0s"}, nil, nil, "--delivery-timeout: 0s"},
-		{"zero delivery disable after", []string{"--delivery-disable-after", "0s"}, nil, nil, "--delivery-disable-after: 0s"},
-		{"zero delivery retention", []string{"--delivery-retention", "0s"}, nil, nil, "--delivery-retention: 0s"},
+		{"zero body limit", []string{"--body-limit", "0"}, nil, nil, `--body-limit: "0" is not a positive number of bytes`},
+		{"negative max steps", []string{"--max-steps", "-1"}, nil, nil, `--max-steps: "-1" is not a positive number of steps`},
+		{"zero turn timeout", []string{"--turn-timeout", "0"}, nil, nil, `--turn-timeout: "0" is not a positive duration`},
+		{"zero session expiry", []string{"--session-expiry", "0"}, map[string]string{EnvSessionExpiry: "2h"}, nil, `--session-expiry: "0" is not a positive duration`},
+		{"negative webhook timeout", []string{"--webhook-timeout", "-1s"}, nil, nil, `--webhook-timeout: "-1s" is not a positive duration`},
+		{"zero webhook max response", []string{"--webhook-max-response", "0"}, nil, nil, `--webhook-max-response: "0" is not a positive number of bytes`},
+		{"zero delivery timeout", []string{"--delivery-timeout", "0s"}, nil, nil, `--delivery-timeout: "0s"`},
+		{"zero delivery disable after", []string{"--delivery-disable-after", "0s"}, nil, nil, `--delivery-disable-after: "0s"`},
+		{"zero delivery retention", []string{"--delivery-retention", "0s"}, nil, nil, `--delivery-retention: "0s"`},
 		{"public URL not a URL", []string{"--public-url", "notaurl"}, nil, nil, `--public-url: "notaurl" is not an absolute http or https URL with a host`},
 		{"public URL of another scheme", []string{"--public-url", "ftp://x"}, nil, nil, `--public-url: "ftp://x" is not an absolute http or https URL`},
 		{"public URL without a host", []string{"--public-url", "https:///parley"}, nil, nil, `--public-url: "https:///parley" is not`},
@@ -183,7 +183,18 @@ func TestServeFlags(t *testing.T) {
 				t.Errorf("public URL %q", c.PublicURL)
 			}
 		}, ""},
-		{"bad env and bad flag, both told", []string{"--session-expiry", "0"}, map[string]string{EnvLogLevel: "loud"}, nil, EnvLogLevel + `: "loud" is not debug, info, warn or error` + "\n--session-expiry: 0s"},
+		{"flag not a number", []string{"--body-limit", "1MB"}, nil, nil, `--body-limit: "1MB" is not a positive number of bytes`},
+		{"flag not a duration", []string{"--turn-timeout", "soon"}, nil, nil, `--turn-timeout: "soon" is not a positive duration`},
+		{"env checked as its flag", nil, map[string]string{EnvTurnTimeout: "soon"}, nil, `PARLEY_TURN_TIMEOUT: "soon" is not a positive duration`},
+		{"comma-separated api keys by flag", []string{"--api-key", "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb"}, nil, func(t *testing.T, c Config) {
+			if len(c.APIKeys) != 2 || c.APIKeys[1].Key != "bbbbbbbbbbbbbbbb" {
+				t.Errorf("keys %+v", c.APIKeys)
+			}
+		}, ""},
+		{"every bad value told", []string{"--max-steps", "x", "--allow-cidr", "nope,10.0.0.0/8,also-nope"}, map[string]string{EnvBodyLimit: "-3"}, nil,
+			`PARLEY_BODY_LIMIT: "-3" is not a positive number of bytes` + "\n" + `--max-steps: "x" is not a positive number of steps` + "\n" +
+				`--allow-cidr: "nope" is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address` + "\n" + `--allow-cidr: "also-nope" is neither`},
+		{"bad env and bad flag, both told", []string{"--session-expiry", "0"}, map[string]string{EnvLogLevel: "loud"}, nil, EnvLogLevel + `: "loud" is not debug, info, warn or error` + "\n--session-expiry: \"0\" is not a positive duration"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -200,6 +211,30 @@ func TestServeFlags(t *testing.T) {
 			}
 			c.check(t, cfg)
 		})
+	}
+}
+
+// The help lists every setting with its variable, shows a variable's value
+// as the one used, and never shows API keys.
+func TestServeHelp(t *testing.T) {
+	env := map[string]string{EnvTurnTimeout: "5s", EnvAPIKeys: "aaaaaaaaaaaaaaaa-secret"}
+	var stderr bytes.Buffer
+	if _, err := ServeFlags([]string{"--help"}, func(k string) string { return env[k] }, &stderr); err == nil {
+		t.Fatal("--help: no flag.ErrHelp")
+	}
+	help := stderr.String()
+	for _, s := range settings {
+		if !strings.Contains(help, "--"+s.flag+" "+s.kind+"\n") || !strings.Contains(help, "("+s.env) {
+			t.Errorf("help lacks --%s or %s:\n%s", s.flag, s.env, help)
+		}
+	}
+	for _, want := range []string{`(PARLEY_TURN_TIMEOUT="5s")`, "(PARLEY_API_KEYS is set)", "(PARLEY_BODY_LIMIT; default 1048576)"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %s:\n%s", want, help)
+		}
+	}
+	if strings.Contains(help, "secret") {
+		t.Errorf("help shows an API key:\n%s", help)
 	}
 }
 
