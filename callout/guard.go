@@ -70,8 +70,9 @@ func (g *Guard) Control(network, address string, _ syscall.RawConn) error {
 	return g.CheckAddr(ap.Addr())
 }
 
-// ParseAllowCIDRs reads the destinations allowed despite the guard: each
-// --allow-cidr flag value and PARLEY_ALLOW_CIDRS, both of which may hold
+// ParseAllowCIDRs reads the destinations allowed despite the guard: the
+// --allow-cidr flag values or, when no flag is given, PARLEY_ALLOW_CIDRS
+// (flags replace the variable, as with `parley serve`). Each may hold
 // several comma-separated entries (ParseAllowCIDR).
 func ParseAllowCIDRs(flagValues []string, env string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
@@ -93,6 +94,9 @@ func ParseAllowCIDRs(flagValues []string, env string) ([]netip.Prefix, error) {
 		if err := parse("--allow-cidr", v); err != nil {
 			return nil, err
 		}
+	}
+	if len(flagValues) > 0 {
+		return out, nil
 	}
 	if err := parse("PARLEY_ALLOW_CIDRS", env); err != nil {
 		return nil, err

@@ -70,7 +70,9 @@ func TestParseAllowCIDRs(t *testing.T) {
 		wantErr string
 	}{
 		{name: "none"},
-		{name: "flags and env", flags: []string{"10.0.0.0/8", "192.168.1.5"}, env: "fd00::/8, ::1", want: []string{"10.0.0.0/8", "192.168.1.5/32", "fd00::/8", "::1/128"}},
+		{name: "flags replace env", flags: []string{"10.0.0.0/8", "192.168.1.5"}, env: "fd00::/8, ::1", want: []string{"10.0.0.0/8", "192.168.1.5/32"}},
+		{name: "env", env: "fd00::/8, ::1", want: []string{"fd00::/8", "::1/128"}},
+		{name: "bad env ignored under flags", flags: []string{"10.0.0.0/8"}, env: "intranet", want: []string{"10.0.0.0/8"}},
 		{name: "comma list in one flag", flags: []string{"10.0.0.0/8,172.16.0.0/12"}, want: []string{"10.0.0.0/8", "172.16.0.0/12"}},
 		{name: "host bits masked", flags: []string{"10.1.2.3/8"}, want: []string{"10.0.0.0/8"}},
 		{name: "bad flag", flags: []string{"10.0.0.0/33"}, wantErr: `--allow-cidr: "10.0.0.0/33"`},

@@ -27,7 +27,7 @@ type outgoing struct {
 
 func (o *outgoing) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.webhooks, "webhooks", "", "configured webhooks `FILE` (JSON)")
-	fs.Var(&o.allowCIDRs, "allow-cidr", "allow webhook calls to this `CIDR` despite the private-address guard (repeatable; also PARLEY_ALLOW_CIDRS)")
+	fs.Var(&o.allowCIDRs, "allow-cidr", "allow webhook calls to this `CIDR` despite the private-address guard (repeatable or comma-separated; replaces PARLEY_ALLOW_CIDRS)")
 }
 
 // service builds the real webhook service from the flags.
