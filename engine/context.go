@@ -218,17 +218,17 @@ func contactText(c *flows.Contact, rest string) (string, bool) {
 	return "", false
 }
 
-// fieldValue is the contact field name: stored under that name, else under
-// its key (set_variable stores "Tier" as tier), else a field stored under
-// another spelling of the same key (a "Tier" given when the session started,
-// or stored before fields were keyed), the first in byte order.
+// fieldValue is the contact field name, read by its key as expressions
+// read it: the field stored under the key (set_variable stores "Tier" as
+// tier), else one stored under another spelling of that key (a "Tier" given
+// when the session started, or stored before fields were keyed), the first in
+// byte order. A name without a letter or digit has no key and is read as
+// stored.
 func fieldValue(fields map[string]string, name string) (string, bool) {
-	if v, ok := fields[name]; ok {
-		return v, true
-	}
 	key := flows.Key(name)
 	if key == "" {
-		return "", false
+		v, ok := fields[name]
+		return v, ok
 	}
 	if v, ok := fields[key]; ok {
 		return v, true
@@ -338,19 +338,18 @@ func (t *turn) exprEnv() map[string]any {
 		return t.env
 	}
 	s := t.sess
-	fields := map[string]any{}
+	// Each field is there once, under its key (contact.fields.tier for a
+	// field given as "Tier"; fieldKeys reads contact.fields.Tier as that), with
+	// the value a template reads by that key.
+	fields := make(map[string]any, len(s.Contact.Fields))
 	for k, v := range s.Contact.Fields {
-		fields[k] = v
-	}
-	// Each field is also there under its key (contact.fields.tier for a
-	// field given as "Tier"), unless a field is stored under that key.
-	for k := range s.Contact.Fields {
-		if key := flows.Key(k); key != k && key != "" {
-			if _, ok := s.Contact.Fields[key]; !ok {
-				if v, ok := fieldValue(s.Contact.Fields, key); ok {
-					fields[key] = v
-				}
-			}
+		key := flows.Key(k)
+		if key == "" {
+			fields[k] = v // no letter or digit: only its own spelling names it
+			continue
+		}
+		if _, done := fields[key]; !done {
+			fields[key], _ = fieldValue(s.Contact.Fields, key)
 		}
 	}
 	contact := map[string]any{

@@ -159,7 +159,7 @@ func titleCase(s string) string {
 }
 
 func (e *Engine) exprOptions() []expr.Option {
-	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Patch(nilSafe{})}
+	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{})}
 	for name, fn := range Functions {
 		opts = append(opts, expr.Function(name, fn))
 	}
@@ -348,6 +348,42 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// fieldKeys reads a contact field named in an expression by its key, as
+// templates do: contact.fields.Tier and user.key["Tier"] become
+// contact.fields.tier, the one spelling the expression environment holds.
+type fieldKeys struct{}
+
+func (fieldKeys) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok {
+		return
+	}
+	prop, ok := m.Property.(*ast.StringNode)
+	if !ok || !isFieldsMap(m.Node) {
+		return
+	}
+	if key := flows.Key(prop.Value); key != "" {
+		prop.Value = key
+	}
+}
+
+// isFieldsMap tells whether n is contact.fields or user.key.
+func isFieldsMap(n ast.Node) bool {
+	if c, ok := n.(*ast.ChainNode); ok {
+		n = c.Node
+	}
+	m, ok := n.(*ast.MemberNode)
+	if !ok {
+		return false
+	}
+	prop, ok := m.Property.(*ast.StringNode)
+	if !ok {
+		return false
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	return ok && (id.Value == "contact" && prop.Value == "fields" || id.Value == "user" && prop.Value == "key")
 }
 
 // nilSafe makes every member access optional (a?.b), so a variable that is not

@@ -211,7 +211,20 @@ func TestKey(t *testing.T) {
 		"a--b":            "a_b",
 		"2nd Try":         "2nd_try",
 		"!!!":             "",
+		// Names that are their own key, and names that are nearly so.
+		"tier":   "tier",
+		"a_b_2":  "a_b_2",
+		"a__b":   "a_b",
+		"_a":     "a",
+		"a_":     "a",
+		"_":      "",
+		"Tier":   "tier",
+		"a b":    "a_b",
+		"a\x00b": "a_b",
 	}
+	long := strings.Repeat("x", 70)
+	tests[long] = long[:64]
+	tests[long[:64]] = long[:64]
 	for in, want := range tests {
 		if got := flows.Key(in); got != want {
 			t.Errorf("Key(%q) = %q, want %q", in, got, want)

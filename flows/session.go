@@ -211,6 +211,9 @@ func Hangup() Input { return Input{Kind: InputHangup} }
 
 // Key returns the snake_case key of a result name: "Lookup Response" → "lookup_response".
 func Key(name string) string {
+	if isKey(name) {
+		return name
+	}
 	var b strings.Builder
 	under := false
 	for _, r := range strings.TrimSpace(name) {
@@ -234,4 +237,21 @@ func Key(name string) string {
 		k = strings.TrimSuffix(k[:n], "_")
 	}
 	return k
+}
+
+// isKey tells whether name is its own key: lower-case ASCII letters and
+// digits joined by single underscores, at most 64 bytes.
+func isKey(name string) bool {
+	if name == "" || len(name) > 64 || name[0] == '_' || name[len(name)-1] == '_' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '_' && name[i-1] != '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
