@@ -212,10 +212,7 @@ func contactText(c *flows.Contact, rest string) (string, bool) {
 	if k, ok := strings.CutPrefix(rest, "fields."); ok {
 		return fieldValue(c.Fields, k)
 	}
-	if v, ok := c.Fields[rest]; ok {
-		return v, true
-	}
-	return "", false
+	return fieldValue(c.Fields, rest)
 }
 
 // fieldValue is the contact field name, read by its key as expressions

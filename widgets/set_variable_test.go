@@ -17,17 +17,17 @@ import (
 // under another spelling (when the session starts, or stored so before) is
 // still read by its key, and setting it again leaves one field.
 func TestContactFieldKeys(t *testing.T) {
-	const show = `"text": "@contact.fields.tier|@contact.fields.Tier|$user.key.tier|@(contact.fields.tier)|@(user.key.tier)|@(contact.fields.Tier)|@(user.key['Tier'])|@(length(contact.fields))|@(join(keys(contact.fields), ','))"`
+	const show = `"text": "@contact.fields.tier|@contact.fields.Tier|$user.key.tier|@(contact.fields.tier)|@(user.key.tier)|@(contact.fields.Tier)|@(user.key['Tier'])|@(length(contact.fields))|@(join(keys(contact.fields), ','))|@contact.Tier"`
 	tests := []struct {
 		name, set string
 		before    map[string]string
 		text      string
 		fields    []string
 	}{
-		{"set as Tier", `"name": "Tier", "value": "gold"`, nil, "gold|gold|gold|gold|gold|gold|gold|1|tier", []string{"tier=gold"}},
-		{"given as Tier", ``, map[string]string{"Tier": "silver"}, "silver|silver|silver|silver|silver|silver|silver|1|tier", []string{"Tier=silver"}},
-		{"given as Tier, set as tier", `"name": "tier", "value": "gold"`, map[string]string{"Tier": "silver"}, "gold|gold|gold|gold|gold|gold|gold|1|tier", []string{"tier=gold"}},
-		{"given as Tier and tier", ``, map[string]string{"Tier": "silver", "tier": "gold"}, "gold|gold|gold|gold|gold|gold|gold|1|tier", []string{"Tier=silver", "tier=gold"}},
+		{"set as Tier", `"name": "Tier", "value": "gold"`, nil, "gold|gold|gold|gold|gold|gold|gold|1|tier|gold", []string{"tier=gold"}},
+		{"given as Tier", ``, map[string]string{"Tier": "silver"}, "silver|silver|silver|silver|silver|silver|silver|1|tier|silver", []string{"Tier=silver"}},
+		{"given as Tier, set as tier", `"name": "tier", "value": "gold"`, map[string]string{"Tier": "silver"}, "gold|gold|gold|gold|gold|gold|gold|1|tier|gold", []string{"tier=gold"}},
+		{"given as Tier and tier", ``, map[string]string{"Tier": "silver", "tier": "gold"}, "gold|gold|gold|gold|gold|gold|gold|1|tier|gold", []string{"Tier=silver", "tier=gold"}},
 	}
 	e := engine.New(widgets.Registered())
 	for _, tc := range tests {
