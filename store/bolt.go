@@ -301,7 +301,17 @@ const openAttempts = 5
 // Its errors name path and need no prefix: ErrInUse when another process
 // keeps the lock past o.Timeout, ErrCorrupt when the file is not a whole
 // bbolt file.
-func openLocked(path string, o *bbolt.Options) (*bbolt.DB, error) {
+func openLocked(path string, o *bbolt.Options) (db *bbolt.DB, err error) {
+	// A file this call creates and cannot make a store of (a full disk)
+	// is removed, so that the next start does not refuse it as empty or
+	// truncated but creates it again.
+	if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+		defer func() {
+			if err != nil && !errors.Is(err, ErrInUse) {
+				os.Remove(path)
+			}
+		}()
+	}
 	for range openAttempts {
 		var f *os.File
 		opts := *o
@@ -413,8 +423,8 @@ func namesFile(path string, f *os.File) (bool, error) {
 // pages its meta page counts, or when the freelist page it names does not
 // say it is that page. It reads the two meta pages as bbolt does (bbolt has
 // no function for it): the one with the valid checksum and the highest
-// transaction id counts. A file it cannot read, an empty one and one
-// without a valid meta page are left to bbolt.Open to report.
+// transaction id counts. An empty file is ErrCorrupt too. A file it cannot
+// read and one without a valid meta page are left to bbolt.Open to report.
 func checkFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -422,8 +432,13 @@ func checkFile(path string) error {
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
+	if err != nil {
 		return nil
+	}
+	if fi.Size() == 0 {
+		// bbolt would write a new store into it: what it held is lost,
+		// and a new store is made only where there was no file.
+		return fmt.Errorf("%w: the file is empty (0 bytes)", ErrCorrupt)
 	}
 	// A meta page: a 16-byte page header, then magic, version, page size
 	// and flags (u32 each), the root bucket (16 bytes), the freelist's page,
