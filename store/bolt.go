@@ -279,8 +279,14 @@ type fileCorrupt struct {
 }
 
 func (e *fileCorrupt) Error() string {
-	return fmt.Sprintf("store file %s is %v; restore it from a backup (%s%s if parley compact left one, "+
-		"or a copy taken while the server was stopped), or move it away to start with an empty store", e.path, e.err, e.path, BackupSuffix)
+	// A list of damaged records (DamagedRecords) follows the advice, one
+	// to a line.
+	what, list, _ := strings.Cut(e.err.Error(), "\n")
+	if list != "" {
+		list = "\n" + list
+	}
+	return fmt.Sprintf("store file %s is %s; restore it from a backup (%s%s if parley compact left one, "+
+		"or a copy taken while the server was stopped), or move it away to start with an empty store%s", e.path, what, e.path, BackupSuffix, list)
 }
 
 func (e *fileCorrupt) Unwrap() error { return e.err }
@@ -551,7 +557,7 @@ func (b *Bolt) group(ctx context.Context, fn func(tx *bbolt.Tx, st *statBatch) e
 		return ctx.Err()
 	}
 	<-r.done
-	return r.err
+	return b.fileErr(r.err)
 }
 
 func (b *Bolt) committer() {
@@ -663,7 +669,7 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return b.guard(func() error { return b.db.Update(fn) })
+	return b.fileErr(b.guard(func() error { return b.db.Update(fn) }))
 }
 
 // view runs a read transaction.
@@ -674,7 +680,16 @@ func (b *Bolt) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return b.guard(func() error { return b.db.View(fn) })
+	return b.fileErr(b.guard(func() error { return b.db.View(fn) }))
+}
+
+// fileErr names the store file in an error that wraps ErrCorrupt (a value
+// that does not decode, RecordError), as Open names it for a damaged page.
+func (b *Bolt) fileErr(err error) error {
+	if err != nil && errors.Is(err, ErrCorrupt) {
+		return corruptFile(b.path, err)
+	}
+	return err
 }
 
 // Counter names in the stats bucket.
