@@ -75,7 +75,11 @@ func TestDamagedRecords(t *testing.T) {
 		s := session(id, flows.StatusWaiting, "tel:+1555000000"+string(rune('1'+i)))
 		c := s.Contact
 		c.Name = "Amina"
-		mustSave(t, b, &Turn{Session: s, Channel: "sms", Contact: &c})
+		turn := &Turn{Session: s, Channel: "sms", Contact: &c}
+		if id == "s3" {
+			turn.Events = []flows.Event{{Type: flows.EventMessageOut, Text: "hello there", Time: t0}}
+		}
+		mustSave(t, b, turn)
 	}
 	b.Close()
 
@@ -88,6 +92,12 @@ func TestDamagedRecords(t *testing.T) {
 	})
 	damageValue(t, path, bRecords, recordKeyOf(t, path, "s4"), func(v []byte) []byte { v[0] = 9; return v })
 	damageValue(t, path, bContacts, []byte("tel:+15550000003"), func(v []byte) []byte { v[0] |= 0x80; return v })
+	// s3's one event loses the end of its JSON.
+	damageValue(t, path, bRecords, append(recordKeyOf(t, path, "s3"), u64(^uint64(1))...), func(v []byte) []byte {
+		i := bytes.Index(v, []byte("hello"))
+		v[i-2] = '['
+		return v
+	})
 
 	var logs bytes.Buffer
 	b, err = Open(path, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), NoSync: true})
@@ -106,6 +116,12 @@ func TestDamagedRecords(t *testing.T) {
 		t.Errorf("Contact of a damaged row: %v\nwant an error starting %q", err, want)
 	}
 
+	_, err = b.SessionEvents(ctx, "s3", 0, 10)
+	want = prefix + `event 1 of session "s3" (bucket session_records): decode: `
+	if !errors.Is(err, ErrCorrupt) || err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("SessionEvents of a damaged log: %v\nwant an error starting %q", err, want)
+	}
+
 	list, _, err := b.ListSessions(ctx, SessionFilter{}, Page{Limit: 1000})
 	if err != nil {
 		t.Fatalf("ListSessions with damaged records: %v", err)
@@ -115,7 +131,7 @@ func TestDamagedRecords(t *testing.T) {
 		got = append(got, s.ID)
 	}
 	if strings.Join(got, ",") != "s1,s3" {
-		t.Errorf("ListSessions: %v, want the sound sessions s1,s3", got)
+		t.Errorf("ListSessions: %v, want the sessions with sound records s1,s3", got)
 	}
 	for _, id := range []string{"s2", "s4"} {
 		if !strings.Contains(logs.String(), `session \"`+id+`\" (bucket session_records)`) {
@@ -133,13 +149,14 @@ func TestDamagedRecords(t *testing.T) {
 	if !errors.As(err, &dr) || !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Compact of a file with damaged records: %v", err)
 	}
-	if len(dr.Records) != 3 {
-		t.Errorf("Compact named %d damaged records, want 3:\n%v", len(dr.Records), err)
+	if len(dr.Records) != 4 {
+		t.Errorf("Compact named %d damaged records, want 4:\n%v", len(dr.Records), err)
 	}
 	for _, line := range []string{
-		"compact: " + prefix + "3 stored records do not decode; restore it from a backup",
+		"compact: " + prefix + "4 stored records do not decode; restore it from a backup",
 		"\n\tsession \"s2\" (bucket session_records): decode: invalid character",
 		"\n\tsession \"s4\" (bucket session_records): unknown stored format",
+		"\n\tevents of session \"s3\" (bucket session_records): corrupt stored events: event 1 of 1 is not JSON",
 		"\n\tcontact \"tel:+15550000003\" (bucket contact_rows): corrupt stored",
 	} {
 		if !strings.Contains(err.Error(), line) {

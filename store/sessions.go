@@ -1003,7 +1003,7 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 			last := ^binary.BigEndian.Uint64(k[8:])
 			evs, err := decodeEvents(v)
 			if err != nil {
-				return fmt.Errorf("session %q events up to %d: %w", id, last, err)
+				return &RecordError{Bucket: string(bRecords), Record: fmt.Sprintf("events of session %q up to %d", id, last), Err: err}
 			}
 			ev := last - uint64(len(evs))
 			for _, js := range evs {
@@ -1015,7 +1015,7 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 				}
 				var e flows.Event
 				if err := jsonUnmarshal(js, &e); err != nil {
-					return fmt.Errorf("session %q event %d: decode: %w", id, ev, err)
+					return &RecordError{Bucket: string(bRecords), Record: fmt.Sprintf("event %d of session %q", ev, id), Err: fmt.Errorf("decode: %w", err)}
 				}
 				out = append(out, EventRecord{Seq: ev, Event: e})
 			}
