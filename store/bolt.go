@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -76,6 +77,45 @@ type Bolt struct {
 
 	// Cumulative group commit figures (CommitStats).
 	statCommits, statTurns, statLockNanos, statApplyNanos, statSyncNanos atomic.Int64
+	// statFailed counts commits that failed writing the file, and
+	// writeFailure is the last one's, until a commit succeeds.
+	statFailed   atomic.Int64
+	writeFailure atomic.Pointer[WriteFailure]
+}
+
+// WriteFailure is a commit that failed writing the store file (a full
+// disk, an I/O error): every write of it was lost.
+type WriteFailure struct {
+	At  time.Time
+	Err error
+}
+
+// ErrDiskFull is the error of a write that failed because the file system
+// holding the store file has no space left (ENOSPC). The write is not
+// made; writes succeed again once there is room.
+var ErrDiskFull = errors.New("the store's disk is full")
+
+// LastWriteFailure returns the last commit that failed writing the file,
+// or nil when the commit after it succeeded (or none failed since Open).
+func (b *Bolt) LastWriteFailure() *WriteFailure { return b.writeFailure.Load() }
+
+// committed records the outcome of a commit of the file: err is nil, or
+// the error of bbolt's commit (not of a write function), which it returns
+// as ErrDiskFull when the disk is full.
+func (b *Bolt) committed(err error) error {
+	if err == nil {
+		if b.writeFailure.Load() != nil {
+			b.writeFailure.Store(nil)
+			b.log.Info("store writes succeed again", "path", b.path)
+		}
+		return nil
+	}
+	if errors.Is(err, syscall.ENOSPC) && !errors.Is(err, ErrDiskFull) {
+		err = fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	b.statFailed.Add(1)
+	b.writeFailure.Store(&WriteFailure{At: time.Now(), Err: err})
+	return err
 }
 
 // CommitStats are cumulative figures of SaveTurn's group commits since Open.
@@ -84,8 +124,11 @@ type Bolt struct {
 // other writers, e.g. event delivery), running the turns' writes, or
 // committing (page writes and fsync).
 type CommitStats struct {
-	Commits  int64
-	Turns    int64
+	Commits int64
+	Turns   int64
+	// Failed counts commits (group commits and one-off writes) that failed
+	// writing the file: their writes were lost.
+	Failed   int64
 	LockWait time.Duration
 	Apply    time.Duration
 	Commit   time.Duration
@@ -117,7 +160,7 @@ func (b *Bolt) FileStats() FileStats {
 // CommitStats returns the group commit figures.
 func (b *Bolt) CommitStats() CommitStats {
 	return CommitStats{
-		Commits: b.statCommits.Load(), Turns: b.statTurns.Load(),
+		Commits: b.statCommits.Load(), Turns: b.statTurns.Load(), Failed: b.statFailed.Load(),
 		LockWait: time.Duration(b.statLockNanos.Load()),
 		Apply:    time.Duration(b.statApplyNanos.Load()),
 		Commit:   time.Duration(b.statSyncNanos.Load()),
@@ -634,6 +677,10 @@ func (b *Bolt) commit(batch []*writeReq) {
 		if err != nil && failed < 0 && inFn >= 0 {
 			failed, ferr = inFn, err
 		}
+		if failed < 0 && !errors.Is(err, ErrCorrupt) {
+			// bbolt's commit: every write of the group shares its outcome.
+			err = b.committed(err)
+		}
 		if !t1.IsZero() {
 			b.statLockNanos.Add(int64(t1.Sub(t0)))
 			b.statApplyNanos.Add(int64(t2.Sub(t1)))
@@ -669,7 +716,17 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return b.fileErr(b.guard(func() error { return b.db.Update(fn) }))
+	var fnErr error
+	err := b.guard(func() error {
+		return b.db.Update(func(tx *bbolt.Tx) error {
+			fnErr = fn(tx)
+			return fnErr
+		})
+	})
+	if fnErr == nil && !errors.Is(err, ErrCorrupt) {
+		err = b.committed(err)
+	}
+	return b.fileErr(err)
 }
 
 // view runs a read transaction.

@@ -1,12 +1,18 @@
 package store
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/internal/smalldisk"
 )
 
@@ -34,4 +40,52 @@ func TestOpenCreateFullDisk(t *testing.T) {
 		t.Fatalf("Open once the disk has room: %v", err)
 	}
 	b.Close()
+}
+
+// A commit that fails on a full disk fails its writes with ErrDiskFull,
+// is counted, and is the store's last write failure until a commit
+// succeeds again.
+func TestWriteDiskFull(t *testing.T) {
+	disk := smalldisk.Mount(t, 4<<20)
+	ctx := context.Background()
+	b, err := Open(filepath.Join(disk.Dir, "parley.db"), Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	big := func(id string) *Turn {
+		s := session(id, flows.StatusWaiting, "tel:+1"+id)
+		notes := make([]byte, 200<<10)
+		rand.Read(notes)
+		s.Contact.Fields = map[string]string{"notes": hex.EncodeToString(notes)}
+		return &Turn{Session: s}
+	}
+	mustSave(t, b, big("1"))
+	if f := b.LastWriteFailure(); f != nil {
+		t.Fatalf("a write failure after a good commit: %v", f.Err)
+	}
+
+	disk.FillUp()
+	err = b.SaveTurn(ctx, big("2"))
+	if !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) || !strings.HasPrefix(err.Error(), "the store's disk is full: ") {
+		t.Fatalf("SaveTurn on a full disk: %v, want ErrDiskFull", err)
+	}
+	if _, err := b.SaveFlow(ctx, NewFlow{ID: "f", Definition: []byte(`{"pad":"` + strings.Repeat("x", 100<<10) + `"}`)}); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("SaveFlow on a full disk: %v, want ErrDiskFull", err)
+	}
+	if f := b.LastWriteFailure(); f == nil || !errors.Is(f.Err, ErrDiskFull) {
+		t.Errorf("LastWriteFailure after failed commits: %v", f)
+	}
+	if n := b.CommitStats().Failed; n != 2 {
+		t.Errorf("CommitStats().Failed %d, want 2", n)
+	}
+	if _, err := b.LoadSession(ctx, "2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the session of the failed commit: %v, want not found", err)
+	}
+
+	disk.Free()
+	mustSave(t, b, big("2"))
+	if f := b.LastWriteFailure(); f != nil {
+		t.Errorf("LastWriteFailure after a commit succeeded again: %v", f.Err)
+	}
 }
