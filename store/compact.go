@@ -96,6 +96,9 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 		NoSync: true, NoGrowSync: true, PageSize: src.Info().PageSize, FreelistType: bbolt.FreelistMapType,
 	})
 	if err != nil {
+		// bbolt may have made the file before failing to write it (a
+		// full disk): nothing is left behind on any failure.
+		os.Remove(tmp)
 		return res, fmt.Errorf("compact: create %s: %w", tmp, err)
 	}
 	fail := func(err error) (CompactResult, error) {

@@ -89,3 +89,37 @@ func TestWriteDiskFull(t *testing.T) {
 		t.Errorf("LastWriteFailure after a commit succeeded again: %v", f.Err)
 	}
 }
+
+// Compact on a disk without room for its copy fails and leaves neither
+// the copy nor a backup name behind; the original is untouched.
+func TestCompactFullDisk(t *testing.T) {
+	disk := smalldisk.Mount(t, 4<<20)
+	path := filepath.Join(disk.Dir, "parley.db")
+	b, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SeedWaiting(context.Background(), b, 0, 300, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, free := range []int64{0, 8 << 10, 64 << 10} {
+		disk.Fill(free)
+		_, err := Compact(context.Background(), path, CompactOptions{})
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("Compact with %d bytes free: %v, want no space left on device", free, err)
+		}
+		for _, left := range []string{path + ".compact", path + BackupSuffix} {
+			if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Compact with %d bytes free left %s: %v", free, left, err)
+			}
+		}
+		if after, err := os.ReadFile(path); err != nil || string(after) != string(before) {
+			t.Errorf("Compact with %d bytes free changed the original (%v)", free, err)
+		}
+	}
+}
