@@ -233,6 +233,14 @@ func (cs *channelSet) put(ctx context.Context, c *Channel) (bool, error) {
 	return !existed, nil
 }
 
+// loaded adds a channel the store already holds (written by the seed).
+func (cs *channelSet) loaded(c *Channel) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cp := *c
+	cs.byID[c.ID] = &cp
+}
+
 func (cs *channelSet) delete(ctx context.Context, id string) error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()

@@ -40,6 +40,8 @@ const (
 	CodeInternal      = "internal"
 	CodeUnavailable   = "unavailable"
 	CodeBadSignature  = "bad_signature"
+	// CodeDiskFull: the store's disk is full, the write was not made.
+	CodeDiskFull = "insufficient_storage"
 )
 
 // APIError is an error with the HTTP status and the body it is answered with:
@@ -140,6 +142,10 @@ func toAPIError(err error) *APIError {
 		return &APIError{Status: fiber.StatusBadRequest, Code: CodeBadRequest, Message: err.Error(), Err: err}
 	case errors.Is(err, engine.ErrEnded), errors.Is(err, engine.ErrNotWaiting):
 		return &APIError{Status: fiber.StatusConflict, Code: CodeNotWaiting, Message: err.Error(), Err: err}
+	case errors.Is(err, store.ErrDiskFull):
+		// The file's path stays in the log: the client learns the cause.
+		return &APIError{Status: fiber.StatusInsufficientStorage, Code: CodeDiskFull,
+			Message: "the store's disk is full: no space left on device; nothing was written, retry once there is room", Err: err}
 	case errors.Is(err, store.ErrClosed):
 		return &APIError{Status: fiber.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the server is shutting down", Err: err}
 	}

@@ -113,6 +113,7 @@ func newMetrics(st store.Store) *metrics {
 type boltCollector struct {
 	b                                   *store.Bolt
 	commits, writes, phase, pages, wsec *prometheus.Desc
+	failed                              *prometheus.Desc
 	size, free                          *prometheus.Desc
 }
 
@@ -123,7 +124,9 @@ func newBoltCollector(b *store.Bolt) *boltCollector {
 	return &boltCollector{
 		b:       b,
 		commits: d("parley_store_commits_total", "Group commits (one bbolt transaction, synced, each)."),
-		writes:  d("parley_store_grouped_writes_total", "Writes committed in groups: turns and event delivery's writes."),
+		failed: d("parley_store_commit_failures_total", "Commits of the store (group commits and one-off writes) that failed writing the file, "+
+			"a full disk for one: their writes were not made."),
+		writes: d("parley_store_grouped_writes_total", "Writes committed in groups: turns and event delivery's writes."),
 		phase: d("parley_store_committer_seconds_total", "Time the store's committer spent, by phase: waiting for bbolt's writer lock, "+
 			"applying the group's writes, committing (spilling pages, writing and syncing them).", "phase"),
 		pages: d("parley_store_pages_written_total", "Pages bbolt wrote (meta pages included)."),
@@ -134,7 +137,7 @@ func newBoltCollector(b *store.Bolt) *boltCollector {
 }
 
 func (c *boltCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.commits, c.writes, c.phase, c.pages, c.wsec, c.size, c.free} {
+	for _, d := range []*prometheus.Desc{c.commits, c.failed, c.writes, c.phase, c.pages, c.wsec, c.size, c.free} {
 		ch <- d
 	}
 }
@@ -145,6 +148,7 @@ func (c *boltCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	counter(c.commits, float64(cs.Commits))
+	counter(c.failed, float64(cs.Failed))
 	counter(c.writes, float64(cs.Turns))
 	counter(c.phase, cs.LockWait.Seconds(), "lock_wait")
 	counter(c.phase, cs.Apply.Seconds(), "apply")

@@ -2,6 +2,7 @@ package server
 
 import (
 	_ "embed"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/parleyhq/parley/store"
 )
 
 //go:embed openapi.json
@@ -169,9 +172,22 @@ func (s *Server) reqLog(c *fiber.Ctx) *slog.Logger {
 	return s.log
 }
 
+// healthz answers 503 when the store cannot be read, and while its writes
+// fail: from a commit that failed writing the file until one succeeds.
 func (s *Server) healthz(c *fiber.Ctx) error {
 	if _, err := s.store.Stats(c.UserContext()); err != nil {
 		return apiErr(fiber.StatusServiceUnavailable, CodeUnavailable, "", "store unavailable: %v", err)
+	}
+	if b, ok := s.store.(*store.Bolt); ok {
+		if f := b.LastWriteFailure(); f != nil {
+			cause := f.Err.Error()
+			code := CodeUnavailable
+			if errors.Is(f.Err, store.ErrDiskFull) {
+				cause, code = "the store's disk is full: no space left on device", CodeDiskFull
+			}
+			return apiErr(fiber.StatusServiceUnavailable, code, "", "store writes fail since %s: %s",
+				f.At.UTC().Format(time.RFC3339), cause)
+		}
 	}
 	return c.JSON(fiber.Map{"status": "ok"})
 }

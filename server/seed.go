@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -17,7 +20,11 @@ const DemoChannel = "demo"
 
 // seed fills an empty store: every examples/*/flow.json becomes a published
 // flow, and channel "demo" answers messages with the order status example
-// and calls with the first voice example.
+// and calls with the first voice example. It is all or nothing: the flows
+// and the channel are written in one transaction, and a seed that cannot be
+// written (a full disk) stops the start, leaving the store empty so that
+// the next start seeds it again. An example that does not load is left out
+// with a warning.
 func (s *Server) seed(ctx context.Context) error {
 	existing, err := s.store.ListFlows(ctx)
 	if err != nil {
@@ -31,33 +38,55 @@ func (s *Server) seed(ctx context.Context) error {
 		fsys = examples.FS
 	}
 	demo := &Channel{ID: DemoChannel, Name: "Demo", Type: ChannelAPI}
+	var seeded []store.NewFlow
+	var files []string
 	if fsys != nil {
-		files, err := fs.Glob(fsys, "*/flow.json")
+		found, err := fs.Glob(fsys, "*/flow.json")
 		if err != nil {
 			return err
 		}
-		sort.Strings(files)
-		for _, file := range files {
+		sort.Strings(found)
+		for _, file := range found {
 			dir := path.Dir(file)
-			id, kind, err := s.seedFlow(ctx, fsys, file, dir)
+			nf, err := s.exampleFlow(fsys, file, dir)
 			if err != nil {
 				s.log.Warn("example flow not loaded", "file", file, "err", err)
 				continue
 			}
-			s.log.Info("loaded example flow", "file", file, "flow", id)
-			if demo.DefaultFlow == "" && isOrderStatus(dir, id) {
-				demo.DefaultFlow = id
+			seeded = append(seeded, nf)
+			files = append(files, file)
+			if demo.DefaultFlow == "" && isOrderStatus(dir, nf.ID) {
+				demo.DefaultFlow = nf.ID
 			}
-			if demo.VoiceFlow == "" && kind == flows.KindVoice {
-				demo.VoiceFlow = id
+			if demo.VoiceFlow == "" && nf.Kind == flows.KindVoice {
+				demo.VoiceFlow = nf.ID
 			}
 		}
 	}
-	if _, err := s.svc.channels.put(ctx, demo); err != nil {
+	ch, err := json.Marshal(demo)
+	if err != nil {
 		return err
 	}
+	err = s.store.Seed(ctx, seeded, []store.SeedConfig{{Collection: store.Channels, ID: demo.ID, Value: ch}})
+	if err != nil {
+		return fmt.Errorf("seed the new store %s with the example flows (%s) and channel %q: %w; nothing was written, "+
+			"the next start seeds it again", s.storePath(), strings.Join(files, ", "), demo.ID, err)
+	}
+	for i, nf := range seeded {
+		s.svc.flows.changed(nf.ID)
+		s.log.Info("loaded example flow", "file", files[i], "flow", nf.ID)
+	}
+	s.svc.channels.loaded(demo)
 	s.log.Info("created channel", "channel", demo.ID, "default_flow", demo.DefaultFlow)
 	return nil
+}
+
+// storePath names the store file for messages.
+func (s *Server) storePath() string {
+	if b, ok := s.store.(*store.Bolt); ok {
+		return b.DB().Path()
+	}
+	return filepath.Join(s.cfg.DataDir, DBFile)
 }
 
 func isOrderStatus(names ...string) bool {
@@ -70,29 +99,23 @@ func isOrderStatus(names ...string) bool {
 	return false
 }
 
-// seedFlow stores and publishes one example; its id is the flow's own or the
-// directory name.
-func (s *Server) seedFlow(ctx context.Context, fsys fs.FS, file, dir string) (string, string, error) {
+// exampleFlow reads and checks one example; its id is the flow's own or
+// the directory name.
+func (s *Server) exampleFlow(fsys fs.FS, file, dir string) (store.NewFlow, error) {
 	doc, err := fs.ReadFile(fsys, file)
 	if err != nil {
-		return "", "", err
+		return store.NewFlow{}, err
 	}
 	f, err := s.eng.Load(doc)
 	if err != nil {
-		return "", "", err
+		return store.NewFlow{}, err
 	}
 	id := f.ID
 	if id == "" {
 		id = dir
 		if doc, err = withID(doc, id); err != nil {
-			return "", "", err
+			return store.NewFlow{}, err
 		}
 	}
-	if _, err := s.svc.flows.save(ctx, store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc}); err != nil {
-		return "", "", err
-	}
-	if _, err := s.svc.flows.publish(ctx, id, 0); err != nil {
-		return "", "", err
-	}
-	return id, f.Kind, nil
+	return store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc}, nil
 }

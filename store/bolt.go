@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -76,6 +77,45 @@ type Bolt struct {
 
 	// Cumulative group commit figures (CommitStats).
 	statCommits, statTurns, statLockNanos, statApplyNanos, statSyncNanos atomic.Int64
+	// statFailed counts commits that failed writing the file, and
+	// writeFailure is the last one's, until a commit succeeds.
+	statFailed   atomic.Int64
+	writeFailure atomic.Pointer[WriteFailure]
+}
+
+// WriteFailure is a commit that failed writing the store file (a full
+// disk, an I/O error): every write of it was lost.
+type WriteFailure struct {
+	At  time.Time
+	Err error
+}
+
+// ErrDiskFull is the error of a write that failed because the file system
+// holding the store file has no space left (ENOSPC). The write is not
+// made; writes succeed again once there is room.
+var ErrDiskFull = errors.New("the store's disk is full")
+
+// LastWriteFailure returns the last commit that failed writing the file,
+// or nil when the commit after it succeeded (or none failed since Open).
+func (b *Bolt) LastWriteFailure() *WriteFailure { return b.writeFailure.Load() }
+
+// committed records the outcome of a commit of the file: err is nil, or
+// the error of bbolt's commit (not of a write function), which it returns
+// as ErrDiskFull when the disk is full.
+func (b *Bolt) committed(err error) error {
+	if err == nil {
+		if b.writeFailure.Load() != nil {
+			b.writeFailure.Store(nil)
+			b.log.Info("store writes succeed again", "path", b.path)
+		}
+		return nil
+	}
+	if errors.Is(err, syscall.ENOSPC) && !errors.Is(err, ErrDiskFull) {
+		err = fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	b.statFailed.Add(1)
+	b.writeFailure.Store(&WriteFailure{At: time.Now(), Err: err})
+	return err
 }
 
 // CommitStats are cumulative figures of SaveTurn's group commits since Open.
@@ -84,8 +124,11 @@ type Bolt struct {
 // other writers, e.g. event delivery), running the turns' writes, or
 // committing (page writes and fsync).
 type CommitStats struct {
-	Commits  int64
-	Turns    int64
+	Commits int64
+	Turns   int64
+	// Failed counts commits (group commits and one-off writes) that failed
+	// writing the file: their writes were lost.
+	Failed   int64
 	LockWait time.Duration
 	Apply    time.Duration
 	Commit   time.Duration
@@ -117,7 +160,7 @@ func (b *Bolt) FileStats() FileStats {
 // CommitStats returns the group commit figures.
 func (b *Bolt) CommitStats() CommitStats {
 	return CommitStats{
-		Commits: b.statCommits.Load(), Turns: b.statTurns.Load(),
+		Commits: b.statCommits.Load(), Turns: b.statTurns.Load(), Failed: b.statFailed.Load(),
 		LockWait: time.Duration(b.statLockNanos.Load()),
 		Apply:    time.Duration(b.statApplyNanos.Load()),
 		Commit:   time.Duration(b.statSyncNanos.Load()),
@@ -279,8 +322,14 @@ type fileCorrupt struct {
 }
 
 func (e *fileCorrupt) Error() string {
-	return fmt.Sprintf("store file %s is %v; restore it from a backup (%s%s if parley compact left one, "+
-		"or a copy taken while the server was stopped), or move it away to start with an empty store", e.path, e.err, e.path, BackupSuffix)
+	// A list of damaged records (DamagedRecords) follows the advice, one
+	// to a line.
+	what, list, _ := strings.Cut(e.err.Error(), "\n")
+	if list != "" {
+		list = "\n" + list
+	}
+	return fmt.Sprintf("store file %s is %s; restore it from a backup (%s%s if parley compact left one, "+
+		"or a copy taken while the server was stopped), or move it away to start with an empty store%s", e.path, what, e.path, BackupSuffix, list)
 }
 
 func (e *fileCorrupt) Unwrap() error { return e.err }
@@ -301,7 +350,17 @@ const openAttempts = 5
 // Its errors name path and need no prefix: ErrInUse when another process
 // keeps the lock past o.Timeout, ErrCorrupt when the file is not a whole
 // bbolt file.
-func openLocked(path string, o *bbolt.Options) (*bbolt.DB, error) {
+func openLocked(path string, o *bbolt.Options) (db *bbolt.DB, err error) {
+	// A file this call creates and cannot make a store of (a full disk)
+	// is removed, so that the next start does not refuse it as empty or
+	// truncated but creates it again.
+	if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+		defer func() {
+			if err != nil && !errors.Is(err, ErrInUse) {
+				os.Remove(path)
+			}
+		}()
+	}
 	for range openAttempts {
 		var f *os.File
 		opts := *o
@@ -413,8 +472,8 @@ func namesFile(path string, f *os.File) (bool, error) {
 // pages its meta page counts, or when the freelist page it names does not
 // say it is that page. It reads the two meta pages as bbolt does (bbolt has
 // no function for it): the one with the valid checksum and the highest
-// transaction id counts. A file it cannot read, an empty one and one
-// without a valid meta page are left to bbolt.Open to report.
+// transaction id counts. An empty file is ErrCorrupt too. A file it cannot
+// read and one without a valid meta page are left to bbolt.Open to report.
 func checkFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -422,8 +481,13 @@ func checkFile(path string) error {
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
+	if err != nil {
 		return nil
+	}
+	if fi.Size() == 0 {
+		// bbolt would write a new store into it: what it held is lost,
+		// and a new store is made only where there was no file.
+		return fmt.Errorf("%w: the file is empty (0 bytes)", ErrCorrupt)
 	}
 	// A meta page: a 16-byte page header, then magic, version, page size
 	// and flags (u32 each), the root bucket (16 bytes), the freelist's page,
@@ -536,7 +600,7 @@ func (b *Bolt) group(ctx context.Context, fn func(tx *bbolt.Tx, st *statBatch) e
 		return ctx.Err()
 	}
 	<-r.done
-	return r.err
+	return b.fileErr(r.err)
 }
 
 func (b *Bolt) committer() {
@@ -613,6 +677,10 @@ func (b *Bolt) commit(batch []*writeReq) {
 		if err != nil && failed < 0 && inFn >= 0 {
 			failed, ferr = inFn, err
 		}
+		if failed < 0 && !errors.Is(err, ErrCorrupt) {
+			// bbolt's commit: every write of the group shares its outcome.
+			err = b.committed(err)
+		}
 		if !t1.IsZero() {
 			b.statLockNanos.Add(int64(t1.Sub(t0)))
 			b.statApplyNanos.Add(int64(t2.Sub(t1)))
@@ -648,7 +716,17 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return b.guard(func() error { return b.db.Update(fn) })
+	var fnErr error
+	err := b.guard(func() error {
+		return b.db.Update(func(tx *bbolt.Tx) error {
+			fnErr = fn(tx)
+			return fnErr
+		})
+	})
+	if fnErr == nil && !errors.Is(err, ErrCorrupt) {
+		err = b.committed(err)
+	}
+	return b.fileErr(err)
 }
 
 // view runs a read transaction.
@@ -659,7 +737,16 @@ func (b *Bolt) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return b.guard(func() error { return b.db.View(fn) })
+	return b.fileErr(b.guard(func() error { return b.db.View(fn) }))
+}
+
+// fileErr names the store file in an error that wraps ErrCorrupt (a value
+// that does not decode, RecordError), as Open names it for a damaged page.
+func (b *Bolt) fileErr(err error) error {
+	if err != nil && errors.Is(err, ErrCorrupt) {
+		return corruptFile(b.path, err)
+	}
+	return err
 }
 
 // Counter names in the stats bucket.

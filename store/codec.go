@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -169,7 +170,7 @@ func readString(b []byte) (string, []byte, bool) {
 func decodeHeader(id string, b []byte) (header, error) {
 	var h header
 	if len(b) < headerFixed || b[0] > codecS2Dict {
-		return h, fmt.Errorf("session %q: unknown stored format", id)
+		return h, damagedSession(id, errors.New("unknown stored format"))
 	}
 	h.codec, h.status, h.timerKind = b[0], b[1]&0x0f, TimerKind(b[1]>>4)
 	h.updated = binary.BigEndian.Uint64(b[2:])
@@ -180,7 +181,7 @@ func decodeHeader(id string, b []byte) (header, error) {
 		h.urn, rest, ok = readString(rest)
 	}
 	if !ok {
-		return h, fmt.Errorf("session %q: corrupt header", id)
+		return h, damagedSession(id, errors.New("corrupt header"))
 	}
 	h.payload = rest
 	return h, nil
@@ -194,7 +195,7 @@ func payloadJSON(id string, codec byte, payload []byte) ([]byte, error) {
 	case codecZstd, codecZstdDict:
 		js, err := zdec.DecodeAll(payload, make([]byte, 0, 3*len(payload)))
 		if err != nil {
-			return nil, fmt.Errorf("session %q: decompress: %w", id, err)
+			return nil, damagedSession(id, fmt.Errorf("decompress: %w", err))
 		}
 		return js, nil
 	case codecS2Dict:
@@ -202,19 +203,19 @@ func payloadJSON(id string, codec byte, payload []byte) ([]byte, error) {
 		// allocating, so a corrupt record cannot claim gigabytes.
 		n, err := s2.DecodedLen(payload)
 		if err != nil {
-			return nil, fmt.Errorf("session %q: decompress: %w", id, err)
+			return nil, damagedSession(id, fmt.Errorf("decompress: %w", err))
 		}
 		if n > maxSessionBytes {
-			return nil, fmt.Errorf("session %q: decompress: %d bytes, more than a session may have (%d): %w",
-				id, n, maxSessionBytes, s2.ErrTooLarge)
+			return nil, damagedSession(id, fmt.Errorf("decompress: %d bytes, more than a session may have (%d): %w",
+				n, maxSessionBytes, s2.ErrTooLarge))
 		}
 		js, err := s2Dict.Decode(nil, payload)
 		if err != nil {
-			return nil, fmt.Errorf("session %q: decompress: %w", id, err)
+			return nil, damagedSession(id, fmt.Errorf("decompress: %w", err))
 		}
 		return js, nil
 	}
-	return nil, fmt.Errorf("session %q: unknown codec %d", id, codec)
+	return nil, damagedSession(id, fmt.Errorf("unknown codec %d", codec))
 }
 
 // decodeSession decodes a stored session. b may be bbolt memory: nothing
@@ -230,9 +231,35 @@ func decodeSession(id string, b []byte) (*flows.Session, error) {
 	}
 	s := new(flows.Session)
 	if err := jsonv1.Unmarshal(js, s); err != nil {
-		return nil, fmt.Errorf("session %q: decode: %w", id, err)
+		return nil, damagedSession(id, fmt.Errorf("decode: %w", err))
 	}
 	return s, nil
+}
+
+// RecordError is a stored value that does not decode: damage inside a
+// record, which bbolt's own checks of its pages do not see (they check the
+// pages' structure, not the values). It wraps ErrCorrupt and the cause, so
+// the store reports it as it reports a damaged page, naming the file.
+type RecordError struct {
+	// Bucket is the bucket the value is in: session_records, contact_rows.
+	Bucket string
+	// Record names the value: `session "ID"`, `contact "URN"`.
+	Record string
+	Err    error
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("%v: %s (bucket %s): %v", ErrCorrupt, e.Record, e.Bucket, e.Err)
+}
+
+func (e *RecordError) Unwrap() []error { return []error{ErrCorrupt, e.Err} }
+
+func damagedSession(id string, err error) error {
+	return &RecordError{Bucket: string(bRecords), Record: fmt.Sprintf("session %q", id), Err: err}
+}
+
+func damagedContact(urn string, err error) error {
+	return &RecordError{Bucket: string(bContacts), Record: fmt.Sprintf("contact %q", urn), Err: err}
 }
 
 // timersOf computes the timers a session should have: a wait timeout only
@@ -422,7 +449,7 @@ func (r *contactRow) encode() []byte {
 
 func decodeRow(urn string, b []byte) (*contactRow, error) {
 	// The error is built only when needed: rows are decoded on every turn.
-	bad := func() error { return fmt.Errorf("contact %q: corrupt stored row", urn) }
+	bad := func() error { return damagedContact(urn, errors.New("corrupt stored row")) }
 	if len(b) < 2 || b[0]&^(rowHasContact|rowHasEnded|rowHasMsgs) != 0 {
 		return nil, bad()
 	}
@@ -554,7 +581,7 @@ func encodeContact(c *flows.Contact) []byte {
 }
 
 func decodeContact(urn string, b []byte) (*flows.Contact, error) {
-	bad := func() error { return fmt.Errorf("contact %q: corrupt stored contact", urn) }
+	bad := func() error { return damagedContact(urn, errors.New("corrupt stored contact")) }
 	c := &flows.Contact{URN: urn}
 	var ok bool
 	if c.Name, b, ok = readString(b); !ok {

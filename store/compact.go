@@ -40,6 +40,9 @@ type CompactResult struct {
 	BytesBefore, BytesAfter int64
 	// Keys and Buckets are the keys and buckets found equal in the copy.
 	Keys, Buckets int64
+	// Records counts the sessions, event log values and contact rows
+	// decoded: all of them, since Compact fails when one does not decode.
+	Records RecordCheck
 	// Backup is the original file's new path ("" with NoBackup).
 	Backup   string
 	Duration time.Duration
@@ -93,6 +96,9 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 		NoSync: true, NoGrowSync: true, PageSize: src.Info().PageSize, FreelistType: bbolt.FreelistMapType,
 	})
 	if err != nil {
+		// bbolt may have made the file before failing to write it (a
+		// full disk): nothing is left behind on any failure.
+		os.Remove(tmp)
 		return res, fmt.Errorf("compact: create %s: %w", tmp, err)
 	}
 	fail := func(err error) (CompactResult, error) {
@@ -103,7 +109,7 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	if res.Keys, res.Buckets, err = copyChecked(ctx, dst, src, tmp, opts.TxMaxSize); err != nil {
+	if res.Keys, res.Buckets, res.Records, err = copyChecked(ctx, dst, src, tmp, opts.TxMaxSize); err != nil {
 		if errors.Is(err, ErrCorrupt) {
 			err = corruptFile(path, err)
 		}
@@ -221,8 +227,11 @@ func sameBucket(ctx context.Context, name string, a, b *bbolt.Bucket) (keys, buc
 // copyChecked copies src into dst (the file tmp) and checks the copy. It
 // reads every page of src, so a damaged page that Open did not reach shows
 // here: bbolt panics on it (or faults), which is made ErrCorrupt; its
-// transactions are rolled back, and the caller removes the copy.
-func copyChecked(ctx context.Context, dst, src *bbolt.DB, tmp string, txMaxSize int64) (keys, buckets int64, err error) {
+// transactions are rolled back, and the caller removes the copy. Then it
+// decodes every session and contact of src (checkRecords): damage inside
+// values, which bbolt does not see, fails the compaction too, naming every
+// damaged value, so that a compacted file is never taken for a sound one.
+func copyChecked(ctx context.Context, dst, src *bbolt.DB, tmp string, txMaxSize int64) (keys, buckets int64, chk RecordCheck, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -230,16 +239,24 @@ func copyChecked(ctx context.Context, dst, src *bbolt.DB, tmp string, txMaxSize 
 		}
 	}()
 	if err := bbolt.Compact(dst, src, txMaxSize); err != nil {
-		return 0, 0, fmt.Errorf("copy: %w", err)
+		return 0, 0, chk, fmt.Errorf("copy: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, 0, err
+		return 0, 0, chk, err
 	}
 	if err := dst.Sync(); err != nil {
-		return 0, 0, fmt.Errorf("sync %s: %w", tmp, err)
+		return 0, 0, chk, fmt.Errorf("sync %s: %w", tmp, err)
 	}
 	if keys, buckets, err = sameContent(ctx, src, dst); err != nil {
-		return 0, 0, fmt.Errorf("check the copy: %w", err)
+		return 0, 0, chk, fmt.Errorf("check the copy: %w", err)
 	}
-	return keys, buckets, nil
+	err = src.View(func(tx *bbolt.Tx) error {
+		var err error
+		chk, err = checkRecords(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return 0, 0, chk, err
+	}
+	return keys, buckets, chk, nil
 }

@@ -339,3 +339,43 @@ func overwrittenPage(t *testing.T, data []byte, page int) (string, []byte) {
 	}
 	return path, damaged
 }
+
+// An empty store file is refused as Open and Compact refuse a truncated
+// one, and left as it is (Compact's backup name included); a missing file
+// is a new store.
+func TestOpenEmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "parley.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := "store file " + path + " is corrupt or truncated: the file is empty (0 bytes); restore it from a backup"
+	b, err := Open(path, Options{LockTimeout: 50 * time.Millisecond})
+	if err == nil {
+		b.Close()
+	}
+	if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "move it away to start with an empty store") {
+		t.Errorf("Open: %v, want an error starting %q that says how to start anew", err, want)
+	}
+	_, err = Compact(context.Background(), path, CompactOptions{LockTimeout: 50 * time.Millisecond})
+	if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), "compact: "+want) {
+		t.Errorf("Compact: %v, want an error starting %q", err, "compact: "+want)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+		t.Errorf("the file after the attempts: %v %v, want it empty still", fi, err)
+	}
+	for _, left := range []string{path + BackupSuffix, path + ".compact"} {
+		if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %v, want no such file", left, err)
+		}
+	}
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("Open of a missing file: %v", err)
+	}
+	b.Close()
+}

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -123,4 +125,74 @@ func prepareSeed(b *Bolt, start, end int, gen func(int) *flows.Session) ([]*prep
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// SeedConfig is a configuration record that Seed writes.
+type SeedConfig struct {
+	Collection Collection
+	ID         string
+	Value      json.RawMessage
+}
+
+// Seed fills an empty store in one transaction: every flow of fs as its
+// revision 1, published, and every configuration record of config. It is
+// all or nothing: a write that fails (a full disk) leaves the store as
+// empty as it was, so the next start seeds it again. A store that already
+// holds a flow or a record of config's collections is not touched:
+// ErrConflict.
+func (b *Bolt) Seed(ctx context.Context, fs []NewFlow, config []SeedConfig) error {
+	for _, f := range fs {
+		if err := checkID("flow", f.ID); err != nil {
+			return err
+		}
+		if !json.Valid(f.Definition) {
+			return fmt.Errorf("flow %q: definition is not valid JSON: %w", f.ID, ErrInvalid)
+		}
+	}
+	for _, c := range config {
+		if _, err := bucketOf(c.Collection); err != nil {
+			return err
+		}
+		if err := checkID(string(c.Collection), c.ID); err != nil {
+			return err
+		}
+		if !json.Valid(c.Value) {
+			return fmt.Errorf("%s %q: value is not valid JSON: %w", c.Collection, c.ID, ErrInvalid)
+		}
+	}
+	now := b.now().UTC()
+	return b.update(ctx, func(tx *bbolt.Tx) error {
+		if k, _ := tx.Bucket(bFlows).Cursor().First(); k != nil {
+			return fmt.Errorf("seed: the store holds flow %q already: %w", k, ErrConflict)
+		}
+		for _, c := range config {
+			bk, _ := bucketOf(c.Collection)
+			if k, _ := tx.Bucket(bk).Cursor().First(); k != nil {
+				return fmt.Errorf("seed: the store holds %s %q already: %w", c.Collection, k, ErrConflict)
+			}
+		}
+		for _, f := range fs {
+			if tx.Bucket(bFlows).Get([]byte(f.ID)) != nil {
+				return fmt.Errorf("seed: flow %q given twice: %w", f.ID, ErrInvalid)
+			}
+			h := &flowHead{Name: f.Name, Kind: f.Kind, Latest: 1, Published: 1, CreatedAt: now, UpdatedAt: now}
+			rev := encodeRev(revMeta{Name: f.Name, Kind: f.Kind, CreatedAt: now}, bytes.Clone(f.Definition))
+			if err := tx.Bucket(bFlowRevs).Put(revKey(f.ID, 1), rev); err != nil {
+				return err
+			}
+			if err := putHead(tx, f.ID, h); err != nil {
+				return err
+			}
+		}
+		if err := addStat(tx, statFlows, int64(len(fs))); err != nil {
+			return err
+		}
+		for _, c := range config {
+			bk, _ := bucketOf(c.Collection)
+			if err := tx.Bucket(bk).Put([]byte(c.ID), bytes.Clone(c.Value)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -599,7 +599,9 @@ func (b *Bolt) ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*fl
 	}
 	limit := pageLimit(p.Limit, defaultPage)
 	var out []*flows.Session
+	var skipped []error
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		skipped = skipped[:0]
 		records := tx.Bucket(bRecords)
 		var src idSource
 		switch {
@@ -650,28 +652,36 @@ func (b *Bolt) ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*fl
 			if v == nil {
 				return fmt.Errorf("session %q: index entry without record", c.id)
 			}
+			// A record that does not decode is left out of the page, and
+			// logged, rather than failing the listing of every other one.
 			h, err := decodeHeader(c.id, v)
 			if err != nil {
-				return err
+				skipped = append(skipped, err)
+				continue
 			}
 			if (f.Status != "" && h.status != code) || (f.Contact != "" && h.urn != f.Contact) {
 				continue
 			}
 			js, err := payloadJSON(c.id, h.codec, h.payload)
 			if err != nil {
-				return err
+				skipped = append(skipped, err)
+				continue
 			}
 			if f.FlowID != "" && topLevelFlow(js) != f.FlowID {
 				continue
 			}
 			s := new(flows.Session)
 			if err := jsonUnmarshal(js, s); err != nil {
-				return fmt.Errorf("session %q: decode: %w", c.id, err)
+				skipped = append(skipped, damagedSession(c.id, fmt.Errorf("decode: %w", err)))
+				continue
 			}
 			out = append(out, s)
 		}
 		return nil
 	})
+	for _, serr := range skipped {
+		b.log.Error("store: a damaged session record is left out of a listing", "err", corruptFile(b.path, serr))
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -993,7 +1003,7 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 			last := ^binary.BigEndian.Uint64(k[8:])
 			evs, err := decodeEvents(v)
 			if err != nil {
-				return fmt.Errorf("session %q events up to %d: %w", id, last, err)
+				return &RecordError{Bucket: string(bRecords), Record: fmt.Sprintf("events of session %q up to %d", id, last), Err: err}
 			}
 			ev := last - uint64(len(evs))
 			for _, js := range evs {
@@ -1005,7 +1015,7 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 				}
 				var e flows.Event
 				if err := jsonUnmarshal(js, &e); err != nil {
-					return fmt.Errorf("session %q event %d: decode: %w", id, ev, err)
+					return &RecordError{Bucket: string(bRecords), Record: fmt.Sprintf("event %d of session %q", ev, id), Err: fmt.Errorf("decode: %w", err)}
 				}
 				out = append(out, EventRecord{Seq: ev, Event: e})
 			}

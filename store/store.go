@@ -35,6 +35,9 @@ type Store interface {
 	SessionStore
 	OutboxStore
 	ConfigStore
+	// Seed fills an empty store with flows (each published at revision 1)
+	// and configuration records in one transaction: all or nothing.
+	Seed(ctx context.Context, fs []NewFlow, config []SeedConfig) error
 	// Stats returns counters kept on every write; it never scans.
 	Stats(ctx context.Context) (Stats, error)
 	// Close waits for pending writes and closes the store.

@@ -161,7 +161,7 @@ func TestCompactCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	after, _ := os.Stat(path)
-	if after.Size()*2 > before.Size() || !strings.Contains(out.String(), " → ") {
+	if after.Size()*2 > before.Size() || !strings.Contains(out.String(), " → ") || !strings.Contains(out.String(), "; 1 sessions, 0 event log values and 2000 contacts decoded;") {
 		t.Errorf("%d → %d bytes; output %q", before.Size(), after.Size(), out.String())
 	}
 	if _, err := os.Stat(path + store.BackupSuffix); !errors.Is(err, os.ErrNotExist) {

@@ -31,8 +31,9 @@ func compactCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "parley", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: %s → %s (%d keys in %d buckets checked, %.1f s)\n", path,
-		mb(res.BytesBefore), mb(res.BytesAfter), res.Keys, res.Buckets, res.Duration.Seconds())
+	fmt.Fprintf(stdout, "%s: %s → %s (%d keys in %d buckets checked; %d sessions, %d event log values and %d contacts decoded; %.1f s)\n", path,
+		mb(res.BytesBefore), mb(res.BytesAfter), res.Keys, res.Buckets,
+		res.Records.Sessions, res.Records.Events, res.Records.Contacts, res.Duration.Seconds())
 	if res.Backup != "" {
 		fmt.Fprintf(stdout, "the original is kept as %s: delete it once the server runs well on the new file\n", res.Backup)
 	}

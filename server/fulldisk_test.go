@@ -1,0 +1,63 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/internal/smalldisk"
+)
+
+// TestStoreDiskFull: on a full disk a turn's write answers 507 naming the
+// cause, /healthz answers 503 with it and the failed commits are counted,
+// until a write succeeds again once there is room.
+func TestStoreDiskFull(t *testing.T) {
+	disk := smalldisk.Mount(t, 4<<20)
+	ts := newTestServer(t, func(c *Config) { c.DataDir = disk.Dir })
+	ts.createFlow(askFlow)
+	ts.must(http.StatusCreated, "POST", "/v1/sessions", map[string]any{"flow": "ask", "contact": map[string]any{"urn": "tel:+15550100"}})
+	ts.must(http.StatusOK, "GET", "/healthz", nil)
+
+	// A contact field of random text, which does not compress: the turn
+	// needs new pages, which the full disk cannot give.
+	big := make([]byte, 150<<10)
+	rand.Read(big)
+	start := map[string]any{"flow": "ask", "contact": map[string]any{"urn": "tel:+15550101", "fields": map[string]any{"notes": hex.EncodeToString(big)}}}
+	disk.FillUp()
+	r := ts.do("POST", "/v1/sessions", start)
+	e := r.errorOf(t)
+	if r.Status != http.StatusInsufficientStorage || e["code"] != CodeDiskFull ||
+		!strings.HasPrefix(e["message"].(string), "the store's disk is full: no space left on device") {
+		t.Fatalf("a turn on a full disk: %d %s, want 507 %s saying the disk is full", r.Status, r.Body, CodeDiskFull)
+	}
+	r = ts.do("GET", "/healthz", nil)
+	e = r.errorOf(t)
+	if r.Status != http.StatusServiceUnavailable || e["code"] != CodeDiskFull ||
+		!strings.Contains(e["message"].(string), "the store's disk is full: no space left on device") {
+		t.Errorf("/healthz after the failed write: %d %s, want 503 naming the full disk", r.Status, r.Body)
+	}
+	if n := commitFailures(t, ts); n < 1 {
+		t.Errorf("parley_store_commit_failures_total %d after a failed commit", n)
+	}
+
+	disk.Free()
+	ts.must(http.StatusCreated, "POST", "/v1/sessions", start)
+	ts.must(http.StatusOK, "GET", "/healthz", nil)
+}
+
+var commitFailuresLine = regexp.MustCompile(`(?m)^parley_store_commit_failures_total (\d+)$`)
+
+func commitFailures(t *testing.T, ts *testServer) int {
+	t.Helper()
+	r := ts.do("GET", "/metrics", nil)
+	m := commitFailuresLine.FindSubmatch(r.Body)
+	if m == nil {
+		t.Fatalf("/metrics has no parley_store_commit_failures_total:\n%s", r.Body)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}

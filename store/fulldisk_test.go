@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/internal/smalldisk"
+)
+
+// A store file that cannot be created whole on a full disk is not left
+// behind, so that once there is room the next Open makes a new store
+// instead of refusing an empty file.
+func TestOpenCreateFullDisk(t *testing.T) {
+	disk := smalldisk.Mount(t, 256<<10)
+	disk.FillUp()
+	path := filepath.Join(disk.Dir, "parley.db")
+	b, err := Open(path, Options{})
+	if err == nil {
+		b.Close()
+		t.Fatal("Open on a full disk: no error")
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Open on a full disk: %v, want no space left on device", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the file after the failed creation: %v, want none", err)
+	}
+	disk.Free()
+	b, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("Open once the disk has room: %v", err)
+	}
+	b.Close()
+}
+
+// A commit that fails on a full disk fails its writes with ErrDiskFull,
+// is counted, and is the store's last write failure until a commit
+// succeeds again.
+func TestWriteDiskFull(t *testing.T) {
+	disk := smalldisk.Mount(t, 4<<20)
+	ctx := context.Background()
+	b, err := Open(filepath.Join(disk.Dir, "parley.db"), Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	big := func(id string) *Turn {
+		s := session(id, flows.StatusWaiting, "tel:+1"+id)
+		notes := make([]byte, 200<<10)
+		rand.Read(notes)
+		s.Contact.Fields = map[string]string{"notes": hex.EncodeToString(notes)}
+		return &Turn{Session: s}
+	}
+	mustSave(t, b, big("1"))
+	if f := b.LastWriteFailure(); f != nil {
+		t.Fatalf("a write failure after a good commit: %v", f.Err)
+	}
+
+	disk.FillUp()
+	err = b.SaveTurn(ctx, big("2"))
+	if !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) || !strings.HasPrefix(err.Error(), "the store's disk is full: ") {
+		t.Fatalf("SaveTurn on a full disk: %v, want ErrDiskFull", err)
+	}
+	if _, err := b.SaveFlow(ctx, NewFlow{ID: "f", Definition: []byte(`{"pad":"` + strings.Repeat("x", 100<<10) + `"}`)}); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("SaveFlow on a full disk: %v, want ErrDiskFull", err)
+	}
+	if f := b.LastWriteFailure(); f == nil || !errors.Is(f.Err, ErrDiskFull) {
+		t.Errorf("LastWriteFailure after failed commits: %v", f)
+	}
+	if n := b.CommitStats().Failed; n != 2 {
+		t.Errorf("CommitStats().Failed %d, want 2", n)
+	}
+	if _, err := b.LoadSession(ctx, "2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the session of the failed commit: %v, want not found", err)
+	}
+
+	disk.Free()
+	mustSave(t, b, big("2"))
+	if f := b.LastWriteFailure(); f != nil {
+		t.Errorf("LastWriteFailure after a commit succeeded again: %v", f.Err)
+	}
+}
+
+// Compact on a disk without room for its copy fails and leaves neither
+// the copy nor a backup name behind; the original is untouched.
+func TestCompactFullDisk(t *testing.T) {
+	disk := smalldisk.Mount(t, 4<<20)
+	path := filepath.Join(disk.Dir, "parley.db")
+	b, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SeedWaiting(context.Background(), b, 0, 300, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, free := range []int64{0, 8 << 10, 64 << 10} {
+		disk.Fill(free)
+		_, err := Compact(context.Background(), path, CompactOptions{})
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("Compact with %d bytes free: %v, want no space left on device", free, err)
+		}
+		for _, left := range []string{path + ".compact", path + BackupSuffix} {
+			if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Compact with %d bytes free left %s: %v", free, left, err)
+			}
+		}
+		if after, err := os.ReadFile(path); err != nil || string(after) != string(before) {
+			t.Errorf("Compact with %d bytes free changed the original (%v)", free, err)
+		}
+	}
+}
