@@ -15,6 +15,18 @@ func load(src string) (*flows.Flow, error) {
 	return engine.New(widgets.Registered()).Load([]byte(src))
 }
 
+// flowWith is a flow of the one widget given, a voice flow when the widget
+// is a voice one.
+func flowWith(widget string) string {
+	kind := ""
+	for _, t := range []string{"say", "play", "gather_digits", "hangup"} {
+		if strings.Contains(widget, `"type": "`+t+`"`) {
+			kind = `"kind": "voice", `
+		}
+	}
+	return `{"id": "f", ` + kind + `"widgets": [` + widget + `]}`
+}
+
 func validationErrors(t *testing.T, err error) []*flows.FieldError {
 	t.Helper()
 	var ve *flows.ValidationError
@@ -282,7 +294,7 @@ func TestEveryProblemOfAWidget(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(`{"id": "f", "widgets": [` + tc.widget + `]}`)
+			_, err := load(flowWith(tc.widget))
 			var got []string
 			for _, e := range validationErrors(t, err) {
 				if e.Widget != "g" {
@@ -586,7 +598,7 @@ func TestNegativeWeight(t *testing.T) {
 // validation errors, in order: each must start with its want.
 func wantWidgetErrors(t *testing.T, widget string, want []string) {
 	t.Helper()
-	_, err := load(`{"id": "f", "widgets": [` + widget + `]}`)
+	_, err := load(flowWith(widget))
 	errs := validationErrors(t, err)
 	if len(errs) != len(want) {
 		t.Fatalf("%d errors, want %d: %v", len(errs), len(want), err)
@@ -594,6 +606,52 @@ func wantWidgetErrors(t *testing.T, widget string, want []string) {
 	for i, w := range want {
 		if errs[i].Widget != "g" || !strings.HasPrefix(errs[i].Path+": "+errs[i].Message, w) {
 			t.Errorf("error %d is %q, want it to start with %q", i, errs[i], w)
+		}
+	}
+}
+
+// TestWidgetsOfTheFlowKind: a voice widget in a messaging flow, whose words
+// would reach no one, and a voice flow's wait without a timeout, which would
+// wait in silence forever, fail validation naming the widget, its type and
+// the kind; a flow stored before the check loads with them as warnings.
+func TestWidgetsOfTheFlowKind(t *testing.T) {
+	tests := []struct{ name, flow, want string }{
+		{"say in a flow of no kind", `{"id": "f", "widgets": [{"id": "hello", "type": "say", "text": "Hi"}]}`,
+			`widget "hello": widgets[0].type: say is a voice widget, and this flow's kind is "messaging" (the default when "kind" is not set): over SMS or chat it would do nothing. Set the flow's "kind" to "voice", or use send_message`},
+		{"gather_digits in a messaging flow", `{"id": "f", "kind": "messaging", "widgets": [{"id": "m", "type": "send_message", "text": "Hi", "exits": {"Next": "g"}}, {"id": "g", "type": "gather_digits"}]}`,
+			`widget "g": widgets[1].type: gather_digits is a voice widget, and this flow's kind is "messaging"`},
+		{"play", `{"id": "f", "widgets": [{"id": "p", "type": "play", "url": "https://x.test/a.mp3"}]}`,
+			`widget "p": widgets[0].type: play is a voice widget`},
+		{"hangup", `{"id": "f", "widgets": [{"id": "h", "type": "hangup"}]}`,
+			`widget "h": widgets[0].type: hangup is a voice widget`},
+		{"a voice flow's wait without a timeout", `{"id": "f", "kind": "voice", "widgets": [{"id": "w", "type": "wait_for_response"}]}`,
+			`widget "w": widgets[0].timeout: in a voice flow wait_for_response needs a timeout (seconds)`},
+	}
+	eng := engine.New(widgets.Registered())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := eng.Load([]byte(tc.flow))
+			errs := validationErrors(t, err)
+			if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), tc.want) || !errors.Is(errs[0], flows.ErrWrongKind) {
+				t.Fatalf("Load: %v, want one error starting with %q wrapping ErrWrongKind", err, tc.want)
+			}
+			f, err := eng.LoadStored([]byte(tc.flow))
+			if err != nil {
+				t.Fatalf("LoadStored: %v", err)
+			}
+			if len(f.Warnings) != 1 || !strings.HasPrefix(f.Warnings[0].Error(), tc.want) {
+				t.Errorf("LoadStored warnings %v, want one starting with %q", f.Warnings, tc.want)
+			}
+		})
+	}
+	// Where they belong, they validate.
+	for _, src := range []string{
+		`{"id": "f", "kind": "voice", "widgets": [{"id": "s", "type": "say", "text": "Hi", "exits": {"Next": "w"}}, {"id": "w", "type": "wait_for_response", "timeout": 10, "exits": {"Next": "g"}},
+		  {"id": "g", "type": "gather_digits", "exits": {"Next": "p"}}, {"id": "p", "type": "play", "url": "https://x.test/a.mp3", "exits": {"Next": "h"}}, {"id": "h", "type": "hangup"}]}`,
+		`{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response"}]}`,
+	} {
+		if _, err := eng.Load([]byte(src)); err != nil {
+			t.Errorf("Load(%s): %v", src, err)
 		}
 	}
 }

@@ -146,6 +146,16 @@ type ExitsFrom interface {
 	ExitFields() []string
 }
 
+// KindChecker is implemented by a widget that does not belong in every kind
+// of flow (a voice widget in a messaging flow says nothing to anyone):
+// CheckKind reports, as Validate does, what is wrong with the widget in a
+// flow of kind (KindMessaging or KindVoice). Decode reports each problem
+// wrapping ErrWrongKind and ErrNewRule, so flows stored before the check
+// still load, with a warning.
+type KindChecker interface {
+	CheckKind(kind string) error
+}
+
 // Resumer is implemented by widgets that wait (for a message, digits, a subflow):
 // Resume is called with the input that ends the wait.
 type Resumer interface {
@@ -252,6 +262,9 @@ var (
 	ErrBadRegex      = errors.New("bad regular expression")
 	ErrUnknownField  = errors.New("unknown field")
 	ErrUnknownExit   = errors.New("unknown exit")
+	// ErrWrongKind: a widget that does not work in the flow's kind (a say in
+	// a messaging flow); see KindChecker.
+	ErrWrongKind = errors.New("widget does not belong in this kind of flow")
 	// ErrSyntax: the document is not well-formed JSON; nothing else of it is checked.
 	ErrSyntax = errors.New("malformed JSON")
 	// ErrNewRule marks a problem that a rule added in a later version
@@ -525,6 +538,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		// the widget's other checks run, but what they find at, in or around
 		// it would only repeat that problem or report the value missing.
 		wg.Base().cleared = res.cleared
+		kindErrs := checkKind(wg, f.Kind)
 		if c != nil {
 			if err := wg.Validate(c); err != nil {
 				for _, fe := range flatten(err) {
@@ -536,6 +550,15 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 					add(fe)
 				}
 			}
+		}
+		for _, fe := range kindErrs {
+			if clearedNear(res.cleared, fe.Path) {
+				continue
+			}
+			fe.Widget = head.ID
+			fe.Path = joinPath(path, fe.Path)
+			fe.Err = errors.Join(ErrWrongKind, ErrNewRule)
+			add(fe)
 		}
 	}
 	for _, nd := range graph {
@@ -573,6 +596,26 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	}
 	f.Warnings = append(warns, unreachable(f, paths)...)
 	return f, nil
+}
+
+// checkKind asks a widget that implements KindChecker (or wraps one)
+// whether it belongs in a flow of kind; a flow of an unknown kind, already
+// reported, is not checked.
+func checkKind(w Widget, kind string) []*FieldError {
+	if kind != KindMessaging && kind != KindVoice {
+		return nil
+	}
+	kc, ok := w.(KindChecker)
+	if wr, wraps := w.(Wrapper); !ok && wraps {
+		kc, ok = wr.Unwrap().(KindChecker)
+	}
+	if !ok {
+		return nil
+	}
+	if err := kc.CheckKind(kind); err != nil {
+		return flatten(err)
+	}
+	return nil
 }
 
 // danglingExit reports the exit name (at path p) of the widget id when its

@@ -76,6 +76,11 @@ func (w *GatherDigits) Validate(c flows.Compiler) error {
 	return joinErrs(errs)
 }
 
+// CheckKind: gather_digits is for voice flows only.
+func (w *GatherDigits) CheckKind(kind string) error {
+	return voiceOnly(TypeGatherDigits, kind, "wait_for_response")
+}
+
 // ExitNames: the categories (or Next), No Input and No Match.
 func (w *GatherDigits) ExitNames() []string {
 	exits := []string{ExitNext}
@@ -175,6 +180,7 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 }
 
 var (
-	_ flows.Resumer   = (*GatherDigits)(nil)
-	_ flows.ExitsFrom = (*GatherDigits)(nil)
+	_ flows.Resumer     = (*GatherDigits)(nil)
+	_ flows.ExitsFrom   = (*GatherDigits)(nil)
+	_ flows.KindChecker = (*GatherDigits)(nil)
 )
