@@ -154,14 +154,17 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	if c := r.Session().Call; c != nil {
 		c.Digits = digits
 	}
+	name := resultName(&w.WidgetBase, w.Result)
 	if in.Kind == flows.InputTimeout || digits == "" {
 		wait.NoInput++
 		if wait.NoInput > limit(w.MaxNoInput) {
+			// Saved with the No Input category and no value, so an
+			// earlier answer does not stay.
+			r.SaveResult(name, "", flows.ExitNoInput, "", nil)
 			return flows.Outcome{Exit: flows.ExitNoInput}
 		}
 		return w.ask(r, wait, w.noInput)
 	}
-	name := resultName(&w.WidgetBase, w.Result)
 	if w.set == nil {
 		r.SaveResult(name, digits, "", digits, nil)
 		return flows.Outcome{Exit: ExitNext}

@@ -68,6 +68,9 @@ func (w *WaitForResponse) Execute(flows.Run) flows.Outcome {
 func (w *WaitForResponse) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	if in.Kind == flows.InputTimeout {
 		if w.Timeout > 0 || w.Exits[flows.ExitTimeout] != "" {
+			// The result is saved as goflow saves it, with the Timeout
+			// category and no value, so an earlier answer does not stay.
+			r.SaveResult(resultName(&w.WidgetBase, w.Result), "", flows.ExitTimeout, "", nil)
 			return flows.Outcome{Exit: flows.ExitTimeout}
 		}
 		r.Emit(flows.Event{Type: flows.EventWarning, Message: "timeout ignored: this wait has no timeout"})
