@@ -61,6 +61,10 @@ type ExpectedResult struct {
 type ScriptReport struct {
 	Path     string
 	Failures []string
+	// Webhooks says what came of each webhook call, one line each (see
+	// WebhookNote) after the turn's label: why a flow took its Failure
+	// path, shown with the failures of a script that fails.
+	Webhooks []string
 }
 
 // Passed reports whether every expectation held.
@@ -193,8 +197,11 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 					return nil, err
 				}
 				for _, ev := range start {
-					if ev.Type == flows.EventError {
+					switch ev.Type {
+					case flows.EventError:
 						rep.Failures = append(rep.Failures, fmt.Sprintf("start (before turn 1): error event: %s", ev.Message))
+					case flows.EventWebhookCalled:
+						rep.Webhooks = append(rep.Webhooks, "start (before turn 1): "+WebhookNote(ev))
 					}
 				}
 			}
@@ -206,8 +213,11 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 			break
 		}
 		for _, ev := range evs {
-			if ev.Type == flows.EventError {
+			switch ev.Type {
+			case flows.EventError:
 				rep.Failures = append(rep.Failures, fmt.Sprintf("%s: error event: %s", label, ev.Message))
+			case flows.EventWebhookCalled:
+				rep.Webhooks = append(rep.Webhooks, label+": "+WebhookNote(ev))
 			}
 		}
 		got := Outputs(evs)

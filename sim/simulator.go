@@ -231,3 +231,22 @@ func Outputs(evs []flows.Event) []string {
 	}
 	return out
 }
+
+// WebhookNote says in one line what came of a webhook call, for people: the
+// widget, the request, the status and outcome, and the reason a call got no
+// answer, which the flow's Failure path does not show ("webhook lookup: POST
+// http://x.test/order blocked — dial tcp ...: destination refused by the
+// address guard ...", "... error — no mock answers POST http://x.test/order").
+// ev is a webhook_called event.
+func WebhookNote(ev flows.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "webhook %s: %s %s", ev.Widget, ev.Method, ev.URL)
+	if ev.Status != 0 {
+		fmt.Fprintf(&b, " → %d", ev.Status)
+	}
+	b.WriteString(" " + ev.Outcome)
+	if ev.Message != "" {
+		b.WriteString(" — " + ev.Message)
+	}
+	return b.String()
+}

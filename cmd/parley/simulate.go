@@ -121,11 +121,18 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		for _, line := range sim.Outputs(evs) {
 			fmt.Fprintln(stdout, line)
 		}
-		// Problems go to stderr, so stdout stays what the contact sees.
+		// Problems and webhook calls go to stderr, so stdout stays what the
+		// contact sees.
 		for _, ev := range evs {
 			switch ev.Type {
 			case flows.EventWarning, flows.EventError:
 				fmt.Fprintf(stderr, "%s at %s: %s\n", ev.Type, ev.Widget, ev.Message)
+			case flows.EventWebhookCalled:
+				hint := ""
+				if ev.Outcome == flows.OutcomeBlocked {
+					hint = "; allow it with --allow-cidr"
+				}
+				fmt.Fprintf(stderr, "[%s%s]\n", sim.WebhookNote(ev), hint)
 			}
 		}
 	}

@@ -102,3 +102,26 @@ func TestTestCommandEveryProblem(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s\nwant:\n%s", code, stdout, want)
 	}
 }
+
+// TestWebhookOutcomesShown: why a webhook call failed (no mock answers it,
+// the address guard refused it), which a flow's Failure path alone does not
+// say, is printed by parley simulate on stderr and by parley test with the
+// failures of a script.
+func TestWebhookOutcomesShown(t *testing.T) {
+	dir := t.TempDir()
+	flow := writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "lookup", "type": "webhook", "url": "http://127.0.0.1:9/order", "exits": {"Success": "ok", "Failure": "down"}},
+	  {"id": "ok", "type": "send_message", "text": "found"},
+	  {"id": "down", "type": "send_message", "text": "Sorry, the service is down."}]}`)
+	code, stdout, stderr := parley(t, "", "simulate", flow)
+	want := "[webhook lookup: POST http://127.0.0.1:9/order blocked — "
+	if code != 0 || stdout != "Sorry, the service is down.\n" || !strings.Contains(stderr, want) ||
+		!strings.Contains(stderr, "destination refused by the address guard") || !strings.Contains(stderr, "; allow it with --allow-cidr]\n") {
+		t.Errorf("simulate: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["found"]}]}`)
+	code, stdout, _ = parley(t, "", "test", script)
+	if want := "    [turn 1: webhook lookup: POST http://127.0.0.1:9/order error — no mock answers POST http://127.0.0.1:9/order]\n"; code != 1 || !strings.Contains(stdout, want) {
+		t.Errorf("test: exit %d, stdout:\n%s\nwant a line %q", code, stdout, want)
+	}
+}
