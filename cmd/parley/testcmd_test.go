@@ -125,3 +125,39 @@ func TestWebhookOutcomesShown(t *testing.T) {
 		t.Errorf("test: exit %d, stdout:\n%s\nwant a line %q", code, stdout, want)
 	}
 }
+
+// TestScriptExpectsErrors: a flow's deliberate Failure path can be tested:
+// the error events a script lists under "errors" (by a part of their
+// message) are expected and must be raised; any other still fails it.
+func TestScriptExpectsErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "result": "Age", "exits": {"Next": "calc"}},
+	  {"id": "calc", "type": "set_variable", "name": "Years", "expression": "int(flow.age.value) + 1", "exits": {"Next": "ok", "Failure": "bad"}},
+	  {"id": "ok", "type": "send_message", "text": "Next year: @flow.years"},
+	  {"id": "bad", "type": "send_message", "text": "That is not a number."}]}`)
+	const conv = `"conversation": [{"send": "abc", "expect": ["That is not a number."]}], "final_status": "completed"`
+	for _, c := range []struct {
+		name, errors string
+		code         int
+		want         []string
+	}{
+		{"expected", `["int(abc)"]`, 0, []string{"ok   "}},
+		{"not listed", `[]`, 1, []string{`turn 1 (send "abc"): error event: `, "int(abc)"}},
+		{"listed but not raised", `["int(abc)", "division by zero"]`, 1, []string{`errors[1]: no error event contains "division by zero"`}},
+		{"empty", `[""]`, 1, []string{`script: errors[0]: an empty text would match any error`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", `+conv+`, "errors": `+c.errors+`}`)
+			code, stdout, _ := parley(t, "", "test", script)
+			if code != c.code {
+				t.Errorf("exit %d, want %d:\n%s", code, c.code, stdout)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout does not contain %q:\n%s", w, stdout)
+				}
+			}
+		})
+	}
+}
