@@ -3,6 +3,7 @@ package flows_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -652,6 +653,61 @@ func TestWidgetsOfTheFlowKind(t *testing.T) {
 	} {
 		if _, err := eng.Load([]byte(src)); err != nil {
 			t.Errorf("Load(%s): %v", src, err)
+		}
+	}
+}
+
+// TestDidYouMean: an unknown widget type, rule type or field that is close
+// to a known one names it: the same but for case, '_' and '-', a small
+// typing slip, or the start of the one known name.
+func TestDidYouMean(t *testing.T) {
+	tests := []struct{ name, widget, want string }{
+		{"widget type by its start", `{"id": "g", "type": "wait"}`,
+			`widgets[0].type: unknown widget type "wait" (did you mean "wait_for_response"?)`},
+		{"widget type misspelt", `{"id": "g", "type": "send_mesage", "text": "x"}`,
+			`widgets[0].type: unknown widget type "send_mesage" (did you mean "send_message"?)`},
+		{"rule type", `{"id": "g", "type": "split", "rules": [{"type": "has_any_words", "args": ["x"], "category": "X"}]}`,
+			`widgets[0].rules[0].type: unknown rule type "has_any_words" (did you mean "has_any_word"?)`},
+		{"field plural", `{"id": "g", "type": "webhook", "url": "https://example.com", "mapping": {"a": "b"}}`,
+			`widgets[0].mapping: unknown field "mapping" (did you mean "mappings"?)`},
+		{"field misspelt", `{"id": "g", "type": "wait_for_response", "timout": 5}`,
+			`widgets[0].timout: unknown field "timout" (did you mean "timeout"?)`},
+		{"field in camel case", `{"id": "g", "type": "gather_digits", "numDigits": 1}`,
+			`widgets[0].numDigits: unknown field "numDigits" (did you mean "num_digits"?)`},
+		{"rule field", `{"id": "g", "type": "split", "rules": [{"type": "has_text", "categroy": "X"}]}`,
+			`widgets[0].rules[0].categroy: unknown field "categroy" (did you mean "category"?)`},
+		{"nothing close", `{"id": "g", "type": "send_message", "text": "x", "colour": "red"}`,
+			`widgets[0].colour: unknown field "colour"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(flowWith(tc.widget))
+			var got []string
+			for _, e := range validationErrors(t, err) {
+				got = append(got, e.Path+": "+e.Message)
+			}
+			if !slices.Contains(got, tc.want) {
+				t.Errorf("errors %q, want one %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestUnknownExitListsEachExitOnce: a rule category named like the
+// widget's own exit is an error, and the exits an unknown exit is told
+// from list that name once.
+func TestUnknownExitListsEachExitOnce(t *testing.T) {
+	for _, tc := range []struct{ widget, want string }{
+		{`{"id": "g", "type": "split", "rules": [{"type": "has_text", "category": "Other"}, {"type": "has_text", "category": "B"}], "exits": {"Zz": ""}}`,
+			`unknown exit "Zz" (this widget has "Other", "B")`},
+		{`{"id": "g", "type": "wait_for_response", "timeout": 5, "rules": [{"type": "has_text", "category": "Timeout"}, {"type": "has_text", "category": "Other"}], "exits": {"Zz": ""}}`,
+			`unknown exit "Zz" (this widget has "Timeout", "Other")`},
+		{`{"id": "g", "type": "gather_digits", "rules": [{"type": "has_text", "category": "No Match"}], "exits": {"Zz": ""}}`,
+			`unknown exit "Zz" (this widget has "No Match", "No Input")`},
+	} {
+		_, err := load(flowWith(tc.widget))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want one containing %q", err, tc.want)
 		}
 	}
 }

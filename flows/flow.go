@@ -500,7 +500,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 		factory, ok := reg.Lookup(head.Type)
 		if !ok {
-			msg := fmt.Sprintf("unknown widget type %q", head.Type)
+			msg := fmt.Sprintf("unknown widget type %q", head.Type) + didYouMean(head.Type, reg.Names())
 			if head.Type == "" {
 				msg = "missing widget type" + caseHint(w, "type")
 			}
@@ -948,6 +948,8 @@ func documentError(doc []byte, prefix string, err error, what string) *FieldErro
 			msg := "unknown field " + strconv.Quote(name)
 			if known := fieldNamed(se.GoType, name); known != "" {
 				msg += fmt.Sprintf(" (did you mean %q? field names are case-sensitive)", known)
+			} else {
+				msg += didYouMean(name, fieldNames(se.GoType))
 			}
 			return &FieldError{Path: path, Message: msg, Err: ErrUnknownField}
 		}
@@ -1013,6 +1015,33 @@ func fieldNamed(t reflect.Type, name string) string {
 		}
 	}
 	return ""
+}
+
+// fieldNames lists the JSON names of the fields of struct type t, those of
+// embedded structs included.
+func fieldNames(t reflect.Type) []string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		switch {
+		case tag == "-" || (!sf.IsExported() && !sf.Anonymous):
+		case sf.Anonymous && tag == "":
+			out = append(out, fieldNames(sf.Type)...)
+		case sf.IsExported():
+			if tag == "" {
+				tag = sf.Name
+			}
+			out = append(out, tag)
+		}
+	}
+	return out
 }
 
 // caseHint points out a key of the object doc that is name but for case.

@@ -87,7 +87,7 @@ func (w *GatherDigits) ExitNames() []string {
 	if w.cats != nil {
 		exits = append([]string(nil), w.cats...)
 	}
-	return append(exits, flows.ExitNoInput, flows.ExitNoMatch)
+	return appendNew(exits, flows.ExitNoInput, flows.ExitNoMatch)
 }
 
 // ExitFields: the rules' categories.

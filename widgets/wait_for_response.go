@@ -51,7 +51,7 @@ func (w *WaitForResponse) ExitNames() []string {
 		exits = []string{ExitNext}
 	}
 	if w.Timeout > 0 {
-		exits = append(exits, flows.ExitTimeout)
+		exits = appendNew(exits, flows.ExitTimeout)
 	}
 	return exits
 }
