@@ -199,7 +199,11 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 		}
 		return found
 	}
-	sm := New(e, f, Options{Contact: s.Contact, Variables: s.Variables, Call: s.Call, CLI: s.CLI})
+	contact := s.Contact
+	if contact.URN == "" {
+		contact.URN = DefaultURN // as parley simulate's
+	}
+	sm := New(e, f, Options{Contact: contact, Variables: s.Variables, Call: s.Call, CLI: s.CLI})
 	for i, turn := range s.Conversation {
 		var evs []flows.Event
 		label := fmt.Sprintf("turn %d", i+1)

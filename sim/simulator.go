@@ -123,6 +123,11 @@ func LoadFile(e *engine.Engine, path string) (*flows.Flow, error) {
 	return f, nil
 }
 
+// DefaultURN is the simulated contact's URN when none is given, for parley
+// simulate and test scripts alike; on a call its number is the caller's
+// ($call.cli) unless a CLI is given.
+const DefaultURN = "tel:+15555550100"
+
 // Options describe the simulated contact and call.
 type Options struct {
 	Contact   flows.Contact

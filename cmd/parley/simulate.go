@@ -51,7 +51,7 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	vars := pairs{}
 	fs.Var(vars, "var", "preset a flow variable `name=value` (repeatable)")
 	name := fs.String("contact-name", "", "the contact's name")
-	urn := fs.String("urn", "tel:+15555550100", "the contact's URN")
+	urn := fs.String("urn", sim.DefaultURN, "the contact's URN (with --call, its number is the caller's unless --cli is given)")
 	lang := fs.String("contact-language", "", "the contact's language (ISO 639-3)")
 	fields := pairs{}
 	fs.Var(fields, "contact-field", "a contact field (user key) `name=value` (repeatable)")

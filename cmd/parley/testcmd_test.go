@@ -161,3 +161,19 @@ func TestScriptExpectsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultCaller: a test script run as a call without a "cli" or a
+// contact URN has the caller parley simulate --call has, +15555550100.
+func TestDefaultCaller(t *testing.T) {
+	dir := t.TempDir()
+	flow := writeFile(t, dir, "flow.json", `{"id": "f", "kind": "voice", "widgets": [
+	  {"id": "hi", "type": "say", "text": "Caller $call.cli, contact @contact.urn"}]}`)
+	const want = "Caller +15555550100, contact tel:+15555550100"
+	if code, stdout, stderr := parley(t, "", "simulate", "--call", flow); code != 0 || stdout != want+"\n" {
+		t.Errorf("simulate --call: exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "call": true, "conversation": [{"expect": ["`+want+`"]}]}`)
+	if code, stdout, _ := parley(t, "", "test", script); code != 0 {
+		t.Errorf("test: exit %d:\n%s", code, stdout)
+	}
+}
