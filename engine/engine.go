@@ -737,7 +737,12 @@ func (t *turn) SetVariable(scope, name, value string) error {
 	s := t.sess
 	switch scope {
 	case flows.ScopeFlow, "":
-		t.saveResult(name, value, "", "", nil, "")
+		// Saved as SaveResult saves a result: naming the widget that set it.
+		id := ""
+		if t.widget != nil {
+			id = t.widget.Base().ID
+		}
+		t.saveResult(name, value, "", "", nil, id)
 		return nil
 	case flows.ScopeUser:
 		// A contact field is stored under its key, as a result is ("Tier"

@@ -3,6 +3,7 @@ package flows_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +14,18 @@ import (
 
 func load(src string) (*flows.Flow, error) {
 	return engine.New(widgets.Registered()).Load([]byte(src))
+}
+
+// flowWith is a flow of the one widget given, a voice flow when the widget
+// is a voice one.
+func flowWith(widget string) string {
+	kind := ""
+	for _, t := range []string{"say", "play", "gather_digits", "hangup"} {
+		if strings.Contains(widget, `"type": "`+t+`"`) {
+			kind = `"kind": "voice", `
+		}
+	}
+	return `{"id": "f", ` + kind + `"widgets": [` + widget + `]}`
 }
 
 func validationErrors(t *testing.T, err error) []*flows.FieldError {
@@ -282,7 +295,7 @@ func TestEveryProblemOfAWidget(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(`{"id": "f", "widgets": [` + tc.widget + `]}`)
+			_, err := load(flowWith(tc.widget))
 			var got []string
 			for _, e := range validationErrors(t, err) {
 				if e.Widget != "g" {
@@ -586,7 +599,7 @@ func TestNegativeWeight(t *testing.T) {
 // validation errors, in order: each must start with its want.
 func wantWidgetErrors(t *testing.T, widget string, want []string) {
 	t.Helper()
-	_, err := load(`{"id": "f", "widgets": [` + widget + `]}`)
+	_, err := load(flowWith(widget))
 	errs := validationErrors(t, err)
 	if len(errs) != len(want) {
 		t.Fatalf("%d errors, want %d: %v", len(errs), len(want), err)
@@ -594,6 +607,107 @@ func wantWidgetErrors(t *testing.T, widget string, want []string) {
 	for i, w := range want {
 		if errs[i].Widget != "g" || !strings.HasPrefix(errs[i].Path+": "+errs[i].Message, w) {
 			t.Errorf("error %d is %q, want it to start with %q", i, errs[i], w)
+		}
+	}
+}
+
+// TestWidgetsOfTheFlowKind: a voice widget in a messaging flow, whose words
+// would reach no one, and a voice flow's wait without a timeout, which would
+// wait in silence forever, fail validation naming the widget, its type and
+// the kind; a flow stored before the check loads with them as warnings.
+func TestWidgetsOfTheFlowKind(t *testing.T) {
+	tests := []struct{ name, flow, want string }{
+		{"say in a flow of no kind", `{"id": "f", "widgets": [{"id": "hello", "type": "say", "text": "Hi"}]}`,
+			`widget "hello": widgets[0].type: say is a voice widget, and this flow's kind is "messaging" (the default when "kind" is not set): over SMS or chat it would do nothing. Set the flow's "kind" to "voice", or use send_message`},
+		{"gather_digits in a messaging flow", `{"id": "f", "kind": "messaging", "widgets": [{"id": "m", "type": "send_message", "text": "Hi", "exits": {"Next": "g"}}, {"id": "g", "type": "gather_digits"}]}`,
+			`widget "g": widgets[1].type: gather_digits is a voice widget, and this flow's kind is "messaging"`},
+		{"play", `{"id": "f", "widgets": [{"id": "p", "type": "play", "url": "https://x.test/a.mp3"}]}`,
+			`widget "p": widgets[0].type: play is a voice widget`},
+		{"hangup", `{"id": "f", "widgets": [{"id": "h", "type": "hangup"}]}`,
+			`widget "h": widgets[0].type: hangup is a voice widget`},
+		{"a voice flow's wait without a timeout", `{"id": "f", "kind": "voice", "widgets": [{"id": "w", "type": "wait_for_response"}]}`,
+			`widget "w": widgets[0].timeout: in a voice flow wait_for_response needs a timeout (seconds)`},
+	}
+	eng := engine.New(widgets.Registered())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := eng.Load([]byte(tc.flow))
+			errs := validationErrors(t, err)
+			if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), tc.want) || !errors.Is(errs[0], flows.ErrWrongKind) {
+				t.Fatalf("Load: %v, want one error starting with %q wrapping ErrWrongKind", err, tc.want)
+			}
+			f, err := eng.LoadStored([]byte(tc.flow))
+			if err != nil {
+				t.Fatalf("LoadStored: %v", err)
+			}
+			if len(f.Warnings) != 1 || !strings.HasPrefix(f.Warnings[0].Error(), tc.want) {
+				t.Errorf("LoadStored warnings %v, want one starting with %q", f.Warnings, tc.want)
+			}
+		})
+	}
+	// Where they belong, they validate.
+	for _, src := range []string{
+		`{"id": "f", "kind": "voice", "widgets": [{"id": "s", "type": "say", "text": "Hi", "exits": {"Next": "w"}}, {"id": "w", "type": "wait_for_response", "timeout": 10, "exits": {"Next": "g"}},
+		  {"id": "g", "type": "gather_digits", "exits": {"Next": "p"}}, {"id": "p", "type": "play", "url": "https://x.test/a.mp3", "exits": {"Next": "h"}}, {"id": "h", "type": "hangup"}]}`,
+		`{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response"}]}`,
+	} {
+		if _, err := eng.Load([]byte(src)); err != nil {
+			t.Errorf("Load(%s): %v", src, err)
+		}
+	}
+}
+
+// TestDidYouMean: an unknown widget type, rule type or field that is close
+// to a known one names it: the same but for case, '_' and '-', a small
+// typing slip, or the start of the one known name.
+func TestDidYouMean(t *testing.T) {
+	tests := []struct{ name, widget, want string }{
+		{"widget type by its start", `{"id": "g", "type": "wait"}`,
+			`widgets[0].type: unknown widget type "wait" (did you mean "wait_for_response"?)`},
+		{"widget type misspelt", `{"id": "g", "type": "send_mesage", "text": "x"}`,
+			`widgets[0].type: unknown widget type "send_mesage" (did you mean "send_message"?)`},
+		{"rule type", `{"id": "g", "type": "split", "rules": [{"type": "has_any_words", "args": ["x"], "category": "X"}]}`,
+			`widgets[0].rules[0].type: unknown rule type "has_any_words" (did you mean "has_any_word"?)`},
+		{"field plural", `{"id": "g", "type": "webhook", "url": "https://example.com", "mapping": {"a": "b"}}`,
+			`widgets[0].mapping: unknown field "mapping" (did you mean "mappings"?)`},
+		{"field misspelt", `{"id": "g", "type": "wait_for_response", "timout": 5}`,
+			`widgets[0].timout: unknown field "timout" (did you mean "timeout"?)`},
+		{"field in camel case", `{"id": "g", "type": "gather_digits", "numDigits": 1}`,
+			`widgets[0].numDigits: unknown field "numDigits" (did you mean "num_digits"?)`},
+		{"rule field", `{"id": "g", "type": "split", "rules": [{"type": "has_text", "categroy": "X"}]}`,
+			`widgets[0].rules[0].categroy: unknown field "categroy" (did you mean "category"?)`},
+		{"nothing close", `{"id": "g", "type": "send_message", "text": "x", "colour": "red"}`,
+			`widgets[0].colour: unknown field "colour"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(flowWith(tc.widget))
+			var got []string
+			for _, e := range validationErrors(t, err) {
+				got = append(got, e.Path+": "+e.Message)
+			}
+			if !slices.Contains(got, tc.want) {
+				t.Errorf("errors %q, want one %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestUnknownExitListsEachExitOnce: a rule category named like the
+// widget's own exit is an error, and the exits an unknown exit is told
+// from list that name once.
+func TestUnknownExitListsEachExitOnce(t *testing.T) {
+	for _, tc := range []struct{ widget, want string }{
+		{`{"id": "g", "type": "split", "rules": [{"type": "has_text", "category": "Other"}, {"type": "has_text", "category": "B"}], "exits": {"Zz": ""}}`,
+			`unknown exit "Zz" (this widget has "Other", "B")`},
+		{`{"id": "g", "type": "wait_for_response", "timeout": 5, "rules": [{"type": "has_text", "category": "Timeout"}, {"type": "has_text", "category": "Other"}], "exits": {"Zz": ""}}`,
+			`unknown exit "Zz" (this widget has "Timeout", "Other")`},
+		{`{"id": "g", "type": "gather_digits", "rules": [{"type": "has_text", "category": "No Match"}], "exits": {"Zz": ""}}`,
+			`unknown exit "Zz" (this widget has "No Match", "No Input")`},
+	} {
+		_, err := load(flowWith(tc.widget))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want one containing %q", err, tc.want)
 		}
 	}
 }

@@ -15,7 +15,10 @@
 //     field of the wrong kind is reported and left at its zero value; the
 //     widget's Validate still runs, asking WidgetBase.Decoded before a check
 //     that value would fail falsely, and a widget whose exits come from such
-//     a field (ExitsFrom) has its exit names left unchecked.
+//     a field (ExitsFrom) has its exit names left unchecked. A widget that
+//     belongs in only some kinds of flow (a voice widget) says so with
+//     KindChecker; an unknown type or field close to a known one is named
+//     with it (Nearest).
 //   - Session, Contact, Call, Result, Frame, Wait, Input: a run's state, plain data
 //     that round-trips through JSON so it can be stored and resumed elsewhere.
 //   - Event: what a turn did (messages out, results saved, webhook calls, errors).

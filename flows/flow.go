@@ -146,6 +146,16 @@ type ExitsFrom interface {
 	ExitFields() []string
 }
 
+// KindChecker is implemented by a widget that does not belong in every kind
+// of flow (a voice widget in a messaging flow says nothing to anyone):
+// CheckKind reports, as Validate does, what is wrong with the widget in a
+// flow of kind (KindMessaging or KindVoice). Decode reports each problem
+// wrapping ErrWrongKind and ErrNewRule, so flows stored before the check
+// still load, with a warning.
+type KindChecker interface {
+	CheckKind(kind string) error
+}
+
 // Resumer is implemented by widgets that wait (for a message, digits, a subflow):
 // Resume is called with the input that ends the wait.
 type Resumer interface {
@@ -252,6 +262,9 @@ var (
 	ErrBadRegex      = errors.New("bad regular expression")
 	ErrUnknownField  = errors.New("unknown field")
 	ErrUnknownExit   = errors.New("unknown exit")
+	// ErrWrongKind: a widget that does not work in the flow's kind (a say in
+	// a messaging flow); see KindChecker.
+	ErrWrongKind = errors.New("widget does not belong in this kind of flow")
 	// ErrSyntax: the document is not well-formed JSON; nothing else of it is checked.
 	ErrSyntax = errors.New("malformed JSON")
 	// ErrNewRule marks a problem that a rule added in a later version
@@ -487,7 +500,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 		factory, ok := reg.Lookup(head.Type)
 		if !ok {
-			msg := fmt.Sprintf("unknown widget type %q", head.Type)
+			msg := fmt.Sprintf("unknown widget type %q", head.Type) + didYouMean(head.Type, reg.Names())
 			if head.Type == "" {
 				msg = "missing widget type" + caseHint(w, "type")
 			}
@@ -525,6 +538,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		// the widget's other checks run, but what they find at, in or around
 		// it would only repeat that problem or report the value missing.
 		wg.Base().cleared = res.cleared
+		kindErrs := checkKind(wg, f.Kind)
 		if c != nil {
 			if err := wg.Validate(c); err != nil {
 				for _, fe := range flatten(err) {
@@ -536,6 +550,15 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 					add(fe)
 				}
 			}
+		}
+		for _, fe := range kindErrs {
+			if clearedNear(res.cleared, fe.Path) {
+				continue
+			}
+			fe.Widget = head.ID
+			fe.Path = joinPath(path, fe.Path)
+			fe.Err = errors.Join(ErrWrongKind, ErrNewRule)
+			add(fe)
 		}
 	}
 	for _, nd := range graph {
@@ -573,6 +596,26 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	}
 	f.Warnings = append(warns, unreachable(f, paths)...)
 	return f, nil
+}
+
+// checkKind asks a widget that implements KindChecker (or wraps one)
+// whether it belongs in a flow of kind; a flow of an unknown kind, already
+// reported, is not checked.
+func checkKind(w Widget, kind string) []*FieldError {
+	if kind != KindMessaging && kind != KindVoice {
+		return nil
+	}
+	kc, ok := w.(KindChecker)
+	if wr, wraps := w.(Wrapper); !ok && wraps {
+		kc, ok = wr.Unwrap().(KindChecker)
+	}
+	if !ok {
+		return nil
+	}
+	if err := kc.CheckKind(kind); err != nil {
+		return flatten(err)
+	}
+	return nil
 }
 
 // danglingExit reports the exit name (at path p) of the widget id when its
@@ -905,6 +948,8 @@ func documentError(doc []byte, prefix string, err error, what string) *FieldErro
 			msg := "unknown field " + strconv.Quote(name)
 			if known := fieldNamed(se.GoType, name); known != "" {
 				msg += fmt.Sprintf(" (did you mean %q? field names are case-sensitive)", known)
+			} else {
+				msg += didYouMean(name, fieldNames(se.GoType))
 			}
 			return &FieldError{Path: path, Message: msg, Err: ErrUnknownField}
 		}
@@ -970,6 +1015,33 @@ func fieldNamed(t reflect.Type, name string) string {
 		}
 	}
 	return ""
+}
+
+// fieldNames lists the JSON names of the fields of struct type t, those of
+// embedded structs included.
+func fieldNames(t reflect.Type) []string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		switch {
+		case tag == "-" || (!sf.IsExported() && !sf.Anonymous):
+		case sf.Anonymous && tag == "":
+			out = append(out, fieldNames(sf.Type)...)
+		case sf.IsExported():
+			if tag == "" {
+				tag = sf.Name
+			}
+			out = append(out, tag)
+		}
+	}
+	return out
 }
 
 // caseHint points out a key of the object doc that is name but for case.

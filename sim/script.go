@@ -40,6 +40,10 @@ type Script struct {
 	Conversation []ScriptTurn              `json:"conversation"`
 	FinalStatus  flows.Status              `json:"final_status,omitempty"`
 	Results      map[string]ExpectedResult `json:"results,omitempty"`
+	// Errors are the error events the flow is expected to raise (on its
+	// Failure path), each given by a part of its message: each must be
+	// raised, and an error event none of them matches still fails.
+	Errors []string `json:"errors,omitempty"`
 	// Seed fixes random choices.
 	Seed uint64 `json:"seed,omitempty"`
 }
@@ -61,6 +65,10 @@ type ExpectedResult struct {
 type ScriptReport struct {
 	Path     string
 	Failures []string
+	// Webhooks says what came of each webhook call, one line each (see
+	// WebhookNote) after the turn's label: why a flow took its Failure
+	// path, shown with the failures of a script that fails.
+	Webhooks []string
 }
 
 // Passed reports whether every expectation held.
@@ -129,6 +137,11 @@ func ParseScript(data []byte) (*Script, error) {
 		}
 		errs = append(errs, fmt.Errorf("script: final_status: %q is not a status a conversation ends in (%s)", s.FinalStatus, strings.Join(names, ", ")))
 	}
+	for i, e := range s.Errors {
+		if strings.TrimSpace(e) == "" {
+			errs = append(errs, fmt.Errorf("script: errors[%d]: an empty text would match any error: give a part of the message expected", i))
+		}
+	}
 	for _, err := range mockProblems(s.Mocks, "mocks", problems) {
 		errs = append(errs, fmt.Errorf("script: %w", err))
 	}
@@ -175,7 +188,22 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 	LoadSiblings(e, lib, flowPath)
 	lib.Add(f)
 	rep := &ScriptReport{Path: path}
-	sm := New(e, f, Options{Contact: s.Contact, Variables: s.Variables, Call: s.Call, CLI: s.CLI})
+	// raised[i] is set when an error event matched s.Errors[i].
+	raised := make([]bool, len(s.Errors))
+	expected := func(msg string) bool {
+		found := false
+		for i, e := range s.Errors {
+			if strings.Contains(msg, e) {
+				raised[i], found = true, true
+			}
+		}
+		return found
+	}
+	contact := s.Contact
+	if contact.URN == "" {
+		contact.URN = DefaultURN // as parley simulate's
+	}
+	sm := New(e, f, Options{Contact: contact, Variables: s.Variables, Call: s.Call, CLI: s.CLI})
 	for i, turn := range s.Conversation {
 		var evs []flows.Event
 		label := fmt.Sprintf("turn %d", i+1)
@@ -193,8 +221,13 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 					return nil, err
 				}
 				for _, ev := range start {
-					if ev.Type == flows.EventError {
-						rep.Failures = append(rep.Failures, fmt.Sprintf("start (before turn 1): error event: %s", ev.Message))
+					switch ev.Type {
+					case flows.EventError:
+						if !expected(ev.Message) {
+							rep.Failures = append(rep.Failures, fmt.Sprintf("start (before turn 1): error event: %s", ev.Message))
+						}
+					case flows.EventWebhookCalled:
+						rep.Webhooks = append(rep.Webhooks, "start (before turn 1): "+WebhookNote(ev))
 					}
 				}
 			}
@@ -206,13 +239,23 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 			break
 		}
 		for _, ev := range evs {
-			if ev.Type == flows.EventError {
-				rep.Failures = append(rep.Failures, fmt.Sprintf("%s: error event: %s", label, ev.Message))
+			switch ev.Type {
+			case flows.EventError:
+				if !expected(ev.Message) {
+					rep.Failures = append(rep.Failures, fmt.Sprintf("%s: error event: %s", label, ev.Message))
+				}
+			case flows.EventWebhookCalled:
+				rep.Webhooks = append(rep.Webhooks, label+": "+WebhookNote(ev))
 			}
 		}
 		got := Outputs(evs)
 		if !equalStrings(got, turn.Expect) {
 			rep.Failures = append(rep.Failures, fmt.Sprintf("%s: expected %s, got %s", label, quoteAll(turn.Expect), quoteAll(got)))
+		}
+	}
+	for i, e := range s.Errors {
+		if !raised[i] {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("errors[%d]: no error event contains %q", i, e))
 		}
 	}
 	sess := sm.Session()

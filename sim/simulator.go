@@ -123,6 +123,11 @@ func LoadFile(e *engine.Engine, path string) (*flows.Flow, error) {
 	return f, nil
 }
 
+// DefaultURN is the simulated contact's URN when none is given, for parley
+// simulate and test scripts alike; on a call its number is the caller's
+// ($call.cli) unless a CLI is given.
+const DefaultURN = "tel:+15555550100"
+
 // Options describe the simulated contact and call.
 type Options struct {
 	Contact   flows.Contact
@@ -230,4 +235,23 @@ func Outputs(evs []flows.Event) []string {
 		}
 	}
 	return out
+}
+
+// WebhookNote says in one line what came of a webhook call, for people: the
+// widget, the request, the status and outcome, and the reason a call got no
+// answer, which the flow's Failure path does not show ("webhook lookup: POST
+// http://x.test/order blocked — dial tcp ...: destination refused by the
+// address guard ...", "... error — no mock answers POST http://x.test/order").
+// ev is a webhook_called event.
+func WebhookNote(ev flows.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "webhook %s: %s %s", ev.Widget, ev.Method, ev.URL)
+	if ev.Status != 0 {
+		fmt.Fprintf(&b, " → %d", ev.Status)
+	}
+	b.WriteString(" " + ev.Outcome)
+	if ev.Message != "" {
+		b.WriteString(" — " + ev.Message)
+	}
+	return b.String()
 }

@@ -76,13 +76,18 @@ func (w *GatherDigits) Validate(c flows.Compiler) error {
 	return joinErrs(errs)
 }
 
+// CheckKind: gather_digits is for voice flows only.
+func (w *GatherDigits) CheckKind(kind string) error {
+	return voiceOnly(TypeGatherDigits, kind, "wait_for_response")
+}
+
 // ExitNames: the categories (or Next), No Input and No Match.
 func (w *GatherDigits) ExitNames() []string {
 	exits := []string{ExitNext}
 	if w.cats != nil {
 		exits = append([]string(nil), w.cats...)
 	}
-	return append(exits, flows.ExitNoInput, flows.ExitNoMatch)
+	return appendNew(exits, flows.ExitNoInput, flows.ExitNoMatch)
 }
 
 // ExitFields: the rules' categories.
@@ -149,14 +154,17 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	if c := r.Session().Call; c != nil {
 		c.Digits = digits
 	}
+	name := resultName(&w.WidgetBase, w.Result)
 	if in.Kind == flows.InputTimeout || digits == "" {
 		wait.NoInput++
 		if wait.NoInput > limit(w.MaxNoInput) {
+			// Saved with the No Input category and no value, so an
+			// earlier answer does not stay.
+			r.SaveResult(name, "", flows.ExitNoInput, "", nil)
 			return flows.Outcome{Exit: flows.ExitNoInput}
 		}
 		return w.ask(r, wait, w.noInput)
 	}
-	name := resultName(&w.WidgetBase, w.Result)
 	if w.set == nil {
 		r.SaveResult(name, digits, "", digits, nil)
 		return flows.Outcome{Exit: ExitNext}
@@ -175,6 +183,7 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 }
 
 var (
-	_ flows.Resumer   = (*GatherDigits)(nil)
-	_ flows.ExitsFrom = (*GatherDigits)(nil)
+	_ flows.Resumer     = (*GatherDigits)(nil)
+	_ flows.ExitsFrom   = (*GatherDigits)(nil)
+	_ flows.KindChecker = (*GatherDigits)(nil)
 )

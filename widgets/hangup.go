@@ -15,6 +15,9 @@ func init() { register(TypeHangup, func() flows.Widget { return &Hangup{} }) }
 // Validate has nothing to check.
 func (w *Hangup) Validate(flows.Compiler) error { return nil }
 
+// CheckKind: hangup is for voice flows only.
+func (w *Hangup) CheckKind(kind string) error { return voiceOnly(TypeHangup, kind, "end") }
+
 // ExitNames: none.
 func (w *Hangup) ExitNames() []string { return nil }
 
@@ -27,4 +30,7 @@ func (w *Hangup) Execute(r flows.Run) flows.Outcome {
 	return flows.Outcome{End: flows.StatusCompleted}
 }
 
-var _ flows.Widget = (*Hangup)(nil)
+var (
+	_ flows.Widget      = (*Hangup)(nil)
+	_ flows.KindChecker = (*Hangup)(nil)
+)

@@ -25,6 +25,11 @@ func (w *Play) Validate(c flows.Compiler) error {
 	return err
 }
 
+// CheckKind: play is for voice flows only.
+func (w *Play) CheckKind(kind string) error {
+	return voiceOnly(TypePlay, kind, "send_message with attachments")
+}
+
 // ExitNames lists the one exit.
 func (w *Play) ExitNames() []string { return []string{ExitNext} }
 
@@ -34,4 +39,7 @@ func (w *Play) Execute(r flows.Run) flows.Outcome {
 	return flows.Outcome{Exit: ExitNext}
 }
 
-var _ flows.Widget = (*Play)(nil)
+var (
+	_ flows.Widget      = (*Play)(nil)
+	_ flows.KindChecker = (*Play)(nil)
+)

@@ -81,3 +81,39 @@ func TestPatternGroupsSavedWithResult(t *testing.T) {
 		t.Errorf("result_saved data %s, want %s", data, want)
 	}
 }
+
+// TestResultsNameTheirWidget: every result names the widget that saved it,
+// a set_variable's as a wait's, as its result_saved event does and as
+// flow.completed's variables say.
+func TestResultsNameTheirWidget(t *testing.T) {
+	e := engine.New(widgets.Registered())
+	f, err := e.Load([]byte(`{"name": "p", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "result": "Points", "exits": {"Next": "setvar"}},
+	  {"id": "setvar", "type": "set_variable", "name": "Points Doubled", "expression": "int(flow.points.value) * 2", "exits": {"Next": "again"}},
+	  {"id": "again", "type": "wait_for_response"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.Resume(context.Background(), f, s, flows.Text("21"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Type == flows.EventResultSaved && ev.Name == "Points Doubled" && ev.Widget != "setvar" {
+			t.Errorf("result_saved of Points Doubled names widget %q, want setvar", ev.Widget)
+		}
+	}
+	for key, want := range map[string]string{"points": "ask", "points_doubled": "setvar"} {
+		r := s.Results()[key]
+		if r == nil {
+			t.Fatalf("result %s not saved", key)
+		}
+		if r.Widget != want {
+			t.Errorf("result %s names widget %q, want %q", key, r.Widget, want)
+		}
+	}
+}

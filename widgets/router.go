@@ -75,7 +75,19 @@ func (rt *router) categories() []string {
 	if rt.cats == nil {
 		return nil
 	}
-	return append(append([]string(nil), rt.cats...), flows.ExitOther)
+	return appendNew(append([]string(nil), rt.cats...), flows.ExitOther)
+}
+
+// appendNew appends to list each of names it does not hold yet: a rule
+// category named like one of the widget's own exits (reported as an error)
+// leaves that exit listed once.
+func appendNew(list []string, names ...string) []string {
+	for _, n := range names {
+		if !slices.Contains(list, n) {
+			list = append(list, n)
+		}
+	}
+	return list
 }
 
 // value is what the rules test: the operand, or the last input.

@@ -27,6 +27,9 @@ func (w *Say) Validate(c flows.Compiler) error {
 	return err
 }
 
+// CheckKind: say is for voice flows only.
+func (w *Say) CheckKind(kind string) error { return voiceOnly(TypeSay, kind, "send_message") }
+
 // ExitNames lists the one exit.
 func (w *Say) ExitNames() []string { return []string{ExitNext} }
 
@@ -36,4 +39,7 @@ func (w *Say) Execute(r flows.Run) flows.Outcome {
 	return flows.Outcome{Exit: ExitNext}
 }
 
-var _ flows.Widget = (*Say)(nil)
+var (
+	_ flows.Widget      = (*Say)(nil)
+	_ flows.KindChecker = (*Say)(nil)
+)

@@ -34,7 +34,7 @@ func (w *Split) Validate(c flows.Compiler) error {
 // ExitNames: the categories and Other. Other is there even when the rules are
 // missing or wrong, so that the exits are not reported as unknown as well.
 func (w *Split) ExitNames() []string {
-	return append(append([]string(nil), w.cats...), flows.ExitOther)
+	return appendNew(append([]string(nil), w.cats...), flows.ExitOther)
 }
 
 // ExitFields: the rules' categories.

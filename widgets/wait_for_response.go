@@ -33,6 +33,17 @@ func (w *WaitForResponse) Validate(c flows.Compiler) error {
 	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, flows.ExitOther, flows.ExitTimeout)))
 }
 
+// CheckKind: on a call the wait collects keys, in a Twilio <Gather> that
+// ends when the caller stops pressing them; without a timeout, a caller who
+// presses none would be gathered from again and again in silence, so a voice
+// flow's wait needs one.
+func (w *WaitForResponse) CheckKind(kind string) error {
+	if kind != flows.KindVoice || w.Timeout != 0 {
+		return nil
+	}
+	return flows.Errorf("timeout", "in a voice flow wait_for_response needs a timeout (seconds) and takes its Timeout exit when the caller presses no key in that time; without one the call would wait in silence forever. Give it \"timeout\", or use gather_digits, which re-prompts")
+}
+
 // ExitNames: Next (no rules) or the categories and Other, plus Timeout.
 func (w *WaitForResponse) ExitNames() []string {
 	exits := w.categories()
@@ -40,7 +51,7 @@ func (w *WaitForResponse) ExitNames() []string {
 		exits = []string{ExitNext}
 	}
 	if w.Timeout > 0 {
-		exits = append(exits, flows.ExitTimeout)
+		exits = appendNew(exits, flows.ExitTimeout)
 	}
 	return exits
 }
@@ -57,6 +68,9 @@ func (w *WaitForResponse) Execute(flows.Run) flows.Outcome {
 func (w *WaitForResponse) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	if in.Kind == flows.InputTimeout {
 		if w.Timeout > 0 || w.Exits[flows.ExitTimeout] != "" {
+			// The result is saved as goflow saves it, with the Timeout
+			// category and no value, so an earlier answer does not stay.
+			r.SaveResult(resultName(&w.WidgetBase, w.Result), "", flows.ExitTimeout, "", nil)
 			return flows.Outcome{Exit: flows.ExitTimeout}
 		}
 		r.Emit(flows.Event{Type: flows.EventWarning, Message: "timeout ignored: this wait has no timeout"})
@@ -75,6 +89,7 @@ func (w *WaitForResponse) Resume(r flows.Run, in flows.Input) flows.Outcome {
 }
 
 var (
-	_ flows.Resumer   = (*WaitForResponse)(nil)
-	_ flows.ExitsFrom = (*WaitForResponse)(nil)
+	_ flows.Resumer     = (*WaitForResponse)(nil)
+	_ flows.ExitsFrom   = (*WaitForResponse)(nil)
+	_ flows.KindChecker = (*WaitForResponse)(nil)
 )

@@ -51,7 +51,7 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	vars := pairs{}
 	fs.Var(vars, "var", "preset a flow variable `name=value` (repeatable)")
 	name := fs.String("contact-name", "", "the contact's name")
-	urn := fs.String("urn", "tel:+15555550100", "the contact's URN")
+	urn := fs.String("urn", sim.DefaultURN, "the contact's URN (with --call, its number is the caller's unless --cli is given)")
 	lang := fs.String("contact-language", "", "the contact's language (ISO 639-3)")
 	fields := pairs{}
 	fs.Var(fields, "contact-field", "a contact field (user key) `name=value` (repeatable)")
@@ -121,11 +121,18 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		for _, line := range sim.Outputs(evs) {
 			fmt.Fprintln(stdout, line)
 		}
-		// Problems go to stderr, so stdout stays what the contact sees.
+		// Problems and webhook calls go to stderr, so stdout stays what the
+		// contact sees.
 		for _, ev := range evs {
 			switch ev.Type {
 			case flows.EventWarning, flows.EventError:
 				fmt.Fprintf(stderr, "%s at %s: %s\n", ev.Type, ev.Widget, ev.Message)
+			case flows.EventWebhookCalled:
+				hint := ""
+				if ev.Outcome == flows.OutcomeBlocked {
+					hint = "; allow it with --allow-cidr"
+				}
+				fmt.Fprintf(stderr, "[%s%s]\n", sim.WebhookNote(ev), hint)
 			}
 		}
 	}

@@ -64,6 +64,10 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, msg := range rep.Failures {
 			fmt.Fprintf(stdout, "    %s\n", msg)
 		}
+		// What the webhooks answered explains a Failure path taken.
+		for _, note := range rep.Webhooks {
+			fmt.Fprintf(stdout, "    [%s]\n", note)
+		}
 		failed++
 	}
 	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)

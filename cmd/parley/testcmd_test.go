@@ -102,3 +102,78 @@ func TestTestCommandEveryProblem(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s\nwant:\n%s", code, stdout, want)
 	}
 }
+
+// TestWebhookOutcomesShown: why a webhook call failed (no mock answers it,
+// the address guard refused it), which a flow's Failure path alone does not
+// say, is printed by parley simulate on stderr and by parley test with the
+// failures of a script.
+func TestWebhookOutcomesShown(t *testing.T) {
+	dir := t.TempDir()
+	flow := writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "lookup", "type": "webhook", "url": "http://127.0.0.1:9/order", "exits": {"Success": "ok", "Failure": "down"}},
+	  {"id": "ok", "type": "send_message", "text": "found"},
+	  {"id": "down", "type": "send_message", "text": "Sorry, the service is down."}]}`)
+	code, stdout, stderr := parley(t, "", "simulate", flow)
+	want := "[webhook lookup: POST http://127.0.0.1:9/order blocked — "
+	if code != 0 || stdout != "Sorry, the service is down.\n" || !strings.Contains(stderr, want) ||
+		!strings.Contains(stderr, "destination refused by the address guard") || !strings.Contains(stderr, "; allow it with --allow-cidr]\n") {
+		t.Errorf("simulate: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["found"]}]}`)
+	code, stdout, _ = parley(t, "", "test", script)
+	if want := "    [turn 1: webhook lookup: POST http://127.0.0.1:9/order error — no mock answers POST http://127.0.0.1:9/order]\n"; code != 1 || !strings.Contains(stdout, want) {
+		t.Errorf("test: exit %d, stdout:\n%s\nwant a line %q", code, stdout, want)
+	}
+}
+
+// TestScriptExpectsErrors: a flow's deliberate Failure path can be tested:
+// the error events a script lists under "errors" (by a part of their
+// message) are expected and must be raised; any other still fails it.
+func TestScriptExpectsErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "result": "Age", "exits": {"Next": "calc"}},
+	  {"id": "calc", "type": "set_variable", "name": "Years", "expression": "int(flow.age.value) + 1", "exits": {"Next": "ok", "Failure": "bad"}},
+	  {"id": "ok", "type": "send_message", "text": "Next year: @flow.years"},
+	  {"id": "bad", "type": "send_message", "text": "That is not a number."}]}`)
+	const conv = `"conversation": [{"send": "abc", "expect": ["That is not a number."]}], "final_status": "completed"`
+	for _, c := range []struct {
+		name, errors string
+		code         int
+		want         []string
+	}{
+		{"expected", `["int(abc)"]`, 0, []string{"ok   "}},
+		{"not listed", `[]`, 1, []string{`turn 1 (send "abc"): error event: `, "int(abc)"}},
+		{"listed but not raised", `["int(abc)", "division by zero"]`, 1, []string{`errors[1]: no error event contains "division by zero"`}},
+		{"empty", `[""]`, 1, []string{`script: errors[0]: an empty text would match any error`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", `+conv+`, "errors": `+c.errors+`}`)
+			code, stdout, _ := parley(t, "", "test", script)
+			if code != c.code {
+				t.Errorf("exit %d, want %d:\n%s", code, c.code, stdout)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout does not contain %q:\n%s", w, stdout)
+				}
+			}
+		})
+	}
+}
+
+// TestDefaultCaller: a test script run as a call without a "cli" or a
+// contact URN has the caller parley simulate --call has, +15555550100.
+func TestDefaultCaller(t *testing.T) {
+	dir := t.TempDir()
+	flow := writeFile(t, dir, "flow.json", `{"id": "f", "kind": "voice", "widgets": [
+	  {"id": "hi", "type": "say", "text": "Caller $call.cli, contact @contact.urn"}]}`)
+	const want = "Caller +15555550100, contact tel:+15555550100"
+	if code, stdout, stderr := parley(t, "", "simulate", "--call", flow); code != 0 || stdout != want+"\n" {
+		t.Errorf("simulate --call: exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "call": true, "conversation": [{"expect": ["`+want+`"]}]}`)
+	if code, stdout, _ := parley(t, "", "test", script); code != 0 {
+		t.Errorf("test: exit %d:\n%s", code, stdout)
+	}
+}
