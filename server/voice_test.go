@@ -73,10 +73,10 @@ func TestCallsAPI(t *testing.T) {
 }
 
 func twilioForm(ts *testServer, path string, form url.Values, token string) response {
-	req := httptest.NewRequest("POST", "http://parley.test"+path, strings.NewReader(form.Encode()))
+	req := httptest.NewRequest("POST", "http://127.0.0.1"+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if token != "" {
-		req.Header.Set(TwilioSignatureHeader, TwilioSignature(token, "http://parley.test"+path, form))
+		req.Header.Set(TwilioSignatureHeader, TwilioSignature(token, "http://127.0.0.1"+path, form))
 	}
 	return ts.send(req)
 }
@@ -145,11 +145,11 @@ func TestTwilioSignature(t *testing.T) {
 		status int
 	}{
 		{"valid", func(*httptest.ResponseRecorder) string {
-			return TwilioSignature(token, "http://parley.test/twilio/signed/sms", form)
+			return TwilioSignature(token, "http://127.0.0.1/twilio/signed/sms", form)
 		}, 200},
 		{"missing", func(*httptest.ResponseRecorder) string { return "" }, 403},
 		{"wrong token", func(*httptest.ResponseRecorder) string {
-			return TwilioSignature("other", "http://parley.test/twilio/signed/sms", form)
+			return TwilioSignature("other", "http://127.0.0.1/twilio/signed/sms", form)
 		}, 403},
 		{"other URL", func(*httptest.ResponseRecorder) string {
 			return TwilioSignature(token, "http://evil.test/twilio/signed/sms", form)
@@ -157,7 +157,7 @@ func TestTwilioSignature(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req := httptest.NewRequest("POST", "http://parley.test/twilio/signed/sms", strings.NewReader(form.Encode()))
+			req := httptest.NewRequest("POST", "http://127.0.0.1/twilio/signed/sms", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			if s := c.sign(nil); s != "" {
 				req.Header.Set(TwilioSignatureHeader, s)
