@@ -83,8 +83,9 @@ func twilioForm(ts *testServer, path string, form url.Values, token string) resp
 
 func TestTwilioSMS(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","default_flow":"order-status"}`)
 	form := url.Values{"From": {"+15551111"}, "To": {"+15550000"}, "Body": {"hi"}, "MessageSid": {"SM1"}}
-	r := twilioForm(ts, "/twilio/demo/sms", form, "")
+	r := twilioForm(ts, "/twilio/tw/sms", form, "")
 	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/xml") {
 		t.Fatalf("sms webhook: %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
 	}
@@ -95,7 +96,7 @@ func TestTwilioSMS(t *testing.T) {
 	}
 	form.Set("Body", "CU001")
 	form.Set("MessageSid", "SM2")
-	r = twilioForm(ts, "/twilio/demo/sms", form, "")
+	r = twilioForm(ts, "/twilio/tw/sms", form, "")
 	if !strings.Contains(string(r.Body), "<Message>Great news Ben Haggerty!") {
 		t.Errorf("order status TwiML: %s", r.Body)
 	}
@@ -104,7 +105,7 @@ func TestTwilioSMS(t *testing.T) {
 func TestTwilioVoiceMenu(t *testing.T) {
 	const token = "tw-auth-token"
 	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
-	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"ivr-menu","auth_token":"`+token+`"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"phone","type":"twilio","voice_flow":"ivr-menu","auth_token":"`+token+`"}`)
 
 	call := url.Values{"CallSid": {"CA9"}, "From": {"+15551234"}, "To": {"+15550000"}, "CallStatus": {"ringing"}}
 	r := twilioForm(ts, "/twilio/phone/voice", call, token)
@@ -137,7 +138,7 @@ func TestTwilioVoiceMenu(t *testing.T) {
 func TestTwilioSignature(t *testing.T) {
 	const token = "12345"
 	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
-	ts.must(201, "POST", "/v1/channels", `{"id":"signed","default_flow":"order-status","auth_token":"`+token+`"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"signed","type":"twilio","default_flow":"order-status","auth_token":"`+token+`"}`)
 	form := url.Values{"From": {"+1555"}, "Body": {"hi"}}
 	cases := []struct {
 		name   string
