@@ -313,13 +313,42 @@ func checkParsedURL(raw string, u *url.URL) error {
 
 var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", MaxRedirects)
 
-func redirectPolicy(follow bool) func(*http.Request, []*http.Request) error {
+// redirectPolicy follows up to MaxRedirects hops. No hop carries a Referer,
+// which would give the next host the URL of the one before, query (and the
+// secrets it may hold) included. Once a hop leaves the first request's host
+// (scheme, host and port) or downgrades https to http, it and every later
+// hop go without the headers the webhook set (its API keys and other custom
+// headers) and without Authorization: net/http keeps custom headers on every
+// hop, and Authorization for a subdomain. Content-Type stays, for a 307 or
+// 308 that sends the body again.
+func redirectPolicy(follow bool, set map[string]string) func(*http.Request, []*http.Request) error {
 	return func(r *http.Request, via []*http.Request) error {
 		if !follow {
 			return http.ErrUseLastResponse
 		}
 		if len(via) > MaxRedirects {
 			return errTooManyRedirects
+		}
+		r.Header.Del("Referer")
+		first := via[0].URL
+		left := false
+		for _, hop := range append(via[1:], r) {
+			if !strings.EqualFold(hop.URL.Host, first.Host) || hop.URL.Scheme != first.Scheme && first.Scheme == "https" {
+				left = true
+			}
+		}
+		if !left {
+			return nil
+		}
+		r.Header.Del("Authorization")
+		r.Header.Del("Proxy-Authorization")
+		for k := range set {
+			if ck := http.CanonicalHeaderKey(k); ck != "Content-Type" {
+				r.Header.Del(ck)
+			}
+		}
+		if r.Header.Get("User-Agent") == "" {
+			r.Header.Set("User-Agent", UserAgent)
 		}
 		return nil
 	}
@@ -408,7 +437,7 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 	start := time.Now()
 	var resp *http.Response
 	if req.FollowRedirects {
-		client := &http.Client{Transport: s.transport, CheckRedirect: redirectPolicy(true)}
+		client := &http.Client{Transport: s.transport, CheckRedirect: redirectPolicy(true, req.Headers)}
 		resp, err = client.Do(hreq)
 	} else {
 		resp, err = s.roundTrip(hreq)
