@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -157,5 +158,44 @@ func TestUnsafeDisablesGuard(t *testing.T) {
 	res := call(t, New(Options{Unsafe: true}), &flows.WebhookRequest{Method: "GET", URL: srv.URL})
 	if res.Outcome != flows.OutcomeSuccess {
 		t.Fatalf("outcome %q (%s), want success", res.Outcome, res.Error)
+	}
+}
+
+// The server's own listen address is refused whatever the allowlist says;
+// an unspecified listen address stands for the port on every local address.
+func TestGuardRefusesOwnAddress(t *testing.T) {
+	allow := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	cases := []struct {
+		listen, dial string
+		own          bool
+	}{
+		{"127.0.0.1:8080", "127.0.0.1:8080", true},
+		{"127.0.0.1:8080", "[::ffff:127.0.0.1]:8080", true},
+		{"127.0.0.1:8080", "127.0.0.1:8081", false},
+		{"127.0.0.1:8080", "127.0.0.2:8080", false},
+		{"[::1]:8080", "[::1]:8080", true},
+		{"0.0.0.0:8080", "127.0.0.1:8080", true},
+		{"0.0.0.0:8080", "127.0.0.9:8080", true},
+		{"0.0.0.0:8080", "[::1]:8080", true},
+		{"0.0.0.0:8080", "127.0.0.1:9090", false},
+		{"[::]:8080", "127.0.0.1:8080", true},
+	}
+	for _, c := range cases {
+		g := NewGuard(allow)
+		network := "tcp4"
+		if strings.HasPrefix(c.dial, "[") && !strings.Contains(c.dial, "ffff") {
+			network = "tcp6"
+		}
+		if err := g.Control(network, c.dial, nil); err != nil {
+			t.Fatalf("%s before RefuseOwn: %v", c.dial, err)
+		}
+		g.RefuseOwn(netip.MustParseAddrPort(c.listen))
+		err := g.Control(network, c.dial, nil)
+		if own := err != nil; own != c.own {
+			t.Errorf("listening on %s, dial %s: refused %v (%v), want %v", c.listen, c.dial, own, err, c.own)
+		}
+		if err != nil && (!errors.Is(err, ErrBlocked) || !strings.Contains(err.Error(), "this server's own listen address")) {
+			t.Errorf("dial %s: error %v, want ErrBlocked naming the server's own address", c.dial, err)
+		}
 	}
 }

@@ -141,6 +141,10 @@ func (s *Service) buildTransport(o Options) http.RoundTripper {
 	return base
 }
 
+// Guard returns the address guard of the service's connections (the server
+// tells it its own address with RefuseOwn).
+func (s *Service) Guard() *Guard { return s.guard }
+
 // Config returns a configured webhook by name. The config is shared: callers
 // must not modify it (Merge makes a copy).
 func (s *Service) Config(name string) (*flows.WebhookConfig, bool) {
