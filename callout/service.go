@@ -290,6 +290,36 @@ func (s *Service) check(method string, req *flows.WebhookRequest, u *url.URL) er
 			return errs[0]
 		}
 	}
+	for name, v := range req.Headers {
+		if err := checkHeader(name, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHeader refuses a header net/http would not send: a name that is not
+// an HTTP token, or a value with a control character (a CR or LF from a
+// template would otherwise start a header of the contact's choosing). Caught
+// here, the request is a failure; found by the transport, it would be taken
+// for a connection error and retried.
+func checkHeader(name, value string) error {
+	if name == "" {
+		return errors.New("headers: a header has an empty name")
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return fmt.Errorf("headers: %q is not a valid header name (character %q)", name, c)
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		switch c := value[i]; {
+		case c == '\r' || c == '\n':
+			return fmt.Errorf("headers: the value of %q holds a line break (CR or LF), which a header cannot carry", name)
+		case c < ' ' && c != '\t' || c == 0x7f:
+			return fmt.Errorf("headers: the value of %q holds the control character %q, which a header cannot carry", name, c)
+		}
+	}
 	return nil
 }
 
