@@ -178,17 +178,26 @@ func ParseAllowCIDR(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
+// parsePrefix reads a CIDR or a bare address. An IPv4-mapped IPv6 entry
+// (::ffff:10.0.0.1, ::ffff:10.0.0.0/104) is kept in its IPv4 form: the guard
+// compares the dialled address in both forms, but an IPv4 address is never
+// inside a prefix written in the mapped form.
 func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			return netip.Prefix{}, err
 		}
-		return p.Masked(), nil
+		p = p.Masked()
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
+	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -44,6 +44,11 @@ func TestGuardCheckAddr(t *testing.T) {
 		{addr: "10.0.0.8", allow: []string{"10.0.0.7"}, blocked: true},
 		{addr: "fd00::5", allow: []string{"fd00::/8"}},
 		{addr: "::1", allow: []string{"127.0.0.0/8"}, blocked: true},
+		{addr: "127.0.0.1", allow: []string{"::ffff:127.0.0.1"}},
+		{addr: "127.0.0.5", allow: []string{"::ffff:127.0.0.0/104"}},
+		{addr: "::ffff:127.0.0.5", allow: []string{"::ffff:127.0.0.0/104"}},
+		{addr: "10.0.0.1", allow: []string{"::ffff:127.0.0.0/104"}, blocked: true},
+		{addr: "127.0.0.2", allow: []string{"::ffff:127.0.0.1"}, blocked: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
@@ -196,6 +201,22 @@ func TestGuardRefusesOwnAddress(t *testing.T) {
 		}
 		if err != nil && (!errors.Is(err, ErrBlocked) || !strings.Contains(err.Error(), "this server's own listen address")) {
 			t.Errorf("dial %s: error %v, want ErrBlocked naming the server's own address", c.dial, err)
+		}
+	}
+}
+
+// IPv4-mapped entries are kept in their IPv4 form.
+func TestParseAllowCIDRUnmaps(t *testing.T) {
+	for in, want := range map[string]string{
+		"::ffff:127.0.0.1":     "127.0.0.1/32",
+		"::ffff:127.0.0.0/104": "127.0.0.0/8",
+		"::ffff:0:0/96":        "0.0.0.0/0",
+		"::/0":                 "::/0",
+		"fd00::/8":             "fd00::/8",
+	} {
+		p, err := ParseAllowCIDR(in)
+		if err != nil || p.String() != want {
+			t.Errorf("ParseAllowCIDR(%q) = %v, %v; want %s", in, p, err, want)
 		}
 	}
 }

@@ -60,17 +60,33 @@ func prefix(key string) string {
 	return key
 }
 
+// parsePrefix reads a CIDR or a bare address (that one host). An
+// IPv4-mapped IPv6 entry (::ffff:10.0.0.1, ::ffff:10.0.0.0/104) is kept in
+// its IPv4 form, the form a connection's address is compared in.
 func parsePrefix(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return unmapPrefix(p.Masked()), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
+	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// unmapPrefix is an IPv4-mapped IPv6 prefix of /96 or longer in its IPv4
+// form (::ffff:127.0.0.0/104 is 127.0.0.0/8); other prefixes as they are.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if !p.Addr().Is4In6() || p.Bits() < 96 {
+		return p
+	}
+	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 }
 
 // storedKey is an API key as kept in the store: only its hash.
