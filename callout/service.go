@@ -507,7 +507,7 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 	case rerr != nil:
 		a.outcome, a.err = classify(rerr), "reading the answer: "+red.String(rerr.Error())
 	case tooBig:
-		a.outcome, a.err = flows.OutcomeTooBig, fmt.Sprintf("answer is over the %d-byte limit; cut", limit)
+		a.outcome, a.err = flows.OutcomeTooBig, answerCapError(limit, req.MaxResponse > 0)
 	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
 		a.outcome = flows.OutcomeSuccess
 	default:
@@ -517,6 +517,17 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 		}
 	}
 	return a
+}
+
+// answerCapError says that an answer was cut at limit and which setting
+// gave the limit: the webhook's max_response_bytes, or the default every
+// webhook without one gets (parley serve's --webhook-max-response).
+func answerCapError(limit int, ownCap bool) string {
+	if ownCap {
+		return fmt.Sprintf("answer is over the %d-byte limit set by the webhook's max_response_bytes; cut", limit)
+	}
+	return fmt.Sprintf("answer is over the %d-byte limit; cut (a webhook raises its own with max_response_bytes, "+
+		"parley serve the default of every webhook with --webhook-max-response)", limit)
 }
 
 // roundTrip sends a request that follows no redirects straight to the
