@@ -21,10 +21,15 @@ var ErrBlocked = errors.New("destination refused by the address guard")
 type blockedError struct {
 	addr   string
 	reason error
+	// allowable: --allow-cidr would let the address through.
+	allowable bool
 }
 
 func (e *blockedError) Error() string {
-	return fmt.Sprintf("%s: %s (%v)", ErrBlocked, e.addr, e.reason)
+	if !e.allowable {
+		return fmt.Sprintf("%s: %s (%v)", ErrBlocked, e.addr, e.reason)
+	}
+	return fmt.Sprintf("%s: %s (%v); it can be allowed with --allow-cidr (or PARLEY_ALLOW_CIDRS)", ErrBlocked, e.addr, e.reason)
 }
 
 func (e *blockedError) Unwrap() []error { return []error{ErrBlocked, e.reason} }
@@ -114,7 +119,7 @@ func (g *Guard) CheckAddr(ip netip.Addr) error {
 		}
 	}
 	if err := g.ssrf.SafeAddr(ip); err != nil {
-		return &blockedError{addr: ip.String(), reason: err}
+		return &blockedError{addr: ip.String(), reason: err, allowable: true}
 	}
 	return nil
 }

@@ -220,3 +220,17 @@ func TestParseAllowCIDRUnmaps(t *testing.T) {
 		}
 	}
 }
+
+// A refusal says which range denied the address and how to allow it.
+func TestGuardRefusalNamesTheFlag(t *testing.T) {
+	err := NewGuard(nil).CheckAddr(netip.MustParseAddr("127.0.0.1"))
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.0/8") ||
+		!strings.HasSuffix(err.Error(), "; it can be allowed with --allow-cidr (or PARLEY_ALLOW_CIDRS)") {
+		t.Errorf("refusal %v, want the range that denied it and --allow-cidr", err)
+	}
+	g := NewGuard(loopback)
+	g.RefuseOwn(netip.MustParseAddrPort("127.0.0.1:8080"))
+	if err := g.Control("tcp4", "127.0.0.1:8080", nil); err == nil || strings.Contains(err.Error(), "--allow-cidr (or") {
+		t.Errorf("refusal of the server's own address %v: --allow-cidr cannot allow it", err)
+	}
+}
