@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -43,6 +44,11 @@ func TestGuardCheckAddr(t *testing.T) {
 		{addr: "10.0.0.8", allow: []string{"10.0.0.7"}, blocked: true},
 		{addr: "fd00::5", allow: []string{"fd00::/8"}},
 		{addr: "::1", allow: []string{"127.0.0.0/8"}, blocked: true},
+		{addr: "127.0.0.1", allow: []string{"::ffff:127.0.0.1"}},
+		{addr: "127.0.0.5", allow: []string{"::ffff:127.0.0.0/104"}},
+		{addr: "::ffff:127.0.0.5", allow: []string{"::ffff:127.0.0.0/104"}},
+		{addr: "10.0.0.1", allow: []string{"::ffff:127.0.0.0/104"}, blocked: true},
+		{addr: "127.0.0.2", allow: []string{"::ffff:127.0.0.1"}, blocked: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
@@ -157,5 +163,74 @@ func TestUnsafeDisablesGuard(t *testing.T) {
 	res := call(t, New(Options{Unsafe: true}), &flows.WebhookRequest{Method: "GET", URL: srv.URL})
 	if res.Outcome != flows.OutcomeSuccess {
 		t.Fatalf("outcome %q (%s), want success", res.Outcome, res.Error)
+	}
+}
+
+// The server's own listen address is refused whatever the allowlist says;
+// an unspecified listen address stands for the port on every local address.
+func TestGuardRefusesOwnAddress(t *testing.T) {
+	allow := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	cases := []struct {
+		listen, dial string
+		own          bool
+	}{
+		{"127.0.0.1:8080", "127.0.0.1:8080", true},
+		{"127.0.0.1:8080", "[::ffff:127.0.0.1]:8080", true},
+		{"127.0.0.1:8080", "127.0.0.1:8081", false},
+		{"127.0.0.1:8080", "127.0.0.2:8080", false},
+		{"[::1]:8080", "[::1]:8080", true},
+		{"0.0.0.0:8080", "127.0.0.1:8080", true},
+		{"0.0.0.0:8080", "127.0.0.9:8080", true},
+		{"0.0.0.0:8080", "[::1]:8080", true},
+		{"0.0.0.0:8080", "127.0.0.1:9090", false},
+		{"[::]:8080", "127.0.0.1:8080", true},
+	}
+	for _, c := range cases {
+		g := NewGuard(allow)
+		network := "tcp4"
+		if strings.HasPrefix(c.dial, "[") && !strings.Contains(c.dial, "ffff") {
+			network = "tcp6"
+		}
+		if err := g.Control(network, c.dial, nil); err != nil {
+			t.Fatalf("%s before RefuseOwn: %v", c.dial, err)
+		}
+		g.RefuseOwn(netip.MustParseAddrPort(c.listen))
+		err := g.Control(network, c.dial, nil)
+		if own := err != nil; own != c.own {
+			t.Errorf("listening on %s, dial %s: refused %v (%v), want %v", c.listen, c.dial, own, err, c.own)
+		}
+		if err != nil && (!errors.Is(err, ErrBlocked) || !strings.Contains(err.Error(), "this server's own listen address")) {
+			t.Errorf("dial %s: error %v, want ErrBlocked naming the server's own address", c.dial, err)
+		}
+	}
+}
+
+// IPv4-mapped entries are kept in their IPv4 form.
+func TestParseAllowCIDRUnmaps(t *testing.T) {
+	for in, want := range map[string]string{
+		"::ffff:127.0.0.1":     "127.0.0.1/32",
+		"::ffff:127.0.0.0/104": "127.0.0.0/8",
+		"::ffff:0:0/96":        "0.0.0.0/0",
+		"::/0":                 "::/0",
+		"fd00::/8":             "fd00::/8",
+	} {
+		p, err := ParseAllowCIDR(in)
+		if err != nil || p.String() != want {
+			t.Errorf("ParseAllowCIDR(%q) = %v, %v; want %s", in, p, err, want)
+		}
+	}
+}
+
+// A refusal says which range denied the address and how to allow it.
+func TestGuardRefusalNamesTheFlag(t *testing.T) {
+	err := NewGuard(nil).CheckAddr(netip.MustParseAddr("127.0.0.1"))
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.0/8") ||
+		!strings.HasSuffix(err.Error(), "; it can be allowed with --allow-cidr (or PARLEY_ALLOW_CIDRS)") {
+		t.Errorf("refusal %v, want the range that denied it and --allow-cidr", err)
+	}
+	g := NewGuard(loopback)
+	g.RefuseOwn(netip.MustParseAddrPort("127.0.0.1:8080"))
+	if err := g.Control("tcp4", "127.0.0.1:8080", nil); err == nil || strings.Contains(err.Error(), "--allow-cidr (or") {
+		t.Errorf("refusal of the server's own address %v: --allow-cidr cannot allow it", err)
 	}
 }

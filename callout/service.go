@@ -141,6 +141,10 @@ func (s *Service) buildTransport(o Options) http.RoundTripper {
 	return base
 }
 
+// Guard returns the address guard of the service's connections (the server
+// tells it its own address with RefuseOwn).
+func (s *Service) Guard() *Guard { return s.guard }
+
 // Config returns a configured webhook by name. The config is shared: callers
 // must not modify it (Merge makes a copy).
 func (s *Service) Config(name string) (*flows.WebhookConfig, bool) {
@@ -286,6 +290,36 @@ func (s *Service) check(method string, req *flows.WebhookRequest, u *url.URL) er
 			return errs[0]
 		}
 	}
+	for name, v := range req.Headers {
+		if err := checkHeader(name, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHeader refuses a header net/http would not send: a name that is not
+// an HTTP token, or a value with a control character (a CR or LF from a
+// template would otherwise start a header of the contact's choosing). Caught
+// here, the request is a failure; found by the transport, it would be taken
+// for a connection error and retried.
+func checkHeader(name, value string) error {
+	if name == "" {
+		return errors.New("headers: a header has an empty name")
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return fmt.Errorf("headers: %q is not a valid header name (character %q)", name, c)
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		switch c := value[i]; {
+		case c == '\r' || c == '\n':
+			return fmt.Errorf("headers: the value of %q holds a line break (CR or LF), which a header cannot carry", name)
+		case c < ' ' && c != '\t' || c == 0x7f:
+			return fmt.Errorf("headers: the value of %q holds the control character %q, which a header cannot carry", name, c)
+		}
+	}
 	return nil
 }
 
@@ -313,13 +347,42 @@ func checkParsedURL(raw string, u *url.URL) error {
 
 var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", MaxRedirects)
 
-func redirectPolicy(follow bool) func(*http.Request, []*http.Request) error {
+// redirectPolicy follows up to MaxRedirects hops. No hop carries a Referer,
+// which would give the next host the URL of the one before, query (and the
+// secrets it may hold) included. Once a hop leaves the first request's host
+// (scheme, host and port) or downgrades https to http, it and every later
+// hop go without the headers the webhook set (its API keys and other custom
+// headers) and without Authorization: net/http keeps custom headers on every
+// hop, and Authorization for a subdomain. Content-Type stays, for a 307 or
+// 308 that sends the body again.
+func redirectPolicy(follow bool, set map[string]string) func(*http.Request, []*http.Request) error {
 	return func(r *http.Request, via []*http.Request) error {
 		if !follow {
 			return http.ErrUseLastResponse
 		}
 		if len(via) > MaxRedirects {
 			return errTooManyRedirects
+		}
+		r.Header.Del("Referer")
+		first := via[0].URL
+		left := false
+		for _, hop := range append(via[1:], r) {
+			if !strings.EqualFold(hop.URL.Host, first.Host) || hop.URL.Scheme != first.Scheme && first.Scheme == "https" {
+				left = true
+			}
+		}
+		if !left {
+			return nil
+		}
+		r.Header.Del("Authorization")
+		r.Header.Del("Proxy-Authorization")
+		for k := range set {
+			if ck := http.CanonicalHeaderKey(k); ck != "Content-Type" {
+				r.Header.Del(ck)
+			}
+		}
+		if r.Header.Get("User-Agent") == "" {
+			r.Header.Set("User-Agent", UserAgent)
 		}
 		return nil
 	}
@@ -408,7 +471,7 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 	start := time.Now()
 	var resp *http.Response
 	if req.FollowRedirects {
-		client := &http.Client{Transport: s.transport, CheckRedirect: redirectPolicy(true)}
+		client := &http.Client{Transport: s.transport, CheckRedirect: redirectPolicy(true, req.Headers)}
 		resp, err = client.Do(hreq)
 	} else {
 		resp, err = s.roundTrip(hreq)
@@ -444,7 +507,7 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 	case rerr != nil:
 		a.outcome, a.err = classify(rerr), "reading the answer: "+red.String(rerr.Error())
 	case tooBig:
-		a.outcome, a.err = flows.OutcomeTooBig, fmt.Sprintf("answer is over the %d-byte limit; cut", limit)
+		a.outcome, a.err = flows.OutcomeTooBig, answerCapError(limit, req.MaxResponse > 0)
 	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
 		a.outcome = flows.OutcomeSuccess
 	default:
@@ -454,6 +517,17 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 		}
 	}
 	return a
+}
+
+// answerCapError says that an answer was cut at limit and which setting
+// gave the limit: the webhook's max_response_bytes, or the default every
+// webhook without one gets (parley serve's --webhook-max-response).
+func answerCapError(limit int, ownCap bool) string {
+	if ownCap {
+		return fmt.Sprintf("answer is over the %d-byte limit set by the webhook's max_response_bytes; cut", limit)
+	}
+	return fmt.Sprintf("answer is over the %d-byte limit; cut (a webhook raises its own with max_response_bytes, "+
+		"parley serve the default of every webhook with --webhook-max-response)", limit)
 }
 
 // roundTrip sends a request that follows no redirects straight to the

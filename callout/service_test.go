@@ -221,9 +221,10 @@ func TestSizeCap(t *testing.T) {
 		max     int
 		outcome string
 		kept    int
+		says    string // the error names the setting that gave the cap
 	}{
-		{name: "service default cap", outcome: flows.OutcomeTooBig, kept: 100},
-		{name: "request cap", max: 10, outcome: flows.OutcomeTooBig, kept: 10},
+		{name: "service default cap", outcome: flows.OutcomeTooBig, kept: 100, says: "answer is over the 100-byte limit; cut (a webhook raises its own with max_response_bytes, parley serve the default of every webhook with --webhook-max-response)"},
+		{name: "request cap", max: 10, outcome: flows.OutcomeTooBig, kept: 10, says: "answer is over the 10-byte limit set by the webhook's max_response_bytes; cut"},
 		{name: "exactly at the cap", max: 1000, outcome: flows.OutcomeSuccess, kept: 1000},
 	}
 	for _, tt := range tests {
@@ -234,6 +235,9 @@ func TestSizeCap(t *testing.T) {
 			}
 			if res.Response.Truncated != (tt.outcome == flows.OutcomeTooBig) || len(res.Response.Body) != tt.kept {
 				t.Fatalf("trace truncated=%v with %d bytes", res.Response.Truncated, len(res.Response.Body))
+			}
+			if res.Error != tt.says {
+				t.Errorf("error %q, want %q", res.Error, tt.says)
 			}
 		})
 	}

@@ -53,7 +53,7 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 		return ex
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.opts.Timeout, errDeliveryTimeout)
 	defer cancel()
 	// The URL was parsed once per subscription; the transport only reads it.
 	req, err := http.NewRequestWithContext(ctx, sub.Method, "", bytes.NewReader(body))
@@ -94,14 +94,14 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 	att.Request.Headers = redactHeaders(req.Header, red)
 	if authErr != nil {
 		att.DurationMS = ms(time.Since(start))
-		att.Outcome, att.Error = classify(authErr), "auth: "+red.String(authErr.Error())
+		att.Outcome, att.Error = classify(authErr), s.timedOut(ctx, "auth: "+red.String(authErr.Error()))
 		return ex
 	}
 
 	resp, err := s.roundTrip(req, ep)
 	if err != nil {
 		att.DurationMS = ms(time.Since(start))
-		att.Outcome, att.Error = classify(err), red.String(err.Error())
+		att.Outcome, att.Error = classify(err), s.timedOut(ctx, red.String(err.Error()))
 		return ex
 	}
 	rb, truncated, readErr := s.readBody(resp)
@@ -176,6 +176,22 @@ func (s *Service) readBody(resp *http.Response) (body string, truncated bool, er
 		bodyBufs.Put(buf)
 	}
 	return body, truncated, err
+}
+
+// errDeliveryTimeout is the cause of a request's context ending at
+// Options.Timeout. It wraps context.DeadlineExceeded, since the transport
+// reports the cause and classify takes that for a timeout.
+var errDeliveryTimeout = fmt.Errorf("delivery timeout: %w", context.DeadlineExceeded)
+
+// timedOut says, in front of a request's error, that the request ran out of
+// Options.Timeout, naming the setting (--delivery-timeout of parley serve):
+// the transport's own words, `Post "...": context deadline exceeded`, name
+// neither.
+func (s *Service) timedOut(ctx context.Context, msg string) string {
+	if !errors.Is(context.Cause(ctx), errDeliveryTimeout) {
+		return msg
+	}
+	return fmt.Sprintf("no answer within the delivery timeout, %s (--delivery-timeout, PARLEY_DELIVERY_TIMEOUT): %s", s.opts.Timeout, msg)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

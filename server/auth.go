@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -58,17 +60,33 @@ func prefix(key string) string {
 	return key
 }
 
+// parsePrefix reads a CIDR or a bare address (that one host). An
+// IPv4-mapped IPv6 entry (::ffff:10.0.0.1, ::ffff:10.0.0.0/104) is kept in
+// its IPv4 form, the form a connection's address is compared in.
 func parsePrefix(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return unmapPrefix(p.Masked()), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
+	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// unmapPrefix is an IPv4-mapped IPv6 prefix of /96 or longer in its IPv4
+// form (::ffff:127.0.0.0/104 is 127.0.0.0/8); other prefixes as they are.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if !p.Addr().Is4In6() || p.Bits() < 96 {
+		return p
+	}
+	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 }
 
 // storedKey is an API key as kept in the store: only its hash.
@@ -255,4 +273,80 @@ func (s *Server) deleteKey(c *fiber.Ctx) error {
 	delete(s.keys.stored, id)
 	delete(s.keys.byHash, sk.SHA256)
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// checkOrigin refuses what a web page the operator happens to visit could
+// make a browser send. A request whose Origin header is present and is not
+// this server's own origin (the scheme, host and port it was sent to, or the
+// --public-url origin) comes from another site's page. A server without API
+// keys is guarded only by listening on loopback, which a page defeats by
+// DNS rebinding (a name of its own that resolves to 127.0.0.1): there a Host
+// that is not a loopback name or address, or the --public-url host, is refused
+// too. Twilio's webhooks and other servers send no Origin.
+func (s *Server) checkOrigin(c *fiber.Ctx) error {
+	host := string(c.Request().Host())
+	if !s.keys.configured() && !loopbackHost(host) && !s.publicHost(host) {
+		return apiErr(fiber.StatusForbidden, CodeForbidden, "Host",
+			"Host %q refused: a server without API keys answers only requests sent to a loopback name or address (localhost, 127.0.0.1, [::1]) or to the --public-url host", host)
+	}
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" {
+		return c.Next()
+	}
+	own := originOf(c.Protocol(), host)
+	if o := normalOrigin(origin); o == "" || (o != own && o != normalOrigin(s.cfg.PublicURL)) {
+		return apiErr(fiber.StatusForbidden, CodeForbidden, "Origin",
+			"cross-site request refused: Origin %q is not this server's origin (%s, or the --public-url origin)", origin, own)
+	}
+	return c.Next()
+}
+
+// originOf is the origin of scheme://host, without the scheme's default port.
+func originOf(scheme, host string) string {
+	host = strings.ToLower(host)
+	switch {
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		host = strings.TrimSuffix(host, ":80")
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		host = strings.TrimSuffix(host, ":443")
+	}
+	return scheme + "://" + host
+}
+
+// normalOrigin is the origin of a URL or origin, "" when it has none.
+func normalOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return originOf(strings.ToLower(u.Scheme), u.Host)
+}
+
+// hostName is the name or address of a Host header value, without its port
+// or an IPv6 address's brackets.
+func hostName(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+}
+
+// loopbackHost reports whether a Host header names this machine's loopback:
+// localhost, or an address in 127.0.0.0/8 or ::1.
+func loopbackHost(host string) bool {
+	name := hostName(host)
+	if strings.EqualFold(name, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(name)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// publicHost reports whether a Host header names the --public-url host.
+func (s *Server) publicHost(host string) bool {
+	if s.cfg.PublicURL == "" {
+		return false
+	}
+	u, err := url.Parse(s.cfg.PublicURL)
+	return err == nil && u.Hostname() != "" && strings.EqualFold(u.Hostname(), hostName(host))
 }

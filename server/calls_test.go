@@ -206,7 +206,7 @@ func TestTwilioSignatureRepeatedParameter(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
 	ts.createFlow(askFlow)
 	ts.must(201, "POST", "/v1/channels", `{"id":"signed","type":"twilio","default_flow":"ask","auth_token":"`+token+`"}`)
-	const target = "http://parley.test/twilio/signed/sms"
+	const target = "http://127.0.0.1/twilio/signed/sms"
 	for _, c := range []struct {
 		name string
 		body string

@@ -136,6 +136,7 @@ func (ts *testServer) do(method, path string, body any, hdr ...string) response 
 
 func (ts *testServer) send(req *http.Request) response {
 	ts.t.Helper()
+	toLoopback(req)
 	resp, err := ts.srv.App().Test(req, -1)
 	if err != nil {
 		ts.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
@@ -143,6 +144,15 @@ func (ts *testServer) send(req *http.Request) response {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// toLoopback sends a request that httptest addressed to its default host,
+// example.com, to 127.0.0.1: a server without API keys refuses any Host
+// but a loopback one.
+func toLoopback(req *http.Request) {
+	if req.Host == "example.com" {
+		req.Host = "127.0.0.1"
+	}
 }
 
 // must asserts the status and returns the JSON body.

@@ -34,7 +34,7 @@ func TestOversizedIDsRefusedBeforeTheTurn(t *testing.T) {
 		}
 		ts.createFlow(`{"id":"` + id + `",` + kind + `"name":"Hooked","widgets":[` + first + `,` + last + `]}`)
 	}
-	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"hooked","voice_flow":"hooked-ivr"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","type":"twilio","default_flow":"hooked","voice_flow":"hooked-ivr"}`)
 
 	long := strings.Repeat("z", 513)
 	nul := "a\x00b"

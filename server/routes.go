@@ -44,6 +44,7 @@ func (s *Server) routes() *fiber.App {
 	app.Server().HeaderReceived = s.chunked.received
 	app.Use(s.requestContext)
 	app.Use(recover.New())
+	app.Use(s.checkOrigin)
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))

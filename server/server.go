@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.etcd.io/bbolt"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
@@ -207,6 +208,10 @@ type Server struct {
 	// webhooks is the service webhook widgets call.
 	hooks    *webhookConfigs
 	webhooks flows.WebhookService
+	// guard is the webhook client's address guard, told the listen address
+	// so that flows cannot call the server itself; nil when Config.Webhooks
+	// is not a *callout.Service.
+	guard *callout.Guard
 	// simMocks are the webhook mocks of simulated sessions (simulator.go).
 	simMocks *sandboxMocks
 	// deliv sends lifecycle events to subscriptions; nil when the store is
@@ -382,6 +387,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.addrMu.Lock()
 	s.addr = ln.Addr()
 	s.addrMu.Unlock()
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok && s.guard != nil {
+		s.guard.RefuseOwn(ta.AddrPort())
+	}
 	if s.keys.configured() {
 		s.log.Info("parley listening", "addr", ln.Addr().String(), "auth", "api keys", "gomaxprocs", runtime.GOMAXPROCS(0))
 	} else {

@@ -33,6 +33,7 @@ func call(t *testing.T, s *Server, method, path string, body any) (int, map[stri
 	b, _ := json.Marshal(body)
 	req := httptest.NewRequest(method, path, bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
+	toLoopback(req)
 	resp, err := s.App().Test(req, -1)
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ func TestMessageOnChannelWhoseFlowBecameVoice(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.createFlow(`{"id":"fm","name":"Text","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`)
 	ts.createFlow(`{"id":"fv","kind":"voice","name":"Voice","widgets":[{"id":"a","type":"say","text":"hello"}]}`)
-	ts.must(201, "PUT", "/v1/channels/c", `{"default_flow":"fm","voice_flow":"fv","triggers":[{"keyword":"join","flow":"fm"}]}`)
+	ts.must(201, "PUT", "/v1/channels/c", `{"type":"twilio","default_flow":"fm","voice_flow":"fv","triggers":[{"keyword":"join","flow":"fm"}]}`)
 	if r := ts.must(200, "POST", "/v1/channels/c/messages", `{"from":"+1555","text":"hi"}`); texts(r)[0] != "hi" {
 		t.Fatalf("before the change: %v", r)
 	}

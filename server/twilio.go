@@ -83,11 +83,24 @@ func twilioURLVariants(fullURL string) []string {
 }
 
 // twilioRequest copies a Twilio webhook's form and checks its signature when
-// the channel has an auth token.
+// the channel has an auth token. Only channels of type twilio are served: an
+// api channel is reached through /v1, with a key when the server has keys. A
+// twilio channel without an auth token can only be used where anyone who can
+// connect may use the API too, on a server without keys.
 func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 	ch, err := s.svc.channels.get(c.Params("channel"))
 	if err != nil {
 		return nil, nil, err
+	}
+	if ch.Type != ChannelTwilio {
+		return nil, nil, notFound("channel %q is of type %q: /twilio/ serves only channels of type twilio", ch.ID, ch.Type)
+	}
+	if ch.AuthToken == "" {
+		if s.keys.configured() {
+			return nil, nil, apiErr(fiber.StatusForbidden, CodeForbidden, "auth_token",
+				"channel %q has no auth_token: a server with API keys takes Twilio webhooks only for a channel whose auth_token checks their signature", ch.ID)
+		}
+		s.reqLog(c).Warn("twilio webhook taken without a signature check: the channel has no auth_token", "channel", ch.ID)
 	}
 	params := url.Values{}
 	c.Request().PostArgs().VisitAll(func(k, v []byte) {

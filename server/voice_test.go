@@ -73,18 +73,19 @@ func TestCallsAPI(t *testing.T) {
 }
 
 func twilioForm(ts *testServer, path string, form url.Values, token string) response {
-	req := httptest.NewRequest("POST", "http://parley.test"+path, strings.NewReader(form.Encode()))
+	req := httptest.NewRequest("POST", "http://127.0.0.1"+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if token != "" {
-		req.Header.Set(TwilioSignatureHeader, TwilioSignature(token, "http://parley.test"+path, form))
+		req.Header.Set(TwilioSignatureHeader, TwilioSignature(token, "http://127.0.0.1"+path, form))
 	}
 	return ts.send(req)
 }
 
 func TestTwilioSMS(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","default_flow":"order-status"}`)
 	form := url.Values{"From": {"+15551111"}, "To": {"+15550000"}, "Body": {"hi"}, "MessageSid": {"SM1"}}
-	r := twilioForm(ts, "/twilio/demo/sms", form, "")
+	r := twilioForm(ts, "/twilio/tw/sms", form, "")
 	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/xml") {
 		t.Fatalf("sms webhook: %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
 	}
@@ -95,7 +96,7 @@ func TestTwilioSMS(t *testing.T) {
 	}
 	form.Set("Body", "CU001")
 	form.Set("MessageSid", "SM2")
-	r = twilioForm(ts, "/twilio/demo/sms", form, "")
+	r = twilioForm(ts, "/twilio/tw/sms", form, "")
 	if !strings.Contains(string(r.Body), "<Message>Great news Ben Haggerty!") {
 		t.Errorf("order status TwiML: %s", r.Body)
 	}
@@ -104,7 +105,7 @@ func TestTwilioSMS(t *testing.T) {
 func TestTwilioVoiceMenu(t *testing.T) {
 	const token = "tw-auth-token"
 	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
-	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"ivr-menu","auth_token":"`+token+`"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"phone","type":"twilio","voice_flow":"ivr-menu","auth_token":"`+token+`"}`)
 
 	call := url.Values{"CallSid": {"CA9"}, "From": {"+15551234"}, "To": {"+15550000"}, "CallStatus": {"ringing"}}
 	r := twilioForm(ts, "/twilio/phone/voice", call, token)
@@ -137,7 +138,7 @@ func TestTwilioVoiceMenu(t *testing.T) {
 func TestTwilioSignature(t *testing.T) {
 	const token = "12345"
 	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
-	ts.must(201, "POST", "/v1/channels", `{"id":"signed","default_flow":"order-status","auth_token":"`+token+`"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"signed","type":"twilio","default_flow":"order-status","auth_token":"`+token+`"}`)
 	form := url.Values{"From": {"+1555"}, "Body": {"hi"}}
 	cases := []struct {
 		name   string
@@ -145,11 +146,11 @@ func TestTwilioSignature(t *testing.T) {
 		status int
 	}{
 		{"valid", func(*httptest.ResponseRecorder) string {
-			return TwilioSignature(token, "http://parley.test/twilio/signed/sms", form)
+			return TwilioSignature(token, "http://127.0.0.1/twilio/signed/sms", form)
 		}, 200},
 		{"missing", func(*httptest.ResponseRecorder) string { return "" }, 403},
 		{"wrong token", func(*httptest.ResponseRecorder) string {
-			return TwilioSignature("other", "http://parley.test/twilio/signed/sms", form)
+			return TwilioSignature("other", "http://127.0.0.1/twilio/signed/sms", form)
 		}, 403},
 		{"other URL", func(*httptest.ResponseRecorder) string {
 			return TwilioSignature(token, "http://evil.test/twilio/signed/sms", form)
@@ -157,7 +158,7 @@ func TestTwilioSignature(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req := httptest.NewRequest("POST", "http://parley.test/twilio/signed/sms", strings.NewReader(form.Encode()))
+			req := httptest.NewRequest("POST", "http://127.0.0.1/twilio/signed/sms", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			if s := c.sign(nil); s != "" {
 				req.Header.Set(TwilioSignatureHeader, s)

@@ -32,12 +32,16 @@ func (s *Server) webhookService(cfg Config) (flows.WebhookService, error) {
 		inner = callout.New(callout.Options{AllowCIDRs: cfg.AllowCIDRs, Logger: cfg.Logger, Now: cfg.Now,
 			DefaultTimeout: cfg.WebhookTimeout, DefaultMaxResponse: cfg.WebhookMaxResponse})
 	}
+	if cs, ok := inner.(*callout.Service); ok {
+		s.guard = cs.Guard()
+	}
 	return &localWebhooks{inner: inner, srv: s}, nil
 }
 
 // localWebhooks answers calls to this server's own demo service in process.
 // The address guard keeps refusing the server's address for every other
-// path: a flow must not be able to call /v1 with the server's own access.
+// path, --allow-cidr or not (Serve tells it the address): a flow must not be
+// able to call /v1 with the server's own access.
 type localWebhooks struct {
 	inner flows.WebhookService
 	srv   *Server
