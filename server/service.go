@@ -50,6 +50,8 @@ type Service struct {
 	sandboxEnded func(sessionID string)
 	// cache keeps waiting sessions decoded between a conversation's turns.
 	cache *sessionCache
+	// timers keeps the timer turns in flight.
+	timers *timerRunner
 }
 
 // Message is one thing a turn sends: a text message, or an IVR prompt (say,
@@ -326,6 +328,12 @@ func (s *Service) flowOrStub(ctx context.Context, sess *flows.Session) *flows.Fl
 // lockSession loads a session, takes its contact's lock, and loads it again
 // under the lock so the turn sees the latest state.
 func (s *Service) lockSession(ctx context.Context, id string) (func(), *flows.Session, error) {
+	return s.lockSessionWith(ctx, id, false)
+}
+
+// lockSessionWith is lockSession; with try set, a contact whose lock is
+// taken is not waited for: it returns errContactBusy.
+func (s *Service) lockSessionWith(ctx context.Context, id string, try bool) (func(), *flows.Session, error) {
 	peek, err := s.store.LoadSession(ctx, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -333,7 +341,16 @@ func (s *Service) lockSession(ctx context.Context, id string) (func(), *flows.Se
 		}
 		return nil, nil, err
 	}
-	unlock := s.locks.lock(peek.Contact.URN, peek.ID).Unlock
+	var held heldLock
+	if try {
+		ok := false
+		if held, ok = s.locks.tryLock(peek.Contact.URN, peek.ID); !ok {
+			return nil, nil, errContactBusy
+		}
+	} else {
+		held = s.locks.lock(peek.Contact.URN, peek.ID)
+	}
+	unlock := held.Unlock
 	sess, err := s.store.LoadSession(ctx, id)
 	if err != nil {
 		unlock()
@@ -342,7 +359,7 @@ func (s *Service) lockSession(ctx context.Context, id string) (func(), *flows.Se
 	if sess.Contact.URN != peek.Contact.URN {
 		// The contact changed between the loads (a turn set it): take the right lock.
 		unlock()
-		return s.lockSession(ctx, id)
+		return s.lockSessionWith(ctx, id, try)
 	}
 	return unlock, sess, nil
 }
