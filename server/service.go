@@ -277,7 +277,10 @@ func (s *Service) resumeLoaded(ctx context.Context, sess *flows.Session, in flow
 		return nil, err
 	}
 	s.metrics.turn("resume", time.Since(start))
-	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID})
+	// A timeout is no input from the contact: the session's expiry stays
+	// where its last input put it, so a flow that loops on a wait's timeout
+	// (a reminder, then the wait again) still expires.
+	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID, keepExpiry: in.Kind == flows.InputTimeout})
 }
 
 // Interrupt ends a session on request. Ending an ended session is a conflict.
@@ -374,6 +377,9 @@ type commit struct {
 	launchedBy string
 	messageID  string
 	channel    string
+	// keepExpiry keeps the session's expiry (set by its last input) when
+	// the turn was not fired by input.
+	keepExpiry bool
 }
 
 // commit writes a turn: the session with its timers, events, outbox records,
@@ -385,8 +391,10 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	}
 	now := s.now()
 	if sess.Status == flows.StatusWaiting {
-		exp := now.Add(s.expiryOf(c.flow))
-		sess.ExpiresAt = &exp
+		if !c.keepExpiry || sess.ExpiresAt == nil {
+			exp := now.Add(s.expiryOf(c.flow))
+			sess.ExpiresAt = &exp
+		}
 		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil && sess.Wait.Kind == flows.WaitDigits {
 			at := sess.Wait.TimeoutAt.Add(callTimeoutGrace)
 			sess.Wait.TimeoutAt = &at

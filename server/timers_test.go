@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -418,5 +419,78 @@ func TestTimerOfDamagedSessionBacksOff(t *testing.T) {
 	}
 	if _, at := ts.lastWidget(id); at != "again" {
 		t.Errorf("session at %v once readable, want again", at)
+	}
+}
+
+// The session expiry counts from the last input, not from the last turn:
+// a flow that sends a reminder at each wait timeout and waits again expires
+// when the contact says nothing, and input moves the expiry on. A real
+// server on a real clock, with the timers scanned as in production.
+func TestReminderLoopExpires(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.Now = time.Now
+		c.SessionExpiry = 3 * time.Second
+		c.TimerInterval = 50 * time.Millisecond
+	})
+	ts.createFlow(`{"id":"remind","name":"Remind","widgets":[
+ {"id":"wait","type":"wait_for_response","result":"Answer","timeout":1,"exits":{"Next":"thanks","Timeout":"reminder"}},
+ {"id":"reminder","type":"send_message","text":"reminder","exits":{"Next":"wait"}},
+ {"id":"thanks","type":"send_message","text":"thanks","exits":{"Next":"wait"}}]}`)
+	base := ts.listen()
+	call := func(method, path, body string) map[string]any {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v %v", method, path, resp.StatusCode, m, err)
+		}
+		return m
+	}
+	ids := []string{
+		call("POST", "/v1/sessions", `{"flow":"remind"}`)["id"].(string),
+		call("POST", "/v1/sessions", `{"flow":"remind"}`)["id"].(string),
+	}
+	started := time.Now()
+	reminders := func(id string) int {
+		n := 0
+		for _, e := range call("GET", "/v1/sessions/"+id+"/events", "")["events"].([]any) {
+			if ev := e.(map[string]any); ev["type"] == "message_out" && ev["text"] == "reminder" {
+				n++
+			}
+		}
+		return n
+	}
+	// The second contact answers after 2 s: its expiry moves to 3 s later.
+	time.Sleep(2 * time.Second)
+	if n := reminders(ids[1]); n == 0 {
+		t.Fatal("no reminder sent after 2 s of a 1 s timeout")
+	}
+	call("POST", "/v1/sessions/"+ids[1]+"/resume", `{"text":"still here"}`)
+	answered := time.Now()
+	s := call("GET", "/v1/sessions/"+ids[1], "")
+	if exp, _ := time.Parse(time.RFC3339Nano, s["expires"].(string)); exp.Before(answered.Add(2 * time.Second)) {
+		t.Errorf("expires %v after input at %v, want 3 s after it", exp, answered)
+	}
+
+	for deadline := started.Add(10 * time.Second); ; {
+		s := call("GET", "/v1/sessions/"+ids[0], "")
+		if s["status"] == "expired" {
+			if took := time.Since(started); took < 3*time.Second {
+				t.Errorf("expired after %v, before the 3 s expiry", took)
+			}
+			if s := call("GET", "/v1/sessions/"+ids[1], ""); s["status"] != "waiting" && time.Since(answered) < 3*time.Second {
+				t.Errorf("the session that had input %v, want waiting until 3 s after it", s["status"])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %v 10 s into a 3 s expiry, sending reminders (%d), want expired", s["status"], reminders(ids[0]))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
