@@ -234,18 +234,29 @@ func TestOversizedBody(t *testing.T) {
 	}
 }
 
+// A session on a deleted flow fails at its next input, also when a flow
+// was saved again under the same id since: its revisions go on from the
+// deleted flow's last, so the old session's revision is not found in it.
 func TestSessionOfDeletedFlowFails(t *testing.T) {
-	ts := newTestServer(t, nil)
-	ts.createFlow(askFlow)
-	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})["id"].(string)
-	ts.must(204, "DELETE", "/v1/flows/ask", nil)
-	got := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"x"}`)
-	if got["status"] != "failed" {
-		t.Errorf("resume after the flow was deleted: %v", got)
-	}
-	evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
-	if last := evs[len(evs)-2].(map[string]any); last["type"] != "error" || !strings.Contains(last["message"].(string), "deleted") {
-		t.Errorf("no error event naming the deleted flow: %v", last)
+	for _, recreate := range []bool{false, true} {
+		ts := newTestServer(t, nil)
+		ts.createFlow(askFlow)
+		id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})["id"].(string)
+		ts.must(204, "DELETE", "/v1/flows/ask", nil)
+		if recreate {
+			ts.createFlow(askFlow)
+			if f := ts.must(200, "GET", "/v1/flows/ask", nil); f["revision"] != 2.0 {
+				t.Errorf("the flow saved again after its deletion is revision %v, want 2", f["revision"])
+			}
+		}
+		got := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"x"}`)
+		if got["status"] != "failed" {
+			t.Errorf("recreated %v: resume after the flow was deleted: %v", recreate, got)
+		}
+		evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
+		if last := evs[len(evs)-2].(map[string]any); last["type"] != "error" || !strings.Contains(last["message"].(string), "deleted") {
+			t.Errorf("recreated %v: no error event naming the deleted flow: %v", recreate, last)
+		}
 	}
 }
 
