@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -322,5 +323,35 @@ func TestStartSessionContactAsChannelNamesIt(t *testing.T) {
 	}
 	if !slices.Equal(paged, want) {
 		t.Errorf("paged listing %v, want %v", paged, want)
+	}
+}
+
+// A "+" written bare in the contact parameter is read as a space: the
+// listing refuses it, naming the parameter and how to write it, rather
+// than answering an empty list.
+func TestListSessionsContactWithBarePlus(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask", "contact": map[string]any{"urn": "tel:+12065551212"}})["id"].(string)
+	base := ts.listen()
+	for _, q := range []string{"contact=tel:+12065551212", "contact=+12065551212", "status=waiting&contact=tel%3A+12065551212"} {
+		resp, err := http.Get(base + "/v1/sessions?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error struct{ Code, Message, Field string } `json:"error"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 400 || body.Error.Field != "contact" || !strings.Contains(body.Error.Message, "%2B") {
+			t.Errorf("?%s: %d %+v, want 400 naming contact and %%2B", q, resp.StatusCode, body.Error)
+		}
+	}
+	for _, q := range []string{"contact=tel:%2B12065551212", "contact=%2B12065551212"} {
+		list := ts.must(200, "GET", "/v1/sessions?"+q, nil)["sessions"].([]any)
+		if len(list) != 1 || list[0].(map[string]any)["id"] != id {
+			t.Errorf("?%s: %v, want the session", q, list)
+		}
 	}
 }
