@@ -126,6 +126,9 @@ type timerScan struct {
 	started int
 	// full is set when due timers were left because every slot was taken.
 	full bool
+	// running lists the sessions of due timers whose turn was already
+	// running (started by another scan).
+	running []string
 }
 
 // runTimers fires due wait timeouts and expiries until ctx ends. Their turns
@@ -159,13 +162,25 @@ func (s *Service) runTimers(ctx, turns context.Context, every time.Duration) {
 	}
 }
 
-// scanTimers fires one batch of due timers, waits for their turns and
-// reports how many timers were due.
+// scanTimers fires one batch of due timers, waits for their turns, and for
+// those of due timers that the scanner was already running, and reports how
+// many timers were due.
 func (s *Service) scanTimers(ctx context.Context) (int, error) {
 	var wg sync.WaitGroup
 	r, err := s.startTimers(ctx, ctx, time.Second, &wg)
 	wg.Wait()
+	for _, id := range r.running {
+		for s.timers.isFiring(id) {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	return r.due, err
+}
+
+func (tr *timerRunner) isFiring(sessionID string) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.firing[sessionID]
 }
 
 // startTimers reads one batch of due timers and starts the turn of each,
@@ -186,9 +201,13 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 		}
 		tr.mu.Lock()
 		f, failed := tr.failing[t.SessionID]
-		skip := tr.firing[t.SessionID] || failed && s.now().Before(f.next)
+		running := tr.firing[t.SessionID]
 		tr.mu.Unlock()
-		if skip {
+		if running {
+			r.running = append(r.running, t.SessionID)
+			continue
+		}
+		if failed && s.now().Before(f.next) {
 			continue
 		}
 		select {
