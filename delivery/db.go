@@ -97,6 +97,29 @@ type endpointState struct {
 	LastFailure         time.Time `json:"last_failure"`
 	FailingSince        time.Time `json:"failing_since"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
+	// LastDisabledAt is when the endpoint was last disabled, by Parley or
+	// by its owner; RecoverSince is the creation time of the oldest delivery
+	// that disable ended (or of the failing streak that led to it, if
+	// earlier): recovering since it resends everything the endpoint missed.
+	// Both stay when the endpoint is enabled again, which clears the rest.
+	LastDisabledAt time.Time `json:"last_disabled_at,omitzero"`
+	RecoverSince   time.Time `json:"recover_since,omitzero"`
+}
+
+// disabled notes a disable at now that ended deliveries created at the
+// earliest at oldest (zero: none).
+func (st *endpointState) disabled(now, oldest time.Time) {
+	st.LastDisabledAt, st.RecoverSince = now, now
+	st.missed(st.FailingSince)
+	st.missed(oldest)
+}
+
+// missed lowers RecoverSince to t, the creation time of a delivery that the
+// last disable ended, or the start of the failing streak that led to it.
+func (st *endpointState) missed(t time.Time) {
+	if !t.IsZero() && !st.RecoverSince.IsZero() && t.Before(st.RecoverSince) {
+		st.RecoverSince = t
+	}
 }
 
 // putTime writes t as big-endian unix nanoseconds; times before 1970 (the
@@ -158,4 +181,13 @@ func deleteDue(tx *bbolt.Tx, a *arena, d *Delivery) error {
 		return nil
 	}
 	return tx.Bucket(bDue).Delete(a.endpointKey(d.EndpointID, *d.NextAttempt, d.ID))
+}
+
+// putEndpointState writes an endpoint's state.
+func putEndpointState(tx *bbolt.Tx, id string, st *endpointState) error {
+	raw, err := encodeEndpointState(nil, st)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bEndpoints).Put([]byte(id), raw)
 }

@@ -1090,3 +1090,108 @@ func TestURLUserInfoAuthorizationLogged(t *testing.T) {
 		t.Errorf("logged headers %v", h)
 	}
 }
+
+// The deliveries a disable ends were created before it: the one answered
+// 410 (failed at once) and those pending (disabled). The endpoint's health
+// keeps, also after it is enabled again, when it was disabled and the time
+// to recover from, and recovering from that time resends every one of them
+// with the events recorded while it was disabled.
+func TestRecoverSinceHealthResendsWhatTheDisableEnded(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Schedule = []time.Duration{0, time.Hour} })
+	ctx := context.Background()
+	rc := newReceiver(t)
+	rc.setReply(status(http.StatusInternalServerError))
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionStarted}})
+	e.settle()
+	e.enqueue(Event{Type: EventSessionStarted}, Event{Type: EventSessionStarted})
+	e.settle()
+	e.clock.Advance(time.Minute)
+	rc.setReply(status(http.StatusGone))
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+	disabledAt := e.clock.Now()
+	got, _ := e.svc.Get(ctx, sub.ID)
+	if !got.Disabled {
+		t.Fatal("a 410 did not disable the endpoint")
+	}
+	e.clock.Advance(time.Minute)
+	e.enqueue(Event{Type: EventSessionStarted}) // while disabled
+	e.settle()
+	ds := e.deliveries(sub.ID)
+	if len(ds) != 5 {
+		t.Fatalf("%d deliveries, want the ping and 4 events", len(ds))
+	}
+	oldest := ds[0].CreatedAt
+	for _, d := range ds {
+		if d.Status != StatusFailed && d.Status != StatusDisabled {
+			t.Fatalf("delivery %s (%s) is %s", d.ID, d.EventType, d.Status)
+		}
+		if d.CreatedAt.Before(oldest) {
+			oldest = d.CreatedAt
+		}
+	}
+
+	rc.setReply(nil)
+	on := *got
+	on.Secrets, on.Disabled = nil, false
+	if _, err := e.svc.Update(ctx, sub.ID, on); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.svc.Health(ctx, sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.LastDisabledAt == nil || !h.LastDisabledAt.Equal(disabledAt) {
+		t.Errorf("last_disabled_at %v after enabling, want %v", h.LastDisabledAt, disabledAt)
+	}
+	if h.RecoverSince == nil || h.RecoverSince.After(oldest) {
+		t.Fatalf("recover_since %v, want at or before %v, the oldest delivery the disable ended", h.RecoverSince, oldest)
+	}
+	if h.ConsecutiveFailures != 0 || h.FailingSince != nil {
+		t.Errorf("enabling kept the failure history: %+v", h)
+	}
+	n, err := e.svc.Recover(ctx, sub.ID, *h.RecoverSince)
+	if err != nil || n != 5 {
+		t.Fatalf("Recover(recover_since) = %d, %v; want all 5", n, err)
+	}
+	e.settle()
+	for _, d := range ds {
+		if got := e.delivery(d.ID); got.Status != StatusSucceeded {
+			t.Errorf("delivery %s (%s) after recover: %s", d.ID, d.EventType, got.Status)
+		}
+	}
+}
+
+// An endpoint disabled by its owner notes the same: recovering from its
+// recover_since resends the deliveries that were pending then.
+func TestRecoverSinceAfterDisablingByHand(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Schedule = []time.Duration{0, time.Hour} })
+	ctx := context.Background()
+	rc := newReceiver(t)
+	rc.setReply(status(http.StatusServiceUnavailable))
+	sub := e.create(Subscription{URL: rc.URL})
+	e.settle()
+	ping := e.deliveries(sub.ID)[0]
+	e.clock.Advance(time.Minute)
+	off := *sub
+	off.Secrets, off.Disabled = nil, true
+	if _, err := e.svc.Update(ctx, sub.ID, off); err != nil {
+		t.Fatal(err)
+	}
+	rc.setReply(nil)
+	off.Disabled = false
+	if _, err := e.svc.Update(ctx, sub.ID, off); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := e.svc.Health(ctx, sub.ID)
+	if h.RecoverSince == nil || h.RecoverSince.After(ping.CreatedAt) {
+		t.Fatalf("recover_since %v, want at or before the pending ping's %v", h.RecoverSince, ping.CreatedAt)
+	}
+	if n, err := e.svc.Recover(ctx, sub.ID, *h.RecoverSince); err != nil || n != 1 {
+		t.Fatalf("Recover(recover_since) = %d, %v; want 1", n, err)
+	}
+	e.settle()
+	if got := e.delivery(ping.ID); got.Status != StatusSucceeded {
+		t.Errorf("ping after recover: %s", got.Status)
+	}
+}

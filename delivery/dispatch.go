@@ -619,6 +619,11 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 		if r.skip == "orphan" {
 			d.Status = StatusFailed
 		}
+		if d.Status == StatusDisabled {
+			// Taken for sending before the endpoint was disabled: it is one
+			// the disable ended.
+			s.state(tx, states, d.EndpointID).missed(d.CreatedAt)
+		}
 		fx.outcomes = append(fx.outcomes, d.Status)
 		return saveDelivery(tx, a, d, oldStatus)
 	}
@@ -661,7 +666,7 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 		reason = fmt.Sprintf("no successful delivery since %s (%s)", st.FailingSince.Format(time.RFC3339), s.opts.DisableAfter)
 	}
 	if reason != "" {
-		if err := s.disableTx(tx, a, d.EndpointID, reason, now, ex.status, disabledNow, fx); err != nil {
+		if err := s.disableTx(tx, a, d.EndpointID, reason, now, ex.status, st, disabledNow, fx); err != nil {
 			return err
 		}
 	}
@@ -676,6 +681,12 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 		}
 	}
 	if retry < 0 {
+		if sub := disabledNow[d.EndpointID]; sub != nil || s.sub(d.EndpointID) == nil || s.sub(d.EndpointID).Disabled {
+			// Ended while its endpoint is disabled: one the disable ended
+			// (this delivery's 410 or last failure disabled it, or it was
+			// in flight then).
+			st.missed(d.CreatedAt)
+		}
 		d.Status, d.Manual = StatusFailed, false
 		fx.outcomes = append(fx.outcomes, StatusFailed)
 		return saveDelivery(tx, a, d, oldStatus)
@@ -702,7 +713,9 @@ func saveDelivery(tx *bbolt.Tx, a *arena, d *Delivery, oldStatus string) error {
 
 // disableTx disables an endpoint and tells the other subscriptions with an
 // endpoint.disabled event, in the transaction that recorded the failure.
-func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.Time, status int, disabledNow map[string]*Subscription, fx *commitEffects) error {
+// st is the endpoint's state, which notes the disable and from when the
+// deliveries it ends were created.
+func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.Time, status int, st *endpointState, disabledNow map[string]*Subscription, fx *commitEffects) error {
 	cur := s.sub(id)
 	if cur == nil || cur.Disabled || disabledNow[id] != nil {
 		return nil
@@ -713,9 +726,11 @@ func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.
 		return err
 	}
 	disabledNow[id] = sub
-	if err := disablePendingTx(tx, a, id, "endpoint disabled: "+reason); err != nil {
+	oldest, err := disablePendingTx(tx, a, id, "endpoint disabled: "+reason)
+	if err != nil {
 		return err
 	}
+	st.disabled(now, oldest)
 	data, _ := json.Marshal(map[string]any{
 		"endpoint_id": sub.ID, "name": sub.Name, "url": redactURL(sub.URL, sub.secretValues()),
 		"reason": reason, "last_status": status, "disabled_at": now,
@@ -736,9 +751,11 @@ func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.
 }
 
 // disablePendingTx marks an endpoint's pending deliveries disabled and takes
-// them off the schedule. One already in flight is recorded as usual when its
-// result arrives.
-func disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string) error {
+// them off the schedule, and returns when the oldest of them was created
+// (zero when there were none). One already in flight is recorded as usual
+// when its result arrives.
+func disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string) (time.Time, error) {
+	var oldest time.Time
 	prefix := endpointPrefix(endpointID)
 	var ids []string
 	c := tx.Bucket(bDue).Cursor()
@@ -748,19 +765,22 @@ func disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string) error {
 	for _, id := range ids {
 		d, err := getDelivery(tx, id)
 		if err != nil {
-			return err
+			return oldest, err
 		}
 		if d == nil {
 			continue
 		}
 		if err := deleteDue(tx, a, d); err != nil {
-			return err
+			return oldest, err
 		}
 		old := d.Status
 		d.Status, d.NextAttempt, d.LastError, d.Manual = StatusDisabled, nil, why, false
 		if err := saveDelivery(tx, a, d, old); err != nil {
-			return err
+			return oldest, err
+		}
+		if oldest.IsZero() || d.CreatedAt.Before(oldest) {
+			oldest = d.CreatedAt
 		}
 	}
-	return nil
+	return oldest, nil
 }

@@ -21,6 +21,11 @@ type Health struct {
 	LastFailure         *time.Time `json:"last_failure,omitempty"`
 	FailingSince        *time.Time `json:"failing_since,omitempty"`
 	ConsecutiveFailures int        `json:"consecutive_failures"`
+	// LastDisabledAt is when the endpoint was last disabled (kept after it
+	// is enabled again); RecoverSince is the time to recover from to resend
+	// every delivery that disable ended and every event it missed.
+	LastDisabledAt *time.Time `json:"last_disabled_at,omitempty"`
+	RecoverSince   *time.Time `json:"recover_since,omitempty"`
 	// Pending counts deliveries waiting for an attempt.
 	Pending int `json:"pending"`
 	// OldestPending is the oldest undelivered event; Lag is how long ago it happened.
@@ -55,6 +60,7 @@ func (s *Service) Health(ctx context.Context, endpointID string) (*Health, error
 		st := s.state(tx, map[string]*endpointState{}, endpointID)
 		h.LastSuccess, h.LastFailure, h.FailingSince = tp(st.LastSuccess), tp(st.LastFailure), tp(st.FailingSince)
 		h.ConsecutiveFailures = st.ConsecutiveFailures
+		h.LastDisabledAt, h.RecoverSince = tp(st.LastDisabledAt), tp(st.RecoverSince)
 		prefix := endpointPrefix(endpointID)
 		c := tx.Bucket(bDue).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {

@@ -110,7 +110,8 @@ func appendTrace(b []byte, t *flows.HTTPTrace) []byte {
 
 // encodeEndpointState appends st to dst.
 func encodeEndpointState(dst []byte, st *endpointState) ([]byte, error) {
-	if !jsonstr.TimeOK(st.LastSuccess) || !jsonstr.TimeOK(st.LastFailure) || !jsonstr.TimeOK(st.FailingSince) {
+	if !jsonstr.TimeOK(st.LastSuccess) || !jsonstr.TimeOK(st.LastFailure) || !jsonstr.TimeOK(st.FailingSince) ||
+		!jsonstr.TimeOK(st.LastDisabledAt) || !jsonstr.TimeOK(st.RecoverSince) {
 		return json.Marshal(st)
 	}
 	b := append(dst, `{"last_success":`...)
@@ -121,6 +122,14 @@ func encodeEndpointState(dst []byte, st *endpointState) ([]byte, error) {
 	b = jsonstr.AppendTime(b, st.FailingSince)
 	b = append(b, `,"consecutive_failures":`...)
 	b = strconv.AppendInt(b, int64(st.ConsecutiveFailures), 10)
+	if !st.LastDisabledAt.IsZero() {
+		b = append(b, `,"last_disabled_at":`...)
+		b = jsonstr.AppendTime(b, st.LastDisabledAt)
+	}
+	if !st.RecoverSince.IsZero() {
+		b = append(b, `,"recover_since":`...)
+		b = jsonstr.AppendTime(b, st.RecoverSince)
+	}
 	return append(b, '}'), nil
 }
 

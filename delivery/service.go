@@ -316,12 +316,21 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 	s.setSub(sub)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		if old.Disabled && !sub.Disabled {
-			if err := tx.Bucket(bEndpoints).Delete([]byte(id)); err != nil {
+			// The failure history goes; when the endpoint was disabled and
+			// from when to recover what it missed stay.
+			st := s.state(tx, map[string]*endpointState{}, id)
+			if err := putEndpointState(tx, id, &endpointState{LastDisabledAt: st.LastDisabledAt, RecoverSince: st.RecoverSince}); err != nil {
 				return err
 			}
 		}
 		if sub.Disabled && !old.Disabled {
-			if err := disablePendingTx(tx, nil, id, "endpoint disabled: "+sub.DisabledReason); err != nil {
+			oldest, err := disablePendingTx(tx, nil, id, "endpoint disabled: "+sub.DisabledReason)
+			if err != nil {
+				return err
+			}
+			st := s.state(tx, map[string]*endpointState{}, id)
+			st.disabled(now, oldest)
+			if err := putEndpointState(tx, id, st); err != nil {
 				return err
 			}
 		}

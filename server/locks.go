@@ -79,6 +79,31 @@ func (k *keyedMutex) lock(urn, sessionID string) heldLock {
 	return heldLock{sh: sh, key: key, m: m}
 }
 
+// tryLock is lock without waiting: it takes the lock only when no other
+// turn holds or waits for it.
+func (k *keyedMutex) tryLock(urn, sessionID string) (heldLock, bool) {
+	key, h := lockKey{urn: urn}, urn
+	if urn == "" {
+		key, h = lockKey{session: sessionID}, sessionID
+	}
+	sh := &k.shards[maphash.String(k.seed, h)%lockShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.held[key] != nil {
+		return heldLock{}, false
+	}
+	var m *keyMutex
+	if n := len(sh.free); n > 0 {
+		m, sh.free = sh.free[n-1], sh.free[:n-1]
+	} else {
+		m = new(keyMutex)
+	}
+	sh.held[key] = m
+	m.users++
+	m.mu.Lock() // free: no one else can reach it before the shard is unlocked
+	return heldLock{sh: sh, key: key, m: m}, true
+}
+
 // Unlock releases the lock.
 func (h heldLock) Unlock() {
 	h.m.mu.Unlock()

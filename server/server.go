@@ -335,6 +335,7 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 		dedupeRetention:  cfg.DedupeRetention,
 		sessionRetention: cfg.SessionRetention,
 		cache:            newSessionCache(cfg.SessionCache),
+		timers:           newTimerRunner(),
 	}
 	s.svc.sandboxEnded = s.simMocks.remove
 	if b, isBolt := st.(*store.Bolt); isBolt {

@@ -50,6 +50,8 @@ type Service struct {
 	sandboxEnded func(sessionID string)
 	// cache keeps waiting sessions decoded between a conversation's turns.
 	cache *sessionCache
+	// timers keeps the timer turns in flight.
+	timers *timerRunner
 }
 
 // Message is one thing a turn sends: a text message, or an IVR prompt (say,
@@ -275,7 +277,10 @@ func (s *Service) resumeLoaded(ctx context.Context, sess *flows.Session, in flow
 		return nil, err
 	}
 	s.metrics.turn("resume", time.Since(start))
-	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID})
+	// A timeout is no input from the contact: the session's expiry stays
+	// where its last input put it, so a flow that loops on a wait's timeout
+	// (a reminder, then the wait again) still expires.
+	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID, keepExpiry: in.Kind == flows.InputTimeout})
 }
 
 // Interrupt ends a session on request. Ending an ended session is a conflict.
@@ -326,6 +331,12 @@ func (s *Service) flowOrStub(ctx context.Context, sess *flows.Session) *flows.Fl
 // lockSession loads a session, takes its contact's lock, and loads it again
 // under the lock so the turn sees the latest state.
 func (s *Service) lockSession(ctx context.Context, id string) (func(), *flows.Session, error) {
+	return s.lockSessionWith(ctx, id, false)
+}
+
+// lockSessionWith is lockSession; with try set, a contact whose lock is
+// taken is not waited for: it returns errContactBusy.
+func (s *Service) lockSessionWith(ctx context.Context, id string, try bool) (func(), *flows.Session, error) {
 	peek, err := s.store.LoadSession(ctx, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -333,7 +344,16 @@ func (s *Service) lockSession(ctx context.Context, id string) (func(), *flows.Se
 		}
 		return nil, nil, err
 	}
-	unlock := s.locks.lock(peek.Contact.URN, peek.ID).Unlock
+	var held heldLock
+	if try {
+		ok := false
+		if held, ok = s.locks.tryLock(peek.Contact.URN, peek.ID); !ok {
+			return nil, nil, errContactBusy
+		}
+	} else {
+		held = s.locks.lock(peek.Contact.URN, peek.ID)
+	}
+	unlock := held.Unlock
 	sess, err := s.store.LoadSession(ctx, id)
 	if err != nil {
 		unlock()
@@ -342,7 +362,7 @@ func (s *Service) lockSession(ctx context.Context, id string) (func(), *flows.Se
 	if sess.Contact.URN != peek.Contact.URN {
 		// The contact changed between the loads (a turn set it): take the right lock.
 		unlock()
-		return s.lockSession(ctx, id)
+		return s.lockSessionWith(ctx, id, try)
 	}
 	return unlock, sess, nil
 }
@@ -357,6 +377,9 @@ type commit struct {
 	launchedBy string
 	messageID  string
 	channel    string
+	// keepExpiry keeps the session's expiry (set by its last input) when
+	// the turn was not fired by input.
+	keepExpiry bool
 }
 
 // commit writes a turn: the session with its timers, events, outbox records,
@@ -368,8 +391,10 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	}
 	now := s.now()
 	if sess.Status == flows.StatusWaiting {
-		exp := now.Add(s.expiryOf(c.flow))
-		sess.ExpiresAt = &exp
+		if !c.keepExpiry || sess.ExpiresAt == nil {
+			exp := now.Add(s.expiryOf(c.flow))
+			sess.ExpiresAt = &exp
+		}
 		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil && sess.Wait.Kind == flows.WaitDigits {
 			at := sess.Wait.TimeoutAt.Add(callTimeoutGrace)
 			sess.Wait.TimeoutAt = &at

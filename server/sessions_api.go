@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -232,6 +233,9 @@ type sessionSummary struct {
 }
 
 func (s *Server) listSessions(c *fiber.Ctx) error {
+	if err := plusInQuery(c, "contact"); err != nil {
+		return err
+	}
 	f := store.SessionFilter{Status: flows.Status(c.Query("status")), FlowID: strings.Clone(c.Query("flow")), Contact: strings.Clone(c.Query("contact"))}
 	switch f.Status {
 	case "", flows.StatusActive, flows.StatusWaiting, flows.StatusCompleted, flows.StatusExpired, flows.StatusFailed, flows.StatusInterrupted:
@@ -262,6 +266,23 @@ func (s *Server) listSessions(c *fiber.Ctx) error {
 		resp["next"] = next
 	}
 	return c.JSON(resp)
+}
+
+// plusInQuery refuses a query parameter written with a bare "+": a query
+// string reads it as a space, so "contact=tel:+1206..." would look for
+// "tel: 1206..." and find nothing, silently. A space a client means is
+// written %20.
+func plusInQuery(c *fiber.Ctx, name string) error {
+	for part := range strings.SplitSeq(string(c.Request().URI().QueryString()), "&") {
+		key, raw, _ := strings.Cut(part, "=")
+		if k, err := url.QueryUnescape(key); err != nil || k != name || !strings.Contains(raw, "+") {
+			continue
+		}
+		v, _ := url.QueryUnescape(raw)
+		return badRequest(name, `%s: a "+" in a query string is read as a space (%q); write it as %%2B: %s=%s`,
+			name, v, name, strings.ReplaceAll(raw, "+", "%2B"))
+	}
+	return nil
 }
 
 // listByContact lists sessions as the store does, except that a contact

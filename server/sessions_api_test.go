@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -234,18 +235,29 @@ func TestOversizedBody(t *testing.T) {
 	}
 }
 
+// A session on a deleted flow fails at its next input, also when a flow
+// was saved again under the same id since: its revisions go on from the
+// deleted flow's last, so the old session's revision is not found in it.
 func TestSessionOfDeletedFlowFails(t *testing.T) {
-	ts := newTestServer(t, nil)
-	ts.createFlow(askFlow)
-	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})["id"].(string)
-	ts.must(204, "DELETE", "/v1/flows/ask", nil)
-	got := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"x"}`)
-	if got["status"] != "failed" {
-		t.Errorf("resume after the flow was deleted: %v", got)
-	}
-	evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
-	if last := evs[len(evs)-2].(map[string]any); last["type"] != "error" || !strings.Contains(last["message"].(string), "deleted") {
-		t.Errorf("no error event naming the deleted flow: %v", last)
+	for _, recreate := range []bool{false, true} {
+		ts := newTestServer(t, nil)
+		ts.createFlow(askFlow)
+		id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})["id"].(string)
+		ts.must(204, "DELETE", "/v1/flows/ask", nil)
+		if recreate {
+			ts.createFlow(askFlow)
+			if f := ts.must(200, "GET", "/v1/flows/ask", nil); f["revision"] != 2.0 {
+				t.Errorf("the flow saved again after its deletion is revision %v, want 2", f["revision"])
+			}
+		}
+		got := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"x"}`)
+		if got["status"] != "failed" {
+			t.Errorf("recreated %v: resume after the flow was deleted: %v", recreate, got)
+		}
+		evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
+		if last := evs[len(evs)-2].(map[string]any); last["type"] != "error" || !strings.Contains(last["message"].(string), "deleted") {
+			t.Errorf("recreated %v: no error event naming the deleted flow: %v", recreate, last)
+		}
 	}
 }
 
@@ -311,5 +323,35 @@ func TestStartSessionContactAsChannelNamesIt(t *testing.T) {
 	}
 	if !slices.Equal(paged, want) {
 		t.Errorf("paged listing %v, want %v", paged, want)
+	}
+}
+
+// A "+" written bare in the contact parameter is read as a space: the
+// listing refuses it, naming the parameter and how to write it, rather
+// than answering an empty list.
+func TestListSessionsContactWithBarePlus(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask", "contact": map[string]any{"urn": "tel:+12065551212"}})["id"].(string)
+	base := ts.listen()
+	for _, q := range []string{"contact=tel:+12065551212", "contact=+12065551212", "status=waiting&contact=tel%3A+12065551212"} {
+		resp, err := http.Get(base + "/v1/sessions?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error struct{ Code, Message, Field string } `json:"error"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 400 || body.Error.Field != "contact" || !strings.Contains(body.Error.Message, "%2B") {
+			t.Errorf("?%s: %d %+v, want 400 naming contact and %%2B", q, resp.StatusCode, body.Error)
+		}
+	}
+	for _, q := range []string{"contact=tel:%2B12065551212", "contact=%2B12065551212"} {
+		list := ts.must(200, "GET", "/v1/sessions?"+q, nil)["sessions"].([]any)
+		if len(list) != 1 || list[0].(map[string]any)["id"] != id {
+			t.Errorf("?%s: %v, want the session", q, list)
+		}
 	}
 }

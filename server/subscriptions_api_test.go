@@ -158,3 +158,43 @@ func TestRecoverEventsMissedWhileDisabled(t *testing.T) {
 		}
 	}
 }
+
+// The documented procedure after a 410: re-enable, read recover_since from
+// the health, recover from it. The ping answered 410 (failed) and the
+// session's events recorded while disabled are all sent again.
+func TestRecoverFromHealthAfterGone(t *testing.T) {
+	rc := newSink(t)
+	rc.setStatus(http.StatusGone)
+	ts := loopbackServer(t)
+	ts.createFlow(askFlow)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": rc.URL, "events": []string{"*"}})
+	id := sub["id"].(string)
+	eventually(t, "the 410 to disable the endpoint", func() bool {
+		return ts.must(200, "GET", "/v1/webhooks/"+id, nil)["disabled"] == true
+	})
+	sess := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask", "variables": map[string]any{"code": "7"}})["id"].(string)
+	ts.must(200, "POST", "/v1/sessions/"+sess+"/resume", `{"text":"Ann"}`)
+	var ended []any
+	eventually(t, "the session's events recorded as disabled", func() bool {
+		ended = ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries", nil)["data"].([]any)
+		for _, d := range ended {
+			if d.(map[string]any)["event_type"] == "flow.completed" {
+				return true
+			}
+		}
+		return false
+	})
+
+	rc.setStatus(0)
+	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": rc.URL, "events": []string{"*"}, "disabled": false})
+	h := ts.must(200, "GET", "/v1/webhooks/"+id+"/health", nil)
+	since, ok := h["recover_since"].(string)
+	if !ok || h["last_disabled_at"] == nil {
+		t.Fatalf("health after re-enabling lacks recover_since or last_disabled_at: %v", h)
+	}
+	got := ts.must(202, "POST", "/v1/webhooks/"+id+"/recover", map[string]any{"since": since})
+	if got["queued"] != float64(len(ended)) {
+		t.Errorf("recover since %s queued %v, want all %d deliveries (the 410 ping included)", since, got["queued"], len(ended))
+	}
+	eventually(t, "the recovered events", func() bool { return len(rc.ofType("flow.completed")) == 1 && len(rc.ofType("webhook.ping")) == 2 })
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/parleyhq/parley/flows"
@@ -71,60 +72,216 @@ func (s *Service) pruneLoop(ctx context.Context, what string, times, batch int, 
 	}
 }
 
+// timerConcurrency bounds the timer turns in flight at once. Turns of one
+// contact are ordered by its lock; turns of different contacts run side by
+// side, so one turn waiting for a slow webhook delays no other timeout.
+const timerConcurrency = 16
+
+// timerRetryMax caps the wait before a timer whose turn failed (a session
+// record that does not decode) is tried again: the wait doubles from the
+// scan interval at each failure, and each failure is logged once.
+const timerRetryMax = 10 * time.Minute
+
+// errContactBusy is a timer's turn not started because its contact's lock
+// is held by another turn: the timer stays and a later scan fires it.
+var errContactBusy = errors.New("contact busy")
+
+// timerRunner keeps the timer turns in flight.
+type timerRunner struct {
+	// slots holds one token per turn in flight.
+	slots chan struct{}
+	// freed is signalled when a turn ends, so that a scanner that found
+	// every slot taken scans again as soon as one is free.
+	freed chan struct{}
+	// inFlight waits for the turns started (shutdown waits for them).
+	inFlight sync.WaitGroup
+
+	mu sync.Mutex
+	// firing holds the sessions whose timer turn runs: a scan that meets
+	// their timer again (it stays stored until the turn saves) skips it.
+	firing map[string]bool
+	// failing holds the sessions whose last timer turn failed.
+	failing map[string]timerFailure
+}
+
+type timerFailure struct {
+	failures int
+	next     time.Time
+}
+
+func newTimerRunner() *timerRunner {
+	return &timerRunner{
+		slots:   make(chan struct{}, timerConcurrency),
+		freed:   make(chan struct{}, 1),
+		firing:  map[string]bool{},
+		failing: map[string]timerFailure{},
+	}
+}
+
+// timerScan is what one scan did.
+type timerScan struct {
+	// due is how many due timers the scan read.
+	due int
+	// started is how many turns it started.
+	started int
+	// full is set when due timers were left because every slot was taken.
+	full bool
+	// running lists the sessions of due timers whose turn was already
+	// running (started by another scan).
+	running []string
+}
+
 // runTimers fires due wait timeouts and expiries until ctx ends. Their turns
 // run with turns, which ending ctx does not cancel: a turn under way when the
-// server shuts down finishes (a webhook it is calling is not cut off) and no
-// new one starts. Timers live in the store, so those that fell due while the
-// server was down fire on the first scan after a restart.
+// server shuts down finishes (a webhook it is calling is not cut off), no
+// new one starts, and runTimers returns once those under way have ended.
+// Timers live in the store, so those that fell due while the server was
+// down fire on the first scan after a restart.
 func (s *Service) runTimers(ctx, turns context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	defer s.timers.inFlight.Wait()
 	for {
-		n, err := s.scanTimersWith(ctx, turns)
+		r, err := s.startTimers(ctx, turns, every, nil)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("timer scan failed", "err", err)
 		}
-		if n == timerBatch && err == nil {
+		var freed <-chan struct{}
+		switch {
+		case r.full:
+			freed = s.timers.freed
+		case r.due == timerBatch && r.started > 0 && err == nil:
 			continue
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-freed:
 		}
 	}
 }
 
-// scanTimers fires one batch of due timers and reports how many it took.
+// scanTimers fires one batch of due timers, waits for their turns, and for
+// those of due timers that the scanner was already running, and reports how
+// many timers were due.
 func (s *Service) scanTimers(ctx context.Context) (int, error) {
-	return s.scanTimersWith(ctx, ctx)
+	var wg sync.WaitGroup
+	r, err := s.startTimers(ctx, ctx, time.Second, &wg)
+	wg.Wait()
+	for _, id := range r.running {
+		for s.timers.isFiring(id) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return r.due, err
 }
 
-// scanTimersWith is scanTimers with the timers' turns run in turns: once ctx
-// ends it starts no more of them.
-func (s *Service) scanTimersWith(ctx, turns context.Context) (int, error) {
+func (tr *timerRunner) isFiring(sessionID string) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.firing[sessionID]
+}
+
+// startTimers reads one batch of due timers and starts the turn of each,
+// in turns, up to timerConcurrency in flight; once ctx ends it starts no
+// more. A timer whose turn is already running, whose contact is busy with
+// another turn, or whose last turn failed less than its backoff ago is left
+// for a later scan. wg, when set, also counts the turns started.
+func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, wg *sync.WaitGroup) (timerScan, error) {
 	due, err := s.store.DueTimers(ctx, s.now(), timerBatch)
+	r := timerScan{due: len(due)}
 	if err != nil {
-		return 0, err
+		return r, err
 	}
+	tr := s.timers
 	for _, t := range due {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return r, ctx.Err()
 		}
-		if err := s.fireTimer(turns, t); err != nil {
-			s.log.Error("timer failed", "session", t.SessionID, "kind", t.Kind.String(), "err", err)
-			// Leave it to the next scan unless it can never succeed.
-			if errors.Is(err, store.ErrNotFound) {
-				_ = s.store.RemoveTimer(turns, t)
-			}
+		tr.mu.Lock()
+		f, failed := tr.failing[t.SessionID]
+		running := tr.firing[t.SessionID]
+		tr.mu.Unlock()
+		if running {
+			r.running = append(r.running, t.SessionID)
+			continue
 		}
+		if failed && s.now().Before(f.next) {
+			continue
+		}
+		select {
+		case tr.slots <- struct{}{}:
+		default:
+			r.full = true
+			return r, nil
+		}
+		tr.mu.Lock()
+		tr.firing[t.SessionID] = true
+		tr.mu.Unlock()
+		r.started++
+		tr.inFlight.Add(1)
+		if wg != nil {
+			wg.Add(1)
+		}
+		go func() {
+			defer func() {
+				tr.mu.Lock()
+				delete(tr.firing, t.SessionID)
+				tr.mu.Unlock()
+				<-tr.slots
+				select {
+				case tr.freed <- struct{}{}:
+				default:
+				}
+				tr.inFlight.Done()
+				if wg != nil {
+					wg.Done()
+				}
+			}()
+			s.timerTurn(turns, t, every)
+		}()
 	}
-	return len(due), nil
+	return r, nil
+}
+
+// timerTurn fires one timer and notes how it went: a failure is logged and
+// the timer tried again after a backoff.
+func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Duration) {
+	err := s.fireTimer(ctx, t)
+	if errors.Is(err, errContactBusy) {
+		return
+	}
+	tr := s.timers
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		if err != nil {
+			// The session is gone: its timer can never fire.
+			_ = s.store.RemoveTimer(ctx, t)
+		}
+		tr.mu.Lock()
+		delete(tr.failing, t.SessionID)
+		tr.mu.Unlock()
+		return
+	}
+	if ctx.Err() != nil {
+		return // cancelled by the shutdown: the timer stays for the next start
+	}
+	tr.mu.Lock()
+	f := tr.failing[t.SessionID]
+	wait := min(every<<min(f.failures, 30), timerRetryMax)
+	f.failures++
+	f.next = s.now().Add(wait)
+	tr.failing[t.SessionID] = f
+	tr.mu.Unlock()
+	s.log.Error("timer failed", "session", t.SessionID, "kind", t.Kind.String(), "err", err,
+		"failures", f.failures, "retry_in", wait.String())
 }
 
 // fireTimer runs the turn a timer stands for, if the session still needs it.
+// It does not wait for a contact busy with another turn: it returns
+// errContactBusy and the timer fires on a later scan.
 func (s *Service) fireTimer(ctx context.Context, t store.Timer) error {
-	unlock, sess, err := s.lockSession(ctx, t.SessionID)
+	unlock, sess, err := s.lockSessionWith(ctx, t.SessionID, true)
 	if err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) {

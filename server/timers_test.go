@@ -2,15 +2,21 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
 )
 
 const timeoutFlow = `{"id":"slow","name":"Slow","expire_minutes":60,"widgets":[
@@ -228,5 +234,263 @@ func TestShutdownFinishesTimerTurn(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("webhook called %d times, want once", n)
+	}
+}
+
+// blockingHook is a webhook receiver whose answers wait for release.
+func blockingHook(t *testing.T) (url string, calls *atomic.Int32, called chan struct{}, release chan struct{}) {
+	calls, called, release = new(atomic.Int32), make(chan struct{}, 16), make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		called <- struct{}{}
+		select {
+		case <-release:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"ok":true}`))
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hook.Close)
+	return hook.URL, calls, called, release
+}
+
+func lateHookFlow(url string) string {
+	return `{"id":"late-hook","name":"Late hook","widgets":[
+ {"id":"wait","type":"wait_for_response","result":"Answer","timeout":60,"exits":{"Next":"ok","Timeout":"hook"}},
+ {"id":"hook","type":"webhook","method":"GET","url":"` + url + `/late","result":"Hook","exits":{"Success":"ok","Failure":"ko","Timeout":"ko"}},
+ {"id":"ok","type":"send_message","text":"Done"},
+ {"id":"ko","type":"send_message","text":"Webhook failed"}]}`
+}
+
+// lastWidget returns a session's status and the widget it is at.
+func (ts *testServer) lastWidget(id string) (any, any) {
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	path := s["path"].([]any)
+	return s["status"], path[len(path)-1].(map[string]any)["widget"]
+}
+
+// Timer turns run side by side: three timeouts whose turns wait for a slow
+// webhook do not hold up another session's timeout, and a timer whose turn
+// is under way is not fired again by the scans that meet it meanwhile.
+func TestTimersFireConcurrently(t *testing.T) {
+	url, calls, called, release := blockingHook(t)
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.TimerInterval = 10 * time.Millisecond
+	})
+	ts.createFlow(lateHookFlow(url))
+	ts.createFlow(timeoutFlow)
+	var slow []string
+	for i := range 3 {
+		slow = append(slow, ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "late-hook", "contact": map[string]any{"urn": "tel:+10" + string(rune('0'+i))}})["id"].(string))
+	}
+	quick := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow", "contact": map[string]any{"urn": "tel:+2"}})["id"].(string)
+	ts.clock.Advance(61 * time.Second)
+	for range 3 {
+		select {
+		case <-called:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of the 3 timeouts called their webhook, want all 3 at once", calls.Load())
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, at := ts.lastWidget(quick); at == "again" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("another session's timeout did not fire while 3 timer turns waited for a webhook")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // about ten scans meet the timers in flight
+	close(release)
+	for _, id := range slow {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if st, at := ts.lastWidget(id); st == "completed" && at == "ok" {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("session %s %v at %v, want completed at ok", id, st, at)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("webhook called %d times, want 3 (each timeout once)", n)
+	}
+}
+
+// A timer whose contact is busy with another turn is left for a later scan
+// instead of holding the scan up.
+func TestTimerOfBusyContactWaits(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(timeoutFlow)
+	busy := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow", "contact": map[string]any{"urn": "tel:+1"}})["id"].(string)
+	other := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow", "contact": map[string]any{"urn": "tel:+2"}})["id"].(string)
+	ts.clock.Advance(61 * time.Second)
+
+	held := ts.srv.svc.locks.lock("tel:+1", "")
+	scanned := make(chan error, 1)
+	go func() { _, err := ts.srv.svc.scanTimers(context.Background()); scanned <- err }()
+	select {
+	case err := <-scanned:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		held.Unlock()
+		t.Fatal("the scan waited for a busy contact")
+	}
+	if _, at := ts.lastWidget(other); at != "again" {
+		t.Errorf("the other contact's session is at %v, want again", at)
+	}
+	if _, at := ts.lastWidget(busy); at != "wait" {
+		t.Errorf("the busy contact's session is at %v, want wait until its contact is free", at)
+	}
+	held.Unlock()
+	if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, at := ts.lastWidget(busy); at != "again" {
+		t.Errorf("once free, the busy contact's session is at %v, want again", at)
+	}
+}
+
+// damagedStore fails to load one session, as a damaged record does.
+type damagedStore struct {
+	store.Store
+	bad atomic.Value // session id
+}
+
+func (d *damagedStore) LoadSession(ctx context.Context, id string) (*flows.Session, error) {
+	if d.bad.Load() == id {
+		return nil, fmt.Errorf("session %q: %w: record does not decode", id, store.ErrCorrupt)
+	}
+	return d.Store.LoadSession(ctx, id)
+}
+
+// The timer of a session that does not load is tried again after a wait
+// that doubles, and logged once a try, not at every scan.
+func TestTimerOfDamagedSessionBacksOff(t *testing.T) {
+	b, err := store.Open(filepath.Join(t.TempDir(), DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, logs := &damagedStore{Store: b}, &syncBuffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.Store = ds
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	ts.createFlow(timeoutFlow)
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow"})["id"].(string)
+	ds.bad.Store(id)
+	ctx := context.Background()
+	failures := func() int { return strings.Count(logs.String(), "timer failed") }
+
+	ts.clock.Advance(61 * time.Second)
+	for range 5 {
+		if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := failures(); n != 1 {
+		t.Fatalf("5 scans logged %d timer failures, want 1:\n%s", n, logs)
+	}
+	ts.clock.Advance(time.Second) // the first retry
+	_, _ = ts.srv.svc.scanTimers(ctx)
+	_, _ = ts.srv.svc.scanTimers(ctx)
+	if n := failures(); n != 2 {
+		t.Fatalf("after 1 s: %d failures logged, want 2", n)
+	}
+	if !strings.Contains(logs.String(), "retry_in=2s") {
+		t.Errorf("the second failure does not say it waits 2s:\n%s", logs)
+	}
+	ts.clock.Advance(time.Second)
+	_, _ = ts.srv.svc.scanTimers(ctx)
+	if n := failures(); n != 2 {
+		t.Fatalf("1 s into a 2 s wait: %d failures logged, want 2", n)
+	}
+
+	// Readable again: the timer fires and the backoff is forgotten.
+	ds.bad.Store("")
+	ts.clock.Advance(time.Second)
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, at := ts.lastWidget(id); at != "again" {
+		t.Errorf("session at %v once readable, want again", at)
+	}
+}
+
+// The session expiry counts from the last input, not from the last turn:
+// a flow that sends a reminder at each wait timeout and waits again expires
+// when the contact says nothing, and input moves the expiry on. A real
+// server on a real clock, with the timers scanned as in production.
+func TestReminderLoopExpires(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.Now = time.Now
+		c.SessionExpiry = 3 * time.Second
+		c.TimerInterval = 50 * time.Millisecond
+	})
+	ts.createFlow(`{"id":"remind","name":"Remind","widgets":[
+ {"id":"wait","type":"wait_for_response","result":"Answer","timeout":1,"exits":{"Next":"thanks","Timeout":"reminder"}},
+ {"id":"reminder","type":"send_message","text":"reminder","exits":{"Next":"wait"}},
+ {"id":"thanks","type":"send_message","text":"thanks","exits":{"Next":"wait"}}]}`)
+	base := ts.listen()
+	call := func(method, path, body string) map[string]any {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v %v", method, path, resp.StatusCode, m, err)
+		}
+		return m
+	}
+	ids := []string{
+		call("POST", "/v1/sessions", `{"flow":"remind"}`)["id"].(string),
+		call("POST", "/v1/sessions", `{"flow":"remind"}`)["id"].(string),
+	}
+	started := time.Now()
+	reminders := func(id string) int {
+		n := 0
+		for _, e := range call("GET", "/v1/sessions/"+id+"/events", "")["events"].([]any) {
+			if ev := e.(map[string]any); ev["type"] == "message_out" && ev["text"] == "reminder" {
+				n++
+			}
+		}
+		return n
+	}
+	// The second contact answers after 2 s: its expiry moves to 3 s later.
+	time.Sleep(2 * time.Second)
+	if n := reminders(ids[1]); n == 0 {
+		t.Fatal("no reminder sent after 2 s of a 1 s timeout")
+	}
+	call("POST", "/v1/sessions/"+ids[1]+"/resume", `{"text":"still here"}`)
+	answered := time.Now()
+	s := call("GET", "/v1/sessions/"+ids[1], "")
+	if exp, _ := time.Parse(time.RFC3339Nano, s["expires"].(string)); exp.Before(answered.Add(2 * time.Second)) {
+		t.Errorf("expires %v after input at %v, want 3 s after it", exp, answered)
+	}
+
+	for deadline := started.Add(10 * time.Second); ; {
+		s := call("GET", "/v1/sessions/"+ids[0], "")
+		if s["status"] == "expired" {
+			if took := time.Since(started); took < 3*time.Second {
+				t.Errorf("expired after %v, before the 3 s expiry", took)
+			}
+			if s := call("GET", "/v1/sessions/"+ids[1], ""); s["status"] != "waiting" && time.Since(answered) < 3*time.Second {
+				t.Errorf("the session that had input %v, want waiting until 3 s after it", s["status"])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %v 10 s into a 3 s expiry, sending reminders (%d), want expired", s["status"], reminders(ids[0]))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

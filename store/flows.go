@@ -94,7 +94,10 @@ func (b *Bolt) SaveFlow(ctx context.Context, f NewFlow) (*FlowRevision, error) {
 		switch {
 		case err == nil:
 		case h == nil && isNotFound(err):
-			h = &flowHead{CreatedAt: now}
+			// A flow id deleted before goes on from its last revision: a
+			// session still on an old revision must not find another
+			// definition under its number.
+			h = &flowHead{CreatedAt: now, Latest: deletedLatest(tx, f.ID)}
 			if err := addStat(tx, statFlows, 1); err != nil {
 				return err
 			}
@@ -231,10 +234,16 @@ func (b *Bolt) Publish(ctx context.Context, id string, rev int) (*FlowInfo, erro
 
 // DeleteFlow removes flow id and every revision in one transaction: a failure
 // part-way rolls back, so no revision outlives its head. Sessions already
-// running on the flow keep their own state.
+// running on the flow keep their own state. The last revision number stays
+// in flows_deleted, so that a flow saved again under the id numbers its
+// revisions on from it and never reuses one.
 func (b *Bolt) DeleteFlow(ctx context.Context, id string) error {
 	return b.update(ctx, func(tx *bbolt.Tx) error {
-		if _, err := getHead(tx, id); err != nil {
+		h, err := getHead(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bFlowsDeleted).Put([]byte(id), binary.BigEndian.AppendUint32(nil, uint32(h.Latest))); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bFlows).Delete([]byte(id)); err != nil {
@@ -245,6 +254,15 @@ func (b *Bolt) DeleteFlow(ctx context.Context, id string) error {
 		}
 		return addStat(tx, statFlows, -1)
 	})
+}
+
+// deletedLatest returns the last revision of flow id when it was deleted,
+// 0 when it never was (or was deleted by a version that kept no record).
+func deletedLatest(tx *bbolt.Tx, id string) int {
+	if v := tx.Bucket(bFlowsDeleted).Get([]byte(id)); len(v) == 4 {
+		return int(binary.BigEndian.Uint32(v))
+	}
+	return 0
 }
 
 // deletePrefix deletes every key starting with prefix. Keys are collected

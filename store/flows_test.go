@@ -167,9 +167,57 @@ func TestDeleteFlow(t *testing.T) {
 	if got := stats(t, b).Flows; got != 1 {
 		t.Fatalf("Stats.Flows = %d, want 1", got)
 	}
-	// Saving again starts a fresh history.
+	// Saving again numbers on from the deleted flow's last revision, also
+	// after a restart: a revision number names one definition for good.
+	path := b.DB().Path()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
 	fr, err := b.SaveFlow(ctx, NewFlow{ID: "f", Definition: json.RawMessage(`{}`)})
-	if err != nil || fr.Revision != 1 {
-		t.Fatalf("re-created flow: %+v, %v", fr, err)
+	if err != nil || fr.Revision != 3 {
+		t.Fatalf("re-created flow: %+v, %v, want revision 3", fr, err)
+	}
+	_, err = b.GetFlow(ctx, "f", 1)
+	wantErr(t, "a deleted revision of the re-created flow", err, ErrNotFound)
+	if revs, err := b.FlowRevisions(ctx, "f"); err != nil || len(revs) != 1 || revs[0].Revision != 3 {
+		t.Fatalf("revisions of the re-created flow: %+v, %v", revs, err)
+	}
+	list, err := b.ListFlows(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != "f" || list[0].Latest != 3 || list[1].ID != "f1" {
+		t.Fatalf("ListFlows: %+v, %v", list, err)
+	}
+	if got := stats(t, b).Flows; got != 2 {
+		t.Fatalf("Stats.Flows = %d, want 2", got)
+	}
+}
+
+// A file written before flows_deleted existed opens with the bucket added,
+// and its flows are deleted and saved again as in a new file.
+func TestFlowsDeletedAddedToOlderFile(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	if _, err := b.SaveFlow(ctx, NewFlow{ID: "f", Definition: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DB().Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(bFlowsDeleted) }); err != nil {
+		t.Fatal(err)
+	}
+	path := b.DB().Path()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("opening a file without flows_deleted: %v", err)
+	}
+	defer b.Close()
+	wantErr(t, "DeleteFlow", b.DeleteFlow(ctx, "f"), nil)
+	if fr, err := b.SaveFlow(ctx, NewFlow{ID: "f", Definition: json.RawMessage(`{}`)}); err != nil || fr.Revision != 2 {
+		t.Fatalf("re-created flow: %+v, %v, want revision 2", fr, err)
 	}
 }

@@ -16,6 +16,7 @@ var (
 	bMeta           = []byte("meta")
 	bFlows          = []byte("flows")
 	bFlowRevs       = []byte("flow_revisions")
+	bFlowsDeleted   = []byte("flows_deleted")
 	bIDs            = []byte("session_ids")
 	bRecords        = []byte("session_records")
 	bByStatus       = []byte("session_status")
@@ -38,7 +39,7 @@ var (
 var allBuckets = [][]byte{
 	bMeta, bFlows, bFlowRevs, bIDs, bRecords, bByStatus, bByContact, bContacts,
 	bTimers, bEnded, bOutbox, bProcessedLog, bProcessedIndex, bProcessed, bProcessedAt, bStats,
-	bChannels, bAPIKeys, bWebhooks,
+	bChannels, bAPIKeys, bWebhooks, bFlowsDeleted,
 }
 
 // sep joins the parts of composite keys. Ids cannot contain it (checkID), so
