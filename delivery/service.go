@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sort"
 	"sync"
@@ -31,6 +32,8 @@ type Service struct {
 	// transport sends deliveries: guarded dialer, no proxy. Requests go to
 	// it directly (see roundTrip): no redirects are followed.
 	transport http.RoundTripper
+	// guard is the transport's address guard (RefuseOwn).
+	guard *callout.Guard
 	// tokens obtains and caches OAuth 2.0 access tokens the way webhook
 	// calls do (form or JSON token requests, through the same guard).
 	tokens *callout.Service
@@ -80,7 +83,8 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 		results:    make(chan *result, 4*opts.BatchSize),
 		done:       make(chan struct{}),
 	}
-	s.transport = newTransport(opts)
+	s.guard = callout.NewGuard(opts.AllowedCIDRs)
+	s.transport = newTransport(opts, s.guard)
 	s.tokens = callout.New(callout.Options{AllowCIDRs: opts.AllowedCIDRs, Logger: opts.Logger, Now: opts.Now, DefaultTimeout: opts.Timeout})
 	err := db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range allBuckets {
@@ -109,8 +113,7 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 // address guard, which judges the resolved address, so DNS cannot smuggle
 // in a private one. Idle connections are kept per endpoint for as many
 // requests as PerEndpoint lets run at once, and then some.
-func newTransport(o Options) *http.Transport {
-	guard := callout.NewGuard(o.AllowedCIDRs)
+func newTransport(o Options, guard *callout.Guard) *http.Transport {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
 	return &http.Transport{
 		Proxy:                 nil, // a proxy would dial for us and bypass the guard
@@ -127,6 +130,15 @@ func newTransport(o Options) *http.Transport {
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 func newEventID() string { return "evt_" + uuid.NewString() }
+
+// RefuseOwn makes deliveries, and the token requests of OAuth
+// subscriptions, refuse the addresses the server listens on, whatever
+// AllowedCIDRs allows (callout.Guard.RefuseOwn): a subscription must not post
+// to the server's own /v1.
+func (s *Service) RefuseOwn(listen ...netip.AddrPort) {
+	s.guard.RefuseOwn(listen...)
+	s.tokens.Guard().RefuseOwn(listen...)
+}
 
 // Notify wakes the dispatcher: call it after committing outbox records.
 // The fan-out that follows wakes the schedule in turn.

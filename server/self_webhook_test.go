@@ -72,3 +72,32 @@ func TestWebhookToOwnAddressRefused(t *testing.T) {
 		})
 	}
 }
+
+// Event deliveries must not post to the server that sends them either, even
+// where --allow-cidr allows its address.
+func TestDeliveryToOwnAddressRefused(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	base := ts.listen()
+	keys := len(ts.must(200, "GET", "/v1/keys", nil)["keys"].([]any))
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": base + "/v1/keys", "events": []string{"*"}})
+	id := sub["id"].(string)
+	ts.must(202, "POST", "/v1/webhooks/"+id+"/ping", nil)
+	var d map[string]any
+	eventually(t, "the ping's first attempt", func() bool {
+		page := ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries", nil)["data"].([]any)
+		if len(page) == 0 {
+			return false
+		}
+		d = page[0].(map[string]any)
+		n, _ := d["attempts"].(float64)
+		return n >= 1
+	})
+	if e, _ := d["last_error"].(string); !strings.Contains(e, "this server's own listen address") {
+		t.Errorf("delivery %v, want its error naming the server's own address", d)
+	}
+	if n := len(ts.must(200, "GET", "/v1/keys", nil)["keys"].([]any)); n != keys {
+		t.Errorf("%d keys after the delivery, want %d: it reached /v1", n, keys)
+	}
+}

@@ -388,8 +388,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.addrMu.Lock()
 	s.addr = ln.Addr()
 	s.addrMu.Unlock()
-	if ta, ok := ln.Addr().(*net.TCPAddr); ok && s.guard != nil {
-		s.guard.RefuseOwn(ta.AddrPort())
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+		if s.guard != nil {
+			s.guard.RefuseOwn(ta.AddrPort())
+		}
+		if s.deliv != nil {
+			s.deliv.RefuseOwn(ta.AddrPort())
+		}
 	}
 	if s.keys.configured() {
 		s.log.Info("parley listening", "addr", ln.Addr().String(), "auth", "api keys", "gomaxprocs", runtime.GOMAXPROCS(0))
