@@ -449,6 +449,10 @@ func (t *turn) enter(id string) {
 		if t.sess.Status.Ended() {
 			return
 		}
+		if err := t.overTime(); err != nil {
+			t.fail(t.stopped(err.Error(), ""))
+			return
+		}
 		t.steps++
 		if t.steps > t.e.maxSteps {
 			t.fail(fmt.Sprintf("step budget of %d widgets in one turn exceeded (a loop with no wait?) at widget %q", t.e.maxSteps, id))
@@ -468,6 +472,28 @@ func (t *turn) enter(id string) {
 	if !t.sess.Status.Ended() && t.sess.Wait == nil {
 		t.frameDone(flows.StatusCompleted)
 	}
+}
+
+// overTime is why the turn must stop before its next step: its deadline
+// (ErrTurnTimeout) has passed, or its caller gave up. It makes no context,
+// which most turns never need.
+func (t *turn) overTime() error {
+	if t.parent.Err() != nil {
+		return context.Cause(t.parent)
+	}
+	if !time.Now().Before(t.deadline) {
+		return flows.ErrTurnTimeout
+	}
+	return nil
+}
+
+// stopped says why the step loop stopped, after the widget that ran last:
+// the error event names that one widget, as its widget field does.
+func (t *turn) stopped(why, hint string) string {
+	if t.widget == nil {
+		return why + hint
+	}
+	return fmt.Sprintf("%s after widget %q%s", why, t.widget.Base().ID, hint)
 }
 
 func (t *turn) frameFlowID() string {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/engine"
@@ -169,10 +170,10 @@ func TestWebhookBodyOverTheLimitIsNotSent(t *testing.T) {
 // mismatch known when the flow loads is still refused then.
 func TestPlusKeepsItsChecks(t *testing.T) {
 	for tmpl, want := range map[string]string{
-		"<@(1 + 2)>":                          "<3>",
-		"<@(int(flow.n.value) + 1)>":          "<6>",
-		"<@(flow.n.value + '1')>":             "<51>",
-		"<@('a' + 'b' + flow.n.value)>":       "<ab5>",
+		"<@(1 + 2)>":                           "<3>",
+		"<@(int(flow.n.value) + 1)>":           "<6>",
+		"<@(flow.n.value + '1')>":              "<51>",
+		"<@('a' + 'b' + flow.n.value)>":        "<ab5>",
 		"<@((now() + duration('1h')).Year())>": "<2026>",
 	} {
 		fx := newFixture(t, nil)
@@ -186,5 +187,41 @@ func TestPlusKeepsItsChecks(t *testing.T) {
 	fx := newFixture(t, nil)
 	if _, err := fx.e.Load([]byte(`{"id": "p", "name": "p", "widgets": [{"id": "m", "type": "send_message", "text": "@('a' + 1)"}]}`)); err == nil || !strings.Contains(err.Error(), "mismatched types string and int") {
 		t.Errorf("'a' + 1 loaded: %v", err)
+	}
+}
+
+// TestTurnStopsAtItsDeadline: the step loop checks the turn's deadline
+// between widgets, so a turn whose webhook used up its time runs no more
+// widgets: the session fails with the turn-timeout message.
+func TestTurnStopsAtItsDeadline(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	hooks := callout.New(callout.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}), engine.WithTurnTimeout(200*time.Millisecond))
+	f, err := e.Load([]byte(`{"id": "w", "name": "w", "widgets": [
+	  {"id": "slow", "type": "webhook", "method": "GET", "url": "` + srv.URL + `/slow", "exits": {"Success": "after", "Failure": "after"}},
+	  {"id": "after", "type": "send_message", "text": "after the deadline"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, evs, err := e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(evs); len(got) != 0 {
+		t.Errorf("sent %q after the turn's deadline", got)
+	}
+	if s.Status != flows.StatusFailed {
+		t.Errorf("status %s, want failed", s.Status)
+	}
+	errs := eventsOf(evs, flows.EventError)
+	want := `the turn's time limit (--turn-timeout) was reached after widget "slow"`
+	if len(errs) != 1 || errs[0].Message != want || errs[0].Widget != "slow" {
+		t.Errorf("error events %+v, want %s", errs, want)
 	}
 }
