@@ -455,7 +455,7 @@ func (t *turn) enter(id string) {
 		}
 		t.steps++
 		if t.steps > t.e.maxSteps {
-			t.fail(fmt.Sprintf("step budget of %d widgets in one turn exceeded (a loop with no wait?) at widget %q", t.e.maxSteps, id))
+			t.fail(t.stopped(fmt.Sprintf("the step budget of %d widgets in one turn (--max-steps) was used up", t.e.maxSteps), " (a loop with no wait?)"))
 			return
 		}
 		w := t.flow.Widget(id)
