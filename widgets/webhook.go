@@ -155,6 +155,7 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 	}
 	req := callout.NewRequest(cfg, url, headers, body, ctype)
 	res := hooks.Call(r.Context(), req)
+	callout.CheckAnswer(res)
 	r.Emit(callout.Event(req, res))
 
 	exit := callout.Exit(res.Outcome, w.Exits[flows.ExitTimeout] != "")
