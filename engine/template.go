@@ -373,10 +373,17 @@ func isScalar(v any) bool {
 }
 
 // urlEscape escapes an inserted value for the part of the URL it lands in: a
-// path segment before the "?", a query value after it.
+// path segment before the "?", a query value after it. In the path a value
+// made only of dots has them escaped too ("." → "%2E", ".." → "%2E%2E"): a
+// contact's ".." must not become a dot segment, which a server or a proxy
+// that normalises paths would resolve to another path
+// (/customers/../orders → /orders).
 func urlEscape(done, value string) string {
 	if strings.ContainsRune(done, '?') {
 		return url.QueryEscape(value)
+	}
+	if value != "" && strings.Trim(value, ".") == "" {
+		return strings.ReplaceAll(value, ".", "%2E")
 	}
 	return url.PathEscape(value)
 }
