@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -162,7 +163,8 @@ func textSize(v any, limit int) int {
 
 // growth estimates, before a function runs, the size of what it would
 // make, for the functions whose result can be much larger than their
-// arguments; each returns at most a little over limit.
+// arguments, without making it: the size itself (exactGrowth) or, counted
+// until it passes limit, a lower bound.
 var growth = map[string]func(args []any, limit int) int{
 	"replace":    replaceSize,
 	"substitute": replaceSize,
@@ -172,13 +174,10 @@ var growth = map[string]func(args []any, limit int) int{
 		}
 		s, _ := args[0].(string)
 		n, ok := toInt(args[1])
-		if !ok || n <= 0 || len(s) == 0 {
+		if !ok || n <= 0 {
 			return 0
 		}
-		if len(s) > (limit+1)/n+1 {
-			return limit + 1
-		}
-		return len(s) * n
+		return mulSize(len(s), n)
 	},
 	"join": func(args []any, limit int) int {
 		if len(args) == 0 {
@@ -244,21 +243,39 @@ func replaceSize(args []any, limit int) int {
 		return 0
 	}
 	s, old, with := toText(args[0]), toText(args[1]), toText(args[2])
+	if len(with) <= len(old) {
+		return len(s)
+	}
 	count := strings.Count(s, old)
 	if len(args) == 4 {
 		if n, ok := toInt(args[3]); ok && n >= 0 {
 			count = min(count, n)
 		}
 	}
-	if len(with) <= len(old) {
-		return len(s)
-	}
-	grow := len(with) - len(old)
-	if count > 0 && grow > (limit+1)/count+1 {
-		return limit + 1
-	}
-	return len(s) + count*grow
+	return addSize(len(s), mulSize(count, len(with)-len(old)))
 }
+
+// mulSize and addSize compute sizes, math.MaxInt when too large for an int.
+func mulSize(a, b int) int {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > math.MaxInt/b {
+		return math.MaxInt
+	}
+	return a * b
+}
+
+func addSize(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
+}
+
+// exactGrowth are the functions whose growth is their result's very size
+// (unless math.MaxInt); the others' is a lower bound.
+var exactGrowth = map[string]bool{"replace": true, "substitute": true, "repeat": true}
 
 // limited wraps an expression function so that a result over the limit is
 // refused: before the function runs when growth can tell its size, else
@@ -269,7 +286,7 @@ func (e *Engine) limited(name string, call func(...any) (any, error)) func(...an
 	return func(args ...any) (any, error) {
 		if grow != nil {
 			if n := grow(args, limit); n > limit {
-				return nil, &valueTooLarge{what: name + "()'s result", size: n, more: true, limit: limit}
+				return nil, &valueTooLarge{what: name + "()'s result", size: n, more: !exactGrowth[name] || n == math.MaxInt, limit: limit}
 			}
 		}
 		out, err := call(args...)

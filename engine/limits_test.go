@@ -79,10 +79,11 @@ func itoa(n int) string {
 // limit refuse to make it, before allocating it; the widget fails.
 func TestExpressionValueLimit(t *testing.T) {
 	tests := []struct{ expr, what string }{
-		{`replace(repeat("x", 60000), "x", repeat("y", 60000))`, "replace()'s result is 65537 bytes or more"},
+		{`replace(repeat("x", 60000), "x", repeat("y", 60000))`, "replace()'s result is 3600000000 bytes, over"},
 		{`replace(repeat("x",100000),"x",repeat("y",100000))`, "repeat()'s result is 100000 bytes"},
-		{`repeat(flow.big.value, 999999)`, "repeat()'s result is 65537 bytes or more"},
-		{`substitute(flow.big.value, "a", flow.big.value)`, "substitute()'s result is 65537 bytes or more"},
+		{`repeat(flow.big.value, 999999)`, "repeat()'s result is 39999960000 bytes, over"},
+		{`repeat(flow.big.value, 9223372036854775807)`, "repeat()'s result is 9223372036854775807 bytes or more"},
+		{`substitute(flow.big.value, "a", flow.big.value)`, "substitute()'s result is 1600000000 bytes, over"},
 		{`let a = flow.big.value; let b = a + a; let c = b + b; c + c`, "text joined with + is 80000 bytes,"},
 		{`reduce(1..40, #acc + #acc, "xy")`, "text joined with + is 131072 bytes,"},
 		{`join([flow.big.value, "b"], flow.big.value)`, "join()'s result is 80001 bytes or more"},
