@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr/ast"
@@ -208,16 +209,20 @@ var growth = map[string]func(args []any, limit int) int{
 			return 0
 		}
 		d, _ := toInt(args[1])
-		return max(d, 0) + 24
+		// The decimals, and room for the digits before the point.
+		return addSize(max(d, 0), 24)
 	},
 	"read_digits": func(args []any, limit int) int {
 		if len(args) != 1 {
 			return 0
 		}
-		n := 0
+		n, digits := 0, 0
 		for _, r := range toText(args[0]) {
-			if r >= '0' && r <= '9' || r > utf8.RuneSelf {
-				n += 4
+			if unicode.IsDigit(r) {
+				if digits++; digits > 1 {
+					n += len(" , ")
+				}
+				n += utf8.RuneLen(r)
 			}
 		}
 		return n
@@ -275,7 +280,7 @@ func addSize(a, b int) int {
 
 // exactGrowth are the functions whose growth is their result's very size
 // (unless math.MaxInt); the others' is a lower bound.
-var exactGrowth = map[string]bool{"replace": true, "substitute": true, "repeat": true}
+var exactGrowth = map[string]bool{"replace": true, "substitute": true, "repeat": true, "read_digits": true}
 
 // limited wraps an expression function so that a result over the limit is
 // refused: before the function runs when growth can tell its size, else
