@@ -87,6 +87,12 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 	return out, nil
 }
 
+// MaxResponseBytes is the largest max_response_bytes a webhook may set (16
+// MiB): an answer is held in memory while the call runs and kept in the
+// session, which is read and written whole on every turn. A configured
+// webhook that sets more is held to it.
+const MaxResponseBytes = 16 << 20
+
 // Validate checks a webhook definition and returns one FieldError per problem,
 // with paths relative to the config ("auth.token_url", "method"). complete says
 // whether the URL must be present: an inline config may take it from a named
@@ -292,7 +298,7 @@ func NewRequest(c *flows.WebhookConfig, url string, headers map[string]string, b
 	req := &flows.WebhookRequest{
 		Name: c.Name, Method: Method(c), URL: url, Headers: headers, ContentType: contentType, Body: body,
 		Timeout:         time.Duration(c.TimeoutSeconds * float64(time.Second)),
-		MaxResponse:     c.MaxResponseBytes,
+		MaxResponse:     min(c.MaxResponseBytes, MaxResponseBytes),
 		FollowRedirects: c.FollowRedirects,
 		Retries:         min(c.Retries, MaxRetries),
 		RetryBackoff:    time.Duration(c.RetryBackoffMS) * time.Millisecond,

@@ -156,3 +156,14 @@ func TestValidateInline(t *testing.T) {
 		t.Fatalf("errors %v", errs)
 	}
 }
+
+// TestNewRequestHoldsMaxResponseToTheMaximum: a configured webhook or a
+// stored flow that sets more than MaxResponseBytes keeps at most that much.
+func TestNewRequestHoldsMaxResponseToTheMaximum(t *testing.T) {
+	for set, want := range map[int]int{0: 0, 1 << 20: 1 << 20, 1e12: MaxResponseBytes} {
+		req := NewRequest(&flows.WebhookConfig{URL: "https://e.com", MaxResponseBytes: set}, "https://e.com", nil, nil, "")
+		if req.MaxResponse != want {
+			t.Errorf("max_response_bytes %d: the request keeps %d, want %d", set, req.MaxResponse, want)
+		}
+	}
+}

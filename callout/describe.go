@@ -27,17 +27,78 @@ func Exit(outcome string, hasTimeoutExit bool) string {
 	return flows.ExitFailure
 }
 
-// Extra returns the answer's body as @extra when it is complete, valid JSON,
-// and nil otherwise (a text or HTML answer, or one cut at the size cap).
+// MaxAnswerDepth is how deeply arrays and objects may nest in a JSON answer
+// kept as @extra. Answers of real services nest a few levels, rarely twenty;
+// the session that keeps the answer is itself JSON, and JSON encoders refuse
+// documents nested some thousands of levels deep (encoding/json: 10,000), so
+// a deeper answer, tiny as it may be ("[[[...]]]" 10,001 deep is 20 KB),
+// would make the session impossible to save.
+const MaxAnswerDepth = 64
+
+// CheckAnswer makes a call whose JSON answer is nested deeper than
+// MaxAnswerDepth a failed one: its outcome becomes failure (the Failure
+// exit) with a message saying why, and Extra keeps nothing of it, so the
+// flow moves on without it. It does nothing to other answers.
+func CheckAnswer(res *flows.WebhookResult) {
+	if res == nil || res.Outcome == flows.OutcomeTooBig {
+		return
+	}
+	b := bytes.TrimSpace(res.Body)
+	if len(b) == 0 || (b[0] != '[' && b[0] != '{') || jsonDepth(b, MaxAnswerDepth) <= MaxAnswerDepth {
+		return
+	}
+	res.Outcome = flows.OutcomeFailure
+	msg := fmt.Sprintf("the answer's JSON nests arrays and objects more than %d levels deep: it is not kept", MaxAnswerDepth)
+	if res.Error != "" {
+		msg = res.Error + "; " + msg
+	}
+	res.Error = msg
+}
+
+// Extra returns the answer's body as @extra when it is complete, valid JSON
+// nested at most MaxAnswerDepth levels deep, and nil otherwise (a text or
+// HTML answer, one cut at the size cap, one nested deeper).
 func Extra(res *flows.WebhookResult) json.RawMessage {
 	if res == nil || res.Outcome == flows.OutcomeTooBig {
 		return nil
 	}
 	b := bytes.TrimSpace(res.Body)
-	if len(b) == 0 || !gjson.ValidBytes(b) {
+	if len(b) == 0 || jsonDepth(b, MaxAnswerDepth) > MaxAnswerDepth || !gjson.ValidBytes(b) {
 		return nil
 	}
 	return json.RawMessage(append([]byte(nil), b...))
+}
+
+// jsonDepth is how deeply arrays and objects nest in the JSON text b,
+// counted until it passes limit.
+func jsonDepth(b []byte, limit int) int {
+	depth, deepest := 0, 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			if depth++; depth > deepest {
+				if deepest = depth; deepest > limit {
+					return deepest
+				}
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // Extract reads gjson paths from a JSON answer, for a widget's mappings

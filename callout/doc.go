@@ -15,7 +15,8 @@
 //   - Configured webhooks: LoadConfigs, Validate, Merge, NewRequest.
 //   - Bodies: DefaultBody, LegacyBody (RapidPro), EncodeBody, EncodeCustom,
 //     BuildBody. They only read the session, so they are testable alone.
-//   - Answers: Exit, Extra, Extract (gjson mappings), Event, Describe.
+//   - Answers: CheckAnswer (a JSON answer nested deeper than MaxAnswerDepth
+//     fails the call), Exit, Extra, Extract (gjson mappings), Event, Describe.
 //   - AccessToken, DropToken: the OAuth 2.0 token cache for other senders
 //     (event delivery), so tokens are obtained one way.
 //   - Redactor: secrets (auth headers, cookies, passwords, client secrets,

@@ -11,4 +11,9 @@
 // Caveats: the engine never imports the widget implementations; the binary
 // passes the registry in. Everything a turn does is returned as events; what
 // goes wrong while a flow runs is an event and an exit, not a Go error.
+// A turn is bounded three ways: widgets run (WithMaxSteps), time
+// (WithTurnTimeout, checked before each widget and passed to what a widget
+// calls out to) and the size of any value a template or an expression makes
+// (WithMaxValueBytes): a widget whose value would pass it fails, its later
+// events and writes dropped, before the value is built.
 package engine

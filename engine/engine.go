@@ -38,6 +38,7 @@ type Engine struct {
 	newID       func() string
 	intn        func(int) int
 	maxSteps    int
+	maxValue    int
 	turnTimeout time.Duration
 	exprOpts    []expr.Option
 	// runtimeTemplates caches templates compiled while flows run (configured
@@ -92,7 +93,7 @@ func WithEnvironment(env flows.Environment) Option { return func(e *Engine) { e.
 // New makes an engine that runs the widget types in reg.
 func New(reg *flows.Registry, opts ...Option) *Engine {
 	e := &Engine{
-		reg: reg, now: time.Now, maxSteps: DefaultMaxSteps, turnTimeout: DefaultTurnTimeout,
+		reg: reg, now: time.Now, maxSteps: DefaultMaxSteps, maxValue: DefaultMaxValueBytes, turnTimeout: DefaultTurnTimeout,
 		newID: func() string { return uuid.Must(uuid.NewV7()).String() },
 		intn:  rand.IntN,
 	}
@@ -304,7 +305,7 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 	}
 	s.Status = flows.StatusActive
 	t.widget = w
-	out := r.Resume(t, in)
+	out := t.settle(w, r.Resume(t, in))
 	if out.Wait == nil {
 		s.Wait = nil
 	}
@@ -355,6 +356,9 @@ type turn struct {
 	steps    int
 	now      time.Time
 	env      map[string]any
+	// tooLarge is set when the running widget produced a value over the
+	// limit (see overLimit).
+	tooLarge *valueTooLarge
 	// scratch holds the events while the turn runs; finish copies them
 	// into a slice of their exact length, and close returns it to
 	// eventScratch. An event is 480 bytes and turns emit 2 to 8 of them, so
@@ -377,8 +381,12 @@ func (e *Engine) newTurn(ctx context.Context, s *flows.Session, root *flows.Flow
 		now: e.now(), scratch: sc, events: sc[:0:scratchEvents]}
 }
 
-// Context returns the turn's context, bounded by the turn timeout.
+// Context returns the turn's context, bounded by the turn timeout. Once the
+// running widget has produced a value over the limit it is cancelled.
 func (t *turn) Context() context.Context {
+	if t.tooLarge != nil {
+		return t.cancelledContext()
+	}
 	if t.ctx == nil {
 		t.ctx, t.cancel = context.WithDeadlineCause(t.parent, t.deadline, flows.ErrTurnTimeout)
 	}
@@ -441,9 +449,13 @@ func (t *turn) enter(id string) {
 		if t.sess.Status.Ended() {
 			return
 		}
+		if err := t.overTime(); err != nil {
+			t.fail(t.stopped(err.Error(), ""))
+			return
+		}
 		t.steps++
 		if t.steps > t.e.maxSteps {
-			t.fail(fmt.Sprintf("step budget of %d widgets in one turn exceeded (a loop with no wait?) at widget %q", t.e.maxSteps, id))
+			t.fail(t.stopped(fmt.Sprintf("the step budget of %d widgets in one turn (--max-steps) was used up", t.e.maxSteps), " (a loop with no wait?)"))
 			return
 		}
 		w := t.flow.Widget(id)
@@ -454,12 +466,34 @@ func (t *turn) enter(id string) {
 		t.widget = w
 		t.sess.Top().Widget = id
 		t.sess.Path = append(t.sess.Path, flows.Step{Widget: id, Flow: t.frameFlowID(), At: t.now})
-		out := w.Execute(t)
+		out := t.settle(w, w.Execute(t))
 		id = t.next(w, out)
 	}
 	if !t.sess.Status.Ended() && t.sess.Wait == nil {
 		t.frameDone(flows.StatusCompleted)
 	}
+}
+
+// overTime is why the turn must stop before its next step: its deadline
+// (ErrTurnTimeout) has passed, or its caller gave up. It makes no context,
+// which most turns never need.
+func (t *turn) overTime() error {
+	if t.parent.Err() != nil {
+		return context.Cause(t.parent)
+	}
+	if !time.Now().Before(t.deadline) {
+		return flows.ErrTurnTimeout
+	}
+	return nil
+}
+
+// stopped says why the step loop stopped, after the widget that ran last:
+// the error event names that one widget, as its widget field does.
+func (t *turn) stopped(why, hint string) string {
+	if t.widget == nil {
+		return why + hint
+	}
+	return fmt.Sprintf("%s after widget %q%s", why, t.widget.Base().ID, hint)
 }
 
 func (t *turn) frameFlowID() string {
@@ -552,7 +586,7 @@ func (t *turn) frameDone(status flows.Status) {
 		}
 		t.widget = w
 		t.sess.Wait = nil
-		out := r.Resume(t, flows.Input{Kind: flows.InputSubflow, Status: status})
+		out := t.settle(w, r.Resume(t, flows.Input{Kind: flows.InputSubflow, Status: status}))
 		next := t.next(w, out)
 		if next != "" {
 			t.enter(next)
@@ -602,6 +636,11 @@ func (t *turn) finish() []flows.Event {
 }
 
 func (t *turn) emit(ev flows.Event) {
+	if t.tooLarge != nil {
+		// The widget fails: what it did after its value went over the
+		// limit is dropped (see overLimit).
+		return
+	}
 	if ev.Time.IsZero() {
 		ev.Time = t.now
 	}
@@ -618,7 +657,7 @@ func (t *turn) emit(ev flows.Event) {
 // last): a name with no key is not saved.
 func (t *turn) saveResult(name, value, category, input string, raw json.RawMessage, widget string) bool {
 	key := flows.Key(name)
-	if key == "" {
+	if key == "" || t.tooLarge != nil {
 		return false
 	}
 	top := t.sess.Top()
@@ -734,6 +773,13 @@ func (t *turn) SaveMatch(name, value, category, input string, extra map[string]s
 }
 
 func (t *turn) SetVariable(scope, name, value string) error {
+	if t.tooLarge != nil {
+		return nil // dropped: the widget fails (see overLimit)
+	}
+	if len(value) > t.e.maxValue {
+		t.overLimit(&valueTooLarge{what: "the value to set", size: len(value), limit: t.e.maxValue})
+		return nil
+	}
 	s := t.sess
 	switch scope {
 	case flows.ScopeFlow, "":
@@ -793,6 +839,9 @@ func (t *turn) SetVariable(scope, name, value string) error {
 }
 
 func (t *turn) SetExtra(raw json.RawMessage) {
+	if t.tooLarge != nil {
+		return
+	}
 	t.sess.Extra = raw
 	t.env = nil
 }

@@ -260,8 +260,10 @@ func TestStepBudget(t *testing.T) {
 				t.Errorf("ran %d widgets, want %d", len(s.Path), tc.steps)
 			}
 			errs := eventsOf(evs, flows.EventError)
-			if len(errs) != 1 || !strings.Contains(errs[0].Message, fmt.Sprintf("step budget of %d", tc.steps)) {
-				t.Errorf("error events %+v, want one about the step budget of %d", errs, tc.steps)
+			// One widget named, the one that ran last, as the event's widget.
+			want := fmt.Sprintf(`the step budget of %d widgets in one turn (--max-steps) was used up after widget "b" (a loop with no wait?)`, tc.steps)
+			if len(errs) != 1 || errs[0].Message != want || errs[0].Widget != "b" {
+				t.Errorf("error events %+v, want one at b: %s", errs, want)
 			}
 			if got := s.Frames[0].Results["n"].Value; got != fmt.Sprint(tc.steps/2) {
 				t.Errorf("n = %s after the loop, want %d", got, tc.steps/2)

@@ -161,9 +161,10 @@ func titleCase(s string) string {
 func (e *Engine) exprOptions() []expr.Option {
 	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{})}
 	for name, fn := range Functions {
-		opts = append(opts, expr.Function(name, fn))
+		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
-	return append(opts, nilAwareBuiltins)
+	opts = append(opts, expr.Function(plusFunction, e.plus))
+	return append(opts, e.wrapBuiltins)
 }
 
 // Builtins of expr-lang that take a value not set yet (nil: a result not
@@ -175,15 +176,29 @@ var (
 	textBuiltins = []string{"upper", "lower", "trim", "trimPrefix", "trimSuffix", "split", "splitAfter",
 		"replace", "indexOf", "lastIndexOf", "hasPrefix", "hasSuffix"}
 	numberBuiltins = []string{"int", "float", "abs", "ceil", "floor", "round"}
+	// sizedBuiltins make text or lists that can be larger than their
+	// arguments: their results are checked against the limit of a value
+	// (see limited), as those of the text builtins are.
+	sizedBuiltins = []string{"repeat", "join", "string", "toJSON", "toBase64", "concat", "flatten"}
 )
 
-// nilAwareBuiltins replaces those builtins by functions (which expr-lang
-// looks up before its builtins) that handle nil, then call the builtin; the
-// builtin's signature is kept, so calls are checked at compile time as before.
-func nilAwareBuiltins(c *conf.Config) {
-	wrap := func(name string, text bool) {
+// wrapBuiltins replaces those builtins by functions (which expr-lang
+// looks up before its builtins) that handle nil, then call the builtin, and
+// refuse a result over the limit of a value; the builtin's signature is
+// kept, so calls are checked at compile time as before.
+func (e *Engine) wrapBuiltins(c *conf.Config) {
+	wrap := func(name string, text, number bool) {
 		b := builtin.Builtins[builtin.Index[name]]
 		call := b.Func
+		if call == nil && b.Safe != nil {
+			// The size is checked against the limit of a value instead of
+			// counted in expr-lang's memory budget.
+			safe := b.Safe
+			call = func(args ...any) (any, error) {
+				out, _, err := safe(args...)
+				return out, err
+			}
+		}
 		if call == nil && b.Fast != nil {
 			fast := b.Fast
 			call = func(args ...any) (any, error) {
@@ -196,14 +211,15 @@ func nilAwareBuiltins(c *conf.Config) {
 		if call == nil {
 			return
 		}
+		sized := e.limited(name, call)
 		c.Functions[name] = &builtin.Function{Name: name, Types: b.Types, Validate: b.Validate, Deref: b.Deref,
 			Func: func(args ...any) (out any, err error) {
 				cloned := false
 				for i, a := range args {
-					if a != nil {
+					if a != nil || !text && !number {
 						continue
 					}
-					if !text {
+					if number {
 						return nil, fmt.Errorf("%s: the value is not set (nil)", name)
 					}
 					if !cloned {
@@ -218,14 +234,17 @@ func nilAwareBuiltins(c *conf.Config) {
 						out, err = nil, fmt.Errorf("%s: %v", name, r)
 					}
 				}()
-				return call(args...)
+				return sized(args...)
 			}}
 	}
 	for _, name := range textBuiltins {
-		wrap(name, true)
+		wrap(name, true, false)
 	}
 	for _, name := range numberBuiltins {
-		wrap(name, false)
+		wrap(name, false, true)
+	}
+	for _, name := range sizedBuiltins {
+		wrap(name, false, false)
 	}
 }
 
@@ -236,7 +255,9 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	// The call check walks the tree as parsed: the optimizer may drop a
 	// branch (false && uper(x)) that still holds the author's typo.
 	calls := &callChecker{}
-	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls))
+	// limitedPlus comes after it: the calls it makes are of no name an
+	// author could write.
+	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(limitedPlus{}))
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
@@ -335,12 +356,28 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// evalExpr runs an expression. A value over the limit, made inside it or
+// returned by it, fails the running widget (see overLimit) as well as the
+// expression.
 func (t *turn) evalExpr(x *expression) (any, error) {
 	out, err := expr.Run(x.prog, t.exprEnv())
 	if err != nil {
+		if tl, ok := asTooLarge(err); ok {
+			return nil, t.exprTooLarge(x, tl)
+		}
 		return nil, fmt.Errorf("%s", firstLine(err.Error()))
 	}
+	if n := textSize(out, t.e.maxValue); n > t.e.maxValue {
+		return nil, t.exprTooLarge(x, &valueTooLarge{what: "its result", size: n, more: true, limit: t.e.maxValue})
+	}
 	return out, nil
+}
+
+// exprTooLarge names the expression in a valueTooLarge and records it.
+func (t *turn) exprTooLarge(x *expression, tl *valueTooLarge) error {
+	err := &valueTooLarge{what: fmt.Sprintf("@(%s): %s", shorten(x.src, 60), tl.what), size: tl.size, more: tl.more, limit: tl.limit}
+	t.overLimit(err)
+	return err
 }
 
 func firstLine(s string) string {

@@ -283,23 +283,48 @@ type escaper func(done, value string) string
 
 // render writes the template's text. Inserted values are plain text: they are
 // never parsed as templates again.
+//
+// A text over the limit of a value is not made: render stops where it would
+// pass it and returns "", and the widget fails (see overLimit).
 func (t *turn) render(tp *template, escape escaper) string {
+	limit := t.e.maxValue
 	if tp.static {
+		if len(tp.text) > limit {
+			t.overLimit(&valueTooLarge{what: fmt.Sprintf("the text %q", shorten(tp.src, 40)), size: len(tp.text), limit: limit})
+			return ""
+		}
 		return tp.text
 	}
 	var b strings.Builder
-	b.Grow(tp.size)
-	insert := func(str string) {
-		if escape != nil {
-			str = escape(b.String(), str)
+	b.Grow(min(tp.size, limit))
+	over := false
+	write := func(str string) {
+		if over {
+			return
+		}
+		if b.Len()+len(str) > limit {
+			over = true
+			t.overLimit(&valueTooLarge{what: fmt.Sprintf("the template %q", shorten(tp.src, 40)), size: b.Len() + len(str), more: true, limit: limit})
+			return
 		}
 		b.WriteString(str)
 	}
+	insert := func(str string) {
+		// Escaping only lengthens a value: one already too long is not
+		// escaped first.
+		if escape != nil && !over && b.Len()+len(str) <= limit {
+			str = escape(b.String(), str)
+		}
+		write(str)
+	}
 	for i := range tp.segs {
+		if over || t.tooLarge != nil {
+			return ""
+		}
 		s := &tp.segs[i]
 		switch s.kind {
 		case segText:
-			b.WriteString(s.text)
+			write(s.text)
 		case segPath:
 			if str, ok := t.lookupText(s.text); ok {
 				insert(str)
@@ -312,7 +337,7 @@ func (t *turn) render(tp *template, escape escaper) string {
 			if j := strings.LastIndexByte(s.text, '.'); j > 0 && (strings.IndexByte(s.text[:j], '.') > 0 || s.text[:j] == "input") {
 				if v, ok := t.lookup(s.text[:j]); ok && isScalar(v) {
 					insert(toText(v))
-					b.WriteString(s.text[j:])
+					write(s.text[j:])
 					continue
 				}
 			}
@@ -325,6 +350,9 @@ func (t *turn) render(tp *template, escape escaper) string {
 			}
 			insert(toText(v))
 		}
+	}
+	if over || t.tooLarge != nil {
+		return ""
 	}
 	return b.String()
 }
@@ -345,10 +373,17 @@ func isScalar(v any) bool {
 }
 
 // urlEscape escapes an inserted value for the part of the URL it lands in: a
-// path segment before the "?", a query value after it.
+// path segment before the "?", a query value after it. In the path a value
+// made only of dots has them escaped too ("." → "%2E", ".." → "%2E%2E"): a
+// contact's ".." must not become a dot segment, which a server or a proxy
+// that normalises paths would resolve to another path
+// (/customers/../orders → /orders).
 func urlEscape(done, value string) string {
 	if strings.ContainsRune(done, '?') {
 		return url.QueryEscape(value)
+	}
+	if value != "" && strings.Trim(value, ".") == "" {
+		return strings.ReplaceAll(value, ".", "%2E")
 	}
 	return url.PathEscape(value)
 }

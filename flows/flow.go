@@ -1109,11 +1109,12 @@ func kindName(k jsontext.Kind) string {
 // (rules[0].args[1]). doc, the document the pointer is into, tells an array
 // index from an object key made of digits; without it (a document that does
 // not parse) a token of digits is taken to be an index. A key that is not a
-// plain name is written as ["key"].
+// plain name is written as ["key"]. A path deeper than maxPathSegments is
+// shortened (see shortPath).
 func pointerPath(doc []byte, ptr jsontext.Pointer) string {
 	var cur any
 	walk := doc != nil && jsonv2.Unmarshal(doc, &cur, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)) == nil
-	var b strings.Builder
+	var segs []string
 	for tok := range ptr.Tokens() {
 		index := isDigits(tok)
 		if walk {
@@ -1135,16 +1136,43 @@ func pointerPath(doc []byte, ptr jsontext.Pointer) string {
 		}
 		switch {
 		case index:
-			b.WriteString("[" + tok + "]")
+			segs = append(segs, "["+tok+"]")
 		case isName(tok):
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(tok)
+			segs = append(segs, "."+tok)
 		default:
-			b.WriteString("[" + strconv.Quote(tok) + "]")
+			segs = append(segs, "["+strconv.Quote(tok)+"]")
 		}
 	}
+	return shortPath(segs)
+}
+
+// maxPathSegments is the most segments a path in an error message has
+// before it is shortened.
+const maxPathSegments = 12
+
+// shortPath joins a path's segments ("[0]", ".name", `["a b"]`). One of
+// more than maxPathSegments (a document nested thousands of levels deep,
+// whose path would be longer than the document) keeps its first 8 and last
+// 3 segments around "…" and says how many there are:
+// widgets[0][0][0][0][0][0][0]…[0][0][0] (10000 levels deep).
+func shortPath(segs []string) string {
+	var b strings.Builder
+	write := func(segs []string) {
+		for _, sg := range segs {
+			if b.Len() == 0 {
+				sg = strings.TrimPrefix(sg, ".")
+			}
+			b.WriteString(sg)
+		}
+	}
+	if len(segs) <= maxPathSegments {
+		write(segs)
+		return b.String()
+	}
+	write(segs[:8])
+	b.WriteString("…")
+	write(segs[len(segs)-3:])
+	fmt.Fprintf(&b, " (%d levels deep)", len(segs))
 	return b.String()
 }
 

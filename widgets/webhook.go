@@ -42,6 +42,10 @@ func (w *Webhook) Validate(c flows.Compiler) error {
 	for _, fe := range callout.Validate(&w.WebhookConfig, w.Webhook == "" && w.Decoded("webhook")) {
 		errs = append(errs, fe)
 	}
+	if w.MaxResponseBytes > callout.MaxResponseBytes {
+		// A flow stored with more still loads, held to the maximum.
+		errs = append(errs, newRule(flows.Errorf("max_response_bytes", "%d is over the maximum of %d (16 MiB)", w.MaxResponseBytes, callout.MaxResponseBytes)))
+	}
 	var err error
 	if w.URL != "" {
 		w.url, err = c.Template("url", w.URL)
@@ -155,6 +159,7 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 	}
 	req := callout.NewRequest(cfg, url, headers, body, ctype)
 	res := hooks.Call(r.Context(), req)
+	callout.CheckAnswer(res)
 	r.Emit(callout.Event(req, res))
 
 	exit := callout.Exit(res.Outcome, w.Exits[flows.ExitTimeout] != "")

@@ -1,0 +1,230 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/callout"
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/sim"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// doublingFlow doubles a flow variable at each step, in a loop with no wait.
+const doublingFlow = `{"id":"dbl","start":"init","widgets":[
+  {"id":"init","type":"set_variable","name":"acc","value":"0123456789abcdef","exits":{"Next":"dbl"}},
+  {"id":"dbl","type":"set_variable","name":"acc","value":"@flow.acc@flow.acc","exits":{"Next":"dbl"%s}},
+  {"id":"failed","type":"send_message","text":"too long: @(length(flow.acc.value))"}]}`
+
+// TestValueLimitStopsADoublingLoop: a value that would pass the limit is not
+// made; the widget fails, naming the limit, the widget and the template.
+func TestValueLimitStopsADoublingLoop(t *testing.T) {
+	tests := []struct {
+		name, failure string
+		opts          []engine.Option
+		limit         int
+		status        flows.Status
+	}{
+		{"default limit, no Failure exit: the session fails", "", nil, engine.DefaultMaxValueBytes, flows.StatusFailed},
+		{"Failure exit taken", `,"Failure":"failed"`, nil, engine.DefaultMaxValueBytes, flows.StatusCompleted},
+		{"WithMaxValueBytes", "", []engine.Option{engine.WithMaxValueBytes(1000)}, 1000, flows.StatusFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t, nil, tc.opts...)
+			f := fx.load(t, strings.Replace(doublingFlow, "%s", tc.failure, 1))
+			s, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Status != tc.status {
+				t.Errorf("status %s, want %s", s.Status, tc.status)
+			}
+			acc := s.Frames[0].Results["acc"].Value
+			if len(acc) > tc.limit || len(acc)*2 <= tc.limit {
+				t.Errorf("acc is %d bytes, want the last value under %d", len(acc), tc.limit)
+			}
+			errs := eventsOf(evs, flows.EventError)
+			want := `set_variable "dbl": the template "@flow.acc@flow.acc" is ` + itoa(len(acc)*2) + ` bytes or more, over the ` + itoa(tc.limit) + `-byte limit of a value`
+			if len(errs) != 1 || errs[0].Message != want || errs[0].Widget != "dbl" {
+				t.Errorf("error events %+v, want one: %s", errs, want)
+			}
+			if tc.failure != "" {
+				if got := texts(evs); len(got) != 1 || got[0] != "too long: "+itoa(len(acc)) {
+					t.Errorf("sent %q after the Failure exit", got)
+				}
+			}
+			b, _ := json.Marshal(s)
+			if len(b) > 4*tc.limit+4096 {
+				t.Errorf("session is %d bytes", len(b))
+			}
+		})
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// TestExpressionValueLimit: functions and + whose result would pass the
+// limit refuse to make it, before allocating it; the widget fails.
+func TestExpressionValueLimit(t *testing.T) {
+	tests := []struct{ expr, what string }{
+		{`replace(repeat("x", 60000), "x", repeat("y", 60000))`, "replace()'s result is 3600000000 bytes, over"},
+		{`replace(repeat("x",100000),"x",repeat("y",100000))`, "repeat()'s result is 100000 bytes"},
+		{`repeat(flow.big.value, 999999)`, "repeat()'s result is 39999960000 bytes, over"},
+		{`repeat(flow.big.value, 9223372036854775807)`, "repeat()'s result is 9223372036854775807 bytes or more"},
+		{`substitute(flow.big.value, "a", flow.big.value)`, "substitute()'s result is 1600000000 bytes, over"},
+		{`let a = flow.big.value; let b = a + a; let c = b + b; c + c`, "text joined with + is 80000 bytes,"},
+		{`reduce(1..40, #acc + #acc, "xy")`, "text joined with + is 131072 bytes,"},
+		{`join([flow.big.value, "b"], flow.big.value)`, "join()'s result is 80001 bytes or more"},
+		{`length(split(flow.big.value + flow.big.value[:10000], ""))`, "split()'s result is 65538 bytes or more"},
+		{`let a = [flow.big.value]; let b = [a, a]; let c = [b, b]; let d = [c, c]; toJSON([d, d, d, d, d, d, d, d])`, "toJSON()'s result is 80022 bytes or more"},
+		{`let a = [flow.big.value]; let b = [a, a]; let c = [b, b]; let d = [c, c]; [d, d, d, d, d, d, d, d]`, "its result is 80019 bytes or more"},
+		{`fixed(1, 100000000)`, "fixed()'s result is 100000024 bytes or more"},
+		{`fixed(1, 9223372036854775807)`, "fixed()'s result is 9223372036854775807 bytes or more"},
+		{`read_digits(flow.big.value[:20000] + "1234567890" + repeat("٣", 20000))`, "read_digits()'s result is 100037 bytes, over"},
+		{`upper(flow.big.value) + lower(flow.big.value)`, "text joined with + is 80000 bytes,"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.expr, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			x, _ := json.Marshal(tc.expr)
+			f := fx.load(t, `{"id": "x", "name": "x", "widgets": [
+			  {"id": "v", "type": "set_variable", "name": "v", "expression": `+string(x)+`, "exits": {"Next": "", "Failure": "f"}},
+			  {"id": "f", "type": "send_message", "text": "failed"}]}`)
+			s, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Variables: map[string]string{"big": strings.Repeat("a", 40000)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := texts(evs); len(got) != 1 || got[0] != "failed" {
+				t.Errorf("sent %q, want the Failure exit taken", got)
+			}
+			if _, set := s.Frames[0].Results["v"]; set {
+				t.Errorf("v was set")
+			}
+			errs := eventsOf(evs, flows.EventError)
+			if len(errs) != 1 || !strings.HasPrefix(errs[0].Message, `set_variable "v": @(`) || !strings.Contains(errs[0].Message, tc.what) ||
+				!strings.HasSuffix(errs[0].Message, "over the 65536-byte limit of a value") {
+				t.Errorf("error events %+v, want one naming %q", errs, tc.what)
+			}
+		})
+	}
+}
+
+// TestWebhookBodyOverTheLimitIsNotSent: a webhook whose body renders over
+// the limit is not called with a cut body: nothing reaches the receiver,
+// and the widget takes its Failure exit.
+func TestWebhookBodyOverTheLimitIsNotSent(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	hooks := callout.New(callout.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}))
+	flow := func(body string) *flows.Flow {
+		f, err := e.Load([]byte(`{"id": "w", "name": "w", "widgets": [
+		  {"id": "call", "type": "webhook", "method": "POST", "url": "` + srv.URL + `/orders", "body": "` + body + `",
+		   "exits": {"Success": "ok", "Failure": "failed"}},
+		  {"id": "ok", "type": "send_message", "text": "sent"},
+		  {"id": "failed", "type": "send_message", "text": "not sent"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	big := map[string]string{"big": strings.Repeat("a", 40000)}
+
+	s, evs, _ := e.Start(context.Background(), flow(`{\"a\": \"@flow.big\"}`), engine.StartParams{Variables: big})
+	if got := texts(evs); len(got) != 1 || got[0] != "sent" || calls.Load() != 1 {
+		t.Fatalf("a body under the limit: sent %q, %d calls", got, calls.Load())
+	}
+
+	s, evs, _ = e.Start(context.Background(), flow(`{\"a\": \"@flow.big@flow.big\"}`), engine.StartParams{Variables: big})
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the receiver got %d calls, want none for the body over the limit", n-1)
+	}
+	if got := texts(evs); len(got) != 1 || got[0] != "not sent" {
+		t.Errorf("sent %q, want the Failure exit", got)
+	}
+	if len(eventsOf(evs, flows.EventWebhookCalled)) != 0 || s.Frames[0].Results["call"] != nil {
+		t.Errorf("a call was recorded: %+v", eventsOf(evs, flows.EventWebhookCalled))
+	}
+	errs := eventsOf(evs, flows.EventError)
+	want := `webhook "call": the template "{\"a\": \"@flow.big@flow.big\"}" is 80007 bytes or more, over the 65536-byte limit of a value`
+	if len(errs) != 1 || errs[0].Message != want {
+		t.Errorf("error events %+v, want %s", errs, want)
+	}
+}
+
+// TestPlusKeepsItsChecks: + still adds numbers, times and text, and a
+// mismatch known when the flow loads is still refused then.
+func TestPlusKeepsItsChecks(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		"<@(1 + 2)>":                           "<3>",
+		"<@(int(flow.n.value) + 1)>":           "<6>",
+		"<@(flow.n.value + '1')>":              "<51>",
+		"<@('a' + 'b' + flow.n.value)>":        "<ab5>",
+		"<@((now() + duration('1h')).Year())>": "<2026>",
+	} {
+		fx := newFixture(t, nil)
+		q, _ := json.Marshal(tmpl)
+		f := fx.load(t, `{"id": "p", "name": "p", "widgets": [{"id": "m", "type": "send_message", "text": `+string(q)+`}]}`)
+		_, evs, _ := fx.e.Start(context.Background(), f, engine.StartParams{Variables: map[string]string{"n": "5"}})
+		if got := texts(evs); len(got) != 1 || got[0] != want {
+			t.Errorf("%s sent %q, want %s (%+v)", tmpl, got, want, eventsOf(evs, flows.EventError))
+		}
+	}
+	fx := newFixture(t, nil)
+	if _, err := fx.e.Load([]byte(`{"id": "p", "name": "p", "widgets": [{"id": "m", "type": "send_message", "text": "@('a' + 1)"}]}`)); err == nil || !strings.Contains(err.Error(), "mismatched types string and int") {
+		t.Errorf("'a' + 1 loaded: %v", err)
+	}
+}
+
+// TestTurnStopsAtItsDeadline: the step loop checks the turn's deadline
+// between widgets, so a turn whose webhook used up its time runs no more
+// widgets: the session fails with the turn-timeout message.
+func TestTurnStopsAtItsDeadline(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	hooks := callout.New(callout.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}), engine.WithTurnTimeout(200*time.Millisecond))
+	f, err := e.Load([]byte(`{"id": "w", "name": "w", "widgets": [
+	  {"id": "slow", "type": "webhook", "method": "GET", "url": "` + srv.URL + `/slow", "exits": {"Success": "after", "Failure": "after"}},
+	  {"id": "after", "type": "send_message", "text": "after the deadline"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, evs, err := e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(evs); len(got) != 0 {
+		t.Errorf("sent %q after the turn's deadline", got)
+	}
+	if s.Status != flows.StatusFailed {
+		t.Errorf("status %s, want failed", s.Status)
+	}
+	errs := eventsOf(evs, flows.EventError)
+	want := `the turn's time limit (--turn-timeout) was reached after widget "slow"`
+	if len(errs) != 1 || errs[0].Message != want || errs[0].Widget != "slow" {
+		t.Errorf("error events %+v, want %s", errs, want)
+	}
+}

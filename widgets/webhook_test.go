@@ -1,0 +1,34 @@
+package widgets_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// TestWebhookMaxResponseBytesHasAMaximum: max_response_bytes is at most 16
+// MiB; more is refused, naming the widget and the field, except in a flow
+// stored before, which loads held to the maximum.
+func TestWebhookMaxResponseBytesHasAMaximum(t *testing.T) {
+	flow := func(n string) []byte {
+		return []byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com", "max_response_bytes": ` + n + `}]}`)
+	}
+	e := engine.New(widgets.Registered())
+	for _, n := range []string{"0", "262144", "16777216"} {
+		if _, err := e.Load(flow(n)); err != nil {
+			t.Errorf("max_response_bytes %s: %v", n, err)
+		}
+	}
+	want := `widget "h": widgets[0].max_response_bytes: 1000000000000 is over the maximum of 16777216 (16 MiB)`
+	for _, n := range []string{"16777217", "1000000000000"} {
+		_, err := e.Load(flow(n))
+		if err == nil || !strings.Contains(err.Error(), "max_response_bytes: "+n+" is over the maximum of 16777216") || !strings.Contains(err.Error(), `widget "h"`) {
+			t.Errorf("max_response_bytes %s: error %v, want %s", n, err, want)
+		}
+	}
+	if _, err := e.LoadStored(flow("1000000000000")); err != nil {
+		t.Errorf("a stored flow with more does not load: %v", err)
+	}
+}
