@@ -160,7 +160,15 @@ var settings = []setting{
 		return nil
 	}},
 	{"webhook-timeout", EnvWebhookTimeout, "duration", "default time limit of a webhook widget's call", callout.DefaultTimeout.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.WebhookTimeout })},
-	{"webhook-max-response", EnvWebhookMaxResponse, "bytes", "default cap in bytes on a webhook widget's answer", strconv.Itoa(callout.DefaultMaxResponse), false, positiveInt("number of bytes", func(c *Config) *int { return &c.WebhookMaxResponse })},
+	{"webhook-max-response", EnvWebhookMaxResponse, "bytes", "default cap in bytes on a webhook widget's answer", strconv.Itoa(callout.DefaultMaxResponse), false, func(c *Config, v string) error {
+		if err := positiveInt("number of bytes", func(c *Config) *int { return &c.WebhookMaxResponse })(c, v); err != nil {
+			return err
+		}
+		if c.WebhookMaxResponse > callout.MaxResponseBytes {
+			return fmt.Errorf("%q is over the maximum of %d (16 MiB)", v, callout.MaxResponseBytes)
+		}
+		return nil
+	}},
 	{"delivery-timeout", EnvDeliveryTimeout, "duration", "time limit of one event delivery request", "15s", false, positiveDuration(func(c *Config) *time.Duration { return &c.Delivery.Timeout })},
 	{"delivery-per-endpoint", EnvDeliveryPerEndpoint, "deliveries", "most event deliveries in flight to one endpoint", "8", false, positiveInt("number of deliveries (at least 1)", func(c *Config) *int { return &c.Delivery.PerEndpoint })},
 	{"delivery-disable-after", EnvDeliveryDisableAfter, "duration", "disable an endpoint failing this long with no success", (5 * 24 * time.Hour).String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.Delivery.DisableAfter })},

@@ -183,6 +183,12 @@ func TestServeFlags(t *testing.T) {
 				t.Errorf("public URL %q", c.PublicURL)
 			}
 		}, ""},
+		{"webhook max response over the maximum", []string{"--webhook-max-response", "16777217"}, nil, nil, `--webhook-max-response: "16777217" is over the maximum of 16777216 (16 MiB)`},
+		{"webhook max response at the maximum", []string{"--webhook-max-response", "16777216"}, nil, func(t *testing.T, c Config) {
+			if c.WebhookMaxResponse != 16<<20 {
+				t.Errorf("webhook max response %d", c.WebhookMaxResponse)
+			}
+		}, ""},
 		{"flag not a number", []string{"--body-limit", "1MB"}, nil, nil, `--body-limit: "1MB" is not a positive number of bytes`},
 		{"flag not a duration", []string{"--turn-timeout", "soon"}, nil, nil, `--turn-timeout: "soon" is not a positive duration`},
 		{"env checked as its flag", nil, map[string]string{EnvTurnTimeout: "soon"}, nil, `PARLEY_TURN_TIMEOUT: "soon" is not a positive duration`},
