@@ -43,7 +43,7 @@ func (e *valueTooLarge) Error() string {
 	if e.more {
 		more = " or more"
 	}
-	return fmt.Sprintf("%s is %d bytes%s, over the %d-byte limit of a value", e.what, e.size, more, e.limit)
+	return fmt.Sprintf("%s is %d bytes%s, over the %d-byte limit of a value (--max-value)", e.what, e.size, more, e.limit)
 }
 
 // overLimit records that the running widget produced a value over the limit.

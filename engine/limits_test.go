@@ -53,7 +53,7 @@ func TestValueLimitStopsADoublingLoop(t *testing.T) {
 				t.Errorf("acc is %d bytes, want the last value under %d", len(acc), tc.limit)
 			}
 			errs := eventsOf(evs, flows.EventError)
-			want := `set_variable "dbl": the template "@flow.acc@flow.acc" is ` + itoa(len(acc)*2) + ` bytes or more, over the ` + itoa(tc.limit) + `-byte limit of a value`
+			want := `set_variable "dbl": the template "@flow.acc@flow.acc" is ` + itoa(len(acc)*2) + ` bytes or more, over the ` + itoa(tc.limit) + `-byte limit of a value (--max-value)`
 			if len(errs) != 1 || errs[0].Message != want || errs[0].Widget != "dbl" {
 				t.Errorf("error events %+v, want one: %s", errs, want)
 			}
@@ -114,7 +114,7 @@ func TestExpressionValueLimit(t *testing.T) {
 			}
 			errs := eventsOf(evs, flows.EventError)
 			if len(errs) != 1 || !strings.HasPrefix(errs[0].Message, `set_variable "v": @(`) || !strings.Contains(errs[0].Message, tc.what) ||
-				!strings.HasSuffix(errs[0].Message, "over the 65536-byte limit of a value") {
+				!strings.HasSuffix(errs[0].Message, "over the 65536-byte limit of a value (--max-value)") {
 				t.Errorf("error events %+v, want one naming %q", errs, tc.what)
 			}
 		})
@@ -163,7 +163,7 @@ func TestWebhookBodyOverTheLimitIsNotSent(t *testing.T) {
 		t.Errorf("a call was recorded: %+v", eventsOf(evs, flows.EventWebhookCalled))
 	}
 	errs := eventsOf(evs, flows.EventError)
-	want := `webhook "call": the template "{\"a\": \"@flow.big@flow.big\"}" is 80007 bytes or more, over the 65536-byte limit of a value`
+	want := `webhook "call": the template "{\"a\": \"@flow.big@flow.big\"}" is 80007 bytes or more, over the 65536-byte limit of a value (--max-value)`
 	if len(errs) != 1 || errs[0].Message != want {
 		t.Errorf("error events %+v, want %s", errs, want)
 	}

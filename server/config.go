@@ -32,6 +32,7 @@ const (
 	EnvBodyLimit        = "PARLEY_BODY_LIMIT"
 	EnvBatchLimit       = "PARLEY_BATCH_LIMIT"
 	EnvMaxSteps         = "PARLEY_MAX_STEPS"
+	EnvMaxValue         = "PARLEY_MAX_VALUE"
 	EnvSessionCache     = "PARLEY_SESSION_CACHE"
 	EnvTurnTimeout      = "PARLEY_TURN_TIMEOUT"
 	EnvSessionExpiry    = "PARLEY_SESSION_EXPIRY"
@@ -138,6 +139,7 @@ var settings = []setting{
 	{"body-limit", EnvBodyLimit, "bytes", "maximum request body in bytes", strconv.Itoa(DefaultBodyLimit), false, positiveInt("number of bytes", func(c *Config) *int { return &c.BodyLimit })},
 	{"batch-limit", EnvBatchLimit, "messages", "most messages in one request to /v1/channels/{id}/messages/batch", strconv.Itoa(DefaultBatchLimit), false, positiveInt("number of messages", func(c *Config) *int { return &c.BatchLimit })},
 	{"max-steps", EnvMaxSteps, "steps", "maximum widgets run in one turn", strconv.Itoa(engine.DefaultMaxSteps), false, positiveInt("number of steps", func(c *Config) *int { return &c.MaxSteps })},
+	{"max-value", EnvMaxValue, "bytes", "largest value a template or an expression makes (a message, a result, a field)", strconv.Itoa(engine.DefaultMaxValueBytes), false, positiveInt("number of bytes", func(c *Config) *int { return &c.MaxValue })},
 	{"session-cache", EnvSessionCache, "sessions", "waiting sessions kept decoded in memory between turns; 0 for none", strconv.Itoa(DefaultSessionCache), false, func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

@@ -189,6 +189,12 @@ func TestServeFlags(t *testing.T) {
 				t.Errorf("webhook max response %d", c.WebhookMaxResponse)
 			}
 		}, ""},
+		{"max value by env", nil, map[string]string{EnvMaxValue: "100"}, func(t *testing.T, c Config) {
+			if c.MaxValue != 100 {
+				t.Errorf("max value %d, want 100", c.MaxValue)
+			}
+		}, ""},
+		{"zero max value", []string{"--max-value", "0"}, nil, nil, `--max-value: "0" is not a positive number of bytes`},
 		{"flag not a number", []string{"--body-limit", "1MB"}, nil, nil, `--body-limit: "1MB" is not a positive number of bytes`},
 		{"flag not a duration", []string{"--turn-timeout", "soon"}, nil, nil, `--turn-timeout: "soon" is not a positive duration`},
 		{"env checked as its flag", nil, map[string]string{EnvTurnTimeout: "soon"}, nil, `PARLEY_TURN_TIMEOUT: "soon" is not a positive duration`},

@@ -63,6 +63,9 @@ type Config struct {
 	BatchLimit int
 	// MaxSteps is the engine's widget budget per turn.
 	MaxSteps int
+	// MaxValue is the largest value in bytes a template or an expression
+	// makes (engine.DefaultMaxValueBytes when 0).
+	MaxValue int
 	// SessionCache is how many waiting sessions are kept decoded in memory
 	// after their turn, so a conversation's next message skips decoding its
 	// session (0: DefaultSessionCache; negative: none).
@@ -151,6 +154,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.MaxSteps <= 0 {
 		c.MaxSteps = engine.DefaultMaxSteps
+	}
+	if c.MaxValue <= 0 {
+		c.MaxValue = engine.DefaultMaxValueBytes
 	}
 	if c.SessionCache == 0 {
 		c.SessionCache = DefaultSessionCache
@@ -322,7 +328,7 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 	}
 	s.eng = engine.New(mockingRegistry(cfg.Registry, s.simMocks),
 		engine.WithServices(services{wh}), engine.WithFlows(fc), engine.WithClock(cfg.Now),
-		engine.WithMaxSteps(cfg.MaxSteps), engine.WithTurnTimeout(cfg.TurnTimeout))
+		engine.WithMaxSteps(cfg.MaxSteps), engine.WithMaxValueBytes(cfg.MaxValue), engine.WithTurnTimeout(cfg.TurnTimeout))
 	fc.eng = s.eng
 
 	chans, err := loadChannels(ctx, st)
