@@ -53,7 +53,7 @@ func TestValueLimitStopsADoublingLoop(t *testing.T) {
 				t.Errorf("acc is %d bytes, want the last value under %d", len(acc), tc.limit)
 			}
 			errs := eventsOf(evs, flows.EventError)
-			want := `set_variable "dbl": the template "@flow.acc@flow.acc" is ` + itoa(len(acc)*2) + ` bytes or more, over the ` + itoa(tc.limit) + `-byte limit of a value (--max-value)`
+			want := `set_variable "dbl": the template "@flow.acc@flow.acc" is ` + itoa(len(acc)*2) + ` bytes, over the ` + itoa(tc.limit) + `-byte limit of a value (--max-value)`
 			if len(errs) != 1 || errs[0].Message != want || errs[0].Widget != "dbl" {
 				t.Errorf("error events %+v, want one: %s", errs, want)
 			}

@@ -284,8 +284,10 @@ type escaper func(done, value string) string
 // render writes the template's text. Inserted values are plain text: they are
 // never parsed as templates again.
 //
-// A text over the limit of a value is not made: render stops where it would
-// pass it and returns "", and the widget fails (see overLimit).
+// A text over the limit of a value is not made: render stops at the segment
+// that passes it (each inserted value is itself a value, so the text never
+// holds more than the limit and one segment) and returns "", and the widget
+// fails (see overLimit).
 func (t *turn) render(tp *template, escape escaper) string {
 	limit := t.e.maxValue
 	if tp.static {
@@ -297,38 +299,21 @@ func (t *turn) render(tp *template, escape escaper) string {
 	}
 	var b strings.Builder
 	b.Grow(min(tp.size, limit))
-	over := false
-	write := func(str string) {
-		if over {
-			return
-		}
-		if b.Len()+len(str) > limit {
-			over = true
-			t.overLimit(&valueTooLarge{what: fmt.Sprintf("the template %q", shorten(tp.src, 40)), size: b.Len() + len(str), more: true, limit: limit})
-			return
+	insert := func(str string) {
+		if escape != nil {
+			str = escape(b.String(), str)
 		}
 		b.WriteString(str)
 	}
-	insert := func(str string) {
-		// Escaping only lengthens a value: one already too long is not
-		// escaped first.
-		if escape != nil && !over && b.Len()+len(str) <= limit {
-			str = escape(b.String(), str)
-		}
-		write(str)
-	}
 	for i := range tp.segs {
-		if over || t.tooLarge != nil {
-			return ""
-		}
 		s := &tp.segs[i]
 		switch s.kind {
 		case segText:
-			write(s.text)
+			b.WriteString(s.text)
 		case segPath:
 			if str, ok := t.lookupText(s.text); ok {
 				insert(str)
-				continue
+				break
 			}
 			// "@flow.id.png": a last segment that is no field of a plain
 			// value is text after the variable, like a trailing dot.
@@ -337,8 +322,8 @@ func (t *turn) render(tp *template, escape escaper) string {
 			if j := strings.LastIndexByte(s.text, '.'); j > 0 && (strings.IndexByte(s.text[:j], '.') > 0 || s.text[:j] == "input") {
 				if v, ok := t.lookup(s.text[:j]); ok && isScalar(v) {
 					insert(toText(v))
-					write(s.text[j:])
-					continue
+					b.WriteString(s.text[j:])
+					break
 				}
 			}
 			t.warn("unknown variable @" + s.text)
@@ -346,13 +331,17 @@ func (t *turn) render(tp *template, escape escaper) string {
 			v, err := t.evalExpr(s.expr)
 			if err != nil {
 				t.emit(flows.Event{Type: flows.EventError, Message: fmt.Sprintf("expression @(%s): %v", s.text, err)})
-				continue
+				break
 			}
 			insert(toText(v))
 		}
-	}
-	if over || t.tooLarge != nil {
-		return ""
+		if t.tooLarge != nil {
+			return ""
+		}
+		if b.Len() > limit {
+			t.overLimit(&valueTooLarge{what: fmt.Sprintf("the template %q", shorten(tp.src, 40)), size: b.Len(), more: i < len(tp.segs)-1, limit: limit})
+			return ""
+		}
 	}
 	return b.String()
 }
