@@ -239,7 +239,17 @@ var growth = map[string]func(args []any, limit int) int{
 	"title":   argsSize,
 }
 
-func argsSize(args []any, limit int) int { return textSize(args, limit) }
+// argsSize is the size of the arguments' text, each measured as it is (the
+// argument list itself adds nothing to the result).
+func argsSize(args []any, limit int) int {
+	n := 0
+	for _, a := range args {
+		if n += textSize(a, limit-n); n > limit {
+			break
+		}
+	}
+	return n
+}
 
 // replaceSize is the size of replace(text, old, new[, n]) and
 // substitute(text, old, new).

@@ -88,7 +88,7 @@ func TestExpressionValueLimit(t *testing.T) {
 		{`reduce(1..40, #acc + #acc, "xy")`, "text joined with + is 131072 bytes,"},
 		{`join([flow.big.value, "b"], flow.big.value)`, "join()'s result is 80001 bytes or more"},
 		{`length(split(flow.big.value + flow.big.value[:10000], ""))`, "split()'s result is 65538 bytes or more"},
-		{`let a = [flow.big.value]; let b = [a, a]; let c = [b, b]; let d = [c, c]; toJSON([d, d, d, d, d, d, d, d])`, "toJSON()'s result is 80022 bytes or more"},
+		{`let a = [flow.big.value]; let b = [a, a]; let c = [b, b]; let d = [c, c]; toJSON([d, d, d, d, d, d, d, d])`, "toJSON()'s result is 80019 bytes or more"},
 		{`let a = [flow.big.value]; let b = [a, a]; let c = [b, b]; let d = [c, c]; [d, d, d, d, d, d, d, d]`, "its result is 80019 bytes or more"},
 		{`fixed(1, 100000000)`, "fixed()'s result is 100000024 bytes or more"},
 		{`fixed(1, 9223372036854775807)`, "fixed()'s result is 9223372036854775807 bytes or more"},
@@ -116,6 +116,34 @@ func TestExpressionValueLimit(t *testing.T) {
 			if len(errs) != 1 || !strings.HasPrefix(errs[0].Message, `set_variable "v": @(`) || !strings.Contains(errs[0].Message, tc.what) ||
 				!strings.HasSuffix(errs[0].Message, "over the 65536-byte limit of a value (--max-value)") {
 				t.Errorf("error events %+v, want one naming %q", errs, tc.what)
+			}
+		})
+	}
+}
+
+// TestValuesAtTheLimit: a value of exactly the limit passes through the
+// functions that are measured before they run.
+func TestValuesAtTheLimit(t *testing.T) {
+	for _, expr := range []string{
+		`text(repeat("a", 65536))`, `string(repeat("a", 65536))`, `upper(repeat("a", 65536))`,
+		`lower(repeat("a", 65536))`, `title(repeat("a", 65536))`,
+		`repeat("a", 65535) + "b"`, `replace(repeat("a", 65536), "a", "b")`,
+	} {
+		t.Run(expr, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			x, _ := json.Marshal(expr)
+			f := fx.load(t, `{"id": "x", "name": "x", "widgets": [
+			  {"id": "v", "type": "set_variable", "name": "v", "expression": `+string(x)+`, "exits": {"Next": "", "Failure": "f"}},
+			  {"id": "f", "type": "send_message", "text": "failed"}]}`)
+			s, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errs := eventsOf(evs, flows.EventError); len(errs) > 0 {
+				t.Fatalf("errors %+v", errs)
+			}
+			if v := s.Frames[0].Results["v"].Value; len(v) != 65536 {
+				t.Errorf("v is %d bytes, want 65536", len(v))
 			}
 		})
 	}
