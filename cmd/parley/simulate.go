@@ -63,6 +63,8 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	seed := fs.Uint64("seed", 0, "seed for random widgets (0: random)")
 	var out outgoing
 	out.register(fs)
+	var limits turnLimits
+	limits.register(fs)
 	var imp importFlags
 	imp.register(fs, "for a RapidPro export: the `NAME` (or uuid) of the flow to run (default: the first)")
 	pos, err := parseInterspersed(fs, args)
@@ -71,6 +73,11 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	if len(pos) != 1 {
 		fs.Usage()
+		return 2
+	}
+	limitOpts, err := limits.options()
+	if err != nil {
+		fmt.Fprintln(stderr, "parley simulate:", err)
 		return 2
 	}
 	real, err := out.service()
@@ -89,7 +96,7 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		hooks = m
 	}
 	lib := sim.NewLibrary()
-	opts := []engine.Option{engine.WithServices(sim.Services{Hooks: hooks}), engine.WithFlows(lib)}
+	opts := append([]engine.Option{engine.WithServices(sim.Services{Hooks: hooks}), engine.WithFlows(lib)}, limitOpts...)
 	if *seed != 0 {
 		opts = append(opts, engine.WithSeed(*seed))
 	}

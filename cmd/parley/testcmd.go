@@ -16,9 +16,16 @@ import (
 // test runs scripted conversations: files, or folders searched for *.test.json.
 func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset := newFlags("test", "PATH...", stderr)
+	var limits turnLimits
+	limits.register(fset)
 	pos, err := parseInterspersed(fset, args)
 	if err != nil {
 		return parseStatus(err)
+	}
+	limitOpts, err := limits.options()
+	if err != nil {
+		fmt.Fprintln(stderr, "parley test:", err)
+		return 2
 	}
 	if len(pos) == 0 {
 		fset.Usage()
@@ -48,7 +55,7 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	passed, failed := 0, 0
 	for _, f := range files {
-		rep, err := sim.RunScript(ctx, widgets.Registered(), f)
+		rep, err := sim.RunScript(ctx, widgets.Registered(), f, limitOpts...)
 		if err != nil {
 			// One problem a line, as failures are.
 			fmt.Fprintf(stdout, "FAIL %s\n    %s\n", f, strings.ReplaceAll(err.Error(), "\n", "\n    "))

@@ -177,3 +177,33 @@ func TestDefaultCaller(t *testing.T) {
 		t.Errorf("test: exit %d:\n%s", code, stdout)
 	}
 }
+
+// TestTurnLimitFlags: parley simulate and parley test take the turn limits
+// parley serve takes, so a flow can be tried under a server's settings, and
+// check them as serve does.
+func TestTurnLimitFlags(t *testing.T) {
+	dir := t.TempDir()
+	flow := writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "v", "type": "set_variable", "name": "v", "value": "twenty bytes of text", "exits": {"Next": "say", "Failure": "no"}},
+	  {"id": "say", "type": "send_message", "text": "ok"},
+	  {"id": "no", "type": "send_message", "text": "too long"}]}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["ok"]}],
+	  "errors": []}`)
+	if code, stdout, _ := parley(t, "", "test", script); code != 0 {
+		t.Errorf("default limits: exit %d:\n%s", code, stdout)
+	}
+	code, stdout, _ := parley(t, "", "test", "--max-value", "10", script)
+	if code != 1 || !strings.Contains(stdout, `over the 10-byte limit of a value (--max-value)`) {
+		t.Errorf("--max-value 10: exit %d:\n%s", code, stdout)
+	}
+	code, stdout, _ = parley(t, "", "simulate", "--max-value", "10", flow)
+	if code != 0 || !strings.Contains(stdout, "too long") {
+		t.Errorf("simulate --max-value 10: exit %d:\n%s", code, stdout)
+	}
+	for _, args := range [][]string{{"simulate", "--max-steps", "0", flow}, {"test", "--turn-timeout", "0s", script}, {"test", "--max-value", "-1", script}} {
+		code, _, stderr := parley(t, "", args...)
+		if code != 2 || !strings.Contains(stderr, args[1]+": ") {
+			t.Errorf("%v: exit %d, stderr %s", args, code, stderr)
+		}
+	}
+}
