@@ -211,7 +211,9 @@ func (s *Service) storedContact(ctx context.Context, urn string) (*flows.Contact
 }
 
 // mergeContact fills a contact from what is stored for its URN: stored
-// fields persist across sessions; the request's values win.
+// fields persist across sessions; the request's values win. Fields are
+// matched by key, as flows read them: a request's "Tier" replaces a stored
+// "tier" (set_variable's spelling) rather than standing beside it.
 func mergeContact(c, stored *flows.Contact) {
 	if stored == nil {
 		return
@@ -231,6 +233,15 @@ func mergeContact(c, stored *flows.Contact) {
 	fields := map[string]string{}
 	for k, v := range stored.Fields {
 		fields[k] = v
+	}
+	given := make(map[string]bool, len(c.Fields))
+	for k := range c.Fields {
+		given[flows.Key(k)] = true
+	}
+	for k := range fields {
+		if key := flows.Key(k); key != "" && given[key] {
+			delete(fields, k)
+		}
 	}
 	for k, v := range c.Fields {
 		fields[k] = v
