@@ -524,7 +524,7 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 	return taken == s.opts.BatchSize
 }
 
-// update runs one of the dispatcher's write transactions (Options.Update).
+// update runs one of the service's write transactions (Options.Update).
 func (s *Service) update(fn func(*bbolt.Tx) error) error {
 	if s.opts.Update != nil {
 		return s.opts.Update(fn)

@@ -154,7 +154,7 @@ func (s *Service) Retry(ctx context.Context, id string) (*Delivery, error) {
 	if _, ok := s.inflight[id]; ok {
 		return nil, fmt.Errorf("delivery %q: %w", id, ErrInFlight)
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		d, err := getDelivery(tx, id)
 		if err != nil {
 			return err
@@ -187,7 +187,7 @@ func (s *Service) Recover(ctx context.Context, endpointID string, since time.Tim
 	n := 0
 	s.schedMu.Lock()
 	defer s.schedMu.Unlock()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		n = 0
 		now := s.opts.Now().UTC()
 		prefix := endpointPrefix(endpointID)

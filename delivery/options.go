@@ -69,12 +69,14 @@ type Options struct {
 	// transactions leave it to the turns' commits more of the time, for a
 	// few more milliseconds of delivery lag.
 	WriteInterval time.Duration
-	// Update, when set, runs the dispatcher's write transactions (fan-out
-	// and results) instead of the database's own Update: the server passes
-	// its store's group commit, so those writes share the turns'
-	// transactions and fsyncs instead of waiting for the writer lock between
-	// them. fn may run more than once (a group that fails is run again
-	// without the failing write); the dispatcher's transactions allow it.
+	// Update, when set, runs every write transaction of the service (the
+	// dispatcher's fan-out and results, and the writes of subscriptions,
+	// retries, recovers and Enqueue) instead of the database's own Update:
+	// the server passes its store's group commit, so those writes share the
+	// turns' transactions and fsyncs instead of waiting for the writer lock
+	// between them, and a full disk is told apart and counted as for any
+	// write. fn may run more than once (a group that fails is run again
+	// without the failing write); the service's transactions allow it.
 	Update func(fn func(*bbolt.Tx) error) error
 
 	// AllowedCIDRs are destinations allowed although the address guard denies

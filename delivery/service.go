@@ -254,7 +254,7 @@ func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, e
 	// Cached before the commit so the dispatcher never meets a delivery
 	// whose subscription it does not know yet.
 	s.setSub(sub)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		if err := putSub(tx, sub); err != nil {
 			return err
 		}
@@ -326,7 +326,7 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 		return nil, err
 	}
 	s.setSub(sub)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		if old.Disabled && !sub.Disabled {
 			// The failure history goes; when the endpoint was disabled and
 			// from when to recover what it missed stay.
@@ -364,7 +364,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("subscription %q: %w", id, ErrNotFound)
 	}
 	s.dropSub(id)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bSubs).Delete([]byte(id)); err != nil {
 			return err
 		}
@@ -414,7 +414,7 @@ func (s *Service) Ping(ctx context.Context, id string) (string, error) {
 	}
 	now := s.opts.Now().UTC()
 	ev := pingEvent(sub, now)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		_, err := s.fanoutTx(tx, nil, ev, []*Subscription{sub}, now)
 		return err
 	})
@@ -433,7 +433,7 @@ func pingEvent(sub *Subscription, now time.Time) *Event {
 // Enqueue adds events to the outbox, as the store does, and wakes the
 // dispatcher. It is for callers without a store transaction of their own.
 func (s *Service) Enqueue(ctx context.Context, events ...Event) error {
-	err := s.db.Update(func(tx *bbolt.Tx) error { return EnqueueTx(tx, events...) })
+	err := s.update(func(tx *bbolt.Tx) error { return EnqueueTx(tx, events...) })
 	if err != nil {
 		return err
 	}
