@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -618,4 +620,56 @@ func TestSimulatorSessionEndedElsewhere(t *testing.T) {
 		statusIs("interrupted"),
 		waitFor(`document.querySelector('#message').disabled`),
 	)
+}
+
+// TestSimulatorUnderAProxyPrefix: behind a proxy that serves the server
+// under /parley (--public-url .../parley), the page loads its files and
+// calls the API under that prefix, and /simulator/ leads to the page.
+func TestSimulatorUnderAProxyPrefix(t *testing.T) {
+	ctx := browser(t)
+	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	public := "http://" + proxyLn.Addr().String() + "/parley"
+	target, err := url.Parse(startServer(t, func(c *server.Config) { c.PublicURL = public }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var outside []string // requests the proxy got outside its prefix
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/parley/")
+		if !ok && r.URL.Path != "/favicon.ico" { // the browser asks for that one itself
+			mu.Lock()
+			outside = append(outside, r.URL.Path)
+			mu.Unlock()
+		}
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		r.URL.Path, r.URL.RawPath = "/"+rest, ""
+		rp.ServeHTTP(w, r)
+	})}
+	go proxy.Serve(proxyLn)
+	t.Cleanup(func() { proxy.Close() })
+
+	do(ctx, t,
+		chromedp.Navigate(public+"/simulator/"),
+		chooseFlow("favourite-colour", "What is your favourite colour?"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "What is your favourite colour? Red, green or blue?"),
+		statusIs("waiting"),
+	)
+	loc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if loc != public+"/simulator" || len(outside) > 0 {
+		t.Errorf("page at %s, requests outside the prefix %q; want %s/simulator and none", loc, outside, public)
+	}
 }

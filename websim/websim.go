@@ -25,8 +25,9 @@ func Files() fs.FS {
 	return sub
 }
 
-// Register mounts the page on r: GET /simulator answers index.html and
-// GET /simulator/NAME the other files. They are served from memory with
+// Register mounts the page on r: GET /simulator answers index.html (its
+// links are relative, so it works under a proxy's path prefix; /simulator/
+// is redirected to it) and GET /simulator/NAME the other files. They are served from memory with
 // no-cache so a browser never runs a page older than the binary.
 func Register(r fiber.Router) {
 	files := Files()
@@ -44,8 +45,16 @@ func Register(r fiber.Router) {
 		c.Set("X-Content-Type-Options", "nosniff")
 		return c.Send(b)
 	}
-	r.Get(Path, func(c *fiber.Ctx) error { return serve(c, "index.html") })
-	r.Get(Path+"/", func(c *fiber.Ctx) error { return serve(c, "index.html") })
+	// The page's links are relative to /simulator, so that it works under a
+	// proxy's prefix too: /simulator/ (which the route matches as well) is
+	// sent there, relatively.
+	r.Get(Path, func(c *fiber.Ctx) error {
+		if strings.HasSuffix(c.Path(), "/") {
+			c.Set(fiber.HeaderLocation, "../simulator")
+			return c.SendStatus(fiber.StatusMovedPermanently)
+		}
+		return serve(c, "index.html")
+	})
 	r.Get(Path+"/:file", func(c *fiber.Ctx) error {
 		name := c.Params("file")
 		if strings.Contains(name, "/") || strings.HasPrefix(name, ".") {

@@ -52,6 +52,11 @@
     }
   }
 
+  // The server's paths are under the page's own prefix: a proxy that serves
+  // the server under /parley (parley serve --public-url .../parley) serves the
+  // page at /parley/simulator and the API at /parley/v1.
+  const base = location.pathname.replace(/\/simulator\/?$/, "");
+
   async function api(method, path, body) {
     const headers = { Accept: "application/json" };
     const key = ui.apiKey.value.trim();
@@ -61,7 +66,7 @@
       headers["Content-Type"] = "application/json";
       payload = typeof body === "string" ? body : JSON.stringify(body);
     }
-    const res = await fetch(path, { method, headers, body: payload });
+    const res = await fetch(base + path, { method, headers, body: payload });
     const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (_) { data = { error: { message: text } }; }
