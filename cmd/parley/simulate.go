@@ -135,11 +135,9 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			case flows.EventWarning, flows.EventError:
 				fmt.Fprintf(stderr, "%s at %s: %s\n", ev.Type, ev.Widget, ev.Message)
 			case flows.EventWebhookCalled:
-				hint := ""
-				if ev.Outcome == flows.OutcomeBlocked {
-					hint = "; allow it with --allow-cidr"
-				}
-				fmt.Fprintf(stderr, "[%s%s]\n", sim.WebhookNote(ev), hint)
+				// A refusal by the address guard says itself how to allow
+				// the destination.
+				fmt.Fprintf(stderr, "[%s]\n", sim.WebhookNote(ev))
 			}
 		}
 	}

@@ -116,7 +116,7 @@ func TestWebhookOutcomesShown(t *testing.T) {
 	code, stdout, stderr := parley(t, "", "simulate", flow)
 	want := "[webhook lookup: POST http://127.0.0.1:9/order blocked — "
 	if code != 0 || stdout != "Sorry, the service is down.\n" || !strings.Contains(stderr, want) ||
-		!strings.Contains(stderr, "destination refused by the address guard") || !strings.Contains(stderr, "; allow it with --allow-cidr]\n") {
+		!strings.Contains(stderr, "destination refused by the address guard") || !strings.Contains(stderr, "; it can be allowed with --allow-cidr (or PARLEY_ALLOW_CIDRS)]\n") || strings.Count(stderr, "--allow-cidr") != 1 {
 		t.Errorf("simulate: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
 	}
 	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["found"]}]}`)
