@@ -196,6 +196,8 @@ func Open(path string, opts Options) (*Bolt, error) {
 		opts.MaxGroup = 256
 	}
 	start := time.Now()
+	_, serr := os.Stat(path)
+	created := errors.Is(serr, os.ErrNotExist)
 	db, err := openLocked(path, &bbolt.Options{
 		Timeout: opts.LockTimeout,
 		NoSync:  opts.NoSync,
@@ -222,6 +224,11 @@ func Open(path string, opts Options) (*Bolt, error) {
 	}
 	if err = b.firstReads(); err != nil {
 		db.Close()
+		if created {
+			// A new file that could not be set up (a full disk) goes, as
+			// openLocked's does: the next start creates it again.
+			os.Remove(path)
+		}
 		if errors.Is(err, ErrCorrupt) {
 			return nil, corruptFile(path, err)
 		}
