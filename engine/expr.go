@@ -317,43 +317,12 @@ func isFunction(name string) bool {
 	return ok
 }
 
-// nearestFunction is the function whose name is one edit from name, or two
-// for names longer than four letters (the closest, then the first in
-// alphabetical order), or "".
+// nearestFunction is the function name was most likely meant to be
+// (flows.Nearest over the functions in alphabetical order), or "".
 func nearestFunction(name string) string {
 	names := append(slices.Collect(maps.Keys(Functions)), builtin.Names...)
 	slices.Sort(names)
-	best, bestDist := "", 2
-	if len(name) > 4 {
-		bestDist = 3
-	}
-	for _, n := range names {
-		if d := editDistance(name, n); d < bestDist {
-			best, bestDist = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return flows.Nearest(name, names)
 }
 
 // evalExpr runs an expression. A value over the limit, made inside it or
