@@ -990,28 +990,9 @@ func documentError(doc []byte, prefix string, err error, what string) *FieldErro
 // fieldNamed returns the JSON name of a field of struct type t that is name
 // but for case, or "".
 func fieldNamed(t reflect.Type, name string) string {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil || t.Kind() != reflect.Struct {
-		return ""
-	}
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		tag, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-		switch {
-		case tag == "-" || (!sf.IsExported() && !sf.Anonymous):
-		case sf.Anonymous && tag == "":
-			if n := fieldNamed(sf.Type, name); n != "" {
-				return n
-			}
-		case sf.IsExported():
-			if tag == "" {
-				tag = sf.Name
-			}
-			if strings.EqualFold(tag, name) {
-				return tag
-			}
+	for _, n := range fieldNames(t) {
+		if strings.EqualFold(n, name) {
+			return n
 		}
 	}
 	return ""
