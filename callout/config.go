@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/http"
 	"os"
@@ -21,7 +22,11 @@ import (
 func LoadConfigs(path string) (map[string]*flows.WebhookConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("webhooks: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // "open PATH: ..." would name the file twice
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("webhooks file %s: %w", path, err)
 	}
 	cfgs, err := ParseConfigs(data)
 	if err != nil {
