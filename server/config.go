@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -128,8 +127,11 @@ var settings = []setting{
 		return nil
 	}},
 	{"log-level", EnvLogLevel, "level", "least level logged: debug, info, warn or error; requests that succeed are logged at debug", "info", false, func(c *Config, v string) error {
-		var level slog.Level
-		if level.UnmarshalText([]byte(v)) != nil {
+		// Only the four names: slog would also take offsets such as
+		// "warn+1", which the help does not offer.
+		switch strings.ToLower(v) {
+		case "debug", "info", "warn", "error":
+		default:
 			return fmt.Errorf("%q is not debug, info, warn or error", v)
 		}
 		c.LogLevel = v

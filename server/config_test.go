@@ -130,6 +130,13 @@ func TestServeFlags(t *testing.T) {
 		{"bad cidr", []string{"--allow-cidr", "nope"}, nil, nil, "nope"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, nil, "xml"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, nil, "loud"},
+		{"log level with an offset", []string{"--log-level", "warn+1"}, nil, nil, `--log-level: "warn+1" is not debug, info, warn or error`},
+		{"env log level with an offset", nil, map[string]string{EnvLogLevel: "DEBUG-8"}, nil, EnvLogLevel + `: "DEBUG-8" is not debug, info, warn or error`},
+		{"log level in capitals", []string{"--log-level", "WARN"}, nil, func(t *testing.T, c Config) {
+			if c.LogLevel != "WARN" {
+				t.Errorf("log level %q, want WARN", c.LogLevel)
+			}
+		}, ""},
 		{"bad env duration", nil, map[string]string{EnvTurnTimeout: "soon"}, nil, EnvTurnTimeout},
 		{"stray argument", []string{"extra"}, nil, nil, "unexpected"},
 		{"api keys: the flag replaces the environment's", []string{"--api-key", "cccccccccccccccc"},
