@@ -99,7 +99,8 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 const MaxResponseBytes = 16 << 20
 
 // Validate checks a webhook definition and returns one FieldError per problem,
-// with paths relative to the config ("auth.token_url", "method"). complete says
+// with paths relative to the config ("auth.token_url", "method"). A
+// max_response_bytes over MaxResponseBytes is one, marked flows.ErrNewRule. complete says
 // whether the URL must be present: an inline config may take it from a named
 // one. The widget calls it for its inline fields; URL, headers and body may be
 // templates, so only a URL's scheme is checked.
@@ -140,8 +141,15 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 	if c.TimeoutSeconds < 0 || c.TimeoutSeconds > 300 {
 		add("timeout", "%v seconds is out of range (0 to 300)", c.TimeoutSeconds)
 	}
-	if c.MaxResponseBytes < 0 {
+	switch {
+	case c.MaxResponseBytes < 0:
 		add("max_response_bytes", "must not be negative")
+	case c.MaxResponseBytes > MaxResponseBytes:
+		// Refused in what is written now; a flow stored with more still
+		// loads (ErrNewRule), held to the maximum as a stored configuration is.
+		fe := flows.Errorf("max_response_bytes", "%d is over the maximum of %d (16 MiB)", c.MaxResponseBytes, MaxResponseBytes)
+		fe.Err = flows.ErrNewRule
+		errs = append(errs, fe)
 	}
 	if c.Retries < 0 || c.Retries > MaxRetries {
 		add("retries", "%d is out of range (0 to %d)", c.Retries, MaxRetries)
