@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/http"
 	"os"
@@ -21,7 +22,11 @@ import (
 func LoadConfigs(path string) (map[string]*flows.WebhookConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("webhooks: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // "open PATH: ..." would name the file twice
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("webhooks file %s: %w", path, err)
 	}
 	cfgs, err := ParseConfigs(data)
 	if err != nil {
@@ -94,7 +99,8 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 const MaxResponseBytes = 16 << 20
 
 // Validate checks a webhook definition and returns one FieldError per problem,
-// with paths relative to the config ("auth.token_url", "method"). complete says
+// with paths relative to the config ("auth.token_url", "method"). A
+// max_response_bytes over MaxResponseBytes is one, marked flows.ErrNewRule. complete says
 // whether the URL must be present: an inline config may take it from a named
 // one. The widget calls it for its inline fields; URL, headers and body may be
 // templates, so only a URL's scheme is checked.
@@ -135,8 +141,15 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 	if c.TimeoutSeconds < 0 || c.TimeoutSeconds > 300 {
 		add("timeout", "%v seconds is out of range (0 to 300)", c.TimeoutSeconds)
 	}
-	if c.MaxResponseBytes < 0 {
+	switch {
+	case c.MaxResponseBytes < 0:
 		add("max_response_bytes", "must not be negative")
+	case c.MaxResponseBytes > MaxResponseBytes:
+		// Refused in what is written now; a flow stored with more still
+		// loads (ErrNewRule), held to the maximum as a stored configuration is.
+		fe := flows.Errorf("max_response_bytes", "%d is over the maximum of %d (16 MiB)", c.MaxResponseBytes, MaxResponseBytes)
+		fe.Err = flows.ErrNewRule
+		errs = append(errs, fe)
 	}
 	if c.Retries < 0 || c.Retries > MaxRetries {
 		add("retries", "%d is out of range (0 to %d)", c.Retries, MaxRetries)

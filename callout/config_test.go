@@ -43,6 +43,9 @@ func TestLoadConfigs(t *testing.T) {
 			wantErr: []string{`webhooks[0].timeout: expected a number, got JSON string`, `webhooks[0].headers: expected a JSON object, got JSON array`}},
 		{name: "webhooks not an array", file: `{"webhooks":{"name":"a"}}`,
 			wantErr: []string{`webhooks: expected an array of JSON objects, got JSON object`}},
+		{name: "max_response_bytes over the maximum", file: `[{"name":"big","url":"https://e.com","max_response_bytes":99999999},{"name":"most","url":"https://e.com","max_response_bytes":16777216}]`,
+			wantErr: []string{`webhooks[0] "big": max_response_bytes: 99999999 is over the maximum of 16777216 (16 MiB)`}},
+		{name: "max_response_bytes at the maximum", file: `[{"name":"most","url":"https://e.com","max_response_bytes":16777216}]`, names: []string{"most"}},
 		{name: "every problem named", file: `{"webhooks":[
 			{"name":"a","url":"ftp://e.com","method":"TRACE","content_type":"xml","body_mode":"custom","retries":50,"extra_json":[1]},
 			{"url":"https://e.com"},

@@ -620,7 +620,7 @@ func TestWidgetsOfTheFlowKind(t *testing.T) {
 		{"say in a flow of no kind", `{"id": "f", "widgets": [{"id": "hello", "type": "say", "text": "Hi"}]}`,
 			`widget "hello": widgets[0].type: say is a voice widget, and this flow's kind is "messaging" (the default when "kind" is not set): over SMS or chat it would do nothing. Set the flow's "kind" to "voice", or use send_message`},
 		{"gather_digits in a messaging flow", `{"id": "f", "kind": "messaging", "widgets": [{"id": "m", "type": "send_message", "text": "Hi", "exits": {"Next": "g"}}, {"id": "g", "type": "gather_digits"}]}`,
-			`widget "g": widgets[1].type: gather_digits is a voice widget, and this flow's kind is "messaging"`},
+			`widget "g": widgets[1].type: gather_digits is a voice widget, and this flow's kind is "messaging": over SMS or chat it would do nothing. Set the flow's "kind" to "voice", or use wait_for_response`},
 		{"play", `{"id": "f", "widgets": [{"id": "p", "type": "play", "url": "https://x.test/a.mp3"}]}`,
 			`widget "p": widgets[0].type: play is a voice widget`},
 		{"hangup", `{"id": "f", "widgets": [{"id": "h", "type": "hangup"}]}`,

@@ -149,7 +149,9 @@ type ExitsFrom interface {
 // KindChecker is implemented by a widget that does not belong in every kind
 // of flow (a voice widget in a messaging flow says nothing to anyone):
 // CheckKind reports, as Validate does, what is wrong with the widget in a
-// flow of kind (KindMessaging or KindVoice). Decode reports each problem
+// flow of kind, as the flow gives it: KindMessaging, KindVoice, or "" when
+// the flow sets no kind and is a messaging flow (so that a message can say
+// the kind is the default). Decode reports each problem
 // wrapping ErrWrongKind and ErrNewRule, so flows stored before the check
 // still load, with a warning.
 type KindChecker interface {
@@ -448,6 +450,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	} else if f.Version != FormatVersion {
 		add(&FieldError{Path: "version", Message: fmt.Sprintf("unsupported format version %q (this Parley reads %q)", f.Version, FormatVersion)})
 	}
+	kindAsWritten := f.Kind // "" when not set: the checkers' messages say so
 	switch f.Kind {
 	case "":
 		f.Kind = KindMessaging
@@ -538,7 +541,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		// the widget's other checks run, but what they find at, in or around
 		// it would only repeat that problem or report the value missing.
 		wg.Base().cleared = res.cleared
-		kindErrs := checkKind(wg, f.Kind)
+		kindErrs := checkKind(wg, kindAsWritten)
 		if c != nil {
 			if err := wg.Validate(c); err != nil {
 				for _, fe := range flatten(err) {
@@ -599,10 +602,10 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 }
 
 // checkKind asks a widget that implements KindChecker (or wraps one)
-// whether it belongs in a flow of kind; a flow of an unknown kind, already
-// reported, is not checked.
+// whether it belongs in a flow of kind, as written ("" when not set); a flow
+// of an unknown kind, already reported, is not checked.
 func checkKind(w Widget, kind string) []*FieldError {
-	if kind != KindMessaging && kind != KindVoice {
+	if kind != "" && kind != KindMessaging && kind != KindVoice {
 		return nil
 	}
 	kc, ok := w.(KindChecker)

@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -111,7 +111,13 @@ func (s setting) read(c *Config, source string, vals []string) []error {
 
 // settings are `parley serve`'s flags and variables, in the order of its help.
 var settings = []setting{
-	{"addr", EnvAddr, "address", "address to listen on", DefaultAddr, false, text(func(c *Config) *string { return &c.Addr })},
+	{"addr", EnvAddr, "address", "address to listen on, host:port", DefaultAddr, false, func(c *Config, v string) error {
+		if err := checkAddr(v); err != nil {
+			return err
+		}
+		c.Addr = v
+		return nil
+	}},
 	{"data", EnvData, "directory", "data directory", DefaultDataDir, false, text(func(c *Config) *string { return &c.DataDir })},
 	{"log-format", EnvLogFormat, "format", "log format: text or json", "text", false, func(c *Config, v string) error {
 		if v != "text" && v != "json" {
@@ -121,14 +127,26 @@ var settings = []setting{
 		return nil
 	}},
 	{"log-level", EnvLogLevel, "level", "least level logged: debug, info, warn or error; requests that succeed are logged at debug", "info", false, func(c *Config, v string) error {
-		var level slog.Level
-		if level.UnmarshalText([]byte(v)) != nil {
+		// Only the four names: slog would also take offsets such as
+		// "warn+1", which the help does not offer.
+		switch strings.ToLower(v) {
+		case "debug", "info", "warn", "error":
+		default:
 			return fmt.Errorf("%q is not debug, info, warn or error", v)
 		}
 		c.LogLevel = v
 		return nil
 	}},
-	{"webhooks", EnvWebhooks, "file", "JSON file of named webhook configurations", "", false, text(func(c *Config) *string { return &c.WebhooksFile })},
+	{"webhooks", EnvWebhooks, "file", "JSON file of named webhook configurations", "", false, func(c *Config, v string) error {
+		// Read and checked here, so that a file that is missing or wrong
+		// is named with the flag or variable that gave it; the server
+		// reads it again as it starts.
+		if _, err := callout.LoadConfigs(v); err != nil {
+			return err
+		}
+		c.WebhooksFile = v
+		return nil
+	}},
 	{"public-url", EnvPublicURL, "URL", "external base URL, with a proxy's path if any, for Twilio signatures and TwiML URLs behind a proxy", "", false, func(c *Config, v string) error {
 		if err := checkPublicURL(v); err != nil {
 			return err
@@ -298,6 +316,21 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	return cfg, nil
 }
 
+// checkAddr checks a listen address: host:port, the host maybe empty (every
+// address) and the port a number from 0 (any free port) to 65535, so that a
+// bad one is refused naming its flag or variable rather than when the
+// server listens.
+func checkAddr(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (127.0.0.1:8080, :8080)", v)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", v, port)
+	}
+	return nil
+}
+
 // checkPublicURL checks a --public-url: empty (none), or an absolute http
 // or https URL with a host and maybe a path, which Twilio's signed URLs and
 // the TwiML URLs start with.
@@ -311,6 +344,11 @@ func checkPublicURL(v string) error {
 		return fmt.Errorf("%q is not an absolute http or https URL with a host (https://parley.example.com, with the path a proxy serves the server under, if any)", v)
 	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(v, "?") || strings.HasSuffix(v, "#"):
 		return fmt.Errorf("%q has a query or fragment: give the base URL the server's paths follow", v)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("%q: port %q is not a number from 1 to 65535", v, p)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -129,6 +130,13 @@ func TestServeFlags(t *testing.T) {
 		{"bad cidr", []string{"--allow-cidr", "nope"}, nil, nil, "nope"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, nil, "xml"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, nil, "loud"},
+		{"log level with an offset", []string{"--log-level", "warn+1"}, nil, nil, `--log-level: "warn+1" is not debug, info, warn or error`},
+		{"env log level with an offset", nil, map[string]string{EnvLogLevel: "DEBUG-8"}, nil, EnvLogLevel + `: "DEBUG-8" is not debug, info, warn or error`},
+		{"log level in capitals", []string{"--log-level", "WARN"}, nil, func(t *testing.T, c Config) {
+			if c.LogLevel != "WARN" {
+				t.Errorf("log level %q, want WARN", c.LogLevel)
+			}
+		}, ""},
 		{"bad env duration", nil, map[string]string{EnvTurnTimeout: "soon"}, nil, EnvTurnTimeout},
 		{"stray argument", []string{"extra"}, nil, nil, "unexpected"},
 		{"api keys: the flag replaces the environment's", []string{"--api-key", "cccccccccccccccc"},
@@ -206,6 +214,31 @@ func TestServeFlags(t *testing.T) {
 		{"every bad value told", []string{"--max-steps", "x", "--allow-cidr", "nope,10.0.0.0/8,also-nope"}, map[string]string{EnvBodyLimit: "-3"}, nil,
 			`PARLEY_BODY_LIMIT: "-3" is not a positive number of bytes` + "\n" + `--max-steps: "x" is not a positive number of steps` + "\n" +
 				`--allow-cidr: "nope" is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address` + "\n" + `--allow-cidr: "also-nope" is neither`},
+		{"addr without a port", []string{"--addr", "nonsense"}, nil, nil, `--addr: "nonsense" is not host:port (127.0.0.1:8080, :8080)`},
+		{"bad env addr", nil, map[string]string{EnvAddr: "nonsense"}, nil, EnvAddr + `: "nonsense" is not host:port`},
+		{"env addr port out of range", nil, map[string]string{EnvAddr: "127.0.0.1:99999"}, nil, EnvAddr + `: "127.0.0.1:99999": port "99999" is not a number from 0 to 65535`},
+		{"addr port not a number", []string{"--addr", "127.0.0.1:http"}, nil, nil, `--addr: "127.0.0.1:http": port "http" is not a number`},
+		{"addr port 0 and no host", []string{"--addr", ":0"}, nil, func(t *testing.T, c Config) {
+			if c.Addr != ":0" {
+				t.Errorf("addr %q, want :0", c.Addr)
+			}
+		}, ""},
+		{"bad env addr, flag given", []string{"--addr", "[::1]:65535"}, map[string]string{EnvAddr: "nonsense"}, func(t *testing.T, c Config) {
+			if c.Addr != "[::1]:65535" {
+				t.Errorf("addr %q", c.Addr)
+			}
+		}, ""},
+		{"public URL port out of range", []string{"--public-url", "https://example.com:99999"}, nil, nil, `--public-url: "https://example.com:99999": port "99999" is not a number from 1 to 65535`},
+		{"public URL port 0", nil, map[string]string{EnvPublicURL: "http://example.com:0/p"}, nil, EnvPublicURL + `: "http://example.com:0/p": port "0" is not`},
+		{"public URL with a port", []string{"--public-url", "https://example.com:8443/parley"}, nil, func(t *testing.T, c Config) {
+			if c.PublicURL != "https://example.com:8443/parley" {
+				t.Errorf("public URL %q", c.PublicURL)
+			}
+		}, ""},
+		{"env webhooks file missing", nil, map[string]string{EnvWebhooks: "/nonexistent/hooks.json"}, nil,
+			EnvWebhooks + `: webhooks file /nonexistent/hooks.json: no such file or directory`},
+		{"webhooks file missing", []string{"--webhooks", "/nonexistent/hooks.json"}, nil, nil,
+			`--webhooks: webhooks file /nonexistent/hooks.json: no such file or directory`},
 		{"bad env and bad flag, both told", []string{"--session-expiry", "0"}, map[string]string{EnvLogLevel: "loud"}, nil, EnvLogLevel + `: "loud" is not debug, info, warn or error` + "\n--session-expiry: \"0\" is not a positive duration"},
 	}
 	for _, c := range cases {
@@ -344,6 +377,55 @@ func TestMainStoreErrors(t *testing.T) {
 		code := Main(context.Background(), []string{"--data", c.dir, "--addr", "127.0.0.1:0"}, &out, &errOut)
 		if code != 1 || !strings.HasPrefix(errOut.String(), c.want) || strings.Count(errOut.String(), "open store") > 1 {
 			t.Errorf("exit %d, stderr %q, want 1 and a line starting %q", code, errOut.String(), c.want)
+		}
+	}
+}
+
+// A webhooks file that does not pass its checks is refused with the flag or
+// variable that named it, before the server opens anything; a good one is
+// kept.
+func TestServeFlagsWebhooksFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	good := filepath.Join(dir, "good.json")
+	if err := os.WriteFile(bad, []byte(`{"webhooks":[{"name":"a"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte(`{"webhooks":[{"name":"a","url":"https://example.com"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{EnvWebhooks: bad}
+	_, err := ServeFlags(nil, func(k string) string { return env[k] }, io.Discard)
+	if want := EnvWebhooks + `: webhooks file ` + bad + `: webhooks[0] "a": url: required`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+	cfg, err := ServeFlags([]string{"--webhooks", good}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || cfg.WebhooksFile != good {
+		t.Errorf("--webhooks %s over a bad %s: %v, file %q", good, EnvWebhooks, err, cfg.WebhooksFile)
+	}
+}
+
+// Settings refused by the settings table stop `parley serve` with exit 2
+// and the name of the flag or variable, before the store is opened.
+func TestMainBadAddr(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"--addr", "nonsense"}, "", `parley serve: --addr: "nonsense" is not host:port`},
+		{nil, "127.0.0.1:99999", `parley serve: PARLEY_ADDR: "127.0.0.1:99999": port "99999" is not a number from 0 to 65535`},
+	} {
+		if c.env != "" {
+			t.Setenv(EnvAddr, c.env)
+		}
+		dir := t.TempDir()
+		var out, errOut bytes.Buffer
+		if code := Main(context.Background(), append(c.args, "--data", dir), &out, &errOut); code != 2 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%v %s: exit %d: %s", c.args, c.env, code, errOut.String())
+		}
+		if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil {
+			t.Errorf("%v %s: the store was created", c.args, c.env)
 		}
 	}
 }

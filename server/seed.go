@@ -18,19 +18,20 @@ import (
 // DemoChannel is the channel created on first start.
 const DemoChannel = "demo"
 
-// seed fills an empty store: every examples/*/flow.json becomes a published
+// seed fills a new store: every examples/*/flow.json becomes a published
 // flow, and channel "demo" answers messages with the order status example
-// and calls with the first voice example. It is all or nothing: the flows
-// and the channel are written in one transaction, and a seed that cannot be
-// written (a full disk) stops the start, leaving the store empty so that
-// the next start seeds it again. An example that does not load is left out
-// with a warning.
+// and calls with the first voice example. It is all or nothing: the flows,
+// the channel and the store's record that it was seeded are written in one
+// transaction, and a seed that cannot be written (a full disk) stops the
+// start, leaving the store empty so that the next start seeds it again. A
+// store seeded once is never seeded again, so examples an operator deleted
+// stay deleted. An example that does not load is left out with a warning.
 func (s *Server) seed(ctx context.Context) error {
-	existing, err := s.store.ListFlows(ctx)
+	done, err := s.store.Seeded(ctx)
 	if err != nil {
 		return err
 	}
-	if len(existing) > 0 || len(s.svc.channels.list()) > 0 {
+	if done {
 		return nil
 	}
 	fsys := s.cfg.Examples

@@ -56,9 +56,11 @@ func loadWebhookConfigs(ctx context.Context, st store.Store, file string) (*webh
 		w.api[wc.Name] = &wc
 	}
 	if file != "" {
+		// The file may come from --webhooks or PARLEY_WEBHOOKS, which
+		// ServeFlags names when the file is wrong; here it is named alone.
 		fromFile, err := callout.LoadConfigs(file)
 		if err != nil {
-			return nil, fmt.Errorf("--webhooks %s: %w", file, err)
+			return nil, err
 		}
 		w.file = fromFile
 	}

@@ -310,6 +310,10 @@ func TestWebhookConfigEveryProblem(t *testing.T) {
 			`url: required`,
 			`auth.token: required for bearer auth`,
 		}},
+		{"limits over their maximum", "POST", "/v1/webhook-configs", `{"name":"big","url":"http://x/","timeout":1000,"max_response_bytes":99999999}`, 422, CodeInvalidField, "timeout", []string{
+			`timeout: 1000 seconds is out of range (0 to 300)`,
+			`max_response_bytes: 99999999 is over the maximum of 16777216 (16 MiB)`,
+		}},
 		{"validation without a name", "POST", "/v1/webhook-configs", `{"url":"http://x/","timeout":301}`, 400, CodeBadRequest, "name", []string{
 			`name: name is required`,
 			`timeout: 301 seconds is out of range`,
@@ -339,4 +343,15 @@ func TestWebhookConfigEveryProblem(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A max_response_bytes over 16 MiB alone is refused by field, as a widget's.
+func TestWebhookConfigMaxResponseBytes(t *testing.T) {
+	ts := newTestServer(t, nil)
+	r := ts.do("POST", "/v1/webhook-configs", `{"name":"big","url":"http://x/","max_response_bytes":99999999}`)
+	e := r.errorOf(t)
+	if r.Status != 422 || e["field"] != "max_response_bytes" || e["message"] != "max_response_bytes: 99999999 is over the maximum of 16777216 (16 MiB)" {
+		t.Errorf("%d %s", r.Status, r.Body)
+	}
+	ts.must(201, "POST", "/v1/webhook-configs", `{"name":"most","url":"http://x/","max_response_bytes":16777216}`)
 }

@@ -134,12 +134,47 @@ type SeedConfig struct {
 	Value      json.RawMessage
 }
 
+// keySeeded is the meta key that says the store was seeded: ns(when).
+var keySeeded = []byte("seeded")
+
+// Seeded reports whether the store was ever seeded, so that it is seeded
+// once: what an operator deletes of the seed does not come back. Seed
+// records it in its own transaction. A file from before it did counts as
+// seeded when it holds a flow, a deleted flow's record or a channel, and
+// has it recorded now, so that deleting them later does not make it look
+// new.
+func (b *Bolt) Seeded(ctx context.Context) (bool, error) {
+	var marked, used bool
+	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		marked = tx.Bucket(bMeta).Get(keySeeded) != nil
+		for _, name := range [][]byte{bFlows, bFlowsDeleted, bChannels} {
+			if k, _ := tx.Bucket(name).Cursor().First(); k != nil {
+				used = true
+			}
+		}
+		return nil
+	})
+	if err != nil || marked || !used {
+		return marked, err
+	}
+	now := b.now()
+	if err := b.update(ctx, func(tx *bbolt.Tx) error { return markSeeded(tx, now) }); err != nil {
+		return false, fmt.Errorf("record that the store was seeded: %w", err)
+	}
+	return true, nil
+}
+
+func markSeeded(tx *bbolt.Tx, at time.Time) error {
+	return tx.Bucket(bMeta).Put(keySeeded, binary.BigEndian.AppendUint64(nil, nanos(at)))
+}
+
 // Seed fills an empty store in one transaction: every flow of fs as its
-// revision 1, published, and every configuration record of config. It is
-// all or nothing: a write that fails (a full disk) leaves the store as
-// empty as it was, so the next start seeds it again. A store that already
-// holds a flow or a record of config's collections is not touched:
-// ErrConflict.
+// revision 1, published, and every configuration record of config, and
+// records that the store was seeded (Seeded). It is all or nothing: a write
+// that fails (a full disk) leaves the store as empty and unseeded as it
+// was, so the next start seeds it again. A store seeded before, or that
+// already holds a flow or a record of config's collections, is not
+// touched: ErrConflict.
 func (b *Bolt) Seed(ctx context.Context, fs []NewFlow, config []SeedConfig) error {
 	for _, f := range fs {
 		if err := checkID("flow", f.ID); err != nil {
@@ -162,6 +197,9 @@ func (b *Bolt) Seed(ctx context.Context, fs []NewFlow, config []SeedConfig) erro
 	}
 	now := b.now().UTC()
 	return b.update(ctx, func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bMeta).Get(keySeeded); v != nil {
+			return fmt.Errorf("seed: the store was seeded already: %w", ErrConflict)
+		}
 		if k, _ := tx.Bucket(bFlows).Cursor().First(); k != nil {
 			return fmt.Errorf("seed: the store holds flow %q already: %w", k, ErrConflict)
 		}
@@ -193,6 +231,6 @@ func (b *Bolt) Seed(ctx context.Context, fs []NewFlow, config []SeedConfig) erro
 				return err
 			}
 		}
-		return nil
+		return markSeeded(tx, now)
 	})
 }

@@ -36,8 +36,12 @@ type Store interface {
 	OutboxStore
 	ConfigStore
 	// Seed fills an empty store with flows (each published at revision 1)
-	// and configuration records in one transaction: all or nothing.
+	// and configuration records in one transaction: all or nothing. The
+	// same transaction records that the store was seeded.
 	Seed(ctx context.Context, fs []NewFlow, config []SeedConfig) error
+	// Seeded reports whether the store was ever seeded (by Seed, or, for a
+	// store from before Seed recorded it, whether it holds flows or channels).
+	Seeded(ctx context.Context) (bool, error)
 	// Stats returns counters kept on every write; it never scans.
 	Stats(ctx context.Context) (Stats, error)
 	// Close waits for pending writes and closes the store.

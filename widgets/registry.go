@@ -3,6 +3,7 @@ package widgets
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -78,12 +79,18 @@ func checkResult(b *flows.WidgetBase, name string, byID bool) error {
 // voiceOnly is CheckKind for the widgets that only work on a call (say,
 // play, gather_digits, hangup): in a messaging flow what they say, play or
 // gather would reach no one (a Twilio SMS reply would be empty), so the flow
-// does not validate. instead names the messaging widget to use.
+// does not validate. instead names the messaging widget to use. kind is ""
+// when the flow does not set it, and the message then says that messaging
+// is the default.
 func voiceOnly(typ, kind, instead string) error {
 	if kind == flows.KindVoice {
 		return nil
 	}
-	return flows.Errorf("type", "%s is a voice widget, and this flow's kind is %q (the default when \"kind\" is not set): over SMS or chat it would do nothing. Set the flow's \"kind\" to \"voice\", or use %s", typ, kind, instead)
+	is := strconv.Quote(kind)
+	if kind == "" {
+		is = strconv.Quote(flows.KindMessaging) + ` (the default when "kind" is not set)`
+	}
+	return flows.Errorf("type", "%s is a voice widget, and this flow's kind is %s: over SMS or chat it would do nothing. Set the flow's \"kind\" to \"voice\", or use %s", typ, is, instead)
 }
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"go.etcd.io/bbolt"
+)
+
+// A store is seeded once: Seed records it with the seed, and a store that
+// was seeded is not seeded again, whatever was deleted from it since.
+func TestSeedOnce(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	if done, err := b.Seeded(ctx); err != nil || done {
+		t.Fatalf("new store: seeded %v, %v", done, err)
+	}
+	flow := []NewFlow{{ID: "hello", Name: "Hello", Definition: json.RawMessage(`{"id":"hello"}`)}}
+	ch := []SeedConfig{{Collection: Channels, ID: "demo", Value: json.RawMessage(`{"id":"demo"}`)}}
+	if err := b.Seed(ctx, flow, ch); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := b.Seeded(ctx); err != nil || !done {
+		t.Fatalf("after Seed: seeded %v, %v", done, err)
+	}
+	if err := b.DeleteConfig(ctx, Channels, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteFlow(ctx, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := b.Seeded(ctx); err != nil || !done {
+		t.Fatalf("seed deleted: seeded %v, %v", done, err)
+	}
+	if err := b.Seed(ctx, flow, ch); !errors.Is(err, ErrConflict) {
+		t.Fatalf("second Seed: %v, want ErrConflict", err)
+	}
+	if list, _ := b.ListFlows(ctx); len(list) != 0 {
+		t.Errorf("second Seed wrote %d flows", len(list))
+	}
+}
+
+// A file from before Seed recorded it counts as seeded when it holds a
+// flow, a deleted flow's record or a channel, and has that recorded, so
+// that deleting them afterwards does not make it look new.
+func TestSeededBeforeTheRecord(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		fill func(b *Bolt) error
+	}{
+		{"a flow", func(b *Bolt) error {
+			_, err := b.SaveFlow(ctx, NewFlow{ID: "mine", Definition: json.RawMessage(`{"id":"mine"}`)})
+			return err
+		}},
+		{"a deleted flow", func(b *Bolt) error {
+			if _, err := b.SaveFlow(ctx, NewFlow{ID: "mine", Definition: json.RawMessage(`{"id":"mine"}`)}); err != nil {
+				return err
+			}
+			return b.DeleteFlow(ctx, "mine")
+		}},
+		{"a channel", func(b *Bolt) error {
+			return b.PutConfig(ctx, Channels, "sms", json.RawMessage(`{"id":"sms"}`))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, _ := openTest(t)
+			if err := c.fill(b); err != nil {
+				t.Fatal(err)
+			}
+			if done, err := b.Seeded(ctx); err != nil || !done {
+				t.Fatalf("seeded %v, %v", done, err)
+			}
+			var marked bool
+			_ = b.DB().View(func(tx *bbolt.Tx) error { marked = tx.Bucket(bMeta).Get(keySeeded) != nil; return nil })
+			if !marked {
+				t.Error("the store's seed was not recorded")
+			}
+		})
+	}
+}
