@@ -107,7 +107,8 @@ type endpointState struct {
 	// by its owner; RecoverSince is the creation time of the oldest delivery
 	// that disable ended or that failed in the streak that led to it:
 	// recovering since it resends everything the endpoint missed.
-	// Both stay when the endpoint is enabled again, which clears the rest.
+	// Enabling the endpoint again clears FailingSince, StreakFrom and
+	// ConsecutiveFailures; the rest stays.
 	LastDisabledAt time.Time `json:"last_disabled_at,omitzero"`
 	RecoverSince   time.Time `json:"recover_since,omitzero"`
 }

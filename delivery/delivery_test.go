@@ -1262,3 +1262,46 @@ func TestRecoverSinceReachesTheDeliveryThatStartedTheStreak(t *testing.T) {
 		}
 	}
 }
+
+// Enabling a disabled endpoint again clears its failure history, the start
+// of the failing streak and the failure count, and keeps the times of its
+// last success and last failure, as its health documents.
+func TestEnablingKeepsLastSuccessAndFailure(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Schedule = []time.Duration{0} })
+	ctx := context.Background()
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionStarted}})
+	e.settle() // the ping succeeds
+	success := e.clock.Now()
+	e.clock.Advance(time.Minute)
+	rc.setReply(status(http.StatusGone))
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+	failure := e.clock.Now()
+	got, _ := e.svc.Get(ctx, sub.ID)
+	if !got.Disabled {
+		t.Fatal("a 410 did not disable the endpoint")
+	}
+	e.clock.Advance(time.Minute)
+	on := *got
+	on.Secrets, on.Disabled = nil, false
+	if _, err := e.svc.Update(ctx, sub.ID, on); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.svc.Health(ctx, sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.LastSuccess == nil || !h.LastSuccess.Equal(success) {
+		t.Errorf("last_success %v after enabling, want %v", h.LastSuccess, success)
+	}
+	if h.LastFailure == nil || !h.LastFailure.Equal(failure) {
+		t.Errorf("last_failure %v after enabling, want %v", h.LastFailure, failure)
+	}
+	if h.FailingSince != nil || h.ConsecutiveFailures != 0 {
+		t.Errorf("enabling kept failing_since %v and %d consecutive failures", h.FailingSince, h.ConsecutiveFailures)
+	}
+	if h.LastDisabledAt == nil || h.RecoverSince == nil {
+		t.Errorf("enabling dropped last_disabled_at %v or recover_since %v", h.LastDisabledAt, h.RecoverSince)
+	}
+}
