@@ -99,7 +99,8 @@ type timerRunner struct {
 	// slots holds one token per turn in flight.
 	slots chan struct{}
 	// freed is signalled when a turn ends, so that a scanner that found
-	// every slot taken scans again as soon as one is free.
+	// every slot taken scans again as soon as one is free; not by a turn
+	// that found its contact busy, whose timer waits for the next interval.
 	freed chan struct{}
 	// inFlight waits for the turns started (shutdown waits for them).
 	inFlight sync.WaitGroup
