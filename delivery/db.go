@@ -97,11 +97,18 @@ type endpointState struct {
 	LastFailure         time.Time `json:"last_failure"`
 	FailingSince        time.Time `json:"failing_since"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
+	// StreakFrom is the creation time of the oldest delivery with a failed
+	// attempt since FailingSince. It is earlier than FailingSince: a
+	// delivery is created before it is tried, and the one whose failure
+	// started the streak may have run out of retries, ended failed, before
+	// the streak disabled the endpoint.
+	StreakFrom time.Time `json:"streak_from,omitzero"`
 	// LastDisabledAt is when the endpoint was last disabled, by Parley or
 	// by its owner; RecoverSince is the creation time of the oldest delivery
-	// that disable ended (or of the failing streak that led to it, if
-	// earlier): recovering since it resends everything the endpoint missed.
-	// Both stay when the endpoint is enabled again, which clears the rest.
+	// that disable ended or that failed in the streak that led to it:
+	// recovering since it resends everything the endpoint missed.
+	// Enabling the endpoint again clears FailingSince, StreakFrom and
+	// ConsecutiveFailures; the rest stays.
 	LastDisabledAt time.Time `json:"last_disabled_at,omitzero"`
 	RecoverSince   time.Time `json:"recover_since,omitzero"`
 }
@@ -110,12 +117,25 @@ type endpointState struct {
 // earliest at oldest (zero: none).
 func (st *endpointState) disabled(now, oldest time.Time) {
 	st.LastDisabledAt, st.RecoverSince = now, now
-	st.missed(st.FailingSince)
+	st.missed(st.FailingSince) // a state stored without StreakFrom
+	st.missed(st.StreakFrom)
 	st.missed(oldest)
 }
 
+// failed notes a failed attempt at t of a delivery created at created.
+func (st *endpointState) failed(t, created time.Time) {
+	st.LastFailure = t
+	st.ConsecutiveFailures++
+	if st.FailingSince.IsZero() {
+		st.FailingSince, st.StreakFrom = t, created
+	}
+	if st.StreakFrom.IsZero() || created.Before(st.StreakFrom) {
+		st.StreakFrom = created
+	}
+}
+
 // missed lowers RecoverSince to t, the creation time of a delivery that the
-// last disable ended, or the start of the failing streak that led to it.
+// last disable ended or that failed in the streak that led to it.
 func (st *endpointState) missed(t time.Time) {
 	if !t.IsZero() && !st.RecoverSince.IsZero() && t.Before(st.RecoverSince) {
 		st.RecoverSince = t

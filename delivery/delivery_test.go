@@ -1195,3 +1195,113 @@ func TestRecoverSinceAfterDisablingByHand(t *testing.T) {
 		t.Errorf("ping after recover: %s", got.Status)
 	}
 }
+
+// The failing streak that disables an endpoint can start with a delivery
+// whose retries ran out before the disable: its first failed attempt came
+// after it was created, and it ended failed. recover_since reaches back to
+// its creation, so the documented procedure (enable, read recover_since,
+// recover from it) resends it with the one that disabled the endpoint.
+func TestRecoverSinceReachesTheDeliveryThatStartedTheStreak(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.Schedule = []time.Duration{time.Second, time.Second}
+		o.DisableAfter = 4 * time.Second
+	})
+	ctx := context.Background()
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionStarted}})
+	e.settle()
+	e.clock.Advance(time.Second)
+	e.settle() // the ping succeeds
+	rc.setReply(status(http.StatusInternalServerError))
+
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+	first := e.deliveriesOf(sub.ID, EventSessionStarted)[0]
+	for range 2 {
+		e.clock.Advance(time.Second)
+		e.settle()
+	}
+	if d := e.delivery(first.ID); d.Status != StatusFailed || d.Attempts != 2 {
+		t.Fatalf("first delivery %s after 2 attempts, want failed", d.Status)
+	}
+	if h, _ := e.svc.Health(ctx, sub.ID); h.FailingSince == nil || !h.FailingSince.After(first.CreatedAt) {
+		t.Fatalf("failing_since %v, want the time of the first failed attempt, after the delivery's creation %v", h.FailingSince, first.CreatedAt)
+	}
+
+	e.clock.Advance(5 * time.Second)
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+	e.clock.Advance(time.Second)
+	e.settle()
+	got, _ := e.svc.Get(ctx, sub.ID)
+	if !got.Disabled {
+		t.Fatal("a failure more than 4 s into the streak did not disable the endpoint")
+	}
+
+	rc.setReply(nil)
+	on := *got
+	on.Secrets, on.Disabled = nil, false
+	if _, err := e.svc.Update(ctx, sub.ID, on); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.svc.Health(ctx, sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.RecoverSince == nil || h.RecoverSince.After(first.CreatedAt) {
+		t.Fatalf("recover_since %v, want at or before %v, the creation of the delivery that started the failing streak", h.RecoverSince, first.CreatedAt)
+	}
+	n, err := e.svc.Recover(ctx, sub.ID, *h.RecoverSince)
+	if err != nil || n != 2 {
+		t.Fatalf("Recover(recover_since) = %d, %v; want 2, both failed deliveries", n, err)
+	}
+	e.settle()
+	for _, d := range e.deliveriesOf(sub.ID, EventSessionStarted) {
+		if d.Status != StatusSucceeded {
+			t.Errorf("delivery %s created %v after recover: %s", d.ID, d.CreatedAt, d.Status)
+		}
+	}
+}
+
+// Enabling a disabled endpoint again clears its failure history, the start
+// of the failing streak and the failure count, and keeps the times of its
+// last success and last failure, as its health documents.
+func TestEnablingKeepsLastSuccessAndFailure(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Schedule = []time.Duration{0} })
+	ctx := context.Background()
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionStarted}})
+	e.settle() // the ping succeeds
+	success := e.clock.Now()
+	e.clock.Advance(time.Minute)
+	rc.setReply(status(http.StatusGone))
+	e.enqueue(Event{Type: EventSessionStarted})
+	e.settle()
+	failure := e.clock.Now()
+	got, _ := e.svc.Get(ctx, sub.ID)
+	if !got.Disabled {
+		t.Fatal("a 410 did not disable the endpoint")
+	}
+	e.clock.Advance(time.Minute)
+	on := *got
+	on.Secrets, on.Disabled = nil, false
+	if _, err := e.svc.Update(ctx, sub.ID, on); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.svc.Health(ctx, sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.LastSuccess == nil || !h.LastSuccess.Equal(success) {
+		t.Errorf("last_success %v after enabling, want %v", h.LastSuccess, success)
+	}
+	if h.LastFailure == nil || !h.LastFailure.Equal(failure) {
+		t.Errorf("last_failure %v after enabling, want %v", h.LastFailure, failure)
+	}
+	if h.FailingSince != nil || h.ConsecutiveFailures != 0 {
+		t.Errorf("enabling kept failing_since %v and %d consecutive failures", h.FailingSince, h.ConsecutiveFailures)
+	}
+	if h.LastDisabledAt == nil || h.RecoverSince == nil {
+		t.Errorf("enabling dropped last_disabled_at %v or recover_since %v", h.LastDisabledAt, h.RecoverSince)
+	}
+}

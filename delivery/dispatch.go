@@ -648,17 +648,13 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 
 	if ex.success() {
 		d.Status, d.Manual = StatusSucceeded, false
-		st.LastSuccess, st.ConsecutiveFailures, st.FailingSince = att.Time, 0, time.Time{}
+		st.LastSuccess, st.ConsecutiveFailures, st.FailingSince, st.StreakFrom = att.Time, 0, time.Time{}, time.Time{}
 		fx.outcomes = append(fx.outcomes, StatusSucceeded)
 		fx.lags = append(fx.lags, now.Sub(d.EventTime))
 		return saveDelivery(tx, a, d, oldStatus)
 	}
 
-	st.LastFailure = att.Time
-	st.ConsecutiveFailures++
-	if st.FailingSince.IsZero() {
-		st.FailingSince = att.Time
-	}
+	st.failed(att.Time, d.CreatedAt)
 	reason := ""
 	if ex.status == http.StatusGone {
 		reason = "endpoint answered 410 Gone"

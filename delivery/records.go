@@ -111,7 +111,7 @@ func appendTrace(b []byte, t *flows.HTTPTrace) []byte {
 // encodeEndpointState appends st to dst.
 func encodeEndpointState(dst []byte, st *endpointState) ([]byte, error) {
 	if !jsonstr.TimeOK(st.LastSuccess) || !jsonstr.TimeOK(st.LastFailure) || !jsonstr.TimeOK(st.FailingSince) ||
-		!jsonstr.TimeOK(st.LastDisabledAt) || !jsonstr.TimeOK(st.RecoverSince) {
+		!jsonstr.TimeOK(st.StreakFrom) || !jsonstr.TimeOK(st.LastDisabledAt) || !jsonstr.TimeOK(st.RecoverSince) {
 		return json.Marshal(st)
 	}
 	b := append(dst, `{"last_success":`...)
@@ -122,6 +122,10 @@ func encodeEndpointState(dst []byte, st *endpointState) ([]byte, error) {
 	b = jsonstr.AppendTime(b, st.FailingSince)
 	b = append(b, `,"consecutive_failures":`...)
 	b = strconv.AppendInt(b, int64(st.ConsecutiveFailures), 10)
+	if !st.StreakFrom.IsZero() {
+		b = append(b, `,"streak_from":`...)
+		b = jsonstr.AppendTime(b, st.StreakFrom)
+	}
 	if !st.LastDisabledAt.IsZero() {
 		b = append(b, `,"last_disabled_at":`...)
 		b = jsonstr.AppendTime(b, st.LastDisabledAt)

@@ -106,6 +106,8 @@ func TestEncodeEndpointStateMatchesJSON(t *testing.T) {
 		{},
 		{LastSuccess: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), ConsecutiveFailures: 3,
 			LastFailure: time.Date(2026, 1, 2, 3, 4, 6, 0, time.Local), FailingSince: time.Unix(1, 0)},
+		{FailingSince: time.Unix(5, 0), StreakFrom: time.Unix(4, 0), ConsecutiveFailures: 2,
+			LastDisabledAt: time.Unix(9, 0), RecoverSince: time.Unix(3, 0)},
 	} {
 		got, err := encodeEndpointState(nil, &st)
 		if err != nil {

@@ -328,10 +328,13 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 	s.setSub(sub)
 	err := s.update(func(tx *bbolt.Tx) error {
 		if old.Disabled && !sub.Disabled {
-			// The failure history goes; when the endpoint was disabled and
-			// from when to recover what it missed stay.
+			// The failing streak goes; the last success and failure, when
+			// the endpoint was disabled and from when to recover what it
+			// missed stay.
 			st := s.state(tx, map[string]*endpointState{}, id)
-			if err := putEndpointState(tx, id, &endpointState{LastDisabledAt: st.LastDisabledAt, RecoverSince: st.RecoverSince}); err != nil {
+			kept := endpointState{LastSuccess: st.LastSuccess, LastFailure: st.LastFailure,
+				LastDisabledAt: st.LastDisabledAt, RecoverSince: st.RecoverSince}
+			if err := putEndpointState(tx, id, &kept); err != nil {
 				return err
 			}
 		}

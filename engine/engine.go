@@ -524,7 +524,10 @@ func (t *turn) next(w flows.Widget, out flows.Outcome) string {
 		wait := out.Wait
 		wait.Widget = w.Base().ID
 		if wait.Timeout > 0 {
-			at := t.now.Add(time.Duration(wait.Timeout) * time.Second)
+			// From when the session starts waiting, read now: the turn
+			// may have spent seconds on webhooks since it started (t.now),
+			// and the contact gets the whole timeout after the question.
+			at := t.e.now().Add(time.Duration(wait.Timeout) * time.Second)
 			wait.TimeoutAt = &at
 		} else {
 			wait.TimeoutAt = nil

@@ -737,3 +737,37 @@ func TestTurnTimeout(t *testing.T) {
 		t.Errorf("subflow loaded with deadline %v (set %v), want 7s after the turn started", src.deadline, src.ok)
 	}
 }
+
+// slowHooks answers as its mocks do after the fixture's clock moved on by
+// took, as a slow webhook takes that long.
+type slowHooks struct {
+	*sim.Mocks
+	fx   *fixture
+	took time.Duration
+}
+
+func (h slowHooks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.WebhookResult {
+	h.fx.now = h.fx.now.Add(h.took)
+	return h.Mocks.Call(ctx, req)
+}
+
+// A wait's timeout counts from when the session starts waiting, not from
+// when its turn started: a wait reached after a 6 s webhook with a timeout
+// of 5 s times out 5 s after the question, not 1 s before it.
+func TestWaitTimeoutCountsFromTheWait(t *testing.T) {
+	fx := newFixture(t, orderMock)
+	fx.e = engine.New(widgets.Registered(),
+		engine.WithClock(func() time.Time { return fx.now }),
+		engine.WithServices(sim.Services{Hooks: slowHooks{Mocks: fx.mocks, fx: fx, took: 6 * time.Second}}))
+	f := fx.load(t, `{"id": "slow", "name": "Slow", "widgets": [
+	  {"id": "lookup", "type": "webhook", "method": "GET", "url": "http://127.0.0.1:9/order", "exits": {"Success": "ask"}},
+	  {"id": "ask", "type": "wait_for_response", "result": "Answer", "timeout": 5, "exits": {"Next": ""}}]}`)
+	s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := clock0.Add(6 * time.Second).Add(5 * time.Second)
+	if s.Wait == nil || s.Wait.TimeoutAt == nil || !s.Wait.TimeoutAt.Equal(want) {
+		t.Fatalf("wait %+v, want a timeout at %s, 5 s after the webhook answered", s.Wait, want)
+	}
+}

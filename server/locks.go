@@ -104,6 +104,19 @@ func (k *keyedMutex) tryLock(urn, sessionID string) (heldLock, bool) {
 	return heldLock{sh: sh, key: key, m: m}, true
 }
 
+// held reports whether a turn holds or waits for the lock, as tryLock would
+// find it, without taking it.
+func (k *keyedMutex) held(urn, sessionID string) bool {
+	key, h := lockKey{urn: urn}, urn
+	if urn == "" {
+		key, h = lockKey{session: sessionID}, sessionID
+	}
+	sh := &k.shards[maphash.String(k.seed, h)%lockShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.held[key] != nil
+}
+
 // Unlock releases the lock.
 func (h heldLock) Unlock() {
 	h.m.mu.Unlock()

@@ -346,7 +346,8 @@ func (s *Service) lockSession(ctx context.Context, id string) (func(), *flows.Se
 }
 
 // lockSessionWith is lockSession; with try set, a contact whose lock is
-// taken is not waited for: it returns errContactBusy.
+// taken is not waited for: it returns a *contactBusyError, which is
+// errContactBusy.
 func (s *Service) lockSessionWith(ctx context.Context, id string, try bool) (func(), *flows.Session, error) {
 	peek, err := s.store.LoadSession(ctx, id)
 	if err != nil {
@@ -359,7 +360,7 @@ func (s *Service) lockSessionWith(ctx context.Context, id string, try bool) (fun
 	if try {
 		ok := false
 		if held, ok = s.locks.tryLock(peek.Contact.URN, peek.ID); !ok {
-			return nil, nil, errContactBusy
+			return nil, nil, &contactBusyError{urn: peek.Contact.URN}
 		}
 	} else {
 		held = s.locks.lock(peek.Contact.URN, peek.ID)

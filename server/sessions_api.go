@@ -334,7 +334,7 @@ func (s *Server) sessionEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(c, "limit", 500, 1, 5000)
+	limit, err := queryInt(c, "limit", 500, 1, store.MaxEventsPage)
 	if err != nil {
 		return err
 	}

@@ -355,3 +355,39 @@ func TestListSessionsContactWithBarePlus(t *testing.T) {
 		}
 	}
 }
+
+// A session's event log pages by the limit asked for, up to 5000: a client
+// following next reads every event, however long the log.
+func TestSessionEventsPages(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.MaxSteps = 2400 })
+	// Each step sends a message, until the step budget fails the session.
+	ts.createFlow(`{"id":"chatty","name":"Chatty","widgets":[
+ {"id":"a","type":"send_message","text":"a","exits":{"Next":"b"}},
+ {"id":"b","type":"send_message","text":"b","exits":{"Next":"a"}}]}`)
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "chatty"})["id"].(string)
+	all := ts.must(200, "GET", "/v1/sessions/"+id+"/events?limit=5000", nil)
+	total := len(all["events"].([]any))
+	if total <= 2400 || all["next"] != nil {
+		t.Fatalf("limit=5000 gave %d events and next %v, want all of more than 2,400 and no next", total, all["next"])
+	}
+	for _, limit := range []int{1000, 1500} {
+		after, pages, seen := "0", 0, 0
+		for {
+			page := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s/events?limit=%d&after=%s", id, limit, after), nil)
+			evs := page["events"].([]any)
+			seen += len(evs)
+			pages++
+			next, ok := page["next"].(string)
+			if !ok {
+				break
+			}
+			if len(evs) != limit {
+				t.Fatalf("limit=%d: page %d has %d events and a next", limit, pages, len(evs))
+			}
+			after = next
+		}
+		if seen != total || pages != total/limit+1 {
+			t.Errorf("limit=%d: %d events in %d pages following next, want %d in %d", limit, seen, pages, total, total/limit+1)
+		}
+	}
+}

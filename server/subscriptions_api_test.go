@@ -198,3 +198,46 @@ func TestRecoverFromHealthAfterGone(t *testing.T) {
 	}
 	eventually(t, "the recovered events", func() bool { return len(rc.ofType("flow.completed")) == 1 && len(rc.ofType("webhook.ping")) == 2 })
 }
+
+// The documented procedure after a disable for failing too long, when the
+// delivery whose failure started the streak had used up its retries before
+// the disable: recovering from recover_since resends it too.
+func TestRecoverFromHealthAfterFailingStreak(t *testing.T) {
+	rc := newSink(t)
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.Now = time.Now
+		c.Delivery.Schedule = []time.Duration{0, 100 * time.Millisecond}
+		c.Delivery.DisableAfter = time.Second
+	})
+	ts.createFlow(askFlow)
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": rc.URL, "events": []string{"session.started"}})["id"].(string)
+	eventually(t, "the ping", func() bool { return len(rc.ofType("webhook.ping")) == 1 })
+	rc.setStatus(http.StatusInternalServerError)
+	deliveries := func() []any {
+		return ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries?status=failed", nil)["data"].([]any)
+	}
+
+	first := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})["id"].(string)
+	eventually(t, "the first session's delivery to fail twice and end failed", func() bool { return len(deliveries()) == 1 })
+	time.Sleep(1100 * time.Millisecond)
+	second := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask"})["id"].(string)
+	eventually(t, "a failure a second into the streak to disable the endpoint", func() bool {
+		return ts.must(200, "GET", "/v1/webhooks/"+id, nil)["disabled"] == true
+	})
+
+	rc.setStatus(0)
+	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": rc.URL, "events": []string{"session.started"}, "disabled": false})
+	since := ts.must(200, "GET", "/v1/webhooks/"+id+"/health", nil)["recover_since"].(string)
+	if got := ts.must(202, "POST", "/v1/webhooks/"+id+"/recover", map[string]any{"since": since})["queued"]; got != float64(2) {
+		t.Errorf("recover since %s queued %v, want 2: both sessions' session.started", since, got)
+	}
+	eventually(t, "both sessions' events after recovering", func() bool {
+		got := map[any]int{}
+		for _, e := range rc.ofType("session.started") {
+			got[e.data["session_id"]]++
+		}
+		// Each was refused (the first twice) before it was delivered.
+		return got[first] == 3 && got[second] == 2
+	})
+}

@@ -86,12 +86,21 @@ const timerRetryMax = 10 * time.Minute
 // is held by another turn: the timer stays and a later scan fires it.
 var errContactBusy = errors.New("contact busy")
 
+// contactBusyError is errContactBusy with the contact whose lock was taken,
+// so that later scans can see the contact is still busy without loading
+// the session.
+type contactBusyError struct{ urn string }
+
+func (e *contactBusyError) Error() string        { return errContactBusy.Error() }
+func (e *contactBusyError) Is(target error) bool { return target == errContactBusy }
+
 // timerRunner keeps the timer turns in flight.
 type timerRunner struct {
 	// slots holds one token per turn in flight.
 	slots chan struct{}
 	// freed is signalled when a turn ends, so that a scanner that found
-	// every slot taken scans again as soon as one is free.
+	// every slot taken scans again as soon as one is free; not by a turn
+	// that found its contact busy, whose timer waits for the next interval.
 	freed chan struct{}
 	// inFlight waits for the turns started (shutdown waits for them).
 	inFlight sync.WaitGroup
@@ -102,6 +111,21 @@ type timerRunner struct {
 	firing map[string]bool
 	// failing holds the sessions whose last timer turn failed.
 	failing map[string]timerFailure
+	// busy holds the sessions whose timer turn found their contact in
+	// another turn. While that contact stays busy, scans skip the timer
+	// without a slot and without loading its session: a timer left for a
+	// later scan is no reason to scan again at once.
+	busy map[string]busyTimer
+	// scans counts the scans, to forget busy timers no scan meets.
+	scans uint64
+}
+
+// busyTimer is a timer whose contact was busy with another turn.
+type busyTimer struct {
+	// urn is the contact's URN, the key of the lock that was taken.
+	urn string
+	// scan is the last scan that met the timer.
+	scan uint64
 }
 
 type timerFailure struct {
@@ -115,6 +139,7 @@ func newTimerRunner() *timerRunner {
 		freed:   make(chan struct{}, 1),
 		firing:  map[string]bool{},
 		failing: map[string]timerFailure{},
+		busy:    map[string]busyTimer{},
 	}
 }
 
@@ -187,7 +212,9 @@ func (tr *timerRunner) isFiring(sessionID string) bool {
 // in turns, up to timerConcurrency in flight; once ctx ends it starts no
 // more. A timer whose turn is already running, whose contact is busy with
 // another turn, or whose last turn failed less than its backoff ago is left
-// for a later scan. wg, when set, also counts the turns started.
+// for a later scan. A contact found busy once is checked again by its lock
+// alone, so its timer takes neither a slot nor a session load until the
+// contact is free. wg, when set, also counts the turns started.
 func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, wg *sync.WaitGroup) (timerScan, error) {
 	due, err := s.store.DueTimers(ctx, s.now(), timerBatch)
 	r := timerScan{due: len(due)}
@@ -195,6 +222,10 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 		return r, err
 	}
 	tr := s.timers
+	tr.mu.Lock()
+	tr.scans++
+	scan := tr.scans
+	tr.mu.Unlock()
 	for _, t := range due {
 		if ctx.Err() != nil {
 			return r, ctx.Err()
@@ -202,6 +233,11 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 		tr.mu.Lock()
 		f, failed := tr.failing[t.SessionID]
 		running := tr.firing[t.SessionID]
+		b, busy := tr.busy[t.SessionID]
+		if busy {
+			b.scan = scan
+			tr.busy[t.SessionID] = b
+		}
 		tr.mu.Unlock()
 		if running {
 			r.running = append(r.running, t.SessionID)
@@ -210,11 +246,14 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 		if failed && s.now().Before(f.next) {
 			continue
 		}
+		if busy && s.locks.held(b.urn, t.SessionID) {
+			continue
+		}
 		select {
 		case tr.slots <- struct{}{}:
 		default:
 			r.full = true
-			return r, nil
+			return r, nil // the busy timers not met stay
 		}
 		tr.mu.Lock()
 		tr.firing[t.SessionID] = true
@@ -225,34 +264,59 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 			wg.Add(1)
 		}
 		go func() {
+			busy := false
 			defer func() {
 				tr.mu.Lock()
 				delete(tr.firing, t.SessionID)
 				tr.mu.Unlock()
 				<-tr.slots
-				select {
-				case tr.freed <- struct{}{}:
-				default:
+				if !busy {
+					// A slot freed by a timer left for later is no reason
+					// to scan before the next interval: the scan would
+					// meet that timer again.
+					select {
+					case tr.freed <- struct{}{}:
+					default:
+					}
 				}
 				tr.inFlight.Done()
 				if wg != nil {
 					wg.Done()
 				}
 			}()
-			s.timerTurn(turns, t, every)
+			busy = s.timerTurn(turns, t, every)
 		}()
+	}
+	if len(due) < timerBatch {
+		// The scan met every due timer: a busy timer it did not meet has
+		// fired or moved on with its session.
+		tr.mu.Lock()
+		for id, b := range tr.busy {
+			if b.scan != scan {
+				delete(tr.busy, id)
+			}
+		}
+		tr.mu.Unlock()
 	}
 	return r, nil
 }
 
 // timerTurn fires one timer and notes how it went: a failure is logged and
-// the timer tried again after a backoff.
-func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Duration) {
+// the timer tried again after a backoff. It reports whether the timer was
+// left because its contact was busy.
+func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Duration) (busy bool) {
 	err := s.fireTimer(ctx, t)
-	if errors.Is(err, errContactBusy) {
-		return
-	}
 	tr := s.timers
+	var cb *contactBusyError
+	if errors.As(err, &cb) {
+		tr.mu.Lock()
+		tr.busy[t.SessionID] = busyTimer{urn: cb.urn, scan: tr.scans}
+		tr.mu.Unlock()
+		return true
+	}
+	tr.mu.Lock()
+	delete(tr.busy, t.SessionID)
+	tr.mu.Unlock()
 	if err == nil || errors.Is(err, store.ErrNotFound) {
 		if err != nil {
 			// The session is gone: its timer can never fire.
@@ -275,6 +339,7 @@ func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Durat
 	tr.mu.Unlock()
 	s.log.Error("timer failed", "session", t.SessionID, "kind", t.Kind.String(), "err", err,
 		"failures", f.failures, "retry_in", wait.String())
+	return false
 }
 
 // fireTimer runs the turn a timer stands for, if the session still needs it.

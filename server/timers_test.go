@@ -494,3 +494,72 @@ func TestReminderLoopExpires(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// countingStore counts the scans of the timer index and the session loads.
+type countingStore struct {
+	store.Store
+	scans, loads atomic.Int64
+}
+
+func (c *countingStore) DueTimers(ctx context.Context, now time.Time, limit int) ([]store.Timer, error) {
+	c.scans.Add(1)
+	return c.Store.DueTimers(ctx, now, limit)
+}
+
+func (c *countingStore) LoadSession(ctx context.Context, id string) (*flows.Session, error) {
+	c.loads.Add(1)
+	return c.Store.LoadSession(ctx, id)
+}
+
+// More due timers than turns run at once, all of contacts busy with other
+// turns: the scanner leaves them for its regular scans instead of scanning
+// again each time one of them is found busy, and does not load the session
+// of a timer whose contact is still busy. Once the contacts are free, the
+// next scan fires them all.
+func TestBusyContactsDoNotSpinTheScanner(t *testing.T) {
+	b, err := store.Open(filepath.Join(t.TempDir(), DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: b}
+	const every = 100 * time.Millisecond
+	ts := newTestServer(t, func(c *Config) {
+		c.Store = cs
+		c.TimerInterval = every
+	})
+	ts.createFlow(timeoutFlow)
+	n := timerConcurrency + 14
+	var ids []string
+	var held []heldLock
+	for i := range n {
+		urn := fmt.Sprintf("tel:+1555000%04d", i)
+		ids = append(ids, ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow", "contact": map[string]any{"urn": urn}})["id"].(string))
+		held = append(held, ts.srv.svc.locks.lock(urn, ""))
+	}
+	scans0, loads0 := cs.scans.Load(), cs.loads.Load()
+	ts.clock.Advance(61 * time.Second)
+	const window = 1 * time.Second
+	time.Sleep(window)
+	scans, loads := cs.scans.Load()-scans0, cs.loads.Load()-loads0
+	for _, h := range held {
+		h.Unlock()
+	}
+	// About one scan an interval, and a few more after the first one that
+	// met the busy contacts.
+	if max := int64(window/every) + 5; scans > max {
+		t.Errorf("%d scans of the timer index in %v with %d busy contacts, want at most %d (one every %v)", scans, window, n, max, every)
+	}
+	if max := int64(n); loads > max {
+		t.Errorf("%d session loads in %v for %d timers of busy contacts, want at most %d (each once)", loads, window, n, max)
+	}
+	for _, id := range ids {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if _, at := ts.lastWidget(id); at == "again" {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("session %s at %v once its contact was free, want again", id, at)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}

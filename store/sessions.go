@@ -572,6 +572,12 @@ const (
 	maxPage     = 1000
 )
 
+// MaxEventsPage is the most events SessionEvents returns at once, the
+// largest limit the API's events endpoint takes: an event log is read in
+// one transaction and a page of events is small, so it pages by more than
+// the lists do.
+const MaxEventsPage = 5000
+
 func pageLimit(n, def int) int {
 	switch {
 	case n <= 0:
@@ -970,11 +976,16 @@ func (r *contactRow) storedContact(urn string) (*flows.Contact, error) {
 	return decodeContact(urn, r.contact)
 }
 
-// SessionEvents returns up to limit (default 100, at most 1000) events of
-// session id with a sequence above after, oldest first. Pass the last Seq
-// returned to get the next page.
+// SessionEvents returns up to limit (default 100, at most MaxEventsPage)
+// events of session id with a sequence above after, oldest first. Pass the
+// last Seq returned to get the next page.
 func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit int) ([]EventRecord, error) {
-	limit = pageLimit(limit, 100)
+	switch {
+	case limit <= 0:
+		limit = 100
+	case limit > MaxEventsPage:
+		limit = MaxEventsPage
+	}
 	var out []EventRecord
 	if after == 1<<64-1 {
 		return nil, nil

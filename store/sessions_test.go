@@ -1114,3 +1114,27 @@ func TestEventsStoredPerTurn(t *testing.T) {
 		}
 	}
 }
+
+// An event log pages by the limit asked for up to MaxEventsPage, more than
+// the lists' 1000, so the API's events endpoint gets the page it asks for.
+func TestSessionEventsPageSize(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	evs := make([]flows.Event, MaxEventsPage+500)
+	for i := range evs {
+		evs[i] = flows.Event{Type: flows.EventMessageOut, Text: fmt.Sprint(i), Time: t0}
+	}
+	mustSave(t, b, &Turn{Session: session("s", flows.StatusActive, "tel:+1"), Events: evs})
+	for _, c := range []struct{ limit, after, want int }{
+		{0, 0, 100}, {1500, 0, 1500}, {MaxEventsPage, 0, MaxEventsPage}, {MaxEventsPage + 1, 0, MaxEventsPage},
+		{MaxEventsPage, MaxEventsPage, 500},
+	} {
+		recs, err := b.SessionEvents(ctx, "s", uint64(c.after), c.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != c.want || recs[0].Seq != uint64(c.after)+1 {
+			t.Errorf("limit %d after %d: %d events from %d, want %d from %d", c.limit, c.after, len(recs), recs[0].Seq, c.want, c.after+1)
+		}
+	}
+}
