@@ -14,6 +14,10 @@ import (
 // at once by another scan.
 const timerBatch = 200
 
+// maxTimerBatch is the most due timers a scan reads, the store's largest
+// page.
+const maxTimerBatch = 1000
+
 // The records that make inbound message ids idempotent are pruned once
 // older than Config.DedupeRetention every timer interval, in batches of
 // pruneBatch, at most prunePerScan batches a scan: each batch joins one
@@ -145,8 +149,8 @@ func newTimerRunner() *timerRunner {
 
 // timerScan is what one scan did.
 type timerScan struct {
-	// due is how many due timers the scan read.
-	due int
+	// due is how many due timers the scan read, of batch asked for.
+	due, batch int
 	// started is how many turns it started.
 	started int
 	// full is set when due timers were left because every slot was taken.
@@ -175,7 +179,7 @@ func (s *Service) runTimers(ctx, turns context.Context, every time.Duration) {
 		switch {
 		case r.full:
 			freed = s.timers.freed
-		case r.due == timerBatch && r.started > 0 && err == nil:
+		case r.due == r.batch && r.started > 0 && err == nil:
 			continue
 		}
 		select {
@@ -216,16 +220,20 @@ func (tr *timerRunner) isFiring(sessionID string) bool {
 // alone, so its timer takes neither a slot nor a session load until the
 // contact is free. wg, when set, also counts the turns started.
 func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, wg *sync.WaitGroup) (timerScan, error) {
-	due, err := s.store.DueTimers(ctx, s.now(), timerBatch)
-	r := timerScan{due: len(due)}
-	if err != nil {
-		return r, err
-	}
 	tr := s.timers
+	// The timers a scan passes over (running, busy, backing off) are read
+	// on top of a batch, so that however many of them there are (a store
+	// with hundreds of damaged sessions), the timers after them still fire.
 	tr.mu.Lock()
 	tr.scans++
 	scan := tr.scans
+	batch := min(timerBatch+len(tr.firing)+len(tr.busy)+len(tr.failing), maxTimerBatch)
 	tr.mu.Unlock()
+	due, err := s.store.DueTimers(ctx, s.now(), batch)
+	r := timerScan{due: len(due), batch: batch}
+	if err != nil {
+		return r, err
+	}
 	for _, t := range due {
 		if ctx.Err() != nil {
 			return r, ctx.Err()
@@ -287,7 +295,7 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 			busy = s.timerTurn(turns, t, every)
 		}()
 	}
-	if len(due) < timerBatch {
+	if len(due) < batch {
 		// The scan met every due timer: a busy timer it did not meet has
 		// fired or moved on with its session.
 		tr.mu.Lock()

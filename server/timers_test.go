@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -562,4 +563,53 @@ func TestBusyContactsDoNotSpinTheScanner(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+}
+
+// damagedSet is a store whose sessions in bad do not load.
+type damagedSet struct {
+	store.Store
+	mu  sync.Mutex
+	bad map[string]bool
+}
+
+func (d *damagedSet) LoadSession(ctx context.Context, id string) (*flows.Session, error) {
+	d.mu.Lock()
+	bad := d.bad[id]
+	d.mu.Unlock()
+	if bad {
+		return nil, fmt.Errorf("session %q: %w: record does not decode", id, store.ErrCorrupt)
+	}
+	return d.Store.LoadSession(ctx, id)
+}
+
+// More due timers of damaged sessions than a scan's batch, all backing off,
+// do not keep a later timer from firing: the scan reads past them.
+func TestTimersPastManyDamagedSessions(t *testing.T) {
+	b, err := store.Open(filepath.Join(t.TempDir(), DBFile), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := &damagedSet{Store: b, bad: map[string]bool{}}
+	ts := newTestServer(t, func(c *Config) {
+		c.Store = ds
+		c.Logger = slog.New(slog.DiscardHandler)
+	})
+	ts.createFlow(timeoutFlow)
+	for i := range timerBatch + 50 {
+		id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow", "contact": map[string]any{"urn": fmt.Sprintf("tel:+1555%06d", i)}})["id"].(string)
+		ds.bad[id] = true
+	}
+	ts.clock.Advance(time.Second)
+	good := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow", "contact": map[string]any{"urn": "tel:+15559999999"}})["id"].(string)
+	ts.clock.Advance(61 * time.Second)
+	ctx := context.Background()
+	for range 40 {
+		if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if evs := ts.do("GET", "/v1/sessions/"+good+"/events", nil); strings.Contains(string(evs.Body), "Too late") {
+			return // its timeout fired
+		}
+	}
+	t.Fatalf("the timeout of session %s, due after %d damaged sessions' timers, did not fire in 40 scans", good, timerBatch+50)
 }
