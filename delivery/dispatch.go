@@ -473,6 +473,7 @@ func (fx *commitEffects) created(ds []*Delivery) {
 func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 	var fx commitEffects
 	var taken, created int
+	recorded := true
 	err := s.update(func(tx *bbolt.Tx) error {
 		fx, taken, created = commitEffects{}, 0, 0
 		if err := s.recordTx(tx, a, batch, &fx); err != nil {
@@ -498,26 +499,33 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 			s.log.Error("webhook results not recorded", "count", len(batch), "err", err)
 			fx = commitEffects{}
 		}
-		var ofx commitEffects
-		err = s.update(func(tx *bbolt.Tx) (err error) {
-			ofx = commitEffects{}
-			taken, created, err = s.fanoutOutbox(tx, a, &ofx)
-			return err
-		})
-		a.reset()
-		if err != nil {
-			s.log.Error("webhook outbox", "err", err)
-			taken, created = 0, 0
-		} else {
-			fx.outcomes = append(fx.outcomes, ofx.outcomes...)
+		recorded = err == nil
+		// An empty write transaction would still commit (and count as a
+		// write that succeeded): look first.
+		if !s.empty(bOutbox) {
+			var ofx commitEffects
+			err = s.update(func(tx *bbolt.Tx) (err error) {
+				ofx = commitEffects{}
+				taken, created, err = s.fanoutOutbox(tx, a, &ofx)
+				return err
+			})
+			a.reset()
+			if err != nil {
+				s.log.Error("webhook outbox", "err", err)
+				taken, created = 0, 0
+			} else {
+				fx.outcomes = append(fx.outcomes, ofx.outcomes...)
+			}
 		}
 	} else if err != nil {
-		// Nothing was recorded: the deliveries are still due and go again.
+		// Nothing was recorded: the deliveries are still due and go again,
+		// after a wait.
 		s.log.Error("webhook writer: nothing recorded", "results", len(batch), "err", err)
 		fx, taken, created = commitEffects{}, 0, 0
+		recorded = false
 	}
-	s.afterRecord(batch, &fx)
-	if len(batch) > 0 || created > 0 {
+	s.afterRecord(batch, &fx, recorded)
+	if (len(batch) > 0 && recorded) || created > 0 {
 		// Freed room on an endpoint, new deliveries or new retry times.
 		s.wake()
 	}
@@ -569,7 +577,7 @@ func (s *Service) recordTx(tx *bbolt.Tx, a *arena, batch []*result, fx *commitEf
 
 // afterRecord applies what a committed batch changed outside the database
 // and lets its deliveries be scheduled again.
-func (s *Service) afterRecord(batch []*result, fx *commitEffects) {
+func (s *Service) afterRecord(batch []*result, fx *commitEffects, recorded bool) {
 	for _, sub := range fx.disabled {
 		s.setSub(sub)
 		s.log.Warn("webhook endpoint disabled", "subscription", sub.ID, "url", sub.URL, "reason", sub.DisabledReason)
@@ -579,10 +587,37 @@ func (s *Service) afterRecord(batch []*result, fx *commitEffects) {
 		return
 	}
 	s.schedMu.Lock()
-	for _, r := range batch {
-		delete(s.inflight, r.d.ID)
+	defer s.schedMu.Unlock()
+	if recorded {
+		s.recordFailures = 0
+		for _, r := range batch {
+			delete(s.inflight, r.d.ID)
+		}
+		return
 	}
-	s.schedMu.Unlock()
+	// Their results are lost and they are still due: they stay in
+	// inflight, so that the schedule does not send them again, until the
+	// wait is over.
+	s.recordFailures++
+	ids := make([]string, len(batch))
+	for i, r := range batch {
+		ids[i] = r.d.ID
+	}
+	time.AfterFunc(holdDelay(s.recordFailures), func() {
+		s.schedMu.Lock()
+		for _, id := range ids {
+			delete(s.inflight, id)
+		}
+		s.schedMu.Unlock()
+		s.wake()
+	})
+}
+
+// holdDelay is how long deliveries whose results could not be recorded
+// wait before they are sent again, after n such rounds in a row: a second,
+// doubling up to a minute.
+func holdDelay(n int) time.Duration {
+	return min(time.Second<<min(n-1, 6), time.Minute)
 }
 
 func (s *Service) state(tx *bbolt.Tx, states map[string]*endpointState, id string) *endpointState {

@@ -48,6 +48,11 @@ type Service struct {
 	// commits, so a schedule scan never sees a stale due entry as free.
 	schedMu  sync.Mutex
 	inflight map[string]struct{}
+	// recordFailures counts the writer's rounds in a row whose results
+	// could not be recorded (a full disk); their deliveries stay in
+	// inflight for a wait that doubles with it (holdDelay), so that they
+	// are not sent again at once, round after round.
+	recordFailures int
 
 	qMu    sync.Mutex
 	queues map[string]*endpointQueue

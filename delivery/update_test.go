@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -76,4 +77,63 @@ func TestWritesGoThroughUpdate(t *testing.T) {
 		t.Error("the subscription whose delete failed is gone")
 	}
 	check("delete", svc.Delete(ctx, sub.ID))
+}
+
+// Deliveries whose results cannot be recorded (a full disk) are not sent
+// again round after round: they wait a second, then longer, and are sent
+// once more when the store takes writes again.
+func TestUnrecordedResultsAreNotResentAtOnce(t *testing.T) {
+	var failing atomic.Bool
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "parley.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	opts := testOptions(newClock())
+	opts.Now = time.Now // the hold is real time
+	opts.Update = func(fn func(*bbolt.Tx) error) error {
+		if failing.Load() {
+			return errors.New("write parley.db: no space left on device")
+		}
+		return db.Update(fn)
+	}
+	var hits atomic.Int64
+	rc := newReceiver(t)
+	rc.reply = func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		failing.Store(true) // the disk fills while the delivery is under way
+		w.WriteHeader(http.StatusOK)
+	}
+	svc, err := New(db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stop(); svc.Wait() }()
+	sub, err := svc.Create(context.Background(), Subscription{URL: rc.URL, Events: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := hits.Load(); n < 1 || n > 2 {
+		t.Fatalf("%d requests in 1.5 s while the results could not be recorded, want the first and at most one more after a second's wait", n)
+	}
+	rc.mu.Lock()
+	rc.reply = nil
+	rc.mu.Unlock()
+	failing.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		page, err := svc.ListDeliveries(context.Background(), sub.ID, DeliveryQuery{})
+		if err == nil && len(page.Deliveries) == 1 && page.Deliveries[0].Status == StatusSucceeded {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the delivery did not succeed once the store took writes again: %+v %v", page, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
