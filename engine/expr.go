@@ -246,6 +246,32 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 	for _, name := range sizedBuiltins {
 		wrap(name, false, false)
 	}
+	// keys() and values() of a map (contact.fields, a webhook's answer)
+	// come in the order of its keys, so that a flow says the same thing
+	// every time, as a template's @(...) of the map does.
+	for _, name := range []string{"keys", "values"} {
+		b := builtin.Builtins[builtin.Index[name]]
+		call := b.Func
+		c.Functions[name] = &builtin.Function{Name: name, Types: b.Types, Validate: b.Validate, Deref: b.Deref,
+			Func: func(args ...any) (any, error) {
+				var m map[string]any
+				if len(args) == 1 {
+					m, _ = args[0].(map[string]any)
+				}
+				if m == nil {
+					return call(args...)
+				}
+				out := make([]any, 0, len(m))
+				for _, k := range slices.Sorted(maps.Keys(m)) {
+					if name == "keys" {
+						out = append(out, k)
+					} else {
+						out = append(out, m[k])
+					}
+				}
+				return out, nil
+			}}
+	}
 }
 
 func (e *Engine) compileExpr(src string) (*expression, error) {

@@ -87,3 +87,22 @@ func TestFunctionsOfAValueNotSet(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysInOrder: keys() and values() of a map list it in the order of its
+// keys, so a flow says the same every time.
+func TestKeysInOrder(t *testing.T) {
+	fx := newFixture(t, nil)
+	f := fx.load(t, `{"id": "x", "widgets": [{"id": "m", "type": "send_message",
+	  "text": "@(keys(contact.fields)) @(values(contact.fields)) @(keys({'b': 1, 'a': 2}))"}]}`)
+	for range 10 {
+		_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Contact: flows.Contact{
+			Fields: map[string]string{"d": "4", "a": "1", "c": "3", "b": "2", "e": "5", "f": "6"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `["a","b","c","d","e","f"] ["1","2","3","4","5","6"] ["a","b"]`
+		if got := texts(evs); len(got) != 1 || got[0] != want {
+			t.Fatalf("sent %q, want %q", got, want)
+		}
+	}
+}
