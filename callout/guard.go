@@ -53,8 +53,7 @@ type ownAddrs struct {
 }
 
 // errOwnAddr is the reason a call to the server's own address is refused.
-var errOwnAddr = errors.New("it is this server's own listen address, which webhooks may not call whatever --allow-cidr allows " +
-	"(the demo order service at /demo/order-status is answered without a connection)")
+var errOwnAddr = errors.New("it is this server's own listen address, which webhooks and event deliveries may not call whatever --allow-cidr allows")
 
 // NewGuard returns a guard that refuses private, loopback, link-local,
 // multicast and other special-purpose addresses (IPv4 and IPv6) except those in
