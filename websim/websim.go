@@ -49,8 +49,10 @@ func Register(r fiber.Router) {
 	// proxy's prefix too: /simulator/ (which the route matches as well) is
 	// sent there, relatively.
 	r.Get(Path, func(c *fiber.Ctx) error {
-		if strings.HasSuffix(c.Path(), "/") {
-			c.Set(fiber.HeaderLocation, "../simulator")
+		if p := c.Path(); strings.HasSuffix(p, "/") {
+			// One "../" for each trailing slash: /simulator// too.
+			up := len(p) - len(strings.TrimRight(p, "/"))
+			c.Set(fiber.HeaderLocation, strings.Repeat("../", up)+"simulator")
 			return c.SendStatus(fiber.StatusMovedPermanently)
 		}
 		return serve(c, "index.html")
