@@ -134,22 +134,29 @@ type SeedConfig struct {
 	Value      json.RawMessage
 }
 
+// bDeliverySubs is event delivery's bucket of subscriptions (package
+// delivery, in the same file).
+var bDeliverySubs = []byte("dl_subscriptions")
+
 // keySeeded is the meta key that says the store was seeded: ns(when).
 var keySeeded = []byte("seeded")
 
 // Seeded reports whether the store was ever seeded, so that it is seeded
 // once: what an operator deletes of the seed does not come back. Seed
 // records it in its own transaction. A file from before it did counts as
-// seeded when it holds a flow, a deleted flow's record or a channel, and
-// has it recorded now, so that deleting them later does not make it look
-// new.
+// seeded when it holds anything an earlier start or its operator wrote (a
+// flow, a deleted flow's record, a channel, a session, a contact, an API
+// key, a configured webhook or an event subscription), and has it recorded
+// now, so that what was deleted of the examples does not come back.
 func (b *Bolt) Seeded(ctx context.Context) (bool, error) {
 	var marked, used bool
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
 		marked = tx.Bucket(bMeta).Get(keySeeded) != nil
-		for _, name := range [][]byte{bFlows, bFlowsDeleted, bChannels} {
-			if k, _ := tx.Bucket(name).Cursor().First(); k != nil {
-				used = true
+		for _, name := range [][]byte{bFlows, bFlowsDeleted, bChannels, bIDs, bContacts, bAPIKeys, bWebhooks, bDeliverySubs} {
+			if bk := tx.Bucket(name); bk != nil {
+				if k, _ := bk.Cursor().First(); k != nil {
+					used = true
+				}
 			}
 		}
 		return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/parleyhq/parley/flows"
 	"go.etcd.io/bbolt"
 )
 
@@ -42,9 +43,9 @@ func TestSeedOnce(t *testing.T) {
 	}
 }
 
-// A file from before Seed recorded it counts as seeded when it holds a
-// flow, a deleted flow's record or a channel, and has that recorded, so
-// that deleting them afterwards does not make it look new.
+// A file from before Seed recorded it counts as seeded when it holds
+// anything written by an earlier start or its operator, and has that
+// recorded, so that deleting them afterwards does not make it look new.
 func TestSeededBeforeTheRecord(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -63,6 +64,26 @@ func TestSeededBeforeTheRecord(t *testing.T) {
 		}},
 		{"a channel", func(b *Bolt) error {
 			return b.PutConfig(ctx, Channels, "sms", json.RawMessage(`{"id":"sms"}`))
+		}},
+		// A store whose examples were all deleted by an earlier build, which
+		// kept no record of deleted flows, still holds what it served.
+		{"a session", func(b *Bolt) error {
+			return b.SaveTurn(ctx, &Turn{Session: session("s1", flows.StatusCompleted, "tel:+15550100")})
+		}},
+		{"an API key", func(b *Bolt) error {
+			return b.PutConfig(ctx, APIKeys, "k1", json.RawMessage(`{"id":"k1"}`))
+		}},
+		{"a configured webhook", func(b *Bolt) error {
+			return b.PutConfig(ctx, Webhooks, "orders", json.RawMessage(`{"name":"orders"}`))
+		}},
+		{"an event subscription", func(b *Bolt) error {
+			return b.DB().Update(func(tx *bbolt.Tx) error {
+				bk, err := tx.CreateBucketIfNotExists(bDeliverySubs)
+				if err != nil {
+					return err
+				}
+				return bk.Put([]byte("sub1"), []byte(`{}`))
+			})
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
