@@ -177,7 +177,11 @@ func decodeWebhookConfig(body []byte, in *flows.WebhookConfig) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty; a JSON object is expected")
 	}
-	problems := flows.DecodeDocument(body, in)
+	// "source" is in every answer and says where the configuration comes
+	// from: a GET sent back as it is carries it, and it is ignored.
+	problems := slices.DeleteFunc(flows.DecodeDocument(body, in), func(p *flows.FieldError) bool {
+		return errors.Is(p, flows.ErrUnknownField) && p.Path == "source"
+	})
 	if len(problems) == 0 {
 		return nil
 	}

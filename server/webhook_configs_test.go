@@ -133,10 +133,13 @@ func TestWebhookConfigsAPI(t *testing.T) {
 		t.Errorf("flow with the new webhook said %q", got)
 	}
 
-	// A GET, changed and sent back, keeps the secrets it showed redacted.
+	// A GET, changed and sent back as it is ("source" included), keeps the
+	// secrets it showed redacted.
 	got := ts.must(200, "GET", "/v1/webhook-configs/orders", nil)
 	got["url"] = orders.URL + "/v2/orders/@flow.order"
-	delete(got, "source")
+	if got["source"] != "api" {
+		t.Fatalf("GET: source %v, want api", got["source"])
+	}
 	ts.must(200, "PUT", "/v1/webhook-configs/orders", got)
 	if got := run(); got != "shipped /v2/orders/" {
 		t.Errorf("after PUT the flow said %q, want the new URL with the kept credentials", got)
