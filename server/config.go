@@ -140,7 +140,12 @@ var settings = []setting{
 	{"webhooks", EnvWebhooks, "file", "JSON file of named webhook configurations", "", false, func(c *Config, v string) error {
 		// Read and checked here, so that a file that is missing or wrong
 		// is named with the flag or variable that gave it; the server
-		// reads it again as it starts.
+		// reads it again as it starts. An empty value is no file, as an
+		// empty variable is.
+		if v == "" {
+			c.WebhooksFile = ""
+			return nil
+		}
 		if _, err := callout.LoadConfigs(v); err != nil {
 			return err
 		}

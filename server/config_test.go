@@ -203,6 +203,11 @@ func TestServeFlags(t *testing.T) {
 			}
 		}, ""},
 		{"zero max value", []string{"--max-value", "0"}, nil, nil, `--max-value: "0" is not a positive number of bytes`},
+		{"empty webhooks flag is no file", []string{"--webhooks", ""}, map[string]string{EnvWebhooks: "/nonexistent.json"}, func(t *testing.T, c Config) {
+			if c.WebhooksFile != "" {
+				t.Errorf("webhooks file %q, want none", c.WebhooksFile)
+			}
+		}, ""},
 		{"flag not a number", []string{"--body-limit", "1MB"}, nil, nil, `--body-limit: "1MB" is not a positive number of bytes`},
 		{"flag not a duration", []string{"--turn-timeout", "soon"}, nil, nil, `--turn-timeout: "soon" is not a positive duration`},
 		{"env checked as its flag", nil, map[string]string{EnvTurnTimeout: "soon"}, nil, `PARLEY_TURN_TIMEOUT: "soon" is not a positive duration`},
