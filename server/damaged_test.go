@@ -75,6 +75,8 @@ func TestDamagedSessionRecord(t *testing.T) {
 		t.Errorf("the log does not say %q:\n%s", want, logs.String())
 	}
 
+	// A store that holds sessions is not seeded: the channel is the test's.
+	ts.must(http.StatusCreated, "POST", "/v1/channels", `{"id":"demo"}`)
 	r := ts.do("POST", "/v1/channels/demo/messages", `{"from":"tel:+15552","text":"hi"}`)
 	if r.Status != http.StatusInternalServerError {
 		t.Errorf("a message to the damaged session's contact: %d %s", r.Status, r.Body)

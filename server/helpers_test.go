@@ -201,7 +201,21 @@ func (ts *testServer) listen() string {
 		ts.t.Fatal(err)
 	}
 	go func() { _ = ts.srv.Serve(ln) }()
-	return "http://" + ln.Addr().String()
+	base := "http://" + ln.Addr().String()
+	// Serve has set itself up (its address refused to webhooks among the
+	// rest) once it answers.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return base
+		}
+		if time.Now().After(deadline) {
+			ts.t.Fatalf("the server on %s does not answer: %v", base, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // apiErrorCase is a request that must fail with an error of the given
