@@ -58,20 +58,11 @@ type heldLock struct {
 // lock takes the lock of everything a contact does (of the session when
 // there is no contact URN).
 func (k *keyedMutex) lock(urn, sessionID string) heldLock {
-	key, h := lockKey{urn: urn}, urn
-	if urn == "" {
-		key, h = lockKey{session: sessionID}, sessionID
-	}
-	sh := &k.shards[maphash.String(k.seed, h)%lockShards]
+	sh, key := k.shard(urn, sessionID)
 	sh.mu.Lock()
 	m := sh.held[key]
 	if m == nil {
-		if n := len(sh.free); n > 0 {
-			m, sh.free = sh.free[n-1], sh.free[:n-1]
-		} else {
-			m = new(keyMutex)
-		}
-		sh.held[key] = m
+		m = sh.take(key)
 	}
 	m.users++
 	sh.mu.Unlock()
@@ -82,23 +73,13 @@ func (k *keyedMutex) lock(urn, sessionID string) heldLock {
 // tryLock is lock without waiting: it takes the lock only when no other
 // turn holds or waits for it.
 func (k *keyedMutex) tryLock(urn, sessionID string) (heldLock, bool) {
-	key, h := lockKey{urn: urn}, urn
-	if urn == "" {
-		key, h = lockKey{session: sessionID}, sessionID
-	}
-	sh := &k.shards[maphash.String(k.seed, h)%lockShards]
+	sh, key := k.shard(urn, sessionID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.held[key] != nil {
 		return heldLock{}, false
 	}
-	var m *keyMutex
-	if n := len(sh.free); n > 0 {
-		m, sh.free = sh.free[n-1], sh.free[:n-1]
-	} else {
-		m = new(keyMutex)
-	}
-	sh.held[key] = m
+	m := sh.take(key)
 	m.users++
 	m.mu.Lock() // free: no one else can reach it before the shard is unlocked
 	return heldLock{sh: sh, key: key, m: m}, true
@@ -107,14 +88,32 @@ func (k *keyedMutex) tryLock(urn, sessionID string) (heldLock, bool) {
 // held reports whether a turn holds or waits for the lock, as tryLock would
 // find it, without taking it.
 func (k *keyedMutex) held(urn, sessionID string) bool {
+	sh, key := k.shard(urn, sessionID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.held[key] != nil
+}
+
+// shard is the key of a contact's lock (its URN, or the session's id when
+// it has none) and the shard that holds it.
+func (k *keyedMutex) shard(urn, sessionID string) (*lockShard, lockKey) {
 	key, h := lockKey{urn: urn}, urn
 	if urn == "" {
 		key, h = lockKey{session: sessionID}, sessionID
 	}
-	sh := &k.shards[maphash.String(k.seed, h)%lockShards]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	return sh.held[key] != nil
+	return &k.shards[maphash.String(k.seed, h)%lockShards], key
+}
+
+// take gives key a mutex, a freed one when there is one; sh.mu is held.
+func (sh *lockShard) take(key lockKey) *keyMutex {
+	var m *keyMutex
+	if n := len(sh.free); n > 0 {
+		m, sh.free = sh.free[n-1], sh.free[:n-1]
+	} else {
+		m = new(keyMutex)
+	}
+	sh.held[key] = m
+	return m
 }
 
 // Unlock releases the lock.

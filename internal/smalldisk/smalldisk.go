@@ -18,8 +18,8 @@ import (
 
 // Disk is a mounted tmpfs.
 type Disk struct {
-	Dir  string
-	t    testing.TB
+	Dir string
+	t   testing.TB
 }
 
 // Fill writes a filler file so that about free bytes are left, rounded down
