@@ -1132,15 +1132,7 @@ func TestRecoverSinceHealthResendsWhatTheDisableEnded(t *testing.T) {
 	}
 
 	rc.setReply(nil)
-	on := *got
-	on.Secrets, on.Disabled = nil, false
-	if _, err := e.svc.Update(ctx, sub.ID, on); err != nil {
-		t.Fatal(err)
-	}
-	h, err := e.svc.Health(ctx, sub.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := e.enable(got)
 	if h.LastDisabledAt == nil || !h.LastDisabledAt.Equal(disabledAt) {
 		t.Errorf("last_disabled_at %v after enabling, want %v", h.LastDisabledAt, disabledAt)
 	}
@@ -1239,15 +1231,7 @@ func TestRecoverSinceReachesTheDeliveryThatStartedTheStreak(t *testing.T) {
 	}
 
 	rc.setReply(nil)
-	on := *got
-	on.Secrets, on.Disabled = nil, false
-	if _, err := e.svc.Update(ctx, sub.ID, on); err != nil {
-		t.Fatal(err)
-	}
-	h, err := e.svc.Health(ctx, sub.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := e.enable(got)
 	if h.RecoverSince == nil || h.RecoverSince.After(first.CreatedAt) {
 		t.Fatalf("recover_since %v, want at or before %v, the creation of the delivery that started the failing streak", h.RecoverSince, first.CreatedAt)
 	}
@@ -1283,15 +1267,7 @@ func TestEnablingKeepsLastSuccessAndFailure(t *testing.T) {
 		t.Fatal("a 410 did not disable the endpoint")
 	}
 	e.clock.Advance(time.Minute)
-	on := *got
-	on.Secrets, on.Disabled = nil, false
-	if _, err := e.svc.Update(ctx, sub.ID, on); err != nil {
-		t.Fatal(err)
-	}
-	h, err := e.svc.Health(ctx, sub.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := e.enable(got)
 	if h.LastSuccess == nil || !h.LastSuccess.Equal(success) {
 		t.Errorf("last_success %v after enabling, want %v", h.LastSuccess, success)
 	}
@@ -1304,4 +1280,20 @@ func TestEnablingKeepsLastSuccessAndFailure(t *testing.T) {
 	if h.LastDisabledAt == nil || h.RecoverSince == nil {
 		t.Errorf("enabling dropped last_disabled_at %v or recover_since %v", h.LastDisabledAt, h.RecoverSince)
 	}
+}
+
+// enable enables a disabled subscription again, as PUT with "disabled":
+// false does, and returns its health.
+func (e *env) enable(sub *Subscription) *Health {
+	e.t.Helper()
+	on := *sub
+	on.Secrets, on.Disabled = nil, false
+	if _, err := e.svc.Update(context.Background(), sub.ID, on); err != nil {
+		e.t.Fatal(err)
+	}
+	h, err := e.svc.Health(context.Background(), sub.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return h
 }
