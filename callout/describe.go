@@ -55,6 +55,26 @@ func CheckAnswer(res *flows.WebhookResult) {
 	res.Error = msg
 }
 
+// CapAnswer holds an answer made without a connection (a mocked one) to
+// the size cap a real call has: maxResponse (the webhook's
+// max_response_bytes), else DefaultMaxResponse, at most MaxResponseBytes. An
+// answer over it is cut there and is too_large, as the Service makes it.
+func CapAnswer(res *flows.WebhookResult, maxResponse int) {
+	limit := maxResponse
+	if limit <= 0 {
+		limit = DefaultMaxResponse
+	}
+	limit = min(limit, MaxResponseBytes)
+	if res == nil || len(res.Body) <= limit {
+		return
+	}
+	res.Body = res.Body[:limit]
+	res.Outcome, res.Error = flows.OutcomeTooBig, answerCapError(limit, maxResponse > 0)
+	if res.Response != nil {
+		res.Response.Body, res.Response.Truncated = string(res.Body), true
+	}
+}
+
 // Extra returns the answer's body as @extra when it is complete, valid JSON
 // nested at most MaxAnswerDepth levels deep, and nil otherwise (a text or
 // HTML answer, one cut at the size cap, one nested deeper).

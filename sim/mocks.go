@@ -187,11 +187,14 @@ func (m *Mocks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.Webh
 	if resp.Status >= 200 && resp.Status < 300 {
 		outcome = flows.OutcomeSuccess
 	}
-	return &flows.WebhookResult{
+	res := &flows.WebhookResult{
 		Outcome: outcome, Status: resp.Status, Headers: resp.Headers, Body: body, Attempts: 1,
 		Elapsed: time.Millisecond, Request: trace,
 		Response: &flows.HTTPTrace{Status: resp.Status, Headers: resp.Headers, Body: string(body)},
 	}
+	// The answer is held to the cap a real call has.
+	callout.CapAnswer(res, req.MaxResponse)
+	return res
 }
 
 // requestTrace records the request as the real service (callout.Service)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
 )
 
@@ -37,6 +38,34 @@ func TestMocksMatchInOrder(t *testing.T) {
 		res := call(c.url)
 		if res.Status != c.status || res.Outcome != c.outcome || string(res.Body) != c.body {
 			t.Errorf("%s: got %d %s %q, want %d %s %q", c.url, res.Status, res.Outcome, res.Body, c.status, c.outcome, c.body)
+		}
+	}
+}
+
+// A mocked answer is held to the size cap a real call has: the webhook's
+// max_response_bytes, else the default, so a test sees too_large where the
+// server would.
+func TestMockedAnswerSizeCap(t *testing.T) {
+	big := `"` + strings.Repeat("x", callout.DefaultMaxResponse+10) + `"`
+	m, err := ParseMocks([]byte(`{"http://x/big": [{"status": 200, "body": ` + big + `}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		max     int
+		outcome string
+		kept    int
+		says    string
+	}{
+		{0, flows.OutcomeTooBig, callout.DefaultMaxResponse, "--webhook-max-response"},
+		{100, flows.OutcomeTooBig, 100, "set by the webhook's max_response_bytes"},
+		{1 << 20, flows.OutcomeSuccess, callout.DefaultMaxResponse + 10, ""},
+	} {
+		res := m.Call(context.Background(), &flows.WebhookRequest{Method: "GET", URL: "http://x/big", MaxResponse: c.max})
+		if res.Outcome != c.outcome || len(res.Body) != c.kept || len(res.Response.Body) != c.kept ||
+			res.Response.Truncated != (c.outcome == flows.OutcomeTooBig) || !strings.Contains(res.Error, c.says) {
+			t.Errorf("max %d: %s, %d bytes kept (trace %d, truncated %v), error %q; want %s, %d bytes, error naming %q",
+				c.max, res.Outcome, len(res.Body), len(res.Response.Body), res.Response.Truncated, res.Error, c.outcome, c.kept, c.says)
 		}
 	}
 }
