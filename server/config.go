@@ -179,7 +179,7 @@ var settings = []setting{
 	{"session-retention", EnvSessionRetention, "duration", "delete ended sessions and their events this long after they end; 0 keeps them", "0s", false, func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			return fmt.Errorf("%q is not a duration (720h; 0 keeps ended sessions)", v)
+			return fmt.Errorf("%q is not a duration of 0 or more (720h; 0 keeps ended sessions)", v)
 		}
 		c.SessionRetention = d
 		return nil

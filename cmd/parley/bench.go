@@ -203,6 +203,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "parley bench:", err)
 		return 2
 	}
+	// A --flow file that cannot be read, or without --messages, is a usage
+	// error too.
+	if _, _, err := o.benchFlow(); err != nil {
+		fmt.Fprintln(stderr, "parley bench:", err)
+		return 2
+	}
 	o.progress = isTerminal(stderr)
 	res, err := runBench(ctx, o, stderr)
 	if err != nil {

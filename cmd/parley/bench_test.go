@@ -130,6 +130,8 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--message-ids", "sorted"}, "--message-ids"},
 		{[]string{"--contacts", "100"}, "--contacts"},
 		{[]string{"--contacts", "-1"}, "--contacts"},
+		{[]string{"--flow", "testdata/no-such-flow.json"}, "--flow testdata/no-such-flow.json: open"},
+		{[]string{"--flow", "../../examples/favourite-colour/flow.json"}, "give the conversation's texts with --messages"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
