@@ -240,6 +240,11 @@ type flowConv struct {
 	nodes   map[string]bool
 	alias   map[string]string
 	renamed map[string]bool
+
+	// catDropped lists the category names whose translations were dropped,
+	// each with them; catSeen holds the names listed.
+	catDropped []string
+	catSeen    map[string]bool
 }
 
 func (c *flowConv) add(level, where, msg string) {
@@ -313,6 +318,7 @@ func (c *flowConv) convert(version json.RawMessage) []byte {
 	for _, rs := range f.RuleSets {
 		c.ruleSet(rs)
 	}
+	c.reportCategories()
 	// Empty action sets were skipped: point exits at where they led.
 	for _, w := range c.widgets {
 		exits, _ := w["exits"].(map[string]string)
@@ -462,21 +468,52 @@ func (c *flowConv) pick(t translations, where string) (string, map[string]string
 
 // category returns a rule's category name in the base language: categories
 // are the names results are saved with, whatever the contact's language.
+// Its translations, which Parley has no place for, are noted for the report.
 func (c *flowConv) category(raw json.RawMessage) string {
 	t, _ := readTranslations(raw)
 	if s, ok := t[""]; ok {
 		return s
 	}
-	if s, ok := t[c.base]; ok {
-		return s
-	}
-	if s, ok := t["base"]; ok {
-		return s
+	for _, k := range []string{c.base, "base"} {
+		if s, ok := t[k]; ok {
+			c.categoryTranslations(s, k, t)
+			return s
+		}
 	}
 	if ls := t.langs(); len(ls) > 0 {
+		c.categoryTranslations(t[ls[0]], ls[0], t)
 		return t[ls[0]]
 	}
 	return ""
+}
+
+// categoryTranslations notes the translations of category name (the text of
+// t under key) that differ from it, once per name.
+func (c *flowConv) categoryTranslations(name, key string, t translations) {
+	var diff []string
+	for _, k := range t.langs() {
+		if k != key && k != "" && strings.TrimSpace(t[k]) != "" && t[k] != name {
+			diff = append(diff, fmt.Sprintf("%s %q", normLang(k), t[k]))
+		}
+	}
+	if len(diff) == 0 || c.catSeen[name] {
+		return
+	}
+	if c.catSeen == nil {
+		c.catSeen = map[string]bool{}
+	}
+	c.catSeen[name] = true
+	c.catDropped = append(c.catDropped, fmt.Sprintf("%q (%s)", name, strings.Join(diff, ", ")))
+}
+
+// reportCategories adds the flow's one line about translated category names.
+func (c *flowConv) reportCategories() {
+	if len(c.catDropped) == 0 {
+		return
+	}
+	c.add(levelWarning, "categories", fmt.Sprintf("category names are kept in the base language only, their translations dropped: %s; "+
+		"results and @flow.NAME.category give every contact the base-language name, where RapidPro gave the name in the contact's language",
+		strings.Join(c.catDropped, ", ")))
 }
 
 // newWidget registers a widget and returns it.
