@@ -242,7 +242,10 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 	// caller's map (shared by other sessions of the same contact).
 	s.Contact.Fields = maps.Clone(p.Contact.Fields)
 	s.Contact.Groups = slices.Clone(p.Contact.Groups)
+	// A contact's language is looked up among translations keyed by ISO
+	// 639-3 code: "FRA" and "fr" are read as "fra".
 	if s.Contact.Language != "" {
+		s.Contact.Language = flows.LanguageCode(s.Contact.Language)
 		s.Language = s.Contact.Language
 	}
 	t := e.newTurn(ctx, s, flow)
@@ -828,6 +831,7 @@ func (t *turn) SetVariable(scope, name, value string) error {
 		case "name":
 			s.Contact.Name = value
 		case "language":
+			value = flows.LanguageCode(value)
 			s.Contact.Language = value
 			s.Language = value
 		default:

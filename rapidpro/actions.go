@@ -317,6 +317,12 @@ func (c *flowConv) say(a action, where string) *step {
 		return nil
 	}
 	text, others := c.pick(msg, where+" msg")
+	// The language the text is said in: the chosen one, or the one it fell
+	// back to.
+	lang := c.target
+	if c.pickedKey != "" {
+		lang = normLang(c.pickedKey)
+	}
 	if rec, ok := readTranslations(a.Recording); ok && len(rec) > 0 {
 		if url, ro := c.pick(rec, where+" recording"); url != "" {
 			if len(ro) > 0 {
@@ -333,8 +339,8 @@ func (c *flowConv) say(a action, where string) *step {
 		c.add(levelWarning, where+" msg", fmt.Sprintf("translations into %s dropped: Parley's say widget has no translations", strings.Join(sortedKeys(others), ", ")))
 	}
 	w := map[string]any{"type": "say", "text": c.tmpl(text, where+" msg")}
-	if c.target != "base" && c.target != "" {
-		w["language"] = c.target
+	if lang != "base" && lang != "" {
+		w["language"] = lang
 	}
 	return &step{w: w, cont: []string{"Next"}}
 }

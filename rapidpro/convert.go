@@ -240,6 +240,18 @@ type flowConv struct {
 	nodes   map[string]bool
 	alias   map[string]string
 	renamed map[string]bool
+
+	// langFound counts the texts found in the chosen language; fallbacks
+	// are those taken from another.
+	langFound int
+	fallbacks []fallback
+	langs     map[string]bool // the language keys of the flow's texts
+	pickedKey string          // the key of the text pick chose last
+
+	// catDropped lists the category names whose translations were dropped,
+	// each with them; catSeen holds the names listed.
+	catDropped []string
+	catSeen    map[string]bool
 }
 
 func (c *flowConv) add(level, where, msg string) {
@@ -313,6 +325,8 @@ func (c *flowConv) convert(version json.RawMessage) []byte {
 	for _, rs := range f.RuleSets {
 		c.ruleSet(rs)
 	}
+	c.reportCategories()
+	c.reportLanguage()
 	// Empty action sets were skipped: point exits at where they led.
 	for _, w := range c.widgets {
 		exits, _ := w["exits"].(map[string]string)
@@ -414,30 +428,84 @@ func (c *flowConv) flush(x *xlate, where string) {
 }
 
 // langKey returns the key of t holding the chosen language's text, falling
-// back to the base language (as RapidPro did for contacts in other languages).
-func (c *flowConv) langKey(t translations) (string, bool) {
+// back to the base language (as RapidPro did for contacts in other languages);
+// a text taken from another language than the chosen one is noted, at where,
+// for the report (see reportLanguage).
+func (c *flowConv) langKey(t translations, where string) (string, bool) {
 	if _, ok := t[""]; ok {
 		return "", true
 	}
+	if c.langs == nil {
+		c.langs = map[string]bool{}
+	}
+	for k := range t {
+		c.langs[k] = true
+	}
 	for _, k := range t.langs() {
 		if normLang(k) == c.target {
+			c.langFound++
 			return k, true
 		}
 	}
+	key := ""
 	if _, ok := t[c.base]; ok {
-		return c.base, true
+		key = c.base
+	} else if ls := t.langs(); len(ls) > 0 {
+		key = ls[0]
+	} else {
+		return "", false
 	}
-	if ls := t.langs(); len(ls) > 0 {
-		return ls[0], true
+	c.fallbacks = append(c.fallbacks, fallback{where, key})
+	return key, true
+}
+
+// fallback is a text taken from another language (key) than the chosen one.
+type fallback struct{ where, key string }
+
+// reportLanguage adds the lines about texts not in the chosen language: with
+// --lang, one line when the flow has no text in it at all (its texts are then
+// all in the base language, which the flow's language says); otherwise one
+// line per text taken from another language.
+func (c *flowConv) reportLanguage() {
+	if len(c.fallbacks) == 0 {
+		return
 	}
-	return "", false
+	if c.o.Lang != "" && c.langFound == 0 {
+		var langs []string
+		for _, k := range sortedKeys(c.langs) {
+			langs = append(langs, fmt.Sprintf("%q", k))
+		}
+		c.add(levelWarning, "language", fmt.Sprintf("--lang %q: the flow has no text in that language (its texts are in %s): they are taken from %s",
+			c.o.Lang, strings.Join(langs, ", "), c.langName(c.base)))
+		c.target = normLang(c.base)
+		return
+	}
+	for _, fb := range c.fallbacks {
+		msg := fmt.Sprintf("no %q translation: %s is used", c.target, c.langName(fb.key))
+		if fb.key == c.base {
+			msg += ", as RapidPro used it for contacts of that language"
+		}
+		c.add(levelInfo, fb.where, msg)
+	}
+}
+
+// langName names a legacy language key in a report line.
+func (c *flowConv) langName(key string) string {
+	switch {
+	case key == "base":
+		return "the base language (which has no language code)"
+	case key == c.base:
+		return fmt.Sprintf("the base language %q", normLang(key))
+	}
+	return fmt.Sprintf("%q", normLang(key))
 }
 
 // pick returns the chosen language's text of t and the texts of every other
 // language keyed by ISO 639-3 code.
 func (c *flowConv) pick(t translations, where string) (string, map[string]string) {
 	others := map[string]string{}
-	key, ok := c.langKey(t)
+	key, ok := c.langKey(t, where)
+	c.pickedKey = key
 	if !ok {
 		return "", others
 	}
@@ -453,7 +521,11 @@ func (c *flowConv) pick(t translations, where string) (string, map[string]string
 		}
 		if code != k && !c.renamed[k] {
 			c.renamed[k] = true
-			c.add(levelInfo, where, fmt.Sprintf("language %q is written %q (ISO 639-3), as RapidPro renamed it in version 11.1", k, code))
+			msg := fmt.Sprintf("language %q is written %q (ISO 639-3)", k, code)
+			if _, legacy := legacyLangs[strings.ToLower(strings.TrimSpace(k))]; legacy {
+				msg += ", as RapidPro renamed it in version 11.1"
+			}
+			c.add(levelInfo, where, msg)
 		}
 		others[code] = t[k]
 	}
@@ -462,21 +534,52 @@ func (c *flowConv) pick(t translations, where string) (string, map[string]string
 
 // category returns a rule's category name in the base language: categories
 // are the names results are saved with, whatever the contact's language.
+// Its translations, which Parley has no place for, are noted for the report.
 func (c *flowConv) category(raw json.RawMessage) string {
 	t, _ := readTranslations(raw)
 	if s, ok := t[""]; ok {
 		return s
 	}
-	if s, ok := t[c.base]; ok {
-		return s
-	}
-	if s, ok := t["base"]; ok {
-		return s
+	for _, k := range []string{c.base, "base"} {
+		if s, ok := t[k]; ok {
+			c.categoryTranslations(s, k, t)
+			return s
+		}
 	}
 	if ls := t.langs(); len(ls) > 0 {
+		c.categoryTranslations(t[ls[0]], ls[0], t)
 		return t[ls[0]]
 	}
 	return ""
+}
+
+// categoryTranslations notes the translations of category name (the text of
+// t under key) that differ from it, once per name.
+func (c *flowConv) categoryTranslations(name, key string, t translations) {
+	var diff []string
+	for _, k := range t.langs() {
+		if k != key && k != "" && strings.TrimSpace(t[k]) != "" && t[k] != name {
+			diff = append(diff, fmt.Sprintf("%s %q", normLang(k), t[k]))
+		}
+	}
+	if len(diff) == 0 || c.catSeen[name] {
+		return
+	}
+	if c.catSeen == nil {
+		c.catSeen = map[string]bool{}
+	}
+	c.catSeen[name] = true
+	c.catDropped = append(c.catDropped, fmt.Sprintf("%q (%s)", name, strings.Join(diff, ", ")))
+}
+
+// reportCategories adds the flow's one line about translated category names.
+func (c *flowConv) reportCategories() {
+	if len(c.catDropped) == 0 {
+		return
+	}
+	c.add(levelWarning, "categories", fmt.Sprintf("category names are kept in the base language only, their translations dropped: %s; "+
+		"results and @flow.NAME.category give every contact the base-language name, where RapidPro gave the name in the contact's language",
+		strings.Join(c.catDropped, ", ")))
 }
 
 // newWidget registers a widget and returns it.

@@ -189,6 +189,10 @@ func TestReport(t *testing.T) {
 		{"translated test arguments", string(rs(`{"uuid": "r1", "ruleset_type": "wait_message", "label": "Q", "operand": "@step.value",
 			"rules": [{"uuid": "x", "category": {"eng": "Yes"}, "destination": "a1", "test": {"type": "contains_any", "test": {"eng": "yes", "fra": "oui"}}}]}`)),
 			levelWarning, "ruleset r1 rules[0].test", "translations", false},
+		{"translated categories", string(rs(`{"uuid": "r1", "ruleset_type": "wait_message", "label": "Q", "operand": "@step.value",
+			"rules": [{"uuid": "x", "category": {"eng": "Yes", "fre": "Oui"}, "destination": "a1", "test": {"type": "contains_any", "test": {"eng": "yes"}}},
+			          {"uuid": "y", "category": {"eng": "Other", "fre": "Autre"}, "destination": null, "test": {"type": "true"}}]}`)),
+			levelWarning, "categories", `translations dropped: "Yes" (fra "Oui"), "Other" (fra "Autre"); results and @flow.NAME.category give every contact the base-language name`, false},
 		{"old version", `{"version": 6, "flows": [{"version": 6, "action_sets": [], "rule_sets": [], "metadata": {"name": "Old"}}]}`,
 			levelError, "version", "not supported", true},
 		{"email", `{"version": 10, "flows": [{"version": 10, "base_language": "eng", "metadata": {"name": "E"}, "entry": "a1",
@@ -362,4 +366,67 @@ func FuzzConvert(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLangReport: --lang names a language a flow lacks, or lacks in some
+// texts; each case has its report lines, and the flow is in the language its
+// texts are in.
+func TestLangReport(t *testing.T) {
+	export := []byte(`{"version": 10, "flows": [{"version": 10, "flow_type": "V", "base_language": "fre",
+	 "metadata": {"uuid": "33333333-3333-4333-8333-333333333333", "name": "Santé"}, "entry": "a1",
+	 "action_sets": [{"uuid": "a1", "destination": null, "actions": [
+	   {"type": "say", "uuid": "s1", "msg": {"fre": "Bonjour", "eng": "Hello"}},
+	   {"type": "say", "uuid": "s2", "msg": {"fre": "Au revoir"}}]}],
+	 "rule_sets": []}]}`)
+	type say struct {
+		Text     string `json:"text"`
+		Language string `json:"language"`
+	}
+	convert := func(lang string) (Result, string, []say) {
+		t.Helper()
+		res, err := Convert(export, Options{Lang: lang})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Flows[0].Failed {
+			t.Fatalf("--lang %s: the flow failed:\n%s", lang, res.Report)
+		}
+		var doc struct {
+			Language string `json:"language"`
+			Widgets  []say  `json:"widgets"`
+		}
+		if err := json.Unmarshal(res.Flows[0].JSON, &doc); err != nil {
+			t.Fatal(err)
+		}
+		return *res, doc.Language, doc.Widgets
+	}
+	has := func(rep Report, level, where, msg string) bool {
+		for _, l := range rep.Lines {
+			if l.Level == level && l.Where == where && l.Message == msg {
+				return true
+			}
+		}
+		return false
+	}
+
+	// A language no text is in: one line, and the flow stays in the base language.
+	res, lang, ws := convert("xyz")
+	if want := `--lang "xyz": the flow has no text in that language (its texts are in "eng", "fre"): they are taken from the base language "fra"`; !has(res.Report, levelWarning, "language", want) {
+		t.Errorf("no line %q:\n%s", want, res.Report)
+	}
+	if lang != "fra" || ws[0] != (say{"Bonjour", "fra"}) || ws[1] != (say{"Au revoir", "fra"}) {
+		t.Errorf("--lang xyz: language %q, widgets %+v", lang, ws)
+	}
+
+	// English, in some texts only: the others say they are French.
+	res, lang, ws = convert("en")
+	if want := `no "eng" translation: the base language "fra" is used, as RapidPro used it for contacts of that language`; !has(res.Report, levelInfo, "action s2 (say) msg", want) {
+		t.Errorf("no line %q:\n%s", want, res.Report)
+	}
+	if strings.Contains(res.Report.String(), "action s1 (say) msg: no") {
+		t.Errorf("a line for a text in English:\n%s", res.Report)
+	}
+	if lang != "eng" || ws[0] != (say{"Hello", "eng"}) || ws[1] != (say{"Au revoir", "fra"}) {
+		t.Errorf("--lang en: language %q, widgets %+v", lang, ws)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/parleyhq/parley/flows"
 )
 
 // The legacy export format (RapidPro flow versions 7 to 11.12). Fields whose
@@ -223,12 +225,13 @@ var legacyLangs = map[string]string{
 	"tib": "bod", "wel": "cym",
 }
 
-// normLang returns the ISO 639-3 code of a legacy language code ("base" and
-// "" stay as they are: no language).
+// normLang returns the ISO 639-3 code of a legacy language code or of a
+// two-letter ISO 639-1 one (fr → fra); "base" and "" stay as they are: no
+// language.
 func normLang(code string) string {
 	c := strings.ToLower(strings.TrimSpace(code))
 	if n, ok := legacyLangs[c]; ok {
 		return n
 	}
-	return c
+	return flows.LanguageCode(c)
 }

@@ -399,7 +399,7 @@ func (c *flowConv) testCase(t ruleTest, where string) (ruleCase, bool) {
 			c.add(levelError, where+".test", "missing test text")
 			return rc, false
 		}
-		key, _ := c.langKey(tr)
+		key, _ := c.langKey(tr, where+".test")
 		arg := tr[key]
 		var diff []string
 		for _, k := range tr.langs() {

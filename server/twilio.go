@@ -272,8 +272,8 @@ func voiceTwiML(r *TurnReply, action string) string {
 			if m.Voice != "" {
 				fmt.Fprintf(out, ` voice="%s"`, esc(m.Voice))
 			}
-			if m.Language != "" {
-				fmt.Fprintf(out, ` language="%s"`, esc(m.Language))
+			if lang := twilioSayLanguage(m.Language); lang != "" {
+				fmt.Fprintf(out, ` language="%s"`, esc(lang))
 			}
 			fmt.Fprintf(out, ">%s</Say>", esc(m.Text))
 		case flows.EventPlay:
@@ -312,6 +312,47 @@ func voiceTwiML(r *TurnReply, action string) string {
 	}
 	b.WriteString("</Response>")
 	return b.String()
+}
+
+// twilioSayLocales maps the ISO 639-3 code of a language Twilio's <Say> speaks
+// (https://www.twilio.com/docs/voice/twiml/say) to one locale of it that the
+// language attribute takes: English is en-US, Portuguese pt-BR.
+var twilioSayLocales = map[string]string{
+	"afr": "af-ZA", "ara": "ar-AE", "arb": "arb", "ben": "bn-IN", "bul": "bg-BG", "cat": "ca-ES",
+	"ces": "cs-CZ", "cmn": "cmn-CN", "cym": "cy-GB", "dan": "da-DK", "deu": "de-DE", "ell": "el-GR",
+	"eng": "en-US", "eus": "eu-ES", "fil": "fil-PH", "fin": "fi-FI", "fra": "fr-FR", "glg": "gl-ES",
+	"guj": "gu-IN", "heb": "he-IL", "hin": "hi-IN", "hun": "hu-HU", "ind": "id-ID", "isl": "is-IS",
+	"ita": "it-IT", "jpn": "ja-JP", "kan": "kn-IN", "kor": "ko-KR", "lav": "lv-LV", "lit": "lt-LT",
+	"mal": "ml-IN", "mar": "mr-IN", "msa": "ms-MY", "nld": "nl-NL", "nob": "nb-NO", "nor": "nb-NO",
+	"pan": "pa-IN", "pol": "pl-PL", "por": "pt-BR", "ron": "ro-RO", "rus": "ru-RU", "slk": "sk-SK",
+	"spa": "es-ES", "srp": "sr-RS", "swe": "sv-SE", "tam": "ta-IN", "tel": "te-IN", "tha": "th-TH",
+	"tur": "tr-TR", "ukr": "uk-UA", "vie": "vi-VN", "yue": "yue-HK", "zho": "cmn-CN",
+}
+
+// twilioSayLanguage is the language attribute of a <Say> for a say widget's
+// language: a locale (fr-CA) as it is, with its usual case; an ISO 639-3 code
+// (fra, as flows imported from RapidPro have) as the locale Twilio speaks it
+// in; "" for anything else, so Twilio uses its default voice rather than
+// refusing the TwiML.
+func twilioSayLanguage(lang string) string {
+	lang = strings.TrimSpace(lang)
+	if l, ok := twilioSayLocales[strings.ToLower(lang)]; ok {
+		return l
+	}
+	base, region, ok := strings.Cut(lang, "-")
+	if !ok || len(base) < 2 || len(base) > 3 || len(region) != 2 || !isASCIILetters(base) || !isASCIILetters(region) {
+		return ""
+	}
+	return strings.ToLower(base) + "-" + strings.ToUpper(region)
+}
+
+func isASCIILetters(s string) bool {
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 func esc(s string) string {

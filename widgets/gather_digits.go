@@ -2,6 +2,7 @@ package widgets
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/rules"
@@ -147,9 +148,10 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 		digits, _, _ = strings.Cut(digits, fk)
 	}
 	// A call stops collecting after num_digits keys; keys pressed after that
-	// are not part of the answer.
-	if w.NumDigits > 0 && len(digits) > w.NumDigits {
-		digits = digits[:w.NumDigits]
+	// are not part of the answer. Keys are counted as characters, so digits
+	// of other scripts (٣, ۵), several bytes each, are kept whole.
+	if w.NumDigits > 0 && utf8.RuneCountInString(digits) > w.NumDigits {
+		digits = firstRunes(digits, w.NumDigits)
 	}
 	if c := r.Session().Call; c != nil {
 		c.Digits = digits
@@ -180,6 +182,17 @@ func (w *GatherDigits) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	}
 	r.SaveMatch(name, value, category, digits, extra)
 	return flows.Outcome{Exit: category}
+}
+
+// firstRunes is s cut after its first n characters.
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }
 
 var (

@@ -73,6 +73,9 @@ func (w *SendMessage) Validate(c flows.Compiler) error {
 	errs = append(errs, err)
 	// In language order, so errors come out the same way every time.
 	for _, lang := range slices.Sorted(maps.Keys(w.Translations)) {
+		if fe := flows.CheckLanguage("translations."+lang, "translation key", lang); fe != nil {
+			errs = append(errs, fe)
+		}
 		tr := w.Translations[lang]
 		if tr == nil {
 			continue
@@ -82,7 +85,13 @@ func (w *SendMessage) Validate(c flows.Compiler) error {
 		if w.langs == nil {
 			w.langs = map[string]*compiledMessage{}
 		}
-		w.langs[lang] = &m
+		// A stored flow may key a translation "fr" or "FRA": it is found
+		// by the code contacts' languages have, unless the flow has a
+		// translation under that very code too.
+		code := flows.LanguageCode(lang)
+		if code == lang || w.Translations[code] == nil {
+			w.langs[code] = &m
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -96,7 +105,9 @@ func (w *SendMessage) ExitNames() []string { return []string{ExitNext} }
 func (w *SendMessage) Execute(r flows.Run) flows.Outcome {
 	m := w.base
 	if lang := r.Session().Language; lang != "" {
-		if tr, ok := w.langs[lang]; ok {
+		// A session stored before languages were read as ISO 639-3 codes
+		// may hold "FRA".
+		if tr, ok := w.langs[flows.LanguageCode(lang)]; ok {
 			if tr.text != nil {
 				m.text = tr.text
 			}

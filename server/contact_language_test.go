@@ -1,0 +1,33 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+// A contact language given to POST /v1/sessions as "FR" or "fr" is the
+// contact's "fra": the flow's French translation is sent, and the stored
+// contact's next session is French too.
+func TestSessionContactLanguageIsISO6393(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(`{"id": "hello", "language": "eng", "widgets": [{"id": "m", "type": "send_message",
+	  "text": "Hello (@contact.language)", "translations": {"fra": {"text": "Bonjour (@contact.language)"}}}]}`)
+	for i, lang := range []string{"FR", "fr"} {
+		urn := "tel:+1555000100" + string(rune('0'+i))
+		r := ts.must(201, "POST", "/v1/sessions", `{"flow": "hello", "contact": {"urn": "`+urn+`", "language": "`+lang+`"}}`)
+		if got := strings.Join(texts(r), "|"); got != "Bonjour (fra)" {
+			t.Errorf("contact language %q: sent %q", lang, got)
+		}
+		// The next session of the contact, with no language given, takes the stored one.
+		r = ts.must(201, "POST", "/v1/sessions", `{"flow": "hello", "contact": {"urn": "`+urn+`"}}`)
+		if got := strings.Join(texts(r), "|"); got != "Bonjour (fra)" {
+			t.Errorf("the contact's next session (%q): sent %q", lang, got)
+		}
+	}
+	// A flow keyed "fr" is refused, naming where and what it meant.
+	r := ts.do("POST", "/v1/flows", `{"id": "bad", "language": "eng", "widgets": [{"id": "m", "type": "send_message", "text": "Hello", "translations": {"fr": {"text": "Bonjour"}}}]}`)
+	if r.Status != 422 || !strings.Contains(string(r.Body), `translation key \"fr\" is not an ISO 639-3 code (three lower-case letters): did you mean \"fra\"?`) ||
+		!strings.Contains(string(r.Body), "widgets[0].translations.fr") {
+		t.Errorf("a flow with a translation keyed fr: %d %s", r.Status, r.Body)
+	}
+}
