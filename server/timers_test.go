@@ -170,24 +170,8 @@ func TestSessionRetention(t *testing.T) {
 // is logged as an error, and after a restart the timer does not fire (and
 // call the webhook) again.
 func TestShutdownFinishesTimerTurn(t *testing.T) {
-	var calls atomic.Int32
-	called, release := make(chan struct{}, 1), make(chan struct{})
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		called <- struct{}{}
-		select {
-		case <-release:
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"ok":true}`))
-		case <-r.Context().Done():
-		}
-	}))
-	defer hook.Close()
-	flow := `{"id":"late-hook","name":"Late hook","widgets":[
- {"id":"wait","type":"wait_for_response","result":"Answer","timeout":60,"exits":{"Next":"ok","Timeout":"hook"}},
- {"id":"hook","type":"webhook","method":"GET","url":"` + hook.URL + `/late","result":"Hook","exits":{"Success":"ok","Failure":"ko","Timeout":"ko"}},
- {"id":"ok","type":"send_message","text":"Done"},
- {"id":"ko","type":"send_message","text":"Webhook failed"}]}`
+	url, calls, called, release := blockingHook(t)
+	flow := lateHookFlow(url)
 
 	dir, clk, logs := t.TempDir(), newClock(), &syncBuffer{}
 	first := newTestServer(t, func(c *Config) {
