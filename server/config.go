@@ -140,16 +140,17 @@ var settings = []setting{
 	{"webhooks", EnvWebhooks, "file", "JSON file of named webhook configurations", "", false, func(c *Config, v string) error {
 		// Read and checked here, so that a file that is missing or wrong
 		// is named with the flag or variable that gave it; the server
-		// reads it again as it starts. An empty value is no file, as an
+		// starts with what was read here. An empty value is no file, as an
 		// empty variable is.
 		if v == "" {
-			c.WebhooksFile = ""
+			c.WebhooksFile, c.webhooksRead = "", nil
 			return nil
 		}
-		if _, err := callout.LoadConfigs(v); err != nil {
+		read, err := callout.LoadConfigs(v)
+		if err != nil {
 			return err
 		}
-		c.WebhooksFile = v
+		c.WebhooksFile, c.webhooksRead = v, read
 		return nil
 	}},
 	{"public-url", EnvPublicURL, "URL", "external base URL, with a proxy's path if any, for Twilio signatures and TwiML URLs behind a proxy", "", false, func(c *Config, v string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -432,5 +433,30 @@ func TestMainBadAddr(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil {
 			t.Errorf("%v %s: the store was created", c.args, c.env)
 		}
+	}
+}
+
+// The webhooks file is read once: the server starts with what ServeFlags
+// read and checked, even if the file changes or goes in between.
+func TestWebhooksFileReadOnce(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "webhooks.json")
+	if err := os.WriteFile(file, []byte(`{"webhooks":[{"name":"orders","url":"https://api.example.com/orders"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ServeFlags([]string{"--webhooks", file, "--data", t.TempDir()}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New after the file went: %v", err)
+	}
+	defer srv.Shutdown(context.Background())
+	if _, src, ok := srv.hooks.get("orders"); !ok || src != "file" {
+		t.Errorf("webhook orders: found %v, source %q; want it from the file", ok, src)
 	}
 }

@@ -97,6 +97,9 @@ type Config struct {
 	APIKeys []APIKey
 	// WebhooksFile is a JSON file of named webhook configurations.
 	WebhooksFile string
+	// webhooksRead is WebhooksFile as ServeFlags read it when it checked it,
+	// so that the server does not read the file a second time.
+	webhooksRead map[string]*flows.WebhookConfig
 	// PublicURL is the server's external base URL (https://parley.example.com),
 	// used to check Twilio signatures behind a proxy and as the base of the
 	// URLs in TwiML. Empty: the request's own.

@@ -39,7 +39,7 @@ type webhookConfigs struct {
 }
 
 // loadWebhookConfigs reads the stored configurations and the --webhooks file.
-func loadWebhookConfigs(ctx context.Context, st store.Store, file string) (*webhookConfigs, error) {
+func loadWebhookConfigs(ctx context.Context, st store.Store, file string, read map[string]*flows.WebhookConfig) (*webhookConfigs, error) {
 	w := &webhookConfigs{file: map[string]*flows.WebhookConfig{}, api: map[string]*flows.WebhookConfig{}}
 	recs, err := st.ListConfig(ctx, store.Webhooks)
 	if err != nil {
@@ -55,7 +55,10 @@ func loadWebhookConfigs(ctx context.Context, st store.Store, file string) (*webh
 		}
 		w.api[wc.Name] = &wc
 	}
-	if file != "" {
+	switch {
+	case read != nil:
+		w.file = read // read by ServeFlags
+	case file != "":
 		// The file may come from --webhooks or PARLEY_WEBHOOKS, which
 		// ServeFlags names when the file is wrong; here it is named alone.
 		fromFile, err := callout.LoadConfigs(file)

@@ -22,7 +22,7 @@ func (s services) Webhooks() flows.WebhookService { return s.webhooks }
 // apply at once), the address guard with --allow-cidr, and the in-process
 // demo service in front.
 func (s *Server) webhookService(cfg Config) (flows.WebhookService, error) {
-	hooks, err := loadWebhookConfigs(context.Background(), s.store, cfg.WebhooksFile)
+	hooks, err := loadWebhookConfigs(context.Background(), s.store, cfg.WebhooksFile, cfg.webhooksRead)
 	if err != nil {
 		return nil, err
 	}
