@@ -23,6 +23,8 @@ import (
 const (
 	DefaultMaxSteps    = 250
 	DefaultTurnTimeout = 30 * time.Second
+	// DefaultMaxPath is how many of its latest steps a session keeps.
+	DefaultMaxPath = 500
 )
 
 // maxRuntimeTemplates bounds the cache of templates compiled at run time.
@@ -39,6 +41,7 @@ type Engine struct {
 	intn        func(int) int
 	maxSteps    int
 	maxValue    int
+	maxPath     int
 	turnTimeout time.Duration
 	exprOpts    []expr.Option
 	// runtimeTemplates caches templates compiled while flows run (configured
@@ -82,6 +85,19 @@ func WithSeed(seed uint64) Option {
 // no wait stops there with an error event instead of hanging.
 func WithMaxSteps(n int) Option { return func(e *Engine) { e.maxSteps = n } }
 
+// WithMaxPath sets how many steps a session's path keeps (default
+// DefaultMaxPath; a value below 1 keeps the default). Each turn that leaves
+// the path longer drops its oldest steps and counts them in
+// Session.PathDropped: the path is stored with the session on every save, so
+// a session that loops for long would otherwise grow without end.
+func WithMaxPath(n int) Option {
+	return func(e *Engine) {
+		if n > 0 {
+			e.maxPath = n
+		}
+	}
+}
+
 // WithTurnTimeout bounds one turn, webhook calls included (default 30 s).
 func WithTurnTimeout(d time.Duration) Option { return func(e *Engine) { e.turnTimeout = d } }
 
@@ -93,9 +109,10 @@ func WithEnvironment(env flows.Environment) Option { return func(e *Engine) { e.
 // New makes an engine that runs the widget types in reg.
 func New(reg *flows.Registry, opts ...Option) *Engine {
 	e := &Engine{
-		reg: reg, now: time.Now, maxSteps: DefaultMaxSteps, maxValue: DefaultMaxValueBytes, turnTimeout: DefaultTurnTimeout,
-		newID: func() string { return uuid.Must(uuid.NewV7()).String() },
-		intn:  rand.IntN,
+		reg: reg, now: time.Now, maxSteps: DefaultMaxSteps, maxValue: DefaultMaxValueBytes, maxPath: DefaultMaxPath,
+		turnTimeout: DefaultTurnTimeout,
+		newID:       func() string { return uuid.Must(uuid.NewV7()).String() },
+		intn:        rand.IntN,
 	}
 	for _, o := range opts {
 		o(e)
@@ -569,6 +586,20 @@ func (t *turn) markExit(id, exit string) {
 	}
 }
 
+// trimPath drops the oldest steps of a path longer than the engine's limit,
+// once per turn, after its steps: markExit looks back for the steps of the
+// turn. The steps kept go to a slice of their own, so the dropped ones (and
+// the array that held them) are not kept alive by the session.
+func (t *turn) trimPath() {
+	s := t.sess
+	drop := len(s.Path) - t.e.maxPath
+	if drop <= 0 {
+		return
+	}
+	s.Path = append(make([]flows.Step, 0, t.e.maxPath), s.Path[drop:]...)
+	s.PathDropped += drop
+}
+
 // frameDone ends the running frame: a subflow returns to its caller, the root
 // flow completes the session.
 func (t *turn) frameDone(status flows.Status) {
@@ -635,6 +666,7 @@ func (t *turn) warn(msg string) {
 // they were collected in goes back to the pool when the turn closes.
 func (t *turn) finish() []flows.Event {
 	t.sess.UpdatedAt = t.now
+	t.trimPath()
 	if !t.inScratch() {
 		return t.events
 	}

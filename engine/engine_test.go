@@ -293,6 +293,66 @@ func TestStepBudgetIsPerTurn(t *testing.T) {
 	}
 }
 
+// A session's path keeps its latest steps, as many as the engine's limit:
+// each turn that leaves it longer drops the oldest and counts them, so a
+// conversation that loops for long is not stored larger at every turn. The
+// steps kept are the newest, in order, their exits marked, the wait's
+// included once the contact answers.
+func TestPathKeepsLatestSteps(t *testing.T) {
+	const echo = `{"id": "echo", "name": "Echo", "widgets": [
+	  {"id": "a1", "type": "send_message", "text": "one", "exits": {"Next": "a2"}},
+	  {"id": "a2", "type": "send_message", "text": "two", "exits": {"Next": "b"}},
+	  {"id": "b", "type": "wait_for_response", "exits": {"Next": "a1"}}]}`
+	tests := []struct {
+		name  string
+		opts  []engine.Option
+		keep  int
+		turns int
+	}{
+		{"default", nil, engine.DefaultMaxPath, 200},
+		{"WithMaxPath", []engine.Option{engine.WithMaxPath(5)}, 5, 10},
+		{"WithMaxPath(0) keeps the default", []engine.Option{engine.WithMaxPath(0)}, engine.DefaultMaxPath, 200},
+		// Fewer than one turn's steps: the wait of the turn before is
+		// dropped the turn its exit is marked.
+		{"less than a turn", []engine.Option{engine.WithMaxPath(2)}, 2, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t, nil, tc.opts...)
+			f := fx.load(t, echo)
+			s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := min(3, tc.keep); len(s.Path) != want || s.PathDropped != 3-want {
+				t.Fatalf("after the start: %d steps, %d dropped; want %d, %d", len(s.Path), s.PathDropped, want, 3-want)
+			}
+			for i := 1; i <= tc.turns; i++ {
+				fx.now = clock0.Add(time.Duration(i) * time.Minute)
+				if _, err := fx.e.Resume(context.Background(), f, s, flows.Text("x")); err != nil {
+					t.Fatalf("turn %d: %v", i, err)
+				}
+			}
+			// Every turn visits a1, a2 and b, at the turn's minute.
+			total := 3 * (tc.turns + 1)
+			if len(s.Path) != tc.keep || s.PathDropped != total-tc.keep {
+				t.Fatalf("%d steps kept and %d dropped, want %d and %d", len(s.Path), s.PathDropped, tc.keep, total-tc.keep)
+			}
+			widgets := []string{"a1", "a2", "b"}
+			for i, st := range s.Path {
+				n := total - tc.keep + i // the step's place in the whole path
+				want := flows.Step{Widget: widgets[n%3], Exit: "Next", At: clock0.Add(time.Duration(n/3) * time.Minute)}
+				if n == total-1 {
+					want.Exit = "" // the wait, not answered yet
+				}
+				if st != want {
+					t.Errorf("path[%d] = %+v, want %+v", i, st, want)
+				}
+			}
+		})
+	}
+}
+
 // conversationFlows: a root flow that asks a question, calls a webhook, then
 // runs a subflow that waits too.
 const (

@@ -55,7 +55,12 @@ type Session struct {
 	// Input is the last inbound text or digits (@input, @step.value).
 	Input string `json:"input,omitempty"`
 	Wait  *Wait  `json:"wait,omitempty"`
-	Path  []Step `json:"path,omitempty"`
+	// Path is the widgets visited, oldest first: the latest ones, as many
+	// as the engine keeps (engine.WithMaxPath).
+	Path []Step `json:"path,omitempty"`
+	// PathDropped counts the steps dropped from the start of Path to keep
+	// it within the engine's limit: when it is not 0, Path is not complete.
+	PathDropped int `json:"path_dropped,omitempty"`
 	// LaunchID is the id of the request that launched the session, if any.
 	LaunchID string `json:"launch_id,omitempty"`
 	// Language is the session's language (ISO 639-3), for flows with translations.

@@ -71,6 +71,41 @@ func TestSessionCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// A session whose path was cut keeps the count of the steps dropped through
+// a save and a load, in the stored JSON as path_dropped; one whose path is
+// whole writes no such member, so its record is as large as before, and
+// records written before the count existed read as whole paths.
+func TestSessionPathDroppedRoundTrip(t *testing.T) {
+	cut := SampleSession(3, t0)
+	cut.PathDropped = 3_500
+	for _, compress := range []bool{true, false} {
+		_, rec := sampleRecord(t, cut, compress)
+		got, err := decodeSession(cut.ID, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.PathDropped != 3_500 || len(got.Path) != len(cut.Path) {
+			t.Fatalf("compress %v: path_dropped %d and %d steps, want 3500 and %d", compress, got.PathDropped, len(got.Path), len(cut.Path))
+		}
+		sameSession(t, got, cut)
+	}
+	js, err := sessionJSON(cut)
+	if err != nil || !bytes.Contains(js, []byte(`,"path_dropped":3500,`)) {
+		t.Errorf("session JSON %s, %v: want path_dropped 3500", js, err)
+	}
+	whole := SampleSession(3, t0)
+	if js, _ := sessionJSON(whole); bytes.Contains(js, []byte("path_dropped")) {
+		t.Errorf("a whole path writes path_dropped: %s", js)
+	}
+	old, err := os.ReadFile("testdata/session-codec3.rec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := decodeSession("", old); err != nil || got.PathDropped != 0 || len(got.Path) == 0 {
+		t.Errorf("record of an earlier build: %v, path_dropped %v", err, got)
+	}
+}
+
 // TestStoredCodecsReadable decodes records written by earlier builds: codec
 // 2 (zstd with the session dictionary, written until codec 3 replaced it)
 // and codec 3 as first written. Neither file may be regenerated once

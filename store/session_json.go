@@ -108,6 +108,7 @@ func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
 		}
 		b = append(b, ']')
 	}
+	b = jsonstr.AppendOptInt(b, `,"path_dropped":`, int64(s.PathDropped))
 	b = appendOptString(b, `,"launch_id":`, s.LaunchID)
 	b = appendOptString(b, `,"lang":`, s.Language)
 	b = append(b, `,"created":`...)
