@@ -33,6 +33,7 @@ const (
 	EnvBatchLimit       = "PARLEY_BATCH_LIMIT"
 	EnvMaxSteps         = "PARLEY_MAX_STEPS"
 	EnvMaxValue         = "PARLEY_MAX_VALUE"
+	EnvMaxPath          = "PARLEY_MAX_PATH"
 	EnvSessionCache     = "PARLEY_SESSION_CACHE"
 	EnvTurnTimeout      = "PARLEY_TURN_TIMEOUT"
 	EnvSessionExpiry    = "PARLEY_SESSION_EXPIRY"
@@ -164,6 +165,7 @@ var settings = []setting{
 	{"batch-limit", EnvBatchLimit, "messages", "most messages in one request to /v1/channels/{id}/messages/batch", strconv.Itoa(DefaultBatchLimit), false, positiveInt("number of messages", func(c *Config) *int { return &c.BatchLimit })},
 	{"max-steps", EnvMaxSteps, "steps", "maximum widgets run in one turn", strconv.Itoa(engine.DefaultMaxSteps), false, positiveInt("number of steps", func(c *Config) *int { return &c.MaxSteps })},
 	{"max-value", EnvMaxValue, "bytes", "largest value a template or an expression makes (a message, a result, a field)", strconv.Itoa(engine.DefaultMaxValueBytes), false, positiveInt("number of bytes", func(c *Config) *int { return &c.MaxValue })},
+	{"max-path", EnvMaxPath, "steps", "most steps a session's path keeps, the latest; older ones are dropped and counted in path_dropped", strconv.Itoa(engine.DefaultMaxPath), false, positiveInt("number of steps", func(c *Config) *int { return &c.MaxPath })},
 	{"session-cache", EnvSessionCache, "sessions", "waiting sessions kept decoded in memory between turns; 0 for none", strconv.Itoa(DefaultSessionCache), false, func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

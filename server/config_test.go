@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/engine"
 )
 
 func TestServeFlags(t *testing.T) {
@@ -204,6 +206,23 @@ func TestServeFlags(t *testing.T) {
 			}
 		}, ""},
 		{"zero max value", []string{"--max-value", "0"}, nil, nil, `--max-value: "0" is not a positive number of bytes`},
+		{"max path default", nil, nil, func(t *testing.T, c Config) {
+			if c.MaxPath != engine.DefaultMaxPath {
+				t.Errorf("max path %d, want %d", c.MaxPath, engine.DefaultMaxPath)
+			}
+		}, ""},
+		{"max path by env", nil, map[string]string{EnvMaxPath: "40"}, func(t *testing.T, c Config) {
+			if c.MaxPath != 40 {
+				t.Errorf("PARLEY_MAX_PATH=40: max path %d", c.MaxPath)
+			}
+		}, ""},
+		{"max path from env, flag wins", []string{"--max-path", "7"}, map[string]string{EnvMaxPath: "nope"}, func(t *testing.T, c Config) {
+			if c.MaxPath != 7 {
+				t.Errorf("--max-path 7: max path %d", c.MaxPath)
+			}
+		}, ""},
+		{"zero max path", []string{"--max-path", "0"}, nil, nil, `--max-path: "0" is not a positive number of steps`},
+		{"bad env max path", nil, map[string]string{EnvMaxPath: "-5"}, nil, EnvMaxPath + `: "-5" is not a positive number of steps`},
 		{"empty webhooks flag is no file", []string{"--webhooks", ""}, map[string]string{EnvWebhooks: "/nonexistent.json"}, func(t *testing.T, c Config) {
 			if c.WebhooksFile != "" {
 				t.Errorf("webhooks file %q, want none", c.WebhooksFile)

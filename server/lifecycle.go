@@ -99,19 +99,22 @@ type eventPathStep struct {
 	Widget string    `json:"widget"`
 }
 
+// completedData is flow.completed's data. PathDropped counts the oldest
+// steps dropped from Path (--max-path).
 type completedData struct {
-	Caller    *string                  `json:"caller,omitempty"`
-	Channel   *flows.Channel           `json:"channel,omitempty"`
-	Contact   contactRef               `json:"contact"`
-	Ended     time.Time                `json:"ended"`
-	Extra     json.RawMessage          `json:"extra,omitempty"`
-	Flow      string                   `json:"flow"`
-	LaunchID  string                   `json:"launch_id,omitempty"`
-	Path      []eventPathStep          `json:"path"`
-	SessionID string                   `json:"session_id"`
-	Started   time.Time                `json:"started"`
-	UserKeys  map[string]string        `json:"user_keys"`
-	Variables map[string]*flows.Result `json:"variables"`
+	Caller      *string                  `json:"caller,omitempty"`
+	Channel     *flows.Channel           `json:"channel,omitempty"`
+	Contact     contactRef               `json:"contact"`
+	Ended       time.Time                `json:"ended"`
+	Extra       json.RawMessage          `json:"extra,omitempty"`
+	Flow        string                   `json:"flow"`
+	LaunchID    string                   `json:"launch_id,omitempty"`
+	Path        []eventPathStep          `json:"path"`
+	PathDropped int                      `json:"path_dropped,omitempty"`
+	SessionID   string                   `json:"session_id"`
+	Started     time.Time                `json:"started"`
+	UserKeys    map[string]string        `json:"user_keys"`
+	Variables   map[string]*flows.Result `json:"variables"`
 }
 
 // outboxRecords are the lifecycle events of a turn, written in the same
@@ -237,7 +240,7 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string,
 	}
 	add(delivery.EventFlowCompleted, *sess.EndedAt, &completedData{
 		Caller: caller, Channel: sess.Channel, Contact: contact, Ended: *sess.EndedAt, Extra: extra,
-		Flow: sess.FlowID, LaunchID: sess.LaunchID, Path: path, SessionID: sess.ID,
+		Flow: sess.FlowID, LaunchID: sess.LaunchID, Path: path, PathDropped: sess.PathDropped, SessionID: sess.ID,
 		Started: sess.CreatedAt, UserKeys: userKeys, Variables: rootResults(sess),
 	})
 	return out

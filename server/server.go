@@ -66,6 +66,9 @@ type Config struct {
 	// MaxValue is the largest value in bytes a template or an expression
 	// makes (engine.DefaultMaxValueBytes when 0).
 	MaxValue int
+	// MaxPath is how many of its latest steps a session's path keeps
+	// (engine.DefaultMaxPath when 0).
+	MaxPath int
 	// SessionCache is how many waiting sessions are kept decoded in memory
 	// after their turn, so a conversation's next message skips decoding its
 	// session (0: DefaultSessionCache; negative: none).
@@ -160,6 +163,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.MaxValue <= 0 {
 		c.MaxValue = engine.DefaultMaxValueBytes
+	}
+	if c.MaxPath <= 0 {
+		c.MaxPath = engine.DefaultMaxPath
 	}
 	if c.SessionCache == 0 {
 		c.SessionCache = DefaultSessionCache
@@ -331,7 +337,8 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 	}
 	s.eng = engine.New(mockingRegistry(cfg.Registry, s.simMocks),
 		engine.WithServices(services{wh}), engine.WithFlows(fc), engine.WithClock(cfg.Now),
-		engine.WithMaxSteps(cfg.MaxSteps), engine.WithMaxValueBytes(cfg.MaxValue), engine.WithTurnTimeout(cfg.TurnTimeout))
+		engine.WithMaxSteps(cfg.MaxSteps), engine.WithMaxValueBytes(cfg.MaxValue), engine.WithMaxPath(cfg.MaxPath),
+		engine.WithTurnTimeout(cfg.TurnTimeout))
 	fc.eng = s.eng
 
 	chans, err := loadChannels(ctx, st)

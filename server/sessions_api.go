@@ -126,7 +126,8 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(reply)
 }
 
-// sessionView is a session as GET /v1/sessions/{id} shows it.
+// sessionView is a session as GET /v1/sessions/{id} shows it. PathDropped
+// counts the oldest steps dropped from Path (--max-path).
 type sessionView struct {
 	ID          string         `json:"id"`
 	Flow        string         `json:"flow"`
@@ -138,6 +139,7 @@ type sessionView struct {
 	Variables   sessionVars    `json:"variables"`
 	WaitingFor  *WaitingFor    `json:"waiting_for,omitempty"`
 	Path        []pathStep     `json:"path"`
+	PathDropped int            `json:"path_dropped,omitempty"`
 	Frames      []frameView    `json:"frames,omitempty"`
 	Created     time.Time      `json:"created"`
 	Updated     time.Time      `json:"updated"`
@@ -171,8 +173,8 @@ func viewSession(sess *flows.Session) sessionView {
 		ID: sess.ID, Flow: sess.FlowID, Revision: sess.Revision, Status: sess.Status, Environment: sess.Environment,
 		Contact: sess.Contact, Channel: sess.Channel,
 		Variables: sessionVars{Flow: map[string]*flows.Result{}, Extra: sess.Extra, User: map[string]string{}, Call: sess.Call, Input: sess.Input},
-		Path:      make([]pathStep, 0, len(sess.Path)),
-		Created:   sess.CreatedAt, Updated: sess.UpdatedAt, Ended: sess.EndedAt, Expires: sess.ExpiresAt,
+		Path:      make([]pathStep, 0, len(sess.Path)), PathDropped: sess.PathDropped,
+		Created: sess.CreatedAt, Updated: sess.UpdatedAt, Ended: sess.EndedAt, Expires: sess.ExpiresAt,
 	}
 	if len(sess.Frames) > 0 && sess.Frames[0].Results != nil {
 		v.Variables.Flow = sess.Frames[0].Results

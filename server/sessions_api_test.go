@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSessionLifecycle(t *testing.T) {
@@ -389,5 +391,67 @@ func TestSessionEventsPages(t *testing.T) {
 		if seen != total || pages != total/limit+1 {
 			t.Errorf("limit=%d: %d events in %d pages following next, want %d in %d", limit, seen, pages, total, total/limit+1)
 		}
+	}
+}
+
+// A session that loops past --max-path shows, over HTTP, the latest steps of
+// its path and how many older ones were dropped, in GET /v1/sessions/{id} and
+// in the flow.completed event a webhook receiver gets; a session whose path
+// is whole shows no count.
+func TestSessionPathDropped(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.MaxPath = 4
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.Now = time.Now // the dispatcher schedules by this clock
+	})
+	ts.createFlow(`{"id":"echo","name":"Echo","widgets":[
+ {"id":"hello","type":"send_message","text":"Say stop to stop","exits":{"Next":"wait"}},
+ {"id":"wait","type":"wait_for_response","rules":[{"type":"has_any_word","args":["stop"],"category":"Stop"}],"exits":{"Stop":"bye","Other":"hello"}},
+ {"id":"bye","type":"send_message","text":"Bye","exits":{"Next":""}}]}`)
+	hook := newSink(t)
+	ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": hook.URL, "events": []string{"flow.completed"}})
+	base := ts.listen()
+	call := func(method, path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d, %v", method, path, resp.StatusCode, err)
+		}
+		return m
+	}
+	steps := func(v map[string]any) []string {
+		var out []string
+		for _, st := range v["path"].([]any) {
+			st := st.(map[string]any)
+			out = append(out, fmt.Sprint(st["widget"], ":", st["exit"]))
+		}
+		return out
+	}
+
+	id := call("POST", "/v1/sessions", `{"flow":"echo"}`)["id"].(string)
+	if v := call("GET", "/v1/sessions/"+id, ""); len(steps(v)) != 2 || v["path_dropped"] != nil {
+		t.Fatalf("after the start: path %v, path_dropped %v; want 2 steps and no count", steps(v), v["path_dropped"])
+	}
+	for range 5 {
+		call("POST", "/v1/sessions/"+id+"/resume", `{"text":"again"}`)
+	}
+	// 2 steps at the start and 2 a turn: 12, of which the latest 4 are kept.
+	v := call("GET", "/v1/sessions/"+id, "")
+	if got, want := steps(v), []string{"hello:Next", "wait:Other", "hello:Next", "wait:<nil>"}; !slices.Equal(got, want) || v["path_dropped"] != float64(8) {
+		t.Errorf("after 5 turns: path %v, path_dropped %v; want %v and 8", got, v["path_dropped"], want)
+	}
+
+	call("POST", "/v1/sessions/"+id+"/resume", `{"text":"stop"}`)
+	eventually(t, "flow.completed", func() bool { return len(hook.ofType("flow.completed")) == 1 })
+	fc := hook.ofType("flow.completed")[0].data
+	if got, want := steps(fc), []string{"wait:Other", "hello:Next", "wait:Stop", "bye:Next"}; !slices.Equal(got, want) || fc["path_dropped"] != float64(9) {
+		t.Errorf("flow.completed: path %v, path_dropped %v; want %v and 9", got, fc["path_dropped"], want)
 	}
 }
