@@ -96,8 +96,11 @@ func LegacyBody(sess *flows.Session, flow *flows.Flow, channel string) map[strin
 	}
 	path := make([]any, 0, len(sess.Path))
 	for i, st := range sess.Path {
+		// Numbered from the session's first step, so a step keeps its
+		// uuid once older steps are dropped from the path.
+		n := sess.PathDropped + i
 		path = append(path, map[string]any{
-			"uuid":       uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "parley:step:%s:%d", runID, i)).String(),
+			"uuid":       uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "parley:step:%s:%d", runID, n)).String(),
 			"node_uuid":  st.Widget,
 			"arrived_on": stamp(st.At),
 			"exit_uuid":  st.Exit,

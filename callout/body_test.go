@@ -137,6 +137,22 @@ func TestLegacyBody(t *testing.T) {
 	}
 }
 
+// A step's uuid stays the same once older steps are dropped from the
+// session's path.
+func TestLegacyBodyStepUUIDsAfterPathCut(t *testing.T) {
+	sess, flow := testSession()
+	whole := *sess
+	whole.Path = []flows.Step{{Widget: "hello", Exit: "Next", At: sess.CreatedAt}, sess.Path[0]}
+	cut := whole
+	cut.Path, cut.PathDropped = whole.Path[1:], 1
+	uuidOf := func(s *flows.Session, i int) any {
+		return roundTrip(t, LegacyBody(s, flow, ""))["path"].([]any)[i].(map[string]any)["uuid"]
+	}
+	if a, b := uuidOf(&whole, 1), uuidOf(&cut, 0); a != b || uuidOf(&whole, 0) == b {
+		t.Errorf("step uuid %v in the whole path, %v once the first step is dropped", a, b)
+	}
+}
+
 func TestEncodeBody(t *testing.T) {
 	body := map[string]any{
 		"text":    "<b>hi</b> & bye",
