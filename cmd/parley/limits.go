@@ -9,16 +9,18 @@ import (
 	"github.com/parleyhq/parley/engine"
 )
 
-// turnLimits holds the limits of a turn that `parley serve` sets with the
-// same flags, so that a flow can be tried under a server's settings.
+// turnLimits holds the limits of a turn (and of a session's path) that
+// `parley serve` sets with the same flags, so that a flow can be tried under
+// a server's settings.
 type turnLimits struct {
-	maxSteps, maxValue int
-	turnTimeout        time.Duration
+	maxSteps, maxValue, maxPath int
+	turnTimeout                 time.Duration
 }
 
 func (l *turnLimits) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxSteps, "max-steps", engine.DefaultMaxSteps, "maximum widgets run in one turn, as on parley serve")
 	fs.IntVar(&l.maxValue, "max-value", engine.DefaultMaxValueBytes, "largest value in `bytes` a template or an expression makes, as on parley serve")
+	fs.IntVar(&l.maxPath, "max-path", engine.DefaultMaxPath, "most steps a session's path keeps (the latest), as on parley serve")
 	fs.DurationVar(&l.turnTimeout, "turn-timeout", engine.DefaultTurnTimeout, "time limit of one turn, webhook calls included, as on parley serve")
 }
 
@@ -31,11 +33,15 @@ func (l *turnLimits) options() ([]engine.Option, error) {
 	if l.maxValue <= 0 {
 		errs = append(errs, fmt.Errorf("--max-value: %d is not a positive number of bytes", l.maxValue))
 	}
+	if l.maxPath <= 0 {
+		errs = append(errs, fmt.Errorf("--max-path: %d is not a positive number of steps", l.maxPath))
+	}
 	if l.turnTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--turn-timeout: %s is not a positive duration (30s, 5m)", l.turnTimeout))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return []engine.Option{engine.WithMaxSteps(l.maxSteps), engine.WithMaxValueBytes(l.maxValue), engine.WithTurnTimeout(l.turnTimeout)}, nil
+	return []engine.Option{engine.WithMaxSteps(l.maxSteps), engine.WithMaxValueBytes(l.maxValue), engine.WithMaxPath(l.maxPath),
+		engine.WithTurnTimeout(l.turnTimeout)}, nil
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -200,10 +203,58 @@ func TestTurnLimitFlags(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "too long") {
 		t.Errorf("simulate --max-value 10: exit %d:\n%s", code, stdout)
 	}
-	for _, args := range [][]string{{"simulate", "--max-steps", "0", flow}, {"test", "--turn-timeout", "0s", script}, {"test", "--max-value", "-1", script}} {
+	if code, stdout, _ := parley(t, "", "test", "--max-path", "1", script); code != 0 {
+		t.Errorf("test --max-path 1: exit %d:\n%s", code, stdout)
+	}
+	for _, args := range [][]string{{"simulate", "--max-steps", "0", flow}, {"test", "--turn-timeout", "0s", script}, {"test", "--max-value", "-1", script},
+		{"simulate", "--max-path", "0", flow}, {"test", "--max-path", "-3", script}} {
 		code, _, stderr := parley(t, "", args...)
 		if code != 2 || !strings.Contains(stderr, args[1]+": ") {
 			t.Errorf("%v: exit %d, stderr %s", args, code, stderr)
+		}
+	}
+}
+
+// parley simulate --max-path keeps a session's path as short as parley serve
+// would: a webhook sending RapidPro's body, which carries the path, gets the
+// latest steps only.
+func TestSimulateMaxPath(t *testing.T) {
+	var got []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Path []map[string]any }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		got = body.Path
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	flow := writeFile(t, t.TempDir(), "flow.json", `{"id": "f", "widgets": [
+	  {"id": "hello", "type": "send_message", "text": "again?", "exits": {"Next": "wait"}},
+	  {"id": "wait", "type": "wait_for_response", "rules": [{"type": "has_any_word", "args": ["stop"], "category": "Stop"}],
+	   "exits": {"Stop": "hook", "Other": "hello"}},
+	  {"id": "hook", "type": "webhook", "url": "`+srv.URL+`", "body_mode": "rapidpro", "exits": {"Success": "", "Failure": ""}}]}`)
+	run := func(args ...string) []map[string]any {
+		t.Helper()
+		got = nil
+		args = append([]string{"simulate", "--allow-cidr", "127.0.0.0/8"}, append(args, flow)...)
+		if code, stdout, stderr := parley(t, "x\nx\nstop\n", args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+		return got
+	}
+	// hello and wait at the start and after each x, then hook: 7 steps.
+	whole := run()
+	if len(whole) != 7 {
+		t.Fatalf("default --max-path: the webhook got %d steps, want 7", len(whole))
+	}
+	// The 3 steps kept at the end of the last turn before, and hook's own:
+	// a path is cut when a turn ends.
+	cut := run("--max-path", "3")
+	if len(cut) != 4 {
+		t.Fatalf("--max-path 3: the webhook got %d steps, want 4", len(cut))
+	}
+	for i, st := range cut {
+		if w := whole[3+i]; st["node_uuid"] != w["node_uuid"] || st["exit_uuid"] != w["exit_uuid"] {
+			t.Errorf("--max-path 3: step %d is %v, want %v", i, st, w)
 		}
 	}
 }
