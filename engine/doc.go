@@ -15,5 +15,7 @@
 // (WithTurnTimeout, checked before each widget and passed to what a widget
 // calls out to) and the size of any value a template or an expression makes
 // (WithMaxValueBytes): a widget whose value would pass it fails, its later
-// events and writes dropped, before the value is built.
+// events and writes dropped, before the value is built. A session's path
+// keeps its latest steps (WithMaxPath), cut once a turn has run, the steps
+// dropped counted in Session.PathDropped.
 package engine
