@@ -76,7 +76,7 @@ type Config struct {
 	// TurnTimeout bounds one turn, webhook calls included.
 	TurnTimeout time.Duration
 	// SessionExpiry ends sessions that wait this long without input, unless
-	// their flow sets expire_minutes.
+	// the flow they wait in (a subflow's, inside one) sets expire_minutes.
 	SessionExpiry time.Duration
 	// DedupeRetention is how long an inbound message's id is remembered: a
 	// message with an id seen on its channel within this time is answered

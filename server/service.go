@@ -404,7 +404,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	now := s.now()
 	if sess.Status == flows.StatusWaiting {
 		if !c.keepExpiry || sess.ExpiresAt == nil {
-			exp := now.Add(s.expiryOf(c.flow))
+			exp := now.Add(s.expiryOf(s.waitingFlow(ctx, sess, c.flow)))
 			sess.ExpiresAt = &exp
 		}
 		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil && sess.Wait.Kind == flows.WaitDigits {
@@ -452,6 +452,25 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	return reply, nil
 }
 
+// waitingFlow is the flow a waiting session waits in, whose expire_minutes
+// its expiry follows, as RapidPro's does: the running frame's, a subflow's
+// when one runs, else root, the session's flow. The turn has just run the
+// subflow, loaded through the same cache, so finding it reads no store; nil
+// (the server's expiry) when it cannot be had.
+func (s *Service) waitingFlow(ctx context.Context, sess *flows.Session, root *flows.Flow) *flows.Flow {
+	top := sess.Top()
+	if len(sess.Frames) < 2 || top == nil || root != nil && top.FlowID == root.ID && top.Revision == root.Revision {
+		return root
+	}
+	f, err := s.flows.Flow(ctx, top.FlowID, top.Revision)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// expiryOf is how long a session waiting in flow f waits for input: the
+// flow's expire_minutes, else the server's --session-expiry.
 func (s *Service) expiryOf(f *flows.Flow) time.Duration {
 	if f != nil && f.ExpireMinutes > 0 {
 		return time.Duration(f.ExpireMinutes) * time.Minute

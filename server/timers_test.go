@@ -597,3 +597,63 @@ func TestTimersPastManyDamagedSessions(t *testing.T) {
 	}
 	t.Fatalf("the timeout of session %s, due after %d damaged sessions' timers, did not fire in 40 scans", good, timerBatch+50)
 }
+
+// A session waiting inside a subflow expires after the subflow's
+// expire_minutes, not its caller's; once back in the caller and waiting
+// there, after the caller's; a subflow without expire_minutes waits the
+// server's --session-expiry, whatever its caller sets.
+func TestSubflowExpiry(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.SessionExpiry = 3 * time.Hour })
+	ts.createFlow(`{"id":"quick","name":"Quick","expire_minutes":5,"widgets":[
+ {"id":"kwait","type":"wait_for_response","result":"Answer"}]}`)
+	ts.createFlow(`{"id":"plain","name":"Plain","widgets":[
+ {"id":"kwait","type":"wait_for_response","result":"Answer"}]}`)
+	for _, child := range []string{"quick", "plain"} {
+		ts.createFlow(`{"id":"outer-` + child + `","name":"Outer","expire_minutes":60,"widgets":[
+ {"id":"sub","type":"subflow","flow":"` + child + `","exits":{"Complete":"pwait","Expired":"gone"}},
+ {"id":"pwait","type":"wait_for_response","result":"Later"},
+ {"id":"gone","type":"send_message","text":"You went quiet"}]}`)
+	}
+	expires := func(id string) time.Duration {
+		t.Helper()
+		s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+		at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(s["expires"]))
+		if err != nil || s["status"] != "waiting" {
+			t.Fatalf("session %s: %v, expires %v", id, s["status"], s["expires"])
+		}
+		return at.Sub(ts.clock.Now())
+	}
+	start := func(flow string) string {
+		return ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": flow})["id"].(string)
+	}
+
+	id := start("outer-quick")
+	if d := expires(id); d != 5*time.Minute {
+		t.Errorf("waiting in the subflow: expires in %v, want the subflow's 5m", d)
+	}
+	ts.clock.Advance(time.Minute)
+	ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"hi"}`)
+	if d := expires(id); d != 60*time.Minute {
+		t.Errorf("waiting in the caller: expires in %v, want the caller's 60m", d)
+	}
+
+	if d := expires(start("outer-plain")); d != 3*time.Hour {
+		t.Errorf("waiting in a subflow without expire_minutes: expires in %v, want --session-expiry's 3h", d)
+	}
+
+	// The expiry fires then: the subflow expires and the caller takes its
+	// Expired exit.
+	quiet := start("outer-quick")
+	ts.clock.Advance(5*time.Minute + time.Second)
+	if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := ts.must(200, "GET", "/v1/sessions/"+quiet, nil)
+	var widgets []string
+	for _, p := range s["path"].([]any) {
+		widgets = append(widgets, p.(map[string]any)["widget"].(string))
+	}
+	if s["status"] != "completed" || !slices.Equal(widgets, []string{"sub", "kwait", "gone"}) {
+		t.Errorf("5 minutes after the start: %v through %v, want completed through the Expired exit", s["status"], widgets)
+	}
+}
