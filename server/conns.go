@@ -15,6 +15,7 @@ import (
 // open such connections ahead of need (Go's transport keeps the ones it
 // dialled and did not use), so a shutdown with clients about took seconds.
 type unusedConns struct {
+	down    atomic.Bool // the shutdown has begun, read by each request
 	mu      sync.Mutex
 	closing bool // the shutdown has begun: no connection is kept any more
 	lns     []*keptListener
@@ -40,6 +41,7 @@ func (u *unusedConns) listen(ln net.Listener) (_ net.Listener, ok bool) {
 // first request as it closes sees the connection closed before any answer,
 // as on any keep-alive connection a server closes, and may send it again.
 func (u *unusedConns) shutdown() {
+	u.down.Store(true)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.closing = true

@@ -124,6 +124,12 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 			s.log.Error("error handler failed", "err", herr)
 		}
 	}
+	if s.unused.down.Load() {
+		// Answered during a shutdown: the connection closes after this
+		// answer, and the client is told so, even when the HTTP server
+		// has not yet marked itself as stopping (CloseOnShutdown).
+		c.Context().SetConnectionClose()
+	}
 	s.requestDone(c, rid, c.Route().Path, start)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -75,8 +76,6 @@ func TestShutdownClosesQuietConnections(t *testing.T) {
 		}
 		quiet = append(quiet, c)
 	}
-	// Let the server's workers reach their reads on the unused connections.
-	time.Sleep(50 * time.Millisecond)
 
 	busy := dial()
 	rawRequest(t, busy, "POST", "/v1/sessions", `{"flow":"hook-now","contact":{"urn":"tel:+15555550100"}}`)
@@ -90,13 +89,14 @@ func TestShutdownClosesQuietConnections(t *testing.T) {
 	}()
 
 	// Each quiet connection is closed by the server while the request in
-	// flight holds the shutdown open. The read deadline only keeps a
-	// failing test from hanging: before, an unused connection was kept
-	// until the server's 10 s read timeout and then got a 408.
+	// flight holds the shutdown open (reset when the listener closed before
+	// accepting it). The read deadline only keeps a failing test from
+	// hanging: before, an unused connection was kept until the server's
+	// 10 s read timeout and then got a 408.
 	for i, c := range quiet {
 		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 		n, err := c.Read(make([]byte, 512))
-		if n != 0 || !errors.Is(err, io.EOF) {
+		if n != 0 || (!errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET)) {
 			t.Errorf("quiet connection %d: read %d bytes, %v; want the server to close it (EOF) at once", i, n, err)
 		}
 	}
@@ -163,5 +163,96 @@ func TestServeAfterShutdown(t *testing.T) {
 	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		c.Close()
 		t.Error("the listener given to Serve after Shutdown still accepts connections")
+	}
+}
+
+// Requests that come while a shutdown waits for a request in flight are
+// refused cleanly: a new connection is refused, and a request sent on a
+// connection kept alive from before either gets a whole answer, saying
+// that the connection closes, or finds the connection closed (or reset,
+// the request being unread) before any byte of an answer; none waits for
+// the shutdown to end.
+func TestRequestsDuringShutdown(t *testing.T) {
+	url, _, called, release := blockingHook(t)
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ts.createFlow(hookNowFlow(url))
+	addr := strings.TrimPrefix(ts.listen(), "http://")
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	kept := make([]net.Conn, 4)
+	for i := range kept {
+		kept[i] = dial()
+		rawRequest(t, kept[i], "GET", "/healthz", "")
+		resp, err := http.ReadResponse(bufio.NewReader(kept[i]), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	busy := dial()
+	rawRequest(t, busy, "POST", "/v1/sessions", `{"flow":"hook-now","contact":{"urn":"tel:+15555550100"}}`)
+	<-called
+
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		stopped <- ts.srv.Shutdown(ctx)
+	}()
+	// Once the listener is closed new connections are refused (or reset,
+	// when one was waiting to be accepted as it closed).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("a new connection during the shutdown: %v, want it refused", err)
+			}
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("new connections are still accepted after Shutdown began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i, c := range kept {
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		_, _ = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+		br := bufio.NewReader(c)
+		if _, err := br.Peek(1); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("kept connection %d: %v; want an answer or the connection closed", i, err)
+			}
+			continue
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Errorf("kept connection %d: part of an answer: %v", i, err)
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || !resp.Close {
+			t.Errorf("kept connection %d: status %d, close %v, %q, %v; want a whole 200 saying Connection: close", i, resp.StatusCode, resp.Close, body, err)
+		}
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown returned (%v) while a request was in flight", err)
+	default:
+	}
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("Shutdown: %v", err)
 	}
 }
