@@ -11,15 +11,16 @@ import (
 // byte yet, so that a shutdown can close them at once. fasthttp's own
 // shutdown closes the connections that are idle between two requests, but
 // counts one that has not carried a request yet as busy from the moment it
-// is accepted and waits for it until the read timeout (10 s): HTTP clients
+// is accepted and waits for it until the read timeout (10 s). HTTP clients
 // open such connections ahead of need (Go's transport keeps the ones it
-// dialled and did not use), so a shutdown with clients about took seconds.
+// dialled and did not use), and a shutdown is not to wait for them.
 type unusedConns struct {
-	down    atomic.Bool // the shutdown has begun, read by each request
-	mu      sync.Mutex
-	closing bool // the shutdown has begun: no connection is kept any more
-	lns     []*keptListener
-	conns   map[*keptConn]struct{}
+	// down is set when the shutdown begins; requests read it without the
+	// lock, add and listen under it.
+	down  atomic.Bool
+	mu    sync.Mutex
+	lns   []*keptListener
+	conns map[*keptConn]struct{}
 }
 
 // listen wraps ln so that its connections are kept until they are used;
@@ -27,7 +28,7 @@ type unusedConns struct {
 func (u *unusedConns) listen(ln net.Listener) (_ net.Listener, ok bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.closing {
+	if u.down.Load() {
 		_ = ln.Close()
 		return nil, false
 	}
@@ -41,10 +42,9 @@ func (u *unusedConns) listen(ln net.Listener) (_ net.Listener, ok bool) {
 // first request as it closes sees the connection closed before any answer,
 // as on any keep-alive connection a server closes, and may send it again.
 func (u *unusedConns) shutdown() {
-	u.down.Store(true)
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.closing = true
+	u.down.Store(true)
 	for _, l := range u.lns {
 		_ = l.Close()
 	}
@@ -59,7 +59,7 @@ func (u *unusedConns) shutdown() {
 func (u *unusedConns) add(c *keptConn) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.closing {
+	if u.down.Load() {
 		return false
 	}
 	if u.conns == nil {
