@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -73,10 +74,6 @@ func (s *syncBuffer) String() string {
 // stop sends sig and waits for the process to exit.
 func (p *proc) stop(t *testing.T, sig syscall.Signal) error {
 	t.Helper()
-	// A connection the client dialled and never used is "new" to the
-	// server, and a graceful shutdown waits for it until its read timeout:
-	// close those first, as a well-behaved client would on leaving.
-	http.DefaultClient.CloseIdleConnections()
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
@@ -211,8 +208,36 @@ func TestKillAndRestart(t *testing.T) {
 		t.Fatalf("%d of %d sessions did not complete after the restart", failures, n)
 	}
 
-	// SIGTERM shuts down gracefully: exit status 0.
+	// SIGTERM shuts down gracefully: exit status 0. Connections a client
+	// opened and did not use are closed at once, not kept until they time
+	// out, and the last line logged says the server has stopped, after its
+	// store was closed.
+	var unused []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		unused = append(unused, c)
+	}
 	if err := second.stop(t, syscall.SIGTERM); err != nil {
 		t.Errorf("after SIGTERM: %v\n%s", err, second.stderr.String())
+	}
+	for i, c := range unused {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, err := c.Read(make([]byte, 512)); n != 0 || (!errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET)) {
+			t.Errorf("unused connection %d after SIGTERM: read %d bytes, %v; want it closed without an answer", i, n, err)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(second.stderr.String()), "\n")
+	var msgs []string
+	for _, l := range lines[max(0, len(lines)-3):] {
+		var rec struct{ Msg string }
+		_ = json.Unmarshal([]byte(l), &rec)
+		msgs = append(msgs, rec.Msg)
+	}
+	if len(msgs) < 2 || msgs[len(msgs)-2] != "store closed" || msgs[len(msgs)-1] != "parley stopped" {
+		t.Errorf("the log after SIGTERM ends with %q, want \"store closed\" then \"parley stopped\"", msgs)
 	}
 }

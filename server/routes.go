@@ -36,12 +36,17 @@ func (s *Server) routes() *fiber.App {
 		// on the faster encoding/json/v2 engine.
 		JSONEncoder: jsonv1.Marshal,
 		// A connection that sends nothing is dropped after ReadTimeout; it
-		// also bounds how long a graceful shutdown waits for such clients.
+		// also bounds how long a graceful shutdown waits for a client that
+		// has sent part of a request (one that has sent nothing is closed
+		// at once, conns.go).
 		ReadTimeout:  10 * time.Second,
 		WriteTimeout: s.cfg.TurnTimeout + 30*time.Second,
 		IdleTimeout:  2 * time.Minute,
 	})
 	app.Server().HeaderReceived = s.chunked.received
+	// An answer given during a shutdown tells the client that its
+	// connection closes after it, rather than leaving it to find out.
+	app.Server().CloseOnShutdown = true
 	app.Use(s.requestContext)
 	app.Use(recover.New())
 	app.Use(s.checkOrigin)
@@ -118,6 +123,12 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 		if herr := s.app.ErrorHandler(c, err); herr != nil {
 			s.log.Error("error handler failed", "err", herr)
 		}
+	}
+	if s.unused.down.Load() {
+		// Answered during a shutdown: the connection closes after this
+		// answer, and the client is told so, even when the HTTP server
+		// has not yet marked itself as stopping (CloseOnShutdown).
+		c.Context().SetConnectionClose()
 	}
 	s.requestDone(c, rid, c.Route().Path, start)
 	return nil

@@ -243,6 +243,7 @@ type Server struct {
 
 	addrMu       sync.Mutex
 	addr         net.Addr
+	unused       unusedConns
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -423,16 +424,26 @@ func (s *Server) Serve(ln net.Listener) error {
 			"addr", ln.Addr().String(), "gomaxprocs", runtime.GOMAXPROCS(0))
 		ln = loopbackOnly{ln}
 	}
+	ln, ok := s.unused.listen(ln)
+	if !ok {
+		return nil // Shutdown came first
+	}
 	return s.app.Listener(ln)
 }
 
-// Shutdown stops taking requests and firing timers, lets turns in flight
-// (requests' and timers') finish until ctx ends, then cancels those left and
-// closes the store. It is safe to call more than once.
+// Shutdown stops taking requests and firing timers, closes the connections
+// no request is under way on, lets turns in flight (requests' and timers')
+// finish until ctx ends, then cancels those left and closes the store. A
+// connection whose request was answered during the shutdown is closed after
+// that answer, which says so (Connection: close). It is safe to call more
+// than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		var errs []error
 		s.timersStop() // no new timer turns while requests finish
+		// fasthttp closes connections idle between requests itself, and
+		// waits for the rest: close at once those that never had one.
+		s.unused.shutdown()
 		if err := s.app.ShutdownWithContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}

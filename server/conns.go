@@ -1,0 +1,144 @@
+package server
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// unusedConns keeps the connections on which the client has not sent a
+// byte yet, so that a shutdown can close them at once. fasthttp's own
+// shutdown closes the connections that are idle between two requests, but
+// counts one that has not carried a request yet as busy from the moment it
+// is accepted and waits for it until the read timeout (10 s). HTTP clients
+// open such connections ahead of need (Go's transport keeps the ones it
+// dialled and did not use), and a shutdown is not to wait for them.
+type unusedConns struct {
+	// down is set when the shutdown begins; requests read it without the
+	// lock, add and listen under it.
+	down  atomic.Bool
+	mu    sync.Mutex
+	lns   []*keptListener
+	conns map[*keptConn]struct{}
+}
+
+// listen wraps ln so that its connections are kept until they are used;
+// ok is false once the shutdown has begun (ln is then closed).
+func (u *unusedConns) listen(ln net.Listener) (_ net.Listener, ok bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.down.Load() {
+		_ = ln.Close()
+		return nil, false
+	}
+	kl := &keptListener{Listener: ln, u: u}
+	u.lns = append(u.lns, kl)
+	return kl, true
+}
+
+// shutdown stops the listeners, so that no connection comes after, and
+// closes the connections no request has begun on; a client that sends its
+// first request as it closes sees the connection closed before any answer,
+// as on any keep-alive connection a server closes, and may send it again.
+func (u *unusedConns) shutdown() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.down.Store(true)
+	for _, l := range u.lns {
+		_ = l.Close()
+	}
+	for c := range u.conns {
+		c.closed = true
+		_ = c.Conn.Close()
+	}
+	clear(u.conns)
+}
+
+// add keeps a new connection; false once the shutdown has begun.
+func (u *unusedConns) add(c *keptConn) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.down.Load() {
+		return false
+	}
+	if u.conns == nil {
+		u.conns = map[*keptConn]struct{}{}
+	}
+	u.conns[c] = struct{}{}
+	return true
+}
+
+// begin forgets c once a first byte has come: from then on it is fasthttp's
+// to close. It is false when the shutdown closed c before.
+func (u *unusedConns) begin(c *keptConn) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.conns, c)
+	return !c.closed
+}
+
+// keptListener registers the connections it accepts.
+type keptListener struct {
+	net.Listener
+	u    *unusedConns
+	once sync.Once
+	err  error
+}
+
+func (l *keptListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		kc := &keptConn{Conn: c, u: l.u}
+		if l.u.add(kc) {
+			return kc, nil
+		}
+		_ = c.Close() // accepted as the shutdown began
+	}
+}
+
+// Close closes the listener once: both the shutdown and fasthttp's own
+// close it, and fasthttp gives up its shutdown on an error from Close.
+func (l *keptListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
+}
+
+// keptConn is a connection kept in unusedConns until its first byte.
+type keptConn struct {
+	net.Conn
+	u *unusedConns
+	// used is set by the goroutine that reads the connection at its first
+	// byte; closed is set and read under u.mu.
+	used   atomic.Bool
+	closed bool
+}
+
+// Read reports a connection the shutdown closed before its first byte as
+// ended by the client (io.EOF), which fasthttp drops without an answer or
+// a log line; any other read error would be answered, and logged, as a
+// failed request.
+func (c *keptConn) Read(p []byte) (int, error) {
+	if c.used.Load() {
+		return c.Conn.Read(p)
+	}
+	n, err := c.Conn.Read(p)
+	if n == 0 && err == nil {
+		return 0, nil
+	}
+	if !c.u.begin(c) {
+		return 0, io.EOF
+	}
+	c.used.Store(true)
+	return n, err
+}
+
+func (c *keptConn) Close() error {
+	if !c.used.Load() {
+		c.u.begin(c) // forget it, closed by the client or fasthttp
+	}
+	return c.Conn.Close()
+}
