@@ -15,11 +15,14 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/parleyhq/parley/flows"
-	"github.com/parleyhq/parley/store"
 )
 
 // TwilioSignatureHeader carries Twilio's request signature.
 const TwilioSignatureHeader = "X-Twilio-Signature"
+
+// TwilioIdempotencyHeader carries the token Twilio keeps the same on every
+// retry of one webhook request.
+const TwilioIdempotencyHeader = "I-Twilio-Idempotency-Token"
 
 // TwilioSignature computes Twilio's signature of a request: HMAC-SHA1, keyed
 // with the account's auth token, of the full URL followed by every POST
@@ -195,37 +198,25 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 	if err := twilioKeys(ch, p.Get("From"), "CallSid", "the call id", callID); err != nil {
 		return err
 	}
-	action := s.twilioVoiceURL(ch.ID)
-	ctx := c.UserContext()
 	state := p.Get("CallStatus")
-	if flows.CallEnded(state) {
-		_, err := s.svc.CallInput(ctx, ch.ID, callID, flows.Input{}, state)
-		if err != nil && !isNotFoundErr(err) {
-			var ae *APIError
-			if !errors.As(err, &ae) || ae.Code != CodeNotWaiting {
-				return err
-			}
-		}
+	if p.Get("CallbackSource") != "" && !flows.CallEnded(state) {
+		// A status callback of a call going on (ringing, in-progress)
+		// carries no input, and Twilio does not read its answer.
 		return sendTwiML(c, xml.Header+"<Response/>")
 	}
-	var reply *TurnReply
-	sess, err := s.store.LoadSession(ctx, callSessionID(ch.ID, callID))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		reply, err = s.svc.StartCall(ctx, IncomingCall{Channel: ch.ID, CallID: callID, From: p.Get("From"), To: p.Get("To"), State: state})
-	case err != nil:
-		return err
-	case sess.Status.Ended():
-		return sendTwiML(c, xml.Header+"<Response><Hangup/></Response>")
-	case p.Get("Digits") != "" && c.Query("timeout") == "":
-		reply, err = s.svc.CallInput(ctx, ch.ID, callID, flows.Digits(p.Get("Digits")), state)
-	default:
-		reply, err = s.svc.CallInput(ctx, ch.ID, callID, flows.Timeout(), state)
-	}
+	reply, err := s.svc.HandleCall(c.UserContext(), CallRequest{
+		IncomingCall: IncomingCall{Channel: ch.ID, CallID: callID, From: p.Get("From"), To: p.Get("To"), State: state},
+		Digits:       p.Get("Digits"),
+		Timeout:      c.Query("timeout") != "",
+		RequestID:    strings.Clone(c.Get(TwilioIdempotencyHeader)),
+	})
 	if err != nil {
 		return err
 	}
-	return sendTwiML(c, voiceTwiML(reply, action))
+	if flows.CallEnded(state) {
+		return sendTwiML(c, xml.Header+"<Response/>")
+	}
+	return sendTwiML(c, voiceTwiML(reply, s.twilioVoiceURL(ch.ID)))
 }
 
 // twilioVoiceURL is where a channel's voice requests go, for a Gather's

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const twilioTestToken = "tw-auth-token"
+
+// twilioCallServer serves the examples over a real HTTP server with a
+// channel tw of type twilio answering calls with flowID (flow, when given,
+// is created first), and returns the
+// server and its base URL.
+func twilioCallServer(t *testing.T, flowID, flow string) (*testServer, string) {
+	t.Helper()
+	ts := newTestServer(t, func(c *Config) {
+		c.Examples = nil
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	if flow != "" {
+		ts.createFlow(flow)
+	}
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"`+flowID+`","auth_token":"`+twilioTestToken+`"}`)
+	return ts, ts.listen()
+}
+
+// waitLockUsers waits until n turns hold or wait for the lock of urn.
+func (ts *testServer) waitLockUsers(t *testing.T, urn string, n int) {
+	t.Helper()
+	locks := ts.srv.svc.locks
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sh, key := locks.shard(urn, "")
+		sh.mu.Lock()
+		users := 0
+		if m := sh.held[key]; m != nil {
+			users = m.users
+		}
+		sh.mu.Unlock()
+		if users >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d turns on the lock of %s, want %d", users, urn, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// twilioPost sends a form signed as Twilio signs it to base+path, with the
+// header pairs given, and returns the status and body.
+func twilioPost(t *testing.T, base, path string, form url.Values, hdr ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(TwilioSignatureHeader, TwilioSignature(twilioTestToken, base+path, form))
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// callForm is a voice request of call sid from +15550001, with more
+// parameters as name, value pairs.
+func callForm(sid string, kv ...string) url.Values {
+	f := url.Values{"CallSid": {sid}, "From": {"+15550001"}, "To": {"+15550000"}, "CallStatus": {"in-progress"}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Set(kv[i], kv[i+1])
+	}
+	return f
+}
+
+// sessionInputs counts a session's message_in events: the inputs its
+// turns took.
+func (ts *testServer) sessionInputs(t *testing.T, id string) int {
+	t.Helper()
+	n := 0
+	for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+		if e.(map[string]any)["type"] == "message_in" {
+			n++
+		}
+	}
+	return n
+}
+
+const menuTwiML = `<Say>Hello, caller from +15550001. Welcome to Parley Telecom.</Say>` +
+	`<Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"><Say>Press 1 for sales, 2 for support.</Say></Gather>` +
+	`<Redirect method="POST">/twilio/tw/voice?timeout=1</Redirect></Response>`
+
+// A request about a waiting call with neither Digits nor ?timeout (Twilio
+// retrying the call's first request) is not a gather timeout: it answers
+// with what the caller is hearing and runs no turn. A status callback of a
+// call going on answers an empty <Response/> and changes nothing.
+func TestTwilioVoiceRepeatIsNoTimeout(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	for i := range 4 {
+		status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "ringing"))
+		if status != 200 || !strings.HasSuffix(body, menuTwiML) {
+			t.Fatalf("first request, copy %d: %d %s\nwant ...%s", i+1, status, body, menuTwiML)
+		}
+	}
+	for _, st := range []string{"ringing", "in-progress", "answered"} {
+		status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", st, "CallbackSource", "call-progress-events"))
+		if status != 200 || !strings.HasSuffix(body, "<Response/>") {
+			t.Errorf("status callback %s: %d %s, want <Response/>", st, status, body)
+		}
+	}
+	id := callSessionID("tw", "CA1")
+	if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "waiting" {
+		t.Fatalf("session after the repeats: %v", s["status"])
+	}
+	// The menu still takes its first key.
+	if _, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "Digits", "1")); !strings.HasSuffix(body, "<Response><Say>Connecting you to sales.</Say><Hangup/></Response>") {
+		t.Errorf("key 1 after the repeats answered %s", body)
+	}
+	// A gather that did time out still counts, once per request.
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA2"))
+	if _, body := twilioPost(t, base, "/twilio/tw/voice?timeout=1", callForm("CA2")); !strings.Contains(body, "<Say>Sorry, we did not hear anything.</Say>") {
+		t.Errorf("a gather timeout answered %s", body)
+	}
+	// Its repeat answers the re-prompt again.
+	if _, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA2")); !strings.Contains(body, "<Gather") || !strings.Contains(body, "<Say>Sorry, we did not hear anything.</Say>") {
+		t.Errorf("a repeat after the timeout answered %s", body)
+	}
+}
+
+// slowCallFlow calls a webhook before its menu.
+func slowCallFlow(hook string) string {
+	return `{"id":"slow-call","name":"Slow call","kind":"voice","widgets":[
+ {"id":"hello","type":"say","text":"Hello.","exits":{"Next":"lookup"}},
+ {"id":"lookup","type":"webhook","method":"GET","url":"` + hook + `/lookup","result":"who","exits":{"Success":"menu","Failure":"menu"}},
+ {"id":"menu","type":"gather_digits","prompt":"Press a key.","num_digits":1,"timeout":4,"exits":{"Next":"bye","No Input":"bye","No Match":"bye"}},
+ {"id":"bye","type":"say","text":"Goodbye.","exits":{"Next":""}}]}`
+}
+
+// A repeat of a call's first request that comes while the first is still
+// in its turn (a slow webhook) waits for it and answers the same TwiML,
+// never a JSON 409, which Twilio takes for an application error.
+func TestTwilioVoiceRepeatDuringFirstTurn(t *testing.T) {
+	hook, calls, called, release := blockingHook(t)
+	ts, base := twilioCallServer(t, "slow-call", slowCallFlow(hook))
+	var wg sync.WaitGroup
+	var status [2]int
+	var body [2]string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		status[0], body[0] = twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "ringing"))
+	}()
+	<-called
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		status[1], body[1] = twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "ringing"))
+	}()
+	ts.waitLockUsers(t, "tel:+15550001", 2)
+	close(release)
+	wg.Wait()
+	want := `<Response><Say>Hello.</Say><Gather action="/twilio/tw/voice" method="POST" timeout="4" numDigits="1" finishOnKey="#"><Say>Press a key.</Say></Gather>`
+	for i := range status {
+		if status[i] != 200 || !strings.Contains(body[i], want) {
+			t.Errorf("request %d: %d %s\nwant %s", i+1, status[i], body[i], want)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the webhook was called %d times, want 1", n)
+	}
+}
+
+// The retries of one Twilio request carry the same I-Twilio-Idempotency-Token:
+// a retry gets the first answer again without a second turn, while the same
+// key pressed again in a new request is taken again.
+func TestTwilioVoiceIdempotencyToken(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA1"), TwilioIdempotencyHeader, "tok-1")
+	id := callSessionID("tw", "CA1")
+	_, first := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "Digits", "9"), TwilioIdempotencyHeader, "tok-2")
+	if !strings.Contains(first, "<Say>Sorry, that is not an option.</Say>") {
+		t.Fatalf("a wrong key answered %s", first)
+	}
+	for range 2 {
+		if status, again := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "Digits", "9"), TwilioIdempotencyHeader, "tok-2"); status != 200 || again != first {
+			t.Errorf("a retry of the wrong key answered %d %s\nwant %s", status, again, first)
+		}
+	}
+	if n := ts.sessionInputs(t, id); n != 1 {
+		t.Errorf("after one wrong key and its retries the session took %d inputs, want 1", n)
+	}
+	// A retry of a gather timeout counts once too.
+	_, to := twilioPost(t, base, "/twilio/tw/voice?timeout=1", callForm("CA1"), TwilioIdempotencyHeader, "tok-3")
+	if _, again := twilioPost(t, base, "/twilio/tw/voice?timeout=1", callForm("CA1"), TwilioIdempotencyHeader, "tok-3"); again != to {
+		t.Errorf("a retried timeout answered %s\nwant %s", again, to)
+	}
+	// A second press of the same key, a request of its own, is one more
+	// wrong key, and the third the one too many: the menu says goodbye.
+	_, second := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "Digits", "9"), TwilioIdempotencyHeader, "tok-4")
+	if second != first {
+		t.Errorf("a second wrong key answered %s\nwant %s", second, first)
+	}
+	_, third := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "Digits", "9"), TwilioIdempotencyHeader, "tok-5")
+	if !strings.HasSuffix(third, "<Hangup/></Response>") {
+		t.Errorf("a third wrong key answered %s, want the menu to give up", third)
+	}
+	if n := ts.sessionInputs(t, id); n != 3 {
+		t.Errorf("the session took %d inputs, want 3", n)
+	}
+	// Without the header, the same key twice is two presses.
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA2"))
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA2", "Digits", "9"))
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA2", "Digits", "9"))
+	if n := ts.sessionInputs(t, callSessionID("tw", "CA2")); n != 2 {
+		t.Errorf("two presses without a token: %d inputs, want 2", n)
+	}
+}
