@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/gofiber/fiber/v2"
@@ -17,11 +18,35 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// callTimeoutGrace delays the stored wait timeout of a call's digit gather:
-// the telephony side reports its own timeout (Twilio redirects after its
-// Gather times out) and must win, since only its request can carry the
-// re-prompt back to the caller. The scanner fires only if that never comes.
-const callTimeoutGrace = 15 * time.Second
+// The server's own timer of a call's wait is a fallback: the telephony side
+// reports the wait's timeout itself (Twilio redirects after its Gather times
+// out) and must win, since only its request can carry the next prompts back
+// to the caller. Its timer starts only once the turn's prompts have been
+// spoken, so the server's fires later by an estimate of that time (say
+// text at sayCharsPerSecond, playAllowance for each audio file) and by the
+// grace (--call-timeout-grace).
+const (
+	sayCharsPerSecond = 12
+	playAllowance     = 60 * time.Second
+)
+
+// promptsTime estimates how long a turn's prompts take to say or play: each
+// text at sayCharsPerSecond characters a second, rounded up to the second,
+// and playAllowance for each audio file.
+func promptsTime(events []flows.Event) time.Duration {
+	var d time.Duration
+	for _, ev := range events {
+		switch ev.Type {
+		case flows.EventSay, flows.EventMessageOut, flows.EventGather:
+			n := utf8.RuneCountInString(strings.TrimSpace(ev.Text))
+			d += time.Duration((n+sayCharsPerSecond-1)/sayCharsPerSecond) * time.Second
+		}
+		if (ev.Type == flows.EventPlay || ev.Type == flows.EventGather) && strings.TrimSpace(ev.URL) != "" {
+			d += playAllowance
+		}
+	}
+	return d
+}
 
 // Service runs turns: it loads sessions and flows, serializes turns per
 // contact, runs the engine and writes each turn with one store.SaveTurn.
@@ -38,6 +63,9 @@ type Service struct {
 	expiry   time.Duration
 	// dedupeRetention is how long an inbound message id is remembered.
 	dedupeRetention time.Duration
+	// callTimeoutGrace delays the server's own timer of a call's wait
+	// (--call-timeout-grace).
+	callTimeoutGrace time.Duration
 	// sessionRetention, when positive, is how long ended sessions are kept.
 	sessionRetention time.Duration
 	// notify wakes event delivery after a commit that wrote outbox records.
@@ -407,8 +435,10 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 			exp := now.Add(s.expiryOf(c.flow))
 			sess.ExpiresAt = &exp
 		}
-		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil && sess.Wait.Kind == flows.WaitDigits {
-			at := sess.Wait.TimeoutAt.Add(callTimeoutGrace)
+		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil {
+			// Any wait of a call (gather_digits, wait_for_response):
+			// the telephony side times both out itself.
+			at := sess.Wait.TimeoutAt.Add(promptsTime(c.events) + s.callTimeoutGrace)
 			sess.Wait.TimeoutAt = &at
 		}
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/netip"
@@ -225,5 +226,75 @@ func TestTwilioVoiceIdempotencyToken(t *testing.T) {
 	twilioPost(t, base, "/twilio/tw/voice", callForm("CA2", "Digits", "9"))
 	if n := ts.sessionInputs(t, callSessionID("tw", "CA2")); n != 2 {
 		t.Errorf("two presses without a token: %d inputs, want 2", n)
+	}
+}
+
+// longPromptFlow says a prompt of 300 characters, 25 seconds at 12
+// characters a second, before a wait_for_response of 3 seconds.
+var longPromptFlow = `{"id":"long-prompt","name":"Long prompt","kind":"voice","widgets":[
+ {"id":"ask","type":"say","text":"` + strings.Repeat("Please enter your account number. ", 9) + `Then wait.","exits":{"Next":"acct"}},
+ {"id":"acct","type":"wait_for_response","timeout":3,"result":"acct","exits":{"Next":"thanks","Timeout":"late"}},
+ {"id":"thanks","type":"say","text":"Thanks, you entered @flow.acct.","exits":{"Next":""}},
+ {"id":"late","type":"say","text":"We did not get it.","exits":{"Next":""}}]}`
+
+// The server's own timer of a call's wait is only a fallback for a timeout
+// Twilio did not report: it fires the wait's timeout after the turn's
+// prompts have been spoken (estimated at 12 characters a second) and
+// --call-timeout-grace later, for wait_for_response as for gather_digits.
+func TestTwilioCallWaitTimeoutGrace(t *testing.T) {
+	if n := len([]rune(strings.Repeat("Please enter your account number. ", 9) + "Then wait.")); n != 316 {
+		t.Fatalf("the prompt has %d characters", n)
+	}
+	ts, base := twilioCallServer(t, "long-prompt", longPromptFlow)
+	ctx := context.Background()
+	scan := func() {
+		t.Helper()
+		if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 316 characters are 27 s: the fallback is 3 + 27 + 15 s after the turn.
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA1"))
+	ts.clock.Advance(44 * time.Second)
+	scan()
+	if _, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "Digits", "123")); !strings.HasSuffix(body, "<Response><Say>Thanks, you entered 123.</Say><Hangup/></Response>") {
+		t.Errorf("keys 44 s after the question answered %s", body)
+	}
+
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA2"))
+	ts.clock.Advance(46 * time.Second)
+	scan()
+	s := ts.must(200, "GET", "/v1/sessions/"+callSessionID("tw", "CA2"), nil)
+	if s["status"] != "completed" {
+		t.Errorf("46 s after the question the session is %v, want it timed out and completed", s["status"])
+	}
+}
+
+// --call-timeout-grace sets the grace.
+func TestCallTimeoutGraceSetting(t *testing.T) {
+	cfg, err := ConfigFromEnv(func(k string) string {
+		if k == EnvCallTimeoutGrace {
+			return "2m"
+		}
+		return ""
+	})
+	if err != nil || cfg.CallTimeoutGrace != 2*time.Minute {
+		t.Fatalf("PARLEY_CALL_TIMEOUT_GRACE=2m: %v %v", cfg.CallTimeoutGrace, err)
+	}
+	if _, err := ConfigFromEnv(func(k string) string {
+		if k == EnvCallTimeoutGrace {
+			return "0s"
+		}
+		return ""
+	}); err == nil || !strings.Contains(err.Error(), EnvCallTimeoutGrace) {
+		t.Errorf("PARLEY_CALL_TIMEOUT_GRACE=0s: %v", err)
+	}
+	ts := newTestServer(t, func(c *Config) { c.CallTimeoutGrace = 2 * time.Minute })
+	ts.createFlow(longPromptFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"long-prompt"}`)
+	start := ts.must(201, "POST", "/v1/channels/phone/calls", `{"call_id":"CA1","from":"+15550001"}`)
+	want := ts.clock.Now().Add((3 + 27 + 120) * time.Second).Format(time.RFC3339)
+	if got := start["waiting_for"].(map[string]any)["timeout_at"]; got != want {
+		t.Errorf("timeout_at %v, want %s", got, want)
 	}
 }
