@@ -31,24 +31,24 @@ func twilioCallServer(t *testing.T, flowID, flow string) (*testServer, string) {
 	return ts, ts.listen()
 }
 
+// lockUsers counts the turns holding or waiting for the lock of urn.
+func (ts *testServer) lockUsers(urn string) int {
+	sh, key := ts.srv.svc.locks.shard(urn, "")
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if m := sh.held[key]; m != nil {
+		return m.users
+	}
+	return 0
+}
+
 // waitLockUsers waits until n turns hold or wait for the lock of urn.
 func (ts *testServer) waitLockUsers(t *testing.T, urn string, n int) {
 	t.Helper()
-	locks := ts.srv.svc.locks
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		sh, key := locks.shard(urn, "")
-		sh.mu.Lock()
-		users := 0
-		if m := sh.held[key]; m != nil {
-			users = m.users
-		}
-		sh.mu.Unlock()
-		if users >= n {
-			return
-		}
+	for ts.lockUsers(urn) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d turns on the lock of %s, want %d", users, urn, n)
+			t.Fatalf("%d turns on the lock of %s, want %d", ts.lockUsers(urn), urn, n)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -296,5 +296,61 @@ func TestCallTimeoutGraceSetting(t *testing.T) {
 	want := ts.clock.Now().Add((3 + 27 + 120) * time.Second).Format(time.RFC3339)
 	if got := start["waiting_for"].(map[string]any)["timeout_at"]; got != want {
 		t.Errorf("timeout_at %v, want %s", got, want)
+	}
+}
+
+// A hang-up reported while the call's first turn is still running (a slow
+// webhook) ends the session after that turn: interrupted, with the state
+// Twilio reported, and the flow not completed through its No Input exit.
+func TestTwilioHangupDuringFirstTurn(t *testing.T) {
+	for _, state := range []string{"completed", "no-answer"} {
+		t.Run(state, func(t *testing.T) {
+			hook, _, called, release := blockingHook(t)
+			ts, base := twilioCallServer(t, "slow-call", slowCallFlow(hook))
+			done := make(chan string)
+			go func() {
+				_, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "ringing"))
+				done <- body
+			}()
+			<-called
+			hung := make(chan string, 1)
+			go func() {
+				_, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", state, "CallbackSource", "call-progress-events"))
+				hung <- body
+			}()
+			// The hang-up is answered, or waits for the first turn.
+			for ts.lockUsers("tel:+15550001") < 2 && len(hung) == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			close(release)
+			<-done
+			if body := <-hung; !strings.HasSuffix(body, "<Response/>") {
+				t.Errorf("the hang-up answered %s", body)
+			}
+			id := callSessionID("tw", "CA1")
+			s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+			if s["status"] != "interrupted" {
+				t.Errorf("session %v, want interrupted", s["status"])
+			}
+			if got := s["variables"].(map[string]any)["call"].(map[string]any)["state"]; got != state {
+				t.Errorf("$call.state %v, want %s", got, state)
+			}
+			// No request about the call comes again; the server's timers
+			// find no wait to time out.
+			for range 4 {
+				ts.clock.Advance(time.Hour)
+				if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+				if typ := e.(map[string]any)["type"]; typ == "flow_completed" {
+					t.Errorf("event %v after the caller hung up", e)
+				}
+			}
+			if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "interrupted" {
+				t.Errorf("session %v hours later, want interrupted", s["status"])
+			}
+		})
 	}
 }
