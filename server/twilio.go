@@ -257,8 +257,13 @@ func voiceTwiML(r *TurnReply, action string) string {
 		if waiting && (gatherWidget == "" || m.Widget == gatherWidget) {
 			out = &inside
 		}
+		// A blank text or audio URL is left out: Twilio warns of an empty
+		// <Say> (13520) and an empty <Play> has nothing to play.
 		switch m.Type {
 		case flows.EventSay, flows.EventMessageOut:
+			if strings.TrimSpace(m.Text) == "" {
+				continue
+			}
 			out.WriteString("<Say")
 			if m.Voice != "" {
 				fmt.Fprintf(out, ` voice="%s"`, esc(m.Voice))
@@ -268,12 +273,14 @@ func voiceTwiML(r *TurnReply, action string) string {
 			}
 			fmt.Fprintf(out, ">%s</Say>", esc(m.Text))
 		case flows.EventPlay:
-			fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
-		case flows.EventGather:
-			if m.URL != "" {
+			if strings.TrimSpace(m.URL) != "" {
 				fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
 			}
-			if m.Text != "" {
+		case flows.EventGather:
+			if strings.TrimSpace(m.URL) != "" {
+				fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
+			}
+			if strings.TrimSpace(m.Text) != "" {
 				fmt.Fprintf(out, "<Say>%s</Say>", esc(m.Text))
 			}
 		case flows.EventHangup:

@@ -354,3 +354,34 @@ func TestTwilioHangupDuringFirstTurn(t *testing.T) {
 		})
 	}
 }
+
+// blankPromptsFlow has prompts and audio URLs that render blank: the
+// contact has no name.
+const blankPromptsFlow = `{"id":"blank-prompts","name":"Blank prompts","kind":"voice","widgets":[
+ {"id":"hello","type":"say","text":"@contact.name","exits":{"Next":"jingle"}},
+ {"id":"jingle","type":"play","url":" @contact.name ","exits":{"Next":"menu"}},
+ {"id":"menu","type":"gather_digits","prompt":"@contact.name","play":"@contact.name","no_input_prompt":"@contact.name","num_digits":1,"exits":{"Next":"bye","No Input":"bye","No Match":"bye"}},
+ {"id":"bye","type":"say","text":"Bye @contact.name","exits":{"Next":""}}]}`
+
+// A say, play or gather prompt that renders blank is left out of the
+// TwiML, not sent as an empty <Say> (Twilio warning 13520) or a <Play>
+// without a URL; a <Gather> with nothing inside is kept.
+func TestTwilioBlankPromptsLeftOut(t *testing.T) {
+	_, base := twilioCallServer(t, "blank-prompts", blankPromptsFlow)
+	steps := []struct {
+		path, digits, want string
+	}{
+		{"/twilio/tw/voice", "", `<Response><Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"></Gather><Redirect method="POST">/twilio/tw/voice?timeout=1</Redirect></Response>`},
+		{"/twilio/tw/voice?timeout=1", "", `<Response><Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"></Gather><Redirect method="POST">/twilio/tw/voice?timeout=1</Redirect></Response>`},
+		{"/twilio/tw/voice", "1", `<Response><Say>Bye </Say><Hangup/></Response>`},
+	}
+	for _, st := range steps {
+		form := callForm("CA1")
+		if st.digits != "" {
+			form.Set("Digits", st.digits)
+		}
+		if status, body := twilioPost(t, base, st.path, form); status != 200 || !strings.HasSuffix(body, st.want) {
+			t.Errorf("%s %s: %d %s\nwant ...%s", st.path, st.digits, status, body, st.want)
+		}
+	}
+}
