@@ -7,12 +7,14 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"mime"
 	"net/url"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -105,10 +107,10 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		}
 		s.reqLog(c).Warn("twilio webhook taken without a signature check: the channel has no auth_token", "channel", ch.ID)
 	}
-	params := url.Values{}
-	c.Request().PostArgs().VisitAll(func(k, v []byte) {
-		params.Add(string(k), string(v))
-	})
+	params, err := twilioParams(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	if ch.AuthToken != "" {
 		base := strings.TrimSuffix(s.cfg.PublicURL, "/")
 		if base == "" {
@@ -124,6 +126,29 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		}
 	}
 	return ch, params, nil
+}
+
+// twilioParams copies the parameters of a Twilio webhook's form body. The
+// Content-Type is matched as a media type: in any case, with parameters
+// (Application/X-WWW-Form-Urlencoded; charset=utf-8), which fasthttp's
+// PostArgs would not read.
+func twilioParams(c *fiber.Ctx) (url.Values, error) {
+	ct := string(c.Request().Header.ContentType())
+	media, _, err := mime.ParseMediaType(ct)
+	if err != nil || media != fiber.MIMEApplicationForm {
+		got := "none"
+		if ct != "" {
+			got = fmt.Sprintf("%.80q", ct)
+		}
+		return nil, badRequest(fiber.HeaderContentType, "Twilio's webhooks send a form body (Content-Type %s); this request's Content-Type is %s", fiber.MIMEApplicationForm, got)
+	}
+	var args fasthttp.Args
+	args.ParseBytes(c.Body())
+	params := url.Values{}
+	args.VisitAll(func(k, v []byte) {
+		params.Add(string(k), string(v))
+	})
+	return params, nil
 }
 
 func (s *Server) twilioSMS(c *fiber.Ctx) error {
@@ -195,10 +220,15 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 	if callID == "" {
 		return badRequest("CallSid", "Twilio's CallSid parameter is missing")
 	}
+	state := p.Get("CallStatus")
+	if p.Get("From") == "" && !flows.CallEnded(state) {
+		// A hang-up is applied to the call's session as it is found; any
+		// other request may start the call, which needs its caller.
+		return badRequest("From", "Twilio's From parameter is missing: the caller's number, which a call needs")
+	}
 	if err := twilioKeys(ch, p.Get("From"), "CallSid", "the call id", callID); err != nil {
 		return err
 	}
-	state := p.Get("CallStatus")
 	if p.Get("CallbackSource") != "" && !flows.CallEnded(state) {
 		// A status callback of a call going on (ringing, in-progress)
 		// carries no input, and Twilio does not read its answer.

@@ -385,3 +385,46 @@ func TestTwilioBlankPromptsLeftOut(t *testing.T) {
 		}
 	}
 }
+
+// A Twilio request's Content-Type is a media type, matched in any case and
+// with parameters; a body of another type is refused naming the type that
+// came, and a call without its caller's number is refused naming From.
+func TestTwilioBadBodies(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	ts.createFlow(askFlow)
+	ts.must(200, "PUT", "/v1/channels/tw", `{"type":"twilio","voice_flow":"ivr-menu","default_flow":"ask","auth_token":"`+twilioTestToken+`"}`)
+	const mixed = "Application/X-WWW-Form-Urlencoded; charset=utf-8"
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1"), "Content-Type", mixed); status != 200 || !strings.Contains(body, "<Gather") {
+		t.Errorf("voice with Content-Type %s: %d %s", mixed, status, body)
+	}
+	sms := url.Values{"From": {"+15550002"}, "Body": {"hi"}, "MessageSid": {"SM1"}}
+	if status, body := twilioPost(t, base, "/twilio/tw/sms", sms, "Content-Type", mixed); status != 200 || !strings.Contains(body, "<Message>Hi") {
+		t.Errorf("sms with Content-Type %s: %d %s", mixed, status, body)
+	}
+
+	req, _ := http.NewRequest("POST", base+"/twilio/tw/voice", strings.NewReader(`{"CallSid":"CA2","From":"+15550001"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(TwilioSignatureHeader, TwilioSignature(twilioTestToken, base+"/twilio/tw/voice", url.Values{}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := response{Status: resp.StatusCode}
+	r.Body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	e := r.errorOf(t)
+	msg, _ := e["message"].(string)
+	if r.Status != 400 || e["field"] != "Content-Type" || !strings.Contains(msg, "application/x-www-form-urlencoded") || !strings.Contains(msg, `"application/json"`) {
+		t.Errorf("a JSON body: %d %s", r.Status, r.Body)
+	}
+
+	noFrom := callForm("CA3")
+	noFrom.Del("From")
+	status, body := twilioPost(t, base, "/twilio/tw/voice", noFrom)
+	if status != 400 || !strings.Contains(body, `"field":"From"`) {
+		t.Errorf("a call without From: %d %s", status, body)
+	}
+	if r := ts.do("GET", "/v1/sessions/"+callSessionID("tw", "CA3"), nil); r.Status != 404 {
+		t.Errorf("a call without From started a session: %d %s", r.Status, r.Body)
+	}
+}
