@@ -37,7 +37,10 @@ const (
 	DefaultSessionExpiry = 7 * 24 * time.Hour
 	// DefaultDedupeRetention is how long inbound message ids are remembered.
 	DefaultDedupeRetention = 7 * 24 * time.Hour
-	DefaultTimerInterval   = time.Second
+	// DefaultCallTimeoutGrace is how long after a call's wait should have
+	// timed out, its prompts spoken, the server times it out itself.
+	DefaultCallTimeoutGrace = 15 * time.Second
+	DefaultTimerInterval    = time.Second
 	// DBFile is the store's file name inside the data directory.
 	DBFile = "parley.db"
 )
@@ -82,6 +85,10 @@ type Config struct {
 	// message with an id seen on its channel within this time is answered
 	// with the first reply instead of being processed again.
 	DedupeRetention time.Duration
+	// CallTimeoutGrace is how long after a call's wait should have timed
+	// out (its timeout counted from when its prompts have been spoken) the
+	// server times it out itself (DefaultCallTimeoutGrace when zero).
+	CallTimeoutGrace time.Duration
 	// SessionRetention, when positive, is how long an ended session
 	// (completed, expired, failed, interrupted) is kept after it ended: then
 	// it is deleted with its events. Zero keeps ended sessions.
@@ -178,6 +185,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.DedupeRetention <= 0 {
 		c.DedupeRetention = DefaultDedupeRetention
+	}
+	if c.CallTimeoutGrace <= 0 {
+		c.CallTimeoutGrace = DefaultCallTimeoutGrace
 	}
 	if c.TimerInterval <= 0 {
 		c.TimerInterval = DefaultTimerInterval
@@ -350,6 +360,7 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
 		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
 		dedupeRetention:  cfg.DedupeRetention,
+		callTimeoutGrace: cfg.CallTimeoutGrace,
 		sessionRetention: cfg.SessionRetention,
 		cache:            newSessionCache(cfg.SessionCache),
 		timers:           newTimerRunner(),

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/gofiber/fiber/v2"
@@ -17,11 +18,35 @@ import (
 	"github.com/parleyhq/parley/store"
 )
 
-// callTimeoutGrace delays the stored wait timeout of a call's digit gather:
-// the telephony side reports its own timeout (Twilio redirects after its
-// Gather times out) and must win, since only its request can carry the
-// re-prompt back to the caller. The scanner fires only if that never comes.
-const callTimeoutGrace = 15 * time.Second
+// The server's own timer of a call's wait is a fallback: the telephony side
+// reports the wait's timeout itself (Twilio redirects after its Gather times
+// out) and must win, since only its request can carry the next prompts back
+// to the caller. Its timer starts only once the turn's prompts have been
+// spoken, so the server's fires later by an estimate of that time (say
+// text at sayCharsPerSecond, playAllowance for each audio file) and by the
+// grace (--call-timeout-grace).
+const (
+	sayCharsPerSecond = 12
+	playAllowance     = 60 * time.Second
+)
+
+// promptsTime estimates how long a turn's prompts take to say or play: each
+// text at sayCharsPerSecond characters a second, rounded up to the second,
+// and playAllowance for each audio file.
+func promptsTime(events []flows.Event) time.Duration {
+	var d time.Duration
+	for _, ev := range events {
+		switch ev.Type {
+		case flows.EventSay, flows.EventMessageOut, flows.EventGather:
+			n := utf8.RuneCountInString(strings.TrimSpace(ev.Text))
+			d += time.Duration((n+sayCharsPerSecond-1)/sayCharsPerSecond) * time.Second
+		}
+		if (ev.Type == flows.EventPlay || ev.Type == flows.EventGather) && strings.TrimSpace(ev.URL) != "" {
+			d += playAllowance
+		}
+	}
+	return d
+}
 
 // Service runs turns: it loads sessions and flows, serializes turns per
 // contact, runs the engine and writes each turn with one store.SaveTurn.
@@ -38,6 +63,9 @@ type Service struct {
 	expiry   time.Duration
 	// dedupeRetention is how long an inbound message id is remembered.
 	dedupeRetention time.Duration
+	// callTimeoutGrace delays the server's own timer of a call's wait
+	// (--call-timeout-grace).
+	callTimeoutGrace time.Duration
 	// sessionRetention, when positive, is how long ended sessions are kept.
 	sessionRetention time.Duration
 	// notify wakes event delivery after a commit that wrote outbox records.
@@ -407,8 +435,10 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 			exp := now.Add(s.expiryOf(s.waitingFlow(ctx, sess, c.flow)))
 			sess.ExpiresAt = &exp
 		}
-		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil && sess.Wait.Kind == flows.WaitDigits {
-			at := sess.Wait.TimeoutAt.Add(callTimeoutGrace)
+		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil {
+			// Any wait of a call (gather_digits, wait_for_response):
+			// the telephony side times both out itself.
+			at := sess.Wait.TimeoutAt.Add(promptsTime(c.events) + s.callTimeoutGrace)
 			sess.Wait.TimeoutAt = &at
 		}
 	}
@@ -638,31 +668,16 @@ func callSessionID(channel, callID string) string {
 
 var callNamespace = uuid.MustParse("6f1d5a7e-2c1b-4f0e-9a53-7d3f0c2b8e41")
 
-// StartCall starts the voice session of a new call. A call already started
-// answers with its session's state instead of starting twice.
+// StartCall starts the voice session of a new call. A call that already
+// has a session is a conflict; HandleCall answers such a request with the
+// session's state instead.
 func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, error) {
-	ch, err := s.channels.get(c.Channel)
+	ch, flowID, field, err := s.callFlow(ctx, c.Channel)
 	if err != nil {
 		return nil, err
 	}
-	flowID, field := ch.VoiceFlow, "voice_flow"
-	if flowID == "" {
-		flowID, field = ch.DefaultFlow, "default_flow"
-	}
-	if flowID == "" {
-		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q has no voice_flow to answer calls with", ch.ID)
-	}
-	if f, err := s.flows.Flow(ctx, flowID, 0); err == nil && !f.IsVoice() {
-		if ch.VoiceFlow != "" {
-			return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q: voice_flow %q is a %s flow, not a voice flow", ch.ID, flowID, f.Kind)
-		}
-		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q has no voice_flow, and its default_flow %q is a %s flow, not a voice flow", ch.ID, flowID, f.Kind)
-	}
 	urn := ch.urnOf(c.From)
-	if err := checkKey("from", "the caller's URN", urn); err != nil {
-		return nil, err
-	}
-	if err := checkKey("call_id", "the call id", c.CallID); err != nil {
+	if err := checkCallKeys(urn, c.CallID); err != nil {
 		return nil, err
 	}
 	id := callSessionID(ch.ID, c.CallID)
@@ -672,6 +687,42 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	return s.startCallLocked(ctx, ch, flowID, field, urn, id, c, "")
+}
+
+// callFlow returns a channel and the voice flow it answers calls with, and
+// the channel's field that names it.
+func (s *Service) callFlow(ctx context.Context, channel string) (*Channel, string, string, error) {
+	ch, err := s.channels.get(channel)
+	if err != nil {
+		return nil, "", "", err
+	}
+	flowID, field := ch.VoiceFlow, "voice_flow"
+	if flowID == "" {
+		flowID, field = ch.DefaultFlow, "default_flow"
+	}
+	if flowID == "" {
+		return nil, "", "", apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q has no voice_flow to answer calls with", ch.ID)
+	}
+	if f, err := s.flows.Flow(ctx, flowID, 0); err == nil && !f.IsVoice() {
+		if ch.VoiceFlow != "" {
+			return nil, "", "", apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q: voice_flow %q is a %s flow, not a voice flow", ch.ID, flowID, f.Kind)
+		}
+		return nil, "", "", apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, "voice_flow", "channel %q has no voice_flow, and its default_flow %q is a %s flow, not a voice flow", ch.ID, flowID, f.Kind)
+	}
+	return ch, flowID, field, nil
+}
+
+func checkCallKeys(urn, callID string) error {
+	if err := checkKey("from", "the caller's URN", urn); err != nil {
+		return err
+	}
+	return checkKey("call_id", "the call id", callID)
+}
+
+// startCallLocked starts a call's session under its caller's lock;
+// requestID, when set, records the request as processed with the reply.
+func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string) (*TurnReply, error) {
 	state := strings.ToLower(c.State)
 	if state == "" {
 		state = "in-progress"
@@ -679,8 +730,168 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
 		Call:      &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: state, Start: s.now()},
-		Variables: map[string]string{}, LaunchID: c.CallID,
+		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID,
 	})
+}
+
+// CallRequest is one request of a telephony side about a call, as Twilio's
+// voice webhook sends them: the call's first request starts its session;
+// later ones carry the keys pressed, a gather that timed out, or the
+// call's state.
+type CallRequest struct {
+	IncomingCall
+	// Digits are the keys pressed; Timeout reports a gather that timed out
+	// (and wins over Digits).
+	Digits  string
+	Timeout bool
+	// RequestID is the same on every retry of one request (Twilio's
+	// I-Twilio-Idempotency-Token): a request already processed for the
+	// call gets its first reply again, without a second turn.
+	RequestID string
+}
+
+// HandleCall answers a request about a call. It takes the caller's lock
+// before it looks for the call's session, so a request that comes while
+// another is in its turn (a retry of the call's first request, a hang-up)
+// waits for that turn and sees the session it saved:
+//
+//   - a final State (completed, busy, failed, no-answer, canceled) ends the
+//     session as interrupted, after any turn in progress; the reply is
+//     empty for a call without a session;
+//   - a call without a session starts one;
+//   - a session that has ended answers with no prompts;
+//   - Timeout or Digits resume the session with that input;
+//   - a request with neither (a retry of the first request) runs no turn:
+//     it answers with the prompts of the session's last turn, which are
+//     what the caller is hearing.
+func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, error) {
+	ch, err := s.channels.get(r.Channel)
+	if err != nil {
+		return nil, err
+	}
+	urn := ch.urnOf(r.From)
+	if err := checkCallKeys(urn, r.CallID); err != nil {
+		return nil, err
+	}
+	id := callSessionID(ch.ID, r.CallID)
+	state := strings.ToLower(r.State)
+	ended := flows.CallEnded(state)
+	requestID := ""
+	if r.RequestID != "" && !ended {
+		requestID = r.CallID + "/" + r.RequestID
+		if store.KeyProblem(requestID) != "" {
+			requestID = "" // not storable: processed as a request without one
+		}
+	}
+	unlock, sess, err := s.lockCallOf(ctx, urn, id)
+	if err != nil {
+		if !isNotFoundErr(err) {
+			return nil, err
+		}
+		if ended {
+			return &TurnReply{Messages: []Message{}}, nil
+		}
+		defer unlock()
+		ch, flowID, field, err := s.callFlow(ctx, r.Channel)
+		if err != nil {
+			return nil, err
+		}
+		return s.startCallLocked(ctx, ch, flowID, field, urn, id, r.IncomingCall, requestID)
+	}
+	defer unlock()
+	if requestID != "" {
+		b, ok, err := s.store.ProcessedReply(ctx, ch.ID, sess.Contact.URN, requestID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return decodeReply(ch.ID, requestID, b)
+		}
+	}
+	if ended {
+		return s.endCallLocked(ctx, sess, state)
+	}
+	if sess.Status.Ended() {
+		return buildReply(sess, nil), nil
+	}
+	var in flows.Input
+	switch {
+	case r.Timeout:
+		in = flows.Timeout()
+	case r.Digits != "":
+		in = flows.Digits(r.Digits)
+	default:
+		if sess.Status != flows.StatusWaiting {
+			return buildReply(sess, nil), nil
+		}
+		events, err := s.lastTurnEvents(ctx, sess.ID)
+		if err != nil {
+			return nil, err
+		}
+		return buildReply(sess, events), nil
+	}
+	if state != "" && sess.Call != nil {
+		sess.Call.State = state
+	}
+	return s.resumeLoaded(ctx, sess, in, requestID)
+}
+
+// lockCallOf takes the lock of a call's caller (urn), then loads the
+// call's session id: not found (404) when it has none, with the lock still
+// held so that the caller can start it. A session whose contact is no
+// longer urn is locked through its own contact.
+func (s *Service) lockCallOf(ctx context.Context, urn, id string) (func(), *flows.Session, error) {
+	held := s.locks.lock(urn, id)
+	sess, err := s.store.LoadSession(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return held.Unlock, nil, notFound("session %q not found", id)
+	case err != nil:
+		held.Unlock()
+		return nil, nil, err
+	case sess.Contact.URN != urn:
+		held.Unlock()
+		return s.lockSession(ctx, id)
+	}
+	return held.Unlock, sess, nil
+}
+
+// lastTurnEvents returns the events of a waiting session's last turn: those
+// after the session_waiting event that ended the turn before it.
+func (s *Service) lastTurnEvents(ctx context.Context, id string) ([]flows.Event, error) {
+	var last, cur []flows.Event
+	after := uint64(0)
+	for {
+		recs, err := s.store.SessionEvents(ctx, id, after, store.MaxEventsPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			cur = append(cur, r.Event)
+			if r.Event.Type == flows.EventSessionWaiting {
+				last, cur = cur, nil
+			}
+		}
+		if len(recs) < store.MaxEventsPage {
+			return last, nil
+		}
+		after = recs[len(recs)-1].Seq
+	}
+}
+
+// endCallLocked ends a locked call's session for a final call state; a
+// session already ended answers as it is.
+func (s *Service) endCallLocked(ctx context.Context, sess *flows.Session, state string) (*TurnReply, error) {
+	if sess.Status.Ended() {
+		return buildReply(sess, nil), nil
+	}
+	if sess.Call != nil {
+		sess.Call.State = state
+	}
+	if sess.Wait == nil {
+		return s.interruptLoaded(ctx, sess)
+	}
+	return s.resumeLoaded(ctx, sess, flows.Hangup(), "")
 }
 
 // CallSession returns the session of a call, locked; unlock when done.
@@ -707,17 +918,7 @@ func (s *Service) CallInput(ctx context.Context, channel, callID string, in flow
 	// Stored as Twilio sends them, whatever case a client used.
 	state = strings.ToLower(state)
 	if state != "" && flows.CallEnded(state) {
-		if sess.Status.Ended() {
-			r := buildReply(sess, nil)
-			return r, nil
-		}
-		if sess.Call != nil {
-			sess.Call.State = state
-		}
-		if sess.Wait == nil {
-			return s.interruptLoaded(ctx, sess)
-		}
-		return s.resumeLoaded(ctx, sess, flows.Hangup(), "")
+		return s.endCallLocked(ctx, sess, state)
 	}
 	if state != "" && sess.Call != nil {
 		sess.Call.State = state

@@ -7,19 +7,24 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"mime"
 	"net/url"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/parleyhq/parley/flows"
-	"github.com/parleyhq/parley/store"
 )
 
 // TwilioSignatureHeader carries Twilio's request signature.
 const TwilioSignatureHeader = "X-Twilio-Signature"
+
+// TwilioIdempotencyHeader carries the token Twilio keeps the same on every
+// retry of one webhook request.
+const TwilioIdempotencyHeader = "I-Twilio-Idempotency-Token"
 
 // TwilioSignature computes Twilio's signature of a request: HMAC-SHA1, keyed
 // with the account's auth token, of the full URL followed by every POST
@@ -102,10 +107,10 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		}
 		s.reqLog(c).Warn("twilio webhook taken without a signature check: the channel has no auth_token", "channel", ch.ID)
 	}
-	params := url.Values{}
-	c.Request().PostArgs().VisitAll(func(k, v []byte) {
-		params.Add(string(k), string(v))
-	})
+	params, err := twilioParams(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	if ch.AuthToken != "" {
 		base := strings.TrimSuffix(s.cfg.PublicURL, "/")
 		if base == "" {
@@ -121,6 +126,29 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		}
 	}
 	return ch, params, nil
+}
+
+// twilioParams copies the parameters of a Twilio webhook's form body. The
+// Content-Type is matched as a media type: in any case, with parameters
+// (Application/X-WWW-Form-Urlencoded; charset=utf-8), which fasthttp's
+// PostArgs would not read.
+func twilioParams(c *fiber.Ctx) (url.Values, error) {
+	ct := string(c.Request().Header.ContentType())
+	media, _, err := mime.ParseMediaType(ct)
+	if err != nil || media != fiber.MIMEApplicationForm {
+		got := "none"
+		if ct != "" {
+			got = fmt.Sprintf("%.80q", ct)
+		}
+		return nil, badRequest(fiber.HeaderContentType, "Twilio's webhooks send a form body (Content-Type %s); this request's Content-Type is %s", fiber.MIMEApplicationForm, got)
+	}
+	var args fasthttp.Args
+	args.ParseBytes(c.Body())
+	params := url.Values{}
+	args.VisitAll(func(k, v []byte) {
+		params.Add(string(k), string(v))
+	})
+	return params, nil
 }
 
 func (s *Server) twilioSMS(c *fiber.Ctx) error {
@@ -192,40 +220,33 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 	if callID == "" {
 		return badRequest("CallSid", "Twilio's CallSid parameter is missing")
 	}
+	state := p.Get("CallStatus")
+	if p.Get("From") == "" && !flows.CallEnded(state) {
+		// A hang-up is applied to the call's session as it is found; any
+		// other request may start the call, which needs its caller.
+		return badRequest("From", "Twilio's From parameter is missing: the caller's number, which a call needs")
+	}
 	if err := twilioKeys(ch, p.Get("From"), "CallSid", "the call id", callID); err != nil {
 		return err
 	}
-	action := s.twilioVoiceURL(ch.ID)
-	ctx := c.UserContext()
-	state := p.Get("CallStatus")
-	if flows.CallEnded(state) {
-		_, err := s.svc.CallInput(ctx, ch.ID, callID, flows.Input{}, state)
-		if err != nil && !isNotFoundErr(err) {
-			var ae *APIError
-			if !errors.As(err, &ae) || ae.Code != CodeNotWaiting {
-				return err
-			}
-		}
+	if p.Get("CallbackSource") != "" && !flows.CallEnded(state) {
+		// A status callback of a call going on (ringing, in-progress)
+		// carries no input, and Twilio does not read its answer.
 		return sendTwiML(c, xml.Header+"<Response/>")
 	}
-	var reply *TurnReply
-	sess, err := s.store.LoadSession(ctx, callSessionID(ch.ID, callID))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		reply, err = s.svc.StartCall(ctx, IncomingCall{Channel: ch.ID, CallID: callID, From: p.Get("From"), To: p.Get("To"), State: state})
-	case err != nil:
-		return err
-	case sess.Status.Ended():
-		return sendTwiML(c, xml.Header+"<Response><Hangup/></Response>")
-	case p.Get("Digits") != "" && c.Query("timeout") == "":
-		reply, err = s.svc.CallInput(ctx, ch.ID, callID, flows.Digits(p.Get("Digits")), state)
-	default:
-		reply, err = s.svc.CallInput(ctx, ch.ID, callID, flows.Timeout(), state)
-	}
+	reply, err := s.svc.HandleCall(c.UserContext(), CallRequest{
+		IncomingCall: IncomingCall{Channel: ch.ID, CallID: callID, From: p.Get("From"), To: p.Get("To"), State: state},
+		Digits:       p.Get("Digits"),
+		Timeout:      c.Query("timeout") != "",
+		RequestID:    strings.Clone(c.Get(TwilioIdempotencyHeader)),
+	})
 	if err != nil {
 		return err
 	}
-	return sendTwiML(c, voiceTwiML(reply, action))
+	if flows.CallEnded(state) {
+		return sendTwiML(c, xml.Header+"<Response/>")
+	}
+	return sendTwiML(c, voiceTwiML(reply, s.twilioVoiceURL(ch.ID)))
 }
 
 // twilioVoiceURL is where a channel's voice requests go, for a Gather's
@@ -266,8 +287,13 @@ func voiceTwiML(r *TurnReply, action string) string {
 		if waiting && (gatherWidget == "" || m.Widget == gatherWidget) {
 			out = &inside
 		}
+		// A blank text or audio URL is left out: Twilio warns of an empty
+		// <Say> (13520) and an empty <Play> has nothing to play.
 		switch m.Type {
 		case flows.EventSay, flows.EventMessageOut:
+			if strings.TrimSpace(m.Text) == "" {
+				continue
+			}
 			out.WriteString("<Say")
 			if m.Voice != "" {
 				fmt.Fprintf(out, ` voice="%s"`, esc(m.Voice))
@@ -277,12 +303,14 @@ func voiceTwiML(r *TurnReply, action string) string {
 			}
 			fmt.Fprintf(out, ">%s</Say>", esc(m.Text))
 		case flows.EventPlay:
-			fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
-		case flows.EventGather:
-			if m.URL != "" {
+			if strings.TrimSpace(m.URL) != "" {
 				fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
 			}
-			if m.Text != "" {
+		case flows.EventGather:
+			if strings.TrimSpace(m.URL) != "" {
+				fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
+			}
+			if strings.TrimSpace(m.Text) != "" {
 				fmt.Fprintf(out, "<Say>%s</Say>", esc(m.Text))
 			}
 		case flows.EventHangup:

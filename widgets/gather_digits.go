@@ -120,17 +120,25 @@ func (w *GatherDigits) Execute(r flows.Run) flows.Outcome {
 	return w.ask(r, &flows.Wait{}, nil)
 }
 
-// ask emits the (re-)prompt and the gather, and waits with the given counters.
+// ask emits the (re-)prompt and the gather, and waits with the given
+// counters. A prompt or audio URL that renders blank is left out.
 func (w *GatherDigits) ask(r flows.Run, wait *flows.Wait, before flows.Template) flows.Outcome {
-	if before != nil {
-		r.Emit(flows.Event{Type: flows.EventSay, Text: r.Render(before)})
+	emit := func(typ string, t flows.Template) {
+		if t == nil {
+			return
+		}
+		v := r.Render(t)
+		switch {
+		case strings.TrimSpace(v) == "":
+		case typ == flows.EventPlay:
+			r.Emit(flows.Event{Type: typ, URL: v})
+		default:
+			r.Emit(flows.Event{Type: typ, Text: v})
+		}
 	}
-	if w.play != nil {
-		r.Emit(flows.Event{Type: flows.EventPlay, URL: r.Render(w.play)})
-	}
-	if w.prompt != nil {
-		r.Emit(flows.Event{Type: flows.EventSay, Text: r.Render(w.prompt)})
-	}
+	emit(flows.EventSay, before)
+	emit(flows.EventPlay, w.play)
+	emit(flows.EventSay, w.prompt)
 	r.Emit(flows.Event{Type: flows.EventGather, NumDigits: w.NumDigits, FinishKey: w.finishKey(), Timeout: w.timeout()})
 	next := &flows.Wait{Kind: flows.WaitDigits, Timeout: w.timeout(), NumDigits: w.NumDigits, FinishKey: w.finishKey(),
 		NoInput: wait.NoInput, NoMatch: wait.NoMatch}

@@ -1,6 +1,10 @@
 package widgets
 
-import "github.com/parleyhq/parley/flows"
+import (
+	"strings"
+
+	"github.com/parleyhq/parley/flows"
+)
 
 // TypePlay plays an audio file on a call.
 const TypePlay = "play"
@@ -33,9 +37,12 @@ func (w *Play) CheckKind(kind string) error {
 // ExitNames lists the one exit.
 func (w *Play) ExitNames() []string { return []string{ExitNext} }
 
-// Execute emits a play event.
+// Execute emits a play event, unless the URL renders blank: there is
+// nothing to play.
 func (w *Play) Execute(r flows.Run) flows.Outcome {
-	r.Emit(flows.Event{Type: flows.EventPlay, URL: r.Render(w.url)})
+	if url := r.Render(w.url); strings.TrimSpace(url) != "" {
+		r.Emit(flows.Event{Type: flows.EventPlay, URL: url})
+	}
 	return flows.Outcome{Exit: ExitNext}
 }
 

@@ -1,6 +1,10 @@
 package widgets
 
-import "github.com/parleyhq/parley/flows"
+import (
+	"strings"
+
+	"github.com/parleyhq/parley/flows"
+)
 
 // TypeSay speaks text on a call.
 const TypeSay = "say"
@@ -33,9 +37,12 @@ func (w *Say) CheckKind(kind string) error { return voiceOnly(TypeSay, kind, "se
 // ExitNames lists the one exit.
 func (w *Say) ExitNames() []string { return []string{ExitNext} }
 
-// Execute emits a say event.
+// Execute emits a say event, unless the text renders blank ("", a variable
+// not set): there is nothing to say, as send_message sends no blank text.
 func (w *Say) Execute(r flows.Run) flows.Outcome {
-	r.Emit(flows.Event{Type: flows.EventSay, Text: r.Render(w.text), Voice: w.Voice, Language: w.Language})
+	if text := r.Render(w.text); strings.TrimSpace(text) != "" {
+		r.Emit(flows.Event{Type: flows.EventSay, Text: text, Voice: w.Voice, Language: w.Language})
+	}
 	return flows.Outcome{Exit: ExitNext}
 }
 
