@@ -77,11 +77,11 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "FAIL %s\n", f)
 		for _, msg := range rep.Failures {
-			fmt.Fprintf(stdout, "    %s\n", msg)
+			fmt.Fprintln(stdout, entry("    ", msg))
 		}
 		// What the webhooks answered explains a Failure path taken.
 		for _, note := range rep.Webhooks {
-			fmt.Fprintf(stdout, "    [%s]\n", note)
+			fmt.Fprintln(stdout, entry("    ", "["+note+"]"))
 		}
 		failed++
 	}

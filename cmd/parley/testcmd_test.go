@@ -322,3 +322,17 @@ func TestTestCommandConfiguredWebhooks(t *testing.T) {
 		}
 	}
 }
+
+// TestEntry: the further lines of a multi-line failure or message are
+// indented under its first, at any depth.
+func TestEntry(t *testing.T) {
+	for _, c := range []struct{ indent, text, want string }{
+		{"", "one line", "one line"},
+		{"", "Menu:\n1. Orders", "Menu:\n  1. Orders"},
+		{"    ", "turn 1: error event: a\r\nb", "    turn 1: error event: a\n      b"},
+	} {
+		if got := entry(c.indent, c.text); got != c.want {
+			t.Errorf("entry(%q, %q) = %q, want %q", c.indent, c.text, got, c.want)
+		}
+	}
+}
