@@ -288,6 +288,9 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		req.LaunchID = rid
 	}
 	if b.Contact != nil {
+		if err := checkSimLanguage(b.Contact.Language); err != nil {
+			return err
+		}
 		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: b.Contact.Language, Fields: b.Contact.Fields}
 	}
 	if b.Call != nil || flow.IsVoice() {
@@ -326,6 +329,19 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(simReply{TurnReply: reply, Revision: flow.Revision, Warnings: flow.Warnings})
+}
+
+// checkSimLanguage refuses a test contact's language that no flow
+// translation could match: one that is not an ISO 639-3 code once read as
+// a contact's language is (flows.LanguageCode: FR, fr → fra), such as
+// "French" or "fr-FR", which a live contact's would match nothing with
+// either. The simulator says so rather than run the base language unasked.
+func checkSimLanguage(lang string) error {
+	if lang == "" || flows.CheckLanguage("", "", flows.LanguageCode(lang)) == nil {
+		return nil
+	}
+	fe := flows.CheckLanguage("contact.language", "contact language", lang)
+	return apiErr(fiber.StatusBadRequest, CodeInvalidField, "contact.language", "%s", fe.Message)
 }
 
 // SimURN puts a contact URN in the simulator's namespace.

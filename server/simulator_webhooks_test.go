@@ -91,3 +91,30 @@ func webhookEvent(t *testing.T, ts *testServer, id string) string {
 	t.Fatalf("no webhook_called event: %s", mustJSON(evs))
 	return ""
 }
+
+// TestSimulatorContactLanguage: the test contact's language and fields reach
+// the flow (a two-letter code read as its ISO 639-3 code, as for any
+// contact); a language no translation could match is a 400 naming
+// contact.language, with the code meant when there is one.
+func TestSimulatorContactLanguage(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(`{"id":"hello","name":"Hello","language":"eng","widgets":[
+	 {"id":"m","type":"send_message","text":"Hello ($user.key.plan)","translations":{"fra":{"text":"Bonjour ($user.key.plan)"}},"exits":{"Next":""}}]}`)
+	for _, c := range []struct{ lang, said string }{{"fra", "Bonjour (gold)"}, {"FR", "Bonjour (gold)"}, {"", "Hello (gold)"}, {"spa", "Hello (gold)"}} {
+		r := ts.must(201, "POST", "/v1/simulator/sessions", map[string]any{"flow": "hello",
+			"contact": map[string]any{"urn": "tel:+1555" + c.lang, "language": c.lang, "fields": map[string]any{"plan": "gold"}}})
+		if got := strings.Join(texts(r), "|"); got != c.said {
+			t.Errorf("language %q: said %q, want %q", c.lang, got, c.said)
+		}
+	}
+	for _, c := range []struct{ lang, says string }{
+		{"French", `contact language "French" is not an ISO 639-3 code (three lower-case letters, such as "eng" or "fra")`},
+		{"fr-FR", `contact language "fr-FR" is not an ISO 639-3 code (three lower-case letters): did you mean "fra"?`},
+	} {
+		r := ts.do("POST", "/v1/simulator/sessions", map[string]any{"flow": "hello", "contact": map[string]any{"language": c.lang}})
+		e := r.errorOf(t)
+		if r.Status != 400 || e["field"] != "contact.language" || e["message"] != c.says {
+			t.Errorf("language %q: %d %s, want 400 at contact.language saying %q", c.lang, r.Status, r.Body, c.says)
+		}
+	}
+}
