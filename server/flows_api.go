@@ -288,7 +288,10 @@ func (s *Server) updateFlow(c *fiber.Ctx) error {
 	s.flowMu.Lock()
 	defer s.flowMu.Unlock()
 	if _, err := s.store.GetFlow(c.UserContext(), id, 0); err != nil {
-		return flowNotFound(err, id, 0)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("flow %q not found: PUT adds a revision to a stored flow; store a new one with POST /v1/flows", id)
+		}
+		return err
 	}
 	rev, err := s.svc.flows.save(c.UserContext(), store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc})
 	if err != nil {

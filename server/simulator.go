@@ -163,7 +163,17 @@ func (w *mockableWebhook) Execute(r flows.Run) flows.Outcome {
 	s := r.Session()
 	if s.Environment == flows.EnvSandbox {
 		if resp, ok := w.mocks.get(s.ID)[w.Base().ID]; ok {
-			return w.Widget.Execute(mockedRun{Run: r, hooks: &widgetMock{widget: w.Base().ID, resp: resp, real: r.Services()}})
+			hooks := &widgetMock{widget: w.Base().ID, resp: resp, real: r.Services()}
+			// A flow may name a webhook configured on another server (the
+			// live one, with its secrets): the mock answers without it.
+			if wh, ok := w.Widget.(*widgets.Webhook); ok && wh.Webhook != "" {
+				if _, ok := hooks.Config(wh.Webhook); !ok {
+					hooks.standIn = wh.Webhook
+					r.Emit(flows.Event{Type: flows.EventWarning, Message: fmt.Sprintf(
+						"webhook %q is not configured on this server: the mock answers a request without its URL, headers and auth", wh.Webhook)})
+				}
+			}
+			return w.Widget.Execute(mockedRun{Run: r, hooks: hooks})
 		}
 	}
 	return w.Widget.Execute(r)
@@ -179,14 +189,22 @@ func (r mockedRun) Services() flows.Services { return sim.Services{Hooks: r.hook
 
 // widgetMock answers every call with one canned response; named webhook
 // configurations still come from the real service, so a widget that names
-// one renders the same request it would send.
+// one renders the same request it would send (one the real service does not
+// configure stands in empty: see standIn).
 type widgetMock struct {
 	widget string
 	resp   sim.MockResponse
 	real   flows.Services
+	// standIn is a webhook name the real service does not configure: it is
+	// given an empty configuration, so the widget renders what it has and
+	// the mock answers.
+	standIn string
 }
 
 func (m *widgetMock) Config(name string) (*flows.WebhookConfig, bool) {
+	if m.standIn != "" && name == m.standIn {
+		return &flows.WebhookConfig{Name: name}, true
+	}
 	if m.real == nil || m.real.Webhooks() == nil {
 		return nil, false
 	}
@@ -270,6 +288,9 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		req.LaunchID = rid
 	}
 	if b.Contact != nil {
+		if err := checkSimLanguage(b.Contact.Language); err != nil {
+			return err
+		}
 		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: b.Contact.Language, Fields: b.Contact.Fields}
 	}
 	if b.Call != nil || flow.IsVoice() {
@@ -308,6 +329,19 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(simReply{TurnReply: reply, Revision: flow.Revision, Warnings: flow.Warnings})
+}
+
+// checkSimLanguage refuses a test contact's language that no flow
+// translation could match: one that is not an ISO 639-3 code once read as
+// a contact's language is (flows.LanguageCode: FR, fr → fra), such as
+// "French" or "fr-FR", which a live contact's would match nothing with
+// either. The simulator says so rather than run the base language unasked.
+func checkSimLanguage(lang string) error {
+	if lang == "" || flows.CheckLanguage("", "", flows.LanguageCode(lang)) == nil {
+		return nil
+	}
+	fe := flows.CheckLanguage("contact.language", "contact language", lang)
+	return apiErr(fiber.StatusBadRequest, CodeInvalidField, "contact.language", "%s", fe.Message)
 }
 
 // SimURN puts a contact URN in the simulator's namespace.

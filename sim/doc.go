@@ -4,5 +4,6 @@
 //
 // Main types: Simulator (one session driven line by line), Mocks (a
 // flows.WebhookService answering from a file, falling back to a real service
-// when given one), Script (a scripted-conversation file) and RunScript.
+// when given one), Script (a scripted-conversation file), RunScript and
+// RunScriptWith (with configured webhooks from outside the script).
 package sim

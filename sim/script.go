@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
 )
@@ -20,6 +23,7 @@ import (
 //	{
 //	  "flow": "../flow.json",
 //	  "contact": {"name": "Ben", "urn": "tel:+12065551212"},
+//	  "webhooks": "../webhooks.json",
 //	  "mocks": {"http://example.com/order*": [{"status": 200, "body": {"status": "Shipped"}}]},
 //	  "conversation": [
 //	    {"expect": ["Send your order number"]},
@@ -29,13 +33,17 @@ import (
 //	  "results": {"order": {"value": "CU001", "category": "Valid"}}
 //	}
 type Script struct {
-	Flow        string                    `json:"flow"`
-	Description string                    `json:"description,omitempty"`
-	Contact     flows.Contact             `json:"contact"`
-	Variables   map[string]string         `json:"variables,omitempty"`
-	Call        bool                      `json:"call,omitempty"`
-	CLI         string                    `json:"cli,omitempty"`
-	Mocks       map[string][]MockResponse `json:"mocks,omitempty"`
+	Flow        string            `json:"flow"`
+	Description string            `json:"description,omitempty"`
+	Contact     flows.Contact     `json:"contact"`
+	Variables   map[string]string `json:"variables,omitempty"`
+	Call        bool              `json:"call,omitempty"`
+	CLI         string            `json:"cli,omitempty"`
+	// Webhooks is a file of configured webhooks (the format of parley serve
+	// --webhooks), relative to the script, for widgets that name one
+	// ("webhook": "crm"); mocks answer by the configured URL.
+	Webhooks string                    `json:"webhooks,omitempty"`
+	Mocks    map[string][]MockResponse `json:"mocks,omitempty"`
 	// Conversation: the first turn may omit "send" (what the flow says first).
 	Conversation []ScriptTurn              `json:"conversation"`
 	FinalStatus  flows.Status              `json:"final_status,omitempty"`
@@ -151,10 +159,57 @@ func ParseScript(data []byte) (*Script, error) {
 	return &s, nil
 }
 
+// ScriptOptions are the settings of a run of scripts that come from outside
+// them: parley test's flags.
+type ScriptOptions struct {
+	// Webhooks are configured webhooks by name, added to those of the
+	// script's "webhooks" file and taking the place of one of the same name.
+	Webhooks map[string]*flows.WebhookConfig
+	// Engine are options for the engine, such as its turn limits.
+	Engine []engine.Option
+}
+
 // RunScript runs the script at path with the widget types in reg. Problems
 // reading the script or loading its flow are errors; unmet expectations are
 // failures in the report.
 func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...engine.Option) (*ScriptReport, error) {
+	return RunScriptWith(ctx, reg, path, ScriptOptions{Engine: opts})
+}
+
+// eachNames prefixes every problem of err (one, or several joined) with
+// where, so that each line of the report names the file.
+func eachNames(where string, err error) error {
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		var errs []error
+		for _, e := range multi.Unwrap() {
+			errs = append(errs, fmt.Errorf("%s: %w", where, e))
+		}
+		return errors.Join(errs...)
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// LoadWebhooks reads a file of configured webhooks as parley serve
+// --webhooks does (callout.ParseConfigs), each problem on a line of its own
+// naming the file: "webhooks file w.json: webhooks[0] \"crm\": url: required".
+func LoadWebhooks(path string) (map[string]*flows.WebhookConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // "open PATH: ..." would name the file twice
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("webhooks file %s: %w", path, err)
+	}
+	cfgs, err := callout.ParseConfigs(data)
+	if err != nil {
+		return nil, eachNames("webhooks file "+path, err)
+	}
+	return cfgs, nil
+}
+
+// RunScriptWith is RunScript with settings from outside the script.
+func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o ScriptOptions) (*ScriptReport, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -162,16 +217,25 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 	s, err := ParseScript(data)
 	if err != nil {
 		// Each problem names the file.
-		if multi, ok := err.(interface{ Unwrap() []error }); ok {
-			var errs []error
-			for _, e := range multi.Unwrap() {
-				errs = append(errs, fmt.Errorf("%s: %w", path, e))
-			}
-			return nil, errors.Join(errs...)
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, eachNames(path, err)
 	}
 	mocks := NewMocks(s.Mocks)
+	if s.Webhooks != "" {
+		// Relative to the script, as its flow is.
+		file := filepath.Join(filepath.Dir(path), s.Webhooks)
+		cfgs, err := LoadWebhooks(file)
+		if err != nil {
+			return nil, eachNames(path, err)
+		}
+		mocks.Configs = cfgs
+	}
+	if len(o.Webhooks) > 0 {
+		if mocks.Configs == nil {
+			mocks.Configs = map[string]*flows.WebhookConfig{}
+		}
+		maps.Copy(mocks.Configs, o.Webhooks)
+	}
+	opts := o.Engine
 	lib := NewLibrary()
 	clock := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	all := append([]engine.Option{

@@ -673,3 +673,54 @@ func TestSimulatorUnderAProxyPrefix(t *testing.T) {
 		t.Errorf("page at %s, requests outside the prefix %q; want %s/simulator and none", loc, outside, public)
 	}
 }
+
+// TestSimulatorContactLanguageAndFields: the test contact's language and
+// fields set on the page reach the flow: its translation is sent and
+// $user.key shows the fields. A language no translation could match is
+// refused by the server, its message shown next to the field, and a fields
+// line that is not key = value is named before anything starts.
+func TestSimulatorContactLanguageAndFields(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const flow = `{"id": "greeting", "name": "Greeting", "language": "eng", "widgets": [
+	  {"id": "m", "type": "send_message", "text": "Hello, your plan is $user.key.plan",
+	   "translations": {"fra": {"text": "Bonjour, votre forfait est $user.key.plan"}}, "exits": {"Next": ""}}]}`
+	setValue := func(sel, v string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+			const e = document.querySelector(%s);
+			e.value = %s;
+			e.dispatchEvent(new Event('input'));
+		})()`, js(sel), js(v)))
+	}
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("order-status", `"lookup"`),
+		setValue(`#flow-json`, flow),
+		chromedp.SetValue(chromedp.CSS(`#contact-urn`), "tel:+15550002222"),
+		// A fields line that is not key = value: nothing starts.
+		setValue(`#contact-fields`, "plan = gold\ngold"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		waitFor(`document.querySelector('#fields-error').textContent === 'Contact fields, line 2: "gold" is not key = value'`),
+		waitFor(`document.activeElement === document.querySelector('#contact-fields')`),
+		setValue(`#contact-fields`, "plan = gold"),
+		// A language the server cannot read as ISO 639-3.
+		chromedp.SetValue(chromedp.CSS(`#contact-language`), "fr-FR"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		waitFor(`document.querySelector('#language-error').textContent.includes('contact language "fr-FR" is not an ISO 639-3 code') &&
+			document.querySelector('#language-error').textContent.includes('did you mean "fra"?')`),
+		waitFor(`document.activeElement === document.querySelector('#contact-language')`),
+		// fr is read as fra: the French translation, with the field.
+		chromedp.SetValue(chromedp.CSS(`#contact-language`), "fr"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Bonjour, votre forfait est gold"),
+		waitFor(`document.querySelector('#language-error').textContent === '' && document.querySelector('#fields-error').textContent === ''`),
+		waitFor(`document.querySelector('#variables-view').textContent.includes('$user.key.plan')`),
+		// Another contact with English.
+		chromedp.SetValue(chromedp.CSS(`#contact-urn`), "tel:+15550003333"),
+		chromedp.SetValue(chromedp.CSS(`#contact-language`), "eng"),
+		setValue(`#contact-fields`, "plan = silver"),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Hello, your plan is silver"),
+	)
+	screenshot(ctx, t, "simulator-language.png")
+}

@@ -75,3 +75,15 @@ func isHelp(arg string) bool {
 	}
 	return false
 }
+
+// continuation sets off the further lines of one multi-line output (a
+// message, a failure) from the lines that start outputs.
+const continuation = "  "
+
+// entry is text as one entry of a listing whose entries start at indent:
+// its further lines are indented under the first (by continuation more), so
+// a message of several lines reads as one message.
+func entry(indent, text string) string {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	return indent + strings.ReplaceAll(text, "\n", "\n"+indent+continuation)
+}

@@ -82,6 +82,10 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 		}
 	}
 	out := &loaded{}
+	names := make([]string, len(res.Flows))
+	for n, cf := range res.Flows {
+		names[n] = cf.Name
+	}
 	for _, cf := range res.Flows {
 		if cf.Failed {
 			out.failed = append(out.failed, cf.Name)
@@ -101,7 +105,7 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 	}
 	if out.flow == nil {
 		if i.flow != "" {
-			return nil, fmt.Errorf("no flow named %q in the export", i.flow)
+			return nil, noFlowNamed(i.flow, names)
 		}
 		if len(out.failed) > 0 {
 			// Said as when some flows import: each that did not, by name.
@@ -114,6 +118,24 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 		return nil, errors.New("the export has no flow that imported")
 	}
 	return out, nil
+}
+
+// noFlowNamed is the error of a --flow that names no flow of an export whose
+// flows are names, the same for import, validate and simulate: it lists
+// them, and suggests the one meant when one is close (flows.Nearest).
+func noFlowNamed(name string, names []string) error {
+	if len(names) == 0 {
+		return fmt.Errorf("--flow: no flow named %q in the export (it has no flows)", name)
+	}
+	quoted := make([]string, len(names))
+	for n, x := range names {
+		quoted[n] = fmt.Sprintf("%q", x)
+	}
+	hint := ""
+	if near := flows.Nearest(name, names); near != "" {
+		hint = fmt.Sprintf("did you mean %q? ", near)
+	}
+	return fmt.Errorf("--flow: no flow named %q in the export (%sit has %s)", name, hint, strings.Join(quoted, ", "))
 }
 
 // importCmd: parley import rapidpro EXPORT.json [-o DIR].
@@ -162,13 +184,13 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		var names []string
 		var keep []rapidpro.Flow
 		for _, f := range res.Flows {
-			names = append(names, fmt.Sprintf("%q", f.Name))
+			names = append(names, f.Name)
 			if len(keep) == 0 && (f.Name == imp.flow || f.ID == imp.flow) {
 				keep = append(keep, f)
 			}
 		}
 		if len(keep) == 0 {
-			fmt.Fprintf(stderr, "parley import: --flow: no flow named %q in %s (it has %s)\n", imp.flow, pos[0], strings.Join(names, ", "))
+			fmt.Fprintf(stderr, "parley import: %s: %v\n", pos[0], noFlowNamed(imp.flow, names))
 			return 2
 		}
 		res.Flows = keep

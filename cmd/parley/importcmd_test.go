@@ -148,8 +148,22 @@ func TestImportErrors(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "parent_flow.json")); code != 0 || err != nil {
 		t.Errorf("--flow by uuid: exit %d, %v, %q", code, err, stderr)
 	}
-	code, _, stderr = parley(t, "", "import", "rapidpro", export, "-o", out, "--flow", "Nope")
-	if code != 2 || !strings.Contains(stderr, `--flow: no flow named "Nope" in `+export+` (it has "Parent Flow", "Child Flow")`) {
-		t.Errorf("--flow unknown: exit %d, %q", code, stderr)
+	// A --flow that names no flow of the export is said the same way by
+	// import, validate and simulate, with the flow meant when one is close.
+	for _, c := range []struct{ flow, want string }{
+		{"Nope", `--flow: no flow named "Nope" in the export (it has "Parent Flow", "Child Flow")`},
+		{"parent flow", `--flow: no flow named "parent flow" in the export (did you mean "Parent Flow"? it has "Parent Flow", "Child Flow")`},
+		{"Chld Flow", `--flow: no flow named "Chld Flow" in the export (did you mean "Child Flow"? it has "Parent Flow", "Child Flow")`},
+	} {
+		for _, args := range [][]string{
+			{"import", "rapidpro", export, "-o", out, "--flow", c.flow},
+			{"validate", "--flow", c.flow, export},
+			{"simulate", "--flow", c.flow, export},
+		} {
+			code, _, stderr = parley(t, "", args...)
+			if code != 2 || !strings.Contains(stderr, export+": "+c.want+"\n") {
+				t.Errorf("%s --flow %q: exit %d, stderr %q, want it to say %q", args[0], c.flow, code, stderr, export+": "+c.want)
+			}
+		}
 	}
 }

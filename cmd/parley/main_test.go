@@ -41,6 +41,9 @@ func TestSimulate(t *testing.T) {
 	  {"id": "hi", "type": "send_message", "text": "Hi @flow.name from @flow.city, @contact.name", "exits": {"Next": "echo"}},
 	  {"id": "echo", "type": "wait_for_response", "exits": {"Next": "said"}},
 	  {"id": "said", "type": "send_message", "text": "You said [@input]", "exits": {"Next": ""}}]}`)
+	menu := writeFile(t, dir, "menu.json", `{"id": "menu", "widgets": [
+	  {"id": "m", "type": "send_message", "text": "Menu:\n1. Orders\r\n\n2. Help", "exits": {"Next": "r"}},
+	  {"id": "r", "type": "send_message", "text": "Reply with a number", "exits": {"Next": ""}}]}`)
 	orderStatus := filepath.Join(examples, "order-status", "flow.json")
 	mocks := filepath.Join(examples, "order-status", "mocks.json")
 	tests := []struct {
@@ -69,6 +72,11 @@ func TestSimulate(t *testing.T) {
 			"Hello, caller from +442071234567. Welcome to Parley Telecom.",
 			"Press 1 for sales, 2 for support.",
 			"Connecting you to support.",
+		}, "completed"},
+		// A message of several lines is one entry: its further lines are
+		// indented under the first.
+		{"multi-line message", []string{"simulate", menu}, "", []string{
+			"Menu:", "  1. Orders", "  ", "  2. Help", "Reply with a number",
 		}, "completed"},
 		{"IVR hang-up", []string{"simulate", "--call", filepath.Join(examples, "ivr-menu", "flow.json")}, "/hangup\n", []string{
 			"Hello, caller from +15555550100. Welcome to Parley Telecom.",

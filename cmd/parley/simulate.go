@@ -125,19 +125,19 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			}
 			return
 		}
-		for _, line := range sim.Outputs(evs) {
-			fmt.Fprintln(stdout, line)
+		for _, out := range sim.Outputs(evs) {
+			fmt.Fprintln(stdout, entry("", out))
 		}
 		// Problems and webhook calls go to stderr, so stdout stays what the
 		// contact sees.
 		for _, ev := range evs {
 			switch ev.Type {
 			case flows.EventWarning, flows.EventError:
-				fmt.Fprintf(stderr, "%s at %s: %s\n", ev.Type, ev.Widget, ev.Message)
+				fmt.Fprintln(stderr, entry("", fmt.Sprintf("%s at %s: %s", ev.Type, ev.Widget, ev.Message)))
 			case flows.EventWebhookCalled:
 				// A refusal by the address guard says itself how to allow
 				// the destination.
-				fmt.Fprintf(stderr, "[%s]\n", sim.WebhookNote(ev))
+				fmt.Fprintln(stderr, entry("", "["+sim.WebhookNote(ev)+"]"))
 			}
 		}
 	}

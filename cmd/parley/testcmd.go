@@ -18,6 +18,7 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset := newFlags("test", "PATH...", stderr)
 	var limits turnLimits
 	limits.register(fset)
+	webhooks := fset.String("webhooks", "", "configured webhooks `FILE` (JSON, as for parley serve) for every script, added to a script's own \"webhooks\" and replacing one of the same name")
 	pos, err := parseInterspersed(fset, args)
 	if err != nil {
 		return parseStatus(err)
@@ -30,6 +31,13 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 0 {
 		fset.Usage()
 		return 2
+	}
+	o := sim.ScriptOptions{Engine: limitOpts}
+	if *webhooks != "" {
+		if o.Webhooks, err = sim.LoadWebhooks(*webhooks); err != nil {
+			fmt.Fprintf(stderr, "parley test: --webhooks: %s\n", strings.ReplaceAll(err.Error(), "\n", "\nparley test: --webhooks: "))
+			return 2
+		}
 	}
 	var files []string
 	for _, p := range pos {
@@ -55,7 +63,7 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	passed, failed := 0, 0
 	for _, f := range files {
-		rep, err := sim.RunScript(ctx, widgets.Registered(), f, limitOpts...)
+		rep, err := sim.RunScriptWith(ctx, widgets.Registered(), f, o)
 		if err != nil {
 			// One problem a line, as failures are.
 			fmt.Fprintf(stdout, "FAIL %s\n    %s\n", f, strings.ReplaceAll(err.Error(), "\n", "\n    "))
@@ -69,11 +77,11 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "FAIL %s\n", f)
 		for _, msg := range rep.Failures {
-			fmt.Fprintf(stdout, "    %s\n", msg)
+			fmt.Fprintln(stdout, entry("    ", msg))
 		}
 		// What the webhooks answered explains a Failure path taken.
 		for _, note := range rep.Webhooks {
-			fmt.Fprintf(stdout, "    [%s]\n", note)
+			fmt.Fprintln(stdout, entry("    ", "["+note+"]"))
 		}
 		failed++
 	}

@@ -258,3 +258,81 @@ func TestSimulateMaxPath(t *testing.T) {
 		}
 	}
 }
+
+// TestTestCommandConfiguredWebhooks: a flow whose webhook widget names a
+// configured webhook is tested with the script's "webhooks" file or
+// --webhooks (which adds to it and replaces a webhook of the same name); the
+// mocks answer by the configured URL, and a file that does not load names
+// itself and the entry at fault.
+func TestTestCommandConfiguredWebhooks(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "flows/flow.json", `{"id": "f", "widgets": [
+	  {"id": "lookup", "type": "webhook", "webhook": "crm", "exits": {"Success": "ok", "Failure": "bad"}},
+	  {"id": "ok", "type": "send_message", "text": "Hello @extra.name", "exits": {"Next": ""}},
+	  {"id": "bad", "type": "send_message", "text": "Lookup failed", "exits": {"Next": ""}}]}`)
+	writeFile(t, dir, "webhooks.json", `{"webhooks": [{"name": "crm", "url": "https://crm.example.test/lookup",
+	  "auth": {"type": "bearer", "token": "s3cret"}}]}`)
+	other := writeFile(t, dir, "other.json", `[{"name": "crm", "url": "https://staging.example.test/lookup"}]`)
+	bad := writeFile(t, dir, "bad.json", `{"webhooks": [{"name": "crm"}, {"name": "x", "url": "ftp://x"}]}`)
+	const conv = `"conversation": [{"expect": ["Hello Ben"]}], "final_status": "completed"`
+	const mocks = `"mocks": {"https://crm.example.test/lookup": [{"status": 200, "body": {"name": "Ben"}}],
+	  "https://staging.example.test/lookup": [{"status": 500}]}`
+	withFile := writeFile(t, dir, "flows/tests/file.test.json", `{"flow": "../flow.json", "webhooks": "../../webhooks.json", `+mocks+`, `+conv+`}`)
+	without := writeFile(t, dir, "flows/tests/flag.test.json", `{"flow": "../flow.json", `+mocks+`, `+conv+`}`)
+	badRef := writeFile(t, dir, "flows/tests/bad.test.json", `{"flow": "../flow.json", "webhooks": "../../bad.json", `+conv+`}`)
+
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"not configured", []string{without}, 1, []string{`error event: webhook "crm" is not configured`}},
+		{"script file", []string{withFile}, 0, []string{"ok   " + withFile}},
+		{"flag", []string{"--webhooks", filepath.Join(dir, "webhooks.json"), without}, 0, []string{"ok   " + without}},
+		// The flag's crm replaces the script's: its URL's mock answers 500.
+		{"flag replaces", []string{"--webhooks", other, withFile}, 1, []string{
+			`expected ["Hello Ben"], got ["Lookup failed"]`,
+			"webhook lookup: POST https://staging.example.test/lookup → 500 failure"}},
+		{"bad script file", []string{badRef}, 1, []string{
+			badRef + ": webhooks file " + filepath.Join(dir, "flows/tests/../../bad.json") + `: webhooks[0] "crm": url: required`,
+			badRef + ": webhooks file " + filepath.Join(dir, "flows/tests/../../bad.json") + `: webhooks[1] "x": url: "ftp://x" must start with http:// or https://`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, _ := parley(t, "", append([]string{"test"}, c.args...)...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d:\n%s", code, c.code, stdout)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout does not say %q:\n%s", w, stdout)
+				}
+			}
+		})
+	}
+	// A --webhooks file that does not load is a usage error naming the flag,
+	// the file and each entry at fault.
+	code, _, stderr := parley(t, "", "test", "--webhooks", bad, without)
+	for _, w := range []string{
+		"parley test: --webhooks: webhooks file " + bad + `: webhooks[0] "crm": url: required` + "\n",
+		"parley test: --webhooks: webhooks file " + bad + `: webhooks[1] "x": url: "ftp://x" must start with http:// or https://` + "\n",
+	} {
+		if code != 2 || !strings.Contains(stderr, w) {
+			t.Errorf("bad --webhooks: exit %d, stderr does not say %q:\n%s", code, w, stderr)
+		}
+	}
+}
+
+// TestEntry: the further lines of a multi-line failure or message are
+// indented under its first, at any depth.
+func TestEntry(t *testing.T) {
+	for _, c := range []struct{ indent, text, want string }{
+		{"", "one line", "one line"},
+		{"", "Menu:\n1. Orders", "Menu:\n  1. Orders"},
+		{"    ", "turn 1: error event: a\r\nb", "    turn 1: error event: a\n      b"},
+	} {
+		if got := entry(c.indent, c.text); got != c.want {
+			t.Errorf("entry(%q, %q) = %q, want %q", c.indent, c.text, got, c.want)
+		}
+	}
+}

@@ -19,6 +19,8 @@
   const ui = {
     apiKey: $("#api-key"), flowSelect: $("#flow-select"), flowJSON: $("#flow-json"),
     flowErrors: $("#flow-errors"), setup: $("#setup"), name: $("#contact-name"), urn: $("#contact-urn"),
+    language: $("#contact-language"), languageError: $("#language-error"),
+    fields: $("#contact-fields"), fieldsError: $("#fields-error"),
     caller: $("#caller"), variables: $("#variables"), mocks: $("#mocks"), addMock: $("#add-mock"),
     widgets: $("#webhook-widgets"), start: $("#start"), startStatus: $("#start-status"),
     status: $("#session-status"), restart: $("#restart"), chat: $("#chat"), quick: $("#quick-replies"),
@@ -250,6 +252,26 @@
     return out;
   }
 
+  // collectFields reads the contact fields, one "key = value" a line; a
+  // line that is not one is named and nothing is returned.
+  function collectFields() {
+    const out = {};
+    const lines = ui.fields.value.split("\n");
+    for (let n = 0; n < lines.length; n++) {
+      const line = lines[n];
+      if (!line.trim()) continue;
+      const i = line.indexOf("=");
+      const k = i < 0 ? "" : line.slice(0, i).trim();
+      if (!k) {
+        ui.fieldsError.textContent = `Contact fields, line ${n + 1}: "${line.trim()}" is not key = value`;
+        return null;
+      }
+      out[k] = line.slice(i + 1).trim();
+    }
+    ui.fieldsError.textContent = "";
+    return out;
+  }
+
   // ---- session ----
   ui.setup.addEventListener("submit", (ev) => { ev.preventDefault(); start(); });
   ui.restart.addEventListener("click", () => { if (lastStart) start(lastStart); });
@@ -267,9 +289,11 @@
     if (!body) {
       const flow = parseFlow();
       if (!flow) { ui.flowJSON.focus(); return; }
+      const fields = collectFields();
+      if (!fields) { ui.fields.focus(); return; }
       body = {
         definition: flow,
-        contact: { name: ui.name.value.trim(), urn: ui.urn.value.trim() },
+        contact: { name: ui.name.value.trim(), urn: ui.urn.value.trim(), language: ui.language.value.trim(), fields },
         variables: collectVariables(),
         mocks: collectMocks(),
       };
@@ -281,6 +305,7 @@
     setControls();
     ui.start.disabled = true;
     ui.startStatus.textContent = again ? "Restarting…" : "Starting…";
+    ui.languageError.textContent = "";
     try {
       const voice = body.definition.kind === "voice";
       const reply = await api("POST", "/v1/simulator/sessions", body);
@@ -311,6 +336,12 @@
         ui.flowJSON.focus();
       } else {
         ui.startStatus.textContent = (again ? "Could not restart: " : "Could not start: ") + err.message;
+        // The server checks the language as it reads a contact's: its
+        // message goes next to the field too.
+        if (err.field === "contact.language" && !again) {
+          ui.languageError.textContent = err.message;
+          ui.language.focus();
+        }
       }
     } finally {
       busy = false;
