@@ -325,6 +325,14 @@ func TestPhoneRule(t *testing.T) {
 		{"has_phone", []string{"US"}, "12345", false, ""},
 		{"has_phone", nil, "", false, ""},
 		{"has_phone", []string{""}, "+12067799294", true, "+12067799294"},
+		// Digits of other scripts, as has_number reads them.
+		{"has_phone", nil, "رقمي +٩٧١٥٠١٢٣٤٥٦٧ شكرا", true, "+971501234567"},
+		{"has_phone", nil, "+٩٧١ ٥٠ ١٢٣ ٤٥٦٧", true, "+971501234567"},
+		{"has_phone", []string{"IN"}, "मेरा नंबर ९८७६५ ४३२१० है", true, "+919876543210"},
+		{"has_phone", nil, "+९१ ९८७६५-४३२१०", true, "+919876543210"},
+		{"has_phone", []string{"IR"}, "شماره من ۰۹۱۲ ۳۴۵ ۶۷۸۹", true, "+989123456789"},
+		{"has_phone", []string{"EG"}, "٠١٠٠ ١٢٣ ٤٥٦٧", true, "+201001234567"},
+		{"has_phone", []string{"US"}, "٢٠٦٧٧٩", false, ""},
 	}, nil)
 	runCases(t, []ruleCase{
 		{"has_phone", nil, "0788 123 123", true, "+250788123123"},
