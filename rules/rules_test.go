@@ -91,6 +91,7 @@ func TestWordRules(t *testing.T) {
 		{"has_all_words", []string{"🇩🇪 ok"}, "OK 🇩🇪", true, "OK 🇩🇪"},
 		{"has_phrase", []string{"👍🏽"}, "so 👍🏽 there", true, "👍🏽"},
 		{"has_only_phrase", []string{"❤️"}, "❤", true, "❤"},
+		{"has_any_word", []string{"cáa"}, "cá️a", true, "cá️a"},
 		{"has_phrase", []string{"aujourd'hui matin"}, "Aujourd’hui matin!", true, "Aujourd’hui matin"},
 		// has_phrase
 		{"has_phrase", []string{"brown fox"}, "the quick brown fox", true, "brown fox"},
@@ -135,6 +136,7 @@ func TestTokenize(t *testing.T) {
 		{"ℹ️ info ‼️", []string{"ℹ️", "info", "‼️"}},
 		{"🏴󠁧󠁢󠁷󠁬󠁳󠁿 wales", []string{"🏴󠁧󠁢󠁷󠁬󠁳󠁿", "wales"}},
 		{"a ️ b⃣", []string{"a", "b⃣"}},
+		{"cá️a ︎x", []string{"cá️a", "x"}},
 		{"naïve café", []string{"naïve", "café"}},
 		{"नमस्ते दुनिया", []string{"नमस्ते", "दुनिया"}},
 		{"«oui»—non", []string{"oui", "non"}},

@@ -90,14 +90,14 @@ func selectorAt(s string, i int) bool {
 
 // clusterAt returns the length of the grapheme cluster at byte i of s, and
 // whether it is a symbol: one that starts with a symbol, or with a character
-// other than a space followed by a selector ("1️⃣", "ℹ️").
+// other than a space or a mark followed by a selector ("1️⃣", "ℹ️").
 func clusterAt(s string, i int, cls uint8, r rune) (int, bool) {
 	c, _, _, _ := uniseg.FirstGraphemeClusterInString(s[i:], -1)
 	if cls == clsSymbol {
 		return len(c), true
 	}
-	if unicode.IsSpace(r) || unicode.IsControl(r) {
-		return len(c), false
+	if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.IsMark(r) {
+		return len(c), false // a selector after a space, or inside a word (á️), styles nothing
 	}
 	return len(c), strings.ContainsRune(c, emojiStyle) || strings.ContainsRune(c, textStyle) || strings.ContainsRune(c, keycap)
 }
@@ -162,6 +162,12 @@ func tokenize(s string, buf []span) []span {
 				i += n
 				continue
 			}
+		}
+		// A selector that styles nothing (the cluster test above did not
+		// take it) is dropped between words and kept inside one, which it
+		// does not cut: sameWord ignores it.
+		if start >= 0 && (r == emojiStyle || r == textStyle || r == keycap) {
+			cls = clsWord
 		}
 		if cls == clsWord {
 			if start < 0 {
