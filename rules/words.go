@@ -149,8 +149,7 @@ func tokenize(s string, buf []span) []span {
 		}
 		// A symbol and what follows it in its cluster (a skin tone, the
 		// second half of a flag, U+FE0F, a joined emoji) are one token, and
-		// so is a character with a selector after it (1️⃣). An ASCII
-		// character followed by another is a cluster of its own.
+		// so is a character with a selector after it (1️⃣).
 		if next := i + size; (size > 1 && cls == clsSymbol) || (next < len(s) && s[next] >= 0xE2 && selectorAt(s, next)) {
 			n, symbol := clusterAt(s, i, cls, r)
 			if symbol {
@@ -165,7 +164,7 @@ func tokenize(s string, buf []span) []span {
 		}
 		// A selector that styles nothing (the cluster test above did not
 		// take it) is dropped between words and kept inside one, which it
-		// does not cut: sameWord ignores it.
+		// does not cut (sameWord ignores U+FE0E and U+FE0F).
 		if start >= 0 && (r == emojiStyle || r == textStyle || r == keycap) {
 			cls = clsWord
 		}
