@@ -32,7 +32,8 @@ func (x *expression) Source() string { return x.src }
 
 // Functions are extra expression functions, by name, available in every @(...)
 // and expression rule. expr-lang's own builtins (upper, lower, trim, len, split,
-// join, replace, int, float, string, round, now, date, ...) are there too.
+// join, replace, int, float, string, round, date, ...) are there too, and now()
+// gives the turn's time (clock.go).
 var Functions = map[string]func(params ...any) (any, error){
 	"title": func(p ...any) (any, error) {
 		s, err := oneString("title", p)
@@ -159,11 +160,12 @@ func titleCase(s string) string {
 }
 
 func (e *Engine) exprOptions() []expr.Option {
-	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{})}
+	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{}),
+		expr.DisableBuiltin("now")} // the machine's clock: now is the turn's (clock.go)
 	for name, fn := range Functions {
 		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
-	opts = append(opts, expr.Function(plusFunction, e.plus))
+	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow))
 	return append(opts, e.wrapBuiltins)
 }
 
@@ -281,9 +283,9 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	// The call check walks the tree as parsed: the optimizer may drop a
 	// branch (false && uper(x)) that still holds the author's typo.
 	calls := &callChecker{}
-	// limitedPlus comes after it: the calls it makes are of no name an
-	// author could write.
-	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(limitedPlus{}))
+	// clockCalls and limitedPlus come after it: the calls they make are of
+	// no name an author could write.
+	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}))
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
@@ -302,24 +304,27 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 // variables are allowed (a result not collected yet is nil), and expr-lang
 // compiles an unknown function name as one of them: without this check
 // uper(input) would compile and fail on every run with "cannot call nil".
-type callChecker struct{ unknown []*ast.IdentifierNode }
+// It also counts the arguments of the clock functions (clock.go), which
+// would otherwise fail only when they run.
+type callChecker struct{ bad []badCall }
 
-// err names every unknown function, in the order they are written.
+type badCall struct {
+	at  ast.Node
+	msg string
+}
+
+// err names every bad call, in the order they are written.
 func (v *callChecker) err(src string) error {
-	if len(v.unknown) == 0 {
+	if len(v.bad) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(v.unknown, func(a, b *ast.IdentifierNode) int {
-		return cmp.Or(cmp.Compare(a.Location().From, b.Location().From), cmp.Compare(a.Location().To, b.Location().To))
+	slices.SortStableFunc(v.bad, func(a, b badCall) int {
+		return cmp.Or(cmp.Compare(a.at.Location().From, b.at.Location().From), cmp.Compare(a.at.Location().To, b.at.Location().To))
 	})
-	msgs := make([]string, len(v.unknown))
-	for i, id := range v.unknown {
-		msg := fmt.Sprintf("unknown function %s", id.Value)
-		if near := nearestFunction(id.Value); near != "" {
-			msg += fmt.Sprintf(" (did you mean %s?)", near)
-		}
+	msgs := make([]string, len(v.bad))
+	for i, b := range v.bad {
 		// A file.Error gives the position as expr-lang's own errors do: (line:column).
-		e := &file.Error{Location: id.Location(), Message: msg}
+		e := &file.Error{Location: b.at.Location(), Message: b.msg}
 		msgs[i] = firstLine(e.Bind(file.NewSource(src)).Error())
 	}
 	return errors.New(strings.Join(msgs, "; "))
@@ -330,8 +335,20 @@ func (v *callChecker) Visit(node *ast.Node) {
 	if !ok {
 		return
 	}
-	if id, ok := c.Callee.(*ast.IdentifierNode); ok && !isFunction(id.Value) {
-		v.unknown = append(v.unknown, id)
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if !isFunction(id.Value) {
+		msg := fmt.Sprintf("unknown function %s", id.Value)
+		if near := nearestFunction(id.Value); near != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", near)
+		}
+		v.bad = append(v.bad, badCall{id, msg})
+		return
+	}
+	if msg := clockArity(id.Value, len(c.Arguments)); msg != "" {
+		v.bad = append(v.bad, badCall{id, msg})
 	}
 }
 

@@ -106,3 +106,41 @@ func TestKeysInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestFloatsRenderRounded: a number with a fraction shows rounded to 15
+// significant digits, without float noise (1.1*1.1 is 1.21, as RapidPro's
+// decimal arithmetic says), in templates and in what set_variable saves;
+// comparisons and arithmetic keep the exact float.
+func TestFloatsRenderRounded(t *testing.T) {
+	tests := []struct{ tmpl, want string }{
+		{"@(1.1 * 1.1)", "1.21"},
+		{"@(0.1 + 0.2)", "0.3"},
+		{"@(number('0.1') + number('0.2'))", "0.3"},
+		{"@(10 / 4)", "2.5"},
+		{"@(1 / 3)", "0.333333333333333"},
+		{"@(10 / 2)", "5"},
+		{"@(2 ** 60)", "1152921504606847000"},
+		{"@([0.1 + 0.2, 'x'])", `[0.3,"x"]`},
+		{"@(1.1 * 1.1 == 1.21)", "false"},
+		{"@(1.1 * 1.1 - 1.21 > 0)", "true"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.tmpl, func(t *testing.T) {
+			got, warnings := renderTemplate(t, tc.tmpl, "hello")
+			if got != tc.want || len(warnings) > 0 {
+				t.Errorf("rendered %q (warnings %s), want %q", got, strings.Join(warnings, "; "), tc.want)
+			}
+		})
+	}
+	fx := newFixture(t, nil)
+	f := fx.load(t, `{"id": "x", "widgets": [
+	  {"id": "v", "type": "set_variable", "name": "total", "expression": "3 * 0.1", "exits": {"Next": "m"}},
+	  {"id": "m", "type": "send_message", "text": "@flow.total"}]}`)
+	_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(evs); len(got) != 1 || got[0] != "0.3" {
+		t.Errorf("set_variable saved %q, want 0.3", got)
+	}
+}

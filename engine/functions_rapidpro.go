@@ -203,13 +203,9 @@ func init() {
 			}
 			return nil, fmt.Errorf("datevalue: %q is not a date", s)
 		},
-		// today(): the current date (UTC) as YYYY-MM-DD.
-		"today": func(p ...any) (any, error) {
-			if len(p) != 0 {
-				return nil, fmt.Errorf("today() takes no arguments, got %d", len(p))
-			}
-			return time.Now().UTC().Format("2006-01-02"), nil
-		},
+		// today(): the date of the turn's time (UTC) as YYYY-MM-DD; clockCalls
+		// gives it that time (clock.go).
+		"today": clockToday,
 		// read_digits(text): digits spaced out for text-to-speech.
 		"read_digits": func(p ...any) (any, error) {
 			s, err := oneString("read_digits", p)

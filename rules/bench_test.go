@@ -31,10 +31,19 @@ func benchRule(b *testing.B, typ string, args []string, in string, setup func(*f
 const benchText = "Hello, I think the quick brown fox jumped over the lazy dog 👍 yesterday, so YES"
 
 func BenchmarkTokenize(b *testing.B) {
-	b.ReportAllocs()
-	var buf [64]span
-	for b.Loop() {
-		tokenize(benchText, buf[:0])
+	for _, tc := range []struct{ name, text string }{
+		{"mixed", benchText},
+		{"ascii", "Hello, I think the quick brown fox jumped over the lazy dog yesterday, so YES"},
+		{"latin", "Bonjour, je crois que le renard brun a sauté par-dessus le chien paresseux, déjà hier"},
+		{"emoji", "yes 👍🏽 ❤️ 🇫🇷 👨‍👩‍👧 1️⃣ thanks 😀😀 ok"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var buf [64]span
+			for b.Loop() {
+				tokenize(tc.text, buf[:0])
+			}
+		})
 	}
 }
 

@@ -24,8 +24,10 @@ func validCountry(s string) bool {
 
 // testHasPhone finds the first candidate that libphonenumber accepts as a
 // possible number (by length, as goflow does) for the country, and saves it in
-// E.164. Without a country only numbers written with "+" and a country code match.
+// E.164. Without a country only numbers written with "+" and a country code
+// match. Digits of any script count (Arabic-Indic, Devanagari...).
 func testHasPhone(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
+	in = latinDigits(in) // ٩٧١ is 971, as has_number reads it
 	if !hasDigits(in, 5) {
 		return "", nil, false
 	}

@@ -21,5 +21,5 @@
 //
 // Caveats: Run carries no locale, so a Run may implement DateFormatter and
 // CountryDefaulter to set how dates are read (default day first) and the country
-// for has_phone; the engine's run answers from the flow's "environment". The word rules compare with Unicode simple case folding.
+// for has_phone; the engine's run answers from the flow's "environment". The word rules compare with Unicode simple case folding; an emoji of several code points (a flag, a skin tone) is one word, cut with uniseg's grapheme clusters.
 package rules

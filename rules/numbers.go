@@ -144,6 +144,26 @@ func asciiDigits(s string, commas bool) (string, bool) {
 	return string(b), true
 }
 
+// latinDigits returns s with the decimal digits of other scripts (٣, ३, ۳)
+// written as ASCII digits; s itself when it is ASCII.
+func latinDigits(s string) string {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= utf8.RuneSelf {
+			if v, ok := digitValue(r); ok {
+				return rune('0' + v)
+			}
+		}
+		return r
+	}, s)
+}
+
 // digitValue returns the value of a decimal digit of any script. Unicode keeps
 // each script's digits 0-9 as a run of ten consecutive code points (and runs of
 // runs, for the mathematical digits), so the value is the distance from the

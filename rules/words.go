@@ -5,6 +5,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rivo/uniseg"
+
 	"github.com/parleyhq/parley/flows"
 )
 
@@ -39,6 +41,8 @@ func runeClass(r rune) uint8 {
 		return asciiClass[r]
 	}
 	switch {
+	case r == emojiStyle || r == textStyle || r == keycap:
+		return clsSep // on its own, not after the character it styles
 	case unicode.IsLetter(r), unicode.IsNumber(r), unicode.IsMark(r):
 		return clsWord
 	case unicode.IsSymbol(r):
@@ -62,25 +66,107 @@ func wordAt(s string, i int) bool {
 	return runeClass(r) == clsWord && !(r == utf8.RuneError && size == 1)
 }
 
+// Emoji are grapheme clusters of several code points: a flag is two regional
+// indicators, 👍🏽 a hand and a skin tone, 👨‍👩‍👧 people joined by U+200D, 1️⃣ a
+// digit, U+FE0F and a keycap. The tokeniser asks uniseg for the cluster where
+// one may start (a symbol, or a character followed by one of the selectors
+// below), so that an emoji is one word; elsewhere clusters do not matter, as
+// letters and marks make one word anyway, and the scan goes rune by rune.
+const (
+	textStyle  = '\uFE0E' // variation selector 15: show as text
+	emojiStyle = '\uFE0F' // variation selector 16: show as emoji (❤️, ℹ️, ‼️)
+	keycap     = '\u20E3' // combining enclosing keycap (1️⃣, #️⃣)
+)
+
+// selectorAt reports whether s has a variation selector or a keycap at byte i,
+// which make a cluster with the character before them.
+func selectorAt(s string, i int) bool {
+	if i+3 > len(s) || (s[i] != 0xEF && s[i] != 0xE2) {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return r == emojiStyle || r == textStyle || r == keycap
+}
+
+// clusterAt returns the length of the grapheme cluster at byte i of s, and
+// whether it is a symbol: one that starts with a symbol, or with a character
+// other than a space or a mark followed by a selector ("1️⃣", "ℹ️").
+func clusterAt(s string, i int, cls uint8, r rune) (int, bool) {
+	c, _, _, _ := uniseg.FirstGraphemeClusterInString(s[i:], -1)
+	if cls == clsSymbol {
+		return len(c), true
+	}
+	if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.IsMark(r) {
+		return len(c), false // a selector after a space, or inside a word (á️), styles nothing
+	}
+	return len(c), strings.ContainsRune(c, emojiStyle) || strings.ContainsRune(c, textStyle) || strings.ContainsRune(c, keycap)
+}
+
 // tokenize appends to buf the tokens of s: runs of letters, marks, digits,
-// underscores and apostrophes, and each symbol (an emoji, "$", "+") on its own.
-// Punctuation and spaces separate tokens and are dropped. Pass a stack buffer
-// (buf[:0]) to tokenise short texts without allocating.
+// underscores and apostrophes, and each symbol (an emoji, "$", "+") on its own,
+// an emoji of several code points (👍🏽, 🇫🇷, 1️⃣) as one. Punctuation and spaces
+// separate tokens and are dropped. Pass a stack buffer (buf[:0]) to tokenise
+// short texts without allocating.
 func tokenize(s string, buf []span) []span {
 	toks := buf
 	start := -1
 	for i := 0; i < len(s); {
+		// The fast path: an ASCII character before another (or at the end)
+		// is a cluster of its own.
+		if c := s[i]; c < utf8.RuneSelf && (i+1 == len(s) || s[i+1] < utf8.RuneSelf) {
+			switch asciiClass[c] {
+			case clsWord:
+				if start < 0 {
+					start = i
+				}
+			case clsSymbol:
+				if start >= 0 {
+					toks = append(toks, span{start, i})
+					start = -1
+				}
+				toks = append(toks, span{i, i + 1})
+			default:
+				if start >= 0 {
+					toks = append(toks, span{start, i})
+					start = -1
+				}
+			}
+			i++
+			continue
+		}
 		var cls uint8
+		var r rune
 		size := 1
 		if c := s[i]; c < utf8.RuneSelf {
 			cls = asciiClass[c]
+			r = rune(c)
 		} else {
-			var r rune
 			r, size = utf8.DecodeRuneInString(s[i:])
 			cls = runeClass(r)
 			if r == utf8.RuneError && size == 1 {
 				cls = clsSep // a stray byte of invalid UTF-8
 			}
+		}
+		// A symbol and what follows it in its cluster (a skin tone, the
+		// second half of a flag, U+FE0F, a joined emoji) are one token, and
+		// so is a character with a selector after it (1️⃣).
+		if next := i + size; (size > 1 && cls == clsSymbol) || (next < len(s) && s[next] >= 0xE2 && selectorAt(s, next)) {
+			n, symbol := clusterAt(s, i, cls, r)
+			if symbol {
+				if start >= 0 {
+					toks = append(toks, span{start, i})
+					start = -1
+				}
+				toks = append(toks, span{i, i + n})
+				i += n
+				continue
+			}
+		}
+		// A selector that styles nothing (the cluster test above did not
+		// take it) is dropped between words and kept inside one, which it
+		// does not cut (sameWord ignores U+FE0E and U+FE0F).
+		if start >= 0 && (r == emojiStyle || r == textStyle || r == keycap) {
+			cls = clsWord
 		}
 		if cls == clsWord {
 			if start < 0 {
@@ -139,15 +225,69 @@ func (rl *rule) wordsFor(r flows.Run, buf []string) []string {
 }
 
 // sameWord compares two tokens without regard to case (Unicode simple folding),
-// and with "’" the same as "'" ("I’m" is "i'm").
+// with "’" the same as "'" ("I’m" is "i'm"), and an emoji the same with or
+// without its presentation selector and in any skin tone (❤ is ❤️, 👍 is 👍🏽).
 func sameWord(a, b string) bool {
 	if strings.EqualFold(a, b) {
 		return true
 	}
-	if !strings.Contains(a, apostrophe) && !strings.Contains(b, apostrophe) {
+	// "’", the selectors and the skin tones are encoded with a first byte of
+	// 0xE2 or above: most words (ASCII, Latin) have none, and differ already.
+	if !highBytes(a) && !highBytes(b) {
 		return false
 	}
-	return strings.EqualFold(strings.ReplaceAll(a, apostrophe, "'"), strings.ReplaceAll(b, apostrophe, "'"))
+	seen := false
+	for {
+		ra, na := nextFolded(a)
+		rb, nb := nextFolded(b)
+		if na == 0 || nb == 0 {
+			// A word of skin tones or selectors only (🏽) is no emoji: it
+			// is the same as another only when equal, which it is not.
+			return na == nb && seen
+		}
+		a, b = a[na:], b[nb:]
+		if ra != rb && !foldsTo(ra, rb) {
+			return false
+		}
+		seen = true
+	}
+}
+
+// nextFolded returns the first rune of s that counts in a comparison, with "’"
+// read as "'", and the bytes up to its end (0 at the end of s).
+func nextFolded(s string) (rune, int) {
+	for n := 0; n < len(s); {
+		r, size := utf8.DecodeRuneInString(s[n:])
+		n += size
+		switch {
+		case r == emojiStyle || r == textStyle || (r >= 0x1F3FB && r <= 0x1F3FF): // skin tones
+			continue
+		case r == '\u2019':
+			return '\'', n
+		}
+		return r, n
+	}
+	return 0, 0
+}
+
+// foldsTo reports whether a and b are the same under simple case folding, as
+// strings.EqualFold compares them.
+func foldsTo(a, b rune) bool {
+	for f := unicode.SimpleFold(a); f != a; f = unicode.SimpleFold(f) {
+		if f == b {
+			return true
+		}
+	}
+	return false
+}
+
+func highBytes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0xE2 {
+			return true
+		}
+	}
+	return false
 }
 
 func containsWord(pins []string, w string) bool {

@@ -1,6 +1,7 @@
 package widgets
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -27,7 +28,7 @@ type GatherDigits struct {
 	Play          string       `json:"play,omitempty"`
 	NumDigits     int          `json:"num_digits,omitempty"`
 	FinishKey     *string      `json:"finish_key,omitempty"`
-	Timeout       int          `json:"timeout,omitempty"`
+	Timeout       *int         `json:"timeout,omitempty"`
 	Result        string       `json:"result,omitempty"`
 	Rules         []rules.Case `json:"rules,omitempty"`
 	MaxNoInput    *int         `json:"max_no_input,omitempty"`
@@ -53,9 +54,7 @@ func (w *GatherDigits) Validate(c flows.Compiler) error {
 	} else if w.FinishKey != nil && *w.FinishKey != "" && !strings.Contains("0123456789*#", *w.FinishKey) {
 		errs = append(errs, flows.Errorf("finish_key", "finish_key %q is not a phone key", *w.FinishKey))
 	}
-	if w.Timeout < 0 {
-		errs = append(errs, flows.Errorf("timeout", "timeout must be a positive number of seconds"))
-	}
+	errs = append(errs, checkTimeout(w.Timeout, fmt.Sprintf("the default of %d seconds", DefaultGatherTimeout)))
 	for _, p := range []struct {
 		field string
 		v     *int
@@ -102,10 +101,10 @@ func (w *GatherDigits) finishKey() string {
 }
 
 func (w *GatherDigits) timeout() int {
-	if w.Timeout == 0 {
+	if w.Timeout == nil || *w.Timeout <= 0 { // 0: a stored flow's, read as the default
 		return DefaultGatherTimeout
 	}
-	return w.Timeout
+	return *w.Timeout
 }
 
 func limit(v *int) int {

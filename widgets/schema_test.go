@@ -115,6 +115,8 @@ func TestSchemaRejects(t *testing.T) {
 		"voice widget, messaging":    `{"name": "f", "kind": "messaging", "widgets": [{"id": "a", "type": "say", "text": "hi"}]}`,
 		"voice wait without timeout": `{"name": "f", "kind": "voice", "widgets": [{"id": "a", "type": "wait_for_response"}]}`,
 		"voice wait timeout 0":       `{"name": "f", "kind": "voice", "widgets": [{"id": "a", "type": "wait_for_response", "timeout": 0}]}`,
+		"wait timeout 0":             `{"name": "f", "widgets": [{"id": "a", "type": "wait_for_response", "timeout": 0}]}`,
+		"gather timeout 0":           `{"name": "f", "kind": "voice", "widgets": [{"id": "a", "type": "gather_digits", "timeout": 0}]}`,
 		"update_groups empty":        `{"name": "f", "widgets": [{"id": "a", "type": "update_groups"}]}`,
 		"remove and remove_all":      `{"name": "f", "widgets": [{"id": "a", "type": "update_groups", "remove": ["x"], "remove_all": true}]}`,
 	}

@@ -15,8 +15,9 @@ type WaitForResponse struct {
 	Result  string       `json:"result,omitempty"`
 	Rules   []rules.Case `json:"rules,omitempty"`
 	Operand string       `json:"operand,omitempty"`
-	// Timeout in seconds; when it passes the Timeout exit is taken.
-	Timeout int `json:"timeout,omitempty"`
+	// Timeout in seconds; when it passes the Timeout exit is taken. Nil is
+	// no timeout; 0 is an error (see checkTimeout).
+	Timeout *int `json:"timeout,omitempty"`
 
 	router `json:"-"`
 }
@@ -26,9 +27,7 @@ func init() { register(TypeWaitForResponse, func() flows.Widget { return &WaitFo
 // Validate compiles the rules and operand.
 func (w *WaitForResponse) Validate(c flows.Compiler) error {
 	var errs []error
-	if w.Timeout < 0 {
-		errs = append(errs, flows.Errorf("timeout", "timeout must be a positive number of seconds"))
-	}
+	errs = append(errs, checkTimeout(w.Timeout, "no timeout (in a messaging flow)"))
 	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, flows.ExitOther, flows.ExitTimeout)))
 }
@@ -38,8 +37,8 @@ func (w *WaitForResponse) Validate(c flows.Compiler) error {
 // presses none would be gathered from again and again in silence, so a voice
 // flow's wait needs one.
 func (w *WaitForResponse) CheckKind(kind string) error {
-	if kind != flows.KindVoice || w.Timeout != 0 {
-		return nil
+	if kind != flows.KindVoice || w.Timeout != nil {
+		return nil // a timeout of 0 or less is reported by Validate
 	}
 	return flows.Errorf("timeout", "in a voice flow wait_for_response needs a timeout (seconds) and takes its Timeout exit when the caller presses no key in that time; without one the call would wait in silence forever. Give it \"timeout\", or use gather_digits, which re-prompts")
 }
@@ -50,7 +49,9 @@ func (w *WaitForResponse) ExitNames() []string {
 	if exits == nil {
 		exits = []string{ExitNext}
 	}
-	if w.Timeout > 0 {
+	if w.Timeout != nil {
+		// With a timeout of 0 too, so that its error is the one at
+		// timeout, not an unknown Timeout exit.
 		exits = appendNew(exits, flows.ExitTimeout)
 	}
 	return exits
@@ -61,13 +62,35 @@ func (w *WaitForResponse) ExitFields() []string { return append(exitFields(w.Rul
 
 // Execute starts the wait.
 func (w *WaitForResponse) Execute(flows.Run) flows.Outcome {
-	return flows.Outcome{Wait: &flows.Wait{Kind: flows.WaitMessage, Timeout: w.Timeout}}
+	return flows.Outcome{Wait: &flows.Wait{Kind: flows.WaitMessage, Timeout: w.seconds()}}
+}
+
+// seconds is the timeout, 0 for none (a stored flow's timeout of 0 is none,
+// as it was before it was an error).
+func (w *WaitForResponse) seconds() int {
+	if w.Timeout == nil || *w.Timeout < 0 {
+		return 0
+	}
+	return *w.Timeout
+}
+
+// checkTimeout checks a widget's timeout: left out it is none (what
+// instead says), else it must be 1 second or more. A 0 was read as no
+// timeout once: it is an error only for flows written now (flows.ErrNewRule).
+func checkTimeout(timeout *int, instead string) error {
+	switch {
+	case timeout == nil || *timeout > 0:
+		return nil
+	case *timeout == 0:
+		return newRule(flows.Errorf("timeout", "timeout must be a positive number of seconds (it is 0), or be left out for %s", instead))
+	}
+	return flows.Errorf("timeout", "timeout must be a positive number of seconds (it is %d), or be left out for %s", *timeout, instead)
 }
 
 // Resume handles the message or the timeout.
 func (w *WaitForResponse) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	if in.Kind == flows.InputTimeout {
-		if w.Timeout > 0 || w.Exits[flows.ExitTimeout] != "" {
+		if w.seconds() > 0 || w.Exits[flows.ExitTimeout] != "" {
 			// The result is saved as goflow saves it, with the Timeout
 			// category and no value, so an earlier answer does not stay.
 			r.SaveResult(resultName(&w.WidgetBase, w.Result), "", flows.ExitTimeout, "", nil)

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/expr-lang/expr/ast"
+)
+
+// Expressions read the time from the turn, never from the machine's clock, so
+// that a flow says the same thing under a fixed clock (WithClock: parley test,
+// the simulator) every day. now is the turn's time as a value (now.Year(),
+// now > date("2020-01-01")), now() is the same time, and today() its date.
+// expr-lang's own now() reads the machine's clock and is turned off; its name
+// would also make the variable now a function when an expression is compiled.
+
+// nowFunction is what now() calls (see clockCalls), under a name no author
+// can write, so that the name now stays the variable.
+const nowFunction = "now()"
+
+// clockCalls passes the turn's time to the functions that tell the time:
+// now(...) becomes a call of nowFunction and today(...) one of today, each
+// with the variable now before its own arguments.
+type clockCalls struct{}
+
+func (clockCalls) Visit(node *ast.Node) {
+	c, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	if !ok || id.Value != "now" && id.Value != "today" {
+		return
+	}
+	name := id.Value
+	if name == "now" {
+		name = nowFunction
+	}
+	args := append([]ast.Node{&ast.IdentifierNode{Value: "now"}}, c.Arguments...)
+	ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: name}, Arguments: args})
+}
+
+// clockArity is what is wrong with a call of name with n arguments, when
+// name is a clock function and n is not what it takes, or "".
+func clockArity(name string, n int) string {
+	switch {
+	case name == "now" && n > 1:
+		return fmt.Sprintf("now() takes no argument or a time zone (now(timezone(%q))), got %d", "Europe/Paris", n)
+	case name == "today" && n > 0:
+		return fmt.Sprintf("today() takes no arguments, got %d", n)
+	}
+	return ""
+}
+
+// turnTime is the first argument clockCalls gives: the turn's time.
+func turnTime(name string, p []any) (time.Time, []any, error) {
+	if len(p) > 0 {
+		if t, ok := p[0].(time.Time); ok {
+			return t, p[1:], nil
+		}
+	}
+	return time.Time{}, nil, fmt.Errorf("%s(): the time of the turn is not known", name)
+}
+
+// now(), or now(timezone("Europe/Paris")): the turn's time, in that zone.
+func clockNow(p ...any) (any, error) {
+	t, args, err := turnTime("now", p)
+	if err != nil {
+		return nil, err
+	}
+	switch len(args) {
+	case 0:
+		return t, nil
+	case 1:
+		if loc, ok := args[0].(*time.Location); ok {
+			return t.In(loc), nil
+		}
+		return nil, fmt.Errorf("now(zone): %v is not a time zone: write now(timezone(%q))", args[0], "Europe/Paris")
+	}
+	return nil, errors.New(clockArity("now", len(args)))
+}
+
+// today(): the date of the turn's time (UTC) as YYYY-MM-DD.
+func clockToday(p ...any) (any, error) {
+	t, args, err := turnTime("today", p)
+	if err != nil {
+		return nil, err
+	}
+	if msg := clockArity("today", len(args)); msg != "" {
+		return nil, errors.New(msg)
+	}
+	return t.UTC().Format("2006-01-02"), nil
+}
