@@ -261,7 +261,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
 		}
 		path := filepath.Join(cfg.DataDir, DBFile)
-		b, err := store.Open(path, store.Options{Logger: cfg.Logger, Now: cfg.Now})
+		// A map with room to grow: a backup's read transaction would
+		// otherwise make commits wait whenever the file outgrows it.
+		b, err := store.Open(path, store.Options{Logger: cfg.Logger, Now: cfg.Now, InitialMmapSize: store.ServingMmapSize(path)})
 		if err != nil {
 			return nil, err // it names the file
 		}
