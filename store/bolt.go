@@ -352,7 +352,7 @@ func (e *fileCorrupt) Error() string {
 	if list != "" {
 		list = "\n" + list
 	}
-	return fmt.Sprintf("store file %s is %s; restore it from a backup (%s%s if parley compact left one, "+
+	return fmt.Sprintf("store file %s is %s; restore it from a backup (one parley backup took, %s%s if parley compact left one, "+
 		"or a copy taken while the server was stopped), or move it away to start with an empty store%s", e.path, what, e.path, BackupSuffix, list)
 }
 
