@@ -57,16 +57,17 @@ func (s *Server) backup(c *fiber.Ctx) error {
 		if err == nil {
 			err = w.Flush()
 		}
+		// Counted before the transaction ends, so that whoever sees it
+		// ended sees the backup counted.
+		if elapsed := time.Since(start); err != nil {
+			s.metrics.backup("failed")
+			log.Warn("backup not completed", "bytes", n, "size", size, "elapsed", elapsed, "err", err)
+		} else {
+			s.metrics.backup("ok")
+			log.Info("backup", "bytes", n, "elapsed", elapsed, "file", name)
+		}
 		_ = snap.Close()
 		s.backups.remove(run)
-		elapsed := time.Since(start)
-		if err != nil {
-			s.metrics.backup("failed")
-			log.Warn("backup not completed", "bytes", n, "of", size, "elapsed", elapsed, "err", err)
-			return
-		}
-		s.metrics.backup("ok")
-		log.Info("backup", "bytes", n, "elapsed", elapsed, "file", name)
 	})
 	// SetBodyStreamWriter answers chunked; the size makes it a fixed
 	// Content-Length.
