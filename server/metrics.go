@@ -23,6 +23,7 @@ type metrics struct {
 	webhooks *prometheus.CounterVec
 	commit   prometheus.Histogram
 	requests *prometheus.CounterVec
+	backups  *prometheus.CounterVec
 
 	// The children of the vectors above that turns and requests use, kept
 	// so that counting does not hash and look up labels every time.
@@ -97,11 +98,17 @@ func newMetrics(st store.Store) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_http_requests_total", Help: "HTTP requests, by route and status code.",
 		}, []string{"route", "code"}),
+		backups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_backups_total", Help: "Copies of the store sent by GET /v1/backup, by result (ok, failed: the client went away, or a shutdown ended it).",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, newSessionsCollector(st),
+	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, m.backups, newSessionsCollector(st),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if b, ok := st.(*store.Bolt); ok {
 		m.reg.MustRegister(newBoltCollector(b))
+		for _, result := range []string{"ok", "failed"} {
+			m.backups.WithLabelValues(result)
+		}
 	}
 	return m
 }
@@ -200,6 +207,9 @@ func (c *sessionsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.pruned, prometheus.CounterValue, float64(stats.Pruned[status]), string(status))
 	}
 }
+
+// backup counts one backup by its result.
+func (m *metrics) backup(result string) { m.backups.WithLabelValues(result).Inc() }
 
 func (m *metrics) turn(kind string, d time.Duration) {
 	m.turnsBy.get(kind, func() prometheus.Observer { return m.turns.WithLabelValues(kind) }).Observe(d.Seconds())

@@ -100,6 +100,7 @@ func (s *Server) routes() *fiber.App {
 	v1.Get("/deliveries/:id", s.withDelivery(s.getDelivery))
 	v1.Post("/deliveries/:id/retry", s.withDelivery(s.retryDelivery))
 	s.eventRoutes(v1)
+	s.backupRoutes(v1)
 
 	v1.Post("/keys", s.createKey)
 	v1.Get("/keys", s.listKeys)

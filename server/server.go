@@ -251,6 +251,9 @@ type Server struct {
 	timersStop, timersAbort context.CancelFunc
 	timersDone              chan struct{}
 
+	// backups are the copies of the store under way (backup.go).
+	backups backupRuns
+
 	addrMu       sync.Mutex
 	addr         net.Addr
 	unused       unusedConns
@@ -271,7 +274,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
 		}
 		path := filepath.Join(cfg.DataDir, DBFile)
-		b, err := store.Open(path, store.Options{Logger: cfg.Logger, Now: cfg.Now})
+		// A map with room to grow: a backup's read transaction would
+		// otherwise make commits wait whenever the file outgrows it.
+		b, err := store.Open(path, store.Options{Logger: cfg.Logger, Now: cfg.Now, InitialMmapSize: store.ServingMmapSize(path)})
 		if err != nil {
 			return nil, err // it names the file
 		}
@@ -446,8 +451,8 @@ func (s *Server) Serve(ln net.Listener) error {
 // no request is under way on, lets turns in flight (requests' and timers')
 // finish until ctx ends, then cancels those left and closes the store. A
 // connection whose request was answered during the shutdown is closed after
-// that answer, which says so (Connection: close). It is safe to call more
-// than once.
+// that answer, which says so (Connection: close). A backup still streaming
+// when ctx ends is cut short. It is safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		var errs []error
@@ -458,6 +463,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.app.ShutdownWithContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
+		// A backup still streaming holds a read transaction that closing
+		// the store waits for.
+		s.backups.abort()
 		select {
 		case <-s.timersDone:
 		case <-ctx.Done():

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -38,7 +39,9 @@ type Options struct {
 	// (default 5s).
 	LockTimeout time.Duration
 	// InitialMmapSize pre-sizes the memory map so that a growing file does not
-	// remap (which waits for read transactions to finish).
+	// remap (which waits for read transactions to finish, a backup's
+	// included): ServingMmapSize. When the process may not map that much,
+	// the store opens with bbolt's own sizing and a warning.
 	InitialMmapSize int
 	// MaxGroup caps how many turns one commit carries (default 256).
 	MaxGroup int
@@ -81,6 +84,11 @@ type Bolt struct {
 	// writeFailure is the last one's, until a commit succeeds.
 	statFailed   atomic.Int64
 	writeFailure atomic.Pointer[WriteFailure]
+
+	// snaps are the backups' open read transactions (backup.go), ended
+	// by Close.
+	snapMu sync.Mutex
+	snaps  map[*Snapshot]struct{}
 }
 
 // WriteFailure is a commit that failed writing the store file (a full
@@ -198,7 +206,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 	start := time.Now()
 	_, serr := os.Stat(path)
 	created := errors.Is(serr, os.ErrNotExist)
-	db, err := openLocked(path, &bbolt.Options{
+	bopts := &bbolt.Options{
 		Timeout: opts.LockTimeout,
 		NoSync:  opts.NoSync,
 		// The hashmap freelist stays fast when a large file is fragmented;
@@ -206,7 +214,16 @@ func Open(path string, opts Options) (*Bolt, error) {
 		FreelistType:    bbolt.FreelistMapType,
 		InitialMmapSize: opts.InitialMmapSize,
 		PageSize:        opts.PageSize,
-	})
+	}
+	db, err := openLocked(path, bopts)
+	if errors.Is(err, syscall.ENOMEM) && opts.InitialMmapSize > 0 {
+		// The process may not map that much (ulimit -v): the store opens
+		// with a map of its size, remapped as it grows.
+		opts.Logger.Warn("store file could not be mapped with room to grow: a commit that needs more of the file waits for backups under way",
+			"path", path, "map_bytes", opts.InitialMmapSize, "err", err)
+		bopts.InitialMmapSize = 0
+		db, err = openLocked(path, bopts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +352,7 @@ func (e *fileCorrupt) Error() string {
 	if list != "" {
 		list = "\n" + list
 	}
-	return fmt.Sprintf("store file %s is %s; restore it from a backup (%s%s if parley compact left one, "+
+	return fmt.Sprintf("store file %s is %s; restore it from a backup (one parley backup took, %s%s if parley compact left one, "+
 		"or a copy taken while the server was stopped), or move it away to start with an empty store%s", e.path, what, e.path, BackupSuffix, list)
 }
 
@@ -560,11 +577,13 @@ const FragmentedFreePages = 16384
 func (b *Bolt) DB() *bbolt.DB { return b.db }
 
 // Close waits for queued writes, then closes the file. Writes issued after
-// Close fail with ErrClosed.
+// Close fail with ErrClosed. A backup under way fails at its next write,
+// and Close waits for its Snapshot to be closed.
 func (b *Bolt) Close() error {
 	if !b.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	b.endSnapshots()
 	close(b.quit)
 	<-b.stopped
 	path := b.db.Path() // bbolt forgets it on Close

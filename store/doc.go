@@ -15,6 +15,9 @@
 //     fsync covers many turns and durable throughput grows with concurrency.
 //   - LoadSession, ListSessions, WaitingSession, SessionEvents, DueTimers read.
 //   - Outbox, AckOutbox and OutboxDepth are the dispatcher's side of the outbox.
+//   - Backup (or Snapshot, Copy and Close) writes a consistent copy of the
+//     whole file in one read transaction while writes go on; Verify checks
+//     such a copy.
 //
 // Caveats:
 //   - Sessions are stored as S2-compressed JSON (with an embedded
@@ -29,6 +32,10 @@
 //   - Ids may not be empty, contain a NUL byte, or exceed 512 bytes: NUL
 //     separates the parts of composite keys. Canonical UUID session ids are
 //     stored in 16 bytes.
+//   - A read transaction keeps bbolt from remapping a growing file, and
+//     commits wait for the remap: a backup's long one would stall them.
+//     Servers open the store with ServingMmapSize, a map with room for the
+//     file to double; a copy during which the file outgrows it still waits.
 //   - The session JSON is whatever flows.Session marshals to; a change there
 //     that is not backward compatible needs a migration here.
 package store

@@ -8,6 +8,7 @@
 //	parley import rapidpro FILE  convert a RapidPro/TextIt export
 //	parley bench                 load-test a server over its HTTP API
 //	parley compact               give a stopped server's store file its free pages back
+//	parley backup                copy a running server's store file
 package main
 
 import (
@@ -30,6 +31,7 @@ Usage:
   parley import rapidpro EXPORT.json        convert a RapidPro/TextIt export
   parley bench [flags]                      measure throughput and latency over the HTTP API
   parley compact [--data DIR]               shrink a stopped server's store file to its data
+  parley backup --url URL --out FILE        copy a running server's store file, checked
 
 Run 'parley COMMAND --help' for a command's flags.
 `
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return benchCmd(ctx, rest, stdout, stderr)
 	case "compact":
 		return compactCmd(ctx, rest, stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -282,7 +282,7 @@ func TestServerProcs(t *testing.T) {
 // does; a flag the command does not have is still a usage error, exit 2.
 func TestHelpExitStatus(t *testing.T) {
 	for _, cmd := range [][]string{
-		{"serve"}, {"simulate"}, {"sim"}, {"validate"}, {"test"}, {"compact"}, {"bench"},
+		{"serve"}, {"simulate"}, {"sim"}, {"validate"}, {"test"}, {"compact"}, {"backup"}, {"bench"},
 		{"import", "rapidpro"}, {"import"}, {"webhook", "test"}, {"webhook"},
 	} {
 		name := strings.Join(cmd, " ")

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/store"
+)
+
+// backupStall is how long a download may go without receiving a byte.
+const backupStall = 2 * time.Minute
+
+// backupCmd: parley backup --url URL --out FILE. It downloads a running
+// server's store (GET /v1/backup) to FILE.partial, syncs it, checks it as
+// a store and against the Content-Length, and only then names it FILE.
+func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("backup", "--url URL --out FILE [flags]", stderr)
+	rawURL := fs.String("url", "", "the running server, `URL` http://HOST:PORT (or https:// behind a proxy)")
+	apiKey := fs.String("api-key", "", "API key, for a server that has keys")
+	out := fs.String("out", "", "write the copy to `FILE` (downloaded to FILE.partial first)")
+	force := fs.Bool("force", false, "replace FILE when it exists")
+	if err := fs.Parse(args); err != nil {
+		return parseStatus(err)
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "parley backup: "+format+"\n\n", a...)
+		fs.Usage()
+		return 2
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usage("unexpected argument %q: give the server with --url and the file with --out", fs.Arg(0))
+	case *rawURL == "":
+		return usage("--url URL is required (the running server, e.g. http://127.0.0.1:8080)")
+	case *out == "":
+		return usage("--out FILE is required")
+	}
+	base, err := backupURL(*rawURL)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley backup: --url:", err)
+		return 2
+	}
+	if err := checkOut(*out, *force); err != nil {
+		fmt.Fprintln(stderr, "parley backup: --out:", err)
+		return 2
+	}
+	res, err := runBackup(ctx, base, *apiKey, *out)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley backup:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: %s, %d sessions, %d event log values and %d contacts checked (%.1f s)\n", *out,
+		mb(res.Bytes), res.Records.Sessions, res.Records.Events, res.Records.Contacts, res.Duration.Seconds())
+	return 0
+}
+
+// backupURL checks --url and returns the URL of GET /v1/backup on it.
+func backupURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Errorf("%q is not a server URL: give http://HOST:PORT, e.g. http://127.0.0.1:8080", raw)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("%q: the scheme is %s: give http://HOST:PORT (or https:// for a server behind a TLS proxy)", raw, u.Scheme)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%q: give the server's URL without user, query or fragment (the key goes in --api-key)", raw)
+	}
+	if _, err := strconv.ParseUint(u.Port(), 10, 16); u.Port() != "" && err != nil {
+		return "", fmt.Errorf("%q: port %q is not a number up to 65535", raw, u.Port())
+	}
+	return strings.TrimSuffix(u.String(), "/") + "/v1/backup", nil
+}
+
+// checkOut refuses an --out that cannot be written: in a directory that
+// does not exist, a directory itself, or a file that exists without --force.
+func checkOut(out string, force bool) error {
+	dir := filepath.Dir(out)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("%s: the directory %s does not exist", out, dir)
+	}
+	fi, err := os.Stat(out)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory: give a file name", out)
+	case !force:
+		return fmt.Errorf("%s exists: give another name, or --force to replace it", out)
+	}
+	return nil
+}
+
+// runBackup downloads, syncs and checks the copy, then renames it to out.
+// The partial file is removed on any failure.
+func runBackup(ctx context.Context, endpoint, apiKey, out string) (store.VerifyResult, error) {
+	start := time.Now()
+	partial := out + ".partial"
+	n, err := download(ctx, endpoint, apiKey, partial)
+	if err != nil {
+		os.Remove(partial)
+		return store.VerifyResult{}, err
+	}
+	res, err := store.Verify(ctx, partial)
+	if err != nil {
+		os.Remove(partial)
+		return res, fmt.Errorf("the copy from %s does not check: %w", endpoint, err)
+	}
+	if res.Bytes != n {
+		os.Remove(partial)
+		return res, fmt.Errorf("%s holds %d bytes, %d were downloaded", partial, res.Bytes, n)
+	}
+	if err := os.Rename(partial, out); err != nil {
+		os.Remove(partial)
+		return res, err
+	}
+	if err := syncDir(filepath.Dir(out)); err != nil {
+		return res, fmt.Errorf("sync %s: %w", filepath.Dir(out), err)
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// download writes the answer of GET endpoint to path and syncs it. It
+// fails unless the server answers a store file with a Content-Length and
+// sends that many bytes.
+func download(ctx context.Context, endpoint, apiKey, path string) (int64, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return 0, err
+	}
+	if apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+	}
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: time.Minute,
+	}}
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, fmt.Errorf("GET %s: %w", endpoint, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", endpoint, answerError(resp, apiKey != ""))
+	}
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/octet-stream" {
+		return 0, fmt.Errorf("GET %s answered %q, not a store file: is --url a Parley server?", endpoint, resp.Header.Get("Content-Type"))
+	}
+	if resp.ContentLength < 0 {
+		return 0, fmt.Errorf("GET %s: the answer has no Content-Length, so a copy cut short could not be told from a whole one", endpoint)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	// A download that receives nothing for backupStall is given up.
+	stall := time.AfterFunc(backupStall, func() {
+		cancel(fmt.Errorf("nothing received for %s", backupStall))
+	})
+	defer stall.Stop()
+	n, err := io.Copy(f, &stallReader{r: resp.Body, stall: stall})
+	if err != nil {
+		f.Close()
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause
+		}
+		return n, fmt.Errorf("GET %s: the download ended after %d of %d bytes: %w", endpoint, n, resp.ContentLength, err)
+	}
+	if n != resp.ContentLength {
+		f.Close()
+		return n, fmt.Errorf("GET %s: %d bytes received, the server announced %d", endpoint, n, resp.ContentLength)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return n, fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return n, fmt.Errorf("write %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// stallReader restarts the stall timer on every read that brings bytes.
+type stallReader struct {
+	r     io.Reader
+	stall *time.Timer
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		s.stall.Reset(backupStall)
+	}
+	return n, err
+}
+
+// answerError describes an answer other than 200: the status, and the
+// message of the API's error shape when it has one.
+func answerError(resp *http.Response, keyGiven bool) string {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	msg := resp.Status
+	if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
+		msg += ": " + e.Error.Message
+	}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		if keyGiven {
+			msg += " (the server does not know the key given with --api-key)"
+		} else {
+			msg += " (give the server's key with --api-key)"
+		}
+	case http.StatusNotFound:
+		msg += " (a server without GET /v1/backup: an older Parley, or not Parley)"
+	}
+	return msg
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

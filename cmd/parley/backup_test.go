@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/store"
+)
+
+const backupTestKey = "backup-key-0123456789"
+
+// backupTarget starts a server with an API key on a loopback port, as
+// parley serve runs one (it opens its store in its data directory), and
+// returns its URL. It stops at the end of the test.
+func backupTarget(t *testing.T) string {
+	t.Helper()
+	srv, err := server.New(server.Config{
+		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		APIKeys: []server.APIKey{{Name: "ops", Key: backupTestKey}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// startConversation sends "hi" from urn to the demo channel of the server
+// at base and returns the session id.
+func startConversation(t *testing.T, base, from string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/v1/channels/demo/messages", strings.NewReader(`{"from":"`+from+`","text":"hi"}`))
+	req.Header.Set("Authorization", "Bearer "+backupTestKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("message: %d %s", resp.StatusCode, raw)
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(raw), `{"id":"`), `"`)
+	return id
+}
+
+// parley backup downloads a running server's store to --out, checked, and
+// leaves no partial file; the copy opens as a store with the server's
+// sessions. An existing --out is replaced only with --force.
+func TestBackupCommand(t *testing.T) {
+	base := backupTarget(t)
+	ids := []string{startConversation(t, base, "+15550001"), startConversation(t, base, "+15550002")}
+	out := filepath.Join(t.TempDir(), "parley.db")
+	code, stdout, stderr := runCmd(t, "", "backup", "--url", base, "--api-key", backupTestKey, "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	if !strings.HasPrefix(stdout, out+": ") || !strings.Contains(stdout, "2 sessions") {
+		t.Errorf("output %q", stdout)
+	}
+	if _, err := os.Stat(out + ".partial"); !os.IsNotExist(err) {
+		t.Errorf("the partial file is left: %v", err)
+	}
+	st, err := store.Open(out, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if _, err := st.LoadSession(context.Background(), id); err != nil {
+			t.Errorf("session %s: %v", id, err)
+		}
+	}
+	st.Close()
+	before, _ := os.ReadFile(out)
+
+	code, _, stderr = runCmd(t, "", "backup", "--url", base, "--api-key", backupTestKey, "--out", out)
+	if code != 2 || !strings.Contains(stderr, out+" exists") || !strings.Contains(stderr, "--force") {
+		t.Errorf("existing --out: exit %d, %q", code, stderr)
+	}
+	if now, _ := os.ReadFile(out); string(now) != string(before) {
+		t.Errorf("an existing --out was changed without --force")
+	}
+	startConversation(t, base, "+15550003")
+	code, stdout, stderr = runCmd(t, "", "backup", "--url", base, "--api-key", backupTestKey, "--out", out, "--force")
+	if code != 0 || !strings.Contains(stdout, "3 sessions") {
+		t.Errorf("--force: exit %d, %q %q", code, stdout, stderr)
+	}
+}
+
+// Each way parley backup cannot be run or cannot finish is named: the
+// flag, the URL, the file, the server's answer; usage errors exit 2,
+// failures 1, and no partial file is left.
+func TestBackupCommandRefuses(t *testing.T) {
+	base := backupTarget(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "b.db")
+	junkBody := strings.Repeat("not a store file ", 1000)
+	junk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(junkBody)))
+		_, _ = w.Write([]byte(junkBody))
+	}))
+	defer junk.Close()
+	// An answer cut short: fewer bytes than its Content-Length.
+	short := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n0123456789")
+		_ = buf.Flush()
+	}))
+	defer short.Close()
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<html></html>"))
+	}))
+	defer page.Close()
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no url", []string{"--out", out}, 2, "--url URL is required"},
+		{"no out", []string{"--url", base}, 2, "--out FILE is required"},
+		{"argument", []string{"--url", base, "--out", out, "extra"}, 2, `unexpected argument "extra"`},
+		{"bad scheme", []string{"--url", "ftp://127.0.0.1:8080", "--out", out}, 2, `--url: "ftp://127.0.0.1:8080": the scheme is ftp`},
+		{"not a url", []string{"--url", "127.0.0.1:8080", "--out", out}, 2, "--url:"},
+		{"missing directory", []string{"--url", base, "--out", filepath.Join(dir, "nope", "b.db")}, 2, "the directory " + filepath.Join(dir, "nope") + " does not exist"},
+		{"out is a directory", []string{"--url", base, "--out", dir}, 2, dir + " is a directory"},
+		{"unknown server", []string{"--url", "http://127.0.0.1:1", "--out", out}, 1, "GET http://127.0.0.1:1/v1/backup: dial tcp 127.0.0.1:1: connect: connection refused"},
+		{"no key", []string{"--url", base, "--out", out}, 1, "401 Unauthorized: an API key is required"},
+		{"wrong key", []string{"--url", base, "--api-key", "wrong-key-0123456789", "--out", out}, 1, "401 Unauthorized: unknown API key (the server does not know the key given with --api-key)"},
+		{"not a store", []string{"--url", junk.URL, "--out", out}, 1, "does not check"},
+		{"cut short", []string{"--url", short.URL, "--out", out}, 1, "the download ended after 10 of 100000 bytes: unexpected EOF"},
+		{"not parley", []string{"--url", page.URL, "--out", out}, 1, `answered "text/html", not a store file`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, "", append([]string{"backup"}, c.args...)...)
+			if code != c.code || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, c.code, c.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q", stdout)
+			}
+			if c.code == 2 && !strings.Contains(stderr, "Usage: parley backup") && !strings.HasPrefix(stderr, "parley backup: --") {
+				t.Errorf("a usage error without the usage or the flag: %q", stderr)
+			}
+			for _, p := range []string{out, out + ".partial"} {
+				if _, err := os.Stat(p); !os.IsNotExist(err) {
+					t.Errorf("%s is left: %v", p, err)
+				}
+			}
+		})
+	}
+}
