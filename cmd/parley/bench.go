@@ -374,7 +374,9 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		var srv *server.Server
 		pprof.Do(context.Background(), benchLabels("server"), func(context.Context) {
 			var st *store.Bolt
-			if st, err = store.Open(filepath.Join(dir, server.DBFile), store.Options{NoSync: o.noFsync}); err != nil {
+			path := filepath.Join(dir, server.DBFile)
+			// Mapped as parley serve maps it.
+			if st, err = store.Open(path, store.Options{NoSync: o.noFsync, InitialMmapSize: store.ServingMmapSize(path)}); err != nil {
 				return
 			}
 			bolt = st
