@@ -355,9 +355,22 @@ func SimURN(urn string) string {
 // simDraft returns the flow to run for a definition: the stored flow when the
 // definition is its current revision, else a draft stored under DraftPrefix
 // (a new draft revision only when the definition changed).
+//
+// The stored flow is looked for before the definition is checked: unchanged,
+// it runs as it runs live, with the warnings of a flow stored before a rule
+// it fails (flows.ErrNewRule); only an edited definition must pass today's
+// checks.
 func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow, error) {
 	if !json.Valid(doc) {
 		return "", nil, malformedFlow(doc)
+	}
+	var head struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(doc, &head) == nil && head.ID != "" && !strings.HasPrefix(head.ID, DraftPrefix) {
+		if cur, err := s.svc.flows.Flow(ctx, head.ID, 0); err == nil && sameJSON(cur.Source, doc) {
+			return head.ID, cur, nil
+		}
 	}
 	f, err := s.eng.Load(doc)
 	if err != nil {
@@ -371,9 +384,6 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 		return "", nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "flow id %q must be 1-128 letters, digits, '.', '_' or '-'", id)
 	}
 	if !strings.HasPrefix(id, DraftPrefix) {
-		if cur, err := s.svc.flows.Flow(ctx, id, 0); err == nil && sameJSON(cur.Source, doc) {
-			return id, cur, nil
-		}
 		id = draftID(id)
 	}
 	s.flowMu.Lock()
