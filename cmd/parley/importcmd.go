@@ -62,6 +62,11 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 	}
 	data = flows.TrimBOM(data)
 	if !rapidpro.IsExport(data) && !rapidpro.IsNewFormat(data) {
+		if i.flow != "" {
+			// Running the file's one flow whatever --flow says would hide
+			// a wrong file or a flag meant for another command.
+			return nil, fmt.Errorf("--flow %q applies only to a RapidPro export (a file with several flows); this is a Parley flow file, which has one flow", i.flow)
+		}
 		f, err := sim.LoadFile(e, path)
 		if err != nil {
 			return nil, err

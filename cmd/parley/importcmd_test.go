@@ -167,3 +167,31 @@ func TestImportErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowFlagOnAFlowFile: --flow chooses among the flows of a RapidPro
+// export; given with a Parley flow file, which has one flow, validate and
+// simulate refuse it naming the file rather than run that flow, and import
+// and test say the file or the flag is not theirs.
+func TestFlowFlagOnAFlowFile(t *testing.T) {
+	dir := t.TempDir()
+	flow := writeFile(t, dir, "f.json", `{"id": "f", "name": "F", "widgets": [{"id": "hi", "type": "send_message", "text": "hi"}]}`)
+	want := flow + `: --flow "X" applies only to a RapidPro export (a file with several flows); this is a Parley flow file, which has one flow` + "\n"
+	for _, args := range [][]string{
+		{"validate", "--flow", "X", flow},
+		{"simulate", "--flow", "X", flow},
+		{"simulate", flow, "--flow", "X"},
+	} {
+		code, stdout, stderr := parley(t, "", args...)
+		if code != 2 || stdout != "" || stderr != want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q, want exit 2 and %q", args, code, stdout, stderr, want)
+		}
+	}
+	code, _, stderr := parley(t, "", "import", "rapidpro", flow, "-o", dir, "--flow", "X")
+	if code != 2 || !strings.Contains(stderr, flow+" is not a RapidPro export") {
+		t.Errorf("import: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = parley(t, "", "test", "--flow", "X", flow)
+	if code != 2 || !strings.Contains(stderr, "flag provided but not defined: -flow") {
+		t.Errorf("test: exit %d, stderr %q", code, stderr)
+	}
+}
