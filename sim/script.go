@@ -193,17 +193,29 @@ func eachNames(where string, err error) error {
 // --webhooks does (callout.ParseConfigs), each problem on a line of its own
 // naming the file: "webhooks file w.json: webhooks[0] \"crm\": url: required".
 func LoadWebhooks(path string) (map[string]*flows.WebhookConfig, error) {
+	return loadWebhooks(path, path)
+}
+
+// loadWebhooks is LoadWebhooks for the file read from path that a script
+// names as written: its problems name it as written and, when that is not
+// where it was read, by path too ("webhooks file ../w.json (read from
+// w.json): ..."), so the name matches the script and the file can be found.
+func loadWebhooks(written, path string) (map[string]*flows.WebhookConfig, error) {
+	name := "webhooks file " + written
+	if filepath.Clean(written) != path {
+		name += " (read from " + path + ")"
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) { // "open PATH: ..." would name the file twice
 			err = pe.Err
 		}
-		return nil, fmt.Errorf("webhooks file %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	cfgs, err := callout.ParseConfigs(data)
 	if err != nil {
-		return nil, eachNames("webhooks file "+path, err)
+		return nil, eachNames(name, err)
 	}
 	return cfgs, nil
 }
@@ -223,7 +235,7 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 	if s.Webhooks != "" {
 		// Relative to the script, as its flow is.
 		file := filepath.Join(filepath.Dir(path), s.Webhooks)
-		cfgs, err := LoadWebhooks(file)
+		cfgs, err := loadWebhooks(s.Webhooks, file)
 		if err != nil {
 			return nil, eachNames(path, err)
 		}

@@ -295,8 +295,8 @@ func TestTestCommandConfiguredWebhooks(t *testing.T) {
 			`expected ["Hello Ben"], got ["Lookup failed"]`,
 			"webhook lookup: POST https://staging.example.test/lookup → 500 failure"}},
 		{"bad script file", []string{badRef}, 1, []string{
-			badRef + ": webhooks file " + filepath.Join(dir, "flows/tests/../../bad.json") + `: webhooks[0] "crm": url: required`,
-			badRef + ": webhooks file " + filepath.Join(dir, "flows/tests/../../bad.json") + `: webhooks[1] "x": url: "ftp://x" must start with http:// or https://`}},
+			badRef + ": webhooks file ../../bad.json (read from " + bad + `): webhooks[0] "crm": url: required`,
+			badRef + ": webhooks file ../../bad.json (read from " + bad + `): webhooks[1] "x": url: "ftp://x" must start with http:// or https://`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, stdout, _ := parley(t, "", append([]string{"test"}, c.args...)...)
@@ -333,6 +333,31 @@ func TestEntry(t *testing.T) {
 	} {
 		if got := entry(c.indent, c.text); got != c.want {
 			t.Errorf("entry(%q, %q) = %q, want %q", c.indent, c.text, got, c.want)
+		}
+	}
+}
+
+// TestTestCommandWebhooksFilePath: a script's webhooks file that does not
+// load is named as the script writes it and, when that is not where it was
+// read, by the path it was read from, exactly as docs/testing.md shows.
+func TestTestCommandWebhooksFilePath(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [{"id": "lookup", "type": "webhook", "webhook": "crm"}]}`)
+	writeFile(t, dir, "webhooks.json", `{"webhooks": [{"name": "crm"}]}`)
+	writeFile(t, dir, "tests/b.test.json", `{"flow": "../flow.json", "webhooks": "../webhooks.json", "conversation": [{"expect": []}]}`)
+	writeFile(t, dir, "c.test.json", `{"flow": "flow.json", "webhooks": "webhooks.json", "conversation": [{"expect": []}]}`)
+	t.Chdir(dir)
+	for _, c := range []struct{ script, want string }{
+		{"tests/b.test.json", "FAIL tests/b.test.json\n" +
+			`    tests/b.test.json: webhooks file ../webhooks.json (read from webhooks.json): webhooks[0] "crm": url: required` + "\n" +
+			"0 passed, 1 failed\n"},
+		{"c.test.json", "FAIL c.test.json\n" +
+			`    c.test.json: webhooks file webhooks.json: webhooks[0] "crm": url: required` + "\n" +
+			"0 passed, 1 failed\n"},
+	} {
+		code, stdout, _ := parley(t, "", "test", c.script)
+		if code != 1 || stdout != c.want {
+			t.Errorf("parley test %s: exit %d, stdout\n%s\nwant\n%s", c.script, code, stdout, c.want)
 		}
 	}
 }
