@@ -80,10 +80,24 @@ func isHelp(arg string) bool {
 // message, a failure) from the lines that start outputs.
 const continuation = "  "
 
+// blankLine stands for the first or last line of an entry when it is empty
+// or only white space.
+const blankLine = "⏎"
+
 // entry is text as one entry of a listing whose entries start at indent:
 // its further lines are indented under the first (by continuation more), so
-// a message of several lines reads as one message.
+// a message of several lines reads as one message. A blank first or last
+// line shows as blankLine: a message that starts with a line break would
+// otherwise look like an empty message before it, and one that ends with
+// one would end in a line that cannot be seen. A blank line between two
+// others needs no mark: the indented line after it shows it is part of the
+// message.
 func entry(indent, text string) string {
-	text = strings.ReplaceAll(text, "\r\n", "\n")
-	return indent + strings.ReplaceAll(text, "\n", "\n"+indent+continuation)
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	for _, i := range []int{0, len(lines) - 1} {
+		if strings.TrimSpace(lines[i]) == "" {
+			lines[i] = blankLine
+		}
+	}
+	return indent + strings.Join(lines, "\n"+indent+continuation)
 }

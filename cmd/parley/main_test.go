@@ -319,3 +319,22 @@ func TestSimulateLongLine(t *testing.T) {
 		t.Errorf("a line over the limit: exit %d\nstdout %.300q\nstderr %.300q", code, stdout, stderr)
 	}
 }
+
+// A message that starts or ends with a line break prints as one message:
+// its first line is never blank, and a blank first or last line shows as ⏎.
+func TestSimulateBlankLines(t *testing.T) {
+	flow := writeFile(t, t.TempDir(), "nl.json", `{"id": "nl", "name": "NL", "widgets": [
+	  {"id": "a", "type": "send_message", "text": "\nHello", "exits": {"Next": "b"}},
+	  {"id": "b", "type": "send_message", "text": "Menu:\n\n1. Orders\n", "exits": {"Next": "c"}},
+	  {"id": "c", "type": "send_message", "text": "Bye"}]}`)
+	code, stdout, stderr := parley(t, "", "simulate", flow)
+	want := "⏎\n  Hello\nMenu:\n  \n  1. Orders\n  ⏎\nBye\n"
+	if code != 0 || stdout != want {
+		t.Errorf("exit %d, stdout %q, want %q (stderr %q)", code, stdout, want, stderr)
+	}
+	// --json keeps the texts as they are.
+	_, stdout, _ = parley(t, "", "simulate", "--json", flow)
+	if !strings.Contains(stdout, `"text":"\nHello"`) || !strings.Contains(stdout, `"text":"Menu:\n\n1. Orders\n"`) {
+		t.Errorf("--json: %s", stdout)
+	}
+}

@@ -330,6 +330,15 @@ func TestEntry(t *testing.T) {
 		{"", "one line", "one line"},
 		{"", "Menu:\n1. Orders", "Menu:\n  1. Orders"},
 		{"    ", "turn 1: error event: a\r\nb", "    turn 1: error event: a\n      b"},
+		// A blank first or last line shows as ⏎, so that a message that
+		// starts with a line break does not look like an empty message
+		// before it, nor one that ends with one like nothing; a blank line
+		// between two is left as it is.
+		{"", "\nHello", "⏎\n  Hello"},
+		{"", "Menu:\n\n1. Orders\n", "Menu:\n  \n  1. Orders\n  ⏎"},
+		{"", "", "⏎"},
+		{"", "\n", "⏎\n  ⏎"},
+		{"    ", " \t\r\nb", "    ⏎\n      b"},
 	} {
 		if got := entry(c.indent, c.text); got != c.want {
 			t.Errorf("entry(%q, %q) = %q, want %q", c.indent, c.text, got, c.want)
