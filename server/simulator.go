@@ -288,10 +288,13 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		req.LaunchID = rid
 	}
 	if b.Contact != nil {
-		if err := checkSimLanguage(b.Contact.Language); err != nil {
+		// Trimmed first: a language of only white space is none, and keeps
+		// the one stored for the contact as an empty one does.
+		lang := strings.TrimSpace(b.Contact.Language)
+		if err := checkSimLanguage(lang); err != nil {
 			return err
 		}
-		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: b.Contact.Language, Fields: b.Contact.Fields}
+		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
 	}
 	if b.Call != nil || flow.IsVoice() {
 		call := &flows.Call{ID: "sim-" + req.SessionID, State: "in-progress", Start: s.cfg.Now()}

@@ -46,3 +46,27 @@ func TestSimulatorUnchangedStoredFlowWithWarnings(t *testing.T) {
 		t.Errorf("edited definition: error %v, want invalid_flow at widgets[0].timeout", e)
 	}
 }
+
+// The test contact keeps its stored language when a session gives none: an
+// empty language and one of only white space alike.
+func TestSimulatorBlankLanguageKeepsStored(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(`{"id":"hello","name":"Hello","language":"eng","widgets":[
+	 {"id":"m","type":"send_message","text":"Hello","translations":{"fra":{"text":"Bonjour"}}}]}`)
+	start := func(lang any) string {
+		t.Helper()
+		contact := map[string]any{"urn": "tel:+15550001"}
+		if lang != nil {
+			contact["language"] = lang
+		}
+		return strings.Join(texts(ts.must(201, "POST", "/v1/simulator/sessions", map[string]any{"flow": "hello", "contact": contact})), "|")
+	}
+	if got := start("fra"); got != "Bonjour" {
+		t.Fatalf("language fra: said %q", got)
+	}
+	for _, lang := range []any{"  ", "", nil, " \t", " fra "} {
+		if got := start(lang); got != "Bonjour" {
+			t.Errorf("language %q: said %q, want the stored fra's Bonjour", lang, got)
+		}
+	}
+}
