@@ -31,3 +31,21 @@ func TestSessionContactLanguageIsISO6393(t *testing.T) {
 		t.Errorf("a flow with a translation keyed fr: %d %s", r.Status, r.Body)
 	}
 }
+
+// A contact language of only white space is no language: the stored one is
+// kept, as when none is given.
+func TestSessionBlankContactLanguageKeepsStored(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(`{"id": "hello", "language": "eng", "widgets": [{"id": "m", "type": "send_message",
+	  "text": "Hello (@contact.language)", "translations": {"fra": {"text": "Bonjour (@contact.language)"}}}]}`)
+	urn := "tel:+15550001111"
+	ts.must(201, "POST", "/v1/sessions", `{"flow": "hello", "contact": {"urn": "`+urn+`", "language": "fra"}}`)
+	r := ts.must(201, "POST", "/v1/sessions", `{"flow": "hello", "contact": {"urn": "`+urn+`", "language": "  "}}`)
+	if got := strings.Join(texts(r), "|"); got != "Bonjour (fra)" {
+		t.Errorf("a blank language: sent %q", got)
+	}
+	r = ts.must(201, "POST", "/v1/sessions", `{"flow": "hello", "contact": {"urn": "`+urn+`"}}`)
+	if got := strings.Join(texts(r), "|"); got != "Bonjour (fra)" {
+		t.Errorf("the next session after a blank language: sent %q", got)
+	}
+}
