@@ -62,10 +62,15 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 	}
 	data = flows.TrimBOM(data)
 	if !rapidpro.IsExport(data) && !rapidpro.IsNewFormat(data) {
-		if i.flow != "" {
-			// Running the file's one flow whatever --flow says would hide
-			// a wrong file or a flag meant for another command.
+		// Running the file's one flow whatever these flags say would hide
+		// a wrong file or a flag meant for another command.
+		switch {
+		case i.flow != "":
 			return nil, fmt.Errorf("--flow %q applies only to a RapidPro export (a file with several flows); this is a Parley flow file, which has one flow", i.flow)
+		case i.lang != "":
+			return nil, fmt.Errorf("--lang %q applies only to a RapidPro export; a Parley flow file takes its language from its \"language\" and translations", i.lang)
+		case len(i.rewrite) > 0:
+			return nil, fmt.Errorf("--rewrite-url %q applies only to a RapidPro export; in a Parley flow file, edit the webhook URLs, or name configured webhooks (--webhooks)", i.rewrite[0])
 		}
 		f, err := sim.LoadFile(e, path)
 		if err != nil {

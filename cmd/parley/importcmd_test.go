@@ -186,6 +186,19 @@ func TestFlowFlagOnAFlowFile(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q, want exit 2 and %q", args, code, stdout, stderr, want)
 		}
 	}
+	// So are the other flags that only an export takes.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"validate", "--lang", "fra", flow}, `--lang "fra" applies only to a RapidPro export`},
+		{[]string{"simulate", "--rewrite-url", "http://a=http://b", flow}, `--rewrite-url "http://a=http://b" applies only to a RapidPro export`},
+	} {
+		code, _, stderr := parley(t, "", c.args...)
+		if code != 2 || !strings.HasPrefix(stderr, flow+": "+c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want exit 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
 	code, _, stderr := parley(t, "", "import", "rapidpro", flow, "-o", dir, "--flow", "X")
 	if code != 2 || !strings.Contains(stderr, flow+" is not a RapidPro export") {
 		t.Errorf("import: exit %d, stderr %q", code, stderr)
