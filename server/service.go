@@ -790,10 +790,10 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		if !isNotFoundErr(err) {
 			return nil, err
 		}
+		defer unlock()
 		if ended {
 			return &TurnReply{Messages: []Message{}}, nil
 		}
-		defer unlock()
 		ch, flowID, field, err := s.callFlow(ctx, r.Channel)
 		if err != nil {
 			return nil, err

@@ -428,3 +428,23 @@ func TestTwilioBadBodies(t *testing.T) {
 		t.Errorf("a call without From started a session: %d %s", r.Status, r.Body)
 	}
 }
+
+// A hang-up of a call that has no session (an outbound call that was never
+// answered, busy or no-answer) changes nothing and leaves the caller's lock
+// free: the caller's next call and messages are answered.
+func TestTwilioHangupOfUnknownCallFreesTheCaller(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	for _, st := range []string{"completed", "busy", "no-answer", "canceled"} {
+		status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-none-"+st, "CallStatus", st, "CallbackSource", "call-progress-events"))
+		if status != 200 || !strings.HasSuffix(body, "<Response/>") {
+			t.Errorf("hang-up %s of a call without a session: %d %s", st, status, body)
+		}
+		if n := ts.lockUsers("tel:+15550001"); n != 0 {
+			t.Fatalf("after a hang-up %s of a call without a session, %d turns hold the caller's lock", st, n)
+		}
+	}
+	status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-next"))
+	if status != 200 || !strings.HasSuffix(body, menuTwiML) {
+		t.Errorf("the caller's next call: %d %s", status, body)
+	}
+}
