@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -560,5 +563,53 @@ func TestNilSetMatchesNothing(t *testing.T) {
 	var s *Set
 	if _, ok := s.Match(newRun(), "x"); ok {
 		t.Fatal("nil set matched")
+	}
+}
+
+// TestTokenizeLinear checks that tokenising reads each byte of the input a
+// bounded number of times, whatever the input: runs of selectors, of marks or
+// spaces before selectors, of joiners, flags or keycaps once made the
+// tokeniser segment the rest of the run again at every rune.
+func TestTokenizeLinear(t *testing.T) {
+	scanned := 0
+	firstCluster = func(s string, state int) (string, string, int, int) {
+		c, rest, w, st := uniseg.FirstGraphemeClusterInString(s, state)
+		scanned += len(c)
+		if _, n := utf8.DecodeRuneInString(rest); n > 0 {
+			scanned += n // the character uniseg looked at to end the cluster
+		}
+		return c, rest, w, st
+	}
+	t.Cleanup(func() { firstCluster = uniseg.FirstGraphemeClusterInString })
+	const n = 100_000
+	for _, tc := range []struct{ name, unit string }{
+		{"selectors", "\uFE0F"},
+		{"text selectors", "\uFE0E"},
+		{"keycaps", "\u20E3"},
+		{"space and selector", " \uFE0F"},
+		{"mark and selector", "\u0301\uFE0F"},
+		{"letter and selector", "a\uFE0F"},
+		{"precomposed letter and selector", "\u00E1\uFE0F"},
+		{"digit and selector", "1\uFE0F"},
+		{"joiners", "\u200D"},
+		{"emoji and joiner", "👍\u200D"},
+		{"joiner and selector", "\u200D\uFE0F"},
+		{"flags", "🇫"},
+		{"keycap sequences", "1\uFE0F\u20E3"},
+		{"skin tones", "🏽"},
+		{"plain", "a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := strings.Repeat(tc.unit, n/utf8.RuneCountInString(tc.unit)) + " yes"
+			scanned = 0
+			var buf [64]span
+			toks := tokenize(in, buf[:0])
+			if last := toks[len(toks)-1]; in[last.start:last.end] != "yes" {
+				t.Errorf("last word %q, want yes", in[last.start:last.end])
+			}
+			if scanned > 2*len(in) {
+				t.Errorf("segmenting %d bytes read %d bytes, want at most %d", len(in), scanned, 2*len(in))
+			}
+		})
 	}
 }

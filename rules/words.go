@@ -88,11 +88,14 @@ func selectorAt(s string, i int) bool {
 	return r == emojiStyle || r == textStyle || r == keycap
 }
 
+// firstCluster is uniseg's, replaced by a test that counts the bytes it reads.
+var firstCluster = uniseg.FirstGraphemeClusterInString
+
 // clusterAt returns the length of the grapheme cluster at byte i of s, and
 // whether it is a symbol: one that starts with a symbol, or with a character
 // other than a space or a mark followed by a selector ("1️⃣", "ℹ️").
 func clusterAt(s string, i int, cls uint8, r rune) (int, bool) {
-	c, _, _, _ := uniseg.FirstGraphemeClusterInString(s[i:], -1)
+	c, _, _, _ := firstCluster(s[i:], -1)
 	if cls == clsSymbol {
 		return len(c), true
 	}
@@ -110,6 +113,7 @@ func clusterAt(s string, i int, cls uint8, r rune) (int, bool) {
 func tokenize(s string, buf []span) []span {
 	toks := buf
 	start := -1
+	plain := 0 // the end of the last cluster found to be no symbol
 	for i := 0; i < len(s); {
 		// The fast path: an ASCII character before another (or at the end)
 		// is a cluster of its own.
@@ -150,7 +154,11 @@ func tokenize(s string, buf []span) []span {
 		// A symbol and what follows it in its cluster (a skin tone, the
 		// second half of a flag, U+FE0F, a joined emoji) are one token, and
 		// so is a character with a selector after it (1️⃣).
-		if next := i + size; (size > 1 && cls == clsSymbol) || (next < len(s) && s[next] >= 0xE2 && selectorAt(s, next)) {
+		// A cluster that is no symbol (a selector after a space or a mark
+		// takes in every selector and mark after it) is read rune by rune
+		// with no second look for one inside it: segmenting again at each
+		// of its runes would read a long run of them over and over.
+		if next := i + size; i >= plain && ((size > 1 && cls == clsSymbol) || (next < len(s) && s[next] >= 0xE2 && selectorAt(s, next))) {
 			n, symbol := clusterAt(s, i, cls, r)
 			if symbol {
 				if start >= 0 {
@@ -161,6 +169,7 @@ func tokenize(s string, buf []span) []span {
 				i += n
 				continue
 			}
+			plain = i + n
 		}
 		// A selector that styles nothing (the cluster test above did not
 		// take it) is dropped between words and kept inside one, which it
