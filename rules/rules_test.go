@@ -95,6 +95,13 @@ func TestWordRules(t *testing.T) {
 		{"has_phrase", []string{"👍🏽"}, "so 👍🏽 there", true, "👍🏽"},
 		{"has_only_phrase", []string{"❤️"}, "❤", true, "❤"},
 		{"has_any_word", []string{"cáa"}, "cá️a", true, "cá️a"},
+		// A letter with a selector after it stays in its word, precomposed or not.
+		{"has_any_word", []string{"c\u00E1a"}, "c\u00E1\uFE0Fa", true, "c\u00E1\uFE0Fa"},
+		{"has_any_word", []string{"hello"}, "hel\uFE0Flo", true, "hel\uFE0Flo"},
+		{"has_any_word", []string{"l"}, "hel\uFE0Flo", false, ""},
+		{"has_any_word", []string{"ok"}, "ok\uFE0F", true, "ok\uFE0F"},
+		{"has_any_word", []string{"ℹ"}, "infoℹ️", true, "ℹ️"},
+		{"has_any_word", []string{"1️⃣"}, "a1️⃣", true, "1️⃣"},
 		{"has_phrase", []string{"aujourd'hui matin"}, "Aujourd’hui matin!", true, "Aujourd’hui matin"},
 		// has_phrase
 		{"has_phrase", []string{"brown fox"}, "the quick brown fox", true, "brown fox"},
@@ -140,6 +147,8 @@ func TestTokenize(t *testing.T) {
 		{"🏴󠁧󠁢󠁷󠁬󠁳󠁿 wales", []string{"🏴󠁧󠁢󠁷󠁬󠁳󠁿", "wales"}},
 		{"a ️ b⃣", []string{"a", "b⃣"}},
 		{"cá️a ︎x", []string{"cá️a", "x"}},
+		{"c\u00E1\uFE0Fa hel\uFE0Flo\uFE0E x\uFE0F\u20E3", []string{"c\u00E1\uFE0Fa", "hel\uFE0Flo\uFE0E", "x\uFE0F\u20E3"}},
+		{"1\uFE0F ℹ\uFE0E 〽\uFE0F a2\u20E3 ⁉️", []string{"1\uFE0F", "ℹ\uFE0E", "〽\uFE0F", "a", "2\u20E3", "⁉️"}},
 		{"naïve café", []string{"naïve", "café"}},
 		{"नमस्ते दुनिया", []string{"नमस्ते", "दुनिया"}},
 		{"«oui»—non", []string{"oui", "non"}},

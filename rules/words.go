@@ -69,8 +69,8 @@ func wordAt(s string, i int) bool {
 // Emoji are grapheme clusters of several code points: a flag is two regional
 // indicators, 👍🏽 a hand and a skin tone, 👨‍👩‍👧 people joined by U+200D, 1️⃣ a
 // digit, U+FE0F and a keycap. The tokeniser asks uniseg for the cluster where
-// one may start (a symbol, or a character followed by one of the selectors
-// below), so that an emoji is one word; elsewhere clusters do not matter, as
+// one may start (a symbol, or a digit, "#", "*", ℹ, ‼ ... followed by one of
+// the selectors below), so that an emoji is one word; elsewhere clusters do not matter, as
 // letters and marks make one word anyway, and the scan goes rune by rune.
 const (
 	textStyle  = '\uFE0E' // variation selector 15: show as text
@@ -91,18 +91,24 @@ func selectorAt(s string, i int) bool {
 // firstCluster is uniseg's, replaced by a test that counts the bytes it reads.
 var firstCluster = uniseg.FirstGraphemeClusterInString
 
-// clusterAt returns the length of the grapheme cluster at byte i of s, and
-// whether it is a symbol: one that starts with a symbol, or with a character
-// other than a space or a mark followed by a selector ("1️⃣", "ℹ️").
-func clusterAt(s string, i int, cls uint8, r rune) (int, bool) {
-	c, _, _, _ := firstCluster(s[i:], -1)
-	if cls == clsSymbol {
-		return len(c), true
+// clusterLen returns the length of the grapheme cluster at the start of s.
+func clusterLen(s string) int {
+	c, _, _, _ := firstCluster(s, -1)
+	return len(c)
+}
+
+// emojiBase reports whether r is one of the characters with an emoji form
+// (Unicode's Emoji property) that are not symbols: the keycap bases and a few
+// letters and punctuation marks. Every other emoji is a symbol.
+func emojiBase(r rune) bool {
+	switch r {
+	case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '#', '*',
+		'\u203C', '\u2049', // ‼ ⁉
+		'\u2139',           // ℹ
+		'\u3030', '\u303D': // 〰 〽
+		return true
 	}
-	if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.IsMark(r) {
-		return len(c), false // a selector after a space, or inside a word (á️), styles nothing
-	}
-	return len(c), strings.ContainsRune(c, emojiStyle) || strings.ContainsRune(c, textStyle) || strings.ContainsRune(c, keycap)
+	return false
 }
 
 // tokenize appends to buf the tokens of s: runs of letters, marks, digits,
@@ -113,7 +119,6 @@ func clusterAt(s string, i int, cls uint8, r rune) (int, bool) {
 func tokenize(s string, buf []span) []span {
 	toks := buf
 	start := -1
-	plain := 0 // the end of the last cluster found to be no symbol
 	for i := 0; i < len(s); {
 		// The fast path: an ASCII character before another (or at the end)
 		// is a cluster of its own.
@@ -153,23 +158,20 @@ func tokenize(s string, buf []span) []span {
 		}
 		// A symbol and what follows it in its cluster (a skin tone, the
 		// second half of a flag, U+FE0F, a joined emoji) are one token, and
-		// so is a character with a selector after it (1️⃣).
-		// A cluster that is no symbol (a selector after a space or a mark
-		// takes in every selector and mark after it) is read rune by rune
-		// with no second look for one inside it: segmenting again at each
-		// of its runes would read a long run of them over and over.
-		if next := i + size; i >= plain && ((size > 1 && cls == clsSymbol) || (next < len(s) && s[next] >= 0xE2 && selectorAt(s, next))) {
-			n, symbol := clusterAt(s, i, cls, r)
-			if symbol {
-				if start >= 0 {
-					toks = append(toks, span{start, i})
-					start = -1
-				}
-				toks = append(toks, span{i, i + n})
-				i += n
-				continue
+		// so is one of the other characters with an emoji form with a
+		// selector after it (1️⃣, ℹ️). A letter, a mark or a space with a
+		// selector after it starts no emoji. Every cluster read here is
+		// taken whole, so that no byte is segmented twice.
+		if next := i + size; (size > 1 && cls == clsSymbol) ||
+			((cls == clsSymbol || emojiBase(r)) && next < len(s) && s[next] >= 0xE2 && selectorAt(s, next)) {
+			n := clusterLen(s[i:])
+			if start >= 0 {
+				toks = append(toks, span{start, i})
+				start = -1
 			}
-			plain = i + n
+			toks = append(toks, span{i, i + n})
+			i += n
+			continue
 		}
 		// A selector that styles nothing (the cluster test above did not
 		// take it) is dropped between words and kept inside one, which it
