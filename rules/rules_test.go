@@ -102,6 +102,14 @@ func TestWordRules(t *testing.T) {
 		{"has_any_word", []string{"ok"}, "ok\uFE0F", true, "ok\uFE0F"},
 		{"has_any_word", []string{"ℹ"}, "infoℹ️", true, "ℹ️"},
 		{"has_any_word", []string{"1️⃣"}, "a1️⃣", true, "1️⃣"},
+		// The zero-width non-joiner and joiner are part of the word they are in.
+		{"has_any_word", []string{"می\u200Cخواهم"}, "می روم", false, ""},
+		{"has_any_word", []string{"می\u200Cخواهم"}, "من می\u200Cخواهم", true, "می\u200Cخواهم"},
+		{"has_any_word", []string{"می"}, "من می\u200Cخواهم", false, ""},
+		{"has_only_phrase", []string{"می\u200Cخواهم"}, "می\u200Cخواهم", true, "می\u200Cخواهم"},
+		{"has_only_phrase", []string{"می خواهم"}, "می\u200Cخواهم", false, ""},
+		{"has_any_word", []string{"क्\u200Dष"}, "क्\u200Dष", true, "क्\u200Dष"},
+		{"has_any_word", []string{"ab"}, "a\u200Db", false, ""},
 		{"has_phrase", []string{"aujourd'hui matin"}, "Aujourd’hui matin!", true, "Aujourd’hui matin"},
 		// has_phrase
 		{"has_phrase", []string{"brown fox"}, "the quick brown fox", true, "brown fox"},
@@ -149,6 +157,7 @@ func TestTokenize(t *testing.T) {
 		{"cá️a ︎x", []string{"cá️a", "x"}},
 		{"c\u00E1\uFE0Fa hel\uFE0Flo\uFE0E x\uFE0F\u20E3", []string{"c\u00E1\uFE0Fa", "hel\uFE0Flo\uFE0E", "x\uFE0F\u20E3"}},
 		{"1\uFE0F ℹ\uFE0E 〽\uFE0F a2\u20E3 ⁉️", []string{"1\uFE0F", "ℹ\uFE0E", "〽\uFE0F", "a", "2\u20E3", "⁉️"}},
+		{"می\u200Cخواهم \u200Cx y\u200D\u200C z", []string{"می\u200Cخواهم", "x", "y\u200D\u200C", "z"}},
 		{"naïve café", []string{"naïve", "café"}},
 		{"नमस्ते दुनिया", []string{"नमस्ते", "दुनिया"}},
 		{"«oui»—non", []string{"oui", "non"}},

@@ -76,6 +76,8 @@ const (
 	textStyle  = '\uFE0E' // variation selector 15: show as text
 	emojiStyle = '\uFE0F' // variation selector 16: show as emoji (❤️, ℹ️, ‼️)
 	keycap     = '\u20E3' // combining enclosing keycap (1️⃣, #️⃣)
+	zwnj       = '\u200C' // zero-width non-joiner
+	zwj        = '\u200D' // zero-width joiner (👨‍👩‍👧)
 )
 
 // selectorAt reports whether s has a variation selector or a keycap at byte i,
@@ -175,8 +177,11 @@ func tokenize(s string, buf []span) []span {
 		}
 		// A selector that styles nothing (the cluster test above did not
 		// take it) is dropped between words and kept inside one, which it
-		// does not cut (sameWord ignores U+FE0E and U+FE0F).
-		if start >= 0 && (r == emojiStyle || r == textStyle || r == keycap) {
+		// does not cut (sameWord ignores U+FE0E and U+FE0F). So are the
+		// zero-width joiner and non-joiner, which Persian, Urdu and the
+		// Indic scripts write inside words ("می‌خواهم"), as Unicode's word
+		// segmentation keeps them.
+		if start >= 0 && (r == emojiStyle || r == textStyle || r == keycap || r == zwnj || r == zwj) {
 			cls = clsWord
 		}
 		if cls == clsWord {
