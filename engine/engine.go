@@ -62,7 +62,7 @@ func WithServices(s flows.Services) Option { return func(e *Engine) { e.services
 // WithFlows sets where subflows are loaded from.
 func WithFlows(s flows.FlowSource) Option { return func(e *Engine) { e.source = s } }
 
-// WithClock injects the time source.
+// WithClock injects the time source; the engine reads its time in UTC.
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
 // WithIDs injects the session id generator.
@@ -120,6 +120,11 @@ func New(reg *flows.Registry, opts ...Option) *Engine {
 	e.exprOpts = e.exprOptions()
 	return e
 }
+
+// clock is the engine's time in UTC, whatever the zone of its clock (the
+// machine's TZ for time.Now): now renders, and today() and the date rules
+// count days, the same on every server.
+func (e *Engine) clock() time.Time { return e.now().UTC() }
 
 // Registry returns the widget types the engine runs.
 func (e *Engine) Registry() *flows.Registry { return e.reg }
@@ -234,7 +239,7 @@ type newSession struct {
 
 // Start creates a session on flow and runs it until it waits or ends.
 func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*flows.Session, []flows.Event, error) {
-	now := e.now()
+	now := e.clock()
 	env := p.Environment
 	if env == "" {
 		env = flows.EnvLive
@@ -398,7 +403,7 @@ func (e *Engine) newTurn(ctx context.Context, s *flows.Session, root *flows.Flow
 	// is made when a widget or the flow source first asks for it.
 	sc := eventScratch.Get().(*[scratchEvents]flows.Event)
 	return &turn{e: e, parent: ctx, deadline: time.Now().Add(e.turnTimeout), sess: s, root: root, flow: root,
-		now: e.now(), scratch: sc, events: sc[:0:scratchEvents]}
+		now: e.clock(), scratch: sc, events: sc[:0:scratchEvents]}
 }
 
 // Context returns the turn's context, bounded by the turn timeout. Once the
@@ -547,7 +552,7 @@ func (t *turn) next(w flows.Widget, out flows.Outcome) string {
 			// From when the session starts waiting, read now: the turn
 			// may have spent seconds on webhooks since it started (t.now),
 			// and the contact gets the whole timeout after the question.
-			at := t.e.now().Add(time.Duration(wait.Timeout) * time.Second)
+			at := t.e.clock().Add(time.Duration(wait.Timeout) * time.Second)
 			wait.TimeoutAt = &at
 		} else {
 			wait.TimeoutAt = nil
