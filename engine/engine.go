@@ -747,14 +747,24 @@ func (t *turn) Services() flows.Services        { return t.e.services }
 func (t *turn) Flows() flows.FlowSource         { return t.e.source }
 func (t *turn) Lookup(path string) (any, bool)  { return t.lookup(path) }
 func (t *turn) Emit(ev flows.Event)             { t.emit(ev) }
-func (t *turn) Render(tp flows.Template) string { return t.renderAny(tp, nil) }
+func (t *turn) Render(tp flows.Template) string { return t.renderAny(tp, renderMode{}) }
+
+// RenderExact writes inserted numbers with every digit they have.
+func (t *turn) RenderExact(tp flows.Template) string {
+	return t.renderAny(tp, renderMode{exact: true})
+}
 
 // RenderURL URL-encodes inserted values: as a path segment before the "?",
-// as a query value after it.
-func (t *turn) RenderURL(tp flows.Template) string { return t.renderAny(tp, urlEscape) }
+// as a query value after it. Numbers keep every digit.
+func (t *turn) RenderURL(tp flows.Template) string {
+	return t.renderAny(tp, renderMode{escape: urlEscape, exact: true})
+}
 
-// RenderJSON escapes inserted values for a JSON string.
-func (t *turn) RenderJSON(tp flows.Template) string { return t.renderAny(tp, jsonEscape) }
+// RenderJSON escapes inserted values for a JSON string. Numbers keep every
+// digit: a webhook body passes on the numbers it is given.
+func (t *turn) RenderJSON(tp flows.Template) string {
+	return t.renderAny(tp, renderMode{escape: jsonEscape, exact: true})
+}
 
 // CompileTemplate compiles text from outside the flow, caching by source.
 func (t *turn) CompileTemplate(src string) (flows.Template, error) {
@@ -773,7 +783,7 @@ func (t *turn) CompileTemplate(src string) (flows.Template, error) {
 	return c, nil
 }
 
-func (t *turn) renderAny(tp flows.Template, escape escaper) string {
+func (t *turn) renderAny(tp flows.Template, mode renderMode) string {
 	if tp == nil {
 		return ""
 	}
@@ -781,7 +791,7 @@ func (t *turn) renderAny(tp flows.Template, escape escaper) string {
 	if !ok {
 		return tp.Source()
 	}
-	return t.render(c, escape)
+	return t.render(c, mode)
 }
 
 func (t *turn) Eval(x flows.Expression) (any, error) {
