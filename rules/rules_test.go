@@ -631,3 +631,69 @@ func TestTokenizeLinear(t *testing.T) {
 		})
 	}
 }
+
+// TestManyWordsLinear checks that the word rules compare a bounded number of
+// words per word of the input and of the argument, however many both have: a
+// template argument can render thousands of words (an earlier answer), and
+// comparing each with each would take seconds of a turn.
+func TestManyWordsLinear(t *testing.T) {
+	compared := 0
+	compareWords = func(a, b string) bool { compared++; return sameWord(a, b) }
+	t.Cleanup(func() { compareWords = sameWord })
+	const n = 5_000
+	many := func(w string, n int) string { return strings.TrimSpace(strings.Repeat(w+" ", n)) }
+	for _, tc := range []struct {
+		typ, arg, in string
+		match        bool
+		value        string
+	}{
+		{"has_all_words", many("a", n) + " z", many("b", n) + " Z", false, ""},
+		{"has_all_words", many("a", n) + " z", many("b", n) + " Z a", true, "Z a"},
+		{"has_any_word", many("a", n) + " 👍", many("b", n), false, ""},
+		{"has_any_word", many("a", n) + " 👍", many("b", n) + " 👍🏽", true, "👍🏽"},
+		{"has_phrase", many("a", n) + " b", many("a", 2*n), false, ""},
+		{"has_phrase", many("a", n) + " b", many("A", 2*n) + " b", true, many("A", n) + " b"},
+		{"has_only_phrase", many("a", n), many("A", n), true, many("A", n)},
+		{"has_phrase", many("a", 20) + " b a", many("a", 25) + " b b " + many("a", 20) + " b A x", true, many("a", 20) + " b A"},
+		{"has_phrase", many("ab ab c", 10), many("ab ab", 10) + " c " + many("ab ab c", 10), true, many("ab ab c", 10)},
+		{"has_any_word", many("x", 20) + " fox quick", "The Quick Brown Fox", true, "Quick Fox"},
+		{"has_all_words", many("x", 20) + " fox the", "The fox and THE hound x", true, "The fox THE x"},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			set, err := Compile(fakeCompiler{}, "rules", []Case{{Type: tc.typ, Args: []string{"@arg"}, Category: "Hit"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newRun()
+			r.vars["@arg"] = tc.arg
+			compared = 0
+			m, ok := set.Match(r, tc.in)
+			if ok != tc.match || ok && m.Value != tc.value {
+				t.Errorf("matched=%v value %.40q, want %v %.40q", ok, m.Value, tc.match, tc.value)
+			}
+			words := 2*n + 2
+			if tc.typ == "has_phrase" {
+				words = 3*n + 2
+			}
+			if compared > 4*words {
+				t.Errorf("%d words compared %d times, want at most %d", words, compared, 4*words)
+			}
+		})
+	}
+}
+
+// TestWordKey: two words have the same key exactly when sameWord finds them
+// the same, so the rules read the same with few words or many.
+func TestWordKey(t *testing.T) {
+	words := []string{"yes", "YES", "Yes", "yés", "straße", "STRASSE", "ſ", "s", "S", "K", "\u212A", "k",
+		"σ", "ς", "Σ", "İ", "i", "ı", "I'm", "i’m", "I’M", "’", "'", "❤", "❤️", "❤︎", "👍", "👍🏽", "👍🏿",
+		"👎🏽", "🏽", "🏽️", "🏾", "️", "︎", "1️⃣", "1⃣", "1", "🇫🇷", "🇫🇮", "hel️lo", "hello", "می‌خواهم", "میخواهم",
+		"a\u200Db", "ab", "\uFFFD", ""}
+	for _, a := range words {
+		for _, b := range words {
+			if same, keys := sameWord(a, b), wordKey(a) == wordKey(b); same != keys {
+				t.Errorf("%q and %q: sameWord %v, same key %v (%q, %q)", a, b, same, keys, wordKey(a), wordKey(b))
+			}
+		}
+	}
+}

@@ -240,6 +240,9 @@ func (rl *rule) wordsFor(r flows.Run, buf []string) []string {
 	return out
 }
 
+// compareWords is sameWord, replaced by a test that counts comparisons.
+var compareWords = sameWord
+
 // sameWord compares two tokens without regard to case (Unicode simple folding),
 // with "’" the same as "'" ("I’m" is "i'm"), and an emoji the same with or
 // without its presentation selector and in any skin tone (❤ is ❤️, 👍 is 👍🏽).
@@ -306,9 +309,50 @@ func highBytes(s string) bool {
 	return false
 }
 
+// manyWords is the number of words of an argument from which the rules look
+// words up by wordKey, in time linear in the words of the input and the
+// argument, rather than compare each word of the input with each of the
+// argument, which is quicker for the few words an argument usually has.
+const manyWords = 16
+
+// wordKey is w in the form sameWord compares: each letter folded to one case
+// (the smallest of its simple folding orbit), "’" as "'", without presentation
+// selectors and skin tones; sameWord(a, b) is wordKey(a) == wordKey(b). A
+// word of skin tones or selectors only is the same as itself only.
+func wordKey(w string) string {
+	var b strings.Builder
+	for s := w; ; {
+		r, n := nextFolded(s)
+		if n == 0 {
+			break
+		}
+		s = s[n:]
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			r = min(r, f)
+		}
+		b.WriteRune(r)
+	}
+	if b.Len() == 0 {
+		return "\x00" + w
+	}
+	return b.String()
+}
+
+// wordKeys is the set of the keys of pins, with a number for each key.
+func wordKeys(pins []string) map[string]int {
+	keys := make(map[string]int, len(pins))
+	for _, p := range pins {
+		k := wordKey(p)
+		if _, ok := keys[k]; !ok {
+			keys[k] = len(keys)
+		}
+	}
+	return keys
+}
+
 func containsWord(pins []string, w string) bool {
 	for _, p := range pins {
-		if sameWord(w, p) {
+		if compareWords(w, p) {
 			return true
 		}
 	}
@@ -366,6 +410,25 @@ func testHasAllWords(s *Set, rl *rule, r flows.Run, in string) (string, map[stri
 	}
 	var tbuf [64]span
 	toks := tokenize(in, tbuf[:0])
+	if len(pins) > manyWords {
+		keys := wordKeys(pins)
+		seen := make([]bool, len(keys))
+		found := make([]bool, len(toks))
+		missing := len(keys)
+		for i, t := range toks {
+			if j, ok := keys[wordKey(in[t.start:t.end])]; ok {
+				found[i] = true
+				if !seen[j] {
+					seen[j] = true
+					missing--
+				}
+			}
+		}
+		if missing > 0 {
+			return "", nil, false
+		}
+		return joinTokens(in, toks, func(i int) bool { return found[i] }), nil, true
+	}
 
 	// Every pin must be seen at least once; a bit per pin for the usual short lists.
 	var seen uint64
@@ -377,7 +440,7 @@ func testHasAllWords(s *Set, rl *rule, r flows.Run, in string) (string, map[stri
 	for _, t := range toks {
 		w := in[t.start:t.end]
 		for j, p := range pins {
-			if !sameWord(w, p) {
+			if !compareWords(w, p) {
 				continue
 			}
 			if seenBig != nil {
@@ -407,6 +470,14 @@ func testHasAnyWord(s *Set, rl *rule, r flows.Run, in string) (string, map[strin
 	var tbuf [64]span
 	toks := tokenize(in, tbuf[:0])
 	keep := func(i int) bool { return containsWord(pins, in[toks[i].start:toks[i].end]) }
+	if len(pins) > manyWords {
+		keys := wordKeys(pins)
+		found := make([]bool, len(toks))
+		for i, t := range toks {
+			_, found[i] = keys[wordKey(in[t.start:t.end])]
+		}
+		keep = func(i int) bool { return found[i] }
+	}
 	for i := range toks {
 		if keep(i) {
 			return joinTokens(in, toks, keep), nil, true
@@ -423,6 +494,12 @@ func testHasPhrase(s *Set, rl *rule, r flows.Run, in string) (string, map[string
 	}
 	var tbuf [64]span
 	toks := tokenize(in, tbuf[:0])
+	if len(pins) > manyWords {
+		if i := findPhrase(in, toks, pins); i >= 0 {
+			return joinRange(in, toks, i, i+len(pins)), nil, true
+		}
+		return "", nil, false
+	}
 	for i := 0; i+len(pins) <= len(toks); i++ {
 		if phraseAt(in, toks[i:], pins) {
 			return joinRange(in, toks, i, i+len(pins)), nil, true
@@ -448,9 +525,48 @@ func phraseAt(in string, toks []span, pins []string) bool {
 		return false
 	}
 	for k, p := range pins {
-		if !sameWord(in[toks[k].start:toks[k].end], p) {
+		if !compareWords(in[toks[k].start:toks[k].end], p) {
 			return false
 		}
 	}
 	return true
+}
+
+// findPhrase returns the index of the first token of toks where the words of
+// pins start, or -1, in time linear in both (Knuth-Morris-Pratt over the words'
+// keys): a long phrase of repeated words would otherwise be compared again
+// from each token.
+func findPhrase(in string, toks []span, pins []string) int {
+	if len(toks) < len(pins) {
+		return -1
+	}
+	p := make([]string, len(pins))
+	for i, w := range pins {
+		p[i] = wordKey(w)
+	}
+	// next[i] is the length of the longest proper prefix of p[:i+1] that is
+	// also a suffix of it.
+	next := make([]int, len(p))
+	for i, k := 1, 0; i < len(p); i++ {
+		for k > 0 && p[i] != p[k] {
+			k = next[k-1]
+		}
+		if p[i] == p[k] {
+			k++
+		}
+		next[i] = k
+	}
+	for i, k := 0, 0; i < len(toks); i++ {
+		w := wordKey(in[toks[i].start:toks[i].end])
+		for k > 0 && w != p[k] {
+			k = next[k-1]
+		}
+		if w == p[k] {
+			k++
+		}
+		if k == len(p) {
+			return i - len(p) + 1
+		}
+	}
+	return -1
 }
