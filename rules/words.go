@@ -177,12 +177,23 @@ func tokenize(s string, buf []span) []span {
 		}
 		// A selector that styles nothing (the cluster test above did not
 		// take it) is dropped between words and kept inside one, which it
-		// does not cut (sameWord ignores U+FE0E and U+FE0F). So are the
-		// zero-width joiner and non-joiner, which Persian, Urdu and the
-		// Indic scripts write inside words ("می‌خواهم"), as Unicode's word
-		// segmentation keeps them.
-		if start >= 0 && (r == emojiStyle || r == textStyle || r == keycap || r == zwnj || r == zwj) {
+		// does not cut (sameWord ignores U+FE0E and U+FE0F).
+		if start >= 0 && (r == emojiStyle || r == textStyle || r == keycap) {
 			cls = clsWord
+		}
+		// The zero-width joiner and non-joiner, which Persian, Urdu and the
+		// Indic scripts write inside words ("می‌خواهم"), belong to the word
+		// when a word character follows them, as in Unicode's word
+		// segmentation; elsewhere they separate. A run of them is read once.
+		if start >= 0 && (r == zwnj || r == zwj) {
+			j := i + size
+			for j+3 <= len(s) && (s[j:j+3] == "\u200C" || s[j:j+3] == "\u200D") {
+				j += 3
+			}
+			if wordAt(s, j) {
+				i = j
+				continue
+			}
 		}
 		if cls == clsWord {
 			if start < 0 {
