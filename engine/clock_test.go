@@ -72,6 +72,30 @@ func TestRulesAndVariablesReadTheTurnClock(t *testing.T) {
 	}
 }
 
+// TestTurnClockIsUTC: the turn's time is in UTC whatever the zone of the
+// engine's clock (the machine's TZ for the default one), so now renders the
+// same on every server and agrees with today() and the date rules.
+func TestTurnClockIsUTC(t *testing.T) {
+	fx := newFixture(t, nil)
+	// 2019-12-31 23:30 UTC, already 2020-01-01 in Tokyo.
+	fx.now = time.Date(2020, 1, 1, 8, 30, 0, 0, time.FixedZone("JST", 9*3600))
+	f := fx.load(t, `{"id": "c", "name": "c", "widgets": [
+	  {"id": "m", "type": "send_message", "text": "@(now) @(now.Hour()) @(today()) @(now.Format('2006-01-02'))", "exits": {"Next": "s"}},
+	  {"id": "s", "type": "split", "operand": "@(today())",
+	   "rules": [{"type": "has_date_eq", "args": ["today"], "category": "Today"}],
+	   "exits": {"Today": "y", "Other": "n"}},
+	  {"id": "y", "type": "send_message", "text": "today"},
+	  {"id": "n", "type": "send_message", "text": "not today"}]}`)
+	_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2019-12-31T23:30:00Z 23 2019-12-31 2019-12-31", "today"}
+	if got := texts(evs); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("sent %q, want %q (%+v)", got, want, eventsOf(evs, flows.EventError))
+	}
+}
+
 // TestClockFunctionArguments: a call of now() or today() with more arguments
 // than it takes does not load, the error naming the function and where.
 func TestClockFunctionArguments(t *testing.T) {

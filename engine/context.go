@@ -284,6 +284,15 @@ func toText(v any) string {
 	return flows.ValueText(v)
 }
 
+// toExactText is toText for text sent to other programs: numbers keep every
+// digit (see flows.ExactText).
+func toExactText(v any) string {
+	if x, ok := v.(gjson.Result); ok {
+		return resultText(x)
+	}
+	return flows.ExactText(v)
+}
+
 // resultText is the text of a value read from JSON.
 func resultText(x gjson.Result) string {
 	switch x.Type {
@@ -295,11 +304,11 @@ func resultText(x gjson.Result) string {
 	return x.Raw
 }
 
-// lookupText is toText of lookup, for a template's text. A path into the
+// lookupText is text (toText or toExactText) of lookup, for a template's text. A path into the
 // webhook answer (@extra.x) is read without copying the value out of the
 // answer or boxing it: the text is only written into the rendered string
 // (copied there) before anything can change the session.
-func (t *turn) lookupText(path string) (string, bool) {
+func (t *turn) lookupText(path string, text func(any) string) (string, bool) {
 	head, rest, _ := strings.Cut(path, ".")
 	if rest != "" && (head == "flow" || head == "results") {
 		// A result's text fields are strings: returned without boxing.
@@ -325,7 +334,7 @@ func (t *turn) lookupText(path string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return toText(v), true
+	return text(v), true
 }
 
 // env builds the variables an @(...) expression sees. It is built at most once

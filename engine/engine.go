@@ -62,7 +62,7 @@ func WithServices(s flows.Services) Option { return func(e *Engine) { e.services
 // WithFlows sets where subflows are loaded from.
 func WithFlows(s flows.FlowSource) Option { return func(e *Engine) { e.source = s } }
 
-// WithClock injects the time source.
+// WithClock injects the time source; the engine reads its time in UTC.
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
 // WithIDs injects the session id generator.
@@ -120,6 +120,11 @@ func New(reg *flows.Registry, opts ...Option) *Engine {
 	e.exprOpts = e.exprOptions()
 	return e
 }
+
+// clock is the engine's time in UTC, whatever the zone of its clock (the
+// machine's TZ for time.Now): now renders, and today() and the date rules
+// count days, the same on every server.
+func (e *Engine) clock() time.Time { return e.now().UTC() }
 
 // Registry returns the widget types the engine runs.
 func (e *Engine) Registry() *flows.Registry { return e.reg }
@@ -234,7 +239,7 @@ type newSession struct {
 
 // Start creates a session on flow and runs it until it waits or ends.
 func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*flows.Session, []flows.Event, error) {
-	now := e.now()
+	now := e.clock()
 	env := p.Environment
 	if env == "" {
 		env = flows.EnvLive
@@ -398,7 +403,7 @@ func (e *Engine) newTurn(ctx context.Context, s *flows.Session, root *flows.Flow
 	// is made when a widget or the flow source first asks for it.
 	sc := eventScratch.Get().(*[scratchEvents]flows.Event)
 	return &turn{e: e, parent: ctx, deadline: time.Now().Add(e.turnTimeout), sess: s, root: root, flow: root,
-		now: e.now(), scratch: sc, events: sc[:0:scratchEvents]}
+		now: e.clock(), scratch: sc, events: sc[:0:scratchEvents]}
 }
 
 // Context returns the turn's context, bounded by the turn timeout. Once the
@@ -547,7 +552,7 @@ func (t *turn) next(w flows.Widget, out flows.Outcome) string {
 			// From when the session starts waiting, read now: the turn
 			// may have spent seconds on webhooks since it started (t.now),
 			// and the contact gets the whole timeout after the question.
-			at := t.e.now().Add(time.Duration(wait.Timeout) * time.Second)
+			at := t.e.clock().Add(time.Duration(wait.Timeout) * time.Second)
 			wait.TimeoutAt = &at
 		} else {
 			wait.TimeoutAt = nil
@@ -742,14 +747,24 @@ func (t *turn) Services() flows.Services        { return t.e.services }
 func (t *turn) Flows() flows.FlowSource         { return t.e.source }
 func (t *turn) Lookup(path string) (any, bool)  { return t.lookup(path) }
 func (t *turn) Emit(ev flows.Event)             { t.emit(ev) }
-func (t *turn) Render(tp flows.Template) string { return t.renderAny(tp, nil) }
+func (t *turn) Render(tp flows.Template) string { return t.renderAny(tp, renderMode{}) }
+
+// RenderExact writes inserted numbers with every digit they have.
+func (t *turn) RenderExact(tp flows.Template) string {
+	return t.renderAny(tp, renderMode{exact: true})
+}
 
 // RenderURL URL-encodes inserted values: as a path segment before the "?",
-// as a query value after it.
-func (t *turn) RenderURL(tp flows.Template) string { return t.renderAny(tp, urlEscape) }
+// as a query value after it. Numbers keep every digit.
+func (t *turn) RenderURL(tp flows.Template) string {
+	return t.renderAny(tp, renderMode{escape: urlEscape, exact: true})
+}
 
-// RenderJSON escapes inserted values for a JSON string.
-func (t *turn) RenderJSON(tp flows.Template) string { return t.renderAny(tp, jsonEscape) }
+// RenderJSON escapes inserted values for a JSON string. Numbers keep every
+// digit: a webhook body passes on the numbers it is given.
+func (t *turn) RenderJSON(tp flows.Template) string {
+	return t.renderAny(tp, renderMode{escape: jsonEscape, exact: true})
+}
 
 // CompileTemplate compiles text from outside the flow, caching by source.
 func (t *turn) CompileTemplate(src string) (flows.Template, error) {
@@ -768,7 +783,7 @@ func (t *turn) CompileTemplate(src string) (flows.Template, error) {
 	return c, nil
 }
 
-func (t *turn) renderAny(tp flows.Template, escape escaper) string {
+func (t *turn) renderAny(tp flows.Template, mode renderMode) string {
 	if tp == nil {
 		return ""
 	}
@@ -776,7 +791,7 @@ func (t *turn) renderAny(tp flows.Template, escape escaper) string {
 	if !ok {
 		return tp.Source()
 	}
-	return t.render(c, escape)
+	return t.render(c, mode)
 }
 
 func (t *turn) Eval(x flows.Expression) (any, error) {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -178,6 +180,8 @@ var (
 	textBuiltins = []string{"upper", "lower", "trim", "trimPrefix", "trimSuffix", "split", "splitAfter",
 		"replace", "indexOf", "lastIndexOf", "hasPrefix", "hasSuffix"}
 	numberBuiltins = []string{"int", "float", "abs", "ceil", "floor", "round"}
+	// timeBuiltins read text: date() takes a time as well (see dateOfTime).
+	timeBuiltins = []string{"date", "duration", "timezone"}
 	// sizedBuiltins make text or lists that can be larger than their
 	// arguments: their results are checked against the limit of a value
 	// (see limited), as those of the text builtins are.
@@ -229,11 +233,16 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 					}
 					args[i] = ""
 				}
+				if name == "date" {
+					if t, ok, err := dateOfTime(args); ok {
+						return t, err
+					}
+				}
 				defer func() {
 					// A value of the wrong kind reaches the builtin when its
 					// type was unknown at compile time.
 					if r := recover(); r != nil {
-						out, err = nil, fmt.Errorf("%s: %v", name, r)
+						out, err = nil, kindError(name, r, args)
 					}
 				}()
 				return sized(args...)
@@ -246,6 +255,9 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 		wrap(name, false, true)
 	}
 	for _, name := range sizedBuiltins {
+		wrap(name, false, false)
+	}
+	for _, name := range timeBuiltins {
 		wrap(name, false, false)
 	}
 	// keys() and values() of a map (contact.fields, a webhook's answer)
@@ -445,4 +457,74 @@ func (nilSafe) Visit(node *ast.Node) {
 		m.Optional = true
 		ast.Patch(node, &ast.ChainNode{Node: m})
 	}
+}
+
+// dateOfTime is date() of a time (date(now), date(tz, now)): the time itself,
+// in the zone when one is given. ok is false when the date is text (or
+// something else) for the builtin to read.
+func dateOfTime(args []any) (any, bool, error) {
+	tz, _ := args[0].(*time.Location)
+	i := 0
+	if tz != nil {
+		i = 1
+	}
+	if i >= len(args) {
+		return nil, false, nil
+	}
+	t, ok := args[i].(time.Time)
+	if !ok {
+		return nil, false, nil
+	}
+	if len(args) > i+1 {
+		return nil, true, fmt.Errorf("date: argument %d is already a time: a layout reads text (date('2026-05-04', '2006-01-02'))", i+1)
+	}
+	if tz != nil {
+		t = t.In(tz)
+	}
+	return t, true, nil
+}
+
+// typeAssertion matches Go's message for a value of the wrong type
+// ("interface conversion: interface {} is time.Time, not string").
+var typeAssertion = regexp.MustCompile(`^interface conversion: interface \{\} is (.+?), not (.+)$`)
+
+// kindError is what a builtin that panicked on an argument of another kind
+// reports: the function, the argument and its kind, and the kind it takes
+// ("date: argument 1 is a time, not text"), in place of Go's own words.
+func kindError(name string, r any, args []any) error {
+	m := typeAssertion.FindStringSubmatch(fmt.Sprint(r))
+	if m == nil {
+		return fmt.Errorf("%s: %v", name, r)
+	}
+	for i, a := range args {
+		if a == nil && m[1] == "nil" || a != nil && reflect.TypeOf(a).String() == m[1] {
+			return fmt.Errorf("%s: argument %d is %s, not %s", name, i+1, kindName(m[1]), kindName(m[2]))
+		}
+	}
+	return fmt.Errorf("%s: an argument is %s, not %s", name, kindName(m[1]), kindName(m[2]))
+}
+
+// kindName names a Go type as a flow author knows it.
+func kindName(goType string) string {
+	switch goType {
+	case "nil":
+		return "not set (nil)"
+	case "string":
+		return "text"
+	case "time.Time":
+		return "a time"
+	case "*time.Location":
+		return "a time zone"
+	case "time.Duration":
+		return "a duration"
+	case "bool":
+		return "true or false"
+	case "int", "int64", "float64":
+		return "a number"
+	case "[]interface {}":
+		return "a list"
+	case "map[string]interface {}":
+		return "a map"
+	}
+	return "a " + goType
 }

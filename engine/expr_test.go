@@ -88,6 +88,43 @@ func TestFunctionsOfAValueNotSet(t *testing.T) {
 	}
 }
 
+// TestFunctionsOfAValueOfAnotherKind: date() takes a time as well as text,
+// and a builtin given a value of a kind it does not take (known only when
+// the flow runs) fails in a sentence naming the function, the argument and
+// its kind, never in Go's own words.
+func TestFunctionsOfAValueOfAnotherKind(t *testing.T) {
+	tests := []struct{ tmpl, want, warning string }{
+		{"<@(date(now))>", "<2026-05-04T10:00:00Z>", ""},
+		{"<@(date(now) == now)>", "<true>", ""},
+		{"<@(date(timezone('UTC'), now).Hour())>", "<10>", ""},
+		{"<@(date(now).Format('2006-01-02'))>", "<2026-05-04>", ""},
+		{"<@(date('2026-05-04') < now)>", "<true>", ""},
+		{"<@(date(now, '2006'))>", "<>", "date: argument 1 is already a time: a layout reads text (date('2026-05-04', '2006-01-02'))"},
+		{"<@(date(flow.nope.value))>", "<>", "date: argument 1 is not set (nil), not text"},
+		{"<@(date(contact.fields))>", "<>", "date: argument 1 is a map, not text"},
+		{"<@(date('2026', now))>", "<>", "date: argument 2 is a time, not text"},
+		{"<@(duration(now))>", "<>", "duration: argument 1 is a time, not text"},
+		{"<@(timezone(now))>", "<>", "timezone: argument 1 is a time, not text"},
+		{"<@(upper(now))>", "<>", "upper: argument 1 is a time, not text"},
+		{"<@(split(now, '-'))>", "<>", "split: argument 1 is a time, not text"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.tmpl, func(t *testing.T) {
+			got, warnings := renderTemplate(t, tc.tmpl, "hello there")
+			if got != tc.want {
+				t.Errorf("rendered %q, want %q", got, tc.want)
+			}
+			all := strings.Join(warnings, "; ")
+			if tc.warning == "" && all != "" || !strings.Contains(all, tc.warning) {
+				t.Errorf("warnings %q, want %q", all, tc.warning)
+			}
+			if strings.Contains(all, "reflect") || strings.Contains(all, "interface") {
+				t.Errorf("Go internals in %q", all)
+			}
+		})
+	}
+}
+
 // TestKeysInOrder: keys() and values() of a map list it in the order of its
 // keys, so a flow says the same every time.
 func TestKeysInOrder(t *testing.T) {

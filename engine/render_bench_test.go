@@ -44,7 +44,7 @@ func BenchmarkRender(b *testing.B) {
 			t := &turn{e: e, ctx: b.Context(), sess: s, now: e.now()}
 			b.ReportAllocs()
 			for b.Loop() {
-				if t.render(tp, nil) == "" {
+				if t.render(tp, renderMode{}) == "" {
 					b.Fatal("empty")
 				}
 			}
@@ -53,7 +53,7 @@ func BenchmarkRender(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				t := &turn{e: e, ctx: b.Context(), sess: s, now: e.now()}
-				if t.render(tp, nil) == "" {
+				if t.render(tp, renderMode{}) == "" {
 					b.Fatal("empty")
 				}
 			}

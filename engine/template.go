@@ -281,6 +281,14 @@ func matchParen(s string, open int) (int, error) {
 // escaper escapes an inserted value; done is the text rendered before it.
 type escaper func(done, value string) string
 
+// renderMode is how a template's inserted values become text: for people
+// (numbers rounded, see flows.ValueText) or for other programs (numbers
+// exact, flows.ExactText), and how they are escaped.
+type renderMode struct {
+	escape escaper
+	exact  bool
+}
+
 // render writes the template's text. Inserted values are plain text: they are
 // never parsed as templates again.
 //
@@ -288,7 +296,7 @@ type escaper func(done, value string) string
 // that passes it (each inserted value is itself a value, so the text never
 // holds more than the limit and one segment) and returns "", and the widget
 // fails (see overLimit).
-func (t *turn) render(tp *template, escape escaper) string {
+func (t *turn) render(tp *template, mode renderMode) string {
 	limit := t.e.maxValue
 	if tp.static {
 		if len(tp.text) > limit {
@@ -299,6 +307,10 @@ func (t *turn) render(tp *template, escape escaper) string {
 	}
 	var b strings.Builder
 	b.Grow(min(tp.size, limit))
+	escape, text := mode.escape, toText
+	if mode.exact {
+		text = toExactText
+	}
 	insert := func(str string) {
 		if escape != nil {
 			str = escape(b.String(), str)
@@ -311,7 +323,7 @@ func (t *turn) render(tp *template, escape escaper) string {
 		case segText:
 			b.WriteString(s.text)
 		case segPath:
-			if str, ok := t.lookupText(s.text); ok {
+			if str, ok := t.lookupText(s.text, text); ok {
 				insert(str)
 				break
 			}
@@ -321,7 +333,7 @@ func (t *turn) render(tp *template, escape escaper) string {
 			// not the contact's name and ".nme").
 			if j := strings.LastIndexByte(s.text, '.'); j > 0 && (strings.IndexByte(s.text[:j], '.') > 0 || s.text[:j] == "input") {
 				if v, ok := t.lookup(s.text[:j]); ok && isScalar(v) {
-					insert(toText(v))
+					insert(text(v))
 					b.WriteString(s.text[j:])
 					break
 				}
@@ -333,7 +345,7 @@ func (t *turn) render(tp *template, escape escaper) string {
 				t.emit(flows.Event{Type: flows.EventError, Message: fmt.Sprintf("expression @(%s): %v", s.text, err)})
 				break
 			}
-			insert(toText(v))
+			insert(text(v))
 		}
 		if t.tooLarge != nil {
 			return ""

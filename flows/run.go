@@ -33,10 +33,16 @@ type Run interface {
 	// Render renders a compiled template. Unknown variables render empty with a
 	// warning event; inserted values are never evaluated again.
 	Render(t Template) string
-	// RenderURL renders a template whose inserted values are URL-encoded.
+	// RenderExact renders a template for another program (a webhook's
+	// headers, a form body): inserted numbers keep every digit (ExactText)
+	// instead of the rounding text for people has (ValueText).
+	RenderExact(t Template) string
+	// RenderURL renders a template whose inserted values are URL-encoded,
+	// numbers exact as RenderExact writes them.
 	RenderURL(t Template) string
 	// RenderJSON renders a template whose inserted values are escaped as the
-	// content of a JSON string (for custom JSON bodies).
+	// content of a JSON string (for custom JSON bodies), numbers exact as
+	// RenderExact writes them.
 	RenderJSON(t Template) string
 	// CompileTemplate compiles a template at run time, for text that lives
 	// outside the flow (a configured webhook's URL); results are cached.

@@ -3,16 +3,28 @@ package flows
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
 
-// ValueText is how a value shows in text: strings as they are, numbers in
-// plain decimal (a fraction rounded to 15 significant digits, see floatText),
-// times in RFC 3339, nil as "", anything else as JSON. Templates and
-// set_variable use it, so an expression's value reads the same everywhere.
-func ValueText(v any) string {
+// ValueText is how a value shows in text that people read (messages, say
+// prompts, the text set_variable saves): strings as they are, numbers in plain
+// decimal (a fraction rounded to 15 significant digits, see floatText), times
+// in RFC 3339, nil as "", a list or map as JSON whose numbers and times read
+// as they read alone. Templates and set_variable use it, so an expression's
+// value reads the same everywhere.
+func ValueText(v any) string { return valueText(v, floatText) }
+
+// ExactText is ValueText for text sent to other programs (a webhook's URL,
+// headers and body): numbers keep every digit they have (the shortest decimal
+// that reads back as the same float64), so that a number passed on is the
+// number received.
+func ExactText(v any) string { return valueText(v, exactFloatText) }
+
+func valueText(v any, num func(float64) string) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
@@ -25,9 +37,9 @@ func ValueText(v any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float64:
-		return floatText(x)
+		return num(x)
 	case time.Time:
-		return x.Format(time.RFC3339)
+		return timeText(x)
 	case json.RawMessage:
 		return string(x)
 	case []byte:
@@ -35,11 +47,62 @@ func ValueText(v any) string {
 	case fmt.Stringer:
 		return x.String()
 	}
-	b, err := json.Marshal(roundFloats(v))
+	b, err := appendJSON(nil, v, num)
 	if err != nil {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+func timeText(t time.Time) string { return t.Format(time.RFC3339) }
+
+// appendJSON appends the JSON of a list or map to b, its numbers written by
+// num and its times as timeText writes them, so that a value in a list reads
+// as it reads alone; map keys are sorted, as encoding/json sorts them.
+func appendJSON(b []byte, v any, num func(float64) string) ([]byte, error) {
+	switch x := v.(type) {
+	case float64:
+		return append(b, num(x)...), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case time.Time:
+		return strconv.AppendQuote(b, timeText(x)), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSON(b, e, num); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		b = append(b, '{')
+		for i, k := range slices.Sorted(maps.Keys(x)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			kb, err := json.Marshal(k)
+			if err != nil {
+				return nil, err
+			}
+			b = append(append(b, kb...), ':')
+			if b, err = appendJSON(b, x[k], num); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, j...), nil
 }
 
 // floatText is x in plain decimal. A number with a fraction is rounded to 15
@@ -49,6 +112,11 @@ func ValueText(v any) string {
 // gives, 1.21 and 0.3. Whole numbers are written out as they are.
 func floatText(x float64) string {
 	return strconv.FormatFloat(round15(x), 'f', -1, 64)
+}
+
+// exactFloatText is x in plain decimal with every digit it has.
+func exactFloatText(x float64) string {
+	return strconv.FormatFloat(x, 'f', -1, 64)
 }
 
 // round15 is x rounded to 15 significant digits when it has a fraction.
@@ -61,53 +129,4 @@ func round15(x float64) float64 {
 		return x
 	}
 	return r
-}
-
-// roundFloats is v with the numbers of its lists and maps rounded as
-// floatText rounds them, for its JSON; v itself when none changes.
-func roundFloats(v any) any {
-	r, _ := rounded(v)
-	return r
-}
-
-// rounded is roundFloats(v), and whether it differs from v (a copy).
-func rounded(v any) (any, bool) {
-	switch x := v.(type) {
-	case float64:
-		r := round15(x)
-		return r, r != x && x == x // NaN stays as it is
-	case []any:
-		var out []any
-		for i, e := range x {
-			r, changed := rounded(e)
-			if changed && out == nil {
-				out = make([]any, len(x))
-				copy(out, x)
-			}
-			if out != nil {
-				out[i] = r
-			}
-		}
-		if out != nil {
-			return out, true
-		}
-	case map[string]any:
-		var out map[string]any
-		for k, e := range x {
-			r, changed := rounded(e)
-			if changed && out == nil {
-				out = make(map[string]any, len(x))
-				for k2, e2 := range x {
-					out[k2] = e2
-				}
-			}
-			if out != nil {
-				out[k] = r
-			}
-		}
-		if out != nil {
-			return out, true
-		}
-	}
-	return v, false
 }

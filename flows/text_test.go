@@ -3,6 +3,7 @@ package flows
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 // TestValueTextFloats: a number with a fraction shows rounded to 15
@@ -44,5 +45,37 @@ func TestValueTextFloats(t *testing.T) {
 	ValueText(l)
 	if l[0] != b+c {
 		t.Errorf("the list was changed: %v", l)
+	}
+}
+
+// TestExactText: text for other programs keeps every digit of a number, and
+// in both kinds of text a list or map writes its numbers and times as they
+// are written alone.
+func TestExactText(t *testing.T) {
+	b, c := 0.1, 0.2
+	at := time.Date(2026, 1, 2, 3, 4, 5, 227983224, time.UTC)
+	for _, tc := range []struct {
+		v           any
+		text, exact string
+	}{
+		{b + c, "0.3", "0.30000000000000004"},
+		{0.12345678901234567, "0.123456789012346", "0.12345678901234566"},
+		{123456789012.3456789, "123456789012.346", "123456789012.34567"},
+		{1e-20, "0.00000000000000000001", "0.00000000000000000001"},
+		{[]any{1e-20, b + c}, "[0.00000000000000000001,0.3]", "[0.00000000000000000001,0.30000000000000004]"},
+		{1e21, "1000000000000000000000", "1000000000000000000000"},
+		{[]any{1e21}, "[1000000000000000000000]", "[1000000000000000000000]"},
+		{at, "2026-01-02T03:04:05Z", "2026-01-02T03:04:05Z"},
+		{[]any{at}, `["2026-01-02T03:04:05Z"]`, `["2026-01-02T03:04:05Z"]`},
+		{map[string]any{"h": 0.12345678901234567, "at": at, "l": []any{"<a>", true, nil, 2}},
+			`{"at":"2026-01-02T03:04:05Z","h":0.123456789012346,"l":["\u003ca\u003e",true,null,2]}`,
+			`{"at":"2026-01-02T03:04:05Z","h":0.12345678901234566,"l":["\u003ca\u003e",true,null,2]}`},
+	} {
+		if got := ValueText(tc.v); got != tc.text {
+			t.Errorf("ValueText(%v) = %q, want %q", tc.v, got, tc.text)
+		}
+		if got := ExactText(tc.v); got != tc.exact {
+			t.Errorf("ExactText(%v) = %q, want %q", tc.v, got, tc.exact)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/flows"
@@ -36,6 +37,8 @@ func BenchmarkTokenize(b *testing.B) {
 		{"ascii", "Hello, I think the quick brown fox jumped over the lazy dog yesterday, so YES"},
 		{"latin", "Bonjour, je crois que le renard brun a sauté par-dessus le chien paresseux, déjà hier"},
 		{"emoji", "yes 👍🏽 ❤️ 🇫🇷 👨‍👩‍👧 1️⃣ thanks 😀😀 ok"},
+		{"selectors", strings.Repeat("\uFE0F", 10_000) + " yes"},
+		{"marks and selectors", strings.Repeat("\u0301\uFE0F", 5_000) + " yes"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -187,7 +187,7 @@ func dateFormatOf(r any) string {
 }
 
 // dateTest makes the test of a date rule. Dates compare by calendar day in the
-// run's time zone (the location of r.Now()).
+// run's time zone (the location of r.Now(), UTC under the engine).
 func dateTest(pass func(v, arg date) bool) func(*Set, *rule, flows.Run, string) (string, map[string]string, bool) {
 	return func(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
 		now := r.Now()

@@ -77,8 +77,9 @@ func (r *fakeRun) Render(t flows.Template) string {
 	}
 	return t.Source()
 }
-func (r *fakeRun) RenderURL(t flows.Template) string  { return r.Render(t) }
-func (r *fakeRun) RenderJSON(t flows.Template) string { return r.Render(t) }
+func (r *fakeRun) RenderURL(t flows.Template) string   { return r.Render(t) }
+func (r *fakeRun) RenderJSON(t flows.Template) string  { return r.Render(t) }
+func (r *fakeRun) RenderExact(t flows.Template) string { return r.Render(t) }
 func (r *fakeRun) CompileTemplate(src string) (flows.Template, error) {
 	return fakeTemplate{src: src}, nil
 }

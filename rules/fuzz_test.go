@@ -45,6 +45,8 @@ func FuzzMatch(f *testing.F) {
 		{"\xff", "\xff\xfe\x00 \u212a"},
 		{"Success", "Success"},
 		{"age > 1", "x"},
+		{"yes", strings.Repeat("\uFE0F", 64) + " yes"},
+		{"yes", strings.Repeat(" \u0301\uFE0F\u200D", 16) + "1\uFE0F\u20E3🇫🇷🇫 yes"},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1])

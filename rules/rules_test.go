@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -92,6 +95,23 @@ func TestWordRules(t *testing.T) {
 		{"has_phrase", []string{"👍🏽"}, "so 👍🏽 there", true, "👍🏽"},
 		{"has_only_phrase", []string{"❤️"}, "❤", true, "❤"},
 		{"has_any_word", []string{"cáa"}, "cá️a", true, "cá️a"},
+		// A letter with a selector after it stays in its word, precomposed or not.
+		{"has_any_word", []string{"c\u00E1a"}, "c\u00E1\uFE0Fa", true, "c\u00E1\uFE0Fa"},
+		{"has_any_word", []string{"hello"}, "hel\uFE0Flo", true, "hel\uFE0Flo"},
+		{"has_any_word", []string{"l"}, "hel\uFE0Flo", false, ""},
+		{"has_any_word", []string{"ok"}, "ok\uFE0F", true, "ok\uFE0F"},
+		{"has_any_word", []string{"ℹ"}, "infoℹ️", true, "ℹ️"},
+		{"has_any_word", []string{"1️⃣"}, "a1️⃣", true, "1️⃣"},
+		// The zero-width non-joiner and joiner are part of the word they are in.
+		{"has_any_word", []string{"می\u200Cخواهم"}, "می روم", false, ""},
+		{"has_any_word", []string{"می\u200Cخواهم"}, "من می\u200Cخواهم", true, "می\u200Cخواهم"},
+		{"has_any_word", []string{"می"}, "من می\u200Cخواهم", false, ""},
+		{"has_only_phrase", []string{"می\u200Cخواهم"}, "می\u200Cخواهم", true, "می\u200Cخواهم"},
+		{"has_only_phrase", []string{"می خواهم"}, "می\u200Cخواهم", false, ""},
+		{"has_any_word", []string{"क्\u200Dष"}, "क्\u200Dष", true, "क्\u200Dष"},
+		{"has_any_word", []string{"ab"}, "a\u200Db", false, ""},
+		{"has_any_word", []string{"hello"}, "hello\u200D!", true, "hello"},
+		{"has_any_word", []string{"hello"}, "\u200Chello\u200C", true, "hello"},
 		{"has_phrase", []string{"aujourd'hui matin"}, "Aujourd’hui matin!", true, "Aujourd’hui matin"},
 		// has_phrase
 		{"has_phrase", []string{"brown fox"}, "the quick brown fox", true, "brown fox"},
@@ -137,6 +157,9 @@ func TestTokenize(t *testing.T) {
 		{"🏴󠁧󠁢󠁷󠁬󠁳󠁿 wales", []string{"🏴󠁧󠁢󠁷󠁬󠁳󠁿", "wales"}},
 		{"a ️ b⃣", []string{"a", "b⃣"}},
 		{"cá️a ︎x", []string{"cá️a", "x"}},
+		{"c\u00E1\uFE0Fa hel\uFE0Flo\uFE0E x\uFE0F\u20E3", []string{"c\u00E1\uFE0Fa", "hel\uFE0Flo\uFE0E", "x\uFE0F\u20E3"}},
+		{"1\uFE0F ℹ\uFE0E 〽\uFE0F a2\u20E3 ⁉️", []string{"1\uFE0F", "ℹ\uFE0E", "〽\uFE0F", "a", "2\u20E3", "⁉️"}},
+		{"می\u200Cخواهم \u200Cx y\u200D\u200C z a\u200C\u200Db", []string{"می\u200Cخواهم", "x", "y", "z", "a\u200C\u200Db"}},
 		{"naïve café", []string{"naïve", "café"}},
 		{"नमस्ते दुनिया", []string{"नमस्ते", "दुनिया"}},
 		{"«oui»—non", []string{"oui", "non"}},
@@ -560,5 +583,120 @@ func TestNilSetMatchesNothing(t *testing.T) {
 	var s *Set
 	if _, ok := s.Match(newRun(), "x"); ok {
 		t.Fatal("nil set matched")
+	}
+}
+
+// TestTokenizeLinear checks that tokenising reads each byte of the input a
+// bounded number of times, whatever the input: runs of selectors, of marks or
+// spaces before selectors, of joiners, flags or keycaps once made the
+// tokeniser segment the rest of the run again at every rune.
+func TestTokenizeLinear(t *testing.T) {
+	scanned := 0
+	firstCluster = func(s string, state int) (string, string, int, int) {
+		c, rest, w, st := uniseg.FirstGraphemeClusterInString(s, state)
+		scanned += len(c)
+		if _, n := utf8.DecodeRuneInString(rest); n > 0 {
+			scanned += n // the character uniseg looked at to end the cluster
+		}
+		return c, rest, w, st
+	}
+	t.Cleanup(func() { firstCluster = uniseg.FirstGraphemeClusterInString })
+	const n = 100_000
+	for _, tc := range []struct{ name, unit string }{
+		{"selectors", "\uFE0F"},
+		{"text selectors", "\uFE0E"},
+		{"keycaps", "\u20E3"},
+		{"space and selector", " \uFE0F"},
+		{"mark and selector", "\u0301\uFE0F"},
+		{"letter and selector", "a\uFE0F"},
+		{"precomposed letter and selector", "\u00E1\uFE0F"},
+		{"digit and selector", "1\uFE0F"},
+		{"joiners", "\u200D"},
+		{"letter and joiners", "a\u200D\u200C\u200D\u200C"},
+		{"emoji and joiner", "👍\u200D"},
+		{"joiner and selector", "\u200D\uFE0F"},
+		{"flags", "🇫"},
+		{"keycap sequences", "1\uFE0F\u20E3"},
+		{"skin tones", "🏽"},
+		{"plain", "a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := strings.Repeat(tc.unit, n/utf8.RuneCountInString(tc.unit)) + " yes"
+			scanned = 0
+			var buf [64]span
+			toks := tokenize(in, buf[:0])
+			if last := toks[len(toks)-1]; in[last.start:last.end] != "yes" {
+				t.Errorf("last word %q, want yes", in[last.start:last.end])
+			}
+			if scanned > 2*len(in) {
+				t.Errorf("segmenting %d bytes read %d bytes, want at most %d", len(in), scanned, 2*len(in))
+			}
+		})
+	}
+}
+
+// TestManyWordsLinear checks that the word rules compare a bounded number of
+// words per word of the input and of the argument, however many both have: a
+// template argument can render thousands of words (an earlier answer), and
+// comparing each with each would take seconds of a turn.
+func TestManyWordsLinear(t *testing.T) {
+	compared := 0
+	compareWords = func(a, b string) bool { compared++; return sameWord(a, b) }
+	t.Cleanup(func() { compareWords = sameWord })
+	const n = 5_000
+	many := func(w string, n int) string { return strings.TrimSpace(strings.Repeat(w+" ", n)) }
+	for _, tc := range []struct {
+		typ, arg, in string
+		match        bool
+		value        string
+	}{
+		{"has_all_words", many("a", n) + " z", many("b", n) + " Z", false, ""},
+		{"has_all_words", many("a", n) + " z", many("b", n) + " Z a", true, "Z a"},
+		{"has_any_word", many("a", n) + " 👍", many("b", n), false, ""},
+		{"has_any_word", many("a", n) + " 👍", many("b", n) + " 👍🏽", true, "👍🏽"},
+		{"has_phrase", many("a", n) + " b", many("a", 2*n), false, ""},
+		{"has_phrase", many("a", n) + " b", many("A", 2*n) + " b", true, many("A", n) + " b"},
+		{"has_only_phrase", many("a", n), many("A", n), true, many("A", n)},
+		{"has_phrase", many("a", 20) + " b a", many("a", 25) + " b b " + many("a", 20) + " b A x", true, many("a", 20) + " b A"},
+		{"has_phrase", many("ab ab c", 10), many("ab ab", 10) + " c " + many("ab ab c", 10), true, many("ab ab c", 10)},
+		{"has_any_word", many("x", 20) + " fox quick", "The Quick Brown Fox", true, "Quick Fox"},
+		{"has_all_words", many("x", 20) + " fox the", "The fox and THE hound x", true, "The fox THE x"},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			set, err := Compile(fakeCompiler{}, "rules", []Case{{Type: tc.typ, Args: []string{"@arg"}, Category: "Hit"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newRun()
+			r.vars["@arg"] = tc.arg
+			compared = 0
+			m, ok := set.Match(r, tc.in)
+			if ok != tc.match || ok && m.Value != tc.value {
+				t.Errorf("matched=%v value %.40q, want %v %.40q", ok, m.Value, tc.match, tc.value)
+			}
+			words := 2*n + 2
+			if tc.typ == "has_phrase" {
+				words = 3*n + 2
+			}
+			if compared > 4*words {
+				t.Errorf("%d words compared %d times, want at most %d", words, compared, 4*words)
+			}
+		})
+	}
+}
+
+// TestWordKey: two words have the same key exactly when sameWord finds them
+// the same, so the rules read the same with few words or many.
+func TestWordKey(t *testing.T) {
+	words := []string{"yes", "YES", "Yes", "yés", "straße", "STRASSE", "ſ", "s", "S", "K", "\u212A", "k",
+		"σ", "ς", "Σ", "İ", "i", "ı", "I'm", "i’m", "I’M", "’", "'", "❤", "❤️", "❤︎", "👍", "👍🏽", "👍🏿",
+		"👎🏽", "🏽", "🏽️", "🏾", "️", "︎", "1️⃣", "1⃣", "1", "🇫🇷", "🇫🇮", "hel️lo", "hello", "می‌خواهم", "میخواهم",
+		"a\u200Db", "ab", "\uFFFD", ""}
+	for _, a := range words {
+		for _, b := range words {
+			if same, keys := sameWord(a, b), wordKey(a) == wordKey(b); same != keys {
+				t.Errorf("%q and %q: sameWord %v, same key %v (%q, %q)", a, b, same, keys, wordKey(a), wordKey(b))
+			}
+		}
 	}
 }

@@ -69,13 +69,15 @@ func wordAt(s string, i int) bool {
 // Emoji are grapheme clusters of several code points: a flag is two regional
 // indicators, 👍🏽 a hand and a skin tone, 👨‍👩‍👧 people joined by U+200D, 1️⃣ a
 // digit, U+FE0F and a keycap. The tokeniser asks uniseg for the cluster where
-// one may start (a symbol, or a character followed by one of the selectors
-// below), so that an emoji is one word; elsewhere clusters do not matter, as
+// one may start (a symbol, or a digit, "#", "*", ℹ, ‼ ... followed by one of
+// the selectors below), so that an emoji is one word; elsewhere clusters do not matter, as
 // letters and marks make one word anyway, and the scan goes rune by rune.
 const (
 	textStyle  = '\uFE0E' // variation selector 15: show as text
 	emojiStyle = '\uFE0F' // variation selector 16: show as emoji (❤️, ℹ️, ‼️)
 	keycap     = '\u20E3' // combining enclosing keycap (1️⃣, #️⃣)
+	zwnj       = '\u200C' // zero-width non-joiner
+	zwj        = '\u200D' // zero-width joiner (👨‍👩‍👧)
 )
 
 // selectorAt reports whether s has a variation selector or a keycap at byte i,
@@ -88,18 +90,27 @@ func selectorAt(s string, i int) bool {
 	return r == emojiStyle || r == textStyle || r == keycap
 }
 
-// clusterAt returns the length of the grapheme cluster at byte i of s, and
-// whether it is a symbol: one that starts with a symbol, or with a character
-// other than a space or a mark followed by a selector ("1️⃣", "ℹ️").
-func clusterAt(s string, i int, cls uint8, r rune) (int, bool) {
-	c, _, _, _ := uniseg.FirstGraphemeClusterInString(s[i:], -1)
-	if cls == clsSymbol {
-		return len(c), true
+// firstCluster is uniseg's, replaced by a test that counts the bytes it reads.
+var firstCluster = uniseg.FirstGraphemeClusterInString
+
+// clusterLen returns the length of the grapheme cluster at the start of s.
+func clusterLen(s string) int {
+	c, _, _, _ := firstCluster(s, -1)
+	return len(c)
+}
+
+// emojiBase reports whether r is one of the characters with an emoji form
+// (Unicode's Emoji property) that are not symbols: the keycap bases and a few
+// letters and punctuation marks. Every other emoji is a symbol.
+func emojiBase(r rune) bool {
+	switch r {
+	case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '#', '*',
+		'\u203C', '\u2049', // ‼ ⁉
+		'\u2139',           // ℹ
+		'\u3030', '\u303D': // 〰 〽
+		return true
 	}
-	if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.IsMark(r) {
-		return len(c), false // a selector after a space, or inside a word (á️), styles nothing
-	}
-	return len(c), strings.ContainsRune(c, emojiStyle) || strings.ContainsRune(c, textStyle) || strings.ContainsRune(c, keycap)
+	return false
 }
 
 // tokenize appends to buf the tokens of s: runs of letters, marks, digits,
@@ -149,24 +160,40 @@ func tokenize(s string, buf []span) []span {
 		}
 		// A symbol and what follows it in its cluster (a skin tone, the
 		// second half of a flag, U+FE0F, a joined emoji) are one token, and
-		// so is a character with a selector after it (1️⃣).
-		if next := i + size; (size > 1 && cls == clsSymbol) || (next < len(s) && s[next] >= 0xE2 && selectorAt(s, next)) {
-			n, symbol := clusterAt(s, i, cls, r)
-			if symbol {
-				if start >= 0 {
-					toks = append(toks, span{start, i})
-					start = -1
-				}
-				toks = append(toks, span{i, i + n})
-				i += n
-				continue
+		// so is one of the other characters with an emoji form with a
+		// selector after it (1️⃣, ℹ️). A letter, a mark or a space with a
+		// selector after it starts no emoji. Every cluster read here is
+		// taken whole, so that no byte is segmented twice.
+		if next := i + size; (size > 1 && cls == clsSymbol) ||
+			((cls == clsSymbol || emojiBase(r)) && next < len(s) && s[next] >= 0xE2 && selectorAt(s, next)) {
+			n := clusterLen(s[i:])
+			if start >= 0 {
+				toks = append(toks, span{start, i})
+				start = -1
 			}
+			toks = append(toks, span{i, i + n})
+			i += n
+			continue
 		}
 		// A selector that styles nothing (the cluster test above did not
 		// take it) is dropped between words and kept inside one, which it
 		// does not cut (sameWord ignores U+FE0E and U+FE0F).
 		if start >= 0 && (r == emojiStyle || r == textStyle || r == keycap) {
 			cls = clsWord
+		}
+		// The zero-width joiner and non-joiner, which Persian, Urdu and the
+		// Indic scripts write inside words ("می‌خواهم"), belong to the word
+		// when a word character follows them, as in Unicode's word
+		// segmentation; elsewhere they separate. A run of them is read once.
+		if start >= 0 && (r == zwnj || r == zwj) {
+			j := i + size
+			for j+3 <= len(s) && (s[j:j+3] == "\u200C" || s[j:j+3] == "\u200D") {
+				j += 3
+			}
+			if wordAt(s, j) {
+				i = j
+				continue
+			}
 		}
 		if cls == clsWord {
 			if start < 0 {
@@ -223,6 +250,9 @@ func (rl *rule) wordsFor(r flows.Run, buf []string) []string {
 	}
 	return out
 }
+
+// compareWords is sameWord, replaced by a test that counts comparisons.
+var compareWords = sameWord
 
 // sameWord compares two tokens without regard to case (Unicode simple folding),
 // with "’" the same as "'" ("I’m" is "i'm"), and an emoji the same with or
@@ -290,9 +320,50 @@ func highBytes(s string) bool {
 	return false
 }
 
+// manyWords is the number of words of an argument from which the rules look
+// words up by wordKey, in time linear in the words of the input and the
+// argument, rather than compare each word of the input with each of the
+// argument, which is quicker for the few words an argument usually has.
+const manyWords = 16
+
+// wordKey is w in the form sameWord compares: each letter folded to one case
+// (the smallest of its simple folding orbit), "’" as "'", without presentation
+// selectors and skin tones; sameWord(a, b) is wordKey(a) == wordKey(b). A
+// word of skin tones or selectors only is the same as itself only.
+func wordKey(w string) string {
+	var b strings.Builder
+	for s := w; ; {
+		r, n := nextFolded(s)
+		if n == 0 {
+			break
+		}
+		s = s[n:]
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			r = min(r, f)
+		}
+		b.WriteRune(r)
+	}
+	if b.Len() == 0 {
+		return "\x00" + w
+	}
+	return b.String()
+}
+
+// wordKeys is the set of the keys of pins, with a number for each key.
+func wordKeys(pins []string) map[string]int {
+	keys := make(map[string]int, len(pins))
+	for _, p := range pins {
+		k := wordKey(p)
+		if _, ok := keys[k]; !ok {
+			keys[k] = len(keys)
+		}
+	}
+	return keys
+}
+
 func containsWord(pins []string, w string) bool {
 	for _, p := range pins {
-		if sameWord(w, p) {
+		if compareWords(w, p) {
 			return true
 		}
 	}
@@ -350,6 +421,25 @@ func testHasAllWords(s *Set, rl *rule, r flows.Run, in string) (string, map[stri
 	}
 	var tbuf [64]span
 	toks := tokenize(in, tbuf[:0])
+	if len(pins) > manyWords {
+		keys := wordKeys(pins)
+		seen := make([]bool, len(keys))
+		found := make([]bool, len(toks))
+		missing := len(keys)
+		for i, t := range toks {
+			if j, ok := keys[wordKey(in[t.start:t.end])]; ok {
+				found[i] = true
+				if !seen[j] {
+					seen[j] = true
+					missing--
+				}
+			}
+		}
+		if missing > 0 {
+			return "", nil, false
+		}
+		return joinTokens(in, toks, func(i int) bool { return found[i] }), nil, true
+	}
 
 	// Every pin must be seen at least once; a bit per pin for the usual short lists.
 	var seen uint64
@@ -361,7 +451,7 @@ func testHasAllWords(s *Set, rl *rule, r flows.Run, in string) (string, map[stri
 	for _, t := range toks {
 		w := in[t.start:t.end]
 		for j, p := range pins {
-			if !sameWord(w, p) {
+			if !compareWords(w, p) {
 				continue
 			}
 			if seenBig != nil {
@@ -391,6 +481,14 @@ func testHasAnyWord(s *Set, rl *rule, r flows.Run, in string) (string, map[strin
 	var tbuf [64]span
 	toks := tokenize(in, tbuf[:0])
 	keep := func(i int) bool { return containsWord(pins, in[toks[i].start:toks[i].end]) }
+	if len(pins) > manyWords {
+		keys := wordKeys(pins)
+		found := make([]bool, len(toks))
+		for i, t := range toks {
+			_, found[i] = keys[wordKey(in[t.start:t.end])]
+		}
+		keep = func(i int) bool { return found[i] }
+	}
 	for i := range toks {
 		if keep(i) {
 			return joinTokens(in, toks, keep), nil, true
@@ -407,6 +505,12 @@ func testHasPhrase(s *Set, rl *rule, r flows.Run, in string) (string, map[string
 	}
 	var tbuf [64]span
 	toks := tokenize(in, tbuf[:0])
+	if len(pins) > manyWords {
+		if i := findPhrase(in, toks, pins); i >= 0 {
+			return joinRange(in, toks, i, i+len(pins)), nil, true
+		}
+		return "", nil, false
+	}
 	for i := 0; i+len(pins) <= len(toks); i++ {
 		if phraseAt(in, toks[i:], pins) {
 			return joinRange(in, toks, i, i+len(pins)), nil, true
@@ -432,9 +536,48 @@ func phraseAt(in string, toks []span, pins []string) bool {
 		return false
 	}
 	for k, p := range pins {
-		if !sameWord(in[toks[k].start:toks[k].end], p) {
+		if !compareWords(in[toks[k].start:toks[k].end], p) {
 			return false
 		}
 	}
 	return true
+}
+
+// findPhrase returns the index of the first token of toks where the words of
+// pins start, or -1, in time linear in both (Knuth-Morris-Pratt over the words'
+// keys): a long phrase of repeated words would otherwise be compared again
+// from each token.
+func findPhrase(in string, toks []span, pins []string) int {
+	if len(toks) < len(pins) {
+		return -1
+	}
+	p := make([]string, len(pins))
+	for i, w := range pins {
+		p[i] = wordKey(w)
+	}
+	// next[i] is the length of the longest proper prefix of p[:i+1] that is
+	// also a suffix of it.
+	next := make([]int, len(p))
+	for i, k := 1, 0; i < len(p); i++ {
+		for k > 0 && p[i] != p[k] {
+			k = next[k-1]
+		}
+		if p[i] == p[k] {
+			k++
+		}
+		next[i] = k
+	}
+	for i, k := 0, 0; i < len(toks); i++ {
+		w := wordKey(in[toks[i].start:toks[i].end])
+		for k > 0 && w != p[k] {
+			k = next[k-1]
+		}
+		if w == p[k] {
+			k++
+		}
+		if k == len(p) {
+			return i - len(p) + 1
+		}
+	}
+	return -1
 }

@@ -136,12 +136,12 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 	// In name order, so warnings from rendering come out the same way every time.
 	for _, k := range slices.Sorted(maps.Keys(headerT)) {
 		t := headerT[k]
-		headers[k] = r.Render(t)
+		headers[k] = r.RenderExact(t)
 	}
 	custom := ""
 	if bodyT != nil {
 		if cfg.ContentType == flows.ContentForm {
-			custom = r.Render(bodyT)
+			custom = r.RenderExact(bodyT)
 		} else {
 			custom = r.RenderJSON(bodyT)
 		}
