@@ -57,10 +57,15 @@ type Service struct {
 	flows    *flowCache
 	channels *channelSet
 	locks    *keyedMutex
-	log      *slog.Logger
-	metrics  *metrics
-	now      func() time.Time
-	expiry   time.Duration
+	// calls serializes the requests about one call by its session id,
+	// taken before the contact's lock: a request that names only the call
+	// (the calls API's input, a Twilio hang-up without From) waits for the
+	// turn that starts the call and so finds its session.
+	calls   *keyedMutex
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+	expiry  time.Duration
 	// dedupeRetention is how long an inbound message id is remembered.
 	dedupeRetention time.Duration
 	// callTimeoutGrace delays the server's own timer of a call's wait
@@ -165,6 +170,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, erro
 	}
 	if req.Contact.URN == "" && req.SessionID == "" {
 		req.SessionID = uuid.Must(uuid.NewV7()).String()
+	}
+	if callOnChannel {
+		defer s.lockCallID(req.SessionID).Unlock()
 	}
 	defer s.locks.lock(req.Contact.URN, req.SessionID).Unlock()
 	if callOnChannel {
@@ -670,6 +678,13 @@ func callSessionID(channel, callID string) string {
 
 var callNamespace = uuid.MustParse("6f1d5a7e-2c1b-4f0e-9a53-7d3f0c2b8e41")
 
+// lockCallID takes the lock of a call, by its session id: every request
+// about the call takes it before its contact's lock, so that one which
+// comes during the call's first turn waits for that turn's session.
+func (s *Service) lockCallID(sessionID string) heldLock {
+	return s.calls.lock("", sessionID)
+}
+
 // StartCall starts the voice session of a new call. A call that already
 // has a session is a conflict; HandleCall answers such a request with the
 // session's state instead.
@@ -683,6 +698,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		return nil, err
 	}
 	id := callSessionID(ch.ID, c.CallID)
+	defer s.lockCallID(id).Unlock()
 	defer s.locks.lock(urn, id).Unlock()
 	if existing, err := s.store.LoadSession(ctx, id); err == nil {
 		return nil, apiErr(fiber.StatusConflict, CodeConflict, "call_id", "call %q on channel %q already has session %s (%s)", c.CallID, ch.ID, existing.ID, existing.Status)
@@ -752,10 +768,11 @@ type CallRequest struct {
 	RequestID string
 }
 
-// HandleCall answers a request about a call. It takes the caller's lock
-// before it looks for the call's session, so a request that comes while
-// another is in its turn (a retry of the call's first request, a hang-up)
-// waits for that turn and sees the session it saved:
+// HandleCall answers a request about a call. It takes the call's lock and
+// the caller's before it looks for the call's session, so a request that
+// comes while another is in its turn (a retry of the call's first request,
+// a hang-up, with or without From) waits for that turn and sees the
+// session it saved:
 //
 //   - a final State (completed, busy, failed, no-answer, canceled) ends the
 //     session as interrupted, after any turn in progress; the reply is
@@ -785,6 +802,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 			requestID = "" // not storable: processed as a request without one
 		}
 	}
+	defer s.lockCallID(id).Unlock()
 	unlock, sess, err := s.lockCallOf(ctx, urn, id)
 	if err != nil {
 		if !isNotFoundErr(err) {
@@ -896,17 +914,23 @@ func (s *Service) endCallLocked(ctx context.Context, sess *flows.Session, state 
 	return s.resumeLoaded(ctx, sess, flows.Hangup(), "")
 }
 
-// CallSession returns the session of a call, locked; unlock when done.
+// lockCall returns the session of a call, locked, after any turn that
+// starts the call; unlock when done.
 func (s *Service) lockCall(ctx context.Context, channel, callID string) (func(), *flows.Session, error) {
 	if _, err := s.channels.get(channel); err != nil {
 		return nil, nil, err
 	}
-	unlock, sess, err := s.lockSession(ctx, callSessionID(channel, callID))
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == fiber.StatusNotFound {
-		return nil, nil, notFound("call %q on channel %q not found", callID, channel)
+	id := callSessionID(channel, callID)
+	call := s.lockCallID(id)
+	unlock, sess, err := s.lockSession(ctx, id)
+	if err != nil {
+		call.Unlock()
+		if isNotFoundErr(err) {
+			return nil, nil, notFound("call %q on channel %q not found", callID, channel)
+		}
+		return nil, nil, err
 	}
-	return unlock, sess, err
+	return func() { unlock(); call.Unlock() }, sess, nil
 }
 
 // CallInput continues a call: digits, a gather timeout, or a final call
