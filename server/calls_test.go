@@ -1,10 +1,15 @@
 package server
 
 import (
+	"bufio"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"maps"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -243,4 +248,64 @@ func TestCallInputIDTooLong(t *testing.T) {
 		!strings.Contains(msg, "513 bytes long, over the limit of 512 bytes") {
 		t.Errorf("call input with a %d-byte id: %d %s", len(id), r.Status, r.Body)
 	}
+}
+
+// A call id holding characters a path escapes (a SIP Call-ID's @, a space,
+// é, %, /) is continued through its escaped form in the path, as is any id
+// in a path; a bad escape is refused, naming the path parameter.
+func TestPathParametersAreDecoded(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"ivr-menu"}`)
+	base := ts.listen()
+	for _, id := range []string{"a84b4c76e66710@pc33.atlanta.com", "call one", "appel-é", "50%off", "a/b"} {
+		ts.must(201, "POST", "/v1/channels/phone/calls", map[string]string{"call_id": id, "from": "+15550001"})
+		// As most clients escape a path: @ too, which a path may hold as it is.
+		escaped := strings.ReplaceAll(url.PathEscape(id), "@", "%40")
+		r := ts.must(200, "POST", "/v1/channels/phone/calls/"+escaped, `{"digits":"1"}`)
+		if r["call_id"] != id || r["status"] != "completed" {
+			t.Errorf("call %q continued as %s: %v", id, escaped, r)
+		}
+	}
+	// The same for the other ids in paths: a channel, a flow, a session.
+	if r := ts.must(200, "GET", "/v1/channels/ph%6Fne", nil); r["id"] != "phone" {
+		t.Errorf("GET /v1/channels/ph%%6Fne: %v", r)
+	}
+	if r := ts.must(200, "GET", "/v1/flows/ivr%2Dmenu", nil); r["id"] != "ivr-menu" {
+		t.Errorf("GET /v1/flows/ivr%%2Dmenu: %v", r)
+	}
+	sess := callSessionID("phone", "a/b")
+	if r := ts.must(200, "GET", "/v1/sessions/"+strings.ReplaceAll(sess, "-", "%2D"), nil); r["id"] != sess {
+		t.Errorf("GET of session %s escaped: %v", sess, r)
+	}
+	for _, tc := range []struct{ method, path, field string }{
+		{"POST", "/v1/channels/phone/calls/50%zz", "call_id"},
+		{"GET", "/v1/channels/ph%6", "channel"},
+		{"GET", "/v1/sessions/%G0", "id"},
+		{"GET", "/v1/flows/%", "id"},
+	} {
+		r := rawPathRequest(t, base, tc.method, tc.path, `{"digits":"1"}`)
+		e := r.errorOf(t)
+		if msg, _ := e["message"].(string); r.Status != 400 || e["field"] != tc.field || !strings.Contains(msg, "not validly escaped") {
+			t.Errorf("%s %s: %d %s, want 400 naming %s", tc.method, tc.path, r.Status, r.Body, tc.field)
+		}
+	}
+}
+
+// rawPathRequest sends a request line as written, which net/http would refuse
+// to send with a bad escape in its path, and reads the answer.
+func rawPathRequest(t *testing.T, base, method, path, body string) response {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", method, path, len(body), body)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }

@@ -18,10 +18,14 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &ch); err != nil {
 		return err
 	}
-	if pathID := c.Params("channel"); pathID != "" {
+	pathID, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	if pathID != "" {
 		switch ch.ID {
 		case "":
-			ch.ID = strings.Clone(pathID)
+			ch.ID = pathID
 		case pathID:
 		default:
 			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "id", "the body's id %q differs from the URL's %q", ch.ID, pathID)
@@ -86,7 +90,11 @@ func (s *Server) listChannels(c *fiber.Ctx) error {
 }
 
 func (s *Server) getChannel(c *fiber.Ctx) error {
-	ch, err := s.svc.channels.get(c.Params("channel"))
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	ch, err := s.svc.channels.get(channel)
 	if err != nil {
 		return err
 	}
@@ -94,7 +102,11 @@ func (s *Server) getChannel(c *fiber.Ctx) error {
 }
 
 func (s *Server) deleteChannel(c *fiber.Ctx) error {
-	if err := s.svc.channels.delete(c.UserContext(), strings.Clone(c.Params("channel"))); err != nil {
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.channels.delete(c.UserContext(), channel); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -130,10 +142,11 @@ func (s *Server) channelMessage(c *fiber.Ctx) error {
 	if strings.TrimSpace(b.From) == "" {
 		return badRequest("from", "from is required: the sender's address or URN")
 	}
-	// The channel id points into fiber's reused buffer: HandleMessage only
-	// looks the channel up with it (and formats it into an error), keeping
-	// nothing, so it is not copied.
-	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: c.Params("channel"), From: b.From, Text: b.Text, ID: b.ID})
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: channel, From: b.From, Text: b.Text, ID: b.ID})
 	if err != nil {
 		return err
 	}
@@ -186,7 +199,11 @@ func (s *Server) startCall(c *fiber.Ctx) error {
 	if b.From == "" {
 		return badRequest("from", "from is required: the caller's number")
 	}
-	reply, err := s.svc.StartCall(c.UserContext(), IncomingCall{Channel: strings.Clone(c.Params("channel")), CallID: b.CallID, From: b.From, To: b.To, State: b.State})
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	reply, err := s.svc.StartCall(c.UserContext(), IncomingCall{Channel: channel, CallID: b.CallID, From: b.From, To: b.To, State: b.State})
 	if err != nil {
 		return err
 	}
@@ -204,7 +221,10 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &b); err != nil {
 		return err
 	}
-	callID := strings.Clone(c.Params("call"))
+	callID, err := pathParam(c, "call")
+	if err != nil {
+		return err
+	}
 	// Refused as the call start refuses it, not looked up and quoted whole
 	// in a 404.
 	if err := checkKey("call_id", "the call id", callID); err != nil {
@@ -221,7 +241,11 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 			return badRequest("state", "state %q does not end the call; send digits or timeout with it", b.State)
 		}
 	}
-	reply, err := s.svc.CallInput(c.UserContext(), strings.Clone(c.Params("channel")), callID, input, b.State)
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	reply, err := s.svc.CallInput(c.UserContext(), channel, callID, input, b.State)
 	if err != nil {
 		return err
 	}

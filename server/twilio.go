@@ -93,7 +93,11 @@ func twilioURLVariants(fullURL string) []string {
 // twilio channel without an auth token can only be used where anyone who can
 // connect may use the API too, on a server without keys.
 func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
-	ch, err := s.svc.channels.get(c.Params("channel"))
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := s.svc.channels.get(channel)
 	if err != nil {
 		return nil, nil, err
 	}
