@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -797,10 +799,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 	ended := flows.CallEnded(state)
 	requestID := ""
 	if r.RequestID != "" && !ended {
-		requestID = r.CallID + "/" + r.RequestID
-		if store.KeyProblem(requestID) != "" {
-			requestID = "" // not storable: processed as a request without one
-		}
+		requestID = callRequestID(r.CallID, r.RequestID)
 	}
 	defer s.lockCallID(id).Unlock()
 	unlock, sess, err := s.lockCallOf(ctx, urn, id)
@@ -854,6 +853,21 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		sess.Call.State = state
 	}
 	return s.resumeLoaded(ctx, sess, in, requestID)
+}
+
+// callRequestID is the key a call's request is remembered by: the call id
+// and Twilio's token, or their SHA-256 digest when that key could not be
+// stored (over store.MaxIDLen bytes, as a long token after a long CallSid
+// makes it, or holding a NUL byte), so that the retries of any request are
+// known. A short key stays as it is, and so matches the records of requests
+// served before.
+func callRequestID(callID, token string) string {
+	id := callID + "/" + token
+	if store.KeyProblem(id) == "" {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // lockCallOf takes the lock of a call's caller (urn), then loads the

@@ -448,3 +448,28 @@ func TestTwilioHangupOfUnknownCallFreesTheCaller(t *testing.T) {
 		t.Errorf("the caller's next call: %d %s", status, body)
 	}
 }
+
+// A token too long to store with its call id (478 bytes after a 34-character
+// CallSid) still makes its retries known: they get the first answer again
+// and the key is taken once; another long token is a new request.
+func TestTwilioVoiceLongIdempotencyToken(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	sid := "CA" + strings.Repeat("0123456789abcdef", 2)
+	long := func(c string) string { return strings.Repeat(c, 478) }
+	twilioPost(t, base, "/twilio/tw/voice", callForm(sid), TwilioIdempotencyHeader, long("a"))
+	_, first := twilioPost(t, base, "/twilio/tw/voice", callForm(sid, "Digits", "9"), TwilioIdempotencyHeader, long("b"))
+	if !strings.Contains(first, "<Say>Sorry, that is not an option.</Say>") {
+		t.Fatalf("a wrong key answered %s", first)
+	}
+	if status, again := twilioPost(t, base, "/twilio/tw/voice", callForm(sid, "Digits", "9"), TwilioIdempotencyHeader, long("b")); status != 200 || again != first {
+		t.Errorf("a retry with a %d-byte token answered %d %s\nwant %s", len(long("b")), status, again, first)
+	}
+	id := callSessionID("tw", sid)
+	if n := ts.sessionInputs(t, id); n != 1 {
+		t.Errorf("after one wrong key and its retry the session took %d inputs, want 1", n)
+	}
+	twilioPost(t, base, "/twilio/tw/voice", callForm(sid, "Digits", "9"), TwilioIdempotencyHeader, long("c"))
+	if n := ts.sessionInputs(t, id); n != 2 {
+		t.Errorf("a second wrong key with another token: %d inputs, want 2", n)
+	}
+}
