@@ -145,7 +145,7 @@ func TestTwilioVoiceURLsUsePublicURL(t *testing.T) {
 			if want := `<Gather action="` + c.action + `" method="POST"`; !strings.Contains(body, want) {
 				t.Errorf("TwiML %s\nwant %s", body, want)
 			}
-			if want := `<Redirect method="POST">` + c.action + `?timeout=1</Redirect>`; !strings.Contains(body, want) {
+			if want := `<Redirect method="POST">` + c.action + `?timeout=1` + firstWait + `</Redirect>`; !strings.Contains(body, want) {
 				t.Errorf("TwiML %s\nwant %s", body, want)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -113,6 +114,17 @@ type WaitingFor struct {
 	TimeoutAt *time.Time `json:"timeout_at,omitempty"`
 	NumDigits int        `json:"num_digits,omitempty"`
 	FinishKey string     `json:"finish_key,omitempty"`
+	// mark names the wait among the session's waits: see waitMark.
+	mark string
+}
+
+// waitMark names a waiting session's current wait: the time of the turn
+// that began it, which every later turn changes. A call's TwiML reports a
+// gather that timed out with it, so that a report that comes after another
+// turn (the server's own timer, keys pressed) is known to be about a wait
+// that is over.
+func waitMark(sess *flows.Session) string {
+	return strconv.FormatInt(sess.UpdatedAt.UnixNano(), 10)
 }
 
 // TurnReply is the answer to anything that runs a turn.
@@ -584,7 +596,7 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 	}
 	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
 		w := sess.Wait
-		rw.wait = WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+		rw.wait = WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey, mark: waitMark(sess)}
 		r.WaitingFor = &rw.wait
 		if w.TimeoutAt != nil {
 			// A copy: the session may be cached and changed by its next turn
@@ -761,9 +773,13 @@ func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, fiel
 type CallRequest struct {
 	IncomingCall
 	// Digits are the keys pressed; Timeout reports a gather that timed out
-	// (and wins over Digits).
-	Digits  string
-	Timeout bool
+	// (and wins over Digits). TimeoutOf, when set, is the waitMark of the
+	// wait that timed out: a timeout of a wait that is over is answered as
+	// a repeat, without a turn. Without it the timeout is of the current
+	// wait.
+	Digits    string
+	Timeout   bool
+	TimeoutOf string
 	// RequestID is the same on every retry of one request (Twilio's
 	// I-Twilio-Idempotency-Token): a request already processed for the
 	// call gets its first reply again, without a second turn.
@@ -824,7 +840,14 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 			return nil, err
 		}
 		if ok {
-			return decodeReply(ch.ID, requestID, b)
+			reply, err := decodeReply(ch.ID, requestID, b)
+			if err == nil && reply.WaitingFor != nil && sess.Status == flows.StatusWaiting {
+				// The stored reply does not keep its wait's mark: the
+				// session's wait, which is the one that reply began unless
+				// a turn has run since.
+				reply.WaitingFor.mark = waitMark(sess)
+			}
+			return reply, err
 		}
 	}
 	if ended {
@@ -834,10 +857,11 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		return buildReply(sess, nil), nil
 	}
 	var in flows.Input
+	stale := r.Timeout && r.TimeoutOf != "" && sess.Status == flows.StatusWaiting && r.TimeoutOf != waitMark(sess)
 	switch {
-	case r.Timeout:
+	case r.Timeout && !stale:
 		in = flows.Timeout()
-	case r.Digits != "":
+	case r.Digits != "" && !stale:
 		in = flows.Digits(r.Digits)
 	default:
 		if sess.Status != flows.StatusWaiting {
