@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -308,4 +309,42 @@ func rawPathRequest(t *testing.T, base, method, path, body string) response {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// A call's state is one of Twilio's CallStatus values: another is refused,
+// naming state; a call that starts in an ended state (busy, no-answer)
+// starts no session, as on Twilio's path. Input with both digits and a
+// timeout is refused as such.
+func TestCallStatesAndInputs(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"ivr-menu"}`)
+	for _, tc := range []struct{ path, body, field, msg string }{
+		{"/v1/channels/phone/calls", `{"call_id":"C1","from":"+15550001","state":"weird state"}`, "state", `state "weird state" is not a call state: send one of queued, initiated, ringing, answered, in-progress, completed, busy`},
+		{"/v1/channels/phone/calls/C1", `{"digits":"1","state":"weird"}`, "state", `state "weird" is not a call state`},
+		{"/v1/channels/phone/calls/C1", `{"digits":"1","timeout":true}`, "", `send {"digits": ...} or {"timeout": true}, not both`},
+	} {
+		r := ts.do("POST", tc.path, tc.body)
+		e := r.errorOf(t)
+		if msg, _ := e["message"].(string); r.Status != 400 || (e["field"] != nil && e["field"] != tc.field) || (tc.field != "" && e["field"] != tc.field) || !strings.Contains(msg, tc.msg) {
+			t.Errorf("POST %s %s: %d %s\nwant 400 naming %q: %s", tc.path, tc.body, r.Status, r.Body, tc.field, tc.msg)
+		}
+	}
+	if _, err := ts.srv.store.LoadSession(t.Context(), callSessionID("phone", "C1")); err == nil {
+		t.Errorf("a call refused for its state has a session")
+	}
+	for _, state := range []string{"busy", "No-Answer", "canceled"} {
+		callID := "C-" + state
+		r := ts.must(200, "POST", "/v1/channels/phone/calls", map[string]string{"call_id": callID, "from": "+15550001", "state": state})
+		if r["id"] != nil || r["status"] != nil || len(r["prompts"].([]any)) != 0 || r["call_id"] != callID {
+			t.Errorf("a call started %s: %v, want no session and no prompts", state, r)
+		}
+		ts.must(404, "GET", "/v1/sessions/"+callSessionID("phone", callID), nil)
+	}
+	// The states a call goes through are taken, in any case.
+	for i, state := range []string{"queued", "Ringing", "in-progress", "answered", "initiated"} {
+		r := ts.must(201, "POST", "/v1/channels/phone/calls", map[string]string{"call_id": "ok" + strconv.Itoa(i), "from": "+15550001", "state": state})
+		if r["status"] != "waiting" {
+			t.Errorf("a call started %s: %v", state, r)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/go-json-experiment/json"
@@ -170,9 +171,11 @@ func sendReply(c *fiber.Ctx, r *TurnReply) error {
 
 // CallReply is the answer to call requests: the prompts to play.
 type CallReply struct {
-	ID         string      `json:"id"`
+	// ID and Status are the session's; empty for a call that ended
+	// before it started one.
+	ID         string      `json:"id,omitempty"`
 	CallID     string      `json:"call_id"`
-	Status     string      `json:"status"`
+	Status     string      `json:"status,omitempty"`
 	Prompts    []Message   `json:"prompts"`
 	WaitingFor *WaitingFor `json:"waiting_for,omitempty"`
 }
@@ -199,6 +202,9 @@ func (s *Server) startCall(c *fiber.Ctx) error {
 	if b.From == "" {
 		return badRequest("from", "from is required: the caller's number")
 	}
+	if err := checkCallState(b.State); err != nil {
+		return err
+	}
 	channel, err := pathParam(c, "channel")
 	if err != nil {
 		return err
@@ -207,7 +213,23 @@ func (s *Server) startCall(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if reply.ID == "" {
+		return c.JSON(callReply(b.CallID, reply)) // ended before it started: no session
+	}
 	return c.Status(fiber.StatusCreated).JSON(callReply(b.CallID, reply))
+}
+
+// callStates are the states a call request may report: Twilio's
+// CallStatus values, and the answered of its status callbacks.
+var callStates = []string{"queued", "initiated", "ringing", "answered", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
+
+// checkCallState refuses a state that is none of callStates (in any case;
+// "cancelled" is taken for "canceled").
+func checkCallState(state string) error {
+	if state == "" || slices.Contains(callStates, strings.ToLower(state)) || flows.CallEnded(state) {
+		return nil
+	}
+	return badRequest("state", "state %.40q is not a call state: send one of %s (Twilio's CallStatus values)", state, strings.Join(callStates, ", "))
 }
 
 type callInputBody struct {
@@ -232,6 +254,12 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 	}
 	var in resumeBody
 	in.Digits, in.Timeout = b.Digits, b.Timeout
+	if err := checkCallState(b.State); err != nil {
+		return err
+	}
+	if b.Digits != nil && b.Timeout && !flows.CallEnded(b.State) {
+		return badRequest("", `send {"digits": ...} or {"timeout": true}, not both`)
+	}
 	input, err := in.input()
 	if err != nil {
 		if b.State == "" {

@@ -701,7 +701,8 @@ func (s *Service) lockCallID(sessionID string) heldLock {
 
 // StartCall starts the voice session of a new call. A call that already
 // has a session is a conflict; HandleCall answers such a request with the
-// session's state instead.
+// session's state instead. A call whose state has already ended starts
+// nothing: the reply has no session id.
 func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, error) {
 	ch, flowID, field, err := s.callFlow(ctx, c.Channel)
 	if err != nil {
@@ -718,6 +719,11 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		return nil, apiErr(fiber.StatusConflict, CodeConflict, "call_id", "call %q on channel %q already has session %s (%s)", c.CallID, ch.ID, existing.ID, existing.Status)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
+	}
+	if flows.CallEnded(c.State) {
+		// Over before it was answered (busy, no-answer): as on Twilio's
+		// path, the flow does not start; the reply has no session.
+		return &TurnReply{Messages: []Message{}}, nil
 	}
 	return s.startCallLocked(ctx, ch, flowID, field, urn, id, c, "")
 }
