@@ -260,7 +260,10 @@ func (s *Server) listKeys(c *fiber.Ctx) error {
 }
 
 func (s *Server) deleteKey(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
 	s.keys.mu.Lock()
 	defer s.keys.mu.Unlock()
 	sk, ok := s.keys.stored[id]

@@ -42,7 +42,10 @@ func (s *Server) channelMessages(c *fiber.Ctx) error {
 	case len(b.Messages) > limit:
 		return badRequest("messages", "%d messages: a batch takes at most %d (--batch-limit)", len(b.Messages), limit)
 	}
-	channel := strings.Clone(c.Params("channel"))
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
 	ch, err := s.svc.channels.peek(channel)
 	if err != nil {
 		return err

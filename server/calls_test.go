@@ -1,13 +1,19 @@
 package server
 
 import (
+	"bufio"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"maps"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -140,7 +146,7 @@ func TestTwilioVoiceURLsUsePublicURL(t *testing.T) {
 			if want := `<Gather action="` + c.action + `" method="POST"`; !strings.Contains(body, want) {
 				t.Errorf("TwiML %s\nwant %s", body, want)
 			}
-			if want := `<Redirect method="POST">` + c.action + `?timeout=1</Redirect>`; !strings.Contains(body, want) {
+			if want := `<Redirect method="POST">` + c.action + `?timeout=1` + firstWait + `</Redirect>`; !strings.Contains(body, want) {
 				t.Errorf("TwiML %s\nwant %s", body, want)
 			}
 		})
@@ -242,5 +248,103 @@ func TestCallInputIDTooLong(t *testing.T) {
 	if r.Status != 400 || e["code"] != CodeInvalidField || e["field"] != "call_id" || strings.Contains(msg, id) ||
 		!strings.Contains(msg, "513 bytes long, over the limit of 512 bytes") {
 		t.Errorf("call input with a %d-byte id: %d %s", len(id), r.Status, r.Body)
+	}
+}
+
+// A call id holding characters a path escapes (a SIP Call-ID's @, a space,
+// é, %, /) is continued through its escaped form in the path, as is any id
+// in a path; a bad escape is refused, naming the path parameter.
+func TestPathParametersAreDecoded(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"ivr-menu"}`)
+	base := ts.listen()
+	for _, id := range []string{"a84b4c76e66710@pc33.atlanta.com", "call one", "appel-é", "50%off", "a/b"} {
+		ts.must(201, "POST", "/v1/channels/phone/calls", map[string]string{"call_id": id, "from": "+15550001"})
+		// As most clients escape a path: @ too, which a path may hold as it is.
+		escaped := strings.ReplaceAll(url.PathEscape(id), "@", "%40")
+		r := ts.must(200, "POST", "/v1/channels/phone/calls/"+escaped, `{"digits":"1"}`)
+		if r["call_id"] != id || r["status"] != "completed" {
+			t.Errorf("call %q continued as %s: %v", id, escaped, r)
+		}
+	}
+	// The same for the other ids in paths: a channel, a flow, a session.
+	if r := ts.must(200, "GET", "/v1/channels/ph%6Fne", nil); r["id"] != "phone" {
+		t.Errorf("GET /v1/channels/ph%%6Fne: %v", r)
+	}
+	if r := ts.must(200, "GET", "/v1/flows/ivr%2Dmenu", nil); r["id"] != "ivr-menu" {
+		t.Errorf("GET /v1/flows/ivr%%2Dmenu: %v", r)
+	}
+	sess := callSessionID("phone", "a/b")
+	if r := ts.must(200, "GET", "/v1/sessions/"+strings.ReplaceAll(sess, "-", "%2D"), nil); r["id"] != sess {
+		t.Errorf("GET of session %s escaped: %v", sess, r)
+	}
+	for _, tc := range []struct{ method, path, field string }{
+		{"POST", "/v1/channels/phone/calls/50%zz", "call_id"},
+		{"GET", "/v1/channels/ph%6", "channel"},
+		{"GET", "/v1/sessions/%G0", "id"},
+		{"GET", "/v1/flows/%", "id"},
+	} {
+		r := rawPathRequest(t, base, tc.method, tc.path, `{"digits":"1"}`)
+		e := r.errorOf(t)
+		if msg, _ := e["message"].(string); r.Status != 400 || e["field"] != tc.field || !strings.Contains(msg, "not validly escaped") {
+			t.Errorf("%s %s: %d %s, want 400 naming %s", tc.method, tc.path, r.Status, r.Body, tc.field)
+		}
+	}
+}
+
+// rawPathRequest sends a request line as written, which net/http would refuse
+// to send with a bad escape in its path, and reads the answer.
+func rawPathRequest(t *testing.T, base, method, path, body string) response {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", method, path, len(body), body)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// A call's state is one of Twilio's CallStatus values: another is refused,
+// naming state; a call that starts in an ended state (busy, no-answer)
+// starts no session, as on Twilio's path. Input with both digits and a
+// timeout is refused as such.
+func TestCallStatesAndInputs(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.must(201, "POST", "/v1/channels", `{"id":"phone","voice_flow":"ivr-menu"}`)
+	for _, tc := range []struct{ path, body, field, msg string }{
+		{"/v1/channels/phone/calls", `{"call_id":"C1","from":"+15550001","state":"weird state"}`, "state", `state "weird state" is not a call state: send one of queued, initiated, ringing, answered, in-progress, completed, busy`},
+		{"/v1/channels/phone/calls/C1", `{"digits":"1","state":"weird"}`, "state", `state "weird" is not a call state`},
+		{"/v1/channels/phone/calls/C1", `{"digits":"1","timeout":true}`, "", `send {"digits": ...} or {"timeout": true}, not both`},
+	} {
+		r := ts.do("POST", tc.path, tc.body)
+		e := r.errorOf(t)
+		if msg, _ := e["message"].(string); r.Status != 400 || (e["field"] != nil && e["field"] != tc.field) || (tc.field != "" && e["field"] != tc.field) || !strings.Contains(msg, tc.msg) {
+			t.Errorf("POST %s %s: %d %s\nwant 400 naming %q: %s", tc.path, tc.body, r.Status, r.Body, tc.field, tc.msg)
+		}
+	}
+	if _, err := ts.srv.store.LoadSession(t.Context(), callSessionID("phone", "C1")); err == nil {
+		t.Errorf("a call refused for its state has a session")
+	}
+	for _, state := range []string{"busy", "No-Answer", "canceled"} {
+		callID := "C-" + state
+		r := ts.must(200, "POST", "/v1/channels/phone/calls", map[string]string{"call_id": callID, "from": "+15550001", "state": state})
+		if r["id"] != nil || r["status"] != nil || len(r["prompts"].([]any)) != 0 || r["call_id"] != callID {
+			t.Errorf("a call started %s: %v, want no session and no prompts", state, r)
+		}
+		ts.must(404, "GET", "/v1/sessions/"+callSessionID("phone", callID), nil)
+	}
+	// The states a call goes through are taken, in any case.
+	for i, state := range []string{"queued", "Ringing", "in-progress", "answered", "initiated"} {
+		r := ts.must(201, "POST", "/v1/channels/phone/calls", map[string]string{"call_id": "ok" + strconv.Itoa(i), "from": "+15550001", "state": state})
+		if r["status"] != "waiting" {
+			t.Errorf("a call started %s: %v", state, r)
+		}
 	}
 }

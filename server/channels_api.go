@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/go-json-experiment/json"
@@ -18,10 +19,14 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &ch); err != nil {
 		return err
 	}
-	if pathID := c.Params("channel"); pathID != "" {
+	pathID, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	if pathID != "" {
 		switch ch.ID {
 		case "":
-			ch.ID = strings.Clone(pathID)
+			ch.ID = pathID
 		case pathID:
 		default:
 			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "id", "the body's id %q differs from the URL's %q", ch.ID, pathID)
@@ -86,7 +91,11 @@ func (s *Server) listChannels(c *fiber.Ctx) error {
 }
 
 func (s *Server) getChannel(c *fiber.Ctx) error {
-	ch, err := s.svc.channels.get(c.Params("channel"))
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	ch, err := s.svc.channels.get(channel)
 	if err != nil {
 		return err
 	}
@@ -94,7 +103,11 @@ func (s *Server) getChannel(c *fiber.Ctx) error {
 }
 
 func (s *Server) deleteChannel(c *fiber.Ctx) error {
-	if err := s.svc.channels.delete(c.UserContext(), strings.Clone(c.Params("channel"))); err != nil {
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.channels.delete(c.UserContext(), channel); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -130,10 +143,11 @@ func (s *Server) channelMessage(c *fiber.Ctx) error {
 	if strings.TrimSpace(b.From) == "" {
 		return badRequest("from", "from is required: the sender's address or URN")
 	}
-	// The channel id points into fiber's reused buffer: HandleMessage only
-	// looks the channel up with it (and formats it into an error), keeping
-	// nothing, so it is not copied.
-	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: c.Params("channel"), From: b.From, Text: b.Text, ID: b.ID})
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: channel, From: b.From, Text: b.Text, ID: b.ID})
 	if err != nil {
 		return err
 	}
@@ -157,9 +171,11 @@ func sendReply(c *fiber.Ctx, r *TurnReply) error {
 
 // CallReply is the answer to call requests: the prompts to play.
 type CallReply struct {
-	ID         string      `json:"id"`
+	// ID and Status are the session's; empty for a call that ended
+	// before it started one.
+	ID         string      `json:"id,omitempty"`
 	CallID     string      `json:"call_id"`
-	Status     string      `json:"status"`
+	Status     string      `json:"status,omitempty"`
 	Prompts    []Message   `json:"prompts"`
 	WaitingFor *WaitingFor `json:"waiting_for,omitempty"`
 }
@@ -186,11 +202,34 @@ func (s *Server) startCall(c *fiber.Ctx) error {
 	if b.From == "" {
 		return badRequest("from", "from is required: the caller's number")
 	}
-	reply, err := s.svc.StartCall(c.UserContext(), IncomingCall{Channel: strings.Clone(c.Params("channel")), CallID: b.CallID, From: b.From, To: b.To, State: b.State})
+	if err := checkCallState(b.State); err != nil {
+		return err
+	}
+	channel, err := pathParam(c, "channel")
 	if err != nil {
 		return err
 	}
+	reply, err := s.svc.StartCall(c.UserContext(), IncomingCall{Channel: channel, CallID: b.CallID, From: b.From, To: b.To, State: b.State})
+	if err != nil {
+		return err
+	}
+	if reply.ID == "" {
+		return c.JSON(callReply(b.CallID, reply)) // ended before it started: no session
+	}
 	return c.Status(fiber.StatusCreated).JSON(callReply(b.CallID, reply))
+}
+
+// callStates are the states a call request may report: Twilio's
+// CallStatus values, and the answered of its status callbacks.
+var callStates = []string{"queued", "initiated", "ringing", "answered", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
+
+// checkCallState refuses a state that is none of callStates (in any case;
+// "cancelled" is taken for "canceled").
+func checkCallState(state string) error {
+	if state == "" || slices.Contains(callStates, strings.ToLower(state)) || flows.CallEnded(state) {
+		return nil
+	}
+	return badRequest("state", "state %.40q is not a call state: send one of %s (Twilio's CallStatus values)", state, strings.Join(callStates, ", "))
 }
 
 type callInputBody struct {
@@ -204,7 +243,10 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &b); err != nil {
 		return err
 	}
-	callID := strings.Clone(c.Params("call"))
+	callID, err := pathParam(c, "call")
+	if err != nil {
+		return err
+	}
 	// Refused as the call start refuses it, not looked up and quoted whole
 	// in a 404.
 	if err := checkKey("call_id", "the call id", callID); err != nil {
@@ -212,6 +254,12 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 	}
 	var in resumeBody
 	in.Digits, in.Timeout = b.Digits, b.Timeout
+	if err := checkCallState(b.State); err != nil {
+		return err
+	}
+	if b.Digits != nil && b.Timeout && !flows.CallEnded(b.State) {
+		return badRequest("", `send {"digits": ...} or {"timeout": true}, not both`)
+	}
 	input, err := in.input()
 	if err != nil {
 		if b.State == "" {
@@ -221,7 +269,11 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 			return badRequest("state", "state %q does not end the call; send digits or timeout with it", b.State)
 		}
 	}
-	reply, err := s.svc.CallInput(c.UserContext(), strings.Clone(c.Params("channel")), callID, input, b.State)
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return err
+	}
+	reply, err := s.svc.CallInput(c.UserContext(), channel, callID, input, b.State)
 	if err != nil {
 		return err
 	}

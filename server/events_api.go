@@ -28,7 +28,11 @@ func (s *Server) eventRoutes(v1 fiber.Router) {
 // subscription's auth (OAuth 2.0 included), and answers with the request
 // sent and the response received. Nothing is stored.
 func (s *Server) testSubscription(c *fiber.Ctx, d *delivery.Service) error {
-	res, err := d.Test(c.UserContext(), strings.Clone(c.Params("id")))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	res, err := d.Test(c.UserContext(), id)
 	if err != nil {
 		return deliveryErr(err)
 	}
@@ -53,7 +57,11 @@ func (s *Server) recoverSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	if err != nil {
 		return err
 	}
-	n, err := d.Recover(c.UserContext(), strings.Clone(c.Params("id")), since)
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	n, err := d.Recover(c.UserContext(), id, since)
 	if err != nil {
 		return deliveryErr(err)
 	}
@@ -61,7 +69,11 @@ func (s *Server) recoverSubscription(c *fiber.Ctx, d *delivery.Service) error {
 }
 
 func (s *Server) subscriptionHealth(c *fiber.Ctx, d *delivery.Service) error {
-	h, err := d.Health(c.UserContext(), strings.Clone(c.Params("id")))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	h, err := d.Health(c.UserContext(), id)
 	if err != nil {
 		return deliveryErr(err)
 	}

@@ -239,7 +239,10 @@ func (s *Server) listFlows(c *fiber.Ctx) error {
 }
 
 func (s *Server) getFlow(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
 	rev := 0
 	if q := c.Query("revision"); q != "" {
 		n, err := strconv.Atoi(q)
@@ -267,7 +270,10 @@ func flowNotFound(err error, id string, rev int) error {
 
 // updateFlow stores a new revision; sessions already running stay on theirs.
 func (s *Server) updateFlow(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
 	doc := flows.TrimBOM(bytes.Clone(c.Body()))
 	if err := checkFlowSyntax(doc); err != nil {
 		return err
@@ -301,7 +307,10 @@ func (s *Server) updateFlow(c *fiber.Ctx) error {
 }
 
 func (s *Server) deleteFlow(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
 	s.flowMu.Lock()
 	defer s.flowMu.Unlock()
 	if uses := s.svc.channels.using(id); len(uses) > 0 {
@@ -320,7 +329,10 @@ type publishBody struct {
 
 // publishFlow makes a revision (the latest by default) the one new sessions start on.
 func (s *Server) publishFlow(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
 	var b publishBody
 	if len(bytes.TrimSpace(c.Body())) > 0 {
 		if err := decodeStrict(c.Body(), &b); err != nil {

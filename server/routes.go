@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"errors"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -203,4 +204,24 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 		}
 	}
 	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// pathParam is a path parameter decoded: an id that holds characters a
+// path escapes (@, a space, é, %, /) is sent escaped (%40, %20, %C3%A9,
+// %25, %2F) and names the same thing as the id itself. A bad escape is
+// refused, naming the parameter. The value is a copy, safe to keep.
+func pathParam(c *fiber.Ctx, name string) (string, error) {
+	raw := c.Params(name)
+	if !strings.Contains(raw, "%") {
+		return strings.Clone(raw), nil
+	}
+	v, err := url.PathUnescape(raw)
+	if err != nil {
+		field := name
+		if name == "call" {
+			field = "call_id" // as the docs and the call id's other errors name it
+		}
+		return "", badRequest(field, "path parameter %s %.80q is not validly escaped: write %% as %%25", field, raw)
+	}
+	return v, nil
 }

@@ -362,7 +362,7 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 		return err
 	}
 	s.svc = &Service{
-		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(),
+		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(), calls: newKeyedMutex(),
 		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
 		dedupeRetention:  cfg.DedupeRetention,
 		callTimeoutGrace: cfg.CallTimeoutGrace,

@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -57,10 +60,15 @@ type Service struct {
 	flows    *flowCache
 	channels *channelSet
 	locks    *keyedMutex
-	log      *slog.Logger
-	metrics  *metrics
-	now      func() time.Time
-	expiry   time.Duration
+	// calls serializes the requests about one call by its session id,
+	// taken before the contact's lock: a request that names only the call
+	// (the calls API's input, a Twilio hang-up without From) waits for the
+	// turn that starts the call and so finds its session.
+	calls   *keyedMutex
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+	expiry  time.Duration
 	// dedupeRetention is how long an inbound message id is remembered.
 	dedupeRetention time.Duration
 	// callTimeoutGrace delays the server's own timer of a call's wait
@@ -106,6 +114,17 @@ type WaitingFor struct {
 	TimeoutAt *time.Time `json:"timeout_at,omitempty"`
 	NumDigits int        `json:"num_digits,omitempty"`
 	FinishKey string     `json:"finish_key,omitempty"`
+	// mark names the wait among the session's waits: see waitMark.
+	mark string
+}
+
+// waitMark names a waiting session's current wait: the time of the turn
+// that began it, which every later turn changes. A call's TwiML reports a
+// gather that timed out with it, so that a report that comes after another
+// turn (the server's own timer, keys pressed) is known to be about a wait
+// that is over.
+func waitMark(sess *flows.Session) string {
+	return strconv.FormatInt(sess.UpdatedAt.UnixNano(), 10)
 }
 
 // TurnReply is the answer to anything that runs a turn.
@@ -165,6 +184,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, erro
 	}
 	if req.Contact.URN == "" && req.SessionID == "" {
 		req.SessionID = uuid.Must(uuid.NewV7()).String()
+	}
+	if callOnChannel {
+		defer s.lockCallID(req.SessionID).Unlock()
 	}
 	defer s.locks.lock(req.Contact.URN, req.SessionID).Unlock()
 	if callOnChannel {
@@ -574,7 +596,7 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 	}
 	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
 		w := sess.Wait
-		rw.wait = WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+		rw.wait = WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey, mark: waitMark(sess)}
 		r.WaitingFor = &rw.wait
 		if w.TimeoutAt != nil {
 			// A copy: the session may be cached and changed by its next turn
@@ -670,9 +692,17 @@ func callSessionID(channel, callID string) string {
 
 var callNamespace = uuid.MustParse("6f1d5a7e-2c1b-4f0e-9a53-7d3f0c2b8e41")
 
+// lockCallID takes the lock of a call, by its session id: every request
+// about the call takes it before its contact's lock, so that one which
+// comes during the call's first turn waits for that turn's session.
+func (s *Service) lockCallID(sessionID string) heldLock {
+	return s.calls.lock("", sessionID)
+}
+
 // StartCall starts the voice session of a new call. A call that already
 // has a session is a conflict; HandleCall answers such a request with the
-// session's state instead.
+// session's state instead. A call whose state has already ended starts
+// nothing: the reply has no session id.
 func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, error) {
 	ch, flowID, field, err := s.callFlow(ctx, c.Channel)
 	if err != nil {
@@ -683,11 +713,17 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		return nil, err
 	}
 	id := callSessionID(ch.ID, c.CallID)
+	defer s.lockCallID(id).Unlock()
 	defer s.locks.lock(urn, id).Unlock()
 	if existing, err := s.store.LoadSession(ctx, id); err == nil {
 		return nil, apiErr(fiber.StatusConflict, CodeConflict, "call_id", "call %q on channel %q already has session %s (%s)", c.CallID, ch.ID, existing.ID, existing.Status)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
+	}
+	if flows.CallEnded(c.State) {
+		// Over before it was answered (busy, no-answer): as on Twilio's
+		// path, the flow does not start; the reply has no session.
+		return &TurnReply{Messages: []Message{}}, nil
 	}
 	return s.startCallLocked(ctx, ch, flowID, field, urn, id, c, "")
 }
@@ -743,19 +779,24 @@ func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, fiel
 type CallRequest struct {
 	IncomingCall
 	// Digits are the keys pressed; Timeout reports a gather that timed out
-	// (and wins over Digits).
-	Digits  string
-	Timeout bool
+	// (and wins over Digits). TimeoutOf, when set, is the waitMark of the
+	// wait that timed out: a timeout of a wait that is over is answered as
+	// a repeat, without a turn. Without it the timeout is of the current
+	// wait.
+	Digits    string
+	Timeout   bool
+	TimeoutOf string
 	// RequestID is the same on every retry of one request (Twilio's
 	// I-Twilio-Idempotency-Token): a request already processed for the
 	// call gets its first reply again, without a second turn.
 	RequestID string
 }
 
-// HandleCall answers a request about a call. It takes the caller's lock
-// before it looks for the call's session, so a request that comes while
-// another is in its turn (a retry of the call's first request, a hang-up)
-// waits for that turn and sees the session it saved:
+// HandleCall answers a request about a call. It takes the call's lock and
+// the caller's before it looks for the call's session, so a request that
+// comes while another is in its turn (a retry of the call's first request,
+// a hang-up, with or without From) waits for that turn and sees the
+// session it saved:
 //
 //   - a final State (completed, busy, failed, no-answer, canceled) ends the
 //     session as interrupted, after any turn in progress; the reply is
@@ -780,11 +821,9 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 	ended := flows.CallEnded(state)
 	requestID := ""
 	if r.RequestID != "" && !ended {
-		requestID = r.CallID + "/" + r.RequestID
-		if store.KeyProblem(requestID) != "" {
-			requestID = "" // not storable: processed as a request without one
-		}
+		requestID = callRequestID(r.CallID, r.RequestID)
 	}
+	defer s.lockCallID(id).Unlock()
 	unlock, sess, err := s.lockCallOf(ctx, urn, id)
 	if err != nil {
 		if !isNotFoundErr(err) {
@@ -807,7 +846,14 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 			return nil, err
 		}
 		if ok {
-			return decodeReply(ch.ID, requestID, b)
+			reply, err := decodeReply(ch.ID, requestID, b)
+			if err == nil && reply.WaitingFor != nil && sess.Status == flows.StatusWaiting {
+				// The stored reply does not keep its wait's mark: the
+				// session's wait, which is the one that reply began unless
+				// a turn has run since.
+				reply.WaitingFor.mark = waitMark(sess)
+			}
+			return reply, err
 		}
 	}
 	if ended {
@@ -817,10 +863,11 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		return buildReply(sess, nil), nil
 	}
 	var in flows.Input
+	stale := r.Timeout && r.TimeoutOf != "" && sess.Status == flows.StatusWaiting && r.TimeoutOf != waitMark(sess)
 	switch {
-	case r.Timeout:
+	case r.Timeout && !stale:
 		in = flows.Timeout()
-	case r.Digits != "":
+	case r.Digits != "" && !stale:
 		in = flows.Digits(r.Digits)
 	default:
 		if sess.Status != flows.StatusWaiting {
@@ -836,6 +883,21 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		sess.Call.State = state
 	}
 	return s.resumeLoaded(ctx, sess, in, requestID)
+}
+
+// callRequestID is the key a call's request is remembered by: the call id
+// and Twilio's token, or their SHA-256 digest when that key could not be
+// stored (over store.MaxIDLen bytes, as a long token after a long CallSid
+// makes it, or holding a NUL byte), so that the retries of any request are
+// known. A short key stays as it is, and so matches the records of requests
+// served before.
+func callRequestID(callID, token string) string {
+	id := callID + "/" + token
+	if store.KeyProblem(id) == "" {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // lockCallOf takes the lock of a call's caller (urn), then loads the
@@ -896,17 +958,23 @@ func (s *Service) endCallLocked(ctx context.Context, sess *flows.Session, state 
 	return s.resumeLoaded(ctx, sess, flows.Hangup(), "")
 }
 
-// CallSession returns the session of a call, locked; unlock when done.
+// lockCall returns the session of a call, locked, after any turn that
+// starts the call; unlock when done.
 func (s *Service) lockCall(ctx context.Context, channel, callID string) (func(), *flows.Session, error) {
 	if _, err := s.channels.get(channel); err != nil {
 		return nil, nil, err
 	}
-	unlock, sess, err := s.lockSession(ctx, callSessionID(channel, callID))
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == fiber.StatusNotFound {
-		return nil, nil, notFound("call %q on channel %q not found", callID, channel)
+	id := callSessionID(channel, callID)
+	call := s.lockCallID(id)
+	unlock, sess, err := s.lockSession(ctx, id)
+	if err != nil {
+		call.Unlock()
+		if isNotFoundErr(err) {
+			return nil, nil, notFound("call %q on channel %q not found", callID, channel)
+		}
+		return nil, nil, err
 	}
-	return unlock, sess, err
+	return func() { unlock(); call.Unlock() }, sess, nil
 }
 
 // CallInput continues a call: digits, a gather timeout, or a final call

@@ -198,7 +198,10 @@ func viewSession(sess *flows.Session) sessionView {
 }
 
 func (s *Server) loadSession(c *fiber.Ctx) (*flows.Session, error) {
-	id := strings.Clone(c.Params("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
 	sess, err := s.store.LoadSession(c.UserContext(), id)
 	if err != nil {
 		return nil, sessionNotFound(err, id)
@@ -400,7 +403,11 @@ func (s *Server) resumeSession(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	reply, err := s.svc.Resume(c.UserContext(), strings.Clone(c.Params("id")), in)
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	reply, err := s.svc.Resume(c.UserContext(), id, in)
 	if err != nil {
 		return err
 	}
@@ -408,7 +415,11 @@ func (s *Server) resumeSession(c *fiber.Ctx) error {
 }
 
 func (s *Server) interruptSession(c *fiber.Ctx) error {
-	reply, err := s.svc.Interrupt(c.UserContext(), strings.Clone(c.Params("id")))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	reply, err := s.svc.Interrupt(c.UserContext(), id)
 	if err != nil {
 		return err
 	}

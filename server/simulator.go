@@ -486,7 +486,10 @@ func parseMocks(raw map[string]json.RawMessage, f *flows.Flow) (Mocks, error) {
 
 // simHangup ends a simulated call as if the caller hung up.
 func (s *Server) simHangup(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
 	ctx := c.UserContext()
 	sess, err := s.store.LoadSession(ctx, id)
 	if err != nil {

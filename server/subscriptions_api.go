@@ -73,7 +73,11 @@ func (s *Server) listSubscriptions(c *fiber.Ctx, d *delivery.Service) error {
 }
 
 func (s *Server) getSubscription(c *fiber.Ctx, d *delivery.Service) error {
-	sub, err := d.Get(c.UserContext(), strings.Clone(c.Params("id")))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	sub, err := d.Get(c.UserContext(), id)
 	if err != nil {
 		return deliveryErr(err)
 	}
@@ -85,7 +89,11 @@ func (s *Server) updateSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return err
 	}
-	sub, err := d.Update(c.UserContext(), strings.Clone(c.Params("id")), in)
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	sub, err := d.Update(c.UserContext(), id, in)
 	if err != nil {
 		return deliveryErr(err)
 	}
@@ -93,7 +101,11 @@ func (s *Server) updateSubscription(c *fiber.Ctx, d *delivery.Service) error {
 }
 
 func (s *Server) deleteSubscription(c *fiber.Ctx, d *delivery.Service) error {
-	if err := d.Delete(c.UserContext(), strings.Clone(c.Params("id"))); err != nil {
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := d.Delete(c.UserContext(), id); err != nil {
 		return deliveryErr(err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -118,7 +130,11 @@ func (s *Server) rotateSecret(c *fiber.Ctx, d *delivery.Service) error {
 		}
 		grace = time.Duration(*b.GraceSeconds) * time.Second
 	}
-	sub, err := d.RotateSecret(c.UserContext(), strings.Clone(c.Params("id")), grace)
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	sub, err := d.RotateSecret(c.UserContext(), id, grace)
 	if err != nil {
 		return deliveryErr(err)
 	}
@@ -126,11 +142,15 @@ func (s *Server) rotateSecret(c *fiber.Ctx, d *delivery.Service) error {
 }
 
 func (s *Server) pingSubscription(c *fiber.Ctx, d *delivery.Service) error {
-	id, err := d.Ping(c.UserContext(), strings.Clone(c.Params("id")))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	eventID, err := d.Ping(c.UserContext(), id)
 	if err != nil {
 		return deliveryErr(err)
 	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"event_id": id})
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"event_id": eventID})
 }
 
 func (s *Server) listDeliveries(c *fiber.Ctx, d *delivery.Service) error {
@@ -150,7 +170,10 @@ func (s *Server) listDeliveries(c *fiber.Ctx, d *delivery.Service) error {
 	if q.Until, err = timeQuery(c, "until"); err != nil {
 		return err
 	}
-	id := strings.Clone(c.Params("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
 	if _, err := d.Get(c.UserContext(), id); err != nil {
 		return deliveryErr(err)
 	}
@@ -167,7 +190,10 @@ func (s *Server) listDeliveries(c *fiber.Ctx, d *delivery.Service) error {
 }
 
 func (s *Server) getDelivery(c *fiber.Ctx, d *delivery.Service) error {
-	id := strings.Clone(c.Params("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
 	dl, err := d.GetDelivery(c.UserContext(), id)
 	if err != nil {
 		return deliveryErr(err)
@@ -180,7 +206,11 @@ func (s *Server) getDelivery(c *fiber.Ctx, d *delivery.Service) error {
 }
 
 func (s *Server) retryDelivery(c *fiber.Ctx, d *delivery.Service) error {
-	dl, err := d.Retry(c.UserContext(), strings.Clone(c.Params("id")))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	dl, err := d.Retry(c.UserContext(), id)
 	if err != nil {
 		return deliveryErr(err)
 	}

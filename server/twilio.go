@@ -93,7 +93,11 @@ func twilioURLVariants(fullURL string) []string {
 // twilio channel without an auth token can only be used where anyone who can
 // connect may use the API too, on a server without keys.
 func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
-	ch, err := s.svc.channels.get(c.Params("channel"))
+	channel, err := pathParam(c, "channel")
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := s.svc.channels.get(channel)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -238,6 +242,7 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		IncomingCall: IncomingCall{Channel: ch.ID, CallID: callID, From: p.Get("From"), To: p.Get("To"), State: state},
 		Digits:       p.Get("Digits"),
 		Timeout:      c.Query("timeout") != "",
+		TimeoutOf:    strings.Clone(c.Query("wait")),
 		RequestID:    strings.Clone(c.Get(TwilioIdempotencyHeader)),
 	})
 	if err != nil {
@@ -333,7 +338,13 @@ func voiceTwiML(r *TurnReply, action string) string {
 		fmt.Fprintf(&b, ` finishOnKey="%s">`, esc(w.FinishKey))
 		b.WriteString(inside.String())
 		b.WriteString("</Gather>")
-		fmt.Fprintf(&b, `<Redirect method="POST">%s</Redirect>`, esc(action+"?timeout=1"))
+		// The wait it reports on: Twilio follows it only after the gather
+		// timed out, which may be after another turn.
+		redirect := action + "?timeout=1"
+		if w.mark != "" {
+			redirect += "&wait=" + w.mark
+		}
+		fmt.Fprintf(&b, `<Redirect method="POST">%s</Redirect>`, esc(redirect))
 	} else {
 		b.WriteString(inside.String())
 		b.WriteString("<Hangup/>")

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -99,9 +101,13 @@ func (ts *testServer) sessionInputs(t *testing.T, id string) int {
 	return n
 }
 
-const menuTwiML = `<Say>Hello, caller from +15550001. Welcome to Parley Telecom.</Say>` +
+// firstWait is the wait= of a Redirect in TwiML answered before the test
+// clock is advanced: the time of the turn that began the wait.
+var firstWait = "&amp;wait=" + strconv.FormatInt(newClock().Now().UnixNano(), 10)
+
+var menuTwiML = `<Say>Hello, caller from +15550001. Welcome to Parley Telecom.</Say>` +
 	`<Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"><Say>Press 1 for sales, 2 for support.</Say></Gather>` +
-	`<Redirect method="POST">/twilio/tw/voice?timeout=1</Redirect></Response>`
+	`<Redirect method="POST">/twilio/tw/voice?timeout=1` + firstWait + `</Redirect></Response>`
 
 // A request about a waiting call with neither Digits nor ?timeout (Twilio
 // retrying the call's first request) is not a gather timeout: it answers
@@ -169,7 +175,9 @@ func TestTwilioVoiceRepeatDuringFirstTurn(t *testing.T) {
 		defer wg.Done()
 		status[1], body[1] = twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "ringing"))
 	}()
-	ts.waitLockUsers(t, "tel:+15550001", 2)
+	for ts.callLockUsers(callSessionID("tw", "CA1")) < 2 {
+		time.Sleep(time.Millisecond)
+	}
 	close(release)
 	wg.Wait()
 	want := `<Response><Say>Hello.</Say><Gather action="/twilio/tw/voice" method="POST" timeout="4" numDigits="1" finishOnKey="#"><Say>Press a key.</Say></Gather>`
@@ -371,8 +379,8 @@ func TestTwilioBlankPromptsLeftOut(t *testing.T) {
 	steps := []struct {
 		path, digits, want string
 	}{
-		{"/twilio/tw/voice", "", `<Response><Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"></Gather><Redirect method="POST">/twilio/tw/voice?timeout=1</Redirect></Response>`},
-		{"/twilio/tw/voice?timeout=1", "", `<Response><Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"></Gather><Redirect method="POST">/twilio/tw/voice?timeout=1</Redirect></Response>`},
+		{"/twilio/tw/voice", "", `<Response><Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"></Gather><Redirect method="POST">/twilio/tw/voice?timeout=1` + firstWait + `</Redirect></Response>`},
+		{"/twilio/tw/voice?timeout=1", "", `<Response><Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"></Gather><Redirect method="POST">/twilio/tw/voice?timeout=1` + firstWait + `</Redirect></Response>`},
 		{"/twilio/tw/voice", "1", `<Response><Say>Bye </Say><Hangup/></Response>`},
 	}
 	for _, st := range steps {
@@ -446,5 +454,110 @@ func TestTwilioHangupOfUnknownCallFreesTheCaller(t *testing.T) {
 	status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-next"))
 	if status != 200 || !strings.HasSuffix(body, menuTwiML) {
 		t.Errorf("the caller's next call: %d %s", status, body)
+	}
+}
+
+// A token too long to store with its call id (478 bytes after a 34-character
+// CallSid) still makes its retries known: they get the first answer again
+// and the key is taken once; another long token is a new request.
+func TestTwilioVoiceLongIdempotencyToken(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	sid := "CA" + strings.Repeat("0123456789abcdef", 2)
+	long := func(c string) string { return strings.Repeat(c, 478) }
+	twilioPost(t, base, "/twilio/tw/voice", callForm(sid), TwilioIdempotencyHeader, long("a"))
+	_, first := twilioPost(t, base, "/twilio/tw/voice", callForm(sid, "Digits", "9"), TwilioIdempotencyHeader, long("b"))
+	if !strings.Contains(first, "<Say>Sorry, that is not an option.</Say>") {
+		t.Fatalf("a wrong key answered %s", first)
+	}
+	if status, again := twilioPost(t, base, "/twilio/tw/voice", callForm(sid, "Digits", "9"), TwilioIdempotencyHeader, long("b")); status != 200 || again != first {
+		t.Errorf("a retry with a %d-byte token answered %d %s\nwant %s", len(long("b")), status, again, first)
+	}
+	id := callSessionID("tw", sid)
+	if n := ts.sessionInputs(t, id); n != 1 {
+		t.Errorf("after one wrong key and its retry the session took %d inputs, want 1", n)
+	}
+	twilioPost(t, base, "/twilio/tw/voice", callForm(sid, "Digits", "9"), TwilioIdempotencyHeader, long("c"))
+	if n := ts.sessionInputs(t, id); n != 2 {
+		t.Errorf("a second wrong key with another token: %d inputs, want 2", n)
+	}
+}
+
+// waitOf returns the wait= a TwiML's Redirect reports on.
+func waitOf(t *testing.T, twiml string) string {
+	t.Helper()
+	m := regexp.MustCompile(`\?timeout=1&amp;wait=(\d+)</Redirect>`).FindStringSubmatch(twiml)
+	if m == nil {
+		t.Fatalf("no Redirect with a wait in %s", twiml)
+	}
+	return m[1]
+}
+
+// noInputs counts the no-input re-prompts a call's session said.
+func (ts *testServer) noInputs(t *testing.T, id string) int {
+	t.Helper()
+	n := 0
+	for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+		if text, _ := e.(map[string]any)["text"].(string); text == "Sorry, we did not hear anything." {
+			n++
+		}
+	}
+	return n
+}
+
+// Twilio's report that a gather timed out names the wait it is about: one
+// that comes after another turn (the server's own timer fired the timeout,
+// or keys were pressed) is about a wait that is over, and is answered with
+// what the caller hears now, without a turn, instead of using up a no-input
+// of the gather that followed. A bare ?timeout=1 (TwiML of older builds)
+// is a timeout of the current wait.
+func TestTwilioLateTimeoutOfAnEndedWait(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	ctx := context.Background()
+
+	// The server's own timer fired first.
+	_, first := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1"))
+	ts.clock.Advance(time.Hour)
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := callSessionID("tw", "CA1")
+	if n := ts.noInputs(t, id); n != 1 {
+		t.Fatalf("the server's timer said %d no-input prompts, want 1", n)
+	}
+	ts.clock.Advance(time.Second)
+	status, late := twilioPost(t, base, "/twilio/tw/voice?timeout=1&wait="+waitOf(t, first), callForm("CA1"))
+	if status != 200 || !strings.Contains(late, "<Say>Sorry, we did not hear anything.</Say>") || !strings.Contains(late, "<Gather") {
+		t.Errorf("a late timeout of the first wait answered %d %s, want the timer's re-prompt", status, late)
+	}
+	if n := ts.noInputs(t, id); n != 1 {
+		t.Errorf("after a late timeout of the first wait: %d no-input prompts, want 1", n)
+	}
+	// The Redirect of the answer is the current wait's: it counts.
+	ts.clock.Advance(time.Second)
+	twilioPost(t, base, "/twilio/tw/voice?timeout=1&wait="+waitOf(t, late), callForm("CA1"))
+	if n := ts.noInputs(t, id); n != 2 {
+		t.Errorf("after a timeout of the current wait: %d no-input prompts, want 2", n)
+	}
+
+	// Keys were pressed before the report came.
+	_, first = twilioPost(t, base, "/twilio/tw/voice", callForm("CA2"))
+	ts.clock.Advance(time.Second)
+	_, wrong := twilioPost(t, base, "/twilio/tw/voice", callForm("CA2", "Digits", "9"))
+	ts.clock.Advance(time.Second)
+	_, late = twilioPost(t, base, "/twilio/tw/voice?timeout=1&wait="+waitOf(t, first), callForm("CA2"))
+	if late != wrong {
+		t.Errorf("a timeout of the wait before the key answered %s\nwant the key's answer again %s", late, wrong)
+	}
+	id = callSessionID("tw", "CA2")
+	if n := ts.noInputs(t, id); n != 0 {
+		t.Errorf("after a late timeout: %d no-input prompts, want 0", n)
+	}
+	// A bare ?timeout=1 is about the wait going on.
+	ts.clock.Advance(time.Second)
+	if _, body := twilioPost(t, base, "/twilio/tw/voice?timeout=1", callForm("CA2")); !strings.Contains(body, "<Say>Sorry, we did not hear anything.</Say>") {
+		t.Errorf("a bare ?timeout=1 answered %s", body)
+	}
+	if n := ts.noInputs(t, id); n != 1 {
+		t.Errorf("after a bare ?timeout=1: %d no-input prompts, want 1", n)
 	}
 }

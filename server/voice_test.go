@@ -111,7 +111,7 @@ func TestTwilioVoiceMenu(t *testing.T) {
 	r := twilioForm(ts, "/twilio/phone/voice", call, token)
 	want := `<Response><Say>Hello, caller from +15551234. Welcome to Parley Telecom.</Say>` +
 		`<Gather action="/twilio/phone/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"><Say>Press 1 for sales, 2 for support.</Say></Gather>` +
-		`<Redirect method="POST">/twilio/phone/voice?timeout=1</Redirect></Response>`
+		`<Redirect method="POST">/twilio/phone/voice?timeout=1` + firstWait + `</Redirect></Response>`
 	if r.Status != 200 || !strings.HasSuffix(string(r.Body), want) {
 		t.Fatalf("first voice TwiML %d\n%s\nwant ...%s", r.Status, r.Body, want)
 	}

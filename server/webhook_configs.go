@@ -229,7 +229,10 @@ func (s *Server) createWebhookConfig(c *fiber.Ctx) error {
 }
 
 func (s *Server) putWebhookConfig(c *fiber.Ctx) error {
-	name := strings.Clone(c.Params("name"))
+	name, err := pathParam(c, "name")
+	if err != nil {
+		return err
+	}
 	var in flows.WebhookConfig
 	if err := decodeWebhookConfig(c.Body(), &in); err != nil {
 		return err
@@ -317,7 +320,10 @@ func (s *Server) listWebhookConfigs(c *fiber.Ctx) error {
 }
 
 func (s *Server) getWebhookConfig(c *fiber.Ctx) error {
-	name := strings.Clone(c.Params("name"))
+	name, err := pathParam(c, "name")
+	if err != nil {
+		return err
+	}
 	wc, source, ok := s.hooks.get(name)
 	if !ok {
 		return notFound("webhook %q not found", name)
@@ -326,7 +332,10 @@ func (s *Server) getWebhookConfig(c *fiber.Ctx) error {
 }
 
 func (s *Server) deleteWebhookConfig(c *fiber.Ctx) error {
-	name := strings.Clone(c.Params("name"))
+	name, err := pathParam(c, "name")
+	if err != nil {
+		return err
+	}
 	_, source, ok := s.hooks.get(name)
 	switch {
 	case !ok:
@@ -370,7 +379,10 @@ type WebhookTestResult struct {
 // sample variables the way a flow's webhook widget builds it (body, headers,
 // auth, OAuth 2.0 token included), like `parley webhook test`.
 func (s *Server) testWebhookConfig(c *fiber.Ctx) error {
-	name := strings.Clone(c.Params("name"))
+	name, err := pathParam(c, "name")
+	if err != nil {
+		return err
+	}
 	if _, _, ok := s.hooks.get(name); !ok {
 		return notFound("webhook %q not found", name)
 	}
