@@ -136,7 +136,7 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 		}
 		return CompactResult{}, fmt.Errorf("compact: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := SyncDir(dir); err != nil {
 		return res, fmt.Errorf("compact: sync %s: %w", dir, err)
 	}
 	if fi, err := os.Stat(path); err == nil {
@@ -146,7 +146,9 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 	return res, nil
 }
 
-func syncDir(dir string) error {
+// SyncDir makes a directory's entries durable: a file just created or
+// renamed in it survives a crash.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

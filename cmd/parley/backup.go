@@ -128,7 +128,7 @@ func runBackup(ctx context.Context, endpoint, apiKey, out string) (store.VerifyR
 		os.Remove(partial)
 		return res, err
 	}
-	if err := syncDir(filepath.Dir(out)); err != nil {
+	if err := store.SyncDir(filepath.Dir(out)); err != nil {
 		return res, fmt.Errorf("sync %s: %w", filepath.Dir(out), err)
 	}
 	res.Duration = time.Since(start)
@@ -242,13 +242,4 @@ func answerError(resp *http.Response, keyGiven bool) string {
 		msg += " (a server without GET /v1/backup: an older Parley, or not Parley)"
 	}
 	return msg
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
