@@ -53,7 +53,7 @@ func TestExpressionRuleExample(t *testing.T) {
 // reads it as empty text, or fails in a sentence naming the function, never
 // in Go's own words.
 func TestFunctionsOfAValueNotSet(t *testing.T) {
-	tests := []struct{ tmpl, want, warning string }{
+	tests := []renderCase{
 		{"<@(upper(flow.nope.value))>", "<>", ""},
 		{"<@(lower(flow.nope.value))>", "<>", ""},
 		{"<@(trim(flow.nope.value))>", "<>", ""},
@@ -71,21 +71,7 @@ func TestFunctionsOfAValueNotSet(t *testing.T) {
 		{"<@(trim('xxhixx', 'x'))>", "<hi>", ""},
 		{"<@(split('a,b,c', ',', 2))>", `<["a","b,c"]>`, ""},
 	}
-	for _, tc := range tests {
-		t.Run(tc.tmpl, func(t *testing.T) {
-			got, warnings := renderTemplate(t, tc.tmpl, "hello there")
-			if got != tc.want {
-				t.Errorf("rendered %q, want %q", got, tc.want)
-			}
-			all := strings.Join(warnings, "; ")
-			if tc.warning == "" && all != "" || !strings.Contains(all, tc.warning) {
-				t.Errorf("warnings %q, want %q", all, tc.warning)
-			}
-			if strings.Contains(all, "reflect") || strings.Contains(all, "interface") {
-				t.Errorf("Go internals in %q", all)
-			}
-		})
-	}
+	checkRendersWarning(t, tests)
 }
 
 // TestFunctionsOfAValueOfAnotherKind: date() takes a time as well as text,
@@ -93,7 +79,7 @@ func TestFunctionsOfAValueNotSet(t *testing.T) {
 // the flow runs) fails in a sentence naming the function, the argument and
 // its kind, never in Go's own words.
 func TestFunctionsOfAValueOfAnotherKind(t *testing.T) {
-	tests := []struct{ tmpl, want, warning string }{
+	tests := []renderCase{
 		{"<@(date(now))>", "<2026-05-04T10:00:00Z>", ""},
 		{"<@(date(now) == now)>", "<true>", ""},
 		{"<@(date(timezone('UTC'), now).Hour())>", "<10>", ""},
@@ -108,21 +94,7 @@ func TestFunctionsOfAValueOfAnotherKind(t *testing.T) {
 		{"<@(upper(now))>", "<>", "upper: argument 1 is a time, not text"},
 		{"<@(split(now, '-'))>", "<>", "split: argument 1 is a time, not text"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.tmpl, func(t *testing.T) {
-			got, warnings := renderTemplate(t, tc.tmpl, "hello there")
-			if got != tc.want {
-				t.Errorf("rendered %q, want %q", got, tc.want)
-			}
-			all := strings.Join(warnings, "; ")
-			if tc.warning == "" && all != "" || !strings.Contains(all, tc.warning) {
-				t.Errorf("warnings %q, want %q", all, tc.warning)
-			}
-			if strings.Contains(all, "reflect") || strings.Contains(all, "interface") {
-				t.Errorf("Go internals in %q", all)
-			}
-		})
-	}
+	checkRendersWarning(t, tests)
 }
 
 // TestKeysInOrder: keys() and values() of a map list it in the order of its
@@ -179,5 +151,30 @@ func TestFloatsRenderRounded(t *testing.T) {
 	}
 	if got := texts(evs); len(got) != 1 || got[0] != "0.3" {
 		t.Errorf("set_variable saved %q, want 0.3", got)
+	}
+}
+
+// renderCase is a template, what it renders to with the input "hello
+// there", and a warning the render must give ("" for none).
+type renderCase struct{ tmpl, want, warning string }
+
+// checkRendersWarning renders each case, checks its text and warning, and
+// that no warning speaks of Go's internals.
+func checkRendersWarning(t *testing.T, tests []renderCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.tmpl, func(t *testing.T) {
+			got, warnings := renderTemplate(t, tc.tmpl, "hello there")
+			if got != tc.want {
+				t.Errorf("rendered %q, want %q", got, tc.want)
+			}
+			all := strings.Join(warnings, "; ")
+			if tc.warning == "" && all != "" || !strings.Contains(all, tc.warning) {
+				t.Errorf("warnings %q, want %q", all, tc.warning)
+			}
+			if strings.Contains(all, "reflect") || strings.Contains(all, "interface") {
+				t.Errorf("Go internals in %q", all)
+			}
+		})
 	}
 }
