@@ -48,15 +48,7 @@ func TestShutdownClosesQuietConnections(t *testing.T) {
 	})
 	ts.createFlow(hookNowFlow(url))
 	addr := strings.TrimPrefix(ts.listen(), "http://")
-	dial := func() net.Conn {
-		t.Helper()
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := dialer(t, addr)
 
 	var quiet []net.Conn
 	for range 3 { // opened, never used
@@ -179,15 +171,7 @@ func TestRequestsDuringShutdown(t *testing.T) {
 	})
 	ts.createFlow(hookNowFlow(url))
 	addr := strings.TrimPrefix(ts.listen(), "http://")
-	dial := func() net.Conn {
-		t.Helper()
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := dialer(t, addr)
 	kept := make([]net.Conn, 4)
 	for i := range kept {
 		kept[i] = dial()
@@ -254,5 +238,18 @@ func TestRequestsDuringShutdown(t *testing.T) {
 	close(release)
 	if err := <-stopped; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// dialer opens connections to addr, closed when the test ends.
+func dialer(t *testing.T, addr string) func() net.Conn {
+	return func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
 }
