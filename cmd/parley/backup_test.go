@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
@@ -25,24 +23,10 @@ const backupTestKey = "backup-key-0123456789"
 // returns its URL. It stops at the end of the test.
 func backupTarget(t *testing.T) string {
 	t.Helper()
-	srv, err := server.New(server.Config{
+	return serveForTest(t, server.Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
 		APIKeys: []server.APIKey{{Name: "ops", Key: backupTestKey}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return "http://" + ln.Addr().String()
 }
 
 // startConversation sends "hi" from urn to the demo channel of the server

@@ -490,21 +490,7 @@ func benchTarget(t *testing.T, allowLoopback bool) (string, *store.Bolt) {
 	if allowLoopback {
 		cfg.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return "http://" + ln.Addr().String(), st
+	return serveForTest(t, cfg), st
 }
 
 // apiCall sends one request to the server at base and decodes its JSON
@@ -670,4 +656,25 @@ func TestBenchURLLoopbackRefused(t *testing.T) {
 	if len(list.Webhooks) != 0 {
 		t.Errorf("subscriptions left: %v", list.Webhooks)
 	}
+}
+
+// serveForTest starts a server made from cfg on a loopback port and returns
+// its URL; it stops at the end of the test.
+func serveForTest(t *testing.T, cfg server.Config) string {
+	t.Helper()
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return "http://" + ln.Addr().String()
 }
