@@ -130,3 +130,13 @@ func BenchmarkMatchSet(b *testing.B) {
 		set.Match(r, "I would like option 3 please")
 	}
 }
+
+// BenchmarkLongArgumentWord: a 64,000-character word in the argument
+// against 10,000 short words of input, each compared up to its first
+// difference, and the same word last.
+func BenchmarkLongArgumentWord(b *testing.B) {
+	in := strings.Repeat("a ", 10000) + strings.Repeat("Y", 64000)
+	for _, typ := range []string{"has_any_word", "has_all_words", "has_phrase"} {
+		b.Run(typ, func(b *testing.B) { benchRule(b, typ, []string{strings.Repeat("y", 64000)}, in, nil) })
+	}
+}

@@ -90,6 +90,19 @@ func TestWordRules(t *testing.T) {
 		{"has_any_word", []string{"1️⃣ one"}, "1", false, ""},
 		{"has_any_word", []string{"1️⃣ one"}, "1⃣", true, "1⃣"},
 		{"has_any_word", []string{"👨‍👩‍👧"}, "👨 👩", false, ""},
+		// A joiner or non-joiner after an emoji joins nothing and is dropped.
+		{"has_any_word", []string{"👍"}, "ok 👍\u200d thanks", true, "👍"},
+		{"has_any_word", []string{"❤️"}, "❤️\u200c", true, "❤️"},
+		{"has_all_words", []string{"👨‍👩"}, "👨‍👩\u200d", true, "👨‍👩"},
+		// ‼ ⁉ 〰 〽 are words of their own, with or without U+FE0F.
+		{"has_any_word", []string{"‼"}, "wow‼️", true, "‼️"},
+		{"has_any_word", []string{"‼️"}, "wow ‼", true, "‼"},
+		{"has_any_word", []string{"⁉️"}, "⁉", true, "⁉"},
+		{"has_any_word", []string{"〽"}, "〽️", true, "〽️"},
+		{"has_any_word", []string{"〰"}, "!!", false, ""},
+		// A long word in the argument is compared up to the first
+		// difference, not read whole for each word of the input.
+		{"has_any_word", []string{strings.Repeat("y", 64000)}, strings.Repeat("a ", 1000) + strings.Repeat("Y", 64000), true, strings.Repeat("Y", 64000)},
 		{"has_all_words", []string{"🇩🇪"}, "🇪🇸 and 🇩🇰", false, ""},
 		{"has_all_words", []string{"🇩🇪 ok"}, "OK 🇩🇪", true, "OK 🇩🇪"},
 		{"has_phrase", []string{"👍🏽"}, "so 👍🏽 there", true, "👍🏽"},

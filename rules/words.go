@@ -43,6 +43,10 @@ func runeClass(r rune) uint8 {
 	switch {
 	case r == emojiStyle || r == textStyle || r == keycap:
 		return clsSep // on its own, not after the character it styles
+	case r == '\u203C' || r == '\u2049' || r == '\u3030' || r == '\u303D':
+		// ‼ ⁉ 〰 〽: punctuation with an emoji form, a word of their own
+		// with or without U+FE0F, as the symbols are.
+		return clsSymbol
 	case unicode.IsLetter(r), unicode.IsNumber(r), unicode.IsMark(r):
 		return clsWord
 	case unicode.IsSymbol(r):
@@ -171,7 +175,13 @@ func tokenize(s string, buf []span) []span {
 				toks = append(toks, span{start, i})
 				start = -1
 			}
-			toks = append(toks, span{i, i + n})
+			// A joiner or non-joiner at the end of the cluster joins
+			// nothing: dropped, as at the end of a word.
+			end := i + n
+			for end-3 > i && (s[end-3:end] == "\u200D" || s[end-3:end] == "\u200C") {
+				end -= 3
+			}
+			toks = append(toks, span{i, end})
 			i += n
 			continue
 		}
@@ -261,11 +271,8 @@ func sameWord(a, b string) bool {
 	if strings.EqualFold(a, b) {
 		return true
 	}
-	// "’", the selectors and the skin tones are encoded with a first byte of
-	// 0xE2 or above: most words (ASCII, Latin) have none, and differ already.
-	if !highBytes(a) && !highBytes(b) {
-		return false
-	}
+	// Rune by rune, skipping what does not count: words that differ stop
+	// at their first difference, however long either is.
 	seen := false
 	for {
 		ra, na := nextFolded(a)
@@ -276,8 +283,14 @@ func sameWord(a, b string) bool {
 			return na == nb && seen
 		}
 		a, b = a[na:], b[nb:]
-		if ra != rb && !foldsTo(ra, rb) {
-			return false
+		if ra != rb {
+			if ra|rb < utf8.RuneSelf {
+				if ra|0x20 != rb|0x20 || ra|0x20 < 'a' || ra|0x20 > 'z' {
+					return false // ASCII, and not the same letter in another case
+				}
+			} else if !foldsTo(ra, rb) {
+				return false
+			}
 		}
 		seen = true
 	}
@@ -286,6 +299,9 @@ func sameWord(a, b string) bool {
 // nextFolded returns the first rune of s that counts in a comparison, with "’"
 // read as "'", and the bytes up to its end (0 at the end of s).
 func nextFolded(s string) (rune, int) {
+	if len(s) > 0 && s[0] < utf8.RuneSelf {
+		return rune(s[0]), 1
+	}
 	for n := 0; n < len(s); {
 		r, size := utf8.DecodeRuneInString(s[n:])
 		n += size
@@ -305,15 +321,6 @@ func nextFolded(s string) (rune, int) {
 func foldsTo(a, b rune) bool {
 	for f := unicode.SimpleFold(a); f != a; f = unicode.SimpleFold(f) {
 		if f == b {
-			return true
-		}
-	}
-	return false
-}
-
-func highBytes(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0xE2 {
 			return true
 		}
 	}
