@@ -238,6 +238,13 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 						return t, err
 					}
 				}
+				if name == "date" || name == "timezone" {
+					for _, a := range args {
+						if s, ok := a.(string); ok && s == "Local" {
+							return nil, errLocalZone(name)
+						}
+					}
+				}
 				defer func() {
 					// A value of the wrong kind reaches the builtin when its
 					// type was unknown at compile time.
@@ -347,6 +354,16 @@ func (v *callChecker) Visit(node *ast.Node) {
 	if !ok {
 		return
 	}
+	callee := c.Callee
+	if ch, ok := callee.(*ast.ChainNode); ok {
+		callee = ch.Node // nilSafe's a?.b
+	}
+	if m, ok := callee.(*ast.MemberNode); ok {
+		if p, ok := m.Property.(*ast.StringNode); ok && p.Value == "Local" && len(c.Arguments) == 0 {
+			v.bad = append(v.bad, badCall{m, "Local() is the server's time zone, which flows do not see (a turn's time is in UTC): use .In(timezone(\"America/New_York\")) or now(timezone(...))"})
+		}
+		return
+	}
 	id, ok := c.Callee.(*ast.IdentifierNode)
 	if !ok {
 		return
@@ -362,6 +379,12 @@ func (v *callChecker) Visit(node *ast.Node) {
 	if msg := clockArity(id.Value, len(c.Arguments)); msg != "" {
 		v.bad = append(v.bad, badCall{id, msg})
 	}
+}
+
+// errLocalZone refuses the server's own time zone ("Local"), which would
+// make a flow say different things on servers in different zones.
+func errLocalZone(name string) error {
+	return fmt.Errorf(`%s: "Local" is the server's time zone, which flows do not see (a turn's time is in UTC): name a zone, such as "America/New_York"`, name)
 }
 
 func isFunction(name string) bool {

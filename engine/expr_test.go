@@ -178,3 +178,19 @@ func checkRendersWarning(t *testing.T, tests []renderCase) {
 		})
 	}
 }
+
+// TestNoLocalTimeZone: the server's time zone is not a flow's to read, so a
+// flow says the same on every server: .Local() does not load, and "Local"
+// as a zone name fails naming the function.
+func TestNoLocalTimeZone(t *testing.T) {
+	checkRendersWarning(t, []renderCase{
+		{"<@(now(timezone('Local')))>", "<>", `timezone: "Local" is the server's time zone, which flows do not see`},
+		{"<@(date(timezone('UTC'), now).Hour())>", "<10>", ""},
+		{"<@(now.In(timezone('Asia/Tokyo')).Hour())>", "<19>", ""},
+	})
+	fx := newFixture(t, nil)
+	_, err := fx.e.Load([]byte(`{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": "@(now.Local().Hour())"}]}`))
+	if err == nil || !strings.Contains(err.Error(), "Local() is the server's time zone") {
+		t.Errorf("a flow calling .Local(): %v", err)
+	}
+}
