@@ -23,13 +23,13 @@ import (
 const backupStall = 2 * time.Minute
 
 // backupCmd: parley backup --url URL --out FILE. It downloads a running
-// server's store (GET /v1/backup) to FILE.partial, syncs it, checks it as
+// server's store (GET /v1/backup) to FILE.NNN.partial, syncs it, checks it as
 // a store and against the Content-Length, and only then names it FILE.
 func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("backup", "--url URL --out FILE [flags]", stderr)
 	rawURL := fs.String("url", "", "the running server, `URL` http://HOST:PORT (or https:// behind a proxy)")
 	apiKey := fs.String("api-key", "", "API key, for a server that has keys")
-	out := fs.String("out", "", "write the copy to `FILE` (downloaded to FILE.partial first)")
+	out := fs.String("out", "", "write the copy to `FILE` (downloaded to FILE.NNN.partial first)")
 	force := fs.Bool("force", false, "replace FILE when it exists")
 	if err := fs.Parse(args); err != nil {
 		return parseStatus(err)
@@ -106,10 +106,17 @@ func checkOut(out string, force bool) error {
 }
 
 // runBackup downloads, syncs and checks the copy, then renames it to out.
-// The partial file is removed on any failure.
+// The copy is written to a file of its own next to out (FILE.NNN.partial,
+// made by this run, so that two runs never share one and no file this run
+// did not make is removed), which is removed on any failure.
 func runBackup(ctx context.Context, endpoint, apiKey, out string) (store.VerifyResult, error) {
 	start := time.Now()
-	partial := out + ".partial"
+	pf, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".*.partial")
+	if err != nil {
+		return store.VerifyResult{}, err
+	}
+	partial := pf.Name()
+	pf.Close()
 	n, err := download(ctx, endpoint, apiKey, partial)
 	if err != nil {
 		os.Remove(partial)
@@ -172,7 +179,7 @@ func download(ctx context.Context, endpoint, apiKey, path string) (int64, error)
 	if resp.ContentLength < 0 {
 		return 0, fmt.Errorf("GET %s: the answer has no Content-Length, so a copy cut short could not be told from a whole one", endpoint)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return 0, err
 	}

@@ -63,8 +63,8 @@ func TestBackupCommand(t *testing.T) {
 	if !strings.HasPrefix(stdout, out+": ") || !strings.Contains(stdout, "2 sessions") {
 		t.Errorf("output %q", stdout)
 	}
-	if _, err := os.Stat(out + ".partial"); !os.IsNotExist(err) {
-		t.Errorf("the partial file is left: %v", err)
+	if left, _ := filepath.Glob(out + "*.partial"); len(left) > 0 {
+		t.Errorf("partial files left: %v", left)
 	}
 	st, err := store.Open(out, store.Options{})
 	if err != nil {
@@ -153,11 +153,33 @@ func TestBackupCommandRefuses(t *testing.T) {
 			if c.code == 2 && !strings.Contains(stderr, "Usage: parley backup") && !strings.HasPrefix(stderr, "parley backup: --") {
 				t.Errorf("a usage error without the usage or the flag: %q", stderr)
 			}
-			for _, p := range []string{out, out + ".partial"} {
-				if _, err := os.Stat(p); !os.IsNotExist(err) {
-					t.Errorf("%s is left: %v", p, err)
-				}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s is left: %v", out, err)
+			}
+			if left, _ := filepath.Glob(out + "*.partial"); len(left) > 0 {
+				t.Errorf("partial files left: %v", left)
 			}
 		})
+	}
+}
+
+// A failed run removes only the partial file it made: a FILE.partial that
+// was there before (another program's, or a file of that name) is kept.
+func TestBackupKeepsOthersPartialFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "imp.db")
+	if err := os.WriteFile(out+".partial", []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	code, _, stderr := runCmd(t, "", "backup", "--url", down.URL, "--out", out)
+	if code != 1 || !strings.Contains(stderr, "connection refused") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if b, err := os.ReadFile(out + ".partial"); err != nil || string(b) != "precious" {
+		t.Errorf("the file that was there: %q, %v", b, err)
+	}
+	if left, _ := filepath.Glob(out + ".*.partial"); len(left) > 0 {
+		t.Errorf("partial files left: %v", left)
 	}
 }
