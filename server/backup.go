@@ -113,7 +113,7 @@ func (r *backupRuns) remove(run *backupRun) {
 
 // abort ends every backup under way: its copy fails at its next write,
 // and a write waiting for a client that does not read fails at once.
-func (r *backupRuns) abort() {
+func (r *backupRuns) abort() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for run := range r.runs {
@@ -125,6 +125,7 @@ func (r *backupRuns) abort() {
 		}
 		run.mu.Unlock()
 	}
+	return len(r.runs)
 }
 
 // extend moves the connection's write deadline to d, unless the backup

@@ -479,3 +479,19 @@ func TestWebhooksFileReadOnce(t *testing.T) {
 		t.Errorf("webhook orders: found %v, source %q; want it from the file", ok, src)
 	}
 }
+
+// TestSettingsDocumented: every flag of parley serve and its variable are
+// in docs/api.md: in the synopsis, the table, and the list of variables.
+func TestSettingsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		for _, want := range []string{"[--" + s.flag, "| `--" + s.flag + "` |", "`" + s.env + "`"} {
+			if !strings.Contains(string(doc), want) {
+				t.Errorf("docs/api.md has no %s", want)
+			}
+		}
+	}
+}

@@ -460,17 +460,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// fasthttp closes connections idle between requests itself, and
 		// waits for the rest: close at once those that never had one.
 		s.unused.shutdown()
-		if err := s.app.ShutdownWithContext(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
+		httpErr := s.app.ShutdownWithContext(ctx)
 		// A backup still streaming holds a read transaction that closing
 		// the store waits for.
-		s.backups.abort()
+		if cut := s.backups.abort(); httpErr != nil && cut > 0 {
+			httpErr = fmt.Errorf("%w (%d backups still streaming were cut short)", httpErr, cut)
+		}
+		if httpErr != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", httpErr))
+		}
+		// What ctx's end stops gets a moment to return before it is
+		// reported as not stopping: a grace used up by the requests says
+		// nothing of the timers or of delivery.
 		select {
 		case <-s.timersDone:
 		case <-ctx.Done():
 			s.timersAbort()
-			errs = append(errs, fmt.Errorf("timer turns did not finish: %w", ctx.Err()))
+			if !soonDone(s.timersDone) {
+				errs = append(errs, fmt.Errorf("timer turns did not finish: %w", ctx.Err()))
+			}
 		}
 		s.timersAbort()
 		if s.deliv != nil {
@@ -482,7 +490,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			select {
 			case <-done:
 			case <-ctx.Done():
-				errs = append(errs, fmt.Errorf("event delivery did not stop: %w", ctx.Err()))
+				if !soonDone(done) {
+					errs = append(errs, fmt.Errorf("event delivery did not stop: %w", ctx.Err()))
+				}
 			}
 		}
 		if err := s.store.Close(); err != nil {
@@ -492,6 +502,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Info("parley stopped")
 	})
 	return s.shutdownErr
+}
+
+// soonDone waits up to a second for done: what was just told to stop.
+func soonDone(done <-chan struct{}) bool {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // Run serves cfg until ctx is cancelled, then shuts down gracefully (up to
