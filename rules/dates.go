@@ -73,6 +73,7 @@ var (
 // are taken as the most recent such year up to pivot (the current year's last
 // two digits) or the century before.
 func findDate(s, format string, pivot int) (date, bool) {
+	s = latinDigits(s) // ١٥/٠١/٢٠١٧ is 15/01/2017, as has_number reads digits
 	if !hasDigits(s, 3) {
 		return date{}, false
 	}

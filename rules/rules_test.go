@@ -319,6 +319,9 @@ func TestDateRules(t *testing.T) {
 		{"has_date", nil, "2017-01-15T10:00:00Z", true, "2017-01-15"},
 		{"has_date", nil, "born 1.2.1990", true, "1990-02-01"},
 		{"has_date", nil, "3 4 99", true, "1999-04-03"},
+		// Digits of any script, as has_number and has_phone read them.
+		{"has_date", nil, "١٥/٠١/٢٠١٧", true, "2017-01-15"},
+		{"has_date", nil, "जन्म १५.०१.२०१७", true, "2017-01-15"},
 		{"has_date", nil, "3 4 26", true, "2026-04-03"},
 		{"has_date", nil, "31/02/2020 or 29/02/2020", true, "2020-02-29"},
 		{"has_date", nil, "there is no date here, just a year 2017", false, ""},
