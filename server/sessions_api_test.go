@@ -411,21 +411,7 @@ func TestSessionPathDropped(t *testing.T) {
 	hook := newSink(t)
 	ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": hook.URL, "events": []string{"flow.completed"}})
 	base := ts.listen()
-	call := func(method, path, body string) map[string]any {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode >= 300 {
-			t.Fatalf("%s %s: %d, %v", method, path, resp.StatusCode, err)
-		}
-		return m
-	}
+	call := httpJSON(t, base)
 	steps := func(v map[string]any) []string {
 		var out []string
 		for _, st := range v["path"].([]any) {

@@ -422,20 +422,7 @@ func TestReminderLoopExpires(t *testing.T) {
  {"id":"reminder","type":"send_message","text":"reminder","exits":{"Next":"wait"}},
  {"id":"thanks","type":"send_message","text":"thanks","exits":{"Next":"wait"}}]}`)
 	base := ts.listen()
-	call := func(method, path, body string) map[string]any {
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode >= 300 {
-			t.Fatalf("%s %s: %d %v %v", method, path, resp.StatusCode, m, err)
-		}
-		return m
-	}
+	call := httpJSON(t, base)
 	ids := []string{
 		call("POST", "/v1/sessions", `{"flow":"remind"}`)["id"].(string),
 		call("POST", "/v1/sessions", `{"flow":"remind"}`)["id"].(string),
@@ -655,5 +642,25 @@ func TestSubflowExpiry(t *testing.T) {
 	}
 	if s["status"] != "completed" || !slices.Equal(widgets, []string{"sub", "kwait", "gone"}) {
 		t.Errorf("5 minutes after the start: %v through %v, want completed through the Expired exit", s["status"], widgets)
+	}
+}
+
+// httpJSON sends requests with a JSON body to the server at base over real
+// HTTP and returns the decoded answer, failing the test on an error status.
+func httpJSON(t *testing.T, base string) func(method, path, body string) map[string]any {
+	return func(method, path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v %v", method, path, resp.StatusCode, m, err)
+		}
+		return m
 	}
 }
