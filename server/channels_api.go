@@ -202,7 +202,7 @@ func (s *Server) startCall(c *fiber.Ctx) error {
 	if b.From == "" {
 		return badRequest("from", "from is required: the caller's number")
 	}
-	if err := checkCallState(b.State); err != nil {
+	if err := checkCallState("state", b.State); err != nil {
 		return err
 	}
 	channel, err := pathParam(c, "channel")
@@ -225,11 +225,13 @@ var callStates = []string{"queued", "initiated", "ringing", "answered", "in-prog
 
 // checkCallState refuses a state that is none of callStates (in any case;
 // "cancelled" is taken for "canceled").
-func checkCallState(state string) error {
+// checkCallState refuses a state that is none of Twilio's CallStatus
+// values; field names where it was given.
+func checkCallState(field, state string) error {
 	if state == "" || slices.Contains(callStates, strings.ToLower(state)) || flows.CallEnded(state) {
 		return nil
 	}
-	return badRequest("state", "state %.40q is not a call state: send one of %s (Twilio's CallStatus values)", state, strings.Join(callStates, ", "))
+	return badRequest(field, "state %.40q is not a call state: send one of %s (Twilio's CallStatus values)", state, strings.Join(callStates, ", "))
 }
 
 type callInputBody struct {
@@ -254,7 +256,7 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 	}
 	var in resumeBody
 	in.Digits, in.Timeout = b.Digits, b.Timeout
-	if err := checkCallState(b.State); err != nil {
+	if err := checkCallState("state", b.State); err != nil {
 		return err
 	}
 	if b.Digits != nil && b.Timeout && !flows.CallEnded(b.State) {

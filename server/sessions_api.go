@@ -93,6 +93,12 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 	}
 	urnField := "contact.urn"
 	if b.Call != nil {
+		if err := checkCallState("call.state", b.Call.State); err != nil {
+			return err
+		}
+		if flows.CallEnded(strings.ToLower(b.Call.State)) {
+			return badRequest("call.state", "call state %q: the call has ended, and a call that has ended starts no session", b.Call.State)
+		}
 		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: strings.ToLower(b.Call.State), Start: s.cfg.Now()}
 		if req.Call.State == "" {
 			req.Call.State = "in-progress"
