@@ -148,6 +148,8 @@ func TestTemplates(t *testing.T) {
 		{"expression arithmetic", "@(1 + 1)", "2", ""},
 		{"expression with parentheses and quotes", `@(upper("a)b") + (flow.name.value))`, "A)BBen", ""},
 		{"expression custom function", "@(title(\"ana lima\")) @(word(input, 1))", "Ana Lima there", ""},
+		{"word splits at punctuation as word_count counts", `@(word("bee.cat,dog", 1)) @(word("O'Grady, hi!", 0)) @(word("a b c", -1)) [@(word("a b", 2))] @(word_count("bee.cat,dog"))`, "cat O'Grady c [] 3", ""},
+		{"word at the given delimiters", `@(word("bee.*cat,dog", 1, ".*=|")) @(word("a.b c", 0, " ")) @(word("a.b c", 0, ""))`, "cat,dog a.b a", ""},
 		{"unknown flow variable", "[@flow.nope]", "[]", "unknown variable @flow.nope"},
 		{"unknown user key", "[$user.key.nope]", "[]", "nope"},
 		{"unknown extra path", "[@extra.order.nope]", "[]", "unknown variable @extra.order.nope"},

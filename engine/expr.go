@@ -65,16 +65,24 @@ var Functions = map[string]func(params ...any) (any, error){
 		}
 		return strings.Join(w[1:], " "), nil
 	},
-	// word(text, n): the nth word, counting from 0.
+	// word(text, n[, delimiters]): the nth word, counting from 0 (from the
+	// end when negative). Words are split at spaces and punctuation, as
+	// word_count() counts them, or at any of the delimiters' characters.
 	"word": func(p ...any) (any, error) {
-		if len(p) != 2 {
-			return nil, fmt.Errorf("word(text, n) takes 2 arguments, got %d", len(p))
+		if len(p) != 2 && len(p) != 3 {
+			return nil, fmt.Errorf("word(text, n[, delimiters]) takes 2 or 3 arguments, got %d", len(p))
 		}
 		n, ok := toInt(p[1])
 		if !ok {
 			return nil, fmt.Errorf("word: %v is not a number", p[1])
 		}
-		w := strings.Fields(toText(p[0]))
+		var w []string
+		if len(p) == 3 && toText(p[2]) != "" {
+			delims := toText(p[2])
+			w = strings.FieldsFunc(toText(p[0]), func(r rune) bool { return strings.ContainsRune(delims, r) })
+		} else {
+			w = legacyWords(toText(p[0]))
+		}
 		if n < 0 {
 			n += len(w)
 		}

@@ -135,6 +135,7 @@ func TestTemplates(t *testing.T) {
 		{"me@example.com @input @@ok", "me@example.com @input @ok"},
 		{"@(UPPER(contact.name))", "BEN HAGGERTY"},
 		{"@(word(contact.name, 2))", "Haggerty"},
+		{`@(WORD("a.b c", 1)) @(WORD("a.b c", 1, TRUE)) @(WORD("a.b c", 2, FALSE))`, "a a.b b"},
 		{"@(LEN(contact.name) + 1)", "13"},
 		{"@(contact.age + 5)", "35"},
 		{`@(IF(contact.age > 18, "adult", "minor"))`, "adult"},

@@ -335,9 +335,12 @@ func (p *legacyParser) call(name string, args []string) string {
 			return fmt.Sprintf("%s(%s)", name, args[0])
 		}
 	case "word":
-		// RapidPro counts words from 1, Parley's word() from 0.
-		if arity(2, 3) {
+		// RapidPro counts words from 1, Parley's word() from 0; by_spaces
+		// (the third argument) splits at spaces only.
+		if arity(2, 3) && len(args) == 2 {
 			return fmt.Sprintf("word(%s, %s - 1)", args[0], num(args[1]))
+		} else if len(args) == 3 {
+			return fmt.Sprintf("word(%s, %s - 1, legacy_bool(%s) ? \" \\t\\n\" : \"\")", args[0], num(args[1]), args[2])
 		}
 	case "word_slice":
 		if arity(2, 4) {
