@@ -39,6 +39,7 @@ type Engine struct {
 	now         func() time.Time
 	newID       func() string
 	intn        func(int) int
+	float       func() float64 // rand()'s source
 	maxSteps    int
 	maxValue    int
 	maxPath     int
@@ -68,7 +69,8 @@ func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = n
 // WithIDs injects the session id generator.
 func WithIDs(next func() string) Option { return func(e *Engine) { e.newID = next } }
 
-// WithSeed makes random choices reproducible.
+// WithSeed makes random choices reproducible: random widgets, rand() and
+// randbetween().
 func WithSeed(seed uint64) Option {
 	return func(e *Engine) {
 		var mu sync.Mutex
@@ -77,6 +79,11 @@ func WithSeed(seed uint64) Option {
 			mu.Lock()
 			defer mu.Unlock()
 			return r.IntN(n)
+		}
+		e.float = func() float64 {
+			mu.Lock()
+			defer mu.Unlock()
+			return r.Float64()
 		}
 	}
 }
@@ -113,6 +120,7 @@ func New(reg *flows.Registry, opts ...Option) *Engine {
 		turnTimeout: DefaultTurnTimeout,
 		newID:       func() string { return uuid.Must(uuid.NewV7()).String() },
 		intn:        rand.IntN,
+		float:       rand.Float64,
 	}
 	for _, o := range opts {
 		o(e)

@@ -719,6 +719,31 @@ func TestRandomSeed(t *testing.T) {
 	}
 }
 
+// TestRandomFunctionsSeed: rand() and randbetween() draw from the engine's
+// source, so a seed (parley test's, simulate --seed) repeats them too.
+func TestRandomFunctionsSeed(t *testing.T) {
+	flow := `{"id": "r", "name": "r", "widgets": [
+	  {"id": "m", "type": "send_message", "text": "@(randbetween(1, 1000000000)) @(rand()) @(randbetween(5, 5))"}]}`
+	say := func(seed uint64) string {
+		fx := newFixture(t, nil, engine.WithSeed(seed))
+		_, evs, err := fx.e.Start(context.Background(), fx.load(t, flow), engine.StartParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(texts(evs), "|")
+	}
+	a, b, c := say(1), say(1), say(2)
+	if a != b {
+		t.Errorf("seed 1 said %q then %q", a, b)
+	}
+	if a == c {
+		t.Errorf("seeds 1 and 2 both said %q", a)
+	}
+	if f := strings.Fields(a); len(f) != 3 || f[2] != "5" || !strings.HasPrefix(f[1], "0.") {
+		t.Errorf("said %q, want a number, a fraction and 5", a)
+	}
+}
+
 // TestStartVariablesOrder: preset variables are saved in name order.
 func TestStartVariablesOrder(t *testing.T) {
 	fx := newFixture(t, nil)

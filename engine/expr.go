@@ -172,7 +172,11 @@ func titleCase(s string) string {
 func (e *Engine) exprOptions() []expr.Option {
 	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{}),
 		expr.DisableBuiltin("now")} // the machine's clock: now is the turn's (clock.go)
+	random := randomFunctions(e.float, e.intn)
 	for name, fn := range Functions {
+		if own, ok := random[name]; ok {
+			fn = own
+		}
 		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
 	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow))

@@ -143,24 +143,6 @@ func init() {
 		"unichar": charOf,
 		"code":    codeOf,
 		"unicode": codeOf,
-		// rand(): a random number in [0, 1); randbetween(a, b): an integer in [a, b].
-		"rand": func(p ...any) (any, error) {
-			if len(p) != 0 {
-				return nil, fmt.Errorf("rand() takes no arguments, got %d", len(p))
-			}
-			return rand.Float64(), nil
-		},
-		"randbetween": func(p ...any) (any, error) {
-			if len(p) != 2 {
-				return nil, fmt.Errorf("randbetween(low, high) takes 2 arguments, got %d", len(p))
-			}
-			lo, ok1 := toInt(p[0])
-			hi, ok2 := toInt(p[1])
-			if !ok1 || !ok2 || hi < lo {
-				return nil, fmt.Errorf("randbetween: %v and %v are not an interval", p[0], p[1])
-			}
-			return lo + rand.IntN(hi-lo+1), nil
-		},
 		// power(x, y): x to the power y.
 		"power": func(p ...any) (any, error) {
 			if len(p) != 2 {
@@ -264,6 +246,10 @@ func init() {
 		}
 		Functions[name] = fn
 	}
+	// Listed with the others; each engine calls its own (exprOptions).
+	for name, fn := range randomFunctions(rand.Float64, rand.IntN) {
+		Functions[name] = fn
+	}
 }
 
 func textAndCount(name string, p []any) ([]rune, int, error) {
@@ -357,4 +343,29 @@ func formatTel(urn string) string {
 		return s
 	}
 	return phonenumbers.Format(n, phonenumbers.NATIONAL)
+}
+
+// randomFunctions are rand(), a random number in [0, 1), and randbetween(a,
+// b), an integer in [a, b], drawing from float and intn: the engine's source,
+// which WithSeed makes repeat.
+func randomFunctions(float func() float64, intn func(int) int) map[string]func(...any) (any, error) {
+	return map[string]func(...any) (any, error){
+		"rand": func(p ...any) (any, error) {
+			if len(p) != 0 {
+				return nil, fmt.Errorf("rand() takes no arguments, got %d", len(p))
+			}
+			return float(), nil
+		},
+		"randbetween": func(p ...any) (any, error) {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("randbetween(low, high) takes 2 arguments, got %d", len(p))
+			}
+			lo, ok1 := toInt(p[0])
+			hi, ok2 := toInt(p[1])
+			if !ok1 || !ok2 || hi < lo {
+				return nil, fmt.Errorf("randbetween: %v and %v are not an interval", p[0], p[1])
+			}
+			return lo + intn(hi-lo+1), nil
+		},
+	}
 }

@@ -60,7 +60,7 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	call := fs.Bool("call", false, "run as an IVR call: each input line is the digits pressed")
 	cli := fs.String("cli", "", "the caller's number ($call.cli) for --call")
 	mocks := fs.String("mocks", "", "answer webhook calls from this `FILE`: {\"URL\": [{\"status\": 200, \"body\": {...}}]}")
-	seed := fs.Uint64("seed", 0, "seed for random widgets (0: random)")
+	seed := fs.Uint64("seed", 0, "seed for random widgets, rand() and randbetween() (0: random)")
 	var out outgoing
 	out.register(fs)
 	var limits turnLimits
