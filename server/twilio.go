@@ -121,10 +121,17 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 			base = c.BaseURL()
 		}
 		// RequestURI is the path and query even when the request line
-		// carried an absolute URL.
-		signed := base + string(c.Request().URI().RequestURI())
+		// carried an absolute URL, with the path decoded and escaped again.
+		// Twilio signs the URL as configured, so the path as the request
+		// line wrote it (/twilio/t%77/voice) is checked too.
+		uri := c.Request().URI()
+		signed := base + string(uri.RequestURI())
+		raw := string(uri.PathOriginal())
+		if q := uri.QueryString(); len(q) > 0 {
+			raw += "?" + string(q)
+		}
 		got := c.Get(TwilioSignatureHeader)
-		if got == "" || !twilioSigned(ch.AuthToken, signed, params, got) {
+		if got == "" || !twilioSigned(ch.AuthToken, signed, params, got) && (base+raw == signed || !twilioSigned(ch.AuthToken, base+raw, params, got)) {
 			s.reqLog(c).Debug("twilio signature mismatch", "url", signed)
 			return nil, nil, apiErr(fiber.StatusForbidden, CodeBadSignature, TwilioSignatureHeader, "missing or invalid Twilio signature for channel %q", ch.ID)
 		}

@@ -155,10 +155,24 @@ func TestTwilioSignature(t *testing.T) {
 		{"other URL", func(*httptest.ResponseRecorder) string {
 			return TwilioSignature(token, "http://evil.test/twilio/signed/sms", form)
 		}, 403},
+		// Twilio signs the URL as configured, escapes and all.
+		{"escaped path", func(*httptest.ResponseRecorder) string {
+			return TwilioSignature(token, "http://127.0.0.1/twilio/sig%6Eed/sms?x=a%20b", form)
+		}, 200},
+		{"escaped path signed decoded", func(*httptest.ResponseRecorder) string {
+			return TwilioSignature(token, "http://127.0.0.1/twilio/signed/sms?x=a%20b", form)
+		}, 200},
+		{"escaped path other query", func(*httptest.ResponseRecorder) string {
+			return TwilioSignature(token, "http://127.0.0.1/twilio/sig%6Eed/sms?x=a%20c", form)
+		}, 403},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req := httptest.NewRequest("POST", "http://127.0.0.1/twilio/signed/sms", strings.NewReader(form.Encode()))
+			target := "http://127.0.0.1/twilio/signed/sms"
+			if strings.HasPrefix(c.name, "escaped path") {
+				target = "http://127.0.0.1/twilio/sig%6Eed/sms?x=a%20b"
+			}
+			req := httptest.NewRequest("POST", target, strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			if s := c.sign(nil); s != "" {
 				req.Header.Set(TwilioSignatureHeader, s)
