@@ -79,10 +79,10 @@ func newMetrics(st store.Store) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		started: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "parley_sessions_started_total", Help: "Sessions started.",
+			Name: "parley_sessions_started_total", Help: "Sessions started by this process.",
 		}),
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_sessions_ended_total", Help: "Sessions ended, by final status (completed, expired, interrupted, failed).",
+			Name: "parley_sessions_ended_total", Help: "Sessions ended in this process, by final status (completed, expired, interrupted, failed).",
 		}, []string{"status"}),
 		turns: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "parley_turn_duration_seconds", Help: "Time the engine spent on one turn (webhook calls included), by kind.",
