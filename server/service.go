@@ -873,7 +873,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		if sess.Status != flows.StatusWaiting {
 			return buildReply(sess, nil), nil
 		}
-		events, err := s.lastTurnEvents(ctx, sess.ID)
+		events, err := s.store.LastTurnEvents(ctx, sess.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -918,29 +918,6 @@ func (s *Service) lockCallOf(ctx context.Context, urn, id string) (func(), *flow
 		return s.lockSession(ctx, id)
 	}
 	return held.Unlock, sess, nil
-}
-
-// lastTurnEvents returns the events of a waiting session's last turn: those
-// after the session_waiting event that ended the turn before it.
-func (s *Service) lastTurnEvents(ctx context.Context, id string) ([]flows.Event, error) {
-	var last, cur []flows.Event
-	after := uint64(0)
-	for {
-		recs, err := s.store.SessionEvents(ctx, id, after, store.MaxEventsPage)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
-			cur = append(cur, r.Event)
-			if r.Event.Type == flows.EventSessionWaiting {
-				last, cur = cur, nil
-			}
-		}
-		if len(recs) < store.MaxEventsPage {
-			return last, nil
-		}
-		after = recs[len(recs)-1].Seq
-	}
 }
 
 // endCallLocked ends a locked call's session for a final call state; a

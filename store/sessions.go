@@ -1036,6 +1036,61 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 	return out, err
 }
 
+// LastTurnEvents reads a session's event records newest first, as they are
+// stored, and stops at the session_waiting before the last one: a repeated
+// request reads the turns it answers, not the whole log.
+func (b *Bolt) LastTurnEvents(ctx context.Context, id string) ([]flows.Event, error) {
+	var out []flows.Event
+	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		seq, v, err := lookup(tx, nil, id, idKey(id))
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			return fmt.Errorf("session %q: %w", id, ErrNotFound)
+		}
+		waits := 0 // session_waiting events seen, newest first
+		var turns [][]flows.Event
+		c := tx.Bucket(bRecords).Cursor()
+		for k, v := c.Seek(eventKey(seq, 1<<64-1)); len(k) == 16 && binary.BigEndian.Uint64(k) == seq; k, v = c.Next() {
+			last := ^binary.BigEndian.Uint64(k[8:])
+			evs, err := decodeEvents(v)
+			if err != nil {
+				return &RecordError{Bucket: string(bRecords), Record: fmt.Sprintf("events of session %q up to %d", id, last), Err: err}
+			}
+			var kept []flows.Event
+			for i := len(evs) - 1; i >= 0; i-- {
+				var e flows.Event
+				if err := jsonUnmarshal(evs[i], &e); err != nil {
+					return &RecordError{Bucket: string(bRecords), Record: fmt.Sprintf("event %d of session %q", last-uint64(len(evs)-1-i), id), Err: fmt.Errorf("decode: %w", err)}
+				}
+				if e.Type == flows.EventSessionWaiting {
+					if waits++; waits == 2 {
+						break
+					}
+				}
+				if waits == 1 {
+					kept = append(kept, e)
+				}
+			}
+			turns = append(turns, kept)
+			if waits == 2 {
+				break
+			}
+		}
+		if waits == 0 {
+			return nil
+		}
+		for i := len(turns) - 1; i >= 0; i-- {
+			for j := len(turns[i]) - 1; j >= 0; j-- {
+				out = append(out, turns[i][j])
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // DueTimers returns up to limit (default 100, at most 1000) timers due at or
 // before now, earliest first: a scan from the start of the timers bucket that
 // stops at the first record in the future. A session's two timers share one

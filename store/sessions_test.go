@@ -421,6 +421,69 @@ func TestSessionEvents(t *testing.T) {
 	}
 }
 
+// TestLastTurnEvents: the events after the session_waiting before the last
+// one, through the last, whichever records they were saved in.
+func TestLastTurnEvents(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	ev := func(typ, text string) flows.Event {
+		return flows.Event{Type: typ, Text: text, Time: t0}
+	}
+	wait := func(text string) flows.Event { return ev(flows.EventSessionWaiting, text) }
+	out := func(text string) flows.Event { return ev(flows.EventMessageOut, text) }
+	check := func(id, want string) {
+		t.Helper()
+		evs, err := b.LastTurnEvents(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range evs {
+			got = append(got, e.Text)
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: last turn %q, want %q", id, strings.Join(got, ","), want)
+		}
+	}
+	save := func(id string, evs ...flows.Event) {
+		mustSave(t, b, &Turn{Session: session(id, flows.StatusWaiting, "tel:+1"+id), Events: evs})
+	}
+	save("a", out("a1"))
+	check("a", "") // never waited
+	save("a", wait("w1"))
+	check("a", "a1,w1")
+	// Many turns: only the last one is read back.
+	for i := range 50 {
+		save("a", out(fmt.Sprintf("q%d", i)), wait(fmt.Sprintf("w%d", i)))
+	}
+	check("a", "q49,w49")
+	// The oldest record, damaged, is not read.
+	if err := b.db.Update(func(tx *bbolt.Tx) error {
+		seq, _, err := lookup(tx, nil, "a", idKey("a"))
+		if err != nil {
+			return err
+		}
+		k, _ := tx.Bucket(bRecords).Cursor().Seek(eventKey(seq, 1))
+		return tx.Bucket(bRecords).Put(k, []byte("damaged"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.SessionEvents(ctx, "a", 0, 10); err == nil {
+		t.Fatal("the damaged record reads")
+	}
+	check("a", "q49,w49")
+	// A turn saved in several records, with a record after its wait.
+	save("a", out("x1"))
+	save("a", out("x2"), out("x3"))
+	save("a", wait("wx"), out("after"))
+	check("a", "x1,x2,x3,wx")
+	// Two waits in one record.
+	save("b", out("b1"), wait("wb1"), out("b2"), wait("wb2"))
+	check("b", "b2,wb2")
+	_, err := b.LastTurnEvents(ctx, "missing")
+	wantErr(t, "LastTurnEvents(missing)", err, ErrNotFound)
+}
+
 func TestListSessions(t *testing.T) {
 	ctx := context.Background()
 	b, _ := openTest(t)

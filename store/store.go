@@ -84,6 +84,10 @@ type SessionStore interface {
 	Contact(ctx context.Context, urn string) (*flows.Contact, error)
 	// SessionEvents returns up to limit events with a sequence above after.
 	SessionEvents(ctx context.Context, id string, after uint64, limit int) ([]EventRecord, error)
+	// LastTurnEvents returns the events of a session's last turn that ended
+	// waiting: those after the session_waiting before its last one, up to
+	// and including that last one (none when it has never waited).
+	LastTurnEvents(ctx context.Context, id string) ([]flows.Event, error)
 	// DueTimers returns up to limit timers due at or before now, earliest first.
 	DueTimers(ctx context.Context, now time.Time, limit int) ([]Timer, error)
 	// RemoveTimer deletes one timer (for timers whose session is gone).
