@@ -133,8 +133,23 @@ func (c *keptConn) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	c.used.Store(true)
+	if n > 0 && p[0] == tlsHandshake {
+		// An https:// URL for this plain HTTP server. fasthttp would wait
+		// for a request line until its read timeout and the client for its
+		// handshake until its own; an answer in plain HTTP makes the client
+		// fail at once (Go's: "server gave HTTP response to HTTPS client").
+		_, _ = c.Conn.Write(tlsRefused)
+		return 0, io.EOF
+	}
 	return n, err
 }
+
+// tlsHandshake is the first byte of a TLS connection (the record type of its
+// ClientHello), which no HTTP request starts with.
+const tlsHandshake = 0x16
+
+var tlsRefused = []byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 76\r\n\r\n" +
+	"This Parley server speaks plain HTTP: use http://, or a TLS proxy in front.\n")
 
 func (c *keptConn) Close() error {
 	if !c.used.Load() {

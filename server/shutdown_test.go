@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -251,5 +252,39 @@ func dialer(t *testing.T, addr string) func() net.Conn {
 		}
 		t.Cleanup(func() { c.Close() })
 		return c
+	}
+}
+
+// An https:// URL for this plain HTTP server fails at once, saying so,
+// instead of each side waiting for the other until a timeout; the server
+// goes on serving.
+func TestTLSHandshakeAnsweredInPlainHTTP(t *testing.T) {
+	ts := newTestServer(t, nil)
+	base := ts.listen()
+	client := &http.Client{Timeout: 30 * time.Second}
+	start := time.Now()
+	_, err := client.Get(strings.Replace(base, "http://", "https://", 1) + "/healthz")
+	if err == nil || !strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		t.Fatalf("https:// to the plain server: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the TLS client waited %v", d)
+	}
+	c, err := tls.Dial("tcp", strings.TrimPrefix(base, "http://"), &tls.Config{InsecureSkipVerify: true})
+	if err == nil {
+		c.Close()
+		t.Fatal("a TLS handshake succeeded")
+	}
+	var rec tls.RecordHeaderError
+	if !errors.As(err, &rec) || !strings.HasPrefix(string(rec.RecordHeader[:]), "HTTP/") {
+		t.Errorf("handshake error %v, want an HTTP answer", err)
+	}
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("healthz after: %d", resp.StatusCode)
 	}
 }
