@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/syncbuf"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -280,6 +283,28 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	}
 	if len(gone.requests()) != 1 {
 		t.Fatalf("disabled endpoint was called %d times", len(gone.requests()))
+	}
+}
+
+// The log line of a disable shows the URL as the deliveries log does: its
+// password and credential query values redacted.
+func TestDisableLogRedactsURL(t *testing.T) {
+	var logs syncbuf.Buffer
+	e := newEnv(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	gone := newReceiver(t)
+	gone.setReply(status(http.StatusGone))
+	u := strings.Replace(gone.URL, "http://", "http://user:URLPASSWORD9@", 1) + "/hook?token=QUERYTOKEN9"
+	sub := e.create(Subscription{Name: "old", URL: u})
+	e.settle()
+	if got, _ := e.svc.Get(context.Background(), sub.ID); !got.Disabled {
+		t.Fatal("the endpoint was not disabled")
+	}
+	out := logs.String()
+	if !strings.Contains(out, "webhook endpoint disabled") {
+		t.Fatalf("no disable line in the log:\n%s", out)
+	}
+	if strings.Contains(out, "URLPASSWORD9") || strings.Contains(out, "QUERYTOKEN9") {
+		t.Errorf("the log shows the URL's secrets:\n%s", out)
 	}
 }
 

@@ -580,7 +580,7 @@ func (s *Service) recordTx(tx *bbolt.Tx, a *arena, batch []*result, fx *commitEf
 func (s *Service) afterRecord(batch []*result, fx *commitEffects, recorded bool) {
 	for _, sub := range fx.disabled {
 		s.setSub(sub)
-		s.log.Warn("webhook endpoint disabled", "subscription", sub.ID, "url", sub.URL, "reason", sub.DisabledReason)
+		s.log.Warn("webhook endpoint disabled", "subscription", sub.ID, "url", redactURL(sub.URL, sub.secretValues()), "reason", sub.DisabledReason)
 	}
 	s.m.record(fx)
 	if len(batch) == 0 {

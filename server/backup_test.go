@@ -19,6 +19,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/parleyhq/parley/internal/syncbuf"
+
 	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/store"
@@ -150,7 +152,7 @@ func message(t *testing.T, base, from string) string {
 // bytes), passes store.Verify, and holds the sessions committed before it
 // began and none of those after.
 func TestBackupWhileServing(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ts, base := backupServer(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 	var before []string
 	for i := range 3 {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/syncbuf"
+
 	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/flows"
@@ -57,7 +59,7 @@ func TestDamagedSessionRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ts := newTestServer(t, func(c *Config) {
 		c.DataDir = dir
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/syncbuf"
 )
 
 // buildServer builds the parley binary.
@@ -47,28 +49,10 @@ func freePort(t *testing.T) string {
 
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	base   string
 	done   chan struct{} // closed when the process has exited
 	err    error         // its exit error, valid after done
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // stop sends sig and waits for the process to exit.
@@ -90,7 +74,7 @@ func startServer(t *testing.T, bin, addr, dir string, extra ...string) *proc {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	p := &proc{cmd: cmd, stderr: &syncBuffer{}, base: "http://" + addr, done: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &syncbuf.Buffer{}, base: "http://" + addr, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/syncbuf"
 )
 
 func TestSessionLifecycle(t *testing.T) {
@@ -188,7 +190,7 @@ func TestInterruptAndList(t *testing.T) {
 // still carries the request id, names the limit and its flag, and the
 // request is logged as client errors are.
 func TestOversizedBody(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	ts := newTestServer(t, func(c *Config) {
 		c.BodyLimit = 4096
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil)) // info: client errors are logged

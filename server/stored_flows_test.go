@@ -14,6 +14,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/parleyhq/parley/internal/syncbuf"
+
 	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/widgets"
 )
@@ -60,7 +62,7 @@ func pathOf(s map[string]any) []string {
 func TestStoredFlowOfEarlierVersion(t *testing.T) {
 	dir := t.TempDir()
 	storeRaw(t, dir, map[string]string{"old": oldFlow})
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ts := newTestServer(t, func(c *Config) {
 		c.DataDir = dir
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -129,7 +131,7 @@ func TestStoredFlowThatDoesNotLoad(t *testing.T) {
 			names = append(names, n)
 		}
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ts := newTestServer(t, func(c *Config) {
 		c.DataDir, c.Now = dir, clk.Now
 		c.Registry = widgets.Registered().Subset(names...)

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/syncbuf"
+
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
 )
@@ -173,7 +175,7 @@ func TestShutdownFinishesTimerTurn(t *testing.T) {
 	url, calls, called, release := blockingHook(t)
 	flow := lateHookFlow(url)
 
-	dir, clk, logs := t.TempDir(), newClock(), &syncBuffer{}
+	dir, clk, logs := t.TempDir(), newClock(), &syncbuf.Buffer{}
 	first := newTestServer(t, func(c *Config) {
 		c.DataDir, c.Now = dir, clk.Now
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -361,7 +363,7 @@ func TestTimerOfDamagedSessionBacksOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, logs := &damagedStore{Store: b}, &syncBuffer{}
+	ds, logs := &damagedStore{Store: b}, &syncbuf.Buffer{}
 	ts := newTestServer(t, func(c *Config) {
 		c.Store = ds
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))

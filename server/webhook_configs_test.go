@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/syncbuf"
 
 	"github.com/parleyhq/parley/callout"
 )
@@ -64,24 +65,6 @@ func (o *orderAPI) calls() []string {
 	return append([]string(nil), o.paths...)
 }
 
-// lockedBuffer collects logs written while handlers run.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 const lookupFlow = `{"id":"lookup","name":"Lookup","widgets":[
  {"id":"call","type":"webhook","webhook":"orders","result":"Lookup","exits":{"Success":"ok","Failure":"ko","Timeout":"ko"}},
  {"id":"ok","type":"send_message","text":"@extra.status @extra.path","exits":{"Next":""}},
@@ -92,7 +75,7 @@ const lookupFlow = `{"id":"lookup","name":"Lookup","widgets":[
 // at once.
 func TestWebhookConfigsAPI(t *testing.T) {
 	orders := newOrderAPI(t)
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	file := filepath.Join(t.TempDir(), "webhooks.json")
 	if err := os.WriteFile(file, []byte(`{"webhooks":[{"name":"from-file","url":"https://example.com/x"}]}`), 0o600); err != nil {
 		t.Fatal(err)
