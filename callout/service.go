@@ -339,10 +339,26 @@ func checkParsedURL(raw string, u *url.URL) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%q must be an http or https URL", raw)
 	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
+	if p := HostProblem(u); p != "" {
+		return fmt.Errorf("%q %s", raw, p)
 	}
 	return nil
+}
+
+// HostProblem is what is wrong with an http(s) URL's host and port, or "":
+// a URL with no host name (https://:443/) or a port that is not a number
+// from 1 to 65535 (http://host:0/, http://host:99999/) could never be
+// reached, so it is refused where it is written rather than on every call.
+func HostProblem(u *url.URL) string {
+	if u.Hostname() == "" {
+		return "has no host"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("has port %q, not a number from 1 to 65535", p)
+		}
+	}
+	return ""
 }
 
 var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", MaxRedirects)

@@ -72,6 +72,9 @@ func TestRefusedRequests(t *testing.T) {
 		{name: "scheme", req: flows.WebhookRequest{Method: "GET", URL: "ftp://127.0.0.1/"}, want: "http or https"},
 		{name: "file", req: flows.WebhookRequest{Method: "GET", URL: "file:///etc/passwd"}, want: "http or https"},
 		{name: "no host", req: flows.WebhookRequest{Method: "GET", URL: "http:///x"}, want: "no host"},
+		{name: "port only", req: flows.WebhookRequest{Method: "GET", URL: "http://:8080/x"}, want: "no host"},
+		{name: "port 0", req: flows.WebhookRequest{Method: "GET", URL: "http://127.0.0.1:0/x"}, want: `port "0", not a number from 1 to 65535`},
+		{name: "port too high", req: flows.WebhookRequest{Method: "GET", URL: "http://127.0.0.1:70000/x"}, want: `port "70000"`},
 		{name: "body too large", req: flows.WebhookRequest{Method: "POST", URL: "http://127.0.0.1/", Body: []byte("01234567890")}, want: "11 bytes, over the 10-byte limit"},
 		{name: "auth", req: flows.WebhookRequest{Method: "GET", URL: "http://127.0.0.1/", Auth: &flows.WebhookAuth{Type: flows.AuthBearer}}, want: "auth.token"},
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -305,6 +306,33 @@ func TestDisableLogRedactsURL(t *testing.T) {
 	}
 	if strings.Contains(out, "URLPASSWORD9") || strings.Contains(out, "QUERYTOKEN9") {
 		t.Errorf("the log shows the URL's secrets:\n%s", out)
+	}
+}
+
+// A connection error names the URL as the log shows it: a credential query
+// value too short to redact as a string is hidden all the same.
+func TestConnectionErrorRedactsURL(t *testing.T) {
+	e := newEnv(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	sub := e.create(Subscription{URL: closed + "/hook?token=abc&plain=xyz"})
+	e.settle()
+	ds := e.deliveries(sub.ID)
+	if len(ds) == 0 {
+		t.Fatal("no delivery")
+	}
+	atts := e.attempts(ds[0].ID)
+	if len(atts) == 0 || atts[0].Error == "" {
+		t.Fatalf("attempts %+v, want a failed one", atts)
+	}
+	for _, msg := range []string{atts[0].Error, ds[0].LastError} {
+		if strings.Contains(msg, "token=abc") || !strings.Contains(msg, "plain=xyz") {
+			t.Errorf("error %q, want the URL with its token redacted", msg)
+		}
 	}
 }
 
@@ -755,6 +783,10 @@ func TestValidation(t *testing.T) {
 	}{
 		{"no url", Subscription{}, "url"},
 		{"ftp url", Subscription{URL: "ftp://x/y"}, "url"},
+		{"port over 65535", Subscription{URL: "http://127.0.0.1:99999/x"}, "url"},
+		{"port 0", Subscription{URL: "http://127.0.0.1:0/x"}, "url"},
+		{"port not a number", Subscription{URL: "http://[::1]:http/x"}, "url"},
+		{"port without host", Subscription{URL: "https://:443/"}, "url"},
 		{"GET", Subscription{URL: ok, Method: "GET"}, "method"},
 		{"content type", Subscription{URL: ok, ContentType: "xml"}, "content_type"},
 		{"auth type", Subscription{URL: ok, Auth: &flows.WebhookAuth{Type: "magic"}}, "auth.type"},

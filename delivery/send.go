@@ -100,6 +100,12 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 
 	resp, err := s.roundTrip(req, ep)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// net/http names the URL in its errors: the redacted one, which
+			// hides credential query values too short to redact as strings.
+			ue.URL = ep.redactedURL
+		}
 		att.DurationMS = ms(time.Since(start))
 		att.Outcome, att.Error = classify(err), s.timedOut(ctx, red.String(err.Error()))
 		return ex

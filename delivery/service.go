@@ -418,7 +418,7 @@ func (s *Service) Ping(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("subscription %q: %w", id, ErrNotFound)
 	}
 	if sub.Disabled {
-		return "", fmt.Errorf("subscription %q is disabled: %w", id, ErrInvalid)
+		return "", &ValidationError{Field: "endpoint_id", Message: fmt.Sprintf("subscription %s is disabled; enable it first", id)}
 	}
 	now := s.opts.Now().UTC()
 	ev := pingEvent(sub, now)

@@ -257,8 +257,8 @@ func (sub *Subscription) normalize(now time.Time) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return invalid("url", "scheme must be http or https, not %q", u.Scheme)
 	}
-	if u.Host == "" {
-		return invalid("url", "has no host")
+	if p := callout.HostProblem(u); p != "" {
+		return invalid("url", "%s", p)
 	}
 
 	sub.Method = strings.ToUpper(strings.TrimSpace(sub.Method))

@@ -474,6 +474,9 @@ func TestWebhookOperations(t *testing.T) {
 	if r := ts.do("POST", "/v1/webhooks/"+id+"/recover", `{"since":"2020-01-01T00:00:00Z"}`); r.Status != 422 || r.errorOf(t)["field"] != "endpoint_id" {
 		t.Errorf("recover of a disabled endpoint: %d %s", r.Status, r.Body)
 	}
+	if r := ts.do("POST", "/v1/webhooks/"+id+"/ping", nil); r.Status != 422 || r.errorOf(t)["field"] != "endpoint_id" || strings.Contains(string(r.Body), ": invalid") {
+		t.Errorf("ping of a disabled endpoint: %d %s", r.Status, r.Body)
+	}
 
 	// Re-enabled, recovering resends what failed since the given time.
 	rc.setStatus(http.StatusNoContent)

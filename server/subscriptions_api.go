@@ -111,8 +111,13 @@ func (s *Server) deleteSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
+// maxGraceSeconds is the longest grace a rotation gives the old secrets: a
+// year, well inside what a time can be moved by.
+const maxGraceSeconds = 365 * 24 * 60 * 60
+
 type rotateBody struct {
-	// GraceSeconds keeps the old secrets valid this long (default 24 h).
+	// GraceSeconds keeps the old secrets valid this long (default 24 h, at
+	// most maxGraceSeconds).
 	GraceSeconds *int `json:"grace_seconds"`
 }
 
@@ -125,8 +130,8 @@ func (s *Server) rotateSecret(c *fiber.Ctx, d *delivery.Service) error {
 	}
 	grace := 24 * time.Hour
 	if b.GraceSeconds != nil {
-		if *b.GraceSeconds < 0 {
-			return badRequest("grace_seconds", "grace_seconds must not be negative")
+		if *b.GraceSeconds < 0 || *b.GraceSeconds > maxGraceSeconds {
+			return badRequest("grace_seconds", "grace_seconds must be from 0 to %d (a year), not %d", maxGraceSeconds, *b.GraceSeconds)
 		}
 		grace = time.Duration(*b.GraceSeconds) * time.Second
 	}

@@ -66,6 +66,20 @@ func TestEventDelivery(t *testing.T) {
 		t.Errorf("signature: %v", err)
 	}
 
+	// A grace beyond a year is refused: the old secrets would otherwise
+	// expire at once, the time overflowing.
+	for _, grace := range []string{"-1", "31536001", "9223372036854775807"} {
+		if r := ts.do("POST", "/v1/webhooks/"+subID+"/rotate-secret", `{"grace_seconds":`+grace+`}`); r.Status != 400 || r.errorOf(t)["field"] != "grace_seconds" {
+			t.Errorf("grace_seconds %s: %d %s", grace, r.Status, r.Body)
+		}
+	}
+	rotated := ts.must(200, "POST", "/v1/webhooks/"+subID+"/rotate-secret", `{"grace_seconds":31536000}`)
+	if secrets, _ := rotated["secrets"].([]any); len(secrets) != 2 {
+		t.Errorf("after a rotation with a year's grace: %v", rotated["secrets"])
+	} else if exp, _ := time.Parse(time.RFC3339, secrets[0].(map[string]any)["expires_at"].(string)); exp.Before(time.Now().Add(364 * 24 * time.Hour)) {
+		t.Errorf("the old secret expires at %v, want a year from now", exp)
+	}
+
 	ts.must(404, "GET", "/v1/webhooks/nope", nil)
 	if r := ts.do("POST", "/v1/webhooks", `{"url":"ftp://x","events":["*"]}`); r.Status != 422 {
 		t.Errorf("invalid subscription: %d %s", r.Status, r.Body)
