@@ -1,0 +1,155 @@
+package rapidpro
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// conversation is what running an export's first flow gave: the messages of
+// each turn (the start, then one per input), the results of the flow the
+// session started in, the contact and the webhook calls made.
+type conversation struct {
+	turns   [][]string
+	results map[string]string // name -> "value/category"
+	contact flows.Contact
+	calls   []string
+	report  Report
+}
+
+// converse converts an export and runs its first flow with the inputs; mocks
+// answer webhooks by URL (a call without one gets a 500).
+func converse(t *testing.T, export []byte, mocks map[string][]mockAnswer, inputs ...string) conversation {
+	t.Helper()
+	res, err := Convert(export, Options{})
+	if err != nil {
+		t.Fatalf("Convert: %v", err)
+	}
+	hooks := &mockWebhooks{mocks: map[string][]mockAnswer{}}
+	for u, a := range mocks {
+		hooks.mocks[u] = append([]mockAnswer(nil), a...)
+	}
+	set := flowSet{}
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	e := engine.New(widgets.Registered(), engine.WithFlows(set), engine.WithServices(hooks),
+		engine.WithClock(func() time.Time { return now }), engine.WithSeed(1))
+	var first *flows.Flow
+	for _, cf := range res.Flows {
+		if cf.Failed {
+			t.Fatalf("flow %q failed to convert:\n%s", cf.Name, res.Report)
+		}
+		f, err := e.Load(cf.JSON)
+		if err != nil {
+			t.Fatalf("loading converted flow %q: %v\n%s", cf.Name, err, cf.JSON)
+		}
+		set[f.ID] = f
+		if first == nil {
+			first = f
+		}
+	}
+	ctx := context.Background()
+	s, evs, err := e.Start(ctx, first, engine.StartParams{Contact: flows.Contact{Name: "Ben Haggerty", URN: "tel:+12065551212"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := conversation{report: res.Report, results: map[string]string{}}
+	texts := func(evs []flows.Event) []string {
+		var out []string
+		for _, ev := range evs {
+			if ev.Type == flows.EventMessageOut {
+				out = append(out, ev.Text)
+			}
+		}
+		return out
+	}
+	c.turns = append(c.turns, texts(evs))
+	for _, in := range inputs {
+		if s.Status.Ended() {
+			t.Fatalf("session ended (%s) before input %q", s.Status, in)
+		}
+		evs, err := e.Resume(ctx, first, s, flows.Text(in))
+		if err != nil {
+			t.Fatalf("input %q: %v", in, err)
+		}
+		c.turns = append(c.turns, texts(evs))
+	}
+	for _, r := range s.Frames[0].Results {
+		c.results[r.Name] = r.Value + "/" + r.Category
+	}
+	c.contact = s.Contact
+	c.calls = hooks.calls
+	return c
+}
+
+// hasLine reports whether the report has a line of level at where whose
+// message contains msg.
+func hasLine(rep Report, level, where, msg string) bool {
+	for _, l := range rep.Lines {
+		if l.Level == level && l.Where == where && strings.Contains(l.Message, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+// exportOf builds a one-flow export of the given version from action sets
+// and rule sets (JSON lists); the flow starts at entry.
+func exportOf(version, entry, actionSets, ruleSets string) []byte {
+	return []byte(fmt.Sprintf(`{"version": %q, "flows": [{"version": %q, "base_language": "eng", "flow_type": "M",
+	 "metadata": {"uuid": "44444444-4444-4444-8444-444444444444", "name": "Migrated"},
+	 "entry": %q, "action_sets": %s, "rule_sets": %s}]}`, version, version, entry, actionSets, ruleSets))
+}
+
+// TestMigrate11_4: before 11.4, @flow.X.text of a split, webhook or random
+// result is the last input, as RapidPro migrates it; a wait's keeps its text.
+func TestMigrate11_4(t *testing.T) {
+	const msg = `@flow.answer.text|@flow.split.text|@(CONCATENATE(flow.split.text, \"!\"))|@flow.split`
+	rulesets := `[
+	  {"uuid": "r1", "ruleset_type": "wait_message", "label": "Answer", "operand": "@step.value",
+	   "rules": [{"uuid": "u1", "category": {"eng": "All Responses"}, "destination": "r2", "test": {"type": "true"}}]},
+	  {"uuid": "r2", "ruleset_type": "expression", "label": "Split", "operand": "@(UPPER(contact.name))",
+	   "rules": [{"uuid": "u2", "category": {"eng": "All Responses"}, "destination": "a2", "test": {"type": "true"}}]}]`
+	actions := `[{"uuid": "a1", "destination": "r1", "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "Hi"}}]},
+	  {"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "` + msg + `"}}]}]`
+	for _, tc := range []struct{ version, want string }{
+		{"11.3", "hello there|hello there|hello there!|BEN HAGGERTY"},
+		// From 11.4 on, .text is the split's input, as written.
+		{"11.4", "hello there|BEN HAGGERTY|BEN HAGGERTY!|BEN HAGGERTY"},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			c := converse(t, exportOf(tc.version, "a1", actions, rulesets), nil, "hello there")
+			if got := strings.Join(c.turns[1], "\n"); got != tc.want {
+				t.Errorf("sent %q, want %q\n%s", got, tc.want, c.report)
+			}
+			migrated := hasLine(c.report, levelInfo, "action m2 (reply) msg.eng", `"flow.split.text" is read as "step.value"`)
+			if migrated != (tc.version == "11.3") {
+				t.Errorf("11.4 migration line: %v\n%s", migrated, c.report)
+			}
+		})
+	}
+	t.Run("real export", func(t *testing.T) {
+		data, err := os.ReadFile(filepath.Join(testdataDir(t), "migrate_to_11_4.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := converse(t, data, nil, "hello there")
+		// RapidPro's own test of this export expects the reply
+		// "@flow.response_1.text\n@step.value\n@step.value\n@flow.response_3\n@(CONCATENATE(step.value, "blerg"))".
+		lines := strings.Split(strings.Join(c.turns[1], "\x00"), "\n")
+		if len(lines) == 5 && (lines[3] == "Bucket 1" || lines[3] == "Bucket 2") {
+			lines[3] = "(bucket)"
+		}
+		want := []string{"hello there", "hello there", "hello there", "(bucket)", "hello thereblerg"}
+		if fmt.Sprint(lines) != fmt.Sprint(want) {
+			t.Errorf("sent %q, want %q", lines, want)
+		}
+	})
+}
