@@ -422,6 +422,9 @@ func (c *flowConv) dest(uuid, where string) string {
 // tmpl translates a template, reporting problems at where.
 func (c *flowConv) tmpl(src, where string) string {
 	x := &xlate{}
+	if c.mig != nil {
+		x.extraResults = c.mig.extraResults
+	}
 	out := x.template(src)
 	c.flush(x, where)
 	return out

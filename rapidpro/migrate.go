@@ -7,7 +7,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/parleyhq/parley/flows"
 	"github.com/tidwall/gjson"
 )
 
@@ -20,6 +23,7 @@ import (
 // according to the export's version, before it is converted:
 //
 //	11.4  @flow.X.text of a result no wait saved becomes @step.value
+//	11.5  @flow.X and @flow.X.value of a webhook result become its answer
 //
 // Each change is an info line of the report, at the action or ruleset it was
 // made in.
@@ -31,6 +35,10 @@ type migration struct {
 	major, minor int
 	versioned    bool
 	lines        []migrationLine
+	// extraResults maps the slug of each webhook result whose @flow.X RapidPro
+	// rewrote as @extra.X in version 11.5 to the result's key: @extra.X is
+	// that result's answer.
+	extraResults map[string]string
 }
 
 // migrateFlow migrates one flow of an export (raw) from the version RapidPro
@@ -77,7 +85,7 @@ func before(major, minor, m, n int) bool {
 // itself when nothing applied or raw is not a JSON object.
 func migrate(raw json.RawMessage, major, minor int) (json.RawMessage, *migration) {
 	m := &migration{}
-	if !before(major, minor, 11, 4) {
+	if !before(major, minor, 11, 5) {
 		return raw, m
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -86,7 +94,10 @@ func migrate(raw json.RawMessage, major, minor int) (json.RawMessage, *migration
 	if dec.Decode(&flow) != nil || flow == nil {
 		return raw, m
 	}
-	m.toV11_4(flow)
+	if before(major, minor, 11, 4) {
+		m.toV11_4(flow)
+	}
+	m.toV11_5(flow)
 	out, err := json.Marshal(flow)
 	if err != nil {
 		return raw, m
@@ -121,6 +132,11 @@ func (m *migration) noteChanges(where, version string, changes []change, why str
 		parts = append(parts, fmt.Sprintf("%q is read as %q", c.from, c.to))
 	}
 	m.note(where, fmt.Sprintf("%s: %s (%s)", migrated(version), strings.Join(parts, ", "), why))
+}
+
+// isWordRune is a regular expression's \w as Python reads it in Unicode text.
+func isWordRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r)
 }
 
 // Walking the flow's JSON.
@@ -254,4 +270,145 @@ func (m *migration) toV11_4(flow map[string]any) {
 			return out
 		})
 	})
+}
+
+// Version 11.5: a webhook result is its answer.
+
+// toV11_5 rewrites @flow.X and @flow.X.value as @extra.X where X is the
+// result of a webhook or resthook ruleset (and of no other ruleset) in
+// messages, saved values, webhook URLs, operands and rule tests. RapidPro's
+// engine reads @extra.X as the JSON that webhook answered, so
+// m.extraResults maps X to the result whose answer @extra.X is here.
+func (m *migration) toV11_5(flow map[string]any) {
+	hooks, others := map[string]string{}, map[string]bool{}
+	for _, rs := range objects(flow["rule_sets"]) {
+		label := str(rs, "label")
+		s := labelSlug(label)
+		if s == "" {
+			continue
+		}
+		switch str(rs, "ruleset_type") {
+		case "webhook", "resthook":
+			hooks[s] = flows.Key(label)
+		default:
+			others[s] = true
+		}
+	}
+	slugs := map[string]bool{}
+	for s, key := range hooks {
+		if others[s] {
+			continue
+		}
+		slugs[s] = true
+		if m.extraResults == nil {
+			m.extraResults = map[string]string{}
+		}
+		m.extraResults[s] = key
+	}
+	if len(slugs) == 0 {
+		return
+	}
+	list := sortedKeys(slugs)
+	sort.SliceStable(list, func(i, j int) bool { return len(list[i]) > len(list[j]) })
+	fix := func(where string) func(s, path string) string {
+		return func(s, path string) string {
+			out, changes := replaceWebhookResults(s, list)
+			m.noteChanges(joinWhere(where, path), "11.5", changes, "the result of a webhook: RapidPro reads it as the JSON the webhook answered, not its status")
+			return out
+		}
+	}
+	eachAction(flow, func(a map[string]any, where string) {
+		typ := str(a, "type")
+		switch {
+		case msgActions[typ]:
+			rewriteMsg(a, where, fix(where))
+		case typ == "save":
+			if s, ok := a["value"].(string); ok {
+				a["value"] = fix(where)(s, "value")
+			}
+		case typ == "api":
+			if s, ok := a["webhook"].(string); ok {
+				a["webhook"] = fix(where)(s, "webhook")
+			}
+		}
+	})
+	for _, rs := range objects(flow["rule_sets"]) {
+		where := "ruleset " + str(rs, "uuid")
+		if op, ok := rs["operand"].(string); ok {
+			rs["operand"] = fix(where)(op, "operand")
+			if rs["operand"] != op && str(rs, "ruleset_type") == "flow_field" {
+				rs["ruleset_type"] = "expression"
+			}
+			for i, r := range objects(rs["rules"]) {
+				t, _ := r["test"].(map[string]any)
+				if tt, ok := t["test"].(map[string]any); ok {
+					for _, k := range sortedKeys(tt) {
+						if s, ok := tt[k].(string); ok {
+							tt[k] = fix(where)(s, fmt.Sprintf("rules[%d].test.%s", i, k))
+						}
+					}
+				}
+			}
+		}
+		if cfg, ok := rs["config"].(map[string]any); ok {
+			if s, ok := cfg["webhook"].(string); ok {
+				cfg["webhook"] = fix(where)(s, "config.webhook")
+			}
+		}
+	}
+}
+
+// replaceWebhookResults rewrites flow.X and flow.X.value as extra.X for the
+// slugs X (longest first), except where a further .name follows (.category,
+// .time), as RapidPro's flow\.(X)(\.value)?(?!\.\w) does.
+func replaceWebhookResults(s string, slugs []string) (string, []change) {
+	lower := strings.ToLower(s)
+	if !strings.Contains(lower, "flow.") {
+		return s, nil
+	}
+	followedByName := func(end int) bool {
+		if end >= len(s) || s[end] != '.' {
+			return false
+		}
+		r, _ := utf8.DecodeRuneInString(s[end+1:])
+		return end+1 < len(s) && isWordRune(r)
+	}
+	var b strings.Builder
+	var changes []change
+	for i := 0; i < len(s); {
+		if strings.HasPrefix(lower[i:], "flow.") {
+			matched := false
+			for _, slug := range slugs {
+				start := i + len("flow.")
+				if !strings.HasPrefix(lower[start:], slug) {
+					continue
+				}
+				end := start + len(slug)
+				ends := []int{end}
+				if strings.HasPrefix(lower[end:], ".value") {
+					ends = []int{end + len(".value"), end}
+				}
+				for _, e := range ends {
+					if followedByName(e) {
+						continue
+					}
+					repl := "extra." + s[start:end]
+					changes = append(changes, change{s[i:e], repl})
+					b.WriteString(repl)
+					i = e
+					matched = true
+					break
+				}
+				if matched {
+					break
+				}
+			}
+			if matched {
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String(), changes
 }

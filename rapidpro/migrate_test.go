@@ -2,6 +2,7 @@ package rapidpro
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -150,6 +151,75 @@ func TestMigrate11_4(t *testing.T) {
 		want := []string{"hello there", "hello there", "hello there", "(bucket)", "hello thereblerg"}
 		if fmt.Sprint(lines) != fmt.Sprint(want) {
 			t.Errorf("sent %q, want %q", lines, want)
+		}
+	})
+}
+
+// TestMigrate11_5: before 11.5, @flow.X and @flow.X.value of a webhook result
+// are the JSON it answered (RapidPro migrates them to @extra.X), not the
+// status; .category stays, and so does a result a split saves too.
+func TestMigrate11_5(t *testing.T) {
+	const msg = `@flow.lookup|@flow.lookup.value|@flow.lookup.category|@(UPPER(flow.lookup))|@flow.lookup.time.`
+	rulesets := `[
+	  {"uuid": "r1", "ruleset_type": "webhook", "label": "Lookup", "operand": "@step.value",
+	   "config": {"webhook": "http://example.com/lookup", "webhook_action": "GET"},
+	   "rules": [{"uuid": "u1", "category": {"eng": "Success"}, "destination": "a2", "test": {"type": "webhook_status", "status": "success"}},
+	             {"uuid": "u2", "category": {"eng": "Failure"}, "destination": "a2", "test": {"type": "webhook_status", "status": "failure"}}]}]`
+	actions := `[{"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "` + msg + `"}}]}]`
+	mocks := map[string][]mockAnswer{"http://example.com/lookup": {{Status: 200, Body: json.RawMessage(`{"name":"Ben"}`)}}}
+	for _, tc := range []struct{ version, want string }{
+		{"11.4", `{"name":"Ben"}|{"name":"Ben"}|Success|{"NAME":"BEN"}|2024-05-01T12:00:00Z.`},
+		{"11.5", `200|200|Success|200|2024-05-01T12:00:00Z.`},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			c := converse(t, exportOf(tc.version, "r1", actions, rulesets), mocks)
+			if got := strings.Join(c.turns[0], "\n"); got != tc.want {
+				t.Errorf("sent %q, want %q\n%s", got, tc.want, c.report)
+			}
+			migrated := hasLine(c.report, levelInfo, "action m2 (reply) msg.eng", `"flow.lookup.value" is read as "extra.lookup"`)
+			if migrated != (tc.version == "11.4") {
+				t.Errorf("11.5 migration line: %v\n%s", migrated, c.report)
+			}
+		})
+	}
+	t.Run("real export", func(t *testing.T) {
+		data, err := os.ReadFile(filepath.Join(testdataDir(t), "migrate_to_11_5.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Parley refuses resthooks: the copy calls a webhook instead.
+		data = []byte(strings.Replace(string(data), `"ruleset_type": "resthook"`, `"ruleset_type": "webhook"`, 1))
+		data = []byte(strings.Replace(string(data), `"resthook": "test-resthook-event"`, `"webhook": "http://example.com/webhook3", "webhook_action": "GET"`, 1))
+		mocks := map[string][]mockAnswer{
+			"http://example.com/webhook1": {{Status: 200, Body: json.RawMessage(`{"one":1}`)}},
+			"http://example.com/webhook2": {{Status: 200, Body: json.RawMessage(`{"two":2}`)}},
+			"http://example.com/webhook3": {{Status: 200, Body: json.RawMessage(`{"three":3}`)}},
+		}
+		c := converse(t, data, mocks)
+		// RapidPro's test of this export expects the reply migrated to
+		// @extra.response_1 and @extra.response_3 (not response_2, which a
+		// split saves too), .category unchanged.
+		want := strings.Join([]string{`{"one":1}`, `{"one":1}`, "Success", `{"ONE":1}`, "SUCCESS", "",
+			"", "", "All Responses", "", "ALL RESPONSES", "",
+			`{"three":3}`, `{"three":3}`, "Success", `{"THREE":3}`, "SUCCESS"}, "\n")
+		if got := strings.Join(c.turns[0], "\x00"); got != want {
+			t.Errorf("sent %q, want %q", got, want)
+		}
+		// The webhook URLs, of a ruleset and of an action, and the saved name.
+		wantCalls := []string{"GET http://example.com/webhook1", "GET http://example.com/webhook2", "GET http://example.com/webhook3",
+			"GET http://example.com/?thing=%7B%22one%22%3A1%7D", "GET http://example.com/?thing=%7B%22one%22%3A1%7D&foo=bar"}
+		if fmt.Sprint(c.calls) != fmt.Sprint(wantCalls) {
+			t.Errorf("calls %q, want %q", c.calls, wantCalls)
+		}
+		if c.contact.Name != `{"three":3}` {
+			t.Errorf("contact name %q", c.contact.Name)
+		}
+		// The operand of the split by flow field and its rule's test.
+		if r := c.results["Response 5"]; r != `{"one":1}{"three":3}/All Responses` {
+			t.Errorf("Response 5 %q", r)
+		}
+		if r := c.results["Response 6"]; !strings.HasSuffix(r, "/Matching") {
+			t.Errorf("Response 6 %q", r)
 		}
 	})
 }
