@@ -22,6 +22,7 @@ import (
 // change what the flow sends or saves, and are applied to the flow's JSON,
 // according to the export's version, before it is converted:
 //
+//	9     @extra.flow and @extra.contact (a subflow's parent) become @parent
 //	11.4  @flow.X.text of a result no wait saved becomes @step.value
 //	11.5  @flow.X and @flow.X.value of a webhook result become its answer
 //
@@ -93,6 +94,9 @@ func migrate(raw json.RawMessage, major, minor int) (json.RawMessage, *migration
 	var flow map[string]any
 	if dec.Decode(&flow) != nil || flow == nil {
 		return raw, m
+	}
+	if before(major, minor, 9, 0) {
+		m.toV9(flow)
 	}
 	if before(major, minor, 11, 4) {
 		m.toV11_4(flow)
@@ -205,6 +209,53 @@ func joinWhere(where, field string) string {
 		return where
 	}
 	return where + " " + field
+}
+
+// Version 9: the parent's values.
+
+var (
+	v9ExtraFlow        = regexp.MustCompile(`@extra\.flow`)
+	v9ExtraFlowExpr    = regexp.MustCompile(`(?s)(@\(.*?)extra\.flow(.*?\))`)
+	v9ExtraContact     = regexp.MustCompile(`@extra\.contact`)
+	v9ExtraContactExpr = regexp.MustCompile(`(?s)(@\(.*?)extra\.contact(.*?\))`)
+)
+
+// replaceAll replaces until nothing matches, as RapidPro's migration does.
+func replaceAll(re *regexp.Regexp, s, repl string) string {
+	for i := 0; i < 100 && re.MatchString(s); i++ {
+		next := re.ReplaceAllString(s, repl)
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
+// toV9 rewrites @extra.flow (the values a parent flow passed to a subflow) as
+// @parent, and @extra.contact as @parent.contact, in every text of the flow.
+func (m *migration) toV9(flow map[string]any) {
+	fix := func(where string) func(s, path string) string {
+		return func(s, path string) string {
+			if !strings.Contains(s, "extra.") {
+				return s
+			}
+			out := replaceAll(v9ExtraFlow, s, "@parent")
+			out = replaceAll(v9ExtraFlowExpr, out, "${1}parent${2}")
+			out = replaceAll(v9ExtraContact, out, "@parent.contact")
+			out = replaceAll(v9ExtraContactExpr, out, "${1}parent.contact${2}")
+			if out != s {
+				m.note(joinWhere(where, path), fmt.Sprintf("%s: %q is read as %q (@extra.flow is the parent flow's results, @parent, and @extra.contact its contact, @parent.contact)", migrated("9"), s, out))
+			}
+			return out
+		}
+	}
+	for _, rs := range objects(flow["rule_sets"]) {
+		rewriteStrings(rs, "", fix("ruleset "+str(rs, "uuid")))
+	}
+	eachAction(flow, func(a map[string]any, where string) {
+		rewriteStrings(a, "", fix(where))
+	})
 }
 
 // Version 11.4: the text of a result no wait saved.

@@ -223,3 +223,39 @@ func TestMigrate11_5(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrate9: before version 9 a subflow read its parent's results as
+// @extra.flow.X and the parent's contact as @extra.contact.X; RapidPro
+// migrates them to @parent.X and @parent.contact.X.
+func TestMigrate9(t *testing.T) {
+	export := func(version string) []byte {
+		return []byte(fmt.Sprintf(`{"version": %[1]q, "flows": [
+		  {"version": %[1]q, "base_language": "eng", "flow_type": "F",
+		   "metadata": {"uuid": "55555555-5555-4555-8555-555555555555", "name": "Parent"}, "entry": "a1",
+		   "action_sets": [{"uuid": "a1", "destination": "r1", "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "What kind?"}}]},
+		                   {"uuid": "a2", "destination": null, "actions": [{"type": "flow", "uuid": "f1", "flow": {"uuid": "66666666-6666-4666-8666-666666666666", "name": "Child"}}]}],
+		   "rule_sets": [{"uuid": "r1", "ruleset_type": "wait_message", "label": "Kind", "operand": "@step.value",
+		     "rules": [{"uuid": "u1", "category": {"eng": "All Responses"}, "destination": "a2", "test": {"type": "true"}}]}]},
+		  {"version": %[1]q, "base_language": "eng", "flow_type": "F",
+		   "metadata": {"uuid": "66666666-6666-4666-8666-666666666666", "name": "Child"}, "entry": "c1",
+		   "action_sets": [{"uuid": "c1", "destination": null, "actions": [{"type": "reply", "uuid": "m2",
+		     "msg": {"eng": "Kind @extra.flow.kind for @extra.contact.name, @(UPPER(extra.flow.kind))"}}]}],
+		   "rule_sets": []}]}`, version))
+	}
+	for _, tc := range []struct{ version, want string }{
+		{"8", "Kind cat for Ben Haggerty, CAT"},
+		// From version 9 on, @extra is a webhook's answer, as written.
+		{"9", "Kind  for , "},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			c := converse(t, export(tc.version), nil, "cat")
+			if got := strings.Join(c.turns[1], "|"); got != tc.want {
+				t.Errorf("sent %q, want %q\n%s", got, tc.want, c.report)
+			}
+			migrated := hasLine(c.report, levelInfo, "action m2 (reply) msg.eng", `is read as "Kind @parent.kind for @parent.contact.name, @(UPPER(parent.kind))"`)
+			if migrated != (tc.version == "8") {
+				t.Errorf("version 9 migration line: %v\n%s", migrated, c.report)
+			}
+		})
+	}
+}
