@@ -22,6 +22,7 @@ import (
 // change what the flow sends or saves, and are applied to the flow's JSON,
 // according to the export's version, before it is converted:
 //
+//	8     =expressions and |filters of version 7 templates become @(...)
 //	9     @extra.flow and @extra.contact (a subflow's parent) become @parent
 //	11.4  @flow.X.text of a result no wait saved becomes @step.value
 //	11.5  @flow.X and @flow.X.value of a webhook result become its answer
@@ -94,6 +95,9 @@ func migrate(raw json.RawMessage, major, minor int) (json.RawMessage, *migration
 	var flow map[string]any
 	if dec.Decode(&flow) != nil || flow == nil {
 		return raw, m
+	}
+	if before(major, minor, 8, 0) {
+		m.toV8(flow)
 	}
 	if before(major, minor, 9, 0) {
 		m.toV9(flow)
@@ -209,6 +213,246 @@ func joinWhere(where, field string) string {
 		return where
 	}
 	return where + " " + field
+}
+
+// Version 8: version 7's =expressions and |filters.
+
+// toV8 migrates the templates of version 7 (=UPPER(contact.name),
+// @contact.name|upper_case) to @(...) expressions wherever RapidPro did: every
+// text of an action, rule tests, operands and a ruleset's webhook URL.
+func (m *migration) toV8(flow map[string]any) {
+	fix := func(where string) func(s, path string) string {
+		return func(s, path string) string {
+			out, changes := migrateV7Template(s)
+			m.noteChanges(joinWhere(where, path), "8", changes, "version 7's template syntax")
+			return out
+		}
+	}
+	for _, rs := range objects(flow["rule_sets"]) {
+		where := "ruleset " + str(rs, "uuid")
+		for i, r := range objects(rs["rules"]) {
+			if t, ok := r["test"]; ok {
+				r["test"] = rewriteStrings(t, fmt.Sprintf("rules[%d].test", i), fix(where))
+			}
+		}
+		for _, k := range []string{"operand", "webhook"} {
+			if s, ok := rs[k].(string); ok && s != "" {
+				rs[k] = fix(where)(s, k)
+			}
+		}
+	}
+	eachAction(flow, func(a map[string]any, where string) {
+		rewriteStrings(a, "", fix(where))
+	})
+}
+
+// v7TopLevels are the names a version 7 template could read.
+var v7TopLevels = []string{"channel", "contact", "date", "extra", "flow", "step", "parent", "child"}
+
+func isV7TopLevel(s string) bool {
+	for _, t := range v7TopLevels {
+		if s == t {
+			return true
+		}
+	}
+	return false
+}
+
+// v7Filters are version 7's template filters as expressions ({0} the value,
+// {1} the filter's argument).
+var v7Filters = map[string]string{
+	"lower_case":        "LOWER({0})",
+	"upper_case":        "UPPER({0})",
+	"capitalize":        "PROPER({0})",
+	"title_case":        "PROPER({0})",
+	"first_word":        "FIRST_WORD({0})",
+	"remove_first_word": "REMOVE_FIRST_WORD({0})",
+	"read_digits":       "READ_DIGITS({0})",
+	"time_delta":        "{0} + {1}",
+}
+
+// migrateV7Template rewrites a version 7 template as RapidPro's
+// migrate_v7_template does: =expressions first, then |filters. It returns
+// the text and what changed.
+func migrateV7Template(s string) (string, []change) {
+	out := s
+	var changes []change
+	if strings.Contains(out, "=") {
+		out = replaceEqualsStyle(out, &changes)
+	}
+	if strings.Contains(out, "@") && strings.Contains(out, "|") {
+		out = replaceFilterStyle(out, &changes)
+	}
+	return out, changes
+}
+
+// v7FilterExpr matches, after an @, a version 7 variable with filters: a
+// dotted name (with a quoted argument to its last filter), or a top-level
+// name followed by filters.
+var v7FilterExpr = regexp.MustCompile(`^@([\p{L}\p{N}_]+[.][\p{L}\p{N}_.|]*[\p{L}\p{N}_](?::(?:"[^"\n]*"|'[^'\n]*'))?|(?:` +
+	strings.Join(v7TopLevels, `|`) + `)[|\p{L}\p{N}_]*)`)
+
+// replaceFilterStyle rewrites @contact.name|upper_case as @(UPPER(contact.name)).
+func replaceFilterStyle(s string, changes *[]change) string {
+	var b strings.Builder
+	prevWord := false
+	for i := 0; i < len(s); {
+		if s[i] == '@' && !prevWord {
+			if loc := v7FilterExpr.FindStringSubmatchIndex(s[i:]); loc != nil {
+				expr := s[i+loc[2] : i+loc[3]]
+				repl := convertFilterStyle(expr)
+				if strings.Contains(expr, "|") {
+					repl = "(" + repl + ")"
+					*changes = append(*changes, change{"@" + expr, "@" + repl})
+				}
+				b.WriteString("@" + repl)
+				i += loc[1]
+				r, _ := utf8.DecodeLastRuneInString(s[:i])
+				prevWord = isWordRune(r)
+				continue
+			}
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		b.WriteString(s[i : i+n])
+		prevWord = isWordRune(r)
+		i += n
+	}
+	return b.String()
+}
+
+// convertFilterStyle turns contact.name|upper_case into UPPER(contact.name);
+// filters it does not know are dropped, as RapidPro dropped them.
+func convertFilterStyle(expr string) string {
+	if !strings.Contains(expr, "|") {
+		return expr
+	}
+	parts := strings.Split(expr, "|")
+	out := parts[0]
+	for _, f := range parts[1:] {
+		name, param := f, ""
+		if i := strings.Index(f, ":"); i >= 0 {
+			name, param = f[:i], f[i+1:]
+			if len(param) >= 2 && (param[0] == '"' || param[0] == '\'') {
+				param = param[1 : len(param)-1]
+			}
+		}
+		if r, ok := v7Filters[strings.ToLower(name)]; ok {
+			out = strings.ReplaceAll(strings.ReplaceAll(r, "{0}", out), "{1}", param)
+		}
+	}
+	return strings.ReplaceAll(out, "+ -", "- ")
+}
+
+// v7Embedded is an @variable (maybe quoted) inside a version 7 =expression.
+var v7Embedded = regexp.MustCompile(`"?@((?:` + strings.Join(v7TopLevels, `|`) + `)[.\p{L}\p{N}_|]*)`)
+
+// convertEqualsStyle turns the body of =UPPER(contact) into (UPPER(contact)).
+func convertEqualsStyle(expr string) string {
+	if !strings.Contains(expr, "(") {
+		return expr
+	}
+	// An @variable inside an =expression worked in version 7 (templates were
+	// evaluated twice): it becomes the variable, its quotes dropped.
+	var b strings.Builder
+	last := 0
+	for _, loc := range v7Embedded.FindAllStringSubmatchIndex(expr, -1) {
+		b.WriteString(expr[last:loc[0]])
+		b.WriteString(convertFilterStyle(expr[loc[2]:loc[3]]))
+		last = loc[1]
+		if expr[loc[0]] == '"' && last < len(expr) && expr[last] == '"' {
+			last++
+		}
+	}
+	b.WriteString(expr[last:])
+	out := b.String()
+	if !strings.HasPrefix(out, "(") {
+		out = "(" + out + ")"
+	}
+	return out
+}
+
+// replaceEqualsStyle rewrites =UPPER(contact.name), =contact.name and
+// =(1 + 2) as @(UPPER(contact.name)), @contact.name and @(1 + 2), scanning
+// as RapidPro's _replace_equals_style does (an expression still open at the
+// end of the text is dropped, as there).
+func replaceEqualsStyle(s string, changes *[]change) string {
+	const (
+		body = iota
+		prefix
+		identifier
+		balanced
+		literal
+	)
+	in := []rune(s)
+	var out, cur []rune
+	state, depth := body, 0
+	isWord := func(i int) bool { return i < len(in) && isWordRune(in[i]) }
+	for pos, ch := range in {
+		terminated := false
+		switch state {
+		case body:
+			if ch == '=' && (isWord(pos+1) || (pos+1 < len(in) && in[pos+1] == '(')) {
+				state = prefix
+				cur = []rune{ch}
+			} else {
+				out = append(out, ch)
+			}
+		case prefix:
+			if isWordRune(ch) {
+				state = identifier
+			} else if ch == '(' {
+				state = balanced
+				depth++
+			}
+			cur = append(cur, ch)
+		case identifier:
+			if ch == '(' {
+				state = balanced
+				depth++
+			}
+			cur = append(cur, ch)
+		case balanced:
+			switch ch {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			case '"':
+				state = literal
+			}
+			cur = append(cur, ch)
+			if depth == 0 {
+				terminated = true
+			}
+		case literal:
+			if ch == '"' {
+				state = balanced
+			}
+			cur = append(cur, ch)
+		}
+		if state == identifier {
+			next := pos + 1
+			if next >= len(in) || (!isWord(next) && in[next] != '.' && in[next] != '(') || (in[next] == '.' && !isWord(next+1)) {
+				terminated = true
+			}
+		}
+		if terminated {
+			expr := string(cur)
+			repl := expr
+			inner := expr[1:]
+			if strings.HasSuffix(inner, ")") || isV7TopLevel(strings.ToLower(strings.SplitN(inner, ".", 2)[0])) {
+				repl = "@" + convertEqualsStyle(inner)
+				*changes = append(*changes, change{expr, repl})
+			}
+			out = append(out, []rune(repl)...)
+			cur = nil
+			state = body
+		}
+	}
+	if len(cur) > 0 {
+		*changes = append(*changes, change{string(cur), ""})
+	}
+	return string(out)
 }
 
 // Version 9: the parent's values.

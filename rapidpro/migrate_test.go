@@ -259,3 +259,53 @@ func TestMigrate9(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrate8: version 7 templates wrote expressions with = and variables
+// with |filters; RapidPro migrates them to @(...) expressions.
+func TestMigrate8(t *testing.T) {
+	tests := []struct{ name, msg, want string }{
+		{"equals", `Hi =contact.name =UPPER(contact.name) =(1 + 2)`, "Hi Ben Haggerty BEN HAGGERTY 3"},
+		{"not a variable", `a=b x = 1 =foo.bar =`, "a=b x = 1 =foo.bar ="},
+		{"embedded variable", `=CONCATENATE(\"@contact.first_name|upper_case\", \"!\") =LEN(@contact.name)`, "BEN! 12"},
+		{"filters", `@contact.name|upper_case @contact.first_name|lower_case|capitalize @contact|title_case.`, "BEN HAGGERTY Ben Ben Haggerty."},
+		// A filter RapidPro did not know was dropped.
+		{"unknown filter", `@contact.name|shout!`, "Ben Haggerty!"},
+		// An expression still open at the end was dropped too.
+		{"unterminated", `Total: =SUM(1, 2`, "Total: "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, version := range []string{"7", "8"} {
+				actions := `[{"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "` + tc.msg + `"}}]}]`
+				res, err := Convert(exportOf(version, "a1", actions, "[]"), Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if version == "8" {
+					// From version 8 on the text is sent as written.
+					if strings.Contains(res.Report.String(), "older than version 8") {
+						t.Errorf("version 8: migrated\n%s", res.Report)
+					}
+					continue
+				}
+				c := converse(t, exportOf(version, "a1", actions, "[]"), nil)
+				if got := strings.Join(c.turns[0], "|"); got != tc.want {
+					t.Errorf("sent %q, want %q\n%s", got, tc.want, c.report)
+				}
+				if tc.msg != tc.want && !hasLine(c.report, levelInfo, "action m1 (reply) msg.eng", "older than version 8") {
+					t.Errorf("no migration line\n%s", c.report)
+				}
+			}
+		})
+	}
+	t.Run("rules and operands", func(t *testing.T) {
+		rulesets := `[{"uuid": "r1", "ruleset_type": "expression", "label": "Size", "operand": "=LEN(contact.name)",
+		  "rules": [{"uuid": "u1", "category": {"eng": "Long"}, "destination": "a2", "test": {"type": "gt", "test": "=(5 + 5)"}},
+		            {"uuid": "u2", "category": {"eng": "Other"}, "destination": null, "test": {"type": "true"}}]}]`
+		actions := `[{"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "long: @flow.size"}}]}]`
+		c := converse(t, exportOf("7", "r1", actions, rulesets), nil)
+		if got := strings.Join(c.turns[0], "|"); got != "long: 12" {
+			t.Errorf("sent %q\n%s", got, c.report)
+		}
+	})
+}
