@@ -20,10 +20,7 @@ type step struct {
 func (c *flowConv) actionSet(as actionSet) {
 	var steps []step
 	for i, a := range as.Actions {
-		where := fmt.Sprintf("action_set %s actions[%d]", as.UUID, i)
-		if a.UUID != "" {
-			where = fmt.Sprintf("action %s (%s)", a.UUID, a.Type)
-		}
+		where := actionWhere(as.UUID, i, a.UUID, a.Type)
 		st := c.action(a, where)
 		if st == nil {
 			continue
@@ -171,6 +168,9 @@ func (c *flowConv) action(a action, where string) *step {
 	case "api":
 		w := c.webhook(a.Webhook, a.Action, a.WebhookHeaders, where)
 		w["result"] = "webhook"
+		if c.mig != nil && c.mig.apiResults[where] != "" {
+			w["result"] = c.mig.apiResults[where] // RapidPro's 11.7 migration (migrate.go)
+		}
 		return &step{w: w, cont: []string{"Success", "Failure"}}
 	case "":
 		c.add(levelError, where, "action without a type")

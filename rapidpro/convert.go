@@ -181,6 +181,9 @@ func Convert(data []byte, o Options) (*Result, error) {
 		var f legacyFlow
 		raw, mig := migrateFlow(raw, exportVersion)
 		err := json.Unmarshal(raw, &f)
+		if err == nil {
+			mig.read(&f)
+		}
 		name := f.Metadata.Name
 		if name == "" {
 			name = fmt.Sprintf("flow %d", i+1)

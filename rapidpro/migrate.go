@@ -26,6 +26,8 @@ import (
 //	9     @extra.flow and @extra.contact (a subflow's parent) become @parent
 //	11.4  @flow.X.text of a result no wait saved becomes @step.value
 //	11.5  @flow.X and @flow.X.value of a webhook result become its answer
+//	11.7  webhook actions become webhook rulesets: their result is saved as
+//	      "Migrated Webhook N"
 //
 // Each change is an info line of the report, at the action or ruleset it was
 // made in.
@@ -41,6 +43,9 @@ type migration struct {
 	// rewrote as @extra.X in version 11.5 to the result's key: @extra.X is
 	// that result's answer.
 	extraResults map[string]string
+	// apiResults names the result of each webhook action (11.7), keyed by
+	// its report location.
+	apiResults map[string]string
 }
 
 // migrateFlow migrates one flow of an export (raw) from the version RapidPro
@@ -53,6 +58,13 @@ func migrateFlow(raw, exportVersion json.RawMessage) (json.RawMessage, *migratio
 	out, m := migrate(raw, major, minor)
 	m.major, m.minor, m.versioned = major, minor, true
 	return out, m
+}
+
+// read finds what the migrations make of the decoded flow f.
+func (m *migration) read(f *legacyFlow) {
+	if m.versioned && before(m.major, m.minor, 11, 7) {
+		m.apiResults = apiResults(f, m)
+	}
 }
 
 type migrationLine struct{ where, msg string }
@@ -706,4 +718,30 @@ func replaceWebhookResults(s string, slugs []string) (string, []change) {
 		i++
 	}
 	return b.String(), changes
+}
+
+// Version 11.7: webhook actions are webhook rulesets.
+
+// apiResults names the result each webhook action of a flow older than 11.7
+// saves, keyed by its report location: RapidPro's 11.7 migration made each a
+// webhook ruleset labelled "Migrated Webhook N", numbered through the flow's
+// action sets in order and, within one, from its last webhook action up.
+func apiResults(f *legacyFlow, m *migration) map[string]string {
+	out := map[string]string{}
+	n := 0
+	for _, as := range f.ActionSets {
+		var wheres []string
+		for i, a := range as.Actions {
+			if a.Type == "api" {
+				wheres = append(wheres, actionWhere(as.UUID, i, a.UUID, a.Type))
+			}
+		}
+		for j := len(wheres) - 1; j >= 0; j-- {
+			n++
+			name := fmt.Sprintf("Migrated Webhook %d", n)
+			out[wheres[j]] = name
+			m.note(wheres[j], fmt.Sprintf("%s: the webhook action is a webhook ruleset labelled %q, so its result is saved as %q", migrated("11.7"), name, name))
+		}
+	}
+	return out
 }

@@ -309,3 +309,46 @@ func TestMigrate8(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrate11_7: before 11.7 a webhook action saved no result in RapidPro;
+// its 11.7 migration made each a webhook ruleset labelled "Migrated Webhook
+// N", numbered through the action sets and, within one, from the last up.
+func TestMigrate11_7(t *testing.T) {
+	api := func(uuid, url string) string {
+		return `{"type": "api", "uuid": "` + uuid + `", "webhook": "` + url + `", "action": "GET"}`
+	}
+	actions := `[{"uuid": "a1", "destination": "a2", "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "Hi"}}, ` +
+		api("w1", "http://example.com/one") + `, ` + api("w2", "http://example.com/two") + `]},
+	  {"uuid": "a2", "destination": null, "actions": [` + api("w3", "http://example.com/three") + `,
+	    {"type": "reply", "uuid": "m2", "msg": {"eng": "@flow"}}]}]`
+	mocks := map[string][]mockAnswer{
+		"http://example.com/one": {{Status: 200, Body: json.RawMessage(`{}`)}},
+		"http://example.com/two": {{Status: 201, Body: json.RawMessage(`{}`)}},
+	}
+	for _, tc := range []struct{ version, want string }{
+		{"11.6", "[Migrated Webhook 1=201/Success Migrated Webhook 2=200/Success Migrated Webhook 3=500/Failure]"},
+		// From 11.7 on an export has no webhook actions; one that does saves "webhook".
+		{"11.7", "[webhook=500/Failure]"},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			c := converse(t, exportOf(tc.version, "a1", actions, "[]"), mocks)
+			if got := fmt.Sprint(sortedMap(c.results)); got != tc.want {
+				t.Errorf("results %s, want %s\n%s", got, tc.want, c.report)
+			}
+			migrated := hasLine(c.report, levelInfo, "action w1 (api)", `its result is saved as "Migrated Webhook 2"`)
+			if migrated != (tc.version == "11.6") {
+				t.Errorf("11.7 migration line: %v\n%s", migrated, c.report)
+			}
+		})
+	}
+	t.Run("real export", func(t *testing.T) {
+		data, err := os.ReadFile(filepath.Join(testdataDir(t), "migrate_to_11_3.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := converse(t, data, map[string][]mockAnswer{"http://example.com/?thing=&foo=bar": {{Status: 200, Body: json.RawMessage(`{"ok":true}`)}}})
+		if got := fmt.Sprint(sortedMap(c.results)); got != "[Migrated Webhook 1=200/Success]" {
+			t.Errorf("results %s, calls %q\n%s", got, c.calls, c.report)
+		}
+	})
+}
