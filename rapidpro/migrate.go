@@ -24,6 +24,8 @@ import (
 //
 //	8     =expressions and |filters of version 7 templates become @(...)
 //	9     @extra.flow and @extra.contact (a subflow's parent) become @parent
+//	10    a webhook ruleset's rules become Success and Failure, both leading
+//	      where its first rule led
 //	11.4  @flow.X.text of a result no wait saved becomes @step.value
 //	11.5  @flow.X and @flow.X.value of a webhook result become its answer
 //	11.7  webhook actions become webhook rulesets: their result is saved as
@@ -113,6 +115,9 @@ func migrate(raw json.RawMessage, major, minor int) (json.RawMessage, *migration
 	}
 	if before(major, minor, 9, 0) {
 		m.toV9(flow)
+	}
+	if before(major, minor, 10, 0) {
+		m.toV10(flow)
 	}
 	if before(major, minor, 11, 4) {
 		m.toV11_4(flow)
@@ -512,6 +517,64 @@ func (m *migration) toV9(flow map[string]any) {
 	eachAction(flow, func(a map[string]any, where string) {
 		rewriteStrings(a, "", fix(where))
 	})
+}
+
+// Version 10: webhook outcomes.
+
+// toV10 gives each webhook ruleset the rules RapidPro's version 10 gave it:
+// Success and Failure, both leading where its first rule led. Before 10 a
+// webhook ruleset did not route by what the webhook answered.
+func (m *migration) toV10(flow map[string]any) {
+	base := str(flow, "base_language")
+	if base == "" {
+		base = "base"
+	}
+	for _, rs := range objects(flow["rule_sets"]) {
+		if str(rs, "ruleset_type") != "webhook" {
+			continue
+		}
+		cfg, _ := rs["config"].(map[string]any)
+		if cfg == nil {
+			cfg = map[string]any{}
+			rs["config"] = cfg
+		}
+		for _, k := range []string{"webhook", "webhook_action"} {
+			if v, ok := rs[k]; ok {
+				cfg[k] = v
+				delete(rs, k)
+			}
+		}
+		rules := objects(rs["rules"])
+		if len(rules) == 0 {
+			continue
+		}
+		dest := rules[0]["destination"]
+		var dropped []string
+		for i, r := range rules {
+			t, _ := r["test"].(map[string]any)
+			if i > 0 || str(t, "type") != "true" {
+				dropped = append(dropped, fmt.Sprintf("rules[%d] (%s)", i, str(t, "type")))
+			}
+		}
+		newRules := []any{}
+		for _, status := range []string{"success", "failure"} {
+			r := map[string]any{
+				"test":        map[string]any{"type": "webhook_status", "status": status},
+				"category":    map[string]any{base: strings.ToUpper(status[:1]) + status[1:]},
+				"destination": dest,
+			}
+			if status == "success" {
+				r["uuid"] = rules[0]["uuid"]
+			}
+			newRules = append(newRules, r)
+		}
+		rs["rules"] = newRules
+		msg := fmt.Sprintf("%s: the webhook's rules are Success and Failure, both leading where its first rule led", migrated("10"))
+		if len(dropped) > 0 {
+			msg += fmt.Sprintf("; %s, which did not route by the webhook's outcome, dropped", strings.Join(dropped, ", "))
+		}
+		m.note("ruleset "+str(rs, "uuid")+" rules", msg)
+	}
 }
 
 // Version 11.4: the text of a result no wait saved.

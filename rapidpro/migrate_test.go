@@ -352,3 +352,34 @@ func TestMigrate11_7(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrate10: before version 10 a webhook ruleset's rules did not test its
+// outcome; RapidPro's version 10 gives it Success and Failure, both leading
+// where the first rule led.
+func TestMigrate10(t *testing.T) {
+	rulesets := `[{"uuid": "r1", "ruleset_type": "webhook", "label": "Hook", "operand": "@step.value",
+	  "webhook": "http://example.com/hook", "webhook_action": "GET",
+	  "rules": [{"uuid": "u1", "category": {"eng": "Ok"}, "destination": "a2", "test": {"type": "contains_any", "test": {"eng": "ok"}}},
+	            {"uuid": "u2", "category": {"eng": "Other"}, "destination": "a3", "test": {"type": "true"}}]}]`
+	actions := `[{"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "first @flow.hook.category"}}]},
+	  {"uuid": "a3", "destination": null, "actions": [{"type": "reply", "uuid": "m3", "msg": {"eng": "other"}}]}]`
+	for _, status := range []int{200, 500} {
+		mocks := map[string][]mockAnswer{"http://example.com/hook": {{Status: status, Body: json.RawMessage(`{"a":"b"}`)}}}
+		c := converse(t, exportOf("9", "r1", actions, rulesets), mocks)
+		want := map[int]string{200: "first Success", 500: "first Failure"}[status]
+		if got := strings.Join(c.turns[0], "|"); got != want {
+			t.Errorf("status %d: sent %q, want %q\n%s", status, got, want, c.report)
+		}
+		if !hasLine(c.report, levelInfo, "ruleset r1 rules", "rules[0] (contains_any), rules[1] (true)") {
+			t.Errorf("no migration line\n%s", c.report)
+		}
+	}
+	// From version 10 on, such a ruleset does not convert.
+	res, err := Convert(exportOf("10", "r1", actions, rulesets), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Flows[0].Failed {
+		t.Errorf("version 10 converted\n%s", res.Report)
+	}
+}
