@@ -163,7 +163,11 @@ func (c *flowConv) action(a action, where string) *step {
 		w := map[string]any{"type": "subflow", "flow": a.Flow.UUID}
 		return &step{w: w, terminal: true}
 	case "trigger-flow":
-		c.add(levelWarning, where, fmt.Sprintf("not started: starting flow %q for other contacts or groups is not supported (a Parley session has one contact); recorded as an action_recorded event", a.Flow.Name))
+		if sendsToContact(a) {
+			c.add(levelWarning, where, fmt.Sprintf("not started: starting flow %q for the contact in a session of its own is not supported (a Parley session runs one flow and its subflows); recorded as an action_recorded event", a.Flow.Name))
+		} else {
+			c.add(levelWarning, where, fmt.Sprintf("not started: starting flow %q for other contacts or groups is not supported (a Parley session has one contact); recorded as an action_recorded event", a.Flow.Name))
+		}
 		return c.record(a, where, "trigger_flow", map[string]string{"flow": a.Flow.UUID, "name": a.Flow.Name})
 	case "api":
 		w := c.webhook(a.Webhook, a.Action, a.WebhookHeaders, where)

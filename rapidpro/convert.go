@@ -177,9 +177,10 @@ func Convert(data []byte, o Options) (*Result, error) {
 	var all []pending
 	known := map[string]string{}
 	seenIDs := map[string]bool{}
+	types := exportFlowTypes(raws)
 	for i, raw := range raws {
 		var f legacyFlow
-		raw, mig := migrateFlow(raw, exportVersion)
+		raw, mig := migrateFlow(raw, exportVersion, types)
 		err := json.Unmarshal(raw, &f)
 		if err == nil {
 			mig.read(&f)

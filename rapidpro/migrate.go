@@ -30,6 +30,8 @@ import (
 //	11.5  @flow.X and @flow.X.value of a webhook result become its answer
 //	11.7  webhook actions become webhook rulesets: their result is saved as
 //	      "Migrated Webhook N"
+//	11.10 starting a flow of the export of another kind (voice, messaging)
+//	      becomes a trigger-flow action
 //
 // Each change is an info line of the report, at the action or ruleset it was
 // made in.
@@ -52,12 +54,12 @@ type migration struct {
 
 // migrateFlow migrates one flow of an export (raw) from the version RapidPro
 // would (see migrationVersion). read completes it once the flow is decoded.
-func migrateFlow(raw, exportVersion json.RawMessage) (json.RawMessage, *migration) {
+func migrateFlow(raw, exportVersion json.RawMessage, types flowTypes) (json.RawMessage, *migration) {
 	major, minor, ok := migrationVersion(json.RawMessage(gjson.GetBytes(raw, "version").Raw), exportVersion)
 	if !ok || before(major, minor, minMajor, 0) || !before(major, minor, maxMajor, maxMinor+1) {
 		return raw, &migration{}
 	}
-	out, m := migrate(raw, major, minor)
+	out, m := migrate(raw, major, minor, types)
 	m.major, m.minor, m.versioned = major, minor, true
 	return out, m
 }
@@ -96,12 +98,26 @@ func before(major, minor, m, n int) bool {
 	return major < m || (major == m && minor < n)
 }
 
+// flowTypes maps the uuid of each flow of an export to its flow_type.
+type flowTypes map[string]string
+
+// exportFlowTypes reads the flow types of an export's flows.
+func exportFlowTypes(raws []json.RawMessage) flowTypes {
+	types := flowTypes{}
+	for _, raw := range raws {
+		if uuid := gjson.GetBytes(raw, "metadata.uuid").String(); uuid != "" {
+			types[uuid] = gjson.GetBytes(raw, "flow_type").String()
+		}
+	}
+	return types
+}
+
 // migrate applies RapidPro's import migrations that a flow of version
 // major.minor is due to its JSON (raw). It returns the migrated JSON, or raw
 // itself when nothing applied or raw is not a JSON object.
-func migrate(raw json.RawMessage, major, minor int) (json.RawMessage, *migration) {
+func migrate(raw json.RawMessage, major, minor int, types flowTypes) (json.RawMessage, *migration) {
 	m := &migration{}
-	if !before(major, minor, 11, 5) {
+	if !before(major, minor, 11, 10) {
 		return raw, m
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -122,7 +138,10 @@ func migrate(raw json.RawMessage, major, minor int) (json.RawMessage, *migration
 	if before(major, minor, 11, 4) {
 		m.toV11_4(flow)
 	}
-	m.toV11_5(flow)
+	if before(major, minor, 11, 5) {
+		m.toV11_5(flow)
+	}
+	m.toV11_10(flow, types)
 	out, err := json.Marshal(flow)
 	if err != nil {
 		return raw, m
@@ -807,4 +826,84 @@ func apiResults(f *legacyFlow, m *migration) map[string]string {
 		}
 	}
 	return out
+}
+
+// Version 11.10: flows of another kind.
+
+// sameKind reports whether flows of types a and b can start one another as
+// subflows (F and M are both messaging).
+func sameKind(a, b string) bool {
+	msg := func(t string) bool { return t == "F" || t == "M" }
+	return a == b || (msg(a) && msg(b))
+}
+
+// kindName names a flow type in a report line.
+func kindName(t string) string {
+	switch t {
+	case "F", "M":
+		return "a messaging flow"
+	case "V":
+		return "a voice flow"
+	case "S":
+		return "a Surveyor flow"
+	case "U":
+		return "a USSD flow"
+	}
+	return fmt.Sprintf("a flow of type %q", t)
+}
+
+// toV11_10 turns the start of a flow of the export of another kind (a voice
+// flow from a messaging one, say) into a trigger-flow action for the contact,
+// as RapidPro's 11.10 migration does: a flow action becomes one, and a
+// subflow ruleset an action set with one, leading where the ruleset's first
+// rule led. A flow without a type is a messaging flow.
+func (m *migration) toV11_10(flow map[string]any, types flowTypes) {
+	if str(flow, "flow_type") == "" {
+		flow["flow_type"] = "M"
+	}
+	own := str(flow, "flow_type")
+	why := func(ref map[string]any) string {
+		return fmt.Sprintf("%s: flow %q is %s and this one %s, so starting it is a trigger-flow action, which starts it for the contact apart from this flow",
+			migrated("11.10"), str(ref, "name"), kindName(types[str(ref, "uuid")]), kindName(own))
+	}
+	other := func(ref map[string]any) bool {
+		t := types[str(ref, "uuid")]
+		return ref != nil && t != "" && !sameKind(t, own)
+	}
+	eachAction(flow, func(a map[string]any, where string) {
+		ref, _ := a["flow"].(map[string]any)
+		if str(a, "type") != "flow" || !other(ref) {
+			return
+		}
+		a["type"] = "trigger-flow"
+		a["contacts"], a["groups"], a["urns"] = []any{}, []any{}, []any{}
+		a["variables"] = []any{map[string]any{"id": "@contact.uuid"}}
+		m.note(where, why(ref))
+	})
+	var keep []any
+	for _, rs := range objects(flow["rule_sets"]) {
+		cfg, _ := rs["config"].(map[string]any)
+		ref, _ := cfg["flow"].(map[string]any)
+		if str(rs, "ruleset_type") != "subflow" || !other(ref) {
+			keep = append(keep, rs)
+			continue
+		}
+		var dest any
+		if rules := objects(rs["rules"]); len(rules) > 0 {
+			dest = rules[0]["destination"]
+		}
+		sets, _ := flow["action_sets"].([]any)
+		flow["action_sets"] = append(sets, map[string]any{
+			"uuid": rs["uuid"], "x": rs["x"], "y": rs["y"], "destination": dest,
+			"actions": []any{map[string]any{"type": "trigger-flow", "flow": ref, "contacts": []any{}, "groups": []any{},
+				"urns": []any{}, "variables": []any{map[string]any{"id": "@contact.uuid"}}}},
+		})
+		m.note("ruleset "+str(rs, "uuid"), why(ref)+"; the ruleset is an action set with that action, leading where its first rule led")
+	}
+	if keep == nil {
+		keep = []any{}
+	}
+	if _, ok := flow["rule_sets"]; ok || len(keep) > 0 {
+		flow["rule_sets"] = keep
+	}
 }

@@ -383,3 +383,46 @@ func TestMigrate10(t *testing.T) {
 		t.Errorf("version 10 converted\n%s", res.Report)
 	}
 }
+
+// TestMigrate11_10: before 11.10 a messaging flow could start a voice flow of
+// the export (and the other way round); RapidPro's 11.10 migration makes
+// that a trigger-flow action, which Parley records without starting it, and
+// the flow goes on.
+func TestMigrate11_10(t *testing.T) {
+	export := func(version string) []byte {
+		return []byte(fmt.Sprintf(`{"version": %[1]q, "flows": [
+		  {"version": %[1]q, "base_language": "eng", "flow_type": "M",
+		   "metadata": {"uuid": "77777777-7777-4777-8777-777777777777", "name": "Texts"}, "entry": "a1",
+		   "action_sets": [{"uuid": "a1", "destination": "r1", "actions": [
+		       {"type": "flow", "uuid": "f1", "flow": {"uuid": "88888888-8888-4888-8888-888888888888", "name": "Call"}},
+		       {"type": "reply", "uuid": "m1", "msg": {"eng": "after the action"}}]},
+		     {"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "after the ruleset"}}]}],
+		   "rule_sets": [{"uuid": "r1", "ruleset_type": "subflow", "label": "Call", "config": {"flow": {"uuid": "88888888-8888-4888-8888-888888888888", "name": "Call"}},
+		     "rules": [{"uuid": "u1", "category": {"eng": "Completed"}, "destination": "a2", "test": {"type": "subflow", "exit_type": "completed"}},
+		               {"uuid": "u2", "category": {"eng": "Expired"}, "destination": null, "test": {"type": "subflow", "exit_type": "expired"}}]}]},
+		  {"version": %[1]q, "base_language": "eng", "flow_type": "V",
+		   "metadata": {"uuid": "88888888-8888-4888-8888-888888888888", "name": "Call"}, "entry": "c1",
+		   "action_sets": [{"uuid": "c1", "destination": null, "actions": [{"type": "say", "uuid": "s1", "msg": {"eng": "Hello"}}]}],
+		   "rule_sets": []}]}`, version))
+	}
+	c := converse(t, export("11.9"), nil)
+	if got := strings.Join(c.turns[0], "|"); got != "after the action|after the ruleset" {
+		t.Errorf("sent %q\n%s", got, c.report)
+	}
+	for _, where := range []string{"action f1 (flow)", "ruleset r1"} {
+		if !hasLine(c.report, levelInfo, where, `flow "Call" is a voice flow and this one a messaging flow, so starting it is a trigger-flow action`) {
+			t.Errorf("no migration line at %s\n%s", where, c.report)
+		}
+	}
+	if !hasLine(c.report, levelWarning, "action f1 (trigger-flow)", `not started: starting flow "Call" for the contact in a session of its own is not supported`) {
+		t.Errorf("no warning that the flow is not started\n%s", c.report)
+	}
+	// From 11.10 on the export is as written: starting the voice flow ends this one.
+	res, err := Convert(export("11.10"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(res.Report.String(), "trigger-flow") {
+		t.Errorf("11.10 migrated\n%s", res.Report)
+	}
+}
