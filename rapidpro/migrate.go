@@ -751,30 +751,33 @@ func (m *migration) toV11_5(flow map[string]any) {
 // slugs X (longest first), except where a further .name follows (.category,
 // .time), as RapidPro's flow\.(X)(\.value)?(?!\.\w) does.
 func replaceWebhookResults(s string, slugs []string) (string, []change) {
-	lower := strings.ToLower(s)
-	if !strings.Contains(lower, "flow.") {
+	if !strings.Contains(strings.ToLower(s), "flow.") {
 		return s, nil
 	}
+	// prefix reports whether p (ASCII) starts s[i:], in any case.
+	prefix := func(i int, p string) bool {
+		return len(s)-i >= len(p) && strings.EqualFold(s[i:i+len(p)], p)
+	}
 	followedByName := func(end int) bool {
-		if end >= len(s) || s[end] != '.' {
+		if end+1 >= len(s) || s[end] != '.' {
 			return false
 		}
 		r, _ := utf8.DecodeRuneInString(s[end+1:])
-		return end+1 < len(s) && isWordRune(r)
+		return isWordRune(r)
 	}
 	var b strings.Builder
 	var changes []change
 	for i := 0; i < len(s); {
-		if strings.HasPrefix(lower[i:], "flow.") {
+		if prefix(i, "flow.") {
+			start := i + len("flow.")
 			matched := false
 			for _, slug := range slugs {
-				start := i + len("flow.")
-				if !strings.HasPrefix(lower[start:], slug) {
+				if !prefix(start, slug) {
 					continue
 				}
 				end := start + len(slug)
 				ends := []int{end}
-				if strings.HasPrefix(lower[end:], ".value") {
+				if prefix(end, ".value") {
 					ends = []int{end + len(".value"), end}
 				}
 				for _, e := range ends {

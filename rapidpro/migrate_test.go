@@ -136,6 +136,26 @@ func TestMigrate11_4(t *testing.T) {
 			}
 		})
 	}
+	// RapidPro migrates by the export's version, and by the flow's own only
+	// when the export is at 11.12 already.
+	for _, tc := range []struct{ export, flow, want string }{
+		{"11.3", "11.12", "hello there|hello there|hello there!|BEN HAGGERTY"},
+		{"11.12", "11.3", "hello there|hello there|hello there!|BEN HAGGERTY"},
+		{"11.4", "11.3", "hello there|BEN HAGGERTY|BEN HAGGERTY!|BEN HAGGERTY"},
+		{"", "11.3", "hello there|hello there|hello there!|BEN HAGGERTY"},
+	} {
+		t.Run("export "+tc.export+" flow "+tc.flow, func(t *testing.T) {
+			export := exportOf(tc.flow, "a1", actions, rulesets)
+			export = []byte(strings.Replace(string(export), `"version": "`+tc.flow+`", "flows"`, `"version": "`+tc.export+`", "flows"`, 1))
+			if tc.export == "" {
+				export = []byte(strings.Replace(string(export), `"version": "", "flows"`, `"flows"`, 1))
+			}
+			c := converse(t, export, nil, "hello there")
+			if got := strings.Join(c.turns[1], "\n"); got != tc.want {
+				t.Errorf("sent %q, want %q\n%s", got, tc.want, c.report)
+			}
+		})
+	}
 	t.Run("real export", func(t *testing.T) {
 		data, err := os.ReadFile(filepath.Join(testdataDir(t), "migrate_to_11_4.json"))
 		if err != nil {
