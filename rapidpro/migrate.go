@@ -81,11 +81,11 @@ func migrationVersion(flowVersion, exportVersion json.RawMessage) (major, minor 
 	if ok && before(major, minor, maxMajor, maxMinor) {
 		return major, minor, true
 	}
-	return versionOf2(flowVersion, exportVersion)
+	return ownVersion(flowVersion, exportVersion)
 }
 
-// versionOf2 reads the flow's version, or the export's when the flow has none.
-func versionOf2(flowVersion, exportVersion json.RawMessage) (int, int, bool) {
+// ownVersion reads the flow's version, or the export's when the flow has none.
+func ownVersion(flowVersion, exportVersion json.RawMessage) (int, int, bool) {
 	if len(bytes.TrimSpace(flowVersion)) == 0 {
 		flowVersion = exportVersion
 	}
@@ -616,7 +616,7 @@ func slugPattern(slugs map[string]bool) string {
 var msgActions = map[string]bool{"reply": true, "send": true, "say": true, "email": true}
 
 // rewriteMsg applies fn to an action's msg, a text or one per language.
-func rewriteMsg(a map[string]any, where string, fn func(s, path string) string) {
+func rewriteMsg(a map[string]any, fn func(s, path string) string) {
 	switch msg := a["msg"].(type) {
 	case string:
 		a["msg"] = fn(msg, "msg")
@@ -649,7 +649,7 @@ func (m *migration) toV11_4(flow map[string]any) {
 		if !msgActions[str(a, "type")] {
 			return
 		}
-		rewriteMsg(a, where, func(s, path string) string {
+		rewriteMsg(a, func(s, path string) string {
 			var changes []change
 			out := re.ReplaceAllStringFunc(s, func(match string) string {
 				changes = append(changes, change{match, "step.value"})
@@ -710,7 +710,7 @@ func (m *migration) toV11_5(flow map[string]any) {
 		typ := str(a, "type")
 		switch {
 		case msgActions[typ]:
-			rewriteMsg(a, where, fix(where))
+			rewriteMsg(a, fix(where))
 		case typ == "save":
 			if s, ok := a["value"].(string); ok {
 				a["value"] = fix(where)(s, "value")
