@@ -20,10 +20,7 @@ type step struct {
 func (c *flowConv) actionSet(as actionSet) {
 	var steps []step
 	for i, a := range as.Actions {
-		where := fmt.Sprintf("action_set %s actions[%d]", as.UUID, i)
-		if a.UUID != "" {
-			where = fmt.Sprintf("action %s (%s)", a.UUID, a.Type)
-		}
+		where := actionWhere(as.UUID, i, a.UUID, a.Type)
 		st := c.action(a, where)
 		if st == nil {
 			continue
@@ -166,11 +163,18 @@ func (c *flowConv) action(a action, where string) *step {
 		w := map[string]any{"type": "subflow", "flow": a.Flow.UUID}
 		return &step{w: w, terminal: true}
 	case "trigger-flow":
-		c.add(levelWarning, where, fmt.Sprintf("not started: starting flow %q for other contacts or groups is not supported (a Parley session has one contact); recorded as an action_recorded event", a.Flow.Name))
+		if sendsToContact(a) {
+			c.add(levelWarning, where, fmt.Sprintf("not started: starting flow %q for the contact in a session of its own is not supported (a Parley session runs one flow and its subflows); recorded as an action_recorded event", a.Flow.Name))
+		} else {
+			c.add(levelWarning, where, fmt.Sprintf("not started: starting flow %q for other contacts or groups is not supported (a Parley session has one contact); recorded as an action_recorded event", a.Flow.Name))
+		}
 		return c.record(a, where, "trigger_flow", map[string]string{"flow": a.Flow.UUID, "name": a.Flow.Name})
 	case "api":
 		w := c.webhook(a.Webhook, a.Action, a.WebhookHeaders, where)
 		w["result"] = "webhook"
+		if c.mig != nil && c.mig.apiResults[where] != "" {
+			w["result"] = c.mig.apiResults[where] // RapidPro's 11.7 migration (migrate.go)
+		}
 		return &step{w: w, cont: []string{"Success", "Failure"}}
 	case "":
 		c.add(levelError, where, "action without a type")

@@ -172,13 +172,19 @@ func Convert(data []byte, o Options) (*Result, error) {
 		id   string
 		name string
 		err  error
+		mig  *migration
 	}
 	var all []pending
 	known := map[string]string{}
 	seenIDs := map[string]bool{}
+	types := exportFlowTypes(raws)
 	for i, raw := range raws {
 		var f legacyFlow
+		raw, mig := migrateFlow(raw, exportVersion, types)
 		err := json.Unmarshal(raw, &f)
+		if err == nil {
+			mig.read(&f)
+		}
 		name := f.Metadata.Name
 		if name == "" {
 			name = fmt.Sprintf("flow %d", i+1)
@@ -194,15 +200,18 @@ func Convert(data []byte, o Options) (*Result, error) {
 		if err == nil && f.Metadata.UUID != "" {
 			known[f.Metadata.UUID] = name
 		}
-		all = append(all, pending{&f, id, name, err})
+		all = append(all, pending{&f, id, name, err, mig})
 	}
 	eng := engine.New(widgets.Registered())
 	for i, p := range all {
 		out := Flow{ID: p.id, Name: p.name}
-		c := &flowConv{o: o, rep: &res.Report, flowName: p.name, id: p.id, f: p.f, known: known}
+		c := &flowConv{o: o, rep: &res.Report, flowName: p.name, id: p.id, f: p.f, known: known, mig: p.mig}
 		if p.err != nil {
 			c.add(levelError, fmt.Sprintf("flows[%d]", i), "cannot read the flow: "+p.err.Error())
 		} else {
+			for _, l := range p.mig.lines {
+				c.add(levelInfo, l.where, l.msg)
+			}
 			version := p.f.Version
 			if len(version) == 0 {
 				version = exportVersion
@@ -231,6 +240,7 @@ type flowConv struct {
 	id       string
 	f        *legacyFlow
 	known    map[string]string
+	mig      *migration // what RapidPro's import migrations changed (migrate.go)
 
 	base    string // the legacy base language key ("base", "eng", "fre")
 	target  string // ISO 639-3 code of the chosen language, or "base"
@@ -416,6 +426,9 @@ func (c *flowConv) dest(uuid, where string) string {
 // tmpl translates a template, reporting problems at where.
 func (c *flowConv) tmpl(src, where string) string {
 	x := &xlate{}
+	if c.mig != nil {
+		x.extraResults = c.mig.extraResults
+	}
 	out := x.template(src)
 	c.flush(x, where)
 	return out

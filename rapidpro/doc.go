@@ -15,6 +15,12 @@
 // spreadsheet functions become expr-lang calls, some of them to functions
 // registered by engine/functions_rapidpro.go.
 //
+// An export older than RapidPro's last legacy version (11.12) is first
+// migrated as RapidPro migrates it on import, where that changes what the
+// flow does (migrate.go): version 7 templates, @extra.flow, @flow.X.text of a
+// split, a webhook result's answer, webhook actions' result names and flows
+// of another kind; each change is an info line of the report.
+//
 // Every converted flow is loaded with the engine and the full widget registry
 // before it is returned, so a flow the report does not fail is one Parley can
 // run. docs/rapidpro.md lists what maps to what.

@@ -43,6 +43,9 @@ type problem struct {
 // found are collected in probs.
 type xlate struct {
 	probs []problem
+	// extraResults maps @extra.X to the key of the webhook result whose
+	// answer it is (RapidPro's 11.5 migration, see migrate.go).
+	extraResults map[string]string
 }
 
 func (x *xlate) errorf(format string, args ...any) {
@@ -228,6 +231,9 @@ func (x *xlate) ref(path string) refOut {
 	case "extra":
 		if len(rest) == 0 {
 			return refOut{path: "extra", ok: true}
+		}
+		if key, ok := x.extraResults[lower[0]]; ok && len(rest) == 1 {
+			return refOut{path: "flow." + key + ".json", expr: "text(flow" + member(key) + "?.json)", ok: true}
 		}
 		var e strings.Builder
 		e.WriteString("extra")
