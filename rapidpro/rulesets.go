@@ -24,7 +24,8 @@ type rulesOut struct {
 	order    []string
 	other    string
 	hasOther bool
-	// otherCategory is the catch-all's category when it is not "Other".
+	// otherCat is the catch-all's category ("Other", "All Responses").
+	otherCat    string
 	timeout     int
 	timeoutCat  string
 	timeoutDest string
@@ -101,7 +102,13 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		w["max_no_match"] = 0
 		c.routing(w, rs, out, where, "No Match")
 		if out.hasOther {
-			c.setExit(w, "No Input", out.other)
+			c.setExit(w, "No Input", c.noInputResult(rs, out))
+			// Digits no other rule matches are saved with the catch-all's
+			// category, as RapidPro saved them, not as "No Match".
+			if _, ok := out.exits[out.otherCat]; !ok {
+				w["rules"] = append(append([]ruleCase(nil), out.cases...), ruleCase{Type: "expression", Args: []string{"true"}, Category: out.otherCat})
+				c.setExit(w, out.otherCat, out.other)
+			}
 		}
 	case "expression", "flow_field", "contact_field", "form_field", "group":
 		out := c.rules(rs, where, false)
@@ -211,6 +218,32 @@ func (c *flowConv) timeoutResult(rs ruleSet, out rulesOut) string {
 	return id
 }
 
+// noInputResult returns where a digits wait's No Input exit goes. RapidPro
+// read a call's timeout as empty digits: its rules were tested on "", and
+// the result saved with the category they gave (the catch-all's, unless a
+// rule matches no text), not "No Input". A split with the same rules on ""
+// saves it so, then goes on as they route.
+func (c *flowConv) noInputResult(rs ruleSet, out rulesOut) string {
+	if strings.TrimSpace(rs.Label) == "" {
+		return out.other
+	}
+	id := rs.UUID + "-no-input"
+	s := c.newWidget(id, "split")
+	s["operand"] = `@("")`
+	if len(out.cases) > 0 {
+		s["rules"] = out.cases
+	}
+	s["result"] = rs.Label
+	s["exits"] = map[string]string{}
+	for _, cat := range out.order {
+		c.setExit(s, cat, out.exits[cat])
+	}
+	c.setExit(s, "Other", out.other)
+	s["note"] = "saves a call's timeout as RapidPro did: its rules tested on no digits"
+	c.widgets = append(c.widgets, s)
+	return id
+}
+
 func isInputOperand(op string) bool {
 	switch strings.ToLower(strings.TrimSpace(op)) {
 	case "", "@step.value", "@step", "@step.text":
@@ -293,6 +326,10 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 				continue
 			}
 			afterTrue = true
+			out.otherCat = cat
+			if out.otherCat == "" {
+				out.otherCat = "Other"
+			}
 			if cat == "" || cat == "Other" || rs.Type == "webhook" || rs.Type == "subflow" {
 				out.other, out.hasOther = dest, true
 				continue

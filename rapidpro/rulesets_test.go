@@ -1,0 +1,110 @@
+package rapidpro
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// runInputs converts a one-flow export, starts it (on a call for a voice
+// flow) and sends each input ("/timeout" fires the wait's timeout). It
+// returns the session's results as name → "value/category" and the
+// messages said or sent.
+func runInputs(t *testing.T, export []byte, contact flows.Contact, inputs ...string) (map[string]string, []string) {
+	t.Helper()
+	res, err := Convert(export, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Flows[0].Failed {
+		t.Fatalf("the flow failed:\n%s", res.Report)
+	}
+	e := engine.New(widgets.Registered())
+	f, err := e.Load(res.Flows[0].JSON)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.Flows[0].JSON)
+	}
+	p := engine.StartParams{Contact: contact}
+	if f.Kind == flows.KindVoice {
+		p.Call = &flows.Call{ID: "CA1", CLI: "+12065551212", State: "in-progress"}
+	}
+	ctx := context.Background()
+	s, evs, err := e.Start(ctx, f, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	collect := func(evs []flows.Event) {
+		for _, ev := range evs {
+			if ev.Type == flows.EventMessageOut || ev.Type == flows.EventSay {
+				out = append(out, ev.Text)
+			}
+		}
+	}
+	collect(evs)
+	for _, in := range inputs {
+		input := flows.Text(in)
+		if in == "/timeout" {
+			input = flows.Timeout()
+		}
+		evs, err := e.Resume(ctx, f, s, input)
+		if err != nil {
+			t.Fatalf("input %q: %v", in, err)
+		}
+		collect(evs)
+	}
+	results := map[string]string{}
+	for _, r := range s.Frames[0].Results {
+		results[r.Name] = r.Value + "/" + r.Category
+	}
+	return results, out
+}
+
+// digitsMenu is a voice flow: a digits wait ("Button") whose rule "1" says
+// One and whose catch-all (category other, in the base language eng) says
+// Else.
+func digitsMenu(ruleset, other string) []byte {
+	return []byte(fmt.Sprintf(`{"version": 10, "flows": [{"version": 10, "flow_type": "V", "base_language": "eng",
+	 "metadata": {"uuid": "44444444-4444-4444-8444-444444444444", "name": "Menu"}, "entry": "a0",
+	 "action_sets": [
+	  {"uuid": "a0", "destination": "r1", "actions": [{"type": "say", "uuid": "s0", "msg": {"eng": "Press 1"}}]},
+	  {"uuid": "a1", "destination": null, "actions": [{"type": "say", "uuid": "s1", "msg": {"eng": "One"}}]},
+	  {"uuid": "a2", "destination": null, "actions": [{"type": "say", "uuid": "s2", "msg": {"eng": "Else"}}]}],
+	 "rule_sets": [{"uuid": "r1", "ruleset_type": %q, "label": "Button", "operand": "@step.value", "finished_key": "#",
+	  "rules": [
+	   {"uuid": "x1", "category": {"eng": "1"}, "destination": "a1", "test": {"type": "eq", "test": "1"}},
+	   {"uuid": "x2", "category": %s, "destination": "a2", "test": {"type": "true"}}]}]}]}`, ruleset, other))
+}
+
+// TestDigitsCatchAll: digits no rule matches, and a call's timeout, are saved
+// with the export's catch-all category, as RapidPro saved them (it read a
+// timeout as empty digits), and follow the catch-all's route.
+func TestDigitsCatchAll(t *testing.T) {
+	for _, tc := range []struct {
+		name, ruleset, other, cat string
+	}{
+		{"Other", "wait_digits", `{"eng": "Other", "base": "All Responses"}`, "Other"},
+		{"named catch-all", "wait_digit", `{"eng": "Anything Else"}`, "Anything Else"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			export := digitsMenu(tc.ruleset, tc.other)
+			for _, c := range []struct {
+				input, result, said string
+			}{
+				{"1", "1/1", "One"},
+				{"5", "5/" + tc.cat, "Else"},
+				{"/timeout", "/" + tc.cat, "Else"},
+				{"", "/" + tc.cat, "Else"},
+			} {
+				results, said := runInputs(t, export, flows.Contact{Name: "Ben", URN: "tel:+12065551212"}, c.input)
+				if results["Button"] != c.result || len(said) != 2 || said[1] != c.said {
+					t.Errorf("input %q: Button = %q, said %q; want %q and %q", c.input, results["Button"], said, c.result, c.said)
+				}
+			}
+		})
+	}
+}
