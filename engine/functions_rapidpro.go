@@ -178,13 +178,17 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			for _, layout := range []string{time.RFC3339, "2006-01-02", "02-01-2006", "2/1/2006", "02/01/2006", "2-1-2006", "02-01-2006 15:04"} {
-				if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
-					return t, nil
-				}
+			if t, ok := parseLegacyDate(s); ok {
+				return t, nil
 			}
 			return nil, fmt.Errorf("datevalue: %q is not a date", s)
 		},
+		// legacy_add(a, b) and legacy_sub(a, b): RapidPro's + and -: numbers
+		// are added; a date and a number of days give the date that many
+		// days later (or earlier), as text YYYY-MM-DD for a date written so
+		// (today()), otherwise as a time.
+		"legacy_add": func(p ...any) (any, error) { return legacyAdd("+", p) },
+		"legacy_sub": func(p ...any) (any, error) { return legacyAdd("-", p) },
 		// today(): the date of the turn's time (UTC) as YYYY-MM-DD; clockCalls
 		// gives it that time (clock.go).
 		"today": clockToday,
@@ -250,6 +254,76 @@ func init() {
 	for name, fn := range randomFunctions(rand.Float64, rand.IntN) {
 		Functions[name] = fn
 	}
+}
+
+// legacyDateLayouts are the date forms RapidPro's DATEVALUE and date
+// arithmetic read (day first, as RapidPro's default date format).
+var legacyDateLayouts = []string{time.RFC3339, "2006-01-02", "02-01-2006", "2/1/2006", "02/01/2006", "2-1-2006", "02-01-2006 15:04"}
+
+// parseLegacyDate reads a date in one of legacyDateLayouts.
+func parseLegacyDate(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	for _, layout := range legacyDateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// legacyAdd is RapidPro's a + b or a - b (op): numbers first, then a date
+// and a whole number of days (either side for +, the date first for -).
+func legacyAdd(op string, p []any) (any, error) {
+	name := "legacy_add"
+	if op == "-" {
+		name = "legacy_sub"
+	}
+	if len(p) != 2 {
+		return nil, fmt.Errorf("%s(a, b) takes 2 arguments, got %d", name, len(p))
+	}
+	x, err1 := toFloat(p[0])
+	y, err2 := toFloat(p[1])
+	switch {
+	case err1 == nil && err2 == nil && op == "+":
+		return x + y, nil
+	case err1 == nil && err2 == nil:
+		return x - y, nil
+	}
+	date, days := p[0], p[1]
+	if err1 == nil && op == "+" {
+		date, days = p[1], p[0]
+	}
+	n, err := toFloat(days)
+	t, dateOnly, ok := legacyDate(date)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("%q %s %q: RapidPro's %s takes two numbers, or a date and a number of days", toText(p[0]), op, toText(p[1]), op)
+	}
+	if op == "-" {
+		n = -n
+	}
+	if math.Abs(n) > 1e6 {
+		return nil, fmt.Errorf("%q %s %q: %v days is too far from the date", toText(p[0]), op, toText(p[1]), n)
+	}
+	t = t.AddDate(0, 0, int(n))
+	if dateOnly {
+		return t.Format("2006-01-02"), nil
+	}
+	return t, nil
+}
+
+// legacyDate reads v as a date for RapidPro's arithmetic: a time, or text in
+// one of legacyDateLayouts; dateOnly says it was text with a date and no
+// time of day (today()'s YYYY-MM-DD, a contact field's date).
+func legacyDate(v any) (t time.Time, dateOnly, ok bool) {
+	if t, ok := v.(time.Time); ok {
+		return t, false, true
+	}
+	if v == nil {
+		return time.Time{}, false, false
+	}
+	s := toText(v)
+	t, ok = parseLegacyDate(s)
+	return t, ok && len(strings.TrimSpace(s)) <= len("02-01-2006"), ok
 }
 
 func textAndCount(name string, p []any) ([]rune, int, error) {

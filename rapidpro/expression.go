@@ -185,9 +185,25 @@ func (p *legacyParser) additive() string {
 		}
 		p.take()
 		right := p.multiplicative()
-		left = fmt.Sprintf("(%s %s %s)", num(left), op, num(right))
+		if isNumber(left) && isNumber(right) {
+			left = fmt.Sprintf("(%s %s %s)", left, op, right)
+			continue
+		}
+		// RapidPro adds numbers, or a number of days to a date
+		// (@(date.today + 7)): which one is known only when the flow runs.
+		fn := "legacy_add"
+		if op == "-" {
+			fn = "legacy_sub"
+		}
+		left = fmt.Sprintf("%s(%s, %s)", fn, left, right)
 	}
 	return left
+}
+
+// isNumber reports whether code is a number literal.
+func isNumber(code string) bool {
+	_, err := strconv.ParseFloat(code, 64)
+	return err == nil
 }
 
 func (p *legacyParser) multiplicative() string {
@@ -232,7 +248,7 @@ func (p *legacyParser) unary() string {
 // num makes an operand numeric: literals stay, anything else goes through
 // legacy_num, which reads numbers in text (contact fields are text).
 func num(code string) string {
-	if _, err := strconv.ParseFloat(code, 64); err == nil {
+	if isNumber(code) {
 		return code
 	}
 	return "legacy_num(" + code + ")"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
@@ -11,7 +12,8 @@ import (
 )
 
 // runInputs converts a one-flow export, starts it (on a call for a voice
-// flow) and sends each input ("/timeout" fires the wait's timeout). It
+// flow) at 2024-05-01 12:00 UTC and sends each input ("/timeout" fires the
+// wait's timeout). It
 // returns the session's results as name → "value/category" and the
 // messages said or sent.
 func runInputs(t *testing.T, export []byte, contact flows.Contact, inputs ...string) (map[string]string, []string) {
@@ -23,7 +25,8 @@ func runInputs(t *testing.T, export []byte, contact flows.Contact, inputs ...str
 	if res.Flows[0].Failed {
 		t.Fatalf("the flow failed:\n%s", res.Report)
 	}
-	e := engine.New(widgets.Registered())
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	e := engine.New(widgets.Registered(), engine.WithClock(func() time.Time { return now }))
 	f, err := e.Load(res.Flows[0].JSON)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, res.Flows[0].JSON)
