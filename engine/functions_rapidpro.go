@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -155,23 +156,40 @@ func init() {
 			}
 			return math.Pow(x, y), nil
 		},
-		// fixed(x, decimals): x rounded and written with that many decimals.
+		// fixed(x[, decimals[, no_commas]]): x rounded half away from zero
+		// at decimals (2 by default; negative: left of the point) and
+		// written with that many decimals and with commas between
+		// thousands unless no_commas, as RapidPro's FIXED: fixed(1234.567)
+		// is "1,234.57".
 		"fixed": func(p ...any) (any, error) {
 			if len(p) < 1 || len(p) > 3 {
-				return nil, fmt.Errorf("fixed(number[, decimals]) takes 1 to 3 arguments, got %d", len(p))
-			}
-			x, err := toFloat(p[0])
-			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("fixed(number[, decimals[, no_commas]]) takes 1 to 3 arguments, got %d", len(p))
 			}
 			d := 2
 			if len(p) > 1 {
-				if d, _ = toInt(p[1]); d < 0 {
-					d = 0
+				var ok bool
+				if d, ok = toInt(p[1]); !ok {
+					return nil, fmt.Errorf("fixed: decimals %q is not a whole number", toText(p[1]))
 				}
 			}
-			return strconv.FormatFloat(x, 'f', d, 64), nil
+			r, err := roundDecimal("fixed", p[0], d, roundHalf)
+			if err != nil {
+				return nil, err
+			}
+			text := r.FloatString(max(d, 0))
+			if len(p) == 3 && legacyBool(p[2]) {
+				return text, nil
+			}
+			return thousands(text), nil
 		},
+		// legacy_round(x, places), legacy_roundup(x, places) and
+		// legacy_rounddown(x, places): RapidPro's ROUND (half away from
+		// zero), ROUNDUP (away from zero) and ROUNDDOWN (toward zero), at
+		// places decimals; negative places round left of the point
+		// (legacy_round(1234, -2) is 1200).
+		"legacy_round":     func(p ...any) (any, error) { return legacyRound("legacy_round", p, roundHalf) },
+		"legacy_roundup":   func(p ...any) (any, error) { return legacyRound("legacy_roundup", p, roundUp) },
+		"legacy_rounddown": func(p ...any) (any, error) { return legacyRound("legacy_rounddown", p, roundDown) },
 		// datevalue(text): the date in text, as a time (midnight UTC).
 		"datevalue": func(p ...any) (any, error) {
 			s, err := oneString("datevalue", p)
@@ -233,16 +251,7 @@ func init() {
 			if len(p) != 1 {
 				return nil, fmt.Errorf("legacy_bool(x) takes 1 argument, got %d", len(p))
 			}
-			switch x := p[0].(type) {
-			case bool:
-				return x, nil
-			case nil:
-				return false, nil
-			}
-			if f, err := toFloat(p[0]); err == nil {
-				return f != 0, nil
-			}
-			return strings.EqualFold(strings.TrimSpace(toText(p[0])), "true"), nil
+			return legacyBool(p[0]), nil
 		},
 	} {
 		if _, dup := Functions[name]; dup {
@@ -324,6 +333,115 @@ func legacyDate(v any) (t time.Time, dateOnly, ok bool) {
 	s := toText(v)
 	t, ok = parseLegacyDate(s)
 	return t, ok && len(strings.TrimSpace(s)) <= len("02-01-2006"), ok
+}
+
+// legacyBool is RapidPro's truth: true, non-zero numbers and "true" text.
+func legacyBool(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case nil:
+		return false
+	}
+	if f, err := toFloat(v); err == nil {
+		return f != 0
+	}
+	return strings.EqualFold(strings.TrimSpace(toText(v)), "true")
+}
+
+// Rounding modes of roundDecimal.
+const (
+	roundHalf = iota // half away from zero (ROUND, FIXED)
+	roundUp          // away from zero (ROUNDUP)
+	roundDown        // toward zero (ROUNDDOWN)
+)
+
+// maxPlaces bounds the places roundDecimal rounds at: a float64 has no digit
+// further than 10^±330 from the point, so rounding there changes nothing (or,
+// left of the point, gives 0).
+const maxPlaces = 400
+
+// roundDecimal rounds v, read as a number in decimal as it is written (1.005
+// is 1.005, not the float just below it), at places decimals (negative: left
+// of the point) in mode, and returns the exact result.
+func roundDecimal(name string, v any, places, mode int) (*big.Rat, error) {
+	x, err := toFloat(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil, fmt.Errorf("%s: %v is not a number", name, x)
+	}
+	r, ok := new(big.Rat).SetString(strconv.FormatFloat(x, 'g', -1, 64))
+	if !ok {
+		return nil, fmt.Errorf("%s: %v is not a number", name, x)
+	}
+	if places < -maxPlaces {
+		return nil, fmt.Errorf("%s: %d places is more than %d left of the point", name, places, maxPlaces)
+	}
+	scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(min(abs(places), maxPlaces))), nil))
+	if places < 0 {
+		scale.Inv(scale)
+	}
+	r.Mul(r, scale)
+	q, rem := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+	if rem.Sign() != 0 {
+		twice := new(big.Int).Lsh(new(big.Int).Abs(rem), 1)
+		if mode == roundUp || mode == roundHalf && twice.Cmp(r.Denom()) >= 0 {
+			q.Add(q, big.NewInt(int64(r.Sign())))
+		}
+	}
+	return r.SetInt(q).Quo(r, scale), nil
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// legacyRound is legacy_round, legacy_roundup and legacy_rounddown.
+func legacyRound(name string, p []any, mode int) (any, error) {
+	if len(p) < 1 || len(p) > 2 {
+		return nil, fmt.Errorf("%s(number[, places]) takes 1 or 2 arguments, got %d", name, len(p))
+	}
+	places := 0
+	if len(p) == 2 {
+		var ok bool
+		if places, ok = toInt(p[1]); !ok {
+			return nil, fmt.Errorf("%s: places %q is not a whole number", name, toText(p[1]))
+		}
+	}
+	r, err := roundDecimal(name, p[0], places, mode)
+	if err != nil {
+		return nil, err
+	}
+	f, _ := r.Float64()
+	return f, nil
+}
+
+// thousands writes commas between the thousands of a decimal number's
+// integer part: "-1234567.5" is "-1,234,567.5".
+func thousands(s string) string {
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if hasFrac {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	return b.String()
 }
 
 func textAndCount(name string, p []any) ([]rune, int, error) {

@@ -15,3 +15,19 @@ func TestLegacyAdd(t *testing.T) {
 		{"<@(legacy_add(today(), today()))>", "<>", `RapidPro's + takes two numbers, or a date and a number of days`},
 	})
 }
+
+// TestFixedAndRound: fixed() writes commas between thousands unless told not
+// to, and rounds half away from zero in decimal, as RapidPro's FIXED; the
+// legacy ROUND, ROUNDUP and ROUNDDOWN take negative places.
+func TestFixedAndRound(t *testing.T) {
+	checkRendersWarning(t, []renderCase{
+		{"<@(fixed(1234.5678, 2))> <@(fixed(1234567.891, 0))> <@(fixed(1234.5678, 2, true))>", "<1,234.57> <1,234,568> <1234.57>", ""},
+		{"<@(fixed(1234.5678))> <@(fixed('-1234567.5', 1, false))> <@(fixed(999.999, 2))>", "<1,234.57> <-1,234,567.5> <1,000.00>", ""},
+		{"<@(fixed(1.005, 2))> <@(fixed(2.5, 0))> <@(fixed(-2.5, 0))> <@(fixed(1234, -2))> <@(fixed(12, 3, 'TRUE'))>", "<1.01> <3> <-3> <1,200> <12.000>", ""},
+		{"<@(legacy_round(1234, -2))> <@(legacy_round(1250, -2))> <@(legacy_round(1.005, 2))> <@(legacy_round(-2.5))>", "<1200> <1300> <1.01> <-3>", ""},
+		{"<@(legacy_roundup(1201, -2))> <@(legacy_roundup(-1.21, 1))> <@(legacy_roundup(3, 0))>", "<1300> <-1.3> <3>", ""},
+		{"<@(legacy_rounddown(1299, -2))> <@(legacy_rounddown(-1.29, 1))> <@(legacy_rounddown(3.99))>", "<1200> <-1.2> <3>", ""},
+		{"<@(fixed('x', 2))>", "<>", `fixed: "x" is not a number`},
+		{"<@(legacy_round(1, 'a'))>", "<>", `legacy_round: places "a" is not a whole number`},
+	})
+}

@@ -434,12 +434,11 @@ func (p *legacyParser) call(name string, args []string) string {
 			}
 			return "(" + strings.Join(n, " + ") + ")"
 		}
-	case "round":
-		if arity(1, 2) && (len(args) == 1 || args[1] == "0") {
-			return fmt.Sprintf("round(%s)", num(args[0]))
-		}
-		if p.err == nil {
-			return fmt.Sprintf("legacy_num(fixed(%s, %s))", args[0], args[1])
+	case "round", "roundup", "rounddown":
+		// Half away from zero, away from zero, toward zero; negative
+		// places round left of the point.
+		if arity(1, 2) {
+			return fmt.Sprintf("legacy_%s(%s)", name, strings.Join(args, ", "))
 		}
 	case "power":
 		if arity(2, 2) {

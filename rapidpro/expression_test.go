@@ -47,3 +47,19 @@ func TestDateArithmetic(t *testing.T) {
 		}
 	}
 }
+
+// TestFixedAndRound: FIXED writes commas between thousands unless its third
+// argument is true; ROUND, ROUNDUP and ROUNDDOWN take negative places.
+func TestFixedAndRound(t *testing.T) {
+	for _, tc := range []struct{ legacy, want string }{
+		{"@(FIXED(1234.5678, 2)) @(FIXED(1234567.891, 0)) @(FIXED(1234.5678, 2, TRUE))", "1,234.57 1,234,568 1234.57"},
+		{"@(FIXED(contact.age * 1000)) @(FIXED(1234.5, 1, FALSE))", "30,000.00 1,234.5"},
+		{"@(ROUND(1234, -2)) @(ROUND(2.5)) @(ROUND(1.005, 2)) @(ROUND(contact.age / 7, 1))", "1200 3 1.01 4.3"},
+		{"@(ROUNDUP(1201, -2)) @(ROUNDUP(1.21, 1)) @(ROUNDDOWN(1299, -2)) @(ROUNDDOWN(-1.29, 1))", "1300 1.3 1200 -1.2"},
+	} {
+		got, rep := render(t, tc.legacy)
+		if got != tc.want {
+			t.Errorf("%s: got %q, want %q\n%s", tc.legacy, got, tc.want, rep)
+		}
+	}
+}
