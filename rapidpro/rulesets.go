@@ -32,6 +32,8 @@ type rulesOut struct {
 	hasTimeout  bool
 	special     map[string]string
 	specialSet  map[string]bool
+	// specialCat are the categories of the outcome rules, by outcome.
+	specialCat map[string]string
 }
 
 // testTypes maps legacy test types to Parley rule types.
@@ -167,12 +169,7 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		w["flow"] = cfg.Flow.UUID
 		c.result(w, rs)
 		c.outcomes(w, out, where, map[string]string{"completed": "Complete", "expired": "Expired"})
-		for _, r := range rs.Rules {
-			cat := c.category(r.Category)
-			if cat != "Complete" && cat != "Expired" && cat != "Completed" {
-				c.add(levelInfo, where, fmt.Sprintf("category %q is saved as Complete or Expired (the subflow widget's outcomes)", cat))
-			}
-		}
+		c.subflowCategories(w, rs, out)
 	case "random":
 		w = c.newWidget(rs.UUID, "random")
 		c.random(w, rs, where)
@@ -206,14 +203,44 @@ func (c *flowConv) timeoutResult(rs ruleSet, out rulesOut) string {
 	if cat == "" {
 		cat = "Timeout"
 	}
-	id := rs.UUID + "-timeout"
+	return c.saveResult(rs.UUID+"-timeout", rs.Label, "", cat, out.timeoutDest, "saves the timed-out result as RapidPro did")
+}
+
+// subflowCategories keeps the export's category names of a subflow
+// ruleset's outcomes ("Completed", "Timed Out"), which RapidPro saved and
+// @flow.NAME.category gives, where the subflow widget saves Complete or
+// Expired: an outcome whose category is another name goes through a split
+// that saves the result again with it.
+func (c *flowConv) subflowCategories(w map[string]any, rs ruleSet, out rulesOut) {
+	if strings.TrimSpace(rs.Label) == "" {
+		return
+	}
+	exits, _ := w["exits"].(map[string]string)
+	for _, o := range []struct{ key, exit string }{{"completed", "Complete"}, {"expired", "Expired"}} {
+		cat, ok := out.specialCat[o.key]
+		if !ok && out.hasOther {
+			cat, ok = out.otherCat, true
+		}
+		if !ok || cat == "" || cat == o.exit {
+			continue
+		}
+		exits[o.exit] = c.saveResult(rs.UUID+"-"+o.key, rs.Label, o.key, cat, exits[o.exit],
+			fmt.Sprintf("saves the result with the export's category %q, as RapidPro did", cat))
+	}
+}
+
+// saveResult adds a split (id) that saves result name with value and
+// category, then goes to dest, and returns its id.
+func (c *flowConv) saveResult(id, name, value, cat, dest, note string) string {
 	s := c.newWidget(id, "split")
-	s["operand"] = `@("")`
-	s["rules"] = []ruleCase{{Type: "expression", Args: []string{"true"}, Category: cat}}
-	s["result"] = rs.Label
+	s["operand"] = fmt.Sprintf("@(%s)", strconv.Quote(value))
+	if cat != "Other" { // a split's own Other exit saves that category
+		s["rules"] = []ruleCase{{Type: "expression", Args: []string{"true"}, Category: cat}}
+	}
+	s["result"] = name
 	s["exits"] = map[string]string{}
-	c.setExit(s, cat, out.timeoutDest)
-	s["note"] = "saves the timed-out result as RapidPro did"
+	c.setExit(s, cat, dest)
+	s["note"] = note
 	c.widgets = append(c.widgets, s)
 	return id
 }
@@ -308,7 +335,7 @@ func (c *flowConv) outcomes(w map[string]any, out rulesOut, where string, names 
 
 // rules converts a ruleset's rules. wait says whether a timeout rule is allowed.
 func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
-	out := rulesOut{exits: map[string]string{}, special: map[string]string{}, specialSet: map[string]bool{}}
+	out := rulesOut{exits: map[string]string{}, special: map[string]string{}, specialSet: map[string]bool{}, specialCat: map[string]string{}}
 	afterTrue := false
 	for i, r := range rs.Rules {
 		rw := fmt.Sprintf("%s rules[%d]", where, i)
@@ -372,7 +399,7 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 				c.add(levelError, rw+".test.exit_type", fmt.Sprintf("unknown subflow exit type %q", t.ExitType))
 				continue
 			}
-			out.special[key], out.specialSet[key] = dest, true
+			out.special[key], out.specialSet[key], out.specialCat[key] = dest, true, cat
 			continue
 		}
 		if afterTrue {

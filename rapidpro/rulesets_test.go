@@ -111,3 +111,71 @@ func TestDigitsCatchAll(t *testing.T) {
 		})
 	}
 }
+
+// TestSubflowCategories: a subflow ruleset's result keeps the export's
+// category names, as RapidPro saved them, for both outcomes.
+func TestSubflowCategories(t *testing.T) {
+	export := []byte(`{"version": 10, "flows": [
+	 {"version": 10, "base_language": "eng", "metadata": {"uuid": "77777777-7777-4777-8777-777777777777", "name": "Parent"}, "entry": "r1",
+	  "action_sets": [{"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "done @flow.sub.category"}}]},
+	    {"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "late @flow.sub.category"}}]}],
+	  "rule_sets": [{"uuid": "r1", "ruleset_type": "subflow", "label": "Sub", "operand": "@step.value",
+	   "config": {"flow": {"uuid": "88888888-8888-4888-8888-888888888888", "name": "Child"}},
+	   "rules": [{"uuid": "x1", "category": {"eng": "Completed"}, "destination": "a1", "test": {"type": "subflow", "exit_type": "completed"}},
+	    {"uuid": "x2", "category": {"eng": "Timed Out"}, "destination": "a2", "test": {"type": "subflow", "exit_type": "expired"}}]}]},
+	 {"version": 10, "base_language": "eng", "metadata": {"uuid": "88888888-8888-4888-8888-888888888888", "name": "Child"}, "entry": "r2",
+	  "action_sets": [],
+	  "rule_sets": [{"uuid": "r2", "ruleset_type": "wait_message", "label": "Age", "operand": "@step.value",
+	   "rules": [{"uuid": "x3", "category": {"eng": "All Responses"}, "destination": null, "test": {"type": "true"}}]}]}]}`)
+	res, err := Convert(export, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := flowSet{}
+	e := engine.New(widgets.Registered(), engine.WithFlows(set))
+	for _, f := range res.Flows {
+		if f.Failed {
+			t.Fatalf("%s failed:\n%s", f.Name, res.Report)
+		}
+		lf, err := e.Load(f.JSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set[lf.ID] = lf
+	}
+	parent := set["77777777-7777-4777-8777-777777777777"]
+	ctx := context.Background()
+	for _, tc := range []struct {
+		expire     bool
+		said, want string
+	}{
+		{false, "done Completed", "completed/Completed"},
+		{true, "late Timed Out", "expired/Timed Out"},
+	} {
+		s, _, err := e.Start(ctx, parent, engine.StartParams{Contact: flows.Contact{Name: "Ben", URN: "tel:+12065551212"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var evs []flows.Event
+		if tc.expire {
+			evs = e.Expire(ctx, parent, s)
+		} else if evs, err = e.Resume(ctx, parent, s, flows.Text("42")); err != nil {
+			t.Fatal(err)
+		}
+		var said []string
+		for _, ev := range evs {
+			if ev.Type == flows.EventMessageOut {
+				said = append(said, ev.Text)
+			}
+		}
+		got := ""
+		for _, r := range s.Frames[0].Results {
+			if r.Name == "Sub" {
+				got = r.Value + "/" + r.Category
+			}
+		}
+		if got != tc.want || len(said) != 1 || said[0] != tc.said {
+			t.Errorf("expire %v: result %q, sent %q; want %q and %q", tc.expire, got, said, tc.want, tc.said)
+		}
+	}
+}
