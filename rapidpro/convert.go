@@ -133,8 +133,14 @@ func syntaxError(data []byte) error {
 	if !errors.As(err, &se) {
 		return fmt.Errorf("rapidpro: export is not valid JSON: %v", err)
 	}
-	// Offset counts the bytes read, the offending one included.
-	line, col := flows.LineColumn(data, max(se.Offset-1, 0))
+	// Offset counts the bytes read, the offending one included; JSON that
+	// ends early breaks just after its last byte, where validation puts
+	// it too.
+	at := max(se.Offset-1, 0)
+	if se.Offset >= int64(len(data)) && strings.Contains(err.Error(), "unexpected end") {
+		at = int64(len(data))
+	}
+	line, col := flows.LineColumn(data, at)
 	return fmt.Errorf("rapidpro: export is not valid JSON: line %d, column %d: %v", line, col, err)
 }
 
