@@ -52,7 +52,7 @@ func (c *flowConv) actionSet(as actionSet) {
 		steps[i].w["id"] = id
 		c.ids[id] = true
 		if i == 0 {
-			steps[i].w["position"] = map[string]int{"x": as.X, "y": as.Y}
+			steps[i].w["position"] = map[string]int{"x": int(as.X), "y": int(as.Y)}
 		}
 	}
 	last := steps[len(steps)-1]

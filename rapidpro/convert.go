@@ -161,7 +161,8 @@ func Convert(data []byte, o Options) (*Result, error) {
 	var raws []json.RawMessage
 	var exportVersion json.RawMessage
 	doc := gjson.ParseBytes(data)
-	if doc.Get("flows").IsArray() {
+	inExport := doc.Get("flows").IsArray()
+	if inExport {
 		var ex legacyExport
 		if err := json.Unmarshal(data, &ex); err != nil {
 			return nil, fmt.Errorf("rapidpro: reading export: %w", err)
@@ -174,17 +175,25 @@ func Convert(data []byte, o Options) (*Result, error) {
 	res := &Result{}
 	// First pass: names and ids, so subflow references can be checked.
 	type pending struct {
-		f    *legacyFlow
-		id   string
-		name string
-		err  error
+		f     *legacyFlow
+		id    string
+		name  string
+		err   error
+		probs []jsonProblem
 	}
 	var all []pending
 	known := map[string]string{}
 	seenIDs := map[string]bool{}
 	for i, raw := range raws {
 		var f legacyFlow
+		// A field of another type is skipped by Unmarshal, which reads
+		// the rest (the name, for the report): checkFlowJSON says where.
 		err := json.Unmarshal(raw, &f)
+		prefix := ""
+		if inExport {
+			prefix = fmt.Sprintf("flows[%d]", i)
+		}
+		probs := checkFlowJSON(raw, prefix)
 		name := f.Metadata.Name
 		if name == "" {
 			name = fmt.Sprintf("flow %d", i+1)
@@ -200,15 +209,20 @@ func Convert(data []byte, o Options) (*Result, error) {
 		if err == nil && f.Metadata.UUID != "" {
 			known[f.Metadata.UUID] = name
 		}
-		all = append(all, pending{&f, id, name, err})
+		all = append(all, pending{&f, id, name, err, probs})
 	}
 	eng := engine.New(widgets.Registered())
 	for i, p := range all {
 		out := Flow{ID: p.id, Name: p.name}
 		c := &flowConv{o: o, rep: &res.Report, flowName: p.name, id: p.id, f: p.f, known: known}
-		if p.err != nil {
+		for _, pr := range p.probs {
+			c.add(pr.level, pr.where, pr.msg)
+		}
+		switch {
+		case c.failed:
+		case p.err != nil:
 			c.add(levelError, fmt.Sprintf("flows[%d]", i), "cannot read the flow: "+p.err.Error())
-		} else {
+		default:
 			version := p.f.Version
 			if len(version) == 0 {
 				version = exportVersion

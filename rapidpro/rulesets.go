@@ -187,7 +187,7 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		return
 	}
 	if w != nil {
-		w["position"] = map[string]int{"x": rs.X, "y": rs.Y}
+		w["position"] = map[string]int{"x": int(rs.X), "y": int(rs.Y)}
 		c.widgets = append(c.widgets, w)
 	}
 }
