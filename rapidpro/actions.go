@@ -403,11 +403,17 @@ func (c *flowConv) webhook(url, method string, headers []webhookHeader, where st
 	if url == "" {
 		c.add(levelError, where+" webhook", "no webhook URL")
 	}
+	// RapidPro sent its legacy payload (as JSON) with POST only; a GET
+	// has no body.
+	body := "rapidpro"
+	if method != "POST" {
+		body = "none"
+	}
 	w := map[string]any{
 		"type":      "webhook",
 		"url":       c.tmpl(c.rewriteURL(url, where+" webhook"), where+" webhook"),
 		"method":    method,
-		"body_mode": "rapidpro",
+		"body_mode": body,
 	}
 	if len(headers) > 0 {
 		h := map[string]string{}
