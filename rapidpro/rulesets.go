@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 )
@@ -512,14 +511,32 @@ func (c *flowConv) testCase(t ruleTest, where string) (ruleCase, bool) {
 	return rc, true
 }
 
-// random converts a random ruleset: one bucket per rule, weighted by the
-// legacy between ranges when they differ.
+// random converts a random ruleset. RapidPro's legacy random rulesets test
+// @(RAND()), a number from 0 to 1, with a between rule per bucket: the
+// legacy engine saved that number as the value and the bucket as the
+// category, each bucket as likely as its range is wide. When every rule is
+// such a range, the ruleset becomes a split doing the same on @(rand());
+// otherwise a random widget, its buckets equally likely.
 func (c *flowConv) random(w map[string]any, rs ruleSet, where string) {
 	c.result(w, rs)
+	// The legacy ranges, when every rule has one.
+	ranges := len(rs.Rules) > 0
+	bounds := make([][2]string, len(rs.Rules))
+	for i, r := range rs.Rules {
+		var t ruleTest
+		_ = json.Unmarshal(r.Test, &t)
+		lo, _ := scalarText(t.Min)
+		hi, _ := scalarText(t.Max)
+		a, err1 := strconv.ParseFloat(lo, 64)
+		b, err2 := strconv.ParseFloat(hi, 64)
+		if t.Type != "between" || err1 != nil || err2 != nil || b < a {
+			ranges = false
+		}
+		bounds[i] = [2]string{lo, hi}
+	}
 	exits := map[string]string{}
 	var buckets []string
-	var weights []int
-	even := true
+	var cases []ruleCase
 	for i, r := range rs.Rules {
 		rw := fmt.Sprintf("%s rules[%d]", where, i)
 		cat := c.category(r.Category)
@@ -527,42 +544,31 @@ func (c *flowConv) random(w map[string]any, rs ruleSet, where string) {
 			cat = fmt.Sprintf("Bucket %d", i+1)
 		}
 		name := cat
-		for n := 2; exits[name] != "" || contains(buckets, name); n++ {
+		// A split's rule cannot be named Other, its own exit.
+		for n := 2; exits[name] != "" || contains(buckets, name) || ranges && name == "Other"; n++ {
 			name = fmt.Sprintf("%s %d", cat, n)
 		}
 		if name != cat {
-			c.add(levelWarning, rw, fmt.Sprintf("bucket %q appears twice: the second is named %q", cat, name))
+			c.add(levelWarning, rw, fmt.Sprintf("bucket %q is saved and routed as %q: its name is another bucket's or the split's own Other exit", cat, name))
 		}
 		buckets = append(buckets, name)
 		if d := c.dest(r.Destination, rw+".destination"); d != "" {
 			exits[name] = d
 		}
-		var t ruleTest
-		_ = json.Unmarshal(r.Test, &t)
-		wt := 1000
-		if t.Type == "between" {
-			lo, _ := scalarText(t.Min)
-			hi, _ := scalarText(t.Max)
-			a, err1 := strconv.ParseFloat(lo, 64)
-			b, err2 := strconv.ParseFloat(hi, 64)
-			if err1 == nil && err2 == nil && b > a {
-				wt = int(math.Round((b - a) * 1000))
-			}
-		}
-		if len(weights) > 0 && weights[0] != wt {
-			even = false
-		}
-		weights = append(weights, wt)
+		cases = append(cases, ruleCase{Type: "has_number_between", Args: bounds[i][:], Category: name})
 	}
 	if len(buckets) < 2 {
 		c.add(levelError, where, "a random split needs at least two buckets")
 		return
 	}
-	w["buckets"] = buckets
-	if !even {
-		w["weights"] = weights
-	}
 	w["exits"] = exits
+	if ranges {
+		w["type"] = "split"
+		w["operand"] = "@(rand())"
+		w["rules"] = cases
+		return
+	}
+	w["buckets"] = buckets
 }
 
 func contains(list []string, s string) bool {

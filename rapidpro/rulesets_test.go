@@ -3,6 +3,7 @@ package rapidpro
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -178,4 +179,60 @@ func TestSubflowCategories(t *testing.T) {
 			t.Errorf("expire %v: result %q, sent %q; want %q and %q", tc.expire, got, said, tc.want, tc.said)
 		}
 	}
+}
+
+// TestRandomSplit: a legacy random ruleset tests a random number from 0 to 1
+// against each bucket's range, as RapidPro's legacy engine did: the result's
+// value is that number, its category the bucket whose range holds it, and a
+// bucket is as likely as its range is wide.
+func TestRandomSplit(t *testing.T) {
+	export := []byte(`{"version": "11.4", "flows": [{"version": "11.4", "base_language": "eng",
+	 "metadata": {"uuid": "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", "name": "Split"}, "entry": "r1",
+	 "action_sets": [{"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "A"}}]},
+	   {"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "B"}}]}],
+	 "rule_sets": [{"uuid": "r1", "ruleset_type": "random", "label": "Group", "operand": "@(RAND())",
+	  "rules": [{"uuid": "x1", "category": {"eng": "Small"}, "destination": "a1", "test": {"type": "between", "min": "0", "max": "0.2"}},
+	   {"uuid": "x2", "category": {"eng": "Large"}, "destination": "a2", "test": {"type": "between", "min": "0.2", "max": "1"}}]}]}]}`)
+	res, err := Convert(export, Options{})
+	if err != nil || res.Flows[0].Failed {
+		t.Fatalf("%v\n%s", err, res.Report)
+	}
+	small := 0
+	for seed := range uint64(200) {
+		e := engine.New(widgets.Registered(), engine.WithSeed(seed))
+		f, err := e.Load(res.Flows[0].JSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, evs, err := e.Start(context.Background(), f, engine.StartParams{Contact: flows.Contact{Name: "Ben", URN: "tel:+12065551212"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := s.Frames[0].Results["group"]
+		v, err := strconv.ParseFloat(r.Value, 64)
+		want := "Large"
+		if v <= 0.2 {
+			want, small = "Small", small+1
+		}
+		if err != nil || v < 0 || v >= 1 || r.Category != want || r.Name != "Group" {
+			t.Fatalf("seed %d: result %+v, want a number from 0 to 1 and its bucket", seed, r)
+		}
+		if said := texts(evs); len(said) != 1 || said[0] != map[string]string{"Small": "A", "Large": "B"}[want] {
+			t.Fatalf("seed %d: sent %q for bucket %s", seed, said, want)
+		}
+	}
+	// 200 draws with a one-in-five bucket: about 40.
+	if small < 20 || small > 60 {
+		t.Errorf("the 0-0.2 bucket was picked %d times in 200", small)
+	}
+}
+
+func texts(evs []flows.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		if ev.Type == flows.EventMessageOut {
+			out = append(out, ev.Text)
+		}
+	}
+	return out
 }
