@@ -206,6 +206,30 @@ func init() {
 		// days later (or earlier), as text YYYY-MM-DD for a date written so
 		// (today()), otherwise as a time.
 		"legacy_add": func(p ...any) (any, error) { return legacyAdd("+", p) },
+		// edate(date, months): the date that many months later (earlier
+		// when negative), on the same day or the month's last, as
+		// RapidPro's EDATE (2024-01-31 and 1 give 2024-02-29); written as
+		// legacy_add writes dates.
+		"edate": func(p ...any) (any, error) {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("edate(date, months) takes 2 arguments, got %d", len(p))
+			}
+			t, dateOnly, ok := legacyDate(p[0])
+			if !ok {
+				return nil, fmt.Errorf("edate: %q is not a date", toText(p[0]))
+			}
+			n, err := toFloat(p[1])
+			if err != nil || math.Abs(n) > 1e5 {
+				return nil, fmt.Errorf("edate: months %q is not a whole number of months", toText(p[1]))
+			}
+			y, m, d := t.Date()
+			first := time.Date(y, m+time.Month(int(n)), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+			t = first.AddDate(0, 0, min(d, first.AddDate(0, 1, -1).Day())-1)
+			if dateOnly {
+				return t.Format("2006-01-02"), nil
+			}
+			return t, nil
+		},
 		"legacy_sub": func(p ...any) (any, error) { return legacyAdd("-", p) },
 		// today(): the date of the turn's time (UTC) as YYYY-MM-DD; clockCalls
 		// gives it that time (clock.go).

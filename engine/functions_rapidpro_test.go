@@ -13,6 +13,9 @@ func TestLegacyAdd(t *testing.T) {
 		{"<@(legacy_add('abc', 1))>", "<>", `"abc" + "1": RapidPro's + takes two numbers, or a date and a number of days`},
 		{"<@(legacy_sub(1, today()))>", "<>", `"1" - "2026-05-04": RapidPro's - takes two numbers, or a date and a number of days`},
 		{"<@(legacy_add(today(), today()))>", "<>", `RapidPro's + takes two numbers, or a date and a number of days`},
+		{"<@(edate('2024-01-31', 1))> <@(edate('2024-03-31', -1))> <@(edate(today(), 12))> <@(edate('31-12-2023', '2'))>", "<2024-02-29> <2024-02-29> <2027-05-04> <2024-02-29>", ""},
+		{"<@(edate(now, -5))>", "<2025-12-04T10:00:00Z>", ""},
+		{"<@(edate('soon', 1))>", "<>", `edate: "soon" is not a date`},
 	})
 }
 

@@ -368,6 +368,10 @@ func (p *legacyParser) call(name string, args []string) string {
 		}
 	case "left", "right", "substitute", "mid", "char", "unichar", "randbetween", "fixed":
 		return fmt.Sprintf("%s(%s)", name, strings.Join(args, ", "))
+	case "edate":
+		if arity(2, 2) {
+			return fmt.Sprintf("edate(%s, %s)", args[0], args[1])
+		}
 	case "rept":
 		if arity(2, 2) {
 			return fmt.Sprintf("repeat(text(%s), int(%s))", args[0], num(args[1]))

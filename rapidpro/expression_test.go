@@ -22,6 +22,7 @@ func TestDateArithmetic(t *testing.T) {
 		{`@(DATEVALUE("2024-05-01") + 1)`, "2024-05-02T00:00:00Z"},
 		{"@(contact.age + 5) @(contact.age - 5) @(1 + 2 - contact.age)", "35 25 -27"},
 		{"@(date.today + 7 = \"2024-05-08\")", "true"},
+		{"@(EDATE(date.today, 1)) @(EDATE(contact.due, -3))", "2024-06-01 2024-02-10"},
 	} {
 		_, said := runInputs(t, oneReply(tc.text), contact)
 		if len(said) != 1 || said[0] != tc.want {
