@@ -250,7 +250,9 @@ func (c *flowConv) saveResult(id, name, value, cat, dest, note string) string {
 // rule matches no text), not "No Input". A split with the same rules on ""
 // saves it so, then goes on as they route.
 func (c *flowConv) noInputResult(rs ruleSet, out rulesOut) string {
-	if strings.TrimSpace(rs.Label) == "" {
+	// A rule named Other (not the catch-all) cannot be a split's: the
+	// split's own exit has that name.
+	if strings.TrimSpace(rs.Label) == "" || contains(out.order, "Other") {
 		return out.other
 	}
 	id := rs.UUID + "-no-input"
