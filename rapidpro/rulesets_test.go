@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,6 +111,16 @@ func TestDigitsCatchAll(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDigitsRuleNamedOther: a digits rule named Other, besides the
+// catch-all, still converts; the catch-all keeps its category.
+func TestDigitsRuleNamedOther(t *testing.T) {
+	export := []byte(strings.Replace(string(digitsMenu("wait_digit", `{"eng": "Else"}`)), `"category": {"eng": "1"}`, `"category": {"eng": "Other"}`, 1))
+	results, said := runInputs(t, export, flows.Contact{Name: "Ben", URN: "tel:+12065551212"}, "5")
+	if results["Button"] != "5/Else" || len(said) != 2 || said[1] != "Else" {
+		t.Errorf("Button = %q, said %q; want 5/Else and Else", results["Button"], said)
 	}
 }
 
