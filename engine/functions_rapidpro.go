@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -155,36 +156,81 @@ func init() {
 			}
 			return math.Pow(x, y), nil
 		},
-		// fixed(x, decimals): x rounded and written with that many decimals.
+		// fixed(x[, decimals[, no_commas]]): x rounded half away from zero
+		// at decimals (2 by default; negative: left of the point) and
+		// written with that many decimals and with commas between
+		// thousands unless no_commas, as RapidPro's FIXED: fixed(1234.567)
+		// is "1,234.57".
 		"fixed": func(p ...any) (any, error) {
 			if len(p) < 1 || len(p) > 3 {
-				return nil, fmt.Errorf("fixed(number[, decimals]) takes 1 to 3 arguments, got %d", len(p))
-			}
-			x, err := toFloat(p[0])
-			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("fixed(number[, decimals[, no_commas]]) takes 1 to 3 arguments, got %d", len(p))
 			}
 			d := 2
 			if len(p) > 1 {
-				if d, _ = toInt(p[1]); d < 0 {
-					d = 0
+				var ok bool
+				if d, ok = toInt(p[1]); !ok {
+					return nil, fmt.Errorf("fixed: decimals %q is not a whole number", toText(p[1]))
 				}
 			}
-			return strconv.FormatFloat(x, 'f', d, 64), nil
+			r, err := roundDecimal("fixed", p[0], d, roundHalf)
+			if err != nil {
+				return nil, err
+			}
+			text := r.FloatString(max(d, 0))
+			if len(p) == 3 && legacyBool(p[2]) {
+				return text, nil
+			}
+			return thousands(text), nil
 		},
+		// legacy_round(x, places), legacy_roundup(x, places) and
+		// legacy_rounddown(x, places): RapidPro's ROUND (half away from
+		// zero), ROUNDUP (away from zero) and ROUNDDOWN (toward zero), at
+		// places decimals; negative places round left of the point
+		// (legacy_round(1234, -2) is 1200).
+		"legacy_round":     func(p ...any) (any, error) { return legacyRound("legacy_round", p, roundHalf) },
+		"legacy_roundup":   func(p ...any) (any, error) { return legacyRound("legacy_roundup", p, roundUp) },
+		"legacy_rounddown": func(p ...any) (any, error) { return legacyRound("legacy_rounddown", p, roundDown) },
 		// datevalue(text): the date in text, as a time (midnight UTC).
 		"datevalue": func(p ...any) (any, error) {
 			s, err := oneString("datevalue", p)
 			if err != nil {
 				return nil, err
 			}
-			for _, layout := range []string{time.RFC3339, "2006-01-02", "02-01-2006", "2/1/2006", "02/01/2006", "2-1-2006", "02-01-2006 15:04"} {
-				if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
-					return t, nil
-				}
+			if t, ok := parseLegacyDate(s); ok {
+				return t, nil
 			}
 			return nil, fmt.Errorf("datevalue: %q is not a date", s)
 		},
+		// legacy_add(a, b) and legacy_sub(a, b): RapidPro's + and -: numbers
+		// are added; a date and a number of days give the date that many
+		// days later (or earlier), as text YYYY-MM-DD for a date written so
+		// (today()), otherwise as a time.
+		"legacy_add": func(p ...any) (any, error) { return legacyAdd("+", p) },
+		// edate(date, months): the date that many months later (earlier
+		// when negative), on the same day or the month's last, as
+		// RapidPro's EDATE (2024-01-31 and 1 give 2024-02-29); written as
+		// legacy_add writes dates.
+		"edate": func(p ...any) (any, error) {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("edate(date, months) takes 2 arguments, got %d", len(p))
+			}
+			t, dateOnly, ok := legacyDate(p[0])
+			if !ok {
+				return nil, fmt.Errorf("edate: %q is not a date", toText(p[0]))
+			}
+			n, err := toFloat(p[1])
+			if err != nil || math.Abs(n) > 1e5 {
+				return nil, fmt.Errorf("edate: months %q is not a whole number of months", toText(p[1]))
+			}
+			y, m, d := t.Date()
+			first := time.Date(y, m+time.Month(int(n)), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+			t = first.AddDate(0, 0, min(d, first.AddDate(0, 1, -1).Day())-1)
+			if dateOnly {
+				return t.Format("2006-01-02"), nil
+			}
+			return t, nil
+		},
+		"legacy_sub": func(p ...any) (any, error) { return legacyAdd("-", p) },
 		// today(): the date of the turn's time (UTC) as YYYY-MM-DD; clockCalls
 		// gives it that time (clock.go).
 		"today": clockToday,
@@ -229,16 +275,7 @@ func init() {
 			if len(p) != 1 {
 				return nil, fmt.Errorf("legacy_bool(x) takes 1 argument, got %d", len(p))
 			}
-			switch x := p[0].(type) {
-			case bool:
-				return x, nil
-			case nil:
-				return false, nil
-			}
-			if f, err := toFloat(p[0]); err == nil {
-				return f != 0, nil
-			}
-			return strings.EqualFold(strings.TrimSpace(toText(p[0])), "true"), nil
+			return legacyBool(p[0]), nil
 		},
 	} {
 		if _, dup := Functions[name]; dup {
@@ -250,6 +287,185 @@ func init() {
 	for name, fn := range randomFunctions(rand.Float64, rand.IntN) {
 		Functions[name] = fn
 	}
+}
+
+// legacyDateLayouts are the date forms RapidPro's DATEVALUE and date
+// arithmetic read (day first, as RapidPro's default date format).
+var legacyDateLayouts = []string{time.RFC3339, "2006-01-02", "02-01-2006", "2/1/2006", "02/01/2006", "2-1-2006", "02-01-2006 15:04"}
+
+// parseLegacyDate reads a date in one of legacyDateLayouts.
+func parseLegacyDate(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	for _, layout := range legacyDateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// legacyAdd is RapidPro's a + b or a - b (op): numbers first, then a date
+// and a whole number of days (either side for +, the date first for -).
+func legacyAdd(op string, p []any) (any, error) {
+	name := "legacy_add"
+	if op == "-" {
+		name = "legacy_sub"
+	}
+	if len(p) != 2 {
+		return nil, fmt.Errorf("%s(a, b) takes 2 arguments, got %d", name, len(p))
+	}
+	x, err1 := toFloat(p[0])
+	y, err2 := toFloat(p[1])
+	switch {
+	case err1 == nil && err2 == nil && op == "+":
+		return x + y, nil
+	case err1 == nil && err2 == nil:
+		return x - y, nil
+	}
+	date, days := p[0], p[1]
+	if err1 == nil && op == "+" {
+		date, days = p[1], p[0]
+	}
+	n, err := toFloat(days)
+	t, dateOnly, ok := legacyDate(date)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("%q %s %q: RapidPro's %s takes two numbers, or a date and a number of days", toText(p[0]), op, toText(p[1]), op)
+	}
+	if op == "-" {
+		n = -n
+	}
+	if math.Abs(n) > 1e6 {
+		return nil, fmt.Errorf("%q %s %q: %v days is too far from the date", toText(p[0]), op, toText(p[1]), n)
+	}
+	t = t.AddDate(0, 0, int(n))
+	if dateOnly {
+		return t.Format("2006-01-02"), nil
+	}
+	return t, nil
+}
+
+// legacyDate reads v as a date for RapidPro's arithmetic: a time, or text in
+// one of legacyDateLayouts; dateOnly says it was text with a date and no
+// time of day (today()'s YYYY-MM-DD, a contact field's date).
+func legacyDate(v any) (t time.Time, dateOnly, ok bool) {
+	if t, ok := v.(time.Time); ok {
+		return t, false, true
+	}
+	if v == nil {
+		return time.Time{}, false, false
+	}
+	s := toText(v)
+	t, ok = parseLegacyDate(s)
+	return t, ok && len(strings.TrimSpace(s)) <= len("02-01-2006"), ok
+}
+
+// legacyBool is RapidPro's truth: true, non-zero numbers and "true" text.
+func legacyBool(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case nil:
+		return false
+	}
+	if f, err := toFloat(v); err == nil {
+		return f != 0
+	}
+	return strings.EqualFold(strings.TrimSpace(toText(v)), "true")
+}
+
+// Rounding modes of roundDecimal.
+const (
+	roundHalf = iota // half away from zero (ROUND, FIXED)
+	roundUp          // away from zero (ROUNDUP)
+	roundDown        // toward zero (ROUNDDOWN)
+)
+
+// maxPlaces bounds the places roundDecimal rounds at: a float64 has no digit
+// further than 10^±330 from the point, so rounding there changes nothing (or,
+// left of the point, gives 0).
+const maxPlaces = 400
+
+// roundDecimal rounds v, read as a number in decimal as it is written (1.005
+// is 1.005, not the float just below it), at places decimals (negative: left
+// of the point) in mode, and returns the exact result.
+func roundDecimal(name string, v any, places, mode int) (*big.Rat, error) {
+	x, err := toFloat(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil, fmt.Errorf("%s: %v is not a number", name, x)
+	}
+	r, ok := new(big.Rat).SetString(strconv.FormatFloat(x, 'g', -1, 64))
+	if !ok {
+		return nil, fmt.Errorf("%s: %v is not a number", name, x)
+	}
+	if places < -maxPlaces {
+		return nil, fmt.Errorf("%s: %d places is more than %d left of the point", name, places, maxPlaces)
+	}
+	scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(min(abs(places), maxPlaces))), nil))
+	if places < 0 {
+		scale.Inv(scale)
+	}
+	r.Mul(r, scale)
+	q, rem := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+	if rem.Sign() != 0 {
+		twice := new(big.Int).Lsh(new(big.Int).Abs(rem), 1)
+		if mode == roundUp || mode == roundHalf && twice.Cmp(r.Denom()) >= 0 {
+			q.Add(q, big.NewInt(int64(r.Sign())))
+		}
+	}
+	return r.SetInt(q).Quo(r, scale), nil
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// legacyRound is legacy_round, legacy_roundup and legacy_rounddown.
+func legacyRound(name string, p []any, mode int) (any, error) {
+	if len(p) < 1 || len(p) > 2 {
+		return nil, fmt.Errorf("%s(number[, places]) takes 1 or 2 arguments, got %d", name, len(p))
+	}
+	places := 0
+	if len(p) == 2 {
+		var ok bool
+		if places, ok = toInt(p[1]); !ok {
+			return nil, fmt.Errorf("%s: places %q is not a whole number", name, toText(p[1]))
+		}
+	}
+	r, err := roundDecimal(name, p[0], places, mode)
+	if err != nil {
+		return nil, err
+	}
+	f, _ := r.Float64()
+	return f, nil
+}
+
+// thousands writes commas between the thousands of a decimal number's
+// integer part: "-1234567.5" is "-1,234,567.5".
+func thousands(s string) string {
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if hasFrac {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	return b.String()
 }
 
 func textAndCount(name string, p []any) ([]rune, int, error) {

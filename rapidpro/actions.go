@@ -49,7 +49,7 @@ func (c *flowConv) actionSet(as actionSet) {
 		steps[i].w["id"] = id
 		c.ids[id] = true
 		if i == 0 {
-			steps[i].w["position"] = map[string]int{"x": as.X, "y": as.Y}
+			steps[i].w["position"] = map[string]int{"x": int(as.X), "y": int(as.Y)}
 		}
 	}
 	last := steps[len(steps)-1]
@@ -351,23 +351,44 @@ func (c *flowConv) say(a action, where string) *step {
 
 func (c *flowConv) save(a action, where string) *step {
 	field := strings.ToLower(strings.TrimSpace(a.Field))
-	value := c.tmpl(a.Value, where+" value")
 	cont := []string{"Next", "Failure"}
 	switch {
 	case field == "":
 		c.add(levelError, where+" field", "no field to save to")
 		return nil
-	case field == "name":
-		return &step{w: map[string]any{"type": "set_variable", "scope": "contact", "name": "name", "value": value}, cont: cont}
-	case field == "first_name":
-		// Keep the family name, as RapidPro did.
-		v := strings.TrimSpace(value) + " @(word_slice(contact.name, 2))"
-		return &step{w: map[string]any{"type": "set_variable", "scope": "contact", "name": "name", "value": v}, cont: cont}
+	case field == "name", field == "first_name":
+		return &step{w: c.saveName(a.Value, field == "first_name", where+" value"), cont: cont}
 	case field == "tel_e164" || field == "tel" || urnSchemes[field]:
 		c.add(levelError, where+" field", fmt.Sprintf("adding a %s URN to the contact is not supported: a Parley contact has one URN", field))
 		return nil
 	}
+	value := c.tmpl(a.Value, where+" value")
 	return &step{w: map[string]any{"type": "set_variable", "scope": "user", "name": field, "value": value}, cont: cont}
+}
+
+// saveName sets the contact's name to a template's text, trimmed as RapidPro
+// trimmed it; firstName keeps the rest of the name (the family name), as
+// RapidPro's first_name did, so "John" with no family name is "John", not
+// "John ".
+func (c *flowConv) saveName(src string, firstName bool, where string) map[string]any {
+	w := map[string]any{"type": "set_variable", "scope": "contact", "name": "name"}
+	x := c.xlate()
+	tmpl, expr, ok := x.translate(src)
+	c.flush(x, where)
+	rest := "word_slice(contact.name, 2)"
+	switch {
+	case ok && firstName:
+		w["expression"] = fmt.Sprintf(`trim(trim(%s) + " " + %s)`, expr, rest)
+	case ok:
+		w["expression"] = fmt.Sprintf("trim(%s)", expr)
+	case firstName:
+		// A variable with no expression form (@flow): the template, and a
+		// space only before a family name.
+		w["value"] = fmt.Sprintf(`%s@(%s == "" ? "" : " " + %s)`, strings.TrimSpace(tmpl), rest, rest)
+	default:
+		w["value"] = tmpl
+	}
+	return w
 }
 
 // checkFlowRef reports a subflow that is not in the export.
@@ -386,11 +407,17 @@ func (c *flowConv) webhook(url, method string, headers []webhookHeader, where st
 	if url == "" {
 		c.add(levelError, where+" webhook", "no webhook URL")
 	}
+	// RapidPro sent its legacy payload (as JSON) with POST only; a GET
+	// has no body.
+	body := "rapidpro"
+	if method != "POST" {
+		body = "none"
+	}
 	w := map[string]any{
 		"type":      "webhook",
 		"url":       c.tmpl(c.rewriteURL(url, where+" webhook"), where+" webhook"),
 		"method":    method,
-		"body_mode": "rapidpro",
+		"body_mode": body,
 	}
 	if len(headers) > 0 {
 		h := map[string]string{}

@@ -133,8 +133,14 @@ func syntaxError(data []byte) error {
 	if !errors.As(err, &se) {
 		return fmt.Errorf("rapidpro: export is not valid JSON: %v", err)
 	}
-	// Offset counts the bytes read, the offending one included.
-	line, col := flows.LineColumn(data, max(se.Offset-1, 0))
+	// Offset counts the bytes read, the offending one included; JSON that
+	// ends early breaks just after its last byte, where validation puts
+	// it too.
+	at := max(se.Offset-1, 0)
+	if se.Offset >= int64(len(data)) && strings.Contains(err.Error(), "unexpected end") {
+		at = int64(len(data))
+	}
+	line, col := flows.LineColumn(data, at)
 	return fmt.Errorf("rapidpro: export is not valid JSON: line %d, column %d: %v", line, col, err)
 }
 
@@ -155,7 +161,8 @@ func Convert(data []byte, o Options) (*Result, error) {
 	var raws []json.RawMessage
 	var exportVersion json.RawMessage
 	doc := gjson.ParseBytes(data)
-	if doc.Get("flows").IsArray() {
+	inExport := doc.Get("flows").IsArray()
+	if inExport {
 		var ex legacyExport
 		if err := json.Unmarshal(data, &ex); err != nil {
 			return nil, fmt.Errorf("rapidpro: reading export: %w", err)
@@ -168,11 +175,12 @@ func Convert(data []byte, o Options) (*Result, error) {
 	res := &Result{}
 	// First pass: names and ids, so subflow references can be checked.
 	type pending struct {
-		f    *legacyFlow
-		id   string
-		name string
-		err  error
-		mig  *migration
+		f     *legacyFlow
+		id    string
+		name  string
+		err   error
+		mig   *migration
+		probs []jsonProblem
 	}
 	var all []pending
 	known := map[string]string{}
@@ -180,6 +188,14 @@ func Convert(data []byte, o Options) (*Result, error) {
 	types := exportFlowTypes(raws)
 	for i, raw := range raws {
 		var f legacyFlow
+		// A field of another type is skipped by Unmarshal, which reads
+		// the rest (the name, for the report): checkFlowJSON says where,
+		// in the export as written, before it is migrated.
+		prefix := ""
+		if inExport {
+			prefix = fmt.Sprintf("flows[%d]", i)
+		}
+		probs := checkFlowJSON(raw, prefix)
 		raw, mig := migrateFlow(raw, exportVersion, types)
 		err := json.Unmarshal(raw, &f)
 		if err == nil {
@@ -200,15 +216,20 @@ func Convert(data []byte, o Options) (*Result, error) {
 		if err == nil && f.Metadata.UUID != "" {
 			known[f.Metadata.UUID] = name
 		}
-		all = append(all, pending{&f, id, name, err, mig})
+		all = append(all, pending{&f, id, name, err, mig, probs})
 	}
 	eng := engine.New(widgets.Registered())
 	for i, p := range all {
 		out := Flow{ID: p.id, Name: p.name}
 		c := &flowConv{o: o, rep: &res.Report, flowName: p.name, id: p.id, f: p.f, known: known, mig: p.mig}
-		if p.err != nil {
+		for _, pr := range p.probs {
+			c.add(pr.level, pr.where, pr.msg)
+		}
+		switch {
+		case c.failed:
+		case p.err != nil:
 			c.add(levelError, fmt.Sprintf("flows[%d]", i), "cannot read the flow: "+p.err.Error())
-		} else {
+		default:
 			for _, l := range p.mig.lines {
 				c.add(levelInfo, l.where, l.msg)
 			}
@@ -423,12 +444,19 @@ func (c *flowConv) dest(uuid, where string) string {
 	return uuid
 }
 
-// tmpl translates a template, reporting problems at where.
-func (c *flowConv) tmpl(src, where string) string {
+// xlate returns a translator for the flow's templates and expressions,
+// which knows what the flow's migrations changed.
+func (c *flowConv) xlate() *xlate {
 	x := &xlate{}
 	if c.mig != nil {
 		x.extraResults = c.mig.extraResults
 	}
+	return x
+}
+
+// tmpl translates a template, reporting problems at where.
+func (c *flowConv) tmpl(src, where string) string {
+	x := c.xlate()
 	out := x.template(src)
 	c.flush(x, where)
 	return out

@@ -185,9 +185,25 @@ func (p *legacyParser) additive() string {
 		}
 		p.take()
 		right := p.multiplicative()
-		left = fmt.Sprintf("(%s %s %s)", num(left), op, num(right))
+		if isNumber(left) && isNumber(right) {
+			left = fmt.Sprintf("(%s %s %s)", left, op, right)
+			continue
+		}
+		// RapidPro adds numbers, or a number of days to a date
+		// (@(date.today + 7)): which one is known only when the flow runs.
+		fn := "legacy_add"
+		if op == "-" {
+			fn = "legacy_sub"
+		}
+		left = fmt.Sprintf("%s(%s, %s)", fn, left, right)
 	}
 	return left
+}
+
+// isNumber reports whether code is a number literal.
+func isNumber(code string) bool {
+	_, err := strconv.ParseFloat(code, 64)
+	return err == nil
 }
 
 func (p *legacyParser) multiplicative() string {
@@ -232,7 +248,7 @@ func (p *legacyParser) unary() string {
 // num makes an operand numeric: literals stay, anything else goes through
 // legacy_num, which reads numbers in text (contact fields are text).
 func num(code string) string {
-	if _, err := strconv.ParseFloat(code, 64); err == nil {
+	if isNumber(code) {
 		return code
 	}
 	return "legacy_num(" + code + ")"
@@ -352,6 +368,10 @@ func (p *legacyParser) call(name string, args []string) string {
 		}
 	case "left", "right", "substitute", "mid", "char", "unichar", "randbetween", "fixed":
 		return fmt.Sprintf("%s(%s)", name, strings.Join(args, ", "))
+	case "edate":
+		if arity(2, 2) {
+			return fmt.Sprintf("edate(%s, %s)", args[0], args[1])
+		}
 	case "rept":
 		if arity(2, 2) {
 			return fmt.Sprintf("repeat(text(%s), int(%s))", args[0], num(args[1]))
@@ -418,12 +438,11 @@ func (p *legacyParser) call(name string, args []string) string {
 			}
 			return "(" + strings.Join(n, " + ") + ")"
 		}
-	case "round":
-		if arity(1, 2) && (len(args) == 1 || args[1] == "0") {
-			return fmt.Sprintf("round(%s)", num(args[0]))
-		}
-		if p.err == nil {
-			return fmt.Sprintf("legacy_num(fixed(%s, %s))", args[0], args[1])
+	case "round", "roundup", "rounddown":
+		// Half away from zero, away from zero, toward zero; negative
+		// places round left of the point.
+		if arity(1, 2) {
+			return fmt.Sprintf("legacy_%s(%s)", name, strings.Join(args, ", "))
 		}
 	case "power":
 		if arity(2, 2) {

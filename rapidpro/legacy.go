@@ -38,8 +38,8 @@ type legacyFlow struct {
 
 type actionSet struct {
 	UUID        string   `json:"uuid"`
-	X           int      `json:"x"`
-	Y           int      `json:"y"`
+	X           coord    `json:"x"`
+	Y           coord    `json:"y"`
 	Destination string   `json:"destination"`
 	Actions     []action `json:"actions"`
 }
@@ -80,8 +80,8 @@ type webhookHeader struct {
 
 type ruleSet struct {
 	UUID          string          `json:"uuid"`
-	X             int             `json:"x"`
-	Y             int             `json:"y"`
+	X             coord           `json:"x"`
+	Y             coord           `json:"y"`
 	Label         string          `json:"label"`
 	Type          string          `json:"ruleset_type"`
 	Operand       string          `json:"operand"`

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 )
@@ -24,13 +23,16 @@ type rulesOut struct {
 	order    []string
 	other    string
 	hasOther bool
-	// otherCategory is the catch-all's category when it is not "Other".
+	// otherCat is the catch-all's category ("Other", "All Responses").
+	otherCat    string
 	timeout     int
 	timeoutCat  string
 	timeoutDest string
 	hasTimeout  bool
 	special     map[string]string
 	specialSet  map[string]bool
+	// specialCat are the categories of the outcome rules, by outcome.
+	specialCat map[string]string
 }
 
 // testTypes maps legacy test types to Parley rule types.
@@ -101,7 +103,13 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		w["max_no_match"] = 0
 		c.routing(w, rs, out, where, "No Match")
 		if out.hasOther {
-			c.setExit(w, "No Input", out.other)
+			c.setExit(w, "No Input", c.noInputResult(rs, out))
+			// Digits no other rule matches are saved with the catch-all's
+			// category, as RapidPro saved them, not as "No Match".
+			if _, ok := out.exits[out.otherCat]; !ok {
+				w["rules"] = append(append([]ruleCase(nil), out.cases...), ruleCase{Type: "expression", Args: []string{"true"}, Category: out.otherCat})
+				c.setExit(w, out.otherCat, out.other)
+			}
 		}
 	case "expression", "flow_field", "contact_field", "form_field", "group":
 		out := c.rules(rs, where, false)
@@ -111,7 +119,7 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		case rs.Type == "group":
 			operand = ""
 		case rs.Type == "form_field":
-			x := &xlate{}
+			x := c.xlate()
 			r := x.ref(strings.TrimPrefix(operand, "@"))
 			c.flush(x, where+" operand")
 			if !r.ok || r.expr == "" {
@@ -160,12 +168,7 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		w["flow"] = cfg.Flow.UUID
 		c.result(w, rs)
 		c.outcomes(w, out, where, map[string]string{"completed": "Complete", "expired": "Expired"})
-		for _, r := range rs.Rules {
-			cat := c.category(r.Category)
-			if cat != "Complete" && cat != "Expired" && cat != "Completed" {
-				c.add(levelInfo, where, fmt.Sprintf("category %q is saved as Complete or Expired (the subflow widget's outcomes)", cat))
-			}
-		}
+		c.subflowCategories(w, rs, out)
 	case "random":
 		w = c.newWidget(rs.UUID, "random")
 		c.random(w, rs, where)
@@ -183,7 +186,7 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		return
 	}
 	if w != nil {
-		w["position"] = map[string]int{"x": rs.X, "y": rs.Y}
+		w["position"] = map[string]int{"x": int(rs.X), "y": int(rs.Y)}
 		c.widgets = append(c.widgets, w)
 	}
 }
@@ -199,14 +202,72 @@ func (c *flowConv) timeoutResult(rs ruleSet, out rulesOut) string {
 	if cat == "" {
 		cat = "Timeout"
 	}
-	id := rs.UUID + "-timeout"
+	return c.saveResult(rs.UUID+"-timeout", rs.Label, "", cat, out.timeoutDest, "saves the timed-out result as RapidPro did")
+}
+
+// subflowCategories keeps the export's category names of a subflow
+// ruleset's outcomes ("Completed", "Timed Out"), which RapidPro saved and
+// @flow.NAME.category gives, where the subflow widget saves Complete or
+// Expired: an outcome whose category is another name goes through a split
+// that saves the result again with it.
+func (c *flowConv) subflowCategories(w map[string]any, rs ruleSet, out rulesOut) {
+	if strings.TrimSpace(rs.Label) == "" {
+		return
+	}
+	exits, _ := w["exits"].(map[string]string)
+	for _, o := range []struct{ key, exit string }{{"completed", "Complete"}, {"expired", "Expired"}} {
+		cat, ok := out.specialCat[o.key]
+		if !ok && out.hasOther {
+			cat, ok = out.otherCat, true
+		}
+		if !ok || cat == "" || cat == o.exit {
+			continue
+		}
+		exits[o.exit] = c.saveResult(rs.UUID+"-"+o.key, rs.Label, o.key, cat, exits[o.exit],
+			fmt.Sprintf("saves the result with the export's category %q, as RapidPro did", cat))
+	}
+}
+
+// saveResult adds a split (id) that saves result name with value and
+// category, then goes to dest, and returns its id.
+func (c *flowConv) saveResult(id, name, value, cat, dest, note string) string {
+	s := c.newWidget(id, "split")
+	s["operand"] = fmt.Sprintf("@(%s)", strconv.Quote(value))
+	if cat != "Other" { // a split's own Other exit saves that category
+		s["rules"] = []ruleCase{{Type: "expression", Args: []string{"true"}, Category: cat}}
+	}
+	s["result"] = name
+	s["exits"] = map[string]string{}
+	c.setExit(s, cat, dest)
+	s["note"] = note
+	c.widgets = append(c.widgets, s)
+	return id
+}
+
+// noInputResult returns where a digits wait's No Input exit goes. RapidPro
+// read a call's timeout as empty digits: its rules were tested on "", and
+// the result saved with the category they gave (the catch-all's, unless a
+// rule matches no text), not "No Input". A split with the same rules on ""
+// saves it so, then goes on as they route.
+func (c *flowConv) noInputResult(rs ruleSet, out rulesOut) string {
+	// A rule named Other (not the catch-all) cannot be a split's: the
+	// split's own exit has that name.
+	if strings.TrimSpace(rs.Label) == "" || contains(out.order, "Other") {
+		return out.other
+	}
+	id := rs.UUID + "-no-input"
 	s := c.newWidget(id, "split")
 	s["operand"] = `@("")`
-	s["rules"] = []ruleCase{{Type: "expression", Args: []string{"true"}, Category: cat}}
+	if len(out.cases) > 0 {
+		s["rules"] = out.cases
+	}
 	s["result"] = rs.Label
 	s["exits"] = map[string]string{}
-	c.setExit(s, cat, out.timeoutDest)
-	s["note"] = "saves the timed-out result as RapidPro did"
+	for _, cat := range out.order {
+		c.setExit(s, cat, out.exits[cat])
+	}
+	c.setExit(s, "Other", out.other)
+	s["note"] = "saves a call's timeout as RapidPro did: its rules tested on no digits"
 	c.widgets = append(c.widgets, s)
 	return id
 }
@@ -275,7 +336,7 @@ func (c *flowConv) outcomes(w map[string]any, out rulesOut, where string, names 
 
 // rules converts a ruleset's rules. wait says whether a timeout rule is allowed.
 func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
-	out := rulesOut{exits: map[string]string{}, special: map[string]string{}, specialSet: map[string]bool{}}
+	out := rulesOut{exits: map[string]string{}, special: map[string]string{}, specialSet: map[string]bool{}, specialCat: map[string]string{}}
 	afterTrue := false
 	for i, r := range rs.Rules {
 		rw := fmt.Sprintf("%s rules[%d]", where, i)
@@ -293,6 +354,10 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 				continue
 			}
 			afterTrue = true
+			out.otherCat = cat
+			if out.otherCat == "" {
+				out.otherCat = "Other"
+			}
 			if cat == "" || cat == "Other" || rs.Type == "webhook" || rs.Type == "subflow" {
 				out.other, out.hasOther = dest, true
 				continue
@@ -335,7 +400,7 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 				c.add(levelError, rw+".test.exit_type", fmt.Sprintf("unknown subflow exit type %q", t.ExitType))
 				continue
 			}
-			out.special[key], out.specialSet[key] = dest, true
+			out.special[key], out.specialSet[key], out.specialCat[key] = dest, true, cat
 			continue
 		}
 		if afterTrue {
@@ -448,14 +513,32 @@ func (c *flowConv) testCase(t ruleTest, where string) (ruleCase, bool) {
 	return rc, true
 }
 
-// random converts a random ruleset: one bucket per rule, weighted by the
-// legacy between ranges when they differ.
+// random converts a random ruleset. RapidPro's legacy random rulesets test
+// @(RAND()), a number from 0 to 1, with a between rule per bucket: the
+// legacy engine saved that number as the value and the bucket as the
+// category, each bucket as likely as its range is wide. When every rule is
+// such a range, the ruleset becomes a split doing the same on @(rand());
+// otherwise a random widget, its buckets equally likely.
 func (c *flowConv) random(w map[string]any, rs ruleSet, where string) {
 	c.result(w, rs)
+	// The legacy ranges, when every rule has one.
+	ranges := len(rs.Rules) > 0
+	bounds := make([][2]string, len(rs.Rules))
+	for i, r := range rs.Rules {
+		var t ruleTest
+		_ = json.Unmarshal(r.Test, &t)
+		lo, _ := scalarText(t.Min)
+		hi, _ := scalarText(t.Max)
+		a, err1 := strconv.ParseFloat(lo, 64)
+		b, err2 := strconv.ParseFloat(hi, 64)
+		if t.Type != "between" || err1 != nil || err2 != nil || b < a {
+			ranges = false
+		}
+		bounds[i] = [2]string{lo, hi}
+	}
 	exits := map[string]string{}
 	var buckets []string
-	var weights []int
-	even := true
+	var cases []ruleCase
 	for i, r := range rs.Rules {
 		rw := fmt.Sprintf("%s rules[%d]", where, i)
 		cat := c.category(r.Category)
@@ -463,42 +546,31 @@ func (c *flowConv) random(w map[string]any, rs ruleSet, where string) {
 			cat = fmt.Sprintf("Bucket %d", i+1)
 		}
 		name := cat
-		for n := 2; exits[name] != "" || contains(buckets, name); n++ {
+		// A split's rule cannot be named Other, its own exit.
+		for n := 2; exits[name] != "" || contains(buckets, name) || ranges && name == "Other"; n++ {
 			name = fmt.Sprintf("%s %d", cat, n)
 		}
 		if name != cat {
-			c.add(levelWarning, rw, fmt.Sprintf("bucket %q appears twice: the second is named %q", cat, name))
+			c.add(levelWarning, rw, fmt.Sprintf("bucket %q is saved and routed as %q: its name is another bucket's or the split's own Other exit", cat, name))
 		}
 		buckets = append(buckets, name)
 		if d := c.dest(r.Destination, rw+".destination"); d != "" {
 			exits[name] = d
 		}
-		var t ruleTest
-		_ = json.Unmarshal(r.Test, &t)
-		wt := 1000
-		if t.Type == "between" {
-			lo, _ := scalarText(t.Min)
-			hi, _ := scalarText(t.Max)
-			a, err1 := strconv.ParseFloat(lo, 64)
-			b, err2 := strconv.ParseFloat(hi, 64)
-			if err1 == nil && err2 == nil && b > a {
-				wt = int(math.Round((b - a) * 1000))
-			}
-		}
-		if len(weights) > 0 && weights[0] != wt {
-			even = false
-		}
-		weights = append(weights, wt)
+		cases = append(cases, ruleCase{Type: "has_number_between", Args: bounds[i][:], Category: name})
 	}
 	if len(buckets) < 2 {
 		c.add(levelError, where, "a random split needs at least two buckets")
 		return
 	}
-	w["buckets"] = buckets
-	if !even {
-		w["weights"] = weights
-	}
 	w["exits"] = exits
+	if ranges {
+		w["type"] = "split"
+		w["operand"] = "@(rand())"
+		w["rules"] = cases
+		return
+	}
+	w["buckets"] = buckets
 }
 
 func contains(list []string, s string) bool {

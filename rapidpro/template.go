@@ -60,32 +60,91 @@ func (x *xlate) warnf(format string, args ...any) {
 // would otherwise read "@input" or "@session" in literal text as variables) and
 // a literal "$flow.key." style sequence is protected.
 func (x *xlate) template(src string) string {
-	var b strings.Builder
+	t, _, _ := x.translate(src)
+	return t
+}
+
+// templateExpr translates a legacy template into an expression giving the
+// text the template renders; ok is false when a variable of it has no
+// expression form (@flow, @extra as a whole).
+func (x *xlate) templateExpr(src string) (string, bool) {
+	_, e, ok := x.translate(src)
+	return e, ok
+}
+
+// translated collects a translated template and the same as an expression.
+type translated struct {
+	b     strings.Builder // the Parley template
+	parts []string        // the expression's parts, joined with +
+	lit   strings.Builder // literal text not yet in parts
+	ok    bool            // every part has an expression
+}
+
+// literal adds text that renders as itself, written tmpl in the template.
+func (t *translated) literal(text, tmpl string) {
+	t.b.WriteString(tmpl)
+	t.lit.WriteString(text)
+}
+
+// code adds a value: tmpl in the template, expr ("" for none) in the
+// expression.
+func (t *translated) code(tmpl, expr string) {
+	t.b.WriteString(tmpl)
+	if expr == "" {
+		t.ok = false
+		return
+	}
+	t.flush()
+	t.parts = append(t.parts, "text("+expr+")")
+}
+
+func (t *translated) flush() {
+	if t.lit.Len() > 0 {
+		t.parts = append(t.parts, strconv.Quote(t.lit.String()))
+		t.lit.Reset()
+	}
+}
+
+func (t *translated) expr() string {
+	t.flush()
+	switch len(t.parts) {
+	case 0:
+		return `""`
+	case 1:
+		return t.parts[0]
+	}
+	return "(" + strings.Join(t.parts, " + ") + ")"
+}
+
+// translate translates a legacy template into a Parley template and into an
+// expression giving the same text (exprOK false when it has none).
+func (x *xlate) translate(src string) (tmpl, expr string, exprOK bool) {
+	out := &translated{ok: true}
 	for i := 0; i < len(src); {
 		c := src[i]
 		switch {
 		case c == '@' && i+1 < len(src) && src[i+1] == '@':
-			b.WriteString(literalAt(src[i+2:]))
+			out.literal("@", literalAt(src[i+2:]))
 			i += 2
 		case c == '@' && i+1 < len(src) && src[i+1] == '(':
 			end := legacyParen(src, i+1)
 			if end < 0 {
 				// RapidPro leaves an unclosed expression as text.
-				b.WriteString(literalAt(src[i+1:]))
+				out.literal("@", literalAt(src[i+1:]))
 				i++
 				continue
 			}
 			inner := src[i+2 : end]
 			if code, ok := x.expression(inner); ok {
-				b.WriteString("@(" + code + ")")
+				out.code("@("+code+")", code)
 			} else {
-				b.WriteString(escapeLiteral(src[i : end+1]))
+				out.literal(src[i:end+1], escapeLiteral(src[i:end+1]))
 			}
 			i = end + 1
 		case c == '@':
 			path, n := legacyPath(src[i+1:])
 			if n == 0 || !legacyTop[strings.ToLower(firstPart(path))] {
-				b.WriteString(literalAt(src[i+1:]))
+				out.literal("@", literalAt(src[i+1:]))
 				i++
 				continue
 			}
@@ -103,17 +162,22 @@ func (x *xlate) template(src string) string {
 			if j < len(src) {
 				next = src[j]
 			}
-			b.WriteString(x.variable(path, filters, next))
+			t, e, lit := x.variable(path, filters, next)
+			if lit {
+				out.literal("@"+path, t)
+			} else {
+				out.code(t, e)
+			}
 			i = j
 		case c == '$' && (strings.HasPrefix(src[i:], "$flow.key.") || strings.HasPrefix(src[i:], "$user.key.") || strings.HasPrefix(src[i:], "$call.")):
-			b.WriteString(`@("$")`)
+			out.literal("$", `@("$")`)
 			i++
 		default:
-			b.WriteByte(c)
+			out.literal(src[i:i+1], src[i:i+1])
 			i++
 		}
 	}
-	return b.String()
+	return out.b.String(), out.expr(), out.ok
 }
 
 // parleyTop lists the names Parley reads as a variable after @.
@@ -154,30 +218,33 @@ func escapeLiteral(s string) string {
 	return b.String()
 }
 
-// variable translates one @path (with legacy filters) into Parley template text.
-// next is the source byte that follows, to avoid a Parley path swallowing it.
-func (x *xlate) variable(path string, filters []string, next byte) string {
+// variable translates one @path (with legacy filters) into Parley template
+// text, and into an expression ("" when it has none). lit says the path
+// stays literal text (@path, escaped), as RapidPro left a variable it did not
+// know. next is the source byte that follows, to avoid a Parley path
+// swallowing it.
+func (x *xlate) variable(path string, filters []string, next byte) (tmpl, expr string, lit bool) {
 	r := x.ref(path)
 	if !r.ok {
-		return escapeLiteral("@" + path)
+		return escapeLiteral("@" + path), "", true
 	}
 	if len(filters) == 0 && r.path != "" && !extendsPath(next) {
-		return "@" + r.path
+		return "@" + r.path, r.expr, false
 	}
 	if r.expr == "" {
 		x.errorf("@%s cannot be used with filters or before %q", path, string(next))
-		return escapeLiteral("@" + path)
+		return escapeLiteral("@" + path), "", true
 	}
 	code := r.expr
 	for _, f := range filters {
 		fn, ok := legacyFilters[f]
 		if !ok {
 			x.errorf("filter |%s on @%s has no Parley equivalent", f, path)
-			return escapeLiteral("@" + path)
+			return escapeLiteral("@" + path), "", true
 		}
 		code = fmt.Sprintf("%s(text(%s))", fn, code)
 	}
-	return "@(" + code + ")"
+	return "@(" + code + ")", code, false
 }
 
 // extendsPath reports whether c, written right after a Parley @path, would be

@@ -1,0 +1,66 @@
+package rapidpro
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// TestDateArithmetic: RapidPro's + and - add a number of days to a date,
+// in a text and in a rule's argument, and still add numbers.
+func TestDateArithmetic(t *testing.T) {
+	contact := flows.Contact{Name: "Ben", URN: "tel:+12065551212", Fields: map[string]string{"due": "2024-05-10", "age": "30"}}
+	// Today is 2024-05-01 (runInputs' clock).
+	for _, tc := range []struct{ text, want string }{
+		{"@(date.today + 7)", "2024-05-08"},
+		{"@(7 + date.today)", "2024-05-08"},
+		{"@(date.today - 1)", "2024-04-30"},
+		{"@(contact.due + contact.age)", "2024-06-09"},
+		{"@(contact.due - 10)", "2024-04-30"},
+		{`@(DATEVALUE("2024-05-01") + 1)`, "2024-05-02T00:00:00Z"},
+		{"@(contact.age + 5) @(contact.age - 5) @(1 + 2 - contact.age)", "35 25 -27"},
+		{"@(date.today + 7 = \"2024-05-08\")", "true"},
+		{"@(EDATE(date.today, 1)) @(EDATE(contact.due, -3))", "2024-06-01 2024-02-10"},
+	} {
+		_, said := runInputs(t, oneReply(tc.text), contact)
+		if len(said) != 1 || said[0] != tc.want {
+			t.Errorf("%s: sent %q, want %q", tc.text, said, tc.want)
+		}
+	}
+
+	// A date rule whose argument adds days to today.
+	export := []byte(fmt.Sprintf(`{"version": 10, "flows": [{"version": 10, "base_language": "eng",
+	 "metadata": {"uuid": "55555555-5555-4555-8555-555555555555", "name": "Due"}, "entry": "r1",
+	 "action_sets": [{"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "soon"}}]},
+	   {"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "later"}}]}],
+	 "rule_sets": [{"uuid": "r1", "ruleset_type": "wait_message", "label": "Due", "operand": "@step.value",
+	  "rules": [{"uuid": "x1", "category": {"eng": "Soon"}, "destination": "a1", "test": {"type": "date_before", "test": %q}},
+	   {"uuid": "x2", "category": {"eng": "Other"}, "destination": "a2", "test": {"type": "true"}}]}]}]}`, "@(date.today + 7)"))
+	for _, c := range []struct{ input, said, result string }{
+		{"2024-05-05", "soon", "Soon"},
+		{"2024-05-20", "later", "Other"},
+	} {
+		results, said := runInputs(t, export, contact, c.input)
+		if strings.Join(said, "|") != c.said || !strings.HasSuffix(results["Due"], "/"+c.result) {
+			t.Errorf("input %s: sent %q, result %q; want %q and category %s", c.input, said, results["Due"], c.said, c.result)
+		}
+	}
+}
+
+// TestFixedAndRound: FIXED writes commas between thousands unless its third
+// argument is true; ROUND, ROUNDUP and ROUNDDOWN take negative places.
+func TestFixedAndRound(t *testing.T) {
+	for _, tc := range []struct{ legacy, want string }{
+		{"@(FIXED(1234.5678, 2)) @(FIXED(1234567.891, 0)) @(FIXED(1234.5678, 2, TRUE))", "1,234.57 1,234,568 1234.57"},
+		{"@(FIXED(contact.age * 1000)) @(FIXED(1234.5, 1, FALSE))", "30,000.00 1,234.5"},
+		{"@(ROUND(1234, -2)) @(ROUND(2.5)) @(ROUND(1.005, 2)) @(ROUND(contact.age / 7, 1))", "1200 3 1.01 4.3"},
+		{"@(ROUNDUP(1201, -2)) @(ROUNDUP(1.21, 1)) @(ROUNDDOWN(1299, -2)) @(ROUNDDOWN(-1.29, 1))", "1300 1.3 1200 -1.2"},
+	} {
+		got, rep := render(t, tc.legacy)
+		if got != tc.want {
+			t.Errorf("%s: got %q, want %q\n%s", tc.legacy, got, tc.want, rep)
+		}
+	}
+}
