@@ -422,6 +422,20 @@ func openLocked(path string, o *bbolt.Options) (db *bbolt.DB, err error) {
 // running parley serve or parley compact) holds the store file's lock.
 var ErrInUse = errors.New("in use by another process (another parley serve or parley compact?)")
 
+// InUse reports whether another process holds the lock of the store file at
+// path (a running parley serve or parley compact): a file that must not be
+// replaced, for that process would go on writing to the file it has open,
+// unlinked, and lose every later write. A file that is not a store, or
+// cannot be opened, is not in use.
+func InUse(path string) bool {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
+	if err == nil {
+		db.Close()
+		return false
+	}
+	return errors.Is(err, bolterrors.ErrTimeout)
+}
+
 // ErrCorrupt is the error of Open and Compact when the store file is not a
 // whole bbolt file: truncated, overwritten, or not a store at all.
 var ErrCorrupt = errors.New("corrupt or truncated")

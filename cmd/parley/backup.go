@@ -101,8 +101,17 @@ func checkOut(out string, force bool) error {
 		return fmt.Errorf("%s is a directory: give a file name", out)
 	case !force:
 		return fmt.Errorf("%s exists: give another name, or --force to replace it", out)
+	case store.InUse(out):
+		return errOutInUse(out)
 	}
 	return nil
+}
+
+// errOutInUse refuses to replace a store a server has open: it would go on
+// writing to the file it opened, no longer in the directory, and every
+// write after the backup would be lost at its next start.
+func errOutInUse(out string) error {
+	return fmt.Errorf("%s is the store of a running parley serve (or compact), which would go on writing to the replaced file and lose those writes: give another name", out)
 }
 
 // runBackup downloads, syncs and checks the copy, then renames it to out.
@@ -130,6 +139,11 @@ func runBackup(ctx context.Context, endpoint, apiKey, out string) (store.VerifyR
 	if res.Bytes != n {
 		os.Remove(partial)
 		return res, fmt.Errorf("%s holds %d bytes, %d were downloaded", partial, res.Bytes, n)
+	}
+	if store.InUse(out) {
+		// A server started on out while the copy downloaded.
+		os.Remove(partial)
+		return res, errOutInUse(out)
 	}
 	if err := os.Rename(partial, out); err != nil {
 		os.Remove(partial)

@@ -163,6 +163,41 @@ func TestBackupCommandRefuses(t *testing.T) {
 	}
 }
 
+// --force does not replace the store file of a running server, which would
+// go on writing to the replaced file and lose every later write.
+func TestBackupRefusesRunningStore(t *testing.T) {
+	dir := t.TempDir()
+	base := serveForTest(t, server.Config{
+		Addr: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.DiscardHandler),
+		APIKeys: []server.APIKey{{Name: "ops", Key: backupTestKey}},
+	})
+	live := filepath.Join(dir, "parley.db")
+	before, err := os.Stat(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd(t, "", "backup", "--url", base, "--api-key", backupTestKey, "--out", live, "--force")
+	if code != 2 || !strings.Contains(stderr, live+" is the store of a running parley serve") || stdout != "" {
+		t.Errorf("--out the running store: exit %d, %q %q", code, stdout, stderr)
+	}
+	if after, err := os.Stat(live); err != nil || !os.SameFile(before, after) {
+		t.Errorf("the running store was replaced: %v", err)
+	}
+	if left, _ := filepath.Glob(live + "*.partial"); len(left) > 0 {
+		t.Errorf("partial files left: %v", left)
+	}
+	// A store no process has open is replaced, as any file with --force.
+	idle := filepath.Join(t.TempDir(), "idle.db")
+	st, err := store.Open(idle, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if code, _, stderr := runCmd(t, "", "backup", "--url", base, "--api-key", backupTestKey, "--out", idle, "--force"); code != 0 {
+		t.Errorf("--force over a closed store: exit %d, %q", code, stderr)
+	}
+}
+
 // A failed run removes only the partial file it made: a FILE.partial that
 // was there before (another program's, or a file of that name) is kept.
 func TestBackupKeepsOthersPartialFile(t *testing.T) {
