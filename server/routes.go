@@ -120,6 +120,8 @@ func (s *Server) routes() *fiber.App {
 func (s *Server) requestContext(c *fiber.Ctx) error {
 	rid := setRequestID(c)
 	start := time.Now()
+	s.running.Add(1)
+	defer s.running.Add(-1)
 	err := c.Next()
 	if err != nil {
 		if herr := s.app.ErrorHandler(c, err); herr != nil {

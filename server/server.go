@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -257,6 +258,7 @@ type Server struct {
 	addrMu       sync.Mutex
 	addr         net.Addr
 	unused       unusedConns
+	running      atomic.Int64 // requests between their first byte and their answer
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -449,10 +451,12 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops taking requests and firing timers, closes the connections
 // no request is under way on, lets turns in flight (requests' and timers')
-// finish until ctx ends, then cancels those left and closes the store. A
-// connection whose request was answered during the shutdown is closed after
-// that answer, which says so (Connection: close). A backup still streaming
-// when ctx ends is cut short. It is safe to call more than once.
+// finish until ctx ends, then cancels the timers' turns left and closes the
+// store. A connection whose request was answered during the shutdown is
+// closed after that answer, which says so (Connection: close). A backup
+// still streaming when ctx ends is cut short; a request still running is
+// left unanswered, its turn unsaved (the store is closed under it), and the
+// error counts them. It is safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		var errs []error
@@ -463,7 +467,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		httpErr := s.app.ShutdownWithContext(ctx)
 		// A backup still streaming holds a read transaction that closing
 		// the store waits for.
-		if cut := s.backups.abort(); httpErr != nil && cut > 0 {
+		cut := s.backups.abort()
+		if running := s.running.Load(); httpErr != nil && running > 0 {
+			httpErr = fmt.Errorf("%w (%d requests still running were cut short, unanswered: their turns are not saved, and a client may send them again)", httpErr, running)
+			s.log.Warn("shutdown grace ended with requests still running: they are not answered and their turns are not saved", "requests", running)
+		}
+		if httpErr != nil && cut > 0 {
 			httpErr = fmt.Errorf("%w (%d backups still streaming were cut short)", httpErr, cut)
 		}
 		if httpErr != nil {

@@ -8,13 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
+	"testing/fstest"
 	"time"
+
+	"github.com/parleyhq/parley/internal/syncbuf"
 )
 
 // hookNowFlow calls the webhook at url as soon as a session starts.
@@ -286,5 +290,36 @@ func TestTLSHandshakeAnsweredInPlainHTTP(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("healthz after: %d", resp.StatusCode)
+	}
+}
+
+// A request still running when the shutdown's grace ends is counted in
+// Shutdown's error and logged: it is left unanswered and its turn unsaved.
+func TestShutdownReportsRequestsCutShort(t *testing.T) {
+	url, _, called, release := blockingHook(t)
+	defer close(release)
+	logs := &syncbuf.Buffer{}
+	// Not newTestServer, whose cleanup expects a shutdown without errors.
+	srv, err := New(Config{
+		DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logs, nil)), Examples: fstest.MapFS{},
+		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, TimerInterval: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{t: t, srv: srv, clock: newClock()}
+	ts.createFlow(hookNowFlow(url))
+	addr := strings.TrimPrefix(ts.listen(), "http://")
+	busy := dialer(t, addr)()
+	rawRequest(t, busy, "POST", "/v1/sessions", `{"flow":"hook-now","contact":{"urn":"tel:+15555550100"}}`)
+	<-called
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err = ts.srv.Shutdown(ctx)
+	if err == nil || !strings.Contains(err.Error(), "context deadline exceeded (1 requests still running were cut short, unanswered") {
+		t.Errorf("Shutdown: %v; want the request cut short counted", err)
+	}
+	if !strings.Contains(logs.String(), "shutdown grace ended with requests still running") || !strings.Contains(logs.String(), "requests=1") {
+		t.Errorf("log:\n%s", logs.String())
 	}
 }
