@@ -40,7 +40,7 @@ func (s *Server) channelMessages(c *fiber.Ctx) error {
 	case len(b.Messages) == 0:
 		return badRequest("messages", "messages is empty: give 1 to %d messages", limit)
 	case len(b.Messages) > limit:
-		return badRequest("messages", "%d messages: a batch takes at most %d (--batch-limit)", len(b.Messages), limit)
+		return badRequest("messages", "%d messages: a batch takes at most %d (--batch-limit, PARLEY_BATCH_LIMIT)", len(b.Messages), limit)
 	}
 	channel, err := pathParam(c, "channel")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -238,6 +239,9 @@ func text(field func(*Config) *string) func(*Config, string) error {
 func positiveInt(what string, field func(*Config) *int) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(v), "-") {
+			return fmt.Errorf("%q is too large: give a positive %s up to %d", v, what, math.MaxInt)
+		}
 		if err != nil || n <= 0 {
 			return fmt.Errorf("%q is not a positive %s", v, what)
 		}
@@ -246,12 +250,15 @@ func positiveInt(what string, field func(*Config) *int) func(*Config, string) er
 	}
 }
 
+// maxDurationText is the longest duration Go reads, in hours.
+var maxDurationText = fmt.Sprintf("%dh", int64(time.Duration(math.MaxInt64)/time.Hour))
+
 // positiveDuration sets a duration field to a positive duration.
 func positiveDuration(field func(*Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return fmt.Errorf("%q is not a positive duration (30s, 5m, 168h)", v)
+			return fmt.Errorf("%q is not a positive duration up to %s (30s, 5m, 168h)", v, maxDurationText)
 		}
 		*field(c) = d
 		return nil

@@ -222,6 +222,10 @@ func TestServeFlags(t *testing.T) {
 			}
 		}, ""},
 		{"zero max path", []string{"--max-path", "0"}, nil, nil, `--max-path: "0" is not a positive number of steps`},
+		{"max steps over the largest int", []string{"--max-steps", "99999999999999999999"}, nil, nil, `--max-steps: "99999999999999999999" is too large: give a positive number of steps up to 9223372036854775807`},
+		{"response cap over the largest int", []string{"--webhook-max-response", "99999999999999999999999"}, nil, nil, `--webhook-max-response: "99999999999999999999999" is too large`},
+		{"minus a huge number", []string{"--max-steps", "-99999999999999999999"}, nil, nil, `--max-steps: "-99999999999999999999" is not a positive number of steps`},
+		{"turn timeout over the longest duration", []string{"--turn-timeout", "9999999999h"}, nil, nil, `--turn-timeout: "9999999999h" is not a positive duration up to 2562047h (30s, 5m, 168h)`},
 		{"bad env max path", nil, map[string]string{EnvMaxPath: "-5"}, nil, EnvMaxPath + `: "-5" is not a positive number of steps`},
 		{"empty webhooks flag is no file", []string{"--webhooks", ""}, map[string]string{EnvWebhooks: "/nonexistent.json"}, func(t *testing.T, c Config) {
 			if c.WebhooksFile != "" {
