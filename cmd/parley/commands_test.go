@@ -149,6 +149,11 @@ func TestCompactCommand(t *testing.T) {
 	}
 
 	var out, errOut bytes.Buffer
+	// The directory given as an argument, not with --data: said so.
+	if code := run(ctx, []string{"compact", dir}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unexpected argument "`+dir+`": give the data directory with --data`) {
+		t.Errorf("compact DIR: exit %d, %s", code, errOut.String())
+	}
+	errOut.Reset()
 	if code := run(ctx, []string{"compact", "--data", dir}, nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "in use") {
 		t.Fatalf("compact with the store open: exit %d, %s", code, errOut.String())
 	}

@@ -67,6 +67,19 @@ func parseStatus(err error) int {
 	return 2
 }
 
+// helpAsked reports whether args ask for help before any "--".
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if isHelp(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // isHelp reports whether arg asks for help, as the flag package reads it.
 func isHelp(arg string) bool {
 	switch arg {

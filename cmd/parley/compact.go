@@ -21,7 +21,7 @@ func compactCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
+		fmt.Fprintf(stderr, "parley compact: unexpected argument %q: give the data directory with --data (parley compact --data %s)\n", fs.Arg(0), fs.Arg(0))
 		return 2
 	}
 	path := filepath.Join(*data, server.DBFile)

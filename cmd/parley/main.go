@@ -50,6 +50,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	if helpAsked(rest) {
+		// Help asked for is the answer, so it goes to stdout (parley serve
+		// --help | less); usage printed for a mistake stays on stderr.
+		stderr = stdout
+	}
 	switch cmd {
 	case "serve":
 		return serve(ctx, rest, stdout, stderr)

@@ -278,8 +278,9 @@ func TestServerProcs(t *testing.T) {
 	}
 }
 
-// --help (and -h) print a command's usage and exit 0, as parley --help
-// does; a flag the command does not have is still a usage error, exit 2.
+// --help (and -h) print a command's usage on stdout and exit 0, as parley
+// --help does; a flag the command does not have is still a usage error,
+// exit 2, its usage on stderr.
 func TestHelpExitStatus(t *testing.T) {
 	for _, cmd := range [][]string{
 		{"serve"}, {"simulate"}, {"sim"}, {"validate"}, {"test"}, {"compact"}, {"backup"}, {"bench"},
@@ -287,13 +288,13 @@ func TestHelpExitStatus(t *testing.T) {
 	} {
 		name := strings.Join(cmd, " ")
 		for _, help := range []string{"--help", "-h"} {
-			code, _, stderr := parley(t, "", append(slices.Clone(cmd), help)...)
-			if code != 0 || !strings.Contains(stderr, "parley "+name) {
-				t.Errorf("parley %s %s: exit %d, stderr %q; want exit 0 and the usage", name, help, code, stderr)
+			code, stdout, stderr := parley(t, "", append(slices.Clone(cmd), help)...)
+			if code != 0 || !strings.Contains(stdout, "parley "+name) || stderr != "" {
+				t.Errorf("parley %s %s: exit %d, stdout %q, stderr %q; want exit 0 and the usage on stdout", name, help, code, stdout, stderr)
 			}
 		}
-		if code, _, _ := parley(t, "", append(slices.Clone(cmd), "--no-such-flag")...); code != 2 {
-			t.Errorf("parley %s --no-such-flag: exit %d, want 2", name, code)
+		if code, stdout, stderr := parley(t, "", append(slices.Clone(cmd), "--no-such-flag")...); code != 2 || stdout != "" || stderr == "" {
+			t.Errorf("parley %s --no-such-flag: exit %d, stdout %q; want 2 and the error on stderr", name, code, stdout)
 		}
 	}
 	if code, stdout, _ := parley(t, "", "--help"); code != 0 || !strings.Contains(stdout, "Usage:") {
