@@ -227,6 +227,12 @@ type StartParams struct {
 	LaunchID    string
 	// ID overrides the generated session id.
 	ID string
+	// Input, when set, is the inbound message that launched the session (a
+	// channel message that matched a trigger or the default flow): the
+	// first turn's @input, logged as its first event, message_in, as goflow
+	// makes a trigger's message the run's input. A wait the flow starts
+	// with still waits for the next message.
+	Input *flows.Input
 }
 
 // Errors callers can test with errors.Is.
@@ -280,6 +286,10 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 	}
 	t := e.newTurn(ctx, s, flow)
 	defer t.close()
+	if in := p.Input; in != nil && (in.Kind == flows.InputText || in.Kind == flows.InputDigits) {
+		s.Input = in.Text
+		t.emit(flows.Event{Type: flows.EventMessageIn, Text: in.Text})
+	}
 	// Sorted, so the result_saved events come in the same order every run.
 	// Most starts pass none: sorting no keys would still allocate.
 	if len(p.Variables) > 0 {

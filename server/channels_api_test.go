@@ -73,8 +73,8 @@ func TestChannelMessages(t *testing.T) {
 			ins++
 		}
 	}
-	if ins != 1 {
-		t.Errorf("%d message_in events, want 1 (the retry must not be processed)", ins)
+	if ins != 2 {
+		t.Errorf("%d message_in events, want 2, hello and Zed (the retry must not be processed)", ins)
 	}
 	sess := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s", first["id"]), nil)
 	if sess["contact"].(map[string]any)["urn"] != "tel:+15550001" || sess["channel"].(map[string]any)["id"] != "web" {

@@ -155,6 +155,10 @@ type StartRequest struct {
 	SessionID string
 	// MessageID records the inbound message that started the session.
 	MessageID string
+	// Input is the text of the inbound message that started the session:
+	// the first turn's @input and message_in event. Nil for sessions no
+	// message started (the API, calls).
+	Input *flows.Input
 	// Source is what launched the session (session.launched's launched_by):
 	// "api" when empty, or "call" for requests with a Call.
 	Source string
@@ -241,7 +245,7 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	start := time.Now()
 	sess, events, err := s.eng.Start(ctx, flow, engine.StartParams{
 		Contact: req.Contact, Variables: req.Variables, Channel: ch, Call: req.Call,
-		Environment: req.Environment, LaunchID: req.LaunchID, ID: req.SessionID,
+		Environment: req.Environment, LaunchID: req.LaunchID, ID: req.SessionID, Input: req.Input,
 	})
 	if err != nil {
 		return nil, err
@@ -667,9 +671,10 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	if flowID == "" {
 		return &TurnReply{Messages: []Message{}}, nil
 	}
+	input := flows.Text(in.Text)
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch,
-		Variables: map[string]string{}, MessageID: in.ID, LaunchID: in.ID,
+		Variables: map[string]string{}, MessageID: in.ID, LaunchID: in.ID, Input: &input,
 		SessionID: uuid.Must(uuid.NewV7()).String(), Source: LaunchedByMessage,
 		read: true, storedContact: st.Contact,
 	})
