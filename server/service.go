@@ -165,6 +165,9 @@ type StartRequest struct {
 	// FlowField, with Channel, is the channel's field that named FlowID:
 	// a flow missing is then the channel's fault, not the request's.
 	FlowField string
+	// CheckKind refuses a voice flow without a Call (POST /v1/sessions,
+	// whose field flow named it): see checkStartKind.
+	CheckKind bool
 
 	// read is set when the caller already read, under the contact's lock,
 	// that no session waits for the contact on Channel, and the contact
@@ -220,6 +223,11 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 		return nil, apiErr(fiber.StatusUnprocessableEntity, CodeNoFlow, req.FlowField,
 			"channel %q: %s %q is a voice flow, not a messaging flow; set another with PUT /v1/channels/%s", req.Channel.ID, req.FlowField, req.FlowID, req.Channel.ID)
 	}
+	if req.CheckKind {
+		if err := checkStartKind(flow, req.Call != nil); err != nil {
+			return nil, err
+		}
+	}
 	if req.Contact.URN != "" {
 		stored := req.storedContact
 		if !req.read {
@@ -253,6 +261,18 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	s.metrics.turn("start", time.Since(start))
 	s.metrics.started.Inc()
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, launchedBy: req.launchedBy(), messageID: req.MessageID, channel: channelID(req.Channel)})
+}
+
+// checkStartKind refuses to start a voice flow without a call: no one
+// would hear its prompts, and its session, waiting on a channel, would take
+// the contact's messages as its input. A messaging flow may run on a call
+// (its messages are said, as Twilio's <Say>).
+func checkStartKind(flow *flows.Flow, call bool) error {
+	if flow.IsVoice() && !call {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow",
+			"flow %q is a voice flow, which runs on a call: give the call (\"call\": {\"id\": ..., \"from\": ...}) or start a messaging flow", flow.ID)
+	}
+	return nil
 }
 
 // storedContact returns the contact stored for urn, nil when there is none.

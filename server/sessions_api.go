@@ -64,7 +64,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 	if b.Flow == "" {
 		return badRequest("flow", "flow is required: the id of the flow to start")
 	}
-	req := StartRequest{FlowID: b.Flow}
+	req := StartRequest{FlowID: b.Flow, CheckKind: true}
 	switch b.Environment {
 	case "", flows.EnvLive, flows.EnvSandbox:
 		req.Environment = b.Environment

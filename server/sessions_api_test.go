@@ -443,3 +443,33 @@ func TestSessionPathDropped(t *testing.T) {
 		t.Errorf("flow.completed: path %v, path_dropped %v; want %v and 9", got, fc["path_dropped"], want)
 	}
 }
+
+// A voice flow runs on a call: POST /v1/sessions without one is refused,
+// naming flow, rather than leaving a session waiting on the channel that
+// takes the contact's messages.
+func TestStartVoiceFlowNeedsCall(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	ts.createFlow(`{"id":"press","kind":"voice","name":"Press","widgets":[
+	 {"id":"menu","type":"gather_digits","prompt":"Press a key","num_digits":1,"exits":{"Next":"said","No Input":"said","No Match":"said"}},
+	 {"id":"said","type":"say","text":"Thanks"}]}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"sms","default_flow":"ask"}`)
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "on a channel", method: "POST", path: "/v1/sessions", body: `{"flow":"press","channel":"sms","contact":{"urn":"+15550500"}}`, status: 422, code: CodeInvalidField, field: "flow"},
+		{name: "without a channel", method: "POST", path: "/v1/sessions", body: `{"flow":"press","contact":{"urn":"tel:+15550500"}}`, status: 422, code: CodeInvalidField, field: "flow"},
+	})
+	r := ts.do("POST", "/v1/sessions", `{"flow":"press","channel":"sms","contact":{"urn":"+15550500"}}`)
+	if msg, _ := r.errorOf(t)["message"].(string); !strings.Contains(msg, `flow "press" is a voice flow`) || !strings.Contains(msg, "call") {
+		t.Errorf("message %q: want it to say the flow is a voice flow and needs a call", msg)
+	}
+	// The contact's message starts the channel's flow: no voice session took it.
+	reply := ts.must(200, "POST", "/v1/channels/sms/messages", `{"from":"+15550500","text":"1"}`)
+	if reply["flow"] != "ask" {
+		t.Errorf("the contact's message answered %v, want the channel's default flow ask", reply)
+	}
+	// With the call it starts.
+	call := ts.must(201, "POST", "/v1/sessions", `{"flow":"press","channel":"sms","call":{"id":"CA7","from":"+15550500"}}`)
+	if call["status"] != "waiting" {
+		t.Errorf("the call's session: %v", call)
+	}
+}
