@@ -189,7 +189,11 @@ func twilioKeys(ch *Channel, from, idParam, what, id string) error {
 	return checkKey(idParam, what, id)
 }
 
-// smsTwiML answers with one <Message> per message of the turn.
+// smsTwiML answers with one <Message> per message of the turn. A message
+// with no text (only quick replies, which SMS cannot show) and no media is
+// left out, as voiceTwiML leaves out a blank <Say>: an empty <Message> is
+// an empty SMS. A message with media and no text is its media alone; a
+// blank media URL (a template that rendered to nothing) is no media.
 func smsTwiML(r *TurnReply) string {
 	var b strings.Builder
 	b.WriteString(xml.Header + "<Response>")
@@ -197,22 +201,31 @@ func smsTwiML(r *TurnReply) string {
 		if m.Type != flows.EventMessageOut {
 			continue
 		}
-		if len(m.Attachments) == 0 {
+		text := strings.TrimSpace(m.Text) != ""
+		media := slices.ContainsFunc(m.Attachments, hasMediaURL)
+		switch {
+		case !media && !text:
+			continue
+		case !media:
 			fmt.Fprintf(&b, "<Message>%s</Message>", esc(m.Text))
 			continue
 		}
 		b.WriteString("<Message>")
-		if m.Text != "" {
+		if text {
 			fmt.Fprintf(&b, "<Body>%s</Body>", esc(m.Text))
 		}
 		for _, a := range m.Attachments {
-			fmt.Fprintf(&b, "<Media>%s</Media>", esc(attachmentURL(a)))
+			if hasMediaURL(a) {
+				fmt.Fprintf(&b, "<Media>%s</Media>", esc(attachmentURL(a)))
+			}
 		}
 		b.WriteString("</Message>")
 	}
 	b.WriteString("</Response>")
 	return b.String()
 }
+
+func hasMediaURL(a string) bool { return strings.TrimSpace(attachmentURL(a)) != "" }
 
 // attachmentURL drops the content type of "image/jpeg:https://...".
 func attachmentURL(a string) string {

@@ -196,3 +196,24 @@ func TestTwilioSignatureAlgorithm(t *testing.T) {
 		t.Errorf("signature %s, want %s", got, want)
 	}
 }
+
+// A blank message (only quick replies, or a template that renders to
+// nothing) is left out of the SMS TwiML, as a blank <Say> is of a call's: an
+// empty <Message> would send an empty SMS. A message with media and no text
+// keeps its media.
+func TestTwilioSMSLeavesOutBlankMessages(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(`{"id":"blank","name":"Blank","widgets":[
+	 {"id":"a","type":"send_message","text":"@flow.nothing","exits":{"Next":"b"}},
+	 {"id":"b","type":"send_message","text":" ","quick_replies":["Yes","No"],"exits":{"Next":"c"}},
+	 {"id":"c","type":"send_message","text":"  ","attachments":["image/png:https://example.com/a.png","image/png:@flow.nothing"],"exits":{"Next":"e"}},
+	 {"id":"e","type":"send_message","text":"","attachments":["image/png:@flow.nothing"],"exits":{"Next":"d"}},
+	 {"id":"d","type":"send_message","text":"said"}]}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","default_flow":"blank"}`)
+	r := twilioForm(ts, "/twilio/tw/sms", url.Values{"From": {"+15551111"}, "Body": {"hi"}, "MessageSid": {"SM1"}}, "")
+	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<Response><Message><Media>https://example.com/a.png</Media></Message><Message>said</Message></Response>`
+	if r.Status != 200 || string(r.Body) != want {
+		t.Errorf("TwiML %d\n%s\nwant\n%s", r.Status, r.Body, want)
+	}
+}
