@@ -114,6 +114,10 @@ func firstWord(s string) string {
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
+// schemePattern is a URN scheme, as RFC 3986 writes a URI's scheme: a
+// letter, then letters, digits, '+', '-' or '.'; at most 64 characters.
+var schemePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]{0,63}$`)
+
 // validate checks a channel's own fields; flows are checked by the caller.
 func (c *Channel) validate() error {
 	if !idPattern.MatchString(c.ID) {
@@ -125,6 +129,10 @@ func (c *Channel) validate() error {
 	case ChannelAPI, ChannelTwilio:
 	default:
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "type", "unknown channel type %q (api or twilio)", c.Type)
+	}
+	if c.Scheme != "" && !schemePattern.MatchString(c.Scheme) {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "scheme",
+			"scheme %.70q is not a URN scheme: a letter, then letters, digits, '+', '-' or '.', at most 64, without the ':' (\"tel\" makes +15551234567 tel:+15551234567)", c.Scheme)
 	}
 	for i, t := range c.Triggers {
 		if strings.TrimSpace(t.Keyword) == "" || strings.ContainsFunc(t.Keyword, unicode.IsSpace) {

@@ -197,3 +197,30 @@ func TestChannelFlowKinds(t *testing.T) {
 		t.Errorf("call on a channel without voice_flow: %d %s", r.Status, r.Body)
 	}
 }
+
+// A channel's scheme is a URN scheme as RFC 3986 writes one: a letter,
+// then letters, digits, '+', '-' or '.'. Anything else would make URNs such
+// as "tel::+1999" of its senders.
+func TestChannelSchemeValidated(t *testing.T) {
+	ts := newTestServer(t, nil)
+	var cases []apiErrorCase
+	for _, scheme := range []string{"tel:", "a b", "1tel", "+tel", "tél", "tel/x", " tel"} {
+		cases = append(cases, apiErrorCase{name: scheme, method: "POST", path: "/v1/channels",
+			body: fmt.Sprintf(`{"id":"c","scheme":%q}`, scheme), status: 422, code: CodeInvalidField, field: "scheme"})
+	}
+	ts.expectErrors(t, cases)
+	r := ts.do("POST", "/v1/channels", `{"id":"c","scheme":"tel:"}`)
+	if msg, _ := r.errorOf(t)["message"].(string); !strings.Contains(msg, `"tel:"`) || !strings.Contains(msg, "letter") {
+		t.Errorf("message %q: want the scheme and what a scheme may hold", msg)
+	}
+	for i, scheme := range []string{"tel", "whatsapp", "x-ext.v1+a", "T9"} {
+		ts.must(201, "POST", "/v1/channels", fmt.Sprintf(`{"id":"ok%d","scheme":%q}`, i, scheme))
+	}
+	ts.createFlow(askFlow)
+	ts.must(200, "PUT", "/v1/channels/ok1", `{"scheme":"whatsapp","default_flow":"ask"}`)
+	reply := ts.must(200, "POST", "/v1/channels/ok1/messages", `{"from":"+1999","text":"hi"}`)
+	sess := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s", reply["id"]), nil)
+	if urn := sess["contact"].(map[string]any)["urn"]; urn != "whatsapp:+1999" {
+		t.Errorf("contact %v, want whatsapp:+1999", urn)
+	}
+}
