@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -82,9 +83,7 @@ func (c *Channel) urnOf(from string) string {
 // flowFor picks the flow a message starts: a keyword trigger, else the
 // default. field names the channel's field it came from.
 func (c *Channel) flowFor(text string) (id, field string) {
-	word := strings.ToLower(strings.TrimFunc(firstWord(text), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	}))
+	word := strings.ToLower(trimWord(firstWord(text)))
 	if word != "" {
 		for i, t := range c.Triggers {
 			if strings.EqualFold(t.Keyword, word) {
@@ -93,6 +92,26 @@ func (c *Channel) flowFor(text string) (id, field string) {
 		}
 	}
 	return c.DefaultFlow, "default_flow"
+}
+
+// trimWord drops what is not a letter or digit from the ends of a word:
+// "Join!" is "Join", "#stop" is "stop".
+func trimWord(w string) string {
+	return strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+// keywordProblem says why a trigger keyword could never match a message,
+// "" when it can: it is one word, and starts and ends with a letter or
+// digit, since flowFor compares it with a message's first word without
+// the punctuation at the word's ends.
+func keywordProblem(kw string) string {
+	if strings.TrimSpace(kw) == "" || strings.ContainsFunc(kw, unicode.IsSpace) {
+		return "a trigger keyword is one word"
+	}
+	if trimWord(kw) != kw {
+		return fmt.Sprintf("trigger keyword %.70q can never match: a message's first word is compared without the punctuation and symbols at its ends (\"#join!\" as \"join\"), so a keyword starts and ends with a letter or digit (punctuation inside, as in \"opt-in\", is kept)", kw)
+	}
+	return ""
 }
 
 // flowMissing is the error of a channel whose field names a flow that does
@@ -135,8 +154,8 @@ func (c *Channel) validate() error {
 			"scheme %.70q is not a URN scheme: a letter, then letters, digits, '+', '-' or '.', at most 64, without the ':' (\"tel\" makes +15551234567 tel:+15551234567)", c.Scheme)
 	}
 	for i, t := range c.Triggers {
-		if strings.TrimSpace(t.Keyword) == "" || strings.ContainsFunc(t.Keyword, unicode.IsSpace) {
-			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf("triggers[%d].keyword", i), "a trigger keyword is one word")
+		if p := keywordProblem(t.Keyword); p != "" {
+			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf("triggers[%d].keyword", i), "%s", p)
 		}
 		if t.Flow == "" {
 			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf("triggers[%d].flow", i), "a trigger needs a flow")
@@ -168,7 +187,10 @@ type channelSet struct {
 	byID  map[string]*Channel
 }
 
-func loadChannels(ctx context.Context, st store.ConfigStore) (*channelSet, error) {
+// loadChannels reads the stored channels. A channel stored before a check
+// it fails (a trigger keyword that can never match) loads as it is, with a
+// warning: nothing stored is lost, and the next PUT of it must pass.
+func loadChannels(ctx context.Context, st store.ConfigStore, log *slog.Logger) (*channelSet, error) {
 	cs := &channelSet{store: st, byID: map[string]*Channel{}}
 	recs, err := st.ListConfig(ctx, store.Channels)
 	if err != nil {
@@ -178,6 +200,12 @@ func loadChannels(ctx context.Context, st store.ConfigStore) (*channelSet, error
 		var c Channel
 		if err := json.Unmarshal(r.Value, &c); err != nil {
 			return nil, fmt.Errorf("stored channel %q: %w", r.ID, err)
+		}
+		for i, t := range c.Triggers {
+			if p := keywordProblem(t.Keyword); p != "" {
+				log.Warn("stored channel has a trigger that no message can start; set another keyword with PUT /v1/channels/"+c.ID,
+					"channel", c.ID, "field", fmt.Sprintf("triggers[%d].keyword", i), "problem", p)
+			}
 		}
 		cs.byID[r.ID] = &c
 	}

@@ -1,11 +1,18 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/parleyhq/parley/internal/syncbuf"
+	"github.com/parleyhq/parley/store"
 )
 
 const counterFlow = `{"id":"counter","name":"Counter","widgets":[
@@ -222,5 +229,60 @@ func TestChannelSchemeValidated(t *testing.T) {
 	sess := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s", reply["id"]), nil)
 	if urn := sess["contact"].(map[string]any)["urn"]; urn != "whatsapp:+1999" {
 		t.Errorf("contact %v, want whatsapp:+1999", urn)
+	}
+}
+
+// A trigger keyword is compared with a message's first word without the
+// punctuation at the word's ends, so one that starts or ends with
+// punctuation ("#join") could never match: it is refused, naming the
+// trigger's keyword. A channel stored with one still loads, keeping it,
+// with a warning.
+func TestTriggerKeywordPunctuation(t *testing.T) {
+	dir := t.TempDir()
+	storeRaw(t, dir, map[string]string{"join": joinFlow})
+	st, err := store.Open(filepath.Join(dir, DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := `{"id":"old","triggers":[{"keyword":"join","flow":"join"},{"keyword":"#join","flow":"join"}]}`
+	if err := st.PutConfig(context.Background(), store.Channels, "old", json.RawMessage(stored)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncbuf.Buffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.DataDir = dir
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "channel=old") ||
+		!strings.Contains(l, "triggers[1].keyword") || !strings.Contains(l, `#join`) {
+		t.Errorf("start-up log, want a warning naming the channel and its keyword:\n%s", l)
+	}
+	got := ts.must(200, "GET", "/v1/channels/old", nil)
+	if tr := got["triggers"].([]any); len(tr) != 2 || tr[1].(map[string]any)["keyword"] != "#join" {
+		t.Errorf("the stored channel: %v, want both its triggers kept", got)
+	}
+	if r := ts.must(200, "POST", "/v1/channels/old/messages", `{"from":"+1","text":"#join!"}`); !slices.Equal(texts(r), []string{"Welcome to the club"}) {
+		t.Errorf("#join! on the stored channel answered %v, want the join trigger (keyword join)", r)
+	}
+
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "leading #", method: "POST", path: "/v1/channels", body: `{"id":"c","triggers":[{"keyword":"join","flow":"join"},{"keyword":"#join","flow":"join"}]}`, status: 422, code: CodeInvalidField, field: "triggers[1].keyword"},
+		{name: "trailing !", method: "POST", path: "/v1/channels", body: `{"id":"c","triggers":[{"keyword":"stop!","flow":"join"}]}`, status: 422, code: CodeInvalidField, field: "triggers[0].keyword"},
+		{name: "only punctuation", method: "POST", path: "/v1/channels", body: `{"id":"c","triggers":[{"keyword":"?","flow":"join"}]}`, status: 422, code: CodeInvalidField, field: "triggers[0].keyword"},
+		{name: "stored one put back", method: "PUT", path: "/v1/channels/old", body: stored, status: 422, code: CodeInvalidField, field: "triggers[1].keyword"},
+	})
+	r := ts.do("POST", "/v1/channels", `{"id":"c","triggers":[{"keyword":"#join","flow":"join"}]}`)
+	if msg, _ := r.errorOf(t)["message"].(string); !strings.Contains(msg, `"#join"`) || !strings.Contains(msg, "letter or digit") {
+		t.Errorf("message %q: want the keyword and the characters it may start and end with", msg)
+	}
+	// Punctuation inside a keyword is compared as it is, and matches.
+	ts.must(201, "POST", "/v1/channels", `{"id":"c","triggers":[{"keyword":"opt-in","flow":"join"},{"keyword":"Été","flow":"join"}]}`)
+	for _, text := range []string{"OPT-IN please", "été!"} {
+		if r := ts.must(200, "POST", "/v1/channels/c/messages", fmt.Sprintf(`{"from":"+2","text":%q}`, text)); !slices.Equal(texts(r), []string{"Welcome to the club"}) {
+			t.Errorf("%q answered %v, want the trigger's flow", text, r)
+		}
 	}
 }

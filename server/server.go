@@ -359,7 +359,7 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 		engine.WithTurnTimeout(cfg.TurnTimeout))
 	fc.eng = s.eng
 
-	chans, err := loadChannels(ctx, st)
+	chans, err := loadChannels(ctx, st, cfg.Logger)
 	if err != nil {
 		return err
 	}
