@@ -80,6 +80,26 @@ func (c *Channel) urnOf(from string) string {
 	return scheme + ":" + from
 }
 
+// urnProblem says what is wrong with a contact's URN, "" when nothing: it
+// is blank, or has a ':' with no scheme before it or no address after it.
+// A URN without a ':' (POST /v1/sessions keeps one as given when it names
+// no channel) is not checked further.
+func urnProblem(urn string) string {
+	if strings.TrimSpace(urn) == "" {
+		return "is blank"
+	}
+	scheme, addr, ok := strings.Cut(urn, ":")
+	switch {
+	case !ok:
+		return ""
+	case strings.TrimSpace(scheme) == "":
+		return "has no scheme before its ':'"
+	case strings.TrimSpace(addr) == "":
+		return "has no address after its scheme"
+	}
+	return ""
+}
+
 // flowFor picks the flow a message starts: a keyword trigger, else the
 // default. field names the channel's field it came from.
 func (c *Channel) flowFor(text string) (id, field string) {

@@ -654,6 +654,19 @@ func checkKey(field, what, v string) error {
 	return nil
 }
 
+// checkURN is checkKey for a contact's URN, which must also name someone:
+// a URN with nothing after its scheme ("tel:", made of a from "tel: ") or
+// nothing before its ':' would make one contact of every such sender.
+func checkURN(field, what, urn string) error {
+	if err := checkKey(field, what, urn); err != nil {
+		return err
+	}
+	if p := urnProblem(urn); p != "" {
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q %s: give an address (+15551234567) or a URN with one (tel:+15551234567)", field, what, urn, p)
+	}
+	return nil
+}
+
 // HandleMessage resumes the sender's waiting session on the channel, or starts
 // the channel's flow (keyword trigger, else default flow). That session is
 // never a call's (the store's waiting entry holds none): messages and calls
@@ -664,7 +677,7 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		return nil, err
 	}
 	urn := ch.urnOf(in.From)
-	if err := checkKey("from", "the sender's URN", urn); err != nil {
+	if err := checkURN("from", "the sender's URN", urn); err != nil {
 		return nil, err
 	}
 	if err := checkKey("id", "the message id", in.ID); err != nil {
@@ -734,7 +747,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		return nil, err
 	}
 	urn := ch.urnOf(c.From)
-	if err := checkCallKeys(urn, c.CallID); err != nil {
+	if err := checkCallKeys(c.From, urn, c.CallID); err != nil {
 		return nil, err
 	}
 	id := callSessionID(ch.ID, c.CallID)
@@ -776,8 +789,14 @@ func (s *Service) callFlow(ctx context.Context, channel string) (*Channel, strin
 	return ch, flowID, field, nil
 }
 
-func checkCallKeys(urn, callID string) error {
-	if err := checkKey("from", "the caller's URN", urn); err != nil {
+// checkCallKeys checks a call's id and the URN of its caller, made of
+// from; a request without from (a hang-up's) has none to check.
+func checkCallKeys(from, urn, callID string) error {
+	check := checkURN
+	if from == "" {
+		check = checkKey
+	}
+	if err := check("from", "the caller's URN", urn); err != nil {
 		return err
 	}
 	return checkKey("call_id", "the call id", callID)
@@ -838,7 +857,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		return nil, err
 	}
 	urn := ch.urnOf(r.From)
-	if err := checkCallKeys(urn, r.CallID); err != nil {
+	if err := checkCallKeys(r.From, urn, r.CallID); err != nil {
 		return nil, err
 	}
 	id := callSessionID(ch.ID, r.CallID)

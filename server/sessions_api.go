@@ -115,8 +115,10 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if err := checkKey(urnField, "the contact's URN", req.Contact.URN); err != nil {
-		return err
+	if req.Contact.URN != "" {
+		if err := checkURN(urnField, "the contact's URN", req.Contact.URN); err != nil {
+			return err
+		}
 	}
 	// A call's session is launched by the call, as StartCall's are: its
 	// id is the launch's, as the call's later requests name it.

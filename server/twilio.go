@@ -181,9 +181,14 @@ func (s *Server) twilioSMS(c *fiber.Ctx) error {
 }
 
 // twilioKeys checks, as the service does, the sender and the message or
-// call id Twilio sent, naming Twilio's parameters.
+// call id Twilio sent, naming Twilio's parameters. A hang-up without From
+// has no sender to check.
 func twilioKeys(ch *Channel, from, idParam, what, id string) error {
-	if err := checkKey("From", "the sender's URN", ch.urnOf(from)); err != nil {
+	check := checkURN
+	if from == "" {
+		check = checkKey
+	}
+	if err := check("From", "the sender's URN", ch.urnOf(from)); err != nil {
 		return err
 	}
 	return checkKey(idParam, what, id)
