@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -226,4 +228,95 @@ func TestOpenAPIDescribesAnswers(t *testing.T) {
 		t.Errorf("key from outside its networks: %d %s", r.Status, r.Body)
 	}
 	sc.check("/components/responses/Forbidden/content/application~1json/schema", r.Body)
+}
+
+// documentedStatus fails the test when the document does not declare the
+// status an operation answered with.
+func documentedStatus(t *testing.T, doc map[string]any, method, path string, status int, why string) {
+	t.Helper()
+	op, _ := doc["paths"].(map[string]any)[path].(map[string]any)[strings.ToLower(method)].(map[string]any)
+	if op == nil {
+		t.Fatalf("openapi.json has no %s %s", method, path)
+	}
+	if _, ok := op["responses"].(map[string]any)[strconv.Itoa(status)]; !ok {
+		t.Errorf("%s %s answered %d (%s), which openapi.json does not declare", method, path, status, why)
+	}
+}
+
+// Every status the server answers an operation with is one the document
+// declares for it: what it answers unknown ids and bodies that are empty,
+// malformed, of the wrong type or with an unknown field; a body over
+// --body-limit, which every operation that takes one may be sent; and a
+// channel whose flow is of the wrong kind for a message or call (422
+// no_flow).
+func TestOpenAPIDocumentsStatuses(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.BodyLimit = 1024 })
+	doc := servedOpenAPI(t, ts)
+	base := ts.listen()
+	send := func(method, path, ctype, body string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", ctype)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for p, item := range doc["paths"].(map[string]any) {
+		for m := range item.(map[string]any) {
+			method := strings.ToUpper(m)
+			switch method {
+			case "GET", "POST", "PUT", "DELETE":
+			default:
+				continue
+			}
+			path := specParam.ReplaceAllString(p, "x")
+			ctype := "application/json"
+			if strings.HasPrefix(p, "/twilio/") {
+				ctype = "application/x-www-form-urlencoded"
+			}
+			for _, body := range []string{"", "{", "[]", `{"zz":1}`, "{}"} {
+				documentedStatus(t, doc, method, p, send(method, path, ctype, body), fmt.Sprintf("body %q", body))
+			}
+			if method != "GET" {
+				status := send(method, path, ctype, strings.Repeat("a", 2048))
+				if status != 413 {
+					t.Errorf("%s %s with a body over the limit: %d, want 413", method, path, status)
+				}
+				documentedStatus(t, doc, method, p, status, "a body over --body-limit")
+			}
+		}
+	}
+
+	// A channel whose flows were made the other kind since it was set.
+	ts.createFlow(`{"id":"fm","name":"Text","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`)
+	ts.must(201, "PUT", "/v1/channels/tw", `{"type":"twilio","default_flow":"fm"}`)
+	ts.must(200, "PUT", "/v1/flows/fm", `{"kind":"voice","name":"Now voice","widgets":[{"id":"a","type":"say","text":"spoken"}]}`)
+	for _, c := range []struct{ path, ctype, body string }{
+		{"/v1/channels/{channel}/messages", "application/json", `{"from":"+1","text":"hi"}`},
+		{"/twilio/{channel}/sms", "application/x-www-form-urlencoded", "From=%2B1&Body=hi"},
+	} {
+		status := send("POST", strings.ReplaceAll(c.path, "{channel}", "tw"), c.ctype, c.body)
+		if status != 422 {
+			t.Errorf("POST %s to a channel whose default_flow is a voice flow: %d, want 422", c.path, status)
+		}
+		documentedStatus(t, doc, "POST", c.path, status, "no_flow")
+	}
+	ts.createFlow(`{"id":"fm2","name":"Text","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`)
+	ts.must(200, "PUT", "/v1/channels/tw", `{"type":"twilio","default_flow":"fm2"}`)
+	for _, c := range []struct{ path, ctype, body string }{
+		{"/v1/channels/{channel}/calls", "application/json", `{"call_id":"CA1","from":"+1"}`},
+		{"/twilio/{channel}/voice", "application/x-www-form-urlencoded", "From=%2B1&CallSid=CA2&CallStatus=ringing"},
+	} {
+		status := send("POST", strings.ReplaceAll(c.path, "{channel}", "tw"), c.ctype, c.body)
+		if status != 422 {
+			t.Errorf("POST %s to a channel without a voice flow: %d, want 422", c.path, status)
+		}
+		documentedStatus(t, doc, "POST", c.path, status, "no_flow")
+	}
 }
