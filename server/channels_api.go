@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/go-json-experiment/json"
-	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/parleyhq/parley/flows"
@@ -119,25 +117,10 @@ type messageBody struct {
 	ID   string `json:"id"`
 }
 
-// messageDecoding is encoding/json's behaviour (decodeStrict's decoder) on
-// the faster encoding/json/v2 engine.
-var messageDecoding = json.JoinOptions(jsonv1.DefaultOptionsV1(), json.RejectUnknownMembers(true))
-
-// decodeMessage decodes a message body as decodeStrict does, in a third of
-// the time: a body the fast decoder refuses goes through decodeStrict, so
-// every error keeps decodeStrict's answer.
-func decodeMessage(body []byte, b *messageBody) error {
-	if err := json.Unmarshal(body, b, messageDecoding); err != nil {
-		*b = messageBody{}
-		return decodeStrict(body, b)
-	}
-	return nil
-}
-
 // channelMessage handles an inbound message on a channel.
 func (s *Server) channelMessage(c *fiber.Ctx) error {
 	var b messageBody
-	if err := decodeMessage(c.Body(), &b); err != nil {
+	if err := decodeStrict(c.Body(), &b); err != nil {
 		return err
 	}
 	if strings.TrimSpace(b.From) == "" {

@@ -1,8 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
 	"reflect"
+	"strings"
 	"testing"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // messageBodies are channel message bodies on the edges of encoding/json's
@@ -34,40 +42,73 @@ var messageBodies = []string{
 	`{}`,
 	`{"text":{"a":1}}`,
 	`{"id":"1","from":"x","text":""}`,
+	`{"from":"a","text":"b","text":"c"}`,
+	`{"From":"a"}`,
+	`{"from":"a","from":1}`,
 }
 
-// TestDecodeMessage checks that decodeMessage answers every body exactly as
-// decodeStrict does: the same values, or the same error.
-func TestDecodeMessage(t *testing.T) {
+// TestDecodeStrict checks decodeStrict against encoding/json on message
+// bodies: see checkDecodeStrict.
+func TestDecodeStrict(t *testing.T) {
 	for _, body := range messageBodies {
-		checkDecodeMessage(t, []byte(body))
+		checkDecodeStrict(t, []byte(body))
 	}
 }
 
-func FuzzDecodeMessage(f *testing.F) {
+func FuzzDecodeStrict(f *testing.F) {
 	for _, body := range messageBodies {
 		f.Add([]byte(body))
 	}
-	f.Fuzz(func(t *testing.T, body []byte) { checkDecodeMessage(t, body) })
+	f.Fuzz(func(t *testing.T, body []byte) { checkDecodeStrict(t, body) })
 }
 
-func checkDecodeMessage(t *testing.T, body []byte) {
+// checkDecodeStrict checks that decodeStrict decodes a message body as
+// encoding/json does (unknown fields and trailing data refused), the same
+// values or an error of the same status and code, except for a body
+// encoding/json takes only by its leniency about names: one in another case
+// than its field's, or given twice. decodeStrict refuses that one, naming
+// the name.
+func checkDecodeStrict(t *testing.T, body []byte) {
 	t.Helper()
-	var fast, strict messageBody
-	ferr := decodeMessage(body, &fast)
+	var strict, std messageBody
 	serr := decodeStrict(body, &strict)
-	if (ferr == nil) != (serr == nil) {
-		t.Fatalf("%q: decodeMessage error %v, decodeStrict error %v", body, ferr, serr)
-	}
-	if ferr != nil {
-		fa, sa := ferr.(*APIError), serr.(*APIError)
-		if fa.Status != sa.Status || fa.Code != sa.Code || fa.Field != sa.Field || fa.Message != sa.Message {
-			t.Fatalf("%q: decodeMessage error %+v, decodeStrict error %+v", body, fa, sa)
+	var stdErr error
+	if len(bytes.TrimSpace(body)) == 0 {
+		stdErr = errors.New("empty")
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if stdErr = dec.Decode(&std); stdErr == nil {
+			if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+				stdErr = errors.New("trailing data")
+			}
 		}
-		return
 	}
-	if !reflect.DeepEqual(fast, strict) {
-		t.Fatalf("%q: decodeMessage %+v, decodeStrict %+v", body, fast, strict)
+	switch {
+	case serr == nil && stdErr != nil:
+		t.Fatalf("%q: decodeStrict took what encoding/json refuses (%v)", body, stdErr)
+	case serr == nil:
+		if !reflect.DeepEqual(strict, std) {
+			t.Fatalf("%q: decodeStrict %+v, encoding/json %+v", body, strict, std)
+		}
+	case stdErr != nil:
+		ae := serr.(*APIError)
+		if ae.Status != 400 || ae.Code == "" || ae.Message == "" {
+			t.Fatalf("%q: decodeStrict error %+v", body, ae)
+		}
+	default:
+		// encoding/json took it: only a name may be at fault.
+		ae := serr.(*APIError)
+		byName := ae.Code == CodeUnknownField && strings.Contains(ae.Message, "case-sensitive") ||
+			ae.Code == CodeMalformedJSON && strings.Contains(ae.Message, "given twice")
+		if ae.Status != 400 || !byName || ae.Field == "" {
+			t.Fatalf("%q: encoding/json takes it, decodeStrict refuses it with %+v, not for a name", body, ae)
+		}
+		lenient := jsonv2.JoinOptions(apiDecoding, jsonv2.MatchCaseInsensitiveNames(true), jsontext.AllowDuplicateNames(true))
+		var again messageBody
+		if err := jsonv2.Unmarshal(body, &again, lenient); err != nil {
+			t.Fatalf("%q: refused for %q, yet also refused with names matched as encoding/json matches them: %v", body, ae.Message, err)
+		}
 	}
 }
 
@@ -119,4 +160,37 @@ func TestQueryParameterErrors(t *testing.T) {
 		ts.must(200, "GET", "/v1/webhooks?"+q, nil)
 	}
 	ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries?status=failed", nil)
+}
+
+// Request bodies match names exactly, as flow documents do, and take each
+// name once: "From" is not from (encoding/json let it replace from), and
+// a name given twice is refused rather than its last value kept.
+func TestBodyNamesExactAndOnce(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"ask"}`)
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "message From", method: "POST", path: "/v1/channels/web/messages", body: `{"from":"+1","From":"+2","text":"hi"}`, status: 400, code: CodeUnknownField, field: "From"},
+		{name: "message from twice", method: "POST", path: "/v1/channels/web/messages", body: `{"from":"+1","from":"+2","text":"hi"}`, status: 400, code: CodeMalformedJSON, field: "from"},
+		{name: "message TEXT", method: "POST", path: "/v1/channels/web/messages", body: `{"from":"+1","TEXT":"hi"}`, status: 400, code: CodeUnknownField, field: "TEXT"},
+		{name: "batch text twice", method: "POST", path: "/v1/channels/web/messages/batch", body: `{"messages":[{"from":"+1","text":"a"},{"from":"+1","text":"a","text":"b"}]}`, status: 400, code: CodeMalformedJSON, field: "messages[1].text"},
+		{name: "batch Messages", method: "POST", path: "/v1/channels/web/messages/batch", body: `{"Messages":[{"from":"+1"}]}`, status: 400, code: CodeUnknownField, field: "Messages"},
+		{name: "session Flow", method: "POST", path: "/v1/sessions", body: `{"Flow":"ask"}`, status: 400, code: CodeUnknownField, field: "Flow"},
+		{name: "session contact URN", method: "POST", path: "/v1/sessions", body: `{"flow":"ask","contact":{"urn":"tel:+1","URN":"tel:+2"}}`, status: 400, code: CodeUnknownField, field: "contact.URN"},
+		{name: "session variable twice", method: "POST", path: "/v1/sessions", body: `{"flow":"ask","variables":{"a":"1","a":"2"}}`, status: 400, code: CodeMalformedJSON, field: "variables.a"},
+		{name: "channel ID", method: "POST", path: "/v1/channels", body: `{"id":"c","ID":"d"}`, status: 400, code: CodeUnknownField, field: "ID"},
+		{name: "channel trigger Keyword", method: "POST", path: "/v1/channels", body: `{"id":"c","triggers":[{"Keyword":"x","flow":"ask"}]}`, status: 400, code: CodeUnknownField, field: "triggers[0].Keyword"},
+	})
+	r := ts.do("POST", "/v1/channels/web/messages", `{"From":"+2","text":"hi"}`)
+	if msg, _ := r.errorOf(t)["message"].(string); !strings.Contains(msg, `"From"`) || !strings.Contains(msg, "case") || !strings.Contains(msg, `did you mean "from"`) {
+		t.Errorf("message %q: want the name, that names are case-sensitive and the field meant", msg)
+	}
+	r = ts.do("POST", "/v1/channels/web/messages", `{"from":"+1","from":"+2","text":"hi"}`)
+	if msg, _ := r.errorOf(t)["message"].(string); !strings.Contains(msg, `"from"`) || !strings.Contains(msg, "twice") {
+		t.Errorf("message %q: want the name and that it is given twice", msg)
+	}
+	// Nothing ran for them: the contacts have no session.
+	if l := ts.must(200, "GET", "/v1/sessions", nil)["sessions"].([]any); len(l) != 0 {
+		t.Errorf("sessions %v, want none", l)
+	}
 }

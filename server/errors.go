@@ -15,6 +15,8 @@ import (
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
@@ -250,21 +252,124 @@ func (h *chunkedHeads) take(hdr *fasthttp.RequestHeader) (requestHead, bool) {
 	return r, ok
 }
 
+// apiDecoding is how request bodies are decoded: as encoding/json decodes
+// them (jsonv1.DefaultOptionsV1), on the faster encoding/json/v2 engine,
+// rejecting unknown fields, except that a member's name must be its
+// field's exactly, as in flow documents (encoding/json ignores case, so
+// "From" replaced "from"), and a name may appear once in an object
+// (encoding/json kept the last).
+var apiDecoding = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv2.RejectUnknownMembers(true),
+	jsonv2.MatchCaseInsensitiveNames(false), jsontext.AllowDuplicateNames(false))
+
 // decodeStrict decodes a JSON request body into v, rejecting unknown fields,
-// trailing data and type mismatches with a 400 that names the field.
+// names in another case than their field's, names given twice, trailing
+// data and type mismatches with a 400 that names the field. A body that
+// decodes pays for one decoding; only a bad one is looked at again, to
+// explain it.
 func decodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty; a JSON object is expected")
 	}
+	err := jsonv2.Unmarshal(body, v, apiDecoding)
+	if err == nil {
+		return nil
+	}
+	return decodeError(body, reflect.TypeOf(v).Elem(), err)
+}
+
+// decodeError explains why body does not decode into a value of type typ
+// (err is apiDecoding's error): with encoding/json's error, as the API
+// has always answered, or, for a body encoding/json takes, with what
+// apiDecoding refuses in it, a name in another case than its field's or a
+// name given twice.
+func decodeError(body []byte, typ reflect.Type, err error) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return withFieldPath(jsonAPIError(err), body, v)
+	if err := dec.Decode(reflect.New(typ).Interface()); err != nil {
+		return withFieldPath(jsonAPIError(err), body, typ)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "unexpected data after the JSON object")
 	}
-	return nil
+	// encoding/json/v2's own errors carry the member's JSON pointer.
+	exact := jsonv2.Unmarshal(body, reflect.New(typ).Interface(), jsonv2.RejectUnknownMembers(true), jsontext.AllowInvalidUTF8(true))
+	var syn *jsontext.SyntacticError
+	var sem *jsonv2.SemanticError
+	switch {
+	case errors.As(exact, &syn) && errors.Is(exact, jsontext.ErrDuplicateName):
+		field := pointerField(string(syn.JSONPointer))
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Field: field, Err: exact,
+			Message: fmt.Sprintf("%s: the name %q is given twice in its object; give each name once", field, syn.JSONPointer.LastToken())}
+	case errors.As(exact, &sem) && errors.Is(sem.Err, jsonv2.ErrUnknownName):
+		name := sem.JSONPointer.LastToken()
+		hint := ""
+		if n := flows.Nearest(name, memberNames(typ, sem.JSONPointer.Parent())); n != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", n)
+		}
+		return &APIError{Status: fiber.StatusBadRequest, Code: CodeUnknownField, Field: pointerField(string(sem.JSONPointer)), Err: exact,
+			Message: fmt.Sprintf("unknown field %q: field names are case-sensitive%s", name, hint)}
+	}
+	return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: "malformed JSON: " + err.Error(), Err: err}
+}
+
+// memberNames lists the JSON names of the fields of the object at ptr in
+// a value of type typ, nil when that is not a struct.
+func memberNames(typ reflect.Type, ptr jsontext.Pointer) []string {
+	for tok := range ptr.Tokens() {
+		for typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		switch typ.Kind() {
+		case reflect.Struct:
+			f, ok := fieldNamed(typ, tok)
+			if !ok {
+				return nil
+			}
+			typ = f.Type
+		case reflect.Slice, reflect.Array, reflect.Map:
+			typ = typ.Elem()
+		default:
+			return nil
+		}
+	}
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	if typ.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for _, f := range reflect.VisibleFields(typ) {
+		if name, ok := jsonName(f); ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// fieldNamed is the field of struct type typ whose JSON name is name.
+func fieldNamed(typ reflect.Type, name string) (reflect.StructField, bool) {
+	for _, f := range reflect.VisibleFields(typ) {
+		if n, ok := jsonName(f); ok && n == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// jsonName is the name a struct field has in JSON; false for a field JSON
+// leaves out, or an embedded struct, whose fields stand for it.
+func jsonName(f reflect.StructField) (string, bool) {
+	tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	switch {
+	case tag == "-" || !f.IsExported():
+		return "", false
+	case f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct:
+		return "", false
+	case tag == "":
+		return f.Name, true
+	}
+	return tag, true
 }
 
 // withFieldPath names ae's field by its place in the body
@@ -273,11 +378,11 @@ func decodeStrict(body []byte, v any) error {
 // v's type and reports the path. The path is used only when it ends in the
 // field encoding/json named (v2 matches names exactly where encoding/json
 // ignores case, so it may stop elsewhere first). Only bad bodies pay for it.
-func withFieldPath(ae *APIError, body []byte, v any) *APIError {
+func withFieldPath(ae *APIError, body []byte, typ reflect.Type) *APIError {
 	if ae.Field == "" {
 		return ae
 	}
-	fresh := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+	fresh := reflect.New(typ).Interface()
 	var se *jsonv2.SemanticError
 	if errors.As(jsonv2.Unmarshal(body, fresh, jsonv2.RejectUnknownMembers(true)), &se) {
 		ptr := string(se.JSONPointer)
