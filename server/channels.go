@@ -269,12 +269,12 @@ func (cs *channelSet) list() []*Channel {
 
 // put stores a channel, reporting whether it is new. An update that leaves
 // auth_token out keeps the stored one, so a GET-edit-PUT round trip does not
-// drop the secret.
-func (cs *channelSet) put(ctx context.Context, c *Channel) (bool, error) {
+// drop the secret; clearToken (auth_token null) drops it.
+func (cs *channelSet) put(ctx context.Context, c *Channel, clearToken bool) (bool, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	old, existed := cs.byID[c.ID]
-	if existed && c.AuthToken == "" {
+	if existed && c.AuthToken == "" && !clearToken {
 		c.AuthToken = old.AuthToken
 	}
 	b, err := json.Marshal(c)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -10,13 +11,41 @@ import (
 	"github.com/parleyhq/parley/flows"
 )
 
+// channelBody is a channel as POST and PUT take it. A channel as GET
+// shows it can be sent back: its auth_token_set, which says whether a token
+// is stored, is ignored. auth_token left out or "" keeps the stored token,
+// as a GET-edit-PUT round trip must; null clears it.
+type channelBody struct {
+	Channel
+	AuthToken    optionalString `json:"auth_token"`
+	AuthTokenSet *bool          `json:"auth_token_set"`
+}
+
+// optionalString is a string member that may be left out or null, each
+// meaning something of its own.
+type optionalString struct {
+	Set, Null bool
+	Value     string
+}
+
+func (o *optionalString) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
+}
+
 // putChannel creates or replaces a channel: POST /v1/channels (id in the
 // body) or PUT /v1/channels/{channel}.
 func (s *Server) putChannel(c *fiber.Ctx) error {
-	var ch Channel
-	if err := decodeStrict(c.Body(), &ch); err != nil {
+	var body channelBody
+	if err := decodeStrict(c.Body(), &body); err != nil {
 		return err
 	}
+	ch := body.Channel
+	ch.AuthToken = body.AuthToken.Value
 	pathID, err := pathParam(c, "channel")
 	if err != nil {
 		return err
@@ -54,7 +83,7 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "%s %q is a %s flow; %s", ref[0], ref[1], f.Kind, kindNeed[want])
 		}
 	}
-	created, err := s.svc.channels.put(c.UserContext(), &ch)
+	created, err := s.svc.channels.put(c.UserContext(), &ch, body.AuthToken.Null)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -284,5 +285,52 @@ func TestTriggerKeywordPunctuation(t *testing.T) {
 		if r := ts.must(200, "POST", "/v1/channels/c/messages", fmt.Sprintf(`{"from":"+2","text":%q}`, text)); !slices.Equal(texts(r), []string{"Welcome to the club"}) {
 			t.Errorf("%q answered %v, want the trigger's flow", text, r)
 		}
+	}
+}
+
+// A channel read with GET can be sent back with PUT as it is: the answer's
+// auth_token_set is ignored and the stored token kept. "auth_token": null
+// clears the token; left out or "" keeps it.
+func TestChannelRoundTripAndAuthToken(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"sms","type":"twilio","default_flow":"ask","auth_token":"secret"}`)
+	r := ts.do("GET", "/v1/channels/sms", nil)
+	got := ts.must(200, "PUT", "/v1/channels/sms", string(r.Body))
+	if got["auth_token_set"] != true {
+		t.Fatalf("after a GET-PUT round trip: %v, want the token kept", got)
+	}
+	token := func() string { ch, _ := ts.srv.svc.channels.get("sms"); return ch.AuthToken }
+	for _, body := range []string{
+		`{"type":"twilio","default_flow":"ask","auth_token_set":false}`,
+		`{"type":"twilio","default_flow":"ask","auth_token":""}`,
+		`{"type":"twilio","default_flow":"ask"}`,
+	} {
+		if got := ts.must(200, "PUT", "/v1/channels/sms", body); got["auth_token_set"] != true || token() != "secret" {
+			t.Errorf("PUT %s: %v, token %q: want it kept", body, got, token())
+		}
+	}
+	// Twilio's requests need the signature until the token is cleared.
+	form := url.Values{"From": {"+15551111"}, "Body": {"hi"}, "MessageSid": {"SM1"}}
+	if r := twilioForm(ts, "/twilio/sms/sms", form, ""); r.Status != 403 {
+		t.Errorf("unsigned request with a token set: %d %s", r.Status, r.Body)
+	}
+	if got := ts.must(200, "PUT", "/v1/channels/sms", `{"type":"twilio","default_flow":"ask","auth_token":null}`); got["auth_token_set"] != false || token() != "" {
+		t.Errorf("PUT with auth_token null: %v, token %q: want it cleared", got, token())
+	}
+	if r := twilioForm(ts, "/twilio/sms/sms", form, ""); r.Status != 200 {
+		t.Errorf("unsigned request once the token is cleared: %d %s", r.Status, r.Body)
+	}
+	// A channel made without a token, and one given it again.
+	ts.must(200, "PUT", "/v1/channels/sms", `{"type":"twilio","default_flow":"ask","auth_token":"again"}`)
+	if token() != "again" {
+		t.Errorf("token %q, want again", token())
+	}
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "token of the wrong type", method: "PUT", path: "/v1/channels/sms", body: `{"auth_token":5}`, status: 400, code: CodeInvalidField, field: "auth_token"},
+		{name: "token set of the wrong type", method: "PUT", path: "/v1/channels/sms", body: `{"auth_token_set":"yes"}`, status: 400, code: CodeInvalidField, field: "auth_token_set"},
+	})
+	if token() != "again" {
+		t.Errorf("token %q after refused PUTs, want again", token())
 	}
 }

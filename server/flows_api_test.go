@@ -161,7 +161,7 @@ func TestDeleteFlowUsedByChannel(t *testing.T) {
 
 	// Channels stored without the check, naming flows that do not exist.
 	for _, ch := range []*Channel{{ID: "c5", DefaultFlow: "gone"}, {ID: "c6", Triggers: []Trigger{{Keyword: "go", Flow: "gone"}}}, {ID: "c7", VoiceFlow: "gone"}} {
-		if _, err := ts.srv.svc.channels.put(context.Background(), ch); err != nil {
+		if _, err := ts.srv.svc.channels.put(context.Background(), ch, false); err != nil {
 			t.Fatal(err)
 		}
 	}
