@@ -50,6 +50,9 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if pathID == "" && ch.ID == "" {
+		return badRequest("id", "id is required: the channel's id, 1-128 letters, digits, '.', '_' or '-' (or PUT /v1/channels/{id})")
+	}
 	if pathID != "" {
 		switch ch.ID {
 		case "":

@@ -334,3 +334,16 @@ func TestChannelRoundTripAndAuthToken(t *testing.T) {
 		t.Errorf("token %q after refused PUTs, want again", token())
 	}
 }
+
+// POST /v1/channels without an id is a required field missing: 400
+// bad_request naming id, as the error table has it; an id that is not one
+// is 422.
+func TestChannelWithoutID(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "no id", method: "POST", path: "/v1/channels", body: `{"name":"SMS"}`, status: 400, code: CodeBadRequest, field: "id"},
+		{name: "empty id", method: "POST", path: "/v1/channels", body: `{"id":"","name":"SMS"}`, status: 400, code: CodeBadRequest, field: "id"},
+		{name: "bad id", method: "POST", path: "/v1/channels", body: `{"id":"a b"}`, status: 422, code: CodeInvalidField, field: "id"},
+	})
+	ts.must(201, "PUT", "/v1/channels/sms", `{"name":"SMS"}`)
+}
