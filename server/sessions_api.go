@@ -250,11 +250,16 @@ func (s *Server) listSessions(c *fiber.Ctx) error {
 		return err
 	}
 	f := store.SessionFilter{Status: flows.Status(c.Query("status")), FlowID: strings.Clone(c.Query("flow")), Contact: strings.Clone(c.Query("contact"))}
+	// A session is active only while its turn runs: stored, it waits or
+	// has ended, so "active" would list none.
+	const listed = "waiting, completed, expired, failed, interrupted"
 	switch f.Status {
-	case "", flows.StatusActive, flows.StatusWaiting, flows.StatusCompleted, flows.StatusExpired, flows.StatusFailed, flows.StatusInterrupted:
+	case "", flows.StatusWaiting, flows.StatusCompleted, flows.StatusExpired, flows.StatusFailed, flows.StatusInterrupted:
 		f.Status = flows.Status(strings.Clone(string(f.Status)))
+	case flows.StatusActive:
+		return badRequest("status", "status %q lists no session: a session is active only while its turn runs, and is stored waiting or ended; give one of %s", f.Status, listed)
 	default:
-		return badRequest("status", "unknown status %q (active, waiting, completed, expired, failed, interrupted)", f.Status)
+		return badRequest("status", "unknown status %.40q: give one of %s", f.Status, listed)
 	}
 	limit, err := queryInt(c, "limit", 50, 1, 1000)
 	if err != nil {

@@ -473,3 +473,25 @@ func TestStartVoiceFlowNeedsCall(t *testing.T) {
 		t.Errorf("the call's session: %v", call)
 	}
 }
+
+// GET /v1/sessions takes the statuses a stored session can have; "active",
+// which a session has only while its turn runs, would list none, and is
+// refused as an unknown status is, naming status and the valid ones.
+func TestListSessionsStatus(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	ts.must(201, "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":"tel:+1"}}`)
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "active", method: "GET", path: "/v1/sessions?status=active", status: 400, code: CodeBadRequest, field: "status"},
+		{name: "unknown", method: "GET", path: "/v1/sessions?status=bogus", status: 400, code: CodeBadRequest, field: "status"},
+	})
+	for _, q := range []string{"active", "bogus"} {
+		msg, _ := ts.do("GET", "/v1/sessions?status="+q, nil).errorOf(t)["message"].(string)
+		if !strings.Contains(msg, "waiting, completed, expired, failed, interrupted") || strings.Contains(msg, "(active") {
+			t.Errorf("status=%s: message %q, want the statuses to give, active not among them", q, msg)
+		}
+	}
+	if l := ts.must(200, "GET", "/v1/sessions?status=waiting", nil)["sessions"].([]any); len(l) != 1 {
+		t.Errorf("waiting sessions %v, want 1", l)
+	}
+}
