@@ -132,11 +132,36 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		}
 		got := c.Get(TwilioSignatureHeader)
 		if got == "" || !twilioSigned(ch.AuthToken, signed, params, got) && (base+raw == signed || !twilioSigned(ch.AuthToken, base+raw, params, got)) {
-			s.reqLog(c).Debug("twilio signature mismatch", "url", signed)
-			return nil, nil, apiErr(fiber.StatusForbidden, CodeBadSignature, TwilioSignatureHeader, "missing or invalid Twilio signature for channel %q", ch.ID)
+			return nil, nil, s.badSignature(c, ch.ID, signed, got == "")
 		}
 	}
 	return ch, params, nil
+}
+
+// badSignature is the error of a Twilio request whose signature is missing
+// or does not check against signed, the URL it was checked against. The
+// most common cause is a URL other than the one Twilio signed (a proxy or
+// tunnel in front of a server without --public-url), so the URL is logged
+// at warn and named in the answer, which Twilio's debugger shows: without
+// its query and any password, the token never.
+func (s *Server) badSignature(c *fiber.Ctx, channel, signed string, missing bool) error {
+	checked := signed
+	if u, err := url.Parse(signed); err == nil {
+		u.RawQuery, u.ForceQuery = "", false
+		checked = u.Redacted()
+	}
+	s.reqLog(c).Warn("twilio signature does not check", "channel", channel, "url", checked,
+		"signature_missing", missing, "public_url_set", s.cfg.PublicURL != "")
+	what := "invalid"
+	if missing {
+		what = "missing"
+	}
+	hint := "the URL this request was sent to; behind a proxy or tunnel, set --public-url (" + EnvPublicURL + ") to the base URL Twilio calls"
+	if s.cfg.PublicURL != "" {
+		hint = "made of --public-url; Twilio must call that URL, signing with the channel's auth_token"
+	}
+	return apiErr(fiber.StatusForbidden, CodeBadSignature, TwilioSignatureHeader,
+		"%s Twilio signature for channel %q: checked against %s, %s", what, channel, checked, hint)
 }
 
 // twilioParams copies the parameters of a Twilio webhook's form body. The

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/internal/syncbuf"
 )
 
 func TestCallsAPI(t *testing.T) {
@@ -215,5 +218,39 @@ func TestTwilioSMSLeavesOutBlankMessages(t *testing.T) {
 		`<Response><Message><Media>https://example.com/a.png</Media></Message><Message>said</Message></Response>`
 	if r.Status != 200 || string(r.Body) != want {
 		t.Errorf("TwiML %d\n%s\nwant\n%s", r.Status, r.Body, want)
+	}
+}
+
+// A request whose Twilio signature does not check is logged at warn with
+// the URL it was checked against (without the token), and its answer says
+// which URL that was and, on a server without --public-url, that a proxy
+// needs one.
+func TestTwilioBadSignatureSaysWhichURL(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	ts := newTestServer(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	ts.createFlow(askFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","default_flow":"ask","auth_token":"`+twilioTestToken+`"}`)
+	form := url.Values{"From": {"+15551111"}, "Body": {"hi"}, "MessageSid": {"SM1"}}
+	// Signed for the URL Twilio was configured with, behind a proxy.
+	req := httptest.NewRequest("POST", "http://127.0.0.1/twilio/tw/sms", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(TwilioSignatureHeader, TwilioSignature(twilioTestToken, "https://parley.example.com/twilio/tw/sms", form))
+	r := ts.send(req)
+	e := r.errorOf(t)
+	msg, _ := e["message"].(string)
+	if r.Status != 403 || e["code"] != CodeBadSignature || !strings.Contains(msg, "http://127.0.0.1/twilio/tw/sms") || !strings.Contains(msg, "--public-url") {
+		t.Errorf("answer %d %s: want 403 bad_signature naming the URL checked and --public-url", r.Status, r.Body)
+	}
+	l := logs.String()
+	if !strings.Contains(l, "level=WARN") || !strings.Contains(l, "url=http://127.0.0.1/twilio/tw/sms") || !strings.Contains(l, "channel=tw") || strings.Contains(l, twilioTestToken) {
+		t.Errorf("log, want a warning with the channel and the URL checked, and no token:\n%s", l)
+	}
+	// With --public-url, the answer names the URL made of it.
+	ts2 := newTestServer(t, func(c *Config) { c.PublicURL = "https://parley.example.com/base" })
+	ts2.createFlow(askFlow)
+	ts2.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","default_flow":"ask","auth_token":"`+twilioTestToken+`"}`)
+	r = twilioForm(ts2, "/twilio/tw/sms", form, "wrong-token")
+	if msg, _ := r.errorOf(t)["message"].(string); r.Status != 403 || !strings.Contains(msg, "https://parley.example.com/base/twilio/tw/sms") {
+		t.Errorf("answer with --public-url %d %s: want the URL made of it", r.Status, r.Body)
 	}
 }
