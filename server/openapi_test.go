@@ -246,9 +246,9 @@ func documentedStatus(t *testing.T, doc map[string]any, method, path string, sta
 // Every status the server answers an operation with is one the document
 // declares for it: what it answers unknown ids and bodies that are empty,
 // malformed, of the wrong type or with an unknown field; a body over
-// --body-limit, which every operation that takes one may be sent; and a
+// --body-limit, which every operation that takes one may be sent; a
 // channel whose flow is of the wrong kind for a message or call (422
-// no_flow).
+// no_flow); and a disabled endpoint's ping (422).
 func TestOpenAPIDocumentsStatuses(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.BodyLimit = 1024 })
 	doc := servedOpenAPI(t, ts)
@@ -319,4 +319,15 @@ func TestOpenAPIDocumentsStatuses(t *testing.T) {
 		}
 		documentedStatus(t, doc, "POST", c.path, status, "no_flow")
 	}
+
+	// A disabled endpoint is not pinged (nor, by the same check, sent a
+	// delivery again: POST /v1/deliveries/{id}/retry declares 422 too).
+	sub := ts.must(201, "POST", "/v1/webhooks", `{"url":"https://crm.example.com/hooks"}`)
+	id := sub["id"].(string)
+	ts.must(200, "PUT", "/v1/webhooks/"+id, `{"url":"https://crm.example.com/hooks","disabled":true}`)
+	status := send("POST", "/v1/webhooks/"+id+"/ping", "application/json", "")
+	if status != 422 {
+		t.Errorf("ping of a disabled endpoint: %d, want 422", status)
+	}
+	documentedStatus(t, doc, "POST", "/v1/webhooks/{id}/ping", status, "a disabled endpoint")
 }
