@@ -17,10 +17,14 @@ type step struct {
 
 // actionSet turns an action set into a chain of widgets. The first widget
 // takes the action set's uuid, so rules and the entry can point at it.
-func (c *flowConv) actionSet(as actionSet) {
+func (c *flowConv) actionSet(si int, as actionSet) {
 	var steps []step
 	for i, a := range as.Actions {
 		where := actionWhere(as.UUID, i, a.UUID, a.Type)
+		c.apiResult = ""
+		if c.mig != nil {
+			c.apiResult = c.mig.apiResults[[2]int{si, i}] // RapidPro's 11.7 migration (migrate.go)
+		}
 		st := c.action(a, where)
 		if st == nil {
 			continue
@@ -172,8 +176,8 @@ func (c *flowConv) action(a action, where string) *step {
 	case "api":
 		w := c.webhook(a.Webhook, a.Action, a.WebhookHeaders, where)
 		w["result"] = "webhook"
-		if c.mig != nil && c.mig.apiResults[where] != "" {
-			w["result"] = c.mig.apiResults[where] // RapidPro's 11.7 migration (migrate.go)
+		if c.apiResult != "" {
+			w["result"] = c.apiResult
 		}
 		return &step{w: w, cont: []string{"Success", "Failure"}}
 	case "":

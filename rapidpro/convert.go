@@ -262,6 +262,9 @@ type flowConv struct {
 	f        *legacyFlow
 	known    map[string]string
 	mig      *migration // what RapidPro's import migrations changed (migrate.go)
+	// apiResult is the result name 11.7 gives the webhook action being
+	// converted, "" for none.
+	apiResult string
 
 	base    string // the legacy base language key ("base", "eng", "fre")
 	target  string // ISO 639-3 code of the chosen language, or "base"
@@ -350,8 +353,8 @@ func (c *flowConv) convert(version json.RawMessage) []byte {
 		c.add(levelWarning, "flow_type", fmt.Sprintf("unknown flow type %q imported as a messaging flow", f.FlowType))
 	}
 
-	for _, as := range f.ActionSets {
-		c.actionSet(as)
+	for i, as := range f.ActionSets {
+		c.actionSet(i, as)
 	}
 	for _, rs := range f.RuleSets {
 		c.ruleSet(rs)

@@ -52,7 +52,17 @@ var (
 // in an editor.
 func checkFlowJSON(raw []byte, prefix string) []jsonProblem {
 	var probs []jsonProblem
-	checkJSON(gjson.ParseBytes(raw), reflect.TypeOf(legacyFlow{}), prefix, "", &probs)
+	v := gjson.ParseBytes(raw)
+	if !v.IsObject() {
+		// A flow that is not an object (null in an export's list) is no
+		// flow at all, where null in a field is the field left out.
+		where := prefix
+		if where == "" {
+			where = "flow"
+		}
+		return []jsonProblem{{levelError, where, fmt.Sprintf("expected a flow, a JSON object, got JSON %s", jsonKind(v))}}
+	}
+	checkJSON(v, reflect.TypeOf(legacyFlow{}), prefix, "", &probs)
 	return probs
 }
 

@@ -32,6 +32,8 @@ func TestWronglyTypedFields(t *testing.T) {
 				`error    "Typed" flows[0].action_sets[1].actions[1].send_all: action_set a1: expected true or false, got JSON string`}},
 		{"rule and config", strings.Replace(flow(good, reply, "0"), `"test": {"type": "true"}`, `"test": {"type": "timeout", "minutes": "5"}`, 1), true,
 			[]string{`error    "Typed" flows[0].rule_sets[0].rules[0].test.minutes: ruleset r1: expected an integer, got JSON string`}},
+		{"null flow", strings.Replace(flow(good, reply, "0"), `"flows": [{`, `"flows": [null, {`, 1), true,
+			[]string{`error    "flow 1" flows[0]: expected a flow, a JSON object, got JSON null`}},
 		{"position", flow(good, reply, `"10"`), false,
 			[]string{`warning  "Typed" flows[0].rule_sets[0].x: ruleset r1: the position is ignored: expected a number, got JSON string`}},
 	} {

@@ -48,8 +48,9 @@ type migration struct {
 	// that result's answer.
 	extraResults map[string]string
 	// apiResults names the result of each webhook action (11.7), keyed by
-	// its report location.
-	apiResults map[string]string
+	// the index of its action set and its own (not its uuid, which an
+	// edited export may repeat).
+	apiResults map[[2]int]string
 }
 
 // migrateFlow migrates one flow of an export (raw) from the version RapidPro
@@ -159,7 +160,10 @@ func (m *migration) note(where, msg string) {
 }
 
 // change is one rewritten piece of text.
-type change struct{ from, to string }
+type change struct {
+	from, to string
+	note     string // why, when the change is not the plain one
+}
 
 // noteChanges adds one line for the changes made in one field.
 func (m *migration) noteChanges(where, version string, changes []change, why string) {
@@ -173,7 +177,11 @@ func (m *migration) noteChanges(where, version string, changes []change, why str
 			continue
 		}
 		seen[c] = true
-		parts = append(parts, fmt.Sprintf("%q is read as %q", c.from, c.to))
+		part := fmt.Sprintf("%q is read as %q", c.from, c.to)
+		if c.note != "" {
+			part += " (" + c.note + ")"
+		}
+		parts = append(parts, part)
 	}
 	m.note(where, fmt.Sprintf("%s: %s (%s)", migrated(version), strings.Join(parts, ", "), why))
 }
@@ -339,7 +347,7 @@ func replaceFilterStyle(s string, changes *[]change) string {
 				repl := convertFilterStyle(expr)
 				if strings.Contains(expr, "|") {
 					repl = "(" + repl + ")"
-					*changes = append(*changes, change{"@" + expr, "@" + repl})
+					*changes = append(*changes, change{from: "@" + expr, to: "@" + repl})
 				}
 				b.WriteString("@" + repl)
 				i += loc[1]
@@ -478,7 +486,7 @@ func replaceEqualsStyle(s string, changes *[]change) string {
 			inner := expr[1:]
 			if strings.HasSuffix(inner, ")") || isV7TopLevel(strings.ToLower(strings.SplitN(inner, ".", 2)[0])) {
 				repl = "@" + convertEqualsStyle(inner)
-				*changes = append(*changes, change{expr, repl})
+				*changes = append(*changes, change{from: expr, to: repl})
 			}
 			out = append(out, []rune(repl)...)
 			cur = nil
@@ -486,7 +494,7 @@ func replaceEqualsStyle(s string, changes *[]change) string {
 		}
 	}
 	if len(cur) > 0 {
-		*changes = append(*changes, change{string(cur), ""})
+		*changes = append(*changes, change{from: string(cur), to: ""})
 	}
 	return string(out)
 }
@@ -652,7 +660,7 @@ func (m *migration) toV11_4(flow map[string]any) {
 		rewriteMsg(a, func(s, path string) string {
 			var changes []change
 			out := re.ReplaceAllStringFunc(s, func(match string) string {
-				changes = append(changes, change{match, "step.value"})
+				changes = append(changes, change{from: match, to: "step.value"})
 				return "step.value"
 			})
 			m.noteChanges(joinWhere(where, path), "11.4", changes, "the result of a ruleset that does not wait for a message: RapidPro reads its text as the last input")
@@ -785,7 +793,23 @@ func replaceWebhookResults(s string, slugs []string) (string, []change) {
 						continue
 					}
 					repl := "extra." + s[start:end]
-					changes = append(changes, change{s[i:e], repl})
+					// RapidPro's pattern has no boundary after the name:
+					// a longer name that starts with it (flow.order_number
+					// for order) is rewritten too. Name it whole.
+					tail := e
+					for tail < len(s) {
+						r, size := utf8.DecodeRuneInString(s[tail:])
+						if !isWordRune(r) {
+							break
+						}
+						tail += size
+					}
+					if tail > e {
+						changes = append(changes, change{s[i:tail], repl + s[e:tail],
+							fmt.Sprintf("a longer name that starts with the webhook's %q: RapidPro's migration rewrites it too, so it no longer reads that result", s[start:end])})
+					} else {
+						changes = append(changes, change{from: s[i:e], to: repl})
+					}
 					b.WriteString(repl)
 					i = e
 					matched = true
@@ -808,24 +832,27 @@ func replaceWebhookResults(s string, slugs []string) (string, []change) {
 // Version 11.7: webhook actions are webhook rulesets.
 
 // apiResults names the result each webhook action of a flow older than 11.7
-// saves, keyed by its report location: RapidPro's 11.7 migration made each a
-// webhook ruleset labelled "Migrated Webhook N", numbered through the flow's
-// action sets in order and, within one, from its last webhook action up.
-func apiResults(f *legacyFlow, m *migration) map[string]string {
-	out := map[string]string{}
+// saves, keyed by the index of its action set and its own: RapidPro's 11.7
+// migration made each a webhook ruleset labelled "Migrated Webhook N",
+// numbered through the flow's action sets in order and, within one, from its
+// last webhook action up.
+func apiResults(f *legacyFlow, m *migration) map[[2]int]string {
+	out := map[[2]int]string{}
 	n := 0
-	for _, as := range f.ActionSets {
-		var wheres []string
+	for si, as := range f.ActionSets {
+		var found []int
 		for i, a := range as.Actions {
 			if a.Type == "api" {
-				wheres = append(wheres, actionWhere(as.UUID, i, a.UUID, a.Type))
+				found = append(found, i)
 			}
 		}
-		for j := len(wheres) - 1; j >= 0; j-- {
+		for j := len(found) - 1; j >= 0; j-- {
 			n++
 			name := fmt.Sprintf("Migrated Webhook %d", n)
-			out[wheres[j]] = name
-			m.note(wheres[j], fmt.Sprintf("%s: the webhook action is a webhook ruleset labelled %q, so its result is saved as %q", migrated("11.7"), name, name))
+			i := found[j]
+			out[[2]int{si, i}] = name
+			a := as.Actions[i]
+			m.note(actionWhere(as.UUID, i, a.UUID, a.Type), fmt.Sprintf("%s: the webhook action is a webhook ruleset labelled %q, so its result is saved as %q", migrated("11.7"), name, name))
 		}
 	}
 	return out

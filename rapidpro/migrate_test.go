@@ -206,6 +206,24 @@ func TestMigrate11_5(t *testing.T) {
 			}
 		})
 	}
+	// A longer name that starts with the webhook's is rewritten too, as
+	// RapidPro's pattern does, and the report names it whole.
+	t.Run("longer name", func(t *testing.T) {
+		actions := `[{"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "[@flow.lookup_code]"}}]}]`
+		c := converse(t, exportOf("11.4", "r1", actions, rulesets), mocks)
+		if !hasLine(c.report, levelInfo, "action m2 (reply) msg.eng", `"flow.lookup_code" is read as "extra.lookup_code" (a longer name that starts with the webhook's "lookup"`) {
+			t.Errorf("no line naming the longer name:\n%s", c.report)
+		}
+	})
+	// An answer that is not JSON (a failed call) leaves @extra.X empty, as
+	// in RapidPro, not the status followed by ".json".
+	t.Run("no JSON answer", func(t *testing.T) {
+		failing := map[string][]mockAnswer{"http://example.com/lookup": {{Status: 500, Body: json.RawMessage(`oops`)}}}
+		c := converse(t, exportOf("11.4", "r1", actions, rulesets), failing)
+		if got, want := strings.Join(c.turns[0], "\n"), `||Failure||2024-05-01T12:00:00Z.`; got != want {
+			t.Errorf("sent %q, want %q\n%s", got, want, c.report)
+		}
+	})
 	t.Run("real export", func(t *testing.T) {
 		data, err := os.ReadFile(filepath.Join(testdataDir(t), "migrate_to_11_5.json"))
 		if err != nil {
@@ -365,6 +383,16 @@ func TestMigrate11_7(t *testing.T) {
 			}
 		})
 	}
+	// Two webhook actions with one uuid (an edited export) are numbered
+	// as any two.
+	t.Run("repeated uuid", func(t *testing.T) {
+		actions := `[{"uuid": "a1", "destination": "a2", "actions": [` + api("w1", "http://example.com/one") + `]},
+		  {"uuid": "a2", "destination": null, "actions": [` + api("w1", "http://example.com/two") + `]}]`
+		c := converse(t, exportOf("11.6", "a1", actions, "[]"), mocks)
+		if got := fmt.Sprint(sortedMap(c.results)); got != "[Migrated Webhook 1=200/Success Migrated Webhook 2=201/Success]" {
+			t.Errorf("results %s\n%s", got, c.report)
+		}
+	})
 	t.Run("real export", func(t *testing.T) {
 		data, err := os.ReadFile(filepath.Join(testdataDir(t), "migrate_to_11_3.json"))
 		if err != nil {

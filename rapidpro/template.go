@@ -300,7 +300,10 @@ func (x *xlate) ref(path string) refOut {
 			return refOut{path: "extra", ok: true}
 		}
 		if key, ok := x.extraResults[lower[0]]; ok && len(rest) == 1 {
-			return refOut{path: "flow." + key + ".json", expr: "text(flow" + member(key) + "?.json)", ok: true}
+			// The expression only: a template path flow.KEY.json would print
+			// the result's value and ".json" when the answer was not JSON
+			// (a failed call), where RapidPro's @extra.KEY is empty.
+			return refOut{expr: "text(flow" + member(key) + "?.json)", ok: true}
 		}
 		var e strings.Builder
 		e.WriteString("extra")
