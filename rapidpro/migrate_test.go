@@ -9,11 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
-	"github.com/parleyhq/parley/widgets"
 )
 
 // conversation is what running an export's first flow gave: the messages of
@@ -31,38 +29,13 @@ type conversation struct {
 // answer webhooks by URL (a call without one gets a 500).
 func converse(t *testing.T, export []byte, mocks map[string][]mockAnswer, inputs ...string) conversation {
 	t.Helper()
-	res, err := Convert(export, Options{})
-	if err != nil {
-		t.Fatalf("Convert: %v", err)
-	}
-	hooks := &mockWebhooks{mocks: map[string][]mockAnswer{}}
-	for u, a := range mocks {
-		hooks.mocks[u] = append([]mockAnswer(nil), a...)
-	}
-	set := flowSet{}
-	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	e := engine.New(widgets.Registered(), engine.WithFlows(set), engine.WithServices(hooks),
-		engine.WithClock(func() time.Time { return now }), engine.WithSeed(1))
-	var first *flows.Flow
-	for _, cf := range res.Flows {
-		if cf.Failed {
-			t.Fatalf("flow %q failed to convert:\n%s", cf.Name, res.Report)
-		}
-		f, err := e.Load(cf.JSON)
-		if err != nil {
-			t.Fatalf("loading converted flow %q: %v\n%s", cf.Name, err, cf.JSON)
-		}
-		set[f.ID] = f
-		if first == nil {
-			first = f
-		}
-	}
+	e, hooks, first, report := loadExport(t, export, mocks)
 	ctx := context.Background()
 	s, evs, err := e.Start(ctx, first, engine.StartParams{Contact: flows.Contact{Name: "Ben Haggerty", URN: "tel:+12065551212"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := conversation{report: res.Report, results: map[string]string{}}
+	c := conversation{report: report, results: map[string]string{}}
 	texts := func(evs []flows.Event) []string {
 		var out []string
 		for _, ev := range evs {

@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/parleyhq/parley/internal/rapidprodata"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/rapidprodata"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
@@ -85,32 +86,7 @@ func runTranscript(t *testing.T, dir string, tr *transcript) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Convert(export, Options{})
-	if err != nil {
-		t.Fatalf("Convert: %v", err)
-	}
-	hooks := &mockWebhooks{mocks: map[string][]mockAnswer{}}
-	for u, answers := range tr.Mocks {
-		hooks.mocks[u] = append([]mockAnswer(nil), answers...)
-	}
-	set := flowSet{}
-	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	e := engine.New(widgets.Registered(), engine.WithFlows(set), engine.WithServices(hooks),
-		engine.WithClock(func() time.Time { return now }), engine.WithSeed(1))
-	var first *flows.Flow
-	for _, cf := range res.Flows {
-		if cf.Failed {
-			t.Fatalf("flow %q failed to convert:\n%s", cf.Name, res.Report)
-		}
-		f, err := e.Load(cf.JSON)
-		if err != nil {
-			t.Fatalf("loading converted flow %q: %v\n%s", cf.Name, err, cf.JSON)
-		}
-		set[f.ID] = f
-		if first == nil {
-			first = f
-		}
-	}
+	e, _, first, _ := loadExport(t, export, tr.Mocks)
 	contact := flows.Contact{Name: tr.Contact.Name, URN: tr.Contact.URN, Language: tr.Contact.Language,
 		Fields: tr.Contact.Fields, Groups: tr.Contact.Groups}
 	ctx := context.Background()
@@ -163,6 +139,39 @@ func runTranscript(t *testing.T, dir string, tr *transcript) {
 	if fmt.Sprint(sortedMap(got)) != fmt.Sprint(sortedMap(want)) {
 		t.Errorf("results (value/category)\n got %v\nwant %v", sortedMap(got), sortedMap(want))
 	}
+}
+
+// loadExport converts an export and loads its flows into an engine whose
+// webhooks the mocks answer (by URL, in call order), on a fixed clock and
+// seed; first is the export's first flow.
+func loadExport(t *testing.T, export []byte, mocks map[string][]mockAnswer) (e *engine.Engine, hooks *mockWebhooks, first *flows.Flow, rep Report) {
+	t.Helper()
+	res, err := Convert(export, Options{})
+	if err != nil {
+		t.Fatalf("Convert: %v", err)
+	}
+	hooks = &mockWebhooks{mocks: map[string][]mockAnswer{}}
+	for u, answers := range mocks {
+		hooks.mocks[u] = append([]mockAnswer(nil), answers...)
+	}
+	set := flowSet{}
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	e = engine.New(widgets.Registered(), engine.WithFlows(set), engine.WithServices(hooks),
+		engine.WithClock(func() time.Time { return now }), engine.WithSeed(1))
+	for _, cf := range res.Flows {
+		if cf.Failed {
+			t.Fatalf("flow %q failed to convert:\n%s", cf.Name, res.Report)
+		}
+		f, err := e.Load(cf.JSON)
+		if err != nil {
+			t.Fatalf("loading converted flow %q: %v\n%s", cf.Name, err, cf.JSON)
+		}
+		set[f.ID] = f
+		if first == nil {
+			first = f
+		}
+	}
+	return e, hooks, first, res.Report
 }
 
 func inputText(p *string) string {
