@@ -10,31 +10,33 @@ import (
 	"testing"
 )
 
-// An id the store cannot keep (over 512 bytes, or with a NUL byte) is
-// refused before the turn runs: the flow's webhook is never called, so a
-// client retrying the request does not call it again and again.
-func TestOversizedIDsRefusedBeforeTheTurn(t *testing.T) {
-	var calls atomic.Int32
+// hookedChannel serves a twilio channel "web" whose messaging and voice
+// flows ("hooked", "hooked-ivr") call a webhook first, and counts the
+// calls: a request refused before its turn calls it none.
+func hookedChannel(t *testing.T) (*testServer, *atomic.Int32) {
+	t.Helper()
+	calls := new(atomic.Int32)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))
-	defer hook.Close()
+	t.Cleanup(hook.Close)
 	ts := newTestServer(t, func(c *Config) {
 		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
-	for _, id := range []string{"hooked", "hooked-ivr"} {
-		first := `{"id":"hook","type":"webhook","method":"GET","url":"` + hook.URL + `","result":"Hook","exits":{"Success":"done","Failure":"done"}}`
-		last := `{"id":"done","type":"send_message","text":"Done"}`
-		kind := ""
-		if id == "hooked-ivr" {
-			last = `{"id":"done","type":"say","text":"Done"}`
-			kind = `"kind":"voice",`
-		}
-		ts.createFlow(`{"id":"` + id + `",` + kind + `"name":"Hooked","widgets":[` + first + `,` + last + `]}`)
-	}
+	first := `{"id":"hook","type":"webhook","method":"GET","url":"` + hook.URL + `","result":"Hook","exits":{"Success":"done","Failure":"done"}}`
+	ts.createFlow(`{"id":"hooked","name":"Hooked","widgets":[` + first + `,{"id":"done","type":"send_message","text":"Done"}]}`)
+	ts.createFlow(`{"id":"hooked-ivr","kind":"voice","name":"Hooked","widgets":[` + first + `,{"id":"done","type":"say","text":"Done"}]}`)
 	ts.must(201, "POST", "/v1/channels", `{"id":"web","type":"twilio","default_flow":"hooked","voice_flow":"hooked-ivr"}`)
+	return ts, calls
+}
+
+// An id the store cannot keep (over 512 bytes, or with a NUL byte) is
+// refused before the turn runs: the flow's webhook is never called, so a
+// client retrying the request does not call it again and again.
+func TestOversizedIDsRefusedBeforeTheTurn(t *testing.T) {
+	ts, calls := hookedChannel(t)
 
 	long := strings.Repeat("z", 513)
 	nul := "a\x00b"

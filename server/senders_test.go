@@ -1,12 +1,8 @@
 package server
 
 import (
-	"net/http"
-	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 )
 
@@ -15,20 +11,7 @@ import (
 // as a blank from is, before the turn runs: it would make a contact "tel:"
 // that every such request shares.
 func TestSendersWithoutAddressRefused(t *testing.T) {
-	var calls atomic.Int32
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"ok":true}`))
-	}))
-	defer hook.Close()
-	ts := newTestServer(t, func(c *Config) {
-		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	})
-	first := `{"id":"hook","type":"webhook","method":"GET","url":"` + hook.URL + `","result":"Hook","exits":{"Success":"done","Failure":"done"}}`
-	ts.createFlow(`{"id":"hooked","name":"Hooked","widgets":[` + first + `,{"id":"done","type":"send_message","text":"Done"}]}`)
-	ts.createFlow(`{"id":"hooked-ivr","kind":"voice","name":"Hooked","widgets":[` + first + `,{"id":"done","type":"say","text":"Done"}]}`)
-	ts.must(201, "POST", "/v1/channels", `{"id":"web","type":"twilio","default_flow":"hooked","voice_flow":"hooked-ivr"}`)
+	ts, calls := hookedChannel(t)
 
 	var cases []apiErrorCase
 	for _, from := range []string{"tel:", ":", "tel: ", " tel:\\t", ":+1555"} {
