@@ -549,16 +549,23 @@ func lastEventSeq(c *bbolt.Cursor, seq uint64) uint64 {
 	return 0
 }
 
+// lookupSession finds session id: its sequence number and stored value, or
+// ErrNotFound.
+func lookupSession(tx *bbolt.Tx, id string) (uint64, []byte, error) {
+	seq, v, err := lookup(tx, nil, id, idKey(id))
+	if err == nil && v == nil {
+		err = fmt.Errorf("session %q: %w", id, ErrNotFound)
+	}
+	return seq, v, err
+}
+
 // LoadSession returns the stored session id.
 func (b *Bolt) LoadSession(ctx context.Context, id string) (*flows.Session, error) {
 	var s *flows.Session
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		_, v, err := lookup(tx, nil, id, idKey(id))
+		_, v, err := lookupSession(tx, id)
 		if err != nil {
 			return err
-		}
-		if v == nil {
-			return fmt.Errorf("session %q: %w", id, ErrNotFound)
 		}
 		s, err = decodeSession(id, v)
 		return err
@@ -991,12 +998,9 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 		return nil, nil
 	}
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		seq, v, err := lookup(tx, nil, id, idKey(id))
+		seq, _, err := lookupSession(tx, id)
 		if err != nil {
 			return err
-		}
-		if v == nil {
-			return fmt.Errorf("session %q: %w", id, ErrNotFound)
 		}
 		// Events are stored newest first, each key naming the last event
 		// of its turn: the turn holding event after+1 is the key for it or
@@ -1042,12 +1046,9 @@ func (b *Bolt) SessionEvents(ctx context.Context, id string, after uint64, limit
 func (b *Bolt) LastTurnEvents(ctx context.Context, id string) ([]flows.Event, error) {
 	var out []flows.Event
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		seq, v, err := lookup(tx, nil, id, idKey(id))
+		seq, _, err := lookupSession(tx, id)
 		if err != nil {
 			return err
-		}
-		if v == nil {
-			return fmt.Errorf("session %q: %w", id, ErrNotFound)
 		}
 		waits := 0 // session_waiting events seen, newest first
 		var turns [][]flows.Event
