@@ -81,7 +81,7 @@ var Functions = map[string]func(params ...any) (any, error){
 			delims := toText(p[2])
 			w = strings.FieldsFunc(toText(p[0]), func(r rune) bool { return strings.ContainsRune(delims, r) })
 		} else {
-			w = legacyWords(toText(p[0]))
+			w = splitWords(toText(p[0]))
 		}
 		if n < 0 {
 			n += len(w)

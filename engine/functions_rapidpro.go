@@ -35,7 +35,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return len(legacyWords(s)), nil
+			return len(splitWords(s)), nil
 		},
 		// word_slice(text, start, stop): words start..stop-1, counting from 1
 		// (stop 0 or absent: to the end), joined by spaces.
@@ -43,7 +43,7 @@ func init() {
 			if len(p) < 2 || len(p) > 3 {
 				return nil, fmt.Errorf("word_slice(text, start[, stop]) takes 2 or 3 arguments, got %d", len(p))
 			}
-			w := legacyWords(toText(p[0]))
+			w := splitWords(toText(p[0]))
 			start, ok := toInt(p[1])
 			if !ok || start < 1 {
 				return nil, fmt.Errorf("word_slice: start %v must be a number of at least 1", p[1])
@@ -535,9 +535,9 @@ func legacyCompare(a, b any) int {
 	return strings.Compare(strings.ToLower(toText(a)), strings.ToLower(toText(b)))
 }
 
-// legacyWords splits text into words as RapidPro's word functions do: on
+// splitWords splits text into words as RapidPro's word functions do: on
 // whitespace and punctuation.
-func legacyWords(s string) []string {
+func splitWords(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || (unicode.IsPunct(r) && r != '\'' && r != '-')
 	})

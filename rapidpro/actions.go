@@ -379,7 +379,9 @@ func (c *flowConv) saveName(src string, firstName bool, where string) map[string
 	x := c.xlate()
 	tmpl, expr, ok := x.translate(src)
 	c.flush(x, where)
-	rest := "word_slice(contact.name, 2)"
+	// The name's second and later words, split at white space as
+	// RapidPro's set_first_name did.
+	rest := "legacy_word_slice(contact.name, 2, 0, true)"
 	switch {
 	case ok && firstName:
 		w["expression"] = fmt.Sprintf(`trim(trim(%s) + " " + %s)`, expr, rest)

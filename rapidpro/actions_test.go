@@ -23,6 +23,7 @@ func TestSaveName(t *testing.T) {
 	for _, tc := range []struct{ field, value, name, input, want string }{
 		{"first_name", "John", "Ben", "x", "<John>"},
 		{"first_name", "John", "Ben Haggerty", "x", "<John Haggerty>"},
+		{"first_name", "John", "J.R. Mary-Jane  Smith", "x", "<John Mary-Jane Smith>"}, // words split at white space
 		{"first_name", "@step.value", "Ben Haggerty", "  Mary ", "<Mary Haggerty>"},
 		{"first_name", "@step.value", "", "Mary", "<Mary>"},
 		{"first_name", "@(UPPER(step.value)) @@x", "Ben", "mary", "<MARY @x>"},

@@ -338,29 +338,32 @@ func (p *legacyParser) call(name string, args []string) string {
 		if arity(1, 1) {
 			return fmt.Sprintf("%s(text(%s))", name, args[0])
 		}
-	case "proper":
+	case "proper", "first_word", "remove_first_word":
+		// As RapidPro split and capitalised words (engine/words.go).
 		if arity(1, 1) {
-			return fmt.Sprintf("title(text(%s))", args[0])
+			return fmt.Sprintf("legacy_%s(%s)", name, args[0])
 		}
 	case "len":
 		if arity(1, 1) {
 			return fmt.Sprintf("length(text(%s))", args[0])
 		}
-	case "first_word", "remove_first_word", "clean", "read_digits", "code", "unicode", "word_count", "datevalue":
+	case "clean", "read_digits", "code", "unicode", "datevalue":
 		if arity(1, 1) {
 			return fmt.Sprintf("%s(%s)", name, args[0])
 		}
-	case "word":
-		// RapidPro counts words from 1, Parley's word() from 0; by_spaces
-		// (the third argument) splits at spaces only.
-		if arity(2, 3) && len(args) == 2 {
-			return fmt.Sprintf("word(%s, %s - 1)", args[0], num(args[1]))
-		} else if len(args) == 3 {
-			return fmt.Sprintf("word(%s, %s - 1, legacy_bool(%s) ? \" \\t\\n\" : \"\")", args[0], num(args[1]), args[2])
+	case "word", "word_count", "word_slice":
+		// Counted from 1, split at punctuation and spaces, or at spaces
+		// only when by_spaces (the last argument) is true, as RapidPro
+		// did (engine/words.go).
+		lo, hi := 2, 3
+		switch name {
+		case "word_count":
+			lo, hi = 1, 2
+		case "word_slice":
+			hi = 4
 		}
-	case "word_slice":
-		if arity(2, 4) {
-			return fmt.Sprintf("word_slice(%s)", strings.Join(args[:min(len(args), 3)], ", "))
+		if arity(lo, hi) {
+			return fmt.Sprintf("legacy_%s(%s)", name, strings.Join(args, ", "))
 		}
 	case "field":
 		if arity(3, 3) {

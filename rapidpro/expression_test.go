@@ -64,3 +64,24 @@ func TestFixedAndRound(t *testing.T) {
 		}
 	}
 }
+
+// TestWordFunctions: WORD, WORD_COUNT, WORD_SLICE, FIRST_WORD,
+// REMOVE_FIRST_WORD and PROPER, the filters that became them and
+// @contact.first_name split and capitalise words as RapidPro's legacy
+// engine did: at punctuation and spaces, or at spaces only with by_spaces.
+func TestWordFunctions(t *testing.T) {
+	contact := flows.Contact{Name: "mary-jane o'brien", URN: "tel:+12065551212", Fields: map[string]string{"day": "01-02-2014", "n": "2"}}
+	for _, tc := range []struct{ text, want string }{
+		{"@(WORD(contact.day, 2)) @(WORD_COUNT(contact.day)) @(FIRST_WORD(contact.day)) @(WORD(contact.day, contact.n))", "02 3 01 02"},
+		{`@(FIRST_WORD("yes, mary-jane o'brien")) @(WORD_COUNT("yes, mary-jane o'brien")) @(PROPER("yes, mary-jane o'brien"))`, "yes 5 Yes, Mary-Jane O'Brien"},
+		{`@(WORD_SLICE("a.b c", 1, 2, TRUE)) @(WORD_SLICE("a.b c", 1, 2)) @(WORD_COUNT("a.b c", TRUE)) @(WORD("a.b c", 1, TRUE)) @(WORD("a.b c", -1))`, "a.b a 2 a.b c"},
+		{`@(WORD_SLICE(" abc  def ghi-jkl ", 2, -1)) @(REMOVE_FIRST_WORD(" abc def-ghi"))`, "def ghi def-ghi"},
+		{"@contact.name|title_case @contact.name|capitalize @contact.name|first_word @contact.name|remove_first_word", "Mary-Jane O'Brien Mary-Jane O'Brien mary -jane o'brien"},
+		{"@contact.first_name @(PROPER(contact.first_name))", "mary-jane Mary-Jane"},
+	} {
+		_, said := runInputs(t, oneReply(tc.text), contact)
+		if len(said) != 1 || said[0] != tc.want {
+			t.Errorf("%s: sent %q, want %q", tc.text, said, tc.want)
+		}
+	}
+}

@@ -21,14 +21,16 @@ var urnSchemes = map[string]bool{
 }
 
 // legacyFilters maps the filters of RapidPro's oldest template syntax
-// (@flow.color|lower_case) to expression functions.
+// (@flow.color|lower_case) to expression functions, as RapidPro rewrote
+// them: title_case and capitalize to PROPER, first_word to FIRST_WORD,
+// remove_first_word to REMOVE_FIRST_WORD.
 var legacyFilters = map[string]string{
 	"upper_case":        "upper",
 	"lower_case":        "lower",
-	"title_case":        "title",
-	"capitalize":        "title",
-	"first_word":        "first_word",
-	"remove_first_word": "remove_first_word",
+	"title_case":        "legacy_proper",
+	"capitalize":        "legacy_proper",
+	"first_word":        "legacy_first_word",
+	"remove_first_word": "legacy_remove_first_word",
 	"read_digits":       "read_digits",
 }
 
@@ -374,7 +376,9 @@ func (x *xlate) contactRef(rest []string, path string) refOut {
 	case f == "name", f == "language":
 		return refOut{path: "contact." + f, expr: "contact." + f, ok: true}
 	case f == "first_name":
-		return refOut{path: "contact.first_name", expr: "first_word(contact.name)", ok: true}
+		// RapidPro's first name is the name's first word as split at
+		// white space ("Mary-Jane" of "Mary-Jane Smith").
+		return refOut{expr: "legacy_word(contact.name, 1, true)", ok: true}
 	case f == "groups":
 		return refOut{path: "contact.groups", expr: `join(contact.groups, ", ")`, ok: true}
 	case f == "tel":
