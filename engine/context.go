@@ -195,8 +195,7 @@ func contactText(c *flows.Contact, rest string) (string, bool) {
 	case "", "name":
 		return c.Name, true
 	case "first_name":
-		first, _, _ := strings.Cut(strings.TrimSpace(c.Name), " ")
-		return first, true
+		return firstWord(c.Name), true // as goflow's: "Mary" of "Mary-Jane Smith"
 	case "urn":
 		return c.URN, true
 	case "language":

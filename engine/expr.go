@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
@@ -37,6 +36,8 @@ func (x *expression) Source() string { return x.src }
 // join, replace, int, float, string, round, date, ...) are there too, and now()
 // gives the turn's time (clock.go).
 var Functions = map[string]func(params ...any) (any, error){
+	// title(text): each word capitalised, the rest in lower case
+	// (goflow's, see titleCase).
 	"title": func(p ...any) (any, error) {
 		s, err := oneString("title", p)
 		if err != nil {
@@ -44,30 +45,29 @@ var Functions = map[string]func(params ...any) (any, error){
 		}
 		return titleCase(s), nil
 	},
+	// first_word(text): the first word, as word(text, 0) splits words;
+	// "" when there is none.
 	"first_word": func(p ...any) (any, error) {
 		s, err := oneString("first_word", p)
 		if err != nil {
 			return nil, err
 		}
-		if w := strings.Fields(s); len(w) > 0 {
-			return w[0], nil
-		}
-		return "", nil
+		return firstWord(s), nil
 	},
+	// remove_first_word(text): the text from its second word on, as written
+	// (goflow's): remove_first_word("Hi there. I'm a flow!") is "there.
+	// I'm a flow!".
 	"remove_first_word": func(p ...any) (any, error) {
 		s, err := oneString("remove_first_word", p)
 		if err != nil {
 			return nil, err
 		}
-		w := strings.Fields(s)
-		if len(w) < 2 {
-			return "", nil
-		}
-		return strings.Join(w[1:], " "), nil
+		return removeFirstWord(s), nil
 	},
 	// word(text, n[, delimiters]): the nth word, counting from 0 (from the
-	// end when negative). Words are split at spaces and punctuation, as
-	// word_count() counts them, or at any of the delimiters' characters.
+	// end when negative), "" past the last. Words are split as goflow
+	// splits them (engine/words.go), or at any of the delimiters'
+	// characters.
 	"word": func(p ...any) (any, error) {
 		if len(p) != 2 && len(p) != 3 {
 			return nil, fmt.Errorf("word(text, n[, delimiters]) takes 2 or 3 arguments, got %d", len(p))
@@ -76,13 +76,7 @@ var Functions = map[string]func(params ...any) (any, error){
 		if !ok {
 			return nil, fmt.Errorf("word: %v is not a number", p[1])
 		}
-		var w []string
-		if len(p) == 3 && toText(p[2]) != "" {
-			delims := toText(p[2])
-			w = strings.FieldsFunc(toText(p[0]), func(r rune) bool { return strings.ContainsRune(delims, r) })
-		} else {
-			w = splitWords(toText(p[0]))
-		}
+		w := words(toText(p[0]), optText(p, 2))
 		if n < 0 {
 			n += len(w)
 		}
@@ -143,6 +137,14 @@ func oneString(name string, p []any) (string, error) {
 	return toText(p[0]), nil
 }
 
+// optText is the text of the optional argument i, "" when it is left out.
+func optText(p []any, i int) string {
+	if i < len(p) {
+		return toText(p[i])
+	}
+	return ""
+}
+
 func toInt(v any) (int, bool) {
 	switch x := v.(type) {
 	case int:
@@ -156,17 +158,6 @@ func toInt(v any) (int, bool) {
 		return n, err == nil
 	}
 	return 0, false
-}
-
-func titleCase(s string) string {
-	prev := ' '
-	return strings.Map(func(r rune) rune {
-		defer func() { prev = r }()
-		if unicode.IsSpace(prev) {
-			return unicode.ToTitle(r)
-		}
-		return unicode.ToLower(r)
-	}, s)
 }
 
 func (e *Engine) exprOptions() []expr.Option {

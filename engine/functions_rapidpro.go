@@ -29,41 +29,42 @@ func init() {
 			}
 			return formatTel(s), nil
 		},
-		// word_count(text): the number of words.
+		// word_count(text[, delimiters]): the number of words, as word()
+		// splits them.
 		"word_count": func(p ...any) (any, error) {
-			s, err := oneString("word_count", p)
-			if err != nil {
-				return nil, err
+			if len(p) != 1 && len(p) != 2 {
+				return nil, fmt.Errorf("word_count(text[, delimiters]) takes 1 or 2 arguments, got %d", len(p))
 			}
-			return len(splitWords(s)), nil
+			return len(words(toText(p[0]), optText(p, 1))), nil
 		},
-		// word_slice(text, start, stop): words start..stop-1, counting from 1
-		// (stop 0 or absent: to the end), joined by spaces.
+		// word_slice(text, start[, end[, delimiters]]): words start up to,
+		// not including, end, counting from 0 (end negative or left out:
+		// to the last), joined by spaces, as goflow's.
 		"word_slice": func(p ...any) (any, error) {
-			if len(p) < 2 || len(p) > 3 {
-				return nil, fmt.Errorf("word_slice(text, start[, stop]) takes 2 or 3 arguments, got %d", len(p))
+			if len(p) < 2 || len(p) > 4 {
+				return nil, fmt.Errorf("word_slice(text, start[, end[, delimiters]]) takes 2 to 4 arguments, got %d", len(p))
 			}
-			w := splitWords(toText(p[0]))
 			start, ok := toInt(p[1])
-			if !ok || start < 1 {
-				return nil, fmt.Errorf("word_slice: start %v must be a number of at least 1", p[1])
+			if !ok || start < 0 {
+				return nil, fmt.Errorf("word_slice: start %q must be a whole number, 0 or more", toText(p[1]))
 			}
-			stop := 0
-			if len(p) == 3 {
-				if stop, ok = toInt(p[2]); !ok {
-					return nil, fmt.Errorf("word_slice: stop %v is not a number", p[2])
+			end := -1
+			if len(p) > 2 {
+				if end, ok = toInt(p[2]); !ok {
+					return nil, fmt.Errorf("word_slice: end %q is not a whole number", toText(p[2]))
 				}
 			}
-			from, to := start-1, len(w)
-			if stop > 0 && stop-1 < to {
-				to = stop - 1
-			} else if stop < 0 {
-				to = len(w) + stop
+			if end > 0 && end <= start {
+				return nil, fmt.Errorf("word_slice: end %d must be after start %d (or negative: to the last word)", end, start)
 			}
-			if from >= to || from >= len(w) {
+			w := words(toText(p[0]), optText(p, 3))
+			if start >= len(w) {
 				return "", nil
 			}
-			return strings.Join(w[from:to], " "), nil
+			if end <= 0 || end > len(w) {
+				end = len(w)
+			}
+			return strings.Join(w[start:end], " "), nil
 		},
 		// field(text, index, delimiter): the index-th (from 1) field of text
 		// split on delimiter, trimmed.
@@ -533,14 +534,6 @@ func legacyCompare(a, b any) int {
 		return 0
 	}
 	return strings.Compare(strings.ToLower(toText(a)), strings.ToLower(toText(b)))
-}
-
-// splitWords splits text into words as RapidPro's word functions do: on
-// whitespace and punctuation.
-func splitWords(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool {
-		return unicode.IsSpace(r) || (unicode.IsPunct(r) && r != '\'' && r != '-')
-	})
 }
 
 // formatTel writes a phone number in its country's national format. Numbers

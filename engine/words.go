@@ -3,16 +3,81 @@ package engine
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
-// The legacy_ word functions split text into words as RapidPro's legacy
-// expressions did, for the flows imported from its exports
-// (rapidpro/expression.go maps WORD, WORD_COUNT, WORD_SLICE, FIRST_WORD,
-// REMOVE_FIRST_WORD and PROPER to them).
+// How the word functions split text into words. Parley's own (word,
+// word_count, word_slice, first_word, remove_first_word, title and
+// @contact.first_name) split as goflow, RapidPro's current engine, does;
+// the legacy_ ones as RapidPro's legacy expressions did, for the flows
+// imported from its exports (rapidpro/expression.go maps WORD, WORD_COUNT,
+// WORD_SLICE, FIRST_WORD, REMOVE_FIRST_WORD and PROPER to them).
+
+// wordToken is goflow's tokenizer (utils.TokenizeString): a run of letters,
+// marks, digits, underscores and apostrophes is a word ("O'Grady", "can't"),
+// and so is each symbol (an emoji, a currency or math sign); anything else
+// separates words.
+var wordToken = regexp.MustCompile(`[\pM\pL\pN_']+|\pS`)
+
+// words splits s as goflow does, or, when delims is not empty, at any of its
+// characters (goflow's TokenizeStringByChars).
+func words(s, delims string) []string {
+	if delims != "" {
+		return strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(delims, r) })
+	}
+	return wordToken.FindAllString(s, -1)
+}
+
+// firstWord is the first word of s as goflow splits it, "" when it has none:
+// first_word() and @contact.first_name, which is goflow's contact.first_name.
+func firstWord(s string) string {
+	if loc := wordToken.FindStringIndex(s); loc != nil {
+		return s[loc[0]:loc[1]]
+	}
+	return ""
+}
+
+// removeFirstWord is goflow's remove_first_word: the text from its second
+// word on, as written ("Hi there. I'm a flow!" gives "there. I'm a flow!"),
+// or "" when it has fewer than two words.
+func removeFirstWord(s string) string {
+	locs := wordToken.FindAllStringIndex(s, 2)
+	if len(locs) < 2 {
+		return ""
+	}
+	return s[locs[1][0]:]
+}
+
+// titleCase is goflow's title(), strings.Title of the text in lower case:
+// the first letter of each word in title case, a word starting after white
+// space or any ASCII character but a letter, a digit or _ ("mary-jane
+// o'brien" gives "Mary-Jane O'Brien", "don't" "Don'T"; other punctuation,
+// such as "’", starts none). strings.Title itself is deprecated.
+func titleCase(s string) string {
+	prev := ' '
+	return strings.Map(func(r rune) rune {
+		defer func() { prev = r }()
+		if titleSeparator(prev) {
+			return unicode.ToTitle(r)
+		}
+		return r
+	}, strings.ToLower(s))
+}
+
+// titleSeparator is what strings.Title starts a word after.
+func titleSeparator(r rune) bool {
+	if r <= unicode.MaxASCII {
+		return !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || r == '_')
+	}
+	if unicode.IsLetter(r) || unicode.IsDigit(r) {
+		return false
+	}
+	return unicode.IsSpace(r)
+}
 
 // legacyWordRune is a character of a word in RapidPro's legacy expressions:
 // \w of the regex module they ran on, in Unicode (letters and other

@@ -1,6 +1,13 @@
 package engine_test
 
-import "testing"
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+)
 
 // TestLegacyWords: the legacy_ word functions split words as RapidPro's
 // legacy expressions did (runs of letters, marks, digits and _, each emoji
@@ -36,4 +43,52 @@ func TestLegacyWords(t *testing.T) {
 		{"<@(legacy_word_count('a b', 'maybe'))>", "<>", `legacy_word_count: by_spaces "maybe" is not TRUE or FALSE`},
 		{"<@(legacy_word('a b'))>", "<>", "legacy_word(text, number[, by_spaces]) takes 2 to 3 arguments, got 1"},
 	})
+}
+
+// TestWords: Parley's own word functions split words as goflow does (runs
+// of letters, marks, digits, _ and ', each symbol alone), count them from
+// 0, and take the delimiters to split at instead; title() capitalises as
+// goflow's does. The values are goflow's documented examples and tests.
+func TestWords(t *testing.T) {
+	checkRendersWarning(t, []renderCase{
+		{`<@(word("bee cat dog", 0))> <@(word("bee.cat,dog", 0))> <@(word("bee.cat,dog", 1))> <@(word("bee.cat,dog", 2))> <@(word("bee.cat,dog", -1))> <@(word("bee.cat,dog", -2))>`, "<bee> <bee> <cat> <dog> <dog> <cat>", ""},
+		{`<@(word("bee.*cat,dog", 1, ".*=|"))> <@(word("O'Grady O'Flaggerty", 1, " "))> <@(word("O'Grady O'Flaggerty", 1))> <@(word("O'Grady, hi!", 0))>`, "<cat,dog> <O'Flaggerty> <O'Flaggerty> <O'Grady>", ""},
+		{`<@(word("hello World", 1.5))> <@(word("😁 hello World", 0))> <@(word("“SIGN ABCDEF”", 0))> <@(word("mary-jane o'brien", 1))> <@(word("spend$5", 1))>`, "<World> <😁> <SIGN> <jane> <$>", ""},
+		// Past the last word: empty (goflow fails the expression).
+		{`<@(word(" hello World", 2))> <@(word("", 0))> <@(word("a b", -3))>`, "<> <> <>", ""},
+		{`<@(word_count("foo bar"))> <@(word_count(10))> <@(word_count(""))> <@(word_count("😀😃😄😁"))> <@(word_count("bee.*cat,dog", ".*=|"))> <@(word_count("O'Grady O'Flaggerty", " "))> <@(word_count("“SIGN ABCDEF”"))>`, "<2> <1> <0> <4> <2> <2> <2>", ""},
+		{`<@(word_count("yes, mary-jane o'brien"))> <@(word_count("01-02-2014"))> <@(word_count("ยกเลิก sasa"))>`, "<4> <3> <2>", ""},
+		{`<@(word_slice("bee cat dog", 0, 1))> <@(word_slice("bee cat dog", 0, 2))> <@(word_slice("bee cat dog", 1, -1))> <@(word_slice("bee cat dog", 1))> <@(word_slice("bee cat dog", 2, 3))> <@(word_slice("bee cat dog", 3, 10))>`, "<bee> <bee cat> <cat dog> <cat dog> <dog> <>", ""},
+		{`<@(word_slice("bee.*cat,dog", 1, -1, ".*=|,"))> <@(word_slice("O'Grady O'Flaggerty", 1, 2, " "))> <@(word_slice("post_special_chars_to_webhook", 1, 2, "_"))> <@(word_slice("hello-world from mars", 0, 2))> <@(word_slice("hello-world from mars", 3, 10))> <@(word_slice("a b", 0, 0))>`, "<cat dog> <O'Flaggerty> <special> <hello world> <mars> <a b>", ""},
+		{`<@(word_slice("hello-world from mars", -1, 2))>`, "<>", `word_slice: start "-1" must be a whole number, 0 or more`},
+		{`<@(word_slice("hello-world from mars", 3, 1))>`, "<>", "word_slice: end 1 must be after start 3 (or negative: to the last word)"},
+		{`<@(word_slice("hello-world from mars", 1, "x"))>`, "<>", `word_slice: end "x" is not a whole number`},
+		{`<@(first_word("Hi there"))> <@(first_word("  "))> <@(first_word("O'Grady, hi"))> <@(first_word("“SIGN ABCDEF”"))>`, "<Hi> <> <O'Grady> <SIGN>", ""},
+		{`<@(remove_first_word("foo bar"))> <@(remove_first_word("Hi there. I'm a flow!"))> <@(remove_first_word("hello"))> <@(remove_first_word("\"hello\""))> <@(remove_first_word("don't go"))>`, "<bar> <there. I'm a flow!> <> <> <go>", ""},
+		{`<@(remove_first_word("'start' this"))> <@(remove_first_word(" ‘start’ this"))> <@(remove_first_word("     hello World"))> <@(remove_first_word("😁 hello"))> <@(remove_first_word("“SIGN ABCDEF”"))> <@(remove_first_word("ጥሩ ፍሰቶች"))> <@(remove_first_word(""))>`, "<this> <this> <World> <hello> <ABCDEF”> <ፍሰቶች> <>", ""},
+		{`<@(title("foo"))> <@(title("ryan lewis"))> <@(title("RYAN LEWIS"))> <@(title(123))> <@(title("mary-jane o'brien"))> <@(title("don't"))> <@(title("ǆemal ‘x’"))>`, "<Foo> <Ryan Lewis> <Ryan Lewis> <123> <Mary-Jane O'Brien> <Don'T> <ǅemal ‘x’>", ""},
+	})
+}
+
+// TestContactFirstName: @contact.first_name is the first word of the
+// name as goflow's contact.first_name is, and first_word(contact.name)
+// gives the same.
+func TestContactFirstName(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"Ana Lima", "Ana|Ana"},
+		{"  Mary-Jane Smith", "Mary|Mary"},
+		{"O'Brien, Pat", "O'Brien|O'Brien"},
+		{"Dr. Ben", "Dr|Dr"},
+		{"", "|"},
+	} {
+		fx := newFixture(t, nil)
+		f := fx.load(t, `{"id": "fn", "widgets": [{"id": "m", "type": "send_message", "text": "@contact.first_name|@(first_word(contact.name))"}]}`)
+		_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{ID: "s", Contact: flows.Contact{Name: tc.name, URN: "tel:+5511999990000"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(texts(evs), ""); got != tc.want {
+			t.Errorf("name %q: sent %q, want %q", tc.name, got, tc.want)
+		}
+	}
 }
