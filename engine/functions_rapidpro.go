@@ -37,34 +37,36 @@ func init() {
 			}
 			return len(words(toText(p[0]), optText(p, 1))), nil
 		},
-		// word_slice(text, start[, end[, delimiters]]): words start up to,
-		// not including, end, counting from 0 (end negative or left out:
-		// to the last), joined by spaces, as goflow's.
+		// word_slice(text, start[, stop[, delimiters]]): words start up to,
+		// not including, stop, counting from 1 (stop 0 or left out: to the
+		// last word; negative: counting from the end), joined by spaces.
+		// It counts as it always has, from 1 like RapidPro's WORD_SLICE,
+		// so flows written for it keep their words (goflow's counts from 0).
 		"word_slice": func(p ...any) (any, error) {
 			if len(p) < 2 || len(p) > 4 {
-				return nil, fmt.Errorf("word_slice(text, start[, end[, delimiters]]) takes 2 to 4 arguments, got %d", len(p))
+				return nil, fmt.Errorf("word_slice(text, start[, stop[, delimiters]]) takes 2 to 4 arguments, got %d", len(p))
 			}
 			start, ok := toInt(p[1])
-			if !ok || start < 0 {
-				return nil, fmt.Errorf("word_slice: start %q must be a whole number, 0 or more", toText(p[1]))
+			if !ok || start < 1 {
+				return nil, fmt.Errorf("word_slice: start %q must be a whole number of at least 1 (words are counted from 1)", toText(p[1]))
 			}
-			end := -1
+			stop := 0
 			if len(p) > 2 {
-				if end, ok = toInt(p[2]); !ok {
-					return nil, fmt.Errorf("word_slice: end %q is not a whole number", toText(p[2]))
+				if stop, ok = toInt(p[2]); !ok {
+					return nil, fmt.Errorf("word_slice: stop %q is not a whole number", toText(p[2]))
 				}
 			}
-			if end > 0 && end <= start {
-				return nil, fmt.Errorf("word_slice: end %d must be after start %d (or negative: to the last word)", end, start)
-			}
 			w := words(toText(p[0]), optText(p, 3))
-			if start >= len(w) {
+			from, to := start-1, len(w)
+			if stop > 0 && stop-1 < to {
+				to = stop - 1
+			} else if stop < 0 {
+				to = len(w) + stop
+			}
+			if from >= to || from >= len(w) {
 				return "", nil
 			}
-			if end <= 0 || end > len(w) {
-				end = len(w)
-			}
-			return strings.Join(w[start:end], " "), nil
+			return strings.Join(w[from:to], " "), nil
 		},
 		// field(text, index, delimiter): the index-th (from 1) field of text
 		// split on delimiter, trimmed.
