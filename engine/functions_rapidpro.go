@@ -11,6 +11,8 @@ import (
 	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/rules"
 )
 
 // Functions that flows imported from RapidPro need: the spreadsheet-like
@@ -190,13 +192,18 @@ func init() {
 		"legacy_round":     func(p ...any) (any, error) { return legacyRound("legacy_round", p, roundHalf) },
 		"legacy_roundup":   func(p ...any) (any, error) { return legacyRound("legacy_roundup", p, roundUp) },
 		"legacy_rounddown": func(p ...any) (any, error) { return legacyRound("legacy_rounddown", p, roundDown) },
-		// datevalue(text): the date in text, as a time (midnight UTC).
+		// datevalue(text): the date in text, as a time (midnight UTC), read
+		// as the flow's date rules read it.
 		"datevalue": func(p ...any) (any, error) {
+			dr, p, err := turnDates("datevalue", p)
+			if err != nil {
+				return nil, err
+			}
 			s, err := oneString("datevalue", p)
 			if err != nil {
 				return nil, err
 			}
-			if t, ok := parseLegacyDate(s); ok {
+			if t, _, ok := dr.parse(s); ok {
 				return t, nil
 			}
 			return nil, fmt.Errorf("datevalue: %q is not a date", s)
@@ -211,10 +218,14 @@ func init() {
 		// RapidPro's EDATE (2024-01-31 and 1 give 2024-02-29); written as
 		// legacy_add writes dates.
 		"edate": func(p ...any) (any, error) {
+			dr, p, err := turnDates("edate", p)
+			if err != nil {
+				return nil, err
+			}
 			if len(p) != 2 {
 				return nil, fmt.Errorf("edate(date, months) takes 2 arguments, got %d", len(p))
 			}
-			t, dateOnly, ok := legacyDate(p[0])
+			t, dateOnly, ok := dr.legacyDate(p[0])
 			if !ok {
 				return nil, fmt.Errorf("edate: %q is not a date", toText(p[0]))
 			}
@@ -289,19 +300,26 @@ func init() {
 	}
 }
 
-// legacyDateLayouts are the date forms RapidPro's DATEVALUE and date
-// arithmetic read (day first, as RapidPro's default date format).
-var legacyDateLayouts = []string{time.RFC3339, "2006-01-02", "02-01-2006", "2/1/2006", "02/01/2006", "2-1-2006", "02-01-2006 15:04"}
-
-// parseLegacyDate reads a date in one of legacyDateLayouts.
-func parseLegacyDate(s string) (time.Time, bool) {
+// parse reads s as RapidPro's DATEVALUE and date arithmetic do: a time in
+// RFC 3339 or a date and hours:minutes (in the flow's date format, with
+// dashes), else the first date as the flow's date rules read it
+// (rules.FindDate); dateOnly says it has no time of day.
+func (dr dateReader) parse(s string) (t time.Time, dateOnly, ok bool) {
 	s = strings.TrimSpace(s)
-	for _, layout := range legacyDateLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
+	layout := "02-01-2006 15:04"
+	switch dr.format {
+	case flows.DateFormatMonthDayYear:
+		layout = "01-02-2006 15:04"
+	case flows.DateFormatYearMonthDay:
+		layout = "2006-01-02 15:04"
+	}
+	for _, l := range []string{time.RFC3339, layout} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, false, true
 		}
 	}
-	return time.Time{}, false
+	t, ok = rules.FindDate(s, dr.format, dr.now)
+	return t, true, ok
 }
 
 // legacyAdd is RapidPro's a + b or a - b (op): numbers first, then a date
@@ -310,6 +328,10 @@ func legacyAdd(op string, p []any) (any, error) {
 	name := "legacy_add"
 	if op == "-" {
 		name = "legacy_sub"
+	}
+	dr, p, err := turnDates(name, p)
+	if err != nil {
+		return nil, err
 	}
 	if len(p) != 2 {
 		return nil, fmt.Errorf("%s(a, b) takes 2 arguments, got %d", name, len(p))
@@ -327,7 +349,7 @@ func legacyAdd(op string, p []any) (any, error) {
 		date, days = p[1], p[0]
 	}
 	n, err := toFloat(days)
-	t, dateOnly, ok := legacyDate(date)
+	t, dateOnly, ok := dr.legacyDate(date)
 	if !ok || err != nil {
 		return nil, fmt.Errorf("%q %s %q: RapidPro's %s takes two numbers, or a date and a number of days", toText(p[0]), op, toText(p[1]), op)
 	}
@@ -344,19 +366,17 @@ func legacyAdd(op string, p []any) (any, error) {
 	return t, nil
 }
 
-// legacyDate reads v as a date for RapidPro's arithmetic: a time, or text in
-// one of legacyDateLayouts; dateOnly says it was text with a date and no
-// time of day (today()'s YYYY-MM-DD, a contact field's date).
-func legacyDate(v any) (t time.Time, dateOnly, ok bool) {
+// legacyDate reads v as a date for RapidPro's arithmetic: a time, or text
+// parse reads; dateOnly says it was text with a date and no time of day
+// (today()'s YYYY-MM-DD, a contact field's date).
+func (dr dateReader) legacyDate(v any) (t time.Time, dateOnly, ok bool) {
 	if t, ok := v.(time.Time); ok {
 		return t, false, true
 	}
 	if v == nil {
 		return time.Time{}, false, false
 	}
-	s := toText(v)
-	t, ok = parseLegacyDate(s)
-	return t, ok && len(strings.TrimSpace(s)) <= len("02-01-2006"), ok
+	return dr.parse(toText(v))
 }
 
 // legacyBool is RapidPro's truth: true, non-zero numbers and "true" text.
