@@ -21,6 +21,7 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/rules"
 )
 
 // expression is a compiled expr-lang program. Programs are shared by every
@@ -101,7 +102,9 @@ var Functions = map[string]func(params ...any) (any, error){
 		}
 		return p[0], nil
 	},
-	// number(text): the text as a number (error when it is not one).
+	// number(text): the text as a number, read as the number rules read one
+	// (rules.ParseNumber): digits of any script, grouping commas, a
+	// fraction; an error for any other text.
 	"number": func(p ...any) (any, error) {
 		s, err := oneString("number", p)
 		if err != nil {
@@ -110,9 +113,13 @@ var Functions = map[string]func(params ...any) (any, error){
 		if p[0] == nil {
 			return nil, fmt.Errorf("number: the value is not set (nil)")
 		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(strings.ReplaceAll(s, ",", "")), 64)
+		d, ok := rules.ParseNumber(s)
+		if !ok {
+			return nil, fmt.Errorf("number: %q is not a number (digits, with an optional sign, commas between thousands and decimal point: -1,234.5)", s)
+		}
+		f, err := strconv.ParseFloat(d, 64)
 		if err != nil {
-			return nil, fmt.Errorf("number: %q is not a number", s)
+			return nil, fmt.Errorf("number: %q is too large", s)
 		}
 		return f, nil
 	},

@@ -194,3 +194,20 @@ func TestNoLocalTimeZone(t *testing.T) {
 		t.Errorf("a flow calling .Local(): %v", err)
 	}
 }
+
+// TestNumberReadsAsTheRules: number() reads a text that is one number as the
+// number rules read it (digits of any script, commas between thousands) and
+// refuses Go's other forms; the legacy arithmetic refuses inf and NaN.
+func TestNumberReadsAsTheRules(t *testing.T) {
+	cases := []renderCase{
+		{"<@(number('1,000'))> <@(number(' -42.50 '))> <@(number('٣'))> <@(number('.5'))> <@(number('+3'))> <@(number('1,234,567.5'))>", "<1000> <-42.5> <3> <0.5> <3> <1234567.5>", ""},
+	}
+	for _, bad := range []string{"inf", "Infinity", "+Inf", "0x1p4", "1_000", "1,2,3", ",5", "NaN", "12 kg", "1e3", "5.", "12,34"} {
+		cases = append(cases, renderCase{"<@(number('" + bad + "'))>", "<>", `number: "` + bad + `" is not a number`})
+	}
+	for _, bad := range []string{"inf", "NaN", "0x1p4", "-Infinity"} {
+		cases = append(cases, renderCase{"<@(legacy_num('" + bad + "'))>", "<>", `"` + bad + `" is not a number`})
+		cases = append(cases, renderCase{"<@(legacy_add('" + bad + "', 1))>", "<>", `RapidPro's + takes two numbers`})
+	}
+	checkRendersWarning(t, cases)
+}

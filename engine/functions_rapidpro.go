@@ -528,13 +528,18 @@ func toFloat(v any) (float64, error) {
 	case int64:
 		return float64(x), nil
 	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, fmt.Errorf("%v is not a number", x)
+		}
 		return x, nil
 	case bool:
 		return 0, fmt.Errorf("%v is not a number", x)
 	}
 	s := strings.TrimSpace(toText(v))
+	// ParseFloat also reads Go's forms, which are no numbers to RapidPro:
+	// inf, NaN, hexadecimal (0x1p4) and digits with underscores.
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || strings.ContainsAny(s, "xX_") {
 		return 0, fmt.Errorf("%q is not a number", s)
 	}
 	return f, nil
