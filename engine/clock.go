@@ -59,13 +59,10 @@ func (clockCalls) Visit(node *ast.Node) {
 }
 
 // clockArity is what is wrong with a call of name with n arguments, when
-// name is a clock function and n is not what it takes, or "".
+// name is now and n is not what it takes, or "". (today is in arities.)
 func clockArity(name string, n int) string {
-	switch {
-	case name == "now" && n > 1:
+	if name == "now" && n > 1 {
 		return fmt.Sprintf("now() takes no argument or a time zone (now(timezone(%q))), got %d", "Europe/Paris", n)
-	case name == "today" && n > 0:
-		return fmt.Sprintf("today() takes no arguments, got %d", n)
 	}
 	return ""
 }
@@ -123,7 +120,7 @@ func clockToday(p ...any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if msg := clockArity("today", len(args)); msg != "" {
+	if msg := arities["today"].check(len(args)); msg != "" {
 		return nil, errors.New(msg)
 	}
 	return t.UTC().Format("2006-01-02"), nil

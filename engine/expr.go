@@ -94,9 +94,6 @@ var Functions = map[string]func(params ...any) (any, error){
 	},
 	// default(value, fallback): fallback when value is empty or missing.
 	"default": func(p ...any) (any, error) {
-		if len(p) != 2 {
-			return nil, fmt.Errorf("default(value, fallback) takes 2 arguments, got %d", len(p))
-		}
 		if p[0] == nil || toText(p[0]) == "" {
 			return p[1], nil
 		}
@@ -124,23 +121,107 @@ var Functions = map[string]func(params ...any) (any, error){
 		return f, nil
 	},
 	"text": func(p ...any) (any, error) {
-		if len(p) != 1 {
-			return nil, fmt.Errorf("text(value) takes 1 argument, got %d", len(p))
-		}
 		return toText(p[0]), nil
 	},
 	// length(value): the number of items of a list or map, of characters of
 	// anything else (as text).
 	"length": func(p ...any) (any, error) {
-		if len(p) != 1 {
-			return nil, fmt.Errorf("length takes 1 argument, got %d", len(p))
-		}
 		switch v := reflect.ValueOf(p[0]); v.Kind() {
 		case reflect.Slice, reflect.Array, reflect.Map:
 			return v.Len(), nil
 		}
 		return utf8.RuneCountInString(toText(p[0])), nil
 	},
+}
+
+// arity is how many arguments a function of Functions takes. One table
+// serves the check when an expression is compiled (callChecker) and when the
+// function runs (withArity), so that a call that would fail on every run
+// does not load.
+type arity struct {
+	sig      string // the signature, as errors show it
+	min, max int
+	// hidden is how many arguments clockCalls passes before the author's.
+	hidden int
+}
+
+// arities are the functions of Functions by name. A function's own
+// arguments (the author's) are counted, never the ones clockCalls adds.
+var arities = map[string]arity{
+	"title":             {sig: "title(text)", min: 1, max: 1},
+	"first_word":        {sig: "first_word(text)", min: 1, max: 1},
+	"remove_first_word": {sig: "remove_first_word(text)", min: 1, max: 1},
+	"word":              {sig: "word(text, n[, delimiters])", min: 2, max: 3},
+	"default":           {sig: "default(value, fallback)", min: 2, max: 2},
+	"number":            {sig: "number(text)", min: 1, max: 1},
+	"text":              {sig: "text(value)", min: 1, max: 1},
+	"length":            {sig: "length(value)", min: 1, max: 1},
+	"format_tel":        {sig: "format_tel(urn)", min: 1, max: 1},
+	"word_count":        {sig: "word_count(text)", min: 1, max: 1},
+	"word_slice":        {sig: "word_slice(text, start[, stop])", min: 2, max: 3},
+	"field":             {sig: "field(text, index, delimiter)", min: 3, max: 3},
+	"left":              {sig: "left(text, count)", min: 2, max: 2},
+	"right":             {sig: "right(text, count)", min: 2, max: 2},
+	"mid":               {sig: "mid(text, start, count)", min: 3, max: 3},
+	"substitute":        {sig: "substitute(text, old, new)", min: 3, max: 3},
+	"clean":             {sig: "clean(text)", min: 1, max: 1},
+	"char":              {sig: "char(code)", min: 1, max: 1},
+	"unichar":           {sig: "unichar(code)", min: 1, max: 1},
+	"code":              {sig: "code(text)", min: 1, max: 1},
+	"unicode":           {sig: "unicode(text)", min: 1, max: 1},
+	"power":             {sig: "power(x, y)", min: 2, max: 2},
+	"fixed":             {sig: "fixed(number[, decimals[, no_commas]])", min: 1, max: 3},
+	"legacy_round":      {sig: "legacy_round(number[, places])", min: 1, max: 2},
+	"legacy_roundup":    {sig: "legacy_roundup(number[, places])", min: 1, max: 2},
+	"legacy_rounddown":  {sig: "legacy_rounddown(number[, places])", min: 1, max: 2},
+	"datevalue":         {sig: "datevalue(text)", min: 1, max: 1, hidden: 2},
+	"legacy_add":        {sig: "legacy_add(a, b)", min: 2, max: 2, hidden: 2},
+	"legacy_sub":        {sig: "legacy_sub(a, b)", min: 2, max: 2, hidden: 2},
+	"edate":             {sig: "edate(date, months)", min: 2, max: 2, hidden: 2},
+	"today":             {sig: "today()", min: 0, max: 0, hidden: 1},
+	"read_digits":       {sig: "read_digits(text)", min: 1, max: 1},
+	"legacy_eq":         {sig: "legacy_eq(a, b)", min: 2, max: 2},
+	"legacy_cmp":        {sig: "legacy_cmp(a, b)", min: 2, max: 2},
+	"legacy_num":        {sig: "legacy_num(x)", min: 1, max: 1},
+	"legacy_bool":       {sig: "legacy_bool(x)", min: 1, max: 1},
+	"rand":              {sig: "rand()", min: 0, max: 0},
+	"randbetween":       {sig: "randbetween(low, high)", min: 2, max: 2},
+}
+
+// check is what is wrong with a call of n arguments, or "".
+func (a arity) check(n int) string {
+	if n >= a.min && n <= a.max {
+		return ""
+	}
+	var takes string
+	switch {
+	case a.max == 0:
+		takes = "no arguments"
+	case a.min == a.max && a.min == 1:
+		takes = "1 argument"
+	case a.min == a.max:
+		takes = fmt.Sprintf("%d arguments", a.min)
+	case a.max == a.min+1:
+		takes = fmt.Sprintf("%d or %d arguments", a.min, a.max)
+	default:
+		takes = fmt.Sprintf("%d to %d arguments", a.min, a.max)
+	}
+	return fmt.Sprintf("%s takes %s, got %d", a.sig, takes, n)
+}
+
+// withArity checks the arguments of a call of the function name against
+// arities before calling fn.
+func withArity(name string, fn func(...any) (any, error)) func(...any) (any, error) {
+	a, ok := arities[name]
+	if !ok {
+		panic("engine: expression function " + name + " has no arity")
+	}
+	return func(p ...any) (any, error) {
+		if msg := a.check(len(p) - a.hidden); msg != "" {
+			return nil, errors.New(msg)
+		}
+		return fn(p...)
+	}
 }
 
 func oneString(name string, p []any) (string, error) {
@@ -182,7 +263,7 @@ func (e *Engine) exprOptions() []expr.Option {
 	random := randomFunctions(e.float, e.intn)
 	for name, fn := range Functions {
 		if own, ok := random[name]; ok {
-			fn = own
+			fn = withArity(name, own)
 		}
 		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
@@ -342,8 +423,8 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 // variables are allowed (a result not collected yet is nil), and expr-lang
 // compiles an unknown function name as one of them: without this check
 // uper(input) would compile and fail on every run with "cannot call nil".
-// It also counts the arguments of the clock functions (clock.go), which
-// would otherwise fail only when they run.
+// It also counts the arguments of Parley's own functions (arities) and of
+// now() (clock.go), which would otherwise fail only when they run.
 type callChecker struct{ bad []badCall }
 
 type badCall struct {
@@ -397,6 +478,10 @@ func (v *callChecker) Visit(node *ast.Node) {
 	}
 	if msg := clockArity(id.Value, len(c.Arguments)); msg != "" {
 		v.bad = append(v.bad, badCall{id, msg})
+	} else if a, ok := arities[id.Value]; ok {
+		if msg := a.check(len(c.Arguments)); msg != "" {
+			v.bad = append(v.bad, badCall{id, msg})
+		}
 	}
 }
 

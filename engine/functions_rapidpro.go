@@ -70,9 +70,6 @@ func init() {
 		// field(text, index, delimiter): the index-th (from 1) field of text
 		// split on delimiter, trimmed.
 		"field": func(p ...any) (any, error) {
-			if len(p) != 3 {
-				return nil, fmt.Errorf("field(text, index, delimiter) takes 3 arguments, got %d", len(p))
-			}
 			n, ok := toInt(p[1])
 			if !ok || n < 1 {
 				return nil, fmt.Errorf("field: index %v must be a number of at least 1", p[1])
@@ -106,9 +103,6 @@ func init() {
 		},
 		// mid(text, start, n): n characters from start (counting from 1).
 		"mid": func(p ...any) (any, error) {
-			if len(p) != 3 {
-				return nil, fmt.Errorf("mid(text, start, count) takes 3 arguments, got %d", len(p))
-			}
 			s := []rune(toText(p[0]))
 			start, ok1 := toInt(p[1])
 			n, ok2 := toInt(p[2])
@@ -122,9 +116,6 @@ func init() {
 		},
 		// substitute(text, old, new): every old replaced by new.
 		"substitute": func(p ...any) (any, error) {
-			if len(p) != 3 {
-				return nil, fmt.Errorf("substitute(text, old, new) takes 3 arguments, got %d", len(p))
-			}
 			return strings.ReplaceAll(toText(p[0]), toText(p[1]), toText(p[2])), nil
 		},
 		// clean(text): text without control characters.
@@ -148,9 +139,6 @@ func init() {
 		"unicode": codeOf,
 		// power(x, y): x to the power y.
 		"power": func(p ...any) (any, error) {
-			if len(p) != 2 {
-				return nil, fmt.Errorf("power(x, y) takes 2 arguments, got %d", len(p))
-			}
 			x, err1 := toFloat(p[0])
 			y, err2 := toFloat(p[1])
 			if err1 != nil || err2 != nil {
@@ -164,9 +152,6 @@ func init() {
 		// thousands unless no_commas, as RapidPro's FIXED: fixed(1234.567)
 		// is "1,234.57".
 		"fixed": func(p ...any) (any, error) {
-			if len(p) < 1 || len(p) > 3 {
-				return nil, fmt.Errorf("fixed(number[, decimals[, no_commas]]) takes 1 to 3 arguments, got %d", len(p))
-			}
 			d := 2
 			if len(p) > 1 {
 				var ok bool
@@ -222,9 +207,6 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			if len(p) != 2 {
-				return nil, fmt.Errorf("edate(date, months) takes 2 arguments, got %d", len(p))
-			}
 			t, dateOnly, ok := dr.legacyDate(p[0])
 			if !ok {
 				return nil, fmt.Errorf("edate: %q is not a date", toText(p[0]))
@@ -262,30 +244,18 @@ func init() {
 		// legacy_eq(a, b): RapidPro's "=": numeric when both are numbers,
 		// otherwise case-insensitive text equality.
 		"legacy_eq": func(p ...any) (any, error) {
-			if len(p) != 2 {
-				return nil, fmt.Errorf("legacy_eq(a, b) takes 2 arguments, got %d", len(p))
-			}
 			return legacyCompare(p[0], p[1]) == 0, nil
 		},
 		// legacy_cmp(a, b): -1, 0 or 1, comparing as RapidPro's <, <=, >, >= do.
 		"legacy_cmp": func(p ...any) (any, error) {
-			if len(p) != 2 {
-				return nil, fmt.Errorf("legacy_cmp(a, b) takes 2 arguments, got %d", len(p))
-			}
 			return legacyCompare(p[0], p[1]), nil
 		},
 		// legacy_num(x): x as a number for RapidPro's arithmetic (error when it is not one).
 		"legacy_num": func(p ...any) (any, error) {
-			if len(p) != 1 {
-				return nil, fmt.Errorf("legacy_num(x) takes 1 argument, got %d", len(p))
-			}
 			return toFloat(p[0])
 		},
 		// legacy_bool(x): RapidPro's truth: true, non-zero numbers and "true" text.
 		"legacy_bool": func(p ...any) (any, error) {
-			if len(p) != 1 {
-				return nil, fmt.Errorf("legacy_bool(x) takes 1 argument, got %d", len(p))
-			}
 			return legacyBool(p[0]), nil
 		},
 	} {
@@ -297,6 +267,9 @@ func init() {
 	// Listed with the others; each engine calls its own (exprOptions).
 	for name, fn := range randomFunctions(rand.Float64, rand.IntN) {
 		Functions[name] = fn
+	}
+	for name, fn := range Functions {
+		Functions[name] = withArity(name, fn)
 	}
 }
 
@@ -332,9 +305,6 @@ func legacyAdd(op string, p []any) (any, error) {
 	dr, p, err := turnDates(name, p)
 	if err != nil {
 		return nil, err
-	}
-	if len(p) != 2 {
-		return nil, fmt.Errorf("%s(a, b) takes 2 arguments, got %d", name, len(p))
 	}
 	x, err1 := toFloat(p[0])
 	y, err2 := toFloat(p[1])
@@ -447,9 +417,6 @@ func abs(n int) int {
 
 // legacyRound is legacy_round, legacy_roundup and legacy_rounddown.
 func legacyRound(name string, p []any, mode int) (any, error) {
-	if len(p) < 1 || len(p) > 2 {
-		return nil, fmt.Errorf("%s(number[, places]) takes 1 or 2 arguments, got %d", name, len(p))
-	}
 	places := 0
 	if len(p) == 2 {
 		var ok bool
@@ -489,9 +456,6 @@ func thousands(s string) string {
 }
 
 func textAndCount(name string, p []any) ([]rune, int, error) {
-	if len(p) != 2 {
-		return nil, 0, fmt.Errorf("%s(text, count) takes 2 arguments, got %d", name, len(p))
-	}
 	n, ok := toInt(p[1])
 	if !ok || n < 0 {
 		return nil, 0, fmt.Errorf("%s: count %v must be a positive number", name, p[1])
@@ -500,9 +464,6 @@ func textAndCount(name string, p []any) ([]rune, int, error) {
 }
 
 func charOf(p ...any) (any, error) {
-	if len(p) != 1 {
-		return nil, fmt.Errorf("char(code) takes 1 argument, got %d", len(p))
-	}
 	n, ok := toInt(p[0])
 	if !ok || n < 0 || n > unicode.MaxRune {
 		return nil, fmt.Errorf("char: %v is not a character code", p[0])
@@ -592,15 +553,9 @@ func formatTel(urn string) string {
 func randomFunctions(float func() float64, intn func(int) int) map[string]func(...any) (any, error) {
 	return map[string]func(...any) (any, error){
 		"rand": func(p ...any) (any, error) {
-			if len(p) != 0 {
-				return nil, fmt.Errorf("rand() takes no arguments, got %d", len(p))
-			}
 			return float(), nil
 		},
 		"randbetween": func(p ...any) (any, error) {
-			if len(p) != 2 {
-				return nil, fmt.Errorf("randbetween(low, high) takes 2 arguments, got %d", len(p))
-			}
 			lo, ok1 := toInt(p[0])
 			hi, ok2 := toInt(p[1])
 			if !ok1 || !ok2 || hi < lo {
