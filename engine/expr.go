@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"regexp"
 	"slices"
@@ -108,15 +109,15 @@ var Functions = map[string]func(params ...any) (any, error){
 			return nil, err
 		}
 		if p[0] == nil {
-			return nil, fmt.Errorf("number: the value is not set (nil)")
+			return nil, argError("number", 1, "", "is not set")
 		}
 		d, ok := rules.ParseNumber(s)
 		if !ok {
-			return nil, fmt.Errorf("number: %q is not a number (digits, with an optional sign, commas between thousands and decimal point: -1,234.5)", s)
+			return nil, argError("number", 1, "", "is "+strconv.Quote(s)+", not a number (digits, with an optional sign, commas between thousands and a decimal point: -1,234.5)")
 		}
 		f, err := strconv.ParseFloat(d, 64)
 		if err != nil {
-			return nil, fmt.Errorf("number: %q is too large", s)
+			return nil, argError("number", 1, "", "is "+strconv.Quote(s)+", too large")
 		}
 		return f, nil
 	},
@@ -231,6 +232,8 @@ func oneString(name string, p []any) (string, error) {
 	return toText(p[0]), nil
 }
 
+// toInt reads v as a whole number, a fraction cut off; ok is false when it
+// is not a number or out of the range of one (see inIntRange).
 func toInt(v any) (int, bool) {
 	switch x := v.(type) {
 	case int:
@@ -238,12 +241,21 @@ func toInt(v any) (int, bool) {
 	case int64:
 		return int(x), true
 	case float64:
+		if !inIntRange(x) {
+			return 0, false
+		}
 		return int(x), true
 	case string:
 		n, err := strconv.Atoi(strings.TrimSpace(x))
 		return n, err == nil
 	}
 	return 0, false
+}
+
+// inIntRange tells whether x, a fraction cut off, is a whole number Go's
+// int holds: int(x) of any other (1e300, NaN) gives -9223372036854775808.
+func inIntRange(x float64) bool {
+	return x >= math.MinInt64 && x < math.MaxInt64
 }
 
 func titleCase(s string) string {
@@ -326,12 +338,17 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 						continue
 					}
 					if number {
-						return nil, fmt.Errorf("%s: the value is not set (nil)", name)
+						return nil, argError(name, i+1, "", "is not set")
 					}
 					if !cloned {
 						args, cloned = slices.Clone(args), true
 					}
 					args[i] = ""
+				}
+				if number {
+					if err := numberArgs(name, args); err != nil {
+						return nil, err
+					}
 				}
 				if name == "date" {
 					if t, ok, err := dateOfTime(args); ok {
@@ -483,6 +500,29 @@ func (v *callChecker) Visit(node *ast.Node) {
 			v.bad = append(v.bad, badCall{id, msg})
 		}
 	}
+}
+
+// numberArgs refuses, in a sentence, the arguments of a number builtin that
+// it would refuse in Go's words (int("1.5"): strconv.Atoi: parsing ...) or
+// turn into another number (int(1e300) is -9223372036854775808).
+func numberArgs(name string, args []any) error {
+	for i, a := range args {
+		switch x := a.(type) {
+		case string:
+			if name == "int" {
+				if _, err := strconv.Atoi(x); err != nil {
+					return argError(name, i+1, "", "is "+argText(a)+", not a whole number")
+				}
+			} else if _, err := toFloat(x); err != nil || name != "float" {
+				return argError(name, i+1, "", "is "+argText(a)+", not a number")
+			}
+		case float64:
+			if name == "int" && !inIntRange(x) {
+				return argError(name, i+1, "", "is "+argText(a)+", too large for a whole number")
+			}
+		}
+	}
+	return nil
 }
 
 // errLocalZone refuses the server's own time zone ("Local"), which would

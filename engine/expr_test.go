@@ -60,10 +60,10 @@ func TestFunctionsOfAValueNotSet(t *testing.T) {
 		{"<@(replace(flow.nope.value, 'a', 'b'))>", "<>", ""},
 		{"<@(hasPrefix(flow.nope.value, 'a'))>", "<false>", ""},
 		{"<@(length(split(flow.nope.value, ',')))>", "<1>", ""},
-		{"<@(int(flow.nope.value))>", "<>", "int: the value is not set (nil)"},
-		{"<@(float(flow.nope.value))>", "<>", "float: the value is not set (nil)"},
-		{"<@(round(flow.nope.value))>", "<>", "round: the value is not set (nil)"},
-		{"<@(number(flow.nope.value))>", "<>", "number: the value is not set (nil)"},
+		{"<@(int(flow.nope.value))>", "<>", "int: argument 1 is not set"},
+		{"<@(float(flow.nope.value))>", "<>", "float: argument 1 is not set"},
+		{"<@(round(flow.nope.value))>", "<>", "round: argument 1 is not set"},
+		{"<@(number(flow.nope.value))>", "<>", "number: argument 1 is not set"},
 		// Values that are set work as before.
 		{"<@(upper(input))>", "<HELLO THERE>", ""},
 		{"<@(int('42') + 1)>", "<43>", ""},
@@ -203,10 +203,10 @@ func TestNumberReadsAsTheRules(t *testing.T) {
 		{"<@(number('1,000'))> <@(number(' -42.50 '))> <@(number('٣'))> <@(number('.5'))> <@(number('+3'))> <@(number('1,234,567.5'))>", "<1000> <-42.5> <3> <0.5> <3> <1234567.5>", ""},
 	}
 	for _, bad := range []string{"inf", "Infinity", "+Inf", "0x1p4", "1_000", "1,2,3", ",5", "NaN", "12 kg", "1e3", "5.", "12,34"} {
-		cases = append(cases, renderCase{"<@(number('" + bad + "'))>", "<>", `number: "` + bad + `" is not a number`})
+		cases = append(cases, renderCase{"<@(number('" + bad + "'))>", "<>", `number: argument 1 is "` + bad + `", not a number`})
 	}
 	for _, bad := range []string{"inf", "NaN", "0x1p4", "-Infinity"} {
-		cases = append(cases, renderCase{"<@(legacy_num('" + bad + "'))>", "<>", `"` + bad + `" is not a number`})
+		cases = append(cases, renderCase{"<@(legacy_num('" + bad + "'))>", "<>", `legacy_num: argument 1 is "` + bad + `", not a number`})
 		cases = append(cases, renderCase{"<@(legacy_add('" + bad + "', 1))>", "<>", `RapidPro's + takes two numbers`})
 	}
 	checkRendersWarning(t, cases)

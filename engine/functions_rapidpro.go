@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -70,9 +71,12 @@ func init() {
 		// field(text, index, delimiter): the index-th (from 1) field of text
 		// split on delimiter, trimmed.
 		"field": func(p ...any) (any, error) {
-			n, ok := toInt(p[1])
-			if !ok || n < 1 {
-				return nil, fmt.Errorf("field: index %v must be a number of at least 1", p[1])
+			n, err := argWhole("field", 2, "index", p[1])
+			if err != nil {
+				return nil, err
+			}
+			if n < 1 {
+				return nil, argError("field", 2, "index", fmt.Sprintf("is %d: fields count from 1", n))
 			}
 			delim := toText(p[2])
 			var parts []string
@@ -104,10 +108,19 @@ func init() {
 		// mid(text, start, n): n characters from start (counting from 1).
 		"mid": func(p ...any) (any, error) {
 			s := []rune(toText(p[0]))
-			start, ok1 := toInt(p[1])
-			n, ok2 := toInt(p[2])
-			if !ok1 || !ok2 || start < 1 || n < 0 {
-				return nil, fmt.Errorf("mid: start %v and count %v must be positive numbers", p[1], p[2])
+			start, err := argWhole("mid", 2, "start", p[1])
+			if err != nil {
+				return nil, err
+			}
+			n, err := argWhole("mid", 3, "count", p[2])
+			if err != nil {
+				return nil, err
+			}
+			if start < 1 {
+				return nil, argError("mid", 2, "start", fmt.Sprintf("is %d: characters count from 1", start))
+			}
+			if n < 0 {
+				return nil, argError("mid", 3, "count", fmt.Sprintf("is %d, less than 0", n))
 			}
 			if start > len(s) {
 				return "", nil
@@ -133,16 +146,19 @@ func init() {
 		},
 		// char(n) / unichar(n): the character with that code; code(text) /
 		// unicode(text): the code of the first character.
-		"char":    charOf,
-		"unichar": charOf,
-		"code":    codeOf,
-		"unicode": codeOf,
+		"char":    charOf("char"),
+		"unichar": charOf("unichar"),
+		"code":    codeOf("code"),
+		"unicode": codeOf("unicode"),
 		// power(x, y): x to the power y.
 		"power": func(p ...any) (any, error) {
-			x, err1 := toFloat(p[0])
-			y, err2 := toFloat(p[1])
-			if err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("power: %v and %v must be numbers", p[0], p[1])
+			x, err := argNumber("power", 1, "x", p[0])
+			if err != nil {
+				return nil, err
+			}
+			y, err := argNumber("power", 2, "y", p[1])
+			if err != nil {
+				return nil, err
 			}
 			return math.Pow(x, y), nil
 		},
@@ -154,9 +170,9 @@ func init() {
 		"fixed": func(p ...any) (any, error) {
 			d := 2
 			if len(p) > 1 {
-				var ok bool
-				if d, ok = toInt(p[1]); !ok {
-					return nil, fmt.Errorf("fixed: decimals %q is not a whole number", toText(p[1]))
+				var err error
+				if d, err = argWhole("fixed", 2, "decimals", p[1]); err != nil {
+					return nil, err
 				}
 			}
 			r, err := roundDecimal("fixed", p[0], d, roundHalf)
@@ -188,6 +204,9 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
+			if p[0] == nil {
+				return nil, argError("datevalue", 1, "text", "is not set")
+			}
 			if t, _, ok := dr.parse(s); ok {
 				return t, nil
 			}
@@ -207,13 +226,19 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
+			if p[0] == nil {
+				return nil, argError("edate", 1, "date", "is not set")
+			}
 			t, dateOnly, ok := dr.legacyDate(p[0])
 			if !ok {
 				return nil, fmt.Errorf("edate: %q is not a date", toText(p[0]))
 			}
-			n, err := toFloat(p[1])
-			if err != nil || math.Abs(n) > 1e5 {
-				return nil, fmt.Errorf("edate: months %q is not a whole number of months", toText(p[1]))
+			n, err := argNumber("edate", 2, "months", p[1])
+			if err != nil {
+				return nil, err
+			}
+			if math.Abs(n) > 1e5 {
+				return nil, argError("edate", 2, "months", "is "+argText(p[1])+", more than 100000 months")
 			}
 			y, m, d := t.Date()
 			first := time.Date(y, m+time.Month(int(n)), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
@@ -252,7 +277,7 @@ func init() {
 		},
 		// legacy_num(x): x as a number for RapidPro's arithmetic (error when it is not one).
 		"legacy_num": func(p ...any) (any, error) {
-			return toFloat(p[0])
+			return argNumber("legacy_num", 1, "", p[0])
 		},
 		// legacy_bool(x): RapidPro's truth: true, non-zero numbers and "true" text.
 		"legacy_bool": func(p ...any) (any, error) {
@@ -379,12 +404,9 @@ const maxPlaces = 400
 // is 1.005, not the float just below it), at places decimals (negative: left
 // of the point) in mode, and returns the exact result.
 func roundDecimal(name string, v any, places, mode int) (*big.Rat, error) {
-	x, err := toFloat(v)
+	x, err := argNumber(name, 1, "number", v)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
-	}
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return nil, fmt.Errorf("%s: %v is not a number", name, x)
+		return nil, err
 	}
 	r, ok := new(big.Rat).SetString(strconv.FormatFloat(x, 'g', -1, 64))
 	if !ok {
@@ -419,9 +441,9 @@ func abs(n int) int {
 func legacyRound(name string, p []any, mode int) (any, error) {
 	places := 0
 	if len(p) == 2 {
-		var ok bool
-		if places, ok = toInt(p[1]); !ok {
-			return nil, fmt.Errorf("%s: places %q is not a whole number", name, toText(p[1]))
+		var err error
+		if places, err = argWhole(name, 2, "places", p[1]); err != nil {
+			return nil, err
 		}
 	}
 	r, err := roundDecimal(name, p[0], places, mode)
@@ -456,30 +478,47 @@ func thousands(s string) string {
 }
 
 func textAndCount(name string, p []any) ([]rune, int, error) {
-	n, ok := toInt(p[1])
-	if !ok || n < 0 {
-		return nil, 0, fmt.Errorf("%s: count %v must be a positive number", name, p[1])
+	n, err := argWhole(name, 2, "count", p[1])
+	if err != nil {
+		return nil, 0, err
+	}
+	if n < 0 {
+		return nil, 0, argError(name, 2, "count", fmt.Sprintf("is %d, less than 0", n))
 	}
 	return []rune(toText(p[0])), n, nil
 }
 
-func charOf(p ...any) (any, error) {
-	n, ok := toInt(p[0])
-	if !ok || n < 0 || n > unicode.MaxRune {
-		return nil, fmt.Errorf("char: %v is not a character code", p[0])
+// charOf is char(code) and unichar(code), by name: the character with that
+// code.
+func charOf(name string) func(...any) (any, error) {
+	return func(p ...any) (any, error) {
+		n, err := argWhole(name, 1, "code", p[0])
+		if err != nil {
+			return nil, err
+		}
+		if n < 0 || n > unicode.MaxRune {
+			return nil, argError(name, 1, "code", fmt.Sprintf("is %d, not a character code (0 to %d)", n, unicode.MaxRune))
+		}
+		return string(rune(n)), nil
 	}
-	return string(rune(n)), nil
 }
 
-func codeOf(p ...any) (any, error) {
-	s, err := oneString("code", p)
-	if err != nil {
-		return nil, err
+// codeOf is code(text) and unicode(text), by name: the code of the first
+// character.
+func codeOf(name string) func(...any) (any, error) {
+	return func(p ...any) (any, error) {
+		s, err := oneString(name, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range s {
+			return int(r), nil
+		}
+		if p[0] == nil {
+			return nil, argError(name, 1, "text", "is not set")
+		}
+		return nil, argError(name, 1, "text", "is empty: it has no first character")
 	}
-	for _, r := range s {
-		return int(r), nil
-	}
-	return nil, fmt.Errorf("code: empty text")
 }
 
 func toFloat(v any) (float64, error) {
@@ -556,12 +595,78 @@ func randomFunctions(float func() float64, intn func(int) int) map[string]func(.
 			return float(), nil
 		},
 		"randbetween": func(p ...any) (any, error) {
-			lo, ok1 := toInt(p[0])
-			hi, ok2 := toInt(p[1])
-			if !ok1 || !ok2 || hi < lo {
-				return nil, fmt.Errorf("randbetween: %v and %v are not an interval", p[0], p[1])
+			lo, err := argWhole("randbetween", 1, "low", p[0])
+			if err != nil {
+				return nil, err
+			}
+			hi, err := argWhole("randbetween", 2, "high", p[1])
+			if err != nil {
+				return nil, err
+			}
+			if hi < lo {
+				return nil, fmt.Errorf("randbetween: high %d is less than low %d", hi, lo)
+			}
+			// hi-lo+1 numbers to draw from, more than an int counts when
+			// the interval is most of int's range.
+			if width := uint64(hi) - uint64(lo); width >= math.MaxInt64 {
+				return nil, fmt.Errorf("randbetween: the interval from %d to %d is too wide (at most %d numbers)", lo, hi, int64(math.MaxInt64))
 			}
 			return lo + intn(hi-lo+1), nil
 		},
 	}
+}
+
+// argNumber reads argument i (from 1) of the function name, which the
+// function calls what ("" for no name), as a number: the one message for
+// an argument not set or not a number, in every function.
+func argNumber(name string, i int, what string, v any) (float64, error) {
+	if v == nil {
+		return 0, argError(name, i, what, "is not set")
+	}
+	f, err := toFloat(v)
+	if err != nil {
+		return 0, argError(name, i, what, "is "+argText(v)+", not a number")
+	}
+	return f, nil
+}
+
+// argWhole is argNumber as a whole number, a fraction cut off, refused
+// when an int does not hold it.
+func argWhole(name string, i int, what string, v any) (int, error) {
+	switch x := v.(type) {
+	case int:
+		return x, nil
+	case int64:
+		return int(x), nil
+	}
+	f, err := argNumber(name, i, what, v)
+	if err != nil {
+		return 0, err
+	}
+	if !inIntRange(f) {
+		return 0, argError(name, i, what, "is "+argText(v)+", too large for a whole number")
+	}
+	return int(f), nil
+}
+
+// argError says what is wrong with argument i of the function name.
+func argError(name string, i int, what, wrong string) error {
+	if what != "" {
+		return fmt.Errorf("%s: argument %d (%s) %s", name, i, what, wrong)
+	}
+	return fmt.Errorf("%s: argument %d %s", name, i, wrong)
+}
+
+// argText writes an argument in a message: text quoted, a number in plain
+// decimal (no exponent), other values by their kind.
+func argText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(shorten(x, 40))
+	case float64:
+		return shorten(strconv.FormatFloat(x, 'f', -1, 64), 40)
+	case int, int64, bool:
+		return fmt.Sprint(x)
+	}
+	return kindName(reflect.TypeOf(v).String())
 }
