@@ -2,6 +2,8 @@ package engine
 
 import (
 	"cmp"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -279,7 +281,7 @@ func (e *Engine) exprOptions() []expr.Option {
 		}
 		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
-	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow))
+	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg))
 	return append(opts, e.wrapBuiltins)
 }
 
@@ -298,6 +300,16 @@ var (
 	// arguments: their results are checked against the limit of a value
 	// (see limited), as those of the text builtins are.
 	sizedBuiltins = []string{"repeat", "join", "string", "toJSON", "toBase64", "concat", "flatten"}
+	// readBuiltins read a list, a map or text they cannot do without.
+	readBuiltins = []string{"len", "max", "min", "mean", "median", "fromPairs", "toPairs", "reverse", "uniq",
+		"take", "fromJSON", "fromBase64"}
+	// notSetBuiltins refuse nil, in a sentence naming the function and the
+	// argument, where Go's words would say it ("reflect: call of
+	// reflect.Value.Len on zero Value", "invalid argument for len (type
+	// <nil>)"); for join, only as its list.
+	notSetBuiltins = map[string]bool{"len": true, "max": true, "min": true, "mean": true, "median": true,
+		"fromPairs": true, "toPairs": true, "reverse": true, "uniq": true, "take": true, "fromJSON": true,
+		"fromBase64": true, "join": true, "concat": true, "flatten": true, "keys": true, "values": true}
 )
 
 // wrapBuiltins replaces those builtins by functions (which expr-lang
@@ -332,8 +344,14 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 		sized := e.limited(name, call)
 		c.Functions[name] = &builtin.Function{Name: name, Types: b.Types, Validate: b.Validate, Deref: b.Deref,
 			Func: func(args ...any) (out any, err error) {
+				if name == "string" && len(args) == 1 && args[0] == nil {
+					return "", nil // as a template renders nil
+				}
 				cloned := false
 				for i, a := range args {
+					if a == nil && notSetBuiltins[name] && (i == 0 || name != "join") {
+						return nil, argError(name, i+1, "", "is not set")
+					}
 					if a != nil || !text && !number {
 						continue
 					}
@@ -369,7 +387,11 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 						out, err = nil, kindError(name, r, args)
 					}
 				}()
-				return sized(args...)
+				out, err = sized(args...)
+				if err != nil {
+					err = builtinError(name, args, err)
+				}
+				return out, err
 			}}
 	}
 	for _, name := range textBuiltins {
@@ -384,6 +406,9 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 	for _, name := range timeBuiltins {
 		wrap(name, false, false)
 	}
+	for _, name := range readBuiltins {
+		wrap(name, false, false)
+	}
 	// keys() and values() of a map (contact.fields, a webhook's answer)
 	// come in the order of its keys, so that a flow says the same thing
 	// every time, as a template's @(...) of the map does.
@@ -394,6 +419,9 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 			Func: func(args ...any) (any, error) {
 				var m map[string]any
 				if len(args) == 1 {
+					if args[0] == nil {
+						return nil, argError(name, 1, "", "is not set")
+					}
 					m, _ = args[0].(map[string]any)
 				}
 				if m == nil {
@@ -421,7 +449,7 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	calls := &callChecker{}
 	// clockCalls and limitedPlus come after it: the calls they make are of
 	// no name an author could write.
-	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}))
+	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}), expr.Patch(listArgs{}))
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
@@ -520,9 +548,78 @@ func numberArgs(name string, args []any) error {
 			if name == "int" && !inIntRange(x) {
 				return argError(name, i+1, "", "is "+argText(a)+", too large for a whole number")
 			}
+		case nil:
+		default:
+			switch reflect.ValueOf(a).Kind() {
+			case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct, reflect.Bool, reflect.Pointer:
+				return argError(name, i+1, "", "is "+kindName(reflect.TypeOf(a).String())+", not a number")
+			}
 		}
 	}
 	return nil
+}
+
+// builtinError says in a sentence what Go's own words say of the argument
+// of a builtin that reads text.
+func builtinError(name string, args []any, err error) error {
+	var corrupt base64.CorruptInputError
+	var syntax *json.SyntaxError
+	switch {
+	case name == "duration" && len(args) == 1:
+		return argError(name, 1, "", "is "+argText(args[0])+`, not a duration (numbers each with a unit, ns, us, ms, s, m or h: "1h30m")`)
+	case name == "fromBase64" && errors.As(err, &corrupt):
+		return argError(name, 1, "", fmt.Sprintf("is not base64: the character at byte %d is none of it", int64(corrupt)))
+	case name == "fromJSON" && errors.As(err, &syntax):
+		return argError(name, 1, "", fmt.Sprintf("is not JSON: %s (at byte %d)", syntax.Error(), syntax.Offset))
+	case name == "fromJSON":
+		return argError(name, 1, "", fmt.Sprintf("is not JSON: %v", err))
+	}
+	return err
+}
+
+// listArgFunction is the function, under a name no author can write, that
+// listArgs puts around the list of a builtin that iterates over it.
+const listArgFunction = "list()"
+
+// iterating are expr-lang's builtins that go over a list with a predicate
+// (count(list, # > 1)); they are no functions that wrapBuiltins could wrap.
+var iterating = map[string]bool{"all": true, "none": true, "any": true, "one": true, "filter": true, "map": true,
+	"count": true, "sum": true, "find": true, "findIndex": true, "findLast": true, "findLastIndex": true,
+	"groupBy": true, "sortBy": true, "reduce": true}
+
+// listArgs checks the list an iterating builtin goes over: nil would fail
+// in Go's words ("reflect: call of reflect.Value.Len on zero Value").
+type listArgs struct{}
+
+func (listArgs) Visit(node *ast.Node) {
+	b, ok := (*node).(*ast.BuiltinNode)
+	if !ok || !iterating[b.Name] || len(b.Arguments) == 0 {
+		return
+	}
+	switch a := b.Arguments[0].(type) {
+	case *ast.ArrayNode:
+		return // a list as written
+	case *ast.CallNode:
+		if id, ok := a.Callee.(*ast.IdentifierNode); ok && id.Value == listArgFunction {
+			return
+		}
+	}
+	b.Arguments[0] = &ast.CallNode{Callee: &ast.IdentifierNode{Value: listArgFunction},
+		Arguments: []ast.Node{&ast.StringNode{Value: b.Name}, b.Arguments[0]}}
+}
+
+// listArg is what listArgs calls: the list, or an error naming the builtin.
+func listArg(p ...any) (any, error) {
+	name, _ := p[0].(string)
+	v := p[1]
+	if v == nil {
+		return nil, argError(name, 1, "", "is not set")
+	}
+	switch reflect.ValueOf(v).Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return v, nil
+	}
+	return nil, argError(name, 1, "", "is "+kindName(reflect.TypeOf(v).String())+", not a list")
 }
 
 // errLocalZone refuses the server's own time zone ("Local"), which would
@@ -664,7 +761,10 @@ func kindError(name string, r any, args []any) error {
 		return fmt.Errorf("%s: %v", name, r)
 	}
 	for i, a := range args {
-		if a == nil && m[1] == "nil" || a != nil && reflect.TypeOf(a).String() == m[1] {
+		if a == nil && m[1] == "nil" {
+			return argError(name, i+1, "", "is not set")
+		}
+		if a != nil && reflect.TypeOf(a).String() == m[1] {
 			return fmt.Errorf("%s: argument %d is %s, not %s", name, i+1, kindName(m[1]), kindName(m[2]))
 		}
 	}
