@@ -109,7 +109,7 @@ func clockNow(p ...any) (any, error) {
 		if loc, ok := args[0].(*time.Location); ok {
 			return t.In(loc), nil
 		}
-		return nil, fmt.Errorf("now(zone): %v is not a time zone: write now(timezone(%q))", args[0], "Europe/Paris")
+		return nil, fmt.Errorf("now(zone): %s is not a time zone: write now(timezone(%q))", argText(args[0]), "Europe/Paris")
 	}
 	return nil, errors.New(clockArity("now", len(args)))
 }

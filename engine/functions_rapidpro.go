@@ -6,10 +6,12 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 	"github.com/parleyhq/parley/flows"
@@ -69,7 +71,8 @@ func init() {
 			return strings.Join(w[from:to], " "), nil
 		},
 		// field(text, index, delimiter): the index-th (from 1) field of text
-		// split on delimiter, trimmed.
+		// split on delimiter, trimmed, fields with nothing but spaces not
+		// counted, as RapidPro's FIELD ("a,,b" and 2 give "b").
 		"field": func(p ...any) (any, error) {
 			n, err := argWhole("field", 2, "index", p[1])
 			if err != nil {
@@ -83,7 +86,7 @@ func init() {
 			if delim == " " {
 				parts = strings.Fields(toText(p[0]))
 			} else {
-				parts = strings.Split(toText(p[0]), delim)
+				parts = slices.DeleteFunc(strings.Split(toText(p[0]), delim), func(f string) bool { return strings.TrimSpace(f) == "" })
 			}
 			if n > len(parts) {
 				return "", nil
@@ -241,7 +244,8 @@ func init() {
 				return nil, argError("edate", 2, "months", "is "+argText(p[1])+", more than 100000 months")
 			}
 			y, m, d := t.Date()
-			first := time.Date(y, m+time.Month(int(n)), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+			// Months rounded half away from zero, as RapidPro's.
+			first := time.Date(y, m+time.Month(int(math.Round(n))), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
 			t = first.AddDate(0, 0, min(d, first.AddDate(0, 1, -1).Day())-1)
 			if dateOnly {
 				return t.Format("2006-01-02"), nil
@@ -252,19 +256,14 @@ func init() {
 		// today(): the date of the turn's time (UTC) as YYYY-MM-DD; clockCalls
 		// gives it that time (clock.go).
 		"today": clockToday,
-		// read_digits(text): digits spaced out for text-to-speech.
+		// read_digits(text): the digits of text spaced out for
+		// text-to-speech, in groups as RapidPro's READ_DIGITS (readDigits).
 		"read_digits": func(p ...any) (any, error) {
 			s, err := oneString("read_digits", p)
 			if err != nil {
 				return nil, err
 			}
-			var d []string
-			for _, r := range s {
-				if unicode.IsDigit(r) {
-					d = append(d, string(r))
-				}
-			}
-			return strings.Join(d, " , "), nil
+			return readDigits(s), nil
 		},
 		// legacy_eq(a, b): RapidPro's "=": numeric when both are numbers,
 		// otherwise case-insensitive text equality.
@@ -352,9 +351,10 @@ func legacyAdd(op string, p []any) (any, error) {
 		n = -n
 	}
 	if math.Abs(n) > 1e6 {
-		return nil, fmt.Errorf("%q %s %q: %v days is too far from the date", toText(p[0]), op, toText(p[1]), n)
+		return nil, fmt.Errorf("%q %s %q: %s days is too far from the date", toText(p[0]), op, toText(p[1]), argText(n))
 	}
-	t = t.AddDate(0, 0, int(n))
+	// Days rounded half away from zero, as RapidPro's.
+	t = t.AddDate(0, 0, int(math.Round(n)))
 	if dateOnly {
 		return t.Format("2006-01-02"), nil
 	}
@@ -630,8 +630,9 @@ func argNumber(name string, i int, what string, v any) (float64, error) {
 	return f, nil
 }
 
-// argWhole is argNumber as a whole number, a fraction cut off, refused
-// when an int does not hold it.
+// argWhole is argNumber as a whole number, rounded half away from zero as
+// RapidPro's functions round a count (2.5 is 3), refused when an int does
+// not hold it.
 func argWhole(name string, i int, what string, v any) (int, error) {
 	switch x := v.(type) {
 	case int:
@@ -643,6 +644,7 @@ func argWhole(name string, i int, what string, v any) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	f = math.Round(f)
 	if !inIntRange(f) {
 		return 0, argError(name, i, what, "is "+argText(v)+", too large for a whole number")
 	}
@@ -669,4 +671,69 @@ func argText(v any) string {
 		return fmt.Sprint(x)
 	}
 	return kindName(reflect.TypeOf(v).String())
+}
+
+// digitGroups is how RapidPro's READ_DIGITS groups n digits: 9 (a social
+// security number) as 3, 2 and 4; a multiple of 3 above 3 (most phone
+// numbers) in threes; a multiple of 4 (a card number) in fours; sizes nil
+// for any other count, read one by one.
+func digitGroups(n int) []int {
+	var size int
+	switch {
+	case n == 9:
+		return []int{3, 2, 4}
+	case n%3 == 0 && n > 3:
+		size = 3
+	case n%4 == 0 && n > 0:
+		size = 4
+	default:
+		return nil
+	}
+	groups := make([]int, n/size)
+	for i := range groups {
+		groups[i] = size
+	}
+	return groups
+}
+
+// readDigits writes the digits of s as RapidPro's READ_DIGITS does, for a
+// voice to read them: "123456" is "1 2 3 , 4 5 6", the digits of each
+// group spaced and the groups between commas; digits in no group are
+// between commas ("12345" is "1,2,3,4,5").
+func readDigits(s string) string {
+	var d []string
+	for _, r := range s {
+		if unicode.IsDigit(r) {
+			d = append(d, string(r))
+		}
+	}
+	groups := digitGroups(len(d))
+	if groups == nil {
+		return strings.Join(d, ",")
+	}
+	parts := make([]string, len(groups))
+	for i, n := range groups {
+		parts[i] = strings.Join(d[:n], " ")
+		d = d[n:]
+	}
+	return strings.Join(parts, " , ")
+}
+
+// readDigitsSize is the size of readDigits(s), without making it.
+func readDigitsSize(s string) int {
+	n, size := 0, 0
+	for _, r := range s {
+		if unicode.IsDigit(r) {
+			n++
+			size += utf8.RuneLen(r)
+		}
+	}
+	groups := digitGroups(n)
+	if groups == nil {
+		return size + max(n-1, 0)
+	}
+	for _, g := range groups {
+		size += g - 1 // the spaces inside a group
+	}
+	return size + len(" , ")*(len(groups)-1)
 }

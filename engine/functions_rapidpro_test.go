@@ -74,3 +74,23 @@ func TestWholeNumberArguments(t *testing.T) {
 		{"<@(abs(input))>", "<>", `abs: argument 1 is "hello there", not a number`},
 	})
 }
+
+// TestRapidProCounts: RapidPro's functions round a count with a fraction
+// half away from zero, as its to_integer did; READ_DIGITS groups digits as
+// RapidPro's did; FIELD does not count empty fields.
+func TestRapidProCounts(t *testing.T) {
+	checkRendersWarning(t, []renderCase{
+		{"<@(edate('2024-01-31', 1.5))> <@(edate('2024-03-31', -1.5))> <@(edate('2024-01-31', 1.4))>", "<2024-03-31> <2024-01-31> <2024-02-29>", ""},
+		{"<@(fixed(1000, 2.5))> <@(fixed(1000, '1.5'))> <@(fixed(1234.5, -0.5))>", "<1,000.000> <1,000.00> <1,230>", ""},
+		{"<@(legacy_add(datevalue('2024-01-01'), 1.5))> <@(legacy_add('2024-01-01', 1.5))> <@(legacy_sub('2024-01-10', 1.5))> <@(legacy_add('2024-01-01', 1.4))>", "<2024-01-03T00:00:00Z> <2024-01-03> <2024-01-08> <2024-01-02>", ""},
+		{"<@(legacy_round(2.345, 1.5))> <@(legacy_roundup(2.341, 1.5))> <@(legacy_rounddown(2.349, 2.5))>", "<2.35> <2.35> <2.349>", ""},
+		{"<@(randbetween(1.5, 2.5))> <@(randbetween(-2.5, -2.5))>", "<2> <-3>", ""},
+		{"<@(left('abcd', 1.5))> <@(right('abcd', 2.5))> <@(mid('abcd', 1.5, 1))> <@(char(65.5))>", "<ab> <bcd> <b> <B>", ""},
+		{"<@(read_digits('123456'))>", "<1 2 3 , 4 5 6>", ""},
+		{"<@(read_digits('+254712345678'))> <@(read_digits('+1 206-555-1212'))>", "<2 5 4 , 7 1 2 , 3 4 5 , 6 7 8> <1,2,0,6,5,5,5,1,2,1,2>", ""},
+		{"<@(read_digits('123456789'))>", "<1 2 3 , 4 5 , 6 7 8 9>", ""},
+		{"<@(read_digits('12345678'))> <@(read_digits('1234'))>", "<1 2 3 4 , 5 6 7 8> <1 2 3 4>", ""},
+		{"<@(read_digits('12345'))> <@(read_digits('123'))> <@(read_digits('no digits'))>", "<1,2,3,4,5> <1,2,3> <>", ""},
+		{"<@(field('a,,b', 2, ','))> <@(field('a, ,b,', 3, ','))> <@(field(' a  b ', 2, ' '))> <@(field('a,b', 1, ','))>", "<b> <> <b> <a>", ""},
+	})
+}
