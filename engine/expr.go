@@ -115,7 +115,7 @@ var Functions = map[string]func(params ...any) (any, error){
 		}
 		d, ok := rules.ParseNumber(s)
 		if !ok {
-			return nil, argError("number", 1, "", "is "+strconv.Quote(s)+", not a number (digits, with an optional sign, commas between thousands and a decimal point: -1,234.5)")
+			return nil, argError("number", 1, "", "is "+strconv.Quote(s)+", not a number")
 		}
 		f, err := strconv.ParseFloat(d, 64)
 		if err != nil {
