@@ -19,9 +19,18 @@ import (
 // can write, so that the name now stays the variable.
 const nowFunction = "now()"
 
+// dateFormatVar is the variable, under a name no author can write, holding
+// the date format of the turn's flow (turn.DateFormat).
+const dateFormatVar = "date_format()"
+
+// dateFunctions read dates as the flow's date rules do (rules.FindDate):
+// clockCalls gives them the turn's time and date format.
+var dateFunctions = map[string]bool{"datevalue": true, "edate": true, "legacy_add": true, "legacy_sub": true}
+
 // clockCalls passes the turn's time to the functions that tell the time:
 // now(...) becomes a call of nowFunction and today(...) one of today, each
-// with the variable now before its own arguments.
+// with the variable now before its own arguments. The date functions get
+// now and dateFormatVar before theirs.
 type clockCalls struct{}
 
 func (clockCalls) Visit(node *ast.Node) {
@@ -30,7 +39,15 @@ func (clockCalls) Visit(node *ast.Node) {
 		return
 	}
 	id, ok := c.Callee.(*ast.IdentifierNode)
-	if !ok || id.Value != "now" && id.Value != "today" {
+	if !ok {
+		return
+	}
+	if dateFunctions[id.Value] {
+		args := append([]ast.Node{&ast.IdentifierNode{Value: "now"}, &ast.IdentifierNode{Value: dateFormatVar}}, c.Arguments...)
+		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: id.Value}, Arguments: args})
+		return
+	}
+	if id.Value != "now" && id.Value != "today" {
 		return
 	}
 	name := id.Value
@@ -42,13 +59,10 @@ func (clockCalls) Visit(node *ast.Node) {
 }
 
 // clockArity is what is wrong with a call of name with n arguments, when
-// name is a clock function and n is not what it takes, or "".
+// name is now and n is not what it takes, or "". (today is in arities.)
 func clockArity(name string, n int) string {
-	switch {
-	case name == "now" && n > 1:
+	if name == "now" && n > 1 {
 		return fmt.Sprintf("now() takes no argument or a time zone (now(timezone(%q))), got %d", "Europe/Paris", n)
-	case name == "today" && n > 0:
-		return fmt.Sprintf("today() takes no arguments, got %d", n)
 	}
 	return ""
 }
@@ -61,6 +75,25 @@ func turnTime(name string, p []any) (time.Time, []any, error) {
 		}
 	}
 	return time.Time{}, nil, fmt.Errorf("%s(): the time of the turn is not known", name)
+}
+
+// dateReader reads dates as the turn's date rules do.
+type dateReader struct {
+	now    time.Time
+	format string
+}
+
+// turnDates is the turn's time and date format, which clockCalls passes
+// first to the date functions, and their own arguments.
+func turnDates(name string, p []any) (dateReader, []any, error) {
+	if len(p) > 1 {
+		t, ok1 := p[0].(time.Time)
+		f, ok2 := p[1].(string)
+		if ok1 && ok2 {
+			return dateReader{now: t, format: f}, p[2:], nil
+		}
+	}
+	return dateReader{}, nil, fmt.Errorf("%s(): the time and date format of the turn are not known", name)
 }
 
 // now(), or now(timezone("Europe/Paris")): the turn's time, in that zone.
@@ -76,7 +109,7 @@ func clockNow(p ...any) (any, error) {
 		if loc, ok := args[0].(*time.Location); ok {
 			return t.In(loc), nil
 		}
-		return nil, fmt.Errorf("now(zone): %v is not a time zone: write now(timezone(%q))", args[0], "Europe/Paris")
+		return nil, fmt.Errorf("now(zone): %s is not a time zone: write now(timezone(%q))", argText(args[0]), "Europe/Paris")
 	}
 	return nil, errors.New(clockArity("now", len(args)))
 }
@@ -87,7 +120,7 @@ func clockToday(p ...any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if msg := clockArity("today", len(args)); msg != "" {
+	if msg := arities["today"].check(len(args)); msg != "" {
 		return nil, errors.New(msg)
 	}
 	return t.UTC().Format("2006-01-02"), nil

@@ -112,3 +112,44 @@ func TestClockFunctionArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionArguments: a call of one of Parley's functions with a number of
+// arguments it does not take does not load, the error naming the function,
+// its signature and where; a flow stored before loads and the call fails
+// when it runs, with the same words.
+func TestFunctionArguments(t *testing.T) {
+	fx := newFixture(t, nil)
+	for src, want := range map[string]string{
+		`@(title("a","b"))`:                  `widgets[0].text: bad expression "title(\"a\",\"b\")": title(text) takes 1 argument, got 2 (1:1)`,
+		`@(fixed())`:                         `fixed(number[, decimals[, no_commas]]) takes 1 to 3 arguments, got 0 (1:1)`,
+		`@(edate("2024-01-01"))`:             `edate(date, months) takes 2 arguments, got 1 (1:1)`,
+		`@(upper(datevalue()))`:              `datevalue(text) takes 1 argument, got 0 (1:7)`,
+		`@(rand(1) + legacy_round(1, 2, 3))`: `rand() takes no arguments, got 1 (1:1); legacy_round(number[, places]) takes 1 or 2 arguments, got 3 (1:11)`,
+		`@(randbetween(1))`:                  `randbetween(low, high) takes 2 arguments, got 1 (1:1)`,
+		`@(default(1))`:                      `default(value, fallback) takes 2 arguments, got 1 (1:1)`,
+	} {
+		q, _ := json.Marshal(src)
+		_, err := fx.e.Load([]byte(`{"id": "c", "name": "c", "widgets": [{"id": "m", "type": "send_message", "text": ` + string(q) + `}]}`))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %s", src, err, want)
+		}
+	}
+	_, err := fx.e.Load([]byte(`{"id": "r", "widgets": [{"id": "s", "type": "split", "operand": "@input",
+	  "rules": [{"type": "expression", "args": ["legacy_eq(input)"], "category": "Yes"}], "exits": {"Yes": "", "Other": ""}}]}`))
+	if want := `widgets[0].rules[0].args[0]`; err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "legacy_eq(a, b) takes 2 arguments, got 1") {
+		t.Errorf("expression rule: error %v, want one at %s", err, want)
+	}
+
+	f, err := fx.e.LoadStored([]byte(`{"id": "old", "widgets": [{"id": "m", "type": "send_message", "text": "<@(edate('2024-01-01'))>"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := eventsOf(evs, flows.EventError)
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "edate(date, months) takes 2 arguments, got 1") {
+		t.Errorf("stored flow's run: %+v", errs)
+	}
+}

@@ -369,6 +369,8 @@ func (t *turn) exprEnv() map[string]any {
 		"user":    map[string]any{"key": fields},
 		"session": map[string]any{"id": s.ID, "status": string(s.Status), "environment": s.Environment},
 		"now":     t.now,
+		// datevalue(), edate(), legacy_add() and legacy_sub() read dates in it (clockCalls).
+		dateFormatVar: t.DateFormat(),
 	}
 	env["results"] = env["flow"]
 	var extra any

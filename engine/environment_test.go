@@ -145,3 +145,42 @@ func TestDateArgumentsFollowTheDateFormat(t *testing.T) {
 		})
 	}
 }
+
+// TestDateFunctionsFollowTheDateFormat: datevalue(), edate() and RapidPro's
+// date + days read a date as the flow's date rules do, month first in a
+// month-first flow.
+func TestDateFunctionsFollowTheDateFormat(t *testing.T) {
+	const tmpl = "@flow.d|@(datevalue(input))|@(edate(input, 1))|@(legacy_add(input, 1))|@(legacy_sub(input, 1))"
+	tests := []struct{ env, input, want string }{
+		{"MM-DD-YYYY", "01/02/2024", "2024-01-02|2024-01-02T00:00:00Z|2024-02-02|2024-01-03|2024-01-01"},
+		{"MM-DD-YYYY", "12/25/2024", "2024-12-25|2024-12-25T00:00:00Z|2025-01-25|2024-12-26|2024-12-24"},
+		{"MM-DD-YYYY", "12-25-2024 10:30", "2024-12-25|2024-12-25T10:30:00Z|2025-01-25T10:30:00Z|2024-12-26T10:30:00Z|2024-12-24T10:30:00Z"},
+		{"", "01/02/2024", "2024-02-01|2024-02-01T00:00:00Z|2024-03-01|2024-02-02|2024-01-31"},
+		{"YYYY-MM-DD", "2024/01/02", "2024-01-02|2024-01-02T00:00:00Z|2024-02-02|2024-01-03|2024-01-01"},
+		{"", "on 3.4.24", "2024-04-03|2024-04-03T00:00:00Z|2024-05-03|2024-04-04|2024-04-02"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.env+" "+tc.input, func(t *testing.T) {
+			env := ""
+			if tc.env != "" {
+				env = `"environment": {"date_format": "` + tc.env + `"},`
+			}
+			fx := newFixture(t, nil)
+			f := fx.load(t, `{"id": "d", `+env+` "widgets": [
+			  {"id": "ask", "type": "wait_for_response", "result": "D",
+			   "rules": [{"type": "has_date", "category": "Date"}], "exits": {"Date": "say", "Other": "say"}},
+			  {"id": "say", "type": "send_message", "text": "`+tmpl+`"}]}`)
+			s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := fx.e.Resume(context.Background(), f, s, flows.Text(tc.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := texts(evs); len(got) != 1 || got[0] != tc.want {
+				t.Errorf("sent %q, want %q (%+v)", got, tc.want, eventsOf(evs, flows.EventError))
+			}
+		})
+	}
+}

@@ -2,9 +2,12 @@ package engine
 
 import (
 	"cmp"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"regexp"
 	"slices"
@@ -20,6 +23,7 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/rules"
 )
 
 // expression is a compiled expr-lang program. Programs are shared by every
@@ -87,47 +91,140 @@ var Functions = map[string]func(params ...any) (any, error){
 	},
 	// default(value, fallback): fallback when value is empty or missing.
 	"default": func(p ...any) (any, error) {
-		if len(p) != 2 {
-			return nil, fmt.Errorf("default(value, fallback) takes 2 arguments, got %d", len(p))
-		}
 		if p[0] == nil || toText(p[0]) == "" {
 			return p[1], nil
 		}
 		return p[0], nil
 	},
-	// number(text): the text as a number (error when it is not one).
+	// number(text): the text as a number, read as the number rules read one
+	// (rules.ParseNumber): digits of any script, grouping commas, a
+	// fraction; an error for any other text.
 	"number": func(p ...any) (any, error) {
 		s, err := oneString("number", p)
 		if err != nil {
 			return nil, err
 		}
 		if p[0] == nil {
-			return nil, fmt.Errorf("number: the value is not set (nil)")
+			return nil, argError("number", 1, "", "is not set")
 		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(strings.ReplaceAll(s, ",", "")), 64)
+		d, ok := rules.ParseNumber(s)
+		if !ok {
+			return nil, argError("number", 1, "", "is "+strconv.Quote(s)+", not a number")
+		}
+		f, err := strconv.ParseFloat(d, 64)
 		if err != nil {
-			return nil, fmt.Errorf("number: %q is not a number", s)
+			return nil, argError("number", 1, "", "is "+strconv.Quote(s)+", too large")
 		}
 		return f, nil
 	},
 	"text": func(p ...any) (any, error) {
-		if len(p) != 1 {
-			return nil, fmt.Errorf("text(value) takes 1 argument, got %d", len(p))
-		}
 		return toText(p[0]), nil
 	},
 	// length(value): the number of items of a list or map, of characters of
 	// anything else (as text).
 	"length": func(p ...any) (any, error) {
-		if len(p) != 1 {
-			return nil, fmt.Errorf("length takes 1 argument, got %d", len(p))
-		}
 		switch v := reflect.ValueOf(p[0]); v.Kind() {
 		case reflect.Slice, reflect.Array, reflect.Map:
 			return v.Len(), nil
 		}
 		return utf8.RuneCountInString(toText(p[0])), nil
 	},
+}
+
+// arity is how many arguments a function of Functions takes. One table
+// serves the check when an expression is compiled (callChecker) and when the
+// function runs (withArity), so that a call that would fail on every run
+// does not load.
+type arity struct {
+	sig      string // the signature, as errors show it
+	min, max int
+	// hidden is how many arguments clockCalls passes before the author's.
+	hidden int
+}
+
+// arities are the functions of Functions by name. A function's own
+// arguments (the author's) are counted, never the ones clockCalls adds.
+var arities = map[string]arity{
+	"title":                    {sig: "title(text)", min: 1, max: 1},
+	"first_word":               {sig: "first_word(text)", min: 1, max: 1},
+	"remove_first_word":        {sig: "remove_first_word(text)", min: 1, max: 1},
+	"word":                     {sig: "word(text, n[, delimiters])", min: 2, max: 3},
+	"default":                  {sig: "default(value, fallback)", min: 2, max: 2},
+	"number":                   {sig: "number(text)", min: 1, max: 1},
+	"text":                     {sig: "text(value)", min: 1, max: 1},
+	"length":                   {sig: "length(value)", min: 1, max: 1},
+	"format_tel":               {sig: "format_tel(urn)", min: 1, max: 1},
+	"word_count":               {sig: "word_count(text[, delimiters])", min: 1, max: 2},
+	"word_slice":               {sig: "word_slice(text, start[, stop[, delimiters]])", min: 2, max: 4},
+	"field":                    {sig: "field(text, index, delimiter)", min: 3, max: 3},
+	"left":                     {sig: "left(text, count)", min: 2, max: 2},
+	"right":                    {sig: "right(text, count)", min: 2, max: 2},
+	"mid":                      {sig: "mid(text, start, count)", min: 3, max: 3},
+	"substitute":               {sig: "substitute(text, old, new)", min: 3, max: 3},
+	"clean":                    {sig: "clean(text)", min: 1, max: 1},
+	"char":                     {sig: "char(code)", min: 1, max: 1},
+	"unichar":                  {sig: "unichar(code)", min: 1, max: 1},
+	"code":                     {sig: "code(text)", min: 1, max: 1},
+	"unicode":                  {sig: "unicode(text)", min: 1, max: 1},
+	"power":                    {sig: "power(x, y)", min: 2, max: 2},
+	"fixed":                    {sig: "fixed(number[, decimals[, no_commas]])", min: 1, max: 3},
+	"legacy_round":             {sig: "legacy_round(number[, places])", min: 1, max: 2},
+	"legacy_roundup":           {sig: "legacy_roundup(number[, places])", min: 1, max: 2},
+	"legacy_rounddown":         {sig: "legacy_rounddown(number[, places])", min: 1, max: 2},
+	"datevalue":                {sig: "datevalue(text)", min: 1, max: 1, hidden: 2},
+	"legacy_add":               {sig: "legacy_add(a, b)", min: 2, max: 2, hidden: 2},
+	"legacy_sub":               {sig: "legacy_sub(a, b)", min: 2, max: 2, hidden: 2},
+	"edate":                    {sig: "edate(date, months)", min: 2, max: 2, hidden: 2},
+	"today":                    {sig: "today()", min: 0, max: 0, hidden: 1},
+	"read_digits":              {sig: "read_digits(text)", min: 1, max: 1},
+	"legacy_eq":                {sig: "legacy_eq(a, b)", min: 2, max: 2},
+	"legacy_cmp":               {sig: "legacy_cmp(a, b)", min: 2, max: 2},
+	"legacy_num":               {sig: "legacy_num(x)", min: 1, max: 1},
+	"legacy_bool":              {sig: "legacy_bool(x)", min: 1, max: 1},
+	"legacy_word":              {sig: "legacy_word(text, number[, by_spaces])", min: 2, max: 3},
+	"legacy_word_count":        {sig: "legacy_word_count(text[, by_spaces])", min: 1, max: 2},
+	"legacy_word_slice":        {sig: "legacy_word_slice(text, start[, stop[, by_spaces]])", min: 2, max: 4},
+	"legacy_first_word":        {sig: "legacy_first_word(text)", min: 1, max: 1},
+	"legacy_remove_first_word": {sig: "legacy_remove_first_word(text)", min: 1, max: 1},
+	"legacy_proper":            {sig: "legacy_proper(text)", min: 1, max: 1},
+	"rand":                     {sig: "rand()", min: 0, max: 0},
+	"randbetween":              {sig: "randbetween(low, high)", min: 2, max: 2},
+}
+
+// check is what is wrong with a call of n arguments, or "".
+func (a arity) check(n int) string {
+	if n >= a.min && n <= a.max {
+		return ""
+	}
+	var takes string
+	switch {
+	case a.max == 0:
+		takes = "no arguments"
+	case a.min == a.max && a.min == 1:
+		takes = "1 argument"
+	case a.min == a.max:
+		takes = fmt.Sprintf("%d arguments", a.min)
+	case a.max == a.min+1:
+		takes = fmt.Sprintf("%d or %d arguments", a.min, a.max)
+	default:
+		takes = fmt.Sprintf("%d to %d arguments", a.min, a.max)
+	}
+	return fmt.Sprintf("%s takes %s, got %d", a.sig, takes, n)
+}
+
+// withArity checks the arguments of a call of the function name against
+// arities before calling fn.
+func withArity(name string, fn func(...any) (any, error)) func(...any) (any, error) {
+	a, ok := arities[name]
+	if !ok {
+		panic("engine: expression function " + name + " has no arity")
+	}
+	return func(p ...any) (any, error) {
+		if msg := a.check(len(p) - a.hidden); msg != "" {
+			return nil, errors.New(msg)
+		}
+		return fn(p...)
+	}
 }
 
 func oneString(name string, p []any) (string, error) {
@@ -145,6 +242,8 @@ func optText(p []any, i int) string {
 	return ""
 }
 
+// toInt reads v as a whole number, a fraction cut off; ok is false when it
+// is not a number or out of the range of one (see inIntRange).
 func toInt(v any) (int, bool) {
 	switch x := v.(type) {
 	case int:
@@ -152,6 +251,9 @@ func toInt(v any) (int, bool) {
 	case int64:
 		return int(x), true
 	case float64:
+		if !inIntRange(x) {
+			return 0, false
+		}
 		return int(x), true
 	case string:
 		n, err := strconv.Atoi(strings.TrimSpace(x))
@@ -160,17 +262,23 @@ func toInt(v any) (int, bool) {
 	return 0, false
 }
 
+// inIntRange tells whether x, a fraction cut off, is a whole number Go's
+// int holds: int(x) of any other (1e300, NaN) gives -9223372036854775808.
+func inIntRange(x float64) bool {
+	return x >= math.MinInt64 && x < math.MaxInt64
+}
+
 func (e *Engine) exprOptions() []expr.Option {
 	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{}),
 		expr.DisableBuiltin("now")} // the machine's clock: now is the turn's (clock.go)
 	random := randomFunctions(e.float, e.intn)
 	for name, fn := range Functions {
 		if own, ok := random[name]; ok {
-			fn = own
+			fn = withArity(name, own)
 		}
 		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
-	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow))
+	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg))
 	return append(opts, e.wrapBuiltins)
 }
 
@@ -189,6 +297,16 @@ var (
 	// arguments: their results are checked against the limit of a value
 	// (see limited), as those of the text builtins are.
 	sizedBuiltins = []string{"repeat", "join", "string", "toJSON", "toBase64", "concat", "flatten"}
+	// readBuiltins read a list, a map or text they cannot do without.
+	readBuiltins = []string{"len", "max", "min", "mean", "median", "fromPairs", "toPairs", "reverse", "uniq",
+		"take", "fromJSON", "fromBase64"}
+	// notSetBuiltins refuse nil, in a sentence naming the function and the
+	// argument, where Go's words would say it ("reflect: call of
+	// reflect.Value.Len on zero Value", "invalid argument for len (type
+	// <nil>)"); for join, only as its list.
+	notSetBuiltins = map[string]bool{"len": true, "max": true, "min": true, "mean": true, "median": true,
+		"fromPairs": true, "toPairs": true, "reverse": true, "uniq": true, "take": true, "fromJSON": true,
+		"fromBase64": true, "join": true, "concat": true, "flatten": true, "keys": true, "values": true}
 )
 
 // wrapBuiltins replaces those builtins by functions (which expr-lang
@@ -223,18 +341,29 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 		sized := e.limited(name, call)
 		c.Functions[name] = &builtin.Function{Name: name, Types: b.Types, Validate: b.Validate, Deref: b.Deref,
 			Func: func(args ...any) (out any, err error) {
+				if name == "string" && len(args) == 1 && args[0] == nil {
+					return "", nil // as a template renders nil
+				}
 				cloned := false
 				for i, a := range args {
+					if a == nil && notSetBuiltins[name] && (i == 0 || name != "join") {
+						return nil, argError(name, i+1, "", "is not set")
+					}
 					if a != nil || !text && !number {
 						continue
 					}
 					if number {
-						return nil, fmt.Errorf("%s: the value is not set (nil)", name)
+						return nil, argError(name, i+1, "", "is not set")
 					}
 					if !cloned {
 						args, cloned = slices.Clone(args), true
 					}
 					args[i] = ""
+				}
+				if number {
+					if err := numberArgs(name, args); err != nil {
+						return nil, err
+					}
 				}
 				if name == "date" {
 					if t, ok, err := dateOfTime(args); ok {
@@ -255,7 +384,11 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 						out, err = nil, kindError(name, r, args)
 					}
 				}()
-				return sized(args...)
+				out, err = sized(args...)
+				if err != nil {
+					err = builtinError(name, args, err)
+				}
+				return out, err
 			}}
 	}
 	for _, name := range textBuiltins {
@@ -270,6 +403,9 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 	for _, name := range timeBuiltins {
 		wrap(name, false, false)
 	}
+	for _, name := range readBuiltins {
+		wrap(name, false, false)
+	}
 	// keys() and values() of a map (contact.fields, a webhook's answer)
 	// come in the order of its keys, so that a flow says the same thing
 	// every time, as a template's @(...) of the map does.
@@ -280,6 +416,9 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 			Func: func(args ...any) (any, error) {
 				var m map[string]any
 				if len(args) == 1 {
+					if args[0] == nil {
+						return nil, argError(name, 1, "", "is not set")
+					}
 					m, _ = args[0].(map[string]any)
 				}
 				if m == nil {
@@ -307,7 +446,7 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	calls := &callChecker{}
 	// clockCalls and limitedPlus come after it: the calls they make are of
 	// no name an author could write.
-	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}))
+	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}), expr.Patch(listArgs{}))
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
@@ -326,8 +465,8 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 // variables are allowed (a result not collected yet is nil), and expr-lang
 // compiles an unknown function name as one of them: without this check
 // uper(input) would compile and fail on every run with "cannot call nil".
-// It also counts the arguments of the clock functions (clock.go), which
-// would otherwise fail only when they run.
+// It also counts the arguments of Parley's own functions (arities) and of
+// now() (clock.go), which would otherwise fail only when they run.
 type callChecker struct{ bad []badCall }
 
 type badCall struct {
@@ -381,7 +520,103 @@ func (v *callChecker) Visit(node *ast.Node) {
 	}
 	if msg := clockArity(id.Value, len(c.Arguments)); msg != "" {
 		v.bad = append(v.bad, badCall{id, msg})
+	} else if a, ok := arities[id.Value]; ok {
+		if msg := a.check(len(c.Arguments)); msg != "" {
+			v.bad = append(v.bad, badCall{id, msg})
+		}
 	}
+}
+
+// numberArgs refuses, in a sentence, the arguments of a number builtin that
+// it would refuse in Go's words (int("1.5"): strconv.Atoi: parsing ...) or
+// turn into another number (int(1e300) is -9223372036854775808).
+func numberArgs(name string, args []any) error {
+	for i, a := range args {
+		switch x := a.(type) {
+		case string:
+			if name == "int" {
+				if _, err := strconv.Atoi(x); err != nil {
+					return argError(name, i+1, "", "is "+argText(a)+", not a whole number")
+				}
+			} else if _, err := toFloat(x); err != nil || name != "float" {
+				return argError(name, i+1, "", "is "+argText(a)+", not a number")
+			}
+		case float64:
+			if name == "int" && !inIntRange(x) {
+				return argError(name, i+1, "", "is "+argText(a)+", too large for a whole number")
+			}
+		case nil:
+		default:
+			switch reflect.ValueOf(a).Kind() {
+			case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct, reflect.Bool, reflect.Pointer:
+				return argError(name, i+1, "", "is "+kindName(reflect.TypeOf(a).String())+", not a number")
+			}
+		}
+	}
+	return nil
+}
+
+// builtinError says in a sentence what Go's own words say of the argument
+// of a builtin that reads text.
+func builtinError(name string, args []any, err error) error {
+	var corrupt base64.CorruptInputError
+	var syntax *json.SyntaxError
+	switch {
+	case name == "duration" && len(args) == 1:
+		return argError(name, 1, "", "is "+argText(args[0])+`, not a duration (numbers each with a unit, ns, us, ms, s, m or h: "1h30m")`)
+	case name == "fromBase64" && errors.As(err, &corrupt):
+		return argError(name, 1, "", fmt.Sprintf("is not base64: the character at byte %d is none of it", int64(corrupt)))
+	case name == "fromJSON" && errors.As(err, &syntax):
+		return argError(name, 1, "", fmt.Sprintf("is not JSON: %s (at byte %d)", syntax.Error(), syntax.Offset))
+	case name == "fromJSON":
+		return argError(name, 1, "", fmt.Sprintf("is not JSON: %v", err))
+	}
+	return err
+}
+
+// listArgFunction is the function, under a name no author can write, that
+// listArgs puts around the list of a builtin that iterates over it.
+const listArgFunction = "list()"
+
+// iterating are expr-lang's builtins that go over a list with a predicate
+// (count(list, # > 1)); they are no functions that wrapBuiltins could wrap.
+var iterating = map[string]bool{"all": true, "none": true, "any": true, "one": true, "filter": true, "map": true,
+	"count": true, "sum": true, "find": true, "findIndex": true, "findLast": true, "findLastIndex": true,
+	"groupBy": true, "sortBy": true, "reduce": true}
+
+// listArgs checks the list an iterating builtin goes over: nil would fail
+// in Go's words ("reflect: call of reflect.Value.Len on zero Value").
+type listArgs struct{}
+
+func (listArgs) Visit(node *ast.Node) {
+	b, ok := (*node).(*ast.BuiltinNode)
+	if !ok || !iterating[b.Name] || len(b.Arguments) == 0 {
+		return
+	}
+	switch a := b.Arguments[0].(type) {
+	case *ast.ArrayNode:
+		return // a list as written
+	case *ast.CallNode:
+		if id, ok := a.Callee.(*ast.IdentifierNode); ok && id.Value == listArgFunction {
+			return
+		}
+	}
+	b.Arguments[0] = &ast.CallNode{Callee: &ast.IdentifierNode{Value: listArgFunction},
+		Arguments: []ast.Node{&ast.StringNode{Value: b.Name}, b.Arguments[0]}}
+}
+
+// listArg is what listArgs calls: the list, or an error naming the builtin.
+func listArg(p ...any) (any, error) {
+	name, _ := p[0].(string)
+	v := p[1]
+	if v == nil {
+		return nil, argError(name, 1, "", "is not set")
+	}
+	switch reflect.ValueOf(v).Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return v, nil
+	}
+	return nil, argError(name, 1, "", "is "+kindName(reflect.TypeOf(v).String())+", not a list")
 }
 
 // errLocalZone refuses the server's own time zone ("Local"), which would
@@ -523,7 +758,10 @@ func kindError(name string, r any, args []any) error {
 		return fmt.Errorf("%s: %v", name, r)
 	}
 	for i, a := range args {
-		if a == nil && m[1] == "nil" || a != nil && reflect.TypeOf(a).String() == m[1] {
+		if a == nil && m[1] == "nil" {
+			return argError(name, i+1, "", "is not set")
+		}
+		if a != nil && reflect.TypeOf(a).String() == m[1] {
 			return fmt.Errorf("%s: argument %d is %s, not %s", name, i+1, kindName(m[1]), kindName(m[2]))
 		}
 	}

@@ -60,10 +60,10 @@ func TestFunctionsOfAValueNotSet(t *testing.T) {
 		{"<@(replace(flow.nope.value, 'a', 'b'))>", "<>", ""},
 		{"<@(hasPrefix(flow.nope.value, 'a'))>", "<false>", ""},
 		{"<@(length(split(flow.nope.value, ',')))>", "<1>", ""},
-		{"<@(int(flow.nope.value))>", "<>", "int: the value is not set (nil)"},
-		{"<@(float(flow.nope.value))>", "<>", "float: the value is not set (nil)"},
-		{"<@(round(flow.nope.value))>", "<>", "round: the value is not set (nil)"},
-		{"<@(number(flow.nope.value))>", "<>", "number: the value is not set (nil)"},
+		{"<@(int(flow.nope.value))>", "<>", "int: argument 1 is not set"},
+		{"<@(float(flow.nope.value))>", "<>", "float: argument 1 is not set"},
+		{"<@(round(flow.nope.value))>", "<>", "round: argument 1 is not set"},
+		{"<@(number(flow.nope.value))>", "<>", "number: argument 1 is not set"},
 		// Values that are set work as before.
 		{"<@(upper(input))>", "<HELLO THERE>", ""},
 		{"<@(int('42') + 1)>", "<43>", ""},
@@ -86,7 +86,7 @@ func TestFunctionsOfAValueOfAnotherKind(t *testing.T) {
 		{"<@(date(now).Format('2006-01-02'))>", "<2026-05-04>", ""},
 		{"<@(date('2026-05-04') < now)>", "<true>", ""},
 		{"<@(date(now, '2006'))>", "<>", "date: argument 1 is already a time: a layout reads text (date('2026-05-04', '2006-01-02'))"},
-		{"<@(date(flow.nope.value))>", "<>", "date: argument 1 is not set (nil), not text"},
+		{"<@(date(flow.nope.value))>", "<>", "date: argument 1 is not set"},
 		{"<@(date(contact.fields))>", "<>", "date: argument 1 is a map, not text"},
 		{"<@(date('2026', now))>", "<>", "date: argument 2 is a time, not text"},
 		{"<@(duration(now))>", "<>", "duration: argument 1 is a time, not text"},
@@ -192,5 +192,83 @@ func TestNoLocalTimeZone(t *testing.T) {
 	_, err := fx.e.Load([]byte(`{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": "@(now.Local().Hour())"}]}`))
 	if err == nil || !strings.Contains(err.Error(), "Local() is the server's time zone") {
 		t.Errorf("a flow calling .Local(): %v", err)
+	}
+}
+
+// TestNumberReadsAsTheRules: number() reads a text that is one number as the
+// number rules read it (digits of any script, commas between thousands) and
+// refuses Go's other forms; the legacy arithmetic refuses inf and NaN.
+func TestNumberReadsAsTheRules(t *testing.T) {
+	cases := []renderCase{
+		{"<@(number('1,000'))> <@(number(' -42.50 '))> <@(number('٣'))> <@(number('.5'))> <@(number('+3'))> <@(number('1,234,567.5'))>", "<1000> <-42.5> <3> <0.5> <3> <1234567.5>", ""},
+	}
+	for _, bad := range []string{"inf", "Infinity", "+Inf", "0x1p4", "1_000", "1,2,3", ",5", "NaN", "12 kg", "1e3", "5.", "12,34"} {
+		cases = append(cases, renderCase{"<@(number('" + bad + "'))>", "<>", `number: argument 1 is "` + bad + `", not a number`})
+	}
+	for _, bad := range []string{"inf", "NaN", "0x1p4", "-Infinity"} {
+		cases = append(cases, renderCase{"<@(legacy_num('" + bad + "'))>", "<>", `legacy_num: argument 1 is "` + bad + `", not a number`})
+		cases = append(cases, renderCase{"<@(legacy_add('" + bad + "', 1))>", "<>", `RapidPro's + takes two numbers`})
+	}
+	checkRendersWarning(t, cases)
+}
+
+// TestBuiltinsOfAValueNotSet: expr-lang's builtins given a value not set, or
+// text they cannot read, fail in a sentence naming the function and the
+// argument, never in Go's words; string() of nil is empty text, as a
+// template renders nil.
+func TestBuiltinsOfAValueNotSet(t *testing.T) {
+	var tests []renderCase
+	for _, name := range []string{"count", "sum", "filter", "map", "all", "any", "one", "none", "find", "findIndex", "findLast", "groupBy", "sortBy"} {
+		call := name + "(flow.nope.value, # > 1)"
+		if name == "sum" || name == "count" {
+			call = name + "(flow.nope.value)"
+		}
+		tests = append(tests, renderCase{"<@(" + call + ")>", "<>", name + ": argument 1 is not set"})
+	}
+	for _, name := range []string{"len", "max", "min", "mean", "median", "fromPairs", "toPairs", "reverse", "uniq", "fromJSON", "fromBase64", "keys", "values", "flatten", "concat"} {
+		tests = append(tests, renderCase{"<@(" + name + "(flow.nope.value))>", "<>", name + ": argument 1 is not set"})
+	}
+	tests = append(tests,
+		renderCase{"<@(reduce(flow.nope.value, #acc + #))>", "<>", "reduce: argument 1 is not set"},
+		renderCase{"<@(count(input, # > 1))>", "<>", "count: argument 1 is text, not a list"},
+		renderCase{"<@(count(split(input, ' '), # != ''))> <@(filter([1, 2, 3], # > 1))> <@(sum(map(split('1 2', ' '), int(#))))>", "<2> <[2,3]> <3>", ""},
+		renderCase{"<@(join(flow.nope.value, ','))>", "<>", "join: argument 1 is not set"},
+		renderCase{"<@(take(flow.nope.value, 1))>", "<>", "take: argument 1 is not set"},
+		renderCase{"<@(fromJSON(contact.fields))>", "<>", "fromJSON: argument 1 is a map, not text"},
+		renderCase{"<@(fromJSON('{'))>", "<>", "fromJSON: argument 1 is not JSON: unexpected end of JSON input"},
+		renderCase{"<@(fromBase64(now))>", "<>", "fromBase64: argument 1 is a time, not text"},
+		renderCase{"<@(fromBase64('@@@'))>", "<>", "fromBase64: argument 1 is not base64: the character at byte 0 is none of it"},
+		renderCase{"<@(duration('1d'))>", "<>", `duration: argument 1 is "1d", not a duration (numbers each with a unit, ns, us, ms, s, m or h: "1h30m")`},
+		renderCase{"<@(int('1.5'))>", "<>", `int: argument 1 is "1.5", not a whole number`},
+		renderCase{"<@(int(contact.fields))>", "<>", "int: argument 1 is a map, not a number"},
+		renderCase{"<@(toBase64(flow.nope.value))>", "<>", "toBase64: argument 1 is not set"},
+		renderCase{"<@(string(flow.nope.value))> <@('a' + string(flow.nope.value))>", "<> <a>", ""},
+	)
+	checkRendersWarning(t, tests)
+}
+
+// TestExpressionRuleOfNoValue: an expression rule whose expression gives no
+// value, or one that is not true or false, says so in a flow author's words.
+func TestExpressionRuleOfNoValue(t *testing.T) {
+	for expr, want := range map[string]string{
+		"flow.nope.value": `expression "flow.nope.value" gave no value (a variable not set), not true or false`,
+		"input":           `expression "input" gave the text "hi", not true or false`,
+		"1000000.5 * 2":   `expression "1000000.5 * 2" gave the number 2000001, not true or false`,
+	} {
+		fx := newFixture(t, nil)
+		f := fx.load(t, `{"id": "r", "widgets": [{"id": "s", "type": "split", "operand": "@input",
+		  "rules": [{"type": "expression", "args": ["`+expr+`"], "category": "Yes"}], "exits": {"Yes": "", "Other": ""}}]}`)
+		in := flows.Text("hi")
+		_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Input: &in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []string
+		for _, ev := range eventsOf(evs, flows.EventWarning) {
+			msgs = append(msgs, ev.Message)
+		}
+		if got := strings.Join(msgs, "; "); !strings.Contains(got, want) {
+			t.Errorf("%s: warnings %q, want %q", expr, got, want)
+		}
 	}
 }

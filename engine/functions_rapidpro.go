@@ -5,12 +5,17 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/rules"
 )
 
 // Functions that flows imported from RapidPro need: the spreadsheet-like
@@ -69,21 +74,22 @@ func init() {
 			return strings.Join(w[from:to], " "), nil
 		},
 		// field(text, index, delimiter): the index-th (from 1) field of text
-		// split on delimiter, trimmed.
+		// split on delimiter, trimmed, fields with nothing but spaces not
+		// counted, as RapidPro's FIELD ("a,,b" and 2 give "b").
 		"field": func(p ...any) (any, error) {
-			if len(p) != 3 {
-				return nil, fmt.Errorf("field(text, index, delimiter) takes 3 arguments, got %d", len(p))
+			n, err := argWhole("field", 2, "index", p[1])
+			if err != nil {
+				return nil, err
 			}
-			n, ok := toInt(p[1])
-			if !ok || n < 1 {
-				return nil, fmt.Errorf("field: index %v must be a number of at least 1", p[1])
+			if n < 1 {
+				return nil, argError("field", 2, "index", fmt.Sprintf("is %d: fields count from 1", n))
 			}
 			delim := toText(p[2])
 			var parts []string
 			if delim == " " {
 				parts = strings.Fields(toText(p[0]))
 			} else {
-				parts = strings.Split(toText(p[0]), delim)
+				parts = slices.DeleteFunc(strings.Split(toText(p[0]), delim), func(f string) bool { return strings.TrimSpace(f) == "" })
 			}
 			if n > len(parts) {
 				return "", nil
@@ -107,14 +113,20 @@ func init() {
 		},
 		// mid(text, start, n): n characters from start (counting from 1).
 		"mid": func(p ...any) (any, error) {
-			if len(p) != 3 {
-				return nil, fmt.Errorf("mid(text, start, count) takes 3 arguments, got %d", len(p))
-			}
 			s := []rune(toText(p[0]))
-			start, ok1 := toInt(p[1])
-			n, ok2 := toInt(p[2])
-			if !ok1 || !ok2 || start < 1 || n < 0 {
-				return nil, fmt.Errorf("mid: start %v and count %v must be positive numbers", p[1], p[2])
+			start, err := argWhole("mid", 2, "start", p[1])
+			if err != nil {
+				return nil, err
+			}
+			n, err := argWhole("mid", 3, "count", p[2])
+			if err != nil {
+				return nil, err
+			}
+			if start < 1 {
+				return nil, argError("mid", 2, "start", fmt.Sprintf("is %d: characters count from 1", start))
+			}
+			if n < 0 {
+				return nil, argError("mid", 3, "count", fmt.Sprintf("is %d, less than 0", n))
 			}
 			if start > len(s) {
 				return "", nil
@@ -123,9 +135,6 @@ func init() {
 		},
 		// substitute(text, old, new): every old replaced by new.
 		"substitute": func(p ...any) (any, error) {
-			if len(p) != 3 {
-				return nil, fmt.Errorf("substitute(text, old, new) takes 3 arguments, got %d", len(p))
-			}
 			return strings.ReplaceAll(toText(p[0]), toText(p[1]), toText(p[2])), nil
 		},
 		// clean(text): text without control characters.
@@ -143,19 +152,19 @@ func init() {
 		},
 		// char(n) / unichar(n): the character with that code; code(text) /
 		// unicode(text): the code of the first character.
-		"char":    charOf,
-		"unichar": charOf,
-		"code":    codeOf,
-		"unicode": codeOf,
+		"char":    charOf("char"),
+		"unichar": charOf("unichar"),
+		"code":    codeOf("code"),
+		"unicode": codeOf("unicode"),
 		// power(x, y): x to the power y.
 		"power": func(p ...any) (any, error) {
-			if len(p) != 2 {
-				return nil, fmt.Errorf("power(x, y) takes 2 arguments, got %d", len(p))
+			x, err := argNumber("power", 1, "x", p[0])
+			if err != nil {
+				return nil, err
 			}
-			x, err1 := toFloat(p[0])
-			y, err2 := toFloat(p[1])
-			if err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("power: %v and %v must be numbers", p[0], p[1])
+			y, err := argNumber("power", 2, "y", p[1])
+			if err != nil {
+				return nil, err
 			}
 			return math.Pow(x, y), nil
 		},
@@ -165,14 +174,11 @@ func init() {
 		// thousands unless no_commas, as RapidPro's FIXED: fixed(1234.567)
 		// is "1,234.57".
 		"fixed": func(p ...any) (any, error) {
-			if len(p) < 1 || len(p) > 3 {
-				return nil, fmt.Errorf("fixed(number[, decimals[, no_commas]]) takes 1 to 3 arguments, got %d", len(p))
-			}
 			d := 2
 			if len(p) > 1 {
-				var ok bool
-				if d, ok = toInt(p[1]); !ok {
-					return nil, fmt.Errorf("fixed: decimals %q is not a whole number", toText(p[1]))
+				var err error
+				if d, err = argWhole("fixed", 2, "decimals", p[1]); err != nil {
+					return nil, err
 				}
 			}
 			r, err := roundDecimal("fixed", p[0], d, roundHalf)
@@ -193,13 +199,21 @@ func init() {
 		"legacy_round":     func(p ...any) (any, error) { return legacyRound("legacy_round", p, roundHalf) },
 		"legacy_roundup":   func(p ...any) (any, error) { return legacyRound("legacy_roundup", p, roundUp) },
 		"legacy_rounddown": func(p ...any) (any, error) { return legacyRound("legacy_rounddown", p, roundDown) },
-		// datevalue(text): the date in text, as a time (midnight UTC).
+		// datevalue(text): the date in text, as a time (midnight UTC), read
+		// as the flow's date rules read it.
 		"datevalue": func(p ...any) (any, error) {
+			dr, p, err := turnDates("datevalue", p)
+			if err != nil {
+				return nil, err
+			}
 			s, err := oneString("datevalue", p)
 			if err != nil {
 				return nil, err
 			}
-			if t, ok := parseLegacyDate(s); ok {
+			if p[0] == nil {
+				return nil, argError("datevalue", 1, "text", "is not set")
+			}
+			if t, _, ok := dr.parse(s); ok {
 				return t, nil
 			}
 			return nil, fmt.Errorf("datevalue: %q is not a date", s)
@@ -214,19 +228,27 @@ func init() {
 		// RapidPro's EDATE (2024-01-31 and 1 give 2024-02-29); written as
 		// legacy_add writes dates.
 		"edate": func(p ...any) (any, error) {
-			if len(p) != 2 {
-				return nil, fmt.Errorf("edate(date, months) takes 2 arguments, got %d", len(p))
+			dr, p, err := turnDates("edate", p)
+			if err != nil {
+				return nil, err
 			}
-			t, dateOnly, ok := legacyDate(p[0])
+			if p[0] == nil {
+				return nil, argError("edate", 1, "date", "is not set")
+			}
+			t, dateOnly, ok := dr.legacyDate(p[0])
 			if !ok {
 				return nil, fmt.Errorf("edate: %q is not a date", toText(p[0]))
 			}
-			n, err := toFloat(p[1])
-			if err != nil || math.Abs(n) > 1e5 {
-				return nil, fmt.Errorf("edate: months %q is not a whole number of months", toText(p[1]))
+			n, err := argNumber("edate", 2, "months", p[1])
+			if err != nil {
+				return nil, err
+			}
+			if math.Abs(n) > 1e5 {
+				return nil, argError("edate", 2, "months", "is "+argText(p[1])+", more than 100000 months")
 			}
 			y, m, d := t.Date()
-			first := time.Date(y, m+time.Month(int(n)), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+			// Months rounded half away from zero, as RapidPro's.
+			first := time.Date(y, m+time.Month(int(math.Round(n))), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
 			t = first.AddDate(0, 0, min(d, first.AddDate(0, 1, -1).Day())-1)
 			if dateOnly {
 				return t.Format("2006-01-02"), nil
@@ -237,47 +259,30 @@ func init() {
 		// today(): the date of the turn's time (UTC) as YYYY-MM-DD; clockCalls
 		// gives it that time (clock.go).
 		"today": clockToday,
-		// read_digits(text): digits spaced out for text-to-speech.
+		// read_digits(text): the digits of text spaced out for
+		// text-to-speech, in groups as RapidPro's READ_DIGITS (readDigits).
 		"read_digits": func(p ...any) (any, error) {
 			s, err := oneString("read_digits", p)
 			if err != nil {
 				return nil, err
 			}
-			var d []string
-			for _, r := range s {
-				if unicode.IsDigit(r) {
-					d = append(d, string(r))
-				}
-			}
-			return strings.Join(d, " , "), nil
+			return readDigits(s), nil
 		},
 		// legacy_eq(a, b): RapidPro's "=": numeric when both are numbers,
 		// otherwise case-insensitive text equality.
 		"legacy_eq": func(p ...any) (any, error) {
-			if len(p) != 2 {
-				return nil, fmt.Errorf("legacy_eq(a, b) takes 2 arguments, got %d", len(p))
-			}
 			return legacyCompare(p[0], p[1]) == 0, nil
 		},
 		// legacy_cmp(a, b): -1, 0 or 1, comparing as RapidPro's <, <=, >, >= do.
 		"legacy_cmp": func(p ...any) (any, error) {
-			if len(p) != 2 {
-				return nil, fmt.Errorf("legacy_cmp(a, b) takes 2 arguments, got %d", len(p))
-			}
 			return legacyCompare(p[0], p[1]), nil
 		},
 		// legacy_num(x): x as a number for RapidPro's arithmetic (error when it is not one).
 		"legacy_num": func(p ...any) (any, error) {
-			if len(p) != 1 {
-				return nil, fmt.Errorf("legacy_num(x) takes 1 argument, got %d", len(p))
-			}
-			return toFloat(p[0])
+			return argNumber("legacy_num", 1, "", p[0])
 		},
 		// legacy_bool(x): RapidPro's truth: true, non-zero numbers and "true" text.
 		"legacy_bool": func(p ...any) (any, error) {
-			if len(p) != 1 {
-				return nil, fmt.Errorf("legacy_bool(x) takes 1 argument, got %d", len(p))
-			}
 			return legacyBool(p[0]), nil
 		},
 	} {
@@ -290,21 +295,31 @@ func init() {
 	for name, fn := range randomFunctions(rand.Float64, rand.IntN) {
 		Functions[name] = fn
 	}
+	for name, fn := range Functions {
+		Functions[name] = withArity(name, fn)
+	}
 }
 
-// legacyDateLayouts are the date forms RapidPro's DATEVALUE and date
-// arithmetic read (day first, as RapidPro's default date format).
-var legacyDateLayouts = []string{time.RFC3339, "2006-01-02", "02-01-2006", "2/1/2006", "02/01/2006", "2-1-2006", "02-01-2006 15:04"}
-
-// parseLegacyDate reads a date in one of legacyDateLayouts.
-func parseLegacyDate(s string) (time.Time, bool) {
+// parse reads s as RapidPro's DATEVALUE and date arithmetic do: a time in
+// RFC 3339 or a date and hours:minutes (in the flow's date format, with
+// dashes), else the first date as the flow's date rules read it
+// (rules.FindDate); dateOnly says it has no time of day.
+func (dr dateReader) parse(s string) (t time.Time, dateOnly, ok bool) {
 	s = strings.TrimSpace(s)
-	for _, layout := range legacyDateLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
+	layout := "02-01-2006 15:04"
+	switch dr.format {
+	case flows.DateFormatMonthDayYear:
+		layout = "01-02-2006 15:04"
+	case flows.DateFormatYearMonthDay:
+		layout = "2006-01-02 15:04"
+	}
+	for _, l := range []string{time.RFC3339, layout} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, false, true
 		}
 	}
-	return time.Time{}, false
+	t, ok = rules.FindDate(s, dr.format, dr.now)
+	return t, true, ok
 }
 
 // legacyAdd is RapidPro's a + b or a - b (op): numbers first, then a date
@@ -314,8 +329,9 @@ func legacyAdd(op string, p []any) (any, error) {
 	if op == "-" {
 		name = "legacy_sub"
 	}
-	if len(p) != 2 {
-		return nil, fmt.Errorf("%s(a, b) takes 2 arguments, got %d", name, len(p))
+	dr, p, err := turnDates(name, p)
+	if err != nil {
+		return nil, err
 	}
 	x, err1 := toFloat(p[0])
 	y, err2 := toFloat(p[1])
@@ -330,7 +346,7 @@ func legacyAdd(op string, p []any) (any, error) {
 		date, days = p[1], p[0]
 	}
 	n, err := toFloat(days)
-	t, dateOnly, ok := legacyDate(date)
+	t, dateOnly, ok := dr.legacyDate(date)
 	if !ok || err != nil {
 		return nil, fmt.Errorf("%q %s %q: RapidPro's %s takes two numbers, or a date and a number of days", toText(p[0]), op, toText(p[1]), op)
 	}
@@ -338,28 +354,27 @@ func legacyAdd(op string, p []any) (any, error) {
 		n = -n
 	}
 	if math.Abs(n) > 1e6 {
-		return nil, fmt.Errorf("%q %s %q: %v days is too far from the date", toText(p[0]), op, toText(p[1]), n)
+		return nil, fmt.Errorf("%q %s %q: %s days is too far from the date", toText(p[0]), op, toText(p[1]), argText(n))
 	}
-	t = t.AddDate(0, 0, int(n))
+	// Days rounded half away from zero, as RapidPro's.
+	t = t.AddDate(0, 0, int(math.Round(n)))
 	if dateOnly {
 		return t.Format("2006-01-02"), nil
 	}
 	return t, nil
 }
 
-// legacyDate reads v as a date for RapidPro's arithmetic: a time, or text in
-// one of legacyDateLayouts; dateOnly says it was text with a date and no
-// time of day (today()'s YYYY-MM-DD, a contact field's date).
-func legacyDate(v any) (t time.Time, dateOnly, ok bool) {
+// legacyDate reads v as a date for RapidPro's arithmetic: a time, or text
+// parse reads; dateOnly says it was text with a date and no time of day
+// (today()'s YYYY-MM-DD, a contact field's date).
+func (dr dateReader) legacyDate(v any) (t time.Time, dateOnly, ok bool) {
 	if t, ok := v.(time.Time); ok {
 		return t, false, true
 	}
 	if v == nil {
 		return time.Time{}, false, false
 	}
-	s := toText(v)
-	t, ok = parseLegacyDate(s)
-	return t, ok && len(strings.TrimSpace(s)) <= len("02-01-2006"), ok
+	return dr.parse(toText(v))
 }
 
 // legacyBool is RapidPro's truth: true, non-zero numbers and "true" text.
@@ -392,12 +407,9 @@ const maxPlaces = 400
 // is 1.005, not the float just below it), at places decimals (negative: left
 // of the point) in mode, and returns the exact result.
 func roundDecimal(name string, v any, places, mode int) (*big.Rat, error) {
-	x, err := toFloat(v)
+	x, err := argNumber(name, 1, "number", v)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
-	}
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return nil, fmt.Errorf("%s: %v is not a number", name, x)
+		return nil, err
 	}
 	r, ok := new(big.Rat).SetString(strconv.FormatFloat(x, 'g', -1, 64))
 	if !ok {
@@ -430,14 +442,11 @@ func abs(n int) int {
 
 // legacyRound is legacy_round, legacy_roundup and legacy_rounddown.
 func legacyRound(name string, p []any, mode int) (any, error) {
-	if len(p) < 1 || len(p) > 2 {
-		return nil, fmt.Errorf("%s(number[, places]) takes 1 or 2 arguments, got %d", name, len(p))
-	}
 	places := 0
 	if len(p) == 2 {
-		var ok bool
-		if places, ok = toInt(p[1]); !ok {
-			return nil, fmt.Errorf("%s: places %q is not a whole number", name, toText(p[1]))
+		var err error
+		if places, err = argWhole(name, 2, "places", p[1]); err != nil {
+			return nil, err
 		}
 	}
 	r, err := roundDecimal(name, p[0], places, mode)
@@ -472,36 +481,47 @@ func thousands(s string) string {
 }
 
 func textAndCount(name string, p []any) ([]rune, int, error) {
-	if len(p) != 2 {
-		return nil, 0, fmt.Errorf("%s(text, count) takes 2 arguments, got %d", name, len(p))
+	n, err := argWhole(name, 2, "count", p[1])
+	if err != nil {
+		return nil, 0, err
 	}
-	n, ok := toInt(p[1])
-	if !ok || n < 0 {
-		return nil, 0, fmt.Errorf("%s: count %v must be a positive number", name, p[1])
+	if n < 0 {
+		return nil, 0, argError(name, 2, "count", fmt.Sprintf("is %d, less than 0", n))
 	}
 	return []rune(toText(p[0])), n, nil
 }
 
-func charOf(p ...any) (any, error) {
-	if len(p) != 1 {
-		return nil, fmt.Errorf("char(code) takes 1 argument, got %d", len(p))
+// charOf is char(code) and unichar(code), by name: the character with that
+// code.
+func charOf(name string) func(...any) (any, error) {
+	return func(p ...any) (any, error) {
+		n, err := argWhole(name, 1, "code", p[0])
+		if err != nil {
+			return nil, err
+		}
+		if n < 0 || n > unicode.MaxRune {
+			return nil, argError(name, 1, "code", fmt.Sprintf("is %d, not a character code (0 to %d)", n, unicode.MaxRune))
+		}
+		return string(rune(n)), nil
 	}
-	n, ok := toInt(p[0])
-	if !ok || n < 0 || n > unicode.MaxRune {
-		return nil, fmt.Errorf("char: %v is not a character code", p[0])
-	}
-	return string(rune(n)), nil
 }
 
-func codeOf(p ...any) (any, error) {
-	s, err := oneString("code", p)
-	if err != nil {
-		return nil, err
+// codeOf is code(text) and unicode(text), by name: the code of the first
+// character.
+func codeOf(name string) func(...any) (any, error) {
+	return func(p ...any) (any, error) {
+		s, err := oneString(name, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range s {
+			return int(r), nil
+		}
+		if p[0] == nil {
+			return nil, argError(name, 1, "text", "is not set")
+		}
+		return nil, argError(name, 1, "text", "is empty: it has no first character")
 	}
-	for _, r := range s {
-		return int(r), nil
-	}
-	return nil, fmt.Errorf("code: empty text")
 }
 
 func toFloat(v any) (float64, error) {
@@ -511,13 +531,18 @@ func toFloat(v any) (float64, error) {
 	case int64:
 		return float64(x), nil
 	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, fmt.Errorf("%v is not a number", x)
+		}
 		return x, nil
 	case bool:
 		return 0, fmt.Errorf("%v is not a number", x)
 	}
 	s := strings.TrimSpace(toText(v))
+	// ParseFloat also reads Go's forms, which are no numbers to RapidPro:
+	// inf, NaN, hexadecimal (0x1p4) and digits with underscores.
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || strings.ContainsAny(s, "xX_") {
 		return 0, fmt.Errorf("%q is not a number", s)
 	}
 	return f, nil
@@ -562,21 +587,148 @@ func formatTel(urn string) string {
 func randomFunctions(float func() float64, intn func(int) int) map[string]func(...any) (any, error) {
 	return map[string]func(...any) (any, error){
 		"rand": func(p ...any) (any, error) {
-			if len(p) != 0 {
-				return nil, fmt.Errorf("rand() takes no arguments, got %d", len(p))
-			}
 			return float(), nil
 		},
 		"randbetween": func(p ...any) (any, error) {
-			if len(p) != 2 {
-				return nil, fmt.Errorf("randbetween(low, high) takes 2 arguments, got %d", len(p))
+			lo, err := argWhole("randbetween", 1, "low", p[0])
+			if err != nil {
+				return nil, err
 			}
-			lo, ok1 := toInt(p[0])
-			hi, ok2 := toInt(p[1])
-			if !ok1 || !ok2 || hi < lo {
-				return nil, fmt.Errorf("randbetween: %v and %v are not an interval", p[0], p[1])
+			hi, err := argWhole("randbetween", 2, "high", p[1])
+			if err != nil {
+				return nil, err
+			}
+			if hi < lo {
+				return nil, fmt.Errorf("randbetween: high %d is less than low %d", hi, lo)
+			}
+			// hi-lo+1 numbers to draw from, more than an int counts when
+			// the interval is most of int's range.
+			if width := uint64(hi) - uint64(lo); width >= math.MaxInt64 {
+				return nil, fmt.Errorf("randbetween: the interval from %d to %d is too wide (at most %d numbers)", lo, hi, int64(math.MaxInt64))
 			}
 			return lo + intn(hi-lo+1), nil
 		},
 	}
+}
+
+// argNumber reads argument i (from 1) of the function name, which the
+// function calls what ("" for no name), as a number: the one message for
+// an argument not set or not a number, in every function.
+func argNumber(name string, i int, what string, v any) (float64, error) {
+	if v == nil {
+		return 0, argError(name, i, what, "is not set")
+	}
+	f, err := toFloat(v)
+	if err != nil {
+		return 0, argError(name, i, what, "is "+argText(v)+", not a number")
+	}
+	return f, nil
+}
+
+// argWhole is argNumber as a whole number, rounded half away from zero as
+// RapidPro's functions round a count (2.5 is 3), refused when an int does
+// not hold it.
+func argWhole(name string, i int, what string, v any) (int, error) {
+	switch x := v.(type) {
+	case int:
+		return x, nil
+	case int64:
+		return int(x), nil
+	}
+	f, err := argNumber(name, i, what, v)
+	if err != nil {
+		return 0, err
+	}
+	f = math.Round(f)
+	if !inIntRange(f) {
+		return 0, argError(name, i, what, "is "+argText(v)+", too large for a whole number")
+	}
+	return int(f), nil
+}
+
+// argError says what is wrong with argument i of the function name.
+func argError(name string, i int, what, wrong string) error {
+	if what != "" {
+		return fmt.Errorf("%s: argument %d (%s) %s", name, i, what, wrong)
+	}
+	return fmt.Errorf("%s: argument %d %s", name, i, wrong)
+}
+
+// argText writes an argument in a message: text quoted, a number in plain
+// decimal (no exponent), other values by their kind.
+func argText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(shorten(x, 40))
+	case float64:
+		return shorten(strconv.FormatFloat(x, 'f', -1, 64), 40)
+	case int, int64, bool:
+		return fmt.Sprint(x)
+	}
+	return kindName(reflect.TypeOf(v).String())
+}
+
+// digitGroups is how RapidPro's READ_DIGITS groups n digits: 9 (a social
+// security number) as 3, 2 and 4; a multiple of 3 above 3 (most phone
+// numbers) in threes; a multiple of 4 (a card number) in fours; sizes nil
+// for any other count, read one by one.
+func digitGroups(n int) []int {
+	var size int
+	switch {
+	case n == 9:
+		return []int{3, 2, 4}
+	case n%3 == 0 && n > 3:
+		size = 3
+	case n%4 == 0 && n > 0:
+		size = 4
+	default:
+		return nil
+	}
+	groups := make([]int, n/size)
+	for i := range groups {
+		groups[i] = size
+	}
+	return groups
+}
+
+// readDigits writes the digits of s as RapidPro's READ_DIGITS does, for a
+// voice to read them: "123456" is "1 2 3 , 4 5 6", the digits of each
+// group spaced and the groups between commas; digits in no group are
+// between commas ("12345" is "1,2,3,4,5").
+func readDigits(s string) string {
+	var d []string
+	for _, r := range s {
+		if unicode.IsDigit(r) {
+			d = append(d, string(r))
+		}
+	}
+	groups := digitGroups(len(d))
+	if groups == nil {
+		return strings.Join(d, ",")
+	}
+	parts := make([]string, len(groups))
+	for i, n := range groups {
+		parts[i] = strings.Join(d[:n], " ")
+		d = d[n:]
+	}
+	return strings.Join(parts, " , ")
+}
+
+// readDigitsSize is the size of readDigits(s), without making it.
+func readDigitsSize(s string) int {
+	n, size := 0, 0
+	for _, r := range s {
+		if unicode.IsDigit(r) {
+			n++
+			size += utf8.RuneLen(r)
+		}
+	}
+	groups := digitGroups(n)
+	if groups == nil {
+		return size + max(n-1, 0)
+	}
+	for _, g := range groups {
+		size += g - 1 // the spaces inside a group
+	}
+	return size + len(" , ")*(len(groups)-1)
 }

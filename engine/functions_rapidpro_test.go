@@ -30,7 +30,67 @@ func TestFixedAndRound(t *testing.T) {
 		{"<@(legacy_round(1234, -2))> <@(legacy_round(1250, -2))> <@(legacy_round(1.005, 2))> <@(legacy_round(-2.5))>", "<1200> <1300> <1.01> <-3>", ""},
 		{"<@(legacy_roundup(1201, -2))> <@(legacy_roundup(-1.21, 1))> <@(legacy_roundup(3, 0))>", "<1300> <-1.3> <3>", ""},
 		{"<@(legacy_rounddown(1299, -2))> <@(legacy_rounddown(-1.29, 1))> <@(legacy_rounddown(3.99))>", "<1200> <-1.2> <3>", ""},
-		{"<@(fixed('x', 2))>", "<>", `fixed: "x" is not a number`},
-		{"<@(legacy_round(1, 'a'))>", "<>", `legacy_round: places "a" is not a whole number`},
+		{"<@(fixed('x', 2))>", "<>", `fixed: argument 1 (number) is "x", not a number`},
+		{"<@(legacy_round(1, 'a'))>", "<>", `legacy_round: argument 2 (places) is "a", not a number`},
+	})
+}
+
+// TestWholeNumberArguments: a number too large for a whole number is refused
+// naming the function and the argument, never wrapped around; an argument
+// not set or not a number is reported one way by every function, numbers
+// written plain.
+func TestWholeNumberArguments(t *testing.T) {
+	const big = "1000000000000000000000000000000000000000…"
+	checkRendersWarning(t, []renderCase{
+		{"<@(int(1e300))>", "<>", "int: argument 1 is " + big + ", too large for a whole number"},
+		{"<@(int(-1e19))>", "<>", "int: argument 1 is -10000000000000000000, too large for a whole number"},
+		{"<@(int(9.2e18))>", "<9200000000000000000>", ""},
+		{"<@(randbetween(1e300, 1e300))>", "<>", "randbetween: argument 1 (low) is " + big + ", too large for a whole number"},
+		{"<@(fixed(1, 1e300))>", "<>", "fixed: argument 2 (decimals) is " + big + ", too large for a whole number"},
+		{"<@(left('abc', 1e19))>", "<>", "left: argument 2 (count) is 10000000000000000000, too large for a whole number"},
+		{"<@(randbetween(0, 9223372036854775807))>", "<>", "randbetween: the interval from 0 to 9223372036854775807 is too wide"},
+		{"<@(randbetween(-1, 9223372036854775806))>", "<>", "randbetween: the interval from -1 to 9223372036854775806 is too wide"},
+		{"<@(randbetween(5, 5))>", "<5>", ""},
+		{"<@(randbetween(5, 4))>", "<>", "randbetween: high 4 is less than low 5"},
+		{"<@(fixed(flow.nope.value))>", "<>", "fixed: argument 1 (number) is not set"},
+		{"<@(fixed(1, flow.nope.value))>", "<>", "fixed: argument 2 (decimals) is not set"},
+		{"<@(legacy_round(flow.nope.value))>", "<>", "legacy_round: argument 1 (number) is not set"},
+		{"<@(left('abc', flow.nope.value))>", "<>", "left: argument 2 (count) is not set"},
+		{"<@(power(2, flow.nope.value))>", "<>", "power: argument 2 (y) is not set"},
+		{"<@(randbetween(flow.nope.value, 2))>", "<>", "randbetween: argument 1 (low) is not set"},
+		{"<@(legacy_num(flow.nope.value))>", "<>", "legacy_num: argument 1 is not set"},
+		{"<@(datevalue(flow.nope.value))>", "<>", "datevalue: argument 1 (text) is not set"},
+		{"<@(edate(flow.nope.value, 1))>", "<>", "edate: argument 1 (date) is not set"},
+		{"<@(char(flow.nope.value))>", "<>", "char: argument 1 (code) is not set"},
+		{"<@(power('a', 1))>", "<>", `power: argument 1 (x) is "a", not a number`},
+		{"<@(mid('abc', 0, 1))>", "<>", "mid: argument 2 (start) is 0: characters count from 1"},
+		{"<@(field('a,b', 0, ','))>", "<>", "field: argument 2 (index) is 0: fields count from 1"},
+		{"<@(unicode(''))>", "<>", "unicode: argument 1 (text) is empty: it has no first character"},
+		{"<@(code(flow.nope.value))>", "<>", "code: argument 1 (text) is not set"},
+		{"<@(unichar(-1))>", "<>", "unichar: argument 1 (code) is -1, not a character code (0 to 1114111)"},
+		{"<@(edate('2024-01-01', 1000001))>", "<>", "edate: argument 2 (months) is 1000001, more than 100000 months"},
+		{"<@(int('1.5'))>", "<>", `int: argument 1 is "1.5", not a whole number`},
+		{"<@(float('x'))> <@(float('inf'))>", "<> <>", `float: argument 1 is "x", not a number`},
+		{"<@(abs(input))>", "<>", `abs: argument 1 is "hello there", not a number`},
+	})
+}
+
+// TestRapidProCounts: RapidPro's functions round a count with a fraction
+// half away from zero, as its to_integer did; READ_DIGITS groups digits as
+// RapidPro's did; FIELD does not count empty fields.
+func TestRapidProCounts(t *testing.T) {
+	checkRendersWarning(t, []renderCase{
+		{"<@(edate('2024-01-31', 1.5))> <@(edate('2024-03-31', -1.5))> <@(edate('2024-01-31', 1.4))>", "<2024-03-31> <2024-01-31> <2024-02-29>", ""},
+		{"<@(fixed(1000, 2.5))> <@(fixed(1000, '1.5'))> <@(fixed(1234.5, -0.5))>", "<1,000.000> <1,000.00> <1,230>", ""},
+		{"<@(legacy_add(datevalue('2024-01-01'), 1.5))> <@(legacy_add('2024-01-01', 1.5))> <@(legacy_sub('2024-01-10', 1.5))> <@(legacy_add('2024-01-01', 1.4))>", "<2024-01-03T00:00:00Z> <2024-01-03> <2024-01-08> <2024-01-02>", ""},
+		{"<@(legacy_round(2.345, 1.5))> <@(legacy_roundup(2.341, 1.5))> <@(legacy_rounddown(2.349, 2.5))>", "<2.35> <2.35> <2.349>", ""},
+		{"<@(randbetween(1.5, 2.5))> <@(randbetween(-2.5, -2.5))>", "<2> <-3>", ""},
+		{"<@(left('abcd', 1.5))> <@(right('abcd', 2.5))> <@(mid('abcd', 1.5, 1))> <@(char(65.5))>", "<ab> <bcd> <b> <B>", ""},
+		{"<@(read_digits('123456'))>", "<1 2 3 , 4 5 6>", ""},
+		{"<@(read_digits('+254712345678'))> <@(read_digits('+1 206-555-1212'))>", "<2 5 4 , 7 1 2 , 3 4 5 , 6 7 8> <1,2,0,6,5,5,5,1,2,1,2>", ""},
+		{"<@(read_digits('123456789'))>", "<1 2 3 , 4 5 , 6 7 8 9>", ""},
+		{"<@(read_digits('12345678'))> <@(read_digits('1234'))>", "<1 2 3 4 , 5 6 7 8> <1 2 3 4>", ""},
+		{"<@(read_digits('12345'))> <@(read_digits('123'))> <@(read_digits('no digits'))>", "<1,2,3,4,5> <1,2,3> <>", ""},
+		{"<@(field('a,,b', 2, ','))> <@(field('a, ,b,', 3, ','))> <@(field(' a  b ', 2, ' '))> <@(field('a,b', 1, ','))>", "<b> <> <b> <a>", ""},
 	})
 }

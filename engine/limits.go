@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr/ast"
@@ -216,16 +215,7 @@ var growth = map[string]func(args []any, limit int) int{
 		if len(args) != 1 {
 			return 0
 		}
-		n, digits := 0, 0
-		for _, r := range toText(args[0]) {
-			if unicode.IsDigit(r) {
-				if digits++; digits > 1 {
-					n += len(" , ")
-				}
-				n += utf8.RuneLen(r)
-			}
-		}
-		return n
+		return readDigitsSize(toText(args[0]))
 	},
 	// Functions that write their arguments out as text or join lists: the
 	// arguments' size is a lower bound of the result's.

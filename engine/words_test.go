@@ -41,7 +41,6 @@ func TestLegacyWords(t *testing.T) {
 		{"<@(legacy_word('a b', 'x'))>", "<>", `legacy_word: number "x" is not a whole number`},
 		{"<@(legacy_word_slice('a b', 1, 'y'))>", "<>", `legacy_word_slice: stop "y" is not a whole number`},
 		{"<@(legacy_word_count('a b', 'maybe'))>", "<>", `legacy_word_count: by_spaces "maybe" is not TRUE or FALSE`},
-		{"<@(legacy_word('a b'))>", "<>", "legacy_word(text, number[, by_spaces]) takes 2 to 3 arguments, got 1"},
 	})
 }
 

@@ -1,8 +1,11 @@
 package rules
 
 import (
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nyaruka/phonenumbers"
 	"github.com/parleyhq/parley/flows"
@@ -113,11 +116,32 @@ func testExpression(s *Set, rl *rule, r flows.Run, in string) (string, map[strin
 	}
 	b, ok := v.(bool)
 	if !ok {
-		s.warn(r, rl, flows.EventWarning, "expression %q gave %T, not a boolean", rl.expr.Source(), v)
+		s.warn(r, rl, flows.EventWarning, "expression %q gave %s, not true or false", rl.expr.Source(), valueKind(v))
 		return "", nil, false
 	}
 	if !b {
 		return "", nil, false
 	}
 	return in, nil, true
+}
+
+// valueKind names what an expression gave, as a flow author knows it.
+func valueKind(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "no value (a variable not set)"
+	case string:
+		return fmt.Sprintf("the text %q", x)
+	case int, int64:
+		return fmt.Sprintf("the number %d", x)
+	case float64:
+		return "the number " + strconv.FormatFloat(x, 'f', -1, 64)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	case time.Time:
+		return "a time"
+	}
+	return fmt.Sprintf("a value of type %T", v)
 }

@@ -218,3 +218,20 @@ func dateTest(pass func(v, arg date) bool) func(*Set, *rule, flows.Run, string) 
 		return v.String(), nil, true
 	}
 }
+
+// FindDate returns the first date in s as the date rules read it: an ISO date
+// or one written in format (a DateFormat constant; day first when it is none
+// of them), a two-digit year being the most recent such year up to now's. The
+// date is at midnight UTC.
+func FindDate(s, format string, now time.Time) (time.Time, bool) {
+	switch format {
+	case DateFormatDayMonthYear, DateFormatMonthDayYear, DateFormatYearMonthDay:
+	default:
+		format = DateFormatDayMonthYear
+	}
+	d, ok := findDate(s, format, now.Year()%100)
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Date(d.y, time.Month(d.m), d.d, 0, 0, 0, 0, time.UTC), true
+}

@@ -308,3 +308,35 @@ func numberTest(pass func(v, a, b decimal) bool) func(*Set, *rule, flows.Run, st
 		return found.String(), nil, true
 	}
 }
+
+// ParseNumber reads s, spaces around it aside, as one number written as the
+// number rules read one in an input: an optional sign, digits of any script
+// with commas between groups of three ("1,000"), and an optional fraction
+// (".5", "12.5"). It returns the number in canonical form ("0042.50" is
+// "42.5"); ok is false for anything else ("1e3", "inf", "1,2,3", "12 kg").
+func ParseNumber(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	ip, fp, point := strings.Cut(s, ".")
+	if point && fp == "" || numRunEnd(ip, 0, true) != len(ip) || numRunEnd(fp, 0, false) != len(fp) {
+		return "", false
+	}
+	if strings.IndexByte(ip, ',') >= 0 {
+		groups := strings.Split(ip, ",")
+		for i, g := range groups {
+			n := utf8.RuneCountInString(g)
+			if n == 0 || n > 3 || i > 0 && n != 3 {
+				return "", false
+			}
+		}
+	}
+	d, ok := makeDecimal(neg, ip, fp)
+	if !ok {
+		return "", false
+	}
+	return d.String(), true
+}

@@ -109,7 +109,7 @@ func TestSimulateReportsProblems(t *testing.T) {
 	if code != 0 || stdout != "Hi []\n" {
 		t.Errorf("exit %d stdout %q", code, stdout)
 	}
-	want := "warning at hi: unknown variable @flow.nobody\nerror at calc: expression \"number(\\\"x\\\")\": number: \"x\" is not a number"
+	want := "warning at hi: unknown variable @flow.nobody\nerror at calc: expression \"number(\\\"x\\\")\": number: argument 1 is \"x\", not a number"
 	if !strings.HasPrefix(stderr, want) || !strings.HasSuffix(stderr, "session completed\n") {
 		t.Errorf("stderr:\n%s\nwant it to start with:\n%s", stderr, want)
 	}

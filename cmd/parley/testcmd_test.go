@@ -145,9 +145,9 @@ func TestScriptExpectsErrors(t *testing.T) {
 		code         int
 		want         []string
 	}{
-		{"expected", `["int(abc)"]`, 0, []string{"ok   "}},
-		{"not listed", `[]`, 1, []string{`turn 1 (send "abc"): error event: `, "int(abc)"}},
-		{"listed but not raised", `["int(abc)", "division by zero"]`, 1, []string{`errors[1]: no error event contains "division by zero"`}},
+		{"expected", `["not a whole number"]`, 0, []string{"ok   "}},
+		{"not listed", `[]`, 1, []string{`turn 1 (send "abc"): error event: `, "not a whole number"}},
+		{"listed but not raised", `["not a whole number", "division by zero"]`, 1, []string{`errors[1]: no error event contains "division by zero"`}},
 		{"empty", `[""]`, 1, []string{`script: errors[0]: an empty text would match any error`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
