@@ -114,10 +114,11 @@ func (c *Channel) flowFor(text string) (id, field string) {
 	return c.DefaultFlow, "default_flow"
 }
 
-// trimWord drops what is not a letter or digit from the ends of a word:
-// "Join!" is "Join", "#stop" is "stop".
+// trimWord drops what is not a letter, a mark or a digit from the ends of a
+// word: "Join!" is "Join", "#stop" is "stop". Marks stay: the vowel signs
+// that end Thai and Devanagari words ("สวัสดี", "नमस्ते") are part of them.
 func trimWord(w string) string {
-	return strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	return strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.IsDigit(r) })
 }
 
 // keywordProblem says why a trigger keyword could never match a message,
@@ -129,7 +130,7 @@ func keywordProblem(kw string) string {
 		return "a trigger keyword is one word"
 	}
 	if trimWord(kw) != kw {
-		return fmt.Sprintf("trigger keyword %.70q can never match: a message's first word is compared without the punctuation and symbols at its ends (\"#join!\" as \"join\"), so a keyword starts and ends with a letter or digit (punctuation inside, as in \"opt-in\", is kept)", kw)
+		return fmt.Sprintf("trigger keyword %.70q can never match: a message's first word is compared without the punctuation and symbols at its ends (\"#join!\" as \"join\"), so a keyword starts and ends with a letter, a mark or a digit (punctuation inside, as in \"opt-in\", is kept)", kw)
 	}
 	return ""
 }
