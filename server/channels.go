@@ -68,12 +68,15 @@ func (c *Channel) flowsChannel() *flows.Channel {
 }
 
 // urnOf makes a contact URN of a sender address.
-func (c *Channel) urnOf(from string) string {
+func (c *Channel) urnOf(from string) string { return senderURN(c.Scheme, from) }
+
+// senderURN is a sender's URN: from as it is when it has a scheme, else
+// from in scheme ("tel" when blank).
+func senderURN(scheme, from string) string {
 	from = strings.TrimSpace(from)
 	if strings.Contains(from, ":") {
 		return from
 	}
-	scheme := c.Scheme
 	if scheme == "" {
 		scheme = "tel"
 	}

@@ -26,6 +26,8 @@ func TestSendersWithoutAddressRefused(t *testing.T) {
 		apiErrorCase{name: "session contact blank", method: "POST", path: "/v1/sessions", body: `{"flow":"hooked","contact":{"urn":"  "}}`, field: "contact.urn"},
 		apiErrorCase{name: "session caller blank", method: "POST", path: "/v1/sessions", body: `{"flow":"hooked-ivr","call":{"id":"c2","from":" "}}`, field: "call.from"},
 		apiErrorCase{name: "session caller tel:", method: "POST", path: "/v1/sessions", body: `{"flow":"hooked-ivr","channel":"web","call":{"id":"c3","from":"tel:"}}`, field: "call.from"},
+		apiErrorCase{name: "session caller tel: without a channel", method: "POST", path: "/v1/sessions", body: `{"flow":"hooked-ivr","call":{"id":"c5","from":"tel:"}}`, field: "call.from"},
+		apiErrorCase{name: "session caller : without a channel", method: "POST", path: "/v1/sessions", body: `{"flow":"hooked-ivr","call":{"id":"c6","from":":"}}`, field: "call.from"},
 		apiErrorCase{name: "call from blank", method: "POST", path: "/v1/channels/web/calls", body: `{"call_id":"c4","from":"  "}`, field: "from"},
 	)
 	for i := range cases {
@@ -65,5 +67,11 @@ func TestSendersWithoutAddressRefused(t *testing.T) {
 	// A hang-up's status callback without From is still taken.
 	if r := twilioForm(ts, "/twilio/web/voice", url.Values{"CallSid": {"CA9"}, "CallStatus": {"completed"}}, ""); r.Status != 200 {
 		t.Errorf("hang-up without From: %d %s", r.Status, r.Body)
+	}
+	// A caller given as a URN, without a channel, is that URN, not tel:tel:.
+	started := ts.must(201, "POST", "/v1/sessions", `{"flow":"hooked-ivr","call":{"id":"c7","from":"tel:+15550001"}}`)
+	sess := ts.must(200, "GET", "/v1/sessions/"+started["id"].(string), nil)
+	if c, _ := sess["contact"].(map[string]any); c["urn"] != "tel:+15550001" {
+		t.Errorf("contact %v, want the URN tel:+15550001", sess["contact"])
 	}
 }

@@ -108,7 +108,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			if req.Channel != nil {
 				req.Contact.URN = req.Channel.urnOf(b.Call.From)
 			} else {
-				req.Contact.URN = "tel:" + b.Call.From
+				req.Contact.URN = senderURN("", b.Call.From)
 			}
 		}
 		if err := checkKey("call.id", "the call id", b.Call.ID); err != nil {
