@@ -194,3 +194,20 @@ func TestBodyNamesExactAndOnce(t *testing.T) {
 		t.Errorf("sessions %v, want none", l)
 	}
 }
+
+// A name given twice inside a value a body carries as it is (a simulator's
+// flow definition, a mock's body) is left to that value, as flow documents
+// take it; one given twice in the body's own objects is refused.
+func TestRepeatedNamesInsideRawValues(t *testing.T) {
+	ts := newTestServer(t, nil)
+	def := `{"id":"dup","name":"Echo","name":"Echo2","widgets":[` +
+		`{"id":"hook","type":"webhook","url":"http://example.com/x","result":"R","exits":{"Success":"m","Failure":"m"}},` +
+		`{"id":"m","type":"send_message","text":"@flow.r.category"}]}`
+	r := ts.must(201, "POST", "/v1/simulator/sessions", `{"definition":`+def+`,"mocks":{"hook":{"status":200,"body":{"a":1,"a":2}}}}`)
+	if msgs, _ := r["messages"].([]any); len(msgs) != 1 || msgs[0].(map[string]any)["text"] != "Success" {
+		t.Errorf("simulated %v, want the definition run", r)
+	}
+	ts.expectErrors(t, []apiErrorCase{
+		{name: "definition twice", method: "POST", path: "/v1/simulator/sessions", body: `{"definition":` + def + `,"definition":` + def + `}`, status: 400, code: CodeMalformedJSON, field: "definition"},
+	})
+}

@@ -274,7 +274,100 @@ func decodeStrict(body []byte, v any) error {
 	if err == nil {
 		return nil
 	}
-	return decodeError(body, reflect.TypeOf(v).Elem(), err)
+	typ := reflect.TypeOf(v).Elem()
+	// apiDecoding's errors are encoding/json's, without the place; the
+	// same decoding with encoding/json/v2's own errors says where.
+	var syn *jsontext.SyntacticError
+	exact := jsonv2.Unmarshal(body, reflect.New(typ).Interface(), jsonv2.RejectUnknownMembers(true), jsontext.AllowInvalidUTF8(true))
+	if errors.As(exact, &syn) && errors.Is(exact, jsontext.ErrDuplicateName) && inRawValue(typ, syn.JSONPointer.Parent()) {
+		// A name given twice inside a value the body carries as it is (a
+		// flow definition, a mock's body, a variable's JSON) is that
+		// value's business: flow documents take repeated names.
+		reflect.ValueOf(v).Elem().SetZero()
+		if err = jsonv2.Unmarshal(body, v, apiDecoding, jsontext.AllowDuplicateNames(true)); err == nil {
+			if dup := duplicateOutsideRaw(body, typ); dup != "" {
+				reflect.ValueOf(v).Elem().SetZero()
+				field := pointerField(dup)
+				return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Field: field,
+					Message: fmt.Sprintf("%s: the name %q is given twice in its object; give each name once", field, jsontext.Pointer(dup).LastToken())}
+			}
+			return nil
+		}
+	}
+	return decodeError(body, typ, err)
+}
+
+// duplicateOutsideRaw is the JSON pointer of the first name given twice in
+// body's objects outside its json.RawMessage values (see inRawValue), "" for
+// none. body is valid JSON.
+func duplicateOutsideRaw(body []byte, typ reflect.Type) string {
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
+	type object struct{ names map[string]bool }
+	var stack []*object // nil entries: arrays
+	for {
+		ptr := dec.StackPointer()
+		kind := dec.PeekKind()
+		if kind == 0 {
+			return ""
+		}
+		k, n := dec.StackIndex(dec.StackDepth())
+		inName := k == '{' && n%2 == 0
+		if !inName && kind != ']' && kind != '}' && inRawValue(typ, ptr) && ptr != "" {
+			if err := dec.SkipValue(); err != nil {
+				return ""
+			}
+			continue
+		}
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return ""
+		}
+		switch tok.Kind() {
+		case '{':
+			stack = append(stack, &object{names: map[string]bool{}})
+		case '[':
+			stack = append(stack, nil)
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case '"':
+			if inName {
+				o := stack[len(stack)-1]
+				if o.names[tok.String()] {
+					return string(dec.StackPointer())
+				}
+				o.names[tok.String()] = true
+			}
+		}
+	}
+}
+
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// inRawValue reports whether ptr, an object in a body decoded into a value
+// of type typ, is a json.RawMessage field (or map or list element) or
+// inside one.
+func inRawValue(typ reflect.Type, ptr jsontext.Pointer) bool {
+	for tok := range ptr.Tokens() {
+		for typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		if typ == rawMessageType {
+			return true
+		}
+		switch typ.Kind() {
+		case reflect.Struct:
+			f, ok := fieldNamed(typ, tok)
+			if !ok {
+				return false
+			}
+			typ = f.Type
+		case reflect.Slice, reflect.Array, reflect.Map:
+			typ = typ.Elem()
+		default:
+			return false
+		}
+	}
+	return typ == rawMessageType
 }
 
 // decodeError explains why body does not decode into a value of type typ
