@@ -168,20 +168,37 @@ func init() {
 			}
 			return math.Pow(x, y), nil
 		},
-		// fixed(x[, decimals[, no_commas]]): x rounded half away from zero
-		// at decimals (2 by default; negative: left of the point) and
-		// written with that many decimals and with commas between
-		// thousands unless no_commas, as RapidPro's FIXED: fixed(1234.567)
-		// is "1,234.57".
+		// fixed(x[, decimals]): x written with that many decimals (2 by
+		// default, none when negative), as it always has been: no commas,
+		// so that it stays a number in a webhook's body. A third argument,
+		// which earlier imports of RapidPro's FIXED passed, is ignored.
 		"fixed": func(p ...any) (any, error) {
+			x, err := argNumber("fixed", 1, "number", p[0])
+			if err != nil {
+				return nil, err
+			}
 			d := 2
 			if len(p) > 1 {
-				var err error
 				if d, err = argWhole("fixed", 2, "decimals", p[1]); err != nil {
 					return nil, err
 				}
 			}
-			r, err := roundDecimal("fixed", p[0], d, roundHalf)
+			return strconv.FormatFloat(x, 'f', max(d, 0), 64), nil
+		},
+		// legacy_fixed(x[, decimals[, no_commas]]): RapidPro's FIXED: x
+		// rounded half away from zero at decimals (2 by default; negative:
+		// left of the point) and written with that many decimals and with
+		// commas between thousands unless no_commas: legacy_fixed(1234.567)
+		// is "1,234.57".
+		"legacy_fixed": func(p ...any) (any, error) {
+			d := 2
+			if len(p) > 1 {
+				var err error
+				if d, err = argWhole("legacy_fixed", 2, "decimals", p[1]); err != nil {
+					return nil, err
+				}
+			}
+			r, err := roundDecimal("legacy_fixed", p[0], d, roundHalf)
 			if err != nil {
 				return nil, err
 			}

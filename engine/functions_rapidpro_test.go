@@ -19,18 +19,21 @@ func TestLegacyAdd(t *testing.T) {
 	})
 }
 
-// TestFixedAndRound: fixed() writes commas between thousands unless told not
-// to, and rounds half away from zero in decimal, as RapidPro's FIXED; the
-// legacy ROUND, ROUNDUP and ROUNDDOWN take negative places.
+// TestFixedAndRound: legacy_fixed() writes commas between thousands unless
+// told not to, and rounds half away from zero in decimal, as RapidPro's
+// FIXED; the legacy ROUND, ROUNDUP and ROUNDDOWN take negative places.
+// fixed() writes the number as it always has: no commas, so that flows
+// that put it in a webhook's body keep sending a number.
 func TestFixedAndRound(t *testing.T) {
 	checkRendersWarning(t, []renderCase{
-		{"<@(fixed(1234.5678, 2))> <@(fixed(1234567.891, 0))> <@(fixed(1234.5678, 2, true))>", "<1,234.57> <1,234,568> <1234.57>", ""},
-		{"<@(fixed(1234.5678))> <@(fixed('-1234567.5', 1, false))> <@(fixed(999.999, 2))>", "<1,234.57> <-1,234,567.5> <1,000.00>", ""},
-		{"<@(fixed(1.005, 2))> <@(fixed(2.5, 0))> <@(fixed(-2.5, 0))> <@(fixed(1234, -2))> <@(fixed(12, 3, 'TRUE'))>", "<1.01> <3> <-3> <1,200> <12.000>", ""},
+		{"<@(fixed(1234.5, 2))> <@(fixed(2.5, 0))> <@(fixed(12.345, -1))> <@(fixed(1234567.891))> <@(fixed(1.5, 1, true))>", "<1234.50> <2> <12> <1234567.89> <1.5>", ""},
+		{"<@(legacy_fixed(1234.5678, 2))> <@(legacy_fixed(1234567.891, 0))> <@(legacy_fixed(1234.5678, 2, true))>", "<1,234.57> <1,234,568> <1234.57>", ""},
+		{"<@(legacy_fixed(1234.5678))> <@(legacy_fixed('-1234567.5', 1, false))> <@(legacy_fixed(999.999, 2))>", "<1,234.57> <-1,234,567.5> <1,000.00>", ""},
+		{"<@(legacy_fixed(1.005, 2))> <@(legacy_fixed(2.5, 0))> <@(legacy_fixed(-2.5, 0))> <@(legacy_fixed(1234, -2))> <@(legacy_fixed(12, 3, 'TRUE'))>", "<1.01> <3> <-3> <1,200> <12.000>", ""},
 		{"<@(legacy_round(1234, -2))> <@(legacy_round(1250, -2))> <@(legacy_round(1.005, 2))> <@(legacy_round(-2.5))>", "<1200> <1300> <1.01> <-3>", ""},
 		{"<@(legacy_roundup(1201, -2))> <@(legacy_roundup(-1.21, 1))> <@(legacy_roundup(3, 0))>", "<1300> <-1.3> <3>", ""},
 		{"<@(legacy_rounddown(1299, -2))> <@(legacy_rounddown(-1.29, 1))> <@(legacy_rounddown(3.99))>", "<1200> <-1.2> <3>", ""},
-		{"<@(fixed('x', 2))>", "<>", `fixed: argument 1 (number) is "x", not a number`},
+		{"<@(legacy_fixed('x', 2))>", "<>", `legacy_fixed: argument 1 (number) is "x", not a number`},
 		{"<@(legacy_round(1, 'a'))>", "<>", `legacy_round: argument 2 (places) is "a", not a number`},
 	})
 }
@@ -81,7 +84,7 @@ func TestWholeNumberArguments(t *testing.T) {
 func TestRapidProCounts(t *testing.T) {
 	checkRendersWarning(t, []renderCase{
 		{"<@(edate('2024-01-31', 1.5))> <@(edate('2024-03-31', -1.5))> <@(edate('2024-01-31', 1.4))>", "<2024-03-31> <2024-01-31> <2024-02-29>", ""},
-		{"<@(fixed(1000, 2.5))> <@(fixed(1000, '1.5'))> <@(fixed(1234.5, -0.5))>", "<1,000.000> <1,000.00> <1,230>", ""},
+		{"<@(legacy_fixed(1000, 2.5))> <@(legacy_fixed(1000, '1.5'))> <@(legacy_fixed(1234.5, -0.5))>", "<1,000.000> <1,000.00> <1,230>", ""},
 		{"<@(legacy_add(datevalue('2024-01-01'), 1.5))> <@(legacy_add('2024-01-01', 1.5))> <@(legacy_sub('2024-01-10', 1.5))> <@(legacy_add('2024-01-01', 1.4))>", "<2024-01-03T00:00:00Z> <2024-01-03> <2024-01-08> <2024-01-02>", ""},
 		{"<@(legacy_round(2.345, 1.5))> <@(legacy_roundup(2.341, 1.5))> <@(legacy_rounddown(2.349, 2.5))>", "<2.35> <2.35> <2.349>", ""},
 		{"<@(randbetween(1.5, 2.5))> <@(randbetween(-2.5, -2.5))>", "<2> <-3>", ""},

@@ -369,8 +369,10 @@ func (p *legacyParser) call(name string, args []string) string {
 		if arity(3, 3) {
 			return fmt.Sprintf("field(%s, %s, %s)", args[0], args[1], args[2])
 		}
-	case "left", "right", "substitute", "mid", "char", "unichar", "randbetween", "fixed":
+	case "left", "right", "substitute", "mid", "char", "unichar", "randbetween":
 		return fmt.Sprintf("%s(%s)", name, strings.Join(args, ", "))
+	case "fixed":
+		return fmt.Sprintf("legacy_fixed(%s)", strings.Join(args, ", "))
 	case "edate":
 		if arity(2, 2) {
 			return fmt.Sprintf("edate(%s, %s)", args[0], args[1])
