@@ -173,9 +173,8 @@ func (c *Channel) validate() error {
 	default:
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "type", "unknown channel type %q (api or twilio)", c.Type)
 	}
-	if c.Scheme != "" && !schemePattern.MatchString(c.Scheme) {
-		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "scheme",
-			"scheme %.70q is not a URN scheme: a letter, then letters, digits, '+', '-' or '.', at most 64, without the ':' (\"tel\" makes +15551234567 tel:+15551234567)", c.Scheme)
+	if p := schemeProblem(c.Scheme); p != "" {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "scheme", "%s", p)
 	}
 	for i, t := range c.Triggers {
 		if p := keywordProblem(t.Keyword); p != "" {
@@ -211,9 +210,19 @@ type channelSet struct {
 	byID  map[string]*Channel
 }
 
+// schemeProblem says why a channel's scheme is not a URN scheme, "" when it
+// is one (or is left out).
+func schemeProblem(scheme string) string {
+	if scheme == "" || schemePattern.MatchString(scheme) {
+		return ""
+	}
+	return fmt.Sprintf("scheme %.70q is not a URN scheme: a letter, then letters, digits, '+', '-' or '.', at most 64, without the ':' (\"tel\" makes +15551234567 tel:+15551234567)", scheme)
+}
+
 // loadChannels reads the stored channels. A channel stored before a check
-// it fails (a trigger keyword that can never match) loads as it is, with a
-// warning: nothing stored is lost, and the next PUT of it must pass.
+// it fails (a trigger keyword that can never match, a scheme that is not
+// one) loads as it is, with a warning: nothing stored is lost, and the next
+// PUT of it must pass.
 func loadChannels(ctx context.Context, st store.ConfigStore, log *slog.Logger) (*channelSet, error) {
 	cs := &channelSet{store: st, byID: map[string]*Channel{}}
 	recs, err := st.ListConfig(ctx, store.Channels)
@@ -224,6 +233,11 @@ func loadChannels(ctx context.Context, st store.ConfigStore, log *slog.Logger) (
 		var c Channel
 		if err := json.Unmarshal(r.Value, &c); err != nil {
 			return nil, fmt.Errorf("stored channel %q: %w", r.ID, err)
+		}
+		if p := schemeProblem(c.Scheme); p != "" {
+			log.Warn("stored channel has a scheme that is not a URN scheme; its senders' URNs are made with it as it is until PUT /v1/channels/"+c.ID+
+				" sets another, and then a sender's next message starts a new session (one waiting under the old URN waits until it expires)",
+				"channel", c.ID, "field", "scheme", "problem", p)
 		}
 		for i, t := range c.Triggers {
 			if p := keywordProblem(t.Keyword); p != "" {

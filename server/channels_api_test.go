@@ -249,6 +249,10 @@ func TestTriggerKeywordPunctuation(t *testing.T) {
 	if err := st.PutConfig(context.Background(), store.Channels, "old", json.RawMessage(stored)); err != nil {
 		t.Fatal(err)
 	}
+	// A scheme stored before schemes were checked loads too, with a warning.
+	if err := st.PutConfig(context.Background(), store.Channels, "olds", json.RawMessage(`{"id":"olds","scheme":"tel:","triggers":[]}`)); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -260,6 +264,9 @@ func TestTriggerKeywordPunctuation(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "channel=old") ||
 		!strings.Contains(l, "triggers[1].keyword") || !strings.Contains(l, `#join`) {
 		t.Errorf("start-up log, want a warning naming the channel and its keyword:\n%s", l)
+	}
+	if l := logs.String(); !strings.Contains(l, "stored channel has a scheme that is not a URN scheme") || !strings.Contains(l, "field=scheme") {
+		t.Errorf("start-up log, want a warning naming the channel's scheme:\n%s", l)
 	}
 	got := ts.must(200, "GET", "/v1/channels/old", nil)
 	if tr := got["triggers"].([]any); len(tr) != 2 || tr[1].(map[string]any)["keyword"] != "#join" {
