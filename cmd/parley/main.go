@@ -12,6 +12,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -52,9 +53,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd, rest := args[0], args[1:]
 	if helpAsked(rest) {
 		// Help asked for is the answer, so it goes to stdout (parley serve
-		// --help | less); usage printed for a mistake stays on stderr.
-		stderr = stdout
+		// --help | less); what a command says on stderr is held until it
+		// ends, and goes to stdout only when it ends well, so that a usage
+		// error (parley validate --nope -h), or a -h that was a flag's
+		// value, stays on stderr.
+		var held bytes.Buffer
+		code := dispatch(ctx, cmd, rest, stdin, stdout, &held)
+		if code == 0 {
+			_, _ = held.WriteTo(stdout)
+		} else {
+			_, _ = held.WriteTo(stderr)
+		}
+		return code
 	}
+	return dispatch(ctx, cmd, rest, stdin, stdout, stderr)
+}
+
+// dispatch runs one command; it returns the exit status.
+func dispatch(ctx context.Context, cmd string, rest []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		return serve(ctx, rest, stdout, stderr)

@@ -297,6 +297,12 @@ func TestHelpExitStatus(t *testing.T) {
 			t.Errorf("parley %s --no-such-flag: exit %d, stdout %q; want 2 and the error on stderr", name, code, stdout)
 		}
 	}
+	// A usage error beside -h, and a -h that is a flag's value, stay on stderr.
+	for _, args := range [][]string{{"validate", "--nope", "-h"}, {"validate", "--flow", "-h", "missing.json"}} {
+		if code, stdout, stderr := parley(t, "", args...); code != 2 || stdout != "" || stderr == "" {
+			t.Errorf("parley %s: exit %d, stdout %q, stderr %q; want 2 and the error on stderr", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
 	if code, stdout, _ := parley(t, "", "--help"); code != 0 || !strings.Contains(stdout, "Usage:") {
 		t.Errorf("parley --help: exit %d, stdout %q", code, stdout)
 	}
