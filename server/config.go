@@ -170,6 +170,9 @@ var settings = []setting{
 	{"max-path", EnvMaxPath, "steps", "most steps a session's path keeps, the latest; older ones are dropped and counted in path_dropped", strconv.Itoa(engine.DefaultMaxPath), false, positiveInt("number of steps", func(c *Config) *int { return &c.MaxPath })},
 	{"session-cache", EnvSessionCache, "sessions", "waiting sessions kept decoded in memory between turns; 0 for none", strconv.Itoa(DefaultSessionCache), false, func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(v), "-") {
+			return fmt.Errorf("%q is too large: give a number of sessions up to %d (0 for none)", v, math.MaxInt)
+		}
 		if err != nil || n < 0 {
 			return fmt.Errorf("%q is not a number of sessions (0 for none)", v)
 		}
@@ -192,12 +195,14 @@ var settings = []setting{
 	}},
 	{"webhook-timeout", EnvWebhookTimeout, "duration", "default time limit of a webhook widget's call", callout.DefaultTimeout.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.WebhookTimeout })},
 	{"webhook-max-response", EnvWebhookMaxResponse, "bytes", "default cap in bytes on a webhook widget's answer", strconv.Itoa(callout.DefaultMaxResponse), false, func(c *Config, v string) error {
-		if err := positiveInt("number of bytes", func(c *Config) *int { return &c.WebhookMaxResponse })(c, v); err != nil {
-			return err
-		}
-		if c.WebhookMaxResponse > callout.MaxResponseBytes {
+		n, err := strconv.Atoi(v)
+		switch {
+		case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(v), "-") || err == nil && n > callout.MaxResponseBytes:
 			return fmt.Errorf("%q is over the maximum of %d (16 MiB)", v, callout.MaxResponseBytes)
+		case err != nil || n <= 0:
+			return fmt.Errorf("%q is not a positive number of bytes", v)
 		}
+		c.WebhookMaxResponse = n
 		return nil
 	}},
 	{"delivery-timeout", EnvDeliveryTimeout, "duration", "time limit of one event delivery request", "15s", false, positiveDuration(func(c *Config) *time.Duration { return &c.Delivery.Timeout })},

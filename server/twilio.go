@@ -132,7 +132,8 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		}
 		got := c.Get(TwilioSignatureHeader)
 		if got == "" || !twilioSigned(ch.AuthToken, signed, params, got) && (base+raw == signed || !twilioSigned(ch.AuthToken, base+raw, params, got)) {
-			return nil, nil, s.badSignature(c, ch.ID, signed, got == "")
+			// Named as the request line wrote it: the URL as Twilio has it.
+			return nil, nil, s.badSignature(c, ch.ID, base+raw, got == "")
 		}
 	}
 	return ch, params, nil
