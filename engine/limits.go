@@ -210,7 +210,8 @@ var growth = map[string]func(args []any, limit int) int{
 		d, _ := toInt(args[1])
 		// The decimals, and room for the digits before the point.
 		return addSize(max(d, 0), 24)
-	}, "legacy_fixed": func(args []any, limit int) int {
+	},
+	"legacy_fixed": func(args []any, limit int) int {
 		if len(args) < 2 {
 			return 0
 		}
