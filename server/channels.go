@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -117,11 +118,28 @@ func (c *Channel) flowFor(text string) (id, field string) {
 	return c.DefaultFlow, "default_flow"
 }
 
-// trimWord drops what is not a letter, a mark or a digit from the ends of a
-// word: "Join!" is "Join", "#stop" is "stop". Marks stay: the vowel signs
-// that end Thai and Devanagari words ("สวัสดี", "नमस्ते") are part of them.
+// trimWord drops what is not a letter or a digit from the ends of a word,
+// "Join!" is "Join", "#stop" is "stop", keeping the marks that follow its
+// last letter: the vowel signs that end Thai and Devanagari words
+// ("สวัสดี", "नमस्ते") are part of them. An emoji's variation selector or
+// keycap mark is not ("STOP✔️" is "STOP").
 func trimWord(w string) string {
-	return strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.IsDigit(r) })
+	letterOrDigit := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+	w = strings.TrimLeftFunc(w, func(r rune) bool { return !letterOrDigit(r) })
+	end := strings.LastIndexFunc(w, letterOrDigit)
+	if end < 0 {
+		return ""
+	}
+	_, size := utf8.DecodeRuneInString(w[end:])
+	end += size
+	for end < len(w) {
+		r, size := utf8.DecodeRuneInString(w[end:])
+		if !unicode.IsMark(r) || unicode.Is(unicode.Variation_Selector, r) || r == '\u20e3' {
+			break
+		}
+		end += size
+	}
+	return w[:end]
 }
 
 // keywordProblem says why a trigger keyword could never match a message,

@@ -289,7 +289,7 @@ func TestTriggerKeywordPunctuation(t *testing.T) {
 	// Punctuation inside a keyword is compared as it is, and matches.
 	// Words that end in a mark (Thai, Devanagari vowel signs) are keywords too.
 	ts.must(201, "POST", "/v1/channels", `{"id":"c","triggers":[{"keyword":"opt-in","flow":"join"},{"keyword":"Été","flow":"join"},{"keyword":"สวัสดี","flow":"join"},{"keyword":"नमस्ते","flow":"join"}]}`)
-	for _, text := range []string{"OPT-IN please", "été!", "สวัสดี ครับ", "नमस्ते!"} {
+	for _, text := range []string{"OPT-IN please", "été!", "สวัสดี ครับ", "नमस्ते!", "opt-in✔️", "opt-in❤️ yes"} {
 		if r := ts.must(200, "POST", "/v1/channels/c/messages", fmt.Sprintf(`{"from":"+2","text":%q}`, text)); !slices.Equal(texts(r), []string{"Welcome to the club"}) {
 			t.Errorf("%q answered %v, want the trigger's flow", text, r)
 		}
