@@ -209,5 +209,7 @@ func TestRepeatedNamesInsideRawValues(t *testing.T) {
 	}
 	ts.expectErrors(t, []apiErrorCase{
 		{name: "definition twice", method: "POST", path: "/v1/simulator/sessions", body: `{"definition":` + def + `,"definition":` + def + `}`, status: 400, code: CodeMalformedJSON, field: "definition"},
+		// The body's own mistake is named, not the repeat inside the definition.
+		{name: "Flow beside a definition", method: "POST", path: "/v1/simulator/sessions", body: `{"definition":` + def + `,"Flow":"x"}`, status: 400, code: CodeUnknownField, field: "Flow"},
 	})
 }

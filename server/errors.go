@@ -384,8 +384,14 @@ func decodeError(body []byte, typ reflect.Type, err error) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "unexpected data after the JSON object")
 	}
-	// encoding/json/v2's own errors carry the member's JSON pointer.
+	// encoding/json/v2's own errors carry the member's JSON pointer. A name
+	// given twice inside a value carried as it is (see decodeStrict) is not
+	// the body's mistake: look past it for the one that is.
 	exact := jsonv2.Unmarshal(body, reflect.New(typ).Interface(), jsonv2.RejectUnknownMembers(true), jsontext.AllowInvalidUTF8(true))
+	var dup *jsontext.SyntacticError
+	if errors.As(exact, &dup) && errors.Is(exact, jsontext.ErrDuplicateName) && inRawValue(typ, dup.JSONPointer.Parent()) {
+		exact = jsonv2.Unmarshal(body, reflect.New(typ).Interface(), jsonv2.RejectUnknownMembers(true), jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+	}
 	var syn *jsontext.SyntacticError
 	var sem *jsonv2.SemanticError
 	switch {
