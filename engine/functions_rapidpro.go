@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -320,7 +321,8 @@ func init() {
 // parse reads s as RapidPro's DATEVALUE and date arithmetic do: a time in
 // RFC 3339 or a date and hours:minutes (in the flow's date format, with
 // dashes), else the first date as the flow's date rules read it
-// (rules.FindDate); dateOnly says it has no time of day.
+// (rules.FindDate), with the time of day written in s (10:30, 10:30:15),
+// if any; dateOnly says it has no time of day.
 func (dr dateReader) parse(s string) (t time.Time, dateOnly, ok bool) {
 	s = strings.TrimSpace(s)
 	layout := "02-01-2006 15:04"
@@ -336,8 +338,23 @@ func (dr dateReader) parse(s string) (t time.Time, dateOnly, ok bool) {
 		}
 	}
 	t, ok = rules.FindDate(s, dr.format, dr.now)
-	return t, true, ok
+	if !ok {
+		return t, true, false
+	}
+	if m := timeOfDay.FindStringSubmatch(s); m != nil {
+		h, _ := strconv.Atoi(m[1])
+		mi, _ := strconv.Atoi(m[2])
+		sec, _ := strconv.Atoi(m[3]) // 0 when left out
+		if h < 24 && mi < 60 && sec < 60 {
+			y, mo, d := t.Date()
+			return time.Date(y, mo, d, h, mi, sec, 0, t.Location()), false, true
+		}
+	}
+	return t, true, true
 }
+
+// timeOfDay is a time written in a date's text: hours:minutes[:seconds].
+var timeOfDay = regexp.MustCompile(`(?:^|[^\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?:$|[^\d:])`)
 
 // legacyAdd is RapidPro's a + b or a - b (op): numbers first, then a date
 // and a whole number of days (either side for +, the date first for -).
