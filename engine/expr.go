@@ -76,9 +76,10 @@ var Functions = map[string]func(params ...any) (any, error){
 		if len(p) != 2 && len(p) != 3 {
 			return nil, fmt.Errorf("word(text, n[, delimiters]) takes 2 or 3 arguments, got %d", len(p))
 		}
-		n, ok := toInt(p[1])
+		n, ok := toInt(p[1]) // a fraction cut off, as goflow's
 		if !ok {
-			return nil, fmt.Errorf("word: %v is not a number", p[1])
+			_, err := argWhole("word", 2, "n", p[1]) // says what is wrong
+			return nil, err
 		}
 		w := words(toText(p[0]), optText(p, 2))
 		if n < 0 {
@@ -167,7 +168,7 @@ var arities = map[string]arity{
 	"code":                     {sig: "code(text)", min: 1, max: 1},
 	"unicode":                  {sig: "unicode(text)", min: 1, max: 1},
 	"power":                    {sig: "power(x, y)", min: 2, max: 2},
-	"fixed":                    {sig: "fixed(number[, decimals])", min: 1, max: 3},
+	"fixed":                    {sig: "fixed(number[, decimals[, no_commas]])", min: 1, max: 3},
 	"legacy_fixed":             {sig: "legacy_fixed(number[, decimals[, no_commas]])", min: 1, max: 3},
 	"legacy_round":             {sig: "legacy_round(number[, places])", min: 1, max: 2},
 	"legacy_roundup":           {sig: "legacy_roundup(number[, places])", min: 1, max: 2},
@@ -539,8 +540,11 @@ func numberArgs(name string, args []any) error {
 				if _, err := strconv.Atoi(x); err != nil {
 					return argError(name, i+1, "", "is "+argText(a)+", not a whole number")
 				}
-			} else if _, err := toFloat(x); err != nil || name != "float" {
+			} else if _, err := toFloat(x); err != nil {
 				return argError(name, i+1, "", "is "+argText(a)+", not a number")
+			} else if name != "float" {
+				// Results and contact fields are text, even "5".
+				return argError(name, i+1, "", fmt.Sprintf("is text (%s), not a number: read it with number() first (%s(number(...)))", argText(a), name))
 			}
 		case float64:
 			if name == "int" && !inIntRange(x) {

@@ -52,14 +52,17 @@ func init() {
 			if len(p) < 2 || len(p) > 4 {
 				return nil, fmt.Errorf("word_slice(text, start[, stop[, delimiters]]) takes 2 to 4 arguments, got %d", len(p))
 			}
-			start, ok := toInt(p[1])
-			if !ok || start < 1 {
-				return nil, fmt.Errorf("word_slice: start %q must be a whole number of at least 1 (words are counted from 1)", toText(p[1]))
+			start, err := argWhole("word_slice", 2, "start", p[1])
+			if err != nil {
+				return nil, err
+			}
+			if start < 1 {
+				return nil, argError("word_slice", 2, "start", fmt.Sprintf("is %d: words are counted from 1", start))
 			}
 			stop := 0
 			if len(p) > 2 {
-				if stop, ok = toInt(p[2]); !ok {
-					return nil, fmt.Errorf("word_slice: stop %q is not a whole number", toText(p[2]))
+				if stop, err = argWhole("word_slice", 3, "stop", p[2]); err != nil {
+					return nil, err
 				}
 			}
 			w := words(toText(p[0]), optText(p, 3))

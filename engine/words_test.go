@@ -60,8 +60,10 @@ func TestWords(t *testing.T) {
 		// word_slice counts from 1, stop excluded, as it always has.
 		{`<@(word_slice("bee cat dog", 1, 2))> <@(word_slice("bee cat dog", 1, 3))> <@(word_slice("bee cat dog", 2, 0))> <@(word_slice("bee cat dog", 2))> <@(word_slice("bee cat dog", 3, 4))> <@(word_slice("bee cat dog", 4, 10))> <@(word_slice("bee cat dog", 1, -1))>`, "<bee> <bee cat> <cat dog> <cat dog> <dog> <> <bee cat>", ""},
 		{`<@(word_slice("bee.*cat,dog", 2, 0, ".*=|,"))> <@(word_slice("O'Grady O'Flaggerty", 2, 3, " "))> <@(word_slice("post_special_chars_to_webhook", 2, 3, "_"))> <@(word_slice("hello-world from mars", 1, 3))> <@(word_slice("hello-world from mars", 4, 10))> <@(word_slice("a b", 2, 1))>`, "<cat dog> <O'Flaggerty> <special> <hello world> <mars> <>", ""},
-		{`<@(word_slice("hello-world from mars", 0, 2))>`, "<>", `word_slice: start "0" must be a whole number of at least 1 (words are counted from 1)`},
-		{`<@(word_slice("hello-world from mars", 1, "x"))>`, "<>", `word_slice: stop "x" is not a whole number`},
+		{`<@(word_slice("hello-world from mars", 0, 2))>`, "<>", "word_slice: argument 2 (start) is 0: words are counted from 1"},
+		{`<@(word_slice("hello-world from mars", 1, "x"))>`, "<>", `word_slice: argument 3 (stop) is "x", not a number`},
+		{`<@(word("a b", flow.nope.value))>`, "<>", "word: argument 2 (n) is not set"},
+		{`<@(word("a b", 1e300))>`, "<>", "word: argument 2 (n) is 1" + strings.Repeat("0", 39) + "…, too large for a whole number"},
 		{`<@(first_word("Hi there"))> <@(first_word("  "))> <@(first_word("O'Grady, hi"))> <@(first_word("“SIGN ABCDEF”"))>`, "<Hi> <> <O'Grady> <SIGN>", ""},
 		{`<@(remove_first_word("foo bar"))> <@(remove_first_word("Hi there. I'm a flow!"))> <@(remove_first_word("hello"))> <@(remove_first_word("\"hello\""))> <@(remove_first_word("don't go"))>`, "<bar> <there. I'm a flow!> <> <> <go>", ""},
 		{`<@(remove_first_word("'start' this"))> <@(remove_first_word(" ‘start’ this"))> <@(remove_first_word("     hello World"))> <@(remove_first_word("😁 hello"))> <@(remove_first_word("“SIGN ABCDEF”"))> <@(remove_first_word("ጥሩ ፍሰቶች"))> <@(remove_first_word(""))>`, "<this> <this> <World> <hello> <ABCDEF”> <ፍሰቶች> <>", ""},
