@@ -270,6 +270,37 @@ func positiveDuration(field func(*Config) *time.Duration) func(*Config, string) 
 	}
 }
 
+// HelpOutput is implemented by a stderr that sends the usage answering a
+// request for help (-h, --help) elsewhere: parley's stdout, so that
+// `parley serve --help | less` shows it.
+type HelpOutput interface{ HelpOutput() io.Writer }
+
+// UsageOutput sends fs's errors to stderr and returns where its usage goes:
+// stderr after an error (the flag package writes the error, then the
+// usage), and, when stderr is a HelpOutput, its help output when nothing
+// was written before: the usage is the answer to -h.
+func UsageOutput(fs *flag.FlagSet, stderr io.Writer) func() io.Writer {
+	w := &watchedWriter{w: stderr}
+	fs.SetOutput(w)
+	return func() io.Writer {
+		if h, ok := stderr.(HelpOutput); ok && !w.wrote {
+			return h.HelpOutput()
+		}
+		return stderr
+	}
+}
+
+// watchedWriter remembers whether anything was written through it.
+type watchedWriter struct {
+	w     io.Writer
+	wrote bool
+}
+
+func (w *watchedWriter) Write(p []byte) (int, error) {
+	w.wrote = true
+	return w.w.Write(p)
+}
+
 // listFlag collects a repeatable flag's values.
 type listFlag []string
 
@@ -284,7 +315,7 @@ func (m *listFlag) Set(v string) error { *m = append(*m, v); return nil }
 // makes a bad value of that variable harmless. Usage and errors go to stderr.
 func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("parley serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	usageOut := UsageOutput(fs, stderr)
 	flagVals := make([]*string, len(settings))
 	lists := make([]*listFlag, len(settings))
 	for i, s := range settings {
@@ -296,6 +327,7 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 		}
 	}
 	fs.Usage = func() {
+		stderr := usageOut()
 		fmt.Fprintln(stderr, "Usage: parley serve [flags]\n\nEach flag replaces its environment variable; a variable set is shown as the value used.")
 		for _, s := range settings {
 			fmt.Fprintf(stderr, "  --%s %s\n    \t%s (%s", s.flag, s.kind, s.usage, s.env)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/parleyhq/parley/server"
 )
 
 // multi is a repeatable string flag.
@@ -29,13 +31,27 @@ func (p pairs) Set(v string) error {
 
 func newFlags(name, args string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	usageOut := server.UsageOutput(fs, stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: parley %s %s\n\nFlags:\n", name, args)
+		w := usageOut()
+		fmt.Fprintf(w, "Usage: parley %s %s\n\nFlags:\n", name, args)
+		out := fs.Output()
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(out)
 	}
 	return fs
 }
+
+// helpStderr is a command's stderr when its command line asks for help: the
+// usage that answers it goes to stdout (server.HelpOutput); all else,
+// usage errors included, goes to stderr as it is written.
+type helpStderr struct {
+	io.Writer
+	stdout io.Writer
+}
+
+func (h helpStderr) HelpOutput() io.Writer { return h.stdout }
 
 // parseInterspersed parses flags that may come before or after positional
 // arguments ("parley simulate flow.json --json").

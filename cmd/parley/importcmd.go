@@ -151,10 +151,12 @@ func noFlowNamed(name string, names []string) error {
 // importCmd: parley import rapidpro EXPORT.json [-o DIR].
 func importCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "rapidpro" {
-		fmt.Fprintln(stderr, "Usage: parley import rapidpro EXPORT.json [-o DIR] [--flow NAME] [--lang L] [--rewrite-url FROM=TO]")
+		const use = "Usage: parley import rapidpro EXPORT.json [-o DIR] [--flow NAME] [--lang L] [--rewrite-url FROM=TO]"
 		if len(args) > 0 && isHelp(args[0]) {
+			fmt.Fprintln(stdout, use)
 			return 0
 		}
+		fmt.Fprintln(stderr, use)
 		return 2
 	}
 	fs := newFlags("import rapidpro", "EXPORT.json [-o DIR]", stderr)

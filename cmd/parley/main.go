@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -52,19 +51,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cmd, rest := args[0], args[1:]
 	if helpAsked(rest) {
-		// Help asked for is the answer, so it goes to stdout (parley serve
-		// --help | less); what a command says on stderr is held until it
-		// ends, and goes to stdout only when it ends well, so that a usage
-		// error (parley validate --nope -h), or a -h that was a flag's
-		// value, stays on stderr.
-		var held bytes.Buffer
-		code := dispatch(ctx, cmd, rest, stdin, stdout, &held)
-		if code == 0 {
-			_, _ = held.WriteTo(stdout)
-		} else {
-			_, _ = held.WriteTo(stderr)
-		}
-		return code
+		// The usage that answers -h goes to stdout (parley serve --help |
+		// less); a usage error (parley validate --nope -h), and all a
+		// command says when -h was a flag's value, stay on stderr.
+		stderr = helpStderr{Writer: stderr, stdout: stdout}
 	}
 	return dispatch(ctx, cmd, rest, stdin, stdout, stderr)
 }

@@ -303,6 +303,12 @@ func TestHelpExitStatus(t *testing.T) {
 			t.Errorf("parley %s: exit %d, stdout %q, stderr %q; want 2 and the error on stderr", strings.Join(args, " "), code, stdout, stderr)
 		}
 	}
+	// A -h that is a flag's value in a command that runs: what it says on
+	// stderr stays there.
+	flow := writeFile(t, t.TempDir(), "hi.json", `{"id": "hi", "name": "Hi", "widgets": [{"id": "m", "type": "send_message", "text": "Hi @contact.name"}]}`)
+	if code, stdout, stderr := parley(t, "", "simulate", "--contact-name", "-h", flow); code != 0 || stdout != "Hi -h\n" || !strings.Contains(stderr, "completed") {
+		t.Errorf("parley simulate --contact-name -h: exit %d, stdout %q, stderr %q; want the flow run, its status on stderr", code, stdout, stderr)
+	}
 	if code, stdout, _ := parley(t, "", "--help"); code != 0 || !strings.Contains(stdout, "Usage:") {
 		t.Errorf("parley --help: exit %d, stdout %q", code, stdout)
 	}

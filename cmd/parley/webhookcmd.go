@@ -18,10 +18,12 @@ import (
 // webhook: parley webhook test NAME --webhooks FILE [--var k=v]...
 func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "test" {
-		fmt.Fprintln(stderr, "Usage: parley webhook test NAME --webhooks FILE.json [--var name=value]... [--allow-cidr CIDR]")
+		const use = "Usage: parley webhook test NAME --webhooks FILE.json [--var name=value]... [--allow-cidr CIDR]"
 		if len(args) > 0 && isHelp(args[0]) {
+			fmt.Fprintln(stdout, use)
 			return 0
 		}
+		fmt.Fprintln(stderr, use)
 		return 2
 	}
 	fs := newFlags("webhook test", "NAME --webhooks FILE.json", stderr)
