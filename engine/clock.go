@@ -23,14 +23,19 @@ const nowFunction = "now()"
 // the date format of the turn's flow (turn.DateFormat).
 const dateFormatVar = "date_format()"
 
+// turnTimeVar is the turn's time under a name no author can write, which
+// clockCalls hands to the functions that tell the time: the variable now is
+// the same time, but an expression may shadow it (let now = 1).
+const turnTimeVar = "turn_time()"
+
 // dateFunctions read dates as the flow's date rules do (rules.FindDate):
 // clockCalls gives them the turn's time and date format.
 var dateFunctions = map[string]bool{"datevalue": true, "edate": true, "legacy_add": true, "legacy_sub": true}
 
 // clockCalls passes the turn's time to the functions that tell the time:
 // now(...) becomes a call of nowFunction and today(...) one of today, each
-// with the variable now before its own arguments. The date functions get
-// now and dateFormatVar before theirs.
+// with the turn's time (turnTimeVar) before its own arguments. The date
+// functions get turnTimeVar and dateFormatVar before theirs.
 type clockCalls struct{}
 
 func (clockCalls) Visit(node *ast.Node) {
@@ -43,7 +48,7 @@ func (clockCalls) Visit(node *ast.Node) {
 		return
 	}
 	if dateFunctions[id.Value] {
-		args := append([]ast.Node{&ast.IdentifierNode{Value: "now"}, &ast.IdentifierNode{Value: dateFormatVar}}, c.Arguments...)
+		args := append([]ast.Node{&ast.IdentifierNode{Value: turnTimeVar}, &ast.IdentifierNode{Value: dateFormatVar}}, c.Arguments...)
 		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: id.Value}, Arguments: args})
 		return
 	}
@@ -54,7 +59,7 @@ func (clockCalls) Visit(node *ast.Node) {
 	if name == "now" {
 		name = nowFunction
 	}
-	args := append([]ast.Node{&ast.IdentifierNode{Value: "now"}}, c.Arguments...)
+	args := append([]ast.Node{&ast.IdentifierNode{Value: turnTimeVar}}, c.Arguments...)
 	ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: name}, Arguments: args})
 }
 

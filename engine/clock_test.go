@@ -28,6 +28,8 @@ func TestExpressionsReadTheTurnClock(t *testing.T) {
 		{"<@(string(now - date('2019-12-31')))>", "<23h30m0s>", ""},
 		{"<@((now + duration('1h')).Year())>", "<2020>", ""},
 		{"<@(now(1))>", "<>", `now(zone): 1 is not a time zone: write now(timezone("Europe/Paris"))`},
+		// An expression's own now does not hide the turn's time from them.
+		{"<@(let now = 1; today() + ' ' + string(datevalue('31/12/2019').Year()) + ' ' + string(now))>", "<2019-12-31 2019 1>", ""},
 	} {
 		t.Run(tc.tmpl, func(t *testing.T) {
 			fx := newFixture(t, nil)

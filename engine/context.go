@@ -371,6 +371,7 @@ func (t *turn) exprEnv() map[string]any {
 		"now":     t.now,
 		// datevalue(), edate(), legacy_add() and legacy_sub() read dates in it (clockCalls).
 		dateFormatVar: t.DateFormat(),
+		turnTimeVar:   t.now,
 	}
 	env["results"] = env["flow"]
 	var extra any
