@@ -213,3 +213,22 @@ func TestRepeatedNamesInsideRawValues(t *testing.T) {
 		{name: "Flow beside a definition", method: "POST", path: "/v1/simulator/sessions", body: `{"definition":` + def + `,"Flow":"x"}`, status: 400, code: CodeUnknownField, field: "Flow"},
 	})
 }
+
+// duplicateOutsideRaw finds a repeated name in a body's own objects, at any
+// depth and inside lists, and none inside the values it carries as they are.
+func TestDuplicateOutsideRaw(t *testing.T) {
+	typ := reflect.TypeFor[simStartBody]()
+	for body, want := range map[string]string{
+		`{"flow":"a","contact":{"urn":"x"}}`:                               "",
+		`{"definition":{"a":1,"a":2},"mocks":{"m":{"b":[{"c":1,"c":2}]}}}`: "",
+		`{"variables":{"v":{"x":1,"x":2},"w":[{"y":1,"y":1}]}}`:            "",
+		`{"flow":"a","flow":"b"}`:                                          "/flow",
+		`{"definition":{"a":1,"a":2},"contact":{"name":"a","name":"b"}}`:   "/contact/name",
+		`{"variables":{"v":1,"v":2}}`:                                      "/variables/v",
+		`{"mocks":{"m":{},"m":{}}}`:                                        "/mocks/m",
+	} {
+		if got := duplicateOutsideRaw([]byte(body), typ); got != want {
+			t.Errorf("%s: %q, want %q", body, got, want)
+		}
+	}
+}
