@@ -472,7 +472,22 @@ func parseMocks(raw map[string]json.RawMessage, f *flows.Flow) (Mocks, error) {
 		if err := decodeStrict(raw[id], &m); err != nil {
 			var ae *APIError
 			if errors.As(err, &ae) {
-				ae.Field = field
+				// Named from the request body: mocks.lookup.Status.
+				inner := ae.Field
+				switch {
+				case inner == "" || inner == "$":
+					ae.Field = field
+				case strings.HasPrefix(inner, "["):
+					ae.Field = field + inner
+				default:
+					ae.Field = field + "." + inner
+				}
+				for _, p := range []string{inner + ": ", "$: "} {
+					if inner != "" && strings.HasPrefix(ae.Message, p) || p == "$: " && strings.HasPrefix(ae.Message, p) {
+						ae.Message = ae.Field + ": " + strings.TrimPrefix(ae.Message, p)
+						break
+					}
+				}
 			}
 			return nil, err
 		}

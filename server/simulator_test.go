@@ -67,6 +67,9 @@ func TestSimulatorSessions(t *testing.T) {
 		{"mock of an unknown widget", map[string]any{"flow": "order-status", "mocks": map[string]any{"nope": shipped}}, 422, "", "mocks.nope"},
 		{"mock of a widget that is no webhook", map[string]any{"flow": "order-status", "mocks": map[string]any{"welcome": shipped}}, 422, "", "mocks.welcome"},
 		{"mock with no HTTP status", map[string]any{"flow": "order-status", "mocks": map[string]any{"lookup": map[string]any{"body": "x"}}}, 400, "", "mocks.lookup.status"},
+		// A mistake inside a mock is named from the body's top.
+		{"mock field in another case", map[string]any{"flow": "order-status", "mocks": map[string]any{"lookup": map[string]any{"Status": 200}}}, 400, "", "mocks.lookup.Status"},
+		{"mock that is no object", map[string]any{"flow": "order-status", "mocks": map[string]any{"lookup": []any{}}}, 400, "", "mocks.lookup"},
 		{"invalid definition", map[string]any{"definition": json.RawMessage(bytes.Replace(doc, []byte(`"Next": "lookup"`), []byte(`"Next": "nowhere"`), 1))}, 422, "", `widgets[1].exits["Next"]`},
 		{"neither flow nor definition", map[string]any{"contact": contact}, 400, "", "flow"},
 	}
