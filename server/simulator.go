@@ -370,7 +370,9 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 	var head struct {
 		ID string `json:"id"`
 	}
-	if json.Unmarshal(doc, &head) == nil && head.ID != "" && !strings.HasPrefix(head.ID, DraftPrefix) {
+	// A stored flow's current revision, a draft's too, runs as it is stored,
+	// warnings and all, as {"flow": id} runs it.
+	if json.Unmarshal(doc, &head) == nil && head.ID != "" {
 		if cur, err := s.svc.flows.Flow(ctx, head.ID, 0); err == nil && sameJSON(cur.Source, doc) {
 			return head.ID, cur, nil
 		}

@@ -218,3 +218,19 @@ func TestStartDamagedFlowPage(t *testing.T) {
 		t.Error("no damaged page was refused")
 	}
 }
+
+// A simulator draft stored before a check it now fails runs as it is
+// stored when started unchanged from its definition, as {"flow": id} runs
+// it: with the problem among its warnings.
+func TestStoredDraftRunsUnchanged(t *testing.T) {
+	dir := t.TempDir()
+	draft := `{"id":"sim.old","name":"Old","widgets":[{"id":"m","type":"send_message","text":"Hi @(title(contact.name, 1))"}]}`
+	storeRaw(t, dir, map[string]string{"sim.old": draft})
+	ts := newTestServer(t, func(c *Config) { c.DataDir = dir })
+	for _, body := range []string{`{"flow":"sim.old"}`, `{"definition":` + draft + `}`} {
+		r := ts.do("POST", "/v1/simulator/sessions", body)
+		if r.Status != 201 || !strings.Contains(string(r.Body), "takes 1 argument, got 2") {
+			t.Errorf("%s: %d %s, want it run with the problem among its warnings", body, r.Status, r.Body)
+		}
+	}
+}
