@@ -64,9 +64,25 @@ func TestSendersWithoutAddressRefused(t *testing.T) {
 	// A URN with an address, and a session without a contact, start.
 	ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"whatsapp:+1557","text":"hi"}`)
 	ts.must(201, "POST", "/v1/sessions", `{"flow":"hooked"}`)
-	// A hang-up's status callback without From is still taken.
+	// A hang-up's status callback without From is still taken, and so is
+	// one whose From cannot be read: it ends the call by its id.
 	if r := twilioForm(ts, "/twilio/web/voice", url.Values{"CallSid": {"CA9"}, "CallStatus": {"completed"}}, ""); r.Status != 200 {
 		t.Errorf("hang-up without From: %d %s", r.Status, r.Body)
+	}
+	if r := twilioForm(ts, "/twilio/web/voice", url.Values{"CallSid": {"CA10"}, "From": {"+15550010"}, "CallStatus": {"in-progress"}}, ""); r.Status != 200 {
+		t.Fatalf("call start: %d %s", r.Status, r.Body)
+	}
+	if r := twilioForm(ts, "/twilio/web/voice", url.Values{"CallSid": {"CA10"}, "From": {" "}, "CallStatus": {"completed"}}, ""); r.Status != 200 {
+		t.Errorf("hang-up with a blank From: %d %s", r.Status, r.Body)
+	}
+	if l := ts.must(200, "GET", "/v1/sessions?contact=tel:%2B15550010", nil)["sessions"].([]any); len(l) != 1 || l[0].(map[string]any)["status"] == "waiting" {
+		t.Errorf("the call's session after its hang-up: %v", l)
+	}
+	// A call's session needs its caller when no contact is given.
+	for _, body := range []string{`{"flow":"hooked-ivr","call":{"id":"c8"}}`, `{"flow":"hooked-ivr","call":{"id":"c9","from":""}}`} {
+		if r := ts.do("POST", "/v1/sessions", body); r.Status != 400 || r.errorOf(t)["field"] != "call.from" {
+			t.Errorf("%s: %d %s, want 400 naming call.from", body, r.Status, r.Body)
+		}
 	}
 	// A caller given as a URN, without a channel, is that URN, not tel:tel:.
 	started := ts.must(201, "POST", "/v1/sessions", `{"flow":"hooked-ivr","call":{"id":"c7","from":"tel:+15550001"}}`)

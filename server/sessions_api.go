@@ -103,7 +103,12 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 		if req.Call.State == "" {
 			req.Call.State = "in-progress"
 		}
-		if req.Contact.URN == "" && b.Call.From != "" {
+		if req.Contact.URN == "" {
+			// A call's session is the caller's: the calls endpoint and
+			// Twilio's From require one too.
+			if b.Call.From == "" {
+				return badRequest("call.from", "call.from is required when no contact.urn is given: the caller's number")
+			}
 			urnField = "call.from"
 			if req.Channel != nil {
 				req.Contact.URN = req.Channel.urnOf(b.Call.From)

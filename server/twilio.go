@@ -276,12 +276,18 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		return badRequest("CallSid", "Twilio's CallSid parameter is missing")
 	}
 	state := p.Get("CallStatus")
-	if p.Get("From") == "" && !flows.CallEnded(state) {
-		// A hang-up is applied to the call's session as it is found; any
-		// other request may start the call, which needs its caller.
+	from := p.Get("From")
+	if flows.CallEnded(state) {
+		// A hang-up is applied to the call's session as it is found, by
+		// its call id: a caller it cannot read does not keep it going.
+		if urnProblem(ch.urnOf(from)) != "" {
+			from = ""
+		}
+	} else if from == "" {
+		// Any other request may start the call, which needs its caller.
 		return badRequest("From", "Twilio's From parameter is missing: the caller's number, which a call needs")
 	}
-	if err := twilioKeys(ch, p.Get("From"), "CallSid", "the call id", callID); err != nil {
+	if err := twilioKeys(ch, from, "CallSid", "the call id", callID); err != nil {
 		return err
 	}
 	if p.Get("CallbackSource") != "" && !flows.CallEnded(state) {
@@ -290,7 +296,7 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		return sendTwiML(c, xml.Header+"<Response/>")
 	}
 	reply, err := s.svc.HandleCall(c.UserContext(), CallRequest{
-		IncomingCall: IncomingCall{Channel: ch.ID, CallID: callID, From: p.Get("From"), To: p.Get("To"), State: state},
+		IncomingCall: IncomingCall{Channel: ch.ID, CallID: callID, From: from, To: p.Get("To"), State: state},
 		Digits:       p.Get("Digits"),
 		Timeout:      c.Query("timeout") != "",
 		TimeoutOf:    strings.Clone(c.Query("wait")),
