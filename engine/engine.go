@@ -161,7 +161,14 @@ type compiler struct {
 // format is read ahead of decoding, so the date rules can check fixed date
 // arguments against it (rules.DateFormatter).
 func (e *Engine) compilerFor(data []byte) compiler {
-	f := gjson.GetBytes(flows.TrimBOM(data), "environment.date_format")
+	// The last date_format, as the flow decodes a name given twice.
+	var f gjson.Result
+	gjson.GetBytes(flows.TrimBOM(data), "environment").ForEach(func(k, v gjson.Result) bool {
+		if k.Str == "date_format" {
+			f = v
+		}
+		return true
+	})
 	if f.Type != gjson.String {
 		return compiler{e: e}
 	}

@@ -184,3 +184,19 @@ func TestDateFunctionsFollowTheDateFormat(t *testing.T) {
 		})
 	}
 }
+
+// A flow that gives date_format twice is checked, as it runs, with the last.
+func TestDateFormatGivenTwice(t *testing.T) {
+	fx := newFixture(t, nil)
+	flow := func(env string) string {
+		return `{"id": "d2", "name": "d2", "environment": ` + env + `, "widgets": [
+		  {"id": "w", "type": "wait_for_response", "rules": [{"type": "has_date_lt", "args": ["01/15/2017"], "category": "Before"}], "exits": {"Before": "m", "Other": "m"}},
+		  {"id": "m", "type": "send_message", "text": "@flow.w.category"}]}`
+	}
+	if _, err := fx.e.Load([]byte(flow(`{"date_format": "DD-MM-YYYY", "date_format": "MM-DD-YYYY"}`))); err != nil {
+		t.Errorf("checked with the first date_format: %v", err)
+	}
+	if _, err := fx.e.Load([]byte(flow(`{"date_format": "MM-DD-YYYY", "date_format": "DD-MM-YYYY"}`))); err == nil || !strings.Contains(err.Error(), "DD-MM-YYYY") {
+		t.Errorf("the last date_format, DD-MM-YYYY, refuses 01/15/2017: %v", err)
+	}
+}
