@@ -128,7 +128,11 @@ func TestFileErrorsNamePaths(t *testing.T) {
 		{"script conversation of the wrong kind", func() error {
 			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": {"send": "hi"}, "seed": "x"}`))
 			return err
-		}, []string{`script: conversation: expected an array of JSON objects, got JSON object`, `script: seed: expected an integer, got JSON string`}},
+		}, []string{`script: conversation: expected an array of JSON objects, got JSON object`, `script: seed: expected an integer from 0 up, got JSON string`}},
+		{"script seed below 0", func() error {
+			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [], "seed": -1}`))
+			return err
+		}, []string{`script: seed: expected an integer from 0 up, got JSON number`}},
 		{"script turn field", func() error {
 			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}, {"Send": "hi", "expect": "Bye"}]}`))
 			return err
@@ -187,7 +191,7 @@ func TestEveryFileProblem(t *testing.T) {
 			return err
 		}, []string{
 			`script: flow: expected a string, got JSON number`,
-			`script: seed: expected an integer, got JSON string`,
+			`script: seed: expected an integer from 0 up, got JSON string`,
 			`script: mocks["http://x/"][1].status: expected an integer, got JSON string`,
 			`script: mocks: "http://x/"[0]: status 700 is not an HTTP status`,
 			`script: mocks: "http://y/" has no responses`,
