@@ -154,13 +154,6 @@ func putTime(b []byte, t time.Time) {
 
 func getTime(b []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.Uint64(b))) }
 
-func timeIDKey(t time.Time, id string) []byte {
-	k := make([]byte, 8+len(id))
-	putTime(k, t)
-	copy(k[8:], id)
-	return k
-}
-
 func endpointPrefix(sub string) []byte {
 	k := make([]byte, len(sub)+1)
 	copy(k, sub)
@@ -179,13 +172,6 @@ func appendEndpointKey(b []byte, sub string, created time.Time, id string) []byt
 }
 
 func attemptPrefix(id string) []byte { return append([]byte(id), 0) }
-
-func attemptKey(id string, n int) []byte {
-	k := make([]byte, len(id)+5)
-	copy(k, id)
-	binary.BigEndian.PutUint32(k[len(id)+1:], uint32(n))
-	return k
-}
 
 func putUint64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
 

@@ -66,14 +66,6 @@ func (x *xlate) template(src string) string {
 	return t
 }
 
-// templateExpr translates a legacy template into an expression giving the
-// text the template renders; ok is false when a variable of it has no
-// expression form (@flow, @extra as a whole).
-func (x *xlate) templateExpr(src string) (string, bool) {
-	_, e, ok := x.translate(src)
-	return e, ok
-}
-
 // translated collects a translated template and the same as an expression.
 type translated struct {
 	b     strings.Builder // the Parley template

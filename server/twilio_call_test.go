@@ -44,18 +44,6 @@ func (ts *testServer) lockUsers(urn string) int {
 	return 0
 }
 
-// waitLockUsers waits until n turns hold or wait for the lock of urn.
-func (ts *testServer) waitLockUsers(t *testing.T, urn string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for ts.lockUsers(urn) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d turns on the lock of %s, want %d", ts.lockUsers(urn), urn, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // twilioPost sends a form signed as Twilio signs it to base+path, with the
 // header pairs given, and returns the status and body.
 func twilioPost(t *testing.T, base, path string, form url.Values, hdr ...string) (int, string) {
