@@ -297,28 +297,24 @@ func TestOpenAPIDocumentsStatuses(t *testing.T) {
 	ts.createFlow(`{"id":"fm","name":"Text","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`)
 	ts.must(201, "PUT", "/v1/channels/tw", `{"type":"twilio","default_flow":"fm"}`)
 	ts.must(200, "PUT", "/v1/flows/fm", `{"kind":"voice","name":"Now voice","widgets":[{"id":"a","type":"say","text":"spoken"}]}`)
-	for _, c := range []struct{ path, ctype, body string }{
-		{"/v1/channels/{channel}/messages", "application/json", `{"from":"+1","text":"hi"}`},
-		{"/twilio/{channel}/sms", "application/x-www-form-urlencoded", "From=%2B1&Body=hi"},
-	} {
-		status := send("POST", strings.ReplaceAll(c.path, "{channel}", "tw"), c.ctype, c.body)
-		if status != 422 {
-			t.Errorf("POST %s to a channel whose default_flow is a voice flow: %d, want 422", c.path, status)
+	noFlow := func(why string, cases ...[3]string) {
+		for _, c := range cases {
+			path, ctype, body := c[0], c[1], c[2]
+			status := send("POST", strings.ReplaceAll(path, "{channel}", "tw"), ctype, body)
+			if status != 422 {
+				t.Errorf("POST %s to a channel %s: %d, want 422", path, why, status)
+			}
+			documentedStatus(t, doc, "POST", path, status, "no_flow")
 		}
-		documentedStatus(t, doc, "POST", c.path, status, "no_flow")
 	}
+	noFlow("whose default_flow is a voice flow",
+		[3]string{"/v1/channels/{channel}/messages", "application/json", `{"from":"+1","text":"hi"}`},
+		[3]string{"/twilio/{channel}/sms", "application/x-www-form-urlencoded", "From=%2B1&Body=hi"})
 	ts.createFlow(`{"id":"fm2","name":"Text","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`)
 	ts.must(200, "PUT", "/v1/channels/tw", `{"type":"twilio","default_flow":"fm2"}`)
-	for _, c := range []struct{ path, ctype, body string }{
-		{"/v1/channels/{channel}/calls", "application/json", `{"call_id":"CA1","from":"+1"}`},
-		{"/twilio/{channel}/voice", "application/x-www-form-urlencoded", "From=%2B1&CallSid=CA2&CallStatus=ringing"},
-	} {
-		status := send("POST", strings.ReplaceAll(c.path, "{channel}", "tw"), c.ctype, c.body)
-		if status != 422 {
-			t.Errorf("POST %s to a channel without a voice flow: %d, want 422", c.path, status)
-		}
-		documentedStatus(t, doc, "POST", c.path, status, "no_flow")
-	}
+	noFlow("without a voice flow",
+		[3]string{"/v1/channels/{channel}/calls", "application/json", `{"call_id":"CA1","from":"+1"}`},
+		[3]string{"/twilio/{channel}/voice", "application/x-www-form-urlencoded", "From=%2B1&CallSid=CA2&CallStatus=ringing"})
 
 	// A disabled endpoint is not pinged (nor, by the same check, sent a
 	// delivery again: POST /v1/deliveries/{id}/retry declares 422 too).
