@@ -219,13 +219,14 @@ func TestRepeatedNamesInsideRawValues(t *testing.T) {
 func TestDuplicateOutsideRaw(t *testing.T) {
 	typ := reflect.TypeFor[simStartBody]()
 	for body, want := range map[string]string{
-		`{"flow":"a","contact":{"urn":"x"}}`:                               "",
-		`{"definition":{"a":1,"a":2},"mocks":{"m":{"b":[{"c":1,"c":2}]}}}`: "",
-		`{"variables":{"v":{"x":1,"x":2},"w":[{"y":1,"y":1}]}}`:            "",
-		`{"flow":"a","flow":"b"}`:                                          "/flow",
-		`{"definition":{"a":1,"a":2},"contact":{"name":"a","name":"b"}}`:   "/contact/name",
-		`{"variables":{"v":1,"v":2}}`:                                      "/variables/v",
-		`{"mocks":{"m":{},"m":{}}}`:                                        "/mocks/m",
+		`{"flow":"a","contact":{"urn":"x"}}`:                                  "",
+		`{"definition":{"a":1,"a":2},"mocks":{"m":{"body":[{"c":1,"c":2}]}}}`: "",
+		`{"variables":{"v":{"x":1,"x":2},"w":[{"y":1,"y":1}]}}`:               "",
+		`{"flow":"a","flow":"b"}`:                                             "/flow",
+		`{"definition":{"a":1,"a":2},"contact":{"name":"a","name":"b"}}`:      "/contact/name",
+		`{"variables":{"v":1,"v":2}}`:                                         "/variables/v",
+		`{"mocks":{"m":{"status":200,"status":201}}}`:                         "/mocks/m/status",
+		`{"mocks":{"m":{},"m":{}}}`:                                           "/mocks/m",
 	} {
 		if got := duplicateOutsideRaw([]byte(body), typ); got != want {
 			t.Errorf("%s: %q, want %q", body, got, want)

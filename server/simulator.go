@@ -229,7 +229,7 @@ type simStartBody struct {
 	Contact    *contactBody               `json:"contact"`
 	Variables  map[string]json.RawMessage `json:"variables"`
 	Call       *callBody                  `json:"call"`
-	Mocks      map[string]json.RawMessage `json:"mocks"`
+	Mocks      Mocks                      `json:"mocks"`
 }
 
 // simReply is a simulated session's first turn, with the flow revision it
@@ -449,9 +449,11 @@ func withoutID(doc []byte) []byte {
 	return out
 }
 
-// parseMocks reads {"WIDGET_ID": {"status": 200, "body": ...}}: each id must
-// be a webhook widget of the flow.
-func parseMocks(raw map[string]json.RawMessage, f *flows.Flow) (Mocks, error) {
+// parseMocks checks the mocks of a start's body ({"WIDGET_ID": {"status":
+// 200, "body": ...}}, decoded with it, so a mistake in one is named from the
+// body's top, mocks.lookup.Status): each id must be a webhook widget of the
+// flow, each answer an HTTP status or a timeout.
+func parseMocks(raw Mocks, f *flows.Flow) (Mocks, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
@@ -470,29 +472,7 @@ func parseMocks(raw map[string]json.RawMessage, f *flows.Flow) (Mocks, error) {
 		if t := w.Base().Type; t != widgets.TypeWebhook {
 			return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, field, "widget %q is a %s widget; only webhook widgets can be mocked", id, t)
 		}
-		var m sim.MockResponse
-		if err := decodeStrict(raw[id], &m); err != nil {
-			var ae *APIError
-			if errors.As(err, &ae) {
-				// Named from the request body: mocks.lookup.Status.
-				inner := ae.Field
-				switch {
-				case inner == "" || inner == "$":
-					ae.Field = field
-				case strings.HasPrefix(inner, "["):
-					ae.Field = field + inner
-				default:
-					ae.Field = field + "." + inner
-				}
-				for _, p := range []string{inner + ": ", "$: "} {
-					if inner != "" && strings.HasPrefix(ae.Message, p) || p == "$: " && strings.HasPrefix(ae.Message, p) {
-						ae.Message = ae.Field + ": " + strings.TrimPrefix(ae.Message, p)
-						break
-					}
-				}
-			}
-			return nil, err
-		}
+		m := raw[id]
 		if !m.Timeout && (m.Status < 100 || m.Status > 599) {
 			return nil, badRequest(field+".status", "status %d is not an HTTP status (100-599)", m.Status)
 		}
