@@ -118,3 +118,24 @@ func reportCPU(b *testing.B, start time.Duration) {
 }
 
 var _ http.HandlerFunc = (*tokenServer)(nil).serve
+
+// BenchmarkExtra reads answers into @extra as the webhook widget does: the
+// order-status answer, which gives each name once, and one that repeats
+// names.
+func BenchmarkExtra(b *testing.B) {
+	repeated := []byte(`{"status":"Pending","order":"CU002","status":"Shipped","items":[{"sku":"A1","qty":1,"qty":2}],"name":"Ben Haggerty"}`)
+	for _, bc := range []struct {
+		name   string
+		answer []byte
+	}{{"order", orderAnswer}, {"repeated", repeated}} {
+		b.Run(bc.name, func(b *testing.B) {
+			res := &flows.WebhookResult{Outcome: flows.OutcomeSuccess, Status: 200, Body: bc.answer}
+			b.ReportAllocs()
+			for b.Loop() {
+				if Extra(res) == nil {
+					b.Fatal("no @extra")
+				}
+			}
+		})
+	}
+}
