@@ -82,3 +82,42 @@ func TestAnswerNestedTooDeep(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswerRepeatedNames: an answer whose objects give a name more than
+// once is read with the name's last value, as encoding/json, JavaScript's
+// JSON.parse and RapidPro read it, by templates (gjson paths), expressions,
+// the result's .json and mappings alike, nested objects included.
+func TestAnswerRepeatedNames(t *testing.T) {
+	const answer = `{"status": "Pending", "order": {"id": "CU001", "id": "CU002"}, "status": "Shipped",
+	  "items": [{"qty": 1, "qty": 2}], "count": 1, "count": 12345678901234567890}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(answer))
+	}))
+	defer srv.Close()
+	hooks := callout.New(callout.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}))
+	f, err := e.Load([]byte(`{"id": "w", "name": "w", "widgets": [
+	  {"id": "lookup", "type": "webhook", "method": "GET", "url": "` + srv.URL + `/", "result": "lookup",
+	   "mappings": {"mapped": "order.id"}, "exits": {"Success": "say"}},
+	  {"id": "say", "type": "send_message", "exits": {"Next": "wait"},
+	   "text": "@extra.status @(extra.status) @extra.order.id @(extra.order.id) @extra.items.0.qty @(extra.items[0].qty) @extra.count @flow.lookup.json.status @(flow.lookup.json.order.id) @flow.mapped"},
+	  {"id": "wait", "type": "wait_for_response"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, evs, err := e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	for _, ev := range evs {
+		if ev.Type == flows.EventMessageOut {
+			sent = append(sent, ev.Text)
+		}
+	}
+	want := "Shipped Shipped CU002 CU002 2 2 12345678901234567890 Shipped CU002 CU002"
+	if len(sent) != 1 || sent[0] != want {
+		t.Errorf("sent %q, want %q", sent, want)
+	}
+}

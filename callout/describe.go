@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/tidwall/gjson"
 
 	"github.com/parleyhq/parley/flows"
@@ -77,7 +79,9 @@ func CapAnswer(res *flows.WebhookResult, maxResponse int) {
 
 // Extra returns the answer's body as @extra when it is complete, valid JSON
 // nested at most MaxAnswerDepth levels deep, and nil otherwise (a text or
-// HTML answer, one cut at the size cap, one nested deeper).
+// HTML answer, one cut at the size cap, one nested deeper). An object that
+// gives a name more than once keeps it once, with its last value (see
+// LastValues), so gjson paths read what expressions do.
 func Extra(res *flows.WebhookResult) json.RawMessage {
 	if res == nil || res.Outcome == flows.OutcomeTooBig {
 		return nil
@@ -86,7 +90,106 @@ func Extra(res *flows.WebhookResult) json.RawMessage {
 	if len(b) == 0 || jsonDepth(b, MaxAnswerDepth) > MaxAnswerDepth || !gjson.ValidBytes(b) {
 		return nil
 	}
+	if u, rewritten := LastValues(b); rewritten {
+		return u // already a copy
+	}
 	return json.RawMessage(append([]byte(nil), b...))
+}
+
+// lastValuesOptions read JSON as gjson does: any bytes in strings.
+var lastValuesOptions = jsontext.AllowInvalidUTF8(true)
+
+// LastValues returns the valid JSON text b with every object giving each of
+// its names once: a name given more than once keeps its first place and its
+// last value, as encoding/json, JavaScript's JSON.parse and RapidPro read it
+// ({"a":1,"b":2,"a":3} becomes {"a":3,"b":2}), at any depth. gjson, which
+// templates and mappings read paths with, would take the first value. Names
+// are compared as they read, escapes decoded ("\u0061" is "a"). Values keep
+// their text (numbers every digit); the rewritten text has no whitespace
+// between tokens, in a new slice, and rewritten is true. b itself is
+// returned when no object repeats a name (checked in one pass that allocates
+// nothing) or when it is not valid JSON.
+func LastValues(b []byte) (out []byte, rewritten bool) {
+	// Valid as RFC 7493 says (I-JSON) is valid JSON without a repeated name.
+	if jsontext.Value(b).IsValid(lastValuesOptions) {
+		return b, false
+	}
+	d := jsontext.NewDecoder(bytes.NewReader(b), lastValuesOptions, jsontext.AllowDuplicateNames(true))
+	out, err := appendLastValues(make([]byte, 0, len(b)), d)
+	if err != nil {
+		return b, false
+	}
+	if _, err := d.ReadToken(); err != io.EOF {
+		return b, false
+	}
+	return out, true
+}
+
+// appendLastValues appends the next value d reads, its objects' names once.
+func appendLastValues(dst []byte, d *jsontext.Decoder) ([]byte, error) {
+	switch d.PeekKind() {
+	case '{':
+		if _, err := d.ReadToken(); err != nil {
+			return nil, err
+		}
+		type member struct{ name, value []byte }
+		var members []member
+		at := map[string]int{}
+		for d.PeekKind() != '}' {
+			raw, err := d.ReadValue()
+			if err != nil {
+				return nil, err
+			}
+			name, err := jsontext.AppendUnquote(nil, raw)
+			if err != nil {
+				return nil, err
+			}
+			m := member{name: bytes.Clone(raw)}
+			if m.value, err = appendLastValues(nil, d); err != nil {
+				return nil, err
+			}
+			if i, seen := at[string(name)]; seen {
+				members[i].value = m.value
+				continue
+			}
+			at[string(name)] = len(members)
+			members = append(members, m)
+		}
+		if _, err := d.ReadToken(); err != nil {
+			return nil, err
+		}
+		dst = append(dst, '{')
+		for i, m := range members {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(append(append(dst, m.name...), ':'), m.value...)
+		}
+		return append(dst, '}'), nil
+	case '[':
+		if _, err := d.ReadToken(); err != nil {
+			return nil, err
+		}
+		dst = append(dst, '[')
+		for first := true; d.PeekKind() != ']'; first = false {
+			if !first {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendLastValues(dst, d); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := d.ReadToken(); err != nil {
+			return nil, err
+		}
+		return append(dst, ']'), nil
+	}
+	v, err := d.ReadValue()
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, v...), nil
 }
 
 // jsonDepth is how deeply arrays and objects nest in the JSON text b,

@@ -50,11 +50,44 @@ func TestExtra(t *testing.T) {
 		{flows.WebhookResult{Outcome: flows.OutcomeSuccess, Body: []byte(`OK`)}, ``},
 		{flows.WebhookResult{Outcome: flows.OutcomeSuccess}, ``},
 		{flows.WebhookResult{Outcome: flows.OutcomeTooBig, Body: []byte(`{"a":1}`)}, ``},
+		{flows.WebhookResult{Outcome: flows.OutcomeSuccess, Body: []byte(` {"a": 1, "a": 2} `)}, `{"a":2}`},
 	}
 	for _, tt := range tests {
 		if got := string(Extra(&tt.res)); got != tt.want {
 			t.Errorf("Extra(%s %q) = %q, want %q", tt.res.Outcome, tt.res.Body, got, tt.want)
 		}
+	}
+}
+
+// TestLastValues: a name given twice in an object keeps its first place and
+// its last value, at any depth; text without a repeated name, and text that
+// is not JSON, come back as they are.
+func TestLastValues(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"no repeat", `{"a": 1, "b": [1, {"c": 2}]}`, `{"a": 1, "b": [1, {"c": 2}]}`},
+		{"same name in other objects", `{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}`, `{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}`},
+		{"last value, first place", `{"a": 1, "b": 2, "a": 3}`, `{"a":3,"b":2}`},
+		{"three times", `{"a": 1, "a": 2, "a": 3}`, `{"a":3}`},
+		{"nested object", `{"o": {"b": "x", "b": "y"}}`, `{"o":{"b":"y"}}`},
+		{"inside a list", `[1, [{"q": 1, "q": 2}]]`, `[1,[{"q":2}]]`},
+		{"a repeated object replaced whole", `{"o": {"x": 1}, "o": {"y": 2}}`, `{"o":{"y":2}}`},
+		{"the replaced value's own repeats", `{"o": 1, "o": {"y": 1, "y": 2}}`, `{"o":{"y":2}}`},
+		{"escaped name", `{"a": 1, "\u0061": 2}`, `{"a":2}`},
+		{"values keep their text", `{"n": 1, "n": 12345678901234567890.50, "s": "\u00e9\n", "s": "\u00e9\t"}`, `{"n":12345678901234567890.50,"s":"\u00e9\t"}`},
+		{"names in strings are not names", `{"a": "\"a\": 1", "b": "a"}`, `{"a": "\"a\": 1", "b": "a"}`},
+		{"invalid UTF-8 kept", "{\"a\": \"\xff\", \"a\": \"\xfe\"}", "{\"a\":\"\xfe\"}"},
+		{"not JSON", `{"a": 1, "a": }`, `{"a": 1, "a": }`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, rewritten := LastValues([]byte(tt.in))
+			if string(got) != tt.want {
+				t.Errorf("LastValues(%s) = %s, want %s", tt.in, got, tt.want)
+			}
+			if rewritten != (tt.in != tt.want) {
+				t.Errorf("rewritten = %v", rewritten)
+			}
+		})
 	}
 }
 

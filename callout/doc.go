@@ -16,7 +16,8 @@
 //   - Bodies: DefaultBody, LegacyBody (RapidPro), EncodeBody, EncodeCustom,
 //     BuildBody. They only read the session, so they are testable alone.
 //   - Answers: CheckAnswer (a JSON answer nested deeper than MaxAnswerDepth
-//     fails the call), Exit, Extra, Extract (gjson mappings), Event, Describe.
+//     fails the call), Exit, Extra (a name an object repeats keeps its last
+//     value: LastValues), Extract (gjson mappings), Event, Describe.
 //   - AccessToken, DropToken: the OAuth 2.0 token cache for other senders
 //     (event delivery), so tokens are obtained one way.
 //   - Redactor: secrets (auth headers, cookies, passwords, client secrets,
