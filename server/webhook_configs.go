@@ -465,7 +465,8 @@ func (s *Server) runWebhookTest(ctx context.Context, name string, contact flows.
 // redactedExtra is @extra as the test shows it: the answer's body with the
 // secrets the webhook_called event redacted (auth credentials, OAuth 2.0
 // tokens, secret header values a receiver echoed), which @extra holds as
-// received. It is nil when the redacted body is no longer JSON, which only
+// received, and a name an object repeats given once with its last value, as
+// @extra holds it. It is nil when the redacted body is no longer JSON, which only
 // a secret standing for a whole JSON value can cause; the response body
 // shows the answer then.
 func redactedExtra(resp *flows.HTTPTrace) json.RawMessage {
@@ -476,5 +477,6 @@ func redactedExtra(resp *flows.HTTPTrace) json.RawMessage {
 	if !json.Valid(b) {
 		return nil
 	}
+	b, _ = callout.LastValues(b)
 	return b
 }

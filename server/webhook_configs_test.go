@@ -341,3 +341,23 @@ func TestWebhookConfigMaxResponseBytes(t *testing.T) {
 	}
 	ts.must(201, "POST", "/v1/webhook-configs", `{"name":"most","url":"http://x/","max_response_bytes":16777216}`)
 }
+
+// The test's "extra" of an answer that repeats a name is the answer as
+// @extra holds it: the name once, with its last value.
+func TestWebhookConfigTestExtraRepeatedName(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status": "Pending", "order": {"id": 1, "id": 2}, "status": "Shipped"}`))
+	}))
+	defer target.Close()
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	ts.must(201, "PUT", "/v1/webhook-configs/orders", map[string]any{"url": target.URL})
+	r := ts.do("POST", "/v1/webhook-configs/orders/test", nil)
+	var res struct{ Extra json.RawMessage }
+	if err := json.Unmarshal(r.Body, &res); err != nil || r.Status != 200 {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	if want := `{"status":"Shipped","order":{"id":2}}`; string(res.Extra) != want {
+		t.Errorf("extra %s, want %s", res.Extra, want)
+	}
+}
