@@ -245,6 +245,7 @@ type simReply struct {
 func (s *Server) simulatorRoutes(app *fiber.App, v1 fiber.Router) {
 	websim.Register(app)
 	v1.Post("/simulator/sessions", s.simStart)
+	v1.Post("/simulator/validate", s.simValidate)
 	v1.Post("/simulator/sessions/:id/hangup", s.simHangup)
 }
 
@@ -367,15 +368,8 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 	if !json.Valid(doc) {
 		return "", nil, malformedFlow(doc)
 	}
-	var head struct {
-		ID string `json:"id"`
-	}
-	// A stored flow's current revision, a draft's too, runs as it is stored,
-	// warnings and all, as {"flow": id} runs it.
-	if json.Unmarshal(doc, &head) == nil && head.ID != "" {
-		if cur, err := s.svc.flows.Flow(ctx, head.ID, 0); err == nil && sameJSON(cur.Source, doc) {
-			return head.ID, cur, nil
-		}
+	if id, cur := s.simStored(ctx, doc); cur != nil {
+		return id, cur, nil
 	}
 	f, err := s.eng.Load(doc)
 	if err != nil {
@@ -409,6 +403,43 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 	}
 	cur, err := s.svc.flows.Flow(ctx, id, rev.Revision)
 	return id, cur, err
+}
+
+// simStored returns the stored flow whose current revision doc is, a
+// simulator draft's too, and its id; nil when doc is no such revision (or
+// not JSON). That flow runs as it is stored, warnings and all, as {"flow":
+// id} runs it.
+func (s *Server) simStored(ctx context.Context, doc []byte) (string, *flows.Flow) {
+	var head struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(doc, &head) != nil || head.ID == "" {
+		return "", nil
+	}
+	if cur, err := s.svc.flows.Flow(ctx, head.ID, 0); err == nil && sameJSON(cur.Source, doc) {
+		return head.ID, cur
+	}
+	return "", nil
+}
+
+// simValidate is the page's live check of its editor: what a start with
+// the body as its definition would find. A stored flow's current revision,
+// unchanged, runs as stored, so it is checked as stored: a problem only a
+// check added since finds is a warning (the one the start answers), and
+// "stored" names the flow and revision. Any other body is checked as POST
+// /v1/flows/validate checks it, with the same answer.
+func (s *Server) simValidate(c *fiber.Ctx) error {
+	body := flows.TrimBOM(c.Body())
+	id, cur := s.simStored(c.UserContext(), body)
+	if cur == nil {
+		return s.validateFlow(c)
+	}
+	warnings := cur.Warnings
+	if warnings == nil {
+		warnings = []*flows.FieldError{}
+	}
+	return c.JSON(fiber.Map{"valid": true, "errors": []*flows.FieldError{}, "warnings": warnings,
+		"stored": fiber.Map{"id": id, "revision": cur.Revision}})
 }
 
 // maxFlowID is the longest flow id (idPattern).

@@ -70,3 +70,39 @@ func TestSimulatorBlankLanguageKeepsStored(t *testing.T) {
 		}
 	}
 }
+
+// The page's live check of its editor says what Start would do: a stored
+// flow's current revision, unchanged, is checked as stored, so a problem
+// only a check added since finds is a warning, the one its start answers;
+// edited, it is checked as POST /v1/flows/validate checks it.
+func TestSimulatorValidateStoredFlowWithWarnings(t *testing.T) {
+	dir := t.TempDir()
+	storeRaw(t, dir, map[string]string{"tz": timeoutZeroFlow})
+	ts := newTestServer(t, func(c *Config) { c.DataDir = dir })
+	def, err := json.Marshal(ts.must(200, "GET", "/v1/flows/tz", nil)["definition"])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	check := ts.must(200, "POST", "/v1/simulator/validate", json.RawMessage(def))
+	started := ts.must(201, "POST", "/v1/simulator/sessions", map[string]any{"definition": json.RawMessage(def)})
+	if check["valid"] != true || mustJSON(check["errors"]) != "[]" {
+		t.Errorf("unchanged: valid %v, errors %s; want valid, no errors", check["valid"], mustJSON(check["errors"]))
+	}
+	if got, want := mustJSON(check["warnings"]), mustJSON(started["warnings"]); got != want || !strings.Contains(got, `"path":"widgets[0].timeout"`) {
+		t.Errorf("unchanged: warnings %s, want the start's %s, at widgets[0].timeout", got, want)
+	}
+	if got := mustJSON(check["stored"]); got != `{"id":"tz","revision":1}` {
+		t.Errorf("unchanged: stored %s, want tz revision 1", got)
+	}
+
+	edited := []byte(strings.Replace(string(def), "You said", "You wrote", 1))
+	check = ts.must(200, "POST", "/v1/simulator/validate", json.RawMessage(edited))
+	plain := ts.must(200, "POST", "/v1/flows/validate", json.RawMessage(edited))
+	if mustJSON(check) != mustJSON(plain) || check["valid"] != false || !strings.Contains(mustJSON(check["errors"]), `"path":"widgets[0].timeout"`) {
+		t.Errorf("edited: %s, want what /v1/flows/validate answers, %s: invalid at widgets[0].timeout", mustJSON(check), mustJSON(plain))
+	}
+	if r := ts.do("POST", "/v1/simulator/sessions", map[string]any{"definition": json.RawMessage(edited)}); r.Status != 422 {
+		t.Errorf("edited: start status %d, want 422 as the check says", r.Status)
+	}
+}
