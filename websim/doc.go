@@ -5,7 +5,9 @@
 //
 // The page talks only to the HTTP API: the flow endpoints under /v1/flows,
 // the sandbox session endpoint POST /v1/simulator/sessions (which takes a
-// flow definition, preset variables and webhook mocks), and the ordinary
+// flow definition, preset variables and webhook mocks), the live check of
+// its editor POST /v1/simulator/validate (errors and warnings listed apart,
+// as a start would find them), and the ordinary
 // session endpoints to resume, inspect and end the session. Everything it
 // starts is a sandbox session; see docs/simulator.md.
 //

@@ -23,6 +23,7 @@ import (
 
 	"github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/store"
 )
 
 // outDir holds the screenshots the end-to-end test takes (git-ignored).
@@ -122,6 +123,7 @@ func do(ctx context.Context, t *testing.T, steps ...chromedp.Action[chromedp.Voi
 			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[
 				'status: ' + document.querySelector('#start-status').textContent,
 				'errors: ' + document.querySelector('#flow-errors').textContent,
+				'warnings: ' + (document.querySelector('#flow-warnings') || {}).textContent,
 				'chat: ' + document.querySelector('#chat').innerText,
 				'events: ' + [...document.querySelectorAll('#events .etype')].map(e => e.textContent).join(' '),
 			].join('\n')`))
@@ -723,4 +725,68 @@ func TestSimulatorContactLanguageAndFields(t *testing.T) {
 		bubbleWith("flow", "Hello, your plan is silver"),
 	)
 	screenshot(ctx, t, "simulator-language.png")
+}
+
+// A stored flow that a check added since would refuse (a wait with
+// "timeout": 0) runs as it is stored: the live check lists its problems as
+// warnings, apart from errors, and Start runs it. Edited, the flow must pass
+// today's checks: the same problem is an error and nothing starts.
+func TestSimulatorStoredFlowWarnings(t *testing.T) {
+	ctx := browser(t)
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, server.DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const doc = `{"id": "tz", "name": "Timeout zero", "widgets": [
+	  {"id": "hello", "type": "send_message", "text": "Say something", "exits": {"Next": "ask"}},
+	  {"id": "ask", "type": "wait_for_response", "result": "answer", "timeout": 0, "exits": {"Next": "say"}},
+	  {"id": "say", "type": "send_message", "text": "You said @flow.answer"},
+	  {"id": "lost", "type": "send_message", "text": "never sent"}]}`
+	if _, err := st.SaveFlow(context.Background(), store.NewFlow{ID: "tz", Name: "Timeout zero", Kind: "messaging", Definition: []byte(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, func(c *server.Config) { c.DataDir = dir })
+
+	warningAt := func(path string) chromedp.Action[chromedp.Void] {
+		return waitFor(fmt.Sprintf(`[...document.querySelectorAll('#flow-warnings li')].some(li => li.textContent.includes(%s))`, js(path)))
+	}
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("tz", `"timeout": 0`),
+		warningAt("widgets[1].timeout"),
+		warningAt("widgets[3]"),
+	)
+	if errs := texts(ctx, t, "#flow-errors li"); len(errs) != 0 {
+		t.Errorf("the stored flow's check lists errors %q, want none: it runs", errs)
+	}
+	if heads := texts(ctx, t, "#flow-warnings strong"); len(heads) != 1 || !strings.Contains(heads[0], "2 warnings") || !strings.Contains(heads[0], "stored revision 1") {
+		t.Errorf("warnings heading %q, want 2 warnings of stored revision 1", heads)
+	}
+	screenshot(ctx, t, "simulator-stored-warnings.png")
+	do(ctx, t,
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Say something"),
+		statusIs("waiting"),
+		warningAt("widgets[1].timeout"),
+	)
+	if sys := texts(ctx, t, "#chat .system")[0]; !strings.HasSuffix(sys, "on tz revision 1") {
+		t.Errorf("chat says %q, want the session on the stored tz revision 1", sys)
+	}
+
+	do(ctx, t,
+		editFlow("Say something", "Say anything"),
+		waitFor(`[...document.querySelectorAll('#flow-errors li')].some(li => li.textContent.includes('widgets[1].timeout'))`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		waitFor(`document.querySelector('#start-status').textContent.includes('fix them')`),
+	)
+	if errs := texts(ctx, t, "#flow-errors li"); len(errs) != 1 || !strings.Contains(errs[0], "widget ask") {
+		t.Errorf("the edited flow's errors = %q, want the timeout of widget ask", errs)
+	}
+	if got := texts(ctx, t, ".bubble.flow"); len(got) != 1 {
+		t.Errorf("flow bubbles = %q, want only the stored flow's greeting: the edited flow must not start", got)
+	}
 }

@@ -18,7 +18,7 @@
 
   const ui = {
     apiKey: $("#api-key"), flowSelect: $("#flow-select"), flowJSON: $("#flow-json"),
-    flowErrors: $("#flow-errors"), setup: $("#setup"), name: $("#contact-name"), urn: $("#contact-urn"),
+    flowErrors: $("#flow-errors"), flowWarnings: $("#flow-warnings"), setup: $("#setup"), name: $("#contact-name"), urn: $("#contact-urn"),
     language: $("#contact-language"), languageError: $("#language-error"),
     fields: $("#contact-fields"), fieldsError: $("#fields-error"),
     caller: $("#caller"), variables: $("#variables"), mocks: $("#mocks"), addMock: $("#add-mock"),
@@ -152,21 +152,28 @@
     }
   }
 
-  function showFlowErrors(errors, warnings) {
-    ui.flowErrors.replaceChildren();
-    ui.flowErrors.classList.remove("warnings");
-    const list = (errors && errors.length) ? errors : (warnings || []);
-    if (!list.length) return;
-    if (!(errors && errors.length)) ui.flowErrors.classList.add("warnings");
-    const heading = (errors && errors.length)
-      ? `${errors.length} problem${errors.length > 1 ? "s" : ""} in the flow:`
-      : "Warnings:";
+  // showFlowErrors lists the flow's errors (it does not start) and, apart
+  // from them, its warnings (it starts and runs with them), as the server
+  // classed them. stored is the stored revision the editor holds unchanged,
+  // which Start runs as it is stored (see validate).
+  function showFlowErrors(errors, warnings, stored) {
+    const n = (errors || []).length, w = (warnings || []).length;
+    listProblems(ui.flowErrors, errors, "flow-error", `${n} problem${n > 1 ? "s" : ""} in the flow:`);
+    const runs = stored
+      ? `Start runs stored revision ${stored.revision} as it is; an edited copy must pass today's checks`
+      : "the flow runs";
+    listProblems(ui.flowWarnings, warnings, "flow-warning", `${w} warning${w > 1 ? "s" : ""} (${runs}):`);
+  }
+
+  function listProblems(box, list, cls, heading) {
+    box.replaceChildren();
+    if (!list || !list.length) return;
     const ul = el("ul");
     for (const e of list) {
       const where = [e.widget ? `widget ${e.widget}` : "", e.path || ""].filter(Boolean).join(" · ");
-      ul.append(el("li", { class: "flow-error" }, el("span", { class: "where", text: where }), document.createTextNode(" " + e.message)));
+      ul.append(el("li", { class: cls }, el("span", { class: "where", text: where }), document.createTextNode(" " + e.message)));
     }
-    ui.flowErrors.append(el("strong", { text: heading }), ul);
+    box.append(el("strong", { text: heading }), ul);
   }
 
   let validateTimer = 0;
@@ -185,6 +192,10 @@
   }
   ui.flowJSON.addEventListener("input", () => { loadSeq++; flowChanged(); });
 
+  // validate checks the editor's JSON as Start would run it: a stored
+  // flow's current revision, unchanged, as stored (what only a check added
+  // since finds is a warning, as its start says), anything else as POST
+  // /v1/flows/validate checks it.
   async function validate() {
     const text = ui.flowJSON.value.trim();
     if (!text) { showFlowErrors([]); return true; }
@@ -193,8 +204,8 @@
       return false;
     }
     try {
-      const r = await api("POST", "/v1/flows/validate", text);
-      showFlowErrors(r.errors, r.warnings);
+      const r = await api("POST", "/v1/simulator/validate", text);
+      showFlowErrors(r.errors, r.warnings, r.stored);
       return r.valid;
     } catch (err) {
       showFlowErrors([{ path: err.field || "$", message: err.message }]);
@@ -318,7 +329,7 @@
       }
       // The errors and warnings shown are the editor's: a restart of an
       // earlier definition leaves them alone.
-      if (!again) showFlowErrors([], reply.warnings);
+      if (!again) showFlowErrors([], reply.warnings, reply.flow === body.definition.id ? { revision: reply.revision } : null);
       session = { id: reply.id, voice, status: reply.status, waiting: reply.waiting_for, flow: reply.flow };
       lastSeq = 0;
       ui.chat.replaceChildren();
