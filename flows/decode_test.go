@@ -356,6 +356,29 @@ func TestEveryProblem(t *testing.T) {
 			`widget "d": widgets[2].type: unknown widget type "nope2"`,
 			`widget "c": widgets[0].exits["Next"]: exit "Next" points to unknown widget "q"`,
 		}},
+		{"the other problems of a widget without an id", `{"id": "t", "widgets": [
+		  {"type": "send_message", "text": 5, "colour": 1, "exits": {"Next": "zz"}}]}`, []string{
+			`widgets[0].id: missing widget id`,
+			`widgets[0].text: expected a string, got JSON number`,
+			`widgets[0].colour: unknown field "colour"`,
+			`widgets[0].exits["Next"]: exit "Next" points to unknown widget "zz"`,
+		}},
+		{"the other problems of a widget with an id in another case", `{"id": "t", "widgets": [
+		  {"Id": "a", "type": "send_message", "text": "@(1 +)", "exits": {"Nxt": ""}}]}`, []string{
+			`widgets[0].id: missing widget id ("Id" is not "id": field names are case-sensitive)`,
+			`widgets[0].text: bad expression "1 +"`,
+			`widgets[0].exits["Nxt"]: unknown exit "Nxt" (this widget has "Next")`,
+		}},
+		{"the other problems of a widget with a duplicate id", `{"id": "t", "widgets": [
+		  {"id": "a", "type": "end"},
+		  {"id": "a", "type": "nope", "exits": {"Next": "zz"}},
+		  {"id": "a", "type": "send_message", "text": "hi", "exits": {"Next": "yy"}}]}`, []string{
+			`widget "a": widgets[1].id: duplicate widget id`,
+			`widget "a": widgets[1].type: unknown widget type "nope"`,
+			`widget "a": widgets[2].id: duplicate widget id`,
+			`widget "a": widgets[1].exits["Next"]: exit "Next" points to unknown widget "zz"`,
+			`widget "a": widgets[2].exits["Next"]: exit "Next" points to unknown widget "yy"`,
+		}},
 		{"a syntax error hides the rest", `{"id": "x", "colour": "red", "widgets": [{"id": "a", "type": "send_message", "text": "hi",}]}`, []string{
 			`$: malformed JSON at line 1, column 91 (in widgets[0]): invalid character '}'`,
 		}},

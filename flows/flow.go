@@ -481,6 +481,9 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	type node struct {
 		w    Widget
 		base *WidgetBase
+		// id and path name the widget in errors: its id as decoding the
+		// widget's head read it, and its place in the document.
+		id, path string
 	}
 	var graph []node
 	for i, w := range raw.Widgets {
@@ -493,16 +496,25 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			add(jsonError(w, path, err))
 			continue
 		}
+		// A widget without an id, or with the id of one before it, is
+		// checked all the same, for its other problems and where its exits
+		// lead; it is no widget of the flow, so no exit leads to it.
+		indexed := true
+		// idKey is a key that is "id" but for case, already named in the
+		// missing id's error: it is not also reported as an unknown field.
+		idKey := ""
 		if head.ID == "" {
+			indexed = false
+			idKey = caseKey(w, "id")
 			add(&FieldError{Path: path + ".id", Message: "missing widget id" + caseHint(w, "id")})
-			continue
-		}
-		if _, seen := paths[head.ID]; !seen {
-			paths[head.ID] = path
-		}
-		if _, dup := f.index[head.ID]; dup {
-			add(&FieldError{Widget: head.ID, Path: path + ".id", Message: "duplicate widget id", Err: ErrDuplicateID})
-			continue
+		} else {
+			if _, seen := paths[head.ID]; !seen {
+				paths[head.ID] = path
+			}
+			if _, dup := f.index[head.ID]; dup {
+				indexed = false
+				add(&FieldError{Widget: head.ID, Path: path + ".id", Message: "duplicate widget id", Err: ErrDuplicateID})
+			}
 		}
 		factory, ok := reg.Lookup(head.Type)
 		if !ok {
@@ -511,13 +523,15 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				msg = "missing widget type" + caseHint(w, "type")
 			}
 			add(&FieldError{Widget: head.ID, Path: path + ".type", Message: msg, Err: ErrUnknownType})
-			f.index[head.ID] = -1
+			if indexed {
+				f.index[head.ID] = -1
+			}
 			// Its exits are read all the same, for where they lead.
 			var ex struct {
 				Exits map[string]string `json:"exits"`
 			}
 			if jsonv2.Unmarshal(w, &ex, headOpts) == nil {
-				graph = append(graph, node{base: &WidgetBase{ID: head.ID, Exits: ex.Exits}})
+				graph = append(graph, node{base: &WidgetBase{ID: head.ID, Exits: ex.Exits}, id: head.ID, path: path})
 			}
 			continue
 		}
@@ -530,16 +544,23 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			return wg
 		})
 		for _, fe := range res.problems {
+			if idKey != "" && errors.Is(fe, ErrUnknownField) && fe.Path == MemberPath(path, idKey) {
+				continue
+			}
 			fe.Widget = head.ID
 			add(fe)
 		}
 		if res.failed {
-			f.index[head.ID] = -1
+			if indexed {
+				f.index[head.ID] = -1
+			}
 			continue
 		}
-		f.index[head.ID] = len(f.Widgets)
-		f.Widgets = append(f.Widgets, wg)
-		graph = append(graph, node{wg, wg.Base()})
+		if indexed {
+			f.index[head.ID] = len(f.Widgets)
+			f.Widgets = append(f.Widgets, wg)
+		}
+		graph = append(graph, node{wg, wg.Base(), head.ID, path})
 		// A value left out for being of the wrong kind is at its zero value:
 		// the widget's other checks run, but what they find at, in or around
 		// it would only repeat that problem or report the value missing.
@@ -583,11 +604,11 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			p := fmt.Sprintf("%s.exits[%q]", paths[b.ID], n)
+			p := fmt.Sprintf("%s.exits[%q]", nd.path, n)
 			if checkNames && !known[n] {
-				add(&FieldError{Widget: b.ID, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
+				add(&FieldError{Widget: nd.id, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
 			}
-			if fe := danglingExit(f, b.ID, p, n, b.Exits[n]); fe != nil {
+			if fe := danglingExit(f, nd.id, p, n, b.Exits[n]); fe != nil {
 				add(fe)
 			}
 		}
@@ -1033,13 +1054,21 @@ func fieldNames(t reflect.Type) []string {
 
 // caseHint points out a key of the object doc that is name but for case.
 func caseHint(doc []byte, name string) string {
+	if k := caseKey(doc, name); k != "" {
+		return fmt.Sprintf(" (%q is not %q: field names are case-sensitive)", k, name)
+	}
+	return ""
+}
+
+// caseKey returns a key of the object doc that is name but for case, or "".
+func caseKey(doc []byte, name string) string {
 	var obj map[string]jsontext.Value
 	if jsonv2.Unmarshal(doc, &obj, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)) != nil {
 		return ""
 	}
 	for k := range obj {
 		if k != name && strings.EqualFold(k, name) {
-			return fmt.Sprintf(" (%q is not %q: field names are case-sensitive)", k, name)
+			return k
 		}
 	}
 	return ""
