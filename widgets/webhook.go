@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strconv"
 
 	"github.com/parleyhq/parley/callout"
@@ -63,18 +62,24 @@ func (w *Webhook) Validate(c flows.Compiler) error {
 		}
 		w.headers[k] = t
 	}
-	for name, path := range w.Mappings {
-		if name == "" || flows.Key(name) == "" {
-			errs = append(errs, flows.Errorf("mappings", "mapping to an empty variable name"))
+	// In name order, as the headers.
+	for _, name := range slices.Sorted(maps.Keys(w.Mappings)) {
+		path := w.Mappings[name]
+		at := flows.MemberPath("mappings", name)
+		switch {
+		case name == "":
+			errs = append(errs, flows.Errorf(at, "mapping to an empty variable name"))
+			continue
+		case flows.Key(name) == "":
+			errs = append(errs, flows.Errorf(at, "variable name %q has no letters or digits to make a result key", name))
 			continue
 		}
 		if path == "" {
-			errs = append(errs, flows.Errorf(fmt.Sprintf("mappings[%q]", name), "empty JSON path"))
+			errs = append(errs, flows.Errorf(at, "empty JSON path"))
 			continue
 		}
 		w.paths = append(w.paths, mapping{name, path})
 	}
-	sort.Slice(w.paths, func(i, j int) bool { return w.paths[i].name < w.paths[j].name })
 	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(errs)
 }
