@@ -604,7 +604,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			p := fmt.Sprintf("%s.exits[%q]", nd.path, n)
+			p := MemberPath(nd.path+".exits", n)
 			if checkNames && !known[n] {
 				add(&FieldError{Widget: nd.id, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
 			}

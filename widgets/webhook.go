@@ -55,7 +55,7 @@ func (w *Webhook) Validate(c flows.Compiler) error {
 	// In name order, so errors come out the same way every time.
 	for _, k := range slices.Sorted(maps.Keys(w.Headers)) {
 		v := w.Headers[k]
-		t, err := c.Template(fmt.Sprintf("headers[%q]", k), v)
+		t, err := c.Template(flows.MemberPath("headers", k), v)
 		errs = append(errs, err)
 		if w.headers == nil {
 			w.headers = map[string]flows.Template{}
