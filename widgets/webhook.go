@@ -1,10 +1,12 @@
 package widgets
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
@@ -195,7 +197,34 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 			r.Emit(flows.Event{Type: flows.EventWarning, Message: fmt.Sprintf("mapping %q: path %q is not in the answer", name, w.Mappings[name])})
 		}
 	}
+	if extra == nil && res.Status > 0 && len(w.paths) > 0 {
+		r.Emit(flows.Event{Type: flows.EventWarning, Message: w.notSaved(res)})
+	}
 	return flows.Outcome{Exit: exit}
+}
+
+// notSaved is the warning for an answer that was not read as JSON, so that
+// none of the mappings could be saved: which, and why.
+func (w *Webhook) notSaved(res *flows.WebhookResult) string {
+	names := make([]string, len(w.paths))
+	for i, m := range w.paths {
+		names[i] = strconv.Quote(m.name)
+	}
+	what := "mapping " + names[0]
+	if len(names) > 1 {
+		what = "mappings " + strings.Join(names, ", ")
+	}
+	b := bytes.TrimSpace(res.Body)
+	why := "the answer is not JSON"
+	switch {
+	case res.Outcome == flows.OutcomeTooBig:
+		why = "the answer is over the size cap, so it is not read"
+	case len(b) == 0:
+		why = "the answer is empty"
+	case b[0] == '{' || b[0] == '[':
+		why = "the answer's JSON could not be read"
+	}
+	return fmt.Sprintf("%s not saved: %s", what, why)
 }
 
 // maxTextAnswer bounds how much of a non-JSON answer a session keeps.
