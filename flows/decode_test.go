@@ -97,6 +97,12 @@ func TestValidationErrors(t *testing.T) {
 			`widget "s": widgets[1].rules[0].args[0]: expected a string, got JSON number`, nil},
 		{"wrong JSON type under a key of digits", `{"id": "f", "name": "f", "widgets": [{"id": "r", "type": "random", "buckets": ["1", "2"], "exits": {"1": 5}}]}`,
 			`widget "r": widgets[0].exits["1"]: expected a string, got JSON number`, nil},
+		{"null exit", `{"id": "f", "widgets": [{"id": "a", "type": "send_message", "text": "x", "exits": {"Next": null}}]}`,
+			`widget "a": widgets[0].exits.Next: expected a string, got JSON null: an exit is the id of the next widget, or "" to end the flow there`, nil},
+		{"integer with a decimal point", `{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": 30.0}]}`,
+			`widget "w": widgets[0].timeout: expected an integer, got JSON number 30.0: write a whole number without a decimal point or exponent`, nil},
+		{"integer with an exponent", `{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": 3e1}]}`,
+			`widget "w": widgets[0].timeout: expected an integer, got JSON number 3e1: write a whole number`, nil},
 		{"wrong JSON type for a number", `{"id": "f", "name": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": "30"}]}`,
 			`widget "w": widgets[0].timeout: expected an integer, got JSON string`, nil},
 		{"top-level field in another case", `{"ID": "f", "widgets": [{"id": "a", "type": "end"}]}`,
@@ -405,11 +411,11 @@ func TestStoredFlowsLoad(t *testing.T) {
 	src := `{"id": "old", "expire_minutes": -1, "widgets": [
 	  {"id": "ask", "type": "wait_for_response", "result": "answer", "rules": [{"type": "has_text", "args": [], "category": "Other"}], "exits": {"Other": "say"}},
 	  {"id": "say", "Type": "send_message", "Text": "You said @(uper(input))", "exits": {"Next": "set"}},
-	  {"id": "set", "type": "set_variable", "scope": "contact", "name": "age", "value": "3"}]}`
+	  {"id": "set", "type": "set_variable", "scope": "contact", "name": "age", "value": "3", "exits": {"Next": null}}]}`
 	eng := engine.New(widgets.Registered())
 	_, err := eng.Load([]byte(src))
-	if n := len(validationErrors(t, err)); n != 4 {
-		t.Fatalf("Load: %d errors, want 4: %v", n, err)
+	if n := len(validationErrors(t, err)); n != 5 {
+		t.Fatalf("Load: %d errors, want 5: %v", n, err)
 	}
 	f, err := eng.LoadStored([]byte(src))
 	if err != nil {
@@ -422,6 +428,7 @@ func TestStoredFlowsLoad(t *testing.T) {
 		`widget "say": widgets[1].Text: unknown field "Text" (did you mean "text"?`,
 		`widget "say": widgets[1].text: bad expression "uper(input)": unknown function uper`,
 		`widget "set": widgets[2].name: contact.age cannot be set`,
+		`widget "set": widgets[2].exits.Next: expected a string, got JSON null`,
 	}
 	if len(f.Warnings) != len(want) {
 		t.Fatalf("%d warnings, want %d: %v", len(f.Warnings), len(want), f.Warnings)

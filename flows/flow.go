@@ -484,6 +484,8 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		// id and path name the widget in errors: its id as decoding the
 		// widget's head read it, and its place in the document.
 		id, path string
+		// nulls holds the exits given as null, which decode as "".
+		nulls map[string]bool
 	}
 	var graph []node
 	for i, w := range raw.Widgets {
@@ -531,7 +533,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				Exits map[string]string `json:"exits"`
 			}
 			if jsonv2.Unmarshal(w, &ex, headOpts) == nil {
-				graph = append(graph, node{base: &WidgetBase{ID: head.ID, Exits: ex.Exits}, id: head.ID, path: path})
+				graph = append(graph, node{base: &WidgetBase{ID: head.ID, Exits: ex.Exits}, id: head.ID, path: path, nulls: nullExits(w)})
 			}
 			continue
 		}
@@ -560,7 +562,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			f.index[head.ID] = len(f.Widgets)
 			f.Widgets = append(f.Widgets, wg)
 		}
-		graph = append(graph, node{wg, wg.Base(), head.ID, path})
+		graph = append(graph, node{wg, wg.Base(), head.ID, path, nullExits(w)})
 		// A value left out for being of the wrong kind is at its zero value:
 		// the widget's other checks run, but what they find at, in or around
 		// it would only repeat that problem or report the value missing.
@@ -605,6 +607,10 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		sort.Strings(names)
 		for _, n := range names {
 			p := MemberPath(nd.path+".exits", n)
+			if nd.nulls[n] {
+				// Earlier versions read null as "", ending the flow there.
+				add(&FieldError{Widget: nd.id, Path: p, Message: `expected a string, got JSON null: an exit is the id of the next widget, or "" to end the flow there`, Err: ErrNewRule})
+			}
 			if checkNames && !known[n] {
 				add(&FieldError{Widget: nd.id, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
 			}
@@ -623,6 +629,26 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	}
 	f.Warnings = append(warns, unreachable(f, paths)...)
 	return f, nil
+}
+
+// nullExits returns the exits of the widget doc w given as null, or nil.
+func nullExits(w []byte) map[string]bool {
+	var ex struct {
+		Exits map[string]jsontext.Value `json:"exits"`
+	}
+	if jsonv2.Unmarshal(w, &ex, decodeOptions, jsonv2.RejectUnknownMembers(false)) != nil {
+		return nil
+	}
+	var out map[string]bool
+	for n, v := range ex.Exits {
+		if v.Kind() == 'n' {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[n] = true
+		}
+	}
+	return out
 }
 
 // checkKind asks a widget that implements KindChecker (or wraps one)
@@ -984,7 +1010,12 @@ func documentError(doc []byte, prefix string, err error, what string) *FieldErro
 			path = "$"
 		}
 		if se.GoType != nil && se.JSONKind != 0 {
-			return &FieldError{Path: path, Message: fmt.Sprintf("expected %s, got JSON %s", JSONKind(se.GoType), kindName(se.JSONKind)), Err: err}
+			msg := fmt.Sprintf("expected %s, got JSON %s", JSONKind(se.GoType), kindName(se.JSONKind))
+			if isInteger(se.GoType) && se.JSONKind == '0' && bytes.ContainsAny(se.JSONValue, ".eE") {
+				// 30.0 is a whole number to whoever wrote it: say what is wrong with it.
+				msg += fmt.Sprintf(" %s: write a whole number without a decimal point or exponent", se.JSONValue)
+			}
+			return &FieldError{Path: path, Message: msg, Err: err}
 		}
 		msg := err.Error()
 		if se.Err != nil {
@@ -1108,6 +1139,19 @@ func JSONKind(t reflect.Type) string {
 		return "a JSON array"
 	}
 	return "a JSON value"
+}
+
+// isInteger reports whether t (or what it points to) is an integer type.
+func isInteger(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 func kindName(k jsontext.Kind) string {
