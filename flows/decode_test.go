@@ -385,6 +385,15 @@ func TestEveryProblem(t *testing.T) {
 			`widget "a": widgets[1].exits.Next: exit "Next" points to unknown widget "zz"`,
 			`widget "a": widgets[2].exits.Next: exit "Next" points to unknown widget "yy"`,
 		}},
+		{"the other problems of a widget with an id or type of the wrong kind", `{"id": "t", "widgets": [
+		  {"id": 5, "type": "send_message", "text": 6, "exits": {"Next": "zz"}},
+		  {"id": "b", "type": 7, "exits": {"Next": "yy"}}]}`, []string{
+			`widgets[0].id: expected a string, got JSON number`,
+			`widgets[0].text: expected a string, got JSON number`,
+			`widget "b": widgets[1].type: expected a string, got JSON number`,
+			`widgets[0].exits.Next: exit "Next" points to unknown widget "zz"`,
+			`widget "b": widgets[1].exits.Next: exit "Next" points to unknown widget "yy"`,
+		}},
 		{"a syntax error hides the rest", `{"id": "x", "colour": "red", "widgets": [{"id": "a", "type": "send_message", "text": "hi",}]}`, []string{
 			`$: malformed JSON at line 1, column 91 (in widgets[0]): invalid character '}'`,
 		}},

@@ -490,12 +490,17 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	var graph []node
 	for i, w := range raw.Widgets {
 		path := fmt.Sprintf("widgets[%d]", i)
-		var head struct {
-			ID   string `json:"id"`
-			Type string `json:"type"`
+		head, headProblems, ok := readHead(w, path, headOpts)
+		// badID and badType: the id or type is of the wrong kind, a problem
+		// reported here and not again by what follows.
+		badID, badType := false, false
+		for _, fe := range headProblems {
+			fe.Widget = head.ID
+			badID = badID || fe.Path == path+".id"
+			badType = badType || fe.Path == path+".type"
+			add(fe)
 		}
-		if err := jsonv2.Unmarshal(w, &head, headOpts); err != nil {
-			add(jsonError(w, path, err))
+		if !ok {
 			continue
 		}
 		// A widget without an id, or with the id of one before it, is
@@ -507,8 +512,10 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		idKey := ""
 		if head.ID == "" {
 			indexed = false
-			idKey = caseKey(w, "id")
-			add(&FieldError{Path: path + ".id", Message: "missing widget id" + caseHint(w, "id")})
+			if !badID {
+				idKey = caseKey(w, "id")
+				add(&FieldError{Path: path + ".id", Message: "missing widget id" + caseHint(w, "id")})
+			}
 		} else {
 			if _, seen := paths[head.ID]; !seen {
 				paths[head.ID] = path
@@ -524,7 +531,9 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			if head.Type == "" {
 				msg = "missing widget type" + caseHint(w, "type")
 			}
-			add(&FieldError{Widget: head.ID, Path: path + ".type", Message: msg, Err: ErrUnknownType})
+			if !badType {
+				add(&FieldError{Widget: head.ID, Path: path + ".type", Message: msg, Err: ErrUnknownType})
+			}
 			if indexed {
 				f.index[head.ID] = -1
 			}
@@ -546,7 +555,8 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			return wg
 		})
 		for _, fe := range res.problems {
-			if idKey != "" && errors.Is(fe, ErrUnknownField) && fe.Path == MemberPath(path, idKey) {
+			if idKey != "" && errors.Is(fe, ErrUnknownField) && fe.Path == MemberPath(path, idKey) ||
+				badID && fe.Path == path+".id" {
 				continue
 			}
 			fe.Widget = head.ID
@@ -629,6 +639,34 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	}
 	f.Warnings = append(warns, unreachable(f, paths)...)
 	return f, nil
+}
+
+// widgetHead is what a widget is: its id and type, read before the rest.
+type widgetHead struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+// readHead reads the id and type of the widget doc w, at path. An id or a
+// type of the wrong kind of JSON is a problem, and is read as "". ok is
+// false when w cannot be read at all (it is not an object), a problem too.
+func readHead(w []byte, path string, opts jsonv2.Options) (head widgetHead, problems []*FieldError, ok bool) {
+	for range 3 {
+		head = widgetHead{}
+		err := jsonv2.Unmarshal(w, &head, opts)
+		if err == nil {
+			return head, problems, true
+		}
+		problems = append(problems, jsonError(w, path, err))
+		var se *jsonv2.SemanticError
+		if !errors.As(err, &se) || !(strings.EqualFold(string(se.JSONPointer), "/id") || strings.EqualFold(string(se.JSONPointer), "/type")) {
+			return head, problems, false
+		}
+		if w = editJSON(w, se.JSONPointer, editNull, ""); w == nil {
+			return head, problems, false
+		}
+	}
+	return head, problems, false
 }
 
 // nullExits returns the exits of the widget doc w given as null, or nil.
