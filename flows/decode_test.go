@@ -54,7 +54,7 @@ func TestThreeProblems(t *testing.T) {
 	}{
 		{`widget "calc": widgets[1].expression: bad expression "1 +"`, flows.ErrBadExpression},
 		{`widget "beam": widgets[2].type: unknown widget type "teleport"`, flows.ErrUnknownType},
-		{`widget "calc": widgets[1].exits["Next"]: exit "Next" points to unknown widget "nowhere"`, flows.ErrDanglingExit},
+		{`widget "calc": widgets[1].exits.Next: exit "Next" points to unknown widget "nowhere"`, flows.ErrDanglingExit},
 	}
 	if len(errs) != len(want) {
 		t.Fatalf("%d errors, want %d: %v", len(errs), len(want), err)
@@ -97,6 +97,12 @@ func TestValidationErrors(t *testing.T) {
 			`widget "s": widgets[1].rules[0].args[0]: expected a string, got JSON number`, nil},
 		{"wrong JSON type under a key of digits", `{"id": "f", "name": "f", "widgets": [{"id": "r", "type": "random", "buckets": ["1", "2"], "exits": {"1": 5}}]}`,
 			`widget "r": widgets[0].exits["1"]: expected a string, got JSON number`, nil},
+		{"null exit", `{"id": "f", "widgets": [{"id": "a", "type": "send_message", "text": "x", "exits": {"Next": null}}]}`,
+			`widget "a": widgets[0].exits.Next: expected a string, got JSON null: an exit is the id of the next widget, or "" to end the flow there`, nil},
+		{"integer with a decimal point", `{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": 30.0}]}`,
+			`widget "w": widgets[0].timeout: expected an integer, got JSON number 30.0: write a whole number without a decimal point or exponent`, nil},
+		{"integer with an exponent", `{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": 3e1}]}`,
+			`widget "w": widgets[0].timeout: expected an integer, got JSON number 3e1: write a whole number`, nil},
 		{"wrong JSON type for a number", `{"id": "f", "name": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": "30"}]}`,
 			`widget "w": widgets[0].timeout: expected an integer, got JSON string`, nil},
 		{"top-level field in another case", `{"ID": "f", "widgets": [{"id": "a", "type": "end"}]}`,
@@ -130,9 +136,9 @@ func TestValidationErrors(t *testing.T) {
 		   "rules": [{"type": "has_pattern", "args": ["(["], "category": "X"}], "exits": {"X": "", "Other": ""}}]}`,
 			`widget "pat": widgets[0].rules[0].args[0]: invalid regular expression`, flows.ErrBadRegex},
 		{"unknown exit name", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": "x", "exits": {"Nxt": ""}}]}`,
-			`widget "a": widgets[0].exits["Nxt"]: unknown exit "Nxt" (this widget has "Next")`, flows.ErrUnknownExit},
+			`widget "a": widgets[0].exits.Nxt: unknown exit "Nxt" (this widget has "Next")`, flows.ErrUnknownExit},
 		{"timeout exit without a timeout", `{"id": "f", "name": "f", "widgets": [{"id": "w", "type": "wait_for_response", "exits": {"Timeout": ""}}]}`,
-			`widget "w": widgets[0].exits["Timeout"]: unknown exit "Timeout"`, flows.ErrUnknownExit},
+			`widget "w": widgets[0].exits.Timeout: unknown exit "Timeout"`, flows.ErrUnknownExit},
 		{"bad template", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": "Hi @(upper(", "exits": {}}]}`,
 			`widget "a": widgets[0].text: bad template: unclosed @( expression`, flows.ErrBadTemplate},
 		{"bad template in a list", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": "x", "quick_replies": ["ok", "@(1 +)"], "exits": {}}]}`,
@@ -254,7 +260,7 @@ func TestErrorOrderIsStable(t *testing.T) {
 	  {"id": "h", "type": "webhook", "url": "http://127.0.0.1/x", "headers": {"B": "@(1 +)", "A": "@(2 +)", "C": "@(3 +)"}}]}`
 	want := []string{
 		"widgets[0].translations.deu.text", "widgets[0].translations.fra.text", "widgets[0].translations.por.text", "widgets[0].translations.spa.text",
-		`widgets[1].headers["A"]`, `widgets[1].headers["B"]`, `widgets[1].headers["C"]`,
+		`widgets[1].headers.A`, `widgets[1].headers.B`, `widgets[1].headers.C`,
 	}
 	for range 10 {
 		_, err := load(src)
@@ -334,13 +340,13 @@ func TestEveryProblem(t *testing.T) {
 			`expire_minutes: expected an integer, got JSON string`,
 			`colour: unknown field "colour"`,
 			`widget "a": widgets[0].type: unknown widget type "nope"`,
-			`widget "b": widgets[1].exits["Next"]: exit "Next" points to unknown widget "zz"`,
+			`widget "b": widgets[1].exits.Next: exit "Next" points to unknown widget "zz"`,
 		}},
 		{"fields in another case and a dangling exit", `{"id": "f", "widgets": [
 		  {"id": "a", "type": "send_message", "Text": "hi", "Quick_replies": ["x"], "exits": {"Next": "zz"}}]}`, []string{
 			`widget "a": widgets[0].Text: unknown field "Text" (did you mean "text"?`,
 			`widget "a": widgets[0].Quick_replies: unknown field "Quick_replies" (did you mean "quick_replies"?`,
-			`widget "a": widgets[0].exits["Next"]: exit "Next" points to unknown widget "zz"`,
+			`widget "a": widgets[0].exits.Next: exit "Next" points to unknown widget "zz"`,
 		}},
 		{"fields of the wrong kind in a widget", `{"id": "f", "widgets": [
 		  {"id": "a", "type": "send_message", "text": 5, "quick_replies": [1, "ok"], "bogus": true}]}`, []string{
@@ -354,7 +360,39 @@ func TestEveryProblem(t *testing.T) {
 		  {"id": "d", "type": "nope2", "exits": {"Next": "c"}}]}`, []string{
 			`widget "c": widgets[0].type: unknown widget type "nope"`,
 			`widget "d": widgets[2].type: unknown widget type "nope2"`,
-			`widget "c": widgets[0].exits["Next"]: exit "Next" points to unknown widget "q"`,
+			`widget "c": widgets[0].exits.Next: exit "Next" points to unknown widget "q"`,
+		}},
+		{"the other problems of a widget without an id", `{"id": "t", "widgets": [
+		  {"type": "send_message", "text": 5, "colour": 1, "exits": {"Next": "zz"}}]}`, []string{
+			`widgets[0].id: missing widget id`,
+			`widgets[0].text: expected a string, got JSON number`,
+			`widgets[0].colour: unknown field "colour"`,
+			`widgets[0].exits.Next: exit "Next" points to unknown widget "zz"`,
+		}},
+		{"the other problems of a widget with an id in another case", `{"id": "t", "widgets": [
+		  {"Id": "a", "type": "send_message", "text": "@(1 +)", "exits": {"Nxt": ""}}]}`, []string{
+			`widgets[0].id: missing widget id ("Id" is not "id": field names are case-sensitive)`,
+			`widgets[0].text: bad expression "1 +"`,
+			`widgets[0].exits.Nxt: unknown exit "Nxt" (this widget has "Next")`,
+		}},
+		{"the other problems of a widget with a duplicate id", `{"id": "t", "widgets": [
+		  {"id": "a", "type": "end"},
+		  {"id": "a", "type": "nope", "exits": {"Next": "zz"}},
+		  {"id": "a", "type": "send_message", "text": "hi", "exits": {"Next": "yy"}}]}`, []string{
+			`widget "a": widgets[1].id: duplicate widget id`,
+			`widget "a": widgets[1].type: unknown widget type "nope"`,
+			`widget "a": widgets[2].id: duplicate widget id`,
+			`widget "a": widgets[1].exits.Next: exit "Next" points to unknown widget "zz"`,
+			`widget "a": widgets[2].exits.Next: exit "Next" points to unknown widget "yy"`,
+		}},
+		{"the other problems of a widget with an id or type of the wrong kind", `{"id": "t", "widgets": [
+		  {"id": 5, "type": "send_message", "text": 6, "exits": {"Next": "zz"}},
+		  {"id": "b", "type": 7, "exits": {"Next": "yy"}}]}`, []string{
+			`widgets[0].id: expected a string, got JSON number`,
+			`widgets[0].text: expected a string, got JSON number`,
+			`widget "b": widgets[1].type: expected a string, got JSON number`,
+			`widgets[0].exits.Next: exit "Next" points to unknown widget "zz"`,
+			`widget "b": widgets[1].exits.Next: exit "Next" points to unknown widget "yy"`,
 		}},
 		{"a syntax error hides the rest", `{"id": "x", "colour": "red", "widgets": [{"id": "a", "type": "send_message", "text": "hi",}]}`, []string{
 			`$: malformed JSON at line 1, column 91 (in widgets[0]): invalid character '}'`,
@@ -382,11 +420,11 @@ func TestStoredFlowsLoad(t *testing.T) {
 	src := `{"id": "old", "expire_minutes": -1, "widgets": [
 	  {"id": "ask", "type": "wait_for_response", "result": "answer", "rules": [{"type": "has_text", "args": [], "category": "Other"}], "exits": {"Other": "say"}},
 	  {"id": "say", "Type": "send_message", "Text": "You said @(uper(input))", "exits": {"Next": "set"}},
-	  {"id": "set", "type": "set_variable", "scope": "contact", "name": "age", "value": "3"}]}`
+	  {"id": "set", "type": "set_variable", "scope": "contact", "name": "age", "value": "3", "exits": {"Next": null}}]}`
 	eng := engine.New(widgets.Registered())
 	_, err := eng.Load([]byte(src))
-	if n := len(validationErrors(t, err)); n != 4 {
-		t.Fatalf("Load: %d errors, want 4: %v", n, err)
+	if n := len(validationErrors(t, err)); n != 5 {
+		t.Fatalf("Load: %d errors, want 5: %v", n, err)
 	}
 	f, err := eng.LoadStored([]byte(src))
 	if err != nil {
@@ -399,6 +437,7 @@ func TestStoredFlowsLoad(t *testing.T) {
 		`widget "say": widgets[1].Text: unknown field "Text" (did you mean "text"?`,
 		`widget "say": widgets[1].text: bad expression "uper(input)": unknown function uper`,
 		`widget "set": widgets[2].name: contact.age cannot be set`,
+		`widget "set": widgets[2].exits.Next: expected a string, got JSON null`,
 	}
 	if len(f.Warnings) != len(want) {
 		t.Fatalf("%d warnings, want %d: %v", len(f.Warnings), len(want), f.Warnings)
@@ -493,11 +532,11 @@ func TestExitsOfRulesNotRead(t *testing.T) {
 	}{
 		{"an argument of the wrong kind", `{"id": "g", "type": "wait_for_response", "rules": [{"type": "has_number_gt", "args": [5], "category": "X"}], "exits": {"X": "", "Other": "", "Typo": ""}}`, []string{
 			`widgets[0].rules[0].args[0]: expected a string, got JSON number`,
-			`widgets[0].exits["Typo"]: unknown exit "Typo" (this widget has "X", "Other")`,
+			`widgets[0].exits.Typo: unknown exit "Typo" (this widget has "X", "Other")`,
 		}},
 		{"a category of the wrong kind", `{"id": "g", "type": "split", "rules": [{"type": "has_text", "category": 7}, {"type": "has_number", "category": "N"}], "exits": {"Text": "", "N": "zz", "Other": ""}}`, []string{
 			`widgets[0].rules[0].category: expected a string, got JSON number`,
-			`widgets[0].exits["N"]: exit "N" points to unknown widget "zz"`,
+			`widgets[0].exits.N: exit "N" points to unknown widget "zz"`,
 		}},
 		{"rules of the wrong kind", `{"id": "g", "type": "gather_digits", "rules": {"type": "has_text"}, "exits": {"Yes": ""}}`, []string{
 			`widgets[0].rules: expected an array of JSON objects, got JSON object`,
@@ -510,7 +549,7 @@ func TestExitsOfRulesNotRead(t *testing.T) {
 		}},
 		{"buckets of the wrong kind", `{"id": "g", "type": "random", "buckets": "A B", "exits": {"A": "", "B": "zz"}}`, []string{
 			`widgets[0].buckets: expected an array of strings, got JSON string`,
-			`widgets[0].exits["B"]: exit "B" points to unknown widget "zz"`,
+			`widgets[0].exits.B: exit "B" points to unknown widget "zz"`,
 		}},
 	}
 	for _, tc := range tests {
@@ -709,5 +748,45 @@ func TestUnknownExitListsEachExitOnce(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want one containing %q", err, tc.want)
 		}
+	}
+}
+
+// TestPathsQuoteOnlyKeysThatNeedIt: every problem under an object's key is
+// at the same path, however it was found (a value of the wrong kind, an
+// exit that leads nowhere, a template that does not compile): a plain name
+// after a dot, any other key quoted in brackets.
+func TestPathsQuoteOnlyKeysThatNeedIt(t *testing.T) {
+	tests := []struct {
+		name, widget string
+		want         []string
+	}{
+		{"an exit of the wrong kind", `{"id": "a", "type": "send_message", "text": "x", "exits": {"Next": 5}}`,
+			[]string{`widgets[0].exits.Next: expected a string, got JSON number`}},
+		{"an exit to no widget", `{"id": "a", "type": "send_message", "text": "x", "exits": {"Next": "zz"}}`,
+			[]string{`widgets[0].exits.Next: exit "Next" points to unknown widget "zz"`}},
+		{"an exit not a plain name of the wrong kind", `{"id": "a", "type": "gather_digits", "exits": {"No Input": 5}}`,
+			[]string{`widgets[0].exits["No Input"]: expected a string, got JSON number`}},
+		{"an exit not a plain name to no widget", `{"id": "a", "type": "gather_digits", "exits": {"No Input": "zz"}}`,
+			[]string{`widgets[0].exits["No Input"]: exit "No Input" points to unknown widget "zz"`}},
+		{"record fields", `{"id": "a", "type": "record", "action": "x", "fields": {"a b": 1, "c d": "@(", "e": "@("}}`,
+			[]string{`widgets[0].fields["a b"]: expected a string, got JSON number`, `widgets[0].fields["c d"]: bad template`, `widgets[0].fields.e: bad template`}},
+		{"webhook headers and mappings", `{"id": "a", "type": "webhook", "url": "https://example.com", "headers": {"X-Key": "@("}, "mappings": {"a": "", "b c": ""}}`,
+			[]string{`widgets[0].headers.X-Key: bad template`, `widgets[0].mappings.a: empty JSON path`, `widgets[0].mappings["b c"]: empty JSON path`}},
+		{"translations", `{"id": "a", "type": "send_message", "text": "x", "translations": {"pt br": {"text": "@("}, "xyz": {"text": 1}}}`,
+			[]string{`widgets[0].translations.xyz.text: expected a string, got JSON number`, `widgets[0].translations["pt br"]: translation key "pt br" is not an ISO 639-3 code`, `widgets[0].translations["pt br"].text: bad template`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(flowWith(tc.widget))
+			errs := validationErrors(t, err)
+			if len(errs) != len(tc.want) {
+				t.Fatalf("%d errors, want %d: %v", len(errs), len(tc.want), err)
+			}
+			for i, w := range tc.want {
+				if got := strings.TrimPrefix(errs[i].Error(), `widget "a": `); !strings.HasPrefix(got, w) {
+					t.Errorf("error %d is %q, want it to start with %q", i, got, w)
+				}
+			}
+		})
 	}
 }

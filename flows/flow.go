@@ -481,28 +481,49 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	type node struct {
 		w    Widget
 		base *WidgetBase
+		// id and path name the widget in errors: its id as decoding the
+		// widget's head read it, and its place in the document.
+		id, path string
+		// nulls holds the exits given as null, which decode as "".
+		nulls map[string]bool
 	}
 	var graph []node
 	for i, w := range raw.Widgets {
 		path := fmt.Sprintf("widgets[%d]", i)
-		var head struct {
-			ID   string `json:"id"`
-			Type string `json:"type"`
+		head, headProblems, ok := readHead(w, path, headOpts)
+		// badID and badType: the id or type is of the wrong kind, a problem
+		// reported here and not again by what follows.
+		badID, badType := false, false
+		for _, fe := range headProblems {
+			fe.Widget = head.ID
+			badID = badID || fe.Path == path+".id"
+			badType = badType || fe.Path == path+".type"
+			add(fe)
 		}
-		if err := jsonv2.Unmarshal(w, &head, headOpts); err != nil {
-			add(jsonError(w, path, err))
+		if !ok {
 			continue
 		}
+		// A widget without an id, or with the id of one before it, is
+		// checked all the same, for its other problems and where its exits
+		// lead; it is no widget of the flow, so no exit leads to it.
+		indexed := true
+		// idKey is a key that is "id" but for case, already named in the
+		// missing id's error: it is not also reported as an unknown field.
+		idKey := ""
 		if head.ID == "" {
-			add(&FieldError{Path: path + ".id", Message: "missing widget id" + caseHint(w, "id")})
-			continue
-		}
-		if _, seen := paths[head.ID]; !seen {
-			paths[head.ID] = path
-		}
-		if _, dup := f.index[head.ID]; dup {
-			add(&FieldError{Widget: head.ID, Path: path + ".id", Message: "duplicate widget id", Err: ErrDuplicateID})
-			continue
+			indexed = false
+			if !badID {
+				idKey = caseKey(w, "id")
+				add(&FieldError{Path: path + ".id", Message: "missing widget id" + caseHint(w, "id")})
+			}
+		} else {
+			if _, seen := paths[head.ID]; !seen {
+				paths[head.ID] = path
+			}
+			if _, dup := f.index[head.ID]; dup {
+				indexed = false
+				add(&FieldError{Widget: head.ID, Path: path + ".id", Message: "duplicate widget id", Err: ErrDuplicateID})
+			}
 		}
 		factory, ok := reg.Lookup(head.Type)
 		if !ok {
@@ -510,14 +531,18 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			if head.Type == "" {
 				msg = "missing widget type" + caseHint(w, "type")
 			}
-			add(&FieldError{Widget: head.ID, Path: path + ".type", Message: msg, Err: ErrUnknownType})
-			f.index[head.ID] = -1
+			if !badType {
+				add(&FieldError{Widget: head.ID, Path: path + ".type", Message: msg, Err: ErrUnknownType})
+			}
+			if indexed {
+				f.index[head.ID] = -1
+			}
 			// Its exits are read all the same, for where they lead.
 			var ex struct {
 				Exits map[string]string `json:"exits"`
 			}
 			if jsonv2.Unmarshal(w, &ex, headOpts) == nil {
-				graph = append(graph, node{base: &WidgetBase{ID: head.ID, Exits: ex.Exits}})
+				graph = append(graph, node{base: &WidgetBase{ID: head.ID, Exits: ex.Exits}, id: head.ID, path: path, nulls: nullExits(w)})
 			}
 			continue
 		}
@@ -530,16 +555,24 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			return wg
 		})
 		for _, fe := range res.problems {
+			if idKey != "" && errors.Is(fe, ErrUnknownField) && fe.Path == MemberPath(path, idKey) ||
+				badID && fe.Path == path+".id" {
+				continue
+			}
 			fe.Widget = head.ID
 			add(fe)
 		}
 		if res.failed {
-			f.index[head.ID] = -1
+			if indexed {
+				f.index[head.ID] = -1
+			}
 			continue
 		}
-		f.index[head.ID] = len(f.Widgets)
-		f.Widgets = append(f.Widgets, wg)
-		graph = append(graph, node{wg, wg.Base()})
+		if indexed {
+			f.index[head.ID] = len(f.Widgets)
+			f.Widgets = append(f.Widgets, wg)
+		}
+		graph = append(graph, node{wg, wg.Base(), head.ID, path, nullExits(w)})
 		// A value left out for being of the wrong kind is at its zero value:
 		// the widget's other checks run, but what they find at, in or around
 		// it would only repeat that problem or report the value missing.
@@ -583,11 +616,15 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			p := fmt.Sprintf("%s.exits[%q]", paths[b.ID], n)
-			if checkNames && !known[n] {
-				add(&FieldError{Widget: b.ID, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
+			p := MemberPath(nd.path+".exits", n)
+			if nd.nulls[n] {
+				// Earlier versions read null as "", ending the flow there.
+				add(&FieldError{Widget: nd.id, Path: p, Message: `expected a string, got JSON null: an exit is the id of the next widget, or "" to end the flow there`, Err: ErrNewRule})
 			}
-			if fe := danglingExit(f, b.ID, p, n, b.Exits[n]); fe != nil {
+			if checkNames && !known[n] {
+				add(&FieldError{Widget: nd.id, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
+			}
+			if fe := danglingExit(f, nd.id, p, n, b.Exits[n]); fe != nil {
 				add(fe)
 			}
 		}
@@ -602,6 +639,54 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	}
 	f.Warnings = append(warns, unreachable(f, paths)...)
 	return f, nil
+}
+
+// widgetHead is what a widget is: its id and type, read before the rest.
+type widgetHead struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+// readHead reads the id and type of the widget doc w, at path. An id or a
+// type of the wrong kind of JSON is a problem, and is read as "". ok is
+// false when w cannot be read at all (it is not an object), a problem too.
+func readHead(w []byte, path string, opts jsonv2.Options) (head widgetHead, problems []*FieldError, ok bool) {
+	for range 3 {
+		head = widgetHead{}
+		err := jsonv2.Unmarshal(w, &head, opts)
+		if err == nil {
+			return head, problems, true
+		}
+		problems = append(problems, jsonError(w, path, err))
+		var se *jsonv2.SemanticError
+		if !errors.As(err, &se) || !(strings.EqualFold(string(se.JSONPointer), "/id") || strings.EqualFold(string(se.JSONPointer), "/type")) {
+			return head, problems, false
+		}
+		if w = editJSON(w, se.JSONPointer, editNull, ""); w == nil {
+			return head, problems, false
+		}
+	}
+	return head, problems, false
+}
+
+// nullExits returns the exits of the widget doc w given as null, or nil.
+func nullExits(w []byte) map[string]bool {
+	var ex struct {
+		Exits map[string]jsontext.Value `json:"exits"`
+	}
+	if jsonv2.Unmarshal(w, &ex, decodeOptions, jsonv2.RejectUnknownMembers(false)) != nil {
+		return nil
+	}
+	var out map[string]bool
+	for n, v := range ex.Exits {
+		if v.Kind() == 'n' {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[n] = true
+		}
+	}
+	return out
 }
 
 // checkKind asks a widget that implements KindChecker (or wraps one)
@@ -963,7 +1048,12 @@ func documentError(doc []byte, prefix string, err error, what string) *FieldErro
 			path = "$"
 		}
 		if se.GoType != nil && se.JSONKind != 0 {
-			return &FieldError{Path: path, Message: fmt.Sprintf("expected %s, got JSON %s", JSONKind(se.GoType), kindName(se.JSONKind)), Err: err}
+			msg := fmt.Sprintf("expected %s, got JSON %s", JSONKind(se.GoType), kindName(se.JSONKind))
+			if isInteger(se.GoType) && se.JSONKind == '0' && bytes.ContainsAny(se.JSONValue, ".eE") {
+				// 30.0 is a whole number to whoever wrote it: say what is wrong with it.
+				msg += fmt.Sprintf(" %s: write a whole number without a decimal point or exponent", se.JSONValue)
+			}
+			return &FieldError{Path: path, Message: msg, Err: err}
 		}
 		msg := err.Error()
 		if se.Err != nil {
@@ -1033,13 +1123,21 @@ func fieldNames(t reflect.Type) []string {
 
 // caseHint points out a key of the object doc that is name but for case.
 func caseHint(doc []byte, name string) string {
+	if k := caseKey(doc, name); k != "" {
+		return fmt.Sprintf(" (%q is not %q: field names are case-sensitive)", k, name)
+	}
+	return ""
+}
+
+// caseKey returns a key of the object doc that is name but for case, or "".
+func caseKey(doc []byte, name string) string {
 	var obj map[string]jsontext.Value
 	if jsonv2.Unmarshal(doc, &obj, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)) != nil {
 		return ""
 	}
 	for k := range obj {
 		if k != name && strings.EqualFold(k, name) {
-			return fmt.Sprintf(" (%q is not %q: field names are case-sensitive)", k, name)
+			return k
 		}
 	}
 	return ""
@@ -1079,6 +1177,19 @@ func JSONKind(t reflect.Type) string {
 		return "a JSON array"
 	}
 	return "a JSON value"
+}
+
+// isInteger reports whether t (or what it points to) is an integer type.
+func isInteger(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 func kindName(k jsontext.Kind) string {

@@ -122,7 +122,7 @@ func TestFlowBodyEveryProblem(t *testing.T) {
 	ts := newTestServer(t, nil)
 	doc := `{"id":"f5","expire_minutes":"5","colour":1,"widgets":[{"id":"a","type":"nope"},
 	 {"id":"b","type":"send_message","text":"hi","exits":{"Next":"zz"}}]}`
-	want := []string{"expire_minutes", "colour", "widgets[0].type", `widgets[1].exits["Next"]`}
+	want := []string{"expire_minutes", "colour", "widgets[0].type", `widgets[1].exits.Next`}
 	r := ts.do("POST", "/v1/flows", doc)
 	var body struct {
 		Error struct {

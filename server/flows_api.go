@@ -48,7 +48,15 @@ func (s *Server) validateFlow(c *fiber.Ctx) error {
 			}
 		}
 	}
-	f, err := s.eng.Load(body)
+	// Checked as POST /v1/flows would store it: a flow without an id gets
+	// one there, so needs no name for one to name it.
+	doc := body
+	if idAbsent(body) {
+		if d, err := withID(body, uuid.NewString()); err == nil {
+			doc = d
+		}
+	}
+	f, err := s.eng.Load(doc)
 	out := fiber.Map{"valid": err == nil, "errors": []*flows.FieldError{}, "warnings": []*flows.FieldError{}}
 	var ve *flows.ValidationError
 	switch {
@@ -144,17 +152,19 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, e
 		if err := checkFlowSyntax(doc); err != nil {
 			return nil, err
 		}
+		// The id is assigned before the flow is checked: a flow without
+		// one needs no name either, as the id names it.
+		if idAbsent(doc) {
+			var err error
+			if doc, err = withID(doc, uuid.NewString()); err != nil {
+				return nil, err
+			}
+		}
 		f, err := s.eng.Load(doc)
 		if err != nil {
 			return nil, invalidFlow(err)
 		}
 		id := f.ID
-		if id == "" {
-			id = uuid.NewString()
-			if doc, err = withID(doc, id); err != nil {
-				return nil, err
-			}
-		}
 		if !idPattern.MatchString(id) {
 			return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "flow id %q must be 1-128 letters, digits, '.', '_' or '-'", id)
 		}
@@ -200,6 +210,18 @@ func checkFlowSyntax(doc []byte) error {
 		return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: fe.Message, Err: fe}
 	}
 	return nil
+}
+
+// idAbsent reports whether a flow document gives no id: none, "" or null,
+// read as Load reads it (of a name given twice, the last). An id of
+// another kind is given, and Load reports it.
+func idAbsent(doc []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(doc, &m) != nil {
+		return false
+	}
+	raw, ok := m["id"]
+	return !ok || string(raw) == `""` || string(raw) == "null"
 }
 
 // withID sets a flow document's id, keeping the rest of the text as it was.
@@ -278,17 +300,18 @@ func (s *Server) updateFlow(c *fiber.Ctx) error {
 	if err := checkFlowSyntax(doc); err != nil {
 		return err
 	}
+	// The URL's id is the flow's before it is checked, as it would be in
+	// the document: a body without one needs no name either.
+	if idAbsent(doc) {
+		if doc, err = withID(doc, id); err != nil {
+			return err
+		}
+	}
 	f, err := s.eng.Load(doc)
 	if err != nil {
 		return invalidFlow(err)
 	}
-	switch f.ID {
-	case id:
-	case "":
-		if doc, err = withID(doc, id); err != nil {
-			return err
-		}
-	default:
+	if f.ID != id {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "the document's id %q differs from the URL's %q", f.ID, id)
 	}
 	s.flowMu.Lock()

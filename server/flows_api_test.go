@@ -50,6 +50,42 @@ func TestFlowsCRUD(t *testing.T) {
 	ts.must(404, "GET", "/v1/flows/"+genID, nil)
 }
 
+// A flow body needs neither an id nor a name where the server supplies the
+// id: POST assigns one and PUT takes the URL's, before the flow is checked,
+// and the id then names the flow. /v1/flows/validate says the same of it.
+func TestFlowWithoutIDOrName(t *testing.T) {
+	ts := newTestServer(t, nil)
+	const doc = `{"widgets":[{"id":"a","type":"end"}]}`
+	if got := ts.must(200, "POST", "/v1/flows/validate", doc); got["valid"] != true {
+		t.Errorf("validate: %v", got)
+	}
+	created := ts.must(201, "POST", "/v1/flows", doc)
+	id, _ := created["id"].(string)
+	if id == "" || created["name"] != id {
+		t.Fatalf("POST answered %v, want a generated id that names the flow", created)
+	}
+	if def := ts.must(200, "GET", "/v1/flows/"+id, nil)["definition"].(map[string]any); def["id"] != id {
+		t.Errorf("stored definition %v lacks the generated id", def)
+	}
+	ts.createFlow(`{"id":"aud-put","name":"Put","widgets":[{"id":"a","type":"end"}]}`)
+	for _, body := range []string{doc, `{"id":"","widgets":[{"id":"a","type":"end"}]}`, `{"id":null,"widgets":[{"id":"a","type":"end"}]}`} {
+		updated := ts.must(200, "PUT", "/v1/flows/aud-put", body)
+		if updated["id"] != "aud-put" || updated["name"] != "aud-put" {
+			t.Errorf("PUT %s answered %v", body, updated)
+		}
+	}
+	got := ts.must(200, "GET", "/v1/flows/aud-put", nil)
+	if def := got["definition"].(map[string]any); got["revision"] != float64(4) || def["id"] != "aud-put" {
+		t.Errorf("stored revision %v, definition %v", got["revision"], def)
+	}
+	// A body's problems are still reported, and an id of the wrong kind is
+	// one of them, not replaced.
+	r := ts.do("PUT", "/v1/flows/aud-put", `{"id":5,"widgets":[{"id":"a","type":"end"}]}`)
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "id" {
+		t.Errorf("PUT with id 5: %d %s", r.Status, r.Body)
+	}
+}
+
 func TestFlowErrors(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.createFlow(askFlow)

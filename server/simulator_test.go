@@ -70,7 +70,7 @@ func TestSimulatorSessions(t *testing.T) {
 		// A mistake inside a mock is named from the body's top.
 		{"mock field in another case", map[string]any{"flow": "order-status", "mocks": map[string]any{"lookup": map[string]any{"Status": 200}}}, 400, "", "mocks.lookup.Status"},
 		{"mock that is no object", map[string]any{"flow": "order-status", "mocks": map[string]any{"lookup": []any{}}}, 400, "", "mocks.lookup"},
-		{"invalid definition", map[string]any{"definition": json.RawMessage(bytes.Replace(doc, []byte(`"Next": "lookup"`), []byte(`"Next": "nowhere"`), 1))}, 422, "", `widgets[1].exits["Next"]`},
+		{"invalid definition", map[string]any{"definition": json.RawMessage(bytes.Replace(doc, []byte(`"Next": "lookup"`), []byte(`"Next": "nowhere"`), 1))}, 422, "", `widgets[1].exits.Next`},
 		{"neither flow nor definition", map[string]any{"contact": contact}, 400, "", "flow"},
 	}
 	for _, tc := range tests {

@@ -260,7 +260,7 @@ func TestSimulatorInBrowser(t *testing.T) {
 			waitFor(`[...document.querySelectorAll('#flow-errors li')].some(li => li.textContent.includes('lookup-typo'))`),
 		)
 		errs := texts(ctx, t, "#flow-errors li")
-		if len(errs) != 1 || !strings.Contains(errs[0], "widget order") || !strings.Contains(errs[0], `widgets[1].exits["Next"]`) {
+		if len(errs) != 1 || !strings.Contains(errs[0], "widget order") || !strings.Contains(errs[0], `widgets[1].exits.Next`) {
 			t.Errorf("flow errors = %q, want one naming widget order and its exit path", errs)
 		}
 		// Fixing the flow and starting again runs the edited flow as a draft.

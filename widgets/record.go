@@ -38,7 +38,7 @@ func (w *Record) Validate(c flows.Compiler) error {
 	// In key order, so errors come out the same way every time.
 	for _, k := range slices.Sorted(maps.Keys(w.Fields)) {
 		src := w.Fields[k]
-		t, err := c.Template("fields."+k, src)
+		t, err := c.Template(flows.MemberPath("fields", k), src)
 		if err != nil {
 			errs = append(errs, err)
 		}

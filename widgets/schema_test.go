@@ -12,6 +12,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/rules"
 	"github.com/parleyhq/parley/widgets"
 )
@@ -128,6 +129,60 @@ func TestSchemaRejects(t *testing.T) {
 			}
 			if s.Validate(v) == nil {
 				t.Errorf("the schema accepts %s", src)
+			}
+		})
+	}
+}
+
+// TestSchemaAgreesWithLoader: where JSON Schema can say what the loader
+// checks, the schema accepts what the loader accepts and refuses what it
+// refuses. (A whole number written 30.0 is one it cannot: JSON Schema counts
+// it an integer, and the loader refuses it.)
+func TestSchemaAgreesWithLoader(t *testing.T) {
+	s := compileSchema(t)
+	e := engine.New(widgets.Registered())
+	tests := []struct {
+		name, widget string
+		valid        bool
+	}{
+		{"send_message with an empty text", `{"id": "a", "type": "send_message", "text": ""}`, false},
+		{"send_message with no messages", `{"id": "a", "type": "send_message", "messages": []}`, false},
+		{"send_message with no attachments", `{"id": "a", "type": "send_message", "attachments": []}`, false},
+		{"send_message with an empty text and a message", `{"id": "a", "type": "send_message", "text": "", "messages": ["hi"]}`, true},
+		{"send_message with an attachment", `{"id": "a", "type": "send_message", "attachments": ["image/png:https://example.com/a.png"]}`, true},
+		{"update_groups adding no groups", `{"id": "a", "type": "update_groups", "add": []}`, false},
+		{"update_groups removing no groups", `{"id": "a", "type": "update_groups", "remove": []}`, false},
+		{"update_groups adding a group", `{"id": "a", "type": "update_groups", "add": ["vip"]}`, true},
+		{"update_groups remove_all and no groups to remove", `{"id": "a", "type": "update_groups", "remove": [], "remove_all": true}`, true},
+		{"update_groups remove_all and groups to remove", `{"id": "a", "type": "update_groups", "remove": ["x"], "remove_all": true}`, false},
+		{"end with an exit", `{"id": "a", "type": "end", "exits": {"Next": ""}}`, false},
+		{"end with no exits", `{"id": "a", "type": "end", "exits": {}}`, true},
+		{"hangup with an exit", `{"id": "a", "type": "hangup", "exits": {"Next": ""}}`, false},
+		{"hangup with no exits", `{"id": "a", "type": "hangup", "exits": {}}`, true},
+		{"wait with a Timeout exit and no timeout", `{"id": "a", "type": "wait_for_response", "exits": {"Timeout": ""}}`, false},
+		{"wait with a Timeout exit and a timeout", `{"id": "a", "type": "wait_for_response", "timeout": 30, "exits": {"Timeout": ""}}`, true},
+		{"webhook named empty without a url", `{"id": "a", "type": "webhook", "webhook": ""}`, false},
+		{"webhook named empty with a url", `{"id": "a", "type": "webhook", "webhook": "", "url": "https://example.com"}`, true},
+		{"webhook named", `{"id": "a", "type": "webhook", "webhook": "orders"}`, true},
+		{"null exit", `{"id": "a", "type": "send_message", "text": "hi", "exits": {"Next": null}}`, false},
+		{"empty exit", `{"id": "a", "type": "send_message", "text": "hi", "exits": {"Next": ""}}`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kind := ""
+			if strings.Contains(tc.widget, `"hangup"`) {
+				kind = `"kind": "voice", `
+			}
+			src := `{"name": "f", ` + kind + `"widgets": [` + tc.widget + `]}`
+			v, err := jsonschema.UnmarshalJSON(strings.NewReader(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Validate(v); (err == nil) != tc.valid {
+				t.Errorf("schema: valid %v, want %v: %v", err == nil, tc.valid, err)
+			}
+			if _, err := e.Load([]byte(src)); (err == nil) != tc.valid {
+				t.Errorf("loader: valid %v, want %v: %v", err == nil, tc.valid, err)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package widgets
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -73,14 +72,15 @@ func (w *SendMessage) Validate(c flows.Compiler) error {
 	errs = append(errs, err)
 	// In language order, so errors come out the same way every time.
 	for _, lang := range slices.Sorted(maps.Keys(w.Translations)) {
-		if fe := flows.CheckLanguage("translations."+lang, "translation key", lang); fe != nil {
+		at := flows.MemberPath("translations", lang)
+		if fe := flows.CheckLanguage(at, "translation key", lang); fe != nil {
 			errs = append(errs, fe)
 		}
 		tr := w.Translations[lang]
 		if tr == nil {
 			continue
 		}
-		m, err := compileMessage(c, fmt.Sprintf("translations.%s.", lang), tr.Text, tr.Messages, tr.QuickReplies, tr.Attachments)
+		m, err := compileMessage(c, at+".", tr.Text, tr.Messages, tr.QuickReplies, tr.Attachments)
 		errs = append(errs, err)
 		if w.langs == nil {
 			w.langs = map[string]*compiledMessage{}

@@ -1,11 +1,12 @@
 package widgets
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
@@ -56,25 +57,31 @@ func (w *Webhook) Validate(c flows.Compiler) error {
 	// In name order, so errors come out the same way every time.
 	for _, k := range slices.Sorted(maps.Keys(w.Headers)) {
 		v := w.Headers[k]
-		t, err := c.Template(fmt.Sprintf("headers[%q]", k), v)
+		t, err := c.Template(flows.MemberPath("headers", k), v)
 		errs = append(errs, err)
 		if w.headers == nil {
 			w.headers = map[string]flows.Template{}
 		}
 		w.headers[k] = t
 	}
-	for name, path := range w.Mappings {
-		if name == "" || flows.Key(name) == "" {
-			errs = append(errs, flows.Errorf("mappings", "mapping to an empty variable name"))
+	// In name order, as the headers.
+	for _, name := range slices.Sorted(maps.Keys(w.Mappings)) {
+		path := w.Mappings[name]
+		at := flows.MemberPath("mappings", name)
+		switch {
+		case name == "":
+			errs = append(errs, flows.Errorf(at, "mapping to an empty variable name"))
+			continue
+		case flows.Key(name) == "":
+			errs = append(errs, flows.Errorf(at, "variable name %q has no letters or digits to make a result key", name))
 			continue
 		}
 		if path == "" {
-			errs = append(errs, flows.Errorf(fmt.Sprintf("mappings[%q]", name), "empty JSON path"))
+			errs = append(errs, flows.Errorf(at, "empty JSON path"))
 			continue
 		}
 		w.paths = append(w.paths, mapping{name, path})
 	}
-	sort.Slice(w.paths, func(i, j int) bool { return w.paths[i].name < w.paths[j].name })
 	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(errs)
 }
@@ -190,7 +197,34 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 			r.Emit(flows.Event{Type: flows.EventWarning, Message: fmt.Sprintf("mapping %q: path %q is not in the answer", name, w.Mappings[name])})
 		}
 	}
+	if extra == nil && res.Status > 0 && len(w.paths) > 0 {
+		r.Emit(flows.Event{Type: flows.EventWarning, Message: w.notSaved(res)})
+	}
 	return flows.Outcome{Exit: exit}
+}
+
+// notSaved is the warning for an answer that was not read as JSON, so that
+// none of the mappings could be saved: which, and why.
+func (w *Webhook) notSaved(res *flows.WebhookResult) string {
+	names := make([]string, len(w.paths))
+	for i, m := range w.paths {
+		names[i] = strconv.Quote(m.name)
+	}
+	what := "mapping " + names[0]
+	if len(names) > 1 {
+		what = "mappings " + strings.Join(names, ", ")
+	}
+	b := bytes.TrimSpace(res.Body)
+	why := "the answer is not JSON"
+	switch {
+	case res.Outcome == flows.OutcomeTooBig:
+		why = "the answer is over the size cap, so it is not read"
+	case len(b) == 0:
+		why = "the answer is empty"
+	case b[0] == '{' || b[0] == '[':
+		why = "the answer's JSON could not be read"
+	}
+	return fmt.Sprintf("%s not saved: %s", what, why)
 }
 
 // maxTextAnswer bounds how much of a non-JSON answer a session keeps.

@@ -1,10 +1,12 @@
 package widgets_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/widgets"
 )
 
@@ -30,5 +32,30 @@ func TestWebhookMaxResponseBytesHasAMaximum(t *testing.T) {
 	}
 	if _, err := e.LoadStored(flow("1000000000000")); err != nil {
 		t.Errorf("a stored flow with more does not load: %v", err)
+	}
+}
+
+// TestWebhookMappingNames: each mapping whose variable name makes no result
+// key is reported at its own key, saying what is wrong with the name.
+func TestWebhookMappingNames(t *testing.T) {
+	e := engine.New(widgets.Registered())
+	_, err := e.Load([]byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com",
+	  "mappings": {"--": "b", "!!": "a", "": "c", "ok": "", "Fine Name": "d"}}]}`))
+	var ve *flows.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v, want a validation error", err)
+	}
+	want := []string{
+		`widget "h": widgets[0].mappings[""]: mapping to an empty variable name`,
+		`widget "h": widgets[0].mappings["!!"]: variable name "!!" has no letters or digits to make a result key`,
+		`widget "h": widgets[0].mappings["--"]: variable name "--" has no letters or digits to make a result key`,
+		`widget "h": widgets[0].mappings.ok: empty JSON path`,
+	}
+	var got []string
+	for _, fe := range ve.Errors {
+		got = append(got, fe.Error())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

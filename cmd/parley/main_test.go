@@ -193,7 +193,7 @@ func TestValidate(t *testing.T) {
 	want := []string{
 		bad + `: widget "calc": widgets[1].expression: bad expression "1 +"`,
 		bad + `: widget "beam": widgets[2].type: unknown widget type "teleport"`,
-		bad + `: widget "calc": widgets[1].exits["Next"]: exit "Next" points to unknown widget "nowhere"`,
+		bad + `: widget "calc": widgets[1].exits.Next: exit "Next" points to unknown widget "nowhere"`,
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(want), stderr)
