@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/internal/smalldisk"
 )
@@ -39,6 +40,17 @@ func TestStoreDiskFull(t *testing.T) {
 	if r.Status != http.StatusServiceUnavailable || e["code"] != CodeDiskFull ||
 		!strings.Contains(e["message"].(string), "the store's disk is full: no space left on device") {
 		t.Errorf("/healthz after the failed write: %d %s, want 503 naming the full disk", r.Status, r.Body)
+	}
+	// A later failure keeps the time the failures began and adds the
+	// latest's.
+	first, _ := e["message"].(string)
+	since, _, _ := strings.Cut(first, ": ")
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	ts.must(http.StatusInsufficientStorage, "POST", "/v1/sessions", start)
+	r = ts.do("GET", "/healthz", nil)
+	e = r.errorOf(t)
+	if msg, _ := e["message"].(string); !strings.HasPrefix(msg, since+", last at ") {
+		t.Errorf("/healthz after a second failed write: %q, want it to begin %q, then the latest's time", msg, since+", last at ")
 	}
 	if n := commitFailures(t, ts); n < 1 {
 		t.Errorf("parley_store_commit_failures_total %d after a failed commit", n)

@@ -201,8 +201,14 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 			if errors.Is(f.Err, store.ErrDiskFull) {
 				cause, code = "the store's disk is full: no space left on device", CodeDiskFull
 			}
-			return apiErr(fiber.StatusServiceUnavailable, code, "", "store writes fail since %s: %s",
-				f.At.UTC().Format(time.RFC3339), cause)
+			since, last := f.Since.UTC().Format(time.RFC3339), f.At.UTC().Format(time.RFC3339)
+			if last == since {
+				last = ""
+			} else {
+				last = ", last at " + last
+			}
+			return apiErr(fiber.StatusServiceUnavailable, code, "", "store writes fail since %s%s: %s",
+				since, last, cause)
 		}
 	}
 	return c.JSON(fiber.Map{"status": "ok"})

@@ -81,7 +81,8 @@ type Bolt struct {
 	// Cumulative group commit figures (CommitStats).
 	statCommits, statTurns, statLockNanos, statApplyNanos, statSyncNanos atomic.Int64
 	// statFailed counts commits that failed writing the file, and
-	// writeFailure is the last one's, until a commit succeeds.
+	// writeFailure describes the run of failures since the last commit
+	// that succeeded, until one does.
 	statFailed   atomic.Int64
 	writeFailure atomic.Pointer[WriteFailure]
 
@@ -91,11 +92,14 @@ type Bolt struct {
 	snaps  map[*Snapshot]struct{}
 }
 
-// WriteFailure is a commit that failed writing the store file (a full
-// disk, an I/O error): every write of it was lost.
+// WriteFailure describes commits that failed writing the store file (a
+// full disk, an I/O error), every write of them lost: since the first of
+// a run of failures with no successful commit between them, at the time
+// of the latest, with its error.
 type WriteFailure struct {
-	At  time.Time
-	Err error
+	Since time.Time
+	At    time.Time
+	Err   error
 }
 
 // ErrDiskFull is the error of a write that failed because the file system
@@ -103,8 +107,10 @@ type WriteFailure struct {
 // made; writes succeed again once there is room.
 var ErrDiskFull = errors.New("the store's disk is full")
 
-// LastWriteFailure returns the last commit that failed writing the file,
-// or nil when the commit after it succeeded (or none failed since Open).
+// LastWriteFailure returns the failures of commits writing the file since
+// the last commit that succeeded (the first one's time and the latest's
+// time and error), or nil when the commit after them succeeded (or none
+// failed since Open).
 func (b *Bolt) LastWriteFailure() *WriteFailure { return b.writeFailure.Load() }
 
 // committed records the outcome of a commit of the file: err is nil, or
@@ -122,8 +128,17 @@ func (b *Bolt) committed(err error) error {
 		err = fmt.Errorf("%w: %w", ErrDiskFull, err)
 	}
 	b.statFailed.Add(1)
-	b.writeFailure.Store(&WriteFailure{At: time.Now(), Err: err})
-	return err
+	now := time.Now()
+	f := &WriteFailure{Since: now, At: now, Err: err}
+	for {
+		prev := b.writeFailure.Load()
+		if prev != nil {
+			f.Since = prev.Since
+		}
+		if b.writeFailure.CompareAndSwap(prev, f) {
+			return err
+		}
+	}
 }
 
 // CommitStats are cumulative figures of SaveTurn's group commits since Open.

@@ -74,11 +74,18 @@ func TestWriteDiskFull(t *testing.T) {
 	if !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) || !strings.HasPrefix(err.Error(), "the store's disk is full: ") {
 		t.Fatalf("SaveTurn on a full disk: %v, want ErrDiskFull", err)
 	}
+	first := b.LastWriteFailure()
+	if first == nil || !first.Since.Equal(first.At) {
+		t.Fatalf("LastWriteFailure after the first failed commit: %+v, want one failure", first)
+	}
 	if _, err := b.SaveFlow(ctx, NewFlow{ID: "f", Definition: []byte(`{"pad":"` + strings.Repeat("x", 100<<10) + `"}`)}); !errors.Is(err, ErrDiskFull) {
 		t.Errorf("SaveFlow on a full disk: %v, want ErrDiskFull", err)
 	}
 	if f := b.LastWriteFailure(); f == nil || !errors.Is(f.Err, ErrDiskFull) {
 		t.Errorf("LastWriteFailure after failed commits: %v", f)
+	} else if !f.Since.Equal(first.Since) || !f.At.After(first.At) {
+		t.Errorf("LastWriteFailure after two failed commits: since %v, at %v; want since the first (%v), at the latest",
+			f.Since, f.At, first.At)
 	}
 	if n := b.CommitStats().Failed; n != 2 {
 		t.Errorf("CommitStats().Failed %d, want 2", n)
