@@ -1,0 +1,102 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/parleyhq/parley/callout"
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/sim"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// webhookBodies runs a flow whose first widget, "in", gets answer from a
+// test server, then the widgets given (URL in them is the server's); the
+// bodies the flow's webhooks sent come back in order.
+func webhookBodies(t *testing.T, answer, widgetsJSON string, params engine.StartParams) []string {
+	t.Helper()
+	var (
+		mu     sync.Mutex
+		bodies []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(answer))
+	}))
+	defer srv.Close()
+	hooks := callout.New(callout.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}))
+	f, err := e.Load([]byte(`{"id": "w", "name": "w", "widgets": [
+	  {"id": "in", "type": "webhook", "method": "GET", "url": "` + srv.URL + `/in", "exits": {"Success": "out"}},
+	  ` + strings.ReplaceAll(widgetsJSON, "URL", srv.URL) + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Start(context.Background(), f, params); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return bodies
+}
+
+// TestJSONBodyInsertsJSONOutsideStrings: in a custom JSON body a value
+// inserted outside a string is JSON (a list or map as JSON, null and an
+// empty or unknown value as null, a string as before: "n": @extra.amount
+// sends 12.50), one inside a string is escaped as its content; whether a
+// string is open is read from the body's literal text, escaped quotes
+// included.
+func TestJSONBodyInsertsJSONOutsideStrings(t *testing.T) {
+	answer := `{"arr": [{"sku": "x1"}, {"sku": "x2"}], "a": {"b": "c\"d"}, "nul": null, "amount": "12.50", "n": 3, "empty": "", "ok": true}`
+	cases := []struct{ name, body, want string }{
+		{"lists, maps and null",
+			`{"arr":@extra.arr,"obj":@(extra.a),"list":@([1,"x"]),"nul":@extra.nul}`,
+			`{"arr":[{"sku": "x1"}, {"sku": "x2"}],"obj":{"b":"c\"d"},"list":[1,"x"],"nul":null}`},
+		{"inside strings",
+			`{"s":"@extra.a","l":"@(extra.arr) @extra.nul","q":"say \"@extra.amount\"","k\"@extra.n":1}`,
+			`{"s":"{\"b\": \"c\\\"d\"}","l":"[{\"sku\":\"x1\"},{\"sku\":\"x2\"}] ","q":"say \"12.50\"","k\"3":1}`},
+		{"numbers, booleans and text outside strings",
+			`{"n":@extra.amount,"m":@(extra.n * 2),"b":@extra.ok,"c":@(extra.n > 2),"e":@extra.empty,"u":@extra.missing,"x":@(1/0),"y":@(upper(extra.arr))}`,
+			`{"n":12.50,"m":6,"b":true,"c":true,"e":null,"u":null,"x":null,"y":null}`},
+		{"the whole answer",
+			`{"all":@extra,"r":@flow.in.json.a,"\\":@extra.n}`,
+			`{"all":` + answer + `,"r":{"b": "c\"d"},"\\":3}`},
+	}
+	// The example of docs/webhooks.md, with its answer.
+	docAnswer := `{"items": [{"sku": "x1"}], "customer": {"name": "Ana \"A\""}, "note": null, "amount": "12.50"}`
+	cases = append(cases, struct{ name, body, want string }{"docs/webhooks.md",
+		`{"items": @extra.items, "customer": @(extra.customer), "note": @extra.note, "n": @extra.amount,` + "\n" +
+			` "name": "@extra.customer.name", "ids": @([1, "x"]), "missing": @extra.nothing}`,
+		`{"items": [{"sku": "x1"}], "customer": {"name":"Ana \"A\""}, "note": null, "n": 12.50,` + "\n" +
+			` "name": "Ana \"A\"", "ids": [1,"x"], "missing": null}`})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body, _ := json.Marshal(c.body)
+			answer := answer
+			if c.name == "docs/webhooks.md" {
+				answer = docAnswer
+			}
+			bodies := webhookBodies(t, answer, `{"id": "out", "type": "webhook", "url": "URL/out", "body_mode": "custom", "body": `+string(body)+`}`, engine.StartParams{})
+			if len(bodies) != 2 {
+				t.Fatalf("%d requests", len(bodies))
+			}
+			if bodies[1] != c.want {
+				t.Errorf("sent\n%s\nwant\n%s", bodies[1], c.want)
+			}
+			if !json.Valid([]byte(bodies[1])) {
+				t.Errorf("sent invalid JSON %s", bodies[1])
+			}
+		})
+	}
+}
