@@ -446,6 +446,11 @@ func urlEscape(done, value string) string {
 	return url.PathEscape(value)
 }
 
+// formEscape encodes a value inserted into a form body
+// (application/x-www-form-urlencoded): "Ann & Bob=1" is "Ann+%26+Bob%3D1",
+// one field's value however many "&" and "=" it holds.
+func formEscape(_, value string) string { return url.QueryEscape(value) }
+
 // jsonEscape escapes text for the inside of a JSON string.
 func jsonEscape(_, s string) string {
 	b, _ := json.Marshal(s)

@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/sim"
 	"github.com/parleyhq/parley/widgets"
 )
@@ -98,5 +101,27 @@ func TestJSONBodyInsertsJSONOutsideStrings(t *testing.T) {
 				t.Errorf("sent invalid JSON %s", bodies[1])
 			}
 		})
+	}
+}
+
+// TestFormBodyEncodesInserts: in a custom form body an inserted value is
+// form-encoded, so a contact's text is one field's value and cannot add or
+// replace fields.
+func TestFormBodyEncodesInserts(t *testing.T) {
+	for _, c := range []struct{ name, want string }{
+		{"Ann & Bob=1+2%", `name=Ann+%26+Bob%3D1%2B2%25&x=1`},
+		{"x&amount=1000", `name=x%26amount%3D1000&x=1`},
+	} {
+		bodies := webhookBodies(t, `{}`, `{"id": "out", "type": "webhook", "url": "URL/out", "content_type": "form", "body_mode": "custom",
+		  "body": "name=@contact.name&x=1"}`, engine.StartParams{Contact: flows.Contact{Name: c.name}})
+		if len(bodies) != 2 || bodies[1] != c.want {
+			t.Fatalf("contact %q: sent %q, want %s", c.name, bodies, c.want)
+		}
+		// As the receiver reads it.
+		got, err := url.ParseQuery(bodies[1])
+		want := url.Values{"name": {c.name}, "x": {"1"}}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("contact %q: the receiver reads %v (%v), want %v", c.name, got, err, want)
+		}
 	}
 }
