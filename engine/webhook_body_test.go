@@ -125,3 +125,19 @@ func TestFormBodyEncodesInserts(t *testing.T) {
 		}
 	}
 }
+
+// TestMappedNullIsEmpty: a mapping of a JSON null saves an empty value, as
+// @extra.PATH renders it, not the text "null": has_text does not match it.
+func TestMappedNullIsEmpty(t *testing.T) {
+	bodies := webhookBodies(t, `{"nul": null}`, `
+	  {"id": "out", "type": "webhook", "method": "GET", "url": "URL/out", "mappings": {"nul": "nul"}, "exits": {"Success": "split"}},
+	  {"id": "split", "type": "split", "operand": "@flow.nul", "rules": [{"type": "has_text", "category": "Text"}],
+	   "exits": {"Text": "text", "Other": "other"}},
+	  {"id": "text", "type": "webhook", "url": "URL/text", "body_mode": "custom", "body": "{\"route\": \"text\", \"nul\": \"@flow.nul\"}"},
+	  {"id": "other", "type": "webhook", "url": "URL/other", "body_mode": "custom", "body": "{\"route\": \"other\", \"nul\": \"@flow.nul\"}"}`,
+		engine.StartParams{})
+	want := []string{"", "", `{"route": "other", "nul": ""}`}
+	if !reflect.DeepEqual(bodies, want) {
+		t.Errorf("sent %q, want %q", bodies, want)
+	}
+}
