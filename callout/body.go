@@ -61,7 +61,7 @@ func DefaultBody(sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroup
 		"extra":   decodeJSON(sess.Extra),
 	}
 	if c := sess.Call; c != nil && (all || groups.Call) {
-		body["call"] = map[string]any{"id": c.ID, "cli": c.CLI, "to": c.To, "state": c.State, "start": stamp(c.Start)}
+		body["call"] = map[string]any{"id": c.ID, "cli": c.CLI, "to": c.To, "state": c.State, "start": secondStamp(c.Start)}
 	}
 	if all || groups.FlowKeys {
 		body["flow_keys"] = flowKeys
@@ -141,6 +141,17 @@ func LegacyBody(sess *flows.Session, flow *flows.Flow, channel string) map[strin
 	}
 }
 
+// secondStamp is a time in RFC 3339 to the second, in UTC, as $call.start
+// writes it: the default body's call start (docs/webhooks.md).
+func secondStamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// stamp is a time in RFC 3339 with its fraction of a second, in UTC, as the
+// RapidPro payload's times are written.
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return ""

@@ -66,6 +66,37 @@ func TestDefaultBody(t *testing.T) {
 	}
 }
 
+// TestDefaultBodyCallStart: a call's start is sent in RFC 3339 to the
+// second, in UTC, as $call.start writes it and docs/webhooks.md shows it,
+// whichever encoder writes the body (JSON, form, with extra_json).
+func TestDefaultBodyCallStart(t *testing.T) {
+	sess, flow := testSession()
+	sess.Call.Start = time.Date(2026, 12, 6, 20, 31, 14, 448397177, time.FixedZone("CET", 3600))
+	const want = "2026-12-06T19:31:14Z"
+	for _, c := range []flows.WebhookConfig{
+		{},
+		{ExtraJSON: json.RawMessage(`{"source": "ivr"}`)},
+		{ContentType: flows.ContentForm},
+	} {
+		b, _, err := BuildBody(&c, sess, flow, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var call struct{ Start string }
+		if c.ContentType == flows.ContentForm {
+			q, _ := url.ParseQuery(string(b))
+			err = json.Unmarshal([]byte(q.Get("call")), &call)
+		} else {
+			var body struct{ Call struct{ Start string } }
+			err = json.Unmarshal(b, &body)
+			call = body.Call
+		}
+		if err != nil || call.Start != want {
+			t.Errorf("content type %q, extra_json %s: start %q (%v), want %q", c.ContentType, c.ExtraJSON, call.Start, err, want)
+		}
+	}
+}
+
 func TestDefaultBodyGroups(t *testing.T) {
 	sess, flow := testSession()
 	tests := []struct {

@@ -32,7 +32,7 @@ func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups
 		dst = append(dst, `,"id":`...)
 		dst = appendString(dst, c.ID)
 		dst = append(dst, `,"start":`...)
-		dst = appendString(dst, stamp(c.Start))
+		dst = appendString(dst, secondStamp(c.Start))
 		dst = append(dst, `,"state":`...)
 		dst = appendString(dst, c.State)
 		dst = append(dst, `,"to":`...)
