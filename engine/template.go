@@ -33,8 +33,9 @@ const (
 type segment struct {
 	kind segKind
 	// quoted is set on a variable or expression that the literal text
-	// before it leaves inside a JSON string ("name": "@contact.name"): in a
-	// JSON body it is string content, elsewhere a JSON value (see jsonText).
+	// before it leaves inside a JSON string ("name": "@contact.name"). A JSON
+	// body escapes such an insert as the string's content and writes any
+	// other as a JSON value (see jsonText).
 	quoted bool
 	text   string // literal text, or the variable path ("flow.name.value")
 	expr   *expression
