@@ -32,10 +32,10 @@ const (
 //	flow_keys result key → value ($flow.key.*)
 //	user_keys the contact's fields ($user.key.*)
 //
-// groups switches call, flow_keys and user_keys on or off; nil includes all
-// three. call is omitted from sessions without a phone call.
+// groups switches call, flow_keys and user_keys on or off; nil, or a group
+// it leaves out, is included. call is omitted from sessions without a phone
+// call.
 func DefaultBody(sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroups) map[string]any {
-	all := groups == nil
 	results := map[string]any{}
 	flowKeys := map[string]any{}
 	for key, r := range sess.Results() {
@@ -60,13 +60,13 @@ func DefaultBody(sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroup
 		"results": results,
 		"extra":   decodeJSON(sess.Extra),
 	}
-	if c := sess.Call; c != nil && (all || groups.Call) {
-		body["call"] = map[string]any{"id": c.ID, "cli": c.CLI, "to": c.To, "state": c.State, "start": stamp(c.Start)}
+	if c := sess.Call; c != nil && groups.IncludesCall() {
+		body["call"] = map[string]any{"id": c.ID, "cli": c.CLI, "to": c.To, "state": c.State, "start": secondStamp(c.Start)}
 	}
-	if all || groups.FlowKeys {
+	if groups.IncludesFlowKeys() {
 		body["flow_keys"] = flowKeys
 	}
-	if all || groups.UserKeys {
+	if groups.IncludesUserKeys() {
 		uk := map[string]any{}
 		for k, v := range sess.Contact.Fields {
 			uk[k] = v
@@ -141,6 +141,17 @@ func LegacyBody(sess *flows.Session, flow *flows.Flow, channel string) map[strin
 	}
 }
 
+// secondStamp is a time in RFC 3339 to the second, in UTC, as $call.start
+// writes it: the default body's call start (docs/webhooks.md).
+func secondStamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// stamp is a time in RFC 3339 with its fraction of a second, in UTC, as the
+// RapidPro payload's times are written.
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return ""

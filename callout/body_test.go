@@ -66,6 +66,37 @@ func TestDefaultBody(t *testing.T) {
 	}
 }
 
+// TestDefaultBodyCallStart: a call's start is sent in RFC 3339 to the
+// second, in UTC, as $call.start writes it and docs/webhooks.md shows it,
+// whichever encoder writes the body (JSON, form, with extra_json).
+func TestDefaultBodyCallStart(t *testing.T) {
+	sess, flow := testSession()
+	sess.Call.Start = time.Date(2026, 12, 6, 20, 31, 14, 448397177, time.FixedZone("CET", 3600))
+	const want = "2026-12-06T19:31:14Z"
+	for _, c := range []flows.WebhookConfig{
+		{},
+		{ExtraJSON: json.RawMessage(`{"source": "ivr"}`)},
+		{ContentType: flows.ContentForm},
+	} {
+		b, _, err := BuildBody(&c, sess, flow, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var call struct{ Start string }
+		if c.ContentType == flows.ContentForm {
+			q, _ := url.ParseQuery(string(b))
+			err = json.Unmarshal([]byte(q.Get("call")), &call)
+		} else {
+			var body struct{ Call struct{ Start string } }
+			err = json.Unmarshal(b, &body)
+			call = body.Call
+		}
+		if err != nil || call.Start != want {
+			t.Errorf("content type %q, extra_json %s: start %q (%v), want %q", c.ContentType, c.ExtraJSON, call.Start, err, want)
+		}
+	}
+}
+
 func TestDefaultBodyGroups(t *testing.T) {
 	sess, flow := testSession()
 	tests := []struct {
@@ -76,9 +107,11 @@ func TestDefaultBodyGroups(t *testing.T) {
 		absent  []string
 	}{
 		{name: "nil: everything", present: []string{"call", "flow_keys", "user_keys"}},
-		{name: "all off", groups: &flows.ParamGroups{}, absent: []string{"call", "flow_keys", "user_keys"}},
-		{name: "call only", groups: &flows.ParamGroups{Call: true}, present: []string{"call"}, absent: []string{"flow_keys", "user_keys"}},
-		{name: "keys only", groups: &flows.ParamGroups{FlowKeys: true, UserKeys: true}, present: []string{"flow_keys", "user_keys"}, absent: []string{"call"}},
+		{name: "empty: everything", groups: &flows.ParamGroups{}, present: []string{"call", "flow_keys", "user_keys"}},
+		{name: "all off", groups: &flows.ParamGroups{Call: new(false), FlowKeys: new(false), UserKeys: new(false)}, absent: []string{"call", "flow_keys", "user_keys"}},
+		{name: "call only", groups: &flows.ParamGroups{Call: new(true), FlowKeys: new(false), UserKeys: new(false)}, present: []string{"call"}, absent: []string{"flow_keys", "user_keys"}},
+		{name: "keys only", groups: &flows.ParamGroups{Call: new(false)}, present: []string{"flow_keys", "user_keys"}, absent: []string{"call"}},
+		{name: "flow keys off", groups: &flows.ParamGroups{FlowKeys: new(false)}, present: []string{"call", "user_keys"}, absent: []string{"flow_keys"}},
 		{name: "messaging session has no call", session: func(s *flows.Session) { s.Call = nil }, absent: []string{"call"}},
 	}
 	for _, tt := range tests {
@@ -243,7 +276,7 @@ func TestBuildBodySent(t *testing.T) {
 				t.Fatalf("%s %s", got.ct, got.body)
 			}
 		}},
-		{name: "default form with groups", cfg: flows.WebhookConfig{ContentType: "form", Include: &flows.ParamGroups{UserKeys: true}}, check: func(t *testing.T) {
+		{name: "default form with groups", cfg: flows.WebhookConfig{ContentType: "form", Include: &flows.ParamGroups{Call: new(false), FlowKeys: new(false)}}, check: func(t *testing.T) {
 			q, _ := url.ParseQuery(got.body)
 			if got.ct != MIMEForm || q.Get("text") != "a-1001" || q.Get("user_keys") != `{"tier":"gold"}` || q.Has("call") || q.Has("flow_keys") {
 				t.Fatalf("%s %s", got.ct, got.body)

@@ -15,7 +15,6 @@ import (
 // webhook calls send, and the map and reflection cost more than the call's
 // own bookkeeping. TestDefaultBodyEncoding holds the two to the same bytes.
 func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroups) ([]byte, error) {
-	all := groups == nil
 	results := sess.Results()
 	keys := make([]string, 0, len(results))
 	for k, r := range results {
@@ -26,13 +25,13 @@ func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups
 	slices.Sort(keys)
 
 	dst = append(dst, '{')
-	if c := sess.Call; c != nil && (all || groups.Call) {
+	if c := sess.Call; c != nil && groups.IncludesCall() {
 		dst = append(dst, `"call":{"cli":`...)
 		dst = appendString(dst, c.CLI)
 		dst = append(dst, `,"id":`...)
 		dst = appendString(dst, c.ID)
 		dst = append(dst, `,"start":`...)
-		dst = appendString(dst, stamp(c.Start))
+		dst = appendString(dst, secondStamp(c.Start))
 		dst = append(dst, `,"state":`...)
 		dst = appendString(dst, c.State)
 		dst = append(dst, `,"to":`...)
@@ -69,7 +68,7 @@ func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups
 	dst = append(dst, `,"revision":`...)
 	dst = strconv.AppendInt(dst, int64(rev), 10)
 	dst = append(dst, '}')
-	if all || groups.FlowKeys {
+	if groups.IncludesFlowKeys() {
 		dst = append(dst, `,"flow_keys":{`...)
 		for i, k := range keys {
 			if i > 0 {
@@ -102,7 +101,7 @@ func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups
 	dst = appendString(dst, sess.ID)
 	dst = append(dst, `,"text":`...)
 	dst = appendString(dst, sess.Input)
-	if all || groups.UserKeys {
+	if groups.IncludesUserKeys() {
 		dst = append(dst, `,"user_keys":{`...)
 		fields := sess.Contact.Fields
 		fk := make([]string, 0, len(fields))

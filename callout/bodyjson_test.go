@@ -55,7 +55,9 @@ func TestDefaultBodyEncoding(t *testing.T) {
 		},
 	}
 	groups := map[string]*flows.ParamGroups{
-		"all": nil, "none": {}, "call": {Call: true}, "flow keys": {FlowKeys: true}, "user keys": {UserKeys: true},
+		"all": nil, "empty": {}, "none": {Call: new(false), FlowKeys: new(false), UserKeys: new(false)},
+		"call": {FlowKeys: new(false), UserKeys: new(false)}, "flow keys": {Call: new(false), UserKeys: new(false)},
+		"user keys": {Call: new(false), FlowKeys: new(false)}, "no flow keys": {FlowKeys: new(false)},
 	}
 	for name, mk := range sessions {
 		for gname, g := range groups {

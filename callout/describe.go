@@ -226,7 +226,8 @@ func jsonDepth(b []byte, limit int) int {
 
 // Extract reads gjson paths from a JSON answer, for a widget's mappings
 // (variable name → path such as "data.order.status"). Strings come back as
-// they are; numbers, booleans, objects and arrays as their JSON text. Names
+// they are; numbers, booleans, objects and arrays as their JSON text; null
+// as empty text. Names
 // whose path matched nothing are listed in missing, sorted, and left out.
 func Extract(body []byte, mappings map[string]string) (values map[string]string, missing []string) {
 	values = make(map[string]string, len(mappings))
@@ -240,9 +241,12 @@ func Extract(body []byte, mappings map[string]string) (values map[string]string,
 			missing = append(missing, name)
 			continue
 		}
-		if r.Type == gjson.String {
+		switch r.Type {
+		case gjson.String:
 			values[name] = r.Str
-		} else {
+		case gjson.Null:
+			values[name] = "" // empty, as @extra.PATH renders it
+		default:
 			values[name] = r.Raw
 		}
 	}

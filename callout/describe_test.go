@@ -25,6 +25,9 @@ func TestExtract(t *testing.T) {
 			"status": "shipped", "first_sku": "A", "count": "2", "total": "12.5", "paid": "true",
 			"items": `[{"sku":"A"},{"sku":"B"}]`, "skus": `["A","B"]`,
 		}},
+		// A null is an empty value, as @extra.PATH renders it, not the text "null".
+		{name: "null", body: body, mappings: map[string]string{"note": "data.order.note", "nul": "data.order.note.deep"},
+			values: map[string]string{"note": ""}, missing: []string{"nul"}},
 		{name: "missing", body: body, mappings: map[string]string{"x": "data.nope", "y": "data.order.status.deep"},
 			values: map[string]string{}, missing: []string{"x", "y"}},
 		{name: "not JSON", body: []byte("<html>"), mappings: map[string]string{"s": "status"}, values: map[string]string{}, missing: []string{"s"}},

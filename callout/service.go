@@ -2,6 +2,8 @@ package callout
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -497,7 +499,16 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 		a.outcome, a.err = classify(err), red.String(unwrapURLError(err).Error())
 		return a
 	}
-	data, rerr := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	body := io.Reader(resp.Body)
+	if !resp.Uncompressed && strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip") {
+		// The webhook's headers gave an Accept-Encoding, so the transport
+		// left the answer as it came: it is decoded here as the transport
+		// decodes it, and the limit counts the decoded bytes too.
+		body = &gzipBody{r: resp.Body}
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Del("Content-Length")
+	}
+	data, rerr := io.ReadAll(io.LimitReader(body, int64(limit)+1))
 	resp.Body.Close()
 	call.ElapsedMS = time.Since(start).Milliseconds()
 	a.status, a.headers = resp.StatusCode, resp.Header
@@ -520,6 +531,8 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 		}
 	}
 	switch {
+	case badGzip(rerr):
+		a.outcome, a.err = flows.OutcomeFailure, "reading the answer: its gzip (Content-Encoding gzip) does not decode: "+red.String(rerr.Error())
 	case rerr != nil:
 		a.outcome, a.err = classify(rerr), "reading the answer: "+red.String(rerr.Error())
 	case tooBig:
@@ -533,6 +546,34 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 		}
 	}
 	return a
+}
+
+// gzipBody decodes an answer sent with Content-Encoding gzip that the
+// transport did not decode. The gzip header is read on the first Read, so
+// that an empty answer (a 204, an answer to HEAD) reads as empty, as the
+// transport's own decoding reads it.
+type gzipBody struct {
+	r  io.Reader
+	zr *gzip.Reader
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.zr == nil {
+		zr, err := gzip.NewReader(g.r)
+		if err != nil {
+			return 0, err
+		}
+		g.zr = zr
+	}
+	return g.zr.Read(p)
+}
+
+// badGzip reports whether err says that an answer is not the gzip its
+// Content-Encoding announced: the receiver's mistake, a failure, not a
+// connection error.
+func badGzip(err error) bool {
+	var corrupt flate.CorruptInputError
+	return errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, &corrupt)
 }
 
 // answerCapError says that an answer was cut at limit and which setting

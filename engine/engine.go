@@ -785,10 +785,19 @@ func (t *turn) RenderURL(tp flows.Template) string {
 	return t.renderAny(tp, renderMode{escape: urlEscape, exact: true})
 }
 
-// RenderJSON escapes inserted values for a JSON string. Numbers keep every
-// digit: a webhook body passes on the numbers it is given.
+// RenderForm renders a form body: inserted values are form-encoded
+// (url.QueryEscape, a space as "+"), so that a value cannot add or replace
+// a field. Numbers keep every digit.
+func (t *turn) RenderForm(tp flows.Template) string {
+	return t.renderAny(tp, renderMode{escape: formEscape, exact: true})
+}
+
+// RenderJSON renders a JSON body: a value inserted inside a string is
+// escaped as its content, one outside a string is JSON (lists and maps as
+// JSON, null or nothing as null, see jsonText). Numbers keep every digit: a
+// webhook body passes on the numbers it is given.
 func (t *turn) RenderJSON(tp flows.Template) string {
-	return t.renderAny(tp, renderMode{escape: jsonEscape, exact: true})
+	return t.renderAny(tp, renderMode{escape: jsonEscape, exact: true, json: true})
 }
 
 // CompileTemplate compiles text from outside the flow, caching by source.

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -31,8 +32,13 @@ const (
 
 type segment struct {
 	kind segKind
-	text string // literal text, or the variable path ("flow.name.value")
-	expr *expression
+	// quoted is set on a variable or expression that the literal text
+	// before it leaves inside a JSON string ("name": "@contact.name"). A JSON
+	// body escapes such an insert as the string's content and writes any
+	// other as a JSON value (see jsonText).
+	quoted bool
+	text   string // literal text, or the variable path ("flow.name.value")
+	expr   *expression
 }
 
 // template is a compiled template: literal text, variable paths and @(...) expressions.
@@ -114,6 +120,7 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		}
 	}
 	flush()
+	markQuoted(t.segs)
 	for _, sg := range t.segs {
 		if sg.kind == segText {
 			t.size += len(sg.text)
@@ -132,6 +139,33 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		return nil, errs.err()
 	}
 	return t, errs.err()
+}
+
+// markQuoted sets quoted on the inserts that the literal text before them
+// leaves inside a JSON string. Only the literal text is read: an inserted
+// value never opens or closes a string, whatever quotes it holds.
+func markQuoted(segs []segment) {
+	in, esc := false, false
+	for i := range segs {
+		s := &segs[i]
+		if s.kind != segText {
+			// A backslash just before an insert escapes the value's first character.
+			s.quoted, esc = in, false
+			continue
+		}
+		for j := 0; j < len(s.text); j++ {
+			switch c := s.text[j]; {
+			case !in:
+				in = c == '"'
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				in = false
+			}
+		}
+	}
 }
 
 // templateErrors are the problems of one template's expressions, in order.
@@ -287,6 +321,9 @@ type escaper func(done, value string) string
 type renderMode struct {
 	escape escaper
 	exact  bool
+	// json is set for a JSON body: a value inserted outside a string is
+	// written as JSON (jsonText), one inside a string is escaped.
+	json bool
 }
 
 // render writes the template's text. Inserted values are plain text: they are
@@ -319,11 +356,18 @@ func (t *turn) render(tp *template, mode renderMode) string {
 	}
 	for i := range tp.segs {
 		s := &tp.segs[i]
+		// A value in a JSON body outside a string is a JSON value itself.
+		value := mode.json && !s.quoted
 		switch s.kind {
 		case segText:
 			b.WriteString(s.text)
 		case segPath:
-			if str, ok := t.lookupText(s.text, text); ok {
+			if value {
+				if str, ok := t.lookupJSON(s.text); ok {
+					b.WriteString(str)
+					break
+				}
+			} else if str, ok := t.lookupText(s.text, text); ok {
 				insert(str)
 				break
 			}
@@ -333,19 +377,33 @@ func (t *turn) render(tp *template, mode renderMode) string {
 			// not the contact's name and ".nme").
 			if j := strings.LastIndexByte(s.text, '.'); j > 0 && (strings.IndexByte(s.text[:j], '.') > 0 || s.text[:j] == "input") {
 				if v, ok := t.lookup(s.text[:j]); ok && isScalar(v) {
-					insert(text(v))
+					if value {
+						b.WriteString(jsonText(v))
+					} else {
+						insert(text(v))
+					}
 					b.WriteString(s.text[j:])
 					break
 				}
 			}
 			t.warn("unknown variable @" + s.text)
+			if value {
+				b.WriteString("null")
+			}
 		case segExpr:
 			v, err := t.evalExpr(s.expr)
 			if err != nil {
 				t.emit(flows.Event{Type: flows.EventError, Message: fmt.Sprintf("expression @(%s): %v", s.text, err)})
+				if value {
+					b.WriteString("null")
+				}
 				break
 			}
-			insert(text(v))
+			if value {
+				b.WriteString(jsonText(v))
+			} else {
+				insert(text(v))
+			}
 		}
 		if t.tooLarge != nil {
 			return ""
@@ -389,8 +447,79 @@ func urlEscape(done, value string) string {
 	return url.PathEscape(value)
 }
 
+// formEscape encodes a value inserted into a form body
+// (application/x-www-form-urlencoded): "Ann & Bob=1" is "Ann+%26+Bob%3D1",
+// one field's value however many "&" and "=" it holds.
+func formEscape(_, value string) string { return url.QueryEscape(value) }
+
 // jsonEscape escapes text for the inside of a JSON string.
 func jsonEscape(_, s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
+}
+
+// jsonText is a value inserted into a JSON body outside a string: a list or
+// a map as its JSON, null, and a value with no text, as null, so that the
+// body stays JSON. Numbers and booleans are their text. A string is its
+// text escaped as inside a string, as all inserts were before lists and maps
+// were written as JSON here: "n": @extra.amount sends the number an answer
+// gave as text ("12.50") as a number, as stored flows expect.
+func jsonText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case gjson.Result:
+		switch x.Type {
+		case gjson.Null:
+			return "null"
+		case gjson.String:
+			v = x.Str
+		default:
+			return x.Raw
+		}
+	case json.RawMessage:
+		if len(x) == 0 {
+			return "null"
+		}
+		return string(x)
+	case []any, map[string]any:
+		return flows.ExactText(v)
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return "null" // JSON has no infinity (1/0)
+		}
+	}
+	s := flows.ExactText(v)
+	if s == "" {
+		return "null"
+	}
+	return jsonEscape("", s)
+}
+
+// lookupJSON is the text of a variable inserted into a JSON body outside a
+// string (jsonText); @extra and a result's .json (or .extra) alone are the
+// JSON they hold.
+func (t *turn) lookupJSON(path string) (string, bool) {
+	v, ok := t.lookup(path)
+	if !ok {
+		return "", false
+	}
+	if s, isText := v.(string); isText && wholeJSON(path) {
+		v = json.RawMessage(s)
+	}
+	return jsonText(v), true
+}
+
+// wholeJSON reports whether path names a whole JSON value that lookup gives
+// as text: @extra, @webhook, @flow.NAME.json and @flow.NAME.extra.
+func wholeJSON(path string) bool {
+	head, rest, _ := strings.Cut(path, ".")
+	switch head {
+	case "extra", "webhook":
+		return rest == ""
+	case "flow", "results", "child", "parent":
+		_, field, _ := strings.Cut(rest, ".")
+		return field == "json" || field == "extra"
+	}
+	return false
 }

@@ -34,15 +34,19 @@ type Run interface {
 	// warning event; inserted values are never evaluated again.
 	Render(t Template) string
 	// RenderExact renders a template for another program (a webhook's
-	// headers, a form body): inserted numbers keep every digit (ExactText)
+	// headers): inserted numbers keep every digit (ExactText)
 	// instead of the rounding text for people has (ValueText).
 	RenderExact(t Template) string
 	// RenderURL renders a template whose inserted values are URL-encoded,
 	// numbers exact as RenderExact writes them.
 	RenderURL(t Template) string
-	// RenderJSON renders a template whose inserted values are escaped as the
-	// content of a JSON string (for custom JSON bodies), numbers exact as
-	// RenderExact writes them.
+	// RenderForm renders a custom form body: inserted values are
+	// form-encoded (a space as "+"), numbers exact as RenderExact writes them.
+	RenderForm(t Template) string
+	// RenderJSON renders a custom JSON body: a value inserted inside a
+	// string of the template's text is escaped as the string's content, one
+	// outside a string is written as JSON (a list or map as JSON, null or
+	// nothing as null); numbers exact as RenderExact writes them.
 	RenderJSON(t Template) string
 	// CompileTemplate compiles a template at run time, for text that lives
 	// outside the flow (a configured webhook's URL); results are cached.

@@ -148,7 +148,7 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 	custom := ""
 	if bodyT != nil {
 		if cfg.ContentType == flows.ContentForm {
-			custom = r.RenderExact(bodyT)
+			custom = r.RenderForm(bodyT)
 		} else {
 			custom = r.RenderJSON(bodyT)
 		}
