@@ -32,10 +32,10 @@ const (
 //	flow_keys result key → value ($flow.key.*)
 //	user_keys the contact's fields ($user.key.*)
 //
-// groups switches call, flow_keys and user_keys on or off; nil, or a group
-// it leaves out, is included. call is omitted from sessions without a phone
-// call.
+// groups switches call, flow_keys and user_keys on or off; nil includes all
+// three. call is omitted from sessions without a phone call.
 func DefaultBody(sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroups) map[string]any {
+	all := groups == nil
 	results := map[string]any{}
 	flowKeys := map[string]any{}
 	for key, r := range sess.Results() {
@@ -60,13 +60,13 @@ func DefaultBody(sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroup
 		"results": results,
 		"extra":   decodeJSON(sess.Extra),
 	}
-	if c := sess.Call; c != nil && groups.IncludesCall() {
+	if c := sess.Call; c != nil && (all || groups.Call) {
 		body["call"] = map[string]any{"id": c.ID, "cli": c.CLI, "to": c.To, "state": c.State, "start": secondStamp(c.Start)}
 	}
-	if groups.IncludesFlowKeys() {
+	if all || groups.FlowKeys {
 		body["flow_keys"] = flowKeys
 	}
-	if groups.IncludesUserKeys() {
+	if all || groups.UserKeys {
 		uk := map[string]any{}
 		for k, v := range sess.Contact.Fields {
 			uk[k] = v

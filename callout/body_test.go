@@ -107,11 +107,9 @@ func TestDefaultBodyGroups(t *testing.T) {
 		absent  []string
 	}{
 		{name: "nil: everything", present: []string{"call", "flow_keys", "user_keys"}},
-		{name: "empty: everything", groups: &flows.ParamGroups{}, present: []string{"call", "flow_keys", "user_keys"}},
-		{name: "all off", groups: &flows.ParamGroups{Call: new(false), FlowKeys: new(false), UserKeys: new(false)}, absent: []string{"call", "flow_keys", "user_keys"}},
-		{name: "call only", groups: &flows.ParamGroups{Call: new(true), FlowKeys: new(false), UserKeys: new(false)}, present: []string{"call"}, absent: []string{"flow_keys", "user_keys"}},
-		{name: "keys only", groups: &flows.ParamGroups{Call: new(false)}, present: []string{"flow_keys", "user_keys"}, absent: []string{"call"}},
-		{name: "flow keys off", groups: &flows.ParamGroups{FlowKeys: new(false)}, present: []string{"call", "user_keys"}, absent: []string{"flow_keys"}},
+		{name: "all off", groups: &flows.ParamGroups{}, absent: []string{"call", "flow_keys", "user_keys"}},
+		{name: "call only", groups: &flows.ParamGroups{Call: true}, present: []string{"call"}, absent: []string{"flow_keys", "user_keys"}},
+		{name: "keys only", groups: &flows.ParamGroups{FlowKeys: true, UserKeys: true}, present: []string{"flow_keys", "user_keys"}, absent: []string{"call"}},
 		{name: "messaging session has no call", session: func(s *flows.Session) { s.Call = nil }, absent: []string{"call"}},
 	}
 	for _, tt := range tests {
@@ -276,7 +274,7 @@ func TestBuildBodySent(t *testing.T) {
 				t.Fatalf("%s %s", got.ct, got.body)
 			}
 		}},
-		{name: "default form with groups", cfg: flows.WebhookConfig{ContentType: "form", Include: &flows.ParamGroups{Call: new(false), FlowKeys: new(false)}}, check: func(t *testing.T) {
+		{name: "default form with groups", cfg: flows.WebhookConfig{ContentType: "form", Include: &flows.ParamGroups{UserKeys: true}}, check: func(t *testing.T) {
 			q, _ := url.ParseQuery(got.body)
 			if got.ct != MIMEForm || q.Get("text") != "a-1001" || q.Get("user_keys") != `{"tier":"gold"}` || q.Has("call") || q.Has("flow_keys") {
 				t.Fatalf("%s %s", got.ct, got.body)

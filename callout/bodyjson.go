@@ -15,6 +15,7 @@ import (
 // webhook calls send, and the map and reflection cost more than the call's
 // own bookkeeping. TestDefaultBodyEncoding holds the two to the same bytes.
 func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroups) ([]byte, error) {
+	all := groups == nil
 	results := sess.Results()
 	keys := make([]string, 0, len(results))
 	for k, r := range results {
@@ -25,7 +26,7 @@ func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups
 	slices.Sort(keys)
 
 	dst = append(dst, '{')
-	if c := sess.Call; c != nil && groups.IncludesCall() {
+	if c := sess.Call; c != nil && (all || groups.Call) {
 		dst = append(dst, `"call":{"cli":`...)
 		dst = appendString(dst, c.CLI)
 		dst = append(dst, `,"id":`...)
@@ -68,7 +69,7 @@ func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups
 	dst = append(dst, `,"revision":`...)
 	dst = strconv.AppendInt(dst, int64(rev), 10)
 	dst = append(dst, '}')
-	if groups.IncludesFlowKeys() {
+	if all || groups.FlowKeys {
 		dst = append(dst, `,"flow_keys":{`...)
 		for i, k := range keys {
 			if i > 0 {
@@ -101,7 +102,7 @@ func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups
 	dst = appendString(dst, sess.ID)
 	dst = append(dst, `,"text":`...)
 	dst = appendString(dst, sess.Input)
-	if groups.IncludesUserKeys() {
+	if all || groups.UserKeys {
 		dst = append(dst, `,"user_keys":{`...)
 		fields := sess.Contact.Fields
 		fk := make([]string, 0, len(fields))

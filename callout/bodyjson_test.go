@@ -55,9 +55,7 @@ func TestDefaultBodyEncoding(t *testing.T) {
 		},
 	}
 	groups := map[string]*flows.ParamGroups{
-		"all": nil, "empty": {}, "none": {Call: new(false), FlowKeys: new(false), UserKeys: new(false)},
-		"call": {FlowKeys: new(false), UserKeys: new(false)}, "flow keys": {Call: new(false), UserKeys: new(false)},
-		"user keys": {Call: new(false), FlowKeys: new(false)}, "no flow keys": {FlowKeys: new(false)},
+		"all": nil, "none": {}, "call": {Call: true}, "flow keys": {FlowKeys: true}, "user keys": {UserKeys: true},
 	}
 	for name, mk := range sessions {
 		for gname, g := range groups {

@@ -121,7 +121,7 @@ func TestMerge(t *testing.T) {
 	inline := &flows.WebhookConfig{
 		URL: "https://api.example.com/orders/@flow.order.value", Method: "GET",
 		Headers: map[string]string{"x-tenant": "other", "X-Trace": "1"}, TimeoutSeconds: 2.5,
-		Include: &flows.ParamGroups{Call: new(false)}, FollowRedirects: true,
+		Include: &flows.ParamGroups{Call: true}, FollowRedirects: true,
 	}
 	m := Merge(named, inline)
 	if m.Name != "orders" || m.URL != inline.URL || m.Method != "GET" || m.ContentType != "json" {
@@ -133,7 +133,7 @@ func TestMerge(t *testing.T) {
 	if m.Auth == nil || m.Auth.Token != "t-named" || m.Auth == named.Auth {
 		t.Errorf("auth %+v should be a copy of the named auth", m.Auth)
 	}
-	if m.TimeoutSeconds != 2.5 || m.Retries != 2 || !m.FollowRedirects || m.Include.IncludesCall() || string(m.ExtraJSON) != `{"a":1}` {
+	if m.TimeoutSeconds != 2.5 || m.Retries != 2 || !m.FollowRedirects || m.Include == nil || !m.Include.Call || string(m.ExtraJSON) != `{"a":1}` {
 		t.Errorf("merged %+v", m)
 	}
 	if named.Headers["X-Tenant"] != "acme" || len(named.Headers) != 2 {

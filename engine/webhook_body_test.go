@@ -141,36 +141,3 @@ func TestMappedNullIsEmpty(t *testing.T) {
 		t.Errorf("sent %q, want %q", bodies, want)
 	}
 }
-
-// TestDefaultBodyIncludeLeavesOut: a group that include does not name is
-// sent: {"flow_keys": false} drops flow_keys alone.
-func TestDefaultBodyIncludeLeavesOut(t *testing.T) {
-	params := engine.StartParams{
-		Contact: flows.Contact{URN: "tel:+15551234567", Fields: map[string]string{"tier": "gold"}},
-		Call:    &flows.Call{ID: "CA1", CLI: "+15551234567", State: "in-progress"},
-	}
-	for _, c := range []struct {
-		include string
-		want    []string
-	}{
-		{`{"flow_keys": false}`, []string{"call", "user_keys"}},
-		{`{"call": true, "flow_keys": false, "user_keys": false}`, []string{"call"}},
-		{`{"user_keys": true}`, []string{"call", "flow_keys", "user_keys"}},
-		{`{}`, []string{"call", "flow_keys", "user_keys"}},
-	} {
-		bodies := webhookBodies(t, `{}`, `{"id": "out", "type": "webhook", "url": "URL/out", "include": `+c.include+`}`, params)
-		var body map[string]json.RawMessage
-		if len(bodies) != 2 || json.Unmarshal([]byte(bodies[1]), &body) != nil {
-			t.Fatalf("include %s: sent %q", c.include, bodies)
-		}
-		var got []string
-		for _, k := range []string{"call", "flow_keys", "user_keys"} {
-			if _, ok := body[k]; ok {
-				got = append(got, k)
-			}
-		}
-		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("include %s: the body has %v, want %v", c.include, got, c.want)
-		}
-	}
-}

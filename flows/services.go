@@ -60,8 +60,7 @@ type WebhookConfig struct {
 	// BodyMode is default, custom, none or rapidpro; Body is the custom template.
 	BodyMode string `json:"body_mode,omitempty"`
 	Body     string `json:"body,omitempty"`
-	// Include selects parameter groups for the default body; nil, or a
-	// group it leaves out, is included.
+	// Include selects parameter groups for the default body; nil includes all.
 	Include *ParamGroups `json:"include,omitempty"`
 	// TimeoutSeconds bounds each attempt (default 10).
 	TimeoutSeconds float64 `json:"timeout,omitempty"`
@@ -76,25 +75,12 @@ type WebhookConfig struct {
 	RetryUnsafe    bool `json:"retry_unsafe,omitempty"`
 }
 
-// ParamGroups selects which variable groups the default body carries. A
-// group it leaves out (nil) is sent: {"flow_keys": false} drops flow_keys
-// alone, and a nil *ParamGroups sends all three.
+// ParamGroups selects which variable groups the default body carries.
 type ParamGroups struct {
-	Call     *bool `json:"call,omitempty"`
-	FlowKeys *bool `json:"flow_keys,omitempty"`
-	UserKeys *bool `json:"user_keys,omitempty"`
+	Call     bool `json:"call"`
+	FlowKeys bool `json:"flow_keys"`
+	UserKeys bool `json:"user_keys"`
 }
-
-// IncludesCall reports whether the default body carries call.
-func (g *ParamGroups) IncludesCall() bool { return g == nil || included(g.Call) }
-
-// IncludesFlowKeys reports whether the default body carries flow_keys.
-func (g *ParamGroups) IncludesFlowKeys() bool { return g == nil || included(g.FlowKeys) }
-
-// IncludesUserKeys reports whether the default body carries user_keys.
-func (g *ParamGroups) IncludesUserKeys() bool { return g == nil || included(g.UserKeys) }
-
-func included(b *bool) bool { return b == nil || *b }
 
 // WebhookAuth is how a webhook authenticates. Secrets never appear in events.
 type WebhookAuth struct {
