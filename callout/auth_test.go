@@ -221,28 +221,62 @@ func TestOAuth2TokenKeys(t *testing.T) {
 }
 
 func TestOAuth2Expiry(t *testing.T) {
-	ts := newTokenServer(t)
-	clk := &clock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
-	s := newService(t, Options{Now: clk.Now})
-	steps := []struct {
-		advance  time.Duration
-		requests int32
-	}{
-		{0, 1},
-		{30 * time.Minute, 1},        // still fresh
-		{29 * time.Minute, 1},        // 59 min: 60 s left, outside the refresh margin
-		{40 * time.Second, 2},        // 20 s left: refreshed shortly before expiry
-		{time.Hour + time.Minute, 3}, // long expired
+	// Every grant and encoding: x/oauth2 gives the client-credentials token
+	// an Expiry only, the password grant's expires_in too, and JSON token
+	// requests are read by our own code.
+	for _, grant := range []string{flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password} {
+		for _, enc := range []string{EncodingForm, EncodingJSON} {
+			t.Run(grant+"/"+enc, func(t *testing.T) {
+				ts := newTokenServer(t)
+				clk := &clock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
+				s := newService(t, Options{Now: clk.Now})
+				steps := []struct {
+					advance  time.Duration
+					requests int32
+				}{
+					{0, 1},
+					{30 * time.Minute, 1},        // still fresh
+					{29 * time.Minute, 1},        // 59 min: 60 s left, outside the refresh margin
+					{40 * time.Second, 2},        // 20 s left: refreshed shortly before expiry
+					{time.Hour + time.Minute, 3}, // long expired
+				}
+				for i, st := range steps {
+					clk.Advance(st.advance)
+					res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: ts.srv + "/api", Auth: ts.auth(grant, enc)})
+					if res.Outcome != flows.OutcomeSuccess {
+						t.Fatalf("step %d: %s", i, res.Error)
+					}
+					if got := ts.requests.Load(); got != st.requests {
+						t.Fatalf("step %d: %d token requests, want %d", i, got, st.requests)
+					}
+				}
+			})
+		}
 	}
-	for i, st := range steps {
-		clk.Advance(st.advance)
-		res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: ts.srv + "/api", Auth: ts.auth(flows.AuthOAuth2ClientCredentials, EncodingJSON)})
-		if res.Outcome != flows.OutcomeSuccess {
-			t.Fatalf("step %d: %s", i, res.Error)
-		}
-		if got := ts.requests.Load(); got != st.requests {
-			t.Fatalf("step %d: %d token requests, want %d", i, got, st.requests)
-		}
+}
+
+// TestOAuth2ShortLivedToken runs on the real clock: a token that expires
+// in a second is replaced by the call after it, not sent expired to an API
+// that may refuse it with a status other than 401.
+func TestOAuth2ShortLivedToken(t *testing.T) {
+	for _, grant := range []string{flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password} {
+		t.Run(grant, func(t *testing.T) {
+			ts := newTokenServer(t)
+			ts.expires = 1
+			s := newService(t, Options{})
+			auth := ts.auth(grant, "")
+			if res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: ts.srv + "/api", Auth: auth}); res.Outcome != flows.OutcomeSuccess {
+				t.Fatal(res.Error)
+			}
+			time.Sleep(1100 * time.Millisecond)
+			res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: ts.srv + "/api", Auth: auth})
+			if res.Outcome != flows.OutcomeSuccess || !strings.Contains(string(res.Body), "access-2") {
+				t.Fatalf("outcome %q, answer %s: want the API called with a new token", res.Outcome, res.Body)
+			}
+			if got := ts.requests.Load(); got != 2 || res.Attempts != 1 {
+				t.Fatalf("%d token requests, %d attempts: want a new token before the call, not after a 401", got, res.Attempts)
+			}
+		})
 	}
 }
 

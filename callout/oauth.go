@@ -235,9 +235,23 @@ func (s *Service) viaLibrary(ctx context.Context, client *http.Client, auth *flo
 	if err != nil {
 		return nil, err
 	}
-	// The lifetime is taken from expires_in, not t.Expiry, so expiry follows the
-	// service's clock (Options.Now).
-	return &accessToken{value: t.AccessToken, typ: t.TokenType, life: time.Duration(t.ExpiresIn) * time.Second}, nil
+	return &accessToken{value: t.AccessToken, typ: t.TokenType, life: lifetime(t, time.Now())}, nil
+}
+
+// lifetime is how long t stays valid from now, or 0 when the server gave no
+// lifetime. It is a duration, not x/oauth2's Expiry, so that expiry follows
+// the service's clock (Options.Now). The password grant's token carries
+// expires_in as received; the client-credentials one only an Expiry, set by
+// x/oauth2 on the real clock as the answer arrived, so whole seconds from now
+// give back its expires_in.
+func lifetime(t *oauth2.Token, now time.Time) time.Duration {
+	if t.ExpiresIn > 0 {
+		return time.Duration(t.ExpiresIn) * time.Second
+	}
+	if t.Expiry.IsZero() {
+		return 0
+	}
+	return max(t.Expiry.Sub(now).Round(time.Second), time.Second)
 }
 
 // exchange requests a token with a body of our own making: JSON for servers
