@@ -100,7 +100,9 @@ func (r *Redactor) learn(u *url.URL, headers map[string]string) {
 	}
 	if u.User != nil {
 		if p, ok := u.User.Password(); ok {
-			r.AddValue(p)
+			// Sent as Basic auth, which a receiver echoing our headers
+			// would show encoded.
+			r.AddValue(p, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+p)))
 		}
 	}
 	for k, vs := range u.Query() {

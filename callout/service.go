@@ -477,6 +477,12 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 			hreq.Header.Set("Authorization", tok.header())
 		}
 	}
+	if u := hreq.URL.User; u != nil && hreq.Header.Get("Authorization") == "" {
+		// What net/http would do when sending, done here so the trace shows
+		// the header (redacted) as it does for basic auth.
+		p, _ := u.Password()
+		hreq.SetBasicAuth(u.Username(), p)
+	}
 	a.request = s.requestTrace(method, u, hreq.Header, req.Body, req, red)
 	call := flows.WebhookCall{Attempt: n, Request: a.request}
 	defer func() {
@@ -547,16 +553,12 @@ func answerCapError(limit int, ownCap bool) string {
 }
 
 // roundTrip sends a request that follows no redirects straight to the
-// transport, doing what http.Client would do for it: Basic auth from the
-// URL's user info when no Authorization header is set, the scheme mismatch
-// error, errors wrapped in *url.Error. The client's redirect bookkeeping
+// transport, doing what http.Client would do for it: the scheme mismatch
+// error, errors wrapped in *url.Error (Basic auth from the URL's user info
+// is set by attempt, for its trace). The client's redirect bookkeeping
 // copies every request's headers, which a call that follows no redirects
 // does not need.
 func (s *Service) roundTrip(req *http.Request) (*http.Response, error) {
-	if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {
-		p, _ := u.Password()
-		req.SetBasicAuth(u.Username(), p)
-	}
 	resp, err := s.transport.RoundTrip(req)
 	if err != nil {
 		var tlsErr tls.RecordHeaderError

@@ -354,6 +354,23 @@ func TestURLUserInfo(t *testing.T) {
 	if strings.Contains(res.Request.URL, "url-s3cret") || !strings.Contains(res.Request.URL, "ana:") {
 		t.Errorf("trace URL %q", res.Request.URL)
 	}
+	// The header is shown redacted, as basic auth's is, and a receiver
+	// echoing it does not show the credentials encoded; redirects or not.
+	for _, follow := range []bool{false, true} {
+		req := &flows.WebhookRequest{Method: "GET", URL: withUser, FollowRedirects: follow}
+		res := call(t, s, req)
+		if res.Request.Headers["Authorization"] != Redacted {
+			t.Errorf("follow %v: trace headers %v, want Authorization %s", follow, res.Request.Headers, Redacted)
+		}
+		ev, _ := json.Marshal(Event(req, res))
+		recorded := string(ev) + Describe(res)
+		if strings.Contains(recorded, "YW5hOnVybC1zM2NyZXQ=") || strings.Contains(recorded, "url-s3cret") {
+			t.Errorf("follow %v: the credentials are recorded: %s", follow, recorded)
+		}
+		if !strings.Contains(res.Response.Body, "Basic "+Redacted) {
+			t.Errorf("follow %v: the echoed header reads %q", follow, res.Response.Body)
+		}
+	}
 	res = call(t, s, &flows.WebhookRequest{Method: "GET", URL: withUser, Headers: map[string]string{"Authorization": "Bearer own"}})
 	if string(res.Body) != "Bearer own" {
 		t.Fatalf("server saw Authorization %q, want the call's own", res.Body)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -374,7 +375,8 @@ func TestWebhookConfigURLSecrets(t *testing.T) {
 		mu.Lock()
 		got = append(got, seen{r.URL.Path, u, p, r.URL.Query().Get("api_key")})
 		mu.Unlock()
-		w.Write([]byte(`{"ok":true}`))
+		// Echoes the headers, Basic auth from the URL's user part included.
+		json.NewEncoder(w).Encode(map[string]any{"ok": true, "headers": r.Header})
 	}))
 	defer target.Close()
 	last := func() seen {
@@ -391,7 +393,7 @@ func TestWebhookConfigURLSecrets(t *testing.T) {
 	shown := "http://bob:[redacted]@" + host + "/hook?api_key=[redacted]&q=a+b"
 	noSecrets := func(what, body string) {
 		t.Helper()
-		for _, s := range []string{"CFGPASS55", "CFGKEY", "%5Bredacted%5D"} {
+		for _, s := range []string{"CFGPASS55", "CFGKEY", "%5Bredacted%5D", base64.StdEncoding.EncodeToString([]byte("bob:CFGPASS55"))} {
 			if strings.Contains(body, s) {
 				t.Errorf("%s shows %q: %s", what, s, body)
 			}
@@ -422,6 +424,12 @@ func TestWebhookConfigURLSecrets(t *testing.T) {
 		t.Errorf("the test's request url %v", req["url"])
 	}
 	noSecrets("the test's answer", mustJSON(res))
+	if req, _ := res["request"].(map[string]any); req["headers"].(map[string]any)["Authorization"] != "[redacted]" {
+		t.Errorf("the test's request headers %v, want Authorization [redacted]", req["headers"])
+	}
+	if resp, _ := res["response"].(map[string]any); !strings.Contains(resp["body"].(string), `"Basic [redacted]"`) {
+		t.Errorf("the test's response body %v, want the echoed Authorization redacted", resp["body"])
+	}
 
 	// Another user has no stored password: [redacted] is refused, by field.
 	cfg["url"] = strings.Replace(shown, "bob:", "ann:", 1)
@@ -437,11 +445,17 @@ func TestWebhookConfigURLSecrets(t *testing.T) {
 	ev := webhookEvent(t, ts, id)
 	var e struct {
 		URL     string
-		Request struct{ URL string }
+		Request struct {
+			URL     string
+			Headers map[string]string
+		}
 	}
 	json.Unmarshal([]byte(ev), &e)
 	if want := strings.Replace(shown, "/hook?", "/hook2?", 1); e.URL != want || e.Request.URL != want {
 		t.Errorf("the webhook_called event's urls %q and %q, want %s", e.URL, e.Request.URL, want)
+	}
+	if e.Request.Headers["Authorization"] != "[redacted]" {
+		t.Errorf("the webhook_called event's request headers %v, want Authorization [redacted]", e.Request.Headers)
 	}
 	noSecrets("the event", ev)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -218,6 +219,9 @@ func requestTrace(req *flows.WebhookRequest) *flows.HTTPTrace {
 	}
 	if req.Auth != nil && req.Auth.Type != "" && req.Auth.Type != flows.AuthNone {
 		// Basic, bearer or an OAuth 2.0 token: never shown.
+		h.Set("Authorization", callout.Redacted)
+	} else if u, err := url.Parse(req.URL); err == nil && u.User != nil && h.Get("Authorization") == "" {
+		// Basic auth from the URL's user part.
 		h.Set("Authorization", callout.Redacted)
 	}
 	method := strings.ToUpper(req.Method)
