@@ -1,8 +1,12 @@
 package callout
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -363,5 +367,54 @@ func TestOAuth2TokenServerBlocked(t *testing.T) {
 	res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: "https://api.example.com/", Auth: ts.auth(flows.AuthOAuth2ClientCredentials, "")})
 	if res.Outcome != flows.OutcomeBlocked || ts.requests.Load() != 0 {
 		t.Fatalf("outcome %q (%s), %d token requests", res.Outcome, res.Error, ts.requests.Load())
+	}
+}
+
+// A token URL's password and secret parameters stay out of the errors of a
+// token request, whether it could not connect or the token server echoed
+// them, in the result, its event, the log and AccessToken's error.
+func TestOAuth2TokenURLSecretsInErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	echo := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "error_description": "bad url " + r.URL.String()})
+	})
+	for _, tt := range []struct{ name, host, want string }{
+		{"no connection", closed, "connection refused"},
+		{"echoed", strings.TrimPrefix(echo.URL, "http://"), "invalid_request"},
+	} {
+		for _, enc := range []string{EncodingForm, EncodingJSON} {
+			t.Run(tt.name+"/"+enc, func(t *testing.T) {
+				var logs bytes.Buffer
+				s := newService(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+				auth := &flows.WebhookAuth{
+					Type: flows.AuthOAuth2ClientCredentials, ClientID: "x", ClientSecret: "client-s3cret", Encoding: enc,
+					TokenURL: "http://u:tkpass99@" + tt.host + "/token?api_key=TKQSECRET&tenant=7",
+				}
+				req := &flows.WebhookRequest{Method: "GET", URL: "http://" + tt.host + "/api", Auth: auth}
+				res := call(t, s, req)
+				wantURL := "oauth2 token request to http://u:[redacted]@" + tt.host + "/token?api_key=[redacted]&tenant=7: "
+				if !strings.HasPrefix(res.Error, wantURL) || !strings.Contains(res.Error, tt.want) {
+					t.Errorf("error %q, want it to start %q and say %q", res.Error, wantURL, tt.want)
+				}
+				_, _, aerr := s.AccessToken(context.Background(), auth)
+				if aerr == nil {
+					t.Fatal("AccessToken: no error")
+				}
+				ev, _ := json.Marshal(Event(req, res))
+				recorded := string(ev) + Describe(res) + logs.String() + aerr.Error()
+				for _, secret := range []string{"TKQSECRET", "tkpass99", "***"} {
+					if strings.Contains(recorded, secret) {
+						t.Errorf("%q recorded:\n%s", secret, recorded)
+					}
+				}
+			})
+		}
 	}
 }

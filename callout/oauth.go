@@ -204,7 +204,12 @@ func (s *Service) fetchToken(ctx context.Context, auth *flows.WebhookAuth, e *to
 		tok, err = s.viaLibrary(ctx, client, auth, e)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oauth2 token request to %s: %w", rec.red.URL(auth.TokenURL), err)
+		// net/http's error names the URL again, hiding only its password:
+		// it is left out, as the redacted URL comes first. What the token
+		// server answered may echo secrets.
+		err = unwrapURLError(err)
+		msg := fmt.Sprintf("oauth2 token request to %s: %s", rec.red.URL(auth.TokenURL), rec.red.String(err.Error()))
+		return nil, &redactedError{msg: msg, err: err}
 	}
 	if tok.life > 0 {
 		tok.expiry = start.Add(tok.life)
@@ -212,6 +217,15 @@ func (s *Service) fetchToken(ctx context.Context, auth *flows.WebhookAuth, e *to
 	}
 	return tok, nil
 }
+
+// redactedError is err with a message that has its secrets redacted.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // viaLibrary requests a form-encoded token with golang.org/x/oauth2.
 func (s *Service) viaLibrary(ctx context.Context, client *http.Client, auth *flows.WebhookAuth, e *tokenEntry) (*accessToken, error) {

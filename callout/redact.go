@@ -71,6 +71,11 @@ func newRedactor(auth *flows.WebhookAuth, headers map[string]bool) *Redactor {
 			// A receiver echoing our headers back would show the credentials encoded.
 			r.AddValue(base64.StdEncoding.EncodeToString([]byte(auth.Username + ":" + auth.Password)))
 		}
+		if auth.TokenURL != "" {
+			// Its secret parameters and password, for the token server's
+			// answers and errors.
+			r.Learn(auth.TokenURL, nil)
+		}
 	}
 	return r
 }
