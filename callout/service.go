@@ -534,11 +534,33 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 		a.outcome = flows.OutcomeSuccess
 	default:
 		a.outcome = flows.OutcomeFailure
-		if resp.StatusCode >= 300 && resp.StatusCode <= 399 && !req.FollowRedirects {
-			a.err = fmt.Sprintf("redirect (%d) not followed: follow_redirects is off", resp.StatusCode)
+		if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+			a.err = notFollowed(resp.StatusCode, resp.Header.Get("Location"), req.FollowRedirects)
 		}
 	}
 	return a
+}
+
+// notFollowed says why a 3xx answer ended the call. Only 301, 302, 303, 307
+// and 308 send the client elsewhere, and only with a Location; the others
+// (300 Multiple Choices, 304 Not Modified, 305 and 306) are answers of
+// their own, none of them a success.
+func notFollowed(status int, location string, follow bool) string {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		if location == "" {
+			return fmt.Sprintf("redirect (%d) without a Location header: nowhere to follow it to", status)
+		}
+		if !follow {
+			return fmt.Sprintf("redirect (%d) not followed: follow_redirects is off", status)
+		}
+		return ""
+	}
+	text := strconv.Itoa(status)
+	if t := http.StatusText(status); t != "" {
+		text += " " + t
+	}
+	return fmt.Sprintf("answered %s, which is not a redirect to follow nor a success (2xx)", text)
 }
 
 // answerCapError says that an answer was cut at limit and which setting
