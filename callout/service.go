@@ -298,6 +298,21 @@ func (s *Service) check(method string, req *flows.WebhookRequest, u *url.URL) er
 	return nil
 }
 
+// clientHeaders are the headers the HTTP client writes itself, lower case:
+// one a webhook gave would be replaced (Content-Length, Transfer-Encoding and
+// Trailer follow the body sent) or would meddle with connections that the
+// service pools and HTTP/2 does not have (Connection, Keep-Alive,
+// Proxy-Connection, TE, Upgrade). Validate refuses them; a flow or a
+// configured webhook stored with one still runs, without it.
+var clientHeaders = map[string]bool{
+	"content-length": true, "transfer-encoding": true, "trailer": true, "te": true,
+	"connection": true, "keep-alive": true, "proxy-connection": true, "upgrade": true,
+}
+
+// ClientHeader reports whether a header is one the HTTP client writes
+// itself, which a webhook does not set (compared case-insensitively).
+func ClientHeader(name string) bool { return clientHeaders[strings.ToLower(name)] }
+
 // checkHeader refuses a header net/http would not send: a name that is not
 // an HTTP token, or a value with a control character (a CR or LF from a
 // template would otherwise start a header of the contact's choosing). Caught
@@ -449,6 +464,9 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 	for k, v := range req.Headers {
 		if strings.EqualFold(k, "Host") {
 			hreq.Host = v
+			continue
+		}
+		if ClientHeader(k) {
 			continue
 		}
 		set(http.CanonicalHeaderKey(k), v)
@@ -623,6 +641,9 @@ func unwrapURLError(err error) error {
 	return err
 }
 
+// requestTrace records a request. h is what is sent (nil: the request was
+// refused before it was built, and its headers are shown as given); a Host
+// the request overrides is shown among them, as it is sent.
 func (s *Service) requestTrace(method string, u *url.URL, h http.Header, body []byte, req *flows.WebhookRequest, red *Redactor) *flows.HTTPTrace {
 	limit := req.MaxResponse
 	if limit <= 0 {
@@ -635,6 +656,13 @@ func (s *Service) requestTrace(method string, u *url.URL, h http.Header, body []
 		}
 	}
 	t := &flows.HTTPTrace{Method: method, URL: red.parsedURL(req.URL, u), Headers: red.Headers(h)}
+	if _, ok := h["Host"]; !ok {
+		for k, v := range req.Headers {
+			if strings.EqualFold(k, "Host") && v != "" && t.Headers != nil {
+				t.Headers["Host"] = red.String(v)
+			}
+		}
+	}
 	t.Body, t.Truncated = cut(red.Body(body, h.Get("Content-Type"), false), limit)
 	return t
 }
