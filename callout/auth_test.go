@@ -1,8 +1,12 @@
 package callout
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -221,28 +225,62 @@ func TestOAuth2TokenKeys(t *testing.T) {
 }
 
 func TestOAuth2Expiry(t *testing.T) {
-	ts := newTokenServer(t)
-	clk := &clock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
-	s := newService(t, Options{Now: clk.Now})
-	steps := []struct {
-		advance  time.Duration
-		requests int32
-	}{
-		{0, 1},
-		{30 * time.Minute, 1},        // still fresh
-		{29 * time.Minute, 1},        // 59 min: 60 s left, outside the refresh margin
-		{40 * time.Second, 2},        // 20 s left: refreshed shortly before expiry
-		{time.Hour + time.Minute, 3}, // long expired
+	// Every grant and encoding: x/oauth2 gives the client-credentials token
+	// an Expiry only, the password grant's expires_in too, and JSON token
+	// requests are read by our own code.
+	for _, grant := range []string{flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password} {
+		for _, enc := range []string{EncodingForm, EncodingJSON} {
+			t.Run(grant+"/"+enc, func(t *testing.T) {
+				ts := newTokenServer(t)
+				clk := &clock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
+				s := newService(t, Options{Now: clk.Now})
+				steps := []struct {
+					advance  time.Duration
+					requests int32
+				}{
+					{0, 1},
+					{30 * time.Minute, 1},        // still fresh
+					{29 * time.Minute, 1},        // 59 min: 60 s left, outside the refresh margin
+					{40 * time.Second, 2},        // 20 s left: refreshed shortly before expiry
+					{time.Hour + time.Minute, 3}, // long expired
+				}
+				for i, st := range steps {
+					clk.Advance(st.advance)
+					res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: ts.srv + "/api", Auth: ts.auth(grant, enc)})
+					if res.Outcome != flows.OutcomeSuccess {
+						t.Fatalf("step %d: %s", i, res.Error)
+					}
+					if got := ts.requests.Load(); got != st.requests {
+						t.Fatalf("step %d: %d token requests, want %d", i, got, st.requests)
+					}
+				}
+			})
+		}
 	}
-	for i, st := range steps {
-		clk.Advance(st.advance)
-		res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: ts.srv + "/api", Auth: ts.auth(flows.AuthOAuth2ClientCredentials, EncodingJSON)})
-		if res.Outcome != flows.OutcomeSuccess {
-			t.Fatalf("step %d: %s", i, res.Error)
-		}
-		if got := ts.requests.Load(); got != st.requests {
-			t.Fatalf("step %d: %d token requests, want %d", i, got, st.requests)
-		}
+}
+
+// TestOAuth2ShortLivedToken runs on the real clock: a token that expires
+// in a second is replaced by the call after it, not sent expired to an API
+// that may refuse it with a status other than 401.
+func TestOAuth2ShortLivedToken(t *testing.T) {
+	for _, grant := range []string{flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password} {
+		t.Run(grant, func(t *testing.T) {
+			ts := newTokenServer(t)
+			ts.expires = 1
+			s := newService(t, Options{})
+			auth := ts.auth(grant, "")
+			if res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: ts.srv + "/api", Auth: auth}); res.Outcome != flows.OutcomeSuccess {
+				t.Fatal(res.Error)
+			}
+			time.Sleep(1100 * time.Millisecond)
+			res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: ts.srv + "/api", Auth: auth})
+			if res.Outcome != flows.OutcomeSuccess || !strings.Contains(string(res.Body), "access-2") {
+				t.Fatalf("outcome %q, answer %s: want the API called with a new token", res.Outcome, res.Body)
+			}
+			if got := ts.requests.Load(); got != 2 || res.Attempts != 1 {
+				t.Fatalf("%d token requests, %d attempts: want a new token before the call, not after a 401", got, res.Attempts)
+			}
+		})
 	}
 }
 
@@ -329,5 +367,54 @@ func TestOAuth2TokenServerBlocked(t *testing.T) {
 	res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: "https://api.example.com/", Auth: ts.auth(flows.AuthOAuth2ClientCredentials, "")})
 	if res.Outcome != flows.OutcomeBlocked || ts.requests.Load() != 0 {
 		t.Fatalf("outcome %q (%s), %d token requests", res.Outcome, res.Error, ts.requests.Load())
+	}
+}
+
+// A token URL's password and secret parameters stay out of the errors of a
+// token request, whether it could not connect or the token server echoed
+// them, in the result, its event, the log and AccessToken's error.
+func TestOAuth2TokenURLSecretsInErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	echo := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "error_description": "bad url " + r.URL.String()})
+	})
+	for _, tt := range []struct{ name, host, want string }{
+		{"no connection", closed, "connection refused"},
+		{"echoed", strings.TrimPrefix(echo.URL, "http://"), "invalid_request"},
+	} {
+		for _, enc := range []string{EncodingForm, EncodingJSON} {
+			t.Run(tt.name+"/"+enc, func(t *testing.T) {
+				var logs bytes.Buffer
+				s := newService(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+				auth := &flows.WebhookAuth{
+					Type: flows.AuthOAuth2ClientCredentials, ClientID: "x", ClientSecret: "client-s3cret", Encoding: enc,
+					TokenURL: "http://u:tkpass99@" + tt.host + "/token?api_key=TKQSECRET&tenant=7",
+				}
+				req := &flows.WebhookRequest{Method: "GET", URL: "http://" + tt.host + "/api", Auth: auth}
+				res := call(t, s, req)
+				wantURL := "oauth2 token request to http://u:[redacted]@" + tt.host + "/token?api_key=[redacted]&tenant=7: "
+				if !strings.HasPrefix(res.Error, wantURL) || !strings.Contains(res.Error, tt.want) {
+					t.Errorf("error %q, want it to start %q and say %q", res.Error, wantURL, tt.want)
+				}
+				_, _, aerr := s.AccessToken(context.Background(), auth)
+				if aerr == nil {
+					t.Fatal("AccessToken: no error")
+				}
+				ev, _ := json.Marshal(Event(req, res))
+				recorded := string(ev) + Describe(res) + logs.String() + aerr.Error()
+				for _, secret := range []string{"TKQSECRET", "tkpass99", "***"} {
+					if strings.Contains(recorded, secret) {
+						t.Errorf("%q recorded:\n%s", secret, recorded)
+					}
+				}
+			})
+		}
 	}
 }

@@ -159,7 +159,13 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 	}
 	for k := range c.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n\t") {
-			add(fmt.Sprintf("headers[%q]", k), "is not a valid header name")
+			add(flows.MemberPath("headers", k), "is not a valid header name")
+		} else if ClientHeader(k) {
+			// A new rule: a flow stored with one still loads, and runs
+			// without it.
+			fe := flows.Errorf(flows.MemberPath("headers", k), "is written by the HTTP client itself, from the body it sends and the connection it uses: it cannot be set")
+			fe.Err = flows.ErrNewRule
+			errs = append(errs, fe)
 		}
 	}
 	if c.Auth != nil {

@@ -1,6 +1,8 @@
 package callout
 
 import (
+	"errors"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -40,5 +42,51 @@ func TestHeaderThatCannotBeSentIsAFailure(t *testing.T) {
 	// A tab is allowed in a value.
 	if res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: srv.URL, Headers: map[string]string{"X-Name": "a\tb"}}); res.Outcome != flows.OutcomeSuccess {
 		t.Errorf("a tab in a value: outcome %s (%s)", res.Outcome, res.Error)
+	}
+}
+
+// The request's trace shows the headers sent: a Host the webhook sets, and
+// not the headers the HTTP client writes itself (a flow stored before
+// Validate refused them still runs, without them).
+func TestTraceShowsTheHeadersSent(t *testing.T) {
+	type seen struct {
+		host, length, te, conn, upgrade, x string
+		chunked                            bool
+	}
+	got := make(chan seen, 1)
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Host, r.Header.Get("Content-Length"), r.Header.Get("Transfer-Encoding"), r.Header.Get("Connection"),
+			r.Header.Get("Upgrade"), r.Header.Get("X-A"), len(r.TransferEncoding) > 0}
+	})
+	s := newService(t, Options{})
+	req := &flows.WebhookRequest{Method: "POST", URL: srv.URL, Body: []byte(`{"a":1}`), Headers: map[string]string{
+		"Host": "api.example.com", "content-length": "3", "Transfer-Encoding": "chunked", "Connection": "Upgrade",
+		"Upgrade": "websocket", "X-A": "1",
+	}}
+	res := call(t, s, req)
+	if res.Outcome != flows.OutcomeSuccess {
+		t.Fatalf("outcome %s (%s)", res.Outcome, res.Error)
+	}
+	if g := <-got; g != (seen{host: "api.example.com", length: "7", x: "1"}) {
+		t.Errorf("the receiver saw %+v", g)
+	}
+	want := map[string]string{"Host": "api.example.com", "Content-Type": "application/json", "User-Agent": UserAgent, "X-A": "1"}
+	if !maps.Equal(res.Request.Headers, want) {
+		t.Errorf("trace headers %v, want %v", res.Request.Headers, want)
+	}
+}
+
+// Validate refuses the headers the client writes itself, by name, as a new
+// rule (a flow stored with one still loads).
+func TestValidateRefusesClientHeaders(t *testing.T) {
+	for _, name := range []string{"Content-Length", "transfer-encoding", "Connection", "Keep-Alive", "TE", "Trailer", "Upgrade", "Proxy-Connection"} {
+		errs := Validate(&flows.WebhookConfig{URL: "https://e.com", Headers: map[string]string{name: "x", "X-Ok": "1"}}, true)
+		if len(errs) != 1 || errs[0].Path != "headers."+name || !errors.Is(errs[0], flows.ErrNewRule) ||
+			!strings.Contains(errs[0].Message, "written by the HTTP client itself") {
+			t.Errorf("%s: %v", name, errs)
+		}
+	}
+	if errs := Validate(&flows.WebhookConfig{URL: "https://e.com", Headers: map[string]string{"Host": "a.example.com"}}, true); len(errs) != 0 {
+		t.Errorf("Host: %v", errs)
 	}
 }

@@ -204,7 +204,12 @@ func (s *Service) fetchToken(ctx context.Context, auth *flows.WebhookAuth, e *to
 		tok, err = s.viaLibrary(ctx, client, auth, e)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oauth2 token request to %s: %w", rec.red.URL(auth.TokenURL), err)
+		// net/http's error names the URL again, hiding only its password:
+		// it is left out, as the redacted URL comes first. What the token
+		// server answered may echo secrets.
+		err = unwrapURLError(err)
+		msg := fmt.Sprintf("oauth2 token request to %s: %s", rec.red.URL(auth.TokenURL), rec.red.String(err.Error()))
+		return nil, &redactedError{msg: msg, err: err}
 	}
 	if tok.life > 0 {
 		tok.expiry = start.Add(tok.life)
@@ -212,6 +217,15 @@ func (s *Service) fetchToken(ctx context.Context, auth *flows.WebhookAuth, e *to
 	}
 	return tok, nil
 }
+
+// redactedError is err with a message that has its secrets redacted.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // viaLibrary requests a form-encoded token with golang.org/x/oauth2.
 func (s *Service) viaLibrary(ctx context.Context, client *http.Client, auth *flows.WebhookAuth, e *tokenEntry) (*accessToken, error) {
@@ -235,9 +249,23 @@ func (s *Service) viaLibrary(ctx context.Context, client *http.Client, auth *flo
 	if err != nil {
 		return nil, err
 	}
-	// The lifetime is taken from expires_in, not t.Expiry, so expiry follows the
-	// service's clock (Options.Now).
-	return &accessToken{value: t.AccessToken, typ: t.TokenType, life: time.Duration(t.ExpiresIn) * time.Second}, nil
+	return &accessToken{value: t.AccessToken, typ: t.TokenType, life: lifetime(t, time.Now())}, nil
+}
+
+// lifetime is how long t stays valid from now, or 0 when the server gave no
+// lifetime. It is a duration, not x/oauth2's Expiry, so that expiry follows
+// the service's clock (Options.Now). The password grant's token carries
+// expires_in as received; the client-credentials one only an Expiry, set by
+// x/oauth2 on the real clock as the answer arrived, so whole seconds from now
+// give back its expires_in.
+func lifetime(t *oauth2.Token, now time.Time) time.Duration {
+	if t.ExpiresIn > 0 {
+		return time.Duration(t.ExpiresIn) * time.Second
+	}
+	if t.Expiry.IsZero() {
+		return 0
+	}
+	return max(t.Expiry.Sub(now).Round(time.Second), time.Second)
 }
 
 // exchange requests a token with a body of our own making: JSON for servers

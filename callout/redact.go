@@ -71,6 +71,11 @@ func newRedactor(auth *flows.WebhookAuth, headers map[string]bool) *Redactor {
 			// A receiver echoing our headers back would show the credentials encoded.
 			r.AddValue(base64.StdEncoding.EncodeToString([]byte(auth.Username + ":" + auth.Password)))
 		}
+		if auth.TokenURL != "" {
+			// Its secret parameters and password, for the token server's
+			// answers and errors.
+			r.Learn(auth.TokenURL, nil)
+		}
 	}
 	return r
 }
@@ -100,7 +105,9 @@ func (r *Redactor) learn(u *url.URL, headers map[string]string) {
 	}
 	if u.User != nil {
 		if p, ok := u.User.Password(); ok {
-			r.AddValue(p)
+			// Sent as Basic auth, which a receiver echoing our headers
+			// would show encoded.
+			r.AddValue(p, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+p)))
 		}
 	}
 	for k, vs := range u.Query() {
@@ -279,29 +286,50 @@ func (r *Redactor) parsedURL(raw string, u *url.URL) string {
 	return r.redactURL(&c)
 }
 
-// redactURL redacts u in place and returns it as text.
+// redactURL redacts u in place and returns it as text. The password and the
+// secret query values read [redacted] as written, not percent-encoded as
+// url.URL would write them; the other parameters keep their order and
+// encoding. The text is for reading: it is not a URL to parse again.
 func (r *Redactor) redactURL(u *url.URL) string {
+	var user, plainUser string
 	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), Redacted)
+			// url.URL escapes the brackets; the user part is written right
+			// after the scheme, so its first occurrence is it.
+			user = u.User.String() + "@"
+			plainUser = url.User(u.User.Username()).String() + ":" + Redacted + "@"
 		}
 	}
 	if u.RawQuery != "" {
-		q := u.Query()
-		changed := false
-		for k, vs := range q {
-			if secretParams[strings.ToLower(k)] || looksSecret(k) {
-				for i := range vs {
-					vs[i] = Redacted
-				}
-				changed = true
-			}
+		u.RawQuery = redactQuery(u.RawQuery)
+	}
+	s := u.String()
+	if user != "" {
+		s = strings.Replace(s, user, plainUser, 1)
+	}
+	return r.String(s)
+}
+
+// redactQuery replaces the values of secret-looking parameters of a raw
+// query with [redacted], leaving the others as they are.
+func redactQuery(raw string) string {
+	parts := strings.Split(raw, "&")
+	changed := false
+	for i, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		if name, err := url.QueryUnescape(k); err == nil {
+			k = name
 		}
-		if changed {
-			u.RawQuery = q.Encode()
+		if secretParams[strings.ToLower(k)] || looksSecret(k) {
+			parts[i] = p[:strings.IndexByte(p+"=", '=')] + "=" + Redacted
+			changed = true
 		}
 	}
-	return r.String(u.String())
+	if !changed {
+		return raw
+	}
+	return strings.Join(parts, "&")
 }
 
 // Headers flattens and redacts headers for a trace.

@@ -89,8 +89,11 @@ func TestRedaction(t *testing.T) {
 func TestRedactorURL(t *testing.T) {
 	r := NewRedactor(&flows.WebhookAuth{Type: flows.AuthBearer, Token: "path-s3cret"})
 	tests := []struct{ in, want string }{
-		{"https://u:pw@example.com/x", "https://u:%5Bredacted%5D@example.com/x"},
-		{"https://example.com/x?token=abc&q=1", "https://example.com/x?q=1&token=%5Bredacted%5D"},
+		{"https://u:pw@example.com/x", "https://u:[redacted]@example.com/x"},
+		{"https://a%40b:pw@example.com/x", "https://a%40b:[redacted]@example.com/x"},
+		{"https://example.com/x?token=abc&q=1", "https://example.com/x?token=[redacted]&q=1"},
+		{"https://example.com/x?q=a+b&API%5FKEY=abc&sig&key=", "https://example.com/x?q=a+b&API%5FKEY=[redacted]&sig=[redacted]&key=[redacted]"},
+		{"https://u:pw@example.com/x?api_key=k1&api_key=k2#f", "https://u:[redacted]@example.com/x?api_key=[redacted]&api_key=[redacted]#f"},
 		{"https://example.com/hooks/path-s3cret", "https://example.com/hooks/[redacted]"},
 		{"https://example.com/x?q=1", "https://example.com/x?q=1"},
 	}

@@ -300,6 +300,21 @@ func (s *Service) check(method string, req *flows.WebhookRequest, u *url.URL) er
 	return nil
 }
 
+// clientHeaders are the headers the HTTP client writes itself, lower case:
+// one a webhook gave would be replaced (Content-Length, Transfer-Encoding and
+// Trailer follow the body sent) or would meddle with connections that the
+// service pools and HTTP/2 does not have (Connection, Keep-Alive,
+// Proxy-Connection, TE, Upgrade). Validate refuses them; a flow or a
+// configured webhook stored with one still runs, without it.
+var clientHeaders = map[string]bool{
+	"content-length": true, "transfer-encoding": true, "trailer": true, "te": true,
+	"connection": true, "keep-alive": true, "proxy-connection": true, "upgrade": true,
+}
+
+// ClientHeader reports whether a header is one the HTTP client writes
+// itself, which a webhook does not set (compared case-insensitively).
+func ClientHeader(name string) bool { return clientHeaders[strings.ToLower(name)] }
+
 // checkHeader refuses a header net/http would not send: a name that is not
 // an HTTP token, or a value with a control character (a CR or LF from a
 // template would otherwise start a header of the contact's choosing). Caught
@@ -453,6 +468,9 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 			hreq.Host = v
 			continue
 		}
+		if ClientHeader(k) {
+			continue
+		}
 		set(http.CanonicalHeaderKey(k), v)
 	}
 	if au := req.Auth; au != nil {
@@ -478,6 +496,12 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 			a.token = tok.value
 			hreq.Header.Set("Authorization", tok.header())
 		}
+	}
+	if u := hreq.URL.User; u != nil && hreq.Header.Get("Authorization") == "" {
+		// What net/http would do when sending, done here so the trace shows
+		// the header (redacted) as it does for basic auth.
+		p, _ := u.Password()
+		hreq.SetBasicAuth(u.Username(), p)
 	}
 	a.request = s.requestTrace(method, u, hreq.Header, req.Body, req, red)
 	call := flows.WebhookCall{Attempt: n, Request: a.request}
@@ -541,8 +565,8 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 		a.outcome = flows.OutcomeSuccess
 	default:
 		a.outcome = flows.OutcomeFailure
-		if resp.StatusCode >= 300 && resp.StatusCode <= 399 && !req.FollowRedirects {
-			a.err = fmt.Sprintf("redirect (%d) not followed: follow_redirects is off", resp.StatusCode)
+		if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+			a.err = notFollowed(resp.StatusCode, resp.Header.Get("Location"), req.FollowRedirects)
 		}
 	}
 	return a
@@ -576,6 +600,28 @@ func badGzip(err error) bool {
 	return errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, &corrupt)
 }
 
+// notFollowed says why a 3xx answer ended the call. Only 301, 302, 303, 307
+// and 308 send the client elsewhere, and only with a Location; the others
+// (300 Multiple Choices, 304 Not Modified, 305 and 306) are answers of
+// their own, none of them a success.
+func notFollowed(status int, location string, follow bool) string {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		if location == "" {
+			return fmt.Sprintf("redirect (%d) without a Location header: nowhere to follow it to", status)
+		}
+		if !follow {
+			return fmt.Sprintf("redirect (%d) not followed: follow_redirects is off", status)
+		}
+		return ""
+	}
+	text := strconv.Itoa(status)
+	if t := http.StatusText(status); t != "" {
+		text += " " + t
+	}
+	return fmt.Sprintf("answered %s, which is not a redirect to follow nor a success (2xx)", text)
+}
+
 // answerCapError says that an answer was cut at limit and which setting
 // gave the limit: the webhook's max_response_bytes, or the default every
 // webhook without one gets (parley serve's --webhook-max-response).
@@ -588,16 +634,12 @@ func answerCapError(limit int, ownCap bool) string {
 }
 
 // roundTrip sends a request that follows no redirects straight to the
-// transport, doing what http.Client would do for it: Basic auth from the
-// URL's user info when no Authorization header is set, the scheme mismatch
-// error, errors wrapped in *url.Error. The client's redirect bookkeeping
+// transport, doing what http.Client would do for it: the scheme mismatch
+// error, errors wrapped in *url.Error (Basic auth from the URL's user info
+// is set by attempt, for its trace). The client's redirect bookkeeping
 // copies every request's headers, which a call that follows no redirects
 // does not need.
 func (s *Service) roundTrip(req *http.Request) (*http.Response, error) {
-	if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {
-		p, _ := u.Password()
-		req.SetBasicAuth(u.Username(), p)
-	}
 	resp, err := s.transport.RoundTrip(req)
 	if err != nil {
 		var tlsErr tls.RecordHeaderError
@@ -640,6 +682,9 @@ func unwrapURLError(err error) error {
 	return err
 }
 
+// requestTrace records a request. h is what is sent (nil: the request was
+// refused before it was built, and its headers are shown as given); a Host
+// the request overrides is shown among them, as it is sent.
 func (s *Service) requestTrace(method string, u *url.URL, h http.Header, body []byte, req *flows.WebhookRequest, red *Redactor) *flows.HTTPTrace {
 	limit := req.MaxResponse
 	if limit <= 0 {
@@ -652,6 +697,13 @@ func (s *Service) requestTrace(method string, u *url.URL, h http.Header, body []
 		}
 	}
 	t := &flows.HTTPTrace{Method: method, URL: red.parsedURL(req.URL, u), Headers: red.Headers(h)}
+	if _, ok := h["Host"]; !ok {
+		for k, v := range req.Headers {
+			if strings.EqualFold(k, "Host") && v != "" && t.Headers != nil {
+				t.Headers["Host"] = red.String(v)
+			}
+		}
+	}
 	t.Body, t.Truncated = cut(red.Body(body, h.Get("Content-Type"), false), limit)
 	return t
 }

@@ -176,6 +176,43 @@ func TestRedirects(t *testing.T) {
 	}
 }
 
+// A 3xx that is not a redirect (304 Not Modified, 300, 305, 306) is a
+// failure saying its status, redirects followed or not; a redirect without
+// a Location says so.
+func TestThreeHundredsThatAreNotFollowed(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		fmtSscan(r.URL.Path, &n)
+		if r.URL.Query().Get("to") != "" {
+			w.Header().Set("Location", r.URL.Query().Get("to"))
+		}
+		w.WriteHeader(n)
+	})
+	s := newService(t, Options{})
+	tests := []struct {
+		path, want string
+	}{
+		{"/304", "answered 304 Not Modified, which is not a redirect to follow nor a success (2xx)"},
+		{"/300?to=/200", "answered 300 Multiple Choices, which is not a redirect to follow nor a success (2xx)"},
+		{"/305?to=/200", "answered 305 Use Proxy, which is not a redirect to follow nor a success (2xx)"},
+		{"/306", "answered 306, which is not a redirect to follow nor a success (2xx)"},
+		{"/302", "redirect (302) without a Location header: nowhere to follow it to"},
+		{"/307", "redirect (307) without a Location header: nowhere to follow it to"},
+	}
+	for _, tt := range tests {
+		for _, follow := range []bool{false, true} {
+			res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: srv.URL + tt.path, FollowRedirects: follow})
+			if res.Outcome != flows.OutcomeFailure || res.Error != tt.want || res.Attempts != 1 {
+				t.Errorf("%s, follow %v: outcome %q, %d attempts, error %q; want failure, 1 attempt, %q", tt.path, follow, res.Outcome, res.Attempts, res.Error, tt.want)
+			}
+		}
+	}
+	res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: srv.URL + "/302?to=/200"})
+	if want := "redirect (302) not followed: follow_redirects is off"; res.Error != want {
+		t.Errorf("a redirect with redirects off: %q, want %q", res.Error, want)
+	}
+}
+
 func TestTimeouts(t *testing.T) {
 	srv := stallingServer(t)
 	s := newService(t, Options{DefaultTimeout: 50 * time.Millisecond})
@@ -353,6 +390,23 @@ func TestURLUserInfo(t *testing.T) {
 	}
 	if strings.Contains(res.Request.URL, "url-s3cret") || !strings.Contains(res.Request.URL, "ana:") {
 		t.Errorf("trace URL %q", res.Request.URL)
+	}
+	// The header is shown redacted, as basic auth's is, and a receiver
+	// echoing it does not show the credentials encoded; redirects or not.
+	for _, follow := range []bool{false, true} {
+		req := &flows.WebhookRequest{Method: "GET", URL: withUser, FollowRedirects: follow}
+		res := call(t, s, req)
+		if res.Request.Headers["Authorization"] != Redacted {
+			t.Errorf("follow %v: trace headers %v, want Authorization %s", follow, res.Request.Headers, Redacted)
+		}
+		ev, _ := json.Marshal(Event(req, res))
+		recorded := string(ev) + Describe(res)
+		if strings.Contains(recorded, "YW5hOnVybC1zM2NyZXQ=") || strings.Contains(recorded, "url-s3cret") {
+			t.Errorf("follow %v: the credentials are recorded: %s", follow, recorded)
+		}
+		if !strings.Contains(res.Response.Body, "Basic "+Redacted) {
+			t.Errorf("follow %v: the echoed header reads %q", follow, res.Response.Body)
+		}
 	}
 	res = call(t, s, &flows.WebhookRequest{Method: "GET", URL: withUser, Headers: map[string]string{"Authorization": "Bearer own"}})
 	if string(res.Body) != "Bearer own" {

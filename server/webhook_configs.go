@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -162,9 +163,68 @@ func keepSecrets(in, stored *flows.WebhookConfig) {
 			}
 		}
 	}
-	if in.URL != stored.URL && in.URL == redactConfig(stored).URL {
+	switch {
+	case in.URL == stored.URL:
+	case in.URL == redactConfig(stored).URL:
 		in.URL = stored.URL
+	case strings.Contains(in.URL, callout.Redacted):
+		in.URL = keepURLSecrets(in.URL, stored.URL)
 	}
+}
+
+// keepURLSecrets puts the stored URL's password and secret query values
+// back where in, a URL shown redacted and then edited, still reads
+// [redacted]: the password when the user is the same, each parameter's value
+// by its name and its place among the parameters of that name. The redacted
+// text is not a URL (brackets may not be written in a user part), so it is
+// matched as text.
+func keepURLSecrets(in, stored string) string {
+	su, err := url.Parse(stored)
+	if err != nil {
+		return in
+	}
+	if p, ok := su.User.Password(); ok && p != "" {
+		if i := strings.Index(in, "://"); i >= 0 {
+			shown := url.User(su.User.Username()).String() + ":" + callout.Redacted + "@"
+			if rest := in[i+3:]; strings.HasPrefix(rest, shown) {
+				in = in[:i+3] + su.User.String() + "@" + rest[len(shown):]
+			}
+		}
+	}
+	q := strings.IndexByte(in, '?')
+	if q < 0 || su.RawQuery == "" {
+		return in
+	}
+	end := len(in)
+	if h := strings.IndexByte(in[q:], '#'); h >= 0 {
+		end = q + h
+	}
+	old := map[string][]string{}
+	for _, p := range strings.Split(su.RawQuery, "&") {
+		k, v, _ := strings.Cut(p, "=")
+		old[queryName(k)] = append(old[queryName(k)], v)
+	}
+	seen := map[string]int{}
+	parts := strings.Split(in[q+1:end], "&")
+	for i, p := range parts {
+		k, v, _ := strings.Cut(p, "=")
+		name := queryName(k)
+		n := seen[name]
+		seen[name]++
+		if v == callout.Redacted && n < len(old[name]) {
+			parts[i] = k + "=" + old[name][n]
+		}
+	}
+	return in[:q+1] + strings.Join(parts, "&") + in[end:]
+}
+
+// queryName is a raw query parameter's name unescaped, or as written when
+// it does not unescape.
+func queryName(k string) string {
+	if n, err := url.QueryUnescape(k); err == nil {
+		return n
+	}
+	return k
 }
 
 func (s *Server) webhookConfigView(c *flows.WebhookConfig, source string) webhookConfigView {
@@ -277,6 +337,11 @@ func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig,
 		problems = append(problems, flows.Errorf("name", "name %q must start with a letter or digit and hold only letters, digits, '_', '.' and '-' (128 at most)", in.Name))
 	}
 	problems = append(problems, callout.Validate(in, true)...)
+	if strings.Contains(in.URL, callout.Redacted) {
+		// Left from an answer: [redacted] stands for a stored secret this
+		// URL no longer matches (another user, a renamed parameter).
+		problems = append(problems, flows.Errorf("url", "%q holds %s where no stored secret of this webhook fits: write the password or parameter value itself", in.URL, callout.Redacted))
+	}
 	if len(problems) > 0 {
 		fe := problems[0]
 		msg := fe.Message

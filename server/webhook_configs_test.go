@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -360,4 +361,101 @@ func TestWebhookConfigTestExtraRepeatedName(t *testing.T) {
 	if want := `{"status":"Shipped","order":{"id":2}}`; string(res.Extra) != want {
 		t.Errorf("extra %s, want %s", res.Extra, want)
 	}
+}
+
+// A URL's password and credential parameters read [redacted] as written in
+// the configuration's answers and in a flow's webhook_called event; sent back
+// as shown, or edited elsewhere, they keep the stored secrets.
+func TestWebhookConfigURLSecrets(t *testing.T) {
+	type seen struct{ path, user, pass, key string }
+	var mu sync.Mutex
+	var got []seen
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		mu.Lock()
+		got = append(got, seen{r.URL.Path, u, p, r.URL.Query().Get("api_key")})
+		mu.Unlock()
+		// Echoes the headers, Basic auth from the URL's user part included.
+		json.NewEncoder(w).Encode(map[string]any{"ok": true, "headers": r.Header})
+	}))
+	defer target.Close()
+	last := func() seen {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) == 0 {
+			return seen{}
+		}
+		return got[len(got)-1]
+	}
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	host := strings.TrimPrefix(target.URL, "http://")
+	stored := "http://bob:CFGPASS55@" + host + "/hook?api_key=CFGKEY&q=a+b"
+	shown := "http://bob:[redacted]@" + host + "/hook?api_key=[redacted]&q=a+b"
+	noSecrets := func(what, body string) {
+		t.Helper()
+		for _, s := range []string{"CFGPASS55", "CFGKEY", "%5Bredacted%5D", base64.StdEncoding.EncodeToString([]byte("bob:CFGPASS55"))} {
+			if strings.Contains(body, s) {
+				t.Errorf("%s shows %q: %s", what, s, body)
+			}
+		}
+	}
+
+	created := ts.must(201, "PUT", "/v1/webhook-configs/crm", map[string]any{"url": stored, "method": "GET"})
+	if created["url"] != shown {
+		t.Errorf("PUT answered url %v, want %s", created["url"], shown)
+	}
+	noSecrets("PUT", mustJSON(created))
+	cfg := ts.must(200, "GET", "/v1/webhook-configs/crm", nil)
+	if cfg["url"] != shown {
+		t.Errorf("GET answered url %v, want %s", cfg["url"], shown)
+	}
+	noSecrets("GET", mustJSON(cfg))
+	noSecrets("the list", mustJSON(ts.must(200, "GET", "/v1/webhook-configs", nil)))
+
+	// Sent back as shown, and with the path changed: the secrets are kept.
+	ts.must(200, "PUT", "/v1/webhook-configs/crm", cfg)
+	cfg["url"] = strings.Replace(shown, "/hook?", "/hook2?", 1)
+	noSecrets("PUT", mustJSON(ts.must(200, "PUT", "/v1/webhook-configs/crm", cfg)))
+	res := ts.must(200, "POST", "/v1/webhook-configs/crm/test", nil)
+	if want := (seen{"/hook2", "bob", "CFGPASS55", "CFGKEY"}); res["outcome"] != "success" || last() != want {
+		t.Errorf("after an edit the test sent %+v (outcome %v), want %+v", last(), res["outcome"], want)
+	}
+	if req, _ := res["request"].(map[string]any); req["url"] != strings.Replace(shown, "/hook?", "/hook2?", 1) {
+		t.Errorf("the test's request url %v", req["url"])
+	}
+	noSecrets("the test's answer", mustJSON(res))
+	if req, _ := res["request"].(map[string]any); req["headers"].(map[string]any)["Authorization"] != "[redacted]" {
+		t.Errorf("the test's request headers %v, want Authorization [redacted]", req["headers"])
+	}
+	if resp, _ := res["response"].(map[string]any); !strings.Contains(resp["body"].(string), `"Basic [redacted]"`) {
+		t.Errorf("the test's response body %v, want the echoed Authorization redacted", resp["body"])
+	}
+
+	// Another user has no stored password: [redacted] is refused, by field.
+	cfg["url"] = strings.Replace(shown, "bob:", "ann:", 1)
+	r := ts.do("PUT", "/v1/webhook-configs/crm", cfg)
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "url" || !strings.Contains(e["message"].(string), "[redacted]") {
+		t.Errorf("a URL with [redacted] and no stored secret: %d %s", r.Status, r.Body)
+	}
+
+	// A flow's event shows the URL as the answers do.
+	ts.createFlow(`{"id":"crm-call","name":"CRM","widgets":[
+ {"id":"call","type":"webhook","webhook":"crm","result":"CRM","exits":{"Success":"","Failure":""}}]}`)
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "crm-call"})["id"].(string)
+	ev := webhookEvent(t, ts, id)
+	var e struct {
+		URL     string
+		Request struct {
+			URL     string
+			Headers map[string]string
+		}
+	}
+	json.Unmarshal([]byte(ev), &e)
+	if want := strings.Replace(shown, "/hook?", "/hook2?", 1); e.URL != want || e.Request.URL != want {
+		t.Errorf("the webhook_called event's urls %q and %q, want %s", e.URL, e.Request.URL, want)
+	}
+	if e.Request.Headers["Authorization"] != "[redacted]" {
+		t.Errorf("the webhook_called event's request headers %v, want Authorization [redacted]", e.Request.Headers)
+	}
+	noSecrets("the event", ev)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -199,9 +200,9 @@ func (m *Mocks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.Webh
 
 // requestTrace records the request as the real service (callout.Service)
 // would: the same headers — Content-Type when there is a body, User-Agent,
-// the request's headers (Host goes into the request line, not the headers),
-// Authorization for its auth — and the same redaction. A mocked call shows
-// what would have been sent.
+// the request's headers (Host as it is sent, none the HTTP client writes
+// itself), Authorization for its auth — and the same redaction. A mocked
+// call shows what would have been sent.
 func requestTrace(req *flows.WebhookRequest) *flows.HTTPTrace {
 	red := callout.NewRedactor(req.Auth)
 	red.Learn(req.URL, req.Headers)
@@ -211,13 +212,16 @@ func requestTrace(req *flows.WebhookRequest) *flows.HTTPTrace {
 	}
 	h.Set("User-Agent", callout.UserAgent)
 	for k, v := range req.Headers {
-		if strings.EqualFold(k, "Host") {
+		if strings.EqualFold(k, "Host") && v == "" || callout.ClientHeader(k) {
 			continue
 		}
 		h[http.CanonicalHeaderKey(k)] = []string{v}
 	}
 	if req.Auth != nil && req.Auth.Type != "" && req.Auth.Type != flows.AuthNone {
 		// Basic, bearer or an OAuth 2.0 token: never shown.
+		h.Set("Authorization", callout.Redacted)
+	} else if u, err := url.Parse(req.URL); err == nil && u.User != nil && h.Get("Authorization") == "" {
+		// Basic auth from the URL's user part.
 		h.Set("Authorization", callout.Redacted)
 	}
 	method := strings.ToUpper(req.Method)

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/callout"
@@ -33,8 +34,11 @@ func TestMockedRequestTraceAsTheRealService(t *testing.T) {
 			Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "tok-123"}}},
 		{"basic auth", flows.WebhookRequest{Method: "GET", URL: srv.URL + "/x",
 			Auth: &flows.WebhookAuth{Type: flows.AuthBasic, Username: "ann", Password: "s3cret"}}},
+		{"URL user part", flows.WebhookRequest{Method: "GET", URL: strings.Replace(srv.URL, "://", "://ann:url-s3cret@", 1) + "/x?api_key=k-1"}},
 		{"headers, Host and a secret one", flows.WebhookRequest{Method: "GET", URL: srv.URL + "/x",
 			Headers: map[string]string{"x-trace": "t1", "Host": "api.example.com", "X-Api-Key": "k-999", "accept": "application/json"}}},
+		{"headers the client writes", flows.WebhookRequest{Method: "POST", URL: srv.URL + "/x", Body: []byte(`{}`),
+			Headers: map[string]string{"content-length": "9", "Connection": "close", "Transfer-Encoding": "chunked", "X-A": "1"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,3 +59,19 @@ func TestWebhookMappingNames(t *testing.T) {
 		t.Errorf("errors\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestWebhookClientHeadersRefused: a header the HTTP client writes itself
+// (Content-Length, Transfer-Encoding, Connection ...) is refused, naming the
+// widget and the header, except in a flow stored before, which loads and
+// runs without it.
+func TestWebhookClientHeadersRefused(t *testing.T) {
+	flow := []byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com", "headers": {"Content-Length": "5"}}]}`)
+	e := engine.New(widgets.Registered())
+	want := `widget "h": widgets[0].headers.Content-Length: is written by the HTTP client itself`
+	if _, err := e.Load(flow); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %s", err, want)
+	}
+	if _, err := e.LoadStored(flow); err != nil {
+		t.Errorf("a stored flow with one does not load: %v", err)
+	}
+}
