@@ -274,6 +274,12 @@ func Open(path string, opts Options) (*Bolt, error) {
 			"stop the server and run parley compact to give them back (docs/storage.md)",
 			"free_bytes", fs.FreeBytes, "file_bytes", fs.Size, "free_list_bytes_per_commit", pages*8)
 	}
+	// The server holds the file's lock, so no compaction is writing a copy:
+	// one that is there was left by a compaction that did not finish.
+	if fi, err := os.Stat(path + CompactSuffix); err == nil {
+		b.log.Warn("a partial copy left by a parley compact that did not finish is taking disk space: the next parley compact replaces it, or delete it",
+			"path", path+CompactSuffix, "bytes", fi.Size())
+	}
 	return b, nil
 }
 

@@ -35,6 +35,10 @@ const DefaultCompactTxSize = 16 << 20
 // Compact keeps.
 const BackupSuffix = ".before-compact"
 
+// CompactSuffix names the copy a compaction writes next to the file before
+// it takes the file's name.
+const CompactSuffix = ".compact"
+
 // CompactResult reports what Compact did.
 type CompactResult struct {
 	BytesBefore, BytesAfter int64
@@ -54,7 +58,7 @@ type CompactResult struct {
 // migration, a long deliveries log). The file must not be open elsewhere:
 // Compact takes its lock and gives up after LockTimeout.
 //
-// The copy is written next to the file (path + ".compact"), synced, then
+// The copy is written next to the file (path + CompactSuffix), synced, then
 // compared key by key, bucket sequences included, with the original; only
 // then does it take the original's name in one rename, the original being
 // kept as path + BackupSuffix (a hard link made first) unless NoBackup. An
@@ -88,7 +92,7 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 	}
 	defer src.Close()
 
-	tmp := path + ".compact"
+	tmp := path + CompactSuffix
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return res, fmt.Errorf("compact: remove the leftover %s: %w", tmp, err)
 	}

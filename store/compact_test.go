@@ -250,3 +250,36 @@ func TestOpenWarnsFragmented(t *testing.T) {
 		t.Fatalf("warned again after compacting:\n%s", logs)
 	}
 }
+
+// TestOpenWarnsCompactLeftover: the partial copy a compaction killed
+// midway leaves next to the file is named, with its size, when the store
+// opens, and the next compaction replaces it.
+func TestOpenWarnsCompactLeftover(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.db")
+	open := func() string {
+		var logs strings.Builder
+		st, err := Open(path, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		return logs.String()
+	}
+	if logs := open(); strings.Contains(logs, "level=WARN") {
+		t.Fatalf("a new file got a warning:\n%s", logs)
+	}
+	if err := os.WriteFile(path+CompactSuffix, make([]byte, 12345), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := open()
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "parley compact that did not finish") ||
+		!strings.Contains(logs, path+CompactSuffix) || !strings.Contains(logs, "bytes=12345") {
+		t.Errorf("no warning naming the leftover copy:\n%s", logs)
+	}
+	if _, err := Compact(context.Background(), path, CompactOptions{NoBackup: true}); err != nil {
+		t.Fatal(err)
+	}
+	if logs := open(); strings.Contains(logs, "level=WARN") {
+		t.Errorf("a warning after the next compaction:\n%s", logs)
+	}
+}
