@@ -51,7 +51,7 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 		return err
 	}
 	if pathID == "" && ch.ID == "" {
-		return badRequest("id", "id is required: the channel's id, 1-128 letters, digits, '.', '_' or '-' (or PUT /v1/channels/{id})")
+		return badRequest("id", "id is required: the channel's id (or PUT /v1/channels/{id}); %s", flows.IDRule)
 	}
 	if pathID != "" {
 		switch ch.ID {

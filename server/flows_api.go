@@ -155,9 +155,6 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, e
 				return nil, err
 			}
 		}
-		if !idPattern.MatchString(id) {
-			return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "flow id %q must be 1-128 letters, digits, '.', '_' or '-'", id)
-		}
 		if _, err := s.store.GetFlow(ctx, id, 0); err == nil {
 			return nil, apiErr(fiber.StatusConflict, CodeConflict, "id", "flow %q already exists; PUT /v1/flows/%s stores a new revision", id, id)
 		} else if !errors.Is(err, store.ErrNotFound) {

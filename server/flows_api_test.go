@@ -178,3 +178,40 @@ func TestDeleteFlowUsedByChannel(t *testing.T) {
 		}
 	}
 }
+
+// A flow id against the rule is one of the flow's problems wherever a flow
+// is checked: listed by validate, and in the errors of a 422 from POST,
+// PUT and a simulator start, with the flow's other problems.
+func TestFlowIDChecked(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	for _, id := range []string{"a/b", ".", "appel-é", strings.Repeat("a", 200)} {
+		doc := `{"id":"` + id + `","name":"n","start":"a","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`
+		got := ts.must(200, "POST", "/v1/flows/validate", doc)
+		errs, _ := got["errors"].([]any)
+		if got["valid"] != false || len(errs) != 1 || errs[0].(map[string]any)["path"] != "id" {
+			t.Errorf("validate id %q: %v, want one error at id", id, got)
+		}
+		bad := strings.Replace(doc, `"text":"hi"`, `"text":1`, 1)
+		for _, req := range []struct{ method, path, body string }{
+			{"POST", "/v1/flows", bad},
+			{"PUT", "/v1/flows/ask", bad},
+			{"POST", "/v1/simulator/sessions", `{"definition":` + bad + `}`},
+		} {
+			r := ts.do(req.method, req.path, req.body)
+			if r.Status != 422 {
+				t.Errorf("%s %s with id %q: %d %s, want 422", req.method, req.path, id, r.Status, r.Body)
+				continue
+			}
+			e := r.errorOf(t)
+			paths := map[string]string{}
+			for _, x := range e["errors"].([]any) {
+				fe := x.(map[string]any)
+				paths[fe["path"].(string)], _ = fe["message"].(string)
+			}
+			if !strings.Contains(paths["id"], "an id is 1 to 128 characters") || paths["widgets[0].text"] == "" {
+				t.Errorf("%s %s with id %q: errors %v, want the id's with the text's", req.method, req.path, id, e["errors"])
+			}
+		}
+	}
+}
