@@ -321,7 +321,8 @@ func (s *Server) deleteFlow(c *fiber.Ctx) error {
 }
 
 type publishBody struct {
-	Revision int `json:"revision"`
+	// Revision is nil when the body leaves it out: the latest.
+	Revision *int `json:"revision"`
 }
 
 // publishFlow makes a revision (the latest by default) the one new sessions start on.
@@ -336,12 +337,16 @@ func (s *Server) publishFlow(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if b.Revision < 0 {
-		return badRequest("revision", "revision must be positive")
+	rev := 0 // the latest
+	if b.Revision != nil {
+		if *b.Revision < 1 {
+			return badRequest("revision", "revision must be a positive integer, got %d (leave it out for the latest)", *b.Revision)
+		}
+		rev = *b.Revision
 	}
-	info, err := s.svc.flows.publish(c.UserContext(), id, b.Revision)
+	info, err := s.svc.flows.publish(c.UserContext(), id, rev)
 	if err != nil {
-		return flowNotFound(err, id, b.Revision)
+		return flowNotFound(err, id, rev)
 	}
 	return c.JSON(info)
 }

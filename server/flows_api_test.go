@@ -65,6 +65,8 @@ func TestFlowErrors(t *testing.T) {
 		{"delete unknown", "DELETE", "/v1/flows/nope", "", 404, CodeNotFound, ""},
 		{"publish unknown", "POST", "/v1/flows/nope/publish", "", 404, CodeNotFound, ""},
 		{"publish unknown field", "POST", "/v1/flows/ask/publish", `{"rev":1}`, 400, CodeUnknownField, "rev"},
+		{"publish revision 0", "POST", "/v1/flows/ask/publish", `{"revision":0}`, 400, CodeBadRequest, "revision"},
+		{"publish revision -1", "POST", "/v1/flows/ask/publish", `{"revision":-1}`, 400, CodeBadRequest, "revision"},
 		// A flow document's unknown fields and wrong types are flow problems,
 		// reported with every other one by their JSON path.
 		{"unknown field", "POST", "/v1/flows", `{"id":"c","name":"x","colour":1,"widgets":[{"id":"a","type":"send_message","text":"hi"}]}`, 422, CodeInvalidFlow, "colour"},
