@@ -97,7 +97,7 @@ func (s *Server) validateImport(c *fiber.Ctx, imp Importer, body []byte) error {
 			return err
 		}
 	}
-	return c.JSON(fiber.Map{"valid": len(errs) == 0, "errors": errs, "warnings": warns, "report": res.Report})
+	return c.JSON(fiber.Map{"valid": len(errs) == 0, "errors": errs, "warnings": warns, "report": reportOf(res)})
 }
 
 // createFlow stores revision 1 of a new flow (or of each flow of an import).
@@ -121,7 +121,7 @@ func (s *Server) createFlow(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"flows": saved, "report": res.Report})
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"flows": saved, "report": reportOf(res)})
 	}
 	saved, err := s.createFlows(c.UserContext(), [][]byte{body})
 	if err != nil {
