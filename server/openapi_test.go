@@ -248,7 +248,8 @@ func documentedStatus(t *testing.T, doc map[string]any, method, path string, sta
 // malformed, of the wrong type or with an unknown field; a body over
 // --body-limit, which every operation that takes one may be sent; a
 // channel whose flow is of the wrong kind for a message or call (422
-// no_flow); and a disabled endpoint's ping (422).
+// no_flow); a badly escaped id in the path; and a disabled endpoint's ping
+// (422).
 func TestOpenAPIDocumentsStatuses(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.BodyLimit = 1024 })
 	doc := servedOpenAPI(t, ts)
@@ -289,6 +290,22 @@ func TestOpenAPIDocumentsStatuses(t *testing.T) {
 					t.Errorf("%s %s with a body over the limit: %d, want 413", method, path, status)
 				}
 				documentedStatus(t, doc, method, p, status, "a body over --body-limit")
+			}
+			if path != p {
+				// A path id that is not escaped as a URL's path is (as curl
+				// --path-as-is sends it): 400, as docs/api.md's "Ids in paths".
+				req, err := http.NewRequest(method, base+path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.URL.Opaque = specParam.ReplaceAllString(p, "50%zz")
+				req.Header.Set("Content-Type", ctype)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatalf("%s %s: %v", method, req.URL.Opaque, err)
+				}
+				resp.Body.Close()
+				documentedStatus(t, doc, method, p, resp.StatusCode, "a path id badly escaped")
 			}
 		}
 	}
