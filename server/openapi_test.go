@@ -344,3 +344,27 @@ func TestOpenAPIDocumentsStatuses(t *testing.T) {
 	}
 	documentedStatus(t, doc, "POST", "/v1/webhooks/{id}/ping", status, "a disabled endpoint")
 }
+
+// The document's unions each match a real answer by one branch alone: a
+// batch's error entry is not also a turn's reply, and an import's answer,
+// with its report, is not also a single saved flow.
+func TestOpenAPIUnionsMatchOneBranch(t *testing.T) {
+	ts := newTestServer(t, nil)
+	sc := specChecker{t: t, doc: servedOpenAPI(t, ts)}
+	ts.createFlow(counterFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"counter"}`)
+
+	r := ts.do("POST", "/v1/channels/web/messages/batch", `{"messages":[{"from":"+15550003","text":"start"},{"text":"no sender"}]}`)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"error":{`) {
+		t.Fatalf("batch with a message without from: %d %s", r.Status, r.Body)
+	}
+	sc.check(responseSchema("/v1/channels/{channel}/messages/batch", "post", "200"), r.Body)
+
+	for _, body := range []string{askFlow, partlyLegacyExport, legacyExport} {
+		r = ts.do("POST", "/v1/flows", body)
+		if r.Status != 201 {
+			t.Fatalf("POST /v1/flows: %d %s", r.Status, r.Body)
+		}
+		sc.check(responseSchema("/v1/flows", "post", "201"), r.Body)
+	}
+}
