@@ -70,7 +70,7 @@ func (s *Server) routes() *fiber.App {
 	tw.Post("/sms", s.twilioSMS)
 	tw.Post("/voice", s.twilioVoice)
 
-	v1 := app.Group("/v1", s.authenticate)
+	v1 := app.Group("/v1", s.authenticate, s.jsonBody)
 	v1.Post("/flows/validate", s.validateFlow)
 	v1.Post("/flows", s.createFlow)
 	v1.Get("/flows", s.listFlows)
