@@ -59,7 +59,7 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 			ch.ID = pathID
 		case pathID:
 		default:
-			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "id", "the body's id %q differs from the URL's %q", ch.ID, pathID)
+			return badRequest("id", "the body's id %q differs from the URL's %q: leave it out or give the same", ch.ID, pathID)
 		}
 	}
 	if err := ch.validate(); err != nil {

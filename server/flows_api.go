@@ -286,7 +286,7 @@ func (s *Server) updateFlow(c *fiber.Ctx) error {
 			return err
 		}
 	default:
-		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "the document's id %q differs from the URL's %q", f.ID, id)
+		return badRequest("id", "the document's id %q differs from the URL's %q: leave it out or give the same", f.ID, id)
 	}
 	s.flowMu.Lock()
 	defer s.flowMu.Unlock()

@@ -58,7 +58,7 @@ func TestFlowErrors(t *testing.T) {
 		{"malformed", "POST", "/v1/flows", `{"name":`, 400, CodeMalformedJSON, ""},
 		{"invalid", "POST", "/v1/flows", `{"name":"x","widgets":[{"id":"a","type":"nope"},{"id":"b","type":"send_message","exits":{"Next":"zz"}}]}`, 422, CodeInvalidFlow, "widgets[0].type"},
 		{"put unknown", "PUT", "/v1/flows/nope", `{"name":"x","widgets":[{"id":"a","type":"end"}]}`, 404, CodeNotFound, ""},
-		{"put other id", "PUT", "/v1/flows/ask", `{"id":"other","name":"x","widgets":[{"id":"a","type":"end"}]}`, 422, CodeInvalidFlow, "id"},
+		{"put other id", "PUT", "/v1/flows/ask", `{"id":"other","name":"x","widgets":[{"id":"a","type":"end"}]}`, 400, CodeBadRequest, "id"},
 		{"get unknown", "GET", "/v1/flows/nope", "", 404, CodeNotFound, ""},
 		{"get unknown revision", "GET", "/v1/flows/ask?revision=9", "", 404, CodeNotFound, "revision"},
 		{"bad revision", "GET", "/v1/flows/ask?revision=x", "", 400, CodeBadRequest, "revision"},
