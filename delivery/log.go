@@ -89,7 +89,7 @@ func (s *Service) ListDeliveries(ctx context.Context, endpointID string, q Deliv
 	switch q.Status {
 	case "", StatusPending, StatusSucceeded, StatusFailed, StatusDisabled:
 	default:
-		return nil, &ValidationError{Field: "status", Message: fmt.Sprintf("must be pending, succeeded, failed or disabled, got %q", q.Status)}
+		return nil, &ValidationError{Field: "status", Message: fmt.Sprintf("status must be pending, succeeded, failed or disabled, got %q", q.Status)}
 	}
 	if q.Limit <= 0 {
 		q.Limit = 50
@@ -103,7 +103,7 @@ func (s *Service) ListDeliveries(ctx context.Context, endpointID string, q Deliv
 	if q.Cursor != "" {
 		k, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil || !bytes.HasPrefix(k, prefix) {
-			return nil, &ValidationError{Field: "cursor", Message: fmt.Sprintf("must be a next_cursor of this endpoint's deliveries, got %q", q.Cursor)}
+			return nil, &ValidationError{Field: "cursor", Message: fmt.Sprintf("cursor must be a next_cursor of this endpoint's deliveries, got %q", q.Cursor)}
 		}
 		upper = k
 	}

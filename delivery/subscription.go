@@ -45,19 +45,52 @@ var (
 	ErrInFlight = errors.New("delivery is being sent")
 )
 
-// ValidationError names the field of a subscription that is wrong.
+// ValidationError says what is wrong with a request: its Field and its
+// Message, which names the field. A subscription's has every problem found
+// in Problems, the first included, when there are several.
 type ValidationError struct {
 	Field   string
 	Message string
+	// Missing is set when the problem is a required field left out.
+	Missing bool
+	// Problems lists every problem found, when there are several; Field
+	// and Message are then the first missing field's, or the first's.
+	Problems []*ValidationError
 }
 
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+func (e *ValidationError) Error() string { return e.Message }
 
 // Is makes every ValidationError match ErrInvalid.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
-func invalid(field, format string, args ...any) error {
-	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+// problems collects a subscription's problems, in the order found.
+type problems []*ValidationError
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) missing(field, format string, args ...any) {
+	*p = append(*p, &ValidationError{Field: field, Message: fmt.Sprintf(format, args...), Missing: true})
+}
+
+// err is nil without problems, else a *ValidationError holding them all.
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	first := p[0]
+	for _, q := range p {
+		if q.Missing {
+			first = q
+			break
+		}
+	}
+	e := *first
+	if len(p) > 1 {
+		e.Problems = p
+	}
+	return &e
 }
 
 // Secret is one signing secret of a subscription. Several can be active at
@@ -243,22 +276,19 @@ func (sub *Subscription) secretValues() []string {
 
 var reservedHeaders = []string{"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "content-length", "host", "transfer-encoding", "connection"}
 
-// normalize fills defaults and validates sub, naming the first bad field.
+// normalize fills defaults and validates sub, reporting every problem.
 func (sub *Subscription) normalize(now time.Time) error {
+	var p problems
 	sub.Name = strings.TrimSpace(sub.Name)
 	sub.URL = strings.TrimSpace(sub.URL)
 	if sub.URL == "" {
-		return invalid("url", "is required")
-	}
-	u, err := url.Parse(sub.URL)
-	if err != nil {
-		return invalid("url", "%v", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return invalid("url", "scheme must be http or https, not %q", u.Scheme)
-	}
-	if p := callout.HostProblem(u); p != "" {
-		return invalid("url", "%s", p)
+		p.missing("url", "url is required: the address events are sent to")
+	} else if u, err := url.Parse(sub.URL); err != nil {
+		p.add("url", "url is not a URL: %v", err)
+	} else if u.Scheme != "http" && u.Scheme != "https" {
+		p.add("url", "url's scheme must be http or https, not %q", u.Scheme)
+	} else if hp := callout.HostProblem(u); hp != "" {
+		p.add("url", "url %s", hp)
 	}
 
 	sub.Method = strings.ToUpper(strings.TrimSpace(sub.Method))
@@ -266,7 +296,7 @@ func (sub *Subscription) normalize(now time.Time) error {
 		sub.Method = "POST"
 	}
 	if sub.Method != "POST" && sub.Method != "PUT" && sub.Method != "PATCH" {
-		return invalid("method", "must be POST, PUT or PATCH, not %q", sub.Method)
+		p.add("method", "method must be POST, PUT or PATCH, not %q", sub.Method)
 	}
 
 	switch sub.ContentType {
@@ -274,33 +304,34 @@ func (sub *Subscription) normalize(now time.Time) error {
 		sub.ContentType = flows.ContentJSON
 	case flows.ContentJSON, flows.ContentForm:
 	default:
-		return invalid("content_type", "must be %q or %q, not %q", flows.ContentJSON, flows.ContentForm, sub.ContentType)
+		p.add("content_type", "content_type must be %q or %q, not %q", flows.ContentJSON, flows.ContentForm, sub.ContentType)
 	}
 
-	if err := validateAuth(sub.Auth); err != nil {
-		return err
-	}
+	checkAuth(sub.Auth, &p)
 	if sub.Auth != nil && sub.Auth.Type == flows.AuthNone {
 		sub.Auth = nil
 	}
 
+	names := make([]string, 0, len(sub.Headers))
 	for name := range sub.Headers {
-		if !validHeaderName(name) {
-			return invalid("headers."+name, "is not a valid header name")
-		}
-		if slices.Contains(reservedHeaders, strings.ToLower(name)) {
-			return invalid("headers."+name, "is set by the delivery and cannot be overridden")
-		}
-		if strings.ContainsAny(sub.Headers[name], "\r\n") {
-			return invalid("headers."+name, "value contains a line break")
+		names = append(names, name)
+	}
+	slices.Sort(names) // problems in the same order every time
+	for _, name := range names {
+		switch {
+		case !validHeaderName(name):
+			p.add("headers."+name, "headers: %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)", name)
+		case slices.Contains(reservedHeaders, strings.ToLower(name)):
+			p.add("headers."+name, "headers: %q is set by the delivery and cannot be overridden", name)
+		case strings.ContainsAny(sub.Headers[name], "\r\n"):
+			p.add("headers."+name, "headers: the value of %q contains a line break", name)
 		}
 	}
 
 	if len(sub.ExtraJSON) > 0 {
 		if !json.Valid(sub.ExtraJSON) {
-			return invalid("extra_json", "is not valid JSON")
-		}
-		if string(sub.ExtraJSON) == "null" {
+			p.add("extra_json", "extra_json is not valid JSON")
+		} else if string(sub.ExtraJSON) == "null" {
 			sub.ExtraJSON = nil
 		}
 	}
@@ -308,11 +339,14 @@ func (sub *Subscription) normalize(now time.Time) error {
 	if len(sub.Secrets) == 0 {
 		sub.Secrets = []Secret{{Secret: NewSecret(), CreatedAt: now}}
 	}
-	active := 0
+	active, bad := 0, false
 	for i := range sub.Secrets {
 		s := &sub.Secrets[i]
 		if _, err := decodeSecret(s.Secret); err != nil {
-			return invalid(fmt.Sprintf("secrets[%d].secret", i), "%v", err)
+			field := fmt.Sprintf("secrets[%d].secret", i)
+			p.add(field, "%s: %v", field, err)
+			bad = true
+			continue
 		}
 		if s.CreatedAt.IsZero() {
 			s.CreatedAt = now
@@ -321,8 +355,8 @@ func (sub *Subscription) normalize(now time.Time) error {
 			active++
 		}
 	}
-	if active == 0 {
-		return invalid("secrets", "no secret is active (all have expired)")
+	if active == 0 && !bad {
+		p.add("secrets", "secrets: no secret is active (all have expired)")
 	}
 
 	if len(sub.Events) == 0 {
@@ -330,12 +364,12 @@ func (sub *Subscription) normalize(now time.Time) error {
 	}
 	for i, e := range sub.Events {
 		if e != "*" && !slices.Contains(EventTypes, e) {
-			return invalid(fmt.Sprintf("events[%d]", i), "unknown event type %q (want \"*\" or one of %s)", e, strings.Join(EventTypes, ", "))
+			p.add(fmt.Sprintf("events[%d]", i), "events[%d]: unknown event type %q (want \"*\" or one of %s)", i, e, strings.Join(EventTypes, ", "))
 		}
 	}
 	for i, f := range sub.Flows {
 		if strings.TrimSpace(f) == "" {
-			return invalid(fmt.Sprintf("flows[%d]", i), "is empty")
+			p.add(fmt.Sprintf("flows[%d]", i), "flows[%d] is empty: give a flow id", i)
 		}
 	}
 
@@ -344,7 +378,7 @@ func (sub *Subscription) normalize(now time.Time) error {
 		sub.Environment = EnvLive
 	case EnvLive, EnvSandbox:
 	default:
-		return invalid("environment", "must be %q or %q, not %q", EnvLive, EnvSandbox, sub.Environment)
+		p.add("environment", "environment must be %q or %q, not %q", EnvLive, EnvSandbox, sub.Environment)
 	}
 	if !sub.Disabled {
 		sub.DisabledReason = ""
@@ -352,55 +386,51 @@ func (sub *Subscription) normalize(now time.Time) error {
 	} else if sub.DisabledAt == nil {
 		sub.DisabledAt = &now
 	}
-	return nil
+	return p.err()
 }
 
-func validateAuth(a *flows.WebhookAuth) error {
+// checkAuth adds a's problems to p.
+func checkAuth(a *flows.WebhookAuth, p *problems) {
 	if a == nil {
-		return nil
+		return
 	}
-	need := func(field, v string) error {
+	need := func(field, v string) {
 		if v == "" {
-			return invalid("auth."+field, "is required for %s auth", a.Type)
+			p.missing("auth."+field, "auth.%s is required for %s auth", field, a.Type)
 		}
-		return nil
 	}
 	switch a.Type {
-	case "", flows.AuthNone:
-		if a.Type == "" {
-			return invalid("auth.type", "is required")
-		}
-		return nil
+	case flows.AuthNone:
+	case "":
+		p.missing("auth.type", "auth.type is required: %s", strings.Join(authTypes, ", "))
 	case flows.AuthBasic:
-		return need("username", a.Username)
+		need("username", a.Username)
 	case flows.AuthBearer:
-		return need("token", a.Token)
+		need("token", a.Token)
 	case flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password:
-		if err := need("token_url", a.TokenURL); err != nil {
-			return err
+		need("token_url", a.TokenURL)
+		if a.TokenURL != "" {
+			if u, err := url.Parse(a.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p.add("auth.token_url", "auth.token_url must be an absolute http(s) URL, not %q", a.TokenURL)
+			}
 		}
-		if u, err := url.Parse(a.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return invalid("auth.token_url", "must be an absolute http(s) URL")
-		}
-		if err := need("client_id", a.ClientID); err != nil {
-			return err
-		}
+		need("client_id", a.ClientID)
 		switch strings.ToLower(a.Encoding) {
 		case "", callout.EncodingForm, callout.EncodingJSON:
 		default:
-			return invalid("auth.encoding", "must be %q or %q, not %q", callout.EncodingForm, callout.EncodingJSON, a.Encoding)
+			p.add("auth.encoding", "auth.encoding must be %q or %q, not %q", callout.EncodingForm, callout.EncodingJSON, a.Encoding)
 		}
 		if a.Type == flows.AuthOAuth2Password {
-			if err := need("username", a.Username); err != nil {
-				return err
-			}
-			return need("password", a.Password)
+			need("username", a.Username)
+			need("password", a.Password)
 		}
-		return nil
 	default:
-		return invalid("auth.type", "unknown auth type %q", a.Type)
+		p.add("auth.type", "auth.type %q is not known: %s", a.Type, strings.Join(authTypes, ", "))
 	}
 }
+
+// authTypes are the auth types a subscription takes.
+var authTypes = []string{flows.AuthNone, flows.AuthBasic, flows.AuthBearer, flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password}
 
 // validHeaderName accepts RFC 9110 token characters.
 func validHeaderName(name string) bool {

@@ -228,6 +228,34 @@ func (r *Registry) Subset(names ...string) *Registry {
 	return s
 }
 
+// MaxIDLen is the length of the longest flow id.
+const MaxIDLen = 128
+
+// IDRule is the rule for a flow id (and for the ids of the server's
+// channels and webhook configurations), as IDProblem checks it.
+const IDRule = "an id is 1 to 128 characters, each an ASCII letter, a digit, '.', '_' or '-', the first a letter or digit"
+
+// IDProblem says what is wrong with id against IDRule, starting with a verb
+// ("has '/' at character 2: ..."), or "" when it follows the rule.
+func IDProblem(id string) string {
+	if id == "" {
+		return "is empty: " + IDRule
+	}
+	for i, r := range id {
+		ok := r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		if i > 0 && (r == '.' || r == '_' || r == '-') {
+			ok = true
+		}
+		if !ok {
+			return fmt.Sprintf("has %q at character %d: %s", r, utf8.RuneCountInString(id[:i])+1, IDRule)
+		}
+	}
+	if len(id) > MaxIDLen {
+		return fmt.Sprintf("is %d characters long: %s", len(id), IDRule)
+	}
+	return ""
+}
+
 // FieldError is a validation finding that names where it is: the widget id and
 // the JSON path in the flow document.
 type FieldError struct {
@@ -469,6 +497,12 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	}
 	if f.Name == "" && f.ID == "" {
 		add(&FieldError{Path: "name", Message: "a flow needs a name or an id"})
+	}
+	if f.ID != "" {
+		if p := IDProblem(f.ID); p != "" {
+			// The server always refused such an id; a stored flow has none.
+			add(&FieldError{Path: "id", Message: fmt.Sprintf("flow id %q %s", f.ID, p), Err: ErrNewRule})
+		}
 	}
 	if len(raw.Widgets) == 0 && !res.cleared["widgets"] {
 		add(&FieldError{Path: "widgets", Message: "a flow needs at least one widget", Err: ErrMissingStart})

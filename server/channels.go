@@ -181,8 +181,8 @@ var schemePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]{0,63}$`)
 
 // validate checks a channel's own fields; flows are checked by the caller.
 func (c *Channel) validate() error {
-	if !idPattern.MatchString(c.ID) {
-		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "id", "channel id %q must be 1-128 letters, digits, '.', '_' or '-'", c.ID)
+	if p := flows.IDProblem(c.ID); p != "" {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "id", "channel id %q %s", c.ID, p)
 	}
 	switch c.Type {
 	case "":

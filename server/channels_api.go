@@ -51,7 +51,7 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 		return err
 	}
 	if pathID == "" && ch.ID == "" {
-		return badRequest("id", "id is required: the channel's id, 1-128 letters, digits, '.', '_' or '-' (or PUT /v1/channels/{id})")
+		return badRequest("id", "id is required: the channel's id (or PUT /v1/channels/{id}); %s", flows.IDRule)
 	}
 	if pathID != "" {
 		switch ch.ID {
@@ -59,7 +59,7 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 			ch.ID = pathID
 		case pathID:
 		default:
-			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "id", "the body's id %q differs from the URL's %q", ch.ID, pathID)
+			return badRequest("id", "the body's id %q differs from the URL's %q: leave it out or give the same", ch.ID, pathID)
 		}
 	}
 	if err := ch.validate(); err != nil {

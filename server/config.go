@@ -31,6 +31,7 @@ const (
 	EnvAllowCIDRs       = "PARLEY_ALLOW_CIDRS"
 	EnvWebhooks         = "PARLEY_WEBHOOKS"
 	EnvBodyLimit        = "PARLEY_BODY_LIMIT"
+	EnvHeaderLimit      = "PARLEY_HEADER_LIMIT"
 	EnvBatchLimit       = "PARLEY_BATCH_LIMIT"
 	EnvMaxSteps         = "PARLEY_MAX_STEPS"
 	EnvMaxValue         = "PARLEY_MAX_VALUE"
@@ -164,6 +165,17 @@ var settings = []setting{
 		return nil
 	}},
 	{"body-limit", EnvBodyLimit, "bytes", "maximum request body in bytes", strconv.Itoa(DefaultBodyLimit), false, positiveInt("number of bytes", func(c *Config) *int { return &c.BodyLimit })},
+	{"header-limit", EnvHeaderLimit, "bytes", "maximum size in bytes of a request's line and headers together", strconv.Itoa(DefaultHeaderLimit), false, func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		switch {
+		case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(v), "-") || err == nil && n > MaxHeaderLimit:
+			return fmt.Errorf("%q is too large: give a positive number of bytes up to %d (each connection holds a buffer of that size)", v, MaxHeaderLimit)
+		case err != nil || n <= 0:
+			return fmt.Errorf("%q is not a positive number of bytes", v)
+		}
+		c.HeaderLimit = n
+		return nil
+	}},
 	{"batch-limit", EnvBatchLimit, "messages", "most messages in one request to /v1/channels/{id}/messages/batch", strconv.Itoa(DefaultBatchLimit), false, positiveInt("number of messages", func(c *Config) *int { return &c.BatchLimit })},
 	{"max-steps", EnvMaxSteps, "steps", "maximum widgets run in one turn", strconv.Itoa(engine.DefaultMaxSteps), false, positiveInt("number of steps", func(c *Config) *int { return &c.MaxSteps })},
 	{"max-value", EnvMaxValue, "bytes", "largest value a template or an expression makes (a message, a result, a field)", strconv.Itoa(engine.DefaultMaxValueBytes), false, positiveInt("number of bytes", func(c *Config) *int { return &c.MaxValue })},

@@ -176,6 +176,13 @@ func TestServeFlags(t *testing.T) {
 		{"bad env log level", nil, map[string]string{EnvLogLevel: "loud"}, nil, EnvLogLevel + `: "loud"`},
 		{"bad env log format", nil, map[string]string{EnvLogFormat: "xml"}, nil, EnvLogFormat + `: "xml"`},
 		{"zero body limit", []string{"--body-limit", "0"}, nil, nil, `--body-limit: "0" is not a positive number of bytes`},
+		{"header limit", nil, map[string]string{EnvHeaderLimit: "16384"}, func(t *testing.T, c Config) {
+			if c.HeaderLimit != 16384 {
+				t.Errorf("header limit %d", c.HeaderLimit)
+			}
+		}, ""},
+		{"zero header limit", []string{"--header-limit", "0"}, nil, nil, `--header-limit: "0" is not a positive number of bytes`},
+		{"header limit too large", []string{"--header-limit", "2000000"}, nil, nil, `--header-limit: "2000000" is too large: give a positive number of bytes up to 1048576`},
 		{"negative max steps", []string{"--max-steps", "-1"}, nil, nil, `--max-steps: "-1" is not a positive number of steps`},
 		{"zero turn timeout", []string{"--turn-timeout", "0"}, nil, nil, `--turn-timeout: "0" is not a positive duration`},
 		{"zero session expiry", []string{"--session-expiry", "0"}, map[string]string{EnvSessionExpiry: "2h"}, nil, `--session-expiry: "0" is not a positive duration`},

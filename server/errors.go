@@ -36,12 +36,15 @@ const (
 	CodeNotFound      = "not_found"
 	CodeConflict      = "conflict"
 	CodeTooLarge      = "body_too_large"
-	CodeInvalidFlow   = "invalid_flow"
-	CodeNotWaiting    = "not_waiting"
-	CodeNoFlow        = "no_flow"
-	CodeInternal      = "internal"
-	CodeUnavailable   = "unavailable"
-	CodeBadSignature  = "bad_signature"
+	// CodeHeadersTooLarge: the request line and headers are over
+	// --header-limit.
+	CodeHeadersTooLarge = "headers_too_large"
+	CodeInvalidFlow     = "invalid_flow"
+	CodeNotWaiting      = "not_waiting"
+	CodeNoFlow          = "no_flow"
+	CodeInternal        = "internal"
+	CodeUnavailable     = "unavailable"
+	CodeBadSignature    = "bad_signature"
 	// CodeDiskFull: the store's disk is full, the write was not made.
 	CodeDiskFull = "insufficient_storage"
 )
@@ -111,6 +114,8 @@ func toAPIError(err error) *APIError {
 			code = CodeNotFound
 		case fiber.StatusRequestEntityTooLarge:
 			code = CodeTooLarge
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			code = CodeHeadersTooLarge
 		case fiber.StatusMethodNotAllowed:
 			code = "method_not_allowed"
 		case fiber.StatusUnauthorized:
@@ -176,6 +181,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	ae := toAPIError(err)
 	if ae.Status == fiber.StatusRequestEntityTooLarge && ae.Code == CodeTooLarge {
 		ae.Message = fmt.Sprintf("request body over the %d-byte limit (--body-limit, %s)", s.cfg.BodyLimit, EnvBodyLimit)
+	}
+	if ae.Code == CodeHeadersTooLarge {
+		// Not read: the X-Request-Id, method and path are unknown.
+		c.Locals(localUnread, true)
+		ae.Message = fmt.Sprintf("request line and headers over the %d-byte limit (--header-limit, %s)", s.cfg.HeaderLimit, EnvHeaderLimit)
 	}
 	log := s.reqLog(c)
 	if ae.Status >= 500 {

@@ -105,7 +105,7 @@ func (s *Server) validateImport(c *fiber.Ctx, imp Importer, body []byte) error {
 			return err
 		}
 	}
-	return c.JSON(fiber.Map{"valid": len(errs) == 0, "errors": errs, "warnings": warns, "report": res.Report})
+	return c.JSON(fiber.Map{"valid": len(errs) == 0, "errors": errs, "warnings": warns, "report": reportOf(res)})
 }
 
 // createFlow stores revision 1 of a new flow (or of each flow of an import).
@@ -129,7 +129,7 @@ func (s *Server) createFlow(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"flows": saved, "report": res.Report})
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"flows": saved, "report": reportOf(res)})
 	}
 	saved, err := s.createFlows(c.UserContext(), [][]byte{body})
 	if err != nil {
@@ -165,9 +165,6 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, e
 			return nil, invalidFlow(err)
 		}
 		id := f.ID
-		if !idPattern.MatchString(id) {
-			return nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "flow id %q must be 1-128 letters, digits, '.', '_' or '-'", id)
-		}
 		if _, err := s.store.GetFlow(ctx, id, 0); err == nil {
 			return nil, apiErr(fiber.StatusConflict, CodeConflict, "id", "flow %q already exists; PUT /v1/flows/%s stores a new revision", id, id)
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -312,7 +309,7 @@ func (s *Server) updateFlow(c *fiber.Ctx) error {
 		return invalidFlow(err)
 	}
 	if f.ID != id {
-		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "the document's id %q differs from the URL's %q", f.ID, id)
+		return badRequest("id", "the document's id %q differs from the URL's %q: leave it out or give the same", f.ID, id)
 	}
 	s.flowMu.Lock()
 	defer s.flowMu.Unlock()
@@ -347,7 +344,8 @@ func (s *Server) deleteFlow(c *fiber.Ctx) error {
 }
 
 type publishBody struct {
-	Revision int `json:"revision"`
+	// Revision is nil when the body leaves it out: the latest.
+	Revision *int `json:"revision"`
 }
 
 // publishFlow makes a revision (the latest by default) the one new sessions start on.
@@ -362,12 +360,16 @@ func (s *Server) publishFlow(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if b.Revision < 0 {
-		return badRequest("revision", "revision must be positive")
+	rev := 0 // the latest
+	if b.Revision != nil {
+		if *b.Revision < 1 {
+			return badRequest("revision", "revision must be a positive integer, got %d (leave it out for the latest)", *b.Revision)
+		}
+		rev = *b.Revision
 	}
-	info, err := s.svc.flows.publish(c.UserContext(), id, b.Revision)
+	info, err := s.svc.flows.publish(c.UserContext(), id, rev)
 	if err != nil {
-		return flowNotFound(err, id, b.Revision)
+		return flowNotFound(err, id, rev)
 	}
 	return c.JSON(info)
 }

@@ -94,13 +94,15 @@ func TestFlowErrors(t *testing.T) {
 		{"malformed", "POST", "/v1/flows", `{"name":`, 400, CodeMalformedJSON, ""},
 		{"invalid", "POST", "/v1/flows", `{"name":"x","widgets":[{"id":"a","type":"nope"},{"id":"b","type":"send_message","exits":{"Next":"zz"}}]}`, 422, CodeInvalidFlow, "widgets[0].type"},
 		{"put unknown", "PUT", "/v1/flows/nope", `{"name":"x","widgets":[{"id":"a","type":"end"}]}`, 404, CodeNotFound, ""},
-		{"put other id", "PUT", "/v1/flows/ask", `{"id":"other","name":"x","widgets":[{"id":"a","type":"end"}]}`, 422, CodeInvalidFlow, "id"},
+		{"put other id", "PUT", "/v1/flows/ask", `{"id":"other","name":"x","widgets":[{"id":"a","type":"end"}]}`, 400, CodeBadRequest, "id"},
 		{"get unknown", "GET", "/v1/flows/nope", "", 404, CodeNotFound, ""},
 		{"get unknown revision", "GET", "/v1/flows/ask?revision=9", "", 404, CodeNotFound, "revision"},
 		{"bad revision", "GET", "/v1/flows/ask?revision=x", "", 400, CodeBadRequest, "revision"},
 		{"delete unknown", "DELETE", "/v1/flows/nope", "", 404, CodeNotFound, ""},
 		{"publish unknown", "POST", "/v1/flows/nope/publish", "", 404, CodeNotFound, ""},
 		{"publish unknown field", "POST", "/v1/flows/ask/publish", `{"rev":1}`, 400, CodeUnknownField, "rev"},
+		{"publish revision 0", "POST", "/v1/flows/ask/publish", `{"revision":0}`, 400, CodeBadRequest, "revision"},
+		{"publish revision -1", "POST", "/v1/flows/ask/publish", `{"revision":-1}`, 400, CodeBadRequest, "revision"},
 		// A flow document's unknown fields and wrong types are flow problems,
 		// reported with every other one by their JSON path.
 		{"unknown field", "POST", "/v1/flows", `{"id":"c","name":"x","colour":1,"widgets":[{"id":"a","type":"send_message","text":"hi"}]}`, 422, CodeInvalidFlow, "colour"},
@@ -211,6 +213,43 @@ func TestDeleteFlowUsedByChannel(t *testing.T) {
 		msg, _ := e["message"].(string)
 		if r.Status != 422 || e["code"] != CodeNoFlow || e["field"] != c.field || !strings.Contains(msg, `"gone"`) || !strings.Contains(msg, "channel") {
 			t.Errorf("POST %s on a channel whose flow is missing: %d %s, want 422 no_flow on %s", c.path, r.Status, r.Body, c.field)
+		}
+	}
+}
+
+// A flow id against the rule is one of the flow's problems wherever a flow
+// is checked: listed by validate, and in the errors of a 422 from POST,
+// PUT and a simulator start, with the flow's other problems.
+func TestFlowIDChecked(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	for _, id := range []string{"a/b", ".", "appel-é", strings.Repeat("a", 200)} {
+		doc := `{"id":"` + id + `","name":"n","start":"a","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`
+		got := ts.must(200, "POST", "/v1/flows/validate", doc)
+		errs, _ := got["errors"].([]any)
+		if got["valid"] != false || len(errs) != 1 || errs[0].(map[string]any)["path"] != "id" {
+			t.Errorf("validate id %q: %v, want one error at id", id, got)
+		}
+		bad := strings.Replace(doc, `"text":"hi"`, `"text":1`, 1)
+		for _, req := range []struct{ method, path, body string }{
+			{"POST", "/v1/flows", bad},
+			{"PUT", "/v1/flows/ask", bad},
+			{"POST", "/v1/simulator/sessions", `{"definition":` + bad + `}`},
+		} {
+			r := ts.do(req.method, req.path, req.body)
+			if r.Status != 422 {
+				t.Errorf("%s %s with id %q: %d %s, want 422", req.method, req.path, id, r.Status, r.Body)
+				continue
+			}
+			e := r.errorOf(t)
+			paths := map[string]string{}
+			for _, x := range e["errors"].([]any) {
+				fe := x.(map[string]any)
+				paths[fe["path"].(string)], _ = fe["message"].(string)
+			}
+			if !strings.Contains(paths["id"], "an id is 1 to 128 characters") || paths["widgets[0].text"] == "" {
+				t.Errorf("%s %s with id %q: errors %v, want the id's with the text's", req.method, req.path, id, e["errors"])
+			}
 		}
 	}
 }

@@ -41,7 +41,11 @@ func (r RapidProImporter) Convert(data []byte) (*Imported, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Imported{Report: res.Report.Lines}
+	lines := res.Report.Lines
+	if lines == nil {
+		lines = []rapidpro.ReportLine{}
+	}
+	out := &Imported{Report: lines}
 	for _, l := range res.Report.Lines {
 		if l.Level == "error" {
 			msg := fmt.Sprintf("flow %q did not import: ", l.Flow)
@@ -57,4 +61,13 @@ func (r RapidProImporter) Convert(data []byte) (*Imported, error) {
 		}
 	}
 	return out, nil
+}
+
+// reportOf is an import's report as answers carry it: a list, empty when
+// the importer has nothing to say.
+func reportOf(res *Imported) any {
+	if res.Report == nil {
+		return []any{}
+	}
+	return res.Report
 }

@@ -50,3 +50,18 @@ func TestRapidProExportsOnTheAPI(t *testing.T) {
 		t.Errorf("POST of a legacy export: %v", created)
 	}
 }
+
+// An export that converts without a word has an empty report, a list as
+// the schemas say, on validate and on import.
+func TestImportReportIsAList(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for _, path := range []string{"/v1/flows/validate", "/v1/flows"} {
+		r := ts.do("POST", path, legacyExport)
+		if r.Status/100 != 2 {
+			t.Fatalf("POST %s: %d %s", path, r.Status, r.Body)
+		}
+		if rep, ok := r.JSON(t)["report"].([]any); !ok || len(rep) != 0 {
+			t.Errorf("POST %s: report %s, want []", path, r.Body)
+		}
+	}
+}

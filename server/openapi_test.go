@@ -31,9 +31,9 @@ func servedOpenAPI(t *testing.T, ts *testServer) map[string]any {
 var specParam = regexp.MustCompile(`:[^/]+|\{[^}]+\}`)
 
 // The document describes every route of the API and no other: each
-// operation of /v1, the Twilio webhooks, the demo, /healthz and /metrics.
-// Left out are the document itself and the simulator's page (HTML, see
-// docs/simulator.md).
+// operation of /v1, the Twilio webhooks, the demo, /healthz, /metrics and
+// the document itself. Left out is the simulator's page (HTML, see
+// docs/simulator.md), and HEAD, which fiber answers for every GET.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	ts := newTestServer(t, nil)
 	doc := servedOpenAPI(t, ts)
@@ -48,7 +48,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	routes := map[string]bool{}
 	for _, r := range ts.srv.App().GetRoutes(true) {
-		if r.Method == "HEAD" || r.Path == "/openapi.json" || r.Path == "/simulator" || strings.HasPrefix(r.Path, "/simulator/") {
+		if r.Method == "HEAD" || r.Path == "/simulator" || strings.HasPrefix(r.Path, "/simulator/") {
 			continue
 		}
 		routes[r.Method+" "+specParam.ReplaceAllString(r.Path, "{}")] = true
@@ -214,6 +214,22 @@ func TestOpenAPIDescribesAnswers(t *testing.T) {
 	}
 	sc.check(responseSchema("/v1/simulator/sessions/{id}/hangup", "post", "200"), r.Body)
 
+	// A session on a channel, alone and listed, and a RapidPro export as
+	// the request of POST /v1/flows.
+	r = ts.do("POST", "/v1/channels/sms/messages", `{"from":"+15550002","text":"hi"}`)
+	if r.Status != 200 {
+		t.Fatalf("POST /v1/channels/sms/messages: %d %s", r.Status, r.Body)
+	}
+	_ = json.Unmarshal(r.Body, &started)
+	r = ts.do("GET", "/v1/sessions/"+started.ID, nil)
+	if !strings.Contains(string(r.Body), `"channel":{"id":"sms"`) {
+		t.Errorf("GET /v1/sessions/{id} of a channel's session: %s", r.Body)
+	}
+	sc.check(responseSchema("/v1/sessions/{id}", "get", "200"), r.Body)
+	r = ts.do("GET", "/v1/sessions", nil)
+	sc.check(responseSchema("/v1/sessions", "get", "200"), r.Body)
+	sc.check("/paths/~1v1~1flows/post/requestBody/content/application~1json/schema", []byte(legacyExport))
+
 	// No key: 401; a key used from outside its networks: 403.
 	req := httptest.NewRequest("GET", "/v1/flows", nil)
 	r = ts.send(req)
@@ -248,7 +264,8 @@ func documentedStatus(t *testing.T, doc map[string]any, method, path string, sta
 // malformed, of the wrong type or with an unknown field; a body over
 // --body-limit, which every operation that takes one may be sent; a
 // channel whose flow is of the wrong kind for a message or call (422
-// no_flow); and a disabled endpoint's ping (422).
+// no_flow); a badly escaped id in the path; and a disabled endpoint's ping
+// (422).
 func TestOpenAPIDocumentsStatuses(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.BodyLimit = 1024 })
 	doc := servedOpenAPI(t, ts)
@@ -290,6 +307,22 @@ func TestOpenAPIDocumentsStatuses(t *testing.T) {
 				}
 				documentedStatus(t, doc, method, p, status, "a body over --body-limit")
 			}
+			if path != p {
+				// A path id that is not escaped as a URL's path is (as curl
+				// --path-as-is sends it): 400, as docs/api.md's "Ids in paths".
+				req, err := http.NewRequest(method, base+path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.URL.Opaque = specParam.ReplaceAllString(p, "50%zz")
+				req.Header.Set("Content-Type", ctype)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatalf("%s %s: %v", method, req.URL.Opaque, err)
+				}
+				resp.Body.Close()
+				documentedStatus(t, doc, method, p, resp.StatusCode, "a path id badly escaped")
+			}
 		}
 	}
 
@@ -326,4 +359,28 @@ func TestOpenAPIDocumentsStatuses(t *testing.T) {
 		t.Errorf("ping of a disabled endpoint: %d, want 422", status)
 	}
 	documentedStatus(t, doc, "POST", "/v1/webhooks/{id}/ping", status, "a disabled endpoint")
+}
+
+// The document's unions each match a real answer by one branch alone: a
+// batch's error entry is not also a turn's reply, and an import's answer,
+// with its report, is not also a single saved flow.
+func TestOpenAPIUnionsMatchOneBranch(t *testing.T) {
+	ts := newTestServer(t, nil)
+	sc := specChecker{t: t, doc: servedOpenAPI(t, ts)}
+	ts.createFlow(counterFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"counter"}`)
+
+	r := ts.do("POST", "/v1/channels/web/messages/batch", `{"messages":[{"from":"+15550003","text":"start"},{"text":"no sender"}]}`)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"error":{`) {
+		t.Fatalf("batch with a message without from: %d %s", r.Status, r.Body)
+	}
+	sc.check(responseSchema("/v1/channels/{channel}/messages/batch", "post", "200"), r.Body)
+
+	for _, body := range []string{askFlow, partlyLegacyExport, legacyExport} {
+		r = ts.do("POST", "/v1/flows", body)
+		if r.Status != 201 {
+			t.Fatalf("POST /v1/flows: %d %s", r.Status, r.Body)
+		}
+		sc.check(responseSchema("/v1/flows", "post", "201"), r.Body)
+	}
 }

@@ -25,12 +25,18 @@ const (
 	headerRequestID = "X-Request-Id"
 	localRequestID  = "request_id"
 	localKey        = "api_key"
+	// localUnread marks a request whose line and headers could not be
+	// read (over --header-limit): its method and path are not known.
+	localUnread = "headers_unread"
 )
 
 func (s *Server) routes() *fiber.App {
 	app := fiber.New(fiber.Config{
-		AppName:               "parley",
-		BodyLimit:             s.cfg.BodyLimit,
+		AppName:   "parley",
+		BodyLimit: s.cfg.BodyLimit,
+		// The request line and headers must fit in the read buffer: a
+		// request whose do not is answered 431 (errorHandler).
+		ReadBufferSize:        s.cfg.HeaderLimit,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		// Replies are encoded like stored sessions: v1 behaviour and output
@@ -64,7 +70,7 @@ func (s *Server) routes() *fiber.App {
 	tw.Post("/sms", s.twilioSMS)
 	tw.Post("/voice", s.twilioVoice)
 
-	v1 := app.Group("/v1", s.authenticate)
+	v1 := app.Group("/v1", s.authenticate, s.jsonBody)
 	v1.Post("/flows/validate", s.validateFlow)
 	v1.Post("/flows", s.createFlow)
 	v1.Get("/flows", s.listFlows)
@@ -172,7 +178,11 @@ func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 	}
 	ctx := c.UserContext()
 	if s.log.Enabled(ctx, level) {
-		s.log.Log(ctx, level, "request", "request_id", rid, "method", c.Method(), "path", c.Path(), "status", status,
+		method, path := c.Method(), c.Path()
+		if c.Locals(localUnread) != nil {
+			method, path = "", ""
+		}
+		s.log.Log(ctx, level, "request", "request_id", rid, "method", method, "path", path, "status", status,
 			"ms", float64(elapsed.Microseconds())/1000)
 	}
 }

@@ -31,6 +31,12 @@ const (
 	DefaultAddr      = "127.0.0.1:8080"
 	DefaultDataDir   = "./parley-data"
 	DefaultBodyLimit = 1 << 20
+	// DefaultHeaderLimit caps a request's line and headers together, in
+	// bytes: fasthttp's read buffer, which they must fit in.
+	DefaultHeaderLimit = 4096
+	// MaxHeaderLimit is the largest HeaderLimit: each connection holds a
+	// buffer of that size.
+	MaxHeaderLimit = 1 << 20
 	// DefaultBatchLimit is the most messages one batch request carries.
 	DefaultBatchLimit = 100
 	// DefaultSessionCache is how many waiting sessions stay decoded in memory.
@@ -62,6 +68,9 @@ type Config struct {
 	LogOutput interface{ Write([]byte) (int, error) }
 	// BodyLimit caps request bodies in bytes (413 above it).
 	BodyLimit int
+	// HeaderLimit caps a request's line and headers together in bytes
+	// (431 above it; DefaultHeaderLimit when 0, at most MaxHeaderLimit).
+	HeaderLimit int
 	// BatchLimit is the most messages POST /v1/channels/{id}/messages/batch
 	// takes in one request (DefaultBatchLimit when 0).
 	BatchLimit int
@@ -162,6 +171,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.BodyLimit <= 0 {
 		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.HeaderLimit <= 0 {
+		c.HeaderLimit = DefaultHeaderLimit
 	}
 	if c.BatchLimit <= 0 {
 		c.BatchLimit = DefaultBatchLimit

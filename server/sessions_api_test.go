@@ -495,3 +495,43 @@ func TestListSessionsStatus(t *testing.T) {
 		t.Errorf("waiting sessions %v, want 1", l)
 	}
 }
+
+// A request whose line and headers are over --header-limit is refused with
+// 431 headers_too_large naming the limit and its flag; one within it is
+// served. The headers were not read, so the answer has an id of the
+// server's, and the log line no path.
+func TestOversizedHeaders(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.HeaderLimit = 8192
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	base := ts.listen()
+	send := func(size int) (response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/v1/flows", nil)
+		req.Header.Set("X-Request-Id", "mine")
+		req.Header.Set("X-Padding", strings.Repeat("a", size))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return response{Status: resp.StatusCode, Body: b}, resp.Header.Get("X-Request-Id")
+	}
+	if r, _ := send(6000); r.Status != 200 {
+		t.Errorf("headers of 6000 bytes with --header-limit 8192: %d %s", r.Status, r.Body)
+	}
+	r, rid := send(9000)
+	e := r.errorOf(t)
+	if r.Status != 431 || e["code"] != CodeHeadersTooLarge || e["message"] != "request line and headers over the 8192-byte limit (--header-limit, PARLEY_HEADER_LIMIT)" {
+		t.Errorf("headers of 9000 bytes: %d %s", r.Status, r.Body)
+	}
+	if rid == "" || rid == "mine" {
+		t.Errorf("X-Request-Id %q, want one of the server's", rid)
+	}
+	if line := "request_id=" + rid + ` method="" path="" status=431`; !strings.Contains(logs.String(), line) {
+		t.Errorf("no request line with %q in the log:\n%s", line, logs)
+	}
+}

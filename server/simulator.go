@@ -379,9 +379,6 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 	if id == "" {
 		id = "untitled"
 	}
-	if !idPattern.MatchString(id) {
-		return "", nil, apiErr(fiber.StatusUnprocessableEntity, CodeInvalidFlow, "id", "flow id %q must be 1-128 letters, digits, '.', '_' or '-'", id)
-	}
 	if !strings.HasPrefix(id, DraftPrefix) {
 		id = draftID(id)
 	}
@@ -442,8 +439,8 @@ func (s *Server) simValidate(c *fiber.Ctx) error {
 		"stored": fiber.Map{"id": id, "revision": cur.Revision}})
 }
 
-// maxFlowID is the longest flow id (idPattern).
-const maxFlowID = 128
+// maxFlowID is the longest flow id.
+const maxFlowID = flows.MaxIDLen
 
 // draftID is the id of the draft of flow id: DraftPrefix + id, or, when that
 // would be longer than a flow id may be, DraftPrefix + the start of id + "-"

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -32,7 +33,7 @@ func deliveryErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ve):
-		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ve.Field, "%s", ve.Message)
+		return validationErr(ve)
 	case errors.Is(err, delivery.ErrNotFound):
 		return apiErr(fiber.StatusNotFound, CodeNotFound, "", "%v", err)
 	case errors.Is(err, delivery.ErrInFlight):
@@ -41,6 +42,27 @@ func deliveryErr(err error) error {
 		return apiErr(fiber.StatusBadRequest, CodeBadRequest, "", "%v", err)
 	}
 	return err
+}
+
+// validationErr answers a subscription's problems as a webhook
+// configuration's are: 400 bad_request when a required field is missing,
+// else 422 invalid_field; the first (missing) field in field and message,
+// and every problem in errors when there are several.
+func validationErr(ve *delivery.ValidationError) *APIError {
+	status, code := fiber.StatusUnprocessableEntity, CodeInvalidField
+	if ve.Missing {
+		status, code = fiber.StatusBadRequest, CodeBadRequest
+	}
+	e := apiErr(status, code, ve.Field, "%s", ve.Message)
+	if len(ve.Problems) > 1 {
+		msgs := make([]string, len(ve.Problems))
+		for i, p := range ve.Problems {
+			msgs[i] = p.Message
+			e.Details = append(e.Details, &flows.FieldError{Path: p.Field, Message: p.Message})
+		}
+		e.Message = fmt.Sprintf("%d problems: %s", len(msgs), strings.Join(msgs, "; "))
+	}
+	return e
 }
 
 func (s *Server) createSubscription(c *fiber.Ctx, d *delivery.Service) error {
@@ -92,6 +114,9 @@ func (s *Server) updateSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	id, err := pathParam(c, "id")
 	if err != nil {
 		return err
+	}
+	if in.ID != "" && in.ID != id {
+		return badRequest("id", "the body's id %q differs from the URL's %q: leave it out or give the same", in.ID, id)
 	}
 	sub, err := d.Update(c.UserContext(), id, in)
 	if err != nil {
@@ -184,9 +209,9 @@ func (s *Server) listDeliveries(c *fiber.Ctx, d *delivery.Service) error {
 	}
 	page, err := d.ListDeliveries(c.UserContext(), id, q)
 	if ve := (*delivery.ValidationError)(nil); errors.As(err, &ve) {
-		// Its fields are this request's query parameters; its message
-		// follows the name: "cursor must be ...".
-		return badRequest(ve.Field, "%s %s", ve.Field, ve.Message)
+		// Its fields are this request's query parameters, named by its
+		// message: "cursor must be ...".
+		return badRequest(ve.Field, "%s", ve.Message)
 	}
 	if err != nil {
 		return deliveryErr(err)

@@ -255,3 +255,55 @@ func TestRecoverFromHealthAfterFailingStreak(t *testing.T) {
 		return got[first] == 3 && got[second] == 2
 	})
 }
+
+// A PUT whose body names another id than its URL is refused the same way on
+// every resource, 400 bad_request naming the field; a webhook endpoint's
+// problems are each named by their field and all listed, a missing url
+// making it a bad request, as a webhook configuration's.
+func TestSubscriptionProblems(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	sub := ts.must(201, "POST", "/v1/webhooks", `{"url":"https://crm.example.com/hooks"}`)
+	id := sub["id"].(string)
+	ts.must(201, "PUT", "/v1/channels/c1", `{"default_flow":"ask"}`)
+	ts.must(201, "POST", "/v1/webhook-configs", `{"name":"orders","url":"https://shop.example.com/orders"}`)
+	ts.expectErrors(t, []apiErrorCase{
+		{"webhook other id", "PUT", "/v1/webhooks/" + id, `{"id":"other","url":"https://crm.example.com/hooks"}`, 400, CodeBadRequest, "id"},
+		{"channel other id", "PUT", "/v1/channels/c1", `{"id":"c2","default_flow":"ask"}`, 400, CodeBadRequest, "id"},
+		{"flow other id", "PUT", "/v1/flows/ask", `{"id":"other","name":"x","widgets":[{"id":"a","type":"end"}]}`, 400, CodeBadRequest, "id"},
+		{"webhook config other name", "PUT", "/v1/webhook-configs/orders", `{"name":"other","url":"https://shop.example.com/orders"}`, 400, CodeBadRequest, "name"},
+		{"no url", "POST", "/v1/webhooks", `{}`, 400, CodeBadRequest, "url"},
+		{"put no url", "PUT", "/v1/webhooks/" + id, `{"method":"POST"}`, 400, CodeBadRequest, "url"},
+		{"auth without type", "POST", "/v1/webhooks", `{"url":"https://crm.example.com/hooks","auth":{"token":"t"}}`, 400, CodeBadRequest, "auth.type"},
+		{"bad method", "POST", "/v1/webhooks", `{"url":"https://crm.example.com/hooks","method":"GET"}`, 422, CodeInvalidField, "method"},
+	})
+	ts.must(200, "PUT", "/v1/webhooks/"+id, `{"id":"`+id+`","url":"https://crm.example.com/other"}`)
+
+	r := ts.do("POST", "/v1/webhooks", `{"method":"GET","headers":{"bad header":"x"},"auth":{"type":"basic"},"events":["nope"]}`)
+	e := r.errorOf(t)
+	if r.Status != 400 || e["code"] != CodeBadRequest || e["field"] != "url" {
+		t.Fatalf("several problems, url missing: %d %s", r.Status, r.Body)
+	}
+	want := map[string]string{
+		"url":                "url is required",
+		"method":             `method must be POST, PUT or PATCH, not "GET"`,
+		"headers.bad header": `headers: "bad header" is not a valid header name`,
+		"auth.username":      "auth.username is required for basic auth",
+		"events[0]":          `events[0]: unknown event type "nope"`,
+	}
+	errs, _ := e["errors"].([]any)
+	if len(errs) != len(want) {
+		t.Fatalf("errors %v, want %d", errs, len(want))
+	}
+	for _, x := range errs {
+		fe := x.(map[string]any)
+		path, _ := fe["path"].(string)
+		msg, _ := fe["message"].(string)
+		if w, ok := want[path]; !ok || !strings.HasPrefix(msg, w) {
+			t.Errorf("problem %s: %q, want it to start %q", path, msg, w)
+		}
+		if !strings.Contains(e["message"].(string), msg) {
+			t.Errorf("the error's message %q leaves out %q", e["message"], msg)
+		}
+	}
+}
