@@ -1126,7 +1126,7 @@ func TestURLUserInfoAuthorizationLogged(t *testing.T) {
 	if req.Headers["Authorization"] != redacted {
 		t.Errorf("logged request headers %v, want Authorization %s", req.Headers, redacted)
 	}
-	if !strings.Contains(req.URL, "hooks:redacted@") {
+	if !strings.Contains(req.URL, "hooks:[redacted]@") {
 		t.Errorf("logged URL %q", req.URL)
 	}
 	res, err := e.svc.Test(context.Background(), sub.ID)

@@ -314,26 +314,13 @@ func redactHeaders(h http.Header, red *callout.Redactor) map[string]string {
 	return out
 }
 
+// redactURL is raw as logs and the deliveries log show it: its password
+// and credential query values read [redacted], as a flow's webhook calls
+// show theirs, and so do the subscription's secrets wherever they appear.
 func redactURL(raw string, secrets []string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return redactString(raw, secrets)
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "redacted")
-		}
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			if sensitiveHeader(k) {
-				q[k] = []string{"redacted"}
-			}
-		}
-		u.RawQuery = q.Encode()
-	}
-	return redactString(u.String(), secrets)
+	red := callout.NewRedactor(nil)
+	red.AddValue(secrets...)
+	return red.URL(raw)
 }
 
 // TestResult is what Test sent and received.
