@@ -154,8 +154,15 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 	if c.Retries < 0 || c.Retries > MaxRetries {
 		add("retries", "%d is out of range (0 to %d)", c.Retries, MaxRetries)
 	}
-	if c.RetryBackoffMS < 0 {
+	switch maxMS := int(MaxRetryBackoff / time.Millisecond); {
+	case c.RetryBackoffMS < 0:
 		add("retry_backoff_ms", "must not be negative")
+	case c.RetryBackoffMS > maxMS:
+		// Refused in what is written now; one stored with more still loads
+		// (ErrNewRule), and waits the most, which any wait is held to.
+		fe := flows.Errorf("retry_backoff_ms", "%d is over the maximum of %d (30 s, the longest wait between attempts)", c.RetryBackoffMS, maxMS)
+		fe.Err = flows.ErrNewRule
+		errs = append(errs, fe)
 	}
 	for k := range c.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n\t") {
@@ -320,7 +327,7 @@ func NewRequest(c *flows.WebhookConfig, url string, headers map[string]string, b
 		MaxResponse:     min(c.MaxResponseBytes, MaxResponseBytes),
 		FollowRedirects: c.FollowRedirects,
 		Retries:         min(c.Retries, MaxRetries),
-		RetryBackoff:    time.Duration(c.RetryBackoffMS) * time.Millisecond,
+		RetryBackoff:    time.Duration(min(c.RetryBackoffMS, int(MaxRetryBackoff/time.Millisecond))) * time.Millisecond,
 		RetryUnsafe:     c.RetryUnsafe,
 	}
 	if c.Auth != nil && c.Auth.Type != "" && c.Auth.Type != flows.AuthNone {

@@ -3,7 +3,9 @@ package widgets_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
@@ -81,5 +83,76 @@ func TestRandomWeightLimits(t *testing.T) {
 	}
 	if _, _, err := eng.Start(context.Background(), f, engine.StartParams{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTimeoutLimits: a wait's timeout over flows.MaxTimeoutSeconds (365 days)
+// is an error at its timeout, instead of a time that wraps around (the
+// largest int fired at once, 10^10 seconds gave a time in 1759); a flow
+// stored with one loads with the error as a warning and waits 365 days.
+// 365 days exactly is a timeout like any other.
+func TestTimeoutLimits(t *testing.T) {
+	const (
+		wait   = `{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": %s, "exits": {"Next": "", "Timeout": ""}}]}`
+		gather = `{"id": "f", "kind": "voice", "widgets": [{"id": "w", "type": "gather_digits", "timeout": %s}]}`
+	)
+	tests := []struct {
+		name, flow, timeout, want string
+	}{
+		{"wait, the largest int", wait, "9223372036854775807",
+			`widget "w": widgets[0].timeout: timeout is 9223372036854775807 seconds, over 31536000 (365 days), the most a timeout may be`},
+		{"wait, 10^10 seconds", wait, "10000000000",
+			`widget "w": widgets[0].timeout: timeout is 10000000000 seconds, over 31536000 (365 days), the most a timeout may be`},
+		{"wait, a second over", wait, "31536001",
+			`widget "w": widgets[0].timeout: timeout is 31536001 seconds, over 31536000 (365 days), the most a timeout may be`},
+		{"gather_digits", gather, "9223372036854775807",
+			`widget "w": widgets[0].timeout: timeout is 9223372036854775807 seconds, over 31536000 (365 days), the most a timeout may be`},
+	}
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	eng := engine.New(widgets.Registered(), engine.WithClock(func() time.Time { return now }))
+	start := func(t *testing.T, f *flows.Flow) *flows.Wait {
+		t.Helper()
+		params := engine.StartParams{}
+		if f.IsVoice() {
+			params.Call = &flows.Call{ID: "CA1"}
+		}
+		s, _, err := eng.Start(context.Background(), f, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Wait == nil || s.Wait.TimeoutAt == nil {
+			t.Fatalf("wait %+v, want one with a timeout", s.Wait)
+		}
+		return s.Wait
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := []byte(fmt.Sprintf(tc.flow, tc.timeout))
+			_, err := eng.Load(src)
+			var ve *flows.ValidationError
+			if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Error() != tc.want {
+				t.Fatalf("Load: %v\nwant the one error %s", err, tc.want)
+			}
+			f, err := eng.LoadStored(src)
+			if err != nil {
+				t.Fatalf("LoadStored: %v", err)
+			}
+			if len(f.Warnings) != 1 || f.Warnings[0].Error() != tc.want || !errors.Is(f.Warnings[0], flows.ErrNewRule) {
+				t.Fatalf("LoadStored warnings %v, want the one %s", f.Warnings, tc.want)
+			}
+			w := start(t, f)
+			if want := now.Add(365 * 24 * time.Hour); w.Timeout != flows.MaxTimeoutSeconds || !w.TimeoutAt.Equal(want) {
+				t.Errorf("a stored flow's wait: timeout %d at %v, want %d at %v", w.Timeout, w.TimeoutAt, flows.MaxTimeoutSeconds, want)
+			}
+		})
+	}
+	for _, flow := range []string{wait, gather} {
+		f, err := eng.Load([]byte(fmt.Sprintf(flow, "31536000")))
+		if err != nil {
+			t.Fatalf("a timeout of 365 days: %v", err)
+		}
+		if w := start(t, f); w.Timeout != 31536000 {
+			t.Errorf("a timeout of 365 days waits %d s", w.Timeout)
+		}
 	}
 }
