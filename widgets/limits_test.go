@@ -156,3 +156,39 @@ func TestTimeoutLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestWordListWithoutWords: has_any_word or has_all_words given only
+// punctuation, which could never match, is refused naming the rule's
+// argument; a flow stored with one loads with it as a warning. A template
+// is checked when it runs, and has_phrase's empty phrase always matches.
+func TestWordListWithoutWords(t *testing.T) {
+	flow := func(typ, arg string) []byte {
+		return []byte(`{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response",
+		  "rules": [{"type": "has_text", "category": "Text"}, {"type": "` + typ + `", "args": ["` + arg + `"], "category": "Words"}]}]}`)
+	}
+	eng := engine.New(widgets.Registered())
+	for _, tc := range []struct{ typ, arg, want string }{
+		{"has_any_word", "...", `widget "w": widgets[0].rules[1].args[0]: has_any_word needs at least one word to look for, and "..." has none: punctuation only separates words`},
+		{"has_all_words", " , ", `widget "w": widgets[0].rules[1].args[0]: has_all_words needs at least one word to look for, and " , " has none: punctuation only separates words`},
+	} {
+		_, err := eng.Load(flow(tc.typ, tc.arg))
+		var ve *flows.ValidationError
+		if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Error() != tc.want {
+			t.Errorf("%s %q: %v\nwant the one error %s", tc.typ, tc.arg, err, tc.want)
+			continue
+		}
+		f, err := eng.LoadStored(flow(tc.typ, tc.arg))
+		if err != nil {
+			t.Errorf("%s %q in a stored flow: %v", tc.typ, tc.arg, err)
+			continue
+		}
+		if len(f.Warnings) != 1 || f.Warnings[0].Error() != tc.want || !errors.Is(f.Warnings[0], flows.ErrNewRule) {
+			t.Errorf("%s %q in a stored flow: warnings %v, want the one %s", tc.typ, tc.arg, f.Warnings, tc.want)
+		}
+	}
+	for _, ok := range [][]byte{flow("has_any_word", "@contact.fields.words"), flow("has_phrase", "..."), flow("has_any_word", "$ ...")} {
+		if _, err := eng.Load(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
