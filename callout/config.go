@@ -154,8 +154,15 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 	if c.Retries < 0 || c.Retries > MaxRetries {
 		add("retries", "%d is out of range (0 to %d)", c.Retries, MaxRetries)
 	}
-	if c.RetryBackoffMS < 0 {
+	switch maxMS := int(MaxRetryBackoff / time.Millisecond); {
+	case c.RetryBackoffMS < 0:
 		add("retry_backoff_ms", "must not be negative")
+	case c.RetryBackoffMS > maxMS:
+		// Refused in what is written now; one stored with more still loads
+		// (ErrNewRule), and waits the most, which any wait is held to.
+		fe := flows.Errorf("retry_backoff_ms", "%d is over the maximum of %d (30 s, the longest wait between attempts)", c.RetryBackoffMS, maxMS)
+		fe.Err = flows.ErrNewRule
+		errs = append(errs, fe)
 	}
 	for k := range c.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n\t") {
@@ -181,7 +188,44 @@ func hasHTTPScheme(u string) bool {
 	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
 }
 
-// checkAuth names missing or wrong auth fields.
+// authTypes lists the auth types, as errors name them.
+var authTypes = strings.Join([]string{flows.AuthNone, flows.AuthBasic, flows.AuthBearer, flows.AuthOAuth2ClientCredentials}, ", ") +
+	" or " + flows.AuthOAuth2Password
+
+// authUses is what each auth type sends, in its fields: a field another
+// type uses would not be sent.
+var authUses = map[string][]string{
+	flows.AuthNone:                    nil,
+	flows.AuthBasic:                   {"username", "password"},
+	flows.AuthBearer:                  {"token"},
+	flows.AuthOAuth2ClientCredentials: {"client_id", "client_secret", "token_url", "scopes", "audience", "encoding"},
+	flows.AuthOAuth2Password:          {"client_id", "client_secret", "username", "password", "token_url", "scopes", "audience", "encoding"},
+}
+
+// authFields lists the fields of a that are set, by their JSON names, in
+// the order of the struct.
+func authFields(a *flows.WebhookAuth) []string {
+	var set []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"username", a.Username != ""}, {"password", a.Password != ""}, {"token", a.Token != ""},
+		{"client_id", a.ClientID != ""}, {"client_secret", a.ClientSecret != ""}, {"token_url", a.TokenURL != ""},
+		{"scopes", len(a.Scopes) > 0}, {"audience", a.Audience != ""}, {"encoding", a.Encoding != ""},
+	} {
+		if f.set {
+			set = append(set, f.name)
+		}
+	}
+	return set
+}
+
+// checkAuth names missing or wrong auth fields. An auth without a type
+// sends nothing, so one that sets any other field needs its type; a field
+// its type does not send (a bearer auth's encoding) is refused, not left
+// out of the call in silence. Both were taken once (flows.ErrNewRule): a
+// flow stored with them calls as it did, with a warning.
 func checkAuth(a *flows.WebhookAuth) []*flows.FieldError {
 	var errs []*flows.FieldError
 	need := func(field, v string) {
@@ -189,8 +233,30 @@ func checkAuth(a *flows.WebhookAuth) []*flows.FieldError {
 			errs = append(errs, flows.Errorf("auth."+field, "required for %s auth", a.Type))
 		}
 	}
+	newRule := func(fe *flows.FieldError) {
+		fe.Err = flows.ErrNewRule
+		errs = append(errs, fe)
+	}
+	set := authFields(a)
+	if uses, known := authUses[a.Type]; known {
+		for _, f := range set {
+			if slices.Contains(uses, f) {
+				continue
+			}
+			what := "it sends no credentials"
+			if len(uses) > 0 {
+				what = "it uses " + strings.Join(uses, ", ")
+			}
+			newRule(flows.Errorf("auth."+f, "%s auth does not use %s (%s)", a.Type, f, what))
+		}
+	}
 	switch a.Type {
-	case "", flows.AuthNone:
+	case "":
+		if len(set) > 0 {
+			newRule(flows.Errorf("auth.type", "required when auth sets %s: one of %s; without it the call would go out with no credentials",
+				strings.Join(set, ", "), authTypes))
+		}
+	case flows.AuthNone:
 	case flows.AuthBasic:
 		need("username", a.Username)
 	case flows.AuthBearer:
@@ -213,8 +279,7 @@ func checkAuth(a *flows.WebhookAuth) []*flows.FieldError {
 			errs = append(errs, flows.Errorf("auth.encoding", "%q is not supported (form or json)", a.Encoding))
 		}
 	default:
-		errs = append(errs, flows.Errorf("auth.type", "%q is not supported (none, basic, bearer, %s or %s)",
-			a.Type, flows.AuthOAuth2ClientCredentials, flows.AuthOAuth2Password))
+		errs = append(errs, flows.Errorf("auth.type", "%q is not supported (%s)", a.Type, authTypes))
 	}
 	return errs
 }
@@ -320,7 +385,7 @@ func NewRequest(c *flows.WebhookConfig, url string, headers map[string]string, b
 		MaxResponse:     min(c.MaxResponseBytes, MaxResponseBytes),
 		FollowRedirects: c.FollowRedirects,
 		Retries:         min(c.Retries, MaxRetries),
-		RetryBackoff:    time.Duration(c.RetryBackoffMS) * time.Millisecond,
+		RetryBackoff:    time.Duration(min(c.RetryBackoffMS, int(MaxRetryBackoff/time.Millisecond))) * time.Millisecond,
 		RetryUnsafe:     c.RetryUnsafe,
 	}
 	if c.Auth != nil && c.Auth.Type != "" && c.Auth.Type != flows.AuthNone {

@@ -2,6 +2,7 @@ package callout
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,24 @@ func TestLoadConfigs(t *testing.T) {
 		{name: "max_response_bytes over the maximum", file: `[{"name":"big","url":"https://e.com","max_response_bytes":99999999},{"name":"most","url":"https://e.com","max_response_bytes":16777216}]`,
 			wantErr: []string{`webhooks[0] "big": max_response_bytes: 99999999 is over the maximum of 16777216 (16 MiB)`}},
 		{name: "max_response_bytes at the maximum", file: `[{"name":"most","url":"https://e.com","max_response_bytes":16777216}]`, names: []string{"most"}},
+		{name: "retry_backoff_ms over the maximum", file: `[{"name":"slow","url":"https://e.com","retry_backoff_ms":9223372036854775807},{"name":"most","url":"https://e.com","retry_backoff_ms":30000}]`,
+			wantErr: []string{`webhooks[0] "slow": retry_backoff_ms: 9223372036854775807 is over the maximum of 30000 (30 s, the longest wait between attempts)`}},
+		{name: "auth without a type", file: `[{"name":"tok","url":"https://e.com","auth":{"token":"s3cret"}},{"name":"pw","url":"https://e.com","auth":{"username":"u","password":"p"}},{"name":"empty","url":"https://e.com","auth":{}}]`,
+			wantErr: []string{
+				`webhooks[0] "tok": auth.type: required when auth sets token: one of none, basic, bearer, oauth2_client_credentials or oauth2_password; without it the call would go out with no credentials`,
+				`webhooks[1] "pw": auth.type: required when auth sets username, password: one of`,
+			}},
+		{name: "an empty auth", file: `[{"name":"empty","url":"https://e.com","auth":{}}]`, names: []string{"empty"}},
+		{name: "auth fields their type does not send", file: `[{"name":"b","url":"https://e.com","auth":{"type":"bearer","token":"t","encoding":"xml"}},
+			{"name":"n","url":"https://e.com","auth":{"type":"none","password":"p"}},
+			{"name":"u","url":"https://e.com","auth":{"type":"basic","username":"u","token":"t","scopes":["a"]}}]`,
+			wantErr: []string{
+				`webhooks[0] "b": auth.encoding: bearer auth does not use encoding (it uses token)`,
+				`webhooks[1] "n": auth.password: none auth does not use password (it sends no credentials)`,
+				`webhooks[2] "u": auth.token: basic auth does not use token (it uses username, password)`,
+				`webhooks[2] "u": auth.scopes: basic auth does not use scopes (it uses username, password)`,
+			}},
+		{name: "retry_backoff_ms at the maximum", file: `[{"name":"most","url":"https://e.com","retry_backoff_ms":30000}]`, names: []string{"most"}},
 		{name: "every problem named", file: `{"webhooks":[
 			{"name":"a","url":"ftp://e.com","method":"TRACE","content_type":"xml","body_mode":"custom","retries":50,"extra_json":[1]},
 			{"url":"https://e.com"},
@@ -167,6 +186,18 @@ func TestNewRequestHoldsMaxResponseToTheMaximum(t *testing.T) {
 		req := NewRequest(&flows.WebhookConfig{URL: "https://e.com", MaxResponseBytes: set}, "https://e.com", nil, nil, "")
 		if req.MaxResponse != want {
 			t.Errorf("max_response_bytes %d: the request keeps %d, want %d", set, req.MaxResponse, want)
+		}
+	}
+}
+
+// TestNewRequestHoldsRetryBackoffToTheMaximum: a stored flow that sets a
+// retry_backoff_ms too large for a time.Duration waits MaxRetryBackoff, not
+// a wrapped-around (negative: no) wait.
+func TestNewRequestHoldsRetryBackoffToTheMaximum(t *testing.T) {
+	for set, want := range map[int]time.Duration{0: 0, 200: 200 * time.Millisecond, 30000: MaxRetryBackoff, math.MaxInt: MaxRetryBackoff} {
+		req := NewRequest(&flows.WebhookConfig{URL: "https://e.com", RetryBackoffMS: set}, "https://e.com", nil, nil, "")
+		if req.RetryBackoff != want {
+			t.Errorf("retry_backoff_ms %d: the request waits %v, want %v", set, req.RetryBackoff, want)
 		}
 	}
 }

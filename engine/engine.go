@@ -573,6 +573,9 @@ func (t *turn) next(w flows.Widget, out flows.Outcome) string {
 	case out.Wait != nil:
 		wait := out.Wait
 		wait.Widget = w.Base().ID
+		// However a widget came by it, a timeout over the most a flow may
+		// set is that most, so the time it ends cannot wrap around.
+		wait.Timeout = min(wait.Timeout, flows.MaxTimeoutSeconds)
 		if wait.Timeout > 0 {
 			// From when the session starts waiting, read now: the turn
 			// may have spent seconds on webhooks since it started (t.now),

@@ -790,3 +790,30 @@ func TestPathsQuoteOnlyKeysThatNeedIt(t *testing.T) {
 		})
 	}
 }
+
+// TestExpireMinutesLimit: an expire_minutes over flows.MaxExpireMinutes
+// (365 days) is an error at expire_minutes, instead of an expiry time that
+// wraps around; a flow stored with one loads with it as a warning, held to
+// the most. 365 days exactly is an expiry like any other.
+func TestExpireMinutesLimit(t *testing.T) {
+	const want = `expire_minutes: expire_minutes is 9223372036854775807, over 525600 (365 days), the most it may be`
+	src := `{"id": "f", "expire_minutes": 9223372036854775807, "widgets": [{"id": "a", "type": "end"}]}`
+	_, err := load(src)
+	errs := validationErrors(t, err)
+	if len(errs) != 1 || errs[0].Error() != want {
+		t.Fatalf("errors %v, want the one %s", errs, want)
+	}
+	f, err := engine.New(widgets.Registered()).LoadStored([]byte(src))
+	if err != nil {
+		t.Fatalf("LoadStored: %v", err)
+	}
+	if len(f.Warnings) != 1 || f.Warnings[0].Error() != want || !errors.Is(f.Warnings[0], flows.ErrNewRule) {
+		t.Errorf("LoadStored warnings %v, want the one %s", f.Warnings, want)
+	}
+	if f.ExpireMinutes != flows.MaxExpireMinutes {
+		t.Errorf("a stored flow's expire_minutes is %d, want %d", f.ExpireMinutes, flows.MaxExpireMinutes)
+	}
+	if f, err := load(`{"id": "f", "expire_minutes": 525600, "widgets": [{"id": "a", "type": "end"}]}`); err != nil || f.ExpireMinutes != 525600 {
+		t.Errorf("expire_minutes of 365 days: %v", err)
+	}
+}

@@ -40,6 +40,17 @@ const (
 	ExitHangup   = "Hangup"
 )
 
+// MaxTimeoutSeconds is the longest timeout a wait may have (the timeout of
+// a wait_for_response or a gather_digits): a year, 31,536,000 seconds. It
+// keeps the time the wait ends within what a time.Duration holds; a flow
+// stored with a longer timeout loads with a warning and waits this long.
+const MaxTimeoutSeconds = 365 * 24 * 60 * 60
+
+// MaxExpireMinutes is the most a flow's expire_minutes may be: a year,
+// 525,600 minutes, as MaxTimeoutSeconds is for a wait. A flow stored with
+// more loads with a warning and expires its sessions after a year.
+const MaxExpireMinutes = 365 * 24 * 60
+
 // Flow is a decoded, validated flow definition. Once loaded it is immutable and
 // shared by every session on the same revision.
 type Flow struct {
@@ -486,10 +497,16 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	default:
 		add(&FieldError{Path: "kind", Message: fmt.Sprintf("unknown kind %q (messaging or voice)", f.Kind)})
 	}
-	if f.ExpireMinutes < 0 {
+	switch {
+	case f.ExpireMinutes < 0:
 		add(&FieldError{Path: "expire_minutes", Message: fmt.Sprintf("expire_minutes is %d; it must be 0 (the server default) or more", f.ExpireMinutes), Err: ErrNewRule})
 		if stored {
 			f.ExpireMinutes = 0 // as earlier versions took it: the server default
+		}
+	case f.ExpireMinutes > MaxExpireMinutes:
+		add(&FieldError{Path: "expire_minutes", Message: fmt.Sprintf("expire_minutes is %d, over %d (365 days), the most it may be", f.ExpireMinutes, MaxExpireMinutes), Err: ErrNewRule})
+		if stored {
+			f.ExpireMinutes = MaxExpireMinutes // past that the expiry time would wrap around
 		}
 	}
 	if fe := CheckLanguage("language", "language", f.Language); fe != nil {

@@ -302,6 +302,13 @@ func (rl *rule) prepare(c flows.Compiler, j int, kind argKind, src string) *flow
 	}
 	if j == 0 && isWordRule(rl.def.name) {
 		rl.words = tokenWords(src)
+		if len(rl.words) == 0 && kind == argNonEmpty {
+			// has_all_words, has_any_word: "..." would never match (an
+			// empty phrase, which always matches, is has_phrase's). Taken
+			// once, with a warning at each run: a stored flow loads.
+			return &flows.FieldError{Err: flows.ErrNewRule,
+				Message: fmt.Sprintf("%s needs at least one word to look for, and %q has none: punctuation only separates words", rl.def.name, src)}
+		}
 	}
 	return nil
 }

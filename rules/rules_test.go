@@ -507,9 +507,14 @@ func TestCompileErrors(t *testing.T) {
 		{Type: "has_phone", Args: []string{"XX"}, Category: "Phone"},           // 8
 		{Type: "has_any_word", Args: []string{"@(fields.x"}, Category: "T"},    // 9
 		{Type: "has_text"}, // 10
-		{Type: "has_wait_timeout", Category: "Timeout"},              // 11
-		{Type: "has_all_words", Args: []string{"  "}, Category: "W"}, // 12
-		{Type: "has_text", Args: []string{"x"}, Category: "X"},       // 13
+		{Type: "has_wait_timeout", Category: "Timeout"},                        // 11
+		{Type: "has_all_words", Args: []string{"  "}, Category: "W"},           // 12
+		{Type: "has_text", Args: []string{"x"}, Category: "X"},                 // 13
+		{Type: "has_any_word", Args: []string{"..."}, Category: "A"},           // 14
+		{Type: "has_all_words", Args: []string{" , "}, Category: "B"},          // 15
+		{Type: "has_any_word", Args: []string{"@fields.words"}, Category: "C"}, // 16: checked when it runs
+		{Type: "has_phrase", Args: []string{"..."}, Category: "D"},             // 17: always matches, as documented
+		{Type: "has_any_word", Args: []string{"$"}, Category: "E"},             // 18: a symbol is a word
 	}
 	_, err := Compile(fakeCompiler{}, "rules", cases)
 	if err == nil {
@@ -529,6 +534,8 @@ func TestCompileErrors(t *testing.T) {
 		"rules[11].type":     "a timeout is an exit",
 		"rules[12].args[0]":  "needs a non-empty argument",
 		"rules[13].args":     "has_text takes no arguments, got 1",
+		"rules[14].args[0]":  `has_any_word needs at least one word to look for, and "..." has none: punctuation only separates words`,
+		"rules[15].args[0]":  `has_all_words needs at least one word to look for, and " , " has none`,
 	}
 	got := map[string]string{}
 	var multi interface{ Unwrap() []error }

@@ -551,7 +551,9 @@ func (s *Service) waitingFlow(ctx context.Context, sess *flows.Session, root *fl
 // flow's expire_minutes, else the server's --session-expiry.
 func (s *Service) expiryOf(f *flows.Flow) time.Duration {
 	if f != nil && f.ExpireMinutes > 0 {
-		return time.Duration(f.ExpireMinutes) * time.Minute
+		// A flow loads with at most flows.MaxExpireMinutes; min keeps any
+		// other flow from wrapping the expiry time around.
+		return time.Duration(min(f.ExpireMinutes, flows.MaxExpireMinutes)) * time.Minute
 	}
 	return s.expiry
 }

@@ -234,3 +234,40 @@ func TestStoredDraftRunsUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// A flow stored with a wait's timeout and an expire_minutes too large for a
+// time.Duration (refused when written now) waits and expires after 365
+// days, the most either may be, instead of a time that wrapped around: the
+// largest int fired at once.
+func TestStoredFlowWithTooLongTimes(t *testing.T) {
+	dir := t.TempDir()
+	storeRaw(t, dir, map[string]string{"long": `{"id":"long","name":"Long","expire_minutes":9223372036854775807,"widgets":[
+	 {"id":"w","type":"wait_for_response","timeout":9223372036854775807,"exits":{"Next":"a","Timeout":"a"}},
+	 {"id":"a","type":"send_message","text":"A"}]}`})
+	ts := newTestServer(t, func(c *Config) { c.DataDir = dir })
+	start := ts.clock.Now()
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "long"})["id"].(string)
+	ts.clock.Advance(time.Second)
+	ctx := context.Background()
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := ts.srv.svc.store.LoadSession(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	year := start.Add(365 * 24 * time.Hour)
+	if sess.Status != "waiting" || sess.Wait == nil || sess.Wait.TimeoutAt == nil || !sess.Wait.TimeoutAt.Equal(year) {
+		t.Fatalf("session %s, wait %+v: want waiting until %v", sess.Status, sess.Wait, year)
+	}
+	if sess.ExpiresAt == nil || !sess.ExpiresAt.Equal(year) {
+		t.Errorf("expires at %v, want %v", sess.ExpiresAt, year)
+	}
+	ts.clock.Advance(365 * 24 * time.Hour)
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "completed" || !slices.Equal(pathOf(s), []string{"w", "a"}) {
+		t.Errorf("after 365 days: %v %v", s["status"], pathOf(s))
+	}
+}

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -368,16 +370,58 @@ func (s *Service) fireTimer(ctx context.Context, t store.Timer) error {
 	case store.TimerWaitTimeout:
 		w := sess.Wait
 		if sess.Status == flows.StatusWaiting && w != nil && w.TimeoutAt != nil && !w.TimeoutAt.After(now) {
-			_, err := s.resumeLoaded(ctx, sess, flows.Timeout(), "")
-			return err
+			return s.guardTimerTurn(ctx, sess, t.Kind, func() error {
+				_, err := s.resumeLoaded(ctx, sess, flows.Timeout(), "")
+				return err
+			})
 		}
 	case store.TimerExpiry:
 		if !sess.Status.Ended() && sess.ExpiresAt != nil && !sess.ExpiresAt.After(now) {
-			return s.expireLoaded(ctx, sess)
+			return s.guardTimerTurn(ctx, sess, t.Kind, func() error { return s.expireLoaded(ctx, sess) })
 		}
 	}
 	// The session moved on since the timer was set: nothing to do.
 	return s.store.RemoveTimer(ctx, t)
+}
+
+// guardTimerTurn runs turn, the turn a timer fires on sess, whose lock is
+// held. A panic in it (a bug in a widget) would end the whole process from
+// the timer's goroutine, and end it again after every restart, the timer
+// being still due; a request's turn that panics is only that request's 500
+// (the recover middleware, handleBatched). So the panic is logged with the
+// session, its flow and the widget that was running, and the session fails,
+// which removes its timers: there is no one to answer, and the same turn
+// would panic again.
+func (s *Service) guardTimerTurn(ctx context.Context, sess *flows.Session, kind store.TimerKind, turn func() error) (err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		// What the turn had changed of sess is where it stopped.
+		flowID, rev, widget := sess.FlowID, sess.Revision, ""
+		if top := sess.Top(); top != nil {
+			flowID, rev, widget = top.FlowID, top.Revision, top.Widget
+		}
+		s.log.Error("timer turn panicked", "session", sess.ID, "flow", flowID, "revision", rev, "widget", widget,
+			"kind", kind.String(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		err = s.failPanicked(ctx, sess.ID, widget, p)
+	}()
+	return turn()
+}
+
+// failPanicked fails a session whose turn panicked in widget: it is read
+// again, as stored before the turn, since the turn left its copy half done.
+func (s *Service) failPanicked(ctx context.Context, id, widget string, p any) error {
+	sess, err := s.store.LoadSession(ctx, id)
+	if err != nil {
+		return fmt.Errorf("session %s: a turn panicked (%v), and the session could not be read again to fail it: %w", id, p, err)
+	}
+	if sess.Status.Ended() {
+		return nil
+	}
+	_, err = s.failLoaded(ctx, sess, fmt.Sprintf("internal error in widget %q: %v", widget, p))
+	return err
 }
 
 func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
+	"github.com/parleyhq/parley/widgets"
 )
 
 const timeoutFlow = `{"id":"slow","name":"Slow","expire_minutes":60,"widgets":[
@@ -406,6 +407,59 @@ func TestTimerOfDamagedSessionBacksOff(t *testing.T) {
 	}
 	if _, at := ts.lastWidget(id); at != "again" {
 		t.Errorf("session at %v once readable, want again", at)
+	}
+}
+
+// A timer's turn that panics (a widget's bug) does not end the process: the
+// panic is logged with the session, its flow and widget, the session fails
+// with an error event, its timers are gone, and the server goes on serving.
+func TestTimerTurnPanic(t *testing.T) {
+	reg := widgets.Registered().Subset("send_message", "wait_for_response")
+	reg.Register("boom", func() flows.Widget { return &boomWidget{} })
+	logs := &syncbuf.Buffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.Registry = reg
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	ts.createFlow(`{"id":"late","name":"Late","widgets":[
+	 {"id":"wait","type":"wait_for_response","timeout":1,"exits":{"Next":"ok","Timeout":"b"}},
+	 {"id":"ok","type":"send_message","text":"ok"},
+	 {"id":"b","type":"boom"}]}`)
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "late", "contact": map[string]any{"urn": "tel:+1"}})["id"].(string)
+	other := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "late", "contact": map[string]any{"urn": "tel:+2"}})["id"].(string)
+	ts.must(200, "POST", "/v1/sessions/"+other+"/resume", map[string]any{"text": "hi"})
+
+	ctx := context.Background()
+	ts.clock.Advance(2 * time.Second)
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	if s["status"] != "failed" {
+		t.Fatalf("session %v after its timer turn panicked, want failed", s["status"])
+	}
+	evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
+	var msgs []string
+	for _, e := range evs {
+		if e := e.(map[string]any); e["type"] == flows.EventError {
+			msgs = append(msgs, e["message"].(string))
+		}
+	}
+	if !slices.Equal(msgs, []string{`internal error in widget "b": boom`}) {
+		t.Errorf("error events %q", msgs)
+	}
+	for _, want := range []string{`msg="timer turn panicked"`, "session=" + id, "flow=late", "widget=b", "panic=boom"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not say %s:\n%s", want, logs)
+		}
+	}
+	ts.clock.Advance(time.Hour)
+	if n, err := ts.srv.svc.scanTimers(ctx); err != nil || n != 0 {
+		t.Errorf("%d timers left of the failed session (%v)", n, err)
+	}
+	// The server goes on: a new session starts and answers.
+	if r := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "late", "contact": map[string]any{"urn": "tel:+3"}}); r["status"] != "waiting" {
+		t.Errorf("a new session after the panic: %v", r["status"])
 	}
 }
 

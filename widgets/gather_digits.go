@@ -104,7 +104,7 @@ func (w *GatherDigits) timeout() int {
 	if w.Timeout == nil || *w.Timeout <= 0 { // 0: a stored flow's, read as the default
 		return DefaultGatherTimeout
 	}
-	return *w.Timeout
+	return min(*w.Timeout, flows.MaxTimeoutSeconds) // a stored flow's longer timeout
 }
 
 func limit(v *int) int {

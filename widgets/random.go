@@ -9,6 +9,12 @@ import (
 // TypeRandom picks one of its exits at random.
 const TypeRandom = "random"
 
+// MaxRandomWeight is the most a random widget's weights may add up to, and so
+// the most any one of them may be: weights are proportions, and a billion
+// parts is finer than any split needs, while the sum stays far from the
+// range of an int.
+const MaxRandomWeight = 1_000_000_000
+
 // Random splits contacts at random between its buckets (each bucket is an exit),
 // optionally weighted. The engine's seed makes the choice reproducible.
 type Random struct {
@@ -46,14 +52,29 @@ func (w *Random) Validate(flows.Compiler) error {
 			errs = append(errs, flows.Errorf("weights", "%d weights for %d buckets", len(w.Weights), len(w.Buckets)))
 		}
 		w.total = 0
+		over := false
 		for i, n := range w.Weights {
-			if n < 0 {
+			switch {
+			case n < 0:
 				errs = append(errs, flows.Errorf(fmt.Sprintf("weights[%d]", i), "weight %d is negative", n))
+				continue
+			case n > MaxRandomWeight:
+				errs = append(errs, flows.Errorf(fmt.Sprintf("weights[%d]", i), "weight %d is over %d, the most a weight may be", n, MaxRandomWeight))
+				over = true
+				continue
+			}
+			if w.total > MaxRandomWeight-n {
+				// Summed no further: the sum cannot wrap, even in a 32-bit int.
+				w.total = MaxRandomWeight + 1
 				continue
 			}
 			w.total += n
 		}
-		if w.total == 0 {
+		switch {
+		case over:
+		case w.total > MaxRandomWeight:
+			errs = append(errs, flows.Errorf("weights", "weights add up to more than %d, the most they may add up to", MaxRandomWeight))
+		case w.total == 0:
 			errs = append(errs, flows.Errorf("weights", "weights add up to zero"))
 		}
 	}

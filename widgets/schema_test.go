@@ -2,6 +2,7 @@ package widgets_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -166,6 +167,12 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		{"webhook named", `{"id": "a", "type": "webhook", "webhook": "orders"}`, true},
 		{"null exit", `{"id": "a", "type": "send_message", "text": "hi", "exits": {"Next": null}}`, false},
 		{"empty exit", `{"id": "a", "type": "send_message", "text": "hi", "exits": {"Next": ""}}`, true},
+		{"webhook auth without a type", `{"id": "a", "type": "webhook", "url": "https://example.com", "auth": {"token": "s3cret"}}`, false},
+		{"webhook auth empty", `{"id": "a", "type": "webhook", "url": "https://example.com", "auth": {}}`, true},
+		{"webhook bearer auth with an encoding", `{"id": "a", "type": "webhook", "url": "https://example.com", "auth": {"type": "bearer", "token": "t", "encoding": "json"}}`, false},
+		{"webhook basic auth with a token", `{"id": "a", "type": "webhook", "url": "https://example.com", "auth": {"type": "basic", "username": "u", "token": "t"}}`, false},
+		{"webhook none auth with a password", `{"id": "a", "type": "webhook", "url": "https://example.com", "auth": {"type": "none", "password": "p"}}`, false},
+		{"webhook oauth2_password auth", `{"id": "a", "type": "webhook", "url": "https://example.com", "auth": {"type": "oauth2_password", "client_id": "c", "username": "u", "password": "p", "token_url": "https://a.example.com/t", "encoding": "json", "scopes": ["x"], "audience": "a"}}`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -277,4 +284,79 @@ func jsonFields(t reflect.Type) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestSchemaMaximaAgree: every maximum the schema sets is the loader's: a
+// flow with the value at the maximum loads and passes the schema, one with
+// the next value is refused by both. A maximum added to the schema needs a
+// flow here to check it with.
+func TestSchemaMaximaAgree(t *testing.T) {
+	cases := map[string]string{
+		"/properties/expire_minutes":                          `{"name": "f", "expire_minutes": %d, "widgets": [{"id": "a", "type": "end"}]}`,
+		"/$defs/widget_wait_for_response/properties/timeout":  `{"name": "f", "widgets": [{"id": "a", "type": "wait_for_response", "timeout": %d}]}`,
+		"/$defs/widget_gather_digits/properties/timeout":      `{"name": "f", "kind": "voice", "widgets": [{"id": "a", "type": "gather_digits", "timeout": %d}]}`,
+		"/$defs/widget_gather_digits/properties/num_digits":   `{"name": "f", "kind": "voice", "widgets": [{"id": "a", "type": "gather_digits", "num_digits": %d}]}`,
+		"/$defs/widget_random/properties/weights/items":       `{"name": "f", "widgets": [{"id": "a", "type": "random", "buckets": ["A", "B"], "weights": [%d, 0]}]}`,
+		"/$defs/widget_webhook/properties/timeout":            `{"name": "f", "widgets": [{"id": "a", "type": "webhook", "url": "http://x", "timeout": %d}]}`,
+		"/$defs/widget_webhook/properties/max_response_bytes": `{"name": "f", "widgets": [{"id": "a", "type": "webhook", "url": "http://x", "max_response_bytes": %d}]}`,
+		"/$defs/widget_webhook/properties/retries":            `{"name": "f", "widgets": [{"id": "a", "type": "webhook", "url": "http://x", "retries": %d}]}`,
+		"/$defs/widget_webhook/properties/retry_backoff_ms":   `{"name": "f", "widgets": [{"id": "a", "type": "webhook", "url": "http://x", "retry_backoff_ms": %d}]}`,
+	}
+	data, err := os.ReadFile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	maxima := map[string]float64{}
+	var walk func(v any, path string)
+	walk = func(v any, path string) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if k == "maximum" {
+					maxima[path], _ = x.(float64)
+					continue
+				}
+				walk(x, path+"/"+k)
+			}
+		case []any:
+			for i, x := range v {
+				walk(x, fmt.Sprintf("%s/%d", path, i))
+			}
+		}
+	}
+	walk(doc, "")
+	s := compileSchema(t)
+	eng := engine.New(widgets.Registered())
+	for path, max := range maxima {
+		flow, ok := cases[path]
+		if !ok {
+			t.Errorf("the schema sets a maximum of %v at %s, which no flow here checks", max, path)
+			continue
+		}
+		for _, tc := range []struct {
+			n  int64
+			ok bool
+		}{{int64(max), true}, {int64(max) + 1, false}} {
+			src := fmt.Sprintf(flow, tc.n)
+			_, err := eng.Load([]byte(src))
+			if (err == nil) != tc.ok {
+				t.Errorf("%s: %d: the loader says %v, want ok=%v", path, tc.n, err, tc.ok)
+			}
+			v, err := jsonschema.UnmarshalJSON(strings.NewReader(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Validate(v); (err == nil) != tc.ok {
+				t.Errorf("%s: %d: the schema says %v, want ok=%v", path, tc.n, err, tc.ok)
+			}
+		}
+		delete(cases, path)
+	}
+	for path := range cases {
+		t.Errorf("the schema sets no maximum at %s", path)
+	}
 }

@@ -71,15 +71,21 @@ func (w *WaitForResponse) seconds() int {
 	if w.Timeout == nil || *w.Timeout < 0 {
 		return 0
 	}
-	return *w.Timeout
+	return min(*w.Timeout, flows.MaxTimeoutSeconds) // a stored flow's longer timeout
 }
 
 // checkTimeout checks a widget's timeout: left out it is none (what
-// instead says), else it must be 1 second or more. A 0 was read as no
-// timeout once: it is an error only for flows written now (flows.ErrNewRule).
+// instead says), else it must be 1 second or more, and at most
+// flows.MaxTimeoutSeconds. A 0 was read as no timeout once, and a longer
+// timeout was taken as it was: each is an error only for flows written now
+// (flows.ErrNewRule), and a stored flow's longer timeout waits the most.
 func checkTimeout(timeout *int, instead string) error {
 	switch {
-	case timeout == nil || *timeout > 0:
+	case timeout == nil:
+		return nil
+	case *timeout > flows.MaxTimeoutSeconds:
+		return newRule(flows.Errorf("timeout", "timeout is %d seconds, over %d (365 days), the most a timeout may be", *timeout, flows.MaxTimeoutSeconds))
+	case *timeout > 0:
 		return nil
 	case *timeout == 0:
 		return newRule(flows.Errorf("timeout", "timeout must be a positive number of seconds (it is 0), or be left out for %s", instead))

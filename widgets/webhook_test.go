@@ -75,3 +75,42 @@ func TestWebhookClientHeadersRefused(t *testing.T) {
 		t.Errorf("a stored flow with one does not load: %v", err)
 	}
 }
+
+// TestWebhookAuthNeedsItsType: an auth that sets credentials without a
+// type, which would call with no credentials, and a field the auth's type
+// does not send are refused naming the field; an empty auth is none. A flow
+// stored with either loads with the error as a warning and calls as before.
+func TestWebhookAuthNeedsItsType(t *testing.T) {
+	flow := func(auth string) []byte {
+		return []byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com", "auth": ` + auth + `}]}`)
+	}
+	e := engine.New(widgets.Registered())
+	tests := []struct{ auth, want string }{
+		{`{"token": "s3cret"}`, `widget "h": widgets[0].auth.type: required when auth sets token: one of none, basic, bearer, oauth2_client_credentials or oauth2_password; without it the call would go out with no credentials`},
+		{`{"username": "u", "password": "p"}`, `widget "h": widgets[0].auth.type: required when auth sets username, password: one of none, basic, bearer, oauth2_client_credentials or oauth2_password; without it the call would go out with no credentials`},
+		{`{"type": "bearer", "token": "t", "encoding": "xml"}`, `widget "h": widgets[0].auth.encoding: bearer auth does not use encoding (it uses token)`},
+		{`{"type": "basic", "username": "u", "client_id": "c"}`, `widget "h": widgets[0].auth.client_id: basic auth does not use client_id (it uses username, password)`},
+	}
+	for _, tc := range tests {
+		_, err := e.Load(flow(tc.auth))
+		var ve *flows.ValidationError
+		if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Error() != tc.want {
+			t.Errorf("auth %s: %v\nwant the one error %s", tc.auth, err, tc.want)
+			continue
+		}
+		f, err := e.LoadStored(flow(tc.auth))
+		if err != nil {
+			t.Errorf("auth %s in a stored flow: %v", tc.auth, err)
+			continue
+		}
+		if len(f.Warnings) != 1 || f.Warnings[0].Error() != tc.want {
+			t.Errorf("auth %s in a stored flow: warnings %v, want the one %s", tc.auth, f.Warnings, tc.want)
+		}
+	}
+	for _, auth := range []string{`{}`, `{"type": "none"}`, `{"type": "bearer", "token": "t"}`,
+		`{"type": "oauth2_password", "client_id": "c", "username": "u", "password": "p", "token_url": "https://a.example.com/t", "encoding": "json", "scopes": ["x"]}`} {
+		if _, err := e.Load(flow(auth)); err != nil {
+			t.Errorf("auth %s: %v", auth, err)
+		}
+	}
+}

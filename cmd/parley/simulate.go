@@ -45,7 +45,7 @@ func (o *outgoing) service() (*callout.Service, error) {
 	return callout.New(callout.Options{AllowCIDRs: allow, Configs: configs}), nil
 }
 
-func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
 	fs := newFlags("simulate", "[flags] FLOW.json", stderr)
 	jsonOut := fs.Bool("json", false, "print one JSON object per event instead of the messages")
 	vars := pairs{}
@@ -117,6 +117,19 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		contact.Fields = fields
 	}
 	s := sim.New(e, f, sim.Options{Contact: contact, Variables: vars, Call: *call, CLI: *cli})
+	// A panic in a turn is a bug of Parley's, not the flow's: it is said in
+	// a line naming the widget that ran, not as a Go crash, and the
+	// simulation stops.
+	defer func() {
+		if p := recover(); p != nil {
+			where := ""
+			if sess := s.Session(); sess != nil && sess.Top() != nil && sess.Top().Widget != "" {
+				where = fmt.Sprintf(" in widget %q", sess.Top().Widget)
+			}
+			fmt.Fprintf(stderr, "parley simulate: internal error%s: %v\n", where, p)
+			status = 1
+		}
+	}()
 	print := func(evs []flows.Event) {
 		if *jsonOut {
 			enc := json.NewEncoder(stdout)

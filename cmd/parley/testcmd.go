@@ -63,7 +63,7 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	passed, failed := 0, 0
 	for _, f := range files {
-		rep, err := sim.RunScriptWith(ctx, widgets.Registered(), f, o)
+		rep, err := runScript(ctx, f, o)
 		if err != nil {
 			// One problem a line, as failures are.
 			fmt.Fprintf(stdout, "FAIL %s\n    %s\n", f, strings.ReplaceAll(err.Error(), "\n", "\n    "))
@@ -90,4 +90,16 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// runScript runs one script. A panic in one of its turns is a bug of
+// Parley's, not the script's: that file fails with it, in a line, and the
+// other files still run.
+func runScript(ctx context.Context, path string, o sim.ScriptOptions) (rep *sim.ScriptReport, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rep, err = nil, fmt.Errorf("internal error: %v", p)
+		}
+	}()
+	return sim.RunScriptWith(ctx, widgets.Registered(), path, o)
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/widgets"
+)
+
+// panicWidget panics when a session reaches it, as a bug in a widget would.
+type panicWidget struct{ flows.WidgetBase }
+
+func (w *panicWidget) Validate(flows.Compiler) error   { return nil }
+func (w *panicWidget) ExitNames() []string             { return nil }
+func (w *panicWidget) Execute(flows.Run) flows.Outcome { panic("boom") }
+
+var registerPanicWidget sync.Once
+
+// usePanicWidget registers panicWidget as the type test_panic, once for
+// every test of the binary: the commands use the registry of every widget.
+func usePanicWidget() {
+	registerPanicWidget.Do(func() {
+		widgets.Registered().Register("test_panic", func() flows.Widget { return &panicWidget{} })
+	})
+}
+
+// A turn that panics in parley simulate is reported in one line naming the
+// widget, exit 1, instead of a Go crash with its goroutine dump.
+func TestSimulatePanicIsAnInternalError(t *testing.T) {
+	usePanicWidget()
+	path := filepath.Join(t.TempDir(), "flow.json")
+	flow := `{"id": "f", "widgets": [
+	  {"id": "ask", "type": "send_message", "text": "Say something", "exits": {"Next": "wait"}},
+	  {"id": "wait", "type": "wait_for_response", "exits": {"Next": "b"}},
+	  {"id": "b", "type": "test_panic"}]}`
+	if err := os.WriteFile(path, []byte(flow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd(t, "hi\nmore\n", "simulate", path)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if stdout != "Say something\n" {
+		t.Errorf("stdout %q", stdout)
+	}
+	if want := "parley simulate: internal error in widget \"b\": boom\n"; stderr != want {
+		t.Errorf("stderr %q, want %q", stderr, want)
+	}
+}
+
+// A turn that panics in parley test fails its file with the panic in a
+// line; the other files still run.
+func TestTestCommandPanicFailsTheFile(t *testing.T) {
+	usePanicWidget()
+	dir := t.TempDir()
+	writeFile(t, dir, "boom.json", `{"id": "boom", "widgets": [{"id": "b", "type": "test_panic"}]}`)
+	writeFile(t, dir, "hi.json", `{"id": "hi", "widgets": [{"id": "a", "type": "send_message", "text": "hi"}]}`)
+	boom := writeFile(t, dir, "a.test.json", `{"flow": "boom.json", "conversation": [{"expect": []}]}`)
+	hi := writeFile(t, dir, "b.test.json", `{"flow": "hi.json", "conversation": [{"expect": ["hi"]}], "final_status": "completed"}`)
+	code, stdout, _ := parley(t, "", "test", boom, hi)
+	if want := "FAIL " + boom + "\n    internal error: boom\nok   " + hi + "\n1 passed, 1 failed\n"; code != 1 || stdout != want {
+		t.Errorf("exit %d, stdout:\n%s\nwant exit 1 and:\n%s", code, stdout, want)
+	}
+}
