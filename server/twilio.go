@@ -12,8 +12,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf16"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/rivo/uniseg"
 	"github.com/valyala/fasthttp"
 
 	"github.com/parleyhq/parley/flows"
@@ -224,7 +227,9 @@ func twilioKeys(ch *Channel, from, idParam, what, id string) error {
 // with no text (only quick replies, which SMS cannot show) and no media is
 // left out, as voiceTwiML leaves out a blank <Say>: an empty <Message> is
 // an empty SMS. A message with media and no text is its media alone; a
-// blank media URL (a template that rendered to nothing) is no media.
+// blank media URL (a template that rendered to nothing) is no media. A text
+// longer than Twilio takes in one message is sent as several (smsParts), the
+// media with the first.
 func smsTwiML(r *TurnReply) string {
 	var b strings.Builder
 	b.WriteString(xml.Header + "<Response>")
@@ -232,28 +237,105 @@ func smsTwiML(r *TurnReply) string {
 		if m.Type != flows.EventMessageOut {
 			continue
 		}
-		text := strings.TrimSpace(m.Text) != ""
+		var parts []string
+		if strings.TrimSpace(m.Text) != "" {
+			parts = smsParts(m.Text, twilioSMSMax)
+		}
 		media := slices.ContainsFunc(m.Attachments, hasMediaURL)
-		switch {
-		case !media && !text:
-			continue
-		case !media:
-			fmt.Fprintf(&b, "<Message>%s</Message>", esc(m.Text))
-			continue
+		if media && len(parts) == 0 {
+			parts = []string{""}
 		}
-		b.WriteString("<Message>")
-		if text {
-			fmt.Fprintf(&b, "<Body>%s</Body>", esc(m.Text))
-		}
-		for _, a := range m.Attachments {
-			if hasMediaURL(a) {
-				fmt.Fprintf(&b, "<Media>%s</Media>", esc(attachmentURL(a)))
+		for i, text := range parts {
+			if !media || i > 0 {
+				fmt.Fprintf(&b, "<Message>%s</Message>", esc(text))
+				continue
 			}
+			b.WriteString("<Message>")
+			if text != "" {
+				fmt.Fprintf(&b, "<Body>%s</Body>", esc(text))
+			}
+			for _, a := range m.Attachments {
+				if hasMediaURL(a) {
+					fmt.Fprintf(&b, "<Media>%s</Media>", esc(attachmentURL(a)))
+				}
+			}
+			b.WriteString("</Message>")
 		}
-		b.WriteString("</Message>")
 	}
 	b.WriteString("</Response>")
 	return b.String()
+}
+
+// twilioSMSMax is the longest body Twilio sends in one message, in
+// characters; a longer <Message> fails with error 21617 and is not sent.
+const twilioSMSMax = 1600
+
+// smsParts splits text into parts of at most max characters, counted as
+// UTF-16 code units: an emoji outside the Basic Multilingual Plane counts
+// two, as Twilio counts characters of a higher byte count more than once,
+// so a part is never longer for Twilio than for Parley. A part ends at the
+// last whitespace that leaves it at least half of max long, the whitespace
+// dropped; with none, at the last grapheme cluster that fits, so an accent,
+// a flag or a skin tone is never cut from its letter; a single cluster
+// longer than max, at the last code point that fits.
+func smsParts(text string, max int) []string {
+	var parts []string
+	for utf16Len(text) > max {
+		end, next := smsCut(text, max)
+		if part := strings.TrimRightFunc(text[:end], unicode.IsSpace); part != "" {
+			parts = append(parts, part)
+		}
+		text = strings.TrimLeftFunc(text[next:], unicode.IsSpace)
+	}
+	if text != "" {
+		parts = append(parts, text)
+	}
+	return parts
+}
+
+// smsCut is where the first part of text ends and the next begins.
+func smsCut(text string, max int) (end, next int) {
+	pos, units, space := 0, 0, -1
+	state := -1
+	rest := text
+	for rest != "" {
+		var c string
+		c, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		n := utf16Len(c)
+		if units+n > max {
+			break
+		}
+		if strings.TrimSpace(c) == "" && units >= max/2 {
+			space = pos
+		}
+		pos += len(c)
+		units += n
+	}
+	switch {
+	case space >= 0:
+		return space, space
+	case pos > 0:
+		return pos, pos
+	}
+	// One cluster longer than max: cut it between code points, after the
+	// first at least.
+	units = 0
+	for i, r := range text {
+		if units+utf16.RuneLen(r) > max && i > 0 {
+			return i, i
+		}
+		units += utf16.RuneLen(r)
+	}
+	return len(text), len(text)
+}
+
+// utf16Len is the length of s in UTF-16 code units.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }
 
 func hasMediaURL(a string) bool { return strings.TrimSpace(attachmentURL(a)) != "" }

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// A text longer than a part is split at whitespace past half the part,
+// else at the last grapheme cluster that fits, counting UTF-16 code units.
+func TestSMSParts(t *testing.T) {
+	accents := "e" + strings.Repeat("\u0301", 12)
+	cases := []struct {
+		text string
+		want []string
+	}{
+		{"short", []string{"short"}},
+		{"exactly 10", []string{"exactly 10"}},
+		{"aaaa bbbb cccc", []string{"aaaa bbbb", "cccc"}},
+		{"line one\nline two", []string{"line one", "line two"}},
+		{"aaaaaa   bbbbbbb", []string{"aaaaaa", "bbbbbbb"}},
+		// The only whitespace would leave a part under half: cut at the limit.
+		{"ab cdefghijklm", []string{"ab cdefghi", "jklm"}},
+		{strings.Repeat("a", 25), []string{strings.Repeat("a", 10), strings.Repeat("a", 10), "aaaaa"}},
+		// An emoji is two units, and a surrogate pair is never cut.
+		{"aaaaaaaaa😀b", []string{"aaaaaaaaa", "😀b"}},
+		{"😀😀😀😀😀😀", []string{"😀😀😀😀😀", "😀"}},
+		// A flag (two code points) and an accent stay with their cluster.
+		{"aaaaaaaa🇫🇷", []string{"aaaaaaaa", "🇫🇷"}},
+		{"aaaaaaaaae\u0301x", []string{"aaaaaaaaa", "e\u0301x"}},
+		// One cluster longer than a part is cut between code points.
+		{accents, []string{accents[:1+9*2], strings.Repeat("\u0301", 3)}},
+		// Whitespace at the cut is dropped, none is sent alone.
+		{"aaaaaaaaaa          ", []string{"aaaaaaaaaa"}},
+	}
+	for _, c := range cases {
+		if got := smsParts(c.text, 10); !slices.Equal(got, c.want) {
+			t.Errorf("smsParts(%q) = %q, want %q", c.text, got, c.want)
+		}
+	}
+}
+
+// A reply over Twilio's 1,600 characters is answered as several <Message>
+// verbs, the media with the first, over a real HTTP server.
+func TestTwilioSMSSplitsLongText(t *testing.T) {
+	long := strings.Repeat("x", 1598) + " yyyy " + strings.Repeat("z", 10)
+	emoji := strings.Repeat("😀", 801)
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(`{"id":"long","name":"Long","widgets":[
+	 {"id":"a","type":"send_message","text":"` + long + `","attachments":["image/png:https://example.com/a.png"],"exits":{"Next":"b"}},
+	 {"id":"b","type":"send_message","text":"` + emoji + `","exits":{"Next":"c"}},
+	 {"id":"c","type":"send_message","text":"` + strings.Repeat("w", 1600) + `"}]}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","default_flow":"long","auth_token":"`+twilioTestToken+`"}`)
+	base := ts.listen()
+	status, body := twilioPost(t, base, "/twilio/tw/sms", smsForm("SM1", "hi"))
+	want := `<Response>` +
+		`<Message><Body>` + strings.Repeat("x", 1598) + `</Body><Media>https://example.com/a.png</Media></Message>` +
+		`<Message>yyyy zzzzzzzzzz</Message>` +
+		`<Message>` + strings.Repeat("😀", 800) + `</Message><Message>😀</Message>` +
+		`<Message>` + strings.Repeat("w", 1600) + `</Message></Response>`
+	if status != 200 || !strings.HasSuffix(body, want) {
+		t.Errorf("TwiML %d\n%s\nwant ...%s", status, body, want)
+	}
+}
+
+// smsForm is an SMS of sid from +15550002 to +15550000, with more
+// parameters as name, value pairs.
+func smsForm(sid, body string, kv ...string) url.Values {
+	f := url.Values{"MessageSid": {sid}, "From": {"+15550002"}, "To": {"+15550000"}, "Body": {body}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Set(kv[i], kv[i+1])
+	}
+	return f
+}
