@@ -199,7 +199,7 @@ func (s *Server) twilioSMS(c *fiber.Ctx) error {
 	if p.Get("From") == "" {
 		return badRequest("From", "Twilio's From parameter is missing")
 	}
-	if err := twilioKeys(ch, p.Get("From"), "MessageSid", "the message id", p.Get("MessageSid")); err != nil {
+	if err := twilioKeys(ch, "From", p.Get("From"), "MessageSid", "the message id", p.Get("MessageSid")); err != nil {
 		return err
 	}
 	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: ch.ID, From: p.Get("From"), Text: p.Get("Body"), ID: p.Get("MessageSid")})
@@ -209,15 +209,15 @@ func (s *Server) twilioSMS(c *fiber.Ctx) error {
 	return sendTwiML(c, smsTwiML(reply))
 }
 
-// twilioKeys checks, as the service does, the sender and the message or
-// call id Twilio sent, naming Twilio's parameters. A hang-up without From
-// has no sender to check.
-func twilioKeys(ch *Channel, from, idParam, what, id string) error {
+// twilioKeys checks, as the service does, the sender (the person called on
+// an outbound call, in fromParam) and the message or call id Twilio sent,
+// naming Twilio's parameters. A hang-up without From has no sender to check.
+func twilioKeys(ch *Channel, fromParam, from, idParam, what, id string) error {
 	check := checkURN
 	if from == "" {
 		check = checkKey
 	}
-	if err := check("From", "the sender's URN", ch.urnOf(from)); err != nil {
+	if err := check(fromParam, "the sender's URN", ch.urnOf(from)); err != nil {
 		return err
 	}
 	return checkKey(idParam, what, id)
@@ -358,7 +358,14 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		return badRequest("CallSid", "Twilio's CallSid parameter is missing")
 	}
 	state := p.Get("CallStatus")
-	from := p.Get("From")
+	// The contact is the person on the line: the caller of a call coming
+	// in, the number called on a call Parley's number makes (Direction
+	// outbound-api, or outbound-dial for a <Dial>'s leg), whose From is
+	// the channel's own number.
+	fromParam, from, to := "From", p.Get("From"), p.Get("To")
+	if twilioOutbound(p.Get("Direction")) {
+		fromParam, from, to = "To", to, from
+	}
 	if flows.CallEnded(state) {
 		// A hang-up is applied to the call's session as it is found, by
 		// its call id: a caller it cannot read does not keep it going.
@@ -367,9 +374,12 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		}
 	} else if from == "" {
 		// Any other request may start the call, which needs its caller.
+		if fromParam == "To" {
+			return badRequest("To", "Twilio's To parameter is missing: the number an outbound call is made to, which the call needs")
+		}
 		return badRequest("From", "Twilio's From parameter is missing: the caller's number, which a call needs")
 	}
-	if err := twilioKeys(ch, from, "CallSid", "the call id", callID); err != nil {
+	if err := twilioKeys(ch, fromParam, from, "CallSid", "the call id", callID); err != nil {
 		return err
 	}
 	if p.Get("CallbackSource") != "" && !flows.CallEnded(state) {
@@ -378,7 +388,7 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		return sendTwiML(c, xml.Header+"<Response/>")
 	}
 	reply, err := s.svc.HandleCall(c.UserContext(), CallRequest{
-		IncomingCall: IncomingCall{Channel: ch.ID, CallID: callID, From: from, To: p.Get("To"), State: state},
+		IncomingCall: IncomingCall{Channel: ch.ID, CallID: callID, From: from, To: to, State: state},
 		Digits:       p.Get("Digits"),
 		Timeout:      c.Query("timeout") != "",
 		TimeoutOf:    strings.Clone(c.Query("wait")),
@@ -391,6 +401,13 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		return sendTwiML(c, xml.Header+"<Response/>")
 	}
 	return sendTwiML(c, voiceTwiML(reply, s.twilioVoiceURL(ch.ID)))
+}
+
+// twilioOutbound tells whether a call's Direction is one Parley's number
+// makes: outbound-api (a call made through Twilio's API) or outbound-dial
+// (a leg a <Dial> makes).
+func twilioOutbound(direction string) bool {
+	return strings.HasPrefix(strings.ToLower(direction), "outbound")
 }
 
 // twilioVoiceURL is where a channel's voice requests go, for a Gather's
