@@ -399,7 +399,9 @@ func checkAddr(v string) error {
 
 // checkPublicURL checks a --public-url: empty (none), or an absolute http
 // or https URL with a host and maybe a path, which Twilio's signed URLs and
-// the TwiML URLs start with.
+// the TwiML URLs start with. A user name and password (https://u:p@host) are
+// kept in the TwiML URLs, where Twilio takes them for HTTP basic auth, and
+// left out of the URL a signature is checked against, as Twilio signs it.
 func checkPublicURL(v string) error {
 	if v == "" {
 		return nil

@@ -119,7 +119,9 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		return nil, nil, err
 	}
 	if ch.AuthToken != "" {
-		base := strings.TrimSuffix(s.cfg.PublicURL, "/")
+		// Twilio drops a user name and password from the URL before it
+		// signs it: they are its HTTP basic auth, not part of what it signs.
+		base := strings.TrimSuffix(withoutUserInfo(s.cfg.PublicURL), "/")
 		if base == "" {
 			base = c.BaseURL()
 		}
@@ -140,6 +142,23 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		}
 	}
 	return ch, params, nil
+}
+
+// withoutUserInfo is an absolute URL without the user name and password
+// before its host, if any, and otherwise as it is written.
+func withoutUserInfo(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		return scheme + "://" + rest[at+1:]
+	}
+	return raw
 }
 
 // badSignature is the error of a Twilio request whose signature is missing
