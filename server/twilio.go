@@ -56,9 +56,11 @@ func TwilioSignature(authToken, fullURL string, params url.Values) string {
 }
 
 // twilioSigned checks a signature against the URL as received and, as
-// Twilio's own libraries do, against the same URL with its default port added
-// or removed: Twilio signs the URL as configured, which a proxy may have
-// rewritten in that one way.
+// Twilio's own libraries do (twilio-python's RequestValidator.validate,
+// twilio-node's validateRequest), against the same URL without its port,
+// whatever the port, or with the scheme's default port added when it has
+// none: Twilio signs the URL as configured, which a proxy may have rewritten
+// in that way.
 func twilioSigned(token, fullURL string, params url.Values, got string) bool {
 	for _, u := range twilioURLVariants(fullURL) {
 		if hmac.Equal([]byte(got), []byte(TwilioSignature(token, u, params))) {
@@ -71,22 +73,22 @@ func twilioSigned(token, fullURL string, params url.Values, got string) bool {
 func twilioURLVariants(fullURL string) []string {
 	out := []string{fullURL}
 	u, err := url.Parse(fullURL)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return out
+	}
+	v := *u
+	if u.Port() != "" {
+		v.Host = u.Hostname()
+		if strings.Contains(v.Host, ":") {
+			v.Host = "[" + v.Host + "]"
+		}
+		return append(out, v.String())
 	}
 	port := map[string]string{"https": "443", "http": "80"}[u.Scheme]
 	if port == "" {
 		return out
 	}
-	v := *u
-	switch u.Port() {
-	case "":
-		v.Host = u.Host + ":" + port
-	case port:
-		v.Host = u.Hostname()
-	default:
-		return out
-	}
+	v.Host = strings.TrimSuffix(u.Host, ":") + ":" + port
 	return append(out, v.String())
 }
 
