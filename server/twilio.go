@@ -379,6 +379,9 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		return badRequest("CallSid", "Twilio's CallSid parameter is missing")
 	}
 	state := p.Get("CallStatus")
+	if err := checkTwilioCallStatus(state); err != nil {
+		return err
+	}
 	// The contact is the person on the line: the caller of a call coming
 	// in, the number called on a call Parley's number makes (Direction
 	// outbound-api, or outbound-dial for a <Dial>'s leg), whose From is
@@ -422,6 +425,17 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		return sendTwiML(c, xml.Header+"<Response/>")
 	}
 	return sendTwiML(c, voiceTwiML(reply, s.twilioVoiceURL(ch.ID)))
+}
+
+// checkTwilioCallStatus refuses a CallStatus that is none of Twilio's, in
+// any case, as the calls API refuses such a state: it would start a call
+// with that $call.state, or keep one going that Twilio reports ended in a
+// spelling Parley does not know.
+func checkTwilioCallStatus(state string) error {
+	if checkCallState("CallStatus", state) == nil {
+		return nil
+	}
+	return badRequest("CallStatus", "Twilio's CallStatus %.40q is not a call state: Twilio sends one of %s", state, strings.Join(callStates, ", "))
 }
 
 // twilioOutbound tells whether a call's Direction is one Parley's number
