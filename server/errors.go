@@ -45,6 +45,8 @@ const (
 	CodeInternal        = "internal"
 	CodeUnavailable     = "unavailable"
 	CodeBadSignature    = "bad_signature"
+	// CodeMethodNotAllowed: a route served with another method only.
+	CodeMethodNotAllowed = "method_not_allowed"
 	// CodeDiskFull: the store's disk is full, the write was not made.
 	CodeDiskFull = "insufficient_storage"
 )
@@ -117,7 +119,7 @@ func toAPIError(err error) *APIError {
 		case fiber.StatusRequestHeaderFieldsTooLarge:
 			code = CodeHeadersTooLarge
 		case fiber.StatusMethodNotAllowed:
-			code = "method_not_allowed"
+			code = CodeMethodNotAllowed
 		case fiber.StatusUnauthorized:
 			code = CodeUnauthorized
 		case fiber.StatusForbidden:
@@ -198,6 +200,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if strings.HasPrefix(c.Path(), "/twilio/") {
 		// Twilio shows the body of a failed webhook in its debugger; keep it TwiML-free JSON.
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		if ae.Status == fiber.StatusMethodNotAllowed {
+			c.Set(fiber.HeaderAllow, fiber.MethodPost)
+		}
 	}
 	if ae.Status == fiber.StatusUnauthorized {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="parley"`)

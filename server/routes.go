@@ -66,7 +66,7 @@ func (s *Server) routes() *fiber.App {
 	})
 	app.Post("/demo/order-status", s.demoOrderStatus)
 
-	tw := app.Group("/twilio/:channel")
+	tw := app.Group("/twilio/:channel", s.twilioPostOnly)
 	tw.Post("/sms", s.twilioSMS)
 	tw.Post("/voice", s.twilioVoice)
 

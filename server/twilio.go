@@ -418,6 +418,13 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		TimeoutOf:    strings.Clone(c.Query("wait")),
 		RequestID:    strings.Clone(c.Get(TwilioIdempotencyHeader)),
 	})
+	if ae := (*APIError)(nil); errors.As(err, &ae) && ae.Code == CodeNoFlow {
+		// A JSON error would have the caller hear Twilio's "application
+		// error": say what is wrong and hang up, and warn whoever runs
+		// the server.
+		s.reqLog(c).Warn("twilio call answered without a flow: the channel has no usable voice flow", "channel", ch.ID, "call", callID, "err", ae.Message)
+		return sendTwiML(c, xml.Header+"<Response><Say>"+esc(twilioNoFlowSay)+"</Say><Hangup/></Response>")
+	}
 	if err != nil {
 		return err
 	}
@@ -425,6 +432,26 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		return sendTwiML(c, xml.Header+"<Response/>")
 	}
 	return sendTwiML(c, voiceTwiML(reply, s.twilioVoiceURL(ch.ID)))
+}
+
+// twilioNoFlowSay is what a caller hears on a channel without a usable
+// voice flow, before Parley hangs up.
+const twilioNoFlowSay = "Sorry, this number has no voice flow to answer calls with. Goodbye."
+
+// twilioPostOnly refuses a Twilio webhook sent with another method than
+// POST: a number configured for HTTP GET, whose parameters come in the query
+// and whose signature Parley does not check. The answer's Allow header is
+// set by the error handler, which resets the response.
+func (s *Server) twilioPostOnly(c *fiber.Ctx) error {
+	if c.Method() == fiber.MethodPost {
+		return c.Next()
+	}
+	_, hook, _ := strings.Cut(strings.TrimPrefix(c.Path(), "/twilio/"), "/")
+	if hook != "sms" && hook != "voice" {
+		return c.Next()
+	}
+	return apiErr(fiber.StatusMethodNotAllowed, CodeMethodNotAllowed, "",
+		"%s %s: Twilio's webhooks are taken with HTTP POST only; set the number's webhook (or the Messaging Service's) to HTTP POST", c.Method(), c.Path())
 }
 
 // checkTwilioCallStatus refuses a CallStatus that is none of Twilio's, in
