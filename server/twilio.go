@@ -514,17 +514,7 @@ func voiceTwiML(r *TurnReply, action string) string {
 		// <Say> (13520) and an empty <Play> has nothing to play.
 		switch m.Type {
 		case flows.EventSay, flows.EventMessageOut:
-			if strings.TrimSpace(m.Text) == "" {
-				continue
-			}
-			out.WriteString("<Say")
-			if m.Voice != "" {
-				fmt.Fprintf(out, ` voice="%s"`, esc(m.Voice))
-			}
-			if lang := twilioSayLanguage(m.Language); lang != "" {
-				fmt.Fprintf(out, ` language="%s"`, esc(lang))
-			}
-			fmt.Fprintf(out, ">%s</Say>", esc(m.Text))
+			writeSay(out, m)
 		case flows.EventPlay:
 			if strings.TrimSpace(m.URL) != "" {
 				fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
@@ -533,9 +523,7 @@ func voiceTwiML(r *TurnReply, action string) string {
 			if strings.TrimSpace(m.URL) != "" {
 				fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
 			}
-			if strings.TrimSpace(m.Text) != "" {
-				fmt.Fprintf(out, "<Say>%s</Say>", esc(m.Text))
-			}
+			writeSay(out, m)
 		case flows.EventHangup:
 			hangup = true
 		}
@@ -569,6 +557,22 @@ func voiceTwiML(r *TurnReply, action string) string {
 	}
 	b.WriteString("</Response>")
 	return b.String()
+}
+
+// writeSay writes a message's text as a <Say> in its voice and language,
+// nothing for a blank text.
+func writeSay(out *strings.Builder, m Message) {
+	if strings.TrimSpace(m.Text) == "" {
+		return
+	}
+	out.WriteString("<Say")
+	if m.Voice != "" {
+		fmt.Fprintf(out, ` voice="%s"`, esc(m.Voice))
+	}
+	if lang := twilioSayLanguage(m.Language); lang != "" {
+		fmt.Fprintf(out, ` language="%s"`, esc(lang))
+	}
+	fmt.Fprintf(out, ">%s</Say>", esc(m.Text))
 }
 
 // twilioSayLocales maps the ISO 639-3 code of a language Twilio's <Say> speaks

@@ -34,3 +34,24 @@ func TestTwilioSayLanguageIsALocale(t *testing.T) {
 		t.Errorf("answered %d %s\nwant ...%s", r.Status, body, want)
 	}
 }
+
+// A gather_digits widget's voice and language speak its prompts inside the
+// <Gather>, re-prompts included, as a say widget's speak its text.
+func TestTwilioGatherSaysInItsVoice(t *testing.T) {
+	_, base := twilioCallServer(t, "fr-menu", `{"id":"fr-menu","name":"Menu","kind":"voice","widgets":[
+ {"id":"hello","type":"say","text":"Bonjour.","voice":"Polly.Celine","language":"fr-FR","exits":{"Next":"menu"}},
+ {"id":"menu","type":"gather_digits","prompt":"Tapez 1.","no_input_prompt":"Rien entendu.","voice":"Polly.Celine","language":"fra","num_digits":1,
+  "exits":{"Next":"","No Input":"","No Match":""}}]}`)
+	say := func(text string) string { return `<Say voice="Polly.Celine" language="fr-FR">` + text + `</Say>` }
+	status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "ringing"))
+	want := `<Response>` + say("Bonjour.") +
+		`<Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#">` + say("Tapez 1.") + `</Gather>`
+	if status != 200 || !strings.Contains(body, want) {
+		t.Errorf("first TwiML %d %s\nwant %s", status, body, want)
+	}
+	status, body = twilioPost(t, base, "/twilio/tw/voice?timeout=1", callForm("CA1"))
+	want = `<Response><Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#">` + say("Rien entendu.") + say("Tapez 1.") + `</Gather>`
+	if status != 200 || !strings.Contains(body, want) {
+		t.Errorf("re-prompt TwiML %d %s\nwant %s", status, body, want)
+	}
+}

@@ -35,6 +35,9 @@ type GatherDigits struct {
 	MaxNoMatch    *int         `json:"max_no_match,omitempty"`
 	NoInputPrompt string       `json:"no_input_prompt,omitempty"`
 	NoMatchPrompt string       `json:"no_match_prompt,omitempty"`
+	// Voice and Language speak the prompts, as a say widget's do.
+	Voice    string `json:"voice,omitempty"`
+	Language string `json:"language,omitempty"`
 
 	router `json:"-"`
 
@@ -120,7 +123,8 @@ func (w *GatherDigits) Execute(r flows.Run) flows.Outcome {
 }
 
 // ask emits the (re-)prompt and the gather, and waits with the given
-// counters. A prompt or audio URL that renders blank is left out.
+// counters. A prompt or audio URL that renders blank is left out; the
+// prompts are said with the widget's voice and language.
 func (w *GatherDigits) ask(r flows.Run, wait *flows.Wait, before flows.Template) flows.Outcome {
 	emit := func(typ string, t flows.Template) {
 		if t == nil {
@@ -132,7 +136,7 @@ func (w *GatherDigits) ask(r flows.Run, wait *flows.Wait, before flows.Template)
 		case typ == flows.EventPlay:
 			r.Emit(flows.Event{Type: typ, URL: v})
 		default:
-			r.Emit(flows.Event{Type: typ, Text: v})
+			r.Emit(flows.Event{Type: typ, Text: v, Voice: w.Voice, Language: w.Language})
 		}
 	}
 	emit(flows.EventSay, before)
