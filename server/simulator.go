@@ -25,14 +25,14 @@ import (
 )
 
 // The web simulator's server side. Simulated sessions are sandbox sessions:
-//   - their contact lives under SimURNPrefix, so a test never reads or writes
-//     a live contact's fields, locks or waiting index;
+//   - their contact is a test contact (flows.Session.SandboxContact): the
+//     flow sees the URN the author gave, as parley simulate shows it, while
+//     the store keeps the contact under flows.SandboxContactPrefix + URN, so
+//     a test never reads or writes a live contact's fields, locks or
+//     waiting index;
 //   - an edited flow runs as a draft flow (draftID: DraftPrefix + the flow's id), so
 //     trying a change never adds a revision to the flow live sessions run;
 //   - their webhook widgets may be answered by mocks kept with the session.
-
-// SimURNPrefix namespaces the contacts of simulated sessions.
-const SimURNPrefix = "sim:"
 
 // DraftPrefix is the id prefix of flows the simulator stores for edited
 // definitions.
@@ -297,6 +297,10 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		}
 		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
 	}
+	if req.Contact.URN == "" && (b.Call == nil || b.Call.From == "") {
+		// parley simulate's contact, whose number is also the caller's.
+		req.Contact.URN = sim.DefaultURN
+	}
 	if b.Call != nil || flow.IsVoice() {
 		call := &flows.Call{ID: "sim-" + req.SessionID, State: "in-progress", Start: s.cfg.Now()}
 		if b.Call != nil {
@@ -316,10 +320,7 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		}
 		req.Call = call
 	}
-	if req.Contact.URN == "" {
-		req.Contact.URN = "simulator"
-	}
-	req.Contact.URN = SimURN(req.Contact.URN)
+	req.SandboxContact = true
 	if len(mocks) > 0 {
 		if err := s.simMocks.put(req.SessionID, mocks); err != nil {
 			return err
@@ -346,14 +347,6 @@ func checkSimLanguage(lang string) error {
 	}
 	fe := flows.CheckLanguage("contact.language", "contact language", lang)
 	return apiErr(fiber.StatusBadRequest, CodeInvalidField, "contact.language", "%s", fe.Message)
-}
-
-// SimURN puts a contact URN in the simulator's namespace.
-func SimURN(urn string) string {
-	if strings.HasPrefix(urn, SimURNPrefix) {
-		return urn
-	}
-	return SimURNPrefix + urn
 }
 
 // simDraft returns the flow to run for a definition: the stored flow when the

@@ -106,11 +106,14 @@ func TestSimulatorSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sess.Environment != "sandbox" || sess.Contact.URN != "sim:tel:+12065551212" {
-		t.Errorf("session env %q contact %q, want sandbox and sim:tel:+12065551212", sess.Environment, sess.Contact.URN)
+	if sess.Environment != "sandbox" || sess.Contact.URN != "tel:+12065551212" || !sess.SandboxContact {
+		t.Errorf("session env %q contact %q (test contact %v), want sandbox and the test contact tel:+12065551212", sess.Environment, sess.Contact.URN, sess.SandboxContact)
 	}
 	if _, err := s.store.Contact(context.Background(), "tel:+12065551212"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("live contact tel:+12065551212 was written by a simulation (err %v)", err)
+	}
+	if _, err := s.store.Contact(context.Background(), "sim:tel:+12065551212"); err != nil {
+		t.Errorf("test contact not stored under sim:tel:+12065551212: %v", err)
 	}
 	if revs, err := s.store.FlowRevisions(context.Background(), "order-status"); err != nil || len(revs) != 1 {
 		t.Errorf("live flow order-status has %d revisions (err %v), want 1", len(revs), err)
