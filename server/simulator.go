@@ -364,14 +364,21 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 	if id, cur := s.simStored(ctx, doc); cur != nil {
 		return id, cur, nil
 	}
-	f, err := s.eng.Load(doc)
+	// A definition without an id runs as the draft of "untitled": the id is
+	// set before the flow is checked, as POST /v1/flows and the live check
+	// (validateFlow) set one, so a flow without an id needs no name either.
+	load := doc
+	if idAbsent(doc) {
+		var err error
+		if load, err = withID(doc, untitledID); err != nil {
+			return "", nil, err
+		}
+	}
+	f, err := s.eng.Load(load)
 	if err != nil {
 		return "", nil, invalidFlow(err)
 	}
 	id := f.ID
-	if id == "" {
-		id = "untitled"
-	}
 	if !strings.HasPrefix(id, DraftPrefix) {
 		id = draftID(id)
 	}
@@ -431,6 +438,10 @@ func (s *Server) simValidate(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"valid": true, "errors": []*flows.FieldError{}, "warnings": warnings,
 		"stored": fiber.Map{"id": id, "revision": cur.Revision}})
 }
+
+// untitledID is the id a definition without one runs under (its draft is
+// DraftPrefix + untitledID).
+const untitledID = "untitled"
 
 // maxFlowID is the longest flow id.
 const maxFlowID = flows.MaxIDLen
