@@ -124,8 +124,27 @@ func TestWebhookOutcomesShown(t *testing.T) {
 	}
 	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["found"]}]}`)
 	code, stdout, _ = parley(t, "", "test", script)
-	if want := "    [turn 1: webhook lookup: POST http://127.0.0.1:9/order error — no mock answers POST http://127.0.0.1:9/order]\n"; code != 1 || !strings.Contains(stdout, want) {
+	if want := "    [turn 1: webhook lookup: POST http://127.0.0.1:9/order failure — no mock answers POST http://127.0.0.1:9/order]\n"; code != 1 || !strings.Contains(stdout, want) {
 		t.Errorf("test: exit %d, stdout:\n%s\nwant a line %q", code, stdout, want)
+	}
+}
+
+// TestUnmockedCallInScript: a call no mock answers is not sent: the flow
+// takes Failure, not the Timeout exit a connection error would take, and
+// the line that says so shows the URL's secrets redacted.
+func TestUnmockedCallInScript(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "lookup", "type": "webhook", "url": "http://user:hunter2@127.0.0.1:18801/x?token=abc", "exits": {"Success": "ok", "Failure": "down", "Timeout": "slow"}},
+	  {"id": "ok", "type": "send_message", "text": "found"},
+	  {"id": "slow", "type": "send_message", "text": "timed out"},
+	  {"id": "down", "type": "send_message", "text": "failed"}]}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["found"]}]}`)
+	code, stdout, _ := parley(t, "", "test", script)
+	want := "    turn 1: expected [\"found\"], got [\"failed\"]\n" +
+		"    [turn 1: webhook lookup: POST http://user:[redacted]@127.0.0.1:18801/x?token=[redacted] failure — no mock answers POST http://user:[redacted]@127.0.0.1:18801/x?token=[redacted]]\n"
+	if code != 1 || !strings.Contains(stdout, want) || strings.Contains(stdout, "hunter2") || strings.Contains(stdout, "abc") {
+		t.Errorf("exit %d, stdout:\n%s\nwant the lines:\n%s", code, stdout, want)
 	}
 }
 
