@@ -158,10 +158,12 @@ var _ flows.Wrapper = (*mockableWebhook)(nil)
 // MarshalJSON encodes the wrapped widget.
 func (w *mockableWebhook) MarshalJSON() ([]byte, error) { return json.Marshal(w.Widget) }
 
-// Execute answers from the session's mock for this widget, if any.
+// Execute answers from the session's mock for this widget, if any. Mocks
+// name the started flow's widgets (parseMocks): a subflow's webhook widget
+// is another widget, even with the same id, and calls out.
 func (w *mockableWebhook) Execute(r flows.Run) flows.Outcome {
 	s := r.Session()
-	if s.Environment == flows.EnvSandbox {
+	if s.Environment == flows.EnvSandbox && r.Flow() != nil && r.Flow().ID == s.FlowID {
 		if resp, ok := w.mocks.get(s.ID)[w.Base().ID]; ok {
 			hooks := &widgetMock{widget: w.Base().ID, resp: resp, real: r.Services()}
 			// A flow may name a webhook configured on another server (the
