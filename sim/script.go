@@ -341,7 +341,9 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 	if s.FinalStatus != "" && sess.Status != s.FinalStatus {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("final status: expected %s, got %s", s.FinalStatus, sess.Status))
 	}
-	for name, want := range s.Results {
+	// By name, so that the same failures read the same on every run.
+	for _, name := range slices.Sorted(maps.Keys(s.Results)) {
+		want := s.Results[name]
 		got, ok := sess.Frames[0].Results[flows.Key(name)]
 		if !ok {
 			rep.Failures = append(rep.Failures, fmt.Sprintf("result %q: not saved", name))

@@ -389,3 +389,30 @@ func TestTestCommandWebhooksFilePath(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptResultsInOrder: the results a script gets wrong are listed by
+// name, the same on every run.
+func TestScriptResultsInOrder(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "a", "type": "set_variable", "name": "Alpha", "value": "1", "exits": {"Next": "b"}},
+	  {"id": "b", "type": "set_variable", "name": "Bravo", "value": "2", "exits": {"Next": "c"}},
+	  {"id": "c", "type": "set_variable", "name": "Charlie", "value": "3", "exits": {"Next": "d"}},
+	  {"id": "d", "type": "set_variable", "name": "Delta", "value": "4", "exits": {"Next": "hi"}},
+	  {"id": "hi", "type": "send_message", "text": "hi"}]}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["hi"]}],
+	  "results": {"Delta": {"value": "x"}, "Bravo": {"value": "x"}, "Echo": {"value": "x"}, "Alpha": {"value": "x"}, "Charlie": {"value": "x"}}}`)
+	want := "FAIL " + script + "\n" +
+		`    result "Alpha": value "1", expected "x"` + "\n" +
+		`    result "Bravo": value "2", expected "x"` + "\n" +
+		`    result "Charlie": value "3", expected "x"` + "\n" +
+		`    result "Delta": value "4", expected "x"` + "\n" +
+		`    result "Echo": not saved` + "\n" +
+		"0 passed, 1 failed\n"
+	for run := 0; run < 10; run++ {
+		code, stdout, _ := parley(t, "", "test", script)
+		if code != 1 || stdout != want {
+			t.Fatalf("run %d: exit %d, stdout:\n%s\nwant:\n%s", run, code, stdout, want)
+		}
+	}
+}
