@@ -339,16 +339,13 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 }
 
 // checkSimLanguage refuses a test contact's language that no flow
-// translation could match: one that is not an ISO 639-3 code once read as
-// a contact's language is (flows.LanguageCode: FR, fr → fra), such as
-// "French" or "fr-FR", which a live contact's would match nothing with
-// either. The simulator says so rather than run the base language unasked.
+// translation could match (sim.CheckContactLanguage), as parley simulate
+// does.
 func checkSimLanguage(lang string) error {
-	if lang == "" || flows.CheckLanguage("", "", flows.LanguageCode(lang)) == nil {
-		return nil
+	if fe := sim.CheckContactLanguage("contact.language", lang); fe != nil {
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, fe.Path, "%s", fe.Message)
 	}
-	fe := flows.CheckLanguage("contact.language", "contact language", lang)
-	return apiErr(fiber.StatusBadRequest, CodeInvalidField, "contact.language", "%s", fe.Message)
+	return nil
 }
 
 // simDraft returns the flow to run for a definition: the stored flow when the
