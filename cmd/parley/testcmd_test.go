@@ -416,3 +416,25 @@ func TestScriptResultsInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptResultOfSubflow: a script's results are the started flow's; a
+// result only a subflow saved is said to be the subflow's, not missing.
+func TestScriptResultOfSubflow(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "child.json", `{"id": "child", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "result": "C", "exits": {"Next": ""}}]}`)
+	writeFile(t, dir, "parent.json", `{"id": "parent", "widgets": [
+	  {"id": "sub", "type": "subflow", "flow": "child", "exits": {"Complete": "say", "Expired": ""}},
+	  {"id": "say", "type": "send_message", "text": "child said @child.c.value", "exits": {"Next": "keep"}},
+	  {"id": "keep", "type": "set_variable", "name": "Kept", "value": "@child.c.value"}]}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "parent.json", "conversation": [{"expect": []}, {"send": "hi", "expect": ["child said hi"]}],
+	  "final_status": "completed", "results": {"C": {"value": "hi"}, "Kept": {"value": "hi"}, "Nope": {"value": "x"}}}`)
+	code, stdout, _ := parley(t, "", "test", script)
+	want := "FAIL " + script + "\n" +
+		`    result "C": not saved by the started flow (a subflow saved it: the started flow reads it as @child.c)` + "\n" +
+		`    result "Nope": not saved` + "\n" +
+		"0 passed, 1 failed\n"
+	if code != 1 || stdout != want {
+		t.Errorf("exit %d, stdout:\n%s\nwant:\n%s", code, stdout, want)
+	}
+}
