@@ -39,14 +39,18 @@ const (
 // Session is one contact's run of a flow: plain data that round-trips through
 // JSON, so a turn can end in one process and the next start in another.
 type Session struct {
-	ID          string   `json:"id"`
-	FlowID      string   `json:"flow"`
-	Revision    int      `json:"revision,omitempty"`
-	Status      Status   `json:"status"`
-	Environment string   `json:"env,omitempty"`
-	Contact     Contact  `json:"contact"`
-	Channel     *Channel `json:"channel,omitempty"`
-	Call        *Call    `json:"call,omitempty"`
+	ID          string  `json:"id"`
+	FlowID      string  `json:"flow"`
+	Revision    int     `json:"revision,omitempty"`
+	Status      Status  `json:"status"`
+	Environment string  `json:"env,omitempty"`
+	Contact     Contact `json:"contact"`
+	// SandboxContact marks the web simulator's test contact: the flow sees
+	// its URN as given, while the store keeps it, its fields and its
+	// sessions under ContactKey, apart from a live contact with that URN.
+	SandboxContact bool     `json:"sandbox_contact,omitempty"`
+	Channel        *Channel `json:"channel,omitempty"`
+	Call           *Call    `json:"call,omitempty"`
 	// Frames is the stack of running flows: Frames[0] is the flow the session
 	// started on; a subflow pushes a frame and pops it when it ends.
 	Frames []*Frame `json:"frames"`
@@ -82,6 +86,27 @@ type Frame struct {
 	Results map[string]*Result `json:"results,omitempty"`
 	// Child holds the results of the last subflow this frame ran (@child).
 	Child map[string]*Result `json:"child,omitempty"`
+}
+
+// SandboxContactPrefix starts the key a simulator's test contact is stored
+// under (ContactKey): tel:+12065551212 is kept as sim:tel:+12065551212.
+const SandboxContactPrefix = "sim:"
+
+// ContactKey is the key the session's contact is stored, indexed and locked
+// under: its URN, or for a test contact (SandboxContact)
+// SandboxContactPrefix + its URN, so that a simulation never reads or
+// changes a live contact's fields, sessions or lock. Empty when the session
+// has no contact.
+func (s *Session) ContactKey() string {
+	return ContactKey(s.Contact.URN, s.SandboxContact)
+}
+
+// ContactKey is the store key of a contact's URN; see Session.ContactKey.
+func ContactKey(urn string, sandbox bool) string {
+	if sandbox && urn != "" {
+		return SandboxContactPrefix + urn
+	}
+	return urn
 }
 
 // Top returns the running frame.

@@ -168,6 +168,10 @@ type StartRequest struct {
 	// CheckKind refuses a voice flow without a Call (POST /v1/sessions,
 	// whose field flow named it): see checkStartKind.
 	CheckKind bool
+	// SandboxContact makes the contact the simulator's test contact: the
+	// flow sees Contact.URN, the store keeps the contact apart from a live
+	// one with that URN (flows.Session.SandboxContact).
+	SandboxContact bool
 
 	// read is set when the caller already read, under the contact's lock,
 	// that no session waits for the contact on Channel, and the contact
@@ -195,7 +199,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, erro
 	if callOnChannel {
 		defer s.lockCallID(req.SessionID).Unlock()
 	}
-	defer s.locks.lock(req.Contact.URN, req.SessionID).Unlock()
+	defer s.locks.lock(req.contactKey(), req.SessionID).Unlock()
 	if callOnChannel {
 		if existing, err := s.store.LoadSession(ctx, req.SessionID); err == nil {
 			return nil, apiErr(fiber.StatusConflict, CodeConflict, "call.id", "call %q on channel %q already has session %s (%s)", req.Call.ID, req.Channel.ID, existing.ID, existing.Status)
@@ -231,7 +235,7 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	if req.Contact.URN != "" {
 		stored := req.storedContact
 		if !req.read {
-			if stored, err = s.storedContact(ctx, req.Contact.URN); err != nil {
+			if stored, err = s.storedContact(ctx, req.contactKey()); err != nil {
 				return nil, err
 			}
 		}
@@ -241,7 +245,7 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	if req.Channel != nil {
 		ch = req.Channel.flowsChannel()
 		if req.Contact.URN != "" && !req.read && req.Call == nil {
-			if w, err := s.store.WaitingSession(ctx, req.Channel.ID, req.Contact.URN); err == nil {
+			if w, err := s.store.WaitingSession(ctx, req.Channel.ID, req.contactKey()); err == nil {
 				if _, err := s.interruptLoaded(ctx, w); err != nil {
 					return nil, fmt.Errorf("interrupt session %s waiting on channel %q: %w", w.ID, req.Channel.ID, err)
 				}
@@ -258,9 +262,16 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	if err != nil {
 		return nil, err
 	}
+	sess.SandboxContact = req.SandboxContact
 	s.metrics.turn("start", time.Since(start))
 	s.metrics.started.Inc()
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, launchedBy: req.launchedBy(), messageID: req.MessageID, channel: channelID(req.Channel)})
+}
+
+// contactKey is the key the request's contact is stored and locked under
+// (flows.ContactKey).
+func (req *StartRequest) contactKey() string {
+	return flows.ContactKey(req.Contact.URN, req.SandboxContact)
 }
 
 // checkStartKind refuses to start a voice flow without a call: no one
@@ -435,11 +446,11 @@ func (s *Service) lockSessionWith(ctx context.Context, id string, try bool) (fun
 	var held heldLock
 	if try {
 		ok := false
-		if held, ok = s.locks.tryLock(peek.Contact.URN, peek.ID); !ok {
+		if held, ok = s.locks.tryLock(peek.ContactKey(), peek.ID); !ok {
 			return nil, nil, &contactBusyError{urn: peek.Contact.URN}
 		}
 	} else {
-		held = s.locks.lock(peek.Contact.URN, peek.ID)
+		held = s.locks.lock(peek.ContactKey(), peek.ID)
 	}
 	unlock := held.Unlock
 	sess, err := s.store.LoadSession(ctx, id)
@@ -447,7 +458,7 @@ func (s *Service) lockSessionWith(ctx context.Context, id string, try bool) (fun
 		unlock()
 		return nil, nil, err
 	}
-	if sess.Contact.URN != peek.Contact.URN {
+	if sess.ContactKey() != peek.ContactKey() {
 		// The contact changed between the loads (a turn set it): take the right lock.
 		unlock()
 		return s.lockSessionWith(ctx, id, try)
@@ -515,7 +526,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	s.metrics.commit.Observe(time.Since(start).Seconds())
 	if err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
-			return s.processedReply(ctx, c.channel, sess.Contact.URN, c.messageID)
+			return s.processedReply(ctx, c.channel, sess.ContactKey(), c.messageID)
 		}
 		return nil, fmt.Errorf("save turn of session %s: %w", sess.ID, err)
 	}

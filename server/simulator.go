@@ -25,14 +25,14 @@ import (
 )
 
 // The web simulator's server side. Simulated sessions are sandbox sessions:
-//   - their contact lives under SimURNPrefix, so a test never reads or writes
-//     a live contact's fields, locks or waiting index;
+//   - their contact is a test contact (flows.Session.SandboxContact): the
+//     flow sees the URN the author gave, as parley simulate shows it, while
+//     the store keeps the contact under flows.SandboxContactPrefix + URN, so
+//     a test never reads or writes a live contact's fields, locks or
+//     waiting index;
 //   - an edited flow runs as a draft flow (draftID: DraftPrefix + the flow's id), so
 //     trying a change never adds a revision to the flow live sessions run;
 //   - their webhook widgets may be answered by mocks kept with the session.
-
-// SimURNPrefix namespaces the contacts of simulated sessions.
-const SimURNPrefix = "sim:"
 
 // DraftPrefix is the id prefix of flows the simulator stores for edited
 // definitions.
@@ -158,10 +158,12 @@ var _ flows.Wrapper = (*mockableWebhook)(nil)
 // MarshalJSON encodes the wrapped widget.
 func (w *mockableWebhook) MarshalJSON() ([]byte, error) { return json.Marshal(w.Widget) }
 
-// Execute answers from the session's mock for this widget, if any.
+// Execute answers from the session's mock for this widget, if any. Mocks
+// name the started flow's widgets (parseMocks): a subflow's webhook widget
+// is another widget, even with the same id, and calls out.
 func (w *mockableWebhook) Execute(r flows.Run) flows.Outcome {
 	s := r.Session()
-	if s.Environment == flows.EnvSandbox {
+	if s.Environment == flows.EnvSandbox && r.Flow() != nil && r.Flow().ID == s.FlowID {
 		if resp, ok := w.mocks.get(s.ID)[w.Base().ID]; ok {
 			hooks := &widgetMock{widget: w.Base().ID, resp: resp, real: r.Services()}
 			// A flow may name a webhook configured on another server (the
@@ -297,6 +299,10 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		}
 		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
 	}
+	if req.Contact.URN == "" && (b.Call == nil || b.Call.From == "") {
+		// parley simulate's contact, whose number is also the caller's.
+		req.Contact.URN = sim.DefaultURN
+	}
 	if b.Call != nil || flow.IsVoice() {
 		call := &flows.Call{ID: "sim-" + req.SessionID, State: "in-progress", Start: s.cfg.Now()}
 		if b.Call != nil {
@@ -316,10 +322,7 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		}
 		req.Call = call
 	}
-	if req.Contact.URN == "" {
-		req.Contact.URN = "simulator"
-	}
-	req.Contact.URN = SimURN(req.Contact.URN)
+	req.SandboxContact = true
 	if len(mocks) > 0 {
 		if err := s.simMocks.put(req.SessionID, mocks); err != nil {
 			return err
@@ -336,24 +339,13 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 }
 
 // checkSimLanguage refuses a test contact's language that no flow
-// translation could match: one that is not an ISO 639-3 code once read as
-// a contact's language is (flows.LanguageCode: FR, fr → fra), such as
-// "French" or "fr-FR", which a live contact's would match nothing with
-// either. The simulator says so rather than run the base language unasked.
+// translation could match (sim.CheckContactLanguage), as parley simulate
+// does.
 func checkSimLanguage(lang string) error {
-	if lang == "" || flows.CheckLanguage("", "", flows.LanguageCode(lang)) == nil {
-		return nil
+	if fe := sim.CheckContactLanguage("contact.language", lang); fe != nil {
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, fe.Path, "%s", fe.Message)
 	}
-	fe := flows.CheckLanguage("contact.language", "contact language", lang)
-	return apiErr(fiber.StatusBadRequest, CodeInvalidField, "contact.language", "%s", fe.Message)
-}
-
-// SimURN puts a contact URN in the simulator's namespace.
-func SimURN(urn string) string {
-	if strings.HasPrefix(urn, SimURNPrefix) {
-		return urn
-	}
-	return SimURNPrefix + urn
+	return nil
 }
 
 // simDraft returns the flow to run for a definition: the stored flow when the
@@ -371,14 +363,21 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 	if id, cur := s.simStored(ctx, doc); cur != nil {
 		return id, cur, nil
 	}
-	f, err := s.eng.Load(doc)
+	// A definition without an id runs as the draft of "untitled": the id is
+	// set before the flow is checked, as POST /v1/flows and the live check
+	// (validateFlow) set one, so a flow without an id needs no name either.
+	load := doc
+	if idAbsent(doc) {
+		var err error
+		if load, err = withID(doc, untitledID); err != nil {
+			return "", nil, err
+		}
+	}
+	f, err := s.eng.Load(load)
 	if err != nil {
 		return "", nil, invalidFlow(err)
 	}
 	id := f.ID
-	if id == "" {
-		id = "untitled"
-	}
 	if !strings.HasPrefix(id, DraftPrefix) {
 		id = draftID(id)
 	}
@@ -438,6 +437,10 @@ func (s *Server) simValidate(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"valid": true, "errors": []*flows.FieldError{}, "warnings": warnings,
 		"stored": fiber.Map{"id": id, "revision": cur.Revision}})
 }
+
+// untitledID is the id a definition without one runs under (its draft is
+// DraftPrefix + untitledID).
+const untitledID = "untitled"
 
 // maxFlowID is the longest flow id.
 const maxFlowID = flows.MaxIDLen

@@ -106,11 +106,14 @@ func TestSimulatorSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sess.Environment != "sandbox" || sess.Contact.URN != "sim:tel:+12065551212" {
-		t.Errorf("session env %q contact %q, want sandbox and sim:tel:+12065551212", sess.Environment, sess.Contact.URN)
+	if sess.Environment != "sandbox" || sess.Contact.URN != "tel:+12065551212" || !sess.SandboxContact {
+		t.Errorf("session env %q contact %q (test contact %v), want sandbox and the test contact tel:+12065551212", sess.Environment, sess.Contact.URN, sess.SandboxContact)
 	}
 	if _, err := s.store.Contact(context.Background(), "tel:+12065551212"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("live contact tel:+12065551212 was written by a simulation (err %v)", err)
+	}
+	if _, err := s.store.Contact(context.Background(), "sim:tel:+12065551212"); err != nil {
+		t.Errorf("test contact not stored under sim:tel:+12065551212: %v", err)
 	}
 	if revs, err := s.store.FlowRevisions(context.Background(), "order-status"); err != nil || len(revs) != 1 {
 		t.Errorf("live flow order-status has %d revisions (err %v), want 1", len(revs), err)
@@ -170,5 +173,38 @@ func TestSimulatorDraftOfALongID(t *testing.T) {
 	a, b := strings.Repeat("x", 128), strings.Repeat("x", 127)+"y"
 	if draftID(a) == draftID(b) {
 		t.Errorf("ids %q and %q share the draft %q", a, b, draftID(a))
+	}
+}
+
+// TestSimulatorStartsWhatTheCheckAccepts: a definition without an id or a
+// name, which the page's live check finds valid, starts as the draft of
+// "untitled", as POST /v1/flows stores such a flow under an id of its own.
+func TestSimulatorStartsWhatTheCheckAccepts(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for _, doc := range []string{
+		`{"widgets":[{"id":"a","type":"send_message","text":"hi"}]}`,
+		`{"id":"","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`,
+		`{"id":null,"widgets":[{"id":"a","type":"send_message","text":"hi"}]}`,
+	} {
+		check := ts.must(200, "POST", "/v1/simulator/validate", doc)
+		if check["valid"] != true {
+			t.Fatalf("%s: the live check says %v", doc, check)
+		}
+		r := ts.do("POST", "/v1/simulator/sessions", map[string]any{"definition": json.RawMessage(doc)})
+		if r.Status != 201 {
+			t.Fatalf("%s: valid by the check, start answers %d %s", doc, r.Status, r.Body)
+		}
+		out := r.JSON(t)
+		if out["flow"] != "sim.untitled" || strings.Join(texts(out), "|") != "hi" {
+			t.Errorf("%s: started %v saying %q, want sim.untitled saying hi", doc, out["flow"], texts(out))
+		}
+	}
+	// Both still refuse what is wrong.
+	bad := `{"widgets":[{"id":"a","type":"send_message"}]}`
+	if check := ts.must(200, "POST", "/v1/simulator/validate", bad); check["valid"] != false {
+		t.Errorf("the live check accepts %s: %v", bad, check)
+	}
+	if r := ts.do("POST", "/v1/simulator/sessions", map[string]any{"definition": json.RawMessage(bad)}); r.Status != 422 {
+		t.Errorf("start of %s: %d %s, want 422", bad, r.Status, r.Body)
 	}
 }

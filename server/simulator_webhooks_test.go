@@ -118,3 +118,31 @@ func TestSimulatorContactLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulatorMockNotForSubflow: a mock names a webhook widget of the
+// started flow; a subflow's webhook widget with the same id is another
+// widget, and calls out.
+func TestSimulatorMockNotForSubflow(t *testing.T) {
+	var calls atomic.Int32
+	real := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"who":"real"}`))
+	}))
+	defer real.Close()
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	ts.createFlow(`{"id":"kid","name":"Kid","widgets":[
+	 {"id":"h","type":"webhook","method":"GET","url":"` + real.URL + `/kid","exits":{"Success":"ok","Failure":"ko"}},
+	 {"id":"ok","type":"send_message","text":"kid got @extra.who","exits":{"Next":""}},
+	 {"id":"ko","type":"send_message","text":"kid failed","exits":{"Next":""}}]}`)
+	ts.createFlow(`{"id":"dad","name":"Dad","widgets":[
+	 {"id":"h","type":"webhook","method":"GET","url":"` + real.URL + `/dad","exits":{"Success":"ok","Failure":"ko"}},
+	 {"id":"ok","type":"send_message","text":"dad got @extra.who","exits":{"Next":"sub"}},
+	 {"id":"ko","type":"send_message","text":"dad failed","exits":{"Next":"sub"}},
+	 {"id":"sub","type":"subflow","flow":"kid","exits":{"Complete":"","Expired":""}}]}`)
+	r := ts.must(201, "POST", "/v1/simulator/sessions", map[string]any{"flow": "dad",
+		"mocks": map[string]any{"h": map[string]any{"status": 200, "body": map[string]any{"who": "mock"}}}})
+	if got := strings.Join(texts(r), "|"); got != "dad got mock|kid got real" || calls.Load() != 1 {
+		t.Errorf("said %q with %d real calls, want the mock for dad's h and a real call for kid's h", got, calls.Load())
+	}
+}

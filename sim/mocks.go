@@ -31,7 +31,7 @@ type MockResponse struct {
 // Mocks answers webhook calls from canned responses by URL: an exact URL, or a
 // prefix ending in "*" (the longest matching prefix wins). Responses for a URL
 // are used in order; the last one repeats. Calls with no mock go to Fallback,
-// or fail with a clear message.
+// or fail (outcome failure, not sent) with a message naming the request.
 type Mocks struct {
 	mu       sync.Mutex
 	exact    map[string][]MockResponse
@@ -172,8 +172,11 @@ func (m *Mocks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.Webh
 		if m.Fallback != nil {
 			return m.Fallback.Call(ctx, req)
 		}
-		return &flows.WebhookResult{Outcome: flows.OutcomeError, Attempts: 1, Request: trace,
-			Error: fmt.Sprintf("no mock answers %s %s", req.Method, req.URL)}
+		// Not sent: a failure (the Failure exit), as a request that cannot
+		// be sent is, rather than an error, which a Timeout exit would take
+		// as a connection error. The URL is redacted as the trace's is.
+		return &flows.WebhookResult{Outcome: flows.OutcomeFailure, Attempts: 1, Request: trace,
+			Error: fmt.Sprintf("no mock answers %s %s", trace.Method, trace.URL)}
 	}
 	if resp.Timeout {
 		return &flows.WebhookResult{Outcome: flows.OutcomeTimeout, Attempts: 1, Request: trace, Error: "mocked timeout"}

@@ -341,10 +341,17 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 	if s.FinalStatus != "" && sess.Status != s.FinalStatus {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("final status: expected %s, got %s", s.FinalStatus, sess.Status))
 	}
-	for name, want := range s.Results {
-		got, ok := sess.Frames[0].Results[flows.Key(name)]
+	// By name, so that the same failures read the same on every run.
+	for _, name := range slices.Sorted(maps.Keys(s.Results)) {
+		want := s.Results[name]
+		key := flows.Key(name)
+		got, ok := sess.Frames[0].Results[key]
 		if !ok {
-			rep.Failures = append(rep.Failures, fmt.Sprintf("result %q: not saved", name))
+			if subflowSaved(sess, key) {
+				rep.Failures = append(rep.Failures, fmt.Sprintf("result %q: not saved by the started flow (a subflow saved it: the started flow reads it as @child.%s)", name, key))
+			} else {
+				rep.Failures = append(rep.Failures, fmt.Sprintf("result %q: not saved", name))
+			}
 			continue
 		}
 		if want.Value != nil && got.Value != *want.Value {
@@ -355,6 +362,25 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 		}
 	}
 	return rep, nil
+}
+
+// subflowSaved reports whether a subflow of the session saved the result
+// key: one still running, or the last one a frame ran (@child). A script's
+// results are the started flow's own (@flow), so such a result is named as
+// a subflow's rather than as missing.
+func subflowSaved(sess *flows.Session, key string) bool {
+	for i, f := range sess.Frames {
+		if f == nil {
+			continue
+		}
+		if _, ok := f.Child[key]; ok {
+			return true
+		}
+		if _, ok := f.Results[key]; ok && i > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func equalStrings(a, b []string) bool {

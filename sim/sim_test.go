@@ -32,7 +32,7 @@ func TestMocksMatchInOrder(t *testing.T) {
 		{"http://x/orders/2", 500, flows.OutcomeFailure, "down"},
 		{"http://x/orders/3", 500, flows.OutcomeFailure, "down"}, // the last answer repeats
 		{"http://x/other", 0, flows.OutcomeTimeout, ""},
-		{"http://y/", 0, flows.OutcomeError, ""},
+		{"http://y/", 0, flows.OutcomeFailure, ""}, // not sent: no mock answers it
 	}
 	for _, c := range cases {
 		res := call(c.url)
@@ -237,5 +237,20 @@ func TestEveryFileProblem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUnmockedCall: a call no mock answers is not sent: outcome failure,
+// the message naming the request with its secrets redacted as its trace
+// has them.
+func TestUnmockedCall(t *testing.T) {
+	m := NewMocks(nil)
+	res := m.Call(context.Background(), &flows.WebhookRequest{Method: "post", URL: "http://user:hunter2@127.0.0.1:18801/x?token=abc&page=2"})
+	want := "no mock answers POST http://user:[redacted]@127.0.0.1:18801/x?token=[redacted]&page=2"
+	if res.Outcome != flows.OutcomeFailure || res.Error != want {
+		t.Errorf("got %s %q, want failure %q", res.Outcome, res.Error, want)
+	}
+	if res.Request == nil || !strings.Contains(res.Error, res.Request.URL) {
+		t.Errorf("the message %q does not show the URL of the trace %+v", res.Error, res.Request)
 	}
 }

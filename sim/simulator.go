@@ -241,7 +241,7 @@ func Outputs(evs []flows.Event) []string {
 // widget, the request, the status and outcome, and the reason a call got no
 // answer, which the flow's Failure path does not show ("webhook lookup: POST
 // http://x.test/order blocked — dial tcp ...: destination refused by the
-// address guard ...", "... error — no mock answers POST http://x.test/order").
+// address guard ...", "... failure — no mock answers POST http://x.test/order").
 // ev is a webhook_called event.
 func WebhookNote(ev flows.Event) string {
 	var b strings.Builder

@@ -35,6 +35,9 @@ func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
 	if b, ok = appendContact(b, &s.Contact); !ok {
 		return nil, false
 	}
+	if s.SandboxContact {
+		b = append(b, `,"sandbox_contact":true`...)
+	}
 	if c := s.Channel; c != nil {
 		b = append(b, `,"channel":{"id":`...)
 		b = appendJSONString(b, c.ID)

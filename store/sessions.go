@@ -63,7 +63,7 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 		rec: header{
 			status: statusCodes[s.Status], codec: codec, payload: payload,
 			updated: nanos(s.UpdatedAt), timerAt: plan.at, timerKind: plan.kind,
-			urn: s.Contact.URN,
+			urn: s.ContactKey(),
 		},
 		timers:    plan,
 		channel:   t.Channel,
@@ -117,14 +117,14 @@ func (b *Bolt) prepareTurn(t *Turn) (*preparedTurn, error) {
 			return nil, err
 		}
 		p.contact = encodeContact(c)
-		p.contactURN = c.URN
+		p.contactURN = flows.ContactKey(c.URN, s.SandboxContact)
 	}
 	if t.MessageID != "" {
 		if err := checkID("message", t.MessageID); err != nil {
 			return nil, err
 		}
 		p.msgID, p.msgAt = t.MessageID, nanos(now)
-		p.msgLogKey = processedLogKey(p.msgAt, p.channel, t.MessageID, s.Contact.URN)
+		p.msgLogKey = processedLogKey(p.msgAt, p.channel, t.MessageID, s.ContactKey())
 		p.msgReply = t.Reply
 		p.msgLegacy = b.legacyDedupe.Load()
 	}

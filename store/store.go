@@ -163,9 +163,11 @@ type Turn struct {
 	// Outbox are lifecycle event records for webhook delivery. Records
 	// without an ID or Timestamp get them filled in, in place.
 	Outbox []OutboxRecord
-	// Contact is upserted (by URN) when non-nil.
+	// Contact is upserted (by URN, under the sim: key of
+	// flows.ContactKey when the session's SandboxContact is set) when
+	// non-nil.
 	Contact *flows.Contact
-	// Channel, with Session.Contact.URN, keys the waiting index. Empty means
+	// Channel, with Session.ContactKey(), keys the waiting index. Empty means
 	// Session.Channel.ID, or (for the waiting index only) the channel of the
 	// previous save. It also scopes MessageID. A call's session
 	// (Session.Call set) is never in the waiting index: it is found by its id.

@@ -790,3 +790,51 @@ func TestSimulatorStoredFlowWarnings(t *testing.T) {
 		t.Errorf("flow bubbles = %q, want only the stored flow's greeting: the edited flow must not start", got)
 	}
 }
+
+// TestSimulatorMockStatusChecked: a mock's status that is not a whole
+// number from 100 to 599 is named under its row, and nothing starts; an
+// empty one is 200, as the page says.
+func TestSimulatorMockStatusChecked(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const answer = `{"status": "Shipped", "order": "CU001", "name": "Ben Haggerty", "ship_date": "October 9th", "delivery_date": "April 3rd", "description": "Vogue White Wall x 4"}`
+	refused := func(want string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.Click(chromedp.CSS(`#start`)),
+			waitFor(fmt.Sprintf(`document.querySelector('.mock-error').textContent === %s`, js(want))),
+			waitFor(`document.activeElement === document.querySelector('.mock-status')`),
+		)
+	}
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("order-status", `"lookup"`),
+		chromedp.Click(chromedp.CSS(`#add-mock`)),
+		waitFor(`document.querySelector('.mock-widget').value === 'lookup'`),
+		chromedp.SetValue(chromedp.CSS(`.mock-body`), answer),
+		chromedp.SetValue(chromedp.CSS(`.mock-status`), "0"),
+		refused(`Mock 1 (widget "lookup"): status 0 is not an HTTP status (100-599)`),
+		chromedp.SetValue(chromedp.CSS(`.mock-status`), "99"),
+		refused(`Mock 1 (widget "lookup"): status 99 is not an HTTP status (100-599)`),
+		chromedp.SetValue(chromedp.CSS(`.mock-status`), "200.5"),
+		refused(`Mock 1 (widget "lookup"): status "200.5" is not a whole number: give an HTTP status from 100 to 599`),
+		// Typed text that is no number: the field holds "", and says so.
+		chromedp.SetValue(chromedp.CSS(`.mock-status`), ""),
+		chromedp.SendKeys(chromedp.CSS(`.mock-status`), "e"),
+		waitFor(`document.querySelector('.mock-status').validity.badInput`),
+		refused(`Mock 1 (widget "lookup"): the status is not a number: give an HTTP status from 100 to 599`),
+	)
+	if chat := texts(ctx, t, "#chat .bubble"); len(chat) != 0 {
+		t.Fatalf("a session started with a wrong mock status: %q", chat)
+	}
+	// Empty is 200: the mock answers and the order is found.
+	do(ctx, t,
+		chromedp.SetValue(chromedp.CSS(`.mock-status`), ""),
+		waitFor(`!document.querySelector('.mock-status').validity.badInput`),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		waitFor(`document.querySelector('.mock-error').textContent === ''`),
+		chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+		chromedp.SendKeys(chromedp.CSS(`#message`), "CU001"+kb.Enter),
+		bubbleWith("flow", "Great news Ben Haggerty!"),
+		waitFor(`[...document.querySelectorAll('#events li[data-type="webhook_called"] .estatus')].some(e => e.textContent.startsWith('200'))`),
+	)
+}

@@ -32,7 +32,9 @@ type goldenCase struct {
 	Contact   flows.Contact     `json:"contact,omitzero"`
 	Call      string            `json:"call,omitempty"`
 	Variables map[string]string `json:"variables,omitempty"`
-	// Mocks answer webhook calls by URL; Webhooks are configured webhooks by name.
+	// Mocks answer webhook calls by URL; Webhooks are configured webhooks by
+	// name. A URL no mock answers stands for a host that refuses the
+	// connection (refused).
 	Mocks    map[string][]sim.MockResponse   `json:"mocks,omitempty"`
 	Webhooks map[string]*flows.WebhookConfig `json:"webhooks,omitempty"`
 	Seed     uint64                          `json:"seed,omitempty"`
@@ -114,6 +116,19 @@ func normalise(evs []flows.Event) []goldenEvent {
 	return out
 }
 
+// refused answers the calls no mock of a case answers as a host that
+// refuses the connection: outcome error, which takes the Timeout exit when
+// it is wired. The request is recorded as a mocked call records it.
+type refused struct{ none *sim.Mocks }
+
+func (r refused) Config(string) (*flows.WebhookConfig, bool) { return nil, false }
+
+func (r refused) Call(ctx context.Context, req *flows.WebhookRequest) *flows.WebhookResult {
+	res := r.none.Call(ctx, req)
+	res.Outcome, res.Error = flows.OutcomeError, "connection refused"
+	return res
+}
+
 // epoch is the fixed clock of every case; each turn happens a minute after the last.
 var epoch = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
@@ -124,6 +139,7 @@ func (c *goldenCase) run(t *testing.T) goldenCase {
 	ids := 0
 	mocks := sim.NewMocks(c.Mocks)
 	mocks.Configs = c.Webhooks
+	mocks.Fallback = refused{sim.NewMocks(nil)}
 	lib := sim.NewLibrary()
 	seed := c.Seed
 	if seed == 0 {

@@ -80,6 +80,13 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "parley simulate:", err)
 		return 2
 	}
+	// Read as the web simulator reads its test contact's: trimmed, and one
+	// no translation could match is refused, not run in the base language.
+	*lang = strings.TrimSpace(*lang)
+	if fe := sim.CheckContactLanguage("--contact-language", *lang); fe != nil {
+		fmt.Fprintf(stderr, "parley simulate: %s: %s\n", fe.Path, fe.Message)
+		return 2
+	}
 	real, err := out.service()
 	if err != nil {
 		fmt.Fprintln(stderr, "parley simulate:", err)

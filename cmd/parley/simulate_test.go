@@ -65,3 +65,28 @@ func TestTestCommandPanicFailsTheFile(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s\nwant exit 1 and:\n%s", code, stdout, want)
 	}
 }
+
+// TestSimulateContactLanguage: --contact-language is read as the web
+// simulator reads its test contact's language: fr is fra; one no
+// translation could match is a usage error with the simulator's message,
+// not a run in the base language.
+func TestSimulateContactLanguage(t *testing.T) {
+	dir := t.TempDir()
+	flow := writeFile(t, dir, "hello.json", `{"id": "hello", "language": "eng", "widgets": [
+	  {"id": "m", "type": "send_message", "text": "Hello", "translations": {"fra": {"text": "Bonjour"}}}]}`)
+	for _, tc := range []struct {
+		lang, stdout, stderr string
+		code                 int
+	}{
+		{"fr", "Bonjour\n", "", 0},
+		{" FRA ", "Bonjour\n", "", 0},
+		{"", "Hello\n", "", 0},
+		{"fr-FR", "", `parley simulate: --contact-language: contact language "fr-FR" is not an ISO 639-3 code (three lower-case letters): did you mean "fra"?` + "\n", 2},
+		{"French", "", `parley simulate: --contact-language: contact language "French" is not an ISO 639-3 code (three lower-case letters, such as "eng" or "fra")` + "\n", 2},
+	} {
+		code, stdout, stderr := parley(t, "", "simulate", "--contact-language", tc.lang, flow)
+		if code != tc.code || stdout != tc.stdout || (tc.code != 0 && stderr != tc.stderr) {
+			t.Errorf("--contact-language %q: exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr %q", tc.lang, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}

@@ -124,8 +124,27 @@ func TestWebhookOutcomesShown(t *testing.T) {
 	}
 	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["found"]}]}`)
 	code, stdout, _ = parley(t, "", "test", script)
-	if want := "    [turn 1: webhook lookup: POST http://127.0.0.1:9/order error — no mock answers POST http://127.0.0.1:9/order]\n"; code != 1 || !strings.Contains(stdout, want) {
+	if want := "    [turn 1: webhook lookup: POST http://127.0.0.1:9/order failure — no mock answers POST http://127.0.0.1:9/order]\n"; code != 1 || !strings.Contains(stdout, want) {
 		t.Errorf("test: exit %d, stdout:\n%s\nwant a line %q", code, stdout, want)
+	}
+}
+
+// TestUnmockedCallInScript: a call no mock answers is not sent: the flow
+// takes Failure, not the Timeout exit a connection error would take, and
+// the line that says so shows the URL's secrets redacted.
+func TestUnmockedCallInScript(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "lookup", "type": "webhook", "url": "http://user:hunter2@127.0.0.1:18801/x?token=abc", "exits": {"Success": "ok", "Failure": "down", "Timeout": "slow"}},
+	  {"id": "ok", "type": "send_message", "text": "found"},
+	  {"id": "slow", "type": "send_message", "text": "timed out"},
+	  {"id": "down", "type": "send_message", "text": "failed"}]}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["found"]}]}`)
+	code, stdout, _ := parley(t, "", "test", script)
+	want := "    turn 1: expected [\"found\"], got [\"failed\"]\n" +
+		"    [turn 1: webhook lookup: POST http://user:[redacted]@127.0.0.1:18801/x?token=[redacted] failure — no mock answers POST http://user:[redacted]@127.0.0.1:18801/x?token=[redacted]]\n"
+	if code != 1 || !strings.Contains(stdout, want) || strings.Contains(stdout, "hunter2") || strings.Contains(stdout, "abc") {
+		t.Errorf("exit %d, stdout:\n%s\nwant the lines:\n%s", code, stdout, want)
 	}
 }
 
@@ -368,5 +387,54 @@ func TestTestCommandWebhooksFilePath(t *testing.T) {
 		if code != 1 || stdout != c.want {
 			t.Errorf("parley test %s: exit %d, stdout\n%s\nwant\n%s", c.script, code, stdout, c.want)
 		}
+	}
+}
+
+// TestScriptResultsInOrder: the results a script gets wrong are listed by
+// name, the same on every run.
+func TestScriptResultsInOrder(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "flow.json", `{"id": "f", "widgets": [
+	  {"id": "a", "type": "set_variable", "name": "Alpha", "value": "1", "exits": {"Next": "b"}},
+	  {"id": "b", "type": "set_variable", "name": "Bravo", "value": "2", "exits": {"Next": "c"}},
+	  {"id": "c", "type": "set_variable", "name": "Charlie", "value": "3", "exits": {"Next": "d"}},
+	  {"id": "d", "type": "set_variable", "name": "Delta", "value": "4", "exits": {"Next": "hi"}},
+	  {"id": "hi", "type": "send_message", "text": "hi"}]}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["hi"]}],
+	  "results": {"Delta": {"value": "x"}, "Bravo": {"value": "x"}, "Echo": {"value": "x"}, "Alpha": {"value": "x"}, "Charlie": {"value": "x"}}}`)
+	want := "FAIL " + script + "\n" +
+		`    result "Alpha": value "1", expected "x"` + "\n" +
+		`    result "Bravo": value "2", expected "x"` + "\n" +
+		`    result "Charlie": value "3", expected "x"` + "\n" +
+		`    result "Delta": value "4", expected "x"` + "\n" +
+		`    result "Echo": not saved` + "\n" +
+		"0 passed, 1 failed\n"
+	for run := 0; run < 10; run++ {
+		code, stdout, _ := parley(t, "", "test", script)
+		if code != 1 || stdout != want {
+			t.Fatalf("run %d: exit %d, stdout:\n%s\nwant:\n%s", run, code, stdout, want)
+		}
+	}
+}
+
+// TestScriptResultOfSubflow: a script's results are the started flow's; a
+// result only a subflow saved is said to be the subflow's, not missing.
+func TestScriptResultOfSubflow(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "child.json", `{"id": "child", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "result": "C", "exits": {"Next": ""}}]}`)
+	writeFile(t, dir, "parent.json", `{"id": "parent", "widgets": [
+	  {"id": "sub", "type": "subflow", "flow": "child", "exits": {"Complete": "say", "Expired": ""}},
+	  {"id": "say", "type": "send_message", "text": "child said @child.c.value", "exits": {"Next": "keep"}},
+	  {"id": "keep", "type": "set_variable", "name": "Kept", "value": "@child.c.value"}]}`)
+	script := writeFile(t, dir, "a.test.json", `{"flow": "parent.json", "conversation": [{"expect": []}, {"send": "hi", "expect": ["child said hi"]}],
+	  "final_status": "completed", "results": {"C": {"value": "hi"}, "Kept": {"value": "hi"}, "Nope": {"value": "x"}}}`)
+	code, stdout, _ := parley(t, "", "test", script)
+	want := "FAIL " + script + "\n" +
+		`    result "C": not saved by the started flow (a subflow saved it: the started flow reads it as @child.c)` + "\n" +
+		`    result "Nope": not saved` + "\n" +
+		"0 passed, 1 failed\n"
+	if code != 1 || stdout != want {
+		t.Errorf("exit %d, stdout:\n%s\nwant:\n%s", code, stdout, want)
 	}
 }

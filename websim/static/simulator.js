@@ -223,6 +223,9 @@
       input.id = `mock-${n}-${name}`;
       input.previousElementSibling.setAttribute("for", input.id);
     }
+    const error = row.querySelector(".mock-error");
+    error.id = `mock-${n}-error`;
+    row.querySelector(".mock-status").setAttribute("aria-describedby", error.id);
     if (widget) row.querySelector(".mock-widget").value = widget;
     if (status) row.querySelector(".mock-status").value = status;
     if (body !== undefined) row.querySelector(".mock-body").value = typeof body === "string" ? body : JSON.stringify(body, null, 2);
@@ -238,17 +241,45 @@
     addMock(first ? first.value : "", 200).querySelector(".mock-widget").focus();
   });
 
+  // mockStatus reads a mock's status: empty is 200; anything else must be
+  // a whole number from 100 to 599, as the server requires. It returns
+  // {status} or {error}. A number field holds "" for text that is no
+  // number, so its validity tells that from an empty one.
+  function mockStatus(input) {
+    const text = input.value.trim();
+    if (input.validity && input.validity.badInput) return { error: "the status is not a number: give an HTTP status from 100 to 599" };
+    if (text === "") return { status: 200 };
+    const n = Number(text);
+    if (!Number.isInteger(n)) return { error: `status "${text}" is not a whole number: give an HTTP status from 100 to 599` };
+    if (n < 100 || n > 599) return { error: `status ${n} is not an HTTP status (100-599)` };
+    return { status: n };
+  }
+
+  // collectMocks reads the mock rows; a row whose status is wrong is
+  // named under it, focused, and nothing is returned.
   function collectMocks() {
     const out = {};
-    for (const row of ui.mocks.querySelectorAll(".mock")) {
+    let bad = null;
+    const rows = ui.mocks.querySelectorAll(".mock");
+    for (let n = 0; n < rows.length; n++) {
+      const row = rows[n];
+      const error = row.querySelector(".mock-error");
+      error.textContent = "";
       const id = row.querySelector(".mock-widget").value.trim();
       if (!id) continue;
-      const status = parseInt(row.querySelector(".mock-status").value, 10) || 200;
+      const input = row.querySelector(".mock-status");
+      const { status, error: why } = mockStatus(input);
+      if (why) {
+        error.textContent = `Mock ${n + 1} (widget "${id}"): ${why}`;
+        bad = bad || input;
+        continue;
+      }
       const raw = row.querySelector(".mock-body").value.trim();
       let body = raw;
       if (raw) { try { body = JSON.parse(raw); } catch (_) { body = raw; } }
       out[id] = { status, body: raw ? body : undefined };
     }
+    if (bad) { bad.focus(); return null; }
     return out;
   }
 
@@ -302,11 +333,13 @@
       if (!flow) { ui.flowJSON.focus(); return; }
       const fields = collectFields();
       if (!fields) { ui.fields.focus(); return; }
+      const mocks = collectMocks();
+      if (!mocks) return;
       body = {
         definition: flow,
         contact: { name: ui.name.value.trim(), urn: ui.urn.value.trim(), language: ui.language.value.trim(), fields },
         variables: collectVariables(),
-        mocks: collectMocks(),
+        mocks,
       };
       if (flow.kind === "voice") body.call = { from: ui.caller.value.trim() };
     }
