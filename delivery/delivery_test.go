@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/internal/syncbuf"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -531,6 +532,46 @@ func TestFiltering(t *testing.T) {
 	}
 	if st := e.svc.Stats(); st.OutboxDepth != 0 || st.Deliveries[StatusSucceeded] == 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// A subscription created after an event was committed, before the event is
+// fanned out, does not get it: it takes the events that happened from its
+// created_at on.
+func TestSubscriptionGetsOnlyEventsFromItsCreation(t *testing.T) {
+	e := newEnvStopped(t)
+	rc := newReceiver(t)
+	old := e.create(Subscription{URL: rc.URL})
+	e.clock.Advance(time.Millisecond)
+	before := e.clock.Now()
+	enqueueTx := func(ev Event) {
+		t.Helper()
+		ev.Environment, ev.Data = EnvLive, json.RawMessage(`{"session_id":"s1"}`)
+		if err := e.db.Update(func(tx *bbolt.Tx) error { return EnqueueTx(tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueueTx(Event{ID: "e-before", Type: EventSessionLaunched, Timestamp: before, FlowID: "f"})
+	e.clock.Advance(time.Millisecond)
+	late := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionLaunched}})
+	// The same instant as its creation counts as from it on.
+	enqueueTx(Event{ID: "e-at", Type: EventSessionLaunched, Timestamp: late.CreatedAt, FlowID: "f"})
+	e.start()
+	e.settle()
+
+	got := func(sub *Subscription) []string {
+		var ids []string
+		for _, d := range e.deliveriesOf(sub.ID, EventSessionLaunched) {
+			ids = append(ids, d.EventID)
+		}
+		return ids
+	}
+	if ids := got(old); !slices.Equal(ids, []string{"e-before", "e-at"}) {
+		t.Errorf("the older subscription received %v, want [e-before e-at]", ids)
+	}
+	if ids := got(late); !slices.Equal(ids, []string{"e-at"}) {
+		t.Errorf("a subscription created at %s received %v, want only [e-at]: e-before happened at %s",
+			late.CreatedAt.Format(time.RFC3339Nano), ids, before.Format(time.RFC3339Nano))
 	}
 }
 

@@ -103,8 +103,15 @@ func (s *Service) fanoutOutbox(tx *bbolt.Tx, a *arena, fx *commitEffects) (n, cr
 			}
 		} else {
 			targets = targets[:0]
+			at := ev.Timestamp
+			if at.IsZero() {
+				at = now // as fanoutTx stamps it
+			}
 			for _, sub := range subs {
-				if sub.matches(&ev) {
+				// A subscription takes the events that happened from its
+				// creation on: one created after the event was committed,
+				// before this fan-out, does not get it.
+				if sub.matches(&ev) && !at.Before(sub.CreatedAt) {
 					targets = append(targets, sub)
 				}
 			}
