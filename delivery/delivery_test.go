@@ -1,13 +1,16 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -926,6 +929,50 @@ func TestFormContentType(t *testing.T) {
 	}
 	if err != nil || env.Type != EventWebhookPing || env.ID != got.Header.Get(HeaderID) {
 		t.Fatalf("form payload: %+v, %v", env, err)
+	}
+}
+
+// An event over 1 MiB (a flow.completed keeping a large webhook answer) is
+// sent whole, and the receiver of docs/events.md, which reads the whole body
+// up to its bound, verifies it; one that cuts the body at 1 MiB cannot.
+func TestLargeEventVerifiesAtTheDocumentedReceiver(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
+	answer := `{"rows":"` + strings.Repeat("x", 1300<<10) + `"}`
+	e.enqueue(Event{ID: "big", Type: EventFlowCompleted, FlowID: "f",
+		Data: json.RawMessage(`{"session_id":"s1","variables":{"lookup":{"value":"200","json":` + answer + `}}}`)})
+	e.settle()
+	var got *received
+	for _, r := range rc.requests() {
+		if r.Header.Get(HeaderID) == "big" {
+			got = &r
+		}
+	}
+	if got == nil {
+		t.Fatal("the large event was not sent")
+	}
+	if len(got.Body) <= 1<<20 {
+		t.Fatalf("the event is %d bytes, want over 1 MiB", len(got.Body))
+	}
+	// The request again, read as the sample reads it, with its bound.
+	receive := func(limit int64) error {
+		r := httptest.NewRequest(http.MethodPost, "/hooks/parley", bytes.NewReader(got.Body))
+		r.Header = got.Header
+		body, err := io.ReadAll(http.MaxBytesReader(httptest.NewRecorder(), r.Body, limit))
+		if err != nil {
+			return err
+		}
+		return Verify([]string{sub.Secrets[0].Secret}, r.Header, body, 0)
+	}
+	if err := receive(64 << 20); err != nil {
+		t.Errorf("the documented receiver rejects a %d-byte event: %v", len(got.Body), err)
+	}
+	if err := receive(1 << 20); err == nil {
+		t.Errorf("a receiver reading 1 MiB accepted a %d-byte event", len(got.Body))
+	}
+	if d := e.deliveriesOf(sub.ID, EventFlowCompleted); len(d) != 1 || d[0].Status != StatusSucceeded {
+		t.Errorf("deliveries %+v", d)
 	}
 }
 
