@@ -905,6 +905,83 @@ func TestCRUD(t *testing.T) {
 	}
 }
 
+// Deleting a subscription ends its pending deliveries at once, disabled with
+// "subscription deleted", instead of leaving them pending until the next
+// attempt finds the subscription gone; the pending gauge drops with them.
+func TestDeleteDisablesPendingDeliveries(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	rc.setReply(status(http.StatusServiceUnavailable))
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
+	other := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
+	e.settle()
+	e.enqueue(Event{ID: "e1", Type: EventFlowCompleted, FlowID: "f"}, Event{ID: "e2", Type: EventFlowCompleted, FlowID: "f"})
+	e.settle()
+	if d := e.deliveriesOf(sub.ID, EventFlowCompleted); len(d) != 2 || d[0].Status != StatusPending || d[0].Attempts != 1 {
+		t.Fatalf("before the delete: %+v", d)
+	}
+	// Each subscription's ping fails too: three pending each.
+	if st := e.svc.Stats(); st.Pending != 6 {
+		t.Fatalf("pending before the delete: %d, want 6", st.Pending)
+	}
+	disabledBefore := e.svc.Stats().Deliveries[StatusDisabled]
+
+	if err := e.svc.Delete(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	// No attempt is due (the clock has not moved): only Delete can have
+	// changed them.
+	for _, d := range e.deliveries(sub.ID) {
+		if d.Status != StatusDisabled || d.LastError != "subscription deleted" || d.NextAttempt != nil {
+			t.Errorf("delivery of %s after the delete: status %s, last_error %q, next_attempt %v; want disabled, subscription deleted, none",
+				d.EventID, d.Status, d.LastError, d.NextAttempt)
+		}
+	}
+	st := e.svc.Stats()
+	if st.Pending != 3 {
+		t.Errorf("pending after the delete: %d, want the other subscription's 3", st.Pending)
+	}
+	if n := st.Deliveries[StatusDisabled] - disabledBefore; n != 3 {
+		t.Errorf("deliveries counted disabled by the delete: %d, want 3", n)
+	}
+	for _, d := range e.deliveries(other.ID) {
+		if d.Status != StatusPending {
+			t.Errorf("the other subscription's delivery of %s is %s, want pending", d.EventID, d.Status)
+		}
+	}
+}
+
+// A delivery in flight when its subscription is deleted, whose attempt then
+// fails, stays disabled: it is not scheduled again.
+func TestDeleteWhileInFlightIsNotRetried(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	rc.setReply(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
+	<-arrived // the ping, in flight
+	if err := e.svc.Delete(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	e.settle()
+	ds := e.deliveries(sub.ID)
+	if len(ds) != 1 {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	if d := ds[0]; d.Status != StatusDisabled || d.LastError != "subscription deleted" || d.NextAttempt != nil || d.Attempts != 1 {
+		t.Errorf("after its attempt failed: status %s, last_error %q, next_attempt %v, attempts %d; want disabled, subscription deleted, none, 1",
+			d.Status, d.LastError, d.NextAttempt, d.Attempts)
+	}
+	if st := e.svc.Stats(); st.Pending != 0 {
+		t.Errorf("pending: %d, want 0", st.Pending)
+	}
+}
+
 func TestFormContentType(t *testing.T) {
 	e := newEnv(t, nil)
 	rc := newReceiver(t)
