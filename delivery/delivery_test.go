@@ -1,13 +1,16 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -19,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/internal/syncbuf"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -534,6 +538,46 @@ func TestFiltering(t *testing.T) {
 	}
 }
 
+// A subscription created after an event was committed, before the event is
+// fanned out, does not get it: it takes the events that happened from its
+// created_at on.
+func TestSubscriptionGetsOnlyEventsFromItsCreation(t *testing.T) {
+	e := newEnvStopped(t)
+	rc := newReceiver(t)
+	old := e.create(Subscription{URL: rc.URL})
+	e.clock.Advance(time.Millisecond)
+	before := e.clock.Now()
+	enqueueTx := func(ev Event) {
+		t.Helper()
+		ev.Environment, ev.Data = EnvLive, json.RawMessage(`{"session_id":"s1"}`)
+		if err := e.db.Update(func(tx *bbolt.Tx) error { return EnqueueTx(tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueueTx(Event{ID: "e-before", Type: EventSessionLaunched, Timestamp: before, FlowID: "f"})
+	e.clock.Advance(time.Millisecond)
+	late := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionLaunched}})
+	// The same instant as its creation counts as from it on.
+	enqueueTx(Event{ID: "e-at", Type: EventSessionLaunched, Timestamp: late.CreatedAt, FlowID: "f"})
+	e.start()
+	e.settle()
+
+	got := func(sub *Subscription) []string {
+		var ids []string
+		for _, d := range e.deliveriesOf(sub.ID, EventSessionLaunched) {
+			ids = append(ids, d.EventID)
+		}
+		return ids
+	}
+	if ids := got(old); !slices.Equal(ids, []string{"e-before", "e-at"}) {
+		t.Errorf("the older subscription received %v, want [e-before e-at]", ids)
+	}
+	if ids := got(late); !slices.Equal(ids, []string{"e-at"}) {
+		t.Errorf("a subscription created at %s received %v, want only [e-at]: e-before happened at %s",
+			late.CreatedAt.Format(time.RFC3339Nano), ids, before.Format(time.RFC3339Nano))
+	}
+}
+
 func TestRedactionInLog(t *testing.T) {
 	e := newEnv(t, nil)
 	rc := newReceiver(t)
@@ -861,6 +905,83 @@ func TestCRUD(t *testing.T) {
 	}
 }
 
+// Deleting a subscription ends its pending deliveries at once, disabled with
+// "subscription deleted", instead of leaving them pending until the next
+// attempt finds the subscription gone; the pending gauge drops with them.
+func TestDeleteDisablesPendingDeliveries(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	rc.setReply(status(http.StatusServiceUnavailable))
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
+	other := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
+	e.settle()
+	e.enqueue(Event{ID: "e1", Type: EventFlowCompleted, FlowID: "f"}, Event{ID: "e2", Type: EventFlowCompleted, FlowID: "f"})
+	e.settle()
+	if d := e.deliveriesOf(sub.ID, EventFlowCompleted); len(d) != 2 || d[0].Status != StatusPending || d[0].Attempts != 1 {
+		t.Fatalf("before the delete: %+v", d)
+	}
+	// Each subscription's ping fails too: three pending each.
+	if st := e.svc.Stats(); st.Pending != 6 {
+		t.Fatalf("pending before the delete: %d, want 6", st.Pending)
+	}
+	disabledBefore := e.svc.Stats().Deliveries[StatusDisabled]
+
+	if err := e.svc.Delete(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	// No attempt is due (the clock has not moved): only Delete can have
+	// changed them.
+	for _, d := range e.deliveries(sub.ID) {
+		if d.Status != StatusDisabled || d.LastError != "subscription deleted" || d.NextAttempt != nil {
+			t.Errorf("delivery of %s after the delete: status %s, last_error %q, next_attempt %v; want disabled, subscription deleted, none",
+				d.EventID, d.Status, d.LastError, d.NextAttempt)
+		}
+	}
+	st := e.svc.Stats()
+	if st.Pending != 3 {
+		t.Errorf("pending after the delete: %d, want the other subscription's 3", st.Pending)
+	}
+	if n := st.Deliveries[StatusDisabled] - disabledBefore; n != 3 {
+		t.Errorf("deliveries counted disabled by the delete: %d, want 3", n)
+	}
+	for _, d := range e.deliveries(other.ID) {
+		if d.Status != StatusPending {
+			t.Errorf("the other subscription's delivery of %s is %s, want pending", d.EventID, d.Status)
+		}
+	}
+}
+
+// A delivery in flight when its subscription is deleted, whose attempt then
+// fails, stays disabled: it is not scheduled again.
+func TestDeleteWhileInFlightIsNotRetried(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	rc.setReply(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
+	<-arrived // the ping, in flight
+	if err := e.svc.Delete(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	e.settle()
+	ds := e.deliveries(sub.ID)
+	if len(ds) != 1 {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	if d := ds[0]; d.Status != StatusDisabled || d.LastError != "subscription deleted" || d.NextAttempt != nil || d.Attempts != 1 {
+		t.Errorf("after its attempt failed: status %s, last_error %q, next_attempt %v, attempts %d; want disabled, subscription deleted, none, 1",
+			d.Status, d.LastError, d.NextAttempt, d.Attempts)
+	}
+	if st := e.svc.Stats(); st.Pending != 0 {
+		t.Errorf("pending: %d, want 0", st.Pending)
+	}
+}
+
 func TestFormContentType(t *testing.T) {
 	e := newEnv(t, nil)
 	rc := newReceiver(t)
@@ -885,6 +1006,50 @@ func TestFormContentType(t *testing.T) {
 	}
 	if err != nil || env.Type != EventWebhookPing || env.ID != got.Header.Get(HeaderID) {
 		t.Fatalf("form payload: %+v, %v", env, err)
+	}
+}
+
+// An event over 1 MiB (a flow.completed keeping a large webhook answer) is
+// sent whole, and the receiver of docs/events.md, which reads the whole body
+// up to its bound, verifies it; one that cuts the body at 1 MiB cannot.
+func TestLargeEventVerifiesAtTheDocumentedReceiver(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
+	answer := `{"rows":"` + strings.Repeat("x", 1300<<10) + `"}`
+	e.enqueue(Event{ID: "big", Type: EventFlowCompleted, FlowID: "f",
+		Data: json.RawMessage(`{"session_id":"s1","variables":{"lookup":{"value":"200","json":` + answer + `}}}`)})
+	e.settle()
+	var got *received
+	for _, r := range rc.requests() {
+		if r.Header.Get(HeaderID) == "big" {
+			got = &r
+		}
+	}
+	if got == nil {
+		t.Fatal("the large event was not sent")
+	}
+	if len(got.Body) <= 1<<20 {
+		t.Fatalf("the event is %d bytes, want over 1 MiB", len(got.Body))
+	}
+	// The request again, read as the sample reads it, with its bound.
+	receive := func(limit int64) error {
+		r := httptest.NewRequest(http.MethodPost, "/hooks/parley", bytes.NewReader(got.Body))
+		r.Header = got.Header
+		body, err := io.ReadAll(http.MaxBytesReader(httptest.NewRecorder(), r.Body, limit))
+		if err != nil {
+			return err
+		}
+		return Verify([]string{sub.Secrets[0].Secret}, r.Header, body, 0)
+	}
+	if err := receive(64 << 20); err != nil {
+		t.Errorf("the documented receiver rejects a %d-byte event: %v", len(got.Body), err)
+	}
+	if err := receive(1 << 20); err == nil {
+		t.Errorf("a receiver reading 1 MiB accepted a %d-byte event", len(got.Body))
+	}
+	if d := e.deliveriesOf(sub.ID, EventFlowCompleted); len(d) != 1 || d[0].Status != StatusSucceeded {
+		t.Errorf("deliveries %+v", d)
 	}
 }
 

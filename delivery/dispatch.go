@@ -103,8 +103,15 @@ func (s *Service) fanoutOutbox(tx *bbolt.Tx, a *arena, fx *commitEffects) (n, cr
 			}
 		} else {
 			targets = targets[:0]
+			at := ev.Timestamp
+			if at.IsZero() {
+				at = now // as fanoutTx stamps it
+			}
 			for _, sub := range subs {
-				if sub.matches(&ev) {
+				// A subscription takes the events that happened from its
+				// creation on: one created after the event was committed,
+				// before this fan-out, does not get it.
+				if sub.matches(&ev) && !at.Before(sub.CreatedAt) {
 					targets = append(targets, sub)
 				}
 			}
@@ -219,6 +226,10 @@ func getDelivery(tx *bbolt.Tx, id string) (*Delivery, error) {
 	}
 	return &d, nil
 }
+
+// whySubscriptionDeleted is the last_error of the deliveries a deleted
+// subscription left pending.
+const whySubscriptionDeleted = "subscription deleted"
 
 type job struct {
 	d       *Delivery
@@ -356,7 +367,7 @@ func (s *Service) attempt(j *job) *result {
 		r.skip = "orphan"
 		return r
 	case j.sub == nil:
-		r.skip, r.why = StatusDisabled, "subscription deleted"
+		r.skip, r.why = StatusDisabled, whySubscriptionDeleted
 		return r
 	case j.sub.Disabled:
 		r.skip, r.why = StatusDisabled, "endpoint disabled: "+j.sub.DisabledReason
@@ -454,6 +465,14 @@ type commitEffects struct {
 	outcomes []string
 	lags     []time.Duration
 	attempts []string
+}
+
+// disabledPending counts n pending deliveries that became disabled: their
+// outcome is final unless they are recovered.
+func (fx *commitEffects) disabledPending(n int) {
+	for range n {
+		fx.outcomes = append(fx.outcomes, StatusDisabled)
+	}
 }
 
 // created counts the deliveries of ds created disabled: their outcome is
@@ -643,7 +662,7 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 		// Pruned or never written: drop the due entry that pointed at it.
 		return deleteDue(tx, a, r.d)
 	}
-	oldStatus := d.Status
+	oldStatus, why := d.Status, d.LastError
 	if err := deleteDue(tx, a, d); err != nil {
 		return err
 	}
@@ -690,6 +709,13 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 	}
 
 	st.failed(att.Time, d.CreatedAt)
+	if oldStatus == StatusDisabled {
+		// Disabled while in flight, its endpoint disabled or its
+		// subscription deleted: it stays so (counted then) and is not
+		// tried again.
+		d.Status, d.LastError, d.Manual = StatusDisabled, why, false
+		return saveDelivery(tx, a, d, oldStatus)
+	}
 	reason := ""
 	if ex.status == http.StatusGone {
 		reason = "endpoint answered 410 Gone"
@@ -757,10 +783,11 @@ func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.
 		return err
 	}
 	disabledNow[id] = sub
-	oldest, err := disablePendingTx(tx, a, id, "endpoint disabled: "+reason)
+	oldest, n, err := disablePendingTx(tx, a, id, "endpoint disabled: "+reason)
 	if err != nil {
 		return err
 	}
+	fx.disabledPending(n)
 	st.disabled(now, oldest)
 	data, _ := json.Marshal(map[string]any{
 		"endpoint_id": sub.ID, "name": sub.Name, "url": redactURL(sub.URL, sub.secretValues()),
@@ -782,11 +809,11 @@ func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.
 }
 
 // disablePendingTx marks an endpoint's pending deliveries disabled and takes
-// them off the schedule, and returns when the oldest of them was created
-// (zero when there were none). One already in flight is recorded as usual
+// them off the schedule, walking only the endpoint's range of the due index,
+// and returns when the oldest of them was created (zero when there were
+// none) and how many there were. One already in flight is recorded as usual
 // when its result arrives.
-func disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string) (time.Time, error) {
-	var oldest time.Time
+func disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string) (oldest time.Time, n int, err error) {
 	prefix := endpointPrefix(endpointID)
 	var ids []string
 	c := tx.Bucket(bDue).Cursor()
@@ -796,22 +823,23 @@ func disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string) (time.Time
 	for _, id := range ids {
 		d, err := getDelivery(tx, id)
 		if err != nil {
-			return oldest, err
+			return oldest, n, err
 		}
 		if d == nil {
 			continue
 		}
 		if err := deleteDue(tx, a, d); err != nil {
-			return oldest, err
+			return oldest, n, err
 		}
 		old := d.Status
 		d.Status, d.NextAttempt, d.LastError, d.Manual = StatusDisabled, nil, why, false
 		if err := saveDelivery(tx, a, d, old); err != nil {
-			return oldest, err
+			return oldest, n, err
 		}
+		n++
 		if oldest.IsZero() || d.CreatedAt.Before(oldest) {
 			oldest = d.CreatedAt
 		}
 	}
-	return oldest, nil
+	return oldest, n, nil
 }

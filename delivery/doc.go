@@ -12,7 +12,8 @@
 //
 // How it flows: the store commits a session change together with an Event in
 // the "outbox" bucket. The dispatcher, woken by Notify or its poll interval,
-// turns each outbox record into one Delivery per matching subscription and
+// turns each outbox record into one Delivery per matching subscription
+// created at or before the event's time, and
 // deletes the record in the same transaction; a disabled subscription's
 // delivery is recorded as disabled and never scheduled, for Recover to send
 // once it is enabled again. Due deliveries (index dl_due,

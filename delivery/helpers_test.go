@@ -125,7 +125,23 @@ func newEnvDB(t testing.TB, dbOpts *bbolt.Options, tweak func(*Options)) *env {
 	return e
 }
 
+// newEnvStopped is newEnv with the dispatcher not started: nothing is fanned
+// out or sent until the test calls start.
+func newEnvStopped(t testing.TB) *env {
+	t.Helper()
+	e := &env{t: t, clock: newClock(), path: filepath.Join(t.TempDir(), "parley.db")}
+	e.openStopped(nil)
+	t.Cleanup(e.close)
+	return e
+}
+
 func (e *env) open(tweak func(*Options)) {
+	e.t.Helper()
+	e.openStopped(tweak)
+	e.start()
+}
+
+func (e *env) openStopped(tweak func(*Options)) {
 	e.t.Helper()
 	db, err := bbolt.Open(e.path, 0o600, e.dbOpts)
 	if err != nil {
@@ -139,21 +155,29 @@ func (e *env) open(tweak func(*Options)) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.db, e.svc = db, svc
+}
+
+// start runs the dispatcher.
+func (e *env) start() {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := svc.Start(ctx); err != nil {
+	if err := e.svc.Start(ctx); err != nil {
 		e.t.Fatal(err)
 	}
-	e.db, e.svc, e.stop = db, svc, cancel
+	e.stop = cancel
 }
 
 func (e *env) close() {
-	if e.stop == nil {
+	if e.db == nil {
 		return
 	}
-	e.stop()
-	e.svc.Wait()
+	if e.stop != nil {
+		e.stop()
+		e.svc.Wait()
+	}
 	e.db.Close()
-	e.stop = nil
+	e.db, e.stop = nil, nil
 }
 
 func (e *env) create(sub Subscription) *Subscription {

@@ -331,7 +331,9 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 		return nil, err
 	}
 	s.setSub(sub)
+	var fx commitEffects
 	err := s.update(func(tx *bbolt.Tx) error {
+		fx = commitEffects{}
 		if old.Disabled && !sub.Disabled {
 			// The failing streak goes; the last success and failure, when
 			// the endpoint was disabled and from when to recover what it
@@ -344,10 +346,11 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 			}
 		}
 		if sub.Disabled && !old.Disabled {
-			oldest, err := disablePendingTx(tx, nil, id, "endpoint disabled: "+sub.DisabledReason)
+			oldest, n, err := disablePendingTx(tx, nil, id, "endpoint disabled: "+sub.DisabledReason)
 			if err != nil {
 				return err
 			}
+			fx.disabledPending(n)
 			st := s.state(tx, map[string]*endpointState{}, id)
 			st.disabled(now, oldest)
 			if err := putEndpointState(tx, id, st); err != nil {
@@ -360,28 +363,39 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 		s.setSub(old)
 		return nil, fmt.Errorf("subscription %s: %w", id, err)
 	}
+	s.m.record(&fx)
 	s.notifyAll()
 	return sub.clone(), nil
 }
 
 // Delete removes a subscription. Its deliveries stay in the log until
-// retention prunes them; pending ones are marked disabled and not sent.
+// retention prunes them; pending ones become disabled ("subscription
+// deleted") in the same transaction and are not sent. One in flight is
+// recorded when its result arrives; it is not tried again.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	old := s.sub(id)
 	if old == nil {
 		return fmt.Errorf("subscription %q: %w", id, ErrNotFound)
 	}
 	s.dropSub(id)
+	var fx commitEffects
 	err := s.update(func(tx *bbolt.Tx) error {
+		fx = commitEffects{}
 		if err := tx.Bucket(bSubs).Delete([]byte(id)); err != nil {
 			return err
 		}
+		_, n, err := disablePendingTx(tx, nil, id, whySubscriptionDeleted)
+		if err != nil {
+			return err
+		}
+		fx.disabledPending(n)
 		return tx.Bucket(bEndpoints).Delete([]byte(id))
 	})
 	if err != nil {
 		s.setSub(old)
 		return fmt.Errorf("subscription %s: %w", id, err)
 	}
+	s.m.record(&fx)
 	s.notifyAll()
 	return nil
 }

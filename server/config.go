@@ -427,8 +427,11 @@ func ParseSchedule(v string) ([]time.Duration, error) {
 	var out []time.Duration
 	for i, part := range strings.Split(v, ",") {
 		d, err := time.ParseDuration(strings.TrimSpace(part))
-		if err != nil || d < 0 {
+		switch {
+		case err != nil:
 			return nil, fmt.Errorf("item %d %q is not a duration (0s, 5s, 5m, 2h)", i+1, part)
+		case d < 0:
+			return nil, fmt.Errorf("item %d %q is negative: a delay is 0s or more", i+1, part)
 		}
 		out = append(out, d)
 	}

@@ -46,6 +46,16 @@ func TestDeliveryFlags(t *testing.T) {
 			t.Errorf("%v: error %v should name the flag", bad, err)
 		}
 	}
+	for _, tt := range []struct{ value, want string }{
+		{"-5s", `--delivery-schedule: item 1 "-5s" is negative: a delay is 0s or more`},
+		{"0s,5s,-1m", `--delivery-schedule: item 3 "-1m" is negative: a delay is 0s or more`},
+		{"0s,soon", `--delivery-schedule: item 2 "soon" is not a duration (0s, 5s, 5m, 2h)`},
+	} {
+		_, err := ServeFlags([]string{"--delivery-schedule", tt.value}, func(string) string { return "" }, io.Discard)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("--delivery-schedule %s: error %v, want %s", tt.value, err, tt.want)
+		}
+	}
 	if _, err := ConfigFromEnv(func(k string) string {
 		if k == EnvDeliverySchedule {
 			return "-5s"

@@ -126,8 +126,9 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 		}
 	}
 	// A call's session is launched by the call, as StartCall's are: its
-	// id is the launch's, as the call's later requests name it.
-	if req.Call != nil {
+	// id is the launch's, as the call's later requests name it. A call
+	// given without an id leaves the request's.
+	if req.Call != nil && req.Call.ID != "" {
 		req.LaunchID = req.Call.ID
 	} else if rid, ok := c.Locals(localRequestID).(string); ok {
 		req.LaunchID = rid

@@ -320,7 +320,7 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		if req.Contact.URN == "" && call.CLI != "" {
 			req.Contact.URN = "tel:" + call.CLI
 		}
-		req.Call = call
+		req.Call, req.LaunchID = call, call.ID // launched by its call, as on POST /v1/sessions
 	}
 	req.SandboxContact = true
 	if len(mocks) > 0 {
