@@ -181,7 +181,9 @@ func Describe(typ string) (TypeInfo, bool) {
 // argument templates with c.Template and expression rules with c.Expression.
 // Errors are *flows.FieldError with Path relative to the widget, such as
 // "rules[2].args[0]", joined with errors.Join. field is the JSON field holding
-// the list ("rules").
+// the list ("rules"). When every error is one of a check added after flows
+// were stored (flows.ErrNewRule), the set is returned with them, for a stored
+// flow to run as before.
 func Compile(c flows.Compiler, field string, cases []Case) (*Set, error) {
 	s := &Set{field: field, rules: make([]*rule, 0, len(cases))}
 	var errs []error
@@ -201,7 +203,14 @@ func Compile(c flows.Compiler, field string, cases []Case) (*Set, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		for _, err := range errs {
+			if !errors.Is(err, flows.ErrNewRule) {
+				return nil, errors.Join(errs...)
+			}
+		}
+		// Only checks added after flows were stored failed: a stored flow
+		// keeps its rules and runs them as it did, with warnings.
+		return s, errors.Join(errs...)
 	}
 	return s, nil
 }

@@ -192,3 +192,36 @@ func TestWordListWithoutWords(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredWordListWithoutWordsRuns: a stored flow whose word rule has
+// only punctuation keeps its rules, as before the check: an answer takes
+// Other, or another rule that matches, and the flow goes on, instead of
+// ending at the wait without a category.
+func TestStoredWordListWithoutWordsRuns(t *testing.T) {
+	eng := engine.New(widgets.Registered())
+	f, err := eng.LoadStored([]byte(`{"id": "f", "widgets": [
+	  {"id": "w", "type": "wait_for_response", "result": "answer",
+	   "rules": [{"type": "has_any_word", "args": ["..."], "category": "Dots"}, {"type": "has_text", "category": "Text"}],
+	   "exits": {"Dots": "b", "Text": "b", "Other": "b"}},
+	  {"id": "b", "type": "send_message", "text": "got @input, @flow.answer.category"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := eng.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := eng.Resume(context.Background(), f, s, flows.Text("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	for _, ev := range evs {
+		if ev.Type == flows.EventMessageOut {
+			sent = append(sent, ev.Text)
+		}
+	}
+	if len(sent) != 1 || sent[0] != "got hello, Text" {
+		t.Errorf("sent %q, want the flow to go on with the Text rule: %v", sent, evs)
+	}
+}
