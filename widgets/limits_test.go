@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,34 +48,65 @@ func wantLoadErrors(t *testing.T, flow string, want []string) {
 // TestRandomWeightLimits: a weight over MaxRandomWeight, or weights adding up
 // to more, are refused naming the weight or the weights, instead of
 // wrapping around to a total that makes the pick panic; weights that add up
-// to exactly the most still run.
+// to exactly the most still run. A flow stored with such weights loads with
+// them as warnings and picks in their proportions, halved until their sum
+// fits in an int when it does not.
 func TestRandomWeightLimits(t *testing.T) {
-	const head = `{"id": "f", "widgets": [{"id": "r", "type": "random", "buckets": ["A", "B", "C"], "weights": `
+	const head = `{"id": "f", "widgets": [{"id": "r", "type": "random", "result": "pick", "buckets": ["A", "B", "C"], "weights": `
 	const tail = `, "exits": {"A": "a", "B": "a", "C": "a"}}, {"id": "a", "type": "send_message", "text": "A"}]}`
 	tests := []struct {
 		name, weights string
 		want          []string
+		picks         string // the buckets a stored flow picks
 	}{
 		{"the largest int", `[9223372036854775807, 1, 1]`, []string{
 			`widget "r": widgets[0].weights[0]: weight 9223372036854775807 is over 1000000000, the most a weight may be`,
-		}},
+		}, "A"},
 		{"two that wrap to a small sum", `[9223372036854775807, 9223372036854775807, 2]`, []string{
 			`widget "r": widgets[0].weights[0]: weight 9223372036854775807 is over 1000000000, the most a weight may be`,
 			`widget "r": widgets[0].weights[1]: weight 9223372036854775807 is over 1000000000, the most a weight may be`,
-		}},
+		}, "AB"},
 		{"one over the most", `[1000000001, 0, 0]`, []string{
 			`widget "r": widgets[0].weights[0]: weight 1000000001 is over 1000000000, the most a weight may be`,
-		}},
-		{"a sum over the most", `[1000000000, 1, 0]`, []string{
+		}, "A"},
+		{"a sum over the most", `[600000000, 600000000, 0]`, []string{
 			`widget "r": widgets[0].weights: weights add up to more than 1000000000, the most they may add up to`,
-		}},
-		{"all zero", `[0, 0, 0]`, []string{
-			`widget "r": widgets[0].weights: weights add up to zero`,
-		}},
+		}, "AB"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { wantLoadErrors(t, head+tc.weights+tail, tc.want) })
+		t.Run(tc.name, func(t *testing.T) {
+			eng := engine.New(widgets.Registered())
+			flow := []byte(head + tc.weights + tail)
+			_, err := eng.Load(flow)
+			var ve *flows.ValidationError
+			if !errors.As(err, &ve) || fmt.Sprint(ve.Errors) != fmt.Sprint(tc.want) {
+				t.Errorf("Load: %v, want the errors %q", err, tc.want)
+			}
+			picked := map[string]int{}
+			for seed := range uint64(200) {
+				eng := engine.New(widgets.Registered(), engine.WithSeed(seed))
+				f, err := eng.LoadStored(flow)
+				if err != nil {
+					t.Fatalf("LoadStored: %v", err)
+				}
+				if seed == 0 && fmt.Sprint(f.Warnings) != fmt.Sprint(tc.want) {
+					t.Errorf("LoadStored warnings %v, want %q", f.Warnings, tc.want)
+				}
+				s, _, err := eng.Start(context.Background(), f, engine.StartParams{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				picked[s.Results()["pick"].Value]++
+			}
+			for _, b := range []string{"A", "B", "C"} {
+				if want := strings.Contains(tc.picks, b); (picked[b] > 0) != want {
+					t.Errorf("picks %v over 200 seeds, want only %s", picked, tc.picks)
+					break
+				}
+			}
+		})
 	}
+	wantLoadErrors(t, head+`[0, 0, 0]`+tail, []string{`widget "r": widgets[0].weights: weights add up to zero`})
 
 	eng := engine.New(widgets.Registered())
 	f, err := eng.Load([]byte(head + `[999999999, 1, 0]` + tail))

@@ -2,6 +2,7 @@ package widgets
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -12,7 +13,8 @@ const TypeRandom = "random"
 // MaxRandomWeight is the most a random widget's weights may add up to, and so
 // the most any one of them may be: weights are proportions, and a billion
 // parts is finer than any split needs, while the sum stays far from the
-// range of an int.
+// range of an int. A flow stored with more loads with a warning and keeps
+// its proportions.
 const MaxRandomWeight = 1_000_000_000
 
 // Random splits contacts at random between its buckets (each bucket is an exit),
@@ -24,6 +26,10 @@ type Random struct {
 	// Result, when set, saves the chosen bucket as a result.
 	Result string `json:"result,omitempty"`
 
+	// picks are the weights a pick uses: Weights, or for a stored flow whose
+	// weights add up past an int's range, the same proportions halved until
+	// they fit; total is their sum.
+	picks []int
 	total int
 }
 
@@ -51,35 +57,56 @@ func (w *Random) Validate(flows.Compiler) error {
 		if len(w.Weights) != len(w.Buckets) && w.Decoded("buckets") {
 			errs = append(errs, flows.Errorf("weights", "%d weights for %d buckets", len(w.Weights), len(w.Buckets)))
 		}
-		w.total = 0
 		over := false
 		for i, n := range w.Weights {
 			switch {
 			case n < 0:
 				errs = append(errs, flows.Errorf(fmt.Sprintf("weights[%d]", i), "weight %d is negative", n))
-				continue
 			case n > MaxRandomWeight:
-				errs = append(errs, flows.Errorf(fmt.Sprintf("weights[%d]", i), "weight %d is over %d, the most a weight may be", n, MaxRandomWeight))
+				errs = append(errs, newRule(flows.Errorf(fmt.Sprintf("weights[%d]", i), "weight %d is over %d, the most a weight may be", n, MaxRandomWeight)))
 				over = true
-				continue
 			}
-			if w.total > MaxRandomWeight-n {
-				// Summed no further: the sum cannot wrap, even in a 32-bit int.
-				w.total = MaxRandomWeight + 1
-				continue
-			}
-			w.total += n
 		}
+		w.picks = w.Weights
+		total, fits := sumWeights(w.picks)
+		for !fits {
+			// A stored flow's weights that add up past an int's range: the
+			// same proportions in halves, until they fit.
+			halved := make([]int, len(w.picks))
+			for i, n := range w.picks {
+				if n > 0 {
+					halved[i] = max(n/2, 1)
+				}
+			}
+			w.picks = halved
+			total, fits = sumWeights(w.picks)
+		}
+		w.total = total
 		switch {
 		case over:
 		case w.total > MaxRandomWeight:
-			errs = append(errs, flows.Errorf("weights", "weights add up to more than %d, the most they may add up to", MaxRandomWeight))
+			errs = append(errs, newRule(flows.Errorf("weights", "weights add up to more than %d, the most they may add up to", MaxRandomWeight)))
 		case w.total == 0:
 			errs = append(errs, flows.Errorf("weights", "weights add up to zero"))
 		}
 	}
 	errs = append(errs, checkResult(&w.WidgetBase, w.Result, false))
 	return joinErrs(errs)
+}
+
+// sumWeights adds up the weights that are not negative; fits is false when
+// the sum would not fit in an int.
+func sumWeights(weights []int) (total int, fits bool) {
+	for _, n := range weights {
+		if n <= 0 {
+			continue
+		}
+		if total > math.MaxInt-n {
+			return 0, false
+		}
+		total += n
+	}
+	return total, true
 }
 
 // ExitNames are the buckets.
@@ -95,7 +122,7 @@ func (w *Random) Execute(r flows.Run) flows.Outcome {
 	if len(w.Weights) == 0 {
 		pick = w.Buckets[n]
 	} else {
-		for i, wt := range w.Weights {
+		for i, wt := range w.picks {
 			if n < wt {
 				pick = w.Buckets[i]
 				break
