@@ -89,18 +89,35 @@ func (r *Redactor) Learn(rawURL string, headers map[string]string) {
 	if strings.ContainsAny(rawURL, "@?") {
 		u, _ = url.Parse(rawURL)
 	}
-	r.learn(u, headers)
+	r.learn(rawURL, u, headers)
 }
 
 // learn is Learn with the URL already parsed (nil: unparseable, or nothing
-// in it to learn).
-func (r *Redactor) learn(u *url.URL, headers map[string]string) {
+// in it to learn). A URL that does not parse (a template that rendered
+// badly) may still carry a password and secret parameters, read as well as
+// its text allows (roughURL), so that its errors do not show them.
+func (r *Redactor) learn(rawURL string, u *url.URL, headers map[string]string) {
 	for k, v := range headers {
 		if r.IsSecretHeader(k) {
 			r.AddValue(v)
 		}
 	}
 	if u == nil {
+		if pw, query := roughURL(rawURL); pw != "" || query != "" {
+			r.AddValue(pw)
+			for _, p := range strings.Split(query, "&") {
+				k, v, _ := strings.Cut(p, "=")
+				if name, err := url.QueryUnescape(k); err == nil {
+					k = name
+				}
+				if secretParams[strings.ToLower(k)] || looksSecret(k) {
+					r.AddValue(v)
+					if dv, err := url.QueryUnescape(v); err == nil {
+						r.AddValue(dv)
+					}
+				}
+			}
+		}
 		return
 	}
 	if u.User != nil {
@@ -271,7 +288,7 @@ func (r *Redactor) String(s string) string {
 func (r *Redactor) URL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return r.String(raw)
+		return r.String(roughRedactURL(raw))
 	}
 	return r.redactURL(u)
 }
@@ -280,7 +297,7 @@ func (r *Redactor) URL(raw string) string {
 // u is not changed.
 func (r *Redactor) parsedURL(raw string, u *url.URL) string {
 	if u == nil {
-		return r.String(raw)
+		return r.String(roughRedactURL(raw))
 	}
 	c := *u
 	return r.redactURL(&c)
@@ -394,4 +411,51 @@ func redactFields(body []byte, contentType string) string {
 		return q.Encode()
 	}
 	return string(body)
+}
+
+// roughURL reads, from a URL that does not parse, the password of its user
+// part (scheme://user:password@, up to the first @ of the authority) and
+// its query (after the first ?, up to a #), as well as its text allows.
+func roughURL(raw string) (password, query string) {
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		end := strings.IndexAny(rest, "/?#")
+		if end < 0 {
+			end = len(rest)
+		}
+		if at := strings.IndexByte(rest[:end], '@'); at >= 0 {
+			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+				password = rest[c+1 : at]
+			}
+		}
+	}
+	if q := strings.IndexByte(raw, '?'); q >= 0 {
+		query, _, _ = strings.Cut(raw[q+1:], "#")
+	}
+	return password, query
+}
+
+// roughRedactURL redacts, in a URL that does not parse, what roughURL
+// finds: the user part's password and secret-looking query values.
+func roughRedactURL(raw string) string {
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		end := strings.IndexAny(rest, "/?#")
+		if end < 0 {
+			end = len(rest)
+		}
+		if at := strings.IndexByte(rest[:end], '@'); at >= 0 {
+			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+				raw = raw[:i+3] + rest[:c+1] + Redacted + rest[at:]
+			}
+		}
+	}
+	if q := strings.IndexByte(raw, '?'); q >= 0 {
+		query, frag, hasFrag := strings.Cut(raw[q+1:], "#")
+		raw = raw[:q+1] + redactQuery(query)
+		if hasFrag {
+			raw += "#" + frag
+		}
+	}
+	return raw
 }

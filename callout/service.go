@@ -178,7 +178,7 @@ func (s *Service) Call(ctx context.Context, req *flows.WebhookRequest) *flows.We
 	if uerr != nil {
 		u = nil
 	}
-	red.learn(u, req.Headers)
+	red.learn(req.URL, u, req.Headers)
 	res := &flows.WebhookResult{}
 	defer func() {
 		res.Elapsed = time.Since(start)

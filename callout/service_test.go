@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/internal/syncbuf"
 )
 
 // echo answers with what it received, as JSON.
@@ -448,5 +450,32 @@ func TestCutByTheCallersDeadline(t *testing.T) {
 				t.Errorf("outcome %q (%s), want timeout (%s)", res.Outcome, res.Error, limit)
 			}
 		})
+	}
+}
+
+// A URL that does not parse (a template that rendered into one) shows
+// neither its password nor its secret parameters in the result, its event
+// or the log line, as one that parses does not.
+func TestUnparsedURLRedacted(t *testing.T) {
+	var logs syncbuf.Buffer
+	s := newService(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for _, raw := range []string{
+		`https://bob:s3cretpw@api.example.com:@("x9")/x?token=tok123&plain=visible`,
+		"https://bob:s3cretpw@api.example.com:99999999999/x?api_key=tok123",
+		"https://bob:s3cretpw@api example.com/x?token=tok123&plain=visible#frag",
+	} {
+		req := &flows.WebhookRequest{Method: "GET", URL: raw}
+		res := s.Call(context.Background(), req)
+		ev, _ := json.Marshal(Event(req, res))
+		recorded := string(ev) + Describe(res) + res.Error + logs.String()
+		if strings.Contains(recorded, "s3cretpw") || strings.Contains(recorded, "tok123") {
+			t.Errorf("%s: the secrets are recorded: %s", raw, recorded)
+		}
+		if strings.Contains(res.Error, "not a valid URL") && !strings.Contains(res.Error, "bob:"+Redacted+"@") {
+			t.Errorf("%s: error %q does not show the URL redacted", raw, res.Error)
+		}
+	}
+	if !strings.Contains(logs.String(), "plain=visible") || !strings.Contains(logs.String(), "not a valid URL") {
+		t.Errorf("a parameter that is no secret is redacted too, or no URL was refused: %s", logs.String())
 	}
 }
