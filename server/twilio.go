@@ -446,8 +446,9 @@ func (s *Server) twilioPostOnly(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodPost {
 		return c.Next()
 	}
-	_, hook, _ := strings.Cut(strings.TrimPrefix(c.Path(), "/twilio/"), "/")
-	if hook != "sms" && hook != "voice" {
+	// Routes match without case and with a trailing slash, as POST does.
+	_, hook, _ := strings.Cut(strings.TrimPrefix(strings.ToLower(c.Path()), "/twilio/"), "/")
+	if hook = strings.TrimSuffix(hook, "/"); hook != "sms" && hook != "voice" {
 		return c.Next()
 	}
 	return apiErr(fiber.StatusMethodNotAllowed, CodeMethodNotAllowed, "",

@@ -15,7 +15,7 @@ import (
 // POST, that Twilio's webhooks must be sent with POST.
 func TestTwilioWebhookGETIsRefused(t *testing.T) {
 	_, base := twilioCallServer(t, "ivr-menu", "")
-	for _, path := range []string{"/twilio/tw/voice", "/twilio/tw/sms"} {
+	for _, path := range []string{"/twilio/tw/voice", "/twilio/tw/sms", "/twilio/tw/SMS", "/twilio/tw/voice/"} {
 		resp, err := http.Get(base + path + "?CallSid=CA1&From=%2B15550001&CallStatus=ringing")
 		if err != nil {
 			t.Fatal(err)
