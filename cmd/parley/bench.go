@@ -735,11 +735,13 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 			evs = append(evs, e)
 		}
 	}
-	if len(evs) == 0 {
-		return nil
-	}
+	// Whatever --events says: a run without events still deletes what a
+	// killed run left.
 	if err := c.deleteLeftSubscriptions(stderr); err != nil {
 		return err
+	}
+	if len(evs) == 0 {
+		return nil
 	}
 	sub, _ := json.Marshal(map[string]any{"url": rcv.url + "/events", "events": evs, "description": benchSubscription})
 	out, _, err := c.do("POST", "/v1/webhooks", sub, nil)

@@ -561,6 +561,21 @@ func TestBenchURLDeletesSubscription(t *testing.T) {
 	if len(list.Webhooks) != 1 || list.Webhooks[0].Description != "mine" {
 		t.Errorf("subscriptions after the runs: %+v, want only the one named mine", list.Webhooks)
 	}
+
+	// A run without events deletes what a killed run left all the same.
+	apiCall(t, "POST", base+"/v1/webhooks", `{"url":"http://127.0.0.1:1/events","events":["flow.completed"],"description":"parley bench receiver"}`, nil)
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), append(args, "--events", ""), nil, &out, &errOut); code != 0 {
+		t.Fatalf("--events \"\": exit %d\n%s", code, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "left by an earlier run") {
+		t.Errorf("--events \"\": stderr %q does not say it deleted the subscription left", errOut.String())
+	}
+	apiCall(t, "GET", base+"/v1/webhooks", "", &list)
+	if len(list.Webhooks) != 1 || list.Webhooks[0].Description != "mine" {
+		t.Errorf("subscriptions after a run with --events \"\": %+v, want only the one named mine", list.Webhooks)
+	}
 }
 
 // A second --url run starts new conversations: its contacts have the
