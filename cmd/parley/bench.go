@@ -419,6 +419,8 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	cl := &benchClient{base: base, apiKey: o.apiKey, hc: &fasthttp.Client{
 		MaxConnsPerHost: o.concurrency + 16, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 		MaxIdleConnDuration: time.Minute,
+		// --url may be http://[::1]:PORT, and localhost may be ::1 alone.
+		DialDualStack: true,
 	}}
 	defer cl.hc.CloseIdleConnections()
 	defer cl.teardown(stderr)

@@ -685,12 +685,20 @@ func TestBenchURLLoopbackRefused(t *testing.T) {
 // its URL; it stops at the end of the test.
 func serveForTest(t *testing.T, cfg server.Config) string {
 	t.Helper()
-	srv, err := server.New(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return serveOn(t, cfg, ln)
+}
+
+// serveOn starts a server made from cfg on ln and returns its URL; it stops
+// at the end of the test.
+func serveOn(t *testing.T, cfg server.Config, ln net.Listener) string {
+	t.Helper()
+	srv, err := server.New(cfg)
 	if err != nil {
+		ln.Close()
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ln) }()
@@ -700,4 +708,37 @@ func serveForTest(t *testing.T, cfg server.Config) string {
 		_ = srv.Shutdown(ctx)
 	})
 	return "http://" + ln.Addr().String()
+}
+
+// A server on the IPv6 loopback address is reached at http://[::1]:PORT,
+// which --url accepts, and at http://localhost:PORT when localhost is ::1
+// (among its addresses, first or not).
+func TestBenchURLIPv6(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it twice")
+	}
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback address on this machine: %v", err)
+	}
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, server.DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveOn(t, server.Config{Addr: "[::1]:0", DataDir: dir, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, ln)
+	urls := []string{base}
+	if addrs, _ := net.DefaultResolver.LookupIPAddr(context.Background(), "localhost"); slices.ContainsFunc(addrs, func(a net.IPAddr) bool { return a.IP.Equal(net.IPv6loopback) }) {
+		urls = append(urls, fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port))
+	}
+	for _, u := range urls {
+		var got struct {
+			Messages, Errors, Conversations int64
+		}
+		benchJSON(t, &got, "--url", u, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--json")
+		if got.Messages == 0 || got.Errors != 0 || got.Conversations == 0 {
+			t.Errorf("--url %s: %+v", u, got)
+		}
+	}
 }
