@@ -162,6 +162,12 @@ type BenchResult struct {
 	// flowCalls: a webhook of the flow calls the receiver, so the run's
 	// conversations should have made webhook calls.
 	flowCalls bool
+	// scriptEnds is how many conversations had their last text answered,
+	// and endStatus the session's status after one that did not complete
+	// it; script is the conversation's texts.
+	scriptEnds int64
+	endStatus  string
+	script     []string
 }
 
 // benchCmd: parley bench [flags]. It drives concurrent contacts through a
@@ -224,6 +230,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if res.Messages == 0 || res.Errors > res.Messages/100 {
 		fmt.Fprintf(stderr, "parley bench: %d of %d messages failed\n", res.Errors, res.Messages+res.Errors)
+		return 1
+	}
+	if res.Conversations == 0 && res.scriptEnds > 0 {
+		// conversations/s 0 would read as a figure: the script does not
+		// complete the flow, so there is none.
+		fmt.Fprintf(stderr, "parley bench: none of the %d conversations completed the flow: after the last text, %q, the session was %s, not completed; "+
+			"give --messages the texts that take a conversation to the flow's end\n", res.scriptEnds, res.script[len(res.script)-1], res.endStatus)
 		return 1
 	}
 	if res.flowCalls && res.Conversations > 0 && res.WebhookCalls == 0 {
@@ -517,8 +530,13 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		res.Messages += w.ok
 		res.Errors += w.errs
 		res.Conversations += w.convs
+		res.scriptEnds += w.ends
 		lat = append(lat, w.lat...)
 	}
+	if st := ld.lastStatus.Load(); st != nil {
+		res.endStatus = *st
+	}
+	res.script = script
 	if ld.firstErr.Load() != nil && res.Messages == 0 {
 		return nil, *ld.firstErr.Load()
 	}
@@ -1037,6 +1055,19 @@ type load struct {
 	// perWorker is how many contacts each worker takes turns with
 	// (--contacts): worker w's are w, w + len(workers), w + 2*len(workers)...
 	perWorker int
+	// lastStatus is the session's status after a script's last text, the
+	// first time it was not completed.
+	lastStatus atomic.Pointer[string]
+}
+
+// ended reports whether status, the session's after the script's last
+// text, is completed, and keeps the first other one for the report.
+func (l *load) ended(status string) bool {
+	if status == "completed" {
+		return true
+	}
+	l.lastStatus.CompareAndSwap(nil, &status)
+	return false
 }
 
 // benchFrom starts a message with its contact's number: +1999 and the
@@ -1081,6 +1112,9 @@ type worker struct {
 	ok    int64
 	errs  int64
 	convs int64
+	// ends counts the conversations whose last text was answered, whether
+	// or not that completed the session.
+	ends int64
 	sent  atomic.Int64 // for the progress bar
 	lat   []time.Duration
 }
@@ -1149,7 +1183,8 @@ func (l *load) run(ctx context.Context, w *worker) {
 			w.sent.Add(1)
 			w.lat = append(w.lat, d)
 			if i == len(l.script)-1 {
-				completed = gjson.GetBytes(out, "status").String() == "completed"
+				w.ends++
+				completed = l.ended(gjson.GetBytes(out, "status").String())
 			}
 		}
 		if completed {
@@ -1227,7 +1262,8 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			w.sent.Add(1)
 			w.lat = append(w.lat, d)
 			if step[k]++; step[k] == len(l.script) {
-				if r.Get("status").String() == "completed" {
+				w.ends++
+				if l.ended(r.Get("status").String()) {
 					w.convs++
 				}
 				step[k] = 0

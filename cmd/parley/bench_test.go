@@ -742,3 +742,37 @@ func TestBenchURLIPv6(t *testing.T) {
 		}
 	}
 }
+
+// A script that never takes a conversation to the flow's end has no
+// conversations/s to report: the run fails, saying where the session was
+// after the last text, rather than report 0 as a figure.
+func TestBenchScriptNeverCompletes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	flow := filepath.Join(t.TempDir(), "loop.json")
+	doc := `{"id": "loop", "name": "Loop", "start": "ask", "widgets": [
+		{"id": "ask", "type": "send_message", "text": "Yes?", "exits": {"Next": "wait"}},
+		{"id": "wait", "type": "wait_for_response", "rules": [{"type": "has_any_word", "args": ["yes"], "category": "Yes"}],
+		 "exits": {"Yes": "end", "Other": "ask"}},
+		{"id": "end", "type": "end"}]}`
+	if err := os.WriteFile(flow, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"bench", "--flow", flow, "--duration", "300ms", "--concurrency", "2", "--idle", "0", "--events", ""}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), append(args, "--messages", "hi|no"), nil, &out, &errOut)
+	want := `completed the flow: after the last text, "no", the session was waiting, not completed; give --messages`
+	if code != 1 || !strings.Contains(errOut.String(), want) {
+		t.Errorf("--messages 'hi|no': exit %d, stderr %q; want exit 1 saying %q", code, errOut.String(), want)
+	}
+	if !strings.Contains(out.String(), "conversations/s") {
+		t.Errorf("the report is not printed: %q", out.String())
+	}
+	// A script that ends it passes.
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), append(args, "--messages", "hi|yes"), nil, &out, &errOut); code != 0 {
+		t.Errorf("--messages 'hi|yes': exit %d\n%s", code, errOut.String())
+	}
+}
