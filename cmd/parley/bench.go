@@ -135,7 +135,12 @@ type BenchResult struct {
 	DeliveryLagP99Ms    float64 `json:"delivery_lag_p99_ms"`
 	IdleSessions        int     `json:"idle_sessions"`
 	BytesPerWaiting     float64 `json:"bytes_per_waiting_session"`
-	PeakRSSMB           float64 `json:"peak_rss_mb"`
+	// PeakRSSMB is this process's peak resident set: the server's, the load
+	// generator's and the receiver's together in process. With --url it is
+	// LoadGenPeakRSSMB instead, the load generator's and receiver's alone
+	// (the server at --url is another process).
+	PeakRSSMB        float64 `json:"peak_rss_mb,omitempty"`
+	LoadGenPeakRSSMB float64 `json:"load_generator_peak_rss_mb,omitempty"`
 	// CPUPerMessageUs is the CPU time (user and system) this process used
 	// during the run, per message answered: server, load generator and
 	// receiver together when in process, the load generator and receiver
@@ -157,7 +162,10 @@ type BenchResult struct {
 	CommitterWritePct float64 `json:"committer_write_sync_pct,omitempty"`
 	PagesPerTurn      float64 `json:"pages_written_per_turn,omitempty"`
 	LoadAvg           string  `json:"load_avg,omitempty"`
-	GoMaxProcs        int     `json:"gomaxprocs"`
+	// GoMaxProcs is this process's GOMAXPROCS, the server's in process;
+	// with --url it is LoadGenGoMaxProcs instead, the load generator's.
+	GoMaxProcs        int `json:"gomaxprocs,omitempty"`
+	LoadGenGoMaxProcs int `json:"load_generator_gomaxprocs,omitempty"`
 
 	// flowCalls: a webhook of the flow calls the receiver, so the run's
 	// conversations should have made webhook calls.
@@ -442,7 +450,11 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	rcv.reset()
 	loadAvg := readLoadAvg()
-	res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime, in process
+	if bolt != nil {
+		res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime
+	} else {
+		res.LoadGenGoMaxProcs = runtime.GOMAXPROCS(0)
+	}
 
 	runStart := time.Now()
 	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact,
@@ -571,7 +583,11 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		res.DeliveriesPerSec = float64(d.count) / d.last.Sub(start).Seconds()
 	}
 	res.DeliveryLagP50Ms, res.DeliveryLagP99Ms = ms(d.p50), ms(d.p99)
-	res.PeakRSSMB = peakRSSMB()
+	if bolt != nil {
+		res.PeakRSSMB = peakRSSMB()
+	} else {
+		res.LoadGenPeakRSSMB = peakRSSMB()
+	}
 	res.LoadAvg = loadAvg
 	if ld.firstErr.Load() != nil {
 		fmt.Fprintln(stderr, "parley bench: first error:", *ld.firstErr.Load())
@@ -1378,8 +1394,15 @@ func (r *BenchResult) table(w io.Writer) {
 	if r.Contacts > 0 {
 		contacts = fmt.Sprintf("%d contacts at a time out of %d", r.Concurrency, r.Contacts)
 	}
-	fmt.Fprintf(w, "parley bench: flow %s, %s,%s %.1f s, target %s, load %s, GOMAXPROCS %d\n",
-		r.Flow, contacts, offered, r.DurationSec, r.Target, r.LoadAvg, r.GoMaxProcs)
+	// With --url this process is the load generator and receiver alone:
+	// its figures say so.
+	procs, rssName, rss, of := fmt.Sprintf("GOMAXPROCS %d", r.GoMaxProcs), "peak RSS", r.PeakRSSMB, ""
+	if r.GoMaxProcs == 0 {
+		procs = fmt.Sprintf("load generator's GOMAXPROCS %d", r.LoadGenGoMaxProcs)
+		rssName, rss, of = "peak RSS (load generator)", r.LoadGenPeakRSSMB, " (load generator)"
+	}
+	fmt.Fprintf(w, "parley bench: flow %s, %s,%s %.1f s, target %s, load %s, %s\n",
+		r.Flow, contacts, offered, r.DurationSec, r.Target, r.LoadAvg, procs)
 	row("messages", strconv.FormatInt(r.Messages, 10), "")
 	row("errors", strconv.FormatInt(r.Errors, 10), "")
 	row("messages/s", n(r.MessagesPerSec), "")
@@ -1395,10 +1418,10 @@ func (r *BenchResult) table(w io.Writer) {
 	row("delivery lag p99", f(r.DeliveryLagP99Ms), "ms")
 	row("idle waiting sessions", strconv.Itoa(r.IdleSessions), "")
 	row("bytes per waiting session", n(r.BytesPerWaiting), "B")
-	row("peak RSS", f(r.PeakRSSMB), "MiB")
+	row(rssName, f(rss), "MiB")
 	if r.CPUPerMessageUs > 0 {
-		row("CPU per message", f(r.CPUPerMessageUs), "µs")
-		row("CPU used", f(r.CPUCores), "cores")
+		row("CPU per message"+of, f(r.CPUPerMessageUs), "µs")
+		row("CPU used"+of, f(r.CPUCores), "cores")
 	}
 	if r.CommitsPerSec > 0 {
 		row("store commits/s", n(r.CommitsPerSec), "")

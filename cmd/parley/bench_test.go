@@ -776,3 +776,35 @@ func TestBenchScriptNeverCompletes(t *testing.T) {
 		t.Errorf("--messages 'hi|yes': exit %d\n%s", code, errOut.String())
 	}
 }
+
+// With --url the server is another process: the report's peak RSS and
+// GOMAXPROCS are the load generator's, and say so, in the table and in
+// --json, instead of passing for the server's.
+func TestBenchURLLoadGeneratorFigures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it twice")
+	}
+	base, _ := benchTarget(t, true)
+	args := []string{"--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--events", ""}
+	var got map[string]any
+	benchJSON(t, &got, append(args, "--json")...)
+	for _, k := range []string{"peak_rss_mb", "gomaxprocs"} {
+		if v, ok := got[k]; ok {
+			t.Errorf("--url --json has %s %v, a figure of the server's it does not measure", k, v)
+		}
+	}
+	for _, k := range []string{"load_generator_peak_rss_mb", "load_generator_gomaxprocs"} {
+		if v, ok := got[k].(float64); !ok || v <= 0 {
+			t.Errorf("--url --json: %s = %v, want > 0", k, got[k])
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), append([]string{"bench"}, args...), nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut.String())
+	}
+	for _, want := range []string{"load generator's GOMAXPROCS", "peak RSS (load generator)", "CPU per message (load generator)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--url table does not say %q:\n%s", want, out.String())
+		}
+	}
+}
