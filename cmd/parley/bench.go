@@ -457,7 +457,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 
 	runStart := time.Now()
-	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact,
+	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact, port: rcv.port(),
 		idPrefix: "b" + strconv.FormatInt(runStart.UnixMilli(), 36) + "-"}
 	start := time.Now()
 	deadline := start.Add(o.duration)
@@ -694,6 +694,9 @@ type benchClient struct {
 	subID string
 	// flowCalls: a webhook of the flow calls the receiver.
 	flowCalls bool
+	// port is the run's receiver's; live caches alive's answers.
+	port int
+	live map[int]bool
 }
 
 // do sends one request; it returns the body of a 2xx answer.
@@ -725,6 +728,34 @@ func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, 
 // one an earlier run could not delete (it was killed) is recognised.
 const benchSubscription = "parley bench receiver"
 
+// benchAlivePath is where a run's receiver answers benchSubscription while
+// the run lasts: a subscription, or a contact's number, whose receiver port
+// answers so belongs to a run still going, and is left alone.
+const benchAlivePath = "/parley-bench"
+
+// alive reports whether the receiver of a run on 127.0.0.1:port answers,
+// so that run is still going. The port of this run's own receiver is not:
+// what a run that had it before left is this run's to clear.
+func (c *benchClient) alive(port int) bool {
+	if port == c.port {
+		return false
+	}
+	if v, ok := c.live[port]; ok {
+		return v
+	}
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://127.0.0.1:" + strconv.Itoa(port) + benchAlivePath)
+	v := c.hc.DoTimeout(req, resp, 2*time.Second) == nil && resp.StatusCode() == 200 && string(resp.Body()) == benchSubscription
+	if c.live == nil {
+		c.live = map[int]bool{}
+	}
+	c.live[port] = v
+	return v
+}
+
 // setup stores the flow (webhook URLs pointed at the receiver), publishes it,
 // routes channel "bench" to it and subscribes the receiver to events. The
 // subscription's id is kept in c.subID for teardown, even when setup fails
@@ -734,6 +765,7 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 	if err := json.Unmarshal(doc, &f); err != nil {
 		return fmt.Errorf("flow: %w", err)
 	}
+	c.port = rcv.port()
 	f["id"] = benchFlowID
 	if ws, ok := f["widgets"].([]any); ok {
 		for _, w := range ws {
@@ -831,9 +863,15 @@ func (c *benchClient) interruptLeft(stderr io.Writer) error {
 			return fmt.Errorf("list the sessions earlier runs left waiting: %w", err)
 		}
 		for _, s := range gjson.GetBytes(out, "sessions").Array() {
-			if s.Get("channel").String() == benchChannel {
-				ids = append(ids, s.Get("id").String())
+			if s.Get("channel").String() != benchChannel {
+				continue
 			}
+			// A run going on at the same time is left its conversations.
+			num, _ := strings.CutPrefix(s.Get("contact").String(), "tel:"+benchFromPrefix)
+			if port, err := strconv.Atoi(num[:min(5, len(num))]); err == nil && len(num) == 12 && c.alive(port) {
+				continue
+			}
+			ids = append(ids, s.Get("id").String())
 		}
 		if after = gjson.GetBytes(out, "next").String(); after == "" {
 			break
@@ -868,6 +906,12 @@ func (c *benchClient) deleteLeftSubscriptions(stderr io.Writer) error {
 		id := s.Get("id").String()
 		if s.Get("description").String() != benchSubscription || !strings.HasPrefix(s.Get("url").String(), "http://127.0.0.1:") {
 			continue
+		}
+		// The subscription of a run going on at the same time stays.
+		if u, err := url.Parse(s.Get("url").String()); err == nil {
+			if port, err := strconv.Atoi(u.Port()); err == nil && c.alive(port) {
+				continue
+			}
 		}
 		if _, code, err := c.do("DELETE", "/v1/webhooks/"+id, nil, nil); err != nil && code != 404 {
 			return fmt.Errorf("delete event subscription %s, left by an earlier run: %w", id, err)
@@ -1074,6 +1118,8 @@ type load struct {
 	// lastStatus is the session's status after a script's last text, the
 	// first time it was not completed.
 	lastStatus atomic.Pointer[string]
+	// port is the receiver's, part of the contacts' numbers (benchFrom).
+	port int
 }
 
 // ended reports whether status, the session's after the script's last
@@ -1086,11 +1132,16 @@ func (l *load) ended(status string) bool {
 	return false
 }
 
-// benchFrom starts a message with its contact's number: +1999 and the
-// contact's seven digits, 12 characters as a North American number has, the
-// same in every run. A run against --url interrupts the conversations that
-// earlier runs left waiting (interruptLeft), so it does not resume them.
-const benchFrom = `{"from":"+1999%07d",`
+// benchFrom starts a message with its contact's number: +999 (a country
+// code no country has), the five digits of the run's receiver port and the
+// contact's seven digits, 16 characters. Runs at the same time have
+// different receiver ports, so their contacts never meet; a run against
+// --url interrupts the conversations that ended runs left waiting
+// (interruptLeft), so a later run whose receiver has the same port does not
+// resume them.
+const benchFrom = `{"from":"` + benchFromPrefix + `%05d%07d",`
+
+const benchFromPrefix = "+999"
 
 // from is the number of the contact of worker w's current conversation.
 func (l *load) from(w *worker) int {
@@ -1150,7 +1201,7 @@ func (l *load) run(ctx context.Context, w *worker) {
 		due = l.start.Add(l.interval * time.Duration(w.id) / time.Duration(len(l.workers)))
 	}
 	for ; ctx.Err() == nil; w.conv++ {
-		prefix = fmt.Appendf(prefix[:0], benchFrom, l.from(w))
+		prefix = fmt.Appendf(prefix[:0], benchFrom, l.port, l.from(w))
 		if l.noIDs {
 			prefix = append(prefix, `"text":`...)
 		} else {
@@ -1231,7 +1282,7 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			if k > 0 {
 				body = append(body, ',')
 			}
-			body = fmt.Appendf(body, benchFrom, l.from(w))
+			body = fmt.Appendf(body, benchFrom, l.port, l.from(w))
 			if !l.noIDs {
 				body = append(body, `"id":"`...)
 				body = l.appendID(body, w, n)
@@ -1443,6 +1494,10 @@ type receiver struct {
 	srv   *fasthttp.Server
 	calls atomic.Int64
 	pings atomic.Int64
+	// contacts starts the URNs of the run's contacts (benchFrom): the events
+	// of other runs' contacts, which a run going on at the same time makes,
+	// are not this run's deliveries.
+	contacts string
 
 	mu   sync.Mutex
 	lags []time.Duration
@@ -1457,13 +1512,20 @@ func startReceiver() (*receiver, error) {
 		return nil, err
 	}
 	r := &receiver{url: "http://" + ln.Addr().String(), ln: ln}
+	r.contacts = fmt.Sprintf("tel:%s%05d", benchFromPrefix, r.port())
 	r.srv = &fasthttp.Server{Handler: r.handle, NoDefaultServerHeader: true, ReadTimeout: time.Minute}
 	go pprof.Do(context.Background(), benchLabels("receiver"), func(context.Context) { _ = r.srv.Serve(ln) })
 	return r, nil
 }
 
+// port is the receiver's port, which no other run has while this one lasts.
+func (r *receiver) port() int { return r.ln.Addr().(*net.TCPAddr).Port }
+
 func (r *receiver) handle(c *fasthttp.RequestCtx) {
 	switch string(c.Path()) {
+	case benchAlivePath:
+		// Another run asks whether this one is still going (benchClient.alive).
+		c.SetBodyString(benchSubscription)
 	case "/orders":
 		r.calls.Add(1)
 		c.SetContentType("application/json")
@@ -1479,6 +1541,10 @@ func (r *receiver) handle(c *fasthttp.RequestCtx) {
 			if !gjson.GetBytes(body, "data.test").Bool() {
 				r.pings.Add(1)
 			}
+			c.SetStatusCode(fasthttp.StatusNoContent)
+			return
+		}
+		if urn := gjson.GetBytes(body, "data.contact.urn").String(); strings.HasPrefix(urn, "tel:"+benchFromPrefix) && !strings.HasPrefix(urn, r.contacts) {
 			c.SetStatusCode(fasthttp.StatusNoContent)
 			return
 		}

@@ -578,10 +578,10 @@ func TestBenchURLDeletesSubscription(t *testing.T) {
 	}
 }
 
-// A second --url run starts new conversations: its contacts have the
-// numbers the first run's had, and the conversations the first left
-// unfinished, of another flow, are interrupted at the second's setup, with
-// a line on stderr saying how many, instead of taking its messages.
+// A second --url run starts new conversations: the conversations the
+// first left unfinished, of another flow, are interrupted at the second's
+// setup, with a line on stderr saying how many, and the second run's
+// contacts are not the first's.
 func TestBenchURLRunsNewContacts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and drives it twice")
@@ -617,6 +617,11 @@ func TestBenchURLRunsNewContacts(t *testing.T) {
 		apiCall(t, "POST", base+"/v1/channels/bench/messages", fmt.Sprintf(`{"from":%q,"text":"hi"}`, list[0].Contact.URN), nil)
 		left = waiting()
 	}
+	all := allSessions(t, st)
+	first := map[string]bool{}
+	for _, s := range all {
+		first[s.Contact.URN] = true
+	}
 	stderr := benchJSONStderr(t, &got, "--url", base, "--duration", "300ms", "--concurrency", "4", "--flow", "favourite-colour", "--events", "", "--json")
 	if got.Messages == 0 || got.Errors != 0 || got.Conversations < got.Messages/2-4 {
 		t.Fatalf("favourite colour run: %+v", got)
@@ -633,11 +638,32 @@ func TestBenchURLRunsNewContacts(t *testing.T) {
 			t.Errorf("session %s, left waiting by the first run, is %s after the second, want interrupted before it sent a message", id, s.Status)
 		}
 	}
-	// The second run's contacts are the first's: each new conversation
-	// started a session of its own.
-	list, _, err := st.ListSessions(ctx, store.SessionFilter{Contact: "tel:+19990000000"}, store.Page{Limit: 1000})
-	if err != nil || len(list) < 2 {
-		t.Errorf("sessions of +19990000000: %d (%v), want the first run's and the second's", len(list), err)
+	// The second run's contacts are new.
+	after := allSessions(t, st)
+	var firsts int
+	for _, s := range after {
+		if first[s.Contact.URN] {
+			firsts++
+		}
+	}
+	if firsts != len(all) || len(after) == len(all) {
+		t.Errorf("%d sessions after the first run, %d after the second, %d of the first run's contacts: want the second run's contacts new", len(all), len(after), firsts)
+	}
+}
+
+// allSessions lists every session of st.
+func allSessions(t *testing.T, st *store.Bolt) []*flows.Session {
+	t.Helper()
+	var all []*flows.Session
+	for after := ""; ; {
+		list, next, err := st.ListSessions(context.Background(), store.SessionFilter{}, store.Page{After: after, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, list...)
+		if after = next; after == "" {
+			return all
+		}
 	}
 }
 
@@ -805,6 +831,59 @@ func TestBenchURLLoadGeneratorFigures(t *testing.T) {
 	for _, want := range []string{"load generator's GOMAXPROCS", "peak RSS (load generator)", "CPU per message (load generator)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--url table does not say %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// Two runs against one server at the same time leave each other alone: the
+// second neither deletes the first's event subscription nor interrupts its
+// conversations, and its contacts are not the first's, so every
+// conversation of both completes and every completion reaches its run.
+func TestBenchURLConcurrentRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it twice at once")
+	}
+	base, _ := benchTarget(t, true)
+	type result struct {
+		Messages, Errors, Conversations, Deliveries int64
+	}
+	var first result
+	var firstErr bytes.Buffer
+	done := make(chan int)
+	go func() {
+		var out bytes.Buffer
+		code := run(context.Background(), []string{"bench", "--url", base, "--duration", "1500ms", "--concurrency", "2", "--flow", "favourite-colour", "--json"}, nil, &out, &firstErr)
+		if code == 0 {
+			_ = json.Unmarshal(out.Bytes(), &first)
+		}
+		done <- code
+	}()
+	// The second starts once the first is sending.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var list struct {
+			Sessions []any `json:"sessions"`
+		}
+		apiCall(t, "GET", base+"/v1/sessions?limit=1", "", &list)
+		if len(list.Sessions) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first run sent nothing in 5 s")
+		}
+	}
+	var second result
+	stderr := benchJSONStderr(t, &second, "--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--json")
+	if code := <-done; code != 0 {
+		t.Fatalf("first run: exit %d\n%s", code, firstErr.String())
+	}
+	for _, say := range []string{"left by an earlier run", "interrupted"} {
+		if strings.Contains(stderr, say) {
+			t.Errorf("the second run's stderr says %q: %s", say, stderr)
+		}
+	}
+	for name, r := range map[string]result{"first": first, "second": second} {
+		if r.Messages == 0 || r.Errors != 0 || r.Conversations < r.Messages/2-2 || r.Deliveries != r.Conversations {
+			t.Errorf("%s run: %+v, want every conversation completed and delivered", name, r)
 		}
 	}
 }
