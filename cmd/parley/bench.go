@@ -208,7 +208,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
+		fmt.Fprintf(stderr, "parley bench: unexpected argument %q: parley bench takes flags only (a flow file is --flow FILE)\n", fs.Arg(0))
 		return 2
 	}
 	o.set = map[string]bool{}

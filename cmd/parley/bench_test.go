@@ -131,6 +131,8 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--contacts", "100"}, "--contacts"},
 		{[]string{"--contacts", "-1"}, "--contacts"},
 		{[]string{"--flow", "testdata/no-such-flow.json"}, "--flow testdata/no-such-flow.json: open"},
+		{[]string{"extra"}, `parley bench: unexpected argument "extra"`},
+		{[]string{"--duration", "1s", "flow.json", "--json"}, `parley bench: unexpected argument "flow.json": parley bench takes flags only (a flow file is --flow FILE)`},
 		{[]string{"--flow", "../../examples/favourite-colour/flow.json"}, "give the conversation's texts with --messages"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
