@@ -87,6 +87,43 @@ type benchOptions struct {
 	batch       int
 	// set holds the names of the flags given on the command line.
 	set map[string]bool
+	// traceFile and cpuFile are --trace's file and --profile's cpu.pprof,
+	// created before anything else is done (openOutputs).
+	traceFile, cpuFile *os.File
+}
+
+// openOutputs creates the files of --trace and --profile, so that a path
+// that cannot be written is a usage error before the idle sessions are
+// seeded and the target set up, not after.
+func (o *benchOptions) openOutputs() error {
+	if o.trace != "" {
+		f, err := os.Create(o.trace)
+		if err != nil {
+			return fmt.Errorf("--trace %s: %w", o.trace, err)
+		}
+		o.traceFile = f
+	}
+	if o.cpuProfile != "" {
+		err := os.MkdirAll(o.cpuProfile, 0o755)
+		if err == nil {
+			o.cpuFile, err = os.Create(filepath.Join(o.cpuProfile, "cpu.pprof"))
+		}
+		if err != nil {
+			o.closeOutputs()
+			return fmt.Errorf("--profile %s: %w", o.cpuProfile, err)
+		}
+	}
+	return nil
+}
+
+// closeOutputs closes the files openOutputs created (stopping the trace or
+// profile closes them first when the run got that far).
+func (o *benchOptions) closeOutputs() {
+	for _, f := range []*os.File{o.traceFile, o.cpuFile} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
 }
 
 // benchInProcessFlags are the flags of the server in process: a server at
@@ -223,6 +260,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "parley bench:", err)
 		return 2
 	}
+	if err := o.openOutputs(); err != nil {
+		fmt.Fprintln(stderr, "parley bench:", err)
+		return 2
+	}
+	defer o.closeOutputs()
 	o.progress = isTerminal(stderr)
 	res, err := runBench(ctx, o, stderr)
 	if err != nil {
@@ -471,15 +513,15 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	lctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	if o.cpuProfile != "" {
-		stop, err := startProfiles(o.cpuProfile)
+	if o.cpuFile != nil {
+		stop, err := startProfiles(o.cpuProfile, o.cpuFile)
 		if err != nil {
 			return nil, err
 		}
 		defer stop()
 	}
-	if o.trace != "" {
-		stop, err := startTrace(o.trace)
+	if o.traceFile != nil {
+		stop, err := startTrace(o.traceFile)
 		if err != nil {
 			return nil, err
 		}
@@ -602,15 +644,10 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 // the runtime's own work (background GC) has no label.
 func benchLabels(part string) pprof.LabelSet { return pprof.Labels("part", part) }
 
-// startTrace starts the runtime's execution tracer; the function it returns
-// stops it and closes the file.
-func startTrace(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
+// startTrace starts the runtime's execution tracer writing to f; the
+// function it returns stops it and closes the file.
+func startTrace(f *os.File) (func(), error) {
 	if err := trace.Start(f); err != nil {
-		f.Close()
 		return nil, err
 	}
 	return func() {
@@ -619,20 +656,13 @@ func startTrace(path string) (func(), error) {
 	}, nil
 }
 
-// startProfiles starts CPU, blocking and mutex profiling; the function it
-// returns writes them into dir, with the allocations profile (every
-// allocation sampled since the process started, seeding included: compare
-// two runs with go tool pprof -base, or read -sample_index=alloc_space).
-func startProfiles(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
-	if err != nil {
-		return nil, err
-	}
+// startProfiles starts CPU (into f, dir's cpu.pprof), blocking and mutex
+// profiling; the function it returns writes them into dir, with the
+// allocations profile (every allocation sampled since the process started,
+// seeding included: compare two runs with go tool pprof -base, or read
+// -sample_index=alloc_space).
+func startProfiles(dir string, f *os.File) (func(), error) {
 	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
 		return nil, err
 	}
 	runtime.SetBlockProfileRate(int(100 * time.Microsecond))

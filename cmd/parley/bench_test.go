@@ -132,6 +132,9 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--contacts", "-1"}, "--contacts"},
 		{[]string{"--flow", "testdata/no-such-flow.json"}, "--flow testdata/no-such-flow.json: open"},
 		{[]string{"extra"}, `parley bench: unexpected argument "extra"`},
+		// Output paths are tried before the idle sessions are seeded.
+		{[]string{"--trace", "/nonexistent/x.trace", "--idle", "1000000"}, "parley bench: --trace /nonexistent/x.trace: open /nonexistent/x.trace: no such file or directory"},
+		{[]string{"--profile", "/dev/null/prof", "--idle", "1000000"}, "parley bench: --profile /dev/null/prof: mkdir /dev/null: not a directory"},
 		{[]string{"--duration", "1s", "flow.json", "--json"}, `parley bench: unexpected argument "flow.json": parley bench takes flags only (a flow file is --flow FILE)`},
 		{[]string{"--flow", "../../examples/favourite-colour/flow.json"}, "give the conversation's texts with --messages"},
 	} {
