@@ -447,7 +447,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 			srv, err = server.New(server.Config{
 				Addr: "127.0.0.1:0", DataDir: dir, Store: st,
 				// Request logs at 20,000 requests/s would measure the terminal.
-				Logger:           slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+				Logger:           slog.New(quietStart{slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})}),
 				AllowCIDRs:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 				DedupeRetention:  o.dedupe,
 				SessionRetention: o.sessionsRet,
@@ -636,6 +636,21 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	return res, nil
 }
+
+// quietStart drops the server's start-up line ("parley listening ..."): in
+// process it listens on 127.0.0.1 without keys by design, and its warning
+// to set --api-key, a flag bench refuses without --url, would only mislead.
+type quietStart struct{ slog.Handler }
+
+func (q quietStart) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "parley listening") {
+		return nil
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietStart) WithAttrs(as []slog.Attr) slog.Handler { return quietStart{q.Handler.WithAttrs(as)} }
+func (q quietStart) WithGroup(name string) slog.Handler    { return quietStart{q.Handler.WithGroup(name)} }
 
 // benchLabels is the profile label of one part of an in-process run:
 // "server", "load" (the contacts) or "receiver" (the flow's webhook and the

@@ -73,6 +73,11 @@ func TestBenchJSON(t *testing.T) {
 	if n := got["errors"].(float64); n != 0 {
 		t.Errorf("%v messages failed: %s", n, errOut.String())
 	}
+	// The server in process listens on 127.0.0.1 without keys by design:
+	// no warning to set --api-key, which bench refuses without --url.
+	if strings.Contains(errOut.String(), "api-key") {
+		t.Errorf("stderr of an in-process run: %q", errOut.String())
+	}
 }
 
 // With --rate the load is offered at that rate, whatever the server could take.
