@@ -155,6 +155,9 @@ type BenchResult struct {
 	// when the run set it.
 	SessionRetentionSec float64 `json:"session_retention_sec,omitempty"`
 	DurationSec         float64 `json:"duration_sec"`
+	// Interrupted: the run was stopped (Ctrl-C, SIGTERM) before --duration
+	// was up; the figures are of the part that ran.
+	Interrupted bool `json:"interrupted,omitempty"`
 	Messages            int64   `json:"messages"`
 	Errors              int64   `json:"errors"`
 	Conversations       int64   `json:"conversations"`
@@ -277,6 +280,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		_ = enc.Encode(res)
 	} else {
 		res.table(stdout)
+	}
+	if res.Interrupted {
+		// The report is printed all the same, but the exit status says it
+		// is not a whole run's.
+		fmt.Fprintf(stderr, "parley bench: interrupted after %.1f s of the %s asked with --duration: the figures are of that part of the run\n", res.DurationSec, o.duration)
+		return 130
 	}
 	if res.Messages == 0 || res.Errors > res.Messages/100 {
 		fmt.Fprintf(stderr, "parley bench: %d of %d messages failed\n", res.Errors, res.Messages+res.Errors)
@@ -558,6 +567,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	res.Interrupted = ctx.Err() != nil
 	cpu := cputime.Process() - cpu0
 	if bolt != nil {
 		cs := bolt.CommitStats()

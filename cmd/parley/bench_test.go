@@ -897,3 +897,30 @@ func TestBenchURLConcurrentRuns(t *testing.T) {
 		}
 	}
 }
+
+// A run stopped before --duration is up (Ctrl-C) still prints its report,
+// but says it was cut short, on stderr and in --json, and exits 130.
+func TestBenchInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for a moment")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(time.Second, cancel)
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"bench", "--duration", "10s", "--concurrency", "2", "--idle", "0", "--flow", "favourite-colour", "--events", "", "--json"}, nil, &out, &errOut)
+	var got struct {
+		Interrupted bool    `json:"interrupted"`
+		DurationSec float64 `json:"duration_sec"`
+		Messages    int64   `json:"messages"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("exit %d, no report: %v\n%s\n%s", code, err, out.String(), errOut.String())
+	}
+	if code != 130 || !got.Interrupted || got.DurationSec >= 10 || got.Messages == 0 {
+		t.Errorf("exit %d, %+v; want exit 130 and a report of the part that ran, interrupted", code, got)
+	}
+	if want := "parley bench: interrupted after "; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q does not say %q", errOut.String(), want)
+	}
+}
