@@ -774,7 +774,17 @@ func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, 
 	}
 	out = append(out[:0], resp.Body()...)
 	if code := resp.StatusCode(); code < 200 || code > 299 {
-		return out, code, fmt.Errorf("%s %s: status %d: %s", method, path, code, bytes.TrimSpace(out))
+		err := fmt.Errorf("%s %s: status %d: %s", method, path, code, bytes.TrimSpace(out))
+		if code == fasthttp.StatusUnauthorized {
+			// As parley backup: the key is --api-key's alone, no
+			// environment variable is read.
+			if c.apiKey != "" {
+				err = fmt.Errorf("%w (the server does not know the key given with --api-key)", err)
+			} else {
+				err = fmt.Errorf("%w (give the server's key with --api-key)", err)
+			}
+		}
+		return out, code, err
 	}
 	return out, resp.StatusCode(), nil
 }

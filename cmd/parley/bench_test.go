@@ -924,3 +924,34 @@ func TestBenchInterrupted(t *testing.T) {
 		t.Errorf("stderr %q does not say %q", errOut.String(), want)
 	}
 }
+
+// A server with API keys answers a run without its key 401: the error
+// names --api-key, whose key alone the run sends; with it the run goes.
+func TestBenchURLAPIKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	base := serveForTest(t, server.Config{
+		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		APIKeys:    []server.APIKey{{Name: "ops", Key: backupTestKey}},
+		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	})
+	args := []string{"bench", "--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--events", ""}
+	for _, tc := range []struct {
+		key  []string
+		want string
+	}{
+		{nil, "status 401"},
+		{nil, "(give the server's key with --api-key)"},
+		{[]string{"--api-key", "wrong-key-0123456789"}, "(the server does not know the key given with --api-key)"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), append(args, tc.key...), nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 saying %q", tc.key, code, errOut.String(), tc.want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), append(args, "--api-key", backupTestKey), nil, &out, &errOut); code != 0 {
+		t.Errorf("with the key: exit %d\n%s", code, errOut.String())
+	}
+}
