@@ -321,6 +321,10 @@ func (o *benchOptions) check() error {
 		return fmt.Errorf("--batch %d: give 1 (a message a request) to %d", o.batch, benchMaxConcurrency)
 	case o.batch > 1 && o.rate > 0:
 		return errors.New("--batch: not with --rate (batches are sent as their contacts' replies come back)")
+	case o.batch > o.concurrency:
+		return fmt.Errorf("--batch %d: give at most --concurrency (%d): a request carries one message of each of its contacts", o.batch, o.concurrency)
+	case o.noIDs && o.set["message-ids"]:
+		return errors.New("--message-ids: not with --no-message-ids (the messages carry no id to shape)")
 	case o.dedupe < 0:
 		return fmt.Errorf("--dedupe-retention %s: give a positive duration", o.dedupe)
 	case o.sessionsRet < 0:
@@ -1498,7 +1502,11 @@ func (r *BenchResult) table(w io.Writer) {
 		offered += " " + r.MessageIDs + " message ids,"
 	}
 	if r.Batch > 1 {
-		offered += fmt.Sprintf(" batches of %d,", r.Batch)
+		if r.Concurrency%r.Batch != 0 {
+			offered += fmt.Sprintf(" batches of up to %d,", r.Batch)
+		} else {
+			offered += fmt.Sprintf(" batches of %d,", r.Batch)
+		}
 	}
 	if r.DedupeRetentionSec > 0 {
 		offered += fmt.Sprintf(" message ids kept %s,", time.Duration(r.DedupeRetentionSec*float64(time.Second)))

@@ -132,6 +132,9 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--dedupe-retention", "-1s"}, "--dedupe-retention"},
 		{[]string{"--batch", "0"}, "--batch"},
 		{[]string{"--batch", "4", "--rate", "100"}, "--batch"},
+		{[]string{"--batch", "16", "--concurrency", "4"}, "--batch 16: give at most --concurrency (4)"},
+		{[]string{"--no-message-ids", "--message-ids", "random"}, "--message-ids: not with --no-message-ids"},
+		{[]string{"--message-ids", "per-contact", "--no-message-ids"}, "--message-ids: not with --no-message-ids"},
 		{[]string{"--message-ids", "sorted"}, "--message-ids"},
 		{[]string{"--contacts", "100"}, "--contacts"},
 		{[]string{"--contacts", "-1"}, "--contacts"},
@@ -953,5 +956,23 @@ func TestBenchURLAPIKey(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), append(args, "--api-key", backupTestKey), nil, &out, &errOut); code != 0 {
 		t.Errorf("with the key: exit %d\n%s", code, errOut.String())
+	}
+}
+
+// The table's header gives the batches' real size: the last batch of
+// contacts is smaller when --batch does not divide --concurrency.
+func TestBenchTableBatchSize(t *testing.T) {
+	for _, tc := range []struct {
+		concurrency, batch int
+		want               string
+	}{
+		{16, 4, " batches of 4,"},
+		{10, 4, " batches of up to 4,"},
+	} {
+		var b bytes.Buffer
+		(&BenchResult{Flow: "f", Concurrency: tc.concurrency, Batch: tc.batch, GoMaxProcs: 1}).table(&b)
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("--concurrency %d --batch %d: header %q does not say %q", tc.concurrency, tc.batch, strings.SplitN(b.String(), "\n", 2)[0], tc.want)
+		}
 	}
 }
