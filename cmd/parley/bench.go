@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -385,6 +386,10 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 		doc, err = fs.ReadFile(exampleflows.FS, o.flow+"/flow.json")
 	} else {
 		doc, err = os.ReadFile(o.flow)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		names := slices.Sorted(maps.Keys(benchScripts))
+		return nil, nil, fmt.Errorf("--flow %s: neither a built-in example (%s) nor a flow file: %w", o.flow, strings.Join(names, ", "), err)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("--flow %s: %w", o.flow, err)

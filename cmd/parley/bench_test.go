@@ -138,7 +138,8 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--message-ids", "sorted"}, "--message-ids"},
 		{[]string{"--contacts", "100"}, "--contacts"},
 		{[]string{"--contacts", "-1"}, "--contacts"},
-		{[]string{"--flow", "testdata/no-such-flow.json"}, "--flow testdata/no-such-flow.json: open"},
+		{[]string{"--flow", "testdata/no-such-flow.json"}, "--flow testdata/no-such-flow.json: neither a built-in example (favourite-colour, order-status) nor a flow file: open"},
+		{[]string{"--flow", "nosuch"}, "--flow nosuch: neither a built-in example (favourite-colour, order-status) nor a flow file"},
 		{[]string{"extra"}, `parley bench: unexpected argument "extra"`},
 		// Output paths are tried before the idle sessions are seeded.
 		{[]string{"--trace", "/nonexistent/x.trace", "--idle", "1000000"}, "parley bench: --trace /nonexistent/x.trace: open /nonexistent/x.trace: no such file or directory"},
