@@ -763,6 +763,11 @@ type benchClient struct {
 	live map[int]bool
 }
 
+// benchSetupTimeout bounds each request of the setup and teardown: they
+// are small, and a target that takes connections without answering them is
+// said to be so before long.
+var benchSetupTimeout = 10 * time.Second
+
 // do sends one request; it returns the body of a 2xx answer.
 func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, int, error) {
 	req := fasthttp.AcquireRequest()
@@ -778,7 +783,11 @@ func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, 
 		req.Header.SetContentType("application/json")
 		req.SetBodyRaw(body)
 	}
+	req.SetTimeout(benchSetupTimeout)
 	if err := c.hc.Do(req, resp); err != nil {
+		if errors.Is(err, fasthttp.ErrTimeout) {
+			return out, 0, fmt.Errorf("%s %s: %s did not answer in %s (it takes connections: is it a Parley server?)", method, path, c.base, benchSetupTimeout)
+		}
 		return out, 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	out = append(out[:0], resp.Body()...)

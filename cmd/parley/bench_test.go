@@ -977,3 +977,32 @@ func TestBenchTableBatchSize(t *testing.T) {
 		}
 	}
 }
+
+// A --url that takes connections but never answers fails the setup after
+// benchSetupTimeout (10 s; shortened here), naming the URL and the request
+// it waited for, instead of after a minute.
+func TestBenchURLNoAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	defer func(d time.Duration) { benchSetupTimeout = d }(benchSetupTimeout)
+	benchSetupTimeout = 300 * time.Millisecond
+	base := "http://" + ln.Addr().String()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--url", base, "--duration", "300ms", "--concurrency", "2"}, nil, &out, &errOut)
+	want := "POST /v1/flows: " + base + " did not answer in 300ms (it takes connections: is it a Parley server?)"
+	if code != 1 || !strings.Contains(errOut.String(), want) {
+		t.Errorf("exit %d, stderr %q; want exit 1 saying %q", code, errOut.String(), want)
+	}
+}
