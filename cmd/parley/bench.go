@@ -718,7 +718,7 @@ func startProfiles(dir string, f *os.File) (func(), error) {
 // seedBatch is how many sessions one seeding transaction writes: small
 // enough that the B-trees grow as they do under traffic (one very large
 // transaction leaves every page it splits half empty), large enough to seed
-// a million in about a minute.
+// a million in well under a minute (22-38 s in docs/PERFORMANCE.md).
 const seedBatch = 1000
 
 // seedIdle stores n waiting sessions (store.SampleSession) and returns the
