@@ -158,24 +158,24 @@ type BenchResult struct {
 	DurationSec         float64 `json:"duration_sec"`
 	// Interrupted: the run was stopped (Ctrl-C, SIGTERM) before --duration
 	// was up; the figures are of the part that ran.
-	Interrupted bool `json:"interrupted,omitempty"`
-	Messages            int64   `json:"messages"`
-	Errors              int64   `json:"errors"`
-	Conversations       int64   `json:"conversations"`
-	MessagesPerSec      float64 `json:"messages_per_sec"`
-	ConversationsPerS   float64 `json:"conversations_per_sec"`
-	TurnP50Ms           float64 `json:"turn_p50_ms"`
-	TurnP95Ms           float64 `json:"turn_p95_ms"`
-	TurnP99Ms           float64 `json:"turn_p99_ms"`
-	TurnMaxMs           float64 `json:"turn_max_ms"`
-	WebhookCalls        int64   `json:"webhook_calls"`
-	WebhookCallsPerS    float64 `json:"webhook_calls_per_sec"`
-	Deliveries          int64   `json:"deliveries"`
-	DeliveriesPerSec    float64 `json:"deliveries_per_sec"`
-	DeliveryLagP50Ms    float64 `json:"delivery_lag_p50_ms"`
-	DeliveryLagP99Ms    float64 `json:"delivery_lag_p99_ms"`
-	IdleSessions        int     `json:"idle_sessions"`
-	BytesPerWaiting     float64 `json:"bytes_per_waiting_session"`
+	Interrupted       bool    `json:"interrupted,omitempty"`
+	Messages          int64   `json:"messages"`
+	Errors            int64   `json:"errors"`
+	Conversations     int64   `json:"conversations"`
+	MessagesPerSec    float64 `json:"messages_per_sec"`
+	ConversationsPerS float64 `json:"conversations_per_sec"`
+	TurnP50Ms         float64 `json:"turn_p50_ms"`
+	TurnP95Ms         float64 `json:"turn_p95_ms"`
+	TurnP99Ms         float64 `json:"turn_p99_ms"`
+	TurnMaxMs         float64 `json:"turn_max_ms"`
+	WebhookCalls      int64   `json:"webhook_calls"`
+	WebhookCallsPerS  float64 `json:"webhook_calls_per_sec"`
+	Deliveries        int64   `json:"deliveries"`
+	DeliveriesPerSec  float64 `json:"deliveries_per_sec"`
+	DeliveryLagP50Ms  float64 `json:"delivery_lag_p50_ms"`
+	DeliveryLagP99Ms  float64 `json:"delivery_lag_p99_ms"`
+	IdleSessions      int     `json:"idle_sessions"`
+	BytesPerWaiting   float64 `json:"bytes_per_waiting_session"`
 	// PeakRSSMB is this process's peak resident set: the server's, the load
 	// generator's and the receiver's together in process. With --url it is
 	// LoadGenPeakRSSMB instead, the load generator's and receiver's alone
@@ -668,8 +668,10 @@ func (q quietStart) Handle(ctx context.Context, r slog.Record) error {
 	return q.Handler.Handle(ctx, r)
 }
 
-func (q quietStart) WithAttrs(as []slog.Attr) slog.Handler { return quietStart{q.Handler.WithAttrs(as)} }
-func (q quietStart) WithGroup(name string) slog.Handler    { return quietStart{q.Handler.WithGroup(name)} }
+func (q quietStart) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietStart{q.Handler.WithAttrs(as)}
+}
+func (q quietStart) WithGroup(name string) slog.Handler { return quietStart{q.Handler.WithGroup(name)} }
 
 // benchLabels is the profile label of one part of an in-process run:
 // "server", "load" (the contacts) or "receiver" (the flow's webhook and the
@@ -1265,8 +1267,8 @@ type worker struct {
 	// ends counts the conversations whose last text was answered, whether
 	// or not that completed the session.
 	ends int64
-	sent  atomic.Int64 // for the progress bar
-	lat   []time.Duration
+	sent atomic.Int64 // for the progress bar
+	lat  []time.Duration
 }
 
 func (l *load) run(ctx context.Context, w *worker) {
