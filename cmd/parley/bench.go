@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -87,6 +88,43 @@ type benchOptions struct {
 	batch       int
 	// set holds the names of the flags given on the command line.
 	set map[string]bool
+	// traceFile and cpuFile are --trace's file and --profile's cpu.pprof,
+	// created before anything else is done (openOutputs).
+	traceFile, cpuFile *os.File
+}
+
+// openOutputs creates the files of --trace and --profile, so that a path
+// that cannot be written is a usage error before the idle sessions are
+// seeded and the target set up, not after.
+func (o *benchOptions) openOutputs() error {
+	if o.trace != "" {
+		f, err := os.Create(o.trace)
+		if err != nil {
+			return fmt.Errorf("--trace %s: %w", o.trace, err)
+		}
+		o.traceFile = f
+	}
+	if o.cpuProfile != "" {
+		err := os.MkdirAll(o.cpuProfile, 0o755)
+		if err == nil {
+			o.cpuFile, err = os.Create(filepath.Join(o.cpuProfile, "cpu.pprof"))
+		}
+		if err != nil {
+			o.closeOutputs()
+			return fmt.Errorf("--profile %s: %w", o.cpuProfile, err)
+		}
+	}
+	return nil
+}
+
+// closeOutputs closes the files openOutputs created (stopping the trace or
+// profile closes them first when the run got that far).
+func (o *benchOptions) closeOutputs() {
+	for _, f := range []*os.File{o.traceFile, o.cpuFile} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
 }
 
 // benchInProcessFlags are the flags of the server in process: a server at
@@ -118,24 +156,32 @@ type BenchResult struct {
 	// when the run set it.
 	SessionRetentionSec float64 `json:"session_retention_sec,omitempty"`
 	DurationSec         float64 `json:"duration_sec"`
-	Messages            int64   `json:"messages"`
-	Errors              int64   `json:"errors"`
-	Conversations       int64   `json:"conversations"`
-	MessagesPerSec      float64 `json:"messages_per_sec"`
-	ConversationsPerS   float64 `json:"conversations_per_sec"`
-	TurnP50Ms           float64 `json:"turn_p50_ms"`
-	TurnP95Ms           float64 `json:"turn_p95_ms"`
-	TurnP99Ms           float64 `json:"turn_p99_ms"`
-	TurnMaxMs           float64 `json:"turn_max_ms"`
-	WebhookCalls        int64   `json:"webhook_calls"`
-	WebhookCallsPerS    float64 `json:"webhook_calls_per_sec"`
-	Deliveries          int64   `json:"deliveries"`
-	DeliveriesPerSec    float64 `json:"deliveries_per_sec"`
-	DeliveryLagP50Ms    float64 `json:"delivery_lag_p50_ms"`
-	DeliveryLagP99Ms    float64 `json:"delivery_lag_p99_ms"`
-	IdleSessions        int     `json:"idle_sessions"`
-	BytesPerWaiting     float64 `json:"bytes_per_waiting_session"`
-	PeakRSSMB           float64 `json:"peak_rss_mb"`
+	// Interrupted: the run was stopped (Ctrl-C, SIGTERM) before --duration
+	// was up; the figures are of the part that ran.
+	Interrupted       bool    `json:"interrupted,omitempty"`
+	Messages          int64   `json:"messages"`
+	Errors            int64   `json:"errors"`
+	Conversations     int64   `json:"conversations"`
+	MessagesPerSec    float64 `json:"messages_per_sec"`
+	ConversationsPerS float64 `json:"conversations_per_sec"`
+	TurnP50Ms         float64 `json:"turn_p50_ms"`
+	TurnP95Ms         float64 `json:"turn_p95_ms"`
+	TurnP99Ms         float64 `json:"turn_p99_ms"`
+	TurnMaxMs         float64 `json:"turn_max_ms"`
+	WebhookCalls      int64   `json:"webhook_calls"`
+	WebhookCallsPerS  float64 `json:"webhook_calls_per_sec"`
+	Deliveries        int64   `json:"deliveries"`
+	DeliveriesPerSec  float64 `json:"deliveries_per_sec"`
+	DeliveryLagP50Ms  float64 `json:"delivery_lag_p50_ms"`
+	DeliveryLagP99Ms  float64 `json:"delivery_lag_p99_ms"`
+	IdleSessions      int     `json:"idle_sessions"`
+	BytesPerWaiting   float64 `json:"bytes_per_waiting_session"`
+	// PeakRSSMB is this process's peak resident set: the server's, the load
+	// generator's and the receiver's together in process. With --url it is
+	// LoadGenPeakRSSMB instead, the load generator's and receiver's alone
+	// (the server at --url is another process).
+	PeakRSSMB        float64 `json:"peak_rss_mb,omitempty"`
+	LoadGenPeakRSSMB float64 `json:"load_generator_peak_rss_mb,omitempty"`
 	// CPUPerMessageUs is the CPU time (user and system) this process used
 	// during the run, per message answered: server, load generator and
 	// receiver together when in process, the load generator and receiver
@@ -157,11 +203,20 @@ type BenchResult struct {
 	CommitterWritePct float64 `json:"committer_write_sync_pct,omitempty"`
 	PagesPerTurn      float64 `json:"pages_written_per_turn,omitempty"`
 	LoadAvg           string  `json:"load_avg,omitempty"`
-	GoMaxProcs        int     `json:"gomaxprocs"`
+	// GoMaxProcs is this process's GOMAXPROCS, the server's in process;
+	// with --url it is LoadGenGoMaxProcs instead, the load generator's.
+	GoMaxProcs        int `json:"gomaxprocs,omitempty"`
+	LoadGenGoMaxProcs int `json:"load_generator_gomaxprocs,omitempty"`
 
 	// flowCalls: a webhook of the flow calls the receiver, so the run's
 	// conversations should have made webhook calls.
 	flowCalls bool
+	// scriptEnds is how many conversations had their last text answered,
+	// and endStatus the session's status after one that did not complete
+	// it; script is the conversation's texts.
+	scriptEnds int64
+	endStatus  string
+	script     []string
 }
 
 // benchCmd: parley bench [flags]. It drives concurrent contacts through a
@@ -194,7 +249,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
+		fmt.Fprintf(stderr, "parley bench: unexpected argument %q: parley bench takes flags only (a flow file is --flow FILE)\n", fs.Arg(0))
 		return 2
 	}
 	o.set = map[string]bool{}
@@ -209,6 +264,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "parley bench:", err)
 		return 2
 	}
+	if err := o.openOutputs(); err != nil {
+		fmt.Fprintln(stderr, "parley bench:", err)
+		return 2
+	}
+	defer o.closeOutputs()
 	o.progress = isTerminal(stderr)
 	res, err := runBench(ctx, o, stderr)
 	if err != nil {
@@ -222,8 +282,21 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		res.table(stdout)
 	}
+	if res.Interrupted {
+		// The report is printed all the same, but the exit status says it
+		// is not a whole run's.
+		fmt.Fprintf(stderr, "parley bench: interrupted after %.1f s of the %s asked with --duration: the figures are of that part of the run\n", res.DurationSec, o.duration)
+		return 130
+	}
 	if res.Messages == 0 || res.Errors > res.Messages/100 {
 		fmt.Fprintf(stderr, "parley bench: %d of %d messages failed\n", res.Errors, res.Messages+res.Errors)
+		return 1
+	}
+	if res.Conversations == 0 && res.scriptEnds > 0 {
+		// conversations/s 0 would read as a figure: the script does not
+		// complete the flow, so there is none.
+		fmt.Fprintf(stderr, "parley bench: none of the %d conversations completed the flow: after the last text, %q, the session was %s, not completed; "+
+			"give --messages the texts that take a conversation to the flow's end\n", res.scriptEnds, res.script[len(res.script)-1], res.endStatus)
 		return 1
 	}
 	if res.flowCalls && res.Conversations > 0 && res.WebhookCalls == 0 {
@@ -249,6 +322,10 @@ func (o *benchOptions) check() error {
 		return fmt.Errorf("--batch %d: give 1 (a message a request) to %d", o.batch, benchMaxConcurrency)
 	case o.batch > 1 && o.rate > 0:
 		return errors.New("--batch: not with --rate (batches are sent as their contacts' replies come back)")
+	case o.batch > o.concurrency:
+		return fmt.Errorf("--batch %d: give at most --concurrency (%d): a request carries one message of each of its contacts", o.batch, o.concurrency)
+	case o.noIDs && o.set["message-ids"]:
+		return errors.New("--message-ids: not with --no-message-ids (the messages carry no id to shape)")
 	case o.dedupe < 0:
 		return fmt.Errorf("--dedupe-retention %s: give a positive duration", o.dedupe)
 	case o.sessionsRet < 0:
@@ -309,6 +386,10 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 		doc, err = fs.ReadFile(exampleflows.FS, o.flow+"/flow.json")
 	} else {
 		doc, err = os.ReadFile(o.flow)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		names := slices.Sorted(maps.Keys(benchScripts))
+		return nil, nil, fmt.Errorf("--flow %s: neither a built-in example (%s) nor a flow file: %w", o.flow, strings.Join(names, ", "), err)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("--flow %s: %w", o.flow, err)
@@ -384,7 +465,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 			srv, err = server.New(server.Config{
 				Addr: "127.0.0.1:0", DataDir: dir, Store: st,
 				// Request logs at 20,000 requests/s would measure the terminal.
-				Logger:           slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+				Logger:           slog.New(quietStart{slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})}),
 				AllowCIDRs:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 				DedupeRetention:  o.dedupe,
 				SessionRetention: o.sessionsRet,
@@ -419,6 +500,8 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	cl := &benchClient{base: base, apiKey: o.apiKey, hc: &fasthttp.Client{
 		MaxConnsPerHost: o.concurrency + 16, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 		MaxIdleConnDuration: time.Minute,
+		// --url may be http://[::1]:PORT, and localhost may be ::1 alone.
+		DialDualStack: true,
 	}}
 	defer cl.hc.CloseIdleConnections()
 	defer cl.teardown(stderr)
@@ -427,10 +510,14 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	rcv.reset()
 	loadAvg := readLoadAvg()
-	res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime, in process
+	if bolt != nil {
+		res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime
+	} else {
+		res.LoadGenGoMaxProcs = runtime.GOMAXPROCS(0)
+	}
 
 	runStart := time.Now()
-	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact,
+	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact, port: rcv.port(),
 		idPrefix: "b" + strconv.FormatInt(runStart.UnixMilli(), 36) + "-"}
 	start := time.Now()
 	deadline := start.Add(o.duration)
@@ -444,15 +531,15 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	lctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	if o.cpuProfile != "" {
-		stop, err := startProfiles(o.cpuProfile)
+	if o.cpuFile != nil {
+		stop, err := startProfiles(o.cpuProfile, o.cpuFile)
 		if err != nil {
 			return nil, err
 		}
 		defer stop()
 	}
-	if o.trace != "" {
-		stop, err := startTrace(o.trace)
+	if o.traceFile != nil {
+		stop, err := startTrace(o.traceFile)
 		if err != nil {
 			return nil, err
 		}
@@ -489,6 +576,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	res.Interrupted = ctx.Err() != nil
 	cpu := cputime.Process() - cpu0
 	if bolt != nil {
 		cs := bolt.CommitStats()
@@ -515,8 +603,13 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		res.Messages += w.ok
 		res.Errors += w.errs
 		res.Conversations += w.convs
+		res.scriptEnds += w.ends
 		lat = append(lat, w.lat...)
 	}
+	if st := ld.lastStatus.Load(); st != nil {
+		res.endStatus = *st
+	}
+	res.script = script
 	if ld.firstErr.Load() != nil && res.Messages == 0 {
 		return nil, *ld.firstErr.Load()
 	}
@@ -551,13 +644,34 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		res.DeliveriesPerSec = float64(d.count) / d.last.Sub(start).Seconds()
 	}
 	res.DeliveryLagP50Ms, res.DeliveryLagP99Ms = ms(d.p50), ms(d.p99)
-	res.PeakRSSMB = peakRSSMB()
+	if bolt != nil {
+		res.PeakRSSMB = peakRSSMB()
+	} else {
+		res.LoadGenPeakRSSMB = peakRSSMB()
+	}
 	res.LoadAvg = loadAvg
 	if ld.firstErr.Load() != nil {
 		fmt.Fprintln(stderr, "parley bench: first error:", *ld.firstErr.Load())
 	}
 	return res, nil
 }
+
+// quietStart drops the server's start-up line ("parley listening ..."): in
+// process it listens on 127.0.0.1 without keys by design, and its warning
+// to set --api-key, a flag bench refuses without --url, would only mislead.
+type quietStart struct{ slog.Handler }
+
+func (q quietStart) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "parley listening") {
+		return nil
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietStart) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietStart{q.Handler.WithAttrs(as)}
+}
+func (q quietStart) WithGroup(name string) slog.Handler { return quietStart{q.Handler.WithGroup(name)} }
 
 // benchLabels is the profile label of one part of an in-process run:
 // "server", "load" (the contacts) or "receiver" (the flow's webhook and the
@@ -566,15 +680,10 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 // the runtime's own work (background GC) has no label.
 func benchLabels(part string) pprof.LabelSet { return pprof.Labels("part", part) }
 
-// startTrace starts the runtime's execution tracer; the function it returns
-// stops it and closes the file.
-func startTrace(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
+// startTrace starts the runtime's execution tracer writing to f; the
+// function it returns stops it and closes the file.
+func startTrace(f *os.File) (func(), error) {
 	if err := trace.Start(f); err != nil {
-		f.Close()
 		return nil, err
 	}
 	return func() {
@@ -583,20 +692,13 @@ func startTrace(path string) (func(), error) {
 	}, nil
 }
 
-// startProfiles starts CPU, blocking and mutex profiling; the function it
-// returns writes them into dir, with the allocations profile (every
-// allocation sampled since the process started, seeding included: compare
-// two runs with go tool pprof -base, or read -sample_index=alloc_space).
-func startProfiles(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
-	if err != nil {
-		return nil, err
-	}
+// startProfiles starts CPU (into f, dir's cpu.pprof), blocking and mutex
+// profiling; the function it returns writes them into dir, with the
+// allocations profile (every allocation sampled since the process started,
+// seeding included: compare two runs with go tool pprof -base, or read
+// -sample_index=alloc_space).
+func startProfiles(dir string, f *os.File) (func(), error) {
 	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
 		return nil, err
 	}
 	runtime.SetBlockProfileRate(int(100 * time.Microsecond))
@@ -618,7 +720,7 @@ func startProfiles(dir string) (func(), error) {
 // seedBatch is how many sessions one seeding transaction writes: small
 // enough that the B-trees grow as they do under traffic (one very large
 // transaction leaves every page it splits half empty), large enough to seed
-// a million in about a minute.
+// a million in well under a minute (22-38 s in docs/PERFORMANCE.md).
 const seedBatch = 1000
 
 // seedIdle stores n waiting sessions (store.SampleSession) and returns the
@@ -658,7 +760,15 @@ type benchClient struct {
 	subID string
 	// flowCalls: a webhook of the flow calls the receiver.
 	flowCalls bool
+	// port is the run's receiver's; live caches alive's answers.
+	port int
+	live map[int]bool
 }
+
+// benchSetupTimeout bounds each request of the setup and teardown: they
+// are small, and a target that takes connections without answering them is
+// said to be so before long.
+var benchSetupTimeout = 10 * time.Second
 
 // do sends one request; it returns the body of a 2xx answer.
 func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, int, error) {
@@ -675,12 +785,26 @@ func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, 
 		req.Header.SetContentType("application/json")
 		req.SetBodyRaw(body)
 	}
+	req.SetTimeout(benchSetupTimeout)
 	if err := c.hc.Do(req, resp); err != nil {
+		if errors.Is(err, fasthttp.ErrTimeout) {
+			return out, 0, fmt.Errorf("%s %s: %s did not answer in %s (it takes connections: is it a Parley server?)", method, path, c.base, benchSetupTimeout)
+		}
 		return out, 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	out = append(out[:0], resp.Body()...)
 	if code := resp.StatusCode(); code < 200 || code > 299 {
-		return out, code, fmt.Errorf("%s %s: status %d: %s", method, path, code, bytes.TrimSpace(out))
+		err := fmt.Errorf("%s %s: status %d: %s", method, path, code, bytes.TrimSpace(out))
+		if code == fasthttp.StatusUnauthorized {
+			// As parley backup: the key is --api-key's alone, no
+			// environment variable is read.
+			if c.apiKey != "" {
+				err = fmt.Errorf("%w (the server does not know the key given with --api-key)", err)
+			} else {
+				err = fmt.Errorf("%w (give the server's key with --api-key)", err)
+			}
+		}
+		return out, code, err
 	}
 	return out, resp.StatusCode(), nil
 }
@@ -688,6 +812,34 @@ func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, 
 // benchSubscription describes the receiver's event subscription, so that
 // one an earlier run could not delete (it was killed) is recognised.
 const benchSubscription = "parley bench receiver"
+
+// benchAlivePath is where a run's receiver answers benchSubscription while
+// the run lasts: a subscription, or a contact's number, whose receiver port
+// answers so belongs to a run still going, and is left alone.
+const benchAlivePath = "/parley-bench"
+
+// alive reports whether the receiver of a run on 127.0.0.1:port answers,
+// so that run is still going. The port of this run's own receiver is not:
+// what a run that had it before left is this run's to clear.
+func (c *benchClient) alive(port int) bool {
+	if port == c.port {
+		return false
+	}
+	if v, ok := c.live[port]; ok {
+		return v
+	}
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://127.0.0.1:" + strconv.Itoa(port) + benchAlivePath)
+	v := c.hc.DoTimeout(req, resp, 2*time.Second) == nil && resp.StatusCode() == 200 && string(resp.Body()) == benchSubscription
+	if c.live == nil {
+		c.live = map[int]bool{}
+	}
+	c.live[port] = v
+	return v
+}
 
 // setup stores the flow (webhook URLs pointed at the receiver), publishes it,
 // routes channel "bench" to it and subscribes the receiver to events. The
@@ -698,6 +850,7 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 	if err := json.Unmarshal(doc, &f); err != nil {
 		return fmt.Errorf("flow: %w", err)
 	}
+	c.port = rcv.port()
 	f["id"] = benchFlowID
 	if ws, ok := f["widgets"].([]any); ok {
 		for _, w := range ws {
@@ -735,11 +888,13 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 			evs = append(evs, e)
 		}
 	}
-	if len(evs) == 0 {
-		return nil
-	}
+	// Whatever --events says: a run without events still deletes what a
+	// killed run left.
 	if err := c.deleteLeftSubscriptions(stderr); err != nil {
 		return err
+	}
+	if len(evs) == 0 {
+		return nil
 	}
 	sub, _ := json.Marshal(map[string]any{"url": rcv.url + "/events", "events": evs, "description": benchSubscription})
 	out, _, err := c.do("POST", "/v1/webhooks", sub, nil)
@@ -793,9 +948,15 @@ func (c *benchClient) interruptLeft(stderr io.Writer) error {
 			return fmt.Errorf("list the sessions earlier runs left waiting: %w", err)
 		}
 		for _, s := range gjson.GetBytes(out, "sessions").Array() {
-			if s.Get("channel").String() == benchChannel {
-				ids = append(ids, s.Get("id").String())
+			if s.Get("channel").String() != benchChannel {
+				continue
 			}
+			// A run going on at the same time is left its conversations.
+			num, _ := strings.CutPrefix(s.Get("contact").String(), "tel:"+benchFromPrefix)
+			if port, err := strconv.Atoi(num[:min(5, len(num))]); err == nil && len(num) == 12 && c.alive(port) {
+				continue
+			}
+			ids = append(ids, s.Get("id").String())
 		}
 		if after = gjson.GetBytes(out, "next").String(); after == "" {
 			break
@@ -830,6 +991,12 @@ func (c *benchClient) deleteLeftSubscriptions(stderr io.Writer) error {
 		id := s.Get("id").String()
 		if s.Get("description").String() != benchSubscription || !strings.HasPrefix(s.Get("url").String(), "http://127.0.0.1:") {
 			continue
+		}
+		// The subscription of a run going on at the same time stays.
+		if u, err := url.Parse(s.Get("url").String()); err == nil {
+			if port, err := strconv.Atoi(u.Port()); err == nil && c.alive(port) {
+				continue
+			}
 		}
 		if _, code, err := c.do("DELETE", "/v1/webhooks/"+id, nil, nil); err != nil && code != 404 {
 			return fmt.Errorf("delete event subscription %s, left by an earlier run: %w", id, err)
@@ -1033,13 +1200,33 @@ type load struct {
 	// perWorker is how many contacts each worker takes turns with
 	// (--contacts): worker w's are w, w + len(workers), w + 2*len(workers)...
 	perWorker int
+	// lastStatus is the session's status after a script's last text, the
+	// first time it was not completed.
+	lastStatus atomic.Pointer[string]
+	// port is the receiver's, part of the contacts' numbers (benchFrom).
+	port int
 }
 
-// benchFrom starts a message with its contact's number: +1999 and the
-// contact's seven digits, 12 characters as a North American number has, the
-// same in every run. A run against --url interrupts the conversations that
-// earlier runs left waiting (interruptLeft), so it does not resume them.
-const benchFrom = `{"from":"+1999%07d",`
+// ended reports whether status, the session's after the script's last
+// text, is completed, and keeps the first other one for the report.
+func (l *load) ended(status string) bool {
+	if status == "completed" {
+		return true
+	}
+	l.lastStatus.CompareAndSwap(nil, &status)
+	return false
+}
+
+// benchFrom starts a message with its contact's number: +999 (a country
+// code no country has), the five digits of the run's receiver port and the
+// contact's seven digits, 16 characters. Runs at the same time have
+// different receiver ports, so their contacts never meet; a run against
+// --url interrupts the conversations that ended runs left waiting
+// (interruptLeft), so a later run whose receiver has the same port does not
+// resume them.
+const benchFrom = `{"from":"` + benchFromPrefix + `%05d%07d",`
+
+const benchFromPrefix = "+999"
 
 // from is the number of the contact of worker w's current conversation.
 func (l *load) from(w *worker) int {
@@ -1077,8 +1264,11 @@ type worker struct {
 	ok    int64
 	errs  int64
 	convs int64
-	sent  atomic.Int64 // for the progress bar
-	lat   []time.Duration
+	// ends counts the conversations whose last text was answered, whether
+	// or not that completed the session.
+	ends int64
+	sent atomic.Int64 // for the progress bar
+	lat  []time.Duration
 }
 
 func (l *load) run(ctx context.Context, w *worker) {
@@ -1096,7 +1286,7 @@ func (l *load) run(ctx context.Context, w *worker) {
 		due = l.start.Add(l.interval * time.Duration(w.id) / time.Duration(len(l.workers)))
 	}
 	for ; ctx.Err() == nil; w.conv++ {
-		prefix = fmt.Appendf(prefix[:0], benchFrom, l.from(w))
+		prefix = fmt.Appendf(prefix[:0], benchFrom, l.port, l.from(w))
 		if l.noIDs {
 			prefix = append(prefix, `"text":`...)
 		} else {
@@ -1145,7 +1335,8 @@ func (l *load) run(ctx context.Context, w *worker) {
 			w.sent.Add(1)
 			w.lat = append(w.lat, d)
 			if i == len(l.script)-1 {
-				completed = gjson.GetBytes(out, "status").String() == "completed"
+				w.ends++
+				completed = l.ended(gjson.GetBytes(out, "status").String())
 			}
 		}
 		if completed {
@@ -1176,7 +1367,7 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			if k > 0 {
 				body = append(body, ',')
 			}
-			body = fmt.Appendf(body, benchFrom, l.from(w))
+			body = fmt.Appendf(body, benchFrom, l.port, l.from(w))
 			if !l.noIDs {
 				body = append(body, `"id":"`...)
 				body = l.appendID(body, w, n)
@@ -1223,7 +1414,8 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			w.sent.Add(1)
 			w.lat = append(w.lat, d)
 			if step[k]++; step[k] == len(l.script) {
-				if r.Get("status").String() == "completed" {
+				w.ends++
+				if l.ended(r.Get("status").String()) {
 					w.convs++
 				}
 				step[k] = 0
@@ -1326,7 +1518,11 @@ func (r *BenchResult) table(w io.Writer) {
 		offered += " " + r.MessageIDs + " message ids,"
 	}
 	if r.Batch > 1 {
-		offered += fmt.Sprintf(" batches of %d,", r.Batch)
+		if r.Concurrency%r.Batch != 0 {
+			offered += fmt.Sprintf(" batches of up to %d,", r.Batch)
+		} else {
+			offered += fmt.Sprintf(" batches of %d,", r.Batch)
+		}
 	}
 	if r.DedupeRetentionSec > 0 {
 		offered += fmt.Sprintf(" message ids kept %s,", time.Duration(r.DedupeRetentionSec*float64(time.Second)))
@@ -1338,8 +1534,15 @@ func (r *BenchResult) table(w io.Writer) {
 	if r.Contacts > 0 {
 		contacts = fmt.Sprintf("%d contacts at a time out of %d", r.Concurrency, r.Contacts)
 	}
-	fmt.Fprintf(w, "parley bench: flow %s, %s,%s %.1f s, target %s, load %s, GOMAXPROCS %d\n",
-		r.Flow, contacts, offered, r.DurationSec, r.Target, r.LoadAvg, r.GoMaxProcs)
+	// With --url this process is the load generator and receiver alone:
+	// its figures say so.
+	procs, rssName, rss, of := fmt.Sprintf("GOMAXPROCS %d", r.GoMaxProcs), "peak RSS", r.PeakRSSMB, ""
+	if r.GoMaxProcs == 0 {
+		procs = fmt.Sprintf("load generator's GOMAXPROCS %d", r.LoadGenGoMaxProcs)
+		rssName, rss, of = "peak RSS (load generator)", r.LoadGenPeakRSSMB, " (load generator)"
+	}
+	fmt.Fprintf(w, "parley bench: flow %s, %s,%s %.1f s, target %s, load %s, %s\n",
+		r.Flow, contacts, offered, r.DurationSec, r.Target, r.LoadAvg, procs)
 	row("messages", strconv.FormatInt(r.Messages, 10), "")
 	row("errors", strconv.FormatInt(r.Errors, 10), "")
 	row("messages/s", n(r.MessagesPerSec), "")
@@ -1355,10 +1558,10 @@ func (r *BenchResult) table(w io.Writer) {
 	row("delivery lag p99", f(r.DeliveryLagP99Ms), "ms")
 	row("idle waiting sessions", strconv.Itoa(r.IdleSessions), "")
 	row("bytes per waiting session", n(r.BytesPerWaiting), "B")
-	row("peak RSS", f(r.PeakRSSMB), "MiB")
+	row(rssName, f(rss), "MiB")
 	if r.CPUPerMessageUs > 0 {
-		row("CPU per message", f(r.CPUPerMessageUs), "µs")
-		row("CPU used", f(r.CPUCores), "cores")
+		row("CPU per message"+of, f(r.CPUPerMessageUs), "µs")
+		row("CPU used"+of, f(r.CPUCores), "cores")
 	}
 	if r.CommitsPerSec > 0 {
 		row("store commits/s", n(r.CommitsPerSec), "")
@@ -1380,6 +1583,10 @@ type receiver struct {
 	srv   *fasthttp.Server
 	calls atomic.Int64
 	pings atomic.Int64
+	// contacts starts the URNs of the run's contacts (benchFrom): the events
+	// of other runs' contacts, which a run going on at the same time makes,
+	// are not this run's deliveries.
+	contacts string
 
 	mu   sync.Mutex
 	lags []time.Duration
@@ -1394,13 +1601,20 @@ func startReceiver() (*receiver, error) {
 		return nil, err
 	}
 	r := &receiver{url: "http://" + ln.Addr().String(), ln: ln}
+	r.contacts = fmt.Sprintf("tel:%s%05d", benchFromPrefix, r.port())
 	r.srv = &fasthttp.Server{Handler: r.handle, NoDefaultServerHeader: true, ReadTimeout: time.Minute}
 	go pprof.Do(context.Background(), benchLabels("receiver"), func(context.Context) { _ = r.srv.Serve(ln) })
 	return r, nil
 }
 
+// port is the receiver's port, which no other run has while this one lasts.
+func (r *receiver) port() int { return r.ln.Addr().(*net.TCPAddr).Port }
+
 func (r *receiver) handle(c *fasthttp.RequestCtx) {
 	switch string(c.Path()) {
+	case benchAlivePath:
+		// Another run asks whether this one is still going (benchClient.alive).
+		c.SetBodyString(benchSubscription)
 	case "/orders":
 		r.calls.Add(1)
 		c.SetContentType("application/json")
@@ -1416,6 +1630,10 @@ func (r *receiver) handle(c *fasthttp.RequestCtx) {
 			if !gjson.GetBytes(body, "data.test").Bool() {
 				r.pings.Add(1)
 			}
+			c.SetStatusCode(fasthttp.StatusNoContent)
+			return
+		}
+		if urn := gjson.GetBytes(body, "data.contact.urn").String(); strings.HasPrefix(urn, "tel:"+benchFromPrefix) && !strings.HasPrefix(urn, r.contacts) {
 			c.SetStatusCode(fasthttp.StatusNoContent)
 			return
 		}

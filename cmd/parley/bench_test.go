@@ -73,6 +73,11 @@ func TestBenchJSON(t *testing.T) {
 	if n := got["errors"].(float64); n != 0 {
 		t.Errorf("%v messages failed: %s", n, errOut.String())
 	}
+	// The server in process listens on 127.0.0.1 without keys by design:
+	// no warning to set --api-key, which bench refuses without --url.
+	if strings.Contains(errOut.String(), "api-key") {
+		t.Errorf("stderr of an in-process run: %q", errOut.String())
+	}
 }
 
 // With --rate the load is offered at that rate, whatever the server could take.
@@ -127,10 +132,19 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--dedupe-retention", "-1s"}, "--dedupe-retention"},
 		{[]string{"--batch", "0"}, "--batch"},
 		{[]string{"--batch", "4", "--rate", "100"}, "--batch"},
+		{[]string{"--batch", "16", "--concurrency", "4"}, "--batch 16: give at most --concurrency (4)"},
+		{[]string{"--no-message-ids", "--message-ids", "random"}, "--message-ids: not with --no-message-ids"},
+		{[]string{"--message-ids", "per-contact", "--no-message-ids"}, "--message-ids: not with --no-message-ids"},
 		{[]string{"--message-ids", "sorted"}, "--message-ids"},
 		{[]string{"--contacts", "100"}, "--contacts"},
 		{[]string{"--contacts", "-1"}, "--contacts"},
-		{[]string{"--flow", "testdata/no-such-flow.json"}, "--flow testdata/no-such-flow.json: open"},
+		{[]string{"--flow", "testdata/no-such-flow.json"}, "--flow testdata/no-such-flow.json: neither a built-in example (favourite-colour, order-status) nor a flow file: open"},
+		{[]string{"--flow", "nosuch"}, "--flow nosuch: neither a built-in example (favourite-colour, order-status) nor a flow file"},
+		{[]string{"extra"}, `parley bench: unexpected argument "extra"`},
+		// Output paths are tried before the idle sessions are seeded.
+		{[]string{"--trace", "/nonexistent/x.trace", "--idle", "1000000"}, "parley bench: --trace /nonexistent/x.trace: open /nonexistent/x.trace: no such file or directory"},
+		{[]string{"--profile", "/dev/null/prof", "--idle", "1000000"}, "parley bench: --profile /dev/null/prof: mkdir /dev/null: not a directory"},
+		{[]string{"--duration", "1s", "flow.json", "--json"}, `parley bench: unexpected argument "flow.json": parley bench takes flags only (a flow file is --flow FILE)`},
 		{[]string{"--flow", "../../examples/favourite-colour/flow.json"}, "give the conversation's texts with --messages"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -561,12 +575,27 @@ func TestBenchURLDeletesSubscription(t *testing.T) {
 	if len(list.Webhooks) != 1 || list.Webhooks[0].Description != "mine" {
 		t.Errorf("subscriptions after the runs: %+v, want only the one named mine", list.Webhooks)
 	}
+
+	// A run without events deletes what a killed run left all the same.
+	apiCall(t, "POST", base+"/v1/webhooks", `{"url":"http://127.0.0.1:1/events","events":["flow.completed"],"description":"parley bench receiver"}`, nil)
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), append(args, "--events", ""), nil, &out, &errOut); code != 0 {
+		t.Fatalf("--events \"\": exit %d\n%s", code, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "left by an earlier run") {
+		t.Errorf("--events \"\": stderr %q does not say it deleted the subscription left", errOut.String())
+	}
+	apiCall(t, "GET", base+"/v1/webhooks", "", &list)
+	if len(list.Webhooks) != 1 || list.Webhooks[0].Description != "mine" {
+		t.Errorf("subscriptions after a run with --events \"\": %+v, want only the one named mine", list.Webhooks)
+	}
 }
 
-// A second --url run starts new conversations: its contacts have the
-// numbers the first run's had, and the conversations the first left
-// unfinished, of another flow, are interrupted at the second's setup, with
-// a line on stderr saying how many, instead of taking its messages.
+// A second --url run starts new conversations: the conversations the
+// first left unfinished, of another flow, are interrupted at the second's
+// setup, with a line on stderr saying how many, and the second run's
+// contacts are not the first's.
 func TestBenchURLRunsNewContacts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and drives it twice")
@@ -602,6 +631,11 @@ func TestBenchURLRunsNewContacts(t *testing.T) {
 		apiCall(t, "POST", base+"/v1/channels/bench/messages", fmt.Sprintf(`{"from":%q,"text":"hi"}`, list[0].Contact.URN), nil)
 		left = waiting()
 	}
+	all := allSessions(t, st)
+	first := map[string]bool{}
+	for _, s := range all {
+		first[s.Contact.URN] = true
+	}
 	stderr := benchJSONStderr(t, &got, "--url", base, "--duration", "300ms", "--concurrency", "4", "--flow", "favourite-colour", "--events", "", "--json")
 	if got.Messages == 0 || got.Errors != 0 || got.Conversations < got.Messages/2-4 {
 		t.Fatalf("favourite colour run: %+v", got)
@@ -618,11 +652,32 @@ func TestBenchURLRunsNewContacts(t *testing.T) {
 			t.Errorf("session %s, left waiting by the first run, is %s after the second, want interrupted before it sent a message", id, s.Status)
 		}
 	}
-	// The second run's contacts are the first's: each new conversation
-	// started a session of its own.
-	list, _, err := st.ListSessions(ctx, store.SessionFilter{Contact: "tel:+19990000000"}, store.Page{Limit: 1000})
-	if err != nil || len(list) < 2 {
-		t.Errorf("sessions of +19990000000: %d (%v), want the first run's and the second's", len(list), err)
+	// The second run's contacts are new.
+	after := allSessions(t, st)
+	var firsts int
+	for _, s := range after {
+		if first[s.Contact.URN] {
+			firsts++
+		}
+	}
+	if firsts != len(all) || len(after) == len(all) {
+		t.Errorf("%d sessions after the first run, %d after the second, %d of the first run's contacts: want the second run's contacts new", len(all), len(after), firsts)
+	}
+}
+
+// allSessions lists every session of st.
+func allSessions(t *testing.T, st *store.Bolt) []*flows.Session {
+	t.Helper()
+	var all []*flows.Session
+	for after := ""; ; {
+		list, next, err := st.ListSessions(context.Background(), store.SessionFilter{}, store.Page{After: after, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, list...)
+		if after = next; after == "" {
+			return all
+		}
 	}
 }
 
@@ -670,12 +725,20 @@ func TestBenchURLLoopbackRefused(t *testing.T) {
 // its URL; it stops at the end of the test.
 func serveForTest(t *testing.T, cfg server.Config) string {
 	t.Helper()
-	srv, err := server.New(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return serveOn(t, cfg, ln)
+}
+
+// serveOn starts a server made from cfg on ln and returns its URL; it stops
+// at the end of the test.
+func serveOn(t *testing.T, cfg server.Config, ln net.Listener) string {
+	t.Helper()
+	srv, err := server.New(cfg)
 	if err != nil {
+		ln.Close()
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ln) }()
@@ -685,4 +748,261 @@ func serveForTest(t *testing.T, cfg server.Config) string {
 		_ = srv.Shutdown(ctx)
 	})
 	return "http://" + ln.Addr().String()
+}
+
+// A server on the IPv6 loopback address is reached at http://[::1]:PORT,
+// which --url accepts, and at http://localhost:PORT when localhost is ::1
+// (among its addresses, first or not).
+func TestBenchURLIPv6(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it twice")
+	}
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback address on this machine: %v", err)
+	}
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, server.DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveOn(t, server.Config{Addr: "[::1]:0", DataDir: dir, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, ln)
+	urls := []string{base}
+	if addrs, _ := net.DefaultResolver.LookupIPAddr(context.Background(), "localhost"); slices.ContainsFunc(addrs, func(a net.IPAddr) bool { return a.IP.Equal(net.IPv6loopback) }) {
+		urls = append(urls, fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port))
+	}
+	for _, u := range urls {
+		var got struct {
+			Messages, Errors, Conversations int64
+		}
+		benchJSON(t, &got, "--url", u, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--json")
+		if got.Messages == 0 || got.Errors != 0 || got.Conversations == 0 {
+			t.Errorf("--url %s: %+v", u, got)
+		}
+	}
+}
+
+// A script that never takes a conversation to the flow's end has no
+// conversations/s to report: the run fails, saying where the session was
+// after the last text, rather than report 0 as a figure.
+func TestBenchScriptNeverCompletes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	flow := filepath.Join(t.TempDir(), "loop.json")
+	doc := `{"id": "loop", "name": "Loop", "start": "ask", "widgets": [
+		{"id": "ask", "type": "send_message", "text": "Yes?", "exits": {"Next": "wait"}},
+		{"id": "wait", "type": "wait_for_response", "rules": [{"type": "has_any_word", "args": ["yes"], "category": "Yes"}],
+		 "exits": {"Yes": "end", "Other": "ask"}},
+		{"id": "end", "type": "end"}]}`
+	if err := os.WriteFile(flow, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"bench", "--flow", flow, "--duration", "300ms", "--concurrency", "2", "--idle", "0", "--events", ""}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), append(args, "--messages", "hi|no"), nil, &out, &errOut)
+	want := `completed the flow: after the last text, "no", the session was waiting, not completed; give --messages`
+	if code != 1 || !strings.Contains(errOut.String(), want) {
+		t.Errorf("--messages 'hi|no': exit %d, stderr %q; want exit 1 saying %q", code, errOut.String(), want)
+	}
+	if !strings.Contains(out.String(), "conversations/s") {
+		t.Errorf("the report is not printed: %q", out.String())
+	}
+	// A script that ends it passes.
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), append(args, "--messages", "hi|yes"), nil, &out, &errOut); code != 0 {
+		t.Errorf("--messages 'hi|yes': exit %d\n%s", code, errOut.String())
+	}
+}
+
+// With --url the server is another process: the report's peak RSS and
+// GOMAXPROCS are the load generator's, and say so, in the table and in
+// --json, instead of passing for the server's.
+func TestBenchURLLoadGeneratorFigures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it twice")
+	}
+	base, _ := benchTarget(t, true)
+	args := []string{"--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--events", ""}
+	var got map[string]any
+	benchJSON(t, &got, append(args, "--json")...)
+	for _, k := range []string{"peak_rss_mb", "gomaxprocs"} {
+		if v, ok := got[k]; ok {
+			t.Errorf("--url --json has %s %v, a figure of the server's it does not measure", k, v)
+		}
+	}
+	for _, k := range []string{"load_generator_peak_rss_mb", "load_generator_gomaxprocs"} {
+		if v, ok := got[k].(float64); !ok || v <= 0 {
+			t.Errorf("--url --json: %s = %v, want > 0", k, got[k])
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), append([]string{"bench"}, args...), nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut.String())
+	}
+	for _, want := range []string{"load generator's GOMAXPROCS", "peak RSS (load generator)", "CPU per message (load generator)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--url table does not say %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// Two runs against one server at the same time leave each other alone: the
+// second neither deletes the first's event subscription nor interrupts its
+// conversations, and its contacts are not the first's, so every
+// conversation of both completes and every completion reaches its run.
+func TestBenchURLConcurrentRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it twice at once")
+	}
+	base, _ := benchTarget(t, true)
+	type result struct {
+		Messages, Errors, Conversations, Deliveries int64
+	}
+	var first result
+	var firstErr bytes.Buffer
+	done := make(chan int)
+	go func() {
+		var out bytes.Buffer
+		code := run(context.Background(), []string{"bench", "--url", base, "--duration", "1500ms", "--concurrency", "2", "--flow", "favourite-colour", "--json"}, nil, &out, &firstErr)
+		if code == 0 {
+			_ = json.Unmarshal(out.Bytes(), &first)
+		}
+		done <- code
+	}()
+	// The second starts once the first is sending.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var list struct {
+			Sessions []any `json:"sessions"`
+		}
+		apiCall(t, "GET", base+"/v1/sessions?limit=1", "", &list)
+		if len(list.Sessions) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first run sent nothing in 5 s")
+		}
+	}
+	var second result
+	stderr := benchJSONStderr(t, &second, "--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--json")
+	if code := <-done; code != 0 {
+		t.Fatalf("first run: exit %d\n%s", code, firstErr.String())
+	}
+	for _, say := range []string{"left by an earlier run", "interrupted"} {
+		if strings.Contains(stderr, say) {
+			t.Errorf("the second run's stderr says %q: %s", say, stderr)
+		}
+	}
+	for name, r := range map[string]result{"first": first, "second": second} {
+		if r.Messages == 0 || r.Errors != 0 || r.Conversations < r.Messages/2-2 || r.Deliveries != r.Conversations {
+			t.Errorf("%s run: %+v, want every conversation completed and delivered", name, r)
+		}
+	}
+}
+
+// A run stopped before --duration is up (Ctrl-C) still prints its report,
+// but says it was cut short, on stderr and in --json, and exits 130.
+func TestBenchInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for a moment")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(time.Second, cancel)
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"bench", "--duration", "10s", "--concurrency", "2", "--idle", "0", "--flow", "favourite-colour", "--events", "", "--json"}, nil, &out, &errOut)
+	var got struct {
+		Interrupted bool    `json:"interrupted"`
+		DurationSec float64 `json:"duration_sec"`
+		Messages    int64   `json:"messages"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("exit %d, no report: %v\n%s\n%s", code, err, out.String(), errOut.String())
+	}
+	if code != 130 || !got.Interrupted || got.DurationSec >= 10 || got.Messages == 0 {
+		t.Errorf("exit %d, %+v; want exit 130 and a report of the part that ran, interrupted", code, got)
+	}
+	if want := "parley bench: interrupted after "; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q does not say %q", errOut.String(), want)
+	}
+}
+
+// A server with API keys answers a run without its key 401: the error
+// names --api-key, whose key alone the run sends; with it the run goes.
+func TestBenchURLAPIKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	base := serveForTest(t, server.Config{
+		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		APIKeys:    []server.APIKey{{Name: "ops", Key: backupTestKey}},
+		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	})
+	args := []string{"bench", "--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--events", ""}
+	for _, tc := range []struct {
+		key  []string
+		want string
+	}{
+		{nil, "status 401"},
+		{nil, "(give the server's key with --api-key)"},
+		{[]string{"--api-key", "wrong-key-0123456789"}, "(the server does not know the key given with --api-key)"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), append(args, tc.key...), nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 saying %q", tc.key, code, errOut.String(), tc.want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), append(args, "--api-key", backupTestKey), nil, &out, &errOut); code != 0 {
+		t.Errorf("with the key: exit %d\n%s", code, errOut.String())
+	}
+}
+
+// The table's header gives the batches' real size: the last batch of
+// contacts is smaller when --batch does not divide --concurrency.
+func TestBenchTableBatchSize(t *testing.T) {
+	for _, tc := range []struct {
+		concurrency, batch int
+		want               string
+	}{
+		{16, 4, " batches of 4,"},
+		{10, 4, " batches of up to 4,"},
+	} {
+		var b bytes.Buffer
+		(&BenchResult{Flow: "f", Concurrency: tc.concurrency, Batch: tc.batch, GoMaxProcs: 1}).table(&b)
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("--concurrency %d --batch %d: header %q does not say %q", tc.concurrency, tc.batch, strings.SplitN(b.String(), "\n", 2)[0], tc.want)
+		}
+	}
+}
+
+// A --url that takes connections but never answers fails the setup after
+// benchSetupTimeout (10 s; shortened here), naming the URL and the request
+// it waited for, instead of after a minute.
+func TestBenchURLNoAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	defer func(d time.Duration) { benchSetupTimeout = d }(benchSetupTimeout)
+	benchSetupTimeout = 300 * time.Millisecond
+	base := "http://" + ln.Addr().String()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--url", base, "--duration", "300ms", "--concurrency", "2"}, nil, &out, &errOut)
+	want := "POST /v1/flows: " + base + " did not answer in 300ms (it takes connections: is it a Parley server?)"
+	if code != 1 || !strings.Contains(errOut.String(), want) {
+		t.Errorf("exit %d, stderr %q; want exit 1 saying %q", code, errOut.String(), want)
+	}
 }
