@@ -156,6 +156,9 @@ func keepSecrets(in, stored *flows.WebhookConfig) error {
 		if newDest == oldDest {
 			return true
 		}
+		if newDest == "" {
+			newDest = "none given"
+		}
 		problems = append(problems, flows.Errorf(field, "%s stands for the secret stored for %s: give the secret again for a new address (%s)",
 			callout.Redacted, oldDest, newDest))
 		return false
