@@ -285,12 +285,22 @@ func (s *Server) deleteKey(c *fiber.Ctx) error {
 // keys is guarded only by listening on loopback, which a page defeats by
 // DNS rebinding (a name of its own that resolves to 127.0.0.1): there a Host
 // that is not a loopback name or address, or the --public-url host, is refused
-// too. Twilio's webhooks and other servers send no Origin.
+// too. The --public-url host is where a tunnel or proxy delivers the
+// internet's requests, from loopback: without keys only the routes that
+// check who sent a request themselves are served there (publicKeyless).
+// Twilio's webhooks and other servers send no Origin.
 func (s *Server) checkOrigin(c *fiber.Ctx) error {
 	host := string(c.Request().Host())
-	if !s.keys.configured() && !loopbackHost(host) && !s.publicHost(host) {
-		return apiErr(fiber.StatusForbidden, CodeForbidden, "Host",
-			"Host %q refused: a server without API keys answers only requests sent to a loopback name or address (localhost, 127.0.0.1, [::1]) or to the --public-url host", host)
+	if !s.keys.configured() && !loopbackHost(host) {
+		if !s.publicHost(host) {
+			return apiErr(fiber.StatusForbidden, CodeForbidden, "Host",
+				"Host %q refused: a server without API keys answers only requests sent to a loopback name or address (localhost, 127.0.0.1, [::1]) or to the --public-url host", host)
+		}
+		if !publicKeyless(c.Path()) {
+			return apiErr(fiber.StatusForbidden, CodeForbidden, "Host",
+				"%.80q refused through the --public-url host %q: serving /v1 and the simulator through --public-url needs API keys (--api-key or %s); without them that host serves only /twilio/ webhooks of channels with an auth_token, and /healthz",
+				c.Path(), host, EnvAPIKeys)
+		}
 	}
 	origin := c.Get(fiber.HeaderOrigin)
 	if origin == "" {
@@ -302,6 +312,19 @@ func (s *Server) checkOrigin(c *fiber.Ctx) error {
 			"cross-site request refused: Origin %q is not this server's origin (%s, or the --public-url origin)", origin, own)
 	}
 	return c.Next()
+}
+
+// publicKeyless reports whether a path is served through the --public-url
+// host by a server without API keys. A tunnel or proxy delivers the
+// internet's requests from loopback, so there the listener's loopback guard
+// does not hold: only the routes that check who sent a request themselves
+// are served, Twilio's webhooks (twilioRequest refuses a channel without an
+// auth_token there) and the health check. The path is compared as fiber
+// routes it, in any case.
+func publicKeyless(path string) bool {
+	const tw = "/twilio/"
+	return strings.EqualFold(strings.TrimSuffix(path, "/"), "/healthz") ||
+		len(path) >= len(tw) && strings.EqualFold(path[:len(tw)], tw)
 }
 
 // originOf is the origin of scheme://host, without the scheme's default port.
@@ -347,9 +370,17 @@ func loopbackHost(host string) bool {
 
 // publicHost reports whether a Host header names the --public-url host.
 func (s *Server) publicHost(host string) bool {
-	if s.cfg.PublicURL == "" {
-		return false
+	return s.publicName != "" && strings.EqualFold(s.publicName, hostName(host))
+}
+
+// publicHostName is the host name of a --public-url, "" when there is none.
+func publicHostName(publicURL string) string {
+	if publicURL == "" {
+		return ""
 	}
-	u, err := url.Parse(s.cfg.PublicURL)
-	return err == nil && u.Hostname() != "" && strings.EqualFold(u.Hostname(), hostName(host))
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }

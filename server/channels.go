@@ -194,6 +194,9 @@ func (c *Channel) validate() error {
 	if p := schemeProblem(c.Scheme); p != "" {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "scheme", "%s", p)
 	}
+	if sandboxScheme(c.Scheme + ":") {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "scheme", "scheme %q is refused: %s", c.Scheme, sandboxSchemeKept)
+	}
 	for i, t := range c.Triggers {
 		if p := keywordProblem(t.Keyword); p != "" {
 			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, fmt.Sprintf("triggers[%d].keyword", i), "%s", p)
@@ -237,6 +240,20 @@ func schemeProblem(scheme string) string {
 	return fmt.Sprintf("scheme %.70q is not a URN scheme: a letter, then letters, digits, '+', '-' or '.', at most 64, without the ':' (\"tel\" makes +15551234567 tel:+15551234567)", scheme)
 }
 
+// sandboxSchemeKept says why a live contact's URN may not have the sim:
+// scheme.
+const sandboxSchemeKept = "the " + flows.SandboxContactPrefix + " scheme is kept for the simulator's test contacts"
+
+// sandboxScheme reports whether a URN has the scheme under which the store
+// keeps the simulator's test contacts (flows.ContactKey), in any case, as
+// URN schemes are compared: a live contact with such a URN would be a test
+// contact's twin, reading its fields and sharing its sessions and lock. A
+// prefix comparison, cheap enough for every inbound message.
+func sandboxScheme(urn string) bool {
+	const p = flows.SandboxContactPrefix
+	return len(urn) >= len(p) && strings.EqualFold(urn[:len(p)], p)
+}
+
 // loadChannels reads the stored channels. A channel stored before a check
 // it fails (a trigger keyword that can never match, a scheme that is not
 // one) loads as it is, with a warning: nothing stored is lost, and the next
@@ -256,6 +273,10 @@ func loadChannels(ctx context.Context, st store.ConfigStore, log *slog.Logger) (
 			log.Warn("stored channel has a scheme that is not a URN scheme; its senders' URNs are made with it as it is until PUT /v1/channels/"+c.ID+
 				" sets another, and then a sender's next message starts a new session (one waiting under the old URN waits until it expires)",
 				"channel", c.ID, "field", "scheme", "problem", p)
+		}
+		if sandboxScheme(c.Scheme + ":") {
+			log.Warn("stored channel has the scheme "+c.Scheme+": "+sandboxSchemeKept+", so its senders without a scheme are refused until PUT /v1/channels/"+c.ID+" sets another",
+				"channel", c.ID, "field", "scheme")
 		}
 		for i, t := range c.Triggers {
 			if p := keywordProblem(t.Keyword); p != "" {

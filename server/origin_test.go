@@ -32,7 +32,7 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 		{name: "keyless, 127.0.0.2", host: "127.0.0.2", status: 201},
 		{name: "keyless, rebinding name", host: "evil.example:8080", status: 403, field: "Host", says: `Host "evil.example:8080" refused: a server without API keys answers only requests sent to a loopback name or address`},
 		{name: "keyless, rebinding name with its own origin", host: "evil.example:8080", origin: "http://evil.example:8080", status: 403, field: "Host"},
-		{name: "keyless, public URL host", publicURL: "https://parley.example.com/", host: "parley.example.com", origin: "https://parley.example.com", status: 201},
+		{name: "keyless, public URL host", publicURL: "https://parley.example.com/", host: "parley.example.com", origin: "https://parley.example.com", status: 403, field: "Host", says: `"/v1/keys" refused through the --public-url host "parley.example.com": serving /v1 and the simulator through --public-url needs API keys`},
 		{name: "keyless, other host than the public URL's", publicURL: "https://parley.example.com/", host: "evil.example", status: 403, field: "Host"},
 		{name: "keys, other site's origin", keys: true, host: "parley.example.com", origin: "http://evil.example", status: 403, field: "Origin"},
 		{name: "keys, any host", keys: true, host: "parley.example.com", status: 201},

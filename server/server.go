@@ -231,14 +231,16 @@ func (c *Config) withDefaults() {
 
 // Server is Parley's HTTP server.
 type Server struct {
-	cfg     Config
-	app     *fiber.App
-	svc     *Service
-	store   store.Store
-	eng     *engine.Engine
-	log     *slog.Logger
-	keys    *keyring
-	metrics *metrics
+	cfg Config
+	// publicName is the host name of cfg.PublicURL, "" without one.
+	publicName string
+	app        *fiber.App
+	svc        *Service
+	store      store.Store
+	eng        *engine.Engine
+	log        *slog.Logger
+	keys       *keyring
+	metrics    *metrics
 	// chunked keeps the request line of chunked requests for the error
 	// handler (errors.go).
 	chunked chunkedHeads
@@ -280,7 +282,7 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	cfg.withDefaults()
 	ctx := context.Background()
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, publicName: publicHostName(cfg.PublicURL)}
 
 	st := cfg.Store
 	if st == nil {
@@ -450,8 +452,15 @@ func (s *Server) Serve(ln net.Listener) error {
 			_ = ln.Close()
 			return err
 		}
-		s.log.Warn("parley listening without API keys: only loopback connections are accepted; set --api-key or PARLEY_API_KEYS to serve other addresses",
-			"addr", ln.Addr().String(), "gomaxprocs", runtime.GOMAXPROCS(0))
+		if s.cfg.PublicURL != "" {
+			// A tunnel or proxy to the public URL connects from loopback.
+			s.log.Warn("parley listening without API keys: only loopback connections are accepted, and through --public-url "+
+				"only the Twilio webhooks of channels with an auth_token and /healthz are served; /v1 and the simulator there need API keys: set --api-key or PARLEY_API_KEYS",
+				"addr", ln.Addr().String(), "public_url", withoutUserInfo(s.cfg.PublicURL), "gomaxprocs", runtime.GOMAXPROCS(0))
+		} else {
+			s.log.Warn("parley listening without API keys: only loopback connections are accepted; set --api-key or PARLEY_API_KEYS to serve other addresses",
+				"addr", ln.Addr().String(), "gomaxprocs", runtime.GOMAXPROCS(0))
+		}
 		ln = loopbackOnly{ln}
 	}
 	ln, ok := s.unused.listen(ln)

@@ -669,10 +669,15 @@ func checkKey(field, what, v string) error {
 
 // checkURN is checkKey for a contact's URN, which must also name someone:
 // a URN with nothing after its scheme ("tel:", made of a from "tel: ") or
-// nothing before its ':' would make one contact of every such sender.
+// nothing before its ':' would make one contact of every such sender. A live
+// contact's URN may not have the sim: scheme of the simulator's test
+// contacts (sandboxScheme).
 func checkURN(field, what, urn string) error {
 	if err := checkKey(field, what, urn); err != nil {
 		return err
+	}
+	if sandboxScheme(urn) {
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q is refused: %s", field, what, urn, sandboxSchemeKept)
 	}
 	if p := urnProblem(urn); p != "" {
 		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q %s: give an address (+15551234567) or a URN with one (tel:+15551234567)", field, what, urn, p)

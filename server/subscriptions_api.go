@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/flows"
 )
@@ -65,16 +66,49 @@ func validationErr(ve *delivery.ValidationError) *APIError {
 	return e
 }
 
+// subscriptionView is a subscription as the API shows it: its auth
+// password, token and client secret, secret-looking header values and its
+// URL's password and credential parameters read "[redacted]", as a
+// configured webhook's do (redactConfig). The signing secrets are shown:
+// the receiver needs them to check signatures.
+func subscriptionView(sub *delivery.Subscription) *delivery.Subscription {
+	red := redactConfig(&flows.WebhookConfig{URL: sub.URL, Auth: sub.Auth, Headers: sub.Headers})
+	out := *sub
+	out.URL, out.Auth, out.Headers = red.URL, red.Auth, red.Headers
+	return &out
+}
+
+// keepSubscriptionSecrets puts back the stored secrets a subscription sent
+// back carries as "[redacted]", for the same address only (keepSecrets).
+// A [redacted] left in the URL, which no stored secret fits, is refused.
+func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
+	cfg := &flows.WebhookConfig{URL: in.URL, Auth: in.Auth, Headers: in.Headers}
+	if stored != nil {
+		if err := keepSecrets(cfg, &flows.WebhookConfig{URL: stored.URL, Auth: stored.Auth, Headers: stored.Headers}); err != nil {
+			return err
+		}
+	}
+	in.URL = cfg.URL
+	if strings.Contains(in.URL, callout.Redacted) {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "url",
+			"url: %q holds %s where no stored secret of this subscription fits: write the password or parameter value itself", in.URL, callout.Redacted)
+	}
+	return nil
+}
+
 func (s *Server) createSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	var in delivery.Subscription
 	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	if err := keepSubscriptionSecrets(&in, nil); err != nil {
 		return err
 	}
 	sub, err := d.Create(c.UserContext(), in)
 	if err != nil {
 		return deliveryErr(err)
 	}
-	return c.Status(fiber.StatusCreated).JSON(sub)
+	return c.Status(fiber.StatusCreated).JSON(subscriptionView(sub))
 }
 
 func (s *Server) listSubscriptions(c *fiber.Ctx, d *delivery.Service) error {
@@ -88,10 +122,11 @@ func (s *Server) listSubscriptions(c *fiber.Ctx, d *delivery.Service) error {
 	if err != nil {
 		return deliveryErr(err)
 	}
-	if subs == nil {
-		subs = []*delivery.Subscription{}
+	out := make([]*delivery.Subscription, len(subs))
+	for i, sub := range subs {
+		out[i] = subscriptionView(sub)
 	}
-	return c.JSON(fiber.Map{"webhooks": subs})
+	return c.JSON(fiber.Map{"webhooks": out})
 }
 
 func (s *Server) getSubscription(c *fiber.Ctx, d *delivery.Service) error {
@@ -103,7 +138,7 @@ func (s *Server) getSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	if err != nil {
 		return deliveryErr(err)
 	}
-	return c.JSON(sub)
+	return c.JSON(subscriptionView(sub))
 }
 
 func (s *Server) updateSubscription(c *fiber.Ctx, d *delivery.Service) error {
@@ -118,11 +153,18 @@ func (s *Server) updateSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	if in.ID != "" && in.ID != id {
 		return badRequest("id", "the body's id %q differs from the URL's %q: leave it out or give the same", in.ID, id)
 	}
+	stored, err := d.Get(c.UserContext(), id)
+	if err != nil {
+		return deliveryErr(err)
+	}
+	if err := keepSubscriptionSecrets(&in, stored); err != nil {
+		return err
+	}
 	sub, err := d.Update(c.UserContext(), id, in)
 	if err != nil {
 		return deliveryErr(err)
 	}
-	return c.JSON(sub)
+	return c.JSON(subscriptionView(sub))
 }
 
 func (s *Server) deleteSubscription(c *fiber.Ctx, d *delivery.Service) error {
@@ -168,7 +210,7 @@ func (s *Server) rotateSecret(c *fiber.Ctx, d *delivery.Service) error {
 	if err != nil {
 		return deliveryErr(err)
 	}
-	return c.JSON(sub)
+	return c.JSON(subscriptionView(sub))
 }
 
 func (s *Server) pingSubscription(c *fiber.Ctx, d *delivery.Service) error {

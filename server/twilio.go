@@ -96,7 +96,9 @@ func twilioURLVariants(fullURL string) []string {
 // the channel has an auth token. Only channels of type twilio are served: an
 // api channel is reached through /v1, with a key when the server has keys. A
 // twilio channel without an auth token can only be used where anyone who can
-// connect may use the API too, on a server without keys.
+// connect may use the API too, on a server without keys, and there not
+// through the --public-url host, which a tunnel or proxy opens to the
+// internet.
 func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 	channel, err := pathParam(c, "channel")
 	if err != nil {
@@ -113,6 +115,10 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 		if s.keys.configured() {
 			return nil, nil, apiErr(fiber.StatusForbidden, CodeForbidden, "auth_token",
 				"channel %q has no auth_token: a server with API keys takes Twilio webhooks only for a channel whose auth_token checks their signature", ch.ID)
+		}
+		if s.publicHost(string(c.Request().Host())) && !loopbackHost(string(c.Request().Host())) {
+			return nil, nil, apiErr(fiber.StatusForbidden, CodeForbidden, "auth_token",
+				"channel %q has no auth_token: through the --public-url host a server without API keys takes Twilio webhooks only for a channel whose auth_token checks their signature", ch.ID)
 		}
 		s.reqLog(c).Warn("twilio webhook taken without a signature check: the channel has no auth_token", "channel", ch.ID)
 	}

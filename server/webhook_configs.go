@@ -141,35 +141,94 @@ func redactConfig(c *flows.WebhookConfig) *flows.WebhookConfig {
 }
 
 // keepSecrets puts back the stored secrets that in carries as "[redacted]",
-// so a configuration read with GET can be changed and sent back with PUT.
-func keepSecrets(in, stored *flows.WebhookConfig) {
+// so a configuration read with GET can be changed and sent back with PUT. A
+// secret is kept only for the address it was stored for: the scheme, host
+// and port it is sent to (the URL's, or the token URL's for an OAuth 2.0
+// client secret or password grant) must be the same, or a PUT could send it
+// to a host of its own choosing, or over plain http. Otherwise the field is
+// refused, 422, asking for the secret itself.
+func keepSecrets(in, stored *flows.WebhookConfig) error {
 	if stored == nil {
-		return
+		return nil
+	}
+	var problems []*flows.FieldError
+	kept := func(field, newDest, oldDest string) bool {
+		if newDest == oldDest {
+			return true
+		}
+		if newDest == "" {
+			newDest = "none given"
+		}
+		problems = append(problems, flows.Errorf(field, "%s stands for the secret stored for %s: give the secret again for a new address (%s)",
+			callout.Redacted, oldDest, newDest))
+		return false
+	}
+	inDest, oldDest := secretOrigin(in.URL), secretOrigin(stored.URL)
+	switch {
+	case in.URL == stored.URL:
+	case in.URL == redactConfig(stored).URL:
+		if kept("url", inDest, oldDest) {
+			in.URL = stored.URL
+		}
+	case strings.Contains(in.URL, callout.Redacted):
+		if kept("url", inDest, oldDest) {
+			in.URL = keepURLSecrets(in.URL, stored.URL)
+		}
 	}
 	if in.Auth != nil && stored.Auth != nil {
-		for _, f := range []struct{ dst, old *string }{
-			{&in.Auth.Password, &stored.Auth.Password}, {&in.Auth.Token, &stored.Auth.Token},
-			{&in.Auth.ClientSecret, &stored.Auth.ClientSecret},
+		for _, f := range []struct {
+			field    string
+			dst, old *string
+		}{
+			{"auth.password", &in.Auth.Password, &stored.Auth.Password}, {"auth.token", &in.Auth.Token, &stored.Auth.Token},
+			{"auth.client_secret", &in.Auth.ClientSecret, &stored.Auth.ClientSecret},
 		} {
-			if *f.dst == callout.Redacted {
+			if *f.dst == callout.Redacted && *f.old != "" && kept(f.field, authSecretOrigin(in, f.field), authSecretOrigin(stored, f.field)) {
 				*f.dst = *f.old
 			}
 		}
 	}
-	for k, v := range in.Headers {
-		if v == callout.Redacted {
-			if old, ok := stored.Headers[k]; ok {
-				in.Headers[k] = old
-			}
+	for _, k := range slices.Sorted(maps.Keys(in.Headers)) {
+		if in.Headers[k] != callout.Redacted {
+			continue
+		}
+		if old, ok := stored.Headers[k]; ok && kept("headers."+k, inDest, oldDest) {
+			in.Headers[k] = old
 		}
 	}
-	switch {
-	case in.URL == stored.URL:
-	case in.URL == redactConfig(stored).URL:
-		in.URL = stored.URL
-	case strings.Contains(in.URL, callout.Redacted):
-		in.URL = keepURLSecrets(in.URL, stored.URL)
+	if len(problems) == 0 {
+		return nil
 	}
+	fe := problems[0]
+	return withProblems(&APIError{Status: fiber.StatusUnprocessableEntity, Code: CodeInvalidField, Field: fe.Path, Message: fe.Error()}, problems)
+}
+
+// authSecretOrigin is where an auth secret of c goes: an OAuth 2.0 client
+// secret, and the password of the password grant, to the token URL; the
+// others with the request, to the URL.
+func authSecretOrigin(c *flows.WebhookConfig, field string) string {
+	if field == "auth.client_secret" || field == "auth.password" && c.Auth.Type == flows.AuthOAuth2Password {
+		return secretOrigin(c.Auth.TokenURL)
+	}
+	return secretOrigin(c.URL)
+}
+
+// secretOrigin is the scheme, host and port a URL is sent to, in lower case
+// and without the scheme's default port (https://api.example.com), read as
+// text: a URL shown redacted is not one url.Parse reads, and a templated
+// one is compared as it is written. A user name and password are left out.
+func secretOrigin(raw string) string {
+	scheme, rest, ok := strings.Cut(strings.TrimSpace(raw), "://")
+	if !ok {
+		return strings.TrimSpace(raw)
+	}
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = rest[at+1:]
+	}
+	return originOf(strings.ToLower(scheme), rest)
 }
 
 // keepURLSecrets puts the stored URL's password and secret query values
@@ -307,7 +366,9 @@ func (s *Server) putWebhookConfig(c *fiber.Ctx) error {
 	if source == sourceFile {
 		return fileConfigErr(name)
 	}
-	keepSecrets(&in, old)
+	if err := keepSecrets(&in, old); err != nil {
+		return err
+	}
 	saved, err := s.saveWebhookConfig(c.UserContext(), &in, false)
 	if err != nil {
 		return err

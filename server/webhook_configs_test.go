@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -458,4 +459,100 @@ func TestWebhookConfigURLSecrets(t *testing.T) {
 		t.Errorf("the webhook_called event's request headers %v, want Authorization [redacted]", e.Request.Headers)
 	}
 	noSecrets("the event", ev)
+}
+
+// A secret sent back as [redacted] is kept only for the address it was
+// stored for: a PUT that moves the webhook to another scheme, host or port
+// must give the secrets again, or the stored password, api_key, bearer
+// token and secret headers would go to a host of the PUT's choosing.
+func TestWebhookConfigSecretsKeptOnlyForTheirAddress(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.String()+" "+r.Header.Get("Authorization")+" "+r.Header.Get("X-Api-Key"))
+		mu.Unlock()
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer echo.Close()
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	stored := map[string]any{"method": "GET", "url": "https://bob:URLPW777@api.example.com/x?api_key=QK777",
+		"auth": map[string]any{"type": "bearer", "token": "TOK777"}, "headers": map[string]any{"X-Api-Key": "HK777"}}
+	ts.must(201, "PUT", "/v1/webhook-configs/crm", stored)
+	shown := ts.must(200, "GET", "/v1/webhook-configs/crm", nil)
+	newHost := strings.TrimPrefix(echo.URL, "http://")
+
+	const says = "[redacted] stands for the secret stored for https://api.example.com: give the secret again for a new address"
+	for _, url := range []string{
+		"http://bob:[redacted]@" + newHost + "/echo?api_key=[redacted]", // another host, over http
+		"http://bob:[redacted]@api.example.com/x?api_key=[redacted]",    // the same host over http
+		"https://bob:[redacted]@api.example.com:8443/x?api_key=[redacted]",
+		"https://bob:[redacted]@api.example.com.evil.example/x?api_key=[redacted]",
+	} {
+		cfg := maps.Clone(shown)
+		cfg["url"] = url
+		r := ts.do("PUT", "/v1/webhook-configs/crm", cfg)
+		e := r.errorOf(t)
+		if r.Status != 422 || e["code"] != CodeInvalidField || e["field"] != "url" || !strings.Contains(e["message"].(string), says) {
+			t.Errorf("PUT url %s: %d %s, want 422 on url saying %q", url, r.Status, r.Body, says)
+			continue
+		}
+		var fields []string
+		for _, d := range e["errors"].([]any) {
+			fields = append(fields, d.(map[string]any)["path"].(string))
+		}
+		if strings.Join(fields, " ") != "url auth.token headers.X-Api-Key" {
+			t.Errorf("PUT url %s: problems on %q, want url, auth.token and headers.X-Api-Key", url, fields)
+		}
+	}
+	// The stored configuration is unchanged.
+	if got := ts.must(200, "GET", "/v1/webhook-configs/crm", nil); got["url"] != shown["url"] {
+		t.Errorf("after the refused PUTs: url %v, want %v", got["url"], shown["url"])
+	}
+	// Moved with only the bearer token left [redacted]: refused on it alone.
+	cfg := maps.Clone(shown)
+	cfg["url"] = echo.URL + "/echo"
+	cfg["headers"] = map[string]any{"X-Api-Key": "HK-new"}
+	r := ts.do("PUT", "/v1/webhook-configs/crm", cfg)
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "auth.token" || !strings.Contains(e["message"].(string), "auth.token: "+says) {
+		t.Errorf("PUT to a new address with auth.token [redacted]: %d %s, want 422 on auth.token", r.Status, r.Body)
+	}
+	// The same address with its default port written out keeps them.
+	cfg = maps.Clone(shown)
+	cfg["url"] = "HTTPS://bob:[redacted]@API.example.com:443/y?api_key=[redacted]"
+	ts.must(200, "PUT", "/v1/webhook-configs/crm", cfg)
+	got := ts.srv.hooks.api["crm"]
+	if got.URL != "HTTPS://bob:URLPW777@API.example.com:443/y?api_key=QK777" || got.Auth.Token != "TOK777" || got.Headers["X-Api-Key"] != "HK777" {
+		t.Errorf("PUT to the same address: stored %s, token %q, headers %v; want the stored secrets kept", got.URL, got.Auth.Token, got.Headers)
+	}
+	// Given again, the new address gets the new secrets, never the old.
+	cfg = map[string]any{"method": "GET", "url": echo.URL + "/echo?api_key=QK-new",
+		"auth": map[string]any{"type": "bearer", "token": "TOK-new"}, "headers": map[string]any{"X-Api-Key": "HK-new"}}
+	ts.must(200, "PUT", "/v1/webhook-configs/crm", cfg)
+	ts.must(200, "POST", "/v1/webhook-configs/crm/test", nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || seen[0] != "/echo?api_key=QK-new Bearer TOK-new HK-new" {
+		t.Errorf("the new address got %q, want only the new secrets", seen)
+	}
+}
+
+// An OAuth 2.0 client secret goes to the token URL: it is kept while that
+// is the same, and refused [redacted] for another.
+func TestWebhookConfigClientSecretKeptForItsTokenURL(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "PUT", "/v1/webhook-configs/orders", map[string]any{"url": "https://api.example.com/orders",
+		"auth": map[string]any{"type": "oauth2_client_credentials", "client_id": "parley", "client_secret": "CS777", "token_url": "https://auth.example.com/token"}})
+	cfg := ts.must(200, "GET", "/v1/webhook-configs/orders", nil)
+	cfg["url"] = "https://api2.example.com/orders"
+	ts.must(200, "PUT", "/v1/webhook-configs/orders", cfg)
+	if s := ts.srv.hooks.api["orders"].Auth.ClientSecret; s != "CS777" {
+		t.Errorf("client secret %q after a new URL with the same token URL, want it kept", s)
+	}
+	cfg["auth"].(map[string]any)["token_url"] = "https://auth.evil.example/token"
+	r := ts.do("PUT", "/v1/webhook-configs/orders", cfg)
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "auth.client_secret" ||
+		!strings.Contains(e["message"].(string), "[redacted] stands for the secret stored for https://auth.example.com: give the secret again for a new address (https://auth.evil.example)") {
+		t.Errorf("PUT with another token URL: %d %s, want 422 on auth.client_secret", r.Status, r.Body)
+	}
 }

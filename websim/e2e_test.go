@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -837,4 +838,109 @@ func TestSimulatorMockStatusChecked(t *testing.T) {
 		bubbleWith("flow", "Great news Ben Haggerty!"),
 		waitFor(`[...document.querySelectorAll('#events li[data-type="webhook_called"] .estatus')].some(e => e.textContent.startsWith('200'))`),
 	)
+}
+
+// The page and its files say that no other site may frame them and that
+// they run only their own files.
+func TestSimulatorSecurityHeaders(t *testing.T) {
+	base := startServer(t)
+	for _, path := range []string{"/simulator", "/simulator/simulator.js", "/simulator/simulator.css"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		if resp.StatusCode != 200 || resp.Header.Get("X-Frame-Options") != "DENY" ||
+			!strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'self'") {
+			t.Errorf("GET %s: %d, X-Frame-Options %q, Content-Security-Policy %q; want DENY, frame-ancestors 'none' and default-src 'self'",
+				path, resp.StatusCode, resp.Header.Get("X-Frame-Options"), csp)
+		}
+	}
+}
+
+// TestSimulatorUnderItsPolicy: the page works under its Content Security
+// Policy without a violation (a blocked inline style or script would show
+// in the console), shows only http and https attachments as links, and a
+// page of another origin cannot frame it.
+func TestSimulatorUnderItsPolicy(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	var mu sync.Mutex
+	var console []string
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	messages := chromedp.Console(cctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			console = append(console, m.String())
+			mu.Unlock()
+		}
+	}()
+	logged := func(part string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, m := range console {
+			if strings.Contains(m, part) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+
+	const flow = `{"id": "media", "name": "Media", "widgets": [
+	  {"id": "m", "type": "send_message", "text": "Look", "attachments": [
+	    "image/png:https://example.com/a.png", "javascript:alert(document.domain)",
+	    "text/html:javascript:alert(1)", "data:text/html,<script>alert(1)</script>"],
+	   "exits": {"Next": ""}}]}`
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("order-status", `"lookup"`),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+			const e = document.querySelector('#flow-json');
+			e.value = %s;
+			e.dispatchEvent(new Event('input'));
+		})()`, js(flow))),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Look"),
+		// The stylesheet applies: the chat's bubbles have its layout.
+		waitFor(`getComputedStyle(document.querySelector('.bubble.flow')).borderRadius !== '0px'`),
+	)
+	links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.bubble.flow a')].map(a => a.getAttribute('href'))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(links, " ") != "https://example.com/a.png" {
+		t.Errorf("attachment links %q, want only https://example.com/a.png", links)
+	}
+	plain := texts(ctx, t, ".bubble.flow .attachment")
+	if want := []string{"javascript:alert(document.domain)", "text/html:javascript:alert(1)", "data:text/html,<script>alert(1)</script>"}; strings.Join(plain, "|") != strings.Join(want, "|") {
+		t.Errorf("attachments shown as text %q, want %q", plain, want)
+	}
+	if v := logged("Content Security Policy"); len(v) > 0 {
+		t.Errorf("the page violates its policy: %q", v)
+	}
+
+	// Another origin's page that frames the simulator: the browser refuses.
+	framer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><iframe id="f" src="%s/simulator"></iframe>`, base)
+	}))
+	defer framer.Close()
+	do(ctx, t,
+		chromedp.Navigate(framer.URL),
+		waitFor(`document.readyState === 'complete'`),
+	)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(logged("frame-ancestors 'none'")) == 0 {
+		if time.Now().After(deadline) {
+			mu.Lock()
+			t.Fatalf("framing the simulator from %s was not refused for frame-ancestors 'none'; console:\n%s", framer.URL, strings.Join(console, "\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -13,6 +13,13 @@ import (
 // Path is where Register mounts the page.
 const Path = "/simulator"
 
+// ContentSecurityPolicy is the policy the page and its files are served
+// with: its own scripts, styles and API calls only ('self' is the page's
+// origin, under a proxy's prefix too), no <base>, forms sent only to its
+// origin, and framed by no page (frame-ancestors 'none', with
+// X-Frame-Options: DENY for browsers without it).
+const ContentSecurityPolicy = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+
 //go:embed static
 var static embed.FS
 
@@ -43,6 +50,12 @@ func Register(r fiber.Router) {
 		c.Set(fiber.HeaderContentType, ctype)
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		c.Set("X-Content-Type-Options", "nosniff")
+		// No other site may frame the page (clickjacking: a page that
+		// shows it invisibly and has the operator click its buttons), and
+		// it runs only its own files: no inline script or style, no
+		// plugin, no <base> to move its relative links.
+		c.Set(fiber.HeaderContentSecurityPolicy, ContentSecurityPolicy)
+		c.Set(fiber.HeaderXFrameOptions, "DENY")
 		return c.Send(b)
 	}
 	// The page's links are relative to /simulator, so that it works under a

@@ -440,7 +440,7 @@
     switch (m.type) {
       case "message_out": {
         const b = bubble("flow", m.text);
-        for (const a of m.attachments || []) b.append(el("br"), el("a", { href: a.replace(/^[^:]*:(?=https?:)/, ""), target: "_blank", rel: "noopener", text: a }));
+        for (const a of m.attachments || []) b.append(el("br"), attachment(a));
         ui.quick.replaceChildren();
         for (const q of m.quick_replies || []) {
           const btn = el("button", { type: "button", text: q });
@@ -458,6 +458,19 @@
       case "hangup": system("The flow hung up"); break;
       default: if (m.text) bubble("flow", m.text, m.type);
     }
+  }
+
+  // attachment is a message's attachment ("image/jpeg:https://..." or a
+  // URL): a link when it is an http: or https: URL, else plain text, so that
+  // a flow's attachment cannot make a javascript: or data: link on this page.
+  function attachment(a) {
+    const href = a.replace(/^[^:]*:(?=https?:)/i, "");
+    let url = null;
+    try { url = new URL(href); } catch { /* not an absolute URL */ }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      return el("span", { class: "attachment", text: a });
+    }
+    return el("a", { href: url.href, target: "_blank", rel: "noopener noreferrer", text: a });
   }
 
   function bubble(who, text, kind) {

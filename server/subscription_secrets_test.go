@@ -1,0 +1,97 @@
+package server
+
+import (
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// A subscription's answers show its auth password, token and client
+// secret, secret-looking headers and its URL's credential parameters as
+// [redacted], as a configured webhook's do; a PUT that sends them back so
+// keeps the stored secrets for the same address, and refuses them for
+// another. The signing secret is shown: the receiver checks with it.
+func TestSubscriptionAnswersRedactSecrets(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.URL.RawQuery+" "+r.Header.Get("Authorization")+" "+r.Header.Get("X-Api-Key"))
+		mu.Unlock()
+	}))
+	defer receiver.Close()
+	ts := loopbackServer(t)
+	secrets := []string{"UT777", "TOK777", "HK777", "CS777"}
+	noSecrets := func(what string, body []byte) {
+		t.Helper()
+		for _, s := range secrets {
+			if strings.Contains(string(body), s) {
+				t.Errorf("%s shows %q: %s", what, s, body)
+			}
+		}
+	}
+
+	r := ts.do("POST", "/v1/webhooks", map[string]any{"url": receiver.URL + "/hook?token=UT777&q=1", "events": []string{"flow.completed"},
+		"auth": map[string]any{"type": "bearer", "token": "TOK777"}, "headers": map[string]any{"X-Api-Key": "HK777", "X-Tenant": "acme"}})
+	if r.Status != 201 {
+		t.Fatalf("POST /v1/webhooks: %d %s", r.Status, r.Body)
+	}
+	noSecrets("POST", r.Body)
+	created := r.JSON(t)
+	id, signing := created["id"].(string), secretOf(t, created)
+	if !strings.HasPrefix(signing, "whsec_") || created["url"] != receiver.URL+"/hook?token=[redacted]&q=1" ||
+		created["auth"].(map[string]any)["token"] != "[redacted]" ||
+		created["headers"].(map[string]any)["X-Api-Key"] != "[redacted]" || created["headers"].(map[string]any)["X-Tenant"] != "acme" {
+		t.Errorf("POST answer %v: want the signing secret, and the url's token, auth.token and X-Api-Key [redacted]", created)
+	}
+	oauth := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": receiver.URL + "/o", "events": []string{"*"}, "disabled": true,
+		"auth": map[string]any{"type": "oauth2_client_credentials", "client_id": "parley", "client_secret": "CS777", "token_url": receiver.URL + "/token"}})
+	if a := oauth["auth"].(map[string]any); a["client_secret"] != "[redacted]" || a["client_id"] != "parley" {
+		t.Errorf("POST answer auth %v, want client_secret [redacted]", a)
+	}
+
+	one := ts.do("GET", "/v1/webhooks/"+id, nil)
+	noSecrets("GET", one.Body)
+	if !strings.Contains(string(one.Body), signing) {
+		t.Errorf("GET does not show the signing secret: %s", one.Body)
+	}
+	noSecrets("the list", ts.do("GET", "/v1/webhooks", nil).Body)
+	noSecrets("GET the OAuth one", ts.do("GET", "/v1/webhooks/"+oauth["id"].(string), nil).Body)
+	noSecrets("rotate-secret", ts.do("POST", "/v1/webhooks/"+id+"/rotate-secret", nil).Body)
+
+	// Sent back as read, with a change: the stored secrets are kept.
+	sub := one.JSON(t)
+	delete(sub, "secrets")
+	sub["description"] = "CRM"
+	r = ts.do("PUT", "/v1/webhooks/"+id, sub)
+	if r.Status != 200 {
+		t.Fatalf("PUT of the GET answer: %d %s", r.Status, r.Body)
+	}
+	noSecrets("PUT", r.Body)
+	ts.must(200, "POST", "/v1/webhooks/"+id+"/test", nil)
+	mu.Lock()
+	if n := len(got); n == 0 || got[n-1] != "token=UT777&q=1 Bearer TOK777 HK777" {
+		t.Errorf("the receiver got %q, want the stored secrets", got)
+	}
+	mu.Unlock()
+
+	// Moved to another address: each [redacted] is refused, nothing stored.
+	moved := maps.Clone(sub)
+	moved["url"] = "https://elsewhere.example/hook?token=[redacted]&q=1"
+	r = ts.do("PUT", "/v1/webhooks/"+id, moved)
+	e := r.errorOf(t)
+	var fields []string
+	for _, d := range e["errors"].([]any) {
+		fields = append(fields, d.(map[string]any)["path"].(string))
+	}
+	if r.Status != 422 || e["field"] != "url" || strings.Join(fields, " ") != "url auth.token headers.X-Api-Key" ||
+		!strings.Contains(e["message"].(string), "[redacted] stands for the secret stored for "+receiver.URL+": give the secret again for a new address (https://elsewhere.example)") {
+		t.Errorf("PUT to another address: %d %s, want 422 on url, auth.token and headers.X-Api-Key", r.Status, r.Body)
+	}
+	if after := ts.must(200, "GET", "/v1/webhooks/"+id, nil); after["url"] != sub["url"] {
+		t.Errorf("url after the refused PUT: %v, want %v", after["url"], sub["url"])
+	}
+}
