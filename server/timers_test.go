@@ -479,11 +479,13 @@ func TestReminderLoopExpires(t *testing.T) {
  {"id":"thanks","type":"send_message","text":"thanks","exits":{"Next":"wait"}}]}`)
 	base := ts.listen()
 	call := httpJSON(t, base)
+	// Before the first session starts: its expiry counts from its start,
+	// which a slow request would put well after a time taken later.
+	started := time.Now()
 	ids := []string{
 		call("POST", "/v1/sessions", `{"flow":"remind"}`)["id"].(string),
 		call("POST", "/v1/sessions", `{"flow":"remind"}`)["id"].(string),
 	}
-	started := time.Now()
 	reminders := func(id string) int {
 		n := 0
 		for _, e := range call("GET", "/v1/sessions/"+id+"/events", "")["events"].([]any) {
