@@ -156,6 +156,11 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, use)
 			return 0
 		}
+		if len(args) == 0 {
+			fmt.Fprintln(stderr, "parley import: the export's format is missing: rapidpro")
+		} else {
+			fmt.Fprintf(stderr, "parley import: unknown format %q: rapidpro is the one there is (TextIt exports are RapidPro exports)\n", args[0])
+		}
 		fmt.Fprintln(stderr, use)
 		return 2
 	}
@@ -168,6 +173,11 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		return parseStatus(err)
 	}
 	if len(pos) != 1 {
+		if len(pos) == 0 {
+			fmt.Fprintln(stderr, "parley import rapidpro: the EXPORT.json file is missing")
+		} else {
+			fmt.Fprintf(stderr, "parley import rapidpro: one EXPORT.json file expected, got %d (%s)\n", len(pos), quoteAll(pos))
+		}
 		fs.Usage()
 		return 2
 	}

@@ -351,3 +351,23 @@ func TestSimulateBlankLines(t *testing.T) {
 		t.Errorf("--json: %s", stdout)
 	}
 }
+
+// A word a command does not take is named in its usage error, exit 2.
+func TestUsageErrorsNameTheArgument(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import"}, "parley import: the export's format is missing: rapidpro"},
+		{[]string{"import", "textit", "x.json"}, `parley import: unknown format "textit"`},
+		{[]string{"import", "rapidpro"}, "parley import rapidpro: the EXPORT.json file is missing"},
+		{[]string{"import", "rapidpro", "a.json", "b.json"}, `one EXPORT.json file expected, got 2 ("a.json" "b.json")`},
+		{[]string{"webhook"}, "parley webhook: the subcommand is missing: test"},
+		{[]string{"webhook", "bogus"}, `parley webhook: unknown subcommand "bogus"`},
+	} {
+		code, stdout, stderr := parley(t, "", c.args...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("parley %s: exit %d, stdout %q, stderr %q; want exit 2 saying %q", strings.Join(c.args, " "), code, stdout, stderr, c.want)
+		}
+	}
+}

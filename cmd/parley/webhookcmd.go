@@ -23,6 +23,11 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, use)
 			return 0
 		}
+		if len(args) == 0 {
+			fmt.Fprintln(stderr, "parley webhook: the subcommand is missing: test")
+		} else {
+			fmt.Fprintf(stderr, "parley webhook: unknown subcommand %q: test is the one there is\n", args[0])
+		}
 		fmt.Fprintln(stderr, use)
 		return 2
 	}
