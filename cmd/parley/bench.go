@@ -411,11 +411,12 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	if err != nil {
 		return nil, err
 	}
-	rcv, err := startReceiver()
+	rcv, err := startReceiver(o.url != "")
 	if err != nil {
 		return nil, err
 	}
 	defer rcv.close()
+	fromPrefix := strings.TrimPrefix(rcv.contacts, "tel:")
 
 	res := &BenchResult{Flow: o.flow, Concurrency: o.concurrency, Rate: o.rate, NoMessageIDs: o.noIDs, DedupeRetentionSec: o.dedupe.Seconds(),
 		SessionRetentionSec: o.sessionsRet.Seconds()}
@@ -517,7 +518,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 
 	runStart := time.Now()
-	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact, port: rcv.port(),
+	ld := &load{cl: cl, script: script, workers: make([]*worker, o.concurrency), noIDs: o.noIDs, idShape: o.idShape, perWorker: perContact, fromPrefix: fromPrefix,
 		idPrefix: "b" + strconv.FormatInt(runStart.UnixMilli(), 36) + "-"}
 	start := time.Now()
 	deadline := start.Add(o.duration)
@@ -1203,8 +1204,8 @@ type load struct {
 	// lastStatus is the session's status after a script's last text, the
 	// first time it was not completed.
 	lastStatus atomic.Pointer[string]
-	// port is the receiver's, part of the contacts' numbers (benchFrom).
-	port int
+	// fromPrefix starts the contacts' numbers (benchFrom).
+	fromPrefix string
 }
 
 // ended reports whether status, the session's after the script's last
@@ -1217,14 +1218,16 @@ func (l *load) ended(status string) bool {
 	return false
 }
 
-// benchFrom starts a message with its contact's number: +999 (a country
-// code no country has), the five digits of the run's receiver port and the
-// contact's seven digits, 16 characters. Runs at the same time have
-// different receiver ports, so their contacts never meet; a run against
-// --url interrupts the conversations that ended runs left waiting
-// (interruptLeft), so a later run whose receiver has the same port does not
-// resume them.
-const benchFrom = `{"from":"` + benchFromPrefix + `%05d%07d",`
+// benchFrom starts a message with its contact's number: the run's
+// fromPrefix, then the contact's seven digits. Against --url the prefix is
+// +999 (a country code no country has) and the five digits of the run's
+// receiver port, 16 characters in all: runs at the same time have different
+// receiver ports, so their contacts never meet; a run against --url
+// interrupts the conversations that ended runs left waiting (interruptLeft),
+// so a later run whose receiver has the same port does not resume them. In
+// process, where the store is the run's own, it is +1999 (12 characters), as
+// the figures in docs/PERFORMANCE.md were measured with.
+const benchFrom = `{"from":"%s%07d",`
 
 const benchFromPrefix = "+999"
 
@@ -1286,7 +1289,7 @@ func (l *load) run(ctx context.Context, w *worker) {
 		due = l.start.Add(l.interval * time.Duration(w.id) / time.Duration(len(l.workers)))
 	}
 	for ; ctx.Err() == nil; w.conv++ {
-		prefix = fmt.Appendf(prefix[:0], benchFrom, l.port, l.from(w))
+		prefix = fmt.Appendf(prefix[:0], benchFrom, l.fromPrefix, l.from(w))
 		if l.noIDs {
 			prefix = append(prefix, `"text":`...)
 		} else {
@@ -1367,7 +1370,7 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			if k > 0 {
 				body = append(body, ',')
 			}
-			body = fmt.Appendf(body, benchFrom, l.port, l.from(w))
+			body = fmt.Appendf(body, benchFrom, l.fromPrefix, l.from(w))
 			if !l.noIDs {
 				body = append(body, `"id":"`...)
 				body = l.appendID(body, w, n)
@@ -1595,13 +1598,18 @@ type receiver struct {
 
 var orderAnswer = []byte(`{"status":"Shipped","order":"CU001","name":"Ben Haggerty","order_number":"PLAT2012","ship_date":"October 9th","delivery_date":"April 3rd","description":"Vogue White Wall x 4"}`)
 
-func startReceiver() (*receiver, error) {
+// startReceiver starts the run's receiver. Its contacts' numbers start
+// +1999, or against another server (shared) +999 and the receiver's port
+// (benchFrom).
+func startReceiver(shared bool) (*receiver, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	r := &receiver{url: "http://" + ln.Addr().String(), ln: ln}
-	r.contacts = fmt.Sprintf("tel:%s%05d", benchFromPrefix, r.port())
+	r := &receiver{url: "http://" + ln.Addr().String(), ln: ln, contacts: "tel:+1999"}
+	if shared {
+		r.contacts = fmt.Sprintf("tel:%s%05d", benchFromPrefix, r.port())
+	}
 	r.srv = &fasthttp.Server{Handler: r.handle, NoDefaultServerHeader: true, ReadTimeout: time.Minute}
 	go pprof.Do(context.Background(), benchLabels("receiver"), func(context.Context) { _ = r.srv.Serve(ln) })
 	return r, nil
