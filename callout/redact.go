@@ -414,20 +414,14 @@ func redactFields(body []byte, contentType string) string {
 }
 
 // roughURL reads, from a URL that does not parse, the password of its user
-// part (scheme://user:password@, up to the first @ of the authority) and
-// its query (after the first ?, up to a #), as well as its text allows.
+// part and its query (after the first ?, up to a #), as well as its text
+// allows. The user part ends at the last @ before the query: a password may
+// hold a / (base64 does), which is often what keeps the URL from parsing,
+// and an @; an @ in the path makes more of the URL read as the password,
+// which only hides more of it.
 func roughURL(raw string) (password, query string) {
-	if i := strings.Index(raw, "://"); i >= 0 {
-		rest := raw[i+3:]
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		if at := strings.IndexByte(rest[:end], '@'); at >= 0 {
-			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
-				password = rest[c+1 : at]
-			}
-		}
+	if i, c, at := roughUserInfo(raw); at > 0 {
+		password = raw[i+c+1 : i+at]
 	}
 	if q := strings.IndexByte(raw, '?'); q >= 0 {
 		query, _, _ = strings.Cut(raw[q+1:], "#")
@@ -435,20 +429,36 @@ func roughURL(raw string) (password, query string) {
 	return password, query
 }
 
+// roughUserInfo finds the user part of a URL that does not parse: i is
+// where it starts (after "://"), c the offset of the ':' before the
+// password and at that of the '@' after it, both from i; at is 0 when
+// there is no password.
+func roughUserInfo(raw string) (i, c, at int) {
+	i = strings.Index(raw, "://")
+	if i < 0 {
+		return 0, 0, 0
+	}
+	i += 3
+	rest := raw[i:]
+	if end := strings.IndexAny(rest, "?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	at = strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return 0, 0, 0
+	}
+	c = strings.IndexByte(rest[:at], ':')
+	if c < 0 {
+		return 0, 0, 0
+	}
+	return i, c, at
+}
+
 // roughRedactURL redacts, in a URL that does not parse, what roughURL
 // finds: the user part's password and secret-looking query values.
 func roughRedactURL(raw string) string {
-	if i := strings.Index(raw, "://"); i >= 0 {
-		rest := raw[i+3:]
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		if at := strings.IndexByte(rest[:end], '@'); at >= 0 {
-			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
-				raw = raw[:i+3] + rest[:c+1] + Redacted + rest[at:]
-			}
-		}
+	if i, c, at := roughUserInfo(raw); at > 0 {
+		raw = raw[:i+c+1] + Redacted + raw[i+at:]
 	}
 	if q := strings.IndexByte(raw, '?'); q >= 0 {
 		query, frag, hasFrag := strings.Cut(raw[q+1:], "#")
