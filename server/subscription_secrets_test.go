@@ -95,3 +95,35 @@ func TestSubscriptionAnswersRedactSecrets(t *testing.T) {
 		t.Errorf("url after the refused PUT: %v, want %v", after["url"], sub["url"])
 	}
 }
+
+// A [redacted] sent back percent-encoded (%5Bredacted%5D, as URL libraries
+// write the brackets) keeps the stored secret, as [redacted] does.
+func TestSubscriptionPercentEncodedRedacted(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		mu.Lock()
+		got = append(got, r.URL.Path+" "+u+":"+p+" "+r.URL.RawQuery)
+		mu.Unlock()
+	}))
+	defer receiver.Close()
+	ts := loopbackServer(t)
+	host := strings.TrimPrefix(receiver.URL, "http://")
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "http://bob:PW4242@" + host + "/x?api_key=KEY4242&q=1",
+		"events": []string{"flow.completed"}})["id"].(string)
+
+	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": "http://bob:%5Bredacted%5D@" + host + "/y?api_key=%5bredacted%5d&q=2",
+		"events": []string{"flow.completed"}})
+	ts.must(200, "POST", "/v1/webhooks/"+id+"/test", nil)
+	mu.Lock()
+	if n := len(got); n == 0 || got[n-1] != "/y bob:PW4242 api_key=KEY4242&q=2" {
+		t.Errorf("the receiver got %q, want the stored password and api_key", got)
+	}
+	mu.Unlock()
+
+	r := ts.do("POST", "/v1/webhooks", map[string]any{"url": "http://bob:%5Bredacted%5D@" + host + "/x", "events": []string{"*"}})
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "url" || !strings.Contains(e["message"].(string), "no stored secret of this subscription fits") {
+		t.Errorf("POST with %%5Bredacted%%5D: %d %s, want 422 on url", r.Status, r.Body)
+	}
+}

@@ -83,10 +83,12 @@ func subscriptionView(sub *delivery.Subscription) *delivery.Subscription {
 // A [redacted] left in the URL, which no stored secret fits, is refused.
 func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 	cfg := &flows.WebhookConfig{URL: in.URL, Auth: in.Auth, Headers: in.Headers}
+	var old *flows.WebhookConfig
 	if stored != nil {
-		if err := keepSecrets(cfg, &flows.WebhookConfig{URL: stored.URL, Auth: stored.Auth, Headers: stored.Headers}); err != nil {
-			return err
-		}
+		old = &flows.WebhookConfig{URL: stored.URL, Auth: stored.Auth, Headers: stored.Headers}
+	}
+	if err := keepSecrets(cfg, old); err != nil {
+		return err
 	}
 	in.URL = cfg.URL
 	if strings.Contains(in.URL, callout.Redacted) {

@@ -146,8 +146,10 @@ func redactConfig(c *flows.WebhookConfig) *flows.WebhookConfig {
 // and port it is sent to (the URL's, or the token URL's for an OAuth 2.0
 // client secret or password grant) must be the same, or a PUT could send it
 // to a host of its own choosing, or over plain http. Otherwise the field is
-// refused, 422, asking for the secret itself.
+// refused, 422, asking for the secret itself. A [redacted] of in's URL may
+// come percent-encoded (redactedAsShown). stored is nil for a new one.
 func keepSecrets(in, stored *flows.WebhookConfig) error {
+	in.URL = redactedAsShown(in.URL)
 	if stored == nil {
 		return nil
 	}
@@ -277,6 +279,52 @@ func keepURLSecrets(in, stored string) string {
 	return in[:q+1] + strings.Join(parts, "&") + in[end:]
 }
 
+// encodedRedacted writes [redacted] percent-encoded, in each case of the
+// hex digits, as it is written.
+var encodedRedacted = strings.NewReplacer(
+	"%5Bredacted%5D", callout.Redacted, "%5bredacted%5d", callout.Redacted,
+	"%5Bredacted%5d", callout.Redacted, "%5bredacted%5D", callout.Redacted)
+
+// redactedAsShown writes as [redacted] a [redacted] that a URL's password or
+// a query value carries percent-encoded (%5Bredacted%5D, %5bredacted%5d), as
+// url.URL and most URL libraries write the brackets: so sent back, it stands
+// for the stored secret as [redacted] does, or is refused where none fits,
+// instead of being stored in its place. The user name, the path and the
+// parameter names are left as written.
+func redactedAsShown(raw string) string {
+	if !strings.Contains(raw, "%") {
+		return raw
+	}
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		end := strings.IndexAny(rest, "/?#")
+		if end < 0 {
+			end = len(rest)
+		}
+		if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+				raw = raw[:i+3] + rest[:c+1] + encodedRedacted.Replace(rest[c+1:at]) + rest[at:]
+			}
+		}
+	}
+	q := strings.IndexByte(raw, '?')
+	if q < 0 {
+		return raw
+	}
+	query, frag, hasFrag := strings.Cut(raw[q+1:], "#")
+	parts := strings.Split(query, "&")
+	for i, p := range parts {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			parts[i] = k + "=" + encodedRedacted.Replace(v)
+		}
+	}
+	raw = raw[:q+1] + strings.Join(parts, "&")
+	if hasFrag {
+		raw += "#" + frag
+	}
+	return raw
+}
+
 // queryName is a raw query parameter's name unescaped, or as written when
 // it does not unescape.
 func queryName(k string) string {
@@ -338,6 +386,9 @@ func withProblems(e *APIError, problems []*flows.FieldError) *APIError {
 func (s *Server) createWebhookConfig(c *fiber.Ctx) error {
 	var in flows.WebhookConfig
 	if err := decodeWebhookConfig(c.Body(), &in); err != nil {
+		return err
+	}
+	if err := keepSecrets(&in, nil); err != nil {
 		return err
 	}
 	saved, err := s.saveWebhookConfig(c.UserContext(), &in, true)

@@ -556,3 +556,61 @@ func TestWebhookConfigClientSecretKeptForItsTokenURL(t *testing.T) {
 		t.Errorf("PUT with another token URL: %d %s, want 422 on auth.client_secret", r.Status, r.Body)
 	}
 }
+
+// A [redacted] sent back percent-encoded, as URL libraries and earlier
+// answers write the brackets (%5Bredacted%5D, in either case), stands for the
+// stored secret as [redacted] does: in the password and in a query value.
+func TestWebhookConfigPercentEncodedRedacted(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		mu.Lock()
+		got = append(got, r.URL.Path+" "+u+":"+p+" "+r.URL.RawQuery)
+		mu.Unlock()
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer target.Close()
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	host := strings.TrimPrefix(target.URL, "http://")
+	ts.must(201, "PUT", "/v1/webhook-configs/w1", map[string]any{"method": "GET", "url": "http://bob:PW4242@" + host + "/x?api_key=KEY4242&q=1"})
+
+	for i, url := range []string{
+		"http://bob:%5Bredacted%5D@" + host + "/x?api_key=%5Bredacted%5D&q=1",
+		"http://bob:%5bredacted%5d@" + host + "/y?api_key=%5bredacted%5D&q=2",
+	} {
+		r := ts.do("PUT", "/v1/webhook-configs/w1", map[string]any{"method": "GET", "url": url})
+		if r.Status != 200 {
+			t.Fatalf("PUT %s: %d %s", url, r.Status, r.Body)
+		}
+		res := ts.must(200, "POST", "/v1/webhook-configs/w1/test", nil)
+		want := []string{"/x bob:PW4242 api_key=KEY4242&q=1", "/y bob:PW4242 api_key=KEY4242&q=2"}[i]
+		mu.Lock()
+		last := got[len(got)-1]
+		mu.Unlock()
+		if res["outcome"] != "success" || last != want {
+			t.Errorf("after PUT %s the receiver got %q, want %q", url, last, want)
+		}
+	}
+
+	// For another address it is refused as [redacted] is, nothing stored.
+	r := ts.do("PUT", "/v1/webhook-configs/w1", map[string]any{"method": "GET", "url": "http://bob:%5Bredacted%5D@127.0.0.2:9/x?api_key=%5Bredacted%5D"})
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "url" || !strings.Contains(e["message"].(string), "[redacted] stands for the secret stored for http://"+host) {
+		t.Errorf("PUT to another address: %d %s, want 422 on url", r.Status, r.Body)
+	}
+	// Where no stored secret fits it is refused too, not stored as a password.
+	for _, method := range []string{"PUT", "POST"} {
+		path := "/v1/webhook-configs/w1"
+		body := map[string]any{"method": "GET", "url": "http://ann:%5Bredacted%5D@" + host + "/x"}
+		if method == "POST" {
+			path, body["name"] = "/v1/webhook-configs", "w2"
+		}
+		r := ts.do(method, path, body)
+		if e := r.errorOf(t); r.Status != 422 || e["field"] != "url" || !strings.Contains(e["message"].(string), "no stored secret of this webhook fits") {
+			t.Errorf("%s with %%5Bredacted%%5D for another user: %d %s, want 422 on url", method, r.Status, r.Body)
+		}
+	}
+	if u := ts.srv.hooks.api["w1"].URL; u != "http://bob:PW4242@"+host+"/y?api_key=KEY4242&q=2" {
+		t.Errorf("stored url %s", u)
+	}
+}
