@@ -306,11 +306,13 @@ func (r *Redactor) parsedURL(raw string, u *url.URL) string {
 // redactURL redacts u in place and returns it as text. The password and the
 // secret query values read [redacted] as written, not percent-encoded as
 // url.URL would write them; the other parameters keep their order and
-// encoding. The text is for reading: it is not a URL to parse again.
+// encoding. An empty password (user:@) hides nothing and is shown as it is,
+// so that what is shown and what a configuration sent back keeps agree. The
+// text is for reading: it is not a URL to parse again.
 func (r *Redactor) redactURL(u *url.URL) string {
 	var user, plainUser string
 	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
+		if p, ok := u.User.Password(); ok && p != "" {
 			u.User = url.UserPassword(u.User.Username(), Redacted)
 			// url.URL escapes the brackets; the user part is written right
 			// after the scheme, so its first occurrence is it.
@@ -436,7 +438,8 @@ func roughURL(raw string) (password, query string) {
 }
 
 // roughRedactURL redacts, in a URL that does not parse, what roughURL
-// finds: the user part's password and secret-looking query values.
+// finds: the user part's password, unless empty, and secret-looking query
+// values.
 func roughRedactURL(raw string) string {
 	if i := strings.Index(raw, "://"); i >= 0 {
 		rest := raw[i+3:]
@@ -445,7 +448,7 @@ func roughRedactURL(raw string) string {
 			end = len(rest)
 		}
 		if at := strings.IndexByte(rest[:end], '@'); at >= 0 {
-			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+			if c := strings.IndexByte(rest[:at], ':'); c >= 0 && c+1 < at {
 				raw = raw[:i+3] + rest[:c+1] + Redacted + rest[at:]
 			}
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -125,5 +126,22 @@ func TestSubscriptionPercentEncodedRedacted(t *testing.T) {
 	r := ts.do("POST", "/v1/webhooks", map[string]any{"url": "http://bob:%5Bredacted%5D@" + host + "/x", "events": []string{"*"}})
 	if e := r.errorOf(t); r.Status != 422 || e["field"] != "url" || !strings.Contains(e["message"].(string), "no stored secret of this subscription fits") {
 		t.Errorf("POST with %%5Bredacted%%5D: %d %s, want 422 on url", r.Status, r.Body)
+	}
+}
+
+// A URL with an empty password is shown as it is, and sent back edited.
+func TestSubscriptionEmptyURLPassword(t *testing.T) {
+	ts := loopbackServer(t)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://bob:@crm.example.com/x?token=TOK4242", "events": []string{"*"}, "disabled": true})
+	if want := "https://bob:@crm.example.com/x?token=[redacted]"; sub["url"] != want {
+		t.Errorf("POST url %v, want %s", sub["url"], want)
+	}
+	id := sub["id"].(string)
+	delete(sub, "secrets")
+	sub["url"] = "https://bob:@crm.example.com/y?token=[redacted]"
+	ts.must(200, "PUT", "/v1/webhooks/"+id, sub)
+	stored, err := ts.srv.deliv.Get(context.Background(), id)
+	if err != nil || stored.URL != "https://bob:@crm.example.com/y?token=TOK4242" {
+		t.Errorf("stored url %v (%v), want the token kept", stored, err)
 	}
 }

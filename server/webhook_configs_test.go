@@ -614,3 +614,22 @@ func TestWebhookConfigPercentEncodedRedacted(t *testing.T) {
 		t.Errorf("stored url %s", u)
 	}
 }
+
+// A URL with an empty password (bob:@) has nothing to redact: it is shown
+// as it is, and a GET answer, edited, can be PUT back.
+func TestWebhookConfigEmptyURLPassword(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "PUT", "/v1/webhook-configs/w1", map[string]any{"url": "https://bob:@api.example.com/x?api_key=KEY4242&q=1"})
+	cfg := ts.must(200, "GET", "/v1/webhook-configs/w1", nil)
+	if want := "https://bob:@api.example.com/x?api_key=[redacted]&q=1"; cfg["url"] != want {
+		t.Errorf("GET url %v, want %s", cfg["url"], want)
+	}
+	cfg["url"] = strings.Replace(cfg["url"].(string), "/x?", "/y?", 1)
+	r := ts.do("PUT", "/v1/webhook-configs/w1", cfg)
+	if r.Status != 200 {
+		t.Fatalf("PUT of the GET answer with the path edited: %d %s", r.Status, r.Body)
+	}
+	if u := ts.srv.hooks.api["w1"].URL; u != "https://bob:@api.example.com/y?api_key=KEY4242&q=1" {
+		t.Errorf("stored url %s", u)
+	}
+}
