@@ -93,7 +93,8 @@ func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 	in.URL = cfg.URL
 	if strings.Contains(in.URL, callout.Redacted) {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "url",
-			"url: %q holds %s where no stored secret of this subscription fits: write the password or parameter value itself", in.URL, callout.Redacted)
+			"url: %q holds %s where no stored secret of this subscription fits: write the password or parameter value itself",
+			callout.NewRedactor(nil).URL(in.URL), callout.Redacted)
 	}
 	return nil
 }

@@ -158,8 +158,12 @@ func keepSecrets(in, stored *flows.WebhookConfig) error {
 		if newDest == oldDest {
 			return true
 		}
-		if newDest == "" {
+		switch {
+		case newDest == "":
 			newDest = "none given"
+		case normalOrigin(newDest) != newDest:
+			// Not an address: it is the text given, which may hold secrets.
+			newDest = "not an http or https address"
 		}
 		problems = append(problems, flows.Errorf(field, "%s stands for the secret stored for %s: give the secret again for a new address (%s)",
 			callout.Redacted, oldDest, newDest))
@@ -452,7 +456,9 @@ func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig,
 	if strings.Contains(in.URL, callout.Redacted) {
 		// Left from an answer: [redacted] stands for a stored secret this
 		// URL no longer matches (another user, a renamed parameter).
-		problems = append(problems, flows.Errorf("url", "%q holds %s where no stored secret of this webhook fits: write the password or parameter value itself", in.URL, callout.Redacted))
+		// Quoted redacted: it may hold secrets given or kept as well.
+		problems = append(problems, flows.Errorf("url", "%q holds %s where no stored secret of this webhook fits: write the password or parameter value itself",
+			callout.NewRedactor(nil).URL(in.URL), callout.Redacted))
 	}
 	if len(problems) > 0 {
 		fe := problems[0]

@@ -633,3 +633,37 @@ func TestWebhookConfigEmptyURLPassword(t *testing.T) {
 		t.Errorf("stored url %s", u)
 	}
 }
+
+// Error answers do not repeat the secrets of the URLs they quote: a URL's
+// password and credential parameters read [redacted] there too.
+func TestWebhookConfigErrorsRedactURLs(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "PUT", "/v1/webhook-configs/w1", map[string]any{"url": "https://api.example.com/x?token=TOK4242"})
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		field string
+		says  string
+	}{
+		{"a [redacted] no stored secret fits", map[string]any{"url": "https://bob:PW4242@api.example.com/y?token=[redacted]&api_key=[redacted]"},
+			"url", `"https://bob:[redacted]@api.example.com/y?token=[redacted]&api_key=[redacted]" holds [redacted]`},
+		{"not http", map[string]any{"url": "ftp://bob:PW4242@api.example.com/x?api_key=KEY4242&q=1"},
+			"url", `"ftp://bob:[redacted]@api.example.com/x?api_key=[redacted]&q=1" must start with http:// or https://`},
+		{"not a URL", map[string]any{"url": "bob:PW4242@api.example.com/x?token=[redacted]"},
+			"url", "give the secret again for a new address (not an http or https address)"},
+		{"a token URL", map[string]any{"url": "https://api.example.com/x", "auth": map[string]any{"type": "oauth2_client_credentials",
+			"client_id": "c", "client_secret": "CS4242", "token_url": "ftp://u:PW4242@auth.example.com/t?client_secret=CS4242"}},
+			"auth.token_url", `"ftp://u:[redacted]@auth.example.com/t?client_secret=[redacted]" must be an http or https URL`},
+	} {
+		r := ts.do("PUT", "/v1/webhook-configs/w1", tc.body)
+		e := r.errorOf(t)
+		if r.Status != 422 || e["field"] != tc.field || !strings.Contains(e["message"].(string), tc.says) {
+			t.Errorf("%s: %d %s, want 422 on %s saying %s", tc.name, r.Status, r.Body, tc.field, tc.says)
+		}
+		for _, s := range []string{"PW4242", "KEY4242", "CS4242", "TOK4242"} {
+			if strings.Contains(string(r.Body), s) {
+				t.Errorf("%s: the answer shows %s: %s", tc.name, s, r.Body)
+			}
+		}
+	}
+}
