@@ -175,3 +175,55 @@ func TestSubscriptionErrorsRedactURLs(t *testing.T) {
 		}
 	}
 }
+
+// The list does not carry every endpoint's signing secrets: each reads
+// [redacted] there, with its dates, and GET /v1/webhooks/{id} shows one
+// endpoint's. A list entry sent back with PUT keeps the stored secrets.
+func TestSubscriptionListRedactsSigningSecrets(t *testing.T) {
+	ts := loopbackServer(t)
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "events": []string{"*"}, "disabled": true})["id"].(string)
+	ts.must(200, "POST", "/v1/webhooks/"+id+"/rotate-secret", nil)
+	one := ts.must(200, "GET", "/v1/webhooks/"+id, nil)
+	stored := one["secrets"].([]any)
+	if len(stored) != 2 {
+		t.Fatalf("GET secrets %v, want two after a rotation", stored)
+	}
+	for _, s := range stored {
+		if !strings.HasPrefix(s.(map[string]any)["secret"].(string), "whsec_") {
+			t.Errorf("GET secrets %v, want them shown", stored)
+		}
+	}
+
+	r := ts.do("GET", "/v1/webhooks", nil)
+	if strings.Contains(string(r.Body), "whsec_") {
+		t.Errorf("the list shows signing secrets: %s", r.Body)
+	}
+	entry := r.JSON(t)["webhooks"].([]any)[0].(map[string]any)
+	listed := entry["secrets"].([]any)
+	if len(listed) != 2 {
+		t.Fatalf("the list's secrets %v, want two", listed)
+	}
+	for i, s := range listed {
+		s := s.(map[string]any)
+		if s["secret"] != "[redacted]" || s["created_at"] != stored[i].(map[string]any)["created_at"] || s["expires_at"] != stored[i].(map[string]any)["expires_at"] {
+			t.Errorf("the list's secrets[%d] %v, want [redacted] with the dates of %v", i, s, stored[i])
+		}
+	}
+
+	// Sent back as listed: the stored secrets are kept.
+	entry["description"] = "CRM"
+	ts.must(200, "PUT", "/v1/webhooks/"+id, entry)
+	if after := ts.must(200, "GET", "/v1/webhooks/"+id, nil); mustJSON(after["secrets"]) != mustJSON(stored) || after["description"] != "CRM" {
+		t.Errorf("after a PUT of the list entry: secrets %v, description %v; want %v kept", after["secrets"], after["description"], stored)
+	}
+	// A [redacted] no stored secret fits (another created_at) is refused.
+	listed[1].(map[string]any)["created_at"] = "2020-01-01T00:00:00Z"
+	r = ts.do("PUT", "/v1/webhooks/"+id, entry)
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "secrets[1].secret" || !strings.Contains(e["message"].(string), "[redacted]") {
+		t.Errorf("PUT with a [redacted] secret of another created_at: %d %s, want 422 on secrets[1].secret", r.Status, r.Body)
+	}
+	r = ts.do("POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "secrets": []any{map[string]any{"secret": "[redacted]"}}})
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "secrets[0].secret" {
+		t.Errorf("POST with a [redacted] secret: %d %s, want 422 on secrets[0].secret", r.Status, r.Body)
+	}
+}
