@@ -227,3 +227,32 @@ func TestSubscriptionListRedactsSigningSecrets(t *testing.T) {
 		t.Errorf("POST with a [redacted] secret: %d %s, want 422 on secrets[0].secret", r.Status, r.Body)
 	}
 }
+
+// The token URL's credential parameters read [redacted] in a subscription's
+// answers, and sent back so they keep the stored ones.
+func TestSubscriptionTokenURLSecrets(t *testing.T) {
+	ts := loopbackServer(t)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "events": []string{"*"}, "disabled": true,
+		"auth": map[string]any{"type": "oauth2_client_credentials", "client_id": "c", "client_secret": "CS4242", "token_url": "https://auth.example.com/t?api_key=KEY4242"}})
+	if a := sub["auth"].(map[string]any); a["token_url"] != "https://auth.example.com/t?api_key=[redacted]" {
+		t.Errorf("POST auth.token_url %v, want its api_key [redacted]", a["token_url"])
+	}
+	id := sub["id"].(string)
+	for _, path := range []string{"/v1/webhooks", "/v1/webhooks/" + id} {
+		if r := ts.do("GET", path, nil); strings.Contains(string(r.Body), "KEY4242") {
+			t.Errorf("GET %s shows the token URL's api_key: %s", path, r.Body)
+		}
+	}
+	delete(sub, "secrets")
+	sub["auth"].(map[string]any)["token_url"] = "https://auth.example.com/t2?api_key=[redacted]"
+	ts.must(200, "PUT", "/v1/webhooks/"+id, sub)
+	stored, err := ts.srv.deliv.Get(context.Background(), id)
+	if err != nil || stored.Auth.TokenURL != "https://auth.example.com/t2?api_key=KEY4242" || stored.Auth.ClientSecret != "CS4242" {
+		t.Errorf("stored auth %+v (%v), want the api_key and client secret kept", stored.Auth, err)
+	}
+	sub["auth"].(map[string]any)["token_url"] = "https://auth.example.com/t2?key2=[redacted]"
+	r := ts.do("PUT", "/v1/webhooks/"+id, sub)
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "auth.token_url" || !strings.Contains(e["message"].(string), "no stored secret of this subscription fits") {
+		t.Errorf("PUT with a [redacted] no stored secret fits: %d %s, want 422 on auth.token_url", r.Status, r.Body)
+	}
+}

@@ -68,8 +68,9 @@ func validationErr(ve *delivery.ValidationError) *APIError {
 }
 
 // subscriptionView is a subscription as the API shows it: its auth
-// password, token and client secret, secret-looking header values and its
-// URL's password and credential parameters read "[redacted]", as a
+// password, token and client secret, secret-looking header values and the
+// password and credential parameters of its URL and token URL read
+// "[redacted]", as a
 // configured webhook's do (redactConfig). The signing secrets are shown:
 // the receiver needs them to check signatures (the list's are not,
 // listedSubscriptionView).
@@ -108,12 +109,7 @@ func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 		return err
 	}
 	in.URL = cfg.URL
-	if strings.Contains(in.URL, callout.Redacted) {
-		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "url",
-			"url: %q holds %s where no stored secret of this subscription fits: write the password or parameter value itself",
-			callout.NewRedactor(nil).URL(in.URL), callout.Redacted)
-	}
-	var problems []*flows.FieldError
+	problems := leftRedacted(cfg, "subscription")
 	for i := range in.Secrets {
 		s := &in.Secrets[i]
 		if s.Secret != callout.Redacted {

@@ -667,3 +667,36 @@ func TestWebhookConfigErrorsRedactURLs(t *testing.T) {
 		}
 	}
 }
+
+// A token URL's password and credential parameters read [redacted] in the
+// answers too; sent back so, for the same token URL address, they keep the
+// stored ones, and elsewhere or where none fits they are refused.
+func TestWebhookConfigTokenURLSecrets(t *testing.T) {
+	ts := newTestServer(t, nil)
+	auth := map[string]any{"type": "oauth2_client_credentials", "client_id": "c", "client_secret": "CS4242",
+		"token_url": "https://auth.example.com/token?api_key=KEY4242&tenant=t1"}
+	ts.must(201, "PUT", "/v1/webhook-configs/w1", map[string]any{"url": "https://api.example.com/x", "auth": auth})
+	cfg := ts.must(200, "GET", "/v1/webhook-configs/w1", nil)
+	a := cfg["auth"].(map[string]any)
+	if a["token_url"] != "https://auth.example.com/token?api_key=[redacted]&tenant=t1" {
+		t.Errorf("GET auth.token_url %v, want its api_key [redacted]", a["token_url"])
+	}
+	if strings.Contains(mustJSON(ts.must(200, "GET", "/v1/webhook-configs", nil)), "KEY4242") {
+		t.Errorf("the list shows the token URL's api_key")
+	}
+	a["token_url"] = "https://auth.example.com/token2?api_key=%5Bredacted%5D&tenant=t2"
+	ts.must(200, "PUT", "/v1/webhook-configs/w1", cfg)
+	if got := ts.srv.hooks.api["w1"].Auth; got.TokenURL != "https://auth.example.com/token2?api_key=KEY4242&tenant=t2" || got.ClientSecret != "CS4242" {
+		t.Errorf("stored token_url %s, client secret %q; want the api_key and client secret kept", got.TokenURL, got.ClientSecret)
+	}
+	for _, tc := range []struct{ tokenURL, says string }{
+		{"https://auth.evil.example/token?api_key=[redacted]", "auth.token_url: [redacted] stands for the secret stored for https://auth.example.com"},
+		{"https://auth.example.com/token?key2=[redacted]", "auth.token_url: \"https://auth.example.com/token?key2=[redacted]\" holds [redacted] where no stored secret of this webhook fits"},
+	} {
+		a["token_url"] = tc.tokenURL
+		r := ts.do("PUT", "/v1/webhook-configs/w1", cfg)
+		if e := r.errorOf(t); r.Status != 422 || e["field"] != "auth.token_url" || !strings.Contains(e["message"].(string), tc.says) {
+			t.Errorf("PUT token_url %s: %d %s, want 422 on auth.token_url saying %s", tc.tokenURL, r.Status, r.Body, tc.says)
+		}
+	}
+}
