@@ -116,7 +116,7 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 	case c.URL == "" && complete:
 		add("url", "required")
 	case c.URL != "" && !hasHTTPScheme(c.URL):
-		add("url", "%q must start with http:// or https://", c.URL)
+		add("url", "%q must start with http:// or https://", NewRedactor(nil).URL(c.URL))
 	}
 	switch strings.ToLower(c.ContentType) {
 	case "", flows.ContentJSON, flows.ContentForm:
@@ -265,7 +265,7 @@ func checkAuth(a *flows.WebhookAuth) []*flows.FieldError {
 		need("client_id", a.ClientID)
 		need("token_url", a.TokenURL)
 		if a.TokenURL != "" && checkURL(a.TokenURL) != nil {
-			errs = append(errs, flows.Errorf("auth.token_url", "%q must be an http or https URL", a.TokenURL))
+			errs = append(errs, flows.Errorf("auth.token_url", "%q must be an http or https URL", NewRedactor(nil).URL(a.TokenURL)))
 		}
 		if a.Type == flows.AuthOAuth2ClientCredentials {
 			need("client_secret", a.ClientSecret)

@@ -64,6 +64,12 @@ func TestLoadConfigs(t *testing.T) {
 				`webhooks[2] "u": auth.token: basic auth does not use token (it uses username, password)`,
 				`webhooks[2] "u": auth.scopes: basic auth does not use scopes (it uses username, password)`,
 			}},
+		{name: "URLs quoted redacted", file: `[{"name":"f","url":"ftp://bob:PW4242@e.com/x?api_key=K4242&q=1",
+			"auth":{"type":"oauth2_client_credentials","client_id":"c","client_secret":"s","token_url":"file://u:PW4242@h/t?token=T4242"}}]`,
+			wantErr: []string{
+				`webhooks[0] "f": url: "ftp://bob:[redacted]@e.com/x?api_key=[redacted]&q=1" must start with http:// or https://`,
+				`webhooks[0] "f": auth.token_url: "file://u:[redacted]@h/t?token=[redacted]" must be an http or https URL`,
+			}},
 		{name: "retry_backoff_ms at the maximum", file: `[{"name":"most","url":"https://e.com","retry_backoff_ms":30000}]`, names: []string{"most"}},
 		{name: "every problem named", file: `{"webhooks":[
 			{"name":"a","url":"ftp://e.com","method":"TRACE","content_type":"xml","body_mode":"custom","retries":50,"extra_json":[1]},

@@ -306,11 +306,13 @@ func (r *Redactor) parsedURL(raw string, u *url.URL) string {
 // redactURL redacts u in place and returns it as text. The password and the
 // secret query values read [redacted] as written, not percent-encoded as
 // url.URL would write them; the other parameters keep their order and
-// encoding. The text is for reading: it is not a URL to parse again.
+// encoding. An empty password (user:@) hides nothing and is shown as it is,
+// so that what is shown and what a configuration sent back keeps agree. The
+// text is for reading: it is not a URL to parse again.
 func (r *Redactor) redactURL(u *url.URL) string {
 	var user, plainUser string
 	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
+		if p, ok := u.User.Password(); ok && p != "" {
 			u.User = url.UserPassword(u.User.Username(), Redacted)
 			// url.URL escapes the brackets; the user part is written right
 			// after the scheme, so its first occurrence is it.
@@ -455,9 +457,11 @@ func roughUserInfo(raw string) (i, c, at int) {
 }
 
 // roughRedactURL redacts, in a URL that does not parse, what roughURL
-// finds: the user part's password and secret-looking query values.
+// finds: the user part's password, unless empty, and secret-looking query
+// values.
 func roughRedactURL(raw string) string {
-	if i, c, at := roughUserInfo(raw); at > 0 {
+	if i, c, at := roughUserInfo(raw); at > c+1 {
+		// An empty password (bob:@) has nothing to hide.
 		raw = raw[:i+c+1] + Redacted + raw[i+at:]
 	}
 	if q := strings.IndexByte(raw, '?'); q >= 0 {

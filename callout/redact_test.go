@@ -96,6 +96,11 @@ func TestRedactorURL(t *testing.T) {
 		{"https://u:pw@example.com/x?api_key=k1&api_key=k2#f", "https://u:[redacted]@example.com/x?api_key=[redacted]&api_key=[redacted]#f"},
 		{"https://example.com/hooks/path-s3cret", "https://example.com/hooks/[redacted]"},
 		{"https://example.com/x?q=1", "https://example.com/x?q=1"},
+		// An empty password has nothing to hide: shown as it is, parsed or not.
+		{"https://u:@example.com/x?token=abc", "https://u:@example.com/x?token=[redacted]"},
+		{"https://u@example.com/x", "https://u@example.com/x"},
+		{"https://u:@exa mple.com/x?token=abc", "https://u:@exa mple.com/x?token=[redacted]"},
+		{"https://u:pw@exa mple.com/x", "https://u:[redacted]@exa mple.com/x"},
 	}
 	for _, tt := range tests {
 		if got := r.URL(tt.in); got != tt.want {

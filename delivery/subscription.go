@@ -284,7 +284,15 @@ func (sub *Subscription) normalize(now time.Time) error {
 	if sub.URL == "" {
 		p.missing("url", "url is required: the address events are sent to")
 	} else if u, err := url.Parse(sub.URL); err != nil {
-		p.add("url", "url is not a URL: %v", err)
+		// Answered to the client, logged: the URL quoted redacted, and the
+		// cause without the secrets the URL holds.
+		red := callout.NewRedactor(nil)
+		red.Learn(sub.URL, nil)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		p.add("url", "url %q is not a URL: %s", red.URL(sub.URL), red.String(err.Error()))
 	} else if u.Scheme != "http" && u.Scheme != "https" {
 		p.add("url", "url's scheme must be http or https, not %q", u.Scheme)
 	} else if hp := callout.HostProblem(u); hp != "" {
@@ -411,7 +419,7 @@ func checkAuth(a *flows.WebhookAuth, p *problems) {
 		need("token_url", a.TokenURL)
 		if a.TokenURL != "" {
 			if u, err := url.Parse(a.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				p.add("auth.token_url", "auth.token_url must be an absolute http(s) URL, not %q", a.TokenURL)
+				p.add("auth.token_url", "auth.token_url must be an absolute http(s) URL, not %q", callout.NewRedactor(nil).URL(a.TokenURL))
 			}
 		}
 		need("client_id", a.ClientID)

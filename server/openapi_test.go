@@ -230,6 +230,26 @@ func TestOpenAPIDescribesAnswers(t *testing.T) {
 	sc.check(responseSchema("/v1/sessions", "get", "200"), r.Body)
 	sc.check("/paths/~1v1~1flows/post/requestBody/content/application~1json/schema", []byte(legacyExport))
 
+	// A subscription, its signing secrets shown, and the list, where they
+	// read [redacted] as the document says.
+	r = ts.do("POST", "/v1/webhooks", `{"url":"https://crm.example.com/hooks","disabled":true}`)
+	sc.check(responseSchema("/v1/webhooks", "post", "201"), r.Body)
+	subID, _ := r.JSON(t)["id"].(string)
+	r = ts.do("GET", "/v1/webhooks/"+subID, nil)
+	if !strings.Contains(string(r.Body), `"secret":"whsec_`) {
+		t.Errorf("GET /v1/webhooks/{id}: %s, want its signing secret", r.Body)
+	}
+	sc.check(responseSchema("/v1/webhooks/{id}", "get", "200"), r.Body)
+	r = ts.do("GET", "/v1/webhooks", nil)
+	if !strings.Contains(string(r.Body), `"secret":"[redacted]"`) || strings.Contains(string(r.Body), "whsec_") {
+		t.Errorf("GET /v1/webhooks: %s, want the signing secrets [redacted]", r.Body)
+	}
+	sc.check(responseSchema("/v1/webhooks", "get", "200"), r.Body)
+	listed := sc.doc["paths"].(map[string]any)["/v1/webhooks"].(map[string]any)["get"].(map[string]any)["responses"].(map[string]any)["200"].(map[string]any)
+	if d, _ := listed["description"].(string); !strings.Contains(d, "[redacted]") || !strings.Contains(d, "GET /v1/webhooks/{id}") {
+		t.Errorf("openapi.json's list of subscriptions is described %q: it should say the signing secrets read [redacted] and where to read them", d)
+	}
+
 	// No key: 401; a key used from outside its networks: 403.
 	req := httptest.NewRequest("GET", "/v1/flows", nil)
 	r = ts.send(req)

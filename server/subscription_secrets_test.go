@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -93,5 +94,165 @@ func TestSubscriptionAnswersRedactSecrets(t *testing.T) {
 	}
 	if after := ts.must(200, "GET", "/v1/webhooks/"+id, nil); after["url"] != sub["url"] {
 		t.Errorf("url after the refused PUT: %v, want %v", after["url"], sub["url"])
+	}
+}
+
+// A [redacted] sent back percent-encoded (%5Bredacted%5D, as URL libraries
+// write the brackets) keeps the stored secret, as [redacted] does.
+func TestSubscriptionPercentEncodedRedacted(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		mu.Lock()
+		got = append(got, r.URL.Path+" "+u+":"+p+" "+r.URL.RawQuery)
+		mu.Unlock()
+	}))
+	defer receiver.Close()
+	ts := loopbackServer(t)
+	host := strings.TrimPrefix(receiver.URL, "http://")
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "http://bob:PW4242@" + host + "/x?api_key=KEY4242&q=1",
+		"events": []string{"flow.completed"}})["id"].(string)
+
+	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": "http://bob:%5Bredacted%5D@" + host + "/y?api_key=%5bredacted%5d&q=2",
+		"events": []string{"flow.completed"}})
+	ts.must(200, "POST", "/v1/webhooks/"+id+"/test", nil)
+	mu.Lock()
+	if n := len(got); n == 0 || got[n-1] != "/y bob:PW4242 api_key=KEY4242&q=2" {
+		t.Errorf("the receiver got %q, want the stored password and api_key", got)
+	}
+	mu.Unlock()
+
+	r := ts.do("POST", "/v1/webhooks", map[string]any{"url": "http://bob:%5Bredacted%5D@" + host + "/x", "events": []string{"*"}})
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "url" || !strings.Contains(e["message"].(string), "no stored secret of this subscription fits") {
+		t.Errorf("POST with %%5Bredacted%%5D: %d %s, want 422 on url", r.Status, r.Body)
+	}
+}
+
+// A URL with an empty password is shown as it is, and sent back edited.
+func TestSubscriptionEmptyURLPassword(t *testing.T) {
+	ts := loopbackServer(t)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://bob:@crm.example.com/x?token=TOK4242", "events": []string{"*"}, "disabled": true})
+	if want := "https://bob:@crm.example.com/x?token=[redacted]"; sub["url"] != want {
+		t.Errorf("POST url %v, want %s", sub["url"], want)
+	}
+	id := sub["id"].(string)
+	delete(sub, "secrets")
+	sub["url"] = "https://bob:@crm.example.com/y?token=[redacted]"
+	ts.must(200, "PUT", "/v1/webhooks/"+id, sub)
+	stored, err := ts.srv.deliv.Get(context.Background(), id)
+	if err != nil || stored.URL != "https://bob:@crm.example.com/y?token=TOK4242" {
+		t.Errorf("stored url %v (%v), want the token kept", stored, err)
+	}
+}
+
+// Error answers do not repeat the secrets of the URLs they quote.
+func TestSubscriptionErrorsRedactURLs(t *testing.T) {
+	ts := loopbackServer(t)
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		field string
+		says  string
+	}{
+		{"not a URL", map[string]any{"url": "https://bob:PW4242@exa mple.com/x?token=TOK4242&q=1"},
+			"url", `url "https://bob:[redacted]@exa mple.com/x?token=[redacted]&q=1" is not a URL: invalid character " " in host name`},
+		{"a [redacted] no stored secret fits", map[string]any{"url": "https://bob:PW4242@crm.example.com/x?token=[redacted]&api_key=KEY4242"},
+			"url", `"https://bob:[redacted]@crm.example.com/x?token=[redacted]&api_key=[redacted]" holds [redacted]`},
+		{"a token URL", map[string]any{"url": "https://crm.example.com/x", "auth": map[string]any{"type": "oauth2_client_credentials",
+			"client_id": "c", "client_secret": "CS4242", "token_url": "ftp://u:PW4242@auth.example.com/t?client_secret=CS4242"}},
+			"auth.token_url", `not "ftp://u:[redacted]@auth.example.com/t?client_secret=[redacted]"`},
+	} {
+		r := ts.do("POST", "/v1/webhooks", tc.body)
+		e := r.errorOf(t)
+		if r.Status != 422 || e["field"] != tc.field || !strings.Contains(e["message"].(string), tc.says) {
+			t.Errorf("%s: %d %s, want 422 on %s saying %s", tc.name, r.Status, r.Body, tc.field, tc.says)
+		}
+		for _, s := range []string{"PW4242", "KEY4242", "CS4242", "TOK4242"} {
+			if strings.Contains(string(r.Body), s) {
+				t.Errorf("%s: the answer shows %s: %s", tc.name, s, r.Body)
+			}
+		}
+	}
+}
+
+// The list does not carry every endpoint's signing secrets: each reads
+// [redacted] there, with its dates, and GET /v1/webhooks/{id} shows one
+// endpoint's. A list entry sent back with PUT keeps the stored secrets.
+func TestSubscriptionListRedactsSigningSecrets(t *testing.T) {
+	ts := loopbackServer(t)
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "events": []string{"*"}, "disabled": true})["id"].(string)
+	ts.must(200, "POST", "/v1/webhooks/"+id+"/rotate-secret", nil)
+	one := ts.must(200, "GET", "/v1/webhooks/"+id, nil)
+	stored := one["secrets"].([]any)
+	if len(stored) != 2 {
+		t.Fatalf("GET secrets %v, want two after a rotation", stored)
+	}
+	for _, s := range stored {
+		if !strings.HasPrefix(s.(map[string]any)["secret"].(string), "whsec_") {
+			t.Errorf("GET secrets %v, want them shown", stored)
+		}
+	}
+
+	r := ts.do("GET", "/v1/webhooks", nil)
+	if strings.Contains(string(r.Body), "whsec_") {
+		t.Errorf("the list shows signing secrets: %s", r.Body)
+	}
+	entry := r.JSON(t)["webhooks"].([]any)[0].(map[string]any)
+	listed := entry["secrets"].([]any)
+	if len(listed) != 2 {
+		t.Fatalf("the list's secrets %v, want two", listed)
+	}
+	for i, s := range listed {
+		s := s.(map[string]any)
+		if s["secret"] != "[redacted]" || s["created_at"] != stored[i].(map[string]any)["created_at"] || s["expires_at"] != stored[i].(map[string]any)["expires_at"] {
+			t.Errorf("the list's secrets[%d] %v, want [redacted] with the dates of %v", i, s, stored[i])
+		}
+	}
+
+	// Sent back as listed: the stored secrets are kept.
+	entry["description"] = "CRM"
+	ts.must(200, "PUT", "/v1/webhooks/"+id, entry)
+	if after := ts.must(200, "GET", "/v1/webhooks/"+id, nil); mustJSON(after["secrets"]) != mustJSON(stored) || after["description"] != "CRM" {
+		t.Errorf("after a PUT of the list entry: secrets %v, description %v; want %v kept", after["secrets"], after["description"], stored)
+	}
+	// A [redacted] no stored secret fits (another created_at) is refused.
+	listed[1].(map[string]any)["created_at"] = "2020-01-01T00:00:00Z"
+	r = ts.do("PUT", "/v1/webhooks/"+id, entry)
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "secrets[1].secret" || !strings.Contains(e["message"].(string), "[redacted]") {
+		t.Errorf("PUT with a [redacted] secret of another created_at: %d %s, want 422 on secrets[1].secret", r.Status, r.Body)
+	}
+	r = ts.do("POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "secrets": []any{map[string]any{"secret": "[redacted]"}}})
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "secrets[0].secret" {
+		t.Errorf("POST with a [redacted] secret: %d %s, want 422 on secrets[0].secret", r.Status, r.Body)
+	}
+}
+
+// The token URL's credential parameters read [redacted] in a subscription's
+// answers, and sent back so they keep the stored ones.
+func TestSubscriptionTokenURLSecrets(t *testing.T) {
+	ts := loopbackServer(t)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "events": []string{"*"}, "disabled": true,
+		"auth": map[string]any{"type": "oauth2_client_credentials", "client_id": "c", "client_secret": "CS4242", "token_url": "https://auth.example.com/t?api_key=KEY4242"}})
+	if a := sub["auth"].(map[string]any); a["token_url"] != "https://auth.example.com/t?api_key=[redacted]" {
+		t.Errorf("POST auth.token_url %v, want its api_key [redacted]", a["token_url"])
+	}
+	id := sub["id"].(string)
+	for _, path := range []string{"/v1/webhooks", "/v1/webhooks/" + id} {
+		if r := ts.do("GET", path, nil); strings.Contains(string(r.Body), "KEY4242") {
+			t.Errorf("GET %s shows the token URL's api_key: %s", path, r.Body)
+		}
+	}
+	delete(sub, "secrets")
+	sub["auth"].(map[string]any)["token_url"] = "https://auth.example.com/t2?api_key=[redacted]"
+	ts.must(200, "PUT", "/v1/webhooks/"+id, sub)
+	stored, err := ts.srv.deliv.Get(context.Background(), id)
+	if err != nil || stored.Auth.TokenURL != "https://auth.example.com/t2?api_key=KEY4242" || stored.Auth.ClientSecret != "CS4242" {
+		t.Errorf("stored auth %+v (%v), want the api_key and client secret kept", stored.Auth, err)
+	}
+	sub["auth"].(map[string]any)["token_url"] = "https://auth.example.com/t2?key2=[redacted]"
+	r := ts.do("PUT", "/v1/webhooks/"+id, sub)
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "auth.token_url" || !strings.Contains(e["message"].(string), "no stored secret of this subscription fits") {
+		t.Errorf("PUT with a [redacted] no stored secret fits: %d %s, want 422 on auth.token_url", r.Status, r.Body)
 	}
 }

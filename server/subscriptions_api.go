@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,10 +68,12 @@ func validationErr(ve *delivery.ValidationError) *APIError {
 }
 
 // subscriptionView is a subscription as the API shows it: its auth
-// password, token and client secret, secret-looking header values and its
-// URL's password and credential parameters read "[redacted]", as a
+// password, token and client secret, secret-looking header values and the
+// password and credential parameters of its URL and token URL read
+// "[redacted]", as a
 // configured webhook's do (redactConfig). The signing secrets are shown:
-// the receiver needs them to check signatures.
+// the receiver needs them to check signatures (the list's are not,
+// listedSubscriptionView).
 func subscriptionView(sub *delivery.Subscription) *delivery.Subscription {
 	red := redactConfig(&flows.WebhookConfig{URL: sub.URL, Auth: sub.Auth, Headers: sub.Headers})
 	out := *sub
@@ -78,20 +81,56 @@ func subscriptionView(sub *delivery.Subscription) *delivery.Subscription {
 	return &out
 }
 
+// listedSubscriptionView is a subscription as the list shows it: as
+// subscriptionView does, and with each signing secret "[redacted]", its
+// dates shown, so that reading the list does not hand out every endpoint's
+// signing secrets; GET /v1/webhooks/{id} shows one endpoint's.
+func listedSubscriptionView(sub *delivery.Subscription) *delivery.Subscription {
+	out := subscriptionView(sub)
+	out.Secrets = slices.Clone(sub.Secrets)
+	for i := range out.Secrets {
+		out.Secrets[i].Secret = callout.Redacted
+	}
+	return out
+}
+
 // keepSubscriptionSecrets puts back the stored secrets a subscription sent
 // back carries as "[redacted]", for the same address only (keepSecrets).
-// A [redacted] left in the URL, which no stored secret fits, is refused.
+// A [redacted] left in the URL, which no stored secret fits, is refused. A
+// signing secret read [redacted] from the list is the stored one created at
+// the same time, wherever the endpoint goes: it signs, and is not sent.
 func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 	cfg := &flows.WebhookConfig{URL: in.URL, Auth: in.Auth, Headers: in.Headers}
+	var old *flows.WebhookConfig
 	if stored != nil {
-		if err := keepSecrets(cfg, &flows.WebhookConfig{URL: stored.URL, Auth: stored.Auth, Headers: stored.Headers}); err != nil {
-			return err
-		}
+		old = &flows.WebhookConfig{URL: stored.URL, Auth: stored.Auth, Headers: stored.Headers}
+	}
+	if err := keepSecrets(cfg, old); err != nil {
+		return err
 	}
 	in.URL = cfg.URL
-	if strings.Contains(in.URL, callout.Redacted) {
-		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "url",
-			"url: %q holds %s where no stored secret of this subscription fits: write the password or parameter value itself", in.URL, callout.Redacted)
+	problems := leftRedacted(cfg, "subscription")
+	for i := range in.Secrets {
+		s := &in.Secrets[i]
+		if s.Secret != callout.Redacted {
+			continue
+		}
+		field := fmt.Sprintf("secrets[%d].secret", i)
+		if stored == nil {
+			problems = append(problems, flows.Errorf(field, "%s stands for a stored signing secret, and a new subscription has none: give the secret itself, or leave secrets out for one to be generated", callout.Redacted))
+			continue
+		}
+		j := slices.IndexFunc(stored.Secrets, func(old delivery.Secret) bool { return old.CreatedAt.Equal(s.CreatedAt) })
+		if j < 0 {
+			problems = append(problems, flows.Errorf(field, "%s stands for the stored signing secret created at %s, and this subscription has none created then: give the secret itself, or leave secrets out to keep the stored ones",
+				callout.Redacted, s.CreatedAt.Format(time.RFC3339Nano)))
+			continue
+		}
+		s.Secret = stored.Secrets[j].Secret
+	}
+	if len(problems) > 0 {
+		fe := problems[0]
+		return withProblems(&APIError{Status: fiber.StatusUnprocessableEntity, Code: CodeInvalidField, Field: fe.Path, Message: fe.Error()}, problems)
 	}
 	return nil
 }
@@ -124,7 +163,7 @@ func (s *Server) listSubscriptions(c *fiber.Ctx, d *delivery.Service) error {
 	}
 	out := make([]*delivery.Subscription, len(subs))
 	for i, sub := range subs {
-		out[i] = subscriptionView(sub)
+		out[i] = listedSubscriptionView(sub)
 	}
 	return c.JSON(fiber.Map{"webhooks": out})
 }

@@ -110,8 +110,8 @@ type webhookConfigView struct {
 }
 
 // redactConfig returns a copy of c without its secrets: auth passwords,
-// tokens and client secrets, secret-looking headers, and URL passwords and
-// credential query parameters.
+// tokens and client secrets, secret-looking headers, and the passwords and
+// credential query parameters of the URL and the token URL.
 func redactConfig(c *flows.WebhookConfig) *flows.WebhookConfig {
 	out := *c
 	red := callout.NewRedactor(nil)
@@ -122,6 +122,9 @@ func redactConfig(c *flows.WebhookConfig) *flows.WebhookConfig {
 			if *f != "" {
 				*f = callout.Redacted
 			}
+		}
+		if u := red.URL(a.TokenURL); a.TokenURL != "" && strings.Contains(u, callout.Redacted) {
+			a.TokenURL = u
 		}
 		out.Auth = &a
 	}
@@ -146,8 +149,13 @@ func redactConfig(c *flows.WebhookConfig) *flows.WebhookConfig {
 // and port it is sent to (the URL's, or the token URL's for an OAuth 2.0
 // client secret or password grant) must be the same, or a PUT could send it
 // to a host of its own choosing, or over plain http. Otherwise the field is
-// refused, 422, asking for the secret itself.
+// refused, 422, asking for the secret itself. A [redacted] of in's URL or
+// token URL may come percent-encoded (redactedAsShown). stored is nil for a new one.
 func keepSecrets(in, stored *flows.WebhookConfig) error {
+	in.URL = redactedAsShown(in.URL)
+	if in.Auth != nil {
+		in.Auth.TokenURL = redactedAsShown(in.Auth.TokenURL)
+	}
 	if stored == nil {
 		return nil
 	}
@@ -156,26 +164,37 @@ func keepSecrets(in, stored *flows.WebhookConfig) error {
 		if newDest == oldDest {
 			return true
 		}
-		if newDest == "" {
+		switch {
+		case newDest == "":
 			newDest = "none given"
+		case normalOrigin(newDest) != newDest:
+			// Not an address: it is the text given, which may hold secrets.
+			newDest = "not an http or https address"
 		}
 		problems = append(problems, flows.Errorf(field, "%s stands for the secret stored for %s: give the secret again for a new address (%s)",
 			callout.Redacted, oldDest, newDest))
 		return false
 	}
-	inDest, oldDest := secretOrigin(in.URL), secretOrigin(stored.URL)
-	switch {
-	case in.URL == stored.URL:
-	case in.URL == redactConfig(stored).URL:
-		if kept("url", inDest, oldDest) {
-			in.URL = stored.URL
-		}
-	case strings.Contains(in.URL, callout.Redacted):
-		if kept("url", inDest, oldDest) {
-			in.URL = keepURLSecrets(in.URL, stored.URL)
+	shown := redactConfig(stored)
+	// keepURL puts back the secrets of a URL, the webhook's or the token
+	// URL, stored as old and shown as shownOld, for its own address.
+	keepURL := func(field string, u *string, old, shownOld string) {
+		switch {
+		case *u == old:
+		case *u == shownOld:
+			if kept(field, secretOrigin(*u), secretOrigin(old)) {
+				*u = old
+			}
+		case strings.Contains(*u, callout.Redacted):
+			if kept(field, secretOrigin(*u), secretOrigin(old)) {
+				*u = keepURLSecrets(*u, old)
+			}
 		}
 	}
+	inDest, oldDest := secretOrigin(in.URL), secretOrigin(stored.URL)
+	keepURL("url", &in.URL, stored.URL, shown.URL)
 	if in.Auth != nil && stored.Auth != nil {
+		keepURL("auth.token_url", &in.Auth.TokenURL, stored.Auth.TokenURL, shown.Auth.TokenURL)
 		for _, f := range []struct {
 			field    string
 			dst, old *string
@@ -201,6 +220,26 @@ func keepSecrets(in, stored *flows.WebhookConfig) error {
 	}
 	fe := problems[0]
 	return withProblems(&APIError{Status: fiber.StatusUnprocessableEntity, Code: CodeInvalidField, Field: fe.Path, Message: fe.Error()}, problems)
+}
+
+// leftRedacted refuses a [redacted] left in c's URL or token URL, where
+// it stands for a stored secret the URL no longer matches (another user, a
+// renamed parameter) or a new one has none of. The URL is quoted redacted:
+// it may hold secrets given or kept as well. what is "webhook" or
+// "subscription".
+func leftRedacted(c *flows.WebhookConfig, what string) []*flows.FieldError {
+	var problems []*flows.FieldError
+	check := func(field, u string) {
+		if strings.Contains(u, callout.Redacted) {
+			problems = append(problems, flows.Errorf(field, "%q holds %s where no stored secret of this %s fits: write the password or parameter value itself",
+				callout.NewRedactor(nil).URL(u), callout.Redacted, what))
+		}
+	}
+	check("url", c.URL)
+	if c.Auth != nil {
+		check("auth.token_url", c.Auth.TokenURL)
+	}
+	return problems
 }
 
 // authSecretOrigin is where an auth secret of c goes: an OAuth 2.0 client
@@ -277,6 +316,52 @@ func keepURLSecrets(in, stored string) string {
 	return in[:q+1] + strings.Join(parts, "&") + in[end:]
 }
 
+// encodedRedacted writes [redacted] percent-encoded, in each case of the
+// hex digits, as it is written.
+var encodedRedacted = strings.NewReplacer(
+	"%5Bredacted%5D", callout.Redacted, "%5bredacted%5d", callout.Redacted,
+	"%5Bredacted%5d", callout.Redacted, "%5bredacted%5D", callout.Redacted)
+
+// redactedAsShown writes as [redacted] a [redacted] that a URL's password or
+// a query value carries percent-encoded (%5Bredacted%5D, %5bredacted%5d), as
+// url.URL and most URL libraries write the brackets: so sent back, it stands
+// for the stored secret as [redacted] does, or is refused where none fits,
+// instead of being stored in its place. The user name, the path and the
+// parameter names are left as written.
+func redactedAsShown(raw string) string {
+	if !strings.Contains(raw, "%") {
+		return raw
+	}
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		end := strings.IndexAny(rest, "/?#")
+		if end < 0 {
+			end = len(rest)
+		}
+		if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+				raw = raw[:i+3] + rest[:c+1] + encodedRedacted.Replace(rest[c+1:at]) + rest[at:]
+			}
+		}
+	}
+	q := strings.IndexByte(raw, '?')
+	if q < 0 {
+		return raw
+	}
+	query, frag, hasFrag := strings.Cut(raw[q+1:], "#")
+	parts := strings.Split(query, "&")
+	for i, p := range parts {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			parts[i] = k + "=" + encodedRedacted.Replace(v)
+		}
+	}
+	raw = raw[:q+1] + strings.Join(parts, "&")
+	if hasFrag {
+		raw += "#" + frag
+	}
+	return raw
+}
+
 // queryName is a raw query parameter's name unescaped, or as written when
 // it does not unescape.
 func queryName(k string) string {
@@ -340,6 +425,9 @@ func (s *Server) createWebhookConfig(c *fiber.Ctx) error {
 	if err := decodeWebhookConfig(c.Body(), &in); err != nil {
 		return err
 	}
+	if err := keepSecrets(&in, nil); err != nil {
+		return err
+	}
 	saved, err := s.saveWebhookConfig(c.UserContext(), &in, true)
 	if err != nil {
 		return err
@@ -398,11 +486,7 @@ func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig,
 		problems = append(problems, flows.Errorf("name", "name %q must start with a letter or digit and hold only letters, digits, '_', '.' and '-' (128 at most)", in.Name))
 	}
 	problems = append(problems, callout.Validate(in, true)...)
-	if strings.Contains(in.URL, callout.Redacted) {
-		// Left from an answer: [redacted] stands for a stored secret this
-		// URL no longer matches (another user, a renamed parameter).
-		problems = append(problems, flows.Errorf("url", "%q holds %s where no stored secret of this webhook fits: write the password or parameter value itself", in.URL, callout.Redacted))
-	}
+	problems = append(problems, leftRedacted(in, "webhook")...)
 	if len(problems) > 0 {
 		fe := problems[0]
 		msg := fe.Message

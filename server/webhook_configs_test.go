@@ -556,3 +556,147 @@ func TestWebhookConfigClientSecretKeptForItsTokenURL(t *testing.T) {
 		t.Errorf("PUT with another token URL: %d %s, want 422 on auth.client_secret", r.Status, r.Body)
 	}
 }
+
+// A [redacted] sent back percent-encoded, as URL libraries and earlier
+// answers write the brackets (%5Bredacted%5D, in either case), stands for the
+// stored secret as [redacted] does: in the password and in a query value.
+func TestWebhookConfigPercentEncodedRedacted(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		mu.Lock()
+		got = append(got, r.URL.Path+" "+u+":"+p+" "+r.URL.RawQuery)
+		mu.Unlock()
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer target.Close()
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	host := strings.TrimPrefix(target.URL, "http://")
+	ts.must(201, "PUT", "/v1/webhook-configs/w1", map[string]any{"method": "GET", "url": "http://bob:PW4242@" + host + "/x?api_key=KEY4242&q=1"})
+
+	for i, url := range []string{
+		"http://bob:%5Bredacted%5D@" + host + "/x?api_key=%5Bredacted%5D&q=1",
+		"http://bob:%5bredacted%5d@" + host + "/y?api_key=%5bredacted%5D&q=2",
+	} {
+		r := ts.do("PUT", "/v1/webhook-configs/w1", map[string]any{"method": "GET", "url": url})
+		if r.Status != 200 {
+			t.Fatalf("PUT %s: %d %s", url, r.Status, r.Body)
+		}
+		res := ts.must(200, "POST", "/v1/webhook-configs/w1/test", nil)
+		want := []string{"/x bob:PW4242 api_key=KEY4242&q=1", "/y bob:PW4242 api_key=KEY4242&q=2"}[i]
+		mu.Lock()
+		last := got[len(got)-1]
+		mu.Unlock()
+		if res["outcome"] != "success" || last != want {
+			t.Errorf("after PUT %s the receiver got %q, want %q", url, last, want)
+		}
+	}
+
+	// For another address it is refused as [redacted] is, nothing stored.
+	r := ts.do("PUT", "/v1/webhook-configs/w1", map[string]any{"method": "GET", "url": "http://bob:%5Bredacted%5D@127.0.0.2:9/x?api_key=%5Bredacted%5D"})
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "url" || !strings.Contains(e["message"].(string), "[redacted] stands for the secret stored for http://"+host) {
+		t.Errorf("PUT to another address: %d %s, want 422 on url", r.Status, r.Body)
+	}
+	// Where no stored secret fits it is refused too, not stored as a password.
+	for _, method := range []string{"PUT", "POST"} {
+		path := "/v1/webhook-configs/w1"
+		body := map[string]any{"method": "GET", "url": "http://ann:%5Bredacted%5D@" + host + "/x"}
+		if method == "POST" {
+			path, body["name"] = "/v1/webhook-configs", "w2"
+		}
+		r := ts.do(method, path, body)
+		if e := r.errorOf(t); r.Status != 422 || e["field"] != "url" || !strings.Contains(e["message"].(string), "no stored secret of this webhook fits") {
+			t.Errorf("%s with %%5Bredacted%%5D for another user: %d %s, want 422 on url", method, r.Status, r.Body)
+		}
+	}
+	if u := ts.srv.hooks.api["w1"].URL; u != "http://bob:PW4242@"+host+"/y?api_key=KEY4242&q=2" {
+		t.Errorf("stored url %s", u)
+	}
+}
+
+// A URL with an empty password (bob:@) has nothing to redact: it is shown
+// as it is, and a GET answer, edited, can be PUT back.
+func TestWebhookConfigEmptyURLPassword(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "PUT", "/v1/webhook-configs/w1", map[string]any{"url": "https://bob:@api.example.com/x?api_key=KEY4242&q=1"})
+	cfg := ts.must(200, "GET", "/v1/webhook-configs/w1", nil)
+	if want := "https://bob:@api.example.com/x?api_key=[redacted]&q=1"; cfg["url"] != want {
+		t.Errorf("GET url %v, want %s", cfg["url"], want)
+	}
+	cfg["url"] = strings.Replace(cfg["url"].(string), "/x?", "/y?", 1)
+	r := ts.do("PUT", "/v1/webhook-configs/w1", cfg)
+	if r.Status != 200 {
+		t.Fatalf("PUT of the GET answer with the path edited: %d %s", r.Status, r.Body)
+	}
+	if u := ts.srv.hooks.api["w1"].URL; u != "https://bob:@api.example.com/y?api_key=KEY4242&q=1" {
+		t.Errorf("stored url %s", u)
+	}
+}
+
+// Error answers do not repeat the secrets of the URLs they quote: a URL's
+// password and credential parameters read [redacted] there too.
+func TestWebhookConfigErrorsRedactURLs(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "PUT", "/v1/webhook-configs/w1", map[string]any{"url": "https://api.example.com/x?token=TOK4242"})
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		field string
+		says  string
+	}{
+		{"a [redacted] no stored secret fits", map[string]any{"url": "https://bob:PW4242@api.example.com/y?token=[redacted]&api_key=[redacted]"},
+			"url", `"https://bob:[redacted]@api.example.com/y?token=[redacted]&api_key=[redacted]" holds [redacted]`},
+		{"not http", map[string]any{"url": "ftp://bob:PW4242@api.example.com/x?api_key=KEY4242&q=1"},
+			"url", `"ftp://bob:[redacted]@api.example.com/x?api_key=[redacted]&q=1" must start with http:// or https://`},
+		{"not a URL", map[string]any{"url": "bob:PW4242@api.example.com/x?token=[redacted]"},
+			"url", "give the secret again for a new address (not an http or https address)"},
+		{"a token URL", map[string]any{"url": "https://api.example.com/x", "auth": map[string]any{"type": "oauth2_client_credentials",
+			"client_id": "c", "client_secret": "CS4242", "token_url": "ftp://u:PW4242@auth.example.com/t?client_secret=CS4242"}},
+			"auth.token_url", `"ftp://u:[redacted]@auth.example.com/t?client_secret=[redacted]" must be an http or https URL`},
+	} {
+		r := ts.do("PUT", "/v1/webhook-configs/w1", tc.body)
+		e := r.errorOf(t)
+		if r.Status != 422 || e["field"] != tc.field || !strings.Contains(e["message"].(string), tc.says) {
+			t.Errorf("%s: %d %s, want 422 on %s saying %s", tc.name, r.Status, r.Body, tc.field, tc.says)
+		}
+		for _, s := range []string{"PW4242", "KEY4242", "CS4242", "TOK4242"} {
+			if strings.Contains(string(r.Body), s) {
+				t.Errorf("%s: the answer shows %s: %s", tc.name, s, r.Body)
+			}
+		}
+	}
+}
+
+// A token URL's password and credential parameters read [redacted] in the
+// answers too; sent back so, for the same token URL address, they keep the
+// stored ones, and elsewhere or where none fits they are refused.
+func TestWebhookConfigTokenURLSecrets(t *testing.T) {
+	ts := newTestServer(t, nil)
+	auth := map[string]any{"type": "oauth2_client_credentials", "client_id": "c", "client_secret": "CS4242",
+		"token_url": "https://auth.example.com/token?api_key=KEY4242&tenant=t1"}
+	ts.must(201, "PUT", "/v1/webhook-configs/w1", map[string]any{"url": "https://api.example.com/x", "auth": auth})
+	cfg := ts.must(200, "GET", "/v1/webhook-configs/w1", nil)
+	a := cfg["auth"].(map[string]any)
+	if a["token_url"] != "https://auth.example.com/token?api_key=[redacted]&tenant=t1" {
+		t.Errorf("GET auth.token_url %v, want its api_key [redacted]", a["token_url"])
+	}
+	if strings.Contains(mustJSON(ts.must(200, "GET", "/v1/webhook-configs", nil)), "KEY4242") {
+		t.Errorf("the list shows the token URL's api_key")
+	}
+	a["token_url"] = "https://auth.example.com/token2?api_key=%5Bredacted%5D&tenant=t2"
+	ts.must(200, "PUT", "/v1/webhook-configs/w1", cfg)
+	if got := ts.srv.hooks.api["w1"].Auth; got.TokenURL != "https://auth.example.com/token2?api_key=KEY4242&tenant=t2" || got.ClientSecret != "CS4242" {
+		t.Errorf("stored token_url %s, client secret %q; want the api_key and client secret kept", got.TokenURL, got.ClientSecret)
+	}
+	for _, tc := range []struct{ tokenURL, says string }{
+		{"https://auth.evil.example/token?api_key=[redacted]", "auth.token_url: [redacted] stands for the secret stored for https://auth.example.com"},
+		{"https://auth.example.com/token?key2=[redacted]", "auth.token_url: \"https://auth.example.com/token?key2=[redacted]\" holds [redacted] where no stored secret of this webhook fits"},
+	} {
+		a["token_url"] = tc.tokenURL
+		r := ts.do("PUT", "/v1/webhook-configs/w1", cfg)
+		if e := r.errorOf(t); r.Status != 422 || e["field"] != "auth.token_url" || !strings.Contains(e["message"].(string), tc.says) {
+			t.Errorf("PUT token_url %s: %d %s, want 422 on auth.token_url saying %s", tc.tokenURL, r.Status, r.Body, tc.says)
+		}
+	}
+}
