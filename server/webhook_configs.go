@@ -211,8 +211,12 @@ func keepSecrets(in, stored *flows.WebhookConfig) error {
 		if in.Headers[k] != callout.Redacted {
 			continue
 		}
-		if old, ok := stored.Headers[k]; ok && kept("headers."+k, inDest, oldDest) {
-			in.Headers[k] = old
+		// Header names are compared without case, as HTTP compares them.
+		for sk, old := range stored.Headers {
+			if strings.EqualFold(sk, k) && kept(flows.MemberPath("headers", k), inDest, oldDest) {
+				in.Headers[k] = old
+				break
+			}
 		}
 	}
 	if len(problems) == 0 {
@@ -238,6 +242,21 @@ func leftRedacted(c *flows.WebhookConfig, what string) []*flows.FieldError {
 	check("url", c.URL)
 	if c.Auth != nil {
 		check("auth.token_url", c.Auth.TokenURL)
+	}
+	// A secret left [redacted]: none was stored for it (or for a header of
+	// that name), and it would be sent as the text [redacted].
+	left := func(field, v string) {
+		if v == callout.Redacted {
+			problems = append(problems, flows.Errorf(field, "%s where no stored secret of this %s fits: write the secret itself", callout.Redacted, what))
+		}
+	}
+	if a := c.Auth; a != nil {
+		left("auth.password", a.Password)
+		left("auth.token", a.Token)
+		left("auth.client_secret", a.ClientSecret)
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Headers)) {
+		left(flows.MemberPath("headers", k), c.Headers[k])
 	}
 	return problems
 }

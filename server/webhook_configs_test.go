@@ -700,3 +700,40 @@ func TestWebhookConfigTokenURLSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A secret header sent back [redacted] under its name in another case keeps
+// the stored value, header names being the same without case; a [redacted]
+// that no stored secret stands behind (an auth token or header never
+// stored) is refused naming it, instead of being stored and sent as the
+// text [redacted].
+func TestWebhookConfigRedactedWithoutStoredSecret(t *testing.T) {
+	var mu sync.Mutex
+	var key string
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		key = r.Header.Get("X-Api-Key")
+		mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	defer target.Close()
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	ts.must(201, "PUT", "/v1/webhook-configs/crm", map[string]any{"url": target.URL + "/h", "method": "GET", "headers": map[string]any{"X-Api-Key": "HDRSECRET1"}})
+	ts.must(200, "PUT", "/v1/webhook-configs/crm", map[string]any{"url": target.URL + "/h", "method": "GET", "headers": map[string]any{"x-api-key": "[redacted]"}})
+	ts.must(200, "POST", "/v1/webhook-configs/crm/test", map[string]any{})
+	mu.Lock()
+	got := key
+	mu.Unlock()
+	if got != "HDRSECRET1" {
+		t.Errorf("the receiver got X-Api-Key %q, want the stored HDRSECRET1", got)
+	}
+	for _, body := range []map[string]any{
+		{"url": target.URL + "/h", "method": "GET", "headers": map[string]any{"X-Other-Token": "[redacted]"}},
+		{"url": target.URL + "/h", "method": "GET", "auth": map[string]any{"type": "bearer", "token": "[redacted]"}},
+	} {
+		r := ts.do("PUT", "/v1/webhook-configs/crm", body)
+		e := r.errorOf(t)
+		if r.Status != 422 || !strings.Contains(e["message"].(string), "no stored secret of this webhook fits") {
+			t.Errorf("PUT %v: %d %s, want 422 saying no stored secret fits", body, r.Status, r.Body)
+		}
+	}
+}
