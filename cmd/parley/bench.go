@@ -48,8 +48,11 @@ const (
 	benchMaxRate        = 1_000_000
 	benchMaxIdle        = 10_000_000
 	benchMaxContacts    = 10_000_000
-	benchChannel        = "bench"
-	benchFlowID         = "bench-flow"
+	// benchChannel and benchFlowID name the channel and flow of a run in
+	// process; against --url a run's are named with its receiver's port
+	// (benchClient.forPort).
+	benchChannel = "bench"
+	benchFlowID  = "bench-flow"
 	// benchDrain is how long the run waits, after the last message, for the
 	// event deliveries still on their way.
 	benchDrain = 15 * time.Second
@@ -504,6 +507,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		// --url may be http://[::1]:PORT, and localhost may be ::1 alone.
 		DialDualStack: true,
 	}}
+	cl.forPort(rcv.port(), o.url != "")
 	defer cl.hc.CloseIdleConnections()
 	defer cl.teardown(stderr)
 	if err := cl.setup(ctx, doc, rcv, strings.Split(o.events, ","), stderr); err != nil {
@@ -764,6 +768,35 @@ type benchClient struct {
 	// port is the run's receiver's; live caches alive's answers.
 	port int
 	live map[int]bool
+	// channel and flowID are the run's channel and flow: benchChannel and
+	// benchFlowID in process, named with the receiver's port against --url
+	// (shared), where runs going on at the same time each need their own.
+	channel, flowID string
+	shared          bool
+}
+
+// forPort sets the client up for the run whose receiver has port: against
+// another server (shared) its channel is bench-PORT and its flow
+// bench-flow-PORT, as its contacts' numbers have the port in them, so that
+// a run going on at the same time neither points this run's conversations
+// at its own flow nor this run's webhook calls at its own receiver.
+func (c *benchClient) forPort(port int, shared bool) {
+	c.port, c.shared = port, shared
+	c.channel, c.flowID = benchChannel, benchFlowID
+	if shared {
+		c.channel, c.flowID = benchRunName(benchChannel, port), benchRunName(benchFlowID, port)
+	}
+}
+
+// benchRunName is name-PORT, the name of the channel or flow of the run
+// whose receiver has port.
+func benchRunName(name string, port int) string { return name + "-" + strconv.Itoa(port) }
+
+// benchRunPort is the port in id when id is benchRunName(name, port).
+func benchRunPort(id, name string) (int, bool) {
+	num, ok := strings.CutPrefix(id, name+"-")
+	port, err := strconv.Atoi(num)
+	return port, ok && err == nil && port > 0 && port < 1<<16 && strconv.Itoa(port) == num
 }
 
 // benchSetupTimeout bounds each request of the setup and teardown: they
@@ -815,8 +848,9 @@ func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, 
 const benchSubscription = "parley bench receiver"
 
 // benchAlivePath is where a run's receiver answers benchSubscription while
-// the run lasts: a subscription, or a contact's number, whose receiver port
-// answers so belongs to a run still going, and is left alone.
+// the run lasts: a subscription, or a channel or flow named with a port,
+// whose receiver port answers so belongs to a run still going, and is left
+// alone.
 const benchAlivePath = "/parley-bench"
 
 // alive reports whether the receiver of a run on 127.0.0.1:port answers,
@@ -842,17 +876,16 @@ func (c *benchClient) alive(port int) bool {
 	return v
 }
 
-// setup stores the flow (webhook URLs pointed at the receiver), publishes it,
-// routes channel "bench" to it and subscribes the receiver to events. The
-// subscription's id is kept in c.subID for teardown, even when setup fails
-// after making it.
+// setup stores the run's flow (webhook URLs pointed at the receiver),
+// publishes it, routes the run's channel to it, clears what ended runs left
+// and subscribes the receiver to events. The subscription's id is kept in
+// c.subID for teardown, even when setup fails after making it.
 func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, events []string, stderr io.Writer) error {
 	var f map[string]any
 	if err := json.Unmarshal(doc, &f); err != nil {
 		return fmt.Errorf("flow: %w", err)
 	}
-	c.port = rcv.port()
-	f["id"] = benchFlowID
+	f["id"] = c.flowID
 	if ws, ok := f["widgets"].([]any); ok {
 		for _, w := range ws {
 			if m, ok := w.(map[string]any); ok && m["type"] == "webhook" {
@@ -867,21 +900,26 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 	if _, code, err := c.do("POST", "/v1/flows", doc, nil); err != nil && code != 409 {
 		return err
 	} else if code == 409 {
-		if _, _, err := c.do("PUT", "/v1/flows/"+benchFlowID, doc, nil); err != nil {
+		if _, _, err := c.do("PUT", "/v1/flows/"+c.flowID, doc, nil); err != nil {
 			return err
 		}
 	}
-	if _, _, err := c.do("POST", "/v1/flows/"+benchFlowID+"/publish", []byte(`{}`), nil); err != nil {
+	if _, _, err := c.do("POST", "/v1/flows/"+c.flowID+"/publish", []byte(`{}`), nil); err != nil {
 		return err
 	}
-	ch, _ := json.Marshal(map[string]string{"id": benchChannel, "name": "Load test", "type": "api", "default_flow": benchFlowID})
-	if _, _, err := c.do("PUT", "/v1/channels/"+benchChannel, ch, nil); err != nil {
+	ch, _ := json.Marshal(map[string]string{"id": c.channel, "name": benchChannelName, "type": "api", "default_flow": c.flowID})
+	if _, _, err := c.do("PUT", "/v1/channels/"+c.channel, ch, nil); err != nil {
 		return err
 	}
 	// Before the subscription, so that the sessions' ends are not counted
 	// as the run's deliveries.
-	if err := c.interruptLeft(stderr); err != nil {
+	if err := c.interruptLeft(c.flowID, c.channel, stderr); err != nil {
 		return err
+	}
+	if c.shared {
+		if err := c.deleteEndedRuns(stderr); err != nil {
+			return err
+		}
 	}
 	var evs []string
 	for _, e := range events {
@@ -933,14 +971,18 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 	return nil
 }
 
-// interruptLeft interrupts the sessions that earlier runs left waiting on
-// channel bench: the run's contacts have the numbers theirs had, and would
-// otherwise resume those conversations, perhaps of another flow, instead of
-// starting their own. It says on stderr how many it interrupted.
-func (c *benchClient) interruptLeft(stderr io.Writer) error {
+// benchChannelName is the name of the runs' channels.
+const benchChannelName = "Load test"
+
+// interruptLeft interrupts the sessions that an earlier run left waiting on
+// channel with flow: the run's contacts, on the run's channel, have the
+// numbers theirs had, and would otherwise resume those conversations,
+// perhaps of another flow or revision, instead of starting their own. It
+// says on stderr how many it interrupted.
+func (c *benchClient) interruptLeft(flow, channel string, stderr io.Writer) error {
 	var ids []string
 	for after := ""; ; {
-		path := "/v1/sessions?status=waiting&flow=" + benchFlowID + "&limit=1000"
+		path := "/v1/sessions?status=waiting&flow=" + url.QueryEscape(flow) + "&limit=1000"
 		if after != "" {
 			path += "&after=" + url.QueryEscape(after)
 		}
@@ -949,15 +991,9 @@ func (c *benchClient) interruptLeft(stderr io.Writer) error {
 			return fmt.Errorf("list the sessions earlier runs left waiting: %w", err)
 		}
 		for _, s := range gjson.GetBytes(out, "sessions").Array() {
-			if s.Get("channel").String() != benchChannel {
-				continue
+			if s.Get("channel").String() == channel {
+				ids = append(ids, s.Get("id").String())
 			}
-			// A run going on at the same time is left its conversations.
-			num, _ := strings.CutPrefix(s.Get("contact").String(), "tel:"+benchFromPrefix)
-			if port, err := strconv.Atoi(num[:min(5, len(num))]); err == nil && len(num) == 12 && c.alive(port) {
-				continue
-			}
-			ids = append(ids, s.Get("id").String())
 		}
 		if after = gjson.GetBytes(out, "next").String(); after == "" {
 			break
@@ -975,7 +1011,65 @@ func (c *benchClient) interruptLeft(stderr io.Writer) error {
 		}
 	}
 	if n > 0 {
-		fmt.Fprintf(stderr, "parley bench: interrupted %d sessions left waiting on channel %s by earlier runs\n", n, benchChannel)
+		fmt.Fprintf(stderr, "parley bench: interrupted %d sessions left waiting on channel %s by an earlier run\n", n, channel)
+	}
+	return nil
+}
+
+// deleteEndedRuns deletes the channels and flows that ended runs against the
+// same server left (each run's are named with its receiver's port), after
+// interrupting the sessions they left waiting on them, so that runs do not
+// pile up channels and flows on the server. Those of runs whose receiver
+// still answers (alive) are left alone, and so are a channel that is not
+// the runs' (another name or flow) and a flow that another channel names.
+func (c *benchClient) deleteEndedRuns(stderr io.Writer) error {
+	out, _, err := c.do("GET", "/v1/channels", nil, nil)
+	if err != nil {
+		return fmt.Errorf("list channels: %w", err)
+	}
+	channels := map[int]bool{}
+	for _, ch := range gjson.GetBytes(out, "channels").Array() {
+		port, ok := benchRunPort(ch.Get("id").String(), benchChannel)
+		if ok && ch.Get("name").String() == benchChannelName && ch.Get("default_flow").String() == benchRunName(benchFlowID, port) {
+			channels[port] = true
+		}
+	}
+	out, _, err = c.do("GET", "/v1/flows", nil, nil)
+	if err != nil {
+		return fmt.Errorf("list flows: %w", err)
+	}
+	ports := slices.Collect(maps.Keys(channels))
+	for _, f := range gjson.GetBytes(out, "flows").Array() {
+		if port, ok := benchRunPort(f.Get("id").String(), benchFlowID); ok && !channels[port] {
+			ports = append(ports, port)
+		}
+	}
+	slices.Sort(ports)
+	for _, port := range ports {
+		if port == c.port || c.alive(port) {
+			continue
+		}
+		channel, flow := benchRunName(benchChannel, port), benchRunName(benchFlowID, port)
+		if err := c.interruptLeft(flow, channel, stderr); err != nil {
+			return err
+		}
+		var deleted []string
+		if channels[port] {
+			if _, code, err := c.do("DELETE", "/v1/channels/"+channel, nil, nil); err == nil {
+				deleted = append(deleted, "channel "+channel)
+			} else if code != 404 {
+				return fmt.Errorf("delete channel %s, left by an ended run: %w", channel, err)
+			}
+		}
+		// 409: another channel names the flow, and it stays.
+		if _, code, err := c.do("DELETE", "/v1/flows/"+flow, nil, nil); err == nil {
+			deleted = append(deleted, "flow "+flow)
+		} else if code != 404 && code != 409 {
+			return fmt.Errorf("delete flow %s, left by an ended run: %w", flow, err)
+		}
+		if len(deleted) > 0 {
+			fmt.Fprintf(stderr, "parley bench: deleted %s of an ended run\n", strings.Join(deleted, " and "))
+		}
 	}
 	return nil
 }
@@ -1222,9 +1316,10 @@ func (l *load) ended(status string) bool {
 // fromPrefix, then the contact's seven digits. Against --url the prefix is
 // +999 (a country code no country has) and the five digits of the run's
 // receiver port, 16 characters in all: runs at the same time have different
-// receiver ports, so their contacts never meet; a run against --url
-// interrupts the conversations that ended runs left waiting (interruptLeft),
-// so a later run whose receiver has the same port does not resume them. In
+// receiver ports, so their contacts never meet (nor do their channels and
+// flows, named with the port too); a run against --url interrupts the
+// conversations that ended runs left waiting (interruptLeft), so a later run
+// whose receiver has the same port does not resume them. In
 // process, where the store is the run's own, it is +1999 (12 characters), as
 // the figures in docs/PERFORMANCE.md were measured with.
 const benchFrom = `{"from":"%s%07d",`
@@ -1275,7 +1370,7 @@ type worker struct {
 }
 
 func (l *load) run(ctx context.Context, w *worker) {
-	mc, err := newMsgConn(l.cl, "/v1/channels/"+benchChannel+"/messages", l.connDeadline)
+	mc, err := newMsgConn(l.cl, "/v1/channels/"+l.cl.channel+"/messages", l.connDeadline)
 	if err != nil {
 		l.firstErr.CompareAndSwap(nil, &err)
 		return
@@ -1354,7 +1449,7 @@ func (l *load) run(ctx context.Context, w *worker) {
 // after the reply to the previous one. A message's latency is its batch's
 // round trip.
 func (l *load) runBatch(ctx context.Context, ws []*worker) {
-	mc, err := newMsgConn(l.cl, "/v1/channels/"+benchChannel+"/messages/batch", l.connDeadline)
+	mc, err := newMsgConn(l.cl, "/v1/channels/"+l.cl.channel+"/messages/batch", l.connDeadline)
 	if err != nil {
 		l.firstErr.CompareAndSwap(nil, &err)
 		return

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -595,10 +596,12 @@ func TestBenchURLDeletesSubscription(t *testing.T) {
 // A second --url run starts new conversations: the conversations the
 // first left unfinished, of another flow, are interrupted at the second's
 // setup, with a line on stderr saying how many, and the second run's
-// contacts are not the first's.
+// contacts are not the first's. Each run has a channel and flow of its own,
+// named with its receiver's port; a later run deletes those of ended runs,
+// but not a channel that is not a run's, nor a flow such a channel names.
 func TestBenchURLRunsNewContacts(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a server and drives it twice")
+		t.Skip("starts a server and drives it three times")
 	}
 	base, st := benchTarget(t, true)
 	ctx := context.Background()
@@ -613,6 +616,31 @@ func TestBenchURLRunsNewContacts(t *testing.T) {
 		}
 		return m
 	}
+	// channelOf is the channel of the sessions of all that first does not
+	// hold, which must all have the same: the run's.
+	channelOf := func(all []*flows.Session, first map[string]bool) string {
+		t.Helper()
+		var ch string
+		for _, s := range all {
+			if first[s.Contact.URN] {
+				continue
+			}
+			if s.Channel == nil || (ch != "" && s.Channel.ID != ch) {
+				t.Fatalf("a run's sessions are on channels %q and %+v", ch, s.Channel)
+			}
+			ch = s.Channel.ID
+		}
+		return ch
+	}
+	exists := func(path string) bool {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
 	var got struct {
 		Messages, Errors, Conversations int64
 	}
@@ -620,27 +648,37 @@ func TestBenchURLRunsNewContacts(t *testing.T) {
 	if got.Messages == 0 || got.Errors != 0 {
 		t.Fatalf("order status run: %+v", got)
 	}
+	all := allSessions(t, st)
+	firstChannel := channelOf(all, nil)
+	port, ok := strings.CutPrefix(firstChannel, "bench-")
+	if !ok {
+		t.Fatalf("the first run's channel is %q, want bench-PORT", firstChannel)
+	}
+	firstFlow := "bench-flow-" + port
+	if all[0].FlowID != firstFlow {
+		t.Fatalf("the first run's flow is %q, want %q", all[0].FlowID, firstFlow)
+	}
 	left := waiting()
 	if len(left) == 0 {
 		// Every contact happened to finish its conversation: leave one
 		// waiting for its order number.
-		list, _, err := st.ListSessions(ctx, store.SessionFilter{}, store.Page{Limit: 1})
-		if err != nil || len(list) == 0 {
-			t.Fatalf("no sessions after the first run: %v", err)
-		}
-		apiCall(t, "POST", base+"/v1/channels/bench/messages", fmt.Sprintf(`{"from":%q,"text":"hi"}`, list[0].Contact.URN), nil)
+		apiCall(t, "POST", base+"/v1/channels/"+firstChannel+"/messages", fmt.Sprintf(`{"from":%q,"text":"hi"}`, all[0].Contact.URN), nil)
 		left = waiting()
+		all = allSessions(t, st)
 	}
-	all := allSessions(t, st)
 	first := map[string]bool{}
 	for _, s := range all {
 		first[s.Contact.URN] = true
 	}
+	// Not a run's channel, though it has a run's name: it and the flow it
+	// names stay.
+	apiCall(t, "PUT", base+"/v1/channels/bench-2", fmt.Sprintf(`{"name":"mine","default_flow":%q}`, firstFlow), nil)
+
 	stderr := benchJSONStderr(t, &got, "--url", base, "--duration", "300ms", "--concurrency", "4", "--flow", "favourite-colour", "--events", "", "--json")
 	if got.Messages == 0 || got.Errors != 0 || got.Conversations < got.Messages/2-4 {
 		t.Fatalf("favourite colour run: %+v", got)
 	}
-	if want := fmt.Sprintf("parley bench: interrupted %d sessions left waiting on channel bench by earlier runs", len(left)); !strings.Contains(stderr, want) {
+	if want := fmt.Sprintf("parley bench: interrupted %d sessions left waiting on channel %s by an earlier run", len(left), firstChannel); !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q does not say %q", stderr, want)
 	}
 	for id := range left {
@@ -662,6 +700,39 @@ func TestBenchURLRunsNewContacts(t *testing.T) {
 	}
 	if firsts != len(all) || len(after) == len(all) {
 		t.Errorf("%d sessions after the first run, %d after the second, %d of the first run's contacts: want the second run's contacts new", len(all), len(after), firsts)
+	}
+	secondChannel := channelOf(after, first)
+	if secondChannel == firstChannel {
+		t.Skipf("the two runs' receivers had the same port, %s: the first run's channel is the second's", port)
+	}
+	if want := "parley bench: deleted channel " + firstChannel + " of an ended run\n"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not say %q", stderr, want)
+	}
+	if exists("/v1/channels/"+firstChannel) || !exists("/v1/flows/"+firstFlow) || !exists("/v1/channels/bench-2") {
+		t.Errorf("after the second run: channel %s %v, flow %s %v, channel bench-2 %v; want the first gone, the others kept",
+			firstChannel, exists("/v1/channels/"+firstChannel), firstFlow, exists("/v1/flows/"+firstFlow), exists("/v1/channels/bench-2"))
+	}
+
+	// Once no channel names it, the first run's flow goes too, with the
+	// second run's channel and flow.
+	apiCall(t, "DELETE", base+"/v1/channels/bench-2", "", nil)
+	second := map[string]bool{}
+	for _, s := range after {
+		second[s.Contact.URN] = true
+	}
+	stderr = benchJSONStderr(t, &got, "--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--events", "", "--json")
+	secondFlow := "bench-flow-" + strings.TrimPrefix(secondChannel, "bench-")
+	thirdChannel := channelOf(allSessions(t, st), second)
+	if thirdChannel == secondChannel {
+		t.Skipf("the last two runs' receivers had the same port: the second run's channel is the third's")
+	}
+	for _, want := range []string{"deleted flow " + firstFlow + " of an ended run", "deleted channel " + secondChannel + " and flow " + secondFlow + " of an ended run"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not say %q", stderr, want)
+		}
+	}
+	if exists("/v1/flows/"+firstFlow) || exists("/v1/channels/"+secondChannel) || exists("/v1/flows/"+secondFlow) || !exists("/v1/channels/"+thirdChannel) {
+		t.Errorf("after the third run: flow %s, channel %s or flow %s kept, or the third run's channel %s gone", firstFlow, secondChannel, secondFlow, thirdChannel)
 	}
 }
 
@@ -851,8 +922,11 @@ func TestBenchURLLoadGeneratorFigures(t *testing.T) {
 
 // Two runs against one server at the same time leave each other alone: the
 // second neither deletes the first's event subscription nor interrupts its
-// conversations, and its contacts are not the first's, so every
-// conversation of both completes and every completion reaches its run.
+// conversations, its contacts are not the first's, and its flow and channel
+// are its own, so the second's flow does not send the first's webhook calls
+// to the second's receiver. Every conversation of both completes, and each
+// run's receiver gets the webhook calls and completions of its own
+// conversations only.
 func TestBenchURLConcurrentRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and drives it twice at once")
@@ -860,13 +934,18 @@ func TestBenchURLConcurrentRuns(t *testing.T) {
 	base, _ := benchTarget(t, true)
 	type result struct {
 		Messages, Errors, Conversations, Deliveries int64
+		WebhookCalls                                int64 `json:"webhook_calls"`
+	}
+	const concurrency = 2
+	args := func(duration string) []string {
+		return []string{"bench", "--url", base, "--duration", duration, "--concurrency", strconv.Itoa(concurrency), "--rate", "40", "--json"}
 	}
 	var first result
 	var firstErr bytes.Buffer
 	done := make(chan int)
 	go func() {
 		var out bytes.Buffer
-		code := run(context.Background(), []string{"bench", "--url", base, "--duration", "1500ms", "--concurrency", "2", "--flow", "favourite-colour", "--json"}, nil, &out, &firstErr)
+		code := run(context.Background(), args("2500ms"), nil, &out, &firstErr)
 		if code == 0 {
 			_ = json.Unmarshal(out.Bytes(), &first)
 		}
@@ -886,18 +965,21 @@ func TestBenchURLConcurrentRuns(t *testing.T) {
 		}
 	}
 	var second result
-	stderr := benchJSONStderr(t, &second, "--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--json")
+	stderr := benchJSONStderr(t, &second, args("1s")[1:]...)
 	if code := <-done; code != 0 {
 		t.Fatalf("first run: exit %d\n%s", code, firstErr.String())
 	}
-	for _, say := range []string{"left by an earlier run", "interrupted"} {
+	for _, say := range []string{"left by an earlier run", "interrupted", "deleted"} {
 		if strings.Contains(stderr, say) {
 			t.Errorf("the second run's stderr says %q: %s", say, stderr)
 		}
 	}
 	for name, r := range map[string]result{"first": first, "second": second} {
-		if r.Messages == 0 || r.Errors != 0 || r.Conversations < r.Messages/2-2 || r.Deliveries != r.Conversations {
-			t.Errorf("%s run: %+v, want every conversation completed and delivered", name, r)
+		// A conversation the run's end cut off after its order number made
+		// its webhook call without completing: at most one per contact.
+		if r.Messages == 0 || r.Errors != 0 || r.Conversations < r.Messages/3-concurrency ||
+			r.WebhookCalls < r.Conversations || r.WebhookCalls > r.Conversations+concurrency || r.Deliveries != r.Conversations {
+			t.Errorf("%s run: %+v, want every conversation completed, with its own webhook call and delivery", name, r)
 		}
 	}
 }

@@ -156,9 +156,13 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, use)
 			return 0
 		}
-		if len(args) == 0 {
+		switch {
+		case len(args) == 0:
 			fmt.Fprintln(stderr, "parley import: the export's format is missing: rapidpro")
-		} else {
+		case strings.HasPrefix(args[0], "-"):
+			// A flag, not a format: the format is the first word.
+			fmt.Fprintln(stderr, "parley import: the format comes first, then its flags: parley import rapidpro EXPORT.json [flags]")
+		default:
 			fmt.Fprintf(stderr, "parley import: unknown format %q: rapidpro is the one there is (TextIt exports are RapidPro exports)\n", args[0])
 		}
 		fmt.Fprintln(stderr, use)

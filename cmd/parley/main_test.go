@@ -364,6 +364,11 @@ func TestUsageErrorsNameTheArgument(t *testing.T) {
 		{[]string{"import", "rapidpro", "a.json", "b.json"}, `one EXPORT.json file expected, got 2 ("a.json" "b.json")`},
 		{[]string{"webhook"}, "parley webhook: the subcommand is missing: test"},
 		{[]string{"webhook", "bogus"}, `parley webhook: unknown subcommand "bogus"`},
+		// A flag before the format or subcommand is not taken for one.
+		{[]string{"import", "--url", "http://x", "rapidpro"}, "parley import: the format comes first, then its flags: parley import rapidpro EXPORT.json [flags]"},
+		{[]string{"import", "-o", "out", "rapidpro", "x.json"}, "parley import: the format comes first"},
+		{[]string{"webhook", "--url", "x", "test"}, "parley webhook: the subcommand comes first, then its flags: parley webhook test NAME --webhooks FILE.json [flags]"},
+		{[]string{"webhook", "--webhooks=w.json", "test", "n"}, "parley webhook: the subcommand comes first"},
 	} {
 		code, stdout, stderr := parley(t, "", c.args...)
 		if code != 2 || stdout != "" || !strings.Contains(stderr, c.want) {

@@ -23,9 +23,13 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, use)
 			return 0
 		}
-		if len(args) == 0 {
+		switch {
+		case len(args) == 0:
 			fmt.Fprintln(stderr, "parley webhook: the subcommand is missing: test")
-		} else {
+		case strings.HasPrefix(args[0], "-"):
+			// A flag, not a subcommand: the subcommand is the first word.
+			fmt.Fprintln(stderr, "parley webhook: the subcommand comes first, then its flags: parley webhook test NAME --webhooks FILE.json [flags]")
+		default:
 			fmt.Fprintf(stderr, "parley webhook: unknown subcommand %q: test is the one there is\n", args[0])
 		}
 		fmt.Fprintln(stderr, use)
