@@ -323,7 +323,8 @@ func (s *Service) List(ctx context.Context, env string) ([]*Subscription, error)
 
 // Update replaces a subscription's settings. Nil Secrets keeps the current
 // secrets. Setting Disabled to false re-enables a disabled endpoint and
-// clears its failure history.
+// clears its failure history. Setting it to true ends the pending
+// deliveries as Delete does, disabled with "endpoint disabled: REASON".
 func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
