@@ -234,7 +234,8 @@ const whySubscriptionDeleted = "subscription deleted"
 type job struct {
 	d       *Delivery
 	payload []byte
-	sub     *Subscription
+	// seq is endSeq before the schedule read the delivery as due.
+	seq uint64
 }
 
 type endpointQueue struct {
@@ -250,6 +251,11 @@ func (s *Service) schedule() (next time.Time, more bool) {
 	now := s.opts.Now()
 	backlog := 128 * s.opts.PerEndpoint
 	var jobs []*job
+	// Taken before the read: a transaction that ends deliveries and has
+	// not committed when the read starts may end some the read sees due.
+	s.sendMu.Lock()
+	seq := s.endSeq
+	s.sendMu.Unlock()
 	s.schedMu.Lock()
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		queued := map[string]int{}
@@ -296,7 +302,7 @@ func (s *Service) schedule() (next time.Time, more bool) {
 				room--
 				s.inflight[id] = struct{}{}
 				d := &Delivery{ID: id, EndpointID: ep, MessageID: string(v), NextAttempt: &t}
-				jobs = append(jobs, &job{d: d, payload: bytes.Clone(payloads.Get(k[sep+9:]))})
+				jobs = append(jobs, &job{d: d, payload: bytes.Clone(payloads.Get(k[sep+9:])), seq: seq})
 			}
 			k, v = c.Seek(append([]byte(ep), 1))
 		}
@@ -307,7 +313,6 @@ func (s *Service) schedule() (next time.Time, more bool) {
 		s.log.Error("webhook schedule", "err", err)
 	}
 	for _, j := range jobs {
-		j.sub = s.sub(j.d.EndpointID)
 		s.enqueue(j)
 	}
 	return next, more
@@ -356,21 +361,21 @@ type result struct {
 	skip string // a status to set without sending
 	why  string
 	ex   *exchange
-	// canceled results come from shutdown: nothing is recorded.
-	canceled bool
+	// canceled results come from shutdown, ended ones from a delivery not
+	// sent because a transaction ended its endpoint's pending deliveries
+	// since it was scheduled (that transaction recorded it; had it failed,
+	// the delivery is still due and is scheduled again): nothing is
+	// recorded.
+	canceled, ended bool
 }
 
+// attempt sends one delivery, to its subscription as it is now. It looks
+// at the subscription last, right before sending and holding sendMu, so
+// that nothing is sent once its endpoint is disabled or deleted.
 func (s *Service) attempt(j *job) *result {
 	r := &result{d: j.d}
-	switch {
-	case j.payload == nil:
+	if j.payload == nil {
 		r.skip = "orphan"
-		return r
-	case j.sub == nil:
-		r.skip, r.why = StatusDisabled, whySubscriptionDeleted
-		return r
-	case j.sub.Disabled:
-		r.skip, r.why = StatusDisabled, "endpoint disabled: "+j.sub.DisabledReason
 		return r
 	}
 	ctx := s.runCtx
@@ -380,7 +385,25 @@ func (s *Service) attempt(j *job) *result {
 		r.canceled = true
 		return r
 	}
-	r.ex = s.send(ctx, j.sub, j.d.MessageID, j.payload)
+	id, ep := j.d.ID, j.d.EndpointID
+	s.sendMu.Lock()
+	sub := s.sub(ep)
+	switch {
+	case s.ending[ep] > 0 || s.ended[ep] > j.seq:
+		r.ended = true
+	case sub == nil:
+		r.skip, r.why = StatusDisabled, whySubscriptionDeleted
+	case sub.Disabled:
+		r.skip, r.why = StatusDisabled, "endpoint disabled: "+sub.DisabledReason
+	default:
+		s.sending[id] = struct{}{}
+	}
+	s.sendMu.Unlock()
+	if r.ended || r.skip != "" {
+		<-s.sem
+		return r
+	}
+	r.ex = s.send(ctx, sub, j.d.MessageID, j.payload)
 	<-s.sem
 	if ctx.Err() != nil && r.ex.status == 0 {
 		r.canceled = true
@@ -544,6 +567,8 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 		recorded = false
 	}
 	s.afterRecord(batch, &fx, recorded)
+	// Once the endpoints this round disabled are cached so.
+	s.endWriterEnding()
 	if (len(batch) > 0 && recorded) || created > 0 {
 		// Freed room on an endpoint, new deliveries or new retry times.
 		s.wake()
@@ -567,11 +592,11 @@ func (s *Service) recordTx(tx *bbolt.Tx, a *arena, batch []*result, fx *commitEf
 	now := s.opts.Now().UTC()
 	states := map[string]*endpointState{}
 	disabledNow := map[string]*Subscription{}
-	for _, r := range batch {
-		if r.canceled {
+	for i, r := range batch {
+		if r.canceled || r.ended {
 			continue
 		}
-		if err := s.apply(tx, a, r, now, states, disabledNow, fx); err != nil {
+		if err := s.apply(tx, a, r, batch[:i+1], now, states, disabledNow, fx); err != nil {
 			return err
 		}
 	}
@@ -605,6 +630,12 @@ func (s *Service) afterRecord(batch []*result, fx *commitEffects, recorded bool)
 	if len(batch) == 0 {
 		return
 	}
+	// Recorded or not, their requests are over.
+	s.sendMu.Lock()
+	for _, r := range batch {
+		delete(s.sending, r.d.ID)
+	}
+	s.sendMu.Unlock()
 	s.schedMu.Lock()
 	defer s.schedMu.Unlock()
 	if recorded {
@@ -653,7 +684,8 @@ func (s *Service) state(tx *bbolt.Tx, states map[string]*endpointState, id strin
 
 // apply records one result: the attempt, the delivery's new status and next
 // attempt, the endpoint's health, and disabling when the rules say so.
-func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states map[string]*endpointState, disabledNow map[string]*Subscription, fx *commitEffects) error {
+// settled are the results of the batch recorded so far in tx, r last.
+func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, settled []*result, now time.Time, states map[string]*endpointState, disabledNow map[string]*Subscription, fx *commitEffects) error {
 	d, err := getDelivery(tx, r.d.ID)
 	if err != nil {
 		return err
@@ -662,7 +694,12 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 		// Pruned or never written: drop the due entry that pointed at it.
 		return deleteDue(tx, a, r.d)
 	}
-	oldStatus, why := d.Status, d.LastError
+	oldStatus := d.Status
+	if r.skip == StatusDisabled && oldStatus != StatusPending {
+		// Ended by the disable or delete that made the worker skip it,
+		// and counted then.
+		return nil
+	}
 	if err := deleteDue(tx, a, d); err != nil {
 		return err
 	}
@@ -674,8 +711,9 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 			d.Status = StatusFailed
 		}
 		if d.Status == StatusDisabled {
-			// Taken for sending before the endpoint was disabled: it is one
-			// the disable ended.
+			// Taken for sending before the endpoint was disabled, the
+			// disable not committed yet: it is one the disable ended, and
+			// no longer pending for it to find.
 			s.state(tx, states, d.EndpointID).missed(d.CreatedAt)
 		}
 		fx.outcomes = append(fx.outcomes, d.Status)
@@ -709,11 +747,13 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 	}
 
 	st.failed(att.Time, d.CreatedAt)
-	if oldStatus == StatusDisabled {
-		// Disabled while in flight, its endpoint disabled or its
-		// subscription deleted: it stays so (counted then) and is not
-		// tried again.
+	if why := s.endedWhy(d.EndpointID, disabledNow); why != "" {
+		// Sent before its endpoint was disabled or its subscription
+		// deleted, which left it to this answer: it ends disabled, one
+		// the disable ended, and is not tried again.
 		d.Status, d.LastError, d.Manual = StatusDisabled, why, false
+		st.missed(d.CreatedAt)
+		fx.outcomes = append(fx.outcomes, StatusDisabled)
 		return saveDelivery(tx, a, d, oldStatus)
 	}
 	reason := ""
@@ -723,7 +763,7 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 		reason = fmt.Sprintf("no successful delivery since %s (%s)", st.FailingSince.Format(time.RFC3339), s.opts.DisableAfter)
 	}
 	if reason != "" {
-		if err := s.disableTx(tx, a, d.EndpointID, reason, now, ex.status, st, disabledNow, fx); err != nil {
+		if err := s.disableTx(tx, a, d.EndpointID, reason, now, ex.status, st, settled, disabledNow, fx); err != nil {
 			return err
 		}
 	}
@@ -757,6 +797,22 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 	return saveDelivery(tx, a, d, oldStatus)
 }
 
+// endedWhy is the last_error of a delivery whose endpoint is disabled or
+// deleted (disabledNow holds those this batch disabled), else "".
+func (s *Service) endedWhy(endpointID string, disabledNow map[string]*Subscription) string {
+	sub := disabledNow[endpointID]
+	if sub == nil {
+		sub = s.sub(endpointID)
+	}
+	switch {
+	case sub == nil:
+		return whySubscriptionDeleted
+	case sub.Disabled:
+		return "endpoint disabled: " + sub.DisabledReason
+	}
+	return ""
+}
+
 // saveDelivery writes d and, when its status changed, its by-endpoint entry.
 func saveDelivery(tx *bbolt.Tx, a *arena, d *Delivery, oldStatus string) error {
 	if err := putDelivery(tx, a, nil, d); err != nil {
@@ -771,8 +827,9 @@ func saveDelivery(tx *bbolt.Tx, a *arena, d *Delivery, oldStatus string) error {
 // disableTx disables an endpoint and tells the other subscriptions with an
 // endpoint.disabled event, in the transaction that recorded the failure.
 // st is the endpoint's state, which notes the disable and from when the
-// deliveries it ends were created.
-func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.Time, status int, st *endpointState, disabledNow map[string]*Subscription, fx *commitEffects) error {
+// deliveries it ends were created; settled are the results recorded so far
+// in tx, no longer in flight.
+func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.Time, status int, st *endpointState, settled []*result, disabledNow map[string]*Subscription, fx *commitEffects) error {
 	cur := s.sub(id)
 	if cur == nil || cur.Disabled || disabledNow[id] != nil {
 		return nil
@@ -783,7 +840,20 @@ func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.
 		return err
 	}
 	disabledNow[id] = sub
-	oldest, n, err := disablePendingTx(tx, a, id, "endpoint disabled: "+reason)
+	// Ended in memory at once: the writer's round ends it after the
+	// commit, when the subscription is cached disabled.
+	s.beginEnding(id)
+	s.writerEnding = append(s.writerEnding, id)
+	var done map[string]bool
+	for _, r := range settled {
+		if r.d.EndpointID == id {
+			if done == nil {
+				done = map[string]bool{}
+			}
+			done[r.d.ID] = true
+		}
+	}
+	oldest, n, err := s.disablePendingTx(tx, a, id, "endpoint disabled: "+reason, done)
 	if err != nil {
 		return err
 	}
@@ -811,16 +881,26 @@ func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.
 // disablePendingTx marks an endpoint's pending deliveries disabled and takes
 // them off the schedule, walking only the endpoint's range of the due index,
 // and returns when the oldest of them was created (zero when there were
-// none) and how many there were. One already in flight is recorded as usual
-// when its result arrives.
-func disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string) (oldest time.Time, n int, err error) {
+// none) and how many there were. Those queued in memory are not sent (the
+// caller brackets the transaction with beginEnding and endEnding). One
+// whose request was sent, unless settled names it, is left pending: its
+// answer settles it (apply), succeeded or else disabled.
+func (s *Service) disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string, settled map[string]bool) (oldest time.Time, n int, err error) {
 	prefix := endpointPrefix(endpointID)
 	var ids []string
 	c := tx.Bucket(bDue).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		ids = append(ids, string(k[len(prefix)+8:]))
 	}
+	s.sendMu.Lock()
+	kept := ids[:0]
 	for _, id := range ids {
+		if _, sent := s.sending[id]; !sent || settled[id] {
+			kept = append(kept, id)
+		}
+	}
+	s.sendMu.Unlock()
+	for _, id := range kept {
 		d, err := getDelivery(tx, id)
 		if err != nil {
 			return oldest, n, err
@@ -842,4 +922,39 @@ func disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string) (oldest ti
 		}
 	}
 	return oldest, n, nil
+}
+
+// beginEnding notes a transaction under way that ends the endpoint's
+// pending deliveries: until endEnding, none of them is sent.
+func (s *Service) beginEnding(endpointID string) {
+	s.sendMu.Lock()
+	s.ending[endpointID]++
+	s.sendMu.Unlock()
+}
+
+// endEnding notes that the transaction begun with beginEnding returned,
+// committed or not: deliveries scheduled before are not sent (had it
+// failed, they are still due and are scheduled again). gone says the
+// subscription was deleted, and need not be remembered.
+func (s *Service) endEnding(endpointID string, gone bool) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.endSeq++
+	if s.ending[endpointID]--; s.ending[endpointID] <= 0 {
+		delete(s.ending, endpointID)
+		if gone {
+			delete(s.ended, endpointID)
+			return
+		}
+	}
+	s.ended[endpointID] = s.endSeq
+}
+
+// endWriterEnding ends the endings begun by the writer's last transaction.
+func (s *Service) endWriterEnding() {
+	for _, id := range s.writerEnding {
+		s.endEnding(id, false)
+	}
+	clear(s.writerEnding)
+	s.writerEnding = s.writerEnding[:0]
 }

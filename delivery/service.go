@@ -54,6 +54,26 @@ type Service struct {
 	// are not sent again at once, round after round.
 	recordFailures int
 
+	// sendMu orders a worker's last look before it sends a delivery
+	// against disabling or deleting the delivery's endpoint: either the
+	// worker sees the endpoint disabled, gone or being ended and does not
+	// send, or the disable sees the delivery in sending and leaves it to its
+	// result. Never held while taking schedMu or the database.
+	sendMu sync.Mutex
+	// sending holds the deliveries whose request was sent and whose result
+	// is not committed yet.
+	sending map[string]struct{}
+	// ending counts, per endpoint, the transactions under way that end its
+	// pending deliveries; ended is the value of endSeq when the last one
+	// returned. A delivery taken from the schedule before that (its job's
+	// seq) may have been ended meanwhile: it is not sent.
+	ending map[string]int
+	ended  map[string]uint64
+	endSeq uint64
+	// writerEnding lists the endpoints the writer's transaction under way
+	// disabled; only the writer uses it.
+	writerEnding []string
+
 	qMu    sync.Mutex
 	queues map[string]*endpointQueue
 	sem    chan struct{}
@@ -83,6 +103,9 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 		kick:       make(chan struct{}, 1),
 		kickOutbox: make(chan struct{}, 1),
 		inflight:   map[string]struct{}{},
+		sending:    map[string]struct{}{},
+		ending:     map[string]int{},
+		ended:      map[string]uint64{},
 		queues:     map[string]*endpointQueue{},
 		sem:        make(chan struct{}, opts.Workers),
 		results:    make(chan *result, 4*opts.BatchSize),
@@ -300,7 +323,8 @@ func (s *Service) List(ctx context.Context, env string) ([]*Subscription, error)
 
 // Update replaces a subscription's settings. Nil Secrets keeps the current
 // secrets. Setting Disabled to false re-enables a disabled endpoint and
-// clears its failure history.
+// clears its failure history. Setting it to true ends the pending
+// deliveries as Delete does, disabled with "endpoint disabled: REASON".
 func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -331,6 +355,10 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 		return nil, err
 	}
 	s.setSub(sub)
+	disabling := sub.Disabled && !old.Disabled
+	if disabling {
+		s.beginEnding(id)
+	}
 	var fx commitEffects
 	err := s.update(func(tx *bbolt.Tx) error {
 		fx = commitEffects{}
@@ -345,8 +373,8 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 				return err
 			}
 		}
-		if sub.Disabled && !old.Disabled {
-			oldest, n, err := disablePendingTx(tx, nil, id, "endpoint disabled: "+sub.DisabledReason)
+		if disabling {
+			oldest, n, err := s.disablePendingTx(tx, nil, id, "endpoint disabled: "+sub.DisabledReason, nil)
 			if err != nil {
 				return err
 			}
@@ -359,6 +387,9 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 		}
 		return putSub(tx, sub)
 	})
+	if disabling {
+		s.endEnding(id, false)
+	}
 	if err != nil {
 		s.setSub(old)
 		return nil, fmt.Errorf("subscription %s: %w", id, err)
@@ -369,28 +400,31 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 }
 
 // Delete removes a subscription. Its deliveries stay in the log until
-// retention prunes them; pending ones become disabled ("subscription
-// deleted") in the same transaction and are not sent. One in flight is
-// recorded when its result arrives; it is not tried again.
+// retention prunes them; pending ones, those queued in memory included,
+// become disabled ("subscription deleted") in the same transaction and are
+// not sent. One whose request was already sent is recorded when its answer
+// comes, succeeded or else disabled; it is not tried again.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	old := s.sub(id)
 	if old == nil {
 		return fmt.Errorf("subscription %q: %w", id, ErrNotFound)
 	}
 	s.dropSub(id)
+	s.beginEnding(id)
 	var fx commitEffects
 	err := s.update(func(tx *bbolt.Tx) error {
 		fx = commitEffects{}
 		if err := tx.Bucket(bSubs).Delete([]byte(id)); err != nil {
 			return err
 		}
-		_, n, err := disablePendingTx(tx, nil, id, whySubscriptionDeleted)
+		_, n, err := s.disablePendingTx(tx, nil, id, whySubscriptionDeleted, nil)
 		if err != nil {
 			return err
 		}
 		fx.disabledPending(n)
 		return tx.Bucket(bEndpoints).Delete([]byte(id))
 	})
+	s.endEnding(id, err == nil)
 	if err != nil {
 		s.setSub(old)
 		return fmt.Errorf("subscription %s: %w", id, err)
