@@ -130,3 +130,33 @@ func entry(indent, text string) string {
 	}
 	return indent + strings.Join(lines, "\n"+indent+continuation)
 }
+
+// firstWord is the word a command takes before its flags: parley import's
+// format, parley webhook's subcommand.
+type firstWord struct {
+	cmd, what, want string
+	rest            string // what follows the word in the usage
+	use             string // the usage line
+	hint            string // added to the unknown-word message
+}
+
+// firstWordUsage answers args whose first word is not w.want: the usage on
+// stdout for --help (exit 0), else a usage error naming what is wrong, on
+// stderr (exit 2).
+func firstWordUsage(args []string, stdout, stderr io.Writer, w firstWord) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, w.use)
+		return 0
+	}
+	switch {
+	case len(args) == 0:
+		fmt.Fprintf(stderr, "parley %s: the %s is missing: %s\n", w.cmd, w.what, w.want)
+	case strings.HasPrefix(args[0], "-"):
+		// A flag, not the word: the word comes first.
+		fmt.Fprintf(stderr, "parley %s: the %s comes first, then its flags: parley %s %s %s [flags]\n", w.cmd, w.what, w.cmd, w.want, w.rest)
+	default:
+		fmt.Fprintf(stderr, "parley %s: unknown %s %q: %s is the one there is%s\n", w.cmd, w.what, args[0], w.want, w.hint)
+	}
+	fmt.Fprintln(stderr, w.use)
+	return 2
+}

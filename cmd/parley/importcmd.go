@@ -151,22 +151,11 @@ func noFlowNamed(name string, names []string) error {
 // importCmd: parley import rapidpro EXPORT.json [-o DIR].
 func importCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "rapidpro" {
-		const use = "Usage: parley import rapidpro EXPORT.json [-o DIR] [--flow NAME] [--lang L] [--rewrite-url FROM=TO]"
-		if len(args) > 0 && isHelp(args[0]) {
-			fmt.Fprintln(stdout, use)
-			return 0
-		}
-		switch {
-		case len(args) == 0:
-			fmt.Fprintln(stderr, "parley import: the export's format is missing: rapidpro")
-		case strings.HasPrefix(args[0], "-"):
-			// A flag, not a format: the format is the first word.
-			fmt.Fprintln(stderr, "parley import: the format comes first, then its flags: parley import rapidpro EXPORT.json [flags]")
-		default:
-			fmt.Fprintf(stderr, "parley import: unknown format %q: rapidpro is the one there is (TextIt exports are RapidPro exports)\n", args[0])
-		}
-		fmt.Fprintln(stderr, use)
-		return 2
+		return firstWordUsage(args, stdout, stderr, firstWord{
+			cmd: "import", what: "format", want: "rapidpro", rest: "EXPORT.json",
+			use:  "Usage: parley import rapidpro EXPORT.json [-o DIR] [--flow NAME] [--lang L] [--rewrite-url FROM=TO]",
+			hint: " (TextIt exports are RapidPro exports)",
+		})
 	}
 	fs := newFlags("import rapidpro", "EXPORT.json [-o DIR]", stderr)
 	outDir := fs.String("o", ".", "write the converted flows into `DIR`")

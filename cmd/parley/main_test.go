@@ -358,7 +358,7 @@ func TestUsageErrorsNameTheArgument(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"import"}, "parley import: the export's format is missing: rapidpro"},
+		{[]string{"import"}, "parley import: the format is missing: rapidpro"},
 		{[]string{"import", "textit", "x.json"}, `parley import: unknown format "textit"`},
 		{[]string{"import", "rapidpro"}, "parley import rapidpro: the EXPORT.json file is missing"},
 		{[]string{"import", "rapidpro", "a.json", "b.json"}, `one EXPORT.json file expected, got 2 ("a.json" "b.json")`},

@@ -18,22 +18,10 @@ import (
 // webhook: parley webhook test NAME --webhooks FILE [--var k=v]...
 func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "test" {
-		const use = "Usage: parley webhook test NAME --webhooks FILE.json [--var name=value]... [--allow-cidr CIDR]"
-		if len(args) > 0 && isHelp(args[0]) {
-			fmt.Fprintln(stdout, use)
-			return 0
-		}
-		switch {
-		case len(args) == 0:
-			fmt.Fprintln(stderr, "parley webhook: the subcommand is missing: test")
-		case strings.HasPrefix(args[0], "-"):
-			// A flag, not a subcommand: the subcommand is the first word.
-			fmt.Fprintln(stderr, "parley webhook: the subcommand comes first, then its flags: parley webhook test NAME --webhooks FILE.json [flags]")
-		default:
-			fmt.Fprintf(stderr, "parley webhook: unknown subcommand %q: test is the one there is\n", args[0])
-		}
-		fmt.Fprintln(stderr, use)
-		return 2
+		return firstWordUsage(args, stdout, stderr, firstWord{
+			cmd: "webhook", what: "subcommand", want: "test", rest: "NAME --webhooks FILE.json",
+			use: "Usage: parley webhook test NAME --webhooks FILE.json [--var name=value]... [--allow-cidr CIDR]",
+		})
 	}
 	fs := newFlags("webhook test", "NAME --webhooks FILE.json", stderr)
 	vars := pairs{}
