@@ -291,15 +291,6 @@ func containsFold(s, w string) bool {
 	return false
 }
 
-func redactString(v string, secrets []string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			v = strings.ReplaceAll(v, sec, redacted)
-		}
-	}
-	return v
-}
-
 // redactHeaders flattens h for the log: headers whose names look sensitive
 // are redacted whole, the others have red's secret values replaced.
 func redactHeaders(h http.Header, red *callout.Redactor) map[string]string {
