@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -254,5 +255,28 @@ func TestSubscriptionTokenURLSecrets(t *testing.T) {
 	r := ts.do("PUT", "/v1/webhooks/"+id, sub)
 	if e := r.errorOf(t); r.Status != 422 || e["field"] != "auth.token_url" || !strings.Contains(e["message"].(string), "no stored secret of this subscription fits") {
 		t.Errorf("PUT with a [redacted] no stored secret fits: %d %s, want 422 on auth.token_url", r.Status, r.Body)
+	}
+}
+
+// Signing secrets given together share their created_at: a list entry sent
+// back unchanged keeps each in its place, and one moved among them is
+// refused, not taken for another.
+func TestSubscriptionListSecretsGivenTogether(t *testing.T) {
+	ts := loopbackServer(t)
+	a, b := "whsec_"+base64.StdEncoding.EncodeToString([]byte("secret-aaaaaaaaaaaaaaaaaaaaaaaaaa")), "whsec_"+base64.StdEncoding.EncodeToString([]byte("secret-bbbbbbbbbbbbbbbbbbbbbbbbbb"))
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "events": []string{"*"}, "disabled": true,
+		"secrets": []any{map[string]any{"secret": a}, map[string]any{"secret": b}}})["id"].(string)
+	stored := ts.must(200, "GET", "/v1/webhooks/"+id, nil)["secrets"]
+	entry := ts.must(200, "GET", "/v1/webhooks", nil)["webhooks"].([]any)[0].(map[string]any)
+	ts.must(200, "PUT", "/v1/webhooks/"+id, entry)
+	after := ts.must(200, "GET", "/v1/webhooks/"+id, nil)["secrets"]
+	if mustJSON(after) != mustJSON(stored) || !strings.Contains(mustJSON(after), a) || !strings.Contains(mustJSON(after), b) {
+		t.Errorf("after a PUT of the list entry: secrets %v, want %v kept", after, stored)
+	}
+	listed := entry["secrets"].([]any)
+	entry["secrets"] = []any{listed[1], listed[0], map[string]any{"secret": "[redacted]", "created_at": listed[0].(map[string]any)["created_at"]}}
+	r := ts.do("PUT", "/v1/webhooks/"+id, entry)
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "secrets[2].secret" {
+		t.Errorf("PUT with a third [redacted] of the same time: %d %s, want 422 on secrets[2].secret", r.Status, r.Body)
 	}
 }

@@ -120,7 +120,21 @@ func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 			problems = append(problems, flows.Errorf(field, "%s stands for a stored signing secret, and a new subscription has none: give the secret itself, or leave secrets out for one to be generated", callout.Redacted))
 			continue
 		}
-		j := slices.IndexFunc(stored.Secrets, func(old delivery.Secret) bool { return old.CreatedAt.Equal(s.CreatedAt) })
+		// The stored secret in the same place with the same time, as a list
+		// entry sent back unchanged has them; else the one created then.
+		// Secrets given together share their time, so one of those moved
+		// cannot be told from another.
+		same := func(old delivery.Secret) bool { return old.CreatedAt.Equal(s.CreatedAt) }
+		j := -1
+		if i < len(stored.Secrets) && same(stored.Secrets[i]) {
+			j = i
+		} else if n := countFunc(stored.Secrets, same); n == 1 {
+			j = slices.IndexFunc(stored.Secrets, same)
+		} else if n > 1 {
+			problems = append(problems, flows.Errorf(field, "%s stands for one of the %d stored signing secrets created at %s, and in another place than any of them: give the secret itself, or send the secrets back in the order the list gives them",
+				callout.Redacted, n, s.CreatedAt.Format(time.RFC3339Nano)))
+			continue
+		}
 		if j < 0 {
 			problems = append(problems, flows.Errorf(field, "%s stands for the stored signing secret created at %s, and this subscription has none created then: give the secret itself, or leave secrets out to keep the stored ones",
 				callout.Redacted, s.CreatedAt.Format(time.RFC3339Nano)))
@@ -326,4 +340,15 @@ func (s *Server) retryDelivery(c *fiber.Ctx, d *delivery.Service) error {
 		return deliveryErr(err)
 	}
 	return c.JSON(dl)
+}
+
+// countFunc counts the elements of s that f reports.
+func countFunc[T any](s []T, f func(T) bool) int {
+	n := 0
+	for _, v := range s {
+		if f(v) {
+			n++
+		}
+	}
+	return n
 }

@@ -211,12 +211,19 @@ func keepSecrets(in, stored *flows.WebhookConfig) error {
 		if in.Headers[k] != callout.Redacted {
 			continue
 		}
-		// Header names are compared without case, as HTTP compares them.
-		for sk, old := range stored.Headers {
-			if strings.EqualFold(sk, k) && kept(flows.MemberPath("headers", k), inDest, oldDest) {
-				in.Headers[k] = old
-				break
+		// Header names are compared without case, as HTTP compares them;
+		// the name as stored first, when it is there.
+		sk, found := k, false
+		if _, found = stored.Headers[k]; !found {
+			for _, name := range slices.Sorted(maps.Keys(stored.Headers)) {
+				if strings.EqualFold(name, k) {
+					sk, found = name, true
+					break
+				}
 			}
+		}
+		if found && kept(flows.MemberPath("headers", k), inDest, oldDest) {
+			in.Headers[k] = stored.Headers[sk]
 		}
 	}
 	if len(problems) == 0 {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/internal/syncbuf"
 
 	"github.com/parleyhq/parley/callout"
@@ -734,6 +735,21 @@ func TestWebhookConfigRedactedWithoutStoredSecret(t *testing.T) {
 		e := r.errorOf(t)
 		if r.Status != 422 || !strings.Contains(e["message"].(string), "no stored secret of this webhook fits") {
 			t.Errorf("PUT %v: %d %s, want 422 saying no stored secret fits", body, r.Status, r.Body)
+		}
+	}
+}
+
+// Headers whose names differ only in case each keep their own stored value
+// when sent back [redacted]: the name as stored is taken first.
+func TestKeepSecretsHeadersOfEveryCase(t *testing.T) {
+	stored := &flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Api-Key": "AAA", "x-api-key": "BBB"}}
+	for range 20 {
+		in := &flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Api-Key": "[redacted]", "x-api-key": "[redacted]"}}
+		if err := keepSecrets(in, stored); err != nil {
+			t.Fatal(err)
+		}
+		if in.Headers["X-Api-Key"] != "AAA" || in.Headers["x-api-key"] != "BBB" {
+			t.Fatalf("headers %v, want each its own stored value", in.Headers)
 		}
 	}
 }
