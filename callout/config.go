@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -265,7 +266,11 @@ func checkAuth(a *flows.WebhookAuth) []*flows.FieldError {
 		need("client_id", a.ClientID)
 		need("token_url", a.TokenURL)
 		if a.TokenURL != "" && checkURL(a.TokenURL) != nil {
-			errs = append(errs, flows.Errorf("auth.token_url", "%q must be an http or https URL", NewRedactor(nil).URL(a.TokenURL)))
+			what := "must be an http or https URL"
+			if _, err := url.Parse(a.TokenURL); err != nil {
+				what = "is not a URL: its user part, host or port cannot be read"
+			}
+			errs = append(errs, flows.Errorf("auth.token_url", "%q %s", NewRedactor(nil).URL(a.TokenURL), what))
 		}
 		if a.Type == flows.AuthOAuth2ClientCredentials {
 			need("client_secret", a.ClientSecret)

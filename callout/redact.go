@@ -419,7 +419,7 @@ func redactFields(body []byte, contentType string) string {
 // part and its query (after the first ?, up to a #), as well as its text
 // allows. The user part ends at the last @ before the query: a password may
 // hold a / (base64 does), which is often what keeps the URL from parsing,
-// and an @; an @ in the path makes more of the URL read as the password,
+// a # and an @; an @ in the path makes more of the URL read as the password,
 // which only hides more of it.
 func roughURL(raw string) (password, query string) {
 	if i, c, at := roughUserInfo(raw); at > 0 {
@@ -442,7 +442,8 @@ func roughUserInfo(raw string) (i, c, at int) {
 	}
 	i += 3
 	rest := raw[i:]
-	if end := strings.IndexAny(rest, "?#"); end >= 0 {
+	// Not at a #: a password may hold one.
+	if end := strings.IndexByte(rest, '?'); end >= 0 {
 		rest = rest[:end]
 	}
 	at = strings.LastIndexByte(rest, '@')

@@ -292,7 +292,13 @@ func (sub *Subscription) normalize(now time.Time) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		p.add("url", "url %q is not a URL: %s", red.URL(sub.URL), red.String(err.Error()))
+		if strings.Contains(sub.URL, "@") {
+			// The cause may quote a piece of a password (invalid port
+			// ":ab" of bob:ab/cd@host), which no redaction finds.
+			p.add("url", "url %q is not a URL: its user part, host or port cannot be read", red.URL(sub.URL))
+		} else {
+			p.add("url", "url %q is not a URL: %s", red.URL(sub.URL), red.String(err.Error()))
+		}
 	} else if u.Scheme != "http" && u.Scheme != "https" {
 		p.add("url", "url's scheme must be http or https, not %q", u.Scheme)
 	} else if hp := callout.HostProblem(u); hp != "" {

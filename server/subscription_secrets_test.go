@@ -157,7 +157,7 @@ func TestSubscriptionErrorsRedactURLs(t *testing.T) {
 		says  string
 	}{
 		{"not a URL", map[string]any{"url": "https://bob:PW4242@exa mple.com/x?token=TOK4242&q=1"},
-			"url", `url "https://bob:[redacted]@exa mple.com/x?token=[redacted]&q=1" is not a URL: invalid character " " in host name`},
+			"url", `url "https://bob:[redacted]@exa mple.com/x?token=[redacted]&q=1" is not a URL: its user part, host or port cannot be read`},
 		{"a [redacted] no stored secret fits", map[string]any{"url": "https://bob:PW4242@crm.example.com/x?token=[redacted]&api_key=KEY4242"},
 			"url", `"https://bob:[redacted]@crm.example.com/x?token=[redacted]&api_key=[redacted]" holds [redacted]`},
 		{"a token URL", map[string]any{"url": "https://crm.example.com/x", "auth": map[string]any{"type": "oauth2_client_credentials",
@@ -278,5 +278,28 @@ func TestSubscriptionListSecretsGivenTogether(t *testing.T) {
 	r := ts.do("PUT", "/v1/webhooks/"+id, entry)
 	if e := r.errorOf(t); r.Status != 422 || e["field"] != "secrets[2].secret" {
 		t.Errorf("PUT with a third [redacted] of the same time: %d %s, want 422 on secrets[2].secret", r.Status, r.Body)
+	}
+}
+
+// A password holding a / or a # keeps the URL from parsing: no piece of it
+// shows in the error, and a webhook configuration stored with one can be
+// sent back as GET shows it.
+func TestPasswordThatBreaksTheURL(t *testing.T) {
+	ts := loopbackServer(t)
+	for _, u := range []string{"https://bob:ab/cdEF+gh=@api.example.com/x", "https://bob:s3cr#et@host.example.com/x"} {
+		r := ts.do("POST", "/v1/webhooks", map[string]any{"url": u, "events": []string{"*"}})
+		if r.Status != 422 || strings.Contains(string(r.Body), `:ab\"`) || strings.Contains(string(r.Body), "s3cr") {
+			t.Errorf("POST %s: %d %s, want 422 showing no piece of the password", u, r.Status, r.Body)
+		}
+	}
+	ts.must(201, "POST", "/v1/webhook-configs", map[string]any{"name": "slash", "url": "https://bob:pa/ss9@api.example.com/x"})
+	got := ts.must(200, "GET", "/v1/webhook-configs/slash", nil)
+	if strings.Contains(mustJSON(got), "pa/ss9") {
+		t.Fatalf("GET shows the password: %v", got)
+	}
+	delete(got, "source")
+	r := ts.do("PUT", "/v1/webhook-configs/slash", got)
+	if r.Status != 200 {
+		t.Errorf("PUT of the GET answer: %d %s, want 200", r.Status, r.Body)
 	}
 }

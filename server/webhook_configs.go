@@ -283,15 +283,25 @@ func authSecretOrigin(c *flows.WebhookConfig, field string) string {
 // text: a URL shown redacted is not one url.Parse reads, and a templated
 // one is compared as it is written. A user name and password are left out.
 func secretOrigin(raw string) string {
-	scheme, rest, ok := strings.Cut(strings.TrimSpace(raw), "://")
+	raw = strings.TrimSpace(raw)
+	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return strings.TrimSpace(raw)
+		return raw
+	}
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return originOf(strings.ToLower(scheme), u.Host)
+	}
+	// Not a URL (a template, a password holding a /): the user part ends
+	// at the last @ before the query, as the redactor reads it.
+	userEnd := rest
+	if q := strings.IndexByte(userEnd, '?'); q >= 0 {
+		userEnd = userEnd[:q]
+	}
+	if at := strings.LastIndex(userEnd, "@"); at >= 0 {
+		rest = rest[at+1:]
 	}
 	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
 		rest = rest[:end]
-	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		rest = rest[at+1:]
 	}
 	return originOf(strings.ToLower(scheme), rest)
 }
