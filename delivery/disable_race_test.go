@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 // slowReceiver answers 200 after a pause, counting the requests that have
@@ -190,5 +193,50 @@ func TestInFlightAtDisableOrDeleteCountedOnce(t *testing.T) {
 				t.Errorf("receiver got %d requests, want 1", n)
 			}
 		})
+	}
+}
+
+// A disable that commits after the writer recorded a failed attempt as a
+// retry, but before the writer let go of the delivery, ends it at once:
+// its result is recorded, so it is pending, not in flight.
+func TestDisableAfterARetryIsRecorded(t *testing.T) {
+	var armed atomic.Bool
+	committed, release := make(chan struct{}), make(chan struct{})
+	var e *env
+	e = newEnv(t, func(o *Options) {
+		o.Update = func(fn func(*bbolt.Tx) error) error {
+			err := e.db.Update(fn)
+			if armed.CompareAndSwap(true, false) {
+				close(committed)
+				<-release
+			}
+			return err
+		}
+	})
+	rc := newReceiver(t)
+	rc.setReply(func(w http.ResponseWriter, r *http.Request) {
+		armed.Store(true)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	before := e.svc.Stats().Deliveries
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
+	<-committed // the ping's 503 recorded as a retry; the writer still holds it
+	in := *sub
+	in.Secrets, in.Disabled = nil, true
+	if _, err := e.svc.Update(context.Background(), sub.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	e.settle()
+	ds := e.deliveries(sub.ID)
+	if len(ds) != 1 || ds[0].Status != StatusDisabled || ds[0].Attempts != 1 {
+		t.Fatalf("deliveries after the disable %+v, want the ping disabled after its one attempt", ds)
+	}
+	after := e.svc.Stats().Deliveries
+	if n := after[StatusDisabled] - before[StatusDisabled]; n != 1 {
+		t.Errorf("counted disabled %d, want 1", n)
+	}
+	if n := len(rc.requests()); n != 1 {
+		t.Errorf("the receiver got %d requests, want the one before the disable", n)
 	}
 }

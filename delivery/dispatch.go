@@ -396,7 +396,7 @@ func (s *Service) attempt(j *job) *result {
 	case sub.Disabled:
 		r.skip, r.why = StatusDisabled, "endpoint disabled: "+sub.DisabledReason
 	default:
-		s.sending[id] = struct{}{}
+		s.sending[id] = j.d.Attempts
 	}
 	s.sendMu.Unlock()
 	if r.ended || r.skip != "" {
@@ -892,20 +892,22 @@ func (s *Service) disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why strin
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		ids = append(ids, string(k[len(prefix)+8:]))
 	}
-	s.sendMu.Lock()
-	kept := ids[:0]
 	for _, id := range ids {
-		if _, sent := s.sending[id]; !sent || settled[id] {
-			kept = append(kept, id)
-		}
-	}
-	s.sendMu.Unlock()
-	for _, id := range kept {
 		d, err := getDelivery(tx, id)
 		if err != nil {
 			return oldest, n, err
 		}
 		if d == nil {
+			continue
+		}
+		// In flight: sent, and its result not recorded (the stored
+		// delivery has the attempts it was sent with). One whose result
+		// a commit recorded as a retry is pending again, even before the
+		// writer lets go of it.
+		s.sendMu.Lock()
+		before, sent := s.sending[id]
+		s.sendMu.Unlock()
+		if sent && !settled[id] && d.Attempts <= before {
 			continue
 		}
 		if err := deleteDue(tx, a, d); err != nil {

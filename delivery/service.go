@@ -61,8 +61,10 @@ type Service struct {
 	// result. Never held while taking schedMu or the database.
 	sendMu sync.Mutex
 	// sending holds the deliveries whose request was sent and whose result
-	// is not committed yet.
-	sending map[string]struct{}
+	// is not committed yet, each with its attempts before the send: once
+	// the stored delivery has more, its result is recorded, and it is
+	// pending again, not in flight.
+	sending map[string]int
 	// ending counts, per endpoint, the transactions under way that end its
 	// pending deliveries; ended is the value of endSeq when the last one
 	// returned. A delivery taken from the schedule before that (its job's
@@ -103,7 +105,7 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 		kick:       make(chan struct{}, 1),
 		kickOutbox: make(chan struct{}, 1),
 		inflight:   map[string]struct{}{},
-		sending:    map[string]struct{}{},
+		sending:    map[string]int{},
 		ending:     map[string]int{},
 		ended:      map[string]uint64{},
 		queues:     map[string]*endpointQueue{},
