@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,8 +203,9 @@ func TestInFlightAtDisableOrDeleteCountedOnce(t *testing.T) {
 func TestDisableAfterARetryIsRecorded(t *testing.T) {
 	var armed atomic.Bool
 	committed, release := make(chan struct{}), make(chan struct{})
-	var e *env
-	e = newEnv(t, func(o *Options) {
+	// The dispatcher starts once e.db is set: its prune loop writes at once.
+	e := &env{t: t, clock: newClock(), path: filepath.Join(t.TempDir(), "parley.db")}
+	e.openStopped(func(o *Options) {
 		o.Update = func(fn func(*bbolt.Tx) error) error {
 			err := e.db.Update(fn)
 			if armed.CompareAndSwap(true, false) {
@@ -213,6 +215,8 @@ func TestDisableAfterARetryIsRecorded(t *testing.T) {
 			return err
 		}
 	})
+	t.Cleanup(e.close)
+	e.start()
 	rc := newReceiver(t)
 	rc.setReply(func(w http.ResponseWriter, r *http.Request) {
 		armed.Store(true)
