@@ -303,3 +303,42 @@ func TestPasswordThatBreaksTheURL(t *testing.T) {
 		t.Errorf("PUT of the GET answer: %d %s, want 200", r.Status, r.Body)
 	}
 }
+
+// Secrets given together differ by their expiry: one left out of a list
+// entry sent back is the one left out, the others keep their own, and two
+// with the same dates cannot lose one of them unnoticed.
+func TestSubscriptionListSecretsByTheirDates(t *testing.T) {
+	ts := loopbackServer(t)
+	secret := func(c byte) string {
+		return "whsec_" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(c), 32)))
+	}
+	a, b, c := secret('a'), secret('b'), secret('c')
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "events": []string{"*"}, "disabled": true,
+		"secrets": []any{
+			map[string]any{"secret": a, "expires_at": "2030-01-01T00:00:00Z"},
+			map[string]any{"secret": b, "expires_at": "2030-02-01T00:00:00Z"},
+			map[string]any{"secret": c},
+		}})["id"].(string)
+	entry := ts.must(200, "GET", "/v1/webhooks", nil)["webhooks"].([]any)[0].(map[string]any)
+	listed := entry["secrets"].([]any)
+	entry["secrets"] = []any{listed[0], listed[2]}
+	ts.must(200, "PUT", "/v1/webhooks/"+id, entry)
+	after := mustJSON(ts.must(200, "GET", "/v1/webhooks/"+id, nil)["secrets"])
+	if !strings.Contains(after, a) || strings.Contains(after, b) || !strings.Contains(after, c) {
+		t.Errorf("after leaving B out: %s, want A and C kept, B gone", after)
+	}
+
+	id = ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "events": []string{"*"}, "disabled": true,
+		"secrets": []any{map[string]any{"secret": a}, map[string]any{"secret": b}}})["id"].(string)
+	var mine map[string]any
+	for _, w := range ts.must(200, "GET", "/v1/webhooks", nil)["webhooks"].([]any) {
+		if w.(map[string]any)["id"] == id {
+			mine = w.(map[string]any)
+		}
+	}
+	mine["secrets"] = mine["secrets"].([]any)[:1]
+	r := ts.do("PUT", "/v1/webhooks/"+id, mine)
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "secrets[0].secret" || !strings.Contains(e["message"].(string), "cannot be told") {
+		t.Errorf("PUT leaving out one of two secrets with the same dates: %d %s, want 422 on secrets[0].secret", r.Status, r.Body)
+	}
+}

@@ -110,6 +110,26 @@ func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 	}
 	in.URL = cfg.URL
 	problems := leftRedacted(cfg, "subscription")
+	// A [redacted] signing secret is a stored one with the same dates
+	// (created_at and expires_at), as the list shows them. Secrets given
+	// together share their dates; those sent back [redacted] take the
+	// stored ones with their dates in order, as many as there are, and
+	// fewer of them than are stored (one left out: which, the dates cannot
+	// tell) are refused.
+	dates := func(v delivery.Secret) string {
+		k := v.CreatedAt.UTC().Format(time.RFC3339Nano)
+		if v.ExpiresAt != nil {
+			k += " " + v.ExpiresAt.UTC().Format(time.RFC3339Nano)
+		}
+		return k
+	}
+	sent := map[string]int{}
+	for _, v := range in.Secrets {
+		if v.Secret == callout.Redacted {
+			sent[dates(v)]++
+		}
+	}
+	taken := map[string]int{}
 	for i := range in.Secrets {
 		s := &in.Secrets[i]
 		if s.Secret != callout.Redacted {
@@ -120,27 +140,24 @@ func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 			problems = append(problems, flows.Errorf(field, "%s stands for a stored signing secret, and a new subscription has none: give the secret itself, or leave secrets out for one to be generated", callout.Redacted))
 			continue
 		}
-		// The stored secret in the same place with the same time, as a list
-		// entry sent back unchanged has them; else the one created then.
-		// Secrets given together share their time, so one of those moved
-		// cannot be told from another.
-		same := func(old delivery.Secret) bool { return old.CreatedAt.Equal(s.CreatedAt) }
-		j := -1
-		if i < len(stored.Secrets) && same(stored.Secrets[i]) {
-			j = i
-		} else if n := countFunc(stored.Secrets, same); n == 1 {
-			j = slices.IndexFunc(stored.Secrets, same)
-		} else if n > 1 {
-			problems = append(problems, flows.Errorf(field, "%s stands for one of the %d stored signing secrets created at %s, and in another place than any of them: give the secret itself, or send the secrets back in the order the list gives them",
-				callout.Redacted, n, s.CreatedAt.Format(time.RFC3339Nano)))
-			continue
+		k := dates(*s)
+		var same []delivery.Secret
+		for _, old := range stored.Secrets {
+			if dates(old) == k {
+				same = append(same, old)
+			}
 		}
-		if j < 0 {
-			problems = append(problems, flows.Errorf(field, "%s stands for the stored signing secret created at %s, and this subscription has none created then: give the secret itself, or leave secrets out to keep the stored ones",
+		switch {
+		case len(same) == 0 || taken[k] >= len(same):
+			problems = append(problems, flows.Errorf(field, "%s stands for a stored signing secret created at %s, and this subscription has no other with those dates: give the secret itself, or leave secrets out to keep the stored ones",
 				callout.Redacted, s.CreatedAt.Format(time.RFC3339Nano)))
-			continue
+		case sent[k] < len(same):
+			problems = append(problems, flows.Errorf(field, "%s stands for one of the %d stored signing secrets with the dates of this one, and %d of them are sent back: which is left out cannot be told; give the secrets themselves (GET /v1/webhooks/{id} shows them), or leave secrets out to keep the stored ones",
+				callout.Redacted, len(same), sent[k]))
+		default:
+			s.Secret = same[taken[k]].Secret
+			taken[k]++
 		}
-		s.Secret = stored.Secrets[j].Secret
 	}
 	if len(problems) > 0 {
 		fe := problems[0]
