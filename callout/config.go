@@ -268,7 +268,7 @@ func checkAuth(a *flows.WebhookAuth) []*flows.FieldError {
 		if a.TokenURL != "" && checkURL(a.TokenURL) != nil {
 			what := "must be an http or https URL"
 			if _, err := url.Parse(a.TokenURL); err != nil {
-				what = "is not a URL: its user part, host or port cannot be read"
+				what = "is not a URL: " + ParseProblem(a.TokenURL, err)
 			}
 			errs = append(errs, flows.Errorf("auth.token_url", "%q %s", NewRedactor(nil).URL(a.TokenURL), what))
 		}

@@ -3,6 +3,7 @@ package callout
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -416,17 +417,18 @@ func redactFields(body []byte, contentType string) string {
 }
 
 // roughURL reads, from a URL that does not parse, the password of its user
-// part and its query (after the first ?, up to a #), as well as its text
-// allows. The user part ends at the last @ before the query: a password may
-// hold a / (base64 does), which is often what keeps the URL from parsing,
-// a # and an @; an @ in the path makes more of the URL read as the password,
-// which only hides more of it.
+// part and its query (after the first ? past the user part, up to a #), as
+// well as its text allows. The user part ends at the last @: a password may
+// hold a / (base64 does), which is often what keeps the URL from parsing, a
+// ?, a # and an @; an @ in the path or query makes more of the URL read as
+// the password, which only hides more of it.
 func roughURL(raw string) (password, query string) {
+	after := raw
 	if i, c, at := roughUserInfo(raw); at > 0 {
-		password = raw[i+c+1 : i+at]
+		password, after = raw[i+c+1:i+at], raw[i+at:]
 	}
-	if q := strings.IndexByte(raw, '?'); q >= 0 {
-		query, _, _ = strings.Cut(raw[q+1:], "#")
+	if q := strings.IndexByte(after, '?'); q >= 0 {
+		query, _, _ = strings.Cut(after[q+1:], "#")
 	}
 	return password, query
 }
@@ -441,11 +443,9 @@ func roughUserInfo(raw string) (i, c, at int) {
 		return 0, 0, 0
 	}
 	i += 3
+	// The last @ of all: a password may hold a /, ?, # or @, and a query
+	// with an @ in it only makes more of the URL read as the password.
 	rest := raw[i:]
-	// Not at a #: a password may hold one.
-	if end := strings.IndexByte(rest, '?'); end >= 0 {
-		rest = rest[:end]
-	}
 	at = strings.LastIndexByte(rest, '@')
 	if at < 0 {
 		return 0, 0, 0
@@ -473,4 +473,26 @@ func roughRedactURL(raw string) string {
 		}
 	}
 	return raw
+}
+
+// ParseProblem says why raw, which url.Parse refused with err, is not a
+// URL, without its secrets: the parser's reason, redacted, unless it quotes
+// a piece of the password (invalid port ":ab" of bob:ab/cd@host, which no
+// redaction of whole values finds).
+func ParseProblem(raw string, err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	red := NewRedactor(nil)
+	red.Learn(raw, nil)
+	reason := red.String(err.Error())
+	if pw, _ := roughURL(raw); len(pw) >= 2 {
+		for i := 0; i+2 <= len(pw); i++ {
+			if strings.Contains(reason, pw[i:i+2]) {
+				return "it does not parse (the parser's reason is left out: it quotes part of the password)"
+			}
+		}
+	}
+	return reason
 }

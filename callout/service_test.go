@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -465,6 +466,7 @@ func TestUnparsedURLRedacted(t *testing.T) {
 		"https://bob:s3cretpw@api example.com/x?token=tok123&plain=visible#frag",
 		"https://bob:s3cr/etpw+Kl=@@api.example.invalid/x?token=tok123",
 		"https://bob:s3cretpw@99@exa mple.com/x",
+		"http://bob:s3cretpw?cd@127.0.0.1:19151/ok?x=1&token=tok123",
 	} {
 		req := &flows.WebhookRequest{Method: "GET", URL: raw}
 		res := s.Call(context.Background(), req)
@@ -479,5 +481,23 @@ func TestUnparsedURLRedacted(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "plain=visible") || !strings.Contains(logs.String(), "not a valid URL") {
 		t.Errorf("a parameter that is no secret is redacted too, or no URL was refused: %s", logs.String())
+	}
+}
+
+// ParseProblem gives the parser's reason unless it quotes a piece of the
+// password.
+func TestParseProblem(t *testing.T) {
+	for _, c := range []struct{ raw, want string }{
+		{"http://bob:pw77@127.0.0.1/a%zz", `invalid URL escape "%zz"`},
+		{"https://bob:ab/cdEF@api.example.com/x", "it does not parse (the parser's reason is left out: it quotes part of the password)"},
+		{"https://crm example.com/in", `invalid character " " in host name`},
+	} {
+		_, err := url.Parse(c.raw)
+		if err == nil {
+			t.Fatalf("%s parses", c.raw)
+		}
+		if got := ParseProblem(c.raw, err); got != c.want {
+			t.Errorf("ParseProblem(%s) = %q, want %q", c.raw, got, c.want)
+		}
 	}
 }

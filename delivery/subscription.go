@@ -286,19 +286,7 @@ func (sub *Subscription) normalize(now time.Time) error {
 	} else if u, err := url.Parse(sub.URL); err != nil {
 		// Answered to the client, logged: the URL quoted redacted, and the
 		// cause without the secrets the URL holds.
-		red := callout.NewRedactor(nil)
-		red.Learn(sub.URL, nil)
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		if strings.Contains(sub.URL, "@") {
-			// The cause may quote a piece of a password (invalid port
-			// ":ab" of bob:ab/cd@host), which no redaction finds.
-			p.add("url", "url %q is not a URL: its user part, host or port cannot be read", red.URL(sub.URL))
-		} else {
-			p.add("url", "url %q is not a URL: %s", red.URL(sub.URL), red.String(err.Error()))
-		}
+		p.add("url", "url %q is not a URL: %s", callout.NewRedactor(nil).URL(sub.URL), callout.ParseProblem(sub.URL, err))
 	} else if u.Scheme != "http" && u.Scheme != "https" {
 		p.add("url", "url's scheme must be http or https, not %q", u.Scheme)
 	} else if hp := callout.HostProblem(u); hp != "" {

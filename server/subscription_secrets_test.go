@@ -157,7 +157,7 @@ func TestSubscriptionErrorsRedactURLs(t *testing.T) {
 		says  string
 	}{
 		{"not a URL", map[string]any{"url": "https://bob:PW4242@exa mple.com/x?token=TOK4242&q=1"},
-			"url", `url "https://bob:[redacted]@exa mple.com/x?token=[redacted]&q=1" is not a URL: its user part, host or port cannot be read`},
+			"url", `url "https://bob:[redacted]@exa mple.com/x?token=[redacted]&q=1" is not a URL: invalid character " " in host name`},
 		{"a [redacted] no stored secret fits", map[string]any{"url": "https://bob:PW4242@crm.example.com/x?token=[redacted]&api_key=KEY4242"},
 			"url", `"https://bob:[redacted]@crm.example.com/x?token=[redacted]&api_key=[redacted]" holds [redacted]`},
 		{"a token URL", map[string]any{"url": "https://crm.example.com/x", "auth": map[string]any{"type": "oauth2_client_credentials",

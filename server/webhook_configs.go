@@ -291,13 +291,9 @@ func secretOrigin(raw string) string {
 	if u, err := url.Parse(raw); err == nil && u.Host != "" {
 		return originOf(strings.ToLower(scheme), u.Host)
 	}
-	// Not a URL (a template, a password holding a /): the user part ends
-	// at the last @ before the query, as the redactor reads it.
-	userEnd := rest
-	if q := strings.IndexByte(userEnd, '?'); q >= 0 {
-		userEnd = userEnd[:q]
-	}
-	if at := strings.LastIndex(userEnd, "@"); at >= 0 {
+	// Not a URL (a template, a password holding a / or ?): the user part
+	// ends at the last @, as the redactor reads it.
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		rest = rest[at+1:]
 	}
 	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
