@@ -165,7 +165,17 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 		fe.Err = flows.ErrNewRule
 		errs = append(errs, fe)
 	}
-	for k := range c.Headers {
+	seen := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(c.Headers)) {
+		// Header names are the same without case: only one of two would
+		// go, and which one would change from call to call. A new rule: a
+		// flow stored with two still loads.
+		if other, dup := seen[strings.ToLower(k)]; dup {
+			fe := flows.Errorf(flows.MemberPath("headers", k), "names the same header as %q (header names are the same in any case): give it once", other)
+			fe.Err = flows.ErrNewRule
+			errs = append(errs, fe)
+		}
+		seen[strings.ToLower(k)] = k
 		if k == "" || strings.ContainsAny(k, " :\r\n\t") {
 			add(flows.MemberPath("headers", k), "is not a valid header name")
 		} else if ClientHeader(k) {

@@ -90,3 +90,14 @@ func TestValidateRefusesClientHeaders(t *testing.T) {
 		t.Errorf("Host: %v", errs)
 	}
 }
+
+// Two headers whose names differ only in case are refused, naming both: only
+// one would go, a different one from call to call. A flow stored with them
+// still loads (a new rule).
+func TestValidateRefusesHeadersOfOneName(t *testing.T) {
+	errs := Validate(&flows.WebhookConfig{URL: "https://e.com", Headers: map[string]string{"X-Api-Key": "a", "x-api-key": "b"}}, true)
+	if len(errs) != 1 || errs[0].Path != "headers.x-api-key" || !errors.Is(errs[0], flows.ErrNewRule) ||
+		!strings.Contains(errs[0].Message, `names the same header as "X-Api-Key"`) {
+		t.Errorf("errors %v, want one at headers.x-api-key naming X-Api-Key", errs)
+	}
+}

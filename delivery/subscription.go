@@ -319,8 +319,14 @@ func (sub *Subscription) normalize(now time.Time) error {
 		names = append(names, name)
 	}
 	slices.Sort(names) // problems in the same order every time
+	seen := map[string]string{}
 	for _, name := range names {
+		other, dup := seen[strings.ToLower(name)]
+		seen[strings.ToLower(name)] = name
 		switch {
+		case dup:
+			// Only one of the two would go, a different one after each save.
+			p.add("headers."+name, "headers: %q names the same header as %q (header names are the same in any case): give it once", name, other)
 		case !validHeaderName(name):
 			p.add("headers."+name, "headers: %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)", name)
 		case slices.Contains(reservedHeaders, strings.ToLower(name)):

@@ -342,3 +342,13 @@ func TestSubscriptionListSecretsByTheirDates(t *testing.T) {
 		t.Errorf("PUT leaving out one of two secrets with the same dates: %d %s, want 422 on secrets[0].secret", r.Status, r.Body)
 	}
 }
+
+// A subscription's headers whose names differ only in case are refused.
+func TestSubscriptionHeadersOfOneName(t *testing.T) {
+	ts := loopbackServer(t)
+	r := ts.do("POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "events": []string{"*"},
+		"headers": map[string]any{"X-Tenant": "aaa", "x-tenant": "bbb"}})
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "headers.x-tenant" || !strings.Contains(e["message"].(string), `names the same header as "X-Tenant"`) {
+		t.Errorf("POST with X-Tenant and x-tenant: %d %s, want 422 on headers.x-tenant", r.Status, r.Body)
+	}
+}
