@@ -640,12 +640,7 @@ func TestWebhookConfigEmptyURLPassword(t *testing.T) {
 func TestWebhookConfigErrorsRedactURLs(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.must(201, "PUT", "/v1/webhook-configs/w1", map[string]any{"url": "https://api.example.com/x?token=TOK4242"})
-	for _, tc := range []struct {
-		name  string
-		body  map[string]any
-		field string
-		says  string
-	}{
+	wantRedactedErrors(t, ts, "PUT", "/v1/webhook-configs/w1", []redactedErrorCase{
 		{"a [redacted] no stored secret fits", map[string]any{"url": "https://bob:PW4242@api.example.com/y?token=[redacted]&api_key=[redacted]"},
 			"url", `"https://bob:[redacted]@api.example.com/y?token=[redacted]&api_key=[redacted]" holds [redacted]`},
 		{"not http", map[string]any{"url": "ftp://bob:PW4242@api.example.com/x?api_key=KEY4242&q=1"},
@@ -655,18 +650,7 @@ func TestWebhookConfigErrorsRedactURLs(t *testing.T) {
 		{"a token URL", map[string]any{"url": "https://api.example.com/x", "auth": map[string]any{"type": "oauth2_client_credentials",
 			"client_id": "c", "client_secret": "CS4242", "token_url": "ftp://u:PW4242@auth.example.com/t?client_secret=CS4242"}},
 			"auth.token_url", `"ftp://u:[redacted]@auth.example.com/t?client_secret=[redacted]" must be an http or https URL`},
-	} {
-		r := ts.do("PUT", "/v1/webhook-configs/w1", tc.body)
-		e := r.errorOf(t)
-		if r.Status != 422 || e["field"] != tc.field || !strings.Contains(e["message"].(string), tc.says) {
-			t.Errorf("%s: %d %s, want 422 on %s saying %s", tc.name, r.Status, r.Body, tc.field, tc.says)
-		}
-		for _, s := range []string{"PW4242", "KEY4242", "CS4242", "TOK4242"} {
-			if strings.Contains(string(r.Body), s) {
-				t.Errorf("%s: the answer shows %s: %s", tc.name, s, r.Body)
-			}
-		}
-	}
+	})
 }
 
 // A token URL's password and credential parameters read [redacted] in the
@@ -750,6 +734,33 @@ func TestKeepSecretsHeadersOfEveryCase(t *testing.T) {
 		}
 		if in.Headers["X-Api-Key"] != "AAA" || in.Headers["x-api-key"] != "BBB" {
 			t.Fatalf("headers %v, want each its own stored value", in.Headers)
+		}
+	}
+}
+
+// redactedErrorCase is a body whose answer must be 422 on field, saying
+// says, and show none of the secrets wantRedactedErrors looks for.
+type redactedErrorCase struct {
+	name  string
+	body  map[string]any
+	field string
+	says  string
+}
+
+// wantRedactedErrors sends each case's body and checks its error, and that
+// no secret of the cases (PW4242, KEY4242, CS4242, TOK4242) shows in it.
+func wantRedactedErrors(t *testing.T, ts *testServer, method, path string, cases []redactedErrorCase) {
+	t.Helper()
+	for _, tc := range cases {
+		r := ts.do(method, path, tc.body)
+		e := r.errorOf(t)
+		if r.Status != 422 || e["field"] != tc.field || !strings.Contains(e["message"].(string), tc.says) {
+			t.Errorf("%s: %d %s, want 422 on %s saying %s", tc.name, r.Status, r.Body, tc.field, tc.says)
+		}
+		for _, s := range []string{"PW4242", "KEY4242", "CS4242", "TOK4242"} {
+			if strings.Contains(string(r.Body), s) {
+				t.Errorf("%s: the answer shows %s: %s", tc.name, s, r.Body)
+			}
 		}
 	}
 }
