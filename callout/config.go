@@ -237,6 +237,19 @@ func authFields(a *flows.WebhookAuth) []string {
 // its type does not send (a bearer auth's encoding) is refused, not left
 // out of the call in silence. Both were taken once (flows.ErrNewRule): a
 // flow stored with them calls as it did, with a warning.
+// runAuthProblem is the first of checkAuth's problems that stops a call:
+// one a check added since the webhook was stored finds (flows.ErrNewRule: a
+// field the type does not send, a token without a type) is a warning where
+// the webhook is loaded, and the call goes as it did, nil here.
+func runAuthProblem(a *flows.WebhookAuth) error {
+	for _, fe := range checkAuth(a) {
+		if !errors.Is(fe, flows.ErrNewRule) {
+			return fe
+		}
+	}
+	return nil
+}
+
 func checkAuth(a *flows.WebhookAuth) []*flows.FieldError {
 	var errs []*flows.FieldError
 	need := func(field, v string) {

@@ -288,8 +288,8 @@ func (s *Service) check(method string, req *flows.WebhookRequest, u *url.URL) er
 		return fmt.Errorf("request body is %d bytes, over the %d-byte limit", len(req.Body), s.maxRequest)
 	}
 	if req.Auth != nil {
-		if errs := checkAuth(req.Auth); len(errs) > 0 {
-			return errs[0]
+		if err := runAuthProblem(req.Auth); err != nil {
+			return err
 		}
 	}
 	for name, v := range req.Headers {

@@ -501,3 +501,21 @@ func TestParseProblem(t *testing.T) {
 		}
 	}
 }
+
+// A webhook stored with an auth field its type does not send (bearer with a
+// username) loads with a warning and calls as it did: the field is left
+// out, the call goes with the token.
+func TestCallWithAuthFieldOfAnotherType(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.Header.Get("Authorization")))
+	})
+	s := newService(t, Options{})
+	res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: srv.URL + "/x",
+		Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "tok-1234", Username: "u"}})
+	if res.Outcome != flows.OutcomeSuccess || string(res.Body) != "Bearer tok-1234" {
+		t.Errorf("outcome %s, body %q (%s), want success with the bearer token", res.Outcome, res.Body, res.Error)
+	}
+	if errs := Validate(&flows.WebhookConfig{URL: "https://e.com", Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "t", Username: "u"}}, true); len(errs) != 1 || !errors.Is(errs[0], flows.ErrNewRule) {
+		t.Errorf("Validate: %v, want the one new-rule error", errs)
+	}
+}

@@ -17,8 +17,8 @@ func (s *Service) AccessToken(ctx context.Context, auth *flows.WebhookAuth) (hea
 	if auth == nil || (auth.Type != flows.AuthOAuth2ClientCredentials && auth.Type != flows.AuthOAuth2Password) {
 		return "", "", errors.New("auth is not an OAuth 2.0 grant")
 	}
-	if errs := checkAuth(auth); len(errs) > 0 {
-		return "", "", errs[0]
+	if err := runAuthProblem(auth); err != nil {
+		return "", "", err
 	}
 	rec := &recorder{red: NewRedactor(auth, s.secretHdrs...), limit: s.maxResponse}
 	tok, err := s.token(ctx, auth, s.timeout, rec)
