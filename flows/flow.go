@@ -1103,6 +1103,9 @@ func documentError(doc []byte, prefix string, err error, what string) *FieldErro
 			if isInteger(se.GoType) && se.JSONKind == '0' && bytes.ContainsAny(se.JSONValue, ".eE") {
 				// 30.0 is a whole number to whoever wrote it: say what is wrong with it.
 				msg += fmt.Sprintf(" %s: write a whole number without a decimal point or exponent", se.JSONValue)
+			} else if isInteger(se.GoType) && se.JSONKind == '0' && len(se.JSONValue) > 0 {
+				// A whole number the field's integer cannot hold.
+				msg = fmt.Sprintf("%s is out of range: the field holds a whole number of at most %d", se.JSONValue, maxOfInt(se.GoType))
 			}
 			return &FieldError{Path: path, Message: msg, Err: err}
 		}
@@ -1353,4 +1356,17 @@ func isName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// maxOfInt is the largest value an integer type t holds.
+func maxOfInt(t reflect.Type) uint64 {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	bits := t.Bits()
+	switch t.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return 1<<bits - 1
+	}
+	return 1<<(bits-1) - 1
 }
