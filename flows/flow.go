@@ -1103,7 +1103,7 @@ func documentError(doc []byte, prefix string, err error, what string) *FieldErro
 			if isInteger(se.GoType) && se.JSONKind == '0' && bytes.ContainsAny(se.JSONValue, ".eE") {
 				// 30.0 is a whole number to whoever wrote it: say what is wrong with it.
 				msg += fmt.Sprintf(" %s: write a whole number without a decimal point or exponent", se.JSONValue)
-			} else if isInteger(se.GoType) && se.JSONKind == '0' && len(se.JSONValue) > 0 {
+			} else if isInteger(se.GoType) && se.JSONKind == '0' && len(se.JSONValue) > 0 && (se.JSONValue[0] != '-' || !isUnsigned(se.GoType)) {
 				// A whole number the field's integer cannot hold.
 				msg = fmt.Sprintf("%s is out of range: the field holds a whole number of at most %d", se.JSONValue, maxOfInt(se.GoType))
 			}
@@ -1364,9 +1364,20 @@ func maxOfInt(t reflect.Type) uint64 {
 		t = t.Elem()
 	}
 	bits := t.Bits()
-	switch t.Kind() {
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+	if isUnsigned(t) {
 		return 1<<bits - 1
 	}
 	return 1<<(bits-1) - 1
+}
+
+// isUnsigned reports whether t (or what it points to) is an unsigned integer.
+func isUnsigned(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return false
 }
