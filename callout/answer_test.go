@@ -39,26 +39,11 @@ func TestAnswerNestedTooDeep(t *testing.T) {
 				w.Write([]byte(tc.answer))
 			}))
 			defer srv.Close()
-			hooks := callout.New(callout.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-			e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}))
-			f, err := e.Load([]byte(`{"id": "w", "name": "w", "widgets": [
-			  {"id": "lookup", "type": "webhook", "method": "GET", "url": "` + srv.URL + `/", "exits": {"Success": "ok", "Failure": "failed"}},
+			s, evs, sent := startLoopbackFlow(t, `{"id": "w", "name": "w", "widgets": [
+			  {"id": "lookup", "type": "webhook", "method": "GET", "url": "`+srv.URL+`/", "exits": {"Success": "ok", "Failure": "failed"}},
 			  {"id": "ok", "type": "send_message", "text": "ok", "exits": {"Next": "wait"}},
 			  {"id": "failed", "type": "send_message", "text": "failed", "exits": {"Next": "wait"}},
-			  {"id": "wait", "type": "wait_for_response"}]}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, evs, err := e.Start(context.Background(), f, engine.StartParams{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sent []string
-			for _, ev := range evs {
-				if ev.Type == flows.EventMessageOut {
-					sent = append(sent, ev.Text)
-				}
-			}
+			  {"id": "wait", "type": "wait_for_response"}]}`)
 			if len(sent) != 1 || sent[0] != tc.sent || s.Status != flows.StatusWaiting {
 				t.Errorf("sent %q, status %s; want %q and waiting", sent, s.Status, tc.sent)
 			}
@@ -95,18 +80,29 @@ func TestAnswerRepeatedNames(t *testing.T) {
 		w.Write([]byte(answer))
 	}))
 	defer srv.Close()
-	hooks := callout.New(callout.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}))
-	f, err := e.Load([]byte(`{"id": "w", "name": "w", "widgets": [
-	  {"id": "lookup", "type": "webhook", "method": "GET", "url": "` + srv.URL + `/", "result": "lookup",
+	_, _, sent := startLoopbackFlow(t, `{"id": "w", "name": "w", "widgets": [
+	  {"id": "lookup", "type": "webhook", "method": "GET", "url": "`+srv.URL+`/", "result": "lookup",
 	   "mappings": {"mapped": "order.id"}, "exits": {"Success": "say"}},
 	  {"id": "say", "type": "send_message", "exits": {"Next": "wait"},
 	   "text": "@extra.status @(extra.status) @extra.order.id @(extra.order.id) @extra.items.0.qty @(extra.items[0].qty) @extra.count @flow.lookup.json.status @(flow.lookup.json.order.id) @flow.mapped"},
-	  {"id": "wait", "type": "wait_for_response"}]}`))
+	  {"id": "wait", "type": "wait_for_response"}]}`)
+	want := "Shipped Shipped CU002 CU002 2 2 12345678901234567890 Shipped CU002 CU002"
+	if len(sent) != 1 || sent[0] != want {
+		t.Errorf("sent %q, want %q", sent, want)
+	}
+}
+
+// startLoopbackFlow starts flow with webhook calls allowed to loopback and
+// returns its session, its events and the texts it sent.
+func startLoopbackFlow(t *testing.T, flow string) (*flows.Session, []flows.Event, []string) {
+	t.Helper()
+	hooks := callout.New(callout.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}))
+	f, err := e.Load([]byte(flow))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, evs, err := e.Start(context.Background(), f, engine.StartParams{})
+	s, evs, err := e.Start(context.Background(), f, engine.StartParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +112,5 @@ func TestAnswerRepeatedNames(t *testing.T) {
 			sent = append(sent, ev.Text)
 		}
 	}
-	want := "Shipped Shipped CU002 CU002 2 2 12345678901234567890 Shipped CU002 CU002"
-	if len(sent) != 1 || sent[0] != want {
-		t.Errorf("sent %q, want %q", sent, want)
-	}
+	return s, evs, sent
 }
