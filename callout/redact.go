@@ -443,11 +443,8 @@ func roughUserInfo(raw string) (i, c, at int) {
 		return 0, 0, 0
 	}
 	i += 3
-	// The last @ of all: a password may hold a /, ?, # or @, and a query
-	// with an @ in it only makes more of the URL read as the password.
 	rest := raw[i:]
-	at = strings.LastIndexByte(rest, '@')
-	if at < 0 {
+	if at = UserInfoEnd(rest); at < 0 {
 		return 0, 0, 0
 	}
 	c = strings.IndexByte(rest[:at], ':')
@@ -455,6 +452,29 @@ func roughUserInfo(raw string) (i, c, at int) {
 		return 0, 0, 0
 	}
 	return i, c, at
+}
+
+// UserInfoEnd finds, in what follows the "://" of a URL that does not
+// parse, the @ that ends its user part, or -1: the last @ that a host
+// follows (text up to the next /, ? or # without @, &, = or ;). A password
+// may hold a /, ?, # or @, so the first @ or the first / would cut it short;
+// an @ in a query (?email=a@b.com&token=...) is no end of a user part, as
+// what follows it is no host.
+func UserInfoEnd(rest string) int {
+	for end := len(rest); ; {
+		at := strings.LastIndexByte(rest[:end], '@')
+		if at < 0 {
+			return -1
+		}
+		host := rest[at+1:]
+		if j := strings.IndexAny(host, "/?#"); j >= 0 {
+			host = host[:j]
+		}
+		if !strings.ContainsAny(host, "@&=;") {
+			return at
+		}
+		end = at
+	}
 }
 
 // roughRedactURL redacts, in a URL that does not parse, what roughURL

@@ -292,8 +292,8 @@ func secretOrigin(raw string) string {
 		return originOf(strings.ToLower(scheme), u.Host)
 	}
 	// Not a URL (a template, a password holding a / or ?): the user part
-	// ends at the last @, as the redactor reads it.
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
+	// ends where the redactor reads it ending.
+	if at := callout.UserInfoEnd(rest); at >= 0 {
 		rest = rest[at+1:]
 	}
 	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
