@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -242,5 +243,24 @@ func TestDisableAfterARetryIsRecorded(t *testing.T) {
 	}
 	if n := len(rc.requests()); n != 1 {
 		t.Errorf("the receiver got %d requests, want the one before the disable", n)
+	}
+}
+
+// Headers whose names differ only in case are refused in a new or changed
+// subscription, and kept in one stored before the check and sent back
+// unchanged, as a secret's rotation sends it.
+func TestHeadersOfOneNameKeptWhenStored(t *testing.T) {
+	now := time.Now()
+	stored := &Subscription{URL: "https://crm.example.com/in", Events: []string{"*"}, Headers: map[string]string{"X-Tag": "a", "x-tag": "b"}}
+	if err := stored.clone().normalize(now, nil); err == nil || !strings.Contains(err.Error(), "names the same header") {
+		t.Errorf("a new subscription with X-Tag and x-tag: %v, want refused", err)
+	}
+	if err := stored.clone().normalize(now, stored); err != nil {
+		t.Errorf("the stored subscription sent back unchanged: %v, want kept", err)
+	}
+	changed := stored.clone()
+	changed.Headers["x-tag"] = "c"
+	if err := changed.normalize(now, stored); err == nil {
+		t.Error("changed headers with X-Tag and x-tag were kept, want refused")
 	}
 }

@@ -278,7 +278,7 @@ func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, e
 	sub := in.clone()
 	sub.ID = uuid.NewString()
 	sub.CreatedAt, sub.UpdatedAt = now, now
-	if err := sub.normalize(now); err != nil {
+	if err := sub.normalize(now, nil); err != nil {
 		return nil, err
 	}
 	// Cached before the commit so the dispatcher never meets a delivery
@@ -353,7 +353,7 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 			sub.DisabledReason = "disabled by user"
 		}
 	}
-	if err := sub.normalize(now); err != nil {
+	if err := sub.normalize(now, old); err != nil {
 		return nil, err
 	}
 	s.setSub(sub)

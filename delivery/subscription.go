@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -277,7 +278,9 @@ func (sub *Subscription) secretValues() []string {
 var reservedHeaders = []string{"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "content-length", "host", "transfer-encoding", "connection"}
 
 // normalize fills defaults and validates sub, reporting every problem.
-func (sub *Subscription) normalize(now time.Time) error {
+// stored is the subscription sub replaces (nil for a new one): headers it
+// had already, unchanged, are kept as they are by checks added since.
+func (sub *Subscription) normalize(now time.Time, stored *Subscription) error {
 	var p problems
 	sub.Name = strings.TrimSpace(sub.Name)
 	sub.URL = strings.TrimSpace(sub.URL)
@@ -324,8 +327,10 @@ func (sub *Subscription) normalize(now time.Time) error {
 		other, dup := seen[strings.ToLower(name)]
 		seen[strings.ToLower(name)] = name
 		switch {
-		case dup:
-			// Only one of the two would go, a different one after each save.
+		case dup && (stored == nil || !maps.Equal(sub.Headers, stored.Headers)):
+			// Only one of the two would go, a different one after each
+			// save. Headers stored before the check, sent back unchanged
+			// (a secret's rotation, a re-enable), are kept.
 			p.add("headers."+name, "headers: %q names the same header as %q (header names are the same in any case): give it once", name, other)
 		case !validHeaderName(name):
 			p.add("headers."+name, "headers: %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~)", name)
