@@ -105,6 +105,8 @@ func TestValidationErrors(t *testing.T) {
 			`widget "w": widgets[0].timeout: expected an integer, got JSON number 3e1: write a whole number`, nil},
 		{"integer out of range", `{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": 99999999999999999999999}]}`,
 			`widget "w": widgets[0].timeout: 99999999999999999999999 is out of range: the field holds a whole number of at most 9223372036854775807`, nil},
+		{"negative integer out of range", `{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": -99999999999999999999999}]}`,
+			`widget "w": widgets[0].timeout: -99999999999999999999999 is out of range: the field holds a whole number of at least -9223372036854775808`, nil},
 		{"wrong JSON type for a number", `{"id": "f", "name": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": "30"}]}`,
 			`widget "w": widgets[0].timeout: expected an integer, got JSON string`, nil},
 		{"top-level field in another case", `{"ID": "f", "widgets": [{"id": "a", "type": "end"}]}`,

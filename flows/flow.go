@@ -1105,7 +1105,11 @@ func documentError(doc []byte, prefix string, err error, what string) *FieldErro
 				msg += fmt.Sprintf(" %s: write a whole number without a decimal point or exponent", se.JSONValue)
 			} else if isInteger(se.GoType) && se.JSONKind == '0' && len(se.JSONValue) > 0 && (se.JSONValue[0] != '-' || !isUnsigned(se.GoType)) {
 				// A whole number the field's integer cannot hold.
-				msg = fmt.Sprintf("%s is out of range: the field holds a whole number of at most %d", se.JSONValue, maxOfInt(se.GoType))
+				if se.JSONValue[0] == '-' {
+					msg = fmt.Sprintf("%s is out of range: the field holds a whole number of at least %d", se.JSONValue, -int64(maxOfInt(se.GoType))-1)
+				} else {
+					msg = fmt.Sprintf("%s is out of range: the field holds a whole number of at most %d", se.JSONValue, maxOfInt(se.GoType))
+				}
 			}
 			return &FieldError{Path: path, Message: msg, Err: err}
 		}
