@@ -358,14 +358,3 @@ func (s *Server) retryDelivery(c *fiber.Ctx, d *delivery.Service) error {
 	}
 	return c.JSON(dl)
 }
-
-// countFunc counts the elements of s that f reports.
-func countFunc[T any](s []T, f func(T) bool) int {
-	n := 0
-	for _, v := range s {
-		if f(v) {
-			n++
-		}
-	}
-	return n
-}
