@@ -40,13 +40,7 @@ func TestTwilioSignatureDefaultPort(t *testing.T) {
 // With a --public-url on another port than the scheme's, a signature over
 // the URL without the port is taken, over a real HTTP server.
 func TestTwilioPublicURLOtherPort(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) {
-		c.Examples = nil
-		c.PublicURL = "https://example.com:8443/parley"
-	})
-	ts.createFlow(whoFlow)
-	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"who","auth_token":"`+twilioTestToken+`"}`)
-	base := ts.listen()
+	base := twilioBehindPublicURL(t, "https://example.com:8443/parley")
 	for i, c := range []struct {
 		signed string
 		status int

@@ -31,13 +31,7 @@ func postTwilio(t *testing.T, target, sig string, form url.Values) (int, string)
 // is checked without them, as Twilio drops them before it signs, and kept
 // in the TwiML's URLs, where Twilio needs them.
 func TestTwilioPublicURLWithUserInfo(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) {
-		c.Examples = nil
-		c.PublicURL = "https://u:p@example.com/parley"
-	})
-	ts.createFlow(whoFlow)
-	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"who","auth_token":"`+twilioTestToken+`"}`)
-	base := ts.listen()
+	base := twilioBehindPublicURL(t, "https://u:p@example.com/parley")
 	form := callForm("CA1", "CallStatus", "ringing")
 	sig := officialTwilioSignature(twilioTestToken, "https://example.com/parley/twilio/tw/voice", form)
 	status, body := postTwilio(t, base+"/twilio/tw/voice", sig, form)
@@ -67,4 +61,17 @@ func TestWithoutUserInfo(t *testing.T) {
 			t.Errorf("withoutUserInfo(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// twilioBehindPublicURL listens with --public-url publicURL, the who flow
+// as the voice flow of a signed Twilio channel "tw", and returns its base URL.
+func twilioBehindPublicURL(t *testing.T, publicURL string) string {
+	t.Helper()
+	ts := newTestServer(t, func(c *Config) {
+		c.Examples = nil
+		c.PublicURL = publicURL
+	})
+	ts.createFlow(whoFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"who","auth_token":"`+twilioTestToken+`"}`)
+	return ts.listen()
 }
