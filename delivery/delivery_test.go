@@ -956,12 +956,7 @@ func TestDeleteDisablesPendingDeliveries(t *testing.T) {
 func TestDeleteWhileInFlightIsNotRetried(t *testing.T) {
 	e := newEnv(t, nil)
 	rc := newReceiver(t)
-	arrived, release := make(chan struct{}, 1), make(chan struct{})
-	rc.setReply(func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		<-release
-		w.WriteHeader(http.StatusServiceUnavailable)
-	})
+	arrived, release := rc.holdReply(http.StatusServiceUnavailable)
 	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
 	<-arrived // the ping, in flight
 	if err := e.svc.Delete(context.Background(), sub.ID); err != nil {

@@ -151,12 +151,7 @@ func TestInFlightAtDisableOrDeleteCountedOnce(t *testing.T) {
 		t.Run(fmt.Sprintf("%s %d", tc.how, tc.answer), func(t *testing.T) {
 			e := newEnv(t, nil)
 			rc := newReceiver(t)
-			arrived, release := make(chan struct{}, 1), make(chan struct{})
-			rc.setReply(func(w http.ResponseWriter, r *http.Request) {
-				arrived <- struct{}{}
-				<-release
-				w.WriteHeader(tc.answer)
-			})
+			arrived, release := rc.holdReply(tc.answer)
 			before := e.svc.Stats().Deliveries
 			sub := e.create(Subscription{URL: rc.URL, Events: []string{EventFlowCompleted}})
 			<-arrived // the ping, in flight

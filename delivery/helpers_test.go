@@ -303,3 +303,15 @@ func (e *env) succeeded() uint64 {
 	defer e.svc.m.mu.Unlock()
 	return e.svc.m.byOutcome[StatusSucceeded]
 }
+
+// holdReply makes the receiver hold each request until release is closed,
+// then answer status; arrived gets a value as each request comes in.
+func (rc *receiver) holdReply(status int) (arrived, release chan struct{}) {
+	arrived, release = make(chan struct{}, 1), make(chan struct{})
+	rc.setReply(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.WriteHeader(status)
+	})
+	return arrived, release
+}
