@@ -18,14 +18,18 @@ const TypeWebhook = "webhook"
 // Webhook calls a configured webhook (Webhook names it) or an inline one (the
 // embedded WebhookConfig fields), or a configured one with inline overrides.
 // A JSON answer becomes @extra and is saved under Result: @flow.NAME.value is
-// the status code, .category Success or Failure, .json.PATH the answer.
-// Mappings save gjson paths of the answer to flow variables.
+// the status code, .category Success or Failure (or the name Categories gives
+// that outcome), .json.PATH the answer. Mappings save gjson paths of the
+// answer to flow variables.
 type Webhook struct {
 	flows.WidgetBase
 	flows.WebhookConfig
 	Webhook  string            `json:"webhook,omitempty"`
 	Result   string            `json:"result,omitempty"`
 	Mappings map[string]string `json:"mappings,omitempty"`
+	// Categories names the category the result is saved with, by outcome
+	// (Success, Failure): an imported flow keeps its own names ("Succès").
+	Categories map[string]string `json:"categories,omitempty"`
 
 	url, body flows.Template
 	headers   map[string]flows.Template
@@ -82,8 +86,26 @@ func (w *Webhook) Validate(c flows.Compiler) error {
 		}
 		w.paths = append(w.paths, mapping{name, path})
 	}
+	for _, k := range slices.Sorted(maps.Keys(w.Categories)) {
+		at := flows.MemberPath("categories", k)
+		switch {
+		case k != flows.ExitSuccess && k != flows.ExitFailure:
+			errs = append(errs, flows.Errorf(at, "categories names the category of the outcomes %q and %q, not of %q", flows.ExitSuccess, flows.ExitFailure, k))
+		case strings.TrimSpace(w.Categories[k]) == "":
+			errs = append(errs, flows.Errorf(at, "empty category name: leave %q out for the category %q", k, k))
+		}
+	}
 	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(errs)
+}
+
+// category is the category the result is saved with for outcome (Success or
+// Failure).
+func (w *Webhook) category(outcome string) string {
+	if c := w.Categories[outcome]; c != "" {
+		return c
+	}
+	return outcome
 }
 
 // ExitNames: Success, Failure and Timeout.
@@ -96,7 +118,7 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 	name := resultName(&w.WidgetBase, w.Result)
 	fail := func(msg string) flows.Outcome {
 		r.Emit(flows.Event{Type: flows.EventError, Message: msg})
-		r.SaveResult(name, "", flows.ExitFailure, "", nil)
+		r.SaveResult(name, "", w.category(flows.ExitFailure), "", nil)
 		return flows.Outcome{Exit: flows.ExitFailure}
 	}
 	svc := r.Services()
@@ -168,9 +190,9 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 	r.Emit(callout.Event(req, res))
 
 	exit := callout.Exit(res.Outcome, w.Exits[flows.ExitTimeout] != "")
-	category := flows.ExitFailure
+	category := w.category(flows.ExitFailure)
 	if exit == flows.ExitSuccess {
-		category = flows.ExitSuccess
+		category = w.category(flows.ExitSuccess)
 	}
 	extra := callout.Extra(res)
 	if extra != nil {

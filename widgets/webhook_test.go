@@ -114,3 +114,31 @@ func TestWebhookAuthNeedsItsType(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookCategoryNames: categories names the result's category of the
+// Success and Failure outcomes only, and a name may not be blank; each
+// problem is reported at its own key.
+func TestWebhookCategoryNames(t *testing.T) {
+	e := engine.New(widgets.Registered())
+	if _, err := e.Load([]byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com",
+	  "categories": {"Success": "Succès", "Failure": "Échec"}}]}`)); err != nil {
+		t.Fatalf("Success and Failure named: %v", err)
+	}
+	_, err := e.Load([]byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com",
+	  "categories": {"Timeout": "Late", "Failure": " "}}]}`))
+	var ve *flows.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v, want a validation error", err)
+	}
+	want := []string{
+		`widget "h": widgets[0].categories.Failure: empty category name: leave "Failure" out for the category "Failure"`,
+		`widget "h": widgets[0].categories.Timeout: categories names the category of the outcomes "Success" and "Failure", not of "Timeout"`,
+	}
+	var got []string
+	for _, fe := range ve.Errors {
+		got = append(got, fe.Error())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
