@@ -157,6 +157,7 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		}
 		c.result(w, rs)
 		c.outcomes(w, out, where, map[string]string{"success": "Success", "failure": "Failure"})
+		c.webhookCategories(w, out)
 	case "subflow":
 		if cfg.Flow == nil || cfg.Flow.UUID == "" {
 			c.add(levelError, where+" config.flow", "subflow ruleset names no flow")
@@ -225,6 +226,25 @@ func (c *flowConv) subflowCategories(w map[string]any, rs ruleSet, out rulesOut)
 		}
 		exits[o.exit] = c.saveResult(rs.UUID+"-"+o.key, rs.Label, o.key, cat, exits[o.exit],
 			fmt.Sprintf("saves the result with the export's category %q, as RapidPro did", cat))
+	}
+}
+
+// webhookCategories keeps the export's category names of a webhook ruleset's
+// outcomes (in the base language: "Succès", "Échec"), which RapidPro saved
+// and @flow.NAME.category gives, as the webhook widget's categories.
+func (c *flowConv) webhookCategories(w map[string]any, out rulesOut) {
+	cats := map[string]string{}
+	for _, o := range []struct{ key, exit string }{{"success", "Success"}, {"failure", "Failure"}} {
+		cat, ok := out.specialCat[o.key]
+		if !ok && out.hasOther {
+			cat, ok = out.otherCat, true
+		}
+		if ok && strings.TrimSpace(cat) != "" && cat != o.exit {
+			cats[o.exit] = cat
+		}
+	}
+	if len(cats) > 0 {
+		w["categories"] = cats
 	}
 }
 
@@ -388,7 +408,7 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 			if t.Status == "success" {
 				key = "success"
 			}
-			out.special[key], out.specialSet[key] = dest, true
+			out.special[key], out.specialSet[key], out.specialCat[key] = dest, true, cat
 			continue
 		case "subflow":
 			if rs.Type != "subflow" {

@@ -68,3 +68,30 @@ func TestWebhookBody(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookCategories: a webhook ruleset's result keeps the export's
+// category names in the base language ("Succès", "Échec" of a French flow),
+// as RapidPro saved them, the answer staying @extra.
+func TestWebhookCategories(t *testing.T) {
+	export := []byte(`{"version": "11.12", "flows": [{"version": "11.12", "flow_type": "M", "base_language": "fra",
+	 "metadata": {"uuid": "11111111-1111-4111-8111-111111111111", "name": "Test"}, "entry": "r1",
+	 "action_sets": [{"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "m1",
+	   "msg": {"fra": "résultat=@flow.hook.category valeur=@flow.hook état=@extra.etat"}}]}],
+	 "rule_sets": [{"uuid": "r1", "ruleset_type": "webhook", "label": "Hook", "operand": "@step.value",
+	   "config": {"webhook": "http://example.com/x", "webhook_action": "GET"},
+	   "rules": [{"uuid": "x1", "category": {"fra": "Succès", "eng": "Success"}, "destination": "a1", "test": {"type": "webhook_status", "status": "success"}},
+	     {"uuid": "x2", "category": {"fra": "Échec", "eng": "Failure"}, "destination": "a1", "test": {"type": "webhook_status", "status": "failure"}}]}]}]}`)
+	for _, tc := range []struct {
+		status       int
+		said, result string
+	}{
+		{200, "résultat=Succès valeur=200 état=ok", "200/Succès"},
+		{500, "résultat=Échec valeur=500 état=ok", "500/Échec"},
+	} {
+		mocks := map[string][]mockAnswer{"http://example.com/x": {{Status: tc.status, Body: []byte(`{"etat": "ok"}`)}}}
+		c := converse(t, export, mocks)
+		if got := strings.Join(c.turns[0], "|"); got != tc.said || c.results["Hook"] != tc.result {
+			t.Errorf("status %d: sent %q, result %q; want %q and %q\n%s", tc.status, got, c.results["Hook"], tc.said, tc.result, c.report)
+		}
+	}
+}
