@@ -161,7 +161,7 @@ var arities = map[string]arity{
 	"left":                     {sig: "left(text, count)", min: 2, max: 2},
 	"right":                    {sig: "right(text, count)", min: 2, max: 2},
 	"mid":                      {sig: "mid(text, start, count)", min: 3, max: 3},
-	"substitute":               {sig: "substitute(text, old, new)", min: 3, max: 3},
+	"substitute":               {sig: "substitute(text, old, new[, instance])", min: 3, max: 4},
 	"clean":                    {sig: "clean(text)", min: 1, max: 1},
 	"char":                     {sig: "char(code)", min: 1, max: 1},
 	"unichar":                  {sig: "unichar(code)", min: 1, max: 1},

@@ -137,9 +137,29 @@ func init() {
 			}
 			return string(s[start-1 : min(start-1+n, len(s))]), nil
 		},
-		// substitute(text, old, new): every old replaced by new.
+		// substitute(text, old, new[, instance]): every old replaced by new,
+		// or only the instance-th (from 1), as RapidPro's SUBSTITUTE; an
+		// instance past the last, or 0, replaces none, a negative one all.
 		"substitute": func(p ...any) (any, error) {
-			return strings.ReplaceAll(toText(p[0]), toText(p[1]), toText(p[2])), nil
+			text, old, repl := toText(p[0]), toText(p[1]), toText(p[2])
+			if len(p) < 4 {
+				return strings.ReplaceAll(text, old, repl), nil
+			}
+			n, err := argWhole("substitute", 4, "instance", p[3])
+			if err != nil {
+				return nil, err
+			}
+			if n < 0 {
+				return strings.ReplaceAll(text, old, repl), nil
+			}
+			if old == "" {
+				return nil, argError("substitute", 2, "old", "is empty: there is no instance of it to replace")
+			}
+			parts := strings.Split(text, old)
+			if n == 0 || n >= len(parts) {
+				return text, nil
+			}
+			return strings.Join(parts[:n], old) + repl + strings.Join(parts[n:], old), nil
 		},
 		// clean(text): text without control characters.
 		"clean": func(p ...any) (any, error) {

@@ -99,5 +99,9 @@ func TestRapidProCounts(t *testing.T) {
 		{"<@(read_digits('12345678'))> <@(read_digits('1234'))>", "<1 2 3 4 , 5 6 7 8> <1 2 3 4>", ""},
 		{"<@(read_digits('12345'))> <@(read_digits('123'))> <@(read_digits('no digits'))>", "<1,2,3,4,5> <1,2,3> <>", ""},
 		{"<@(field('a,,b', 2, ','))> <@(field('a, ,b,', 3, ','))> <@(field(' a  b ', 2, ' '))> <@(field('a,b', 1, ','))>", "<b> <> <b> <a>", ""},
+		{"<@(substitute('a-b-c', '-', '+', 2))> <@(substitute('a-b-c', '-', '+', 1))> <@(substitute('a-b-c', '-', '+', 3))> <@(substitute('a-b-c', '-', '+', 0))> <@(substitute('a-b-c', '-', '+', -1))>", "<a-b+c> <a+b-c> <a-b-c> <a-b-c> <a+b+c>", ""},
+		{"<@(substitute('abab', 'ab', 'x', 2))>", "<abx>", ""},
+		{"<@(substitute('abc', '', '+', 1))>", "<>", "substitute: argument 2 (old) is empty: there is no instance of it to replace"},
+		{"<@(substitute('abc', 'b', '+', 'x'))>", "<>", `substitute: argument 4 (instance) is "x", not a number`},
 	})
 }
