@@ -319,12 +319,21 @@ func (p *legacyParser) atom() string {
 
 // call translates a function call; name is lower case.
 func (p *legacyParser) call(name string, args []string) string {
+	// The counts are those of RapidPro's functions (the expressions
+	// library's excel.py and custom.py), optional arguments included.
 	arity := func(lo, hi int) bool {
-		if len(args) < lo || (hi >= 0 && len(args) > hi) {
-			p.fail("%s takes %d to %d arguments, got %d", strings.ToUpper(name), lo, hi, len(args))
-			return false
+		if len(args) >= lo && (hi < 0 || len(args) <= hi) {
+			return true
 		}
-		return true
+		want := fmt.Sprintf("%d to %d arguments", lo, hi)
+		switch {
+		case hi < 0:
+			want = fmt.Sprintf("at least %d argument%s", lo, plural(lo))
+		case lo == hi:
+			want = fmt.Sprintf("%d argument%s", lo, plural(lo))
+		}
+		p.fail("%s takes %s, got %d", strings.ToUpper(name), want, len(args))
+		return false
 	}
 	texts := func() []string {
 		out := make([]string, len(args))
@@ -366,13 +375,30 @@ func (p *legacyParser) call(name string, args []string) string {
 			return fmt.Sprintf("legacy_%s(%s)", name, strings.Join(args, ", "))
 		}
 	case "field":
-		if arity(3, 3) {
+		// The delimiter is a space when left out, as in RapidPro.
+		if arity(2, 3) {
+			if len(args) == 2 {
+				args = append(args, `" "`)
+			}
 			return fmt.Sprintf("field(%s, %s, %s)", args[0], args[1], args[2])
 		}
 	case "left", "right", "substitute", "mid", "char", "unichar", "randbetween":
-		return fmt.Sprintf("%s(%s)", name, strings.Join(args, ", "))
+		lo, hi := 2, 2 // LEFT and RIGHT need the count, as RapidPro's did
+		switch name {
+		case "substitute":
+			lo, hi = 3, 4 // SUBSTITUTE(text, old, new[, instance])
+		case "mid":
+			lo, hi = 3, 3
+		case "char", "unichar":
+			lo, hi = 1, 1
+		}
+		if arity(lo, hi) {
+			return fmt.Sprintf("%s(%s)", name, strings.Join(args, ", "))
+		}
 	case "fixed":
-		return fmt.Sprintf("legacy_fixed(%s)", strings.Join(args, ", "))
+		if arity(1, 3) {
+			return fmt.Sprintf("legacy_fixed(%s)", strings.Join(args, ", "))
+		}
 	case "edate":
 		if arity(2, 2) {
 			return fmt.Sprintf("edate(%s, %s)", args[0], args[1])
@@ -387,15 +413,28 @@ func (p *legacyParser) call(name string, args []string) string {
 		}
 		return "(" + strings.Join(texts(), " + ") + ")"
 	case "if":
-		if arity(2, 3) {
-			other := "false"
+		// IF(test[, value_if_true[, value_if_false]]): 0 and FALSE
+		// when left out, as in RapidPro.
+		if arity(1, 3) {
+			then, other := "0", "false"
+			if len(args) >= 2 {
+				then = args[1]
+			}
 			if len(args) == 3 {
 				other = args[2]
 			}
-			return fmt.Sprintf("(legacy_bool(%s) ? %s : %s)", args[0], args[1], other)
+			return fmt.Sprintf("(legacy_bool(%s) ? %s : %s)", args[0], then, other)
+		}
+	case "true", "false":
+		if arity(0, 0) {
+			return name
 		}
 	case "and", "or":
-		if arity(1, -1) {
+		// Without arguments AND is true and OR false, as in RapidPro.
+		if arity(0, -1) {
+			if len(args) == 0 {
+				return strconv.FormatBool(name == "and")
+			}
 			op := " && "
 			if name == "or" {
 				op = " || "
@@ -445,8 +484,8 @@ func (p *legacyParser) call(name string, args []string) string {
 		}
 	case "round", "roundup", "rounddown":
 		// Half away from zero, away from zero, toward zero; negative
-		// places round left of the point.
-		if arity(1, 2) {
+		// places round left of the point. RapidPro's need the places.
+		if arity(2, 2) {
 			return fmt.Sprintf("legacy_%s(%s)", name, strings.Join(args, ", "))
 		}
 	case "power":
@@ -461,4 +500,11 @@ func (p *legacyParser) call(name string, args []string) string {
 		return p.fail("function %s has no Parley equivalent", strings.ToUpper(name))
 	}
 	return "nil"
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

@@ -55,12 +55,50 @@ func TestFixedAndRound(t *testing.T) {
 	for _, tc := range []struct{ legacy, want string }{
 		{"@(FIXED(1234.5678, 2)) @(FIXED(1234567.891, 0)) @(FIXED(1234.5678, 2, TRUE))", "1,234.57 1,234,568 1234.57"},
 		{"@(FIXED(contact.age * 1000)) @(FIXED(1234.5, 1, FALSE))", "30,000.00 1,234.5"},
-		{"@(ROUND(1234, -2)) @(ROUND(2.5)) @(ROUND(1.005, 2)) @(ROUND(contact.age / 7, 1))", "1200 3 1.01 4.3"},
+		{"@(ROUND(1234, -2)) @(ROUND(2.5, 0)) @(ROUND(1.005, 2)) @(ROUND(contact.age / 7, 1))", "1200 3 1.01 4.3"},
 		{"@(ROUNDUP(1201, -2)) @(ROUNDUP(1.21, 1)) @(ROUNDDOWN(1299, -2)) @(ROUNDDOWN(-1.29, 1))", "1300 1.3 1200 -1.2"},
 	} {
 		got, rep := render(t, tc.legacy)
 		if got != tc.want {
 			t.Errorf("%s: got %q, want %q\n%s", tc.legacy, got, tc.want, rep)
+		}
+	}
+}
+
+// TestFunctionArguments: a function takes the arguments RapidPro's did, its
+// optional ones included (FIELD's delimiter, SUBSTITUTE's instance, IF's
+// values), and a call with a count RapidPro refused fails the import with a
+// line naming the function and the count it takes.
+func TestFunctionArguments(t *testing.T) {
+	for _, tc := range []struct{ legacy, want string }{
+		{`@(FIELD("a b  c", 3)) @(FIELD("a,b", 2, ","))`, "c b"},
+		{`@(SUBSTITUTE("a-b-c", "-", "+", 2)) @(SUBSTITUTE("a-b-c", "-", "+"))`, "a-b+c a+b+c"},
+		{`@(TRUE()) @(FALSE()) @(IF(TRUE(), "y", "n")) @(IF(FALSE(), "y")) @(IF(1 = 1))`, "true false y false 0"},
+		{`@(AND()) @(OR()) @(FIXED(2)) @(LEFT("abc", 2))@(RIGHT("abc", 1))`, "true false 2.00 abc"},
+	} {
+		got, rep := render(t, tc.legacy)
+		if got != tc.want {
+			t.Errorf("%s: got %q, want %q\n%s", tc.legacy, got, tc.want, rep)
+		}
+	}
+	for _, tc := range []struct{ legacy, msg string }{
+		{`@(FIELD("a b"))`, "FIELD takes 2 to 3 arguments, got 1"},
+		{`@(SUBSTITUTE("a", "b", "c", 1, 2))`, "SUBSTITUTE takes 3 to 4 arguments, got 5"},
+		{`@(TRUE(1))`, "TRUE takes 0 arguments, got 1"},
+		{`@(ROUND(2.5))`, "ROUND takes 2 arguments, got 1"},
+		{`@(ROUNDUP(2.5))`, "ROUNDUP takes 2 arguments, got 1"},
+		{`@(LEFT("abc"))`, "LEFT takes 2 arguments, got 1"},
+		{`@(RIGHT("abc"))`, "RIGHT takes 2 arguments, got 1"},
+		{`@(MID("abc", 1))`, "MID takes 3 arguments, got 2"},
+		{`@(CHAR())`, "CHAR takes 1 argument, got 0"},
+		{`@(RANDBETWEEN(1))`, "RANDBETWEEN takes 2 arguments, got 1"},
+		{`@(FIXED(1, 2, TRUE, 4))`, "FIXED takes 1 to 3 arguments, got 4"},
+		{`@(IF())`, "IF takes 1 to 3 arguments, got 0"},
+		{`@(MAX())`, "MAX takes at least 1 argument, got 0"},
+	} {
+		got, rep := render(t, tc.legacy)
+		if got != "" || !hasLine(rep, levelError, "action_set a1 actions[0] msg", tc.msg) {
+			t.Errorf("%s: sent %q, want the error %q\n%s", tc.legacy, got, tc.msg, rep)
 		}
 	}
 }
