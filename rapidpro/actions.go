@@ -366,8 +366,24 @@ func (c *flowConv) save(a action, where string) *step {
 		c.add(levelError, where+" field", fmt.Sprintf("adding a %s URN to the contact is not supported: a Parley contact has one URN", field))
 		return nil
 	}
-	value := c.tmpl(a.Value, where+" value")
-	return &step{w: map[string]any{"type": "set_variable", "scope": "user", "name": field, "value": value}, cont: cont}
+	return &step{w: c.saveField(field, a.Value, where+" value"), cont: cont}
+}
+
+// saveField sets a contact field to a template's text, trimmed as goflow's
+// set_contact_field trims it.
+func (c *flowConv) saveField(field, src, where string) map[string]any {
+	w := map[string]any{"type": "set_variable", "scope": "user", "name": field}
+	x := c.xlate()
+	tmpl, expr, ok := x.translate(src)
+	c.flush(x, where)
+	if ok {
+		w["expression"] = fmt.Sprintf("trim(%s)", expr)
+	} else {
+		// A variable with no expression form (@flow): the template,
+		// without the spaces written around it.
+		w["value"] = strings.TrimSpace(tmpl)
+	}
+	return w
 }
 
 // saveName sets the contact's name to a template's text, trimmed as RapidPro
