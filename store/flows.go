@@ -81,41 +81,68 @@ func (h *flowHead) info(id string) *FlowInfo {
 // SaveFlow stores f as the next revision of its flow. The definition must be
 // valid JSON; validating it as a flow is the caller's job.
 func (b *Bolt) SaveFlow(ctx context.Context, f NewFlow) (*FlowRevision, error) {
-	if err := checkID("flow", f.ID); err != nil {
+	revs, err := b.SaveFlows(ctx, []NewFlow{f})
+	if err != nil {
 		return nil, err
 	}
-	if !json.Valid(f.Definition) {
-		return nil, fmt.Errorf("flow %q: definition is not valid JSON: %w", f.ID, ErrInvalid)
+	return revs[0], nil
+}
+
+// SaveFlows stores each flow of fs as the next revision of its flow, in one
+// transaction: all of them or, when one cannot be stored, none.
+func (b *Bolt) SaveFlows(ctx context.Context, fs []NewFlow) ([]*FlowRevision, error) {
+	for _, f := range fs {
+		if err := checkID("flow", f.ID); err != nil {
+			return nil, err
+		}
+		if !json.Valid(f.Definition) {
+			return nil, fmt.Errorf("flow %q: definition is not valid JSON: %w", f.ID, ErrInvalid)
+		}
 	}
 	now := b.now().UTC()
-	var out *FlowRevision
+	var out []*FlowRevision
 	err := b.update(ctx, func(tx *bbolt.Tx) error {
-		h, err := getHead(tx, f.ID)
-		switch {
-		case err == nil:
-		case h == nil && isNotFound(err):
-			// A flow id deleted before goes on from its last revision: a
-			// session still on an old revision must not find another
-			// definition under its number.
-			h = &flowHead{CreatedAt: now, Latest: deletedLatest(tx, f.ID)}
-			if err := addStat(tx, statFlows, 1); err != nil {
+		out = out[:0]
+		for _, f := range fs {
+			rev, err := saveFlow(tx, f, now)
+			if err != nil {
 				return err
 			}
-		default:
-			return err
+			out = append(out, rev)
 		}
-		h.Latest++
-		h.Name, h.Kind, h.UpdatedAt = f.Name, f.Kind, now
-		if err := tx.Bucket(bFlowRevs).Put(revKey(f.ID, h.Latest), encodeRev(revMeta{Name: f.Name, Kind: f.Kind, CreatedAt: now}, f.Definition)); err != nil {
-			return err
-		}
-		out = &FlowRevision{ID: f.ID, Revision: h.Latest, Name: f.Name, Kind: f.Kind, CreatedAt: now, Definition: bytes.Clone(f.Definition)}
-		return putHead(tx, f.ID, h)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// saveFlow stores f as the next revision of its flow in tx.
+func saveFlow(tx *bbolt.Tx, f NewFlow, now time.Time) (*FlowRevision, error) {
+	h, err := getHead(tx, f.ID)
+	switch {
+	case err == nil:
+	case h == nil && isNotFound(err):
+		// A flow id deleted before goes on from its last revision: a
+		// session still on an old revision must not find another
+		// definition under its number.
+		h = &flowHead{CreatedAt: now, Latest: deletedLatest(tx, f.ID)}
+		if err := addStat(tx, statFlows, 1); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, err
+	}
+	h.Latest++
+	h.Name, h.Kind, h.UpdatedAt = f.Name, f.Kind, now
+	if err := tx.Bucket(bFlowRevs).Put(revKey(f.ID, h.Latest), encodeRev(revMeta{Name: f.Name, Kind: f.Kind, CreatedAt: now}, f.Definition)); err != nil {
+		return nil, err
+	}
+	if err := putHead(tx, f.ID, h); err != nil {
+		return nil, err
+	}
+	return &FlowRevision{ID: f.ID, Revision: h.Latest, Name: f.Name, Kind: f.Kind, CreatedAt: now, Definition: bytes.Clone(f.Definition)}, nil
 }
 
 // GetFlow returns revision rev of flow id (0: the latest) with its definition.

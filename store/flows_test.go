@@ -138,6 +138,37 @@ func TestSaveFlowRejects(t *testing.T) {
 	}
 }
 
+// TestSaveFlows: SaveFlows stores the next revision of each flow, new or
+// not, and stores none when one of them cannot be stored.
+func TestSaveFlows(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	if _, err := b.SaveFlow(ctx, NewFlow{ID: "a", Name: "A", Definition: json.RawMessage(`{"v":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	revs, err := b.SaveFlows(ctx, []NewFlow{
+		{ID: "a", Name: "A2", Definition: json.RawMessage(`{"v":2}`)},
+		{ID: "b", Name: "B", Definition: json.RawMessage(`{"v":1}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revs) != 2 || revs[0].ID != "a" || revs[0].Revision != 2 || revs[1].ID != "b" || revs[1].Revision != 1 {
+		t.Fatalf("revisions %+v, want a 2 and b 1", revs)
+	}
+	_, err = b.SaveFlows(ctx, []NewFlow{
+		{ID: "a", Name: "A3", Definition: json.RawMessage(`{"v":3}`)},
+		{ID: "c", Name: "C", Definition: json.RawMessage(`{"v":`)},
+	})
+	wantErr(t, "SaveFlows", err, ErrInvalid)
+	if fr, err := b.GetFlow(ctx, "a", 0); err != nil || fr.Revision != 2 {
+		t.Errorf("after a refused SaveFlows, a is at %+v (%v), want revision 2", fr, err)
+	}
+	if _, err := b.GetFlow(ctx, "c", 0); err == nil {
+		t.Errorf("after a refused SaveFlows, c was stored")
+	}
+}
+
 func TestDeleteFlow(t *testing.T) {
 	ctx := context.Background()
 	b, _ := openTest(t)

@@ -52,6 +52,9 @@ type Store interface {
 type FlowStore interface {
 	// SaveFlow stores a new revision of a flow (revision 1 creates the flow).
 	SaveFlow(ctx context.Context, f NewFlow) (*FlowRevision, error)
+	// SaveFlows stores a new revision of each flow in one transaction: all
+	// or none.
+	SaveFlows(ctx context.Context, fs []NewFlow) ([]*FlowRevision, error)
 	// GetFlow returns a revision of a flow; rev 0 is the latest.
 	GetFlow(ctx context.Context, id string, rev int) (*FlowRevision, error)
 	// PublishedFlow returns the published revision of a flow.
