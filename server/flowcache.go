@@ -121,6 +121,17 @@ func (fc *flowCache) save(ctx context.Context, nf store.NewFlow) (*store.FlowRev
 	return fc.store.SaveFlow(ctx, nf)
 }
 
+// saveAll stores a new revision of each flow in one transaction: all or
+// none.
+func (fc *flowCache) saveAll(ctx context.Context, nfs []store.NewFlow) ([]*store.FlowRevision, error) {
+	defer func() {
+		for _, nf := range nfs {
+			fc.changed(nf.ID)
+		}
+	}()
+	return fc.store.SaveFlows(ctx, nfs)
+}
+
 // publish makes a revision (0: the latest) the one new sessions start on.
 func (fc *flowCache) publish(ctx context.Context, id string, rev int) (*store.FlowInfo, error) {
 	defer fc.changed(id)

@@ -109,7 +109,17 @@ func (s *Server) validateImport(c *fiber.Ctx, imp Importer, body []byte) error {
 }
 
 // createFlow stores revision 1 of a new flow (or of each flow of an import).
+// With ?replace=true a flow that exists gets a new revision instead, as PUT
+// would store it, so an export can be imported again.
 func (s *Server) createFlow(c *fiber.Ctx) error {
+	replace := false
+	switch q := c.Query("replace"); q {
+	case "", "false":
+	case "true":
+		replace = true
+	default:
+		return badRequest("replace", "replace must be true or false, got %q", q)
+	}
 	body := flows.TrimBOM(bytes.Clone(c.Body()))
 	if err := checkFlowSyntax(body); err != nil {
 		return err
@@ -125,22 +135,24 @@ func (s *Server) createFlow(c *fiber.Ctx) error {
 		if len(res.Flows) == 0 {
 			return apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "no flow of the export could be converted: %s", strings.Join(res.Failed, "; "))
 		}
-		saved, err := s.createFlows(c.UserContext(), res.Flows)
+		saved, err := s.createFlows(c.UserContext(), res.Flows, replace, true)
 		if err != nil {
 			return err
 		}
 		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"flows": saved, "report": reportOf(res)})
 	}
-	saved, err := s.createFlows(c.UserContext(), [][]byte{body})
+	saved, err := s.createFlows(c.UserContext(), [][]byte{body}, replace, false)
 	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(saved[0])
 }
 
-// createFlows validates every document first, so an import stores all of its
-// flows or none.
-func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, error) {
+// createFlows validates every document first and stores them in one
+// transaction, so an import stores all of its flows or none. A flow that
+// exists is a conflict unless replace, which stores a new revision of it;
+// export says the documents are an import's, for the conflict's message.
+func (s *Server) createFlows(ctx context.Context, docs [][]byte, replace, export bool) ([]savedFlow, error) {
 	s.flowMu.Lock()
 	defer s.flowMu.Unlock()
 	type prepared struct {
@@ -148,6 +160,7 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, e
 		warnings []*flows.FieldError
 	}
 	var todo []prepared
+	given := map[string]bool{}
 	for _, doc := range docs {
 		if err := checkFlowSyntax(doc); err != nil {
 			return nil, err
@@ -165,20 +178,33 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte) ([]savedFlow, e
 			return nil, invalidFlow(err)
 		}
 		id := f.ID
-		if _, err := s.store.GetFlow(ctx, id, 0); err == nil {
+		if given[id] {
+			return nil, apiErr(fiber.StatusUnprocessableEntity, "import_failed", "id", "flow %q is given twice in the export", id)
+		}
+		given[id] = true
+		_, err = s.store.GetFlow(ctx, id, 0)
+		switch {
+		case err == nil && replace:
+		case err == nil && export:
+			return nil, apiErr(fiber.StatusConflict, CodeConflict, "id", "flow %q (%s) already exists; POST /v1/flows?replace=true imports the export again, storing a new revision of each of its flows that exists", id, nameOf(f))
+		case err == nil:
 			return nil, apiErr(fiber.StatusConflict, CodeConflict, "id", "flow %q already exists; PUT /v1/flows/%s stores a new revision", id, id)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
 		todo = append(todo, prepared{nf: store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc}, warnings: f.Warnings})
 	}
-	out := make([]savedFlow, 0, len(todo))
-	for _, p := range todo {
-		rev, err := s.svc.flows.save(ctx, p.nf)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, savedFlow{ID: rev.ID, Revision: rev.Revision, Name: rev.Name, Warnings: p.warnings})
+	nfs := make([]store.NewFlow, len(todo))
+	for i, p := range todo {
+		nfs[i] = p.nf
+	}
+	revs, err := s.svc.flows.saveAll(ctx, nfs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]savedFlow, len(revs))
+	for i, rev := range revs {
+		out[i] = savedFlow{ID: rev.ID, Revision: rev.Revision, Name: rev.Name, Warnings: todo[i].warnings}
 	}
 	return out, nil
 }

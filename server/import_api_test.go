@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,52 @@ func TestImportReportIsAList(t *testing.T) {
 		if rep, ok := r.JSON(t)["report"].([]any); !ok || len(rep) != 0 {
 			t.Errorf("POST %s: report %s, want []", path, r.Body)
 		}
+	}
+}
+
+// TestReimportExport: an export whose flows exist is refused (409) naming
+// the way to import it again, POST /v1/flows?replace=true, which stores a
+// new revision of each flow that exists and creates the others; sessions
+// then start on the new revision.
+func TestReimportExport(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "POST", "/v1/flows", legacyExport)
+
+	r := ts.do("POST", "/v1/flows", legacyExport)
+	e := r.errorOf(t)
+	if r.Status != 409 || e["code"] != "conflict" || e["field"] != "id" ||
+		!strings.Contains(e["message"].(string), `flow "11111111-1111-4111-8111-111111111111" (Hello) already exists; POST /v1/flows?replace=true imports the export again`) {
+		t.Errorf("POST of an export whose flow exists: %d %s", r.Status, r.Body)
+	}
+
+	again := strings.Replace(legacyExport, "Hi there", "Hi again", 1)
+	again = strings.Replace(again, `"rule_sets": []}]}`, `"rule_sets": []},
+	 {"version": 8, "base_language": "base", "flow_type": "F", "metadata": {"uuid": "44444444-4444-4444-8444-444444444444", "name": "New"},
+	  "entry": "a1", "action_sets": [{"uuid": "a1", "actions": [{"type": "reply", "msg": {"base": "New"}}]}], "rule_sets": []}]}`, 1)
+	created := ts.must(201, "POST", "/v1/flows?replace=true", again)
+	list, _ := created["flows"].([]any)
+	var got []string
+	for _, f := range list {
+		m := f.(map[string]any)
+		got = append(got, fmt.Sprintf("%s %v", m["name"], m["revision"]))
+	}
+	if strings.Join(got, ", ") != "Hello 2, New 1" {
+		t.Errorf("replace: stored %v, want Hello 2, New 1", got)
+	}
+	start := ts.must(201, "POST", "/v1/sessions", map[string]any{
+		"flow": "11111111-1111-4111-8111-111111111111", "contact": map[string]any{"urn": "tel:+12065551212"},
+	})
+	if said := strings.Join(texts(start), "|"); said != "Hi again" {
+		t.Errorf("a session of the replaced flow says %q, want Hi again", said)
+	}
+
+	r = ts.do("POST", "/v1/flows?replace=yes", legacyExport)
+	e = r.errorOf(t)
+	if r.Status != 400 || e["code"] != "bad_request" || e["field"] != "replace" || e["message"] != `replace must be true or false, got "yes"` {
+		t.Errorf("?replace=yes: %d %s", r.Status, r.Body)
+	}
+	// replace=false is the default: a conflict.
+	if r = ts.do("POST", "/v1/flows?replace=false", legacyExport); r.Status != 409 {
+		t.Errorf("?replace=false: %d %s", r.Status, r.Body)
 	}
 }
