@@ -184,7 +184,12 @@ func Convert(data []byte, o Options) (*Result, error) {
 	}
 	var all []pending
 	known := map[string]string{}
-	seenIDs := map[string]bool{}
+	// idOwner is the flow an id was given to.
+	type idOwner struct {
+		index int
+		name  string
+	}
+	seenIDs := map[string]*idOwner{}
 	types := exportFlowTypes(raws)
 	for i, raw := range raws {
 		var f legacyFlow
@@ -205,15 +210,31 @@ func Convert(data []byte, o Options) (*Result, error) {
 		if name == "" {
 			name = fmt.Sprintf("flow %d", i+1)
 		}
-		id := f.Metadata.UUID
-		if id == "" {
-			id = flows.Key(name)
+		// The id is the uuid, or the key of the name; one another flow of
+		// the export has already gets a suffix, so that it does not clash
+		// with the ids of other imports either.
+		base := f.Metadata.UUID
+		if base == "" {
+			base = flows.Key(name)
 		}
-		if id == "" || seenIDs[id] {
-			id = fmt.Sprintf("flow-%d", i+1)
+		if base == "" {
+			base = fmt.Sprintf("flow-%d", i+1)
 		}
-		seenIDs[id] = true
-		if err == nil && f.Metadata.UUID != "" {
+		id := base
+		for n := 2; seenIDs[id] != nil; n++ {
+			id = fmt.Sprintf("%s-%d", base, n)
+		}
+		if first := seenIDs[base]; first != nil && id != base {
+			where, msg := prefix+".metadata.uuid", fmt.Sprintf("flow %q (flows[%d]) has the same uuid %s: this flow is imported with id %s, and a subflow that names %s starts %q",
+				first.name, first.index, base, id, base, first.name)
+			if f.Metadata.UUID == "" {
+				where, msg = prefix+".metadata.name", fmt.Sprintf("flow %q (flows[%d]), without a uuid too, has the same id %s from its name: this flow is imported with id %s",
+					first.name, first.index, base, id)
+			}
+			probs = append(probs, jsonProblem{levelWarning, strings.TrimPrefix(where, "."), msg})
+		}
+		seenIDs[id] = &idOwner{i, name}
+		if _, dup := known[f.Metadata.UUID]; err == nil && f.Metadata.UUID != "" && !dup {
 			known[f.Metadata.UUID] = name
 		}
 		all = append(all, pending{&f, id, name, err, mig, probs})

@@ -431,3 +431,42 @@ func TestLangReport(t *testing.T) {
 		t.Errorf("--lang en: language %q, widgets %+v", lang, ws)
 	}
 }
+
+// TestDuplicateFlowUUID: a flow whose uuid an earlier flow of the export has
+// is imported under the uuid with a suffix, with a warning naming both flows,
+// the uuid and the id given; two flows without a uuid and with the same name
+// likewise. Subflows naming the uuid start the first.
+func TestDuplicateFlowUUID(t *testing.T) {
+	flow := func(uuid, name, text string) string {
+		return fmt.Sprintf(`{"version": "11.12", "flow_type": "M", "base_language": "eng", "entry": "a1",
+		 "action_sets": [{"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": %q}}]}],
+		 "rule_sets": [], "metadata": {"uuid": %q, "name": %q}}`, text, uuid, name)
+	}
+	const uuid = "33333333-3333-4333-8333-333333333333"
+	export := `{"version": "11.12", "flows": [` + flow(uuid, "Dup 0", "Q") + "," + flow(uuid, "Dup 1", "Other flow") + "," +
+		flow(uuid, "Dup 2", "Third") + "," + flow("", "Same", "a") + "," + flow("", "Same", "b") + `]}`
+	res, err := Convert([]byte(export), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range res.Flows {
+		if f.Failed {
+			t.Fatalf("%s failed:\n%s", f.Name, res.Report)
+		}
+		ids = append(ids, f.ID)
+	}
+	want := []string{uuid, uuid + "-2", uuid + "-3", "same", "same-2"}
+	if strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Errorf("ids %v, want %v", ids, want)
+	}
+	for _, w := range []struct{ where, msg string }{
+		{"flows[1].metadata.uuid", `flow "Dup 0" (flows[0]) has the same uuid ` + uuid + `: this flow is imported with id ` + uuid + `-2, and a subflow that names ` + uuid + ` starts "Dup 0"`},
+		{"flows[2].metadata.uuid", `this flow is imported with id ` + uuid + `-3`},
+		{"flows[4].metadata.name", `flow "Same" (flows[3]), without a uuid too, has the same id same from its name: this flow is imported with id same-2`},
+	} {
+		if !hasLine(res.Report, levelWarning, w.where, w.msg) {
+			t.Errorf("no warning at %s: %s\n%s", w.where, w.msg, res.Report)
+		}
+	}
+}
