@@ -13,6 +13,8 @@ type step struct {
 	cont []string
 	// terminal: the flow ends after this widget, whatever follows.
 	terminal bool
+	// action is the index of the action it was made from in its action set.
+	action int
 }
 
 // actionSet turns an action set into a chain of widgets. The first widget
@@ -33,6 +35,7 @@ func (c *flowConv) actionSet(si int, as actionSet) {
 			c.add(levelWarning, where, "never runs: an earlier action of this action set starts another flow, which ends this one (as in RapidPro)")
 			continue
 		}
+		st.action = i
 		steps = append(steps, *st)
 	}
 	if len(steps) == 0 {
@@ -43,7 +46,9 @@ func (c *flowConv) actionSet(si int, as actionSet) {
 		id := as.UUID
 		if i > 0 {
 			id = fmt.Sprintf("%s-%d", as.UUID, i)
-			if a := as.Actions[min(i, len(as.Actions)-1)]; a.UUID != "" && !c.ids[a.UUID] && !c.nodes[a.UUID] {
+			// The action's own uuid: actions dropped before it (an empty
+			// message) make no widget.
+			if a := as.Actions[steps[i].action]; a.UUID != "" && !c.ids[a.UUID] && !c.nodes[a.UUID] {
 				id = a.UUID
 			}
 			for c.ids[id] {

@@ -1,7 +1,9 @@
 package rapidpro
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/flows"
@@ -60,5 +62,41 @@ func TestSaveField(t *testing.T) {
 		if len(said) != 1 || said[0] != tc.want {
 			t.Errorf("save %q, input %q: sent %q, want %q", tc.value, tc.input, said, tc.want)
 		}
+	}
+}
+
+// TestActionWidgetIDs: the widgets of an action set after its first take the
+// uuids of the actions they were made from, also when an action before them
+// was dropped (an empty message).
+func TestActionWidgetIDs(t *testing.T) {
+	export := []byte(`{"version": "11.12", "flows": [{"version": "11.12", "flow_type": "M", "base_language": "eng",
+	 "metadata": {"uuid": "11111111-1111-4111-8111-111111111111", "name": "Test"}, "entry": "as1",
+	 "action_sets": [{"uuid": "as1", "destination": null, "actions": [
+	   {"type": "reply", "uuid": "a1", "msg": {"eng": ""}},
+	   {"type": "reply", "uuid": "a2", "msg": {"eng": "second"}},
+	   {"type": "reply", "uuid": "a3", "msg": {"eng": ""}},
+	   {"type": "reply", "uuid": "a4", "msg": {"eng": "fourth"}},
+	   {"type": "reply", "uuid": "a5", "msg": {"eng": "fifth"}}]}],
+	 "rule_sets": []}]}`)
+	res, err := Convert(export, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Flows[0].Failed {
+		t.Fatalf("the flow failed:\n%s", res.Report)
+	}
+	var doc struct {
+		Widgets []struct{ ID, Text string }
+	}
+	if err := json.Unmarshal(res.Flows[0].JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range doc.Widgets {
+		got = append(got, w.Text+"="+w.ID)
+	}
+	// The first widget is the action set's, so rules and the entry can point at it.
+	if want := "second=as1 fourth=a4 fifth=a5"; strings.Join(got, " ") != want {
+		t.Errorf("widgets %s, want %s", strings.Join(got, " "), want)
 	}
 }
