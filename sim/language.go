@@ -10,8 +10,14 @@ import "github.com/parleyhq/parley/flows"
 // the web simulator and parley simulate give the same message. Empty (or
 // only white space) is no language, and fine. The error is at field.
 func CheckContactLanguage(field, lang string) *flows.FieldError {
+	return CheckLanguageCode(field, "contact language", lang)
+}
+
+// CheckLanguageCode is CheckContactLanguage for a language given elsewhere
+// (what names it in the message): a RapidPro import's --lang is checked so.
+func CheckLanguageCode(field, what, lang string) *flows.FieldError {
 	if flows.CheckLanguage("", "", flows.LanguageCode(lang)) == nil {
 		return nil
 	}
-	return flows.CheckLanguage(field, "contact language", lang)
+	return flows.CheckLanguage(field, what, lang)
 }

@@ -30,7 +30,13 @@ func (i *importFlags) register(fs *flag.FlagSet, flowUsage string) {
 }
 
 func (i *importFlags) options() (rapidpro.Options, error) {
-	o := rapidpro.Options{Lang: i.lang}
+	o := rapidpro.Options{Lang: strings.TrimSpace(i.lang)}
+	// Checked as parley simulate checks --contact-language: a code no
+	// translation could match is refused, not imported in the base
+	// language with a warning. Legacy codes (fre) have the shape.
+	if fe := sim.CheckLanguageCode("--lang", "language", o.Lang); fe != nil {
+		return o, fmt.Errorf("%s: %s", fe.Path, fe.Message)
+	}
 	for _, r := range i.rewrite {
 		from, to, ok := strings.Cut(r, "=")
 		if !ok || from == "" {

@@ -208,3 +208,35 @@ func TestFlowFlagOnAFlowFile(t *testing.T) {
 		t.Errorf("test: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestLangFlagChecked: --lang is checked as simulate's --contact-language
+// is: a code no translation could match (fr-FR, english) is a usage error
+// naming the flag and the code meant, on import, validate and simulate;
+// ISO 639-3, legacy (fre) and two-letter codes import.
+func TestLangFlagChecked(t *testing.T) {
+	dir := t.TempDir()
+	export := writeFile(t, dir, "export.json", legacyExport(legacyFlow("u1", "Hello", "hi")))
+	out := filepath.Join(dir, "out")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import", "rapidpro", export, "-o", out, "--lang", "fr-FR"}, `parley import: --lang: language "fr-FR" is not an ISO 639-3 code (three lower-case letters): did you mean "fra"?` + "\n"},
+		{[]string{"import", "rapidpro", export, "-o", out, "--lang", "english"}, `parley import: --lang: language "english" is not an ISO 639-3 code (three lower-case letters, such as "eng" or "fra")` + "\n"},
+		{[]string{"validate", "--lang", "fr-FR", export}, export + `: --lang: language "fr-FR" is not an ISO 639-3 code (three lower-case letters): did you mean "fra"?` + "\n"},
+		{[]string{"simulate", "--lang", "fr-FR", export}, export + `: --lang: language "fr-FR" is not an ISO 639-3 code (three lower-case letters): did you mean "fra"?` + "\n"},
+	} {
+		code, stdout, stderr := parley(t, "", c.args...)
+		if code != 2 || stdout != "" || stderr != c.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a refused --lang wrote %s (%v)", out, err)
+	}
+	for _, lang := range []string{"fra", "fre", "fr", " FRA "} {
+		if code, stdout, stderr := parley(t, "", "import", "rapidpro", export, "-o", out, "--lang", lang); code != 0 {
+			t.Errorf("--lang %q: exit %d: %s%s", lang, code, stdout, stderr)
+		}
+	}
+}
