@@ -449,7 +449,16 @@ func (c *flowConv) webhook(url, method string, headers []webhookHeader, where st
 	if len(headers) > 0 {
 		h := map[string]string{}
 		for i, hd := range headers {
-			if hd.Name == "" {
+			if strings.TrimSpace(hd.Name) == "" {
+				// A blank row (the legacy editor kept one last) carries
+				// nothing; a value without a name (not quoted: it may be
+				// a credential) is a header that is not sent.
+				at := fmt.Sprintf("%s webhook_headers[%d]", where, i)
+				if strings.TrimSpace(hd.Value) == "" {
+					c.add(levelInfo, at, "header without a name or a value: dropped")
+				} else {
+					c.add(levelWarning, at, "header with a value but no name: dropped, the webhook is called without it")
+				}
 				continue
 			}
 			h[hd.Name] = c.tmpl(hd.Value, fmt.Sprintf("%s webhook_headers[%d]", where, i))

@@ -95,3 +95,39 @@ func TestWebhookCategories(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookHeaderWithoutName: a webhook header without a name is dropped
+// with a line naming the action or ruleset and the header's index: a
+// warning when it has a value (which the line does not show), info for a
+// blank row; the named headers are sent.
+func TestWebhookHeaderWithoutName(t *testing.T) {
+	headers := `[{"name": "X-A", "value": "1"}, {"name": "", "value": "s3cret"}, {"name": " ", "value": ""}]`
+	export := fmt.Sprintf(`{"version": "11.12", "flows": [{"version": "11.12", "base_language": "eng", "flow_type": "M",
+	 "metadata": {"uuid": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", "name": "Hooks"}, "entry": "a1",
+	 "action_sets": [{"uuid": "a1", "destination": "r1", "actions": [{"type": "api", "uuid": "h1", "webhook": "http://example.com/a", "action": "GET", "webhook_headers": %s}]}],
+	 "rule_sets": [{"uuid": "r1", "ruleset_type": "webhook", "label": "Hook", "operand": "@step.value",
+	   "config": {"webhook": "http://example.com/r", "webhook_action": "GET", "webhook_headers": %s},
+	   "rules": [{"uuid": "x1", "category": {"eng": "Success"}, "destination": null, "test": {"type": "webhook_status", "status": "success"}},
+	     {"uuid": "x2", "category": {"eng": "Failure"}, "destination": null, "test": {"type": "webhook_status", "status": "failure"}}]}]}]}`, headers, headers)
+	res, err := Convert([]byte(export), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Flows[0].Failed {
+		t.Fatalf("the flow failed:\n%s", res.Report)
+	}
+	for _, where := range []string{"action h1 (api)", "ruleset r1"} {
+		if !hasLine(res.Report, levelWarning, where+" webhook_headers[1]", "header with a value but no name: dropped, the webhook is called without it") {
+			t.Errorf("no warning for %s webhook_headers[1]\n%s", where, res.Report)
+		}
+		if !hasLine(res.Report, levelInfo, where+" webhook_headers[2]", "header without a name or a value: dropped") {
+			t.Errorf("no info line for %s webhook_headers[2]\n%s", where, res.Report)
+		}
+	}
+	if strings.Contains(res.Report.String(), "s3cret") {
+		t.Errorf("the report shows the dropped header's value:\n%s", res.Report)
+	}
+	if n := strings.Count(string(res.Flows[0].JSON), `"X-A": "1"`); n != 2 {
+		t.Errorf("the named header is in %d webhooks, want 2:\n%s", n, res.Flows[0].JSON)
+	}
+}
