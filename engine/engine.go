@@ -910,7 +910,7 @@ func (t *turn) SetVariable(scope, name, value string) error {
 		default:
 			return fmt.Errorf("$call.%s cannot be set (only state and digits)", name)
 		}
-	case "contact":
+	case flows.ScopeContact:
 		switch name {
 		case "name":
 			s.Contact.Name = value

@@ -426,11 +426,22 @@ func (s *Service) failPanicked(ctx context.Context, id, widget string, p any) er
 
 func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
 	flow := s.flowOrStub(ctx, sess)
+	saveContact := false
+	if len(sess.Frames) > 1 && sess.Contact.URN != "" {
+		// The subflow expires and the flow that called it runs on: with
+		// the contact as stored now, as any turn that runs widgets.
+		c, err := s.storedContact(ctx, sess.ContactKey())
+		if err != nil {
+			return err
+		}
+		useStoredContact(sess, c)
+		saveContact = c == nil
+	}
 	prev := sess.UpdatedAt
 	start := time.Now()
 	events := s.eng.Expire(ctx, flow, sess)
 	s.metrics.turn("expire", time.Since(start))
-	_, err := s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
+	_, err := s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, saveContact: saveContact})
 	return err
 }
 
