@@ -386,6 +386,17 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	prev := sess.UpdatedAt
 	start := time.Now()
 	events, err := s.eng.Resume(ctx, flow, sess, in)
+	var se *engine.SubflowError
+	if errors.As(err, &se) {
+		// The subflow it waits in is gone, or no longer loads: the session
+		// can only fail, as when its own flow is gone.
+		if errors.Is(err, store.ErrNotFound) {
+			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q revision %d was deleted: %v", se.FlowID, se.Revision, se.Err))
+		}
+		if errors.As(err, &le) {
+			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q: %v", se.FlowID, le))
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

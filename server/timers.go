@@ -327,7 +327,7 @@ func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Durat
 	tr.mu.Lock()
 	delete(tr.busy, t.SessionID)
 	tr.mu.Unlock()
-	if err == nil || errors.Is(err, store.ErrNotFound) {
+	if err == nil || errors.Is(err, store.ErrNotFound) && s.sessionGone(ctx, t.SessionID) {
 		if err != nil {
 			// The session is gone: its timer can never fire.
 			_ = s.store.RemoveTimer(ctx, t)
@@ -350,6 +350,15 @@ func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Durat
 	s.log.Error("timer failed", "session", t.SessionID, "kind", t.Kind.String(), "err", err,
 		"failures", f.failures, "retry_in", wait.String())
 	return false
+}
+
+// sessionGone reports whether a session is no longer stored. A timer's
+// turn that fails with something not found is about a deleted session only
+// when the session itself is not found: anything else its turn did not
+// find (a flow) must not remove its timer unnoticed.
+func (s *Service) sessionGone(ctx context.Context, id string) bool {
+	_, err := s.store.LoadSession(ctx, id)
+	return errors.Is(err, store.ErrNotFound)
 }
 
 // fireTimer runs the turn a timer stands for, if the session still needs it.
