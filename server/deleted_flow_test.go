@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -106,4 +107,44 @@ func TestResumeAndTimerOfSessionInDeletedSubflow(t *testing.T) {
 		t.Fatalf("scanTimers fired %d: %v", n, err)
 	}
 	ts.checkFailedOnSubflow(t, id)
+}
+
+// A message that fails its session on a deleted flow (its own, or the
+// subflow it waits in) is logged and recorded as processed: sent again with
+// its id, over the API or as Twilio's MessageSid, it gets the first answer
+// and starts nothing.
+func TestMessageFailingOnDeletedFlowIsDeduplicated(t *testing.T) {
+	for _, deleted := range []string{"parent", "child3"} {
+		for _, twilio := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/twilio=%v", deleted, twilio), func(t *testing.T) {
+				ts, id := newDeletedChildServer(t, "twilio", "tel:+4006")
+				if deleted == "parent" {
+					ts.must(204, "DELETE", "/v1/flows/parent", nil)
+				}
+				send := func() response {
+					if twilio {
+						return twilioForm(ts, "/twilio/tw/sms", url.Values{"From": {"+4006"}, "Body": {"yes"}, "MessageSid": {"SM1"}}, "")
+					}
+					return ts.do("POST", "/v1/channels/tw/messages", `{"from":"+4006","text":"yes","id":"dup-1"}`)
+				}
+				first, again := send(), send()
+				if first.Status != 200 || ts.must(200, "GET", "/v1/sessions/"+id, nil)["status"] != "failed" {
+					t.Fatalf("first: %d %s, want the session failed", first.Status, first.Body)
+				}
+				if !twilio && first.JSON(t)["id"] != id {
+					t.Errorf("first: %s, want session %s", first.Body, id)
+				}
+				if again.Status != 200 || string(again.Body) != string(first.Body) {
+					t.Errorf("the same message again: %d %s, want the first answer %s", again.Status, again.Body, first.Body)
+				}
+				if list := ts.must(200, "GET", "/v1/sessions?contact=tel:%2B4006", nil)["sessions"].([]any); len(list) != 1 {
+					t.Errorf("%d sessions, want only the failed one: %v", len(list), list)
+				}
+				evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
+				if in := evs[len(evs)-3].(map[string]any); in["type"] != "message_in" || in["text"] != "yes" {
+					t.Errorf("event before the error: %v, want the message_in of the message", in)
+				}
+			})
+		}
+	}
 }

@@ -366,13 +366,13 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	}
 	flow, err := s.flows.Flow(ctx, sess.FlowID, sess.Revision)
 	if errors.Is(err, store.ErrNotFound) {
-		return s.failLoaded(ctx, sess, fmt.Sprintf("flow %q revision %d was deleted: %v", sess.FlowID, sess.Revision, err))
+		return s.failLoaded(ctx, sess, fmt.Sprintf("flow %q revision %d was deleted: %v", sess.FlowID, sess.Revision, err), in, messageID)
 	}
 	var le *flowLoadError
 	if errors.As(err, &le) {
 		// It will not load next time either: waiting on would only fail
 		// every message and timer of the session.
-		return s.failLoaded(ctx, sess, le.Error())
+		return s.failLoaded(ctx, sess, le.Error(), in, messageID)
 	}
 	if err != nil {
 		return nil, err
@@ -391,10 +391,10 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 		// The subflow it waits in is gone, or no longer loads: the session
 		// can only fail, as when its own flow is gone.
 		if errors.Is(err, store.ErrNotFound) {
-			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q revision %d was deleted: %v", se.FlowID, se.Revision, se.Err))
+			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q revision %d was deleted: %v", se.FlowID, se.Revision, se.Err), in, messageID)
 		}
 		if errors.As(err, &le) {
-			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q: %v", se.FlowID, le))
+			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q: %v", se.FlowID, le), in, messageID)
 		}
 	}
 	if err != nil {
@@ -460,18 +460,25 @@ func (s *Service) interruptLoaded(ctx context.Context, sess *flows.Session) (*Tu
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
 }
 
-// failLoaded ends a session that cannot go on (its flow was deleted or does
-// not load) as
-// failed, recording why.
-func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why string) (*TurnReply, error) {
+// failLoaded ends a session that cannot go on (its flow or the subflow it
+// waits in was deleted or does not load) as failed, recording why. in is the
+// input the turn was given: a message's text or digits are logged
+// (message_in) as a turn that ran would log them, and messageID, when set,
+// records the message as processed with the reply, so a retry of it gets
+// this answer rather than starting the channel's flow.
+func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why string, in flows.Input, messageID string) (*TurnReply, error) {
 	prev := sess.UpdatedAt
 	now := s.now()
 	sess.Status, sess.Wait, sess.ExpiresAt, sess.EndedAt, sess.UpdatedAt = flows.StatusFailed, nil, nil, &now, now
-	events := []flows.Event{
-		{Type: flows.EventError, Time: now, Message: why},
-		{Type: flows.EventSessionEnded, Time: now, SessionStatus: flows.StatusFailed},
+	events := make([]flows.Event, 0, 3)
+	if in.Kind == flows.InputText || in.Kind == flows.InputDigits {
+		sess.Input = in.Text
+		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, Text: in.Text})
 	}
-	return s.commit(ctx, commit{sess: sess, flow: s.flowOrStub(ctx, sess), events: events, prev: prev})
+	events = append(events,
+		flows.Event{Type: flows.EventError, Time: now, Message: why},
+		flows.Event{Type: flows.EventSessionEnded, Time: now, SessionStatus: flows.StatusFailed})
+	return s.commit(ctx, commit{sess: sess, flow: s.flowOrStub(ctx, sess), events: events, prev: prev, messageID: messageID})
 }
 
 // flowOrStub returns the session's flow, or a stand-in when it cannot be

@@ -429,7 +429,7 @@ func (s *Service) failPanicked(ctx context.Context, id, widget string, p any) er
 	if sess.Status.Ended() {
 		return nil
 	}
-	_, err = s.failLoaded(ctx, sess, fmt.Sprintf("internal error in widget %q: %v", widget, p))
+	_, err = s.failLoaded(ctx, sess, fmt.Sprintf("internal error in widget %q: %v", widget, p), flows.Input{}, "")
 	return err
 }
 
