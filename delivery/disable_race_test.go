@@ -247,15 +247,15 @@ func TestDisableAfterARetryIsRecorded(t *testing.T) {
 func TestHeadersOfOneNameKeptWhenStored(t *testing.T) {
 	now := time.Now()
 	stored := &Subscription{URL: "https://crm.example.com/in", Events: []string{"*"}, Headers: map[string]string{"X-Tag": "a", "x-tag": "b"}}
-	if err := stored.clone().normalize(now, nil); err == nil || !strings.Contains(err.Error(), "names the same header") {
+	if err := stored.clone().normalize(now, nil, nil); err == nil || !strings.Contains(err.Error(), "names the same header") {
 		t.Errorf("a new subscription with X-Tag and x-tag: %v, want refused", err)
 	}
-	if err := stored.clone().normalize(now, stored); err != nil {
+	if err := stored.clone().normalize(now, stored, nil); err != nil {
 		t.Errorf("the stored subscription sent back unchanged: %v, want kept", err)
 	}
 	changed := stored.clone()
 	changed.Headers["x-tag"] = "c"
-	if err := changed.normalize(now, stored); err == nil {
+	if err := changed.normalize(now, stored, nil); err == nil {
 		t.Error("changed headers with X-Tag and x-tag were kept, want refused")
 	}
 }

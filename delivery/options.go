@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"log/slog"
 
 	"go.etcd.io/bbolt"
@@ -85,6 +86,11 @@ type Options struct {
 	AllowedCIDRs []netip.Prefix
 	// UserAgent sent with every request (default "Parley-Webhooks/1").
 	UserAgent string
+	// FlowExists, when set, reports whether a flow id names a stored flow:
+	// Create and Update refuse a subscription whose flows name one that
+	// does not, except, on Update, an id the stored subscription already
+	// names (a flow deleted since must not block a PUT of it as it is).
+	FlowExists func(ctx context.Context, id string) (bool, error)
 }
 
 func (o Options) withDefaults() Options {

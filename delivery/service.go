@@ -278,7 +278,7 @@ func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, e
 	sub := in.clone()
 	sub.ID = uuid.NewString()
 	sub.CreatedAt, sub.UpdatedAt = now, now
-	if err := sub.normalize(now, nil); err != nil {
+	if err := sub.normalize(now, nil, s.flowExists(ctx)); err != nil {
 		return nil, err
 	}
 	// Cached before the commit so the dispatcher never meets a delivery
@@ -300,6 +300,14 @@ func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, e
 	}
 	s.notifyAll()
 	return sub.clone(), nil
+}
+
+// flowExists is Options.FlowExists for ctx, nil when none is set.
+func (s *Service) flowExists(ctx context.Context) func(id string) (bool, error) {
+	if s.opts.FlowExists == nil {
+		return nil
+	}
+	return func(id string) (bool, error) { return s.opts.FlowExists(ctx, id) }
 }
 
 // Get returns one subscription.
@@ -353,7 +361,7 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 			sub.DisabledReason = "disabled by user"
 		}
 	}
-	if err := sub.normalize(now, old); err != nil {
+	if err := sub.normalize(now, old, s.flowExists(ctx)); err != nil {
 		return nil, err
 	}
 	s.setSub(sub)

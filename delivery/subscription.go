@@ -279,8 +279,10 @@ var reservedHeaders = []string{"webhook-id", "webhook-timestamp", "webhook-signa
 
 // normalize fills defaults and validates sub, reporting every problem.
 // stored is the subscription sub replaces (nil for a new one): headers it
-// had already, unchanged, are kept as they are by checks added since.
-func (sub *Subscription) normalize(now time.Time, stored *Subscription) error {
+// had already, unchanged, are kept as they are by checks added since, and
+// flow ids it names already are not looked up. flowExists, when set, says
+// whether a flow id names a stored flow; its error is returned as it is.
+func (sub *Subscription) normalize(now time.Time, stored *Subscription, flowExists func(id string) (bool, error)) error {
 	var p problems
 	sub.Name = strings.TrimSpace(sub.Name)
 	sub.URL = strings.TrimSpace(sub.URL)
@@ -381,8 +383,17 @@ func (sub *Subscription) normalize(now time.Time, stored *Subscription) error {
 		}
 	}
 	for i, f := range sub.Flows {
-		if strings.TrimSpace(f) == "" {
+		switch {
+		case strings.TrimSpace(f) == "":
 			p.add(fmt.Sprintf("flows[%d]", i), "flows[%d] is empty: give a flow id", i)
+		case flowExists != nil && (stored == nil || !slices.Contains(stored.Flows, f)):
+			ok, err := flowExists(f)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				p.add(fmt.Sprintf("flows[%d]", i), "flows[%d]: flow %q not found (GET /v1/flows lists the flows)", i, f)
+			}
 		}
 	}
 

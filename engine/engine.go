@@ -251,6 +251,23 @@ var (
 	ErrWrongFlow = errors.New("not the session's flow")
 )
 
+// SubflowError is Resume's error when the subflow the session waits in
+// (the flow of its top frame) does not load: deleted since the session
+// entered it, or stored in a form that no longer loads. Err is the
+// FlowSource's error, which it wraps, so the caller can tell a flow that
+// is gone, whose session can only fail, from a failure to read it.
+type SubflowError struct {
+	FlowID   string
+	Revision int
+	Err      error
+}
+
+func (e *SubflowError) Error() string {
+	return fmt.Sprintf("subflow %q revision %d: %v", e.FlowID, e.Revision, e.Err)
+}
+
+func (e *SubflowError) Unwrap() error { return e.Err }
+
 // newSession is what Start allocates for a session.
 type newSession struct {
 	session flows.Session
@@ -323,7 +340,8 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 	t := e.newTurn(ctx, s, flow)
 	defer t.close()
 	if err := t.loadFrameFlow(); err != nil {
-		return nil, err
+		top := s.Top()
+		return nil, &SubflowError{FlowID: top.FlowID, Revision: top.Revision, Err: err}
 	}
 	switch in.Kind {
 	case flows.InputText, flows.InputDigits:
@@ -910,7 +928,7 @@ func (t *turn) SetVariable(scope, name, value string) error {
 		default:
 			return fmt.Errorf("$call.%s cannot be set (only state and digits)", name)
 		}
-	case "contact":
+	case flows.ScopeContact:
 		switch name {
 		case "name":
 			s.Contact.Name = value

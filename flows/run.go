@@ -12,6 +12,9 @@ const (
 	ScopeFlow = "flow"
 	ScopeUser = "user"
 	ScopeCall = "call"
+	// ScopeContact sets the contact's name or language; update_groups
+	// reports its groups under it too.
+	ScopeContact = "contact"
 )
 
 // ErrTurnTimeout is the cause (context.Cause) of a turn's context that

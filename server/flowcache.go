@@ -217,3 +217,18 @@ func (e *flowLoadError) Error() string {
 func (e *flowLoadError) Unwrap() error { return e.err }
 
 var _ flows.FlowSource = (*flowCache)(nil)
+
+// exists reports whether a flow is stored (one that does not load is
+// stored), for what names flows without running them: an event
+// subscription's flows.
+func (fc *flowCache) exists(ctx context.Context, id string) (bool, error) {
+	_, err := fc.Flow(ctx, id, 0)
+	var le *flowLoadError
+	switch {
+	case err == nil, errors.As(err, &le):
+		return true, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	return false, err
+}

@@ -391,6 +391,7 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 		opts := deliveryOptions(cfg)
 		// Delivery's writes join the turns' group commits.
 		opts.Update = func(fn func(*bbolt.Tx) error) error { return b.Group(context.Background(), fn) }
+		opts.FlowExists = fc.exists
 		d, err := delivery.New(b.DB(), opts)
 		if err != nil {
 			return err

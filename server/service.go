@@ -348,7 +348,16 @@ func (s *Service) Resume(ctx context.Context, id string, in flows.Input) (*TurnR
 	return s.resumeLoaded(ctx, sess, in, "")
 }
 
+// resumeLoaded resumes a session loaded under its contact's lock, with its
+// contact as stored now.
 func (s *Service) resumeLoaded(ctx context.Context, sess *flows.Session, in flows.Input, messageID string) (*TurnReply, error) {
+	return s.resume(ctx, sess, in, messageID, nil, false)
+}
+
+// resume resumes a session loaded under its contact's lock. With read set,
+// contact is the contact stored for it (nil: none), read with the session
+// (Inbound); otherwise resume reads it.
+func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Input, messageID string, contact *flows.Contact, read bool) (*TurnReply, error) {
 	if sess.Status.Ended() {
 		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has ended (%s)", sess.ID, sess.Status)
 	}
@@ -357,20 +366,37 @@ func (s *Service) resumeLoaded(ctx context.Context, sess *flows.Session, in flow
 	}
 	flow, err := s.flows.Flow(ctx, sess.FlowID, sess.Revision)
 	if errors.Is(err, store.ErrNotFound) {
-		return s.failLoaded(ctx, sess, fmt.Sprintf("flow %q revision %d was deleted: %v", sess.FlowID, sess.Revision, err))
+		return s.failLoaded(ctx, sess, fmt.Sprintf("flow %q revision %d was deleted: %v", sess.FlowID, sess.Revision, err), in, messageID)
 	}
 	var le *flowLoadError
 	if errors.As(err, &le) {
 		// It will not load next time either: waiting on would only fail
 		// every message and timer of the session.
-		return s.failLoaded(ctx, sess, le.Error())
+		return s.failLoaded(ctx, sess, le.Error(), in, messageID)
 	}
 	if err != nil {
 		return nil, err
 	}
+	if !read {
+		if contact, err = s.storedContact(ctx, sess.ContactKey()); err != nil {
+			return nil, err
+		}
+	}
+	useStoredContact(sess, contact)
 	prev := sess.UpdatedAt
 	start := time.Now()
 	events, err := s.eng.Resume(ctx, flow, sess, in)
+	var se *engine.SubflowError
+	if errors.As(err, &se) {
+		// The subflow it waits in is gone, or no longer loads: the session
+		// can only fail, as when its own flow is gone.
+		if errors.Is(err, store.ErrNotFound) {
+			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q revision %d was deleted: %v", se.FlowID, se.Revision, se.Err), in, messageID)
+		}
+		if errors.As(err, &le) {
+			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q: %v", se.FlowID, le), in, messageID)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +404,38 @@ func (s *Service) resumeLoaded(ctx context.Context, sess *flows.Session, in flow
 	// A timeout is no input from the contact: the session's expiry stays
 	// where its last input put it, so a flow that loops on a wait's timeout
 	// (a reminder, then the wait again) still expires.
-	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID, keepExpiry: in.Kind == flows.InputTimeout})
+	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID,
+		keepExpiry: in.Kind == flows.InputTimeout, saveContact: contact == nil})
+}
+
+// useStoredContact gives a session about to run a turn its contact as
+// stored now (when one is): since the session's last turn, other sessions
+// of the contact (on other channels, started through the API) may have
+// changed its name, language, fields or groups, and its copy would show
+// them as they were. The session's language follows the contact's. The
+// contact's lock is held, so no other turn changes the contact before this
+// one is saved: the contact it saves is the stored one with this turn's
+// changes.
+func useStoredContact(sess *flows.Session, c *flows.Contact) {
+	if c == nil || sess.Contact.URN == "" {
+		return
+	}
+	if c.Language != sess.Contact.Language {
+		sess.Language = c.Language
+	}
+	sess.Contact = flows.Contact{URN: sess.Contact.URN, Name: c.Name, Language: c.Language, Fields: c.Fields, Groups: c.Groups}
+}
+
+// setsContact reports whether a turn's events changed the session's
+// contact: every change (set_variable in scope user or contact,
+// update_groups) emits a variable_set in one of those scopes.
+func setsContact(events []flows.Event) bool {
+	for i := range events {
+		if ev := &events[i]; ev.Type == flows.EventVariableSet && (ev.Scope == flows.ScopeUser || ev.Scope == flows.ScopeContact) {
+			return true
+		}
+	}
+	return false
 }
 
 // Interrupt ends a session on request. Ending an ended session is a conflict.
@@ -403,18 +460,25 @@ func (s *Service) interruptLoaded(ctx context.Context, sess *flows.Session) (*Tu
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
 }
 
-// failLoaded ends a session that cannot go on (its flow was deleted or does
-// not load) as
-// failed, recording why.
-func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why string) (*TurnReply, error) {
+// failLoaded ends a session that cannot go on (its flow or the subflow it
+// waits in was deleted or does not load) as failed, recording why. in is the
+// input the turn was given: a message's text or digits are logged
+// (message_in) as a turn that ran would log them, and messageID, when set,
+// records the message as processed with the reply, so a retry of it gets
+// this answer rather than starting the channel's flow.
+func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why string, in flows.Input, messageID string) (*TurnReply, error) {
 	prev := sess.UpdatedAt
 	now := s.now()
 	sess.Status, sess.Wait, sess.ExpiresAt, sess.EndedAt, sess.UpdatedAt = flows.StatusFailed, nil, nil, &now, now
-	events := []flows.Event{
-		{Type: flows.EventError, Time: now, Message: why},
-		{Type: flows.EventSessionEnded, Time: now, SessionStatus: flows.StatusFailed},
+	events := make([]flows.Event, 0, 3)
+	if in.Kind == flows.InputText || in.Kind == flows.InputDigits {
+		sess.Input = in.Text
+		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, Text: in.Text})
 	}
-	return s.commit(ctx, commit{sess: sess, flow: s.flowOrStub(ctx, sess), events: events, prev: prev})
+	events = append(events,
+		flows.Event{Type: flows.EventError, Time: now, Message: why},
+		flows.Event{Type: flows.EventSessionEnded, Time: now, SessionStatus: flows.StatusFailed})
+	return s.commit(ctx, commit{sess: sess, flow: s.flowOrStub(ctx, sess), events: events, prev: prev, messageID: messageID})
 }
 
 // flowOrStub returns the session's flow, or a stand-in when it cannot be
@@ -479,6 +543,13 @@ type commit struct {
 	// keepExpiry keeps the session's expiry (set by its last input) when
 	// the turn was not fired by input.
 	keepExpiry bool
+	// saveContact stores the session's contact even when the turn did not
+	// change it (none was stored for it). A session's first turn always
+	// stores it; a later one stores it when it changed it (setsContact),
+	// and then it is the stored contact with the turn's changes
+	// (useStoredContact): a turn that ends a session without running it
+	// (interrupted, failed) never puts back the copy it holds.
+	saveContact bool
 }
 
 // commit writes a turn: the session with its timers, events, outbox records,
@@ -508,7 +579,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 		Channel: c.channel, MessageID: c.messageID, PrevUpdated: c.prev,
 	}}
 	t := &tc.turn
-	if sess.Contact.URN != "" {
+	if sess.Contact.URN != "" && (c.launchedBy != "" || c.saveContact || setsContact(c.events)) {
 		tc.contact = sess.Contact
 		t.Contact = &tc.contact
 	}
@@ -716,7 +787,7 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		return decodeReply(ch.ID, in.ID, st.Reply)
 	}
 	if st.Session != nil {
-		return s.resumeLoaded(ctx, st.Session, flows.Text(in.Text), in.ID)
+		return s.resume(ctx, st.Session, flows.Text(in.Text), in.ID, st.Contact, true)
 	}
 	flowID, field := ch.flowFor(in.Text)
 	if flowID == "" {

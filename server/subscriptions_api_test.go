@@ -307,3 +307,43 @@ func TestSubscriptionProblems(t *testing.T) {
 		}
 	}
 }
+
+// A subscription's flows filter names stored flows: an unknown id is 422
+// naming it, at create and update; an id the stored subscription already
+// names stays accepted after its flow is deleted, so the subscription can
+// be sent back as it is.
+func TestSubscriptionFlowsMustExist(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	ts.createFlow(strings.Replace(askFlow, `"id":"ask"`, `"id":"ask2"`, 1))
+	ts.expectErrors(t, []apiErrorCase{
+		{"unknown flow", "POST", "/v1/webhooks", `{"url":"https://crm.example.com/h","events":["*"],"flows":["nosuchflow"]}`, 422, CodeInvalidField, "flows[0]"},
+		{"second unknown", "POST", "/v1/webhooks", `{"url":"https://crm.example.com/h","events":["*"],"flows":["ask","gone"]}`, 422, CodeInvalidField, "flows[1]"},
+	})
+	r := ts.do("POST", "/v1/webhooks", `{"url":"ftp://x","events":["*"],"flows":["nosuchflow"]}`)
+	if e := r.errorOf(t); r.Status != 422 || !strings.Contains(e["message"].(string), `flows[0]: flow "nosuchflow" not found`) || !strings.Contains(e["message"].(string), "url") {
+		t.Errorf("an unknown flow with another problem: %d %s, want both reported", r.Status, r.Body)
+	}
+	if n := len(ts.must(200, "GET", "/v1/webhooks", nil)["webhooks"].([]any)); n != 0 {
+		t.Fatalf("%d subscriptions stored by refused requests", n)
+	}
+
+	sub := ts.must(201, "POST", "/v1/webhooks", `{"url":"https://crm.example.com/h","events":["*"],"flows":["ask","ask2"]}`)
+	id := sub["id"].(string)
+	ts.must(204, "DELETE", "/v1/flows/ask", nil)
+	put := func(flows string) response {
+		return ts.do("PUT", "/v1/webhooks/"+id, `{"url":"https://crm.example.com/h","events":["*"],"flows":`+flows+`}`)
+	}
+	if r := put(`["ask","ask2"]`); r.Status != 200 {
+		t.Errorf("PUT as stored, after flow ask was deleted: %d %s", r.Status, r.Body)
+	}
+	if r := put(`["ask2","nosuchflow"]`); r.Status != 422 || r.errorOf(t)["field"] != "flows[1]" {
+		t.Errorf("PUT adding an unknown flow: %d %s", r.Status, r.Body)
+	}
+	if r := put(`["ask2"]`); r.Status != 200 {
+		t.Errorf("PUT leaving out the deleted flow: %d %s", r.Status, r.Body)
+	}
+	if r := put(`["ask"]`); r.Status != 422 || r.errorOf(t)["field"] != "flows[0]" {
+		t.Errorf("PUT naming the deleted flow again, once the subscription no longer does: %d %s", r.Status, r.Body)
+	}
+}

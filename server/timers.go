@@ -327,7 +327,7 @@ func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Durat
 	tr.mu.Lock()
 	delete(tr.busy, t.SessionID)
 	tr.mu.Unlock()
-	if err == nil || errors.Is(err, store.ErrNotFound) {
+	if err == nil || errors.Is(err, store.ErrNotFound) && s.sessionGone(ctx, t.SessionID) {
 		if err != nil {
 			// The session is gone: its timer can never fire.
 			_ = s.store.RemoveTimer(ctx, t)
@@ -350,6 +350,15 @@ func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Durat
 	s.log.Error("timer failed", "session", t.SessionID, "kind", t.Kind.String(), "err", err,
 		"failures", f.failures, "retry_in", wait.String())
 	return false
+}
+
+// sessionGone reports whether a session is no longer stored. A timer's
+// turn that fails with something not found is about a deleted session only
+// when the session itself is not found: anything else its turn did not
+// find (a flow) must not remove its timer unnoticed.
+func (s *Service) sessionGone(ctx context.Context, id string) bool {
+	_, err := s.store.LoadSession(ctx, id)
+	return errors.Is(err, store.ErrNotFound)
 }
 
 // fireTimer runs the turn a timer stands for, if the session still needs it.
@@ -420,17 +429,28 @@ func (s *Service) failPanicked(ctx context.Context, id, widget string, p any) er
 	if sess.Status.Ended() {
 		return nil
 	}
-	_, err = s.failLoaded(ctx, sess, fmt.Sprintf("internal error in widget %q: %v", widget, p))
+	_, err = s.failLoaded(ctx, sess, fmt.Sprintf("internal error in widget %q: %v", widget, p), flows.Input{}, "")
 	return err
 }
 
 func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
 	flow := s.flowOrStub(ctx, sess)
+	saveContact := false
+	if len(sess.Frames) > 1 && sess.Contact.URN != "" {
+		// The subflow expires and the flow that called it runs on: with
+		// the contact as stored now, as any turn that runs widgets.
+		c, err := s.storedContact(ctx, sess.ContactKey())
+		if err != nil {
+			return err
+		}
+		useStoredContact(sess, c)
+		saveContact = c == nil
+	}
 	prev := sess.UpdatedAt
 	start := time.Now()
 	events := s.eng.Expire(ctx, flow, sess)
 	s.metrics.turn("expire", time.Since(start))
-	_, err := s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
+	_, err := s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, saveContact: saveContact})
 	return err
 }
 

@@ -722,3 +722,51 @@ func httpJSON(t *testing.T, base string) func(method, path, body string) map[str
 		return m
 	}
 }
+
+// notFoundStore fails the saves of one session with something not found
+// other than the session, as a flow or record the turn needs could be.
+type notFoundStore struct {
+	store.Store
+	bad atomic.Value // session id
+}
+
+func (n *notFoundStore) SaveTurn(ctx context.Context, t *store.Turn) error {
+	if n.bad.Load() == t.Session.ID {
+		return fmt.Errorf("session %q: a record it needs: %w", t.Session.ID, store.ErrNotFound)
+	}
+	return n.Store.SaveTurn(ctx, t)
+}
+
+// A timer whose turn fails with something not found, while its session is
+// still stored, is not taken for the timer of a deleted session: it stays,
+// is logged and fires once the turn can be saved.
+func TestTimerNotFoundOtherThanSessionKeepsTimer(t *testing.T) {
+	b, err := store.Open(filepath.Join(t.TempDir(), DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, logs := &notFoundStore{Store: b}, &syncbuf.Buffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.Store = ns
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	ts.createFlow(timeoutFlow)
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow"})["id"].(string)
+	ns.bad.Store(id)
+	ctx := context.Background()
+	ts.clock.Advance(61 * time.Second)
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "timer failed") {
+		t.Errorf("the failed timer turn was not logged:\n%s", logs)
+	}
+	ns.bad.Store("")
+	ts.clock.Advance(time.Second)
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, at := ts.lastWidget(id); at != "again" {
+		t.Errorf("session at %v once its turn can be saved, want again (its timer kept)", at)
+	}
+}

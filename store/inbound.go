@@ -34,15 +34,15 @@ type InboundState struct {
 	Session *flows.Session
 	// Current reports that Session is Query.Known.
 	Current bool
-	// Contact is the stored contact, read only when no session is waiting
-	// (a new session starts from it); nil when none is stored.
+	// Contact is the stored contact, nil when none is stored: a new
+	// session starts from it, and a waiting one resumes with it, since
+	// other sessions of the contact may have changed it since its last turn.
 	Contact *flows.Contact
 }
 
 // Inbound reads, in one read transaction, the dedupe record of an inbound
-// message, the session waiting for its sender, and (when none waits) the
-// sender's stored contact. It does nothing more when the message was
-// processed before.
+// message, the session waiting for its sender, and the sender's stored
+// contact. It does nothing more when the message was processed before.
 func (b *Bolt) Inbound(ctx context.Context, q InboundQuery) (*InboundState, error) {
 	st := new(InboundState)
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
@@ -74,23 +74,23 @@ func (b *Bolt) Inbound(ctx context.Context, q InboundQuery) (*InboundState, erro
 				}
 				if h.updated == nanos(k.UpdatedAt) {
 					st.Session, st.Current = k, true
-					return nil
 				}
 			}
-			s, err := decodeSession(w.id, v)
-			if err != nil || s.Call == nil {
-				st.Session = s
-				return err
+			if !st.Current {
+				s, err := decodeSession(w.id, v)
+				if err != nil {
+					return err
+				}
+				// A call's session in the entry (see isCallRecord) is
+				// not taken: no session waits for the message; the next
+				// save on the channel takes the entry.
+				if s.Call == nil {
+					st.Session = s
+				}
 			}
-			// A call's session in the entry (see isCallRecord): no
-			// session waits for the message; the next save on the
-			// channel takes the entry.
 		}
 		st.Contact, err = w.row.storedContact(q.URN)
-		if err != nil {
-			return err
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err

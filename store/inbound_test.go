@@ -29,15 +29,19 @@ func TestInbound(t *testing.T) {
 		t.Errorf("repeated message: %+v, %v; want processed with its reply", st, err)
 	}
 	st, err = b.Inbound(ctx, InboundQuery{Channel: "web", URN: urn, MessageID: "m2"})
-	if err != nil || st.Processed || st.Session == nil || st.Session.ID != "s1" || st.Current || st.Contact != nil {
-		t.Fatalf("new message: %+v, %v; want s1 decoded, no contact", st, err)
+	if err != nil || st.Processed || st.Session == nil || st.Session.ID != "s1" || st.Current || st.Contact == nil || st.Contact.Name != "Ann" {
+		t.Fatalf("new message: %+v, %v; want s1 decoded and contact Ann", st, err)
 	}
 
-	// A copy that is still the stored version is handed back as is.
+	// A copy that is still the stored version is handed back as is, with
+	// the contact as stored now: another session may have changed it.
 	known := st.Session
+	c.Name = "Ada"
+	other := session("s2", flows.StatusCompleted, urn)
+	mustSave(t, b, &Turn{Session: other, Contact: &c, Channel: "sms"})
 	st, err = b.Inbound(ctx, InboundQuery{Channel: "web", URN: urn, Known: known})
-	if err != nil || st.Session != known || !st.Current {
-		t.Errorf("current copy: %+v, %v; want it back, Current", st, err)
+	if err != nil || st.Session != known || !st.Current || st.Contact == nil || st.Contact.Name != "Ada" {
+		t.Errorf("current copy: %+v, %v; want it back, Current, and contact Ada", st, err)
 	}
 	// Once the session is written again, the old copy is not current.
 	next := session("s1", flows.StatusWaiting, urn)
@@ -49,7 +53,7 @@ func TestInbound(t *testing.T) {
 		t.Errorf("stale copy: %+v, %v; want the stored version decoded", st, err)
 	}
 	// A copy of another session is not taken for the waiting one.
-	other := session("s0", flows.StatusWaiting, urn)
+	other = session("s0", flows.StatusWaiting, urn)
 	other.UpdatedAt = next.UpdatedAt
 	if st, err = b.Inbound(ctx, InboundQuery{Channel: "web", URN: urn, Known: other}); err != nil || st.Current || st.Session.ID != "s1" {
 		t.Errorf("copy of another session: %+v, %v", st, err)
@@ -60,7 +64,7 @@ func TestInbound(t *testing.T) {
 	done.UpdatedAt = t0.Add(2 * time.Second)
 	mustSave(t, b, &Turn{Session: done, Channel: "web", PrevUpdated: next.UpdatedAt})
 	st, err = b.Inbound(ctx, InboundQuery{Channel: "web", URN: urn, Known: known})
-	if err != nil || st.Session != nil || st.Contact == nil || st.Contact.Name != "Ann" {
-		t.Errorf("after the session ended: %+v, %v; want no session and contact Ann", st, err)
+	if err != nil || st.Session != nil || st.Contact == nil || st.Contact.Name != "Ada" {
+		t.Errorf("after the session ended: %+v, %v; want no session and contact Ada", st, err)
 	}
 }

@@ -64,7 +64,7 @@ func (w *UpdateGroups) Execute(r flows.Run) flows.Outcome {
 		}
 	}
 	if after := strings.Join(c.Groups, ", "); after != before {
-		r.Emit(flows.Event{Type: flows.EventVariableSet, Scope: "contact", Name: "groups", Value: after})
+		r.Emit(flows.Event{Type: flows.EventVariableSet, Scope: flows.ScopeContact, Name: "groups", Value: after})
 	}
 	return flows.Outcome{Exit: ExitNext}
 }
