@@ -85,12 +85,16 @@ func senderURN(scheme, from string) string {
 }
 
 // urnProblem says what is wrong with a contact's URN, "" when nothing: it
-// is blank, or has a ':' with no scheme before it or no address after it.
-// A URN without a ':' (POST /v1/sessions keeps one as given when it names
-// no channel) is not checked further.
+// is blank, has a ':' with no scheme before it or no address after it, or
+// has the scheme of withheld callers (withheldScheme). A URN without a ':'
+// (POST /v1/sessions keeps one as given when it names no channel) is not
+// checked further.
 func urnProblem(urn string) string {
 	if strings.TrimSpace(urn) == "" {
 		return "is blank"
+	}
+	if withheldURN(urn) {
+		return "has the " + withheldScheme + " scheme, kept for callers whose number is withheld, each call a contact of its own"
 	}
 	scheme, addr, ok := strings.Cut(urn, ":")
 	switch {

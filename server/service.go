@@ -835,11 +835,11 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	if err != nil {
 		return nil, err
 	}
-	urn := ch.urnOf(c.From)
+	id := callSessionID(ch.ID, c.CallID)
+	urn := ch.callerURN(c.From, id)
 	if err := checkCallKeys(c.From, urn, c.CallID); err != nil {
 		return nil, err
 	}
-	id := callSessionID(ch.ID, c.CallID)
 	defer s.lockCallID(id).Unlock()
 	defer s.locks.lock(urn, id).Unlock()
 	if existing, err := s.store.LoadSession(ctx, id); err == nil {
@@ -879,10 +879,11 @@ func (s *Service) callFlow(ctx context.Context, channel string) (*Channel, strin
 }
 
 // checkCallKeys checks a call's id and the URN of its caller, made of
-// from; a request without from (a hang-up's) has none to check.
+// from; a withheld number's (callerURN), or a request's without from (a
+// hang-up's), has none to check.
 func checkCallKeys(from, urn, callID string) error {
 	check := checkURN
-	if from == "" {
+	if withheldCaller(from) {
 		check = checkKey
 	}
 	if err := check("from", "the caller's URN", urn); err != nil {
@@ -945,11 +946,11 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 	if err != nil {
 		return nil, err
 	}
-	urn := ch.urnOf(r.From)
+	id := callSessionID(ch.ID, r.CallID)
+	urn := ch.callerURN(r.From, id)
 	if err := checkCallKeys(r.From, urn, r.CallID); err != nil {
 		return nil, err
 	}
-	id := callSessionID(ch.ID, r.CallID)
 	state := strings.ToLower(r.State)
 	ended := flows.CallEnded(state)
 	requestID := ""

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
@@ -91,7 +92,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			req.Contact.URN = ch.urnOf(req.Contact.URN)
 		}
 	}
-	urnField := "contact.urn"
+	urnField, withheld := "contact.urn", false
 	if b.Call != nil {
 		if err := checkCallState("call.state", b.Call.State); err != nil {
 			return err
@@ -110,9 +111,21 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 				return badRequest("call.from", "call.from is required when no contact.urn is given: the caller's number")
 			}
 			urnField = "call.from"
-			if req.Channel != nil {
+			switch {
+			case withheldCaller(b.Call.From):
+				// A withheld number is a contact of the call's own,
+				// named by the session's id: the one Start derives from
+				// the call's id on a channel, else a new one.
+				if req.Channel != nil && b.Call.ID != "" {
+					req.Contact.URN = withheldScheme + callSessionID(req.Channel.ID, b.Call.ID)
+				} else {
+					req.SessionID = uuid.Must(uuid.NewV7()).String()
+					req.Contact.URN = withheldScheme + req.SessionID
+				}
+				withheld = true
+			case req.Channel != nil:
 				req.Contact.URN = req.Channel.urnOf(b.Call.From)
-			} else {
+			default:
 				req.Contact.URN = senderURN("", b.Call.From)
 			}
 		}
@@ -120,7 +133,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if req.Contact.URN != "" {
+	if req.Contact.URN != "" && !withheld {
 		if err := checkURN(urnField, "the contact's URN", req.Contact.URN); err != nil {
 			return err
 		}

@@ -402,12 +402,11 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		if urnProblem(ch.urnOf(from)) != "" {
 			from = ""
 		}
-	} else if from == "" {
-		// Any other request may start the call, which needs its caller.
-		if fromParam == "To" {
-			return badRequest("To", "Twilio's To parameter is missing: the number an outbound call is made to, which the call needs")
-		}
-		return badRequest("From", "Twilio's From parameter is missing: the caller's number, which a call needs")
+	} else if from == "" && fromParam == "To" {
+		// Any other request may start the call, which needs the person
+		// called. A call coming in without From is from a withheld
+		// number, as one whose From is Anonymous (withheldCaller).
+		return badRequest("To", "Twilio's To parameter is missing: the number an outbound call is made to, which the call needs")
 	}
 	if err := twilioKeys(ch, fromParam, from, "CallSid", "the call id", callID); err != nil {
 		return err

@@ -414,14 +414,16 @@ func TestTwilioBadBodies(t *testing.T) {
 		t.Errorf("a JSON body: %d %s", r.Status, r.Body)
 	}
 
+	// A call without From is from a withheld number: a contact of its own.
 	noFrom := callForm("CA3")
 	noFrom.Del("From")
 	status, body := twilioPost(t, base, "/twilio/tw/voice", noFrom)
-	if status != 400 || !strings.Contains(body, `"field":"From"`) {
+	if status != 200 || !strings.Contains(body, "<Gather") {
 		t.Errorf("a call without From: %d %s", status, body)
 	}
-	if r := ts.do("GET", "/v1/sessions/"+callSessionID("tw", "CA3"), nil); r.Status != 404 {
-		t.Errorf("a call without From started a session: %d %s", r.Status, r.Body)
+	id := callSessionID("tw", "CA3")
+	if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["contact"].(map[string]any)["urn"] != "withheld:"+id {
+		t.Errorf("a call without From: session %v, want the contact withheld:%s", s, id)
 	}
 }
 
