@@ -95,7 +95,10 @@ type Service struct {
 type Message struct {
 	Type string `json:"type"`
 	// Widget is the id of the widget that sent it.
-	Widget       string   `json:"widget,omitempty"`
+	Widget string `json:"widget,omitempty"`
+	// flow is the subflow it was sent from, "" for the session's flow:
+	// with Widget, which widget of the turn sent it (voiceTwiML).
+	flow         string
 	Text         string   `json:"text,omitempty"`
 	QuickReplies []string `json:"quick_replies,omitempty"`
 	Attachments  []string `json:"attachments,omitempty"`
@@ -699,7 +702,7 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 			r.Messages = append(r.Messages, Message{Type: ev.Type})
 		}
 		if len(r.Messages) > n {
-			r.Messages[n].Widget = ev.Widget
+			r.Messages[n].Widget, r.Messages[n].flow = ev.Widget, ev.Flow
 		}
 	}
 	if sess.Status == flows.StatusWaiting && sess.Wait != nil {

@@ -500,20 +500,16 @@ func isNotFoundErr(err error) bool {
 // gets its prompts inside <Gather>, so callers can answer before a prompt
 // ends, followed by a <Redirect> that reports a gather that timed out.
 func voiceTwiML(r *TurnReply, action string) string {
-	// The prompts of the widget that gathers go inside <Gather>; what came
-	// before it (a greeting) is said first and cannot be interrupted.
-	gatherWidget := ""
-	for _, m := range r.Messages {
-		if m.Type == flows.EventGather {
-			gatherWidget = m.Widget
-		}
-	}
 	waiting := r.WaitingFor != nil && r.Status == flows.StatusWaiting
+	first := len(r.Messages)
+	if waiting {
+		first = gatherPrompts(r.Messages)
+	}
 	var before, inside strings.Builder
 	hangup := false
-	for _, m := range r.Messages {
+	for i, m := range r.Messages {
 		out := &before
-		if waiting && (gatherWidget == "" || m.Widget == gatherWidget) {
+		if i >= first {
 			out = &inside
 		}
 		// A blank text or audio URL is left out: Twilio warns of an empty
@@ -563,6 +559,33 @@ func voiceTwiML(r *TurnReply, action string) string {
 	}
 	b.WriteString("</Response>")
 	return b.String()
+}
+
+// gatherPrompts is the index of the first of the prompts that go inside
+// <Gather>: those the widget that gathers sent last, after the last prompt
+// of any other widget. What came before them (a greeting, a subflow's
+// introduction) is said first and cannot be interrupted. A widget is told by
+// its flow and id together, so a parent flow's widget with the id of a
+// subflow's gather (ids such as "ask" are reused across flows) stays in its
+// place. A wait without a gather (a messaging flow's wait_for_response on a
+// call) has all the turn's prompts inside. A reply stored for a retry keeps
+// no flows: a prompt of a widget of the same id right before the gather's
+// then goes inside too, still in its place.
+func gatherPrompts(msgs []Message) int {
+	g := -1
+	for i, m := range msgs {
+		if m.Type == flows.EventGather {
+			g = i
+		}
+	}
+	if g < 0 {
+		return 0
+	}
+	first := g
+	for first > 0 && msgs[first-1].Widget == msgs[g].Widget && msgs[first-1].flow == msgs[g].flow {
+		first--
+	}
+	return first
 }
 
 // writeSay writes a message's text as a <Say> in its voice and language,
