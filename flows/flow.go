@@ -760,6 +760,23 @@ func checkKind(w Widget, kind string) []*FieldError {
 	return nil
 }
 
+// KindProblem is what the first of f's widgets that does not work in a flow
+// of kind reports (KindChecker), with the widget's id and path, nil when
+// every widget works there: a messaging flow that runs on a call is checked
+// as a voice flow would be.
+func (f *Flow) KindProblem(kind string) *FieldError {
+	for i, w := range f.Widgets {
+		if errs := checkKind(w, kind); len(errs) > 0 {
+			fe := *errs[0]
+			fe.Widget = w.Base().ID
+			fe.Path = joinPath(fmt.Sprintf("widgets[%d]", i), fe.Path)
+			fe.Err = ErrWrongKind
+			return &fe
+		}
+	}
+	return nil
+}
+
 // danglingExit reports the exit name (at path p) of the widget id when its
 // destination is no widget of f.
 func danglingExit(f *Flow, id, p, name, dest string) *FieldError {

@@ -118,6 +118,9 @@ func TestLifecycleEvents(t *testing.T) {
 	ts := loopbackServer(t)
 	ts.createFlow(askFlow)
 	ts.createFlow(orderFlow)
+	// The same flow for calls, whose waits have a timeout.
+	ts.createFlow(strings.NewReplacer(`"id":"order"`, `"id":"order-call"`, `"result":"Name",`, `"result":"Name","timeout":60,`,
+		`"result":"Order",`, `"result":"Order","timeout":60,`).Replace(orderFlow))
 	ts.must(201, "POST", "/v1/channels", `{"id":"web","name":"Web chat","type":"api","default_flow":"order"}`)
 
 	all, sandbox, def, gone := newSink(t), newSink(t), newSink(t), newSink(t)
@@ -141,7 +144,7 @@ func TestLifecycleEvents(t *testing.T) {
 	ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550101","text":"Bo","id":"m-2"}`)
 	ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+15550101","text":"CU001","id":"m-3"}`)
 	// A call launches one; it completes.
-	call := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "order", "channel": "web", "call": map[string]any{"id": "CA1", "from": "+15550102", "to": "+15550199"}})
+	call := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "order-call", "channel": "web", "call": map[string]any{"id": "CA1", "from": "+15550102", "to": "+15550199"}})
 	ts.must(200, "POST", "/v1/sessions/"+call["id"].(string)+"/resume", `{"text":"Cy"}`)
 	ts.must(200, "POST", "/v1/sessions/"+call["id"].(string)+"/resume", `{"text":"CU002"}`)
 	// The simulator's sessions are sandbox sessions.

@@ -280,11 +280,19 @@ func (req *StartRequest) contactKey() string {
 // checkStartKind refuses to start a voice flow without a call: no one
 // would hear its prompts, and its session, waiting on a channel, would take
 // the contact's messages as its input. A messaging flow may run on a call
-// (its messages are said, as Twilio's <Say>).
+// (its messages are said, as Twilio's <Say>), if it passes the checks of a
+// voice flow: a wait_for_response without a timeout would keep the caller
+// waiting in silence forever.
 func checkStartKind(flow *flows.Flow, call bool) error {
 	if flow.IsVoice() && !call {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow",
 			"flow %q is a voice flow, which runs on a call: give the call (\"call\": {\"id\": ..., \"from\": ...}) or start a messaging flow", flow.ID)
+	}
+	if call && !flow.IsVoice() {
+		if fe := flow.KindProblem(flows.KindVoice); fe != nil {
+			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow",
+				"flow %q is a messaging flow, which a call runs as a voice flow: %s", flow.ID, fe)
+		}
 	}
 	return nil
 }

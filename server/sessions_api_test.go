@@ -288,7 +288,9 @@ func TestStartSessionContactAsChannelNamesIt(t *testing.T) {
 	if got := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s", wa["id"]), nil)["contact"].(map[string]any)["urn"]; got != "whatsapp:+15550778" {
 		t.Errorf("contact urn %v on channel wa, want whatsapp:+15550778 (the channel's scheme)", got)
 	}
-	call := ts.must(201, "POST", "/v1/sessions", `{"flow":"ask","channel":"wa","call":{"id":"CA9","from":"+15550779"}}`)
+	// A flow run on a call waits with a timeout.
+	ts.createFlow(strings.Replace(strings.Replace(askFlow, `"id":"ask"`, `"id":"ask-call"`, 1), `"result":"Name",`, `"result":"Name","timeout":30,`, 1))
+	call := ts.must(201, "POST", "/v1/sessions", `{"flow":"ask-call","channel":"wa","call":{"id":"CA9","from":"+15550779"}}`)
 	if got := ts.must(200, "GET", fmt.Sprintf("/v1/sessions/%s", call["id"]), nil)["contact"].(map[string]any)["urn"]; got != "whatsapp:+15550779" {
 		t.Errorf("caller's urn %v on channel wa, want whatsapp:+15550779", got)
 	}
