@@ -583,6 +583,9 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 			sess.Wait.TimeoutAt = &at
 		}
 	}
+	if w := twilioPromptsWarning(sess, c.events, now); w != nil {
+		c.events = append(c.events, *w)
+	}
 	reply := buildReply(sess, c.events)
 	// The turn and the copy of its contact in one allocation.
 	tc := &turnWithContact{turn: store.Turn{

@@ -12,8 +12,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/rivo/uniseg"
@@ -305,10 +307,15 @@ const twilioSMSMax = 1600
 // dropped; with none, at the last grapheme cluster that fits, so an accent,
 // a flag or a skin tone is never cut from its letter; a single cluster
 // longer than max, at the last code point that fits.
-func smsParts(text string, max int) []string {
+func smsParts(text string, max int) []string { return textParts(text, max, false) }
+
+// textParts is smsParts; with sentences set, a part ends first at the last
+// whitespace after the end of a sentence (., !, ?, …) that leaves it at
+// least half of max long, as a <Say> is best cut (sayParts).
+func textParts(text string, max int, sentences bool) []string {
 	var parts []string
 	for utf16Len(text) > max {
-		end, next := smsCut(text, max)
+		end, next := smsCut(text, max, sentences)
 		if part := strings.TrimRightFunc(text[:end], unicode.IsSpace); part != "" {
 			parts = append(parts, part)
 		}
@@ -320,11 +327,12 @@ func smsParts(text string, max int) []string {
 	return parts
 }
 
-// smsCut is where the first part of text ends and the next begins.
-func smsCut(text string, max int) (end, next int) {
-	pos, units, space := 0, 0, -1
+// smsCut is where the first part of text ends and the next begins; with
+// sentences set, after a sentence when one ends in the second half.
+func smsCut(text string, max int, sentences bool) (end, next int) {
+	pos, units, space, sentence := 0, 0, -1, -1
 	state := -1
-	rest := text
+	rest, prev := text, ""
 	for rest != "" {
 		var c string
 		c, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
@@ -334,11 +342,17 @@ func smsCut(text string, max int) (end, next int) {
 		}
 		if strings.TrimSpace(c) == "" && units >= max/2 {
 			space = pos
+			if sentences && strings.ContainsAny(prev, ".!?…。！？") {
+				sentence = pos
+			}
 		}
 		pos += len(c)
 		units += n
+		prev = c
 	}
 	switch {
+	case sentence >= 0:
+		return sentence, sentence
 	case space >= 0:
 		return space, space
 	case pos > 0:
@@ -499,35 +513,22 @@ func isNotFoundErr(err error) bool {
 // voiceTwiML turns a turn's prompts into TwiML. A session waiting for digits
 // gets its prompts inside <Gather>, so callers can answer before a prompt
 // ends, followed by a <Redirect> that reports a gather that timed out.
+// Prompts over what Twilio takes in one answer are left out (voicePrompts).
 func voiceTwiML(r *TurnReply, action string) string {
 	waiting := r.WaitingFor != nil && r.Status == flows.StatusWaiting
+	hangup := slices.ContainsFunc(r.Messages, func(m Message) bool { return m.Type == flows.EventHangup })
 	first := len(r.Messages)
 	if waiting {
 		first = gatherPrompts(r.Messages)
 	}
 	var before, inside strings.Builder
-	hangup := false
-	for i, m := range r.Messages {
-		out := &before
-		if i >= first {
-			out = &inside
-		}
-		// A blank text or audio URL is left out: Twilio warns of an empty
-		// <Say> (13520) and an empty <Play> has nothing to play.
-		switch m.Type {
-		case flows.EventSay, flows.EventMessageOut:
-			writeSay(out, m)
-		case flows.EventPlay:
-			if strings.TrimSpace(m.URL) != "" {
-				fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
-			}
-		case flows.EventGather:
-			if strings.TrimSpace(m.URL) != "" {
-				fmt.Fprintf(out, "<Play>%s</Play>", esc(m.URL))
-			}
-			writeSay(out, m)
-		case flows.EventHangup:
-			hangup = true
+	for _, p := range voicePrompts(r.Messages, first) {
+		switch {
+		case p.dropped:
+		case p.msg >= first:
+			inside.WriteString(p.xml)
+		default:
+			before.WriteString(p.xml)
 		}
 	}
 	var b strings.Builder
@@ -561,6 +562,173 @@ func voiceTwiML(r *TurnReply, action string) string {
 	return b.String()
 }
 
+// twilioSayMax is the longest text Parley puts in one <Say>, in
+// characters: Twilio says at most 4,096 with its basic voices and 3,000
+// with Polly and neural ones (warning 13521), so a longer text is said by
+// several <Say> verbs in a row.
+const twilioSayMax = 3000
+
+// twilioTwiMLMax is the largest TwiML document Twilio takes: 64 kB; a
+// larger one fails the call's request (error 11750).
+const twilioTwiMLMax = 64 * 1024
+
+// twilioPromptsMax is what the prompts of one answer may take of
+// twilioTwiMLMax, in bytes: the rest is kept for the document around them,
+// whose <Gather> action and <Redirect> hold the channel's voice URL.
+const twilioPromptsMax = twilioTwiMLMax - 4096
+
+// voicePrompt is one TwiML verb of a turn's prompts: a <Say> of a message's
+// text, or of one part of it, or a <Play>.
+type voicePrompt struct {
+	xml string
+	// msg is the index of the message it comes from, chars the characters
+	// of text it says.
+	msg, chars int
+	// dropped is set on a verb left out to keep the TwiML within
+	// twilioTwiMLMax.
+	dropped bool
+}
+
+// voicePrompts renders a turn's messages as TwiML verbs, in order: a blank
+// text or audio URL is left out (Twilio warns of an empty <Say>, 13520, and
+// an empty <Play> has nothing to play), and a text longer than twilioSayMax
+// is said by several <Say> verbs, cut between sentences or words (sayParts).
+// When they take more than twilioPromptsMax bytes, those of the messages
+// from first (the gather's prompts) are kept first, then the others in order
+// while they fit; the rest are marked dropped. It depends on the messages
+// alone, so the warning recorded with the turn (twilioPromptsWarning) names
+// what the TwiML leaves out.
+func voicePrompts(msgs []Message, first int) []voicePrompt {
+	var out []voicePrompt
+	add := func(i int, xml string, chars int) {
+		out = append(out, voicePrompt{xml: xml, msg: i, chars: chars})
+	}
+	size := 0
+	for i, m := range msgs {
+		n := len(out)
+		switch m.Type {
+		case flows.EventSay, flows.EventMessageOut:
+			sayPrompts(i, m, add)
+		case flows.EventPlay, flows.EventGather:
+			if strings.TrimSpace(m.URL) != "" {
+				add(i, "<Play>"+esc(m.URL)+"</Play>", 0)
+			}
+			if m.Type == flows.EventGather {
+				sayPrompts(i, m, add)
+			}
+		}
+		for _, p := range out[n:] {
+			size += len(p.xml)
+		}
+	}
+	if size <= twilioPromptsMax {
+		return out
+	}
+	left := twilioPromptsMax
+	for _, gather := range []bool{true, false} {
+		full := false
+		for i := range out {
+			if p := &out[i]; (p.msg >= first) == gather {
+				if full || len(p.xml) > left {
+					p.dropped, full = true, true
+					continue
+				}
+				left -= len(p.xml)
+			}
+		}
+	}
+	return out
+}
+
+// sayPrompts adds a message's text as <Say> verbs in its voice and
+// language, nothing for a blank text.
+func sayPrompts(i int, m Message, add func(int, string, int)) {
+	if strings.TrimSpace(m.Text) == "" {
+		return
+	}
+	var open strings.Builder
+	open.WriteString("<Say")
+	if m.Voice != "" {
+		fmt.Fprintf(&open, ` voice="%s"`, esc(m.Voice))
+	}
+	if lang := twilioSayLanguage(m.Language); lang != "" {
+		fmt.Fprintf(&open, ` language="%s"`, esc(lang))
+	}
+	open.WriteString(">")
+	for _, part := range sayParts(m.Text) {
+		add(i, open.String()+esc(part)+"</Say>", utf8.RuneCountInString(part))
+	}
+}
+
+// sayParts is a text to say cut into parts of at most twilioSayMax
+// characters, counted as smsParts counts them: at the end of a sentence in
+// the second half of a part, else at a word, else between grapheme
+// clusters. A text that fits is one part, as it is.
+func sayParts(text string) []string {
+	if utf16Len(text) <= twilioSayMax {
+		return []string{text}
+	}
+	return textParts(text, twilioSayMax, true)
+}
+
+// twilioPromptsWarning is the warning event a turn of a call on a Twilio
+// channel records when its TwiML leaves prompts out to stay within
+// twilioTwiMLMax (voicePrompts), saying which; nil when it leaves out none.
+func twilioPromptsWarning(sess *flows.Session, events []flows.Event, now time.Time) *flows.Event {
+	if sess.Call == nil || sess.Channel == nil || sess.Channel.Type != ChannelTwilio || flows.CallEnded(sess.Call.State) {
+		return nil // no TwiML of prompts answers a hang-up
+	}
+	// Escaped, a character takes at most 6 bytes (&#34;), and a verb
+	// some 100 more for its tags and attributes: most turns are known to
+	// fit without rendering them.
+	bound := 0
+	for _, ev := range events {
+		switch ev.Type {
+		case flows.EventSay, flows.EventMessageOut, flows.EventPlay, flows.EventGather:
+			bound += 6*(len(ev.Text)+len(ev.URL)) + 100*(2+len(ev.Text)/twilioSayMax)
+		}
+	}
+	if bound <= twilioPromptsMax {
+		return nil
+	}
+	r := buildReply(sess, events)
+	first := len(r.Messages)
+	if r.WaitingFor != nil && r.Status == flows.StatusWaiting {
+		first = gatherPrompts(r.Messages)
+	}
+	prompts := voicePrompts(r.Messages, first)
+	var cut []string
+	for i := 0; i < len(prompts); {
+		m, chars, left, all := prompts[i].msg, 0, 0, true
+		for ; i < len(prompts) && prompts[i].msg == m; i++ {
+			chars += prompts[i].chars
+			if prompts[i].dropped {
+				left += prompts[i].chars
+			} else {
+				all = false
+			}
+		}
+		if left == 0 && !all {
+			continue
+		}
+		what := fmt.Sprintf("%s of widget %q", r.Messages[m].Type, r.Messages[m].Widget)
+		switch {
+		case chars == 0:
+			what += " (audio)"
+		case all:
+			what += fmt.Sprintf(" (%d characters)", chars)
+		default:
+			what += fmt.Sprintf(" (its last %d of %d characters)", left, chars)
+		}
+		cut = append(cut, what)
+	}
+	if len(cut) == 0 {
+		return nil
+	}
+	return &flows.Event{Type: flows.EventWarning, Time: now, Message: fmt.Sprintf(
+		"the prompts of this turn are over what Twilio takes in one answer (TwiML of at most 64 kB; error 11750): left out of the call's TwiML: %s", strings.Join(cut, ", "))}
+}
+
 // gatherPrompts is the index of the first of the prompts that go inside
 // <Gather>: those the widget that gathers sent last, after the last prompt
 // of any other widget. What came before them (a greeting, a subflow's
@@ -586,22 +754,6 @@ func gatherPrompts(msgs []Message) int {
 		first--
 	}
 	return first
-}
-
-// writeSay writes a message's text as a <Say> in its voice and language,
-// nothing for a blank text.
-func writeSay(out *strings.Builder, m Message) {
-	if strings.TrimSpace(m.Text) == "" {
-		return
-	}
-	out.WriteString("<Say")
-	if m.Voice != "" {
-		fmt.Fprintf(out, ` voice="%s"`, esc(m.Voice))
-	}
-	if lang := twilioSayLanguage(m.Language); lang != "" {
-		fmt.Fprintf(out, ` language="%s"`, esc(lang))
-	}
-	fmt.Fprintf(out, ">%s</Say>", esc(m.Text))
 }
 
 // twilioSayLocales maps the ISO 639-3 code of a language Twilio's <Say> speaks
