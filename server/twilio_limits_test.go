@@ -92,3 +92,34 @@ func TestTwilioTwiMLOver64kBIsCut(t *testing.T) {
 		t.Errorf("warning %q, want one saying the prompts of widget three were left out (error 11750)", warning)
 	}
 }
+
+// A long text without sentences is cut between words, one without spaces
+// between characters; a text that fits is said as it is.
+func TestSayParts(t *testing.T) {
+	words := strings.TrimSpace(strings.Repeat("word ", 1300)) // 6,499 characters
+	for _, c := range []struct {
+		name, text string
+		parts      int
+	}{
+		{"words", words, 3},
+		{"no spaces", strings.Repeat("é", 6001), 3},
+		{"short", "Hello.  ", 1},
+	} {
+		got := sayParts(c.text)
+		if len(got) != c.parts {
+			t.Errorf("%s: %d parts, want %d", c.name, len(got), c.parts)
+		}
+		for i, p := range got {
+			if n := utf8.RuneCountInString(p); n > 3000 || c.name == "words" && (strings.HasPrefix(p, " ") || strings.HasSuffix(p, " ") || !strings.HasSuffix(p, "word")) {
+				t.Errorf("%s: part %d of %d characters: %.20q...%q", c.name, i, n, p, p[max(0, len(p)-10):])
+			}
+		}
+		sep := " "
+		if c.name != "words" {
+			sep = ""
+		}
+		if strings.Join(got, sep) != c.text {
+			t.Errorf("%s: the parts do not make the text", c.name)
+		}
+	}
+}
