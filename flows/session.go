@@ -154,7 +154,8 @@ type Call struct {
 }
 
 // CallEnded reports whether a call state is one a call ends in (Twilio's
-// CallStatus names, in any case).
+// CallStatus names, in any case). "cancelled" is one: the server keeps it as
+// "canceled", and sessions stored by earlier versions may hold it.
 func CallEnded(state string) bool {
 	switch strings.ToLower(state) {
 	case "completed", "busy", "failed", "no-answer", "canceled", "cancelled":

@@ -224,7 +224,7 @@ func (s *Server) startCall(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	reply, err := s.svc.StartCall(c.UserContext(), IncomingCall{Channel: channel, CallID: b.CallID, From: b.From, To: b.To, State: b.State})
+	reply, err := s.svc.StartCall(c.UserContext(), IncomingCall{Channel: channel, CallID: b.CallID, From: b.From, To: b.To, State: callState(b.State)})
 	if err != nil {
 		return err
 	}
@@ -238,15 +238,25 @@ func (s *Server) startCall(c *fiber.Ctx) error {
 // CallStatus values, and the answered of its status callbacks.
 var callStates = []string{"queued", "initiated", "ringing", "answered", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
 
-// checkCallState refuses a state that is none of callStates (in any case;
-// "cancelled" is taken for "canceled").
-// checkCallState refuses a state that is none of Twilio's CallStatus
-// values; field names where it was given.
+// checkCallState refuses a state that is none of callStates, in any case
+// ("cancelled" is taken for "canceled": see callState); field names where it
+// was given.
 func checkCallState(field, state string) error {
 	if state == "" || slices.Contains(callStates, strings.ToLower(state)) || flows.CallEnded(state) {
 		return nil
 	}
 	return badRequest(field, "state %.40q is not a call state: send one of %s (Twilio's CallStatus values)", state, strings.Join(callStates, ", "))
+}
+
+// callState is a call state as it is kept: in lowercase, as Twilio sends
+// it, and the British spelling "cancelled" as Twilio's "canceled", so that a
+// flow testing $call.state against "canceled" sees every cancelled call.
+func callState(state string) string {
+	state = strings.ToLower(state)
+	if state == "cancelled" {
+		return "canceled"
+	}
+	return state
 }
 
 type callInputBody struct {
@@ -290,7 +300,7 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	reply, err := s.svc.CallInput(c.UserContext(), channel, callID, input, b.State)
+	reply, err := s.svc.CallInput(c.UserContext(), channel, callID, input, callState(b.State))
 	if err != nil {
 		return err
 	}

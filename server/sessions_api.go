@@ -100,7 +100,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 		if flows.CallEnded(strings.ToLower(b.Call.State)) {
 			return badRequest("call.state", "call state %q: the call has ended, and a call that has ended starts no session", b.Call.State)
 		}
-		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: strings.ToLower(b.Call.State), Start: s.cfg.Now()}
+		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: callState(b.Call.State), Start: s.cfg.Now()}
 		if req.Call.State == "" {
 			req.Call.State = "in-progress"
 		}
