@@ -376,7 +376,7 @@ func (t *turn) render(tp *template, mode renderMode) string {
 			// The variable must still be a field ("@contact.nme" is a typo,
 			// not the contact's name and ".nme").
 			if j := strings.LastIndexByte(s.text, '.'); j > 0 && (strings.IndexByte(s.text[:j], '.') > 0 || s.text[:j] == "input") {
-				if v, ok := t.lookup(s.text[:j]); ok && isScalar(v) {
+				if v, ok := t.lookup(s.text[:j]); ok && isScalar(s.text[:j], v) {
 					if value {
 						b.WriteString(jsonText(v))
 					} else {
@@ -418,12 +418,18 @@ func (t *turn) render(tp *template, mode renderMode) string {
 
 // isScalar reports whether a looked-up value is a single value rather than an
 // object or list (a webhook answer's object has fields, so a missing one is
-// an unknown variable, not text).
-func isScalar(v any) bool {
+// an unknown variable, not text). A whole JSON value that lookup gives as
+// text (@flow.NAME.json, see wholeJSON) is read as the JSON it holds: a
+// missing field of the answer must not print the whole answer.
+func isScalar(path string, v any) bool {
 	switch x := v.(type) {
 	case gjson.Result:
 		return !x.IsObject() && !x.IsArray()
 	case string:
+		if wholeJSON(path) {
+			r := gjson.Parse(x)
+			return !r.IsObject() && !r.IsArray()
+		}
 		return true
 	case time.Time:
 		return true

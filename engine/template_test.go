@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/engine"
@@ -63,5 +64,44 @@ func TestTemplatePaths(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMissingFieldOfJSONIsUnknown: a field an answer (or has_pattern's
+// groups) does not have is an unknown variable, in a message and in a
+// webhook's URL, and never brings the whole answer with it as the text
+// before a trailing ".name" would be.
+func TestMissingFieldOfJSONIsUnknown(t *testing.T) {
+	mocks := map[string][]sim.MockResponse{"http://127.0.0.1:9/*": {{Status: 200, Body: json.RawMessage(`{"secret": "s3", "n": 7}`)}}}
+	fx := newFixture(t, mocks)
+	f := fx.load(t, `{"id": "p", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "result": "r",
+	   "rules": [{"type": "has_pattern", "args": ["buy (\\w+)"], "category": "Buy"}], "exits": {"Buy": "h", "Other": "h"}},
+	  {"id": "h", "type": "webhook", "url": "http://127.0.0.1:9/a", "exits": {"Success": "h2"}},
+	  {"id": "h2", "type": "webhook", "url": "http://127.0.0.1:9/b/@flow.h.json.missing", "exits": {"Success": "say"}},
+	  {"id": "say", "type": "send_message", "text": "[@flow.h.json.missing] [@flow.h.extra.zz] [@flow.r.extra.3] [@flow.r.extra.1] [@flow.h.json.n.x]", "exits": {"Next": ""}}]}`)
+	s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := fx.e.Resume(context.Background(), f, s, flows.Text("buy cheese"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := texts(evs), "[] [] [] [cheese] [7.x]"; len(got) != 1 || got[0] != want {
+		t.Errorf("rendered %q, want %q", got, want)
+	}
+	calls := eventsOf(evs, flows.EventWebhookCalled)
+	if len(calls) != 2 || calls[1].URL != "http://127.0.0.1:9/b/" {
+		t.Errorf("calls %+v, want the second to http://127.0.0.1:9/b/", calls)
+	}
+	var warnings []string
+	for _, ev := range eventsOf(evs, flows.EventWarning) {
+		warnings = append(warnings, ev.Message)
+	}
+	want := []string{"unknown variable @flow.h.json.missing", "unknown variable @flow.h.json.missing",
+		"unknown variable @flow.h.extra.zz", "unknown variable @flow.r.extra.3"}
+	if strings.Join(warnings, "|") != strings.Join(want, "|") {
+		t.Errorf("warnings %q, want %q", warnings, want)
 	}
 }
