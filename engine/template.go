@@ -43,8 +43,12 @@ type segment struct {
 
 // template is a compiled template: literal text, variable paths and @(...) expressions.
 type template struct {
-	src  string
-	segs []segment
+	src string
+	// field is the JSON path of the flow's field the template came from
+	// ("text", "quick_replies[1]", "url"), named by run-time errors; empty
+	// for one compiled at run time (a configured webhook's).
+	field string
+	segs  []segment
 	// static is set when the template has no variables: rendering returns text.
 	static bool
 	text   string
@@ -393,7 +397,11 @@ func (t *turn) render(tp *template, mode renderMode) string {
 		case segExpr:
 			v, err := t.evalExpr(s.expr)
 			if err != nil {
-				t.emit(flows.Event{Type: flows.EventError, Message: fmt.Sprintf("expression @(%s): %v", s.text, err)})
+				ferr := &renderError{field: tp.field, expr: s.text, err: err}
+				t.emit(flows.Event{Type: flows.EventError, Message: ferr.Error()})
+				if t.renderErr == nil {
+					t.renderErr = ferr
+				}
 				if value {
 					b.WriteString("null")
 				}
@@ -415,6 +423,22 @@ func (t *turn) render(tp *template, mode renderMode) string {
 	}
 	return b.String()
 }
+
+// renderError is an @(...) of a template that failed when it ran: the
+// widget's field it is in, the expression and why.
+type renderError struct {
+	field, expr string
+	err         error
+}
+
+func (e *renderError) Error() string {
+	if e.field == "" {
+		return fmt.Sprintf("expression @(%s): %v", e.expr, e.err)
+	}
+	return fmt.Sprintf("%s: expression @(%s): %v", e.field, e.expr, e.err)
+}
+
+func (e *renderError) Unwrap() error { return e.err }
 
 // isScalar reports whether a looked-up value is a single value rather than an
 // object or list (a webhook answer's object has fields, so a missing one is

@@ -105,3 +105,51 @@ func TestMissingFieldOfJSONIsUnknown(t *testing.T) {
 		t.Errorf("warnings %q, want %q", warnings, want)
 	}
 }
+
+// TestFailedExpressionTakesFailure: an @(...) that fails when it runs is an
+// error event naming its field, and the widget follows its Failure or Other
+// exit: a webhook is not called, a split's rules do not test what is left of
+// the operand, set_variable sets nothing when the flow lists Failure. A
+// widget without such an exit goes on with the part empty.
+func TestFailedExpressionTakesFailure(t *testing.T) {
+	fx := newFixture(t, map[string][]sim.MockResponse{"http://127.0.0.1:9/*": {{Status: 200, Body: json.RawMessage(`{}`)}}})
+	f := fx.load(t, `{"id": "p", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "exits": {"Next": "h"}},
+	  {"id": "h", "type": "webhook", "url": "http://127.0.0.1:9/orders/@(int(input))/cancel", "exits": {"Success": "hs", "Failure": "hf"}},
+	  {"id": "hs", "type": "send_message", "text": "called", "exits": {"Next": "sp"}},
+	  {"id": "hf", "type": "send_message", "text": "not called @flow.h.category", "exits": {"Next": "sp"}},
+	  {"id": "sp", "type": "split", "operand": "@(upper(now))", "result": "s",
+	   "rules": [{"type": "has_only_text", "args": [""], "category": "Empty"}], "exits": {"Empty": "sv", "Other": "sv"}},
+	  {"id": "sv", "type": "set_variable", "name": "x", "value": "id-@(int('q'))", "exits": {"Next": "sv2", "Failure": "sv2"}},
+	  {"id": "sv2", "type": "set_variable", "name": "y", "value": "id-@(int('q'))", "exits": {"Next": "say"}},
+	  {"id": "say", "type": "send_message", "text": "@flow.s.category [@flow.x] [@flow.y]", "quick_replies": ["a@(int(input))"], "exits": {"Next": ""}}]}`)
+	s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := fx.e.Resume(context.Background(), f, s, flows.Text("abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls := eventsOf(evs, flows.EventWebhookCalled); len(calls) != 0 {
+		t.Errorf("called %s with a failed expression", calls[0].URL)
+	}
+	want := []string{"not called Failure", "Other [] [id-]"}
+	if got := texts(evs); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+	var errs []string
+	for _, ev := range eventsOf(evs, flows.EventError) {
+		errs = append(errs, ev.Widget+" "+ev.Message)
+	}
+	wantErrs := []string{
+		`h url: expression @(int(input)): int: argument 1 is "abc", not a whole number (1:1)`,
+		`sp operand: expression @(upper(now)): upper: argument 1 is a time, not text (1:1)`,
+		`sv value: expression @(int('q')): int: argument 1 is "q", not a whole number (1:1)`,
+		`sv2 value: expression @(int('q')): int: argument 1 is "q", not a whole number (1:1)`,
+		`say quick_replies[0]: expression @(int(input)): int: argument 1 is "abc", not a whole number (1:1)`,
+	}
+	if strings.Join(errs, "\n") != strings.Join(wantErrs, "\n") {
+		t.Errorf("errors\n%s\nwant\n%s", strings.Join(errs, "\n"), strings.Join(wantErrs, "\n"))
+	}
+}
