@@ -727,6 +727,12 @@ func (t *turn) emit(ev flows.Event) {
 	if ev.Flow == "" && len(t.sess.Frames) > 1 {
 		ev.Flow = t.flow.ID
 	}
+	if ev.Type == flows.EventVariableSet {
+		// A widget that changes the session itself rather than through
+		// SetVariable (update_groups changes the contact's groups) says so
+		// with this event: expressions after it must see the change.
+		t.env = nil
+	}
 	t.events = append(t.events, ev)
 }
 

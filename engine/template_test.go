@@ -153,3 +153,33 @@ func TestFailedExpressionTakesFailure(t *testing.T) {
 		t.Errorf("errors\n%s\nwant\n%s", strings.Join(errs, "\n"), strings.Join(wantErrs, "\n"))
 	}
 }
+
+// TestExpressionsSeeContactChanges: what a widget changes of the contact
+// (groups, name, language, fields) is what the expressions after it in the
+// same turn see, as templates do.
+func TestExpressionsSeeContactChanges(t *testing.T) {
+	fx := newFixture(t, nil)
+	f := fx.load(t, `{"id": "p", "widgets": [
+	  {"id": "a", "type": "send_message", "text": "@(contact.groups) @(contact.name) @(contact.language) @(contact.fields.tier)", "exits": {"Next": "u"}},
+	  {"id": "u", "type": "update_groups", "add": ["Testers"], "exits": {"Next": "g"}},
+	  {"id": "g", "type": "send_message", "text": "@(contact.groups) @contact.groups", "exits": {"Next": "sp"}},
+	  {"id": "sp", "type": "split", "rules": [{"type": "expression", "args": ["'Testers' in contact.groups"], "category": "In"}], "exits": {"In": "y", "Other": "o"}},
+	  {"id": "y", "type": "send_message", "text": "in", "exits": {"Next": "n"}},
+	  {"id": "o", "type": "send_message", "text": "not in", "exits": {"Next": "n"}},
+	  {"id": "n", "type": "set_variable", "scope": "contact", "name": "name", "value": "Bo", "exits": {"Next": "b1"}},
+	  {"id": "b1", "type": "send_message", "text": "@(contact.name)", "exits": {"Next": "l"}},
+	  {"id": "l", "type": "set_variable", "scope": "contact", "name": "language", "value": "fra", "exits": {"Next": "b2"}},
+	  {"id": "b2", "type": "send_message", "text": "@(contact.language)", "exits": {"Next": "t"}},
+	  {"id": "t", "type": "set_variable", "scope": "user", "name": "tier", "value": "gold", "exits": {"Next": "b3"}},
+	  {"id": "b3", "type": "send_message", "text": "@(user.key.tier) @(contact.fields.tier)", "exits": {"Next": "r"}},
+	  {"id": "r", "type": "update_groups", "remove_all": true, "exits": {"Next": "c"}},
+	  {"id": "c", "type": "send_message", "text": "@(len(contact.groups))", "exits": {"Next": ""}}]}`)
+	_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Contact: flows.Contact{Name: "Ann", Language: "eng"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"[] Ann eng ", `["Testers"] Testers`, "in", "Bo", "fra", "gold gold", "0"}
+	if got := texts(evs); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+}
