@@ -489,8 +489,8 @@ func jsonEscape(_, s string) string {
 }
 
 // jsonText is a value inserted into a JSON body outside a string: a list or
-// a map as its JSON, null, and a value with no text, as null, so that the
-// body stays JSON. Numbers and booleans are their text. A string is its
+// a map as its JSON, a time as a JSON string, null, and a value with no
+// text, as null, so that the body stays JSON. Numbers and booleans are their text. A string is its
 // text escaped as inside a string, as all inserts were before lists and maps
 // were written as JSON here: "n": @extra.amount sends the number an answer
 // gave as text ("12.50") as a number, as stored flows expect.
@@ -518,6 +518,9 @@ func jsonText(v any) string {
 		if math.IsInf(x, 0) || math.IsNaN(x) {
 			return "null" // JSON has no infinity (1/0)
 		}
+	case time.Time:
+		// A time is no JSON value of its own: a string, as in a list.
+		return `"` + jsonEscape("", flows.ExactText(x)) + `"`
 	}
 	s := flows.ExactText(v)
 	if s == "" {
