@@ -63,7 +63,8 @@ const insertRoom = 16
 func (t *template) Source() string { return t.src }
 
 // compileTemplate parses text with @path, $flow.key.x / $user.key.x / $call.x and
-// @(expression) references. "@@" is a literal "@". Every expression is
+// @(expression) references. "@@" is a literal "@", and "$$" a literal "$"
+// before what would be a $ variable ("$$flow.key.x"). Every expression is
 // compiled, so that each one's problem is reported: several come back as
 // templateErrors. Errors all marked flows.ErrNewRule come with the compiled
 // template (see compileExpr).
@@ -107,6 +108,17 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 			}
 			flush()
 			t.segs = append(t.segs, segment{kind: segPath, text: path})
+			i += 1 + n
+		case c == '$' && i+1 < len(src) && src[i+1] == '$':
+			// "$$flow.key.x" is the text "$flow.key.x"; a "$$" before
+			// anything else is two dollars, as it always was ("$$5").
+			_, n := scanDollar(src[i+1:])
+			if n == 0 {
+				lit.WriteByte('$')
+				i++
+				continue
+			}
+			lit.WriteString(src[i+1 : i+1+n])
 			i += 1 + n
 		case c == '$':
 			path, n := scanDollar(src[i:])
