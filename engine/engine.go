@@ -190,6 +190,9 @@ func (c compiler) DateFormat() string {
 // A template with several problems gives one FieldError for each, joined.
 func (c compiler) Template(field, src string) (flows.Template, error) {
 	t, err := c.e.compileTemplate(src)
+	if t != nil {
+		t.field = field
+	}
 	if err == nil {
 		return t, nil
 	}
@@ -372,7 +375,7 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 		return t.finish(), nil
 	}
 	s.Status = flows.StatusActive
-	t.widget = w
+	t.widget, t.renderErr = w, nil
 	out := t.settle(w, r.Resume(t, in))
 	if out.Wait == nil {
 		s.Wait = nil
@@ -427,6 +430,9 @@ type turn struct {
 	// tooLarge is set when the running widget produced a value over the
 	// limit (see overLimit).
 	tooLarge *valueTooLarge
+	// renderErr is the first @(...) that failed in the running widget's
+	// templates (see RenderFailed).
+	renderErr error
 	// scratch holds the events while the turn runs; finish copies them
 	// into a slice of their exact length, and close returns it to
 	// eventScratch. An event is 480 bytes and turns emit 2 to 8 of them, so
@@ -531,7 +537,7 @@ func (t *turn) enter(id string) {
 			t.fail(fmt.Sprintf("widget %q not found in flow %q", id, t.flow.ID))
 			return
 		}
-		t.widget = w
+		t.widget, t.renderErr = w, nil
 		t.sess.Top().Widget = id
 		t.sess.Path = append(t.sess.Path, flows.Step{Widget: id, Flow: t.frameFlowID(), At: t.now})
 		out := t.settle(w, w.Execute(t))
@@ -672,7 +678,7 @@ func (t *turn) frameDone(status flows.Status) {
 			t.fail(fmt.Sprintf("widget %q cannot resume after a subflow", parent.Widget))
 			return
 		}
-		t.widget = w
+		t.widget, t.renderErr = w, nil
 		t.sess.Wait = nil
 		out := t.settle(w, r.Resume(t, flows.Input{Kind: flows.InputSubflow, Status: status}))
 		next := t.next(w, out)
@@ -738,6 +744,12 @@ func (t *turn) emit(ev flows.Event) {
 	}
 	if ev.Flow == "" && len(t.sess.Frames) > 1 {
 		ev.Flow = t.flow.ID
+	}
+	if ev.Type == flows.EventVariableSet {
+		// A widget that changes the session itself rather than through
+		// SetVariable (update_groups changes the contact's groups) says so
+		// with this event: expressions after it must see the change.
+		t.env = nil
 	}
 	t.events = append(t.events, ev)
 }
@@ -820,6 +832,10 @@ func (t *turn) RenderForm(tp flows.Template) string {
 func (t *turn) RenderJSON(tp flows.Template) string {
 	return t.renderAny(tp, renderMode{escape: jsonEscape, exact: true, json: true})
 }
+
+// RenderFailed reports the first @(...) of the running widget's templates
+// that failed; it is forgotten when the next widget starts.
+func (t *turn) RenderFailed() error { return t.renderErr }
 
 // CompileTemplate compiles text from outside the flow, caching by source.
 func (t *turn) CompileTemplate(src string) (flows.Template, error) {

@@ -158,6 +158,8 @@ func TestTemplates(t *testing.T) {
 		{"at-at is a literal at", "@@flow.name", "@flow.name", ""},
 		{"lone at", "@ home @", "@ home @", ""},
 		{"dollar amounts stay", "costs $5 or 5$ $flow", "costs $5 or 5$ $flow", ""},
+		{"dollar-dollar before a variable is a literal dollar", "$$flow.key.name $$user.key.age $$call.cli $$flow.key.name.", "$flow.key.name $user.key.age $call.cli $flow.key.name.", ""},
+		{"dollar-dollar elsewhere stays", "$$5 $$ $$flow $$$flow.key.name", "$$5 $$ $$flow $$flow.key.name", ""},
 		{"trailing dot", "Hi @flow.name.", "Hi Ben.", ""},
 		{"trailing comma and bang", "@flow.name, @flow.name!", "Ben, Ben!", ""},
 		{"parentheses around", "(@flow.name)", "(Ben)", ""},

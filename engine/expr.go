@@ -280,7 +280,7 @@ func (e *Engine) exprOptions() []expr.Option {
 		}
 		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
-	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg))
+	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg), expr.Function(memberFunction, member))
 	return append(opts, e.wrapBuiltins)
 }
 
@@ -448,7 +448,7 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	calls := &callChecker{}
 	// clockCalls and limitedPlus come after it: the calls they make are of
 	// no name an author could write.
-	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}), expr.Patch(listArgs{}))
+	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}), expr.Patch(listArgs{}), expr.Patch(textMembers{}))
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))

@@ -43,8 +43,12 @@ type segment struct {
 
 // template is a compiled template: literal text, variable paths and @(...) expressions.
 type template struct {
-	src  string
-	segs []segment
+	src string
+	// field is the JSON path of the flow's field the template came from
+	// ("text", "quick_replies[1]", "url"), named by run-time errors; empty
+	// for one compiled at run time (a configured webhook's).
+	field string
+	segs  []segment
 	// static is set when the template has no variables: rendering returns text.
 	static bool
 	text   string
@@ -59,7 +63,8 @@ const insertRoom = 16
 func (t *template) Source() string { return t.src }
 
 // compileTemplate parses text with @path, $flow.key.x / $user.key.x / $call.x and
-// @(expression) references. "@@" is a literal "@". Every expression is
+// @(expression) references. "@@" is a literal "@", and "$$" a literal "$"
+// before what would be a $ variable ("$$flow.key.x"). Every expression is
 // compiled, so that each one's problem is reported: several come back as
 // templateErrors. Errors all marked flows.ErrNewRule come with the compiled
 // template (see compileExpr).
@@ -103,6 +108,17 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 			}
 			flush()
 			t.segs = append(t.segs, segment{kind: segPath, text: path})
+			i += 1 + n
+		case c == '$' && i+1 < len(src) && src[i+1] == '$':
+			// "$$flow.key.x" is the text "$flow.key.x"; a "$$" before
+			// anything else is two dollars, as it always was ("$$5").
+			_, n := scanDollar(src[i+1:])
+			if n == 0 {
+				lit.WriteByte('$')
+				i++
+				continue
+			}
+			lit.WriteString(src[i+1 : i+1+n])
 			i += 1 + n
 		case c == '$':
 			path, n := scanDollar(src[i:])
@@ -376,7 +392,7 @@ func (t *turn) render(tp *template, mode renderMode) string {
 			// The variable must still be a field ("@contact.nme" is a typo,
 			// not the contact's name and ".nme").
 			if j := strings.LastIndexByte(s.text, '.'); j > 0 && (strings.IndexByte(s.text[:j], '.') > 0 || s.text[:j] == "input") {
-				if v, ok := t.lookup(s.text[:j]); ok && isScalar(v) {
+				if v, ok := t.lookup(s.text[:j]); ok && isScalar(s.text[:j], v) {
 					if value {
 						b.WriteString(jsonText(v))
 					} else {
@@ -393,7 +409,11 @@ func (t *turn) render(tp *template, mode renderMode) string {
 		case segExpr:
 			v, err := t.evalExpr(s.expr)
 			if err != nil {
-				t.emit(flows.Event{Type: flows.EventError, Message: fmt.Sprintf("expression @(%s): %v", s.text, err)})
+				ferr := &renderError{field: tp.field, expr: s.text, err: err}
+				t.emit(flows.Event{Type: flows.EventError, Message: ferr.Error()})
+				if t.renderErr == nil {
+					t.renderErr = ferr
+				}
 				if value {
 					b.WriteString("null")
 				}
@@ -416,14 +436,36 @@ func (t *turn) render(tp *template, mode renderMode) string {
 	return b.String()
 }
 
+// renderError is an @(...) of a template that failed when it ran: the
+// widget's field it is in, the expression and why.
+type renderError struct {
+	field, expr string
+	err         error
+}
+
+func (e *renderError) Error() string {
+	if e.field == "" {
+		return fmt.Sprintf("expression @(%s): %v", e.expr, e.err)
+	}
+	return fmt.Sprintf("%s: expression @(%s): %v", e.field, e.expr, e.err)
+}
+
+func (e *renderError) Unwrap() error { return e.err }
+
 // isScalar reports whether a looked-up value is a single value rather than an
 // object or list (a webhook answer's object has fields, so a missing one is
-// an unknown variable, not text).
-func isScalar(v any) bool {
+// an unknown variable, not text). A whole JSON value that lookup gives as
+// text (@flow.NAME.json, see wholeJSON) is read as the JSON it holds: a
+// missing field of the answer must not print the whole answer.
+func isScalar(path string, v any) bool {
 	switch x := v.(type) {
 	case gjson.Result:
 		return !x.IsObject() && !x.IsArray()
 	case string:
+		if wholeJSON(path) {
+			r := gjson.Parse(x)
+			return !r.IsObject() && !r.IsArray()
+		}
 		return true
 	case time.Time:
 		return true
@@ -459,8 +501,8 @@ func jsonEscape(_, s string) string {
 }
 
 // jsonText is a value inserted into a JSON body outside a string: a list or
-// a map as its JSON, null, and a value with no text, as null, so that the
-// body stays JSON. Numbers and booleans are their text. A string is its
+// a map as its JSON, a time as a JSON string, null, and a value with no
+// text, as null, so that the body stays JSON. Numbers and booleans are their text. A string is its
 // text escaped as inside a string, as all inserts were before lists and maps
 // were written as JSON here: "n": @extra.amount sends the number an answer
 // gave as text ("12.50") as a number, as stored flows expect.
@@ -488,6 +530,9 @@ func jsonText(v any) string {
 		if math.IsInf(x, 0) || math.IsNaN(x) {
 			return "null" // JSON has no infinity (1/0)
 		}
+	case time.Time:
+		// A time is no JSON value of its own: a string, as in a list.
+		return `"` + jsonEscape("", flows.ExactText(x)) + `"`
 	}
 	s := flows.ExactText(v)
 	if s == "" {

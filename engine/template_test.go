@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley/engine"
@@ -63,5 +64,122 @@ func TestTemplatePaths(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMissingFieldOfJSONIsUnknown: a field an answer (or has_pattern's
+// groups) does not have is an unknown variable, in a message and in a
+// webhook's URL, and never brings the whole answer with it as the text
+// before a trailing ".name" would be.
+func TestMissingFieldOfJSONIsUnknown(t *testing.T) {
+	mocks := map[string][]sim.MockResponse{"http://127.0.0.1:9/*": {{Status: 200, Body: json.RawMessage(`{"secret": "s3", "n": 7}`)}}}
+	fx := newFixture(t, mocks)
+	f := fx.load(t, `{"id": "p", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "result": "r",
+	   "rules": [{"type": "has_pattern", "args": ["buy (\\w+)"], "category": "Buy"}], "exits": {"Buy": "h", "Other": "h"}},
+	  {"id": "h", "type": "webhook", "url": "http://127.0.0.1:9/a", "exits": {"Success": "h2"}},
+	  {"id": "h2", "type": "webhook", "url": "http://127.0.0.1:9/b/@flow.h.json.missing", "exits": {"Success": "say"}},
+	  {"id": "say", "type": "send_message", "text": "[@flow.h.json.missing] [@flow.h.extra.zz] [@flow.r.extra.3] [@flow.r.extra.1] [@flow.h.json.n.x]", "exits": {"Next": ""}}]}`)
+	s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := fx.e.Resume(context.Background(), f, s, flows.Text("buy cheese"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := texts(evs), "[] [] [] [cheese] [7.x]"; len(got) != 1 || got[0] != want {
+		t.Errorf("rendered %q, want %q", got, want)
+	}
+	calls := eventsOf(evs, flows.EventWebhookCalled)
+	if len(calls) != 2 || calls[1].URL != "http://127.0.0.1:9/b/" {
+		t.Errorf("calls %+v, want the second to http://127.0.0.1:9/b/", calls)
+	}
+	var warnings []string
+	for _, ev := range eventsOf(evs, flows.EventWarning) {
+		warnings = append(warnings, ev.Message)
+	}
+	want := []string{"unknown variable @flow.h.json.missing", "unknown variable @flow.h.json.missing",
+		"unknown variable @flow.h.extra.zz", "unknown variable @flow.r.extra.3"}
+	if strings.Join(warnings, "|") != strings.Join(want, "|") {
+		t.Errorf("warnings %q, want %q", warnings, want)
+	}
+}
+
+// TestFailedExpressionTakesFailure: an @(...) that fails when it runs is an
+// error event naming its field, and the widget follows its Failure or Other
+// exit: a webhook is not called, a split's rules do not test what is left of
+// the operand, set_variable sets nothing when the flow lists Failure. A
+// widget without such an exit goes on with the part empty.
+func TestFailedExpressionTakesFailure(t *testing.T) {
+	fx := newFixture(t, map[string][]sim.MockResponse{"http://127.0.0.1:9/*": {{Status: 200, Body: json.RawMessage(`{}`)}}})
+	f := fx.load(t, `{"id": "p", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "exits": {"Next": "h"}},
+	  {"id": "h", "type": "webhook", "url": "http://127.0.0.1:9/orders/@(int(input))/cancel", "exits": {"Success": "hs", "Failure": "hf"}},
+	  {"id": "hs", "type": "send_message", "text": "called", "exits": {"Next": "sp"}},
+	  {"id": "hf", "type": "send_message", "text": "not called @flow.h.category", "exits": {"Next": "sp"}},
+	  {"id": "sp", "type": "split", "operand": "@(upper(now))", "result": "s",
+	   "rules": [{"type": "has_only_text", "args": [""], "category": "Empty"}], "exits": {"Empty": "sv", "Other": "sv"}},
+	  {"id": "sv", "type": "set_variable", "name": "x", "value": "id-@(int('q'))", "exits": {"Next": "sv2", "Failure": "sv2"}},
+	  {"id": "sv2", "type": "set_variable", "name": "y", "value": "id-@(int('q'))", "exits": {"Next": "say"}},
+	  {"id": "say", "type": "send_message", "text": "@flow.s.category [@flow.x] [@flow.y]", "quick_replies": ["a@(int(input))"], "exits": {"Next": ""}}]}`)
+	s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := fx.e.Resume(context.Background(), f, s, flows.Text("abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls := eventsOf(evs, flows.EventWebhookCalled); len(calls) != 0 {
+		t.Errorf("called %s with a failed expression", calls[0].URL)
+	}
+	want := []string{"not called Failure", "Other [] [id-]"}
+	if got := texts(evs); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+	var errs []string
+	for _, ev := range eventsOf(evs, flows.EventError) {
+		errs = append(errs, ev.Widget+" "+ev.Message)
+	}
+	wantErrs := []string{
+		`h url: expression @(int(input)): int: argument 1 is "abc", not a whole number (1:1)`,
+		`sp operand: expression @(upper(now)): upper: argument 1 is a time, not text (1:1)`,
+		`sv value: expression @(int('q')): int: argument 1 is "q", not a whole number (1:1)`,
+		`sv2 value: expression @(int('q')): int: argument 1 is "q", not a whole number (1:1)`,
+		`say quick_replies[0]: expression @(int(input)): int: argument 1 is "abc", not a whole number (1:1)`,
+	}
+	if strings.Join(errs, "\n") != strings.Join(wantErrs, "\n") {
+		t.Errorf("errors\n%s\nwant\n%s", strings.Join(errs, "\n"), strings.Join(wantErrs, "\n"))
+	}
+}
+
+// TestExpressionsSeeContactChanges: what a widget changes of the contact
+// (groups, name, language, fields) is what the expressions after it in the
+// same turn see, as templates do.
+func TestExpressionsSeeContactChanges(t *testing.T) {
+	fx := newFixture(t, nil)
+	f := fx.load(t, `{"id": "p", "widgets": [
+	  {"id": "a", "type": "send_message", "text": "@(contact.groups) @(contact.name) @(contact.language) @(contact.fields.tier)", "exits": {"Next": "u"}},
+	  {"id": "u", "type": "update_groups", "add": ["Testers"], "exits": {"Next": "g"}},
+	  {"id": "g", "type": "send_message", "text": "@(contact.groups) @contact.groups", "exits": {"Next": "sp"}},
+	  {"id": "sp", "type": "split", "rules": [{"type": "expression", "args": ["'Testers' in contact.groups"], "category": "In"}], "exits": {"In": "y", "Other": "o"}},
+	  {"id": "y", "type": "send_message", "text": "in", "exits": {"Next": "n"}},
+	  {"id": "o", "type": "send_message", "text": "not in", "exits": {"Next": "n"}},
+	  {"id": "n", "type": "set_variable", "scope": "contact", "name": "name", "value": "Bo", "exits": {"Next": "b1"}},
+	  {"id": "b1", "type": "send_message", "text": "@(contact.name)", "exits": {"Next": "l"}},
+	  {"id": "l", "type": "set_variable", "scope": "contact", "name": "language", "value": "fra", "exits": {"Next": "b2"}},
+	  {"id": "b2", "type": "send_message", "text": "@(contact.language)", "exits": {"Next": "t"}},
+	  {"id": "t", "type": "set_variable", "scope": "user", "name": "tier", "value": "gold", "exits": {"Next": "b3"}},
+	  {"id": "b3", "type": "send_message", "text": "@(user.key.tier) @(contact.fields.tier)", "exits": {"Next": "r"}},
+	  {"id": "r", "type": "update_groups", "remove_all": true, "exits": {"Next": "c"}},
+	  {"id": "c", "type": "send_message", "text": "@(len(contact.groups))", "exits": {"Next": ""}}]}`)
+	_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Contact: flows.Contact{Name: "Ann", Language: "eng"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"[] Ann eng ", `["Testers"] Testers`, "in", "Bo", "fra", "gold gold", "0"}
+	if got := texts(evs); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("sent %q, want %q", got, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/engine"
@@ -39,7 +40,8 @@ func webhookBodies(t *testing.T, answer, widgetsJSON string, params engine.Start
 	}))
 	defer srv.Close()
 	hooks := callout.New(callout.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}))
+	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}),
+		engine.WithClock(func() time.Time { return clock0 }))
 	f, err := e.Load([]byte(`{"id": "w", "name": "w", "widgets": [
 	  {"id": "in", "type": "webhook", "method": "GET", "url": "` + srv.URL + `/in", "exits": {"Success": "out"}},
 	  ` + strings.ReplaceAll(widgetsJSON, "URL", srv.URL) + `]}`))
@@ -70,8 +72,11 @@ func TestJSONBodyInsertsJSONOutsideStrings(t *testing.T) {
 			`{"s":"@extra.a","l":"@(extra.arr) @extra.nul","q":"say \"@extra.amount\"","k\"@extra.n":1}`,
 			`{"s":"{\"b\": \"c\\\"d\"}","l":"[{\"sku\":\"x1\"},{\"sku\":\"x2\"}] ","q":"say \"12.50\"","k\"3":1}`},
 		{"numbers, booleans and text outside strings",
-			`{"n":@extra.amount,"m":@(extra.n * 2),"b":@extra.ok,"c":@(extra.n > 2),"e":@extra.empty,"u":@extra.missing,"x":@(1/0),"y":@(upper(extra.arr))}`,
-			`{"n":12.50,"m":6,"b":true,"c":true,"e":null,"u":null,"x":null,"y":null}`},
+			`{"n":@extra.amount,"m":@(extra.n * 2),"b":@extra.ok,"c":@(extra.n > 2),"e":@extra.empty,"u":@extra.missing,"x":@(1/0)}`,
+			`{"n":12.50,"m":6,"b":true,"c":true,"e":null,"u":null,"x":null}`},
+		{"times as strings",
+			`{"h":@(now),"l":@([now]),"d":@(date('2026-01-01')),"s":"@(date('2026-01-01'))"}`,
+			`{"h":"2026-05-04T10:00:00Z","l":["2026-05-04T10:00:00Z"],"d":"2026-01-01T00:00:00Z","s":"2026-01-01T00:00:00Z"}`},
 		{"the whole answer",
 			`{"all":@extra,"r":@flow.in.json.a,"\\":@extra.n}`,
 			`{"all":` + answer + `,"r":{"b": "c\"d"},"\\":3}`},

@@ -51,6 +51,11 @@ type Run interface {
 	// outside a string is written as JSON (a list or map as JSON, null or
 	// nothing as null); numbers exact as RenderExact writes them.
 	RenderJSON(t Template) string
+	// RenderFailed is the error of the first @(...) that failed when the
+	// running widget rendered its templates, nil when none has. The error
+	// event is already recorded and the part rendered empty (null in a JSON
+	// body): a widget with a Failure or Other exit takes it.
+	RenderFailed() error
 	// CompileTemplate compiles a template at run time, for text that lives
 	// outside the flow (a configured webhook's URL); results are cached.
 	CompileTemplate(src string) (Template, error)

@@ -81,6 +81,7 @@ func (r *fakeRun) RenderURL(t flows.Template) string   { return r.Render(t) }
 func (r *fakeRun) RenderJSON(t flows.Template) string  { return r.Render(t) }
 func (r *fakeRun) RenderForm(t flows.Template) string  { return r.Render(t) }
 func (r *fakeRun) RenderExact(t flows.Template) string { return r.Render(t) }
+func (r *fakeRun) RenderFailed() error                 { return nil }
 func (r *fakeRun) CompileTemplate(src string) (flows.Template, error) {
 	return fakeTemplate{src: src}, nil
 }

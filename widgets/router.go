@@ -100,10 +100,14 @@ func (rt *router) value(r flows.Run) string {
 
 // route tests the operand; ok is false when no rule matched. The value is the
 // match, or the operand itself for Other; extra is the matching rule's detail
-// (has_pattern's groups), to save with the result.
+// (has_pattern's groups), to save with the result. An operand with an
+// @(...) that failed is not tested: it takes Other.
 func (rt *router) route(r flows.Run, operand string) (category, value string, extra map[string]string, ok bool) {
 	if rt.set == nil {
 		return "", operand, nil, false
+	}
+	if rt.operand != nil && r.RenderFailed() != nil {
+		return flows.ExitOther, operand, nil, false
 	}
 	m, ok := rt.set.Match(r, operand)
 	if !ok {

@@ -63,7 +63,8 @@ func (w *SetVariable) Validate(c flows.Compiler) error {
 	return joinErrs(errs)
 }
 
-// ExitNames: Next, or Failure when the expression fails.
+// ExitNames: Next, or Failure when the expression (or an @(...) of the
+// value) fails.
 func (w *SetVariable) ExitNames() []string { return []string{ExitNext, flows.ExitFailure} }
 
 // Execute evaluates and assigns.
@@ -78,6 +79,12 @@ func (w *SetVariable) Execute(r flows.Run) flows.Outcome {
 		v = flows.ValueText(out)
 	} else {
 		v = r.Render(w.value)
+		// A value with an @(...) that failed is not set when the flow
+		// lists the Failure exit; a flow that does not goes on with the
+		// value as rendered, the failed part empty, as it always has.
+		if _, listed := w.Exits[flows.ExitFailure]; listed && r.RenderFailed() != nil {
+			return flows.Outcome{Exit: flows.ExitFailure}
+		}
 	}
 	if err := r.SetVariable(w.Scope, w.Name, v); err != nil {
 		r.Emit(flows.Event{Type: flows.EventError, Message: err.Error()})

@@ -175,6 +175,12 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 			custom = r.RenderJSON(bodyT)
 		}
 	}
+	if r.RenderFailed() != nil {
+		// A request with a part missing is not sent (/orders//cancel):
+		// the expression's error event says what failed.
+		r.SaveResult(name, "", w.category(flows.ExitFailure), "", nil)
+		return flows.Outcome{Exit: flows.ExitFailure}
+	}
 	sess := r.Session()
 	channel := ""
 	if sess.Channel != nil {
