@@ -122,7 +122,15 @@ var settings = []setting{
 		c.Addr = v
 		return nil
 	}},
-	{"data", EnvData, "directory", "data directory", DefaultDataDir, false, text(func(c *Config) *string { return &c.DataDir })},
+	{"data", EnvData, "directory", "data directory", DefaultDataDir, false, func(c *Config, v string) error {
+		// An empty variable is unset, as every variable, but an empty flag
+		// is a mistake: the default would make and seed another store.
+		if v == "" {
+			return fmt.Errorf("empty: give the data directory (%s by default, when the flag and %s are left out)", DefaultDataDir, EnvData)
+		}
+		c.DataDir = v
+		return nil
+	}},
 	{"log-format", EnvLogFormat, "format", "log format: text or json", "text", false, func(c *Config, v string) error {
 		if v != "text" && v != "json" {
 			return fmt.Errorf("%q is neither text nor json", v)

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -119,6 +120,12 @@ func TestServeFlags(t *testing.T) {
 		{"session retention 0 from env keeps", nil, map[string]string{EnvSessionRetention: "0"}, func(t *testing.T, c Config) {
 			if c.SessionRetention != 0 {
 				t.Errorf("session retention %s, want 0", c.SessionRetention)
+			}
+		}, ""},
+		{"empty data flag", []string{"--data", ""}, map[string]string{EnvData: "/tmp/p"}, nil, "--data: empty: give the data directory"},
+		{"empty data variable is unset", nil, map[string]string{EnvData: ""}, func(t *testing.T, c Config) {
+			if c.DataDir != DefaultDataDir {
+				t.Errorf("data %q, want the default %q", c.DataDir, DefaultDataDir)
 			}
 		}, ""},
 		{"negative session retention", []string{"--session-retention", "-1h"}, nil, nil, "--session-retention"},
@@ -464,6 +471,23 @@ func TestMainBadAddr(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil {
 			t.Errorf("%v %s: the store was created", c.args, c.env)
 		}
+	}
+}
+
+// An empty --data is refused, exit 2, naming the flag, rather than making
+// and seeding a store in ./parley-data.
+func TestMainEmptyData(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var out, errOut bytes.Buffer
+	// A server that starts stops when ctx ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	code := Main(ctx, []string{"--data", "", "--addr", "127.0.0.1:0"}, &out, &errOut)
+	if want := "parley serve: --data: empty: give the data directory (./parley-data by default, when the flag and PARLEY_DATA are left out)\n"; code != 2 || errOut.String() != want {
+		t.Errorf("--data \"\": exit %d: %q, want exit 2: %q", code, errOut.String(), want)
+	}
+	if _, err := os.Stat(DefaultDataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--data \"\" made %s (%v)", DefaultDataDir, err)
 	}
 }
 
