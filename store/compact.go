@@ -91,6 +91,9 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 		return res, fmt.Errorf("compact: %w", err)
 	}
 	defer src.Close()
+	if err := src.View(func(tx *bbolt.Tx) error { _, err := layoutOf(tx); return err }); err != nil {
+		return res, fmt.Errorf("compact: %s: %w", path, err)
+	}
 
 	tmp := path + CompactSuffix
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
