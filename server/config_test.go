@@ -258,6 +258,12 @@ func TestServeFlags(t *testing.T) {
 		{"every bad value told", []string{"--max-steps", "x", "--allow-cidr", "nope,10.0.0.0/8,also-nope"}, map[string]string{EnvBodyLimit: "-3"}, nil,
 			`PARLEY_BODY_LIMIT: "-3" is not a positive number of bytes` + "\n" + `--max-steps: "x" is not a positive number of steps` + "\n" +
 				`--allow-cidr: "nope" is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address` + "\n" + `--allow-cidr: "also-nope" is neither`},
+		{"api key network out of range", []string{"--api-key", "aaaaaaaaaaaaaaaa@10.0.0.0/33"}, nil, nil,
+			`--api-key: api key aaaa...: allowed network "10.0.0.0/33" is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address`},
+		{"api key without a network after @", []string{"--api-key", "aaaaaaaaaaaaaaaa@"}, nil, nil,
+			`--api-key: api key aaaa...: allowed network "" is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address`},
+		{"env api key network", nil, map[string]string{EnvAPIKeys: "aaaaaaaaaaaaaaaa@10.0.0.0/8|nope"}, nil,
+			EnvAPIKeys + `: api key aaaa...: allowed network "nope" is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address`},
 		{"addr without a port", []string{"--addr", "nonsense"}, nil, nil, `--addr: "nonsense" is not host:port (127.0.0.1:8080, :8080)`},
 		{"bad env addr", nil, map[string]string{EnvAddr: "nonsense"}, nil, EnvAddr + `: "nonsense" is not host:port`},
 		{"env addr port out of range", nil, map[string]string{EnvAddr: "127.0.0.1:99999"}, nil, EnvAddr + `: "127.0.0.1:99999": port "99999" is not a number from 0 to 65535`},
