@@ -91,7 +91,10 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 		return res, fmt.Errorf("compact: %w", err)
 	}
 	defer src.Close()
-	if err := src.View(func(tx *bbolt.Tx) error { _, err := layoutOf(tx); return err }); err != nil {
+	if err := src.View(checkLayout); err != nil {
+		if errors.Is(err, ErrNewerLayout) {
+			return res, fmt.Errorf("compact: %s: %w: compact it with that version", path, err)
+		}
 		return res, fmt.Errorf("compact: %s: %w", path, err)
 	}
 

@@ -115,6 +115,24 @@ func layoutOf(tx *bbolt.Tx) (int, error) {
 // foreignListed is how many buckets the error of a foreign file names.
 const foreignListed = 5
 
+// ErrNewerLayout is the error of Open and Compact for a file of a layout
+// version this one does not know, which it could misread or damage.
+var ErrNewerLayout = errors.New("written by a newer version of Parley")
+
+func newerLayout(layout int) error {
+	return fmt.Errorf("layout %d was %w (this one reads up to %d)", layout, ErrNewerLayout, layoutCurrent)
+}
+
+// checkLayout refuses a file this version must not write: another
+// program's (ErrForeign) or one of a newer layout (ErrNewerLayout).
+func checkLayout(tx *bbolt.Tx) error {
+	layout, err := layoutOf(tx)
+	if err == nil && layout > layoutCurrent {
+		err = newerLayout(layout)
+	}
+	return err
+}
+
 // prepareLayout creates missing buckets and brings an older file to the
 // current layout. On a current file it reads two keys and commits nothing.
 func (b *Bolt) prepareLayout() error {
@@ -135,7 +153,7 @@ func (b *Bolt) prepareLayout() error {
 	}
 	switch {
 	case layout > layoutCurrent:
-		return fmt.Errorf("layout %d was written by a newer version of Parley (this one reads up to %d)", layout, layoutCurrent)
+		return newerLayout(layout)
 	case layout == layoutCurrent && !missing:
 		return nil
 	}
