@@ -138,8 +138,18 @@ func (c *keptConn) keep(b []byte) {
 }
 
 // tookRequest empties head once the router has a request, read whole:
-// what is read next belongs to the connection's next request.
-func (c *keptConn) tookRequest() { c.head = c.head[:0] }
+// what is read next belongs to the connection's next request. A head grown
+// by a large request is let go, so an idle connection keeps little.
+func (c *keptConn) tookRequest() {
+	if cap(c.head) > keptHeadCap {
+		c.head = nil
+	} else {
+		c.head = c.head[:0]
+	}
+}
+
+// keptHeadCap is the most a connection keeps of head between requests.
+const keptHeadCap = 8 << 10
 
 // Read reports a connection the shutdown closed before its first byte as
 // ended by the client (io.EOF), which fasthttp drops without an answer or

@@ -147,3 +147,33 @@ func TestStalledBodyTimesOut(t *testing.T) {
 		}
 	}
 }
+
+// parseHead reads what a request refused before routing gave, as far as it
+// was read, and says what does not parse without quoting it.
+func TestParseHead(t *testing.T) {
+	for _, c := range []struct {
+		in                string
+		method, path, rid string
+		line, complete    bool
+		problem           string
+	}{
+		{in: "POST /v1/flows?x=1 HTTP/1.1\r\nx-request-id:  r1 \r\nContent-Length: 2\r\n\r\n{}", method: "POST", path: "/v1/flows", rid: "r1", line: true, complete: true},
+		{in: "GET http://h.example/v1/sessions#f HTTP/1.1\nX-Request-Id: r2\n\n", method: "GET", path: "/v1/sessions", rid: "r2", line: true, complete: true},
+		{in: "GET /healthz HTTP/1.1\r\nX-Long: a\r\n b\r\nX-Request-Id: r3\r\nX-Request-Id: r4\r\n", method: "GET", path: "/healthz", rid: "r3", line: true},
+		{in: "POST /v1/flows HTTP/1.1\r\nContent-Length: 1e3\r\nX-Request-Id: r5\r\n\r\n", method: "POST", path: "/v1/flows", rid: "r5", line: true, complete: true,
+			problem: "malformed Content-Length header: expected the body's size, a whole number of bytes"},
+		{in: "POST /v1/flows HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n", method: "POST", path: "/v1/flows", line: true, complete: true,
+			problem: "malformed Content-Length header: expected the body's size, a whole number of bytes"},
+		{in: "POST /v1/flows HTTP/1.1\r\nContent-Length 2 secret\r\nX-Request-Id: r6\r\n\r\n", method: "POST", path: "/v1/flows", rid: "r6", line: true, complete: true,
+			problem: "malformed header on line 2 of the request: expected a name without spaces, a colon and the value"},
+		{in: "POST /v1/flows HTTP/1.1\r\nX-Request-Id: r7\r\nX-Req", method: "POST", path: "/v1/flows", rid: "r7", line: true},
+		{in: "POST /v1/fl"},
+		{in: "P(ST /v1/flows HTTP/1.1\r\n\r\n", problem: "malformed request line: expected a method, a path and the HTTP version (POST /v1/flows HTTP/1.1)"},
+		{in: "POST  HTTP/1.1\r\n\r\n", problem: "malformed request line: expected a method, a path and the HTTP version (POST /v1/flows HTTP/1.1)"},
+	} {
+		h := parseHead([]byte(c.in))
+		if h.method != c.method || h.path != c.path || h.rid != c.rid || h.line != c.line || h.complete != c.complete || h.problem != c.problem {
+			t.Errorf("parseHead(%q) = %+v, want %+v", c.in, h, c)
+		}
+	}
+}
