@@ -45,7 +45,9 @@ func ParseAPIKey(s string) (APIKey, error) {
 		for _, n := range strings.Split(nets, "|") {
 			p, err := parsePrefix(n)
 			if err != nil {
-				return APIKey{}, fmt.Errorf("api key %s...: allowed network %q: %w", prefix(key), n, err)
+				// As --allow-cidr and POST /v1/keys say it, not netip's
+				// error ("ParseAddr(\"\"): unable to parse IP").
+				return APIKey{}, fmt.Errorf("api key %s...: allowed network %q is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address", prefix(key), n)
 			}
 			k.Allow = append(k.Allow, p)
 		}

@@ -122,7 +122,15 @@ var settings = []setting{
 		c.Addr = v
 		return nil
 	}},
-	{"data", EnvData, "directory", "data directory", DefaultDataDir, false, text(func(c *Config) *string { return &c.DataDir })},
+	{"data", EnvData, "directory", "data directory", DefaultDataDir, false, func(c *Config, v string) error {
+		// An empty variable is unset, as every variable, but an empty flag
+		// is a mistake: the default would make and seed another store.
+		if v == "" {
+			return fmt.Errorf("empty: give the data directory (%s by default, when the flag and %s are left out)", DefaultDataDir, EnvData)
+		}
+		c.DataDir = v
+		return nil
+	}},
 	{"log-format", EnvLogFormat, "format", "log format: text or json", "text", false, func(c *Config, v string) error {
 		if v != "text" && v != "json" {
 			return fmt.Errorf("%q is neither text nor json", v)
@@ -346,6 +354,8 @@ func ServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 			switch v := getenv(s.env); {
 			case v != "" && s.flag == "api-key":
 				fmt.Fprint(stderr, " is set") // keys are secrets
+			case v != "" && s.kind == "URL":
+				fmt.Fprintf(stderr, "=%q", callout.NewRedactor(nil).URL(v)) // without its password
 			case v != "":
 				fmt.Fprintf(stderr, "=%q", v)
 			case s.def != "":
@@ -406,16 +416,18 @@ func checkPublicURL(v string) error {
 	if v == "" {
 		return nil
 	}
+	// Errors quote the URL without its password, as webhook URLs are.
+	shown := callout.NewRedactor(nil).URL(v)
 	u, err := url.Parse(v)
 	switch {
 	case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
-		return fmt.Errorf("%q is not an absolute http or https URL with a host (https://parley.example.com, with the path a proxy serves the server under, if any)", v)
+		return fmt.Errorf("%q is not an absolute http or https URL with a host (https://parley.example.com, with the path a proxy serves the server under, if any)", shown)
 	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(v, "?") || strings.HasSuffix(v, "#"):
-		return fmt.Errorf("%q has a query or fragment: give the base URL the server's paths follow", v)
+		return fmt.Errorf("%q has a query or fragment: give the base URL the server's paths follow", shown)
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
-			return fmt.Errorf("%q: port %q is not a number from 1 to 65535", v, p)
+			return fmt.Errorf("%q: port %q is not a number from 1 to 65535", shown, p)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -119,6 +120,12 @@ func TestServeFlags(t *testing.T) {
 		{"session retention 0 from env keeps", nil, map[string]string{EnvSessionRetention: "0"}, func(t *testing.T, c Config) {
 			if c.SessionRetention != 0 {
 				t.Errorf("session retention %s, want 0", c.SessionRetention)
+			}
+		}, ""},
+		{"empty data flag", []string{"--data", ""}, map[string]string{EnvData: "/tmp/p"}, nil, "--data: empty: give the data directory"},
+		{"empty data variable is unset", nil, map[string]string{EnvData: ""}, func(t *testing.T, c Config) {
+			if c.DataDir != DefaultDataDir {
+				t.Errorf("data %q, want the default %q", c.DataDir, DefaultDataDir)
 			}
 		}, ""},
 		{"negative session retention", []string{"--session-retention", "-1h"}, nil, nil, "--session-retention"},
@@ -251,6 +258,12 @@ func TestServeFlags(t *testing.T) {
 		{"every bad value told", []string{"--max-steps", "x", "--allow-cidr", "nope,10.0.0.0/8,also-nope"}, map[string]string{EnvBodyLimit: "-3"}, nil,
 			`PARLEY_BODY_LIMIT: "-3" is not a positive number of bytes` + "\n" + `--max-steps: "x" is not a positive number of steps` + "\n" +
 				`--allow-cidr: "nope" is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address` + "\n" + `--allow-cidr: "also-nope" is neither`},
+		{"api key network out of range", []string{"--api-key", "aaaaaaaaaaaaaaaa@10.0.0.0/33"}, nil, nil,
+			`--api-key: api key aaaa...: allowed network "10.0.0.0/33" is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address`},
+		{"api key without a network after @", []string{"--api-key", "aaaaaaaaaaaaaaaa@"}, nil, nil,
+			`--api-key: api key aaaa...: allowed network "" is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address`},
+		{"env api key network", nil, map[string]string{EnvAPIKeys: "aaaaaaaaaaaaaaaa@10.0.0.0/8|nope"}, nil,
+			EnvAPIKeys + `: api key aaaa...: allowed network "nope" is neither a CIDR (10.0.0.0/8, fd00::/8) nor an IP address`},
 		{"addr without a port", []string{"--addr", "nonsense"}, nil, nil, `--addr: "nonsense" is not host:port (127.0.0.1:8080, :8080)`},
 		{"bad env addr", nil, map[string]string{EnvAddr: "nonsense"}, nil, EnvAddr + `: "nonsense" is not host:port`},
 		{"env addr port out of range", nil, map[string]string{EnvAddr: "127.0.0.1:99999"}, nil, EnvAddr + `: "127.0.0.1:99999": port "99999" is not a number from 0 to 65535`},
@@ -265,6 +278,9 @@ func TestServeFlags(t *testing.T) {
 				t.Errorf("addr %q", c.Addr)
 			}
 		}, ""},
+		{"public URL password not shown", []string{"--public-url", "https://u:secretpw@example.com:99999"}, nil, nil, `--public-url: "https://u:[redacted]@example.com:99999": port "99999" is not`},
+		{"public URL password not shown, query", nil, map[string]string{EnvPublicURL: "https://u:secretpw@example.com/p?x=1"}, nil, EnvPublicURL + `: "https://u:[redacted]@example.com/p?x=1" has a query`},
+		{"public URL password not shown, scheme", []string{"--public-url", "ftp://u:secretpw@example.com"}, nil, nil, `--public-url: "ftp://u:[redacted]@example.com" is not an absolute`},
 		{"public URL port out of range", []string{"--public-url", "https://example.com:99999"}, nil, nil, `--public-url: "https://example.com:99999": port "99999" is not a number from 1 to 65535`},
 		{"public URL port 0", nil, map[string]string{EnvPublicURL: "http://example.com:0/p"}, nil, EnvPublicURL + `: "http://example.com:0/p": port "0" is not`},
 		{"public URL with a port", []string{"--public-url", "https://example.com:8443/parley"}, nil, func(t *testing.T, c Config) {
@@ -299,7 +315,7 @@ func TestServeFlags(t *testing.T) {
 // The help lists every setting with its variable, shows a variable's value
 // as the one used, and never shows API keys.
 func TestServeHelp(t *testing.T) {
-	env := map[string]string{EnvTurnTimeout: "5s", EnvAPIKeys: "aaaaaaaaaaaaaaaa-secret"}
+	env := map[string]string{EnvTurnTimeout: "5s", EnvAPIKeys: "aaaaaaaaaaaaaaaa-secret", EnvPublicURL: "https://user:secretpw@x.example.com"}
 	var stderr bytes.Buffer
 	if _, err := ServeFlags([]string{"--help"}, func(k string) string { return env[k] }, &stderr); err == nil {
 		t.Fatal("--help: no flag.ErrHelp")
@@ -310,13 +326,14 @@ func TestServeHelp(t *testing.T) {
 			t.Errorf("help lacks --%s or %s:\n%s", s.flag, s.env, help)
 		}
 	}
-	for _, want := range []string{`(PARLEY_TURN_TIMEOUT="5s")`, "(PARLEY_API_KEYS is set)", "(PARLEY_BODY_LIMIT; default 1048576)"} {
+	for _, want := range []string{`(PARLEY_TURN_TIMEOUT="5s")`, "(PARLEY_API_KEYS is set)", "(PARLEY_BODY_LIMIT; default 1048576)",
+		`(PARLEY_PUBLIC_URL="https://user:[redacted]@x.example.com")`} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %s:\n%s", want, help)
 		}
 	}
 	if strings.Contains(help, "secret") {
-		t.Errorf("help shows an API key:\n%s", help)
+		t.Errorf("help shows an API key or a password:\n%s", help)
 	}
 }
 
@@ -464,6 +481,23 @@ func TestMainBadAddr(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil {
 			t.Errorf("%v %s: the store was created", c.args, c.env)
 		}
+	}
+}
+
+// An empty --data is refused, exit 2, naming the flag, rather than making
+// and seeding a store in ./parley-data.
+func TestMainEmptyData(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var out, errOut bytes.Buffer
+	// A server that starts stops when ctx ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	code := Main(ctx, []string{"--data", "", "--addr", "127.0.0.1:0"}, &out, &errOut)
+	if want := "parley serve: --data: empty: give the data directory (./parley-data by default, when the flag and PARLEY_DATA are left out)\n"; code != 2 || errOut.String() != want {
+		t.Errorf("--data \"\": exit %d: %q, want exit 2: %q", code, errOut.String(), want)
+	}
+	if _, err := os.Stat(DefaultDataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--data \"\" made %s (%v)", DefaultDataDir, err)
 	}
 }
 

@@ -23,16 +23,18 @@ type unusedConns struct {
 	conns map[*keptConn]struct{}
 }
 
-// listen wraps ln so that its connections are kept until they are used;
-// ok is false once the shutdown has begun (ln is then closed).
-func (u *unusedConns) listen(ln net.Listener) (_ net.Listener, ok bool) {
+// listen wraps ln so that its connections are kept until they are used,
+// each keeping up to headLimit bytes of the request it is reading (see
+// keptConn.head); ok is false once the shutdown has begun (ln is then
+// closed).
+func (u *unusedConns) listen(ln net.Listener, headLimit int) (_ net.Listener, ok bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.down.Load() {
 		_ = ln.Close()
 		return nil, false
 	}
-	kl := &keptListener{Listener: ln, u: u}
+	kl := &keptListener{Listener: ln, u: u, headLimit: headLimit}
 	u.lns = append(u.lns, kl)
 	return kl, true
 }
@@ -81,9 +83,10 @@ func (u *unusedConns) begin(c *keptConn) bool {
 // keptListener registers the connections it accepts.
 type keptListener struct {
 	net.Listener
-	u    *unusedConns
-	once sync.Once
-	err  error
+	u         *unusedConns
+	headLimit int
+	once      sync.Once
+	err       error
 }
 
 func (l *keptListener) Accept() (net.Conn, error) {
@@ -92,7 +95,7 @@ func (l *keptListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		kc := &keptConn{Conn: c, u: l.u}
+		kc := &keptConn{Conn: c, u: l.u, headLimit: l.headLimit}
 		if l.u.add(kc) {
 			return kc, nil
 		}
@@ -115,7 +118,38 @@ type keptConn struct {
 	// byte; closed is set and read under u.mu.
 	used   atomic.Bool
 	closed bool
+	// head holds the first headLimit bytes read since the router last
+	// took a request (tookRequest): the line and headers of the request
+	// being read, and the start of its body. fasthttp forgets a request
+	// it refuses before routing it (headers that do not parse, a body
+	// that stalls past the read timeout), and the error handler reports
+	// it from these (requestHeadOf). A request line and headers over
+	// headLimit are refused (431) anyway. Only the goroutine serving the
+	// connection uses head: it reads, routes and answers in turn.
+	head      []byte
+	headLimit int
 }
+
+// keep adds what was read to head, up to headLimit.
+func (c *keptConn) keep(b []byte) {
+	if room := c.headLimit - len(c.head); room > 0 && len(b) > 0 {
+		c.head = append(c.head, b[:min(room, len(b))]...)
+	}
+}
+
+// tookRequest empties head once the router has a request, read whole:
+// what is read next belongs to the connection's next request. A head grown
+// by a large request is let go, so an idle connection keeps little.
+func (c *keptConn) tookRequest() {
+	if cap(c.head) > keptHeadCap {
+		c.head = nil
+	} else {
+		c.head = c.head[:0]
+	}
+}
+
+// keptHeadCap is the most a connection keeps of head between requests.
+const keptHeadCap = 8 << 10
 
 // Read reports a connection the shutdown closed before its first byte as
 // ended by the client (io.EOF), which fasthttp drops without an answer or
@@ -123,7 +157,9 @@ type keptConn struct {
 // failed request.
 func (c *keptConn) Read(p []byte) (int, error) {
 	if c.used.Load() {
-		return c.Conn.Read(p)
+		n, err := c.Conn.Read(p)
+		c.keep(p[:n])
+		return n, err
 	}
 	n, err := c.Conn.Read(p)
 	if n == 0 && err == nil {
@@ -141,6 +177,7 @@ func (c *keptConn) Read(p []byte) (int, error) {
 		_, _ = c.Conn.Write(tlsRefused)
 		return 0, io.EOF
 	}
+	c.keep(p[:n])
 	return n, err
 }
 

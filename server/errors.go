@@ -125,7 +125,7 @@ func toAPIError(err error) *APIError {
 		case fiber.StatusForbidden:
 			code = CodeForbidden
 		case fiber.StatusRequestTimeout:
-			code = "timeout"
+			code = CodeTimeout
 		case fiber.StatusServiceUnavailable:
 			code = CodeUnavailable
 		default:
@@ -166,13 +166,14 @@ func toAPIError(err error) *APIError {
 // discarding whatever a handler may have started to write.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	// A request the HTTP server refused before routing it (a body over
-	// the limit) comes here without passing requestContext: it gets its id
-	// here, and is counted and logged once answered.
+	// the limit, headers that do not parse) comes here from readFailed
+	// without passing requestContext: it gets its id here, and is counted
+	// and logged once answered.
 	rid, routed := c.Locals(localRequestID).(string)
 	if !routed {
 		start := time.Now()
-		if h, ok := s.chunked.take(&c.Context().Request.Header); ok {
-			// A chunked body over the limit: fasthttp emptied the request.
+		if h, ok := c.Locals(localHead).(requestHead); ok {
+			// Read back by readFailed: fasthttp emptied the request.
 			c.Method(h.method)
 			c.Path(h.path)
 			c.Request().Header.Set(headerRequestID, h.rid)

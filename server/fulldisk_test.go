@@ -55,20 +55,31 @@ func TestStoreDiskFull(t *testing.T) {
 	if n := commitFailures(t, ts); n < 1 {
 		t.Errorf("parley_store_commit_failures_total %d after a failed commit", n)
 	}
+	// A session whose start was not saved was not started.
+	if n := counter(t, ts, "parley_sessions_started_total"); n != 1 {
+		t.Errorf("parley_sessions_started_total %d after one start saved and two refused, want 1", n)
+	}
 
 	disk.Free()
 	ts.must(http.StatusCreated, "POST", "/v1/sessions", start)
 	ts.must(http.StatusOK, "GET", "/healthz", nil)
+	if n := counter(t, ts, "parley_sessions_started_total"); n != 2 {
+		t.Errorf("parley_sessions_started_total %d after two starts saved, want 2", n)
+	}
 }
-
-var commitFailuresLine = regexp.MustCompile(`(?m)^parley_store_commit_failures_total (\d+)$`)
 
 func commitFailures(t *testing.T, ts *testServer) int {
 	t.Helper()
+	return counter(t, ts, "parley_store_commit_failures_total")
+}
+
+// counter is the value of a counter without labels in /metrics.
+func counter(t *testing.T, ts *testServer, name string) int {
+	t.Helper()
 	r := ts.do("GET", "/metrics", nil)
-	m := commitFailuresLine.FindSubmatch(r.Body)
+	m := regexp.MustCompile(`(?m)^` + name + ` (\d+)$`).FindSubmatch(r.Body)
 	if m == nil {
-		t.Fatalf("/metrics has no parley_store_commit_failures_total:\n%s", r.Body)
+		t.Fatalf("/metrics has no %s:\n%s", name, r.Body)
 	}
 	n, _ := strconv.Atoi(string(m[1]))
 	return n

@@ -51,6 +51,11 @@ func (s *Server) routes() *fiber.App {
 		IdleTimeout:  2 * time.Minute,
 	})
 	app.Server().HeaderReceived = s.chunked.received
+	// A request fasthttp cannot read is answered by readFailed, not with
+	// fasthttp's error text, which quotes the request (its API key too);
+	// the text leaves it out in any case.
+	app.Server().ErrorHandler = s.readFailed(app)
+	app.Server().SecureErrorLogMessage = true
 	// An answer given during a shutdown tells the client that its
 	// connection closes after it, rather than leaving it to find out.
 	app.Server().CloseOnShutdown = true
@@ -124,6 +129,9 @@ func (s *Server) routes() *fiber.App {
 // requestContext gives every request an id (the caller's X-Request-Id, or a
 // new one), logs it when done, and counts it by route.
 func (s *Server) requestContext(c *fiber.Ctx) error {
+	if kc, ok := c.Context().Conn().(*keptConn); ok {
+		kc.tookRequest()
+	}
 	rid := setRequestID(c)
 	start := time.Now()
 	s.running.Add(1)
@@ -179,6 +187,9 @@ func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 	ctx := c.UserContext()
 	if s.log.Enabled(ctx, level) {
 		method, path := c.Method(), c.Path()
+		if h, ok := c.Locals(localHead).(requestHead); ok {
+			method = h.method // c.Method keeps GET for one fiber does not know
+		}
 		if c.Locals(localUnread) != nil {
 			method, path = "", ""
 		}

@@ -464,7 +464,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		ln = loopbackOnly{ln}
 	}
-	ln, ok := s.unused.listen(ln)
+	ln, ok := s.unused.listen(ln, s.cfg.HeaderLimit)
 	if !ok {
 		return nil // Shutdown came first
 	}

@@ -267,7 +267,6 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	}
 	sess.SandboxContact = req.SandboxContact
 	s.metrics.turn("start", time.Since(start))
-	s.metrics.started.Inc()
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, launchedBy: req.launchedBy(), messageID: req.MessageID, channel: channelID(req.Channel)})
 }
 
@@ -617,6 +616,9 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	}
 	s.cache.committed(c.channel, sess)
 	s.metrics.observeEvents(sess, c.events)
+	if c.launchedBy != "" {
+		s.metrics.started.Inc() // counted once saved, as ended sessions are
+	}
 	if s.notify != nil && len(t.Outbox) > 0 {
 		s.notify()
 	}

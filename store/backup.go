@@ -228,7 +228,7 @@ func verifyDB(ctx context.Context, db *bbolt.DB, res *VerifyResult) (err error) 
 		case layout == 0:
 			return errors.New("a bbolt file but not a Parley store: it has no layout version and none of a store's buckets")
 		case layout > layoutCurrent:
-			return fmt.Errorf("layout %d was written by a newer version of Parley (this one reads up to %d): verify it with that version", layout, layoutCurrent)
+			return fmt.Errorf("%w: verify it with that version", newerLayout(layout))
 		}
 		res.Layout = layout
 		if err := ctx.Err(); err != nil {

@@ -91,6 +91,14 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 		return res, fmt.Errorf("compact: %w", err)
 	}
 	defer src.Close()
+	switch err := sourceLayout(src); {
+	case errors.Is(err, ErrCorrupt):
+		return res, fmt.Errorf("compact: %w", corruptFile(path, err))
+	case errors.Is(err, ErrNewerLayout):
+		return res, fmt.Errorf("compact: %s: %w: compact it with that version", path, err)
+	case err != nil:
+		return res, fmt.Errorf("compact: %s: %w", path, err)
+	}
 
 	tmp := path + CompactSuffix
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -228,6 +236,18 @@ func sameBucket(ctx context.Context, name string, a, b *bbolt.Bucket) (keys, buc
 		kb, vb = cb.Next()
 	}
 	return keys, buckets, nil
+}
+
+// sourceLayout refuses a file Compact must not rewrite (checkLayout); a
+// damaged page the check reaches is made ErrCorrupt, as in copyChecked.
+func sourceLayout(src *bbolt.DB) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: reading a page failed (%v)", ErrCorrupt, r)
+		}
+	}()
+	return src.View(checkLayout)
 }
 
 // copyChecked copies src into dst (the file tmp) and checks the copy. It

@@ -3,7 +3,11 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
@@ -62,8 +66,15 @@ var v1Buckets = [][]byte{bV1Sessions, bV1ByStatus, bV1ByContact, bV1Contacts, bV
 // next Open redoes). Tests lower it.
 var migrateBatch = 20_000
 
+// ErrForeign is the error of Open and Compact for a bbolt file of another
+// program: it has buckets, none of them a store's.
+var ErrForeign = errors.New("not a Parley store")
+
 // layoutOf reads a file's layout version: the meta key, else 1 when any
-// layout 1 bucket exists, else 0 (a new file).
+// layout 1 bucket exists, else 0 (a new file, without buckets or with some
+// of the store's only). A file whose buckets are all another program's is
+// refused with ErrForeign, naming them, so that nothing of the store is
+// written into it.
 func layoutOf(tx *bbolt.Tx) (int, error) {
 	if m := tx.Bucket(bMeta); m != nil {
 		if v := m.Get(keyLayout); v != nil {
@@ -78,7 +89,48 @@ func layoutOf(tx *bbolt.Tx) (int, error) {
 			return layoutV1, nil
 		}
 	}
-	return 0, nil
+	var foreign []string
+	ours := false
+	err := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+		switch {
+		case slices.ContainsFunc(allBuckets, func(b []byte) bool { return bytes.Equal(b, name) }):
+			ours = true
+		case len(foreign) < foreignListed:
+			foreign = append(foreign, strconv.Quote(string(name)))
+		default:
+			foreign = append(foreign, "") // counted, not listed
+		}
+		return nil
+	})
+	if err != nil || ours || len(foreign) == 0 {
+		return 0, err
+	}
+	listed := strings.Join(slices.DeleteFunc(foreign, func(s string) bool { return s == "" }), ", ")
+	if more := len(foreign) - foreignListed; more > 0 {
+		listed += fmt.Sprintf(" and %d more", more)
+	}
+	return 0, fmt.Errorf("%w: it is a bbolt file of another program, with the bucket(s) %s and none of a store's; it was left as it is: give Parley a data directory of its own", ErrForeign, listed)
+}
+
+// foreignListed is how many buckets the error of a foreign file names.
+const foreignListed = 5
+
+// ErrNewerLayout is the error of Open and Compact for a file of a layout
+// version this one does not know, which it could misread or damage.
+var ErrNewerLayout = errors.New("written by a newer version of Parley")
+
+func newerLayout(layout int) error {
+	return fmt.Errorf("layout %d was %w (this one reads up to %d)", layout, ErrNewerLayout, layoutCurrent)
+}
+
+// checkLayout refuses a file this version must not write: another
+// program's (ErrForeign) or one of a newer layout (ErrNewerLayout).
+func checkLayout(tx *bbolt.Tx) error {
+	layout, err := layoutOf(tx)
+	if err == nil && layout > layoutCurrent {
+		err = newerLayout(layout)
+	}
+	return err
 }
 
 // prepareLayout creates missing buckets and brings an older file to the
@@ -101,7 +153,7 @@ func (b *Bolt) prepareLayout() error {
 	}
 	switch {
 	case layout > layoutCurrent:
-		return fmt.Errorf("layout %d was written by a newer version of Parley (this one reads up to %d)", layout, layoutCurrent)
+		return newerLayout(layout)
 	case layout == layoutCurrent && !missing:
 		return nil
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -267,9 +268,32 @@ func TestOpenLayouts(t *testing.T) {
 	assertLayout(t, b, layoutCurrent)
 	b.DB().Update(func(tx *bbolt.Tx) error { return setLayout(tx, layoutCurrent+1) })
 	b.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("layout %d was written by a newer version of Parley (this one reads up to %d)", layoutCurrent+1, layoutCurrent)
 	if b, err := Open(path, Options{NoSync: true}); err == nil {
 		b.Close()
 		t.Fatal("Open accepted a file of a newer layout")
+	} else if !errors.Is(err, ErrNewerLayout) || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("Open: %v, want an error ending %q", err, want)
+	}
+	// Nor is it rewritten by a compaction, which could drop what this
+	// version does not know of it.
+	for _, noBackup := range []bool{false, true} {
+		_, err := Compact(context.Background(), path, CompactOptions{NoBackup: noBackup})
+		if want := "compact: " + path + ": " + want + ": compact it with that version"; !errors.Is(err, ErrNewerLayout) || err.Error() != want {
+			t.Errorf("Compact (no backup %v): %v, want %q", noBackup, err, want)
+		}
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the file changed (%v)", err)
+	}
+	for _, left := range []string{path + BackupSuffix, path + CompactSuffix} {
+		if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %v, want no such file", left, err)
+		}
 	}
 }
 

@@ -379,3 +379,68 @@ func TestOpenEmptyFile(t *testing.T) {
 	}
 	b.Close()
 }
+
+// A bbolt file of another program, whose buckets are none of a store's, is
+// refused by Open and Compact, naming the file and its buckets, and left as
+// it is; a bbolt file without buckets is a new store.
+func TestOpenForeignFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "parley.db")
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range []string{"otherapp", "b", "c", "d", "e", "f", "g"} {
+			bk, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			if err := bk.Put([]byte("k"), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := path + `: not a Parley store: it is a bbolt file of another program, with the bucket(s) "b", "c", "d", "e", "f" and 2 more and none of a store's`
+	b, err := Open(path, Options{LockTimeout: 50 * time.Millisecond})
+	if err == nil {
+		b.Close()
+	}
+	if !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), want) {
+		t.Errorf("Open: %v, want an error with %q", err, want)
+	}
+	for _, noBackup := range []bool{false, true} {
+		_, err = Compact(context.Background(), path, CompactOptions{NoBackup: noBackup, LockTimeout: 50 * time.Millisecond})
+		if !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), "compact: "+want) {
+			t.Errorf("Compact (no backup %v): %v, want an error with %q", noBackup, err, "compact: "+want)
+		}
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the file changed (%v)", err)
+	}
+	for _, left := range []string{path + BackupSuffix, path + CompactSuffix} {
+		if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %v, want no such file", left, err)
+		}
+	}
+
+	// Without buckets, the file is a store's to make.
+	empty := filepath.Join(dir, "empty.db")
+	if db, err = bbolt.Open(empty, 0o600, nil); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if b, err = Open(empty, Options{}); err != nil {
+		t.Fatalf("Open of a bbolt file without buckets: %v", err)
+	}
+	b.Close()
+}

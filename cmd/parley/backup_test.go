@@ -133,6 +133,10 @@ func TestBackupCommandRefuses(t *testing.T) {
 		{"argument", []string{"--url", base, "--out", out, "extra"}, 2, `unexpected argument "extra"`},
 		{"bad scheme", []string{"--url", "ftp://127.0.0.1:8080", "--out", out}, 2, `--url: "ftp://127.0.0.1:8080": the scheme is ftp`},
 		{"not a url", []string{"--url", "127.0.0.1:8080", "--out", out}, 2, "--url:"},
+		// A password is not shown.
+		{"user and password", []string{"--url", "http://u:secretpw@127.0.0.1:8080", "--out", out}, 2, `--url: "http://u:[redacted]@127.0.0.1:8080": give the server's URL without user`},
+		{"password, bad scheme", []string{"--url", "ftp://u:secretpw@127.0.0.1:8080", "--out", out}, 2, `--url: "ftp://u:[redacted]@127.0.0.1:8080": the scheme is ftp`},
+		{"password, not a url", []string{"--url", "http://u:secretpw@127.0.0.1:8080 x", "--out", out}, 2, `--url: "http://u:[redacted]@127.0.0.1:8080 x" is not a server URL`},
 		{"missing directory", []string{"--url", base, "--out", filepath.Join(dir, "nope", "b.db")}, 2, "the directory " + filepath.Join(dir, "nope") + " does not exist"},
 		{"out is a directory", []string{"--url", base, "--out", dir}, 2, dir + " is a directory"},
 		{"unknown server", []string{"--url", "http://127.0.0.1:1", "--out", out}, 1, "GET http://127.0.0.1:1/v1/backup: dial tcp 127.0.0.1:1: connect: connection refused"},
@@ -144,7 +148,7 @@ func TestBackupCommandRefuses(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, stdout, stderr := runCmd(t, "", append([]string{"backup"}, c.args...)...)
-			if code != c.code || !strings.Contains(stderr, c.want) {
+			if code != c.code || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "secretpw") {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, c.code, c.want)
 			}
 			if stdout != "" {

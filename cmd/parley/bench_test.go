@@ -114,6 +114,10 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--url", "https://127.0.0.1:8443"}, "the scheme is https, not http"},
 		{[]string{"--url", "http://127.0.0.1:99999"}, `port "99999"`},
 		{[]string{"--url", "http://127.0.0.1:8080?x=1"}, "without user, query or fragment"},
+		// A password is not shown.
+		{[]string{"--url", "http://u:secretpw@127.0.0.1:8080"}, `--url: "http://u:[redacted]@127.0.0.1:8080": give http://HOST:PORT, without user`},
+		{[]string{"--url", "ftp://u:secretpw@127.0.0.1:1"}, `--url: "ftp://u:[redacted]@127.0.0.1:1": the scheme is ftp`},
+		{[]string{"--url", "http://u:secretpw@127.0.0.1:8080 x"}, `--url: "http://u:[redacted]@127.0.0.1:8080 x" is not an http:// URL`},
 		{[]string{"--duration", "1h"}, "--duration"},
 		{[]string{"--concurrency", "0"}, "--concurrency"},
 		{[]string{"--rate", "-5"}, "--rate"},
@@ -151,7 +155,7 @@ func TestBenchRefuses(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			code := run(context.Background(), append([]string{"bench"}, tc.args...), nil, &out, &errOut)
-			if code != 2 || !strings.Contains(errOut.String(), tc.want) {
+			if code != 2 || !strings.Contains(errOut.String(), tc.want) || strings.Contains(errOut.String(), "secretpw") {
 				t.Errorf("exit %d, stderr %q; want exit 2 naming %q", code, errOut.String(), tc.want)
 			}
 		})
