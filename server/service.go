@@ -143,6 +143,9 @@ type TurnReply struct {
 	// for retries of its message: the handler sends these bytes rather than
 	// encoding the same reply again. Set only on a reply nothing changes.
 	encoded []byte
+	// prompts are the reply's messages as TwiML verbs, once twimlPrompts
+	// has rendered them: the turn's warning and its TwiML share them.
+	prompts []voicePrompt
 }
 
 // StartRequest asks for a new session.
@@ -175,6 +178,9 @@ type StartRequest struct {
 	// flow sees Contact.URN, the store keeps the contact apart from a live
 	// one with that URN (flows.Session.SandboxContact).
 	SandboxContact bool
+
+	// twiml is set when the reply is answered as TwiML (commit.twiml).
+	twiml bool
 
 	// read is set when the caller already read, under the contact's lock,
 	// that no session waits for the contact on Channel, and the contact
@@ -267,7 +273,7 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	}
 	sess.SandboxContact = req.SandboxContact
 	s.metrics.turn("start", time.Since(start))
-	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, launchedBy: req.launchedBy(), messageID: req.MessageID, channel: channelID(req.Channel)})
+	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, launchedBy: req.launchedBy(), messageID: req.MessageID, channel: channelID(req.Channel), twiml: req.twiml})
 }
 
 // contactKey is the key the request's contact is stored and locked under
@@ -361,13 +367,25 @@ func (s *Service) Resume(ctx context.Context, id string, in flows.Input) (*TurnR
 // resumeLoaded resumes a session loaded under its contact's lock, with its
 // contact as stored now.
 func (s *Service) resumeLoaded(ctx context.Context, sess *flows.Session, in flows.Input, messageID string) (*TurnReply, error) {
-	return s.resume(ctx, sess, in, messageID, nil, false)
+	return s.resume(ctx, sess, in, resumeOpts{messageID: messageID})
 }
 
-// resume resumes a session loaded under its contact's lock. With read set,
-// contact is the contact stored for it (nil: none), read with the session
-// (Inbound); otherwise resume reads it.
-func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Input, messageID string, contact *flows.Contact, read bool) (*TurnReply, error) {
+// resumeOpts is what resume takes beside the session and its input.
+type resumeOpts struct {
+	// messageID, when set, records the message (or call request) as
+	// processed with the reply.
+	messageID string
+	// With read set, contact is the contact stored for the session (nil:
+	// none), read with it (Inbound); otherwise resume reads it.
+	contact *flows.Contact
+	read    bool
+	// twiml is set when the reply is answered as TwiML (commit.twiml).
+	twiml bool
+}
+
+// resume resumes a session loaded under its contact's lock.
+func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Input, o resumeOpts) (*TurnReply, error) {
+	messageID, contact, read := o.messageID, o.contact, o.read
 	if sess.Status.Ended() {
 		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has ended (%s)", sess.ID, sess.Status)
 	}
@@ -415,7 +433,7 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	// where its last input put it, so a flow that loops on a wait's timeout
 	// (a reminder, then the wait again) still expires.
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID,
-		keepExpiry: in.Kind == flows.InputTimeout, saveContact: contact == nil})
+		keepExpiry: in.Kind == flows.InputTimeout, saveContact: contact == nil, twiml: o.twiml})
 }
 
 // useStoredContact gives a session about to run a turn its contact as
@@ -560,6 +578,11 @@ type commit struct {
 	// (useStoredContact): a turn that ends a session without running it
 	// (interrupted, failed) never puts back the copy it holds.
 	saveContact bool
+	// twiml is set when the reply is answered as TwiML, on Twilio's voice
+	// webhook: a turn whose prompts its TwiML cannot all hold records a
+	// warning (twilioPromptsWarning). The calls API's JSON holds them all,
+	// and no TwiML of prompts answers a hang-up.
+	twiml bool
 }
 
 // commit writes a turn: the session with its timers, events, outbox records,
@@ -582,10 +605,12 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 			sess.Wait.TimeoutAt = &at
 		}
 	}
-	if w := twilioPromptsWarning(sess, c.events, now); w != nil {
-		c.events = append(c.events, *w)
-	}
 	reply := buildReply(sess, c.events)
+	if c.twiml {
+		if w := twilioPromptsWarning(reply, now); w != nil {
+			c.events = append(c.events, *w)
+		}
+	}
 	// The turn and the copy of its contact in one allocation.
 	tc := &turnWithContact{turn: store.Turn{
 		Session: sess, Events: c.events, Outbox: outboxRecords(sess, c.events, c.launchedBy, s.wanted),
@@ -803,7 +828,7 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		return decodeReply(ch.ID, in.ID, st.Reply)
 	}
 	if st.Session != nil {
-		return s.resume(ctx, st.Session, flows.Text(in.Text), in.ID, st.Contact, true)
+		return s.resume(ctx, st.Session, flows.Text(in.Text), resumeOpts{messageID: in.ID, contact: st.Contact, read: true})
 	}
 	flowID, field := ch.flowFor(in.Text)
 	if flowID == "" {
@@ -868,7 +893,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		// path, the flow does not start; the reply has no session.
 		return &TurnReply{Messages: []Message{}}, nil
 	}
-	return s.startCallLocked(ctx, ch, flowID, field, urn, id, c, "")
+	return s.startCallLocked(ctx, ch, flowID, field, urn, id, c, "", false)
 }
 
 // callFlow returns a channel and the voice flow it answers calls with, and
@@ -909,8 +934,9 @@ func checkCallKeys(from, urn, callID string) error {
 }
 
 // startCallLocked starts a call's session under its caller's lock;
-// requestID, when set, records the request as processed with the reply.
-func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string) (*TurnReply, error) {
+// requestID, when set, records the request as processed with the reply;
+// twiml is set when the reply is answered as TwiML.
+func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string, twiml bool) (*TurnReply, error) {
 	state := strings.ToLower(c.State)
 	if state == "" {
 		state = "in-progress"
@@ -918,7 +944,7 @@ func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, fiel
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
 		Call:      &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: state, Start: s.now()},
-		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID,
+		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID, twiml: twiml,
 	})
 }
 
@@ -940,6 +966,10 @@ type CallRequest struct {
 	// I-Twilio-Idempotency-Token): a request already processed for the
 	// call gets its first reply again, without a second turn.
 	RequestID string
+	// TwiML is set when the reply is answered as TwiML (Twilio's voice
+	// webhook): a turn records a warning when its TwiML leaves prompts
+	// out. A hang-up's turn is answered with no prompts.
+	TwiML bool
 }
 
 // HandleCall answers a request about a call. It takes the call's lock and
@@ -987,7 +1017,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		if err != nil {
 			return nil, err
 		}
-		return s.startCallLocked(ctx, ch, flowID, field, urn, id, r.IncomingCall, requestID)
+		return s.startCallLocked(ctx, ch, flowID, field, urn, id, r.IncomingCall, requestID, r.TwiML)
 	}
 	defer unlock()
 	if requestID != "" {
@@ -1032,7 +1062,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 	if state != "" && sess.Call != nil {
 		sess.Call.State = state
 	}
-	return s.resumeLoaded(ctx, sess, in, requestID)
+	return s.resume(ctx, sess, in, resumeOpts{messageID: requestID, twiml: r.TwiML})
 }
 
 // callRequestID is the key a call's request is remembered by: the call id

@@ -437,6 +437,7 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		Timeout:      c.Query("timeout") != "",
 		TimeoutOf:    strings.Clone(c.Query("wait")),
 		RequestID:    strings.Clone(c.Get(TwilioIdempotencyHeader)),
+		TwiML:        !flows.CallEnded(state),
 	})
 	if ae := (*APIError)(nil); errors.As(err, &ae) && ae.Code == CodeNoFlow {
 		// A JSON error would have the caller hear Twilio's "application
@@ -518,12 +519,9 @@ func isNotFoundErr(err error) bool {
 func voiceTwiML(r *TurnReply, action string) string {
 	waiting := r.WaitingFor != nil && r.Status == flows.StatusWaiting
 	hangup := slices.ContainsFunc(r.Messages, func(m Message) bool { return m.Type == flows.EventHangup })
-	first := len(r.Messages)
-	if waiting {
-		first = gatherPrompts(r.Messages)
-	}
+	prompts, first := twimlPrompts(r)
 	var before, inside strings.Builder
-	for _, p := range voicePrompts(r.Messages, first) {
+	for _, p := range prompts {
 		switch {
 		case p.dropped:
 		case p.msg >= first:
@@ -577,6 +575,21 @@ const twilioTwiMLMax = 64 * 1024
 // twilioTwiMLMax, in bytes: the rest is kept for the document around them,
 // whose <Gather> action and <Redirect> hold the channel's voice URL.
 const twilioPromptsMax = twilioTwiMLMax - 4096
+
+// twimlPrompts is a reply's messages as voiceTwiML says them
+// (voicePrompts), rendered once for the reply, and the index of the first
+// message said inside <Gather> (gatherPrompts; all of them when it waits
+// for none).
+func twimlPrompts(r *TurnReply) ([]voicePrompt, int) {
+	first := len(r.Messages)
+	if r.WaitingFor != nil && r.Status == flows.StatusWaiting {
+		first = gatherPrompts(r.Messages)
+	}
+	if r.prompts == nil {
+		r.prompts = voicePrompts(r.Messages, first)
+	}
+	return r.prompts, first
+}
 
 // voicePrompt is one TwiML verb of a turn's prompts: a <Say> of a message's
 // text, or of one part of it, or a <Play>.
@@ -672,32 +685,23 @@ func sayParts(text string) []string {
 	return textParts(text, twilioSayMax, true)
 }
 
-// twilioPromptsWarning is the warning event a turn of a call on a Twilio
-// channel records when its TwiML leaves prompts out to stay within
+// twilioPromptsWarning is the warning event a turn answered as TwiML
+// records when its reply's TwiML leaves prompts out to stay within
 // twilioTwiMLMax (voicePrompts), saying which; nil when it leaves out none.
-func twilioPromptsWarning(sess *flows.Session, events []flows.Event, now time.Time) *flows.Event {
-	if sess.Call == nil || sess.Channel == nil || sess.Channel.Type != ChannelTwilio || flows.CallEnded(sess.Call.State) {
-		return nil // no TwiML of prompts answers a hang-up
-	}
+// The prompts it renders are kept with the reply for its TwiML.
+func twilioPromptsWarning(r *TurnReply, now time.Time) *flows.Event {
 	// Escaped, a character takes at most 6 bytes (&#34;), and a verb
 	// some 100 more for its tags and attributes: most turns are known to
 	// fit without rendering them.
 	bound := 0
-	for _, ev := range events {
-		switch ev.Type {
-		case flows.EventSay, flows.EventMessageOut, flows.EventPlay, flows.EventGather:
-			bound += 6*(len(ev.Text)+len(ev.URL)) + 100*(2+len(ev.Text)/twilioSayMax)
-		}
+	for i := range r.Messages {
+		m := &r.Messages[i]
+		bound += 6*(len(m.Text)+len(m.URL)) + 100*(2+len(m.Text)/twilioSayMax)
 	}
 	if bound <= twilioPromptsMax {
 		return nil
 	}
-	r := buildReply(sess, events)
-	first := len(r.Messages)
-	if r.WaitingFor != nil && r.Status == flows.StatusWaiting {
-		first = gatherPrompts(r.Messages)
-	}
-	prompts := voicePrompts(r.Messages, first)
+	prompts, _ := twimlPrompts(r)
 	var cut []string
 	for i := 0; i < len(prompts); {
 		m, chars, left, all := prompts[i].msg, 0, 0, true

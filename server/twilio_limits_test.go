@@ -123,3 +123,67 @@ func TestSayParts(t *testing.T) {
 		}
 	}
 }
+
+// bigVoiceFlow says three texts of 25,000 characters each, more than one
+// answer's TwiML holds, then runs last (a widget with no exits beyond).
+func bigVoiceFlow(last string) string {
+	big := strings.TrimSpace(strings.Repeat("word ", 5000))
+	ws := []map[string]any{}
+	for i := range 3 {
+		ws = append(ws, map[string]any{"id": fmt.Sprintf("s%d", i), "type": "say", "text": big, "exits": map[string]any{"Next": fmt.Sprintf("s%d", i+1)}})
+	}
+	ws[2]["exits"] = map[string]any{"Next": "end"}
+	var end map[string]any
+	json.Unmarshal([]byte(last), &end)
+	end["id"] = "end"
+	doc, _ := json.Marshal(map[string]any{"id": "big", "name": "Big", "kind": "voice", "widgets": append(ws, end)})
+	return string(doc)
+}
+
+// warnings are the messages of a session's warning events.
+func (ts *testServer) warnings(id string) []string {
+	var out []string
+	for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+		if e := e.(map[string]any); e["type"] == "warning" {
+			out = append(out, e["message"].(string))
+		}
+	}
+	return out
+}
+
+// A turn that says its long goodbye and hangs up is answered with its
+// prompts and <Hangup/>: what its TwiML leaves out is warned of, as on any
+// other turn, though the hangup widget ended the call's state.
+func TestTwilioTwiMLCutBeforeHangupIsWarned(t *testing.T) {
+	ts, base := twilioCallServer(t, "big", bigVoiceFlow(`{"type":"hangup"}`))
+	status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "ringing"))
+	if status != 200 || len(body) > 64*1024 || !strings.HasSuffix(body, "<Hangup/></Response>") {
+		t.Fatalf("answered %d with %d bytes of TwiML ending %q, want at most 65,536 ending <Hangup/>", status, len(body), body[max(0, len(body)-40):])
+	}
+	w := ts.warnings(callSessionID("tw", "CA1"))
+	if len(w) != 1 || !strings.Contains(w[0], "11750") || !strings.Contains(w[0], `"s2"`) {
+		t.Errorf("warnings %q, want one saying the prompts of widget s2 were left out (error 11750)", w)
+	}
+}
+
+// A call on a Twilio channel driven through the calls API is answered in
+// JSON, whose prompts are whole: no warning says they were left out of
+// TwiML, on its first turn or a later one.
+func TestCallsAPIOnTwilioChannelRecordsNoTwiMLWarning(t *testing.T) {
+	ts, _ := twilioCallServer(t, "big", bigVoiceFlow(`{"type":"gather_digits","prompt":"Press 1.","num_digits":1,"timeout":5,"exits":{"Next":"s0","No Input":"","No Match":""}}`))
+	r := ts.must(201, "POST", "/v1/channels/tw/calls", `{"call_id":"CA1","from":"+15550001"}`)
+	r2 := ts.must(200, "POST", "/v1/channels/tw/calls/CA1", `{"digits":"1"}`)
+	for i, r := range []map[string]any{r, r2} {
+		n := 0
+		for _, p := range r["prompts"].([]any) {
+			s, _ := p.(map[string]any)["text"].(string)
+			n += utf8.RuneCountInString(s)
+		}
+		if n != 3*24999+len("Press 1.") {
+			t.Errorf("turn %d: JSON prompts of %d characters, want all %d", i+1, n, 3*24999+len("Press 1."))
+		}
+	}
+	if w := ts.warnings(callSessionID("tw", "CA1")); len(w) != 0 {
+		t.Errorf("warnings %q, want none: no TwiML answered the call", w)
+	}
+}
