@@ -385,7 +385,7 @@ type resumeOpts struct {
 
 // resume resumes a session loaded under its contact's lock.
 func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Input, o resumeOpts) (*TurnReply, error) {
-	messageID, contact, read := o.messageID, o.contact, o.read
+	messageID := o.messageID
 	if sess.Status.Ended() {
 		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has ended (%s)", sess.ID, sess.Status)
 	}
@@ -405,12 +405,10 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	if err != nil {
 		return nil, err
 	}
-	if !read {
-		if contact, err = s.storedContact(ctx, sess.ContactKey()); err != nil {
-			return nil, err
-		}
+	saveContact, err := s.refreshContact(ctx, sess, o.contact, o.read)
+	if err != nil {
+		return nil, err
 	}
-	useStoredContact(sess, contact)
 	prev := sess.UpdatedAt
 	start := time.Now()
 	events, err := s.eng.Resume(ctx, flow, sess, in)
@@ -433,7 +431,24 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	// where its last input put it, so a flow that loops on a wait's timeout
 	// (a reminder, then the wait again) still expires.
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID,
-		keepExpiry: in.Kind == flows.InputTimeout, saveContact: contact == nil, twiml: o.twiml})
+		keepExpiry: in.Kind == flows.InputTimeout, saveContact: saveContact, twiml: o.twiml})
+}
+
+// refreshContact gives a session about to run widgets its contact as
+// stored now (useStoredContact): c, with read set, read with the session
+// (Inbound, nil: none stored); otherwise it reads it. save reports that
+// none is stored, so the turn stores the session's copy.
+func (s *Service) refreshContact(ctx context.Context, sess *flows.Session, c *flows.Contact, read bool) (save bool, err error) {
+	if sess.Contact.URN == "" {
+		return false, nil
+	}
+	if !read {
+		if c, err = s.storedContact(ctx, sess.ContactKey()); err != nil {
+			return false, err
+		}
+	}
+	useStoredContact(sess, c)
+	return c == nil, nil
 }
 
 // useStoredContact gives a session about to run a turn its contact as

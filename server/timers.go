@@ -436,15 +436,13 @@ func (s *Service) failPanicked(ctx context.Context, id, widget string, p any) er
 func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
 	flow := s.flowOrStub(ctx, sess)
 	saveContact := false
-	if len(sess.Frames) > 1 && sess.Contact.URN != "" {
+	if len(sess.Frames) > 1 {
 		// The subflow expires and the flow that called it runs on: with
 		// the contact as stored now, as any turn that runs widgets.
-		c, err := s.storedContact(ctx, sess.ContactKey())
-		if err != nil {
+		var err error
+		if saveContact, err = s.refreshContact(ctx, sess, nil, false); err != nil {
 			return err
 		}
-		useStoredContact(sess, c)
-		saveContact = c == nil
 	}
 	prev := sess.UpdatedAt
 	start := time.Now()
