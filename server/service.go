@@ -243,7 +243,7 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	}
 	if req.Contact.URN != "" {
 		stored := req.storedContact
-		if !req.read {
+		if !req.read && storesContact(req.Contact.URN) {
 			if stored, err = s.storedContact(ctx, req.contactKey()); err != nil {
 				return nil, err
 			}
@@ -437,9 +437,10 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 // refreshContact gives a session about to run widgets its contact as
 // stored now (useStoredContact): c, with read set, read with the session
 // (Inbound, nil: none stored); otherwise it reads it. save reports that
-// none is stored, so the turn stores the session's copy.
+// none is stored, so the turn stores the session's copy. A session of a
+// contact that is not stored (storesContact) keeps its own copy.
 func (s *Service) refreshContact(ctx context.Context, sess *flows.Session, c *flows.Contact, read bool) (save bool, err error) {
-	if sess.Contact.URN == "" {
+	if !storesContact(sess.Contact.URN) {
 		return false, nil
 	}
 	if !read {
@@ -591,7 +592,8 @@ type commit struct {
 	// stores it; a later one stores it when it changed it (setsContact),
 	// and then it is the stored contact with the turn's changes
 	// (useStoredContact): a turn that ends a session without running it
-	// (interrupted, failed) never puts back the copy it holds.
+	// (interrupted, failed) never puts back the copy it holds. A withheld
+	// caller's contact is never stored (storesContact).
 	saveContact bool
 	// twiml is set when the reply is answered as TwiML, on Twilio's voice
 	// webhook: a turn whose prompts its TwiML cannot all hold records a
@@ -632,7 +634,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 		Channel: c.channel, MessageID: c.messageID, PrevUpdated: c.prev,
 	}}
 	t := &tc.turn
-	if sess.Contact.URN != "" && (c.launchedBy != "" || c.saveContact || setsContact(c.events)) {
+	if storesContact(sess.Contact.URN) && (c.launchedBy != "" || c.saveContact || setsContact(c.events)) {
 		tc.contact = sess.Contact
 		t.Contact = &tc.contact
 	}

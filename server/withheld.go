@@ -46,6 +46,16 @@ func (c *Channel) callerURN(from, sessionID string) string {
 	return c.urnOf(from)
 }
 
+// storesContact reports whether the contact of urn is stored, for the
+// sessions of that URN to share: not a withheld caller's, which no request
+// can name again (no sender may have the scheme) and nothing would ever
+// delete, so that every call from a withheld number would leave a contact
+// behind. Such a call's session carries its contact, $user.key.*
+// included, for the call.
+func storesContact(urn string) bool {
+	return urn != "" && !withheldURN(urn)
+}
+
 // withheldURN reports whether a URN has the scheme of withheld callers, in
 // any case, as URN schemes are compared.
 func withheldURN(urn string) bool {

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -8,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/store"
 )
 
 // accountFlow greets the caller with the account number saved for the
@@ -156,6 +161,71 @@ func TestTwilioWithheldCallersTakeNoCommonLock(t *testing.T) {
 	for _, ch := range []chan response{first, second} {
 		if r := <-ch; r.Status != 200 || !strings.Contains(string(r.Body), "<Say>Hello.</Say>") {
 			t.Errorf("call answered %d %s", r.Status, r.Body)
+		}
+	}
+}
+
+// recallFlow saves the account a caller enters, asks again, and says the
+// saved account on that later turn: the call's session carries it.
+const recallFlow = `{"id":"recall","name":"Recall","kind":"voice","widgets":[
+ {"id":"ask","type":"gather_digits","prompt":"Enter your account.","num_digits":4,"result":"Entered","exits":{"Next":"save"}},
+ {"id":"save","type":"set_variable","scope":"user","name":"account","value":"@flow.entered","exits":{"Next":"again"}},
+ {"id":"again","type":"gather_digits","prompt":"Press 1.","num_digits":1,"exits":{"Next":"tell"}},
+ {"id":"tell","type":"say","text":"Account @contact.fields.account.","exits":{"Next":""}}]}`
+
+// A withheld caller's contact is not stored: no request can name it again,
+// so its row would stay forever. Its user keys last for the call, in the
+// call's session, and once the sessions are pruned nothing of the callers
+// is left.
+func TestWithheldCallersStoreNoContact(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil; c.SessionRetention = time.Hour })
+	ts.createFlow(recallFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"recall"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"line","voice_flow":"recall"}`)
+	ctx := context.Background()
+	call := func(sid, digits, status string) string {
+		t.Helper()
+		form := url.Values{"CallSid": {sid}, "From": {"Anonymous"}, "CallStatus": {status}}
+		if digits != "" {
+			form.Set("Digits", digits)
+		}
+		r := twilioForm(ts, "/twilio/tw/voice", form, "")
+		if r.Status != 200 {
+			t.Fatalf("call %s: %d %s", sid, r.Status, r.Body)
+		}
+		return string(r.Body)
+	}
+	var ids []string
+	for i := range 5 {
+		sid := fmt.Sprintf("CA%d", i)
+		call(sid, "", "ringing")
+		call(sid, fmt.Sprintf("100%d", i), "in-progress")
+		if got, want := call(sid, "1", "in-progress"), fmt.Sprintf("<Say>Account 100%d.</Say>", i); !strings.Contains(got, want) {
+			t.Errorf("call %s answered %s, want %s", sid, got, want)
+		}
+		ids = append(ids, callSessionID("tw", sid))
+	}
+	ts.must(201, "POST", "/v1/channels/line/calls", `{"call_id":"CA1","from":"Anonymous"}`)
+	ts.must(200, "POST", "/v1/channels/line/calls/CA1", `{"digits":"2222"}`)
+	if got := texts(ts.must(200, "POST", "/v1/channels/line/calls/CA1", `{"digits":"1"}`)); len(got) == 0 || got[0] != "Account 2222." {
+		t.Errorf("withheld call through the calls API: %v", got)
+	}
+	ts.must(200, "POST", "/v1/channels/line/calls/CA1", `{"state":"completed"}`)
+	r := ts.must(201, "POST", "/v1/sessions", `{"flow":"recall","call":{"id":"CA9","from":"Anonymous"}}`)
+	ts.must(200, "POST", "/v1/sessions/"+r["id"].(string)+"/interrupt", nil)
+	ids = append(ids, callSessionID("line", "CA1"), r["id"].(string))
+
+	if st, err := ts.srv.store.Stats(ctx); err != nil || st.Contacts != 0 {
+		t.Fatalf("after 7 withheld calls: %d contacts stored (%v), want none", st.Contacts, err)
+	}
+	ts.clock.Advance(2 * time.Hour)
+	ts.srv.svc.prune(ctx)
+	for _, id := range ids {
+		if r := ts.do("GET", "/v1/sessions/"+id, nil); r.Status != 404 {
+			t.Errorf("session %s after pruning: %d", id, r.Status)
+		}
+		if _, err := ts.srv.store.Contact(ctx, "withheld:"+id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("contact withheld:%s after pruning: %v, want none", id, err)
 		}
 	}
 }
