@@ -580,6 +580,50 @@ func encodeContact(c *flows.Contact) []byte {
 	return b
 }
 
+// contactIs reports whether b, an encoded contact, is c: whether
+// decodeContact would give c's name, language, fields and groups, nil
+// where c has them nil. It allocates nothing, so a caller that holds a
+// copy of the contact (a session's) learns that it is current without
+// decoding it. A value encodeContact did not write is never c.
+func contactIs(b []byte, c *flows.Contact) bool {
+	s, b, ok := sliceBytes(b)
+	if !ok || string(s) != c.Name {
+		return false
+	}
+	if s, b, ok = sliceBytes(b); !ok || string(s) != c.Language {
+		return false
+	}
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n != uint64(len(c.Fields)) || (n == 0) != (c.Fields == nil) {
+		return false
+	}
+	b = b[w:]
+	var prev []byte
+	for i := range n {
+		var k, v []byte
+		if k, b, ok = sliceBytes(b); !ok || i > 0 && bytes.Compare(prev, k) >= 0 {
+			return false // keys are written in order, once each
+		}
+		if v, b, ok = sliceBytes(b); !ok {
+			return false
+		}
+		if got, found := c.Fields[string(k)]; !found || got != string(v) {
+			return false
+		}
+		prev = k
+	}
+	if n, w = binary.Uvarint(b); w <= 0 || n != uint64(len(c.Groups)) || (n == 0) != (c.Groups == nil) {
+		return false
+	}
+	b = b[w:]
+	for _, g := range c.Groups {
+		if s, b, ok = sliceBytes(b); !ok || string(s) != g {
+			return false
+		}
+	}
+	return len(b) == 0
+}
+
 func decodeContact(urn string, b []byte) (*flows.Contact, error) {
 	bad := func() error { return damagedContact(urn, errors.New("corrupt stored contact")) }
 	c := &flows.Contact{URN: urn}

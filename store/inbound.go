@@ -37,6 +37,9 @@ type InboundState struct {
 	// Contact is the stored contact, nil when none is stored: a new
 	// session starts from it, and a waiting one resumes with it, since
 	// other sessions of the contact may have changed it since its last turn.
+	// When Session is Query.Known and its copy of the contact is the one
+	// stored (no other session changed it), Contact is that copy,
+	// &Session.Contact, and the stored one is not decoded.
 	Contact *flows.Contact
 }
 
@@ -88,6 +91,10 @@ func (b *Bolt) Inbound(ctx context.Context, q InboundQuery) (*InboundState, erro
 					st.Session = s
 				}
 			}
+		}
+		if r := w.row; st.Current && r != nil && r.hasContact && contactIs(r.contact, &q.Known.Contact) {
+			st.Contact = &q.Known.Contact
+			return nil
 		}
 		st.Contact, err = w.row.storedContact(q.URN)
 		return err

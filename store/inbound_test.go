@@ -43,6 +43,13 @@ func TestInbound(t *testing.T) {
 	if err != nil || st.Session != known || !st.Current || st.Contact == nil || st.Contact.Name != "Ada" {
 		t.Errorf("current copy: %+v, %v; want it back, Current, and contact Ada", st, err)
 	}
+	// A copy whose contact is the stored one gets its own copy back as the
+	// contact, not a decoded one.
+	known.Contact.Name = "Ada"
+	st, err = b.Inbound(ctx, InboundQuery{Channel: "web", URN: urn, Known: known})
+	if err != nil || st.Session != known || st.Contact != &known.Contact {
+		t.Errorf("current copy with the stored contact: %+v, %v; want the copy's own contact", st, err)
+	}
 	// Once the session is written again, the old copy is not current.
 	next := session("s1", flows.StatusWaiting, urn)
 	next.UpdatedAt = t0.Add(time.Second)

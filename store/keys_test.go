@@ -167,6 +167,42 @@ func TestContactCodecCoversContact(t *testing.T) {
 	}
 }
 
+// contactIs tells a stored contact from a copy exactly when decoding it
+// would: the same name, language, fields and groups, nil where decoding
+// leaves them nil.
+func TestContactIs(t *testing.T) {
+	cs := []flows.Contact{
+		{},
+		{Name: "Ann"},
+		{Name: "Ann", Language: "fra"},
+		{Fields: map[string]string{}},
+		{Fields: map[string]string{"a": "1"}},
+		{Fields: map[string]string{"a": "2"}},
+		{Fields: map[string]string{"b": "1"}},
+		{Fields: map[string]string{"a": "1", "b": ""}},
+		{Groups: []string{}},
+		{Groups: []string{"x"}},
+		{Groups: []string{"x", "y"}},
+		{Groups: []string{"y", "x"}},
+		{Name: "Ann", Language: "fra", Fields: map[string]string{"b": "2", "a": ""}, Groups: []string{"x", ""}},
+	}
+	for i := range cs {
+		stored := encodeContact(&cs[i])
+		dec, err := decodeContact("", stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range cs {
+			if got, want := contactIs(stored, &cs[j]), reflect.DeepEqual(*dec, cs[j]); got != want {
+				t.Errorf("contactIs(%+v stored, %+v) = %v, want %v", cs[i], cs[j], got, want)
+			}
+		}
+		if contactIs(append(stored, 0), &cs[i]) || contactIs(stored[:len(stored)-1], &cs[i]) {
+			t.Errorf("contactIs takes %+v with a byte more or less", cs[i])
+		}
+	}
+}
+
 // TestTimerPairs covers a session's two timers sharing one record: both are
 // reported when due, in time order across sessions, within the limit, and
 // either can be removed alone.
