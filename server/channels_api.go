@@ -224,7 +224,7 @@ func (s *Server) startCall(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	reply, err := s.svc.StartCall(c.UserContext(), IncomingCall{Channel: channel, CallID: b.CallID, From: b.From, To: b.To, State: callState(b.State)})
+	reply, err := s.svc.StartCall(c.UserContext(), IncomingCall{Channel: channel, CallID: b.CallID, From: b.From, To: b.To, State: b.State})
 	if err != nil {
 		return err
 	}
@@ -246,17 +246,6 @@ func checkCallState(field, state string) error {
 		return nil
 	}
 	return badRequest(field, "state %.40q is not a call state: send one of %s (Twilio's CallStatus values)", state, strings.Join(callStates, ", "))
-}
-
-// callState is a call state as it is kept: in lowercase, as Twilio sends
-// it, and the British spelling "cancelled" as Twilio's "canceled", so that a
-// flow testing $call.state against "canceled" sees every cancelled call.
-func callState(state string) string {
-	state = strings.ToLower(state)
-	if state == "cancelled" {
-		return "canceled"
-	}
-	return state
 }
 
 type callInputBody struct {
@@ -300,7 +289,7 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	reply, err := s.svc.CallInput(c.UserContext(), channel, callID, input, callState(b.State))
+	reply, err := s.svc.CallInput(c.UserContext(), channel, callID, input, b.State)
 	if err != nil {
 		return err
 	}

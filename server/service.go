@@ -220,6 +220,12 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, erro
 }
 
 func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply, error) {
+	if req.Call != nil {
+		req.Call.State = callState(req.Call.State)
+		if req.Call.State == "" {
+			req.Call.State = "in-progress"
+		}
+	}
 	flow, err := s.flows.Flow(ctx, req.FlowID, 0)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -869,6 +875,19 @@ type IncomingCall struct {
 	State   string
 }
 
+// callState is a call state as it is kept: in lowercase, as Twilio sends
+// it, and the British spelling "cancelled" as Twilio's "canceled", so that a
+// flow testing $call.state against "canceled" sees every cancelled call.
+// Every entry point that takes a call's state (Start, StartCall, HandleCall,
+// CallInput) keeps it so.
+func callState(state string) string {
+	state = strings.ToLower(state)
+	if state == "cancelled" {
+		return "canceled"
+	}
+	return state
+}
+
 // callSessionID derives a call's session id, so later requests about the
 // call find its session without another index.
 func callSessionID(channel, callID string) string {
@@ -898,6 +917,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	if err := checkCallKeys(c.From, urn, c.CallID); err != nil {
 		return nil, err
 	}
+	c.State = callState(c.State)
 	defer s.lockCallID(id).Unlock()
 	defer s.locks.lock(urn, id).Unlock()
 	if existing, err := s.store.LoadSession(ctx, id); err == nil {
@@ -954,13 +974,9 @@ func checkCallKeys(from, urn, callID string) error {
 // requestID, when set, records the request as processed with the reply;
 // twiml is set when the reply is answered as TwiML.
 func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string, twiml bool) (*TurnReply, error) {
-	state := strings.ToLower(c.State)
-	if state == "" {
-		state = "in-progress"
-	}
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
-		Call:      &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: state, Start: s.now()},
+		Call:      &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: c.State, Start: s.now()},
 		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID, twiml: twiml,
 	})
 }
@@ -1014,7 +1030,8 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 	if err := checkCallKeys(r.From, urn, r.CallID); err != nil {
 		return nil, err
 	}
-	state := strings.ToLower(r.State)
+	state := callState(r.State)
+	r.State = state
 	ended := flows.CallEnded(state)
 	requestID := ""
 	if r.RequestID != "" && !ended {
@@ -1159,8 +1176,7 @@ func (s *Service) CallInput(ctx context.Context, channel, callID string, in flow
 		return nil, err
 	}
 	defer unlock()
-	// Stored as Twilio sends them, whatever case a client used.
-	state = strings.ToLower(state)
+	state = callState(state)
 	if state != "" && flows.CallEnded(state) {
 		return s.endCallLocked(ctx, sess, state)
 	}

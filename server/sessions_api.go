@@ -97,13 +97,10 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 		if err := checkCallState("call.state", b.Call.State); err != nil {
 			return err
 		}
-		if flows.CallEnded(strings.ToLower(b.Call.State)) {
+		if flows.CallEnded(b.Call.State) {
 			return badRequest("call.state", "call state %q: the call has ended, and a call that has ended starts no session", b.Call.State)
 		}
-		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: callState(b.Call.State), Start: s.cfg.Now()}
-		if req.Call.State == "" {
-			req.Call.State = "in-progress"
-		}
+		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: b.Call.State, Start: s.cfg.Now()}
 		if req.Contact.URN == "" {
 			// A call's session is the caller's: the calls endpoint and
 			// Twilio's From require one too.
@@ -111,23 +108,19 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 				return badRequest("call.from", "call.from is required when no contact.urn is given: the caller's number")
 			}
 			urnField = "call.from"
-			switch {
-			case withheldCaller(b.Call.From):
+			id := ""
+			if withheld = withheldCaller(b.Call.From); withheld {
 				// A withheld number is a contact of the call's own,
 				// named by the session's id: the one Start derives from
 				// the call's id on a channel, else a new one.
 				if req.Channel != nil && b.Call.ID != "" {
-					req.Contact.URN = withheldScheme + callSessionID(req.Channel.ID, b.Call.ID)
+					id = callSessionID(req.Channel.ID, b.Call.ID)
 				} else {
 					req.SessionID = uuid.Must(uuid.NewV7()).String()
-					req.Contact.URN = withheldScheme + req.SessionID
+					id = req.SessionID
 				}
-				withheld = true
-			case req.Channel != nil:
-				req.Contact.URN = req.Channel.urnOf(b.Call.From)
-			default:
-				req.Contact.URN = senderURN("", b.Call.From)
 			}
+			req.Contact.URN = req.Channel.callerURN(b.Call.From, id)
 		}
 		if err := checkKey("call.id", "the call id", b.Call.ID); err != nil {
 			return err

@@ -402,7 +402,6 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 	if err := checkTwilioCallStatus(state); err != nil {
 		return err
 	}
-	state = callState(state)
 	// The contact is the person on the line: the caller of a call coming
 	// in, the number called on a call Parley's number makes (Direction
 	// outbound-api, or outbound-dial for a <Dial>'s leg), whose From is

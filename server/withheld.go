@@ -37,11 +37,15 @@ func withheldCaller(from string) bool {
 	return withheldCallerIDs[strings.ToLower(from)]
 }
 
-// callerURN is the URN of a call's caller: from's on the channel, or, for a
-// withheld number, the call's own, made of its session id.
+// callerURN is the URN of a call's caller: from's on the channel (c nil:
+// from's own, else tel:), or, for a withheld number, the call's own, made
+// of its session id.
 func (c *Channel) callerURN(from, sessionID string) string {
 	if withheldCaller(from) {
 		return withheldScheme + sessionID
+	}
+	if c == nil {
+		return senderURN("", from)
 	}
 	return c.urnOf(from)
 }
