@@ -102,6 +102,8 @@ func TestRapidProCounts(t *testing.T) {
 		{"<@(substitute('a-b-c', '-', '+', 2))> <@(substitute('a-b-c', '-', '+', 1))> <@(substitute('a-b-c', '-', '+', 3))> <@(substitute('a-b-c', '-', '+', 0))> <@(substitute('a-b-c', '-', '+', -1))>", "<a-b+c> <a+b-c> <a-b-c> <a-b-c> <a+b+c>", ""},
 		{"<@(substitute('abab', 'ab', 'x', 2))>", "<abx>", ""},
 		{"<@(substitute('abc', '', '+', 1))>", "<>", "substitute: argument 2 (old) is empty: there is no instance of it to replace"},
+		{"<@(substitute('abc', '', '+', 0))>", "<>", "substitute: argument 2 (old) is empty: there is no instance of it to replace"},
+		{"<@(substitute('abc', '', '+'))> <@(substitute('abc', '', '+', -1))>", "<+a+b+c+> <+a+b+c+>", ""},
 		{"<@(substitute('abc', 'b', '+', 'x'))>", "<>", `substitute: argument 4 (instance) is "x", not a number`},
 	})
 }

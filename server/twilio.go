@@ -310,7 +310,7 @@ const twilioSMSMax = 1600
 func smsParts(text string, max int) []string { return textParts(text, max, false) }
 
 // textParts is smsParts; with sentences set, a part ends first at the last
-// whitespace after the end of a sentence (., !, ?, …) that leaves it at
+// whitespace after the end of a sentence (., !, ?, …, 。, ！, ？) that leaves it at
 // least half of max long, as a <Say> is best cut (sayParts).
 func textParts(text string, max int, sentences bool) []string {
 	var parts []string

@@ -187,3 +187,26 @@ func TestCallsAPIOnTwilioChannelRecordsNoTwiMLWarning(t *testing.T) {
 		t.Errorf("warnings %q, want none: no TwiML answered the call", w)
 	}
 }
+
+// A text whose sentences end in the full-width 。, ！ or ？ of Chinese and
+// Japanese, each followed by a space, is cut between them, not at the
+// spaces inside them.
+func TestSayPartsFullWidthSentences(t *testing.T) {
+	var b strings.Builder
+	for i := range 600 {
+		fmt.Fprintf(&b, "これは %03d 番目の文です%s ", i, []string{"。", "！", "？"}[i%3]) // 15 characters, two spaces inside, and one after
+	}
+	text := strings.TrimSpace(b.String())
+	parts := sayParts(text)
+	if len(parts) < 3 {
+		t.Fatalf("%d parts for %d characters", len(parts), utf8.RuneCountInString(text))
+	}
+	for i, p := range parts[:len(parts)-1] {
+		if last, _ := utf8.DecodeLastRuneInString(p); !strings.ContainsRune("。！？", last) || utf8.RuneCountInString(p) > 3000 {
+			t.Errorf("part %d of %d characters ends %q: want a sentence's end", i, utf8.RuneCountInString(p), string([]rune(p)[utf8.RuneCountInString(p)-6:]))
+		}
+	}
+	if strings.Join(parts, " ") != text {
+		t.Error("the parts do not make the text")
+	}
+}
