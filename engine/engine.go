@@ -45,6 +45,9 @@ type Engine struct {
 	maxPath     int
 	turnTimeout time.Duration
 	exprOpts    []expr.Option
+
+	// maxExprBytes and maxExprItems bound one evaluation (see exprRun).
+	maxExprBytes, maxExprItems int
 	// runtimeTemplates caches templates compiled while flows run (configured
 	// webhooks' URLs, headers and bodies); runtimeCount bounds it, since
 	// configurations change while the server runs.
@@ -117,6 +120,7 @@ func WithEnvironment(env flows.Environment) Option { return func(e *Engine) { e.
 func New(reg *flows.Registry, opts ...Option) *Engine {
 	e := &Engine{
 		reg: reg, now: time.Now, maxSteps: DefaultMaxSteps, maxValue: DefaultMaxValueBytes, maxPath: DefaultMaxPath,
+		maxExprBytes: DefaultMaxExprBytes, maxExprItems: DefaultMaxExprItems,
 		turnTimeout: DefaultTurnTimeout,
 		newID:       func() string { return uuid.Must(uuid.NewV7()).String() },
 		intn:        rand.IntN,
@@ -409,6 +413,8 @@ type turn struct {
 	// tooLarge is set when the running widget produced a value over the
 	// limit (see overLimit).
 	tooLarge *valueTooLarge
+	// run is the state of the expression being evaluated (see exprRun).
+	run exprRun
 	// scratch holds the events while the turn runs; finish copies them
 	// into a slice of their exact length, and close returns it to
 	// eventScratch. An event is 480 bytes and turns emit 2 to 8 of them, so

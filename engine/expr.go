@@ -19,8 +19,11 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/checker"
+	exprcompiler "github.com/expr-lang/expr/compiler"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/vm"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/rules"
@@ -280,8 +283,10 @@ func (e *Engine) exprOptions() []expr.Option {
 		}
 		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
-	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg))
-	return append(opts, e.wrapBuiltins)
+	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg),
+		expr.Function(loopFunction, loopRound), expr.Function(inFunction, in), expr.Function(matchesFunction, matches),
+		expr.Function(matchTextFunction, matchText))
+	return append(opts, e.wrapBuiltins, metered, expr.MaxNodes(DefaultMaxExprNodes))
 }
 
 // Builtins of expr-lang that take a value not set yet (nil: a result not
@@ -449,7 +454,7 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	// clockCalls and limitedPlus come after it: the calls they make are of
 	// no name an author could write.
 	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}), expr.Patch(listArgs{}))
-	prog, err := expr.Compile(src, opts...)
+	prog, err := compile(src, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
 	}
@@ -461,6 +466,34 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 		return x, flows.NewRule(fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error())))
 	}
 	return x, nil
+}
+
+// compile is expr.Compile with one step more: once the tree is checked and
+// optimized, meteredCalls gives each function call the evaluation's exprRun.
+func compile(src string, opts []expr.Option) (*vm.Program, error) {
+	config := conf.CreateNew()
+	for _, op := range opts {
+		op(config)
+	}
+	for name := range config.Disabled {
+		delete(config.Builtins, name)
+	}
+	config.Check()
+	tree, err := checker.ParseCheck(src, config)
+	if err != nil {
+		return nil, err
+	}
+	if config.Optimize {
+		if err := optimizer.Optimize(&tree.Node, config); err != nil {
+			var fileError *file.Error
+			if errors.As(err, &fileError) {
+				return nil, fileError.Bind(tree.Source)
+			}
+			return nil, err
+		}
+	}
+	ast.Walk(&tree.Node, meteredCalls{config.Functions})
+	return exprcompiler.Compile(tree, config)
 }
 
 // callChecker finds the calls of names that are no function. Undefined
@@ -650,10 +683,18 @@ func nearestFunction(name string) string {
 // returned by it, fails the running widget (see overLimit) as well as the
 // expression.
 func (t *turn) evalExpr(x *expression) (any, error) {
-	out, err := expr.Run(x.prog, t.exprEnv())
+	r := &t.run
+	r.start(t)
+	env := t.exprEnv()
+	env[runVar] = r
+	out, err := r.vm.Run(x.prog, env)
 	if err != nil {
 		if tl, ok := asTooLarge(err); ok {
 			return nil, t.exprTooLarge(x, tl)
+		}
+		var fe *file.Error
+		if errors.As(err, &fe) && fe.Message == vmBudgetExceeded {
+			return nil, t.exprTooLarge(x, &valueTooLarge{limit: r.maxItems, kind: limitItems})
 		}
 		return nil, fmt.Errorf("%s", firstLine(err.Error()))
 	}
@@ -663,9 +704,17 @@ func (t *turn) evalExpr(x *expression) (any, error) {
 	return out, nil
 }
 
+// vmBudgetExceeded is what expr-lang's VM says when the items an evaluation
+// builds pass its memory budget (exprRun.vm.MemoryBudget).
+const vmBudgetExceeded = "memory budget exceeded"
+
 // exprTooLarge names the expression in a valueTooLarge and records it.
 func (t *turn) exprTooLarge(x *expression, tl *valueTooLarge) error {
-	err := &valueTooLarge{what: fmt.Sprintf("@(%s): %s", shorten(x.src, 60), tl.what), size: tl.size, more: tl.more, limit: tl.limit}
+	what := fmt.Sprintf("@(%s)", shorten(x.src, 60))
+	if tl.what != "" {
+		what += ": " + tl.what
+	}
+	err := &valueTooLarge{what: what, size: tl.size, more: tl.more, limit: tl.limit, kind: tl.kind}
 	t.overLimit(err)
 	return err
 }
