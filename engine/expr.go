@@ -456,16 +456,27 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}), expr.Patch(listArgs{}))
 	prog, err := compile(src, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
+		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, shorten(src, 60), compileError(err))
 	}
 	x := &expression{src: src, prog: prog}
 	if err := calls.err(src); err != nil {
 		// Flows stored before this check still load (flows.DecodeStored):
 		// the expression is returned with the error, and the call fails
 		// when it runs, as it did then.
-		return x, flows.NewRule(fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error())))
+		return x, flows.NewRule(fmt.Errorf("%w %q: %s", flows.ErrBadExpression, shorten(src, 60), firstLine(err.Error())))
 	}
 	return x, nil
+}
+
+// compileError is what a compile error says: its first line, or for an
+// expression over the limit of its size, that limit in words (expr-lang's
+// words name none, and point at wherever the count passed it).
+func compileError(err error) string {
+	msg := firstLine(err.Error())
+	if strings.Contains(msg, "exceeds maximum allowed nodes") {
+		return fmt.Sprintf("an expression has at most %d parts (numbers, names, operators, calls ...): this one has more", DefaultMaxExprNodes)
+	}
+	return msg
 }
 
 // compile is expr.Compile with one step more: once the tree is checked and
@@ -546,7 +557,7 @@ func (v *callChecker) Visit(node *ast.Node) {
 		return
 	}
 	if !isFunction(id.Value) {
-		msg := fmt.Sprintf("unknown function %s", id.Value)
+		msg := fmt.Sprintf("unknown function %s", shorten(id.Value, 60))
 		if near := nearestFunction(id.Value); near != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", near)
 		}
@@ -606,6 +617,9 @@ func builtinError(name string, args []any, err error) error {
 		return argError(name, 1, "", fmt.Sprintf("is not base64: the character at byte %d is none of it", int64(corrupt)))
 	case name == "fromJSON" && errors.As(err, &syntax):
 		return argError(name, 1, "", fmt.Sprintf("is not JSON: %s (at byte %d)", syntax.Error(), syntax.Offset))
+	case name == "repeat" && err.Error() == vmBudgetExceeded:
+		// expr-lang's repeat refuses a count over a million, even of "".
+		return argError(name, 2, "", "is over 1000000, the most times a text is repeated")
 	case name == "fromJSON":
 		return argError(name, 1, "", fmt.Sprintf("is not JSON: %v", err))
 	}
@@ -693,7 +707,7 @@ func (t *turn) evalExpr(x *expression) (any, error) {
 			return nil, t.exprTooLarge(x, tl)
 		}
 		var fe *file.Error
-		if errors.As(err, &fe) && fe.Message == vmBudgetExceeded {
+		if errors.As(err, &fe) && fe.Message == vmBudgetExceeded && fe.Unwrap() == nil {
 			return nil, t.exprTooLarge(x, &valueTooLarge{limit: r.maxItems, kind: limitItems})
 		}
 		return nil, fmt.Errorf("%s", firstLine(err.Error()))

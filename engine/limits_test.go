@@ -362,3 +362,22 @@ func TestExpressionStopsAtTheDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestLongExpressionErrors: a compile error quotes the expression cut at 60
+// characters, and one over the limit of its size says the limit in words.
+func TestLongExpressionErrors(t *testing.T) {
+	e := engine.New(widgets.Registered())
+	tests := []struct{ expr, want string }{
+		{strings.Repeat("1+", 100000) + "1", `bad expression "` + strings.Repeat("1+", 30) + `…": an expression has at most 1000 parts (numbers, names, operators, calls ...): this one has more`},
+		{"1 +* 2" + strings.Repeat(" + 1", 50000), `bad expression "` + ("1 +* 2" + strings.Repeat(" + 1", 50))[:60] + `…": unexpected token Operator("*") (1:4)`},
+		{strings.Repeat("a", 100000) + "(1)", `bad expression "` + strings.Repeat("a", 60) + `…": unknown function ` + strings.Repeat("a", 60) + "… (1:1)"},
+	}
+	for _, tc := range tests {
+		x, _ := json.Marshal(tc.expr)
+		_, err := e.Load([]byte(`{"id": "x", "name": "x", "widgets": [
+		  {"id": "v", "type": "set_variable", "name": "v", "expression": ` + string(x) + `}]}`))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 400 {
+			t.Errorf("%.40s...: error %.600v, want %s", tc.expr, err, tc.want)
+		}
+	}
+}
