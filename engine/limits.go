@@ -43,15 +43,15 @@ const DefaultMaxExprBytes = 4 << 20
 
 // DefaultMaxExprItems is the default budget of items one evaluation of an
 // expression builds (list items and map entries: 1..1000 is a thousand) and,
-// separately, of items its loops (map, filter, count, ...) go over: a
-// hundred thousand, a hundred times the longest list a webhook's answer
-// gives a flow, while the work of one evaluation stays bounded.
+// separately, of items its loops (map, filter, count, ...) and in go over:
+// a hundred thousand, far more than a conversation's lists hold, while the
+// work of one evaluation stays bounded.
 const DefaultMaxExprItems = 100_000
 
 // DefaultMaxExprNodes is the most parts (numbers, names, operators, calls)
-// an expression has: a hundred times as many as the longest expression of
-// the examples, and few enough that a loop over the most items an
-// expression may go over stays short.
+// an expression has: twenty times as many as the longest expression of the
+// examples, and few enough that one round of a loop, which looks at the
+// clock once, stays short.
 const DefaultMaxExprNodes = 1000
 
 // WithMaxExprBytes sets the budget, in bytes, of what one evaluation of an
