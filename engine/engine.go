@@ -13,7 +13,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/conf"
 	"github.com/google/uuid"
 	"github.com/parleyhq/parley/flows"
 	"github.com/tidwall/gjson"
@@ -44,7 +44,7 @@ type Engine struct {
 	maxValue    int
 	maxPath     int
 	turnTimeout time.Duration
-	exprOpts    []expr.Option
+	exprConf    *conf.Config
 
 	// maxExprBytes and maxExprItems bound one evaluation (see exprRun).
 	maxExprBytes, maxExprItems int
@@ -129,7 +129,7 @@ func New(reg *flows.Registry, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
-	e.exprOpts = e.exprOptions()
+	e.exprConf = e.exprConfig()
 	return e
 }
 

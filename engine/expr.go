@@ -20,6 +20,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/checker/nature"
 	exprcompiler "github.com/expr-lang/expr/compiler"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
@@ -453,8 +454,10 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	calls := &callChecker{}
 	// clockCalls and limitedPlus come after it: the calls they make are of
 	// no name an author could write.
-	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}), expr.Patch(listArgs{}))
-	prog, err := compile(src, opts)
+	config := *e.exprConf
+	config.NtCache = nature.Cache{} // filled as the tree is checked
+	config.Visitors = append(slices.Clip(config.Visitors), calls, clockCalls{}, limitedPlus{}, listArgs{})
+	prog, err := compile(src, &config)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, shorten(src, 60), compileError(err))
 	}
@@ -479,16 +482,24 @@ func compileError(err error) string {
 	return msg
 }
 
-// compile is expr.Compile with one step more: once the tree is checked and
-// optimized, meteredCalls gives each function call the evaluation's exprRun.
-func compile(src string, opts []expr.Option) (*vm.Program, error) {
+// exprConfig is the configuration every expression of the engine is
+// compiled with, made once: its tables of functions (some hundred closures)
+// are only read while an expression compiles, and made anew for each one
+// they were most of the time a flow of many expressions took to load.
+func (e *Engine) exprConfig() *conf.Config {
 	config := conf.CreateNew()
-	for _, op := range opts {
+	for _, op := range e.exprOptions() {
 		op(config)
 	}
 	for name := range config.Disabled {
 		delete(config.Builtins, name)
 	}
+	return config
+}
+
+// compile is expr.Compile with one step more: once the tree is checked and
+// optimized, meteredCalls gives each function call the evaluation's exprRun.
+func compile(src string, config *conf.Config) (*vm.Program, error) {
 	config.Check()
 	tree, err := checker.ParseCheck(src, config)
 	if err != nil {
