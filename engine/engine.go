@@ -53,6 +53,9 @@ type Engine struct {
 	// configurations change while the server runs.
 	runtimeTemplates sync.Map
 	runtimeCount     atomic.Int64
+	// exprCache holds compiled expressions by source (see compileExpr).
+	exprCache sync.Map
+	exprCount atomic.Int64
 	// environment is what a flow without an "environment" of its own uses.
 	environment flows.Environment
 }

@@ -445,7 +445,38 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 	}
 }
 
+// Expressions of up to maxCachedSource bytes are compiled once per engine,
+// up to maxCachedExprs of them at a time: a flow that writes the same
+// expression many times (@(1) 250,000 times in a 1 MB flow) shares one
+// program, as sessions do. Programs are only read when they run.
+const (
+	maxCachedSource = 256
+	maxCachedExprs  = 4096
+)
+
+// compiledExpr is an expression compiled, or the error it compiled with.
+type compiledExpr struct {
+	x   *expression
+	err error
+}
+
 func (e *Engine) compileExpr(src string) (*expression, error) {
+	if len(src) > maxCachedSource {
+		return e.compileExprOnce(src)
+	}
+	if c, ok := e.exprCache.Load(src); ok {
+		return c.(compiledExpr).x, c.(compiledExpr).err
+	}
+	x, err := e.compileExprOnce(src)
+	if e.exprCount.Add(1) > maxCachedExprs {
+		e.exprCache.Clear()
+		e.exprCount.Store(1)
+	}
+	e.exprCache.Store(src, compiledExpr{x, err})
+	return x, err
+}
+
+func (e *Engine) compileExprOnce(src string) (*expression, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, fmt.Errorf("%w: empty expression", flows.ErrBadExpression)
 	}
