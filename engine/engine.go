@@ -416,8 +416,9 @@ type turn struct {
 	// tooLarge is set when the running widget produced a value over the
 	// limit (see overLimit).
 	tooLarge *valueTooLarge
-	// run is the state of the expression being evaluated (see exprRun).
-	run exprRun
+	// run is the state of the expression being evaluated (see exprRun),
+	// made by the turn's first.
+	run *exprRun
 	// scratch holds the events while the turn runs; finish copies them
 	// into a slice of their exact length, and close returns it to
 	// eventScratch. An event is 480 bytes and turns emit 2 to 8 of them, so

@@ -739,7 +739,10 @@ func nearestFunction(name string) string {
 // returned by it, fails the running widget (see overLimit) as well as the
 // expression.
 func (t *turn) evalExpr(x *expression) (any, error) {
-	r := &t.run
+	if t.run == nil {
+		t.run = new(exprRun)
+	}
+	r := t.run
 	r.start(t)
 	env := t.exprEnv()
 	env[runVar] = r
