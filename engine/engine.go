@@ -13,7 +13,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/conf"
 	"github.com/google/uuid"
 	"github.com/parleyhq/parley/flows"
 	"github.com/tidwall/gjson"
@@ -44,12 +44,18 @@ type Engine struct {
 	maxValue    int
 	maxPath     int
 	turnTimeout time.Duration
-	exprOpts    []expr.Option
+	exprConf    *conf.Config
+
+	// maxExprBytes and maxExprItems bound one evaluation (see exprRun).
+	maxExprBytes, maxExprItems int
 	// runtimeTemplates caches templates compiled while flows run (configured
 	// webhooks' URLs, headers and bodies); runtimeCount bounds it, since
 	// configurations change while the server runs.
 	runtimeTemplates sync.Map
 	runtimeCount     atomic.Int64
+	// exprCache holds compiled expressions by source (see compileExpr).
+	exprCache sync.Map
+	exprCount atomic.Int64
 	// environment is what a flow without an "environment" of its own uses.
 	environment flows.Environment
 }
@@ -117,6 +123,7 @@ func WithEnvironment(env flows.Environment) Option { return func(e *Engine) { e.
 func New(reg *flows.Registry, opts ...Option) *Engine {
 	e := &Engine{
 		reg: reg, now: time.Now, maxSteps: DefaultMaxSteps, maxValue: DefaultMaxValueBytes, maxPath: DefaultMaxPath,
+		maxExprBytes: DefaultMaxExprBytes, maxExprItems: DefaultMaxExprItems,
 		turnTimeout: DefaultTurnTimeout,
 		newID:       func() string { return uuid.Must(uuid.NewV7()).String() },
 		intn:        rand.IntN,
@@ -125,7 +132,7 @@ func New(reg *flows.Registry, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
-	e.exprOpts = e.exprOptions()
+	e.exprConf = e.exprConfig()
 	return e
 }
 
@@ -433,6 +440,9 @@ type turn struct {
 	// renderErr is the first @(...) that failed in the running widget's
 	// templates (see RenderFailed).
 	renderErr error
+	// run is the state of the expression being evaluated (see exprRun),
+	// made by the turn's first.
+	run *exprRun
 	// scratch holds the events while the turn runs; finish copies them
 	// into a slice of their exact length, and close returns it to
 	// eventScratch. An event is 480 bytes and turns emit 2 to 8 of them, so

@@ -19,8 +19,12 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/checker/nature"
+	exprcompiler "github.com/expr-lang/expr/compiler"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/vm"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/rules"
@@ -280,8 +284,10 @@ func (e *Engine) exprOptions() []expr.Option {
 		}
 		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
-	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg), expr.Function(memberFunction, member))
-	return append(opts, e.wrapBuiltins)
+	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg),
+		expr.Function(memberFunction, member), expr.Function(loopFunction, loopRound), expr.Function(inFunction, in),
+		expr.Function(matchesFunction, matches), expr.Function(matchTextFunction, matchText))
+	return append(opts, e.wrapBuiltins, metered, expr.MaxNodes(DefaultMaxExprNodes))
 }
 
 // Builtins of expr-lang that take a value not set yet (nil: a result not
@@ -439,7 +445,38 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 	}
 }
 
+// Expressions of up to maxCachedSource bytes are compiled once per engine,
+// up to maxCachedExprs of them at a time: a flow that writes the same
+// expression many times (@(1) 250,000 times in a 1 MB flow) shares one
+// program, as sessions do. Programs are only read when they run.
+const (
+	maxCachedSource = 256
+	maxCachedExprs  = 4096
+)
+
+// compiledExpr is an expression compiled, or the error it compiled with.
+type compiledExpr struct {
+	x   *expression
+	err error
+}
+
 func (e *Engine) compileExpr(src string) (*expression, error) {
+	if len(src) > maxCachedSource {
+		return e.compileExprOnce(src)
+	}
+	if c, ok := e.exprCache.Load(src); ok {
+		return c.(compiledExpr).x, c.(compiledExpr).err
+	}
+	x, err := e.compileExprOnce(src)
+	if e.exprCount.Add(1) > maxCachedExprs {
+		e.exprCache.Clear()
+		e.exprCount.Store(1)
+	}
+	e.exprCache.Store(src, compiledExpr{x, err})
+	return x, err
+}
+
+func (e *Engine) compileExprOnce(src string) (*expression, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, fmt.Errorf("%w: empty expression", flows.ErrBadExpression)
 	}
@@ -448,19 +485,68 @@ func (e *Engine) compileExpr(src string) (*expression, error) {
 	calls := &callChecker{}
 	// clockCalls and limitedPlus come after it: the calls they make are of
 	// no name an author could write.
-	opts := append(e.exprOpts[:len(e.exprOpts):len(e.exprOpts)], expr.Patch(calls), expr.Patch(clockCalls{}), expr.Patch(limitedPlus{}), expr.Patch(listArgs{}), expr.Patch(textMembers{}))
-	prog, err := expr.Compile(src, opts...)
+	config := *e.exprConf
+	config.NtCache = nature.Cache{} // filled as the tree is checked
+	config.Visitors = append(slices.Clip(config.Visitors), calls, clockCalls{}, limitedPlus{}, listArgs{}, textMembers{})
+	prog, err := compile(src, &config)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error()))
+		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, shorten(src, 60), compileError(err))
 	}
 	x := &expression{src: src, prog: prog}
 	if err := calls.err(src); err != nil {
 		// Flows stored before this check still load (flows.DecodeStored):
 		// the expression is returned with the error, and the call fails
 		// when it runs, as it did then.
-		return x, flows.NewRule(fmt.Errorf("%w %q: %s", flows.ErrBadExpression, src, firstLine(err.Error())))
+		return x, flows.NewRule(fmt.Errorf("%w %q: %s", flows.ErrBadExpression, shorten(src, 60), firstLine(err.Error())))
 	}
 	return x, nil
+}
+
+// compileError is what a compile error says: its first line, or for an
+// expression over the limit of its size, that limit in words (expr-lang's
+// words name none, and point at wherever the count passed it).
+func compileError(err error) string {
+	msg := firstLine(err.Error())
+	if strings.Contains(msg, "exceeds maximum allowed nodes") {
+		return fmt.Sprintf("an expression has at most %d parts (numbers, names, operators, calls ...): this one has more", DefaultMaxExprNodes)
+	}
+	return msg
+}
+
+// exprConfig is the configuration every expression of the engine is
+// compiled with, made once: its tables of functions (some hundred closures)
+// are only read while an expression compiles, and made anew for each one
+// they were most of the time a flow of many expressions took to load.
+func (e *Engine) exprConfig() *conf.Config {
+	config := conf.CreateNew()
+	for _, op := range e.exprOptions() {
+		op(config)
+	}
+	for name := range config.Disabled {
+		delete(config.Builtins, name)
+	}
+	return config
+}
+
+// compile is expr.Compile with one step more: once the tree is checked and
+// optimized, meteredCalls gives each function call the evaluation's exprRun.
+func compile(src string, config *conf.Config) (*vm.Program, error) {
+	config.Check()
+	tree, err := checker.ParseCheck(src, config)
+	if err != nil {
+		return nil, err
+	}
+	if config.Optimize {
+		if err := optimizer.Optimize(&tree.Node, config); err != nil {
+			var fileError *file.Error
+			if errors.As(err, &fileError) {
+				return nil, fileError.Bind(tree.Source)
+			}
+			return nil, err
+		}
+	}
+	ast.Walk(&tree.Node, meteredCalls{config.Functions})
+	return exprcompiler.Compile(tree, config)
 }
 
 // callChecker finds the calls of names that are no function. Undefined
@@ -513,7 +599,7 @@ func (v *callChecker) Visit(node *ast.Node) {
 		return
 	}
 	if !isFunction(id.Value) {
-		msg := fmt.Sprintf("unknown function %s", id.Value)
+		msg := fmt.Sprintf("unknown function %s", shorten(id.Value, 60))
 		if near := nearestFunction(id.Value); near != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", near)
 		}
@@ -573,6 +659,9 @@ func builtinError(name string, args []any, err error) error {
 		return argError(name, 1, "", fmt.Sprintf("is not base64: the character at byte %d is none of it", int64(corrupt)))
 	case name == "fromJSON" && errors.As(err, &syntax):
 		return argError(name, 1, "", fmt.Sprintf("is not JSON: %s (at byte %d)", syntax.Error(), syntax.Offset))
+	case name == "repeat" && err.Error() == vmBudgetExceeded:
+		// expr-lang's repeat refuses a count over a million, even of "".
+		return argError(name, 2, "", "is over 1000000, the most times a text is repeated")
 	case name == "fromJSON":
 		return argError(name, 1, "", fmt.Sprintf("is not JSON: %v", err))
 	}
@@ -650,10 +739,21 @@ func nearestFunction(name string) string {
 // returned by it, fails the running widget (see overLimit) as well as the
 // expression.
 func (t *turn) evalExpr(x *expression) (any, error) {
-	out, err := expr.Run(x.prog, t.exprEnv())
+	if t.run == nil {
+		t.run = new(exprRun)
+	}
+	r := t.run
+	r.start(t)
+	env := t.exprEnv()
+	env[runVar] = r
+	out, err := r.vm.Run(x.prog, env)
 	if err != nil {
 		if tl, ok := asTooLarge(err); ok {
 			return nil, t.exprTooLarge(x, tl)
+		}
+		var fe *file.Error
+		if errors.As(err, &fe) && fe.Message == vmBudgetExceeded && fe.Unwrap() == nil {
+			return nil, t.exprTooLarge(x, &valueTooLarge{limit: r.maxItems, kind: limitItems})
 		}
 		return nil, fmt.Errorf("%s", firstLine(err.Error()))
 	}
@@ -663,9 +763,17 @@ func (t *turn) evalExpr(x *expression) (any, error) {
 	return out, nil
 }
 
+// vmBudgetExceeded is what expr-lang's VM says when the items an evaluation
+// builds pass its memory budget (exprRun.vm.MemoryBudget).
+const vmBudgetExceeded = "memory budget exceeded"
+
 // exprTooLarge names the expression in a valueTooLarge and records it.
 func (t *turn) exprTooLarge(x *expression, tl *valueTooLarge) error {
-	err := &valueTooLarge{what: fmt.Sprintf("@(%s): %s", shorten(x.src, 60), tl.what), size: tl.size, more: tl.more, limit: tl.limit}
+	what := fmt.Sprintf("@(%s)", shorten(x.src, 60))
+	if tl.what != "" {
+		what += ": " + tl.what
+	}
+	err := &valueTooLarge{what: what, size: tl.size, more: tl.more, limit: tl.limit, kind: tl.kind}
 	t.overLimit(err)
 	return err
 }

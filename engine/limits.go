@@ -6,11 +6,17 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"time"
+
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
 	"github.com/parleyhq/parley/flows"
 	"github.com/tidwall/gjson"
@@ -28,13 +34,54 @@ const DefaultMaxValueBytes = 64 << 10
 // value goes over it fails (see turn.overLimit).
 func WithMaxValueBytes(n int) Option { return func(e *Engine) { e.maxValue = n } }
 
+// DefaultMaxExprBytes is the default budget of what one evaluation of an
+// expression makes with its functions and with + on text, counted in bytes
+// as a value is (4 MiB): 64 values of the largest size, far more than a
+// message or a webhook's body needs, while a loop such as
+// map(1..10000, repeat("x", 60000)) stops long before it exhausts memory.
+const DefaultMaxExprBytes = 4 << 20
+
+// DefaultMaxExprItems is the default budget of items one evaluation of an
+// expression builds (list items and map entries: 1..1000 is a thousand) and,
+// separately, of items its loops (map, filter, count, ...) and in go over:
+// a hundred thousand, far more than a conversation's lists hold, while the
+// work of one evaluation stays bounded.
+const DefaultMaxExprItems = 100_000
+
+// DefaultMaxExprNodes is the most parts (numbers, names, operators, calls)
+// an expression has: twenty times as many as the longest expression of the
+// examples, and few enough that one round of a loop, which looks at the
+// clock once, stays short.
+const DefaultMaxExprNodes = 1000
+
+// WithMaxExprBytes sets the budget, in bytes, of what one evaluation of an
+// expression makes with its functions and + (default DefaultMaxExprBytes).
+func WithMaxExprBytes(n int) Option { return func(e *Engine) { e.maxExprBytes = n } }
+
+// WithMaxExprItems sets the budget of items one evaluation of an
+// expression builds, and of items its loops go over (default
+// DefaultMaxExprItems).
+func WithMaxExprItems(n int) Option { return func(e *Engine) { e.maxExprItems = n } }
+
+// limitKind tells which limit a valueTooLarge passed.
+type limitKind uint8
+
+const (
+	limitValue   limitKind = iota // a value's size (--max-value)
+	limitBytes                    // what an evaluation made (--max-expr-bytes)
+	limitItems                    // items an evaluation built or went over (--max-expr-items)
+	limitTimeout                  // the turn's deadline, reached while an expression ran
+)
+
 // valueTooLarge is a value over the engine's limit, found before it was
-// made in full.
+// made in full, or an expression stopped by its budget or the turn's
+// deadline: either way the widget fails (see overLimit).
 type valueTooLarge struct {
 	what  string // what produced it: a template, a function, an expression
 	size  int    // its size in bytes, or what it had reached when more
 	more  bool   // size is a lower bound
 	limit int
+	kind  limitKind
 }
 
 func (e *valueTooLarge) Error() string {
@@ -42,7 +89,244 @@ func (e *valueTooLarge) Error() string {
 	if e.more {
 		more = " or more"
 	}
+	switch e.kind {
+	case limitBytes:
+		return fmt.Sprintf("%s: what its functions and + made comes to %d bytes%s, over the %d-byte limit of an expression (--max-expr-bytes)", e.what, e.size, more, e.limit)
+	case limitItems:
+		return fmt.Sprintf("%s: it builds or goes over more than %d items (list items, map entries, items a loop takes), the limit of an expression (--max-expr-items)", e.what, e.limit)
+	case limitTimeout:
+		return fmt.Sprintf("%s: %v while it ran", e.what, flows.ErrTurnTimeout)
+	}
 	return fmt.Sprintf("%s is %d bytes%s, over the %d-byte limit of a value (--max-value)", e.what, e.size, more, e.limit)
+}
+
+// exprRun is the state of one evaluation of an expression, which every
+// function it calls gets as its first argument (see meteredCalls): the
+// bytes made and items gone over so far against their budgets, and the
+// turn's deadline, checked every few calls. The items it builds are counted
+// by expr-lang's memory budget, which vm is given.
+type exprRun struct {
+	vm           vm.VM
+	bytes, items int
+	calls        int
+	deadline     time.Time
+	parent       context.Context
+	maxBytes     int
+	maxItems     int
+}
+
+// checkEvery is how many function calls of an evaluation pass between two
+// looks at the clock.
+const checkEvery = 16
+
+// start readies r for an evaluation in turn t.
+func (r *exprRun) start(t *turn) {
+	r.bytes, r.items, r.calls = 0, 0, 0
+	r.deadline, r.parent = t.deadline, t.parent
+	r.maxBytes, r.maxItems = t.e.maxExprBytes, t.e.maxExprItems
+	r.vm.MemoryBudget = uint(t.e.maxExprItems)
+}
+
+// tick counts a call, and every checkEvery calls (or always) stops the
+// evaluation when the turn is over its deadline or its caller gave up.
+func (r *exprRun) tick(always bool) error {
+	if r.calls++; r.calls%checkEvery != 0 && !always {
+		return nil
+	}
+	if r.parent != nil && r.parent.Err() != nil {
+		return context.Cause(r.parent)
+	}
+	if !r.deadline.IsZero() && !time.Now().Before(r.deadline) {
+		return &valueTooLarge{kind: limitTimeout}
+	}
+	return nil
+}
+
+// made counts the bytes of a value a function made.
+func (r *exprRun) made(v any) error {
+	var n int
+	switch x := v.(type) {
+	case nil, bool, int, int64, float64, time.Time, time.Duration:
+		return nil
+	case string:
+		n = len(x)
+	default:
+		n = textSize(v, r.maxBytes-r.bytes)
+	}
+	if r.bytes += n; r.bytes > r.maxBytes {
+		return &valueTooLarge{size: r.bytes, more: true, limit: r.maxBytes, kind: limitBytes}
+	}
+	return nil
+}
+
+// goesOver counts the items of a list a loop is about to go over.
+func (r *exprRun) goesOver(list any) error {
+	switch rv := reflect.ValueOf(list); rv.Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map:
+		r.items += rv.Len()
+	}
+	if r.items > r.maxItems {
+		return &valueTooLarge{limit: r.maxItems, kind: limitItems}
+	}
+	return nil
+}
+
+// unmade are the functions that return one of their arguments or the
+// turn's time, nothing they made.
+var unmade = map[string]bool{"default": true, listArgFunction: true, nowFunction: true, loopFunction: true,
+	inFunction: true, matchesFunction: true, matchTextFunction: true}
+
+// metered wraps each function of an expression so that it takes the
+// evaluation's exprRun first (see meteredCalls), counts its call and what it
+// makes against the evaluation's budget, and stops at the turn's deadline.
+func metered(c *conf.Config) {
+	for name, f := range c.Functions {
+		call, count, round := f.Func, !unmade[name], name == loopFunction
+		g := *f
+		g.Func = func(p ...any) (any, error) {
+			r, ok := p[0].(*exprRun)
+			if !ok {
+				return nil, fmt.Errorf("%s: called outside an evaluation", name)
+			}
+			// Each round of a loop looks at the clock: what one round does
+			// is bounded only by the size of the expression.
+			if err := r.tick(round); err != nil {
+				return nil, err
+			}
+			if name == inFunction && len(p) == 3 {
+				// A list is gone over item by item (a map is not).
+				if k := reflect.ValueOf(p[2]).Kind(); k == reflect.Slice || k == reflect.Array {
+					if err := r.goesOver(p[2]); err != nil {
+						return nil, err
+					}
+				}
+			}
+			out, err := call(p[1:]...)
+			switch {
+			case err != nil:
+				return out, err
+			case name == listArgFunction:
+				err = r.goesOver(out)
+			case count:
+				err = r.made(out)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return out, nil
+		}
+		c.Functions[name] = &g
+	}
+}
+
+// loopFunction is what each round of a loop calls (see meteredCalls),
+// under a name no author can write: the round's value, unchanged.
+const loopFunction = "loop()"
+
+func loopRound(p ...any) (any, error) { return p[0], nil }
+
+// inFunction, matchesFunction and matchTextFunction are what a in b and a
+// matches b call (see meteredCalls), under names no author can write: in
+// goes over a list item by item, and matching takes time in proportion to
+// the sizes of the text and the pattern multiplied, so one operator alone
+// could take seconds.
+const (
+	inFunction        = "in()"
+	matchesFunction   = "matches()"
+	matchTextFunction = "match_text()"
+)
+
+// maxMatchWork is the most a match may do: the text's size in bytes times
+// the pattern's. A message of 1,000 characters against a pattern of 10,000
+// takes a few milliseconds; a value of 64 KiB against a pattern of as many
+// would take most of a minute.
+const maxMatchWork = 1 << 24
+
+func in(p ...any) (any, error) { return runtime.In(p[0], p[1]), nil }
+
+// matchText is the text of a matches with a pattern of n bytes written
+// out, refused when matching it would take too long.
+func matchText(p ...any) (any, error) {
+	s, _ := p[0].(string)
+	n, _ := p[1].(int)
+	if err := matchWork(len(s), n); err != nil {
+		return nil, err
+	}
+	return p[0], nil
+}
+
+// matches is a matches b with a pattern made while the expression runs.
+func matches(p ...any) (any, error) {
+	if runtime.IsNil(p[0]) || runtime.IsNil(p[1]) {
+		return false, nil // as expr-lang's matches
+	}
+	s, ok1 := p[0].(string)
+	pattern, ok2 := p[1].(string)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("matches takes text on both sides, not %s and %s", kindName(reflect.TypeOf(p[0]).String()), kindName(reflect.TypeOf(p[1]).String()))
+	}
+	if err := matchWork(len(s), len(pattern)); err != nil {
+		return nil, err
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("matches: %w", err)
+	}
+	return re.MatchString(s), nil
+}
+
+func matchWork(text, pattern int) error {
+	if mulSize(text, max(pattern, 1)) > maxMatchWork {
+		return fmt.Errorf("matches: a text of %d bytes against a pattern of %d is more than one match may do (their sizes multiplied, at most %d)", text, pattern, maxMatchWork)
+	}
+	return nil
+}
+
+// runVar is the variable, under a name no author can write, holding the
+// evaluation's exprRun.
+const runVar = "run()"
+
+// meteredCalls gives each call of a function of the expression's (all of
+// them Parley's or wrapped by it, see metered) the evaluation's exprRun as
+// its first argument. It walks the tree once it is checked and optimized:
+// the check has counted and typed the author's arguments, and the callee
+// is made untyped so that the compiler passes the arguments as they are.
+type meteredCalls struct{ functions map[string]*builtin.Function }
+
+func (v meteredCalls) Visit(node *ast.Node) {
+	if p, ok := (*node).(*ast.PredicateNode); ok {
+		// Each round of a loop (the predicate of map, filter, count ...)
+		// is a call of loopFunction, so that a loop whose rounds call
+		// nothing else still stops at the turn's deadline.
+		p.Node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: loopFunction}, Arguments: []ast.Node{&ast.IdentifierNode{Value: runVar}, p.Node}}
+		return
+	}
+	if b, ok := (*node).(*ast.BinaryNode); ok {
+		run := &ast.IdentifierNode{Value: runVar}
+		switch str, literal := b.Right.(*ast.StringNode); {
+		case b.Operator == "in":
+			*node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: inFunction}, Arguments: []ast.Node{run, b.Left, b.Right}}
+		case b.Operator == "matches" && literal:
+			// The pattern is compiled once, with the program.
+			b.Left = &ast.CallNode{Callee: &ast.IdentifierNode{Value: matchTextFunction}, Arguments: []ast.Node{run, b.Left, &ast.IntegerNode{Value: len(str.Value)}}}
+		case b.Operator == "matches":
+			*node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: matchesFunction}, Arguments: []ast.Node{run, b.Left, b.Right}}
+		}
+		return
+	}
+	c, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if _, ok := v.functions[id.Value]; !ok {
+		return
+	}
+	c.Callee = &ast.IdentifierNode{Value: id.Value}
+	c.Arguments = append([]ast.Node{&ast.IdentifierNode{Value: runVar}}, c.Arguments...)
 }
 
 // overLimit records that the running widget produced a value over the limit.

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -254,5 +255,129 @@ func TestTurnStopsAtItsDeadline(t *testing.T) {
 	want := `the turn's time limit (--turn-timeout) was reached after widget "slow"`
 	if len(errs) != 1 || errs[0].Message != want || errs[0].Widget != "slow" {
 		t.Errorf("error events %+v, want %s", errs, want)
+	}
+}
+
+// runExpr starts a flow whose set_variable evaluates expr, with a Failure
+// exit to a message, and returns the error events and the messages sent.
+func runExpr(t *testing.T, expr string, opts ...engine.Option) (errs []flows.Event, sent []string) {
+	t.Helper()
+	fx := newFixture(t, nil, opts...)
+	x, _ := json.Marshal(expr)
+	f := fx.load(t, `{"id": "x", "name": "x", "widgets": [
+	  {"id": "v", "type": "set_variable", "name": "v", "expression": `+string(x)+`, "exits": {"Next": "ok", "Failure": "f"}},
+	  {"id": "ok", "type": "send_message", "text": "ok"},
+	  {"id": "f", "type": "send_message", "text": "failed"}]}`)
+	_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventsOf(evs, flows.EventError), texts(evs)
+}
+
+// TestExpressionBudget: what one evaluation makes in all is bounded, not
+// only each value: a loop of values each under the limit of a value stops
+// at the budget of an expression, and the widget fails naming it.
+func TestExpressionBudget(t *testing.T) {
+	const bytesLimit = "over the 4194304-byte limit of an expression (--max-expr-bytes)"
+	const itemsLimit = "it builds or goes over more than 100000 items (list items, map entries, items a loop takes), the limit of an expression (--max-expr-items)"
+	tests := []struct {
+		expr, want string
+		opts       []engine.Option
+	}{
+		{`len(map(1..100, repeat("x", 60000)))`, "what its functions and + made comes to 4200000 bytes or more, " + bytesLimit, nil},
+		{`len(filter(1..1000, upper(repeat("x", 6000)) != ""))`, bytesLimit, nil},
+		{`reduce(1..1000, #acc + len(toJSON(repeat("ab", 3000))), 0)`, bytesLimit, nil},
+		{`len(map(1..100, repeat("x", 60000)))`, "comes to 1020000 bytes or more, over the 1000000-byte limit of an expression (--max-expr-bytes)",
+			[]engine.Option{engine.WithMaxExprBytes(1000000)}},
+		{`len(1..100001)`, itemsLimit, nil},
+		{`len(map(1..60000, #))`, itemsLimit, nil},
+		{`let r = 1..1000; count(r, count(r, # > 0) > 0)`, itemsLimit, nil},
+		{`len(1..1001)`, "more than 1000 items", []engine.Option{engine.WithMaxExprItems(1000)}},
+		{`let r = 1..60000; 0 in r || 0 in r`, itemsLimit, nil},
+		{`let a = repeat("x", 60000); a matches a`, "matches: a text of 60000 bytes against a pattern of 60000 is more than one match may do (their sizes multiplied, at most 16777216)", nil},
+		{`repeat("x", 60000) matches "` + strings.Repeat("x", 300) + `"`, "a text of 60000 bytes against a pattern of 300", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.expr, func(t *testing.T) {
+			errs, sent := runExpr(t, tc.expr, tc.opts...)
+			if len(sent) != 1 || sent[0] != "failed" {
+				t.Errorf("sent %q, want the Failure exit taken", sent)
+			}
+			// A match refused is an expression's error as any other.
+			prefix := `set_variable "v": @(`
+			if strings.Contains(tc.expr, "matches") {
+				prefix = `expression "`
+			}
+			if len(errs) != 1 || !strings.HasPrefix(errs[0].Message, prefix) || !strings.Contains(errs[0].Message, tc.want) {
+				t.Errorf("error events %+v, want one saying %q", errs, tc.want)
+			}
+		})
+	}
+	// Under the budgets: as much as a flow could want, and more.
+	for _, expr := range []string{
+		`len(map(1..60, repeat("x", 60000)))`, `len(1..99999)`, `let r = 1..300; count(r, count(r, # > 0) > 0)`,
+		`len(join(map(1..5000, upper("item " + string(#))), ", "))`,
+		`5 in 1..60000 && "b" in ["a", "b"] && !(0 in 1..60000) && "x" not in {"a": 1}`,
+		`repeat("x", 1000) matches "^x+$" && repeat("ab", 100) matches string("^(ab)+$")`,
+	} {
+		if errs, sent := runExpr(t, expr); len(errs) != 0 || len(sent) != 1 || sent[0] != "ok" {
+			t.Errorf("%s: sent %q, errors %+v", expr, sent, errs)
+		}
+	}
+}
+
+// TestExpressionStopsAtTheDeadline: an expression that would run for hours
+// within its budgets stops at the turn's deadline, and its message is not
+// sent: the session fails with the turn-timeout message.
+func TestExpressionStopsAtTheDeadline(t *testing.T) {
+	unbounded := []engine.Option{engine.WithTurnTimeout(100 * time.Millisecond), engine.WithMaxExprItems(math.MaxInt), engine.WithMaxExprBytes(math.MaxInt)}
+	for _, expr := range []string{
+		`let r = 1..10000; sum(r, sum(r, sum(r, #)))`,
+		`let r = 1..10000; sum(r, sum(r, count(r, upper("a") == "A")))`,
+		`let r = 1..10000; reduce(r, reduce(r, reduce(r, #acc + len(repeat("x", 100)), 0), 0), 0)`,
+	} {
+		t.Run(expr, func(t *testing.T) {
+			fx := newFixture(t, nil, unbounded...)
+			x, _ := json.Marshal("@(" + expr + ")")
+			f := fx.load(t, `{"id": "x", "name": "x", "widgets": [
+			  {"id": "m", "type": "send_message", "text": `+string(x)+`, "exits": {"Next": "after"}},
+			  {"id": "after", "type": "send_message", "text": "after"}]}`)
+			s, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := texts(evs); len(got) != 0 {
+				t.Errorf("sent %q", got)
+			}
+			if s.Status != flows.StatusFailed {
+				t.Errorf("status %s, want failed", s.Status)
+			}
+			errs := eventsOf(evs, flows.EventError)
+			want := `send_message "m": @(` + expr[:min(len(expr), 60)]
+			if len(errs) != 1 || !strings.HasPrefix(errs[0].Message, want) ||
+				!strings.HasSuffix(errs[0].Message, ": the turn's time limit (--turn-timeout) was reached while it ran") {
+				t.Errorf("error events %+v, want one naming the expression and the turn's time limit", errs)
+			}
+		})
+	}
+}
+
+// TestLongExpressionErrors: a compile error quotes the expression cut at 60
+// characters, and one over the limit of its size says the limit in words.
+func TestLongExpressionErrors(t *testing.T) {
+	e := engine.New(widgets.Registered())
+	tests := []struct{ expr, want string }{
+		{strings.Repeat("1+", 100000) + "1", `bad expression "` + strings.Repeat("1+", 30) + `…": an expression has at most 1000 parts (numbers, names, operators, calls ...): this one has more`},
+		{"1 +* 2" + strings.Repeat(" + 1", 50000), `bad expression "` + ("1 +* 2" + strings.Repeat(" + 1", 50))[:60] + `…": unexpected token Operator("*") (1:4)`},
+		{strings.Repeat("a", 100000) + "(1)", `bad expression "` + strings.Repeat("a", 60) + `…": unknown function ` + strings.Repeat("a", 60) + "… (1:1)"},
+	}
+	for _, tc := range tests {
+		x, _ := json.Marshal(tc.expr)
+		_, err := e.Load([]byte(`{"id": "x", "name": "x", "widgets": [
+		  {"id": "v", "type": "set_variable", "name": "v", "expression": ` + string(x) + `}]}`))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 400 {
+			t.Errorf("%.40s...: error %.600v, want %s", tc.expr, err, tc.want)
+		}
 	}
 }

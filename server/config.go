@@ -36,6 +36,8 @@ const (
 	EnvMaxSteps         = "PARLEY_MAX_STEPS"
 	EnvMaxValue         = "PARLEY_MAX_VALUE"
 	EnvMaxPath          = "PARLEY_MAX_PATH"
+	EnvMaxExprBytes     = "PARLEY_MAX_EXPR_BYTES"
+	EnvMaxExprItems     = "PARLEY_MAX_EXPR_ITEMS"
 	EnvSessionCache     = "PARLEY_SESSION_CACHE"
 	EnvTurnTimeout      = "PARLEY_TURN_TIMEOUT"
 	EnvSessionExpiry    = "PARLEY_SESSION_EXPIRY"
@@ -187,6 +189,8 @@ var settings = []setting{
 	{"batch-limit", EnvBatchLimit, "messages", "most messages in one request to /v1/channels/{id}/messages/batch", strconv.Itoa(DefaultBatchLimit), false, positiveInt("number of messages", func(c *Config) *int { return &c.BatchLimit })},
 	{"max-steps", EnvMaxSteps, "steps", "maximum widgets run in one turn", strconv.Itoa(engine.DefaultMaxSteps), false, positiveInt("number of steps", func(c *Config) *int { return &c.MaxSteps })},
 	{"max-value", EnvMaxValue, "bytes", "largest value a template or an expression makes (a message, a result, a field)", strconv.Itoa(engine.DefaultMaxValueBytes), false, positiveInt("number of bytes", func(c *Config) *int { return &c.MaxValue })},
+	{"max-expr-bytes", EnvMaxExprBytes, "bytes", "most bytes one evaluation of an expression makes with its functions and + in all", strconv.Itoa(engine.DefaultMaxExprBytes), false, positiveInt("number of bytes", func(c *Config) *int { return &c.MaxExprBytes })},
+	{"max-expr-items", EnvMaxExprItems, "items", "most list items and map entries one evaluation of an expression builds, and most items its loops go over", strconv.Itoa(engine.DefaultMaxExprItems), false, positiveInt("number of items", func(c *Config) *int { return &c.MaxExprItems })},
 	{"max-path", EnvMaxPath, "steps", "most steps a session's path keeps, the latest; older ones are dropped and counted in path_dropped", strconv.Itoa(engine.DefaultMaxPath), false, positiveInt("number of steps", func(c *Config) *int { return &c.MaxPath })},
 	{"session-cache", EnvSessionCache, "sessions", "waiting sessions kept decoded in memory between turns; 0 for none", strconv.Itoa(DefaultSessionCache), false, func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)

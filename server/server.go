@@ -79,6 +79,9 @@ type Config struct {
 	// MaxValue is the largest value in bytes a template or an expression
 	// makes (engine.DefaultMaxValueBytes when 0).
 	MaxValue int
+	// MaxExprBytes and MaxExprItems are the budgets of one evaluation of an
+	// expression (engine.DefaultMaxExprBytes and DefaultMaxExprItems when 0).
+	MaxExprBytes, MaxExprItems int
 	// MaxPath is how many of its latest steps a session's path keeps
 	// (engine.DefaultMaxPath when 0).
 	MaxPath int
@@ -186,6 +189,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.MaxPath <= 0 {
 		c.MaxPath = engine.DefaultMaxPath
+	}
+	if c.MaxExprBytes <= 0 {
+		c.MaxExprBytes = engine.DefaultMaxExprBytes
+	}
+	if c.MaxExprItems <= 0 {
+		c.MaxExprItems = engine.DefaultMaxExprItems
 	}
 	if c.SessionCache == 0 {
 		c.SessionCache = DefaultSessionCache
@@ -370,6 +379,7 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 	s.eng = engine.New(mockingRegistry(cfg.Registry, s.simMocks),
 		engine.WithServices(services{wh}), engine.WithFlows(fc), engine.WithClock(cfg.Now),
 		engine.WithMaxSteps(cfg.MaxSteps), engine.WithMaxValueBytes(cfg.MaxValue), engine.WithMaxPath(cfg.MaxPath),
+		engine.WithMaxExprBytes(cfg.MaxExprBytes), engine.WithMaxExprItems(cfg.MaxExprItems),
 		engine.WithTurnTimeout(cfg.TurnTimeout))
 	fc.eng = s.eng
 

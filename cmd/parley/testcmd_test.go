@@ -222,11 +222,25 @@ func TestTurnLimitFlags(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "too long") {
 		t.Errorf("simulate --max-value 10: exit %d:\n%s", code, stdout)
 	}
+	listFlow := writeFile(t, dir, "list.json", `{"id": "l", "widgets": [
+	  {"id": "v", "type": "set_variable", "name": "v", "expression": "len(map(1..50, upper('abcd')))", "exits": {"Next": "say", "Failure": "no"}},
+	  {"id": "say", "type": "send_message", "text": "ok"},
+	  {"id": "no", "type": "send_message", "text": "too much"}]}`)
+	for _, args := range [][]string{{"--max-expr-bytes", "100"}, {"--max-expr-items", "60"}} {
+		code, stdout, _ = parley(t, "", append(append([]string{"simulate"}, args...), listFlow)...)
+		if code != 0 || !strings.Contains(stdout, "too much") {
+			t.Errorf("simulate %v: exit %d:\n%s", args, code, stdout)
+		}
+	}
+	if code, stdout, _ := parley(t, "", "simulate", listFlow); code != 0 || !strings.Contains(stdout, "ok") {
+		t.Errorf("simulate with the default budgets: exit %d:\n%s", code, stdout)
+	}
 	if code, stdout, _ := parley(t, "", "test", "--max-path", "1", script); code != 0 {
 		t.Errorf("test --max-path 1: exit %d:\n%s", code, stdout)
 	}
 	for _, args := range [][]string{{"simulate", "--max-steps", "0", flow}, {"test", "--turn-timeout", "0s", script}, {"test", "--max-value", "-1", script},
-		{"simulate", "--max-path", "0", flow}, {"test", "--max-path", "-3", script}} {
+		{"simulate", "--max-path", "0", flow}, {"test", "--max-path", "-3", script}, {"simulate", "--max-expr-bytes", "0", flow},
+		{"test", "--max-expr-items", "-1", script}} {
 		code, _, stderr := parley(t, "", args...)
 		if code != 2 || !strings.Contains(stderr, args[1]+": ") {
 			t.Errorf("%v: exit %d, stderr %s", args, code, stderr)
