@@ -171,9 +171,9 @@ func (r *exprRun) goesOver(list any) error {
 	return nil
 }
 
-// unmade are the functions that return one of their arguments or the
-// turn's time, nothing they made.
-var unmade = map[string]bool{"default": true, listArgFunction: true, nowFunction: true, loopFunction: true,
+// unmade are the functions that return one of their arguments, a value
+// already there (a member read) or the turn's time, nothing they made.
+var unmade = map[string]bool{"default": true, listArgFunction: true, nowFunction: true, loopFunction: true, memberFunction: true,
 	inFunction: true, matchesFunction: true, matchTextFunction: true}
 
 // metered wraps each function of an expression so that it takes the

@@ -35,3 +35,14 @@ func TestMembersOfText(t *testing.T) {
 		})
 	}
 }
+
+// TestMembersAreNotMade: reading a member makes nothing, so reads of a
+// webhook answer in a loop do not count against the bytes an expression
+// may make (each read of extra.order counted the whole order, and 90,000 of
+// them went over the 4 MiB).
+func TestMembersAreNotMade(t *testing.T) {
+	got, warnings := renderTemplate(t, `<@(count(1..90000, extra.order.items[1].sku == "B-2" && extra.order != nil))>`, "hi")
+	if got != "<90000>" || len(warnings) > 0 {
+		t.Errorf("rendered %q with errors %q, want <90000> and none", got, warnings)
+	}
+}
