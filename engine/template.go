@@ -45,8 +45,8 @@ type segment struct {
 type template struct {
 	src string
 	// field is the JSON path of the flow's field the template came from
-	// ("text", "quick_replies[1]", "url"), named by run-time errors; empty
-	// for one compiled at run time (a configured webhook's).
+	// ("text", "quick_replies[1]", "url"), or of a configured webhook's
+	// compiled at run time, named by run-time errors.
 	field string
 	segs  []segment
 	// static is set when the template has no variables: rendering returns text.
