@@ -88,7 +88,7 @@ func (r *Redactor) Learn(rawURL string, headers map[string]string) {
 	var u *url.URL
 	// Only a URL with user info or a query can carry secrets: spare the parse.
 	if strings.ContainsAny(rawURL, "@?") {
-		u, _ = url.Parse(rawURL)
+		u = parseURL(rawURL)
 	}
 	r.learn(rawURL, u, headers)
 }
@@ -287,21 +287,30 @@ func (r *Redactor) String(s string) string {
 // URL redacts a URL's password and secret-looking query parameters, then
 // known secret values.
 func (r *Redactor) URL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return r.String(roughRedactURL(raw))
-	}
-	return r.redactURL(u)
+	return r.parsedURL(raw, parseURL(raw))
 }
 
 // parsedURL is URL for raw already parsed as u (nil if it did not parse);
 // u is not changed.
 func (r *Redactor) parsedURL(raw string, u *url.URL) string {
-	if u == nil {
+	if u == nil || u.Host == "" {
 		return r.String(roughRedactURL(raw))
 	}
 	c := *u
 	return r.redactURL(&c)
+}
+
+// parseURL parses raw to find its secrets: nil when it does not parse or has
+// no host. url.Parse reads user:password@host as a scheme and an opaque part
+// and https:/user:password@host as a path, with no user: such a URL is read
+// as roughly as one that does not parse (roughURL), so that its password is
+// found.
+func parseURL(raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	return u
 }
 
 // redactURL redacts u in place and returns it as text. The password and the
@@ -434,15 +443,17 @@ func roughURL(raw string) (password, query string) {
 }
 
 // roughUserInfo finds the user part of a URL that does not parse: i is
-// where it starts (after "://"), c the offset of the ':' before the
-// password and at that of the '@' after it, both from i; at is 0 when
-// there is no password.
+// where it starts (after "://", or at the start of a URL without one, as
+// user:password@host or https:/user:password@host, of which the password
+// is then taken to start at the first ':', hiding more rather than less),
+// c the offset of the ':' before the password and at that of the '@' after
+// it, both from i; at is 0 when there is no password.
 func roughUserInfo(raw string) (i, c, at int) {
-	i = strings.Index(raw, "://")
-	if i < 0 {
-		return 0, 0, 0
+	if i = strings.Index(raw, "://"); i >= 0 {
+		i += 3
+	} else {
+		i = 0
 	}
-	i += 3
 	rest := raw[i:]
 	if at = UserInfoEnd(rest); at < 0 {
 		return 0, 0, 0

@@ -101,6 +101,15 @@ func TestRedactorURL(t *testing.T) {
 		{"https://u@example.com/x", "https://u@example.com/x"},
 		{"https://u:@exa mple.com/x?token=abc", "https://u:@exa mple.com/x?token=[redacted]"},
 		{"https://u:pw@exa mple.com/x", "https://u:[redacted]@exa mple.com/x"},
+		// Without "://", url.Parse finds no user: the password is still hidden,
+		// from the first ':' when a scheme may come before it.
+		{"u:pw@parley.example.com", "u:[redacted]@parley.example.com"},
+		{"u:pw@127.0.0.1:8080/x?token=abc", "u:[redacted]@127.0.0.1:8080/x?token=[redacted]"},
+		{"https:/u:pw@parley.example.com/x", "https:[redacted]@parley.example.com/x"},
+		{"https:u:pw@parley.example.com", "https:[redacted]@parley.example.com"},
+		{"//u:pw@parley.example.com", "//u:[redacted]@parley.example.com"},
+		{"u:@parley.example.com", "u:@parley.example.com"},
+		{"/x?token=abc", "/x?token=[redacted]"},
 	}
 	for _, tt := range tests {
 		if got := r.URL(tt.in); got != tt.want {

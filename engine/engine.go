@@ -847,20 +847,26 @@ func (t *turn) RenderJSON(tp flows.Template) string {
 // that failed; it is forgotten when the next widget starts.
 func (t *turn) RenderFailed() error { return t.renderErr }
 
-// CompileTemplate compiles text from outside the flow, caching by source.
-func (t *turn) CompileTemplate(src string) (flows.Template, error) {
-	if c, ok := t.e.runtimeTemplates.Load(src); ok {
+// runtimeKey is the key of a template compiled at run time.
+type runtimeKey struct{ field, src string }
+
+// CompileTemplate compiles text from outside the flow, caching by field and
+// source.
+func (t *turn) CompileTemplate(field, src string) (flows.Template, error) {
+	key := runtimeKey{field, src}
+	if c, ok := t.e.runtimeTemplates.Load(key); ok {
 		return c.(*template), nil
 	}
 	c, err := t.e.compileTemplate(src)
 	if err != nil {
 		return nil, err
 	}
+	c.field = field
 	if t.e.runtimeCount.Add(1) > maxRuntimeTemplates {
 		t.e.runtimeTemplates.Clear()
 		t.e.runtimeCount.Store(1)
 	}
-	t.e.runtimeTemplates.Store(src, c)
+	t.e.runtimeTemplates.Store(key, c)
 	return c, nil
 }
 

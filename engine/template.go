@@ -45,8 +45,8 @@ type segment struct {
 type template struct {
 	src string
 	// field is the JSON path of the flow's field the template came from
-	// ("text", "quick_replies[1]", "url"), named by run-time errors; empty
-	// for one compiled at run time (a configured webhook's).
+	// ("text", "quick_replies[1]", "url"), or of a configured webhook's
+	// compiled at run time, named by run-time errors.
 	field string
 	segs  []segment
 	// static is set when the template has no variables: rendering returns text.
@@ -500,12 +500,14 @@ func jsonEscape(_, s string) string {
 	return string(b[1 : len(b)-1])
 }
 
-// jsonText is a value inserted into a JSON body outside a string: a list or
-// a map as its JSON, a time as a JSON string, null, and a value with no
-// text, as null, so that the body stays JSON. Numbers and booleans are their text. A string is its
-// text escaped as inside a string, as all inserts were before lists and maps
-// were written as JSON here: "n": @extra.amount sends the number an answer
-// gave as text ("12.50") as a number, as stored flows expect.
+// jsonText is a value inserted into a JSON body outside a string, so that
+// the body stays JSON: null for nil and for a value with no text, a list or
+// a map as its JSON, and any other value that is no JSON number, boolean or
+// text (a time, a duration, a time zone) as a JSON string of the text it has
+// in a message, as in a list. Numbers and booleans are their text. A string
+// is its text escaped as inside a string, as all inserts were before lists
+// and maps were written as JSON here: "n": @extra.amount sends the number an
+// answer gave as text ("12.50") as a number, as stored flows expect.
 func jsonText(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -524,15 +526,14 @@ func jsonText(v any) string {
 			return "null"
 		}
 		return string(x)
-	case []any, map[string]any:
-		return flows.ExactText(v)
 	case float64:
 		if math.IsInf(x, 0) || math.IsNaN(x) {
 			return "null" // JSON has no infinity (1/0)
 		}
-	case time.Time:
-		// A time is no JSON value of its own: a string, as in a list.
-		return `"` + jsonEscape("", flows.ExactText(x)) + `"`
+	case string, bool, int, int64:
+	default:
+		// As in a list.
+		return flows.ExactJSON(v)
 	}
 	s := flows.ExactText(v)
 	if s == "" {

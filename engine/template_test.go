@@ -3,12 +3,15 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/sim"
+	"github.com/parleyhq/parley/widgets"
 )
 
 // TestTemplatePaths: result keys with letters of any script, and gjson's "#"
@@ -148,6 +151,37 @@ func TestFailedExpressionTakesFailure(t *testing.T) {
 		`sv value: expression @(int('q')): int: argument 1 is "q", not a whole number (1:1)`,
 		`sv2 value: expression @(int('q')): int: argument 1 is "q", not a whole number (1:1)`,
 		`say quick_replies[0]: expression @(int(input)): int: argument 1 is "abc", not a whole number (1:1)`,
+	}
+	if strings.Join(errs, "\n") != strings.Join(wantErrs, "\n") {
+		t.Errorf("errors\n%s\nwant\n%s", strings.Join(errs, "\n"), strings.Join(wantErrs, "\n"))
+	}
+}
+
+// TestConfiguredWebhookFailedExpressionNamesField: an @(...) that fails in
+// a configured webhook's URL, headers or body, compiled as the flow runs,
+// names its field as one in the flow's own webhook does.
+func TestConfiguredWebhookFailedExpressionNamesField(t *testing.T) {
+	hooks := callout.New(callout.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Configs: map[string]*flows.WebhookConfig{"orders": {URL: "http://127.0.0.1:9/orders/@(int(contact.name))",
+			Method: "POST", Headers: map[string]string{"X-Order": "@(int(contact.name) + 1)"}, Body: `{"n": @(int(contact.name) + 2)}`}}})
+	e := engine.New(widgets.Registered(), engine.WithServices(sim.Services{Hooks: hooks}))
+	f, err := e.Load([]byte(`{"id": "w", "name": "w", "widgets": [
+	  {"id": "h", "type": "webhook", "webhook": "orders", "exits": {"Success": "", "Failure": ""}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, evs, err := e.Start(context.Background(), f, engine.StartParams{Contact: flows.Contact{Name: "abc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []string
+	for _, ev := range eventsOf(evs, flows.EventError) {
+		errs = append(errs, ev.Widget+" "+ev.Message)
+	}
+	wantErrs := []string{
+		`h url: expression @(int(contact.name)): int: argument 1 is "abc", not a whole number (1:1)`,
+		`h headers.X-Order: expression @(int(contact.name) + 1): int: argument 1 is "abc", not a whole number (1:1)`,
+		`h body: expression @(int(contact.name) + 2): int: argument 1 is "abc", not a whole number (1:1)`,
 	}
 	if strings.Join(errs, "\n") != strings.Join(wantErrs, "\n") {
 		t.Errorf("errors\n%s\nwant\n%s", strings.Join(errs, "\n"), strings.Join(wantErrs, "\n"))

@@ -58,7 +58,9 @@ type Run interface {
 	RenderFailed() error
 	// CompileTemplate compiles a template at run time, for text that lives
 	// outside the flow (a configured webhook's URL); results are cached.
-	CompileTemplate(src string) (Template, error)
+	// field names it in the errors of its @(...) as a flow's own field
+	// names its template's ("url", "headers.X-Api-Key").
+	CompileTemplate(field, src string) (Template, error)
 	// Eval evaluates a compiled expression.
 	Eval(e Expression) (any, error)
 	// Lookup resolves a variable path such as "flow.name.value", "extra.a.b",

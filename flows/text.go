@@ -24,6 +24,17 @@ func ValueText(v any) string { return valueText(v, floatText) }
 // number received.
 func ExactText(v any) string { return valueText(v, exactFloatText) }
 
+// ExactJSON is v as JSON, written as ExactText writes a value in a list: a
+// list or map as ExactText writes it, a number with every digit, and a
+// string, a time, a duration or a time zone as a JSON string of its text.
+func ExactJSON(v any) string {
+	b, err := appendJSON(nil, v, exactFloatText)
+	if err != nil {
+		b, _ = json.Marshal(ExactText(v))
+	}
+	return string(b)
+}
+
 func valueText(v any, num func(float64) string) string {
 	switch x := v.(type) {
 	case nil:
@@ -57,8 +68,9 @@ func valueText(v any, num func(float64) string) string {
 func timeText(t time.Time) string { return t.Format(time.RFC3339) }
 
 // appendJSON appends the JSON of a list or map to b, its numbers written by
-// num and its times as timeText writes them, so that a value in a list reads
-// as it reads alone; map keys are sorted, as encoding/json sorts them.
+// num and its times, durations and time zones as strings of the text they
+// have alone, so that a value in a list reads as it reads alone; map keys
+// are sorted, as encoding/json sorts them.
 func appendJSON(b []byte, v any, num func(float64) string) ([]byte, error) {
 	switch x := v.(type) {
 	case float64:
@@ -97,6 +109,11 @@ func appendJSON(b []byte, v any, num func(float64) string) ([]byte, error) {
 			}
 		}
 		return append(b, '}'), nil
+	case fmt.Stringer:
+		// A duration or a time zone reads as it reads alone ("1h0m0s",
+		// "UTC"), a JSON string, not as encoding/json writes it (a
+		// duration's nanoseconds).
+		v = x.String()
 	}
 	j, err := json.Marshal(v)
 	if err != nil {

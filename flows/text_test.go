@@ -49,8 +49,8 @@ func TestValueTextFloats(t *testing.T) {
 }
 
 // TestExactText: text for other programs keeps every digit of a number, and
-// in both kinds of text a list or map writes its numbers and times as they
-// are written alone.
+// in both kinds of text a list or map writes its numbers, times, durations
+// and time zones as they are written alone.
 func TestExactText(t *testing.T) {
 	b, c := 0.1, 0.2
 	at := time.Date(2026, 1, 2, 3, 4, 5, 227983224, time.UTC)
@@ -67,6 +67,8 @@ func TestExactText(t *testing.T) {
 		{[]any{1e21}, "[1000000000000000000000]", "[1000000000000000000000]"},
 		{at, "2026-01-02T03:04:05Z", "2026-01-02T03:04:05Z"},
 		{[]any{at}, `["2026-01-02T03:04:05Z"]`, `["2026-01-02T03:04:05Z"]`},
+		{90 * time.Second, "1m30s", "1m30s"},
+		{[]any{90 * time.Second, time.UTC}, `["1m30s","UTC"]`, `["1m30s","UTC"]`},
 		{map[string]any{"h": 0.12345678901234567, "at": at, "l": []any{"<a>", true, nil, 2}},
 			`{"at":"2026-01-02T03:04:05Z","h":0.123456789012346,"l":["\u003ca\u003e",true,null,2]}`,
 			`{"at":"2026-01-02T03:04:05Z","h":0.12345678901234566,"l":["\u003ca\u003e",true,null,2]}`},

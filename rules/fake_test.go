@@ -82,7 +82,7 @@ func (r *fakeRun) RenderJSON(t flows.Template) string  { return r.Render(t) }
 func (r *fakeRun) RenderForm(t flows.Template) string  { return r.Render(t) }
 func (r *fakeRun) RenderExact(t flows.Template) string { return r.Render(t) }
 func (r *fakeRun) RenderFailed() error                 { return nil }
-func (r *fakeRun) CompileTemplate(src string) (flows.Template, error) {
+func (r *fakeRun) CompileTemplate(_, src string) (flows.Template, error) {
 	return fakeTemplate{src: src}, nil
 }
 func (r *fakeRun) Eval(e flows.Expression) (any, error) {

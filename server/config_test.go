@@ -281,6 +281,9 @@ func TestServeFlags(t *testing.T) {
 		{"public URL password not shown", []string{"--public-url", "https://u:secretpw@example.com:99999"}, nil, nil, `--public-url: "https://u:[redacted]@example.com:99999": port "99999" is not`},
 		{"public URL password not shown, query", nil, map[string]string{EnvPublicURL: "https://u:secretpw@example.com/p?x=1"}, nil, EnvPublicURL + `: "https://u:[redacted]@example.com/p?x=1" has a query`},
 		{"public URL password not shown, scheme", []string{"--public-url", "ftp://u:secretpw@example.com"}, nil, nil, `--public-url: "ftp://u:[redacted]@example.com" is not an absolute`},
+		// Without "://" url.Parse finds no user, but the password is hidden all the same.
+		{"public URL password not shown, no scheme", []string{"--public-url", "u:secretpw@example.com"}, nil, nil, `--public-url: "u:[redacted]@example.com" is not an absolute`},
+		{"public URL password not shown, one slash", nil, map[string]string{EnvPublicURL: "https:/u:secretpw@example.com"}, nil, EnvPublicURL + `: "https:[redacted]@example.com" is not an absolute`},
 		{"public URL port out of range", []string{"--public-url", "https://example.com:99999"}, nil, nil, `--public-url: "https://example.com:99999": port "99999" is not a number from 1 to 65535`},
 		{"public URL port 0", nil, map[string]string{EnvPublicURL: "http://example.com:0/p"}, nil, EnvPublicURL + `: "http://example.com:0/p": port "0" is not`},
 		{"public URL with a port", []string{"--public-url", "https://example.com:8443/parley"}, nil, func(t *testing.T, c Config) {
@@ -315,7 +318,7 @@ func TestServeFlags(t *testing.T) {
 // The help lists every setting with its variable, shows a variable's value
 // as the one used, and never shows API keys.
 func TestServeHelp(t *testing.T) {
-	env := map[string]string{EnvTurnTimeout: "5s", EnvAPIKeys: "aaaaaaaaaaaaaaaa-secret", EnvPublicURL: "https://user:secretpw@x.example.com"}
+	env := map[string]string{EnvTurnTimeout: "5s", EnvAPIKeys: "aaaaaaaaaaaaaaaa-secret", EnvPublicURL: "user:secretpw@x.example.com"}
 	var stderr bytes.Buffer
 	if _, err := ServeFlags([]string{"--help"}, func(k string) string { return env[k] }, &stderr); err == nil {
 		t.Fatal("--help: no flag.ErrHelp")
@@ -327,7 +330,7 @@ func TestServeHelp(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`(PARLEY_TURN_TIMEOUT="5s")`, "(PARLEY_API_KEYS is set)", "(PARLEY_BODY_LIMIT; default 1048576)",
-		`(PARLEY_PUBLIC_URL="https://user:[redacted]@x.example.com")`} {
+		`(PARLEY_PUBLIC_URL="user:[redacted]@x.example.com")`} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %s:\n%s", want, help)
 		}

@@ -118,34 +118,56 @@ type keptConn struct {
 	// byte; closed is set and read under u.mu.
 	used   atomic.Bool
 	closed bool
-	// head holds the first headLimit bytes read since the router last
-	// took a request (tookRequest): the line and headers of the request
-	// being read, and the start of its body. fasthttp forgets a request
-	// it refuses before routing it (headers that do not parse, a body
-	// that stalls past the read timeout), and the error handler reports
-	// it from these (requestHeadOf). A request line and headers over
-	// headLimit are refused (431) anyway. Only the goroutine serving the
-	// connection uses head: it reads, routes and answers in turn.
+	// head holds the first headLimit bytes of the request being read:
+	// its line and headers, and the start of its body. fasthttp forgets a
+	// request it refuses before routing it (headers that do not parse, a
+	// body over the limit or that stalls past the read timeout), and the
+	// error handler reports it from these (readFailed). A request line and
+	// headers over headLimit are refused (431) anyway. read counts every
+	// byte read of the request, beyond head too. Only the goroutine
+	// serving the connection uses them: it reads, routes and answers in
+	// turn.
 	head      []byte
+	read      int
 	headLimit int
+	// lost is set once the connection cannot tell where the request being
+	// read starts: the next request came in the same read as the end of
+	// a chunked one, or of one longer than head holds (pipelined). Its
+	// bytes are then neither kept nor read back, for the rest of the
+	// connection: taken from the middle of a request, a header's value
+	// (an API key) would read as its method and path.
+	lost bool
 }
 
 // keep adds what was read to head, up to headLimit.
 func (c *keptConn) keep(b []byte) {
-	if room := c.headLimit - len(c.head); room > 0 && len(b) > 0 {
+	c.read += len(b)
+	if room := c.headLimit - len(c.head); room > 0 && len(b) > 0 && !c.lost {
 		c.head = append(c.head, b[:min(room, len(b))]...)
 	}
 }
 
-// tookRequest empties head once the router has a request, read whole:
-// what is read next belongs to the connection's next request. A head grown
-// by a large request is let go, so an idle connection keeps little.
+// tookRequest is called once the router has a request, read whole. What
+// was read beyond it is the start of the connection's next request, sent
+// before the answer (pipelined): it is kept as the start of head when head
+// holds it and the request's length as sent is known, and the connection is
+// lost otherwise. A head grown by a large request is let go, so an idle
+// connection keeps little.
 func (c *keptConn) tookRequest() {
-	if cap(c.head) > keptHeadCap {
-		c.head = nil
-	} else {
-		c.head = c.head[:0]
+	var next []byte
+	switch n := parseHead(c.head).length; {
+	case n == c.read: // nothing of the next request was read
+	case n >= 0 && n < c.read && c.read <= len(c.head):
+		next = c.head[n:c.read]
+	default:
+		c.lost = true
 	}
+	if cap(c.head) > keptHeadCap {
+		c.head = append([]byte(nil), next...)
+	} else {
+		c.head = c.head[:copy(c.head, next)]
+	}
+	c.read = len(next)
 }
 
 // keptHeadCap is the most a connection keeps of head between requests.

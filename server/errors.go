@@ -10,15 +10,12 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
@@ -209,63 +206,6 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="parley"`)
 	}
 	return c.Status(ae.Status).JSON(fiber.Map{"error": ae})
-}
-
-// chunkedHeads keeps the request line and id of requests with a chunked
-// body. fasthttp refuses a body over --body-limit as it reads it: one with
-// a Content-Length before reading it, keeping its headers, but a chunked one
-// only after reading past the limit, and it then empties the request before
-// calling the error handler. The handler takes what was kept here, so the
-// answer keeps the client's X-Request-Id and the log the method and path.
-// Requests with a Content-Length (nearly all) only read a counter.
-type chunkedHeads struct {
-	n  atomic.Int64 // entries in m
-	mu sync.Mutex
-	// m is keyed by the header of the request being read: fasthttp keeps
-	// it in the connection's context, reused for its next requests.
-	m map[*fasthttp.RequestHeader]requestHead
-}
-
-// requestHead is what the error handler reports of a request.
-type requestHead struct{ method, path, rid string }
-
-// received is fasthttp's HeaderReceived: it forgets what an earlier request
-// read with the same header left, and keeps a chunked request's line and id.
-func (h *chunkedHeads) received(hdr *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	chunked := hdr.ContentLength() == -1
-	if !chunked && h.n.Load() == 0 {
-		return fasthttp.RequestConfig{}
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.m[hdr]; ok {
-		delete(h.m, hdr)
-		h.n.Add(-1)
-	}
-	if chunked {
-		if h.m == nil {
-			h.m = map[*fasthttp.RequestHeader]requestHead{}
-		}
-		path, _, _ := bytes.Cut(hdr.RequestURI(), []byte("?"))
-		h.m[hdr] = requestHead{method: string(hdr.Method()), path: string(path), rid: string(hdr.Peek(headerRequestID))}
-		h.n.Add(1)
-	}
-	return fasthttp.RequestConfig{}
-}
-
-// take returns and forgets what was kept of the request read with hdr.
-func (h *chunkedHeads) take(hdr *fasthttp.RequestHeader) (requestHead, bool) {
-	if h.n.Load() == 0 {
-		return requestHead{}, false
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	r, ok := h.m[hdr]
-	if ok {
-		delete(h.m, hdr)
-		h.n.Add(-1)
-	}
-	return r, ok
 }
 
 // apiDecoding is how request bodies are decoded: as encoding/json decodes

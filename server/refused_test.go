@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -100,9 +101,75 @@ func TestMalformedRequestQuotesNothing(t *testing.T) {
 	}
 }
 
+// A request sent right behind another, before its answer (pipelined), and
+// refused before routing is reported from its own start: the start that
+// came in the same read as the request before it is kept, and the rest of
+// its line and headers, read later, is never taken for a request line (an
+// API key read as the method and path). Behind a chunked request, whose
+// end the connection cannot tell, it is reported with no method or path.
+func TestPipelinedRequestRefused(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.APIKeys = []APIKey{{Name: "ops", Key: refusedKey}}
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	base := ts.listen()
+	cases := []struct {
+		name, before, message, line string
+	}{
+		{"behind a request", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+			"malformed header on line 5 of the request: expected a name without spaces, a colon and the value",
+			"request_id=piped-1 method=POST path=/v1/flows status=400"},
+		{"behind a chunked request", "POST /v1/flows/validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+			"malformed request line or headers",
+			`method="" path="" status=400`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(conn)
+			// The second request's headers end in a later read than the
+			// first request, read with their start.
+			_, _ = io.WriteString(conn, c.before+"POST /v1/flows HTTP/1.1\r\nHost: x\r\nX-Request-Id: piped-1\r\nAuthorization: ")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_, _ = io.WriteString(conn, "Bearer "+refusedKey+"\r\nBad Name: 1\r\n\r\n")
+			if resp, err = http.ReadResponse(br, nil); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			var m struct{ Error map[string]any }
+			if err := json.Unmarshal(b, &m); err != nil || resp.StatusCode != 400 || m.Error["message"] != c.message {
+				t.Errorf("%d %s, want 400 %q", resp.StatusCode, b, c.message)
+			}
+			if strings.Contains(string(b), refusedKey) {
+				t.Errorf("the answer quotes the API key: %s", b)
+			}
+			if rid := resp.Header.Get("X-Request-Id"); (rid == "piped-1") != strings.Contains(c.line, "piped-1") {
+				t.Errorf("X-Request-Id %q, want the caller's only when the log line has it: %s", rid, c.line)
+			}
+			if !strings.Contains(logs.String(), c.line) {
+				t.Errorf("no request line with %q in the log:\n%s", c.line, logs)
+			}
+		})
+	}
+	if strings.Contains(logs.String(), refusedKey) {
+		t.Errorf("the log quotes the API key:\n%s", logs)
+	}
+}
+
 // A request whose body does not come in full within the read timeout is
 // answered 408 timeout, and reported with its X-Request-Id, method and
-// path, also on a connection that carried a request before.
+// path, also on a connection that carried a request before, answered or
+// not yet (pipelined).
 func TestStalledBodyTimesOut(t *testing.T) {
 	logs := &syncbuf.Buffer{}
 	ts := newTestServer(t, func(c *Config) {
@@ -110,26 +177,37 @@ func TestStalledBodyTimesOut(t *testing.T) {
 	})
 	ts.srv.app.Server().ReadTimeout = 300 * time.Millisecond
 	base := ts.listen()
-	for _, before := range []string{"", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"} {
-		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	healthz := "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+	for _, c := range []struct{ rid, before string }{{"stalled-first", ""}, {"stalled-second", healthz}, {"stalled-pipelined", healthz}} {
+		rid, before := c.rid, c.before
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		br := bufio.NewReader(c)
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(conn)
+		stalled := "POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: " + rid + "\r\nContent-Length: 100\r\n\r\n{\"flow\":"
+		if rid == "stalled-pipelined" {
+			// Both requests in one write: the second one's start is read
+			// with the first one.
+			stalled, before = before+stalled, ""
+		}
 		if before != "" {
 			// The first request is answered before the second is sent.
-			_, _ = io.WriteString(c, before)
+			_, _ = io.WriteString(conn, before)
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil || resp.StatusCode != 200 {
 				t.Fatalf("first request: %v %v", resp, err)
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 		}
-		rid := "stalled-" + map[bool]string{true: "second", false: "first"}[before != ""]
-		_, _ = io.WriteString(c, "POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: "+rid+"\r\nContent-Length: 100\r\n\r\n{\"flow\":")
+		_, _ = io.WriteString(conn, stalled)
 		resp, err := http.ReadResponse(br, nil)
+		if err == nil && rid == "stalled-pipelined" {
+			_, _ = io.Copy(io.Discard, resp.Body) // the first request's
+			resp, err = http.ReadResponse(br, nil)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,31 +226,79 @@ func TestStalledBodyTimesOut(t *testing.T) {
 	}
 }
 
+// A chunked body over the limit, which fasthttp forgets the request of, is
+// logged with the path of its target, also of a URL with a user and a
+// password: the password is not logged.
+func TestOversizedChunkedBodyURLPassword(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.BodyLimit = 4096
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	base := ts.listen()
+	chunk := strings.Repeat("a", 5000)
+	resp, e := sendRaw(t, base, "POST http://admin:URLPASSWORD@"+strings.TrimPrefix(base, "http://")+"/v1/flows?x=1 HTTP/1.1\r\nHost: x\r\n"+
+		"X-Request-Id: chunked-url\r\nTransfer-Encoding: chunked\r\n\r\n"+fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(chunk), chunk))
+	if resp.StatusCode != 413 || e["code"] != CodeTooLarge {
+		t.Errorf("%d %v, want 413 %s", resp.StatusCode, e, CodeTooLarge)
+	}
+	if line := "request_id=chunked-url method=POST path=/v1/flows status=413"; !strings.Contains(logs.String(), line) {
+		t.Errorf("no request line with %q in the log:\n%s", line, logs)
+	}
+	if strings.Contains(logs.String(), "URLPASSWORD") {
+		t.Errorf("the log quotes the URL's password:\n%s", logs)
+	}
+}
+
 // parseHead reads what a request refused before routing gave, as far as it
-// was read, and says what does not parse without quoting it.
+// was read, and says what does not parse without quoting it. Only a whole
+// request line is taken for one: what starts in the middle of a request
+// gives no method or path.
 func TestParseHead(t *testing.T) {
+	malformedLine := "malformed request line: expected a method, a path and the HTTP version (POST /v1/flows HTTP/1.1)"
 	for _, c := range []struct {
 		in                string
 		method, path, rid string
 		line, complete    bool
+		whole             bool // the request's length is in's
 		problem           string
 	}{
-		{in: "POST /v1/flows?x=1 HTTP/1.1\r\nx-request-id:  r1 \r\nContent-Length: 2\r\n\r\n{}", method: "POST", path: "/v1/flows", rid: "r1", line: true, complete: true},
-		{in: "GET http://h.example/v1/sessions#f HTTP/1.1\nX-Request-Id: r2\n\n", method: "GET", path: "/v1/sessions", rid: "r2", line: true, complete: true},
+		{in: "POST /v1/flows?x=1 HTTP/1.1\r\nx-request-id:  r1 \r\nContent-Length: 2\r\n\r\n{}", method: "POST", path: "/v1/flows", rid: "r1", line: true, complete: true, whole: true},
+		{in: "GET http://h.example/v1/sessions#f HTTP/1.1\nX-Request-Id: r2\n\n", method: "GET", path: "/v1/sessions", rid: "r2", line: true, complete: true, whole: true},
 		{in: "GET /healthz HTTP/1.1\r\nX-Long: a\r\n b\r\nX-Request-Id: r3\r\nX-Request-Id: r4\r\n", method: "GET", path: "/healthz", rid: "r3", line: true},
-		{in: "POST /v1/flows HTTP/1.1\r\nContent-Length: 1e3\r\nX-Request-Id: r5\r\n\r\n", method: "POST", path: "/v1/flows", rid: "r5", line: true, complete: true,
+		{in: "POST /v1/flows HTTP/1.1\r\nContent-Length: 1e3\r\nX-Request-Id: r5\r\n\r\n", method: "POST", path: "/v1/flows", rid: "r5", line: true, complete: true, whole: true,
 			problem: "malformed Content-Length header: expected the body's size, a whole number of bytes"},
-		{in: "POST /v1/flows HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n", method: "POST", path: "/v1/flows", line: true, complete: true,
+		{in: "POST /v1/flows HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n", method: "POST", path: "/v1/flows", line: true, complete: true, whole: true,
 			problem: "malformed Content-Length header: expected the body's size, a whole number of bytes"},
-		{in: "POST /v1/flows HTTP/1.1\r\nContent-Length 2 secret\r\nX-Request-Id: r6\r\n\r\n", method: "POST", path: "/v1/flows", rid: "r6", line: true, complete: true,
+		{in: "POST /v1/flows HTTP/1.1\r\nContent-Length 2 secret\r\nX-Request-Id: r6\r\n\r\n", method: "POST", path: "/v1/flows", rid: "r6", line: true, complete: true, whole: true,
 			problem: "malformed header on line 2 of the request: expected a name without spaces, a colon and the value"},
 		{in: "POST /v1/flows HTTP/1.1\r\nX-Request-Id: r7\r\nX-Req", method: "POST", path: "/v1/flows", rid: "r7", line: true},
 		{in: "POST /v1/fl"},
-		{in: "P(ST /v1/flows HTTP/1.1\r\n\r\n", problem: "malformed request line: expected a method, a path and the HTTP version (POST /v1/flows HTTP/1.1)"},
-		{in: "POST  HTTP/1.1\r\n\r\n", problem: "malformed request line: expected a method, a path and the HTTP version (POST /v1/flows HTTP/1.1)"},
+		{in: "P(ST /v1/flows HTTP/1.1\r\n\r\n", problem: malformedLine},
+		{in: "POST  HTTP/1.1\r\n\r\n", problem: malformedLine},
+		// The blank lines fasthttp skips before a request line count for
+		// its length, not as its lines.
+		{in: "\r\n\r\nPOST /v1/flows HTTP/1.1\r\nBad Name: 1\r\nContent-Length: 3\r\n\r\n{}\n", method: "POST", path: "/v1/flows", line: true, complete: true, whole: true,
+			problem: "malformed header on line 2 of the request: expected a name without spaces, a colon and the value"},
+		{in: "POST /v1/sessions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", method: "POST", path: "/v1/sessions", line: true, complete: true},
+		// The middle of a request: a header's value is not a method and a path.
+		{in: "Bearer " + refusedKey + "\r\nBad Name: 1\r\n\r\n", problem: malformedLine},
+		{in: "Bearer " + refusedKey + " x\r\n\r\n", problem: malformedLine},
+		{in: "GET /v1/flows HTTP/2\r\n\r\n", problem: malformedLine},
+		{in: "GET /v1/flows\r\n\r\n", problem: malformedLine},
+		// A target that is not a path or a URL gives no path; a URL's user
+		// and password are no part of it.
+		{in: "POST http://admin:pw@h.example:8080/v1/flows HTTP/1.1\r\n", method: "POST", path: "/v1/flows", line: true},
+		{in: "POST http:/admin:pw@h.example/v1/flows HTTP/1.1\r\n", method: "POST", line: true},
+		{in: "POST admin:pw@h.example/v1/flows HTTP/1.1\r\n", method: "POST", line: true},
 	} {
 		h := parseHead([]byte(c.in))
-		if h.method != c.method || h.path != c.path || h.rid != c.rid || h.line != c.line || h.complete != c.complete || h.problem != c.problem {
+		length := -1
+		if c.whole {
+			length = len(c.in)
+		}
+		if string(h.method) != c.method || string(h.path) != c.path || string(h.rid) != c.rid || h.line != c.line || h.complete != c.complete ||
+			h.length != length || h.problem != c.problem {
 			t.Errorf("parseHead(%q) = %+v, want %+v", c.in, h, c)
 		}
 	}

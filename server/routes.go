@@ -50,7 +50,6 @@ func (s *Server) routes() *fiber.App {
 		WriteTimeout: s.cfg.TurnTimeout + 30*time.Second,
 		IdleTimeout:  2 * time.Minute,
 	})
-	app.Server().HeaderReceived = s.chunked.received
 	// A request fasthttp cannot read is answered by readFailed, not with
 	// fasthttp's error text, which quotes the request (its API key too);
 	// the text leaves it out in any case.

@@ -250,9 +250,6 @@ type Server struct {
 	log        *slog.Logger
 	keys       *keyring
 	metrics    *metrics
-	// chunked keeps the request line of chunked requests for the error
-	// handler (errors.go).
-	chunked chunkedHeads
 	// hooks are the configured outgoing webhooks (webhook_configs.go);
 	// webhooks is the service webhook widgets call.
 	hooks    *webhookConfigs

@@ -239,47 +239,55 @@ func sameBucket(ctx context.Context, name string, a, b *bbolt.Bucket) (keys, buc
 }
 
 // sourceLayout refuses a file Compact must not rewrite (checkLayout); a
-// damaged page the check reaches is made ErrCorrupt, as in copyChecked.
-func sourceLayout(src *bbolt.DB) (err error) {
+// damaged page the check reaches is ErrCorrupt (readPages).
+func sourceLayout(src *bbolt.DB) error {
+	return readPages(func() error {
+		return src.View(func(tx *bbolt.Tx) error {
+			_, err := checkLayout(tx)
+			return err
+		})
+	})
+}
+
+// readPages runs f, which reads a file's pages: bbolt panics on a damaged
+// page (or faults), which is made ErrCorrupt.
+func readPages(f func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: reading a page failed (%v)", ErrCorrupt, r)
 		}
 	}()
-	return src.View(checkLayout)
+	return f()
 }
 
 // copyChecked copies src into dst (the file tmp) and checks the copy. It
 // reads every page of src, so a damaged page that Open did not reach shows
-// here: bbolt panics on it (or faults), which is made ErrCorrupt; its
-// transactions are rolled back, and the caller removes the copy. Then it
-// decodes every session and contact of src (checkRecords): damage inside
-// values, which bbolt does not see, fails the compaction too, naming every
-// damaged value, so that a compacted file is never taken for a sound one.
+// here as ErrCorrupt (readPages); its transactions are rolled back, and the
+// caller removes the copy. Then it decodes every session and contact of src
+// (checkRecords): damage inside values, which bbolt does not see, fails the
+// compaction too, naming every damaged value, so that a compacted file is
+// never taken for a sound one.
 func copyChecked(ctx context.Context, dst, src *bbolt.DB, tmp string, txMaxSize int64) (keys, buckets int64, chk RecordCheck, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: reading a page failed (%v)", ErrCorrupt, r)
+	err = readPages(func() error {
+		if err := bbolt.Compact(dst, src, txMaxSize); err != nil {
+			return fmt.Errorf("copy: %w", err)
 		}
-	}()
-	if err := bbolt.Compact(dst, src, txMaxSize); err != nil {
-		return 0, 0, chk, fmt.Errorf("copy: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, 0, chk, err
-	}
-	if err := dst.Sync(); err != nil {
-		return 0, 0, chk, fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if keys, buckets, err = sameContent(ctx, src, dst); err != nil {
-		return 0, 0, chk, fmt.Errorf("check the copy: %w", err)
-	}
-	err = src.View(func(tx *bbolt.Tx) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := dst.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", tmp, err)
+		}
 		var err error
-		chk, err = checkRecords(ctx, tx)
-		return err
+		if keys, buckets, err = sameContent(ctx, src, dst); err != nil {
+			return fmt.Errorf("check the copy: %w", err)
+		}
+		return src.View(func(tx *bbolt.Tx) error {
+			var err error
+			chk, err = checkRecords(ctx, tx)
+			return err
+		})
 	})
 	if err != nil {
 		return 0, 0, chk, err

@@ -123,14 +123,15 @@ func newerLayout(layout int) error {
 	return fmt.Errorf("layout %d was %w (this one reads up to %d)", layout, ErrNewerLayout, layoutCurrent)
 }
 
-// checkLayout refuses a file this version must not write: another
-// program's (ErrForeign) or one of a newer layout (ErrNewerLayout).
-func checkLayout(tx *bbolt.Tx) error {
+// checkLayout reads a file's layout version (layoutOf) and refuses a file
+// this version must not write: another program's (ErrForeign) or one of a
+// newer layout (ErrNewerLayout).
+func checkLayout(tx *bbolt.Tx) (int, error) {
 	layout, err := layoutOf(tx)
 	if err == nil && layout > layoutCurrent {
 		err = newerLayout(layout)
 	}
-	return err
+	return layout, err
 }
 
 // prepareLayout creates missing buckets and brings an older file to the
@@ -140,7 +141,7 @@ func (b *Bolt) prepareLayout() error {
 	missing := false
 	err := b.db.View(func(tx *bbolt.Tx) error {
 		var err error
-		layout, err = layoutOf(tx)
+		layout, err = checkLayout(tx)
 		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
 				missing = true
@@ -151,10 +152,7 @@ func (b *Bolt) prepareLayout() error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case layout > layoutCurrent:
-		return newerLayout(layout)
-	case layout == layoutCurrent && !missing:
+	if layout == layoutCurrent && !missing {
 		return nil
 	}
 	err = b.db.Update(func(tx *bbolt.Tx) error {

@@ -136,12 +136,12 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 		cfg = callout.Merge(named, &w.WebhookConfig)
 		var err error
 		if urlT == nil {
-			if urlT, err = r.CompileTemplate(cfg.URL); err != nil {
+			if urlT, err = r.CompileTemplate("url", cfg.URL); err != nil {
 				return fail(fmt.Sprintf("webhook %q: url: %v", w.Webhook, err))
 			}
 		}
 		if bodyT == nil && cfg.Body != "" {
-			if bodyT, err = r.CompileTemplate(cfg.Body); err != nil {
+			if bodyT, err = r.CompileTemplate("body", cfg.Body); err != nil {
 				return fail(fmt.Sprintf("webhook %q: body: %v", w.Webhook, err))
 			}
 		}
@@ -152,7 +152,7 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 					headerT[k] = t
 					continue
 				}
-				t, err := r.CompileTemplate(v)
+				t, err := r.CompileTemplate(flows.MemberPath("headers", k), v)
 				if err != nil {
 					return fail(fmt.Sprintf("webhook %q: header %s: %v", w.Webhook, k, err))
 				}

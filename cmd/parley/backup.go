@@ -12,11 +12,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -69,20 +67,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // backupURL checks --url and returns the URL of GET /v1/backup on it.
 func backupURL(raw string) (string, error) {
-	// Errors quote the URL without its password, as webhook URLs are.
-	shown := callout.NewRedactor(nil).URL(raw)
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return "", fmt.Errorf("%q is not a server URL: give http://HOST:PORT, e.g. http://127.0.0.1:8080", shown)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("%q: the scheme is %s: give http://HOST:PORT (or https:// for a server behind a TLS proxy)", shown, u.Scheme)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%q: give the server's URL without user, query or fragment (the key goes in --api-key)", shown)
-	}
-	if _, err := strconv.ParseUint(u.Port(), 10, 16); u.Port() != "" && err != nil {
-		return "", fmt.Errorf("%q: port %q is not a number up to 65535", shown, u.Port())
+	u, err := serverURL(raw, true)
+	if err != nil {
+		return "", err
 	}
 	return strings.TrimSuffix(u.String(), "/") + "/v1/backup", nil
 }

@@ -137,6 +137,7 @@ func TestBackupCommandRefuses(t *testing.T) {
 		{"user and password", []string{"--url", "http://u:secretpw@127.0.0.1:8080", "--out", out}, 2, `--url: "http://u:[redacted]@127.0.0.1:8080": give the server's URL without user`},
 		{"password, bad scheme", []string{"--url", "ftp://u:secretpw@127.0.0.1:8080", "--out", out}, 2, `--url: "ftp://u:[redacted]@127.0.0.1:8080": the scheme is ftp`},
 		{"password, not a url", []string{"--url", "http://u:secretpw@127.0.0.1:8080 x", "--out", out}, 2, `--url: "http://u:[redacted]@127.0.0.1:8080 x" is not a server URL`},
+		{"password, no scheme", []string{"--url", "u:secretpw@127.0.0.1:8080", "--out", out}, 2, `--url: "u:[redacted]@127.0.0.1:8080" is not a server URL`},
 		{"missing directory", []string{"--url", base, "--out", filepath.Join(dir, "nope", "b.db")}, 2, "the directory " + filepath.Join(dir, "nope") + " does not exist"},
 		{"out is a directory", []string{"--url", base, "--out", dir}, 2, dir + " is a directory"},
 		{"unknown server", []string{"--url", "http://127.0.0.1:1", "--out", out}, 1, "GET http://127.0.0.1:1/v1/backup: dial tcp 127.0.0.1:1: connect: connection refused"},

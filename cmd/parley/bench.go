@@ -35,7 +35,6 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.etcd.io/bbolt"
 
-	"github.com/parleyhq/parley/callout"
 	exampleflows "github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/internal/cputime"
 	"github.com/parleyhq/parley/server"
@@ -358,20 +357,9 @@ func (o *benchOptions) check() error {
 // loopbackURL checks --url: http:// (parley serve speaks plain HTTP) and a
 // host on this machine, since the load is not for others.
 func loopbackURL(raw string) error {
-	// Errors quote the URL without its password, as webhook URLs are.
-	shown := callout.NewRedactor(nil).URL(raw)
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("%q is not an http:// URL: give http://HOST:PORT, e.g. http://127.0.0.1:8080", shown)
-	}
-	if u.Scheme != "http" {
-		return fmt.Errorf("%q: the scheme is %s, not http: give http://HOST:PORT (parley serve speaks plain HTTP)", shown, u.Scheme)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q: give http://HOST:PORT, without user, query or fragment", shown)
-	}
-	if _, err := strconv.ParseUint(u.Port(), 10, 16); u.Port() != "" && err != nil {
-		return fmt.Errorf("%q: port %q is not a number up to 65535", shown, u.Port())
+	u, err := serverURL(raw, false)
+	if err != nil {
+		return err
 	}
 	host := u.Hostname()
 	if host == "localhost" {
@@ -380,7 +368,7 @@ func loopbackURL(raw string) error {
 	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("%q is not a loopback address (127.0.0.1, ::1, localhost)", shown)
+	return fmt.Errorf("%q is not a loopback address (127.0.0.1, ::1, localhost)", raw) // without a user, checked
 }
 
 // benchFlow returns the flow document to run and the texts of one conversation.

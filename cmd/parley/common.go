@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"strconv"
 	"strings"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/server"
 )
 
@@ -159,4 +162,29 @@ func firstWordUsage(args []string, stdout, stderr io.Writer, w firstWord) int {
 	}
 	fmt.Fprintln(stderr, w.use)
 	return 2
+}
+
+// serverURL checks a --url naming a parley server: http://HOST:PORT, or
+// https:// too when tls is set (a server behind a TLS proxy), without user,
+// query or fragment. Errors quote the URL without its password, as webhook
+// URLs are.
+func serverURL(raw string, tls bool) (*url.URL, error) {
+	shown := callout.NewRedactor(nil).URL(raw)
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "":
+		return nil, fmt.Errorf("%q is not a server URL: give http://HOST:PORT, e.g. http://127.0.0.1:8080", shown)
+	case u.Scheme == "http", tls && u.Scheme == "https":
+	case tls:
+		return nil, fmt.Errorf("%q: the scheme is %s: give http://HOST:PORT (or https:// for a server behind a TLS proxy)", shown, u.Scheme)
+	default:
+		return nil, fmt.Errorf("%q: the scheme is %s, not http: give http://HOST:PORT (parley serve speaks plain HTTP)", shown, u.Scheme)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q: give the server's URL without user, query or fragment (the key goes in --api-key)", shown)
+	}
+	if _, err := strconv.ParseUint(u.Port(), 10, 16); u.Port() != "" && err != nil {
+		return nil, fmt.Errorf("%q: port %q is not a number up to 65535", shown, u.Port())
+	}
+	return u, nil
 }
