@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -278,6 +279,15 @@ func TestSubscriptionProblems(t *testing.T) {
 		{"bad method", "POST", "/v1/webhooks", `{"url":"https://crm.example.com/hooks","method":"GET"}`, 422, CodeInvalidField, "method"},
 	})
 	ts.must(200, "PUT", "/v1/webhooks/"+id, `{"id":"`+id+`","url":"https://crm.example.com/other"}`)
+	// Each says it in the same words, a webhook configuration's too.
+	for _, c := range [][2]string{
+		{"/v1/channels/c1", `{"id":"c2","default_flow":"ask"}`},
+		{"/v1/webhook-configs/orders", `{"name":"other","url":"https://shop.example.com/orders"}`},
+	} {
+		if msg, _ := ts.do("PUT", c[0], c[1]).errorOf(t)["message"].(string); !strings.HasSuffix(msg, `differs from the URL's "`+path.Base(c[0])+`": leave it out or give the same`) {
+			t.Errorf("PUT %s: message %q", c[0], msg)
+		}
+	}
 
 	r := ts.do("POST", "/v1/webhooks", `{"method":"GET","headers":{"bad header":"x"},"auth":{"type":"basic"},"events":["nope"]}`)
 	e := r.errorOf(t)

@@ -480,7 +480,7 @@ func (s *Server) putWebhookConfig(c *fiber.Ctx) error {
 		in.Name = name
 	}
 	if in.Name != name {
-		return badRequest("name", "name %q differs from the name in the path, %q", in.Name, name)
+		return badRequest("name", "the body's name %q differs from the URL's %q: leave it out or give the same", in.Name, name)
 	}
 	old, source, exists := s.hooks.get(name)
 	if source == sourceFile {
