@@ -281,7 +281,8 @@ func documentedStatus(t *testing.T, doc map[string]any, method, path string, sta
 
 // Every status the server answers an operation with is one the document
 // declares for it: what it answers unknown ids and bodies that are empty,
-// malformed, of the wrong type or with an unknown field; a body over
+// malformed, of the wrong type or with an unknown field, or sent as a
+// form to a JSON endpoint; a body over
 // --body-limit, which every operation that takes one may be sent; a
 // channel whose flow is of the wrong kind for a message or call (422
 // no_flow); a badly escaped id in the path; and a disabled endpoint's ping
@@ -319,6 +320,11 @@ func TestOpenAPIDocumentsStatuses(t *testing.T) {
 			}
 			for _, body := range []string{"", "{", "[]", `{"zz":1}`, "{}"} {
 				documentedStatus(t, doc, method, p, send(method, path, ctype, body), fmt.Sprintf("body %q", body))
+			}
+			if method != "GET" && strings.HasPrefix(p, "/v1/") {
+				// Every /v1 body is JSON: a form is refused before the
+				// handler, validate's "200 for any JSON body" included.
+				documentedStatus(t, doc, method, p, send(method, path, "application/x-www-form-urlencoded", "flow=x"), "a form body")
 			}
 			if method != "GET" {
 				status := send(method, path, ctype, strings.Repeat("a", 2048))
