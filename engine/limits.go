@@ -124,7 +124,9 @@ func (r *exprRun) start(t *turn) {
 	r.bytes, r.items, r.calls = 0, 0, 0
 	r.deadline, r.parent = t.deadline, t.parent
 	r.maxBytes, r.maxItems = t.e.maxExprBytes, t.e.maxExprItems
-	r.vm.MemoryBudget = uint(t.e.maxExprItems)
+	// The VM refuses at its budget, not past it: one more lets exactly
+	// maxItems through, as the docs say.
+	r.vm.MemoryBudget = uint(t.e.maxExprItems) + 1
 }
 
 // tick counts a call, and every checkEvery calls (or always) stops the

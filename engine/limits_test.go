@@ -294,6 +294,7 @@ func TestExpressionBudget(t *testing.T) {
 		{`len(map(1..60000, #))`, itemsLimit, nil},
 		{`let r = 1..1000; count(r, count(r, # > 0) > 0)`, itemsLimit, nil},
 		{`len(1..1001)`, "more than 1000 items", []engine.Option{engine.WithMaxExprItems(1000)}},
+		{`len(1..1000) + count(1..1000, true) + len(1..1)`, "more than 1000 items", []engine.Option{engine.WithMaxExprItems(1000)}},
 		{`let r = 1..60000; 0 in r || 0 in r`, itemsLimit, nil},
 		{`let a = repeat("x", 60000); a matches a`, "matches: a text of 60000 bytes against a pattern of 60000 is more than one match may do (their sizes multiplied, at most 16777216)", nil},
 		{`repeat("x", 60000) matches "` + strings.Repeat("x", 300) + `"`, "a text of 60000 bytes against a pattern of 300", nil},
@@ -314,9 +315,11 @@ func TestExpressionBudget(t *testing.T) {
 			}
 		})
 	}
-	// Under the budgets: as much as a flow could want, and more.
+	// Under the budgets: as much as a flow could want, and more; exactly
+	// as many items as the budget allows.
 	for _, expr := range []string{
-		`len(map(1..60, repeat("x", 60000)))`, `len(1..99999)`, `let r = 1..300; count(r, count(r, # > 0) > 0)`,
+		`len(map(1..60, repeat("x", 60000)))`, `len(1..100000)`, `count(1..100000, # > 0) == 100000`, `100000 in 1..100000`,
+		`len(map(1..1000, 1..98)) == 1000`, `let r = 1..300; count(r, count(r, # > 0) > 0)`,
 		`len(join(map(1..5000, upper("item " + string(#))), ", "))`,
 		`5 in 1..60000 && "b" in ["a", "b"] && !(0 in 1..60000) && "x" not in {"a": 1}`,
 		`repeat("x", 1000) matches "^x+$" && repeat("ab", 100) matches string("^(ab)+$")`,
