@@ -296,8 +296,8 @@ func TestExpressionBudget(t *testing.T) {
 		{`len(1..1001)`, "more than 1000 items", []engine.Option{engine.WithMaxExprItems(1000)}},
 		{`len(1..1000) + count(1..1000, true) + len(1..1)`, "more than 1000 items", []engine.Option{engine.WithMaxExprItems(1000)}},
 		{`let r = 1..60000; 0 in r || 0 in r`, itemsLimit, nil},
-		{`let a = repeat("x", 60000); a matches a`, "matches: a text of 60000 bytes against a pattern of 60000 is more than one match may do (their sizes multiplied, at most 16777216)", nil},
-		{`repeat("x", 60000) matches "` + strings.Repeat("x", 300) + `"`, "a text of 60000 bytes against a pattern of 300", nil},
+		{`let a = repeat("x", 60000); a matches a`, "matches: a text of 60000 bytes against a pattern of 60002 instructions is more than one match may do (the text's bytes times the pattern's instructions, at most 16777216)", nil},
+		{`repeat("x", 60000) matches "` + strings.Repeat("x", 300) + `"`, "a text of 60000 bytes against a pattern of 302 instructions", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.expr, func(t *testing.T) {
@@ -363,6 +363,55 @@ func TestExpressionStopsAtTheDeadline(t *testing.T) {
 				t.Errorf("error events %+v, want one naming the expression and the turn's time limit", errs)
 			}
 		})
+	}
+}
+
+// TestMatchWork: a match is measured by the instructions its pattern
+// compiles to, not its bytes (a{1000} is 7 bytes and a thousand
+// instructions), and each one looks at the clock before it runs, however
+// few calls its expression makes: a flow of slow matches, each under the
+// limit of one, stops at the turn's deadline instead of running on for
+// seconds and sending its message.
+func TestMatchWork(t *testing.T) {
+	big := strings.Repeat("a", 64000)
+	for _, tc := range []struct{ expr, want string }{
+		{`flow.big.value matches "a{1000}a{1000}a{1000}a{1000}b"`, "matches: a text of 64000 bytes against a pattern of 4003 instructions is more than one match may do"},
+		{`flow.big.value matches "[a-z]{1000}b"`, "against a pattern of 1003 instructions"},
+		{`flow.big.value matches flow.pattern.value`, "against a pattern of 1003 instructions"},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			x, _ := json.Marshal("@(" + tc.expr + ")")
+			f := fx.load(t, `{"id": "x", "name": "x", "widgets": [{"id": "m", "type": "send_message", "text": `+string(x)+`}]}`)
+			_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Variables: map[string]string{"big": big, "pattern": "a{1000}b"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := texts(evs); len(got) != 0 {
+				t.Errorf("sent %q", got)
+			}
+			errs := eventsOf(evs, flows.EventError)
+			if len(errs) != 1 || !strings.Contains(errs[0].Message, tc.want) {
+				t.Errorf("error events %+v, want one saying %q", errs, tc.want)
+			}
+		})
+	}
+	// Ten matches of about a tenth of a second or more each, under the
+	// limit of one, in each of two expressions.
+	slow := strings.Repeat(`flow.big.value matches "a{250}b" || `, 9) + `flow.big.value matches "a{250}b"`
+	x, _ := json.Marshal("@(" + slow + ") @(" + slow + ")")
+	fx := newFixture(t, nil, engine.WithTurnTimeout(50*time.Millisecond))
+	f := fx.load(t, `{"id": "x", "name": "x", "widgets": [{"id": "m", "type": "send_message", "text": `+string(x)+`}]}`)
+	s, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Variables: map[string]string{"big": big}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(evs); len(got) != 0 || s.Status != flows.StatusFailed {
+		t.Errorf("sent %q, status %s: want nothing sent and the session failed", got, s.Status)
+	}
+	errs := eventsOf(evs, flows.EventError)
+	if len(errs) != 1 || !strings.HasSuffix(errs[0].Message, ": the turn's time limit (--turn-timeout) was reached while it ran") {
+		t.Errorf("error events %+v, want one saying the turn's time limit was reached", errs)
 	}
 }
 
