@@ -349,8 +349,13 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 		sized := e.limited(name, call)
 		c.Functions[name] = &builtin.Function{Name: name, Types: b.Types, Validate: b.Validate, Deref: b.Deref,
 			Func: func(args ...any) (out any, err error) {
-				if name == "string" && len(args) == 1 && args[0] == nil {
-					return "", nil // as a template renders nil
+				if name == "string" && len(args) == 1 {
+					switch a := args[0].(type) {
+					case nil:
+						return "", nil // as a template renders nil
+					case string:
+						return a, nil // as it is, not a copy to count
+					}
 				}
 				cloned := false
 				for i, a := range args {

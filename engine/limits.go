@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"time"
 
@@ -165,6 +166,22 @@ func (r *exprRun) made(v any) error {
 	return nil
 }
 
+// isArgument tells whether out is text that is one of args as it is (the
+// same bytes, not a copy): text(s), trim(s) or lower(s) of a text with
+// nothing to change hand back what they were given, which they did not make.
+func isArgument(out any, args []any) bool {
+	s, ok := out.(string)
+	if !ok || s == "" {
+		return false
+	}
+	for _, a := range args {
+		if t, ok := a.(string); ok && len(t) == len(s) && unsafe.StringData(t) == unsafe.StringData(s) {
+			return true
+		}
+	}
+	return false
+}
+
 // goesOver counts the items of a list a loop is about to go over.
 func (r *exprRun) goesOver(list any) error {
 	switch rv := reflect.ValueOf(list); rv.Kind() {
@@ -216,7 +233,7 @@ func metered(c *conf.Config) {
 				return out, err
 			case name == listArgFunction:
 				err = r.goesOver(out)
-			case count:
+			case count && !isArgument(out, p[1:]):
 				err = r.made(out)
 			}
 			if err != nil {

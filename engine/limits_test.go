@@ -366,6 +366,40 @@ func TestExpressionStopsAtTheDeadline(t *testing.T) {
 	}
 }
 
+// TestReturnedArgumentsAreNotMade: a function that hands back the text it
+// was given (text of a text, trim or lower of one with nothing to change)
+// made nothing, and a loop of it is not stopped by --max-expr-bytes; one
+// that makes a copy is.
+func TestReturnedArgumentsAreNotMade(t *testing.T) {
+	big := strings.Repeat("a", 40000)
+	for _, tc := range []struct{ expr, want string }{
+		{`count(1..200, text(flow.big.value) != "")`, "200"},
+		{`count(1..200, trim(flow.big.value) != "")`, "200"},
+		{`count(1..200, string(flow.big.value) != "")`, "200"},
+		{`count(1..200, lower(flow.big.value) != "")`, "200"},
+		{`count(1..200, default(flow.big.value, "x") != "")`, "200"},
+		{`count(1..200, upper(flow.big.value) != "")`, "over the 4194304-byte limit of an expression (--max-expr-bytes)"},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			x, _ := json.Marshal("@(" + tc.expr + ")")
+			f := fx.load(t, `{"id": "x", "name": "x", "widgets": [{"id": "m", "type": "send_message", "text": `+string(x)+`}]}`)
+			_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Variables: map[string]string{"big": big}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs, sent := eventsOf(evs, flows.EventError), texts(evs)
+			if tc.want == "200" {
+				if len(sent) != 1 || sent[0] != "200" || len(errs) != 0 {
+					t.Errorf("sent %q, error events %+v, want 200 sent", sent, errs)
+				}
+			} else if len(sent) != 0 || len(errs) != 1 || !strings.Contains(errs[0].Message, tc.want) {
+				t.Errorf("sent %q, error events %+v, want one saying %q", sent, errs, tc.want)
+			}
+		})
+	}
+}
+
 // TestMatchWork: a match is measured by the instructions its pattern
 // compiles to, not its bytes (a{1000} is 7 bytes and a thousand
 // instructions), and each one looks at the clock before it runs, however
