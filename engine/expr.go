@@ -285,7 +285,7 @@ func (e *Engine) exprOptions() []expr.Option {
 		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
 	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg),
-		expr.Function(memberFunction, member), expr.Function(loopFunction, loopRound), expr.Function(inFunction, in),
+		expr.Function(memberFunction, member), expr.Function(inFunction, in),
 		expr.Function(matchesFunction, matches), expr.Function(matchTextFunction, matchText))
 	return append(opts, e.wrapBuiltins, metered, expr.MaxNodes(DefaultMaxExprNodes))
 }
@@ -746,11 +746,12 @@ func nearestFunction(name string) string {
 func (t *turn) evalExpr(x *expression) (any, error) {
 	if t.run == nil {
 		t.run = new(exprRun)
+		t.run.round = t.run.countRound
 	}
 	r := t.run
 	r.start(t)
 	env := t.exprEnv()
-	env[runVar] = r
+	env[runVar], env[roundVar] = r, r.round
 	out, err := r.vm.Run(x.prog, env)
 	if err != nil {
 		if tl, ok := asTooLarge(err); ok {

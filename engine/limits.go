@@ -111,6 +111,8 @@ type exprRun struct {
 	vm           vm.VM
 	bytes, items int
 	calls        int
+	rounds       int
+	round        func() bool // countRound, made once
 	deadline     time.Time
 	parent       context.Context
 	maxBytes     int
@@ -196,7 +198,7 @@ func (r *exprRun) goesOver(list any) error {
 
 // unmade are the functions that return one of their arguments, a value
 // already there (a member read) or the turn's time, nothing they made.
-var unmade = map[string]bool{"default": true, listArgFunction: true, nowFunction: true, loopFunction: true, memberFunction: true,
+var unmade = map[string]bool{"default": true, listArgFunction: true, nowFunction: true, memberFunction: true,
 	inFunction: true, matchesFunction: true, matchTextFunction: true}
 
 // metered wraps each function of an expression so that it takes the
@@ -206,10 +208,8 @@ func metered(c *conf.Config) {
 	for name, f := range c.Functions {
 		call, count := f.Func, !unmade[name]
 		// A match looks at the clock before it runs: one alone may take
-		// as long as maxMatchWork allows. Each round of a loop does too:
-		// what one round does is bounded only by the size of the
-		// expression.
-		always := name == loopFunction || name == matchesFunction || name == matchTextFunction
+		// as long as maxMatchWork allows.
+		always := name == matchesFunction || name == matchTextFunction
 		g := *f
 		g.Func = func(p ...any) (any, error) {
 			r, ok := p[0].(*exprRun)
@@ -245,11 +245,28 @@ func metered(c *conf.Config) {
 	}
 }
 
-// loopFunction is what each round of a loop calls (see meteredCalls),
-// under a name no author can write: the round's value, unchanged.
-const loopFunction = "loop()"
+// roundVar is the variable, under a name no author can write, holding
+// the evaluation's exprRun.round, which each round of a loop calls (see
+// meteredCalls).
+const roundVar = "round()"
 
-func loopRound(p ...any) (any, error) { return p[0], nil }
+// roundsPerCheck is how many rounds of a loop pass between two looks at
+// the clock. A round is bounded by the size of an expression: the slowest
+// we found (240 comparisons of two 60,000-byte texts) takes about a
+// millisecond, so a loop looks at the clock every 20 ms or so.
+const roundsPerCheck = 16
+
+// countRound counts a round of a loop and every roundsPerCheck rounds
+// looks at the clock. It panics with what stops the evaluation: expr-lang
+// recovers it as the error of the call, as it does a function's error.
+func (r *exprRun) countRound() bool {
+	if r.rounds++; r.rounds%roundsPerCheck == 0 {
+		if err := r.tick(true); err != nil {
+			panic(err)
+		}
+	}
+	return true
+}
 
 // inFunction, matchesFunction and matchTextFunction are what a in b and a
 // matches b call (see meteredCalls), under names no author can write: in
@@ -343,9 +360,14 @@ type meteredCalls struct{ functions map[string]*builtin.Function }
 func (v meteredCalls) Visit(node *ast.Node) {
 	if p, ok := (*node).(*ast.PredicateNode); ok {
 		// Each round of a loop (the predicate of map, filter, count ...)
-		// is a call of loopFunction, so that a loop whose rounds call
-		// nothing else still stops at the turn's deadline.
-		p.Node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: loopFunction}, Arguments: []ast.Node{&ast.IdentifierNode{Value: runVar}, p.Node}}
+		// first calls the evaluation's exprRun.round, so that a loop whose
+		// rounds call nothing else still stops at the turn's deadline. It
+		// is a variable of type func() bool, which expr-lang calls as it
+		// is: a function of the expression's would cost each round an
+		// allocation of its arguments.
+		round := &ast.IdentifierNode{Value: roundVar}
+		round.SetType(reflect.TypeFor[func() bool]())
+		p.Node = &ast.SequenceNode{Nodes: []ast.Node{&ast.CallNode{Callee: round}, p.Node}}
 		return
 	}
 	if b, ok := (*node).(*ast.BinaryNode); ok {

@@ -22,3 +22,26 @@ func BenchmarkLoop(b *testing.B) {
 		}
 	}
 }
+
+// TestLoopRoundsAllocateNothing: a round of a loop that calls no function
+// costs no allocation of its own, however many rounds there are.
+func TestLoopRoundsAllocateNothing(t *testing.T) {
+	e := New(widgets.Registered())
+	tr := &turn{e: e, ctx: t.Context(), sess: benchSession(), now: e.now()}
+	allocs := func(src string) float64 {
+		x, err := e.compileExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return testing.AllocsPerRun(20, func() {
+			if _, err := tr.evalExpr(x); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// Numbers up to 255 are boxed without an allocation.
+	few, many := allocs(`count(1..10, # % 3 == 0)`), allocs(`count(map(1..200, # % 100), # % 3 == 0)`)
+	if many > few+5 {
+		t.Errorf("200 rounds allocate %v times, 10 rounds %v times: want as many", many, few)
+	}
+}
