@@ -285,7 +285,7 @@ func (e *Engine) exprOptions() []expr.Option {
 		opts = append(opts, expr.Function(name, e.limited(name, fn)))
 	}
 	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg),
-		expr.Function(memberFunction, member), expr.Function(inFunction, in),
+		expr.Function(memberFunction, member), expr.Function(inFunction, in), expr.Function(envFunction, envOfFlow),
 		expr.Function(matchesFunction, matches), expr.Function(matchTextFunction, matchText))
 	return append(opts, e.wrapBuiltins, metered, expr.MaxNodes(DefaultMaxExprNodes))
 }

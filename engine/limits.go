@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"regexp"
@@ -198,7 +199,7 @@ func (r *exprRun) goesOver(list any) error {
 
 // unmade are the functions that return one of their arguments, a value
 // already there (a member read) or the turn's time, nothing they made.
-var unmade = map[string]bool{"default": true, listArgFunction: true, nowFunction: true, memberFunction: true,
+var unmade = map[string]bool{"default": true, listArgFunction: true, nowFunction: true, memberFunction: true, envFunction: true,
 	inFunction: true, matchesFunction: true, matchTextFunction: true}
 
 // metered wraps each function of an expression so that it takes the
@@ -243,6 +244,32 @@ func metered(c *conf.Config) {
 		}
 		c.Functions[name] = &g
 	}
+}
+
+// envFunction is what $env calls (see meteredCalls), under a name no
+// author can write: the variables without the engine's own, named as no
+// author can write a name (runVar, roundVar, the turn's time of clock.go),
+// which are the evaluation's, not the flow's.
+const envFunction = "env()"
+
+func envOfFlow(p ...any) (any, error) {
+	env, ok := p[0].(map[string]any)
+	if !ok {
+		return p[0], nil
+	}
+	var out map[string]any
+	for k := range env {
+		if strings.HasSuffix(k, "()") {
+			if out == nil {
+				out = maps.Clone(env)
+			}
+			delete(out, k)
+		}
+	}
+	if out == nil {
+		return env, nil
+	}
+	return out, nil
 }
 
 // roundVar is the variable, under a name no author can write, holding
@@ -368,6 +395,11 @@ func (v meteredCalls) Visit(node *ast.Node) {
 		round := &ast.IdentifierNode{Value: roundVar}
 		round.SetType(reflect.TypeFor[func() bool]())
 		p.Node = &ast.SequenceNode{Nodes: []ast.Node{&ast.CallNode{Callee: round}, p.Node}}
+		return
+	}
+	if id, ok := (*node).(*ast.IdentifierNode); ok && id.Value == "$env" {
+		// $env, the variables as a map, without the evaluation's own.
+		*node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: envFunction}, Arguments: []ast.Node{&ast.IdentifierNode{Value: runVar}, id}}
 		return
 	}
 	if b, ok := (*node).(*ast.BinaryNode); ok {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -465,5 +466,20 @@ func TestLongExpressionErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 400 {
 			t.Errorf("%.40s...: error %.600v, want %s", tc.expr, err, tc.want)
 		}
+	}
+}
+
+// TestEnvHoldsTheFlowsVariables: $env is the flow's variables, without
+// what the engine keeps for an evaluation of its own.
+func TestEnvHoldsTheFlowsVariables(t *testing.T) {
+	fx := newFixture(t, nil)
+	x, _ := json.Marshal(`@(string($env["run()"])) @(string($env["round()"])) @(len(filter(keys($env), # contains "()"))) @(toJSON($env) contains "()") @($env.contact.name) @(map(1..2, $env.flow.x.value))`)
+	f := fx.load(t, `{"id": "x", "name": "x", "widgets": [{"id": "m", "type": "send_message", "text": `+string(x)+`}]}`)
+	_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Contact: flows.Contact{Name: "Ana"}, Variables: map[string]string{"x": "hi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := texts(evs), []string{`  0 false Ana ["hi","hi"]`}; !slices.Equal(got, want) {
+		t.Errorf("sent %q, error events %+v, want %q", got, eventsOf(evs, flows.EventError), want)
 	}
 }
