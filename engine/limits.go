@@ -400,6 +400,7 @@ func (v meteredCalls) Visit(node *ast.Node) {
 	if id, ok := (*node).(*ast.IdentifierNode); ok && id.Value == "$env" {
 		// $env, the variables as a map, without the evaluation's own.
 		*node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: envFunction}, Arguments: []ast.Node{&ast.IdentifierNode{Value: runVar}, id}}
+		(*node).SetLocation(id.Location())
 		return
 	}
 	if b, ok := (*node).(*ast.BinaryNode); ok {
@@ -407,6 +408,7 @@ func (v meteredCalls) Visit(node *ast.Node) {
 		switch str, literal := b.Right.(*ast.StringNode); {
 		case b.Operator == "in":
 			*node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: inFunction}, Arguments: []ast.Node{run, b.Left, b.Right}}
+			(*node).SetLocation(b.Location()) // for its errors, as the operator's
 		case b.Operator == "matches" && literal:
 			// The pattern is compiled once, with the program (expr-lang
 			// has checked it compiles), and so is its size.
@@ -415,8 +417,10 @@ func (v meteredCalls) Visit(node *ast.Node) {
 				n = math.MaxInt
 			}
 			b.Left = &ast.CallNode{Callee: &ast.IdentifierNode{Value: matchTextFunction}, Arguments: []ast.Node{run, b.Left, &ast.IntegerNode{Value: n}}}
+			b.Left.SetLocation(b.Location())
 		case b.Operator == "matches":
 			*node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: matchesFunction}, Arguments: []ast.Node{run, b.Left, b.Right}}
+			(*node).SetLocation(b.Location())
 		}
 		return
 	}

@@ -483,3 +483,29 @@ func TestEnvHoldsTheFlowsVariables(t *testing.T) {
 		t.Errorf("sent %q, error events %+v, want %q", got, eventsOf(evs, flows.EventError), want)
 	}
 }
+
+// TestOperatorErrorsPointAtTheOperator: an error of in or matches points
+// at the operator, as expr-lang's own errors do, not at the start of the
+// expression.
+func TestOperatorErrorsPointAtTheOperator(t *testing.T) {
+	for _, tc := range []struct{ expr, want string }{
+		{`flow.x.value != "" && flow.x.value matches flow.p.value`, "matches: error parsing regexp: missing closing ): `(` (1:36)"},
+		{`flow.x.value != "" && flow.big.value matches "a{300}"`, "against a pattern of 302 instructions is more than one match may do (the text's bytes times the pattern's instructions, at most 16777216) (1:38)"},
+		{`flow.x.value != "" && repeat("x", 60000) matches flow.p2.value`, "against a pattern of 302 instructions is more than one match may do (the text's bytes times the pattern's instructions, at most 16777216) (1:42)"},
+		{`flow.x.value != "" && 1 in flow.x.value`, "(1:25)"},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			x, _ := json.Marshal("@(" + tc.expr + ")")
+			f := fx.load(t, `{"id": "x", "name": "x", "widgets": [{"id": "m", "type": "send_message", "text": `+string(x)+`}]}`)
+			_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Variables: map[string]string{"x": "a", "p": "(", "p2": "a{300}", "big": strings.Repeat("a", 60000)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := eventsOf(evs, flows.EventError)
+			if len(errs) != 1 || !strings.HasSuffix(errs[0].Message, tc.want) {
+				t.Errorf("error events %+v, want one ending %q", errs, tc.want)
+			}
+		})
+	}
+}
