@@ -295,6 +295,7 @@ func TestExpressionBudget(t *testing.T) {
 		{`len(map(1..60000, #))`, itemsLimit, nil},
 		{`let r = 1..1000; count(r, count(r, # > 0) > 0)`, itemsLimit, nil},
 		{`len(1..1001)`, "more than 1000 items", []engine.Option{engine.WithMaxExprItems(1000)}},
+		{`len(reduce(1..600, #acc + "` + strings.Repeat("x", 53) + `", ""))`, bytesLimit, nil}, // as docs/flow-format.md says
 		{`len(1..1000) + count(1..1000, true) + len(1..1)`, "more than 1000 items", []engine.Option{engine.WithMaxExprItems(1000)}},
 		{`let r = 1..60000; 0 in r || 0 in r`, itemsLimit, nil},
 		{`let a = repeat("x", 60000); a matches a`, "matches: a text of 60000 bytes against a pattern of 60002 instructions is more than one match may do (the text's bytes times the pattern's instructions, at most 16777216)", nil},
@@ -322,6 +323,7 @@ func TestExpressionBudget(t *testing.T) {
 		`len(map(1..60, repeat("x", 60000)))`, `len(1..100000)`, `count(1..100000, # > 0) == 100000`, `100000 in 1..100000`,
 		`len(map(1..1000, 1..98)) == 1000`, `let r = 1..300; count(r, count(r, # > 0) > 0)`,
 		`len(join(map(1..5000, upper("item " + string(#))), ", "))`,
+		`len(join(map(1..600, "` + strings.Repeat("x", 53) + `"), "")) == 31800`,
 		`5 in 1..60000 && "b" in ["a", "b"] && !(0 in 1..60000) && "x" not in {"a": 1}`,
 		`repeat("x", 1000) matches "^x+$" && repeat("ab", 100) matches string("^(ab)+$")`,
 	} {
