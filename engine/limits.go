@@ -85,9 +85,19 @@ type valueTooLarge struct {
 	more  bool   // size is a lower bound
 	limit int
 	kind  limitKind
+	// field is the JSON path of the widget's field whose template it
+	// was in (text, url, quick_replies[0]), when it was in one.
+	field string
 }
 
 func (e *valueTooLarge) Error() string {
+	if e.field != "" {
+		return e.field + ": " + e.message()
+	}
+	return e.message()
+}
+
+func (e *valueTooLarge) message() string {
 	more := ""
 	if e.more {
 		more = " or more"

@@ -55,7 +55,7 @@ func TestValueLimitStopsADoublingLoop(t *testing.T) {
 				t.Errorf("acc is %d bytes, want the last value under %d", len(acc), tc.limit)
 			}
 			errs := eventsOf(evs, flows.EventError)
-			want := `set_variable "dbl": the template "@flow.acc@flow.acc" is ` + itoa(len(acc)*2) + ` bytes, over the ` + itoa(tc.limit) + `-byte limit of a value (--max-value)`
+			want := `set_variable "dbl": value: the template "@flow.acc@flow.acc" is ` + itoa(len(acc)*2) + ` bytes, over the ` + itoa(tc.limit) + `-byte limit of a value (--max-value)`
 			if len(errs) != 1 || errs[0].Message != want || errs[0].Widget != "dbl" {
 				t.Errorf("error events %+v, want one: %s", errs, want)
 			}
@@ -193,7 +193,7 @@ func TestWebhookBodyOverTheLimitIsNotSent(t *testing.T) {
 		t.Errorf("a call was recorded: %+v", eventsOf(evs, flows.EventWebhookCalled))
 	}
 	errs := eventsOf(evs, flows.EventError)
-	want := `webhook "call": the template "{\"a\": \"@flow.big@flow.big\"}" is 80007 bytes or more, over the 65536-byte limit of a value (--max-value)`
+	want := `webhook "call": body: the template "{\"a\": \"@flow.big@flow.big\"}" is 80007 bytes or more, over the 65536-byte limit of a value (--max-value)`
 	if len(errs) != 1 || errs[0].Message != want {
 		t.Errorf("error events %+v, want %s", errs, want)
 	}
@@ -360,7 +360,7 @@ func TestExpressionStopsAtTheDeadline(t *testing.T) {
 				t.Errorf("status %s, want failed", s.Status)
 			}
 			errs := eventsOf(evs, flows.EventError)
-			want := `send_message "m": @(` + expr[:min(len(expr), 60)]
+			want := `send_message "m": text: @(` + expr[:min(len(expr), 60)]
 			if len(errs) != 1 || !strings.HasPrefix(errs[0].Message, want) ||
 				!strings.HasSuffix(errs[0].Message, ": the turn's time limit (--turn-timeout) was reached while it ran") {
 				t.Errorf("error events %+v, want one naming the expression and the turn's time limit", errs)

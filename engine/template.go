@@ -353,7 +353,7 @@ func (t *turn) render(tp *template, mode renderMode) string {
 	limit := t.e.maxValue
 	if tp.static {
 		if len(tp.text) > limit {
-			t.overLimit(&valueTooLarge{what: fmt.Sprintf("the text %q", shorten(tp.src, 40)), size: len(tp.text), limit: limit})
+			t.overLimit(&valueTooLarge{what: fmt.Sprintf("the text %q", shorten(tp.src, 40)), size: len(tp.text), limit: limit, field: tp.field})
 			return ""
 		}
 		return tp.text
@@ -370,6 +370,7 @@ func (t *turn) render(tp *template, mode renderMode) string {
 		}
 		b.WriteString(str)
 	}
+	over := t.tooLarge != nil // by another field before this one
 	for i := range tp.segs {
 		s := &tp.segs[i]
 		// A value in a JSON body outside a string is a JSON value itself.
@@ -426,10 +427,13 @@ func (t *turn) render(tp *template, mode renderMode) string {
 			}
 		}
 		if t.tooLarge != nil {
+			if !over && t.tooLarge.field == "" {
+				t.tooLarge.field = tp.field // an @(...) of this template
+			}
 			return ""
 		}
 		if b.Len() > limit {
-			t.overLimit(&valueTooLarge{what: fmt.Sprintf("the template %q", shorten(tp.src, 40)), size: b.Len(), more: i < len(tp.segs)-1, limit: limit})
+			t.overLimit(&valueTooLarge{what: fmt.Sprintf("the template %q", shorten(tp.src, 40)), size: b.Len(), more: i < len(tp.segs)-1, limit: limit, field: tp.field})
 			return ""
 		}
 	}
