@@ -777,6 +777,22 @@ func (f *Flow) KindProblem(kind string) *FieldError {
 	return nil
 }
 
+// CallProblem reports why f cannot run on a call, nil when it can: a
+// messaging flow runs on a call as a voice flow would, so it must pass a
+// voice flow's checks (KindProblem); a wait_for_response without a timeout
+// would keep the caller waiting in silence forever. The error wraps the
+// widget's FieldError. POST /v1/sessions, the simulator and parley simulate
+// and test with a call all refuse such a start with this message.
+func (f *Flow) CallProblem() error {
+	if f.IsVoice() {
+		return nil
+	}
+	if fe := f.KindProblem(KindVoice); fe != nil {
+		return fmt.Errorf("flow %q is a messaging flow, which a call runs as a voice flow: %w", f.ID, fe)
+	}
+	return nil
+}
+
 // danglingExit reports the exit name (at path p) of the widget id when its
 // destination is no widget of f.
 func danglingExit(f *Flow, id, p, name, dest string) *FieldError {
