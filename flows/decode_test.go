@@ -463,6 +463,64 @@ func TestStoredFlowsLoad(t *testing.T) {
 	}
 }
 
+// TestNulls: a JSON null where the schema takes none is an error at its
+// path in a flow being written, saying what was expected, and a warning in a
+// flow stored by an earlier version, which loads as it loaded then (the
+// null read as the field's zero value). A widget's position takes any JSON.
+func TestNulls(t *testing.T) {
+	src := `{"id": "old", "description": null, "environment": null, "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "hi", "quick_replies": [null, "b"], "translations": {"fra": null}, "note": null, "position": null, "exits": {"Next": "ask"}},
+	  {"id": "ask", "type": "wait_for_response", "timeout": null, "rules": [{"type": "has_text", "args": null, "category": "A"}], "exits": {"A": "call", "Other": ""}},
+	  {"id": "call", "type": "webhook", "url": "https://example.com", "headers": {"X-Api-Key": null}, "exits": {"Success": "", "Failure": null}}]}`
+	want := []string{
+		`description: expected a string, got JSON null`,
+		`environment: expected a JSON object, got JSON null`,
+		`widget "hi": widgets[0].quick_replies[0]: expected a string, got JSON null`,
+		`widget "hi": widgets[0].translations.fra: expected a JSON object, got JSON null`,
+		`widget "hi": widgets[0].note: expected a string, got JSON null`,
+		`widget "ask": widgets[1].timeout: expected an integer, got JSON null`,
+		`widget "ask": widgets[1].rules[0].args: expected an array of strings, got JSON null`,
+		`widget "call": widgets[2].headers.X-Api-Key: expected a string, got JSON null`,
+		`widget "call": widgets[2].exits.Failure: expected a string, got JSON null`,
+	}
+	eng := engine.New(widgets.Registered())
+	_, err := eng.Load([]byte(src))
+	errs := validationErrors(t, err)
+	if len(errs) != len(want) {
+		t.Fatalf("Load: %d errors, want %d: %v", len(errs), len(want), err)
+	}
+	f, err := eng.LoadStored([]byte(src))
+	if err != nil {
+		t.Fatalf("LoadStored: %v", err)
+	}
+	if len(f.Warnings) != len(want) {
+		t.Fatalf("LoadStored: %d warnings, want %d: %v", len(f.Warnings), len(want), f.Warnings)
+	}
+	for i, w := range want {
+		if errs[i].Error() != w && !strings.HasPrefix(errs[i].Error(), w+":") {
+			t.Errorf("error %d is %q, want %q", i, errs[i], w)
+		}
+		if !strings.HasPrefix(f.Warnings[i].Error(), w) || !errors.Is(f.Warnings[i], flows.ErrNewRule) {
+			t.Errorf("warning %d is %q, want it to start with %q and wrap ErrNewRule", i, f.Warnings[i], w)
+		}
+	}
+	if qr := f.Widget("hi").(*widgets.SendMessage).QuickReplies; len(qr) != 2 || qr[0] != "" || qr[1] != "b" {
+		t.Errorf("stored quick_replies read as %q, want the null as \"\" as before", qr)
+	}
+	// Null where no version took one is an error in a stored flow too,
+	// reported once: the widget, its id, its type.
+	for doc, want := range map[string]string{
+		`{"id": "f", "widgets": [{"id": "a", "type": "end"}, null]}`:                      `widgets[1]: expected a JSON object, got JSON null`,
+		`{"id": "f", "widgets": [{"id": null, "type": "end"}]}`:                           `widgets[0].id: expected a string, got JSON null`,
+		`{"id": "f", "widgets": [{"id": "a", "type": "end"}, {"id": "b", "type": null}]}`: `widget "b": widgets[1].type: expected a string, got JSON null`,
+	} {
+		_, err := eng.LoadStored([]byte(doc))
+		if errs := validationErrors(t, err); len(errs) != 1 || errs[0].Error() != want {
+			t.Errorf("%s: %v, want only %q", doc, err, want)
+		}
+	}
+}
+
 func TestByteOrderMark(t *testing.T) {
 	f, err := load("\ufeff" + `{"id": "f", "widgets": [{"id": "a", "type": "end"}]}`)
 	if err != nil {
