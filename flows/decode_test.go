@@ -521,6 +521,25 @@ func TestNulls(t *testing.T) {
 	}
 }
 
+// TestNegativeRevision: a document's revision is 0 or more, as the schema
+// has it; a flow stored with a negative one loads with it as a warning.
+func TestNegativeRevision(t *testing.T) {
+	const src = `{"id": "f", "revision": -1, "widgets": [{"id": "a", "type": "end"}]}`
+	const want = "revision: revision is -1; it must be 0 or more"
+	eng := engine.New(widgets.Registered())
+	_, err := eng.Load([]byte(src))
+	if errs := validationErrors(t, err); len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), want) {
+		t.Errorf("Load: %v, want %q", err, want)
+	}
+	f, err := eng.LoadStored([]byte(src))
+	if err != nil || len(f.Warnings) != 1 || !strings.HasPrefix(f.Warnings[0].Error(), want) || !errors.Is(f.Warnings[0], flows.ErrNewRule) {
+		t.Errorf("LoadStored: %v, warnings %v", err, f)
+	}
+	if _, err := eng.Load([]byte(`{"id": "f", "revision": 0, "widgets": [{"id": "a", "type": "end"}]}`)); err != nil {
+		t.Errorf("revision 0: %v", err)
+	}
+}
+
 func TestByteOrderMark(t *testing.T) {
 	f, err := load("\ufeff" + `{"id": "f", "widgets": [{"id": "a", "type": "end"}]}`)
 	if err != nil {

@@ -523,6 +523,10 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			f.ExpireMinutes = MaxExpireMinutes // past that the expiry time would wrap around
 		}
 	}
+	if f.Revision < 0 {
+		// Earlier versions took any; the server numbers revisions itself.
+		add(&FieldError{Path: "revision", Message: fmt.Sprintf("revision is %d; it must be 0 or more (the server numbers the revisions it stores, whatever this one says)", f.Revision), Err: ErrNewRule})
+	}
 	if fe := CheckLanguage("language", "language", f.Language); fe != nil {
 		add(fe)
 	}
