@@ -632,6 +632,16 @@ func TestExitsOfRulesNotRead(t *testing.T) {
 			`widgets[0].buckets: expected an array of strings, got JSON string`,
 			`widgets[0].exits.B: exit "B" points to unknown widget "zz"`,
 		}},
+		{"a wait's only rule without a category", `{"id": "g", "type": "wait_for_response", "rules": [{"type": "has_text"}], "exits": {"Other": ""}}`, []string{
+			`widgets[0].rules[0].category: missing category`,
+		}},
+		{"a rule without a category beside one with", `{"id": "g", "type": "split", "rules": [{"type": "has_text", "category": "A"}, {"type": "has_number", "category": ""}], "exits": {"A": "", "N": "zz", "Other": ""}}`, []string{
+			`widgets[0].rules[1].category: missing category`,
+			`widgets[0].exits.N: exit "N" points to unknown widget "zz"`,
+		}},
+		{"a blank category", `{"id": "g", "type": "gather_digits", "rules": [{"type": "has_text", "category": " "}], "exits": {"Yes": ""}}`, []string{
+			`widgets[0].rules[0].category: missing category`,
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { wantWidgetErrors(t, tc.widget, tc.want) })

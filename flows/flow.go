@@ -157,6 +157,15 @@ type ExitsFrom interface {
 	ExitFields() []string
 }
 
+// UnreadExits is implemented by an ExitsFrom widget whose exits may be
+// unknown although every field they come from was read: ExitsUnread
+// reports, after Validate, that one of them was read without what names an
+// exit (a rule without a category, reported missing), and Decode then does
+// not report the widget's exits as unknown either.
+type UnreadExits interface {
+	ExitsUnread() bool
+}
+
 // KindChecker is implemented by a widget that does not belong in every kind
 // of flow (a voice widget in a messaging flow says nothing to anyone):
 // CheckKind reports, as Validate does, what is wrong with the widget in a
@@ -869,6 +878,9 @@ func exitsKnown(w Widget) bool {
 		if !w.Base().Decoded(field) {
 			return false
 		}
+	}
+	if ue, ok := ef.(UnreadExits); ok && ue.ExitsUnread() {
+		return false
 	}
 	return true
 }
