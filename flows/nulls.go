@@ -36,6 +36,9 @@ var (
 // null was sent empty; the schema refuses null there. A value of the wrong
 // kind, or an unknown field, is not walked: decoding reports it.
 func findNulls(doc []byte, t reflect.Type) []nullAt {
+	if !bytes.Contains(doc, []byte("null")) {
+		return nil // the walk is not needed, for most widgets of a large flow
+	}
 	dec := jsontext.NewDecoder(bytes.NewReader(doc), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	var out []nullAt
 	if walkNulls(dec, t, "", &out) != nil {
