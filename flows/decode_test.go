@@ -463,6 +463,83 @@ func TestStoredFlowsLoad(t *testing.T) {
 	}
 }
 
+// TestNulls: a JSON null where the schema takes none is an error at its
+// path in a flow being written, saying what was expected, and a warning in a
+// flow stored by an earlier version, which loads as it loaded then (the
+// null read as the field's zero value). A widget's position takes any JSON.
+func TestNulls(t *testing.T) {
+	src := `{"id": "old", "description": null, "environment": null, "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "hi", "quick_replies": [null, "b"], "translations": {"fra": null}, "note": null, "position": null, "exits": {"Next": "ask"}},
+	  {"id": "ask", "type": "wait_for_response", "timeout": null, "rules": [{"type": "has_text", "args": null, "category": "A"}], "exits": {"A": "call", "Other": ""}},
+	  {"id": "call", "type": "webhook", "url": "https://example.com", "headers": {"X-Api-Key": null}, "exits": {"Success": "", "Failure": null}}]}`
+	want := []string{
+		`description: expected a string, got JSON null`,
+		`environment: expected a JSON object, got JSON null`,
+		`widget "hi": widgets[0].quick_replies[0]: expected a string, got JSON null`,
+		`widget "hi": widgets[0].translations.fra: expected a JSON object, got JSON null`,
+		`widget "hi": widgets[0].note: expected a string, got JSON null`,
+		`widget "ask": widgets[1].timeout: expected an integer, got JSON null`,
+		`widget "ask": widgets[1].rules[0].args: expected an array of strings, got JSON null`,
+		`widget "call": widgets[2].headers.X-Api-Key: expected a string, got JSON null`,
+		`widget "call": widgets[2].exits.Failure: expected a string, got JSON null`,
+	}
+	eng := engine.New(widgets.Registered())
+	_, err := eng.Load([]byte(src))
+	errs := validationErrors(t, err)
+	if len(errs) != len(want) {
+		t.Fatalf("Load: %d errors, want %d: %v", len(errs), len(want), err)
+	}
+	f, err := eng.LoadStored([]byte(src))
+	if err != nil {
+		t.Fatalf("LoadStored: %v", err)
+	}
+	if len(f.Warnings) != len(want) {
+		t.Fatalf("LoadStored: %d warnings, want %d: %v", len(f.Warnings), len(want), f.Warnings)
+	}
+	for i, w := range want {
+		if errs[i].Error() != w && !strings.HasPrefix(errs[i].Error(), w+":") {
+			t.Errorf("error %d is %q, want %q", i, errs[i], w)
+		}
+		if !strings.HasPrefix(f.Warnings[i].Error(), w) || !errors.Is(f.Warnings[i], flows.ErrNewRule) {
+			t.Errorf("warning %d is %q, want it to start with %q and wrap ErrNewRule", i, f.Warnings[i], w)
+		}
+	}
+	if qr := f.Widget("hi").(*widgets.SendMessage).QuickReplies; len(qr) != 2 || qr[0] != "" || qr[1] != "b" {
+		t.Errorf("stored quick_replies read as %q, want the null as \"\" as before", qr)
+	}
+	// Null where no version took one is an error in a stored flow too,
+	// reported once: the widget, its id, its type.
+	for doc, want := range map[string]string{
+		`{"id": "f", "widgets": [{"id": "a", "type": "end"}, null]}`:                      `widgets[1]: expected a JSON object, got JSON null`,
+		`{"id": "f", "widgets": [{"id": null, "type": "end"}]}`:                           `widgets[0].id: expected a string, got JSON null`,
+		`{"id": "f", "widgets": [{"id": "a", "type": "end"}, {"id": "b", "type": null}]}`: `widget "b": widgets[1].type: expected a string, got JSON null`,
+	} {
+		_, err := eng.LoadStored([]byte(doc))
+		if errs := validationErrors(t, err); len(errs) != 1 || errs[0].Error() != want {
+			t.Errorf("%s: %v, want only %q", doc, err, want)
+		}
+	}
+}
+
+// TestNegativeRevision: a document's revision is 0 or more, as the schema
+// has it; a flow stored with a negative one loads with it as a warning.
+func TestNegativeRevision(t *testing.T) {
+	const src = `{"id": "f", "revision": -1, "widgets": [{"id": "a", "type": "end"}]}`
+	const want = "revision: revision is -1; it must be 0 or more"
+	eng := engine.New(widgets.Registered())
+	_, err := eng.Load([]byte(src))
+	if errs := validationErrors(t, err); len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), want) {
+		t.Errorf("Load: %v, want %q", err, want)
+	}
+	f, err := eng.LoadStored([]byte(src))
+	if err != nil || len(f.Warnings) != 1 || !strings.HasPrefix(f.Warnings[0].Error(), want) || !errors.Is(f.Warnings[0], flows.ErrNewRule) {
+		t.Errorf("LoadStored: %v, warnings %v", err, f)
+	}
+	if _, err := eng.Load([]byte(`{"id": "f", "revision": 0, "widgets": [{"id": "a", "type": "end"}]}`)); err != nil {
+		t.Errorf("revision 0: %v", err)
+	}
+}
+
 func TestByteOrderMark(t *testing.T) {
 	f, err := load("\ufeff" + `{"id": "f", "widgets": [{"id": "a", "type": "end"}]}`)
 	if err != nil {
@@ -554,6 +631,16 @@ func TestExitsOfRulesNotRead(t *testing.T) {
 		{"buckets of the wrong kind", `{"id": "g", "type": "random", "buckets": "A B", "exits": {"A": "", "B": "zz"}}`, []string{
 			`widgets[0].buckets: expected an array of strings, got JSON string`,
 			`widgets[0].exits.B: exit "B" points to unknown widget "zz"`,
+		}},
+		{"a wait's only rule without a category", `{"id": "g", "type": "wait_for_response", "rules": [{"type": "has_text"}], "exits": {"Other": ""}}`, []string{
+			`widgets[0].rules[0].category: missing category`,
+		}},
+		{"a rule without a category beside one with", `{"id": "g", "type": "split", "rules": [{"type": "has_text", "category": "A"}, {"type": "has_number", "category": ""}], "exits": {"A": "", "N": "zz", "Other": ""}}`, []string{
+			`widgets[0].rules[1].category: missing category`,
+			`widgets[0].exits.N: exit "N" points to unknown widget "zz"`,
+		}},
+		{"a blank category", `{"id": "g", "type": "gather_digits", "rules": [{"type": "has_text", "category": " "}], "exits": {"Yes": ""}}`, []string{
+			`widgets[0].rules[0].category: missing category`,
 		}},
 	}
 	for _, tc := range tests {

@@ -157,6 +157,15 @@ type ExitsFrom interface {
 	ExitFields() []string
 }
 
+// UnreadExits is implemented by an ExitsFrom widget whose exits may be
+// unknown although every field they come from was read: ExitsUnread
+// reports, after Validate, that one of them was read without what names an
+// exit (a rule without a category, reported missing), and Decode then does
+// not report the widget's exits as unknown either.
+type UnreadExits interface {
+	ExitsUnread() bool
+}
+
 // KindChecker is implemented by a widget that does not belong in every kind
 // of flow (a voice widget in a messaging flow says nothing to anyone):
 // CheckKind reports, as Validate does, what is wrong with the widget in a
@@ -475,6 +484,20 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	for _, fe := range res.problems {
 		add(fe)
 	}
+	// A null where the schema takes none: earlier versions read it as the
+	// field's zero value, as a stored flow still reads it, with a warning.
+	// In a flow being written it is left out as a value of the wrong kind is,
+	// so that what it leaves empty is not reported again.
+	for _, n := range findNulls(data, reflect.TypeFor[rawFlow]()) {
+		if n.path == "id" {
+			// No id, as "" is: the server assigns one, a file's name gives one.
+			continue
+		}
+		add(&FieldError{Path: n.path, Message: n.message(), Err: ErrNewRule})
+		if !stored {
+			res.clear(n.path)
+		}
+	}
 	f := &Flow{
 		ID: raw.ID, Name: raw.Name, Version: raw.Version, Revision: raw.Revision,
 		Kind: raw.Kind, Language: raw.Language, Start: raw.Start, ExpireMinutes: raw.ExpireMinutes,
@@ -509,10 +532,14 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			f.ExpireMinutes = MaxExpireMinutes // past that the expiry time would wrap around
 		}
 	}
+	if f.Revision < 0 {
+		// Earlier versions took any; the server numbers revisions itself.
+		add(&FieldError{Path: "revision", Message: fmt.Sprintf("revision is %d; it must be 0 or more (the server numbers the revisions it stores, whatever this one says)", f.Revision), Err: ErrNewRule})
+	}
 	if fe := CheckLanguage("language", "language", f.Language); fe != nil {
 		add(fe)
 	}
-	if f.Name == "" && f.ID == "" {
+	if f.Name == "" && f.ID == "" && !res.cleared["name"] {
 		add(&FieldError{Path: "name", Message: "a flow needs a name or an id"})
 	}
 	if f.ID != "" {
@@ -554,6 +581,39 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		if !ok {
 			continue
 		}
+		factory, known := reg.Lookup(head.Type)
+		// The nulls of the widget, of its type's fields or, when its type
+		// is not known, of those every widget has. Those of its exits are
+		// reported with its exits, below.
+		wt := reflect.TypeFor[WidgetBase]()
+		if known {
+			wt = reflect.TypeOf(unwrapped(factory()))
+		}
+		var nulls map[string]bool
+		for _, n := range findNulls(w, wt) {
+			if isUnder(n.path, "exits") {
+				continue
+			}
+			fe := &FieldError{Widget: head.ID, Path: joinPath(path, n.path), Message: n.message(), Err: ErrNewRule}
+			switch n.path {
+			case "", "id", "type":
+				// The widget, its id or its type, read as "" or as one
+				// without either, which no version took: not missing, but
+				// null.
+				fe.Err = nil
+				badID = badID || n.path != "type"
+				badType = badType || n.path != "id"
+			default:
+				if stored {
+					break
+				}
+				if nulls == nil {
+					nulls = map[string]bool{}
+				}
+				nulls[n.path] = true
+			}
+			add(fe)
+		}
 		// A widget without an id, or with the id of one before it, is
 		// checked all the same, for its other problems and where its exits
 		// lead; it is no widget of the flow, so no exit leads to it.
@@ -576,8 +636,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				add(&FieldError{Widget: head.ID, Path: path + ".id", Message: "duplicate widget id", Err: ErrDuplicateID})
 			}
 		}
-		factory, ok := reg.Lookup(head.Type)
-		if !ok {
+		if !known {
 			msg := fmt.Sprintf("unknown widget type %q", head.Type) + didYouMean(head.Type, reg.Names())
 			if head.Type == "" {
 				msg = "missing widget type" + caseHint(w, "type")
@@ -600,11 +659,11 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		var wg Widget
 		res := unmarshalAll(w, path, func() any {
 			wg = factory()
-			if wr, ok := wg.(Wrapper); ok {
-				return wr.Unwrap()
-			}
-			return wg
+			return unwrapped(wg)
 		})
+		for p := range nulls {
+			res.clear(p)
+		}
 		for _, fe := range res.problems {
 			if idKey != "" && errors.Is(fe, ErrUnknownField) && fe.Path == MemberPath(path, idKey) ||
 				badID && fe.Path == path+".id" {
@@ -777,6 +836,22 @@ func (f *Flow) KindProblem(kind string) *FieldError {
 	return nil
 }
 
+// CallProblem reports why f cannot run on a call, nil when it can: a
+// messaging flow runs on a call as a voice flow would, so it must pass a
+// voice flow's checks (KindProblem); a wait_for_response without a timeout
+// would keep the caller waiting in silence forever. The error wraps the
+// widget's FieldError. POST /v1/sessions, the simulator and parley simulate
+// and test with a call all refuse such a start with this message.
+func (f *Flow) CallProblem() error {
+	if f.IsVoice() {
+		return nil
+	}
+	if fe := f.KindProblem(KindVoice); fe != nil {
+		return fmt.Errorf("flow %q is a messaging flow, which a call runs as a voice flow: %w", f.ID, fe)
+	}
+	return nil
+}
+
 // danglingExit reports the exit name (at path p) of the widget id when its
 // destination is no widget of f.
 func danglingExit(f *Flow, id, p, name, dest string) *FieldError {
@@ -803,6 +878,9 @@ func exitsKnown(w Widget) bool {
 		if !w.Base().Decoded(field) {
 			return false
 		}
+	}
+	if ue, ok := ef.(UnreadExits); ok && ue.ExitsUnread() {
+		return false
 	}
 	return true
 }
@@ -861,6 +939,23 @@ type decoded struct {
 
 // maxProblems bounds the problems one document's decoding reports.
 const maxProblems = 50
+
+// clear marks the value at path p as left out (see decoded.cleared).
+func (d *decoded) clear(p string) {
+	if d.cleared == nil {
+		d.cleared = map[string]bool{}
+	}
+	d.cleared[p] = true
+}
+
+// unwrapped is the widget Decode decodes a widget's JSON into: w, or the
+// widget it wraps (Wrapper).
+func unwrapped(w Widget) Widget {
+	if wr, ok := w.(Wrapper); ok {
+		return wr.Unwrap()
+	}
+	return w
+}
 
 // unmarshalAll decodes doc (the flow, or the widget at path prefix) into the
 // value mk makes, going on past each problem to report them all: an unknown

@@ -309,11 +309,13 @@ func numberTest(pass func(v, a, b decimal) bool) func(*Set, *rule, flows.Run, st
 	}
 }
 
-// ParseNumber reads s, spaces around it aside, as one number written as the
-// number rules read one in an input: an optional sign, digits of any script
-// with commas between groups of three ("1,000"), and an optional fraction
-// (".5", "12.5"). It returns the number in canonical form ("0042.50" is
-// "42.5"); ok is false for anything else ("1e3", "inf", "1,2,3", "12 kg").
+// ParseNumber reads s, spaces around it aside, as one number: an optional
+// sign, digits of any script with commas only between groups of three
+// ("1,000"), and an optional fraction (".5", "12.5"). That is stricter than
+// the number rules, which drop any comma among the digits ("1,5" is 15
+// there, as goflow reads it). It returns the number in canonical form
+// ("0042.50" is "42.5"); ok is false for anything else ("1e3", "inf",
+// "1,2,3", "1,5", "12 kg").
 func ParseNumber(s string) (string, bool) {
 	s = strings.TrimSpace(s)
 	neg := false

@@ -723,3 +723,22 @@ func TestWordKey(t *testing.T) {
 		}
 	}
 }
+
+// TestCommaReadings: the number rules drop a comma wherever it is among the
+// digits, as goflow reads numbers ("1,5" is 15, never one and a half), and
+// ParseNumber, which number(text) reads with, takes commas only between
+// groups of three: rules.md and flow-format.md say each.
+func TestCommaReadings(t *testing.T) {
+	runCases(t, []ruleCase{
+		{"has_number", nil, "1,5", true, "15"},
+		{"has_number", nil, "12,34", true, "1234"},
+		{"has_number", nil, "1,0000", true, "10000"},
+		{"has_number_gt", []string{"10"}, "1,5", true, "15"},
+	}, nil)
+	for in, want := range map[string]string{"1,000": "1000", "12,345,678.5": "12345678.5", "٣,٠٠٠": "3000", "1,5": "", "12,34": "", "1,0000": "", ",5": "", "3,": ""} {
+		got, ok := ParseNumber(in)
+		if ok != (want != "") || got != want {
+			t.Errorf("ParseNumber(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}

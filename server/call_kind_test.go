@@ -31,3 +31,31 @@ func TestSessionCallRefusesWaitWithoutTimeout(t *testing.T) {
 		t.Errorf("a messaging flow whose wait has a timeout, on a call: %v", s)
 	}
 }
+
+// The simulator's start runs a flow as it runs live: a messaging flow given
+// a call, stored or sent as a definition, is refused as POST /v1/sessions
+// refuses it, with its message, when a wait_for_response has no timeout.
+func TestSimulatorCallRefusesWaitWithoutTimeout(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	const chat = `{"id":"chat","name":"Chat","widgets":[
+ {"id":"hi","type":"send_message","text":"Say something.","exits":{"Next":"wait"}},
+ {"id":"wait","type":"wait_for_response","result":"Answer","exits":{"Next":""}}]}`
+	ts.createFlow(chat)
+	live := ts.do("POST", "/v1/sessions", `{"flow":"chat","call":{"id":"CA1","from":"+15550001"}}`).errorOf(t)["message"]
+	for _, body := range []string{
+		`{"flow":"chat","call":{"from":"+15550001"}}`,
+		`{"definition":` + chat + `,"call":{"from":"+15550001"}}`,
+	} {
+		r := ts.do("POST", "/v1/simulator/sessions", body)
+		e := r.errorOf(t)
+		msg, _ := e["message"].(string)
+		if r.Status != 422 || e["field"] != "flow" || !strings.Contains(msg, `widget "wait": widgets[1].timeout`) {
+			t.Errorf("%s: %d %s, want 422 naming the widget", body, r.Status, r.Body)
+		}
+		if !strings.Contains(body, "definition") && msg != live {
+			t.Errorf("message %q, POST /v1/sessions says %q", msg, live)
+		}
+	}
+	// Without a call it starts.
+	ts.must(201, "POST", "/v1/simulator/sessions", `{"flow":"chat"}`)
+}

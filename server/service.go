@@ -171,8 +171,9 @@ type StartRequest struct {
 	// FlowField, with Channel, is the channel's field that named FlowID:
 	// a flow missing is then the channel's fault, not the request's.
 	FlowField string
-	// CheckKind refuses a voice flow without a Call (POST /v1/sessions,
-	// whose field flow named it): see checkStartKind.
+	// CheckKind refuses a voice flow without a Call, and a messaging flow
+	// that cannot run on its Call (POST /v1/sessions, whose field flow named
+	// it, and the simulator's start): see checkStartKind.
 	CheckKind bool
 	// SandboxContact makes the contact the simulator's test contact: the
 	// flow sees Contact.URN, the store keeps the contact apart from a live
@@ -299,10 +300,9 @@ func checkStartKind(flow *flows.Flow, call bool) error {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow",
 			"flow %q is a voice flow, which runs on a call: give the call (\"call\": {\"id\": ..., \"from\": ...}) or start a messaging flow", flow.ID)
 	}
-	if call && !flow.IsVoice() {
-		if fe := flow.KindProblem(flows.KindVoice); fe != nil {
-			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow",
-				"flow %q is a messaging flow, which a call runs as a voice flow: %s", flow.ID, fe)
+	if call {
+		if err := flow.CallProblem(); err != nil {
+			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow", "%s", err)
 		}
 	}
 	return nil

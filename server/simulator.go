@@ -286,7 +286,9 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	req := StartRequest{FlowID: flowID, Variables: vars, Environment: flows.EnvSandbox, SessionID: uuid.Must(uuid.NewV7()).String()}
+	// Checked as POST /v1/sessions checks a start: a messaging flow given a
+	// call runs as a voice flow, and must pass its checks.
+	req := StartRequest{FlowID: flowID, Variables: vars, Environment: flows.EnvSandbox, SessionID: uuid.Must(uuid.NewV7()).String(), CheckKind: true}
 	if rid, ok := c.Locals(localRequestID).(string); ok {
 		req.LaunchID = rid
 	}

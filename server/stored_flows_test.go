@@ -271,3 +271,40 @@ func TestStoredFlowWithTooLongTimes(t *testing.T) {
 		t.Errorf("after 365 days: %v %v", s["status"], pathOf(s))
 	}
 }
+
+// A flow stored by an earlier version with fields given as null runs as it
+// ran, each null read as the field's zero value, and start-up warns about
+// it; a new flow or revision with one is refused naming its path, by POST,
+// PUT, the check and the simulator alike.
+func TestStoredFlowWithNulls(t *testing.T) {
+	const nulls = `{"id":"nulls","name":"Nulls","language":null,"widgets":[
+ {"id":"hi","type":"send_message","text":"Hi","quick_replies":["a",null],"note":null,"exits":{"Next":""}}]}`
+	dir := t.TempDir()
+	storeRaw(t, dir, map[string]string{"nulls": nulls})
+	var logs syncbuf.Buffer
+	ts := newTestServer(t, func(c *Config) {
+		c.DataDir = dir
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	if !strings.Contains(logs.String(), "flow=nulls revision=1") || !strings.Contains(logs.String(), "widgets[0].quick_replies[1]: expected a string, got JSON null") {
+		t.Errorf("start-up did not warn of the nulls:\n%s", logs.String())
+	}
+	s := ts.must(201, "POST", "/v1/sessions", `{"flow":"nulls","contact":{"urn":"tel:+15550001"}}`)
+	if msgs := s["messages"].([]any); len(msgs) != 1 || fmt.Sprint(msgs[0].(map[string]any)["quick_replies"]) != "[a]" {
+		t.Errorf("the stored flow ran as %v, want its null quick reply as \"\", which is not sent", s["messages"])
+	}
+	const path = "widgets[0].quick_replies[1]"
+	for _, r := range []response{
+		ts.do("PUT", "/v1/flows/nulls", nulls),
+		ts.do("POST", "/v1/flows", strings.Replace(nulls, `"nulls"`, `"nulls2"`, 1)),
+		// Not the stored revision, which the simulator would run as stored.
+		ts.do("POST", "/v1/simulator/sessions", `{"definition":`+strings.Replace(nulls, `"Hi"`, `"Hello"`, 1)+`}`),
+	} {
+		if r.Status != 422 || !strings.Contains(string(r.Body), path+`","message":"expected a string, got JSON null"`) {
+			t.Errorf("%d %s, want 422 naming %s", r.Status, r.Body, path)
+		}
+	}
+	if v := ts.must(200, "POST", "/v1/flows/validate", strings.Replace(nulls, `"nulls"`, `"nulls2"`, 1)); v["valid"] != false || !strings.Contains(fmt.Sprint(v["errors"]), path) {
+		t.Errorf("validate: %v", v)
+	}
+}

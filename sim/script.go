@@ -260,6 +260,12 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 	if err != nil {
 		return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
 	}
+	if s.Call {
+		// A messaging flow on a call is checked as a voice flow.
+		if err := f.CallProblem(); err != nil {
+			return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
+		}
+	}
 	// Sibling flows (for subflows) are loaded too.
 	LoadSiblings(e, lib, flowPath)
 	lib.Add(f)

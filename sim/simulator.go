@@ -160,7 +160,15 @@ func New(e *engine.Engine, flow *flows.Flow, o Options) *Simulator {
 func (s *Simulator) Session() *flows.Session { return s.sess }
 
 // Start starts the session and returns the first turn's events.
+// A messaging flow started with Options.Call runs as a voice flow, and is
+// refused, as POST /v1/sessions refuses it, when it does not pass a voice
+// flow's checks (flows.Flow.CallProblem).
 func (s *Simulator) Start(ctx context.Context, now time.Time) ([]flows.Event, error) {
+	if s.opts.Call {
+		if err := s.flow.CallProblem(); err != nil {
+			return nil, err
+		}
+	}
 	p := engine.StartParams{Contact: s.opts.Contact, Variables: s.opts.Variables, Environment: s.opts.Environment}
 	if s.opts.Call || s.flow.IsVoice() {
 		cli := s.opts.CLI

@@ -17,6 +17,9 @@ type router struct {
 	// cats are the rule categories, known even when a rule does not compile,
 	// so a bad rule is one error rather than one more per exit.
 	cats []string
+	// uncategorised is set when a rule has no category (or a blank one):
+	// which exits the widget has is not known.
+	uncategorised bool
 }
 
 // compile compiles the rules and the operand. reserved are the widget's own
@@ -38,7 +41,11 @@ func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string, 
 		rt.set = s
 		seen := map[string]bool{}
 		for _, cs := range cases {
-			if cs.Category != "" && !seen[cs.Category] {
+			switch {
+			case strings.TrimSpace(cs.Category) == "":
+				// Missing, as rules.Compile reports it: no exit.
+				rt.uncategorised = true
+			case !seen[cs.Category]:
 				seen[cs.Category] = true
 				rt.cats = append(rt.cats, cs.Category)
 			}
@@ -69,6 +76,11 @@ func exitFields(cases []rules.Case) []string {
 	}
 	return out
 }
+
+// ExitsUnread: a rule without a category, reported missing, leaves the
+// widget's exits unknown, so they are not also reported unknown (see
+// flows.UnreadExits).
+func (rt *router) ExitsUnread() bool { return rt.uncategorised }
 
 // categories are the exits the rules can take, then Other.
 func (rt *router) categories() []string {

@@ -184,6 +184,42 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		{"webhook basic auth with a token", `{"id": "a", "type": "webhook", "url": "https://example.com", "auth": {"type": "basic", "username": "u", "token": "t"}}`, false},
 		{"webhook none auth with a password", `{"id": "a", "type": "webhook", "url": "https://example.com", "auth": {"type": "none", "password": "p"}}`, false},
 		{"webhook oauth2_password auth", `{"id": "a", "type": "webhook", "url": "https://example.com", "auth": {"type": "oauth2_password", "client_id": "c", "username": "u", "password": "p", "token_url": "https://a.example.com/t", "encoding": "json", "scopes": ["x"], "audience": "a"}}`, true},
+		{"null widget", `null`, false},
+		{"null widget id", `{"id": null, "type": "end"}`, false},
+		{"null widget type", `{"id": "a", "type": null}`, false},
+		{"null exits", `{"id": "a", "type": "send_message", "text": "hi", "exits": null}`, false},
+		{"null note", `{"id": "a", "type": "send_message", "text": "hi", "note": null}`, false},
+		{"null position", `{"id": "a", "type": "send_message", "text": "hi", "position": null}`, true},
+		{"null text", `{"id": "a", "type": "send_message", "text": null, "messages": ["hi"]}`, false},
+		{"null quick_replies", `{"id": "a", "type": "send_message", "text": "hi", "quick_replies": null}`, false},
+		{"null quick reply", `{"id": "a", "type": "send_message", "text": "hi", "quick_replies": [null]}`, false},
+		{"null translation", `{"id": "a", "type": "send_message", "text": "hi", "translations": {"fra": null}}`, false},
+		{"null text of a translation", `{"id": "a", "type": "send_message", "text": "hi", "translations": {"fra": {"text": null}}}`, false},
+		{"null timeout", `{"id": "a", "type": "wait_for_response", "timeout": null}`, false},
+		{"null rules", `{"id": "a", "type": "wait_for_response", "rules": null}`, false},
+		{"null rule", `{"id": "a", "type": "wait_for_response", "rules": [null]}`, false},
+		{"null args", `{"id": "a", "type": "wait_for_response", "rules": [{"type": "has_text", "args": null, "category": "A"}]}`, false},
+		{"null argument", `{"id": "a", "type": "wait_for_response", "rules": [{"type": "has_any_word", "args": [null], "category": "A"}]}`, false},
+		{"null category", `{"id": "a", "type": "wait_for_response", "rules": [{"type": "has_text", "category": null}]}`, false},
+		{"null headers", `{"id": "a", "type": "webhook", "url": "https://example.com", "headers": null}`, false},
+		{"null header", `{"id": "a", "type": "webhook", "url": "https://example.com", "headers": {"X-Api-Key": null}}`, false},
+		{"null auth", `{"id": "a", "type": "webhook", "url": "https://example.com", "auth": null}`, false},
+		{"null mapping", `{"id": "a", "type": "webhook", "url": "https://example.com", "mappings": {"x": null}}`, false},
+		{"null weights", `{"id": "a", "type": "random", "buckets": ["A", "B"], "weights": null}`, false},
+		{"null weight", `{"id": "a", "type": "random", "buckets": ["A", "B"], "weights": [1, null]}`, false},
+	}
+	check := func(t *testing.T, src string, valid bool) {
+		t.Helper()
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(v); (err == nil) != valid {
+			t.Errorf("schema: valid %v, want %v: %v", err == nil, valid, err)
+		}
+		if _, err := e.Load([]byte(src)); (err == nil) != valid {
+			t.Errorf("loader: valid %v, want %v: %v", err == nil, valid, err)
+		}
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,19 +227,42 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 			if strings.Contains(tc.widget, `"hangup"`) {
 				kind = `"kind": "voice", `
 			}
-			src := `{"name": "f", ` + kind + `"widgets": [` + tc.widget + `]}`
-			v, err := jsonschema.UnmarshalJSON(strings.NewReader(src))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Validate(v); (err == nil) != tc.valid {
-				t.Errorf("schema: valid %v, want %v: %v", err == nil, tc.valid, err)
-			}
-			if _, err := e.Load([]byte(src)); (err == nil) != tc.valid {
-				t.Errorf("loader: valid %v, want %v: %v", err == nil, tc.valid, err)
-			}
+			check(t, `{"name": "f", `+kind+`"widgets": [`+tc.widget+`]}`, tc.valid)
 		})
 	}
+	// The top level, around a widget that is valid.
+	const widget = `"widgets": [{"id": "a", "type": "end"}]`
+	for _, tc := range []struct {
+		name, head string
+		valid      bool
+	}{
+		{"null name", `"id": "f", "name": null`, false},
+		{"null id", `"id": null, "name": "f"`, true},
+		{"empty id", `"id": "", "name": "f"`, true},
+		{"null id and no name", `"id": null`, false},
+		{"empty id and no name", `"id": ""`, false},
+		{"empty name and no id", `"name": ""`, false},
+		{"empty name and an id", `"id": "f", "name": ""`, true},
+		{"empty name and an empty id", `"id": "", "name": ""`, false},
+		{"negative revision", `"name": "f", "revision": -1`, false},
+		{"revision 0", `"name": "f", "revision": 0`, true},
+		{"revision 3", `"name": "f", "revision": 3`, true},
+		{"null description", `"name": "f", "description": null`, false},
+		{"null kind", `"name": "f", "kind": null`, false},
+		{"null language", `"name": "f", "language": null`, false},
+		{"null start", `"name": "f", "start": null`, false},
+		{"null expire_minutes", `"name": "f", "expire_minutes": null`, false},
+		{"null environment", `"name": "f", "environment": null`, false},
+		{"null date_format", `"name": "f", "environment": {"date_format": null}`, false},
+		{"null version", `"name": "f", "version": null`, false},
+		{"null revision", `"name": "f", "revision": null`, false},
+		{"null $schema", `"name": "f", "$schema": null`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			check(t, `{`+tc.head+`, `+widget+`}`, tc.valid)
+		})
+	}
+	t.Run("null widgets", func(t *testing.T) { check(t, `{"name": "f", "widgets": null}`, false) })
 }
 
 // TestSchemaCoversRegistry: the schema lists every registered widget type with

@@ -123,6 +123,14 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if len(fields) > 0 {
 		contact.Fields = fields
 	}
+	if *call {
+		// A messaging flow on a call runs as a voice flow: one that does
+		// not pass its checks is refused as an invalid flow.
+		if err := f.CallProblem(); err != nil {
+			printLoadError(stderr, pos[0], err)
+			return 2
+		}
+	}
 	s := sim.New(e, f, sim.Options{Contact: contact, Variables: vars, Call: *call, CLI: *cli})
 	// A panic in a turn is a bug of Parley's, not the flow's: it is said in
 	// a line naming the widget that ran, not as a Go crash, and the

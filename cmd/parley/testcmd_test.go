@@ -452,3 +452,31 @@ func TestScriptResultOfSubflow(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s\nwant:\n%s", code, stdout, want)
 	}
 }
+
+// TestCallRefusesWaitWithoutTimeout: a messaging flow run as a call is a
+// voice flow to the caller, and is refused as POST /v1/sessions refuses it
+// when a wait_for_response of it has no timeout: by parley simulate --call
+// (exit 2, as an invalid flow) and by a test script with "call": true.
+func TestCallRefusesWaitWithoutTimeout(t *testing.T) {
+	dir := t.TempDir()
+	flow := writeFile(t, dir, "flow.json", `{"id": "chat", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "Say something", "exits": {"Next": "wait"}},
+	  {"id": "wait", "type": "wait_for_response", "exits": {"Next": ""}}]}`)
+	const want = `flow "chat" is a messaging flow, which a call runs as a voice flow: widget "wait": widgets[1].timeout: in a voice flow wait_for_response needs a timeout`
+	code, stdout, stderr := parley(t, "1\n", "simulate", "--call", flow)
+	if code != 2 || stdout != "" || !strings.Contains(stderr, flow+": "+want) {
+		t.Errorf("simulate --call: exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+	// Without --call it runs.
+	if code, stdout, stderr := parley(t, "hi\n", "simulate", flow); code != 0 || stdout != "Say something\n" {
+		t.Errorf("simulate: exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+	script := writeFile(t, dir, "a.test.json", `{"flow": "flow.json", "call": true, "conversation": [{"expect": ["Say something"]}]}`)
+	if code, stdout, _ := parley(t, "", "test", script); code == 0 || !strings.Contains(stdout, want) {
+		t.Errorf("test with a call: exit %d:\n%s", code, stdout)
+	}
+	script = writeFile(t, dir, "b.test.json", `{"flow": "flow.json", "conversation": [{"expect": ["Say something"]}]}`)
+	if code, stdout, _ := parley(t, "", "test", script); code != 0 {
+		t.Errorf("test without a call: exit %d:\n%s", code, stdout)
+	}
+}

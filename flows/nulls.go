@@ -1,0 +1,144 @@
+package flows
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// nullAt is a JSON null where the Go value that decodes it takes none: its
+// path, relative to the document walked, and the type expected there.
+type nullAt struct {
+	path string
+	t    reflect.Type
+}
+
+// message says what was expected, as a value of the wrong kind is said.
+func (n nullAt) message() string {
+	return fmt.Sprintf("expected %s, got JSON null", JSONKind(n.t))
+}
+
+var (
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	jsonValueType  = reflect.TypeFor[jsontext.Value]()
+)
+
+// findNulls walks the well-formed document doc with the Go type t that
+// decodes it, and returns each null, in document order, at a field, an
+// element or a map value whose type is not raw JSON (a widget's position)
+// nor an interface. The decoder leaves such a value at its zero value, as
+// encoding/json did, so {"text": null} read as "" and a header given as
+// null was sent empty; the schema refuses null there. A value of the wrong
+// kind, or an unknown field, is not walked: decoding reports it.
+func findNulls(doc []byte, t reflect.Type) []nullAt {
+	if !bytes.Contains(doc, []byte("null")) {
+		return nil // the walk is not needed, for most widgets of a large flow
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(doc), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	var out []nullAt
+	if walkNulls(dec, t, "", &out) != nil {
+		return nil // not well-formed: CheckSyntax reports it
+	}
+	return out
+}
+
+func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, out *[]nullAt) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == rawMessageType || t == jsonValueType || t.Kind() == reflect.Interface {
+		return dec.SkipValue()
+	}
+	switch k := dec.PeekKind(); {
+	case k == 'n':
+		*out = append(*out, nullAt{path, t})
+		_, err := dec.ReadToken()
+		return err
+	case k == '{' && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		var fields map[string]reflect.Type
+		if t.Kind() == reflect.Struct {
+			fields = jsonFields(t)
+		}
+		for dec.PeekKind() != '}' {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			name := tok.String()
+			ft := t
+			if fields != nil {
+				ft = fields[name]
+			} else {
+				ft = t.Elem()
+			}
+			if ft == nil {
+				err = dec.SkipValue() // unknown: decoding reports it
+			} else {
+				err = walkNulls(dec, ft, MemberPath(path, name), out)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		_, err := dec.ReadToken()
+		return err
+	case k == '[' && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			if err := walkNulls(dec, t.Elem(), joinPath(path, "["+strconv.Itoa(i)+"]"), out); err != nil {
+				return err
+			}
+		}
+		_, err := dec.ReadToken()
+		return err
+	}
+	return dec.SkipValue()
+}
+
+// jsonFields maps the JSON names of the fields of struct type t to their
+// types, those of embedded structs included, as the decoder matches them.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	var add func(t reflect.Type)
+	add = func(t reflect.Type) {
+		// A struct's own fields first: they hide an embedded one's.
+		var embedded []reflect.Type
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			tag, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			switch {
+			case tag == "-" || (!sf.IsExported() && !sf.Anonymous):
+			case sf.Anonymous && tag == "":
+				et := sf.Type
+				for et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				if et.Kind() == reflect.Struct {
+					embedded = append(embedded, et)
+				}
+			case sf.IsExported():
+				if tag == "" {
+					tag = sf.Name
+				}
+				if _, ok := out[tag]; !ok {
+					out[tag] = sf.Type
+				}
+			}
+		}
+		for _, et := range embedded {
+			add(et)
+		}
+	}
+	add(t)
+	return out
+}
