@@ -101,9 +101,10 @@ var Functions = map[string]func(params ...any) (any, error){
 		}
 		return p[0], nil
 	},
-	// number(text): the text as a number, read as the number rules read one
-	// (rules.ParseNumber): digits of any script, grouping commas, a
-	// fraction; an error for any other text.
+	// number(text): the text as one number (rules.ParseNumber): digits of
+	// any script, commas only between groups of three digits, a fraction;
+	// an error for any other text ("1,5" included, which the number rules,
+	// dropping every comma, read as 15).
 	"number": func(p ...any) (any, error) {
 		s, err := oneString("number", p)
 		if err != nil {
