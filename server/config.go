@@ -259,11 +259,6 @@ var settings = []setting{
 	}},
 }
 
-// text sets a string field to any value.
-func text(field func(*Config) *string) func(*Config, string) error {
-	return func(c *Config, v string) error { *field(c) = v; return nil }
-}
-
 // positiveInt sets an int field to a positive whole number of what.
 func positiveInt(what string, field func(*Config) *int) func(*Config, string) error {
 	return func(c *Config, v string) error {
