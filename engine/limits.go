@@ -11,6 +11,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -128,6 +129,9 @@ type exprRun struct {
 	parent       context.Context
 	maxBytes     int
 	maxItems     int
+	// env is $env as the evaluation's expression sees it (envOfFlow),
+	// made at its first read: a loop reads it once per round.
+	env any
 }
 
 // checkEvery is how many function calls of an evaluation pass between two
@@ -139,7 +143,7 @@ func (r *exprRun) start(t *turn) {
 	// calls goes on from the evaluation before in the turn, so that the
 	// clock is looked at every checkEvery calls of the turn, not only of
 	// evaluations that make as many.
-	r.bytes, r.items = 0, 0
+	r.bytes, r.items, r.env = 0, 0, nil
 	r.deadline, r.parent = t.deadline, t.parent
 	r.maxBytes, r.maxItems = t.e.maxExprBytes, t.e.maxExprItems
 	// The VM refuses at its budget, not past it: one more lets exactly
@@ -229,6 +233,17 @@ func metered(c *conf.Config) {
 			}
 			if err := r.tick(always); err != nil {
 				return nil, err
+			}
+			if name == envFunction {
+				// The variables do not change while the expression runs.
+				if r.env == nil {
+					env, err := call(p[1:]...)
+					if err != nil {
+						return nil, err
+					}
+					r.env = env
+				}
+				return r.env, nil
 			}
 			if name == inFunction && len(p) == 3 {
 				// A list is gone over item by item (a map is not).
@@ -346,18 +361,52 @@ func matches(p ...any) (any, error) {
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("matches takes text on both sides, not %s and %s", kindName(reflect.TypeOf(p[0]).String()), kindName(reflect.TypeOf(p[1]).String()))
 	}
-	n, err := patternSize(pattern)
+	re, n, err := runtimePatterns.get(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("matches: %w", err)
 	}
 	if err := matchWork(len(s), n); err != nil {
 		return nil, err
 	}
-	re, err := regexp.Compile(pattern)
-	if err != nil {
-		return nil, fmt.Errorf("matches: %w", err)
-	}
 	return re.MatchString(s), nil
+}
+
+// patternCache keeps the patterns matches made while expressions ran,
+// compiled and sized, so that a pattern matched in a loop is compiled once,
+// not twice each round. It holds at most maxCachedPatterns and starts
+// again when full.
+type patternCache struct {
+	mu sync.Mutex
+	m  map[string]cachedPattern
+}
+
+type cachedPattern struct {
+	re   *regexp.Regexp
+	size int
+	err  error
+}
+
+const maxCachedPatterns = 256
+
+var runtimePatterns = patternCache{m: map[string]cachedPattern{}}
+
+func (c *patternCache) get(pattern string) (*regexp.Regexp, int, error) {
+	c.mu.Lock()
+	p, ok := c.m[pattern]
+	c.mu.Unlock()
+	if ok {
+		return p.re, p.size, p.err
+	}
+	if p.size, p.err = patternSize(pattern); p.err == nil {
+		p.re, p.err = regexp.Compile(pattern)
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxCachedPatterns {
+		clear(c.m)
+	}
+	c.m[pattern] = p
+	c.mu.Unlock()
+	return p.re, p.size, p.err
 }
 
 // patternSize is the number of instructions of a pattern's program, as

@@ -45,3 +45,52 @@ func TestLoopRoundsAllocateNothing(t *testing.T) {
 		t.Errorf("200 rounds allocate %v times, 10 rounds %v times: want as many", many, few)
 	}
 }
+
+// TestEnvReadOncePerEvaluation: $env, the variables without the engine's
+// own, is made once per evaluation, so a loop reading it each round does
+// not copy the variables each round.
+func TestEnvReadOncePerEvaluation(t *testing.T) {
+	e := New(widgets.Registered())
+	tr := &turn{e: e, ctx: t.Context(), sess: benchSession(), now: e.now()}
+	allocs := func(src string) float64 {
+		x, err := e.compileExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return testing.AllocsPerRun(20, func() {
+			if _, err := tr.evalExpr(x); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// Each round's call of env() has its arguments allocated, as any call
+	// inside a loop; nothing more.
+	env, flow := allocs(`count(map(1..200, # % 100), "flow" in $env)`), allocs(`count(map(1..200, # % 100), "name" in flow)`)
+	if env > flow+200+5 {
+		t.Errorf("200 rounds reading $env allocate %v times, reading flow %v times", env, flow)
+	}
+}
+
+// TestRuntimePatternCompiledOnce: a pattern made while an expression runs
+// is compiled and sized once, however many rounds of a loop match it.
+func TestRuntimePatternCompiledOnce(t *testing.T) {
+	e := New(widgets.Registered())
+	tr := &turn{e: e, ctx: t.Context(), sess: benchSession(), now: e.now()}
+	allocs := func(src string) float64 {
+		x, err := e.compileExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return testing.AllocsPerRun(20, func() {
+			if _, err := tr.evalExpr(x); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	few, many := allocs(`count(1..10, "abc" matches ("[a-c]" + "+"))`), allocs(`count(map(1..200, # % 100), "abc" matches ("[a-c]" + "+"))`)
+	// Each round makes its pattern with + and calls matches (4
+	// allocations); compiling it again would add some twenty.
+	if many > few+200*5 {
+		t.Errorf("200 matches allocate %v times, 10 matches %v times", many, few)
+	}
+}
