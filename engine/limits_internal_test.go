@@ -26,19 +26,7 @@ func BenchmarkLoop(b *testing.B) {
 // TestLoopRoundsAllocateNothing: a round of a loop that calls no function
 // costs no allocation of its own, however many rounds there are.
 func TestLoopRoundsAllocateNothing(t *testing.T) {
-	e := New(widgets.Registered())
-	tr := &turn{e: e, ctx: t.Context(), sess: benchSession(), now: e.now()}
-	allocs := func(src string) float64 {
-		x, err := e.compileExpr(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return testing.AllocsPerRun(20, func() {
-			if _, err := tr.evalExpr(x); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+	allocs := evalAllocs(t)
 	// Numbers up to 255 are boxed without an allocation.
 	few, many := allocs(`count(1..10, # % 3 == 0)`), allocs(`count(map(1..200, # % 100), # % 3 == 0)`)
 	if many > few+5 {
@@ -50,19 +38,7 @@ func TestLoopRoundsAllocateNothing(t *testing.T) {
 // own, is made once per evaluation, so a loop reading it each round does
 // not copy the variables each round.
 func TestEnvReadOncePerEvaluation(t *testing.T) {
-	e := New(widgets.Registered())
-	tr := &turn{e: e, ctx: t.Context(), sess: benchSession(), now: e.now()}
-	allocs := func(src string) float64 {
-		x, err := e.compileExpr(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return testing.AllocsPerRun(20, func() {
-			if _, err := tr.evalExpr(x); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+	allocs := evalAllocs(t)
 	// Each round's call of env() has its arguments allocated, as any call
 	// inside a loop; nothing more.
 	env, flow := allocs(`count(map(1..200, # % 100), "flow" in $env)`), allocs(`count(map(1..200, # % 100), "name" in flow)`)
@@ -74,9 +50,21 @@ func TestEnvReadOncePerEvaluation(t *testing.T) {
 // TestRuntimePatternCompiledOnce: a pattern made while an expression runs
 // is compiled and sized once, however many rounds of a loop match it.
 func TestRuntimePatternCompiledOnce(t *testing.T) {
+	allocs := evalAllocs(t)
+	few, many := allocs(`count(1..10, "abc" matches ("[a-c]" + "+"))`), allocs(`count(map(1..200, # % 100), "abc" matches ("[a-c]" + "+"))`)
+	// Each round makes its pattern with + and calls matches (4
+	// allocations); compiling it again would add some twenty.
+	if many > few+200*5 {
+		t.Errorf("200 matches allocate %v times, 10 matches %v times", many, few)
+	}
+}
+
+// evalAllocs returns a function giving the allocations of one evaluation of
+// an expression, in a turn of a new engine.
+func evalAllocs(t *testing.T) func(src string) float64 {
 	e := New(widgets.Registered())
 	tr := &turn{e: e, ctx: t.Context(), sess: benchSession(), now: e.now()}
-	allocs := func(src string) float64 {
+	return func(src string) float64 {
 		x, err := e.compileExpr(src)
 		if err != nil {
 			t.Fatal(err)
@@ -86,11 +74,5 @@ func TestRuntimePatternCompiledOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-	}
-	few, many := allocs(`count(1..10, "abc" matches ("[a-c]" + "+"))`), allocs(`count(map(1..200, # % 100), "abc" matches ("[a-c]" + "+"))`)
-	// Each round makes its pattern with + and calls matches (4
-	// allocations); compiling it again would add some twenty.
-	if many > few+200*5 {
-		t.Errorf("200 matches allocate %v times, 10 matches %v times", many, few)
 	}
 }
