@@ -142,7 +142,8 @@ func parseHead(b []byte) readHead {
 				if len(h.rid) == 0 {
 					h.rid = value
 				}
-			case bytes.EqualFold(name, []byte(fiber.HeaderContentLength)):
+			case bytes.EqualFold(name, []byte(fiber.HeaderContentLength)) && !h.chunked:
+				// After a chunked Transfer-Encoding fasthttp does not read it.
 				if !isDigits(value) || len(value) > 18 {
 					if h.problem == "" {
 						h.problem = "malformed Content-Length header: expected the body's size, a whole number of bytes"
@@ -154,7 +155,9 @@ func parseHead(b []byte) readHead {
 					bodyLen = bodyLen*10 + int(d-'0')
 				}
 			case bytes.EqualFold(name, []byte(fiber.HeaderTransferEncoding)):
-				h.chunked = !bytes.EqualFold(value, []byte("identity"))
+				// As fasthttp reads it: any value but exactly "identity"
+				// makes the body chunked, whatever comes after.
+				h.chunked = h.chunked || !bytes.Equal(value, []byte("identity"))
 			}
 		}
 	})

@@ -303,3 +303,45 @@ func TestParseHead(t *testing.T) {
 		}
 	}
 }
+
+// Transfer-Encoding is read as fasthttp reads it: any value but exactly
+// "identity" makes the body chunked, for good. Read otherwise ("IDENTITY"
+// taken for identity), a chunked body holding a request line made the
+// connection lose where requests start, and a refused request behind it
+// was answered and logged with the id, method and path of the one before.
+func TestRefusedBehindTransferEncodingCase(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	base := ts.listen()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	_, _ = io.WriteString(conn, "POST /v1/flows/validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: IDENTITY\r\nContent-Length: 0\r\n\r\n"+
+		"0 /smuggled HTTP/1.1\r\nX-Evil: 1\r\n\r\n"+
+		"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: B-ID\r\n\r\n"+
+		"POST /v1/flows HTTP/1.1\r\nHost: x\r\nX-Request-Id: C-ID\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n")
+	var last *http.Response
+	for i := 0; i < 3; i++ {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i+1, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		last = resp
+	}
+	if last.StatusCode != 400 {
+		t.Fatalf("third answer %d, want 400", last.StatusCode)
+	}
+	if rid := last.Header.Get("X-Request-Id"); rid == "B-ID" {
+		t.Errorf("the refused request is answered with the id of the one before it")
+	}
+	if strings.Contains(logs.String(), "request_id=B-ID method=GET path=/healthz status=400") {
+		t.Errorf("the refused request is logged as the one before it:\n%s", logs)
+	}
+}
