@@ -224,6 +224,13 @@ func TestHealthMetricsOpenAPI(t *testing.T) {
 	if rid := ts.do("GET", "/healthz", nil, "X-Request-Id", "abc-123").Header.Get("X-Request-Id"); rid != "abc-123" {
 		t.Errorf("request id not echoed: %q", rid)
 	}
+	// An id with control characters, an escape sequence, a space or bytes
+	// that are not UTF-8 is replaced, not echoed.
+	for _, bad := range []string{"a\x1b[2Jb", "a\x01b", "a b", "a\xffb", strings.Repeat("x", 129)} {
+		if rid := ts.do("GET", "/healthz", nil, "X-Request-Id", bad).Header.Get("X-Request-Id"); rid == bad || len(rid) != 36 {
+			t.Errorf("request id %q answered with %q, want a new one", bad, rid)
+		}
+	}
 }
 
 func TestWebhookMetrics(t *testing.T) {

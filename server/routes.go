@@ -155,7 +155,7 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 // one, and sets it on the response.
 func setRequestID(c *fiber.Ctx) string {
 	rid := c.Get(headerRequestID)
-	if rid == "" || len(rid) > 128 {
+	if !isRequestID(rid) {
 		rid = uuid.NewString()
 	} else {
 		rid = strings.Clone(rid) // fiber's strings point into a reused buffer
@@ -252,4 +252,20 @@ func pathParam(c *fiber.Ctx, name string) (string, error) {
 		return "", badRequest(field, "path parameter %s %.80q is not validly escaped: write %% as %%25", field, raw)
 	}
 	return v, nil
+}
+
+// isRequestID reports whether a caller's X-Request-Id is one to keep: 1 to
+// 128 printable ASCII characters, no spaces. Another (control characters,
+// escape sequences, bytes that are not UTF-8) is not echoed back or logged:
+// the request gets an id of its own.
+func isRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
