@@ -682,12 +682,54 @@ var growth = map[string]func(args []any, limit int) int{
 	// arguments' size is a lower bound of the result's.
 	"string":  argsSize,
 	"text":    argsSize,
-	"toJSON":  argsSize,
+	"toJSON":  indentedJSONSize,
 	"concat":  argsSize,
 	"flatten": argsSize,
 	"upper":   argsSize,
 	"lower":   argsSize,
 	"title":   argsSize,
+}
+
+// indentedJSONSize is a lower bound of the size of toJSON's result:
+// expr-lang indents it by two spaces a level, one item or field a line, so
+// a deeply nested value is far larger written out than its text
+// (repeat("[", 9999) + repeat("]", 9999), 20 KB, is some 100 MB).
+func indentedJSONSize(args []any, limit int) int {
+	if len(args) != 1 {
+		return 0
+	}
+	n := 0
+	var walk func(v any, depth int) bool
+	walk = func(v any, depth int) bool {
+		items := 0
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				if !walk(e, depth+1) {
+					return false
+				}
+			}
+			items = len(x)
+		case map[string]any:
+			for k, e := range x {
+				n += len(k) + 4 // "k": (quotes, colon, space)
+				if !walk(e, depth+1) {
+					return false
+				}
+			}
+			items = len(x)
+		default:
+			n += textSize(v, limit-n)
+		}
+		if items > 0 {
+			// Each item's line: its indent, a comma, the line end; the
+			// closing bracket's line.
+			n += items*(2*(depth+1)+2) + 2*depth + 3
+		}
+		return n <= limit
+	}
+	walk(args[0], 0)
+	return n
 }
 
 // argsSize is the size of the arguments' text, each measured as it is (the
