@@ -693,7 +693,7 @@ var growth = map[string]func(args []any, limit int) int{
 // indentedJSONSize is a lower bound of the size of toJSON's result:
 // expr-lang indents it by two spaces a level, one item or field a line, so
 // a deeply nested value is far larger written out than its text
-// (repeat("[", 9999) + repeat("]", 9999), 20 KB, is some 100 MB).
+// (repeat("[", 9999) + repeat("]", 9999), 20 KB, is some 160 MB).
 func indentedJSONSize(args []any, limit int) int {
 	if len(args) != 1 {
 		return 0
