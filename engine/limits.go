@@ -718,13 +718,20 @@ func indentedJSONSize(args []any, limit int) int {
 				}
 			}
 			items = len(x)
+		case string:
+			n += len(x) + 2 // its quotes
+		case nil, bool:
+			n += 4 // null, true, false
+		case int, int64, float64:
+			n++ // a digit at least
 		default:
 			n += textSize(v, limit-n)
 		}
 		if items > 0 {
-			// Each item's line: its indent, a comma, the line end; the
-			// closing bracket's line.
-			n += items*(2*(depth+1)+2) + 2*depth + 3
+			// The line end after the opening bracket; each item's line:
+			// its indent, a comma (not after the last), the line end; the
+			// closing bracket's indent ("[\n  a,\n  b\n]").
+			n += 1 + items*(2*(depth+1)+2) - 1 + 2*depth
 		}
 		return n <= limit
 	}

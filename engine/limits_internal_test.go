@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/parleyhq/parley/widgets"
@@ -74,5 +75,23 @@ func evalAllocs(t *testing.T) func(src string) float64 {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestIndentedJSONSizeIsALowerBound: toJSON's measure never passes the
+// size of what it writes, so a value under the limit is never refused.
+func TestIndentedJSONSizeIsALowerBound(t *testing.T) {
+	for _, v := range []any{
+		"abc", 12.5, nil, true, []any{}, map[string]any{},
+		[]any{"a", "b"}, []any{[]any{"a"}, []any{}, map[string]any{"k": []any{"x", "y"}}},
+		map[string]any{"name": "Ana", "items": []any{map[string]any{"sku": "A-1"}, map[string]any{"sku": "B-2"}}},
+	} {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := indentedJSONSize([]any{v}, 1<<20); n > len(b) {
+			t.Errorf("%s: measured %d bytes, written %d", b, n, len(b))
+		}
 	}
 }
