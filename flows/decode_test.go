@@ -162,6 +162,7 @@ func TestValidationErrors(t *testing.T) {
 		{"wrong JSON type", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "send_message", "text": 5}]}`,
 			`widget "a": widgets[0].text: expected a string, got JSON number`, nil},
 		{"not an object", `[1, 2]`, `$: expected a JSON object, got JSON array`, nil},
+		{"null", ` null `, `$: expected a JSON object, got JSON null`, nil},
 		{"malformed JSON", "{\"id\": \"f\",\n \"widgets\": [{\"id\": \"a\", \"type\": \"end\",}]}",
 			`$: malformed JSON at line 2, column 40 (in widgets[0]): invalid character '}'`, nil},
 		{"malformed JSON after a multi-byte character", "{\"name\": \"Café\" \"id\": \"f\"}",

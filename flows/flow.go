@@ -467,6 +467,10 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	if fe := CheckSyntax(data); fe != nil {
 		return nil, &ValidationError{Errors: []*FieldError{fe}}
 	}
+	if string(bytes.TrimSpace(data)) == "null" {
+		// Not a flow at all, as an array or a string is not one.
+		return nil, &ValidationError{Errors: []*FieldError{{Path: "$", Message: "expected a JSON object, got JSON null"}}}
+	}
 	var errs, warns []*FieldError
 	add := func(e *FieldError) {
 		if stored && errors.Is(e, ErrNewRule) {
