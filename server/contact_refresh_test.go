@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -144,5 +145,48 @@ func TestSubflowExpirySeesStoredContact(t *testing.T) {
 	}
 	if got, want := ts.showContact("tel:+1905"), "name=Ada tier=gold a=expired b= lang="; got != want {
 		t.Errorf("the contact is %q, want %q", got, want)
+	}
+}
+
+// A session whose flow was deleted fails at its next message with the
+// contact as stored then, as a turn that runs does: its answer and
+// session.finished do not show the copy it started with.
+func TestSessionFailingOnDeletedFlowShowsStoredContact(t *testing.T) {
+	ts := newContactServer(t)
+	ts.createFlow(`{"id":"gone","widgets":[{"id":"w","type":"wait_for_response"}]}`)
+	id := ts.must(201, "POST", "/v1/sessions", `{"flow":"gone","channel":"web","contact":{"urn":"tel:+1906","name":"Old"}}`)["id"].(string)
+	ts.must(201, "POST", "/v1/sessions", `{"flow":"show","contact":{"urn":"tel:+1906","name":"Zed","fields":{"tier":"gold"}}}`)
+	ts.must(204, "DELETE", "/v1/flows/gone", nil)
+	ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+1906","text":"answer"}`)
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	c, _ := s["contact"].(map[string]any)
+	if s["status"] != "failed" || c["name"] != "Zed" {
+		t.Errorf("session %v with contact %v, want failed with the contact as stored (Zed)", s["status"], c)
+	}
+}
+
+// A subflow that expires after the flow that called it was deleted fails
+// the session saying that flow was deleted, as its next message would.
+func TestSubflowExpiryAfterCallerDeleted(t *testing.T) {
+	ts := newContactServer(t)
+	ts.createFlow(`{"id":"child","expire_minutes":5,"widgets":[{"id":"w","type":"wait_for_response"}]}`)
+	ts.createFlow(`{"id":"caller","widgets":[{"id":"sub","type":"subflow","flow":"child","exits":{"Complete":"","Expired":""}}]}`)
+	id := ts.must(201, "POST", "/v1/sessions", `{"flow":"caller","contact":{"urn":"tel:+1907"}}`)["id"].(string)
+	ts.must(204, "DELETE", "/v1/flows/caller", nil)
+	ts.clock.Advance(6 * time.Minute)
+	if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var errs []string
+	for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+		if e := e.(map[string]any); e["type"] == "error" {
+			errs = append(errs, e["message"].(string))
+		}
+	}
+	if len(errs) != 1 || !strings.HasPrefix(errs[0], `flow "caller" revision 1 was deleted`) {
+		t.Errorf("errors %q, want one saying the calling flow was deleted", errs)
+	}
+	if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "failed" {
+		t.Errorf("status %v, want failed", s["status"])
 	}
 }

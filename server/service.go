@@ -398,20 +398,16 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	if sess.Wait == nil {
 		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s is not waiting for input", sess.ID)
 	}
-	flow, err := s.flows.Flow(ctx, sess.FlowID, sess.Revision)
-	if errors.Is(err, store.ErrNotFound) {
-		return s.failLoaded(ctx, sess, fmt.Sprintf("flow %q revision %d was deleted: %v", sess.FlowID, sess.Revision, err), in, messageID)
-	}
-	var le *flowLoadError
-	if errors.As(err, &le) {
-		// It will not load next time either: waiting on would only fail
-		// every message and timer of the session.
-		return s.failLoaded(ctx, sess, le.Error(), in, messageID)
-	}
+	// The turn sees the contact as stored now, one that fails at once
+	// (its flow gone) too.
+	saveContact, err := s.refreshContact(ctx, sess, o.contact, o.read)
 	if err != nil {
 		return nil, err
 	}
-	saveContact, err := s.refreshContact(ctx, sess, o.contact, o.read)
+	flow, err := s.flows.Flow(ctx, sess.FlowID, sess.Revision)
+	if why := flowGone(sess, err); why != "" {
+		return s.failLoaded(ctx, sess, why, in, messageID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +421,7 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 		if errors.Is(err, store.ErrNotFound) {
 			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q revision %d was deleted: %v", se.FlowID, se.Revision, se.Err), in, messageID)
 		}
-		if errors.As(err, &le) {
+		if le := (*flowLoadError)(nil); errors.As(err, &le) {
 			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q: %v", se.FlowID, le), in, messageID)
 		}
 	}
@@ -456,6 +452,21 @@ func (s *Service) refreshContact(ctx context.Context, sess *flows.Session, c *fl
 	}
 	useStoredContact(sess, c)
 	return c == nil, nil
+}
+
+// flowGone says why a session cannot go on when err, from loading its
+// flow's revision, is that the revision was deleted or no longer loads
+// (which it will not next time either: waiting on would only fail every
+// message and timer of the session); "" for any other error or none.
+func flowGone(sess *flows.Session, err error) string {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Sprintf("flow %q revision %d was deleted: %v", sess.FlowID, sess.Revision, err)
+	}
+	var le *flowLoadError
+	if errors.As(err, &le) {
+		return le.Error()
+	}
+	return ""
 }
 
 // useStoredContact gives a session about to run a turn its contact as

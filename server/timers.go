@@ -434,7 +434,6 @@ func (s *Service) failPanicked(ctx context.Context, id, widget string, p any) er
 }
 
 func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
-	flow := s.flowOrStub(ctx, sess)
 	saveContact := false
 	if len(sess.Frames) > 1 {
 		// The subflow expires and the flow that called it runs on: with
@@ -443,7 +442,14 @@ func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
 		if saveContact, err = s.refreshContact(ctx, sess, nil, false); err != nil {
 			return err
 		}
+		// A calling flow deleted meanwhile cannot run on.
+		_, err = s.flows.Flow(ctx, sess.FlowID, sess.Revision)
+		if why := flowGone(sess, err); why != "" {
+			_, err := s.failLoaded(ctx, sess, why, flows.Input{}, "")
+			return err
+		}
 	}
+	flow := s.flowOrStub(ctx, sess)
 	prev := sess.UpdatedAt
 	start := time.Now()
 	events := s.eng.Expire(ctx, flow, sess)
