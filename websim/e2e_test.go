@@ -944,3 +944,37 @@ func TestSimulatorUnderItsPolicy(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A check's answer that comes back after a later check's is not shown: the
+// list below the editor is of the flow in it. The first check is held back
+// in the page's fetch, as a slow link would hold a large flow's.
+func TestSimulatorShowsTheLastCheck(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	bad := `{"id":"slow","name":"Slow","widgets":[{"id":"a","type":"send_message","text":"hi","exits":{"Next":"nowhere"}}]}`
+	good := `{"id":"quick","name":"Quick","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const fetch0 = window.fetch;
+			window.fetch = async (url, opts) => {
+				const slow = String(url).endsWith('/v1/simulator/validate') && opts && String(opts.body).includes('nowhere');
+				if (slow) window.slowSent = true;
+				const r = await fetch0(url, opts);
+				if (slow) {
+					await new Promise(ok => setTimeout(ok, 2500));
+					setTimeout(() => { window.slowAnswered = true; }, 100);
+				}
+				return r;
+			};
+		})()`),
+		setFlow(bad),
+		waitFor(`window.slowSent === true`),
+		setFlow(good),
+		waitFor(`window.slowAnswered === true`),
+	)
+	if errs := texts(ctx, t, "#flow-errors li"); len(errs) != 0 {
+		t.Errorf("the list shows %q, the errors of a flow no longer in the editor", errs)
+	}
+}

@@ -152,11 +152,19 @@
     }
   }
 
-  // showFlowErrors lists the flow's errors (it does not start) and, apart
+  // shownSeq counts what the lists below the editor showed; validate
+  // shows its answer only when nothing was shown since it asked.
+  let shownSeq = 0;
+  function showFlowErrors(errors, warnings, stored) {
+    shownSeq++;
+    listFlowErrors(errors, warnings, stored);
+  }
+
+  // listFlowErrors lists the flow's errors (it does not start) and, apart
   // from them, its warnings (it starts and runs with them), as the server
   // classed them. stored is the stored revision the editor holds unchanged,
   // which Start runs as it is stored (see validate).
-  function showFlowErrors(errors, warnings, stored) {
+  function listFlowErrors(errors, warnings, stored) {
     const n = (errors || []).length, w = (warnings || []).length;
     listProblems(ui.flowErrors, errors, "flow-error", `${n} problem${n > 1 ? "s" : ""} in the flow:`);
     const runs = stored
@@ -196,7 +204,11 @@
   // flow's current revision, unchanged, as stored (what only a check added
   // since finds is a warning, as its start says), anything else as POST
   // /v1/flows/validate checks it.
+  // The answer of a check that a later one (or a start's warnings, or a
+  // flow's load) has followed is not shown: answers may come back in any
+  // order, and the list must be of the flow in the editor.
   async function validate() {
+    const seq = ++shownSeq;
     const text = ui.flowJSON.value.trim();
     if (!text) { showFlowErrors([]); return true; }
     try { JSON.parse(text); } catch (err) {
@@ -205,10 +217,10 @@
     }
     try {
       const r = await api("POST", "/v1/simulator/validate", text);
-      showFlowErrors(r.errors, r.warnings, r.stored);
+      if (seq === shownSeq) listFlowErrors(r.errors, r.warnings, r.stored);
       return r.valid;
     } catch (err) {
-      showFlowErrors([{ path: err.field || "$", message: err.message }]);
+      if (seq === shownSeq) listFlowErrors([{ path: err.field || "$", message: err.message }]);
       return false;
     }
   }
