@@ -17,20 +17,28 @@ import (
 
 const refusedKey = "k_supersecret_0123456789"
 
-// sendRaw writes raw on a new connection to base's server and reads the
-// answer, an API error that must not quote the request.
-func sendRaw(t *testing.T, base, raw string) (*http.Response, map[string]any) {
+// dialRaw opens a connection to base's server for requests written by
+// hand, closed when the test ends, and a reader of its answers.
+func dialRaw(t *testing.T, base string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+// sendRaw writes raw on a new connection to base's server and reads the
+// answer, an API error that must not quote the request.
+func sendRaw(t *testing.T, base, raw string) (*http.Response, map[string]any) {
+	t.Helper()
+	c, br := dialRaw(t, base)
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("no answer to %q: %v", raw, err)
 	}
@@ -126,13 +134,7 @@ func TestPipelinedRequestRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-			br := bufio.NewReader(conn)
+			conn, br := dialRaw(t, base)
 			// The second request's headers end in a later read than the
 			// first request, read with their start.
 			_, _ = io.WriteString(conn, c.before+"POST /v1/flows HTTP/1.1\r\nHost: x\r\nX-Request-Id: piped-1\r\nAuthorization: ")
@@ -180,13 +182,7 @@ func TestStalledBodyTimesOut(t *testing.T) {
 	healthz := "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 	for _, c := range []struct{ rid, before string }{{"stalled-first", ""}, {"stalled-second", healthz}, {"stalled-pipelined", healthz}} {
 		rid, before := c.rid, c.before
-		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		br := bufio.NewReader(conn)
+		conn, br := dialRaw(t, base)
 		stalled := "POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: " + rid + "\r\nContent-Length: 100\r\n\r\n{\"flow\":"
 		if rid == "stalled-pipelined" {
 			// Both requests in one write: the second one's start is read
@@ -315,13 +311,7 @@ func TestRefusedBehindTransferEncodingCase(t *testing.T) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
 	base := ts.listen()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(conn)
+	conn, br := dialRaw(t, base)
 	_, _ = io.WriteString(conn, "POST /v1/flows/validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: IDENTITY\r\nContent-Length: 0\r\n\r\n"+
 		"0 /smuggled HTTP/1.1\r\nX-Evil: 1\r\n\r\n"+
 		"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: B-ID\r\n\r\n"+
