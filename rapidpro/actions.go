@@ -418,12 +418,18 @@ func (c *flowConv) saveName(src string, firstName bool, where string) map[string
 	return w
 }
 
-// checkFlowRef reports a subflow that is not in the export.
+// checkFlowRef reports a subflow that is not in the export, and keeps one
+// that is (refs): whether it imports is known once every flow converted.
 func (c *flowConv) checkFlowRef(uuid, name, where string) {
 	if _, ok := c.known[uuid]; !ok {
 		c.add(levelWarning, where, fmt.Sprintf("flow %s (%q) is not in this export: import it with id %s for the subflow to run", uuid, name, uuid))
+		return
 	}
+	c.refs = append(c.refs, flowRef{uuid, where})
 }
+
+// flowRef is a subflow of the export a flow starts, and where.
+type flowRef struct{ uuid, where string }
 
 // webhook builds a webhook widget from a legacy webhook (ruleset or api action).
 func (c *flowConv) webhook(url, method string, headers []webhookHeader, where string) map[string]any {

@@ -240,6 +240,7 @@ func Convert(data []byte, o Options) (*Result, error) {
 		all = append(all, pending{&f, id, name, err, mig, probs})
 	}
 	eng := engine.New(widgets.Registered())
+	convs := make([]*flowConv, len(all))
 	for i, p := range all {
 		out := Flow{ID: p.id, Name: p.name}
 		c := &flowConv{o: o, rep: &res.Report, flowName: p.name, id: p.id, f: p.f, known: known, mig: p.mig}
@@ -270,6 +271,24 @@ func Convert(data []byte, o Options) (*Result, error) {
 			out.JSON = nil
 		}
 		res.Flows = append(res.Flows, out)
+		convs[i] = c
+	}
+	// A subflow of the export that did not import is not there to start.
+	failed := map[string]string{}
+	for i, p := range all {
+		if res.Flows[i].Failed && p.f.Metadata.UUID != "" {
+			failed[p.f.Metadata.UUID] = p.name
+		}
+	}
+	for i, c := range convs {
+		if res.Flows[i].Failed {
+			continue
+		}
+		for _, r := range c.refs {
+			if name, ok := failed[r.uuid]; ok && known[r.uuid] == name {
+				c.add(levelWarning, r.where, fmt.Sprintf("flow %s (%q) did not import: the subflow does not run until it is imported with id %s", r.uuid, name, r.uuid))
+			}
+		}
 	}
 	return res, nil
 }
@@ -282,6 +301,7 @@ type flowConv struct {
 	id       string
 	f        *legacyFlow
 	known    map[string]string
+	refs     []flowRef  // the subflows of the export it starts
 	mig      *migration // what RapidPro's import migrations changed (migrate.go)
 	// apiResult is the result name 11.7 gives the webhook action being
 	// converted, "" for none.

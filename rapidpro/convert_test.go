@@ -470,3 +470,24 @@ func TestDuplicateFlowUUID(t *testing.T) {
 		}
 	}
 }
+
+// A flow that starts a subflow of the export that did not import is told
+// so: the subflow is not there to start until it is imported.
+func TestSubflowThatDidNotImport(t *testing.T) {
+	const good, bad = "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	export := `{"version": 10, "flows": [
+	 {"version": 10, "base_language": "eng", "metadata": {"uuid": "` + good + `", "name": "Good"}, "entry": "a1",
+	  "action_sets": [{"uuid": "a1", "actions": [{"type": "reply", "msg": {"eng": "Hi"}}, {"type": "flow", "flow": {"uuid": "` + bad + `", "name": "Bad"}}]}], "rule_sets": []},
+	 {"version": 10, "base_language": "eng", "metadata": {"uuid": "` + bad + `", "name": "Bad"}, "entry": "a1",
+	  "action_sets": [{"uuid": "a1", "actions": [{"type": "teleport", "uuid": "t1"}]}], "rule_sets": []}]}`
+	res, err := Convert([]byte(export), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Flows) != 2 || res.Flows[0].Failed || !res.Flows[1].Failed {
+		t.Fatalf("flows %+v, want Good imported and Bad not", res.Flows)
+	}
+	if !hasLine(res.Report, levelWarning, "action_set a1 actions[1] flow", `flow `+bad+` ("Bad") did not import: the subflow does not run until it is imported with id `+bad) {
+		t.Errorf("no warning that Good's subflow did not import:\n%s", res.Report)
+	}
+}
