@@ -240,8 +240,8 @@ func checkFlowSyntax(doc []byte) error {
 // another kind is given, and Load reports it.
 func idAbsent(doc []byte) bool {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(doc, &m) != nil {
-		return false
+	if json.Unmarshal(doc, &m) != nil || m == nil {
+		return false // not an object (null too): the flow's check says so
 	}
 	raw, ok := m["id"]
 	return !ok || string(raw) == `""` || string(raw) == "null"

@@ -110,6 +110,8 @@ func TestFlowErrors(t *testing.T) {
 		{"wrong type", "POST", "/v1/flows", `{"id":"c","name":"x","widgets":[{"id":"a","type":"send_message","text":1}]}`, 422, CodeInvalidFlow, "widgets[0].text"},
 		{"put wrong type", "PUT", "/v1/flows/ask", `{"name":1,"widgets":[{"id":"a","type":"end"}]}`, 422, CodeInvalidFlow, "name"},
 		{"not an object", "POST", "/v1/flows", `[]`, 422, CodeInvalidFlow, "$"},
+		{"null", "POST", "/v1/flows", `null`, 422, CodeInvalidFlow, "$"},
+		{"put null", "PUT", "/v1/flows/ask", ` null `, 422, CodeInvalidFlow, "$"},
 		// Other bodies answer 400, as docs/api.md's example.
 		{"session unknown field", "POST", "/v1/sessions", `{"flow":"ask","colour":1}`, 400, CodeUnknownField, "colour"},
 		{"session wrong type", "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":1}}`, 400, CodeInvalidField, "contact.urn"},
