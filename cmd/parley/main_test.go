@@ -161,6 +161,8 @@ func TestSimulateErrors(t *testing.T) {
 		{"bad mocks", []string{"simulate", "--mocks", writeFile(t, dir, "m.json", `{"http://x": [{"status": 42}]}`), filepath.Join(examples, "ivr-menu", "flow.json")}, 2, "status 42 is not an HTTP status"},
 		{"bad variable", []string{"simulate", "--var", "novalue", filepath.Join(examples, "ivr-menu", "flow.json")}, 2, `"novalue" is not name=value`},
 		{"unknown command", []string{"simulat"}, 2, `unknown command "simulat"`},
+		{"two flows", []string{"simulate", filepath.Join(examples, "ivr-menu", "flow.json"), "child.json"}, 2,
+			`parley simulate: unexpected argument "child.json": give one flow file; the flows next to it are loaded for its subflows`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,7 +211,7 @@ func TestValidate(t *testing.T) {
 		t.Errorf("exit %d for valid flows, want 0: %s", code, stderr)
 	}
 	if !strings.Contains(stdout, "warn.json: ok (Warn, 2 widgets)") || !strings.Contains(stdout, "order-status/flow.json: ok (Order Status Checker, 13 widgets)") ||
-		!strings.Contains(stdout, "unnamed.json: ok (no-name, 1 widgets)") {
+		!strings.Contains(stdout, "unnamed.json: ok (no-name, 1 widget)") {
 		t.Errorf("stdout %q", stdout)
 	}
 	if !strings.Contains(stderr, `warn.json: warning: widget "orphan": widgets[1]: widget is unreachable from the start`) {

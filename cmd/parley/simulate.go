@@ -71,8 +71,13 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return parseStatus(err)
 	}
-	if len(pos) != 1 {
+	switch {
+	case len(pos) == 0:
 		fs.Usage()
+		return 2
+	case len(pos) > 1:
+		// Sibling flows (subflows) are loaded from the flow's folder.
+		fmt.Fprintf(stderr, "parley simulate: unexpected argument %q: give one flow file; the flows next to it are loaded for its subflows\n", pos[1])
 		return 2
 	}
 	limitOpts, err := limits.options()

@@ -48,7 +48,11 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		if name == "" {
 			name = ld.flow.ID
 		}
-		fmt.Fprintf(stdout, "%s: ok (%s, %d widgets)\n", p, name, len(ld.flow.Widgets))
+		n, s := len(ld.flow.Widgets), "s"
+		if n == 1 {
+			s = ""
+		}
+		fmt.Fprintf(stdout, "%s: ok (%s, %d widget%s)\n", p, name, n, s)
 	}
 	return code
 }
