@@ -133,7 +133,12 @@ func (s *Server) createFlow(c *fiber.Ctx) error {
 			return apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "import: %v", err)
 		}
 		if len(res.Flows) == 0 {
-			return apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "no flow of the export could be converted: %s", strings.Join(res.Failed, "; "))
+			e := apiErr(fiber.StatusUnprocessableEntity, "import_failed", "", "no flow of the export could be converted: %s", strings.Join(res.Failed, "; "))
+			for _, msg := range res.Failed {
+				// Listed one by one, as validate lists them.
+				e.Details = append(e.Details, &flows.FieldError{Path: "$", Message: msg})
+			}
+			return e
 		}
 		saved, err := s.createFlows(c.UserContext(), res.Flows, replace, true)
 		if err != nil {

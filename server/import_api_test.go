@@ -46,6 +46,11 @@ func TestRapidProExportsOnTheAPI(t *testing.T) {
 	if r.Status != 422 || e["code"] != "import_failed" || !strings.Contains(e["message"].(string), `flow "Reg" did not import: flows[0]: new-format flow (spec version 13.1.0, with "nodes") is not supported`) {
 		t.Errorf("POST of a new-format export: %d %s", r.Status, r.Body)
 	}
+	// Each flow that did not import is listed, as validate lists it.
+	if list, _ := e["errors"].([]any); len(list) != 1 || list[0].(map[string]any)["path"] != "$" ||
+		!strings.Contains(list[0].(map[string]any)["message"].(string), `flow "Reg" did not import`) {
+		t.Errorf("POST of a new-format export lists %v, want the flow's problem", e["errors"])
+	}
 	created := ts.must(201, "POST", "/v1/flows", legacyExport)
 	if list, _ := created["flows"].([]any); len(list) != 1 {
 		t.Errorf("POST of a legacy export: %v", created)
