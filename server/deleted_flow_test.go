@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/widgets"
 )
 
 // Flows of the deleted-flow tests: parent enters child3, which waits with a
@@ -143,6 +145,76 @@ func TestMessageFailingOnDeletedFlowIsDeduplicated(t *testing.T) {
 				evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
 				if in := evs[len(evs)-3].(map[string]any); in["type"] != "message_in" || in["text"] != "yes" {
 					t.Errorf("event before the error: %v, want the message_in of the message", in)
+				}
+			})
+		}
+	}
+}
+
+// A session whose subflow is gone fails as one whose own flow is gone, with
+// an error event worded alike: "subflow ... was deleted" for a deleted one,
+// "stored subflow ... does not load" for one that no longer loads (its
+// widget type is gone), whether a message or the subflow's expiry comes
+// first.
+func TestSubflowGoneIsWordedAsTheFlow(t *testing.T) {
+	const (
+		child = `{"id":"child","expire_minutes":5,"widgets":[
+ {"id":"w","type":"wait_for_response","result":"A","exits":{"Next":"log"}},
+ {"id":"log","type":"record","action":"answered","fields":{"a":"@input"}}]}`
+		caller = `{"id":"caller","widgets":[{"id":"sub","type":"subflow","flow":"child","exits":{"Complete":"","Expired":""}}]}`
+	)
+	for _, gone := range []string{"deleted", "does not load"} {
+		for _, by := range []string{"message", "expiry"} {
+			t.Run(gone+"/"+by, func(t *testing.T) {
+				dir, clk := t.TempDir(), newClock()
+				ts := newTestServer(t, func(c *Config) { c.DataDir, c.Now = dir, clk.Now })
+				ts.createFlow(child)
+				ts.createFlow(caller)
+				ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"caller"}`)
+				id := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+1908","text":"hi"}`)["id"].(string)
+				want := `subflow "child" revision 1 was deleted: `
+				if gone == "deleted" {
+					ts.must(204, "DELETE", "/v1/flows/child", nil)
+				} else {
+					// The server starts again without the record widget.
+					if err := ts.srv.Shutdown(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					var names []string
+					for _, n := range widgets.Registered().Names() {
+						if n != widgets.TypeRecord {
+							names = append(names, n)
+						}
+					}
+					ts = newTestServer(t, func(c *Config) {
+						c.DataDir, c.Now = dir, clk.Now
+						c.Registry = widgets.Registered().Subset(names...)
+					})
+					want = `stored subflow "child" revision 1 does not load: `
+				}
+				if by == "message" {
+					if r := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"+1908","text":"yes"}`); r["id"] != id || r["status"] != "failed" {
+						t.Errorf("message to the session: %v, want it failed", r)
+					}
+				} else {
+					clk.Advance(6 * time.Minute)
+					if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "failed" {
+					t.Errorf("session %v, want failed", s["status"])
+				}
+				evs := ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any)
+				var errs []string
+				for _, e := range evs {
+					if e := e.(map[string]any); e["type"] == "error" {
+						errs = append(errs, e["message"].(string))
+					}
+				}
+				last := evs[len(evs)-1].(map[string]any)
+				if len(errs) != 1 || !strings.HasPrefix(errs[0], want) || last["type"] != "session_ended" || last["session_status"] != "failed" {
+					t.Errorf("errors %q, last event %v: want one error starting %q, then session_ended failed", errs, last, want)
 				}
 			})
 		}

@@ -405,7 +405,7 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 		return nil, err
 	}
 	flow, err := s.flows.Flow(ctx, sess.FlowID, sess.Revision)
-	if why := flowGone(sess, err); why != "" {
+	if why := flowGone("flow", sess.FlowID, sess.Revision, err); why != "" {
 		return s.failLoaded(ctx, sess, why, in, messageID)
 	}
 	if err != nil {
@@ -414,15 +414,11 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	prev := sess.UpdatedAt
 	start := time.Now()
 	events, err := s.eng.Resume(ctx, flow, sess, in)
-	var se *engine.SubflowError
-	if errors.As(err, &se) {
+	if se := (*engine.SubflowError)(nil); errors.As(err, &se) {
 		// The subflow it waits in is gone, or no longer loads: the session
 		// can only fail, as when its own flow is gone.
-		if errors.Is(err, store.ErrNotFound) {
-			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q revision %d was deleted: %v", se.FlowID, se.Revision, se.Err), in, messageID)
-		}
-		if le := (*flowLoadError)(nil); errors.As(err, &le) {
-			return s.failLoaded(ctx, sess, fmt.Sprintf("subflow %q: %v", se.FlowID, le), in, messageID)
+		if why := flowGone("subflow", se.FlowID, se.Revision, se.Err); why != "" {
+			return s.failLoaded(ctx, sess, why, in, messageID)
 		}
 	}
 	if err != nil {
@@ -454,17 +450,18 @@ func (s *Service) refreshContact(ctx context.Context, sess *flows.Session, c *fl
 	return c == nil, nil
 }
 
-// flowGone says why a session cannot go on when err, from loading its
-// flow's revision, is that the revision was deleted or no longer loads
+// flowGone says why a session cannot go on when err, from loading a flow
+// revision it runs in, is that the revision was deleted or no longer loads
 // (which it will not next time either: waiting on would only fail every
-// message and timer of the session); "" for any other error or none.
-func flowGone(sess *flows.Session, err error) string {
+// message and timer of the session); "" for any other error or none. what
+// is "flow" for the session's own flow, "subflow" for one it waits in: the
+// two are worded alike, and the session fails alike (failLoaded).
+func flowGone(what, id string, rev int, err error) string {
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Sprintf("flow %q revision %d was deleted: %v", sess.FlowID, sess.Revision, err)
+		return fmt.Sprintf("%s %q revision %d was deleted: %v", what, id, rev, err)
 	}
-	var le *flowLoadError
-	if errors.As(err, &le) {
-		return le.Error()
+	if le := (*flowLoadError)(nil); errors.As(err, &le) {
+		return fmt.Sprintf("stored %s %q revision %d does not load: %v", what, id, rev, le.err)
 	}
 	return ""
 }

@@ -442,9 +442,16 @@ func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
 		if saveContact, err = s.refreshContact(ctx, sess, nil, false); err != nil {
 			return err
 		}
-		// A calling flow deleted meanwhile cannot run on.
+		// A calling flow deleted meanwhile cannot run on; nor can a
+		// subflow deleted meanwhile expire into it: either fails the
+		// session, saying so as a resume would (flowGone).
 		_, err = s.flows.Flow(ctx, sess.FlowID, sess.Revision)
-		if why := flowGone(sess, err); why != "" {
+		why := flowGone("flow", sess.FlowID, sess.Revision, err)
+		if top := sess.Top(); why == "" {
+			_, err = s.flows.Flow(ctx, top.FlowID, top.Revision)
+			why = flowGone("subflow", top.FlowID, top.Revision, err)
+		}
+		if why != "" {
 			_, err := s.failLoaded(ctx, sess, why, flows.Input{}, "")
 			return err
 		}
