@@ -51,6 +51,11 @@ type Session struct {
 	SandboxContact bool     `json:"sandbox_contact,omitempty"`
 	Channel        *Channel `json:"channel,omitempty"`
 	Call           *Call    `json:"call,omitempty"`
+	// CallTwiML marks a call whose requests come from Twilio's voice
+	// webhook, whose turns are answered as TwiML: a turn the server runs
+	// on its own (a wait's timeout it fires, an expiry) is later answered
+	// as TwiML too, and warns of what that leaves out as theirs do.
+	CallTwiML bool `json:"call_twiml,omitempty"`
 	// Frames is the stack of running flows: Frames[0] is the flow the session
 	// started on; a subflow pushes a frame and pops it when it ends.
 	Frames []*Frame `json:"frames"`

@@ -279,6 +279,7 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 		return nil, err
 	}
 	sess.SandboxContact = req.SandboxContact
+	sess.CallTwiML = req.Call != nil && req.twiml
 	s.metrics.turn("start", time.Since(start))
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, launchedBy: req.launchedBy(), messageID: req.MessageID, channel: channelID(req.Channel), twiml: req.twiml})
 }
@@ -610,9 +611,11 @@ type commit struct {
 	// caller's contact is never stored (storesContact).
 	saveContact bool
 	// twiml is set when the reply is answered as TwiML, on Twilio's voice
-	// webhook: a turn whose prompts its TwiML cannot all hold records a
-	// warning (twilioPromptsWarning). The calls API's JSON holds them all,
-	// and no TwiML of prompts answers a hang-up.
+	// webhook, or is a turn the server runs on such a call by itself (a
+	// timer's: Session.CallTwiML), whose prompts the call's next request
+	// is answered with: a turn whose prompts its TwiML cannot all hold
+	// records a warning (twilioPromptsWarning). The calls API's JSON holds
+	// them all, and no TwiML of prompts answers a hang-up.
 	twiml bool
 }
 
@@ -1104,6 +1107,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 	if state != "" && sess.Call != nil {
 		sess.Call.State = state
 	}
+	sess.CallTwiML = r.TwiML
 	return s.resume(ctx, sess, in, resumeOpts{messageID: requestID, twiml: r.TwiML})
 }
 
@@ -1191,6 +1195,7 @@ func (s *Service) CallInput(ctx context.Context, channel, callID string, in flow
 	if state != "" && sess.Call != nil {
 		sess.Call.State = state
 	}
+	sess.CallTwiML = false // answered in JSON, as the turns after it
 	return s.resumeLoaded(ctx, sess, in, "")
 }
 

@@ -380,7 +380,9 @@ func (s *Service) fireTimer(ctx context.Context, t store.Timer) error {
 		w := sess.Wait
 		if sess.Status == flows.StatusWaiting && w != nil && w.TimeoutAt != nil && !w.TimeoutAt.After(now) {
 			return s.guardTimerTurn(ctx, sess, t.Kind, func() error {
-				_, err := s.resumeLoaded(ctx, sess, flows.Timeout(), "")
+				// On a call answered as TwiML, the call's next request
+				// is answered with this turn's prompts, as TwiML.
+				_, err := s.resume(ctx, sess, flows.Timeout(), resumeOpts{twiml: sess.CallTwiML})
 				return err
 			})
 		}
@@ -461,7 +463,7 @@ func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
 	start := time.Now()
 	events := s.eng.Expire(ctx, flow, sess)
 	s.metrics.turn("expire", time.Since(start))
-	_, err := s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, saveContact: saveContact})
+	_, err := s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, saveContact: saveContact, twiml: sess.CallTwiML})
 	return err
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -208,5 +210,42 @@ func TestSayPartsFullWidthSentences(t *testing.T) {
 	}
 	if strings.Join(parts, " ") != text {
 		t.Error("the parts do not make the text")
+	}
+}
+
+// A wait's timeout that the server fires itself, Twilio not having
+// reported it, runs a turn whose prompts the call's next request is
+// answered with as TwiML: what that TwiML leaves out is warned of, as on a
+// turn Twilio's request runs. A call driven through the calls API, on the
+// same Twilio channel, is answered in JSON and gets no such warning.
+func TestTwilioTimerTurnOver64kBIsWarned(t *testing.T) {
+	big := strings.TrimSpace(strings.Repeat("word ", 5000))
+	ws := []map[string]any{{"id": "ask", "type": "wait_for_response", "timeout": 5, "exits": map[string]any{"Next": "", "Timeout": "s0"}}}
+	for i := range 3 {
+		ws = append(ws, map[string]any{"id": fmt.Sprintf("s%d", i), "type": "say", "text": big, "exits": map[string]any{"Next": fmt.Sprintf("s%d", i+1)}})
+	}
+	ws[3]["exits"] = map[string]any{"Next": "end"}
+	ws = append(ws, map[string]any{"id": "end", "type": "wait_for_response", "timeout": 5, "exits": map[string]any{"Next": "", "Timeout": ""}})
+	doc, _ := json.Marshal(map[string]any{"id": "late", "name": "Late", "kind": "voice", "widgets": ws})
+	ts, base := twilioCallServer(t, "late", string(doc))
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "ringing")); status != 200 || !strings.Contains(body, "<Gather") {
+		t.Fatalf("call start: %d %s", status, body)
+	}
+	ts.must(201, "POST", "/v1/channels/tw/calls", `{"call_id":"CA2","from":"+15550002"}`)
+	// The fallback fires 5 s + the grace (15 s) after the wait began.
+	ts.clock.Advance(21 * time.Second)
+	if n, err := ts.srv.svc.scanTimers(context.Background()); err != nil || n != 2 {
+		t.Fatalf("scanTimers fired %d: %v", n, err)
+	}
+	w := ts.warnings(callSessionID("tw", "CA1"))
+	if len(w) != 1 || !strings.Contains(w[0], "11750") || !strings.Contains(w[0], `"s2"`) {
+		t.Errorf("warnings %q, want one saying the prompts of widget s2 were left out (error 11750)", w)
+	}
+	// Twilio's next request gets that turn's prompts, as cut.
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1")); status != 200 || len(body) > 64*1024 || !strings.Contains(body, "<Say>word word") {
+		t.Errorf("the next request answered %d with %d bytes of TwiML, want the turn's prompts in at most 65,536", status, len(body))
+	}
+	if w := ts.warnings(callSessionID("tw", "CA2")); len(w) != 0 {
+		t.Errorf("calls API: warnings %q, want none: no TwiML answers the call", w)
 	}
 }

@@ -59,6 +59,9 @@ func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
 		b = append(b[:n], b[n+1:]...) // the first member's comma
 		b = append(b, '}')
 	}
+	if s.CallTwiML {
+		b = append(b, `,"call_twiml":true`...)
+	}
 	b = append(b, `,"frames":`...)
 	if s.Frames == nil {
 		b = append(b, "null"...)
