@@ -335,6 +335,13 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 	return s, t.finish(), nil
 }
 
+// CallProblem reports why flow cannot start on a call, nil when it can:
+// flows.Flow.CallProblem, with the subflows it can enter loaded from the
+// engine's flow source, as a turn loads them.
+func (e *Engine) CallProblem(ctx context.Context, flow *flows.Flow) error {
+	return flow.CallProblem(ctx, e.source)
+}
+
 // Resume continues a waiting session with an input. flow is the session's root
 // flow at the session's revision; subflows are loaded from the engine's FlowSource.
 func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session, in flows.Input) ([]flows.Event, error) {
@@ -628,6 +635,16 @@ func (t *turn) next(w flows.Widget, out flows.Outcome) string {
 		if err != nil {
 			t.fail(fmt.Sprintf("subflow %q: %v", out.Subflow.FlowID, err))
 			return ""
+		}
+		if t.sess.Call != nil {
+			// Checked at the start with the subflows then stored
+			// (CallProblem); this one may have changed since, and a
+			// messaging flow that cannot run on a call would keep the
+			// caller waiting in silence.
+			if err := child.OwnCallProblem(); err != nil {
+				t.fail(fmt.Sprintf("subflow %q cannot run on this call: %v", child.ID, err))
+				return ""
+			}
 		}
 		t.sess.Top().Widget = w.Base().ID
 		t.sess.Frames = append(t.sess.Frames, &flows.Frame{FlowID: child.ID, Revision: child.Revision})

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,6 +177,13 @@ type UnreadExits interface {
 // still load, with a warning.
 type KindChecker interface {
 	CheckKind(kind string) error
+}
+
+// FlowEnterer is implemented by a widget that enters another flow as a
+// subflow (widgets.Subflow): EnteredFlow is that flow's id, "" when it
+// names none. What runs on a call is checked through it (Flow.CallProblem).
+type FlowEnterer interface {
+	EnteredFlow() string
 }
 
 // Resumer is implemented by widgets that wait (for a message, digits, a subflow):
@@ -842,11 +850,59 @@ func (f *Flow) KindProblem(kind string) *FieldError {
 
 // CallProblem reports why f cannot run on a call, nil when it can: a
 // messaging flow runs on a call as a voice flow would, so it must pass a
-// voice flow's checks (KindProblem); a wait_for_response without a timeout
-// would keep the caller waiting in silence forever. The error wraps the
-// widget's FieldError. POST /v1/sessions, the simulator and parley simulate
-// and test with a call all refuse such a start with this message.
-func (f *Flow) CallProblem() error {
+// voice flow's checks (OwnCallProblem); a wait_for_response without a
+// timeout would keep the caller waiting in silence forever. So must every
+// subflow f can enter, directly or through other subflows (those of a
+// voice flow too), loaded from src as the engine enters them, at their
+// current revision: the error then names the subflows that lead to it,
+// each with the widget that enters it, before the subflow's own problem
+// (its id, the widget and the field). Each flow is checked once, so
+// subflows that enter each other, or f, are no loop; one that src does not
+// give (not stored, or it does not load) is passed over: entering it fails
+// the session anyway. With src nil only f's own widgets are checked. The
+// error wraps the widget's FieldError. POST /v1/sessions, the simulator
+// and parley simulate and test with a call all refuse such a start with
+// this message; the engine checks each subflow again as a call enters it.
+func (f *Flow) CallProblem(ctx context.Context, src FlowSource) error {
+	seen := map[string]bool{f.ID: true}
+	var via []string // the subflows entered, and where, down to g
+	var walk func(g *Flow) error
+	walk = func(g *Flow) error {
+		if err := g.OwnCallProblem(); err != nil {
+			if len(via) == 0 {
+				return err
+			}
+			return fmt.Errorf("flow %q enters %s: %w", f.ID, strings.Join(via, ", which enters "), err)
+		}
+		if src == nil {
+			return nil
+		}
+		for _, w := range g.Widgets {
+			id := EnteredFlow(w)
+			if id == "" || seen[id] {
+				continue
+			}
+			seen[id] = true
+			sub, err := src.Flow(ctx, id, 0)
+			if err != nil {
+				continue
+			}
+			via = append(via, fmt.Sprintf("subflow %q (widget %q)", id, w.Base().ID))
+			if err := walk(sub); err != nil {
+				return err
+			}
+			via = via[:len(via)-1]
+		}
+		return nil
+	}
+	return walk(f)
+}
+
+// OwnCallProblem is CallProblem for f's own widgets alone, not those of
+// its subflows: the engine asks it of each subflow a call enters, so a
+// subflow changed since the session started cannot keep the caller
+// waiting in silence.
+func (f *Flow) OwnCallProblem() error {
 	if f.IsVoice() {
 		return nil
 	}
@@ -854,6 +910,19 @@ func (f *Flow) CallProblem() error {
 		return fmt.Errorf("flow %q is a messaging flow, which a call runs as a voice flow: %w", f.ID, fe)
 	}
 	return nil
+}
+
+// EnteredFlow is the id of the flow w enters as a subflow (FlowEnterer,
+// or the widget it wraps), "" for none.
+func EnteredFlow(w Widget) string {
+	fe, ok := w.(FlowEnterer)
+	if wr, wraps := w.(Wrapper); !ok && wraps {
+		fe, ok = wr.Unwrap().(FlowEnterer)
+	}
+	if !ok {
+		return ""
+	}
+	return fe.EnteredFlow()
 }
 
 // danglingExit reports the exit name (at path p) of the widget id when its

@@ -244,7 +244,7 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 			"channel %q: %s %q is a voice flow, not a messaging flow; set another with PUT /v1/channels/%s", req.Channel.ID, req.FlowField, req.FlowID, req.Channel.ID)
 	}
 	if req.CheckKind {
-		if err := checkStartKind(flow, req.Call != nil); err != nil {
+		if err := s.checkStartKind(ctx, flow, req.Call != nil); err != nil {
 			return nil, err
 		}
 	}
@@ -295,14 +295,16 @@ func (req *StartRequest) contactKey() string {
 // the contact's messages as its input. A messaging flow may run on a call
 // (its messages are said, as Twilio's <Say>), if it passes the checks of a
 // voice flow: a wait_for_response without a timeout would keep the caller
-// waiting in silence forever.
-func checkStartKind(flow *flows.Flow, call bool) error {
+// waiting in silence forever. So must the subflows a flow on a call can
+// enter, a voice flow's too (flows.Flow.CallProblem), read through the
+// flow cache as the turn reads them.
+func (s *Service) checkStartKind(ctx context.Context, flow *flows.Flow, call bool) error {
 	if flow.IsVoice() && !call {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow",
 			"flow %q is a voice flow, which runs on a call: give the call (\"call\": {\"id\": ..., \"from\": ...}) or start a messaging flow", flow.ID)
 	}
 	if call {
-		if err := flow.CallProblem(); err != nil {
+		if err := s.eng.CallProblem(ctx, flow); err != nil {
 			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow", "%s", err)
 		}
 	}

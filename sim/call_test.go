@@ -3,6 +3,7 @@ package sim_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -33,5 +34,45 @@ func TestStartOnCallChecksKind(t *testing.T) {
 	s = sim.New(e, f, sim.Options{Contact: flows.Contact{URN: sim.DefaultURN}})
 	if evs, err := s.Start(ctx, now); err != nil || len(sim.Outputs(evs)) != 1 {
 		t.Errorf("without a call: %v, %v", err, evs)
+	}
+}
+
+// TestStartOnCallChecksSubflows: a flow a Simulator starts on a call is
+// refused, naming the subflow, its widget and field, when a subflow of the
+// engine's library it can enter would keep the caller waiting in silence;
+// a voice flow's subflows too, without Options.Call. Subflows that enter
+// each other are checked once.
+func TestStartOnCallChecksSubflows(t *testing.T) {
+	lib := sim.NewLibrary()
+	e := engine.New(widgets.Registered(), engine.WithFlows(lib))
+	for _, doc := range []string{
+		`{"id": "chat", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "Say something", "exits": {"Next": "wait"}},
+	  {"id": "wait", "type": "wait_for_response", "exits": {"Next": ""}}]}`,
+		`{"id": "main", "widgets": [{"id": "go", "type": "subflow", "flow": "chat", "exits": {"Complete": "", "Expired": ""}}]}`,
+		`{"id": "ivr", "kind": "voice", "widgets": [{"id": "go", "type": "subflow", "flow": "chat", "exits": {"Complete": "", "Expired": ""}}]}`,
+		`{"id": "ring", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "Ring", "exits": {"Next": "again"}},
+	  {"id": "again", "type": "subflow", "flow": "ring", "exits": {"Complete": "", "Expired": ""}}]}`,
+	} {
+		f, err := e.Load([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lib.Add(f)
+	}
+	ctx, now := context.Background(), time.Now()
+	flow := func(id string) *flows.Flow { f, _ := lib.Flow(ctx, id, 0); return f }
+	for id, call := range map[string]bool{"main": true, "ivr": false} {
+		s := sim.New(e, flow(id), sim.Options{Contact: flows.Contact{URN: sim.DefaultURN}, Call: call})
+		evs, err := s.Start(ctx, now)
+		want := `flow "` + id + `" enters subflow "chat" (widget "go"): flow "chat" is a messaging flow, which a call runs as a voice flow: widget "wait": widgets[1].timeout`
+		if !errors.Is(err, flows.ErrWrongKind) || !strings.HasPrefix(fmt.Sprint(err), want) || len(evs) != 0 || s.Session() != nil {
+			t.Errorf("%s: %v, %d events, want %q", id, err, len(evs), want)
+		}
+	}
+	s := sim.New(e, flow("ring"), sim.Options{Contact: flows.Contact{URN: sim.DefaultURN}, Call: true})
+	if _, err := s.Start(ctx, now); err != nil {
+		t.Errorf("ring: %v", err)
 	}
 }

@@ -260,15 +260,16 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 	if err != nil {
 		return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
 	}
-	if s.Call {
-		// A messaging flow on a call is checked as a voice flow.
-		if err := f.CallProblem(); err != nil {
-			return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
-		}
-	}
 	// Sibling flows (for subflows) are loaded too.
 	LoadSiblings(e, lib, flowPath)
 	lib.Add(f)
+	if s.Call || f.IsVoice() {
+		// A messaging flow on a call is checked as a voice flow, and so
+		// are the subflows a flow on a call can enter.
+		if err := e.CallProblem(ctx, f); err != nil {
+			return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
+		}
+	}
 	rep := &ScriptReport{Path: path}
 	// raised[i] is set when an error event matched s.Errors[i].
 	raised := make([]bool, len(s.Errors))

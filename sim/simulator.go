@@ -162,10 +162,12 @@ func (s *Simulator) Session() *flows.Session { return s.sess }
 // Start starts the session and returns the first turn's events.
 // A messaging flow started with Options.Call runs as a voice flow, and is
 // refused, as POST /v1/sessions refuses it, when it does not pass a voice
-// flow's checks (flows.Flow.CallProblem).
+// flow's checks (flows.Flow.CallProblem); so is a flow on a call, of
+// either kind, that can enter a subflow of the engine's flow source that
+// does not pass them.
 func (s *Simulator) Start(ctx context.Context, now time.Time) ([]flows.Event, error) {
-	if s.opts.Call {
-		if err := s.flow.CallProblem(); err != nil {
+	if s.opts.Call || s.flow.IsVoice() {
+		if err := s.e.CallProblem(ctx, s.flow); err != nil {
 			return nil, err
 		}
 	}

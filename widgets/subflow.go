@@ -30,6 +30,9 @@ func (w *Subflow) Validate(flows.Compiler) error {
 // ExitNames: Complete and Expired.
 func (w *Subflow) ExitNames() []string { return []string{flows.ExitComplete, flows.ExitExpired} }
 
+// EnteredFlow is the child flow's id.
+func (w *Subflow) EnteredFlow() string { return w.Flow }
+
 // Execute asks the engine to enter the child flow.
 func (w *Subflow) Execute(flows.Run) flows.Outcome {
 	return flows.Outcome{Subflow: &flows.SubflowCall{FlowID: w.Flow}}
@@ -47,4 +50,7 @@ func (w *Subflow) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	return flows.Outcome{Exit: exit}
 }
 
-var _ flows.Resumer = (*Subflow)(nil)
+var (
+	_ flows.Resumer     = (*Subflow)(nil)
+	_ flows.FlowEnterer = (*Subflow)(nil)
+)

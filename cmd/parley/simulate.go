@@ -128,10 +128,11 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if len(fields) > 0 {
 		contact.Fields = fields
 	}
-	if *call {
+	if *call || f.IsVoice() {
 		// A messaging flow on a call runs as a voice flow: one that does
-		// not pass its checks is refused as an invalid flow.
-		if err := f.CallProblem(); err != nil {
+		// not pass its checks, or that can enter a subflow that does not,
+		// is refused as an invalid flow.
+		if err := e.CallProblem(context.Background(), f); err != nil {
 			printLoadError(stderr, pos[0], err)
 			return 2
 		}

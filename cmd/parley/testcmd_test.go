@@ -480,3 +480,38 @@ func TestCallRefusesWaitWithoutTimeout(t *testing.T) {
 		t.Errorf("test without a call: exit %d:\n%s", code, stdout)
 	}
 }
+
+// TestCallRefusesSubflowWaitWithoutTimeout: a flow run as a call that can
+// enter a subflow beside it (a sibling file) whose wait_for_response has no
+// timeout is refused, naming the subflow, the widget entering it and the
+// subflow's widget and field: by parley simulate --call, by parley
+// simulate of a voice flow, and by a test script of either.
+func TestCallRefusesSubflowWaitWithoutTimeout(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "chat.json", `{"id": "chat", "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "Say something", "exits": {"Next": "wait"}},
+	  {"id": "wait", "type": "wait_for_response", "exits": {"Next": ""}}]}`)
+	main := writeFile(t, dir, "main.json", `{"id": "main", "widgets": [{"id": "go", "type": "subflow", "flow": "chat", "exits": {"Complete": "", "Expired": ""}}]}`)
+	ivr := writeFile(t, dir, "ivr.json", `{"id": "ivr", "kind": "voice", "widgets": [{"id": "go", "type": "subflow", "flow": "chat", "exits": {"Complete": "", "Expired": ""}}]}`)
+	const tail = ` enters subflow "chat" (widget "go"): flow "chat" is a messaging flow, which a call runs as a voice flow: widget "wait": widgets[1].timeout: in a voice flow wait_for_response needs a timeout`
+	for _, c := range []struct {
+		file string
+		args []string
+		want string
+	}{
+		{main, []string{"simulate", "--call", main}, `flow "main"` + tail},
+		{ivr, []string{"simulate", ivr}, `flow "ivr"` + tail},
+	} {
+		if code, stdout, stderr := parley(t, "1\n", c.args...); code != 2 || stdout != "" || !strings.Contains(stderr, c.file+": "+c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %s", c.args, code, stdout, stderr)
+		}
+	}
+	script := writeFile(t, dir, "a.test.json", `{"flow": "main.json", "call": true, "conversation": [{"expect": ["Say something"]}]}`)
+	if code, stdout, _ := parley(t, "", "test", script); code == 0 || !strings.Contains(stdout, `flow "main"`+tail) {
+		t.Errorf("test with a call: exit %d:\n%s", code, stdout)
+	}
+	// Without a call the messaging flow runs its subflow.
+	if code, stdout, stderr := parley(t, "hi\n", "simulate", main); code != 0 || stdout != "Say something\n" {
+		t.Errorf("simulate: exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+}
