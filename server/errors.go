@@ -191,7 +191,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if ae.Status >= 500 {
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)
 	} else {
-		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "err", ae.Error())
+		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "err", loggedText(ae.Error()))
 	}
 	c.Response().Reset()
 	c.Set(headerRequestID, rid)

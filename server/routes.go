@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -192,9 +193,54 @@ func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 		if c.Locals(localUnread) != nil {
 			method, path = "", ""
 		}
-		s.log.Log(ctx, level, "request", "request_id", rid, "method", method, "path", path, "status", status,
+		s.log.Log(ctx, level, "request", "request_id", rid, "method", method, "path", loggedPath(path), "status", status,
 			"ms", float64(elapsed.Microseconds())/1000)
 	}
+}
+
+// loggedPath is a request's path as logs write it: a user name and password
+// written in it, as in a URL given as an id (/v1/flows/https://bob:secret@host,
+// its slashes escaped or not), have the password [redacted], as webhook URLs
+// have theirs in traces; a part of the path that reads as a query (an
+// escaped ?) has its secret-looking parameters [redacted]. A path holding no
+// @ is logged as it is, without a copy. Logs never write a request's query.
+func loggedPath(p string) string {
+	if !strings.Contains(p, "@") && !strings.Contains(p, "%40") {
+		return p
+	}
+	u := p
+	if strings.Contains(u, "%") {
+		if un, err := url.PathUnescape(u); err == nil {
+			u = un
+		}
+	}
+	if r := callout.NewRedactor(nil).URL(u); r != u {
+		return r
+	}
+	return p
+}
+
+// loggedText is a message quoting a request's path or a part of it (no
+// route GET /v1/x, flow "bob:secret@host" not found) as logs write it: each
+// word of it, between spaces and quotes, as loggedPath writes a path.
+func loggedText(s string) string {
+	if !strings.Contains(s, "@") && !strings.Contains(s, "%40") {
+		return s
+	}
+	var b strings.Builder
+	for s != "" {
+		end := strings.IndexAny(s, " \"")
+		if end < 0 {
+			end = len(s)
+		}
+		b.WriteString(loggedPath(s[:end]))
+		if end < len(s) {
+			b.WriteByte(s[end])
+			end++
+		}
+		s = s[end:]
+	}
+	return b.String()
 }
 
 // slowRequest is the time after which a request is logged at warn level.
