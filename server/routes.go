@@ -201,13 +201,20 @@ func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 // loggedPath is a request's path as logs write it: a user name and password
 // written in it, as in a URL given as an id (/v1/flows/https://bob:secret@host,
 // its slashes escaped or not), have the password [redacted], as webhook URLs
-// have theirs in traces; a part of the path that reads as a query (an
-// escaped ?) has its secret-looking parameters [redacted]. A path holding no
-// @ is logged as it is, without a copy. Logs never write a request's query.
+// have theirs in traces, and so have the secret-looking parameters (token,
+// password, key ...) of a query written in it with its ? escaped
+// (/v1/sessions/https:%2F%2Fhost%3Ftoken=...). A path holding neither an @
+// nor an escaped ? is logged as it is, without a copy. Logs never write a
+// request's own query.
 func loggedPath(p string) string {
-	if !strings.Contains(p, "@") && !strings.Contains(p, "%40") {
+	if !mayHoldSecret(p) {
 		return p
 	}
+	return redactPath(p)
+}
+
+// redactPath is loggedPath for any path, unescaped where it has escapes.
+func redactPath(p string) string {
 	u := p
 	if strings.Contains(u, "%") {
 		if un, err := url.PathUnescape(u); err == nil {
@@ -220,11 +227,19 @@ func loggedPath(p string) string {
 	return p
 }
 
+// mayHoldSecret reports whether a path or a message quoting one may hold a
+// secret loggedPath hides: it holds an @ or an escaped @ or ?.
+func mayHoldSecret(s string) bool {
+	return strings.Contains(s, "@") || strings.Contains(s, "%40") || strings.Contains(s, "%3F") || strings.Contains(s, "%3f")
+}
+
 // loggedText is a message quoting a request's path or a part of it (no
 // route GET /v1/x, flow "bob:secret@host" not found) as logs write it: each
-// word of it, between spaces and quotes, as loggedPath writes a path.
+// word of it, between spaces and quotes, as loggedPath writes a path, a ?
+// taken for a query's as an escaped one is there (the message quotes an id
+// unescaped).
 func loggedText(s string) string {
-	if !strings.Contains(s, "@") && !strings.Contains(s, "%40") {
+	if !strings.Contains(s, "?") && !mayHoldSecret(s) {
 		return s
 	}
 	var b strings.Builder
@@ -233,7 +248,11 @@ func loggedText(s string) string {
 		if end < 0 {
 			end = len(s)
 		}
-		b.WriteString(loggedPath(s[:end]))
+		if w := s[:end]; strings.Contains(w, "?") || mayHoldSecret(w) {
+			b.WriteString(redactPath(w))
+		} else {
+			b.WriteString(w)
+		}
 		if end < len(s) {
 			b.WriteByte(s[end])
 			end++
