@@ -522,6 +522,44 @@ func TestNulls(t *testing.T) {
 	}
 }
 
+// TestNullsOfRepeatedNames: a name given twice in an object has the value
+// the decoder keeps, the last one's, so only a null that value holds is
+// reported: one a later value replaces is not, and a later null is, as is
+// one inside an earlier object that a later object of the same name is
+// merged with and does not replace.
+func TestNullsOfRepeatedNames(t *testing.T) {
+	eng := engine.New(widgets.Registered())
+	ok := `{"id": "f", "description": null, "description": "d", "environment": null, "environment": {"date_format": "YYYY-MM-DD"}, "widgets": [
+	  {"id": "hi", "type": "send_message", "text": null, "text": "hi", "quick_replies": [null], "quick_replies": ["a"], "exits": {"Next": null, "Next": ""}},
+	  {"id": "call", "type": "webhook", "url": "https://example.com", "headers": {"A": null}, "headers": {"A": "x"}, "exits": {"Success": "", "Failure": ""}}]}`
+	f, err := eng.Load([]byte(ok))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := f.Widget("hi").(*widgets.SendMessage).Text; got != "hi" {
+		t.Errorf("text read as %q, want the last value, \"hi\"", got)
+	}
+	bad := `{"id": "f", "description": "d", "description": null, "widgets": [
+	  {"id": "hi", "type": "send_message", "text": "hi", "text": null, "exits": {"Next": "call"}},
+	  {"id": "call", "type": "webhook", "url": "https://example.com", "headers": {"A": null}, "headers": {"B": "x"}, "exits": {"Success": "", "Failure": ""}}]}`
+	want := []string{
+		`description: expected a string, got JSON null`,
+		`widget "hi": widgets[0].text: expected a string, got JSON null`,
+		`widget "call": widgets[1].headers.A: expected a string, got JSON null`,
+	}
+	_, err = eng.Load([]byte(bad))
+	errs := validationErrors(t, err)
+	var got []string
+	for _, e := range errs {
+		if !strings.Contains(e.Error(), "text is required") {
+			got = append(got, e.Error())
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Load: %q, want %q", got, want)
+	}
+}
+
 // TestNegativeRevision: a document's revision is 0 or more, as the schema
 // has it; a flow stored with a negative one loads with it as a warning.
 func TestNegativeRevision(t *testing.T) {

@@ -1041,9 +1041,26 @@ func unmarshalAll(doc []byte, prefix string, mk func() any) decoded {
 }
 
 func unmarshalAllAs(doc []byte, prefix string, mk func() any, what string) decoded {
+	return unmarshalAllWith(doc, prefix, mk, what, decodeOptions)
+}
+
+// DecodeFields decodes the well-formed JSON document data into v, a
+// pointer, with opts, going on past each problem as DecodeDocument does, and
+// returns every problem at its JSON path (at most 50). opts must reject
+// unknown members and report errors as encoding/json/v2 does, with the JSON
+// pointer of the value at fault (not encoding/json's legacy errors). It is
+// for documents read with options of their own, such as the bodies of the
+// server's requests: a caller that finds one does not decode lists what is
+// wrong with it at once.
+func DecodeFields(data []byte, v any, opts jsonv2.Options) []*FieldError {
+	rv := reflect.ValueOf(v).Elem()
+	return unmarshalAllWith(data, "", func() any { rv.SetZero(); return v }, "", opts).problems
+}
+
+func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opts jsonv2.Options) decoded {
 	var out decoded
 	for range maxProblems {
-		err := jsonv2.Unmarshal(doc, mk(), decodeOptions)
+		err := jsonv2.Unmarshal(doc, mk(), opts)
 		if err != nil && len(out.problems) == maxProblems-1 {
 			out.failed = true
 		}

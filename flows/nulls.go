@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,20 +35,27 @@ var (
 // nor an interface. The decoder leaves such a value at its zero value, as
 // encoding/json did, so {"text": null} read as "" and a header given as
 // null was sent empty; the schema refuses null there. A value of the wrong
-// kind, or an unknown field, is not walked: decoding reports it.
+// kind, or an unknown field, is not walked: decoding reports it. A name
+// given twice in an object is judged by the value the decoder keeps, the
+// last one's (see replaced): a null that a later value replaces is no null
+// of the document read.
 func findNulls(doc []byte, t reflect.Type) []nullAt {
 	if !bytes.Contains(doc, []byte("null")) {
 		return nil // the walk is not needed, for most widgets of a large flow
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(doc), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	var out []nullAt
-	if walkNulls(dec, t, "", &out) != nil {
+	if walkNulls(dec, t, "", false, &out) != nil {
 		return nil // not well-formed: CheckSyntax reports it
 	}
 	return out
 }
 
-func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, out *[]nullAt) error {
+// walkNulls walks the value at path, of type t, adding its nulls to out.
+// again is true for an object the decoder merges into one given before for
+// the same name (see replaced): each of its members replaces what that one
+// gave for its name.
+func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, again bool, out *[]nullAt) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -67,6 +75,7 @@ func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, out *[]nullAt
 		if t.Kind() == reflect.Struct {
 			fields = jsonFields(t)
 		}
+		var seen map[string]bool
 		for dec.PeekKind() != '}' {
 			tok, err := dec.ReadToken()
 			if err != nil {
@@ -81,9 +90,24 @@ func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, out *[]nullAt
 			}
 			if ft == nil {
 				err = dec.SkipValue() // unknown: decoding reports it
-			} else {
-				err = walkNulls(dec, ft, MemberPath(path, name), out)
+				if err != nil {
+					return err
+				}
+				continue
 			}
+			mp := MemberPath(path, name)
+			repeat := again || seen[name]
+			merge := dec.PeekKind() == '{' && merges(ft)
+			if repeat {
+				*out = replaced(*out, mp, merge)
+			}
+			if !seen[name] {
+				if seen == nil {
+					seen = map[string]bool{}
+				}
+				seen[name] = true
+			}
+			err = walkNulls(dec, ft, mp, repeat && merge, out)
 			if err != nil {
 				return err
 			}
@@ -95,7 +119,7 @@ func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, out *[]nullAt
 			return err
 		}
 		for i := 0; dec.PeekKind() != ']'; i++ {
-			if err := walkNulls(dec, t.Elem(), joinPath(path, "["+strconv.Itoa(i)+"]"), out); err != nil {
+			if err := walkNulls(dec, t.Elem(), joinPath(path, "["+strconv.Itoa(i)+"]"), false, out); err != nil {
 				return err
 			}
 		}
@@ -103,6 +127,28 @@ func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, out *[]nullAt
 		return err
 	}
 	return dec.SkipValue()
+}
+
+// replaced drops from nulls those that a later occurrence of the member at
+// path, in the same object, replaces: the decoder keeps the last value of
+// a name given twice, so {"text": null, "text": "hi"} reads "hi". A later
+// object decoded into a struct or a map is merged into the earlier value,
+// member by member (merge): it replaces only a null given for the member
+// itself, and those inside the earlier object stay unless it gives their
+// names again. Any other later value replaces the earlier one whole.
+func replaced(nulls []nullAt, path string, merge bool) []nullAt {
+	return slices.DeleteFunc(nulls, func(n nullAt) bool {
+		return n.path == path || !merge && isUnder(n.path, path)
+	})
+}
+
+// merges reports whether the decoder merges a JSON object into a value of
+// type t that holds one already: a struct or a map, or a pointer to one.
+func merges(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Struct || t.Kind() == reflect.Map
 }
 
 // jsonFields maps the JSON names of the fields of struct type t to their

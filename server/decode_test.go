@@ -96,6 +96,9 @@ func checkDecodeStrict(t *testing.T, body []byte) {
 		if ae.Status != 400 || ae.Code == "" || ae.Message == "" {
 			t.Fatalf("%q: decodeStrict error %+v", body, ae)
 		}
+		if len(ae.Details) == 1 || len(ae.Details) > 0 && ae.Details[0].Path != ae.Field {
+			t.Fatalf("%q: decodeStrict lists %v for its error at %q: want several, that one first", body, ae.Details, ae.Field)
+		}
 	default:
 		// encoding/json took it: only a name may be at fault.
 		ae := serr.(*APIError)
@@ -230,6 +233,76 @@ func TestDuplicateOutsideRaw(t *testing.T) {
 	} {
 		if got := duplicateOutsideRaw([]byte(body), typ); got != want {
 			t.Errorf("%s: %q, want %q", body, got, want)
+		}
+	}
+}
+
+// A body with several field problems (unknown fields, values of the wrong
+// kind) is told of all of them at once: errors lists each at its path, the
+// first one first, and the code, field and message are the first one's,
+// as for a body with that problem alone. A body with one problem has no list.
+func TestBodyListsEveryProblem(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"ask"}`)
+	for _, c := range []struct {
+		method, path, body, alone string
+		paths                     []string
+	}{
+		{"POST", "/v1/sessions", `{"flwo":"ask","colour":1,"contact":{"urm":"tel:+1","Name":"Bo"}}`, `{"flwo":"ask"}`,
+			[]string{"flwo", "colour", "contact.urm", "contact.Name"}},
+		{"PUT", "/v1/channels/c", `{"typ":"twilio","defualt_flow":"ask","keywrods":[]}`, `{"typ":"twilio"}`,
+			[]string{"typ", "defualt_flow", "keywrods"}},
+		{"POST", "/v1/webhooks", `{"ur":"https://crm.example.com/hooks","event":["a"],"secrets":"x"}`, `{"ur":"https://crm.example.com/hooks"}`,
+			[]string{"ur", "event", "secrets"}},
+		{"POST", "/v1/channels/web/messages/batch", `{"messages":[{"from":"+1","text":"a"},{"from":"+1","txt":"a"},{"from":5,"text":5}]}`,
+			`{"messages":[{"from":"+1","text":"a"},{"from":"+1","txt":"a"}]}`,
+			[]string{"messages[1].txt", "messages[2].from", "messages[2].text"}},
+		{"POST", "/v1/channels/web/messages", `{"from":"+1","text":5,"id":6,"contact_name":"x"}`, `{"from":"+1","text":5}`,
+			[]string{"text", "id", "contact_name"}},
+		{"POST", "/v1/sessions", `{"flow":"ask","contact":{"fields":{"x y":5}},"bogus":1}`, `{"flow":"ask","contact":{"fields":{"x y":5}}}`,
+			[]string{"contact.fields.x y", "bogus"}},
+	} {
+		r := ts.do(c.method, c.path, c.body)
+		e := r.errorOf(t)
+		alone := ts.do(c.method, c.path, c.alone).errorOf(t)
+		if r.Status != 400 || e["code"] != alone["code"] || e["field"] != c.paths[0] || e["field"] != alone["field"] || e["message"] != alone["message"] {
+			t.Errorf("%s %s %s: %d %s, want 400 with the code, field and message of %s alone: %v", c.method, c.path, c.body, r.Status, r.Body, c.alone, alone)
+		}
+		if _, ok := alone["errors"]; ok {
+			t.Errorf("%s %s %s: errors listed for one problem: %v", c.method, c.path, c.alone, alone)
+		}
+		list, _ := e["errors"].([]any)
+		var paths []string
+		for _, p := range list {
+			fe := p.(map[string]any)
+			if fe["message"] == "" {
+				t.Errorf("%s %s: problem %v without a message", c.method, c.path, fe)
+			}
+			paths = append(paths, fe["path"].(string))
+		}
+		if !reflect.DeepEqual(paths, c.paths) {
+			t.Errorf("%s %s %s: errors at %q, want %q: %s", c.method, c.path, c.body, paths, c.paths, r.Body)
+		}
+	}
+	// Nothing was created by them.
+	ts.must(404, "GET", "/v1/channels/c", nil)
+	if l := ts.must(200, "GET", "/v1/sessions", nil)["sessions"].([]any); len(l) != 0 {
+		t.Errorf("sessions %v, want none", l)
+	}
+}
+
+// fieldPath writes the paths of a body's problems as the API names fields.
+func TestFieldPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"messages[1].txt":          "messages[1].txt",
+		`contact.fields["x y"]`:    "contact.fields.x y",
+		`variables["a"]["b c"][2]`: "variables.a.b c[2]",
+		`["a b"].c`:                "a b.c",
+		`x["a\"b"]`:                `x.a"b`,
+	} {
+		if got := fieldPath(in); got != want {
+			t.Errorf("fieldPath(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

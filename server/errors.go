@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,8 +50,8 @@ const (
 )
 
 // APIError is an error with the HTTP status and the body it is answered with:
-// {"error":{"code","message","field"}}. Details carries every validation
-// problem of a flow.
+// {"error":{"code","message","field"}}. Details carries every problem
+// found: of a flow, a webhook configuration, a request body's fields.
 type APIError struct {
 	Status  int                 `json:"-"`
 	Code    string              `json:"code"`
@@ -191,7 +192,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if ae.Status >= 500 {
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)
 	} else {
-		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "err", ae.Error())
+		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "err", loggedText(ae.Error()))
 	}
 	c.Response().Reset()
 	c.Set(headerRequestID, rid)
@@ -327,11 +328,89 @@ func inRawValue(typ reflect.Type, ptr jsontext.Pointer) bool {
 }
 
 // decodeError explains why body does not decode into a value of type typ
-// (err is apiDecoding's error): with encoding/json's error, as the API
+// (err is apiDecoding's error), as firstDecodeError does, and, when that is
+// a field's problem (an unknown field, a value of the wrong kind), lists in
+// the error's errors every such problem of the body, the first one first:
+// a body with three misspelt names is told of the three at once. The
+// error's code, field and message stay the first problem's.
+func decodeError(body []byte, typ reflect.Type, err error) error {
+	first := firstDecodeError(body, typ, err)
+	var ae *APIError
+	if errors.As(first, &ae) && ae.Field != "" && (ae.Code == CodeUnknownField || ae.Code == CodeInvalidField) {
+		withEveryProblem(ae, body, typ)
+	}
+	return first
+}
+
+// problemDecoding is apiDecoding going on past names given twice, which
+// firstDecodeError reports before any field's problem, and reporting
+// encoding/json/v2's own errors, which say where each problem is.
+var problemDecoding = jsonv2.JoinOptions(apiDecoding, jsontext.AllowDuplicateNames(true),
+	jsonv1.ReportErrorsWithLegacySemantics(false))
+
+// withEveryProblem lists in ae's errors every field problem of body, which
+// does not decode into a value of type typ for ae's problem, when there are
+// several: ae's own first, as it names it.
+func withEveryProblem(ae *APIError, body []byte, typ reflect.Type) {
+	problems := flows.DecodeFields(body, reflect.New(typ).Interface(), problemDecoding)
+	// Data after the object, which encoding/json reads only once the
+	// object has decoded, is no field's problem.
+	problems = slices.DeleteFunc(problems, func(p *flows.FieldError) bool { return errors.Is(p, flows.ErrSyntax) })
+	for _, p := range problems {
+		p.Path = fieldPath(p.Path)
+	}
+	i := slices.IndexFunc(problems, func(p *flows.FieldError) bool { return p.Path == ae.Field })
+	switch {
+	case i > 0:
+		first := problems[i]
+		problems = slices.Insert(slices.Delete(problems, i, i+1), 0, first)
+	case i < 0:
+		message, _ := strings.CutPrefix(ae.Message, ae.Field+": ")
+		problems = slices.Insert(problems, 0, &flows.FieldError{Path: ae.Field, Message: message})
+	}
+	if len(problems) > 1 {
+		ae.Details = problems
+	}
+}
+
+// fieldPath writes a path as decoding a document writes it
+// (contact.fields["x y"], a key that is not a plain name quoted) as the API
+// names fields, as pointerField does (contact.fields.x y).
+func fieldPath(p string) string {
+	if !strings.Contains(p, `["`) {
+		return p
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(p, `["`)
+		if i < 0 {
+			break
+		}
+		key, err := strconv.QuotedPrefix(p[i+1:])
+		end := i + 1 + len(key)
+		if err != nil || !strings.HasPrefix(p[end:], "]") {
+			b.WriteString(p[:i+2])
+			p = p[i+2:]
+			continue
+		}
+		name, _ := strconv.Unquote(key)
+		b.WriteString(p[:i])
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(name)
+		p = p[end+1:]
+	}
+	b.WriteString(p)
+	return b.String()
+}
+
+// firstDecodeError explains why body does not decode into a value of type
+// typ (err is apiDecoding's error): with encoding/json's error, as the API
 // has always answered, or, for a body encoding/json takes, with what
 // apiDecoding refuses in it, a name in another case than its field's or a
 // name given twice.
-func decodeError(body []byte, typ reflect.Type, err error) error {
+func firstDecodeError(body []byte, typ reflect.Type, err error) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(reflect.New(typ).Interface()); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -192,9 +193,73 @@ func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 		if c.Locals(localUnread) != nil {
 			method, path = "", ""
 		}
-		s.log.Log(ctx, level, "request", "request_id", rid, "method", method, "path", path, "status", status,
+		s.log.Log(ctx, level, "request", "request_id", rid, "method", method, "path", loggedPath(path), "status", status,
 			"ms", float64(elapsed.Microseconds())/1000)
 	}
+}
+
+// loggedPath is a request's path as logs write it: a user name and password
+// written in it, as in a URL given as an id (/v1/flows/https://bob:secret@host,
+// its slashes escaped or not), have the password [redacted], as webhook URLs
+// have theirs in traces, and so have the secret-looking parameters (token,
+// password, key ...) of a query written in it with its ? escaped
+// (/v1/sessions/https:%2F%2Fhost%3Ftoken=...). A path holding neither an @
+// nor an escaped ? is logged as it is, without a copy. Logs never write a
+// request's own query.
+func loggedPath(p string) string {
+	if !mayHoldSecret(p) {
+		return p
+	}
+	return redactPath(p)
+}
+
+// redactPath is loggedPath for any path, unescaped where it has escapes.
+func redactPath(p string) string {
+	u := p
+	if strings.Contains(u, "%") {
+		if un, err := url.PathUnescape(u); err == nil {
+			u = un
+		}
+	}
+	if r := callout.NewRedactor(nil).URL(u); r != u {
+		return r
+	}
+	return p
+}
+
+// mayHoldSecret reports whether a path or a message quoting one may hold a
+// secret loggedPath hides: it holds an @ or an escaped @ or ?.
+func mayHoldSecret(s string) bool {
+	return strings.Contains(s, "@") || strings.Contains(s, "%40") || strings.Contains(s, "%3F") || strings.Contains(s, "%3f")
+}
+
+// loggedText is a message quoting a request's path or a part of it (no
+// route GET /v1/x, flow "bob:secret@host" not found) as logs write it: each
+// word of it, between spaces and quotes, as loggedPath writes a path, a ?
+// taken for a query's as an escaped one is there (the message quotes an id
+// unescaped).
+func loggedText(s string) string {
+	if !strings.Contains(s, "?") && !mayHoldSecret(s) {
+		return s
+	}
+	var b strings.Builder
+	for s != "" {
+		end := strings.IndexAny(s, " \"")
+		if end < 0 {
+			end = len(s)
+		}
+		if w := s[:end]; strings.Contains(w, "?") || mayHoldSecret(w) {
+			b.WriteString(redactPath(w))
+		} else {
+			b.WriteString(w)
+		}
+		if end < len(s) {
+			b.WriteByte(s[end])
+			end++
+		}
+		s = s[end:]
+	}
+	return b.String()
 }
 
 // slowRequest is the time after which a request is logged at warn level.
