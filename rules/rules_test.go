@@ -264,6 +264,17 @@ func TestNumberRules(t *testing.T) {
 		{"has_number", nil, "", false, ""},          // empty
 		{"has_number", nil, ", . - +", false, ""},   // no digits
 		{"has_number", nil, "99999999999999999999999999999.123", true, "99999999999999999999999999999.123"},
+		// The separators of Arabic and full-width keyboards, as "," and ".".
+		{"has_number", nil, "١٬٥٠٠ ريال", true, "1500"},    // Arabic thousands separator U+066C
+		{"has_number", nil, "٢٫٥ كيلو", true, "2.5"},       // Arabic decimal separator U+066B
+		{"has_number", nil, "١٬٢٣٤٫٥", true, "1234.5"},     // both
+		{"has_number", nil, "１，０００円", true, "1000"},        // full-width comma U+FF0C
+		{"has_number", nil, "３．５キロ", true, "3.5"},          // full-width full stop U+FF0E
+		{"has_number", nil, "约．５", true, "0.5"},            // a bare fraction
+		{"has_number", nil, "3．", true, "3"},               // a full stop after a number ends it
+		{"has_number", nil, "1500，2000", true, "15002000"}, // as "1500,2000" is read
+		{"has_number_gt", []string{"1000"}, "٢٫٥ و ١٬٥٠٠", true, "1500"},
+		{"has_number_between", []string{"3", "4"}, "３．５", true, "3.5"},
 		// comparisons: the first number that passes wins, as in goflow
 		{"has_number_between", []string{"40", "44"}, "the number is 42", true, "42"},
 		{"has_number_between", []string{"50", "60"}, "the number is 42", false, ""},
@@ -322,6 +333,7 @@ func TestDateRules(t *testing.T) {
 		// Digits of any script, as has_number and has_phone read them.
 		{"has_date", nil, "١٥/٠١/٢٠١٧", true, "2017-01-15"},
 		{"has_date", nil, "जन्म १५.०१.२०१७", true, "2017-01-15"},
+		{"has_date", nil, "１５．０１．２０１７", true, "2017-01-15"}, // full-width digits and full stops
 		{"has_date", nil, "3 4 26", true, "2026-04-03"},
 		{"has_date", nil, "31/02/2020 or 29/02/2020", true, "2020-02-29"},
 		{"has_date", nil, "there is no date here, just a year 2017", false, ""},
