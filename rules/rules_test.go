@@ -386,6 +386,15 @@ func TestPhoneRule(t *testing.T) {
 		{"has_phone", []string{"IR"}, "شماره من ۰۹۱۲ ۳۴۵ ۶۷۸۹", true, "+989123456789"},
 		{"has_phone", []string{"EG"}, "٠١٠٠ ١٢٣ ٤٥٦٧", true, "+201001234567"},
 		{"has_phone", []string{"US"}, "٢٠٦٧٧٩", false, ""},
+		// The spaces, dashes and signs of other keyboards, as the ASCII ones.
+		{"has_phone", []string{"US"}, "call me at (206)\u00a0779-9294", true, "+12067799294"}, // no-break space
+		{"has_phone", []string{"US"}, "206\u202f779\u202f9294", true, "+12067799294"},         // narrow no-break space
+		{"has_phone", []string{"US"}, "206\u2011779\u20119294", true, "+12067799294"},         // non-breaking hyphen
+		{"has_phone", []string{"US"}, "206\u2012779\u20139294", true, "+12067799294"},         // figure dash, en dash
+		{"has_phone", []string{"US"}, "206\u2212779\u22129294", true, "+12067799294"},         // minus sign
+		{"has_phone", nil, "電話：＋１\u3000２０６－７７９－９２９４", true, "+12067799294"},                   // full-width plus, digits, hyphens, ideographic space
+		{"has_phone", []string{"JP"}, "（０３）１２３４－５６７８", true, "+81312345678"},                  // full-width parentheses
+		{"has_phone", nil, "+44\u00a020\u00a07946\u00a00958", true, "+442079460958"},
 	}, nil)
 	runCases(t, []ruleCase{
 		{"has_phone", nil, "0788 123 123", true, "+250788123123"},
