@@ -196,6 +196,15 @@ func TestTextRules(t *testing.T) {
 		{"has_text", nil, "", false, ""},
 		{"has_text", nil, " \n\t", false, ""},
 		{"has_text", nil, "👍", true, "👍"},
+		// Invisible format characters (Cf) are no text, as spaces are not.
+		{"has_text", nil, "\u200b", false, ""},                   // zero width space
+		{"has_text", nil, "\u2060 \ufeff\u200b\n", false, ""},    // word joiner, byte-order mark
+		{"has_text", nil, "\u200e\u200f\u202a\u00ad", false, ""}, // bidirectional marks, soft hyphen
+		{"has_text", nil, "\u200d", false, ""},                   // a zero width joiner alone
+		{"has_text", nil, "\ufeff hi\u200b ", true, "hi"},
+		{"has_text", nil, "👨\u200d👩\u200d👧", true, "👨\u200d👩\u200d👧"}, // joined emoji kept whole
+		{"has_text", nil, "go 🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", true, "go 🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F"}, // the flag of England ends with a tag
+		{"has_text", nil, "می\u200cخواهم", true, "می\u200cخواهم"},
 		// has_only_text is exact and case-sensitive, as in goflow.
 		{"has_only_text", []string{"foo"}, "foo", true, "foo"},
 		{"has_only_text", []string{"foo"}, "FOO", false, ""},
@@ -209,7 +218,10 @@ func TestTextRules(t *testing.T) {
 		{"has_beginning", []string{"yes please"}, "yes", false, ""},
 		{"has_beginning", []string{"yes"}, "", false, ""},
 		{"has_beginning", []string{"émile"}, "ÉMILE!", true, "ÉMILE"},
-		{"has_beginning", []string{"k"}, "\u212a", true, "\u212a"}, // Kelvin sign folds to k
+		{"has_beginning", []string{"k"}, "\u212a", true, "\u212a"},          // Kelvin sign folds to k
+		{"has_beginning", []string{"yes"}, "\ufeff\u200bYes!", true, "Yes"}, // format characters before it, as spaces
+		{"has_beginning", []string{"\u200byes"}, "yes", true, "yes"},
+		{"has_beginning", []string{"\u200b"}, "yes", false, ""}, // an argument of nothing visible, as an empty one
 		// has_pattern
 		{"has_pattern", []string{`buy (\w+)`}, "Buy cheese please", true, "Buy cheese"},
 		{"has_pattern", []string{`buy (\w+)`}, "Sell cheese please", false, ""},

@@ -10,9 +10,50 @@ import (
 	"github.com/parleyhq/parley/flows"
 )
 
+// testHasText matches an input with anything visible in it: spaces and
+// invisible format characters (a zero width space, a word joiner, a
+// byte-order mark) alone are no text. It saves the input without them at its
+// ends (trimBlank).
 func testHasText(_ *Set, _ *rule, _ flows.Run, in string) (string, map[string]string, bool) {
-	t := strings.TrimSpace(in)
+	t := trimBlank(in)
 	return t, nil, t != ""
+}
+
+// isBlank reports whether r shows nothing by itself: a space or a format
+// character (Unicode category Cf: U+200B zero width space, U+2060 word
+// joiner, U+FEFF byte-order mark, the bidirectional marks...).
+func isBlank(r rune) bool {
+	return unicode.IsSpace(r) || r >= utf8.RuneSelf && unicode.Is(unicode.Cf, r)
+}
+
+// attaches reports whether the format character r belongs to the character
+// before it: a zero width joiner or non-joiner (👨‍👩‍👧, می‌خواهم) or an emoji
+// tag (the flag of England ends with U+E007F).
+func attaches(r rune) bool {
+	return r == '\u200C' || r == '\u200D' || r >= '\U000E0020' && r <= '\U000E007F'
+}
+
+// trimBlank returns s without the spaces and format characters at its ends
+// (isBlank), keeping at its end a format character that belongs to the
+// character before it (attaches). An input of only spaces and format
+// characters trims to "".
+func trimBlank(s string) string {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return strings.TrimSpace(s)
+	}
+	s = strings.TrimLeftFunc(s, isBlank)
+	for s != "" {
+		r, size := utf8.DecodeLastRuneInString(s)
+		if !isBlank(r) || attaches(r) {
+			break
+		}
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 // testHasOnlyText is an exact, case-sensitive comparison, as in goflow: it is
@@ -25,11 +66,12 @@ func testHasOnlyText(_ *Set, rl *rule, r flows.Run, in string) (string, map[stri
 }
 
 // testHasBeginning compares the trimmed input's start with the trimmed
-// argument, rune by rune without regard to case, and saves that prefix as the
-// input wrote it.
+// argument (trimBlank: a zero width space or a byte-order mark before "yes"
+// is trimmed as a space is), rune by rune without regard to case, and saves
+// that prefix as the input wrote it.
 func testHasBeginning(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
-	hay := strings.TrimSpace(in)
-	pin := strings.TrimSpace(rl.render(r, 0))
+	hay := trimBlank(in)
+	pin := trimBlank(rl.render(r, 0))
 	if hay == "" || pin == "" {
 		return "", nil, false
 	}
