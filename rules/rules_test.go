@@ -235,6 +235,23 @@ func TestTextRules(t *testing.T) {
 		{"has_email", nil, "josé@correo.es", true, "josé@correo.es"},
 		{"has_email", nil, "i'm not sharing my email", false, ""},
 		{"has_email", nil, "@ handle@nodomain", false, ""},
+		// An address ends where its letters change between Latin and another
+		// script, as when written against the words around it.
+		{"has_email", nil, "我的邮箱是abc@qq.com谢谢", true, "abc@qq.com"},
+		{"has_email", nil, "ایمیل من ali@example.comاست", true, "ali@example.com"},
+		{"has_email", nil, "メールはtaro.yamada@example.co.jpです", true, "taro.yamada@example.co.jp"},
+		{"has_email", nil, "邮箱：谢谢.abc@qq.com-谢谢", true, "abc@qq.com"},
+		{"has_email", nil, "写abc@qq谢谢.com", false, ""}, // the domain would be one label
+		{"has_email", nil, "写abc@qq谢谢.com or x@y.org", true, "x@y.org"},
+		// Addresses wholly in another script, or with parts in different ones, are kept whole.
+		{"has_email", nil, "用户@例子.中国", true, "用户@例子.中国"},
+		{"has_email", nil, "写信给 用户@例子.中国 吧", true, "用户@例子.中国"},
+		{"has_email", nil, "用户@example.com", true, "用户@example.com"},
+		{"has_email", nil, "info@例え.jp", true, "info@例え.jp"},
+		{"has_email", nil, "почта: иван@пример.рф", true, "иван@пример.рф"},
+		{"has_email", nil, "संपर्क@डाटामेल.भारत", true, "संपर्क@डाटामेल.भारत"}, // vowel signs are marks
+		{"has_email", nil, "ติดต่อ@ไทยนิค.ไทย", true, "ติดต่อ@ไทยนิค.ไทย"},
+		{"has_email", nil, "josé.núñez@correo.es", true, "josé.núñez@correo.es"},
 	}, nil)
 }
 

@@ -140,15 +140,118 @@ func testHasPattern(s *Set, rl *rule, r flows.Run, in string) (string, map[strin
 	return in[loc[0]:loc[1]], extra, true
 }
 
-// emailPattern finds an address: a local part and a domain of at least two
-// labels, starting with a letter or digit. It accepts unicode letters, as
-// people type them, and stops before trailing punctuation.
-var emailPattern = regexp.MustCompile(`[\pL\pN][-_+$~.\pL\pN]*@[\pL\pN][-_\pL\pN]*(?:\.[\pL\pN][-_\pL\pN]*)+`)
+// emailPattern finds what may be an address: a local part and a domain of at
+// least two labels, starting with a letter or digit. It accepts the letters of
+// any script with their marks (the vowel signs of Devanagari or Thai), as
+// people type them, and stops before trailing punctuation. emailAt then cuts
+// it where the script changes.
+var emailPattern = regexp.MustCompile(`[\pL\pN][-_+$~.\pL\pM\pN]*@[\pL\pN][-_\pL\pM\pN]*(?:\.[\pL\pN][-_\pL\pM\pN]*)+`)
 
+// testHasEmail saves the first address in the input, without the words of
+// another script written against it: in "我的邮箱是abc@qq.com谢谢" it is
+// abc@qq.com (emailAt).
 func testHasEmail(_ *Set, _ *rule, _ flows.Run, in string) (string, map[string]string, bool) {
 	if strings.IndexByte(in, '@') < 0 {
 		return "", nil, false
 	}
-	m := emailPattern.FindString(in)
-	return m, nil, m != ""
+	// The pattern has no anchors: searching the rest of the input after a
+	// match that is no address finds what FindAll would.
+	for rest := in; ; {
+		loc := emailPattern.FindStringIndex(rest)
+		if loc == nil {
+			return "", nil, false
+		}
+		if m, ok := emailAt(rest[loc[0]:loc[1]]); ok {
+			return m, nil, true
+		}
+		rest = rest[loc[1]:]
+	}
+}
+
+// Script classes of emailAt: a character of neither (a digit, a mark, "-")
+// joins the run it is in.
+const (
+	noScript = iota
+	latinScript
+	otherScript
+)
+
+func scriptOf(r rune) int {
+	switch {
+	case r < utf8.RuneSelf:
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+			return latinScript
+		}
+		return noScript
+	case !unicode.IsLetter(r):
+		return noScript
+	case unicode.Is(unicode.Latin, r):
+		return latinScript
+	}
+	return otherScript
+}
+
+// emailAt cuts a match of emailPattern where its letters change between
+// Latin and another script within the local part or within a label of the
+// domain: a label mixing them is not a valid domain label (IDNA), and people
+// writing Chinese, Japanese or Arabic often write the address against the
+// words around it, without a space. The local part keeps the run of letters
+// before "@", the domain ends with the label where its script changes, cut
+// there. An address wholly in one script (用户@例子.中国), or with a local part,
+// a label or a top-level domain in another script than the rest
+// (用户@example.com, 例子.jp), is kept whole. ok is false when what is left is
+// no address (a domain of one label).
+func emailAt(m string) (string, bool) {
+	at := strings.IndexByte(m, '@')
+	local, domain := m[:at], m[at+1:]
+	// The local part, from "@" back to a letter of the other script.
+	start, script := len(local), noScript
+	for start > 0 {
+		r, size := utf8.DecodeLastRuneInString(local[:start])
+		if c := scriptOf(r); c != noScript {
+			if script != noScript && c != script {
+				break
+			}
+			script = c
+		}
+		start -= size
+	}
+	local = strings.TrimLeftFunc(local[start:], func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	if local == "" {
+		return "", false
+	}
+	start = at - len(local)
+	// The domain, label by label.
+	end, labels := 0, 0
+	for end < len(domain) {
+		from := end
+		if labels > 0 {
+			from++ // the "."
+		}
+		i, script, cut := from, noScript, false
+		for i < len(domain) && domain[i] != '.' {
+			r, size := utf8.DecodeRuneInString(domain[i:])
+			if c := scriptOf(r); c != noScript {
+				if script != noScript && c != script {
+					cut = true
+					break
+				}
+				script = c
+			}
+			i += size
+		}
+		if cut {
+			label := strings.TrimRight(domain[from:i], "-_")
+			if label == "" {
+				break
+			}
+			end, labels = from+len(label), labels+1
+			break
+		}
+		end, labels = i, labels+1
+	}
+	if labels < 2 {
+		return "", false
+	}
+	return m[start : at+1+end], true
 }
