@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 	"github.com/parleyhq/parley/flows"
@@ -18,8 +20,44 @@ type CountryDefaulter interface {
 }
 
 // phoneCandidate is a run that could be a phone number: an optional "+", then
-// at least five digits, spaces, dots, dashes or parentheses.
+// at least five digits, spaces, dots, dashes or parentheses (after phoneText).
 var phoneCandidate = regexp.MustCompile(`\+?[\d .\-()]{5,}`)
+
+// phoneText returns s with what people type between the digits of a phone
+// number written as phoneCandidate reads it: digits of any script as ASCII
+// digits (latinDigits), any space (a no-break space U+00A0, a narrow no-break
+// space U+202F, an ideographic space...) as " ", any dash (a non-breaking
+// hyphen U+2011, a figure dash, an en dash, a minus sign U+2212, a full-width
+// hyphen...) as "-", and the full-width plus sign and parentheses as "+", "("
+// and ")". Phone keyboards and word processors put them there, and
+// libphonenumber reads them as the ASCII ones.
+func phoneText(s string) string {
+	s = latinDigits(s)
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r < utf8.RuneSelf:
+			return r
+		case unicode.Is(unicode.Zs, r):
+			return ' '
+		case unicode.Is(unicode.Pd, r), r == '\u2212':
+			return '-'
+		case r == '\uFF0B':
+			return '+'
+		case r == '\uFF08':
+			return '('
+		case r == '\uFF09':
+			return ')'
+		}
+		return r
+	}, s)
+}
 
 func validCountry(s string) bool {
 	return phonenumbers.GetSupportedRegions()[strings.ToUpper(strings.TrimSpace(s))]
@@ -28,9 +66,10 @@ func validCountry(s string) bool {
 // testHasPhone finds the first candidate that libphonenumber accepts as a
 // possible number (by length, as goflow does) for the country, and saves it in
 // E.164. Without a country only numbers written with "+" and a country code
-// match. Digits of any script count (Arabic-Indic, Devanagari...).
+// match. Digits of any script count (Arabic-Indic, Devanagari...), and so do
+// the spaces and dashes of other keyboards (phoneText).
 func testHasPhone(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
-	in = latinDigits(in) // ٩٧١ is 971, as has_number reads it
+	in = phoneText(in) // ٩٧١ is 971, as has_number reads it; "206\u00a0779" is "206 779"
 	if !hasDigits(in, 5) {
 		return "", nil, false
 	}

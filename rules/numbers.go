@@ -132,7 +132,7 @@ func asciiDigits(s string, commas bool) (string, bool) {
 		switch {
 		case r >= '0' && r <= '9':
 			b = append(b, byte(r))
-		case r == ',' && commas:
+		case commas && (r == ',' || numSeparator(r) == ','):
 		default:
 			v, ok := digitValue(r)
 			if !ok {
@@ -145,7 +145,8 @@ func asciiDigits(s string, commas bool) (string, bool) {
 }
 
 // latinDigits returns s with the decimal digits of other scripts (٣, ३, ۳)
-// written as ASCII digits; s itself when it is ASCII.
+// written as ASCII digits, and the separators typed with them (numSeparator)
+// as ASCII commas and points; s itself when it is ASCII.
 func latinDigits(s string) string {
 	i := 0
 	for i < len(s) && s[i] < utf8.RuneSelf {
@@ -159,9 +160,46 @@ func latinDigits(s string) string {
 			if v, ok := digitValue(r); ok {
 				return rune('0' + v)
 			}
+			if c := numSeparator(r); c != 0 {
+				return rune(c)
+			}
 		}
 		return r
 	}, s)
+}
+
+// numSeparator returns the ASCII separator ("," or ".") that r stands for
+// in numbers typed on other keyboards, 0 for any other rune: the Arabic
+// thousands separator ٬ (U+066C) and decimal separator ٫ (U+066B), and the
+// full-width comma ， (U+FF0C) and full stop ． (U+FF0E) of Chinese and
+// Japanese keyboards.
+func numSeparator(r rune) byte {
+	switch r {
+	case '\u066C', '\uFF0C':
+		return ','
+	case '\u066B', '\uFF0E':
+		return '.'
+	}
+	return 0
+}
+
+// pointLen returns the length of the decimal point at s[i:] ("." or one of
+// numSeparator's), 0 when there is none.
+func pointLen(s string, i int) int {
+	if i >= len(s) {
+		return 0
+	}
+	if s[i] == '.' {
+		return 1
+	}
+	if s[i] < utf8.RuneSelf {
+		return 0
+	}
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if numSeparator(r) == '.' {
+		return size
+	}
+	return 0
 }
 
 // digitValue returns the value of a decimal digit of any script. Unicode keeps
@@ -202,12 +240,18 @@ func parseDecimal(s string) (decimal, bool) {
 }
 
 // isNumRune reports whether r may be part of a number's integer run: a digit of
-// any script or other numeric character (\pN, as goflow), or a grouping comma.
+// any script or other numeric character (\pN, as goflow), or a grouping comma,
+// ASCII or Arabic or full-width (numSeparator).
 func isNumRune(r rune) bool {
 	if r < utf8.RuneSelf {
 		return r >= '0' && r <= '9' || r == ','
 	}
-	return unicode.IsNumber(r)
+	return unicode.IsNumber(r) || numSeparator(r) == ','
+}
+
+// isComma reports whether r is a grouping comma, ASCII or another (numSeparator).
+func isComma(r rune) bool {
+	return r == ',' || r >= utf8.RuneSelf && numSeparator(r) == ','
 }
 
 func numRunEnd(s string, i int, commas bool) int {
@@ -216,7 +260,7 @@ func numRunEnd(s string, i int, commas bool) int {
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])
 		}
-		if !isNumRune(r) || r == ',' && !commas {
+		if !isNumRune(r) || !commas && isComma(r) {
 			break
 		}
 		i += size
@@ -232,7 +276,9 @@ func isASCIIWord(c byte) bool {
 // returns true, as goflow finds numbers: an optional sign, digits with grouping
 // commas ("1,000"), an optional fraction ("12.5"), or a bare fraction (".5") when
 // it does not follow a word character. Runs that are not numbers ("½", ",") are
-// skipped. Numbers inside words count: "I'm 35yo" has 35.
+// skipped. Numbers inside words count: "I'm 35yo" has 35. The Arabic and
+// full-width commas and points (numSeparator) are read as "," and ".":
+// "١٬٥٠٠" is 1500, "３．５" is 3.5.
 func eachNumber(s string, f func(decimal) bool) bool {
 	for i := 0; i < len(s); {
 		neg := false
@@ -245,9 +291,9 @@ func eachNumber(s string, f func(decimal) bool) bool {
 			if end := numRunEnd(s, q, true); end > q {
 				// Integer run, then an optional fraction.
 				fracStart, fracEnd := end, end
-				if end+1 < len(s) && s[end] == '.' {
-					if fe := numRunEnd(s, end+1, false); fe > end+1 {
-						fracStart, fracEnd = end+1, fe
+				if p := pointLen(s, end); p > 0 {
+					if fe := numRunEnd(s, end+p, false); fe > end+p {
+						fracStart, fracEnd = end+p, fe
 					}
 				}
 				if d, ok := makeDecimal(neg, s[q:end], s[fracStart:fracEnd]); ok {
@@ -261,9 +307,9 @@ func eachNumber(s string, f func(decimal) bool) bool {
 				i = fracEnd
 				continue
 			}
-			if s[q] == '.' && (q == 0 || q > i || !isASCIIWord(s[q-1])) {
-				if fe := numRunEnd(s, q+1, false); fe > q+1 {
-					if d, ok := makeDecimal(neg, "", s[q+1:fe]); ok && f(d) {
+			if p := pointLen(s, q); p > 0 && (q == 0 || q > i || !isASCIIWord(s[q-1])) {
+				if fe := numRunEnd(s, q+p, false); fe > q+p {
+					if d, ok := makeDecimal(neg, "", s[q+p:fe]); ok && f(d) {
 						return true
 					}
 					i = fe
@@ -311,13 +357,15 @@ func numberTest(pass func(v, a, b decimal) bool) func(*Set, *rule, flows.Run, st
 
 // ParseNumber reads s, spaces around it aside, as one number: an optional
 // sign, digits of any script with commas only between groups of three
-// ("1,000"), and an optional fraction (".5", "12.5"). That is stricter than
+// ("1,000"), and an optional fraction (".5", "12.5"); the Arabic and
+// full-width commas and points (numSeparator) count as "," and "."
+// ("١٬٥٠٠" is 1500, "３．５" is 3.5). That is stricter than
 // the number rules, which drop any comma among the digits ("1,5" is 15
 // there, as goflow reads it). It returns the number in canonical form
 // ("0042.50" is "42.5"); ok is false for anything else ("1e3", "inf",
 // "1,2,3", "1,5", "12 kg").
 func ParseNumber(s string) (string, bool) {
-	s = strings.TrimSpace(s)
+	s = latinDigits(strings.TrimSpace(s))
 	neg := false
 	if s != "" && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'

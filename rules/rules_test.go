@@ -196,6 +196,15 @@ func TestTextRules(t *testing.T) {
 		{"has_text", nil, "", false, ""},
 		{"has_text", nil, " \n\t", false, ""},
 		{"has_text", nil, "👍", true, "👍"},
+		// Invisible format characters (Cf) are no text, as spaces are not.
+		{"has_text", nil, "\u200b", false, ""},                   // zero width space
+		{"has_text", nil, "\u2060 \ufeff\u200b\n", false, ""},    // word joiner, byte-order mark
+		{"has_text", nil, "\u200e\u200f\u202a\u00ad", false, ""}, // bidirectional marks, soft hyphen
+		{"has_text", nil, "\u200d", false, ""},                   // a zero width joiner alone
+		{"has_text", nil, "\ufeff hi\u200b ", true, "hi"},
+		{"has_text", nil, "👨\u200d👩\u200d👧", true, "👨\u200d👩\u200d👧"}, // joined emoji kept whole
+		{"has_text", nil, "go 🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", true, "go 🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F"}, // the flag of England ends with a tag
+		{"has_text", nil, "می\u200cخواهم", true, "می\u200cخواهم"},
 		// has_only_text is exact and case-sensitive, as in goflow.
 		{"has_only_text", []string{"foo"}, "foo", true, "foo"},
 		{"has_only_text", []string{"foo"}, "FOO", false, ""},
@@ -209,7 +218,10 @@ func TestTextRules(t *testing.T) {
 		{"has_beginning", []string{"yes please"}, "yes", false, ""},
 		{"has_beginning", []string{"yes"}, "", false, ""},
 		{"has_beginning", []string{"émile"}, "ÉMILE!", true, "ÉMILE"},
-		{"has_beginning", []string{"k"}, "\u212a", true, "\u212a"}, // Kelvin sign folds to k
+		{"has_beginning", []string{"k"}, "\u212a", true, "\u212a"},          // Kelvin sign folds to k
+		{"has_beginning", []string{"yes"}, "\ufeff\u200bYes!", true, "Yes"}, // format characters before it, as spaces
+		{"has_beginning", []string{"\u200byes"}, "yes", true, "yes"},
+		{"has_beginning", []string{"\u200b"}, "yes", false, ""}, // an argument of nothing visible, as an empty one
 		// has_pattern
 		{"has_pattern", []string{`buy (\w+)`}, "Buy cheese please", true, "Buy cheese"},
 		{"has_pattern", []string{`buy (\w+)`}, "Sell cheese please", false, ""},
@@ -223,6 +235,23 @@ func TestTextRules(t *testing.T) {
 		{"has_email", nil, "josé@correo.es", true, "josé@correo.es"},
 		{"has_email", nil, "i'm not sharing my email", false, ""},
 		{"has_email", nil, "@ handle@nodomain", false, ""},
+		// An address ends where its letters change between Latin and another
+		// script, as when written against the words around it.
+		{"has_email", nil, "我的邮箱是abc@qq.com谢谢", true, "abc@qq.com"},
+		{"has_email", nil, "ایمیل من ali@example.comاست", true, "ali@example.com"},
+		{"has_email", nil, "メールはtaro.yamada@example.co.jpです", true, "taro.yamada@example.co.jp"},
+		{"has_email", nil, "邮箱：谢谢.abc@qq.com-谢谢", true, "abc@qq.com"},
+		{"has_email", nil, "写abc@qq谢谢.com", false, ""}, // the domain would be one label
+		{"has_email", nil, "写abc@qq谢谢.com or x@y.org", true, "x@y.org"},
+		// Addresses wholly in another script, or with parts in different ones, are kept whole.
+		{"has_email", nil, "用户@例子.中国", true, "用户@例子.中国"},
+		{"has_email", nil, "写信给 用户@例子.中国 吧", true, "用户@例子.中国"},
+		{"has_email", nil, "用户@example.com", true, "用户@example.com"},
+		{"has_email", nil, "info@例え.jp", true, "info@例え.jp"},
+		{"has_email", nil, "почта: иван@пример.рф", true, "иван@пример.рф"},
+		{"has_email", nil, "संपर्क@डाटामेल.भारत", true, "संपर्क@डाटामेल.भारत"}, // vowel signs are marks
+		{"has_email", nil, "ติดต่อ@ไทยนิค.ไทย", true, "ติดต่อ@ไทยนิค.ไทย"},
+		{"has_email", nil, "josé.núñez@correo.es", true, "josé.núñez@correo.es"},
 	}, nil)
 }
 
@@ -264,6 +293,17 @@ func TestNumberRules(t *testing.T) {
 		{"has_number", nil, "", false, ""},          // empty
 		{"has_number", nil, ", . - +", false, ""},   // no digits
 		{"has_number", nil, "99999999999999999999999999999.123", true, "99999999999999999999999999999.123"},
+		// The separators of Arabic and full-width keyboards, as "," and ".".
+		{"has_number", nil, "١٬٥٠٠ ريال", true, "1500"},    // Arabic thousands separator U+066C
+		{"has_number", nil, "٢٫٥ كيلو", true, "2.5"},       // Arabic decimal separator U+066B
+		{"has_number", nil, "١٬٢٣٤٫٥", true, "1234.5"},     // both
+		{"has_number", nil, "１，０００円", true, "1000"},        // full-width comma U+FF0C
+		{"has_number", nil, "３．５キロ", true, "3.5"},          // full-width full stop U+FF0E
+		{"has_number", nil, "约．５", true, "0.5"},            // a bare fraction
+		{"has_number", nil, "3．", true, "3"},               // a full stop after a number ends it
+		{"has_number", nil, "1500，2000", true, "15002000"}, // as "1500,2000" is read
+		{"has_number_gt", []string{"1000"}, "٢٫٥ و ١٬٥٠٠", true, "1500"},
+		{"has_number_between", []string{"3", "4"}, "３．５", true, "3.5"},
 		// comparisons: the first number that passes wins, as in goflow
 		{"has_number_between", []string{"40", "44"}, "the number is 42", true, "42"},
 		{"has_number_between", []string{"50", "60"}, "the number is 42", false, ""},
@@ -322,6 +362,7 @@ func TestDateRules(t *testing.T) {
 		// Digits of any script, as has_number and has_phone read them.
 		{"has_date", nil, "١٥/٠١/٢٠١٧", true, "2017-01-15"},
 		{"has_date", nil, "जन्म १५.०१.२०१७", true, "2017-01-15"},
+		{"has_date", nil, "１５．０１．２０１７", true, "2017-01-15"}, // full-width digits and full stops
 		{"has_date", nil, "3 4 26", true, "2026-04-03"},
 		{"has_date", nil, "31/02/2020 or 29/02/2020", true, "2020-02-29"},
 		{"has_date", nil, "there is no date here, just a year 2017", false, ""},
@@ -374,6 +415,15 @@ func TestPhoneRule(t *testing.T) {
 		{"has_phone", []string{"IR"}, "شماره من ۰۹۱۲ ۳۴۵ ۶۷۸۹", true, "+989123456789"},
 		{"has_phone", []string{"EG"}, "٠١٠٠ ١٢٣ ٤٥٦٧", true, "+201001234567"},
 		{"has_phone", []string{"US"}, "٢٠٦٧٧٩", false, ""},
+		// The spaces, dashes and signs of other keyboards, as the ASCII ones.
+		{"has_phone", []string{"US"}, "call me at (206)\u00a0779-9294", true, "+12067799294"}, // no-break space
+		{"has_phone", []string{"US"}, "206\u202f779\u202f9294", true, "+12067799294"},         // narrow no-break space
+		{"has_phone", []string{"US"}, "206\u2011779\u20119294", true, "+12067799294"},         // non-breaking hyphen
+		{"has_phone", []string{"US"}, "206\u2012779\u20139294", true, "+12067799294"},         // figure dash, en dash
+		{"has_phone", []string{"US"}, "206\u2212779\u22129294", true, "+12067799294"},         // minus sign
+		{"has_phone", nil, "電話：＋１\u3000２０６－７７９－９２９４", true, "+12067799294"},                   // full-width plus, digits, hyphens, ideographic space
+		{"has_phone", []string{"JP"}, "（０３）１２３４－５６７８", true, "+81312345678"},                  // full-width parentheses
+		{"has_phone", nil, "+44\u00a020\u00a07946\u00a00958", true, "+442079460958"},
 	}, nil)
 	runCases(t, []ruleCase{
 		{"has_phone", nil, "0788 123 123", true, "+250788123123"},

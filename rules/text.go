@@ -10,9 +10,50 @@ import (
 	"github.com/parleyhq/parley/flows"
 )
 
+// testHasText matches an input with anything visible in it: spaces and
+// invisible format characters (a zero width space, a word joiner, a
+// byte-order mark) alone are no text. It saves the input without them at its
+// ends (trimBlank).
 func testHasText(_ *Set, _ *rule, _ flows.Run, in string) (string, map[string]string, bool) {
-	t := strings.TrimSpace(in)
+	t := trimBlank(in)
 	return t, nil, t != ""
+}
+
+// isBlank reports whether r shows nothing by itself: a space or a format
+// character (Unicode category Cf: U+200B zero width space, U+2060 word
+// joiner, U+FEFF byte-order mark, the bidirectional marks...).
+func isBlank(r rune) bool {
+	return unicode.IsSpace(r) || r >= utf8.RuneSelf && unicode.Is(unicode.Cf, r)
+}
+
+// attaches reports whether the format character r belongs to the character
+// before it: a zero width joiner or non-joiner (👨‍👩‍👧, می‌خواهم) or an emoji
+// tag (the flag of England ends with U+E007F).
+func attaches(r rune) bool {
+	return r == '\u200C' || r == '\u200D' || r >= '\U000E0020' && r <= '\U000E007F'
+}
+
+// trimBlank returns s without the spaces and format characters at its ends
+// (isBlank), keeping at its end a format character that belongs to the
+// character before it (attaches). An input of only spaces and format
+// characters trims to "".
+func trimBlank(s string) string {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return strings.TrimSpace(s)
+	}
+	s = strings.TrimLeftFunc(s, isBlank)
+	for s != "" {
+		r, size := utf8.DecodeLastRuneInString(s)
+		if !isBlank(r) || attaches(r) {
+			break
+		}
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 // testHasOnlyText is an exact, case-sensitive comparison, as in goflow: it is
@@ -25,11 +66,12 @@ func testHasOnlyText(_ *Set, rl *rule, r flows.Run, in string) (string, map[stri
 }
 
 // testHasBeginning compares the trimmed input's start with the trimmed
-// argument, rune by rune without regard to case, and saves that prefix as the
-// input wrote it.
+// argument (trimBlank: a zero width space or a byte-order mark before "yes"
+// is trimmed as a space is), rune by rune without regard to case, and saves
+// that prefix as the input wrote it.
 func testHasBeginning(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
-	hay := strings.TrimSpace(in)
-	pin := strings.TrimSpace(rl.render(r, 0))
+	hay := trimBlank(in)
+	pin := trimBlank(rl.render(r, 0))
 	if hay == "" || pin == "" {
 		return "", nil, false
 	}
@@ -98,15 +140,118 @@ func testHasPattern(s *Set, rl *rule, r flows.Run, in string) (string, map[strin
 	return in[loc[0]:loc[1]], extra, true
 }
 
-// emailPattern finds an address: a local part and a domain of at least two
-// labels, starting with a letter or digit. It accepts unicode letters, as
-// people type them, and stops before trailing punctuation.
-var emailPattern = regexp.MustCompile(`[\pL\pN][-_+$~.\pL\pN]*@[\pL\pN][-_\pL\pN]*(?:\.[\pL\pN][-_\pL\pN]*)+`)
+// emailPattern finds what may be an address: a local part and a domain of at
+// least two labels, starting with a letter or digit. It accepts the letters of
+// any script with their marks (the vowel signs of Devanagari or Thai), as
+// people type them, and stops before trailing punctuation. emailAt then cuts
+// it where the script changes.
+var emailPattern = regexp.MustCompile(`[\pL\pN][-_+$~.\pL\pM\pN]*@[\pL\pN][-_\pL\pM\pN]*(?:\.[\pL\pN][-_\pL\pM\pN]*)+`)
 
+// testHasEmail saves the first address in the input, without the words of
+// another script written against it: in "我的邮箱是abc@qq.com谢谢" it is
+// abc@qq.com (emailAt).
 func testHasEmail(_ *Set, _ *rule, _ flows.Run, in string) (string, map[string]string, bool) {
 	if strings.IndexByte(in, '@') < 0 {
 		return "", nil, false
 	}
-	m := emailPattern.FindString(in)
-	return m, nil, m != ""
+	// The pattern has no anchors: searching the rest of the input after a
+	// match that is no address finds what FindAll would.
+	for rest := in; ; {
+		loc := emailPattern.FindStringIndex(rest)
+		if loc == nil {
+			return "", nil, false
+		}
+		if m, ok := emailAt(rest[loc[0]:loc[1]]); ok {
+			return m, nil, true
+		}
+		rest = rest[loc[1]:]
+	}
+}
+
+// Script classes of emailAt: a character of neither (a digit, a mark, "-")
+// joins the run it is in.
+const (
+	noScript = iota
+	latinScript
+	otherScript
+)
+
+func scriptOf(r rune) int {
+	switch {
+	case r < utf8.RuneSelf:
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+			return latinScript
+		}
+		return noScript
+	case !unicode.IsLetter(r):
+		return noScript
+	case unicode.Is(unicode.Latin, r):
+		return latinScript
+	}
+	return otherScript
+}
+
+// emailAt cuts a match of emailPattern where its letters change between
+// Latin and another script within the local part or within a label of the
+// domain: a label mixing them is not a valid domain label (IDNA), and people
+// writing Chinese, Japanese or Arabic often write the address against the
+// words around it, without a space. The local part keeps the run of letters
+// before "@", the domain ends with the label where its script changes, cut
+// there. An address wholly in one script (用户@例子.中国), or with a local part,
+// a label or a top-level domain in another script than the rest
+// (用户@example.com, 例子.jp), is kept whole. ok is false when what is left is
+// no address (a domain of one label).
+func emailAt(m string) (string, bool) {
+	at := strings.IndexByte(m, '@')
+	local, domain := m[:at], m[at+1:]
+	// The local part, from "@" back to a letter of the other script.
+	start, script := len(local), noScript
+	for start > 0 {
+		r, size := utf8.DecodeLastRuneInString(local[:start])
+		if c := scriptOf(r); c != noScript {
+			if script != noScript && c != script {
+				break
+			}
+			script = c
+		}
+		start -= size
+	}
+	local = strings.TrimLeftFunc(local[start:], func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	if local == "" {
+		return "", false
+	}
+	start = at - len(local)
+	// The domain, label by label.
+	end, labels := 0, 0
+	for end < len(domain) {
+		from := end
+		if labels > 0 {
+			from++ // the "."
+		}
+		i, script, cut := from, noScript, false
+		for i < len(domain) && domain[i] != '.' {
+			r, size := utf8.DecodeRuneInString(domain[i:])
+			if c := scriptOf(r); c != noScript {
+				if script != noScript && c != script {
+					cut = true
+					break
+				}
+				script = c
+			}
+			i += size
+		}
+		if cut {
+			label := strings.TrimRight(domain[from:i], "-_")
+			if label == "" {
+				break
+			}
+			end, labels = from+len(label), labels+1
+			break
+		}
+		end, labels = i, labels+1
+	}
+	if labels < 2 {
+		return "", false
+	}
+	return m[start : at+1+end], true
 }

@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
+	"github.com/rivo/uniseg"
 )
 
 // TypeWebhook calls an HTTP service mid-flow.
@@ -211,7 +213,7 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 	// A non-JSON answer is kept as text (@flow.NAME.text), within a bound.
 	text := ""
 	if extra == nil && len(res.Body) > 0 {
-		text = string(res.Body[:min(len(res.Body), maxTextAnswer)])
+		text = textAnswer(res.Body, maxTextAnswer)
 	}
 	r.SaveResult(name, value, category, text, extra)
 	if extra != nil && len(w.Mappings) > 0 {
@@ -257,5 +259,31 @@ func (w *Webhook) notSaved(res *flows.WebhookResult) string {
 
 // maxTextAnswer bounds how much of a non-JSON answer a session keeps.
 const maxTextAnswer = 4096
+
+// textAnswer is body as text, cut to at most max bytes at the end of the last
+// grapheme cluster that fits, so a character, or a letter with its accent, a
+// flag or an emoji with its skin tone, is never cut in two; a single cluster
+// longer than max is cut at the last whole code point that fits.
+func textAnswer(body []byte, max int) string {
+	if len(body) <= max {
+		return string(body)
+	}
+	end, state := 0, -1
+	for rest := body; len(rest) > 0; {
+		var c []byte
+		c, rest, _, state = uniseg.FirstGraphemeCluster(rest, state)
+		if end+len(c) > max {
+			break
+		}
+		end += len(c)
+	}
+	if end == 0 {
+		end = max
+		for end > 0 && !utf8.RuneStart(body[end]) {
+			end--
+		}
+	}
+	return string(body[:end])
+}
 
 var _ flows.Widget = (*Webhook)(nil)

@@ -187,6 +187,12 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	for sc.Scan() {
 		n++
 		line := strings.TrimRight(sc.Text(), "\r")
+		if n == 1 {
+			// A byte-order mark that an editor or a Windows shell put at the
+			// start of the input is no part of the first message, as it is
+			// no part of a flow file.
+			line = strings.TrimPrefix(line, "\ufeff")
+		}
 		evs, err := s.Input(ctx, line)
 		if errors.Is(err, sim.ErrEnded) {
 			fmt.Fprintf(stderr, "(session %s; input %q ignored)\n", s.Session().Status, line)

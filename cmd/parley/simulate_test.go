@@ -90,3 +90,30 @@ func TestSimulateContactLanguage(t *testing.T) {
 		}
 	}
 }
+
+// A byte-order mark at the start of parley simulate's input, as an editor or
+// a Windows shell writes one, is no part of the first message: "oui" routes
+// as "oui", and the message is saved without it. A mark later in the input
+// is the contact's, kept. A parley test script that starts with one reads
+// as a flow file does.
+func TestSimulateSkipsByteOrderMark(t *testing.T) {
+	dir := t.TempDir()
+	flow := writeFile(t, dir, "ask.json", `{"id": "ask", "widgets": [
+	  {"id": "w", "type": "wait_for_response", "result": "answer",
+	   "rules": [{"type": "has_only_text", "args": ["oui"], "category": "Oui"}], "exits": {"Oui": "yes", "Other": "no"}},
+	  {"id": "yes", "type": "send_message", "text": "yes <@flow.answer.value>"},
+	  {"id": "no", "type": "send_message", "text": "no <@flow.answer.value>", "exits": {"Next": "w"}}]}`)
+	code, stdout, stderr := runCmd(t, "\ufeffoui\n", "simulate", flow)
+	if code != 0 || stdout != "yes <oui>\n" {
+		t.Errorf("input starting with a byte-order mark: exit %d, stdout %q (stderr %q), want 0 and %q", code, stdout, stderr, "yes <oui>\n")
+	}
+	code, stdout, _ = runCmd(t, "non\n\ufeffoui\n", "simulate", flow)
+	if want := "no <non>\nno <\ufeffoui>\n"; code != 0 || stdout != want {
+		t.Errorf("a mark on the second line: exit %d, stdout %q, want 0 and %q", code, stdout, want)
+	}
+
+	script := writeFile(t, dir, "ask.test.json", "\ufeff"+`{"flow": "ask.json", "conversation": [{"send": "oui", "expect": ["yes <oui>"]}], "final_status": "completed"}`)
+	if code, stdout, stderr := parley(t, "", "test", script); code != 0 || stdout != "ok   "+script+"\n1 passed, 0 failed\n" {
+		t.Errorf("a script starting with a byte-order mark: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
