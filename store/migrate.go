@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,7 +139,7 @@ func checkLayout(tx *bbolt.Tx) (int, error) {
 // current layout. On a current file it reads two keys and commits nothing.
 func (b *Bolt) prepareLayout() error {
 	var layout int
-	missing := false
+	missing, noDeleted := false, false
 	err := b.db.View(func(tx *bbolt.Tx) error {
 		var err error
 		layout, err = checkLayout(tx)
@@ -147,6 +148,7 @@ func (b *Bolt) prepareLayout() error {
 				missing = true
 			}
 		}
+		noDeleted = tx.Bucket(bFlowsDeleted) == nil
 		return err
 	})
 	if err != nil {
@@ -157,6 +159,9 @@ func (b *Bolt) prepareLayout() error {
 	}
 	err = b.db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
+			if noDeleted && bytes.Equal(name, bFlowsDeleted) {
+				continue // addFlowsDeleted creates and fills it
+			}
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -168,11 +173,88 @@ func (b *Bolt) prepareLayout() error {
 	})
 	switch {
 	case err != nil:
-		return err
 	case layout == layoutV1:
-		return b.migrateV1()
+		err = b.migrateV1()
 	case layout == layoutV2 || layout == layoutV3:
-		return b.indexEnded(layout)
+		err = b.indexEnded(layout)
+	}
+	if err == nil && noDeleted {
+		err = b.addFlowsDeleted()
+	}
+	return err
+}
+
+// addFlowsDeleted creates flows_deleted in a file written before it
+// existed. Flows deleted then left no record, but a session that has not
+// ended may still be on one: for each flow that a session's frames name
+// and that is no longer stored, the bucket gets the highest revision they
+// name, so that the flow saved again numbers its revisions on from it and
+// the session fails, as on a flow deleted since, instead of resuming in
+// another flow's definition. The bucket is created and filled in one
+// transaction, so an interrupted Open does it again.
+func (b *Bolt) addFlowsDeleted() error {
+	last := map[string]int{}
+	err := b.db.View(func(tx *bbolt.Tx) error {
+		heads := tx.Bucket(bFlows)
+		c := tx.Bucket(bRecords).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) != 8 {
+				continue // an event log value
+			}
+			name := fmt.Sprintf("#%d", binary.BigEndian.Uint64(k))
+			h, err := decodeHeader(name, v)
+			if err != nil || endedCode(h.status) {
+				continue // a damaged record is reported where it is read
+			}
+			js, err := payloadJSON(name, h.codec, h.payload)
+			if err != nil {
+				continue
+			}
+			var s struct {
+				Flow     string `json:"flow"`
+				Revision int    `json:"revision"`
+				Frames   []struct {
+					Flow     string `json:"flow"`
+					Revision int    `json:"revision"`
+				} `json:"frames"`
+			}
+			if jsonv1.Unmarshal(js, &s) != nil {
+				continue
+			}
+			note := func(id string, rev int) {
+				if id != "" && rev > last[id] && heads.Get([]byte(id)) == nil {
+					last[id] = rev
+				}
+			}
+			note(s.Flow, s.Revision)
+			for _, f := range s.Frames {
+				note(f.Flow, f.Revision)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = b.db.Update(func(tx *bbolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bFlowsDeleted)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", bFlowsDeleted, err)
+		}
+		for id, rev := range last {
+			if err := bk.Put([]byte(id), binary.BigEndian.AppendUint32(nil, uint32(rev))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add flows_deleted: %w", err)
+	}
+	if len(last) > 0 {
+		ids := slices.Sorted(maps.Keys(last))
+		b.log.Info("store: deleted flows that sessions are still on recorded in flows_deleted", "flows", len(ids),
+			"ids", strings.Join(ids[:min(len(ids), 20)], ","))
 	}
 	return nil
 }
