@@ -157,6 +157,10 @@ func (b *Bolt) prepareLayout() error {
 	if layout == layoutCurrent && !missing {
 		return nil
 	}
+	if layout > layoutV1 && layout < layoutCurrent {
+		b.log.Info("store: upgrading the file, one way: a version of Parley before this one cannot open it afterwards",
+			"path", b.db.Path(), "from_layout", layout, "to_layout", layoutCurrent)
+	}
 	err = b.db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
 			if noDeleted && bytes.Equal(name, bFlowsDeleted) {
@@ -177,6 +181,8 @@ func (b *Bolt) prepareLayout() error {
 		err = b.migrateV1()
 	case layout == layoutV2 || layout == layoutV3:
 		err = b.indexEnded(layout)
+	case layout > layoutV1 && layout < layoutCurrent:
+		b.log.Info("store: migrated", "from_layout", layout, "to_layout", layoutCurrent, "changed", "the layout version alone")
 	}
 	if err == nil && noDeleted {
 		err = b.addFlowsDeleted()
@@ -328,20 +334,29 @@ func setLayout(tx *bbolt.Tx, v int) error {
 	return tx.Bucket(bMeta).Put(keyLayout, binary.BigEndian.AppendUint32(nil, uint32(v)))
 }
 
-// migrateV1 moves layout 1 data to layout 2 in transactions of at most
-// migrateBatch keys. Each transaction deletes what it moved from the old
-// buckets, so an interrupted migration resumes where it stopped at the next
-// Open. Counters need no change: they count the same things.
+// migrateV1 moves layout 1 data to the current layout in transactions of at
+// most migrateBatch keys. Each transaction deletes what it moved from the
+// old buckets, so an interrupted migration resumes where it stopped at the
+// next Open; its logs then say how many sessions an earlier run moved, and
+// the summary counts the sessions stored in all. Counters need no change:
+// they count the same things.
 func (b *Bolt) migrateV1() error {
 	start := time.Now()
-	var total int
+	var total, earlier int
 	b.db.View(func(tx *bbolt.Tx) error {
 		if bk := tx.Bucket(bV1Sessions); bk != nil {
 			total = bk.Stats().KeyN
 		}
+		earlier = tx.Bucket(bIDs).Stats().KeyN
 		return nil
 	})
-	b.log.Info("store: migrating layout 1 to 2", "path", b.db.Path(), "sessions", total)
+	if earlier > 0 {
+		b.log.Info("store: resuming the migration of layout 1 to "+strconv.Itoa(layoutCurrent)+", one way: a version of Parley before this one cannot open the file afterwards",
+			"path", b.db.Path(), "sessions_to_move", total, "sessions_moved_before", earlier)
+	} else {
+		b.log.Info("store: migrating layout 1 to "+strconv.Itoa(layoutCurrent)+", one way: a version of Parley before this one cannot open the file afterwards",
+			"path", b.db.Path(), "sessions", total)
+	}
 	lastLog := time.Now()
 	done, err := b.inBatches(b.migrateSessions, func(done int) {
 		if time.Since(lastLog) >= 5*time.Second {
@@ -357,8 +372,10 @@ func (b *Bolt) migrateV1() error {
 		return fmt.Errorf("migrate contacts: %w", err)
 	}
 	var leftover map[string]int
+	stored := 0
 	err = b.db.Update(func(tx *bbolt.Tx) error {
 		var err error
+		stored = tx.Bucket(bIDs).Stats().KeyN
 		if leftover, err = migrateLeftovers(tx); err != nil {
 			return err
 		}
@@ -374,7 +391,7 @@ func (b *Bolt) migrateV1() error {
 	if err != nil {
 		return fmt.Errorf("migrate: finish: %w", err)
 	}
-	b.log.Info("store: migrated layout 1 to 2", "sessions", done, "contacts", contacts,
+	b.log.Info("store: migrated layout 1 to "+strconv.Itoa(layoutCurrent), "sessions", stored, "sessions_this_run", done, "contacts_this_run", contacts,
 		"orphan_timers_kept", leftover["timers"], "orphan_events_dropped", leftover["events"],
 		"orphan_index_entries_dropped", leftover["index"], "elapsed", time.Since(start).Round(time.Millisecond))
 	return nil

@@ -164,11 +164,21 @@ func TestMigrateV1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v1.db")
 	writeMigrationFixture(t, path)
-	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true})
+	var logs bytes.Buffer
+	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	// The logs name the layout migrated to, and count the 7 sessions.
+	for _, want := range []string{
+		`msg="store: migrating layout 1 to 7, one way: a version of Parley before this one cannot open the file afterwards" path=` + path + ` sessions=7`,
+		`msg="store: migrated layout 1 to 7" sessions=7 sessions_this_run=7 contacts_this_run=3 `,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, logs.String())
+		}
+	}
 
 	// The orphan timer survives the migration; the scanner removes it as before.
 	timers, _ := b.DueTimers(ctx, farFuture, 100)
@@ -247,11 +257,22 @@ func TestMigrateV1Resumes(t *testing.T) {
 	}
 	db.Close() // the process dies here
 
-	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true})
+	var logs bytes.Buffer
+	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	// The logs say the migration resumes, and count the sessions stored in
+	// all apart from those this run moved.
+	for _, want := range []string{
+		`msg="store: resuming the migration of layout 1 to 7, one way: a version of Parley before this one cannot open the file afterwards" path=` + path + ` sessions_to_move=4 sessions_moved_before=3`,
+		`msg="store: migrated layout 1 to 7" sessions=7 sessions_this_run=4 `,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, logs.String())
+		}
+	}
 	wantErr(t, "RemoveTimer(orphan)", b.RemoveTimer(context.Background(), orphanTimer), nil)
 	compareObserved(t, observe(t, b), observe(t, freshEquivalent(t)))
 	assertLayout(t, b, layoutCurrent)
@@ -602,5 +623,49 @@ func TestDocsLayoutVersion(t *testing.T) {
 	}
 	if want := fmt.Sprintf("| `layout` | u32 layout version (%d) |", layoutCurrent); !strings.Contains(string(doc), want) {
 		t.Errorf("docs/storage.md lacks %q", want)
+	}
+}
+
+// TestOpenLogsUpgrade opens files of layouts 2 to 6 and checks that the
+// upgrade is logged, from which layout to which, at its start and its end,
+// whatever it has to change.
+func TestOpenLogsUpgrade(t *testing.T) {
+	for layout := layoutV2; layout < layoutCurrent; layout++ {
+		t.Run(fmt.Sprint("layout ", layout), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "old.db")
+			b, err := Open(path, Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.DB().Update(func(tx *bbolt.Tx) error { return setLayout(tx, layout) }); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			var logs bytes.Buffer
+			b, err = Open(path, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			assertLayout(t, b, layoutCurrent)
+			for _, want := range []string{
+				fmt.Sprintf(`msg="store: upgrading the file, one way: a version of Parley before this one cannot open it afterwards" path=%s from_layout=%d to_layout=7`, path, layout),
+				fmt.Sprintf(`msg="store: migrated" from_layout=%d to_layout=7 `, layout),
+			} {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("logs lack %q:\n%s", want, logs.String())
+				}
+			}
+			// Opened again, the file is of the current layout: nothing is logged of an upgrade.
+			b.Close()
+			logs.Reset()
+			b, err = Open(path, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(logs.String(), "upgrad") || strings.Contains(logs.String(), "migrat") {
+				t.Errorf("a file of the current layout logged an upgrade:\n%s", logs.String())
+			}
+		})
 	}
 }
