@@ -74,6 +74,9 @@ type Bolt struct {
 	// legacyDedupe is set while the file holds dedupe records of layouts
 	// before 7 (dedupe.go).
 	legacyDedupe atomic.Bool
+	// v1Conflicts lists, while layout 1 buckets are migrated on top of
+	// current data, what was kept and dropped where both held a session.
+	v1Conflicts []string
 	// lastLogAt is the time of the newest processed_log key, so that a
 	// group's records go past it (the committer's alone).
 	lastLogAt uint64

@@ -139,7 +139,7 @@ func checkLayout(tx *bbolt.Tx) (int, error) {
 // current layout. On a current file it reads two keys and commits nothing.
 func (b *Bolt) prepareLayout() error {
 	var layout int
-	missing, noDeleted := false, false
+	missing, noDeleted, again := false, false, false
 	err := b.db.View(func(tx *bbolt.Tx) error {
 		var err error
 		layout, err = checkLayout(tx)
@@ -149,16 +149,19 @@ func (b *Bolt) prepareLayout() error {
 			}
 		}
 		noDeleted = tx.Bucket(bFlowsDeleted) == nil
+		// A layout 1 version, which reads no layout version, run on the
+		// file after its upgrade writes in layout 1's buckets again.
+		again = layout == layoutCurrent && slices.ContainsFunc(v1Buckets, func(name []byte) bool { return tx.Bucket(name) != nil })
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	if layout == layoutCurrent && !missing {
+	if layout == layoutCurrent && !missing && !again {
 		return nil
 	}
 	if layout > layoutV1 && layout < layoutCurrent {
-		b.log.Info("store: upgrading the file, one way: a version of Parley before this one cannot open it afterwards",
+		b.log.Info("store: upgrading the file, one way: an older version of Parley must not be run on it afterwards",
 			"path", b.db.Path(), "from_layout", layout, "to_layout", layoutCurrent)
 	}
 	err = b.db.Update(func(tx *bbolt.Tx) error {
@@ -177,8 +180,8 @@ func (b *Bolt) prepareLayout() error {
 	})
 	switch {
 	case err != nil:
-	case layout == layoutV1:
-		err = b.migrateV1()
+	case layout == layoutV1 || again:
+		err = b.migrateV1(again)
 	case layout == layoutV2 || layout == layoutV3:
 		err = b.indexEnded(layout)
 	case layout > layoutV1 && layout < layoutCurrent:
@@ -340,21 +343,39 @@ func setLayout(tx *bbolt.Tx, v int) error {
 // next Open; its logs then say how many sessions an earlier run moved, and
 // the summary counts the sessions stored in all. Counters need no change:
 // they count the same things.
-func (b *Bolt) migrateV1() error {
+//
+// again is set for a file of the current layout that also holds layout 1
+// buckets: what a layout 1 version, which does not read the layout version,
+// wrote after the file was upgraded. Those buckets are migrated as the first
+// time, on top of the current data; where both hold a session of one id,
+// or a waiting session for one contact on one channel, the one saved last
+// wins (v1Conflict), and each such case is logged.
+func (b *Bolt) migrateV1(again bool) error {
 	start := time.Now()
+	b.v1Conflicts = nil
 	var total, earlier int
+	var held []string
 	b.db.View(func(tx *bbolt.Tx) error {
 		if bk := tx.Bucket(bV1Sessions); bk != nil {
 			total = bk.Stats().KeyN
 		}
 		earlier = tx.Bucket(bIDs).Stats().KeyN
+		for _, name := range v1Buckets {
+			if bk := tx.Bucket(name); bk != nil {
+				held = append(held, fmt.Sprintf("%s (%d keys)", name, bk.Stats().KeyN))
+			}
+		}
 		return nil
 	})
-	if earlier > 0 {
-		b.log.Info("store: resuming the migration of layout 1 to "+strconv.Itoa(layoutCurrent)+", one way: a version of Parley before this one cannot open the file afterwards",
+	switch {
+	case again:
+		b.log.Warn("store: the file, of layout "+strconv.Itoa(layoutCurrent)+", holds layout 1 buckets, written by a version of Parley before layout 2 run on it after its upgrade: migrating them again, on top of the current data; where both hold one session, or a waiting session for one contact on one channel, the one saved last is kept",
+			"path", b.db.Path(), "buckets", strings.Join(held, ", "), "sessions", total)
+	case earlier > 0:
+		b.log.Info("store: resuming the migration of layout 1 to "+strconv.Itoa(layoutCurrent)+", one way: an older version of Parley must not be run on the file afterwards",
 			"path", b.db.Path(), "sessions_to_move", total, "sessions_moved_before", earlier)
-	} else {
-		b.log.Info("store: migrating layout 1 to "+strconv.Itoa(layoutCurrent)+", one way: a version of Parley before this one cannot open the file afterwards",
+	default:
+		b.log.Info("store: migrating layout 1 to "+strconv.Itoa(layoutCurrent)+", one way: an older version of Parley must not be run on the file afterwards",
 			"path", b.db.Path(), "sessions", total)
 	}
 	lastLog := time.Now()
@@ -393,8 +414,81 @@ func (b *Bolt) migrateV1() error {
 	}
 	b.log.Info("store: migrated layout 1 to "+strconv.Itoa(layoutCurrent), "sessions", stored, "sessions_this_run", done, "contacts_this_run", contacts,
 		"orphan_timers_kept", leftover["timers"], "orphan_events_dropped", leftover["events"],
-		"orphan_index_entries_dropped", leftover["index"], "elapsed", time.Since(start).Round(time.Millisecond))
+		"orphan_index_entries_dropped", leftover["index"], "conflicts", len(b.v1Conflicts), "elapsed", time.Since(start).Round(time.Millisecond))
+	for _, c := range b.v1Conflicts {
+		b.log.Warn("store: layout 1 migration conflict: " + c)
+	}
 	return nil
+}
+
+// v1Older reports whether a stored session, updated at its header's time,
+// was saved before a layout 1 one updated at v1Updated.
+func v1Older(h *header, v1Updated uint64) bool { return h.updated < v1Updated }
+
+// dropSessionV1 deletes a layout 1 session that migrateSession does not
+// carry over, with its index entries, timers and events, and takes it off
+// the counters, which count it. It reports how many keys it touched.
+func dropSessionV1(tx *bbolt.Tx, id string, h1 *headerV1) (int, error) {
+	touched := 1
+	if err := addStat(tx, statSession(codeStatuses[h1.status]), -1); err != nil {
+		return 0, err
+	}
+	if tb := tx.Bucket(bV1Timers); tb != nil {
+		for _, t := range []struct {
+			at   uint64
+			kind TimerKind
+		}{{h1.timeoutAt, TimerWaitTimeout}, {h1.expiresAt, TimerExpiry}} {
+			k := timerKeyV1(t.at, t.kind, id)
+			if t.at == 0 || tb.Get(k) == nil {
+				continue
+			}
+			if err := tb.Delete(k); err != nil {
+				return 0, err
+			}
+			if err := addStat(tx, statTimers, -1); err != nil {
+				return 0, err
+			}
+			touched++
+		}
+	}
+	if wb := tx.Bucket(bV1Waiting); wb != nil {
+		if wk := join(h1.channel, h1.urn); string(wb.Get(wk)) == id {
+			if err := wb.Delete(wk); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if bk := tx.Bucket(bV1ByContact); bk != nil && h1.urn != "" {
+		if err := bk.Delete(join(h1.urn, id)); err != nil {
+			return 0, err
+		}
+	}
+	if bk := tx.Bucket(bV1ByStatus); bk != nil {
+		if err := bk.Delete(append([]byte{h1.status}, id...)); err != nil {
+			return 0, err
+		}
+	}
+	if eb := tx.Bucket(bV1Events); eb != nil {
+		n, err := len(prefixKeys(eb, join(id, ""))), deletePrefix(eb, join(id, ""))
+		if err != nil {
+			return 0, err
+		}
+		if err := addStat(tx, statEvents, -int64(n)); err != nil {
+			return 0, err
+		}
+		touched += n
+	}
+	return touched, nil
+}
+
+// prefixKeys returns the keys of bk that start with prefix.
+func prefixKeys(bk *bbolt.Bucket, prefix []byte) [][]byte {
+	var keys [][]byte
+	c := bk.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // inBatches runs step in one write transaction after another until it
@@ -458,6 +552,27 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A session of this id stored in the current layout: the layout 1 one
+	// was written after an upgrade, by a layout 1 version run on the file.
+	// The one saved last is kept.
+	if oldSeq, old, err := lookup(tx, nil, id, idKey(id)); err != nil {
+		return 0, err
+	} else if old != nil {
+		h, err := decodeHeader(id, old)
+		if err != nil {
+			return 0, err
+		}
+		if !v1Older(&h, h1.updated) {
+			b.v1Conflicts = append(b.v1Conflicts, fmt.Sprintf("session %q: kept the version saved at %s; dropped layout 1's, saved at %s",
+				id, fromNanos(h.updated).Format(time.RFC3339Nano), fromNanos(h1.updated).Format(time.RFC3339Nano)))
+			return dropSessionV1(tx, id, &h1)
+		}
+		b.v1Conflicts = append(b.v1Conflicts, fmt.Sprintf("session %q: kept layout 1's version, saved at %s; dropped the one saved at %s",
+			id, fromNanos(h1.updated).Format(time.RFC3339Nano), fromNanos(h.updated).Format(time.RFC3339Nano)))
+		if err := deleteSession(tx, nil, id, idKey(id), oldSeq, &h); err != nil {
+			return 0, err
+		}
+	}
 	js, err := payloadJSON(id, h1.codec, h1.payload)
 	if err != nil {
 		return 0, err
@@ -513,12 +628,38 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			if r.wait(rec.channel) < 0 {
-				r.waits = append(r.waits, waitEntry{channel: rec.channel, eid: eid, seq: seq})
-				if err := rows.flush(); err != nil {
+			if i := r.wait(rec.channel); i >= 0 {
+				// Another session waits for the contact on the channel,
+				// saved in the current layout: the one saved last keeps
+				// the entry; the other is listed as not waiting on a
+				// channel, and ends at its expiry or when interrupted.
+				w := r.waits[i]
+				other, err := decodeID(w.eid)
+				if err != nil {
 					return 0, err
 				}
+				h, err := decodeHeader(other, records.Get(recordKey(w.seq)))
+				if err != nil {
+					return 0, err
+				}
+				if v1Older(&h, rec.updated) {
+					r.waits = append(r.waits[:i], r.waits[i+1:]...)
+					if err := addEnded(tx, rows, rec.urn, w.eid); err != nil {
+						return 0, err
+					}
+					b.v1Conflicts = append(b.v1Conflicts, fmt.Sprintf("sessions %q and %q both wait for contact %q on channel %q: %q, saved last, gets its messages; %q ends at its expiry or when interrupted",
+						other, id, rec.urn, rec.channel, id, other))
+				} else {
+					b.v1Conflicts = append(b.v1Conflicts, fmt.Sprintf("sessions %q and %q both wait for contact %q on channel %q: %q, saved last, gets its messages; %q ends at its expiry or when interrupted",
+						other, id, rec.urn, rec.channel, other, id))
+				}
+			}
+			if r.wait(rec.channel) < 0 {
+				r.waits = append(r.waits, waitEntry{channel: rec.channel, eid: eid, seq: seq})
 				inRow = true
+			}
+			if err := rows.flush(); err != nil {
+				return 0, err
 			}
 			if err := wb.Delete(wk); err != nil {
 				return 0, err
@@ -604,7 +745,14 @@ func migrateContacts(tx *bbolt.Tx) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		// The contacts counter already counts it.
+		// The contacts counter already counts it, and counted it twice
+		// when a layout 1 version wrote it after an upgrade, not seeing
+		// the contact stored in the row: layout 1's, written last, wins.
+		if r.hasContact {
+			if err := addStat(tx, statContacts, -1); err != nil {
+				return 0, err
+			}
+		}
 		r.hasContact, r.contact = true, encodeContact(&ct)
 		if err := old.Delete(it.urn); err != nil {
 			return 0, err
