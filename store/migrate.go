@@ -352,7 +352,7 @@ func setLayout(tx *bbolt.Tx, v int) error {
 // wins (v1Conflict), and each such case is logged.
 func (b *Bolt) migrateV1(again bool) error {
 	start := time.Now()
-	b.v1Conflicts = nil
+	b.v1Conflicts, b.v1Damaged = nil, nil
 	var total, earlier int
 	var held []string
 	b.db.View(func(tx *bbolt.Tx) error {
@@ -386,11 +386,11 @@ func (b *Bolt) migrateV1(again bool) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("migrate sessions: %w", err)
+		return migrateV1Error("sessions", err)
 	}
 	contacts, err := b.inBatches(migrateContacts, nil)
 	if err != nil {
-		return fmt.Errorf("migrate contacts: %w", err)
+		return migrateV1Error("contacts", err)
 	}
 	var leftover map[string]int
 	stored := 0
@@ -418,7 +418,21 @@ func (b *Bolt) migrateV1(again bool) error {
 	for _, c := range b.v1Conflicts {
 		b.log.Warn("store: layout 1 migration conflict: " + c)
 	}
+	for _, d := range b.v1Damaged {
+		b.log.Warn("store: a damaged layout 1 session was carried over as it is, and is reported damaged: " + d)
+	}
 	return nil
+}
+
+// migrateV1Error is the error of a layout 1 migration that stopped at a
+// value that does not decode (the RecordError itself, which names its
+// bucket and record, said found while migrating) or at another error.
+func migrateV1Error(what string, err error) error {
+	if re, ok := errors.AsType[*RecordError](err); ok {
+		return &RecordError{Bucket: re.Bucket, Record: re.Record,
+			Err: fmt.Errorf("%w (found while migrating layout 1 to %d, which stopped there)", re.Err, layoutCurrent)}
+	}
+	return fmt.Errorf("migrate layout 1 %s: %w", what, err)
 }
 
 // v1Older reports whether a stored session, updated at its header's time,
@@ -573,11 +587,16 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 			return 0, err
 		}
 	}
-	js, err := payloadJSON(id, h1.codec, h1.payload)
-	if err != nil {
-		return 0, err
+	// A payload that does not decompress is carried over as it is, under
+	// its layout 1 codec, which the current layout reads too: the session
+	// is then reported damaged, and left out of listings, as any damaged
+	// session is, rather than keeping the whole file from opening.
+	codec, payload := h1.codec, h1.payload
+	if js, err := payloadJSON(id, h1.codec, h1.payload); err == nil {
+		codec, payload = compressJSON(js, b.compress)
+	} else {
+		b.v1Damaged = append(b.v1Damaged, fmt.Sprintf("session %q: %v", id, v1Damage(bV1Sessions, "", err).Err))
 	}
-	codec, payload := compressJSON(js, b.compress)
 	eid := idKey(id)
 	records := tx.Bucket(bRecords)
 	seq, err := records.NextSequence()
@@ -739,7 +758,7 @@ func migrateContacts(tx *bbolt.Tx) (int, error) {
 	for _, it := range batch {
 		var ct flows.Contact
 		if err := jsonv1.Unmarshal(it.v, &ct); err != nil {
-			return 0, fmt.Errorf("contact %q: decode: %w", it.urn, err)
+			return 0, v1Damage(bV1Contacts, fmt.Sprintf("contact %q", it.urn), fmt.Errorf("decode: %w", err))
 		}
 		r, err := rows.get(string(it.urn))
 		if err != nil {
@@ -824,7 +843,7 @@ const headerFixedV1 = 27
 func decodeHeaderV1(id string, b []byte) (headerV1, error) {
 	var h headerV1
 	if len(b) < headerFixedV1 || b[0] != layoutV1 {
-		return h, fmt.Errorf("session %q: unknown layout 1 record format", id)
+		return h, &RecordError{Bucket: string(bV1Sessions), Record: fmt.Sprintf("session %q", id), Err: errors.New("unknown layout 1 record format")}
 	}
 	h.status, h.codec = b[1], b[2]
 	h.updated = binary.BigEndian.Uint64(b[3:])
@@ -834,7 +853,7 @@ func decodeHeaderV1(id string, b []byte) (headerV1, error) {
 	for _, dst := range []*string{&h.channel, &h.urn, &h.flowID} {
 		var ok bool
 		if *dst, rest, ok = readString(rest); !ok {
-			return h, fmt.Errorf("session %q: corrupt layout 1 header", id)
+			return h, &RecordError{Bucket: string(bV1Sessions), Record: fmt.Sprintf("session %q", id), Err: errors.New("corrupt layout 1 header")}
 		}
 	}
 	h.payload = rest

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -362,5 +364,96 @@ func TestMigrateV1Again(t *testing.T) {
 	}
 	if w, err := b.WaitingSession(ctx, "sms", "tel:+1"); err != nil || w == nil || w.ID != "b" {
 		t.Errorf("WaitingSession(sms, tel:+1) after a ended = %+v, %v; want b", w, err)
+	}
+}
+
+// TestDamagedV1Records: in a layout 1 file, Compact checks layout 1's
+// sessions, events and contacts, names each damaged one by its bucket and
+// leaves the file as it was. Open migrates a session whose payload does not
+// decompress as it is: it is then reported damaged, as a damaged session of
+// the current layout is, and left out of listings, while the rest of the
+// file opens. A session whose layout 1 header is damaged, which cannot be
+// placed, stops the migration with an error naming it and its bucket.
+func TestDamagedV1Records(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "parley.db")
+	big := session("s-bad", flows.StatusWaiting, "tel:+2")
+	big.Input = strings.Repeat("compressible ", 100) // compressed by layout 1
+	writeV1(t, path, []*Turn{
+		{Session: session("s-ok", flows.StatusWaiting, "tel:+1"), Channel: "sms", Contact: &flows.Contact{URN: "tel:+1"}},
+		{Session: big, Channel: "sms", Events: []flows.Event{{Type: "a"}}},
+		{Session: session("s-ev", flows.StatusActive, "tel:+3"), Events: []flows.Event{{Type: "b"}}},
+	})
+	damageValue(t, path, bV1Sessions, []byte("s-bad"), func(v []byte) []byte {
+		h, err := decodeHeaderV1("s-bad", v)
+		if err != nil || h.codec != codecZstd {
+			t.Fatalf("s-bad: %+v, %v; want a layout 1 zstd payload", h, err)
+		}
+		p := v[len(v)-len(h.payload):]
+		for i := 4; i < len(p); i++ { // the frame's magic number stays
+			p[i] = 0xff
+		}
+		return v
+	})
+	damageValue(t, path, bV1Events, append([]byte("s-ev\x00"), u64(1)...), func(v []byte) []byte { return v[:len(v)-1] })
+	damageValue(t, path, bV1Contacts, []byte("tel:+1"), func(v []byte) []byte { return v[:len(v)-1] })
+
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compact(ctx, path, CompactOptions{})
+	prefix := "store file " + path + " is corrupt or truncated: "
+	for _, line := range []string{
+		"compact: " + prefix + "3 stored records do not decode; restore it from a backup",
+		"\n\tsession \"s-bad\" (bucket sessions): decompress: ",
+		"\n\tevents of session \"s-ev\" (bucket events): an event is not JSON",
+		"\n\tcontact \"tel:+1\" (bucket contacts): decode: ",
+	} {
+		if err == nil || !strings.Contains(err.Error(), line) {
+			t.Errorf("Compact's error does not say %q:\n%v", line, err)
+		}
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(before, after) {
+		t.Errorf("Compact changed the file (%v)", err)
+	}
+
+	// The contact, which would stop the migration, is mended; the session
+	// is carried over damaged.
+	damageValue(t, path, bV1Contacts, []byte("tel:+1"), func([]byte) []byte { return []byte(`{"urn":"tel:+1"}`) })
+	var logs bytes.Buffer
+	b, err := Open(path, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("Open of a layout 1 file with a damaged session: %v", err)
+	}
+	assertLayout(t, b, layoutCurrent)
+	_, err = b.LoadSession(ctx, "s-bad")
+	if want := prefix + `session "s-bad" (bucket session_records): decompress: `; !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("LoadSession(s-bad): %v\nwant an error starting %q", err, want)
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="store: a damaged layout 1 session was carried over as it is, and is reported damaged: session \"s-bad\": decompress: `) {
+		t.Errorf("the migration does not log the damaged session:\n%s", logs.String())
+	}
+	list, _, err := b.ListSessions(ctx, SessionFilter{}, Page{})
+	var got []string
+	for _, s := range list {
+		got = append(got, s.ID)
+	}
+	if err != nil || strings.Join(got, ",") != "s-ev,s-ok" {
+		t.Errorf("ListSessions: %v, %v; want the sessions that decode, s-ev,s-ok", got, err)
+	}
+	if s, err := b.WaitingSession(ctx, "sms", "tel:+1"); err != nil || s == nil || s.ID != "s-ok" {
+		t.Errorf("WaitingSession(sms, tel:+1) = %+v, %v", s, err)
+	}
+	b.Close()
+
+	// A damaged header.
+	path = filepath.Join(t.TempDir(), "parley.db")
+	writeV1(t, path, []*Turn{{Session: session("s-hdr", flows.StatusActive, "tel:+1")}})
+	damageValue(t, path, bV1Sessions, []byte("s-hdr"), func(v []byte) []byte { v[0] = 9; return v })
+	_, err = Open(path, Options{NoSync: true})
+	want := prefix[:len("store file ")] + path + ` is corrupt or truncated: session "s-hdr" (bucket sessions): unknown layout 1 record format (found while migrating layout 1 to 7, which stopped there); restore it from a backup`
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+		t.Errorf("Open of a layout 1 file with a damaged header: %v\nwant an error with %q", err, want)
 	}
 }
