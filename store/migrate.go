@@ -136,7 +136,8 @@ func checkLayout(tx *bbolt.Tx) (int, error) {
 }
 
 // prepareLayout creates missing buckets and brings an older file to the
-// current layout. On a current file it reads two keys and commits nothing.
+// current layout. On a current file it reads the layout key and looks up
+// the buckets, and commits nothing.
 func (b *Bolt) prepareLayout() error {
 	var layout int
 	missing, noDeleted, again := false, false, false
