@@ -74,6 +74,12 @@ type Bolt struct {
 	// legacyDedupe is set while the file holds dedupe records of layouts
 	// before 7 (dedupe.go).
 	legacyDedupe atomic.Bool
+	// v1Conflicts lists, while layout 1 buckets are migrated on top of
+	// current data, what was kept and dropped where both held a session.
+	v1Conflicts []string
+	// v1Damaged lists the damaged layout 1 sessions such a migration
+	// carried over as they are.
+	v1Damaged []string
 	// lastLogAt is the time of the newest processed_log key, so that a
 	// group's records go past it (the committer's alone).
 	lastLogAt uint64
@@ -372,6 +378,9 @@ func (e *fileCorrupt) Error() string {
 	what, list, _ := strings.Cut(e.err.Error(), "\n")
 	if list != "" {
 		list = "\n" + list
+	}
+	if !strings.HasPrefix(what, ErrCorrupt.Error()) {
+		what = fmt.Sprintf("%v (%s)", ErrCorrupt, what)
 	}
 	return fmt.Sprintf("store file %s is %s; restore it from a backup (one parley backup took, %s%s if parley compact left one, "+
 		"or a copy taken while the server was stopped), or move it away to start with an empty store%s", e.path, what, e.path, BackupSuffix, list)

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
 )
 
 // DamagedRecords is the error of a file whose stored values do not all
@@ -35,8 +39,9 @@ type RecordCheck struct {
 
 // checkRecords decodes every session record, event log value and contact
 // row of tx as the store reads them, and returns a *DamagedRecords naming
-// every one that does not decode. A file of layout 1 has neither bucket and
-// is not checked here (Open migrates it, decoding each session).
+// every one that does not decode. The buckets of layout 1, in a file not
+// migrated yet (or written again by a layout 1 version), are checked as
+// the migration reads them (checkV1).
 func checkRecords(ctx context.Context, tx *bbolt.Tx) (RecordCheck, error) {
 	var n RecordCheck
 	var bad []*RecordError
@@ -122,10 +127,66 @@ func checkRecords(ctx context.Context, tx *bbolt.Tx) (RecordCheck, error) {
 			return n, err
 		}
 	}
+	bad = append(bad, checkV1(tx, &n)...)
 	if len(bad) > 0 {
 		return n, &DamagedRecords{Records: bad}
 	}
 	return n, nil
+}
+
+// checkV1 decodes the sessions, events and contacts of layout 1's buckets,
+// where tx has them, and returns those that do not decode.
+func checkV1(tx *bbolt.Tx, n *RecordCheck) []*RecordError {
+	var bad []*RecordError
+	if bk := tx.Bucket(bV1Sessions); bk != nil {
+		_ = bk.ForEach(func(k, v []byte) error {
+			n.Sessions++
+			id := string(k)
+			h, err := decodeHeaderV1(id, v)
+			if err == nil {
+				var js []byte
+				if js, err = payloadJSON(id, h.codec, h.payload); err == nil {
+					var s flows.Session
+					err = jsonv1.Unmarshal(js, &s)
+				}
+			}
+			if err != nil {
+				bad = append(bad, v1Damage(bV1Sessions, fmt.Sprintf("session %q", id), err))
+			}
+			return nil
+		})
+	}
+	if bk := tx.Bucket(bV1Events); bk != nil {
+		_ = bk.ForEach(func(k, v []byte) error {
+			n.Events++
+			if !json.Valid(v) {
+				id, _, _ := strings.Cut(string(k), string(rune(sep)))
+				bad = append(bad, v1Damage(bV1Events, fmt.Sprintf("events of session %q", id), errors.New("an event is not JSON")))
+			}
+			return nil
+		})
+	}
+	if bk := tx.Bucket(bV1Contacts); bk != nil {
+		_ = bk.ForEach(func(k, v []byte) error {
+			n.Contacts++
+			var c flows.Contact
+			if err := jsonv1.Unmarshal(v, &c); err != nil {
+				bad = append(bad, v1Damage(bV1Contacts, fmt.Sprintf("contact %q", k), fmt.Errorf("decode: %w", err)))
+			}
+			return nil
+		})
+	}
+	return bad
+}
+
+// v1Damage is the RecordError of a value in layout 1's bucket, whatever
+// bucket the error it wraps names.
+func v1Damage(bucket []byte, record string, err error) *RecordError {
+	var re *RecordError
+	if errors.As(err, &re) {
+		err = re.Err
+	}
+	return &RecordError{Bucket: string(bucket), Record: record, Err: err}
 }
 
 // checkEvents decodes a stored value of a session's event log.

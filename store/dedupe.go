@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"go.etcd.io/bbolt"
 )
 
@@ -31,7 +32,8 @@ import (
 // A record is found by the sender too: a message delivered again comes from
 // the same sender. Records of layouts before 7, in processed and
 // processed_by_time and keyed by channel and id alone, are still read and
-// pruned.
+// pruned; one is taken for the message only when the session its reply
+// names is the sender's (legacySender).
 
 // rowMsgsMax is how many dedupe entries a contact row holds before they
 // move to processed_index together.
@@ -97,7 +99,7 @@ func splitLogKey(k []byte) (at uint64, msg []byte, urn string, ok bool) {
 // findProcessed looks up the dedupe record of message msgID from urn on
 // channel: among the entries of the contact's row r (nil when it has no
 // row), then in processed_index, then, when legacy is set, among the
-// records of older layouts. It returns the stored reply (bbolt memory).
+// records of older layouts, whose sender legacySender checks. It returns the stored reply (bbolt memory).
 // st, when not nil, is the group's batch, whose cursors read the buckets.
 func findProcessed(tx *bbolt.Tx, st *statBatch, r *contactRow, legacy bool, channel, urn, msgID string) ([]byte, bool, error) {
 	key := join(channel, msgID)
@@ -141,7 +143,33 @@ func findProcessed(tx *bbolt.Tx, st *statBatch, r *contactRow, legacy bool, chan
 		return nil, false, nil
 	}
 	reply, found := processedReply(tx.Bucket(bProcessedAt), key, st.get(tx.Bucket(bProcessed), key))
-	return reply, found, nil
+	if !found || !legacySender(tx, st, reply, urn) {
+		return nil, false, nil
+	}
+	return reply, true, nil
+}
+
+// legacySender reports whether a dedupe record of a layout before 7, keyed
+// by channel and message id alone, is of a message from urn. Such a record
+// does not hold its sender, but its reply names the session the message
+// went to (the server's reply, {"id": session id, ...}), whose record holds
+// the contact's URN. A record whose sender cannot be told (a reply without
+// a session, a session deleted since, a record that does not decode) is not
+// taken for a message from urn: the same id from another sender is another
+// message, and answering it with the reply of the first would drop it.
+func legacySender(tx *bbolt.Tx, st *statBatch, reply []byte, urn string) bool {
+	var r struct {
+		ID string `json:"id"`
+	}
+	if jsonv1.Unmarshal(reply, &r) != nil || checkID("session", r.ID) != nil {
+		return false
+	}
+	_, rec, err := lookup(tx, st, r.ID, idKey(r.ID))
+	if err != nil || rec == nil {
+		return false
+	}
+	h, err := decodeHeader(r.ID, rec)
+	return err == nil && h.urn == urn
 }
 
 // recordProcessed adds the dedupe entry of message key (channel + sep +

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
 )
 
 func TestFlowRevisions(t *testing.T) {
@@ -251,4 +253,55 @@ func TestFlowsDeletedAddedToOlderFile(t *testing.T) {
 	if fr, err := b.SaveFlow(ctx, NewFlow{ID: "f", Definition: json.RawMessage(`{}`)}); err != nil || fr.Revision != 2 {
 		t.Fatalf("re-created flow: %+v, %v, want revision 2", fr, err)
 	}
+}
+
+// A flow deleted by a version that kept no flows_deleted record, while a
+// session was still on it, is recorded when the file gets the bucket: saved
+// again, it numbers its revisions on from the highest revision a session
+// that has not ended names (its own or a subflow's frame), so that session
+// does not resume in the new flow. Ended sessions and revision 0 leave
+// nothing; stored flows are not recorded.
+func TestFlowsDeletedFilledFromSessions(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	for id, n := range map[string]int{"f": 2, "child": 3, "gone-ended": 5, "kept": 1, "norev": 1} {
+		for range n {
+			if _, err := b.SaveFlow(ctx, NewFlow{ID: id, Definition: json.RawMessage(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waiting := session("s-wait", flows.StatusWaiting, "tel:+1")
+	waiting.FlowID, waiting.Revision = "f", 2
+	waiting.Frames = []*flows.Frame{{FlowID: "f", Revision: 1}, {FlowID: "child", Revision: 3}}
+	ended := session("s-ended", flows.StatusCompleted, "tel:+2")
+	ended.FlowID, ended.Revision = "gone-ended", 5
+	kept := session("s-kept", flows.StatusActive, "tel:+3")
+	kept.FlowID, kept.Revision = "kept", 1
+	norev := session("s-norev", flows.StatusActive, "tel:+4")
+	norev.FlowID = "norev"
+	for _, s := range []*flows.Session{waiting, ended, kept, norev} {
+		mustSave(t, b, &Turn{Session: s, Channel: "sms"})
+	}
+	for _, id := range []string{"f", "child", "gone-ended", "norev"} {
+		wantErr(t, "DeleteFlow "+id, b.DeleteFlow(ctx, id), nil)
+	}
+	// As written by a version without flows_deleted.
+	if err := b.DB().Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(bFlowsDeleted) }); err != nil {
+		t.Fatal(err)
+	}
+	b = reopen(t, b, b.DB().Path())
+	for id, want := range map[string]int{"f": 3, "child": 4, "gone-ended": 1, "norev": 1, "kept": 2} {
+		fr, err := b.SaveFlow(ctx, NewFlow{ID: id, Definition: json.RawMessage(`{}`)})
+		if err != nil || fr.Revision != want {
+			t.Errorf("flow %q saved after the upgrade: revision %d, %v; want %d", id, fr.Revision, err, want)
+		}
+	}
+	// Filled once: a flow deleted now keeps its own record as before.
+	b = reopen(t, b, b.DB().Path())
+	wantErr(t, "DeleteFlow f", b.DeleteFlow(ctx, "f"), nil)
+	if fr, err := b.SaveFlow(ctx, NewFlow{ID: "f", Definition: json.RawMessage(`{}`)}); err != nil || fr.Revision != 4 {
+		t.Errorf("flow f deleted and saved again: revision %d, %v; want 4", fr.Revision, err)
+	}
+	b.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,10 +136,11 @@ func checkLayout(tx *bbolt.Tx) (int, error) {
 }
 
 // prepareLayout creates missing buckets and brings an older file to the
-// current layout. On a current file it reads two keys and commits nothing.
+// current layout. On a current file it reads the layout key and looks up
+// the buckets, and commits nothing.
 func (b *Bolt) prepareLayout() error {
 	var layout int
-	missing := false
+	missing, noDeleted, again := false, false, false
 	err := b.db.View(func(tx *bbolt.Tx) error {
 		var err error
 		layout, err = checkLayout(tx)
@@ -147,16 +149,27 @@ func (b *Bolt) prepareLayout() error {
 				missing = true
 			}
 		}
+		noDeleted = tx.Bucket(bFlowsDeleted) == nil
+		// A layout 1 version, which reads no layout version, run on the
+		// file after its upgrade writes in layout 1's buckets again.
+		again = layout == layoutCurrent && slices.ContainsFunc(v1Buckets, func(name []byte) bool { return tx.Bucket(name) != nil })
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	if layout == layoutCurrent && !missing {
+	if layout == layoutCurrent && !missing && !again {
 		return nil
+	}
+	if layout > layoutV1 && layout < layoutCurrent {
+		b.log.Info("store: upgrading the file, one way: an older version of Parley must not be run on it afterwards",
+			"path", b.db.Path(), "from_layout", layout, "to_layout", layoutCurrent)
 	}
 	err = b.db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
+			if noDeleted && bytes.Equal(name, bFlowsDeleted) {
+				continue // addFlowsDeleted creates and fills it
+			}
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -168,11 +181,90 @@ func (b *Bolt) prepareLayout() error {
 	})
 	switch {
 	case err != nil:
-		return err
-	case layout == layoutV1:
-		return b.migrateV1()
+	case layout == layoutV1 || again:
+		err = b.migrateV1(again)
 	case layout == layoutV2 || layout == layoutV3:
-		return b.indexEnded(layout)
+		err = b.indexEnded(layout)
+	case layout > layoutV1 && layout < layoutCurrent:
+		b.log.Info("store: migrated", "from_layout", layout, "to_layout", layoutCurrent, "changed", "the layout version alone")
+	}
+	if err == nil && noDeleted {
+		err = b.addFlowsDeleted()
+	}
+	return err
+}
+
+// addFlowsDeleted creates flows_deleted in a file written before it
+// existed. Flows deleted then left no record, but a session that has not
+// ended may still be on one: for each flow that a session's frames name
+// and that is no longer stored, the bucket gets the highest revision they
+// name, so that the flow saved again numbers its revisions on from it and
+// the session fails, as on a flow deleted since, instead of resuming in
+// another flow's definition. The bucket is created and filled in one
+// transaction, so an interrupted Open does it again.
+func (b *Bolt) addFlowsDeleted() error {
+	last := map[string]int{}
+	err := b.db.View(func(tx *bbolt.Tx) error {
+		heads := tx.Bucket(bFlows)
+		c := tx.Bucket(bRecords).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) != 8 {
+				continue // an event log value
+			}
+			name := fmt.Sprintf("#%d", binary.BigEndian.Uint64(k))
+			h, err := decodeHeader(name, v)
+			if err != nil || endedCode(h.status) {
+				continue // a damaged record is reported where it is read
+			}
+			js, err := payloadJSON(name, h.codec, h.payload)
+			if err != nil {
+				continue
+			}
+			var s struct {
+				Flow     string `json:"flow"`
+				Revision int    `json:"revision"`
+				Frames   []struct {
+					Flow     string `json:"flow"`
+					Revision int    `json:"revision"`
+				} `json:"frames"`
+			}
+			if jsonv1.Unmarshal(js, &s) != nil {
+				continue
+			}
+			note := func(id string, rev int) {
+				if id != "" && rev > last[id] && heads.Get([]byte(id)) == nil {
+					last[id] = rev
+				}
+			}
+			note(s.Flow, s.Revision)
+			for _, f := range s.Frames {
+				note(f.Flow, f.Revision)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = b.db.Update(func(tx *bbolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bFlowsDeleted)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", bFlowsDeleted, err)
+		}
+		for id, rev := range last {
+			if err := bk.Put([]byte(id), binary.BigEndian.AppendUint32(nil, uint32(rev))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add flows_deleted: %w", err)
+	}
+	if len(last) > 0 {
+		ids := slices.Sorted(maps.Keys(last))
+		b.log.Info("store: deleted flows that sessions are still on recorded in flows_deleted", "flows", len(ids),
+			"ids", strings.Join(ids[:min(len(ids), 20)], ","))
 	}
 	return nil
 }
@@ -246,20 +338,47 @@ func setLayout(tx *bbolt.Tx, v int) error {
 	return tx.Bucket(bMeta).Put(keyLayout, binary.BigEndian.AppendUint32(nil, uint32(v)))
 }
 
-// migrateV1 moves layout 1 data to layout 2 in transactions of at most
-// migrateBatch keys. Each transaction deletes what it moved from the old
-// buckets, so an interrupted migration resumes where it stopped at the next
-// Open. Counters need no change: they count the same things.
-func (b *Bolt) migrateV1() error {
+// migrateV1 moves layout 1 data to the current layout in transactions of at
+// most migrateBatch keys. Each transaction deletes what it moved from the
+// old buckets, so an interrupted migration resumes where it stopped at the
+// next Open; its logs then say how many sessions an earlier run moved, and
+// the summary counts the sessions stored in all. Counters need no change:
+// they count the same things.
+//
+// again is set for a file of the current layout that also holds layout 1
+// buckets: what a layout 1 version, which does not read the layout version,
+// wrote after the file was upgraded. Those buckets are migrated as the first
+// time, on top of the current data; where both hold a session of one id,
+// or a waiting session for one contact on one channel, the one saved last
+// wins (v1Conflict), and each such case is logged.
+func (b *Bolt) migrateV1(again bool) error {
 	start := time.Now()
-	var total int
+	b.v1Conflicts, b.v1Damaged = nil, nil
+	var total, earlier int
+	var held []string
 	b.db.View(func(tx *bbolt.Tx) error {
 		if bk := tx.Bucket(bV1Sessions); bk != nil {
 			total = bk.Stats().KeyN
 		}
+		earlier = tx.Bucket(bIDs).Stats().KeyN
+		for _, name := range v1Buckets {
+			if bk := tx.Bucket(name); bk != nil {
+				held = append(held, fmt.Sprintf("%s (%d keys)", name, bk.Stats().KeyN))
+			}
+		}
 		return nil
 	})
-	b.log.Info("store: migrating layout 1 to 2", "path", b.db.Path(), "sessions", total)
+	switch {
+	case again:
+		b.log.Warn("store: the file, of layout "+strconv.Itoa(layoutCurrent)+", holds layout 1 buckets, written by a version of Parley before layout 2 run on it after its upgrade: migrating them again, on top of the current data; where both hold one session, or a waiting session for one contact on one channel, the one saved last is kept",
+			"path", b.db.Path(), "buckets", strings.Join(held, ", "), "sessions", total)
+	case earlier > 0:
+		b.log.Info("store: resuming the migration of layout 1 to "+strconv.Itoa(layoutCurrent)+", one way: an older version of Parley must not be run on the file afterwards",
+			"path", b.db.Path(), "sessions_to_move", total, "sessions_moved_before", earlier)
+	default:
+		b.log.Info("store: migrating layout 1 to "+strconv.Itoa(layoutCurrent)+", one way: an older version of Parley must not be run on the file afterwards",
+			"path", b.db.Path(), "sessions", total)
+	}
 	lastLog := time.Now()
 	done, err := b.inBatches(b.migrateSessions, func(done int) {
 		if time.Since(lastLog) >= 5*time.Second {
@@ -268,15 +387,17 @@ func (b *Bolt) migrateV1() error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("migrate sessions: %w", err)
+		return migrateV1Error("sessions", err)
 	}
 	contacts, err := b.inBatches(migrateContacts, nil)
 	if err != nil {
-		return fmt.Errorf("migrate contacts: %w", err)
+		return migrateV1Error("contacts", err)
 	}
 	var leftover map[string]int
+	stored := 0
 	err = b.db.Update(func(tx *bbolt.Tx) error {
 		var err error
+		stored = tx.Bucket(bIDs).Stats().KeyN
 		if leftover, err = migrateLeftovers(tx); err != nil {
 			return err
 		}
@@ -292,10 +413,97 @@ func (b *Bolt) migrateV1() error {
 	if err != nil {
 		return fmt.Errorf("migrate: finish: %w", err)
 	}
-	b.log.Info("store: migrated layout 1 to 2", "sessions", done, "contacts", contacts,
+	b.log.Info("store: migrated layout 1 to "+strconv.Itoa(layoutCurrent), "sessions", stored, "sessions_this_run", done, "contacts_this_run", contacts,
 		"orphan_timers_kept", leftover["timers"], "orphan_events_dropped", leftover["events"],
-		"orphan_index_entries_dropped", leftover["index"], "elapsed", time.Since(start).Round(time.Millisecond))
+		"orphan_index_entries_dropped", leftover["index"], "conflicts", len(b.v1Conflicts), "elapsed", time.Since(start).Round(time.Millisecond))
+	for _, c := range b.v1Conflicts {
+		b.log.Warn("store: layout 1 migration conflict: " + c)
+	}
+	for _, d := range b.v1Damaged {
+		b.log.Warn("store: a damaged layout 1 session was carried over as it is, and is reported damaged: " + d)
+	}
 	return nil
+}
+
+// migrateV1Error is the error of a layout 1 migration that stopped at a
+// value that does not decode (the RecordError itself, which names its
+// bucket and record, said found while migrating) or at another error.
+func migrateV1Error(what string, err error) error {
+	if re, ok := errors.AsType[*RecordError](err); ok {
+		return &RecordError{Bucket: re.Bucket, Record: re.Record,
+			Err: fmt.Errorf("%w (found while migrating layout 1 to %d, which stopped there)", re.Err, layoutCurrent)}
+	}
+	return fmt.Errorf("migrate layout 1 %s: %w", what, err)
+}
+
+// v1Older reports whether a stored session, updated at its header's time,
+// was saved before a layout 1 one updated at v1Updated.
+func v1Older(h *header, v1Updated uint64) bool { return h.updated < v1Updated }
+
+// dropSessionV1 deletes a layout 1 session that migrateSession does not
+// carry over, with its index entries, timers and events, and takes it off
+// the counters, which count it. It reports how many keys it touched.
+func dropSessionV1(tx *bbolt.Tx, id string, h1 *headerV1) (int, error) {
+	touched := 1
+	if err := addStat(tx, statSession(codeStatuses[h1.status]), -1); err != nil {
+		return 0, err
+	}
+	if tb := tx.Bucket(bV1Timers); tb != nil {
+		for _, t := range []struct {
+			at   uint64
+			kind TimerKind
+		}{{h1.timeoutAt, TimerWaitTimeout}, {h1.expiresAt, TimerExpiry}} {
+			k := timerKeyV1(t.at, t.kind, id)
+			if t.at == 0 || tb.Get(k) == nil {
+				continue
+			}
+			if err := tb.Delete(k); err != nil {
+				return 0, err
+			}
+			if err := addStat(tx, statTimers, -1); err != nil {
+				return 0, err
+			}
+			touched++
+		}
+	}
+	if wb := tx.Bucket(bV1Waiting); wb != nil {
+		if wk := join(h1.channel, h1.urn); string(wb.Get(wk)) == id {
+			if err := wb.Delete(wk); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if bk := tx.Bucket(bV1ByContact); bk != nil && h1.urn != "" {
+		if err := bk.Delete(join(h1.urn, id)); err != nil {
+			return 0, err
+		}
+	}
+	if bk := tx.Bucket(bV1ByStatus); bk != nil {
+		if err := bk.Delete(append([]byte{h1.status}, id...)); err != nil {
+			return 0, err
+		}
+	}
+	if eb := tx.Bucket(bV1Events); eb != nil {
+		n, err := len(prefixKeys(eb, join(id, ""))), deletePrefix(eb, join(id, ""))
+		if err != nil {
+			return 0, err
+		}
+		if err := addStat(tx, statEvents, -int64(n)); err != nil {
+			return 0, err
+		}
+		touched += n
+	}
+	return touched, nil
+}
+
+// prefixKeys returns the keys of bk that start with prefix.
+func prefixKeys(bk *bbolt.Bucket, prefix []byte) [][]byte {
+	var keys [][]byte
+	c := bk.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // inBatches runs step in one write transaction after another until it
@@ -359,11 +567,37 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	js, err := payloadJSON(id, h1.codec, h1.payload)
-	if err != nil {
+	// A session of this id stored in the current layout: the layout 1 one
+	// was written after an upgrade, by a layout 1 version run on the file.
+	// The one saved last is kept.
+	if oldSeq, old, err := lookup(tx, nil, id, idKey(id)); err != nil {
 		return 0, err
+	} else if old != nil {
+		h, err := decodeHeader(id, old)
+		if err != nil {
+			return 0, err
+		}
+		if !v1Older(&h, h1.updated) {
+			b.v1Conflicts = append(b.v1Conflicts, fmt.Sprintf("session %q: kept the version saved at %s; dropped layout 1's, saved at %s",
+				id, fromNanos(h.updated).Format(time.RFC3339Nano), fromNanos(h1.updated).Format(time.RFC3339Nano)))
+			return dropSessionV1(tx, id, &h1)
+		}
+		b.v1Conflicts = append(b.v1Conflicts, fmt.Sprintf("session %q: kept layout 1's version, saved at %s; dropped the one saved at %s",
+			id, fromNanos(h1.updated).Format(time.RFC3339Nano), fromNanos(h.updated).Format(time.RFC3339Nano)))
+		if err := deleteSession(tx, nil, id, idKey(id), oldSeq, &h); err != nil {
+			return 0, err
+		}
 	}
-	codec, payload := compressJSON(js, b.compress)
+	// A payload that does not decompress is carried over as it is, under
+	// its layout 1 codec, which the current layout reads too: the session
+	// is then reported damaged, and left out of listings, as any damaged
+	// session is, rather than keeping the whole file from opening.
+	codec, payload := h1.codec, h1.payload
+	if js, err := payloadJSON(id, h1.codec, h1.payload); err == nil {
+		codec, payload = compressJSON(js, b.compress)
+	} else {
+		b.v1Damaged = append(b.v1Damaged, fmt.Sprintf("session %q: %v", id, v1Damage(bV1Sessions, "", err).Err))
+	}
 	eid := idKey(id)
 	records := tx.Bucket(bRecords)
 	seq, err := records.NextSequence()
@@ -414,12 +648,38 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			if r.wait(rec.channel) < 0 {
-				r.waits = append(r.waits, waitEntry{channel: rec.channel, eid: eid, seq: seq})
-				if err := rows.flush(); err != nil {
+			if i := r.wait(rec.channel); i >= 0 {
+				// Another session waits for the contact on the channel,
+				// saved in the current layout: the one saved last keeps
+				// the entry; the other is listed as not waiting on a
+				// channel, and ends at its expiry or when interrupted.
+				w := r.waits[i]
+				other, err := decodeID(w.eid)
+				if err != nil {
 					return 0, err
 				}
+				h, err := decodeHeader(other, records.Get(recordKey(w.seq)))
+				if err != nil {
+					return 0, err
+				}
+				if v1Older(&h, rec.updated) {
+					r.waits = append(r.waits[:i], r.waits[i+1:]...)
+					if err := addEnded(tx, rows, rec.urn, w.eid); err != nil {
+						return 0, err
+					}
+					b.v1Conflicts = append(b.v1Conflicts, fmt.Sprintf("sessions %q and %q both wait for contact %q on channel %q: %q, saved last, gets its messages; %q ends at its expiry or when interrupted",
+						other, id, rec.urn, rec.channel, id, other))
+				} else {
+					b.v1Conflicts = append(b.v1Conflicts, fmt.Sprintf("sessions %q and %q both wait for contact %q on channel %q: %q, saved last, gets its messages; %q ends at its expiry or when interrupted",
+						other, id, rec.urn, rec.channel, other, id))
+				}
+			}
+			if r.wait(rec.channel) < 0 {
+				r.waits = append(r.waits, waitEntry{channel: rec.channel, eid: eid, seq: seq})
 				inRow = true
+			}
+			if err := rows.flush(); err != nil {
+				return 0, err
 			}
 			if err := wb.Delete(wk); err != nil {
 				return 0, err
@@ -499,13 +759,20 @@ func migrateContacts(tx *bbolt.Tx) (int, error) {
 	for _, it := range batch {
 		var ct flows.Contact
 		if err := jsonv1.Unmarshal(it.v, &ct); err != nil {
-			return 0, fmt.Errorf("contact %q: decode: %w", it.urn, err)
+			return 0, v1Damage(bV1Contacts, fmt.Sprintf("contact %q", it.urn), fmt.Errorf("decode: %w", err))
 		}
 		r, err := rows.get(string(it.urn))
 		if err != nil {
 			return 0, err
 		}
-		// The contacts counter already counts it.
+		// The contacts counter already counts it, and counted it twice
+		// when a layout 1 version wrote it after an upgrade, not seeing
+		// the contact stored in the row: layout 1's, written last, wins.
+		if r.hasContact {
+			if err := addStat(tx, statContacts, -1); err != nil {
+				return 0, err
+			}
+		}
 		r.hasContact, r.contact = true, encodeContact(&ct)
 		if err := old.Delete(it.urn); err != nil {
 			return 0, err
@@ -577,7 +844,7 @@ const headerFixedV1 = 27
 func decodeHeaderV1(id string, b []byte) (headerV1, error) {
 	var h headerV1
 	if len(b) < headerFixedV1 || b[0] != layoutV1 {
-		return h, fmt.Errorf("session %q: unknown layout 1 record format", id)
+		return h, &RecordError{Bucket: string(bV1Sessions), Record: fmt.Sprintf("session %q", id), Err: errors.New("unknown layout 1 record format")}
 	}
 	h.status, h.codec = b[1], b[2]
 	h.updated = binary.BigEndian.Uint64(b[3:])
@@ -587,7 +854,7 @@ func decodeHeaderV1(id string, b []byte) (headerV1, error) {
 	for _, dst := range []*string{&h.channel, &h.urn, &h.flowID} {
 		var ok bool
 		if *dst, rest, ok = readString(rest); !ok {
-			return h, fmt.Errorf("session %q: corrupt layout 1 header", id)
+			return h, &RecordError{Bucket: string(bV1Sessions), Record: fmt.Sprintf("session %q", id), Err: errors.New("corrupt layout 1 header")}
 		}
 	}
 	h.payload = rest

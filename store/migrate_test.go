@@ -45,11 +45,11 @@ func migrationTurns() []*Turn {
 		return []OutboxRecord{{ID: "rec-" + typ, Type: typ, Timestamp: t0, Data: json.RawMessage(`{}`)}}
 	}
 	return []*Turn{
-		{Session: sample, Contact: &sampleContact, Channel: "sample", MessageID: "m1", Reply: []byte(`{"messages":[]}`),
+		{Session: sample, Contact: &sampleContact, Channel: "sample", MessageID: "m1", Reply: []byte(`{"id":"` + sample.ID + `","messages":[]}`),
 			Events: []flows.Event{{Type: flows.EventMessageIn, Text: "hi"}}, Outbox: out("session.waiting")},
 		{Session: legacy, Channel: "sms", Contact: &flows.Contact{URN: "tel:+2", Name: "Bo", Fields: map[string]string{"k": "v"}},
 			Events: []flows.Event{{Type: "a"}, {Type: "b"}}},
-		{Session: legacy2, Channel: "sms", Events: []flows.Event{{Type: "c"}}, MessageID: "m2", Reply: []byte("r2")},
+		{Session: legacy2, Channel: "sms", Events: []flows.Event{{Type: "c"}}, MessageID: "m2", Reply: []byte(`{"id":"legacy-7"}`)},
 		{Session: done, Channel: "sms", Outbox: out("session.completed")},
 		{Session: active, Channel: "web"},
 		{Session: noURN},
@@ -164,11 +164,21 @@ func TestMigrateV1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v1.db")
 	writeMigrationFixture(t, path)
-	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true})
+	var logs bytes.Buffer
+	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	// The logs name the layout migrated to, and count the 7 sessions.
+	for _, want := range []string{
+		`msg="store: migrating layout 1 to 7, one way: an older version of Parley must not be run on the file afterwards" path=` + path + ` sessions=7`,
+		`msg="store: migrated layout 1 to 7" sessions=7 sessions_this_run=7 contacts_this_run=3 `,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, logs.String())
+		}
+	}
 
 	// The orphan timer survives the migration; the scanner removes it as before.
 	timers, _ := b.DueTimers(ctx, farFuture, 100)
@@ -247,11 +257,22 @@ func TestMigrateV1Resumes(t *testing.T) {
 	}
 	db.Close() // the process dies here
 
-	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true})
+	var logs bytes.Buffer
+	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	// The logs say the migration resumes, and count the sessions stored in
+	// all apart from those this run moved.
+	for _, want := range []string{
+		`msg="store: resuming the migration of layout 1 to 7, one way: an older version of Parley must not be run on the file afterwards" path=` + path + ` sessions_to_move=4 sessions_moved_before=3`,
+		`msg="store: migrated layout 1 to 7" sessions=7 sessions_this_run=4 `,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, logs.String())
+		}
+	}
 	wantErr(t, "RemoveTimer(orphan)", b.RemoveTimer(context.Background(), orphanTimer), nil)
 	compareObserved(t, observe(t, b), observe(t, freshEquivalent(t)))
 	assertLayout(t, b, layoutCurrent)
@@ -337,6 +358,10 @@ func BenchmarkMigrate(b *testing.B) {
 // `processed_by_time`) wrote, and checks that the version is raised without
 // rewriting them, that they and a record written now (in processed_log and
 // the sender's row) are all answered, and that pruning removes every form.
+// An old record holds no sender: it answers the message only from the
+// contact of the session its reply names, so the same id from another
+// contact, or a record whose reply names no stored session, is a new
+// message.
 func TestOpenOldDedupeRecords(t *testing.T) {
 	for _, layout := range []int{layoutV2, layoutV6} {
 		t.Run(fmt.Sprint("layout ", layout), func(t *testing.T) { testOldDedupeRecords(t, layout) })
@@ -350,9 +375,11 @@ func testOldDedupeRecords(t *testing.T, layout int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The messages' session, of tel:+1, stored before the upgrade.
+	mustSave(t, b, &Turn{Session: session("s1", flows.StatusWaiting, "tel:+1"), Channel: "sms"})
 	oldAt := nanos(t0.Add(-time.Hour))
 	err = b.DB().Update(func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(bProcessed).Put(join("sms", "v2"), append(u64(oldAt), `{"reply":"v2"}`...)); err != nil {
+		if err := tx.Bucket(bProcessed).Put(join("sms", "v2"), append(u64(oldAt), `{"id":"s1","reply":"v2"}`...)); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bProcessedAt).Put(processedAtKey(oldAt, "sms", "v2"), nil); err != nil {
@@ -361,10 +388,20 @@ func testOldDedupeRecords(t *testing.T, layout int) {
 		if err := tx.Bucket(bProcessed).Put(join("sms", "v6"), u64(oldAt+1)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bProcessedAt).Put(processedAtKey(oldAt+1, "sms", "v6"), []byte(`{"reply":"v6"}`)); err != nil {
+		if err := tx.Bucket(bProcessedAt).Put(processedAtKey(oldAt+1, "sms", "v6"), []byte(`{"id":"s1","reply":"v6"}`)); err != nil {
 			return err
 		}
-		if err := addStat(tx, statProcessed, 2); err != nil {
+		// A reply that names no session, and one whose session is gone.
+		for i, reply := range []string{`{"messages":[]}`, `{"id":"gone","reply":"gone"}`} {
+			msg, at := fmt.Sprint("u", i), oldAt+2+uint64(i)
+			if err := tx.Bucket(bProcessed).Put(join("sms", msg), u64(at)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bProcessedAt).Put(processedAtKey(at, "sms", msg), []byte(reply)); err != nil {
+				return err
+			}
+		}
+		if err := addStat(tx, statProcessed, 4); err != nil {
 			return err
 		}
 		return setLayout(tx, layout)
@@ -390,14 +427,17 @@ func testOldDedupeRecords(t *testing.T, layout int) {
 			t.Errorf("row of tel:+1: %+v, %v; want message entries %v", r, err, want)
 		}
 		for _, name := range [][]byte{bProcessed, bProcessedAt} {
-			if n := tx.Bucket(name).Stats().KeyN; n != 2 {
-				t.Errorf("%s: %d keys, want the 2 old records alone", name, n)
+			if n := tx.Bucket(name).Stats().KeyN; n != 4 {
+				t.Errorf("%s: %d keys, want the 4 old records alone", name, n)
 			}
 		}
 		return nil
 	})
 	for _, msg := range []string{"v2", "v6", "new"} {
-		want := `{"reply":"` + msg + `"}`
+		want := `{"id":"s1","reply":"` + msg + `"}`
+		if msg == "new" {
+			want = `{"reply":"new"}`
+		}
 		if r, ok, err := b.ProcessedReply(ctx, "sms", "tel:+1", msg); err != nil || !ok || string(r) != want {
 			t.Errorf("ProcessedReply(%s) = %q %v %v, want %s", msg, r, ok, err, want)
 		}
@@ -406,8 +446,27 @@ func testOldDedupeRecords(t *testing.T, layout int) {
 			t.Errorf("Inbound(%s): processed %v, reply %q, %v; want %s", msg, st.Processed, st.Reply, err, want)
 		}
 	}
-	if n, err := b.PruneProcessed(ctx, t0.Add(time.Second), 0); err != nil || n != 3 {
-		t.Fatalf("PruneProcessed = %d, %v; want 3", n, err)
+	// The same ids from another contact, and the records whose sender
+	// cannot be told, are new messages: not answered from the records, and
+	// their turns are stored.
+	for _, q := range []struct{ urn, msg string }{{"tel:+9", "v2"}, {"tel:+9", "v6"}, {"tel:+1", "u0"}, {"tel:+1", "u1"}} {
+		if r, ok, err := b.ProcessedReply(ctx, "sms", q.urn, q.msg); ok || err != nil {
+			t.Errorf("ProcessedReply(%s from %s) = %q, %v, %v; want no record", q.msg, q.urn, r, ok, err)
+		}
+		st, err := b.Inbound(ctx, InboundQuery{Channel: "sms", URN: q.urn, MessageID: q.msg})
+		if err != nil || st.Processed {
+			t.Errorf("Inbound(%s from %s): processed %v, reply %q, %v; want a new message", q.msg, q.urn, st.Processed, st.Reply, err)
+		}
+	}
+	err = b.SaveTurn(ctx, &Turn{Session: session("s9", flows.StatusCompleted, "tel:+9"), Channel: "sms", MessageID: "v6", Reply: []byte(`{"id":"s9"}`)})
+	if err != nil {
+		t.Fatalf("SaveTurn of message v6 from tel:+9: %v", err)
+	}
+	if r, ok, err := b.ProcessedReply(ctx, "sms", "tel:+9", "v6"); err != nil || !ok || string(r) != `{"id":"s9"}` {
+		t.Errorf("ProcessedReply(v6 from tel:+9) = %q %v %v, want its own reply", r, ok, err)
+	}
+	if n, err := b.PruneProcessed(ctx, t0.Add(time.Second), 0); err != nil || n != 6 {
+		t.Fatalf("PruneProcessed = %d, %v; want 6", n, err)
 	}
 	for _, msg := range []string{"v2", "v6", "new"} {
 		if _, ok, err := b.ProcessedReply(ctx, "sms", "tel:+1", msg); ok || err != nil {
@@ -564,5 +623,49 @@ func TestDocsLayoutVersion(t *testing.T) {
 	}
 	if want := fmt.Sprintf("| `layout` | u32 layout version (%d) |", layoutCurrent); !strings.Contains(string(doc), want) {
 		t.Errorf("docs/storage.md lacks %q", want)
+	}
+}
+
+// TestOpenLogsUpgrade opens files of layouts 2 to 6 and checks that the
+// upgrade is logged, from which layout to which, at its start and its end,
+// whatever it has to change.
+func TestOpenLogsUpgrade(t *testing.T) {
+	for layout := layoutV2; layout < layoutCurrent; layout++ {
+		t.Run(fmt.Sprint("layout ", layout), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "old.db")
+			b, err := Open(path, Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.DB().Update(func(tx *bbolt.Tx) error { return setLayout(tx, layout) }); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			var logs bytes.Buffer
+			b, err = Open(path, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			assertLayout(t, b, layoutCurrent)
+			for _, want := range []string{
+				fmt.Sprintf(`msg="store: upgrading the file, one way: an older version of Parley must not be run on it afterwards" path=%s from_layout=%d to_layout=7`, path, layout),
+				fmt.Sprintf(`msg="store: migrated" from_layout=%d to_layout=7 `, layout),
+			} {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("logs lack %q:\n%s", want, logs.String())
+				}
+			}
+			// Opened again, the file is of the current layout: nothing is logged of an upgrade.
+			b.Close()
+			logs.Reset()
+			b, err = Open(path, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(logs.String(), "upgrad") || strings.Contains(logs.String(), "migrat") {
+				t.Errorf("a file of the current layout logged an upgrade:\n%s", logs.String())
+			}
+		})
 	}
 }
