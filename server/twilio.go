@@ -796,30 +796,25 @@ var twilioSayLocales = map[string]string{
 	"tur": "tr-TR", "ukr": "uk-UA", "vie": "vi-VN", "yue": "yue-HK", "zho": "cmn-CN",
 }
 
-// twilioSayLanguage is the language attribute of a <Say> for a say widget's
-// language: a locale (fr-CA) as it is, with its usual case; an ISO 639-3 code
-// (fra, as flows imported from RapidPro have) as the locale Twilio speaks it
-// in; "" for anything else, so Twilio uses its default voice rather than
-// refusing the TwiML.
+// twilioSayLanguage is the language attribute of a <Say> for a say or
+// gather_digits widget's language, read as flows.VoiceLanguage reads it: a
+// locale (fr-CA, pt_BR) in its usual form (pt-BR); an ISO 639-3 code (fra,
+// as flows imported from RapidPro have) or a two-letter code (fr) as the
+// locale Twilio speaks the language in (fr-FR); a locale of a region of
+// digits (es-419, Latin American Spanish), which Twilio does not take, as
+// its language's; "" for anything else (a code Twilio does not speak, a
+// language a flow stored before it was checked has), so Twilio uses its
+// default voice rather than refusing the TwiML.
 func twilioSayLanguage(lang string) string {
-	lang = strings.TrimSpace(lang)
-	if l, ok := twilioSayLocales[strings.ToLower(lang)]; ok {
-		return l
-	}
-	base, region, ok := strings.Cut(lang, "-")
-	if !ok || len(base) < 2 || len(base) > 3 || len(region) != 2 || !isASCIILetters(base) || !isASCIILetters(region) {
+	code, ok := flows.VoiceLanguage(strings.TrimSpace(lang))
+	if !ok {
 		return ""
 	}
-	return strings.ToLower(base) + "-" + strings.ToUpper(region)
-}
-
-func isASCIILetters(s string) bool {
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
-			return false
-		}
+	base, region, hasRegion := strings.Cut(code, "-")
+	if hasRegion && region[0] > '9' {
+		return code
 	}
-	return true
+	return twilioSayLocales[flows.LanguageCode(base)]
 }
 
 func esc(s string) string {
