@@ -111,13 +111,9 @@ func (t *turn) lookup(path string) (any, bool) {
 	return nil, false
 }
 
-// findResult finds a result by its key or by its name.
+// findResult finds a result by its key or by its name (flows.LookupResult).
 func findResult(results map[string]*flows.Result, key string) (*flows.Result, bool) {
-	r, ok := results[key]
-	if !ok {
-		r, ok = results[flows.Key(key)]
-	}
-	return r, ok
+	return flows.LookupResult(results, key)
 }
 
 // resultFieldText is the text of a result's field that is text itself
@@ -228,6 +224,13 @@ func fieldValue(fields map[string]string, name string) (string, bool) {
 	}
 	if v, ok := fields[key]; ok {
 		return v, true
+	}
+	// A field an earlier version stored under the key it gave the name
+	// (flows.OldKey: "उम्र" as उम_र).
+	if old := flows.OldKey(name); old != "" {
+		if v, ok := fields[old]; ok {
+			return v, true
+		}
 	}
 	found, at := false, ""
 	for k := range fields {

@@ -958,8 +958,9 @@ func (t *turn) SetVariable(scope, name, value string) error {
 		if s.Contact.Fields == nil {
 			s.Contact.Fields = map[string]string{}
 		}
+		old := flows.OldKey(name)
 		for k := range s.Contact.Fields {
-			if k != key && flows.Key(k) == key {
+			if k != key && (flows.Key(k) == key || k == old) {
 				delete(s.Contact.Fields, k)
 			}
 		}

@@ -233,8 +233,10 @@ func isIdentStart(r rune) bool {
 	return r == '_' || unicode.IsLetter(r)
 }
 
+// isIdent: a path goes on over the marks of a letter (the vowel signs and
+// viramas of "@flow.उम्र", a combining accent), as a result's key keeps them.
 func isIdent(r rune) bool {
-	return isIdentStart(r) || unicode.IsDigit(r) || r == '-'
+	return isIdentStart(r) || unicode.IsDigit(r) || r == '-' || unicode.IsMark(r)
 }
 
 // identLen is the length in bytes of the identifier characters s starts with.

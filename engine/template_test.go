@@ -217,3 +217,59 @@ func TestExpressionsSeeContactChanges(t *testing.T) {
 		t.Errorf("sent %q, want %q", got, want)
 	}
 }
+
+// TestResultKeysWithMarks: a result named in a script whose vowel signs and
+// viramas are marks (उम्र, நாடு), or with an accent written as a combining
+// mark, is saved under a key that keeps them, and a template names it whole,
+// without a warning; a session saved by an earlier version, whose results
+// and contact fields are under the keys it gave (उम_र), reads them by the new
+// keys and by the old ones.
+func TestResultKeysWithMarks(t *testing.T) {
+	const text = "@flow.उम्र|@flow.நாடு|@flow.âge_du_client|$flow.key.उम्र|@flow.उम_र|@contact.fields.उम्र"
+	q, _ := json.Marshal(text)
+	fx := newFixture(t, nil)
+	f := fx.load(t, `{"id": "p", "widgets": [
+	  {"id": "a", "type": "wait_for_response", "result": "उम्र",
+	   "rules": [{"type": "has_number", "category": "N"}], "exits": {"N": "b", "Other": "b"}},
+	  {"id": "b", "type": "wait_for_response", "result": "நாடு",
+	   "rules": [{"type": "has_text", "category": "T"}], "exits": {"T": "c", "Other": "c"}},
+	  {"id": "c", "type": "wait_for_response", "result": "A\u0302ge du Client",
+	   "rules": [{"type": "has_number", "category": "N"}], "exits": {"N": "say", "Other": "say"}},
+	  {"id": "say", "type": "send_message", "text": `+string(q)+`, "exits": {"Next": "set"}},
+	  {"id": "set", "type": "set_variable", "scope": "user", "name": "उम्र", "value": "@flow.उम्र", "exits": {"Next": ""}}]}`)
+	for _, old := range []bool{false, true} {
+		fields := map[string]string{"उम्र": "stored"}
+		if old {
+			fields = map[string]string{"उम_र": "stored"}
+		}
+		s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{Contact: flows.Contact{URN: "tel:+1555", Fields: fields}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var evs []flows.Event
+		for i, in := range []string{"41", "இந்தியா", "7"} {
+			if evs, err = fx.e.Resume(context.Background(), f, s, flows.Text(in)); err != nil {
+				t.Fatal(err)
+			}
+			if i == 1 && old && s.Top().Results["उम्र"] != nil {
+				// As an earlier version saved them.
+				res := s.Top().Results
+				res["उम_र"], res["ந_ட"] = res["उम्र"], res["நாடு"]
+				delete(res, "उम्र")
+				delete(res, "நாடு")
+			}
+		}
+		want := "41|இந்தியா|7|41|41|stored"
+		if got := texts(evs); len(got) != 1 || got[0] != want {
+			t.Errorf("old keys %v: rendered %q, want %q", old, got, want)
+		}
+		for _, ev := range evs {
+			if ev.Type == flows.EventWarning || ev.Type == flows.EventError {
+				t.Errorf("old keys %v: %s: %s", old, ev.Type, ev.Message)
+			}
+		}
+		if got := s.Contact.Fields; len(got) != 1 || got["उम्र"] != "41" {
+			t.Errorf("old keys %v: contact fields %q, want उम्र: 41 alone", old, got)
+		}
+	}
+}

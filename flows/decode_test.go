@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -249,10 +250,62 @@ func TestKey(t *testing.T) {
 	long := strings.Repeat("x", 70)
 	tests[long] = long[:64]
 	tests[long[:64]] = long[:64]
+	// Marks stay with their letter (Indic vowel signs and viramas, accents),
+	// read in NFC; a mark after no letter separates.
+	tests["उम्र"] = "उम्र"
+	tests["நாடு"] = "நாடு"
+	tests["A\u0302ge du Client"] = "âge_du_client"
+	tests["Âge du Client"] = "âge_du_client"
+	tests["मेरा नाम"] = "मेरा_नाम"
+	tests["\u0301a \u0301b"] = "a_b"
+	// Cut at 64 bytes before a letter, never between a letter and its marks:
+	// 21 times "कि" (6 bytes each) is 126 bytes; 10 of them make 60.
+	tests[strings.Repeat("कि", 21)] = strings.Repeat("कि", 10)
+	tests[strings.Repeat("x", 63)+"é"] = strings.Repeat("x", 63)
 	for in, want := range tests {
 		if got := flows.Key(in); got != want {
 			t.Errorf("Key(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestOldKeys: results and contact fields saved by earlier versions, under
+// the key they gave a name with marks (उम_र for उम्र), are found by the
+// name's key, and by the old key that flows written then use.
+func TestOldKeys(t *testing.T) {
+	for name, want := range map[string]string{"उम्र": "उम_र", "நாடு": "ந_ட", "A\u0302ge du Client": "a_ge_du_client",
+		"Âge du Client": "", "Lookup Response": "", "tier": "", "名前": ""} {
+		if got := flows.OldKey(name); got != want {
+			t.Errorf("OldKey(%q) = %q, want %q", name, got, want)
+		}
+	}
+	s := &flows.Session{Frames: []*flows.Frame{{FlowID: "f", Results: map[string]*flows.Result{
+		"उम_र":           {Name: "उम्र", Value: "41"},
+		"a_ge_du_client": {Name: "A\u0302ge du Client", Value: "x"},
+		"lookup":         {Name: "Lookup", Value: "ok"},
+	}}}}
+	results := s.Results()
+	for _, name := range []string{"उम्र", "उम_र"} {
+		if r, ok := flows.LookupResult(results, name); !ok || r.Value != "41" {
+			t.Errorf("LookupResult(%q) before rekeying = %+v, %v; want the result 41", name, r, ok)
+		}
+	}
+	s.RekeyResults()
+	var keys []string
+	for k := range results {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if got, want := strings.Join(keys, " "), "lookup âge_du_client उम्र"; got != want {
+		t.Errorf("keys after RekeyResults: %s, want %s", got, want)
+	}
+	for name, want := range map[string]string{"उम्र": "41", "उम_र": "41", "âge_du_client": "x", "Âge du Client": "x", "a_ge_du_client": "x", "lookup": "ok"} {
+		if r, ok := flows.LookupResult(results, name); !ok || r.Value != want {
+			t.Errorf("LookupResult(%q) = %+v, %v; want %s", name, r, ok, want)
+		}
+	}
+	if r, ok := flows.LookupResult(results, "उम"); ok {
+		t.Errorf("LookupResult(उम) = %+v, want none", r)
 	}
 }
 

@@ -67,3 +67,79 @@ func suggestLanguage(code string) string {
 	}
 	return ""
 }
+
+// VoiceLanguage reads the language a say or gather_digits widget's text is
+// said in: an ISO 639-3 code in lower case (fra, and FRA as fra), the
+// two-letter ISO 639-1 code of a known language as its ISO 639-3 code, as a
+// contact's language is read (fr → fra), or a locale, a language of two or
+// three letters and a region of two letters or three digits (UN M.49),
+// joined by "-" or "_", as "lang-REGION" (fr-CA, pt_BR → pt-BR, es-419). ok
+// is false for anything else; "" is no language, and ok.
+func VoiceLanguage(lang string) (code string, ok bool) {
+	if lang == "" {
+		return "", true
+	}
+	base, region, hasRegion := strings.Cut(lang, "-")
+	if !hasRegion {
+		base, region, hasRegion = strings.Cut(lang, "_")
+	}
+	if !asciiLetters(base) || len(base) < 2 || len(base) > 3 {
+		return "", false
+	}
+	base = strings.ToLower(base)
+	if !hasRegion {
+		if len(base) == 2 {
+			code := LanguageCode(base)
+			return code, len(code) == 3
+		}
+		return base, true
+	}
+	switch {
+	case len(region) == 2 && asciiLetters(region):
+		region = strings.ToUpper(region)
+	case len(region) == 3 && strings.Trim(region, "0123456789") == "":
+	default:
+		return "", false
+	}
+	return base + "-" + region, true
+}
+
+// CheckVoiceLanguage reports a say or gather_digits widget's language that
+// VoiceLanguage does not read, at field, with the code it likely means; it
+// wraps ErrNewRule, so a flow stored before the check loads, the language
+// left out on Twilio as it was.
+func CheckVoiceLanguage(field, lang string) *FieldError {
+	if _, ok := VoiceLanguage(lang); ok {
+		return nil
+	}
+	msg := fmt.Sprintf("language %q is not a language code (an ISO 639-3 code such as \"fra\", a two-letter code such as \"fr\", or a locale such as \"fr-CA\")", lang)
+	if s := suggestLocale(lang); s != "" {
+		msg += fmt.Sprintf(": did you mean %q?", s)
+	}
+	return &FieldError{Path: field, Message: msg, Err: ErrNewRule}
+}
+
+func asciiLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// suggestLocale is the code or locale lang was likely meant to be: the
+// locale of a language tag with a region (zh-Hans-CN → zh-CN), else
+// suggestLanguage's code.
+func suggestLocale(lang string) string {
+	if t, err := language.Parse(strings.TrimSpace(lang)); err == nil {
+		b, bconf := t.Base()
+		r, rconf := t.Region()
+		if bconf == language.Exact && rconf == language.Exact {
+			if code, ok := VoiceLanguage(b.String() + "-" + r.String()); ok {
+				return code
+			}
+		}
+	}
+	return suggestLanguage(lang)
+}

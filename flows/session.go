@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Status is a session's state.
@@ -245,10 +247,64 @@ func Timeout() Input { return Input{Kind: InputTimeout} }
 // Hangup makes a hang-up input.
 func Hangup() Input { return Input{Kind: InputHangup} }
 
-// Key returns the snake_case key of a result name: "Lookup Response" → "lookup_response".
+// Key returns the snake_case key of a result name: "Lookup Response" →
+// "lookup_response". The name is read in NFC, so an accent written as a
+// combining mark is its composed letter ("A\u0302ge" → "âge"), and a mark
+// that follows a letter or digit stays with it, as the vowel signs and
+// viramas of the Indic scripts do ("उम्र" is its own key); other characters
+// separate the key's words. A key longer than 64 bytes is cut between
+// characters, never before a mark.
 func Key(name string) string {
 	if isKey(name) {
 		return name
+	}
+	var b strings.Builder
+	under := false
+	name = strings.TrimSpace(name)
+	if hasNonASCII(name) {
+		name = norm.NFC.String(name)
+	}
+	for _, r := range name {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if under && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			under = false
+			b.WriteRune(unicode.ToLower(r))
+		case unicode.IsMark(r) && b.Len() > 0 && !under:
+			b.WriteRune(r)
+		default:
+			under = true
+		}
+	}
+	return cutKey(b.String())
+}
+
+// cutKey cuts a key to 64 bytes, at the start of a character that is not a
+// mark: a key stays valid UTF-8 and no letter loses its marks.
+func cutKey(k string) string {
+	if len(k) <= 64 {
+		return k
+	}
+	n := 64
+	for n > 0 {
+		r, _ := utf8.DecodeRuneInString(k[n:])
+		if utf8.RuneStart(k[n]) && !unicode.IsMark(r) {
+			break
+		}
+		n--
+	}
+	return strings.TrimSuffix(k[:n], "_")
+}
+
+// OldKey is the key earlier versions gave name, which kept only letters and
+// digits, so that a combining mark separated words ("उम्र" → "उम_र",
+// "A\u0302ge" → "a_ge"); "" when it is Key's. Results saved and contact
+// fields set by those versions are read by it (RekeyResults, LookupResult).
+func OldKey(name string) string {
+	if isKey(name) {
+		return ""
 	}
 	var b strings.Builder
 	under := false
@@ -265,14 +321,74 @@ func Key(name string) string {
 	}
 	k := b.String()
 	if len(k) > 64 {
-		// Cut on a character boundary: a key stays valid UTF-8.
 		n := 64
 		for n > 0 && !utf8.RuneStart(k[n]) {
 			n--
 		}
 		k = strings.TrimSuffix(k[:n], "_")
 	}
+	if k == Key(name) {
+		return ""
+	}
 	return k
+}
+
+// hasNonASCII reports whether s has a byte beyond ASCII: only such a name
+// may have a key that changed (OldKey).
+func hasNonASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+// RekeyResults stores each result of the session's frames under its name's
+// Key, as it is saved now, where an earlier version saved it under its
+// OldKey: a session waiting since then reads its results by their keys.
+func (s *Session) RekeyResults() {
+	for _, f := range s.Frames {
+		rekey(f.Results)
+		rekey(f.Child)
+	}
+}
+
+func rekey(results map[string]*Result) {
+	for k, r := range results {
+		if r == nil || !hasNonASCII(k) && !hasNonASCII(r.Name) {
+			continue
+		}
+		if key := Key(r.Name); key != "" && key != k {
+			if _, taken := results[key]; !taken {
+				delete(results, k)
+				results[key] = r
+			}
+		}
+	}
+}
+
+// LookupResult finds a result by its key or its name; in results an earlier
+// version saved, under the key it gave the name (OldKey), by its key too; and
+// by that old key, which flows written then name it by ("@flow.उम_र" for the
+// result "उम्र").
+func LookupResult(results map[string]*Result, name string) (*Result, bool) {
+	if r, ok := results[name]; ok {
+		return r, true
+	}
+	key := Key(name)
+	if r, ok := results[key]; ok {
+		return r, true
+	}
+	if key == "" {
+		return nil, false
+	}
+	for _, r := range results {
+		if r != nil && hasNonASCII(r.Name) && (Key(r.Name) == key || OldKey(r.Name) == key) {
+			return r, true
+		}
+	}
+	return nil, false
 }
 
 // isKey tells whether name is its own key: lower-case ASCII letters and

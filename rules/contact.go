@@ -133,7 +133,7 @@ func testHasCategory(_ *Set, rl *rule, r flows.Run, _ string) (string, map[strin
 	if !rl.args[0].static {
 		key = flows.Key(rl.render(r, 0))
 	}
-	res := sess.Results()[key]
+	res, _ := flows.LookupResult(sess.Results(), key)
 	if res == nil || res.Category == "" {
 		return "", nil, false
 	}

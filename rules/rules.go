@@ -90,7 +90,10 @@ type typeDef struct {
 	maxArgs  int // -1: no limit
 	kinds    []argKind
 	argNames []string
-	test     func(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool)
+	// nfc: the rule compares the input's text with its argument, both read
+	// in NFC (comparesText).
+	nfc  bool
+	test func(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool)
 }
 
 func (d *typeDef) kind(i int) argKind {
@@ -153,6 +156,7 @@ func init() {
 		if d.kinds == nil {
 			d.kinds = []argKind{argText}
 		}
+		d.nfc = comparesText(d.name)
 		types[d.name] = d
 	}
 }
@@ -255,11 +259,14 @@ func compileRule(c flows.Compiler, path string, index int, cs Case) (*rule, []er
 			}
 		}
 		a := arg{tmpl: t, text: src, static: isStatic(src)}
+		if a.static && def.nfc {
+			a.text = nfc(src)
+		}
 		rl.args[j] = a
 		if !a.static {
 			continue
 		}
-		if err := rl.prepare(c, j, kind, src); err != nil {
+		if err := rl.prepare(c, j, kind, a.text); err != nil {
 			err.Path = apath
 			errs = append(errs, err)
 		}
@@ -320,6 +327,16 @@ func (rl *rule) prepare(c flows.Compiler, j int, kind argKind, src string) *flow
 		}
 	}
 	return nil
+}
+
+// comparesText reports whether a rule compares its argument with the input's
+// text, both read in NFC (nfc).
+func comparesText(name string) bool {
+	switch name {
+	case "has_only_text", "has_beginning", "has_pattern":
+		return true
+	}
+	return isWordRule(name)
 }
 
 func isWordRule(name string) bool {
@@ -397,12 +414,23 @@ func (s *Set) Categories() []string { return append([]string(nil), s.cats...) }
 func (s *Set) Len() int { return len(s.rules) }
 
 // Match tries the cases in order against operand; the first that matches wins.
+// The rules that compare the operand's text with their argument
+// (comparesText) read both in NFC (nfc), and save their value in that form;
+// the operand is normalised once, for the first of them.
 func (s *Set) Match(r flows.Run, operand string) (Match, bool) {
 	if s == nil {
 		return Match{}, false
 	}
+	composed, normalised := "", false
 	for _, rl := range s.rules {
-		if v, extra, ok := rl.def.test(s, rl, r, operand); ok {
+		in := operand
+		if rl.def.nfc {
+			if !normalised {
+				composed, normalised = nfc(operand), true
+			}
+			in = composed
+		}
+		if v, extra, ok := rl.def.test(s, rl, r, in); ok {
 			return Match{Index: rl.index, Category: rl.Category, Value: v, Extra: extra}, true
 		}
 	}
@@ -416,6 +444,15 @@ func (rl *rule) render(r flows.Run, j int) string {
 		return a.text
 	}
 	return r.Render(a.tmpl)
+}
+
+// renderNFC is render in NFC (nfc), for the rules that compare the argument
+// with the input's text; a static argument is stored so.
+func (rl *rule) renderNFC(r flows.Run, j int) string {
+	if rl.args[j].static {
+		return rl.args[j].text
+	}
+	return nfc(rl.render(r, j))
 }
 
 // warn records why a rule could not be tested; the rule does not match.

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -107,7 +108,7 @@ func TestWordRules(t *testing.T) {
 		{"has_all_words", []string{"🇩🇪 ok"}, "OK 🇩🇪", true, "OK 🇩🇪"},
 		{"has_phrase", []string{"👍🏽"}, "so 👍🏽 there", true, "👍🏽"},
 		{"has_only_phrase", []string{"❤️"}, "❤", true, "❤"},
-		{"has_any_word", []string{"cáa"}, "cá️a", true, "cá️a"},
+		{"has_any_word", []string{"cáa"}, "cá️a", true, "cá️a"}, // the value in NFC
 		// A letter with a selector after it stays in its word, precomposed or not.
 		{"has_any_word", []string{"c\u00E1a"}, "c\u00E1\uFE0Fa", true, "c\u00E1\uFE0Fa"},
 		{"has_any_word", []string{"hello"}, "hel\uFE0Flo", true, "hel\uFE0Flo"},
@@ -218,7 +219,7 @@ func TestTextRules(t *testing.T) {
 		{"has_beginning", []string{"yes please"}, "yes", false, ""},
 		{"has_beginning", []string{"yes"}, "", false, ""},
 		{"has_beginning", []string{"émile"}, "ÉMILE!", true, "ÉMILE"},
-		{"has_beginning", []string{"k"}, "\u212a", true, "\u212a"},          // Kelvin sign folds to k
+		{"has_beginning", []string{"k"}, "\u212a", true, "K"},               // Kelvin sign folds to k, and is K in NFC
 		{"has_beginning", []string{"yes"}, "\ufeff\u200bYes!", true, "Yes"}, // format characters before it, as spaces
 		{"has_beginning", []string{"\u200byes"}, "yes", true, "yes"},
 		{"has_beginning", []string{"\u200b"}, "yes", false, ""}, // an argument of nothing visible, as an empty one
@@ -789,6 +790,107 @@ func TestCommaReadings(t *testing.T) {
 		got, ok := ParseNumber(in)
 		if ok != (want != "") || got != want {
 			t.Errorf("ParseNumber(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
+
+// TestTurkishI: the Turkish capital İ and small ı, which simple case folding
+// leaves apart from i and I, are read as i, so a contact whose keyboard
+// capitalises "iptal" as "İptal" or writes "HAYIR" is routed as meant, and
+// an English "I" still matches "i".
+func TestTurkishI(t *testing.T) {
+	runCases(t, []ruleCase{
+		{"has_any_word", []string{"iptal"}, "İptal", true, "İptal"},
+		{"has_any_word", []string{"İPTAL"}, "iptal lütfen", true, "iptal"},
+		{"has_any_word", []string{"hayır"}, "HAYIR", true, "HAYIR"},
+		{"has_any_word", []string{"HAYIR"}, "hayır", true, "hayır"},
+		{"has_all_words", []string{"siparişimi iptal"}, "SİPARİŞİMİ İPTAL ET", true, "SİPARİŞİMİ İPTAL"},
+		{"has_phrase", []string{"iptal et"}, "lütfen İptal Et", true, "İptal Et"},
+		{"has_only_phrase", []string{"hayır"}, "Hayır!", true, "Hayır"},
+		{"has_beginning", []string{"iptal"}, "İPTAL et", true, "İPTAL"},
+		{"has_beginning", []string{"hayır"}, "HAYIR teşekkürler", true, "HAYIR"},
+		{"has_any_word", []string{"i"}, "I think so", true, "I"},
+		{"has_beginning", []string{"i think"}, "I THINK so", true, "I THINK"},
+		{"has_any_word", []string{"iptal"}, "ipta", false, ""},
+	}, nil)
+	// Many words are looked up by key: the same answers.
+	many := "iptal " + strings.Repeat("x ", manyWords)
+	runCases(t, []ruleCase{
+		{"has_any_word", []string{many}, "İptal", true, "İptal"},
+		{"has_all_words", []string{many}, "İPTAL x", true, "İPTAL x"},
+	}, nil)
+}
+
+// TestComposedAndDecomposed: an accent written as a combining mark after its
+// letter (NFD, as some keyboards and systems send it) is the same as the
+// accented letter (NFC), in the input and in the argument; has_beginning
+// never ends inside a letter and its marks; "ʼ" (U+02BC), as Ukrainian
+// writes the apostrophe, is read as "'" in words, as "’" is.
+func TestComposedAndDecomposed(t *testing.T) {
+	runCases(t, []ruleCase{
+		{"has_any_word", []string{"café"}, "un cafe\u0301 svp", true, "café"},
+		{"has_any_word", []string{"cafe\u0301"}, "un café svp", true, "café"},
+		{"has_all_words", []string{"cafe\u0301 crème"}, "Café et cre\u0300me", true, "Café crème"},
+		{"has_phrase", []string{"déjà vu"}, "un de\u0301ja\u0300 vu", true, "déjà vu"},
+		{"has_only_phrase", []string{"José"}, "Jose\u0301", true, "José"},
+		{"has_only_text", []string{"José"}, "Jose\u0301", true, "José"},
+		{"has_pattern", []string{`caf(é)`}, "un cafe\u0301", true, "café"},
+		{"has_pattern", []string{"cafe\u0301"}, "un café", true, "café"},
+		{"has_beginning", []string{"José"}, "Jose\u0301 Maria", true, "José"},
+		{"has_beginning", []string{"Jose"}, "Jose\u0301 Maria", false, ""},
+		{"has_beginning", []string{"Jose"}, "José Maria", false, ""},
+		// No composed letter: the mark stays apart, and the match may not end before it.
+		{"has_beginning", []string{"q"}, "q\u0301 ok", false, ""},
+		{"has_beginning", []string{"q\u0301"}, "q\u0301 ok", true, "q\u0301"},
+		{"has_beginning", []string{"क"}, "कि", false, ""},
+		{"has_beginning", []string{"कि"}, "किताब", true, "कि"},
+		{"has_beginning", []string{"Jose"}, "Jose Maria", true, "Jose"},
+		{"has_any_word", []string{"м'ясо"}, "мʼясо", true, "мʼясо"},
+		{"has_any_word", []string{"мʼясо"}, "М’ЯСО", true, "М’ЯСО"},
+	}, nil)
+	// An argument from a template is read in NFC too.
+	runCases(t, []ruleCase{
+		{"has_any_word", []string{"@fields.words"}, "un café", true, "café"},
+		{"has_beginning", []string{"@fields.words"}, "café noir", true, "café"},
+	}, func(r *fakeRun) { r.vars["@fields.words"] = "cafe\u0301" })
+}
+
+// TestNFCDoesNotAllocate: ASCII text, and text already in NFC, are matched
+// as they are.
+func TestNFCDoesNotAllocate(t *testing.T) {
+	for _, s := range []string{"hello there", "un café svp", "नमस्ते 👍🏽"} {
+		if n := testing.AllocsPerRun(100, func() { _ = nfc(s) }); n != 0 {
+			t.Errorf("nfc(%q): %v allocations, want 0", s, n)
+		}
+	}
+}
+
+// TestStableRunes: a text of the characters nfc passes without normalising
+// is in NFC in any order, and the table knows the characters that are not.
+func TestStableRunes(t *testing.T) {
+	var stables []rune
+	for r := rune(0x80); r <= 0x1FFFF; r++ {
+		if stableRune(r) && (r < 0xD800 || r > 0xDFFF) {
+			stables = append(stables, r)
+		}
+	}
+	for _, r := range []rune{'é', 'İ', 'ı', 'न', '👍', '\uFE0F', 'ʼ', '’', '。', 'ß', 'Ω'} {
+		if !stableRune(r) {
+			t.Errorf("%q (%U): not stable, want stable", r, r)
+		}
+	}
+	for _, r := range []rune{'\u0301', '\u0307', '\u093C', '\u094D', '\u1161', '\u212A', '\u2126', '\u0BBE', '\uF900', '\U0001D15E'} {
+		if stableRune(r) {
+			t.Errorf("%q (%U): stable, want not", r, r)
+		}
+	}
+	// Pairs of stable characters, and each after and before ASCII, are in NFC.
+	for i, a := range stables {
+		b := stables[(i*7919)%len(stables)]
+		for _, s := range []string{string(a) + string(b), "a" + string(a), string(a) + "a", string(b) + string(a)} {
+			if !norm.NFC.IsNormalString(s) {
+				t.Fatalf("%q: stable characters, not in NFC", s)
+			}
 		}
 	}
 }

@@ -7,8 +7,22 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rivo/uniseg"
+
 	"github.com/parleyhq/parley/flows"
 )
+
+// dotlessI reads the Turkish capital I with a dot (İ, U+0130) and small
+// dotless i (ı, U+0131) as "i", which simple case folding does not: Turkish
+// keyboards capitalise "iptal" as "İptal" and "hayır" as "HAYIR", so that
+// both are read as they are meant whatever the rule's case, and an English
+// "I" still matches "i".
+func dotlessI(r rune) rune {
+	if r == '\u0130' || r == '\u0131' {
+		return 'i'
+	}
+	return r
+}
 
 // testHasText matches an input with anything visible in it: spaces and
 // invisible format characters (a zero width space, a word joiner, a
@@ -59,7 +73,7 @@ func trimBlank(s string) string {
 // testHasOnlyText is an exact, case-sensitive comparison, as in goflow: it is
 // meant for comparing values the flow produced itself (a category, a status).
 func testHasOnlyText(_ *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
-	if in == rl.render(r, 0) {
+	if in == rl.renderNFC(r, 0) {
 		return in, nil, true
 	}
 	return "", nil, false
@@ -71,7 +85,7 @@ func testHasOnlyText(_ *Set, rl *rule, r flows.Run, in string) (string, map[stri
 // that prefix as the input wrote it.
 func testHasBeginning(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
 	hay := trimBlank(in)
-	pin := trimBlank(rl.render(r, 0))
+	pin := trimBlank(rl.renderNFC(r, 0))
 	if hay == "" || pin == "" {
 		return "", nil, false
 	}
@@ -86,13 +100,38 @@ func testHasBeginning(s *Set, rl *rule, r flows.Run, in string) (string, map[str
 		}
 		i += size
 	}
+	// A match ends between two grapheme clusters, never between a letter
+	// and the marks that belong to it: "Jose" is not the beginning of
+	// "Jose\u0301" (José with a combining accent, which NFC leaves alone
+	// when no composed letter exists), nor "क" of "कि".
+	if i < len(hay) && hay[i] >= utf8.RuneSelf && !clusterBoundary(hay, i) {
+		return "", nil, false
+	}
 	return hay[:i], nil, true
 }
 
-// sameRune reports whether two runes are equal under Unicode simple case folding.
+// clusterBoundary reports whether byte i of s is between two grapheme
+// clusters.
+func clusterBoundary(s string, i int) bool {
+	pos, state, rest := 0, -1, s
+	for pos < i && rest != "" {
+		var c string
+		c, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		pos += len(c)
+	}
+	return pos == i
+}
+
+// sameRune reports whether two runes are equal under Unicode simple case
+// folding, with the Turkish İ and ı the same as i (dotlessI).
 func sameRune(a, b rune) bool {
 	if a == b {
 		return true
+	}
+	if a >= utf8.RuneSelf || b >= utf8.RuneSelf {
+		if a, b = dotlessI(a), dotlessI(b); a == b {
+			return true
+		}
 	}
 	if a < utf8.RuneSelf && b < utf8.RuneSelf {
 		return 'A' <= a && a <= 'Z' && a+'a'-'A' == b || 'A' <= b && b <= 'Z' && b+'a'-'A' == a
@@ -108,7 +147,7 @@ func sameRune(a, b rune) bool {
 // compilePattern compiles a has_pattern argument: trimmed, RE2, case-insensitive
 // and multi-line, as goflow does.
 func compilePattern(src string) (*regexp.Regexp, error) {
-	return regexp.Compile("(?mi)" + strings.TrimSpace(src))
+	return regexp.Compile("(?mi)" + nfc(strings.TrimSpace(src)))
 }
 
 func testHasPattern(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {

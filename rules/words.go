@@ -251,7 +251,7 @@ func (rl *rule) wordsFor(r flows.Run, buf []string) []string {
 	if rl.args[0].static {
 		return rl.words
 	}
-	s := rl.render(r, 0)
+	s := rl.renderNFC(r, 0)
 	var sbuf [16]span
 	toks := tokenize(s, sbuf[:0])
 	out := buf[:0]
@@ -297,7 +297,8 @@ func sameWord(a, b string) bool {
 }
 
 // nextFolded returns the first rune of s that counts in a comparison, with "’"
-// read as "'", and the bytes up to its end (0 at the end of s).
+// and "ʼ" (U+02BC) read as "'" and the Turkish "İ" and "ı" as "i" (dotlessI),
+// and the bytes up to its end (0 at the end of s).
 func nextFolded(s string) (rune, int) {
 	if len(s) > 0 && s[0] < utf8.RuneSelf {
 		return rune(s[0]), 1
@@ -308,8 +309,10 @@ func nextFolded(s string) (rune, int) {
 		switch {
 		case r == emojiStyle || r == textStyle || (r >= 0x1F3FB && r <= 0x1F3FF): // skin tones
 			continue
-		case r == '\u2019':
+		case r == '\u2019' || r == '\u02BC': // ’, and ʼ as Ukrainian writes it
 			return '\'', n
+		case r == '\u0130' || r == '\u0131': // İ, ı
+			return 'i', n
 		}
 		return r, n
 	}

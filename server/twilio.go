@@ -310,8 +310,11 @@ const twilioSMSMax = 1600
 func smsParts(text string, max int) []string { return textParts(text, max, false) }
 
 // textParts is smsParts; with sentences set, a part ends first at the last
-// whitespace after the end of a sentence (., !, ?, …, 。, ！, ？) that leaves it at
-// least half of max long, as a <Say> is best cut (sayParts).
+// end of a sentence that leaves it at least half of max long, as a <Say> is
+// best cut (sayParts): the whitespace after a sentenceEnd, or right after a
+// closingSentenceEnd. Either way, the point right after a
+// closingSentenceEnd is a place to cut as whitespace is, as the scripts
+// that end a sentence with one (Chinese, Japanese) put no space after it.
 func textParts(text string, max int, sentences bool) []string {
 	var parts []string
 	for utf16Len(text) > max {
@@ -326,6 +329,18 @@ func textParts(text string, max int, sentences bool) []string {
 	}
 	return parts
 }
+
+// sentenceEnd holds the marks that end a sentence when whitespace follows
+// them: the Latin script's, the full-width ones of Chinese and Japanese, the
+// Devanagari danda and double danda (Hindi, Marathi, Nepali, Sanskrit), and the
+// Arabic question mark and the Urdu full stop.
+const sentenceEnd = ".!?…" + closingSentenceEnd
+
+// closingSentenceEnd holds the marks of sentenceEnd that end a sentence with
+// or without whitespace after them: none is ever inside a word or a number,
+// as "." is ("3.5", "example.com"), and Chinese and Japanese put no space
+// after theirs.
+const closingSentenceEnd = "。！？｡।॥؟۔"
 
 // smsCut is where the first part of text ends and the next begins; with
 // sentences set, after a sentence when one ends in the second half.
@@ -342,13 +357,19 @@ func smsCut(text string, max int, sentences bool) (end, next int) {
 		}
 		if strings.TrimSpace(c) == "" && units >= max/2 {
 			space = pos
-			if sentences && strings.ContainsAny(prev, ".!?…。！？") {
+			if sentences && strings.ContainsAny(prev, sentenceEnd) {
 				sentence = pos
 			}
 		}
 		pos += len(c)
 		units += n
 		prev = c
+		if units >= max/2 && strings.ContainsAny(c, closingSentenceEnd) {
+			space = pos
+			if sentences {
+				sentence = pos
+			}
+		}
 	}
 	switch {
 	case sentence >= 0:
@@ -775,30 +796,25 @@ var twilioSayLocales = map[string]string{
 	"tur": "tr-TR", "ukr": "uk-UA", "vie": "vi-VN", "yue": "yue-HK", "zho": "cmn-CN",
 }
 
-// twilioSayLanguage is the language attribute of a <Say> for a say widget's
-// language: a locale (fr-CA) as it is, with its usual case; an ISO 639-3 code
-// (fra, as flows imported from RapidPro have) as the locale Twilio speaks it
-// in; "" for anything else, so Twilio uses its default voice rather than
-// refusing the TwiML.
+// twilioSayLanguage is the language attribute of a <Say> for a say or
+// gather_digits widget's language, read as flows.VoiceLanguage reads it: a
+// locale (fr-CA, pt_BR) in its usual form (pt-BR); an ISO 639-3 code (fra,
+// as flows imported from RapidPro have) or a two-letter code (fr) as the
+// locale Twilio speaks the language in (fr-FR); a locale of a region of
+// digits (es-419, Latin American Spanish), which Twilio does not take, as
+// its language's; "" for anything else (a code Twilio does not speak, a
+// language a flow stored before it was checked has), so Twilio uses its
+// default voice rather than refusing the TwiML.
 func twilioSayLanguage(lang string) string {
-	lang = strings.TrimSpace(lang)
-	if l, ok := twilioSayLocales[strings.ToLower(lang)]; ok {
-		return l
-	}
-	base, region, ok := strings.Cut(lang, "-")
-	if !ok || len(base) < 2 || len(base) > 3 || len(region) != 2 || !isASCIILetters(base) || !isASCIILetters(region) {
+	code, ok := flows.VoiceLanguage(strings.TrimSpace(lang))
+	if !ok {
 		return ""
 	}
-	return strings.ToLower(base) + "-" + strings.ToUpper(region)
-}
-
-func isASCIILetters(s string) bool {
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
-			return false
-		}
+	base, region, hasRegion := strings.Cut(code, "-")
+	if hasRegion && region[0] > '9' {
+		return code
 	}
-	return true
+	return twilioSayLocales[flows.LanguageCode(base)]
 }
 
 func esc(s string) string {

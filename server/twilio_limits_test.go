@@ -249,3 +249,55 @@ func TestTwilioTimerTurnOver64kBIsWarned(t *testing.T) {
 		t.Errorf("calls API: warnings %q, want none: no TwiML answers the call", w)
 	}
 }
+
+// A long text in Chinese or Japanese, which put no space after 。, ！ or ？,
+// is said in parts that end a sentence, over a real HTTP server; so is one
+// whose sentences end in the Devanagari danda । or ॥, the Arabic ؟ or the
+// Urdu ۔; the SMS parts of a text without spaces end at its sentences too.
+func TestTwilioSayCutsSentencesWithoutSpaces(t *testing.T) {
+	var zh, hi strings.Builder
+	for i := range 600 {
+		fmt.Fprintf(&zh, "这是第%03d个句子，没有空格%s", i, []string{"。", "！", "？"}[i%3]) // 15 characters
+		fmt.Fprintf(&hi, "यह वाक्य संख्या %03d है%s ", i, []string{"।", "॥", "؟", "۔"}[i%4])
+	}
+	for _, c := range []struct{ name, text, ends string }{
+		{"chinese", zh.String(), "。！？"},
+		{"danda and arabic", strings.TrimSpace(hi.String()), "।॥؟۔"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			hook := longTextServer(t, c.text)
+			_, base := twilioCallServer(t, "long", `{"id":"long","name":"Long","kind":"voice","widgets":[
+ {"id":"hook","type":"webhook","url":"`+hook+`","exits":{"Success":"say","Failure":""}},
+ {"id":"say","type":"say","text":"@extra.text","exits":{"Next":""}}]}`)
+			status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "ringing"))
+			if status != 200 {
+				t.Fatalf("answered %d %.300s", status, body)
+			}
+			var parts []string
+			for _, m := range sayRE.FindAllStringSubmatch(body, -1) {
+				parts = append(parts, m[1])
+			}
+			if len(parts) < 3 {
+				t.Fatalf("%d <Say> for %d characters, want at least 3", len(parts), utf8.RuneCountInString(c.text))
+			}
+			for i, p := range parts[:len(parts)-1] {
+				if last, _ := utf8.DecodeLastRuneInString(p); !strings.ContainsRune(c.ends, last) || utf8.RuneCountInString(p) > 3000 {
+					t.Errorf("<Say> %d of %d characters ends %q: want a sentence's end", i, utf8.RuneCountInString(p), string([]rune(p)[utf8.RuneCountInString(p)-6:]))
+				}
+			}
+			if c.name != "chinese" {
+				return // an SMS part ends at the last whitespace, as in any text with spaces
+			}
+			// The SMS parts of a text without spaces end at sentences too.
+			sms := smsParts(c.text, twilioSMSMax)
+			if len(sms) < 2 {
+				t.Fatalf("%d SMS parts", len(sms))
+			}
+			for i, p := range sms[:len(sms)-1] {
+				if last, _ := utf8.DecodeLastRuneInString(p); !strings.ContainsRune(c.ends, last) {
+					t.Errorf("SMS part %d ends %q: want a sentence's end", i, string([]rune(p)[utf8.RuneCountInString(p)-6:]))
+				}
+			}
+		})
+	}
+}

@@ -233,6 +233,7 @@ func decodeSession(id string, b []byte) (*flows.Session, error) {
 	if err := jsonv1.Unmarshal(js, s); err != nil {
 		return nil, damagedSession(id, fmt.Errorf("decode: %w", err))
 	}
+	s.RekeyResults()
 	return s, nil
 }
 

@@ -251,3 +251,23 @@ func TestUnknownCodec(t *testing.T) {
 		t.Fatalf("codec %d: error %v", rec[0], err)
 	}
 }
+
+// A session stored by an earlier version, with a result under the key it
+// gave a name with marks (उम_र for उम्र), reads back with the result under
+// the name's key now (flows.Key), so the waiting session finds it.
+func TestStoredResultsRekeyed(t *testing.T) {
+	s := session("s", flows.StatusWaiting, "")
+	s.Frames = []*flows.Frame{{FlowID: "flow-1", Results: map[string]*flows.Result{
+		"उम_र": {Name: "उम्र", Value: "41"},
+		"tier": {Name: "Tier", Value: "gold"},
+	}}}
+	_, rec := sampleRecord(t, s, false)
+	got, err := decodeSession(s.ID, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := got.Frames[0].Results
+	if len(res) != 2 || res["उम्र"] == nil || res["उम्र"].Value != "41" || res["tier"] == nil {
+		t.Errorf("results %v, want उम्र and tier", res)
+	}
+}

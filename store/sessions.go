@@ -688,6 +688,7 @@ func (b *Bolt) ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*fl
 				skipped = append(skipped, damagedSession(c.id, fmt.Errorf("decode: %w", err)))
 				continue
 			}
+			s.RekeyResults()
 			out = append(out, s)
 		}
 		return nil

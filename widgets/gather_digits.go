@@ -58,6 +58,9 @@ func (w *GatherDigits) Validate(c flows.Compiler) error {
 		errs = append(errs, flows.Errorf("finish_key", "finish_key %q is not a phone key", *w.FinishKey))
 	}
 	errs = append(errs, checkTimeout(w.Timeout, fmt.Sprintf("the default of %d seconds", DefaultGatherTimeout)))
+	if err := flows.CheckVoiceLanguage("language", w.Language); err != nil {
+		errs = append(errs, err)
+	}
 	for _, p := range []struct {
 		field string
 		v     *int

@@ -21,14 +21,20 @@ type Say struct {
 
 func init() { register(TypeSay, func() flows.Widget { return &Say{} }) }
 
-// Validate compiles the text.
+// Validate compiles the text and checks the language.
 func (w *Say) Validate(c flows.Compiler) error {
+	var errs []error
 	if w.Text == "" {
-		return flows.Errorf("text", "say needs a text")
+		errs = append(errs, flows.Errorf("text", "say needs a text"))
+	} else {
+		var err error
+		w.text, err = c.Template("text", w.Text)
+		errs = append(errs, err)
 	}
-	var err error
-	w.text, err = c.Template("text", w.Text)
-	return err
+	if err := flows.CheckVoiceLanguage("language", w.Language); err != nil {
+		errs = append(errs, err)
+	}
+	return joinErrs(errs)
 }
 
 // CheckKind: say is for voice flows only.
