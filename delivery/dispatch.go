@@ -639,33 +639,37 @@ func (s *Service) afterRecord(batch []*result, fx *commitEffects, recorded bool)
 	s.schedMu.Lock()
 	defer s.schedMu.Unlock()
 	if recorded {
-		s.recordFailures = 0
 		for _, r := range batch {
 			delete(s.inflight, r.d.ID)
+			delete(s.held, r.d.ID)
 		}
 		return
 	}
 	// Their results are lost and they are still due: they stay in
 	// inflight, so that the schedule does not send them again, until the
-	// wait is over.
-	s.recordFailures++
-	ids := make([]string, len(batch))
-	for i, r := range batch {
-		ids[i] = r.d.ID
+	// wait is over. Each delivery waits by its own attempts in a row whose
+	// results were lost, whatever the other deliveries' were.
+	waits := map[time.Duration][]string{}
+	for _, r := range batch {
+		n := s.held[r.d.ID] + 1
+		s.held[r.d.ID] = n
+		waits[holdDelay(n)] = append(waits[holdDelay(n)], r.d.ID)
 	}
-	time.AfterFunc(holdDelay(s.recordFailures), func() {
-		s.schedMu.Lock()
-		for _, id := range ids {
-			delete(s.inflight, id)
-		}
-		s.schedMu.Unlock()
-		s.wake()
-	})
+	for wait, ids := range waits {
+		s.afterHold(wait, ids, func() {
+			s.schedMu.Lock()
+			for _, id := range ids {
+				delete(s.inflight, id)
+			}
+			s.schedMu.Unlock()
+			s.wake()
+		})
+	}
 }
 
-// holdDelay is how long deliveries whose results could not be recorded
-// wait before they are sent again, after n such rounds in a row: a second,
-// doubling up to a minute.
+// holdDelay is how long a delivery whose result could not be recorded
+// waits before it is sent again, after n such attempts of it in a row: a
+// second, doubling up to a minute.
 func holdDelay(n int) time.Duration {
 	return min(time.Second<<min(n-1, 6), time.Minute)
 }

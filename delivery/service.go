@@ -48,11 +48,15 @@ type Service struct {
 	// commits, so a schedule scan never sees a stale due entry as free.
 	schedMu  sync.Mutex
 	inflight map[string]struct{}
-	// recordFailures counts the writer's rounds in a row whose results
-	// could not be recorded (a full disk); their deliveries stay in
-	// inflight for a wait that doubles with it (holdDelay), so that they
-	// are not sent again at once, round after round.
-	recordFailures int
+	// held counts, per delivery, its attempts in a row whose results could
+	// not be recorded (a full disk); the delivery stays in inflight for a
+	// wait that doubles with it (holdDelay), so that it is not sent again
+	// at once, attempt after attempt. An entry goes once a result of the
+	// delivery is recorded.
+	held map[string]int
+	// afterHold runs f once the wait of the deliveries ids is over
+	// (time.AfterFunc).
+	afterHold func(wait time.Duration, ids []string, f func())
 
 	// sendMu orders a worker's last look before it sends a delivery
 	// against disabling or deleting the delivery's endpoint: either the
@@ -105,6 +109,8 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 		kick:       make(chan struct{}, 1),
 		kickOutbox: make(chan struct{}, 1),
 		inflight:   map[string]struct{}{},
+		held:       map[string]int{},
+		afterHold:  func(wait time.Duration, _ []string, f func()) { time.AfterFunc(wait, f) },
 		sending:    map[string]int{},
 		ending:     map[string]int{},
 		ended:      map[string]uint64{},

@@ -45,7 +45,9 @@ const (
 	CodeBadSignature    = "bad_signature"
 	// CodeMethodNotAllowed: a route served with another method only.
 	CodeMethodNotAllowed = "method_not_allowed"
-	// CodeDiskFull: the store's disk is full, the write was not made.
+	// CodeDiskFull: the store has no room for the write (its disk is
+	// full, its quota used up, its file at the file size limit); the write
+	// was not made.
 	CodeDiskFull = "insufficient_storage"
 )
 
@@ -59,6 +61,9 @@ type APIError struct {
 	Field   string              `json:"field,omitempty"`
 	Details []*flows.FieldError `json:"errors,omitempty"`
 	Err     error               `json:"-"`
+	// RetryAfter, when set, is sent as the Retry-After header, in whole
+	// seconds.
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *APIError) Error() string {
@@ -149,14 +154,78 @@ func toAPIError(err error) *APIError {
 		return &APIError{Status: fiber.StatusBadRequest, Code: CodeBadRequest, Message: err.Error(), Err: err}
 	case errors.Is(err, engine.ErrEnded), errors.Is(err, engine.ErrNotWaiting):
 		return &APIError{Status: fiber.StatusConflict, Code: CodeNotWaiting, Message: err.Error(), Err: err}
-	case errors.Is(err, store.ErrDiskFull):
+	case errors.As(err, new(*store.WritesHeldError)):
+		return writesHeld(err)
+	case storeWriteCause(err) != nil:
 		// The file's path stays in the log: the client learns the cause.
-		return &APIError{Status: fiber.StatusInsufficientStorage, Code: CodeDiskFull,
-			Message: "the store's disk is full: no space left on device; nothing was written, retry once there is room", Err: err}
+		c := storeWriteCause(err)
+		return &APIError{Status: c.status, Code: c.code, Message: c.cause + "; " + c.written + ", " + c.retry,
+			Err: err, RetryAfter: store.WriteProbeInterval}
 	case errors.Is(err, store.ErrClosed):
 		return &APIError{Status: fiber.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the server is shutting down", Err: err}
 	}
 	return &APIError{Status: fiber.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
+}
+
+// writeCause is how a client is told of a store write that failed for a
+// known cause: the status and code of the answer, the cause, what was
+// written and when to retry.
+type writeCause struct {
+	err                   error
+	status                int
+	code                  string
+	cause, written, retry string
+}
+
+// writeCauses: a lack of room (space, quota, file size) is 507, which a
+// retry meets until the operator makes room; a file system that cannot be
+// written at all is 503. A commit failing for these causes is rolled back
+// before its meta page is written, so nothing of it is in the store, but
+// for an I/O error, which can also fail the sync after the meta page.
+var writeCauses = []writeCause{
+	{store.ErrDiskFull, fiber.StatusInsufficientStorage, CodeDiskFull,
+		"the store's disk is full: no space left on device", nothingWritten, "retry once there is room"},
+	{store.ErrDiskQuota, fiber.StatusInsufficientStorage, CodeDiskFull,
+		"the store's disk quota is used up: disk quota exceeded", nothingWritten, "retry once the quota allows it"},
+	{store.ErrFileTooLarge, fiber.StatusInsufficientStorage, CodeDiskFull,
+		"the store file has reached the file size limit (ulimit -f, or the file system's largest file): file too large", nothingWritten,
+		"retry once the limit is raised"},
+	{store.ErrReadOnly, fiber.StatusServiceUnavailable, CodeUnavailable,
+		"the store's file system is read-only: read-only file system", nothingWritten, "retry once it is writable again"},
+	{store.ErrDiskIO, fiber.StatusServiceUnavailable, CodeUnavailable,
+		"the store's disk failed the write: input/output error", "the write may be partly on the disk, which needs checking",
+		"retry once it is repaired"},
+}
+
+const nothingWritten = "nothing was written"
+
+// storeWriteCause is the cause of a store write that failed for one of
+// writeCauses, nil for any other error.
+func storeWriteCause(err error) *writeCause {
+	for i := range writeCauses {
+		if errors.Is(err, writeCauses[i].err) {
+			return &writeCauses[i]
+		}
+	}
+	return nil
+}
+
+// writesHeld answers a turn refused before it ran because the store's
+// writes fail (store.WritesHeldError): with the status and cause of the
+// failure, and a Retry-After of the time until the store lets a write
+// through again.
+func writesHeld(err error) *APIError {
+	var h *store.WritesHeldError
+	errors.As(err, &h)
+	since := h.Failure.Since.UTC().Format(time.RFC3339)
+	e := &APIError{Status: fiber.StatusServiceUnavailable, Code: CodeUnavailable, Err: err,
+		RetryAfter: h.RetryAfter,
+		Message:    fmt.Sprintf("the store's writes fail since %s (the server's log says why), so the turn was not run and nothing was written; retry later", since)}
+	if c := storeWriteCause(err); c != nil {
+		e.Status, e.Code = c.status, c.code
+		e.Message = fmt.Sprintf("%s; the store's writes fail since %s, so the turn was not run and nothing was written; %s", c.cause, since, c.retry)
+	}
+	return e
 }
 
 // errorHandler is the app's one ErrorHandler: every failed request, including
@@ -205,6 +274,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	if ae.Status == fiber.StatusUnauthorized {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="parley"`)
+	}
+	if ae.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(ae.RetryAfter)))
 	}
 	return c.Status(ae.Status).JSON(fiber.Map{"error": ae})
 }
@@ -601,3 +673,8 @@ func jsonKind(t reflect.Type) string {
 var discardLogger = slog.New(slog.DiscardHandler)
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// retryAfterSeconds is a wait in whole seconds, rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}

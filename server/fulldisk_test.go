@@ -1,16 +1,25 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/internal/smalldisk"
+	"github.com/parleyhq/parley/store"
 )
 
 // TestStoreDiskFull: on a full disk a turn's write answers 507 naming the
@@ -42,10 +51,11 @@ func TestStoreDiskFull(t *testing.T) {
 		t.Errorf("/healthz after the failed write: %d %s, want 503 naming the full disk", r.Status, r.Body)
 	}
 	// A later failure keeps the time the failures began and adds the
-	// latest's.
+	// latest's: a turn let through in the next second, after the time
+	// while turns are refused before they run.
 	first, _ := e["message"].(string)
 	since, _, _ := strings.Cut(first, ": ")
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	time.Sleep(time.Until(time.Now().Add(store.WriteProbeInterval).Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
 	ts.must(http.StatusInsufficientStorage, "POST", "/v1/sessions", start)
 	r = ts.do("GET", "/healthz", nil)
 	e = r.errorOf(t)
@@ -61,6 +71,7 @@ func TestStoreDiskFull(t *testing.T) {
 	}
 
 	disk.Free()
+	time.Sleep(store.WriteProbeInterval) // until a turn is let through
 	ts.must(http.StatusCreated, "POST", "/v1/sessions", start)
 	ts.must(http.StatusOK, "GET", "/healthz", nil)
 	if n := counter(t, ts, "parley_sessions_started_total"); n != 2 {
@@ -83,4 +94,186 @@ func counter(t *testing.T, ts *testServer, name string) int {
 	}
 	n, _ := strconv.Atoi(string(m[1]))
 	return n
+}
+
+// TestStoreDiskFullHoldsTurns: while the store's writes fail, a turn is
+// refused before it runs, so a client retrying its request does not have
+// the flow's webhooks called again each time; one turn a second is let
+// through, and once there is room again the server takes turns again by
+// itself. Over HTTP, as a client retrying sees it.
+func TestStoreDiskFullHoldsTurns(t *testing.T) {
+	var calls atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"shipped"}`))
+	}))
+	defer hook.Close()
+	disk := smalldisk.Mount(t, 4<<20)
+	ts := newTestServer(t, func(c *Config) {
+		c.DataDir = disk.Dir
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ts.createFlow(`{"id":"order","name":"Order","widgets":[
+ {"id":"lookup","type":"webhook","method":"POST","url":"` + hook.URL + `","result":"Order","exits":{"Success":"wait","Failure":"wait"}},
+ {"id":"wait","type":"wait_for_response","result":"Again","exits":{"Next":"lookup"}}]}`)
+	base := ts.listen()
+	post := func(body []byte) (*http.Response, map[string]any) {
+		t.Helper()
+		resp, err := http.Post(base+"/v1/sessions", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatalf("answer %d: %v", resp.StatusCode, err)
+		}
+		return resp, m
+	}
+	// A contact field of random text, which does not compress: the turn
+	// needs new pages, which the full disk cannot give.
+	big := make([]byte, 150<<10)
+	rand.Read(big)
+	start, _ := json.Marshal(map[string]any{"flow": "order", "contact": map[string]any{"urn": "tel:+15550101", "fields": map[string]any{"notes": hex.EncodeToString(big)}}})
+
+	disk.FillUp()
+	if resp, m := post(start); resp.StatusCode != http.StatusInsufficientStorage {
+		t.Fatalf("a turn on a full disk: %d %v, want 507", resp.StatusCode, m)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d webhook calls after the turn that failed, want 1", n)
+	}
+	// Retries within the second after the failure are refused before
+	// their turn runs: the webhook is not called again.
+	for i := range 20 {
+		resp, m := post(start)
+		e, _ := m["error"].(map[string]any)
+		msg, _ := e["message"].(string)
+		if resp.StatusCode != http.StatusInsufficientStorage || e["code"] != CodeDiskFull ||
+			!strings.HasPrefix(msg, "the store's disk is full: no space left on device; the store's writes fail since ") ||
+			!strings.Contains(msg, "so the turn was not run and nothing was written; retry once there is room") {
+			t.Fatalf("retry %d while writes fail: %d %v, want 507 saying the turn was not run", i, resp.StatusCode, m)
+		}
+		if ra := resp.Header.Get("Retry-After"); ra != "1" {
+			t.Errorf("retry %d: Retry-After %q, want 1", i, ra)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d webhook calls after 20 retries refused while writes fail, want 1", n)
+	}
+	// A second later one turn is let through, to find out whether writes
+	// succeed: it fails again, and the others are refused.
+	time.Sleep(store.WriteProbeInterval + 50*time.Millisecond)
+	for range 5 {
+		if resp, m := post(start); resp.StatusCode != http.StatusInsufficientStorage {
+			t.Fatalf("a retry on a full disk a second later: %d %v, want 507", resp.StatusCode, m)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d webhook calls after a second more of retries, want 2 (one turn let through)", n)
+	}
+
+	// With room again, the next turn let through succeeds, and the turns
+	// after it run at once.
+	disk.Free()
+	time.Sleep(store.WriteProbeInterval + 50*time.Millisecond)
+	for i := range 3 {
+		if resp, m := post(start); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("start %d once there is room: %d %v, want 201", i, resp.StatusCode, m)
+		}
+	}
+	if n := calls.Load(); n != 5 {
+		t.Errorf("%d webhook calls after three turns saved, want 5", n)
+	}
+	ts.must(http.StatusOK, "GET", "/healthz", nil)
+}
+
+// TestStoreDiskFullHoldsTimers: while the store's writes fail, due timers
+// wait instead of running turns whose webhooks would be called and whose
+// writes would fail; once there is room they fire.
+func TestStoreDiskFullHoldsTimers(t *testing.T) {
+	var calls atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hook.Close()
+	disk := smalldisk.Mount(t, 4<<20)
+	ts := newTestServer(t, func(c *Config) {
+		c.DataDir = disk.Dir
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ts.createFlow(askFlow)
+	ts.createFlow(`{"id":"remind","name":"Remind","widgets":[
+ {"id":"wait","type":"wait_for_response","result":"Answer","timeout":60,"exits":{"Next":"","Timeout":"hook"}},
+ {"id":"hook","type":"webhook","method":"POST","url":"` + hook.URL + `","result":"Hook","exits":{"Success":"again","Failure":"again"}},
+ {"id":"again","type":"wait_for_response","result":"Second"}]}`)
+	id := ts.must(http.StatusCreated, "POST", "/v1/sessions", map[string]any{"flow": "remind", "contact": map[string]any{"urn": "tel:+15550102"}})["id"].(string)
+
+	big := make([]byte, 150<<10)
+	rand.Read(big)
+	disk.FillUp()
+	ts.must(http.StatusInsufficientStorage, "POST", "/v1/sessions", map[string]any{"flow": "ask",
+		"contact": map[string]any{"urn": "tel:+15550101", "fields": map[string]any{"notes": hex.EncodeToString(big)}}})
+	ts.clock.Advance(2 * time.Minute)
+	ctx := context.Background()
+	for range 3 {
+		if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("%d webhook calls of a timer's turn while the store's writes fail, want 0", n)
+	}
+	if s := ts.must(http.StatusOK, "GET", "/v1/sessions/"+id, nil); len(s["path"].([]any)) != 1 {
+		t.Errorf("the session's path while writes fail: %v, want the wait only", s["path"])
+	}
+
+	disk.Free()
+	time.Sleep(store.WriteProbeInterval)
+	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d webhook calls once there is room, want 1", n)
+	}
+	if s := ts.must(http.StatusOK, "GET", "/v1/sessions/"+id, nil); len(s["path"].([]any)) != 3 {
+		t.Errorf("the session's path once there is room: %v, want the timeout's turn", s["path"])
+	}
+}
+
+// Each cause of a failed store write is answered with its own status and
+// words, saying what was written and when to retry; a turn refused while
+// writes fail says it was not run and when the next is let through.
+func TestStoreWriteCauses(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		code   string
+		msg    string
+	}{
+		{store.ErrDiskFull, 507, CodeDiskFull, "the store's disk is full: no space left on device; nothing was written, retry once there is room"},
+		{store.ErrDiskQuota, 507, CodeDiskFull, "the store's disk quota is used up: disk quota exceeded; nothing was written, retry once the quota allows it"},
+		{store.ErrReadOnly, 503, CodeUnavailable, "the store's file system is read-only: read-only file system; nothing was written, retry once it is writable again"},
+		{store.ErrDiskIO, 503, CodeUnavailable, "the store's disk failed the write: input/output error; the write may be partly on the disk, which needs checking, retry once it is repaired"},
+	} {
+		err := fmt.Errorf("save turn of session x: %w", fmt.Errorf("%w: write /data/parley.db: sys", c.err))
+		ae := toAPIError(err)
+		if ae.Status != c.status || ae.Code != c.code || ae.Message != c.msg || ae.RetryAfter != store.WriteProbeInterval {
+			t.Errorf("%v: %d %s %q (retry after %s), want %d %s %q", c.err, ae.Status, ae.Code, ae.Message, ae.RetryAfter, c.status, c.code, c.msg)
+		}
+	}
+	since := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	f := &store.WriteFailure{Since: since, At: since, Err: fmt.Errorf("%w: sys", store.ErrReadOnly)}
+	ae := toAPIError(&store.WritesHeldError{Failure: f, RetryAfter: 300 * time.Millisecond})
+	if ae.Status != 503 || ae.Code != CodeUnavailable || ae.RetryAfter != 300*time.Millisecond || ae.Message !=
+		"the store's file system is read-only: read-only file system; the store's writes fail since 2026-03-01T12:00:00Z, so the turn was not run and nothing was written; retry once it is writable again" {
+		t.Errorf("a turn held while the file system is read-only: %d %s %q", ae.Status, ae.Code, ae.Message)
+	}
+	f.Err = errors.New("something else")
+	if ae := toAPIError(&store.WritesHeldError{Failure: f, RetryAfter: time.Second}); ae.Status != 503 || ae.Code != CodeUnavailable ||
+		ae.Message != "the store's writes fail since 2026-03-01T12:00:00Z (the server's log says why), so the turn was not run and nothing was written; retry later" {
+		t.Errorf("a turn held for another failure: %d %s %q", ae.Status, ae.Code, ae.Message)
+	}
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	_ "embed"
-	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -283,8 +282,8 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 		if f := b.LastWriteFailure(); f != nil {
 			cause := f.Err.Error()
 			code := CodeUnavailable
-			if errors.Is(f.Err, store.ErrDiskFull) {
-				cause, code = "the store's disk is full: no space left on device", CodeDiskFull
+			if c := storeWriteCause(f.Err); c != nil {
+				cause, code = c.cause, c.code
 			}
 			since, last := f.Since.UTC().Format(time.RFC3339), f.At.UTC().Format(time.RFC3339)
 			if last == since {

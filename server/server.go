@@ -393,6 +393,9 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 		cache:            newSessionCache(cfg.SessionCache),
 		timers:           newTimerRunner(),
 	}
+	if g, ok := st.(writeGate); ok {
+		s.svc.gate = g
+	}
 	s.svc.sandboxEnded = s.simMocks.remove
 	if b, isBolt := st.(*store.Bolt); isBolt {
 		opts := deliveryOptions(cfg)

@@ -88,6 +88,35 @@ type Service struct {
 	cache *sessionCache
 	// timers keeps the timer turns in flight.
 	timers *timerRunner
+	// gate, when the store has one, holds turns back while its writes
+	// fail (tryTurn).
+	gate writeGate
+}
+
+// writeGate is a store that knows when its writes fail (store.Bolt).
+type writeGate interface {
+	TryWrite() error
+	WritesHeld() bool
+}
+
+// tryTurn refuses a turn before it runs while the store's writes fail (a
+// full disk): the turn's webhooks would be called and its write would
+// fail, again on every retry of its message, so a client retrying a few
+// messages would have the flow's webhooks called hundreds of times. One
+// turn a second is let through, to find out whether writes succeed again
+// (store.Bolt.TryWrite). The refusal is a *store.WritesHeldError. While
+// writes succeed this is one atomic load.
+func (s *Service) tryTurn() error {
+	if s.gate == nil {
+		return nil
+	}
+	return s.gate.TryWrite()
+}
+
+// turnsHeld reports whether tryTurn would refuse a turn now, without
+// taking the turn let through to find out whether writes succeed again.
+func (s *Service) turnsHeld() bool {
+	return s.gate != nil && s.gate.WritesHeld()
 }
 
 // Message is one thing a turn sends: a text message, or an IVR prompt (say,
@@ -257,6 +286,9 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 		}
 		mergeContact(&req.Contact, stored)
 	}
+	if err := s.tryTurn(); err != nil {
+		return nil, err
+	}
 	var ch *flows.Channel
 	if req.Channel != nil {
 		ch = req.Channel.flowsChannel()
@@ -400,6 +432,9 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	}
 	if sess.Wait == nil {
 		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s is not waiting for input", sess.ID)
+	}
+	if err := s.tryTurn(); err != nil {
+		return nil, err
 	}
 	// The turn sees the contact as stored now, one that fails at once
 	// (its flow gone) too.

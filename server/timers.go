@@ -223,6 +223,12 @@ func (tr *timerRunner) isFiring(sessionID string) bool {
 // contact is free. wg, when set, also counts the turns started.
 func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, wg *sync.WaitGroup) (timerScan, error) {
 	tr := s.timers
+	if s.turnsHeld() {
+		// The store's writes fail: the timers wait, rather than run turns
+		// whose writes would fail. Once a second one scan goes on, and its
+		// first turn finds out whether writes succeed again.
+		return timerScan{}, nil
+	}
 	// The timers a scan passes over (running, busy, backing off) are read
 	// on top of a batch, so that however many of them there are (a store
 	// with hundreds of damaged sessions), the timers after them still fire.
@@ -258,6 +264,9 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 		}
 		if busy && s.locks.held(b.urn, t.SessionID) {
 			continue
+		}
+		if s.turnsHeld() {
+			return r, nil // a turn of this scan found that writes still fail
 		}
 		select {
 		case tr.slots <- struct{}{}:
@@ -322,6 +331,11 @@ func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Durat
 		tr.mu.Lock()
 		tr.busy[t.SessionID] = busyTimer{urn: cb.urn, scan: tr.scans}
 		tr.mu.Unlock()
+		return true
+	}
+	if errors.As(err, new(*store.WritesHeldError)) {
+		// Not run while the store's writes fail: the timer stays, and
+		// fires once they succeed, without a failure counted against it.
 		return true
 	}
 	tr.mu.Lock()
@@ -436,6 +450,9 @@ func (s *Service) failPanicked(ctx context.Context, id, widget string, p any) er
 }
 
 func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
+	if err := s.tryTurn(); err != nil {
+		return err
+	}
 	saveContact := false
 	if len(sess.Frames) > 1 {
 		// The subflow expires and the flow that called it runs on: with

@@ -91,6 +91,9 @@ type Bolt struct {
 	// that succeeded, until one does.
 	statFailed   atomic.Int64
 	writeFailure atomic.Pointer[WriteFailure]
+	// probeAt is when, while writes fail, TryWrite next lets a write
+	// through (Unix nanoseconds).
+	probeAt atomic.Int64
 
 	// snaps are the backups' open read transactions (backup.go), ended
 	// by Close.
@@ -108,10 +111,110 @@ type WriteFailure struct {
 	Err   error
 }
 
-// ErrDiskFull is the error of a write that failed because the file system
-// holding the store file has no space left (ENOSPC). The write is not
-// made; writes succeed again once there is room.
-var ErrDiskFull = errors.New("the store's disk is full")
+// Errors of commits that failed writing the store file, for errors.Is; each
+// wraps the system's error. bbolt rolls a commit that failed back, so its
+// writes are not in the store, and a write may be tried again.
+var (
+	// ErrDiskFull: the file system holding the store file has no space
+	// left (ENOSPC). Writes succeed again once there is room.
+	ErrDiskFull = errors.New("the store's disk is full")
+	// ErrDiskQuota: the disk quota of the server's user (or project) on
+	// that file system is used up (EDQUOT). Writes succeed again once files
+	// are removed or the quota is raised.
+	ErrDiskQuota = errors.New("the store's disk quota is used up")
+	// ErrFileTooLarge: the store file has reached the largest file the
+	// process may write (EFBIG): its file size limit (RLIMIT_FSIZE, ulimit
+	// -f) or the file system's largest file. Writes that need a larger file
+	// succeed again once the limit is raised (a restart, for ulimit -f).
+	ErrFileTooLarge = errors.New("the store file has reached the file size limit")
+	// ErrReadOnly: the file system holding the store file is read-only
+	// (EROFS), as a file system with errors is remounted. Writes succeed
+	// again once it is mounted read-write.
+	ErrReadOnly = errors.New("the store's file system is read-only")
+	// ErrDiskIO: the disk failed a write or its sync (EIO). The commit is
+	// rolled back, but what reached the disk is not known: the disk needs
+	// checking.
+	ErrDiskIO = errors.New("the store's disk failed the write")
+)
+
+// writeErrors maps the system's errors of a failed commit to the store's.
+var writeErrors = []struct {
+	errno syscall.Errno
+	err   error
+}{
+	{syscall.ENOSPC, ErrDiskFull},
+	{syscall.EDQUOT, ErrDiskQuota},
+	{syscall.EFBIG, ErrFileTooLarge},
+	{syscall.EROFS, ErrReadOnly},
+	{syscall.EIO, ErrDiskIO},
+}
+
+// writeError returns the error of a commit that failed writing the file,
+// wrapped in the store's error for its cause when it has one of
+// writeErrors. bbolt reports a failure to grow or sync the file as text
+// ("file resize error: truncate ...: file too large"), which no longer
+// wraps the system's error: that is known by the error's text.
+func writeError(err error) error {
+	for _, w := range writeErrors {
+		if errors.Is(err, w.err) {
+			return err
+		}
+	}
+	for _, w := range writeErrors {
+		if errors.Is(err, w.errno) || strings.HasSuffix(err.Error(), ": "+w.errno.Error()) {
+			return fmt.Errorf("%w: %w", w.err, err)
+		}
+	}
+	return err
+}
+
+// WriteProbeInterval is how often TryWrite lets a write through while the
+// store's writes fail, to find out whether they succeed again.
+const WriteProbeInterval = time.Second
+
+// WritesHeldError is TryWrite's error while the store's writes fail: the
+// write is not tried. It wraps the latest failure's error, so errors.Is
+// finds its cause (ErrDiskFull...).
+type WritesHeldError struct {
+	Failure *WriteFailure
+	// RetryAfter is the time until TryWrite lets a write through again.
+	RetryAfter time.Duration
+}
+
+func (e *WritesHeldError) Error() string {
+	return fmt.Sprintf("store writes fail since %s: %v", e.Failure.Since.UTC().Format(time.RFC3339), e.Failure.Err)
+}
+
+func (e *WritesHeldError) Unwrap() error { return e.Failure.Err }
+
+// TryWrite reports whether a write that has a cost before it reaches the
+// store (a turn, which calls webhooks) should be made now: nil while writes
+// succeed. Once a commit has failed writing the file, until one succeeds,
+// it returns a *WritesHeldError, except for one write every
+// WriteProbeInterval after the latest failure, which finds out whether
+// writes succeed again. While writes succeed it costs one atomic load.
+func (b *Bolt) TryWrite() error {
+	f := b.writeFailure.Load()
+	if f == nil {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	next := b.probeAt.Load()
+	if now >= next && b.probeAt.CompareAndSwap(next, now+int64(WriteProbeInterval)) {
+		return nil
+	}
+	wait := time.Duration(next - now)
+	if wait <= 0 {
+		wait = WriteProbeInterval // another write took the probe
+	}
+	return &WritesHeldError{Failure: f, RetryAfter: wait}
+}
+
+// WritesHeld reports whether TryWrite would refuse a write now, without
+// taking the probe.
+func (b *Bolt) WritesHeld() bool {
+	return b.writeFailure.Load() != nil && time.Now().UnixNano() < b.probeAt.Load()
+}
 
 // LastWriteFailure returns the failures of commits writing the file since
 // the last commit that succeeded (the first one's time and the latest's
@@ -121,7 +224,7 @@ func (b *Bolt) LastWriteFailure() *WriteFailure { return b.writeFailure.Load() }
 
 // committed records the outcome of a commit of the file: err is nil, or
 // the error of bbolt's commit (not of a write function), which it returns
-// as ErrDiskFull when the disk is full.
+// wrapped in the store's error for its cause (writeError).
 func (b *Bolt) committed(err error) error {
 	if err == nil {
 		if b.writeFailure.Load() != nil {
@@ -130,11 +233,10 @@ func (b *Bolt) committed(err error) error {
 		}
 		return nil
 	}
-	if errors.Is(err, syscall.ENOSPC) && !errors.Is(err, ErrDiskFull) {
-		err = fmt.Errorf("%w: %w", ErrDiskFull, err)
-	}
+	err = writeError(err)
 	b.statFailed.Add(1)
 	now := time.Now()
+	b.probeAt.Store(now.Add(WriteProbeInterval).UnixNano())
 	f := &WriteFailure{Since: now, At: now, Err: err}
 	for {
 		prev := b.writeFailure.Load()

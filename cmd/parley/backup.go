@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,7 +119,17 @@ func runBackup(ctx context.Context, endpoint, apiKey, out string) (store.VerifyR
 	pf.Close()
 	n, err := download(ctx, endpoint, apiKey, partial)
 	if err != nil {
-		os.Remove(partial)
+		rmErr := os.Remove(partial)
+		var we *copyWriteError
+		if errors.As(err, &we) {
+			// The local disk's failure, not the download's.
+			removed := "the partial file was removed"
+			if rmErr != nil {
+				removed = fmt.Sprintf("the partial file %s could not be removed: %v", partial, rmErr)
+			}
+			return store.VerifyResult{}, fmt.Errorf("cannot write the backup to %s: %w (%s of %s bytes written); %s",
+				out, we.err, groupDigits(we.written), groupDigits(we.total), removed)
+		}
 		return store.VerifyResult{}, err
 	}
 	res, err := store.Verify(ctx, partial)
@@ -192,7 +203,12 @@ func download(ctx context.Context, endpoint, apiKey, path string) (int64, error)
 		cancel(fmt.Errorf("nothing received for %s", backupStall))
 	})
 	defer stall.Stop()
-	n, err := io.Copy(f, &stallReader{r: resp.Body, stall: stall})
+	fw := &fileWriter{f: f}
+	n, err := io.Copy(fw, &stallReader{r: resp.Body, stall: stall})
+	if fw.err != nil {
+		f.Close()
+		return n, newCopyWriteError(n, resp.ContentLength, fw.err)
+	}
 	if err != nil {
 		f.Close()
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
@@ -206,12 +222,67 @@ func download(ctx context.Context, endpoint, apiKey, path string) (int64, error)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return n, fmt.Errorf("sync %s: %w", path, err)
+		return n, newCopyWriteError(n, n, err)
 	}
 	if err := f.Close(); err != nil {
-		return n, fmt.Errorf("write %s: %w", path, err)
+		return n, newCopyWriteError(n, n, err)
 	}
 	return n, nil
+}
+
+// fileWriter writes the download to its file and keeps the file's error,
+// so that a copy that cannot be written (a full disk) is told from a
+// download that ended.
+type fileWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// copyWriteError is a failure to write (or sync) the copy to its file
+// after written of total bytes: err is the system's error, without the
+// partial file's name, which the message of runBackup replaces with the
+// --out file's.
+type copyWriteError struct {
+	written, total int64
+	err            error
+}
+
+func (e *copyWriteError) Error() string {
+	return fmt.Sprintf("writing the copy: %v (%d of %d bytes written)", e.err, e.written, e.total)
+}
+
+func newCopyWriteError(written, total int64, err error) *copyWriteError {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &copyWriteError{written: written, total: total, err: err}
+}
+
+// groupDigits writes n with its digits in groups of three: 1,024,000.
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // stallReader restarts the stall timer on every read that brings bytes.

@@ -8,10 +8,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/parleyhq/parley/internal/smalldisk"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
 )
@@ -221,5 +223,32 @@ func TestBackupKeepsOthersPartialFile(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(out + ".*.partial"); len(left) > 0 {
 		t.Errorf("partial files left: %v", left)
+	}
+}
+
+// A copy that the local disk has no room for is reported as that, naming
+// --out, the system's error and how much was written, not as a download
+// that ended; the partial file is removed.
+func TestBackupFullDisk(t *testing.T) {
+	base := backupTarget(t)
+	disk := smalldisk.Mount(t, 1<<20)
+	disk.Fill(16 << 10)
+	out := filepath.Join(disk.Dir, "x.db")
+	code, stdout, stderr := runCmd(t, "", "backup", "--url", base, "--api-key", backupTestKey, "--out", out)
+	want := regexp.MustCompile(`^parley backup: cannot write the backup to ` + regexp.QuoteMeta(out) +
+		`: no space left on device \(\d{1,3}(,\d{3})* of \d{1,3}(,\d{3})* bytes written\); the partial file was removed\n$`)
+	if code != 1 || stdout != "" || !want.MatchString(stderr) {
+		t.Errorf("backup to a full disk: exit %d, stdout %q, stderr %q; want exit 1 and %s", code, stdout, stderr, want)
+	}
+	if left, _ := filepath.Glob(out + "*"); len(left) > 0 {
+		t.Errorf("files left: %v", left)
+	}
+}
+
+func TestGroupDigits(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1024000: "1,024,000", 169885696: "169,885,696", -12345: "-12,345"} {
+		if got := groupDigits(n); got != want {
+			t.Errorf("groupDigits(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

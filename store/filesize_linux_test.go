@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// limitFileSize sets the process's file size limit (ulimit -f) to n bytes
+// until the test ends. Writes past it fail with EFBIG; the Go runtime
+// ignores the SIGXFSZ that comes with them.
+func limitFileSize(t *testing.T, n uint64) {
+	t.Helper()
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: old.Max}); err != nil {
+		t.Skipf("cannot set the file size limit: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+			t.Errorf("restore the file size limit: %v", err)
+		}
+	})
+}
+
+// A commit that needs the file to grow past the file size limit fails
+// with ErrFileTooLarge, which bbolt's "file resize error" no longer wraps,
+// and is the store's write failure, which holds writes back (TryWrite)
+// but for one a WriteProbeInterval.
+func TestWriteFileTooLarge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.db")
+	b, err := Open(path, Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	big := func(id string) *Turn {
+		s := session(id, flows.StatusWaiting, "tel:+1"+id)
+		notes := make([]byte, 300<<10)
+		rand.Read(notes)
+		s.Contact.Fields = map[string]string{"notes": hex.EncodeToString(notes)}
+		return &Turn{Session: s}
+	}
+	mustSave(t, b, big("1"))
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.TryWrite(); err != nil {
+		t.Fatalf("TryWrite while writes succeed: %v", err)
+	}
+	limitFileSize(t, uint64(fi.Size()))
+	err = b.SaveTurn(context.Background(), big("2"))
+	if !errors.Is(err, ErrFileTooLarge) || !strings.HasPrefix(err.Error(), "the store file has reached the file size limit: ") ||
+		!strings.HasSuffix(err.Error(), "file too large") {
+		t.Fatalf("SaveTurn past the file size limit: %v, want ErrFileTooLarge", err)
+	}
+	if f := b.LastWriteFailure(); f == nil || !errors.Is(f.Err, ErrFileTooLarge) {
+		t.Errorf("LastWriteFailure: %v, want the file size limit", f)
+	}
+	var held *WritesHeldError
+	if err := b.TryWrite(); !errors.As(err, &held) || !errors.Is(err, ErrFileTooLarge) ||
+		held.RetryAfter <= 0 || held.RetryAfter > WriteProbeInterval || !b.WritesHeld() {
+		t.Fatalf("TryWrite right after the failure: %v, want the writes held for up to %s", err, WriteProbeInterval)
+	}
+	time.Sleep(WriteProbeInterval)
+	if b.WritesHeld() {
+		t.Error("WritesHeld a probe interval after the failure")
+	}
+	if err := b.TryWrite(); err != nil {
+		t.Errorf("TryWrite a probe interval after the failure: %v, want one write let through", err)
+	}
+	if err := b.TryWrite(); !errors.As(err, &held) {
+		t.Errorf("TryWrite after the one let through: %v, want it held", err)
+	}
+}
+
+// The system's errors of a failed commit are the store's errors for their
+// cause, whether they wrap the errno or, as bbolt words a failure to grow
+// or sync the file, only end with its text.
+func TestWriteErrorCauses(t *testing.T) {
+	for _, c := range []struct {
+		errno syscall.Errno
+		want  error
+	}{
+		{syscall.ENOSPC, ErrDiskFull},
+		{syscall.EDQUOT, ErrDiskQuota},
+		{syscall.EFBIG, ErrFileTooLarge},
+		{syscall.EROFS, ErrReadOnly},
+		{syscall.EIO, ErrDiskIO},
+	} {
+		wrapped := &os.PathError{Op: "write", Path: "/data/parley.db", Err: c.errno}
+		resize := errors.New("file resize error: truncate /data/parley.db: " + c.errno.Error())
+		for _, err := range []error{wrapped, resize} {
+			got := writeError(err)
+			if !errors.Is(got, c.want) || got.Error() != c.want.Error()+": "+err.Error() {
+				t.Errorf("writeError(%v) = %v, want %v", err, got, c.want)
+			}
+			if again := writeError(got); again != got {
+				t.Errorf("writeError of its own error %v: %v, want it unchanged", got, again)
+			}
+		}
+	}
+	other := errors.New("something else")
+	if got := writeError(other); got != other {
+		t.Errorf("writeError(%v) = %v, want it unchanged", other, got)
+	}
+}
