@@ -3,8 +3,9 @@ package delivery
 import (
 	"encoding/binary"
 	"encoding/json"
-	"github.com/parleyhq/parley/store"
 	"time"
+
+	"github.com/parleyhq/parley/store"
 
 	"go.etcd.io/bbolt"
 

@@ -4,10 +4,11 @@ import (
 	"context"
 	"log/slog"
 
-	"go.etcd.io/bbolt"
 	"math/rand/v2"
 	"net/netip"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 // DefaultSchedule is the delay before each attempt, counted from the previous

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/parleyhq/parley/internal/rapidprodata"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/internal/rapidprodata"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"

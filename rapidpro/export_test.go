@@ -1,8 +1,9 @@
 package rapidpro
 
 import (
-	"github.com/parleyhq/parley/internal/rapidprodata"
 	"testing"
+
+	"github.com/parleyhq/parley/internal/rapidprodata"
 )
 
 // testdataDir returns the shared RapidPro test data folder, found from the

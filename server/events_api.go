@@ -1,9 +1,10 @@
 package server
 
 import (
-	"github.com/parleyhq/parley/delivery"
 	"strings"
 	"time"
+
+	"github.com/parleyhq/parley/delivery"
 
 	"github.com/gofiber/fiber/v2"
 )

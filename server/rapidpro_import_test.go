@@ -1,11 +1,12 @@
 package server
 
 import (
-	"github.com/parleyhq/parley/internal/rapidprodata"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/internal/rapidprodata"
 )
 
 // TestRapidProOrderStatusEndToEnd imports RapidPro's Order Status Checker

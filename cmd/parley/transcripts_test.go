@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/parleyhq/parley/internal/rapidprodata"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/internal/rapidprodata"
 )
 
 // sharedTestdata returns the RapidPro test data folder, or skips.
