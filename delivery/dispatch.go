@@ -641,8 +641,10 @@ func (s *Service) afterRecord(batch []*result, fx *commitEffects, recorded bool)
 	if recorded {
 		for _, r := range batch {
 			delete(s.inflight, r.d.ID)
-			delete(s.held, r.d.ID)
 		}
+		// The store writes again: every count starts over, so an entry
+		// of a delivery deleted while it waited does not stay behind.
+		clear(s.held)
 		return
 	}
 	// Their results are lost and they are still due: they stay in

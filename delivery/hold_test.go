@@ -77,3 +77,28 @@ func TestHoldPerDelivery(t *testing.T) {
 		t.Errorf("the fast endpoint's delivery lost %d results while the slow one's lost 3: the test did not interleave them", got)
 	}
 }
+
+// The counts of lost results start over once a result is recorded, those of
+// deliveries not seen since (deleted while they waited) included, so that
+// none stays behind in memory.
+func TestHoldCountsStartOver(t *testing.T) {
+	e := &env{t: t, clock: newClock(), path: filepath.Join(t.TempDir(), "parley.db")}
+	e.openStopped(nil)
+	t.Cleanup(e.close)
+	s := e.svc
+	s.afterHold = func(time.Duration, []string, func()) {}
+	s.afterRecord([]*result{{d: &Delivery{ID: "gone"}}}, &commitEffects{}, false)
+	s.afterRecord([]*result{{d: &Delivery{ID: "gone"}}, {d: &Delivery{ID: "other"}}}, &commitEffects{}, false)
+	s.schedMu.Lock()
+	n := s.held["gone"]
+	s.schedMu.Unlock()
+	if n != 2 {
+		t.Fatalf("two lost results of a delivery counted %d", n)
+	}
+	s.afterRecord([]*result{{d: &Delivery{ID: "other"}}}, &commitEffects{}, true)
+	s.schedMu.Lock()
+	defer s.schedMu.Unlock()
+	if len(s.held) != 0 {
+		t.Errorf("after a recorded result, counts %v are kept, want none", s.held)
+	}
+}

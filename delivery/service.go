@@ -51,8 +51,8 @@ type Service struct {
 	// held counts, per delivery, its attempts in a row whose results could
 	// not be recorded (a full disk); the delivery stays in inflight for a
 	// wait that doubles with it (holdDelay), so that it is not sent again
-	// at once, attempt after attempt. An entry goes once a result of the
-	// delivery is recorded.
+	// at once, attempt after attempt. The counts start over once any
+	// result is recorded.
 	held map[string]int
 	// afterHold runs f once the wait of the deliveries ids is over
 	// (time.AfterFunc).
