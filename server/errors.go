@@ -258,7 +258,12 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		ae.Message = fmt.Sprintf("request line and headers over the %d-byte limit (--header-limit, %s)", s.cfg.HeaderLimit, EnvHeaderLimit)
 	}
 	log := s.reqLog(c)
-	if ae.Status >= 500 {
+	var held *store.WritesHeldError
+	if errors.As(err, &held) {
+		// Not run, as the store's writes fail: that is logged once, when
+		// they begin to fail, not on every refused retry.
+		log.Debug("request refused while the store's writes fail", "status", ae.Status, "code", ae.Code, "err", err)
+	} else if ae.Status >= 500 {
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)
 	} else {
 		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "err", loggedText(ae.Error()))

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/smalldisk"
+	"github.com/parleyhq/parley/internal/syncbuf"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -110,10 +112,24 @@ func TestStoreDiskFullHoldsTurns(t *testing.T) {
 	}))
 	defer hook.Close()
 	disk := smalldisk.Mount(t, 4<<20)
+	logs := &syncbuf.Buffer{}
 	ts := newTestServer(t, func(c *Config) {
 		c.DataDir = disk.Dir
 		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
+	// The log says once that writes fail, and each turn that failed, not
+	// each retry refused.
+	logged := func(when string, failed int) {
+		t.Helper()
+		l := logs.String()
+		if n := strings.Count(l, `level=ERROR msg="store writes fail`); n != 1 {
+			t.Errorf("%s: %d errors logged saying the store's writes fail, want 1", when, n)
+		}
+		if n := strings.Count(l, `level=ERROR msg="request failed"`); n != failed {
+			t.Errorf("%s: %d requests logged as failed, want %d (the turns that ran)", when, n, failed)
+		}
+	}
 	ts.createFlow(`{"id":"order","name":"Order","widgets":[
  {"id":"lookup","type":"webhook","method":"POST","url":"` + hook.URL + `","result":"Order","exits":{"Success":"wait","Failure":"wait"}},
  {"id":"wait","type":"wait_for_response","result":"Again","exits":{"Next":"lookup"}}]}`)
@@ -162,6 +178,7 @@ func TestStoreDiskFullHoldsTurns(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Errorf("%d webhook calls after 20 retries refused while writes fail, want 1", n)
 	}
+	logged("after 20 retries", 1)
 	// A second later one turn is let through, to find out whether writes
 	// succeed: it fails again, and the others are refused.
 	time.Sleep(store.WriteProbeInterval + 50*time.Millisecond)
@@ -173,6 +190,7 @@ func TestStoreDiskFullHoldsTurns(t *testing.T) {
 	if n := calls.Load(); n != 2 {
 		t.Errorf("%d webhook calls after a second more of retries, want 2 (one turn let through)", n)
 	}
+	logged("after the turn let through", 2)
 
 	// With room again, the next turn let through succeeds, and the turns
 	// after it run at once.

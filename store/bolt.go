@@ -244,6 +244,9 @@ func (b *Bolt) committed(err error) error {
 			f.Since = prev.Since
 		}
 		if b.writeFailure.CompareAndSwap(prev, f) {
+			if prev == nil {
+				b.log.Error("store writes fail: turns are refused, one a second let through to find out when they succeed again", "path", b.path, "err", err)
+			}
 			return err
 		}
 	}
