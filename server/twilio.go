@@ -402,9 +402,10 @@ func utf16Len(s string) int {
 
 func hasMediaURL(a string) bool { return strings.TrimSpace(attachmentURL(a)) != "" }
 
-// attachmentURL drops the content type of "image/jpeg:https://...".
+// attachmentURL drops the content type of "image/jpeg:https://...". A URL
+// alone keeps its scheme, in any case ("HTTPS://..." as "https://...").
 func attachmentURL(a string) string {
-	if i := strings.Index(a, ":"); i > 0 && !strings.HasPrefix(a, "http") {
+	if i := strings.Index(a, ":"); i > 0 && !(len(a) >= 4 && strings.EqualFold(a[:4], "http")) {
 		return a[i+1:]
 	}
 	return a

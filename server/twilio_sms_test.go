@@ -92,3 +92,19 @@ func TestTwilioMMSMediaIsNotRead(t *testing.T) {
 		}
 	}
 }
+
+// An attachment's URL keeps its scheme in any case, and loses only the
+// content type before it.
+func TestAttachmentURL(t *testing.T) {
+	for a, want := range map[string]string{
+		"https://example.com/a.jpg":            "https://example.com/a.jpg",
+		"HTTPS://example.com/a.jpg":            "HTTPS://example.com/a.jpg",
+		"Http://example.com/a.jpg":             "Http://example.com/a.jpg",
+		"image/jpeg:https://example.com/a.jpg": "https://example.com/a.jpg",
+		"image/jpeg:HTTPS://example.com/a.jpg": "HTTPS://example.com/a.jpg",
+	} {
+		if got := attachmentURL(a); got != want {
+			t.Errorf("attachmentURL(%q) = %q, want %q", a, got, want)
+		}
+	}
+}
