@@ -67,11 +67,12 @@ func checkFindings(t *testing.T, err error) {
 
 // FuzzTemplate: any template either fails to compile or renders against a
 // session with results, @extra, contact fields and a call; text without
-// variables renders as itself.
+// variables renders as itself; a text that is or renders blank is not sent.
 func FuzzTemplate(f *testing.F) {
 	for _, s := range []string{
 		"Hi @flow.name", "@(upper(flow.name.value))", "@extra.order.items.0.sku", "$user.key.age $call.cli",
 		"me@example.com @@", "@(", "@()", "@(1 +)", "@flow.name.png.", "@(\"a)\" + ')')", "$flow.key.", "@input.",
+		" ", "@flow.missing",
 	} {
 		f.Add(s, "hello")
 	}
@@ -99,11 +100,17 @@ func FuzzTemplate(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A text that is or renders blank is not sent.
 		msgs := texts(evs)
-		if len(msgs) != 1 {
-			t.Fatalf("template %q: %d messages, want 1", tmpl, len(msgs))
-		}
-		if !strings.ContainsAny(tmpl, "@$") && msgs[0] != tmpl {
+		plain := !strings.ContainsAny(tmpl, "@$")
+		switch {
+		case len(msgs) > 1:
+			t.Fatalf("template %q: %d messages, want 1 at most", tmpl, len(msgs))
+		case len(msgs) == 0 && plain && strings.TrimSpace(tmpl) != "":
+			t.Fatalf("plain text %q was not sent", tmpl)
+		case len(msgs) == 1 && strings.TrimSpace(msgs[0]) == "":
+			t.Fatalf("template %q: blank message %q sent", tmpl, msgs[0])
+		case len(msgs) == 1 && plain && msgs[0] != tmpl:
 			t.Fatalf("plain text %q rendered as %q", tmpl, msgs[0])
 		}
 	})
