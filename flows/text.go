@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,11 +30,7 @@ func ExactText(v any) string { return valueText(v, exactFloatText) }
 // list or map as ExactText writes it, a number with every digit, and a
 // string, a time, a duration or a time zone as a JSON string of its text.
 func ExactJSON(v any) string {
-	b, err := appendJSON(nil, v, exactFloatText)
-	if err != nil {
-		b, _ = json.Marshal(ExactText(v))
-	}
-	return string(b)
+	return string(appendJSON(nil, v, exactFloatText))
 }
 
 func valueText(v any, num func(float64) string) string {
@@ -58,11 +56,10 @@ func valueText(v any, num func(float64) string) string {
 	case fmt.Stringer:
 		return x.String()
 	}
-	b, err := appendJSON(nil, v, num)
-	if err != nil {
-		return fmt.Sprint(v)
+	if reflect.TypeOf(v).Kind() == reflect.Func {
+		return "" // a method named without its call: no text, and never Go's
 	}
-	return string(b)
+	return string(appendJSON(nil, v, num))
 }
 
 func timeText(t time.Time) string { return t.Format(time.RFC3339) }
@@ -70,56 +67,101 @@ func timeText(t time.Time) string { return t.Format(time.RFC3339) }
 // appendJSON appends the JSON of a list or map to b, its numbers written by
 // num and its times, durations and time zones as strings of the text they
 // have alone, so that a value in a list reads as it reads alone; map keys
-// are sorted, as encoding/json sorts them.
-func appendJSON(b []byte, v any, num func(float64) string) ([]byte, error) {
+// are sorted, as encoding/json sorts them. A map whose keys are not text
+// (groupBy's, by numbers) has them as text, as JSON requires. What has no
+// JSON (a Go function) is null: Go's own text of a value never shows.
+func appendJSON(b []byte, v any, num func(float64) string) []byte {
 	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendString(b, x)
 	case float64:
-		return append(b, num(x)...), nil
+		return append(b, num(x)...)
 	case int:
-		return strconv.AppendInt(b, int64(x), 10), nil
+		return strconv.AppendInt(b, int64(x), 10)
 	case int64:
-		return strconv.AppendInt(b, x, 10), nil
+		return strconv.AppendInt(b, x, 10)
+	case bool:
+		return strconv.AppendBool(b, x)
 	case time.Time:
-		return strconv.AppendQuote(b, timeText(x)), nil
+		return strconv.AppendQuote(b, timeText(x))
 	case []any:
 		b = append(b, '[')
 		for i, e := range x {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			var err error
-			if b, err = appendJSON(b, e, num); err != nil {
-				return nil, err
-			}
+			b = appendJSON(b, e, num)
 		}
-		return append(b, ']'), nil
+		return append(b, ']')
 	case map[string]any:
 		b = append(b, '{')
 		for i, k := range slices.Sorted(maps.Keys(x)) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			kb, err := json.Marshal(k)
-			if err != nil {
-				return nil, err
-			}
-			b = append(append(b, kb...), ':')
-			if b, err = appendJSON(b, x[k], num); err != nil {
-				return nil, err
-			}
+			b = append(appendString(b, k), ':')
+			b = appendJSON(b, x[k], num)
 		}
-		return append(b, '}'), nil
+		return append(b, '}')
+	case json.RawMessage:
+		if json.Valid(x) {
+			return append(b, x...)
+		}
+		return appendString(b, string(x))
 	case fmt.Stringer:
 		// A duration or a time zone reads as it reads alone ("1h0m0s",
 		// "UTC"), a JSON string, not as encoding/json writes it (a
 		// duration's nanoseconds).
-		v = x.String()
+		return appendString(b, x.String())
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Map:
+		type entry struct {
+			key string
+			val any
+		}
+		entries := make([]entry, 0, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			entries = append(entries, entry{valueText(it.Key().Interface(), num), it.Value().Interface()})
+		}
+		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+		b = append(b, '{')
+		for i, e := range entries {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(appendString(b, e.key), ':')
+			b = appendJSON(b, e.val, num)
+		}
+		return append(b, '}')
+	case reflect.Slice, reflect.Array:
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			break // bytes, as encoding/json writes them
+		}
+		b = append(b, '[')
+		for i := range rv.Len() {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSON(b, rv.Index(i).Interface(), num)
+		}
+		return append(b, ']')
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
+		return append(b, "null"...)
 	}
 	j, err := json.Marshal(v)
 	if err != nil {
-		return nil, err
+		return append(b, "null"...)
 	}
-	return append(b, j...), nil
+	return append(b, j...)
+}
+
+// appendString appends s as a JSON string, as encoding/json writes it.
+func appendString(b []byte, s string) []byte {
+	j, _ := json.Marshal(s)
+	return append(b, j...)
 }
 
 // floatText is x in plain decimal. A number with a fraction is rounded to 15

@@ -81,3 +81,27 @@ func TestExactText(t *testing.T) {
 		}
 	}
 }
+
+// TestValueTextNeverGoText: a map whose keys are not text is a JSON object
+// with its keys as text, and a Go function (a method named without its call)
+// shows as nothing alone and null in a list: Go's own text of a value never
+// reaches a contact.
+func TestValueTextNeverGoText(t *testing.T) {
+	year := time.Time{}.Year
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{map[any][]any{0: {2}, 1: {1, 3}}, `{"0":[2],"1":[1,3]}`},
+		{map[any]any{true: 0.1 + 0.2, "a": nil}, `{"a":null,"true":0.3}`},
+		{[]any{map[int]string{2: "b", 10: "a"}}, `[{"10":"a","2":"b"}]`},
+		{[]int{1, 2}, `[1,2]`},
+		{year, ""},
+		{[]any{year, 1}, `[null,1]`},
+		{map[string]any{"f": year}, `{"f":null}`},
+	} {
+		if got := ValueText(tc.v); got != tc.want {
+			t.Errorf("ValueText(%#v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
