@@ -45,6 +45,10 @@ type Engine struct {
 	maxPath     int
 	turnTimeout time.Duration
 	exprConf    *conf.Config
+	// exprLoose is exprConf without the types of typedVars and of the
+	// functions' results: a stored flow whose expression only it compiles
+	// still loads (see compileExprOnce). It is made when first needed.
+	exprLoose func() *conf.Config
 
 	// maxExprBytes and maxExprItems bound one evaluation (see exprRun).
 	maxExprBytes, maxExprItems int
@@ -132,7 +136,8 @@ func New(reg *flows.Registry, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
-	e.exprConf = e.exprConfig()
+	e.exprConf = e.exprConfig(typedVars)
+	e.exprLoose = sync.OnceValue(func() *conf.Config { return e.exprConfig(map[string]any{}) })
 	return e
 }
 

@@ -35,6 +35,11 @@ import (
 type expression struct {
 	src  string
 	prog *vm.Program
+	// method is what the check at compile time said of a method named
+	// without its call (now.Year), in a stored flow that loads with it: the
+	// expression fails with it when such a method is its result or
+	// fails it.
+	method string
 }
 
 func (x *expression) Source() string { return x.src }
@@ -275,8 +280,14 @@ func inIntRange(x float64) bool {
 	return x >= math.MinInt64 && x < math.MaxInt64
 }
 
-func (e *Engine) exprOptions() []expr.Option {
-	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{}),
+// typedVars are the variables of exprEnv whose type is the same in every
+// turn, by a value of that type: an expression is checked against it when it
+// compiles, so that now.Yeer() or now.Format() (a misspelt method, a wrong
+// count of arguments) does not load, instead of failing on every run.
+var typedVars = map[string]any{"now": time.Time{}}
+
+func (e *Engine) exprOptions(env map[string]any) []expr.Option {
+	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{}),
 		expr.DisableBuiltin("now")} // the machine's clock: now is the turn's (clock.go)
 	random := randomFunctions(e.float, e.intn)
 	for name, fn := range Functions {
@@ -489,23 +500,46 @@ func (e *Engine) compileExprOnce(src string) (*expression, error) {
 	// The call check walks the tree as parsed: the optimizer may drop a
 	// branch (false && uper(x)) that still holds the author's typo.
 	calls := &callChecker{}
-	// clockCalls and limitedPlus come after it: the calls they make are of
-	// no name an author could write.
-	config := *e.exprConf
-	config.NtCache = nature.Cache{} // filled as the tree is checked
-	config.Visitors = append(slices.Clip(config.Visitors), calls, clockCalls{}, limitedPlus{}, listArgs{}, textMembers{})
-	prog, err := compile(src, &config)
+	prog, err := compileWith(src, e.exprConf, calls)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %s", flows.ErrBadExpression, shorten(src, 60), compileError(err))
+		cerr := fmt.Errorf("%w %q: %s", flows.ErrBadExpression, shorten(src, 60), compileError(err))
+		// Without the types of typedVars, an expression stored before
+		// they were checked may compile: its flow still loads
+		// (flows.DecodeStored), and the expression fails when it runs, as
+		// it did then.
+		redeclared := strings.HasPrefix(err.Error(), "cannot redeclare ") // let now = 1, its own now
+		calls = &callChecker{}
+		if prog, err = compileWith(src, e.exprLoose(), calls); err != nil {
+			return nil, cerr
+		}
+		if !redeclared {
+			return &expression{src: src, prog: prog}, flows.NewRule(cerr)
+		}
 	}
 	x := &expression{src: src, prog: prog}
 	if err := calls.err(src); err != nil {
 		// Flows stored before this check still load (flows.DecodeStored):
 		// the expression is returned with the error, and the call fails
 		// when it runs, as it did then.
+		for _, b := range calls.bad {
+			if b.method {
+				x.method = b.msg
+				break
+			}
+		}
 		return x, flows.NewRule(fmt.Errorf("%w %q: %s", flows.ErrBadExpression, shorten(src, 60), firstLine(err.Error())))
 	}
 	return x, nil
+}
+
+// compileWith compiles src with a copy of base, calls checking its calls.
+func compileWith(src string, base *conf.Config, calls *callChecker) (*vm.Program, error) {
+	// clockCalls and limitedPlus come after the call check: the calls they
+	// make are of no name an author could write.
+	config := *base
+	config.NtCache = nature.Cache{} // filled as the tree is checked
+	config.Visitors = append(slices.Clip(config.Visitors), calls, clockCalls{}, limitedPlus{}, listArgs{}, textMembers{})
+	return compile(src, &config)
 }
 
 // compileError is what a compile error says: its first line, or for an
@@ -516,16 +550,38 @@ func compileError(err error) string {
 	if strings.Contains(msg, "exceeds maximum allowed nodes") {
 		return fmt.Sprintf("an expression has at most %d parts (numbers, names, operators, calls ...): this one has more", DefaultMaxExprNodes)
 	}
+	if m := noMethod.FindStringSubmatch(msg); m != nil {
+		if t, ok := methodTypes[m[1]]; ok {
+			names := make([]string, 0, t.NumMethod())
+			for i := range t.NumMethod() {
+				names = append(names, t.Method(i).Name)
+			}
+			if near := flows.Nearest(m[2], names); near != "" {
+				return fmt.Sprintf("%s has no method %s (did you mean %s?)%s", kindName(m[1]), m[2], near, m[3])
+			}
+		}
+	}
 	return msg
+}
+
+// noMethod matches expr-lang's words for a method a type does not have.
+var noMethod = regexp.MustCompile(`^type (\S+) has no method (\S+)( \(\d+:\d+\))?$`)
+
+// methodTypes are the types whose methods an expression calls on values
+// known when it compiles (now, date(), duration(), timezone()).
+var methodTypes = map[string]reflect.Type{
+	"time.Time":      reflect.TypeFor[time.Time](),
+	"time.Duration":  reflect.TypeFor[time.Duration](),
+	"*time.Location": reflect.TypeFor[*time.Location](),
 }
 
 // exprConfig is the configuration every expression of the engine is
 // compiled with, made once: its tables of functions (some hundred closures)
 // are only read while an expression compiles, and made anew for each one
 // they were most of the time a flow of many expressions took to load.
-func (e *Engine) exprConfig() *conf.Config {
+func (e *Engine) exprConfig(env map[string]any) *conf.Config {
 	config := conf.CreateNew()
-	for _, op := range e.exprOptions() {
+	for _, op := range e.exprOptions(env) {
 		op(config)
 	}
 	for name := range config.Disabled {
@@ -564,8 +620,9 @@ func compile(src string, config *conf.Config) (*vm.Program, error) {
 type callChecker struct{ bad []badCall }
 
 type badCall struct {
-	at  ast.Node
-	msg string
+	at     ast.Node
+	msg    string
+	method bool // a method named without its call
 }
 
 // err names every bad call, in the order they are written.
@@ -586,6 +643,15 @@ func (v *callChecker) err(src string) error {
 }
 
 func (v *callChecker) Visit(node *ast.Node) {
+	if m, ok := (*node).(*ast.MemberNode); ok {
+		// A method named without its call (now.Year) is a Go function,
+		// which no text can show.
+		if t := m.Type(); !m.Method && t != nil && t.Kind() == reflect.Func {
+			name := memberText(m)
+			v.bad = append(v.bad, badCall{at: m, msg: fmt.Sprintf("%s is a method: call it as %s()", name, name), method: true})
+		}
+		return
+	}
 	c, ok := (*node).(*ast.CallNode)
 	if !ok {
 		return
@@ -596,7 +662,7 @@ func (v *callChecker) Visit(node *ast.Node) {
 	}
 	if m, ok := callee.(*ast.MemberNode); ok {
 		if p, ok := m.Property.(*ast.StringNode); ok && p.Value == "Local" && len(c.Arguments) == 0 {
-			v.bad = append(v.bad, badCall{m, "Local() is the server's time zone, which flows do not see (a turn's time is in UTC): use .In(timezone(\"America/New_York\")) or now(timezone(...))"})
+			v.bad = append(v.bad, badCall{at: m, msg: "Local() is the server's time zone, which flows do not see (a turn's time is in UTC): use .In(timezone(\"America/New_York\")) or now(timezone(...))"})
 		}
 		return
 	}
@@ -609,16 +675,33 @@ func (v *callChecker) Visit(node *ast.Node) {
 		if near := nearestFunction(id.Value); near != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", near)
 		}
-		v.bad = append(v.bad, badCall{id, msg})
+		v.bad = append(v.bad, badCall{at: id, msg: msg})
 		return
 	}
 	if msg := clockArity(id.Value, len(c.Arguments)); msg != "" {
-		v.bad = append(v.bad, badCall{id, msg})
+		v.bad = append(v.bad, badCall{at: id, msg: msg})
 	} else if a, ok := arities[id.Value]; ok {
 		if msg := a.check(len(c.Arguments)); msg != "" {
-			v.bad = append(v.bad, badCall{id, msg})
+			v.bad = append(v.bad, badCall{at: id, msg: msg})
 		}
 	}
+}
+
+// memberText is a member access as its author wrote it (now.Year), without
+// the ?. that nilSafe makes of its dot.
+func memberText(n ast.Node) string {
+	switch x := n.(type) {
+	case *ast.ChainNode:
+		return memberText(x.Node)
+	case *ast.IdentifierNode:
+		return x.Value
+	case *ast.MemberNode:
+		if p, ok := x.Property.(*ast.StringNode); ok {
+			return memberText(x.Node) + "." + p.Value
+		}
+		return memberText(x.Node) + "[" + x.Property.String() + "]"
+	}
+	return n.String()
 }
 
 // numberArgs refuses, in a sentence, the arguments of a number builtin that
@@ -754,6 +837,9 @@ func (t *turn) evalExpr(x *expression) (any, error) {
 	env := t.exprEnv()
 	env[runVar], env[roundVar] = r, r.round
 	out, err := r.vm.Run(x.prog, env)
+	if err != nil && x.method != "" {
+		return nil, errors.New(x.method)
+	}
 	if err != nil {
 		if tl, ok := asTooLarge(err); ok {
 			return nil, t.exprTooLarge(x, tl)
@@ -764,10 +850,55 @@ func (t *turn) evalExpr(x *expression) (any, error) {
 		}
 		return nil, fmt.Errorf("%s", firstLine(err.Error()))
 	}
+	switch out.(type) {
+	case nil, string, float64, int, bool, time.Time:
+	default:
+		if hasFunc(out) {
+			if x.method != "" {
+				return nil, errors.New(x.method)
+			}
+			return nil, errors.New("a method is named without its call (now.Year for now.Year()): call it")
+		}
+	}
 	if n := textSize(out, t.e.maxValue); n > t.e.maxValue {
 		return nil, t.exprTooLarge(x, &valueTooLarge{what: "its result", size: n, more: true, limit: t.e.maxValue})
 	}
 	return out, nil
+}
+
+// hasFunc tells whether v holds a Go function: a method named without its
+// call whose type the check at compile time did not know, and member did
+// not see. No text shows it but Go's own.
+func hasFunc(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		return slices.ContainsFunc(x, hasFunc)
+	case map[string]any:
+		for _, e := range x {
+			if hasFunc(e) {
+				return true
+			}
+		}
+		return false
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Func:
+		return true
+	case reflect.Slice, reflect.Array:
+		for i := range rv.Len() {
+			if hasFunc(rv.Index(i).Interface()) {
+				return true
+			}
+		}
+	case reflect.Map:
+		for it := rv.MapRange(); it.Next(); {
+			if hasFunc(it.Value().Interface()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // vmBudgetExceeded is what expr-lang's VM says when the items an evaluation

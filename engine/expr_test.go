@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -89,10 +91,13 @@ func TestFunctionsOfAValueOfAnotherKind(t *testing.T) {
 		{"<@(date(flow.nope.value))>", "<>", "date: argument 1 is not set"},
 		{"<@(date(contact.fields))>", "<>", "date: argument 1 is a map, not text"},
 		{"<@(date('2026', now))>", "<>", "date: argument 2 is a time, not text"},
-		{"<@(duration(now))>", "<>", "duration: argument 1 is a time, not text"},
-		{"<@(timezone(now))>", "<>", "timezone: argument 1 is a time, not text"},
-		{"<@(upper(now))>", "<>", "upper: argument 1 is a time, not text"},
-		{"<@(split(now, '-'))>", "<>", "split: argument 1 is a time, not text"},
+		// [now, 0][0] is a time whose kind is known only when it runs: now
+		// alone is known to be a time when the flow loads, and refused then
+		// (TestTypeOfNowCheckedAtLoad).
+		{"<@(duration([now, 0][0]))>", "<>", "duration: argument 1 is a time, not text"},
+		{"<@(timezone([now, 0][0]))>", "<>", "timezone: argument 1 is a time, not text"},
+		{"<@(upper([now, 0][0]))>", "<>", "upper: argument 1 is a time, not text"},
+		{"<@(split([now, 0][0], '-'))>", "<>", "split: argument 1 is a time, not text"},
 	}
 	checkRendersWarning(t, tests)
 }
@@ -238,7 +243,7 @@ func TestBuiltinsOfAValueNotSet(t *testing.T) {
 		renderCase{"<@(take(flow.nope.value, 1))>", "<>", "take: argument 1 is not set"},
 		renderCase{"<@(fromJSON(contact.fields))>", "<>", "fromJSON: argument 1 is a map, not text"},
 		renderCase{"<@(fromJSON('{'))>", "<>", "fromJSON: argument 1 is not JSON: unexpected end of JSON input"},
-		renderCase{"<@(fromBase64(now))>", "<>", "fromBase64: argument 1 is a time, not text"},
+		renderCase{"<@(fromBase64([now, 0][0]))>", "<>", "fromBase64: argument 1 is a time, not text"},
 		renderCase{"<@(fromBase64('@@@'))>", "<>", "fromBase64: argument 1 is not base64: the character at byte 0 is none of it"},
 		renderCase{"<@(duration('1d'))>", "<>", `duration: argument 1 is "1d", not a duration (numbers each with a unit, ns, us, ms, s, m or h: "1h30m")`},
 		renderCase{"<@(int('1.5'))>", "<>", `int: argument 1 is "1.5", not a whole number`},
@@ -273,4 +278,74 @@ func TestExpressionRuleOfNoValue(t *testing.T) {
 			t.Errorf("%s: warnings %q, want %q", expr, got, want)
 		}
 	}
+}
+
+// TestTypeOfNowCheckedAtLoad: now is a time in every turn, so a method it
+// does not have, a wrong count of arguments, a method named without its call
+// and a function that does not take a time are refused when the flow loads,
+// naming the widget and the field. A flow stored before this check still
+// loads, with the problem as a warning, and the expression fails when it
+// runs, in words, never as Go's text of a function.
+func TestTypeOfNowCheckedAtLoad(t *testing.T) {
+	for _, tc := range []struct{ expr, load, run string }{
+		{`now.Fromat("2006-01-02")`, "a time has no method Fromat (did you mean Format?)", "Fromat"},
+		{`now.Yeer()`, "a time has no method Yeer (did you mean Year?)", "Yeer"},
+		{`now.Format()`, "not enough arguments", "invalid number of arguments: expected 1, got 0"},
+		{`now.Year`, "now.Year is a method: call it as now.Year()", "now.Year is a method: call it as now.Year()"},
+		{`[now.Month]`, "now.Month is a method: call it as now.Month()", "now.Month is a method: call it as now.Month()"},
+		{`duration("1h").Round`, `duration("1h").Round is a method: call it as duration("1h").Round()`, `duration("1h").Round is a method: call it as duration("1h").Round()`},
+		{`toJSON(now.Year)`, "now.Year is a method: call it as now.Year()", "now.Year is a method: call it as now.Year()"},
+		// A time whose kind is known only when it runs.
+		{`fromPairs([["t", now]]).t.Year`, "", "Year is a method of a time: call it as Year()"},
+		{`upper(now)`, "cannot use time.Time as argument", "upper: argument 1 is a time, not text"},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			q, _ := json.Marshal("<@(" + tc.expr + ")>")
+			doc := `{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": ` + string(q) + `}]}`
+			_, err := fx.e.Load([]byte(doc))
+			if tc.load == "" {
+				f, err := fx.e.Load([]byte(doc))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+				if errs := eventsOf(evs, flows.EventError); err != nil || len(errs) != 1 || !strings.Contains(errs[0].Message, tc.run) {
+					t.Errorf("run: %v, errors %+v, want one saying %q", err, errs, tc.run)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), `widget "m": widgets[0].text: bad expression`) || !strings.Contains(err.Error(), tc.load) {
+				t.Fatalf("load: %v, want an error at widget m's text saying %q", err, tc.load)
+			}
+			f, err := fx.e.LoadStored([]byte(doc))
+			if err != nil {
+				t.Fatalf("stored flow: %v", err)
+			}
+			if len(f.Warnings) != 1 || !errors.Is(f.Warnings[0], flows.ErrNewRule) || !strings.Contains(f.Warnings[0].Error(), tc.load) {
+				t.Errorf("stored flow's warnings %v, want one saying %q", f.Warnings, tc.load)
+			}
+			_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := eventsOf(evs, flows.EventError)
+			if len(errs) != 1 || !strings.Contains(errs[0].Message, tc.run) {
+				t.Errorf("stored flow's run: errors %+v, want one saying %q", errs, tc.run)
+			}
+			if got := texts(evs); len(got) != 1 || got[0] != "<>" {
+				t.Errorf("stored flow's run sent %q, want <>", got)
+			}
+		})
+	}
+}
+
+// TestGroupsRenderAsJSON: a map whose keys are not text (groupBy's) renders
+// as a JSON object with its keys as text, as any other map does.
+func TestGroupsRenderAsJSON(t *testing.T) {
+	checkRendersWarning(t, []renderCase{
+		{"<@(groupBy([1, 2, 3], # % 2))>", `<{"0":[2],"1":[1,3]}>`, ""},
+		{"<@(groupBy(['a', 'bb', 'c'], len(#)))>", `<{"1":["a","c"],"2":["bb"]}>`, ""},
+		{"<@([groupBy([true, false], #)])>", `<[{"false":[false],"true":[true]}]>`, ""},
+	})
 }

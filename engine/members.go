@@ -85,5 +85,11 @@ func member(p ...any) (any, error) {
 	case float64, int, bool:
 		return nil, fmt.Errorf("%s has no member %v", kindName(reflect.TypeOf(obj).String()), p[1])
 	}
-	return runtime.Fetch(p[0], p[1]), nil
+	out := runtime.Fetch(p[0], p[1])
+	if k, ok := p[1].(string); ok && out != nil && reflect.TypeOf(out).Kind() == reflect.Func {
+		// A method named without its call, of a value whose type the
+		// check at compile time did not know.
+		return nil, fmt.Errorf("%s is a method of %s: call it as %s()", k, kindName(reflect.TypeOf(p[0]).String()), k)
+	}
+	return out, nil
 }

@@ -121,7 +121,7 @@ func TestFailedExpressionTakesFailure(t *testing.T) {
 	  {"id": "h", "type": "webhook", "url": "http://127.0.0.1:9/orders/@(int(input))/cancel", "exits": {"Success": "hs", "Failure": "hf"}},
 	  {"id": "hs", "type": "send_message", "text": "called", "exits": {"Next": "sp"}},
 	  {"id": "hf", "type": "send_message", "text": "not called @flow.h.category", "exits": {"Next": "sp"}},
-	  {"id": "sp", "type": "split", "operand": "@(upper(now))", "result": "s",
+	  {"id": "sp", "type": "split", "operand": "@(upper(contact.fields))", "result": "s",
 	   "rules": [{"type": "has_only_text", "args": [""], "category": "Empty"}], "exits": {"Empty": "sv", "Other": "sv"}},
 	  {"id": "sv", "type": "set_variable", "name": "x", "value": "id-@(int('q'))", "exits": {"Next": "sv2", "Failure": "sv2"}},
 	  {"id": "sv2", "type": "set_variable", "name": "y", "value": "id-@(int('q'))", "exits": {"Next": "say"}},
@@ -147,7 +147,7 @@ func TestFailedExpressionTakesFailure(t *testing.T) {
 	}
 	wantErrs := []string{
 		`h url: expression @(int(input)): int: argument 1 is "abc", not a whole number (1:1)`,
-		`sp operand: expression @(upper(now)): upper: argument 1 is a time, not text (1:1)`,
+		`sp operand: expression @(upper(contact.fields)): upper: argument 1 is a map, not text (1:1)`,
 		`sv value: expression @(int('q')): int: argument 1 is "q", not a whole number (1:1)`,
 		`sv2 value: expression @(int('q')): int: argument 1 is "q", not a whole number (1:1)`,
 		`say quick_replies[0]: expression @(int(input)): int: argument 1 is "abc", not a whole number (1:1)`,
