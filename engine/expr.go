@@ -848,6 +848,11 @@ func (t *turn) evalExpr(x *expression) (any, error) {
 		if errors.As(err, &fe) && fe.Message == vmBudgetExceeded && fe.Unwrap() == nil {
 			return nil, t.exprTooLarge(x, &valueTooLarge{limit: r.maxItems, kind: limitItems})
 		}
+		if fe != nil {
+			if msg := runError(x.src, fe); msg != "" {
+				fe.Message = msg
+			}
+		}
 		return nil, fmt.Errorf("%s", firstLine(err.Error()))
 	}
 	switch out.(type) {
@@ -899,6 +904,112 @@ func hasFunc(v any) bool {
 		}
 	}
 	return false
+}
+
+// Go's words for an operator given values it does not take, which
+// expr-lang's VM reports as they are.
+var (
+	notBool    = regexp.MustCompile(`^interface conversion: interface \{\} is (.+?), not bool$`)
+	binaryOp   = regexp.MustCompile(`^invalid operation: (\S+) (\S+) (\S+)$`)
+	unaryOp    = regexp.MustCompile(`^invalid operation: (\S+) (\S+)$`)
+	convertOp  = regexp.MustCompile(`^invalid operation: (int|float)\((.+)\)$`)
+	callOfNil  = "invalid operation: cannot call nil"
+	identChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+)
+
+// runError words an error of expr-lang's VM that speaks Go (an interface
+// conversion, an operation on Go types, a call of nil) as Parley's other
+// errors speak: what the operator needs and what it got. "" leaves the
+// message as it is.
+func runError(src string, fe *file.Error) string {
+	at := ""
+	if rs := []rune(src); fe.From >= 0 && fe.From < len(rs) {
+		at = string(rs[fe.From:])
+	}
+	if m := notBool.FindStringSubmatch(fe.Message); m != nil {
+		op := "the condition before ?"
+		switch {
+		case strings.HasPrefix(at, "!"):
+			op = "!"
+		case wordAt(at, "not"), wordAt(at, "if"):
+			op, _, _ = strings.Cut(at, " ")
+		default:
+			if i := strings.IndexByte(at, '('); i > 0 && iterating[at[:i]] {
+				op = at[:i] + "'s condition"
+			}
+		}
+		return op + " needs true or false, got " + gotKind(m[1])
+	}
+	if fe.Message == callOfNil {
+		// The call's place is its method's name (nwo.Format): what is
+		// before it is the value that is not set.
+		before := src
+		if rs := []rune(src); fe.From >= 0 && fe.From <= len(rs) {
+			before = string(rs[:fe.From])
+		}
+		before = strings.TrimRight(before, ".?")
+		i := len(before)
+		for i > 0 && (strings.IndexByte(identChars, before[i-1]) >= 0 || before[i-1] == '.' || before[i-1] == '?') {
+			i--
+		}
+		recv := strings.ReplaceAll(before[i:], "?.", ".")
+		root, _, _ := strings.Cut(recv, ".")
+		if root == "" {
+			return ""
+		}
+		if !envVars[root] {
+			msg := root + " is not a variable"
+			if near := flows.Nearest(root, slices.Sorted(maps.Keys(envVars))); near != "" {
+				msg += " (did you mean " + near + "?)"
+			}
+			return msg
+		}
+		return recv + " is not set: it has no method to call"
+	}
+	if m := convertOp.FindStringSubmatch(fe.Message); m != nil {
+		if m[1] == "int" {
+			return "a range or an index needs a whole number, got " + gotKind(m[2])
+		}
+		return "** needs numbers, got " + gotKind(m[2])
+	}
+	if m := binaryOp.FindStringSubmatch(fe.Message); m != nil {
+		msg := fmt.Sprintf("%s cannot take %s and %s", m[2], gotKind(m[1]), gotKind(m[3]))
+		if isNumberType(m[1]) && m[3] == "string" || m[1] == "string" && isNumberType(m[3]) {
+			msg += ": read text as a number with number() first"
+		}
+		return msg
+	}
+	if m := unaryOp.FindStringSubmatch(fe.Message); m != nil && (m[1] == "-" || m[1] == "+") {
+		return fmt.Sprintf("%s needs a number, got %s", m[1], gotKind(m[2]))
+	}
+	return ""
+}
+
+// wordAt tells whether s starts with the word w.
+func wordAt(s, w string) bool {
+	return strings.HasPrefix(s, w) && (len(s) == len(w) || strings.IndexByte(identChars, s[len(w)]) < 0)
+}
+
+// envVars are the variables of exprEnv and of an expression's own: any other
+// name an expression reads is nil.
+var envVars = map[string]bool{"flow": true, "results": true, "child": true, "parent": true, "input": true, "step": true,
+	"contact": true, "user": true, "session": true, "now": true, "extra": true, "call": true, "channel": true}
+
+func isNumberType(t string) bool {
+	switch t {
+	case "int", "int64", "float64":
+		return true
+	}
+	return false
+}
+
+// gotKind names a value of the Go type t as what an operator got: "nothing"
+// for nil, "text", "a number" ...
+func gotKind(t string) string {
+	if t == "nil" || t == "<nil>" {
+		return "nothing (a value not set)"
+	}
+	return kindName(t)
 }
 
 // vmBudgetExceeded is what expr-lang's VM says when the items an evaluation

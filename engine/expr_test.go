@@ -349,3 +349,25 @@ func TestGroupsRenderAsJSON(t *testing.T) {
 		{"<@([groupBy([true, false], #)])>", `<[{"false":[false],"true":[true]}]>`, ""},
 	})
 }
+
+// TestOperatorErrorsInWords: an operator given a value it does not take
+// fails in a sentence saying what it needs and what it got, never in Go's
+// words (interface conversion, <nil>, cannot call nil).
+func TestOperatorErrorsInWords(t *testing.T) {
+	checkRendersWarning(t, []renderCase{
+		{"<@(!flow.vip.value)>", "<>", "@(!flow.vip.value): ! needs true or false, got nothing (a value not set) (1:1)"},
+		{"<@(not contact.fields.vip)>", "<>", "@(not contact.fields.vip): not needs true or false, got nothing (a value not set) (1:1)"},
+		{"<@(!input)>", "<>", "@(!input): ! needs true or false, got text (1:1)"},
+		{"<@(input ? 1 : 2)>", "<>", "the condition before ? needs true or false, got text"},
+		{"<@(if flow.x.value { 1 } else { 2 })>", "<>", "if needs true or false, got nothing (a value not set)"},
+		{"<@(filter([1, 2], input))>", "<>", "filter's condition needs true or false, got text"},
+		{"<@(!(input == 'hello there'))>", "<false>", ""},
+		{"<@(-input)>", "<>", "- needs a number, got text"},
+		{"<@(flow.x.value + 1)>", "<>", "+ cannot take nothing (a value not set) and a number"},
+		{"<@(input > 1)>", "<>", "> cannot take text and a number: read text as a number with number() first"},
+		{"<@(1..input)>", "<>", "a range or an index needs a whole number, got text"},
+		{"<@(input ** 2)>", "<>", "** needs numbers, got text"},
+		{`<@(nwo.Format("2006"))>`, "<>", "nwo is not a variable"},
+		{"<@(flow.x.value.y())>", "<>", "flow.x.value is not set: it has no method to call"},
+	})
+}
