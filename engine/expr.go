@@ -286,7 +286,24 @@ func inIntRange(x float64) bool {
 // count of arguments) does not load, instead of failing on every run.
 var typedVars = map[string]any{"now": time.Time{}}
 
+// resultTypes are the types of the functions of Functions whose result is
+// always of one kind, for the check when an expression compiles: number()
+// is a number, so number(x) + "a" does not load. Their arguments are any
+// number of anything: arities and the functions themselves check those.
+var resultTypes = map[string]any{
+	"title": new(func(...any) string), "first_word": new(func(...any) string),
+	"remove_first_word": new(func(...any) string), "word": new(func(...any) string),
+	"text": new(func(...any) string), "number": new(func(...any) float64), "length": new(func(...any) int),
+}
+
+// modFunction is what a % of an operand that may not be a whole number
+// calls (see floatMod), under a name no author can write.
+const modFunction = "%"
+
 func (e *Engine) exprOptions(env map[string]any) []expr.Option {
+	// Without the types of typedVars, the functions' result types are not
+	// given either: such a configuration compiles what earlier versions did.
+	typed := len(env) > 0
 	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{}),
 		expr.DisableBuiltin("now")} // the machine's clock: now is the turn's (clock.go)
 	random := randomFunctions(e.float, e.intn)
@@ -294,8 +311,13 @@ func (e *Engine) exprOptions(env map[string]any) []expr.Option {
 		if own, ok := random[name]; ok {
 			fn = withArity(name, own)
 		}
-		opts = append(opts, expr.Function(name, e.limited(name, fn)))
+		if t, ok := resultTypes[name]; ok && typed {
+			opts = append(opts, expr.Function(name, e.limited(name, fn), t))
+		} else {
+			opts = append(opts, expr.Function(name, e.limited(name, fn)))
+		}
 	}
+	opts = append(opts, expr.Function(modFunction, mod))
 	opts = append(opts, expr.Function(plusFunction, e.plus), expr.Function(nowFunction, clockNow), expr.Function(listArgFunction, listArg),
 		expr.Function(memberFunction, member), expr.Function(inFunction, in), expr.Function(envFunction, envOfFlow),
 		expr.Function(matchesFunction, matches), expr.Function(matchTextFunction, matchText))
@@ -538,7 +560,7 @@ func compileWith(src string, base *conf.Config, calls *callChecker) (*vm.Program
 	// make are of no name an author could write.
 	config := *base
 	config.NtCache = nature.Cache{} // filled as the tree is checked
-	config.Visitors = append(slices.Clip(config.Visitors), calls, clockCalls{}, limitedPlus{}, listArgs{}, textMembers{})
+	config.Visitors = append(slices.Clip(config.Visitors), calls, clockCalls{}, limitedPlus{}, floatMod{}, listArgs{}, textMembers{})
 	return compile(src, &config)
 }
 
@@ -1010,6 +1032,75 @@ func gotKind(t string) string {
 		return "nothing (a value not set)"
 	}
 	return kindName(t)
+}
+
+// floatMod turns each a % b whose operands are not both known to be whole
+// numbers when the expression compiles into a call of modFunction, which
+// takes numbers with a fraction as well (number("4") % 2 is 0, 7.5 % 2 is
+// 1.5): expr-lang's % takes whole numbers only, and number() gives a
+// number with a fraction.
+type floatMod struct{}
+
+func (floatMod) Visit(node *ast.Node) {
+	n, ok := (*node).(*ast.BinaryNode)
+	if !ok || n.Operator != "%" || isInt(n.Left) && isInt(n.Right) {
+		return
+	}
+	call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: modFunction}, Arguments: []ast.Node{n.Left, n.Right}}
+	ast.Patch(node, call)
+	call.SetLocation(n.Location()) // for its errors, as the operator's
+}
+
+// isInt tells whether n is known to be a whole number when it compiles.
+func isInt(n ast.Node) bool {
+	t := n.Type()
+	if t == nil {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// mod is a % b (floatMod): whole numbers as Go and expr-lang take them, a
+// number with a fraction as math.Mod does; either way the result has the
+// sign of a (-7 % 2 is -1).
+func mod(p ...any) (any, error) {
+	if len(p) != 2 {
+		return nil, fmt.Errorf("%% takes 2 operands, got %d", len(p))
+	}
+	a, aInt := p[0].(int)
+	b, bInt := p[1].(int)
+	if aInt && bInt {
+		if b == 0 {
+			return nil, errors.New("% by zero")
+		}
+		return a % b, nil
+	}
+	var xs [2]float64
+	for i, v := range p {
+		switch x := v.(type) {
+		case int:
+			xs[i] = float64(x)
+		case int64:
+			xs[i] = float64(x)
+		case float64:
+			xs[i] = x
+		default:
+			msg := "% needs numbers, got " + gotKind(fmt.Sprintf("%T", v))
+			if _, text := v.(string); text {
+				msg += ": read text as a number with number() first"
+			}
+			return nil, errors.New(msg)
+		}
+	}
+	if xs[1] == 0 {
+		return nil, errors.New("% by zero")
+	}
+	return math.Mod(xs[0], xs[1]), nil
 }
 
 // vmBudgetExceeded is what expr-lang's VM says when the items an evaluation

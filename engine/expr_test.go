@@ -371,3 +371,46 @@ func TestOperatorErrorsInWords(t *testing.T) {
 		{"<@(flow.x.value.y())>", "<>", "flow.x.value is not set: it has no method to call"},
 	})
 }
+
+// TestRemainderOfNumbers: % takes numbers with a fraction as well as whole
+// ones, so number(text) % 2 (number gives a number with a fraction) tells
+// even from odd; what % cannot take fails naming it.
+func TestRemainderOfNumbers(t *testing.T) {
+	checkRendersWarning(t, []renderCase{
+		{`<@(number("4") % 2 == 0 ? "even" : "odd") @(number("7") % 2 == 0 ? "even" : "odd")>`, "<even odd>", ""},
+		{"<@(7.0 % 2) @(7.5 % 2) @(10 % 4.0) @(-7 % 2) @(7 % 3)>", "<1 1.5 2 -1 1>", ""},
+		{"<@(7.5 % 0)>", "<>", "% by zero"},
+		{"<@(input % 2)>", "<>", "% needs numbers, got text: read text as a number with number() first"},
+		{"<@(flow.x.value % 2)>", "<>", "% needs numbers, got nothing (a value not set)"},
+	})
+}
+
+// TestResultTypesCheckedAtLoad: a function whose result is always of one
+// kind (number's a number, title's text) is checked as such when the flow
+// loads, so an operation that fails on every run does not load; a flow
+// stored before this check loads with it as a warning.
+func TestResultTypesCheckedAtLoad(t *testing.T) {
+	for _, tc := range []struct{ expr, load string }{
+		{`number("7") + "a"`, "mismatched types float64 and string"},
+		{`upper(number("4"))`, "cannot use float64 as argument (type string) to call upper"},
+		{`title("ab") + 1`, "mismatched types string and int"},
+		{`length("ab") + "x"`, "mismatched types int and string"},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			q, _ := json.Marshal("<@(" + tc.expr + ")>")
+			doc := `{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": ` + string(q) + `}]}`
+			_, err := fx.e.Load([]byte(doc))
+			if err == nil || !strings.Contains(err.Error(), `widget "m": widgets[0].text: bad expression`) || !strings.Contains(err.Error(), tc.load) {
+				t.Fatalf("load: %v, want an error at widget m's text saying %q", err, tc.load)
+			}
+			f, err := fx.e.LoadStored([]byte(doc))
+			if err != nil {
+				t.Fatalf("stored flow: %v", err)
+			}
+			if len(f.Warnings) != 1 || !errors.Is(f.Warnings[0], flows.ErrNewRule) {
+				t.Errorf("stored flow's warnings %v, want one", f.Warnings)
+			}
+		})
+	}
+}
