@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"sort"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -379,7 +382,7 @@ func (t *turn) exprEnv() map[string]any {
 	env["results"] = env["flow"]
 	var extra any
 	if len(s.Extra) > 0 {
-		_ = json.Unmarshal(s.Extra, &extra)
+		extra, _ = decodeJSON(s.Extra)
 	}
 	env["extra"] = extra
 	if f := s.Top(); f != nil && f.Child != nil {
@@ -403,8 +406,7 @@ func resultsEnv(results map[string]*flows.Result) map[string]any {
 	for k, r := range results {
 		m := map[string]any{"value": r.Value, "category": r.Category, "input": r.Input, "name": r.Name}
 		if len(r.JSON) > 0 {
-			var j any
-			if json.Unmarshal(r.JSON, &j) == nil {
+			if j, ok := decodeJSON(r.JSON); ok {
 				m["json"] = j
 				m["extra"] = j
 			}
@@ -412,6 +414,48 @@ func resultsEnv(results map[string]*flows.Result) map[string]any {
 		out[k] = m
 	}
 	return out
+}
+
+// decodeJSON is data as an expression reads it. A number out of the range
+// of a float64 (1e999), which encoding/json leaves out, is kept as the text
+// it is written as: @(extra.a) is 1e999, as @extra.a renders it, and not
+// nil. ok is false when data is not JSON.
+func decodeJSON(data []byte) (v any, ok bool) {
+	err := json.Unmarshal(data, &v)
+	if err == nil {
+		return v, true
+	}
+	if te := new(json.UnmarshalTypeError); !errors.As(err, &te) {
+		return v, false
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	v = nil
+	if d.Decode(&v) != nil {
+		return nil, false
+	}
+	return plainNumbers(v), true
+}
+
+// plainNumbers replaces each json.Number of v by its float64, or by its text
+// when it is out of the range of one.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if f, err := strconv.ParseFloat(string(x), 64); err == nil {
+			return f
+		}
+		return string(x)
+	case []any:
+		for i, e := range x {
+			x[i] = plainNumbers(e)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plainNumbers(e)
+		}
+	}
+	return v
 }
 
 func stringsToAny(in []string) []any {

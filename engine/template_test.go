@@ -273,3 +273,22 @@ func TestResultKeysWithMarks(t *testing.T) {
 		}
 	}
 }
+
+// TestNumberOutOfRangeInWebhookAnswer: a number of a webhook's answer out of
+// the range of a float64 (1e999) is kept as the text it is written as, so an
+// expression reads what @extra renders, not nil; the rest of the answer is
+// read as ever.
+func TestNumberOutOfRangeInWebhookAnswer(t *testing.T) {
+	fx := newFixture(t, map[string][]sim.MockResponse{"http://127.0.0.1:9/*": {{Status: 200, Body: json.RawMessage(`{"a": 1e999, "b": [2.5, -1e999], "c": "x"}`)}}})
+	f := fx.load(t, `{"id": "p", "widgets": [
+	  {"id": "h", "type": "webhook", "url": "http://127.0.0.1:9/x", "result": "h", "exits": {"Success": "m", "Failure": "m"}},
+	  {"id": "m", "type": "send_message", "text": "@extra.a|@(extra.a)|@(extra.a == nil)|@(extra.b)|@(extra.b[0] * 2)|@(extra.c)|@(flow.h.json.a)"}]}`)
+	_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `1e999|1e999|false|[2.5,"-1e999"]|5|x|1e999`
+	if got := texts(evs); len(got) != 1 || got[0] != want {
+		t.Errorf("sent %q, want %q (errors %+v)", got, want, eventsOf(evs, flows.EventError))
+	}
+}
