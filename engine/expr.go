@@ -524,7 +524,7 @@ func (e *Engine) compileExprOnce(src string) (*expression, error) {
 	calls := &callChecker{}
 	prog, err := compileWith(src, e.exprConf, calls)
 	if err != nil {
-		cerr := fmt.Errorf("%w %q: %s", flows.ErrBadExpression, shorten(src, 60), compileError(err))
+		cerr := fmt.Errorf("%w %q: %s", flows.ErrBadExpression, shorten(src, 60), compileError(src, err))
 		// Without the types of typedVars, an expression stored before
 		// they were checked may compile: its flow still loads
 		// (flows.DecodeStored), and the expression fails when it runs, as
@@ -567,8 +567,16 @@ func compileWith(src string, base *conf.Config, calls *callChecker) (*vm.Program
 // compileError is what a compile error says: its first line, or for an
 // expression over the limit of its size, that limit in words (expr-lang's
 // words name none, and point at wherever the count passed it).
-func compileError(err error) string {
+func compileError(src string, err error) string {
 	msg := firstLine(err.Error())
+	var fe *file.Error
+	if errors.As(err, &fe) && strings.Contains(msg, " to call function ") {
+		// A method's call, which expr-lang calls "function": name it.
+		if name := calledMethod(src, fe.From, strings.HasPrefix(msg, "cannot use ")); name != "" {
+			msg = strings.Replace(msg, " to call function ", " to call "+name+"() ", 1)
+			msg = strings.Replace(msg, "  (", " (", 1)
+		}
+	}
 	if strings.Contains(msg, "exceeds maximum allowed nodes") {
 		return fmt.Sprintf("an expression has at most %d parts (numbers, names, operators, calls ...): this one has more", DefaultMaxExprNodes)
 	}
@@ -584,6 +592,40 @@ func compileError(err error) string {
 		}
 	}
 	return msg
+}
+
+// calledMethod is the name of the method whose call is at the rune offset
+// at of src: the name there, or, for an argument (arg), the name before the
+// parenthesis the argument is in.
+func calledMethod(src string, at int, arg bool) string {
+	rs := []rune(src)
+	if at < 0 || at > len(rs) {
+		return ""
+	}
+	if arg {
+		depth := 0
+		for at--; at >= 0; at-- {
+			switch rs[at] {
+			case ')', ']', '}':
+				depth++
+			case '(', '[', '{':
+				depth--
+			}
+			if depth < 0 {
+				break
+			}
+		}
+		end := at
+		for at > 0 && strings.ContainsRune(identChars, rs[at-1]) {
+			at--
+		}
+		return string(rs[at:max(end, at)])
+	}
+	end := at
+	for end < len(rs) && strings.ContainsRune(identChars, rs[end]) {
+		end++
+	}
+	return string(rs[at:end])
 }
 
 // noMethod matches expr-lang's words for a method a type does not have.
@@ -931,12 +973,16 @@ func hasFunc(v any) bool {
 // Go's words for an operator given values it does not take, which
 // expr-lang's VM reports as they are.
 var (
-	notBool    = regexp.MustCompile(`^interface conversion: interface \{\} is (.+?), not bool$`)
-	binaryOp   = regexp.MustCompile(`^invalid operation: (\S+) (\S+) (\S+)$`)
-	unaryOp    = regexp.MustCompile(`^invalid operation: (\S+) (\S+)$`)
-	convertOp  = regexp.MustCompile(`^invalid operation: (int|float)\((.+)\)$`)
-	callOfNil  = "invalid operation: cannot call nil"
-	identChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+	notBool   = regexp.MustCompile(`^interface conversion: interface \{\} is (.+?), not bool$`)
+	binaryOp  = regexp.MustCompile(`^invalid operation: (\S+) (\S+) (\S+)$`)
+	unaryOp   = regexp.MustCompile(`^invalid operation: (\S+) (\S+)$`)
+	convertOp = regexp.MustCompile(`^invalid operation: (int|float)\((.+)\)$`)
+	callOfNil = "invalid operation: cannot call nil"
+	// A method called with arguments of another kind or number, whose
+	// type was not known when the expression compiled.
+	reflectCall = regexp.MustCompile(`^reflect: Call using (.+) as type (.+)$`)
+	argCount    = regexp.MustCompile(`^invalid number of arguments: expected (\d+), got (\d+)$`)
+	identChars  = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 )
 
 // runError words an error of expr-lang's VM that speaks Go (an interface
@@ -947,6 +993,16 @@ func runError(src string, fe *file.Error) string {
 	at := ""
 	if rs := []rune(src); fe.From >= 0 && fe.From < len(rs) {
 		at = string(rs[fe.From:])
+	}
+	if m := reflectCall.FindStringSubmatch(fe.Message); m != nil {
+		return fmt.Sprintf("%s(): an argument is %s, not %s", calledMethod(src, fe.From, false), kindName(m[1]), kindName(m[2]))
+	}
+	if m := argCount.FindStringSubmatch(fe.Message); m != nil {
+		takes := m[1] + " arguments"
+		if m[1] == "1" {
+			takes = "1 argument"
+		}
+		return fmt.Sprintf("%s() takes %s, got %s", calledMethod(src, fe.From, false), takes, m[2])
 	}
 	if m := notBool.FindStringSubmatch(fe.Message); m != nil {
 		op := "the condition before ?"

@@ -290,7 +290,8 @@ func TestTypeOfNowCheckedAtLoad(t *testing.T) {
 	for _, tc := range []struct{ expr, load, run string }{
 		{`now.Fromat("2006-01-02")`, "a time has no method Fromat (did you mean Format?)", "Fromat"},
 		{`now.Yeer()`, "a time has no method Yeer (did you mean Year?)", "Yeer"},
-		{`now.Format()`, "not enough arguments", "invalid number of arguments: expected 1, got 0"},
+		{`now.Format()`, "not enough arguments to call Format() (1:5)", "Format() takes 1 argument, got 0"},
+		{`now.In(1)`, "cannot use int as argument (type *time.Location) to call In() (1:8)", "In(): an argument is a number, not a time zone"},
 		{`now.Year`, "now.Year is a method: call it as now.Year()", "now.Year is a method: call it as now.Year()"},
 		{`[now.Month]`, "now.Month is a method: call it as now.Month()", "now.Month is a method: call it as now.Month()"},
 		{`duration("1h").Round`, `duration("1h").Round is a method: call it as duration("1h").Round()`, `duration("1h").Round is a method: call it as duration("1h").Round()`},
