@@ -390,6 +390,17 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 					case string:
 						return a, nil // as it is, not a copy to count
 					}
+					switch reflect.ValueOf(args[0]).Kind() {
+					case reflect.Map, reflect.Slice, reflect.Array, reflect.Func:
+						// A list or map as JSON, as a template writes it,
+						// not as Go's %v ("map[0:[2] 1:[1 3]]").
+						return sized(flows.ExactText(args[0]))
+					}
+				}
+				if name == "toJSON" && len(args) == 1 {
+					if v, ok := textKeys(args[0]); ok {
+						args = []any{v}
+					}
 				}
 				cloned := false
 				for i, a := range args {
@@ -798,6 +809,51 @@ func numberArgs(name string, args []any) error {
 		}
 	}
 	return nil
+}
+
+// textKeys is v with each map whose keys are not text (groupBy's) made a
+// map of text keys, as JSON has them, for toJSON; ok is false when v holds
+// none, and is then left as it is.
+func textKeys(v any) (any, bool) {
+	switch x := v.(type) {
+	case nil, string, float64, int, bool:
+		return v, false
+	case []any:
+		var out []any
+		for i, e := range x {
+			if ev, ok := textKeys(e); ok {
+				if out == nil {
+					out = slices.Clone(x)
+				}
+				out[i] = ev
+			}
+		}
+		return out, out != nil
+	case map[string]any:
+		var out map[string]any
+		for k, e := range x {
+			if ev, ok := textKeys(e); ok {
+				if out == nil {
+					out = maps.Clone(x)
+				}
+				out[k] = ev
+			}
+		}
+		return out, out != nil
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Map || rv.Type().Key().Kind() == reflect.String {
+		return v, false
+	}
+	out := make(map[string]any, rv.Len())
+	for it := rv.MapRange(); it.Next(); {
+		e := it.Value().Interface()
+		if ev, ok := textKeys(e); ok {
+			e = ev
+		}
+		out[flows.ExactText(it.Key().Interface())] = e
+	}
+	return out, true
 }
 
 // builtinError says in a sentence what Go's own words say of the argument

@@ -348,6 +348,11 @@ func TestGroupsRenderAsJSON(t *testing.T) {
 		{"<@(groupBy([1, 2, 3], # % 2))>", `<{"0":[2],"1":[1,3]}>`, ""},
 		{"<@(groupBy(['a', 'bb', 'c'], len(#)))>", `<{"1":["a","c"],"2":["bb"]}>`, ""},
 		{"<@([groupBy([true, false], #)])>", `<[{"false":[false],"true":[true]}]>`, ""},
+		// string() and toJSON() of one write JSON too, never Go's text
+		// (map[0:[2] 1:[1 3]], json: unsupported type).
+		{"<@(string(groupBy([1, 2, 3], # % 2)))>", `<{"0":[2],"1":[1,3]}>`, ""},
+		{"<@(string([1, 'a', 0.5])) @(string({'a': [1]}))>", `<[1,"a",0.5] {"a":[1]}>`, ""},
+		{"<@(toJSON(groupBy([1, 3], # % 2)))>", "<{\n  \"1\": [\n    1,\n    3\n  ]\n}>", ""},
 	})
 }
 
