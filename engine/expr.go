@@ -389,6 +389,10 @@ func (e *Engine) wrapBuiltins(c *conf.Config) {
 						return "", nil // as a template renders nil
 					case string:
 						return a, nil // as it is, not a copy to count
+					case time.Time:
+						// As a template writes it (RFC 3339), not as Go's
+						// String ("2026-05-04 10:00:00 +0000 UTC").
+						return flows.ExactText(a), nil
 					}
 					switch reflect.ValueOf(args[0]).Kind() {
 					case reflect.Map, reflect.Slice, reflect.Array, reflect.Func:

@@ -353,6 +353,9 @@ func TestGroupsRenderAsJSON(t *testing.T) {
 		{"<@(string(groupBy([1, 2, 3], # % 2)))>", `<{"0":[2],"1":[1,3]}>`, ""},
 		{"<@(string([1, 'a', 0.5])) @(string({'a': [1]}))>", `<[1,"a",0.5] {"a":[1]}>`, ""},
 		{"<@(toJSON(groupBy([1, 3], # % 2)))>", "<{\n  \"1\": [\n    1,\n    3\n  ]\n}>", ""},
+		// string() of a time writes it as a template does, in RFC 3339,
+		// not as Go's "2026-05-04 10:00:00 +0000 UTC".
+		{`<@(string(now) == now.Format("2006-01-02T15:04:05Z07:00"))>`, "<true>", ""},
 	})
 }
 
