@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/tidwall/gjson"
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/delivery"
@@ -288,6 +289,12 @@ func (s *Server) updateSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	stored, err := d.Get(c.UserContext(), id)
 	if err != nil {
 		return deliveryErr(err)
+	}
+	if v := gjson.GetBytes(c.Body(), "disabled"); !v.Exists() || v.Type == gjson.Null {
+		// Left out, as secrets may be: a disabled endpoint stays disabled
+		// through an edit of its settings, re-enabled only by
+		// "disabled": false.
+		in.Disabled = stored.Disabled
 	}
 	if err := keepSubscriptionSecrets(&in, stored); err != nil {
 		return err
