@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parleyhq/parley/store"
 	"github.com/parleyhq/parley/widgets"
 )
 
@@ -404,5 +405,34 @@ func TestOpenAPIRequestsTheServerTakes(t *testing.T) {
 		if r.Status != 200 || r.JSON(t)["status"] != "Shipped" {
 			t.Errorf("the demo with %s %s%s: %d %s, want CU001 shipped", c.ctype, c.body, c.query, r.Status, r.Body)
 		}
+	}
+}
+
+// A configured webhook stored as sent by an earlier version, with
+// "auth": {"type": ""} or an encoding in upper case, is answered within the
+// document's enums.
+func TestOpenAPIStoredWebhookConfigAnsweredInEnums(t *testing.T) {
+	dir := t.TempDir()
+	first := newTestServer(t, func(c *Config) { c.DataDir = dir })
+	for name, raw := range map[string]string{
+		"blank": `{"name":"blank","url":"https://api.example.com/x","auth":{"type":""}}`,
+		"upper": `{"name":"upper","url":"https://api.example.com/x","auth":{"type":"oauth2_client_credentials","client_id":"c","client_secret":"s","token_url":"https://auth.example.com/t","encoding":"JSON"}}`,
+	} {
+		if err := first.srv.store.PutConfig(context.Background(), store.Webhooks, name, []byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(c *Config) { c.DataDir = dir })
+	sc := specChecker{t: t, doc: servedOpenAPI(t, ts)}
+	r := ts.do("GET", "/v1/webhook-configs", nil)
+	sc.check(responseSchema("/v1/webhook-configs", "get", "200"), r.Body)
+	if blank := ts.must(200, "GET", "/v1/webhook-configs/blank", nil); blank["auth"] != nil {
+		t.Errorf("stored with auth type \"\": %v, want no auth", blank)
+	}
+	if upper := ts.must(200, "GET", "/v1/webhook-configs/upper", nil); upper["auth"].(map[string]any)["encoding"] != "json" {
+		t.Errorf("stored with encoding JSON: %v, want json", upper)
 	}
 }
