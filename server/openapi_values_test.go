@@ -83,7 +83,8 @@ func TestOpenAPIWebhookAuthAnsweredInEnums(t *testing.T) {
 }
 
 // A flow stored with "kind": "" (no kind: a messaging flow) is answered
-// without it, within the document's enum of kinds.
+// without it, within the document's enum of kinds, whether POST, PUT or
+// the simulator's draft stored it.
 func TestOpenAPIFlowEmptyKindLeftOut(t *testing.T) {
 	ts := newTestServer(t, nil)
 	sc := specChecker{t: t, doc: servedOpenAPI(t, ts)}
@@ -100,6 +101,19 @@ func TestOpenAPIFlowEmptyKindLeftOut(t *testing.T) {
 		}
 		sc.check(responseSchema("/v1/flows/{id}", "get", "200"), r.Body)
 	}
+	// The simulator's draft of such a flow too, stored once for the same
+	// definition.
+	def := json.RawMessage(`{"id":"d","name":"D","kind":"","widgets":[{"id":"a","type":"send_message","text":"hi"}]}`)
+	for range 2 {
+		if r := ts.must(201, "POST", "/v1/simulator/sessions", map[string]any{"definition": def}); r["flow"] != "sim.d" {
+			t.Fatalf("the simulator ran %v, want the draft sim.d", r["flow"])
+		}
+	}
+	r := ts.do("GET", "/v1/flows/sim.d", nil)
+	if _, has := r.JSON(t)["definition"].(map[string]any)["kind"]; has || r.JSON(t)["revision"] != float64(1) {
+		t.Errorf("the simulator's draft: %s, want revision 1 without kind", r.Body)
+	}
+	sc.check(responseSchema("/v1/flows/{id}", "get", "200"), r.Body)
 }
 
 // operations lists the document's operations as "METHOD /path".
