@@ -80,8 +80,12 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 		} else if _, dup := out[c.Name]; dup {
 			errs = append(errs, fmt.Errorf("%s: name: %q is defined twice", where, c.Name))
 		}
-		for _, fe := range Validate(c, true) {
+		problems := Validate(c, true)
+		for _, fe := range problems {
 			errs = append(errs, fmt.Errorf("%s: %w", where, fe))
+		}
+		if len(problems) == 0 {
+			Normalize(c)
 		}
 		if c.Name != "" {
 			out[c.Name] = c
@@ -192,6 +196,27 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 		}
 	}
 	return errs
+}
+
+// Normalize puts a config that Validate passes in the form it is stored and
+// shown in: an auth that sends no credentials ("auth": {}, a type of "" or
+// none with nothing else set) is left out, as a subscription's none auth
+// is, and auth.encoding, read in any case, is written in lower case. The
+// auth is copied before it is changed: c.Auth may be shared.
+func Normalize(c *flows.WebhookConfig) {
+	a := c.Auth
+	if a == nil {
+		return
+	}
+	if (a.Type == "" || a.Type == flows.AuthNone) && len(authFields(a)) == 0 {
+		c.Auth = nil
+		return
+	}
+	if lower := strings.ToLower(a.Encoding); lower != a.Encoding {
+		cp := *a
+		cp.Encoding = lower
+		c.Auth = &cp
+	}
 }
 
 func hasHTTPScheme(u string) bool {

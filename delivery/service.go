@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,6 +133,10 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 			var sub Subscription
 			if err := json.Unmarshal(v, &sub); err != nil {
 				return fmt.Errorf("subscription %s: %w", k, err)
+			}
+			if a := sub.Auth; a != nil {
+				// Stored as sent by an earlier version; read in any case.
+				a.Encoding = strings.ToLower(a.Encoding)
 			}
 			sub.ep = newEndpoint(&sub)
 			s.subs[sub.ID] = &sub

@@ -318,6 +318,12 @@ func (sub *Subscription) normalize(now time.Time, stored *Subscription, flowExis
 	if sub.Auth != nil && sub.Auth.Type == flows.AuthNone {
 		sub.Auth = nil
 	}
+	if a := sub.Auth; a != nil && a.Encoding != strings.ToLower(a.Encoding) {
+		// Read in any case, stored as the one way it is written.
+		cp := *a
+		cp.Encoding = strings.ToLower(a.Encoding)
+		sub.Auth = &cp
+	}
 
 	names := make([]string, 0, len(sub.Headers))
 	for name := range sub.Headers {

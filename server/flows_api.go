@@ -178,6 +178,10 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte, replace, export
 				return nil, err
 			}
 		}
+		var err error
+		if doc, err = withoutEmptyKind(doc); err != nil {
+			return nil, err
+		}
 		f, err := s.eng.Load(doc)
 		if err != nil {
 			return nil, invalidFlow(err)
@@ -250,6 +254,21 @@ func idAbsent(doc []byte) bool {
 	}
 	raw, ok := m["id"]
 	return !ok || string(raw) == `""` || string(raw) == "null"
+}
+
+// withoutEmptyKind drops a "kind" of "" from a flow document: it reads as
+// no kind, a messaging flow, and a stored flow is answered with its kind
+// messaging or voice, or none.
+func withoutEmptyKind(doc []byte) ([]byte, error) {
+	if k := gjson.GetBytes(doc, "kind"); k.Type != gjson.String || k.Str != "" {
+		return doc, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, jsonAPIError(err)
+	}
+	delete(m, "kind")
+	return json.Marshal(m)
 }
 
 // withID sets a flow document's id, keeping the rest of the text as it was.
@@ -334,6 +353,9 @@ func (s *Server) updateFlow(c *fiber.Ctx) error {
 		if doc, err = withID(doc, id); err != nil {
 			return err
 		}
+	}
+	if doc, err = withoutEmptyKind(doc); err != nil {
+		return err
 	}
 	f, err := s.eng.Load(doc)
 	if err != nil {

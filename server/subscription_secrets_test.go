@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // A subscription's answers show its auth password, token and client
@@ -334,5 +335,70 @@ func TestSubscriptionHeadersOfOneName(t *testing.T) {
 		"headers": map[string]any{"X-Tenant": "aaa", "x-tenant": "bbb"}})
 	if e := r.errorOf(t); r.Status != 422 || e["field"] != "headers.x-tenant" || !strings.Contains(e["message"].(string), `names the same header as "X-Tenant"`) {
 		t.Errorf("POST with X-Tenant and x-tenant: %d %s, want 422 on headers.x-tenant", r.Status, r.Body)
+	}
+}
+
+// A list entry sent back by a client that keeps times in microseconds
+// (Python) or milliseconds (JavaScript) keeps the stored signing secrets,
+// each matched by its dates to the precision sent, offset or Z; dates that
+// fit two stored secrets to that precision are refused, not taken for
+// either.
+func TestSubscriptionListSecretsDatesToThePrecisionSent(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.clock.Advance(123456789 * time.Nanosecond)
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "events": []string{"*"}, "disabled": true})["id"].(string)
+	ts.clock.Advance(time.Hour + 987654321*time.Nanosecond)
+	ts.must(200, "POST", "/v1/webhooks/"+id+"/rotate-secret", map[string]any{"grace_seconds": 3600})
+	stored := mustJSON(ts.must(200, "GET", "/v1/webhooks/"+id, nil)["secrets"])
+	// Python's datetime.isoformat() and JavaScript's toISOString().
+	python := func(v string) string {
+		tm, _ := time.Parse(time.RFC3339Nano, v)
+		return tm.Truncate(time.Microsecond).Format("2006-01-02T15:04:05.000000-07:00")
+	}
+	javascript := func(v string) string {
+		tm, _ := time.Parse(time.RFC3339Nano, v)
+		return tm.Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	for name, conv := range map[string]func(string) string{"microseconds": python, "milliseconds": javascript} {
+		entry := ts.must(200, "GET", "/v1/webhooks", nil)["webhooks"].([]any)[0].(map[string]any)
+		for _, s := range entry["secrets"].([]any) {
+			s := s.(map[string]any)
+			for _, k := range []string{"created_at", "expires_at"} {
+				if v, ok := s[k].(string); ok {
+					s[k] = conv(v)
+				}
+			}
+		}
+		if name == "microseconds" && !strings.Contains(mustJSON(entry), `"created_at":"2026-03-01T12:00:00.123456+00:00"`) {
+			t.Fatalf("the entry sent back: %s", mustJSON(entry))
+		}
+		r := ts.do("PUT", "/v1/webhooks/"+id, entry)
+		if r.Status != 200 {
+			t.Fatalf("PUT of the list entry with its dates in %s: %d %s", name, r.Status, r.Body)
+		}
+		if after := mustJSON(ts.must(200, "GET", "/v1/webhooks/"+id, nil)["secrets"]); after != stored {
+			t.Errorf("after a PUT of the list entry with its dates in %s: secrets %s, want %s kept, dates to the nanosecond", name, after, stored)
+		}
+	}
+
+	a := "whsec_" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("a", 32)))
+	b := "whsec_" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("b", 32)))
+	id = ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/in", "events": []string{"*"}, "disabled": true,
+		"secrets": []any{
+			map[string]any{"secret": a, "created_at": "2026-03-01T11:00:00.123456789Z"},
+			map[string]any{"secret": b, "created_at": "2026-03-01T11:00:00.123999999Z"},
+		}})["id"].(string)
+	body := func(ca, cb string) map[string]any {
+		return map[string]any{"url": "https://crm.example.com/in", "disabled": true, "secrets": []any{
+			map[string]any{"secret": "[redacted]", "created_at": ca}, map[string]any{"secret": "[redacted]", "created_at": cb}}}
+	}
+	ts.must(200, "PUT", "/v1/webhooks/"+id, body("2026-03-01T11:00:00.123456Z", "2026-03-01T11:00:00.123999Z"))
+	after := ts.must(200, "GET", "/v1/webhooks/"+id, nil)["secrets"].([]any)
+	if after[0].(map[string]any)["secret"] != a || after[1].(map[string]any)["secret"] != b {
+		t.Errorf("after a PUT with the dates in microseconds: %v, want A then B", after)
+	}
+	r := ts.do("PUT", "/v1/webhooks/"+id, body("2026-03-01T11:00:00.123Z", "2026-03-01T11:00:00.123Z"))
+	if e := r.errorOf(t); r.Status != 422 || e["field"] != "secrets[0].secret" || !strings.Contains(e["message"].(string), "cannot be told") {
+		t.Errorf("PUT with dates in milliseconds that fit both secrets: %d %s, want 422 on secrets[0].secret", r.Status, r.Body)
 	}
 }

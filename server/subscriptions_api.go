@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/tidwall/gjson"
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/delivery"
@@ -111,7 +112,12 @@ func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 	in.URL = cfg.URL
 	problems := leftRedacted(cfg, "subscription")
 	// A [redacted] signing secret is a stored one with the same dates
-	// (created_at and expires_at), as the list shows them. Secrets given
+	// (created_at and expires_at), as the list shows them, to the precision
+	// they are sent back with: a client that keeps times in microseconds
+	// (Python) or milliseconds (JavaScript) sends them so. A stored secret
+	// whose dates are the very ones sent is taken before one only as near,
+	// and a date that fits several stored secrets of other dates is
+	// refused, as which one it stands for cannot be told. Secrets given
 	// together share their dates; those sent back [redacted] take the
 	// stored ones with their dates in order, as many as there are, and
 	// fewer of them than are stored (one left out: which, the dates cannot
@@ -123,27 +129,56 @@ func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 		}
 		return k
 	}
+	// storedKey is the dates of the stored secrets v stands for: "" when
+	// none fits, and ambiguous when those of several dates do.
+	storedKey := func(v delivery.Secret) (key string, ambiguous bool) {
+		if k := dates(v); slices.ContainsFunc(stored.Secrets, func(old delivery.Secret) bool { return dates(old) == k }) {
+			return k, false
+		}
+		var keys []string
+		for _, old := range stored.Secrets {
+			if k := dates(old); sameDates(old, v) && !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		switch len(keys) {
+		case 0:
+			return "", false
+		case 1:
+			return keys[0], false
+		}
+		return "", true
+	}
+	keys := make([]string, len(in.Secrets))
 	sent := map[string]int{}
-	for _, v := range in.Secrets {
-		if v.Secret == callout.Redacted {
-			sent[dates(v)]++
+	for i, v := range in.Secrets {
+		field := fmt.Sprintf("secrets[%d].secret", i)
+		switch {
+		case v.Secret != callout.Redacted:
+		case stored == nil:
+			problems = append(problems, flows.Errorf(field, "%s stands for a stored signing secret, and a new subscription has none: give the secret itself, or leave secrets out for one to be generated", callout.Redacted))
+		default:
+			k, ambiguous := storedKey(v)
+			if ambiguous {
+				problems = append(problems, flows.Errorf(field, "%s stands for a stored signing secret created at %s, and several of this subscription's, of other dates, were created then to the precision sent: which one cannot be told; send the dates as GET /v1/webhooks shows them, to the nanosecond, or the secrets themselves",
+					callout.Redacted, v.CreatedAt.Format(time.RFC3339Nano)))
+				k = "?"
+			}
+			keys[i] = k
+			sent[k]++
 		}
 	}
 	taken := map[string]int{}
 	for i := range in.Secrets {
 		s := &in.Secrets[i]
-		if s.Secret != callout.Redacted {
+		k := keys[i]
+		if s.Secret != callout.Redacted || stored == nil || k == "?" {
 			continue
 		}
 		field := fmt.Sprintf("secrets[%d].secret", i)
-		if stored == nil {
-			problems = append(problems, flows.Errorf(field, "%s stands for a stored signing secret, and a new subscription has none: give the secret itself, or leave secrets out for one to be generated", callout.Redacted))
-			continue
-		}
-		k := dates(*s)
 		var same []delivery.Secret
 		for _, old := range stored.Secrets {
-			if dates(old) == k {
+			if k != "" && dates(old) == k {
 				same = append(same, old)
 			}
 		}
@@ -156,6 +191,7 @@ func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 				callout.Redacted, len(same), sent[k]))
 		default:
 			s.Secret = same[taken[k]].Secret
+			s.CreatedAt, s.ExpiresAt = same[taken[k]].CreatedAt, same[taken[k]].ExpiresAt
 			taken[k]++
 		}
 	}
@@ -164,6 +200,33 @@ func keepSubscriptionSecrets(in, stored *delivery.Subscription) error {
 		return withProblems(&APIError{Status: fiber.StatusUnprocessableEntity, Code: CodeInvalidField, Field: fe.Path, Message: fe.Error()}, problems)
 	}
 	return nil
+}
+
+// sameDates says whether a stored secret has the dates sent: each the same
+// to the precision it is sent with, as a client that keeps fewer digits
+// truncates or rounds it, and an expiry on both or neither.
+func sameDates(stored, sent delivery.Secret) bool {
+	if (stored.ExpiresAt == nil) != (sent.ExpiresAt == nil) {
+		return false
+	}
+	return nearTime(stored.CreatedAt, sent.CreatedAt) && (sent.ExpiresAt == nil || nearTime(*stored.ExpiresAt, *sent.ExpiresAt))
+}
+
+// nearTime says whether stored is sent to the precision of sent's digits:
+// within one unit of its last digit (a second, a millisecond, a
+// microsecond), either way; to the nanosecond, equal.
+func nearTime(stored, sent time.Time) bool {
+	unit := time.Nanosecond
+	switch ns := sent.Nanosecond(); {
+	case ns%int(time.Second) == 0:
+		unit = time.Second
+	case ns%int(time.Millisecond) == 0:
+		unit = time.Millisecond
+	case ns%int(time.Microsecond) == 0:
+		unit = time.Microsecond
+	}
+	d := stored.Sub(sent)
+	return d > -unit && d < unit
 }
 
 func (s *Server) createSubscription(c *fiber.Ctx, d *delivery.Service) error {
@@ -226,6 +289,12 @@ func (s *Server) updateSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	stored, err := d.Get(c.UserContext(), id)
 	if err != nil {
 		return deliveryErr(err)
+	}
+	if v := gjson.GetBytes(c.Body(), "disabled"); !v.Exists() || v.Type == gjson.Null {
+		// Left out, as secrets may be: a disabled endpoint stays disabled
+		// through an edit of its settings, re-enabled only by
+		// "disabled": false.
+		in.Disabled = stored.Disabled
 	}
 	if err := keepSubscriptionSecrets(&in, stored); err != nil {
 		return err

@@ -357,3 +357,30 @@ func TestSubscriptionFlowsMustExist(t *testing.T) {
 		t.Errorf("PUT naming the deleted flow again, once the subscription no longer does: %d %s", r.Status, r.Body)
 	}
 }
+
+// A PUT that leaves disabled out keeps the endpoint as it is, as it keeps
+// the secrets: a disabled endpoint stays disabled, with its reason and
+// date, through an edit of its URL, and only "disabled": false re-enables
+// it; an enabled one stays enabled.
+func TestSubscriptionPutWithoutDisabledKeepsIt(t *testing.T) {
+	ts := newTestServer(t, nil)
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": "https://crm.example.com/a"})["id"].(string)
+	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": "https://crm.example.com/a", "disabled": true, "disabled_reason": "maintenance"})
+	before := ts.must(200, "GET", "/v1/webhooks/"+id, nil)
+	ts.clock.Advance(time.Minute)
+	for _, body := range []string{`{"url":"https://crm.example.com/b"}`, `{"url":"https://crm.example.com/c","disabled":null}`} {
+		after := ts.must(200, "PUT", "/v1/webhooks/"+id, body)
+		if after["disabled"] != true || after["disabled_reason"] != "maintenance" || after["disabled_at"] != before["disabled_at"] {
+			t.Errorf("PUT %s of a disabled endpoint: %v, want it still disabled for maintenance since %v", body, after, before["disabled_at"])
+		}
+		if st := ts.do("POST", "/v1/webhooks/"+id+"/ping", nil).Status; st != 422 {
+			t.Errorf("ping after PUT %s: %d, want 422 (disabled)", body, st)
+		}
+	}
+	if after := ts.must(200, "PUT", "/v1/webhooks/"+id, `{"url":"https://crm.example.com/c","disabled":false}`); after["disabled"] != false || after["disabled_at"] != nil {
+		t.Errorf(`PUT with "disabled": false: %v, want it enabled`, after)
+	}
+	if after := ts.must(200, "PUT", "/v1/webhooks/"+id, `{"url":"https://crm.example.com/d"}`); after["disabled"] != false {
+		t.Errorf("PUT of an enabled endpoint without disabled: %v, want it enabled", after)
+	}
+}

@@ -54,6 +54,7 @@ func loadWebhookConfigs(ctx context.Context, st store.Store, file string, read m
 		if wc.Name == "" {
 			wc.Name = r.ID
 		}
+		callout.Normalize(&wc) // an earlier version stored "auth": {} and encodings as sent
 		w.api[wc.Name] = &wc
 	}
 	switch {
@@ -527,6 +528,7 @@ func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig,
 		}
 		return nil, withProblems(&APIError{Status: status, Code: code, Field: fe.Path, Message: msg}, problems)
 	}
+	callout.Normalize(in)
 	raw, err := json.Marshal(in)
 	if err != nil {
 		return nil, err
