@@ -357,9 +357,11 @@ func (s *Service) storedContact(ctx context.Context, urn string) (*flows.Contact
 // mergeContact fills a contact from what is stored for its URN: stored
 // fields persist across sessions; the request's values win. Fields are
 // matched by key, as flows read them: a request's "Tier" replaces a stored
-// "tier" (set_variable's spelling) rather than standing beside it. A
-// language of only white space is none, and keeps the stored one.
+// "tier" (set_variable's spelling) rather than standing beside it. The
+// name and language are trimmed of white space: one of only white space is
+// none, and keeps the stored one.
 func mergeContact(c, stored *flows.Contact) {
+	c.Name = strings.TrimSpace(c.Name)
 	c.Language = strings.TrimSpace(c.Language)
 	if stored == nil {
 		return
