@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -91,10 +92,11 @@ func TestAPISandboxSessionKeepsItsContactApart(t *testing.T) {
 }
 
 // A sandbox session on a call is found by its call's id, as a live one
-// is, and is its test contact's: a retried request about the call (the
-// same I-Twilio-Idempotency-Token) is answered again from what the first
-// one recorded, without a second turn, and the live caller's contact is
-// not the call's.
+// is, and is its test contact's: its turns take that contact's lock, so
+// they wait for the test contact's other turns (not the live caller's); a
+// retried request about the call (the same I-Twilio-Idempotency-Token) is
+// answered again from what the first one recorded, without a second turn;
+// and the live caller's contact is not the call's.
 func TestAPISandboxCallRetriedRequest(t *testing.T) {
 	ts, base := twilioCallServer(t, "ivr-menu", "")
 	r := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ivr-menu", "channel": "tw", "environment": "sandbox",
@@ -103,7 +105,24 @@ func TestAPISandboxCallRetriedRequest(t *testing.T) {
 	if r["id"] != id {
 		t.Fatalf("sandbox call's session %v, want %s", r["id"], id)
 	}
-	_, first := twilioPost(t, base, "/twilio/tw/voice", callForm("CA7", "Digits", "9"), TwilioIdempotencyHeader, "tok-1")
+	// The test contact is in another turn: the call's request waits for it.
+	testKey := flows.SandboxContactPrefix + "tel:+15550001"
+	held := ts.srv.svc.locks.lock(testKey, "")
+	done := make(chan string, 1)
+	go func() {
+		_, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA7", "Digits", "9"), TwilioIdempotencyHeader, "tok-1")
+		done <- body
+	}()
+	for ts.lockUsers(testKey) < 2 {
+		select {
+		case body := <-done:
+			held.Unlock()
+			t.Fatalf("the sandbox call's request was answered while its test contact's lock was held: %s", body)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	held.Unlock()
+	first := <-done
 	if !strings.Contains(first, "<Say>Sorry, that is not an option.</Say>") {
 		t.Fatalf("a wrong key answered %s", first)
 	}
