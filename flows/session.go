@@ -47,7 +47,8 @@ type Session struct {
 	Status      Status  `json:"status"`
 	Environment string  `json:"env,omitempty"`
 	Contact     Contact `json:"contact"`
-	// SandboxContact marks the web simulator's test contact: the flow sees
+	// SandboxContact marks a sandbox session's test contact (the web
+	// simulator's, or an API start's with environment sandbox): the flow sees
 	// its URN as given, while the store keeps it, its fields and its
 	// sessions under ContactKey, apart from a live contact with that URN.
 	SandboxContact bool     `json:"sandbox_contact,omitempty"`

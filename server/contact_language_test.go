@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/flows"
 )
 
 // A contact language given to POST /v1/sessions as "FR" or "fr" is the
@@ -47,5 +50,37 @@ func TestSessionBlankContactLanguageKeepsStored(t *testing.T) {
 	r = ts.must(201, "POST", "/v1/sessions", `{"flow": "hello", "contact": {"urn": "`+urn+`"}}`)
 	if got := strings.Join(texts(r), "|"); got != "Bonjour (fra)" {
 		t.Errorf("the next session after a blank language: sent %q", got)
+	}
+}
+
+// A contact name is trimmed of white space, and one of only white space is
+// no name: the stored one is kept, as when none is given, through the API
+// and the simulator alike.
+func TestSessionBlankContactNameKeepsStored(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(`{"id": "hello", "widgets": [{"id": "m", "type": "send_message", "text": "Hello [@contact.name]"}]}`)
+	for _, path := range []string{"/v1/sessions", "/v1/simulator/sessions"} {
+		urn := "tel:+15550002222"
+		for _, c := range []struct{ name, want string }{
+			{"", "Hello []"},
+			{"   ", "Hello []"},
+			{" Ada\t", "Hello [Ada]"},
+			{"   ", "Hello [Ada]"},
+			{"\n", "Hello [Ada]"},
+			{"", "Hello [Ada]"},
+			{"Bea", "Hello [Bea]"},
+		} {
+			r := ts.must(201, "POST", path, map[string]any{"flow": "hello", "contact": map[string]any{"urn": urn, "name": c.name}})
+			if got := strings.Join(texts(r), "|"); got != c.want {
+				t.Errorf("%s with name %q: sent %q, want %q", path, c.name, got, c.want)
+			}
+		}
+		key := urn
+		if path == "/v1/simulator/sessions" {
+			key = flows.SandboxContactPrefix + urn
+		}
+		if stored, err := ts.srv.store.Contact(context.Background(), key); err != nil || stored.Name != "Bea" {
+			t.Errorf("%s: stored contact %+v (err %v), want the name Bea", path, stored, err)
+		}
 	}
 }

@@ -204,9 +204,11 @@ type StartRequest struct {
 	// that cannot run on its Call (POST /v1/sessions, whose field flow named
 	// it, and the simulator's start): see checkStartKind.
 	CheckKind bool
-	// SandboxContact makes the contact the simulator's test contact: the
-	// flow sees Contact.URN, the store keeps the contact apart from a live
-	// one with that URN (flows.Session.SandboxContact).
+	// SandboxContact makes the contact a test contact, as every sandbox
+	// session's is (the simulator's, POST /v1/sessions with environment
+	// sandbox): the flow sees Contact.URN, the store keeps the contact, its
+	// waiting entry and its lock apart from a live one with that URN
+	// (flows.Session.SandboxContact).
 	SandboxContact bool
 
 	// twiml is set when the reply is answered as TwiML (commit.twiml).
@@ -355,9 +357,11 @@ func (s *Service) storedContact(ctx context.Context, urn string) (*flows.Contact
 // mergeContact fills a contact from what is stored for its URN: stored
 // fields persist across sessions; the request's values win. Fields are
 // matched by key, as flows read them: a request's "Tier" replaces a stored
-// "tier" (set_variable's spelling) rather than standing beside it. A
-// language of only white space is none, and keeps the stored one.
+// "tier" (set_variable's spelling) rather than standing beside it. The
+// name and language are trimmed of white space: one of only white space is
+// none, and keeps the stored one.
 func mergeContact(c, stored *flows.Contact) {
+	c.Name = strings.TrimSpace(c.Name)
 	c.Language = strings.TrimSpace(c.Language)
 	if stored == nil {
 		return
@@ -607,7 +611,7 @@ func (s *Service) lockSessionWith(ctx context.Context, id string, try bool) (fun
 	if try {
 		ok := false
 		if held, ok = s.locks.tryLock(peek.ContactKey(), peek.ID); !ok {
-			return nil, nil, &contactBusyError{urn: peek.Contact.URN}
+			return nil, nil, &contactBusyError{urn: peek.ContactKey()}
 		}
 	} else {
 		held = s.locks.lock(peek.ContactKey(), peek.ID)
@@ -1103,7 +1107,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 	}
 	defer unlock()
 	if requestID != "" {
-		b, ok, err := s.store.ProcessedReply(ctx, ch.ID, sess.Contact.URN, requestID)
+		b, ok, err := s.store.ProcessedReply(ctx, ch.ID, sess.ContactKey(), requestID)
 		if err != nil {
 			return nil, err
 		}
@@ -1166,7 +1170,8 @@ func callRequestID(callID, token string) string {
 // lockCallOf takes the lock of a call's caller (urn), then loads the
 // call's session id: not found (404) when it has none, with the lock still
 // held so that the caller can start it. A session whose contact is no
-// longer urn is locked through its own contact.
+// longer urn, or is a test contact (a sandbox session's), is locked
+// through its own contact.
 func (s *Service) lockCallOf(ctx context.Context, urn, id string) (func(), *flows.Session, error) {
 	held := s.locks.lock(urn, id)
 	sess, err := s.store.LoadSession(ctx, id)
@@ -1176,7 +1181,7 @@ func (s *Service) lockCallOf(ctx context.Context, urn, id string) (func(), *flow
 	case err != nil:
 		held.Unlock()
 		return nil, nil, err
-	case sess.Contact.URN != urn:
+	case sess.ContactKey() != urn:
 		held.Unlock()
 		return s.lockSession(ctx, id)
 	}

@@ -56,9 +56,10 @@ func (c *sessionCache) take(channel, urn string) *flows.Session {
 // committed records the session a turn just wrote: kept while it waits on a
 // channel, forgotten once it does not. A call's session is neither: it is
 // never the contact's waiting session on the channel (the store finds it by
-// its id), so it must not take or drop that session's entry.
+// its id), so it must not take or drop that session's entry; nor is a test
+// contact's (flows.Session.SandboxContact), which no message resumes.
 func (c *sessionCache) committed(channel string, s *flows.Session) {
-	if c.lru == nil || channel == "" || s.Contact.URN == "" || s.Call != nil {
+	if c.lru == nil || channel == "" || s.Contact.URN == "" || s.Call != nil || s.SandboxContact {
 		return
 	}
 	k := cacheKey{channel, s.Contact.URN}

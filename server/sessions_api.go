@@ -72,6 +72,11 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 	default:
 		return badRequest("environment", "environment is live or sandbox, not %q", b.Environment)
 	}
+	// A sandbox session's contact is a test contact, as the simulator's
+	// are: kept apart from the live contact with its URN, so that a test
+	// never reads or changes that contact's fields, never interrupts its
+	// waiting session and never takes its messages on the channel.
+	req.SandboxContact = req.Environment == flows.EnvSandbox
 	if b.Contact != nil {
 		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: b.Contact.Language, Fields: b.Contact.Fields}
 	}

@@ -301,6 +301,7 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		}
 		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
 	}
+	urnField := "contact.urn"
 	if req.Contact.URN == "" && (b.Call == nil || b.Call.From == "") {
 		// parley simulate's contact, whose number is also the caller's.
 		req.Contact.URN = sim.DefaultURN
@@ -320,9 +321,16 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 			call.CLI = strings.TrimPrefix(req.Contact.URN, "tel:")
 		}
 		if req.Contact.URN == "" && call.CLI != "" {
-			req.Contact.URN = "tel:" + call.CLI
+			req.Contact.URN, urnField = "tel:"+call.CLI, "call.from"
 		}
 		req.Call, req.LaunchID = call, call.ID // launched by its call, as on POST /v1/sessions
+	}
+	// Checked before the turn, as POST /v1/sessions checks it: a URN the
+	// store cannot keep would fail the turn's save after its webhooks were
+	// called, and one that names no one would make one test contact of
+	// every such URN.
+	if err := checkURN(urnField, "the contact's URN", req.Contact.URN); err != nil {
+		return err
 	}
 	req.SandboxContact = true
 	if len(mocks) > 0 {

@@ -2,7 +2,11 @@ package server
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parleyhq/parley/flows"
@@ -80,5 +84,62 @@ func TestSimulatorContactIsTheAuthors(t *testing.T) {
 	r := ts.must(200, "POST", "/v1/sessions/"+live["id"].(string)+"/resume", map[string]any{"text": "hi"})
 	if r["status"] != "completed" {
 		t.Errorf("live session after its contact's answer: %v", r["status"])
+	}
+}
+
+// The test contact's URN is checked before the turn, as POST /v1/sessions
+// checks a contact's: one the store cannot keep (over 512 bytes) is refused
+// before the flow's webhook is called, rather than failing the turn's
+// save after it, and one that names no one (tel:), or has a scheme kept for
+// other contacts (withheld:, sim:), is refused too, 400 naming the field.
+func TestSimulatorContactURNChecked(t *testing.T) {
+	var calls atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Write([]byte(`{}`))
+	}))
+	defer hook.Close()
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	ts.createFlow(`{"id":"hook","name":"Hook","widgets":[
+ {"id":"call","type":"webhook","url":"` + hook.URL + `?who=@contact.urn","exits":{"Success":"bye","Failure":"bye"}},
+ {"id":"bye","type":"send_message","text":"bye","exits":{"Next":""}}]}`)
+	ts.createFlow(`{"id":"ivr","name":"IVR","kind":"voice","widgets":[
+ {"id":"call","type":"webhook","url":"` + hook.URL + `?who=@contact.urn","exits":{"Success":"bye","Failure":"bye"}},
+ {"id":"bye","type":"say","text":"bye","exits":{"Next":""}}]}`)
+	long := "tel:+1" + strings.Repeat("1", 599)
+	for _, c := range []struct {
+		name  string
+		body  map[string]any
+		field string
+		says  string
+	}{
+		{"long", map[string]any{"flow": "hook", "contact": map[string]any{"urn": long}}, "contact.urn", "is 605 bytes long, over the limit of 512 bytes"},
+		{"no address", map[string]any{"flow": "hook", "contact": map[string]any{"urn": "tel:"}}, "contact.urn", "has no address after its scheme"},
+		{"blank", map[string]any{"flow": "hook", "contact": map[string]any{"urn": "  "}}, "contact.urn", "is blank"},
+		{"withheld", map[string]any{"flow": "hook", "contact": map[string]any{"urn": "withheld:abc"}}, "contact.urn", "has the withheld: scheme"},
+		{"sim", map[string]any{"flow": "hook", "contact": map[string]any{"urn": "sim:tel:+1555"}}, "contact.urn", "the sim: scheme is kept"},
+		{"long caller", map[string]any{"flow": "ivr", "call": map[string]any{"from": long[len("tel:"):]}}, "call.from", "is 605 bytes long"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := ts.do("POST", "/v1/simulator/sessions", c.body)
+			if r.Status != 400 {
+				t.Fatalf("status %d, want 400: %s", r.Status, r.Body)
+			}
+			e := r.errorOf(t)
+			if e["code"] != CodeInvalidField || e["field"] != c.field || !strings.HasPrefix(e["message"].(string), c.field+": the contact's URN ") || !strings.Contains(e["message"].(string), c.says) {
+				t.Errorf("error %v, want invalid_field on %s saying %q", e, c.field, c.says)
+			}
+		})
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the flow's webhook was called %d times for starts that were refused", n)
+	}
+	if list := ts.must(200, "GET", "/v1/sessions", nil)["sessions"].([]any); len(list) != 0 {
+		t.Errorf("sessions after the refused starts: %v, want none", list)
+	}
+	// A URN the store keeps starts, and calls the webhook.
+	ts.must(201, "POST", "/v1/simulator/sessions", map[string]any{"flow": "hook", "contact": map[string]any{"urn": "tel:+1555"}})
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the flow's webhook was called %d times, want 1", n)
 	}
 }

@@ -128,7 +128,8 @@ type timerRunner struct {
 
 // busyTimer is a timer whose contact was busy with another turn.
 type busyTimer struct {
-	// urn is the contact's URN, the key of the lock that was taken.
+	// urn is the key of the lock that was taken: the contact's
+	// (flows.Session.ContactKey, a test contact's under sim:).
 	urn string
 	// scan is the last scan that met the timer.
 	scan uint64

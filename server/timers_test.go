@@ -545,8 +545,18 @@ func (c *countingStore) LoadSession(ctx context.Context, id string) (*flows.Sess
 // turns: the scanner leaves them for its regular scans instead of scanning
 // again each time one of them is found busy, and does not load the session
 // of a timer whose contact is still busy. Once the contacts are free, the
-// next scan fires them all.
+// next scan fires them all. So with the test contacts of sandbox sessions,
+// whose lock is their own.
 func TestBusyContactsDoNotSpinTheScanner(t *testing.T) {
+	t.Run("live", func(t *testing.T) { testBusyContactsDoNotSpinTheScanner(t, false) })
+	t.Run("sandbox", func(t *testing.T) { testBusyContactsDoNotSpinTheScanner(t, true) })
+}
+
+func testBusyContactsDoNotSpinTheScanner(t *testing.T, sandbox bool) {
+	env := flows.EnvLive
+	if sandbox {
+		env = flows.EnvSandbox
+	}
 	b, err := store.Open(filepath.Join(t.TempDir(), DBFile), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -563,8 +573,8 @@ func TestBusyContactsDoNotSpinTheScanner(t *testing.T) {
 	var held []heldLock
 	for i := range n {
 		urn := fmt.Sprintf("tel:+1555000%04d", i)
-		ids = append(ids, ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow", "contact": map[string]any{"urn": urn}})["id"].(string))
-		held = append(held, ts.srv.svc.locks.lock(urn, ""))
+		ids = append(ids, ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "slow", "environment": env, "contact": map[string]any{"urn": urn}})["id"].(string))
+		held = append(held, ts.srv.svc.locks.lock(flows.ContactKey(urn, sandbox), ""))
 	}
 	scans0, loads0 := cs.scans.Load(), cs.loads.Load()
 	ts.clock.Advance(61 * time.Second)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
@@ -151,7 +152,37 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 			return nil, nil, s.badSignature(c, ch.ID, base+raw, got == "")
 		}
 	}
+	if err := plusInForm(c.Body()); err != nil {
+		return nil, nil, err
+	}
 	return ch, params, nil
+}
+
+// twilioNumberParams are the parameters of Twilio's webhooks that hold a
+// phone number, +15551234567 when it is one.
+var twilioNumberParams = []string{"From", "To", "Caller"}
+
+// plusInForm refuses a form body whose From, To or Caller is written with a
+// bare "+" before its digits (From=+15551234567), as a request made by
+// hand may write it: a form body, like a query string, reads a bare "+" as
+// a space, so the number would be " 15551234567", the contact
+// tel:15551234567, another contact than the sender's. Twilio writes it
+// %2B. The body as sent is read, so a space written %20 is left alone.
+func plusInForm(body []byte) error {
+	for part := range bytes.SplitSeq(body, []byte("&")) {
+		key, raw, _ := bytes.Cut(part, []byte("="))
+		if len(raw) < 2 || raw[0] != '+' || raw[1] < '0' || raw[1] > '9' {
+			continue
+		}
+		name, err := url.QueryUnescape(string(key))
+		if err != nil || !slices.Contains(twilioNumberParams, name) {
+			continue
+		}
+		v, _ := url.QueryUnescape(string(raw))
+		return badRequest(name, `%s: a "+" in a form body is read as a space (%.40q); write it as %%2B: %s=%.40s`,
+			name, v, name, strings.ReplaceAll(string(raw), "+", "%2B"))
+	}
+	return nil
 }
 
 // withoutUserInfo is an absolute URL without the user name and password

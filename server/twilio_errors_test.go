@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -71,5 +72,55 @@ func TestTwilioCallWithoutVoiceFlow(t *testing.T) {
 	// Its hang-up is taken as any other.
 	if status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "completed")); status != 200 || !strings.HasSuffix(body, "<Response/>") {
 		t.Errorf("hang-up: %d %s", status, body)
+	}
+}
+
+// A form body written by hand with a bare "+" before a number (From=+1555...)
+// would have the number read as " 1555...", another contact than the
+// sender's: From, To and Caller so written are refused, 400 naming the
+// parameter and how to write it, before any turn runs. Written %2B, or a
+// space written %20, the request is taken.
+func TestTwilioFormBarePlusRefused(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(askFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","default_flow":"ask","voice_flow":"ivr-menu"}`)
+	post := func(path, body string) response {
+		t.Helper()
+		req := httptest.NewRequest("POST", "http://127.0.0.1"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return ts.send(req)
+	}
+	for _, c := range []struct{ path, body, field, says string }{
+		{"/twilio/tw/sms", "From=+15550100100&Body=hi&MessageSid=SM1", "From",
+			`From: a "+" in a form body is read as a space (" 15550100100"); write it as %2B: From=%2B15550100100`},
+		{"/twilio/tw/sms", "Body=hi&To=+15550000&From=%2B15550100100&MessageSid=SM2", "To",
+			`To: a "+" in a form body is read as a space (" 15550000"); write it as %2B: To=%2B15550000`},
+		{"/twilio/tw/voice", "CallSid=CA1&From=+15550100100&CallStatus=ringing", "From", `From: a "+" in a form body`},
+		{"/twilio/tw/voice", "CallSid=CA1&From=%2B15550100100&Caller=+15550100100&CallStatus=ringing", "Caller", `Caller: a "+" in a form body`},
+	} {
+		r := post(c.path, c.body)
+		if r.Status != 400 {
+			t.Errorf("%s %s: %d %s, want 400", c.path, c.body, r.Status, r.Body)
+			continue
+		}
+		if e := r.errorOf(t); e["field"] != c.field || !strings.HasPrefix(e["message"].(string), c.says) {
+			t.Errorf("%s %s: %v, want field %s saying %s", c.path, c.body, e, c.field, c.says)
+		}
+	}
+	if list := ts.must(200, "GET", "/v1/sessions", nil)["sessions"].([]any); len(list) != 0 {
+		t.Errorf("sessions after the refused requests: %v, want none", list)
+	}
+	// Encoded, the same message is the sender's; a "+" in another
+	// parameter is a space, as the sender wrote it.
+	if r := post("/twilio/tw/sms", "From=%2B15550100100&Body=hi+there&MessageSid=SM3"); r.Status != 200 {
+		t.Errorf("From=%%2B...: %d %s", r.Status, r.Body)
+	}
+	// The body is read as it was sent: a space written %20 is not a "+".
+	if err := plusInForm([]byte("From=%2015550100100&To=%2B1555&Caller=1+555&Body=+1")); err != nil {
+		t.Errorf("plusInForm of a body without a bare + before a number: %v", err)
+	}
+	list := ts.must(200, "GET", "/v1/sessions?contact=tel:%2B15550100100", nil)["sessions"].([]any)
+	if len(list) != 1 {
+		t.Errorf("sessions of tel:+15550100100: %v, want the one message's", list)
 	}
 }

@@ -18,23 +18,46 @@ var withheldCallerIDs = map[string]bool{
 }
 
 // withheldCaller reports whether a call's from is a withheld number: none
-// at all (as Twilio may send it: a blank one is refused as blank), or one of
-// withheldCallerIDs in any case, with or without the tel: scheme.
+// at all (as Twilio may send it: a blank one is refused as blank), one of
+// withheldCallerIDs in any case, with or without the tel: scheme, or an
+// anonymous caller of another scheme (anonymousAddress).
 func withheldCaller(from string) bool {
 	if from == "" {
 		return true
 	}
 	from = strings.TrimSpace(from)
 	if scheme, addr, ok := strings.Cut(from, ":"); ok {
-		if !strings.EqualFold(strings.TrimSpace(scheme), "tel") {
-			return false
+		scheme, addr = strings.ToLower(strings.TrimSpace(scheme)), strings.TrimSpace(addr)
+		if scheme != "tel" {
+			return anonymousAddress(scheme, addr)
 		}
-		from = strings.TrimSpace(addr)
+		from = addr
 		if from == "" {
 			return false // "tel:" names no one, and is refused as such
 		}
 	}
 	return withheldCallerIDs[strings.ToLower(from)]
+}
+
+// anonymousAddress reports whether addr, of the URN scheme scheme (in lower
+// case), names no one but an anonymous caller, in any case: Twilio's
+// client:Anonymous (a Voice SDK client that gave no identity), and a SIP
+// caller's anonymous identity, whose host is anonymous.invalid (RFC 3261
+// 8.1.1.3, RFC 3323's sip:anonymous@anonymous.invalid), its parameters
+// (;transport=udp) and headers (?...) aside. Every such caller would
+// otherwise be one contact.
+func anonymousAddress(scheme, addr string) bool {
+	switch scheme {
+	case "client":
+		return strings.EqualFold(addr, "anonymous")
+	case "sip", "sips":
+		if i := strings.IndexAny(addr, ";?"); i >= 0 {
+			addr = addr[:i]
+		}
+		_, host, ok := strings.Cut(addr, "@")
+		return ok && strings.EqualFold(host, "anonymous.invalid")
+	}
+	return false
 }
 
 // callerURN is the URN of a call's caller: from's on the channel (c nil:

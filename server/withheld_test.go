@@ -44,7 +44,9 @@ func TestTwilioWithheldCallersShareNoContact(t *testing.T) {
 		}
 		return string(r.Body)
 	}
-	for i, from := range []string{"Anonymous", "anonymous", "Restricted", "Unavailable", "Unknown", "+266696687", "+7378742833", "+2562533", "+8656696", ""} {
+	for i, from := range []string{"Anonymous", "anonymous", "Restricted", "Unavailable", "Unknown", "+266696687", "+7378742833", "+2562533", "+8656696", "",
+		"client:Anonymous", "CLIENT:anonymous", "sip:anonymous@anonymous.invalid", "SIP:Anonymous@Anonymous.Invalid",
+		"sips:anonymous@anonymous.invalid;transport=tls", "sip:thisis@anonymous.invalid"} {
 		// Two calls from each: the second must not hear what the first saved.
 		for j := range 2 {
 			sid := "CA-w" + string(rune('a'+i)) + string(rune('0'+j))
@@ -52,7 +54,7 @@ func TestTwilioWithheldCallersShareNoContact(t *testing.T) {
 			if want := "<Say>Caller " + from + ", account .</Say>"; !strings.Contains(greeting, want) {
 				t.Errorf("call %d from %q answered %s, want %s: a withheld caller heard another's account", j+1, from, greeting, want)
 			}
-			if got := call(sid, from, "123"+string(rune('0'+i))); !strings.Contains(got, "<Say>Saved.</Say>") {
+			if got := call(sid, from, fmt.Sprint(1200+i)); !strings.Contains(got, "<Say>Saved.</Say>") {
 				t.Errorf("call %d from %q after its digits: %s", j+1, from, got)
 			}
 		}
@@ -226,6 +228,22 @@ func TestWithheldCallersStoreNoContact(t *testing.T) {
 		}
 		if _, err := ts.srv.store.Contact(ctx, "withheld:"+id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("contact withheld:%s after pruning: %v, want none", id, err)
+		}
+	}
+}
+
+// Only the anonymous forms of a scheme are withheld callers: a SIP or
+// client identity that names someone is that caller's contact.
+func TestWithheldCallerForms(t *testing.T) {
+	for from, want := range map[string]bool{
+		"client:Anonymous": true, " Client: ANONYMOUS ": true, "client:alice": false, "client:": false,
+		"sip:anonymous@anonymous.invalid": true, "sip:Anonymous@ANONYMOUS.INVALID;user=phone": true,
+		"sips:anonymous@anonymous.invalid?Subject=x": true, "sip:thisis@anonymous.invalid": true,
+		"sip:alice@example.com": false, "sip:anonymous@example.com": false, "sip:anonymous.invalid": false,
+		"sip:x@anonymous.invalid.example.com": false, "tel:client:anonymous": false, "mailto:anonymous": false,
+	} {
+		if got := withheldCaller(from); got != want {
+			t.Errorf("withheldCaller(%q) = %v, want %v", from, got, want)
 		}
 	}
 }
