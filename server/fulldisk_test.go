@@ -57,7 +57,7 @@ func TestStoreDiskFull(t *testing.T) {
 	// while turns are refused before they run.
 	first, _ := e["message"].(string)
 	since, _, _ := strings.Cut(first, ": ")
-	time.Sleep(time.Until(time.Now().Add(store.WriteProbeInterval).Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	ts.clock.Advance(store.WriteProbeInterval + time.Second)
 	ts.must(http.StatusInsufficientStorage, "POST", "/v1/sessions", start)
 	r = ts.do("GET", "/healthz", nil)
 	e = r.errorOf(t)
@@ -73,7 +73,7 @@ func TestStoreDiskFull(t *testing.T) {
 	}
 
 	disk.Free()
-	time.Sleep(store.WriteProbeInterval) // until a turn is let through
+	ts.clock.Advance(store.WriteProbeInterval) // until a turn is let through
 	ts.must(http.StatusCreated, "POST", "/v1/sessions", start)
 	ts.must(http.StatusOK, "GET", "/healthz", nil)
 	if n := counter(t, ts, "parley_sessions_started_total"); n != 2 {
@@ -181,7 +181,7 @@ func TestStoreDiskFullHoldsTurns(t *testing.T) {
 	logged("after 20 retries", 1)
 	// A second later one turn is let through, to find out whether writes
 	// succeed: it fails again, and the others are refused.
-	time.Sleep(store.WriteProbeInterval + 50*time.Millisecond)
+	ts.clock.Advance(store.WriteProbeInterval)
 	for range 5 {
 		if resp, m := post(start); resp.StatusCode != http.StatusInsufficientStorage {
 			t.Fatalf("a retry on a full disk a second later: %d %v, want 507", resp.StatusCode, m)
@@ -195,7 +195,7 @@ func TestStoreDiskFullHoldsTurns(t *testing.T) {
 	// With room again, the next turn let through succeeds, and the turns
 	// after it run at once.
 	disk.Free()
-	time.Sleep(store.WriteProbeInterval + 50*time.Millisecond)
+	ts.clock.Advance(store.WriteProbeInterval)
 	for i := range 3 {
 		if resp, m := post(start); resp.StatusCode != http.StatusCreated {
 			t.Fatalf("start %d once there is room: %d %v, want 201", i, resp.StatusCode, m)
@@ -231,10 +231,10 @@ func TestStoreDiskFullHoldsTimers(t *testing.T) {
 
 	big := make([]byte, 150<<10)
 	rand.Read(big)
+	ts.clock.Advance(2 * time.Minute) // the timer is due
 	disk.FillUp()
 	ts.must(http.StatusInsufficientStorage, "POST", "/v1/sessions", map[string]any{"flow": "ask",
 		"contact": map[string]any{"urn": "tel:+15550101", "fields": map[string]any{"notes": hex.EncodeToString(big)}}})
-	ts.clock.Advance(2 * time.Minute)
 	ctx := context.Background()
 	for range 3 {
 		if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
@@ -249,7 +249,7 @@ func TestStoreDiskFullHoldsTimers(t *testing.T) {
 	}
 
 	disk.Free()
-	time.Sleep(store.WriteProbeInterval)
+	ts.clock.Advance(store.WriteProbeInterval)
 	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
 		t.Fatal(err)
 	}

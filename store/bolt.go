@@ -198,7 +198,7 @@ func (b *Bolt) TryWrite() error {
 	if f == nil {
 		return nil
 	}
-	now := time.Now().UnixNano()
+	now := b.now().UnixNano()
 	next := b.probeAt.Load()
 	if now >= next && b.probeAt.CompareAndSwap(next, now+int64(WriteProbeInterval)) {
 		return nil
@@ -213,7 +213,7 @@ func (b *Bolt) TryWrite() error {
 // WritesHeld reports whether TryWrite would refuse a write now, without
 // taking the probe.
 func (b *Bolt) WritesHeld() bool {
-	return b.writeFailure.Load() != nil && time.Now().UnixNano() < b.probeAt.Load()
+	return b.writeFailure.Load() != nil && b.now().UnixNano() < b.probeAt.Load()
 }
 
 // LastWriteFailure returns the failures of commits writing the file since
@@ -235,7 +235,7 @@ func (b *Bolt) committed(err error) error {
 	}
 	err = writeError(err)
 	b.statFailed.Add(1)
-	now := time.Now()
+	now := b.now()
 	b.probeAt.Store(now.Add(WriteProbeInterval).UnixNano())
 	f := &WriteFailure{Since: now, At: now, Err: err}
 	for {

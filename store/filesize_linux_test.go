@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -40,7 +41,9 @@ func limitFileSize(t *testing.T, n uint64) {
 // but for one a WriteProbeInterval.
 func TestWriteFileTooLarge(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "parley.db")
-	b, err := Open(path, Options{Now: func() time.Time { return t0 }})
+	var now atomic.Pointer[time.Time]
+	now.Store(&t0)
+	b, err := Open(path, Options{Now: func() time.Time { return *now.Load() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +77,8 @@ func TestWriteFileTooLarge(t *testing.T) {
 		held.RetryAfter <= 0 || held.RetryAfter > WriteProbeInterval || !b.WritesHeld() {
 		t.Fatalf("TryWrite right after the failure: %v, want the writes held for up to %s", err, WriteProbeInterval)
 	}
-	time.Sleep(WriteProbeInterval)
+	later := t0.Add(WriteProbeInterval)
+	now.Store(&later)
 	if b.WritesHeld() {
 		t.Error("WritesHeld a probe interval after the failure")
 	}
