@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -52,7 +53,9 @@ func TestOpenCreateFullDisk(t *testing.T) {
 func TestWriteDiskFull(t *testing.T) {
 	disk := smalldisk.Mount(t, 4<<20)
 	ctx := context.Background()
-	b, err := Open(filepath.Join(disk.Dir, "parley.db"), Options{Now: func() time.Time { return t0 }})
+	var now atomic.Pointer[time.Time]
+	now.Store(&t0)
+	b, err := Open(filepath.Join(disk.Dir, "parley.db"), Options{Now: func() time.Time { return *now.Load() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +81,8 @@ func TestWriteDiskFull(t *testing.T) {
 	if first == nil || !first.Since.Equal(first.At) {
 		t.Fatalf("LastWriteFailure after the first failed commit: %+v, want one failure", first)
 	}
+	later := t0.Add(time.Second)
+	now.Store(&later)
 	if _, err := b.SaveFlow(ctx, NewFlow{ID: "f", Definition: []byte(`{"pad":"` + strings.Repeat("x", 100<<10) + `"}`)}); !errors.Is(err, ErrDiskFull) {
 		t.Errorf("SaveFlow on a full disk: %v, want ErrDiskFull", err)
 	}
