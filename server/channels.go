@@ -45,6 +45,10 @@ type Channel struct {
 	// AuthToken is the Twilio auth token: when set, Twilio webhooks must carry
 	// a valid X-Twilio-Signature. It is never returned by the API.
 	AuthToken string `json:"auth_token,omitempty"`
+
+	// storedScheme is Scheme as an earlier version stored it, in its own
+	// case, which made the URNs of its senders (legacyURNOf).
+	storedScheme string
 }
 
 // Trigger starts Flow when a message's first word is Keyword (case-insensitive).
@@ -71,9 +75,55 @@ func (c *Channel) flowsChannel() *flows.Channel {
 // urnOf makes a contact URN of a sender address.
 func (c *Channel) urnOf(from string) string { return senderURN(c.Scheme, from) }
 
-// senderURN is a sender's URN: from as it is when it has a scheme, else
-// from in scheme ("tel" when blank).
+// legacyURNOf is the URN versions before URNs were normalised made of a
+// sender address on the channel, with the scheme as they stored it.
+func (c *Channel) legacyURNOf(from string) string {
+	if c == nil {
+		return legacySenderURN("", from)
+	}
+	if c.storedScheme != "" {
+		return legacySenderURN(c.storedScheme, from)
+	}
+	return legacySenderURN(c.Scheme, from)
+}
+
+// callerCLI is $call.cli of a call from from, whose caller's URN is urn:
+// the caller's number as Twilio's From gives it, the address of a tel:
+// URN (" tel:+1 555 010 0100" is +15550100100); another URN as it is
+// made (client:ada), the address of one the channel gave its scheme
+// to; a withheld number as it was sent (Anonymous).
+func callerCLI(from, urn string) string {
+	if withheldCaller(from) {
+		return from
+	}
+	if p, ok := strings.CutPrefix(urn, "tel:"); ok {
+		return p
+	}
+	if !strings.Contains(flows.NormalURN(from), ":") {
+		return flows.URNPath(urn) // a number the channel gave its scheme
+	}
+	return urn
+}
+
+// senderURN is a sender's URN, normal (flows.NormalURN): from's own when
+// it has a scheme, else from in scheme ("tel" when blank). A from that is
+// already a normal URN, as a channel's senders usually are, is returned
+// as it is, without allocating.
 func senderURN(scheme, from string) string {
+	from = flows.NormalURN(from)
+	if strings.IndexByte(from, ':') >= 0 {
+		return from
+	}
+	if scheme == "" {
+		scheme = "tel"
+	}
+	return flows.NormalURN(scheme + ":" + from)
+}
+
+// legacySenderURN is the URN versions before URNs were normalised made of
+// a sender, the key a contact of theirs may still be stored under: from
+// trimmed, with the channel's scheme when it has none, as given.
+func legacySenderURN(scheme, from string) string {
 	from = strings.TrimSpace(from)
 	if strings.Contains(from, ":") {
 		return from
@@ -95,6 +145,9 @@ func urnProblem(urn string) string {
 	}
 	if withheldURN(urn) {
 		return "has the " + withheldScheme + " scheme, kept for callers whose number is withheld, each call a contact of its own"
+	}
+	if p := flows.URNProblem(urn); p != "" {
+		return p
 	}
 	scheme, addr, ok := strings.Cut(urn, ":")
 	switch {
@@ -198,6 +251,10 @@ func (c *Channel) validate() error {
 	if p := schemeProblem(c.Scheme); p != "" {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "scheme", "%s", p)
 	}
+	// A URI's scheme is case-insensitive (RFC 3986), and a sender's URN
+	// is kept with its scheme in lower case (flows.NormalURN): so is the
+	// channel's.
+	c.Scheme = strings.ToLower(c.Scheme)
 	if sandboxScheme(c.Scheme + ":") {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "scheme", "scheme %q is refused: %s", c.Scheme, sandboxSchemeKept)
 	}
@@ -278,6 +335,9 @@ func loadChannels(ctx context.Context, st store.ConfigStore, log *slog.Logger) (
 				" sets another, and then a sender's next message starts a new session (one waiting under the old URN waits until it expires)",
 				"channel", c.ID, "field", "scheme", "problem", p)
 		}
+		// Stored by a version that kept a scheme's case: its senders'
+		// URNs are made in lower case, as every URN is kept now.
+		c.storedScheme, c.Scheme = c.Scheme, strings.ToLower(c.Scheme)
 		if sandboxScheme(c.Scheme + ":") {
 			log.Warn("stored channel has the scheme "+c.Scheme+": "+sandboxSchemeKept+", so its senders without a scheme are refused until PUT /v1/channels/"+c.ID+" sets another",
 				"channel", c.ID, "field", "scheme")

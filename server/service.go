@@ -212,6 +212,12 @@ type StartRequest struct {
 	// twiml is set when the reply is answered as TwiML (commit.twiml).
 	twiml bool
 
+	// legacyURN is the contact's URN as versions before URNs were
+	// normalised kept it (legacySenderURN), when it is not Contact.URN:
+	// the contact and a waiting session such a version stored are read
+	// there when Contact.URN has none (see legacyKey).
+	legacyURN string
+
 	// read is set when the caller already read, under the contact's lock,
 	// that no session waits for the contact on Channel, and the contact
 	// stored for its URN (storedContact, nil when none).
@@ -277,11 +283,21 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 			return nil, err
 		}
 	}
+	legacy := req.legacyKey()
+	if legacy != "" && !req.read {
+		// After the contact's own lock, as HandleMessage takes them.
+		defer s.locks.lock(legacy, "").Unlock()
+	}
 	if req.Contact.URN != "" {
 		stored := req.storedContact
 		if !req.read && storesContact(req.Contact.URN) {
 			if stored, err = s.storedContact(ctx, req.contactKey()); err != nil {
 				return nil, err
+			}
+			if stored == nil && legacy != "" {
+				if stored, err = s.storedContact(ctx, legacy); err != nil {
+					return nil, err
+				}
 			}
 		}
 		mergeContact(&req.Contact, stored)
@@ -293,12 +309,19 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	if req.Channel != nil {
 		ch = req.Channel.flowsChannel()
 		if req.Contact.URN != "" && !req.read && req.Call == nil {
-			if w, err := s.store.WaitingSession(ctx, req.Channel.ID, req.contactKey()); err == nil {
-				if _, err := s.interruptLoaded(ctx, w); err != nil {
-					return nil, fmt.Errorf("interrupt session %s waiting on channel %q: %w", w.ID, req.Channel.ID, err)
+			keys := []string{req.contactKey(), legacy}
+			if legacy == "" {
+				keys = keys[:1]
+			}
+			for _, key := range keys {
+				if w, err := s.store.WaitingSession(ctx, req.Channel.ID, key); err == nil {
+					if _, err := s.interruptLoaded(ctx, w); err != nil {
+						return nil, fmt.Errorf("interrupt session %s waiting on channel %q: %w", w.ID, req.Channel.ID, err)
+					}
+					break
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return nil, err
 				}
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return nil, err
 			}
 		}
 	}
@@ -320,6 +343,24 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 // (flows.ContactKey).
 func (req *StartRequest) contactKey() string {
 	return flows.ContactKey(req.Contact.URN, req.SandboxContact)
+}
+
+// legacyKey is the key a version before URNs were normalised stored the
+// request's contact under, when it is another and could be a key: ""
+// when there is none to read.
+func (req *StartRequest) legacyKey() string {
+	return legacyKey(req.legacyURN, req.Contact.URN, req.SandboxContact)
+}
+
+// legacyKey is the store key of legacy, the URN an earlier version made of
+// what it was given, when it is not urn's: "" when they are the same (the
+// hot path reads one key) or legacy could not be a key, so nothing was
+// stored under it.
+func legacyKey(legacy, urn string, sandbox bool) string {
+	if legacy == "" || legacy == urn || urn == "" || store.KeyProblem(legacy) != "" {
+		return ""
+	}
+	return flows.ContactKey(legacy, sandbox)
 }
 
 // checkStartKind refuses to start a voice flow without a call: no one
@@ -422,6 +463,12 @@ type resumeOpts struct {
 	read    bool
 	// twiml is set when the reply is answered as TwiML (commit.twiml).
 	twiml bool
+
+	// legacyURN is the contact's URN as versions before URNs were
+	// normalised kept it (legacySenderURN), when it is not Contact.URN:
+	// the contact and a waiting session such a version stored are read
+	// there when Contact.URN has none (see legacyKey).
+	legacyURN string
 }
 
 // resume resumes a session loaded under its contact's lock.
@@ -862,6 +909,9 @@ func checkURN(field, what, urn string) error {
 	if sandboxScheme(urn) {
 		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q is refused: %s", field, what, urn, sandboxSchemeKept)
 	}
+	if p := flows.URNProblem(urn); p != "" {
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q %s", field, what, urn, p)
+	}
 	if p := urnProblem(urn); p != "" {
 		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q %s: give an address (+15551234567) or a URN with one (tel:+15551234567)", field, what, urn, p)
 	}
@@ -891,6 +941,20 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	st, err := s.store.Inbound(ctx, store.InboundQuery{Channel: ch.ID, URN: urn, MessageID: in.ID, Known: known})
 	if err != nil {
 		return nil, err
+	}
+	if !st.Processed && st.Session == nil && st.Contact == nil {
+		// Nothing under the normal URN: a version before URNs were
+		// normalised may have stored the sender under the URN as it was
+		// sent (tel:+1 555 010 0100). Its waiting session resumes there,
+		// and its contact is carried to the normal URN by the session
+		// that starts. Only a sender not written normally costs this
+		// second read.
+		if legacy := legacyKey(ch.legacyURNOf(in.From), urn, false); legacy != "" {
+			defer s.locks.lock(legacy, "").Unlock()
+			if st, err = s.store.Inbound(ctx, store.InboundQuery{Channel: ch.ID, URN: legacy, MessageID: in.ID}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if st.Processed {
 		if known != nil {
@@ -1022,10 +1086,15 @@ func checkCallKeys(from, urn, callID string) error {
 // requestID, when set, records the request as processed with the reply;
 // twiml is set when the reply is answered as TwiML.
 func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string, twiml bool) (*TurnReply, error) {
+	legacy := ""
+	if !withheldCaller(c.From) {
+		legacy = ch.legacyURNOf(c.From)
+	}
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
-		Call:      &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: c.State, Start: s.now()},
+		Call:      &flows.Call{ID: c.CallID, CLI: callerCLI(c.From, urn), To: c.To, State: c.State, Start: s.now()},
 		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID, twiml: twiml,
+		legacyURN: legacy,
 	})
 }
 

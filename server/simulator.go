@@ -299,7 +299,8 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		if err := checkSimLanguage(lang); err != nil {
 			return err
 		}
-		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
+		req.Contact = flows.Contact{URN: flows.NormalURN(b.Contact.URN), Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
+		req.legacyURN = b.Contact.URN
 	}
 	if req.Contact.URN == "" && (b.Call == nil || b.Call.From == "") {
 		// parley simulate's contact, whose number is also the caller's.
@@ -308,7 +309,7 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 	if b.Call != nil || flow.IsVoice() {
 		call := &flows.Call{ID: "sim-" + req.SessionID, State: "in-progress", Start: s.cfg.Now()}
 		if b.Call != nil {
-			call.CLI, call.To = b.Call.From, b.Call.To
+			call.CLI, call.To = callerCLI(b.Call.From, senderURN("", b.Call.From)), b.Call.To
 			if b.Call.ID != "" {
 				call.ID = b.Call.ID
 			}
