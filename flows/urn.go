@@ -132,3 +132,13 @@ func URNPath(urn string) string {
 	}
 	return urn
 }
+
+// TelNumber is the number of a tel: URN (@contact.tel), its scheme read in
+// any case as a contact stored before URNs were normalised may have it; ""
+// for a URN of another scheme.
+func TelNumber(urn string) string {
+	if len(urn) >= 4 && strings.EqualFold(urn[:4], "tel:") {
+		return urn[4:]
+	}
+	return ""
+}
