@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
@@ -36,6 +37,11 @@ type Channel struct {
 	// Scheme is the URN scheme given to senders that have none ("tel" by
 	// default): "+15551234567" becomes "tel:+15551234567".
 	Scheme string `json:"scheme,omitempty"`
+	// Country (ISO 3166-1 alpha-2, as a RapidPro channel's) makes the
+	// national numbers of its tel: senders E.164: with "US",
+	// "(206) 555-1212" is tel:+12065551212. Without it a number without
+	// '+' is kept as it is: no country is guessed.
+	Country string `json:"country,omitempty"`
 	// DefaultFlow starts for a message that matches no trigger.
 	DefaultFlow string `json:"default_flow,omitempty"`
 	// VoiceFlow answers calls (DefaultFlow when empty).
@@ -47,7 +53,7 @@ type Channel struct {
 	AuthToken string `json:"auth_token,omitempty"`
 
 	// storedScheme is Scheme as an earlier version stored it, in its own
-	// case, which made the URNs of its senders (legacyURNOf).
+	// case, which made the URNs of its senders (olderURNsOf).
 	storedScheme string
 }
 
@@ -72,19 +78,59 @@ func (c *Channel) flowsChannel() *flows.Channel {
 	return &flows.Channel{ID: c.ID, Name: c.Name, Type: c.Type, Address: c.Address}
 }
 
-// urnOf makes a contact URN of a sender address.
-func (c *Channel) urnOf(from string) string { return senderURN(c.Scheme, from) }
+// urnOf makes a contact URN of a sender address: senderURN's, a national
+// tel: number made E.164 in the channel's Country.
+func (c *Channel) urnOf(from string) string {
+	urn := senderURN(c.Scheme, from)
+	if c.Country != "" {
+		urn = e164URN(urn, c.Country)
+	}
+	return urn
+}
 
-// legacyURNOf is the URN versions before URNs were normalised made of a
-// sender address on the channel, with the scheme as they stored it.
-func (c *Channel) legacyURNOf(from string) string {
+// e164URN is a normal tel: URN whose number is written without '+' (a
+// national number) in E.164, read as a number of country, when it is a
+// possible number there by its length (as has_phone reads one); any other
+// URN as it is, without allocating.
+func e164URN(urn, country string) string {
+	number, ok := strings.CutPrefix(urn, "tel:")
+	if !ok || number == "" || number[0] == '+' || strings.ContainsAny(number, "?#") {
+		return urn
+	}
+	n, err := phonenumbers.Parse(number, country)
+	if err != nil || phonenumbers.IsPossibleNumberWithReason(n) != phonenumbers.IS_POSSIBLE {
+		return urn
+	}
+	return "tel:" + phonenumbers.Format(n, phonenumbers.E164)
+}
+
+// countryProblem says why a channel's country cannot make numbers E.164,
+// "" when it can (or is left out).
+func countryProblem(country string) string {
+	if country == "" || phonenumbers.GetSupportedRegions()[country] {
+		return ""
+	}
+	return fmt.Sprintf("country %.70q is not an ISO 3166-1 alpha-2 code of a country whose phone numbers are known (US, GB, BR ...)", country)
+}
+
+// olderURNsOf are the URNs a sender address on the channel may have been
+// stored under before: the one versions before URNs were normalised made
+// of it, with the scheme as they stored it, and, on a channel with a
+// Country, its URN without the country, as it was before the channel had
+// one.
+func (c *Channel) olderURNsOf(from string) []string {
 	if c == nil {
-		return legacySenderURN("", from)
+		return []string{legacySenderURN("", from)}
 	}
+	scheme := c.Scheme
 	if c.storedScheme != "" {
-		return legacySenderURN(c.storedScheme, from)
+		scheme = c.storedScheme
 	}
-	return legacySenderURN(c.Scheme, from)
+	older := []string{legacySenderURN(scheme, from)}
+	if c.Country != "" {
+		older = append(older, senderURN(c.Scheme, from))
+	}
+	return older
 }
 
 // callerCLI is $call.cli of a call from from, whose caller's URN is urn:
@@ -257,6 +303,10 @@ func (c *Channel) validate() error {
 	c.Scheme = strings.ToLower(c.Scheme)
 	if sandboxScheme(c.Scheme + ":") {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "scheme", "scheme %q is refused: %s", c.Scheme, sandboxSchemeKept)
+	}
+	c.Country = strings.ToUpper(strings.TrimSpace(c.Country))
+	if p := countryProblem(c.Country); p != "" {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "country", "%s", p)
 	}
 	for i, t := range c.Triggers {
 		if p := keywordProblem(t.Keyword); p != "" {

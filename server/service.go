@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -212,11 +213,11 @@ type StartRequest struct {
 	// twiml is set when the reply is answered as TwiML (commit.twiml).
 	twiml bool
 
-	// legacyURN is the contact's URN as versions before URNs were
-	// normalised kept it (legacySenderURN), when it is not Contact.URN:
-	// the contact and a waiting session such a version stored are read
-	// there when Contact.URN has none (see legacyKey).
-	legacyURN string
+	// olderURNs are URNs the contact may have been stored under before
+	// (Channel.olderURNsOf): the contact and a waiting session stored
+	// under one of them are read there when Contact.URN has none (see
+	// legacyKeys).
+	olderURNs []string
 
 	// read is set when the caller already read, under the contact's lock,
 	// that no session waits for the contact on Channel, and the contact
@@ -283,10 +284,12 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 			return nil, err
 		}
 	}
-	legacy := req.legacyKey()
-	if legacy != "" && !req.read {
+	legacy := req.legacyKeys()
+	if !req.read {
 		// After the contact's own lock, as HandleMessage takes them.
-		defer s.locks.lock(legacy, "").Unlock()
+		for _, k := range legacy {
+			defer s.locks.lock(k, "").Unlock()
+		}
 	}
 	if req.Contact.URN != "" {
 		stored := req.storedContact
@@ -294,8 +297,11 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 			if stored, err = s.storedContact(ctx, req.contactKey()); err != nil {
 				return nil, err
 			}
-			if stored == nil && legacy != "" {
-				if stored, err = s.storedContact(ctx, legacy); err != nil {
+			for _, k := range legacy {
+				if stored != nil {
+					break
+				}
+				if stored, err = s.storedContact(ctx, k); err != nil {
 					return nil, err
 				}
 			}
@@ -309,16 +315,11 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	if req.Channel != nil {
 		ch = req.Channel.flowsChannel()
 		if req.Contact.URN != "" && !req.read && req.Call == nil {
-			keys := []string{req.contactKey(), legacy}
-			if legacy == "" {
-				keys = keys[:1]
-			}
-			for _, key := range keys {
+			for _, key := range append([]string{req.contactKey()}, legacy...) {
 				if w, err := s.store.WaitingSession(ctx, req.Channel.ID, key); err == nil {
 					if _, err := s.interruptLoaded(ctx, w); err != nil {
 						return nil, fmt.Errorf("interrupt session %s waiting on channel %q: %w", w.ID, req.Channel.ID, err)
 					}
-					break
 				} else if !errors.Is(err, store.ErrNotFound) {
 					return nil, err
 				}
@@ -345,22 +346,27 @@ func (req *StartRequest) contactKey() string {
 	return flows.ContactKey(req.Contact.URN, req.SandboxContact)
 }
 
-// legacyKey is the key a version before URNs were normalised stored the
-// request's contact under, when it is another and could be a key: ""
-// when there is none to read.
-func (req *StartRequest) legacyKey() string {
-	return legacyKey(req.legacyURN, req.Contact.URN, req.SandboxContact)
+// legacyKeys are the keys the request's contact may have been stored
+// under before, other than its own (legacyKeys).
+func (req *StartRequest) legacyKeys() []string {
+	return legacyKeys(req.olderURNs, req.Contact.URN, req.SandboxContact)
 }
 
-// legacyKey is the store key of legacy, the URN an earlier version made of
-// what it was given, when it is not urn's: "" when they are the same (the
-// hot path reads one key) or legacy could not be a key, so nothing was
-// stored under it.
-func legacyKey(legacy, urn string, sandbox bool) string {
-	if legacy == "" || legacy == urn || urn == "" || store.KeyProblem(legacy) != "" {
-		return ""
+// legacyKeys are the store keys of older, URNs an earlier version or an
+// earlier setting of the channel made of what it was given, that are not
+// urn's: none when they are the same (the hot path reads one key), and
+// none of a URN that could not be a key, so nothing was stored under it.
+func legacyKeys(older []string, urn string, sandbox bool) []string {
+	var keys []string
+	for _, o := range older {
+		if o == "" || o == urn || urn == "" || store.KeyProblem(o) != "" {
+			continue
+		}
+		if k := flows.ContactKey(o, sandbox); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
 	}
-	return flows.ContactKey(legacy, sandbox)
+	return keys
 }
 
 // checkStartKind refuses to start a voice flow without a call: no one
@@ -463,12 +469,6 @@ type resumeOpts struct {
 	read    bool
 	// twiml is set when the reply is answered as TwiML (commit.twiml).
 	twiml bool
-
-	// legacyURN is the contact's URN as versions before URNs were
-	// normalised kept it (legacySenderURN), when it is not Contact.URN:
-	// the contact and a waiting session such a version stored are read
-	// there when Contact.URN has none (see legacyKey).
-	legacyURN string
 }
 
 // resume resumes a session loaded under its contact's lock.
@@ -949,10 +949,13 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		// and its contact is carried to the normal URN by the session
 		// that starts. Only a sender not written normally costs this
 		// second read.
-		if legacy := legacyKey(ch.legacyURNOf(in.From), urn, false); legacy != "" {
+		for _, legacy := range legacyKeys(ch.olderURNsOf(in.From), urn, false) {
 			defer s.locks.lock(legacy, "").Unlock()
 			if st, err = s.store.Inbound(ctx, store.InboundQuery{Channel: ch.ID, URN: legacy, MessageID: in.ID}); err != nil {
 				return nil, err
+			}
+			if st.Processed || st.Session != nil || st.Contact != nil {
+				break
 			}
 		}
 	}
@@ -1086,15 +1089,15 @@ func checkCallKeys(from, urn, callID string) error {
 // requestID, when set, records the request as processed with the reply;
 // twiml is set when the reply is answered as TwiML.
 func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string, twiml bool) (*TurnReply, error) {
-	legacy := ""
+	var older []string
 	if !withheldCaller(c.From) {
-		legacy = ch.legacyURNOf(c.From)
+		older = ch.olderURNsOf(c.From)
 	}
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
 		Call:      &flows.Call{ID: c.CallID, CLI: callerCLI(c.From, urn), To: c.To, State: c.State, Start: s.now()},
 		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID, twiml: twiml,
-		legacyURN: legacy,
+		olderURNs: older,
 	})
 }
 

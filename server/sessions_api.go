@@ -80,7 +80,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			urn = b.Contact.URN // blank, and refused as such below
 		}
 		req.Contact = flows.Contact{URN: urn, Name: b.Contact.Name, Language: b.Contact.Language, Fields: b.Contact.Fields}
-		req.legacyURN = b.Contact.URN
+		req.olderURNs = []string{b.Contact.URN}
 	}
 	vars, err := variables(b.Variables)
 	if err != nil {
@@ -97,7 +97,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 		// "tel:+1555..."), so that the contact's replies resume this session.
 		if req.Contact.URN != "" {
 			req.Contact.URN = ch.urnOf(req.Contact.URN)
-			req.legacyURN = ch.legacyURNOf(b.Contact.URN)
+			req.olderURNs = ch.olderURNsOf(b.Contact.URN)
 		}
 	}
 	urnField, withheld := "contact.urn", false
@@ -130,7 +130,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			}
 			req.Contact.URN = req.Channel.callerURN(b.Call.From, id)
 			if !withheld {
-				req.legacyURN = req.Channel.legacyURNOf(b.Call.From)
+				req.olderURNs = req.Channel.olderURNsOf(b.Call.From)
 			}
 		}
 		if err := checkKey("call.id", "the call id", b.Call.ID); err != nil {

@@ -300,7 +300,7 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 			return err
 		}
 		req.Contact = flows.Contact{URN: flows.NormalURN(b.Contact.URN), Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
-		req.legacyURN = b.Contact.URN
+		req.olderURNs = []string{b.Contact.URN}
 	}
 	if req.Contact.URN == "" && (b.Call == nil || b.Call.From == "") {
 		// parley simulate's contact, whose number is also the caller's.

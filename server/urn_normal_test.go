@@ -220,3 +220,29 @@ func TestURNStoredBeforeNormalisingStillFound(t *testing.T) {
 		t.Errorf("interrupted sessions of the contact: %v, want the old one, listed by the URN as given", s)
 	}
 }
+
+// A channel's country makes the national numbers of its tel: senders
+// E.164, as a RapidPro channel's does; a contact stored under the national
+// number before the channel had a country is still found.
+func TestChannelCountryMakesNumbersE164(t *testing.T) {
+	ts := visitsServer(t)
+	ts.expectErrors(t, []apiErrorCase{{name: "unknown country", method: "POST", path: "/v1/channels", body: `{"id":"xx","default_flow":"visits","country":"XX"}`, status: 422, code: CodeInvalidField, field: "country"}})
+	ts.must(201, "POST", "/v1/channels", `{"id":"us","default_flow":"visits"}`)
+	ts.must(200, "POST", "/v1/channels/us/messages", `{"from":"2065551212","text":"hi"}`)
+	ts.must(200, "POST", "/v1/channels/us/messages", `{"from":"2065551212","text":"bye"}`)
+	ch := ts.must(200, "PUT", "/v1/channels/us", `{"default_flow":"visits","country":" us"}`)
+	if ch["country"] != "US" {
+		t.Errorf("country %v, want US", ch["country"])
+	}
+	for i, c := range []struct{ from, want string }{
+		{"(206) 555-1212", "urn=[tel:+12065551212] tel=[+12065551212] visits=[1]"},
+		{"+1 206 555 1212", "got [+1 206 555 1212] urn=[tel:+12065551212]"},
+		{"12345", "urn=[tel:12345] tel=[12345] visits=[]"},
+		{"+442079460000", "urn=[tel:+442079460000] tel=[+442079460000] visits=[]"},
+	} {
+		r := ts.must(200, "POST", "/v1/channels/us/messages", `{"from":`+jsonString(c.from)+`,"text":`+jsonString(c.from)+`,"id":"m`+strconv.Itoa(i)+`"}`)
+		if got := firstText(t, r); got != c.want {
+			t.Errorf("from %q: %q, want %q", c.from, got, c.want)
+		}
+	}
+}
