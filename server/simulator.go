@@ -299,7 +299,13 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		if err := checkSimLanguage(lang); err != nil {
 			return err
 		}
-		req.Contact = flows.Contact{URN: flows.NormalURN(b.Contact.URN), Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
+		// The URN as every entry point keeps it (flows.NormalURN), a
+		// blank one as given.
+		urn := flows.NormalURN(b.Contact.URN)
+		if urn == "" {
+			urn = b.Contact.URN
+		}
+		req.Contact = flows.Contact{URN: urn, Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
 		req.olderURNs = []string{b.Contact.URN}
 	}
 	if req.Contact.URN == "" && (b.Call == nil || b.Call.From == "") {
