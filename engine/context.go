@@ -202,10 +202,7 @@ func contactText(c *flows.Contact, rest string) (string, bool) {
 	case "groups":
 		return strings.Join(c.Groups, ", "), true
 	case "tel", "phone":
-		if p, ok := strings.CutPrefix(c.URN, "tel:"); ok {
-			return p, true
-		}
-		return "", true
+		return flows.TelNumber(c.URN), true
 	}
 	if k, ok := strings.CutPrefix(rest, "fields."); ok {
 		return fieldValue(c.Fields, k)
@@ -364,7 +361,7 @@ func (t *turn) exprEnv() map[string]any {
 		}
 	}
 	contact := map[string]any{
-		"name": s.Contact.Name, "urn": s.Contact.URN, "language": s.Contact.Language,
+		"name": s.Contact.Name, "urn": s.Contact.URN, "tel": flows.TelNumber(s.Contact.URN), "language": s.Contact.Language,
 		"fields": fields, "groups": stringsToAny(s.Contact.Groups),
 	}
 	env := map[string]any{

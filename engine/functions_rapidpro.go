@@ -620,15 +620,23 @@ func legacyCompare(a, b any) int {
 	return strings.Compare(strings.ToLower(toText(a)), strings.ToLower(toText(b)))
 }
 
-// formatTel writes a phone number in its country's national format. Numbers
-// that do not parse (short codes, other URN schemes) are returned without their
-// scheme.
+// urnScheme is a URN's scheme, as RFC 3986 writes a URI's.
+var urnScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+
+// formatTel writes a phone number, or a tel: URN's, in its country's
+// national format. Numbers that do not parse (short codes, national
+// numbers) are returned without their scheme, and so is the address of a
+// URN of another scheme (whatsapp:+15550100100 is +15550100100,
+// telegram:12345 is 12345), whose scheme is read in any case.
 func formatTel(urn string) string {
-	s := strings.TrimPrefix(urn, "tel:")
+	s, tel := urn, true
+	if scheme, path, ok := strings.Cut(urn, ":"); ok && urnScheme.MatchString(scheme) {
+		s, tel = path, strings.EqualFold(scheme, "tel")
+	}
 	if i := strings.IndexByte(s, '?'); i >= 0 {
 		s = s[:i]
 	}
-	if !strings.HasPrefix(s, "+") {
+	if !tel || !strings.HasPrefix(s, "+") {
 		return s
 	}
 	n, err := phonenumbers.Parse(s, "")

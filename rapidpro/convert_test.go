@@ -99,6 +99,12 @@ func oneReply(text string) []byte {
 // render converts a one-reply flow and returns what it sends, with the report.
 func render(t *testing.T, text string) (string, Report) {
 	t.Helper()
+	return renderAs(t, text, "tel:+12065551212")
+}
+
+// renderAs is render for a contact of the URN urn.
+func renderAs(t *testing.T, text, urn string) (string, Report) {
+	t.Helper()
 	res, err := Convert(oneReply(text), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +118,7 @@ func render(t *testing.T, text string) (string, Report) {
 		t.Fatalf("%v\n%s", err, res.Flows[0].JSON)
 	}
 	_, evs, err := e.Start(context.Background(), f, engine.StartParams{
-		Contact:   flows.Contact{Name: "Ben Haggerty", URN: "tel:+12065551212", Fields: map[string]string{"age": "30"}, Groups: []string{"Testers"}},
+		Contact:   flows.Contact{Name: "Ben Haggerty", URN: urn, Fields: map[string]string{"age": "30"}, Groups: []string{"Testers"}},
 		Variables: map[string]string{"color": "orange"},
 	})
 	if err != nil {
@@ -125,6 +131,22 @@ func render(t *testing.T, text string) (string, Report) {
 		}
 	}
 	return strings.Join(out, "|"), res.Report
+}
+
+// TestContactTel: @contact.tel and @contact.tel_e164 are the number of the
+// contact's tel: URN in a template and in an expression alike, and nothing
+// for a contact of another scheme, as RapidPro has them.
+func TestContactTel(t *testing.T) {
+	const text = `t=[@contact.tel] e=[@contact.tel_e164] x=[@(contact.tel_e164)] y=[@(CONCATENATE(contact.tel, ""))]`
+	for _, c := range []struct{ urn, want string }{
+		{"tel:+12065551212", "t=[(206) 555-1212] e=[+12065551212] x=[+12065551212] y=[(206) 555-1212]"},
+		{"whatsapp:+12065551212", "t=[] e=[] x=[] y=[]"},
+		{"telegram:12345", "t=[] e=[] x=[] y=[]"},
+	} {
+		if got, _ := renderAs(t, text, c.urn); got != c.want {
+			t.Errorf("%s: %q, want %q", c.urn, got, c.want)
+		}
+	}
 }
 
 func TestTemplates(t *testing.T) {

@@ -374,10 +374,13 @@ func (x *xlate) contactRef(rest []string, path string) refOut {
 	case f == "groups":
 		return refOut{path: "contact.groups", expr: `join(contact.groups, ", ")`, ok: true}
 	case f == "tel":
-		// RapidPro shows the number in its country's national format.
-		return refOut{expr: "format_tel(contact.urn)", ok: true}
+		// RapidPro shows the number in its country's national format,
+		// and nothing for a contact without a tel: URN.
+		return refOut{expr: "format_tel(contact.tel)", ok: true}
 	case f == "tel_e164":
-		return refOut{path: "contact.tel", expr: `replace(contact.urn, "tel:", "")`, ok: true}
+		// The number of a tel: URN, in a template and in an expression
+		// alike: a whatsapp: contact has none, as in RapidPro.
+		return refOut{path: "contact.tel", expr: "contact.tel", ok: true}
 	case f == "uuid", f == "id":
 		x.warnf("@%s: Parley contacts have no %s; the contact's URN is used instead", path, f)
 		return refOut{path: "contact.urn", expr: "contact.urn", ok: true}

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
@@ -36,6 +37,11 @@ type Channel struct {
 	// Scheme is the URN scheme given to senders that have none ("tel" by
 	// default): "+15551234567" becomes "tel:+15551234567".
 	Scheme string `json:"scheme,omitempty"`
+	// Country (ISO 3166-1 alpha-2, as a RapidPro channel's) makes the
+	// national numbers of its tel: senders E.164: with "US",
+	// "(206) 555-1212" is tel:+12065551212. Without it a number without
+	// '+' is kept as it is: no country is guessed.
+	Country string `json:"country,omitempty"`
 	// DefaultFlow starts for a message that matches no trigger.
 	DefaultFlow string `json:"default_flow,omitempty"`
 	// VoiceFlow answers calls (DefaultFlow when empty).
@@ -45,6 +51,10 @@ type Channel struct {
 	// AuthToken is the Twilio auth token: when set, Twilio webhooks must carry
 	// a valid X-Twilio-Signature. It is never returned by the API.
 	AuthToken string `json:"auth_token,omitempty"`
+
+	// storedScheme is Scheme as an earlier version stored it, in its own
+	// case, which made the URNs of its senders (olderURNsOf).
+	storedScheme string
 }
 
 // Trigger starts Flow when a message's first word is Keyword (case-insensitive).
@@ -68,12 +78,98 @@ func (c *Channel) flowsChannel() *flows.Channel {
 	return &flows.Channel{ID: c.ID, Name: c.Name, Type: c.Type, Address: c.Address}
 }
 
-// urnOf makes a contact URN of a sender address.
-func (c *Channel) urnOf(from string) string { return senderURN(c.Scheme, from) }
+// urnOf makes a contact URN of a sender address: senderURN's, a national
+// tel: number made E.164 in the channel's Country.
+func (c *Channel) urnOf(from string) string {
+	urn := senderURN(c.Scheme, from)
+	if c.Country != "" {
+		urn = e164URN(urn, c.Country)
+	}
+	return urn
+}
 
-// senderURN is a sender's URN: from as it is when it has a scheme, else
-// from in scheme ("tel" when blank).
+// e164URN is a normal tel: URN whose number is written without '+' (a
+// national number) in E.164, read as a number of country, when it is a
+// possible number there by its length (as has_phone reads one); any other
+// URN as it is, without allocating.
+func e164URN(urn, country string) string {
+	number, ok := strings.CutPrefix(urn, "tel:")
+	if !ok || number == "" || number[0] == '+' || strings.ContainsAny(number, "?#") {
+		return urn
+	}
+	n, err := phonenumbers.Parse(number, country)
+	if err != nil || phonenumbers.IsPossibleNumberWithReason(n) != phonenumbers.IS_POSSIBLE {
+		return urn
+	}
+	return "tel:" + phonenumbers.Format(n, phonenumbers.E164)
+}
+
+// countryProblem says why a channel's country cannot make numbers E.164,
+// "" when it can (or is left out).
+func countryProblem(country string) string {
+	if country == "" || phonenumbers.GetSupportedRegions()[country] {
+		return ""
+	}
+	return fmt.Sprintf("country %.70q is not an ISO 3166-1 alpha-2 code of a country whose phone numbers are known (US, GB, BR ...)", country)
+}
+
+// olderURNsOf are the URNs a sender address on the channel may have been
+// stored under before: the one versions before URNs were normalised made
+// of it, with the scheme as they stored it, and, on a channel with a
+// Country, its URN without the country, as it was before the channel had
+// one.
+func (c *Channel) olderURNsOf(from string) []string {
+	if c == nil {
+		return []string{legacySenderURN("", from)}
+	}
+	scheme := c.Scheme
+	if c.storedScheme != "" {
+		scheme = c.storedScheme
+	}
+	older := []string{legacySenderURN(scheme, from)}
+	if c.Country != "" {
+		older = append(older, senderURN(c.Scheme, from))
+	}
+	return older
+}
+
+// callerCLI is $call.cli of a call from from, whose caller's URN is urn:
+// the caller's number as Twilio's From gives it, the address of a tel:
+// URN (" tel:+1 555 010 0100" is +15550100100); another URN as it is
+// made (client:ada), the address of one the channel gave its scheme
+// to; a withheld number as it was sent (Anonymous).
+func callerCLI(from, urn string) string {
+	if withheldCaller(from) {
+		return from
+	}
+	if p, ok := strings.CutPrefix(urn, "tel:"); ok {
+		return p
+	}
+	if !strings.Contains(flows.NormalURN(from), ":") {
+		return flows.URNPath(urn) // a number the channel gave its scheme
+	}
+	return urn
+}
+
+// senderURN is a sender's URN, normal (flows.NormalURN): from's own when
+// it has a scheme, else from in scheme ("tel" when blank). A from that is
+// already a normal URN, as a channel's senders usually are, is returned
+// as it is, without allocating.
 func senderURN(scheme, from string) string {
+	from = flows.NormalURN(from)
+	if strings.IndexByte(from, ':') >= 0 {
+		return from
+	}
+	if scheme == "" {
+		scheme = "tel"
+	}
+	return flows.NormalURN(scheme + ":" + from)
+}
+
+// legacySenderURN is the URN versions before URNs were normalised made of
+// a sender, the key a contact of theirs may still be stored under: from
+// trimmed, with the channel's scheme when it has none, as given.
+func legacySenderURN(scheme, from string) string {
 	from = strings.TrimSpace(from)
 	if strings.Contains(from, ":") {
 		return from
@@ -95,6 +191,9 @@ func urnProblem(urn string) string {
 	}
 	if withheldURN(urn) {
 		return "has the " + withheldScheme + " scheme, kept for callers whose number is withheld, each call a contact of its own"
+	}
+	if p := flows.URNProblem(urn); p != "" {
+		return p
 	}
 	scheme, addr, ok := strings.Cut(urn, ":")
 	switch {
@@ -198,8 +297,16 @@ func (c *Channel) validate() error {
 	if p := schemeProblem(c.Scheme); p != "" {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "scheme", "%s", p)
 	}
+	// A URI's scheme is case-insensitive (RFC 3986), and a sender's URN
+	// is kept with its scheme in lower case (flows.NormalURN): so is the
+	// channel's.
+	c.Scheme = strings.ToLower(c.Scheme)
 	if sandboxScheme(c.Scheme + ":") {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "scheme", "scheme %q is refused: %s", c.Scheme, sandboxSchemeKept)
+	}
+	c.Country = strings.ToUpper(strings.TrimSpace(c.Country))
+	if p := countryProblem(c.Country); p != "" {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "country", "%s", p)
 	}
 	for i, t := range c.Triggers {
 		if p := keywordProblem(t.Keyword); p != "" {
@@ -278,6 +385,9 @@ func loadChannels(ctx context.Context, st store.ConfigStore, log *slog.Logger) (
 				" sets another, and then a sender's next message starts a new session (one waiting under the old URN waits until it expires)",
 				"channel", c.ID, "field", "scheme", "problem", p)
 		}
+		// Stored by a version that kept a scheme's case: its senders'
+		// URNs are made in lower case, as every URN is kept now.
+		c.storedScheme, c.Scheme = c.Scheme, strings.ToLower(c.Scheme)
 		if sandboxScheme(c.Scheme + ":") {
 			log.Warn("stored channel has the scheme "+c.Scheme+": "+sandboxSchemeKept+", so its senders without a scheme are refused until PUT /v1/channels/"+c.ID+" sets another",
 				"channel", c.ID, "field", "scheme")

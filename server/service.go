@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -214,6 +215,12 @@ type StartRequest struct {
 	// twiml is set when the reply is answered as TwiML (commit.twiml).
 	twiml bool
 
+	// olderURNs are URNs the contact may have been stored under before
+	// (Channel.olderURNsOf): the contact and a waiting session stored
+	// under one of them are read there when Contact.URN has none (see
+	// legacyKeys).
+	olderURNs []string
+
 	// read is set when the caller already read, under the contact's lock,
 	// that no session waits for the contact on Channel, and the contact
 	// stored for its URN (storedContact, nil when none).
@@ -279,11 +286,26 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 			return nil, err
 		}
 	}
+	legacy := req.legacyKeys()
+	if !req.read {
+		// After the contact's own lock, as HandleMessage takes them.
+		for _, k := range legacy {
+			defer s.locks.lock(k, "").Unlock()
+		}
+	}
 	if req.Contact.URN != "" {
 		stored := req.storedContact
 		if !req.read && storesContact(req.Contact.URN) {
 			if stored, err = s.storedContact(ctx, req.contactKey()); err != nil {
 				return nil, err
+			}
+			for _, k := range legacy {
+				if stored != nil {
+					break
+				}
+				if stored, err = s.storedContact(ctx, k); err != nil {
+					return nil, err
+				}
 			}
 		}
 		mergeContact(&req.Contact, stored)
@@ -295,12 +317,14 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	if req.Channel != nil {
 		ch = req.Channel.flowsChannel()
 		if req.Contact.URN != "" && !req.read && req.Call == nil {
-			if w, err := s.store.WaitingSession(ctx, req.Channel.ID, req.contactKey()); err == nil {
-				if _, err := s.interruptLoaded(ctx, w); err != nil {
-					return nil, fmt.Errorf("interrupt session %s waiting on channel %q: %w", w.ID, req.Channel.ID, err)
+			for _, key := range append([]string{req.contactKey()}, legacy...) {
+				if w, err := s.store.WaitingSession(ctx, req.Channel.ID, key); err == nil {
+					if _, err := s.interruptLoaded(ctx, w); err != nil {
+						return nil, fmt.Errorf("interrupt session %s waiting on channel %q: %w", w.ID, req.Channel.ID, err)
+					}
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return nil, err
 				}
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return nil, err
 			}
 		}
 	}
@@ -322,6 +346,29 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 // (flows.ContactKey).
 func (req *StartRequest) contactKey() string {
 	return flows.ContactKey(req.Contact.URN, req.SandboxContact)
+}
+
+// legacyKeys are the keys the request's contact may have been stored
+// under before, other than its own (legacyKeys).
+func (req *StartRequest) legacyKeys() []string {
+	return legacyKeys(req.olderURNs, req.Contact.URN, req.SandboxContact)
+}
+
+// legacyKeys are the store keys of older, URNs an earlier version or an
+// earlier setting of the channel made of what it was given, that are not
+// urn's: none when they are the same (the hot path reads one key), and
+// none of a URN that could not be a key, so nothing was stored under it.
+func legacyKeys(older []string, urn string, sandbox bool) []string {
+	var keys []string
+	for _, o := range older {
+		if o == "" || o == urn || urn == "" || store.KeyProblem(o) != "" {
+			continue
+		}
+		if k := flows.ContactKey(o, sandbox); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // checkStartKind refuses to start a voice flow without a call: no one
@@ -866,6 +913,9 @@ func checkURN(field, what, urn string) error {
 	if sandboxScheme(urn) {
 		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q is refused: %s", field, what, urn, sandboxSchemeKept)
 	}
+	if p := flows.URNProblem(urn); p != "" {
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q %s", field, what, urn, p)
+	}
 	if p := urnProblem(urn); p != "" {
 		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q %s: give an address (+15551234567) or a URN with one (tel:+15551234567)", field, what, urn, p)
 	}
@@ -895,6 +945,23 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	st, err := s.store.Inbound(ctx, store.InboundQuery{Channel: ch.ID, URN: urn, MessageID: in.ID, Known: known})
 	if err != nil {
 		return nil, err
+	}
+	if !st.Processed && st.Session == nil && st.Contact == nil {
+		// Nothing under the normal URN: a version before URNs were
+		// normalised may have stored the sender under the URN as it was
+		// sent (tel:+1 555 010 0100). Its waiting session resumes there,
+		// and its contact is carried to the normal URN by the session
+		// that starts. Only a sender not written normally costs this
+		// second read.
+		for _, legacy := range legacyKeys(ch.olderURNsOf(in.From), urn, false) {
+			defer s.locks.lock(legacy, "").Unlock()
+			if st, err = s.store.Inbound(ctx, store.InboundQuery{Channel: ch.ID, URN: legacy, MessageID: in.ID}); err != nil {
+				return nil, err
+			}
+			if st.Processed || st.Session != nil || st.Contact != nil {
+				break
+			}
+		}
 	}
 	if st.Processed {
 		if known != nil {
@@ -1026,10 +1093,15 @@ func checkCallKeys(from, urn, callID string) error {
 // requestID, when set, records the request as processed with the reply;
 // twiml is set when the reply is answered as TwiML.
 func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string, twiml bool) (*TurnReply, error) {
+	var older []string
+	if !withheldCaller(c.From) {
+		older = ch.olderURNsOf(c.From)
+	}
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
-		Call:      &flows.Call{ID: c.CallID, CLI: c.From, To: c.To, State: c.State, Start: s.now()},
+		Call:      &flows.Call{ID: c.CallID, CLI: callerCLI(c.From, urn), To: c.To, State: c.State, Start: s.now()},
 		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID, twiml: twiml,
+		olderURNs: older,
 	})
 }
 

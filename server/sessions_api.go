@@ -78,7 +78,14 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 	// waiting session and never takes its messages on the channel.
 	req.SandboxContact = req.Environment == flows.EnvSandbox
 	if b.Contact != nil {
-		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: b.Contact.Language, Fields: b.Contact.Fields}
+		// Without a channel the URN is kept as given, normal
+		// (flows.NormalURN): " TEL:+1 555 010 0100" is tel:+15550100100.
+		urn := flows.NormalURN(b.Contact.URN)
+		if urn == "" {
+			urn = b.Contact.URN // blank, and refused as such below
+		}
+		req.Contact = flows.Contact{URN: urn, Name: b.Contact.Name, Language: b.Contact.Language, Fields: b.Contact.Fields}
+		req.olderURNs = []string{b.Contact.URN}
 	}
 	vars, err := variables(b.Variables)
 	if err != nil {
@@ -95,6 +102,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 		// "tel:+1555..."), so that the contact's replies resume this session.
 		if req.Contact.URN != "" {
 			req.Contact.URN = ch.urnOf(req.Contact.URN)
+			req.olderURNs = ch.olderURNsOf(b.Contact.URN)
 		}
 	}
 	urnField, withheld := "contact.urn", false
@@ -105,7 +113,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 		if flows.CallEnded(b.Call.State) {
 			return badRequest("call.state", "call state %q: the call has ended, and a call that has ended starts no session", b.Call.State)
 		}
-		req.Call = &flows.Call{ID: b.Call.ID, CLI: b.Call.From, To: b.Call.To, State: b.Call.State, Start: s.cfg.Now()}
+		req.Call = &flows.Call{ID: b.Call.ID, CLI: callerCLI(b.Call.From, req.Channel.callerURN(b.Call.From, "")), To: b.Call.To, State: b.Call.State, Start: s.cfg.Now()}
 		if req.Contact.URN == "" {
 			// A call's session is the caller's: the calls endpoint and
 			// Twilio's From require one too.
@@ -126,6 +134,9 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 				}
 			}
 			req.Contact.URN = req.Channel.callerURN(b.Call.From, id)
+			if !withheld {
+				req.olderURNs = req.Channel.olderURNsOf(b.Call.From)
+			}
 		}
 		if err := checkKey("call.id", "the call id", b.Call.ID); err != nil {
 			return err
@@ -278,6 +289,9 @@ func (s *Server) listSessions(c *fiber.Ctx) error {
 	default:
 		return badRequest("status", "unknown status %.40q: give one of %s", f.Status, listed)
 	}
+	if p := flows.URNProblem(flows.NormalURN(f.Contact)); p != "" {
+		return badRequest("contact", "contact: the URN %.40q %s", f.Contact, p)
+	}
 	limit, err := queryInt(c, "limit", 50, 1, 1000)
 	if err != nil {
 		return err
@@ -320,24 +334,41 @@ func plusInQuery(c *fiber.Ctx, name string) error {
 	return nil
 }
 
-// listByContact lists sessions as the store does, except that a contact
-// without a URN scheme ("+12065551212") also matches it with "tel:", as the
-// channels name a sender without one: those sessions and any stored under
-// the bare value, merged in id order.
+// listByContact lists sessions as the store does, for the contact's URN
+// made normal as every entry point makes it (flows.NormalURN: " TEL:+1
+// 555 010 0100" lists those of tel:+15550100100), and also, when they are
+// other keys: a contact without a URN scheme ("+12065551212") with "tel:",
+// as the channels name a sender without one, and the URN as given and as
+// versions before URNs were normalised made it of a sender, which may
+// still hold their sessions. The lists are merged in id order.
 func (s *Server) listByContact(ctx context.Context, f store.SessionFilter, page store.Page) ([]*flows.Session, string, error) {
-	if f.Contact == "" || strings.Contains(f.Contact, ":") {
+	if f.Contact == "" {
 		return s.store.ListSessions(ctx, f, page)
 	}
-	bare, _, err := s.store.ListSessions(ctx, f, page)
-	if err != nil {
-		return nil, "", err
+	given := f.Contact
+	keys := []string{flows.NormalURN(given)}
+	if !strings.Contains(keys[0], ":") {
+		keys = append(keys, senderURN("", keys[0]), legacySenderURN("", given))
 	}
-	f.Contact = (&Channel{}).urnOf(f.Contact)
-	tel, _, err := s.store.ListSessions(ctx, f, page)
-	if err != nil {
-		return nil, "", err
+	keys = append(keys, given)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	if len(keys) == 1 {
+		f.Contact = keys[0]
+		return s.store.ListSessions(ctx, f, page)
 	}
-	list := append(bare, tel...)
+	var list []*flows.Session
+	for _, k := range keys {
+		if store.KeyProblem(k) != "" {
+			continue
+		}
+		f.Contact = k
+		l, _, err := s.store.ListSessions(ctx, f, page)
+		if err != nil {
+			return nil, "", err
+		}
+		list = append(list, l...)
+	}
 	slices.SortFunc(list, func(a, b *flows.Session) int { return strings.Compare(a.ID, b.ID) })
 	limit := page.Limit
 	if len(list) < limit {

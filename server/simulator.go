@@ -299,7 +299,14 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		if err := checkSimLanguage(lang); err != nil {
 			return err
 		}
-		req.Contact = flows.Contact{URN: b.Contact.URN, Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
+		// The URN as every entry point keeps it (flows.NormalURN), a
+		// blank one as given.
+		urn := flows.NormalURN(b.Contact.URN)
+		if urn == "" {
+			urn = b.Contact.URN
+		}
+		req.Contact = flows.Contact{URN: urn, Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
+		req.olderURNs = []string{b.Contact.URN}
 	}
 	urnField := "contact.urn"
 	if req.Contact.URN == "" && (b.Call == nil || b.Call.From == "") {
@@ -309,7 +316,7 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 	if b.Call != nil || flow.IsVoice() {
 		call := &flows.Call{ID: "sim-" + req.SessionID, State: "in-progress", Start: s.cfg.Now()}
 		if b.Call != nil {
-			call.CLI, call.To = b.Call.From, b.Call.To
+			call.CLI, call.To = callerCLI(b.Call.From, senderURN("", b.Call.From)), b.Call.To
 			if b.Call.ID != "" {
 				call.ID = b.Call.ID
 			}

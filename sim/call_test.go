@@ -76,3 +76,23 @@ func TestStartOnCallChecksSubflows(t *testing.T) {
 		t.Errorf("ring: %v", err)
 	}
 }
+
+// TestContactURNNormal: the simulated contact's URN is the one the server
+// would keep for it, and a call's caller is its number.
+func TestContactURNNormal(t *testing.T) {
+	e := engine.New(widgets.Registered())
+	f, err := e.Load([]byte(`{"id": "who", "kind": "voice", "widgets": [
+	  {"id": "hi", "type": "say", "text": "urn=[@contact.urn] tel=[@contact.tel] cli=[$call.cli]", "exits": {"Next": ""}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sim.New(e, f, sim.Options{Contact: flows.Contact{URN: " TEL:+1 (555) 010-0100"}, Call: true})
+	evs, err := s.Start(context.Background(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "urn=[tel:+15550100100] tel=[+15550100100] cli=[+15550100100]"
+	if got := sim.Outputs(evs); len(got) != 1 || got[0] != want {
+		t.Errorf("said %q, want %q", got, want)
+	}
+}

@@ -153,6 +153,9 @@ func New(e *engine.Engine, flow *flows.Flow, o Options) *Simulator {
 	if o.Environment == "" {
 		o.Environment = flows.EnvSandbox
 	}
+	// The contact's URN as the server keeps it (+1 555 010 0100 on tel:
+	// as tel:+15550100100), so a flow sees what it would see live.
+	o.Contact.URN = flows.NormalURN(o.Contact.URN)
 	return &Simulator{e: e, flow: flow, opts: o}
 }
 
