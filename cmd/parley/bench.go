@@ -351,7 +351,26 @@ func (o *benchOptions) check() error {
 			return fmt.Errorf("--url: %w", err)
 		}
 	}
+	if o.dataParent != "" {
+		// Checked with the flags, so that a missing directory is named as
+		// --data's before anything is seeded or started.
+		if fi, err := os.Stat(o.dataParent); err != nil {
+			return fmt.Errorf("--data %s: %w", o.dataParent, unwrapPath(err))
+		} else if !fi.IsDir() {
+			return fmt.Errorf("--data %s: not a directory", o.dataParent)
+		}
+	}
 	return nil
+}
+
+// unwrapPath is err without its *fs.PathError's "stat PATH:" words, for a
+// message that names the path itself.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // loopbackURL checks --url: http:// (parley serve speaks plain HTTP) and a

@@ -134,6 +134,9 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--url", "http://127.0.0.1:8080", "--idle", "5000"}, "--idle: only for a server in process"},
 		{[]string{"--keep", "--url", "http://127.0.0.1:8080"}, "--keep: only for a server in process"},
 		{[]string{"--data", "/tmp", "--url", "http://127.0.0.1:8080"}, "--data: only for a server in process"},
+		// A --data directory that is not there is named as the flag's.
+		{[]string{"--data", "/nonexistent/parley", "--idle", "1000000"}, "parley bench: --data /nonexistent/parley: no such file or directory"},
+		{[]string{"--data", "/dev/null"}, "parley bench: --data /dev/null: not a directory"},
 		{[]string{"--no-fsync=false", "--url", "http://127.0.0.1:8080"}, "--no-fsync: only for a server in process"},
 		{[]string{"--api-key", "k"}, "--api-key: only with --url"},
 		{[]string{"--dedupe-retention", "-1s"}, "--dedupe-retention"},
