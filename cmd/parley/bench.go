@@ -275,6 +275,15 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	o.progress = isTerminal(stderr)
 	res, err := runBench(ctx, o, stderr)
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// Ctrl-C before the load began: nothing was measured.
+			var ie *benchInterruptedError
+			if !errors.As(err, &ie) {
+				ie = &benchInterruptedError{"setting up the target (" + o.target() + ")"}
+			}
+			fmt.Fprintln(stderr, "parley bench:", ie)
+			return 130
+		}
 		fmt.Fprintln(stderr, "parley bench:", err)
 		return 1
 	}
@@ -309,6 +318,25 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	return 0
+}
+
+// benchInterruptedError is a run stopped (Ctrl-C, SIGTERM) before its load
+// began: while is what it was doing.
+type benchInterruptedError struct{ while string }
+
+func (e *benchInterruptedError) Error() string {
+	return "interrupted while " + e.while + ", before any message was sent: nothing was measured"
+}
+
+func (e *benchInterruptedError) Is(target error) bool { return target == context.Canceled }
+
+// target names the run's server for messages: its --url, or the server in
+// process.
+func (o *benchOptions) target() string {
+	if o.url != "" {
+		return o.url
+	}
+	return "the server in process"
 }
 
 func (o *benchOptions) check() error {
@@ -814,30 +842,59 @@ func benchRunPort(id, name string) (int, bool) {
 // said to be so before long.
 var benchSetupTimeout = 10 * time.Second
 
-// do sends one request; it returns the body of a 2xx answer.
-func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, int, error) {
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod(method)
-	req.SetRequestURI(c.base + path)
-	if c.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+// do sends one request; it returns the body of a 2xx answer. It gives up
+// after benchSetupTimeout, or at once when ctx is cancelled (Ctrl-C).
+func (c *benchClient) do(ctx context.Context, method, path string, body []byte, out []byte) ([]byte, int, error) {
+	return c.doTimeout(ctx, benchSetupTimeout, method, path, body, out)
+}
+
+// doTimeout is do with a timeout of its own (0: none but ctx's).
+func (c *benchClient) doTimeout(ctx context.Context, timeout time.Duration, method, path string, body []byte, out []byte) ([]byte, int, error) {
+	if err := ctx.Err(); err != nil {
+		return out, 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	if body != nil {
-		req.Header.SetContentType("application/json")
-		req.SetBodyRaw(body)
+	type answer struct {
+		code int
+		body []byte
+		err  error
 	}
-	req.SetTimeout(benchSetupTimeout)
-	if err := c.hc.Do(req, resp); err != nil {
+	// fasthttp's client takes no context: the request goes on in its own
+	// goroutine, which a cancelled run leaves to end by its timeout.
+	done := make(chan answer, 1)
+	go func() {
+		req := fasthttp.AcquireRequest()
+		resp := fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.Header.SetMethod(method)
+		req.SetRequestURI(c.base + path)
+		if c.apiKey != "" {
+			req.Header.Set("Authorization", "Bearer "+c.apiKey)
+		}
+		if body != nil {
+			req.Header.SetContentType("application/json")
+			req.SetBodyRaw(body)
+		}
+		if timeout > 0 {
+			req.SetTimeout(timeout)
+		}
+		err := c.hc.Do(req, resp)
+		done <- answer{resp.StatusCode(), slices.Clone(resp.Body()), err}
+	}()
+	var a answer
+	select {
+	case a = <-done:
+	case <-ctx.Done():
+		return out, 0, fmt.Errorf("%s %s: %w", method, path, ctx.Err())
+	}
+	if err := a.err; err != nil {
 		if errors.Is(err, fasthttp.ErrTimeout) {
-			return out, 0, fmt.Errorf("%s %s: %s did not answer in %s (it takes connections: is it a Parley server?)", method, path, c.base, benchSetupTimeout)
+			return out, 0, fmt.Errorf("%s %s: %s did not answer in %s (it takes connections: is it a Parley server?)", method, path, c.base, timeout)
 		}
 		return out, 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	out = append(out[:0], resp.Body()...)
-	if code := resp.StatusCode(); code < 200 || code > 299 {
+	out = append(out[:0], a.body...)
+	if code := a.code; code < 200 || code > 299 {
 		err := fmt.Errorf("%s %s: status %d: %s", method, path, code, bytes.TrimSpace(out))
 		if code == fasthttp.StatusUnauthorized {
 			// As parley backup: the key is --api-key's alone, no
@@ -850,7 +907,7 @@ func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, 
 		}
 		return out, code, err
 	}
-	return out, resp.StatusCode(), nil
+	return out, a.code, nil
 }
 
 // benchSubscription describes the receiver's event subscription, so that
@@ -907,27 +964,27 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 		}
 	}
 	doc, _ = json.Marshal(f)
-	if _, code, err := c.do("POST", "/v1/flows", doc, nil); err != nil && code != 409 {
+	if _, code, err := c.do(ctx, "POST", "/v1/flows", doc, nil); err != nil && code != 409 {
 		return err
 	} else if code == 409 {
-		if _, _, err := c.do("PUT", "/v1/flows/"+c.flowID, doc, nil); err != nil {
+		if _, _, err := c.do(ctx, "PUT", "/v1/flows/"+c.flowID, doc, nil); err != nil {
 			return err
 		}
 	}
-	if _, _, err := c.do("POST", "/v1/flows/"+c.flowID+"/publish", []byte(`{}`), nil); err != nil {
+	if _, _, err := c.do(ctx, "POST", "/v1/flows/"+c.flowID+"/publish", []byte(`{}`), nil); err != nil {
 		return err
 	}
 	ch, _ := json.Marshal(map[string]string{"id": c.channel, "name": benchChannelName, "type": "api", "default_flow": c.flowID})
-	if _, _, err := c.do("PUT", "/v1/channels/"+c.channel, ch, nil); err != nil {
+	if _, _, err := c.do(ctx, "PUT", "/v1/channels/"+c.channel, ch, nil); err != nil {
 		return err
 	}
 	// Before the subscription, so that the sessions' ends are not counted
 	// as the run's deliveries.
-	if err := c.interruptLeft(c.flowID, c.channel, stderr); err != nil {
+	if err := c.interruptLeft(ctx, c.flowID, c.channel, stderr); err != nil {
 		return err
 	}
 	if c.shared {
-		if err := c.deleteEndedRuns(stderr); err != nil {
+		if err := c.deleteEndedRuns(ctx, stderr); err != nil {
 			return err
 		}
 	}
@@ -939,21 +996,21 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 	}
 	// Whatever --events says: a run without events still deletes what a
 	// killed run left.
-	if err := c.deleteLeftSubscriptions(stderr); err != nil {
+	if err := c.deleteLeftSubscriptions(ctx, stderr); err != nil {
 		return err
 	}
 	if len(evs) == 0 {
 		return nil
 	}
 	sub, _ := json.Marshal(map[string]any{"url": rcv.url + "/events", "events": evs, "description": benchSubscription})
-	out, _, err := c.do("POST", "/v1/webhooks", sub, nil)
+	out, _, err := c.do(ctx, "POST", "/v1/webhooks", sub, nil)
 	if err != nil {
 		return fmt.Errorf("subscribe the receiver to %v: %w", evs, err)
 	}
 	c.subID = gjson.GetBytes(out, "id").String()
 	// A test ping, sent and answered now, shows whether the server may reach
 	// the receiver at all.
-	out, _, err = c.do("POST", "/v1/webhooks/"+c.subID+"/test", nil, nil)
+	out, _, err = c.do(ctx, "POST", "/v1/webhooks/"+c.subID+"/test", nil, nil)
 	if err != nil {
 		return fmt.Errorf("test the receiver's event subscription: %w", err)
 	}
@@ -989,14 +1046,14 @@ const benchChannelName = "Load test"
 // numbers theirs had, and would otherwise resume those conversations,
 // perhaps of another flow or revision, instead of starting their own. It
 // says on stderr how many it interrupted.
-func (c *benchClient) interruptLeft(flow, channel string, stderr io.Writer) error {
+func (c *benchClient) interruptLeft(ctx context.Context, flow, channel string, stderr io.Writer) error {
 	var ids []string
 	for after := ""; ; {
 		path := "/v1/sessions?status=waiting&flow=" + url.QueryEscape(flow) + "&limit=1000"
 		if after != "" {
 			path += "&after=" + url.QueryEscape(after)
 		}
-		out, _, err := c.do("GET", path, nil, nil)
+		out, _, err := c.do(ctx, "GET", path, nil, nil)
 		if err != nil {
 			return fmt.Errorf("list the sessions earlier runs left waiting: %w", err)
 		}
@@ -1012,7 +1069,7 @@ func (c *benchClient) interruptLeft(flow, channel string, stderr io.Writer) erro
 	n := 0
 	for _, id := range ids {
 		// 409: it ended meanwhile (it expired, or its contact wrote).
-		_, code, err := c.do("POST", "/v1/sessions/"+url.PathEscape(id)+"/interrupt", nil, nil)
+		_, code, err := c.do(ctx, "POST", "/v1/sessions/"+url.PathEscape(id)+"/interrupt", nil, nil)
 		switch {
 		case err == nil:
 			n++
@@ -1032,8 +1089,8 @@ func (c *benchClient) interruptLeft(flow, channel string, stderr io.Writer) erro
 // pile up channels and flows on the server. Those of runs whose receiver
 // still answers (alive) are left alone, and so are a channel that is not
 // the runs' (another name or flow) and a flow that another channel names.
-func (c *benchClient) deleteEndedRuns(stderr io.Writer) error {
-	out, _, err := c.do("GET", "/v1/channels", nil, nil)
+func (c *benchClient) deleteEndedRuns(ctx context.Context, stderr io.Writer) error {
+	out, _, err := c.do(ctx, "GET", "/v1/channels", nil, nil)
 	if err != nil {
 		return fmt.Errorf("list channels: %w", err)
 	}
@@ -1044,7 +1101,7 @@ func (c *benchClient) deleteEndedRuns(stderr io.Writer) error {
 			channels[port] = true
 		}
 	}
-	out, _, err = c.do("GET", "/v1/flows", nil, nil)
+	out, _, err = c.do(ctx, "GET", "/v1/flows", nil, nil)
 	if err != nil {
 		return fmt.Errorf("list flows: %w", err)
 	}
@@ -1060,19 +1117,19 @@ func (c *benchClient) deleteEndedRuns(stderr io.Writer) error {
 			continue
 		}
 		channel, flow := benchRunName(benchChannel, port), benchRunName(benchFlowID, port)
-		if err := c.interruptLeft(flow, channel, stderr); err != nil {
+		if err := c.interruptLeft(ctx, flow, channel, stderr); err != nil {
 			return err
 		}
 		var deleted []string
 		if channels[port] {
-			if _, code, err := c.do("DELETE", "/v1/channels/"+channel, nil, nil); err == nil {
+			if _, code, err := c.do(ctx, "DELETE", "/v1/channels/"+channel, nil, nil); err == nil {
 				deleted = append(deleted, "channel "+channel)
 			} else if code != 404 {
 				return fmt.Errorf("delete channel %s, left by an ended run: %w", channel, err)
 			}
 		}
 		// 409: another channel names the flow, and it stays.
-		if _, code, err := c.do("DELETE", "/v1/flows/"+flow, nil, nil); err == nil {
+		if _, code, err := c.do(ctx, "DELETE", "/v1/flows/"+flow, nil, nil); err == nil {
 			deleted = append(deleted, "flow "+flow)
 		} else if code != 404 && code != 409 {
 			return fmt.Errorf("delete flow %s, left by an ended run: %w", flow, err)
@@ -1087,8 +1144,8 @@ func (c *benchClient) deleteEndedRuns(stderr io.Writer) error {
 // deleteLeftSubscriptions deletes the receiver subscriptions of earlier runs
 // that were stopped before they could delete their own: their receivers are
 // gone, and the server would retry every event for them.
-func (c *benchClient) deleteLeftSubscriptions(stderr io.Writer) error {
-	out, _, err := c.do("GET", "/v1/webhooks", nil, nil)
+func (c *benchClient) deleteLeftSubscriptions(ctx context.Context, stderr io.Writer) error {
+	out, _, err := c.do(ctx, "GET", "/v1/webhooks", nil, nil)
 	if err != nil {
 		return fmt.Errorf("list event subscriptions: %w", err)
 	}
@@ -1103,7 +1160,7 @@ func (c *benchClient) deleteLeftSubscriptions(stderr io.Writer) error {
 				continue
 			}
 		}
-		if _, code, err := c.do("DELETE", "/v1/webhooks/"+id, nil, nil); err != nil && code != 404 {
+		if _, code, err := c.do(ctx, "DELETE", "/v1/webhooks/"+id, nil, nil); err != nil && code != 404 {
 			return fmt.Errorf("delete event subscription %s, left by an earlier run: %w", id, err)
 		}
 		fmt.Fprintf(stderr, "parley bench: deleted event subscription %s (%s), left by an earlier run\n", id, s.Get("url").String())
@@ -1117,7 +1174,8 @@ func (c *benchClient) teardown(stderr io.Writer) {
 	if c.subID == "" {
 		return
 	}
-	if _, code, err := c.do("DELETE", "/v1/webhooks/"+c.subID, nil, nil); err != nil && code != 404 {
+	// Also after Ctrl-C: the run's own context is cancelled then.
+	if _, code, err := c.do(context.Background(), "DELETE", "/v1/webhooks/"+c.subID, nil, nil); err != nil && code != 404 {
 		fmt.Fprintf(stderr, "parley bench: the receiver's event subscription %s is left on the server (delete it with DELETE /v1/webhooks/%s): %v\n",
 			c.subID, c.subID, err)
 	}

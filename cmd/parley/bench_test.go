@@ -1097,3 +1097,35 @@ func TestBenchURLNoAnswer(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want exit 1 saying %q", code, errOut.String(), want)
 	}
 }
+
+// Ctrl-C while a --url target is being set up stops the run at once, with
+// status 130 as for a run interrupted later, not after the setup request's
+// timeout with status 1.
+func TestBenchURLInterruptedInSetup(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(200*time.Millisecond, cancel)
+	base := "http://" + ln.Addr().String()
+	var out, errOut bytes.Buffer
+	start := time.Now()
+	code := run(ctx, []string{"bench", "--url", base, "--duration", "1s", "--concurrency", "2"}, nil, &out, &errOut)
+	took := time.Since(start)
+	want := "parley bench: interrupted while setting up the target (" + base + "), before any message was sent"
+	if code != 130 || !strings.Contains(errOut.String(), want) || took > 5*time.Second {
+		t.Errorf("exit %d after %s, stderr %q; want exit 130 at once saying %q", code, took.Round(time.Millisecond), errOut.String(), want)
+	}
+}
