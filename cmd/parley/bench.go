@@ -36,6 +36,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	exampleflows "github.com/parleyhq/parley/examples"
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/internal/cputime"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
@@ -777,8 +778,16 @@ func seedIdle(ctx context.Context, path string, n int) (float64, error) {
 	}
 	defer b.Close()
 	before := usedBytes(b.DB())
-	if err := store.SeedWaiting(ctx, b, 0, n, seedBatch, nil); err != nil {
-		return 0, err
+	// A batch at a time, so that Ctrl-C can say how many were stored.
+	now := time.Now()
+	gen := func(i int) *flows.Session { return store.SampleSession(i, now) }
+	for done := 0; done < n; done += seedBatch {
+		if err := store.SeedWaiting(ctx, b, done, min(seedBatch, n-done), seedBatch, gen); err != nil {
+			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return 0, &benchInterruptedError{fmt.Sprintf("storing idle sessions (%d of the %d of --idle stored)", done, n)}
+			}
+			return 0, err
+		}
 	}
 	return float64(usedBytes(b.DB())-before) / float64(n), nil
 }

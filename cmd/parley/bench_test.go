@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -1127,5 +1128,27 @@ func TestBenchURLInterruptedInSetup(t *testing.T) {
 	want := "parley bench: interrupted while setting up the target (" + base + "), before any message was sent"
 	if code != 130 || !strings.Contains(errOut.String(), want) || took > 5*time.Second {
 		t.Errorf("exit %d after %s, stderr %q; want exit 130 at once saying %q", code, took.Round(time.Millisecond), errOut.String(), want)
+	}
+}
+
+// Ctrl-C while --idle sessions are being stored stops the run cleanly: it
+// says it was interrupted then and how many were stored, removes the
+// temporary data directory and exits 130, without a report.
+func TestBenchInterruptedSeeding(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stores sessions for a moment")
+	}
+	parent := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(700*time.Millisecond, cancel)
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"bench", "--idle", "10000000", "--data", parent, "--duration", "1s", "--json"}, nil, &out, &errOut)
+	want := regexp.MustCompile(`^parley bench: interrupted while storing idle sessions \(\d+ of the 10000000 of --idle stored\), before any message was sent: nothing was measured\n$`)
+	if code != 130 || !want.MatchString(errOut.String()) || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 130, no report, stderr matching %s", code, out.String(), errOut.String(), want)
+	}
+	if left, _ := os.ReadDir(parent); len(left) != 0 {
+		t.Errorf("the temporary data directory is left: %v", left)
 	}
 }
