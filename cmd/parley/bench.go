@@ -189,9 +189,13 @@ type BenchResult struct {
 	// CPUPerMessageUs is the CPU time (user and system) this process used
 	// during the run, per message answered: server, load generator and
 	// receiver together when in process, the load generator and receiver
-	// alone with --url. CPUCores is the same time over the run's duration.
-	CPUPerMessageUs float64 `json:"cpu_us_per_message,omitempty"`
-	CPUCores        float64 `json:"cpu_cores,omitempty"`
+	// alone with --url, where they are LoadGenCPUPerMessageUs and
+	// LoadGenCPUCores instead. CPUCores is the same time over the run's
+	// duration.
+	CPUPerMessageUs        float64 `json:"cpu_us_per_message,omitempty"`
+	CPUCores               float64 `json:"cpu_cores,omitempty"`
+	LoadGenCPUPerMessageUs float64 `json:"load_generator_cpu_us_per_message,omitempty"`
+	LoadGenCPUCores        float64 `json:"load_generator_cpu_cores,omitempty"`
 	// Group commit figures of the in-process store (store.CommitStats): how
 	// many turns one commit carried, and the share of the run the committer
 	// spent waiting for the writer lock, applying writes and committing.
@@ -661,8 +665,13 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	res.DurationSec = elapsed.Seconds()
 	res.MessagesPerSec = float64(res.Messages) / elapsed.Seconds()
 	if cpu > 0 && res.Messages > 0 {
-		res.CPUPerMessageUs = round1(float64(cpu.Microseconds()) / float64(res.Messages))
-		res.CPUCores = float64(math.Round(100*cpu.Seconds()/elapsed.Seconds())) / 100
+		perMsg := round1(float64(cpu.Microseconds()) / float64(res.Messages))
+		cores := float64(math.Round(100*cpu.Seconds()/elapsed.Seconds())) / 100
+		if bolt != nil {
+			res.CPUPerMessageUs, res.CPUCores = perMsg, cores
+		} else {
+			res.LoadGenCPUPerMessageUs, res.LoadGenCPUCores = perMsg, cores
+		}
 	}
 	res.ConversationsPerS = float64(res.Conversations) / elapsed.Seconds()
 	res.TurnP50Ms, res.TurnP95Ms, res.TurnP99Ms = ms(pct(lat, 0.50)), ms(pct(lat, 0.95)), ms(pct(lat, 0.99))
@@ -1712,9 +1721,11 @@ func (r *BenchResult) table(w io.Writer) {
 	// With --url this process is the load generator and receiver alone:
 	// its figures say so.
 	procs, rssName, rss, of := fmt.Sprintf("GOMAXPROCS %d", r.GoMaxProcs), "peak RSS", r.PeakRSSMB, ""
+	cpuMsg, cpuCores := r.CPUPerMessageUs, r.CPUCores
 	if r.GoMaxProcs == 0 {
 		procs = fmt.Sprintf("load generator's GOMAXPROCS %d", r.LoadGenGoMaxProcs)
 		rssName, rss, of = "peak RSS (load generator)", r.LoadGenPeakRSSMB, " (load generator)"
+		cpuMsg, cpuCores = r.LoadGenCPUPerMessageUs, r.LoadGenCPUCores
 	}
 	fmt.Fprintf(w, "parley bench: flow %s, %s,%s %.1f s, target %s, load %s, %s\n",
 		r.Flow, contacts, offered, r.DurationSec, r.Target, r.LoadAvg, procs)
@@ -1734,9 +1745,9 @@ func (r *BenchResult) table(w io.Writer) {
 	row("idle waiting sessions", strconv.Itoa(r.IdleSessions), "")
 	row("bytes per waiting session", n(r.BytesPerWaiting), "B")
 	row(rssName, f(rss), "MiB")
-	if r.CPUPerMessageUs > 0 {
-		row("CPU per message"+of, f(r.CPUPerMessageUs), "µs")
-		row("CPU used"+of, f(r.CPUCores), "cores")
+	if cpuMsg > 0 {
+		row("CPU per message"+of, f(cpuMsg), "µs")
+		row("CPU used"+of, f(cpuCores), "cores")
 	}
 	if r.CommitsPerSec > 0 {
 		row("store commits/s", n(r.CommitsPerSec), "")

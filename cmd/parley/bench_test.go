@@ -898,8 +898,8 @@ func TestBenchScriptNeverCompletes(t *testing.T) {
 	}
 }
 
-// With --url the server is another process: the report's peak RSS and
-// GOMAXPROCS are the load generator's, and say so, in the table and in
+// With --url the server is another process: the report's peak RSS,
+// GOMAXPROCS and CPU figures are the load generator's, and say so, in the table and in
 // --json, instead of passing for the server's.
 func TestBenchURLLoadGeneratorFigures(t *testing.T) {
 	if testing.Short() {
@@ -909,12 +909,12 @@ func TestBenchURLLoadGeneratorFigures(t *testing.T) {
 	args := []string{"--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--events", ""}
 	var got map[string]any
 	benchJSON(t, &got, append(args, "--json")...)
-	for _, k := range []string{"peak_rss_mb", "gomaxprocs"} {
+	for _, k := range []string{"peak_rss_mb", "gomaxprocs", "cpu_us_per_message", "cpu_cores"} {
 		if v, ok := got[k]; ok {
 			t.Errorf("--url --json has %s %v, a figure of the server's it does not measure", k, v)
 		}
 	}
-	for _, k := range []string{"load_generator_peak_rss_mb", "load_generator_gomaxprocs"} {
+	for _, k := range []string{"load_generator_peak_rss_mb", "load_generator_gomaxprocs", "load_generator_cpu_us_per_message", "load_generator_cpu_cores"} {
 		if v, ok := got[k].(float64); !ok || v <= 0 {
 			t.Errorf("--url --json: %s = %v, want > 0", k, got[k])
 		}
