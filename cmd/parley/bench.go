@@ -35,6 +35,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.etcd.io/bbolt"
 
+	"github.com/parleyhq/parley/callout"
 	exampleflows "github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/internal/cputime"
@@ -90,6 +91,14 @@ type benchOptions struct {
 	dedupe      time.Duration
 	sessionsRet time.Duration
 	batch       int
+	// webhooksFile is --webhooks, the named webhooks of a --flow FILE;
+	// callWebhooks (--call-webhooks) lets the flow's webhooks go where they
+	// are written rather than refusing those that leave this machine.
+	webhooksFile string
+	callWebhooks bool
+	// asWritten lists the flow's webhook widgets called where they are
+	// written (checkWebhooks), each with where that is.
+	asWritten []string
 	// set holds the names of the flags given on the command line.
 	set map[string]bool
 	// traceFile and cpuFile are --trace's file and --profile's cpu.pprof,
@@ -133,7 +142,7 @@ func (o *benchOptions) closeOutputs() {
 
 // benchInProcessFlags are the flags of the server in process: a server at
 // --url keeps its own settings and data, so they are refused with --url.
-var benchInProcessFlags = []string{"data", "keep", "idle", "no-fsync", "dedupe-retention", "session-retention"}
+var benchInProcessFlags = []string{"data", "keep", "idle", "no-fsync", "dedupe-retention", "session-retention", "webhooks"}
 
 // BenchResult is what parley bench measured; --json prints it.
 type BenchResult struct {
@@ -172,14 +181,21 @@ type BenchResult struct {
 	TurnP95Ms         float64 `json:"turn_p95_ms"`
 	TurnP99Ms         float64 `json:"turn_p99_ms"`
 	TurnMaxMs         float64 `json:"turn_max_ms"`
-	WebhookCalls      int64   `json:"webhook_calls"`
-	WebhookCallsPerS  float64 `json:"webhook_calls_per_sec"`
-	Deliveries        int64   `json:"deliveries"`
-	DeliveriesPerSec  float64 `json:"deliveries_per_sec"`
-	DeliveryLagP50Ms  float64 `json:"delivery_lag_p50_ms"`
-	DeliveryLagP99Ms  float64 `json:"delivery_lag_p99_ms"`
-	IdleSessions      int     `json:"idle_sessions"`
-	BytesPerWaiting   float64 `json:"bytes_per_waiting_session"`
+	// WebhookCalls counts the webhook calls the server made during the run
+	// (its parley_webhook_calls_total), or with --url, where the server may
+	// serve others too, those the run's receiver answered when every
+	// webhook of the flow goes to it. WebhookCallsFailed is how many of
+	// the server's had another outcome than success; Warnings says so.
+	WebhookCalls       int64    `json:"webhook_calls"`
+	WebhookCallsPerS   float64  `json:"webhook_calls_per_sec"`
+	WebhookCallsFailed int64    `json:"webhook_calls_failed"`
+	Warnings           []string `json:"warnings,omitempty"`
+	Deliveries         int64    `json:"deliveries"`
+	DeliveriesPerSec   float64  `json:"deliveries_per_sec"`
+	DeliveryLagP50Ms   float64  `json:"delivery_lag_p50_ms"`
+	DeliveryLagP99Ms   float64  `json:"delivery_lag_p99_ms"`
+	IdleSessions       int      `json:"idle_sessions"`
+	BytesPerWaiting    float64  `json:"bytes_per_waiting_session"`
 	// PeakRSSMB is this process's peak resident set: the server's, the load
 	// generator's and the receiver's together in process. With --url it is
 	// LoadGenPeakRSSMB instead, the load generator's and receiver's alone
@@ -250,6 +266,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&o.idShape, "message-ids", idsPerContact, "how message ids are made: "+idsPerContact+" (each contact numbers its own messages), "+idsOrdered+" (one counter for all contacts, so ids sort by time, as UUIDv7s and ULIDs do) or "+idsRandom+" (32 random hex digits, as Twilio's message SIDs)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run, to measure at scale (the server in process only: refused with --url)")
+	fs.StringVar(&o.webhooksFile, "webhooks", "", "named webhook configurations `FILE` (JSON, as parley serve and simulate take it), for a --flow FILE whose webhook widgets name one (the server in process only: one at --url has its own)")
+	fs.BoolVar(&o.callWebhooks, "call-webhooks", false, "call the flow's webhooks where they are written, off this machine too (the load goes there); without it a flow whose webhooks leave this machine is refused, and those of the built-in examples go to the run's loopback receiver")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to `FILE` (go tool trace FILE: where each goroutine, e.g. the store's committer, spent its time running, waiting for a CPU or in system calls); slows the run")
 	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof, mutex.pprof and allocs.pprof of the run (server and load together when in process) into `DIR`")
@@ -268,9 +286,16 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// A --flow file that cannot be read, or without --messages, is a usage
 	// error too.
-	if _, _, err := o.benchFlow(); err != nil {
+	doc, _, err := o.benchFlow()
+	if err == nil {
+		err = o.checkWebhooks(doc)
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "parley bench:", err)
 		return 2
+	}
+	for _, w := range o.asWritten {
+		fmt.Fprintln(stderr, "parley bench: the flow's webhook is called as written:", w)
 	}
 	if err := o.openOutputs(); err != nil {
 		fmt.Fprintln(stderr, "parley bench:", err)
@@ -449,6 +474,89 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 	return doc, script, nil
 }
 
+// checkWebhooks looks at where the webhook widgets of the flow doc send
+// their calls. A URL with the demo service's path goes to the run's
+// loopback receiver (benchClient.setup); any other is called as written,
+// so the run's load goes there: one on this machine (a loopback address)
+// is, one elsewhere or that cannot be told before the run (a template in
+// its host, a named webhook of the server at --url) only with
+// --call-webhooks. A named webhook in process needs its configuration from
+// --webhooks. It fills o.asWritten.
+func (o *benchOptions) checkWebhooks(doc []byte) error {
+	var configs map[string]*flows.WebhookConfig
+	if o.webhooksFile != "" {
+		var err error
+		if configs, err = callout.LoadConfigs(o.webhooksFile); err != nil {
+			return fmt.Errorf("--webhooks: %w", err)
+		}
+	}
+	var f struct {
+		Widgets []struct {
+			ID      string `json:"id"`
+			Type    string `json:"type"`
+			URL     string `json:"url"`
+			Webhook string `json:"webhook"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal(doc, &f); err != nil {
+		return fmt.Errorf("--flow %s: %w", o.flow, err)
+	}
+	o.asWritten = nil
+	for _, w := range f.Widgets {
+		if w.Type != "webhook" || strings.Contains(w.URL, server.DemoOrderStatusPath) {
+			continue
+		}
+		dest := w.URL
+		if w.Webhook != "" {
+			if o.url != "" {
+				if !o.callWebhooks {
+					return fmt.Errorf("--flow %s: widget %q calls the webhook %q configured on the server at --url, whose destination the run cannot see: "+
+						"give --call-webhooks to call it as the server has it, the load going there", o.flow, w.ID, w.Webhook)
+				}
+				o.asWritten = append(o.asWritten, fmt.Sprintf("widget %q, the server's webhook %q", w.ID, w.Webhook))
+				continue
+			}
+			cfg, ok := configs[w.Webhook]
+			if !ok {
+				where := "no --webhooks file was given"
+				if o.webhooksFile != "" {
+					where = "--webhooks " + o.webhooksFile + " has none of that name"
+				}
+				return fmt.Errorf("--flow %s: widget %q calls the named webhook %q, which is not configured (%s): every call would fail; "+
+					"give its configuration with --webhooks FILE, as parley serve takes it", o.flow, w.ID, w.Webhook, where)
+			}
+			if dest == "" {
+				dest = cfg.URL
+			}
+		}
+		if loopbackDest(dest) {
+			o.asWritten = append(o.asWritten, fmt.Sprintf("widget %q, %s", w.ID, dest))
+			continue
+		}
+		if !o.callWebhooks {
+			return fmt.Errorf("--flow %s: widget %q calls %s, which is not this machine (or cannot be told before the run): the run's load would go there; "+
+				"give --call-webhooks to call it as written, or point it at a loopback address", o.flow, w.ID, dest)
+		}
+		o.asWritten = append(o.asWritten, fmt.Sprintf("widget %q, %s (--call-webhooks)", w.ID, dest))
+	}
+	return nil
+}
+
+// loopbackDest reports whether a webhook URL template is to a loopback
+// address written as such (a template in its host could be anywhere).
+func loopbackDest(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || strings.ContainsAny(u.Host, "@(") {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
 // runBench sets up the target (a server in process unless --url), the
 // loopback receiver, the flow, channel and event subscription, then drives
 // the contacts.
@@ -517,6 +625,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 				DedupeRetention:  o.dedupe,
 				SessionRetention: o.sessionsRet,
 				BatchLimit:       max(o.batch, server.DefaultBatchLimit),
+				WebhooksFile:     o.webhooksFile,
 			})
 			if err != nil {
 				st.Close()
@@ -557,6 +666,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		return nil, err
 	}
 	rcv.reset()
+	hooks0, hooksErr := cl.webhookOutcomes(ctx)
 	loadAvg := readLoadAvg()
 	if bolt != nil {
 		res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime
@@ -679,6 +789,34 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		res.TurnMaxMs = ms(lat[len(lat)-1])
 	}
 	res.WebhookCalls = rcv.calls.Load()
+	if hooksErr == nil {
+		// After Ctrl-C too: the figures of the part that ran.
+		mctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+		hooks1, err := cl.webhookOutcomes(mctx)
+		cancel()
+		if err == nil {
+			var all, failed int64
+			var how []string
+			for _, outcome := range slices.Sorted(maps.Keys(hooks1)) {
+				n := int64(hooks1[outcome] - hooks0[outcome])
+				all += n
+				if outcome != "success" && n > 0 {
+					failed += n
+					how = append(how, fmt.Sprintf("%s %d", outcome, n))
+				}
+			}
+			if bolt != nil || len(o.asWritten) > 0 {
+				res.WebhookCalls = all
+			}
+			res.WebhookCallsFailed = failed
+			if failed > 0 {
+				w := fmt.Sprintf("%d of the %d webhook calls the server made during the run failed (%s): those conversations went on by the webhook widget's Failure or Timeout exit, and the figures are of that path",
+					failed, all, strings.Join(how, ", "))
+				res.Warnings = append(res.Warnings, w)
+				fmt.Fprintln(stderr, "parley bench: warning:", w)
+			}
+		}
+	}
 	res.flowCalls = cl.flowCalls
 	res.WebhookCallsPerS = float64(res.WebhookCalls) / elapsed.Seconds()
 
@@ -926,6 +1064,31 @@ func (c *benchClient) doTimeout(ctx context.Context, timeout time.Duration, meth
 		return out, code, err
 	}
 	return out, a.code, nil
+}
+
+// webhookOutcomes reads the server's count of webhook calls by outcome,
+// parley_webhook_calls_total on its /metrics.
+func (c *benchClient) webhookOutcomes(ctx context.Context) (map[string]float64, error) {
+	out, _, err := c.do(ctx, "GET", "/metrics", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	const prefix = `parley_webhook_calls_total{outcome="`
+	counts := map[string]float64{}
+	for line := range bytes.Lines(out) {
+		rest, ok := bytes.CutPrefix(line, []byte(prefix))
+		if !ok {
+			continue
+		}
+		outcome, value, ok := bytes.Cut(rest, []byte(`"} `))
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(string(bytes.TrimSpace(value)), 64); err == nil {
+			counts[string(outcome)] += v
+		}
+	}
+	return counts, nil
 }
 
 // benchSubscription describes the receiver's event subscription, so that

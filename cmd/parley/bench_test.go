@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	exampleflows "github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
@@ -1150,5 +1152,132 @@ func TestBenchInterruptedSeeding(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(parent); len(left) != 0 {
 		t.Errorf("the temporary data directory is left: %v", left)
+	}
+}
+
+// benchFlowFile writes the order status example with its lookup widget
+// changed by edit into a file of dir, for --flow FILE.
+func benchFlowFile(t *testing.T, dir string, edit func(lookup map[string]any)) string {
+	t.Helper()
+	doc, err := fs.ReadFile(exampleflows.FS, "order-status/flow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(doc, &f); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range f["widgets"].([]any) {
+		if m := w.(map[string]any); m["id"] == "lookup" {
+			edit(m)
+		}
+	}
+	doc, _ = json.Marshal(f)
+	path := filepath.Join(dir, "flow.json")
+	if err := os.WriteFile(path, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A --flow FILE's webhooks are called where they are written, and counted
+// as the server makes them: one that leaves this machine only with
+// --call-webhooks, a named one with its configuration from --webhooks, and
+// a run whose calls failed says so rather than measure the Failure path in
+// silence.
+func TestBenchFlowWebhooks(t *testing.T) {
+	var hits atomic.Int64
+	status := atomic.Int64{}
+	status.Store(200)
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(int(status.Load()))
+		_, _ = w.Write(orderAnswer)
+	}))
+	defer svc.Close()
+	dir := t.TempDir()
+	hooks := filepath.Join(dir, "webhooks.json")
+	if err := os.WriteFile(hooks, fmt.Appendf(nil, `{"webhooks":[{"name":"orders","url":%q,"method":"POST"}]}`, svc.URL+"/orders"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := []string{"--messages", "hi|CU001|thanks", "--idle", "0", "--events", "", "--concurrency", "2", "--duration", "400ms"}
+
+	refused := []struct {
+		name string
+		edit func(map[string]any)
+		args []string
+		want string
+	}{
+		{"elsewhere", func(m map[string]any) { m["url"] = "https://orders.example.com/lookup" }, nil,
+			`widget "lookup" calls https://orders.example.com/lookup, which is not this machine (or cannot be told before the run): the run's load would go there; give --call-webhooks`},
+		{"template host", func(m map[string]any) { m["url"] = "http://@contact.fields.host/lookup" }, nil, "give --call-webhooks"},
+		{"named, no file", func(m map[string]any) { delete(m, "url"); m["webhook"] = "orders" }, nil,
+			`widget "lookup" calls the named webhook "orders", which is not configured (no --webhooks file was given): every call would fail; give its configuration with --webhooks FILE`},
+		{"named, not in the file", func(m map[string]any) { delete(m, "url"); m["webhook"] = "shipping" }, []string{"--webhooks", hooks},
+			`"shipping", which is not configured (--webhooks ` + hooks + ` has none of that name)`},
+		{"named, --url", func(m map[string]any) { delete(m, "url"); m["webhook"] = "orders" }, []string{"--url", "http://127.0.0.1:1"},
+			`the webhook "orders" configured on the server at --url, whose destination the run cannot see: give --call-webhooks`},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			flow := benchFlowFile(t, t.TempDir(), tc.edit)
+			args := append(append([]string{"bench", "--flow", flow}, tc.args...), "--messages", "hi|CU001|thanks")
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), args, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 saying %q", code, errOut.String(), tc.want)
+			}
+		})
+	}
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+
+	type result struct {
+		Conversations      int64    `json:"conversations"`
+		WebhookCalls       int64    `json:"webhook_calls"`
+		WebhookCallsFailed int64    `json:"webhook_calls_failed"`
+		Warnings           []string `json:"warnings"`
+	}
+	// A named webhook, configured by --webhooks, to a service on this
+	// machine: every call is counted, though none reaches the receiver.
+	named := benchFlowFile(t, t.TempDir(), func(m map[string]any) { delete(m, "url"); m["webhook"] = "orders" })
+	var got result
+	stderr := benchJSONStderr(t, &got, append([]string{"--flow", named, "--webhooks", hooks, "--json"}, script...)...)
+	if got.Conversations == 0 || got.WebhookCalls < got.Conversations || got.WebhookCalls != hits.Load() || got.WebhookCallsFailed != 0 || len(got.Warnings) != 0 {
+		t.Errorf("named webhook: %+v, the service answered %d calls; want every conversation's call counted, none failed", got, hits.Load())
+	}
+	if want := `the flow's webhook is called as written: widget "lookup", ` + svc.URL + "/orders"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not say %q", stderr, want)
+	}
+
+	// The same service failing: the run is measured, and says its calls failed.
+	status.Store(500)
+	hits.Store(0)
+	loop := benchFlowFile(t, t.TempDir(), func(m map[string]any) { m["url"] = svc.URL + "/orders" })
+	got = result{}
+	stderr = benchJSONStderr(t, &got, append([]string{"--flow", loop, "--json"}, script...)...)
+	if got.WebhookCalls == 0 || got.WebhookCallsFailed != got.WebhookCalls || got.WebhookCalls != hits.Load() || len(got.Warnings) != 1 {
+		t.Errorf("failing webhook: %+v, the service answered %d calls; want every call counted as failed, with a warning", got, hits.Load())
+	}
+	if want := fmt.Sprintf("parley bench: warning: %d of the %d webhook calls the server made during the run failed (failure %d)", got.WebhookCalls, got.WebhookCalls, got.WebhookCalls); !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not say %q", stderr, want)
+	}
+}
+
+// With --call-webhooks a webhook off this machine is called as written, and
+// the run says so.
+func TestBenchCallWebhooks(t *testing.T) {
+	flow := benchFlowFile(t, t.TempDir(), func(m map[string]any) { m["url"] = "https://orders.example.com/lookup" })
+	doc, err := os.ReadFile(flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := benchOptions{flow: flow, callWebhooks: true}
+	if err := o.checkWebhooks(doc); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`widget "lookup", https://orders.example.com/lookup (--call-webhooks)`}; !slices.Equal(o.asWritten, want) {
+		t.Errorf("called as written: %q, want %q", o.asWritten, want)
 	}
 }
