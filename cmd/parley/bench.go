@@ -192,10 +192,14 @@ type BenchResult struct {
 	Warnings           []string `json:"warnings,omitempty"`
 	Deliveries         int64    `json:"deliveries"`
 	DeliveriesPerSec   float64  `json:"deliveries_per_sec"`
-	DeliveryLagP50Ms   float64  `json:"delivery_lag_p50_ms"`
-	DeliveryLagP99Ms   float64  `json:"delivery_lag_p99_ms"`
-	IdleSessions       int      `json:"idle_sessions"`
-	BytesPerWaiting    float64  `json:"bytes_per_waiting_session"`
+	// The figures below are nil (null in --json, "not measured" in the
+	// table) when the run did not measure them: the delivery lag without
+	// deliveries (--events ""), the idle sessions and their size with
+	// --url (the server's own store), the size with --idle 0.
+	DeliveryLagP50Ms *float64 `json:"delivery_lag_p50_ms"`
+	DeliveryLagP99Ms *float64 `json:"delivery_lag_p99_ms"`
+	IdleSessions     *int     `json:"idle_sessions"`
+	BytesPerWaiting  *float64 `json:"bytes_per_waiting_session"`
 	// PeakRSSMB is this process's peak resident set: the server's, the load
 	// generator's and the receiver's together in process. With --url it is
 	// LoadGenPeakRSSMB instead, the load generator's and receiver's alone
@@ -596,12 +600,13 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		} else {
 			defer os.RemoveAll(dir)
 		}
+		res.IdleSessions = &o.idle
 		if o.idle > 0 {
 			per, err := seedIdle(ctx, filepath.Join(dir, server.DBFile), o.idle)
 			if err != nil {
 				return nil, err
 			}
-			res.IdleSessions, res.BytesPerWaiting = o.idle, per
+			res.BytesPerWaiting = &per
 		}
 		// The store is opened here rather than by the server so that its
 		// group commit figures can be read. The server's goroutines (the
@@ -834,7 +839,10 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		// with the load or the rate falls.
 		res.DeliveriesPerSec = float64(d.count) / d.last.Sub(start).Seconds()
 	}
-	res.DeliveryLagP50Ms, res.DeliveryLagP99Ms = ms(d.p50), ms(d.p99)
+	if d.count > 0 {
+		p50, p99 := ms(d.p50), ms(d.p99)
+		res.DeliveryLagP50Ms, res.DeliveryLagP99Ms = &p50, &p99
+	}
 	if bolt != nil {
 		res.PeakRSSMB = peakRSSMB()
 	} else {
@@ -1903,10 +1911,22 @@ func (r *BenchResult) table(w io.Writer) {
 	row("webhook calls/s", n(r.WebhookCallsPerS), "")
 	row("event deliveries", strconv.FormatInt(r.Deliveries, 10), "")
 	row("deliveries/s", n(r.DeliveriesPerSec), "")
-	row("delivery lag p50", f(r.DeliveryLagP50Ms), "ms")
-	row("delivery lag p99", f(r.DeliveryLagP99Ms), "ms")
-	row("idle waiting sessions", strconv.Itoa(r.IdleSessions), "")
-	row("bytes per waiting session", n(r.BytesPerWaiting), "B")
+	// A figure the run did not measure says so rather than read as 0.
+	opt := func(name string, v *float64, format func(float64) string, unit string) {
+		if v == nil {
+			row(name, "not measured", "")
+			return
+		}
+		row(name, format(*v), unit)
+	}
+	opt("delivery lag p50", r.DeliveryLagP50Ms, f, "ms")
+	opt("delivery lag p99", r.DeliveryLagP99Ms, f, "ms")
+	if r.IdleSessions == nil {
+		row("idle waiting sessions", "not measured", "")
+	} else {
+		row("idle waiting sessions", strconv.Itoa(*r.IdleSessions), "")
+	}
+	opt("bytes per waiting session", r.BytesPerWaiting, n, "B")
 	row(rssName, f(rss), "MiB")
 	if cpuMsg > 0 {
 		row("CPU per message"+of, f(cpuMsg), "µs")

@@ -921,11 +921,20 @@ func TestBenchURLLoadGeneratorFigures(t *testing.T) {
 			t.Errorf("--url --json: %s = %v, want > 0", k, got[k])
 		}
 	}
+	// Figures the run did not measure (the server's idle sessions and their
+	// size; the delivery lag, without events) are null, not 0, and the
+	// table says so.
+	for _, k := range []string{"idle_sessions", "bytes_per_waiting_session", "delivery_lag_p50_ms", "delivery_lag_p99_ms"} {
+		if v, ok := got[k]; !ok || v != nil {
+			t.Errorf("--url --events \"\" --json: %s = %v (present %v), want null", k, v, ok)
+		}
+	}
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), append([]string{"bench"}, args...), nil, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut.String())
 	}
-	for _, want := range []string{"load generator's GOMAXPROCS", "peak RSS (load generator)", "CPU per message (load generator)"} {
+	for _, want := range []string{"idle waiting sessions  not measured", "bytes per waiting session  not measured", "delivery lag p50  not measured",
+		"load generator's GOMAXPROCS", "peak RSS (load generator)", "CPU per message (load generator)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--url table does not say %q:\n%s", want, out.String())
 		}
