@@ -230,7 +230,12 @@ type BenchResult struct {
 	// the turns' commits and count here too).
 	CommitterWritePct float64 `json:"committer_write_sync_pct,omitempty"`
 	PagesPerTurn      float64 `json:"pages_written_per_turn,omitempty"`
-	LoadAvg           string  `json:"load_avg,omitempty"`
+	// LoadAvg is the machine's load average (1, 5 and 15 minutes) read at
+	// the end of the load, so that its 1-minute figure covers most of a
+	// run of a minute; LoadAvgStart is the same read before the first
+	// message.
+	LoadAvg      string `json:"load_avg,omitempty"`
+	LoadAvgStart string `json:"load_avg_start,omitempty"`
 	// GoMaxProcs is this process's GOMAXPROCS, the server's in process;
 	// with --url it is LoadGenGoMaxProcs instead, the load generator's.
 	GoMaxProcs        int `json:"gomaxprocs,omitempty"`
@@ -672,7 +677,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	rcv.reset()
 	hooks0, hooksErr := cl.webhookOutcomes(ctx)
-	loadAvg := readLoadAvg()
+	res.LoadAvgStart = readLoadAvg()
 	if bolt != nil {
 		res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime
 	} else {
@@ -739,6 +744,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	res.LoadAvg = readLoadAvg()
 	res.Interrupted = ctx.Err() != nil
 	cpu := cputime.Process() - cpu0
 	if bolt != nil {
@@ -848,7 +854,6 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	} else {
 		res.LoadGenPeakRSSMB = peakRSSMB()
 	}
-	res.LoadAvg = loadAvg
 	if ld.firstErr.Load() != nil {
 		fmt.Fprintln(stderr, "parley bench: first error:", *ld.firstErr.Load())
 	}
@@ -1843,10 +1848,13 @@ func peakRSSMB() float64 {
 	return 0
 }
 
+// loadAvgFile is where readLoadAvg reads the load average.
+var loadAvgFile = "/proc/loadavg"
+
 // readLoadAvg is /proc/loadavg's 1, 5 and 15 minute averages: other work on
 // the machine skews every figure, so the report carries it.
 func readLoadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
+	b, err := os.ReadFile(loadAvgFile)
 	if err != nil {
 		return ""
 	}
@@ -1898,8 +1906,12 @@ func (r *BenchResult) table(w io.Writer) {
 		rssName, rss, of = "peak RSS (load generator)", r.LoadGenPeakRSSMB, " (load generator)"
 		cpuMsg, cpuCores = r.LoadGenCPUPerMessageUs, r.LoadGenCPUCores
 	}
+	load := r.LoadAvg
+	if r.LoadAvgStart != "" {
+		load += " at the end (" + r.LoadAvgStart + " before)"
+	}
 	fmt.Fprintf(w, "parley bench: flow %s, %s,%s %.1f s, target %s, load %s, %s\n",
-		r.Flow, contacts, offered, r.DurationSec, r.Target, r.LoadAvg, procs)
+		r.Flow, contacts, offered, r.DurationSec, r.Target, load, procs)
 	row("messages", strconv.FormatInt(r.Messages, 10), "")
 	row("errors", strconv.FormatInt(r.Errors, 10), "")
 	row("messages/s", n(r.MessagesPerSec), "")

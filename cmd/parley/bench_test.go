@@ -1290,3 +1290,37 @@ func TestBenchCallWebhooks(t *testing.T) {
 		t.Errorf("called as written: %q, want %q", o.asWritten, want)
 	}
 }
+
+// The load average reported is the machine's at the end of the load, which
+// its 1-minute figure covers most of in a long run, with the one before the
+// first message beside it.
+func TestBenchLoadAvgAtEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for a moment")
+	}
+	file := filepath.Join(t.TempDir(), "loadavg")
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s+" 1/100 4242\n"), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	write("0.10 0.20 0.30")
+	defer func(f string) { loadAvgFile = f }(loadAvgFile)
+	loadAvgFile = file
+	// The run's own load shows by its end.
+	timer := time.AfterFunc(900*time.Millisecond, func() { write("1.50 0.60 0.40") })
+	defer timer.Stop()
+	var got struct {
+		LoadAvg      string `json:"load_avg"`
+		LoadAvgStart string `json:"load_avg_start"`
+	}
+	benchJSON(t, &got, "--duration", "1500ms", "--concurrency", "2", "--idle", "0", "--flow", "favourite-colour", "--events", "", "--json")
+	if got.LoadAvg != "1.50 0.60 0.40" || got.LoadAvgStart != "0.10 0.20 0.30" {
+		t.Errorf("load_avg %q, load_avg_start %q; want the end's 1.50 0.60 0.40 and the start's 0.10 0.20 0.30", got.LoadAvg, got.LoadAvgStart)
+	}
+	var b bytes.Buffer
+	(&BenchResult{Flow: "f", Concurrency: 1, GoMaxProcs: 1, LoadAvg: got.LoadAvg, LoadAvgStart: got.LoadAvgStart}).table(&b)
+	if want := "load 1.50 0.60 0.40 at the end (0.10 0.20 0.30 before)"; !strings.Contains(b.String(), want) {
+		t.Errorf("header %q does not say %q", strings.SplitN(b.String(), "\n", 2)[0], want)
+	}
+}
