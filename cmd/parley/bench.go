@@ -1173,11 +1173,12 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 		return err
 	}
 	// Before the subscription, so that the sessions' ends are not counted
-	// as the run's deliveries.
-	if err := c.interruptLeft(ctx, c.flowID, c.channel, stderr); err != nil {
-		return err
-	}
+	// as the run's deliveries. In process the store is the run's own and
+	// new: no earlier run left anything in it.
 	if c.shared {
+		if err := c.interruptLeft(ctx, c.flowID, c.channel, rcv.contacts, stderr); err != nil {
+			return err
+		}
 		if err := c.deleteEndedRuns(ctx, stderr); err != nil {
 			return err
 		}
@@ -1236,23 +1237,28 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 const benchChannelName = "Load test"
 
 // interruptLeft interrupts the sessions that an earlier run left waiting on
-// channel with flow: the run's contacts, on the run's channel, have the
-// numbers theirs had, and would otherwise resume those conversations,
-// perhaps of another flow or revision, instead of starting their own. It
-// says on stderr how many it interrupted.
-func (c *benchClient) interruptLeft(ctx context.Context, flow, channel string, stderr io.Writer) error {
+// channel with flow, those of contacts whose URNs start with contacts: the
+// run's contacts, on the run's channel, have the numbers theirs had, and
+// would otherwise resume those conversations, perhaps of another flow or
+// revision, instead of starting their own. The listing asks for those
+// contacts alone (contact_prefix, which the store answers from each
+// record's header without decompressing the sessions of others), and is
+// bounded by ctx only, not by benchSetupTimeout: a server holding millions
+// of waiting sessions takes a while to walk them. It says on stderr how
+// many it interrupted.
+func (c *benchClient) interruptLeft(ctx context.Context, flow, channel, contacts string, stderr io.Writer) error {
 	var ids []string
 	for after := ""; ; {
-		path := "/v1/sessions?status=waiting&flow=" + url.QueryEscape(flow) + "&limit=1000"
+		path := "/v1/sessions?status=waiting&flow=" + url.QueryEscape(flow) + "&contact_prefix=" + url.QueryEscape(contacts) + "&limit=1000"
 		if after != "" {
 			path += "&after=" + url.QueryEscape(after)
 		}
-		out, _, err := c.do(ctx, "GET", path, nil, nil)
+		out, _, err := c.doTimeout(ctx, 0, "GET", path, nil, nil)
 		if err != nil {
 			return fmt.Errorf("list the sessions earlier runs left waiting: %w", err)
 		}
 		for _, s := range gjson.GetBytes(out, "sessions").Array() {
-			if s.Get("channel").String() == channel {
+			if s.Get("channel").String() == channel && strings.HasPrefix(s.Get("contact").String(), contacts) {
 				ids = append(ids, s.Get("id").String())
 			}
 		}
@@ -1311,7 +1317,7 @@ func (c *benchClient) deleteEndedRuns(ctx context.Context, stderr io.Writer) err
 			continue
 		}
 		channel, flow := benchRunName(benchChannel, port), benchRunName(benchFlowID, port)
-		if err := c.interruptLeft(ctx, flow, channel, stderr); err != nil {
+		if err := c.interruptLeft(ctx, flow, channel, benchContacts(port), stderr); err != nil {
 			return err
 		}
 		var deleted []string
@@ -1986,12 +1992,16 @@ func startReceiver(shared bool) (*receiver, error) {
 	}
 	r := &receiver{url: "http://" + ln.Addr().String(), ln: ln, contacts: "tel:+1999"}
 	if shared {
-		r.contacts = fmt.Sprintf("tel:%s%05d", benchFromPrefix, r.port())
+		r.contacts = benchContacts(r.port())
 	}
 	r.srv = &fasthttp.Server{Handler: r.handle, NoDefaultServerHeader: true, ReadTimeout: time.Minute}
 	go pprof.Do(context.Background(), benchLabels("receiver"), func(context.Context) { _ = r.srv.Serve(ln) })
 	return r, nil
 }
+
+// benchContacts starts the URNs of the contacts of the run against --url
+// whose receiver has port (benchFrom).
+func benchContacts(port int) string { return fmt.Sprintf("tel:%s%05d", benchFromPrefix, port) }
 
 // port is the receiver's port, which no other run has while this one lasts.
 func (r *receiver) port() int { return r.ln.Addr().(*net.TCPAddr).Port }

@@ -11,13 +11,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -1322,5 +1325,50 @@ func TestBenchLoadAvgAtEnd(t *testing.T) {
 	(&BenchResult{Flow: "f", Concurrency: 1, GoMaxProcs: 1, LoadAvg: got.LoadAvg, LoadAvgStart: got.LoadAvgStart}).table(&b)
 	if want := "load 1.50 0.60 0.40 at the end (0.10 0.20 0.30 before)"; !strings.Contains(b.String(), want) {
 		t.Errorf("header %q does not say %q", strings.SplitN(b.String(), "\n", 2)[0], want)
+	}
+}
+
+// A --url run lists the sessions earlier runs left waiting by its own
+// contacts' URN prefix, which the store answers without decompressing the
+// sessions of other contacts, and without the setup requests' timeout: a
+// server holding millions of waiting sessions may take longer than that.
+func TestBenchURLListsLeftSessionsCheaply(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	base, _ := benchTarget(t, true)
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	var listings []string
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" && r.URL.Path == "/v1/sessions" {
+			mu.Lock()
+			listings = append(listings, r.URL.RawQuery)
+			mu.Unlock()
+			time.Sleep(500 * time.Millisecond) // a long walk
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	defer func(d time.Duration) { benchSetupTimeout = d }(benchSetupTimeout)
+	benchSetupTimeout = 300 * time.Millisecond
+	var got struct{ Messages, Errors int64 }
+	benchJSON(t, &got, "--url", front.URL, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--events", "", "--json")
+	if got.Messages == 0 || got.Errors != 0 {
+		t.Errorf("%+v", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(listings) == 0 {
+		t.Fatal("the run did not list the sessions left waiting")
+	}
+	for _, q := range listings {
+		if !strings.Contains(q, "contact_prefix=tel%3A%2B999") {
+			t.Errorf("listing %q is not by the run's contacts' URN prefix", q)
+		}
 	}
 }
