@@ -538,6 +538,9 @@ func (o *benchOptions) checkWebhooks(doc []byte) error {
 				dest = cfg.URL
 			}
 		}
+		if dest == "" {
+			continue // no URL at all: the flow's validation says so
+		}
 		if loopbackDest(dest) {
 			o.asWritten = append(o.asWritten, fmt.Sprintf("widget %q, %s", w.ID, dest))
 			continue
