@@ -29,6 +29,7 @@ import (
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
+	"github.com/valyala/fasthttp"
 )
 
 // TestBenchJSON runs parley bench for a moment against a server in process
@@ -1369,6 +1370,46 @@ func TestBenchURLListsLeftSessionsCheaply(t *testing.T) {
 	for _, q := range listings {
 		if !strings.Contains(q, "contact_prefix=tel%3A%2B999") {
 			t.Errorf("listing %q is not by the run's contacts' URN prefix", q)
+		}
+	}
+}
+
+// The server in process has a new store of the run's own, so setting it up
+// lists no sessions left waiting (with --idle, every one would be read for
+// nothing); against --url the run lists its own contacts' alone.
+func TestBenchSetupListsLeftSessionsOnlyWhenShared(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		var mu sync.Mutex
+		var listings []string
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/sessions" {
+				mu.Lock()
+				listings = append(listings, r.URL.RawQuery)
+				mu.Unlock()
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{}`)
+		}))
+		rcv, err := startReceiver(shared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := &benchClient{base: api.URL, hc: &fasthttp.Client{}}
+		cl.forPort(rcv.port(), shared)
+		doc, err := fs.ReadFile(exampleflows.FS, "favourite-colour/flow.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.setup(context.Background(), doc, rcv, nil, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		rcv.close()
+		api.Close()
+		switch {
+		case !shared && len(listings) != 0:
+			t.Errorf("in process: setup listed sessions: %q", listings)
+		case shared && (len(listings) == 0 || !strings.Contains(listings[0], "contact_prefix="+url.QueryEscape(rcv.contacts))):
+			t.Errorf("--url: listings %q, want one by the run's contacts %s", listings, rcv.contacts)
 		}
 	}
 }
