@@ -274,10 +274,13 @@ type sessionSummary struct {
 }
 
 func (s *Server) listSessions(c *fiber.Ctx) error {
-	if err := plusInQuery(c, "contact"); err != nil {
-		return err
+	for _, name := range []string{"contact", "contact_prefix"} {
+		if err := plusInQuery(c, name); err != nil {
+			return err
+		}
 	}
-	f := store.SessionFilter{Status: flows.Status(c.Query("status")), FlowID: strings.Clone(c.Query("flow")), Contact: strings.Clone(c.Query("contact"))}
+	f := store.SessionFilter{Status: flows.Status(c.Query("status")), FlowID: strings.Clone(c.Query("flow")), Contact: strings.Clone(c.Query("contact")),
+		ContactPrefix: strings.Clone(c.Query("contact_prefix"))}
 	// A session is active only while its turn runs: stored, it waits or
 	// has ended, so "active" would list none.
 	const listed = "waiting, completed, expired, failed, interrupted"

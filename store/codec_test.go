@@ -25,6 +25,16 @@ var update = flag.Bool("update", false, "rewrite the golden records under testda
 // goldenTime is the clock of the sessions in testdata/session-codec*.rec.
 var goldenTime = time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 
+// goldenSample is SampleSession(i, now) as the sessions in
+// testdata/session-codec*.rec were written, when the sample's wait timed
+// out after 10 minutes and it expired after 7 days.
+func goldenSample(i int, now time.Time) *flows.Session {
+	s := SampleSession(i, now)
+	timeout, expires := now.UTC().Add(10*time.Minute), now.UTC().Add(7*24*time.Hour)
+	s.Wait.Timeout, s.Wait.TimeoutAt, s.ExpiresAt = 600, &timeout, &expires
+	return s
+}
+
 func sampleRecord(t testing.TB, s *flows.Session, compress bool) (byte, []byte) {
 	t.Helper()
 	codec, payload, err := encodePayload(s, compress)
@@ -111,7 +121,7 @@ func TestSessionPathDroppedRoundTrip(t *testing.T) {
 // and codec 3 as first written. Neither file may be regenerated once
 // committed: stored data depends on both formats.
 func TestStoredCodecsReadable(t *testing.T) {
-	want := SampleSession(7, goldenTime)
+	want := goldenSample(7, goldenTime)
 	for _, tc := range []struct {
 		file  string
 		codec byte
@@ -157,7 +167,7 @@ func TestStoreReadsCodec2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := SampleSession(7, goldenTime)
+	s := goldenSample(7, goldenTime)
 	mustSave(t, b, &Turn{Session: s, Channel: "sample"})
 	var seq uint64
 	if err := b.DB().Update(func(tx *bbolt.Tx) error {
@@ -179,7 +189,7 @@ func TestStoreReadsCodec2(t *testing.T) {
 	}
 	sameSession(t, got, s)
 
-	next := SampleSession(7, goldenTime.Add(time.Minute))
+	next := goldenSample(7, goldenTime.Add(time.Minute))
 	mustSave(t, b, &Turn{Session: next, PrevUpdated: s.UpdatedAt})
 	if err := b.DB().View(func(tx *bbolt.Tx) error {
 		if c := tx.Bucket(bRecords).Get(recordKey(seq))[0]; c != codecS2Dict {

@@ -18,10 +18,15 @@ import (
 // a contact with fields, three collected results, a short path and a wait
 // with a timeout. Session i waits for contact "tel:+1555" + i on channel
 // "sample". Tests and benchmarks use it; so can load tools.
+//
+// Its wait times out, and the session expires, SampleWait after now, as a
+// session left waiting for an answer does: a directory seeded with them
+// serves the same on every start for that long, rather than its timer
+// scanner failing them by the thousand (their flow is no stored flow).
 func SampleSession(i int, now time.Time) *flows.Session {
 	now = now.UTC()
-	timeout := now.Add(10 * time.Minute)
-	expires := now.Add(7 * 24 * time.Hour)
+	timeout := now.Add(SampleWait)
+	expires := now.Add(SampleWait)
 	flowID := "5f0c7a9e-3b1d-4c8e-9a57-2d9f1e6b4c30"
 	id := sampleID(i)
 	at := func(sec int) time.Time { return now.Add(time.Duration(sec-60) * time.Second) }
@@ -50,7 +55,7 @@ func SampleSession(i int, now time.Time) *flows.Session {
 			},
 		}},
 		Input: "kisumu",
-		Wait:  &flows.Wait{Widget: "ask_symptoms", Kind: flows.WaitMessage, Timeout: 600, TimeoutAt: &timeout},
+		Wait:  &flows.Wait{Widget: "ask_symptoms", Kind: flows.WaitMessage, Timeout: int(SampleWait / time.Second), TimeoutAt: &timeout},
 		Path: []flows.Step{
 			{Widget: "welcome", Exit: "Success", At: at(0)},
 			{Widget: "ask_name", Exit: "Has Text", At: at(10)},
@@ -64,6 +69,10 @@ func SampleSession(i int, now time.Time) *flows.Session {
 		ExpiresAt: &expires,
 	}
 }
+
+// SampleWait is how long a SampleSession waits before its wait times out
+// and it expires: 30 days.
+const SampleWait = 30 * 24 * time.Hour
 
 // sampleID makes a UUIDv7-shaped id that sorts by i, so seeding appends to
 // the end of the id-keyed buckets like time-ordered (v7) ids do in

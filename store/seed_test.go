@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/flows"
 	"go.etcd.io/bbolt"
@@ -100,5 +101,34 @@ func TestSeededBeforeTheRecord(t *testing.T) {
 				t.Error("the store's seed was not recorded")
 			}
 		})
+	}
+}
+
+// Sessions seeded with SampleSession stay waiting for as long as sessions
+// left waiting for an answer do: no timer of theirs is due a day later, so
+// a server started on a seeded directory then has none to fail, and they
+// are due once SampleWait has passed.
+func TestSeedWaitingLasts(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	if err := SeedWaiting(ctx, b, 0, 50, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		after time.Duration
+		due   int
+	}{
+		{10 * time.Minute, 0},
+		{24 * time.Hour, 0},
+		{7 * 24 * time.Hour, 0},
+		{SampleWait + time.Minute, 50},
+	} {
+		timers, err := b.DueTimers(ctx, t0.Add(tc.after), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(timers) < tc.due || (tc.due == 0 && len(timers) != 0) {
+			t.Errorf("%s after seeding: %d timers due, want %d", tc.after, len(timers), tc.due)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -599,8 +600,8 @@ func pageLimit(n, def int) int {
 // walks that contact's entries (its index range and its row's waiting
 // entries); with a status filter, that status's index entries (the id
 // entries for waiting, which carry the status); otherwise the id entries.
-// Other filters are checked against each candidate's header (the flow id
-// against its JSON). The cursor is the last id returned; a full page always
+// Other filters are checked against each candidate's header (the contact
+// prefix too; the flow id against its JSON, which is decompressed for it). The cursor is the last id returned; a full page always
 // returns one, so the last page may be empty.
 func (b *Bolt) ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*flows.Session, string, error) {
 	var code byte
@@ -672,7 +673,8 @@ func (b *Bolt) ListSessions(ctx context.Context, f SessionFilter, p Page) ([]*fl
 				skipped = append(skipped, err)
 				continue
 			}
-			if (f.Status != "" && h.status != code) || (f.Contact != "" && h.urn != f.Contact) {
+			if (f.Status != "" && h.status != code) || (f.Contact != "" && h.urn != f.Contact) ||
+				(f.ContactPrefix != "" && !strings.HasPrefix(h.urn, f.ContactPrefix)) {
 				continue
 			}
 			js, err := payloadJSON(c.id, h.codec, h.payload)

@@ -517,6 +517,8 @@ func TestListSessions(t *testing.T) {
 		{"contact", SessionFilter{Contact: "tel:+1"}, []string{"a1", "a2", "a4"}},
 		{"waiting on flow", SessionFilter{Status: flows.StatusWaiting, FlowID: "f1"}, []string{"a1", "a5"}},
 		{"contact and status", SessionFilter{Contact: "tel:+1", Status: flows.StatusFailed}, []string{"a4"}},
+		{"contact prefix", SessionFilter{ContactPrefix: "tel:+1"}, []string{"a1", "a2", "a4", "a6"}},
+		{"waiting on flow, contact prefix", SessionFilter{Status: flows.StatusWaiting, FlowID: "f1", ContactPrefix: "tel:+3"}, []string{"a5"}},
 		{"nothing", SessionFilter{Status: flows.StatusExpired}, nil},
 	}
 	for _, tc := range tests {

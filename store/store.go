@@ -190,6 +190,10 @@ type SessionFilter struct {
 	Status  flows.Status
 	FlowID  string
 	Contact string // URN
+	// ContactPrefix keeps the sessions whose contact's URN starts with it.
+	// It is checked against a record's header, so the sessions of other
+	// contacts are passed over without being decompressed.
+	ContactPrefix string
 }
 
 // Page is a page request: After is the cursor returned by the previous page.

@@ -35,7 +35,9 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.etcd.io/bbolt"
 
+	"github.com/parleyhq/parley/callout"
 	exampleflows "github.com/parleyhq/parley/examples"
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/internal/cputime"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
@@ -89,6 +91,14 @@ type benchOptions struct {
 	dedupe      time.Duration
 	sessionsRet time.Duration
 	batch       int
+	// webhooksFile is --webhooks, the named webhooks of a --flow FILE;
+	// callWebhooks (--call-webhooks) lets the flow's webhooks go where they
+	// are written rather than refusing those that leave this machine.
+	webhooksFile string
+	callWebhooks bool
+	// asWritten lists the flow's webhook widgets called where they are
+	// written (checkWebhooks), each with where that is.
+	asWritten []string
 	// set holds the names of the flags given on the command line.
 	set map[string]bool
 	// traceFile and cpuFile are --trace's file and --profile's cpu.pprof,
@@ -132,7 +142,7 @@ func (o *benchOptions) closeOutputs() {
 
 // benchInProcessFlags are the flags of the server in process: a server at
 // --url keeps its own settings and data, so they are refused with --url.
-var benchInProcessFlags = []string{"data", "keep", "idle", "no-fsync", "dedupe-retention", "session-retention"}
+var benchInProcessFlags = []string{"data", "keep", "idle", "no-fsync", "dedupe-retention", "session-retention", "webhooks"}
 
 // BenchResult is what parley bench measured; --json prints it.
 type BenchResult struct {
@@ -171,14 +181,25 @@ type BenchResult struct {
 	TurnP95Ms         float64 `json:"turn_p95_ms"`
 	TurnP99Ms         float64 `json:"turn_p99_ms"`
 	TurnMaxMs         float64 `json:"turn_max_ms"`
-	WebhookCalls      int64   `json:"webhook_calls"`
-	WebhookCallsPerS  float64 `json:"webhook_calls_per_sec"`
-	Deliveries        int64   `json:"deliveries"`
-	DeliveriesPerSec  float64 `json:"deliveries_per_sec"`
-	DeliveryLagP50Ms  float64 `json:"delivery_lag_p50_ms"`
-	DeliveryLagP99Ms  float64 `json:"delivery_lag_p99_ms"`
-	IdleSessions      int     `json:"idle_sessions"`
-	BytesPerWaiting   float64 `json:"bytes_per_waiting_session"`
+	// WebhookCalls counts the webhook calls the server made during the run
+	// (its parley_webhook_calls_total), or with --url, where the server may
+	// serve others too, those the run's receiver answered when every
+	// webhook of the flow goes to it. WebhookCallsFailed is how many of
+	// the server's had another outcome than success; Warnings says so.
+	WebhookCalls       int64    `json:"webhook_calls"`
+	WebhookCallsPerS   float64  `json:"webhook_calls_per_sec"`
+	WebhookCallsFailed int64    `json:"webhook_calls_failed"`
+	Warnings           []string `json:"warnings,omitempty"`
+	Deliveries         int64    `json:"deliveries"`
+	DeliveriesPerSec   float64  `json:"deliveries_per_sec"`
+	// The figures below are nil (null in --json, "not measured" in the
+	// table) when the run did not measure them: the delivery lag without
+	// deliveries (--events ""), the idle sessions and their size with
+	// --url (the server's own store), the size with --idle 0.
+	DeliveryLagP50Ms *float64 `json:"delivery_lag_p50_ms"`
+	DeliveryLagP99Ms *float64 `json:"delivery_lag_p99_ms"`
+	IdleSessions     *int     `json:"idle_sessions"`
+	BytesPerWaiting  *float64 `json:"bytes_per_waiting_session"`
 	// PeakRSSMB is this process's peak resident set: the server's, the load
 	// generator's and the receiver's together in process. With --url it is
 	// LoadGenPeakRSSMB instead, the load generator's and receiver's alone
@@ -188,9 +209,13 @@ type BenchResult struct {
 	// CPUPerMessageUs is the CPU time (user and system) this process used
 	// during the run, per message answered: server, load generator and
 	// receiver together when in process, the load generator and receiver
-	// alone with --url. CPUCores is the same time over the run's duration.
-	CPUPerMessageUs float64 `json:"cpu_us_per_message,omitempty"`
-	CPUCores        float64 `json:"cpu_cores,omitempty"`
+	// alone with --url, where they are LoadGenCPUPerMessageUs and
+	// LoadGenCPUCores instead. CPUCores is the same time over the run's
+	// duration.
+	CPUPerMessageUs        float64 `json:"cpu_us_per_message,omitempty"`
+	CPUCores               float64 `json:"cpu_cores,omitempty"`
+	LoadGenCPUPerMessageUs float64 `json:"load_generator_cpu_us_per_message,omitempty"`
+	LoadGenCPUCores        float64 `json:"load_generator_cpu_cores,omitempty"`
 	// Group commit figures of the in-process store (store.CommitStats): how
 	// many turns one commit carried, and the share of the run the committer
 	// spent waiting for the writer lock, applying writes and committing.
@@ -205,7 +230,12 @@ type BenchResult struct {
 	// the turns' commits and count here too).
 	CommitterWritePct float64 `json:"committer_write_sync_pct,omitempty"`
 	PagesPerTurn      float64 `json:"pages_written_per_turn,omitempty"`
-	LoadAvg           string  `json:"load_avg,omitempty"`
+	// LoadAvg is the machine's load average (1, 5 and 15 minutes) read at
+	// the end of the load, so that its 1-minute figure covers most of a
+	// run of a minute; LoadAvgStart is the same read before the first
+	// message.
+	LoadAvg      string `json:"load_avg,omitempty"`
+	LoadAvgStart string `json:"load_avg_start,omitempty"`
 	// GoMaxProcs is this process's GOMAXPROCS, the server's in process;
 	// with --url it is LoadGenGoMaxProcs instead, the load generator's.
 	GoMaxProcs        int `json:"gomaxprocs,omitempty"`
@@ -245,6 +275,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&o.idShape, "message-ids", idsPerContact, "how message ids are made: "+idsPerContact+" (each contact numbers its own messages), "+idsOrdered+" (one counter for all contacts, so ids sort by time, as UUIDv7s and ULIDs do) or "+idsRandom+" (32 random hex digits, as Twilio's message SIDs)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run, to measure at scale (the server in process only: refused with --url)")
+	fs.StringVar(&o.webhooksFile, "webhooks", "", "named webhook configurations `FILE` (JSON, as parley serve and simulate take it), for a --flow FILE whose webhook widgets name one (the server in process only: one at --url has its own)")
+	fs.BoolVar(&o.callWebhooks, "call-webhooks", false, "call the flow's webhooks where they are written, off this machine too (the load goes there); without it a flow whose webhooks leave this machine is refused, and those of the built-in examples go to the run's loopback receiver")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to `FILE` (go tool trace FILE: where each goroutine, e.g. the store's committer, spent its time running, waiting for a CPU or in system calls); slows the run")
 	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof, mutex.pprof and allocs.pprof of the run (server and load together when in process) into `DIR`")
@@ -263,9 +295,16 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// A --flow file that cannot be read, or without --messages, is a usage
 	// error too.
-	if _, _, err := o.benchFlow(); err != nil {
+	doc, _, err := o.benchFlow()
+	if err == nil {
+		err = o.checkWebhooks(doc)
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "parley bench:", err)
 		return 2
+	}
+	for _, w := range o.asWritten {
+		fmt.Fprintln(stderr, "parley bench: the flow's webhook is called as written:", w)
 	}
 	if err := o.openOutputs(); err != nil {
 		fmt.Fprintln(stderr, "parley bench:", err)
@@ -275,6 +314,15 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	o.progress = isTerminal(stderr)
 	res, err := runBench(ctx, o, stderr)
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// Ctrl-C before the load began: nothing was measured.
+			var ie *benchInterruptedError
+			if !errors.As(err, &ie) {
+				ie = &benchInterruptedError{"setting up the target (" + o.target() + ")"}
+			}
+			fmt.Fprintln(stderr, "parley bench:", ie)
+			return 130
+		}
 		fmt.Fprintln(stderr, "parley bench:", err)
 		return 1
 	}
@@ -309,6 +357,25 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	return 0
+}
+
+// benchInterruptedError is a run stopped (Ctrl-C, SIGTERM) before its load
+// began: while is what it was doing.
+type benchInterruptedError struct{ while string }
+
+func (e *benchInterruptedError) Error() string {
+	return "interrupted while " + e.while + ", before any message was sent: nothing was measured"
+}
+
+func (e *benchInterruptedError) Is(target error) bool { return target == context.Canceled }
+
+// target names the run's server for messages: its --url, or the server in
+// process.
+func (o *benchOptions) target() string {
+	if o.url != "" {
+		return o.url
+	}
+	return "the server in process"
 }
 
 func (o *benchOptions) check() error {
@@ -351,7 +418,26 @@ func (o *benchOptions) check() error {
 			return fmt.Errorf("--url: %w", err)
 		}
 	}
+	if o.dataParent != "" {
+		// Checked with the flags, so that a missing directory is named as
+		// --data's before anything is seeded or started.
+		if fi, err := os.Stat(o.dataParent); err != nil {
+			return fmt.Errorf("--data %s: %w", o.dataParent, unwrapPath(err))
+		} else if !fi.IsDir() {
+			return fmt.Errorf("--data %s: not a directory", o.dataParent)
+		}
+	}
 	return nil
+}
+
+// unwrapPath is err without its *fs.PathError's "stat PATH:" words, for a
+// message that names the path itself.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // loopbackURL checks --url: http:// (parley serve speaks plain HTTP) and a
@@ -397,6 +483,92 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 	return doc, script, nil
 }
 
+// checkWebhooks looks at where the webhook widgets of the flow doc send
+// their calls. A URL with the demo service's path goes to the run's
+// loopback receiver (benchClient.setup); any other is called as written,
+// so the run's load goes there: one on this machine (a loopback address)
+// is, one elsewhere or that cannot be told before the run (a template in
+// its host, a named webhook of the server at --url) only with
+// --call-webhooks. A named webhook in process needs its configuration from
+// --webhooks. It fills o.asWritten.
+func (o *benchOptions) checkWebhooks(doc []byte) error {
+	var configs map[string]*flows.WebhookConfig
+	if o.webhooksFile != "" {
+		var err error
+		if configs, err = callout.LoadConfigs(o.webhooksFile); err != nil {
+			return fmt.Errorf("--webhooks: %w", err)
+		}
+	}
+	var f struct {
+		Widgets []struct {
+			ID      string `json:"id"`
+			Type    string `json:"type"`
+			URL     string `json:"url"`
+			Webhook string `json:"webhook"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal(doc, &f); err != nil {
+		return fmt.Errorf("--flow %s: %w", o.flow, err)
+	}
+	o.asWritten = nil
+	for _, w := range f.Widgets {
+		if w.Type != "webhook" || strings.Contains(w.URL, server.DemoOrderStatusPath) {
+			continue
+		}
+		dest := w.URL
+		if w.Webhook != "" {
+			if o.url != "" {
+				if !o.callWebhooks {
+					return fmt.Errorf("--flow %s: widget %q calls the webhook %q configured on the server at --url, whose destination the run cannot see: "+
+						"give --call-webhooks to call it as the server has it, the load going there", o.flow, w.ID, w.Webhook)
+				}
+				o.asWritten = append(o.asWritten, fmt.Sprintf("widget %q, the server's webhook %q", w.ID, w.Webhook))
+				continue
+			}
+			cfg, ok := configs[w.Webhook]
+			if !ok {
+				where := "no --webhooks file was given"
+				if o.webhooksFile != "" {
+					where = "--webhooks " + o.webhooksFile + " has none of that name"
+				}
+				return fmt.Errorf("--flow %s: widget %q calls the named webhook %q, which is not configured (%s): every call would fail; "+
+					"give its configuration with --webhooks FILE, as parley serve takes it", o.flow, w.ID, w.Webhook, where)
+			}
+			if dest == "" {
+				dest = cfg.URL
+			}
+		}
+		if dest == "" {
+			continue // no URL at all: the flow's validation says so
+		}
+		if loopbackDest(dest) {
+			o.asWritten = append(o.asWritten, fmt.Sprintf("widget %q, %s", w.ID, dest))
+			continue
+		}
+		if !o.callWebhooks {
+			return fmt.Errorf("--flow %s: widget %q calls %s, which is not this machine (or cannot be told before the run): the run's load would go there; "+
+				"give --call-webhooks to call it as written, or point it at a loopback address", o.flow, w.ID, dest)
+		}
+		o.asWritten = append(o.asWritten, fmt.Sprintf("widget %q, %s (--call-webhooks)", w.ID, dest))
+	}
+	return nil
+}
+
+// loopbackDest reports whether a webhook URL template is to a loopback
+// address written as such (a template in its host could be anywhere).
+func loopbackDest(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || strings.ContainsAny(u.Host, "@(") {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
 // runBench sets up the target (a server in process unless --url), the
 // loopback receiver, the flow, channel and event subscription, then drives
 // the contacts.
@@ -436,12 +608,13 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		} else {
 			defer os.RemoveAll(dir)
 		}
+		res.IdleSessions = &o.idle
 		if o.idle > 0 {
 			per, err := seedIdle(ctx, filepath.Join(dir, server.DBFile), o.idle)
 			if err != nil {
 				return nil, err
 			}
-			res.IdleSessions, res.BytesPerWaiting = o.idle, per
+			res.BytesPerWaiting = &per
 		}
 		// The store is opened here rather than by the server so that its
 		// group commit figures can be read. The server's goroutines (the
@@ -465,6 +638,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 				DedupeRetention:  o.dedupe,
 				SessionRetention: o.sessionsRet,
 				BatchLimit:       max(o.batch, server.DefaultBatchLimit),
+				WebhooksFile:     o.webhooksFile,
 			})
 			if err != nil {
 				st.Close()
@@ -505,7 +679,8 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		return nil, err
 	}
 	rcv.reset()
-	loadAvg := readLoadAvg()
+	hooks0, hooksErr := cl.webhookOutcomes(ctx)
+	res.LoadAvgStart = readLoadAvg()
 	if bolt != nil {
 		res.GoMaxProcs = runtime.GOMAXPROCS(0) // after serverRuntime
 	} else {
@@ -572,6 +747,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	res.LoadAvg = readLoadAvg()
 	res.Interrupted = ctx.Err() != nil
 	cpu := cputime.Process() - cpu0
 	if bolt != nil {
@@ -613,8 +789,13 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	res.DurationSec = elapsed.Seconds()
 	res.MessagesPerSec = float64(res.Messages) / elapsed.Seconds()
 	if cpu > 0 && res.Messages > 0 {
-		res.CPUPerMessageUs = round1(float64(cpu.Microseconds()) / float64(res.Messages))
-		res.CPUCores = float64(math.Round(100*cpu.Seconds()/elapsed.Seconds())) / 100
+		perMsg := round1(float64(cpu.Microseconds()) / float64(res.Messages))
+		cores := float64(math.Round(100*cpu.Seconds()/elapsed.Seconds())) / 100
+		if bolt != nil {
+			res.CPUPerMessageUs, res.CPUCores = perMsg, cores
+		} else {
+			res.LoadGenCPUPerMessageUs, res.LoadGenCPUCores = perMsg, cores
+		}
 	}
 	res.ConversationsPerS = float64(res.Conversations) / elapsed.Seconds()
 	res.TurnP50Ms, res.TurnP95Ms, res.TurnP99Ms = ms(pct(lat, 0.50)), ms(pct(lat, 0.95)), ms(pct(lat, 0.99))
@@ -622,6 +803,34 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		res.TurnMaxMs = ms(lat[len(lat)-1])
 	}
 	res.WebhookCalls = rcv.calls.Load()
+	if hooksErr == nil {
+		// After Ctrl-C too: the figures of the part that ran.
+		mctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+		hooks1, err := cl.webhookOutcomes(mctx)
+		cancel()
+		if err == nil {
+			var all, failed int64
+			var how []string
+			for _, outcome := range slices.Sorted(maps.Keys(hooks1)) {
+				n := int64(hooks1[outcome] - hooks0[outcome])
+				all += n
+				if outcome != "success" && n > 0 {
+					failed += n
+					how = append(how, fmt.Sprintf("%s %d", outcome, n))
+				}
+			}
+			if bolt != nil || len(o.asWritten) > 0 {
+				res.WebhookCalls = all
+			}
+			res.WebhookCallsFailed = failed
+			if failed > 0 {
+				w := fmt.Sprintf("%d of the %d webhook calls the server made during the run failed (%s): those conversations went on by the webhook widget's Failure or Timeout exit, and the figures are of that path",
+					failed, all, strings.Join(how, ", "))
+				res.Warnings = append(res.Warnings, w)
+				fmt.Fprintln(stderr, "parley bench: warning:", w)
+			}
+		}
+	}
 	res.flowCalls = cl.flowCalls
 	res.WebhookCallsPerS = float64(res.WebhookCalls) / elapsed.Seconds()
 
@@ -639,13 +848,15 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		// with the load or the rate falls.
 		res.DeliveriesPerSec = float64(d.count) / d.last.Sub(start).Seconds()
 	}
-	res.DeliveryLagP50Ms, res.DeliveryLagP99Ms = ms(d.p50), ms(d.p99)
+	if d.count > 0 {
+		p50, p99 := ms(d.p50), ms(d.p99)
+		res.DeliveryLagP50Ms, res.DeliveryLagP99Ms = &p50, &p99
+	}
 	if bolt != nil {
 		res.PeakRSSMB = peakRSSMB()
 	} else {
 		res.LoadGenPeakRSSMB = peakRSSMB()
 	}
-	res.LoadAvg = loadAvg
 	if ld.firstErr.Load() != nil {
 		fmt.Fprintln(stderr, "parley bench: first error:", *ld.firstErr.Load())
 	}
@@ -730,8 +941,16 @@ func seedIdle(ctx context.Context, path string, n int) (float64, error) {
 	}
 	defer b.Close()
 	before := usedBytes(b.DB())
-	if err := store.SeedWaiting(ctx, b, 0, n, seedBatch, nil); err != nil {
-		return 0, err
+	// A batch at a time, so that Ctrl-C can say how many were stored.
+	now := time.Now()
+	gen := func(i int) *flows.Session { return store.SampleSession(i, now) }
+	for done := 0; done < n; done += seedBatch {
+		if err := store.SeedWaiting(ctx, b, done, min(seedBatch, n-done), seedBatch, gen); err != nil {
+			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return 0, &benchInterruptedError{fmt.Sprintf("storing idle sessions (%d of the %d of --idle stored)", done, n)}
+			}
+			return 0, err
+		}
 	}
 	return float64(usedBytes(b.DB())-before) / float64(n), nil
 }
@@ -795,30 +1014,59 @@ func benchRunPort(id, name string) (int, bool) {
 // said to be so before long.
 var benchSetupTimeout = 10 * time.Second
 
-// do sends one request; it returns the body of a 2xx answer.
-func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, int, error) {
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod(method)
-	req.SetRequestURI(c.base + path)
-	if c.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+// do sends one request; it returns the body of a 2xx answer. It gives up
+// after benchSetupTimeout, or at once when ctx is cancelled (Ctrl-C).
+func (c *benchClient) do(ctx context.Context, method, path string, body []byte, out []byte) ([]byte, int, error) {
+	return c.doTimeout(ctx, benchSetupTimeout, method, path, body, out)
+}
+
+// doTimeout is do with a timeout of its own (0: none but ctx's).
+func (c *benchClient) doTimeout(ctx context.Context, timeout time.Duration, method, path string, body []byte, out []byte) ([]byte, int, error) {
+	if err := ctx.Err(); err != nil {
+		return out, 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	if body != nil {
-		req.Header.SetContentType("application/json")
-		req.SetBodyRaw(body)
+	type answer struct {
+		code int
+		body []byte
+		err  error
 	}
-	req.SetTimeout(benchSetupTimeout)
-	if err := c.hc.Do(req, resp); err != nil {
+	// fasthttp's client takes no context: the request goes on in its own
+	// goroutine, which a cancelled run leaves to end by its timeout.
+	done := make(chan answer, 1)
+	go func() {
+		req := fasthttp.AcquireRequest()
+		resp := fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.Header.SetMethod(method)
+		req.SetRequestURI(c.base + path)
+		if c.apiKey != "" {
+			req.Header.Set("Authorization", "Bearer "+c.apiKey)
+		}
+		if body != nil {
+			req.Header.SetContentType("application/json")
+			req.SetBodyRaw(body)
+		}
+		if timeout > 0 {
+			req.SetTimeout(timeout)
+		}
+		err := c.hc.Do(req, resp)
+		done <- answer{resp.StatusCode(), slices.Clone(resp.Body()), err}
+	}()
+	var a answer
+	select {
+	case a = <-done:
+	case <-ctx.Done():
+		return out, 0, fmt.Errorf("%s %s: %w", method, path, ctx.Err())
+	}
+	if err := a.err; err != nil {
 		if errors.Is(err, fasthttp.ErrTimeout) {
-			return out, 0, fmt.Errorf("%s %s: %s did not answer in %s (it takes connections: is it a Parley server?)", method, path, c.base, benchSetupTimeout)
+			return out, 0, fmt.Errorf("%s %s: %s did not answer in %s (it takes connections: is it a Parley server?)", method, path, c.base, timeout)
 		}
 		return out, 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	out = append(out[:0], resp.Body()...)
-	if code := resp.StatusCode(); code < 200 || code > 299 {
+	out = append(out[:0], a.body...)
+	if code := a.code; code < 200 || code > 299 {
 		err := fmt.Errorf("%s %s: status %d: %s", method, path, code, bytes.TrimSpace(out))
 		if code == fasthttp.StatusUnauthorized {
 			// As parley backup: the key is --api-key's alone, no
@@ -831,7 +1079,32 @@ func (c *benchClient) do(method, path string, body []byte, out []byte) ([]byte, 
 		}
 		return out, code, err
 	}
-	return out, resp.StatusCode(), nil
+	return out, a.code, nil
+}
+
+// webhookOutcomes reads the server's count of webhook calls by outcome,
+// parley_webhook_calls_total on its /metrics.
+func (c *benchClient) webhookOutcomes(ctx context.Context) (map[string]float64, error) {
+	out, _, err := c.do(ctx, "GET", "/metrics", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	const prefix = `parley_webhook_calls_total{outcome="`
+	counts := map[string]float64{}
+	for line := range bytes.Lines(out) {
+		rest, ok := bytes.CutPrefix(line, []byte(prefix))
+		if !ok {
+			continue
+		}
+		outcome, value, ok := bytes.Cut(rest, []byte(`"} `))
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(string(bytes.TrimSpace(value)), 64); err == nil {
+			counts[string(outcome)] += v
+		}
+	}
+	return counts, nil
 }
 
 // benchSubscription describes the receiver's event subscription, so that
@@ -888,27 +1161,28 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 		}
 	}
 	doc, _ = json.Marshal(f)
-	if _, code, err := c.do("POST", "/v1/flows", doc, nil); err != nil && code != 409 {
+	if _, code, err := c.do(ctx, "POST", "/v1/flows", doc, nil); err != nil && code != 409 {
 		return err
 	} else if code == 409 {
-		if _, _, err := c.do("PUT", "/v1/flows/"+c.flowID, doc, nil); err != nil {
+		if _, _, err := c.do(ctx, "PUT", "/v1/flows/"+c.flowID, doc, nil); err != nil {
 			return err
 		}
 	}
-	if _, _, err := c.do("POST", "/v1/flows/"+c.flowID+"/publish", []byte(`{}`), nil); err != nil {
+	if _, _, err := c.do(ctx, "POST", "/v1/flows/"+c.flowID+"/publish", []byte(`{}`), nil); err != nil {
 		return err
 	}
 	ch, _ := json.Marshal(map[string]string{"id": c.channel, "name": benchChannelName, "type": "api", "default_flow": c.flowID})
-	if _, _, err := c.do("PUT", "/v1/channels/"+c.channel, ch, nil); err != nil {
+	if _, _, err := c.do(ctx, "PUT", "/v1/channels/"+c.channel, ch, nil); err != nil {
 		return err
 	}
 	// Before the subscription, so that the sessions' ends are not counted
-	// as the run's deliveries.
-	if err := c.interruptLeft(c.flowID, c.channel, stderr); err != nil {
-		return err
-	}
+	// as the run's deliveries. In process the store is the run's own and
+	// new: no earlier run left anything in it.
 	if c.shared {
-		if err := c.deleteEndedRuns(stderr); err != nil {
+		if err := c.interruptLeft(ctx, c.flowID, c.channel, rcv.contacts, stderr); err != nil {
+			return err
+		}
+		if err := c.deleteEndedRuns(ctx, stderr); err != nil {
 			return err
 		}
 	}
@@ -920,21 +1194,21 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 	}
 	// Whatever --events says: a run without events still deletes what a
 	// killed run left.
-	if err := c.deleteLeftSubscriptions(stderr); err != nil {
+	if err := c.deleteLeftSubscriptions(ctx, stderr); err != nil {
 		return err
 	}
 	if len(evs) == 0 {
 		return nil
 	}
 	sub, _ := json.Marshal(map[string]any{"url": rcv.url + "/events", "events": evs, "description": benchSubscription})
-	out, _, err := c.do("POST", "/v1/webhooks", sub, nil)
+	out, _, err := c.do(ctx, "POST", "/v1/webhooks", sub, nil)
 	if err != nil {
 		return fmt.Errorf("subscribe the receiver to %v: %w", evs, err)
 	}
 	c.subID = gjson.GetBytes(out, "id").String()
 	// A test ping, sent and answered now, shows whether the server may reach
 	// the receiver at all.
-	out, _, err = c.do("POST", "/v1/webhooks/"+c.subID+"/test", nil, nil)
+	out, _, err = c.do(ctx, "POST", "/v1/webhooks/"+c.subID+"/test", nil, nil)
 	if err != nil {
 		return fmt.Errorf("test the receiver's event subscription: %w", err)
 	}
@@ -966,23 +1240,28 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 const benchChannelName = "Load test"
 
 // interruptLeft interrupts the sessions that an earlier run left waiting on
-// channel with flow: the run's contacts, on the run's channel, have the
-// numbers theirs had, and would otherwise resume those conversations,
-// perhaps of another flow or revision, instead of starting their own. It
-// says on stderr how many it interrupted.
-func (c *benchClient) interruptLeft(flow, channel string, stderr io.Writer) error {
+// channel with flow, those of contacts whose URNs start with contacts: the
+// run's contacts, on the run's channel, have the numbers theirs had, and
+// would otherwise resume those conversations, perhaps of another flow or
+// revision, instead of starting their own. The listing asks for those
+// contacts alone (contact_prefix, which the store answers from each
+// record's header without decompressing the sessions of others), and is
+// bounded by ctx only, not by benchSetupTimeout: a server holding millions
+// of waiting sessions takes a while to walk them. It says on stderr how
+// many it interrupted.
+func (c *benchClient) interruptLeft(ctx context.Context, flow, channel, contacts string, stderr io.Writer) error {
 	var ids []string
 	for after := ""; ; {
-		path := "/v1/sessions?status=waiting&flow=" + url.QueryEscape(flow) + "&limit=1000"
+		path := "/v1/sessions?status=waiting&flow=" + url.QueryEscape(flow) + "&contact_prefix=" + url.QueryEscape(contacts) + "&limit=1000"
 		if after != "" {
 			path += "&after=" + url.QueryEscape(after)
 		}
-		out, _, err := c.do("GET", path, nil, nil)
+		out, _, err := c.doTimeout(ctx, 0, "GET", path, nil, nil)
 		if err != nil {
 			return fmt.Errorf("list the sessions earlier runs left waiting: %w", err)
 		}
 		for _, s := range gjson.GetBytes(out, "sessions").Array() {
-			if s.Get("channel").String() == channel {
+			if s.Get("channel").String() == channel && strings.HasPrefix(s.Get("contact").String(), contacts) {
 				ids = append(ids, s.Get("id").String())
 			}
 		}
@@ -993,7 +1272,7 @@ func (c *benchClient) interruptLeft(flow, channel string, stderr io.Writer) erro
 	n := 0
 	for _, id := range ids {
 		// 409: it ended meanwhile (it expired, or its contact wrote).
-		_, code, err := c.do("POST", "/v1/sessions/"+url.PathEscape(id)+"/interrupt", nil, nil)
+		_, code, err := c.do(ctx, "POST", "/v1/sessions/"+url.PathEscape(id)+"/interrupt", nil, nil)
 		switch {
 		case err == nil:
 			n++
@@ -1013,8 +1292,8 @@ func (c *benchClient) interruptLeft(flow, channel string, stderr io.Writer) erro
 // pile up channels and flows on the server. Those of runs whose receiver
 // still answers (alive) are left alone, and so are a channel that is not
 // the runs' (another name or flow) and a flow that another channel names.
-func (c *benchClient) deleteEndedRuns(stderr io.Writer) error {
-	out, _, err := c.do("GET", "/v1/channels", nil, nil)
+func (c *benchClient) deleteEndedRuns(ctx context.Context, stderr io.Writer) error {
+	out, _, err := c.do(ctx, "GET", "/v1/channels", nil, nil)
 	if err != nil {
 		return fmt.Errorf("list channels: %w", err)
 	}
@@ -1025,7 +1304,7 @@ func (c *benchClient) deleteEndedRuns(stderr io.Writer) error {
 			channels[port] = true
 		}
 	}
-	out, _, err = c.do("GET", "/v1/flows", nil, nil)
+	out, _, err = c.do(ctx, "GET", "/v1/flows", nil, nil)
 	if err != nil {
 		return fmt.Errorf("list flows: %w", err)
 	}
@@ -1041,19 +1320,19 @@ func (c *benchClient) deleteEndedRuns(stderr io.Writer) error {
 			continue
 		}
 		channel, flow := benchRunName(benchChannel, port), benchRunName(benchFlowID, port)
-		if err := c.interruptLeft(flow, channel, stderr); err != nil {
+		if err := c.interruptLeft(ctx, flow, channel, benchContacts(port), stderr); err != nil {
 			return err
 		}
 		var deleted []string
 		if channels[port] {
-			if _, code, err := c.do("DELETE", "/v1/channels/"+channel, nil, nil); err == nil {
+			if _, code, err := c.do(ctx, "DELETE", "/v1/channels/"+channel, nil, nil); err == nil {
 				deleted = append(deleted, "channel "+channel)
 			} else if code != 404 {
 				return fmt.Errorf("delete channel %s, left by an ended run: %w", channel, err)
 			}
 		}
 		// 409: another channel names the flow, and it stays.
-		if _, code, err := c.do("DELETE", "/v1/flows/"+flow, nil, nil); err == nil {
+		if _, code, err := c.do(ctx, "DELETE", "/v1/flows/"+flow, nil, nil); err == nil {
 			deleted = append(deleted, "flow "+flow)
 		} else if code != 404 && code != 409 {
 			return fmt.Errorf("delete flow %s, left by an ended run: %w", flow, err)
@@ -1068,8 +1347,8 @@ func (c *benchClient) deleteEndedRuns(stderr io.Writer) error {
 // deleteLeftSubscriptions deletes the receiver subscriptions of earlier runs
 // that were stopped before they could delete their own: their receivers are
 // gone, and the server would retry every event for them.
-func (c *benchClient) deleteLeftSubscriptions(stderr io.Writer) error {
-	out, _, err := c.do("GET", "/v1/webhooks", nil, nil)
+func (c *benchClient) deleteLeftSubscriptions(ctx context.Context, stderr io.Writer) error {
+	out, _, err := c.do(ctx, "GET", "/v1/webhooks", nil, nil)
 	if err != nil {
 		return fmt.Errorf("list event subscriptions: %w", err)
 	}
@@ -1084,7 +1363,7 @@ func (c *benchClient) deleteLeftSubscriptions(stderr io.Writer) error {
 				continue
 			}
 		}
-		if _, code, err := c.do("DELETE", "/v1/webhooks/"+id, nil, nil); err != nil && code != 404 {
+		if _, code, err := c.do(ctx, "DELETE", "/v1/webhooks/"+id, nil, nil); err != nil && code != 404 {
 			return fmt.Errorf("delete event subscription %s, left by an earlier run: %w", id, err)
 		}
 		fmt.Fprintf(stderr, "parley bench: deleted event subscription %s (%s), left by an earlier run\n", id, s.Get("url").String())
@@ -1098,7 +1377,8 @@ func (c *benchClient) teardown(stderr io.Writer) {
 	if c.subID == "" {
 		return
 	}
-	if _, code, err := c.do("DELETE", "/v1/webhooks/"+c.subID, nil, nil); err != nil && code != 404 {
+	// Also after Ctrl-C: the run's own context is cancelled then.
+	if _, code, err := c.do(context.Background(), "DELETE", "/v1/webhooks/"+c.subID, nil, nil); err != nil && code != 404 {
 		fmt.Fprintf(stderr, "parley bench: the receiver's event subscription %s is left on the server (delete it with DELETE /v1/webhooks/%s): %v\n",
 			c.subID, c.subID, err)
 	}
@@ -1577,10 +1857,13 @@ func peakRSSMB() float64 {
 	return 0
 }
 
+// loadAvgFile is where readLoadAvg reads the load average.
+var loadAvgFile = "/proc/loadavg"
+
 // readLoadAvg is /proc/loadavg's 1, 5 and 15 minute averages: other work on
 // the machine skews every figure, so the report carries it.
 func readLoadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
+	b, err := os.ReadFile(loadAvgFile)
 	if err != nil {
 		return ""
 	}
@@ -1626,12 +1909,18 @@ func (r *BenchResult) table(w io.Writer) {
 	// With --url this process is the load generator and receiver alone:
 	// its figures say so.
 	procs, rssName, rss, of := fmt.Sprintf("GOMAXPROCS %d", r.GoMaxProcs), "peak RSS", r.PeakRSSMB, ""
+	cpuMsg, cpuCores := r.CPUPerMessageUs, r.CPUCores
 	if r.GoMaxProcs == 0 {
 		procs = fmt.Sprintf("load generator's GOMAXPROCS %d", r.LoadGenGoMaxProcs)
 		rssName, rss, of = "peak RSS (load generator)", r.LoadGenPeakRSSMB, " (load generator)"
+		cpuMsg, cpuCores = r.LoadGenCPUPerMessageUs, r.LoadGenCPUCores
+	}
+	load := r.LoadAvg
+	if r.LoadAvgStart != "" {
+		load += " at the end (" + r.LoadAvgStart + " before)"
 	}
 	fmt.Fprintf(w, "parley bench: flow %s, %s,%s %.1f s, target %s, load %s, %s\n",
-		r.Flow, contacts, offered, r.DurationSec, r.Target, r.LoadAvg, procs)
+		r.Flow, contacts, offered, r.DurationSec, r.Target, load, procs)
 	row("messages", strconv.FormatInt(r.Messages, 10), "")
 	row("errors", strconv.FormatInt(r.Errors, 10), "")
 	row("messages/s", n(r.MessagesPerSec), "")
@@ -1643,14 +1932,26 @@ func (r *BenchResult) table(w io.Writer) {
 	row("webhook calls/s", n(r.WebhookCallsPerS), "")
 	row("event deliveries", strconv.FormatInt(r.Deliveries, 10), "")
 	row("deliveries/s", n(r.DeliveriesPerSec), "")
-	row("delivery lag p50", f(r.DeliveryLagP50Ms), "ms")
-	row("delivery lag p99", f(r.DeliveryLagP99Ms), "ms")
-	row("idle waiting sessions", strconv.Itoa(r.IdleSessions), "")
-	row("bytes per waiting session", n(r.BytesPerWaiting), "B")
+	// A figure the run did not measure says so rather than read as 0.
+	opt := func(name string, v *float64, format func(float64) string, unit string) {
+		if v == nil {
+			row(name, "not measured", "")
+			return
+		}
+		row(name, format(*v), unit)
+	}
+	opt("delivery lag p50", r.DeliveryLagP50Ms, f, "ms")
+	opt("delivery lag p99", r.DeliveryLagP99Ms, f, "ms")
+	if r.IdleSessions == nil {
+		row("idle waiting sessions", "not measured", "")
+	} else {
+		row("idle waiting sessions", strconv.Itoa(*r.IdleSessions), "")
+	}
+	opt("bytes per waiting session", r.BytesPerWaiting, n, "B")
 	row(rssName, f(rss), "MiB")
-	if r.CPUPerMessageUs > 0 {
-		row("CPU per message"+of, f(r.CPUPerMessageUs), "µs")
-		row("CPU used"+of, f(r.CPUCores), "cores")
+	if cpuMsg > 0 {
+		row("CPU per message"+of, f(cpuMsg), "µs")
+		row("CPU used"+of, f(cpuCores), "cores")
 	}
 	if r.CommitsPerSec > 0 {
 		row("store commits/s", n(r.CommitsPerSec), "")
@@ -1694,12 +1995,16 @@ func startReceiver(shared bool) (*receiver, error) {
 	}
 	r := &receiver{url: "http://" + ln.Addr().String(), ln: ln, contacts: "tel:+1999"}
 	if shared {
-		r.contacts = fmt.Sprintf("tel:%s%05d", benchFromPrefix, r.port())
+		r.contacts = benchContacts(r.port())
 	}
 	r.srv = &fasthttp.Server{Handler: r.handle, NoDefaultServerHeader: true, ReadTimeout: time.Minute}
 	go pprof.Do(context.Background(), benchLabels("receiver"), func(context.Context) { _ = r.srv.Serve(ln) })
 	return r, nil
 }
+
+// benchContacts starts the URNs of the contacts of the run against --url
+// whose receiver has port (benchFrom).
+func benchContacts(port int) string { return fmt.Sprintf("tel:%s%05d", benchFromPrefix, port) }
 
 // port is the receiver's port, which no other run has while this one lasts.
 func (r *receiver) port() int { return r.ln.Addr().(*net.TCPAddr).Port }

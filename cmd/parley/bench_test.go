@@ -6,23 +6,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	exampleflows "github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
+	"github.com/valyala/fasthttp"
 )
 
 // TestBenchJSON runs parley bench for a moment against a server in process
@@ -134,6 +141,9 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--url", "http://127.0.0.1:8080", "--idle", "5000"}, "--idle: only for a server in process"},
 		{[]string{"--keep", "--url", "http://127.0.0.1:8080"}, "--keep: only for a server in process"},
 		{[]string{"--data", "/tmp", "--url", "http://127.0.0.1:8080"}, "--data: only for a server in process"},
+		// A --data directory that is not there is named as the flag's.
+		{[]string{"--data", "/nonexistent/parley", "--idle", "1000000"}, "parley bench: --data /nonexistent/parley: no such file or directory"},
+		{[]string{"--data", "/dev/null"}, "parley bench: --data /dev/null: not a directory"},
 		{[]string{"--no-fsync=false", "--url", "http://127.0.0.1:8080"}, "--no-fsync: only for a server in process"},
 		{[]string{"--api-key", "k"}, "--api-key: only with --url"},
 		{[]string{"--dedupe-retention", "-1s"}, "--dedupe-retention"},
@@ -894,8 +904,8 @@ func TestBenchScriptNeverCompletes(t *testing.T) {
 	}
 }
 
-// With --url the server is another process: the report's peak RSS and
-// GOMAXPROCS are the load generator's, and say so, in the table and in
+// With --url the server is another process: the report's peak RSS,
+// GOMAXPROCS and CPU figures are the load generator's, and say so, in the table and in
 // --json, instead of passing for the server's.
 func TestBenchURLLoadGeneratorFigures(t *testing.T) {
 	if testing.Short() {
@@ -905,21 +915,30 @@ func TestBenchURLLoadGeneratorFigures(t *testing.T) {
 	args := []string{"--url", base, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--events", ""}
 	var got map[string]any
 	benchJSON(t, &got, append(args, "--json")...)
-	for _, k := range []string{"peak_rss_mb", "gomaxprocs"} {
+	for _, k := range []string{"peak_rss_mb", "gomaxprocs", "cpu_us_per_message", "cpu_cores"} {
 		if v, ok := got[k]; ok {
 			t.Errorf("--url --json has %s %v, a figure of the server's it does not measure", k, v)
 		}
 	}
-	for _, k := range []string{"load_generator_peak_rss_mb", "load_generator_gomaxprocs"} {
+	for _, k := range []string{"load_generator_peak_rss_mb", "load_generator_gomaxprocs", "load_generator_cpu_us_per_message", "load_generator_cpu_cores"} {
 		if v, ok := got[k].(float64); !ok || v <= 0 {
 			t.Errorf("--url --json: %s = %v, want > 0", k, got[k])
+		}
+	}
+	// Figures the run did not measure (the server's idle sessions and their
+	// size; the delivery lag, without events) are null, not 0, and the
+	// table says so.
+	for _, k := range []string{"idle_sessions", "bytes_per_waiting_session", "delivery_lag_p50_ms", "delivery_lag_p99_ms"} {
+		if v, ok := got[k]; !ok || v != nil {
+			t.Errorf("--url --events \"\" --json: %s = %v (present %v), want null", k, v, ok)
 		}
 	}
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), append([]string{"bench"}, args...), nil, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut.String())
 	}
-	for _, want := range []string{"load generator's GOMAXPROCS", "peak RSS (load generator)", "CPU per message (load generator)"} {
+	for _, want := range []string{"idle waiting sessions  not measured", "bytes per waiting session  not measured", "delivery lag p50  not measured",
+		"load generator's GOMAXPROCS", "peak RSS (load generator)", "CPU per message (load generator)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--url table does not say %q:\n%s", want, out.String())
 		}
@@ -1092,5 +1111,305 @@ func TestBenchURLNoAnswer(t *testing.T) {
 	want := "POST /v1/flows: " + base + " did not answer in 300ms (it takes connections: is it a Parley server?)"
 	if code != 1 || !strings.Contains(errOut.String(), want) {
 		t.Errorf("exit %d, stderr %q; want exit 1 saying %q", code, errOut.String(), want)
+	}
+}
+
+// Ctrl-C while a --url target is being set up stops the run at once, with
+// status 130 as for a run interrupted later, not after the setup request's
+// timeout with status 1.
+func TestBenchURLInterruptedInSetup(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(200*time.Millisecond, cancel)
+	base := "http://" + ln.Addr().String()
+	var out, errOut bytes.Buffer
+	start := time.Now()
+	code := run(ctx, []string{"bench", "--url", base, "--duration", "1s", "--concurrency", "2"}, nil, &out, &errOut)
+	took := time.Since(start)
+	want := "parley bench: interrupted while setting up the target (" + base + "), before any message was sent"
+	if code != 130 || !strings.Contains(errOut.String(), want) || took > 5*time.Second {
+		t.Errorf("exit %d after %s, stderr %q; want exit 130 at once saying %q", code, took.Round(time.Millisecond), errOut.String(), want)
+	}
+}
+
+// Ctrl-C while --idle sessions are being stored stops the run cleanly: it
+// says it was interrupted then and how many were stored, removes the
+// temporary data directory and exits 130, without a report.
+func TestBenchInterruptedSeeding(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stores sessions for a moment")
+	}
+	parent := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(700*time.Millisecond, cancel)
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"bench", "--idle", "10000000", "--data", parent, "--duration", "1s", "--json"}, nil, &out, &errOut)
+	want := regexp.MustCompile(`^parley bench: interrupted while storing idle sessions \(\d+ of the 10000000 of --idle stored\), before any message was sent: nothing was measured\n$`)
+	if code != 130 || !want.MatchString(errOut.String()) || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 130, no report, stderr matching %s", code, out.String(), errOut.String(), want)
+	}
+	if left, _ := os.ReadDir(parent); len(left) != 0 {
+		t.Errorf("the temporary data directory is left: %v", left)
+	}
+}
+
+// benchFlowFile writes the order status example with its lookup widget
+// changed by edit into a file of dir, for --flow FILE.
+func benchFlowFile(t *testing.T, dir string, edit func(lookup map[string]any)) string {
+	t.Helper()
+	doc, err := fs.ReadFile(exampleflows.FS, "order-status/flow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(doc, &f); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range f["widgets"].([]any) {
+		if m := w.(map[string]any); m["id"] == "lookup" {
+			edit(m)
+		}
+	}
+	doc, _ = json.Marshal(f)
+	path := filepath.Join(dir, "flow.json")
+	if err := os.WriteFile(path, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A --flow FILE's webhooks are called where they are written, and counted
+// as the server makes them: one that leaves this machine only with
+// --call-webhooks, a named one with its configuration from --webhooks, and
+// a run whose calls failed says so rather than measure the Failure path in
+// silence.
+func TestBenchFlowWebhooks(t *testing.T) {
+	var hits atomic.Int64
+	status := atomic.Int64{}
+	status.Store(200)
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(int(status.Load()))
+		_, _ = w.Write(orderAnswer)
+	}))
+	defer svc.Close()
+	dir := t.TempDir()
+	hooks := filepath.Join(dir, "webhooks.json")
+	if err := os.WriteFile(hooks, fmt.Appendf(nil, `{"webhooks":[{"name":"orders","url":%q,"method":"POST"}]}`, svc.URL+"/orders"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := []string{"--messages", "hi|CU001|thanks", "--idle", "0", "--events", "", "--concurrency", "2", "--duration", "400ms"}
+
+	refused := []struct {
+		name string
+		edit func(map[string]any)
+		args []string
+		want string
+	}{
+		{"elsewhere", func(m map[string]any) { m["url"] = "https://orders.example.com/lookup" }, nil,
+			`widget "lookup" calls https://orders.example.com/lookup, which is not this machine (or cannot be told before the run): the run's load would go there; give --call-webhooks`},
+		{"template host", func(m map[string]any) { m["url"] = "http://@contact.fields.host/lookup" }, nil, "give --call-webhooks"},
+		{"named, no file", func(m map[string]any) { delete(m, "url"); m["webhook"] = "orders" }, nil,
+			`widget "lookup" calls the named webhook "orders", which is not configured (no --webhooks file was given): every call would fail; give its configuration with --webhooks FILE`},
+		{"named, not in the file", func(m map[string]any) { delete(m, "url"); m["webhook"] = "shipping" }, []string{"--webhooks", hooks},
+			`"shipping", which is not configured (--webhooks ` + hooks + ` has none of that name)`},
+		{"named, --url", func(m map[string]any) { delete(m, "url"); m["webhook"] = "orders" }, []string{"--url", "http://127.0.0.1:1"},
+			`the webhook "orders" configured on the server at --url, whose destination the run cannot see: give --call-webhooks`},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			flow := benchFlowFile(t, t.TempDir(), tc.edit)
+			args := append(append([]string{"bench", "--flow", flow}, tc.args...), "--messages", "hi|CU001|thanks")
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), args, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 saying %q", code, errOut.String(), tc.want)
+			}
+		})
+	}
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+
+	type result struct {
+		Conversations      int64    `json:"conversations"`
+		WebhookCalls       int64    `json:"webhook_calls"`
+		WebhookCallsFailed int64    `json:"webhook_calls_failed"`
+		Warnings           []string `json:"warnings"`
+	}
+	// A named webhook, configured by --webhooks, to a service on this
+	// machine: every call is counted, though none reaches the receiver.
+	named := benchFlowFile(t, t.TempDir(), func(m map[string]any) { delete(m, "url"); m["webhook"] = "orders" })
+	var got result
+	stderr := benchJSONStderr(t, &got, append([]string{"--flow", named, "--webhooks", hooks, "--json"}, script...)...)
+	if got.Conversations == 0 || got.WebhookCalls < got.Conversations || got.WebhookCalls != hits.Load() || got.WebhookCallsFailed != 0 || len(got.Warnings) != 0 {
+		t.Errorf("named webhook: %+v, the service answered %d calls; want every conversation's call counted, none failed", got, hits.Load())
+	}
+	if want := `the flow's webhook is called as written: widget "lookup", ` + svc.URL + "/orders"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not say %q", stderr, want)
+	}
+
+	// The same service failing: the run is measured, and says its calls failed.
+	status.Store(500)
+	hits.Store(0)
+	loop := benchFlowFile(t, t.TempDir(), func(m map[string]any) { m["url"] = svc.URL + "/orders" })
+	got = result{}
+	stderr = benchJSONStderr(t, &got, append([]string{"--flow", loop, "--json"}, script...)...)
+	if got.WebhookCalls == 0 || got.WebhookCallsFailed != got.WebhookCalls || got.WebhookCalls != hits.Load() || len(got.Warnings) != 1 {
+		t.Errorf("failing webhook: %+v, the service answered %d calls; want every call counted as failed, with a warning", got, hits.Load())
+	}
+	if want := fmt.Sprintf("parley bench: warning: %d of the %d webhook calls the server made during the run failed (failure %d)", got.WebhookCalls, got.WebhookCalls, got.WebhookCalls); !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not say %q", stderr, want)
+	}
+}
+
+// With --call-webhooks a webhook off this machine is called as written, and
+// the run says so.
+func TestBenchCallWebhooks(t *testing.T) {
+	flow := benchFlowFile(t, t.TempDir(), func(m map[string]any) { m["url"] = "https://orders.example.com/lookup" })
+	doc, err := os.ReadFile(flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := benchOptions{flow: flow, callWebhooks: true}
+	if err := o.checkWebhooks(doc); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`widget "lookup", https://orders.example.com/lookup (--call-webhooks)`}; !slices.Equal(o.asWritten, want) {
+		t.Errorf("called as written: %q, want %q", o.asWritten, want)
+	}
+}
+
+// The load average reported is the machine's at the end of the load, which
+// its 1-minute figure covers most of in a long run, with the one before the
+// first message beside it.
+func TestBenchLoadAvgAtEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it for a moment")
+	}
+	file := filepath.Join(t.TempDir(), "loadavg")
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s+" 1/100 4242\n"), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	write("0.10 0.20 0.30")
+	defer func(f string) { loadAvgFile = f }(loadAvgFile)
+	loadAvgFile = file
+	// The run's own load shows by its end.
+	timer := time.AfterFunc(900*time.Millisecond, func() { write("1.50 0.60 0.40") })
+	defer timer.Stop()
+	var got struct {
+		LoadAvg      string `json:"load_avg"`
+		LoadAvgStart string `json:"load_avg_start"`
+	}
+	benchJSON(t, &got, "--duration", "1500ms", "--concurrency", "2", "--idle", "0", "--flow", "favourite-colour", "--events", "", "--json")
+	if got.LoadAvg != "1.50 0.60 0.40" || got.LoadAvgStart != "0.10 0.20 0.30" {
+		t.Errorf("load_avg %q, load_avg_start %q; want the end's 1.50 0.60 0.40 and the start's 0.10 0.20 0.30", got.LoadAvg, got.LoadAvgStart)
+	}
+	var b bytes.Buffer
+	(&BenchResult{Flow: "f", Concurrency: 1, GoMaxProcs: 1, LoadAvg: got.LoadAvg, LoadAvgStart: got.LoadAvgStart}).table(&b)
+	if want := "load 1.50 0.60 0.40 at the end (0.10 0.20 0.30 before)"; !strings.Contains(b.String(), want) {
+		t.Errorf("header %q does not say %q", strings.SplitN(b.String(), "\n", 2)[0], want)
+	}
+}
+
+// A --url run lists the sessions earlier runs left waiting by its own
+// contacts' URN prefix, which the store answers without decompressing the
+// sessions of other contacts, and without the setup requests' timeout: a
+// server holding millions of waiting sessions may take longer than that.
+func TestBenchURLListsLeftSessionsCheaply(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	base, _ := benchTarget(t, true)
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	var listings []string
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" && r.URL.Path == "/v1/sessions" {
+			mu.Lock()
+			listings = append(listings, r.URL.RawQuery)
+			mu.Unlock()
+			time.Sleep(500 * time.Millisecond) // a long walk
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	defer func(d time.Duration) { benchSetupTimeout = d }(benchSetupTimeout)
+	benchSetupTimeout = 300 * time.Millisecond
+	var got struct{ Messages, Errors int64 }
+	benchJSON(t, &got, "--url", front.URL, "--duration", "300ms", "--concurrency", "2", "--flow", "favourite-colour", "--events", "", "--json")
+	if got.Messages == 0 || got.Errors != 0 {
+		t.Errorf("%+v", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(listings) == 0 {
+		t.Fatal("the run did not list the sessions left waiting")
+	}
+	for _, q := range listings {
+		if !strings.Contains(q, "contact_prefix=tel%3A%2B999") {
+			t.Errorf("listing %q is not by the run's contacts' URN prefix", q)
+		}
+	}
+}
+
+// The server in process has a new store of the run's own, so setting it up
+// lists no sessions left waiting (with --idle, every one would be read for
+// nothing); against --url the run lists its own contacts' alone.
+func TestBenchSetupListsLeftSessionsOnlyWhenShared(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		var mu sync.Mutex
+		var listings []string
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/sessions" {
+				mu.Lock()
+				listings = append(listings, r.URL.RawQuery)
+				mu.Unlock()
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{}`)
+		}))
+		rcv, err := startReceiver(shared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := &benchClient{base: api.URL, hc: &fasthttp.Client{}}
+		cl.forPort(rcv.port(), shared)
+		doc, err := fs.ReadFile(exampleflows.FS, "favourite-colour/flow.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.setup(context.Background(), doc, rcv, nil, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		rcv.close()
+		api.Close()
+		switch {
+		case !shared && len(listings) != 0:
+			t.Errorf("in process: setup listed sessions: %q", listings)
+		case shared && (len(listings) == 0 || !strings.Contains(listings[0], "contact_prefix="+url.QueryEscape(rcv.contacts))):
+			t.Errorf("--url: listings %q, want one by the run's contacts %s", listings, rcv.contacts)
+		}
 	}
 }
