@@ -260,12 +260,29 @@ func numRunEnd(s string, i int, commas bool) int {
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])
 		}
-		if !isNumRune(r) || !commas && isComma(r) {
+		if !isNumRune(r) || !commas && isComma(r) || r == '\uFF0C' && !groupFollows(s, i+size) {
 			break
 		}
 		i += size
 	}
 	return i
+}
+
+// groupFollows reports whether s[i:] starts with a group of exactly three
+// digits. The full-width comma is Chinese and Japanese writing's everyday
+// comma, written without a space after it ("选项1，2" is options 1 and 2),
+// so it groups thousands only before three digits ("1，500" is 1500).
+func groupFollows(s string, i int) bool {
+	n := 0
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsDigit(r) {
+			break
+		}
+		n++
+		i += size
+	}
+	return n == 3
 }
 
 func isASCIIWord(c byte) bool {

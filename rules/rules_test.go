@@ -295,14 +295,20 @@ func TestNumberRules(t *testing.T) {
 		{"has_number", nil, ", . - +", false, ""},   // no digits
 		{"has_number", nil, "99999999999999999999999999999.123", true, "99999999999999999999999999999.123"},
 		// The separators of Arabic and full-width keyboards, as "," and ".".
-		{"has_number", nil, "١٬٥٠٠ ريال", true, "1500"},    // Arabic thousands separator U+066C
-		{"has_number", nil, "٢٫٥ كيلو", true, "2.5"},       // Arabic decimal separator U+066B
-		{"has_number", nil, "١٬٢٣٤٫٥", true, "1234.5"},     // both
-		{"has_number", nil, "１，０００円", true, "1000"},        // full-width comma U+FF0C
-		{"has_number", nil, "３．５キロ", true, "3.5"},          // full-width full stop U+FF0E
-		{"has_number", nil, "约．５", true, "0.5"},            // a bare fraction
-		{"has_number", nil, "3．", true, "3"},               // a full stop after a number ends it
-		{"has_number", nil, "1500，2000", true, "15002000"}, // as "1500,2000" is read
+		{"has_number", nil, "١٬٥٠٠ ريال", true, "1500"}, // Arabic thousands separator U+066C
+		{"has_number", nil, "٢٫٥ كيلو", true, "2.5"},    // Arabic decimal separator U+066B
+		{"has_number", nil, "١٬٢٣٤٫٥", true, "1234.5"},  // both
+		{"has_number", nil, "１，０００円", true, "1000"},     // full-width comma U+FF0C
+		{"has_number", nil, "３．５キロ", true, "3.5"},       // full-width full stop U+FF0E
+		{"has_number", nil, "约．５", true, "0.5"},         // a bare fraction
+		{"has_number", nil, "3．", true, "3"},            // a full stop after a number ends it
+		// The full-width comma is also Chinese's everyday comma, written with no
+		// space after it: it groups digits only before exactly three.
+		{"has_number", nil, "价格1，500元", true, "1500"},
+		{"has_number", nil, "选项1，2", true, "1"},
+		{"has_number", nil, "我要3，5个", true, "3"},
+		{"has_number", nil, "1500，2000", true, "1500"},
+		{"has_number_gt", []string{"1"}, "选项1，2", true, "2"},
 		{"has_number_gt", []string{"1000"}, "٢٫٥ و ١٬٥٠٠", true, "1500"},
 		{"has_number_between", []string{"3", "4"}, "３．５", true, "3.5"},
 		// comparisons: the first number that passes wins, as in goflow
