@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -96,11 +97,14 @@ func checkValue(t *testing.T, typ, in, v string) {
 			fail("empty value")
 		}
 	case "has_text":
-		if v == "" || v != trimBlank(in) {
-			fail("not the trimmed input")
+		// The input with only blanks (spaces, format characters) around it.
+		i := strings.Index(in, v)
+		if first, _ := utf8.DecodeRuneInString(v); v == "" || i < 0 || isBlankRef(first) ||
+			strings.TrimLeftFunc(in[:i], isBlankRef) != "" || strings.TrimLeftFunc(in[i+len(v):], isBlankRef) != "" {
+			fail("not the input trimmed of blanks")
 		}
 	case "has_beginning":
-		if v == "" || !strings.HasPrefix(trimBlank(in), v) {
+		if v == "" || !strings.HasPrefix(strings.TrimLeftFunc(in, isBlankRef), v) {
 			fail("not a prefix of the input")
 		}
 	case "has_pattern", "has_email":
@@ -128,4 +132,10 @@ func checkValue(t *testing.T, typ, in, v string) {
 	if utf8.ValidString(in) && !utf8.ValidString(v) {
 		fail("invalid UTF-8 from valid input")
 	}
+}
+
+// isBlankRef is what the text rules trim, written apart from their code:
+// white space and the invisible format characters (Unicode's Cf).
+func isBlankRef(r rune) bool {
+	return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r)
 }
