@@ -961,9 +961,6 @@ func (t *turn) evalExpr(x *expression) (any, error) {
 	env := t.exprEnv()
 	env[runVar], env[roundVar] = r, r.round
 	out, err := r.vm.Run(x.prog, env)
-	if err != nil && x.method != "" {
-		return nil, errors.New(x.method)
-	}
 	if err != nil {
 		if tl, ok := asTooLarge(err); ok {
 			return nil, t.exprTooLarge(x, tl)
@@ -971,6 +968,11 @@ func (t *turn) evalExpr(x *expression) (any, error) {
 		var fe *file.Error
 		if errors.As(err, &fe) && fe.Message == vmBudgetExceeded && fe.Unwrap() == nil {
 			return nil, t.exprTooLarge(x, &valueTooLarge{limit: r.maxItems, kind: limitItems})
+		}
+		if x.method != "" {
+			// What the method named without its call made fail, rather
+			// than the operation's words.
+			return nil, errors.New(x.method)
 		}
 		if fe != nil {
 			if msg := runError(x.src, fe); msg != "" {

@@ -341,6 +341,24 @@ func TestTypeOfNowCheckedAtLoad(t *testing.T) {
 	}
 }
 
+// A stored expression with a method named without its call that meets a
+// limit on the way fails saying the limit, not the method.
+func TestStoredMethodValueOverLimit(t *testing.T) {
+	fx := newFixture(t, nil)
+	doc := `{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": "<@([now.Year, repeat('x', 5000000)])>"}]}`
+	f, err := fx.e.LoadStored([]byte(doc))
+	if err != nil {
+		t.Fatalf("stored flow: %v", err)
+	}
+	_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := eventsOf(evs, flows.EventError); len(errs) != 1 || !strings.Contains(errs[0].Message, "over the 65536-byte limit of a value (--max-value)") {
+		t.Errorf("errors %+v, want one saying the limit", errs)
+	}
+}
+
 // TestGroupsRenderAsJSON: a map whose keys are not text (groupBy's) renders
 // as a JSON object with its keys as text, as any other map does.
 func TestGroupsRenderAsJSON(t *testing.T) {
