@@ -46,16 +46,31 @@ func TestHoldPerDelivery(t *testing.T) {
 	// their own while the fast one's are sent again and again.
 	open := make(chan struct{})
 	fast, slow := newReceiver(t), newReceiver(t)
+	var idFast string
+	var slowCalls int
 	fast.setReply(func(w http.ResponseWriter, r *http.Request) { <-open })
 	slow.setReply(func(w http.ResponseWriter, r *http.Request) {
 		<-open
-		time.Sleep(150 * time.Millisecond)
+		// Each answer waits for two more lost results of the fast one,
+		// however slow the machine.
+		mu.Lock()
+		slowCalls++
+		want := 2 * slowCalls
+		mu.Unlock()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			n := len(waits[idFast])
+			mu.Unlock()
+			if n >= want {
+				return
+			}
+		}
 	})
 	subFast := e.create(Subscription{URL: fast.URL, Events: []string{EventSessionStarted}})
 	subSlow := e.create(Subscription{URL: slow.URL, Events: []string{EventSessionStarted}})
 	e.enqueue(Event{ID: "evt_1", Type: EventSessionStarted})
 	waitFor(t, "both requests", func() bool { return len(fast.requests()) > 0 && len(slow.requests()) > 0 })
-	idFast := e.deliveries(subFast.ID)[0].ID
+	idFast = e.deliveries(subFast.ID)[0].ID
 	idSlow := e.deliveries(subSlow.ID)[0].ID
 	failing.Store(true)
 	close(open)
