@@ -1089,23 +1089,9 @@ func TestBenchTableBatchSize(t *testing.T) {
 // benchSetupTimeout (10 s; shortened here), naming the URL and the request
 // it waited for, instead of after a minute.
 func TestBenchURLNoAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
+	base := silentServer(t)
 	defer func(d time.Duration) { benchSetupTimeout = d }(benchSetupTimeout)
 	benchSetupTimeout = 300 * time.Millisecond
-	base := "http://" + ln.Addr().String()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"bench", "--url", base, "--duration", "300ms", "--concurrency", "2"}, nil, &out, &errOut)
 	want := "POST /v1/flows: " + base + " did not answer in 300ms (it takes connections: is it a Parley server?)"
@@ -1118,24 +1104,10 @@ func TestBenchURLNoAnswer(t *testing.T) {
 // status 130 as for a run interrupted later, not after the setup request's
 // timeout with status 1.
 func TestBenchURLInterruptedInSetup(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
+	base := silentServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	time.AfterFunc(200*time.Millisecond, cancel)
-	base := "http://" + ln.Addr().String()
 	var out, errOut bytes.Buffer
 	start := time.Now()
 	code := run(ctx, []string{"bench", "--url", base, "--duration", "1s", "--concurrency", "2"}, nil, &out, &errOut)
@@ -1412,4 +1384,31 @@ func TestBenchSetupListsLeftSessionsOnlyWhenShared(t *testing.T) {
 			t.Errorf("--url: listings %q, want one by the run's contacts %s", listings, rcv.contacts)
 		}
 	}
+}
+
+// silentServer returns the URL of a listener that takes connections and
+// holds them open without ever answering.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never answered
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }
