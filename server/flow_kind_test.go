@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -52,6 +54,39 @@ func TestWithoutEmptyKind(t *testing.T) {
 	} {
 		if got := string(withoutEmptyKind([]byte(doc))); got != want {
 			t.Errorf("withoutEmptyKind(%s) = %s, want %s", doc, got, want)
+		}
+	}
+}
+
+// A flow sent with an id of "" gets one, written in place of the "" in the
+// text as sent, the rest kept byte for byte; so does a flow with none,
+// whose id goes first.
+func TestGivenIDKeepsText(t *testing.T) {
+	ts := newTestServer(t, nil)
+	const sent = "{ \"widgets\" : [ {\"type\":\"send_message\",  \"id\":\"a\",\n\t\"text\":\"<b>Tom & Jerry</b>\"}],\n" +
+		"  \"id\" :\"\" ,\n  \"name\":\"K\"\n}"
+	id, _ := ts.must(201, "POST", "/v1/flows", sent)["id"].(string)
+	if id == "" {
+		t.Fatal("no id given")
+	}
+	fr, err := ts.srv.store.GetFlow(context.Background(), id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(sent, `""`, strconv.Quote(id), 1); string(fr.Definition) != want {
+		t.Errorf("stored\n%s\nwant\n%s", fr.Definition, want)
+	}
+	for doc, want := range map[string]string{
+		`{"a":"<", "id" : null}`:    `{"a":"<", "id" : "x"}`,
+		`{"id":"", "b":{"id":""}}`:  `{"id":"x", "b":{"id":""}}`,
+		`{"id":"","a":1,"id":null}`: `{"id":"x","a":1,"id":"x"}`,
+		`{"i\u0064":"","a":"&"}`:    `{"i\u0064":"x","a":"&"}`,
+		` {"a":"&"} `:               `{"id":"x","a":"&"} `,
+		` { } `:                     `{"id":"x" } `,
+	} {
+		got, err := withID([]byte(doc), "x")
+		if err != nil || string(got) != want {
+			t.Errorf("withID(%s) = %s, %v; want %s", doc, got, err, want)
 		}
 	}
 }

@@ -305,16 +305,30 @@ func kindMember(doc []byte) (span [2]int, last gjson.Result) {
 	return span, last
 }
 
-// withID sets a flow document's id, keeping the rest of the text as it was.
+// withID sets a flow document's id, keeping the rest of the text as it was:
+// the value of its id member ("" or null) is replaced in the text, that of
+// each when the name is given twice, or a member is put first.
 func withID(doc []byte, id string) ([]byte, error) {
 	idJSON, _ := json.Marshal(id)
-	if gjson.GetBytes(doc, "id").Exists() {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(doc, &m); err != nil {
-			return nil, jsonAPIError(err)
+	var values [][2]int
+	gjson.Result{Type: gjson.JSON, Raw: string(doc)}.ForEach(func(k, v gjson.Result) bool {
+		if k.Type == gjson.String && k.Str == "id" {
+			values = append(values, [2]int{v.Index, v.Index + len(v.Raw)})
 		}
-		m["id"] = idJSON
-		return json.Marshal(m)
+		return true
+	})
+	if len(values) > 0 {
+		if !json.Valid(doc) {
+			var m map[string]json.RawMessage
+			return nil, jsonAPIError(json.Unmarshal(doc, &m))
+		}
+		out := make([]byte, 0, len(doc)+len(idJSON))
+		at := 0
+		for _, v := range values {
+			out = append(append(out, doc[at:v[0]]...), idJSON...)
+			at = v[1]
+		}
+		return append(out, doc[at:]...), nil
 	}
 	trimmed := bytes.TrimLeft(doc, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
