@@ -1008,6 +1008,9 @@ type decoded struct {
 	// failed is set when the last problem could not be got past (the
 	// document is not an object): nothing was decoded.
 	failed bool
+	// stopped is set when decoding stopped for its budget (see
+	// unmarshalAllWith) with problems perhaps left to find.
+	stopped bool
 }
 
 // maxProblems bounds the problems one document's decoding reports.
@@ -1041,25 +1044,50 @@ func unmarshalAll(doc []byte, prefix string, mk func() any) decoded {
 }
 
 func unmarshalAllAs(doc []byte, prefix string, mk func() any, what string) decoded {
-	return unmarshalAllWith(doc, prefix, mk, what, decodeOptions)
+	return unmarshalAllWith(doc, prefix, mk, what, decodeOptions, 0)
 }
+
+// Each problem found past the first costs a decoding of the whole document
+// and a rewriting of it; DecodeFields stops looking once the bytes so read
+// and written reach fieldsWorkFactor times the document's size, or
+// fieldsWorkFloor for a small one, so that a large body with many problems
+// costs a few decodings to explain, not fifty.
+const (
+	fieldsWorkFactor = 4
+	fieldsWorkFloor  = 512 << 10
+)
 
 // DecodeFields decodes the well-formed JSON document data into v, a
 // pointer, with opts, going on past each problem as DecodeDocument does, and
-// returns every problem at its JSON path (at most 50). opts must reject
-// unknown members and report errors as encoding/json/v2 does, with the JSON
-// pointer of the value at fault (not encoding/json's legacy errors). It is
-// for documents read with options of their own, such as the bodies of the
-// server's requests: a caller that finds one does not decode lists what is
-// wrong with it at once.
-func DecodeFields(data []byte, v any, opts jsonv2.Options) []*FieldError {
+// returns the problems at their JSON paths, in the document's order: every
+// one of them (at most 50) unless more reports that it stopped before the
+// end, which it does once the work reaches a few times data's size (or
+// half a megabyte for a small document, which lets a body of a few
+// kilobytes be read to its end).
+// opts must reject unknown members and report errors as encoding/json/v2
+// does, with the JSON pointer of the value at fault (not encoding/json's
+// legacy errors). It is for documents read with options of their own, such
+// as the bodies of the server's requests: a caller that finds one does not
+// decode lists what is wrong with it at once.
+func DecodeFields(data []byte, v any, opts jsonv2.Options) (problems []*FieldError, more bool) {
 	rv := reflect.ValueOf(v).Elem()
-	return unmarshalAllWith(data, "", func() any { rv.SetZero(); return v }, "", opts).problems
+	budget := max(fieldsWorkFactor*len(data), fieldsWorkFloor)
+	d := unmarshalAllWith(data, "", func() any { rv.SetZero(); return v }, "", opts, budget)
+	return d.problems, d.stopped
 }
 
-func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opts jsonv2.Options) decoded {
+// unmarshalAllWith is unmarshalAll with opts. With budget > 0 it stops,
+// setting stopped, before a decoding that would bring the bytes read and
+// written past budget; the first decoding is always made.
+func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opts jsonv2.Options, budget int) decoded {
 	var out decoded
+	work := 0
 	for range maxProblems {
+		if budget > 0 && work > 0 && work+len(doc) > budget {
+			out.stopped = true
+			return out
+		}
+		work += len(doc)
 		err := jsonv2.Unmarshal(doc, mk(), opts)
 		if err != nil && len(out.problems) == maxProblems-1 {
 			out.failed = true
@@ -1092,6 +1120,7 @@ func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opt
 			out.failed = true
 			return out
 		}
+		work += len(doc) + len(fixed)
 		doc = fixed
 	}
 	return out

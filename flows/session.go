@@ -3,6 +3,7 @@ package flows
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -360,7 +361,7 @@ func rekey(results map[string]*Result) {
 		if r == nil || !hasNonASCII(k) && !hasNonASCII(r.Name) {
 			continue
 		}
-		if key := Key(r.Name); key != "" && key != k {
+		if key := keysOf(r.Name).key; key != "" && key != k {
 			if _, taken := results[key]; !taken {
 				delete(results, k)
 				results[key] = r
@@ -377,7 +378,7 @@ func LookupResult(results map[string]*Result, name string) (*Result, bool) {
 	if r, ok := results[name]; ok {
 		return r, true
 	}
-	key := Key(name)
+	key := keysOf(name).key
 	if r, ok := results[key]; ok {
 		return r, true
 	}
@@ -385,11 +386,53 @@ func LookupResult(results map[string]*Result, name string) (*Result, bool) {
 		return nil, false
 	}
 	for _, r := range results {
-		if r != nil && hasNonASCII(r.Name) && (Key(r.Name) == key || OldKey(r.Name) == key) {
+		if r == nil || !hasNonASCII(r.Name) {
+			continue
+		}
+		if k := keysOf(r.Name); k.key == key || k.old == key {
 			return r, true
 		}
 	}
 	return nil, false
+}
+
+// resultKeys are a name's Key and OldKey.
+type resultKeys struct{ key, old string }
+
+// keyCache remembers the keys of the names that are not their own key:
+// reading a name in NFC and writing its keys costs microseconds for a
+// name in another script, and LookupResult and RekeyResults would pay it
+// for every result on every lookup and every session load. A flow has few
+// result names, so the cache stays small; it is emptied when it reaches
+// keyCacheMax names, which bounds it whatever names it is given.
+var keyCache struct {
+	sync.RWMutex
+	m map[string]resultKeys
+}
+
+const keyCacheMax = 4096
+
+// keysOf is name's Key and OldKey, from keyCache when they are there.
+func keysOf(name string) resultKeys {
+	if isKey(name) {
+		return resultKeys{key: name}
+	}
+	keyCache.RLock()
+	k, ok := keyCache.m[name]
+	keyCache.RUnlock()
+	if ok {
+		return k
+	}
+	k = resultKeys{key: Key(name), old: OldKey(name)}
+	keyCache.Lock()
+	if keyCache.m == nil || len(keyCache.m) >= keyCacheMax {
+		keyCache.m = make(map[string]resultKeys)
+	}
+	// The name may be part of a larger string (a decoded document): the
+	// cache keeps a copy of it alone.
+	keyCache.m[strings.Clone(name)] = k
+	keyCache.Unlock()
+	return k
 }
 
 // isKey tells whether name is its own key: lower-case ASCII letters and

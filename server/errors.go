@@ -427,9 +427,12 @@ var problemDecoding = jsonv2.JoinOptions(apiDecoding, jsontext.AllowDuplicateNam
 
 // withEveryProblem lists in ae's errors every field problem of body, which
 // does not decode into a value of type typ for ae's problem, when there are
-// several: ae's own first, as it names it.
+// several: ae's own first, as it names it. Looking for them costs a few
+// decodings of body at most (see flows.DecodeFields): when the search
+// stopped before the end, the last entry says that more may follow, at
+// path "$" (the body).
 func withEveryProblem(ae *APIError, body []byte, typ reflect.Type) {
-	problems := flows.DecodeFields(body, reflect.New(typ).Interface(), problemDecoding)
+	problems, more := flows.DecodeFields(body, reflect.New(typ).Interface(), problemDecoding)
 	// Data after the object, which encoding/json reads only once the
 	// object has decoded, is no field's problem.
 	problems = slices.DeleteFunc(problems, func(p *flows.FieldError) bool { return errors.Is(p, flows.ErrSyntax) })
@@ -444,6 +447,10 @@ func withEveryProblem(ae *APIError, body []byte, typ reflect.Type) {
 	case i < 0:
 		message, _ := strings.CutPrefix(ae.Message, ae.Field+": ")
 		problems = slices.Insert(problems, 0, &flows.FieldError{Path: ae.Field, Message: message})
+	}
+	if more {
+		problems = append(problems, &flows.FieldError{Path: "$",
+			Message: fmt.Sprintf("and perhaps more: the body is too large to list every problem of it at once; these are the first %d", len(problems))})
 	}
 	if len(problems) > 1 {
 		ae.Details = problems

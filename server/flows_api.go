@@ -178,10 +178,7 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte, replace, export
 				return nil, err
 			}
 		}
-		var err error
-		if doc, err = withoutEmptyKind(doc); err != nil {
-			return nil, err
-		}
+		doc = withoutEmptyKind(doc)
 		f, err := s.eng.Load(doc)
 		if err != nil {
 			return nil, invalidFlow(err)
@@ -258,29 +255,80 @@ func idAbsent(doc []byte) bool {
 
 // withoutEmptyKind drops a "kind" of "" from a flow document: it reads as
 // no kind, a messaging flow, and a stored flow is answered with its kind
-// messaging or voice, or none.
-func withoutEmptyKind(doc []byte) ([]byte, error) {
-	if k := gjson.GetBytes(doc, "kind"); k.Type != gjson.String || k.Str != "" {
-		return doc, nil
+// messaging or voice, or none. The member is cut out of the text, with the
+// comma that separated it from its neighbour: the rest of the document is
+// kept byte for byte, as written (its spacing, the order of its names, its
+// escapes). A kind given twice is read as Load reads it, the last one: when
+// that is "", every kind member goes.
+func withoutEmptyKind(doc []byte) []byte {
+	for {
+		span, last := kindMember(doc)
+		if last.Type != gjson.String || last.Str != "" {
+			return doc
+		}
+		doc = append(doc[:span[0]:span[0]], doc[span[1]:]...)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return nil, jsonAPIError(err)
-	}
-	delete(m, "kind")
-	return json.Marshal(m)
 }
 
-// withID sets a flow document's id, keeping the rest of the text as it was.
+// kindMember finds the members named "kind" of the JSON object doc: the
+// value of the last one (none when there is none), and the bytes to cut to
+// remove the first one with its comma: from its name to the next member's
+// name, or, when it is the last member of several, from the end of the
+// member before it.
+func kindMember(doc []byte) (span [2]int, last gjson.Result) {
+	type member struct{ start, end int }
+	var members []member
+	first := -1
+	// A Result over the whole text, not gjson.Parse's, which starts at the
+	// first brace: ForEach gives indexes in doc itself.
+	gjson.Result{Type: gjson.JSON, Raw: string(doc)}.ForEach(func(k, v gjson.Result) bool {
+		if k.Str == "kind" {
+			last = v
+			if first < 0 {
+				first = len(members)
+			}
+		}
+		members = append(members, member{k.Index, v.Index + len(v.Raw)})
+		return true
+	})
+	if first < 0 {
+		return span, last
+	}
+	switch m := members[first]; {
+	case first+1 < len(members):
+		span = [2]int{m.start, members[first+1].start}
+	case first > 0:
+		span = [2]int{members[first-1].end, m.end}
+	default:
+		span = [2]int{m.start, m.end}
+	}
+	return span, last
+}
+
+// withID sets a flow document's id, keeping the rest of the text as it was:
+// the value of its id member ("" or null) is replaced in the text, that of
+// each when the name is given twice, or a member is put first.
 func withID(doc []byte, id string) ([]byte, error) {
 	idJSON, _ := json.Marshal(id)
-	if gjson.GetBytes(doc, "id").Exists() {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(doc, &m); err != nil {
-			return nil, jsonAPIError(err)
+	var values [][2]int
+	gjson.Result{Type: gjson.JSON, Raw: string(doc)}.ForEach(func(k, v gjson.Result) bool {
+		if k.Type == gjson.String && k.Str == "id" {
+			values = append(values, [2]int{v.Index, v.Index + len(v.Raw)})
 		}
-		m["id"] = idJSON
-		return json.Marshal(m)
+		return true
+	})
+	if len(values) > 0 {
+		if !json.Valid(doc) {
+			var m map[string]json.RawMessage
+			return nil, jsonAPIError(json.Unmarshal(doc, &m))
+		}
+		out := make([]byte, 0, len(doc)+len(idJSON))
+		at := 0
+		for _, v := range values {
+			out = append(append(out, doc[at:v[0]]...), idJSON...)
+			at = v[1]
+		}
+		return append(out, doc[at:]...), nil
 	}
 	trimmed := bytes.TrimLeft(doc, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -354,9 +402,7 @@ func (s *Server) updateFlow(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if doc, err = withoutEmptyKind(doc); err != nil {
-		return err
-	}
+	doc = withoutEmptyKind(doc)
 	f, err := s.eng.Load(doc)
 	if err != nil {
 		return invalidFlow(err)

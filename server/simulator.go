@@ -377,10 +377,7 @@ func (s *Server) simDraft(ctx context.Context, doc []byte) (string, *flows.Flow,
 	if !json.Valid(doc) {
 		return "", nil, malformedFlow(doc)
 	}
-	doc, err := withoutEmptyKind(doc) // as POST /v1/flows stores it
-	if err != nil {
-		return "", nil, err
-	}
+	doc = withoutEmptyKind(doc) // as POST /v1/flows stores it
 	if id, cur := s.simStored(ctx, doc); cur != nil {
 		return id, cur, nil
 	}

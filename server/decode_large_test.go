@@ -1,0 +1,86 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// misspeltBatch is a batch body of n messages of about 340 bytes each,
+// every step-th of which names its text "txet": a large body with many
+// problems, and the paths of the first of them.
+func misspeltBatch(n, step int) (body []byte, paths []string) {
+	var b strings.Builder
+	b.WriteString(`{"messages":[`)
+	pad := strings.Repeat("lorem ipsum ", 25)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		name := "text"
+		if i%step == step-1 {
+			name = "txet"
+			paths = append(paths, fmt.Sprintf("messages[%d].txet", i))
+		}
+		fmt.Fprintf(&b, `{"from":"+1555%07d","id":"m-%d","%s":"%s"}`, i, i, name, pad)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String()), paths
+}
+
+// A large body with many problems is told of its first problems, in order,
+// and that there may be more, rather than read again and again to list them
+// all: the refusal costs a few decodings of the body, not one per problem.
+func TestLargeBodyListsFirstProblems(t *testing.T) {
+	body, paths := misspeltBatch(2000, 33)
+	if len(body) < 600<<10 || len(paths) < 60 {
+		t.Fatalf("body of %d bytes with %d problems", len(body), len(paths))
+	}
+	var ae *APIError
+	if err := decodeStrict(body, &batchBody{}); !errors.As(err, &ae) {
+		t.Fatalf("decodeStrict: %v, want an APIError", err)
+	}
+	if ae.Field != paths[0] || ae.Code != CodeUnknownField {
+		t.Errorf("code %s, field %q, want %s at %q", ae.Code, ae.Field, CodeUnknownField, paths[0])
+	}
+	n := len(ae.Details)
+	if n < 2 || ae.Details[n-1].Path != "$" || !strings.Contains(ae.Details[n-1].Message, "more") {
+		t.Fatalf("errors %v, want the first problems and a last one at $ saying there may be more", ae.Details)
+	}
+	if n-1 >= len(paths) {
+		t.Errorf("%d problems listed of a body with %d", n-1, len(paths))
+	}
+	for i, p := range ae.Details[:n-1] {
+		if p.Path != paths[i] {
+			t.Errorf("problem %d at %q, want %q", i, p.Path, paths[i])
+		}
+	}
+	// A small body with as many problems still has them all listed, without
+	// the note.
+	small, smallPaths := misspeltBatch(20, 2)
+	ae = nil
+	if err := decodeStrict(small, &batchBody{}); !errors.As(err, &ae) {
+		t.Fatalf("decodeStrict: %v, want an APIError", err)
+	}
+	if len(ae.Details) != len(smallPaths) {
+		t.Fatalf("%d problems listed of a body with %d: %v", len(ae.Details), len(smallPaths), ae.Details)
+	}
+	for i, p := range ae.Details {
+		if p.Path != smallPaths[i] {
+			t.Errorf("problem %d at %q, want %q", i, p.Path, smallPaths[i])
+		}
+	}
+}
+
+// BenchmarkRefuseLargeBody measures refusing a 680 KB batch body with 60
+// misspelt fields, every problem of which the refusal would list.
+func BenchmarkRefuseLargeBody(b *testing.B) {
+	body, _ := misspeltBatch(2000, 33)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if decodeStrict(body, &batchBody{}) == nil {
+			b.Fatal("decoded")
+		}
+	}
+}
