@@ -231,10 +231,13 @@ func TestStoreDiskFullHoldsTimers(t *testing.T) {
 
 	big := make([]byte, 150<<10)
 	rand.Read(big)
-	ts.clock.Advance(2 * time.Minute) // the timer is due
+	// The writes fail half a second before the timer is due, and it
+	// falls due within the second in which turns are refused.
+	ts.clock.Advance(59*time.Second + 500*time.Millisecond)
 	disk.FillUp()
 	ts.must(http.StatusInsufficientStorage, "POST", "/v1/sessions", map[string]any{"flow": "ask",
 		"contact": map[string]any{"urn": "tel:+15550101", "fields": map[string]any{"notes": hex.EncodeToString(big)}}})
+	ts.clock.Advance(600 * time.Millisecond)
 	ctx := context.Background()
 	for range 3 {
 		if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
