@@ -1073,8 +1073,11 @@ func DecodeFields(data []byte, v any, opts jsonv2.Options) (problems []*FieldErr
 	rv := reflect.ValueOf(v).Elem()
 	budget := max(fieldsWorkFactor*len(data), fieldsWorkFloor)
 	d := unmarshalAllWith(data, "", func() any { rv.SetZero(); return v }, "", opts, budget)
-	return d.problems, d.stopped
+	return d.problems, d.stopped || len(d.problems) >= maxProblems
 }
+
+// MaxProblems is the most problems DecodeFields lists of one document.
+const MaxProblems = maxProblems
 
 // unmarshalAllWith is unmarshalAll with opts. With budget > 0 it stops,
 // setting stopped, before a decoding that would bring the bytes read and

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/flows"
 )
 
 // misspeltBatch is a batch body of n messages of about 340 bytes each,
@@ -82,5 +84,29 @@ func BenchmarkRefuseLargeBody(b *testing.B) {
 		if decodeStrict(body, &batchBody{}) == nil {
 			b.Fatal("decoded")
 		}
+	}
+}
+
+// A small body with more problems than are listed at once says so in a last
+// entry, as a large one does.
+func TestManyProblemsSaySoAtTheEnd(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"messages":[`)
+	for i := range 60 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"from":"+1555010%04d","txet":"hi"}`, i)
+	}
+	b.WriteString(`]}`)
+	body := []byte(b.String())
+	var ae *APIError
+	if err := decodeStrict(body, &batchBody{}); !errors.As(err, &ae) {
+		t.Fatalf("decodeStrict: %v, want an APIError", err)
+	}
+	n := len(ae.Details)
+	if n != flows.MaxProblems+1 || ae.Details[n-1].Path != "$" ||
+		ae.Details[n-1].Message != "and perhaps more: at most 50 problems are listed at once; these are the first 50" {
+		t.Fatalf("%d entries, the last %+v; want %d problems and a last entry at $ saying there may be more", n, ae.Details[n-1], flows.MaxProblems)
 	}
 }

@@ -449,8 +449,12 @@ func withEveryProblem(ae *APIError, body []byte, typ reflect.Type) {
 		problems = slices.Insert(problems, 0, &flows.FieldError{Path: ae.Field, Message: message})
 	}
 	if more {
+		why := "the body is too large to list every problem of it at once"
+		if len(problems) >= flows.MaxProblems {
+			why = fmt.Sprintf("at most %d problems are listed at once", flows.MaxProblems)
+		}
 		problems = append(problems, &flows.FieldError{Path: "$",
-			Message: fmt.Sprintf("and perhaps more: the body is too large to list every problem of it at once; these are the first %d", len(problems))})
+			Message: fmt.Sprintf("and perhaps more: %s; these are the first %d", why, len(problems))})
 	}
 	if len(problems) > 1 {
 		ae.Details = problems
