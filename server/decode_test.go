@@ -306,3 +306,19 @@ func TestFieldPath(t *testing.T) {
 		}
 	}
 }
+
+// The message of a body with several problems is the first one's as the
+// list words it, its hint included.
+func TestFirstProblemMessageKeepsItsHint(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.createFlow(askFlow)
+	e := ts.do("POST", "/v1/sessions", `{"flow":"ask","contact":{"urm":"tel:+1"},"colour":1}`).errorOf(t)
+	list, _ := e["errors"].([]any)
+	if len(list) != 2 {
+		t.Fatalf("errors %v, want 2", e["errors"])
+	}
+	first, _ := list[0].(map[string]any)
+	if msg, _ := e["message"].(string); msg != first["message"] || !strings.Contains(msg, `did you mean "urn"?`) {
+		t.Errorf("message %q, want the first problem's %q with its hint", msg, first["message"])
+	}
+}

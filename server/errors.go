@@ -448,6 +448,11 @@ func withEveryProblem(ae *APIError, body []byte, typ reflect.Type) {
 		message, _ := strings.CutPrefix(ae.Message, ae.Field+": ")
 		problems = slices.Insert(problems, 0, &flows.FieldError{Path: ae.Field, Message: message})
 	}
+	if m := problems[0].Message; len(m) > len(ae.Message) && strings.HasPrefix(m, ae.Message) {
+		// The list's words for the same problem may say more ("(did
+		// you mean "urn"?)"): the message says them too.
+		ae.Message = m
+	}
 	if more {
 		why := "the body is too large to list every problem of it at once"
 		if len(problems) >= flows.MaxProblems {
