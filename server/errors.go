@@ -263,6 +263,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		// Not run, as the store's writes fail: that is logged once, when
 		// they begin to fail, not on every refused retry.
 		log.Debug("request refused while the store's writes fail", "status", ae.Status, "code", ae.Code, "err", err)
+		c.Locals(localHeld, true)
 	} else if ae.Status >= 500 {
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)
 	} else {

@@ -129,6 +129,9 @@ func TestStoreDiskFullHoldsTurns(t *testing.T) {
 		if n := strings.Count(l, `level=ERROR msg="request failed"`); n != failed {
 			t.Errorf("%s: %d requests logged as failed, want %d (the turns that ran)", when, n, failed)
 		}
+		if n := strings.Count(l, `level=ERROR msg=request `); n != failed {
+			t.Errorf("%s: %d requests logged at the error level, want %d (the turns that ran)", when, n, failed)
+		}
 	}
 	ts.createFlow(`{"id":"order","name":"Order","widgets":[
  {"id":"lookup","type":"webhook","method":"POST","url":"` + hook.URL + `","result":"Order","exits":{"Success":"wait","Failure":"wait"}},

@@ -28,6 +28,9 @@ const (
 	// localUnread marks a request whose line and headers could not be
 	// read (over --header-limit): its method and path are not known.
 	localUnread = "headers_unread"
+	// localHeld marks a turn refused before it ran, as the store's writes
+	// fail: logged at the debug level, as that failure is logged once.
+	localHeld = "turn_held"
 )
 
 func (s *Server) routes() *fiber.App {
@@ -176,6 +179,7 @@ func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 	elapsed := time.Since(start)
 	level := slog.LevelDebug
 	switch {
+	case c.Locals(localHeld) != nil:
 	case status >= 500:
 		level = slog.LevelError
 	case elapsed >= slowRequest:
