@@ -359,7 +359,16 @@ func TestSubscriptionListSecretsDatesToThePrecisionSent(t *testing.T) {
 		tm, _ := time.Parse(time.RFC3339Nano, v)
 		return tm.Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z07:00")
 	}
-	for name, conv := range map[string]func(string) string{"microseconds": python, "milliseconds": javascript} {
+	// .NET's "o" format: seven digits; and a client keeping tenths.
+	dotnet := func(v string) string {
+		tm, _ := time.Parse(time.RFC3339Nano, v)
+		return tm.Truncate(100 * time.Nanosecond).Format("2006-01-02T15:04:05.0000000Z07:00")
+	}
+	tenths := func(v string) string {
+		tm, _ := time.Parse(time.RFC3339Nano, v)
+		return tm.Truncate(100 * time.Millisecond).Format("2006-01-02T15:04:05.0Z07:00")
+	}
+	for name, conv := range map[string]func(string) string{"microseconds": python, "milliseconds": javascript, "seven digits": dotnet, "tenths": tenths} {
 		entry := ts.must(200, "GET", "/v1/webhooks", nil)["webhooks"].([]any)[0].(map[string]any)
 		for _, s := range entry["secrets"].([]any) {
 			s := s.(map[string]any)

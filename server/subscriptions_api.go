@@ -213,20 +213,16 @@ func sameDates(stored, sent delivery.Secret) bool {
 }
 
 // nearTime says whether stored is sent to the precision of sent's digits:
-// within one unit of its last digit (a second, a millisecond, a
-// microsecond), either way; to the nanosecond, equal.
+// within one unit of its last digit, either way, whatever their number (a
+// second for none, a millisecond for three, 100 ns for the seven .NET
+// writes); to the nanosecond, equal.
 func nearTime(stored, sent time.Time) bool {
-	unit := time.Nanosecond
-	switch ns := sent.Nanosecond(); {
-	case ns%int(time.Second) == 0:
-		unit = time.Second
-	case ns%int(time.Millisecond) == 0:
-		unit = time.Millisecond
-	case ns%int(time.Microsecond) == 0:
-		unit = time.Microsecond
+	unit, ns := 1, sent.Nanosecond()
+	for unit < int(time.Second) && ns%(unit*10) == 0 {
+		unit *= 10
 	}
 	d := stored.Sub(sent)
-	return d > -unit && d < unit
+	return d > -time.Duration(unit) && d < time.Duration(unit)
 }
 
 func (s *Server) createSubscription(c *fiber.Ctx, d *delivery.Service) error {
