@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -96,6 +97,9 @@ type benchOptions struct {
 	// are written rather than refusing those that leave this machine.
 	webhooksFile string
 	callWebhooks bool
+	// examples are the flows the in-process server's new store is seeded
+	// with, which the run's subflows may enter (nil: the built-in ones).
+	examples fs.FS
 	// asWritten lists the flow's webhook widgets called where they are
 	// written (checkWebhooks), each with where that is.
 	asWritten []string
@@ -276,7 +280,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&o.keep, "keep", false, "keep the in-process server's data directory (its path goes to stderr), e.g. to time parley serve --data DIR on it")
 	fs.IntVar(&o.idle, "idle", 10_000, "waiting sessions to store before the run, to measure at scale (the server in process only: refused with --url)")
 	fs.StringVar(&o.webhooksFile, "webhooks", "", "named webhook configurations `FILE` (JSON, as parley serve and simulate take it), for a --flow FILE whose webhook widgets name one (the server in process only: one at --url has its own)")
-	fs.BoolVar(&o.callWebhooks, "call-webhooks", false, "call the flow's webhooks where they are written, off this machine too (the load goes there); without it a flow whose webhooks leave this machine is refused, and those of the built-in examples go to the run's loopback receiver")
+	fs.BoolVar(&o.callWebhooks, "call-webhooks", false, "call the webhooks of the flow, and of the subflows it can enter, where they are written, off this machine too (the load goes there); without it a flow whose webhooks leave this machine, or that enters a subflow the server at --url does not give, is refused, and those of the built-in examples go to the run's loopback receiver")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to `FILE` (go tool trace FILE: where each goroutine, e.g. the store's committer, spent its time running, waiting for a CPU or in system calls); slows the run")
 	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof, mutex.pprof and allocs.pprof of the run (server and load together when in process) into `DIR`")
@@ -297,7 +301,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// error too.
 	doc, _, err := o.benchFlow()
 	if err == nil {
-		err = o.checkWebhooks(doc)
+		err = o.checkWebhooks(ctx, doc)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "parley bench:", err)
@@ -483,15 +487,20 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 	return doc, script, nil
 }
 
-// checkWebhooks looks at where the webhook widgets of the flow doc send
-// their calls. A URL with the demo service's path goes to the run's
+// checkWebhooks looks at where the webhook widgets of the flow doc, and of
+// the flows its subflow widgets can enter (transitively), send their calls.
+// A URL of the flow's own with the demo service's path goes to the run's
 // loopback receiver (benchClient.setup); any other is called as written,
 // so the run's load goes there: one on this machine (a loopback address)
 // is, one elsewhere or that cannot be told before the run (a template in
 // its host, a named webhook of the server at --url) only with
-// --call-webhooks. A named webhook in process needs its configuration from
-// --webhooks. It fills o.asWritten.
-func (o *benchOptions) checkWebhooks(doc []byte) error {
+// --call-webhooks. The subflows are the flows the run's server has (the
+// examples in process, what GET /v1/flows/{id} answers with --url, read
+// by subflowSource), whose webhooks are not pointed at the receiver; one
+// the server at --url does not give is refused the same way, as the run
+// cannot see where it calls. A named webhook in process needs its
+// configuration from --webhooks. It fills o.asWritten.
+func (o *benchOptions) checkWebhooks(ctx context.Context, doc []byte) error {
 	var configs map[string]*flows.WebhookConfig
 	if o.webhooksFile != "" {
 		var err error
@@ -499,40 +508,111 @@ func (o *benchOptions) checkWebhooks(doc []byte) error {
 			return fmt.Errorf("--webhooks: %w", err)
 		}
 	}
-	var f struct {
-		Widgets []struct {
-			ID      string `json:"id"`
-			Type    string `json:"type"`
-			URL     string `json:"url"`
-			Webhook string `json:"webhook"`
-		} `json:"widgets"`
-	}
-	if err := json.Unmarshal(doc, &f); err != nil {
+	root, err := benchWidgets(doc)
+	if err != nil {
 		return fmt.Errorf("--flow %s: %w", o.flow, err)
 	}
 	o.asWritten = nil
-	for _, w := range f.Widgets {
-		if w.Type != "webhook" || strings.Contains(w.URL, server.DemoOrderStatusPath) {
+	// Breadth first, so that a flow is named by the shortest way in; seen
+	// stops at a flow met before, so subflows that enter each other are no
+	// loop. In process the run's flow is stored as benchFlowID.
+	type reached struct {
+		widgets []benchWidget
+		via     []string // the subflows entered, and where, down to it
+	}
+	seen := map[string]bool{}
+	if o.url == "" {
+		seen[benchFlowID] = true
+	}
+	var src func(context.Context, string) ([]byte, error)
+	for queue := []reached{{widgets: root}}; len(queue) > 0; queue = queue[1:] {
+		r := queue[0]
+		if err := o.checkFlowWebhooks(r.widgets, r.via, configs); err != nil {
+			return err
+		}
+		for _, w := range r.widgets {
+			if w.Type != "subflow" || w.Flow == "" || seen[w.Flow] {
+				continue
+			}
+			seen[w.Flow] = true
+			via := append(slices.Clip(r.via), fmt.Sprintf("subflow %q (widget %q)", w.Flow, w.ID))
+			if src == nil {
+				src = o.subflowSource()
+			}
+			sub, err := src(ctx, w.Flow)
+			if errors.Is(err, errNoBenchFlow) && o.url == "" {
+				continue // the server in process will not have it: entering it fails, calling nothing
+			}
+			var ws []benchWidget
+			if err == nil {
+				ws, err = benchWidgets(sub)
+			}
+			if err != nil {
+				if !o.callWebhooks {
+					return fmt.Errorf("--flow %s enters %s, which the run could not read from %s (%w), so it cannot see where that flow's webhooks call: "+
+						"give --call-webhooks to run it all the same, its webhooks called as the server has them", o.flow, strings.Join(via, ", which enters "), o.target(), err)
+				}
+				o.asWritten = append(o.asWritten, fmt.Sprintf("%s, not read (%v) (--call-webhooks)", strings.Join(via, ", which enters "), err))
+				continue
+			}
+			queue = append(queue, reached{ws, via})
+		}
+	}
+	return nil
+}
+
+// benchWidget is what checkWebhooks reads of a widget.
+type benchWidget struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	URL     string `json:"url"`
+	Webhook string `json:"webhook"`
+	Flow    string `json:"flow"` // a subflow's
+}
+
+// benchWidgets reads the widgets of a flow document.
+func benchWidgets(doc []byte) ([]benchWidget, error) {
+	var f struct {
+		Widgets []benchWidget `json:"widgets"`
+	}
+	if err := json.Unmarshal(doc, &f); err != nil {
+		return nil, err
+	}
+	return f.Widgets, nil
+}
+
+// checkFlowWebhooks is checkWebhooks for the widgets of one flow, the
+// run's own (via empty) or one entered by the subflows via.
+func (o *benchOptions) checkFlowWebhooks(widgets []benchWidget, via []string, configs map[string]*flows.WebhookConfig) error {
+	who, where := "--flow "+o.flow, ""
+	if len(via) > 0 {
+		who += " enters " + strings.Join(via, ", which enters ")
+		where = strings.Join(via, ", which enters ") + ": "
+	}
+	for _, w := range widgets {
+		// Only the run's own flow has its demo URLs pointed at the
+		// receiver: a subflow's are called as the server has them.
+		if w.Type != "webhook" || (len(via) == 0 && strings.Contains(w.URL, server.DemoOrderStatusPath)) {
 			continue
 		}
 		dest := w.URL
 		if w.Webhook != "" {
 			if o.url != "" {
 				if !o.callWebhooks {
-					return fmt.Errorf("--flow %s: widget %q calls the webhook %q configured on the server at --url, whose destination the run cannot see: "+
-						"give --call-webhooks to call it as the server has it, the load going there", o.flow, w.ID, w.Webhook)
+					return fmt.Errorf("%s: widget %q calls the webhook %q configured on the server at --url, whose destination the run cannot see: "+
+						"give --call-webhooks to call it as the server has it, the load going there", who, w.ID, w.Webhook)
 				}
-				o.asWritten = append(o.asWritten, fmt.Sprintf("widget %q, the server's webhook %q", w.ID, w.Webhook))
+				o.asWritten = append(o.asWritten, fmt.Sprintf("%swidget %q, the server's webhook %q", where, w.ID, w.Webhook))
 				continue
 			}
 			cfg, ok := configs[w.Webhook]
 			if !ok {
-				where := "no --webhooks file was given"
+				why := "no --webhooks file was given"
 				if o.webhooksFile != "" {
-					where = "--webhooks " + o.webhooksFile + " has none of that name"
+					why = "--webhooks " + o.webhooksFile + " has none of that name"
 				}
-				return fmt.Errorf("--flow %s: widget %q calls the named webhook %q, which is not configured (%s): every call would fail; "+
-					"give its configuration with --webhooks FILE, as parley serve takes it", o.flow, w.ID, w.Webhook, where)
+				return fmt.Errorf("%s: widget %q calls the named webhook %q, which is not configured (%s): every call would fail; "+
+					"give its configuration with --webhooks FILE, as parley serve takes it", who, w.ID, w.Webhook, why)
 			}
 			if dest == "" {
 				dest = cfg.URL
@@ -542,16 +622,83 @@ func (o *benchOptions) checkWebhooks(doc []byte) error {
 			continue // no URL at all: the flow's validation says so
 		}
 		if loopbackDest(dest) {
-			o.asWritten = append(o.asWritten, fmt.Sprintf("widget %q, %s", w.ID, dest))
+			o.asWritten = append(o.asWritten, fmt.Sprintf("%swidget %q, %s", where, w.ID, dest))
 			continue
 		}
 		if !o.callWebhooks {
-			return fmt.Errorf("--flow %s: widget %q calls %s, which is not this machine (or cannot be told before the run): the run's load would go there; "+
-				"give --call-webhooks to call it as written, or point it at a loopback address", o.flow, w.ID, dest)
+			return fmt.Errorf("%s: widget %q calls %s, which is not this machine (or cannot be told before the run): the run's load would go there; "+
+				"give --call-webhooks to call it as written, or point it at a loopback address", who, w.ID, dest)
 		}
-		o.asWritten = append(o.asWritten, fmt.Sprintf("widget %q, %s (--call-webhooks)", w.ID, dest))
+		o.asWritten = append(o.asWritten, fmt.Sprintf("%swidget %q, %s (--call-webhooks)", where, w.ID, dest))
 	}
 	return nil
+}
+
+// errNoBenchFlow: the run's server has no flow of that id.
+var errNoBenchFlow = errors.New("no such flow")
+
+// subflowSource returns what reads the definition of a flow the run's
+// server has, as a subflow widget enters it. In process that is the
+// examples its new store is seeded with (o.examples, as server.Config's
+// Examples: the flow's own id, else its directory's name). With --url it
+// is the revision the server enters, its published one or else its
+// latest, from GET /v1/flows/{id}.
+func (o *benchOptions) subflowSource() func(context.Context, string) ([]byte, error) {
+	if o.url == "" {
+		fsys := o.examples
+		if fsys == nil {
+			fsys = exampleflows.FS
+		}
+		docs := map[string][]byte{}
+		files, _ := fs.Glob(fsys, "*/flow.json")
+		for _, file := range files {
+			doc, err := fs.ReadFile(fsys, file)
+			if err != nil {
+				continue // not seeded either
+			}
+			id := gjson.GetBytes(doc, "id").String()
+			if id == "" {
+				id = path.Dir(file)
+			}
+			docs[id] = doc
+		}
+		return func(_ context.Context, id string) ([]byte, error) {
+			if doc, ok := docs[id]; ok {
+				return doc, nil
+			}
+			return nil, errNoBenchFlow
+		}
+	}
+	c := &benchClient{base: strings.TrimSuffix(o.url, "/"), apiKey: o.apiKey, hc: &fasthttp.Client{DialDualStack: true}}
+	var published map[string]int // of GET /v1/flows, read once when needed
+	return func(ctx context.Context, id string) ([]byte, error) {
+		get := "/v1/flows/" + url.PathEscape(id)
+		out, _, err := c.do(ctx, "GET", get, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		if gjson.GetBytes(out, "published").Bool() {
+			return []byte(gjson.GetBytes(out, "definition").Raw), nil
+		}
+		// The latest is a draft: the server enters the published
+		// revision, when there is one.
+		if published == nil {
+			list, _, err := c.do(ctx, "GET", "/v1/flows", nil, nil)
+			if err != nil {
+				return nil, err
+			}
+			published = map[string]int{}
+			for _, f := range gjson.GetBytes(list, "flows").Array() {
+				published[f.Get("id").String()] = int(f.Get("published").Int())
+			}
+		}
+		if rev := published[id]; rev > 0 {
+			if out, _, err = c.do(ctx, "GET", get+"?revision="+strconv.Itoa(rev), nil, nil); err != nil {
+				return nil, err
+			}
+		}
+		return []byte(gjson.GetBytes(out, "definition").Raw), nil
+	}
 }
 
 // loopbackDest reports whether a webhook URL template is to a loopback
@@ -639,6 +786,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 				SessionRetention: o.sessionsRet,
 				BatchLimit:       max(o.batch, server.DefaultBatchLimit),
 				WebhooksFile:     o.webhooksFile,
+				Examples:         o.examples,
 			})
 			if err != nil {
 				st.Close()

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	exampleflows "github.com/parleyhq/parley/examples"
@@ -1259,7 +1260,7 @@ func TestBenchCallWebhooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := benchOptions{flow: flow, callWebhooks: true}
-	if err := o.checkWebhooks(doc); err != nil {
+	if err := o.checkWebhooks(context.Background(), doc); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{`widget "lookup", https://orders.example.com/lookup (--call-webhooks)`}; !slices.Equal(o.asWritten, want) {
@@ -1411,4 +1412,117 @@ func silentServer(t *testing.T) string {
 		}
 	}()
 	return "http://" + ln.Addr().String()
+}
+
+// subflowTestFlow is a flow of id (none when "") that starts at the first
+// of widgets, with a widget "end" after them for their exits.
+func subflowTestFlow(id string, widgets ...string) string {
+	var first struct{ ID string }
+	_ = json.Unmarshal([]byte(widgets[0]), &first)
+	head := `{`
+	if id != "" {
+		head += fmt.Sprintf(`"id":%q,`, id)
+	}
+	return head + fmt.Sprintf(`"name":"Sub","start":%q,"widgets":[`, first.ID) + strings.Join(widgets, ",") + `,{"id":"end","type":"end"}]}`
+}
+
+// subflowWidget enters flow, going on to next.
+func subflowWidget(id, flow, next string) string {
+	return fmt.Sprintf(`{"id":%q,"type":"subflow","flow":%q,"exits":{"Complete":%q,"Expired":%q}}`, id, flow, next, next)
+}
+
+// webhookWidget calls url, going on to "end".
+func webhookWidget(id, url string) string {
+	return fmt.Sprintf(`{"id":%q,"type":"webhook","url":%q,"method":"GET","timeout":2,"exits":{"Success":"end","Failure":"end"}}`, id, url)
+}
+
+// A --flow FILE's subflows are followed, through the subflows they enter
+// in turn and round their cycles, to the flows the run's server has: a
+// webhook there that leaves this machine is refused as one of the file's
+// own is, and with --url so is a subflow the server does not give, whose
+// webhooks the run cannot see.
+func TestBenchSubflowWebhooks(t *testing.T) {
+	const off = "http://198.51.100.7:20310/offmachine"
+	const local = "http://127.0.0.1:20410/local"
+	base, _ := benchTarget(t, true)
+	// middle enters itself, then outbound, whose webhook leaves this machine.
+	apiCall(t, "POST", base+"/v1/flows", subflowTestFlow("outbound", webhookWidget("h", off)), nil)
+	apiCall(t, "POST", base+"/v1/flows", subflowTestFlow("middle", subflowWidget("again", "middle", "s2"), subflowWidget("s2", "outbound", "end")), nil)
+	file := func(enters string) (string, []byte) {
+		doc := subflowTestFlow("benchsub", `{"id":"a","type":"wait_for_response","result":"Ans","exits":{"Next":"s"}}`, subflowWidget("s", enters, "end"))
+		path := filepath.Join(t.TempDir(), "benchsub.json")
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path, []byte(doc)
+	}
+	ctx := context.Background()
+	viaMiddle, viaMiddleDoc := file("middle")
+
+	// The command refuses the run before any message is sent.
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"bench", "--url", base, "--flow", viaMiddle, "--messages", "hi|x", "--duration", "300ms", "--concurrency", "2", "--events", ""}, nil, &out, &errOut)
+	want := `parley bench: --flow ` + viaMiddle + ` enters subflow "middle" (widget "s"), which enters subflow "outbound" (widget "s2"): widget "h" calls ` + off +
+		`, which is not this machine (or cannot be told before the run): the run's load would go there; give --call-webhooks`
+	if code != 2 || !strings.HasPrefix(errOut.String(), want) || out.Len() != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 saying %q", code, out.String(), errOut.String(), want)
+	}
+
+	check := func(path string, doc []byte, callWebhooks bool) ([]string, error) {
+		t.Helper()
+		o := benchOptions{flow: path, url: base, callWebhooks: callWebhooks}
+		err := o.checkWebhooks(ctx, doc)
+		return o.asWritten, err
+	}
+	if as, err := check(viaMiddle, viaMiddleDoc, true); err != nil || !slices.Equal(as, []string{
+		`subflow "middle" (widget "s"), which enters subflow "outbound" (widget "s2"): widget "h", ` + off + ` (--call-webhooks)`}) {
+		t.Errorf("--call-webhooks: %v, called as written %q", err, as)
+	}
+
+	// The revision the server enters is checked: the published one, not a
+	// later draft, else the latest.
+	apiCall(t, "PUT", base+"/v1/flows/outbound", subflowTestFlow("outbound", webhookWidget("h", local)), nil)
+	apiCall(t, "POST", base+"/v1/flows/outbound/publish", `{}`, nil)
+	apiCall(t, "PUT", base+"/v1/flows/outbound", subflowTestFlow("outbound", webhookWidget("h", off)), nil)
+	if as, err := check(viaMiddle, viaMiddleDoc, false); err != nil || !slices.Equal(as, []string{
+		`subflow "middle" (widget "s"), which enters subflow "outbound" (widget "s2"): widget "h", ` + local}) {
+		t.Errorf("published revision on this machine, later draft off it: %v, called as written %q; want the run allowed", err, as)
+	}
+	apiCall(t, "POST", base+"/v1/flows/outbound/publish", `{}`, nil)
+	if _, err := check(viaMiddle, viaMiddleDoc, false); err == nil || !strings.Contains(err.Error(), `widget "h" calls `+off) {
+		t.Errorf("the draft published: %v; want it refused", err)
+	}
+
+	// A subflow the server does not give is named, and refused.
+	missing, missingDoc := file("missing")
+	_, err := check(missing, missingDoc, false)
+	if want := `--flow ` + missing + ` enters subflow "missing" (widget "s"), which the run could not read from ` + base + ` (GET /v1/flows/missing: status 404`; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("a subflow not on the server: %v; want %q", err, want)
+	}
+	if as, err := check(missing, missingDoc, true); err != nil || len(as) != 1 || !strings.HasPrefix(as[0], `subflow "missing" (widget "s"), not read (GET /v1/flows/missing: status 404`) {
+		t.Errorf("a subflow not on the server, --call-webhooks: %v, called as written %q", err, as)
+	}
+
+	// In process the subflows are the examples the new store is seeded with.
+	inProcess := func(path string, doc []byte, examples fs.FS) ([]string, error) {
+		t.Helper()
+		o := benchOptions{flow: path, examples: examples}
+		err := o.checkWebhooks(ctx, doc)
+		return o.asWritten, err
+	}
+	shop, shopDoc := file("shop")
+	examples := fstest.MapFS{"shop/flow.json": {Data: []byte(subflowTestFlow("", subflowWidget("back", "shop", "h"), webhookWidget("h", off)))}}
+	if _, err := inProcess(shop, shopDoc, examples); err == nil || !strings.Contains(err.Error(), `enters subflow "shop" (widget "s"): widget "h" calls `+off) {
+		t.Errorf("in process, an example off this machine: %v; want it refused", err)
+	}
+	// The order status example calls the server's own demo service; a
+	// flow the new store will not have calls nothing.
+	orders, ordersDoc := file("order-status")
+	if as, err := inProcess(orders, ordersDoc, nil); err != nil || !slices.Equal(as, []string{
+		`subflow "order-status" (widget "s"): widget "lookup", http://127.0.0.1:8080/demo/order-status`}) {
+		t.Errorf("in process, the order status example: %v, called as written %q", err, as)
+	}
+	if as, err := inProcess(viaMiddle, viaMiddleDoc, nil); err != nil || len(as) != 0 {
+		t.Errorf("in process, a flow not among the examples: %v, called as written %q", err, as)
+	}
 }
