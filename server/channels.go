@@ -133,6 +133,15 @@ func (c *Channel) olderURNsOf(from string) []string {
 	return older
 }
 
+// callerOlderURNs is olderURNsOf of a caller's number: none for a
+// withheld number, whose URN is of the call (callerURN).
+func (c *Channel) callerOlderURNs(from string) []string {
+	if withheldCaller(from) {
+		return nil
+	}
+	return c.olderURNsOf(from)
+}
+
 // callerCLI is $call.cli of a call from from, whose caller's URN is urn:
 // the caller's number as Twilio's From gives it, the address of a tel:
 // URN (" tel:+1 555 010 0100" is +15550100100); another URN as it is

@@ -247,7 +247,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, erro
 	if callOnChannel {
 		defer s.lockCallID(req.SessionID).Unlock()
 	}
-	defer s.locks.lock(req.contactKey(), req.SessionID).Unlock()
+	defer s.lockContact(req.contactKey(), req.SessionID, req.legacyKeys())()
 	if callOnChannel {
 		if existing, err := s.store.LoadSession(ctx, req.SessionID); err == nil {
 			return nil, apiErr(fiber.StatusConflict, CodeConflict, "call.id", "call %q on channel %q already has session %s (%s)", req.Call.ID, req.Channel.ID, existing.ID, existing.Status)
@@ -286,13 +286,9 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 			return nil, err
 		}
 	}
+	// The caller holds the locks of the contact's key and of legacy
+	// (lockContact).
 	legacy := req.legacyKeys()
-	if !req.read {
-		// After the contact's own lock, as HandleMessage takes them.
-		for _, k := range legacy {
-			defer s.locks.lock(k, "").Unlock()
-		}
-	}
 	if req.Contact.URN != "" {
 		stored := req.storedContact
 		if !req.read && storesContact(req.Contact.URN) {
@@ -340,6 +336,30 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	sess.CallTwiML = req.Call != nil && req.twiml
 	s.metrics.turn("start", time.Since(start))
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, launchedBy: req.launchedBy(), messageID: req.MessageID, channel: channelID(req.Channel), twiml: req.twiml})
+}
+
+// lockContact takes the lock of a contact's key and those of the keys it
+// may have been stored under before (older), all in one order, sorted and
+// each once, wherever a request takes them: two requests that need some of
+// the same keys (one number sent on a channel with a country and on one
+// without) then never hold one each while waiting for the other's. A key
+// without older ones takes its one lock. The returned func releases them.
+func (s *Service) lockContact(key, sessionID string, older []string) func() {
+	if len(older) == 0 {
+		return s.locks.lock(key, sessionID).Unlock
+	}
+	keys := append(append(make([]string, 0, 1+len(older)), key), older...)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	held := make([]heldLock, len(keys))
+	for i, k := range keys {
+		held[i] = s.locks.lock(k, sessionID)
+	}
+	return func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i].Unlock()
+		}
+	}
 }
 
 // contactKey is the key the request's contact is stored and locked under
@@ -938,7 +958,12 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	if err := checkKey("id", "the message id", in.ID); err != nil {
 		return nil, err
 	}
-	defer s.locks.lock(urn, "").Unlock()
+	legacy := legacyKeys(ch.olderURNsOf(in.From), urn, false)
+	if len(legacy) == 0 {
+		defer s.locks.lock(urn, "").Unlock()
+	} else {
+		defer s.lockContact(urn, "", legacy)()
+	}
 	// One read finds a repeated message, the waiting session (or confirms
 	// that the cached copy is current) and, when none waits, the contact.
 	known := s.cache.take(ch.ID, urn)
@@ -953,8 +978,7 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		// and its contact is carried to the normal URN by the session
 		// that starts. Only a sender not written normally costs this
 		// second read.
-		for _, legacy := range legacyKeys(ch.olderURNsOf(in.From), urn, false) {
-			defer s.locks.lock(legacy, "").Unlock()
+		for _, legacy := range legacy {
 			if st, err = s.store.Inbound(ctx, store.InboundQuery{Channel: ch.ID, URN: legacy, MessageID: in.ID}); err != nil {
 				return nil, err
 			}
@@ -1038,7 +1062,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	}
 	c.State = callState(c.State)
 	defer s.lockCallID(id).Unlock()
-	defer s.locks.lock(urn, id).Unlock()
+	defer s.lockContact(urn, id, legacyKeys(ch.callerOlderURNs(c.From), urn, false))()
 	if existing, err := s.store.LoadSession(ctx, id); err == nil {
 		return nil, apiErr(fiber.StatusConflict, CodeConflict, "call_id", "call %q on channel %q already has session %s (%s)", c.CallID, ch.ID, existing.ID, existing.Status)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -1089,19 +1113,16 @@ func checkCallKeys(from, urn, callID string) error {
 	return checkKey("call_id", "the call id", callID)
 }
 
-// startCallLocked starts a call's session under its caller's lock;
+// startCallLocked starts a call's session under its caller's locks
+// (lockContact);
 // requestID, when set, records the request as processed with the reply;
 // twiml is set when the reply is answered as TwiML.
 func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string, twiml bool) (*TurnReply, error) {
-	var older []string
-	if !withheldCaller(c.From) {
-		older = ch.olderURNsOf(c.From)
-	}
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
 		Call:      &flows.Call{ID: c.CallID, CLI: callerCLI(c.From, urn), To: c.To, State: c.State, Start: s.now()},
 		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID, twiml: twiml,
-		olderURNs: older,
+		olderURNs: ch.callerOlderURNs(c.From),
 	})
 }
 
@@ -1162,7 +1183,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		requestID = callRequestID(r.CallID, r.RequestID)
 	}
 	defer s.lockCallID(id).Unlock()
-	unlock, sess, err := s.lockCallOf(ctx, urn, id)
+	unlock, sess, err := s.lockCallOf(ctx, urn, id, legacyKeys(ch.callerOlderURNs(r.From), urn, false))
 	if err != nil {
 		if !isNotFoundErr(err) {
 			return nil, err
@@ -1239,25 +1260,26 @@ func callRequestID(callID, token string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// lockCallOf takes the lock of a call's caller (urn), then loads the
-// call's session id: not found (404) when it has none, with the lock still
-// held so that the caller can start it. A session whose contact is no
+// lockCallOf takes the lock of a call's caller (urn), with those of the
+// keys it may have been stored under before (older, lockContact), then
+// loads the call's session id: not found (404) when it has none, with the
+// locks still held so that the caller can start it. A session whose contact is no
 // longer urn, or is a test contact (a sandbox session's), is locked
 // through its own contact.
-func (s *Service) lockCallOf(ctx context.Context, urn, id string) (func(), *flows.Session, error) {
-	held := s.locks.lock(urn, id)
+func (s *Service) lockCallOf(ctx context.Context, urn, id string, older []string) (func(), *flows.Session, error) {
+	unlock := s.lockContact(urn, id, older)
 	sess, err := s.store.LoadSession(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return held.Unlock, nil, notFound("session %q not found", id)
+		return unlock, nil, notFound("session %q not found", id)
 	case err != nil:
-		held.Unlock()
+		unlock()
 		return nil, nil, err
 	case sess.ContactKey() != urn:
-		held.Unlock()
+		unlock()
 		return s.lockSession(ctx, id)
 	}
-	return held.Unlock, sess, nil
+	return unlock, sess, nil
 }
 
 // endCallLocked ends a locked call's session for a final call state; a

@@ -3,10 +3,13 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -244,5 +247,44 @@ func TestChannelCountryMakesNumbersE164(t *testing.T) {
 		if got := firstText(t, r); got != c.want {
 			t.Errorf("from %q: %q, want %q", c.from, got, c.want)
 		}
+	}
+}
+
+// A national number sent at once on a channel with a country and on one
+// without, and to POST /v1/sessions, takes the same locks: the requests
+// finish, one after the other, instead of each waiting for the other's.
+func TestOneNumberOnTwoChannelsAtOnceDoesNotDeadlock(t *testing.T) {
+	ts := visitsServer(t)
+	ts.must(201, "POST", "/v1/channels", `{"id":"fr","default_flow":"visits","country":"FR"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"plain","default_flow":"visits"}`)
+	done := make(chan int, 3)
+	go func() {
+		for i := 0; i < 1000; i++ {
+			from := fmt.Sprintf("06 12 34 %02d %02d", i/100, i%100)
+			var wg sync.WaitGroup
+			for _, req := range []struct{ path, body string }{
+				{"/v1/channels/fr/messages", `{"from":"` + from + `","text":"hi"}`},
+				{"/v1/channels/plain/messages", `{"from":"` + from + `","text":"hi"}`},
+				{"/v1/sessions", `{"flow":"visits","channel":"plain","contact":{"urn":"tel:` + from + `"}}`},
+			} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if r := ts.do("POST", req.path, req.body); r.Status != 200 && r.Status != 201 {
+						done <- r.Status
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		done <- 0
+	}()
+	select {
+	case status := <-done:
+		if status != 0 {
+			t.Fatalf("a request answered %d", status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the requests of one number on two channels did not finish in 10s: they wait for each other")
 	}
 }
