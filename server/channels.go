@@ -88,13 +88,17 @@ func (c *Channel) urnOf(from string) string {
 	return urn
 }
 
-// e164URN is a normal tel: URN whose number is written without '+' (a
-// national number) in E.164, read as a number of country, when it is a
+// e164URN is a normal tel: URN whose number is only digits (a national
+// number, without '+', extension or parameters) in E.164, read as a number of country, when it is a
 // possible number there by its length (as has_phone reads one); any other
 // URN as it is, without allocating.
 func e164URN(urn, country string) string {
 	number, ok := strings.CutPrefix(urn, "tel:")
-	if !ok || number == "" || number[0] == '+' || strings.ContainsAny(number, "?#") {
+	if !ok || number == "" || strings.Trim(number, "0123456789") != "" {
+		// Not only digits: E.164 already ('+'), or a number with an
+		// extension (;ext=9, ext77, x77), other parameters or letters,
+		// which phonenumbers.Parse would read as the number without
+		// them, another person's contact.
 		return urn
 	}
 	n, err := phonenumbers.Parse(number, country)

@@ -288,3 +288,24 @@ func TestOneNumberOnTwoChannelsAtOnceDoesNotDeadlock(t *testing.T) {
 		t.Fatal("the requests of one number on two channels did not finish in 10s: they wait for each other")
 	}
 }
+
+// On a channel with a country, a number with an extension or other
+// parameters is a contact of its own, kept as it was sent but for its
+// separators, not the number without them; the parameters of a tel: URN
+// (RFC 3966) keep their '-'.
+func TestChannelCountryKeepsExtensionsApart(t *testing.T) {
+	ts := visitsServer(t)
+	ts.must(201, "POST", "/v1/channels", `{"id":"us","default_flow":"visits","country":"US"}`)
+	for i, c := range []struct{ from, want string }{
+		{"(202) 555-0143", "urn=[tel:+12025550143] tel=[+12025550143] visits=[]"},
+		{"2025550143;ext=9", "urn=[tel:2025550143;ext=9] tel=[2025550143;ext=9] visits=[]"},
+		{"2025550143 ext. 77", "urn=[tel:2025550143ext77] tel=[2025550143ext77] visits=[]"},
+		{"202-555-0143 x77", "urn=[tel:2025550143x77] tel=[2025550143x77] visits=[]"},
+		{"202 555 0143;phone-context=+44", "urn=[tel:2025550143;phone-context=+44] tel=[2025550143;phone-context=+44] visits=[]"},
+	} {
+		r := ts.must(200, "POST", "/v1/channels/us/messages", `{"from":`+jsonString(c.from)+`,"text":"hi","id":"m`+strconv.Itoa(i)+`"}`)
+		if got := firstText(t, r); got != c.want {
+			t.Errorf("from %q: %q, want %q", c.from, got, c.want)
+		}
+	}
+}
