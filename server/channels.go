@@ -117,33 +117,51 @@ func countryProblem(country string) string {
 	return fmt.Sprintf("country %.70q is not an ISO 3166-1 alpha-2 code of a country whose phone numbers are known (US, GB, BR ...)", country)
 }
 
-// olderURNsOf are the URNs a sender address on the channel may have been
-// stored under before: the one versions before URNs were normalised made
-// of it, with the scheme as they stored it, and, on a channel with a
-// Country, its URN without the country, as it was before the channel had
-// one.
-func (c *Channel) olderURNsOf(from string) []string {
+// olderURN is a URN a sender may have been stored under before.
+type olderURN struct {
+	urn string
+	// channelOnly is set on a national number that the channel's country
+	// made E.164: contacts are stored once for all channels, and another
+	// channel (of another country, or of none) may have stored another
+	// person under it. Only a session waiting on the request's channel
+	// there, and its contact, are the sender's.
+	channelOnly bool
+}
+
+// olderURNsOf are the URNs a sender address on the channel, whose URN is
+// now urn (urnOf), may have been stored under before: the one versions
+// before URNs were normalised made of it, with the scheme as they stored
+// it, and, when the channel's Country made it E.164, its URN without the
+// country, as it was before the channel had one; both are then national
+// numbers (channelOnly).
+func (c *Channel) olderURNsOf(from, urn string) []olderURN {
 	if c == nil {
-		return []string{legacySenderURN("", from)}
+		return []olderURN{{urn: legacySenderURN("", from)}}
 	}
 	scheme := c.Scheme
 	if c.storedScheme != "" {
 		scheme = c.storedScheme
 	}
-	older := []string{legacySenderURN(scheme, from)}
+	national := false
+	plain := urn
 	if c.Country != "" {
-		older = append(older, senderURN(c.Scheme, from))
+		plain = senderURN(c.Scheme, from)
+		national = plain != urn
+	}
+	older := []olderURN{{urn: legacySenderURN(scheme, from), channelOnly: national}}
+	if national {
+		older = append(older, olderURN{urn: plain, channelOnly: true})
 	}
 	return older
 }
 
 // callerOlderURNs is olderURNsOf of a caller's number: none for a
 // withheld number, whose URN is of the call (callerURN).
-func (c *Channel) callerOlderURNs(from string) []string {
+func (c *Channel) callerOlderURNs(from, urn string) []olderURN {
 	if withheldCaller(from) {
 		return nil
 	}
-	return c.olderURNsOf(from)
+	return c.olderURNsOf(from, urn)
 }
 
 // callerCLI is $call.cli of a call from from, whose caller's URN is urn:
