@@ -14,8 +14,9 @@ import (
 // for the phone schemes, tel and whatsapp, the address without the white
 // space after the ':' and without the visual separators RapidPro also drops
 // (white space of any kind, '-', '.', '(', ')', '/'), a leading '+' kept:
-// tel:+1 (555) 010-0100 is tel:+15550100100. The part from a '?' or '#'
-// on is left as it is. A number of digits without '+' stays national: no
+// tel:+1 (555) 010-0100 is tel:+15550100100. The part from a ';' (the
+// URN's parameters, RFC 3966: ;ext=9, ;phone-context=+44), '?' or '#' on
+// is left as it is. A number of digits without '+' stays national: no
 // country is guessed. A URN without a ':' is only trimmed: the channel, if
 // any, gives it a scheme (see Channel.urnOf in the server).
 //
@@ -40,7 +41,9 @@ func NormalURN(urn string) string {
 	}
 	path = strings.TrimLeftFunc(path, telSeparator)
 	rest := ""
-	if i := strings.IndexAny(path, "?#"); i >= 0 {
+	// The parameters of a tel: URN (RFC 3966: ;ext=, ;phone-context=)
+	// are kept as written, with their '-'.
+	if i := strings.IndexAny(path, ";?#"); i >= 0 {
 		path, rest = path[:i], path[i:]
 	}
 	var b strings.Builder
@@ -98,7 +101,7 @@ func urnIsNormal(urn string) bool {
 	for i := colon + 1; i < len(urn); i++ {
 		c := urn[i]
 		switch {
-		case c == '?' || c == '#':
+		case c == ';' || c == '?' || c == '#':
 			return true
 		case c >= utf8.RuneSelf:
 			return false // white space of other scripts: the slow path looks

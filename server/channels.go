@@ -88,13 +88,17 @@ func (c *Channel) urnOf(from string) string {
 	return urn
 }
 
-// e164URN is a normal tel: URN whose number is written without '+' (a
-// national number) in E.164, read as a number of country, when it is a
+// e164URN is a normal tel: URN whose number is only digits (a national
+// number, without '+', extension or parameters) in E.164, read as a number of country, when it is a
 // possible number there by its length (as has_phone reads one); any other
 // URN as it is, without allocating.
 func e164URN(urn, country string) string {
 	number, ok := strings.CutPrefix(urn, "tel:")
-	if !ok || number == "" || number[0] == '+' || strings.ContainsAny(number, "?#") {
+	if !ok || number == "" || strings.Trim(number, "0123456789") != "" {
+		// Not only digits: E.164 already ('+'), or a number with an
+		// extension (;ext=9, ext77, x77), other parameters or letters,
+		// which phonenumbers.Parse would read as the number without
+		// them, another person's contact.
 		return urn
 	}
 	n, err := phonenumbers.Parse(number, country)
@@ -113,24 +117,51 @@ func countryProblem(country string) string {
 	return fmt.Sprintf("country %.70q is not an ISO 3166-1 alpha-2 code of a country whose phone numbers are known (US, GB, BR ...)", country)
 }
 
-// olderURNsOf are the URNs a sender address on the channel may have been
-// stored under before: the one versions before URNs were normalised made
-// of it, with the scheme as they stored it, and, on a channel with a
-// Country, its URN without the country, as it was before the channel had
-// one.
-func (c *Channel) olderURNsOf(from string) []string {
+// olderURN is a URN a sender may have been stored under before.
+type olderURN struct {
+	urn string
+	// channelOnly is set on a national number that the channel's country
+	// made E.164: contacts are stored once for all channels, and another
+	// channel (of another country, or of none) may have stored another
+	// person under it. Only a session waiting on the request's channel
+	// there, and its contact, are the sender's.
+	channelOnly bool
+}
+
+// olderURNsOf are the URNs a sender address on the channel, whose URN is
+// now urn (urnOf), may have been stored under before: the one versions
+// before URNs were normalised made of it, with the scheme as they stored
+// it, and, when the channel's Country made it E.164, its URN without the
+// country, as it was before the channel had one; both are then national
+// numbers (channelOnly).
+func (c *Channel) olderURNsOf(from, urn string) []olderURN {
 	if c == nil {
-		return []string{legacySenderURN("", from)}
+		return []olderURN{{urn: legacySenderURN("", from)}}
 	}
 	scheme := c.Scheme
 	if c.storedScheme != "" {
 		scheme = c.storedScheme
 	}
-	older := []string{legacySenderURN(scheme, from)}
+	national := false
+	plain := urn
 	if c.Country != "" {
-		older = append(older, senderURN(c.Scheme, from))
+		plain = senderURN(c.Scheme, from)
+		national = plain != urn
+	}
+	older := []olderURN{{urn: legacySenderURN(scheme, from), channelOnly: national}}
+	if national {
+		older = append(older, olderURN{urn: plain, channelOnly: true})
 	}
 	return older
+}
+
+// callerOlderURNs is olderURNsOf of a caller's number: none for a
+// withheld number, whose URN is of the call (callerURN).
+func (c *Channel) callerOlderURNs(from, urn string) []olderURN {
+	if withheldCaller(from) {
+		return nil
+	}
+	return c.olderURNsOf(from, urn)
 }
 
 // callerCLI is $call.cli of a call from from, whose caller's URN is urn:

@@ -218,8 +218,9 @@ type StartRequest struct {
 	// olderURNs are URNs the contact may have been stored under before
 	// (Channel.olderURNsOf): the contact and a waiting session stored
 	// under one of them are read there when Contact.URN has none (see
-	// legacyKeys).
-	olderURNs []string
+	// legacyKeys), a national number's contact only with a session
+	// waiting on Channel there (olderURN.channelOnly).
+	olderURNs []olderURN
 
 	// read is set when the caller already read, under the contact's lock,
 	// that no session waits for the contact on Channel, and the contact
@@ -247,7 +248,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, erro
 	if callOnChannel {
 		defer s.lockCallID(req.SessionID).Unlock()
 	}
-	defer s.locks.lock(req.contactKey(), req.SessionID).Unlock()
+	defer s.lockContact(req.contactKey(), req.SessionID, req.legacyKeys())()
 	if callOnChannel {
 		if existing, err := s.store.LoadSession(ctx, req.SessionID); err == nil {
 			return nil, apiErr(fiber.StatusConflict, CodeConflict, "call.id", "call %q on channel %q already has session %s (%s)", req.Call.ID, req.Channel.ID, existing.ID, existing.Status)
@@ -286,13 +287,9 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 			return nil, err
 		}
 	}
+	// The caller holds the locks of the contact's key and of legacy
+	// (lockContact).
 	legacy := req.legacyKeys()
-	if !req.read {
-		// After the contact's own lock, as HandleMessage takes them.
-		for _, k := range legacy {
-			defer s.locks.lock(k, "").Unlock()
-		}
-	}
 	if req.Contact.URN != "" {
 		stored := req.storedContact
 		if !req.read && storesContact(req.Contact.URN) {
@@ -303,7 +300,20 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 				if stored != nil {
 					break
 				}
-				if stored, err = s.storedContact(ctx, k); err != nil {
+				if k.channelOnly {
+					// Maybe another person's, stored by another
+					// channel: theirs only with a session waiting on
+					// this channel there.
+					if req.Channel == nil {
+						continue
+					}
+					if _, err := s.store.WaitingSession(ctx, req.Channel.ID, k.key); errors.Is(err, store.ErrNotFound) {
+						continue
+					} else if err != nil {
+						return nil, err
+					}
+				}
+				if stored, err = s.storedContact(ctx, k.key); err != nil {
 					return nil, err
 				}
 			}
@@ -317,7 +327,11 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	if req.Channel != nil {
 		ch = req.Channel.flowsChannel()
 		if req.Contact.URN != "" && !req.read && req.Call == nil {
-			for _, key := range append([]string{req.contactKey()}, legacy...) {
+			for i := -1; i < len(legacy); i++ {
+				key := req.contactKey()
+				if i >= 0 {
+					key = legacy[i].key
+				}
 				if w, err := s.store.WaitingSession(ctx, req.Channel.ID, key); err == nil {
 					if _, err := s.interruptLoaded(ctx, w); err != nil {
 						return nil, fmt.Errorf("interrupt session %s waiting on channel %q: %w", w.ID, req.Channel.ID, err)
@@ -342,6 +356,33 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, launchedBy: req.launchedBy(), messageID: req.MessageID, channel: channelID(req.Channel), twiml: req.twiml})
 }
 
+// lockContact takes the lock of a contact's key and those of the keys it
+// may have been stored under before (older), all in one order, sorted and
+// each once, wherever a request takes them: two requests that need some of
+// the same keys (one number sent on a channel with a country and on one
+// without) then never hold one each while waiting for the other's. A key
+// without older ones takes its one lock. The returned func releases them.
+func (s *Service) lockContact(key, sessionID string, older []olderKey) func() {
+	if len(older) == 0 {
+		return s.locks.lock(key, sessionID).Unlock
+	}
+	keys := append(make([]string, 0, 1+len(older)), key)
+	for _, o := range older {
+		keys = append(keys, o.key)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	held := make([]heldLock, len(keys))
+	for i, k := range keys {
+		held[i] = s.locks.lock(k, sessionID)
+	}
+	return func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i].Unlock()
+		}
+	}
+}
+
 // contactKey is the key the request's contact is stored and locked under
 // (flows.ContactKey).
 func (req *StartRequest) contactKey() string {
@@ -350,22 +391,29 @@ func (req *StartRequest) contactKey() string {
 
 // legacyKeys are the keys the request's contact may have been stored
 // under before, other than its own (legacyKeys).
-func (req *StartRequest) legacyKeys() []string {
+func (req *StartRequest) legacyKeys() []olderKey {
 	return legacyKeys(req.olderURNs, req.Contact.URN, req.SandboxContact)
+}
+
+// olderKey is the store key of an olderURN.
+type olderKey struct {
+	key         string
+	channelOnly bool
 }
 
 // legacyKeys are the store keys of older, URNs an earlier version or an
 // earlier setting of the channel made of what it was given, that are not
 // urn's: none when they are the same (the hot path reads one key), and
 // none of a URN that could not be a key, so nothing was stored under it.
-func legacyKeys(older []string, urn string, sandbox bool) []string {
-	var keys []string
+func legacyKeys(older []olderURN, urn string, sandbox bool) []olderKey {
+	var keys []olderKey
 	for _, o := range older {
-		if o == "" || o == urn || urn == "" || store.KeyProblem(o) != "" {
+		if o.urn == "" || o.urn == urn || urn == "" || store.KeyProblem(o.urn) != "" {
 			continue
 		}
-		if k := flows.ContactKey(o, sandbox); !slices.Contains(keys, k) {
-			keys = append(keys, k)
+		k := flows.ContactKey(o.urn, sandbox)
+		if !slices.ContainsFunc(keys, func(ok olderKey) bool { return ok.key == k }) {
+			keys = append(keys, olderKey{key: k, channelOnly: o.channelOnly})
 		}
 	}
 	return keys
@@ -938,7 +986,12 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	if err := checkKey("id", "the message id", in.ID); err != nil {
 		return nil, err
 	}
-	defer s.locks.lock(urn, "").Unlock()
+	legacy := legacyKeys(ch.olderURNsOf(in.From, urn), urn, false)
+	if len(legacy) == 0 {
+		defer s.locks.lock(urn, "").Unlock()
+	} else {
+		defer s.lockContact(urn, "", legacy)()
+	}
 	// One read finds a repeated message, the waiting session (or confirms
 	// that the cached copy is current) and, when none waits, the contact.
 	known := s.cache.take(ch.ID, urn)
@@ -946,21 +999,34 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	if err != nil {
 		return nil, err
 	}
-	if !st.Processed && st.Session == nil && st.Contact == nil {
-		// Nothing under the normal URN: a version before URNs were
-		// normalised may have stored the sender under the URN as it was
-		// sent (tel:+1 555 010 0100). Its waiting session resumes there,
-		// and its contact is carried to the normal URN by the session
-		// that starts. Only a sender not written normally costs this
-		// second read.
-		for _, legacy := range legacyKeys(ch.olderURNsOf(in.From), urn, false) {
-			defer s.locks.lock(legacy, "").Unlock()
-			if st, err = s.store.Inbound(ctx, store.InboundQuery{Channel: ch.ID, URN: legacy, MessageID: in.ID}); err != nil {
+	if !st.Processed && st.Session == nil && len(legacy) > 0 {
+		// No session waits on this channel under the normal URN: a
+		// version before URNs were normalised may have stored the sender
+		// under the URN as it was sent (tel:+1 555 010 0100), or the
+		// channel before it had a country under the national number.
+		// A session waiting there on this channel resumes, also after
+		// another channel's message carried the contact to the normal
+		// URN (sessions wait per contact and channel); else the contact
+		// found there, when the normal URN has none, is carried to the
+		// normal URN by the session that starts, but not a national
+		// number's, which may be another person's. Only a sender not
+		// written normally costs these reads.
+		contact := st.Contact
+		for _, o := range legacy {
+			old, err := s.store.Inbound(ctx, store.InboundQuery{Channel: ch.ID, URN: o.key, MessageID: in.ID})
+			if err != nil {
 				return nil, err
 			}
-			if st.Processed || st.Session != nil || st.Contact != nil {
+			if old.Processed || old.Session != nil {
+				st = old
 				break
 			}
+			if contact == nil && !o.channelOnly {
+				contact = old.Contact
+			}
+		}
+		if !st.Processed && st.Session == nil {
+			st.Contact = contact
 		}
 	}
 	if st.Processed {
@@ -1038,7 +1104,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	}
 	c.State = callState(c.State)
 	defer s.lockCallID(id).Unlock()
-	defer s.locks.lock(urn, id).Unlock()
+	defer s.lockContact(urn, id, legacyKeys(ch.callerOlderURNs(c.From, urn), urn, false))()
 	if existing, err := s.store.LoadSession(ctx, id); err == nil {
 		return nil, apiErr(fiber.StatusConflict, CodeConflict, "call_id", "call %q on channel %q already has session %s (%s)", c.CallID, ch.ID, existing.ID, existing.Status)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -1089,19 +1155,16 @@ func checkCallKeys(from, urn, callID string) error {
 	return checkKey("call_id", "the call id", callID)
 }
 
-// startCallLocked starts a call's session under its caller's lock;
+// startCallLocked starts a call's session under its caller's locks
+// (lockContact);
 // requestID, when set, records the request as processed with the reply;
 // twiml is set when the reply is answered as TwiML.
 func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string, twiml bool) (*TurnReply, error) {
-	var older []string
-	if !withheldCaller(c.From) {
-		older = ch.olderURNsOf(c.From)
-	}
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
 		Call:      &flows.Call{ID: c.CallID, CLI: callerCLI(c.From, urn), To: c.To, State: c.State, Start: s.now()},
 		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID, twiml: twiml,
-		olderURNs: older,
+		olderURNs: ch.callerOlderURNs(c.From, urn),
 	})
 }
 
@@ -1162,7 +1225,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		requestID = callRequestID(r.CallID, r.RequestID)
 	}
 	defer s.lockCallID(id).Unlock()
-	unlock, sess, err := s.lockCallOf(ctx, urn, id)
+	unlock, sess, err := s.lockCallOf(ctx, urn, id, legacyKeys(ch.callerOlderURNs(r.From, urn), urn, false))
 	if err != nil {
 		if !isNotFoundErr(err) {
 			return nil, err
@@ -1239,25 +1302,26 @@ func callRequestID(callID, token string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// lockCallOf takes the lock of a call's caller (urn), then loads the
-// call's session id: not found (404) when it has none, with the lock still
-// held so that the caller can start it. A session whose contact is no
+// lockCallOf takes the lock of a call's caller (urn), with those of the
+// keys it may have been stored under before (older, lockContact), then
+// loads the call's session id: not found (404) when it has none, with the
+// locks still held so that the caller can start it. A session whose contact is no
 // longer urn, or is a test contact (a sandbox session's), is locked
 // through its own contact.
-func (s *Service) lockCallOf(ctx context.Context, urn, id string) (func(), *flows.Session, error) {
-	held := s.locks.lock(urn, id)
+func (s *Service) lockCallOf(ctx context.Context, urn, id string, older []olderKey) (func(), *flows.Session, error) {
+	unlock := s.lockContact(urn, id, older)
 	sess, err := s.store.LoadSession(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return held.Unlock, nil, notFound("session %q not found", id)
+		return unlock, nil, notFound("session %q not found", id)
 	case err != nil:
-		held.Unlock()
+		unlock()
 		return nil, nil, err
 	case sess.ContactKey() != urn:
-		held.Unlock()
+		unlock()
 		return s.lockSession(ctx, id)
 	}
-	return held.Unlock, sess, nil
+	return unlock, sess, nil
 }
 
 // endCallLocked ends a locked call's session for a final call state; a

@@ -85,7 +85,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			urn = b.Contact.URN // blank, and refused as such below
 		}
 		req.Contact = flows.Contact{URN: urn, Name: b.Contact.Name, Language: b.Contact.Language, Fields: b.Contact.Fields}
-		req.olderURNs = []string{b.Contact.URN}
+		req.olderURNs = []olderURN{{urn: b.Contact.URN}}
 	}
 	vars, err := variables(b.Variables)
 	if err != nil {
@@ -102,7 +102,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 		// "tel:+1555..."), so that the contact's replies resume this session.
 		if req.Contact.URN != "" {
 			req.Contact.URN = ch.urnOf(req.Contact.URN)
-			req.olderURNs = ch.olderURNsOf(b.Contact.URN)
+			req.olderURNs = ch.olderURNsOf(b.Contact.URN, req.Contact.URN)
 		}
 	}
 	urnField, withheld := "contact.urn", false
@@ -135,7 +135,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 			}
 			req.Contact.URN = req.Channel.callerURN(b.Call.From, id)
 			if !withheld {
-				req.olderURNs = req.Channel.olderURNsOf(b.Call.From)
+				req.olderURNs = req.Channel.olderURNsOf(b.Call.From, req.Contact.URN)
 			}
 		}
 		if err := checkKey("call.id", "the call id", b.Call.ID); err != nil {

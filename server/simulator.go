@@ -306,7 +306,7 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 			urn = b.Contact.URN
 		}
 		req.Contact = flows.Contact{URN: urn, Name: b.Contact.Name, Language: lang, Fields: b.Contact.Fields}
-		req.olderURNs = []string{b.Contact.URN}
+		req.olderURNs = []olderURN{{urn: b.Contact.URN}}
 	}
 	urnField := "contact.urn"
 	if req.Contact.URN == "" && (b.Call == nil || b.Call.From == "") {

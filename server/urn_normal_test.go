@@ -3,10 +3,13 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -222,20 +225,22 @@ func TestURNStoredBeforeNormalisingStillFound(t *testing.T) {
 }
 
 // A channel's country makes the national numbers of its tel: senders
-// E.164, as a RapidPro channel's does; a contact stored under the national
-// number before the channel had a country is still found.
+// E.164, as a RapidPro channel's does; a session waiting on the channel
+// under the national number from before it had a country still resumes,
+// but a contact stored there alone is not read: another channel may have
+// stored another person under those digits.
 func TestChannelCountryMakesNumbersE164(t *testing.T) {
 	ts := visitsServer(t)
 	ts.expectErrors(t, []apiErrorCase{{name: "unknown country", method: "POST", path: "/v1/channels", body: `{"id":"xx","default_flow":"visits","country":"XX"}`, status: 422, code: CodeInvalidField, field: "country"}})
 	ts.must(201, "POST", "/v1/channels", `{"id":"us","default_flow":"visits"}`)
 	ts.must(200, "POST", "/v1/channels/us/messages", `{"from":"2065551212","text":"hi"}`)
-	ts.must(200, "POST", "/v1/channels/us/messages", `{"from":"2065551212","text":"bye"}`)
 	ch := ts.must(200, "PUT", "/v1/channels/us", `{"default_flow":"visits","country":" us"}`)
 	if ch["country"] != "US" {
 		t.Errorf("country %v, want US", ch["country"])
 	}
 	for i, c := range []struct{ from, want string }{
-		{"(206) 555-1212", "urn=[tel:+12065551212] tel=[+12065551212] visits=[1]"},
+		{"(206) 555-1212", "got [(206) 555-1212] urn=[tel:2065551212]"},
+		{"(206) 555-1212", "urn=[tel:+12065551212] tel=[+12065551212] visits=[]"},
 		{"+1 206 555 1212", "got [+1 206 555 1212] urn=[tel:+12065551212]"},
 		{"12345", "urn=[tel:12345] tel=[12345] visits=[]"},
 		{"+442079460000", "urn=[tel:+442079460000] tel=[+442079460000] visits=[]"},
@@ -243,6 +248,132 @@ func TestChannelCountryMakesNumbersE164(t *testing.T) {
 		r := ts.must(200, "POST", "/v1/channels/us/messages", `{"from":`+jsonString(c.from)+`,"text":`+jsonString(c.from)+`,"id":"m`+strconv.Itoa(i)+`"}`)
 		if got := firstText(t, r); got != c.want {
 			t.Errorf("from %q: %q, want %q", c.from, got, c.want)
+		}
+	}
+}
+
+// A national number sent at once on a channel with a country and on one
+// without, and to POST /v1/sessions, takes the same locks: the requests
+// finish, one after the other, instead of each waiting for the other's.
+func TestOneNumberOnTwoChannelsAtOnceDoesNotDeadlock(t *testing.T) {
+	ts := visitsServer(t)
+	ts.must(201, "POST", "/v1/channels", `{"id":"fr","default_flow":"visits","country":"FR"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"plain","default_flow":"visits"}`)
+	done := make(chan int, 3)
+	go func() {
+		for i := 0; i < 1000; i++ {
+			from := fmt.Sprintf("06 12 34 %02d %02d", i/100, i%100)
+			var wg sync.WaitGroup
+			for _, req := range []struct{ path, body string }{
+				{"/v1/channels/fr/messages", `{"from":"` + from + `","text":"hi"}`},
+				{"/v1/channels/plain/messages", `{"from":"` + from + `","text":"hi"}`},
+				{"/v1/sessions", `{"flow":"visits","channel":"plain","contact":{"urn":"tel:` + from + `"}}`},
+			} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if r := ts.do("POST", req.path, req.body); r.Status != 200 && r.Status != 201 {
+						done <- r.Status
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		done <- 0
+	}()
+	select {
+	case status := <-done:
+		if status != 0 {
+			t.Fatalf("a request answered %d", status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the requests of one number on two channels did not finish in 10s: they wait for each other")
+	}
+}
+
+// On a channel with a country, a number with an extension or other
+// parameters is a contact of its own, kept as it was sent but for its
+// separators, not the number without them; the parameters of a tel: URN
+// (RFC 3966) keep their '-'.
+func TestChannelCountryKeepsExtensionsApart(t *testing.T) {
+	ts := visitsServer(t)
+	ts.must(201, "POST", "/v1/channels", `{"id":"us","default_flow":"visits","country":"US"}`)
+	for i, c := range []struct{ from, want string }{
+		{"(202) 555-0143", "urn=[tel:+12025550143] tel=[+12025550143] visits=[]"},
+		{"2025550143;ext=9", "urn=[tel:2025550143;ext=9] tel=[2025550143;ext=9] visits=[]"},
+		{"2025550143 ext. 77", "urn=[tel:2025550143ext77] tel=[2025550143ext77] visits=[]"},
+		{"202-555-0143 x77", "urn=[tel:2025550143x77] tel=[2025550143x77] visits=[]"},
+		{"202 555 0143;phone-context=+44", "urn=[tel:2025550143;phone-context=+44] tel=[2025550143;phone-context=+44] visits=[]"},
+	} {
+		r := ts.must(200, "POST", "/v1/channels/us/messages", `{"from":`+jsonString(c.from)+`,"text":"hi","id":"m`+strconv.Itoa(i)+`"}`)
+		if got := firstText(t, r); got != c.want {
+			t.Errorf("from %q: %q, want %q", c.from, got, c.want)
+		}
+	}
+}
+
+// Contacts are stored once for all channels: a national number a channel
+// without a country stored is not read for a sender of the same digits on
+// a channel whose country makes them another number (0791112345 in GB and
+// in France are two people). A session waiting on the channel under its
+// national number, from before it had a country, still resumes.
+func TestChannelCountryDoesNotReadAnotherChannelsNationalContact(t *testing.T) {
+	ts := visitsServer(t)
+	ts.must(201, "POST", "/v1/channels", `{"id":"gb","default_flow":"visits"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"fr","default_flow":"visits","country":"FR"}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"fr2","default_flow":"visits"}`)
+	for _, from := range []string{"0791112345", "0791112399"} {
+		ts.must(200, "POST", "/v1/channels/gb/messages", `{"from":"`+from+`","text":"hi"}`)
+		ts.must(200, "POST", "/v1/channels/gb/messages", `{"from":"`+from+`","text":"bye"}`)
+	}
+	ts.must(200, "POST", "/v1/channels/gb/messages", `{"from":"0791112345","text":"hi"}`) // waits on gb
+	r := ts.must(200, "POST", "/v1/channels/fr/messages", `{"from":"07 91 11 23 45","text":"bonjour"}`)
+	if got, want := firstText(t, r), "urn=[tel:+33791112345] tel=[+33791112345] visits=[]"; got != want {
+		t.Errorf("French sender of a number a GB sender has: %q, want %q", got, want)
+	}
+	r = ts.must(201, "POST", "/v1/sessions", `{"flow":"visits","channel":"fr","contact":{"urn":"0791112399"}}`)
+	if got, want := firstText(t, r), "urn=[tel:+33791112399] tel=[+33791112399] visits=[]"; got != want {
+		t.Errorf("POST /v1/sessions for a number a GB sender has: %q, want %q", got, want)
+	}
+	r = ts.must(200, "POST", "/v1/channels/gb/messages", `{"from":"0791112345","text":"still here"}`)
+	if got, want := firstText(t, r), "got [still here] urn=[tel:0791112345]"; got != want {
+		t.Errorf("the GB sender's session: %q, want %q", got, want)
+	}
+	// fr2's sender waits under the national number; fr2 then gets a country.
+	ts.must(200, "POST", "/v1/channels/fr2/messages", `{"from":"0612341059","text":"hi"}`)
+	ts.must(200, "PUT", "/v1/channels/fr2", `{"default_flow":"visits","country":"FR"}`)
+	r = ts.must(200, "POST", "/v1/channels/fr2/messages", `{"from":"06 12 34 10 59","text":"oui"}`)
+	if got, want := firstText(t, r), "got [oui] urn=[tel:0612341059]"; got != want {
+		t.Errorf("session waiting on the channel under the national number: %q, want %q", got, want)
+	}
+}
+
+// Sessions wait per contact and channel: after one channel's message has
+// carried a contact stored under an old key to the normal URN, the session
+// waiting under the old key on another channel still resumes.
+func TestURNStoredBeforeNormalisingResumesOnEachChannel(t *testing.T) {
+	ts := visitsServer(t)
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw2","default_flow":"visits"}`)
+	for _, id := range []string{"tw", "tw2"} {
+		ch, err := ts.srv.svc.channels.get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As an earlier version started them: the URN kept as it came.
+		if _, err := ts.srv.svc.Start(context.Background(), StartRequest{FlowID: "visits", Channel: ch, Variables: map[string]string{},
+			Contact: flows.Contact{URN: "tel:+1 555 030 0300", Fields: map[string]string{"visits": "7"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []struct{ channel, text, want string }{
+		{"tw", "one", "got [one] urn=[tel:+1 555 030 0300]"},
+		{"tw", "hi", "urn=[tel:+15550300300] tel=[+15550300300] visits=[8]"},
+		{"tw2", "two", "got [two] urn=[tel:+1 555 030 0300]"},
+		{"tw2", "hi", "urn=[tel:+15550300300] tel=[+15550300300] visits=[9]"},
+	} {
+		r := ts.must(200, "POST", "/v1/channels/"+m.channel+"/messages", `{"from":"+1 555 030 0300","text":"`+m.text+`"}`)
+		if got := firstText(t, r); got != m.want {
+			t.Errorf("%s %q: %q, want %q", m.channel, m.text, got, m.want)
 		}
 	}
 }
