@@ -148,11 +148,28 @@ func (c *Channel) olderURNsOf(from, urn string) []olderURN {
 		plain = senderURN(c.Scheme, from)
 		national = plain != urn
 	}
+	if !national && isLegacySenderURN(scheme, from, urn) {
+		return nil // the hot path: a sender written as its URN is
+	}
 	older := []olderURN{{urn: legacySenderURN(scheme, from), channelOnly: national}}
 	if national {
 		older = append(older, olderURN{urn: plain, channelOnly: true})
 	}
 	return older
+}
+
+// isLegacySenderURN reports whether legacySenderURN(scheme, from) is urn,
+// without making it.
+func isLegacySenderURN(scheme, from, urn string) bool {
+	from = strings.TrimSpace(from)
+	if strings.Contains(from, ":") {
+		return from == urn
+	}
+	if scheme == "" {
+		scheme = "tel"
+	}
+	return len(urn) == len(scheme)+1+len(from) && strings.HasPrefix(urn, scheme) &&
+		urn[len(scheme)] == ':' && urn[len(scheme)+1:] == from
 }
 
 // callerOlderURNs is olderURNsOf of a caller's number: none for a

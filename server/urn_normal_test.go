@@ -377,3 +377,26 @@ func TestURNStoredBeforeNormalisingResumesOnEachChannel(t *testing.T) {
 		}
 	}
 }
+
+// A sender written as its URN is made has no older URN to look under, and
+// finding that out makes nothing.
+func TestOlderURNsOfNormalSender(t *testing.T) {
+	ch := &Channel{ID: "web", Scheme: "tel"}
+	for _, c := range []struct {
+		from, urn string
+		older     bool
+	}{
+		{"+15550100100", "tel:+15550100100", false},
+		{" +15550100100 ", "tel:+15550100100", false},
+		{"tel:+15550100100", "tel:+15550100100", false},
+		{"+1 555 010 0100", "tel:+15550100100", true},
+		{"TEL:+15550100100", "tel:+15550100100", true},
+	} {
+		if got := ch.olderURNsOf(c.from, c.urn); (len(got) > 0) != c.older {
+			t.Errorf("olderURNsOf(%q, %q) = %v, want older URNs: %v", c.from, c.urn, got, c.older)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ch.olderURNsOf("+15550100100", "tel:+15550100100") }); n != 0 {
+		t.Errorf("olderURNsOf of a normal sender: %v allocations, want 0", n)
+	}
+}
