@@ -98,9 +98,8 @@ func checkValue(t *testing.T, typ, in, v string) {
 		}
 	case "has_text":
 		// The input with only blanks (spaces, format characters) around it.
-		i := strings.Index(in, v)
-		if first, _ := utf8.DecodeRuneInString(v); v == "" || i < 0 || isBlankRef(first) ||
-			strings.TrimLeftFunc(in[:i], isBlankRef) != "" || strings.TrimLeftFunc(in[i+len(v):], isBlankRef) != "" {
+		lead := strings.TrimLeftFunc(in, isBlankRef)
+		if v == "" || !strings.HasPrefix(lead, v) || strings.TrimLeftFunc(lead[len(v):], isBlankRef) != "" {
 			fail("not the input trimmed of blanks")
 		}
 	case "has_beginning":
