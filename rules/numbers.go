@@ -303,6 +303,9 @@ func eachNumber(s string, f func(decimal) bool) bool {
 		if c := s[q]; c == '-' || c == '+' {
 			neg = c == '-'
 			q++
+		} else if n, minus := signLen(s, q); n > 0 {
+			neg = minus
+			q += n
 		}
 		if q < len(s) {
 			if end := numRunEnd(s, q, true); end > q {
@@ -338,6 +341,23 @@ func eachNumber(s string, f func(decimal) bool) bool {
 		i += size
 	}
 	return false
+}
+
+// signLen returns the length of a sign at s[i:] written as word processors
+// and full-width keyboards write it, the minus sign (U+2212), the
+// full-width hyphen-minus (U+FF0D) or plus (U+FF0B), and whether it is a
+// minus; 0 when there is none.
+func signLen(s string, i int) (int, bool) {
+	if s[i] < utf8.RuneSelf {
+		return 0, false
+	}
+	switch r, size := utf8.DecodeRuneInString(s[i:]); r {
+	case '\u2212', '\uFF0D':
+		return size, true
+	case '\uFF0B':
+		return size, false
+	}
+	return 0, false
 }
 
 // numberTest makes the test of a number rule: the first number in the input

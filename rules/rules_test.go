@@ -305,6 +305,11 @@ func TestNumberRules(t *testing.T) {
 		// The full-width comma is also Chinese's everyday comma, written with no
 		// space after it: it groups digits only before exactly three.
 		{"has_number", nil, "价格1，500元", true, "1500"},
+		// The minus sign of word processors, and the full-width signs.
+		{"has_number", nil, "\u22125 degrees", true, "-5"},
+		{"has_number", nil, "\uFF0D３．５", true, "-3.5"},
+		{"has_number", nil, "\uFF0B7", true, "7"},
+		{"has_number_lt", []string{"0"}, "it is \u22122 outside", true, "-2"},
 		{"has_number", nil, "选项1，2", true, "1"},
 		{"has_number", nil, "我要3，5个", true, "3"},
 		{"has_number", nil, "1500，2000", true, "1500"},
