@@ -217,7 +217,7 @@ func contactText(c *flows.Contact, rest string) (string, bool) {
 // byte order. A name without a letter or digit has no key and is read as
 // stored.
 func fieldValue(fields map[string]string, name string) (string, bool) {
-	key := flows.Key(name)
+	key, old := flows.Keys(name)
 	if key == "" {
 		v, ok := fields[name]
 		return v, ok
@@ -227,7 +227,7 @@ func fieldValue(fields map[string]string, name string) (string, bool) {
 	}
 	// A field an earlier version stored under the key it gave the name
 	// (flows.OldKey: "उम्र" as उम_र).
-	if old := flows.OldKey(name); old != "" {
+	if old != "" {
 		if v, ok := fields[old]; ok {
 			return v, true
 		}

@@ -413,6 +413,13 @@ var keyCache struct {
 const keyCacheMax = 4096
 
 // keysOf is name's Key and OldKey, from keyCache when they are there.
+// Keys returns name's Key and its OldKey ("" when it has none), from a
+// small cache: templates and results read the same few names over and over.
+func Keys(name string) (key, old string) {
+	k := keysOf(name)
+	return k.key, k.old
+}
+
 func keysOf(name string) resultKeys {
 	if isKey(name) {
 		return resultKeys{key: name}
