@@ -120,6 +120,9 @@ func urnIsNormal(urn string) bool {
 // trimmed the white space at the ends.
 func URNProblem(urn string) string {
 	for i, r := range urn {
+		if r >= ' ' && r < 0x7f {
+			continue // printable ASCII: the usual URN has nothing else
+		}
 		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
 			return fmt.Sprintf("holds the invisible character %U at byte %d: write the URN without it", r, i)
 		}

@@ -234,14 +234,22 @@ func legacySenderURN(scheme, from string) string {
 // (POST /v1/sessions keeps one as given when it names no channel) is not
 // checked further.
 func urnProblem(urn string) string {
+	if strings.TrimSpace(urn) != "" && !withheldURN(urn) {
+		if p := flows.URNProblem(urn); p != "" {
+			return p
+		}
+	}
+	return urnShapeProblem(urn)
+}
+
+// urnShapeProblem is urnProblem but for the characters a URN holds
+// (flows.URNProblem), which checkURN words on its own.
+func urnShapeProblem(urn string) string {
 	if strings.TrimSpace(urn) == "" {
 		return "is blank"
 	}
 	if withheldURN(urn) {
 		return "has the " + withheldScheme + " scheme, kept for callers whose number is withheld, each call a contact of its own"
-	}
-	if p := flows.URNProblem(urn); p != "" {
-		return p
 	}
 	scheme, addr, ok := strings.Cut(urn, ":")
 	switch {

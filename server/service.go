@@ -964,7 +964,7 @@ func checkURN(field, what, urn string) error {
 	if p := flows.URNProblem(urn); p != "" {
 		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q %s", field, what, urn, p)
 	}
-	if p := urnProblem(urn); p != "" {
+	if p := urnShapeProblem(urn); p != "" {
 		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: %s %.40q %s: give an address (+15551234567) or a URN with one (tel:+15551234567)", field, what, urn, p)
 	}
 	return nil
