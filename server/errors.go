@@ -267,7 +267,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	} else if ae.Status >= 500 {
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)
 	} else {
-		log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "err", loggedText(ae.Error()))
+		if log.Enabled(c.UserContext(), slog.LevelDebug) {
+			log.Debug("request rejected", "status", ae.Status, "code", ae.Code, "err", loggedText(ae.Error()))
+		}
 	}
 	c.Response().Reset()
 	c.Set(headerRequestID, rid)

@@ -169,6 +169,9 @@ var twilioNumberParams = []string{"From", "To", "Caller"}
 // tel:15551234567, another contact than the sender's. Twilio writes it
 // %2B. The body as sent is read, so a space written %20 is left alone.
 func plusInForm(body []byte) error {
+	if !bytes.Contains(body, []byte("=+")) {
+		return nil // Twilio's own requests encode "+" as %2B
+	}
 	for part := range bytes.SplitSeq(body, []byte("&")) {
 		key, raw, _ := bytes.Cut(part, []byte("="))
 		if len(raw) < 2 || raw[0] != '+' || raw[1] < '0' || raw[1] > '9' {
