@@ -208,6 +208,7 @@ func TestNumberReadsAsTheRules(t *testing.T) {
 		{"<@(number('1,000'))> <@(number(' -42.50 '))> <@(number('٣'))> <@(number('.5'))> <@(number('+3'))> <@(number('1,234,567.5'))>", "<1000> <-42.5> <3> <0.5> <3> <1234567.5>", ""},
 		// The separators of Arabic and full-width keyboards, as "," and ".".
 		{"<@(number('١٬٥٠٠'))> <@(number('٢٫٥'))> <@(number('１，０００'))> <@(number('３．５'))> <@(number('١٬٢٣٤٫٥'))>", "<1500> <2.5> <1000> <3.5> <1234.5>", ""},
+		{"<@(number('\u22125'))> <@(number('\uFF0D３．５'))> <@(number('\uFF0B7'))>", "<-5> <-3.5> <7>", ""},
 	}
 	for _, bad := range []string{"inf", "Infinity", "+Inf", "0x1p4", "1_000", "1,2,3", ",5", "NaN", "12 kg", "1e3", "5.", "12,34", "١٬٥", "３．"} {
 		cases = append(cases, renderCase{"<@(number('" + bad + "'))>", "<>", `number: argument 1 is "` + bad + `", not a number`})

@@ -407,6 +407,11 @@ func ParseNumber(s string) (string, bool) {
 	if s != "" && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'
 		s = s[1:]
+	} else if s != "" {
+		if n, minus := signLen(s, 0); n > 0 {
+			neg = minus
+			s = s[n:]
+		}
 	}
 	ip, fp, point := strings.Cut(s, ".")
 	if point && fp == "" || numRunEnd(ip, 0, true) != len(ip) || numRunEnd(fp, 0, false) != len(fp) {
