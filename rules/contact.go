@@ -45,10 +45,10 @@ func phoneText(s string) string {
 			return r
 		case unicode.Is(unicode.Zs, r):
 			return ' '
-		case unicode.Is(unicode.Pd, r), r == '\u2212':
+		case wideSign(r) != 0:
+			return rune(wideSign(r))
+		case unicode.Is(unicode.Pd, r):
 			return '-'
-		case r == '\uFF0B':
-			return '+'
 		case r == '\uFF08':
 			return '('
 		case r == '\uFF09':
