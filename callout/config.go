@@ -199,24 +199,30 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 }
 
 // Normalize puts a config that Validate passes in the form it is stored and
-// shown in: an auth that sends no credentials ("auth": {}, a type of "" or
-// none with nothing else set) is left out, as a subscription's none auth
-// is, and auth.encoding, read in any case, is written in lower case. The
-// auth is copied before it is changed: c.Auth may be shared.
+// shown in: its auth as NormalizeAuth writes it.
 func Normalize(c *flows.WebhookConfig) {
-	a := c.Auth
+	c.Auth = NormalizeAuth(c.Auth)
+}
+
+// NormalizeAuth is a webhook's auth in the form configured webhooks and
+// event subscriptions store and show it: nil for one that sends no
+// credentials ("auth": {}, a type of "" or none with nothing else set), and
+// otherwise a with auth.encoding, read in any case, in lower case. a is
+// copied before it is changed, as it may be shared; one already in that
+// form is returned as it is.
+func NormalizeAuth(a *flows.WebhookAuth) *flows.WebhookAuth {
 	if a == nil {
-		return
+		return nil
 	}
 	if (a.Type == "" || a.Type == flows.AuthNone) && len(authFields(a)) == 0 {
-		c.Auth = nil
-		return
+		return nil
 	}
 	if lower := strings.ToLower(a.Encoding); lower != a.Encoding {
 		cp := *a
 		cp.Encoding = lower
-		c.Auth = &cp
+		return &cp
 	}
+	return a
 }
 
 func hasHTTPScheme(u string) bool {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,59 @@ func TestNewRequestHoldsRetryBackoffToTheMaximum(t *testing.T) {
 		if req.RetryBackoff != want {
 			t.Errorf("retry_backoff_ms %d: the request waits %v, want %v", set, req.RetryBackoff, want)
 		}
+	}
+}
+
+// NormalizeAuth writes an auth as configured webhooks and subscriptions
+// store it: none for one that sends nothing, the encoding in lower case,
+// the auth given never changed.
+func TestNormalizeAuth(t *testing.T) {
+	oauth := func(enc string) *flows.WebhookAuth {
+		return &flows.WebhookAuth{Type: flows.AuthOAuth2ClientCredentials, ClientID: "c", ClientSecret: "s",
+			TokenURL: "https://auth.example.com/t", Encoding: enc}
+	}
+	tests := []struct {
+		name string
+		in   *flows.WebhookAuth
+		want *flows.WebhookAuth // nil: dropped
+		same bool               // the auth given, not a copy
+	}{
+		{name: "nil"},
+		{name: "empty", in: &flows.WebhookAuth{}},
+		{name: "none", in: &flows.WebhookAuth{Type: flows.AuthNone}},
+		{name: "none with a field", in: &flows.WebhookAuth{Type: flows.AuthNone, Token: "t"},
+			want: &flows.WebhookAuth{Type: flows.AuthNone, Token: "t"}, same: true},
+		{name: "no type with a field", in: &flows.WebhookAuth{Token: "t"}, want: &flows.WebhookAuth{Token: "t"}, same: true},
+		{name: "no type with scopes alone", in: &flows.WebhookAuth{Scopes: []string{"a"}}, want: &flows.WebhookAuth{Scopes: []string{"a"}}, same: true},
+		{name: "bearer", in: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "t"}, want: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "t"}, same: true},
+		{name: "encoding lower already", in: oauth("json"), want: oauth("json"), same: true},
+		{name: "encoding upper", in: oauth("JSON"), want: oauth("json")},
+		{name: "encoding mixed", in: oauth("Form"), want: oauth("form")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var before flows.WebhookAuth
+			if tt.in != nil {
+				before = *tt.in
+			}
+			got := NormalizeAuth(tt.in)
+			switch {
+			case tt.want == nil && got != nil:
+				t.Fatalf("NormalizeAuth(%+v) = %+v, want nil", tt.in, got)
+			case tt.want == nil:
+				return
+			case got == nil:
+				t.Fatalf("NormalizeAuth(%+v) = nil, want %+v", tt.in, tt.want)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("NormalizeAuth(%+v) = %+v, want %+v", tt.in, got, tt.want)
+			}
+			if (got == tt.in) != tt.same {
+				t.Errorf("NormalizeAuth(%+v) returned the auth given: %v, want %v", tt.in, got == tt.in, tt.same)
+			}
+			if !reflect.DeepEqual(*tt.in, before) {
+				t.Errorf("NormalizeAuth changed the auth given: %+v, was %+v", tt.in, before)
+			}
+		})
 	}
 }

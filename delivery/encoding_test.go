@@ -31,3 +31,19 @@ func TestSubscriptionEncodingLowerCase(t *testing.T) {
 		t.Errorf("stored with encoding Form, read: %+v %v, want form", got.Auth, err)
 	}
 }
+
+// A subscription's none auth sends nothing whatever else it sets, and is
+// stored without it; an auth that sends credentials is kept.
+func TestSubscriptionNoneAuthDropped(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, a := range []*flows.WebhookAuth{{Type: flows.AuthNone}, {Type: flows.AuthNone, Token: "t", Username: "u"}} {
+		sub := e.create(Subscription{URL: "https://crm.example.com/in", Disabled: true, Auth: a})
+		if sub.Auth != nil {
+			t.Errorf("created with auth %+v: stored %+v, want none", a, sub.Auth)
+		}
+	}
+	sub := e.create(Subscription{URL: "https://crm.example.com/in", Disabled: true, Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "t"}})
+	if sub.Auth == nil || sub.Auth.Type != flows.AuthBearer || sub.Auth.Token != "t" {
+		t.Errorf("created with a bearer auth: stored %+v", sub.Auth)
+	}
+}

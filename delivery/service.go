@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,10 +133,8 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 			if err := json.Unmarshal(v, &sub); err != nil {
 				return fmt.Errorf("subscription %s: %w", k, err)
 			}
-			if a := sub.Auth; a != nil {
-				// Stored as sent by an earlier version; read in any case.
-				a.Encoding = strings.ToLower(a.Encoding)
-			}
+			// An earlier version stored auth.encoding as sent.
+			sub.Auth = callout.NormalizeAuth(sub.Auth)
 			sub.ep = newEndpoint(&sub)
 			s.subs[sub.ID] = &sub
 			return nil

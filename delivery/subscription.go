@@ -316,14 +316,12 @@ func (sub *Subscription) normalize(now time.Time, stored *Subscription, flowExis
 
 	checkAuth(sub.Auth, &p)
 	if sub.Auth != nil && sub.Auth.Type == flows.AuthNone {
+		// checkAuth takes a none auth whatever else it sets, where a
+		// configured webhook's is refused: it sends nothing, so the
+		// fields it sets are dropped with it.
 		sub.Auth = nil
 	}
-	if a := sub.Auth; a != nil && a.Encoding != strings.ToLower(a.Encoding) {
-		// Read in any case, stored as the one way it is written.
-		cp := *a
-		cp.Encoding = strings.ToLower(a.Encoding)
-		sub.Auth = &cp
-	}
+	sub.Auth = callout.NormalizeAuth(sub.Auth)
 
 	names := make([]string, 0, len(sub.Headers))
 	for name := range sub.Headers {

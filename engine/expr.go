@@ -51,32 +51,14 @@ func (x *expression) Source() string { return x.src }
 var Functions = map[string]func(params ...any) (any, error){
 	// title(text): each word capitalised, the rest in lower case
 	// (goflow's, see titleCase).
-	"title": func(p ...any) (any, error) {
-		s, err := oneString("title", p)
-		if err != nil {
-			return nil, err
-		}
-		return titleCase(s), nil
-	},
+	"title": textFunction("title", titleCase),
 	// first_word(text): the first word, as word(text, 0) splits words;
 	// "" when there is none.
-	"first_word": func(p ...any) (any, error) {
-		s, err := oneString("first_word", p)
-		if err != nil {
-			return nil, err
-		}
-		return firstWord(s), nil
-	},
+	"first_word": textFunction("first_word", firstWord),
 	// remove_first_word(text): the text from its second word on, as written
 	// (goflow's): remove_first_word("Hi there. I'm a flow!") is "there.
 	// I'm a flow!".
-	"remove_first_word": func(p ...any) (any, error) {
-		s, err := oneString("remove_first_word", p)
-		if err != nil {
-			return nil, err
-		}
-		return removeFirstWord(s), nil
-	},
+	"remove_first_word": textFunction("remove_first_word", removeFirstWord),
 	// word(text, n[, delimiters]): the nth word, counting from 0 (from the
 	// end when negative), "" past the last. Words are split as goflow
 	// splits them (engine/words.go), or at any of the delimiters'
@@ -244,6 +226,18 @@ func oneString(name string, p []any) (string, error) {
 		return "", fmt.Errorf("%s takes 1 argument, got %d", name, len(p))
 	}
 	return toText(p[0]), nil
+}
+
+// textFunction is the expression function name of one argument, read as
+// text (oneString), whose result is f's of it.
+func textFunction(name string, f func(string) string) func(...any) (any, error) {
+	return func(p ...any) (any, error) {
+		s, err := oneString(name, p)
+		if err != nil {
+			return nil, err
+		}
+		return f(s), nil
+	}
 }
 
 // optText is the text of the optional argument i, "" when it is left out.

@@ -28,13 +28,7 @@ func init() {
 	for name, fn := range map[string]func(params ...any) (any, error){
 		// format_tel(urn): a tel: URN or phone number as RapidPro shows it, in
 		// its country's national format ("(206) 555-1212" for tel:+12065551212).
-		"format_tel": func(p ...any) (any, error) {
-			s, err := oneString("format_tel", p)
-			if err != nil {
-				return nil, err
-			}
-			return formatTel(s), nil
-		},
+		"format_tel": textFunction("format_tel", formatTel),
 		// word_count(text[, delimiters]): the number of words, as word()
 		// splits them.
 		"word_count": func(p ...any) (any, error) {
@@ -302,13 +296,7 @@ func init() {
 		"today": clockToday,
 		// read_digits(text): the digits of text spaced out for
 		// text-to-speech, in groups as RapidPro's READ_DIGITS (readDigits).
-		"read_digits": func(p ...any) (any, error) {
-			s, err := oneString("read_digits", p)
-			if err != nil {
-				return nil, err
-			}
-			return readDigits(s), nil
-		},
+		"read_digits": textFunction("read_digits", readDigits),
 		// legacy_eq(a, b): RapidPro's "=": numeric when both are numbers,
 		// otherwise case-insensitive text equality.
 		"legacy_eq": func(p ...any) (any, error) {

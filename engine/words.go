@@ -297,13 +297,7 @@ func init() {
 			return legacyWordSlice("legacy_word_slice", s, n[0], n[1], bySpaces)
 		},
 		// legacy_first_word(text): the first word.
-		"legacy_first_word": func(p ...any) (any, error) {
-			s, err := oneString("legacy_first_word", p)
-			if err != nil {
-				return nil, err
-			}
-			return legacyFirstWord(s), nil
-		},
+		"legacy_first_word": textFunction("legacy_first_word", legacyFirstWord),
 		// legacy_remove_first_word(text): the text, trimmed at its start,
 		// less as many characters as its first word has, trimmed again, as
 		// RapidPro cut it ("yes, no" gives ", no").
@@ -321,13 +315,7 @@ func init() {
 			return strings.TrimLeftFunc(string(r[min(utf8.RuneCountInString(first), len(r)):]), pySpace), nil
 		},
 		// legacy_proper(text): Python's title(), which RapidPro's PROPER was.
-		"legacy_proper": func(p ...any) (any, error) {
-			s, err := oneString("legacy_proper", p)
-			if err != nil {
-				return nil, err
-			}
-			return legacyProper(s), nil
-		},
+		"legacy_proper": textFunction("legacy_proper", legacyProper),
 	} {
 		if _, dup := Functions[name]; dup {
 			panic("engine: expression function " + name + " defined twice")

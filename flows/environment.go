@@ -3,8 +3,6 @@ package flows
 import (
 	"fmt"
 	"strings"
-
-	"github.com/nyaruka/phonenumbers"
 )
 
 // Date formats an environment may read dates in: the order people write day,
@@ -36,7 +34,7 @@ func (e *Environment) Check(prefix string) []*FieldError {
 	var errs []*FieldError
 	if e.DefaultCountry != "" {
 		c := strings.ToUpper(e.DefaultCountry)
-		if !phonenumbers.GetSupportedRegions()[c] {
+		if !KnownCountry(c) {
 			errs = append(errs, &FieldError{Path: prefix + ".default_country",
 				Message: fmt.Sprintf("unknown country %q (an ISO 3166-1 alpha-2 code such as \"US\" or \"BR\")", e.DefaultCountry)})
 		} else {

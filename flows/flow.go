@@ -818,10 +818,7 @@ func checkKind(w Widget, kind string) []*FieldError {
 	if kind != "" && kind != KindMessaging && kind != KindVoice {
 		return nil
 	}
-	kc, ok := w.(KindChecker)
-	if wr, wraps := w.(Wrapper); !ok && wraps {
-		kc, ok = wr.Unwrap().(KindChecker)
-	}
+	kc, ok := widgetAs[KindChecker](w)
 	if !ok {
 		return nil
 	}
@@ -915,10 +912,7 @@ func (f *Flow) OwnCallProblem() error {
 // EnteredFlow is the id of the flow w enters as a subflow (FlowEnterer,
 // or the widget it wraps), "" for none.
 func EnteredFlow(w Widget) string {
-	fe, ok := w.(FlowEnterer)
-	if wr, wraps := w.(Wrapper); !ok && wraps {
-		fe, ok = wr.Unwrap().(FlowEnterer)
-	}
+	fe, ok := widgetAs[FlowEnterer](w)
 	if !ok {
 		return ""
 	}
@@ -940,10 +934,7 @@ func danglingExit(f *Flow, id, p, name, dest string) *FieldError {
 // exitsKnown reports whether w's exits are known: not when a field they
 // depend on (ExitsFrom) was left out for being of the wrong kind.
 func exitsKnown(w Widget) bool {
-	ef, ok := w.(ExitsFrom)
-	if wr, wraps := w.(Wrapper); !ok && wraps {
-		ef, ok = wr.Unwrap().(ExitsFrom)
-	}
+	ef, ok := widgetAs[ExitsFrom](w)
 	if !ok {
 		return true
 	}
@@ -1022,6 +1013,17 @@ func (d *decoded) clear(p string) {
 		d.cleared = map[string]bool{}
 	}
 	d.cleared[p] = true
+}
+
+// widgetAs is w as a T (an interface a widget may implement), or, when w
+// is not one, the widget it wraps (Wrapper) as one: wrapping changes how a
+// widget runs, not what it is.
+func widgetAs[T any](w Widget) (T, bool) {
+	t, ok := w.(T)
+	if wr, wraps := w.(Wrapper); !ok && wraps {
+		t, ok = wr.Unwrap().(T)
+	}
+	return t, ok
 }
 
 // unwrapped is the widget Decode decodes a widget's JSON into: w, or the

@@ -9,7 +9,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nyaruka/phonenumbers"
 	"github.com/parleyhq/parley/flows"
 )
 
@@ -46,10 +45,10 @@ func phoneText(s string) string {
 			return r
 		case unicode.Is(unicode.Zs, r):
 			return ' '
-		case unicode.Is(unicode.Pd, r), r == '\u2212':
+		case wideSign(r) != 0:
+			return rune(wideSign(r))
+		case unicode.Is(unicode.Pd, r):
 			return '-'
-		case r == '\uFF0B':
-			return '+'
 		case r == '\uFF08':
 			return '('
 		case r == '\uFF09':
@@ -60,7 +59,7 @@ func phoneText(s string) string {
 }
 
 func validCountry(s string) bool {
-	return phonenumbers.GetSupportedRegions()[strings.ToUpper(strings.TrimSpace(s))]
+	return flows.KnownCountry(strings.ToUpper(strings.TrimSpace(s)))
 }
 
 // testHasPhone finds the first candidate that libphonenumber accepts as a
@@ -91,11 +90,9 @@ func testHasPhone(s *Set, rl *rule, r flows.Run, in string) (string, map[string]
 		if !hasDigits(c, 5) {
 			continue
 		}
-		num, err := phonenumbers.Parse(c, country)
-		if err != nil || phonenumbers.IsPossibleNumberWithReason(num) != phonenumbers.IS_POSSIBLE {
-			continue
+		if e164, ok := flows.E164(c, country); ok {
+			return e164, nil, true
 		}
-		return phonenumbers.Format(num, phonenumbers.E164), nil, true
 	}
 	return "", nil, false
 }

@@ -344,20 +344,36 @@ func eachNumber(s string, f func(decimal) bool) bool {
 }
 
 // signLen returns the length of a sign at s[i:] written as word processors
-// and full-width keyboards write it, the minus sign (U+2212), the
-// full-width hyphen-minus (U+FF0D) or plus (U+FF0B), and whether it is a
-// minus; 0 when there is none.
+// and full-width keyboards write it (wideSign), and whether it is a minus;
+// 0 when there is none.
 func signLen(s string, i int) (int, bool) {
 	if s[i] < utf8.RuneSelf {
 		return 0, false
 	}
-	switch r, size := utf8.DecodeRuneInString(s[i:]); r {
-	case '\u2212', '\uFF0D':
+	r, size := utf8.DecodeRuneInString(s[i:])
+	switch wideSign(r) {
+	case '-':
 		return size, true
-	case '\uFF0B':
+	case '+':
 		return size, false
 	}
 	return 0, false
+}
+
+// wideSign is the ASCII sign r stands for when r is a sign as word
+// processors and full-width keyboards write it: '-' for the minus sign
+// (U+2212) and the full-width hyphen-minus (U+FF0D), '+' for the full-width
+// plus sign (U+FF0B); 0 for any other rune. Numbers and phone numbers read
+// these signs alike; a phone number reads any other dash as '-' too
+// (phoneText), a number does not ("5–10" is two numbers).
+func wideSign(r rune) byte {
+	switch r {
+	case '\u2212', '\uFF0D':
+		return '-'
+	case '\uFF0B':
+		return '+'
+	}
+	return 0
 }
 
 // numberTest makes the test of a number rule: the first number in the input

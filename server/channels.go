@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/nyaruka/phonenumbers"
 
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
@@ -97,21 +96,21 @@ func e164URN(urn, country string) string {
 	if !ok || number == "" || strings.Trim(number, "0123456789") != "" {
 		// Not only digits: E.164 already ('+'), or a number with an
 		// extension (;ext=9, ext77, x77), other parameters or letters,
-		// which phonenumbers.Parse would read as the number without
+		// which flows.E164 would read as the number without
 		// them, another person's contact.
 		return urn
 	}
-	n, err := phonenumbers.Parse(number, country)
-	if err != nil || phonenumbers.IsPossibleNumberWithReason(n) != phonenumbers.IS_POSSIBLE {
+	e164, ok := flows.E164(number, country)
+	if !ok {
 		return urn
 	}
-	return "tel:" + phonenumbers.Format(n, phonenumbers.E164)
+	return "tel:" + e164
 }
 
 // countryProblem says why a channel's country cannot make numbers E.164,
 // "" when it can (or is left out).
 func countryProblem(country string) string {
-	if country == "" || phonenumbers.GetSupportedRegions()[country] {
+	if country == "" || flows.KnownCountry(country) {
 		return ""
 	}
 	return fmt.Sprintf("country %.70q is not an ISO 3166-1 alpha-2 code of a country whose phone numbers are known (US, GB, BR ...)", country)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,6 +88,44 @@ func TestGivenIDKeepsText(t *testing.T) {
 		got, err := withID([]byte(doc), "x")
 		if err != nil || string(got) != want {
 			t.Errorf("withID(%s) = %s, %v; want %s", doc, got, err, want)
+		}
+	}
+}
+
+// topMembers reads what withID and withoutEmptyKind edit: each member of
+// the top level, in order, names unescaped and given twice as often, with
+// the offsets of its name and of the end of its value in the text.
+func TestTopMembers(t *testing.T) {
+	type got struct {
+		name       string
+		start, end int
+		raw        string
+	}
+	tests := []struct {
+		doc  string
+		want []got
+	}{
+		{`{}`, nil},
+		{` { } `, nil},
+		{`{"id":"","a":1}`, []got{{"id", 1, 8, `""`}, {"a", 9, 14, `1`}}},
+		{` { "id" : null , "b" : {"id":""} } `, []got{{"id", 3, 14, `null`}, {"b", 17, 32, `{"id":""}`}}},
+		{`{"ki\u006ed":"","kind":"voice"}`, []got{{"kind", 1, 15, `""`}, {"kind", 16, 30, `"voice"`}}},
+		{`["kind",""]`, nil},
+		{`"kind"`, nil},
+		{`null`, nil},
+	}
+	for _, tt := range tests {
+		var out []got
+		for _, m := range topMembers([]byte(tt.doc)) {
+			out = append(out, got{m.name.Str, m.start(), m.end(), m.value.Raw})
+		}
+		if !slices.Equal(out, tt.want) {
+			t.Errorf("topMembers(%s) = %+v, want %+v", tt.doc, out, tt.want)
+		}
+		for _, m := range out {
+			if !strings.HasSuffix(tt.doc[:m.end], m.raw) || !strings.HasPrefix(tt.doc[m.start:], `"`) {
+				t.Errorf("topMembers(%s): %+v does not span its member", tt.doc, m)
+			}
 		}
 	}
 }

@@ -276,31 +276,26 @@ func withoutEmptyKind(doc []byte) []byte {
 // name, or, when it is the last member of several, from the end of the
 // member before it.
 func kindMember(doc []byte) (span [2]int, last gjson.Result) {
-	type member struct{ start, end int }
-	var members []member
+	members := topMembers(doc)
 	first := -1
-	// A Result over the whole text, not gjson.Parse's, which starts at the
-	// first brace: ForEach gives indexes in doc itself.
-	gjson.Result{Type: gjson.JSON, Raw: string(doc)}.ForEach(func(k, v gjson.Result) bool {
-		if k.Str == "kind" {
-			last = v
+	for i, m := range members {
+		if m.name.Str == "kind" {
+			last = m.value
 			if first < 0 {
-				first = len(members)
+				first = i
 			}
 		}
-		members = append(members, member{k.Index, v.Index + len(v.Raw)})
-		return true
-	})
+	}
 	if first < 0 {
 		return span, last
 	}
 	switch m := members[first]; {
 	case first+1 < len(members):
-		span = [2]int{m.start, members[first+1].start}
+		span = [2]int{m.start(), members[first+1].start()}
 	case first > 0:
-		span = [2]int{members[first-1].end, m.end}
+		span = [2]int{members[first-1].end(), m.end()}
 	default:
-		span = [2]int{m.start, m.end}
+		span = [2]int{m.start(), m.end()}
 	}
 	return span, last
 }
@@ -310,13 +305,12 @@ func kindMember(doc []byte) (span [2]int, last gjson.Result) {
 // each when the name is given twice, or a member is put first.
 func withID(doc []byte, id string) ([]byte, error) {
 	idJSON, _ := json.Marshal(id)
-	var values [][2]int
-	gjson.Result{Type: gjson.JSON, Raw: string(doc)}.ForEach(func(k, v gjson.Result) bool {
-		if k.Type == gjson.String && k.Str == "id" {
-			values = append(values, [2]int{v.Index, v.Index + len(v.Raw)})
+	var values []gjson.Result
+	for _, m := range topMembers(doc) {
+		if m.name.Str == "id" {
+			values = append(values, m.value)
 		}
-		return true
-	})
+	}
 	if len(values) > 0 {
 		if !json.Valid(doc) {
 			var m map[string]json.RawMessage
@@ -325,8 +319,8 @@ func withID(doc []byte, id string) ([]byte, error) {
 		out := make([]byte, 0, len(doc)+len(idJSON))
 		at := 0
 		for _, v := range values {
-			out = append(append(out, doc[at:v[0]]...), idJSON...)
-			at = v[1]
+			out = append(append(out, doc[at:v.Index]...), idJSON...)
+			at = v.Index + len(v.Raw)
 		}
 		return append(out, doc[at:]...), nil
 	}
@@ -342,6 +336,32 @@ func withID(doc []byte, id string) ([]byte, error) {
 		out = append(out, ',')
 	}
 	return append(out, trimmed[1:]...), nil
+}
+
+// member is a member of a JSON object's text: its name and its value, each
+// with its Index, its offset in the text.
+type member struct{ name, value gjson.Result }
+
+// start is the offset of the member's name, end that just past its value.
+func (m member) start() int { return m.name.Index }
+func (m member) end() int   { return m.value.Index + len(m.value.Raw) }
+
+// topMembers lists the members of the JSON object doc, in the order of the
+// text, a name given twice as often as it is given, with their names
+// unescaped ("ki\u006ed" is kind); none when doc is not an object. The
+// text is not checked here.
+func topMembers(doc []byte) []member {
+	var members []member
+	// A Result over the whole text, not gjson.Parse's, which starts at the
+	// first brace: ForEach gives indexes in doc itself.
+	gjson.Result{Type: gjson.JSON, Raw: string(doc)}.ForEach(func(k, v gjson.Result) bool {
+		if k.Type != gjson.String {
+			return false // an array's element: doc is not an object
+		}
+		members = append(members, member{name: k, value: v})
+		return true
+	})
+	return members
 }
 
 func (s *Server) listFlows(c *fiber.Ctx) error {

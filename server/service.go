@@ -248,7 +248,8 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, erro
 	if callOnChannel {
 		defer s.lockCallID(req.SessionID).Unlock()
 	}
-	defer s.lockContact(req.contactKey(), req.SessionID, req.legacyKeys())()
+	legacy := req.legacyKeys()
+	defer s.lockContact(req.contactKey(), req.SessionID, legacy)()
 	if callOnChannel {
 		if existing, err := s.store.LoadSession(ctx, req.SessionID); err == nil {
 			return nil, apiErr(fiber.StatusConflict, CodeConflict, "call.id", "call %q on channel %q already has session %s (%s)", req.Call.ID, req.Channel.ID, existing.ID, existing.Status)
@@ -256,10 +257,14 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*TurnReply, erro
 			return nil, err
 		}
 	}
-	return s.startLocked(ctx, req)
+	return s.startLocked(ctx, req, legacy)
 }
 
-func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply, error) {
+// startLocked starts a session under the locks lockContact took of the
+// contact's key and of legacy, the keys it may have been stored under
+// before (req.legacyKeys()), which the contact and a waiting session are
+// read under.
+func (s *Service) startLocked(ctx context.Context, req StartRequest, legacy []olderKey) (*TurnReply, error) {
 	if req.Call != nil {
 		req.Call.State = callState(req.Call.State)
 		if req.Call.State == "" {
@@ -287,9 +292,6 @@ func (s *Service) startLocked(ctx context.Context, req StartRequest) (*TurnReply
 			return nil, err
 		}
 	}
-	// The caller holds the locks of the contact's key and of legacy
-	// (lockContact).
-	legacy := req.legacyKeys()
 	if req.Contact.URN != "" {
 		stored := req.storedContact
 		if !req.read && storesContact(req.Contact.URN) {
@@ -1048,7 +1050,7 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		Variables: map[string]string{}, MessageID: in.ID, LaunchID: in.ID, Input: &input,
 		SessionID: uuid.Must(uuid.NewV7()).String(), Source: LaunchedByMessage,
 		read: true, storedContact: st.Contact,
-	})
+	}, nil)
 }
 
 // IncomingCall starts an IVR session for a call.
@@ -1104,7 +1106,8 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	}
 	c.State = callState(c.State)
 	defer s.lockCallID(id).Unlock()
-	defer s.lockContact(urn, id, legacyKeys(ch.callerOlderURNs(c.From, urn), urn, false))()
+	legacy := legacyKeys(ch.callerOlderURNs(c.From, urn), urn, false)
+	defer s.lockContact(urn, id, legacy)()
 	if existing, err := s.store.LoadSession(ctx, id); err == nil {
 		return nil, apiErr(fiber.StatusConflict, CodeConflict, "call_id", "call %q on channel %q already has session %s (%s)", c.CallID, ch.ID, existing.ID, existing.Status)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -1115,7 +1118,7 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 		// path, the flow does not start; the reply has no session.
 		return &TurnReply{Messages: []Message{}}, nil
 	}
-	return s.startCallLocked(ctx, ch, flowID, field, urn, id, c, "", false)
+	return s.startCallLocked(ctx, ch, flowID, field, urn, id, c, "", false, legacy)
 }
 
 // callFlow returns a channel and the voice flow it answers calls with, and
@@ -1156,16 +1159,15 @@ func checkCallKeys(from, urn, callID string) error {
 }
 
 // startCallLocked starts a call's session under its caller's locks
-// (lockContact);
+// (lockContact), legacy those of the caller's older keys;
 // requestID, when set, records the request as processed with the reply;
 // twiml is set when the reply is answered as TwiML.
-func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string, twiml bool) (*TurnReply, error) {
+func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string, twiml bool, legacy []olderKey) (*TurnReply, error) {
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
 		Call:      &flows.Call{ID: c.CallID, CLI: callerCLI(c.From, urn), To: c.To, State: c.State, Start: s.now()},
 		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID, twiml: twiml,
-		olderURNs: ch.callerOlderURNs(c.From, urn),
-	})
+	}, legacy)
 }
 
 // CallRequest is one request of a telephony side about a call, as Twilio's
@@ -1225,7 +1227,8 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		requestID = callRequestID(r.CallID, r.RequestID)
 	}
 	defer s.lockCallID(id).Unlock()
-	unlock, sess, err := s.lockCallOf(ctx, urn, id, legacyKeys(ch.callerOlderURNs(r.From, urn), urn, false))
+	legacy := legacyKeys(ch.callerOlderURNs(r.From, urn), urn, false)
+	unlock, sess, err := s.lockCallOf(ctx, urn, id, legacy)
 	if err != nil {
 		if !isNotFoundErr(err) {
 			return nil, err
@@ -1238,7 +1241,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		if err != nil {
 			return nil, err
 		}
-		return s.startCallLocked(ctx, ch, flowID, field, urn, id, r.IncomingCall, requestID, r.TwiML)
+		return s.startCallLocked(ctx, ch, flowID, field, urn, id, r.IncomingCall, requestID, r.TwiML, legacy)
 	}
 	defer unlock()
 	if requestID != "" {

@@ -276,7 +276,7 @@ func (b *Bolt) DeleteFlow(ctx context.Context, id string) error {
 		if err := tx.Bucket(bFlows).Delete([]byte(id)); err != nil {
 			return err
 		}
-		if err := deletePrefix(tx.Bucket(bFlowRevs), join(id, "")); err != nil {
+		if _, err := deletePrefix(tx.Bucket(bFlowRevs), join(id, "")); err != nil {
 			return err
 		}
 		return addStat(tx, statFlows, -1)
@@ -292,18 +292,19 @@ func deletedLatest(tx *bbolt.Tx, id string) int {
 	return 0
 }
 
-// deletePrefix deletes every key starting with prefix. Keys are collected
-// first: deleting under a cursor can skip the next key.
-func deletePrefix(bk *bbolt.Bucket, prefix []byte) error {
+// deletePrefix deletes every key starting with prefix and reports how many
+// it deleted. Keys are collected first: deleting under a cursor can skip the
+// next key.
+func deletePrefix(bk *bbolt.Bucket, prefix []byte) (int, error) {
 	var keys [][]byte
 	c := bk.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		keys = append(keys, bytes.Clone(k))
 	}
-	for _, k := range keys {
+	for i, k := range keys {
 		if err := bk.Delete(k); err != nil {
-			return err
+			return i, err
 		}
 	}
-	return nil
+	return len(keys), nil
 }

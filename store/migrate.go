@@ -448,23 +448,22 @@ func dropSessionV1(tx *bbolt.Tx, id string, h1 *headerV1) (int, error) {
 	if err := addStat(tx, statSession(codeStatuses[h1.status]), -1); err != nil {
 		return 0, err
 	}
-	if tb := tx.Bucket(bV1Timers); tb != nil {
-		for _, t := range []struct {
-			at   uint64
-			kind TimerKind
-		}{{h1.timeoutAt, TimerWaitTimeout}, {h1.expiresAt, TimerExpiry}} {
-			k := timerKeyV1(t.at, t.kind, id)
-			if t.at == 0 || tb.Get(k) == nil {
-				continue
-			}
-			if err := tb.Delete(k); err != nil {
-				return 0, err
-			}
-			if err := addStat(tx, statTimers, -1); err != nil {
-				return 0, err
-			}
-			touched++
+	tb := tx.Bucket(bV1Timers)
+	for _, t := range []struct {
+		at   uint64
+		kind TimerKind
+	}{{h1.timeoutAt, TimerWaitTimeout}, {h1.expiresAt, TimerExpiry}} {
+		deleted, err := deleteTimerV1(tb, t.at, t.kind, id)
+		if err != nil {
+			return 0, err
 		}
+		if !deleted {
+			continue
+		}
+		if err := addStat(tx, statTimers, -1); err != nil {
+			return 0, err
+		}
+		touched++
 	}
 	if wb := tx.Bucket(bV1Waiting); wb != nil {
 		if wk := join(h1.channel, h1.urn); string(wb.Get(wk)) == id {
@@ -473,18 +472,11 @@ func dropSessionV1(tx *bbolt.Tx, id string, h1 *headerV1) (int, error) {
 			}
 		}
 	}
-	if bk := tx.Bucket(bV1ByContact); bk != nil && h1.urn != "" {
-		if err := bk.Delete(join(h1.urn, id)); err != nil {
-			return 0, err
-		}
-	}
-	if bk := tx.Bucket(bV1ByStatus); bk != nil {
-		if err := bk.Delete(append([]byte{h1.status}, id...)); err != nil {
-			return 0, err
-		}
+	if err := deleteIndexV1(tx, id, h1); err != nil {
+		return 0, err
 	}
 	if eb := tx.Bucket(bV1Events); eb != nil {
-		n, err := len(prefixKeys(eb, join(id, ""))), deletePrefix(eb, join(id, ""))
+		n, err := deletePrefix(eb, join(id, ""))
 		if err != nil {
 			return 0, err
 		}
@@ -496,14 +488,35 @@ func dropSessionV1(tx *bbolt.Tx, id string, h1 *headerV1) (int, error) {
 	return touched, nil
 }
 
-// prefixKeys returns the keys of bk that start with prefix.
-func prefixKeys(bk *bbolt.Bucket, prefix []byte) [][]byte {
-	var keys [][]byte
-	c := bk.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, k)
+// deleteTimerV1 deletes a layout 1 session's timer of kind due at at (none
+// when at is 0), when it is still stored: RemoveTimer may have removed it.
+// It reports whether it deleted one. tb is the layout 1 timers bucket, nil
+// when the file has none.
+func deleteTimerV1(tb *bbolt.Bucket, at uint64, kind TimerKind, id string) (bool, error) {
+	if at == 0 || tb == nil {
+		return false, nil
 	}
-	return keys
+	k := timerKeyV1(at, kind, id)
+	if tb.Get(k) == nil {
+		return false, nil
+	}
+	return true, tb.Delete(k)
+}
+
+// deleteIndexV1 deletes a layout 1 session's entries in the layout 1
+// contact and status indexes, of the buckets the file holds.
+func deleteIndexV1(tx *bbolt.Tx, id string, h1 *headerV1) error {
+	if bk := tx.Bucket(bV1ByContact); bk != nil && h1.urn != "" {
+		if err := bk.Delete(join(h1.urn, id)); err != nil {
+			return err
+		}
+	}
+	if bk := tx.Bucket(bV1ByStatus); bk != nil {
+		if err := bk.Delete(append([]byte{h1.status}, id...)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // inBatches runs step in one write transaction after another until it
@@ -609,15 +622,11 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 	// Timers: only those still stored (RemoveTimer may have removed one).
 	tb := tx.Bucket(bV1Timers)
 	have := func(at uint64, kind TimerKind) (uint64, error) {
-		if at == 0 || tb == nil {
-			return 0, nil
-		}
-		k := timerKeyV1(at, kind, id)
-		if tb.Get(k) == nil {
-			return 0, nil
+		if deleted, err := deleteTimerV1(tb, at, kind, id); err != nil || !deleted {
+			return 0, err
 		}
 		touched++
-		return at, tb.Delete(k)
+		return at, nil
 	}
 	timeoutAt, err := have(h1.timeoutAt, TimerWaitTimeout)
 	if err != nil {
@@ -686,20 +695,11 @@ func (b *Bolt) migrateSession(tx *bbolt.Tx, id string, v []byte) (int, error) {
 			}
 		}
 	}
-	if rec.urn != "" {
-		if bk := tx.Bucket(bV1ByContact); bk != nil {
-			if err := bk.Delete(join(rec.urn, id)); err != nil {
-				return 0, err
-			}
-		}
-		if !inRow {
-			if err := put(tx.Bucket(bByContact), contactKey(rec.urn, eid), nil); err != nil {
-				return 0, err
-			}
-		}
+	if err := deleteIndexV1(tx, id, &h1); err != nil {
+		return 0, err
 	}
-	if bk := tx.Bucket(bV1ByStatus); bk != nil {
-		if err := bk.Delete(append([]byte{h1.status}, id...)); err != nil {
+	if rec.urn != "" && !inRow {
+		if err := put(tx.Bucket(bByContact), contactKey(rec.urn, eid), nil); err != nil {
 			return 0, err
 		}
 	}
