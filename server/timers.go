@@ -394,6 +394,13 @@ func (s *Service) fireTimer(ctx context.Context, t store.Timer) error {
 	case store.TimerWaitTimeout:
 		w := sess.Wait
 		if sess.Status == flows.StatusWaiting && w != nil && w.TimeoutAt != nil && !w.TimeoutAt.After(now) {
+			if sess.ExpiresAt != nil && !sess.ExpiresAt.After(now) {
+				// The session's expiry is due too (both fell due while
+				// the server was down, or the scan is behind): it
+				// expires, rather than run the Timeout path of a session
+				// whose time is up.
+				return s.guardTimerTurn(ctx, sess, store.TimerExpiry, func() error { return s.expireLoaded(ctx, sess) })
+			}
 			return s.guardTimerTurn(ctx, sess, t.Kind, func() error {
 				// On a call answered as TwiML, the call's next request
 				// is answered with this turn's prompts, as TwiML.
