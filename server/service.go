@@ -534,6 +534,15 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	if sess.Wait == nil {
 		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s is not waiting for input", sess.ID)
 	}
+	if sess.ExpiresAt != nil && !sess.ExpiresAt.After(s.now()) {
+		// The session expired before the input came, and its expiry's
+		// timer has not fired yet (the server was down, or the scan is
+		// behind): it expires now, as the timer would have.
+		var err error
+		if o, err = s.expireOverdue(ctx, sess, in, o); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.tryTurn(); err != nil {
 		return nil, err
 	}
@@ -569,6 +578,52 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	// (a reminder, then the wait again) still expires.
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID,
 		keepExpiry: in.Kind == flows.InputTimeout, saveContact: saveContact, twiml: o.twiml})
+}
+
+// expiredError is what an input for a session whose expiry had passed is
+// answered with once expireOverdue has expired the session: the input was
+// not the session's. A contact's message then goes where a message goes
+// when no session waits (HandleMessage), with contact, the contact stored
+// for the session after its expiry (nil: none).
+type expiredError struct {
+	contact *flows.Contact
+}
+
+func (e *expiredError) Error() string { return "the session expired before the input came" }
+
+// expireOverdue ends sess, locked and waiting, whose expiry has passed
+// before in came for it, with the turn its expiry's timer would have run
+// (expireWith): the events and status the timer writes, once, since the
+// ended session has no timer left. The session usually ends: then the
+// error is a 409 not_waiting wrapping an *expiredError. A session waiting
+// in a subflow runs on in its caller, which may wait again: a message or
+// digits are for that wait, and resume goes on with the options returned;
+// a timeout was of the wait that is over, and is answered as when the
+// session ended.
+func (s *Service) expireOverdue(ctx context.Context, sess *flows.Session, in flows.Input, o resumeOpts) (resumeOpts, error) {
+	ranOn := len(sess.Frames) > 1
+	if err := s.expireWith(ctx, sess, o.contact, o.read); err != nil {
+		return o, err
+	}
+	if ranOn {
+		// The caller's turn may have changed the contact, or stored the
+		// session's copy: what is stored now is read again, by the
+		// resume that goes on as by the start of another flow.
+		o.contact, o.read = nil, false
+	}
+	if sess.Status == flows.StatusWaiting && sess.Wait != nil && in.Kind != flows.InputTimeout {
+		return o, nil
+	}
+	contact := o.contact
+	if !o.read && storesContact(sess.Contact.URN) {
+		var err error
+		if contact, err = s.storedContact(ctx, sess.ContactKey()); err != nil {
+			return o, err
+		}
+	}
+	ae := apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has ended (%s)", sess.ID, sess.Status)
+	ae.Err = &expiredError{contact: contact}
+	return o, ae
 }
 
 // refreshContact gives a session about to run widgets its contact as
@@ -1038,7 +1093,14 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		return decodeReply(ch.ID, in.ID, st.Reply)
 	}
 	if st.Session != nil {
-		return s.resume(ctx, st.Session, flows.Text(in.Text), resumeOpts{messageID: in.ID, contact: st.Contact, read: true})
+		reply, err := s.resume(ctx, st.Session, flows.Text(in.Text), resumeOpts{messageID: in.ID, contact: st.Contact, read: true})
+		var expired *expiredError
+		if err == nil || !errors.As(err, &expired) {
+			return reply, err
+		}
+		// The session had expired before the message came, and has
+		// expired now: the message is one no session waits for.
+		st.Contact = expired.contact
 	}
 	flowID, field := ch.flowFor(in.Text)
 	if flowID == "" {
@@ -1204,7 +1266,8 @@ type CallRequest struct {
 //     session as interrupted, after any turn in progress; the reply is
 //     empty for a call without a session;
 //   - a call without a session starts one;
-//   - a session that has ended answers with no prompts;
+//   - a session that has ended answers with no prompts, as does one whose
+//     expiry has passed, which expires first (expireOverdue);
 //   - Timeout or Digits resume the session with that input;
 //   - a request with neither (a retry of the first request) runs no turn:
 //     it answers with the prompts of the session's last turn, which are
@@ -1287,7 +1350,13 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		sess.Call.State = state
 	}
 	sess.CallTwiML = r.TwiML
-	return s.resume(ctx, sess, in, resumeOpts{messageID: requestID, twiml: r.TwiML})
+	reply, err := s.resume(ctx, sess, in, resumeOpts{messageID: requestID, twiml: r.TwiML})
+	if err != nil && errors.As(err, new(*expiredError)) {
+		// The session had expired before the request came, and has
+		// expired now: answered as a session that has ended.
+		return buildReply(sess, nil), nil
+	}
+	return reply, err
 }
 
 // callRequestID is the key a call's request is remembered by: the call id
@@ -1339,7 +1408,11 @@ func (s *Service) endCallLocked(ctx context.Context, sess *flows.Session, state 
 	if sess.Wait == nil {
 		return s.interruptLoaded(ctx, sess)
 	}
-	return s.resumeLoaded(ctx, sess, flows.Hangup(), "")
+	reply, err := s.resumeLoaded(ctx, sess, flows.Hangup(), "")
+	if err != nil && errors.As(err, new(*expiredError)) {
+		return buildReply(sess, nil), nil // expired before the hang-up came
+	}
+	return reply, err
 }
 
 // lockCall returns the session of a call, locked, after any turn that

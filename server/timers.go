@@ -405,6 +405,9 @@ func (s *Service) fireTimer(ctx context.Context, t store.Timer) error {
 				// On a call answered as TwiML, the call's next request
 				// is answered with this turn's prompts, as TwiML.
 				_, err := s.resume(ctx, sess, flows.Timeout(), resumeOpts{twiml: sess.CallTwiML})
+				if errors.As(err, new(*expiredError)) {
+					return nil // the expiry fell due meanwhile, and resume expired it
+				}
 				return err
 			})
 		}
@@ -458,6 +461,12 @@ func (s *Service) failPanicked(ctx context.Context, id, widget string, p any) er
 }
 
 func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
+	return s.expireWith(ctx, sess, nil, false)
+}
+
+// expireWith expires a locked session; with read set, contact is the
+// contact stored for it (nil: none), read with it (refreshContact).
+func (s *Service) expireWith(ctx context.Context, sess *flows.Session, contact *flows.Contact, read bool) error {
 	if err := s.tryTurn(); err != nil {
 		return err
 	}
@@ -466,7 +475,7 @@ func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
 		// The subflow expires and the flow that called it runs on: with
 		// the contact as stored now, as any turn that runs widgets.
 		var err error
-		if saveContact, err = s.refreshContact(ctx, sess, nil, false); err != nil {
+		if saveContact, err = s.refreshContact(ctx, sess, contact, read); err != nil {
 			return err
 		}
 		// A calling flow deleted meanwhile cannot run on; nor can a
