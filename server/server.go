@@ -141,7 +141,7 @@ type Config struct {
 	Webhooks flows.WebhookService
 	// Importers convert other flow formats (RapidPro exports) on POST /v1/flows.
 	Importers []Importer
-	// Now is the clock (time.Now when nil).
+	// Now is the clock (time.Now when nil); the server reads it in UTC.
 	Now func() time.Time
 }
 
@@ -220,9 +220,15 @@ func (c *Config) withDefaults() {
 	if c.Registry == nil {
 		c.Registry = widgets.Registered()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	// The clock gives UTC whatever the server's TZ, as the engine's does
+	// (now in a flow): every time it stamps, a call's start ($call.start),
+	// a session's expiry, reads the same in flows and answers on any
+	// machine.
+	now := c.Now
+	if now == nil {
+		now = time.Now
 	}
+	c.Now = func() time.Time { return now().UTC() }
 	if c.LogOutput == nil {
 		c.LogOutput = os.Stderr
 	}

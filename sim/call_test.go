@@ -96,3 +96,23 @@ func TestContactURNNormal(t *testing.T) {
 		t.Errorf("said %q, want %q", got, want)
 	}
 }
+
+// TestCallStartUTC: a call's start ($call.start) is in UTC, as now is,
+// whatever the zone of the time the simulation starts at.
+func TestCallStartUTC(t *testing.T) {
+	e := engine.New(widgets.Registered())
+	f, err := e.Load([]byte(`{"id": "when", "kind": "voice", "widgets": [
+	  {"id": "hi", "type": "say", "text": "start @call.start hour @(call.start.Hour())", "exits": {"Next": ""}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 7, 3, 0, 57, 0, time.UTC).In(time.FixedZone("EST", -5*3600))
+	evs, err := sim.New(e, f, sim.Options{Contact: flows.Contact{URN: sim.DefaultURN}}).Start(context.Background(), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "start 2026-12-07T03:00:57Z hour 3"
+	if got := sim.Outputs(evs); len(got) != 1 || got[0] != want {
+		t.Errorf("said %q, want %q", got, want)
+	}
+}

@@ -163,6 +163,8 @@ func New(e *engine.Engine, flow *flows.Flow, o Options) *Simulator {
 func (s *Simulator) Session() *flows.Session { return s.sess }
 
 // Start starts the session and returns the first turn's events.
+// now is the start of a call ($call.start), read in UTC as the engine
+// reads its clock.
 // A messaging flow started with Options.Call runs as a voice flow, and is
 // refused, as POST /v1/sessions refuses it, when it does not pass a voice
 // flow's checks (flows.Flow.CallProblem); so is a flow on a call, of
@@ -180,7 +182,7 @@ func (s *Simulator) Start(ctx context.Context, now time.Time) ([]flows.Event, er
 		if cli == "" {
 			cli = strings.TrimPrefix(s.opts.Contact.URN, "tel:")
 		}
-		p.Call = &flows.Call{ID: "sim-call", CLI: cli, To: s.opts.To, State: "in-progress", Start: now}
+		p.Call = &flows.Call{ID: "sim-call", CLI: cli, To: s.opts.To, State: "in-progress", Start: now.UTC()}
 	}
 	sess, evs, err := s.e.Start(ctx, s.flow, p)
 	s.sess = sess
