@@ -332,8 +332,8 @@ func init() {
 // parse reads s as RapidPro's DATEVALUE and date arithmetic do: a time in
 // RFC 3339 or a date and hours:minutes (in the flow's date format, with
 // dashes), else the first date as the flow's date rules read it
-// (rules.FindDate), with the time of day written in s (10:30, 10:30:15),
-// if any; dateOnly says it has no time of day.
+// (rules.FindDate), with the time of day written in s (10:30, 10:30:15,
+// 10:30pm, 10:30 PM), if any; dateOnly says it has no time of day.
 func (dr dateReader) parse(s string) (t time.Time, dateOnly, ok bool) {
 	s = strings.TrimSpace(s)
 	layout := "02-01-2006 15:04"
@@ -356,6 +356,18 @@ func (dr dateReader) parse(s string) (t time.Time, dateOnly, ok bool) {
 		h, _ := strconv.Atoi(m[1])
 		mi, _ := strconv.Atoi(m[2])
 		sec, _ := strconv.Atoi(m[3]) // 0 when left out
+		// An am or pm after the time, as goflow reads one: pm adds 12
+		// hours but to 12pm (noon), and 12am is midnight.
+		switch strings.ToLower(m[4]) {
+		case "pm":
+			if h < 12 {
+				h += 12
+			}
+		case "am":
+			if h == 12 {
+				h = 0
+			}
+		}
 		if h < 24 && mi < 60 && sec < 60 {
 			y, mo, d := t.Date()
 			return time.Date(y, mo, d, h, mi, sec, 0, t.Location()), false, true
@@ -364,8 +376,9 @@ func (dr dateReader) parse(s string) (t time.Time, dateOnly, ok bool) {
 	return t, true, true
 }
 
-// timeOfDay is a time written in a date's text: hours:minutes[:seconds].
-var timeOfDay = regexp.MustCompile(`(?:^|[^\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?:$|[^\d:])`)
+// timeOfDay is a time written in a date's text: hours:minutes[:seconds],
+// then maybe am or pm, in either case, after a space or not.
+var timeOfDay = regexp.MustCompile(`(?:^|[^\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([aApP][mM])\b)?(?:$|[^\d:])`)
 
 // legacyAdd is RapidPro's a + b or a - b (op): numbers first, then a date
 // and a whole number of days (either side for +, the date first for -).
