@@ -197,6 +197,11 @@ func (c compiler) DateFormat() string {
 	return c.e.environment.DateFormat
 }
 
+// Now is the time by the engine's clock, in UTC, which the date rules run
+// by: the check of a fixed date argument reads a two-digit year in its year
+// (rules.Clock).
+func (c compiler) Now() time.Time { return c.e.clock() }
+
 // Template and Expression return what they compiled with an error marked
 // flows.ErrNewRule: a stored flow keeps it.
 // A template with several problems gives one FieldError for each, joined.

@@ -146,6 +146,61 @@ func TestDateArgumentsFollowTheDateFormat(t *testing.T) {
 	}
 }
 
+// TestTwoDigitYearArgument: a two-digit year in a fixed date argument is
+// read at load as the running rule reads it, the latest such year not after
+// the engine's clock's: the suggestion for one in another order is that
+// date, and one in the flow's order loads with advice to write the date
+// the rule compares with in four digits, which is the date it runs with.
+func TestTwoDigitYearArgument(t *testing.T) {
+	flow := func(arg string) string {
+		return `{"id": "d", "widgets": [
+		  {"id": "ask", "type": "wait_for_response", "result": "D",
+		   "rules": [{"type": "has_date_lt", "args": ["` + arg + `"], "category": "Before"}], "exits": {"Before": "yes", "Other": "no"}},
+		  {"id": "yes", "type": "send_message", "text": "before"},
+		  {"id": "no", "type": "send_message", "text": "not before"}]}`
+	}
+	fx := newFixture(t, nil) // in 2026
+	if _, err := fx.e.Load([]byte(flow("12/31/30"))); err == nil || !strings.Contains(err.Error(), `"12/31/30" is not a date in the flow's date format DD-MM-YYYY (it reads as MM-DD-YYYY): write it as 1930-12-31`) {
+		t.Errorf("month first in a day-first flow: %v, want the date written as the rule reads 30, 1930", err)
+	}
+	f, err := fx.e.Load([]byte(flow("31/12/30")))
+	if err != nil {
+		t.Fatalf("a two-digit year in the flow's format: %v", err)
+	}
+	want := `widget "ask": widgets[0].rules[0].args[0]: "31/12/30" has a two-digit year, which a date rule reads as the latest such year not after the current one (1930-12-31 until 2029, 2030-12-31 from 2030): write it as 1930-12-31 to keep the date it reads in 2026`
+	if len(f.Warnings) != 1 || f.Warnings[0].Error() != want {
+		t.Errorf("warnings %v, want %q", f.Warnings, want)
+	}
+	// The rule runs with the date the advice names.
+	for input, said := range map[string]string{"15/06/1930": "before", "15/06/2029": "not before"} {
+		s, _, err := fx.e.Start(context.Background(), f, engine.StartParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := fx.e.Resume(context.Background(), f, s, flows.Text(input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := texts(evs); len(got) != 1 || got[0] != said {
+			t.Errorf("%s against 31/12/30: %v, want %s", input, got, said)
+		}
+	}
+	// A year the rule reads in this century, and four digits.
+	for arg, want := range map[string]string{
+		"31/12/20":   `"31/12/20" has a two-digit year, which a date rule reads as the latest such year not after the current one (2020-12-31 now): write it as 2020-12-31 to keep the date it reads in 2026`,
+		"31/12/2030": "",
+		"2030-12-31": "",
+	} {
+		f, err := fx.e.Load([]byte(flow(arg)))
+		if err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		if want == "" && len(f.Warnings) > 0 || want != "" && (len(f.Warnings) != 1 || !strings.HasSuffix(f.Warnings[0].Error(), want)) {
+			t.Errorf("%s: warnings %v, want %q", arg, f.Warnings, want)
+		}
+	}
+}
+
 // TestDateFunctionsFollowTheDateFormat: datevalue(), edate() and RapidPro's
 // date + days read a date as the flow's date rules do, month first in a
 // month-first flow.

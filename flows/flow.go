@@ -330,6 +330,10 @@ var (
 	// before the rule still loads (DecodeStored), with the problem as a
 	// warning.
 	ErrNewRule = errors.New("rule newer than the stored flow")
+	// ErrAdvice marks a finding that refuses no flow, new or stored: the
+	// flow loads, and the finding is among its warnings (something that
+	// works as written, but perhaps not as meant).
+	ErrAdvice = errors.New("advice")
 )
 
 // NewRule marks err as reported by a rule added in a later version (see
@@ -481,7 +485,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	}
 	var errs, warns []*FieldError
 	add := func(e *FieldError) {
-		if stored && errors.Is(e, ErrNewRule) {
+		if errors.Is(e, ErrAdvice) || stored && errors.Is(e, ErrNewRule) {
 			warns = append(warns, e)
 		} else {
 			errs = append(errs, e)

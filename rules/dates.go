@@ -161,20 +161,59 @@ func relativeDays(s string) (int, bool) {
 	return 0, false
 }
 
+// Clock is implemented by a flows.Compiler that has the clock the flow's
+// rules run by (the engine's): the check of a fixed date argument reads a
+// two-digit year in that clock's year, as the running rule reads it.
+// Without it, the machine's clock, in UTC.
+type Clock interface {
+	Now() time.Time
+}
+
+func clockOf(c any) time.Time {
+	if cl, ok := c.(Clock); ok {
+		return cl.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
 // checkDateArg checks a fixed date argument against the flow's date format:
 // one written in another order would never be read as a date when the rule
-// runs. An ISO date or a relative one is always good.
-func checkDateArg(s, format string) *flows.FieldError {
-	if _, ok := findDate(s, format, 50); ok {
-		return nil
+// runs. An ISO date or a relative one is always good. A two-digit year is
+// read as the running rule reads it in now's year (dateTest), and one the
+// rule reads is advice: its century follows the current year.
+func checkDateArg(s, format string, now time.Time) *flows.FieldError {
+	pivot := now.Year() % 100
+	if d, ok := findDate(s, format, pivot); ok {
+		return twoDigitYear(s, format, d, now)
 	}
 	for _, f := range []string{DateFormatDayMonthYear, DateFormatMonthDayYear, DateFormatYearMonthDay} {
-		if d, ok := findDate(s, f, 50); ok {
+		if d, ok := findDate(s, f, pivot); ok {
 			return &flows.FieldError{Err: flows.ErrNewRule, Message: fmt.Sprintf(
 				"%q is not a date in the flow's date format %s (it reads as %s): write it as %s", s, format, f, d)}
 		}
 	}
 	return &flows.FieldError{Message: fmt.Sprintf("expected a date (YYYY-MM-DD, a date in the flow's date format %s, today, tomorrow or yesterday), got %q", format, s)}
+}
+
+// twoDigitYear advises on a date argument s, read in format as d in now's
+// year, when its year has two digits: a date rule reads it as the latest
+// such year not after the current one, so the date it compares with moves
+// a century on in time (31/12/30 is 1930-12-31 until 2029, 2030-12-31 from
+// 2030). nil when the year has four digits: the date reads alike in any
+// century.
+func twoDigitYear(s, format string, d date, now time.Time) *flows.FieldError {
+	early, ok1 := findDate(s, format, -1) // every two-digit year in the 1900s
+	late, ok2 := findDate(s, format, 99)  // and in the 2000s
+	if ok1 && ok2 && early == late {
+		return nil
+	}
+	read := fmt.Sprintf("%s now", d)
+	if d.y < 2000 {
+		read = fmt.Sprintf("%s until %d, %04d-%02d-%02d from %d", d, d.y+99, d.y+100, d.m, d.d, d.y+100)
+	}
+	return &flows.FieldError{Err: flows.ErrAdvice, Message: fmt.Sprintf(
+		"%q has a two-digit year, which a date rule reads as the latest such year not after the current one (%s): write it as %s to keep the date it reads in %d",
+		s, read, d, now.Year())}
 }
 
 func dateFormatOf(r any) string {

@@ -187,7 +187,7 @@ func Describe(typ string) (TypeInfo, bool) {
 // "rules[2].args[0]", joined with errors.Join. field is the JSON field holding
 // the list ("rules"). When every error is one of a check added after flows
 // were stored (flows.ErrNewRule), the set is returned with them, for a stored
-// flow to run as before.
+// flow to run as before; so it is when they are advice (flows.ErrAdvice).
 func Compile(c flows.Compiler, field string, cases []Case) (*Set, error) {
 	s := &Set{field: field, rules: make([]*rule, 0, len(cases))}
 	var errs []error
@@ -208,12 +208,13 @@ func Compile(c flows.Compiler, field string, cases []Case) (*Set, error) {
 	}
 	if len(errs) > 0 {
 		for _, err := range errs {
-			if !errors.Is(err, flows.ErrNewRule) {
+			if !errors.Is(err, flows.ErrNewRule) && !errors.Is(err, flows.ErrAdvice) {
 				return nil, errors.Join(errs...)
 			}
 		}
-		// Only checks added after flows were stored failed: a stored flow
-		// keeps its rules and runs them as it did, with warnings.
+		// Only checks added after flows were stored failed, or only advice
+		// was found: a stored flow keeps its rules and runs them as it did,
+		// and any flow those with advice, with warnings.
 		return s, errors.Join(errs...)
 	}
 	return s, nil
@@ -298,7 +299,7 @@ func (rl *rule) prepare(c flows.Compiler, j int, kind argKind, src string) *flow
 		if d, ok := parseISODate(src); ok {
 			rl.date, rl.dated = d, true
 		} else if !isRelativeDate(src) {
-			if err := checkDateArg(src, dateFormatOf(c)); err != nil {
+			if err := checkDateArg(src, dateFormatOf(c), clockOf(c)); err != nil {
 				return err
 			}
 		}
