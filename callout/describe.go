@@ -60,7 +60,8 @@ func CheckAnswer(res *flows.WebhookResult) {
 // CapAnswer holds an answer made without a connection (a mocked one) to
 // the size cap a real call has: maxResponse (the webhook's
 // max_response_bytes), else DefaultMaxResponse, at most MaxResponseBytes. An
-// answer over it is cut there and is too_large, as the Service makes it.
+// answer over it is cut there, at a whole character, and is too_large, as
+// the Service makes it.
 func CapAnswer(res *flows.WebhookResult, maxResponse int) {
 	limit := maxResponse
 	if limit <= 0 {
@@ -70,7 +71,7 @@ func CapAnswer(res *flows.WebhookResult, maxResponse int) {
 	if res == nil || len(res.Body) <= limit {
 		return
 	}
-	res.Body = res.Body[:limit]
+	res.Body = flows.CutText(res.Body, limit)
 	res.Outcome, res.Error = flows.OutcomeTooBig, answerCapError(limit, maxResponse > 0)
 	if res.Response != nil {
 		res.Response.Body, res.Response.Truncated = string(res.Body), true

@@ -407,10 +407,11 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	return resp, rerr
 }
 
-// cut shortens s to at most limit bytes (limit <= 0: no limit).
+// cut shortens s to at most limit bytes (limit <= 0: no limit), at a whole
+// character (flows.CutText), so a trace never holds half of one.
 func cut(s string, limit int) (string, bool) {
 	if limit > 0 && len(s) > limit {
-		return s[:limit], true
+		return flows.CutText(s, limit), true
 	}
 	return s, false
 }

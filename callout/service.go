@@ -538,7 +538,9 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 	a.status, a.headers = resp.StatusCode, resp.Header
 	tooBig := len(data) > limit
 	if tooBig {
-		data = data[:limit]
+		// At a whole character: the body is kept as text and in the
+		// webhook_called event, which would hold half of one as U+FFFD.
+		data = flows.CutText(data, limit)
 	}
 	a.body = data
 	a.response = &flows.HTTPTrace{

@@ -1514,3 +1514,28 @@ func (e *env) enable(sub *Subscription) *Health {
 	}
 	return h
 }
+
+// An endpoint's answer over MaxResponseBytes is kept in the deliveries log
+// cut at the end of the last whole character that fits, never inside one,
+// so the stored attempt does not read back half of it as U+FFFD.
+func TestLongAnswerCutBetweenCharacters(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.MaxResponseBytes = 11 })
+	rc := newReceiver(t)
+	rc.setReply(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("aaaaaaaaaaéé and more"))
+	})
+	sub := e.create(Subscription{URL: rc.URL})
+	e.settle()
+	res, err := e.svc.Test(context.Background(), sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Response == nil || res.Response.Body != "aaaaaaaaaa" || !res.Response.Truncated {
+		t.Errorf("test answer %+v; want the body aaaaaaaaaa, truncated", res.Response)
+	}
+	atts := e.attempts(e.deliveries(sub.ID)[0].ID)
+	if len(atts) != 1 || atts[0].Response == nil || atts[0].Response.Body != "aaaaaaaaaa" || !atts[0].Response.Truncated {
+		t.Fatalf("attempts %+v; want one whose answer is aaaaaaaaaa, truncated", atts)
+	}
+}

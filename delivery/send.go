@@ -175,7 +175,8 @@ func (s *Service) readBody(resp *http.Response) (body string, truncated bool, er
 	_, _ = io.CopyN(io.Discard, resp.Body, 256<<10)
 	rb := buf.Bytes()
 	if int64(len(rb)) > limit {
-		rb, truncated = rb[:limit], true
+		// At a whole character, so the stored attempt never holds half of one.
+		rb, truncated = flows.CutText(rb, int(limit)), true
 	}
 	body = string(rb)
 	if buf.Cap() <= 64<<10 {

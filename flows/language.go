@@ -9,16 +9,34 @@ import (
 
 // LanguageCode is the code a contact's language is looked up by among a
 // flow's translations, which are keyed by ISO 639-3 code: code trimmed and in
-// lower case, and the two-letter ISO 639-1 code of a known language as its
-// ISO 639-3 code (fr, FR → fra). Anything else is returned lower-cased.
+// lower case, the two-letter ISO 639-1 code of a known language as its
+// ISO 639-3 code (fr, FR → fra), and an ISO 639-2/B (bibliographic) code,
+// which RapidPro's early exports and some channels give, as the ISO 639-3
+// code of its language (fre → fra, ger → deu). Anything else is returned
+// lower-cased.
 func LanguageCode(code string) string {
 	c := strings.ToLower(strings.TrimSpace(code))
-	if len(c) == 2 {
+	switch len(c) {
+	case 2:
 		if b, err := language.ParseBase(c); err == nil && isLanguageCode(b.ISO3()) {
 			return b.ISO3()
 		}
+	case 3:
+		if t, ok := bibliographicCodes[c]; ok {
+			return t
+		}
 	}
 	return c
+}
+
+// bibliographicCodes maps the twenty ISO 639-2/B codes that differ from
+// their language's ISO 639-2/T code, which ISO 639-3 (and BCP 47) use, to
+// that code. None of them is an ISO 639-3 code of another language.
+var bibliographicCodes = map[string]string{
+	"alb": "sqi", "arm": "hye", "baq": "eus", "bur": "mya", "chi": "zho",
+	"cze": "ces", "dut": "nld", "fre": "fra", "geo": "kat", "ger": "deu",
+	"gre": "ell", "ice": "isl", "mac": "mkd", "mao": "mri", "may": "msa",
+	"per": "fas", "rum": "ron", "slo": "slk", "tib": "bod", "wel": "cym",
 }
 
 // CheckLanguage reports a language code of a flow (what names it: its
@@ -70,8 +88,9 @@ func suggestLanguage(code string) string {
 
 // VoiceLanguage reads the language a say or gather_digits widget's text is
 // said in: an ISO 639-3 code in lower case (fra, and FRA as fra), the
-// two-letter ISO 639-1 code of a known language as its ISO 639-3 code, as a
-// contact's language is read (fr → fra), or a locale, a language of two or
+// two-letter ISO 639-1 code of a known language or an ISO 639-2/B code as
+// its ISO 639-3 code, as a contact's language is read (fr, fre → fra), or a
+// locale, a language of two or
 // three letters and a region of two letters or three digits (UN M.49),
 // joined by "-" or "_", as "lang-REGION" (fr-CA, pt_BR → pt-BR, es-419). ok
 // is false for anything else; "" is no language, and ok.
@@ -88,11 +107,8 @@ func VoiceLanguage(lang string) (code string, ok bool) {
 	}
 	base = strings.ToLower(base)
 	if !hasRegion {
-		if len(base) == 2 {
-			code := LanguageCode(base)
-			return code, len(code) == 3
-		}
-		return base, true
+		code := LanguageCode(base)
+		return code, len(code) == 3
 	}
 	switch {
 	case len(region) == 2 && asciiLetters(region):

@@ -112,3 +112,25 @@ func sent(evs []flows.Event) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestLanguageCodeBibliographic: the ISO 639-2/B codes that differ from
+// their language's ISO 639-3 code are read as that code, in any case and
+// with white space around; ISO 639-3 codes, two-letter codes and unknown
+// codes are read as before.
+func TestLanguageCodeBibliographic(t *testing.T) {
+	for in, want := range map[string]string{
+		"fre": "fra", "FRE": "fra", " ger ": "deu", "chi": "zho", "dut": "nld", "cze": "ces", "gre": "ell", "per": "fas",
+		"alb": "sqi", "arm": "hye", "baq": "eus", "bur": "mya", "geo": "kat", "ice": "isl", "mac": "mkd",
+		"mao": "mri", "may": "msa", "rum": "ron", "slo": "slk", "tib": "bod", "wel": "cym",
+		"fra": "fra", "deu": "deu", "eng": "eng", "fr": "fra", "xyz": "xyz", "": "",
+	} {
+		if got := flows.LanguageCode(in); got != want {
+			t.Errorf("LanguageCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"fre": "fra", "GER": "deu", "fra": "fra", "fr": "fra", "fr-CA": "fr-CA"} {
+		if got, ok := flows.VoiceLanguage(in); !ok || got != want {
+			t.Errorf("VoiceLanguage(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}

@@ -607,7 +607,8 @@ func (c *flowConv) pick(t translations, where string) (string, map[string]string
 		if code != k && !c.renamed[k] {
 			c.renamed[k] = true
 			msg := fmt.Sprintf("language %q is written %q (ISO 639-3)", k, code)
-			if _, legacy := legacyLangs[strings.ToLower(strings.TrimSpace(k))]; legacy {
+			// Of three letters, only an ISO 639-2/B code is written anew.
+			if lk := strings.ToLower(strings.TrimSpace(k)); len(lk) == 3 && lk != code {
 				msg += ", as RapidPro renamed it in version 11.1"
 			}
 			c.add(levelInfo, where, msg)

@@ -216,22 +216,10 @@ func groupName(raw json.RawMessage) (string, bool) {
 	return "", false
 }
 
-// legacyLangs maps ISO 639-2/B codes that RapidPro's early exports used to the
-// ISO 639-3 codes Parley (and RapidPro since version 11.1) use.
-var legacyLangs = map[string]string{
-	"fre": "fra", "ger": "deu", "dut": "nld", "chi": "zho", "cze": "ces", "gre": "ell",
-	"per": "fas", "rum": "ron", "slo": "slk", "alb": "sqi", "arm": "hye", "baq": "eus",
-	"bur": "mya", "geo": "kat", "ice": "isl", "mac": "mkd", "mao": "mri", "may": "msa",
-	"tib": "bod", "wel": "cym",
-}
-
-// normLang returns the ISO 639-3 code of a legacy language code or of a
-// two-letter ISO 639-1 one (fr → fra); "base" and "" stay as they are: no
-// language.
+// normLang returns the ISO 639-3 code of a language code as flows.LanguageCode
+// reads it: an ISO 639-2/B code that RapidPro's early exports used (fre) or a
+// two-letter ISO 639-1 one (fr) as fra, the code ISO 639-3 (and RapidPro
+// since version 11.1) use; "base" and "" stay as they are: no language.
 func normLang(code string) string {
-	c := strings.ToLower(strings.TrimSpace(code))
-	if n, ok := legacyLangs[c]; ok {
-		return n
-	}
-	return flows.LanguageCode(c)
+	return flows.LanguageCode(code)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -503,7 +504,18 @@ func (cs *channelSet) put(ctx context.Context, c *Channel, clearToken bool) (boo
 	if existed && c.AuthToken == "" && !clearToken {
 		c.AuthToken = old.AuthToken
 	}
-	b, err := json.Marshal(c)
+	// A channel stored by a version that kept its scheme's case made its
+	// senders' URNs in that case (olderURNsOf): the same scheme put again,
+	// in whatever case, keeps it, stored as it was, so the contacts and
+	// waiting sessions of those URNs are still found, after a restart too.
+	// A scheme left out is tel, as a sender's URN is made with it: one
+	// stored as "TEL" is kept, and shown as "tel".
+	stored := *c
+	if existed && old.storedScheme != old.Scheme && strings.EqualFold(old.storedScheme, cmp.Or(c.Scheme, "tel")) {
+		c.Scheme = old.Scheme
+		c.storedScheme, stored.Scheme = old.storedScheme, old.storedScheme
+	}
+	b, err := json.Marshal(&stored)
 	if err != nil {
 		return false, err
 	}

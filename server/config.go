@@ -19,32 +19,34 @@ import (
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/store"
 )
 
 // Environment variables read by ConfigFromEnv.
 const (
-	EnvAddr             = "PARLEY_ADDR"
-	EnvData             = "PARLEY_DATA"
-	EnvLogFormat        = "PARLEY_LOG_FORMAT"
-	EnvLogLevel         = "PARLEY_LOG_LEVEL"
-	EnvAPIKeys          = "PARLEY_API_KEYS"
-	EnvAllowCIDRs       = "PARLEY_ALLOW_CIDRS"
-	EnvWebhooks         = "PARLEY_WEBHOOKS"
-	EnvBodyLimit        = "PARLEY_BODY_LIMIT"
-	EnvHeaderLimit      = "PARLEY_HEADER_LIMIT"
-	EnvBatchLimit       = "PARLEY_BATCH_LIMIT"
-	EnvMaxSteps         = "PARLEY_MAX_STEPS"
-	EnvMaxValue         = "PARLEY_MAX_VALUE"
-	EnvMaxPath          = "PARLEY_MAX_PATH"
-	EnvMaxExprBytes     = "PARLEY_MAX_EXPR_BYTES"
-	EnvMaxExprItems     = "PARLEY_MAX_EXPR_ITEMS"
-	EnvSessionCache     = "PARLEY_SESSION_CACHE"
-	EnvTurnTimeout      = "PARLEY_TURN_TIMEOUT"
-	EnvSessionExpiry    = "PARLEY_SESSION_EXPIRY"
-	EnvDedupeRetention  = "PARLEY_DEDUPE_RETENTION"
-	EnvCallTimeoutGrace = "PARLEY_CALL_TIMEOUT_GRACE"
-	EnvSessionRetention = "PARLEY_SESSION_RETENTION"
-	EnvPublicURL        = "PARLEY_PUBLIC_URL"
+	EnvAddr               = "PARLEY_ADDR"
+	EnvData               = "PARLEY_DATA"
+	EnvLogFormat          = "PARLEY_LOG_FORMAT"
+	EnvLogLevel           = "PARLEY_LOG_LEVEL"
+	EnvAPIKeys            = "PARLEY_API_KEYS"
+	EnvAllowCIDRs         = "PARLEY_ALLOW_CIDRS"
+	EnvWebhooks           = "PARLEY_WEBHOOKS"
+	EnvBodyLimit          = "PARLEY_BODY_LIMIT"
+	EnvHeaderLimit        = "PARLEY_HEADER_LIMIT"
+	EnvBatchLimit         = "PARLEY_BATCH_LIMIT"
+	EnvMaxSteps           = "PARLEY_MAX_STEPS"
+	EnvMaxValue           = "PARLEY_MAX_VALUE"
+	EnvMaxPath            = "PARLEY_MAX_PATH"
+	EnvMaxExprBytes       = "PARLEY_MAX_EXPR_BYTES"
+	EnvMaxExprItems       = "PARLEY_MAX_EXPR_ITEMS"
+	EnvSessionCache       = "PARLEY_SESSION_CACHE"
+	EnvTurnTimeout        = "PARLEY_TURN_TIMEOUT"
+	EnvSessionExpiry      = "PARLEY_SESSION_EXPIRY"
+	EnvDedupeRetention    = "PARLEY_DEDUPE_RETENTION"
+	EnvCallTimeoutGrace   = "PARLEY_CALL_TIMEOUT_GRACE"
+	EnvSessionRetention   = "PARLEY_SESSION_RETENTION"
+	EnvWriteProbeInterval = "PARLEY_WRITE_PROBE_INTERVAL"
+	EnvPublicURL          = "PARLEY_PUBLIC_URL"
 
 	EnvWebhookTimeout       = "PARLEY_WEBHOOK_TIMEOUT"
 	EnvWebhookMaxResponse   = "PARLEY_WEBHOOK_MAX_RESPONSE"
@@ -217,6 +219,7 @@ var settings = []setting{
 		c.SessionRetention = d
 		return nil
 	}},
+	{"write-probe-interval", EnvWriteProbeInterval, "duration", "while the store's writes fail (a full disk), how often one turn is let through to find out whether they succeed again; the Retry-After of the turns refused meanwhile", store.DefaultWriteProbeInterval.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.WriteProbeInterval })},
 	{"webhook-timeout", EnvWebhookTimeout, "duration", "default time limit of a webhook widget's call", callout.DefaultTimeout.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.WebhookTimeout })},
 	{"webhook-max-response", EnvWebhookMaxResponse, "bytes", "default cap in bytes on a webhook widget's answer", strconv.Itoa(callout.DefaultMaxResponse), false, func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)

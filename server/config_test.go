@@ -130,6 +130,24 @@ func TestServeFlags(t *testing.T) {
 		}, ""},
 		{"negative session retention", []string{"--session-retention", "-1h"}, nil, nil, "--session-retention"},
 		{"bad env session retention", nil, map[string]string{EnvSessionRetention: "a month"}, nil, EnvSessionRetention},
+		{"write probe interval default", nil, nil, func(t *testing.T, c Config) {
+			if c.WriteProbeInterval != time.Second {
+				t.Errorf("write probe interval %s, want 1s", c.WriteProbeInterval)
+			}
+		}, ""},
+		{"write probe interval from env", nil, map[string]string{EnvWriteProbeInterval: "250ms"}, func(t *testing.T, c Config) {
+			if c.WriteProbeInterval != 250*time.Millisecond {
+				t.Errorf("write probe interval %s, want 250ms", c.WriteProbeInterval)
+			}
+		}, ""},
+		{"write probe interval, flag wins", []string{"--write-probe-interval", "10s"}, map[string]string{EnvWriteProbeInterval: "0"}, func(t *testing.T, c Config) {
+			if c.WriteProbeInterval != 10*time.Second {
+				t.Errorf("write probe interval %s, want 10s", c.WriteProbeInterval)
+			}
+		}, ""},
+		{"zero write probe interval", []string{"--write-probe-interval", "0"}, nil, nil, `--write-probe-interval: "0" is not a positive duration`},
+		{"negative write probe interval", []string{"--write-probe-interval", "-1s"}, nil, nil, `--write-probe-interval: "-1s" is not a positive duration`},
+		{"bad env write probe interval", nil, map[string]string{EnvWriteProbeInterval: "0s"}, nil, EnvWriteProbeInterval + `: "0s" is not a positive duration`},
 		{"zero batch limit", []string{"--batch-limit", "0"}, nil, nil, "--batch-limit"},
 		{"bad env batch limit", nil, map[string]string{EnvBatchLimit: "many"}, nil, EnvBatchLimit},
 		{"zero dedupe retention", []string{"--dedupe-retention", "0s"}, nil, nil, "--dedupe-retention"},

@@ -84,3 +84,39 @@ func TestSessionBlankContactNameKeepsStored(t *testing.T) {
 		}
 	}
 }
+
+// A contact language given as an ISO 639-2/B (bibliographic) code, as
+// RapidPro's early exports and some channels write it, is the contact's
+// ISO 639-3 language: "fre" gets the flow's "fra" translation, "GER" its
+// "deu" one, and a flow keyed by such a code reaches contacts of the
+// ISO 639-3 code; a flow that sets the contact's language to one does the
+// same. Through the API and the simulator alike.
+func TestSessionContactLanguageBibliographic(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(`{"id": "hello", "language": "eng", "widgets": [{"id": "m", "type": "send_message",
+	  "text": "Hello (@contact.language)", "translations": {"fra": {"text": "Bonjour (@contact.language)"}, "deu": {"text": "Hallo (@contact.language)"}}}]}`)
+	ts.createFlow(`{"id": "old", "language": "eng", "widgets": [{"id": "m", "type": "send_message",
+	  "text": "Hello", "translations": {"fre": {"text": "Bonjour"}}}]}`)
+	ts.createFlow(`{"id": "switch", "language": "eng", "widgets": [
+	  {"id": "set", "type": "set_variable", "scope": "contact", "name": "language", "value": "ger", "exits": {"Next": "m"}},
+	  {"id": "m", "type": "send_message", "text": "Hello (@contact.language)", "translations": {"deu": {"text": "Hallo (@contact.language)"}}}]}`)
+	for i, c := range []struct{ path, flow, lang, want string }{
+		{"/v1/sessions", "hello", "fre", "Bonjour (fra)"},
+		{"/v1/sessions", "hello", " GER ", "Hallo (deu)"},
+		{"/v1/sessions", "old", "fra", "Bonjour"},
+		{"/v1/sessions", "old", "fre", "Bonjour"},
+		{"/v1/sessions", "switch", "", "Hallo (deu)"},
+		{"/v1/simulator/sessions", "hello", "fre", "Bonjour (fra)"},
+		{"/v1/simulator/sessions", "hello", "ger", "Hallo (deu)"},
+	} {
+		urn := "tel:+1555000200" + string(rune('0'+i))
+		contact := map[string]any{"urn": urn}
+		if c.lang != "" {
+			contact["language"] = c.lang
+		}
+		r := ts.must(201, "POST", c.path, map[string]any{"flow": c.flow, "contact": contact})
+		if got := strings.Join(texts(r), "|"); got != c.want {
+			t.Errorf("%s, flow %s, contact language %q: sent %q, want %q", c.path, c.flow, c.lang, got, c.want)
+		}
+	}
+}

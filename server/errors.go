@@ -159,8 +159,9 @@ func toAPIError(err error) *APIError {
 	case storeWriteCause(err) != nil:
 		// The file's path stays in the log: the client learns the cause.
 		c := storeWriteCause(err)
-		return &APIError{Status: c.status, Code: c.code, Message: c.cause + "; " + c.written + ", " + c.retry,
-			Err: err, RetryAfter: store.WriteProbeInterval}
+		// Its Retry-After, the write probe interval, is the server's
+		// (Server.errorHandler).
+		return &APIError{Status: c.status, Code: c.code, Message: c.cause + "; " + c.written + ", " + c.retry, Err: err}
 	case errors.Is(err, store.ErrClosed):
 		return &APIError{Status: fiber.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the server is shutting down", Err: err}
 	}
@@ -249,6 +250,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		defer func() { s.requestDone(c, rid, "", start) }()
 	}
 	ae := toAPIError(err)
+	if ae.RetryAfter == 0 && storeWriteCause(err) != nil {
+		// A write that failed: the store lets the next turn through once
+		// the write probe interval has passed.
+		ae.RetryAfter = s.cfg.WriteProbeInterval
+	}
 	if ae.Status == fiber.StatusRequestEntityTooLarge && ae.Code == CodeTooLarge {
 		ae.Message = fmt.Sprintf("request body over the %d-byte limit (--body-limit, %s)", s.cfg.BodyLimit, EnvBodyLimit)
 	}

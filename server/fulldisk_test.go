@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -57,7 +58,7 @@ func TestStoreDiskFull(t *testing.T) {
 	// while turns are refused before they run.
 	first, _ := e["message"].(string)
 	since, _, _ := strings.Cut(first, ": ")
-	ts.clock.Advance(store.WriteProbeInterval + time.Second)
+	ts.clock.Advance(store.DefaultWriteProbeInterval + time.Second)
 	ts.must(http.StatusInsufficientStorage, "POST", "/v1/sessions", start)
 	r = ts.do("GET", "/healthz", nil)
 	e = r.errorOf(t)
@@ -73,7 +74,7 @@ func TestStoreDiskFull(t *testing.T) {
 	}
 
 	disk.Free()
-	ts.clock.Advance(store.WriteProbeInterval) // until a turn is let through
+	ts.clock.Advance(store.DefaultWriteProbeInterval) // until a turn is let through
 	ts.must(http.StatusCreated, "POST", "/v1/sessions", start)
 	ts.must(http.StatusOK, "GET", "/healthz", nil)
 	if n := counter(t, ts, "parley_sessions_started_total"); n != 2 {
@@ -184,7 +185,7 @@ func TestStoreDiskFullHoldsTurns(t *testing.T) {
 	logged("after 20 retries", 1)
 	// A second later one turn is let through, to find out whether writes
 	// succeed: it fails again, and the others are refused.
-	ts.clock.Advance(store.WriteProbeInterval)
+	ts.clock.Advance(store.DefaultWriteProbeInterval)
 	for range 5 {
 		if resp, m := post(start); resp.StatusCode != http.StatusInsufficientStorage {
 			t.Fatalf("a retry on a full disk a second later: %d %v, want 507", resp.StatusCode, m)
@@ -198,7 +199,7 @@ func TestStoreDiskFullHoldsTurns(t *testing.T) {
 	// With room again, the next turn let through succeeds, and the turns
 	// after it run at once.
 	disk.Free()
-	ts.clock.Advance(store.WriteProbeInterval)
+	ts.clock.Advance(store.DefaultWriteProbeInterval)
 	for i := range 3 {
 		if resp, m := post(start); resp.StatusCode != http.StatusCreated {
 			t.Fatalf("start %d once there is room: %d %v, want 201", i, resp.StatusCode, m)
@@ -208,6 +209,53 @@ func TestStoreDiskFullHoldsTurns(t *testing.T) {
 		t.Errorf("%d webhook calls after three turns saved, want 5", n)
 	}
 	ts.must(http.StatusOK, "GET", "/healthz", nil)
+}
+
+// TestStoreDiskFullProbeInterval: --write-probe-interval sets how long
+// turns are refused after a failed write before one is let through, and
+// the Retry-After that says so, over HTTP as a client retrying sees it.
+func TestStoreDiskFullProbeInterval(t *testing.T) {
+	var calls atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hook.Close()
+	disk := smalldisk.Mount(t, 4<<20)
+	cfg, err := ServeFlags([]string{"--write-probe-interval", "5s"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(c *Config) {
+		c.DataDir = disk.Dir
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.WriteProbeInterval = cfg.WriteProbeInterval
+	})
+	ts.createFlow(`{"id":"order","name":"Order","widgets":[
+ {"id":"lookup","type":"webhook","method":"POST","url":"` + hook.URL + `","result":"Order","exits":{"Success":"","Failure":""}}]}`)
+	base := ts.listen()
+	big := make([]byte, 150<<10)
+	rand.Read(big)
+	start, _ := json.Marshal(map[string]any{"flow": "order", "contact": map[string]any{"urn": "tel:+15550101", "fields": map[string]any{"notes": hex.EncodeToString(big)}}})
+	post := func(when string, wantCalls int64, wantRetry string) {
+		t.Helper()
+		resp, err := http.Post(base+"/v1/sessions", "application/json", bytes.NewReader(start))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusInsufficientStorage || resp.Header.Get("Retry-After") != wantRetry || calls.Load() != wantCalls {
+			t.Errorf("%s: %d, Retry-After %q, %d webhook calls; want 507, %s and %d", when, resp.StatusCode, resp.Header.Get("Retry-After"), calls.Load(), wantRetry, wantCalls)
+		}
+	}
+	disk.FillUp()
+	post("the turn whose write fails", 1, "5")
+	post("a retry at once", 1, "5")
+	ts.clock.Advance(time.Second)
+	post("a retry a second later", 1, "4")
+	ts.clock.Advance(4 * time.Second)
+	post("a retry five seconds later", 2, "5")
+	post("a retry after it", 2, "5")
 }
 
 // TestStoreDiskFullHoldsTimers: while the store's writes fail, due timers
@@ -255,7 +303,7 @@ func TestStoreDiskFullHoldsTimers(t *testing.T) {
 	}
 
 	disk.Free()
-	ts.clock.Advance(store.WriteProbeInterval)
+	ts.clock.Advance(store.DefaultWriteProbeInterval)
 	if _, err := ts.srv.svc.scanTimers(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +332,7 @@ func TestStoreWriteCauses(t *testing.T) {
 	} {
 		err := fmt.Errorf("save turn of session x: %w", fmt.Errorf("%w: write /data/parley.db: sys", c.err))
 		ae := toAPIError(err)
-		if ae.Status != c.status || ae.Code != c.code || ae.Message != c.msg || ae.RetryAfter != store.WriteProbeInterval {
+		if ae.Status != c.status || ae.Code != c.code || ae.Message != c.msg {
 			t.Errorf("%v: %d %s %q (retry after %s), want %d %s %q", c.err, ae.Status, ae.Code, ae.Message, ae.RetryAfter, c.status, c.code, c.msg)
 		}
 	}

@@ -106,6 +106,11 @@ type Config struct {
 	// (completed, expired, failed, interrupted) is kept after it ended: then
 	// it is deleted with its events. Zero keeps ended sessions.
 	SessionRetention time.Duration
+	// WriteProbeInterval is how often, while the store's writes fail, a
+	// turn is let through to find out whether they succeed again, and the
+	// Retry-After of the turns refused meanwhile
+	// (store.DefaultWriteProbeInterval when 0).
+	WriteProbeInterval time.Duration
 	// WebhookTimeout and WebhookMaxResponse are the webhook widget's defaults
 	// for calls whose webhook sets none (0: callout's 10 s and 256 KiB).
 	WebhookTimeout     time.Duration
@@ -214,6 +219,9 @@ func (c *Config) withDefaults() {
 	if c.TimerInterval <= 0 {
 		c.TimerInterval = DefaultTimerInterval
 	}
+	if c.WriteProbeInterval <= 0 {
+		c.WriteProbeInterval = store.DefaultWriteProbeInterval
+	}
 	if c.Importers == nil {
 		c.Importers = []Importer{RapidProImporter{}}
 	}
@@ -304,7 +312,8 @@ func New(cfg Config) (*Server, error) {
 		path := filepath.Join(cfg.DataDir, DBFile)
 		// A map with room to grow: a backup's read transaction would
 		// otherwise make commits wait whenever the file outgrows it.
-		b, err := store.Open(path, store.Options{Logger: cfg.Logger, Now: cfg.Now, InitialMmapSize: store.ServingMmapSize(path)})
+		b, err := store.Open(path, store.Options{Logger: cfg.Logger, Now: cfg.Now, InitialMmapSize: store.ServingMmapSize(path),
+			WriteProbeInterval: cfg.WriteProbeInterval})
 		if err != nil {
 			return nil, err // it names the file
 		}

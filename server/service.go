@@ -104,7 +104,8 @@ type writeGate interface {
 // full disk): the turn's webhooks would be called and its write would
 // fail, again on every retry of its message, so a client retrying a few
 // messages would have the flow's webhooks called hundreds of times. One
-// turn a second is let through, to find out whether writes succeed again
+// turn each write probe interval (Config.WriteProbeInterval, a second by
+// default) is let through, to find out whether writes succeed again
 // (store.Bolt.TryWrite). The refusal is a *store.WritesHeldError. While
 // writes succeed this is one atomic load.
 func (s *Service) tryTurn() error {

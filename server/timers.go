@@ -226,8 +226,8 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 	tr := s.timers
 	if s.turnsHeld() {
 		// The store's writes fail: the timers wait, rather than run turns
-		// whose writes would fail. Once a second one scan goes on, and its
-		// first turn finds out whether writes succeed again.
+		// whose writes would fail. Once each write probe interval one scan
+		// goes on, and its first turn finds out whether writes succeed again.
 		return timerScan{}, nil
 	}
 	// The timers a scan passes over (running, busy, backing off) are read

@@ -85,7 +85,7 @@ func TestSayLanguageIsChecked(t *testing.T) {
 			t.Errorf("error %v, want widget %q at widgets[0].language: %s", e, c.id, c.want)
 		}
 	}
-	for lang, want := range map[string]string{"english": "", "fr": "fr-FR", "fra": "fr-FR", "pt_br": "pt-BR", "es-419": "es-ES", "sw": "", "xyz": ""} {
+	for lang, want := range map[string]string{"english": "", "fr": "fr-FR", "fra": "fr-FR", "fre": "fr-FR", "GER": "de-DE", "pt_br": "pt-BR", "es-419": "es-ES", "sw": "", "xyz": ""} {
 		if got := twilioSayLanguage(lang); got != want {
 			t.Errorf("twilioSayLanguage(%q) = %q, want %q", lang, got, want)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
 )
 
 // visitsFlow greets a contact with its URN, number and visits so far,
@@ -415,5 +417,89 @@ func TestOlderURNsOfNormalSender(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { ch.olderURNsOf("+15550100100", "tel:+15550100100") }); n != 0 {
 		t.Errorf("olderURNsOf of a normal sender: %v allocations, want 0", n)
+	}
+}
+
+// A channel stored by a version that kept its scheme's case ("WhatsApp")
+// made its senders' URNs in that case: a PUT of the channel with the same
+// scheme in lower case, as GET shows it, keeps those contacts and the
+// sessions waiting under them reachable, also after a restart, while the
+// channel is shown and its new senders' URNs made in lower case.
+func TestChannelPutKeepsStoredSchemeCase(t *testing.T) {
+	dir := t.TempDir()
+	storeRaw(t, dir, map[string]string{"visits": visitsFlow})
+	st, err := store.Open(filepath.Join(dir, DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, doc := range map[string]string{
+		"wa":  `{"id":"wa","scheme":"WhatsApp","default_flow":"visits"}`,
+		"sms": `{"id":"sms","scheme":"TEL","default_flow":"visits"}`,
+	} {
+		if err := st.PutConfig(context.Background(), store.Channels, id, json.RawMessage(doc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(c *Config) { c.DataDir = dir })
+	ch, err := ts.srv.svc.channels.get("wa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the earlier version started them: the URN in the scheme's case.
+	for _, urn := range []string{"WhatsApp:+15550100100", "WhatsApp:+15550200200", "WhatsApp:+15550300300"} {
+		if _, err := ts.srv.svc.Start(context.Background(), StartRequest{FlowID: "visits", Channel: ch, Variables: map[string]string{},
+			Contact: flows.Contact{URN: urn, Fields: map[string]string{"visits": "7"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := ts.must(200, "PUT", "/v1/channels/wa", string(ts.do("GET", "/v1/channels/wa", nil).Body))
+	if got["scheme"] != "whatsapp" {
+		t.Errorf("the channel after a GET-PUT round trip: scheme %v, want whatsapp", got["scheme"])
+	}
+	resumed := func(ts *testServer, from string) {
+		t.Helper()
+		r := ts.must(200, "POST", "/v1/channels/wa/messages", `{"from":"`+from+`","text":"back"}`)
+		if got, want := firstText(t, r), "got [back] urn=[WhatsApp:"+from+"]"; got != want {
+			t.Errorf("a sender whose session waits under the stored scheme's case: %q, want %q", got, want)
+		}
+	}
+	resumed(ts, "+15550100100")
+	// A PUT of the scheme in another case keeps it too.
+	ts.must(200, "PUT", "/v1/channels/wa", `{"scheme":"WHATSAPP","default_flow":"visits"}`)
+	resumed(ts, "+15550200200")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts = newTestServer(t, func(c *Config) { c.DataDir = dir })
+	if got := ts.must(200, "GET", "/v1/channels/wa", nil); got["scheme"] != "whatsapp" {
+		t.Errorf("the channel after a restart: scheme %v, want whatsapp", got["scheme"])
+	}
+	resumed(ts, "+15550300300")
+	// A channel stored as "TEL", put back without a scheme (tel), keeps
+	// it too.
+	sms, err := ts.srv.svc.channels.get("sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.srv.svc.Start(context.Background(), StartRequest{FlowID: "visits", Channel: sms, Variables: map[string]string{},
+		Contact: flows.Contact{URN: "TEL:+15550500500"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ts.must(200, "PUT", "/v1/channels/sms", `{"default_flow":"visits"}`); got["scheme"] != "tel" {
+		t.Errorf("a channel stored as TEL put without a scheme: scheme %v, want tel", got["scheme"])
+	}
+	r := ts.must(200, "POST", "/v1/channels/sms/messages", `{"from":"+15550500500","text":"back"}`)
+	if got, want := firstText(t, r), "got [back] urn=[TEL:+15550500500]"; got != want {
+		t.Errorf("a sender of a channel stored as TEL: %q, want %q", got, want)
+	}
+	// A new sender's URN is made in lower case.
+	r = ts.must(200, "POST", "/v1/channels/wa/messages", `{"from":"+15550400400","text":"hi"}`)
+	if got, want := firstText(t, r), "urn=[whatsapp:+15550400400] tel=[] visits=[]"; got != want {
+		t.Errorf("a new sender: %q, want %q", got, want)
 	}
 }

@@ -51,3 +51,47 @@ func TestWebhookTextAnswerCutBetweenCharacters(t *testing.T) {
 		})
 	}
 }
+
+// An answer over the webhook's max_response_bytes, and a request body over
+// it, are cut in the webhook_called event at the end of the last whole
+// character that fits, as the text answer is: the stored event holds the
+// answer's beginning, never half of a character read back as U+FFFD.
+func TestWebhookAnswerOverCapCutBetweenCharacters(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("aaaaaaaaaaéé and more"))
+	}))
+	t.Cleanup(hook.Close)
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ts.createFlow(`{"id":"cap","name":"Cap","widgets":[
+ {"id":"hook","type":"webhook","method":"POST","url":"` + hook.URL + `","body_mode":"custom","body":"xxxxxxxxx🇫🇷 Paris","max_response_bytes":11,
+  "exits":{"Success":"","Failure":"say"}},
+ {"id":"say","type":"send_message","text":"@flow.hook.text"}]}`)
+	r := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "cap"})
+	if got := texts(r); len(got) != 1 || got[0] != "aaaaaaaaaa" {
+		t.Errorf("sent %q; want the answer's first whole characters, aaaaaaaaaa", got)
+	}
+	raw := ts.do("GET", "/v1/sessions/"+r["id"].(string)+"/events", nil)
+	if raw.Status != 200 || strings.Contains(string(raw.Body), "\ufffd") || strings.Contains(strings.ToLower(string(raw.Body)), `\ufffd`) {
+		t.Fatalf("events: %d %s; want 200 without U+FFFD", raw.Status, raw.Body)
+	}
+	var called map[string]any
+	for _, e := range raw.JSON(t)["events"].([]any) {
+		if e := e.(map[string]any); e["type"] == "webhook_called" {
+			called = e
+		}
+	}
+	if called == nil {
+		t.Fatalf("no webhook_called event in %s", raw.Body)
+	}
+	req, _ := called["request"].(map[string]any)
+	resp, _ := called["response"].(map[string]any)
+	if called["outcome"] != "too_large" || resp["body"] != "aaaaaaaaaa" || resp["truncated"] != true {
+		t.Errorf("webhook_called outcome %v, response %v; want too_large and the body aaaaaaaaaa, truncated", called["outcome"], resp)
+	}
+	if req["body"] != "xxxxxxxxx" || req["truncated"] != true {
+		t.Errorf("webhook_called request %v; want the body xxxxxxxxx, truncated before the flag", req)
+	}
+}

@@ -49,6 +49,9 @@ type Options struct {
 	// the OS page size). Larger pages fill better with ~700-byte sessions
 	// but make every commit write more; see docs/storage.md.
 	PageSize int
+	// WriteProbeInterval is how often TryWrite lets a write through while
+	// the store's writes fail (DefaultWriteProbeInterval when 0).
+	WriteProbeInterval time.Duration
 }
 
 // Bolt is the bbolt implementation of Store. All methods are safe for
@@ -61,6 +64,8 @@ type Bolt struct {
 	compress bool
 	maxGroup int
 	pageSize int64
+	// probeEvery is Options.WriteProbeInterval.
+	probeEvery time.Duration
 
 	// Group commit: SaveTurn hands its write to the committer goroutine,
 	// which runs every write waiting at that moment in one transaction, so
@@ -168,9 +173,10 @@ func writeError(err error) error {
 	return err
 }
 
-// WriteProbeInterval is how often TryWrite lets a write through while the
-// store's writes fail, to find out whether they succeed again.
-const WriteProbeInterval = time.Second
+// DefaultWriteProbeInterval is how often TryWrite lets a write through
+// while the store's writes fail, to find out whether they succeed again,
+// unless Options.WriteProbeInterval says otherwise.
+const DefaultWriteProbeInterval = time.Second
 
 // WritesHeldError is TryWrite's error while the store's writes fail: the
 // write is not tried. It wraps the latest failure's error, so errors.Is
@@ -191,7 +197,7 @@ func (e *WritesHeldError) Unwrap() error { return e.Failure.Err }
 // store (a turn, which calls webhooks) should be made now: nil while writes
 // succeed. Once a commit has failed writing the file, until one succeeds,
 // it returns a *WritesHeldError, except for one write every
-// WriteProbeInterval after the latest failure, which finds out whether
+// Options.WriteProbeInterval after the latest failure, which finds out whether
 // writes succeed again. While writes succeed it costs one atomic load.
 func (b *Bolt) TryWrite() error {
 	f := b.writeFailure.Load()
@@ -200,12 +206,12 @@ func (b *Bolt) TryWrite() error {
 	}
 	now := b.now().UnixNano()
 	next := b.probeAt.Load()
-	if now >= next && b.probeAt.CompareAndSwap(next, now+int64(WriteProbeInterval)) {
+	if now >= next && b.probeAt.CompareAndSwap(next, now+int64(b.probeEvery)) {
 		return nil
 	}
 	wait := time.Duration(next - now)
 	if wait <= 0 {
-		wait = WriteProbeInterval // another write took the probe
+		wait = b.probeEvery // another write took the probe
 	}
 	return &WritesHeldError{Failure: f, RetryAfter: wait}
 }
@@ -236,7 +242,7 @@ func (b *Bolt) committed(err error) error {
 	err = writeError(err)
 	b.statFailed.Add(1)
 	now := b.now()
-	b.probeAt.Store(now.Add(WriteProbeInterval).UnixNano())
+	b.probeAt.Store(now.Add(b.probeEvery).UnixNano())
 	f := &WriteFailure{Since: now, At: now, Err: err}
 	for {
 		prev := b.writeFailure.Load()
@@ -245,7 +251,8 @@ func (b *Bolt) committed(err error) error {
 		}
 		if b.writeFailure.CompareAndSwap(prev, f) {
 			if prev == nil {
-				b.log.Error("store writes fail: turns are refused, one a second let through to find out when they succeed again", "path", b.path, "err", err)
+				b.log.Error("store writes fail: turns are refused, one let through each probe interval to find out when they succeed again",
+					"path", b.path, "probe_interval", b.probeEvery, "err", err)
 			}
 			return err
 		}
@@ -329,6 +336,9 @@ func Open(path string, opts Options) (*Bolt, error) {
 	if opts.MaxGroup <= 0 {
 		opts.MaxGroup = 256
 	}
+	if opts.WriteProbeInterval <= 0 {
+		opts.WriteProbeInterval = DefaultWriteProbeInterval
+	}
 	start := time.Now()
 	_, serr := os.Stat(path)
 	created := errors.Is(serr, os.ErrNotExist)
@@ -354,16 +364,17 @@ func Open(path string, opts Options) (*Bolt, error) {
 		return nil, err
 	}
 	b := &Bolt{
-		db:       db,
-		path:     path,
-		log:      opts.Logger,
-		now:      opts.Now,
-		compress: !opts.Uncompressed,
-		maxGroup: opts.MaxGroup,
-		pageSize: int64(db.Info().PageSize),
-		writes:   make(chan *writeReq),
-		quit:     make(chan struct{}),
-		stopped:  make(chan struct{}),
+		db:         db,
+		path:       path,
+		log:        opts.Logger,
+		now:        opts.Now,
+		compress:   !opts.Uncompressed,
+		maxGroup:   opts.MaxGroup,
+		pageSize:   int64(db.Info().PageSize),
+		probeEvery: opts.WriteProbeInterval,
+		writes:     make(chan *writeReq),
+		quit:       make(chan struct{}),
+		stopped:    make(chan struct{}),
 	}
 	if err = b.firstReads(); err != nil {
 		db.Close()

@@ -38,7 +38,7 @@ func limitFileSize(t *testing.T, n uint64) {
 // A commit that needs the file to grow past the file size limit fails
 // with ErrFileTooLarge, which bbolt's "file resize error" no longer wraps,
 // and is the store's write failure, which holds writes back (TryWrite)
-// but for one a WriteProbeInterval.
+// but for one a DefaultWriteProbeInterval.
 func TestWriteFileTooLarge(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "parley.db")
 	var now atomic.Pointer[time.Time]
@@ -74,10 +74,10 @@ func TestWriteFileTooLarge(t *testing.T) {
 	}
 	var held *WritesHeldError
 	if err := b.TryWrite(); !errors.As(err, &held) || !errors.Is(err, ErrFileTooLarge) ||
-		held.RetryAfter <= 0 || held.RetryAfter > WriteProbeInterval || !b.WritesHeld() {
-		t.Fatalf("TryWrite right after the failure: %v, want the writes held for up to %s", err, WriteProbeInterval)
+		held.RetryAfter <= 0 || held.RetryAfter > DefaultWriteProbeInterval || !b.WritesHeld() {
+		t.Fatalf("TryWrite right after the failure: %v, want the writes held for up to %s", err, DefaultWriteProbeInterval)
 	}
-	later := t0.Add(WriteProbeInterval)
+	later := t0.Add(DefaultWriteProbeInterval)
 	now.Store(&later)
 	if b.WritesHeld() {
 		t.Error("WritesHeld a probe interval after the failure")

@@ -7,11 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
-	"github.com/rivo/uniseg"
 )
 
 // TypeWebhook calls an HTTP service mid-flow.
@@ -260,30 +258,10 @@ func (w *Webhook) notSaved(res *flows.WebhookResult) string {
 // maxTextAnswer bounds how much of a non-JSON answer a session keeps.
 const maxTextAnswer = 4096
 
-// textAnswer is body as text, cut to at most max bytes at the end of the last
-// grapheme cluster that fits, so a character, or a letter with its accent, a
-// flag or an emoji with its skin tone, is never cut in two; a single cluster
-// longer than max is cut at the last whole code point that fits.
+// textAnswer is body as text, cut to at most max bytes at a whole
+// character (flows.CutText).
 func textAnswer(body []byte, max int) string {
-	if len(body) <= max {
-		return string(body)
-	}
-	end, state := 0, -1
-	for rest := body; len(rest) > 0; {
-		var c []byte
-		c, rest, _, state = uniseg.FirstGraphemeCluster(rest, state)
-		if end+len(c) > max {
-			break
-		}
-		end += len(c)
-	}
-	if end == 0 {
-		end = max
-		for end > 0 && !utf8.RuneStart(body[end]) {
-			end--
-		}
-	}
-	return string(body[:end])
+	return string(flows.CutText(body, max))
 }
 
 var _ flows.Widget = (*Webhook)(nil)

@@ -40,6 +40,7 @@ import (
 	exampleflows "github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/internal/cputime"
+	"github.com/parleyhq/parley/rapidpro"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
 )
@@ -478,6 +479,14 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--flow %s: %w", o.flow, err)
 	}
+	if script == nil {
+		doc = flows.TrimBOM(doc)
+		if rapidpro.IsExport(doc) || rapidpro.IsNewFormat(doc) {
+			if doc, err = benchExportFlow(doc); err != nil {
+				return nil, nil, fmt.Errorf("--flow %s: %w", o.flow, err)
+			}
+		}
+	}
 	if o.messages != "" {
 		script = strings.Split(o.messages, "|")
 	}
@@ -485,6 +494,25 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 		return nil, nil, fmt.Errorf("--flow %s: give the conversation's texts with --messages 'hi|CU001|thanks'", o.flow)
 	}
 	return doc, script, nil
+}
+
+// benchExportFlow is the flow a RapidPro export runs as: its first flow
+// that imports, converted as POST /v1/flows imports it (RapidPro's demo
+// order service pointed at the server's, which the run points at its
+// receiver), so that its webhooks are checked, and it is run, as a Parley
+// flow file's.
+func benchExportFlow(data []byte) ([]byte, error) {
+	res, err := server.RapidProImporter{}.Convert(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Flows) == 0 {
+		if len(res.Failed) > 0 {
+			return nil, fmt.Errorf("a RapidPro export with no flow that imports: %s", strings.Join(res.Failed, "; "))
+		}
+		return nil, errors.New("a RapidPro export with no flow that imports")
+	}
+	return res.Flows[0], nil
 }
 
 // checkWebhooks looks at where the webhook widgets of the flow doc, and of
@@ -527,7 +555,7 @@ func (o *benchOptions) checkWebhooks(ctx context.Context, doc []byte) error {
 	var src func(context.Context, string) ([]byte, error)
 	for queue := []reached{{widgets: root}}; len(queue) > 0; queue = queue[1:] {
 		r := queue[0]
-		if err := o.checkFlowWebhooks(r.widgets, r.via, configs); err != nil {
+		if err := o.checkFlowWebhooks(ctx, r.widgets, r.via, configs); err != nil {
 			return err
 		}
 		for _, w := range r.widgets {
@@ -583,7 +611,7 @@ func benchWidgets(doc []byte) ([]benchWidget, error) {
 
 // checkFlowWebhooks is checkWebhooks for the widgets of one flow, the
 // run's own (via empty) or one entered by the subflows via.
-func (o *benchOptions) checkFlowWebhooks(widgets []benchWidget, via []string, configs map[string]*flows.WebhookConfig) error {
+func (o *benchOptions) checkFlowWebhooks(ctx context.Context, widgets []benchWidget, via []string, configs map[string]*flows.WebhookConfig) error {
 	who, where := "--flow "+o.flow, ""
 	if len(via) > 0 {
 		who += " enters " + strings.Join(via, ", which enters ")
@@ -602,7 +630,17 @@ func (o *benchOptions) checkFlowWebhooks(widgets []benchWidget, via []string, co
 					return fmt.Errorf("%s: widget %q calls the webhook %q configured on the server at --url, whose destination the run cannot see: "+
 						"give --call-webhooks to call it as the server has it, the load going there", who, w.ID, w.Webhook)
 				}
-				o.asWritten = append(o.asWritten, fmt.Sprintf("%swidget %q, the server's webhook %q", where, w.ID, w.Webhook))
+				// As in process, a webhook the server does not have is
+				// refused: every call would fail.
+				switch err := o.serverWebhook(ctx, w.Webhook); {
+				case errors.Is(err, errNoBenchWebhook):
+					return fmt.Errorf("%s: widget %q calls the named webhook %q, which the server at --url does not have (GET /v1/webhook-configs/%s: 404): every call would fail; "+
+						"configure it there (PUT /v1/webhook-configs/%s, or the server's --webhooks file)", who, w.ID, w.Webhook, url.PathEscape(w.Webhook), url.PathEscape(w.Webhook))
+				case err != nil:
+					o.asWritten = append(o.asWritten, fmt.Sprintf("%swidget %q, the server's webhook %q, not read (%v)", where, w.ID, w.Webhook, err))
+				default:
+					o.asWritten = append(o.asWritten, fmt.Sprintf("%swidget %q, the server's webhook %q", where, w.ID, w.Webhook))
+				}
 				continue
 			}
 			cfg, ok := configs[w.Webhook]
@@ -636,6 +674,22 @@ func (o *benchOptions) checkFlowWebhooks(widgets []benchWidget, via []string, co
 
 // errNoBenchFlow: the run's server has no flow of that id.
 var errNoBenchFlow = errors.New("no such flow")
+
+// errNoBenchWebhook: the server at --url has no configured webhook of that
+// name.
+var errNoBenchWebhook = errors.New("no such webhook")
+
+// serverWebhook finds out whether the server at --url has the configured
+// webhook name (GET /v1/webhook-configs/{name}): nil when it has,
+// errNoBenchWebhook when it answers 404, another error when it cannot tell.
+func (o *benchOptions) serverWebhook(ctx context.Context, name string) error {
+	c := &benchClient{base: strings.TrimSuffix(o.url, "/"), apiKey: o.apiKey, hc: &fasthttp.Client{DialDualStack: true}}
+	out, code, err := c.do(ctx, "GET", "/v1/webhook-configs/"+url.PathEscape(name), nil, nil)
+	if code == fasthttp.StatusNotFound && gjson.GetBytes(out, "error.message").String() == fmt.Sprintf("webhook %q not found", name) {
+		return errNoBenchWebhook
+	}
+	return err
+}
 
 // subflowSource returns what reads the definition of a flow the run's
 // server has, as a subflow widget enters it. In process that is the

@@ -1526,3 +1526,104 @@ func TestBenchSubflowWebhooks(t *testing.T) {
 		t.Errorf("in process, a flow not among the examples: %v, called as written %q", err, as)
 	}
 }
+
+// benchExport writes a legacy RapidPro export whose one flow replies and
+// calls the webhook hook, and returns its path.
+func benchExport(t *testing.T, hook string) string {
+	t.Helper()
+	export := fmt.Sprintf(`{"version": "11.7", "flows": [{"version": "11.7", "base_language": "eng", "flow_type": "M",
+ "metadata": {"uuid": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", "name": "Hooks"}, "entry": "a1",
+ "action_sets": [{"uuid": "a1", "destination": "r1", "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "hi"}}]}],
+ "rule_sets": [{"uuid": "r1", "ruleset_type": "webhook", "label": "Hook", "operand": "@step.value",
+   "config": {"webhook": %q, "webhook_action": "POST"},
+   "rules": [{"uuid": "x1", "category": {"eng": "Success"}, "destination": null, "test": {"type": "webhook_status", "status": "success"}},
+     {"uuid": "x2", "category": {"eng": "Failure"}, "destination": null, "test": {"type": "webhook_status", "status": "failure"}}]}]}]}`, hook)
+	path := filepath.Join(t.TempDir(), "export.json")
+	if err := os.WriteFile(path, []byte(export), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A RapidPro export given to --flow is run as the Parley flow its first
+// flow imports as, and its webhooks are checked as a flow file's: one that
+// leaves this machine is refused without --call-webhooks, before anything
+// is sent to the server; RapidPro's demo order service goes to the run's
+// receiver, as the native example's does.
+func TestBenchRapidProExportWebhooks(t *testing.T) {
+	export := benchExport(t, "https://orders.example.com/lookup")
+	want := `parley bench: --flow ` + export + `: widget "r1" calls https://orders.example.com/lookup, which is not this machine (or cannot be told before the run): the run's load would go there; give --call-webhooks`
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"bench", "--flow", export, "--messages", "hi"}, nil, &out, &errOut); code != 2 || !strings.HasPrefix(errOut.String(), want) {
+		t.Errorf("in process: exit %d, stderr %q; want exit 2 saying %q", code, errOut.String(), want)
+	}
+	o := benchOptions{flow: export, messages: "hi", callWebhooks: true}
+	if conv, _, err := o.benchFlow(); err != nil {
+		t.Fatal(err)
+	} else if err := o.checkWebhooks(context.Background(), conv); err != nil || !slices.Equal(o.asWritten, []string{`widget "r1", https://orders.example.com/lookup (--call-webhooks)`}) {
+		t.Errorf("with --call-webhooks: %v, called as written %q", err, o.asWritten)
+	}
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	base := serveForTest(t, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), []string{"bench", "--url", base, "--flow", export, "--messages", "hi"}, nil, &out, &errOut); code != 2 || !strings.HasPrefix(errOut.String(), want) {
+		t.Errorf("--url: exit %d, stderr %q; want exit 2 saying %q", code, errOut.String(), want)
+	}
+	resp, err := http.Get(base + "/v1/flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(list), "Hooks") {
+		t.Errorf("the refused run imported the export on the server: %s", list)
+	}
+
+	var got struct {
+		Conversations int64 `json:"conversations"`
+		WebhookCalls  int64 `json:"webhook_calls"`
+		Failed        int64 `json:"webhook_calls_failed"`
+	}
+	demo := benchExport(t, "https://textit.in/demo/status")
+	benchJSONStderr(t, &got, "--flow", demo, "--messages", "hi", "--json", "--idle", "0", "--events", "", "--concurrency", "2", "--duration", "400ms")
+	if got.Conversations == 0 || got.WebhookCalls < got.Conversations || got.Failed != 0 {
+		t.Errorf("the export with RapidPro's demo service: %+v; want conversations, each with its webhook call answered by the run's receiver", got)
+	}
+}
+
+// With --url and --call-webhooks, a named webhook the server does not have
+// is refused, as one missing from --webhooks is in process: every call
+// would fail; one it has is called as the server has it.
+func TestBenchURLNamedWebhookMissing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	base := serveForTest(t, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	flow := benchFlowFile(t, t.TempDir(), func(m map[string]any) { delete(m, "url"); m["webhook"] = "orders" })
+	want := `parley bench: --flow ` + flow + `: widget "lookup" calls the named webhook "orders", which the server at --url does not have (GET /v1/webhook-configs/orders: 404): every call would fail; configure it there`
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"bench", "--url", base, "--call-webhooks", "--flow", flow, "--messages", "hi|CU001|thanks"}, nil, &out, &errOut); code != 2 || !strings.HasPrefix(errOut.String(), want) {
+		t.Errorf("exit %d, stderr %q; want exit 2 saying %q", code, errOut.String(), want)
+	}
+	req, _ := http.NewRequest("PUT", base+"/v1/webhook-configs/orders", strings.NewReader(`{"name":"orders","url":"https://orders.example.com/lookup","method":"POST"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("PUT /v1/webhook-configs/orders: %d", resp.StatusCode)
+	}
+	doc, err := os.ReadFile(flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := benchOptions{flow: flow, url: base, callWebhooks: true}
+	if err := o.checkWebhooks(context.Background(), doc); err != nil || !slices.Equal(o.asWritten, []string{`widget "lookup", the server's webhook "orders"`}) {
+		t.Errorf("once the server has it: %v, called as written %q", err, o.asWritten)
+	}
+}

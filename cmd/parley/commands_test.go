@@ -128,6 +128,46 @@ func TestWebhookTestCommand(t *testing.T) {
 	}
 }
 
+// parley webhook test sends the contact a real message of the --urn would
+// make: the URN normal as the server keeps it; and one with an invisible
+// character is refused naming the flag, as parley simulate refuses it.
+func TestWebhookTestCommandURN(t *testing.T) {
+	var sent struct {
+		Contact struct{ URN string }
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewDecoder(r.Body).Decode(&sent)
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	hooks := filepath.Join(t.TempDir(), "hooks.json")
+	if err := os.WriteFile(hooks, []byte(`{"webhooks":[{"name":"crm","url":"`+srv.URL+`/crm","method":"POST"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd(t, "", "webhook", "test", "crm", "--webhooks", hooks, "--allow-cidr", "127.0.0.0/8", "--urn", " TEL:+1 (555) 010-0100")
+	if code != 0 || sent.Contact.URN != "tel:+15550100100" {
+		t.Errorf("exit %d, contact URN sent %q; want 0 and tel:+15550100100\n%s%s", code, sent.Contact.URN, stdout, stderr)
+	}
+	sent.Contact.URN = ""
+	for _, args := range [][]string{
+		{"webhook", "test", "crm", "--webhooks", hooks, "--allow-cidr", "127.0.0.0/8", "--urn", "tel:+1555\n0100"},
+		{"simulate", "--urn", "tel:+1555\n0100", "../../examples/order-status/flow.json"},
+	} {
+		code, stdout, stderr = runCmd(t, "hi\n", args...)
+		want := "parley simulate"
+		if args[0] == "webhook" {
+			want = "parley webhook test"
+		}
+		want += `: --urn: the URN "tel:+1555\n0100" holds the invisible character U+000A at byte 9: write the URN without it`
+		if code != 2 || !strings.HasPrefix(stderr, want) || stdout != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 2 and %q", args[0], code, stdout, stderr, want)
+		}
+	}
+	if sent.Contact.URN != "" {
+		t.Errorf("the refused URN was sent: %q", sent.Contact.URN)
+	}
+}
+
 // parley compact shrinks a stopped server's store file, keeps what it
 // holds, and refuses a file a server has open.
 func TestCompactCommand(t *testing.T) {

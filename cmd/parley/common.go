@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley/callout"
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/server"
 )
 
@@ -187,4 +188,17 @@ func serverURL(raw string, tls bool) (*url.URL, error) {
 		return nil, fmt.Errorf("%q: port %q is not a number up to 65535", shown, u.Port())
 	}
 	return u, nil
+}
+
+// contactURN is a --urn flag's URN as the server keeps a contact's
+// (flows.NormalURN: "tel:+1 555 010 0100" is tel:+15550100100), so a flow
+// or webhook sees what a real message's contact would give it; or an
+// error naming the flag when the URN holds a character that cannot name
+// a contact (flows.URNProblem), as the server refuses it.
+func contactURN(flag, urn string) (string, error) {
+	normal := flows.NormalURN(urn)
+	if p := flows.URNProblem(normal); p != "" {
+		return "", fmt.Errorf("%s: the URN %q %s", flag, urn, p)
+	}
+	return normal, nil
 }

@@ -92,6 +92,10 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "parley simulate: %s: %s\n", fe.Path, fe.Message)
 		return 2
 	}
+	if _, err := contactURN("--urn", *urn); err != nil {
+		fmt.Fprintln(stderr, "parley simulate:", err)
+		return 2
+	}
 	real, err := out.service()
 	if err != nil {
 		fmt.Fprintln(stderr, "parley simulate:", err)

@@ -28,7 +28,7 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(vars, "var", "a sample flow variable `name=value` (repeatable)")
 	fields := pairs{}
 	fs.Var(fields, "user-key", "a sample user key `name=value` (repeatable)")
-	urn := fs.String("urn", "tel:+15555550100", "a sample contact URN")
+	urn := fs.String("urn", sim.DefaultURN, "a sample contact URN, made normal as the server keeps a contact's")
 	var out outgoing
 	out.register(fs)
 	pos, err := parseInterspersed(fs, args[1:])
@@ -47,6 +47,11 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usage("the webhook NAME is missing: give the name of one entry of %s", out.webhooks)
 	case len(pos) > 1:
 		return usage("one webhook NAME expected, got %d (%s)", len(pos), quoteAll(pos))
+	}
+	sampleURN, err := contactURN("--urn", *urn)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley webhook test:", err)
+		return 2
 	}
 	svc, err := out.service()
 	if err != nil {
@@ -67,7 +72,7 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "parley webhook test:", err)
 		return 2
 	}
-	contact := flows.Contact{URN: *urn}
+	contact := flows.Contact{URN: sampleURN}
 	if len(fields) > 0 {
 		contact.Fields = fields
 	}
