@@ -352,6 +352,13 @@ func (e *Engine) CallProblem(ctx context.Context, flow *flows.Flow) error {
 	return flow.CallProblem(ctx, e.source)
 }
 
+// MessageProblem reports why flow cannot start without a call, nil when it
+// can: flows.Flow.MessageProblem, with the subflows it can enter loaded
+// from the engine's flow source, as a turn loads them.
+func (e *Engine) MessageProblem(ctx context.Context, flow *flows.Flow) error {
+	return flow.MessageProblem(ctx, e.source)
+}
+
 // Resume continues a waiting session with an input. flow is the session's root
 // flow at the session's revision; subflows are loaded from the engine's FlowSource.
 func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session, in flows.Input) ([]flows.Event, error) {
@@ -655,6 +662,14 @@ func (t *turn) next(w flows.Widget, out flows.Outcome) string {
 				t.fail(fmt.Sprintf("subflow %q cannot run on this call: %v", child.ID, err))
 				return ""
 			}
+		} else if err := child.OwnMessageProblem(); err != nil {
+			// A session without a call (messages) entering a voice flow:
+			// its say, play and gather_digits would reach no one. Checked
+			// at the start too where the start is checked (MessageProblem);
+			// a session a channel starts, or one started before the subflow
+			// became a voice flow, is stopped here.
+			t.fail(fmt.Sprintf("subflow %q cannot run without a call: %v", child.ID, err))
+			return ""
 		}
 		t.sess.Top().Widget = w.Base().ID
 		t.sess.Frames = append(t.sess.Frames, &flows.Frame{FlowID: child.ID, Revision: child.Revision})

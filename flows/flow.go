@@ -865,11 +865,45 @@ func (f *Flow) KindProblem(kind string) *FieldError {
 // and parley simulate and test with a call all refuse such a start with
 // this message; the engine checks each subflow again as a call enters it.
 func (f *Flow) CallProblem(ctx context.Context, src FlowSource) error {
+	return f.subflowProblem(ctx, src, (*Flow).OwnCallProblem)
+}
+
+// MessageProblem reports why f cannot run without a call (on messages),
+// nil when it can: a voice flow's prompts would reach no one, so f must
+// not be one, nor any subflow f can enter, directly or through other
+// subflows, loaded from src as the engine enters them. The error names the
+// subflows that lead to the voice flow, each with the widget that enters
+// it, as CallProblem's does; subflows that src does not give are passed
+// over. POST /v1/sessions, the simulator and parley simulate and test
+// without a call all refuse such a start with this message; the engine
+// checks each subflow again as a session without a call enters it.
+func (f *Flow) MessageProblem(ctx context.Context, src FlowSource) error {
+	return f.subflowProblem(ctx, src, (*Flow).OwnMessageProblem)
+}
+
+// OwnMessageProblem is MessageProblem for f alone, not its subflows. The
+// error is ErrWrongKind (errors.Is).
+func (f *Flow) OwnMessageProblem() error {
+	if f.IsVoice() {
+		return wrongKindError(fmt.Sprintf("flow %q is a voice flow, which runs only on a call: over messages no one would hear its prompts", f.ID))
+	}
+	return nil
+}
+
+// wrongKindError is a message that is ErrWrongKind, without its words.
+type wrongKindError string
+
+func (e wrongKindError) Error() string        { return string(e) }
+func (e wrongKindError) Is(target error) bool { return target == ErrWrongKind }
+
+// subflowProblem is the first problem own finds in f or in a subflow f can
+// enter (see CallProblem), with the subflows on the way to it.
+func (f *Flow) subflowProblem(ctx context.Context, src FlowSource, own func(*Flow) error) error {
 	seen := map[string]bool{f.ID: true}
 	var via []string // the subflows entered, and where, down to g
 	var walk func(g *Flow) error
 	walk = func(g *Flow) error {
-		if err := g.OwnCallProblem(); err != nil {
+		if err := own(g); err != nil {
 			if len(via) == 0 {
 				return err
 			}

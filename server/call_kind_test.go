@@ -148,3 +148,90 @@ func TestCallEnteringSubflowChangedSinceFails(t *testing.T) {
 		t.Errorf("the session without a call entering the subflow: %v, want it waiting in it", r)
 	}
 }
+
+// A session without a call does not enter a voice flow as a subflow: its
+// say, play and gather_digits would reach no one. A start that can enter
+// one, directly or through another subflow, is refused naming the
+// subflows on the way and the widgets entering them; on a call the same
+// flow starts. A session already running, or one a channel's message
+// starts (not checked at its start), fails at the widget entering it.
+func TestMessagesRefuseVoiceSubflow(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	const menu = `{"id":"menu","name":"Menu","kind":"voice","widgets":[
+ {"id":"hi","type":"say","text":"Press 1 for sales.","exits":{"Next":""}}]}`
+	for _, f := range []string{
+		menu,
+		`{"id":"via","name":"Via","widgets":[
+ {"id":"hello","type":"send_message","text":"Hello.","exits":{"Next":"go"}},
+ {"id":"go","type":"subflow","flow":"menu","exits":{"Complete":"","Expired":""}}]}`,
+		`{"id":"main","name":"Main","widgets":[{"id":"enter","type":"subflow","flow":"via","exits":{"Complete":"","Expired":""}}]}`,
+		`{"id":"later","name":"Later","widgets":[{"id":"hi","type":"send_message","text":"Hi.","exits":{"Next":""}}]}`,
+		`{"id":"ask","name":"Ask","widgets":[
+ {"id":"wait","type":"wait_for_response","result":"Answer","timeout":10,"exits":{"Next":"sub","Timeout":""}},
+ {"id":"sub","type":"subflow","flow":"later","exits":{"Complete":"","Expired":""}}]}`,
+	} {
+		ts.createFlow(f)
+	}
+	const want = `flow "main" enters subflow "via" (widget "enter"), which enters subflow "menu" (widget "go"): flow "menu" is a voice flow, which runs only on a call`
+	for _, path := range []string{"/v1/sessions", "/v1/simulator/sessions"} {
+		r := ts.do("POST", path, `{"flow":"main","contact":{"urn":"tel:+15550001"}}`)
+		e := r.errorOf(t)
+		if msg, _ := e["message"].(string); r.Status != 422 || e["field"] != "flow" || !strings.HasPrefix(msg, want) {
+			t.Errorf("POST %s main without a call: %d %s, want 422 at flow saying %q", path, r.Status, r.Body, want)
+		}
+	}
+	if list := ts.must(200, "GET", "/v1/sessions?flow=main", nil); len(list["sessions"].([]any)) != 0 {
+		t.Errorf("the refused start left sessions: %v", list["sessions"])
+	}
+	// On a call the subflow is heard.
+	if s := ts.must(201, "POST", "/v1/sessions", `{"flow":"main","call":{"id":"CA1","from":"+15550001"}}`); s["status"] != "completed" {
+		t.Errorf("main on a call: %v", s)
+	}
+
+	// The subflow became a voice flow after the session started.
+	chat := ts.must(201, "POST", "/v1/sessions", `{"flow":"ask","contact":{"urn":"tel:+15550002"}}`)["id"].(string)
+	ts.must(200, "PUT", "/v1/flows/later", `{"id":"later","name":"Later","kind":"voice","widgets":[{"id":"hi","type":"say","text":"Hi.","exits":{"Next":""}}]}`)
+	r := ts.must(200, "POST", "/v1/sessions/"+chat+"/resume", `{"text":"1"}`)
+	if r["status"] != "failed" || len(texts(r)) != 0 {
+		t.Errorf("the session entering the voice subflow: %v, want it failed before the subflow says anything", r)
+	}
+	const wantEvent = `subflow "later" cannot run without a call: flow "later" is a voice flow, which runs only on a call`
+	errorEvents := func(id string) (errs []map[string]any) {
+		for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+			if e := e.(map[string]any); e["type"] == "error" {
+				errs = append(errs, e)
+			}
+		}
+		return errs
+	}
+	if errs := errorEvents(chat); len(errs) != 1 || !strings.HasPrefix(errs[0]["message"].(string), wantEvent) || errs[0]["widget"] != "sub" {
+		t.Errorf("error events %v, want one of widget sub saying %q", errs, wantEvent)
+	}
+
+	// A channel's messages start its default flow and triggers' flows
+	// without a call: one that can enter a voice subflow is refused.
+	ts.createFlow(`{"id":"soon","name":"Soon","widgets":[{"id":"hi","type":"send_message","text":"Hi.","exits":{"Next":""}}]}`)
+	ts.createFlow(`{"id":"greet","name":"Greet","widgets":[
+ {"id":"hello","type":"send_message","text":"Hello.","exits":{"Next":"go"}},
+ {"id":"go","type":"subflow","flow":"soon","exits":{"Complete":"","Expired":""}}]}`)
+	cr := ts.do("POST", "/v1/channels", `{"id":"web","default_flow":"main"}`)
+	if e := cr.errorOf(t); cr.Status != 422 || e["field"] != "default_flow" || !strings.HasPrefix(e["message"].(string), `default_flow "main": `+want) {
+		t.Errorf("a channel whose default flow enters a voice subflow: %d %s, want 422 at default_flow saying %q", cr.Status, cr.Body, want)
+	}
+	cr = ts.do("POST", "/v1/channels", `{"id":"web","default_flow":"greet","triggers":[{"keyword":"go","flow":"via"}]}`)
+	if e := cr.errorOf(t); cr.Status != 422 || e["field"] != "triggers[0].flow" || !strings.Contains(e["message"].(string), `flow "via" enters subflow "menu" (widget "go"): flow "menu" is a voice flow`) {
+		t.Errorf("a trigger's flow entering a voice subflow: %d %s, want 422 at triggers[0].flow", cr.Status, cr.Body)
+	}
+	// A channel's message starts its flow unchecked: one whose subflow
+	// became a voice flow since fails at the widget entering it.
+	ts.must(201, "POST", "/v1/channels", `{"id":"web","default_flow":"greet"}`)
+	ts.must(200, "PUT", "/v1/flows/soon", `{"id":"soon","name":"Soon","kind":"voice","widgets":[{"id":"hi","type":"say","text":"Hi.","exits":{"Next":""}}]}`)
+	m := ts.must(200, "POST", "/v1/channels/web/messages", `{"from":"tel:+15550003","text":"hi"}`)
+	if m["status"] != "failed" || !slices.Equal(texts(m), []string{"Hello."}) {
+		t.Errorf("a message starting greet: %v, want it failed at the voice subflow after Hello.", m)
+	}
+	const wantChannel = `subflow "soon" cannot run without a call: flow "soon" is a voice flow`
+	if errs := errorEvents(m["id"].(string)); len(errs) != 1 || !strings.HasPrefix(errs[0]["message"].(string), wantChannel) || errs[0]["widget"] != "go" {
+		t.Errorf("error events %v, want one of widget go saying %q", errs, wantChannel)
+	}
+}

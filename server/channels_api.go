@@ -82,8 +82,16 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 			}
 			return err
 		}
-		if want := refKind(ref[0]); f.Kind != want {
+		want := refKind(ref[0])
+		if f.Kind != want {
 			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "%s %q is a %s flow; %s", ref[0], ref[1], f.Kind, kindNeed[want])
+		}
+		if want == flows.KindMessaging {
+			// Messages start it without a call: no subflow it can enter
+			// may be a voice flow, whose prompts no one would hear.
+			if err := s.svc.eng.MessageProblem(c.UserContext(), f); err != nil {
+				return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "%s %q: %v", ref[0], ref[1], err)
+			}
 		}
 	}
 	created, err := s.svc.channels.put(c.UserContext(), &ch, body.AuthToken.Null)

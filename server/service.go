@@ -429,7 +429,8 @@ func legacyKeys(older []olderURN, urn string, sandbox bool) []olderKey {
 // voice flow: a wait_for_response without a timeout would keep the caller
 // waiting in silence forever. So must the subflows a flow on a call can
 // enter, a voice flow's too (flows.Flow.CallProblem), read through the
-// flow cache as the turn reads them.
+// flow cache as the turn reads them. Without a call, no subflow the flow
+// can enter may be a voice flow (flows.Flow.MessageProblem).
 func (s *Service) checkStartKind(ctx context.Context, flow *flows.Flow, call bool) error {
 	if flow.IsVoice() && !call {
 		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow",
@@ -439,6 +440,8 @@ func (s *Service) checkStartKind(ctx context.Context, flow *flows.Flow, call boo
 		if err := s.eng.CallProblem(ctx, flow); err != nil {
 			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow", "%s", err)
 		}
+	} else if err := s.eng.MessageProblem(ctx, flow); err != nil {
+		return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, "flow", "%s", err)
 	}
 	return nil
 }

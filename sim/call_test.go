@@ -116,3 +116,35 @@ func TestCallStartUTC(t *testing.T) {
 		t.Errorf("said %q, want %q", got, want)
 	}
 }
+
+// TestStartWithoutCallRefusesVoiceSubflow: a flow a Simulator starts
+// without a call is refused, naming the subflows on the way and the
+// widgets entering them, when it can enter a voice flow, whose prompts no
+// one would hear; on a call it starts.
+func TestStartWithoutCallRefusesVoiceSubflow(t *testing.T) {
+	lib := sim.NewLibrary()
+	e := engine.New(widgets.Registered(), engine.WithFlows(lib))
+	for _, doc := range []string{
+		`{"id": "menu", "kind": "voice", "widgets": [{"id": "hi", "type": "say", "text": "Press 1", "exits": {"Next": ""}}]}`,
+		`{"id": "via", "widgets": [{"id": "go", "type": "subflow", "flow": "menu", "exits": {"Complete": "", "Expired": ""}}]}`,
+		`{"id": "main", "widgets": [{"id": "enter", "type": "subflow", "flow": "via", "exits": {"Complete": "", "Expired": ""}}]}`,
+	} {
+		f, err := e.Load([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lib.Add(f)
+	}
+	ctx, now := context.Background(), time.Now()
+	main, _ := lib.Flow(ctx, "main", 0)
+	s := sim.New(e, main, sim.Options{Contact: flows.Contact{URN: sim.DefaultURN}})
+	evs, err := s.Start(ctx, now)
+	const want = `flow "main" enters subflow "via" (widget "enter"), which enters subflow "menu" (widget "go"): flow "menu" is a voice flow, which runs only on a call`
+	if !errors.Is(err, flows.ErrWrongKind) || !strings.HasPrefix(fmt.Sprint(err), want) || len(evs) != 0 || s.Session() != nil {
+		t.Errorf("without a call: %v, %d events, want %q", err, len(evs), want)
+	}
+	s = sim.New(e, main, sim.Options{Contact: flows.Contact{URN: sim.DefaultURN}, Call: true})
+	if evs, err := s.Start(ctx, now); err != nil || len(sim.Outputs(evs)) != 1 {
+		t.Errorf("on a call: %v, %v", err, evs)
+	}
+}

@@ -269,6 +269,9 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 		if err := e.CallProblem(ctx, f); err != nil {
 			return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
 		}
+	} else if err := e.MessageProblem(ctx, f); err != nil {
+		// Without a call no subflow it can enter may be a voice flow.
+		return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
 	}
 	rep := &ScriptReport{Path: path}
 	// raised[i] is set when an error event matched s.Errors[i].

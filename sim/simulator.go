@@ -169,12 +169,15 @@ func (s *Simulator) Session() *flows.Session { return s.sess }
 // refused, as POST /v1/sessions refuses it, when it does not pass a voice
 // flow's checks (flows.Flow.CallProblem); so is a flow on a call, of
 // either kind, that can enter a subflow of the engine's flow source that
-// does not pass them.
+// does not pass them. Without a call, a flow that can enter a voice
+// subflow is refused (flows.Flow.MessageProblem).
 func (s *Simulator) Start(ctx context.Context, now time.Time) ([]flows.Event, error) {
 	if s.opts.Call || s.flow.IsVoice() {
 		if err := s.e.CallProblem(ctx, s.flow); err != nil {
 			return nil, err
 		}
+	} else if err := s.e.MessageProblem(ctx, s.flow); err != nil {
+		return nil, err
 	}
 	p := engine.StartParams{Contact: s.opts.Contact, Variables: s.opts.Variables, Environment: s.opts.Environment}
 	if s.opts.Call || s.flow.IsVoice() {

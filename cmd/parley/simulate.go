@@ -140,6 +140,10 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			printLoadError(stderr, pos[0], err)
 			return 2
 		}
+	} else if err := e.MessageProblem(context.Background(), f); err != nil {
+		// Without a call, a voice subflow's prompts would reach no one.
+		printLoadError(stderr, pos[0], err)
+		return 2
 	}
 	s := sim.New(e, f, sim.Options{Contact: contact, Variables: vars, Call: *call, CLI: *cli})
 	// A panic in a turn is a bug of Parley's, not the flow's: it is said in
