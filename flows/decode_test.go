@@ -1000,3 +1000,39 @@ func TestExpireMinutesLimit(t *testing.T) {
 		t.Errorf("expire_minutes of 365 days: %v", err)
 	}
 }
+
+// TestLargeFlowProblemsOnABudget: a large flow being written with many
+// problems, in its own fields or in a widget's, is not decoded once per
+// problem: the listing stops after a few decodings and ends saying there
+// may be more, as a request body's does. A small one lists them all, and a
+// stored flow is read whole, its problems being warnings.
+func TestLargeFlowProblemsOnABudget(t *testing.T) {
+	for _, top := range []bool{true, false} {
+		_, err := load(largeFlowWithProblems(1<<20, 60, top))
+		errs := validationErrors(t, err)
+		last := errs[len(errs)-1]
+		want := fmt.Sprintf("and perhaps more: the flow is too large to list every problem of it at once; these are the first %d", len(errs)-1)
+		if len(errs) > 10 || last.Path != "$" || last.Message != want {
+			t.Errorf("top=%v: %d problems ending with %v, want a few ending with %q", top, len(errs), last, want)
+		}
+		if !strings.Contains(errs[0].Error(), `unknown field "x0"`) {
+			t.Errorf("top=%v: first problem %v, want the first unknown field", top, errs[0])
+		}
+	}
+	_, err := load(largeFlowWithProblems(1000, 40, false))
+	if errs := validationErrors(t, err); len(errs) != 40 || errs[39].Path != "widgets[0].x39" {
+		t.Errorf("a small flow: %d problems, want the 40 unknown fields: %v", len(errs), errs)
+	}
+	// A stored flow with fields named in another case (each a decoding
+	// more) loads whole.
+	var fields strings.Builder
+	for _, n := range []string{"ID", "Name", "Kind", "Language", "Start", "Description"} {
+		fmt.Fprintf(&fields, `"%s": "", `, n)
+	}
+	big := `{` + strings.Replace(fields.String(), `"Description": ""`, `"Description": "`+strings.Repeat("a", 1<<20)+`"`, 1) +
+		`"id": "big", "widgets": [{"id": "hi", "type": "send_message", "Text": "Hi", "exits": {"Next": ""}}]}`
+	f, err := engine.New(widgets.Registered()).LoadStored([]byte(big))
+	if err != nil || f.Widget("hi") == nil || len(f.Warnings) != 7 {
+		t.Errorf("a large stored flow: %v, %v, want it loaded with 7 warnings", f, err)
+	}
+}

@@ -334,6 +334,10 @@ var (
 	// flow loads, and the finding is among its warnings (something that
 	// works as written, but perhaps not as meant).
 	ErrAdvice = errors.New("advice")
+	// ErrMoreProblems marks the last entry of a listing of problems that
+	// stopped before the end (a large flow with many problems): more may
+	// follow. It is no problem of the flow itself.
+	ErrMoreProblems = errors.New("more problems may follow")
 )
 
 // NewRule marks err as reported by a rule added in a later version (see
@@ -491,11 +495,36 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			errs = append(errs, e)
 		}
 	}
+	// A flow being written is decoded on a budget of work, as DecodeFields
+	// decodes a request's body: each problem found costs a decoding and a
+	// rewriting of the document (or of its widget), and a large one with
+	// many problems would otherwise cost fifty of them. The first decoding of
+	// the flow and of each widget is always made; past the budget the rest
+	// of their problems are not looked for, and the listing ends saying so.
+	// A stored flow is decoded whole: what it decodes past is only warnings.
+	remaining, stopped := -1, false
+	if !stored {
+		remaining = max(flowWorkFactor*len(data), fieldsWorkFloor)
+	}
+	decodeAll := func(doc []byte, prefix string, mk func() any) decoded {
+		if remaining < 0 {
+			return unmarshalAll(doc, prefix, mk)
+		}
+		d := unmarshalAllWith(doc, prefix, mk, "flow ", decodeOptions, max(remaining, 1))
+		remaining = max(remaining-d.work, 0)
+		stopped = stopped || d.stopped
+		return d
+	}
 	var raw rawFlow
-	res := unmarshalAll(data, "", func() any { raw = rawFlow{}; return &raw })
+	res := decodeAll(data, "", func() any { raw = rawFlow{}; return &raw })
 	if res.failed && len(res.problems) == 1 {
 		// Not a flow at all (an array, a string): the rest would only repeat it.
 		return nil, &ValidationError{Errors: res.problems}
+	}
+	if res.stopped {
+		// What the flow holds is not all read: its checks would report
+		// what decoding did not get to (no widgets, no name).
+		return nil, &ValidationError{Errors: append(res.problems, moreProblems(len(res.problems)))}
 	}
 	for _, fe := range res.problems {
 		add(fe)
@@ -673,7 +702,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			continue
 		}
 		var wg Widget
-		res := unmarshalAll(w, path, func() any {
+		res := decodeAll(w, path, func() any {
 			wg = factory()
 			return unwrapped(wg)
 		})
@@ -688,7 +717,9 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			fe.Widget = head.ID
 			add(fe)
 		}
-		if res.failed {
+		if res.failed || res.stopped {
+			// Not decoded (stopped: not to its end): its checks would
+			// report what decoding did not get past.
 			if indexed {
 				f.index[head.ID] = -1
 			}
@@ -761,10 +792,20 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 	}
 	if len(errs) > 0 {
+		if stopped {
+			errs = append(errs, moreProblems(len(errs)))
+		}
 		return nil, &ValidationError{Errors: errs}
 	}
 	f.Warnings = append(warns, unreachable(f, paths)...)
 	return f, nil
+}
+
+// moreProblems ends the listing of a flow whose decoding stopped for its
+// budget, after the first n problems, as a request body's listing ends.
+func moreProblems(n int) *FieldError {
+	return &FieldError{Path: "$", Err: ErrMoreProblems,
+		Message: fmt.Sprintf("and perhaps more: the flow is too large to list every problem of it at once; these are the first %d", n)}
 }
 
 // widgetHead is what a widget is: its id and type, read before the rest.
@@ -1040,6 +1081,8 @@ type decoded struct {
 	// stopped is set when decoding stopped for its budget (see
 	// unmarshalAllWith) with problems perhaps left to find.
 	stopped bool
+	// work is the bytes read and written, counted against the budget.
+	work int
 }
 
 // maxProblems bounds the problems one document's decoding reports.
@@ -1095,6 +1138,10 @@ func unmarshalAllAs(doc []byte, prefix string, mk func() any, what string) decod
 const (
 	fieldsWorkFactor = 4
 	fieldsWorkFloor  = 512 << 10
+	// flowWorkFactor is fieldsWorkFactor for a flow being written, whose
+	// widgets are decoded one by one after the flow: a large flow with a
+	// problem or two in each widget is still listed to its end.
+	flowWorkFactor = 8
 )
 
 // DecodeFields decodes the well-formed JSON document data into v, a
@@ -1124,13 +1171,12 @@ const MaxProblems = maxProblems
 // written past budget; the first decoding is always made.
 func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opts jsonv2.Options, budget int) decoded {
 	var out decoded
-	work := 0
 	for range maxProblems {
-		if budget > 0 && work > 0 && work+len(doc) > budget {
+		if budget > 0 && out.work > 0 && out.work+len(doc) > budget {
 			out.stopped = true
 			return out
 		}
-		work += len(doc)
+		out.work += len(doc)
 		err := jsonv2.Unmarshal(doc, mk(), opts)
 		if err != nil && len(out.problems) == maxProblems-1 {
 			out.failed = true
@@ -1163,7 +1209,7 @@ func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opt
 			out.failed = true
 			return out
 		}
-		work += len(doc) + len(fixed)
+		out.work += len(doc) + len(fixed)
 		doc = fixed
 	}
 	return out

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -108,5 +109,73 @@ func TestManyProblemsSaySoAtTheEnd(t *testing.T) {
 	if n != flows.MaxProblems+1 || ae.Details[n-1].Path != "$" ||
 		ae.Details[n-1].Message != "and perhaps more: at most 50 problems are listed at once; these are the first 50" {
 		t.Fatalf("%d entries, the last %+v; want %d problems and a last entry at $ saying there may be more", n, ae.Details[n-1], flows.MaxProblems)
+	}
+}
+
+// A large flow with many problems, written with POST /v1/flows or checked
+// with /v1/flows/validate, is told of its first problems and that there may
+// be more, as a large body is, rather than decoded again for each problem.
+// A flow as large with a problem in each of many widgets is listed whole.
+func TestLargeFlowListsFirstProblems(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	var fields strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&fields, `"x%d":%d,`, i, i)
+	}
+	big := `{"id":"big","widgets":[{"id":"hi","type":"send_message",` + fields.String() +
+		`"text":"` + strings.Repeat("a", 900<<10) + `","exits":{"Next":""}}]}`
+	r := ts.do("POST", "/v1/flows", big)
+	var reply struct {
+		Error struct {
+			Code, Message, Field string
+			Errors               []flows.FieldError
+		}
+	}
+	if err := json.Unmarshal(r.Body, &reply); err != nil {
+		t.Fatalf("POST /v1/flows: %v: %s", err, r.Body)
+	}
+	e := reply.Error
+	n := len(e.Errors)
+	if r.Status != 422 || e.Code != CodeInvalidFlow || n < 2 || n > 10 {
+		t.Fatalf("POST /v1/flows: %d %s with %d errors, want 422 invalid_flow listing a few", r.Status, e.Code, n)
+	}
+	wantLast := fmt.Sprintf("and perhaps more: the flow is too large to list every problem of it at once; these are the first %d", n-1)
+	if last := e.Errors[n-1]; last.Path != "$" || last.Message != wantLast {
+		t.Errorf("last error %+v, want at $ %q", last, wantLast)
+	}
+	wantMsg := fmt.Sprintf(`the flow has at least %d error(s): widget "hi": widgets[0].x0: unknown field "x0"`, n-1)
+	if e.Message != wantMsg || e.Field != "widgets[0].x0" {
+		t.Errorf("message %q at %q, want %q", e.Message, e.Field, wantMsg)
+	}
+	// /v1/flows/validate lists the same.
+	var valid struct {
+		Valid  bool
+		Errors []flows.FieldError
+	}
+	if err := json.Unmarshal(ts.do("POST", "/v1/flows/validate", big).Body, &valid); err != nil {
+		t.Fatal(err)
+	}
+	if valid.Valid || len(valid.Errors) != n || valid.Errors[n-1].Message != wantLast {
+		t.Errorf("validate: %d errors, want the %d errors of POST /v1/flows", len(valid.Errors), n)
+	}
+	// 2,000 widgets, each with a misspelt field: every one is listed.
+	var many strings.Builder
+	many.WriteString(`{"id":"many","widgets":[`)
+	for i := range 2000 {
+		if i > 0 {
+			many.WriteByte(',')
+		}
+		fmt.Fprintf(&many, `{"id":"w%d","type":"send_message","txet":"x","text":"%s","exits":{"Next":""}}`, i, strings.Repeat("lorem ipsum ", 30))
+	}
+	many.WriteString(`]}`)
+	if many.Len() < 600<<10 {
+		t.Fatalf("flow of %d bytes", many.Len())
+	}
+	valid.Errors = nil
+	if err := json.Unmarshal(ts.do("POST", "/v1/flows/validate", many.String()).Body, &valid); err != nil {
+		t.Fatal(err)
+	}
+	if errs := valid.Errors; len(errs) != 2000 || errs[1999].Path != "widgets[1999].txet" {
+		t.Errorf("many widgets: %d errors, want each widget's misspelt field", len(errs))
 	}
 }

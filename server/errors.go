@@ -95,6 +95,10 @@ func invalidFlow(err error) *APIError {
 	}
 	e := &APIError{Status: fiber.StatusUnprocessableEntity, Code: CodeInvalidFlow, Details: ve.Errors, Err: err}
 	e.Message = fmt.Sprintf("the flow has %d error(s)", len(ve.Errors))
+	if n := len(ve.Errors); n > 1 && errors.Is(ve.Errors[n-1], flows.ErrMoreProblems) {
+		// The listing stopped short: its last entry says so, and is no error.
+		e.Message = fmt.Sprintf("the flow has at least %d error(s)", n-1)
+	}
 	if len(ve.Errors) > 0 {
 		e.Field = ve.Errors[0].Path
 		e.Message += ": " + ve.Errors[0].Error()
