@@ -278,7 +278,9 @@ func inIntRange(x float64) bool {
 // turn, by a value of that type: an expression is checked against it when it
 // compiles, so that now.Yeer() or now.Format() (a misspelt method, a wrong
 // count of arguments) does not load, instead of failing on every run.
-var typedVars = map[string]any{"now": time.Time{}}
+// input is the last inbound text or digits, text in every turn (an empty
+// one before any): !input, input.Foo or input > 1 fail on every run.
+var typedVars = map[string]any{"now": time.Time{}, "input": ""}
 
 // resultTypes are the types of the functions of Functions whose result is
 // always of one kind, for the check when an expression compiles: number()
@@ -589,6 +591,10 @@ func compileError(src string, err error) string {
 	if strings.Contains(msg, "exceeds maximum allowed nodes") {
 		return fmt.Sprintf("an expression has at most %d parts (numbers, names, operators, calls ...): this one has more", DefaultMaxExprNodes)
 	}
+	if m := textMember.FindStringSubmatch(msg); m != nil {
+		// input, text when it compiles, as it fails when it runs.
+		return fmt.Sprintf("text has no member %s: it has no members or methods; the text functions read it (upper(input), length(input))%s", m[2], m[3])
+	}
 	if m := noMethod.FindStringSubmatch(msg); m != nil {
 		if t, ok := methodTypes[m[1]]; ok {
 			names := make([]string, 0, t.NumMethod())
@@ -638,6 +644,8 @@ func calledMethod(src string, at int, arg bool) string {
 }
 
 // noMethod matches expr-lang's words for a method a type does not have.
+var textMember = regexp.MustCompile(`^type string has no (field|method) (\S+)( \(\d+:\d+\))?$`)
+
 var noMethod = regexp.MustCompile(`^type (\S+) has no method (\S+)( \(\d+:\d+\))?$`)
 
 // methodTypes are the types whose methods an expression calls on values

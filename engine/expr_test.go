@@ -385,16 +385,16 @@ func TestOperatorErrorsInWords(t *testing.T) {
 	checkRendersWarning(t, []renderCase{
 		{"<@(!flow.vip.value)>", "<>", "@(!flow.vip.value): ! needs true or false, got nothing (a value not set) (1:1)"},
 		{"<@(not contact.fields.vip)>", "<>", "@(not contact.fields.vip): not needs true or false, got nothing (a value not set) (1:1)"},
-		{"<@(!input)>", "<>", "@(!input): ! needs true or false, got text (1:1)"},
-		{"<@(input ? 1 : 2)>", "<>", "the condition before ? needs true or false, got text"},
+		{"<@(!step.value)>", "<>", "@(!step.value): ! needs true or false, got text (1:1)"},
+		{"<@(step.value ? 1 : 2)>", "<>", "the condition before ? needs true or false, got text"},
 		{"<@(if flow.x.value { 1 } else { 2 })>", "<>", "if needs true or false, got nothing (a value not set)"},
-		{"<@(filter([1, 2], input))>", "<>", "filter's condition needs true or false, got text"},
+		{"<@(filter([1, 2], step.value))>", "<>", "filter's condition needs true or false, got text"},
 		{"<@(!(input == 'hello there'))>", "<false>", ""},
-		{"<@(-input)>", "<>", "- needs a number, got text"},
+		{"<@(-step.value)>", "<>", "- needs a number, got text"},
 		{"<@(flow.x.value + 1)>", "<>", "+ cannot take nothing (a value not set) and a number"},
-		{"<@(input > 1)>", "<>", "> cannot take text and a number: read text as a number with number() first"},
-		{"<@(1..input)>", "<>", "a range or an index needs a whole number, got text"},
-		{"<@(input ** 2)>", "<>", "** needs numbers, got text"},
+		{"<@(step.value > 1)>", "<>", "> cannot take text and a number: read text as a number with number() first"},
+		{"<@(1..step.value)>", "<>", "a range or an index needs a whole number, got text"},
+		{"<@(step.value ** 2)>", "<>", "** needs numbers, got text"},
 		{`<@(nwo.Format("2006"))>`, "<>", "nwo is not a variable"},
 		{"<@(flow.x.value.y())>", "<>", "flow.x.value is not set: it has no method to call"},
 	})
@@ -438,6 +438,64 @@ func TestResultTypesCheckedAtLoad(t *testing.T) {
 			}
 			if len(f.Warnings) != 1 || !errors.Is(f.Warnings[0], flows.ErrNewRule) {
 				t.Errorf("stored flow's warnings %v, want one", f.Warnings)
+			}
+		})
+	}
+}
+
+// TestTypeOfInputCheckedAtLoad: input is text in every turn, so what fails
+// on text whatever it says (!input, a member of it, arithmetic) does not
+// load, naming the widget's field; a flow stored before this check loads
+// with it as a warning and fails there when it runs, as it did. What text
+// takes still loads and runs.
+func TestTypeOfInputCheckedAtLoad(t *testing.T) {
+	for _, tc := range []struct{ expr, load, run string }{
+		{`!input`, "invalid operation: ! (mismatched type string) (1:1)", "! needs true or false, got text"},
+		{`input.Foo`, "text has no member Foo", "text has no member Foo"},
+		{`input.upper()`, "text has no member upper", "a range or an index needs a whole number, got text"},
+		{`input > 1`, "mismatched types string and int", "> cannot take text and a number"},
+		{`input + 1`, "mismatched types string and int", "+ cannot take text and a number"},
+		{`input ? "a" : "b"`, "non-bool expression (type string) used as condition", "the condition before ? needs true or false, got text"},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			q, _ := json.Marshal("<@(" + tc.expr + ")>")
+			doc := `{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": ` + string(q) + `}]}`
+			_, err := fx.e.Load([]byte(doc))
+			if err == nil || !strings.Contains(err.Error(), `widget "m": widgets[0].text: bad expression`) || !strings.Contains(err.Error(), tc.load) {
+				t.Fatalf("load: %v, want an error at widget m's text saying %q", err, tc.load)
+			}
+			f, err := fx.e.LoadStored([]byte(doc))
+			if err != nil {
+				t.Fatalf("stored flow: %v", err)
+			}
+			if len(f.Warnings) != 1 || !errors.Is(f.Warnings[0], flows.ErrNewRule) || !strings.Contains(f.Warnings[0].Error(), tc.load) {
+				t.Errorf("stored flow's warnings %v, want one saying %q", f.Warnings, tc.load)
+			}
+			_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Input: &flows.Input{Kind: flows.InputText, Text: "yes"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errs := eventsOf(evs, flows.EventError); len(errs) != 1 || !strings.Contains(errs[0].Message, tc.run) {
+				t.Errorf("stored flow's run: errors %+v, want one saying %q", errs, tc.run)
+			}
+		})
+	}
+	for _, tc := range []struct{ expr, want string }{
+		{`input == "yes"`, "true"}, {`lower(input)`, "yes"}, {`len(input)`, "3"}, {`upper(input) + "!"`, "YES!"},
+		{`input in ["yes", "y"]`, "true"}, {`input matches "^y"`, "true"}, {`input[0:1]`, "y"}, {`input ?? "none"`, "yes"},
+		{`number("2") + length(input)`, "5"}, {`input != nil && input != ""`, "true"}, {`title(input)`, "Yes"},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			q, _ := json.Marshal("<@(" + tc.expr + ")>")
+			f := fx.load(t, `{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": `+string(q)+`}]}`)
+			_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Input: &flows.Input{Kind: flows.InputText, Text: "yes"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := texts(evs); len(got) != 1 || got[0] != "<"+tc.want+">" || len(eventsOf(evs, flows.EventError)) > 0 {
+				t.Errorf("sent %q, errors %v, want <%s>", got, eventsOf(evs, flows.EventError), tc.want)
 			}
 		})
 	}

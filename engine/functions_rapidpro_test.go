@@ -74,7 +74,7 @@ func TestWholeNumberArguments(t *testing.T) {
 		{"<@(edate('2024-01-01', 1000001))>", "<>", "edate: argument 2 (months) is 1000001, more than 100000 months"},
 		{"<@(int('1.5'))>", "<>", `int: argument 1 is "1.5", not a whole number`},
 		{"<@(float('x'))> <@(float('inf'))>", "<> <>", `float: argument 1 is "x", not a number`},
-		{"<@(abs(input))>", "<>", `abs: argument 1 is "hello there", not a number`},
+		{"<@(abs(step.value))>", "<>", `abs: argument 1 is "hello there", not a number`},
 		// A number written as text (a result, a contact field) is text.
 		{`<@(abs(fromJSON('"-5"')))> <@(abs(number('-5')))>`, "<> <5>", `abs: argument 1 is text ("-5"), not a number: read it with number() first (abs(number(...)))`},
 	})

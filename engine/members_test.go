@@ -11,7 +11,7 @@ import (
 // maps and lists, and a value not set, read as before.
 func TestMembersOfText(t *testing.T) {
 	cases := []struct{ tmpl, want, err string }{
-		{"<@(input.len)>", "<>", "text: expression @(input.len): text has no member len (1:7)"},
+		{"<@(step.value.len)>", "<>", "text: expression @(step.value.len): text has no member len (1:12)"},
 		{"<@(flow.answer.value.y)>", "<>", "text has no member y"},
 		{"<@(flow.answer.value[1])>", "<>", "text cannot be indexed ([1]): mid(text, start, count) gives its characters"},
 		{"<@(extra.order.id[0])>", "<>", "text cannot be indexed ([0])"},
