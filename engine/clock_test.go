@@ -125,7 +125,7 @@ func TestFunctionArguments(t *testing.T) {
 		`@(title("a","b"))`:                  `widgets[0].text: bad expression "title(\"a\",\"b\")": title(text) takes 1 argument, got 2 (1:1)`,
 		`@(fixed())`:                         `fixed(number[, decimals[, no_commas]]) takes 1 to 3 arguments, got 0 (1:1)`,
 		`@(edate("2024-01-01"))`:             `edate(date, months) takes 2 arguments, got 1 (1:1)`,
-		`@(upper(datevalue()))`:              `datevalue(text) takes 1 argument, got 0 (1:7)`,
+		`@(string(datevalue()))`:             `datevalue(text) takes 1 argument, got 0 (1:8)`,
 		`@(rand(1) + legacy_round(1, 2, 3))`: `rand() takes no arguments, got 1 (1:1); legacy_round(number[, places]) takes 1 or 2 arguments, got 3 (1:11)`,
 		`@(randbetween(1))`:                  `randbetween(low, high) takes 2 arguments, got 1 (1:1)`,
 		`@(default(1))`:                      `default(value, fallback) takes 2 arguments, got 1 (1:1)`,

@@ -320,6 +320,9 @@ func init() {
 		}
 		Functions[name] = fn
 	}
+	for name, t := range rapidproResultTypes {
+		resultTypes[name] = t
+	}
 	// Listed with the others; each engine calls its own (exprOptions).
 	for name, fn := range randomFunctions(rand.Float64, rand.IntN) {
 		Functions[name] = fn
@@ -327,6 +330,25 @@ func init() {
 	for name, fn := range Functions {
 		Functions[name] = withArity(name, fn)
 	}
+}
+
+// rapidproResultTypes are resultTypes for the functions above whose result
+// is always of one kind, so that a use that fails on every run does not
+// load (word_count(x) + "a", upper(power(2, 3))). legacy_add, legacy_sub
+// and edate give a number, text or a time by their arguments, so are left
+// to be checked when they run.
+var rapidproResultTypes = map[string]any{
+	"format_tel": new(func(...any) string), "word_slice": new(func(...any) string), "field": new(func(...any) string),
+	"left": new(func(...any) string), "right": new(func(...any) string), "mid": new(func(...any) string),
+	"substitute": new(func(...any) string), "clean": new(func(...any) string), "char": new(func(...any) string),
+	"unichar": new(func(...any) string), "fixed": new(func(...any) string), "legacy_fixed": new(func(...any) string),
+	"today": new(func(...any) string), "read_digits": new(func(...any) string),
+	"word_count": new(func(...any) int), "code": new(func(...any) int), "unicode": new(func(...any) int),
+	"legacy_cmp": new(func(...any) int), "randbetween": new(func(...any) int),
+	"power": new(func(...any) float64), "legacy_round": new(func(...any) float64), "legacy_roundup": new(func(...any) float64),
+	"legacy_rounddown": new(func(...any) float64), "legacy_num": new(func(...any) float64), "rand": new(func(...any) float64),
+	"legacy_eq": new(func(...any) bool), "legacy_bool": new(func(...any) bool),
+	"datevalue": new(func(...any) time.Time),
 }
 
 // parse reads s as RapidPro's DATEVALUE and date arithmetic do: a time in

@@ -1,6 +1,13 @@
 package engine_test
 
-import "testing"
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/flows"
+)
 
 // TestLegacyAdd: RapidPro's + and - (legacy_add, legacy_sub) add numbers,
 // or days to a date, and fail naming both sides otherwise.
@@ -111,5 +118,43 @@ func TestRapidProCounts(t *testing.T) {
 		{"<@(substitute('abc', '', '+', 0))>", "<>", "substitute: argument 2 (old) is empty: there is no instance of it to replace"},
 		{"<@(substitute('abc', '', '+'))> <@(substitute('abc', '', '+', -1))>", "<+a+b+c+> <+a+b+c+>", ""},
 		{"<@(substitute('abc', 'b', '+', 'x'))>", "<>", `substitute: argument 4 (instance) is "x", not a number`},
+	})
+}
+
+// TestRapidProResultTypesCheckedAtLoad: the RapidPro functions whose
+// result is always of one kind are checked as such when a flow loads, as
+// number's and title's are, so a use of their result that fails on every
+// run does not load, naming the widget's field; a flow stored before this
+// check loads with it as a warning. Right uses still load.
+func TestRapidProResultTypesCheckedAtLoad(t *testing.T) {
+	for _, tc := range []struct{ expr, load string }{
+		{`word_count("a b") + "x"`, "mismatched types int and string"},
+		{`upper(power(2, 3))`, "cannot use float64 as argument (type string) to call upper"},
+		{`left("ab", 1) * 2`, "mismatched types string and int"},
+		{`legacy_eq(1, 1) + 1`, "mismatched types bool and int"},
+		{`!legacy_cmp(1, 2)`, "mismatched type int"},
+		{`datevalue("2024-01-01") + 1`, "mismatched types time.Time and int"},
+		{`legacy_num("2").Year()`, "type float64 has no method Year"},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			q, _ := json.Marshal("<@(" + tc.expr + ")>")
+			doc := `{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": ` + string(q) + `}]}`
+			_, err := fx.e.Load([]byte(doc))
+			if err == nil || !strings.Contains(err.Error(), `widget "m": widgets[0].text: bad expression`) || !strings.Contains(err.Error(), tc.load) {
+				t.Fatalf("load: %v, want an error at widget m's text saying %q", err, tc.load)
+			}
+			f, err := fx.e.LoadStored([]byte(doc))
+			if err != nil {
+				t.Fatalf("stored flow: %v", err)
+			}
+			if len(f.Warnings) != 1 || !errors.Is(f.Warnings[0], flows.ErrNewRule) {
+				t.Errorf("stored flow's warnings %v, want one", f.Warnings)
+			}
+		})
+	}
+	checkRendersWarning(t, []renderCase{
+		{`<@(word_count("a b") + 1) @(left("ab", 1) + "!") @(power(2, 3) > 7) @(legacy_eq("A", "a") && true) @(legacy_cmp(1, 2) < 0)>`, "<3 a! true true true>", ""},
+		{`<@(datevalue("2024-01-31").Month()) @(code("A") + 1) @(legacy_round(2.5) + legacy_num("1")) @(upper(fixed(1.5))) @(today() + "!")>`, "<January 66 4 1.50 2026-05-04!>", ""},
 	})
 }
