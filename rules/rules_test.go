@@ -271,6 +271,23 @@ func TestPatternExtra(t *testing.T) {
 	}
 }
 
+// TestPatternExtraTurkishI: a pattern whose letters i match the Turkish İ
+// and ı keeps its groups, numbered and named as written.
+func TestPatternExtraTurkishI(t *testing.T) {
+	set, err := Compile(fakeCompiler{}, "rules", []Case{{Type: "has_pattern", Args: []string{`(?P<city>istanbul|izmir) (\d+) (gün)?`}, Category: "Trip"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := set.Match(newRun(), "İZMİR 3 gün")
+	if !ok {
+		t.Fatal("no match")
+	}
+	want := map[string]string{"0": "İZMİR 3 gün", "1": "İZMİR", "city": "İZMİR", "2": "3", "3": "gün"}
+	if !reflect.DeepEqual(m.Extra, want) {
+		t.Fatalf("Extra = %v, want %v", m.Extra, want)
+	}
+}
+
 func TestNumberRules(t *testing.T) {
 	runCases(t, []ruleCase{
 		{"has_number", nil, "the number is 42", true, "42"},
@@ -823,6 +840,19 @@ func TestTurkishI(t *testing.T) {
 		{"has_any_word", []string{"i"}, "I think so", true, "I"},
 		{"has_beginning", []string{"i think"}, "I THINK so", true, "I THINK"},
 		{"has_any_word", []string{"iptal"}, "ipta", false, ""},
+		// has_pattern: a letter i of the pattern, where case is ignored,
+		// matches them too; the match and its groups are as the input wrote them.
+		{"has_pattern", []string{"istanbul"}, "İSTANBUL'a gidiyorum", true, "İSTANBUL"},
+		{"has_pattern", []string{"^(evet|hayır)$"}, "HAYIR", true, "HAYIR"},
+		{"has_pattern", []string{"İptal"}, "iptal et", true, "iptal"},
+		{"has_pattern", []string{`\x{130}PTAL`}, "ıptal", true, "ıptal"},
+		{"has_pattern", []string{"(?P<no>hayır)"}, "Hayir", true, "Hayir"},
+		{"has_pattern", []string{"i think"}, "I THINK so", true, "I THINK"},
+		// Written case-sensitive, or in a class, a pattern says which it takes.
+		{"has_pattern", []string{"(?-i)istanbul"}, "İstanbul", false, ""},
+		{"has_pattern", []string{`^\w+$`}, "İstanbul", false, ""},
+		{"has_pattern", []string{"hay[ı]r"}, "Hayir", false, ""},
+		{"has_pattern", []string{"iptal"}, "ipta", false, ""},
 	}, nil)
 	// Many words are looked up by key: the same answers.
 	many := "iptal " + strings.Repeat("x ", manyWords)

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"regexp"
+	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -145,10 +147,67 @@ func sameRune(a, b rune) bool {
 }
 
 // compilePattern compiles a has_pattern argument: trimmed, RE2, case-insensitive
-// and multi-line, as goflow does.
+// and multi-line, as goflow does. A letter i written in the pattern where
+// case is ignored also matches the Turkish İ and ı, as the other text rules
+// read them (dotlessI): "istanbul" matches "İSTANBUL" and "hayır" "HAYIR".
 func compilePattern(src string) (*regexp.Regexp, error) {
-	return regexp.Compile("(?mi)" + nfc(strings.TrimSpace(src)))
+	expr := "(?mi)" + nfc(strings.TrimSpace(src))
+	re, err := regexp.Compile(expr)
+	if err != nil || !strings.ContainsAny(src, "iIİı\\") {
+		// Without an i (or an escape, which may write one) there is
+		// nothing to fold.
+		return re, err
+	}
+	tree, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil || !foldDotlessI(tree) {
+		return re, nil
+	}
+	folded, err := regexp.Compile(tree.String())
+	if err != nil {
+		return re, nil // not expected: the tree is the one re was compiled from
+	}
+	return folded, nil
 }
+
+// turkishI is every case of the letter i: I, i, İ and ı.
+var turkishI = []rune{'I', 'I', 'i', 'i', '\u0130', '\u0131'}
+
+// foldDotlessI replaces, in the case-insensitive literals of re, each
+// letter i (I, i, İ or ı) with the class of the four, and reports whether
+// it replaced any. Classes ([a-z], \w) are left as they are: what they
+// hold is what they say.
+func foldDotlessI(re *syntax.Regexp) bool {
+	changed := false
+	for _, sub := range re.Sub {
+		changed = foldDotlessI(sub) || changed
+	}
+	if re.Op != syntax.OpLiteral || re.Flags&syntax.FoldCase == 0 || !slices.ContainsFunc(re.Rune, isTurkishI) {
+		return changed
+	}
+	var parts []*syntax.Regexp
+	start := 0
+	for i, r := range re.Rune {
+		if !isTurkishI(r) {
+			continue
+		}
+		if i > start {
+			parts = append(parts, &syntax.Regexp{Op: syntax.OpLiteral, Flags: re.Flags, Rune: slices.Clone(re.Rune[start:i])})
+		}
+		parts = append(parts, &syntax.Regexp{Op: syntax.OpCharClass, Flags: re.Flags, Rune: slices.Clone(turkishI)})
+		start = i + 1
+	}
+	if start < len(re.Rune) {
+		parts = append(parts, &syntax.Regexp{Op: syntax.OpLiteral, Flags: re.Flags, Rune: slices.Clone(re.Rune[start:])})
+	}
+	if len(parts) == 1 {
+		*re = *parts[0]
+	} else {
+		*re = syntax.Regexp{Op: syntax.OpConcat, Flags: re.Flags, Sub: parts}
+	}
+	return true
+}
+
+func isTurkishI(r rune) bool { return r == 'i' || r == 'I' || r == '\u0130' || r == '\u0131' }
 
 func testHasPattern(s *Set, rl *rule, r flows.Run, in string) (string, map[string]string, bool) {
 	re := rl.re
