@@ -220,15 +220,21 @@ func storeWriteCause(err error) *writeCause {
 // failure, and a Retry-After of the time until the store lets a write
 // through again.
 func writesHeld(err error) *APIError {
+	return writesHeldFor(err, "the turn was not run")
+}
+
+// writesHeldFor is writesHeld for a request other than a turn, which says
+// what was not done.
+func writesHeldFor(err error, notDone string) *APIError {
 	var h *store.WritesHeldError
 	errors.As(err, &h)
 	since := h.Failure.Since.UTC().Format(time.RFC3339)
 	e := &APIError{Status: fiber.StatusServiceUnavailable, Code: CodeUnavailable, Err: err,
 		RetryAfter: h.RetryAfter,
-		Message:    fmt.Sprintf("the store's writes fail since %s (the server's log says why), so the turn was not run and nothing was written; retry later", since)}
+		Message:    fmt.Sprintf("the store's writes fail since %s (the server's log says why), so %s and nothing was written; retry later", since, notDone)}
 	if c := storeWriteCause(err); c != nil {
 		e.Status, e.Code = c.status, c.code
-		e.Message = fmt.Sprintf("%s; the store's writes fail since %s, so the turn was not run and nothing was written; %s", c.cause, since, c.retry)
+		e.Message = fmt.Sprintf("%s; the store's writes fail since %s, so %s and nothing was written; %s", c.cause, since, notDone, c.retry)
 	}
 	return e
 }

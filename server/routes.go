@@ -93,6 +93,9 @@ func (s *Server) routes() *fiber.App {
 	v1.Post("/sessions/:id/resume", s.resumeSession)
 	v1.Post("/sessions/:id/interrupt", s.interruptSession)
 
+	v1.Get("/contacts/:urn", s.getContact)
+	v1.Delete("/contacts/:urn", s.deleteContact)
+
 	v1.Post("/channels", s.putChannel)
 	v1.Get("/channels", s.listChannels)
 	v1.Get("/channels/:channel", s.getChannel)

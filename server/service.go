@@ -708,12 +708,20 @@ func (s *Service) Interrupt(ctx context.Context, id string) (*TurnReply, error) 
 }
 
 func (s *Service) interruptLoaded(ctx context.Context, sess *flows.Session) (*TurnReply, error) {
-	flow := s.flowOrStub(ctx, sess)
-	prev := sess.UpdatedAt
-	start := time.Now()
-	events := s.eng.Interrupt(ctx, flow, sess)
-	s.metrics.turn("interrupt", time.Since(start))
+	flow, prev, events := s.interruptTurn(ctx, sess)
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
+}
+
+// interruptTurn ends a locked session as interrupted, in memory: it
+// returns the session's flow, the update time it was stored with and the
+// turn's events, for the caller to write.
+func (s *Service) interruptTurn(ctx context.Context, sess *flows.Session) (flow *flows.Flow, prev time.Time, events []flows.Event) {
+	flow = s.flowOrStub(ctx, sess)
+	prev = sess.UpdatedAt
+	start := time.Now()
+	events = s.eng.Interrupt(ctx, flow, sess)
+	s.metrics.turn("interrupt", time.Since(start))
+	return flow, prev, events
 }
 
 // failLoaded ends a session that cannot go on (its flow or the subflow it

@@ -104,6 +104,13 @@ type SessionStore interface {
 	// PruneEnded deletes up to limit sessions that ended before cutoff, with
 	// their events, and reports how many ended-session entries it took.
 	PruneEnded(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	// ContactKeys returns the contact keys (URNs) anything is stored under
+	// that match accepts.
+	ContactKeys(ctx context.Context, match func(urn string) bool) ([]string, error)
+	// EraseContact deletes everything stored under keys in one
+	// transaction, after writing the turns that end the contact's sessions
+	// that have not ended.
+	EraseContact(ctx context.Context, keys []string, ending []*Turn) (ContactErasure, error)
 }
 
 // OutboxStore is the transactional outbox of lifecycle events, read and

@@ -1,0 +1,363 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
+	"go.etcd.io/bbolt"
+)
+
+// ContactKeys returns, in order, the keys that anything is stored under
+// (a contact row, session_contacts or processed_index entries) whose URN
+// match accepts: the keys of one person, written in the forms earlier
+// versions kept (docs/storage.md), are told apart only by reading them.
+// It is a read of every key of contact_rows and of every contact's first
+// key in session_contacts and processed_index (a seek per contact), not
+// of their values: for an operator's request about one contact, never for
+// a turn.
+func (b *Bolt) ContactKeys(ctx context.Context, match func(urn string) bool) ([]string, error) {
+	var keys []string
+	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		keys = keys[:0]
+		seen := map[string]bool{}
+		add := func(urn string) {
+			if !seen[urn] && match(urn) {
+				seen[urn] = true
+				keys = append(keys, urn)
+			}
+		}
+		n := 0
+		c := tx.Bucket(bContacts).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if n++; n%100_000 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			add(string(k))
+		}
+		// Keys of these start with URN + sep: one seek past each URN's
+		// entries reaches the next URN.
+		for _, name := range [][]byte{bByContact, bProcessedIndex} {
+			c := tx.Bucket(name).Cursor()
+			for k, _ := c.First(); k != nil; {
+				if n++; n%100_000 == 0 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+				}
+				i := bytes.IndexByte(k, sep)
+				if i < 0 {
+					return fmt.Errorf("%s: corrupt key %x", name, k)
+				}
+				if i > 0 { // "" is the key of messages without a sender
+					add(string(k[:i]))
+				}
+				next := append(bytes.Clone(k[:i]), sep+1)
+				k, _ = c.Seek(next)
+			}
+		}
+		return nil
+	})
+	slices.Sort(keys)
+	return keys, err
+}
+
+// ContactErasure counts what EraseContact deleted.
+type ContactErasure struct {
+	// Contacts is the number of keys that held a contact (name, language,
+	// fields, groups).
+	Contacts int
+	// Sessions, with their Events, were deleted; Messages are the dedupe
+	// records of the contact's inbound messages.
+	Sessions, Events, Messages int
+}
+
+// EraseContact deletes, in one transaction of the group commit, everything
+// stored under each of keys (contact URNs, as ContactKeys finds them): the
+// contact row, every session of the contact with its event log, timers and
+// index entries, and the dedupe records of its inbound messages (their
+// replies). A session that has not ended must be ended by one of ending,
+// the turns that end them (as an interrupt saves it), which are written
+// first in the same transaction, their outbox records with them; a session
+// of the keys that has not ended and that no turn ends fails the erasure
+// with ErrConflict, writing nothing. The outbox and event delivery's
+// records are not touched: they are copies for other systems.
+func (b *Bolt) EraseContact(ctx context.Context, keys []string, ending []*Turn) (ContactErasure, error) {
+	for _, k := range keys {
+		if err := checkID("contact", k); err != nil {
+			return ContactErasure{}, err
+		}
+	}
+	prepared := make([]*preparedTurn, 0, len(ending))
+	for _, t := range ending {
+		if t.Session == nil || !t.Session.Status.Ended() {
+			return ContactErasure{}, fmt.Errorf("erase contact: a turn that does not end its session: %w", ErrInvalid)
+		}
+		p, err := b.prepareTurn(t)
+		if err != nil {
+			return ContactErasure{}, err
+		}
+		prepared = append(prepared, p)
+	}
+	// Dedupe records of layouts before 7 do not name their sender: they
+	// are found by the sessions their replies name, read before the
+	// write, as nothing writes such records any more.
+	var legacy [][]byte
+	if b.legacyDedupe.Load() {
+		var err error
+		if legacy, err = b.legacyRecordsOf(ctx, keys); err != nil {
+			return ContactErasure{}, err
+		}
+	}
+	var out ContactErasure
+	err := b.group(ctx, func(tx *bbolt.Tx, st *statBatch) error {
+		out = ContactErasure{} // the function may run again
+		for _, p := range prepared {
+			if err := p.apply(tx, st); err != nil {
+				return err
+			}
+		}
+		for _, k := range keys {
+			if err := eraseKey(tx, st, k, &out); err != nil {
+				return err
+			}
+		}
+		pb, ab := tx.Bucket(bProcessed), tx.Bucket(bProcessedAt)
+		n := 0
+		for _, k := range legacy {
+			v := pb.Get(k[8:])
+			if len(v) < 8 || !bytes.Equal(v[:8], k[:8]) {
+				continue // pruned meanwhile
+			}
+			if err := pb.Delete(k[8:]); err != nil {
+				return err
+			}
+			if err := ab.Delete(k); err != nil {
+				return err
+			}
+			n++
+		}
+		out.Messages += n
+		return st.add(tx, statProcessed, -int64(n))
+	})
+	return out, err
+}
+
+// legacyRecordsOf returns the processed_by_time keys (stored time +
+// channel + sep + message id) of the dedupe records of layouts before 7
+// whose replies name a session of the contact keys, as legacySender tells
+// a record's sender.
+func (b *Bolt) legacyRecordsOf(ctx context.Context, keys []string) ([][]byte, error) {
+	var out [][]byte
+	err := b.view(ctx, func(tx *bbolt.Tx) error {
+		out = out[:0]
+		ids := map[string]bool{}
+		bc := tx.Bucket(bByContact)
+		for _, urn := range keys {
+			r, err := readRow(tx, urn)
+			if err != nil {
+				return err
+			}
+			var eids [][]byte
+			if r != nil {
+				for _, w := range r.waits {
+					eids = append(eids, w.eid)
+				}
+				eids = append(eids, r.ended...)
+			}
+			prefix := append([]byte(urn), sep)
+			c := bc.Cursor()
+			for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				eids = append(eids, bytes.Clone(k[len(prefix):]))
+			}
+			for _, eid := range eids {
+				id, err := decodeID(eid)
+				if err != nil {
+					return err
+				}
+				ids[id] = true
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		byTime := tx.Bucket(bProcessedAt)
+		var r struct {
+			ID string `json:"id"`
+		}
+		return tx.Bucket(bProcessed).ForEach(func(k, v []byte) error {
+			reply, found := processedReply(byTime, k, v)
+			r.ID = ""
+			if found && jsonv1.Unmarshal(reply, &r) == nil && ids[r.ID] {
+				out = append(out, append(bytes.Clone(v[:8]), k...))
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// eraseKey deletes what is stored under the contact key urn (EraseContact).
+func eraseKey(tx *bbolt.Tx, st *statBatch, urn string, out *ContactErasure) error {
+	bc, ib := tx.Bucket(bByContact), tx.Bucket(bProcessedIndex)
+	prefix := append([]byte(urn), sep)
+	row, err := rowOf(tx, st, urn)
+	if err != nil {
+		return err
+	}
+
+	// The sessions: the row's waiting and ended entries and the contact's
+	// session_contacts entries.
+	var eids [][]byte
+	if row != nil {
+		for _, w := range row.waits {
+			eids = append(eids, bytes.Clone(w.eid))
+		}
+		for _, e := range row.ended {
+			eids = append(eids, bytes.Clone(e))
+		}
+	}
+	c := bc.Cursor()
+	for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		eids = append(eids, bytes.Clone(k[len(prefix):]))
+	}
+	for _, eid := range eids {
+		id, err := decodeID(eid)
+		if err != nil {
+			return err
+		}
+		seq, v, err := lookup(tx, st, id, eid)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			continue // an entry without its session: it goes with the row or the range below
+		}
+		h, err := decodeHeader(id, v)
+		if err != nil {
+			return err
+		}
+		if h.urn != urn {
+			continue // not this contact's: an entry left behind
+		}
+		if !endedCode(h.status) {
+			return fmt.Errorf("erase contact %q: session %q has not ended (%s): %w", urn, id, codeStatuses[h.status], ErrConflict)
+		}
+		events, err := eventsOf(tx, id, seq)
+		if err != nil {
+			return err
+		}
+		if err := deleteSession(tx, st, id, eid, seq, &h); err != nil {
+			return err
+		}
+		out.Sessions++
+		out.Events += events
+	}
+
+	// The dedupe records: the row's entries (read again: deleting the
+	// sessions rewrote it) and the contact's processed_index entries.
+	if row, err = rowOf(tx, st, urn); err != nil {
+		return err
+	}
+	var msgs []msgEntry
+	if row != nil {
+		msgs = append(msgs, row.msgs...)
+	}
+	var index [][]byte
+	c = ib.Cursor()
+	for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+16 {
+			return fmt.Errorf("contact %q: corrupt dedupe entry %x", urn, k)
+		}
+		index = append(index, bytes.Clone(k))
+		msgs = append(msgs, msgEntry{hash: binary.BigEndian.Uint64(k[len(prefix):]), at: binary.BigEndian.Uint64(k[len(prefix)+8:])})
+	}
+	logb := tx.Bucket(bProcessedLog)
+	deleted := 0
+	for _, m := range msgs {
+		// The record's key starts with its time, and holds its message
+		// and sender: the records stored at that time are read for the
+		// one of this hash and sender.
+		var dead [][]byte
+		at := binary.BigEndian.AppendUint64(nil, m.at)
+		lc := logb.Cursor()
+		for k, _ := lc.Seek(at); bytes.HasPrefix(k, at); k, _ = lc.Next() {
+			_, msg, kurn, ok := splitLogKey(k)
+			if ok && kurn == urn && msgHash(msg) == m.hash {
+				dead = append(dead, bytes.Clone(k))
+			}
+		}
+		for _, k := range dead {
+			if err := logb.Delete(k); err != nil {
+				return err
+			}
+			deleted++
+		}
+	}
+	for _, k := range index {
+		if err := ib.Delete(k); err != nil {
+			return err
+		}
+	}
+	if err := st.add(tx, statProcessed, -int64(deleted)); err != nil {
+		return err
+	}
+	out.Messages += deleted
+
+	// session_contacts entries left without their session, then the row.
+	var stale [][]byte
+	c = bc.Cursor()
+	for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		stale = append(stale, bytes.Clone(k))
+	}
+	for _, k := range stale {
+		if err := bc.Delete(k); err != nil {
+			return err
+		}
+	}
+	if row != nil {
+		if row.hasContact {
+			out.Contacts++
+			if err := st.add(tx, statContacts, -1); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bContacts).Delete([]byte(urn)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rowOf reads the contact row of urn through the group's cursors (nil when
+// there is none).
+func rowOf(tx *bbolt.Tx, st *statBatch, urn string) (*contactRow, error) {
+	v := st.get(tx.Bucket(bContacts), []byte(urn))
+	if v == nil {
+		return nil, nil
+	}
+	return decodeRow(urn, v)
+}
+
+// eventsOf counts the events of the session stored at seq.
+func eventsOf(tx *bbolt.Tx, id string, seq uint64) (int, error) {
+	n := 0
+	prefix := recordKey(seq)
+	c := tx.Bucket(bRecords).Cursor()
+	for k, v := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) == len(prefix) {
+			continue
+		}
+		e, err := eventCount(v)
+		if err != nil {
+			return 0, fmt.Errorf("session %q: %w", id, err)
+		}
+		n += e
+	}
+	return n, nil
+}
