@@ -20,7 +20,8 @@ const scanBudget = 65536
 // Start runs the dispatcher in the background until ctx is cancelled: it
 // moves outbox records to deliveries, sends due deliveries through a worker
 // pool and records the results, fan-out and results in the same batched
-// transactions, and prunes old deliveries. Wait blocks until it has stopped.
+// transactions, prunes old deliveries and ends, in batches, the pending
+// deliveries of disabled and deleted endpoints. Wait blocks until it has stopped.
 func (s *Service) Start(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("delivery: already started")
@@ -31,10 +32,12 @@ func (s *Service) Start(ctx context.Context) error {
 		defer close(writerDone)
 		s.writer(ctx)
 	}()
-	loops := make(chan struct{}, 2)
+	loops := make(chan struct{}, 3)
 	go func() { s.pump(ctx); loops <- struct{}{} }()
 	go func() { s.pruneLoop(ctx); loops <- struct{}{} }()
+	go func() { s.endingLoop(ctx); loops <- struct{}{} }()
 	go func() {
+		<-loops
 		<-loops
 		<-loops
 		// The pump no longer starts workers, so Wait cannot race an Add.
@@ -275,6 +278,12 @@ func (s *Service) schedule() (next time.Time, more bool) {
 				continue
 			}
 			ep := string(k[:sep])
+			if sub := s.sub(ep); sub == nil || sub.Disabled {
+				// Disabled or deleted: its pending deliveries are being
+				// ended (endPending), not sent.
+				k, v = c.Seek(append([]byte(ep), 1))
+				continue
+			}
 			prefix := bytes.Clone(k[:sep+1])
 			room := backlog - queued[ep]
 			for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -569,6 +578,9 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 	s.afterRecord(batch, &fx, recorded)
 	// Once the endpoints this round disabled are cached so.
 	s.endWriterEnding()
+	if len(fx.disabled) > 0 {
+		s.kickEnding()
+	}
 	if (len(batch) > 0 && recorded) || created > 0 {
 		// Freed room on an endpoint, new deliveries or new retry times.
 		s.wake()
@@ -592,11 +604,11 @@ func (s *Service) recordTx(tx *bbolt.Tx, a *arena, batch []*result, fx *commitEf
 	now := s.opts.Now().UTC()
 	states := map[string]*endpointState{}
 	disabledNow := map[string]*Subscription{}
-	for i, r := range batch {
+	for _, r := range batch {
 		if r.canceled || r.ended {
 			continue
 		}
-		if err := s.apply(tx, a, r, batch[:i+1], now, states, disabledNow, fx); err != nil {
+		if err := s.apply(tx, a, r, now, states, disabledNow, fx); err != nil {
 			return err
 		}
 	}
@@ -636,6 +648,16 @@ func (s *Service) afterRecord(batch []*result, fx *commitEffects, recorded bool)
 		delete(s.sending, r.d.ID)
 	}
 	s.sendMu.Unlock()
+	if recorded {
+		for _, r := range batch {
+			// Recorded as a retry, in flight when its endpoint was
+			// disabled or deleted: the ending loop ends it now.
+			if sub := s.sub(r.d.EndpointID); sub == nil || sub.Disabled {
+				s.kickEnding()
+				break
+			}
+		}
+	}
 	s.schedMu.Lock()
 	defer s.schedMu.Unlock()
 	if recorded {
@@ -690,8 +712,7 @@ func (s *Service) state(tx *bbolt.Tx, states map[string]*endpointState, id strin
 
 // apply records one result: the attempt, the delivery's new status and next
 // attempt, the endpoint's health, and disabling when the rules say so.
-// settled are the results of the batch recorded so far in tx, r last.
-func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, settled []*result, now time.Time, states map[string]*endpointState, disabledNow map[string]*Subscription, fx *commitEffects) error {
+func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states map[string]*endpointState, disabledNow map[string]*Subscription, fx *commitEffects) error {
 	d, err := getDelivery(tx, r.d.ID)
 	if err != nil {
 		return err
@@ -769,7 +790,7 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, settled []*result, no
 		reason = fmt.Sprintf("no successful delivery since %s (%s)", st.FailingSince.Format(time.RFC3339), s.opts.DisableAfter)
 	}
 	if reason != "" {
-		if err := s.disableTx(tx, a, d.EndpointID, reason, now, ex.status, st, settled, disabledNow, fx); err != nil {
+		if err := s.disableTx(tx, a, d.EndpointID, reason, now, ex.status, st, disabledNow, fx); err != nil {
 			return err
 		}
 	}
@@ -832,10 +853,9 @@ func saveDelivery(tx *bbolt.Tx, a *arena, d *Delivery, oldStatus string) error {
 
 // disableTx disables an endpoint and tells the other subscriptions with an
 // endpoint.disabled event, in the transaction that recorded the failure.
-// st is the endpoint's state, which notes the disable and from when the
-// deliveries it ends were created; settled are the results recorded so far
-// in tx, no longer in flight.
-func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.Time, status int, st *endpointState, settled []*result, disabledNow map[string]*Subscription, fx *commitEffects) error {
+// st is the endpoint's state, which notes the disable; the endpoint's
+// pending deliveries are ended after the commit (endPending).
+func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.Time, status int, st *endpointState, disabledNow map[string]*Subscription, fx *commitEffects) error {
 	cur := s.sub(id)
 	if cur == nil || cur.Disabled || disabledNow[id] != nil {
 		return nil
@@ -850,21 +870,9 @@ func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.
 	// commit, when the subscription is cached disabled.
 	s.beginEnding(id)
 	s.writerEnding = append(s.writerEnding, id)
-	var done map[string]bool
-	for _, r := range settled {
-		if r.d.EndpointID == id {
-			if done == nil {
-				done = map[string]bool{}
-			}
-			done[r.d.ID] = true
-		}
-	}
-	oldest, n, err := s.disablePendingTx(tx, a, id, "endpoint disabled: "+reason, done)
-	if err != nil {
-		return err
-	}
-	fx.disabledPending(n)
-	st.disabled(now, oldest)
+	// Its pending deliveries are ended after the commit, in batches
+	// (endPending), each lowering recover_since to its oldest.
+	st.disabled(now, time.Time{})
 	data, _ := json.Marshal(map[string]any{
 		"endpoint_id": sub.ID, "name": sub.Name, "url": redactURL(sub.URL, sub.secretValues()),
 		"reason": reason, "last_status": status, "disabled_at": now,
@@ -882,54 +890,6 @@ func (s *Service) disableTx(tx *bbolt.Tx, a *arena, id, reason string, now time.
 	ds, err := s.fanoutTx(tx, a, ev, targets, now)
 	fx.created(ds)
 	return err
-}
-
-// disablePendingTx marks an endpoint's pending deliveries disabled and takes
-// them off the schedule, walking only the endpoint's range of the due index,
-// and returns when the oldest of them was created (zero when there were
-// none) and how many there were. Those queued in memory are not sent (the
-// caller brackets the transaction with beginEnding and endEnding). One
-// whose request was sent, unless settled names it, is left pending: its
-// answer settles it (apply), succeeded or else disabled.
-func (s *Service) disablePendingTx(tx *bbolt.Tx, a *arena, endpointID, why string, settled map[string]bool) (oldest time.Time, n int, err error) {
-	prefix := endpointPrefix(endpointID)
-	var ids []string
-	c := tx.Bucket(bDue).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		ids = append(ids, string(k[len(prefix)+8:]))
-	}
-	for _, id := range ids {
-		d, err := getDelivery(tx, id)
-		if err != nil {
-			return oldest, n, err
-		}
-		if d == nil {
-			continue
-		}
-		// In flight: sent, and its result not recorded (the stored
-		// delivery has the attempts it was sent with). One whose result
-		// a commit recorded as a retry is pending again, even before the
-		// writer lets go of it.
-		s.sendMu.Lock()
-		before, sent := s.sending[id]
-		s.sendMu.Unlock()
-		if sent && !settled[id] && d.Attempts <= before {
-			continue
-		}
-		if err := deleteDue(tx, a, d); err != nil {
-			return oldest, n, err
-		}
-		old := d.Status
-		d.Status, d.NextAttempt, d.LastError, d.Manual = StatusDisabled, nil, why, false
-		if err := saveDelivery(tx, a, d, old); err != nil {
-			return oldest, n, err
-		}
-		n++
-		if oldest.IsZero() || d.CreatedAt.Before(oldest) {
-			oldest = d.CreatedAt
-		}
-	}
-	return oldest, n, nil
 }
 
 // beginEnding notes a transaction under way that ends the endpoint's

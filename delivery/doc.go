@@ -24,6 +24,11 @@
 // writer lock as seldom as it can. No network call happens inside a
 // transaction.
 //
+// Disabling or deleting an endpoint commits in one small transaction, which
+// stops its sending at once; its pending deliveries are then ended in
+// transactions of BatchSize (endPending), so that a backlog of any size never
+// makes one long transaction, and what a stop left is ended at the next start.
+//
 // Delivery is at least once: a result lost in a crash or shutdown leaves the
 // delivery due, so it is sent again with the same webhook-id, which receivers
 // use to drop duplicates.

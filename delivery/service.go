@@ -80,6 +80,12 @@ type Service struct {
 	// disabled; only the writer uses it.
 	writerEnding []string
 
+	// endMu runs one batch at a time of ending the pending deliveries of
+	// disabled and deleted endpoints (endBatch); kickEnd wakes the loop
+	// that ends them.
+	endMu   sync.Mutex
+	kickEnd chan struct{}
+
 	qMu    sync.Mutex
 	queues map[string]*endpointQueue
 	sem    chan struct{}
@@ -108,6 +114,7 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 		subs:       map[string]*Subscription{},
 		kick:       make(chan struct{}, 1),
 		kickOutbox: make(chan struct{}, 1),
+		kickEnd:    make(chan struct{}, 1),
 		inflight:   map[string]struct{}{},
 		held:       map[string]int{},
 		afterHold:  func(wait time.Duration, _ []string, f func()) { time.AfterFunc(wait, f) },
@@ -372,11 +379,16 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 	if err := sub.normalize(now, old, s.flowExists(ctx)); err != nil {
 		return nil, err
 	}
-	s.setSub(sub)
 	disabling := sub.Disabled && !old.Disabled
+	if old.Disabled && !sub.Disabled {
+		// What the disable ended stays ended: the deliveries it left
+		// pending (the ending loop had not reached them) are ended first.
+		s.finishEnding(id)
+	}
 	if disabling {
 		s.beginEnding(id)
 	}
+	s.setSub(sub)
 	var fx commitEffects
 	err := s.update(func(tx *bbolt.Tx) error {
 		fx = commitEffects{}
@@ -392,62 +404,65 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 			}
 		}
 		if disabling {
-			oldest, n, err := s.disablePendingTx(tx, nil, id, "endpoint disabled: "+sub.DisabledReason, nil)
-			if err != nil {
-				return err
-			}
-			fx.disabledPending(n)
+			// The pending deliveries are ended after the commit, in
+			// batches (endPending), each lowering recover_since to its
+			// oldest.
 			st := s.state(tx, map[string]*endpointState{}, id)
-			st.disabled(now, oldest)
+			st.disabled(now, time.Time{})
 			if err := putEndpointState(tx, id, st); err != nil {
 				return err
 			}
 		}
 		return putSub(tx, sub)
 	})
+	if err != nil {
+		s.setSub(old)
+	}
 	if disabling {
 		s.endEnding(id, false)
 	}
 	if err != nil {
-		s.setSub(old)
 		return nil, fmt.Errorf("subscription %s: %w", id, err)
 	}
 	s.m.record(&fx)
+	if disabling {
+		s.finishEnding(id)
+	}
 	s.notifyAll()
 	return sub.clone(), nil
 }
 
 // Delete removes a subscription. Its deliveries stay in the log until
-// retention prunes them; pending ones, those queued in memory included,
-// become disabled ("subscription deleted") in the same transaction and are
-// not sent. One whose request was already sent is recorded when its answer
-// comes, succeeded or else disabled; it is not tried again.
+// retention prunes them; pending ones, those queued in memory included, are
+// not sent from then on and become disabled ("subscription deleted") in
+// batches before Delete returns. One whose request was already sent is
+// recorded when its answer comes, succeeded or else disabled; it is not
+// tried again.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	old := s.sub(id)
 	if old == nil {
 		return fmt.Errorf("subscription %q: %w", id, ErrNotFound)
 	}
-	s.dropSub(id)
+	if old.Disabled {
+		// What its disable left pending ends as that disable says.
+		s.finishEnding(id)
+	}
 	s.beginEnding(id)
-	var fx commitEffects
+	s.dropSub(id)
 	err := s.update(func(tx *bbolt.Tx) error {
-		fx = commitEffects{}
 		if err := tx.Bucket(bSubs).Delete([]byte(id)); err != nil {
 			return err
 		}
-		_, n, err := s.disablePendingTx(tx, nil, id, whySubscriptionDeleted, nil)
-		if err != nil {
-			return err
-		}
-		fx.disabledPending(n)
 		return tx.Bucket(bEndpoints).Delete([]byte(id))
 	})
-	s.endEnding(id, err == nil)
 	if err != nil {
 		s.setSub(old)
+	}
+	s.endEnding(id, err == nil)
+	if err != nil {
 		return fmt.Errorf("subscription %s: %w", id, err)
 	}
-	s.m.record(&fx)
+	s.finishEnding(id)
 	s.notifyAll()
 	return nil
 }
