@@ -40,6 +40,7 @@ const (
 	EnvMaxExprBytes       = "PARLEY_MAX_EXPR_BYTES"
 	EnvMaxExprItems       = "PARLEY_MAX_EXPR_ITEMS"
 	EnvSessionCache       = "PARLEY_SESSION_CACHE"
+	EnvFlowCache          = "PARLEY_FLOW_CACHE"
 	EnvTurnTimeout        = "PARLEY_TURN_TIMEOUT"
 	EnvSessionExpiry      = "PARLEY_SESSION_EXPIRY"
 	EnvDedupeRetention    = "PARLEY_DEDUPE_RETENTION"
@@ -204,6 +205,19 @@ var settings = []setting{
 		}
 		if c.SessionCache = n; n == 0 {
 			c.SessionCache = -1 // none: Config's zero value means the default
+		}
+		return nil
+	}},
+	{"flow-cache", EnvFlowCache, "revisions", "compiled flow revisions kept in memory besides each flow's current one (those sessions wait in, older ones of edited flows); 0 for none", strconv.Itoa(DefaultFlowCache), false, func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(v), "-") {
+			return fmt.Errorf("%q is too large: give a number of revisions up to %d (0 for none)", v, math.MaxInt)
+		}
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a number of revisions (0 for none)", v)
+		}
+		if c.FlowCache = n; n == 0 {
+			c.FlowCache = -1 // none: Config's zero value means the default
 		}
 		return nil
 	}},

@@ -72,6 +72,16 @@ func TestServeFlags(t *testing.T) {
 				t.Errorf("PARLEY_SESSION_CACHE=50: session cache %d", c.SessionCache)
 			}
 		}, ""},
+		{"flow cache off by flag", []string{"--flow-cache", "0"}, map[string]string{EnvFlowCache: "50"}, func(t *testing.T, c Config) {
+			if c.FlowCache != -1 {
+				t.Errorf("--flow-cache 0: flow cache %d, want -1 (none)", c.FlowCache)
+			}
+		}, ""},
+		{"flow cache sized by env", nil, map[string]string{EnvFlowCache: "50"}, func(t *testing.T, c Config) {
+			if c.FlowCache != 50 {
+				t.Errorf("PARLEY_FLOW_CACHE=50: flow cache %d", c.FlowCache)
+			}
+		}, ""},
 		{"dedupe retention default", nil, nil, func(t *testing.T, c Config) {
 			if c.DedupeRetention != DefaultDedupeRetention {
 				t.Errorf("dedupe retention %s, want %s", c.DedupeRetention, DefaultDedupeRetention)
@@ -154,6 +164,7 @@ func TestServeFlags(t *testing.T) {
 		{"bad env dedupe retention", nil, map[string]string{EnvDedupeRetention: "forever"}, nil, EnvDedupeRetention},
 		{"negative session cache", []string{"--session-cache", "-5"}, nil, nil, "--session-cache"},
 		{"bad env session cache", nil, map[string]string{EnvSessionCache: "many"}, nil, EnvSessionCache},
+		{"negative flow cache", []string{"--flow-cache", "-5"}, nil, nil, "--flow-cache"},
 		{"short key", []string{"--api-key", "short"}, nil, nil, "too short"},
 		{"bad cidr", []string{"--allow-cidr", "nope"}, nil, nil, "nope"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, nil, "xml"},

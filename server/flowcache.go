@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
@@ -15,13 +17,21 @@ import (
 
 // flowCache compiles each flow revision once and shares it between sessions.
 // Revisions never change once stored, so an entry is valid until its flow is
-// deleted.
+// deleted. It keeps the current revision of each flow it has loaded, which
+// new sessions start on, and up to a bound (--flow-cache) of other revisions,
+// least recently used dropped first: those that sessions still waiting in
+// them need, older revisions of a flow edited many times (each simulator edit
+// stores one) included. A revision dropped is loaded and compiled again from
+// the store when a session needs it.
 type flowCache struct {
 	eng   *engine.Engine
 	store store.FlowStore
 
-	mu    sync.RWMutex
-	flows map[flowKey]*flows.Flow
+	mu sync.RWMutex
+	// flows holds each flow's current revision, compiled, once loaded.
+	flows map[string]*flows.Flow
+	// older holds other revisions (nil: none are kept).
+	older *lru.Cache[flowKey, *flows.Flow]
 	// current is the revision new sessions of each flow start on. The
 	// server is the store's only writer and calls changed after every save,
 	// publish or delete; gen counts those calls so that a lookup that raced
@@ -35,8 +45,19 @@ type flowKey struct {
 	rev int
 }
 
-func newFlowCache(st store.FlowStore) *flowCache {
-	return &flowCache{store: st, flows: map[flowKey]*flows.Flow{}, current: map[string]int{}}
+// newFlowCache keeps the current revision of each flow and up to older
+// other revisions; older < 1 keeps none.
+func newFlowCache(st store.FlowStore, older int) *flowCache {
+	fc := &flowCache{store: st, flows: map[string]*flows.Flow{}, current: map[string]int{}}
+	if older >= 1 {
+		c, err := lru.New[flowKey, *flows.Flow](older)
+		if err != nil {
+			// Only a size below 1 fails, which was handled above.
+			panic(err)
+		}
+		fc.older = c
+	}
+	return fc
 }
 
 // Flow implements flows.FlowSource: revision 0 is the flow's current revision
@@ -50,10 +71,7 @@ func (fc *flowCache) Flow(ctx context.Context, id string, rev int) (*flows.Flow,
 		rev = r
 	}
 	k := flowKey{id, rev}
-	fc.mu.RLock()
-	f, ok := fc.flows[k]
-	fc.mu.RUnlock()
-	if ok {
+	if f := fc.cached(k); f != nil {
 		return f, nil
 	}
 	fr, err := fc.store.GetFlow(ctx, id, rev)
@@ -62,19 +80,51 @@ func (fc *flowCache) Flow(ctx context.Context, id string, rev int) (*flows.Flow,
 	}
 	// A stored revision loads under the rules it was stored with: what a
 	// check added since finds is a warning (flows.DecodeStored).
-	f, err = fc.eng.LoadStored(fr.Definition)
+	f, err := fc.eng.LoadStored(fr.Definition)
 	if err != nil {
 		return nil, &flowLoadError{id: id, rev: rev, err: err}
 	}
 	f.ID, f.Revision = fr.ID, fr.Revision
 	fc.mu.Lock()
-	if prev, ok := fc.flows[k]; ok {
-		f = prev // another goroutine compiled it first; share theirs
-	} else {
-		fc.flows[k] = f
+	defer fc.mu.Unlock()
+	if prev := fc.cachedLocked(k); prev != nil {
+		return prev, nil // another goroutine compiled it first; share theirs
 	}
-	fc.mu.Unlock()
+	if cur, ok := fc.current[id]; ok && cur == rev {
+		fc.flows[id] = f
+	} else if fc.older != nil {
+		fc.older.Add(k, f)
+	}
 	return f, nil
+}
+
+// cached returns the compiled revision k, or nil.
+func (fc *flowCache) cached(k flowKey) *flows.Flow {
+	fc.mu.RLock()
+	defer fc.mu.RUnlock()
+	return fc.cachedLocked(k)
+}
+
+func (fc *flowCache) cachedLocked(k flowKey) *flows.Flow {
+	if f := fc.flows[k.id]; f != nil && f.Revision == k.rev {
+		return f
+	}
+	if fc.older == nil {
+		return nil
+	}
+	f, _ := fc.older.Get(k)
+	return f
+}
+
+// revisions counts the compiled revisions kept.
+func (fc *flowCache) revisions() int {
+	fc.mu.RLock()
+	defer fc.mu.RUnlock()
+	n := len(fc.flows)
+	if fc.older != nil {
+		n += fc.older.Len()
+	}
+	return n
 }
 
 // currentRevision returns the revision new sessions of a flow start on.
@@ -144,11 +194,19 @@ func (fc *flowCache) remove(ctx context.Context, id string) error {
 	return fc.store.DeleteFlow(ctx, id)
 }
 
-// changed drops what is known of a flow's current revision.
+// changed drops what is known of a flow's current revision; the revision
+// that was current joins the older ones, which sessions waiting in it may
+// still need.
 func (fc *flowCache) changed(id string) {
 	fc.mu.Lock()
 	delete(fc.current, id)
 	fc.gen++
+	if f := fc.flows[id]; f != nil {
+		delete(fc.flows, id)
+		if fc.older != nil {
+			fc.older.Add(flowKey{id, f.Revision}, f)
+		}
+	}
 	fc.mu.Unlock()
 }
 
@@ -158,9 +216,13 @@ func (fc *flowCache) forget(id string) {
 	defer fc.mu.Unlock()
 	delete(fc.current, id)
 	fc.gen++
-	for k := range fc.flows {
+	delete(fc.flows, id)
+	if fc.older == nil {
+		return
+	}
+	for _, k := range fc.older.Keys() {
 		if k.id == id {
-			delete(fc.flows, k)
+			fc.older.Remove(k)
 		}
 	}
 }

@@ -40,7 +40,10 @@ const (
 	// DefaultBatchLimit is the most messages one batch request carries.
 	DefaultBatchLimit = 100
 	// DefaultSessionCache is how many waiting sessions stay decoded in memory.
-	DefaultSessionCache  = 10_000
+	DefaultSessionCache = 10_000
+	// DefaultFlowCache is how many compiled flow revisions, besides each
+	// flow's current one, stay in memory.
+	DefaultFlowCache     = 256
 	DefaultSessionExpiry = 7 * 24 * time.Hour
 	// DefaultDedupeRetention is how long inbound message ids are remembered.
 	DefaultDedupeRetention = 7 * 24 * time.Hour
@@ -89,6 +92,10 @@ type Config struct {
 	// after their turn, so a conversation's next message skips decoding its
 	// session (0: DefaultSessionCache; negative: none).
 	SessionCache int
+	// FlowCache is how many compiled flow revisions other than each flow's
+	// current one are kept in memory, least recently used dropped first
+	// (0: DefaultFlowCache; negative: none).
+	FlowCache int
 	// TurnTimeout bounds one turn, webhook calls included.
 	TurnTimeout time.Duration
 	// SessionExpiry ends sessions that wait this long without input, unless
@@ -203,6 +210,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.SessionCache == 0 {
 		c.SessionCache = DefaultSessionCache
+	}
+	if c.FlowCache == 0 {
+		c.FlowCache = DefaultFlowCache
 	}
 	if c.TurnTimeout <= 0 {
 		c.TurnTimeout = engine.DefaultTurnTimeout
@@ -379,7 +389,7 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 	}
 
 	s.metrics = newMetrics(st)
-	fc := newFlowCache(st)
+	fc := newFlowCache(st, cfg.FlowCache)
 	wh, err := s.webhookService(cfg)
 	if err != nil {
 		return err
