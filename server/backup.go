@@ -48,12 +48,15 @@ func (s *Server) backup(c *fiber.Ctx) error {
 	run := s.backups.add(c.Context().Conn())
 	log := s.reqLog(c)
 	// The connection's write deadline (the server's WriteTimeout) is set
-	// once for the whole answer; it is moved on as the copy goes, so that
-	// only a client that stops reading is dropped.
-	writeTimeout := s.app.Server().WriteTimeout
+	// once for the whole answer; it is moved on before each part of the
+	// copy, to BackupStall from then, so that a client that stops reading
+	// is dropped that soon: until then, the snapshot's read transaction
+	// holds up any commit that needs the file mapped larger.
+	stall := s.cfg.BackupStall
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		start := time.Now()
-		n, err := snap.Copy(run.ctx, &progressWriter{w: w, run: run, timeout: writeTimeout})
+		run.extend(time.Now().Add(stall))
+		n, err := snap.Copy(run.ctx, &progressWriter{w: w, run: run, timeout: stall})
 		if err == nil {
 			err = w.Flush()
 		}
@@ -138,19 +141,19 @@ func (run *backupRun) extend(d time.Time) {
 	}
 }
 
-// progressWriter moves the write deadline of a backup's connection on, at
-// most once a second, as long as the copy goes on.
+// progressWriter moves the write deadline of a backup's connection on
+// before each part of the copy (bbolt writes 32 KiB at a time), to timeout
+// from then: a write that waits longer for the client fails, and with it
+// the copy.
 type progressWriter struct {
 	w       io.Writer
 	run     *backupRun
 	timeout time.Duration
-	next    time.Time
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
-	if now := time.Now(); p.timeout > 0 && now.After(p.next) {
-		p.run.extend(now.Add(p.timeout))
-		p.next = now.Add(time.Second)
+	if p.timeout > 0 {
+		p.run.extend(time.Now().Add(p.timeout))
 	}
 	return p.w.Write(b)
 }

@@ -45,6 +45,7 @@ const (
 	EnvSessionExpiry      = "PARLEY_SESSION_EXPIRY"
 	EnvDedupeRetention    = "PARLEY_DEDUPE_RETENTION"
 	EnvCallTimeoutGrace   = "PARLEY_CALL_TIMEOUT_GRACE"
+	EnvBackupStall        = "PARLEY_BACKUP_STALL_TIMEOUT"
 	EnvSessionRetention   = "PARLEY_SESSION_RETENTION"
 	EnvWriteProbeInterval = "PARLEY_WRITE_PROBE_INTERVAL"
 	EnvPublicURL          = "PARLEY_PUBLIC_URL"
@@ -224,6 +225,7 @@ var settings = []setting{
 	{"turn-timeout", EnvTurnTimeout, "duration", "time limit of one turn, webhook calls included", "30s", false, positiveDuration(func(c *Config) *time.Duration { return &c.TurnTimeout })},
 	{"session-expiry", EnvSessionExpiry, "duration", "end sessions that wait this long without input", DefaultSessionExpiry.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.SessionExpiry })},
 	{"dedupe-retention", EnvDedupeRetention, "duration", "remember inbound message ids this long: a repeated id gets the first reply", DefaultDedupeRetention.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.DedupeRetention })},
+	{"backup-stall-timeout", EnvBackupStall, "duration", "end a backup (GET /v1/backup) whose client takes none of the copy for this long", DefaultBackupStall.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.BackupStall })},
 	{"call-timeout-grace", EnvCallTimeoutGrace, "duration", "a call's wait is timed out by the server this long after its telephony side should have reported it", DefaultCallTimeoutGrace.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.CallTimeoutGrace })},
 	{"session-retention", EnvSessionRetention, "duration", "delete ended sessions and their events this long after they end; 0 keeps them", "0s", false, func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)

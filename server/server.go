@@ -50,7 +50,10 @@ const (
 	// DefaultCallTimeoutGrace is how long after a call's wait should have
 	// timed out, its prompts spoken, the server times it out itself.
 	DefaultCallTimeoutGrace = 15 * time.Second
-	DefaultTimerInterval    = time.Second
+	// DefaultBackupStall is how long a backup's client may go without
+	// taking any of the copy before the backup is ended.
+	DefaultBackupStall   = 10 * time.Second
+	DefaultTimerInterval = time.Second
 	// DBFile is the store's file name inside the data directory.
 	DBFile = "parley.db"
 )
@@ -109,6 +112,11 @@ type Config struct {
 	// out (its timeout counted from when its prompts have been spoken) the
 	// server times it out itself (DefaultCallTimeoutGrace when zero).
 	CallTimeoutGrace time.Duration
+	// BackupStall is how long GET /v1/backup waits for its client to take
+	// the next part of the copy before it ends the backup and its read
+	// transaction (DefaultBackupStall when zero): while that transaction is
+	// open, a commit that needs the store file mapped larger waits for it.
+	BackupStall time.Duration
 	// SessionRetention, when positive, is how long an ended session
 	// (completed, expired, failed, interrupted) is kept after it ended: then
 	// it is deleted with its events. Zero keeps ended sessions.
@@ -225,6 +233,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.CallTimeoutGrace <= 0 {
 		c.CallTimeoutGrace = DefaultCallTimeoutGrace
+	}
+	if c.BackupStall <= 0 {
+		c.BackupStall = DefaultBackupStall
 	}
 	if c.TimerInterval <= 0 {
 		c.TimerInterval = DefaultTimerInterval
