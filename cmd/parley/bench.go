@@ -104,6 +104,11 @@ type benchOptions struct {
 	// asWritten lists the flow's webhook widgets called where they are
 	// written (checkWebhooks), each with where that is.
 	asWritten []string
+	// exported are the other flows of a RapidPro export given as --flow
+	// FILE, by id, as they import (benchFlow fills it): the run stores them
+	// beside its flow, as an import stores them, so that its subflow
+	// widgets find them.
+	exported map[string][]byte
 	// set holds the names of the flags given on the command line.
 	set map[string]bool
 	// traceFile and cpuFile are --trace's file and --profile's cpu.pprof,
@@ -255,6 +260,11 @@ type BenchResult struct {
 	scriptEnds int64
 	endStatus  string
 	script     []string
+	// failedTurns is how many turns left their session failed (each ends
+	// one), and failure the first of them, with the error that failed it
+	// when it was read (benchClient.sessionError).
+	failedTurns int64
+	failure     *benchFailure
 }
 
 // benchCmd: parley bench [flags]. It drives concurrent contacts through a
@@ -346,6 +356,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if res.Messages == 0 || res.Errors > res.Messages/100 {
 		fmt.Fprintf(stderr, "parley bench: %d of %d messages failed\n", res.Errors, res.Messages+res.Errors)
+		return 1
+	}
+	if res.Conversations == 0 && res.failure != nil {
+		// The flow fails on the way: the texts are not what is wrong.
+		fmt.Fprintf(stderr, "parley bench: none of the %d conversations completed the flow: %s\n", res.scriptEnds, res.failure.describe(res.failedTurns))
 		return 1
 	}
 	if res.Conversations == 0 && res.scriptEnds > 0 {
@@ -462,7 +477,9 @@ func loopbackURL(raw string) error {
 	return fmt.Errorf("%q is not a loopback address (127.0.0.1, ::1, localhost)", raw) // without a user, checked
 }
 
-// benchFlow returns the flow document to run and the texts of one conversation.
+// benchFlow returns the flow document to run and the texts of one
+// conversation. For a RapidPro export it fills o.exported with the export's
+// other flows.
 func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 	var doc []byte
 	var err error
@@ -479,10 +496,11 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--flow %s: %w", o.flow, err)
 	}
+	o.exported = nil
 	if script == nil {
 		doc = flows.TrimBOM(doc)
 		if rapidpro.IsExport(doc) || rapidpro.IsNewFormat(doc) {
-			if doc, err = benchExportFlow(doc); err != nil {
+			if doc, o.exported, err = benchExportFlow(doc); err != nil {
 				return nil, nil, fmt.Errorf("--flow %s: %w", o.flow, err)
 			}
 		}
@@ -500,19 +518,30 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 // that imports, converted as POST /v1/flows imports it (RapidPro's demo
 // order service pointed at the server's, which the run points at its
 // receiver), so that its webhooks are checked, and it is run, as a Parley
-// flow file's.
-func benchExportFlow(data []byte) ([]byte, error) {
+// flow file's. others are the export's other flows that import, by id:
+// its subflow widgets enter them, so the run stores them too.
+func benchExportFlow(data []byte) (first []byte, others map[string][]byte, err error) {
 	res, err := server.RapidProImporter{}.Convert(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(res.Flows) == 0 {
 		if len(res.Failed) > 0 {
-			return nil, fmt.Errorf("a RapidPro export with no flow that imports: %s", strings.Join(res.Failed, "; "))
+			return nil, nil, fmt.Errorf("a RapidPro export with no flow that imports: %s", strings.Join(res.Failed, "; "))
 		}
-		return nil, errors.New("a RapidPro export with no flow that imports")
+		return nil, nil, errors.New("a RapidPro export with no flow that imports")
 	}
-	return res.Flows[0], nil
+	for _, doc := range res.Flows[1:] {
+		if others == nil {
+			others = map[string][]byte{}
+		}
+		// One without an id gets a new one when stored, which no widget
+		// names.
+		if id := gjson.GetBytes(doc, "id").String(); id != "" {
+			others[id] = doc
+		}
+	}
+	return res.Flows[0], others, nil
 }
 
 // checkWebhooks looks at where the webhook widgets of the flow doc, and of
@@ -551,6 +580,11 @@ func (o *benchOptions) checkWebhooks(ctx context.Context, doc []byte) error {
 	seen := map[string]bool{}
 	if o.url == "" {
 		seen[benchFlowID] = true
+	}
+	if o.exported != nil {
+		// An export's flow is stored as the run's: its other flows enter
+		// the run's flow by the id it had in the export.
+		seen[gjson.GetBytes(doc, "id").String()] = true
 	}
 	var src func(context.Context, string) ([]byte, error)
 	for queue := []reached{{widgets: root}}; len(queue) > 0; queue = queue[1:] {
@@ -692,12 +726,28 @@ func (o *benchOptions) serverWebhook(ctx context.Context, name string) error {
 }
 
 // subflowSource returns what reads the definition of a flow the run's
-// server has, as a subflow widget enters it. In process that is the
-// examples its new store is seeded with (o.examples, as server.Config's
-// Examples: the flow's own id, else its directory's name). With --url it
-// is the revision the server enters, its published one or else its
-// latest, from GET /v1/flows/{id}.
+// server has, as a subflow widget enters it. A RapidPro export's other
+// flows (o.exported) are those the run stores, in process and with --url
+// alike. Else, in process, it is the examples its new store is seeded with
+// (o.examples, as server.Config's Examples: the flow's own id, else its
+// directory's name); with --url the revision the server enters, its
+// published one or else its latest, from GET /v1/flows/{id}.
 func (o *benchOptions) subflowSource() func(context.Context, string) ([]byte, error) {
+	src := o.serverFlows()
+	if len(o.exported) == 0 {
+		return src
+	}
+	return func(ctx context.Context, id string) ([]byte, error) {
+		if doc, ok := o.exported[id]; ok {
+			return doc, nil
+		}
+		return src(ctx, id)
+	}
+}
+
+// serverFlows is subflowSource for the flows the run's server has of its
+// own.
+func (o *benchOptions) serverFlows() func(context.Context, string) ([]byte, error) {
 	if o.url == "" {
 		fsys := o.examples
 		if fsys == nil {
@@ -877,7 +927,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	cl.forPort(rcv.port(), o.url != "")
 	defer cl.hc.CloseIdleConnections()
 	defer cl.teardown(stderr)
-	if err := cl.setup(ctx, doc, rcv, strings.Split(o.events, ","), stderr); err != nil {
+	if err := cl.setup(ctx, doc, o.exported, rcv, strings.Split(o.events, ","), stderr); err != nil {
 		return nil, err
 	}
 	rcv.reset()
@@ -978,12 +1028,22 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		res.Errors += w.errs
 		res.Conversations += w.convs
 		res.scriptEnds += w.ends
+		res.failedTurns += w.fails
 		lat = append(lat, w.lat...)
 	}
 	if st := ld.lastStatus.Load(); st != nil {
 		res.endStatus = *st
 	}
 	res.script = script
+	if f := ld.failure.Load(); f != nil && res.Conversations == 0 && ctx.Err() == nil {
+		// Why the conversations do not complete the flow: what failed the
+		// first session that failed, read while the server (in process,
+		// the run's) still runs.
+		ectx, cancel := context.WithTimeout(ctx, benchSetupTimeout)
+		f.widget, f.err, f.readErr = cl.sessionError(ectx, f.session)
+		cancel()
+		res.failure = f
+	}
 	if ld.firstErr.Load() != nil && res.Messages == 0 {
 		return nil, *ld.firstErr.Load()
 	}
@@ -1211,6 +1271,18 @@ func benchRunPort(id, name string) (int, bool) {
 	return port, ok && err == nil && port > 0 && port < 1<<16 && strconv.Itoa(port) == num
 }
 
+// benchRunSubflowPort is the port in id when id is a flow of a RapidPro
+// export stored by the run whose receiver has port (subflowID:
+// bench-flow-PORT-ID).
+func benchRunSubflowPort(id string) (int, bool) {
+	rest, ok := strings.CutPrefix(id, benchFlowID+"-")
+	num, sub, cut := strings.Cut(rest, "-")
+	if !ok || !cut || sub == "" {
+		return 0, false
+	}
+	return benchRunPort(benchFlowID+"-"+num, benchFlowID)
+}
+
 // benchSetupTimeout bounds each request of the setup and teardown: they
 // are small, and a target that takes connections without answering them is
 // said to be so before long.
@@ -1284,6 +1356,30 @@ func (c *benchClient) doTimeout(ctx context.Context, timeout time.Duration, meth
 	return out, a.code, nil
 }
 
+// sessionError reads the error event that failed session (GET
+// /v1/sessions/{id}/events): the widget it names and its message, the last
+// one when there are several; message is empty when the log has none.
+func (c *benchClient) sessionError(ctx context.Context, session string) (widget, message string, err error) {
+	for after := ""; ; {
+		path := "/v1/sessions/" + url.PathEscape(session) + "/events"
+		if after != "" {
+			path += "?after=" + url.QueryEscape(after)
+		}
+		out, _, err := c.do(ctx, "GET", path, nil, nil)
+		if err != nil {
+			return "", "", err
+		}
+		for _, e := range gjson.GetBytes(out, "events").Array() {
+			if e.Get("type").String() == "error" {
+				widget, message = e.Get("widget").String(), e.Get("message").String()
+			}
+		}
+		if after = gjson.GetBytes(out, "next").String(); after == "" {
+			return widget, message, nil
+		}
+	}
+}
+
 // webhookOutcomes reads the server's count of webhook calls by outcome,
 // parley_webhook_calls_total on its /metrics.
 func (c *benchClient) webhookOutcomes(ctx context.Context) (map[string]float64, error) {
@@ -1342,35 +1438,40 @@ func (c *benchClient) alive(port int) bool {
 	return v
 }
 
-// setup stores the run's flow (webhook URLs pointed at the receiver),
-// publishes it, routes the run's channel to it, clears what ended runs left
+// setup stores the run's flow (webhook URLs pointed at the receiver), and
+// the other flows of the RapidPro export it comes from (others, by their ids
+// in the export: subflowID names them on the server), publishes them,
+// routes the run's channel to the run's flow, clears what ended runs left
 // and subscribes the receiver to events. The subscription's id is kept in
 // c.subID for teardown, even when setup fails after making it.
-func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, events []string, stderr io.Writer) error {
-	var f map[string]any
-	if err := json.Unmarshal(doc, &f); err != nil {
-		return fmt.Errorf("flow: %w", err)
-	}
-	f["id"] = c.flowID
-	if ws, ok := f["widgets"].([]any); ok {
-		for _, w := range ws {
-			if m, ok := w.(map[string]any); ok && m["type"] == "webhook" {
-				if u, _ := m["url"].(string); strings.Contains(u, server.DemoOrderStatusPath) {
-					m["url"] = rcv.url + "/orders"
-					c.flowCalls = true
-				}
-			}
+func (c *benchClient) setup(ctx context.Context, doc []byte, others map[string][]byte, rcv *receiver, events []string, stderr io.Writer) error {
+	// The subflow widgets of an export's flows enter each other by their
+	// ids in the export: they enter the flows as the run stores them.
+	ids := map[string]string{}
+	if len(others) > 0 {
+		if id := gjson.GetBytes(doc, "id").String(); id != "" {
+			ids[id] = c.flowID
+		}
+		for id := range others {
+			ids[id] = c.subflowID(id)
 		}
 	}
-	doc, _ = json.Marshal(f)
-	if _, code, err := c.do(ctx, "POST", "/v1/flows", doc, nil); err != nil && code != 409 {
+	// The subflows first, so that the run's flow, once published, finds
+	// them.
+	for _, id := range slices.Sorted(maps.Keys(others)) {
+		sub, err := c.runDoc(others[id], ids[id], ids, nil)
+		if err == nil {
+			err = c.storeFlow(ctx, ids[id], sub)
+		}
+		if err != nil {
+			return fmt.Errorf("flow %q of the export: %w", id, err)
+		}
+	}
+	doc, err := c.runDoc(doc, c.flowID, ids, rcv)
+	if err != nil {
 		return err
-	} else if code == 409 {
-		if _, _, err := c.do(ctx, "PUT", "/v1/flows/"+c.flowID, doc, nil); err != nil {
-			return err
-		}
 	}
-	if _, _, err := c.do(ctx, "POST", "/v1/flows/"+c.flowID+"/publish", []byte(`{}`), nil); err != nil {
+	if err := c.storeFlow(ctx, c.flowID, doc); err != nil {
 		return err
 	}
 	ch, _ := json.Marshal(map[string]string{"id": c.channel, "name": benchChannelName, "type": "api", "default_flow": c.flowID})
@@ -1436,6 +1537,65 @@ func (c *benchClient) setup(ctx context.Context, doc []byte, rcv *receiver, even
 		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
+}
+
+// subflowID is the id the run stores a RapidPro export's other flow id
+// under: its own in process, where the store is the run's, and against
+// --url bench-flow-PORT-id, the run's flow's id and its own, so that runs
+// going on at the same time with exports of the same flows each enter
+// their own, and deleteEndedRuns finds those of ended runs.
+func (c *benchClient) subflowID(id string) string {
+	if c.shared {
+		return c.flowID + "-" + id
+	}
+	return id
+}
+
+// runDoc is the flow doc as the run stores it: under id, its subflow
+// widgets entering the flows of ids (their ids in an export, mapped to the
+// run's) under the run's ids, and, for the run's own flow (rcv not nil),
+// its webhooks to the demo service pointed at the receiver.
+func (c *benchClient) runDoc(doc []byte, id string, ids map[string]string, rcv *receiver) ([]byte, error) {
+	var f map[string]any
+	if err := json.Unmarshal(doc, &f); err != nil {
+		return nil, fmt.Errorf("flow: %w", err)
+	}
+	f["id"] = id
+	if ws, ok := f["widgets"].([]any); ok {
+		for _, w := range ws {
+			m, ok := w.(map[string]any)
+			if !ok {
+				continue
+			}
+			switch m["type"] {
+			case "webhook":
+				if u, _ := m["url"].(string); rcv != nil && strings.Contains(u, server.DemoOrderStatusPath) {
+					m["url"] = rcv.url + "/orders"
+					c.flowCalls = true
+				}
+			case "subflow":
+				if from, _ := m["flow"].(string); ids[from] != "" {
+					m["flow"] = ids[from]
+				}
+			}
+		}
+	}
+	return json.Marshal(f)
+}
+
+// storeFlow stores doc as flow id, a new revision when the server has it
+// (a run before this one whose receiver had the same port stored it), and
+// publishes it.
+func (c *benchClient) storeFlow(ctx context.Context, id string, doc []byte) error {
+	if _, code, err := c.do(ctx, "POST", "/v1/flows", doc, nil); err != nil && code != 409 {
+		return err
+	} else if code == 409 {
+		if _, _, err := c.do(ctx, "PUT", "/v1/flows/"+url.PathEscape(id), doc, nil); err != nil {
+			return err
+		}
+	}
+	_, _, err := c.do(ctx, "POST", "/v1/flows/"+url.PathEscape(id)+"/publish", []byte(`{}`), nil)
+	return err
 }
 
 // benchChannelName is the name of the runs' channels.
@@ -1510,14 +1670,20 @@ func (c *benchClient) deleteEndedRuns(ctx context.Context, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("list flows: %w", err)
 	}
-	ports := slices.Collect(maps.Keys(channels))
+	ports := maps.Clone(channels)
+	// The flows a run stored of a RapidPro export beside its own
+	// (subflowID), by the run's port.
+	subflows := map[int][]string{}
 	for _, f := range gjson.GetBytes(out, "flows").Array() {
-		if port, ok := benchRunPort(f.Get("id").String(), benchFlowID); ok && !channels[port] {
-			ports = append(ports, port)
+		id := f.Get("id").String()
+		if port, ok := benchRunPort(id, benchFlowID); ok {
+			ports[port] = true
+		} else if port, ok := benchRunSubflowPort(id); ok {
+			ports[port] = true
+			subflows[port] = append(subflows[port], id)
 		}
 	}
-	slices.Sort(ports)
-	for _, port := range ports {
+	for _, port := range slices.Sorted(maps.Keys(ports)) {
 		if port == c.port || c.alive(port) {
 			continue
 		}
@@ -1534,10 +1700,12 @@ func (c *benchClient) deleteEndedRuns(ctx context.Context, stderr io.Writer) err
 			}
 		}
 		// 409: another channel names the flow, and it stays.
-		if _, code, err := c.do(ctx, "DELETE", "/v1/flows/"+flow, nil, nil); err == nil {
-			deleted = append(deleted, "flow "+flow)
-		} else if code != 404 && code != 409 {
-			return fmt.Errorf("delete flow %s, left by an ended run: %w", flow, err)
+		for _, flow := range append([]string{flow}, subflows[port]...) {
+			if _, code, err := c.do(ctx, "DELETE", "/v1/flows/"+flow, nil, nil); err == nil {
+				deleted = append(deleted, "flow "+flow)
+			} else if code != 404 && code != 409 {
+				return fmt.Errorf("delete flow %s, left by an ended run: %w", flow, err)
+			}
 		}
 		if len(deleted) > 0 {
 			fmt.Fprintf(stderr, "parley bench: deleted %s of an ended run\n", strings.Join(deleted, " and "))
@@ -1771,6 +1939,8 @@ type load struct {
 	// lastStatus is the session's status after a script's last text, the
 	// first time it was not completed.
 	lastStatus atomic.Pointer[string]
+	// failure is the first turn that left its session failed.
+	failure atomic.Pointer[benchFailure]
 	// fromPrefix starts the contacts' numbers (benchFrom).
 	fromPrefix string
 }
@@ -1783,6 +1953,41 @@ func (l *load) ended(status string) bool {
 	}
 	l.lastStatus.CompareAndSwap(nil, &status)
 	return false
+}
+
+// benchFailure is a turn that left its session failed: the session, the
+// text the turn answered and, once read, the error that failed it.
+type benchFailure struct {
+	session, text string
+	// widget and err are the session's error event's (err empty when it
+	// has none), or readErr why its events could not be read.
+	widget, err string
+	readErr     error
+}
+
+// describe says what failed the sessions of a run, n of which failed, f
+// the first.
+func (f *benchFailure) describe(n int64) string {
+	what := fmt.Sprintf("%d sessions failed, the first after the text %q", n, f.text)
+	switch {
+	case f.readErr != nil:
+		return fmt.Sprintf("%s (session %s; its error could not be read: %v)", what, f.session, f.readErr)
+	case f.err == "":
+		return fmt.Sprintf("%s (session %s, with no error event: GET /v1/sessions/%s/events)", what, f.session, f.session)
+	case f.widget != "":
+		return fmt.Sprintf("%s, at widget %q: %s (session %s)", what, f.widget, f.err, f.session)
+	}
+	return fmt.Sprintf("%s: %s (session %s)", what, f.err, f.session)
+}
+
+// failed counts a turn of w's, answering text, that left its session
+// failed, and keeps the first for the report: the conversations it ends
+// do not complete the flow, whatever their texts.
+func (l *load) failed(w *worker, session, text string) {
+	w.fails++
+	if l.failure.Load() == nil {
+		l.failure.CompareAndSwap(nil, &benchFailure{session: session, text: text})
+	}
 }
 
 // benchFrom starts a message with its contact's number: the run's
@@ -1836,10 +2041,12 @@ type worker struct {
 	errs  int64
 	convs int64
 	// ends counts the conversations whose last text was answered, whether
-	// or not that completed the session.
-	ends int64
-	sent atomic.Int64 // for the progress bar
-	lat  []time.Duration
+	// or not that completed the session; fails the turns that left their
+	// session failed.
+	ends  int64
+	fails int64
+	sent  atomic.Int64 // for the progress bar
+	lat   []time.Duration
 }
 
 func (l *load) run(ctx context.Context, w *worker) {
@@ -1905,9 +2112,13 @@ func (l *load) run(ctx context.Context, w *worker) {
 			w.ok++
 			w.sent.Add(1)
 			w.lat = append(w.lat, d)
+			status := gjson.GetBytes(out, "status").String()
+			if status == "failed" {
+				l.failed(w, gjson.GetBytes(out, "id").String(), text)
+			}
 			if i == len(l.script)-1 {
 				w.ends++
-				completed = l.ended(gjson.GetBytes(out, "status").String())
+				completed = l.ended(status)
 			}
 		}
 		if completed {
@@ -1984,9 +2195,13 @@ func (l *load) runBatch(ctx context.Context, ws []*worker) {
 			w.ok++
 			w.sent.Add(1)
 			w.lat = append(w.lat, d)
+			status := r.Get("status").String()
+			if status == "failed" {
+				l.failed(w, r.Get("id").String(), l.script[step[k]])
+			}
 			if step[k]++; step[k] == len(l.script) {
 				w.ends++
-				if l.ended(r.Get("status").String()) {
+				if l.ended(status) {
 					w.convs++
 				}
 				step[k] = 0

@@ -1373,7 +1373,7 @@ func TestBenchSetupListsLeftSessionsOnlyWhenShared(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cl.setup(context.Background(), doc, rcv, nil, io.Discard); err != nil {
+		if err := cl.setup(context.Background(), doc, nil, rcv, nil, io.Discard); err != nil {
 			t.Fatal(err)
 		}
 		rcv.close()
@@ -1625,5 +1625,135 @@ func TestBenchURLNamedWebhookMissing(t *testing.T) {
 	o := benchOptions{flow: flow, url: base, callWebhooks: true}
 	if err := o.checkWebhooks(context.Background(), doc); err != nil || !slices.Equal(o.asWritten, []string{`widget "lookup", the server's webhook "orders"`}) {
 		t.Errorf("once the server has it: %v, called as written %q", err, o.asWritten)
+	}
+}
+
+// benchSubflowExport writes a legacy RapidPro export of two flows: the
+// parent enters the child at once and completes when it does; the child
+// asks for a colour, then, when hook is given, calls it. It returns the
+// export's path.
+func benchSubflowExport(t *testing.T, hook string) string {
+	t.Helper()
+	next, hookSet := "null", ""
+	if hook != "" {
+		next = `"h1"`
+		hookSet = fmt.Sprintf(`, {"uuid": "h1", "ruleset_type": "webhook", "label": "Hook", "operand": "@step.value",
+   "config": {"webhook": %q, "webhook_action": "POST"},
+   "rules": [{"uuid": "hx1", "category": {"eng": "Success"}, "destination": null, "test": {"type": "webhook_status", "status": "success"}},
+     {"uuid": "hx2", "category": {"eng": "Failure"}, "destination": null, "test": {"type": "webhook_status", "status": "failure"}}]}`, hook)
+	}
+	export := `{"version": "11.7", "flows": [{"version": "11.7", "base_language": "eng", "flow_type": "M",
+ "metadata": {"uuid": "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", "name": "Parent"}, "entry": "s1",
+ "action_sets": [{"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "thanks"}}]}],
+ "rule_sets": [{"uuid": "s1", "ruleset_type": "subflow", "label": "Sub", "operand": "@step.value",
+   "config": {"flow": {"uuid": "cccccccc-cccc-4ccc-8ccc-cccccccccccc", "name": "Child"}},
+   "rules": [{"uuid": "sx1", "category": {"eng": "Complete"}, "destination": "a2", "test": {"type": "subflow", "exit_type": "completed"}},
+     {"uuid": "sx2", "category": {"eng": "Expired"}, "destination": null, "test": {"type": "subflow", "exit_type": "expired"}}]}]},
+ {"version": "11.7", "base_language": "eng", "flow_type": "M",
+ "metadata": {"uuid": "cccccccc-cccc-4ccc-8ccc-cccccccccccc", "name": "Child"}, "entry": "a1",
+ "action_sets": [{"uuid": "a1", "destination": "c1", "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "Which colour?"}}]}],
+ "rule_sets": [{"uuid": "c1", "ruleset_type": "wait_message", "label": "Colour", "operand": "@step.value", "config": {},
+   "rules": [{"uuid": "cx1", "category": {"eng": "Red"}, "destination": ` + next + `, "test": {"type": "contains_any", "test": {"eng": "red"}}},
+     {"uuid": "cx2", "category": {"eng": "Other"}, "destination": ` + next + `, "test": {"type": "true"}}]}` + hookSet + `]}]}`
+	path := filepath.Join(t.TempDir(), "subflow-export.json")
+	if err := os.WriteFile(path, []byte(export), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A RapidPro export runs with every flow it imports: the flows its first
+// one enters are stored beside it, in process under their ids and with
+// --url under ids of the run's own, which the next run deletes with the
+// run's flow, and their webhooks are checked as a subflow's.
+func TestBenchRapidProExportSubflows(t *testing.T) {
+	const child = "cccccccc-cccc-4ccc-8ccc-cccccccccccc"
+	// The child's webhook is checked before anything is sent, in process
+	// and with --url alike.
+	off := benchSubflowExport(t, "https://orders.example.com/lookup")
+	want := `parley bench: --flow ` + off + ` enters subflow "` + child + `" (widget "s1"): widget "h1" calls https://orders.example.com/lookup, which is not this machine (or cannot be told before the run): the run's load would go there; give --call-webhooks`
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"bench", "--flow", off, "--messages", "hi|red"}, nil, &out, &errOut); code != 2 || !strings.HasPrefix(errOut.String(), want) {
+		t.Errorf("in process, the child's webhook off this machine: exit %d, stderr %q; want exit 2 saying %q", code, errOut.String(), want)
+	}
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	var got struct {
+		Conversations int64 `json:"conversations"`
+		Errors        int64 `json:"errors"`
+	}
+	args := []string{"--messages", "hi|red", "--json", "--events", "", "--concurrency", "2", "--duration", "400ms"}
+	export := benchSubflowExport(t, "")
+	benchJSON(t, &got, append([]string{"--flow", export, "--idle", "0"}, args...)...)
+	if got.Conversations == 0 || got.Errors != 0 {
+		t.Errorf("in process: %+v; want conversations through the child flow", got)
+	}
+
+	base, _ := benchTarget(t, true)
+	errOut.Reset()
+	if code := run(context.Background(), []string{"bench", "--url", base, "--flow", off, "--messages", "hi|red"}, nil, &out, &errOut); code != 2 || !strings.HasPrefix(errOut.String(), want) {
+		t.Errorf("--url, the child's webhook off this machine: exit %d, stderr %q; want exit 2 saying %q", code, errOut.String(), want)
+	}
+	// The child's demo service is the server's own, on a loopback address.
+	demo := benchSubflowExport(t, "https://textit.in/demo/status")
+	stored := func() []string {
+		var list struct{ Flows []struct{ ID string } }
+		apiCall(t, "GET", base+"/v1/flows", "", &list)
+		var ids []string
+		for _, f := range list.Flows {
+			if strings.HasPrefix(f.ID, "bench-flow-") || strings.HasSuffix(f.ID, child) {
+				ids = append(ids, f.ID)
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	var runs [][]string
+	for range 2 {
+		got.Conversations = 0
+		benchJSON(t, &got, append([]string{"--url", base, "--flow", demo}, args...)...)
+		if got.Conversations == 0 || got.Errors != 0 {
+			t.Fatalf("--url: %+v; want conversations through the child flow", got)
+		}
+		runs = append(runs, stored())
+	}
+	// Each run has its flow bench-flow-PORT and the child as
+	// bench-flow-PORT-ID; the second deleted the first's.
+	first := runs[0]
+	if len(first) != 2 || !strings.HasSuffix(first[1], "-"+child) || first[1] != first[0]+"-"+child {
+		t.Fatalf("after the first run the server has %q; want bench-flow-PORT and bench-flow-PORT-%s", first, child)
+	}
+	second := runs[1]
+	if len(second) != 2 || second[1] != second[0]+"-"+child || slices.Contains(second, first[0]) || slices.Contains(second, first[1]) {
+		t.Errorf("after the second run the server has %q; want the second run's flow and child alone (the first's were %q)", second, first)
+	}
+	var sub struct {
+		Definition struct {
+			Widgets []struct{ ID, Flow string }
+		}
+	}
+	apiCall(t, "GET", base+"/v1/flows/"+second[0], "", &sub)
+	if i := slices.IndexFunc(sub.Definition.Widgets, func(w struct{ ID, Flow string }) bool { return w.ID == "s1" }); i < 0 || sub.Definition.Widgets[i].Flow != second[1] {
+		t.Errorf("the run's flow %s: widgets %+v; want s1 entering %s", second[0], sub.Definition.Widgets, second[1])
+	}
+}
+
+// A run whose sessions fail says so, with the error that failed the first
+// one, rather than blaming --messages.
+func TestBenchSessionsFail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	flow := filepath.Join(t.TempDir(), "fails.json")
+	doc := subflowTestFlow("fails", `{"id":"a","type":"wait_for_response","exits":{"Next":"s"}}`, subflowWidget("s", "missing", "end"))
+	if err := os.WriteFile(flow, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--flow", flow, "--messages", "hi|go", "--duration", "300ms", "--concurrency", "2", "--idle", "0", "--events", ""}, nil, &out, &errOut)
+	want := regexp.MustCompile(`parley bench: none of the \d+ conversations completed the flow: \d+ sessions failed, the first after the text "go", at widget "s": subflow "missing": flow "missing": not found \(session [0-9a-f-]{36}\)\n`)
+	if code != 1 || !want.MatchString(errOut.String()) || strings.Contains(errOut.String(), "give --messages") {
+		t.Errorf("exit %d, stderr %q; want exit 1 saying %s", code, errOut.String(), want)
 	}
 }
