@@ -84,7 +84,16 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 	case "wait_message", "":
 		out := c.rules(rs, where, true)
 		w = c.newWidget(rs.UUID, "wait_for_response")
-		c.routing(w, rs, out, where, "Other")
+		// A wait whose one rule is the catch-all, named Other (or not at
+		// all), has no rules left: its one way on is Next.
+		otherExit := "Other"
+		if len(out.cases) == 0 {
+			otherExit = "Next"
+			if out.hasOther && strings.TrimSpace(rs.Label) != "" {
+				c.add(levelWarning, where, fmt.Sprintf("a wait whose one rule is the catch-all %q saves its result without a category, where RapidPro saved %q", out.otherCat, out.otherCat))
+			}
+		}
+		c.routing(w, rs, out, where, otherExit)
 		if out.hasTimeout {
 			w["timeout"] = out.timeout
 			c.setExit(w, "Timeout", c.timeoutResult(rs, out))

@@ -247,3 +247,31 @@ func texts(evs []flows.Event) []string {
 	}
 	return out
 }
+
+// TestWaitWithOnlyTheCatchAll: a wait whose one rule is the catch-all,
+// named Other or not named, converts to a wait without rules whose Next
+// exit goes where the catch-all went, instead of an Other exit the wait
+// does not have, which made the flow fail to import; the report says the
+// result has no category.
+func TestWaitWithOnlyTheCatchAll(t *testing.T) {
+	for _, cat := range []string{`{"eng": "Other"}`, `{"eng": ""}`} {
+		export := []byte(`{"version": 10, "flows": [{"version": 10, "base_language": "eng",
+		 "metadata": {"uuid": "55555555-5555-4555-8555-555555555555", "name": "Any"}, "entry": "a0",
+		 "action_sets": [
+		  {"uuid": "a0", "destination": "r1", "actions": [{"type": "reply", "uuid": "s0", "msg": {"eng": "Say anything"}}]},
+		  {"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "s1", "msg": {"eng": "You said @step.value"}}]}],
+		 "rule_sets": [{"uuid": "r1", "ruleset_type": "wait_message", "label": "Answer", "operand": "@step.value",
+		  "rules": [{"uuid": "x1", "category": ` + cat + `, "destination": "a1", "test": {"type": "true"}}]}]}]}`)
+		results, said := runInputs(t, export, flows.Contact{Name: "Ben", URN: "tel:+12065551212"}, "blue")
+		if results["Answer"] != "blue/" || len(said) != 2 || said[1] != "You said blue" {
+			t.Errorf("category %s: Answer = %q, said %q; want blue/ and You said blue", cat, results["Answer"], said)
+		}
+		res, err := Convert(export, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hasLine(res.Report, levelWarning, "ruleset r1", "saves its result without a category") {
+			t.Errorf("category %s: the report does not say the result has no category:\n%s", cat, res.Report)
+		}
+	}
+}
