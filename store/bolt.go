@@ -950,6 +950,10 @@ func statSession(s flows.Status) string { return "sessions." + string(s) }
 // statPruned counts the ended sessions of a status that PruneEnded deleted.
 func statPruned(s flows.Status) string { return "pruned." + string(s) }
 
+// statDeleted counts the sessions of a status deleted otherwise than by
+// PruneEnded: with their contact (EraseContact) or by DeleteSession.
+func statDeleted(s flows.Status) string { return "deleted." + string(s) }
+
 // addStat adjusts a counter inside the caller's transaction, so counters
 // are exactly as consistent as the data they count.
 func addStat(tx *bbolt.Tx, name string, delta int64) error {
@@ -1111,10 +1115,14 @@ func getStat(tx *bbolt.Tx, name string) int64 {
 // Stats reads the counters: a handful of key lookups, cheap enough for every
 // metrics scrape.
 func (b *Bolt) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Sessions: make(map[flows.Status]int64, len(statusCodes)), Pruned: make(map[flows.Status]int64, 4)}
+	st := Stats{
+		Sessions: make(map[flows.Status]int64, len(statusCodes)),
+		Pruned:   make(map[flows.Status]int64, 4), Deleted: make(map[flows.Status]int64, len(statusCodes)),
+	}
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
 		for s := range statusCodes {
 			st.Sessions[s] = getStat(tx, statSession(s))
+			st.Deleted[s] = getStat(tx, statDeleted(s))
 			if s.Ended() {
 				st.Pruned[s] = getStat(tx, statPruned(s))
 			}
