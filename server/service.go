@@ -576,7 +576,13 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	if err != nil {
 		return nil, err
 	}
-	s.metrics.turn("resume", time.Since(start))
+	kind := "resume"
+	if in.Kind == flows.InputTimeout {
+		// A wait's timeout (the timer's, or a call's reported by its
+		// telephony side) is no input: counted apart, as expiries are.
+		kind = "timeout"
+	}
+	s.metrics.turn(kind, time.Since(start))
 	// A timeout is no input from the contact: the session's expiry stays
 	// where its last input put it, so a flow that loops on a wait's timeout
 	// (a reminder, then the wait again) still expires.
