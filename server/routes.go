@@ -29,8 +29,10 @@ const (
 	// localUnread marks a request whose line and headers could not be
 	// read (over --header-limit): its method and path are not known.
 	localUnread = "headers_unread"
-	// localHeld marks a turn refused before it ran, as the store's writes
-	// fail: logged at the debug level, as that failure is logged once.
+	// localHeld marks a request refused or failed as the store's writes
+	// fail (a turn refused before it ran, one let through whose write
+	// failed, a /healthz saying so): logged at the debug level, as that
+	// failure is logged once.
 	localHeld = "turn_held"
 )
 
@@ -317,6 +319,9 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	}
 	if b, ok := s.store.(*store.Bolt); ok {
 		if f := b.LastWriteFailure(); f != nil {
+			// Logged once by the store, when writes began to fail, not
+			// at every poll.
+			c.Locals(localHeld, true)
 			cause := f.Err.Error()
 			code := CodeUnavailable
 			if c := storeWriteCause(f.Err); c != nil {

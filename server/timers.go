@@ -409,9 +409,10 @@ func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Durat
 		tr.mu.Unlock()
 		return true
 	}
-	if errors.As(err, new(*store.WritesHeldError)) {
-		// Not run while the store's writes fail: the timer stays, and
-		// fires once they succeed, without a failure counted against it.
+	if writesFail(err) {
+		// Not run, or not saved, while the store's writes fail (logged
+		// once by the store): the timer stays, and fires once they
+		// succeed, without a failure counted against it.
 		return true
 	}
 	tr.mu.Lock()

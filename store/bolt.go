@@ -228,9 +228,21 @@ func (b *Bolt) WritesHeld() bool {
 // failed since Open).
 func (b *Bolt) LastWriteFailure() *WriteFailure { return b.writeFailure.Load() }
 
+// WriteFailedError is the error of a write whose commit failed writing the
+// store file (a full disk, a read-only file system): LastWriteFailure
+// reports it, and the log says so once, when writes begin to fail
+// ("store writes fail"), so a caller need not log each write that fails
+// meanwhile. It wraps the cause, so errors.Is finds ErrDiskFull and the
+// others, and says what the cause says.
+type WriteFailedError struct{ Err error }
+
+func (e *WriteFailedError) Error() string { return e.Err.Error() }
+func (e *WriteFailedError) Unwrap() error { return e.Err }
+
 // committed records the outcome of a commit of the file: err is nil, or
 // the error of bbolt's commit (not of a write function), which it returns
-// wrapped in the store's error for its cause (writeError).
+// wrapped in the store's error for its cause (writeError), as a
+// *WriteFailedError.
 func (b *Bolt) committed(err error) error {
 	if err == nil {
 		if b.writeFailure.Load() != nil {
@@ -254,7 +266,7 @@ func (b *Bolt) committed(err error) error {
 				b.log.Error("store writes fail: turns are refused, one let through each probe interval to find out when they succeed again",
 					"path", b.path, "probe_interval", b.probeEvery, "err", err)
 			}
-			return err
+			return &WriteFailedError{Err: err}
 		}
 	}
 }
@@ -879,7 +891,13 @@ func (b *Bolt) commit(batch []*writeReq) {
 			b.statCommits.Add(1)
 			b.statTurns.Add(int64(len(live)))
 			if err != nil {
-				b.log.Error("store commit failed", "writes", len(live), "err", err)
+				// A commit that failed writing the file is logged as an
+				// error once, when writes begin to fail (committed).
+				level := slog.LevelError
+				if errors.As(err, new(*WriteFailedError)) {
+					level = slog.LevelDebug
+				}
+				b.log.Log(context.Background(), level, "store commit failed", "writes", len(live), "err", err)
 			}
 			for _, r := range live {
 				r.err = err
