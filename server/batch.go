@@ -124,7 +124,11 @@ func (s *Server) appendBatchItem(c *fiber.Ctx, out []byte, i int, it *batchItem)
 		return appendReplyJSON(out, it.reply)
 	}
 	ae := toAPIError(it.err)
-	if ae.Status >= 500 {
+	switch {
+	case writesFail(it.err):
+		// Logged once by the store, when its writes began to fail.
+		s.reqLog(c).Debug("batch message not served while the store's writes fail", "index", i, "status", ae.Status, "code", ae.Code, "err", it.err)
+	case ae.Status >= 500:
 		s.reqLog(c).Error("batch message failed", "index", i, "status", ae.Status, "code", ae.Code, "err", it.err)
 	}
 	field := fmt.Sprintf("messages[%d]", i)

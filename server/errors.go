@@ -215,6 +215,14 @@ func storeWriteCause(err error) *writeCause {
 	return nil
 }
 
+// writesFail reports whether err is a turn refused while the store's writes
+// fail (store.WritesHeldError) or a write whose commit failed writing the
+// store file (store.WriteFailedError): the store logs those failures once,
+// when writes begin to fail.
+func writesFail(err error) bool {
+	return errors.As(err, new(*store.WritesHeldError)) || errors.As(err, new(*store.WriteFailedError))
+}
+
 // writesHeld answers a turn refused before it ran because the store's
 // writes fail (store.WritesHeldError): with the status and cause of the
 // failure, and a Retry-After of the time until the store lets a write
@@ -274,11 +282,12 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		ae.Message = fmt.Sprintf("request line and headers over the %d-byte limit (--header-limit, %s)", s.cfg.HeaderLimit, EnvHeaderLimit)
 	}
 	log := s.reqLog(c)
-	var held *store.WritesHeldError
-	if errors.As(err, &held) {
-		// Not run, as the store's writes fail: that is logged once, when
-		// they begin to fail, not on every refused retry.
-		log.Debug("request refused while the store's writes fail", "status", ae.Status, "code", ae.Code, "err", err)
+	if writesFail(err) || c.Locals(localHeld) != nil {
+		// Refused or failed as the store's writes fail (a turn let
+		// through to find out whether they succeed again, a /healthz that
+		// says they fail): that is logged once, when they begin to fail,
+		// not on every request meanwhile.
+		log.Debug("request not served while the store's writes fail", "status", ae.Status, "code", ae.Code, "err", err)
 		c.Locals(localHeld, true)
 	} else if ae.Status >= 500 {
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)

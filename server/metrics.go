@@ -167,21 +167,24 @@ func (c *boltCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // sessionsCollector reports the store's session counters, read once per
-// scrape: completed (those the session retention deleted included, so the
-// counter never goes down), waiting, and pruned by final status.
+// scrape: completed (those the session retention and contacts' erasures
+// deleted included, so the counter never goes down), waiting, and pruned
+// and erased by final status.
 type sessionsCollector struct {
-	st                         store.Store
-	completed, waiting, pruned *prometheus.Desc
+	st                                 store.Store
+	completed, waiting, pruned, erased *prometheus.Desc
 }
 
 func newSessionsCollector(st store.Store) *sessionsCollector {
 	return &sessionsCollector{
 		st: st,
 		completed: prometheus.NewDesc("parley_sessions_completed_total",
-			"Sessions that reached the end of their flow (stored count, those deleted by --session-retention included; survives restarts).", nil, nil),
+			"Sessions that reached the end of their flow (stored count, those deleted by --session-retention or with their contact included; survives restarts).", nil, nil),
 		waiting: prometheus.NewDesc("parley_sessions_waiting", "Sessions waiting for input now.", nil, nil),
 		pruned: prometheus.NewDesc("parley_sessions_pruned_total",
 			"Ended sessions deleted with their events by --session-retention, by final status (stored count, survives restarts).", []string{"status"}, nil),
+		erased: prometheus.NewDesc("parley_sessions_erased_total",
+			"Ended sessions deleted with their contact (DELETE /v1/contacts/{urn}), by final status (stored count, survives restarts).", []string{"status"}, nil),
 	}
 }
 
@@ -189,6 +192,7 @@ func (c *sessionsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.completed
 	ch <- c.waiting
 	ch <- c.pruned
+	ch <- c.erased
 }
 
 // Collect reports nothing when the store cannot be read, rather than zeros
@@ -201,10 +205,11 @@ func (c *sessionsCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.completed, prometheus.CounterValue,
-		float64(stats.Sessions[flows.StatusCompleted]+stats.Pruned[flows.StatusCompleted]))
+		float64(stats.Sessions[flows.StatusCompleted]+stats.Pruned[flows.StatusCompleted]+stats.Deleted[flows.StatusCompleted]))
 	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(stats.Sessions[flows.StatusWaiting]))
 	for _, status := range []flows.Status{flows.StatusCompleted, flows.StatusExpired, flows.StatusFailed, flows.StatusInterrupted} {
 		ch <- prometheus.MustNewConstMetric(c.pruned, prometheus.CounterValue, float64(stats.Pruned[status]), string(status))
+		ch <- prometheus.MustNewConstMetric(c.erased, prometheus.CounterValue, float64(stats.Deleted[status]), string(status))
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	_ "embed"
 	"log/slog"
 	"net/url"
@@ -28,8 +29,10 @@ const (
 	// localUnread marks a request whose line and headers could not be
 	// read (over --header-limit): its method and path are not known.
 	localUnread = "headers_unread"
-	// localHeld marks a turn refused before it ran, as the store's writes
-	// fail: logged at the debug level, as that failure is logged once.
+	// localHeld marks a request refused or failed as the store's writes
+	// fail (a turn refused before it ran, one let through whose write
+	// failed, a /healthz saying so): logged at the debug level, as that
+	// failure is logged once.
 	localHeld = "turn_held"
 )
 
@@ -138,6 +141,7 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 		kc.tookRequest()
 	}
 	rid := setRequestID(c)
+	c.SetUserContext(requestCtx{c})
 	start := time.Now()
 	s.running.Add(1)
 	defer s.running.Add(-1)
@@ -155,6 +159,34 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	}
 	s.requestDone(c, rid, c.Route().Path, start)
 	return nil
+}
+
+// requestCtx is a request's context for the handlers and the service: the
+// background context, which carries the request's id (requestIDOf), so
+// that what a turn logs (a session that failed) names the request. It
+// holds only the *fiber.Ctx, so making it allocates nothing, and the id is
+// read only when a line is logged. Like every value of a fiber.Ctx, it is
+// valid only inside the handler.
+type requestCtx struct{ c *fiber.Ctx }
+
+func (requestCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (requestCtx) Done() <-chan struct{}       { return nil }
+func (requestCtx) Err() error                  { return nil }
+
+func (r requestCtx) Value(key any) any {
+	if key == (requestIDKey{}) {
+		return r.c.Locals(localRequestID)
+	}
+	return nil
+}
+
+// requestIDKey is the context key of the request id.
+type requestIDKey struct{}
+
+// requestIDOf is the id of the request ctx belongs to, "" outside one.
+func requestIDOf(ctx context.Context) string {
+	rid, _ := ctx.Value(requestIDKey{}).(string)
+	return rid
 }
 
 // setRequestID gives a request its id, the caller's X-Request-Id or a new
@@ -287,6 +319,9 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	}
 	if b, ok := s.store.(*store.Bolt); ok {
 		if f := b.LastWriteFailure(); f != nil {
+			// Logged once by the store, when writes began to fail, not
+			// at every poll.
+			c.Locals(localHeld, true)
 			cause := f.Err.Error()
 			code := CodeUnavailable
 			if c := storeWriteCause(f.Err); c != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/callout"
@@ -432,6 +433,11 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 	if g, ok := st.(writeGate); ok {
 		s.svc.gate = g
 	}
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parley_timers_behind_seconds",
+		Help: "How long the oldest due timer (a wait's timeout, an expiry) that the latest timer scan could not start, " +
+			"every turn slot taken or its contact busy, has been due; 0 when the scan started every due timer.",
+	}, func() float64 { return s.svc.timersLag().Seconds() }))
 	s.svc.sandboxEnded = s.simMocks.remove
 	if b, isBolt := st.(*store.Bolt); isBolt {
 		opts := deliveryOptions(cfg)

@@ -576,7 +576,13 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	if err != nil {
 		return nil, err
 	}
-	s.metrics.turn("resume", time.Since(start))
+	kind := "resume"
+	if in.Kind == flows.InputTimeout {
+		// A wait's timeout (the timer's, or a call's reported by its
+		// telephony side) is no input: counted apart, as expiries are.
+		kind = "timeout"
+	}
+	s.metrics.turn(kind, time.Since(start))
 	// A timeout is no input from the contact: the session's expiry stays
 	// where its last input put it, so a flow that loops on a wait's timeout
 	// (a reminder, then the wait again) still expires.
@@ -880,6 +886,9 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 	}
 	s.cache.committed(c.channel, sess)
 	s.metrics.observeEvents(sess, c.events)
+	if sess.Status == flows.StatusFailed {
+		s.logFailed(ctx, sess, c.events)
+	}
 	if c.launchedBy != "" {
 		s.metrics.started.Inc() // counted once saved, as ended sessions are
 	}
@@ -890,6 +899,71 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 		s.sandboxEnded(sess.ID)
 	}
 	return reply, nil
+}
+
+// maxLoggedError bounds the error text of a failed session's log line.
+const maxLoggedError = 512
+
+// logFailed logs a session the turn just saved has ended failed (a loop
+// that used up --max-steps, --turn-timeout, a widget that failed without a
+// Failure exit, a flow that no longer loads): the API answers such a turn
+// 200 with status failed, so without this line only
+// parley_sessions_ended_total{status="failed"} would show it. The line
+// names the session, its flow and revision, the widget and the error, and
+// holds no contact text or URN. Every turn is saved through commit, so
+// every entry point (messages, the sessions API, timers, Twilio, batches)
+// logs it; a turn that does not fail costs one comparison.
+func (s *Service) logFailed(ctx context.Context, sess *flows.Session, events []flows.Event) {
+	if !s.log.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	var failed, cause *flows.Event
+	for i := range events {
+		switch ev := &events[i]; {
+		case ev.Type == flows.EventError:
+			cause = ev
+		case ev.Type == flows.EventSessionEnded && ev.SessionStatus == flows.StatusFailed:
+			failed = ev
+		}
+	}
+	if failed == nil {
+		return // ended before this turn
+	}
+	attrs := make([]slog.Attr, 0, 7)
+	if rid := requestIDOf(ctx); rid != "" {
+		attrs = append(attrs, slog.String("request_id", rid))
+	}
+	attrs = append(attrs, slog.String("session", sess.ID), slog.String("flow", sess.FlowID), slog.Int("revision", sess.Revision))
+	widget, msg := "", ""
+	if cause != nil {
+		widget, msg = cause.Widget, cause.Message
+		if cause.Flow != "" && cause.Flow != sess.FlowID {
+			attrs = append(attrs, slog.String("subflow", cause.Flow))
+		}
+	}
+	if widget == "" && failed.Widget != "" {
+		widget = failed.Widget
+	}
+	if widget == "" {
+		if top := sess.Top(); top != nil {
+			widget = top.Widget
+		}
+	}
+	attrs = append(attrs, slog.String("widget", widget), slog.String("error", cutText(msg, maxLoggedError)))
+	s.log.LogAttrs(ctx, slog.LevelWarn, "session failed", attrs...)
+}
+
+// cutText is text cut to at most n bytes, at the end of the last whole
+// character that fits, with "..." when cut.
+func cutText(text string, n int) string {
+	if len(text) <= n {
+		return text
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(text[i]) {
+		i--
+	}
+	return text[:i] + "..."
 }
 
 // waitingFlow is the flow a waiting session waits in, whose expire_minutes

@@ -124,6 +124,14 @@ type timerRunner struct {
 	busy map[string]busyTimer
 	// scans counts the scans, to forget busy timers no scan meets.
 	scans uint64
+	// behindSince is the due time of the oldest due timer the latest scan
+	// could not start (every turn slot taken, its contact busy); zero when
+	// it started every due timer not already running or backing off.
+	behindSince time.Time
+	// warnedAt is when the scan was last logged as behind; warned is set
+	// from then until it catches up.
+	warnedAt time.Time
+	warned   bool
 }
 
 // busyTimer is a timer whose contact was busy with another turn.
@@ -134,6 +142,14 @@ type busyTimer struct {
 	// scan is the last scan that met the timer.
 	scan uint64
 }
+
+// timersBehindWarn is how late the oldest due timer not yet started may be
+// before the scan is logged as behind, at most once each
+// timersBehindWarnEvery.
+const (
+	timersBehindWarn      = 5 * time.Second
+	timersBehindWarnEvery = time.Minute
+)
 
 type timerFailure struct {
 	failures int
@@ -243,7 +259,11 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 	if err != nil {
 		return r, err
 	}
-	for _, t := range due {
+	// behind is the due time of the oldest due timer this scan leaves
+	// for later though it could fire (its contact busy, every slot taken).
+	// Due timers come oldest first.
+	var behind time.Time
+	for i, t := range due {
 		if ctx.Err() != nil {
 			return r, ctx.Err()
 		}
@@ -264,6 +284,9 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 			continue
 		}
 		if busy && s.locks.held(b.urn, t.SessionID) {
+			if behind.IsZero() {
+				behind = t.At
+			}
 			continue
 		}
 		if s.turnsHeld() {
@@ -273,6 +296,10 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 		case tr.slots <- struct{}{}:
 		default:
 			r.full = true
+			if behind.IsZero() {
+				behind = t.At
+			}
+			s.timersBehind(behind, len(due)-i)
 			return r, nil // the busy timers not met stay
 		}
 		tr.mu.Lock()
@@ -307,6 +334,7 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 			busy = s.timerTurn(turns, t, every)
 		}()
 	}
+	s.timersBehind(behind, 0)
 	if len(due) < batch {
 		// The scan met every due timer: a busy timer it did not meet has
 		// fired or moved on with its session.
@@ -319,6 +347,53 @@ func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, w
 		tr.mu.Unlock()
 	}
 	return r, nil
+}
+
+// timersBehind records what a scan left: behind, the due time of the
+// oldest due timer it could not start (zero: none), and left, how many due
+// timers it did not reach because every turn slot was taken. The scan
+// falling more than timersBehindWarn behind is logged at warn, at most once
+// each timersBehindWarnEvery, and its catching up after that at info:
+// timers that fire late are otherwise seen only by the contacts.
+func (s *Service) timersBehind(behind time.Time, left int) {
+	tr, now := s.timers, s.now()
+	var lag time.Duration
+	if !behind.IsZero() {
+		lag = max(now.Sub(behind), 0)
+	}
+	tr.mu.Lock()
+	tr.behindSince = behind
+	warn := lag > timersBehindWarn && (tr.warnedAt.IsZero() || now.Sub(tr.warnedAt) >= timersBehindWarnEvery)
+	if warn {
+		tr.warnedAt, tr.warned = now, true
+	}
+	caughtUp := behind.IsZero() && tr.warned
+	if caughtUp {
+		tr.warned = false
+	}
+	running := len(tr.firing)
+	tr.mu.Unlock()
+	switch {
+	case warn:
+		s.log.Warn("timers behind: due wait timeouts and expiries wait for a turn slot or a busy contact",
+			"behind_seconds", lag.Seconds(), "running", running, "not_reached", left, "concurrency", timerConcurrency)
+	case caughtUp:
+		s.log.Info("timers caught up")
+	}
+}
+
+// timersLag is how long the oldest due timer that the latest scan could
+// not start has been due (parley_timers_behind_seconds); 0 when that scan
+// started every due timer it could.
+func (s *Service) timersLag() time.Duration {
+	tr := s.timers
+	tr.mu.Lock()
+	behind := tr.behindSince
+	tr.mu.Unlock()
+	if behind.IsZero() {
+		return 0
+	}
+	return max(s.now().Sub(behind), 0)
 }
 
 // timerTurn fires one timer and notes how it went: a failure is logged and
@@ -334,9 +409,10 @@ func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Durat
 		tr.mu.Unlock()
 		return true
 	}
-	if errors.As(err, new(*store.WritesHeldError)) {
-		// Not run while the store's writes fail: the timer stays, and
-		// fires once they succeed, without a failure counted against it.
+	if writesFail(err) {
+		// Not run, or not saved, while the store's writes fail (logged
+		// once by the store): the timer stays, and fires once they
+		// succeed, without a failure counted against it.
 		return true
 	}
 	tr.mu.Lock()

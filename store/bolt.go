@@ -228,9 +228,21 @@ func (b *Bolt) WritesHeld() bool {
 // failed since Open).
 func (b *Bolt) LastWriteFailure() *WriteFailure { return b.writeFailure.Load() }
 
+// WriteFailedError is the error of a write whose commit failed writing the
+// store file (a full disk, a read-only file system): LastWriteFailure
+// reports it, and the log says so once, when writes begin to fail
+// ("store writes fail"), so a caller need not log each write that fails
+// meanwhile. It wraps the cause, so errors.Is finds ErrDiskFull and the
+// others, and says what the cause says.
+type WriteFailedError struct{ Err error }
+
+func (e *WriteFailedError) Error() string { return e.Err.Error() }
+func (e *WriteFailedError) Unwrap() error { return e.Err }
+
 // committed records the outcome of a commit of the file: err is nil, or
 // the error of bbolt's commit (not of a write function), which it returns
-// wrapped in the store's error for its cause (writeError).
+// wrapped in the store's error for its cause (writeError), as a
+// *WriteFailedError.
 func (b *Bolt) committed(err error) error {
 	if err == nil {
 		if b.writeFailure.Load() != nil {
@@ -254,7 +266,7 @@ func (b *Bolt) committed(err error) error {
 				b.log.Error("store writes fail: turns are refused, one let through each probe interval to find out when they succeed again",
 					"path", b.path, "probe_interval", b.probeEvery, "err", err)
 			}
-			return err
+			return &WriteFailedError{Err: err}
 		}
 	}
 }
@@ -879,7 +891,13 @@ func (b *Bolt) commit(batch []*writeReq) {
 			b.statCommits.Add(1)
 			b.statTurns.Add(int64(len(live)))
 			if err != nil {
-				b.log.Error("store commit failed", "writes", len(live), "err", err)
+				// A commit that failed writing the file is logged as an
+				// error once, when writes begin to fail (committed).
+				level := slog.LevelError
+				if errors.As(err, new(*WriteFailedError)) {
+					level = slog.LevelDebug
+				}
+				b.log.Log(context.Background(), level, "store commit failed", "writes", len(live), "err", err)
 			}
 			for _, r := range live {
 				r.err = err
@@ -949,6 +967,10 @@ func statSession(s flows.Status) string { return "sessions." + string(s) }
 
 // statPruned counts the ended sessions of a status that PruneEnded deleted.
 func statPruned(s flows.Status) string { return "pruned." + string(s) }
+
+// statDeleted counts the sessions of a status deleted otherwise than by
+// PruneEnded: with their contact (EraseContact) or by DeleteSession.
+func statDeleted(s flows.Status) string { return "deleted." + string(s) }
 
 // addStat adjusts a counter inside the caller's transaction, so counters
 // are exactly as consistent as the data they count.
@@ -1111,10 +1133,14 @@ func getStat(tx *bbolt.Tx, name string) int64 {
 // Stats reads the counters: a handful of key lookups, cheap enough for every
 // metrics scrape.
 func (b *Bolt) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Sessions: make(map[flows.Status]int64, len(statusCodes)), Pruned: make(map[flows.Status]int64, 4)}
+	st := Stats{
+		Sessions: make(map[flows.Status]int64, len(statusCodes)),
+		Pruned:   make(map[flows.Status]int64, 4), Deleted: make(map[flows.Status]int64, len(statusCodes)),
+	}
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
 		for s := range statusCodes {
 			st.Sessions[s] = getStat(tx, statSession(s))
+			st.Deleted[s] = getStat(tx, statDeleted(s))
 			if s.Ended() {
 				st.Pruned[s] = getStat(tx, statPruned(s))
 			}

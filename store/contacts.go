@@ -85,7 +85,9 @@ type ContactErasure struct {
 // the turns that end them (as an interrupt saves it), which are written
 // first in the same transaction, their outbox records with them; a session
 // of the keys that has not ended and that no turn ends fails the erasure
-// with ErrConflict, writing nothing. The outbox and event delivery's
+// with ErrConflict, writing nothing. Each session deleted is counted in
+// Stats.Deleted by its status, in the same transaction, so that the counts
+// of sessions ever stored in a status never go down. The outbox and event delivery's
 // records are not touched: they are copies for other systems.
 func (b *Bolt) EraseContact(ctx context.Context, keys []string, ending []*Turn) (ContactErasure, error) {
 	for _, k := range keys {
@@ -253,6 +255,11 @@ func eraseKey(tx *bbolt.Tx, st *statBatch, urn string, out *ContactErasure) erro
 			return err
 		}
 		if err := deleteSession(tx, st, id, eid, seq, &h); err != nil {
+			return err
+		}
+		// Counted, so that the stored counters of sessions that ended
+		// (completed, ...) do not go down with it.
+		if err := st.add(tx, statDeleted(codeStatuses[h.status]), 1); err != nil {
 			return err
 		}
 		out.Sessions++

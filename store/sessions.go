@@ -776,7 +776,8 @@ func waitingInRow(tx *bbolt.Tx, r *contactRow, channel, urn string) (waitingFoun
 	return w, rec, nil
 }
 
-// DeleteSession removes session id, its index entries, timer and event log.
+// DeleteSession removes session id, its index entries, timer and event log,
+// counting it in Stats.Deleted.
 // The contact and dedupe records stay: they outlive sessions.
 func (b *Bolt) DeleteSession(ctx context.Context, id string) error {
 	eid := idKey(id)
@@ -792,7 +793,10 @@ func (b *Bolt) DeleteSession(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		return deleteSession(tx, st, id, eid, seq, &h)
+		if err := deleteSession(tx, st, id, eid, seq, &h); err != nil {
+			return err
+		}
+		return st.add(tx, statDeleted(codeStatuses[h.status]), 1)
 	})
 }
 

@@ -1203,3 +1203,22 @@ func TestSessionEventsPageSize(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteSessionCounted: a session deleted one by one is counted in
+// Stats.Deleted by its status, so that Sessions + Pruned + Deleted of a
+// status, the count of sessions ever stored in it, does not go down.
+func TestDeleteSessionCounted(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	mustSave(t, b, &Turn{Session: session("s", flows.StatusCompleted, "tel:s"), Channel: "sms"})
+	ever := func(st Stats) int64 {
+		return st.Sessions[flows.StatusCompleted] + st.Pruned[flows.StatusCompleted] + st.Deleted[flows.StatusCompleted]
+	}
+	if n := ever(stats(t, b)); n != 1 {
+		t.Fatalf("completed sessions before the delete: %d, want 1", n)
+	}
+	wantErr(t, "DeleteSession", b.DeleteSession(ctx, "s"), nil)
+	if st := stats(t, b); ever(st) != 1 || st.Deleted[flows.StatusCompleted] != 1 {
+		t.Fatalf("after the delete: sessions %v, pruned %v, deleted %v; want one completed session deleted", st.Sessions, st.Pruned, st.Deleted)
+	}
+}

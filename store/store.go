@@ -282,7 +282,11 @@ type Stats struct {
 	Sessions map[flows.Status]int64 `json:"sessions"`
 	// Pruned counts, by final status, the ended sessions deleted by
 	// PruneEnded (the session retention) since the store was created.
-	Pruned    map[flows.Status]int64 `json:"pruned"`
+	Pruned map[flows.Status]int64 `json:"pruned"`
+	// Deleted counts, by status, the sessions deleted otherwise: with
+	// their contact (EraseContact) or by DeleteSession, since the store
+	// was created. Sessions + Pruned + Deleted of a status never goes down.
+	Deleted   map[flows.Status]int64 `json:"deleted"`
 	Flows     int64                  `json:"flows"`
 	Contacts  int64                  `json:"contacts"`
 	Events    int64                  `json:"events"`
