@@ -892,7 +892,8 @@ func (b *Bolt) Close() error {
 	close(b.quit)
 	<-b.stopped
 	path := b.db.Path() // bbolt forgets it on Close
-	// A store that committed nothing since Open leaves the file as it was.
+	// Only a file whose last commit wrote no list is written to: a store
+	// that committed nothing since Open leaves the file as it was.
 	if !b.syncFreelist && !freelistOnFile(path) {
 		if err := b.writeFreelist(); err != nil {
 			b.log.Warn("store could not write its list of free pages: the next start rebuilds it by reading the file", "path", path, "err", err)
