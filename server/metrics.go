@@ -139,7 +139,7 @@ func newBoltCollector(b *store.Bolt) *boltCollector {
 		pages: d("parley_store_pages_written_total", "Pages bbolt wrote (meta pages included)."),
 		wsec:  d("parley_store_write_seconds_total", "Time bbolt spent writing pages and syncing the file."),
 		size:  d("parley_store_file_bytes", "Size of the store file."),
-		free:  d("parley_store_free_bytes", "Bytes of the store file in free pages, reused by later writes and given back by parley compact; every commit writes their list, 8 bytes per page."),
+		free:  d("parley_store_free_bytes", "Bytes of the store file in free pages, reused by later writes and given back by parley compact."),
 	}
 }
 

@@ -21,10 +21,12 @@ import (
 	"github.com/parleyhq/parley/internal/cputime"
 )
 
-// openBench opens a durable (fsync on commit) store unless noSync.
+// openBench opens a durable (fsync on commit) store unless noSync, with the
+// list of free pages written on every commit when
+// PARLEY_BENCH_SYNC_FREELIST is set.
 func openBench(b *testing.B, noSync bool) *Bolt {
 	b.Helper()
-	st, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: noSync})
+	st, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: noSync, SyncFreelist: os.Getenv("PARLEY_BENCH_SYNC_FREELIST") != ""})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -151,10 +153,11 @@ func runSeededTurns(b *testing.B, st *Bolt, sessions, writers int, now time.Time
 }
 
 // BenchmarkSaveTurnFragmented is BenchmarkSaveTurnSeeded on a file with
-// free pages scattered through it, as deletes and pruning leave them. bbolt
-// writes the whole list of free pages (8 bytes each) on every commit, so
-// the cost of a commit grows with it until `parley compact` (the
-// "compacted" case) gives the pages back.
+// free pages scattered through it, as deletes and pruning leave them. With
+// bbolt's list of free pages (8 bytes each) written on every commit
+// (PARLEY_BENCH_SYNC_FREELIST=1, as the store did before) the cost of a
+// commit grows with it until `parley compact` (the "compacted" case) gives
+// the pages back.
 func BenchmarkSaveTurnFragmented(b *testing.B) {
 	for _, c := range []struct {
 		name    string
@@ -164,7 +167,8 @@ func BenchmarkSaveTurnFragmented(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			const sessions, writers = 10_000, 256
 			path := filepath.Join(b.TempDir(), "bench.db")
-			st, err := Open(path, Options{})
+			opts := Options{SyncFreelist: os.Getenv("PARLEY_BENCH_SYNC_FREELIST") != ""}
+			st, err := Open(path, opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -180,7 +184,7 @@ func BenchmarkSaveTurnFragmented(b *testing.B) {
 				if _, err := Compact(context.Background(), path, CompactOptions{NoBackup: true}); err != nil {
 					b.Fatal(err)
 				}
-				if st, err = Open(path, Options{}); err != nil {
+				if st, err = Open(path, opts); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -194,7 +198,7 @@ func BenchmarkSaveTurnFragmented(b *testing.B) {
 
 // punchHoles leaves about 2*n free pages scattered through the file: n
 // two-page values with a kept one between each pair, the others deleted.
-func punchHoles(b *testing.B, db *bbolt.DB, n int) {
+func punchHoles(b testing.TB, db *bbolt.DB, n int) {
 	b.Helper()
 	val := make([]byte, 5000)
 	name := []byte("bench-holes")
@@ -348,17 +352,34 @@ func BenchmarkOpen(b *testing.B) {
 				b.Fatal(err)
 			}
 			st.Close()
-			b.ResetTimer()
-			for b.Loop() {
-				st, err := Open(path, Options{})
-				if err != nil {
-					b.Fatal(err)
+			b.Run("closed", func(b *testing.B) {
+				for b.Loop() {
+					st, err := Open(path, Options{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := st.Stats(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+					st.Close()
 				}
-				if _, err := st.Stats(context.Background()); err != nil {
-					b.Fatal(err)
+			})
+			// After a stop without Close, Open rebuilds the list of free
+			// pages by reading the whole file.
+			b.Run("not-closed", func(b *testing.B) {
+				for range b.N {
+					b.StopTimer()
+					stripFreelist(b, path)
+					b.StartTimer()
+					st, err := Open(path, Options{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.StopTimer()
+					st.Close()
+					b.StartTimer()
 				}
-				st.Close()
-			}
+			})
 		})
 	}
 }

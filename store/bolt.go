@@ -52,6 +52,13 @@ type Options struct {
 	// WriteProbeInterval is how often TryWrite lets a write through while
 	// the store's writes fail (DefaultWriteProbeInterval when 0).
 	WriteProbeInterval time.Duration
+	// SyncFreelist writes bbolt's list of free pages with every commit, as
+	// the store did before: by default commits write it only while the
+	// file has fewer than FragmentedFreePages free pages, Close writes it,
+	// and an Open after a stop without Close that finds none rebuilds it by
+	// reading the file (see docs/storage.md, Freelist). For measurements
+	// and tests.
+	SyncFreelist bool
 }
 
 // Bolt is the bbolt implementation of Store. All methods are safe for
@@ -104,6 +111,15 @@ type Bolt struct {
 	// by Close.
 	snapMu sync.Mutex
 	snaps  map[*Snapshot]struct{}
+
+	// syncFreelist is Options.SyncFreelist; otherwise commits do not write
+	// the list of free pages from unsyncFrom free pages (dbUpdate).
+	syncFreelist bool
+	unsyncFrom   int
+	// freeCheckAt and freeWarnAt are when the committer last counted the
+	// free pages and last warned of them (Unix nanoseconds; the
+	// committer's alone once Open has returned).
+	freeCheckAt, freeWarnAt int64
 }
 
 // WriteFailure describes commits that failed writing the store file (a
@@ -354,12 +370,16 @@ func Open(path string, opts Options) (*Bolt, error) {
 	start := time.Now()
 	_, serr := os.Stat(path)
 	created := errors.Is(serr, os.ErrNotExist)
+	listed := freelistOnFile(path)
 	bopts := &bbolt.Options{
 		Timeout: opts.LockTimeout,
 		NoSync:  opts.NoSync,
-		// The hashmap freelist stays fast when a large file is fragmented;
-		// the freelist is still synced, so Open does not scan the file.
-		FreelistType:    bbolt.FreelistMapType,
+		// The hashmap freelist stays fast when a large file is fragmented.
+		FreelistType: bbolt.FreelistMapType,
+		// The list of free pages is written with the commits of a file
+		// with few free pages only (dbUpdate), and by Close; an Open after
+		// a stop without it rebuilds the list by reading every page.
+		PreLoadFreelist: true,
 		InitialMmapSize: opts.InitialMmapSize,
 		PageSize:        opts.PageSize,
 	}
@@ -387,6 +407,9 @@ func Open(path string, opts Options) (*Bolt, error) {
 		writes:     make(chan *writeReq),
 		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),
+
+		syncFreelist: opts.SyncFreelist,
+		unsyncFrom:   FragmentedFreePages,
 	}
 	if err = b.firstReads(); err != nil {
 		db.Close()
@@ -400,14 +423,18 @@ func Open(path string, opts Options) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	go b.committer()
 	fs := b.FileStats()
-	b.log.Info("store opened", "path", path, "elapsed", time.Since(start), "file_bytes", fs.Size, "free_bytes", fs.FreeBytes)
-	if pages := fs.FreeBytes / b.pageSize; pages >= FragmentedFreePages {
-		b.log.Warn("store file has many free pages: every commit rewrites their list, which slows turns; "+
-			"stop the server and run parley compact to give them back (docs/storage.md)",
-			"free_bytes", fs.FreeBytes, "file_bytes", fs.Size, "free_list_bytes_per_commit", pages*8)
+	attrs := []any{"path", path, "elapsed", time.Since(start), "file_bytes", fs.Size, "free_bytes", fs.FreeBytes}
+	if !listed && !created {
+		attrs = append(attrs, "free_list", "rebuilt by reading the file, which was not closed")
 	}
+	b.log.Info("store opened", attrs...)
+	now := b.now().UnixNano()
+	b.freeCheckAt = now
+	if b.warnFree(fs) {
+		b.freeWarnAt = now
+	}
+	go b.committer()
 	// The server holds the file's lock, so no compaction is writing a copy:
 	// one that is there was left by a compaction that did not finish.
 	if fi, err := os.Stat(path + CompactSuffix); err == nil {
@@ -612,6 +639,14 @@ func openChecked(path string, opts *bbolt.Options, file func() *os.File) (db *bb
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
+	if !opts.ReadOnly && !freelistOnFile(path) {
+		// bbolt.Open will rebuild the list of free pages by reading every
+		// page in a goroutine of its own, where a damaged page panics out
+		// of reach: the pages are read here first.
+		if err := readAllPages(path, opts.Timeout); err != nil {
+			return nil, err
+		}
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -644,6 +679,49 @@ func openChecked(path string, opts *bbolt.Options, file func() *os.File) (db *bb
 	return db, nil
 }
 
+// readAllPages opens the file at path read-only and reads every page its
+// buckets reach (touchPages), turning a damaged page into ErrCorrupt. A
+// file bbolt cannot open is left to the caller's bbolt.Open to report.
+func readAllPages(path string, timeout time.Duration) (err error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return err
+		}
+		return nil
+	}
+	defer db.Close()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: reading a page it refers to failed (%v)", ErrCorrupt, r)
+		}
+	}()
+	return db.View(touchPages)
+}
+
+// touchPages reads every branch and leaf page of every bucket in tx, as
+// bbolt's rebuild of the list of free pages and its consistency check do,
+// in the calling goroutine, where a panic on a damaged page can be
+// recovered.
+func touchPages(tx *bbolt.Tx) error {
+	var bucket func(b *bbolt.Bucket)
+	bucket = func(b *bbolt.Bucket) {
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v == nil {
+				if nb := b.Bucket(k); nb != nil {
+					bucket(nb)
+				}
+			}
+		}
+	}
+	return tx.ForEach(func(_ []byte, b *bbolt.Bucket) error {
+		bucket(b)
+		return nil
+	})
+}
+
 // openedHook, when set (tests), is called once openLocked has opened the
 // file and before bbolt waits for its lock.
 var openedHook func(path string)
@@ -662,6 +740,66 @@ func namesFile(path string, f *os.File) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(opened, named), nil
+}
+
+// freelistOnFile reports whether the store file at path holds bbolt's
+// list of free pages, which a file written with the list not synced holds
+// only once Close has written it. A missing or unreadable file reports
+// true: there is nothing to rebuild, or bbolt.Open reports it.
+func freelistOnFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	m, ok := readMeta(f)
+	return !ok || m.freelist != noFreelist
+}
+
+// noFreelist is the freelist page a meta page names when the list is not
+// on file.
+const noFreelist = ^uint64(0)
+
+// meta is what the store reads of a bbolt meta page.
+type meta struct {
+	pageSize, freelist, pages, txid uint64
+}
+
+// readMeta reads the two meta pages as bbolt does (bbolt has no function
+// for it): the one with the valid checksum and the highest transaction id
+// counts. ok is false when neither is valid.
+func readMeta(f *os.File) (m meta, ok bool) {
+	// A meta page: a 16-byte page header, then magic, version, page size
+	// and flags (u32 each), the root bucket (16 bytes), the freelist's page,
+	// the high-water page and the transaction id (u64 each), and a checksum,
+	// FNV-64a of the meta before it, all in the machine's byte order.
+	const header, sumAt = 16, 56
+	read := func(off int64) (meta, bool) {
+		buf := make([]byte, header+sumAt+8)
+		if _, err := f.ReadAt(buf, off); err != nil {
+			return meta{}, false
+		}
+		m := buf[header:]
+		h := fnv.New64a()
+		h.Write(m[:sumAt])
+		if binary.NativeEndian.Uint32(m) != 0xED0CDAED || binary.NativeEndian.Uint64(m[sumAt:]) != h.Sum64() {
+			return meta{}, false
+		}
+		return meta{uint64(binary.NativeEndian.Uint32(m[8:])), binary.NativeEndian.Uint64(m[32:]),
+			binary.NativeEndian.Uint64(m[40:]), binary.NativeEndian.Uint64(m[48:])}, true
+	}
+	m, ok = read(0)
+	offsets := []int64{int64(m.pageSize)}
+	if !ok { // the second meta page is one page in, whatever the size
+		offsets = []int64{int64(os.Getpagesize()), 1 << 10, 2 << 10, 4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10}
+	}
+	for _, off := range offsets {
+		if m2, ok2 := read(off); ok2 && uint64(off) == m2.pageSize && (!ok || m2.txid > m.txid) {
+			m, ok = m2, true
+			break
+		}
+	}
+	return m, ok
 }
 
 // checkFile returns ErrCorrupt when the file at path is shorter than the
@@ -685,45 +823,17 @@ func checkFile(path string) error {
 		// and a new store is made only where there was no file.
 		return fmt.Errorf("%w: the file is empty (0 bytes)", ErrCorrupt)
 	}
-	// A meta page: a 16-byte page header, then magic, version, page size
-	// and flags (u32 each), the root bucket (16 bytes), the freelist's page,
-	// the high-water page and the transaction id (u64 each), and a checksum,
-	// FNV-64a of the meta before it, all in the machine's byte order.
-	const header, sumAt = 16, 56
-	read := func(off int64) (pageSize, freelist, pages, txid uint64, ok bool) {
-		buf := make([]byte, header+sumAt+8)
-		if _, err := f.ReadAt(buf, off); err != nil {
-			return 0, 0, 0, 0, false
-		}
-		m := buf[header:]
-		h := fnv.New64a()
-		h.Write(m[:sumAt])
-		if binary.NativeEndian.Uint32(m) != 0xED0CDAED || binary.NativeEndian.Uint64(m[sumAt:]) != h.Sum64() {
-			return 0, 0, 0, 0, false
-		}
-		return uint64(binary.NativeEndian.Uint32(m[8:])), binary.NativeEndian.Uint64(m[32:]),
-			binary.NativeEndian.Uint64(m[40:]), binary.NativeEndian.Uint64(m[48:]), true
-	}
-	pageSize, freelist, pages, txid, ok := read(0)
-	offsets := []int64{int64(pageSize)}
-	if !ok { // the second meta page is one page in, whatever the size
-		offsets = []int64{int64(os.Getpagesize()), 1 << 10, 2 << 10, 4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10}
-	}
-	for _, off := range offsets {
-		if ps, fl, n, tx, ok2 := read(off); ok2 && uint64(off) == ps && (!ok || tx > txid) {
-			pageSize, freelist, pages, txid, ok = ps, fl, n, tx, true
-			break
-		}
-	}
+	m, ok := readMeta(f)
 	if !ok {
 		return nil
 	}
+	pageSize, freelist, pages := m.pageSize, m.freelist, m.pages
 	if want := pages * pageSize; uint64(fi.Size()) < want {
 		return fmt.Errorf("%w: the file has %d bytes, its pages reach to %d", ErrCorrupt, fi.Size(), want)
 	}
 	// A page header: its id (u64) and flags (u16, 0x10 for the freelist),
 	// which bbolt checks, panicking, when it reads the page.
-	const noFreelist, freelistFlag = ^uint64(0), 0x10
+	const freelistFlag = 0x10
 	if freelist == noFreelist || freelist >= pages {
 		return nil
 	}
@@ -737,11 +847,57 @@ func checkFile(path string) error {
 	return nil
 }
 
-// FragmentedFreePages is the number of free pages from which Open warns.
-// bbolt writes the list of free pages (8 bytes each) with every commit:
-// from here on that is 128 KiB and 32 pages or more per commit, which a
-// commit of a single turn otherwise writes a handful of.
+// FragmentedFreePages is the number of free pages (64 MiB at 4 KiB pages)
+// from which Open warns, and the committer again at most every
+// FreeWarnInterval while the server runs.
 const FragmentedFreePages = 16384
+
+// FreeWarnInterval is the least time between two warnings of free pages
+// while the store is open; FreeCheckInterval is how often the committer
+// counts them.
+const (
+	FreeWarnInterval  = time.Hour
+	FreeCheckInterval = time.Minute
+)
+
+// warnFree logs a warning naming parley compact when the file has
+// FragmentedFreePages free pages or more, and reports whether it did.
+func (b *Bolt) warnFree(fs FileStats) bool {
+	if fs.FreeBytes/b.pageSize < FragmentedFreePages {
+		return false
+	}
+	b.log.Warn("store file has many free pages: later writes reuse them but the file does not shrink; "+
+		"stop the server and run parley compact to give them back (docs/storage.md)",
+		"free_bytes", fs.FreeBytes, "file_bytes", fs.Size)
+	return true
+}
+
+// checkFree, run by the committer after a commit, counts the free pages
+// every FreeCheckInterval and warns of them (warnFree) at most every
+// FreeWarnInterval.
+func (b *Bolt) checkFree() {
+	now := b.now().UnixNano()
+	if now-b.freeCheckAt < int64(FreeCheckInterval) {
+		return
+	}
+	b.freeCheckAt = now
+	if b.freeWarnAt != 0 && now-b.freeWarnAt < int64(FreeWarnInterval) {
+		return
+	}
+	if b.warnFree(b.FileStats()) {
+		b.freeWarnAt = now
+	}
+}
+
+// writeFreelist writes bbolt's list of free pages in one commit of its
+// own, so that the next Open reads it instead of rebuilding it.
+func (b *Bolt) writeFreelist() error {
+	return b.db.Update(func(*bbolt.Tx) error {
+		// Read by this transaction's commit, under bbolt's writer lock.
+		b.db.NoFreelistSync = false
+		return nil
+	})
+}
 
 // DB returns the underlying database, so other packages (event delivery) can
 // keep their own buckets in the same file. They must not touch the buckets
@@ -759,6 +915,13 @@ func (b *Bolt) Close() error {
 	close(b.quit)
 	<-b.stopped
 	path := b.db.Path() // bbolt forgets it on Close
+	// Only a file whose last commit wrote no list is written to: a store
+	// that committed nothing since Open leaves the file as it was.
+	if !b.syncFreelist && !freelistOnFile(path) {
+		if err := b.writeFreelist(); err != nil {
+			b.log.Warn("store could not write its list of free pages: the next start rebuilds it by reading the file", "path", path, "err", err)
+		}
+	}
 	if err := b.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", path, err)
 	}
@@ -854,7 +1017,7 @@ func (b *Bolt) commit(batch []*writeReq) {
 		// fails alone (see guard), and the others are retried without it.
 		inFn := -1
 		err := b.guard(func() error {
-			return b.db.Update(func(tx *bbolt.Tx) error {
+			return b.dbUpdate(func(tx *bbolt.Tx) error {
 				t1 = time.Now()
 				defer func() { t2 = time.Now() }()
 				// Rebuilt on every run: a re-run after a failed write must not
@@ -887,6 +1050,7 @@ func (b *Bolt) commit(batch []*writeReq) {
 		if failed < 0 {
 			if err == nil {
 				b.lastLogAt = b.stats.logAt
+				b.checkFree()
 			}
 			b.statCommits.Add(1)
 			b.statTurns.Add(int64(len(live)))
@@ -911,6 +1075,45 @@ func (b *Bolt) commit(batch []*writeReq) {
 	}
 }
 
+// dbUpdate is bbolt's DB.Update, except that:
+//
+//   - The commit writes the list of free pages only while the file has
+//     fewer than unsyncFrom of them. bbolt writes the list (8 bytes a free
+//     page) into one run of free pages as long as the list, which one-page
+//     allocations carve up, and takes the run at the end of the file when
+//     none is left, above all while a backup's read transaction holds the
+//     pages freed before it: a file with many free pages then grew while
+//     they went unused, and wrote the list on every commit
+//     (docs/storage.md, Freelist).
+//   - A panic (a damaged page, see guard) rolls the transaction back as an
+//     error does, undoing its page allocations, where bbolt's rebuilds the
+//     list of free pages: with the list not on file, by reading every page
+//     in a goroutine of its own, where the damaged page would panic again
+//     out of reach. A commit that fails writing the file still rebuilds it
+//     so (bbolt's Commit rolls back itself).
+func (b *Bolt) dbUpdate(fn func(tx *bbolt.Tx) error) error {
+	tx, err := b.db.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = tx.Rollback()
+			panic(r)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if !b.syncFreelist {
+		// Read by this commit, under bbolt's writer lock.
+		st := b.db.Stats()
+		b.db.NoFreelistSync = st.FreePageN+st.PendingPageN >= b.unsyncFrom
+	}
+	return tx.Commit()
+}
+
 // update runs a one-off write (flows, config, acks): rare enough not to need
 // grouping.
 func (b *Bolt) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
@@ -922,7 +1125,7 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	}
 	var fnErr error
 	err := b.guard(func() error {
-		return b.db.Update(func(tx *bbolt.Tx) error {
+		return b.dbUpdate(func(tx *bbolt.Tx) error {
 			fnErr = fn(tx)
 			return fnErr
 		})

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -69,5 +70,53 @@ func BenchmarkPageWrites(b *testing.B) {
 				b.ReportMetric(0, "ns/op")
 			})
 		}
+	}
+}
+
+// BenchmarkOpenCold is BenchmarkOpen's not-closed case with the file out of
+// the page cache (posix_fadvise DONTNEED once it is synced): a start after
+// a crash on a machine that has not read the file since, as after a reboot.
+// PARLEY_BENCH_SESSIONS sets the sessions (default 100,000).
+func BenchmarkOpenCold(b *testing.B) {
+	n := benchSessions(b, 100_000)
+	path := filepath.Join(b.TempDir(), "bench.db")
+	st, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := SeedWaiting(context.Background(), st, 0, n, 0, nil); err != nil {
+		b.Fatal(err)
+	}
+	st.Close()
+	for range b.N {
+		b.StopTimer()
+		stripFreelist(b, path)
+		dropCache(b, path)
+		b.StartTimer()
+		st, err := Open(path, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(fileSize(b, path))/1e6, "file_MB")
+}
+
+// dropCache syncs the file at path and asks the kernel to drop its pages
+// from the page cache.
+func dropCache(b *testing.B, path string) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	const fadvDontNeed = 4
+	if _, _, e := syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0); e != 0 {
+		b.Fatal(e)
 	}
 }
