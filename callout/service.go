@@ -182,7 +182,7 @@ func (s *Service) Call(ctx context.Context, req *flows.WebhookRequest) *flows.We
 	res := &flows.WebhookResult{}
 	defer func() {
 		res.Elapsed = time.Since(start)
-		s.logCall(ctx, req, res, red)
+		s.logCall(ctx, req, u, res, red)
 	}()
 	method := strings.ToUpper(req.Method)
 	if method == "" {
@@ -710,7 +710,7 @@ func (s *Service) requestTrace(method string, u *url.URL, h http.Header, body []
 	return t
 }
 
-func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, res *flows.WebhookResult, red *Redactor) {
+func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, parsed *url.URL, res *flows.WebhookResult, red *Redactor) {
 	level := slog.LevelDebug
 	if res.Outcome != flows.OutcomeSuccess {
 		level = slog.LevelInfo
@@ -718,8 +718,17 @@ func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, res *f
 	if !s.log.Enabled(ctx, level) {
 		return
 	}
+	// The URL's path and query are the flow's templates filled in: a
+	// contact's text or phone number inserted there would stay in the log,
+	// where erasing the contact does not reach. They are logged only when
+	// the debug level is on; otherwise the line has the scheme, host and
+	// port, with the webhook's name and the widget to tell calls apart.
+	u := origin(parsed)
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		u = red.URL(req.URL)
+	}
 	attrs := []slog.Attr{
-		slog.String("method", strings.ToUpper(req.Method)), slog.String("url", red.URL(req.URL)),
+		slog.String("method", strings.ToUpper(req.Method)), slog.String("url", u),
 		slog.String("outcome", res.Outcome), slog.Int("status", res.Status),
 		slog.Int("attempts", res.Attempts), slog.Duration("elapsed", res.Elapsed),
 	}
@@ -730,4 +739,13 @@ func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, res *f
 		attrs = append(attrs, slog.String("error", res.Error))
 	}
 	s.log.LogAttrs(ctx, level, "webhook call", attrs...)
+}
+
+// origin is a URL's scheme, host and port (http://host:8080), without its
+// user, path and query; "" for a URL that did not parse (nil).
+func origin(u *url.URL) string {
+	if u == nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
