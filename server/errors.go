@@ -247,7 +247,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	// the limit, headers that do not parse) comes here from readFailed
 	// without passing requestContext: it gets its id here, and is counted
 	// and logged once answered.
-	rid, routed := c.Locals(localRequestID).(string)
+	rid, routed := requestIDOf(c)
 	if !routed {
 		start := time.Now()
 		if h, ok := c.Locals(localHead).(requestHead); ok {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	_ "embed"
 	"log/slog"
 	"net/url"
@@ -166,9 +167,21 @@ func setRequestID(c *fiber.Ctx) string {
 	} else {
 		rid = strings.Clone(rid) // fiber's strings point into a reused buffer
 	}
-	c.Locals(localRequestID, rid)
+	// One value holds the id for the handlers (Locals) and for what the
+	// request's turns call (its context: webhook calls log it).
+	rc := &callout.RequestContext{Context: context.Background(), ID: rid}
+	c.Locals(localRequestID, rc)
+	c.SetUserContext(rc)
 	c.Set(headerRequestID, rid)
 	return rid
+}
+
+// requestIDOf is the id setRequestID gave the request, "" before.
+func requestIDOf(c *fiber.Ctx) (string, bool) {
+	if rc, ok := c.Locals(localRequestID).(*callout.RequestContext); ok {
+		return rc.ID, true
+	}
+	return "", false
 }
 
 // requestDone counts a finished request by route and logs it.
@@ -273,7 +286,7 @@ const slowRequest = time.Second
 
 // reqLog is the logger of one request: it carries the request id.
 func (s *Server) reqLog(c *fiber.Ctx) *slog.Logger {
-	if rid, ok := c.Locals(localRequestID).(string); ok {
+	if rid, ok := requestIDOf(c); ok {
 		return s.log.With("request_id", rid)
 	}
 	return s.log

@@ -9,16 +9,18 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/internal/syncbuf"
 )
 
 // ordersFlow asks for an order number and looks it up with the contact's
-// phone number: both end up in the webhook's URL.
-const ordersFlow = `{"id":"orders","name":"Orders","widgets":[
+// phone number: both end up in the webhook's URL. After a failure it waits
+// for the number again.
+const ordersFlow = `{"id":"shop","name":"Shop","widgets":[
  {"id":"ask","type":"send_message","text":"Your order?","exits":{"Next":"wait"}},
  {"id":"wait","type":"wait_for_response","result":"Order","exits":{"Next":"lookup"}},
- {"id":"lookup","type":"webhook","method":"GET","url":"HOOK/orders/@flow.order.value?phone=@contact.urn","exits":{"Success":"","Failure":""}}]}`
+ {"id":"lookup","type":"webhook","method":"GET","url":"HOOK/orders/@flow.order.value?phone=@contact.urn","exits":{"Success":"","Failure":"wait"}}]}`
 
 // webhookLogServer serves ordersFlow on channel "c" over a loopback port,
 // its webhook answering 503, and returns the base URL and the log.
@@ -34,7 +36,7 @@ func webhookLogServer(t *testing.T, level slog.Level) (string, *testServer, *syn
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	})
 	ts.createFlow(strings.ReplaceAll(ordersFlow, "HOOK", hook.URL))
-	ts.must(201, "POST", "/v1/channels", map[string]any{"id": "c", "default_flow": "orders"})
+	ts.must(201, "POST", "/v1/channels", map[string]any{"id": "c", "default_flow": "shop"})
 	return ts.listen(), ts, logs
 }
 
@@ -111,5 +113,46 @@ func TestWebhookCallLogLeavesOutContactData(t *testing.T) {
 				t.Errorf("url %q at the debug level: want the whole URL", url)
 			}
 		})
+	}
+}
+
+// A failed webhook call's line names the request it was made in, the
+// session, the flow and the widget; a widget whose calls keep failing has
+// one line a second, which counts the failures not logged since the line
+// before.
+func TestWebhookCallLogNamesSessionAndFoldsFailures(t *testing.T) {
+	base, ts, logs := webhookLogServer(t, slog.LevelInfo)
+	from := `"from":"tel:+14155550199"`
+	send := func(text, rid string) {
+		t.Helper()
+		if s := post(t, base+"/v1/channels/c/messages", `{`+from+`,"text":"`+text+`"}`, "X-Request-Id", rid); s != 200 {
+			t.Fatalf("message %q: %d", text, s)
+		}
+	}
+	send("hi", "req-0")
+	for i, rid := range []string{"req-1", "req-2", "req-3"} {
+		send("CU00"+string(rune('1'+i)), rid)
+	}
+	lines := logLines(t, logs, "webhook call")
+	if len(lines) != 1 {
+		t.Fatalf("%d webhook call lines for 3 failures within a second, want 1:\n%s", len(lines), logs)
+	}
+	l := lines[0]
+	sess, _ := l["session"].(string)
+	if l["request_id"] != "req-1" || sess == "" || l["flow"] != "shop" || l["widget"] != "lookup" || l["level"] != "INFO" {
+		t.Errorf("line %v: want request_id req-1, the session, flow shop, widget lookup, at INFO", l)
+	}
+	if _, ok := l["folded"]; ok {
+		t.Errorf("first line %v has a count of folded calls", l)
+	}
+	ts.clock.Advance(time.Second)
+	send("CU004", "req-4")
+	lines = logLines(t, logs, "webhook call")
+	if len(lines) != 2 {
+		t.Fatalf("%d webhook call lines a second later, want 2:\n%s", len(lines), logs)
+	}
+	l = lines[1]
+	if l["request_id"] != "req-4" || l["session"] != sess || l["folded"] != float64(2) {
+		t.Errorf("line %v: want request_id req-4, session %s, folded 2", l, sess)
 	}
 }
