@@ -257,9 +257,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 			c.Request().Header.Set(headerRequestID, h.rid)
 		}
 		rid = setRequestID(c)
-		defer func() { s.requestDone(c, rid, "", start) }()
+		defer func() { s.requestDone(c, rid, s.routeTable.match(c), start) }()
 	}
 	ae := toAPIError(err)
+	defer c.Locals(localAPIError, ae)
 	if ae.RetryAfter == 0 && storeWriteCause(err) != nil {
 		// A write that failed: the store lets the next turn through once
 		// the write probe interval has passed.

@@ -32,6 +32,9 @@ const (
 	// localHeld marks a turn refused before it ran, as the store's writes
 	// fail: logged at the debug level, as that failure is logged once.
 	localHeld = "turn_held"
+	// localAPIError is the error a request was answered with, for its
+	// log line.
+	localAPIError = "api_error"
 )
 
 func (s *Server) routes() *fiber.App {
@@ -154,8 +157,84 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 		// has not yet marked itself as stopping (CloseOnShutdown).
 		c.Context().SetConnectionClose()
 	}
-	s.requestDone(c, rid, c.Route().Path, start)
+	route := c.Route().Path
+	if !s.routeTable.handles(c.Route().Method, route) {
+		// Answered by a middleware (the key check, the Origin check, no
+		// route at all): counted by the route the request was for.
+		route = s.routeTable.match(c)
+	}
+	s.requestDone(c, rid, route, start)
 	return nil
+}
+
+// unmatched is the route label of a request that matches no route, or was
+// refused before its path was read (431).
+const unmatched = "unmatched"
+
+// routeTable holds the app's routes (not its middleware) by method, to
+// name the route of a request refused before it reached its handler.
+type routeTable struct {
+	byMethod map[string][][]string
+	paths    map[routeKey]bool
+}
+
+type routeKey struct{ method, path string }
+
+func newRouteTable(app *fiber.App) routeTable {
+	t := routeTable{byMethod: map[string][][]string{}, paths: map[routeKey]bool{}}
+	for _, r := range app.GetRoutes(true) {
+		t.byMethod[r.Method] = append(t.byMethod[r.Method], strings.Split(r.Path, "/"))
+		t.paths[routeKey{r.Method, r.Path}] = true
+	}
+	return t
+}
+
+// handles reports whether method and path are a route's, not only a
+// middleware's (the key check of /v1, the Origin check of /): fiber's
+// Route does not tell them apart.
+func (t routeTable) handles(method, path string) bool {
+	return t.paths[routeKey{method, path}]
+}
+
+// match is the route of c's method and path, one of another method for
+// a method the path does not take (405), or unmatched.
+func (t routeTable) match(c *fiber.Ctx) string {
+	if c.Locals(localUnread) != nil {
+		return unmatched
+	}
+	path := strings.Split(c.Path(), "/")
+	if r := matchRoutes(t.byMethod[c.Method()], path); r != "" {
+		return r
+	}
+	for _, routes := range t.byMethod {
+		if r := matchRoutes(routes, path); r != "" {
+			return r
+		}
+	}
+	return unmatched
+}
+
+func matchRoutes(routes [][]string, path []string) string {
+	if len(path) > 1 && path[len(path)-1] == "" {
+		path = path[:len(path)-1] // a trailing slash, as fiber routes it
+	}
+next:
+	for _, r := range routes {
+		if len(r) != len(path) {
+			continue
+		}
+		for i, seg := range r {
+			if strings.HasPrefix(seg, ":") {
+				if path[i] == "" {
+					continue next
+				}
+			} else if !strings.EqualFold(seg, path[i]) {
+				continue next
+			}
+		}
+		return strings.Join(r, "/")
+	}
+	return ""
 }
 
 // setRequestID gives a request its id, the caller's X-Request-Id or a new
@@ -212,8 +291,16 @@ func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 		if c.Locals(localUnread) != nil {
 			method, path = "", ""
 		}
-		s.log.Log(ctx, level, "request", "request_id", rid, "method", method, "path", loggedPath(path), "status", status,
-			"ms", float64(elapsed.Microseconds())/1000)
+		attrs := []any{"request_id", rid, "method", method, "path", loggedPath(path), "status", status,
+			"ms", float64(elapsed.Microseconds()) / 1000}
+		if ae, ok := c.Locals(localAPIError).(*APIError); ok {
+			// Why it was refused, which the client was told.
+			attrs = append(attrs, "code", ae.Code)
+			if status == fiber.StatusUnauthorized || status == fiber.StatusForbidden {
+				attrs = append(attrs, "client", c.Context().RemoteIP().String(), "err", loggedText(ae.Message))
+			}
+		}
+		s.log.Log(ctx, level, "request", attrs...)
 	}
 }
 
