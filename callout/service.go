@@ -759,7 +759,7 @@ func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, parsed
 		slog.Int("attempts", res.Attempts), slog.Duration("elapsed", res.Elapsed),
 	)
 	if res.Error != "" {
-		attrs = append(attrs, slog.String("error", res.Error))
+		attrs = append(attrs, slog.String("err", res.Error))
 	}
 	if folded > 0 {
 		attrs = append(attrs, slog.Int("folded", folded))

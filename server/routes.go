@@ -292,7 +292,7 @@ func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 			method, path = "", ""
 		}
 		attrs := []any{"request_id", rid, "method", method, "path", loggedPath(path), "status", status,
-			"ms", float64(elapsed.Microseconds()) / 1000}
+			"elapsed", elapsed}
 		if ae, ok := c.Locals(localAPIError).(*APIError); ok {
 			// Why it was refused, which the client was told.
 			attrs = append(attrs, "code", ae.Code)

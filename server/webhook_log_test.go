@@ -156,3 +156,37 @@ func TestWebhookCallLogNamesSessionAndFoldsFailures(t *testing.T) {
 		t.Errorf("line %v: want request_id req-4, session %s, folded 2", l, sess)
 	}
 }
+
+// Request lines and webhook call lines name their fields alike: the time
+// taken as elapsed (a duration: nanoseconds in JSON), an error as err.
+func TestLogFieldsAlike(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	// Port 1 refuses the connection: the call fails with an error.
+	ts.createFlow(strings.ReplaceAll(ordersFlow, "HOOK", "http://127.0.0.1:1"))
+	ts.must(201, "POST", "/v1/channels", map[string]any{"id": "c", "default_flow": "shop"})
+	base := ts.listen()
+	for _, text := range []string{"hi", "CU001"} {
+		if s := post(t, base+"/v1/channels/c/messages", `{"from":"tel:+14155550199","text":"`+text+`"}`); s != 200 {
+			t.Fatalf("message %q: %d", text, s)
+		}
+	}
+	calls, requests := logLines(t, logs, "webhook call"), logLines(t, logs, "request")
+	if len(calls) != 1 || len(requests) == 0 {
+		t.Fatalf("%d webhook call lines, %d request lines:\n%s", len(calls), len(requests), logs)
+	}
+	for _, l := range append(calls, requests...) {
+		if _, ok := l["elapsed"].(float64); !ok {
+			t.Errorf("%s line without a number elapsed: %v", l["msg"], l)
+		}
+		if _, ok := l["ms"]; ok {
+			t.Errorf("%s line with ms: %v", l["msg"], l)
+		}
+	}
+	if _, ok := calls[0]["err"].(string); !ok || calls[0]["error"] != nil {
+		t.Errorf("webhook call line %v: want its error as err", calls[0])
+	}
+}
