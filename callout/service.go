@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parleyhq/parley/flows"
@@ -80,6 +81,7 @@ type Service struct {
 	maxResponse int
 	timeout     time.Duration
 	tokens      tokenCache
+	failures    failureLines
 }
 
 var _ flows.WebhookService = (*Service)(nil)
@@ -182,7 +184,7 @@ func (s *Service) Call(ctx context.Context, req *flows.WebhookRequest) *flows.We
 	res := &flows.WebhookResult{}
 	defer func() {
 		res.Elapsed = time.Since(start)
-		s.logCall(ctx, req, res, red)
+		s.logCall(ctx, req, u, res, red)
 	}()
 	method := strings.ToUpper(req.Method)
 	if method == "" {
@@ -710,7 +712,7 @@ func (s *Service) requestTrace(method string, u *url.URL, h http.Header, body []
 	return t
 }
 
-func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, res *flows.WebhookResult, red *Redactor) {
+func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, parsed *url.URL, res *flows.WebhookResult, red *Redactor) {
 	level := slog.LevelDebug
 	if res.Outcome != flows.OutcomeSuccess {
 		level = slog.LevelInfo
@@ -718,16 +720,109 @@ func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, res *f
 	if !s.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{
-		slog.String("method", strings.ToUpper(req.Method)), slog.String("url", red.URL(req.URL)),
-		slog.String("outcome", res.Outcome), slog.Int("status", res.Status),
-		slog.Int("attempts", res.Attempts), slog.Duration("elapsed", res.Elapsed),
+	folded := 0
+	if level > slog.LevelDebug && (req.Flow != "" || req.Name != "") {
+		// A webhook that fails fails every call a flow makes: one line a
+		// second per flow and widget (per configured webhook outside a
+		// flow) says so, with the count of the calls not logged since the
+		// line before. A one-off call (parley webhook test) is not limited.
+		var ok bool
+		if folded, ok = s.failures.take(failureKey{req.Flow, req.Widget, req.Name}, s.now()); !ok {
+			return
+		}
+	}
+	// The URL's path and query are the flow's templates filled in: a
+	// contact's text or phone number inserted there would stay in the log,
+	// where erasing the contact does not reach. They are logged only when
+	// the debug level is on; otherwise the line has the scheme, host and
+	// port, with the webhook's name and the widget to tell calls apart.
+	u := origin(parsed)
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		u = red.URL(req.URL)
+	}
+	attrs := make([]slog.Attr, 0, 14)
+	if rid := RequestID(ctx); rid != "" {
+		attrs = append(attrs, slog.String("request_id", rid))
+	}
+	if req.Session != "" {
+		attrs = append(attrs, slog.String("session", req.Session))
+	}
+	if req.Flow != "" {
+		attrs = append(attrs, slog.String("flow", req.Flow), slog.String("widget", req.Widget))
 	}
 	if req.Name != "" {
 		attrs = append(attrs, slog.String("webhook", req.Name))
 	}
+	attrs = append(attrs,
+		slog.String("method", strings.ToUpper(req.Method)), slog.String("url", u),
+		slog.String("outcome", res.Outcome), slog.Int("status", res.Status),
+		slog.Int("attempts", res.Attempts), slog.Duration("elapsed", res.Elapsed),
+	)
 	if res.Error != "" {
-		attrs = append(attrs, slog.String("error", res.Error))
+		attrs = append(attrs, slog.String("err", res.Error))
+	}
+	if folded > 0 {
+		attrs = append(attrs, slog.Int("folded", folded))
 	}
 	s.log.LogAttrs(ctx, level, "webhook call", attrs...)
+}
+
+// origin is a URL's scheme, host and port (http://host:8080), without its
+// user, path and query; "" for a URL that did not parse (nil).
+func origin(u *url.URL) string {
+	if u == nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// FailureLogInterval is how often at most a flow's widget (or a
+// configured webhook called outside a flow) has a failed call logged.
+const FailureLogInterval = time.Second
+
+// failureKey is what failure lines are limited by.
+type failureKey struct{ flow, widget, webhook string }
+
+// failureLines limits the log lines of failed calls.
+type failureLines struct {
+	mu   sync.Mutex
+	last map[failureKey]*failureLine
+}
+
+type failureLine struct {
+	at     time.Time // of the last line logged
+	folded int       // failures not logged since
+}
+
+// maxFailureKeys bounds the keys kept: past it, those whose line is over
+// an interval old, which would be logged anyway, are dropped.
+const maxFailureKeys = 4096
+
+// take reports whether a failure of k at now is logged, and how many were
+// folded into it, not logged since the line before.
+func (f *failureLines) take(k failureKey, now time.Time) (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.last == nil {
+		f.last = map[failureKey]*failureLine{}
+	}
+	l := f.last[k]
+	if l == nil {
+		if len(f.last) >= maxFailureKeys {
+			for key, v := range f.last {
+				if now.Sub(v.at) >= FailureLogInterval {
+					delete(f.last, key)
+				}
+			}
+		}
+		f.last[k] = &failureLine{at: now}
+		return 0, true
+	}
+	if now.Sub(l.at) < FailureLogInterval {
+		l.folded++
+		return 0, false
+	}
+	n := l.folded
+	l.at, l.folded = now, 0
+	return n, true
 }

@@ -494,6 +494,9 @@ func (s *Service) writer(ctx context.Context) {
 
 type commitEffects struct {
 	disabled []*Subscription
+	// health lists the attempts' results by endpoint, in order, for the
+	// log lines of endpoints that begin to fail or deliver again.
+	health   []healthChange
 	outcomes []string
 	lags     []time.Duration
 	attempts []string
@@ -634,6 +637,7 @@ func (s *Service) recordTx(tx *bbolt.Tx, a *arena, batch []*result, fx *commitEf
 // afterRecord applies what a committed batch changed outside the database
 // and lets its deliveries be scheduled again.
 func (s *Service) afterRecord(batch []*result, fx *commitEffects, recorded bool) {
+	s.healthChanged(fx.health)
 	for _, sub := range fx.disabled {
 		s.setSub(sub)
 		s.log.Warn("webhook endpoint disabled", "subscription", sub.ID, "url", redactURL(sub.URL, sub.secretValues()), "reason", sub.DisabledReason)
@@ -765,6 +769,7 @@ func (s *Service) apply(tx *bbolt.Tx, a *arena, r *result, now time.Time, states
 	d.LastAttempt, d.LastStatus, d.LastError = &t, ex.status, att.Error
 	st := s.state(tx, states, d.EndpointID)
 
+	fx.health = append(fx.health, healthChange{id: d.EndpointID, ok: ex.success(), status: ex.status, err: att.Error})
 	if ex.success() {
 		d.Status, d.Manual = StatusSucceeded, false
 		st.LastSuccess, st.ConsecutiveFailures, st.FailingSince, st.StreakFrom = att.Time, 0, time.Time{}, time.Time{}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -110,6 +111,8 @@ type metrics struct {
 	lag        prometheus.Histogram
 	outbox     prometheus.GaugeFunc
 	pending    prometheus.GaugeFunc
+	failing    prometheus.GaugeFunc
+	disabled   prometheus.GaugeFunc
 
 	mu        sync.Mutex
 	byOutcome map[string]uint64
@@ -141,7 +144,124 @@ func newMetrics(s *Service) *metrics {
 	m.pending = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parley_webhook_pending_deliveries", Help: "Deliveries waiting for an attempt.",
 	}, func() float64 { return float64(s.count(bDue)) })
+	// Counts, without a label per endpoint: subscriptions are made through
+	// the API, as many as its callers make, and the health of each is
+	// GET /v1/webhooks/{id}/health.
+	m.failing = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parley_webhook_endpoints_failing", Help: "Enabled event webhook endpoints whose last delivery attempt failed.",
+	}, func() float64 { return float64(s.failingCount()) })
+	m.disabled = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parley_webhook_endpoints_disabled", Help: "Event webhook endpoints disabled, by their failures or by their owner.",
+	}, func() float64 { return float64(s.disabledCount()) })
 	return m
+}
+
+// healthChange is one attempt's result for its endpoint.
+type healthChange struct {
+	id     string
+	ok     bool
+	status int
+	err    string
+}
+
+// failingSet is the set of endpoints whose last attempt failed.
+type failingSet struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+// set marks id failing or not and reports whether that changed it.
+func (f *failingSet) set(id string, failing bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ids[id] == failing {
+		return false
+	}
+	if !failing {
+		delete(f.ids, id)
+		return true
+	}
+	if f.ids == nil {
+		f.ids = map[string]bool{}
+	}
+	f.ids[id] = true
+	return true
+}
+
+// forget drops id: a disabled endpoint is counted as such, and once
+// enabled again its first failure is logged anew.
+func (f *failingSet) forget(id string) {
+	f.mu.Lock()
+	delete(f.ids, id)
+	f.mu.Unlock()
+}
+
+// healthChanged logs the endpoints that begin to fail (their first failed
+// attempt after a success, or since the server started) and those that
+// deliver again: a line per change, none per attempt.
+func (s *Service) healthChanged(changes []healthChange) {
+	for _, c := range changes {
+		if !s.failing.set(c.id, !c.ok) {
+			continue
+		}
+		sub := s.sub(c.id)
+		host := ""
+		if sub != nil {
+			host = urlHost(sub.URL)
+		}
+		if c.ok {
+			s.log.Info("webhook endpoint delivering again", "subscription", c.id, "url", host)
+			continue
+		}
+		attrs := []any{"subscription", c.id, "url", host}
+		if c.status > 0 {
+			attrs = append(attrs, "status", c.status)
+		}
+		if c.err != "" {
+			attrs = append(attrs, "err", c.err)
+		}
+		s.log.Warn("webhook endpoint failing", attrs...)
+	}
+}
+
+// failingCount is how many enabled endpoints are failing.
+func (s *Service) failingCount() int {
+	s.failing.mu.Lock()
+	ids := make([]string, 0, len(s.failing.ids))
+	for id := range s.failing.ids {
+		ids = append(ids, id)
+	}
+	s.failing.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if sub := s.sub(id); sub != nil && !sub.Disabled {
+			n++
+		}
+	}
+	return n
+}
+
+// disabledCount is how many endpoints are disabled.
+func (s *Service) disabledCount() int {
+	s.subMu.RLock()
+	defer s.subMu.RUnlock()
+	n := 0
+	for _, sub := range s.subs {
+		if sub.Disabled {
+			n++
+		}
+	}
+	return n
+}
+
+// urlHost is an endpoint URL's scheme, host and port, without its user,
+// path and query, which may hold secrets.
+func urlHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func (s *Service) empty(bucket []byte) bool {
@@ -198,7 +318,7 @@ func (m *metrics) record(fx *commitEffects) {
 // Collectors returns the Prometheus collectors of this Service, for the
 // binary to register.
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.m.deliveries, s.m.attempts, s.m.lag, s.m.outbox, s.m.pending}
+	return []prometheus.Collector{s.m.deliveries, s.m.attempts, s.m.lag, s.m.outbox, s.m.pending, s.m.failing, s.m.disabled}
 }
 
 // Stats returns the counters as plain values.

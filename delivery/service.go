@@ -98,6 +98,9 @@ type Service struct {
 	done    chan struct{}
 
 	m *metrics
+	// failing holds the endpoints whose last attempt failed, as far as
+	// this process has seen: their state changes are logged.
+	failing failingSet
 }
 
 // New opens the delivery buckets in db (creating them, and the outbox, when
@@ -241,12 +244,17 @@ func (s *Service) setSub(sub *Subscription) {
 	s.subMu.Lock()
 	s.subs[sub.ID] = sub
 	s.subMu.Unlock()
+	if sub.Disabled {
+		// Counted as disabled; enabled again, its first failure is logged.
+		s.failing.forget(sub.ID)
+	}
 }
 
 func (s *Service) dropSub(id string) {
 	s.subMu.Lock()
 	delete(s.subs, id)
 	s.subMu.Unlock()
+	s.failing.forget(id)
 }
 
 func (sub *Subscription) clone() *Subscription {

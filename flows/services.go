@@ -114,6 +114,9 @@ type WebhookRequest struct {
 	Retries         int
 	RetryBackoff    time.Duration
 	RetryUnsafe     bool
+	// Session, Flow and Widget name the session, flow and widget that made
+	// the call, for its log line; empty outside a flow (parley webhook test).
+	Session, Flow, Widget string
 }
 
 // Webhook call outcomes.

@@ -255,7 +255,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	// the limit, headers that do not parse) comes here from readFailed
 	// without passing requestContext: it gets its id here, and is counted
 	// and logged once answered.
-	rid, routed := c.Locals(localRequestID).(string)
+	rid, routed := requestIDOf(c)
 	if !routed {
 		start := time.Now()
 		if h, ok := c.Locals(localHead).(requestHead); ok {
@@ -265,9 +265,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 			c.Request().Header.Set(headerRequestID, h.rid)
 		}
 		rid = setRequestID(c)
-		defer func() { s.requestDone(c, rid, "", start) }()
+		defer func() { s.requestDone(c, rid, s.routeTable.match(c), start) }()
 	}
 	ae := toAPIError(err)
+	defer c.Locals(localAPIError, ae)
 	if ae.RetryAfter == 0 && storeWriteCause(err) != nil {
 		// A write that failed: the store lets the next turn through once
 		// the write probe interval has passed.

@@ -86,14 +86,14 @@ func newMetrics(st store.Store) *metrics {
 		}, []string{"status"}),
 		turns: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "parley_turn_duration_seconds", Help: "Time the engine spent on one turn (webhook calls included), by kind.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+			Buckets: decimalBuckets(0.0001, 4, 10),
 		}, []string{"kind"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_webhook_calls_total", Help: "Webhook widget calls, by outcome (success, failure, timeout, error, blocked, too_large).",
 		}, []string{"outcome"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "parley_store_commit_seconds", Help: "Time to write one turn, waiting for its group commit included.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
+			Buckets: decimalBuckets(0.0001, 3, 12),
 		}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_http_requests_total", Help: "HTTP requests, by route and status code.",
@@ -235,4 +235,15 @@ func (m *metrics) observeEvents(sess *flows.Session, events []flows.Event) {
 			m.endedBy.get(st, func() prometheus.Counter { return m.ended.WithLabelValues(string(st)) }).Inc()
 		}
 	}
+}
+
+// decimalBuckets is prometheus.ExponentialBuckets with each bound the
+// float nearest to its exact decimal: multiplied out, 0.0001 × 3 is
+// 0.00030000000000000003, which /metrics would print as the le label.
+func decimalBuckets(start, factor float64, n int) []float64 {
+	b := prometheus.ExponentialBuckets(start, factor, n)
+	for i, v := range b {
+		b[i], _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
+	}
+	return b
 }

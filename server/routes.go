@@ -34,6 +34,9 @@ const (
 	// failed, a /healthz saying so): logged at the debug level, as that
 	// failure is logged once.
 	localHeld = "turn_held"
+	// localAPIError is the error a request was answered with, for its
+	// log line.
+	localAPIError = "api_error"
 )
 
 func (s *Server) routes() *fiber.App {
@@ -141,7 +144,6 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 		kc.tookRequest()
 	}
 	rid := setRequestID(c)
-	c.SetUserContext(requestCtx{c})
 	start := time.Now()
 	s.running.Add(1)
 	defer s.running.Add(-1)
@@ -157,36 +159,84 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 		// has not yet marked itself as stopping (CloseOnShutdown).
 		c.Context().SetConnectionClose()
 	}
-	s.requestDone(c, rid, c.Route().Path, start)
-	return nil
-}
-
-// requestCtx is a request's context for the handlers and the service: the
-// background context, which carries the request's id (requestIDOf), so
-// that what a turn logs (a session that failed) names the request. It
-// holds only the *fiber.Ctx, so making it allocates nothing, and the id is
-// read only when a line is logged. Like every value of a fiber.Ctx, it is
-// valid only inside the handler.
-type requestCtx struct{ c *fiber.Ctx }
-
-func (requestCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (requestCtx) Done() <-chan struct{}       { return nil }
-func (requestCtx) Err() error                  { return nil }
-
-func (r requestCtx) Value(key any) any {
-	if key == (requestIDKey{}) {
-		return r.c.Locals(localRequestID)
+	route := c.Route().Path
+	if !s.routeTable.handles(c.Route().Method, route) {
+		// Answered by a middleware (the key check, the Origin check, no
+		// route at all): counted by the route the request was for.
+		route = s.routeTable.match(c)
 	}
+	s.requestDone(c, rid, route, start)
 	return nil
 }
 
-// requestIDKey is the context key of the request id.
-type requestIDKey struct{}
+// unmatched is the route label of a request that matches no route, or was
+// refused before its path was read (431).
+const unmatched = "unmatched"
 
-// requestIDOf is the id of the request ctx belongs to, "" outside one.
-func requestIDOf(ctx context.Context) string {
-	rid, _ := ctx.Value(requestIDKey{}).(string)
-	return rid
+// routeTable holds the app's routes (not its middleware) by method, to
+// name the route of a request refused before it reached its handler.
+type routeTable struct {
+	byMethod map[string][][]string
+	paths    map[routeKey]bool
+}
+
+type routeKey struct{ method, path string }
+
+func newRouteTable(app *fiber.App) routeTable {
+	t := routeTable{byMethod: map[string][][]string{}, paths: map[routeKey]bool{}}
+	for _, r := range app.GetRoutes(true) {
+		t.byMethod[r.Method] = append(t.byMethod[r.Method], strings.Split(r.Path, "/"))
+		t.paths[routeKey{r.Method, r.Path}] = true
+	}
+	return t
+}
+
+// handles reports whether method and path are a route's, not only a
+// middleware's (the key check of /v1, the Origin check of /): fiber's
+// Route does not tell them apart.
+func (t routeTable) handles(method, path string) bool {
+	return t.paths[routeKey{method, path}]
+}
+
+// match is the route of c's method and path, one of another method for
+// a method the path does not take (405), or unmatched.
+func (t routeTable) match(c *fiber.Ctx) string {
+	if c.Locals(localUnread) != nil {
+		return unmatched
+	}
+	path := strings.Split(c.Path(), "/")
+	if r := matchRoutes(t.byMethod[c.Method()], path); r != "" {
+		return r
+	}
+	for _, routes := range t.byMethod {
+		if r := matchRoutes(routes, path); r != "" {
+			return r
+		}
+	}
+	return unmatched
+}
+
+func matchRoutes(routes [][]string, path []string) string {
+	if len(path) > 1 && path[len(path)-1] == "" {
+		path = path[:len(path)-1] // a trailing slash, as fiber routes it
+	}
+next:
+	for _, r := range routes {
+		if len(r) != len(path) {
+			continue
+		}
+		for i, seg := range r {
+			if strings.HasPrefix(seg, ":") {
+				if path[i] == "" {
+					continue next
+				}
+			} else if !strings.EqualFold(seg, path[i]) {
+				continue next
+			}
+		}
+		return strings.Join(r, "/")
+	}
+	return ""
 }
 
 // setRequestID gives a request its id, the caller's X-Request-Id or a new
@@ -198,9 +248,21 @@ func setRequestID(c *fiber.Ctx) string {
 	} else {
 		rid = strings.Clone(rid) // fiber's strings point into a reused buffer
 	}
-	c.Locals(localRequestID, rid)
+	// One value holds the id for the handlers (Locals) and for what the
+	// request's turns call (its context: webhook calls log it).
+	rc := &callout.RequestContext{Context: context.Background(), ID: rid}
+	c.Locals(localRequestID, rc)
+	c.SetUserContext(rc)
 	c.Set(headerRequestID, rid)
 	return rid
+}
+
+// requestIDOf is the id setRequestID gave the request, "" before.
+func requestIDOf(c *fiber.Ctx) (string, bool) {
+	if rc, ok := c.Locals(localRequestID).(*callout.RequestContext); ok {
+		return rc.ID, true
+	}
+	return "", false
 }
 
 // requestDone counts a finished request by route and logs it.
@@ -231,8 +293,16 @@ func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 		if c.Locals(localUnread) != nil {
 			method, path = "", ""
 		}
-		s.log.Log(ctx, level, "request", "request_id", rid, "method", method, "path", loggedPath(path), "status", status,
-			"ms", float64(elapsed.Microseconds())/1000)
+		attrs := []any{"request_id", rid, "method", method, "path", loggedPath(path), "status", status,
+			"elapsed", elapsed}
+		if ae, ok := c.Locals(localAPIError).(*APIError); ok {
+			// Why it was refused, which the client was told.
+			attrs = append(attrs, "code", ae.Code)
+			if status == fiber.StatusUnauthorized || status == fiber.StatusForbidden {
+				attrs = append(attrs, "client", c.Context().RemoteIP().String(), "err", loggedText(ae.Message))
+			}
+		}
+		s.log.Log(ctx, level, "request", attrs...)
 	}
 }
 
@@ -305,7 +375,7 @@ const slowRequest = time.Second
 
 // reqLog is the logger of one request: it carries the request id.
 func (s *Server) reqLog(c *fiber.Ctx) *slog.Logger {
-	if rid, ok := c.Locals(localRequestID).(string); ok {
+	if rid, ok := requestIDOf(c); ok {
 		return s.log.With("request_id", rid)
 	}
 	return s.log

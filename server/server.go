@@ -280,6 +280,8 @@ type Server struct {
 	// publicName is the host name of cfg.PublicURL, "" without one.
 	publicName string
 	app        *fiber.App
+	// routeTable finds the route of a request refused before its handler.
+	routeTable routeTable
 	svc        *Service
 	store      store.Store
 	eng        *engine.Engine
@@ -360,6 +362,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.app = s.routes()
+	s.routeTable = newRouteTable(s.app)
 
 	if s.deliv != nil {
 		dctx, cancel := context.WithCancel(context.Background())

@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
@@ -930,7 +931,7 @@ func (s *Service) logFailed(ctx context.Context, sess *flows.Session, events []f
 		return // ended before this turn
 	}
 	attrs := make([]slog.Attr, 0, 7)
-	if rid := requestIDOf(ctx); rid != "" {
+	if rid := callout.RequestID(ctx); rid != "" {
 		attrs = append(attrs, slog.String("request_id", rid))
 	}
 	attrs = append(attrs, slog.String("session", sess.ID), slog.String("flow", sess.FlowID), slog.Int("revision", sess.Revision))

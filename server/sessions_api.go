@@ -152,7 +152,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 	// given without an id leaves the request's.
 	if req.Call != nil && req.Call.ID != "" {
 		req.LaunchID = req.Call.ID
-	} else if rid, ok := c.Locals(localRequestID).(string); ok {
+	} else if rid, ok := requestIDOf(c); ok {
 		req.LaunchID = rid
 	}
 	reply, err := s.svc.Start(c.UserContext(), req)

@@ -289,7 +289,7 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 	// Checked as POST /v1/sessions checks a start: a messaging flow given a
 	// call runs as a voice flow, and must pass its checks.
 	req := StartRequest{FlowID: flowID, Variables: vars, Environment: flows.EnvSandbox, SessionID: uuid.Must(uuid.NewV7()).String(), CheckKind: true}
-	if rid, ok := c.Locals(localRequestID).(string); ok {
+	if rid, ok := requestIDOf(c); ok {
 		req.LaunchID = rid
 	}
 	if b.Contact != nil {

@@ -191,6 +191,7 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 		return fail(fmt.Sprintf("webhook: %v", err))
 	}
 	req := callout.NewRequest(cfg, url, headers, body, ctype)
+	req.Session, req.Flow, req.Widget = sess.ID, r.Flow().ID, w.ID
 	res := hooks.Call(r.Context(), req)
 	callout.CheckAnswer(res)
 	r.Emit(callout.Event(req, res))
