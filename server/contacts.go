@@ -20,6 +20,10 @@ type contactQuery struct {
 	// (flows.NormalURN), the key it is stored and locked under; a test
 	// contact's (sim:...) is its key, the sim: prefix and the normal URN.
 	urn string
+	// normal is the URN a channel makes of it (senderURN): urn, with tel:
+	// for one without a scheme. What is stored under it is the contact's
+	// own record.
+	normal string
 	// keys are the keys a contact of this URN is stored under, urn and
 	// the forms earlier versions kept (docs/storage.md): the URN made
 	// normal, and, for a URN without a scheme, also with tel:, as a
@@ -55,11 +59,12 @@ func newContactQuery(field, given string) (*contactQuery, error) {
 	if p := urnShapeProblem(shape); p != "" {
 		return nil, apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: the contact's URN %.40q %s: give a URN with its address (tel:+15551234567)", field, urn, p)
 	}
-	q := &contactQuery{urn: urn, keys: map[string]bool{urn: true}}
+	q := &contactQuery{urn: urn, normal: urn, keys: map[string]bool{urn: true}}
 	if !strings.Contains(shape, ":") {
 		// Kept as given by POST /v1/sessions without a channel, and
 		// given tel: by a channel.
-		q.keys[contactKeyOf(strings.TrimSuffix(urn, shape)+senderURN("", shape))] = true
+		q.normal = contactKeyOf(strings.TrimSuffix(urn, shape) + senderURN("", shape))
+		q.keys[q.normal] = true
 	}
 	return q, nil
 }
@@ -75,7 +80,8 @@ type storedContact struct {
 }
 
 // ReadContact returns what is stored for a contact under each of its keys
-// (contactQuery), the contact's own key first: not found when nothing is.
+// (contactQuery), the contact's own key first, then the URN as given when
+// that is another: not found when nothing is.
 func (s *Service) ReadContact(ctx context.Context, q *contactQuery) ([]storedContact, error) {
 	keys, err := s.store.ContactKeys(ctx, q.match)
 	if err != nil {
@@ -84,15 +90,16 @@ func (s *Service) ReadContact(ctx context.Context, q *contactQuery) ([]storedCon
 	if len(keys) == 0 {
 		return nil, notFound("contact %q not found", q.urn)
 	}
-	slices.SortStableFunc(keys, func(a, b string) int {
-		switch {
-		case a == q.urn:
-			return -1
-		case b == q.urn:
+	rank := func(k string) int {
+		switch k {
+		case q.normal:
+			return 0
+		case q.urn:
 			return 1
 		}
-		return 0
-	})
+		return 2
+	}
+	slices.SortStableFunc(keys, func(a, b string) int { return rank(a) - rank(b) })
 	out := make([]storedContact, 0, len(keys))
 	for _, k := range keys {
 		sc := storedContact{key: k}

@@ -346,3 +346,34 @@ func TestContactEraseWhileWritesFail(t *testing.T) {
 	h.must(204, "DELETE", "/v1/contacts/tel:%2B12065550103", "")
 	h.must(404, "GET", "/v1/contacts/tel:%2B12065550103", "")
 }
+
+// TestContactWithoutScheme: a URN given without a scheme names the
+// contact with tel:, as channels name such senders: its record is the
+// one stored under tel:, and what POST /v1/sessions without a channel
+// kept under the URN as given is listed with the other keys; with
+// nothing under tel:, the record is the one under the URN as given.
+func TestContactWithoutScheme(t *testing.T) {
+	_, h := colourServer(t, nil)
+	h.message("+15550100222", "m1", "hi")
+	h.message("+15550100222", "m2", "red")
+	if c := h.must(200, "GET", "/v1/contacts/%2B15550100222", ""); c["urn"] != "tel:+15550100222" || c["fields"].(map[string]any)["colour"] != "red" || c["older"] != nil {
+		t.Errorf("GET /v1/contacts/%%2B15550100222: %v, want tel:+15550100222 with its colour and nothing older", c)
+	}
+	h.must(201, "POST", "/v1/sessions", `{"flow":"colour","contact":{"urn":"+15550100222","name":"Given"}}`)
+	for _, path := range []string{"%2B15550100222", "+15550100222"} {
+		c := h.must(200, "GET", "/v1/contacts/"+path, "")
+		older, _ := c["older"].([]any)
+		if c["urn"] != "tel:+15550100222" || c["name"] != "" || c["fields"].(map[string]any)["colour"] != "red" ||
+			fmt.Sprint(c["stored_under"]) != "[tel:+15550100222 +15550100222]" || len(older) != 1 ||
+			older[0].(map[string]any)["urn"] != "+15550100222" || older[0].(map[string]any)["name"] != "Given" ||
+			len(c["sessions"].([]any)) != 2 {
+			t.Errorf("GET /v1/contacts/%s: %v, want tel:+15550100222 with its colour, +15550100222 under older", path, c)
+		}
+	}
+
+	h.must(201, "POST", "/v1/sessions", `{"flow":"colour","contact":{"urn":"+15550100333","name":"Only given"}}`)
+	c := h.must(200, "GET", "/v1/contacts/%2B15550100333", "")
+	if c["urn"] != "+15550100333" || c["name"] != "Only given" || c["older"] != nil || fmt.Sprint(c["stored_under"]) != "[+15550100333]" {
+		t.Errorf("GET /v1/contacts/%%2B15550100333: %v, want the contact stored under it", c)
+	}
+}
