@@ -20,15 +20,11 @@ type contactQuery struct {
 	// (flows.NormalURN), the key it is stored and locked under; a test
 	// contact's (sim:...) is its key, the sim: prefix and the normal URN.
 	urn string
-	// normal is the URN a channel makes of it (senderURN): urn, with tel:
-	// for one without a scheme. What is stored under it is the contact's
-	// own record.
+	// normal is the URN a channel makes of it (lookupKeyOf): urn, with
+	// tel: for one without a scheme. What is stored under it is the
+	// contact's own record, and a stored key is the contact's when it
+	// makes the same (match).
 	normal string
-	// keys are the keys a contact of this URN is stored under, urn and
-	// the forms earlier versions kept (docs/storage.md): the URN made
-	// normal, and, for a URN without a scheme, also with tel:, as a
-	// channel names such a sender.
-	keys map[string]bool
 }
 
 // contactKeyOf is the key of a stored contact's URN made normal as the
@@ -40,6 +36,25 @@ func contactKeyOf(urn string) string {
 		return flows.SandboxContactPrefix + flows.NormalURN(urn[len(flows.SandboxContactPrefix):])
 	}
 	return flows.NormalURN(urn)
+}
+
+// lookupKeyOf is a stored key, or a URN the contacts API is given, made
+// normal as a channel names its sender: contactKeyOf, with tel: for a URN
+// without a scheme (senderURN). So every key one number is stored under,
+// the forms earlier versions kept (tel:+1 555-010-0100, TEL:+15550100100)
+// and one kept without a scheme by POST /v1/sessions without a channel
+// (+1 555 010 0100), makes the same; another scheme (whatsapp:), other
+// digits or a national number make another.
+func lookupKeyOf(key string) string {
+	key = contactKeyOf(key)
+	prefix, shape := "", key
+	if sandboxScheme(key) {
+		prefix, shape = flows.SandboxContactPrefix, key[len(flows.SandboxContactPrefix):]
+	}
+	if strings.Contains(shape, ":") {
+		return key
+	}
+	return prefix + senderURN("", shape)
 }
 
 // newContactQuery reads a contact's URN as the contacts API is given it,
@@ -59,18 +74,13 @@ func newContactQuery(field, given string) (*contactQuery, error) {
 	if p := urnShapeProblem(shape); p != "" {
 		return nil, apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: the contact's URN %.40q %s: give a URN with its address (tel:+15551234567)", field, urn, p)
 	}
-	q := &contactQuery{urn: urn, normal: urn, keys: map[string]bool{urn: true}}
-	if !strings.Contains(shape, ":") {
-		// Kept as given by POST /v1/sessions without a channel, and
-		// given tel: by a channel.
-		q.normal = contactKeyOf(strings.TrimSuffix(urn, shape) + senderURN("", shape))
-		q.keys[q.normal] = true
-	}
-	return q, nil
+	return &contactQuery{urn: urn, normal: lookupKeyOf(urn)}, nil
 }
 
-// match reports whether a stored key is one of the contact's.
-func (q *contactQuery) match(key string) bool { return q.keys[contactKeyOf(key)] }
+// match reports whether a stored key is one of the contact's: whether it
+// names the same URN once both are made normal, with tel: for one without
+// a scheme.
+func (q *contactQuery) match(key string) bool { return lookupKeyOf(key) == q.normal }
 
 // storedContact is what is stored under one of a contact's keys.
 type storedContact struct {
