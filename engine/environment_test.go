@@ -119,6 +119,7 @@ func TestDateArgumentsFollowTheDateFormat(t *testing.T) {
 			`"15/01/2017" is not a date in the flow's date format MM-DD-YYYY (it reads as DD-MM-YYYY): write it as 2017-01-15`},
 		{"day first under a month-first engine", flows.DateFormatMonthDayYear, "", "15/01/2017",
 			`is not a date in the flow's date format MM-DD-YYYY`},
+		{"an impossible day in the flow's order", "", "", "29/02/23", `widget "s": widgets[0].rules[1].args[0]: "29/02/23" is not a date: 2023 has no 29 February`},
 		{"not a date", "", "", "soon", `expected a date (YYYY-MM-DD, a date in the flow's date format DD-MM-YYYY, today, tomorrow or yesterday), got "soon"`},
 		{"day first in a day-first flow", "", "DD-MM-YYYY", "15/01/2017", ""},
 		{"month first in a month-first flow", "", "MM-DD-YYYY", "01/15/2017", ""},

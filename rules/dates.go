@@ -77,13 +77,7 @@ func findDate(s, format string, pivot int) (date, bool) {
 	if !hasDigits(s, 3) {
 		return date{}, false
 	}
-	pat, yi, mi, di := dayOrMonth, 3, 2, 1
-	switch format {
-	case DateFormatMonthDayYear:
-		mi, di = 1, 2
-	case DateFormatYearMonthDay:
-		pat, yi, mi, di = yearFirst, 1, 2, 3
-	}
+	pat, yi, mi, di := datePattern(format)
 	iso, isoAt, isoOK := firstDate(isoDate, s, 1, 2, 3, pivot)
 	loc, locAt, locOK := firstDate(pat, s, yi, mi, di, pivot)
 	switch {
@@ -93,6 +87,55 @@ func findDate(s, format string, pivot int) (date, bool) {
 		return loc, true
 	}
 	return date{}, false
+}
+
+// datePattern is how a date is written in format: its pattern and the
+// submatches of its year, month and day.
+func datePattern(format string) (pat *regexp.Regexp, yi, mi, di int) {
+	switch format {
+	case DateFormatMonthDayYear:
+		return dayOrMonth, 3, 1, 2
+	case DateFormatYearMonthDay:
+		return yearFirst, 1, 2, 3
+	}
+	return dayOrMonth, 3, 2, 1
+}
+
+// impossibleDay finds in s a date written as YYYY-MM-DD or in format whose
+// day is one of some month but not of its own, in its year: 29/02/23
+// (2023 has no 29 February), 31/04/2026. Its year is read as findDate
+// reads it.
+func impossibleDay(s, format string, pivot int) (date, bool) {
+	s = latinDigits(s)
+	pat, yi, mi, di := datePattern(format)
+	for _, p := range []struct {
+		re         *regexp.Regexp
+		yi, mi, di int
+	}{{isoDate, 1, 2, 3}, {pat, yi, mi, di}} {
+		for _, m := range p.re.FindAllStringSubmatchIndex(s, -1) {
+			y := readYear(s[m[2*p.yi]:m[2*p.yi+1]], pivot)
+			mo, _ := strconv.Atoi(s[m[2*p.mi]:m[2*p.mi+1]])
+			d, _ := strconv.Atoi(s[m[2*p.di]:m[2*p.di+1]])
+			if y >= 1 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && !validDate(y, mo, d) {
+				return date{y, mo, d}, true
+			}
+		}
+	}
+	return date{}, false
+}
+
+// readYear reads a written year: one of two digits as the latest such year
+// up to pivot (the current year's last two digits) or the century before.
+func readYear(ys string, pivot int) int {
+	y, _ := strconv.Atoi(ys)
+	if len(ys) == 2 {
+		if y > pivot {
+			y += 1900
+		} else {
+			y += 2000
+		}
+	}
+	return y
 }
 
 func hasDigits(s string, n int) bool {
@@ -106,17 +149,9 @@ func hasDigits(s string, n int) bool {
 
 func firstDate(re *regexp.Regexp, s string, yi, mi, di, pivot int) (date, int, bool) {
 	for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
-		ys := s[m[2*yi]:m[2*yi+1]]
-		y, _ := strconv.Atoi(ys)
+		y := readYear(s[m[2*yi]:m[2*yi+1]], pivot)
 		mo, _ := strconv.Atoi(s[m[2*mi]:m[2*mi+1]])
 		d, _ := strconv.Atoi(s[m[2*di]:m[2*di+1]])
-		if len(ys) == 2 {
-			if y > pivot {
-				y += 1900
-			} else {
-				y += 2000
-			}
-		}
 		if validDate(y, mo, d) {
 			return date{y, mo, d}, m[0], true
 		}
@@ -180,11 +215,18 @@ func clockOf(c any) time.Time {
 // one written in another order would never be read as a date when the rule
 // runs. An ISO date or a relative one is always good. A two-digit year is
 // read as the running rule reads it in now's year (dateTest), and one the
-// rule reads is advice: its century follows the current year.
+// rule reads is advice: its century follows the current year. A date whose
+// day its month does not have in its year, in the flow's order, is said to
+// be no date, not suggested in another order: 29/02/23 meant 29 February
+// 2023, not 1929-02-23.
 func checkDateArg(s, format string, now time.Time) *flows.FieldError {
 	pivot := now.Year() % 100
 	if d, ok := findDate(s, format, pivot); ok {
 		return twoDigitYear(s, format, d, now)
+	}
+	if d, ok := impossibleDay(s, format, pivot); ok {
+		return &flows.FieldError{Err: flows.ErrNewRule, Message: fmt.Sprintf(
+			"%q is not a date: %d has no %d %s", s, d.y, d.d, time.Month(d.m))}
 	}
 	for _, f := range []string{DateFormatDayMonthYear, DateFormatMonthDayYear, DateFormatYearMonthDay} {
 		if d, ok := findDate(s, f, pivot); ok {

@@ -20,11 +20,11 @@ type contactQuery struct {
 	// (flows.NormalURN), the key it is stored and locked under; a test
 	// contact's (sim:...) is its key, the sim: prefix and the normal URN.
 	urn string
-	// keys are the keys a contact of this URN is stored under, urn and
-	// the forms earlier versions kept (docs/storage.md): the URN made
-	// normal, and, for a URN without a scheme, also with tel:, as a
-	// channel names such a sender.
-	keys map[string]bool
+	// normal is the URN a channel makes of it (lookupKeyOf): urn, with
+	// tel: for one without a scheme. What is stored under it is the
+	// contact's own record, and a stored key is the contact's when it
+	// makes the same (match).
+	normal string
 }
 
 // contactKeyOf is the key of a stored contact's URN made normal as the
@@ -36,6 +36,25 @@ func contactKeyOf(urn string) string {
 		return flows.SandboxContactPrefix + flows.NormalURN(urn[len(flows.SandboxContactPrefix):])
 	}
 	return flows.NormalURN(urn)
+}
+
+// lookupKeyOf is a stored key, or a URN the contacts API is given, made
+// normal as a channel names its sender: contactKeyOf, with tel: for a URN
+// without a scheme (senderURN). So every key one number is stored under,
+// the forms earlier versions kept (tel:+1 555-010-0100, TEL:+15550100100)
+// and one kept without a scheme by POST /v1/sessions without a channel
+// (+1 555 010 0100), makes the same; another scheme (whatsapp:), other
+// digits or a national number make another.
+func lookupKeyOf(key string) string {
+	key = contactKeyOf(key)
+	prefix, shape := "", key
+	if sandboxScheme(key) {
+		prefix, shape = flows.SandboxContactPrefix, key[len(flows.SandboxContactPrefix):]
+	}
+	if strings.Contains(shape, ":") {
+		return key
+	}
+	return prefix + senderURN("", shape)
 }
 
 // newContactQuery reads a contact's URN as the contacts API is given it,
@@ -55,17 +74,13 @@ func newContactQuery(field, given string) (*contactQuery, error) {
 	if p := urnShapeProblem(shape); p != "" {
 		return nil, apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: the contact's URN %.40q %s: give a URN with its address (tel:+15551234567)", field, urn, p)
 	}
-	q := &contactQuery{urn: urn, keys: map[string]bool{urn: true}}
-	if !strings.Contains(shape, ":") {
-		// Kept as given by POST /v1/sessions without a channel, and
-		// given tel: by a channel.
-		q.keys[contactKeyOf(strings.TrimSuffix(urn, shape)+senderURN("", shape))] = true
-	}
-	return q, nil
+	return &contactQuery{urn: urn, normal: lookupKeyOf(urn)}, nil
 }
 
-// match reports whether a stored key is one of the contact's.
-func (q *contactQuery) match(key string) bool { return q.keys[contactKeyOf(key)] }
+// match reports whether a stored key is one of the contact's: whether it
+// names the same URN once both are made normal, with tel: for one without
+// a scheme.
+func (q *contactQuery) match(key string) bool { return lookupKeyOf(key) == q.normal }
 
 // storedContact is what is stored under one of a contact's keys.
 type storedContact struct {
@@ -75,7 +90,8 @@ type storedContact struct {
 }
 
 // ReadContact returns what is stored for a contact under each of its keys
-// (contactQuery), the contact's own key first: not found when nothing is.
+// (contactQuery), the contact's own key first, then the URN as given when
+// that is another: not found when nothing is.
 func (s *Service) ReadContact(ctx context.Context, q *contactQuery) ([]storedContact, error) {
 	keys, err := s.store.ContactKeys(ctx, q.match)
 	if err != nil {
@@ -84,15 +100,16 @@ func (s *Service) ReadContact(ctx context.Context, q *contactQuery) ([]storedCon
 	if len(keys) == 0 {
 		return nil, notFound("contact %q not found", q.urn)
 	}
-	slices.SortStableFunc(keys, func(a, b string) int {
-		switch {
-		case a == q.urn:
-			return -1
-		case b == q.urn:
+	rank := func(k string) int {
+		switch k {
+		case q.normal:
+			return 0
+		case q.urn:
 			return 1
 		}
-		return 0
-	})
+		return 2
+	}
+	slices.SortStableFunc(keys, func(a, b string) int { return rank(a) - rank(b) })
 	out := make([]storedContact, 0, len(keys))
 	for _, k := range keys {
 		sc := storedContact{key: k}

@@ -63,15 +63,23 @@ func (s *Server) getContact(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// The contact under its own key, if one is stored there, then those
-	// under older keys.
-	v := contactView{contactFields: viewContact(q.urn, nil), StoredUnder: []string{}, Sessions: []sessionSummary{}}
+	// The contact under its own key (the URN as a channel names it, tel:
+	// added to one without a scheme), or else under the URN as given,
+	// when one is stored there; then those under the other keys.
+	main := ""
+	for _, sc := range stored {
+		if sc.contact != nil && (sc.key == q.normal || sc.key == q.urn) {
+			main = sc.key // ReadContact puts q.normal first
+			break
+		}
+	}
+	v := contactView{contactFields: viewContact(q.normal, nil), StoredUnder: []string{}, Sessions: []sessionSummary{}}
 	for _, sc := range stored {
 		v.StoredUnder = append(v.StoredUnder, sc.key)
 		switch {
 		case sc.contact == nil:
-		case sc.key == q.urn:
-			v.contactFields = viewContact(q.urn, sc.contact)
+		case sc.key == main:
+			v.contactFields = viewContact(sc.key, sc.contact)
 		default:
 			v.Older = append(v.Older, viewContact(sc.key, sc.contact))
 		}

@@ -346,3 +346,83 @@ func TestContactEraseWhileWritesFail(t *testing.T) {
 	h.must(204, "DELETE", "/v1/contacts/tel:%2B12065550103", "")
 	h.must(404, "GET", "/v1/contacts/tel:%2B12065550103", "")
 }
+
+// TestContactWithoutScheme: a URN given without a scheme names the
+// contact with tel:, as channels name such senders: its record is the
+// one stored under tel:, and what POST /v1/sessions without a channel
+// kept under the URN as given is listed with the other keys; with
+// nothing under tel:, the record is the one under the URN as given.
+func TestContactWithoutScheme(t *testing.T) {
+	_, h := colourServer(t, nil)
+	h.message("+15550100222", "m1", "hi")
+	h.message("+15550100222", "m2", "red")
+	if c := h.must(200, "GET", "/v1/contacts/%2B15550100222", ""); c["urn"] != "tel:+15550100222" || c["fields"].(map[string]any)["colour"] != "red" || c["older"] != nil {
+		t.Errorf("GET /v1/contacts/%%2B15550100222: %v, want tel:+15550100222 with its colour and nothing older", c)
+	}
+	h.must(201, "POST", "/v1/sessions", `{"flow":"colour","contact":{"urn":"+15550100222","name":"Given"}}`)
+	for _, path := range []string{"%2B15550100222", "+15550100222", "tel:%2B15550100222"} {
+		c := h.must(200, "GET", "/v1/contacts/"+path, "")
+		older, _ := c["older"].([]any)
+		if c["urn"] != "tel:+15550100222" || c["name"] != "" || c["fields"].(map[string]any)["colour"] != "red" ||
+			fmt.Sprint(c["stored_under"]) != "[tel:+15550100222 +15550100222]" || len(older) != 1 ||
+			older[0].(map[string]any)["urn"] != "+15550100222" || older[0].(map[string]any)["name"] != "Given" ||
+			len(c["sessions"].([]any)) != 2 {
+			t.Errorf("GET /v1/contacts/%s: %v, want tel:+15550100222 with its colour, +15550100222 under older", path, c)
+		}
+	}
+
+	h.must(201, "POST", "/v1/sessions", `{"flow":"colour","contact":{"urn":"+15550100333","name":"Only given"}}`)
+	c := h.must(200, "GET", "/v1/contacts/%2B15550100333", "")
+	if c["urn"] != "+15550100333" || c["name"] != "Only given" || c["older"] != nil || fmt.Sprint(c["stored_under"]) != "[+15550100333]" {
+		t.Errorf("GET /v1/contacts/%%2B15550100333: %v, want the contact stored under it", c)
+	}
+}
+
+// TestContactEverySpelling: a number kept without a scheme and with
+// spaces (POST /v1/sessions without a channel keeps it only trimmed) is
+// read and erased through the tel: URN of the number, as through any
+// other spelling of it; the contacts of other digits, of another scheme
+// and of the national number are other people's, and are left.
+func TestContactEverySpelling(t *testing.T) {
+	ts, h := colourServer(t, nil)
+	ctx := context.Background()
+	h.must(201, "POST", "/v1/sessions", `{"flow":"colour","contact":{"urn":"+1 555 222 3333","fields":{"k":"v"}}}`)
+	others := []string{"+1 555 222 3334", "whatsapp:+15552223333", "tel:5552223333", "555 222 3333", "sim:tel:+15552223333"}
+	for _, urn := range others {
+		env := ""
+		if strings.HasPrefix(urn, "sim:") {
+			urn, env = strings.TrimPrefix(urn, "sim:"), `"environment":"sandbox",`
+		}
+		h.must(201, "POST", "/v1/sessions", fmt.Sprintf(`{"flow":"colour",%s"contact":{"urn":%q,"fields":{"k":"other"}}}`, env, urn))
+	}
+
+	for _, path := range []string{"tel:%2B15552223333", "%2B15552223333", "TEL:%2B1-555-222-3333", "%2B1%20555%20222%203333"} {
+		c := h.must(200, "GET", "/v1/contacts/"+path, "")
+		var fields []string
+		if f := c["fields"].(map[string]any)["k"]; f != nil {
+			fields = append(fields, fmt.Sprint(f))
+		}
+		older, _ := c["older"].([]any)
+		for _, o := range older {
+			fields = append(fields, fmt.Sprint(o.(map[string]any)["fields"].(map[string]any)["k"]))
+		}
+		if fmt.Sprint(c["stored_under"]) != "[+1 555 222 3333]" || fmt.Sprint(fields) != "[v]" || len(c["sessions"].([]any)) != 1 {
+			t.Errorf("GET /v1/contacts/%s: %v, want only the contact kept as +1 555 222 3333", path, c)
+		}
+	}
+
+	h.must(204, "DELETE", "/v1/contacts/tel:%2B15552223333", "")
+	for _, path := range []string{"tel:%2B15552223333", "%2B1%20555%20222%203333"} {
+		if status, m := h.call("GET", "/v1/contacts/"+path, ""); status != 404 {
+			t.Errorf("GET /v1/contacts/%s after the erasure: %d %v, want 404", path, status, m)
+		}
+	}
+	if _, err := ts.srv.store.Contact(ctx, "+1 555 222 3333"); !errorsIsNotFound(err) {
+		t.Errorf("the contact kept as +1 555 222 3333 after the erasure: %v, want not found", err)
+	}
+	for _, key := range []string{"+1 555 222 3334", "whatsapp:+15552223333", "tel:5552223333", "555 222 3333", "sim:tel:+15552223333"} {
+		if c, err := ts.srv.store.Contact(ctx, key); err != nil || c.Fields["k"] != "other" {
+			t.Errorf("the contact of %s after the erasure: %v %v, want it left", key, c, err)
+		}
+	}
+}

@@ -53,3 +53,50 @@ func TestLoggedPathRedacted(t *testing.T) {
 		t.Errorf("the log holds part of an escaped password:\n%s", logs)
 	}
 }
+
+// TestLoggedContactPath: a request about a contact that fails (404 for a
+// URN with nothing stored, as after its erasure; 400 for a URN refused)
+// is logged at the default level with the URN written [urn], so the log
+// keeps no person's URN; the debug line of one that succeeds keeps its
+// path.
+func TestLoggedContactPath(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	_, h := colourServer(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	h.message("+15550177001", "m1", "hi")
+	h.must(200, "GET", "/v1/contacts/tel:%2B15550177001", "")
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/v1/contacts/tel:%2B15550177777", 404},
+		{"DELETE", "/v1/contacts/tel:%2B15550177777", 404},
+		{"GET", "/v1/Contacts/%2B15550177777", 404},
+		{"GET", "/v1/contacts/tel:%2B1555%E2%80%8B0177777", 400},
+	} {
+		if status, m := h.call(c.method, c.path, ""); status != c.status {
+			t.Errorf("%s %s: %d %v, want %d", c.method, c.path, status, m, c.status)
+		}
+	}
+	var failed int
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if !strings.Contains(line, "msg=request ") {
+			continue
+		}
+		switch {
+		case strings.Contains(line, "level=DEBUG") && strings.Contains(line, "method=GET path=/v1/contacts/tel:%2B15550177001 status=200"):
+		case strings.Contains(line, "level=DEBUG"):
+			if strings.Contains(line, "/v1/contacts/") {
+				t.Errorf("a debug request line of a contact: %s", line)
+			}
+		case strings.Contains(line, "0177"):
+			t.Errorf("a request line above debug holds the URN: %s", line)
+		case strings.Contains(line, "path=/v1/contacts/[urn] ") || strings.Contains(line, "path=/v1/Contacts/[urn] "):
+			failed++
+		}
+	}
+	if failed != 4 {
+		t.Errorf("%d request lines of the failed lookups with path /v1/contacts/[urn], want 4:\n%s", failed, logs)
+	}
+}

@@ -293,6 +293,9 @@ func (s *Server) requestDone(c *fiber.Ctx, rid, route string, start time.Time) {
 		if c.Locals(localUnread) != nil {
 			method, path = "", ""
 		}
+		if level > slog.LevelDebug {
+			path = withoutContactURN(path)
+		}
 		attrs := []any{"request_id", rid, "method", method, "path", loggedPath(path), "status", status,
 			"elapsed", elapsed}
 		if ae, ok := c.Locals(localAPIError).(*APIError); ok {
@@ -319,6 +322,23 @@ func loggedPath(p string) string {
 		return p
 	}
 	return redactPath(p)
+}
+
+// loggedContactURN stands for the URN of a /v1/contacts/{urn} path in the
+// request lines logged above debug.
+const loggedContactURN = "[urn]"
+
+// withoutContactURN is a path of /v1/contacts/{urn} (in any case, as
+// routes match) with the URN, and anything after it, written as
+// loggedContactURN; another path as it is. A request about a contact that
+// fails (an erased contact's lookup: 404) is logged at the default level,
+// where a person's URN is not kept.
+func withoutContactURN(p string) string {
+	const prefix = "/v1/contacts/"
+	if len(p) > len(prefix) && strings.EqualFold(p[:len(prefix)], prefix) {
+		return p[:len(prefix)] + loggedContactURN
+	}
+	return p
 }
 
 // redactPath is loggedPath for any path, unescaped where it has escapes.

@@ -1341,6 +1341,15 @@ type CallRequest struct {
 	// webhook): a turn records a warning when its TwiML leaves prompts
 	// out. A hang-up's turn is answered with no prompts.
 	TwiML bool
+	// MidCall reports a request that only comes once the call is going
+	// on, answering TwiML an earlier request was given: a gather's action
+	// (with Digits or SpeechResult) or the redirect that reports its
+	// timeout. One about a call without a session is not the call's
+	// start: the session has ended and is no longer stored (its contact
+	// erased, or the session deleted after --session-retention), and
+	// starting it again would greet the caller anew in the middle of
+	// the call.
+	MidCall bool
 }
 
 // HandleCall answers a request about a call. It takes the call's lock and
@@ -1352,7 +1361,9 @@ type CallRequest struct {
 //   - a final State (completed, busy, failed, no-answer, canceled) ends the
 //     session as interrupted, after any turn in progress; the reply is
 //     empty for a call without a session;
-//   - a call without a session starts one;
+//   - a call without a session starts one, unless the request can only
+//     come mid-call (MidCall, Digits, Timeout): that one is answered
+//     with no prompts, a hang-up, and stores nothing;
 //   - a session that has ended answers with no prompts, as does one whose
 //     expiry has passed, which expires first (expireOverdue);
 //   - Timeout or Digits resume the session with that input;
@@ -1384,7 +1395,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 			return nil, err
 		}
 		defer unlock()
-		if ended {
+		if ended || r.MidCall || r.Digits != "" || r.Timeout || r.TimeoutOf != "" {
 			return &TurnReply{Messages: []Message{}}, nil
 		}
 		ch, flowID, field, err := s.callFlow(ctx, r.Channel)

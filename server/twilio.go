@@ -493,6 +493,8 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 		TimeoutOf:    strings.Clone(c.Query("wait")),
 		RequestID:    strings.Clone(c.Get(TwilioIdempotencyHeader)),
 		TwiML:        !flows.CallEnded(state),
+		// Twilio requests a gather's action only with the input it took.
+		MidCall: p.Has("Digits") || p.Has("SpeechResult"),
 	})
 	if ae := (*APIError)(nil); errors.As(err, &ae) && ae.Code == CodeNoFlow {
 		// A JSON error would have the caller hear Twilio's "application

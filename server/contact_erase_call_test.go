@@ -1,0 +1,67 @@
+package server
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestErasedCallerMidCall: a caller erased while their call goes on is not
+// called back into the flow by the call's next request. A request that
+// only comes mid-call (keys pressed at a gather, the redirect reporting
+// its timeout) about a call that has no session is answered with a
+// hang-up and stores nothing, for an erased caller's call as for any
+// other; the first request of a call still starts it.
+func TestErasedCallerMidCall(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	h := httpClient{t: t, base: base}
+	ctx := context.Background()
+	const hangup = "<Response><Hangup/></Response>"
+
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CAE2", "CallStatus", "ringing")); status != 200 || !strings.Contains(body, "<Gather") {
+		t.Fatalf("the call's first request: %d %s", status, body)
+	}
+	id := callSessionID("tw", "CAE2")
+	h.must(200, "GET", "/v1/sessions/"+id, "")
+	h.must(204, "DELETE", "/v1/contacts/tel:%2B15550001", "")
+
+	for _, req := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/twilio/tw/voice", callForm("CAE2", "Digits", "2")},
+		{"/twilio/tw/voice", callForm("CAE2", "Digits", "")},
+		{"/twilio/tw/voice", callForm("CAE2", "SpeechResult", "support")},
+		{"/twilio/tw/voice?timeout=1&wait=1772366400000000000", callForm("CAE2")},
+		{"/twilio/tw/voice?timeout=1", callForm("CAE2")},
+		{"/twilio/tw/voice", callForm("CA-never-seen", "Digits", "1")},
+	} {
+		status, body := twilioPost(t, base, req.path, req.form)
+		if status != 200 || !strings.HasSuffix(body, hangup) {
+			t.Errorf("POST %s %s after the erasure: %d %s, want ...%s", req.path, req.form.Encode(), status, body, hangup)
+		}
+	}
+	if status, m := h.call("POST", "/v1/channels/tw/calls/CAE2", `{"digits":"2"}`); status != 404 {
+		t.Errorf("the calls API's digits after the erasure: %d %v, want 404", status, m)
+	}
+	for _, path := range []string{"/v1/sessions/" + id, "/v1/contacts/tel:%2B15550001"} {
+		if status, m := h.call("GET", path, ""); status != 404 {
+			t.Errorf("GET %s after the mid-call requests: %d %v, want 404", path, status, m)
+		}
+	}
+	st, err := ts.srv.store.Stats(ctx)
+	if err != nil || st.Contacts != 0 || st.Events != 0 || st.Timers != 0 || st.Processed != 0 {
+		t.Errorf("the store after the mid-call requests: %+v %v, want nothing stored", st, err)
+	}
+	for status, n := range st.Sessions {
+		if n != 0 {
+			t.Errorf("%d sessions %s stored by the mid-call requests", n, status)
+		}
+	}
+
+	// A call's first request still starts it.
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CAE3", "CallStatus", "ringing")); status != 200 || !strings.Contains(body, "Welcome to Parley Telecom.") {
+		t.Errorf("a new call's first request: %d %s, want the welcome", status, body)
+	}
+}
