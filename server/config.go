@@ -196,32 +196,8 @@ var settings = []setting{
 	{"max-expr-bytes", EnvMaxExprBytes, "bytes", "most bytes one evaluation of an expression makes with its functions and + in all", strconv.Itoa(engine.DefaultMaxExprBytes), false, positiveInt("number of bytes", func(c *Config) *int { return &c.MaxExprBytes })},
 	{"max-expr-items", EnvMaxExprItems, "items", "most list items and map entries one evaluation of an expression builds, and most items its loops go over", strconv.Itoa(engine.DefaultMaxExprItems), false, positiveInt("number of items", func(c *Config) *int { return &c.MaxExprItems })},
 	{"max-path", EnvMaxPath, "steps", "most steps a session's path keeps, the latest; older ones are dropped and counted in path_dropped", strconv.Itoa(engine.DefaultMaxPath), false, positiveInt("number of steps", func(c *Config) *int { return &c.MaxPath })},
-	{"session-cache", EnvSessionCache, "sessions", "waiting sessions kept decoded in memory between turns; 0 for none", strconv.Itoa(DefaultSessionCache), false, func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(v), "-") {
-			return fmt.Errorf("%q is too large: give a number of sessions up to %d (0 for none)", v, math.MaxInt)
-		}
-		if err != nil || n < 0 {
-			return fmt.Errorf("%q is not a number of sessions (0 for none)", v)
-		}
-		if c.SessionCache = n; n == 0 {
-			c.SessionCache = -1 // none: Config's zero value means the default
-		}
-		return nil
-	}},
-	{"flow-cache", EnvFlowCache, "revisions", "compiled flow revisions kept in memory besides each flow's current one (those sessions wait in, older ones of edited flows); 0 for none", strconv.Itoa(DefaultFlowCache), false, func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(v), "-") {
-			return fmt.Errorf("%q is too large: give a number of revisions up to %d (0 for none)", v, math.MaxInt)
-		}
-		if err != nil || n < 0 {
-			return fmt.Errorf("%q is not a number of revisions (0 for none)", v)
-		}
-		if c.FlowCache = n; n == 0 {
-			c.FlowCache = -1 // none: Config's zero value means the default
-		}
-		return nil
-	}},
+	{"session-cache", EnvSessionCache, "sessions", "waiting sessions kept decoded in memory between turns; 0 for none", strconv.Itoa(DefaultSessionCache), false, countOrNone("sessions", func(c *Config) *int { return &c.SessionCache })},
+	{"flow-cache", EnvFlowCache, "revisions", "compiled flow revisions kept in memory besides each flow's current one (those sessions wait in, older ones of edited flows); 0 for none", strconv.Itoa(DefaultFlowCache), false, countOrNone("revisions", func(c *Config) *int { return &c.FlowCache })},
 	{"turn-timeout", EnvTurnTimeout, "duration", "time limit of one turn, webhook calls included", "30s", false, positiveDuration(func(c *Config) *time.Duration { return &c.TurnTimeout })},
 	{"session-expiry", EnvSessionExpiry, "duration", "end sessions that wait this long without input", DefaultSessionExpiry.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.SessionExpiry })},
 	{"dedupe-retention", EnvDedupeRetention, "duration", "remember inbound message ids this long: a repeated id gets the first reply", DefaultDedupeRetention.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.DedupeRetention })},
@@ -276,6 +252,25 @@ var settings = []setting{
 		c.AllowCIDRs = append(c.AllowCIDRs, p)
 		return nil
 	}},
+}
+
+// countOrNone reads a number of what (sessions, revisions) a cache keeps:
+// 0 keeps none, stored as -1, since Config's zero value means the default.
+func countOrNone(what string, field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(strings.TrimSpace(v), "-") {
+			return fmt.Errorf("%q is too large: give a number of %s up to %d (0 for none)", v, what, math.MaxInt)
+		}
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a number of %s (0 for none)", v, what)
+		}
+		if n == 0 {
+			n = -1 // none: Config's zero value means the default
+		}
+		*field(c) = n
+		return nil
+	}
 }
 
 // positiveInt sets an int field to a positive whole number of what.

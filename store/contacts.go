@@ -165,19 +165,7 @@ func (b *Bolt) legacyRecordsOf(ctx context.Context, keys []string) ([][]byte, er
 			if err != nil {
 				return err
 			}
-			var eids [][]byte
-			if r != nil {
-				for _, w := range r.waits {
-					eids = append(eids, w.eid)
-				}
-				eids = append(eids, r.ended...)
-			}
-			prefix := append([]byte(urn), sep)
-			c := bc.Cursor()
-			for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				eids = append(eids, bytes.Clone(k[len(prefix):]))
-			}
-			for _, eid := range eids {
+			for _, eid := range sessionsOfKey(bc, r, urn) {
 				id, err := decodeID(eid)
 				if err != nil {
 					return err
@@ -204,17 +192,10 @@ func (b *Bolt) legacyRecordsOf(ctx context.Context, keys []string) ([][]byte, er
 	return out, err
 }
 
-// eraseKey deletes what is stored under the contact key urn (EraseContact).
-func eraseKey(tx *bbolt.Tx, st *statBatch, urn string, out *ContactErasure) error {
-	bc, ib := tx.Bucket(bByContact), tx.Bucket(bProcessedIndex)
-	prefix := append([]byte(urn), sep)
-	row, err := rowOf(tx, st, urn)
-	if err != nil {
-		return err
-	}
-
-	// The sessions: the row's waiting and ended entries and the contact's
-	// session_contacts entries.
+// sessionsOfKey returns the packed ids of the sessions stored under the
+// contact key urn: its row's waiting and ended entries and its
+// session_contacts entries (bc), copied, so that they outlive deletes.
+func sessionsOfKey(bc *bbolt.Bucket, row *contactRow, urn string) [][]byte {
 	var eids [][]byte
 	if row != nil {
 		for _, w := range row.waits {
@@ -224,11 +205,24 @@ func eraseKey(tx *bbolt.Tx, st *statBatch, urn string, out *ContactErasure) erro
 			eids = append(eids, bytes.Clone(e))
 		}
 	}
+	prefix := append([]byte(urn), sep)
 	c := bc.Cursor()
 	for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		eids = append(eids, bytes.Clone(k[len(prefix):]))
 	}
-	for _, eid := range eids {
+	return eids
+}
+
+// eraseKey deletes what is stored under the contact key urn (EraseContact).
+func eraseKey(tx *bbolt.Tx, st *statBatch, urn string, out *ContactErasure) error {
+	bc, ib := tx.Bucket(bByContact), tx.Bucket(bProcessedIndex)
+	prefix := append([]byte(urn), sep)
+	row, err := rowOf(tx, st, urn)
+	if err != nil {
+		return err
+	}
+
+	for _, eid := range sessionsOfKey(bc, row, urn) {
 		id, err := decodeID(eid)
 		if err != nil {
 			return err
@@ -276,7 +270,7 @@ func eraseKey(tx *bbolt.Tx, st *statBatch, urn string, out *ContactErasure) erro
 		msgs = append(msgs, row.msgs...)
 	}
 	var index [][]byte
-	c = ib.Cursor()
+	c := ib.Cursor()
 	for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		if len(k) != len(prefix)+16 {
 			return fmt.Errorf("contact %q: corrupt dedupe entry %x", urn, k)
