@@ -150,6 +150,11 @@ func ParseScript(data []byte) (*Script, error) {
 			errs = append(errs, fmt.Errorf("script: errors[%d]: an empty text would match any error: give a part of the message expected", i))
 		}
 	}
+	if s.Contact.URN != "" {
+		if p := flows.URNProblem(flows.NormalURN(s.Contact.URN)); p != "" {
+			errs = append(errs, fmt.Errorf("script: contact.urn: the URN %q %s", s.Contact.URN, p))
+		}
+	}
 	for _, err := range mockProblems(s.Mocks, "mocks", problems) {
 		errs = append(errs, fmt.Errorf("script: %w", err))
 	}

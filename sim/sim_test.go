@@ -203,6 +203,12 @@ func TestEveryFileProblem(t *testing.T) {
 			`script: colour: unknown field "colour"`,
 			`script: "conversation" is empty`,
 		}},
+		{"script contact URN with an invisible character", func() error {
+			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "contact": {"urn": "tel:+1555\u200b0100"}}`))
+			return err
+		}, []string{
+			`script: contact.urn: the URN "tel:+1555\u200b0100" holds the invisible character U+200B`,
+		}},
 		{"script final status", func() error {
 			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "final_status": "bogus"}`))
 			return err
