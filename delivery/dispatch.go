@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -543,14 +544,14 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 	})
 	a.reset()
 	if err != nil && len(batch) > 0 && outbox {
-		s.log.Error("webhook writer: retrying results and outbox apart", "err", err)
+		s.logError("webhook writer: retrying results and outbox apart", err)
 		err = s.update(func(tx *bbolt.Tx) error {
 			fx = commitEffects{}
 			return s.recordTx(tx, a, batch, &fx)
 		})
 		a.reset()
 		if err != nil {
-			s.log.Error("webhook results not recorded", "count", len(batch), "err", err)
+			s.logError("webhook results not recorded", err, "count", len(batch))
 			fx = commitEffects{}
 		}
 		recorded = err == nil
@@ -565,7 +566,7 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 			})
 			a.reset()
 			if err != nil {
-				s.log.Error("webhook outbox", "err", err)
+				s.logError("webhook outbox", err)
 				taken, created = 0, 0
 			} else {
 				fx.outcomes = append(fx.outcomes, ofx.outcomes...)
@@ -574,7 +575,7 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 	} else if err != nil {
 		// Nothing was recorded: the deliveries are still due and go again,
 		// after a wait.
-		s.log.Error("webhook writer: nothing recorded", "results", len(batch), "err", err)
+		s.logError("webhook writer: nothing recorded", err, "results", len(batch))
 		fx, taken, created = commitEffects{}, 0, 0
 		recorded = false
 	}
@@ -589,6 +590,19 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 		s.wake()
 	}
 	return taken == s.opts.BatchSize
+}
+
+// logError logs a write that failed at the error level, or at the debug
+// level when the store has logged its failure once for all (a full disk:
+// its error has a LoggedOnce method), so that the writer's retries while
+// the store's writes fail do not log an error each.
+func (s *Service) logError(msg string, err error, args ...any) {
+	level := slog.LevelError
+	var once interface{ LoggedOnce() bool }
+	if errors.As(err, &once) && once.LoggedOnce() {
+		level = slog.LevelDebug
+	}
+	s.log.Log(context.Background(), level, msg, append(args, "err", err)...)
 }
 
 // update runs one of the service's write transactions (Options.Update).

@@ -154,7 +154,7 @@ func (s *Service) inFlight(d *Delivery) bool {
 // ending loop finishes it later: the disable or delete itself committed.
 func (s *Service) finishEnding(endpointID string) {
 	if _, err := s.endPending(context.Background(), endpointID); err != nil {
-		s.log.Error("webhook endpoint: pending deliveries not all ended yet", "subscription", endpointID, "err", err)
+		s.logError("webhook endpoint: pending deliveries not all ended yet", err, "subscription", endpointID)
 		s.kickEnding()
 	}
 }
@@ -179,7 +179,7 @@ func (s *Service) endingLoop(ctx context.Context) {
 				return
 			}
 			if n, err := s.endPending(ctx, id); err != nil && ctx.Err() == nil {
-				s.log.Error("webhook endpoint: ending pending deliveries", "subscription", id, "err", err)
+				s.logError("webhook endpoint: ending pending deliveries", err, "subscription", id)
 			} else if n > 0 {
 				s.log.Info("webhook endpoint: pending deliveries ended", "subscription", id, "count", n)
 			}

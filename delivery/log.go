@@ -325,7 +325,7 @@ func (s *Service) pruneLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if n, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("webhook deliveries prune", "err", err)
+			s.logError("webhook deliveries prune", err)
 		} else if n > 0 {
 			s.log.Info("webhook deliveries pruned", "count", n)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -68,7 +69,11 @@ func (s *Service) pruneLoop(ctx context.Context, what string, times, batch int, 
 		n, err := step()
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Error("pruning "+what+" failed", "err", err)
+				level := slog.LevelError
+				if writesFail(err) {
+					level = slog.LevelDebug // the store logs that once
+				}
+				s.log.Log(ctx, level, "pruning "+what+" failed", "err", err)
 			}
 			return
 		}
