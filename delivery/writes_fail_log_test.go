@@ -3,6 +3,7 @@ package delivery
 import (
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -35,20 +36,19 @@ func TestWritesFailingLoggedOnceByTheStore(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var failing atomic.Bool
 			var logs syncbuf.Buffer
-			var e *env
-			e = newEnv(t, func(o *Options) {
+			// The service starts after e.db is set: its writers read it.
+			e := &env{t: t, clock: newClock(), path: filepath.Join(t.TempDir(), "parley.db")}
+			e.openStopped(func(o *Options) {
 				o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-				update := o.Update
 				o.Update = func(fn func(*bbolt.Tx) error) error {
 					if failing.Load() {
 						return tc.err
 					}
-					if update == nil {
-						return e.db.Update(fn)
-					}
-					return update(fn)
+					return e.db.Update(fn)
 				}
 			})
+			t.Cleanup(e.close)
+			e.start()
 			rc := newReceiver(t)
 			rc.setReply(status(200))
 			sub := e.create(Subscription{URL: rc.URL, Events: []string{EventSessionStarted}})
