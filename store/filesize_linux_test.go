@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,9 +20,15 @@ import (
 
 // limitFileSize sets the process's file size limit (ulimit -f) to n bytes
 // until the test ends. Writes past it fail with EFBIG; the Go runtime
-// ignores the SIGXFSZ that comes with them.
+// ignores the SIGXFSZ that comes with them. The limit is the process's, so
+// it holds for the file in which the testing package logs the files tests
+// open (for go test's cache), which it writes as it goes: n must be above
+// that file's size (testLogRoom), or the package fails writing it.
 func limitFileSize(t *testing.T, n uint64) {
 	t.Helper()
+	if room := testLogRoom(); n < room {
+		t.Fatalf("a file size limit of %d bytes is below the %d the test log needs", n, room)
+	}
 	var old syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
 		t.Fatal(err)
@@ -33,6 +41,22 @@ func limitFileSize(t *testing.T, n uint64) {
 			t.Errorf("restore the file size limit: %v", err)
 		}
 	})
+}
+
+// testLogRoom is the least file size limit that leaves the testing
+// package's log of opened files (-test.testlogfile, set by go test when
+// it may cache the result) room to grow by a few MiB while the limit holds;
+// 0 when there is no such log.
+func testLogRoom() uint64 {
+	f := flag.Lookup("test.testlogfile")
+	if f == nil || f.Value.String() == "" {
+		return 0
+	}
+	fi, err := os.Stat(f.Value.String())
+	if err != nil {
+		return 0
+	}
+	return uint64(fi.Size()) + 4<<20
 }
 
 // A commit that needs the file to grow past the file size limit fails
@@ -60,11 +84,25 @@ func TestWriteFileTooLarge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The file grows past the room the test log needs, so that the limit
+	// set at its size stops the store, not the log.
+	for i := 0; uint64(fi.Size()) < testLogRoom(); i++ {
+		mustSave(t, b, big(fmt.Sprintf("1%d", i)))
+		if fi, err = os.Stat(path); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := b.TryWrite(); err != nil {
 		t.Fatalf("TryWrite while writes succeed: %v", err)
 	}
 	limitFileSize(t, uint64(fi.Size()))
-	err = b.SaveTurn(context.Background(), big("2"))
+	// The turns fill what room the file has left, up to the one whose
+	// commit needs it to grow.
+	for i := 0; i < 100; i++ {
+		if err = b.SaveTurn(context.Background(), big(fmt.Sprintf("2%d", i))); err != nil {
+			break
+		}
+	}
 	if !errors.Is(err, ErrFileTooLarge) || !strings.HasPrefix(err.Error(), "the store file has reached the file size limit: ") ||
 		!strings.HasSuffix(err.Error(), "file too large") {
 		t.Fatalf("SaveTurn past the file size limit: %v, want ErrFileTooLarge", err)
