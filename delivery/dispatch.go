@@ -11,6 +11,7 @@ import (
 	"time"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
+	"github.com/parleyhq/parley/store"
 	"go.etcd.io/bbolt"
 )
 
@@ -593,13 +594,12 @@ func (s *Service) round(a *arena, batch []*result, outbox bool) (more bool) {
 }
 
 // logError logs a write that failed at the error level, or at the debug
-// level when the store has logged its failure once for all (a full disk:
-// its error has a LoggedOnce method), so that the writer's retries while
-// the store's writes fail do not log an error each.
+// level when its commit failed writing the store file (a full disk), which
+// the store logs once for all (store.WriteFailedError), so that the
+// writer's retries while the store's writes fail do not log an error each.
 func (s *Service) logError(msg string, err error, args ...any) {
 	level := slog.LevelError
-	var once interface{ LoggedOnce() bool }
-	if errors.As(err, &once) && once.LoggedOnce() {
+	if errors.As(err, new(*store.WriteFailedError)) {
 		level = slog.LevelDebug
 	}
 	s.log.Log(context.Background(), level, msg, append(args, "err", err)...)

@@ -11,14 +11,8 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/internal/syncbuf"
+	"github.com/parleyhq/parley/store"
 )
-
-// storeFailure is a write failure the store has logged once (as
-// store.WriteFailedError says with its LoggedOnce method).
-type storeFailure struct{}
-
-func (storeFailure) Error() string    { return "write /data/parley.db: no space left on device" }
-func (storeFailure) LoggedOnce() bool { return true }
 
 // While the store's writes fail, the writer's failed writes are logged at
 // the debug level, since the store logs the failure once: no error line
@@ -30,7 +24,7 @@ func TestWritesFailingLoggedOnceByTheStore(t *testing.T) {
 		err       error
 		wantError bool
 	}{
-		{"the store's failure", storeFailure{}, false},
+		{"the store's failure", &store.WriteFailedError{Err: store.ErrDiskFull}, false},
 		{"another failure", errors.New("bucket missing"), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -255,10 +255,6 @@ type WriteFailedError struct{ Err error }
 func (e *WriteFailedError) Error() string { return e.Err.Error() }
 func (e *WriteFailedError) Unwrap() error { return e.Err }
 
-// LoggedOnce tells other packages' writers (event delivery) that the store
-// has logged this failure, so that they log it at the debug level.
-func (e *WriteFailedError) LoggedOnce() bool { return true }
-
 // committed records the outcome of a commit of the file: err is nil, or
 // the error of bbolt's commit (not of a write function), which it returns
 // wrapped in the store's error for its cause (writeError), as a
