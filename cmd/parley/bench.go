@@ -1768,8 +1768,11 @@ type msgConn struct {
 	head     []byte    // request line and headers up to the Content-Length value
 	deadline time.Time // of every read and write
 	conn     net.Conn
-	br       *bufio.Reader
-	req      []byte
+	// raw is conn's file descriptor, through which send writes the
+	// request and waits for the reply (nil: conn.Write, then read).
+	raw syscall.RawConn
+	br  *bufio.Reader
+	req []byte
 }
 
 func newMsgConn(cl *benchClient, path string, deadline time.Time) (*msgConn, error) {
@@ -1809,6 +1812,10 @@ func (m *msgConn) post(body, out []byte) ([]byte, error) {
 			}
 			_ = c.SetDeadline(m.deadline)
 			m.conn = c
+			m.raw = nil
+			if tc, ok := c.(*net.TCPConn); ok {
+				m.raw, _ = tc.SyscallConn()
+			}
 			if m.br == nil {
 				m.br = bufio.NewReaderSize(c, 8192)
 			} else {
@@ -1838,7 +1845,7 @@ func (m *msgConn) roundTrip(out []byte) (_ []byte, stale bool, err error) {
 			m.close()
 		}
 	}()
-	if _, err := m.conn.Write(m.req); err != nil {
+	if err := m.send(); err != nil {
 		return out, true, err
 	}
 	line, err := m.br.ReadSlice('\n')
@@ -1896,6 +1903,55 @@ func (m *msgConn) roundTrip(out []byte) (_ []byte, stale bool, err error) {
 		return out, false, statusError(fmt.Sprintf("status %d: %s", code, bytes.TrimSpace(out)))
 	}
 	return out, false, nil
+}
+
+// send writes the request and returns once the reply can be read.
+//
+// A read right after the write finds nothing yet: the server has not
+// answered. conn.Read would make that read anyway (a system call that
+// fails with EAGAIN) before it waits for the socket, once per message, on
+// the cores the server shares. So the write is made from inside the raw
+// connection's Read, after it has readied its wait for the socket and
+// before it waits, where no wake-up can be missed; the bufio.Reader's
+// first read then finds the reply. A write that does not go in whole at
+// once (a full socket buffer) is finished by conn.Write.
+func (m *msgConn) send() error {
+	if m.raw == nil {
+		_, err := m.conn.Write(m.req)
+		return err
+	}
+	sent, wrote := 0, false
+	var werr error
+	err := m.raw.Read(func(fd uintptr) bool {
+		if wrote {
+			return true // readable, or closed: the reader finds out which
+		}
+		wrote = true
+		for sent < len(m.req) {
+			n, err := syscall.Write(int(fd), m.req[sent:])
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return true
+			case err != nil:
+				werr = err
+				return true
+			}
+			sent += n
+		}
+		return false
+	})
+	switch {
+	case werr != nil:
+		return werr
+	case err != nil:
+		return err
+	case sent < len(m.req):
+		_, err := m.conn.Write(m.req[sent:])
+		return err
+	}
+	return nil
 }
 
 // statusError is a non-2xx reply read in full: the connection stays usable.

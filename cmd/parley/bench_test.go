@@ -194,6 +194,7 @@ func TestMsgConn(t *testing.T) {
 			w.Header().Set("Connection", "close")
 			_, _ = w.Write([]byte("bye"))
 		default:
+			w.Header().Set("Content-Length", strconv.Itoa(len("echo ")+len(body)))
 			_, _ = w.Write(append([]byte("echo "), body...))
 		}
 	}))
@@ -216,6 +217,9 @@ func TestMsgConn(t *testing.T) {
 		{send: "again", want: "echo again"},
 		{send: "fail", err: "status 404: no such thing"},
 		{send: "after a failure", want: "echo after a failure"},
+		// More than a socket buffer takes at once: the rest of the
+		// request is written while the server reads.
+		{send: strings.Repeat("long ", 2<<20), want: "echo " + strings.Repeat("long ", 2<<20)},
 		{send: "close", want: "bye"},
 		{send: "new connection", want: "echo new connection"},
 	} {
