@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // unusedConns keeps the connections on which the client has not sent a
@@ -96,6 +97,9 @@ func (l *keptListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		kc := &keptConn{Conn: c, u: l.u, headLimit: l.headLimit}
+		if sc, ok := c.(syscall.Conn); ok {
+			kc.raw, _ = sc.SyscallConn()
+		}
 		if l.u.add(kc) {
 			return kc, nil
 		}
@@ -137,6 +141,17 @@ type keptConn struct {
 	// connection: taken from the middle of a request, a header's value
 	// (an API key) would read as its method and path.
 	lost bool
+
+	// A reply is written by the read that waits for the next request
+	// (replyLater). raw is the connection's descriptor (nil: replies are
+	// written at once); later is set by tookRequest and cleared by the
+	// next write. pending is a reply not written yet, set and taken under
+	// mu, as Close, called by fasthttp's shutdown from another goroutine,
+	// writes it too.
+	raw     syscall.RawConn
+	later   bool
+	mu      sync.Mutex
+	pending []byte
 }
 
 // keep adds what was read to head, up to headLimit.
@@ -168,10 +183,110 @@ func (c *keptConn) tookRequest() {
 		c.head = c.head[:copy(c.head, next)]
 	}
 	c.read = len(next)
+	c.later = c.raw != nil
 }
 
 // keptHeadCap is the most a connection keeps of head between requests.
 const keptHeadCap = 8 << 10
+
+// replyLater is the most of a reply that waits for the next read: a
+// reply fasthttp writes in one piece (its write buffer holds 4 KiB).
+const replyLater = 16 << 10
+
+// Write holds the first write of a reply, when the reply fits in one
+// (replyLater), for the read that follows it. Once a request is answered,
+// fasthttp reads the next one at once: a read from the socket that finds
+// nothing, as the client has not had the reply, and then a wait for the
+// socket. Each is a system call, among the costliest parts of a turn on a
+// virtual machine, and the empty read is saved by writing the reply from
+// inside that wait, after it has been readied and before it begins, where
+// no wake-up is missed (readReplied). A reply written in several parts
+// (a backup's stream) has its first part written with its second, and the
+// rest at once; Close writes a reply still held.
+func (c *keptConn) Write(b []byte) (int, error) {
+	if !c.later {
+		if err := c.writeHeld(); err != nil {
+			return 0, err
+		}
+		return c.Conn.Write(b)
+	}
+	c.later = false
+	if len(b) > replyLater {
+		return c.Conn.Write(b)
+	}
+	c.mu.Lock()
+	c.pending = append(c.pending[:0], b...)
+	c.mu.Unlock()
+	return len(b), nil
+}
+
+// writeHeld writes the reply Write held, if any.
+func (c *keptConn) writeHeld() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.pending)
+	c.pending = c.pending[:0]
+	return err
+}
+
+// readReplied writes the reply Write held and reads the next request: the
+// reply is written from the raw connection's read, once that has readied
+// its wait for the socket, then the read waits for the socket to have
+// something and reads it. A reply the socket does not take whole at once
+// is finished by the connection's Write, which waits for room until the
+// write deadline.
+func (c *keptConn) readReplied(p []byte) (int, error) {
+	c.mu.Lock()
+	if len(c.pending) == 0 {
+		c.mu.Unlock()
+		return c.Conn.Read(p)
+	}
+	sent, locked := 0, true
+	var werr error
+	err := c.raw.Read(func(fd uintptr) bool {
+		if !locked {
+			return true // readable, or closed: Conn.Read tells which
+		}
+		for sent < len(c.pending) {
+			n, err := syscall.Write(int(fd), c.pending[sent:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				if err != syscall.EAGAIN {
+					werr = err
+				}
+				return true
+			}
+			sent += n
+		}
+		// Written: the lock is let go before the wait, so that a Close
+		// from another goroutine does not wait for the next request.
+		c.pending = c.pending[:0]
+		locked = false
+		c.mu.Unlock()
+		return false
+	})
+	if locked {
+		// Not written whole: the socket's buffer was full, or the read
+		// failed before the write was tried.
+		if werr == nil {
+			_, werr = c.Conn.Write(c.pending[sent:])
+		}
+		c.pending = c.pending[:0]
+		c.mu.Unlock()
+		if werr != nil {
+			return 0, werr
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
 
 // Read reports a connection the shutdown closed before its first byte as
 // ended by the client (io.EOF), which fasthttp drops without an answer or
@@ -179,7 +294,7 @@ const keptHeadCap = 8 << 10
 // failed request.
 func (c *keptConn) Read(p []byte) (int, error) {
 	if c.used.Load() {
-		n, err := c.Conn.Read(p)
+		n, err := c.readReplied(p)
 		c.keep(p[:n])
 		return n, err
 	}
@@ -213,6 +328,16 @@ var tlsRefused = []byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; c
 func (c *keptConn) Close() error {
 	if !c.used.Load() {
 		c.u.begin(c) // forget it, closed by the client or fasthttp
+	}
+	// A reply held by Write is written first, unless the goroutine
+	// serving the connection is writing it (the shutdown closes idle
+	// connections from a goroutine of its own).
+	if c.mu.TryLock() {
+		if len(c.pending) > 0 {
+			_, _ = c.Conn.Write(c.pending)
+			c.pending = c.pending[:0]
+		}
+		c.mu.Unlock()
 	}
 	return c.Conn.Close()
 }
