@@ -365,6 +365,12 @@ func TestUsageErrorsNameTheArgument(t *testing.T) {
 		{[]string{"import", "rapidpro"}, "parley import rapidpro: the EXPORT.json file is missing"},
 		{[]string{"import", "rapidpro", "a.json", "b.json"}, `one EXPORT.json file expected, got 2 ("a.json" "b.json")`},
 		{[]string{"webhook"}, "parley webhook: the subcommand is missing: test"},
+		// A command run without the file it reads says so before its usage.
+		{[]string{"validate"}, "parley validate: the FLOW.json file is missing: give one or more flow files"},
+		{[]string{"validate", "--lang", "fra"}, "parley validate: the FLOW.json file is missing"},
+		{[]string{"simulate"}, "parley simulate: the FLOW.json file is missing: give the flow file to talk to"},
+		{[]string{"simulate", "--call"}, "parley simulate: the FLOW.json file is missing"},
+		{[]string{"test"}, "parley test: the PATH is missing: give one or more *.test.json files or folders holding them"},
 		{[]string{"webhook", "bogus"}, `parley webhook: unknown subcommand "bogus"`},
 		// A flag before the format or subcommand is not taken for one.
 		{[]string{"import", "--url", "http://x", "rapidpro"}, "parley import: the format comes first, then its flags: parley import rapidpro EXPORT.json [flags]"},

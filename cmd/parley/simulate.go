@@ -73,6 +73,7 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	switch {
 	case len(pos) == 0:
+		fmt.Fprintln(stderr, "parley simulate: the FLOW.json file is missing: give the flow file to talk to")
 		fs.Usage()
 		return 2
 	case len(pos) > 1:

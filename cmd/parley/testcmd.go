@@ -29,6 +29,7 @@ func test(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if len(pos) == 0 {
+		fmt.Fprintln(stderr, "parley test: the PATH is missing: give one or more *.test.json files or folders holding them")
 		fset.Usage()
 		return 2
 	}

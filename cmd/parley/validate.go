@@ -18,6 +18,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		return parseStatus(err)
 	}
 	if len(pos) == 0 {
+		fmt.Fprintln(stderr, "parley validate: the FLOW.json file is missing: give one or more flow files")
 		fs.Usage()
 		return 2
 	}
