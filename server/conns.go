@@ -264,8 +264,13 @@ func (c *keptConn) readReplied(p []byte) (int, error) {
 			sent += n
 		}
 		// Written: the lock is let go before the wait, so that a Close
-		// from another goroutine does not wait for the next request.
+		// from another goroutine does not wait for the next request. A
+		// large reply's room is let go, so an idle connection keeps
+		// little.
 		c.pending = c.pending[:0]
+		if cap(c.pending) > keptHeadCap {
+			c.pending = nil
+		}
 		locked = false
 		c.mu.Unlock()
 		return false
