@@ -893,18 +893,20 @@ func (f *Flow) KindProblem(kind string) *FieldError {
 // CallProblem reports why f cannot run on a call, nil when it can: a
 // messaging flow runs on a call as a voice flow would, so it must pass a
 // voice flow's checks (OwnCallProblem); a wait_for_response without a
-// timeout would keep the caller waiting in silence forever. So must every
-// subflow f can enter, directly or through other subflows (those of a
-// voice flow too), loaded from src as the engine enters them, at their
-// current revision: the error then names the subflows that lead to it,
-// each with the widget that enters it, before the subflow's own problem
-// (its id, the widget and the field). Each flow is checked once, so
-// subflows that enter each other, or f, are no loop; one that src does not
-// give (not stored, or it does not load) is passed over: entering it fails
-// the session anyway. With src nil only f's own widgets are checked. The
-// error wraps the widget's FieldError. POST /v1/sessions, the simulator
-// and parley simulate and test with a call all refuse such a start with
-// this message; the engine checks each subflow again as a call enters it.
+// timeout would keep the caller waiting in silence forever. So must a
+// voice flow stored before those checks, which loads with a warning; and
+// so must every subflow f can enter, directly or through other subflows
+// (those of a voice flow too), loaded from src as the engine enters them,
+// at their current revision: the error then names the subflows that lead
+// to it, each with the widget that enters it, before the subflow's own
+// problem (its id, the widget and the field). Each flow is checked once,
+// so subflows that enter each other, or f, are no loop; one that src does
+// not give (not stored, or it does not load) is passed over: entering it
+// fails the session anyway. With src nil only f's own widgets are checked.
+// The error wraps the widget's FieldError. POST /v1/sessions, the
+// simulator and parley simulate and test with a call all refuse such a
+// start with this message, and saving a channel refuses such a
+// voice_flow; the engine checks each subflow again as a call enters it.
 func (f *Flow) CallProblem(ctx context.Context, src FlowSource) error {
 	return f.subflowProblem(ctx, src, (*Flow).OwnCallProblem)
 }
@@ -977,15 +979,18 @@ func (f *Flow) subflowProblem(ctx context.Context, src FlowSource, own func(*Flo
 // OwnCallProblem is CallProblem for f's own widgets alone, not those of
 // its subflows: the engine asks it of each subflow a call enters, so a
 // subflow changed since the session started cannot keep the caller
-// waiting in silence.
+// waiting in silence. A voice flow is checked too: one stored before a
+// check it fails (a wait_for_response without a timeout) loads with a
+// warning, and would keep the caller waiting all the same.
 func (f *Flow) OwnCallProblem() error {
-	if f.IsVoice() {
+	fe := f.KindProblem(KindVoice)
+	switch {
+	case fe == nil:
 		return nil
+	case f.IsVoice():
+		return fmt.Errorf("flow %q: %w", f.ID, fe)
 	}
-	if fe := f.KindProblem(KindVoice); fe != nil {
-		return fmt.Errorf("flow %q is a messaging flow, which a call runs as a voice flow: %w", f.ID, fe)
-	}
-	return nil
+	return fmt.Errorf("flow %q is a messaging flow, which a call runs as a voice flow: %w", f.ID, fe)
 }
 
 // EnteredFlow is the id of the flow w enters as a subflow (FlowEnterer,
