@@ -272,8 +272,11 @@ func (c *flowConv) webhookCategories(w map[string]any, out rulesOut) {
 func (c *flowConv) saveResult(id, name, value, cat, dest, note string) string {
 	s := c.newWidget(id, "split")
 	s["operand"] = fmt.Sprintf("@(%s)", strconv.Quote(value))
-	if cat != "Other" { // a split's own Other exit saves that category
-		s["rules"] = []ruleCase{{Type: "expression", Args: []string{"true"}, Category: cat}}
+	s["rules"] = []ruleCase{{Type: "expression", Args: []string{"true"}, Category: cat}}
+	if cat == "Other" {
+		// The split's own exit, which no rule may name: it saves that
+		// category when no rule matches, and a split needs a rule.
+		s["rules"] = []ruleCase{{Type: "expression", Args: []string{"false"}, Category: neverCategory}}
 	}
 	s["result"] = name
 	s["exits"] = map[string]string{}

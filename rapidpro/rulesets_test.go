@@ -128,16 +128,48 @@ func TestDigitsRuleNamedOther(t *testing.T) {
 }
 
 // TestSubflowCategories: a subflow ruleset's result keeps the export's
-// category names, as RapidPro saved them, for both outcomes.
+// category names, as RapidPro saved them, for both outcomes; with only the
+// catch-all Other, both are saved as Other (such a ruleset once made a split
+// without rules, and its flow did not import).
 func TestSubflowCategories(t *testing.T) {
+	for _, c := range []struct {
+		name, rules string
+		cases       []subflowOutcome
+	}{
+		{"Completed and Timed Out", `[{"uuid": "x1", "category": {"eng": "Completed"}, "destination": "a1", "test": {"type": "subflow", "exit_type": "completed"}},
+	    {"uuid": "x2", "category": {"eng": "Timed Out"}, "destination": "a2", "test": {"type": "subflow", "exit_type": "expired"}}]`,
+			[]subflowOutcome{
+				{false, "done Completed", "completed/Completed"},
+				{true, "late Timed Out", "expired/Timed Out"},
+			}},
+		{"the catch-all Other", `[{"uuid": "x1", "category": {"eng": "Other"}, "destination": "a1", "test": {"type": "true"}}]`,
+			[]subflowOutcome{
+				{false, "done Other", "completed/Other"},
+				{true, "done Other", "expired/Other"},
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testSubflowCategories(t, c.rules, c.cases)
+		})
+	}
+}
+
+// subflowOutcome is how a subflow ends (expire: it expires, else it
+// completes), what the parent then says, and its result as value/category.
+type subflowOutcome struct {
+	expire     bool
+	said, want string
+}
+
+func testSubflowCategories(t *testing.T, rules string, cases []subflowOutcome) {
+	t.Helper()
 	export := []byte(`{"version": 10, "flows": [
 	 {"version": 10, "base_language": "eng", "metadata": {"uuid": "77777777-7777-4777-8777-777777777777", "name": "Parent"}, "entry": "r1",
 	  "action_sets": [{"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "done @flow.sub.category"}}]},
 	    {"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "late @flow.sub.category"}}]}],
 	  "rule_sets": [{"uuid": "r1", "ruleset_type": "subflow", "label": "Sub", "operand": "@step.value",
 	   "config": {"flow": {"uuid": "88888888-8888-4888-8888-888888888888", "name": "Child"}},
-	   "rules": [{"uuid": "x1", "category": {"eng": "Completed"}, "destination": "a1", "test": {"type": "subflow", "exit_type": "completed"}},
-	    {"uuid": "x2", "category": {"eng": "Timed Out"}, "destination": "a2", "test": {"type": "subflow", "exit_type": "expired"}}]}]},
+	   "rules": ` + rules + `}]},
 	 {"version": 10, "base_language": "eng", "metadata": {"uuid": "88888888-8888-4888-8888-888888888888", "name": "Child"}, "entry": "r2",
 	  "action_sets": [],
 	  "rule_sets": [{"uuid": "r2", "ruleset_type": "wait_message", "label": "Age", "operand": "@step.value",
@@ -160,13 +192,7 @@ func TestSubflowCategories(t *testing.T) {
 	}
 	parent := set["77777777-7777-4777-8777-777777777777"]
 	ctx := context.Background()
-	for _, tc := range []struct {
-		expire     bool
-		said, want string
-	}{
-		{false, "done Completed", "completed/Completed"},
-		{true, "late Timed Out", "expired/Timed Out"},
-	} {
+	for _, tc := range cases {
 		s, _, err := e.Start(ctx, parent, engine.StartParams{Contact: flows.Contact{Name: "Ben", URN: "tel:+12065551212"}})
 		if err != nil {
 			t.Fatal(err)
