@@ -1023,6 +1023,19 @@ func TestLargeFlowProblemsOnABudget(t *testing.T) {
 	if errs := validationErrors(t, err); len(errs) != 40 || errs[39].Path != "widgets[0].x39" {
 		t.Errorf("a small flow: %d problems, want the 40 unknown fields: %v", len(errs), errs)
 	}
+	// Past 50 problems in a widget, or in the flow's own fields, the list
+	// ends saying there may be more, and no problem of what was not read
+	// (no widgets) follows.
+	for top, want := range map[bool]string{
+		false: `and perhaps more: at most 50 problems of one widget are listed at once, and widget "hi" has that many; these are the first 50`,
+		true:  `and perhaps more: at most 50 problems of the flow's own fields are listed at once; these are the first 50`,
+	} {
+		_, err := load(largeFlowWithProblems(1000, 60, top))
+		errs := validationErrors(t, err)
+		if last := errs[len(errs)-1]; len(errs) != 51 || last.Path != "$" || last.Message != want || !errors.Is(last, flows.ErrMoreProblems) {
+			t.Errorf("top=%v, 60 problems: %d listed, the last %v; want 50 and %q", top, len(errs), last, want)
+		}
+	}
 	// A stored flow with fields named in another case (each a decoding
 	// more) loads whole.
 	var fields strings.Builder

@@ -521,10 +521,14 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		// Not a flow at all (an array, a string): the rest would only repeat it.
 		return nil, &ValidationError{Errors: res.problems}
 	}
-	if res.stopped {
+	if res.stopped || res.capped {
 		// What the flow holds is not all read: its checks would report
 		// what decoding did not get to (no widgets, no name).
-		return nil, &ValidationError{Errors: append(res.problems, moreProblems(len(res.problems)))}
+		why := tooLarge
+		if !res.stopped {
+			why = fmt.Sprintf("at most %d problems of the flow's own fields are listed at once", maxProblems)
+		}
+		return nil, &ValidationError{Errors: append(res.problems, moreProblems(why, len(res.problems)))}
 	}
 	for _, fe := range res.problems {
 		add(fe)
@@ -611,6 +615,9 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		nulls map[string]bool
 	}
 	var graph []node
+	// capped is the first widget whose JSON had more problems than are
+	// listed of one widget (maxProblems): the listing ends saying so.
+	capped := ""
 	for i, w := range raw.Widgets {
 		path := fmt.Sprintf("widgets[%d]", i)
 		head, headProblems, ok := readHead(w, path, headOpts)
@@ -717,9 +724,15 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			fe.Widget = head.ID
 			add(fe)
 		}
+		if res.capped && capped == "" {
+			capped = fmt.Sprintf("widget %q", head.ID)
+			if head.ID == "" {
+				capped = path
+			}
+		}
 		if res.failed || res.stopped {
-			// Not decoded (stopped: not to its end): its checks would
-			// report what decoding did not get past.
+			// Not decoded (stopped or capped: not to its end): its checks
+			// would report what decoding did not get past.
 			if indexed {
 				f.index[head.ID] = -1
 			}
@@ -792,8 +805,11 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 	}
 	if len(errs) > 0 {
-		if stopped {
-			errs = append(errs, moreProblems(len(errs)))
+		switch {
+		case stopped:
+			errs = append(errs, moreProblems(tooLarge, len(errs)))
+		case capped != "":
+			errs = append(errs, moreProblems(fmt.Sprintf("at most %d problems of one widget are listed at once, and %s has that many", maxProblems, capped), len(errs)))
 		}
 		return nil, &ValidationError{Errors: errs}
 	}
@@ -801,11 +817,16 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	return f, nil
 }
 
-// moreProblems ends the listing of a flow whose decoding stopped for its
-// budget, after the first n problems, as a request body's listing ends.
-func moreProblems(n int) *FieldError {
+// tooLarge is why the listing of a flow whose decoding stopped for its
+// budget ends short.
+const tooLarge = "the flow is too large to list every problem of it at once"
+
+// moreProblems ends the listing of a flow whose decoding stopped short
+// (why: for its budget, or at maxProblems problems of one part of it), after
+// the first n problems, as a request body's listing ends.
+func moreProblems(why string, n int) *FieldError {
 	return &FieldError{Path: "$", Err: ErrMoreProblems,
-		Message: fmt.Sprintf("and perhaps more: the flow is too large to list every problem of it at once; these are the first %d", n)}
+		Message: fmt.Sprintf("and perhaps more: %s; these are the first %d", why, n)}
 }
 
 // widgetHead is what a widget is: its id and type, read before the rest.
@@ -893,18 +914,20 @@ func (f *Flow) KindProblem(kind string) *FieldError {
 // CallProblem reports why f cannot run on a call, nil when it can: a
 // messaging flow runs on a call as a voice flow would, so it must pass a
 // voice flow's checks (OwnCallProblem); a wait_for_response without a
-// timeout would keep the caller waiting in silence forever. So must every
-// subflow f can enter, directly or through other subflows (those of a
-// voice flow too), loaded from src as the engine enters them, at their
-// current revision: the error then names the subflows that lead to it,
-// each with the widget that enters it, before the subflow's own problem
-// (its id, the widget and the field). Each flow is checked once, so
-// subflows that enter each other, or f, are no loop; one that src does not
-// give (not stored, or it does not load) is passed over: entering it fails
-// the session anyway. With src nil only f's own widgets are checked. The
-// error wraps the widget's FieldError. POST /v1/sessions, the simulator
-// and parley simulate and test with a call all refuse such a start with
-// this message; the engine checks each subflow again as a call enters it.
+// timeout would keep the caller waiting in silence forever. So must a
+// voice flow stored before those checks, which loads with a warning; and
+// so must every subflow f can enter, directly or through other subflows
+// (those of a voice flow too), loaded from src as the engine enters them,
+// at their current revision: the error then names the subflows that lead
+// to it, each with the widget that enters it, before the subflow's own
+// problem (its id, the widget and the field). Each flow is checked once,
+// so subflows that enter each other, or f, are no loop; one that src does
+// not give (not stored, or it does not load) is passed over: entering it
+// fails the session anyway. With src nil only f's own widgets are checked.
+// The error wraps the widget's FieldError. POST /v1/sessions, the
+// simulator and parley simulate and test with a call all refuse such a
+// start with this message, and saving a channel refuses such a
+// voice_flow; the engine checks each subflow again as a call enters it.
 func (f *Flow) CallProblem(ctx context.Context, src FlowSource) error {
 	return f.subflowProblem(ctx, src, (*Flow).OwnCallProblem)
 }
@@ -977,15 +1000,18 @@ func (f *Flow) subflowProblem(ctx context.Context, src FlowSource, own func(*Flo
 // OwnCallProblem is CallProblem for f's own widgets alone, not those of
 // its subflows: the engine asks it of each subflow a call enters, so a
 // subflow changed since the session started cannot keep the caller
-// waiting in silence.
+// waiting in silence. A voice flow is checked too: one stored before a
+// check it fails (a wait_for_response without a timeout) loads with a
+// warning, and would keep the caller waiting all the same.
 func (f *Flow) OwnCallProblem() error {
-	if f.IsVoice() {
+	fe := f.KindProblem(KindVoice)
+	switch {
+	case fe == nil:
 		return nil
+	case f.IsVoice():
+		return fmt.Errorf("flow %q: %w", f.ID, fe)
 	}
-	if fe := f.KindProblem(KindVoice); fe != nil {
-		return fmt.Errorf("flow %q is a messaging flow, which a call runs as a voice flow: %w", f.ID, fe)
-	}
-	return nil
+	return fmt.Errorf("flow %q is a messaging flow, which a call runs as a voice flow: %w", f.ID, fe)
 }
 
 // EnteredFlow is the id of the flow w enters as a subflow (FlowEnterer,
@@ -1081,6 +1107,9 @@ type decoded struct {
 	// stopped is set when decoding stopped for its budget (see
 	// unmarshalAllWith) with problems perhaps left to find.
 	stopped bool
+	// capped is set when decoding stopped at maxProblems problems: more
+	// may be left to find.
+	capped bool
 	// work is the bytes read and written, counted against the budget.
 	work int
 }
@@ -1160,7 +1189,7 @@ func DecodeFields(data []byte, v any, opts jsonv2.Options) (problems []*FieldErr
 	rv := reflect.ValueOf(v).Elem()
 	budget := max(fieldsWorkFactor*len(data), fieldsWorkFloor)
 	d := unmarshalAllWith(data, "", func() any { rv.SetZero(); return v }, "", opts, budget)
-	return d.problems, d.stopped || len(d.problems) >= maxProblems
+	return d.problems, d.stopped || d.capped
 }
 
 // MaxProblems is the most problems DecodeFields lists of one document.
@@ -1179,7 +1208,8 @@ func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opt
 		out.work += len(doc)
 		err := jsonv2.Unmarshal(doc, mk(), opts)
 		if err != nil && len(out.problems) == maxProblems-1 {
-			out.failed = true
+			// The last problem listed: what follows it is not looked for.
+			out.failed, out.capped = true, true
 		}
 		if err == nil {
 			return out

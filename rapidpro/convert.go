@@ -37,8 +37,14 @@ type Result struct {
 // then has at least one error line for the flow.
 type Flow struct {
 	ID, Name string
-	JSON     []byte
-	Failed   bool
+	// UUID is the flow's uuid in the export, "" when it has none (ID is
+	// then made of its name).
+	UUID   string
+	JSON   []byte
+	Failed bool
+	// Errors are the report's error lines of the flow: why it did not
+	// import, when Failed.
+	Errors []ReportLine
 }
 
 // Supported export versions.
@@ -242,7 +248,8 @@ func Convert(data []byte, o Options) (*Result, error) {
 	eng := engine.New(widgets.Registered())
 	convs := make([]*flowConv, len(all))
 	for i, p := range all {
-		out := Flow{ID: p.id, Name: p.name}
+		out := Flow{ID: p.id, Name: p.name, UUID: p.f.Metadata.UUID}
+		first := len(res.Report.Lines)
 		c := &flowConv{o: o, rep: &res.Report, flowName: p.name, id: p.id, f: p.f, known: known, mig: p.mig}
 		for _, pr := range p.probs {
 			c.add(pr.level, pr.where, pr.msg)
@@ -269,6 +276,11 @@ func Convert(data []byte, o Options) (*Result, error) {
 		if c.failed {
 			out.Failed = true
 			out.JSON = nil
+			for _, l := range res.Report.Lines[first:] {
+				if l.Level == levelError {
+					out.Errors = append(out.Errors, l)
+				}
+			}
 		}
 		res.Flows = append(res.Flows, out)
 		convs[i] = c

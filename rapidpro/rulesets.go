@@ -15,6 +15,11 @@ type ruleCase struct {
 	Category string   `json:"category"`
 }
 
+// neverCategory is the category of the rule that never matches, kept by a
+// wait whose one rule was the catch-all so that it saves its result with
+// the category Other: no answer takes its exit.
+const neverCategory = "Never"
+
 // rulesOut is what a ruleset's rules become: cases, an exit per category, and
 // the special exits (Other, Timeout, webhook and subflow outcomes).
 type rulesOut struct {
@@ -85,12 +90,17 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		out := c.rules(rs, where, true)
 		w = c.newWidget(rs.UUID, "wait_for_response")
 		// A wait whose one rule is the catch-all, named Other (or not at
-		// all), has no rules left: its one way on is Next.
+		// all), has no rules left. Without a result to save, its one way on
+		// is Next. With one, RapidPro saved it with the category Other,
+		// which a wait saves when no rule matches: it keeps a rule that
+		// never matches, so that every answer takes Other.
 		otherExit := "Other"
 		if len(out.cases) == 0 {
-			otherExit = "Next"
 			if out.hasOther && strings.TrimSpace(rs.Label) != "" {
-				c.add(levelWarning, where, fmt.Sprintf("a wait whose one rule is the catch-all %q saves its result without a category, where RapidPro saved %q", out.otherCat, out.otherCat))
+				out.cases = []ruleCase{{Type: "expression", Args: []string{"false"}, Category: neverCategory}}
+				w["note"] = fmt.Sprintf("its rule never matches: every answer takes Other and is saved with the category %q, as RapidPro saved it", out.otherCat)
+			} else {
+				otherExit = "Next"
 			}
 		}
 		c.routing(w, rs, out, where, otherExit)
@@ -262,8 +272,11 @@ func (c *flowConv) webhookCategories(w map[string]any, out rulesOut) {
 func (c *flowConv) saveResult(id, name, value, cat, dest, note string) string {
 	s := c.newWidget(id, "split")
 	s["operand"] = fmt.Sprintf("@(%s)", strconv.Quote(value))
-	if cat != "Other" { // a split's own Other exit saves that category
-		s["rules"] = []ruleCase{{Type: "expression", Args: []string{"true"}, Category: cat}}
+	s["rules"] = []ruleCase{{Type: "expression", Args: []string{"true"}, Category: cat}}
+	if cat == "Other" {
+		// The split's own exit, which no rule may name: it saves that
+		// category when no rule matches, and a split needs a rule.
+		s["rules"] = []ruleCase{{Type: "expression", Args: []string{"false"}, Category: neverCategory}}
 	}
 	s["result"] = name
 	s["exits"] = map[string]string{}

@@ -2,7 +2,10 @@ package rapidpro
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,16 +128,48 @@ func TestDigitsRuleNamedOther(t *testing.T) {
 }
 
 // TestSubflowCategories: a subflow ruleset's result keeps the export's
-// category names, as RapidPro saved them, for both outcomes.
+// category names, as RapidPro saved them, for both outcomes; with only the
+// catch-all Other, both are saved as Other (such a ruleset once made a split
+// without rules, and its flow did not import).
 func TestSubflowCategories(t *testing.T) {
+	for _, c := range []struct {
+		name, rules string
+		cases       []subflowOutcome
+	}{
+		{"Completed and Timed Out", `[{"uuid": "x1", "category": {"eng": "Completed"}, "destination": "a1", "test": {"type": "subflow", "exit_type": "completed"}},
+	    {"uuid": "x2", "category": {"eng": "Timed Out"}, "destination": "a2", "test": {"type": "subflow", "exit_type": "expired"}}]`,
+			[]subflowOutcome{
+				{false, "done Completed", "completed/Completed"},
+				{true, "late Timed Out", "expired/Timed Out"},
+			}},
+		{"the catch-all Other", `[{"uuid": "x1", "category": {"eng": "Other"}, "destination": "a1", "test": {"type": "true"}}]`,
+			[]subflowOutcome{
+				{false, "done Other", "completed/Other"},
+				{true, "done Other", "expired/Other"},
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testSubflowCategories(t, c.rules, c.cases)
+		})
+	}
+}
+
+// subflowOutcome is how a subflow ends (expire: it expires, else it
+// completes), what the parent then says, and its result as value/category.
+type subflowOutcome struct {
+	expire     bool
+	said, want string
+}
+
+func testSubflowCategories(t *testing.T, rules string, cases []subflowOutcome) {
+	t.Helper()
 	export := []byte(`{"version": 10, "flows": [
 	 {"version": 10, "base_language": "eng", "metadata": {"uuid": "77777777-7777-4777-8777-777777777777", "name": "Parent"}, "entry": "r1",
 	  "action_sets": [{"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "done @flow.sub.category"}}]},
 	    {"uuid": "a2", "destination": null, "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "late @flow.sub.category"}}]}],
 	  "rule_sets": [{"uuid": "r1", "ruleset_type": "subflow", "label": "Sub", "operand": "@step.value",
 	   "config": {"flow": {"uuid": "88888888-8888-4888-8888-888888888888", "name": "Child"}},
-	   "rules": [{"uuid": "x1", "category": {"eng": "Completed"}, "destination": "a1", "test": {"type": "subflow", "exit_type": "completed"}},
-	    {"uuid": "x2", "category": {"eng": "Timed Out"}, "destination": "a2", "test": {"type": "subflow", "exit_type": "expired"}}]}]},
+	   "rules": ` + rules + `}]},
 	 {"version": 10, "base_language": "eng", "metadata": {"uuid": "88888888-8888-4888-8888-888888888888", "name": "Child"}, "entry": "r2",
 	  "action_sets": [],
 	  "rule_sets": [{"uuid": "r2", "ruleset_type": "wait_message", "label": "Age", "operand": "@step.value",
@@ -157,13 +192,7 @@ func TestSubflowCategories(t *testing.T) {
 	}
 	parent := set["77777777-7777-4777-8777-777777777777"]
 	ctx := context.Background()
-	for _, tc := range []struct {
-		expire     bool
-		said, want string
-	}{
-		{false, "done Completed", "completed/Completed"},
-		{true, "late Timed Out", "expired/Timed Out"},
-	} {
+	for _, tc := range cases {
 		s, _, err := e.Start(ctx, parent, engine.StartParams{Contact: flows.Contact{Name: "Ben", URN: "tel:+12065551212"}})
 		if err != nil {
 			t.Fatal(err)
@@ -249,29 +278,70 @@ func texts(evs []flows.Event) []string {
 }
 
 // TestWaitWithOnlyTheCatchAll: a wait whose one rule is the catch-all,
-// named Other or not named, converts to a wait without rules whose Next
-// exit goes where the catch-all went, instead of an Other exit the wait
-// does not have, which made the flow fail to import; the report says the
-// result has no category.
+// named Other or not named, saves its result with the category Other, as
+// RapidPro did, and goes where the catch-all went (it once became a wait
+// without rules, which saved no category). Without a label, which saves no
+// result, it is a wait without rules whose Next exit goes there.
 func TestWaitWithOnlyTheCatchAll(t *testing.T) {
-	for _, cat := range []string{`{"eng": "Other"}`, `{"eng": ""}`} {
-		export := []byte(`{"version": 10, "flows": [{"version": 10, "base_language": "eng",
+	for _, label := range []string{"Answer", ""} {
+		for _, cat := range []string{`{"eng": "Other"}`, `{"eng": ""}`} {
+			export := []byte(`{"version": 10, "flows": [{"version": 10, "base_language": "eng",
 		 "metadata": {"uuid": "55555555-5555-4555-8555-555555555555", "name": "Any"}, "entry": "a0",
 		 "action_sets": [
 		  {"uuid": "a0", "destination": "r1", "actions": [{"type": "reply", "uuid": "s0", "msg": {"eng": "Say anything"}}]},
-		  {"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "s1", "msg": {"eng": "You said @step.value"}}]}],
-		 "rule_sets": [{"uuid": "r1", "ruleset_type": "wait_message", "label": "Answer", "operand": "@step.value",
+		  {"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "s1", "msg": {"eng": "You said @step.value (@flow.answer.category)"}}]}],
+		 "rule_sets": [{"uuid": "r1", "ruleset_type": "wait_message", "label": "` + label + `", "operand": "@step.value",
 		  "rules": [{"uuid": "x1", "category": ` + cat + `, "destination": "a1", "test": {"type": "true"}}]}]}]}`)
-		results, said := runInputs(t, export, flows.Contact{Name: "Ben", URN: "tel:+12065551212"}, "blue")
-		if results["Answer"] != "blue/" || len(said) != 2 || said[1] != "You said blue" {
-			t.Errorf("category %s: Answer = %q, said %q; want blue/ and You said blue", cat, results["Answer"], said)
+			results, said := runInputs(t, export, flows.Contact{Name: "Ben", URN: "tel:+12065551212"}, "blue")
+			want, wantSaid := "blue/Other", "You said blue (Other)"
+			if label == "" {
+				want, wantSaid = "", "You said blue ()"
+			}
+			if results["Answer"] != want || len(said) != 2 || said[1] != wantSaid {
+				t.Errorf("label %q, category %s: Answer = %q, said %q; want %q and %q", label, cat, results["Answer"], said, want, wantSaid)
+			}
+			res, err := Convert(export, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep := res.Report.String(); strings.Contains(rep, "without a category") || res.Flows[0].Failed {
+				t.Errorf("label %q, category %s: the import failed or says the result has no category:\n%s", label, cat, rep)
+			}
 		}
-		res, err := Convert(export, Options{})
-		if err != nil {
-			t.Fatal(err)
+	}
+}
+
+// TestWaitWithOnlyTheCatchAllShared: RapidPro's color export with its wait
+// cut down to the catch-all Other, leading to the reply that says the
+// result's category: the imported flow says Other, as RapidPro did.
+func TestWaitWithOnlyTheCatchAllShared(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testdataDir(t), "color.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var export map[string]any
+	if err := json.Unmarshal(data, &export); err != nil {
+		t.Fatal(err)
+	}
+	flow := export["flows"].([]any)[0].(map[string]any)
+	rs := flow["rule_sets"].([]any)[0].(map[string]any)
+	var catchAll map[string]any
+	for _, r := range rs["rules"].([]any) {
+		r := r.(map[string]any)
+		if r["category"].(map[string]any)["base"] == "Other" {
+			catchAll = r
 		}
-		if !hasLine(res.Report, levelWarning, "ruleset r1", "saves its result without a category") {
-			t.Errorf("category %s: the report does not say the result has no category:\n%s", cat, res.Report)
-		}
+	}
+	// The reply that says the category: "I love orange too! ... which is
+	// category: @flow.color.category ...".
+	catchAll["destination"] = "7d40faea-723b-473d-8999-59fb7d3c3ca2"
+	rs["rules"] = []any{catchAll}
+	data, err = json.Marshal(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, said := runInputs(t, data, flows.Contact{Name: "Ben Haggerty", URN: "tel:+12065551212"}, "green")
+	if results["color"] != "green/Other" || len(said) != 2 || !strings.Contains(said[1], "You said: green which is category: Other ") {
+		t.Errorf("color = %q, said %q; want green/Other and the reply saying category: Other", results["color"], said)
 	}
 }

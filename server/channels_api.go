@@ -86,12 +86,16 @@ func (s *Server) putChannel(c *fiber.Ctx) error {
 		if f.Kind != want {
 			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "%s %q is a %s flow; %s", ref[0], ref[1], f.Kind, kindNeed[want])
 		}
-		if want == flows.KindMessaging {
-			// Messages start it without a call: no subflow it can enter
-			// may be a voice flow, whose prompts no one would hear.
-			if err := s.svc.eng.MessageProblem(c.UserContext(), f); err != nil {
-				return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "%s %q: %v", ref[0], ref[1], err)
-			}
+		// Messages start default_flow and the triggers' flows without a
+		// call: no subflow they can enter may be a voice flow, whose
+		// prompts no one would hear. Calls start voice_flow: neither it nor
+		// a subflow it can enter may keep the caller waiting in silence.
+		problem := s.svc.eng.MessageProblem
+		if want == flows.KindVoice {
+			problem = s.svc.eng.CallProblem
+		}
+		if err := problem(c.UserContext(), f); err != nil {
+			return apiErr(fiber.StatusUnprocessableEntity, CodeInvalidField, ref[0], "%s %q: %v", ref[0], ref[1], err)
 		}
 	}
 	created, err := s.svc.channels.put(c.UserContext(), &ch, body.AuthToken.Null)

@@ -179,3 +179,52 @@ func TestLargeFlowListsFirstProblems(t *testing.T) {
 		t.Errorf("many widgets: %d errors, want each widget's misspelt field", len(errs))
 	}
 }
+
+// A small flow with more problems in one widget, or in its own fields, than
+// are listed of either at once ends its list saying there may be more, as a
+// list cut for the flow's size does, and the message says "at least". The
+// flow is not stored.
+func TestFlowProblemsCapSaysSo(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	var fields strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&fields, `"x%d":%d,`, i, i)
+	}
+	for _, c := range []struct{ name, doc, wantLast string }{
+		{"one widget", `{"id":"capped","widgets":[
+ {"id":"hi","type":"send_message",` + fields.String() + `"text":"Hi","exits":{"Next":"typo"}},
+ {"id":"typo","type":"send_mesage","exits":{"Next":""}}]}`,
+			`and perhaps more: at most 50 problems of one widget are listed at once, and widget "hi" has that many; these are the first 51`},
+		{"the flow's own fields", `{"id":"capped",` + fields.String() + `"widgets":[{"id":"hi","type":"send_message","text":"Hi"}]}`,
+			`and perhaps more: at most 50 problems of the flow's own fields are listed at once; these are the first 50`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var valid struct {
+				Valid  bool
+				Errors []flows.FieldError
+			}
+			if err := json.Unmarshal(ts.do("POST", "/v1/flows/validate", c.doc).Body, &valid); err != nil {
+				t.Fatal(err)
+			}
+			n := len(valid.Errors)
+			if valid.Valid || n < 2 {
+				t.Fatalf("validate: valid %v with %d errors", valid.Valid, n)
+			}
+			if last := valid.Errors[n-1]; last.Path != "$" || last.Message != c.wantLast {
+				t.Errorf("validate: %d errors, the last %+v; want at $ %q", n, last, c.wantLast)
+			}
+			for _, fe := range valid.Errors {
+				if strings.Contains(fe.Message, "at least one widget") {
+					t.Errorf("validate lists %q, a problem of what was not read", fe.Message)
+				}
+			}
+			r := ts.do("POST", "/v1/flows", c.doc)
+			e := r.errorOf(t)
+			wantMsg := fmt.Sprintf("the flow has at least %d error(s): ", n-1)
+			if msg, _ := e["message"].(string); r.Status != 422 || !strings.HasPrefix(msg, wantMsg) {
+				t.Errorf("POST /v1/flows: %d %s, want 422 saying %q", r.Status, r.Body, wantMsg)
+			}
+			ts.must(404, "GET", "/v1/flows/capped", nil)
+		})
+	}
+}

@@ -33,11 +33,7 @@ func (RapidProImporter) Detect(data []byte) bool {
 // Convert converts every flow of the export; flows that fail are left out
 // and named in the report.
 func (r RapidProImporter) Convert(data []byte) (*Imported, error) {
-	o := r.Options
-	if o.RewriteURLs == nil {
-		o.RewriteURLs = rapidProDemoURLs
-	}
-	res, err := rapidpro.Convert(data, o)
+	res, err := r.ConvertExport(data)
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +57,17 @@ func (r RapidProImporter) Convert(data []byte) (*Imported, error) {
 		}
 	}
 	return out, nil
+}
+
+// ConvertExport converts every flow of the export as Convert does, and
+// returns rapidpro.Convert's result: each flow with its uuid, and the
+// errors of those that did not import.
+func (r RapidProImporter) ConvertExport(data []byte) (*rapidpro.Result, error) {
+	o := r.Options
+	if o.RewriteURLs == nil {
+		o.RewriteURLs = rapidProDemoURLs
+	}
+	return rapidpro.Convert(data, o)
 }
 
 // reportOf is an import's report as answers carry it: a list, empty when

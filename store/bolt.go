@@ -25,7 +25,8 @@ import (
 
 // Options tune a Bolt store. The zero value is what production uses.
 type Options struct {
-	// Now is the clock for stored timestamps (flow revisions, dedupe records).
+	// Now is the clock for stored timestamps (flow revisions, dedupe
+	// records) and write failures, read in UTC; time.Now when nil.
 	Now func() time.Time
 	// Logger receives open/close and commit failure messages.
 	Logger *slog.Logger
@@ -352,9 +353,15 @@ type writeReq struct {
 // top-level buckets and nothing else: it reads no sessions, so start-up time
 // does not grow with their number.
 func Open(path string, opts Options) (*Bolt, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
+	// The store dates what it writes, and its write failures, in UTC
+	// whatever the machine's time zone or the clock given, as the server
+	// does: a tool that opens the store without a clock (seeding, parley
+	// bench) gets the times parley serve would.
+	clock := opts.Now
+	if clock == nil {
+		clock = time.Now
 	}
+	opts.Now = func() time.Time { return clock().UTC() }
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

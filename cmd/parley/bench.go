@@ -109,6 +109,10 @@ type benchOptions struct {
 	// beside its flow, as an import stores them, so that its subflow
 	// widgets find them.
 	exported map[string][]byte
+	// notImported says, one line each, which flows of a RapidPro export
+	// given as --flow FILE did not import and why, and which flow runs
+	// when the first did not (benchFlow fills it).
+	notImported []string
 	// set holds the names of the flags given on the command line.
 	set map[string]bool
 	// traceFile and cpuFile are --trace's file and --profile's cpu.pprof,
@@ -311,6 +315,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// A --flow file that cannot be read, or without --messages, is a usage
 	// error too.
 	doc, _, err := o.benchFlow()
+	for _, n := range o.notImported {
+		fmt.Fprintf(stderr, "parley bench: --flow %s: %s\n", o.flow, n)
+	}
 	if err == nil {
 		err = o.checkWebhooks(ctx, doc)
 	}
@@ -496,11 +503,11 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--flow %s: %w", o.flow, err)
 	}
-	o.exported = nil
+	o.exported, o.notImported = nil, nil
 	if script == nil {
 		doc = flows.TrimBOM(doc)
 		if rapidpro.IsExport(doc) || rapidpro.IsNewFormat(doc) {
-			if doc, o.exported, err = benchExportFlow(doc); err != nil {
+			if doc, o.exported, o.notImported, err = benchExportFlow(doc); err != nil {
 				return nil, nil, fmt.Errorf("--flow %s: %w", o.flow, err)
 			}
 		}
@@ -519,29 +526,68 @@ func (o *benchOptions) benchFlow() ([]byte, []string, error) {
 // order service pointed at the server's, which the run points at its
 // receiver), so that its webhooks are checked, and it is run, as a Parley
 // flow file's. others are the export's other flows that import, by id:
-// its subflow widgets enter them, so the run stores them too.
-func benchExportFlow(data []byte) (first []byte, others map[string][]byte, err error) {
-	res, err := server.RapidProImporter{}.Convert(data)
+// its subflow widgets enter them, so the run stores them too. notes names
+// each flow that did not import, with its uuid and why, and the flow that
+// runs when the export's first did not import; when none imports, the
+// error names them.
+func benchExportFlow(data []byte) (first []byte, others map[string][]byte, notes []string, err error) {
+	res, err := server.RapidProImporter{}.ConvertExport(data)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if len(res.Flows) == 0 {
-		if len(res.Failed) > 0 {
-			return nil, nil, fmt.Errorf("a RapidPro export with no flow that imports: %s", strings.Join(res.Failed, "; "))
+	var runs *rapidpro.Flow
+	for i := range res.Flows {
+		f := &res.Flows[i]
+		switch {
+		case f.Failed || f.JSON == nil:
+			notes = append(notes, notImported(f))
+		case runs == nil:
+			runs, first = f, f.JSON
+		default:
+			if others == nil {
+				others = map[string][]byte{}
+			}
+			// One without an id gets a new one when stored, which no
+			// widget names.
+			if id := gjson.GetBytes(f.JSON, "id").String(); id != "" {
+				others[id] = f.JSON
+			}
 		}
-		return nil, nil, errors.New("a RapidPro export with no flow that imports")
 	}
-	for _, doc := range res.Flows[1:] {
-		if others == nil {
-			others = map[string][]byte{}
-		}
-		// One without an id gets a new one when stored, which no widget
-		// names.
-		if id := gjson.GetBytes(doc, "id").String(); id != "" {
-			others[id] = doc
+	switch {
+	case runs == nil && len(notes) > 0:
+		return nil, nil, nil, fmt.Errorf("a RapidPro export with no flow that imports: %s", strings.Join(notes, "; "))
+	case runs == nil:
+		return nil, nil, nil, errors.New("a RapidPro export with no flow that imports")
+	case runs != &res.Flows[0]:
+		notes = append(notes, fmt.Sprintf("runs %s instead, the export's first flow that imports", flowNamed(runs)))
+	}
+	return first, others, notes, nil
+}
+
+// notImported says which flow of a RapidPro export did not import, and
+// why: each error the import reported for it.
+func notImported(f *rapidpro.Flow) string {
+	why := make([]string, 0, len(f.Errors))
+	for _, l := range f.Errors {
+		if l.Where != "" {
+			why = append(why, l.Where+": "+l.Message)
+		} else {
+			why = append(why, l.Message)
 		}
 	}
-	return res.Flows[0], others, nil
+	if len(why) == 0 {
+		why = append(why, "the import reported no reason")
+	}
+	return fmt.Sprintf("%s did not import: %s", flowNamed(f), strings.Join(why, "; "))
+}
+
+// flowNamed names a flow of a RapidPro export by its name and uuid.
+func flowNamed(f *rapidpro.Flow) string {
+	if f.UUID == "" {
+		return fmt.Sprintf("flow %q (without a uuid)", f.Name)
+	}
+	return fmt.Sprintf("flow %q (uuid %s)", f.Name, f.UUID)
 }
 
 // checkWebhooks looks at where the webhook widgets of the flow doc, and of

@@ -1743,6 +1743,66 @@ func TestBenchRapidProExportSubflows(t *testing.T) {
 	}
 }
 
+// benchPartialExport writes a legacy RapidPro export of two flows: the
+// first, "Where", does not import (a district rule, which Parley cannot
+// evaluate); the second, "Hello", replies. It returns the export's path.
+func benchPartialExport(t *testing.T, second bool) string {
+	t.Helper()
+	export := `{"version": "11.7", "flows": [
+ {"version": "11.7", "base_language": "eng", "flow_type": "M",
+ "metadata": {"uuid": "dddddddd-dddd-4ddd-8ddd-dddddddddddd", "name": "Where"}, "entry": "w1",
+ "action_sets": [],
+ "rule_sets": [{"uuid": "w1", "ruleset_type": "wait_message", "label": "Place", "operand": "@step.value", "config": {},
+   "rules": [{"uuid": "wx1", "category": {"eng": "Here"}, "destination": null, "test": {"type": "district", "test": "state"}},
+     {"uuid": "wx2", "category": {"eng": "Other"}, "destination": null, "test": {"type": "true"}}]}]}`
+	if second {
+		export += `,
+ {"version": "11.7", "base_language": "eng", "flow_type": "M",
+ "metadata": {"uuid": "eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee", "name": "Hello"}, "entry": "a1",
+ "action_sets": [{"uuid": "a1", "destination": null, "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "hi there"}}]}],
+ "rule_sets": []}`
+	}
+	path := filepath.Join(t.TempDir(), "partial-export.json")
+	if err := os.WriteFile(path, []byte(export+`]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A RapidPro export whose flows do not all import names each that did not,
+// by its name and uuid, with the import's error, and says which flow runs
+// when the export's first did not import; one of which no flow imports is
+// refused naming them the same way.
+func TestBenchRapidProExportNamesFlowsNotImported(t *testing.T) {
+	const where = `flow "Where" (uuid dddddddd-dddd-4ddd-8ddd-dddddddddddd) did not import: ruleset w1 rules[0].test: district test: location rules need RapidPro's administrative boundaries`
+	none := benchPartialExport(t, false)
+	var out, errOut bytes.Buffer
+	want := `parley bench: --flow ` + none + `: a RapidPro export with no flow that imports: ` + where
+	if code := run(context.Background(), []string{"bench", "--flow", none, "--messages", "hi"}, nil, &out, &errOut); code != 2 || !strings.HasPrefix(errOut.String(), want) {
+		t.Errorf("no flow imports: exit %d, stderr %q; want exit 2 saying %q", code, errOut.String(), want)
+	}
+	if testing.Short() {
+		t.Skip("starts a server and drives it")
+	}
+	partial := benchPartialExport(t, true)
+	var got struct {
+		Conversations int64 `json:"conversations"`
+		Errors        int64 `json:"errors"`
+	}
+	stderr := benchJSONStderr(t, &got, "--flow", partial, "--messages", "hi", "--json", "--idle", "0", "--events", "", "--concurrency", "1", "--duration", "300ms")
+	for _, want := range []string{
+		`parley bench: --flow ` + partial + `: ` + where,
+		`parley bench: --flow ` + partial + `: runs flow "Hello" (uuid eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee) instead, the export's first flow that imports` + "\n",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q; want it to say %q", stderr, want)
+		}
+	}
+	if got.Conversations == 0 || got.Errors != 0 {
+		t.Errorf("the run of the flow that imports: %+v; want conversations", got)
+	}
+}
+
 // A run whose sessions fail says so, with the error that failed the first
 // one, rather than blaming --messages.
 func TestBenchSessionsFail(t *testing.T) {
