@@ -25,6 +25,9 @@ type contactQuery struct {
 	// contact's own record, and a stored key is the contact's when it
 	// makes the same (match).
 	normal string
+	// patterns spell the keys that may make normal (keyPatterns), for
+	// the store to find them without reading every key.
+	patterns []store.KeyPattern
 }
 
 // contactKeyOf is the key of a stored contact's URN made normal as the
@@ -74,7 +77,8 @@ func newContactQuery(field, given string) (*contactQuery, error) {
 	if p := urnShapeProblem(shape); p != "" {
 		return nil, apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: the contact's URN %.40q %s: give a URN with its address (tel:+15551234567)", field, urn, p)
 	}
-	return &contactQuery{urn: urn, normal: lookupKeyOf(urn)}, nil
+	normal := lookupKeyOf(urn)
+	return &contactQuery{urn: urn, normal: normal, patterns: keyPatterns(normal)}, nil
 }
 
 // match reports whether a stored key is one of the contact's: whether it
@@ -93,7 +97,7 @@ type storedContact struct {
 // (contactQuery), the contact's own key first, then the URN as given when
 // that is another: not found when nothing is.
 func (s *Service) ReadContact(ctx context.Context, q *contactQuery) ([]storedContact, error) {
-	keys, err := s.store.ContactKeys(ctx, q.match)
+	keys, err := s.store.ContactKeys(ctx, q.patterns, q.match)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +150,7 @@ const eraseLockTries = 3
 // event included), in the same transaction. While the store's writes fail
 // it is refused before it runs, as turns are (tryTurn).
 func (s *Service) EraseContact(ctx context.Context, q *contactQuery) (store.ContactErasure, error) {
-	keys, err := s.store.ContactKeys(ctx, q.match)
+	keys, err := s.store.ContactKeys(ctx, q.patterns, q.match)
 	if err != nil {
 		return store.ContactErasure{}, err
 	}
@@ -160,7 +164,7 @@ func (s *Service) EraseContact(ctx context.Context, q *contactQuery) (store.Cont
 		unlock = s.lockContact(q.urn, "", older)
 		// Read again under the locks: a key none of them covers (stored
 		// meanwhile by a turn holding only its own) is locked next time.
-		again, err := s.store.ContactKeys(ctx, q.match)
+		again, err := s.store.ContactKeys(ctx, q.patterns, q.match)
 		if err != nil {
 			unlock()
 			return store.ContactErasure{}, err

@@ -218,7 +218,7 @@ func TestContactOlderKeys(t *testing.T) {
 	if _, err := ts.srv.store.LoadSession(ctx, oldStart.ID); !errorsIsNotFound(err) {
 		t.Errorf("the session under the older key after the erasure: %v, want not found", err)
 	}
-	if keys, err := ts.srv.store.ContactKeys(ctx, func(k string) bool { return strings.Contains(k, "555") }); err != nil || fmt.Sprint(keys) != "[sim:"+urn+"]" {
+	if keys, err := ts.srv.store.ContactKeys(ctx, nil, func(k string) bool { return strings.Contains(k, "555") }); err != nil || fmt.Sprint(keys) != "[sim:"+urn+"]" {
 		t.Errorf("keys left: %q %v, want only the test contact's", keys, err)
 	}
 	if s, err := ts.srv.store.LoadSession(ctx, sandbox["id"].(string)); err != nil || s.Status != flows.StatusWaiting {
