@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -137,6 +139,48 @@ func (s *Service) ReadContact(ctx context.Context, q *contactQuery) ([]storedCon
 	return out, nil
 }
 
+// callLifetime is longer than a call can last: Twilio ends a call after
+// 24 hours at most.
+const callLifetime = 24 * time.Hour
+
+// erasedCalls are the calls whose sessions an erasure ended and deleted,
+// by session id, each until callLifetime after the call began: a request
+// of such a call (Twilio resending its first request, as it does on its
+// fallback URL) finds no session and would start the call again as a new
+// one, greeting a caller who was erased while still on the line. It is
+// kept in memory: the server forgets it when it stops.
+type erasedCalls struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// add records the call of session id, which began at start, erased at now.
+func (e *erasedCalls) add(id string, start, now time.Time) {
+	if start.IsZero() || start.After(now) {
+		start = now
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, t := range e.until {
+		if !now.Before(t) {
+			delete(e.until, k)
+		}
+	}
+	if e.until == nil {
+		e.until = map[string]time.Time{}
+	}
+	e.until[id] = start.Add(callLifetime)
+}
+
+// has reports whether the call of session id was ended by an erasure and
+// could still be going on at now.
+func (e *erasedCalls) has(id string, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.until[id]
+	return ok && now.Before(t)
+}
+
 // eraseLockTries bounds how often EraseContact looks for the contact's
 // keys again when keys appeared while it took their locks.
 const eraseLockTries = 3
@@ -220,6 +264,13 @@ func (s *Service) EraseContact(ctx context.Context, q *contactQuery) (store.Cont
 	res, err := s.store.EraseContact(ctx, keys, turns)
 	if err != nil {
 		return res, fmt.Errorf("erase contact %q: %w", q.urn, err)
+	}
+	for _, e := range ends {
+		if e.sess.Call != nil {
+			// Under the locks still: a request of the call waiting for
+			// them finds the call ended.
+			s.erasedCalls.add(e.sess.ID, e.sess.Call.Start, s.now())
+		}
 	}
 	outbox := false
 	for i, e := range ends {
