@@ -63,6 +63,16 @@ func NormalURN(urn string) string {
 // numbers, written with separators that are not part of them.
 func phoneScheme(scheme string) bool { return scheme == "tel" || scheme == "whatsapp" }
 
+// PhoneScheme reports whether NormalURN writes the addresses of a
+// lower-case scheme as phone numbers, without the separators
+// (NumberSeparator) of their digits: tel and whatsapp.
+func PhoneScheme(scheme string) bool { return phoneScheme(scheme) }
+
+// NumberSeparator reports whether NormalURN drops r from a phone number's
+// digits: '-', '.', '(', ')', '/' and the space separators of every script
+// (Unicode's Zs).
+func NumberSeparator(r rune) bool { return telSeparator(r) }
+
 // telSeparator reports whether r only separates the digits of a phone
 // number, for the eye.
 func telSeparator(r rune) bool {

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,4 +122,75 @@ func rusage(b *testing.B) time.Duration {
 		b.Skip("CPU time not reported here")
 	}
 	return d
+}
+
+// BenchmarkContactLookup measures GET and DELETE /v1/contacts/{urn} of one
+// contact among many: PARLEY_BENCH_CONTACTS waiting sessions, each of its
+// own contact (store.SeedWaiting, 100,000 unless set). With
+// PARLEY_BENCH_DIR the store file is seeded there once and used again by
+// later runs (the erasures of each run are of contacts chosen anew, and
+// one erased by an earlier run is a lookup without a write: erased/op
+// says how many were erased).
+//
+//	PARLEY_BENCH_CONTACTS=1000000 PARLEY_BENCH_DIR=/tmp/contacts go test ./server -run X -bench ContactLookup -benchtime 20x
+func BenchmarkContactLookup(b *testing.B) {
+	n := 100_000
+	if v := os.Getenv("PARLEY_BENCH_CONTACTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 2 {
+			b.Fatalf("PARLEY_BENCH_CONTACTS=%q: a number of contacts, 2 or more", v)
+		}
+	}
+	dir := os.Getenv("PARLEY_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	if _, err := os.Stat(filepath.Join(dir, DBFile)); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		st, err := store.Open(filepath.Join(dir, DBFile), store.Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = store.SeedWaiting(context.Background(), st, 0, n, 0, nil)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	ts := newTestServer(b, func(c *Config) { c.DataDir, c.Now = dir, time.Now })
+	urn := func(i int) string { return fmt.Sprintf("/v1/contacts/tel:%%2B1555%07d", i) }
+	b.Run("get", func(b *testing.B) {
+		i := n / 2
+		for b.Loop() {
+			if r := ts.do("GET", urn(i), nil); r.Status != 200 {
+				b.Fatalf("GET %s: %d %s", urn(i), r.Status, r.Body)
+			}
+			i = n/2 + (i+7919)%(n/2)
+		}
+	})
+	b.Run("get-unknown", func(b *testing.B) {
+		for b.Loop() {
+			if r := ts.do("GET", "/v1/contacts/tel:%2B19995550000", nil); r.Status != 404 {
+				b.Fatalf("GET of an unknown contact: %d %s", r.Status, r.Body)
+			}
+		}
+	})
+	b.Run("delete", func(b *testing.B) {
+		i, erased := int(time.Now().UnixNano()%int64(n/2)), 0
+		for b.Loop() {
+			switch r := ts.do("DELETE", urn(i), nil); r.Status {
+			case 204:
+				erased++
+			case 404:
+			default:
+				b.Fatalf("DELETE %s: %d %s", urn(i), r.Status, r.Body)
+			}
+			i = (i + 104729) % (n / 2)
+		}
+		b.ReportMetric(float64(erased)/float64(b.N), "erased/op")
+	})
 }

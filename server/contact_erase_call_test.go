@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -63,5 +64,48 @@ func TestErasedCallerMidCall(t *testing.T) {
 	// A call's first request still starts it.
 	if status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CAE3", "CallStatus", "ringing")); status != 200 || !strings.Contains(body, "Welcome to Parley Telecom.") {
 		t.Errorf("a new call's first request: %d %s, want the welcome", status, body)
+	}
+}
+
+// TestErasedCallerFirstRequestResent: a caller erased while on the line
+// is not greeted again when Twilio sends the call's first request once
+// more (the same CallSid, no keys pressed, as its fallback URL gets it):
+// the request is answered with a hang-up and stores nothing, and the calls
+// API refuses to start that call again, for as long as the call could
+// last (a day). Another call of the same number starts as any call does.
+func TestErasedCallerFirstRequestResent(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	h := httpClient{t: t, base: base}
+	const hangup = "<Response><Hangup/></Response>"
+	first := callForm("CAE4", "CallStatus", "ringing")
+
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", first); status != 200 || !strings.Contains(body, "Welcome to Parley Telecom.") {
+		t.Fatalf("the call's first request: %d %s", status, body)
+	}
+	h.must(204, "DELETE", "/v1/contacts/tel:%2B15550001", "")
+
+	for _, form := range []url.Values{first, callForm("CAE4")} {
+		if status, body := twilioPost(t, base, "/twilio/tw/voice", form); status != 200 || !strings.HasSuffix(body, hangup) {
+			t.Errorf("the call's first request (%s) sent again after the erasure: %d %s, want ...%s", form.Encode(), status, body, hangup)
+		}
+	}
+	if status, m := h.call("POST", "/v1/channels/tw/calls", `{"call_id":"CAE4","from":"+15550001"}`); status != 409 ||
+		!strings.Contains(fmt.Sprint(m), "was ended when its contact was erased") {
+		t.Errorf("the calls API's start of the erased call: %d %v, want 409 saying its contact was erased", status, m)
+	}
+	for _, path := range []string{"/v1/sessions/" + callSessionID("tw", "CAE4"), "/v1/contacts/tel:%2B15550001"} {
+		if status, m := h.call("GET", path, ""); status != 404 {
+			t.Errorf("GET %s after the first request came again: %d %v, want 404", path, status, m)
+		}
+	}
+
+	// Another call of the number is a new call.
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CAE5", "CallStatus", "ringing")); status != 200 || !strings.Contains(body, "Welcome to Parley Telecom.") {
+		t.Errorf("a new call of the erased caller: %d %s, want the welcome", status, body)
+	}
+	// No call lasts a day: by then the erased call's id is forgotten.
+	ts.clock.Advance(callLifetime)
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", first); status != 200 || !strings.Contains(body, "Welcome to Parley Telecom.") {
+		t.Errorf("the erased call's id a day later: %d %s, want it started as a new call", status, body)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -25,6 +27,9 @@ type contactQuery struct {
 	// contact's own record, and a stored key is the contact's when it
 	// makes the same (match).
 	normal string
+	// patterns spell the keys that may make normal (keyPatterns), for
+	// the store to find them without reading every key.
+	patterns []store.KeyPattern
 }
 
 // contactKeyOf is the key of a stored contact's URN made normal as the
@@ -74,7 +79,8 @@ func newContactQuery(field, given string) (*contactQuery, error) {
 	if p := urnShapeProblem(shape); p != "" {
 		return nil, apiErr(fiber.StatusBadRequest, CodeInvalidField, field, "%s: the contact's URN %.40q %s: give a URN with its address (tel:+15551234567)", field, urn, p)
 	}
-	return &contactQuery{urn: urn, normal: lookupKeyOf(urn)}, nil
+	normal := lookupKeyOf(urn)
+	return &contactQuery{urn: urn, normal: normal, patterns: keyPatterns(normal)}, nil
 }
 
 // match reports whether a stored key is one of the contact's: whether it
@@ -93,7 +99,7 @@ type storedContact struct {
 // (contactQuery), the contact's own key first, then the URN as given when
 // that is another: not found when nothing is.
 func (s *Service) ReadContact(ctx context.Context, q *contactQuery) ([]storedContact, error) {
-	keys, err := s.store.ContactKeys(ctx, q.match)
+	keys, err := s.store.ContactKeys(ctx, q.patterns, q.match)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +139,48 @@ func (s *Service) ReadContact(ctx context.Context, q *contactQuery) ([]storedCon
 	return out, nil
 }
 
+// callLifetime is longer than a call can last: Twilio ends a call after
+// 24 hours at most.
+const callLifetime = 24 * time.Hour
+
+// erasedCalls are the calls whose sessions an erasure ended and deleted,
+// by session id, each until callLifetime after the call began: a request
+// of such a call (Twilio resending its first request, as it does on its
+// fallback URL) finds no session and would start the call again as a new
+// one, greeting a caller who was erased while still on the line. It is
+// kept in memory: the server forgets it when it stops.
+type erasedCalls struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// add records the call of session id, which began at start, erased at now.
+func (e *erasedCalls) add(id string, start, now time.Time) {
+	if start.IsZero() || start.After(now) {
+		start = now
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, t := range e.until {
+		if !now.Before(t) {
+			delete(e.until, k)
+		}
+	}
+	if e.until == nil {
+		e.until = map[string]time.Time{}
+	}
+	e.until[id] = start.Add(callLifetime)
+}
+
+// has reports whether the call of session id was ended by an erasure and
+// could still be going on at now.
+func (e *erasedCalls) has(id string, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.until[id]
+	return ok && now.Before(t)
+}
+
 // eraseLockTries bounds how often EraseContact looks for the contact's
 // keys again when keys appeared while it took their locks.
 const eraseLockTries = 3
@@ -146,7 +194,7 @@ const eraseLockTries = 3
 // event included), in the same transaction. While the store's writes fail
 // it is refused before it runs, as turns are (tryTurn).
 func (s *Service) EraseContact(ctx context.Context, q *contactQuery) (store.ContactErasure, error) {
-	keys, err := s.store.ContactKeys(ctx, q.match)
+	keys, err := s.store.ContactKeys(ctx, q.patterns, q.match)
 	if err != nil {
 		return store.ContactErasure{}, err
 	}
@@ -160,7 +208,7 @@ func (s *Service) EraseContact(ctx context.Context, q *contactQuery) (store.Cont
 		unlock = s.lockContact(q.urn, "", older)
 		// Read again under the locks: a key none of them covers (stored
 		// meanwhile by a turn holding only its own) is locked next time.
-		again, err := s.store.ContactKeys(ctx, q.match)
+		again, err := s.store.ContactKeys(ctx, q.patterns, q.match)
 		if err != nil {
 			unlock()
 			return store.ContactErasure{}, err
@@ -216,6 +264,13 @@ func (s *Service) EraseContact(ctx context.Context, q *contactQuery) (store.Cont
 	res, err := s.store.EraseContact(ctx, keys, turns)
 	if err != nil {
 		return res, fmt.Errorf("erase contact %q: %w", q.urn, err)
+	}
+	for _, e := range ends {
+		if e.sess.Call != nil {
+			// Under the locks still: a request of the call waiting for
+			// them finds the call ended.
+			s.erasedCalls.add(e.sess.ID, e.sess.Call.Start, s.now())
+		}
 	}
 	outbox := false
 	for i, e := range ends {

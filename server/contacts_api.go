@@ -1,12 +1,15 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
 )
 
 // contactView is a contact as GET /v1/contacts/{urn} shows it: what is
@@ -61,7 +64,7 @@ func (s *Server) getContact(c *fiber.Ctx) error {
 	}
 	stored, err := s.svc.ReadContact(c.UserContext(), q)
 	if err != nil {
-		return err
+		return contactFailed("the contact was not read", err)
 	}
 	// The contact under its own key (the URN as a channel names it, tel:
 	// added to one without a scheme), or else under the URN as given,
@@ -102,7 +105,62 @@ func (s *Server) deleteContact(c *fiber.Ctx) error {
 		return err
 	}
 	if _, err := s.svc.EraseContact(c.UserContext(), q); err != nil {
-		return err
+		return contactFailed("the contact was not erased", err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// contactFailed is the error a contact's read or erasure answers with. A
+// failure of the server (5xx) is answered with what was not done and why,
+// err's text with it, which may name the contact's URN and quote what is
+// stored of it: the client asked about that contact. The log, which
+// keeps no person's URN above the debug level, gets what was not done and
+// the kind of failure only (privateError). A refusal (4xx) is as err
+// says: its request line is logged with its code alone.
+func contactFailed(notDone string, err error) error {
+	ae := toAPIError(err)
+	if ae.Status < fiber.StatusInternalServerError {
+		return err
+	}
+	out := *ae
+	if !errors.As(err, new(*store.WritesHeldError)) {
+		// Refused while writes fail, the message already says what was not done.
+		msg := ae.Message
+		if ae.Code == CodeInternal {
+			msg = err.Error() // "internal error" would tell the operator nothing
+		}
+		out.Message = notDone + ": " + msg
+	}
+	out.Err = &privateError{err: err, logged: notDone + ": " + failureKind(err)}
+	return &out
+}
+
+// privateError is the error of a request whose text names a contact (its
+// URN, what is stored of it): the reply says it to the client, and logs
+// write logged above the debug level instead (errorHandler).
+type privateError struct {
+	err    error
+	logged string
+}
+
+func (e *privateError) Error() string { return e.err.Error() }
+func (e *privateError) Unwrap() error { return e.err }
+
+// failureKind says what kind of failure err is, in words that name no
+// contact: the cause of a store write that failed, a damaged store file,
+// a server shutting down, a request cancelled, or else an internal error.
+func failureKind(err error) string {
+	switch c := storeWriteCause(err); {
+	case c != nil:
+		return c.cause
+	case errors.Is(err, store.ErrCorrupt):
+		return "the store file is damaged (the reply names the record; parley compact, with the server stopped, lists every damage)"
+	case errors.Is(err, store.ErrClosed):
+		return "the server is shutting down"
+	case errors.Is(err, context.Canceled):
+		return "the request was cancelled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the request timed out"
+	}
+	return "internal error (the reply says which, as does the log at the debug level)"
 }

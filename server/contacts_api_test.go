@@ -7,17 +7,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/internal/smalldisk"
+	"github.com/parleyhq/parley/internal/syncbuf"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -218,7 +223,7 @@ func TestContactOlderKeys(t *testing.T) {
 	if _, err := ts.srv.store.LoadSession(ctx, oldStart.ID); !errorsIsNotFound(err) {
 		t.Errorf("the session under the older key after the erasure: %v, want not found", err)
 	}
-	if keys, err := ts.srv.store.ContactKeys(ctx, func(k string) bool { return strings.Contains(k, "555") }); err != nil || fmt.Sprint(keys) != "[sim:"+urn+"]" {
+	if keys, err := ts.srv.store.ContactKeys(ctx, nil, func(k string) bool { return strings.Contains(k, "555") }); err != nil || fmt.Sprint(keys) != "[sim:"+urn+"]" {
 		t.Errorf("keys left: %q %v, want only the test contact's", keys, err)
 	}
 	if s, err := ts.srv.store.LoadSession(ctx, sandbox["id"].(string)); err != nil || s.Status != flows.StatusWaiting {
@@ -309,13 +314,100 @@ func TestContactURNErrors(t *testing.T) {
 	}
 }
 
+// TestContactFailureLogsNoURN: a contact's read or erasure that fails in
+// the server (a damaged record: 500) answers with what was not done and
+// why, naming the contact, and logs, above the debug level, what was not
+// done and the kind of failure only: no URN of the contact, in any form,
+// nor what is stored of it. At the debug level the error is logged in
+// full.
+func TestContactFailureLogsNoURN(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		t.Run(level.String(), func(t *testing.T) {
+			logs := &syncbuf.Buffer{}
+			ts, h := colourServer(t, func(c *Config) {
+				c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
+			})
+			const row, index = "tel:+12065550103", "tel:+12065550104"
+			for _, from := range []string{row, index} {
+				h.message(from, "m1-"+from, "hi")
+				h.message(from, "m2-"+from, "periwinkle")
+			}
+			// One contact's stored row does not decode; the other has a
+			// dedupe entry of the wrong length, which only its erasure reads.
+			err := ts.srv.store.(*store.Bolt).Group(context.Background(), func(tx *bbolt.Tx) error {
+				if err := tx.Bucket([]byte("contact_rows")).Put([]byte(row), []byte("\xffperiwinkle")); err != nil {
+					return err
+				}
+				return tx.Bucket([]byte("processed_index")).Put([]byte(index+"\x00short"), nil)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			for _, c := range []struct{ method, urn, notDone, cause string }{
+				{"GET", row, "the contact was not read: ", "corrupt stored row"},
+				{"DELETE", row, "the contact was not erased: ", "corrupt stored row"},
+				{"DELETE", index, "the contact was not erased: ", "corrupt dedupe entry"},
+			} {
+				status, m := h.call(c.method, "/v1/contacts/"+url.PathEscape(c.urn), "")
+				e, _ := m["error"].(map[string]any)
+				msg, _ := e["message"].(string)
+				if status != 500 || e["code"] != CodeInternal || !strings.HasPrefix(msg, c.notDone) ||
+					!strings.Contains(msg, c.urn) || !strings.Contains(msg, c.cause) {
+					t.Errorf("%s %s: %d %v, want 500 saying %q, naming the contact and %q", c.method, c.urn, status, m, c.notDone, c.cause)
+				}
+			}
+			if c := h.must(200, "GET", "/v1/contacts/"+url.PathEscape(index), ""); c["fields"].(map[string]any)["colour"] != "periwinkle" {
+				t.Errorf("the contact whose erasure failed: %v, want it whole", c)
+			}
+
+			l := logs.String()
+			if n := strings.Count(l, `level=ERROR msg="request failed"`); n != 3 {
+				t.Errorf("%d request failed errors logged, want 3:\n%s", n, l)
+			}
+			for _, want := range []string{`err="the contact was not read: the store file is damaged`, `err="the contact was not erased: the store file is damaged`} {
+				if !strings.Contains(l, want) {
+					t.Errorf("the log has no %s:\n%s", want, l)
+				}
+			}
+			info := l
+			if level == slog.LevelDebug {
+				var above []string
+				for _, line := range strings.Split(l, "\n") {
+					if !strings.Contains(line, "level=DEBUG") {
+						above = append(above, line)
+					}
+				}
+				info = strings.Join(above, "\n")
+				if !strings.Contains(l, `level=DEBUG msg="request failed, the error in full"`) || !strings.Contains(l, "corrupt dedupe entry") {
+					t.Errorf("the debug log: want the errors in full:\n%s", l)
+				}
+			}
+			for _, urn := range []string{row, index} {
+				for _, form := range []string{urn[len("tel:+"):], hex.EncodeToString([]byte(urn)), url.PathEscape(urn)} {
+					if strings.Contains(info, form) {
+						t.Errorf("the log above debug holds %q:\n%s", form, info)
+					}
+				}
+			}
+			if strings.Contains(info, "periwinkle") {
+				t.Errorf("the log above debug holds the contact's colour:\n%s", info)
+			}
+		})
+	}
+}
+
 // TestContactEraseWhileWritesFail: while the store's writes fail, an
 // erasure is refused before it is tried, with the status and cause a turn
 // gets (507 on a full disk) and a Retry-After, and the contact is left
 // whole; once there is room it is erased.
 func TestContactEraseWhileWritesFail(t *testing.T) {
 	disk := smalldisk.Mount(t, 4<<20)
-	ts, h := colourServer(t, func(c *Config) { c.DataDir = disk.Dir })
+	logs := &syncbuf.Buffer{}
+	ts, h := colourServer(t, func(c *Config) {
+		c.DataDir = disk.Dir
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
 	h.message("+12065550103", "m1", "hi")
 	h.message("+12065550103", "m2", "red")
 
@@ -339,6 +431,9 @@ func TestContactEraseWhileWritesFail(t *testing.T) {
 	if c["fields"].(map[string]any)["colour"] != "red" || len(c["sessions"].([]any)) != 1 ||
 		c["sessions"].([]any)[0].(map[string]any)["status"] != "waiting" {
 		t.Errorf("the contact after a refused erasure: %v, want it whole", c)
+	}
+	if l := logs.String(); strings.Contains(l, "2065550103") || !strings.Contains(l, "level=ERROR msg=\"store writes fail") {
+		t.Errorf("the log at info: want the store's writes failing, and no URN of the contact:\n%s", l)
 	}
 
 	disk.Free()

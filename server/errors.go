@@ -290,6 +290,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		// not on every request meanwhile.
 		log.Debug("request not served while the store's writes fail", "status", ae.Status, "code", ae.Code, "err", err)
 		c.Locals(localHeld, true)
+	} else if pe := (*privateError)(nil); ae.Status >= 500 && errors.As(err, &pe) {
+		// Its text names a contact: in full at debug only.
+		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", pe.logged)
+		log.Debug("request failed, the error in full", "status", ae.Status, "code", ae.Code, "err", err)
 	} else if ae.Status >= 500 {
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)
 	} else {

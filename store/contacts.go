@@ -6,20 +6,37 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"go.etcd.io/bbolt"
 )
 
+// KeyPart is one part of a KeyPattern: one rune of Runes, or, with
+// Repeat, any number of them, none included. Runes are in ascending order.
+type KeyPart struct {
+	Runes  []rune
+	Repeat bool
+}
+
+// KeyPattern is a set of keys: those made of its parts, in order.
+type KeyPattern []KeyPart
+
 // ContactKeys returns, in order, the keys that anything is stored under
 // (a contact row, session_contacts or processed_index entries) whose URN
-// match accepts: the keys of one person, written in the forms earlier
-// versions kept (docs/storage.md), are told apart only by reading them.
-// It is a read of every key of contact_rows and of every contact's first
-// key in session_contacts and processed_index (a seek per contact), not
-// of their values: for an operator's request about one contact, never for
-// a turn.
-func (b *Bolt) ContactKeys(ctx context.Context, match func(urn string) bool) ([]string, error) {
+// match accepts, among those one of patterns spells: the keys of one
+// person, written in the forms earlier versions kept (docs/storage.md),
+// are told apart only by reading them. The patterns must spell every key
+// match accepts; they may spell more. Each bucket is walked as a tree of
+// the keys' runes, by cursor seeks: from a key's beginning, only the
+// branches a pattern can go on with are entered, and the keys between
+// them are skipped by one seek, so a lookup costs a few seeks
+// per rune of the URN, not a read of every contact. With no patterns
+// (nil), it reads every key of contact_rows and every contact's first key
+// in session_contacts and processed_index (a seek per contact): for a URN
+// no pattern can spell. Either way it reads keys, not values: for an
+// operator's request about one contact, never for a turn.
+func (b *Bolt) ContactKeys(ctx context.Context, patterns []KeyPattern, match func(urn string) bool) ([]string, error) {
 	var keys []string
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
 		keys = keys[:0]
@@ -30,41 +47,162 @@ func (b *Bolt) ContactKeys(ctx context.Context, match func(urn string) bool) ([]
 				keys = append(keys, urn)
 			}
 		}
-		n := 0
-		c := tx.Bucket(bContacts).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if n++; n%100_000 == 0 {
-				if err := ctx.Err(); err != nil {
+		if patterns == nil {
+			return everyContactKey(ctx, tx, add)
+		}
+		for _, name := range [][]byte{bContacts, bByContact, bProcessedIndex} {
+			for _, p := range patterns {
+				w := &keyWalk{ctx: ctx, c: tx.Bucket(name).Cursor(), p: p, add: add}
+				k, _ := w.c.First()
+				if err := w.walk(nil, p.closure([]int{0}), k); err != nil {
 					return err
 				}
-			}
-			add(string(k))
-		}
-		// Keys of these start with URN + sep: one seek past each URN's
-		// entries reaches the next URN.
-		for _, name := range [][]byte{bByContact, bProcessedIndex} {
-			c := tx.Bucket(name).Cursor()
-			for k, _ := c.First(); k != nil; {
-				if n++; n%100_000 == 0 {
-					if err := ctx.Err(); err != nil {
-						return err
-					}
-				}
-				i := bytes.IndexByte(k, sep)
-				if i < 0 {
-					return fmt.Errorf("%s: corrupt key %x", name, k)
-				}
-				if i > 0 { // "" is the key of messages without a sender
-					add(string(k[:i]))
-				}
-				next := append(bytes.Clone(k[:i]), sep+1)
-				k, _ = c.Seek(next)
 			}
 		}
 		return nil
 	})
 	slices.Sort(keys)
 	return keys, err
+}
+
+// everyContactKey passes add every key of contact_rows and the URN of
+// every contact's entries in session_contacts and processed_index.
+func everyContactKey(ctx context.Context, tx *bbolt.Tx, add func(string)) error {
+	n := 0
+	c := tx.Bucket(bContacts).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if n++; n%100_000 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		add(string(k))
+	}
+	// Keys of these start with URN + sep: one seek past each URN's
+	// entries reaches the next URN.
+	for _, name := range [][]byte{bByContact, bProcessedIndex} {
+		c := tx.Bucket(name).Cursor()
+		for k, _ := c.First(); k != nil; {
+			if n++; n%100_000 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			i := bytes.IndexByte(k, sep)
+			if i < 0 {
+				return fmt.Errorf("%s: a key without its separator (%d bytes)", name, len(k))
+			}
+			if i > 0 { // "" is the key of messages without a sender
+				add(string(k[:i]))
+			}
+			next := append(bytes.Clone(k[:i]), sep+1)
+			k, _ = c.Seek(next)
+		}
+	}
+	return nil
+}
+
+// keyWalk walks one bucket's keys for the URNs one pattern spells. The
+// keys of contact_rows are URNs; those of session_contacts and
+// processed_index a URN, sep and more, so a URN ends where its key does
+// or at a sep.
+type keyWalk struct {
+	ctx   context.Context
+	c     *bbolt.Cursor
+	p     KeyPattern
+	add   func(urn string)
+	seeks int
+}
+
+func (w *keyWalk) seek(key []byte) ([]byte, error) {
+	if w.seeks++; w.seeks%4096 == 0 {
+		if err := w.ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	k, _ := w.c.Seek(key)
+	return k, nil
+}
+
+// walk visits the keys that begin with prefix, which the pattern has read
+// into states; k is the first key at or after prefix. Of the runes the
+// pattern may go on with, in ascending order (as UTF-8 sorts), each one
+// some key has next is walked in turn; the keys between them, of runes the
+// pattern refuses, are passed over by seeking to the next rune's prefix.
+func (w *keyWalk) walk(prefix []byte, states []int, k []byte) error {
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return nil
+	}
+	if len(prefix) > 0 && slices.Contains(states, len(w.p)) && (len(k) == len(prefix) || k[len(prefix)] == sep) {
+		w.add(string(prefix))
+	}
+	known := true // k is the first key at or after the next branch
+	for _, r := range w.p.runes(states) {
+		e := utf8.AppendRune(prefix[:len(prefix):len(prefix)], r)
+		if !known || bytes.Compare(k, e) < 0 {
+			var err error
+			if k, err = w.seek(e); err != nil {
+				return err
+			}
+			known = true
+		}
+		if k == nil || !bytes.HasPrefix(k, prefix) {
+			return nil // no key of prefix from here on
+		}
+		if bytes.HasPrefix(k, e) {
+			if err := w.walk(e, w.p.step(states, r), k); err != nil {
+				return err
+			}
+			known = false // the cursor moved on inside e's keys
+		}
+	}
+	return nil
+}
+
+// closure adds to states (positions in p: before part i, or len(p) at its
+// end) the positions after each Repeat part they are at, which may read
+// none of its runes; sorted.
+func (p KeyPattern) closure(states []int) []int {
+	for i := 0; i < len(states); i++ {
+		if at := states[i]; at < len(p) && p[at].Repeat && !slices.Contains(states, at+1) {
+			states = append(states, at+1)
+		}
+	}
+	slices.Sort(states)
+	return states
+}
+
+// runes returns the runes that may come next in states, ascending.
+func (p KeyPattern) runes(states []int) []rune {
+	var out []rune
+	for _, at := range states {
+		if at < len(p) {
+			out = append(out, p[at].Runes...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// step returns the states after r is read in states.
+func (p KeyPattern) step(states []int, r rune) []int {
+	var out []int
+	for _, at := range states {
+		if at == len(p) {
+			continue
+		}
+		if _, ok := slices.BinarySearch(p[at].Runes, r); !ok {
+			continue
+		}
+		next := at + 1
+		if p[at].Repeat {
+			next = at
+		}
+		if !slices.Contains(out, next) {
+			out = append(out, next)
+		}
+	}
+	return p.closure(out)
 }
 
 // ContactErasure counts what EraseContact deleted.

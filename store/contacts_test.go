@@ -98,7 +98,7 @@ func TestEraseContact(t *testing.T) {
 	before := stats(t, b)
 
 	match := func(urn string) bool { return strings.ReplaceAll(urn, " ", "") == "tel:+15550100" }
-	keys, err := b.ContactKeys(ctx, match)
+	keys, err := b.ContactKeys(ctx, nil, match)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestEraseContact(t *testing.T) {
 			t.Errorf("Contact(%q) after the erasure: %v, want not found", k, err)
 		}
 	}
-	if keys, err := b.ContactKeys(ctx, match); err != nil || len(keys) != 0 {
+	if keys, err := b.ContactKeys(ctx, nil, match); err != nil || len(keys) != 0 {
 		t.Errorf("ContactKeys after the erasure = %q, %v; want none", keys, err)
 	}
 	// Each session of the other contact stays: eleven ended and one waiting.

@@ -105,8 +105,9 @@ type SessionStore interface {
 	// their events, and reports how many ended-session entries it took.
 	PruneEnded(ctx context.Context, cutoff time.Time, limit int) (int, error)
 	// ContactKeys returns the contact keys (URNs) anything is stored under
-	// that match accepts.
-	ContactKeys(ctx context.Context, match func(urn string) bool) ([]string, error)
+	// that one of patterns spells and match accepts (every key match
+	// accepts with nil patterns).
+	ContactKeys(ctx context.Context, patterns []KeyPattern, match func(urn string) bool) ([]string, error)
 	// EraseContact deletes everything stored under keys in one
 	// transaction, after writing the turns that end the contact's sessions
 	// that have not ended.
