@@ -537,3 +537,46 @@ func TestOversizedHeaders(t *testing.T) {
 		t.Errorf("no request line with %q in the log:\n%s", line, logs)
 	}
 }
+
+// A cursor of GET /v1/sessions that cannot be a session id is refused, 400
+// naming after, as the events listing refuses one that is not a sequence
+// number, instead of an empty page that reads as the end of the listing.
+// The next of a page and the id of any session, listed or not, page on.
+func TestListSessionsCursorOverHTTP(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	base := ts.listen()
+	for i := range 3 {
+		ts.must(201, "POST", "/v1/sessions", fmt.Sprintf(`{"flow":"favourite-colour","contact":{"urn":"tel:+1555010%04d"}}`, i))
+	}
+	get := func(query string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get(base + "/v1/sessions?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return resp.StatusCode, v
+	}
+	for _, bad := range []string{"zzz", "01A2", "0193C0DE-0000-7000-8000-000000000000", "%20"} {
+		status, v := get("after=" + bad)
+		e, _ := v["error"].(map[string]any)
+		if status != 400 || e["code"] != "bad_request" || e["field"] != "after" || !strings.Contains(e["message"].(string), "not a session id") {
+			t.Errorf("after=%s: %d %v, want 400 bad_request naming after", bad, status, v)
+		}
+	}
+	status, first := get("limit=1")
+	next, _ := first["next"].(string)
+	if status != 200 || next == "" {
+		t.Fatalf("first page: %d %v", status, first)
+	}
+	if status, v := get("limit=5&after=" + next); status != 200 || len(v["sessions"].([]any)) != 2 {
+		t.Errorf("after the first page's next: %d %v, want the 2 other sessions", status, v)
+	}
+	if status, v := get("after=ffffffff-ffff-7fff-bfff-ffffffffffff"); status != 200 || len(v["sessions"].([]any)) != 0 {
+		t.Errorf("after an id past every session: %d %v, want 200 and an empty page", status, v)
+	}
+}
