@@ -580,3 +580,29 @@ func TestListSessionsCursorOverHTTP(t *testing.T) {
 		t.Errorf("after an id past every session: %d %v, want 200 and an empty page", status, v)
 	}
 }
+
+// An environment other than live or sandbox is refused over HTTP, 400
+// naming the field and the values it takes, as other validation errors
+// name theirs.
+func TestStartSessionBadEnvironmentOverHTTP(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	base := ts.listen()
+	for _, env := range []string{"prod", "Live", " sandbox"} {
+		body, _ := json.Marshal(map[string]any{"flow": "favourite-colour", "environment": env})
+		resp, err := http.Post(base+"/v1/sessions", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Error map[string]string }
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		e := v.Error
+		if resp.StatusCode != 400 || e["code"] != "bad_request" || e["field"] != "environment" ||
+			!strings.Contains(e["message"], "live or sandbox") || !strings.Contains(e["message"], fmt.Sprintf("%q", env)) {
+			t.Errorf("environment %q: %d %v, want 400 bad_request naming environment, live and sandbox", env, resp.StatusCode, e)
+		}
+	}
+	if n := len(ts.must(200, "GET", "/v1/sessions", nil)["sessions"].([]any)); n != 0 {
+		t.Errorf("%d sessions stored after refused starts, want none", n)
+	}
+}
