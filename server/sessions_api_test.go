@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strings"
@@ -604,5 +605,39 @@ func TestStartSessionBadEnvironmentOverHTTP(t *testing.T) {
 	}
 	if n := len(ts.must(200, "GET", "/v1/sessions", nil)["sessions"].([]any)); n != 0 {
 		t.Errorf("%d sessions stored after refused starts, want none", n)
+	}
+}
+
+// Each listing refuses the cursor parameter of the others, 400 naming it,
+// instead of ignoring it and listing the first page again, which a client
+// paging with it would read for ever: sessions and their events page with
+// after, deliveries with cursor.
+func TestListingsRefuseTheOtherCursor(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer hook.Close()
+	ts := newTestServer(t, func(c *Config) {
+		c.Examples = nil
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	base := ts.listen()
+	id := ts.must(201, "POST", "/v1/sessions", `{"flow":"favourite-colour","contact":{"urn":"tel:+15550100000"}}`)["id"].(string)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": hook.URL, "events": []string{"*"}})["id"].(string)
+	for _, tc := range []struct{ path, field, use string }{
+		{"/v1/sessions?cursor=abc", "cursor", "after"},
+		{"/v1/sessions/" + id + "/events?cursor=1", "cursor", "after"},
+		{"/v1/webhooks/" + sub + "/deliveries?after=abc", "after", "cursor"},
+		{"/v1/webhooks/" + sub + "/deliveries?cursor=zzz", "cursor", "next_cursor"},
+		{"/v1/sessions/" + id + "/events?after=zzz", "after", "sequence number"},
+	} {
+		resp, err := http.Get(base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Error map[string]string }
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || v.Error["code"] != "bad_request" || v.Error["field"] != tc.field || !strings.Contains(v.Error["message"], tc.use) {
+			t.Errorf("GET %s: %d %v, want 400 bad_request naming %s and saying %s", tc.path, resp.StatusCode, v.Error, tc.field, tc.use)
+		}
 	}
 }
