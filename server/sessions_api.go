@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strconv"
@@ -295,11 +296,17 @@ func (s *Server) listSessions(c *fiber.Ctx) error {
 	if p := flows.URNProblem(flows.NormalURN(f.Contact)); p != "" {
 		return badRequest("contact", "contact: the URN %.40q %s", f.Contact, p)
 	}
+	if err := otherCursor(c, "cursor", "after", "next"); err != nil {
+		return err
+	}
 	limit, err := queryInt(c, "limit", 50, 1, 1000)
 	if err != nil {
 		return err
 	}
 	page := store.Page{After: strings.Clone(c.Query("after")), Limit: limit}
+	if err := s.checkSessionCursor(c.UserContext(), page.After); err != nil {
+		return err
+	}
 	list, next, err := s.listByContact(c.UserContext(), f, page)
 	if err != nil {
 		return err
@@ -318,6 +325,41 @@ func (s *Server) listSessions(c *fiber.Ctx) error {
 		resp["next"] = next
 	}
 	return c.JSON(resp)
+}
+
+// checkSessionCursor refuses an after that cannot be a session listing's
+// cursor, as the events and deliveries listings refuse theirs: the cursor
+// is the id of the last session of a page, and every id the server makes
+// is a UUID in its canonical form. Another id is taken when a session is
+// stored under it (written by other means), so that paging passes it.
+// Without this, a mistyped cursor listed an empty page, which reads as the
+// end of the listing.
+func (s *Server) checkSessionCursor(ctx context.Context, after string) error {
+	if after == "" {
+		return nil
+	}
+	if u, err := uuid.Parse(after); err == nil && u.String() == after {
+		return nil
+	}
+	if store.KeyProblem(after) == "" {
+		_, err := s.store.LoadSession(ctx, after)
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return nil // stored (a record that does not decode is listed without it)
+		}
+	}
+	return badRequest("after", "after %.60q is not a session id: give the next of the previous page (or the id of a listed session) as it is", after)
+}
+
+// otherCursor refuses the cursor parameter of the other listings (given),
+// named in the query: the sessions and events listings page with after
+// and next, the deliveries listing with cursor and next_cursor. Ignored, it
+// would list the first page again, and a client paging with it would never
+// reach the end.
+func otherCursor(c *fiber.Ctx, given, param, next string) error {
+	if !c.Request().URI().QueryArgs().Has(given) {
+		return nil
+	}
+	return badRequest(given, "this listing takes no %s: it pages with %s, the %s of the previous page given as it is", given, param, next)
 }
 
 // plusInQuery refuses a query parameter written with a bare "+": a query
@@ -401,6 +443,9 @@ type eventView struct {
 func (s *Server) sessionEvents(c *fiber.Ctx) error {
 	sess, err := s.loadSession(c)
 	if err != nil {
+		return err
+	}
+	if err := otherCursor(c, "cursor", "after", "next"); err != nil {
 		return err
 	}
 	limit, err := queryInt(c, "limit", 500, 1, store.MaxEventsPage)

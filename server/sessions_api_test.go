@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strings"
@@ -535,5 +536,108 @@ func TestOversizedHeaders(t *testing.T) {
 	}
 	if line := "request_id=" + rid + ` method="" path="" status=431`; !strings.Contains(logs.String(), line) {
 		t.Errorf("no request line with %q in the log:\n%s", line, logs)
+	}
+}
+
+// A cursor of GET /v1/sessions that cannot be a session id is refused, 400
+// naming after, as the events listing refuses one that is not a sequence
+// number, instead of an empty page that reads as the end of the listing.
+// The next of a page and the id of any session, listed or not, page on.
+func TestListSessionsCursorOverHTTP(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	base := ts.listen()
+	for i := range 3 {
+		ts.must(201, "POST", "/v1/sessions", fmt.Sprintf(`{"flow":"favourite-colour","contact":{"urn":"tel:+1555010%04d"}}`, i))
+	}
+	get := func(query string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get(base + "/v1/sessions?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return resp.StatusCode, v
+	}
+	for _, bad := range []string{"zzz", "01A2", "0193C0DE-0000-7000-8000-000000000000", "%20"} {
+		status, v := get("after=" + bad)
+		e, _ := v["error"].(map[string]any)
+		if status != 400 || e["code"] != "bad_request" || e["field"] != "after" || !strings.Contains(e["message"].(string), "not a session id") {
+			t.Errorf("after=%s: %d %v, want 400 bad_request naming after", bad, status, v)
+		}
+	}
+	status, first := get("limit=1")
+	next, _ := first["next"].(string)
+	if status != 200 || next == "" {
+		t.Fatalf("first page: %d %v", status, first)
+	}
+	if status, v := get("limit=5&after=" + next); status != 200 || len(v["sessions"].([]any)) != 2 {
+		t.Errorf("after the first page's next: %d %v, want the 2 other sessions", status, v)
+	}
+	if status, v := get("after=ffffffff-ffff-7fff-bfff-ffffffffffff"); status != 200 || len(v["sessions"].([]any)) != 0 {
+		t.Errorf("after an id past every session: %d %v, want 200 and an empty page", status, v)
+	}
+}
+
+// An environment other than live or sandbox is refused over HTTP, 400
+// naming the field and the values it takes, as other validation errors
+// name theirs.
+func TestStartSessionBadEnvironmentOverHTTP(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	base := ts.listen()
+	for _, env := range []string{"prod", "Live", " sandbox"} {
+		body, _ := json.Marshal(map[string]any{"flow": "favourite-colour", "environment": env})
+		resp, err := http.Post(base+"/v1/sessions", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Error map[string]string }
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		e := v.Error
+		if resp.StatusCode != 400 || e["code"] != "bad_request" || e["field"] != "environment" ||
+			!strings.Contains(e["message"], "live or sandbox") || !strings.Contains(e["message"], fmt.Sprintf("%q", env)) {
+			t.Errorf("environment %q: %d %v, want 400 bad_request naming environment, live and sandbox", env, resp.StatusCode, e)
+		}
+	}
+	if n := len(ts.must(200, "GET", "/v1/sessions", nil)["sessions"].([]any)); n != 0 {
+		t.Errorf("%d sessions stored after refused starts, want none", n)
+	}
+}
+
+// Each listing refuses the cursor parameter of the others, 400 naming it,
+// instead of ignoring it and listing the first page again, which a client
+// paging with it would read for ever: sessions and their events page with
+// after, deliveries with cursor.
+func TestListingsRefuseTheOtherCursor(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer hook.Close()
+	ts := newTestServer(t, func(c *Config) {
+		c.Examples = nil
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	base := ts.listen()
+	id := ts.must(201, "POST", "/v1/sessions", `{"flow":"favourite-colour","contact":{"urn":"tel:+15550100000"}}`)["id"].(string)
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": hook.URL, "events": []string{"*"}})["id"].(string)
+	for _, tc := range []struct{ path, field, use string }{
+		{"/v1/sessions?cursor=abc", "cursor", "after"},
+		{"/v1/sessions/" + id + "/events?cursor=1", "cursor", "after"},
+		{"/v1/webhooks/" + sub + "/deliveries?after=abc", "after", "cursor"},
+		{"/v1/webhooks/" + sub + "/deliveries?cursor=zzz", "cursor", "next_cursor"},
+		{"/v1/sessions/" + id + "/events?after=zzz", "after", "sequence number"},
+	} {
+		resp, err := http.Get(base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Error map[string]string }
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || v.Error["code"] != "bad_request" || v.Error["field"] != tc.field || !strings.Contains(v.Error["message"], tc.use) {
+			t.Errorf("GET %s: %d %v, want 400 bad_request naming %s and saying %s", tc.path, resp.StatusCode, v.Error, tc.field, tc.use)
+		}
 	}
 }

@@ -319,7 +319,7 @@ func smsTwiML(r *TurnReply) string {
 			}
 			for _, a := range m.Attachments {
 				if hasMediaURL(a) {
-					fmt.Fprintf(&b, "<Media>%s</Media>", esc(attachmentURL(a)))
+					fmt.Fprintf(&b, "<Media>%s</Media>", esc(twimlURL(attachmentURL(a))))
 				}
 			}
 			b.WriteString("</Message>")
@@ -682,7 +682,7 @@ func voicePrompts(msgs []Message, first int) []voicePrompt {
 			sayPrompts(i, m, add)
 		case flows.EventPlay, flows.EventGather:
 			if strings.TrimSpace(m.URL) != "" {
-				add(i, "<Play>"+esc(m.URL)+"</Play>", 0)
+				add(i, "<Play>"+esc(twimlURL(m.URL))+"</Play>", 0)
 			}
 			if m.Type == flows.EventGather {
 				sayPrompts(i, m, add)
@@ -852,6 +852,30 @@ func twilioSayLanguage(lang string) string {
 		return code
 	}
 	return twilioSayLocales[flows.LanguageCode(base)]
+}
+
+// twimlURL is an audio or media URL as TwiML gives it to Twilio, which
+// fetches it: without the whitespace around it, and with the characters a
+// URL cannot hold written as %XX escapes, as a browser sends them (a space
+// as %20, a quote, <, >, a character outside ASCII as its UTF-8 bytes). A
+// URL rendered from a template with a value holding a space
+// ("https://cdn.example.com/Hold music.mp3") is otherwise an invalid URL
+// for Twilio, which does not play it. A % is kept as it is, so a URL
+// already escaped is not escaped twice.
+func twimlURL(u string) string {
+	u = strings.TrimSpace(u)
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0 {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func esc(s string) string {

@@ -41,3 +41,28 @@ func TestTwilioUnknownCallStatusRefused(t *testing.T) {
 		t.Errorf("session after CallStatus Completed: %v", s["status"])
 	}
 }
+
+// A caller who hangs up in the middle of a <Gather>: Twilio may post the
+// gather's action with the keys pressed so far and a CallStatus that ends
+// the call. The call is over, so the keys are not taken: no turn runs on
+// them (no prompt no one would hear, no webhook step), the session ends
+// interrupted with that state, and the answer is an empty <Response/>.
+func TestTwilioHangupMidGatherDropsItsDigits(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "ringing")); status != 200 || !strings.Contains(body, "<Gather") {
+		t.Fatalf("call start: %d %s", status, body)
+	}
+	status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA1", "CallStatus", "completed", "Digits", "1"))
+	if status != 200 || !strings.HasSuffix(body, "<Response/>") {
+		t.Errorf("gather action after the hang-up: %d %s, want <Response/>", status, body)
+	}
+	id := callSessionID("tw", "CA1")
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	call, _ := s["variables"].(map[string]any)["call"].(map[string]any)
+	if s["status"] != "interrupted" || call["state"] != "completed" {
+		t.Errorf("session after a hang-up mid-gather: status %v, call %v; want interrupted, state completed", s["status"], call)
+	}
+	if n := ts.sessionInputs(t, id); n != 0 {
+		t.Errorf("the keys of a call that has ended were taken: %d inputs", n)
+	}
+}

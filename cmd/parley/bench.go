@@ -132,7 +132,7 @@ func (o *benchOptions) openOutputs() error {
 		o.traceFile = f
 	}
 	if o.cpuProfile != "" {
-		err := os.MkdirAll(o.cpuProfile, 0o755)
+		err := profileDir(o.cpuProfile)
 		if err == nil {
 			o.cpuFile, err = os.Create(filepath.Join(o.cpuProfile, "cpu.pprof"))
 		}
@@ -142,6 +142,23 @@ func (o *benchOptions) openOutputs() error {
 		}
 	}
 	return nil
+}
+
+// profileDir makes --profile's directory, or takes it as it is when it
+// exists. Its parent must exist, as the folder of --trace's file must: a
+// mistyped path is refused rather than made, folders and all.
+func profileDir(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
+			return fmt.Errorf("%s is a file: give a directory", dir)
+		}
+		return nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the directory %s does not exist: create it first, or give another DIR", filepath.Dir(filepath.Clean(dir)))
+	}
+	return err
 }
 
 // closeOutputs closes the files openOutputs created (stopping the trace or
@@ -298,7 +315,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&o.callWebhooks, "call-webhooks", false, "call the webhooks of the flow, and of the subflows it can enter, where they are written, off this machine too (the load goes there); without it a flow whose webhooks leave this machine, or that enters a subflow the server at --url does not give, is refused, and those of the built-in examples go to the run's loopback receiver")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to `FILE` (go tool trace FILE: where each goroutine, e.g. the store's committer, spent its time running, waiting for a CPU or in system calls); slows the run")
-	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof, mutex.pprof and allocs.pprof of the run (server and load together when in process) into `DIR`")
+	fs.StringVar(&o.cpuProfile, "profile", "", "write cpu.pprof, block.pprof, mutex.pprof and allocs.pprof of the run (server and load together when in process) into `DIR`, made if missing (its parent must exist)")
 	if err := fs.Parse(args); err != nil {
 		return parseStatus(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -161,7 +162,8 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"extra"}, `parley bench: unexpected argument "extra"`},
 		// Output paths are tried before the idle sessions are seeded.
 		{[]string{"--trace", "/nonexistent/x.trace", "--idle", "1000000"}, "parley bench: --trace /nonexistent/x.trace: open /nonexistent/x.trace: no such file or directory"},
-		{[]string{"--profile", "/dev/null/prof", "--idle", "1000000"}, "parley bench: --profile /dev/null/prof: mkdir /dev/null: not a directory"},
+		{[]string{"--profile", "/dev/null/prof", "--idle", "1000000"}, "parley bench: --profile /dev/null/prof: mkdir /dev/null/prof: not a directory"},
+		{[]string{"--profile", "/nonexistent/prof", "--idle", "1000000"}, "parley bench: --profile /nonexistent/prof: the directory /nonexistent does not exist"},
 		{[]string{"--duration", "1s", "flow.json", "--json"}, `parley bench: unexpected argument "flow.json": parley bench takes flags only (a flow file is --flow FILE)`},
 		{[]string{"--flow", "../../examples/favourite-colour/flow.json"}, "give the conversation's texts with --messages"},
 	} {
@@ -1819,5 +1821,36 @@ func TestBenchSessionsFail(t *testing.T) {
 	want := regexp.MustCompile(`parley bench: none of the \d+ conversations completed the flow: \d+ sessions failed, the first after the text "go", at widget "s": subflow "missing": flow "missing": not found \(session [0-9a-f-]{36}\)\n`)
 	if code != 1 || !want.MatchString(errOut.String()) || strings.Contains(errOut.String(), "give --messages") {
 		t.Errorf("exit %d, stderr %q; want exit 1 saying %s", code, errOut.String(), want)
+	}
+}
+
+// --profile makes its directory, but not the folders above it: a mistyped
+// path is refused, exit 2, and leaves nothing made; an existing directory
+// is taken, and a file is refused.
+func TestBenchProfileDirParentMissing(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ dir, want string }{
+		{filepath.Join(tmp, "typo", "prof"), "--profile " + filepath.Join(tmp, "typo", "prof") + ": the directory " + filepath.Join(tmp, "typo") + " does not exist"},
+		{file, "--profile " + file + ": " + file + " is a file: give a directory"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"bench", "--profile", tc.dir, "--idle", "1000000"}, nil, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("--profile %s: exit %d, stderr %q; want exit 2 naming %q", tc.dir, code, errOut.String(), tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "typo")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused --profile made its parent folder: %v", err)
+	}
+	o := benchOptions{cpuProfile: filepath.Join(tmp, "prof")}
+	for range 2 { // made, then taken as it is
+		if err := o.openOutputs(); err != nil {
+			t.Fatalf("--profile in an existing folder: %v", err)
+		}
+		o.closeOutputs()
 	}
 }
