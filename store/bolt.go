@@ -642,7 +642,10 @@ func openChecked(path string, opts *bbolt.Options, file func() *os.File) (db *bb
 	if !opts.ReadOnly && !freelistOnFile(path) {
 		// bbolt.Open will rebuild the list of free pages by reading every
 		// page in a goroutine of its own, where a damaged page panics out
-		// of reach: the pages are read here first.
+		// of reach: the pages are read here first. Both read them in the
+		// order of the buckets' trees, one page at a time (bbolt asks for
+		// no read-ahead on its map), so the file is read in order first.
+		readAhead(path)
 		if err := readAllPages(path, opts.Timeout); err != nil {
 			return nil, err
 		}
@@ -677,6 +680,30 @@ func openChecked(path string, opts *bbolt.Options, file func() *os.File) (db *bb
 		return nil, fmt.Errorf("%w: the file has %d bytes, its pages reach to %d", ErrCorrupt, fi.Size(), want)
 	}
 	return db, nil
+}
+
+// readAheadBlock is the size of readAhead's reads.
+const readAheadBlock = 4 << 20
+
+// readAhead reads the file at path from start to end in large blocks, so
+// that the reads of its pages in tree order that follow find them in the
+// page cache. From a cold cache those are random reads of one page each:
+// 42 s for the 813 MB file of 1,000,000 waiting sessions, which the disk
+// reads in order in well under a second. It reports nothing: a read that
+// fails leaves the pages to be read where they are needed, whose errors
+// count.
+func readAhead(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	buf := make([]byte, readAheadBlock)
+	for {
+		if _, err := f.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // readAllPages opens the file at path read-only and reads every page its
