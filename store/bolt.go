@@ -281,9 +281,33 @@ func (b *Bolt) committed(err error) error {
 			if prev == nil {
 				b.log.Error("store writes fail: turns are refused, one let through each probe interval to find out when they succeed again",
 					"path", b.path, "probe_interval", b.probeEvery, "err", err)
+				b.listWhileFailing(err)
 			}
 			return &WriteFailedError{Err: err}
 		}
+	}
+}
+
+// listWhileFailing writes the list of free pages when the first of a run
+// of failed commits (err) leaves the file without it. bbolt undoes a failed
+// commit's page allocations by reloading the list: from the list on file
+// when the file's last commit wrote it, else by reading every page of the
+// file, as an Open after a crash does (for 1,000,000 waiting sessions, a
+// second of CPU in each failed commit). The list is written into the file's
+// free pages, which were written before, so it can go on a full disk, or
+// past the file size limit or the disk quota, where the commits that
+// failed needed new room; writes to a read-only file system or a failing
+// disk are not tried. Once it is on file, the commits that fail after it
+// reload it, until one succeeds; and a crash meanwhile leaves a file whose
+// next start reads it.
+func (b *Bolt) listWhileFailing(err error) {
+	if b.syncFreelist || !(errors.Is(err, ErrDiskFull) || errors.Is(err, ErrDiskQuota) || errors.Is(err, ErrFileTooLarge)) ||
+		freelistOnFile(b.path) {
+		return
+	}
+	if err := b.writeFreelist(); err != nil {
+		b.log.Debug("store could not write its list of free pages while its writes fail: each failed commit reads the file to rebuild it",
+			"path", b.path, "err", err)
 	}
 }
 
