@@ -199,6 +199,42 @@ func Verify(ctx context.Context, path string) (VerifyResult, error) {
 	return res, nil
 }
 
+// WriteFreelist writes bbolt's list of free pages into the store file at
+// path, which no process may have open, when the file has none, and reports
+// whether it did. A copy of a store whose commits do not write the list (one
+// with FragmentedFreePages free pages or more, see Options.SyncFreelist)
+// has none, and the first Open of it would rebuild the list by reading
+// every page; parley backup writes it into its copy once the copy checks
+// (Verify). The file is read as Open reads one without the list, so a
+// damaged page is refused (ErrCorrupt) and nothing is written; the list is
+// written by a commit of its own, synced, which changes nothing else.
+func WriteFreelist(path string) (bool, error) {
+	if freelistOnFile(path) {
+		return false, nil
+	}
+	var f *os.File
+	// bbolt.Open rebuilds the list and, the file being opened to write
+	// the list with its commits, writes it in a commit of its own.
+	db, err := openChecked(path, &bbolt.Options{
+		Timeout: time.Second, FreelistType: bbolt.FreelistMapType,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			var err error
+			f, err = os.OpenFile(name, flag, perm)
+			return f, err
+		},
+	}, func() *os.File { return f })
+	if err != nil {
+		return false, fmt.Errorf("write the list of free pages into %s: %w", path, err)
+	}
+	if err := db.Close(); err != nil {
+		return false, fmt.Errorf("write the list of free pages into %s: %w", path, err)
+	}
+	if !freelistOnFile(path) {
+		return false, fmt.Errorf("write the list of free pages into %s: the file still has none", path)
+	}
+	return true, nil
+}
+
 // verifyDB checks db for Verify. unlisted says the file holds no list of
 // free pages (a backup's copy), which bbolt's check then rebuilds by
 // reading every page in a goroutine of its own, where a damaged page

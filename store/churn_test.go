@@ -488,4 +488,10 @@ func TestOpenDamagedWithoutFreelist(t *testing.T) {
 	if _, err := Compact(ctx, path, CompactOptions{NoBackup: true, LockTimeout: 50 * time.Millisecond}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Compact: %v, want ErrCorrupt", err)
 	}
+	if _, err := WriteFreelist(path); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("WriteFreelist: %v, want ErrCorrupt", err)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, damaged) {
+		t.Errorf("the damaged file was changed (%v)", err)
+	}
 }
