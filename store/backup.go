@@ -192,7 +192,15 @@ func Verify(ctx context.Context, path string) (VerifyResult, error) {
 		return res, fmt.Errorf("verify %s: %w", path, err)
 	}
 	defer db.Close()
-	if err := verifyDB(ctx, db, !freelistOnFile(path), &res); err != nil {
+	if !freelistOnFile(path) {
+		// bbolt's check rebuilds the list by reading every page in a
+		// goroutine of its own, where a damaged page panics out of reach:
+		// the pages are read here first.
+		if err := checkPages(path); err != nil {
+			return res, fmt.Errorf("verify %s: %w", path, err)
+		}
+	}
+	if err := verifyDB(ctx, db, &res); err != nil {
 		return res, fmt.Errorf("verify %s: %w", path, err)
 	}
 	res.Duration = time.Since(start)
@@ -235,11 +243,9 @@ func WriteFreelist(path string) (bool, error) {
 	return true, nil
 }
 
-// verifyDB checks db for Verify. unlisted says the file holds no list of
-// free pages (a backup's copy), which bbolt's check then rebuilds by
-// reading every page in a goroutine of its own, where a damaged page
-// panics out of reach: the pages are read here first.
-func verifyDB(ctx context.Context, db *bbolt.DB, unlisted bool, res *VerifyResult) (err error) {
+// verifyDB checks db for Verify, whose pages checkPages has read when the
+// file has no list of free pages.
+func verifyDB(ctx context.Context, db *bbolt.DB, res *VerifyResult) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -247,11 +253,6 @@ func verifyDB(ctx context.Context, db *bbolt.DB, unlisted bool, res *VerifyResul
 		}
 	}()
 	return db.View(func(tx *bbolt.Tx) error {
-		if unlisted {
-			if err := touchPages(tx); err != nil {
-				return err
-			}
-		}
 		var problems []string
 		n := 0
 		for e := range tx.Check() {

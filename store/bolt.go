@@ -712,10 +712,11 @@ const readAheadBlock = 4 << 20
 // readAhead reads the file at path from start to end in large blocks, so
 // that the reads of its pages in tree order that follow find them in the
 // page cache. From a cold cache those are random reads of one page each:
-// 42 s for the 813 MB file of 1,000,000 waiting sessions, which the disk
-// reads in order in well under a second. It reports nothing: a read that
-// fails leaves the pages to be read where they are needed, whose errors
-// count.
+// 42-153 s for the files of 1,000,000 waiting sessions, which the disk
+// reads in order in a few seconds at most. (posix_fadvise WILLNEED, which
+// asks the kernel for the same reads without copying, left such a start
+// at 11-12 s.) It reports nothing: a read that fails leaves the pages to
+// be read where they are needed, whose errors count.
 func readAhead(path string) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -730,9 +731,10 @@ func readAhead(path string) {
 	}
 }
 
-// readAllPages opens the file at path read-only and reads every page its
-// buckets reach (touchPages), turning a damaged page into ErrCorrupt. A
-// file bbolt cannot open is left to the caller's bbolt.Open to report.
+// readAllPages opens the file at path read-only, which waits for the lock
+// of a process writing it, and reads every page its buckets reach
+// (checkPages), turning a damaged page into ErrCorrupt. A file bbolt
+// cannot open is left to the caller's bbolt.Open to report.
 func readAllPages(path string, timeout time.Duration) (err error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: timeout})
 	if err != nil {
@@ -742,35 +744,7 @@ func readAllPages(path string, timeout time.Duration) (err error) {
 		return nil
 	}
 	defer db.Close()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: reading a page it refers to failed (%v)", ErrCorrupt, r)
-		}
-	}()
-	return db.View(touchPages)
-}
-
-// touchPages reads every branch and leaf page of every bucket in tx, as
-// bbolt's rebuild of the list of free pages and its consistency check do,
-// in the calling goroutine, where a panic on a damaged page can be
-// recovered.
-func touchPages(tx *bbolt.Tx) error {
-	var bucket func(b *bbolt.Bucket)
-	bucket = func(b *bbolt.Bucket) {
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if v == nil {
-				if nb := b.Bucket(k); nb != nil {
-					bucket(nb)
-				}
-			}
-		}
-	}
-	return tx.ForEach(func(_ []byte, b *bbolt.Bucket) error {
-		bucket(b)
-		return nil
-	})
+	return checkPages(path)
 }
 
 // openedHook, when set (tests), is called once openLocked has opened the
@@ -814,6 +788,8 @@ const noFreelist = ^uint64(0)
 // meta is what the store reads of a bbolt meta page.
 type meta struct {
 	pageSize, freelist, pages, txid uint64
+	// root is the root bucket's page.
+	root uint64
 }
 
 // readMeta reads the two meta pages as bbolt does (bbolt has no function
@@ -837,7 +813,7 @@ func readMeta(f *os.File) (m meta, ok bool) {
 			return meta{}, false
 		}
 		return meta{uint64(binary.NativeEndian.Uint32(m[8:])), binary.NativeEndian.Uint64(m[32:]),
-			binary.NativeEndian.Uint64(m[40:]), binary.NativeEndian.Uint64(m[48:])}, true
+			binary.NativeEndian.Uint64(m[40:]), binary.NativeEndian.Uint64(m[48:]), binary.NativeEndian.Uint64(m[16:])}, true
 	}
 	m, ok = read(0)
 	offsets := []int64{int64(m.pageSize)}
