@@ -212,10 +212,11 @@ func Verify(ctx context.Context, path string) (VerifyResult, error) {
 // whether it did. A copy of a store whose commits do not write the list (one
 // with FragmentedFreePages free pages or more, see Options.SyncFreelist)
 // has none, and the first Open of it would rebuild the list by reading
-// every page; parley backup writes it into its copy once the copy checks
-// (Verify). The file is read as Open reads one without the list, so a
-// damaged page is refused (ErrCorrupt) and nothing is written; the list is
-// written by a commit of its own, synced, which changes nothing else.
+// every page; parley backup writes it into its copy before checking the
+// copy (Verify, which then checks the list). The file is read as Open reads
+// one without the list, so a damaged page is refused (ErrCorrupt) and
+// nothing is written; the list is written by a commit of its own, synced,
+// which changes nothing else.
 func WriteFreelist(path string) (bool, error) {
 	if freelistOnFile(path) {
 		return false, nil

@@ -292,8 +292,8 @@ func (b *Bolt) committed(err error) error {
 // of failed commits (err) leaves the file without it. bbolt undoes a failed
 // commit's page allocations by reloading the list: from the list on file
 // when the file's last commit wrote it, else by reading every page of the
-// file, as an Open after a crash does (for 1,000,000 waiting sessions, a
-// second of CPU in each failed commit). The list is written into the file's
+// file, as an Open after a crash does (for 1,000,000 waiting sessions,
+// 1.8-2.4 s in each failed commit, the committer held meanwhile). The list is written into the file's
 // free pages, which were written before, so it can go on a full disk, or
 // past the file size limit or the disk quota, where the commits that
 // failed needed new room; writes to a read-only file system or a failing
