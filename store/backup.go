@@ -192,18 +192,61 @@ func Verify(ctx context.Context, path string) (VerifyResult, error) {
 		return res, fmt.Errorf("verify %s: %w", path, err)
 	}
 	defer db.Close()
-	if err := verifyDB(ctx, db, !freelistOnFile(path), &res); err != nil {
+	if !freelistOnFile(path) {
+		// bbolt's check rebuilds the list by reading every page in a
+		// goroutine of its own, where a damaged page panics out of reach:
+		// the pages are read here first.
+		if err := checkPages(path); err != nil {
+			return res, fmt.Errorf("verify %s: %w", path, err)
+		}
+	}
+	if err := verifyDB(ctx, db, &res); err != nil {
 		return res, fmt.Errorf("verify %s: %w", path, err)
 	}
 	res.Duration = time.Since(start)
 	return res, nil
 }
 
-// verifyDB checks db for Verify. unlisted says the file holds no list of
-// free pages (a backup's copy), which bbolt's check then rebuilds by
-// reading every page in a goroutine of its own, where a damaged page
-// panics out of reach: the pages are read here first.
-func verifyDB(ctx context.Context, db *bbolt.DB, unlisted bool, res *VerifyResult) (err error) {
+// WriteFreelist writes bbolt's list of free pages into the store file at
+// path, which no process may have open, when the file has none, and reports
+// whether it did. A copy of a store whose commits do not write the list (one
+// with FragmentedFreePages free pages or more, see Options.SyncFreelist)
+// has none, and the first Open of it would rebuild the list by reading
+// every page; parley backup writes it into its copy before checking the
+// copy (Verify, which then checks the list). The file is read as Open reads
+// one without the list, so a damaged page is refused (ErrCorrupt) and
+// nothing is written; the list is written by a commit of its own, synced,
+// which changes nothing else.
+func WriteFreelist(path string) (bool, error) {
+	if freelistOnFile(path) {
+		return false, nil
+	}
+	var f *os.File
+	// bbolt.Open rebuilds the list and, the file being opened to write
+	// the list with its commits, writes it in a commit of its own.
+	db, err := openChecked(path, &bbolt.Options{
+		Timeout: time.Second, FreelistType: bbolt.FreelistMapType,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			var err error
+			f, err = os.OpenFile(name, flag, perm)
+			return f, err
+		},
+	}, func() *os.File { return f })
+	if err != nil {
+		return false, fmt.Errorf("write the list of free pages into %s: %w", path, err)
+	}
+	if err := db.Close(); err != nil {
+		return false, fmt.Errorf("write the list of free pages into %s: %w", path, err)
+	}
+	if !freelistOnFile(path) {
+		return false, fmt.Errorf("write the list of free pages into %s: the file still has none", path)
+	}
+	return true, nil
+}
+
+// verifyDB checks db for Verify, whose pages checkPages has read when the
+// file has no list of free pages.
+func verifyDB(ctx context.Context, db *bbolt.DB, res *VerifyResult) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -211,11 +254,6 @@ func verifyDB(ctx context.Context, db *bbolt.DB, unlisted bool, res *VerifyResul
 		}
 	}()
 	return db.View(func(tx *bbolt.Tx) error {
-		if unlisted {
-			if err := touchPages(tx); err != nil {
-				return err
-			}
-		}
 		var problems []string
 		n := 0
 		for e := range tx.Check() {

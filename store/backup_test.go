@@ -247,3 +247,48 @@ func TestVerifyRefuses(t *testing.T) {
 		}
 	}
 }
+
+// A backup of a store whose commits do not write the list of free pages
+// has none; WriteFreelist writes it, once, and the copy still checks, with
+// the same sessions.
+func TestWriteFreelist(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTest(t)
+	b.unsyncFrom = 0 // commits write no list, as in a file with many free pages
+	if err := SeedWaiting(ctx, b, 0, 500, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if err := b.DeleteSession(ctx, sampleID(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "copy.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Backup(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if freelistOnFile(path) {
+		t.Fatal("the backup's copy has a list of free pages")
+	}
+	if wrote, err := WriteFreelist(path); err != nil || !wrote {
+		t.Fatalf("WriteFreelist: %v, %v; want the list written", wrote, err)
+	}
+	if !freelistOnFile(path) {
+		t.Fatal("no list of free pages on file after WriteFreelist")
+	}
+	if wrote, err := WriteFreelist(path); err != nil || wrote {
+		t.Errorf("WriteFreelist of a file with the list: %v, %v; want nothing written", wrote, err)
+	}
+	res, err := Verify(ctx, path)
+	if err != nil {
+		t.Fatalf("Verify after WriteFreelist: %v", err)
+	}
+	if res.Records.Sessions != 400 {
+		t.Errorf("%d sessions in the copy, want 400", res.Records.Sessions)
+	}
+}

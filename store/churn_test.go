@@ -488,4 +488,67 @@ func TestOpenDamagedWithoutFreelist(t *testing.T) {
 	if _, err := Compact(ctx, path, CompactOptions{NoBackup: true, LockTimeout: 50 * time.Millisecond}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Compact: %v, want ErrCorrupt", err)
 	}
+	if _, err := WriteFreelist(path); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("WriteFreelist: %v, want ErrCorrupt", err)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, damaged) {
+		t.Errorf("the damaged file was changed (%v)", err)
+	}
+}
+
+// A file without its list of free pages whose page has an element pointing
+// out of the page (its header intact: the page still says what it is) is
+// refused as corrupt by Open and Verify, naming the page, and left as it
+// was: bbolt's rebuild of the list compares every key, in a goroutine of
+// its own, and reading such a key ended the process.
+func TestOpenWildElementWithoutFreelist(t *testing.T) {
+	full, _ := compactFixture(t, 300)
+	inUse := pagesInUse(t, full)
+	stripFreelist(t, full)
+	data, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := os.Getpagesize()
+	kinds := map[uint16]string{branchPageFlag: "branch", leafPageFlag: "leaf"}
+	tried := map[string]bool{}
+	for _, id := range inUse {
+		p := data[id*ps:]
+		kind := kinds[binary.NativeEndian.Uint16(p[8:])]
+		if kind == "" || tried[kind] || binary.NativeEndian.Uint64(p) != uint64(id) || binary.NativeEndian.Uint16(p[10:]) < 2 {
+			continue
+		}
+		tried[kind] = true
+		t.Run(kind, func(t *testing.T) {
+			damaged := bytes.Clone(data)
+			// The second element's key: a branch element's pos is its first
+			// field, a leaf element's its second.
+			at := id*ps + pageHeaderSize + pageElementSize
+			if kind == "leaf" {
+				at += 4
+			}
+			binary.NativeEndian.PutUint32(damaged[at:], 0x7FFFFF00)
+			path := filepath.Join(t.TempDir(), "parley.db")
+			if err := os.WriteFile(path, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("page %d: the key", id)
+			st, err := Open(path, Options{LockTimeout: 50 * time.Millisecond})
+			if err == nil {
+				st.Close()
+			}
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+				t.Errorf("Open: %v, want ErrCorrupt naming %q", err, want)
+			}
+			if _, err := Verify(context.Background(), path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+				t.Errorf("Verify: %v, want ErrCorrupt naming %q", err, want)
+			}
+			if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, damaged) {
+				t.Errorf("the damaged file was changed (%v)", err)
+			}
+		})
+	}
+	if len(tried) != 2 {
+		t.Fatalf("damaged %v pages, want a branch and a leaf", tried)
+	}
 }

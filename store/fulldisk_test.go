@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,4 +140,108 @@ func TestCompactFullDisk(t *testing.T) {
 			t.Errorf("Compact with %d bytes free changed the original (%v)", free, err)
 		}
 	}
+}
+
+// bigTurn is a new waiting session whose contact carries size bytes of
+// notes (twice that in hex): a commit that needs the file to grow.
+func bigTurn(id string, size int) *Turn {
+	s := session(id, flows.StatusWaiting, "tel:+1"+id)
+	notes := make([]byte, size)
+	rand.Read(notes)
+	s.Contact.Fields = map[string]string{"notes": hex.EncodeToString(notes)}
+	return &Turn{Session: s}
+}
+
+// A file whose commits do not write the list of free pages (one with many
+// of them) gets the list on file once a commit fails writing it, so that
+// the commits failing after it do not each rebuild the list by reading the
+// whole file, and a crash while writes fail leaves a file whose next start
+// reads the list instead of rebuilding it.
+func TestWriteDiskFullListsFreePages(t *testing.T) {
+	disk := smalldisk.Mount(t, 4<<20)
+	ctx := context.Background()
+	path := filepath.Join(disk.Dir, "parley.db")
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.unsyncFrom = 0 // commits write no list, as in a file with many free pages
+	if err := SeedWaiting(ctx, b, 0, 300, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	mustSave(t, b, bigTurn("1", 100<<10))
+	if freelistOnFile(path) {
+		t.Fatal("the list of free pages is on file after a commit that should not write it")
+	}
+
+	disk.FillUp()
+	for i := range 2 {
+		if err := b.SaveTurn(ctx, bigTurn(fmt.Sprintf("2%d", i), 200<<10)); !errors.Is(err, ErrDiskFull) {
+			t.Fatalf("SaveTurn on a full disk: %v, want ErrDiskFull", err)
+		}
+	}
+	// The file as a crash now would leave it.
+	crashed := filepath.Join(t.TempDir(), "parley.db")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crashed, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuilder
+	st, err := Open(crashed, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if strings.Contains(logs.String(), "rebuilt") {
+		t.Errorf("the start after a crash while writes failed rebuilt the list of free pages:\n%s", logs.String())
+	}
+	if _, err := st.LoadSession(ctx, "1"); err != nil {
+		t.Errorf("the session saved before the disk filled up, after the crash: %v", err)
+	}
+	if _, err := st.LoadSession(ctx, "20"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the session of the failed commit, after the crash: %v, want not found", err)
+	}
+
+	disk.Free()
+	mustSave(t, b, bigTurn("20", 200<<10))
+	if f := b.LastWriteFailure(); f != nil {
+		t.Errorf("LastWriteFailure after a commit succeeded again: %v", f.Err)
+	}
+}
+
+// BenchmarkWriteDiskFull is the cost of a commit that fails on a full disk,
+// on a file of PARLEY_BENCH_SESSIONS waiting sessions (default 100,000)
+// whose commits do not write the list of free pages, as one with many free
+// pages: bbolt rebuilds the list after a failed commit, from the list on
+// file when there is one, else by reading every page. The first failure is
+// not timed.
+func BenchmarkWriteDiskFull(b *testing.B) {
+	n := benchSessions(b, 100_000)
+	disk := smalldisk.Mount(b, int64(n)*1200+64<<20)
+	ctx := context.Background()
+	st, err := Open(filepath.Join(disk.Dir, "parley.db"), Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	st.unsyncFrom = 0
+	if err := SeedWaiting(ctx, st, 0, n, 0, nil); err != nil {
+		b.Fatal(err)
+	}
+	disk.FillUp()
+	turn := bigTurn("big", 1<<20)
+	if err := st.SaveTurn(ctx, turn); !errors.Is(err, ErrDiskFull) {
+		b.Fatalf("SaveTurn on a full disk: %v, want ErrDiskFull", err)
+	}
+	cpu := startCPU()
+	for b.Loop() {
+		if err := st.SaveTurn(ctx, turn); !errors.Is(err, ErrDiskFull) {
+			b.Fatalf("SaveTurn on a full disk: %v, want ErrDiskFull", err)
+		}
+	}
+	cpu.report(b, b.N)
 }

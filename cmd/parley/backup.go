@@ -105,7 +105,8 @@ func errOutInUse(out string) error {
 	return fmt.Errorf("%s is the store of a running parley serve (or compact), which would go on writing to the replaced file and lose those writes: give another name", out)
 }
 
-// runBackup downloads, syncs and checks the copy, then renames it to out.
+// runBackup downloads and syncs the copy, writes the list of free pages
+// into it when it has none, checks it, then renames it to out.
 // The copy is written to a file of its own next to out (FILE.NNN.partial,
 // made by this run, so that two runs never share one and no file this run
 // did not make is removed), which is removed on any failure.
@@ -132,14 +133,25 @@ func runBackup(ctx context.Context, endpoint, apiKey, out string) (store.VerifyR
 		}
 		return store.VerifyResult{}, err
 	}
+	if fi, err := os.Stat(partial); err != nil || fi.Size() != n {
+		os.Remove(partial)
+		if err != nil {
+			return store.VerifyResult{}, err
+		}
+		return store.VerifyResult{}, fmt.Errorf("%s holds %d bytes, %d were downloaded", partial, fi.Size(), n)
+	}
+	// A copy of a file whose commits do not write the list of free pages
+	// (one with many of them) has none: with it written, a server restored
+	// from the copy reads it instead of reading the whole file at start.
+	// It is written before the check, which then reads the list instead of
+	// rebuilding it, and checks it. A copy that is damaged is refused
+	// before anything is written to it, and one that is not a store the
+	// check refuses: its own error says what is wrong.
+	_, _ = store.WriteFreelist(partial)
 	res, err := store.Verify(ctx, partial)
 	if err != nil {
 		os.Remove(partial)
 		return res, fmt.Errorf("the copy from %s does not check: %w", endpoint, err)
-	}
-	if res.Bytes != n {
-		os.Remove(partial)
-		return res, fmt.Errorf("%s holds %d bytes, %d were downloaded", partial, res.Bytes, n)
 	}
 	if store.InUse(out) {
 		// A server started on out while the copy downloaded.

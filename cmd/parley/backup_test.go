@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/internal/smalldisk"
 	"github.com/parleyhq/parley/server"
@@ -91,6 +94,57 @@ func TestBackupCommand(t *testing.T) {
 	code, stdout, stderr = runCmd(t, "", "backup", "--url", base, "--api-key", backupTestKey, "--out", out, "--force")
 	if code != 0 || !strings.Contains(stdout, "3 sessions") {
 		t.Errorf("--force: exit %d, %q %q", code, stdout, stderr)
+	}
+}
+
+// The copy of a store whose commits do not write bbolt's list of free pages
+// (a file with many of them) carries the list, so that a server restored
+// from it starts without reading the whole file to rebuild the list.
+func TestBackupCarriesFreeList(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, server.DBFile), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	// A value of store.FragmentedFreePages pages, deleted: as many free
+	// pages, from which commits no longer write the list.
+	big := make([]byte, store.FragmentedFreePages*4096)
+	for _, del := range []bool{false, true} {
+		err := st.DB().Update(func(tx *bbolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("test-free-pages"))
+			if err != nil || del {
+				return errors.Join(err, tx.DeleteBucket([]byte("test-free-pages")))
+			}
+			return bk.Put([]byte("big"), big)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := serveForTest(t, server.Config{
+		Addr: "127.0.0.1:0", DataDir: dir, Store: st, Logger: slog.New(slog.DiscardHandler),
+		APIKeys: []server.APIKey{{Name: "ops", Key: backupTestKey}},
+	})
+	id := startConversation(t, base, "+15550001")
+	out := filepath.Join(t.TempDir(), "parley.db")
+	if code, stdout, stderr := runCmd(t, "", "backup", "--url", base, "--api-key", backupTestKey, "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	var logs strings.Builder
+	restored, err := store.Open(out, store.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	if strings.Contains(logs.String(), "rebuilt") {
+		t.Errorf("the backup's copy opened without its list of free pages:\n%s", logs.String())
+	}
+	if fs := restored.FileStats(); fs.FreeBytes < store.FragmentedFreePages*4096 {
+		t.Errorf("the copy has %d free bytes, want the %d of the deleted value", fs.FreeBytes, store.FragmentedFreePages*4096)
+	}
+	if _, err := restored.LoadSession(context.Background(), id); err != nil {
+		t.Errorf("session %s in the copy: %v", id, err)
 	}
 }
 
