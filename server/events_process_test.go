@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,15 +98,31 @@ func (c *eventCounter) missing(expected map[string][]string) []string {
 }
 
 // A thousand sessions run to completion while the server is SIGKILLed and
-// restarted: every event is delivered at least once, correctly signed, and
-// a duplicate always carries the webhook-id of the first delivery.
+// restarted, once with a store file of few free pages and once with one of
+// many, whose commits do not write bbolt's list of free pages, so that the
+// restart rebuilds it: every turn answered before the kill is stored, the
+// file the kill left is undamaged, and every event is delivered at least
+// once, correctly signed, a duplicate always carrying the webhook-id of the
+// first delivery.
 func TestEventDeliverySurvivesKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server binary")
 	}
-	const n = 1000
 	bin := buildServer(t)
+	for _, tc := range []struct {
+		name     string
+		manyFree bool
+	}{{"few free pages", false}, {"many free pages", true}} {
+		t.Run(tc.name, func(t *testing.T) { testDeliverySurvivesKill(t, bin, tc.manyFree) })
+	}
+}
+
+func testDeliverySurvivesKill(t *testing.T, bin string, manyFree bool) {
+	const n = 1000
 	dir := t.TempDir()
+	if manyFree {
+		freePages(t, dir)
+	}
 	addr := freePort(t)
 	secret := delivery.NewSecret()
 	counter := newEventCounter(t, secret)
@@ -124,9 +141,11 @@ func TestEventDeliverySurvivesKill(t *testing.T) {
 	}
 
 	// Each session: start, then answer. Halfway through, SIGKILL the server
-	// while turns and deliveries are under way.
+	// while turns and deliveries are under way. acked records the status
+	// of each session's last answered turn before the kill.
 	ids := make([]string, n)
 	done := make([]bool, n)
+	acked := make([]string, n)
 	var completed atomic.Int64
 	var kill sync.Once
 	session := func(p *proc, i int) {
@@ -139,6 +158,9 @@ func TestEventDeliverySurvivesKill(t *testing.T) {
 				return
 			}
 			ids[i] = m["id"].(string)
+			if p == first {
+				acked[i] = "waiting"
+			}
 		}
 		code, _, err := p.post("/v1/sessions/"+ids[i]+"/resume", map[string]any{"text": fmt.Sprintf("n%d", i)})
 		if err != nil {
@@ -149,6 +171,9 @@ func TestEventDeliverySurvivesKill(t *testing.T) {
 		}
 		if code == 200 {
 			done[i] = true
+			if p == first {
+				acked[i] = "completed"
+			}
 			if completed.Add(1) == n/2 {
 				kill.Do(func() { _ = first.cmd.Process.Kill() })
 			}
@@ -160,8 +185,32 @@ func TestEventDeliverySurvivesKill(t *testing.T) {
 	before := counter.total
 	counter.mu.Unlock()
 	t.Logf("SIGKILL after %d completed sessions and %d events received", completed.Load(), before)
+	checkStoreFile(t, bin, dir)
 
 	second := startServer(t, bin, addr, dir, args...)
+	if rebuilt := strings.Contains(second.stderr.String(), "rebuilt by reading the file"); rebuilt != manyFree {
+		t.Errorf("restart after SIGKILL rebuilt the list of free pages: %v, want %v (many free pages: %v)\n%s", rebuilt, manyFree, manyFree, second.stderr.String())
+	}
+	// Every turn answered before the kill is stored, with what it saved.
+	lost := 0
+	for i := range n {
+		if acked[i] == "" {
+			continue
+		}
+		code, m, err := second.get("/v1/sessions/" + ids[i])
+		ok := err == nil && code == 200 && (m["status"] == acked[i] || acked[i] == "waiting" && m["status"] == "completed")
+		if ok && m["status"] == "completed" {
+			ok = flowVar(m, "name") == fmt.Sprintf("n%d", i)
+		}
+		if !ok {
+			if lost++; lost <= 5 {
+				t.Errorf("session %d (%s), answered %s before the kill: %d %v %v", i, ids[i], acked[i], code, m, err)
+			}
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d sessions lost a turn answered before the kill", lost)
+	}
 	parallel(n, 16, func(i int) {
 		if !done[i] {
 			session(second, i)

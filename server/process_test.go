@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,11 +15,15 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/parleyhq/parley/internal/syncbuf"
+	"github.com/parleyhq/parley/store"
 )
 
 // buildServer builds the parley binary.
@@ -113,6 +118,86 @@ func (p *proc) post(path string, body any) (int, map[string]any, error) {
 		return resp.StatusCode, nil, fmt.Errorf("%s: %w", raw, err)
 	}
 	return resp.StatusCode, m, nil
+}
+
+func (p *proc) get(path string) (int, map[string]any, error) {
+	resp, err := http.Get(p.base + path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("%s: %w", raw, err)
+	}
+	return resp.StatusCode, m, nil
+}
+
+// flowVar is the value of the flow variable name in a session as GET
+// /v1/sessions/{id} shows it.
+func flowVar(session map[string]any, name string) any {
+	vars, _ := session["variables"].(map[string]any)
+	fl, _ := vars["flow"].(map[string]any)
+	v, _ := fl[name].(map[string]any)
+	return v["value"]
+}
+
+// freePages makes the store file in dir have more free pages than
+// store.FragmentedFreePages, as deleting and pruning much data leaves it,
+// so that the server's commits do not write bbolt's list of free pages
+// and a stop without closing the store leaves none on file.
+func freePages(t *testing.T, dir string) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(dir, DBFile), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := []byte("filler")
+	value := bytes.Repeat([]byte{'x'}, 3800) // one page each
+	pages := store.FragmentedFreePages * 5 / 4
+	for i := 0; i < pages; i += 2000 {
+		err := st.DB().Update(func(tx *bbolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists(filler)
+			if err != nil {
+				return err
+			}
+			bk.FillPercent = 1
+			for j := i; j < min(i+2000, pages); j++ {
+				if err := bk.Put(binary.BigEndian.AppendUint64(nil, uint64(j)), value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.DB().Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(filler) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkStoreFile runs parley compact on a copy of the store file in dir,
+// which must report no damage: no page, session, event log value or
+// contact that does not read.
+func checkStoreFile(t *testing.T, bin, dir string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := t.TempDir()
+	if err := os.WriteFile(filepath.Join(cp, DBFile), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "compact", "--data", cp, "--no-backup").CombinedOutput(); err != nil {
+		t.Errorf("parley compact of the file the server left: %v\n%s", err, out)
+	}
 }
 
 // parallel runs fn(i) for i in [0,n) on a few workers.
@@ -224,4 +309,125 @@ func TestKillAndRestart(t *testing.T) {
 	if len(msgs) < 2 || msgs[len(msgs)-2] != "store closed" || msgs[len(msgs)-1] != "parley stopped" {
 		t.Errorf("the log after SIGTERM ends with %q, want \"store closed\" then \"parley stopped\"", msgs)
 	}
+}
+
+// SIGTERM while sessions start and answer: the server finishes the turns
+// under way, closes the store and exits 0; every turn it answered is
+// stored. Its store file has many free pages, so its commits did not write
+// bbolt's list of them: the stop writes it, and the restart does not
+// rebuild it by reading the whole file.
+func TestTermUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	bin := buildServer(t)
+	dir := t.TempDir()
+	freePages(t, dir)
+	addr := freePort(t)
+
+	first := startServer(t, bin, addr, dir)
+	if code, m, err := first.post("/v1/flows", json.RawMessage(askFlow)); err != nil || code != 201 {
+		t.Fatalf("create flow: %d %v %v", code, m, err)
+	}
+	if free := metric(t, first, "parley_store_free_bytes"); free < store.FragmentedFreePages*4096 {
+		t.Fatalf("the store has %v free bytes, want %d free pages or more for commits that do not write their list", free, store.FragmentedFreePages)
+	}
+
+	// Each worker starts sessions and answers them until the server stops
+	// answering; the SIGTERM comes after 400 answers.
+	type answer struct {
+		id, status, name string
+	}
+	var (
+		mu      sync.Mutex
+		answers []answer
+		n       atomic.Int64
+		term    sync.Once
+		wg      sync.WaitGroup
+	)
+	answered := func(a answer) {
+		mu.Lock()
+		answers = append(answers, a)
+		mu.Unlock()
+		if n.Add(1) == 400 {
+			term.Do(func() { _ = first.cmd.Process.Signal(syscall.SIGTERM) })
+		}
+	}
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; ; k++ {
+				name := fmt.Sprintf("w%d-%d", w, k)
+				code, m, err := first.post("/v1/sessions", map[string]any{
+					"flow": "ask", "contact": map[string]any{"urn": fmt.Sprintf("tel:+1%03d%06d", w, k)},
+				})
+				if err != nil || code != 201 {
+					return
+				}
+				id, _ := m["id"].(string)
+				answered(answer{id: id, status: "waiting"})
+				code, m, err = first.post("/v1/sessions/"+id+"/resume", map[string]any{"text": name})
+				if err != nil || code != 200 {
+					return
+				}
+				if m["status"] != "completed" {
+					t.Errorf("resume of %s: %v", id, m)
+					return
+				}
+				answered(answer{id: id, status: "completed", name: name})
+			}
+		}()
+	}
+	wg.Wait()
+	<-first.done
+	if first.err != nil {
+		t.Errorf("after SIGTERM under load: %v\n%s", first.err, first.stderr.String())
+	}
+	if log := first.stderr.String(); !strings.Contains(log, `"msg":"store closed"`) || strings.Contains(log, "shutdown grace ended") {
+		t.Errorf("the server did not drain and close its store:\n%s", log)
+	}
+	t.Logf("SIGTERM after 400 answers, %d answered in all", len(answers))
+
+	second := startServer(t, bin, addr, dir)
+	if strings.Contains(second.stderr.String(), "rebuilt by reading the file") {
+		t.Errorf("the restart after SIGTERM rebuilt the list of free pages:\n%s", second.stderr.String())
+	}
+	lost := 0
+	for _, a := range answers {
+		code, m, err := second.get("/v1/sessions/" + a.id)
+		ok := err == nil && code == 200 && (m["status"] == a.status || a.status == "waiting" && m["status"] == "completed")
+		if ok && a.status == "completed" {
+			ok = flowVar(m, "name") == a.name
+		}
+		if !ok {
+			if lost++; lost <= 5 {
+				t.Errorf("session %s, answered %s before the SIGTERM: %d %v %v", a.id, a.status, code, m, err)
+			}
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d answered turns were not stored", lost, len(answers))
+	}
+}
+
+// metric reads one unlabelled series of the server's /metrics.
+func metric(t *testing.T, p *proc, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f
+			}
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
 }
