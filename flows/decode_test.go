@@ -1049,3 +1049,22 @@ func TestLargeFlowProblemsOnABudget(t *testing.T) {
 		t.Errorf("a large stored flow: %v, %v, want it loaded with 7 warnings", f, err)
 	}
 }
+
+// A document other than a flow (a webhooks file, a mocks file, a test
+// script) with more problems than are listed at once ends its list saying
+// there may be more, as a flow's does.
+func TestDocumentProblemsCutShort(t *testing.T) {
+	var v struct {
+		Items []struct {
+			N int `json:"n"`
+		} `json:"items"`
+	}
+	probs := flows.DecodeDocument([]byte(`{"items": [`+strings.TrimSuffix(strings.Repeat(`{"n": "1"}, `, 60), ", ")+`]}`), &v)
+	if len(probs) != 51 {
+		t.Fatalf("%d problems, want 50 and the last entry: %v", len(probs), probs)
+	}
+	last := probs[50]
+	if last.Path != "$" || last.Message != "and perhaps more: at most 50 problems are listed at once; these are the first 50" || !errors.Is(last, flows.ErrMoreProblems) {
+		t.Errorf("the last entry is %v", last)
+	}
+}

@@ -454,8 +454,12 @@ func CheckSyntax(data []byte) *FieldError {
 // problem is a FieldError at its JSON path, array indices included
 // (webhooks[1].timeout), saying in JSON's terms what was expected. A syntax
 // error is the one problem, with its line and column; otherwise every
-// problem is returned, and v holds what could be decoded. A UTF-8
-// byte-order mark at the start is skipped.
+// problem is returned, and v holds what could be decoded. At most
+// MaxProblems are listed: a list cut there ends with an entry at path "$"
+// wrapping ErrMoreProblems ("and perhaps more: ..."), and v then holds only
+// what was read before the last of them, so a caller checks nothing more of
+// it (what follows would seem missing). A UTF-8 byte-order mark at the start
+// is skipped.
 func DecodeDocument(data []byte, v any) []*FieldError {
 	data = TrimBOM(data)
 	dec := jsontext.NewDecoder(bytes.NewReader(data), decodeOptions)
@@ -468,7 +472,11 @@ func DecodeDocument(data []byte, v any) []*FieldError {
 			Message: fmt.Sprintf("text after the JSON document at line %d, column %d: the file is one JSON value", line, col)}}
 	}
 	rv := reflect.ValueOf(v).Elem()
-	return unmarshalAllAs(data, "", func() any { rv.SetZero(); return v }, "").problems
+	d := unmarshalAllAs(data, "", func() any { rv.SetZero(); return v }, "")
+	if d.capped {
+		return append(d.problems, moreProblems(fmt.Sprintf("at most %d problems are listed at once", maxProblems), len(d.problems)))
+	}
+	return d.problems
 }
 
 // Wrapper is implemented by a widget that wraps another (to change how it

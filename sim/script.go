@@ -90,7 +90,7 @@ func (r *ScriptReport) Passed() bool { return len(r.Failures) == 0 }
 func documentErrors(what string, problems []*flows.FieldError, hint string) []error {
 	errs := make([]error, len(problems))
 	for i, fe := range problems {
-		if fe.Path == "$" && hint != "" && !errors.Is(fe, flows.ErrSyntax) {
+		if fe.Path == "$" && hint != "" && !errors.Is(fe, flows.ErrSyntax) && !errors.Is(fe, flows.ErrMoreProblems) {
 			errs[i] = fmt.Errorf("%s: %w %s", what, fe, hint)
 			continue
 		}
@@ -100,7 +100,9 @@ func documentErrors(what string, problems []*flows.FieldError, hint string) []er
 }
 
 // whole reports whether a problem is about the whole document (not JSON,
-// or not the JSON value expected): nothing of it was read to check further.
+// or not the JSON value expected), or ends a list cut short ("and perhaps
+// more"): nothing of it, or not all of it, was read to check further, and
+// what was not read would seem missing.
 func whole(problems []*flows.FieldError) bool {
 	for _, fe := range problems {
 		if fe.Path == "$" {
