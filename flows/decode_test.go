@@ -1068,3 +1068,28 @@ func TestDocumentProblemsCutShort(t *testing.T) {
 		t.Errorf("the last entry is %v", last)
 	}
 }
+
+// An exit or the start that names a widget the flow does not have, by a
+// slip of the keyboard, is told which widget it likely means.
+func TestUnknownWidgetIDSuggested(t *testing.T) {
+	_, err := load(`{"id": "s", "start": "ask_ag", "widgets": [
+		{"id": "ask_age", "type": "send_message", "text": "How old are you?", "exits": {"Next": "age"}},
+		{"id": "age", "type": "wait_for_response", "exits": {"Next": "thanks"}},
+		{"id": "retry", "type": "send_message", "text": "Again?", "exits": {"Next": "agee"}},
+		{"id": "Thanks", "type": "send_message", "text": "Thanks", "exits": {"Next": "elsewhere"}}]}`)
+	want := []string{
+		`widget "age": widgets[1].exits.Next: exit "Next" points to unknown widget "thanks" (did you mean "Thanks"?)`,
+		`widget "retry": widgets[2].exits.Next: exit "Next" points to unknown widget "agee" (did you mean "age"?)`,
+		`widget "Thanks": widgets[3].exits.Next: exit "Next" points to unknown widget "elsewhere"`,
+		`start: start widget "ask_ag" does not exist (did you mean "ask_age"?)`,
+	}
+	errs := validationErrors(t, err)
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d: %v", len(errs), len(want), errs)
+	}
+	for i, w := range want {
+		if errs[i].Error() != w {
+			t.Errorf("error %d is %q, want %q", i, errs[i], w)
+		}
+	}
+}

@@ -778,6 +778,23 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			add(fe)
 		}
 	}
+	// ids are the widgets' ids in order, for the id an exit or the start
+	// that names none was likely meant to name; suggested for the first
+	// maxSuggested such names only, each looked for among every id.
+	var ids []string
+	for _, nd := range graph {
+		if nd.id != "" {
+			ids = append(ids, nd.id)
+		}
+	}
+	suggested := 0
+	nearestID := func(dest string) string {
+		if suggested == maxSuggested {
+			return ""
+		}
+		suggested++
+		return didYouMean(dest, ids)
+	}
 	for _, nd := range graph {
 		w, b := nd.w, nd.base
 		// A widget of an unknown type has no exit names to check them against.
@@ -803,13 +820,14 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				add(&FieldError{Widget: nd.id, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
 			}
 			if fe := danglingExit(f, nd.id, p, n, b.Exits[n]); fe != nil {
+				fe.Message += nearestID(b.Exits[n])
 				add(fe)
 			}
 		}
 	}
 	if f.Start != "" {
 		if _, ok := f.index[f.Start]; !ok {
-			add(&FieldError{Path: "start", Message: fmt.Sprintf("start widget %q does not exist", f.Start), Err: ErrMissingStart})
+			add(&FieldError{Path: "start", Message: fmt.Sprintf("start widget %q does not exist%s", f.Start, nearestID(f.Start)), Err: ErrMissingStart})
 		}
 	}
 	if len(errs) > 0 {
@@ -824,6 +842,11 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	f.Warnings = append(warns, unreachable(f, paths)...)
 	return f, nil
 }
+
+// maxSuggested is the most names of widgets that do not exist (an exit's
+// destination, the start) for which a flow's validation looks for the id
+// likely meant: each is compared with every widget's id.
+const maxSuggested = 50
 
 // tooLarge is why the listing of a flow whose decoding stopped for its
 // budget ends short.

@@ -124,6 +124,24 @@ func TestFlowErrors(t *testing.T) {
 	}
 }
 
+// A flow whose exit names a widget by a slip of the keyboard is refused
+// naming the widget, the exit's path and the id it likely means.
+func TestFlowDanglingExitSuggested(t *testing.T) {
+	ts := newTestServer(t, nil)
+	r := ts.do("POST", "/v1/flows", `{"id":"survey","name":"Survey","widgets":[
+		{"id":"ask_age","type":"send_message","text":"How old are you?","exits":{"Next":"age"}},
+		{"id":"age","type":"wait_for_response","exits":{"Next":"ask_agee"}}]}`)
+	e := r.errorOf(t)
+	errs, _ := e["errors"].([]any)
+	if r.Status != 422 || e["field"] != "widgets[1].exits.Next" || len(errs) != 1 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	got, _ := errs[0].(map[string]any)
+	if got["widget"] != "age" || got["message"] != `exit "Next" points to unknown widget "ask_agee" (did you mean "ask_age"?)` {
+		t.Errorf("error %v", got)
+	}
+}
+
 func TestValidateFlow(t *testing.T) {
 	ts := newTestServer(t, nil)
 	cases := []struct {
