@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1765,4 +1766,23 @@ func isUnsigned(t reflect.Type) bool {
 		return true
 	}
 	return false
+}
+
+// MissingSubflows are warnings for the subflow widgets of f that enter a
+// flow that is not among known (the ids of the flows there are: stored, or
+// beside f's file), each at the widget's flow field with the id it likely
+// means: a session fails at such a widget until that flow exists. f
+// itself is known. f is a flow that loaded, whose widgets are at their
+// index in the document.
+func MissingSubflows(f *Flow, known []string) []*FieldError {
+	var out []*FieldError
+	for i, w := range f.Widgets {
+		id := EnteredFlow(w)
+		if id == "" || id == f.ID || slices.Contains(known, id) {
+			continue
+		}
+		out = append(out, &FieldError{Widget: w.Base().ID, Path: fmt.Sprintf("widgets[%d].flow", i),
+			Message: fmt.Sprintf("subflow %q: no flow has that id, so a session fails here until one does%s", id, didYouMean(id, known))})
+	}
+	return out
 }

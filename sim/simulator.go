@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +51,19 @@ func (l *Library) AddBroken(id string, err error) {
 	if _, ok := l.byID[id]; !ok {
 		l.broken[id] = err
 	}
+}
+
+// IDs are the ids of the flows the library holds, those that did not load
+// included, in order.
+func (l *Library) IDs() []string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	ids := slices.Collect(maps.Keys(l.byID))
+	for id := range l.broken {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // Flow returns a flow by id (any revision: a library holds one of each).

@@ -384,3 +384,19 @@ func TestUsageErrorsNameTheArgument(t *testing.T) {
 		}
 	}
 }
+
+// A subflow widget that enters no flow beside the file (which simulate and
+// test would load) is warned of, naming the flow likely meant; the flow
+// is valid.
+func TestValidateMissingSubflow(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "rating.json", `{"id": "rating", "name": "Rating", "widgets": [{"id": "a", "type": "end"}]}`)
+	main := writeFile(t, dir, "main.json", `{"id": "main", "name": "Main", "widgets": [
+	  {"id": "r1", "type": "subflow", "flow": "rating", "exits": {"Complete": "r2"}},
+	  {"id": "r2", "type": "subflow", "flow": "ratng"}]}`)
+	code, stdout, stderr := parley(t, "", "validate", main)
+	want := main + `: warning: widget "r2": widgets[1].flow: subflow "ratng": no flow has that id, so a session fails here until one does (did you mean "rating"?)` + "\n"
+	if code != 0 || stderr != want || !strings.Contains(stdout, "main.json: ok (Main, 2 widgets)") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and %q", code, stdout, stderr, want)
+	}
+}
