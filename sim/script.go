@@ -145,7 +145,11 @@ func ParseScript(data []byte) (*Script, error) {
 		for i, st := range finalStatuses {
 			names[i] = string(st)
 		}
-		errs = append(errs, fmt.Errorf("script: final_status: %q is not a status a conversation ends in (%s)", s.FinalStatus, strings.Join(names, ", ")))
+		hint := ""
+		if n := flows.Nearest(string(s.FinalStatus), names); n != "" {
+			hint = fmt.Sprintf(": did you mean %q?", n)
+		}
+		errs = append(errs, fmt.Errorf("script: final_status: %q is not a status a conversation ends in (%s)%s", s.FinalStatus, strings.Join(names, ", "), hint))
 	}
 	for i, e := range s.Errors {
 		if strings.TrimSpace(e) == "" {

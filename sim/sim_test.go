@@ -215,6 +215,12 @@ func TestEveryFileProblem(t *testing.T) {
 		}, []string{
 			`script: final_status: "bogus" is not a status a conversation ends in (waiting, completed, expired, failed, interrupted)`,
 		}},
+		{"script final status misspelt", func() error {
+			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "final_status": "complete"}`))
+			return err
+		}, []string{
+			`script: final_status: "complete" is not a status a conversation ends in (waiting, completed, expired, failed, interrupted): did you mean "completed"?`,
+		}},
 		{"script final status of the wrong kind", func() error {
 			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "final_status": 1}`))
 			return err
