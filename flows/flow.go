@@ -1786,3 +1786,22 @@ func MissingSubflows(f *Flow, known []string) []*FieldError {
 	}
 	return out
 }
+
+// EachNamed prefixes every problem of err (one, or several joined with
+// errors.Join, at any depth) with where ("webhooks file w.json"), so that
+// each line of a listing names it, not only the first.
+func EachNamed(where string, err error) error {
+	var errs []error
+	var each func(error)
+	each = func(err error) {
+		if multi, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range multi.Unwrap() {
+				each(e)
+			}
+			return
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", where, err))
+	}
+	each(err)
+	return errors.Join(errs...)
+}

@@ -187,19 +187,6 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 	return RunScriptWith(ctx, reg, path, ScriptOptions{Engine: opts})
 }
 
-// eachNames prefixes every problem of err (one, or several joined) with
-// where, so that each line of the report names the file.
-func eachNames(where string, err error) error {
-	if multi, ok := err.(interface{ Unwrap() []error }); ok {
-		var errs []error
-		for _, e := range multi.Unwrap() {
-			errs = append(errs, fmt.Errorf("%s: %w", where, e))
-		}
-		return errors.Join(errs...)
-	}
-	return fmt.Errorf("%s: %w", where, err)
-}
-
 // LoadWebhooks reads a file of configured webhooks as parley serve
 // --webhooks does (callout.ParseConfigs), each problem on a line of its own
 // naming the file: "webhooks file w.json: webhooks[0] \"crm\": url: required".
@@ -226,7 +213,7 @@ func loadWebhooks(written, path string) (map[string]*flows.WebhookConfig, error)
 	}
 	cfgs, err := callout.ParseConfigs(data)
 	if err != nil {
-		return nil, eachNames(name, err)
+		return nil, flows.EachNamed(name, err)
 	}
 	return cfgs, nil
 }
@@ -240,7 +227,7 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 	s, err := ParseScript(data)
 	if err != nil {
 		// Each problem names the file.
-		return nil, eachNames(path, err)
+		return nil, flows.EachNamed(path, err)
 	}
 	mocks := NewMocks(s.Mocks)
 	if s.Webhooks != "" {
@@ -248,7 +235,7 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 		file := filepath.Join(filepath.Dir(path), s.Webhooks)
 		cfgs, err := loadWebhooks(s.Webhooks, file)
 		if err != nil {
-			return nil, eachNames(path, err)
+			return nil, flows.EachNamed(path, err)
 		}
 		mocks.Configs = cfgs
 	}
