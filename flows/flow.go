@@ -694,7 +694,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			}
 			if _, dup := f.index[head.ID]; dup {
 				indexed = false
-				add(&FieldError{Widget: head.ID, Path: path + ".id", Message: "duplicate widget id", Err: ErrDuplicateID})
+				add(&FieldError{Widget: head.ID, Path: path + ".id", Message: fmt.Sprintf("duplicate widget id: %s has it too", paths[head.ID]), Err: ErrDuplicateID})
 			}
 		}
 		if !known {
