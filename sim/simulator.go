@@ -200,7 +200,7 @@ func (s *Simulator) Start(ctx context.Context, now time.Time) ([]flows.Event, er
 		if cli == "" {
 			cli = strings.TrimPrefix(s.opts.Contact.URN, "tel:")
 		}
-		p.Call = &flows.Call{ID: "sim-call", CLI: cli, To: s.opts.To, State: "in-progress", Start: now.UTC()}
+		p.Call = &flows.Call{ID: "sim-call", CLI: cli, To: s.opts.To, State: "in-progress", Start: flows.CallStart(now)}
 	}
 	sess, evs, err := s.e.Start(ctx, s.flow, p)
 	s.sess = sess
