@@ -31,7 +31,8 @@ func LoadConfigs(path string) (map[string]*flows.WebhookConfig, error) {
 	}
 	cfgs, err := ParseConfigs(data)
 	if err != nil {
-		return nil, fmt.Errorf("webhooks file %s: %w", path, err)
+		// Each problem names the file.
+		return nil, flows.EachNamed("webhooks file "+path, err)
 	}
 	return cfgs, nil
 }

@@ -2,6 +2,7 @@ package callout
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -260,5 +261,25 @@ func TestNormalizeAuth(t *testing.T) {
 				t.Errorf("NormalizeAuth changed the auth given: %+v, was %+v", tt.in, before)
 			}
 		})
+	}
+}
+
+// A webhooks file with more problems than are listed at once ends the list
+// saying there may be more.
+func TestConfigProblemsCutShort(t *testing.T) {
+	var entries []string
+	for i := range 60 {
+		entries = append(entries, fmt.Sprintf(`{"name":"w%d","url":"https://e.com","timeout":"5"}`, i))
+	}
+	for _, file := range []string{`{"webhooks":[` + strings.Join(entries, ",") + `]}`, `[` + strings.Join(entries, ",") + `]`} {
+		_, err := ParseConfigs([]byte(file))
+		if err == nil {
+			t.Fatal("accepted")
+		}
+		lines := strings.Split(err.Error(), "\n")
+		want := `$: and perhaps more: at most 50 problems are listed at once; these are the first 50`
+		if len(lines) != 51 || lines[49] != `webhooks[49].timeout: expected a number, got JSON string` || lines[50] != want {
+			t.Errorf("%d lines, the last two %q; want 50 problems and %q", len(lines), lines[len(lines)-2:], want)
+		}
 	}
 }

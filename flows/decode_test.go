@@ -132,7 +132,7 @@ func TestValidationErrors(t *testing.T) {
 		{"rule category named like the No Input exit", `{"id": "f", "kind": "voice", "widgets": [{"id": "g", "type": "gather_digits", "rules": [{"type": "has_text", "category": "No Input"}]}]}`,
 			`widget "g": widgets[0].rules[0].category: category "No Input" is the name of one of this widget's own exits ("No Input", "No Match")`, nil},
 		{"duplicate ids", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "end"}, {"id": "a", "type": "end"}]}`,
-			`widget "a": widgets[1].id: duplicate widget id`, flows.ErrDuplicateID},
+			`widget "a": widgets[1].id: duplicate widget id: widgets[0] has it too`, flows.ErrDuplicateID},
 		{"missing start", `{"id": "f", "name": "f", "start": "begin", "widgets": [{"id": "a", "type": "end"}]}`,
 			`start: start widget "begin" does not exist`, flows.ErrMissingStart},
 		{"no widgets", `{"id": "f", "name": "f", "widgets": []}`,
@@ -437,9 +437,9 @@ func TestEveryProblem(t *testing.T) {
 		  {"id": "a", "type": "end"},
 		  {"id": "a", "type": "nope", "exits": {"Next": "zz"}},
 		  {"id": "a", "type": "send_message", "text": "hi", "exits": {"Next": "yy"}}]}`, []string{
-			`widget "a": widgets[1].id: duplicate widget id`,
+			`widget "a": widgets[1].id: duplicate widget id: widgets[0] has it too`,
 			`widget "a": widgets[1].type: unknown widget type "nope"`,
-			`widget "a": widgets[2].id: duplicate widget id`,
+			`widget "a": widgets[2].id: duplicate widget id: widgets[0] has it too`,
 			`widget "a": widgets[1].exits.Next: exit "Next" points to unknown widget "zz"`,
 			`widget "a": widgets[2].exits.Next: exit "Next" points to unknown widget "yy"`,
 		}},
@@ -1047,5 +1047,49 @@ func TestLargeFlowProblemsOnABudget(t *testing.T) {
 	f, err := engine.New(widgets.Registered()).LoadStored([]byte(big))
 	if err != nil || f.Widget("hi") == nil || len(f.Warnings) != 7 {
 		t.Errorf("a large stored flow: %v, %v, want it loaded with 7 warnings", f, err)
+	}
+}
+
+// A document other than a flow (a webhooks file, a mocks file, a test
+// script) with more problems than are listed at once ends its list saying
+// there may be more, as a flow's does.
+func TestDocumentProblemsCutShort(t *testing.T) {
+	var v struct {
+		Items []struct {
+			N int `json:"n"`
+		} `json:"items"`
+	}
+	probs := flows.DecodeDocument([]byte(`{"items": [`+strings.TrimSuffix(strings.Repeat(`{"n": "1"}, `, 60), ", ")+`]}`), &v)
+	if len(probs) != 51 {
+		t.Fatalf("%d problems, want 50 and the last entry: %v", len(probs), probs)
+	}
+	last := probs[50]
+	if last.Path != "$" || last.Message != "and perhaps more: at most 50 problems are listed at once; these are the first 50" || !errors.Is(last, flows.ErrMoreProblems) {
+		t.Errorf("the last entry is %v", last)
+	}
+}
+
+// An exit or the start that names a widget the flow does not have, by a
+// slip of the keyboard, is told which widget it likely means.
+func TestUnknownWidgetIDSuggested(t *testing.T) {
+	_, err := load(`{"id": "s", "start": "ask_ag", "widgets": [
+		{"id": "ask_age", "type": "send_message", "text": "How old are you?", "exits": {"Next": "age"}},
+		{"id": "age", "type": "wait_for_response", "exits": {"Next": "thanks"}},
+		{"id": "retry", "type": "send_message", "text": "Again?", "exits": {"Next": "agee"}},
+		{"id": "Thanks", "type": "send_message", "text": "Thanks", "exits": {"Next": "elsewhere"}}]}`)
+	want := []string{
+		`widget "age": widgets[1].exits.Next: exit "Next" points to unknown widget "thanks" (did you mean "Thanks"?)`,
+		`widget "retry": widgets[2].exits.Next: exit "Next" points to unknown widget "agee" (did you mean "age"?)`,
+		`widget "Thanks": widgets[3].exits.Next: exit "Next" points to unknown widget "elsewhere"`,
+		`start: start widget "ask_ag" does not exist (did you mean "ask_age"?)`,
+	}
+	errs := validationErrors(t, err)
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d: %v", len(errs), len(want), errs)
+	}
+	for i, w := range want {
+		if errs[i].Error() != w {
+			t.Errorf("error %d is %q, want %q", i, errs[i], w)
+		}
 	}
 }

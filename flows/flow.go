@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -454,8 +455,12 @@ func CheckSyntax(data []byte) *FieldError {
 // problem is a FieldError at its JSON path, array indices included
 // (webhooks[1].timeout), saying in JSON's terms what was expected. A syntax
 // error is the one problem, with its line and column; otherwise every
-// problem is returned, and v holds what could be decoded. A UTF-8
-// byte-order mark at the start is skipped.
+// problem is returned, and v holds what could be decoded. At most
+// MaxProblems are listed: a list cut there ends with an entry at path "$"
+// wrapping ErrMoreProblems ("and perhaps more: ..."), and v then holds only
+// what was read before the last of them, so a caller checks nothing more of
+// it (what follows would seem missing). A UTF-8 byte-order mark at the start
+// is skipped.
 func DecodeDocument(data []byte, v any) []*FieldError {
 	data = TrimBOM(data)
 	dec := jsontext.NewDecoder(bytes.NewReader(data), decodeOptions)
@@ -468,7 +473,11 @@ func DecodeDocument(data []byte, v any) []*FieldError {
 			Message: fmt.Sprintf("text after the JSON document at line %d, column %d: the file is one JSON value", line, col)}}
 	}
 	rv := reflect.ValueOf(v).Elem()
-	return unmarshalAllAs(data, "", func() any { rv.SetZero(); return v }, "").problems
+	d := unmarshalAllAs(data, "", func() any { rv.SetZero(); return v }, "")
+	if d.capped {
+		return append(d.problems, moreProblems(fmt.Sprintf("at most %d problems are listed at once", maxProblems), len(d.problems)))
+	}
+	return d.problems
 }
 
 // Wrapper is implemented by a widget that wraps another (to change how it
@@ -685,7 +694,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			}
 			if _, dup := f.index[head.ID]; dup {
 				indexed = false
-				add(&FieldError{Widget: head.ID, Path: path + ".id", Message: "duplicate widget id", Err: ErrDuplicateID})
+				add(&FieldError{Widget: head.ID, Path: path + ".id", Message: fmt.Sprintf("duplicate widget id: %s has it too", paths[head.ID]), Err: ErrDuplicateID})
 			}
 		}
 		if !known {
@@ -770,6 +779,23 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			add(fe)
 		}
 	}
+	// ids are the widgets' ids in order, for the id an exit or the start
+	// that names none was likely meant to name; suggested for the first
+	// maxSuggested such names only, each looked for among every id.
+	var ids []string
+	for _, nd := range graph {
+		if nd.id != "" {
+			ids = append(ids, nd.id)
+		}
+	}
+	suggested := 0
+	nearestID := func(dest string) string {
+		if suggested == maxSuggested {
+			return ""
+		}
+		suggested++
+		return didYouMean(dest, ids)
+	}
 	for _, nd := range graph {
 		w, b := nd.w, nd.base
 		// A widget of an unknown type has no exit names to check them against.
@@ -795,13 +821,14 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				add(&FieldError{Widget: nd.id, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
 			}
 			if fe := danglingExit(f, nd.id, p, n, b.Exits[n]); fe != nil {
+				fe.Message += nearestID(b.Exits[n])
 				add(fe)
 			}
 		}
 	}
 	if f.Start != "" {
 		if _, ok := f.index[f.Start]; !ok {
-			add(&FieldError{Path: "start", Message: fmt.Sprintf("start widget %q does not exist", f.Start), Err: ErrMissingStart})
+			add(&FieldError{Path: "start", Message: fmt.Sprintf("start widget %q does not exist%s", f.Start, nearestID(f.Start)), Err: ErrMissingStart})
 		}
 	}
 	if len(errs) > 0 {
@@ -816,6 +843,11 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	f.Warnings = append(warns, unreachable(f, paths)...)
 	return f, nil
 }
+
+// maxSuggested is the most names of widgets that do not exist (an exit's
+// destination, the start) for which a flow's validation looks for the id
+// likely meant: each is compared with every widget's id.
+const maxSuggested = 50
 
 // tooLarge is why the listing of a flow whose decoding stopped for its
 // budget ends short.
@@ -1734,4 +1766,42 @@ func isUnsigned(t reflect.Type) bool {
 		return true
 	}
 	return false
+}
+
+// MissingSubflows are warnings for the subflow widgets of f that enter a
+// flow that is not among known (the ids of the flows there are: stored, or
+// beside f's file), each at the widget's flow field with the id it likely
+// means: a session fails at such a widget until that flow exists. f
+// itself is known. f is a flow that loaded, whose widgets are at their
+// index in the document.
+func MissingSubflows(f *Flow, known []string) []*FieldError {
+	var out []*FieldError
+	for i, w := range f.Widgets {
+		id := EnteredFlow(w)
+		if id == "" || id == f.ID || slices.Contains(known, id) {
+			continue
+		}
+		out = append(out, &FieldError{Widget: w.Base().ID, Path: fmt.Sprintf("widgets[%d].flow", i),
+			Message: fmt.Sprintf("subflow %q: no flow has that id, so a session fails here until one does%s", id, didYouMean(id, known))})
+	}
+	return out
+}
+
+// EachNamed prefixes every problem of err (one, or several joined with
+// errors.Join, at any depth) with where ("webhooks file w.json"), so that
+// each line of a listing names it, not only the first.
+func EachNamed(where string, err error) error {
+	var errs []error
+	var each func(error)
+	each = func(err error) {
+		if multi, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range multi.Unwrap() {
+				each(e)
+			}
+			return
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", where, err))
+	}
+	each(err)
+	return errors.Join(errs...)
 }

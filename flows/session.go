@@ -152,6 +152,12 @@ type Channel struct {
 	Address string `json:"address,omitempty"`
 }
 
+// CallStart is the start of a call's session as a Call keeps it: t in UTC,
+// to the second, as the flow sees it ($call.start renders to the second),
+// so that the session the API shows and the simulator's variables say what
+// the flow sees.
+func CallStart(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
 // Call is the phone call of an IVR session ($call.*).
 type Call struct {
 	ID     string    `json:"id,omitempty"`

@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/delivery"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/store"
 )
 
@@ -100,7 +101,8 @@ type setting struct {
 // variable's.
 func (s setting) read(c *Config, source string, vals []string) []error {
 	var errs []error
-	fail := func(err error) { errs = append(errs, fmt.Errorf("%s: %w", source, err)) }
+	// Each problem of a file it names (--webhooks) names the source too.
+	fail := func(err error) { errs = append(errs, flows.EachNamed(source, err)) }
 	if !s.list {
 		if err := s.set(c, vals[len(vals)-1]); err != nil {
 			fail(err)
@@ -483,7 +485,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "parley serve:", err)
+		// One problem a line, each naming the command.
+		fmt.Fprintln(stderr, flows.EachNamed("parley serve", err))
 		return 2
 	}
 	cfg.LogOutput = stderr

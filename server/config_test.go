@@ -573,3 +573,21 @@ func TestSettingsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// A webhooks file with several problems is refused with each problem on a
+// line of its own naming the flag and the file, not only the first.
+func TestServeFlagsWebhooksFileEveryLineNamed(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"webhooks":[{"name":"a"},{"name":"b","url":"ftp://x"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	if code := Main(context.Background(), []string{"--webhooks", bad}, io.Discard, &stderr); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	want := `parley serve: --webhooks: webhooks file ` + bad + `: webhooks[0] "a": url: required` + "\n" +
+		`parley serve: --webhooks: webhooks file ` + bad + `: webhooks[1] "b": url: "ftp://x" must start with http:// or https://` + "\n"
+	if stderr.String() != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", stderr.String(), want)
+	}
+}

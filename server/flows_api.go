@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,8 +62,12 @@ func (s *Server) validateFlow(c *fiber.Ctx) error {
 	var ve *flows.ValidationError
 	switch {
 	case err == nil:
-		if f.Warnings != nil {
-			out["warnings"] = f.Warnings
+		warns, err := s.withSubflowWarnings(c.UserContext(), f, nil)
+		if err != nil {
+			return err
+		}
+		if warns != nil {
+			out["warnings"] = warns
 		}
 	case errors.As(err, &ve):
 		out["errors"] = ve.Errors
@@ -163,6 +168,7 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte, replace, export
 	type prepared struct {
 		nf       store.NewFlow
 		warnings []*flows.FieldError
+		flow     *flows.Flow
 	}
 	var todo []prepared
 	given := map[string]bool{}
@@ -198,7 +204,19 @@ func (s *Server) createFlows(ctx context.Context, docs [][]byte, replace, export
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
-		todo = append(todo, prepared{nf: store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc}, warnings: f.Warnings})
+		todo = append(todo, prepared{nf: store.NewFlow{ID: id, Name: nameOf(f), Kind: f.Kind, Definition: doc}, warnings: f.Warnings, flow: f})
+	}
+	// A subflow stored with the flow, in the same import, is there.
+	batch := make([]string, len(todo))
+	for i, p := range todo {
+		batch[i] = p.nf.ID
+	}
+	for i, p := range todo {
+		warns, err := s.withSubflowWarnings(ctx, p.flow, batch)
+		if err != nil {
+			return nil, err
+		}
+		todo[i].warnings = warns
 	}
 	nfs := make([]store.NewFlow, len(todo))
 	for i, p := range todo {
@@ -442,7 +460,38 @@ func (s *Server) updateFlow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(savedFlow{ID: rev.ID, Revision: rev.Revision, Name: rev.Name, Warnings: f.Warnings})
+	warns, err := s.withSubflowWarnings(c.UserContext(), f, nil)
+	if err != nil {
+		return err
+	}
+	return c.JSON(savedFlow{ID: rev.ID, Revision: rev.Revision, Name: rev.Name, Warnings: warns})
+}
+
+// withSubflowWarnings is f's warnings and one for each of its subflow
+// widgets that enters a flow neither stored nor among also (flows stored
+// with it), naming the stored flow likely meant: a flow may be stored before
+// its subflow, but a typo in a subflow's id would otherwise show only when a
+// session fails there.
+func (s *Server) withSubflowWarnings(ctx context.Context, f *flows.Flow, also []string) ([]*flows.FieldError, error) {
+	hasSubflow := false
+	for _, w := range f.Widgets {
+		if flows.EnteredFlow(w) != "" {
+			hasSubflow = true
+			break
+		}
+	}
+	if !hasSubflow {
+		return f.Warnings, nil
+	}
+	infos, err := s.store.ListFlows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := slices.Clone(also)
+	for _, fi := range infos {
+		known = append(known, fi.ID)
+	}
+	return append(slices.Clone(f.Warnings), flows.MissingSubflows(f, known)...), nil
 }
 
 func (s *Server) deleteFlow(c *fiber.Ctx) error {

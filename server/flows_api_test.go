@@ -124,6 +124,24 @@ func TestFlowErrors(t *testing.T) {
 	}
 }
 
+// A flow whose exit names a widget by a slip of the keyboard is refused
+// naming the widget, the exit's path and the id it likely means.
+func TestFlowDanglingExitSuggested(t *testing.T) {
+	ts := newTestServer(t, nil)
+	r := ts.do("POST", "/v1/flows", `{"id":"survey","name":"Survey","widgets":[
+		{"id":"ask_age","type":"send_message","text":"How old are you?","exits":{"Next":"age"}},
+		{"id":"age","type":"wait_for_response","exits":{"Next":"ask_agee"}}]}`)
+	e := r.errorOf(t)
+	errs, _ := e["errors"].([]any)
+	if r.Status != 422 || e["field"] != "widgets[1].exits.Next" || len(errs) != 1 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	got, _ := errs[0].(map[string]any)
+	if got["widget"] != "age" || got["message"] != `exit "Next" points to unknown widget "ask_agee" (did you mean "ask_age"?)` {
+		t.Errorf("error %v", got)
+	}
+}
+
 func TestValidateFlow(t *testing.T) {
 	ts := newTestServer(t, nil)
 	cases := []struct {
@@ -253,5 +271,40 @@ func TestFlowIDChecked(t *testing.T) {
 				t.Errorf("%s %s with id %q: errors %v, want the id's with the text's", req.method, req.path, id, e["errors"])
 			}
 		}
+	}
+}
+
+// A flow whose subflow widget names a flow that is not stored (a typo in
+// its id) is stored with a warning at the widget's flow, naming the flow
+// likely meant; validate says the same. A subflow stored in the same
+// import, or stored since, is no warning.
+func TestFlowMissingSubflowWarned(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "POST", "/v1/flows", `{"id":"rating","name":"Rating","widgets":[{"id":"a","type":"send_message","text":"Rate us"}]}`)
+	main := `{"id":"main","name":"Main","widgets":[
+		{"id":"r1","type":"subflow","flow":"rating","exits":{"Complete":"r2"}},
+		{"id":"r2","type":"subflow","flow":"ratng"}]}`
+	want := `subflow "ratng": no flow has that id, so a session fails here until one does (did you mean "rating"?)`
+	check := func(what string, body map[string]any) {
+		t.Helper()
+		list, _ := body["warnings"].([]any)
+		if len(list) != 1 {
+			t.Fatalf("%s: %v", what, body)
+		}
+		w, _ := list[0].(map[string]any)
+		if w["widget"] != "r2" || w["path"] != "widgets[1].flow" || w["message"] != want {
+			t.Errorf("%s: warning %v, want %q at widgets[1].flow", what, w, want)
+		}
+	}
+	v := ts.must(200, "POST", "/v1/flows/validate", main)
+	check("validate", v)
+	if v["valid"] != true {
+		t.Errorf("validate: %v", v)
+	}
+	check("POST", ts.must(201, "POST", "/v1/flows", main))
+	check("PUT", ts.must(200, "PUT", "/v1/flows/main", main))
+	ts.must(201, "POST", "/v1/flows", `{"id":"ratng","name":"Other","widgets":[{"id":"a","type":"end"}]}`)
+	if r := ts.must(200, "PUT", "/v1/flows/main", main); r["warnings"] != nil {
+		t.Errorf("PUT once the subflow is stored: %v", r)
 	}
 }

@@ -1319,7 +1319,7 @@ func checkCallKeys(from, urn, callID string) error {
 func (s *Service) startCallLocked(ctx context.Context, ch *Channel, flowID, field, urn, id string, c IncomingCall, requestID string, twiml bool, legacy []olderKey) (*TurnReply, error) {
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch, SessionID: id,
-		Call:      &flows.Call{ID: c.CallID, CLI: callerCLI(c.From, urn), To: c.To, State: c.State, Start: s.now()},
+		Call:      &flows.Call{ID: c.CallID, CLI: callerCLI(c.From, urn), To: c.To, State: c.State, Start: flows.CallStart(s.now())},
 		Variables: map[string]string{}, LaunchID: c.CallID, MessageID: requestID, twiml: twiml,
 	}, legacy)
 }

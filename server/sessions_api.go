@@ -114,7 +114,7 @@ func (s *Server) startSession(c *fiber.Ctx) error {
 		if flows.CallEnded(b.Call.State) {
 			return badRequest("call.state", "call state %q: the call has ended, and a call that has ended starts no session", b.Call.State)
 		}
-		req.Call = &flows.Call{ID: b.Call.ID, CLI: callerCLI(b.Call.From, req.Channel.callerURN(b.Call.From, "")), To: b.Call.To, State: b.Call.State, Start: s.cfg.Now()}
+		req.Call = &flows.Call{ID: b.Call.ID, CLI: callerCLI(b.Call.From, req.Channel.callerURN(b.Call.From, "")), To: b.Call.To, State: b.Call.State, Start: flows.CallStart(s.cfg.Now())}
 		if req.Contact.URN == "" {
 			// A call's session is the caller's: the calls endpoint and
 			// Twilio's From require one too.

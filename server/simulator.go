@@ -314,7 +314,7 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		req.Contact.URN = sim.DefaultURN
 	}
 	if b.Call != nil || flow.IsVoice() {
-		call := &flows.Call{ID: "sim-" + req.SessionID, State: "in-progress", Start: s.cfg.Now()}
+		call := &flows.Call{ID: "sim-" + req.SessionID, State: "in-progress", Start: flows.CallStart(s.cfg.Now())}
 		if b.Call != nil {
 			call.CLI, call.To = callerCLI(b.Call.From, senderURN("", b.Call.From)), b.Call.To
 			if b.Call.ID != "" {

@@ -448,7 +448,12 @@ func withProblems(e *APIError, problems []*flows.FieldError) *APIError {
 	for i, fe := range problems {
 		msgs[i] = fe.Error()
 	}
-	e.Message = fmt.Sprintf("%d problems: %s", len(problems), strings.Join(msgs, "; "))
+	count := fmt.Sprintf("%d problems", len(problems))
+	if n := len(problems); errors.Is(problems[n-1], flows.ErrMoreProblems) {
+		// The list was cut: the last entry says so, and is no problem.
+		count = fmt.Sprintf("at least %d problems", n-1)
+	}
+	e.Message = fmt.Sprintf("%s: %s", count, strings.Join(msgs, "; "))
 	e.Details = problems
 	return e
 }

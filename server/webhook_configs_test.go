@@ -764,3 +764,26 @@ func wantRedactedErrors(t *testing.T, ts *testServer, method, path string, cases
 		}
 	}
 }
+
+// A configuration with more problems than are listed at once: the list
+// ends saying there may be more, and the message counts "at least".
+func TestWebhookConfigProblemsCutShort(t *testing.T) {
+	ts := newTestServer(t, nil)
+	var headers []string
+	for i := range 60 {
+		headers = append(headers, fmt.Sprintf(`"X-H%02d": 1`, i))
+	}
+	r := ts.do("PUT", "/v1/webhook-configs/x", `{"url":"http://x/","headers":{`+strings.Join(headers, ",")+`}}`)
+	e := r.errorOf(t)
+	list, _ := e["errors"].([]any)
+	if r.Status != 400 || len(list) != 51 {
+		t.Fatalf("%d, %d errors: %s", r.Status, len(list), r.Body)
+	}
+	last, _ := list[50].(map[string]any)
+	if last["path"] != "$" || last["message"] != "and perhaps more: at most 50 problems are listed at once; these are the first 50" {
+		t.Errorf("the last entry is %v", last)
+	}
+	if msg, _ := e["message"].(string); !strings.HasPrefix(msg, "at least 50 problems: headers.X-H00: expected a string, got JSON number") {
+		t.Errorf("message %q", msg)
+	}
+}

@@ -123,7 +123,8 @@ func LoadMocks(path string) (*Mocks, error) {
 	}
 	m, err := ParseMocks(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		// Each problem names the file.
+		return nil, flows.EachNamed(path, err)
 	}
 	return m, nil
 }

@@ -90,7 +90,7 @@ func (r *ScriptReport) Passed() bool { return len(r.Failures) == 0 }
 func documentErrors(what string, problems []*flows.FieldError, hint string) []error {
 	errs := make([]error, len(problems))
 	for i, fe := range problems {
-		if fe.Path == "$" && hint != "" && !errors.Is(fe, flows.ErrSyntax) {
+		if fe.Path == "$" && hint != "" && !errors.Is(fe, flows.ErrSyntax) && !errors.Is(fe, flows.ErrMoreProblems) {
 			errs[i] = fmt.Errorf("%s: %w %s", what, fe, hint)
 			continue
 		}
@@ -100,7 +100,9 @@ func documentErrors(what string, problems []*flows.FieldError, hint string) []er
 }
 
 // whole reports whether a problem is about the whole document (not JSON,
-// or not the JSON value expected): nothing of it was read to check further.
+// or not the JSON value expected), or ends a list cut short ("and perhaps
+// more"): nothing of it, or not all of it, was read to check further, and
+// what was not read would seem missing.
 func whole(problems []*flows.FieldError) bool {
 	for _, fe := range problems {
 		if fe.Path == "$" {
@@ -143,7 +145,11 @@ func ParseScript(data []byte) (*Script, error) {
 		for i, st := range finalStatuses {
 			names[i] = string(st)
 		}
-		errs = append(errs, fmt.Errorf("script: final_status: %q is not a status a conversation ends in (%s)", s.FinalStatus, strings.Join(names, ", ")))
+		hint := ""
+		if n := flows.Nearest(string(s.FinalStatus), names); n != "" {
+			hint = fmt.Sprintf(": did you mean %q?", n)
+		}
+		errs = append(errs, fmt.Errorf("script: final_status: %q is not a status a conversation ends in (%s)%s", s.FinalStatus, strings.Join(names, ", "), hint))
 	}
 	for i, e := range s.Errors {
 		if strings.TrimSpace(e) == "" {
@@ -181,19 +187,6 @@ func RunScript(ctx context.Context, reg *flows.Registry, path string, opts ...en
 	return RunScriptWith(ctx, reg, path, ScriptOptions{Engine: opts})
 }
 
-// eachNames prefixes every problem of err (one, or several joined) with
-// where, so that each line of the report names the file.
-func eachNames(where string, err error) error {
-	if multi, ok := err.(interface{ Unwrap() []error }); ok {
-		var errs []error
-		for _, e := range multi.Unwrap() {
-			errs = append(errs, fmt.Errorf("%s: %w", where, e))
-		}
-		return errors.Join(errs...)
-	}
-	return fmt.Errorf("%s: %w", where, err)
-}
-
 // LoadWebhooks reads a file of configured webhooks as parley serve
 // --webhooks does (callout.ParseConfigs), each problem on a line of its own
 // naming the file: "webhooks file w.json: webhooks[0] \"crm\": url: required".
@@ -220,7 +213,7 @@ func loadWebhooks(written, path string) (map[string]*flows.WebhookConfig, error)
 	}
 	cfgs, err := callout.ParseConfigs(data)
 	if err != nil {
-		return nil, eachNames(name, err)
+		return nil, flows.EachNamed(name, err)
 	}
 	return cfgs, nil
 }
@@ -234,7 +227,7 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 	s, err := ParseScript(data)
 	if err != nil {
 		// Each problem names the file.
-		return nil, eachNames(path, err)
+		return nil, flows.EachNamed(path, err)
 	}
 	mocks := NewMocks(s.Mocks)
 	if s.Webhooks != "" {
@@ -242,7 +235,7 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 		file := filepath.Join(filepath.Dir(path), s.Webhooks)
 		cfgs, err := loadWebhooks(s.Webhooks, file)
 		if err != nil {
-			return nil, eachNames(path, err)
+			return nil, flows.EachNamed(path, err)
 		}
 		mocks.Configs = cfgs
 	}

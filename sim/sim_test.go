@@ -215,6 +215,12 @@ func TestEveryFileProblem(t *testing.T) {
 		}, []string{
 			`script: final_status: "bogus" is not a status a conversation ends in (waiting, completed, expired, failed, interrupted)`,
 		}},
+		{"script final status misspelt", func() error {
+			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "final_status": "complete"}`))
+			return err
+		}, []string{
+			`script: final_status: "complete" is not a status a conversation ends in (waiting, completed, expired, failed, interrupted): did you mean "completed"?`,
+		}},
 		{"script final status of the wrong kind", func() error {
 			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "final_status": 1}`))
 			return err
@@ -258,5 +264,41 @@ func TestUnmockedCall(t *testing.T) {
 	}
 	if res.Request == nil || !strings.Contains(res.Error, res.Request.URL) {
 		t.Errorf("the message %q does not show the URL of the trace %+v", res.Error, res.Request)
+	}
+}
+
+// A mocks file or a test script with more problems than are listed at once
+// ends the list saying there may be more, and says nothing of what was not
+// read: a script's "flow" and "conversation" after its mocks are not said
+// to be missing, nor a mock that was not read to be unable to answer.
+func TestFileProblemsCutShort(t *testing.T) {
+	answers := strings.TrimSuffix(strings.Repeat(`{"status": "200"}, `, 60), ", ")
+	more := `$: and perhaps more: at most 50 problems are listed at once; these are the first 50`
+	for _, c := range []struct {
+		name, prefix string
+		err          func() error
+	}{
+		{"mocks", "mocks: ", func() error {
+			_, err := ParseMocks([]byte(`{"http://x/a": [` + answers + `], "http://x/b": []}`))
+			return err
+		}},
+		{"script", "script: ", func() error {
+			_, err := ParseScript([]byte(`{"mocks": {"http://x/a": [` + answers + `]}, "flow": "f.json", "conversation": [{"expect": []}]}`))
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.err()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != 51 || lines[50] != c.prefix+more {
+				t.Fatalf("%d lines, the last %q; want 50 problems and %q", len(lines), lines[len(lines)-1], c.prefix+more)
+			}
+			if !strings.Contains(lines[49], `[49].status: expected an integer, got JSON string`) {
+				t.Errorf("the 50th problem is %q", lines[49])
+			}
+		})
 	}
 }

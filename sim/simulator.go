@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +51,19 @@ func (l *Library) AddBroken(id string, err error) {
 	if _, ok := l.byID[id]; !ok {
 		l.broken[id] = err
 	}
+}
+
+// IDs are the ids of the flows the library holds, those that did not load
+// included, in order.
+func (l *Library) IDs() []string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	ids := slices.Collect(maps.Keys(l.byID))
+	for id := range l.broken {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // Flow returns a flow by id (any revision: a library holds one of each).
@@ -185,7 +200,7 @@ func (s *Simulator) Start(ctx context.Context, now time.Time) ([]flows.Event, er
 		if cli == "" {
 			cli = strings.TrimPrefix(s.opts.Contact.URN, "tel:")
 		}
-		p.Call = &flows.Call{ID: "sim-call", CLI: cli, To: s.opts.To, State: "in-progress", Start: now.UTC()}
+		p.Call = &flows.Call{ID: "sim-call", CLI: cli, To: s.opts.To, State: "in-progress", Start: flows.CallStart(now)}
 	}
 	sess, evs, err := s.e.Start(ctx, s.flow, p)
 	s.sess = sess

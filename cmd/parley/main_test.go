@@ -384,3 +384,57 @@ func TestUsageErrorsNameTheArgument(t *testing.T) {
 		}
 	}
 }
+
+// A subflow widget that enters no flow beside the file (which simulate and
+// test would load) is warned of, naming the flow likely meant; the flow
+// is valid.
+func TestValidateMissingSubflow(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "rating.json", `{"id": "rating", "name": "Rating", "widgets": [{"id": "a", "type": "end"}]}`)
+	main := writeFile(t, dir, "main.json", `{"id": "main", "name": "Main", "widgets": [
+	  {"id": "r1", "type": "subflow", "flow": "rating", "exits": {"Complete": "r2"}},
+	  {"id": "r2", "type": "subflow", "flow": "ratng"}]}`)
+	code, stdout, stderr := parley(t, "", "validate", main)
+	want := main + `: warning: widget "r2": widgets[1].flow: subflow "ratng": no flow has that id, so a session fails here until one does (did you mean "rating"?)` + "\n"
+	if code != 0 || stderr != want || !strings.Contains(stdout, "main.json: ok (Main, 2 widgets)") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and %q", code, stdout, stderr, want)
+	}
+}
+
+// A mocks or webhooks file with several problems is told of them one a
+// line, each line naming the command and the file, as parley test does:
+// not only the first.
+func TestFileProblemsNameTheFileOnEachLine(t *testing.T) {
+	dir := t.TempDir()
+	flow := writeFile(t, dir, "flow.json", `{"id": "f", "name": "F", "widgets": [{"id": "a", "type": "end"}]}`)
+	mocks := writeFile(t, dir, "mocks.json", `{"http://x/": [{"status": 200, "bdy": {}}], "http://y/": {"status": 200}}`)
+	hooks := writeFile(t, dir, "hooks.json", `{"webhooks": [{"name": "a", "url": "https://e.com", "timeout": "5"}, {"name": "b"}]}`)
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"simulate", "--mocks", mocks, flow}, []string{
+			"parley simulate: " + mocks + `: mocks: ["http://x/"][0].bdy: unknown field "bdy" (did you mean "body"?)`,
+			"parley simulate: " + mocks + `: mocks: ["http://y/"]: expected an array of JSON objects, got JSON object`,
+		}},
+		{[]string{"simulate", "--webhooks", hooks, flow}, []string{
+			"parley simulate: webhooks file " + hooks + `: webhooks[0].timeout: expected a number, got JSON string`,
+		}},
+		{[]string{"webhook", "test", "a", "--webhooks", hooks}, []string{
+			"parley webhook test: webhooks file " + hooks + `: webhooks[0].timeout: expected a number, got JSON string`,
+		}},
+	} {
+		code, _, stderr := parley(t, "", c.args...)
+		if got := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n"); code != 2 || strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%v: exit %d, stderr:\n%s\nwant 2 and:\n%s", c.args, code, stderr, strings.Join(c.want, "\n"))
+		}
+	}
+	// Problems found once the file is read: every entry's, each named.
+	checked := writeFile(t, dir, "checked.json", `[{"name": "a", "url": "ftp://e.com"}, {"name": "b"}]`)
+	code, _, stderr := parley(t, "", "simulate", "--webhooks", checked, flow)
+	want := "parley simulate: webhooks file " + checked + `: webhooks[0] "a": url: "ftp://e.com" must start with http:// or https://` + "\n" +
+		"parley simulate: webhooks file " + checked + `: webhooks[1] "b": url: required` + "\n"
+	if code != 2 || stderr != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant 2 and:\n%s", code, stderr, want)
+	}
+}

@@ -99,14 +99,15 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	real, err := out.service()
 	if err != nil {
-		fmt.Fprintln(stderr, "parley simulate:", err)
+		// One problem a line (a webhooks file's), each naming the command.
+		fmt.Fprintln(stderr, flows.EachNamed("parley simulate", err))
 		return 2
 	}
 	var hooks flows.WebhookService = real
 	if *mocks != "" {
 		m, err := sim.LoadMocks(*mocks)
 		if err != nil {
-			fmt.Fprintln(stderr, "parley simulate:", err)
+			fmt.Fprintln(stderr, flows.EachNamed("parley simulate", err))
 			return 2
 		}
 		m.Fallback = real

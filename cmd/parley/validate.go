@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/sim"
 	"github.com/parleyhq/parley/widgets"
 )
 
@@ -31,8 +33,14 @@ func validate(args []string, stdout, stderr io.Writer) int {
 			code = 2
 			continue
 		}
+		// A subflow is one of the flows beside the file, which simulate
+		// and test load, or of the same export: one that is neither is
+		// likely a typo, which would show only when a session fails there.
+		lib := sim.NewLibrary(ld.all...)
+		sim.LoadSiblings(e, lib, p)
+		known := lib.IDs()
 		for _, x := range ld.all {
-			for _, w := range x.Warnings {
+			for _, w := range append(x.Warnings, flows.MissingSubflows(x, known)...) {
 				fmt.Fprintf(stderr, "%s: warning: %s\n", p, w.Error())
 			}
 		}

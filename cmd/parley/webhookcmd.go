@@ -55,7 +55,8 @@ func webhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	svc, err := out.service()
 	if err != nil {
-		fmt.Fprintln(stderr, "parley webhook test:", err)
+		// One problem a line (a webhooks file's), each naming the command.
+		fmt.Fprintln(stderr, flows.EachNamed("parley webhook test", err))
 		return 2
 	}
 	if _, ok := svc.Config(pos[0]); !ok {
