@@ -179,15 +179,7 @@ func Verify(ctx context.Context, path string) (VerifyResult, error) {
 		return res, fmt.Errorf("verify: %w", err)
 	}
 	res.Bytes = fi.Size()
-	var f *os.File
-	db, err := openChecked(path, &bbolt.Options{
-		ReadOnly: true, Timeout: time.Second, FreelistType: bbolt.FreelistMapType,
-		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			var err error
-			f, err = os.OpenFile(name, flag, perm)
-			return f, err
-		},
-	}, func() *os.File { return f })
+	db, _, err := openChecked(path, bbolt.Options{ReadOnly: true, Timeout: time.Second, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		return res, fmt.Errorf("verify %s: %w", path, err)
 	}
@@ -221,17 +213,9 @@ func WriteFreelist(path string) (bool, error) {
 	if freelistOnFile(path) {
 		return false, nil
 	}
-	var f *os.File
 	// bbolt.Open rebuilds the list and, the file being opened to write
 	// the list with its commits, writes it in a commit of its own.
-	db, err := openChecked(path, &bbolt.Options{
-		Timeout: time.Second, FreelistType: bbolt.FreelistMapType,
-		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			var err error
-			f, err = os.OpenFile(name, flag, perm)
-			return f, err
-		},
-	}, func() *os.File { return f })
+	db, _, err := openChecked(path, bbolt.Options{Timeout: time.Second, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		return false, fmt.Errorf("write the list of free pages into %s: %w", path, err)
 	}

@@ -602,17 +602,15 @@ func openLocked(path string, o *bbolt.Options) (db *bbolt.DB, err error) {
 		}()
 	}
 	for range openAttempts {
-		var f *os.File
 		opts := *o
 		opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			var err error
-			f, err = os.OpenFile(name, flag, perm)
+			f, err := os.OpenFile(name, flag, perm)
 			if err == nil && openedHook != nil {
 				openedHook(name)
 			}
 			return f, err
 		}
-		db, err := openChecked(path, &opts, func() *os.File { return f })
+		db, f, err := openChecked(path, opts)
 		switch {
 		case errors.Is(err, bolterrors.ErrTimeout):
 			return nil, fmt.Errorf("%s is %w", path, ErrInUse)
@@ -660,15 +658,25 @@ var ErrCorrupt = errors.New("corrupt or truncated")
 // ErrCorrupt: bbolt reads the pages that the meta page points to through
 // its memory map and faults or panics when they are missing, so the faults
 // are made panics for the duration and recovered, and the file must be as
-// long as the meta page says. file is the file bbolt opened, closed (which
-// releases its lock) after a panic.
-func openChecked(path string, opts *bbolt.Options, file func() *os.File) (db *bbolt.DB, err error) {
+// long as the meta page says. f is the file bbolt opened (through
+// opts.OpenFile, os.OpenFile when nil), closed (which releases its lock)
+// after a panic.
+func openChecked(path string, opts bbolt.Options) (db *bbolt.DB, f *os.File, err error) {
+	open := opts.OpenFile
+	if open == nil {
+		open = os.OpenFile
+	}
+	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		var err error
+		f, err = open(name, flag, perm)
+		return f, err
+	}
 	// A panic leaves the file mapped, and so locked, until the process
 	// ends: a short file, the usual damage, and a damaged freelist page
 	// (the one page beyond the meta pages that bbolt.Open reads) are told
 	// before bbolt maps the file.
 	if err := checkFile(path); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !opts.ReadOnly && !freelistOnFile(path) {
 		// bbolt.Open will rebuild the list of free pages by reading every
@@ -678,39 +686,39 @@ func openChecked(path string, opts *bbolt.Options, file func() *os.File) (db *bb
 		// no read-ahead on its map), so the file is read in order first.
 		readAhead(path)
 		if err := readAllPages(path, opts.Timeout); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			if f := file(); f != nil {
+			if f != nil {
 				f.Close()
 			}
-			db, err = nil, fmt.Errorf("%w: reading a page it refers to failed (%v)", ErrCorrupt, r)
+			db, f, err = nil, nil, fmt.Errorf("%w: reading a page it refers to failed (%v)", ErrCorrupt, r)
 		}
 	}()
-	db, err = bbolt.Open(path, 0o600, opts)
+	db, err = bbolt.Open(path, 0o600, &opts)
 	// bbolt has no sentinel for a file shorter than its two meta pages.
 	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) ||
 		err != nil && strings.Contains(err.Error(), "file size too small") {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var want int64
 	_ = db.View(func(tx *bbolt.Tx) error { want = tx.Size(); return nil })
-	fi, err := file().Stat()
+	fi, err := f.Stat()
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if fi.Size() < want {
 		db.Close()
-		return nil, fmt.Errorf("%w: the file has %d bytes, its pages reach to %d", ErrCorrupt, fi.Size(), want)
+		return nil, nil, fmt.Errorf("%w: the file has %d bytes, its pages reach to %d", ErrCorrupt, fi.Size(), want)
 	}
-	return db, nil
+	return db, f, nil
 }
 
 // readAheadBlock is the size of readAhead's reads.
