@@ -107,21 +107,15 @@ func startServer(t *testing.T, bin, addr, dir string, extra ...string) *proc {
 
 func (p *proc) post(path string, body any) (int, map[string]any, error) {
 	b, _ := json.Marshal(body)
-	resp, err := http.Post(p.base+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("%s: %w", raw, err)
-	}
-	return resp.StatusCode, m, nil
+	return jsonObjectReply(http.Post(p.base+path, "application/json", bytes.NewReader(b)))
 }
 
 func (p *proc) get(path string) (int, map[string]any, error) {
-	resp, err := http.Get(p.base + path)
+	return jsonObjectReply(http.Get(p.base + path))
+}
+
+// jsonObjectReply reads resp's status and JSON object.
+func jsonObjectReply(resp *http.Response, err error) (int, map[string]any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
