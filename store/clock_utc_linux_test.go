@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -13,8 +11,6 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // America/New_York for the child process, whatever the machine has
-
-	"github.com/parleyhq/parley/flows"
 )
 
 // tzChildEnv marks the run of TestStoreClockIsUTC in a child process with
@@ -68,21 +64,14 @@ func TestStoreClockIsUTC(t *testing.T) {
 
 	// A commit that fails, past the file size limit: the failure is dated
 	// by the store's clock.
-	big := func(id string) *Turn {
-		s := session(id, flows.StatusWaiting, "tel:+1"+id)
-		notes := make([]byte, 300<<10)
-		rand.Read(notes)
-		s.Contact.Fields = map[string]string{"notes": hex.EncodeToString(notes)}
-		return &Turn{Session: s}
-	}
-	mustSave(t, b, big("1"))
+	mustSave(t, b, bigTurn("1", 300<<10))
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	limitFileSize(t, uint64(fi.Size()))
 	for i := 0; i < 100; i++ {
-		if err = b.SaveTurn(ctx, big(fmt.Sprintf("2%d", i))); err != nil {
+		if err = b.SaveTurn(ctx, bigTurn(fmt.Sprintf("2%d", i), 300<<10)); err != nil {
 			break
 		}
 	}

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/parleyhq/parley/flows"
 )
 
 // limitFileSize sets the process's file size limit (ulimit -f) to n bytes
@@ -72,14 +68,7 @@ func TestWriteFileTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	big := func(id string) *Turn {
-		s := session(id, flows.StatusWaiting, "tel:+1"+id)
-		notes := make([]byte, 300<<10)
-		rand.Read(notes)
-		s.Contact.Fields = map[string]string{"notes": hex.EncodeToString(notes)}
-		return &Turn{Session: s}
-	}
-	mustSave(t, b, big("1"))
+	mustSave(t, b, bigTurn("1", 300<<10))
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +76,7 @@ func TestWriteFileTooLarge(t *testing.T) {
 	// The file grows past the room the test log needs, so that the limit
 	// set at its size stops the store, not the log.
 	for i := 0; uint64(fi.Size()) < testLogRoom(); i++ {
-		mustSave(t, b, big(fmt.Sprintf("1%d", i)))
+		mustSave(t, b, bigTurn(fmt.Sprintf("1%d", i), 300<<10))
 		if fi, err = os.Stat(path); err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +88,7 @@ func TestWriteFileTooLarge(t *testing.T) {
 	// The turns fill what room the file has left, up to the one whose
 	// commit needs it to grow.
 	for i := 0; i < 100; i++ {
-		if err = b.SaveTurn(context.Background(), big(fmt.Sprintf("2%d", i))); err != nil {
+		if err = b.SaveTurn(context.Background(), bigTurn(fmt.Sprintf("2%d", i), 300<<10)); err != nil {
 			break
 		}
 	}
