@@ -414,6 +414,81 @@ func Merge(named, inline *flows.WebhookConfig) *flows.WebhookConfig {
 	return out
 }
 
+// CheckOverrideURL refuses the url a flow's widget gives a configured
+// webhook (inline, rendered as url) when the configured webhook sends
+// credentials, its auth or a secret-looking header the widget does not
+// replace, and url leads to another origin (scheme, host and port) than
+// the configured URL's: the API shows those credentials only as
+// [redacted], and a flow's author must not read them at an address of
+// their own. A configured URL whose origin is a template cannot be
+// compared, and is refused as another origin. nil when the call may go.
+func CheckOverrideURL(named, inline *flows.WebhookConfig, url string) error {
+	if named == nil || inline == nil || inline.URL == "" {
+		return nil
+	}
+	var what []string
+	if named.Auth != nil && named.Auth.Type != "" && named.Auth.Type != flows.AuthNone && inline.Auth == nil {
+		what = append(what, "its auth")
+	}
+	red := NewRedactor(nil)
+	for _, k := range slices.Sorted(maps.Keys(named.Headers)) {
+		replaced := slices.ContainsFunc(slices.Collect(maps.Keys(inline.Headers)), func(ik string) bool { return strings.EqualFold(ik, k) })
+		if !replaced && red.IsSecretHeader(k) {
+			what = append(what, "its header "+k)
+		}
+	}
+	if len(what) == 0 {
+		return nil
+	}
+	own, to := templateOrigin(named.URL), sameOrigin(url)
+	if own != "" && own == to {
+		return nil
+	}
+	if own == "" {
+		own = "the address of its url, " + roughRedactURL(named.URL) + ","
+	}
+	if to == "" {
+		to = "the address of " + roughRedactURL(url)
+	}
+	return fmt.Errorf("url: the configured webhook sends credentials (%s) to %s; a flow may not send them to %s (another scheme, host or port): "+
+		"set that url in the configured webhook, or leave the widget's url out", strings.Join(what, ", "), own, to)
+}
+
+// sameOrigin is the scheme, host and port of an http or https URL, in lower
+// case and without the scheme's default port; "" when raw has none.
+func sameOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" || (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + host + ":" + port
+}
+
+// templateOrigin is the origin of a URL template, "" when its authority
+// holds an @, which may start a template (https://@flow.region.value.example.com)
+// as well as end a user name and password.
+func templateOrigin(raw string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return ""
+	}
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	if strings.Contains(rest, "@") {
+		return ""
+	}
+	return sameOrigin(raw)
+}
+
 // Method returns the config's method, upper case; POST when unset.
 func Method(c *flows.WebhookConfig) string {
 	if c.Method == "" {

@@ -24,10 +24,14 @@ import (
 
 // Defaults applied when a request or Options leave a limit unset.
 const (
-	DefaultTimeout         = 10 * time.Second
-	DefaultMaxResponse     = 256 << 10
-	DefaultMaxRequestBytes = 1 << 20
-	DefaultRetryBackoff    = 500 * time.Millisecond
+	DefaultTimeout     = 10 * time.Second
+	DefaultMaxResponse = 256 << 10
+	// DefaultMaxResponseHeaders caps an answer's status line and headers
+	// (parley serve's --webhook-max-headers). net/http's own cap is 10 MiB,
+	// all of which a webhook_called event would keep.
+	DefaultMaxResponseHeaders = 64 << 10
+	DefaultMaxRequestBytes    = 1 << 20
+	DefaultRetryBackoff       = 500 * time.Millisecond
 	// MaxRetryBackoff caps the doubling backoff and any Retry-After honoured.
 	MaxRetryBackoff = 30 * time.Second
 	// MaxRedirects is how many redirects a call follows when FollowRedirects is set.
@@ -65,6 +69,9 @@ type Options struct {
 	DefaultMaxResponse int
 	// DefaultTimeout bounds each attempt when a request sets none (default 10 s).
 	DefaultTimeout time.Duration
+	// MaxResponseHeaders caps the status line and headers of an answer, a
+	// token endpoint's included (default DefaultMaxResponseHeaders).
+	MaxResponseHeaders int
 }
 
 // Service makes webhook calls. It implements flows.WebhookService and is safe
@@ -79,6 +86,7 @@ type Service struct {
 	now         func() time.Time
 	maxRequest  int
 	maxResponse int
+	maxHeaders  int
 	timeout     time.Duration
 	tokens      tokenCache
 	failures    failureLines
@@ -106,6 +114,9 @@ func New(o Options) *Service {
 	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
+	}
+	if s.maxHeaders = o.MaxResponseHeaders; s.maxHeaders <= 0 {
+		s.maxHeaders = DefaultMaxResponseHeaders
 	}
 	s.secretSet = secretHeaderSet(s.secretHdrs)
 	s.guard = NewGuard(o.AllowCIDRs)
@@ -135,6 +146,7 @@ func (s *Service) buildTransport(o Options) http.RoundTripper {
 		base.MaxIdleConnsPerHost = 256
 		base.MaxIdleConns = 1024
 	}
+	base.MaxResponseHeaderBytes = int64(s.maxHeaders)
 	if !o.Unsafe {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: s.guard.Control}
 		base.DialContext = d.DialContext
@@ -523,6 +535,9 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 	if err != nil {
 		call.ElapsedMS = time.Since(start).Milliseconds()
 		a.outcome, a.err = classify(err), red.String(unwrapURLError(err).Error())
+		if isHeadersTooBig(err) {
+			a.outcome, a.err = flows.OutcomeTooBig, s.headersCapError()
+		}
 		return a
 	}
 	body := io.Reader(resp.Body)
@@ -656,6 +671,19 @@ func (s *Service) roundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // classify maps a transport error to an outcome.
+// isHeadersTooBig reports whether err is net/http's refusal of an answer
+// whose headers are over the transport's MaxResponseHeaderBytes, which it
+// gives only as text.
+func isHeadersTooBig(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "server response headers exceeded")
+}
+
+// headersCapError names the cap an answer's headers went over and the
+// setting that gives it.
+func (s *Service) headersCapError() string {
+	return fmt.Sprintf("the answer's headers are over the %d-byte limit (--webhook-max-headers); nothing of the answer is kept", s.maxHeaders)
+}
+
 func classify(err error) string {
 	var ne net.Error
 	switch {

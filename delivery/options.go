@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/callout"
 )
 
 // DefaultSchedule is the delay before each attempt, counted from the previous
@@ -62,6 +64,10 @@ type Options struct {
 	PruneInterval time.Duration
 	// MaxResponseBytes of a response body kept in the log (default 64 KiB).
 	MaxResponseBytes int
+	// MaxResponseHeaderBytes caps a response's status line and headers
+	// (default callout.DefaultMaxResponseHeaders, 64 KiB): an answer over
+	// it fails the attempt, and none of it is kept.
+	MaxResponseHeaderBytes int
 	// BatchSize is the most outbox records, and the most results, written per
 	// transaction (default 1000).
 	BatchSize int
@@ -142,6 +148,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = 64 << 10
+	}
+	if o.MaxResponseHeaderBytes <= 0 {
+		o.MaxResponseHeaderBytes = callout.DefaultMaxResponseHeaders
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000

@@ -108,6 +108,10 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 		}
 		att.DurationMS = ms(time.Since(start))
 		att.Outcome, att.Error = classify(err), s.timedOut(ctx, red.String(err.Error()))
+		if strings.Contains(err.Error(), "server response headers exceeded") {
+			// net/http says it only as text, without the setting.
+			att.Error = fmt.Sprintf("the answer's headers are over the %d-byte limit (--webhook-max-headers); nothing of the answer is kept", s.opts.MaxResponseHeaderBytes)
+		}
 		return ex
 	}
 	rb, truncated, readErr := s.readBody(resp)

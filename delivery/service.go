@@ -164,14 +164,15 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 func newTransport(o Options, guard *callout.Guard) *http.Transport {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
 	return &http.Transport{
-		Proxy:                 nil, // a proxy would dial for us and bypass the guard
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4 * o.Workers,
-		MaxIdleConnsPerHost:   2 * o.PerEndpoint,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
+		Proxy:                  nil, // a proxy would dial for us and bypass the guard
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           4 * o.Workers,
+		MaxIdleConnsPerHost:    2 * o.PerEndpoint,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: int64(o.MaxResponseHeaderBytes),
 	}
 }
 

@@ -293,15 +293,17 @@ func (s *Server) deleteKey(c *fiber.Ctx) error {
 // Twilio's webhooks and other servers send no Origin.
 func (s *Server) checkOrigin(c *fiber.Ctx) error {
 	host := string(c.Request().Host())
-	if !s.keys.configured() && !loopbackHost(host) {
-		if !s.publicHost(host) {
-			return apiErr(fiber.StatusForbidden, CodeForbidden, "Host",
-				"Host %q refused: a server without API keys answers only requests sent to a loopback name or address (localhost, 127.0.0.1, [::1]) or to the --public-url host", host)
+	if !s.keys.configured() {
+		for _, h := range requestHosts(c) {
+			if !loopbackHost(h) && !s.publicHost(h) {
+				return apiErr(fiber.StatusForbidden, CodeForbidden, "Host",
+					"Host %q refused: a server without API keys answers only requests sent to a loopback name or address (localhost, 127.0.0.1, [::1]) or to the --public-url host", h)
+			}
 		}
-		if !publicKeyless(c.Path()) {
+		if pub, ok := s.throughPublicHost(c); ok && !publicKeyless(c.Path()) {
 			return apiErr(fiber.StatusForbidden, CodeForbidden, "Host",
 				"%.80q refused through the --public-url host %q: serving /v1 and the simulator through --public-url needs API keys (--api-key or %s); without them that host serves only /twilio/ webhooks of channels with an auth_token, and /healthz",
-				c.Path(), host, EnvAPIKeys)
+				c.Path(), pub, EnvAPIKeys)
 		}
 	}
 	origin := c.Get(fiber.HeaderOrigin)
@@ -314,6 +316,32 @@ func (s *Server) checkOrigin(c *fiber.Ctx) error {
 			"cross-site request refused: Origin %q is not this server's origin (%s, or the --public-url origin)", origin, own)
 	}
 	return c.Next()
+}
+
+// requestHosts are the hosts a request was sent to: its Host header and,
+// when the request line carries an absolute URL (GET http://localhost/...),
+// that URL's host, which fasthttp, as HTTP/1.1 says, takes for the
+// request's host in place of the header. A tunnel or proxy may pass such a
+// request line on as it came while it sets Host to its own public name, so
+// a server without API keys judges a request by both.
+func requestHosts(c *fiber.Ctx) []string {
+	target, header := string(c.Request().Host()), string(c.Request().Header.Host())
+	if header == "" || strings.EqualFold(header, target) {
+		return []string{target}
+	}
+	return []string{target, header}
+}
+
+// throughPublicHost reports whether a request came through the
+// --public-url host, by either of its hosts (requestHosts) that names it
+// and is not a loopback name, and returns that host as sent.
+func (s *Server) throughPublicHost(c *fiber.Ctx) (string, bool) {
+	for _, h := range requestHosts(c) {
+		if s.publicHost(h) && !loopbackHost(h) {
+			return h, true
+		}
+	}
+	return "", false
 }
 
 // publicKeyless reports whether a path is served through the --public-url

@@ -48,3 +48,31 @@ func TestKeyAllowIPv4Mapped(t *testing.T) {
 		t.Errorf("stored key %s used from 127.0.0.1: %d %s", b, st, body)
 	}
 }
+
+// An allow list is matched against the address the connection comes from:
+// headers a client writes (X-Forwarded-For, X-Real-IP, Forwarded) cannot
+// claim another, so a key allowed only from 10.0.0.0/8 is refused from
+// loopback whatever they say.
+func TestKeyAllowIgnoresForwardedHeaders(t *testing.T) {
+	const key = "k_office_0123456789"
+	k, err := ParseAPIKey(key + "@10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(c *Config) { c.APIKeys = []APIKey{k} })
+	base := ts.listen()
+	for _, h := range [][2]string{{"X-Forwarded-For", "10.1.2.3"}, {"X-Real-IP", "10.1.2.3"}, {"Forwarded", "for=10.1.2.3"}} {
+		req, _ := http.NewRequest("GET", base+"/v1/flows", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set(h[0], h[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || !strings.Contains(string(b), "may not be used from 127.0.0.1") {
+			t.Errorf("%s: %s: %d %s; want 403 naming 127.0.0.1", h[0], h[1], resp.StatusCode, b)
+		}
+	}
+}

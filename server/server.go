@@ -131,6 +131,10 @@ type Config struct {
 	// for calls whose webhook sets none (0: callout's 10 s and 256 KiB).
 	WebhookTimeout     time.Duration
 	WebhookMaxResponse int
+	// WebhookMaxHeaders caps the status line and headers of every answer
+	// to a webhook call, a token request or an event delivery (0:
+	// callout.DefaultMaxResponseHeaders, 64 KiB).
+	WebhookMaxHeaders int
 	// Delivery tunes event delivery (retry schedule, timeout, per-endpoint
 	// concurrency, disabling, retention); zero fields take delivery's defaults.
 	// The server sets its clock, logger and allowed CIDRs.
@@ -666,5 +670,6 @@ func (l loopbackOnly) Accept() (net.Conn, error) {
 func deliveryOptions(cfg Config) delivery.Options {
 	o := cfg.Delivery
 	o.Logger, o.Now, o.AllowedCIDRs = cfg.Logger, cfg.Now, cfg.AllowCIDRs
+	o.MaxResponseHeaderBytes = cfg.WebhookMaxHeaders
 	return o
 }

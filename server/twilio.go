@@ -119,7 +119,7 @@ func (s *Server) twilioRequest(c *fiber.Ctx) (*Channel, url.Values, error) {
 			return nil, nil, apiErr(fiber.StatusForbidden, CodeForbidden, "auth_token",
 				"channel %q has no auth_token: a server with API keys takes Twilio webhooks only for a channel whose auth_token checks their signature", ch.ID)
 		}
-		if s.publicHost(string(c.Request().Host())) && !loopbackHost(string(c.Request().Host())) {
+		if _, public := s.throughPublicHost(c); public {
 			return nil, nil, apiErr(fiber.StatusForbidden, CodeForbidden, "auth_token",
 				"channel %q has no auth_token: through the --public-url host a server without API keys takes Twilio webhooks only for a channel whose auth_token checks their signature", ch.ID)
 		}

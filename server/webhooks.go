@@ -30,7 +30,8 @@ func (s *Server) webhookService(cfg Config) (flows.WebhookService, error) {
 	inner := cfg.Webhooks
 	if inner == nil {
 		inner = callout.New(callout.Options{AllowCIDRs: cfg.AllowCIDRs, Logger: cfg.Logger, Now: cfg.Now,
-			DefaultTimeout: cfg.WebhookTimeout, DefaultMaxResponse: cfg.WebhookMaxResponse})
+			DefaultTimeout: cfg.WebhookTimeout, DefaultMaxResponse: cfg.WebhookMaxResponse,
+			MaxResponseHeaders: cfg.WebhookMaxHeaders})
 	}
 	if cs, ok := inner.(*callout.Service); ok {
 		s.guard = cs.Guard()

@@ -161,6 +161,12 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 		}
 	}
 	url := r.RenderURL(urlT)
+	if w.Webhook != "" && r.RenderFailed() == nil {
+		named, _ := hooks.Config(w.Webhook)
+		if err := callout.CheckOverrideURL(named, &w.WebhookConfig, url); err != nil {
+			return fail(fmt.Sprintf("webhook %q: %v", w.Webhook, err))
+		}
+	}
 	headers := make(map[string]string, len(headerT))
 	// In name order, so warnings from rendering come out the same way every time.
 	for _, k := range slices.Sorted(maps.Keys(headerT)) {
