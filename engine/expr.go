@@ -793,7 +793,11 @@ func (v *callChecker) noteRead(node ast.Node) {
 	switch n := node.(type) {
 	case *ast.MemberNode:
 		if name, head, ok := resultMember(n); ok {
-			v.reads = append(v.reads, flows.ResultRead{Name: name, Ref: head + "." + name})
+			prefix := "flow."
+			if head == "results" {
+				prefix = "results."
+			}
+			v.reads = append(v.reads, flows.ResultRead{Name: name, Prefix: prefix})
 		}
 	case *ast.CallNode:
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == "default" && len(n.Arguments) > 0 {

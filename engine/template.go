@@ -114,7 +114,7 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 			}
 			flush()
 			t.segs = append(t.segs, segment{kind: segPath, text: path})
-			t.reads = pathRead(t.reads, "@", path)
+			t.reads = pathRead(t.reads, false, path)
 			i += 1 + n
 		case c == '$' && i+1 < len(src) && src[i+1] == '$':
 			// "$$flow.key.x" is the text "$flow.key.x"; a "$$" before
@@ -136,7 +136,7 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 			}
 			flush()
 			t.segs = append(t.segs, segment{kind: segPath, text: path})
-			t.reads = pathRead(t.reads, "$", path)
+			t.reads = pathRead(t.reads, true, path)
 			i += n
 		default:
 			lit.WriteByte(c)
@@ -168,18 +168,21 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 
 // pathRead adds to reads the result a variable's path reads, when it reads
 // one: flow.NAME... or results.NAME... (a $flow.key.NAME, which scanDollar
-// reads as flow.NAME, when sigil is "$").
-func pathRead(reads []flows.ResultRead, sigil, path string) []flows.ResultRead {
+// reads as flow.NAME, when dollar is set).
+func pathRead(reads []flows.ResultRead, dollar bool, path string) []flows.ResultRead {
 	head, rest, _ := strings.Cut(path, ".")
 	if head != "flow" && head != "results" || rest == "" {
 		return reads
 	}
 	name, _, _ := strings.Cut(rest, ".")
-	ref := sigil + head + "." + name
-	if sigil == "$" {
-		ref = "$flow.key." + name
+	prefix := "@flow."
+	switch {
+	case dollar:
+		prefix = "$flow.key."
+	case head == "results":
+		prefix = "@results."
 	}
-	return append(reads, flows.ResultRead{Name: name, Ref: ref})
+	return append(reads, flows.ResultRead{Name: name, Prefix: prefix})
 }
 
 // uniqueReads is reads with the first read of each name only, in order.

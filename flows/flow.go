@@ -633,7 +633,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	if rr, ok := c.(ReadsReporter); ok {
 		wc = rr.ReportingReads(func(field string, rs []ResultRead) {
 			if len(rs) > 0 {
-				reads = append(reads, fieldReads{widget: readerID, path: joinPath(readerPath, field), reads: rs})
+				reads = append(reads, fieldReads{widget: readerID, path: readerPath, field: field, reads: rs})
 			}
 		})
 	}
@@ -855,7 +855,9 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		return nil, &ValidationError{Errors: errs}
 	}
 	f.Warnings = append(warns, unreachable(f, paths)...)
-	f.Warnings = append(f.Warnings, unsetReads(f, reads, max(flowWorkFactor*len(data), fieldsWorkFloor))...)
+	// Looking for the names meant costs at most about one reading of the
+	// flow, whatever its reads.
+	f.Warnings = append(f.Warnings, unsetReads(f, reads, max(len(data), fieldsWorkFloor))...)
 	return f, nil
 }
 
