@@ -110,3 +110,23 @@ func TestUnsetResultWarnedVoiceAndStored(t *testing.T) {
 		}
 	}
 }
+
+// A large flow of many reads that no widget saves is told of each of them;
+// the name meant is looked for within a budget, so the first have it and
+// the last do not.
+func TestUnsetResultsOfLargeFlow(t *testing.T) {
+	f, err := load(flowOfReads(5000, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Warnings) != 5000 {
+		t.Fatalf("%d warnings, want 5000", len(f.Warnings))
+	}
+	first, last := f.Warnings[0].Error(), f.Warnings[4999].Error()
+	if want := `widget "m0": widgets[1].text: @flow.answr_0: no widget of this flow saves a result "answr_0", so it is empty unless the session starts with that variable (did you mean "answer_0"?)`; first != want {
+		t.Errorf("first warning %q, want %q", first, want)
+	}
+	if !strings.HasPrefix(last, `widget "m4999": widgets[9999].text: @flow.answr_4999: `) || strings.Contains(last, "did you mean") {
+		t.Errorf("last warning %q", last)
+	}
+}
