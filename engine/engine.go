@@ -167,6 +167,16 @@ type compiler struct {
 	e *Engine
 	// dateFormat is the flow's environment.date_format, "" when it has none.
 	dateFormat string
+	// report, when set, is told of the results each template and
+	// expression reads (flows.ReadsReporter).
+	report func(field string, reads []flows.ResultRead)
+}
+
+// ReportingReads is the compiler, telling report of the results of the
+// flow each template and expression it compiles reads.
+func (c compiler) ReportingReads(report func(field string, reads []flows.ResultRead)) flows.Compiler {
+	c.report = report
+	return c
 }
 
 // compilerFor is the compiler for the flow document data. The flow's date
@@ -197,6 +207,8 @@ func (c compiler) DateFormat() string {
 	return c.e.environment.DateFormat
 }
 
+var _ flows.ReadsReporter = compiler{}
+
 // Now is the time by the engine's clock, in UTC, which the date rules run
 // by: the check of a fixed date argument reads a two-digit year in its year
 // (rules.Clock).
@@ -209,6 +221,9 @@ func (c compiler) Template(field, src string) (flows.Template, error) {
 	t, err := c.e.compileTemplate(src)
 	if t != nil {
 		t.field = field
+		if c.report != nil && len(t.reads) > 0 {
+			c.report(field, t.reads)
+		}
 	}
 	if err == nil {
 		return t, nil
@@ -230,6 +245,9 @@ func (c compiler) Template(field, src string) (flows.Template, error) {
 
 func (c compiler) Expression(field, src string) (flows.Expression, error) {
 	x, err := c.e.compileExpr(src)
+	if x != nil && c.report != nil && len(x.reads) > 0 {
+		c.report(field, x.reads)
+	}
 	switch {
 	case err == nil:
 		return x, nil

@@ -40,6 +40,10 @@ type expression struct {
 	// expression fails with it when such a method is its result or
 	// fails it.
 	method string
+	// reads are the results of the flow the expression reads by name
+	// (flow.NAME, results.NAME), each once, but for those it reads only
+	// where a fallback stands in for them (see callChecker.noteRead).
+	reads []flows.ResultRead
 }
 
 func (x *expression) Source() string { return x.src }
@@ -546,10 +550,10 @@ func (e *Engine) compileExprOnce(src string) (*expression, error) {
 			return nil, cerr
 		}
 		if !redeclared {
-			return &expression{src: src, prog: prog}, flows.NewRule(cerr)
+			return &expression{src: src, prog: prog, reads: calls.resultReads()}, flows.NewRule(cerr)
 		}
 	}
-	x := &expression{src: src, prog: prog}
+	x := &expression{src: src, prog: prog, reads: calls.resultReads()}
 	if err := calls.err(src); err != nil {
 		// Flows stored before this check still load (flows.DecodeStored):
 		// the expression is returned with the error, and the call fails
@@ -697,8 +701,18 @@ func compile(src string, config *conf.Config) (*vm.Program, error) {
 // compiles an unknown function name as one of them: without this check
 // uper(input) would compile and fail on every run with "cannot call nil".
 // It also counts the arguments of Parley's own functions (arities) and of
-// now() (clock.go), which would otherwise fail only when they run.
-type callChecker struct{ bad []badCall }
+// now() (clock.go), which would otherwise fail only when they run. As it
+// goes over every part of the expression anyway, it also notes the results
+// of the flow the expression reads (noteRead), for flows.ReadsReporter.
+type callChecker struct {
+	bad []badCall
+	// reads are the results read, in the order met; guarded the names
+	// read where a fallback stands in for them; shadowed is set when the
+	// expression declares a variable flow or results of its own.
+	reads    []flows.ResultRead
+	guarded  map[string]bool
+	shadowed bool
+}
 
 type badCall struct {
 	at     ast.Node
@@ -724,6 +738,7 @@ func (v *callChecker) err(src string) error {
 }
 
 func (v *callChecker) Visit(node *ast.Node) {
+	v.noteRead(*node)
 	if m, ok := (*node).(*ast.MemberNode); ok {
 		// A method named without its call (now.Year) is a Go function,
 		// which no text can show.
@@ -766,6 +781,99 @@ func (v *callChecker) Visit(node *ast.Node) {
 			v.bad = append(v.bad, badCall{at: id, msg: msg})
 		}
 	}
+}
+
+// noteRead notes a result of the flow that node reads by name (flow.NAME,
+// results.NAME, flow["NAME"]), and the names read where a fallback stands
+// in for a result not set, which the author expects may be missing: the
+// first argument of default(), the left of ??, and what is compared with
+// nil (flow.x == nil). The tree is walked children first, so a guard is met
+// after the reads it guards.
+func (v *callChecker) noteRead(node ast.Node) {
+	switch n := node.(type) {
+	case *ast.MemberNode:
+		if name, head, ok := resultMember(n); ok {
+			prefix := "flow."
+			if head == "results" {
+				prefix = "results."
+			}
+			v.reads = append(v.reads, flows.ResultRead{Name: name, Prefix: prefix})
+		}
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == "default" && len(n.Arguments) > 0 {
+			v.guard(n.Arguments[0])
+		}
+	case *ast.BinaryNode:
+		switch {
+		case n.Operator == "??":
+			v.guard(n.Left)
+		case n.Operator == "==" || n.Operator == "!=":
+			if _, isNil := n.Right.(*ast.NilNode); isNil {
+				v.guard(n.Left)
+			}
+			if _, isNil := n.Left.(*ast.NilNode); isNil {
+				v.guard(n.Right)
+			}
+		}
+	case *ast.VariableDeclaratorNode:
+		v.shadowed = v.shadowed || n.Name == "flow" || n.Name == "results"
+	}
+}
+
+// guard notes the names of the results node reads as read where a fallback
+// stands in for them.
+func (v *callChecker) guard(node ast.Node) {
+	ast.Walk(&node, guardVisitor{v})
+}
+
+type guardVisitor struct{ v *callChecker }
+
+func (g guardVisitor) Visit(node *ast.Node) {
+	if m, ok := (*node).(*ast.MemberNode); ok {
+		if name, _, ok := resultMember(m); ok {
+			if g.v.guarded == nil {
+				g.v.guarded = map[string]bool{}
+			}
+			g.v.guarded[name] = true
+		}
+	}
+}
+
+// resultMember reports whether m is flow.NAME or results.NAME (or the same
+// with [...] and a text), and its NAME and head.
+func resultMember(m *ast.MemberNode) (name, head string, ok bool) {
+	inner := m.Node
+	if c, isChain := inner.(*ast.ChainNode); isChain {
+		inner = c.Node
+	}
+	id, isIdent := inner.(*ast.IdentifierNode)
+	if !isIdent || id.Value != "flow" && id.Value != "results" {
+		return "", "", false
+	}
+	p, isText := m.Property.(*ast.StringNode)
+	if !isText || p.Value == "" {
+		return "", "", false
+	}
+	return p.Value, id.Value, true
+}
+
+// resultReads are the results the expression reads, each name once, but
+// for those read where a fallback stands in for them, and none when it
+// declares its own flow or results.
+func (v *callChecker) resultReads() []flows.ResultRead {
+	if v.shadowed || len(v.reads) == 0 {
+		return nil
+	}
+	out := v.reads[:0]
+	for _, r := range uniqueReads(v.reads) {
+		if !v.guarded[r.Name] {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // memberText is a member access as its author wrote it (now.Year), without

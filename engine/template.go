@@ -55,6 +55,9 @@ type template struct {
 	// size is what rendering reserves: the literal text and a little for
 	// each inserted value, so that most renders allocate their text once.
 	size int
+	// reads are the results of the flow the template reads by name
+	// (@flow.NAME, $flow.key.NAME, flow.NAME in an @(...)), each once.
+	reads []flows.ResultRead
 }
 
 // insertRoom is what render reserves for each inserted value.
@@ -98,6 +101,9 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 			}
 			flush()
 			t.segs = append(t.segs, segment{kind: segExpr, text: src[i+2 : end], expr: x})
+			if x != nil {
+				t.reads = append(t.reads, x.reads...)
+			}
 			i = end + 1
 		case c == '@':
 			path, n := scanPath(src[i+1:])
@@ -108,6 +114,7 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 			}
 			flush()
 			t.segs = append(t.segs, segment{kind: segPath, text: path})
+			t.reads = pathRead(t.reads, false, path)
 			i += 1 + n
 		case c == '$' && i+1 < len(src) && src[i+1] == '$':
 			// "$$flow.key.x" is the text "$flow.key.x"; a "$$" before
@@ -129,6 +136,7 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 			}
 			flush()
 			t.segs = append(t.segs, segment{kind: segPath, text: path})
+			t.reads = pathRead(t.reads, true, path)
 			i += n
 		default:
 			lit.WriteByte(c)
@@ -136,6 +144,7 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		}
 	}
 	flush()
+	t.reads = uniqueReads(t.reads)
 	markQuoted(t.segs)
 	for _, sg := range t.segs {
 		if sg.kind == segText {
@@ -155,6 +164,53 @@ func (e *Engine) compileTemplate(src string) (*template, error) {
 		return nil, errs.err()
 	}
 	return t, errs.err()
+}
+
+// pathRead adds to reads the result a variable's path reads, when it reads
+// one: flow.NAME... or results.NAME... (a $flow.key.NAME, which scanDollar
+// reads as flow.NAME, when dollar is set).
+func pathRead(reads []flows.ResultRead, dollar bool, path string) []flows.ResultRead {
+	head, rest, _ := strings.Cut(path, ".")
+	if head != "flow" && head != "results" || rest == "" {
+		return reads
+	}
+	name, _, _ := strings.Cut(rest, ".")
+	prefix := "@flow."
+	switch {
+	case dollar:
+		prefix = "$flow.key."
+	case head == "results":
+		prefix = "@results."
+	}
+	return append(reads, flows.ResultRead{Name: name, Prefix: prefix})
+}
+
+// uniqueReads is reads with the first read of each name only, in order.
+func uniqueReads(reads []flows.ResultRead) []flows.ResultRead {
+	if len(reads) < 2 {
+		return reads
+	}
+	out := reads[:1]
+	if len(reads) <= 16 {
+	next:
+		for _, r := range reads[1:] {
+			for _, x := range out {
+				if x.Name == r.Name {
+					continue next
+				}
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	seen := map[string]bool{reads[0].Name: true}
+	for _, r := range reads[1:] {
+		if !seen[r.Name] {
+			seen[r.Name] = true
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // markQuoted sets quoted on the inserts that the literal text before them

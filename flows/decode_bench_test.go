@@ -36,3 +36,46 @@ func BenchmarkValidateManyProblems(b *testing.B) {
 		})
 	}
 }
+
+// flowOfReads is a valid flow of n waits, each saving a result, and n
+// messages, each reading one: the result saved when typo is false, else a
+// misspelling of it, which no widget saves (a warning, with the name meant).
+func flowOfReads(n int, typo bool) string {
+	var b strings.Builder
+	b.WriteString(`{"id": "reads", "widgets": [`)
+	for i := range n {
+		read := fmt.Sprintf("answer_%d", i)
+		if typo {
+			read = fmt.Sprintf("answr_%d", i)
+		}
+		next := ""
+		if i+1 < n {
+			next = fmt.Sprintf("w%d", i+1)
+		}
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		fmt.Fprintf(&b, `{"id": "w%d", "type": "wait_for_response", "result": "Answer %d", "exits": {"Next": "m%d"}},
+ {"id": "m%d", "type": "send_message", "text": "You said @flow.%s (@(upper(flow.%s.category)))", "exits": {"Next": %q}}`, i, i, i, i, read, read, next)
+	}
+	b.WriteString("]}")
+	return b.String()
+}
+
+// BenchmarkValidateReads validates a flow of about 1 MB (5,000 waits and
+// 5,000 messages reading their results), its reads all of results saved,
+// or all misspelt (5,000 warnings, each with the name meant, as far as the
+// budget of suggestions goes).
+func BenchmarkValidateReads(b *testing.B) {
+	for _, typo := range []bool{false, true} {
+		doc := flowOfReads(5000, typo)
+		b.Run(fmt.Sprintf("typo=%v", typo), func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				if _, err := load(doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

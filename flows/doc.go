@@ -18,7 +18,11 @@
 //     a field (ExitsFrom) has its exit names left unchecked. A widget that
 //     belongs in only some kinds of flow (a voice widget) says so with
 //     KindChecker; an unknown type or field close to a known one is named
-//     with it (Nearest).
+//     with it (Nearest). A Compiler that implements ReadsReporter tells
+//     Decode which results each template and expression reads, and widgets
+//     that save results say which (ResultSaver): a read that no widget of
+//     the flow saves is a warning (ErrAdvice), since the session's start
+//     may give it.
 //   - Session, Contact, Call, Result, Frame, Wait, Input: a run's state, plain data
 //     that round-trips through JSON so it can be stored and resumed elsewhere.
 //   - Event: what a turn did (messages out, results saved, webhook calls, errors).

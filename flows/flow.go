@@ -624,6 +624,19 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		nulls map[string]bool
 	}
 	var graph []node
+	// reads are the results the widgets' templates and expressions read,
+	// in the document's order, when c can tell them (ReadsReporter): those
+	// that no widget saves are warned of once the flow is valid.
+	var reads []fieldReads
+	wc := c
+	readerID, readerPath := "", ""
+	if rr, ok := c.(ReadsReporter); ok {
+		wc = rr.ReportingReads(func(field string, rs []ResultRead) {
+			if len(rs) > 0 {
+				reads = append(reads, fieldReads{widget: readerID, path: readerPath, field: field, reads: rs})
+			}
+		})
+	}
 	// capped is the first widget whose JSON had more problems than are
 	// listed of one widget (maxProblems): the listing ends saying so.
 	capped := ""
@@ -758,7 +771,8 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		wg.Base().cleared = res.cleared
 		kindErrs := checkKind(wg, kindAsWritten)
 		if c != nil {
-			if err := wg.Validate(c); err != nil {
+			readerID, readerPath = head.ID, path
+			if err := wg.Validate(wc); err != nil {
 				for _, fe := range flatten(err) {
 					if clearedNear(res.cleared, fe.Path) {
 						continue
@@ -841,6 +855,9 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		return nil, &ValidationError{Errors: errs}
 	}
 	f.Warnings = append(warns, unreachable(f, paths)...)
+	// Looking for the names meant costs at most about one reading of the
+	// flow, whatever its reads.
+	f.Warnings = append(f.Warnings, unsetReads(f, reads, max(len(data), fieldsWorkFloor))...)
 	return f, nil
 }
 

@@ -87,6 +87,11 @@ func (w *GatherDigits) CheckKind(kind string) error {
 	return voiceOnly(TypeGatherDigits, kind, "wait_for_response")
 }
 
+// ResultsSaved: the result, named by the widget id when it has no name.
+func (w *GatherDigits) ResultsSaved() []string {
+	return []string{resultName(&w.WidgetBase, w.Result)}
+}
+
 // ExitNames: the categories (or Next), No Input and No Match.
 func (w *GatherDigits) ExitNames() []string {
 	exits := []string{ExitNext}

@@ -109,6 +109,9 @@ func sumWeights(weights []int) (total int, fits bool) {
 	return total, true
 }
 
+// ResultsSaved: the result, when the split has one.
+func (w *Random) ResultsSaved() []string { return optResult(w.Result) }
+
 // ExitNames are the buckets.
 func (w *Random) ExitNames() []string { return w.Buckets }
 

@@ -63,6 +63,14 @@ func resultName(b *flows.WidgetBase, name string) string {
 	return b.ID
 }
 
+// optResult is the result an optional result name saves: none when it is "".
+func optResult(name string) []string {
+	if name == "" {
+		return nil
+	}
+	return []string{name}
+}
+
 // checkResult reports a result name that has no letters or digits: its key
 // would be empty and the result could never be saved or read with @flow.
 // byID is true for widgets that save under their id when no name is given.
@@ -94,3 +102,13 @@ func voiceOnly(typ, kind, instead string) error {
 }
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }
+
+var (
+	_ flows.ResultSaver = (*WaitForResponse)(nil)
+	_ flows.ResultSaver = (*GatherDigits)(nil)
+	_ flows.ResultSaver = (*Split)(nil)
+	_ flows.ResultSaver = (*Random)(nil)
+	_ flows.ResultSaver = (*Subflow)(nil)
+	_ flows.ResultSaver = (*SetVariable)(nil)
+	_ flows.ResultSaver = (*Webhook)(nil)
+)

@@ -63,6 +63,14 @@ func (w *SetVariable) Validate(c flows.Compiler) error {
 	return joinErrs(errs)
 }
 
+// ResultsSaved: the variable, in scope flow (a result of the flow).
+func (w *SetVariable) ResultsSaved() []string {
+	if w.Scope == "" || w.Scope == flows.ScopeFlow {
+		return []string{w.Name}
+	}
+	return nil
+}
+
 // ExitNames: Next, or Failure when the expression (or an @(...) of the
 // value) fails.
 func (w *SetVariable) ExitNames() []string { return []string{ExitNext, flows.ExitFailure} }

@@ -31,6 +31,9 @@ func (w *Split) Validate(c flows.Compiler) error {
 	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, flows.ExitOther)))
 }
 
+// ResultsSaved: the result, when the split has one.
+func (w *Split) ResultsSaved() []string { return optResult(w.Result) }
+
 // ExitNames: the categories and Other. Other is there even when the rules are
 // missing or wrong, so that the exits are not reported as unknown as well.
 func (w *Split) ExitNames() []string {

@@ -27,6 +27,10 @@ func (w *Subflow) Validate(flows.Compiler) error {
 	return joinErrs(append(errs, checkResult(&w.WidgetBase, w.Result, false)))
 }
 
+// ResultsSaved: the result, when the widget has one. The child flow's own
+// results are @child.NAME, not results of this flow.
+func (w *Subflow) ResultsSaved() []string { return optResult(w.Result) }
+
 // ExitNames: Complete and Expired.
 func (w *Subflow) ExitNames() []string { return []string{flows.ExitComplete, flows.ExitExpired} }
 

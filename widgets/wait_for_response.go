@@ -43,6 +43,11 @@ func (w *WaitForResponse) CheckKind(kind string) error {
 	return flows.Errorf("timeout", "in a voice flow wait_for_response needs a timeout (seconds) and takes its Timeout exit when the caller presses no key in that time; without one the call would wait in silence forever. Give it \"timeout\", or use gather_digits, which re-prompts")
 }
 
+// ResultsSaved: the result, named by the widget id when it has no name.
+func (w *WaitForResponse) ResultsSaved() []string {
+	return []string{resultName(&w.WidgetBase, w.Result)}
+}
+
 // ExitNames: Next (no rules) or the categories and Other, plus Timeout.
 func (w *WaitForResponse) ExitNames() []string {
 	exits := w.categories()

@@ -99,6 +99,16 @@ func (w *Webhook) Validate(c flows.Compiler) error {
 	return joinErrs(errs)
 }
 
+// ResultsSaved: the result, named by the widget id when it has no name,
+// and the variables of the mappings.
+func (w *Webhook) ResultsSaved() []string {
+	names := []string{resultName(&w.WidgetBase, w.Result)}
+	for _, name := range slices.Sorted(maps.Keys(w.Mappings)) {
+		names = append(names, name)
+	}
+	return names
+}
+
 // category is the category the result is saved with for outcome (Success or
 // Failure).
 func (w *Webhook) category(outcome string) string {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/internal/rapidprodata"
 )
 
 // parley runs the command line in-process and returns its exit status and output.
@@ -436,5 +437,39 @@ func TestFileProblemsNameTheFileOnEachLine(t *testing.T) {
 		"parley simulate: webhooks file " + checked + `: webhooks[1] "b": url: required` + "\n"
 	if code != 2 || stderr != want {
 		t.Errorf("exit %d, stderr:\n%s\nwant 2 and:\n%s", code, stderr, want)
+	}
+}
+
+// A flow that reads a variable no widget of it saves is warned of, naming
+// the widget, the field and the result likely meant; the flow is valid. The
+// example flows and the RapidPro exports, which read only what they save (or
+// the contact's fields, or a subflow's results as @child), get no such
+// warning.
+func TestValidateUnsetVariable(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "survey.json", `{"id": "survey", "name": "Survey", "widgets": [
+	  {"id": "ask", "type": "wait_for_response", "result": "Age", "exits": {"Next": "m"}},
+	  {"id": "m", "type": "send_message", "text": "Next year you will be @(number(flow.agee.value) + 1)"}]}`)
+	code, stdout, stderr := parley(t, "", "validate", p)
+	want := p + `: warning: widget "m": widgets[1].text: flow.agee: no widget of this flow saves a result "agee", so it is empty unless the session starts with that variable (did you mean "age"?)` + "\n"
+	if code != 0 || stderr != want || !strings.Contains(stdout, "survey.json: ok (Survey, 2 widgets)") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and %q", code, stdout, stderr, want)
+	}
+
+	files, _ := filepath.Glob(filepath.Join(examples, "*", "flow.json"))
+	if d := rapidprodata.Dir(); d != "" {
+		exports, _ := filepath.Glob(filepath.Join(d, "*.json"))
+		files = append(files, exports...)
+	}
+	if len(files) < 3 {
+		t.Fatalf("found %d flow files", len(files))
+	}
+	for _, f := range files {
+		_, _, stderr := parley(t, "", "validate", f)
+		for _, line := range strings.Split(stderr, "\n") {
+			if strings.Contains(line, "no widget of this flow saves") {
+				t.Errorf("%s", line)
+			}
+		}
 	}
 }
