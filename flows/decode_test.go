@@ -1027,13 +1027,28 @@ func TestLargeFlowProblemsOnABudget(t *testing.T) {
 	// ends saying there may be more, and no problem of what was not read
 	// (no widgets) follows.
 	for top, want := range map[bool]string{
-		false: `and perhaps more: at most 50 problems of one widget are listed at once, and widget "hi" has that many; these are the first 50`,
+		false: `and perhaps more: at most 50 problems of one widget are listed at once, and widget "hi" has more; these are the first 50`,
 		true:  `and perhaps more: at most 50 problems of the flow's own fields are listed at once; these are the first 50`,
 	} {
 		_, err := load(largeFlowWithProblems(1000, 60, top))
 		errs := validationErrors(t, err)
 		if last := errs[len(errs)-1]; len(errs) != 51 || last.Path != "$" || last.Message != want || !errors.Is(last, flows.ErrMoreProblems) {
 			t.Errorf("top=%v, 60 problems: %d listed, the last %v; want 50 and %q", top, len(errs), last, want)
+		}
+	}
+	// Exactly 50 problems are listed whole: the decoding after the 50th
+	// finds no other, so no entry says there may be more; a 51st is what
+	// makes the list end saying so.
+	for _, top := range []bool{true, false} {
+		_, err := load(largeFlowWithProblems(1000, 50, top))
+		errs := validationErrors(t, err)
+		if last := errs[len(errs)-1]; len(errs) != 50 || errors.Is(last, flows.ErrMoreProblems) {
+			t.Errorf("top=%v, 50 problems: %d listed, the last %v; want the 50 and no more", top, len(errs), last)
+		}
+		_, err = load(largeFlowWithProblems(1000, 51, top))
+		errs = validationErrors(t, err)
+		if last := errs[len(errs)-1]; len(errs) != 51 || !errors.Is(last, flows.ErrMoreProblems) || errs[49].Path == "$" {
+			t.Errorf("top=%v, 51 problems: %d listed, the last %v; want 50 and the entry saying there are more", top, len(errs), last)
 		}
 	}
 	// A stored flow with fields named in another case (each a decoding
@@ -1066,6 +1081,14 @@ func TestDocumentProblemsCutShort(t *testing.T) {
 	last := probs[50]
 	if last.Path != "$" || last.Message != "and perhaps more: at most 50 problems are listed at once; these are the first 50" || !errors.Is(last, flows.ErrMoreProblems) {
 		t.Errorf("the last entry is %v", last)
+	}
+	// 50 problems are all listed, with no such entry; 51 end with it.
+	for n, want := range map[int]int{50: 50, 51: 51} {
+		probs := flows.DecodeDocument([]byte(`{"items": [`+strings.TrimSuffix(strings.Repeat(`{"n": "1"}, `, n), ", ")+`]}`), &v)
+		more := len(probs) > 0 && errors.Is(probs[len(probs)-1], flows.ErrMoreProblems)
+		if len(probs) != want || more != (n > flows.MaxProblems) {
+			t.Errorf("%d problems: %d listed, ending with more=%v: %v", n, len(probs), more, probs[len(probs)-1])
+		}
 	}
 }
 

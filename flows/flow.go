@@ -836,7 +836,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		case stopped:
 			errs = append(errs, moreProblems(tooLarge, len(errs)))
 		case capped != "":
-			errs = append(errs, moreProblems(fmt.Sprintf("at most %d problems of one widget are listed at once, and %s has that many", maxProblems, capped), len(errs)))
+			errs = append(errs, moreProblems(fmt.Sprintf("at most %d problems of one widget are listed at once, and %s has more", maxProblems, capped), len(errs)))
 		}
 		return nil, &ValidationError{Errors: errs}
 	}
@@ -1139,8 +1139,8 @@ type decoded struct {
 	// stopped is set when decoding stopped for its budget (see
 	// unmarshalAllWith) with problems perhaps left to find.
 	stopped bool
-	// capped is set when decoding stopped at maxProblems problems: more
-	// may be left to find.
+	// capped is set when decoding stopped after maxProblems problems, for
+	// finding one more: the rest are not looked for.
 	capped bool
 	// work is the bytes read and written, counted against the budget.
 	work int
@@ -1232,18 +1232,22 @@ const MaxProblems = maxProblems
 // written past budget; the first decoding is always made.
 func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opts jsonv2.Options, budget int) decoded {
 	var out decoded
-	for range maxProblems {
+	for {
 		if budget > 0 && out.work > 0 && out.work+len(doc) > budget {
 			out.stopped = true
 			return out
 		}
 		out.work += len(doc)
 		err := jsonv2.Unmarshal(doc, mk(), opts)
-		if err != nil && len(out.problems) == maxProblems-1 {
-			// The last problem listed: what follows it is not looked for.
-			out.failed, out.capped = true, true
-		}
 		if err == nil {
+			return out
+		}
+		if len(out.problems) == maxProblems {
+			// A problem past the last one listed: the list ends saying
+			// there are more, and what follows is not looked for. With
+			// exactly maxProblems, the decoding after the last succeeds
+			// and the list is whole.
+			out.failed, out.capped = true, true
 			return out
 		}
 		fe := documentError(doc, prefix, err, what)
@@ -1274,7 +1278,6 @@ func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opt
 		out.work += len(doc) + len(fixed)
 		doc = fixed
 	}
-	return out
 }
 
 type editKind int
