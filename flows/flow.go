@@ -456,10 +456,12 @@ func CheckSyntax(data []byte) *FieldError {
 // (webhooks[1].timeout), saying in JSON's terms what was expected. A syntax
 // error is the one problem, with its line and column; otherwise every
 // problem is returned, and v holds what could be decoded. At most
-// MaxProblems are listed: a list cut there ends with an entry at path "$"
-// wrapping ErrMoreProblems ("and perhaps more: ..."), and v then holds only
-// what was read before the last of them, so a caller checks nothing more of
-// it (what follows would seem missing). A UTF-8 byte-order mark at the start
+// MaxProblems are listed, and the search for them stops once it has read
+// and written a few times the document's size (half a megabyte for a
+// small one), as DecodeFields' does: a list cut for either ends with an
+// entry at path "$" wrapping ErrMoreProblems ("and perhaps more: ..."),
+// and v then holds only what was read before the last of them, so a caller
+// checks nothing more of it (what follows would seem missing). A UTF-8 byte-order mark at the start
 // is skipped.
 func DecodeDocument(data []byte, v any) []*FieldError {
 	data = TrimBOM(data)
@@ -473,8 +475,15 @@ func DecodeDocument(data []byte, v any) []*FieldError {
 			Message: fmt.Sprintf("text after the JSON document at line %d, column %d: the file is one JSON value", line, col)}}
 	}
 	rv := reflect.ValueOf(v).Elem()
-	d := unmarshalAllAs(data, "", func() any { rv.SetZero(); return v }, "")
-	if d.capped {
+	// On the budget of a request's body (see DecodeFields): a large
+	// document with many problems costs a few decodings to explain, not
+	// fifty.
+	budget := max(fieldsWorkFactor*len(data), fieldsWorkFloor)
+	d := unmarshalAllWith(data, "", func() any { rv.SetZero(); return v }, "", decodeOptions, budget)
+	switch {
+	case d.stopped:
+		return append(d.problems, moreProblems("the document is too large to list every problem of it at once", len(d.problems)))
+	case d.capped:
 		return append(d.problems, moreProblems(fmt.Sprintf("at most %d problems are listed at once", maxProblems), len(d.problems)))
 	}
 	return d.problems

@@ -31,3 +31,27 @@ func TestFiftyProblemsListedWhole(t *testing.T) {
 		}
 	}
 }
+
+// A large mocks file or test script with many problems is read on a
+// budget, as a flow is: its list stops after a few of them, saying the
+// document is too large to list them all, instead of reading it once per
+// problem; a small one is listed whole.
+func TestLargeDocumentProblemsOnABudget(t *testing.T) {
+	const more = "and perhaps more: the document is too large to list every problem of it at once; these are the first "
+	pad := `, "http://e.com/pad": [{"status": 200, "body": "` + strings.Repeat("a", 1<<20) + `"}]`
+	large := strings.TrimSuffix(string(mocksWithProblems(60)), "}") + pad + "}"
+	_, err := ParseMocks([]byte(large))
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) > 10 || !strings.HasPrefix(lines[len(lines)-1], "mocks: $: "+more) || !strings.Contains(lines[0], `["http://e.com/a"][0].status: expected an integer`) {
+		t.Errorf("a large mocks file with 60 problems: %d lines, the first %q, the last %q; want a few ending with %q", len(lines), lines[0], lines[len(lines)-1], more)
+	}
+	_, err = ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "mocks": ` + large + `}`))
+	lines = strings.Split(err.Error(), "\n")
+	if len(lines) > 10 || !strings.HasPrefix(lines[len(lines)-1], "script: $: "+more) {
+		t.Errorf("a large script with 60 problems: %d lines, the last %q; want a few ending with %q", len(lines), lines[len(lines)-1], more)
+	}
+	_, err = ParseMocks(mocksWithProblems(40))
+	if lines := strings.Split(err.Error(), "\n"); len(lines) != 40 {
+		t.Errorf("a small mocks file with 40 problems: %d lines, want the 40", len(lines))
+	}
+}
