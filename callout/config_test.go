@@ -304,3 +304,18 @@ func TestLargeWebhooksFileProblemsOnABudget(t *testing.T) {
 		t.Errorf("%d lines, the first %q, the last %q; want a few ending with %q", len(lines), lines[0], last, want)
 	}
 }
+
+// A header given as null in a --webhooks file is refused, as in a flow,
+// naming the webhook's path, instead of being sent empty.
+func TestWebhooksFileNullHeaderRefused(t *testing.T) {
+	path := writeFile(t, `{"webhooks": [{"name": "crm", "url": "https://api.example.com/", "headers": {"X-Key": null}}]}`)
+	_, err := LoadConfigs(path)
+	want := "webhooks file " + path + ": webhooks[0].headers.X-Key: expected a string, got JSON null"
+	if err == nil || err.Error() != want {
+		t.Errorf("LoadConfigs: %v, want %s", err, want)
+	}
+	_, err = ParseConfigs([]byte(`[{"name": "crm", "url": "https://api.example.com/", "headers": {"A": "1", "X-Key": null}}]`))
+	if want := "webhooks[0].headers.X-Key: expected a string, got JSON null"; err == nil || err.Error() != want {
+		t.Errorf("a bare array: %v, want %s", err, want)
+	}
+}

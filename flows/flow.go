@@ -455,7 +455,8 @@ func CheckSyntax(data []byte) *FieldError {
 // problem is a FieldError at its JSON path, array indices included
 // (webhooks[1].timeout), saying in JSON's terms what was expected. A syntax
 // error is the one problem, with its line and column; otherwise every
-// problem is returned, and v holds what could be decoded. At most
+// problem is returned, and v holds what could be decoded; a header given
+// as null is one (NullHeaders), after those of decoding. At most
 // MaxProblems are listed, and the search for them stops once it has read
 // and written a few times the document's size (half a megabyte for a
 // small one), as DecodeFields' does: a list cut for either ends with an
@@ -485,8 +486,12 @@ func DecodeDocument(data []byte, v any) []*FieldError {
 		return append(d.problems, moreProblems("the document is too large to list every problem of it at once", len(d.problems)))
 	case d.capped:
 		return append(d.problems, moreProblems(fmt.Sprintf("at most %d problems are listed at once", maxProblems), len(d.problems)))
+	case d.failed:
+		return d.problems
 	}
-	return d.problems
+	// A header given as null is refused, as in a flow, after the problems
+	// of decoding.
+	return append(d.problems, NullHeaders(data, v)...)
 }
 
 // Wrapper is implemented by a widget that wraps another (to change how it
@@ -1118,7 +1123,8 @@ func MemberPath(parent, key string) string {
 // value at path would only repeat it, or judge a zero value; an unknown
 // field that is no known one's leaves the rest as it was.
 func Near(fe *FieldError, path string) bool {
-	if errors.Is(fe, ErrUnknownField) && !errors.Is(fe, ErrNewRule) {
+	if errors.Is(fe, ErrUnknownField) && !errors.Is(fe, ErrNewRule) || errors.Is(fe, errNullHeader) {
+		// The rest is read all the same; a null header is read as "".
 		return false
 	}
 	return fe.Path == path || isUnder(fe.Path, path) || isUnder(path, fe.Path)

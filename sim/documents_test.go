@@ -55,3 +55,23 @@ func TestLargeDocumentProblemsOnABudget(t *testing.T) {
 		t.Errorf("a small mocks file with 40 problems: %d lines, want the 40", len(lines))
 	}
 }
+
+// A mock's header given as null is refused, as in a flow, naming its path,
+// in a mocks file and in a script's mocks; the rest of the mock is checked
+// all the same.
+func TestMockNullHeaderRefused(t *testing.T) {
+	_, err := ParseMocks([]byte(`{"http://e.com/a": [{"status": 200, "headers": {"X-Id": null}}, {"headers": {"A": "1"}}]}`))
+	want := `mocks: ["http://e.com/a"][0].headers.X-Id: expected a string, got JSON null` + "\n" +
+		`mocks: "http://e.com/a"[1]: "status" is missing (an HTTP status such as 200, or "timeout": true)`
+	if err == nil || err.Error() != want {
+		t.Errorf("mocks file: %v, want\n%s", err, want)
+	}
+	_, err = ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "mocks": {"http://e.com/a": [{"status": 200, "headers": {"X-Id": null}}]}}`))
+	want = `script: mocks["http://e.com/a"][0].headers.X-Id: expected a string, got JSON null`
+	if err == nil || err.Error() != want {
+		t.Errorf("script: %v, want %s", err, want)
+	}
+	if _, err := ParseMocks([]byte(`{"http://e.com/a": [{"status": 200, "headers": {"X-Id": "1"}, "body": {"x": null}}]}`)); err != nil {
+		t.Errorf("a null in a mock's body: %v, want it taken", err)
+	}
+}
