@@ -126,11 +126,11 @@ func TestValidationErrors(t *testing.T) {
 			`widget "s": widgets[0].rules: split needs at least one rule`, nil},
 		{"rule category named like the Timeout exit", `{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": 60,
 		   "rules": [{"type": "has_text", "category": "Timeout"}], "exits": {"Timeout": ""}}]}`,
-			`widget "w": widgets[0].rules[0].category: category "Timeout" is the name of one of this widget's own exits ("Other", "Timeout"): name it otherwise`, nil},
+			`widget "w": widgets[0].rules[0].category: category "Timeout" is the name of this widget's own exit "Timeout", taken when the wait times out: give the category a name of its own, the name of the exit its answers should take`, nil},
 		{"rule category named like the Other exit", `{"id": "f", "widgets": [{"id": "s", "type": "split", "rules": [{"type": "has_text", "category": "Other"}]}]}`,
-			`widget "s": widgets[0].rules[0].category: category "Other" is the name of one of this widget's own exits ("Other")`, nil},
+			`widget "s": widgets[0].rules[0].category: category "Other" is the name of this widget's own exit "Other", taken when no rule matches: give the category a name of its own`, nil},
 		{"rule category named like the No Input exit", `{"id": "f", "kind": "voice", "widgets": [{"id": "g", "type": "gather_digits", "rules": [{"type": "has_text", "category": "No Input"}]}]}`,
-			`widget "g": widgets[0].rules[0].category: category "No Input" is the name of one of this widget's own exits ("No Input", "No Match")`, nil},
+			`widget "g": widgets[0].rules[0].category: category "No Input" is the name of this widget's own exit "No Input", taken when the caller presses no key: give the category a name of its own`, nil},
 		{"duplicate ids", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "end"}, {"id": "a", "type": "end"}]}`,
 			`widget "a": widgets[1].id: duplicate widget id: widgets[0] has it too`, flows.ErrDuplicateID},
 		{"missing start", `{"id": "f", "name": "f", "start": "begin", "widgets": [{"id": "a", "type": "end"}]}`,
@@ -490,7 +490,7 @@ func TestStoredFlowsLoad(t *testing.T) {
 	}
 	want := []string{
 		`expire_minutes: expire_minutes is -1`,
-		`widget "ask": widgets[0].rules[0].category: category "Other" is the name of one of this widget's own exits`,
+		`widget "ask": widgets[0].rules[0].category: category "Other" is the name of this widget's own exit "Other", taken when no rule matches`,
 		`widget "say": widgets[1].Type: unknown field "Type" (did you mean "type"?`,
 		`widget "say": widgets[1].Text: unknown field "Text" (did you mean "text"?`,
 		`widget "say": widgets[1].text: bad expression "uper(input)": unknown function uper`,
@@ -931,6 +931,56 @@ func TestUnknownExitListsEachExitOnce(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want one containing %q", err, tc.want)
 		}
+	}
+}
+
+// TestCategoryNamedLikeOwnExit: a rule category named like one of the
+// widget's own exits (Other, Timeout, No Input, No Match) is told what it is
+// and what to call the category instead: the exit given for it under
+// another name when that can be told, which is then not reported again as
+// an unknown exit. When it cannot be told (another category misses its
+// exit, the widget's own exit is not given, two exits are unknown), the
+// unknown exits are reported as before. A stored flow keeps them as errors.
+func TestCategoryNamedLikeOwnExit(t *testing.T) {
+	const end = `, {"id": "ok", "type": "end"}, {"id": "again", "type": "end"}`
+	for _, tc := range []struct {
+		name, widget string
+		want         []string
+	}{
+		{"split", `{"id": "s", "type": "split", "operand": "@input", "rules": [{"type": "has_number", "category": "Other"}], "exits": {"Valid": "ok", "Other": "again"}}`,
+			[]string{`widget "s": widgets[0].rules[0].category: category "Other" is the name of this widget's own exit "Other", taken when no rule matches: give the category a name of its own, such as "Valid", the exit given for it`}},
+		{"wait, Timeout", `{"id": "w", "type": "wait_for_response", "timeout": 60, "rules": [{"type": "has_text", "category": "Answered"}, {"type": "has_number", "category": "Timeout"}], "exits": {"Answered": "ok", "Number": "ok", "Timeout": "again", "Other": ""}}`,
+			[]string{`widget "w": widgets[0].rules[1].category: category "Timeout" is the name of this widget's own exit "Timeout", taken when the wait times out: give the category a name of its own, such as "Number", the exit given for it`}},
+		{"gather_digits, No Match", `{"id": "g", "type": "gather_digits", "rules": [{"type": "has_number_eq", "args": ["1"], "category": "No Match"}], "exits": {"One": "ok", "No Match": "again"}}`,
+			[]string{`widget "g": widgets[0].rules[0].category: category "No Match" is the name of this widget's own exit "No Match", taken when the digits match no rule: give the category a name of its own, such as "One", the exit given for it`}},
+		{"two exits unknown", `{"id": "s", "type": "split", "operand": "@input", "rules": [{"type": "has_number", "category": "Other"}], "exits": {"Valid": "ok", "Vlid": "ok", "Other": "again"}}`,
+			[]string{`widget "s": widgets[0].rules[0].category: category "Other" is the name of this widget's own exit "Other", taken when no rule matches: give the category a name of its own, the name of the exit its answers should take`,
+				`widget "s": widgets[0].exits.Valid: unknown exit "Valid" (this widget has "Other")`,
+				`widget "s": widgets[0].exits.Vlid: unknown exit "Vlid" (this widget has "Other")`}},
+		{"another category without its exit", `{"id": "s", "type": "split", "operand": "@input", "rules": [{"type": "has_number", "category": "Other"}, {"type": "has_text", "category": "Text"}], "exits": {"Txt": "ok", "Other": "again"}}`,
+			[]string{`widget "s": widgets[0].rules[0].category: category "Other" is the name of this widget's own exit "Other", taken when no rule matches: give the category a name of its own, the name of the exit its answers should take`,
+				`widget "s": widgets[0].exits.Txt: unknown exit "Txt" (this widget has "Other", "Text")`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := `{"id": "f", "kind": "voice", "widgets": [` + tc.widget + end + `]}`
+			if !strings.Contains(tc.widget, "gather_digits") {
+				doc = `{"id": "f", "widgets": [` + tc.widget + end + `]}`
+			}
+			_, err := load(doc)
+			var got []string
+			for _, fe := range validationErrors(t, err) {
+				got = append(got, fe.Error())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("errors\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			// Stored, the category's name is a warning and the unknown
+			// exit the error it always was.
+			_, err = engine.New(widgets.Registered()).LoadStored([]byte(doc))
+			if err == nil || !strings.Contains(err.Error(), "unknown exit") {
+				t.Errorf("stored: %v, want the unknown exit reported", err)
+			}
+		})
 	}
 }
 

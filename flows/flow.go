@@ -168,6 +168,16 @@ type UnreadExits interface {
 	ExitsUnread() bool
 }
 
+// ExplainedExits is implemented by a widget whose Validate can report a
+// problem that explains why an exit it is given is unknown: a rule
+// category named like one of the widget's own exits (Other), whose exit is
+// then given under the name the author meant the category to have
+// (Valid). ExplainedExits, after Validate, lists such exits; a flow being
+// written is not told of them again as unknown exits.
+type ExplainedExits interface {
+	ExplainedExits() []string
+}
+
 // KindChecker is implemented by a widget that does not belong in every kind
 // of flow (a voice widget in a messaging flow says nothing to anyone):
 // CheckKind reports, as Validate does, what is wrong with the widget in a
@@ -820,6 +830,13 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				known[n] = true
 			}
 		}
+		// Exits another problem of the widget explains (see
+		// ExplainedExits) are not reported again, in a flow being written:
+		// that problem is a warning only in a stored one.
+		var explained []string
+		if ee, ok := widgetAs[ExplainedExits](w); ok && checkNames && !stored {
+			explained = ee.ExplainedExits()
+		}
 		names := make([]string, 0, len(b.Exits))
 		for n := range b.Exits {
 			names = append(names, n)
@@ -831,7 +848,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				// Earlier versions read null as "", ending the flow there.
 				add(&FieldError{Widget: nd.id, Path: p, Message: `expected a string, got JSON null: an exit is the id of the next widget, or "" to end the flow there`, Err: ErrNewRule})
 			}
-			if checkNames && !known[n] {
+			if checkNames && !known[n] && !slices.Contains(explained, n) {
 				add(&FieldError{Widget: nd.id, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
 			}
 			if fe := danglingExit(f, nd.id, p, n, b.Exits[n]); fe != nil {
