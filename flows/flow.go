@@ -472,8 +472,8 @@ func CheckSyntax(data []byte) *FieldError {
 // small one), as DecodeFields' does: a list cut for either ends with an
 // entry at path "$" wrapping ErrMoreProblems ("and perhaps more: ..."),
 // and v then holds only what was read before the last of them, so a caller
-// checks nothing more of it (what follows would seem missing). A UTF-8 byte-order mark at the start
-// is skipped.
+// checks nothing more of it (what follows would seem missing). A UTF-8
+// byte-order mark at the start is skipped.
 func DecodeDocument(data []byte, v any) []*FieldError {
 	data = TrimBOM(data)
 	dec := jsontext.NewDecoder(bytes.NewReader(data), decodeOptions)
