@@ -283,3 +283,39 @@ func TestConfigProblemsCutShort(t *testing.T) {
 		}
 	}
 }
+
+// A --webhooks file of megabytes of unknown fields is read on a budget, as
+// a flow is: the list stops after a few of them, saying the file is too
+// large to list them all, instead of reading it once per problem.
+func TestLargeWebhooksFileProblemsOnABudget(t *testing.T) {
+	var keys strings.Builder
+	for i := range 100000 {
+		fmt.Fprintf(&keys, `"k%d": 1, `, i)
+	}
+	path := writeFile(t, `{"webhooks": [{"name": "a", `+keys.String()+`"url": "https://api.example.com/"}]}`)
+	_, err := LoadConfigs(path)
+	if err == nil {
+		t.Fatal("the file loads")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	last := lines[len(lines)-1]
+	want := "webhooks file " + path + ": $: and perhaps more: the document is too large to list every problem of it at once; these are the first "
+	if len(lines) > 10 || !strings.HasPrefix(last, want) || !strings.Contains(lines[0], `webhooks[0].k0: unknown field "k0"`) {
+		t.Errorf("%d lines, the first %q, the last %q; want a few ending with %q", len(lines), lines[0], last, want)
+	}
+}
+
+// A header given as null in a --webhooks file is refused, as in a flow,
+// naming the webhook's path, instead of being sent empty.
+func TestWebhooksFileNullHeaderRefused(t *testing.T) {
+	path := writeFile(t, `{"webhooks": [{"name": "crm", "url": "https://api.example.com/", "headers": {"X-Key": null}}]}`)
+	_, err := LoadConfigs(path)
+	want := "webhooks file " + path + ": webhooks[0].headers.X-Key: expected a string, got JSON null"
+	if err == nil || err.Error() != want {
+		t.Errorf("LoadConfigs: %v, want %s", err, want)
+	}
+	_, err = ParseConfigs([]byte(`[{"name": "crm", "url": "https://api.example.com/", "headers": {"A": "1", "X-Key": null}}]`))
+	if want := "webhooks[0].headers.X-Key: expected a string, got JSON null"; err == nil || err.Error() != want {
+		t.Errorf("a bare array: %v, want %s", err, want)
+	}
+}

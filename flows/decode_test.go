@@ -126,11 +126,11 @@ func TestValidationErrors(t *testing.T) {
 			`widget "s": widgets[0].rules: split needs at least one rule`, nil},
 		{"rule category named like the Timeout exit", `{"id": "f", "widgets": [{"id": "w", "type": "wait_for_response", "timeout": 60,
 		   "rules": [{"type": "has_text", "category": "Timeout"}], "exits": {"Timeout": ""}}]}`,
-			`widget "w": widgets[0].rules[0].category: category "Timeout" is the name of one of this widget's own exits ("Other", "Timeout"): name it otherwise`, nil},
+			`widget "w": widgets[0].rules[0].category: category "Timeout" is the name of this widget's own exit "Timeout", taken when the wait times out: give the category a name of its own, the name of the exit its answers should take`, nil},
 		{"rule category named like the Other exit", `{"id": "f", "widgets": [{"id": "s", "type": "split", "rules": [{"type": "has_text", "category": "Other"}]}]}`,
-			`widget "s": widgets[0].rules[0].category: category "Other" is the name of one of this widget's own exits ("Other")`, nil},
+			`widget "s": widgets[0].rules[0].category: category "Other" is the name of this widget's own exit "Other", taken when no rule matches: give the category a name of its own`, nil},
 		{"rule category named like the No Input exit", `{"id": "f", "kind": "voice", "widgets": [{"id": "g", "type": "gather_digits", "rules": [{"type": "has_text", "category": "No Input"}]}]}`,
-			`widget "g": widgets[0].rules[0].category: category "No Input" is the name of one of this widget's own exits ("No Input", "No Match")`, nil},
+			`widget "g": widgets[0].rules[0].category: category "No Input" is the name of this widget's own exit "No Input", taken when the caller presses no key: give the category a name of its own`, nil},
 		{"duplicate ids", `{"id": "f", "name": "f", "widgets": [{"id": "a", "type": "end"}, {"id": "a", "type": "end"}]}`,
 			`widget "a": widgets[1].id: duplicate widget id: widgets[0] has it too`, flows.ErrDuplicateID},
 		{"missing start", `{"id": "f", "name": "f", "start": "begin", "widgets": [{"id": "a", "type": "end"}]}`,
@@ -490,7 +490,7 @@ func TestStoredFlowsLoad(t *testing.T) {
 	}
 	want := []string{
 		`expire_minutes: expire_minutes is -1`,
-		`widget "ask": widgets[0].rules[0].category: category "Other" is the name of one of this widget's own exits`,
+		`widget "ask": widgets[0].rules[0].category: category "Other" is the name of this widget's own exit "Other", taken when no rule matches`,
 		`widget "say": widgets[1].Type: unknown field "Type" (did you mean "type"?`,
 		`widget "say": widgets[1].Text: unknown field "Text" (did you mean "text"?`,
 		`widget "say": widgets[1].text: bad expression "uper(input)": unknown function uper`,
@@ -934,6 +934,56 @@ func TestUnknownExitListsEachExitOnce(t *testing.T) {
 	}
 }
 
+// TestCategoryNamedLikeOwnExit: a rule category named like one of the
+// widget's own exits (Other, Timeout, No Input, No Match) is told what it is
+// and what to call the category instead: the exit given for it under
+// another name when that can be told, which is then not reported again as
+// an unknown exit. When it cannot be told (another category misses its
+// exit, the widget's own exit is not given, two exits are unknown), the
+// unknown exits are reported as before. A stored flow keeps them as errors.
+func TestCategoryNamedLikeOwnExit(t *testing.T) {
+	const end = `, {"id": "ok", "type": "end"}, {"id": "again", "type": "end"}`
+	for _, tc := range []struct {
+		name, widget string
+		want         []string
+	}{
+		{"split", `{"id": "s", "type": "split", "operand": "@input", "rules": [{"type": "has_number", "category": "Other"}], "exits": {"Valid": "ok", "Other": "again"}}`,
+			[]string{`widget "s": widgets[0].rules[0].category: category "Other" is the name of this widget's own exit "Other", taken when no rule matches: give the category a name of its own, such as "Valid", the exit given for it`}},
+		{"wait, Timeout", `{"id": "w", "type": "wait_for_response", "timeout": 60, "rules": [{"type": "has_text", "category": "Answered"}, {"type": "has_number", "category": "Timeout"}], "exits": {"Answered": "ok", "Number": "ok", "Timeout": "again", "Other": ""}}`,
+			[]string{`widget "w": widgets[0].rules[1].category: category "Timeout" is the name of this widget's own exit "Timeout", taken when the wait times out: give the category a name of its own, such as "Number", the exit given for it`}},
+		{"gather_digits, No Match", `{"id": "g", "type": "gather_digits", "rules": [{"type": "has_number_eq", "args": ["1"], "category": "No Match"}], "exits": {"One": "ok", "No Match": "again"}}`,
+			[]string{`widget "g": widgets[0].rules[0].category: category "No Match" is the name of this widget's own exit "No Match", taken when the digits match no rule: give the category a name of its own, such as "One", the exit given for it`}},
+		{"two exits unknown", `{"id": "s", "type": "split", "operand": "@input", "rules": [{"type": "has_number", "category": "Other"}], "exits": {"Valid": "ok", "Vlid": "ok", "Other": "again"}}`,
+			[]string{`widget "s": widgets[0].rules[0].category: category "Other" is the name of this widget's own exit "Other", taken when no rule matches: give the category a name of its own, the name of the exit its answers should take`,
+				`widget "s": widgets[0].exits.Valid: unknown exit "Valid" (this widget has "Other")`,
+				`widget "s": widgets[0].exits.Vlid: unknown exit "Vlid" (this widget has "Other")`}},
+		{"another category without its exit", `{"id": "s", "type": "split", "operand": "@input", "rules": [{"type": "has_number", "category": "Other"}, {"type": "has_text", "category": "Text"}], "exits": {"Txt": "ok", "Other": "again"}}`,
+			[]string{`widget "s": widgets[0].rules[0].category: category "Other" is the name of this widget's own exit "Other", taken when no rule matches: give the category a name of its own, the name of the exit its answers should take`,
+				`widget "s": widgets[0].exits.Txt: unknown exit "Txt" (this widget has "Other", "Text")`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := `{"id": "f", "kind": "voice", "widgets": [` + tc.widget + end + `]}`
+			if !strings.Contains(tc.widget, "gather_digits") {
+				doc = `{"id": "f", "widgets": [` + tc.widget + end + `]}`
+			}
+			_, err := load(doc)
+			var got []string
+			for _, fe := range validationErrors(t, err) {
+				got = append(got, fe.Error())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("errors\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			// Stored, the category's name is a warning and the unknown
+			// exit the error it always was.
+			_, err = engine.New(widgets.Registered()).LoadStored([]byte(doc))
+			if err == nil || !strings.Contains(err.Error(), "unknown exit") {
+				t.Errorf("stored: %v, want the unknown exit reported", err)
+			}
+		})
+	}
+}
+
 // TestPathsQuoteOnlyKeysThatNeedIt: every problem under an object's key is
 // at the same path, however it was found (a value of the wrong kind, an
 // exit that leads nowhere, a template that does not compile): a plain name
@@ -1027,13 +1077,28 @@ func TestLargeFlowProblemsOnABudget(t *testing.T) {
 	// ends saying there may be more, and no problem of what was not read
 	// (no widgets) follows.
 	for top, want := range map[bool]string{
-		false: `and perhaps more: at most 50 problems of one widget are listed at once, and widget "hi" has that many; these are the first 50`,
+		false: `and perhaps more: at most 50 problems of one widget are listed at once, and widget "hi" has more; these are the first 50`,
 		true:  `and perhaps more: at most 50 problems of the flow's own fields are listed at once; these are the first 50`,
 	} {
 		_, err := load(largeFlowWithProblems(1000, 60, top))
 		errs := validationErrors(t, err)
 		if last := errs[len(errs)-1]; len(errs) != 51 || last.Path != "$" || last.Message != want || !errors.Is(last, flows.ErrMoreProblems) {
 			t.Errorf("top=%v, 60 problems: %d listed, the last %v; want 50 and %q", top, len(errs), last, want)
+		}
+	}
+	// Exactly 50 problems are listed whole: the decoding after the 50th
+	// finds no other, so no entry says there may be more; a 51st is what
+	// makes the list end saying so.
+	for _, top := range []bool{true, false} {
+		_, err := load(largeFlowWithProblems(1000, 50, top))
+		errs := validationErrors(t, err)
+		if last := errs[len(errs)-1]; len(errs) != 50 || errors.Is(last, flows.ErrMoreProblems) {
+			t.Errorf("top=%v, 50 problems: %d listed, the last %v; want the 50 and no more", top, len(errs), last)
+		}
+		_, err = load(largeFlowWithProblems(1000, 51, top))
+		errs = validationErrors(t, err)
+		if last := errs[len(errs)-1]; len(errs) != 51 || !errors.Is(last, flows.ErrMoreProblems) || errs[49].Path == "$" {
+			t.Errorf("top=%v, 51 problems: %d listed, the last %v; want 50 and the entry saying there are more", top, len(errs), last)
 		}
 	}
 	// A stored flow with fields named in another case (each a decoding
@@ -1066,6 +1131,14 @@ func TestDocumentProblemsCutShort(t *testing.T) {
 	last := probs[50]
 	if last.Path != "$" || last.Message != "and perhaps more: at most 50 problems are listed at once; these are the first 50" || !errors.Is(last, flows.ErrMoreProblems) {
 		t.Errorf("the last entry is %v", last)
+	}
+	// 50 problems are all listed, with no such entry; 51 end with it.
+	for n, want := range map[int]int{50: 50, 51: 51} {
+		probs := flows.DecodeDocument([]byte(`{"items": [`+strings.TrimSuffix(strings.Repeat(`{"n": "1"}, `, n), ", ")+`]}`), &v)
+		more := len(probs) > 0 && errors.Is(probs[len(probs)-1], flows.ErrMoreProblems)
+		if len(probs) != want || more != (n > flows.MaxProblems) {
+			t.Errorf("%d problems: %d listed, ending with more=%v: %v", n, len(probs), more, probs[len(probs)-1])
+		}
 	}
 }
 

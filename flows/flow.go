@@ -168,6 +168,16 @@ type UnreadExits interface {
 	ExitsUnread() bool
 }
 
+// ExplainedExits is implemented by a widget whose Validate can report a
+// problem that explains why an exit it is given is unknown: a rule
+// category named like one of the widget's own exits (Other), whose exit is
+// then given under the name the author meant the category to have
+// (Valid). ExplainedExits, after Validate, lists such exits; a flow being
+// written is not told of them again as unknown exits.
+type ExplainedExits interface {
+	ExplainedExits() []string
+}
+
 // KindChecker is implemented by a widget that does not belong in every kind
 // of flow (a voice widget in a messaging flow says nothing to anyone):
 // CheckKind reports, as Validate does, what is wrong with the widget in a
@@ -455,12 +465,15 @@ func CheckSyntax(data []byte) *FieldError {
 // problem is a FieldError at its JSON path, array indices included
 // (webhooks[1].timeout), saying in JSON's terms what was expected. A syntax
 // error is the one problem, with its line and column; otherwise every
-// problem is returned, and v holds what could be decoded. At most
-// MaxProblems are listed: a list cut there ends with an entry at path "$"
-// wrapping ErrMoreProblems ("and perhaps more: ..."), and v then holds only
-// what was read before the last of them, so a caller checks nothing more of
-// it (what follows would seem missing). A UTF-8 byte-order mark at the start
-// is skipped.
+// problem is returned, and v holds what could be decoded; a header given
+// as null is one (NullHeaders), after those of decoding. At most
+// MaxProblems are listed, and the search for them stops once it has read
+// and written a few times the document's size (half a megabyte for a
+// small one), as DecodeFields' does: a list cut for either ends with an
+// entry at path "$" wrapping ErrMoreProblems ("and perhaps more: ..."),
+// and v then holds only what was read before the last of them, so a caller
+// checks nothing more of it (what follows would seem missing). A UTF-8
+// byte-order mark at the start is skipped.
 func DecodeDocument(data []byte, v any) []*FieldError {
 	data = TrimBOM(data)
 	dec := jsontext.NewDecoder(bytes.NewReader(data), decodeOptions)
@@ -473,11 +486,22 @@ func DecodeDocument(data []byte, v any) []*FieldError {
 			Message: fmt.Sprintf("text after the JSON document at line %d, column %d: the file is one JSON value", line, col)}}
 	}
 	rv := reflect.ValueOf(v).Elem()
-	d := unmarshalAllAs(data, "", func() any { rv.SetZero(); return v }, "")
-	if d.capped {
+	// On the budget of a request's body (see DecodeFields): a large
+	// document with many problems costs a few decodings to explain, not
+	// fifty.
+	budget := max(fieldsWorkFactor*len(data), fieldsWorkFloor)
+	d := unmarshalAllWith(data, "", func() any { rv.SetZero(); return v }, "", decodeOptions, budget)
+	switch {
+	case d.stopped:
+		return append(d.problems, moreProblems("the document is too large to list every problem of it at once", len(d.problems)))
+	case d.capped:
 		return append(d.problems, moreProblems(fmt.Sprintf("at most %d problems are listed at once", maxProblems), len(d.problems)))
+	case d.failed:
+		return d.problems
 	}
-	return d.problems
+	// A header given as null is refused, as in a flow, after the problems
+	// of decoding.
+	return append(d.problems, NullHeaders(data, v)...)
 }
 
 // Wrapper is implemented by a widget that wraps another (to change how it
@@ -820,6 +844,13 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				known[n] = true
 			}
 		}
+		// Exits another problem of the widget explains (see
+		// ExplainedExits) are not reported again, in a flow being written:
+		// that problem is a warning only in a stored one.
+		var explained []string
+		if ee, ok := widgetAs[ExplainedExits](w); ok && checkNames && !stored {
+			explained = ee.ExplainedExits()
+		}
 		names := make([]string, 0, len(b.Exits))
 		for n := range b.Exits {
 			names = append(names, n)
@@ -831,7 +862,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				// Earlier versions read null as "", ending the flow there.
 				add(&FieldError{Widget: nd.id, Path: p, Message: `expected a string, got JSON null: an exit is the id of the next widget, or "" to end the flow there`, Err: ErrNewRule})
 			}
-			if checkNames && !known[n] {
+			if checkNames && !known[n] && !slices.Contains(explained, n) {
 				add(&FieldError{Widget: nd.id, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
 			}
 			if fe := danglingExit(f, nd.id, p, n, b.Exits[n]); fe != nil {
@@ -850,7 +881,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		case stopped:
 			errs = append(errs, moreProblems(tooLarge, len(errs)))
 		case capped != "":
-			errs = append(errs, moreProblems(fmt.Sprintf("at most %d problems of one widget are listed at once, and %s has that many", maxProblems, capped), len(errs)))
+			errs = append(errs, moreProblems(fmt.Sprintf("at most %d problems of one widget are listed at once, and %s has more", maxProblems, capped), len(errs)))
 		}
 		return nil, &ValidationError{Errors: errs}
 	}
@@ -1126,7 +1157,8 @@ func MemberPath(parent, key string) string {
 // value at path would only repeat it, or judge a zero value; an unknown
 // field that is no known one's leaves the rest as it was.
 func Near(fe *FieldError, path string) bool {
-	if errors.Is(fe, ErrUnknownField) && !errors.Is(fe, ErrNewRule) {
+	if errors.Is(fe, ErrUnknownField) && !errors.Is(fe, ErrNewRule) || errors.Is(fe, errNullHeader) {
+		// The rest is read all the same; a null header is read as "".
 		return false
 	}
 	return fe.Path == path || isUnder(fe.Path, path) || isUnder(path, fe.Path)
@@ -1156,8 +1188,8 @@ type decoded struct {
 	// stopped is set when decoding stopped for its budget (see
 	// unmarshalAllWith) with problems perhaps left to find.
 	stopped bool
-	// capped is set when decoding stopped at maxProblems problems: more
-	// may be left to find.
+	// capped is set when decoding stopped after maxProblems problems, for
+	// finding one more: the rest are not looked for.
 	capped bool
 	// work is the bytes read and written, counted against the budget.
 	work int
@@ -1249,18 +1281,22 @@ const MaxProblems = maxProblems
 // written past budget; the first decoding is always made.
 func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opts jsonv2.Options, budget int) decoded {
 	var out decoded
-	for range maxProblems {
+	for {
 		if budget > 0 && out.work > 0 && out.work+len(doc) > budget {
 			out.stopped = true
 			return out
 		}
 		out.work += len(doc)
 		err := jsonv2.Unmarshal(doc, mk(), opts)
-		if err != nil && len(out.problems) == maxProblems-1 {
-			// The last problem listed: what follows it is not looked for.
-			out.failed, out.capped = true, true
-		}
 		if err == nil {
+			return out
+		}
+		if len(out.problems) == maxProblems {
+			// A problem past the last one listed: the list ends saying
+			// there are more, and what follows is not looked for. With
+			// exactly maxProblems, the decoding after the last succeeds
+			// and the list is whole.
+			out.failed, out.capped = true, true
 			return out
 		}
 		fe := documentError(doc, prefix, err, what)
@@ -1291,7 +1327,6 @@ func unmarshalAllWith(doc []byte, prefix string, mk func() any, what string, opt
 		out.work += len(doc) + len(fixed)
 		doc = fixed
 	}
-	return out
 }
 
 type editKind int

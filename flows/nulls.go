@@ -3,11 +3,13 @@ package flows
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -17,6 +19,9 @@ import (
 type nullAt struct {
 	path string
 	t    reflect.Type
+	// in is the path of the object or array the null is a member or an
+	// element of ("" for the document's own members).
+	in string
 }
 
 // message says what was expected, as a value of the wrong kind is said.
@@ -45,7 +50,7 @@ func findNulls(doc []byte, t reflect.Type) []nullAt {
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(doc), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	var out []nullAt
-	if walkNulls(dec, t, "", false, &out) != nil {
+	if walkNulls(dec, t, "", "", false, &out) != nil {
 		return nil // not well-formed: CheckSyntax reports it
 	}
 	return out
@@ -55,7 +60,7 @@ func findNulls(doc []byte, t reflect.Type) []nullAt {
 // again is true for an object the decoder merges into one given before for
 // the same name (see replaced): each of its members replaces what that one
 // gave for its name.
-func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, again bool, out *[]nullAt) error {
+func walkNulls(dec *jsontext.Decoder, t reflect.Type, path, in string, again bool, out *[]nullAt) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -64,7 +69,7 @@ func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, again bool, o
 	}
 	switch k := dec.PeekKind(); {
 	case k == 'n':
-		*out = append(*out, nullAt{path, t})
+		*out = append(*out, nullAt{path, t, in})
 		_, err := dec.ReadToken()
 		return err
 	case k == '{' && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
@@ -107,7 +112,7 @@ func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, again bool, o
 				}
 				seen[name] = true
 			}
-			err = walkNulls(dec, ft, mp, repeat && merge, out)
+			err = walkNulls(dec, ft, mp, path, repeat && merge, out)
 			if err != nil {
 				return err
 			}
@@ -119,7 +124,7 @@ func walkNulls(dec *jsontext.Decoder, t reflect.Type, path string, again bool, o
 			return err
 		}
 		for i := 0; dec.PeekKind() != ']'; i++ {
-			if err := walkNulls(dec, t.Elem(), joinPath(path, "["+strconv.Itoa(i)+"]"), false, out); err != nil {
+			if err := walkNulls(dec, t.Elem(), joinPath(path, "["+strconv.Itoa(i)+"]"), path, false, out); err != nil {
 				return err
 			}
 		}
@@ -187,4 +192,70 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	}
 	add(t)
 	return out
+}
+
+// errNullHeader marks NullHeaders' problems: the rest of the document is
+// read all the same (see Near).
+var errNullHeader = errors.New("header given as null")
+
+// NullHeaders reports each header given as null in the well-formed JSON
+// document doc, read into a value of v's type (a pointer): a value of an
+// object "headers" (a webhook's, a configured webhook's, an event
+// endpoint's, a mock's answer) that the decoder would read as an empty
+// header. Flows refuse it as they refuse any null (expected a string, got
+// JSON null), and so do the other documents and bodies that give headers,
+// at the same path: headers.X, webhooks[0].headers.X. A null that a later
+// value for the same name replaces is no null, as in a flow.
+func NullHeaders(doc []byte, v any) []*FieldError {
+	t := reflect.TypeOf(v)
+	if !hasHeaders(t, nil) {
+		return nil // most request bodies: the walk is not needed
+	}
+	var out []*FieldError
+	for _, n := range findNulls(TrimBOM(doc), t) {
+		if n.in == "headers" || strings.HasSuffix(n.in, ".headers") {
+			out = append(out, &FieldError{Path: n.path, Message: n.message(), Err: errNullHeader})
+		}
+	}
+	return out
+}
+
+// headersIn caches hasHeaders by type.
+var headersIn sync.Map // reflect.Type → bool
+
+// hasHeaders reports whether a value of type t can hold a field "headers"
+// that is a map, at any depth. seen holds the types being looked at, for
+// types that contain themselves.
+func hasHeaders(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v, ok := headersIn.Load(t); ok {
+		return v.(bool)
+	}
+	if seen[t] {
+		return false
+	}
+	if seen == nil {
+		seen = map[reflect.Type]bool{}
+	}
+	seen[t] = true
+	found := false
+	switch t.Kind() {
+	case reflect.Struct:
+		for name, ft := range jsonFields(t) {
+			et := ft
+			for et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if name == "headers" && et.Kind() == reflect.Map || hasHeaders(ft, seen) {
+				found = true
+				break
+			}
+		}
+	case reflect.Slice, reflect.Array, reflect.Map:
+		found = hasHeaders(t.Elem(), seen)
+	}
+	headersIn.Store(t, found)
+	return found
 }

@@ -333,7 +333,8 @@ func TestContactFailureLogsNoURN(t *testing.T) {
 				h.message(from, "m2-"+from, "periwinkle")
 			}
 			// One contact's stored row does not decode; the other has a
-			// dedupe entry of the wrong length, which only its erasure reads.
+			// dedupe entry of the wrong length, which only its erasure reads: a
+			// damaged store file, as the row is.
 			err := ts.srv.store.(*store.Bolt).Group(context.Background(), func(tx *bbolt.Tx) error {
 				if err := tx.Bucket([]byte("contact_rows")).Put([]byte(row), []byte("\xffperiwinkle")); err != nil {
 					return err
@@ -347,7 +348,7 @@ func TestContactFailureLogsNoURN(t *testing.T) {
 			for _, c := range []struct{ method, urn, notDone, cause string }{
 				{"GET", row, "the contact was not read: ", "corrupt stored row"},
 				{"DELETE", row, "the contact was not erased: ", "corrupt stored row"},
-				{"DELETE", index, "the contact was not erased: ", "corrupt dedupe entry"},
+				{"DELETE", index, "the contact was not erased: ", "(bucket processed_index): 22 bytes, not 33"},
 			} {
 				status, m := h.call(c.method, "/v1/contacts/"+url.PathEscape(c.urn), "")
 				e, _ := m["error"].(map[string]any)
@@ -379,7 +380,7 @@ func TestContactFailureLogsNoURN(t *testing.T) {
 					}
 				}
 				info = strings.Join(above, "\n")
-				if !strings.Contains(l, `level=DEBUG msg="request failed, the error in full"`) || !strings.Contains(l, "corrupt dedupe entry") {
+				if !strings.Contains(l, `level=DEBUG msg="request failed, the error in full"`) || !strings.Contains(l, "(bucket processed_index): 22 bytes, not 33") {
 					t.Errorf("the debug log: want the errors in full:\n%s", l)
 				}
 			}

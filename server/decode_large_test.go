@@ -194,7 +194,7 @@ func TestFlowProblemsCapSaysSo(t *testing.T) {
 		{"one widget", `{"id":"capped","widgets":[
  {"id":"hi","type":"send_message",` + fields.String() + `"text":"Hi","exits":{"Next":"typo"}},
  {"id":"typo","type":"send_mesage","exits":{"Next":""}}]}`,
-			`and perhaps more: at most 50 problems of one widget are listed at once, and widget "hi" has that many; these are the first 51`},
+			`and perhaps more: at most 50 problems of one widget are listed at once, and widget "hi" has more; these are the first 51`},
 		{"the flow's own fields", `{"id":"capped",` + fields.String() + `"widgets":[{"id":"hi","type":"send_message","text":"Hi"}]}`,
 			`and perhaps more: at most 50 problems of the flow's own fields are listed at once; these are the first 50`},
 	} {

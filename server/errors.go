@@ -339,7 +339,7 @@ func decodeStrict(body []byte, v any) error {
 	}
 	err := jsonv2.Unmarshal(body, v, apiDecoding)
 	if err == nil {
-		return nil
+		return nullHeaders(body, v)
 	}
 	typ := reflect.TypeOf(v).Elem()
 	// apiDecoding's errors are encoding/json's, without the place; the
@@ -358,10 +358,27 @@ func decodeStrict(body []byte, v any) error {
 				return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Field: field,
 					Message: fmt.Sprintf("%s: the name %q is given twice in its object; give each name once", field, jsontext.Pointer(dup).LastToken())}
 			}
-			return nil
+			return nullHeaders(body, v)
 		}
 	}
 	return decodeError(body, typ, err)
+}
+
+// nullHeaders refuses a body that decoded into v with a header given as
+// null (an event endpoint's headers, a mock's answer), which would be read
+// as an empty header: a 400 naming it, as in a flow or a configured
+// webhook, listing every such header.
+func nullHeaders(body []byte, v any) error {
+	problems := flows.NullHeaders(body, v)
+	if len(problems) == 0 {
+		return nil
+	}
+	reflect.ValueOf(v).Elem().SetZero()
+	for _, p := range problems {
+		p.Path = fieldPath(p.Path)
+	}
+	fe := problems[0]
+	return withProblems(&APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: fe.Path, Message: fe.Error(), Err: fe}, problems)
 }
 
 // duplicateOutsideRaw is the JSON pointer of the first name given twice in

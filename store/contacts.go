@@ -411,7 +411,7 @@ func eraseKey(tx *bbolt.Tx, st *statBatch, urn string, out *ContactErasure) erro
 	c := ib.Cursor()
 	for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		if len(k) != len(prefix)+16 {
-			return fmt.Errorf("contact %q: corrupt dedupe entry %x", urn, k)
+			return damagedDedupe(bProcessedIndex, fmt.Sprintf("dedupe entry %x of contact %q", k, urn), fmt.Sprintf("%d bytes, not %d", len(k), len(prefix)+16))
 		}
 		index = append(index, bytes.Clone(k))
 		msgs = append(msgs, msgEntry{hash: binary.BigEndian.Uint64(k[len(prefix):]), at: binary.BigEndian.Uint64(k[len(prefix)+8:])})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -133,7 +134,7 @@ func findProcessed(tx *bbolt.Tx, st *statBatch, r *contactRow, legacy bool, chan
 	c := st.cursor(tx.Bucket(bProcessedIndex))
 	for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		if len(k) != len(prefix)+8 {
-			return nil, false, fmt.Errorf("contact %q: corrupt dedupe entry %x", urn, k)
+			return nil, false, damagedDedupe(bProcessedIndex, fmt.Sprintf("dedupe entry %x of contact %q", k, urn), fmt.Sprintf("%d bytes, not %d", len(k), len(prefix)+8))
 		}
 		if reply, found := find(binary.BigEndian.Uint64(k[len(prefix):])); found {
 			return reply, true, nil
@@ -147,6 +148,13 @@ func findProcessed(tx *bbolt.Tx, st *statBatch, r *contactRow, legacy bool, chan
 		return nil, false, nil
 	}
 	return reply, true, nil
+}
+
+// damagedDedupe is the error of a dedupe key of bucket that does not
+// decode (record names it): the store file is damaged (ErrCorrupt), as for
+// a record that does not decode, not a fault of the request that read it.
+func damagedDedupe(bucket []byte, record, what string) error {
+	return &RecordError{Bucket: string(bucket), Record: record, Err: errors.New(what)}
 }
 
 // legacySender reports whether a dedupe record of a layout before 7, keyed
@@ -302,7 +310,7 @@ func pruneLog(tx *bbolt.Tx, st *statBatch, keys [][]byte) (int, error) {
 	for _, k := range keys {
 		at, msg, urn, ok := splitLogKey(k)
 		if !ok {
-			return 0, fmt.Errorf("dedupe record %x: corrupt key", k)
+			return 0, damagedDedupe(bProcessedLog, fmt.Sprintf("dedupe record %x", k), "its key does not hold a time, channel, message id and sender")
 		}
 		h := msgHash(msg)
 		if err := logb.Delete(k); err != nil {

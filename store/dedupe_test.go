@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -296,5 +298,78 @@ func TestMsgHashIsFNV1a(t *testing.T) {
 		if got, want := msgHash([]byte(k)), h.Sum64(); got != want {
 			t.Errorf("msgHash(%q) = %x, want %x", k, got, want)
 		}
+	}
+}
+
+// TestDamagedDedupeEntry: a dedupe entry of the wrong length in
+// processed_index, or a processed_log key that does not split into its
+// parts, is a damaged store file (ErrCorrupt, naming the file, the bucket
+// and the entry), as a record that does not decode is, not an error of the
+// request that read it: for a message delivered again, an erasure of the
+// contact and pruning alike.
+func TestDamagedDedupeEntry(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "parley.db")
+	b, err := Open(path, Options{Now: func() time.Time { return t0 }, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const urn = "tel:+15550000001"
+	// More messages than a contact row holds: the first move to processed_index.
+	for i := range rowMsgsMax + 1 {
+		mustSave(t, b, &Turn{Session: session(fmt.Sprintf("s%d", i), flows.StatusCompleted, urn), Channel: "sms",
+			MessageID: fmt.Sprintf("m%d", i), Reply: []byte(`{}`)})
+	}
+	b.Close()
+
+	// m0's entry loses its last byte; a processed_log key loses its parts.
+	hash := msgHash(join("sms", "m0"))
+	var logKey []byte
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		ib := tx.Bucket(bProcessedIndex)
+		prefix := processedIndexKey(nil, urn, hash, 0)[:len(urn)+9]
+		k, _ := ib.Cursor().Seek(prefix)
+		if !bytes.HasPrefix(k, prefix) {
+			t.Fatalf("no processed_index entry for m0")
+		}
+		k = bytes.Clone(k)
+		if err := ib.Delete(k); err != nil {
+			return err
+		}
+		if err := ib.Put(k[:len(k)-1], nil); err != nil {
+			return err
+		}
+		lb := tx.Bucket(bProcessedLog)
+		first, v := lb.Cursor().First()
+		logKey = append(bytes.Clone(first[:8]), "no separators"...)
+		return lb.Put(logKey, bytes.Clone(v))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b, err = Open(path, Options{Now: func() time.Time { return t0.Add(time.Hour) }, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	prefix := "store file " + path + " is corrupt or truncated: dedupe entry "
+	_, _, err = b.ProcessedReply(ctx, "sms", urn, "m0")
+	if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), `of contact "tel:+15550000001" (bucket processed_index): 32 bytes, not 33`) {
+		t.Errorf("ProcessedReply of a message whose entry is damaged: %v, want a damaged store file naming the entry", err)
+	}
+	_, err = b.EraseContact(ctx, []string{urn}, nil)
+	if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), prefix) {
+		t.Errorf("EraseContact with a damaged entry: %v, want a damaged store file naming the entry", err)
+	}
+	_, err = b.PruneProcessed(ctx, t0.Add(time.Minute), 0)
+	want := fmt.Sprintf("store file %s is corrupt or truncated: dedupe record %x (bucket processed_log): ", path, logKey)
+	if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("PruneProcessed with a damaged key: %v, want an error starting %q", err, want)
 	}
 }

@@ -77,7 +77,7 @@ func (w *GatherDigits) Validate(c flows.Compiler) error {
 		*t.dst, err = optTemplate(c, t.field, t.src)
 		errs = append(errs, err)
 	}
-	errs = append(errs, w.compile(c, w.Rules, "", flows.ExitNoInput, flows.ExitNoMatch))
+	errs = append(errs, w.compile(c, w.Rules, "", w.Exits, flows.ExitNoInput, flows.ExitNoMatch))
 	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(errs)
 }

@@ -20,17 +20,40 @@ type router struct {
 	// uncategorised is set when a rule has no category (or a blank one):
 	// which exits the widget has is not known.
 	uncategorised bool
+	// explained is the exit given for a category named like one of the
+	// widget's own exits (see meantExit), which its error names.
+	explained []string
 }
 
-// compile compiles the rules and the operand. reserved are the widget's own
-// exits (Other, Timeout ...): a category of that name would make an answer take
-// one of them.
-func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string, reserved ...string) error {
+// ownExitTaken says when each of the routing widgets' own exits is taken,
+// for the error of a category that takes its name.
+var ownExitTaken = map[string]string{
+	flows.ExitOther:   "taken when no rule matches",
+	flows.ExitTimeout: "taken when the wait times out",
+	flows.ExitNoInput: "taken when the caller presses no key",
+	flows.ExitNoMatch: "taken when the digits match no rule",
+}
+
+// compile compiles the rules and the operand. exits are the widget's exits
+// as given; reserved are the widget's own exits (Other, Timeout ...): a
+// category of that name would make an answer take one of them. Its error
+// says what the category should be called: the exit the author gave for it
+// under another name when it can tell (meantExit), which is then not
+// reported as an unknown exit too.
+func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string, exits map[string]string, reserved ...string) error {
 	var errs []error
+	rt.explained = nil
+	meant := meantExit(cases, exits, reserved)
 	for i, cs := range cases {
 		if slices.Contains(reserved, cs.Category) {
+			instead := "the name of the exit its answers should take"
+			if meant != "" {
+				instead = fmt.Sprintf("such as %q, the exit given for it", meant)
+				rt.explained = []string{meant}
+			}
 			errs = append(errs, newRule(flows.Errorf(fmt.Sprintf("rules[%d].category", i),
-				"category %q is the name of one of this widget's own exits (%s): name it otherwise", cs.Category, quoted(reserved))))
+				"category %q is the name of this widget's own exit %q, %s: give the category a name of its own, %s",
+				cs.Category, cs.Category, ownExitTaken[cs.Category], instead)))
 		}
 	}
 	if len(cases) > 0 {
@@ -63,6 +86,49 @@ func (rt *router) compile(c flows.Compiler, cases []rules.Case, operand string, 
 	}
 	return nil
 }
+
+// meantExit is the exit the author likely meant a rule category named like
+// one of the widget's own exits (reserved) to take, "" when it cannot be
+// told: the one exit given that is no category and no such own exit, when
+// the categories use one such name only, that own exit is given too (so the
+// category was meant to be another), and every other category has its
+// exit, so that the exit is no misspelling of one of theirs.
+func meantExit(cases []rules.Case, exits map[string]string, reserved []string) string {
+	used := ""
+	for _, cs := range cases {
+		switch {
+		case slices.Contains(reserved, cs.Category):
+			if used != "" && used != cs.Category {
+				return ""
+			}
+			used = cs.Category
+		case strings.TrimSpace(cs.Category) == "":
+			return ""
+		default:
+			if _, ok := exits[cs.Category]; !ok {
+				return ""
+			}
+		}
+	}
+	if _, ok := exits[used]; !ok || used == "" {
+		return ""
+	}
+	meant := ""
+	for n := range exits {
+		if slices.Contains(reserved, n) || slices.ContainsFunc(cases, func(cs rules.Case) bool { return cs.Category == n }) {
+			continue
+		}
+		if meant != "" {
+			return ""
+		}
+		meant = n
+	}
+	return meant
+}
+
+// ExplainedExits: the exit given for a category named like one of the
+// widget's own exits, which that category's error names (see meantExit).
+func (rt *router) ExplainedExits() []string { return rt.explained }
 
 // exitFields are the fields the categories come from: each rule's category,
 // or the rules when there are none (see flows.ExitsFrom).
@@ -127,14 +193,6 @@ func (rt *router) route(r flows.Run, operand string) (category, value string, ex
 	}
 	r.Emit(flows.Event{Type: flows.EventRuleMatched, Category: m.Category, Value: m.Value, Input: operand})
 	return m.Category, m.Value, m.Extra, true
-}
-
-func quoted(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	return strings.Join(q, ", ")
 }
 
 // newRule marks a check added after flows were stored without it: a stored

@@ -28,7 +28,7 @@ func (w *Split) Validate(c flows.Compiler) error {
 		errs = append(errs, flows.Errorf("rules", "split needs at least one rule"))
 	}
 	errs = append(errs, checkResult(&w.WidgetBase, w.Result, false))
-	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, flows.ExitOther)))
+	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, w.Exits, flows.ExitOther)))
 }
 
 // ResultsSaved: the result, when the split has one.

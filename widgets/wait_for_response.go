@@ -29,7 +29,7 @@ func (w *WaitForResponse) Validate(c flows.Compiler) error {
 	var errs []error
 	errs = append(errs, checkTimeout(w.Timeout, "no timeout (in a messaging flow)"))
 	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
-	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, flows.ExitOther, flows.ExitTimeout)))
+	return joinErrs(append(errs, w.compile(c, w.Rules, w.Operand, w.Exits, flows.ExitOther, flows.ExitTimeout)))
 }
 
 // CheckKind: on a call the wait collects keys, in a Twilio <Gather> that
