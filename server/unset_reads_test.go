@@ -2,8 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -17,25 +15,7 @@ func TestFlowUnsetResultWarned(t *testing.T) {
 	base := ts.listen()
 	post := func(method, path, body string, status int) map[string]any {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != status {
-			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, status, raw)
-		}
-		var out map[string]any
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
-		}
-		return out
+		return apiJSON(t, status, method, base+path, body)
 	}
 	flow := `{"id":"survey","name":"Survey","widgets":[
 		{"id":"ask","type":"wait_for_response","result":"Age","exits":{"Next":"thanks"}},
