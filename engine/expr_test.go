@@ -425,20 +425,7 @@ func TestResultTypesCheckedAtLoad(t *testing.T) {
 		{`length("ab") + "x"`, "mismatched types int and string"},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
-			fx := newFixture(t, nil)
-			q, _ := json.Marshal("<@(" + tc.expr + ")>")
-			doc := `{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": ` + string(q) + `}]}`
-			_, err := fx.e.Load([]byte(doc))
-			if err == nil || !strings.Contains(err.Error(), `widget "m": widgets[0].text: bad expression`) || !strings.Contains(err.Error(), tc.load) {
-				t.Fatalf("load: %v, want an error at widget m's text saying %q", err, tc.load)
-			}
-			f, err := fx.e.LoadStored([]byte(doc))
-			if err != nil {
-				t.Fatalf("stored flow: %v", err)
-			}
-			if len(f.Warnings) != 1 || !errors.Is(f.Warnings[0], flows.ErrNewRule) {
-				t.Errorf("stored flow's warnings %v, want one", f.Warnings)
-			}
+			refusedAtLoad(t, tc.expr, tc.load)
 		})
 	}
 }
@@ -458,20 +445,7 @@ func TestTypeOfInputCheckedAtLoad(t *testing.T) {
 		{`input ? "a" : "b"`, "non-bool expression (type string) used as condition", "the condition before ? needs true or false, got text"},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
-			fx := newFixture(t, nil)
-			q, _ := json.Marshal("<@(" + tc.expr + ")>")
-			doc := `{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": ` + string(q) + `}]}`
-			_, err := fx.e.Load([]byte(doc))
-			if err == nil || !strings.Contains(err.Error(), `widget "m": widgets[0].text: bad expression`) || !strings.Contains(err.Error(), tc.load) {
-				t.Fatalf("load: %v, want an error at widget m's text saying %q", err, tc.load)
-			}
-			f, err := fx.e.LoadStored([]byte(doc))
-			if err != nil {
-				t.Fatalf("stored flow: %v", err)
-			}
-			if len(f.Warnings) != 1 || !errors.Is(f.Warnings[0], flows.ErrNewRule) || !strings.Contains(f.Warnings[0].Error(), tc.load) {
-				t.Errorf("stored flow's warnings %v, want one saying %q", f.Warnings, tc.load)
-			}
+			fx, f := refusedAtLoad(t, tc.expr, tc.load)
 			_, evs, err := fx.e.Start(context.Background(), f, engine.StartParams{Input: &flows.Input{Kind: flows.InputText, Text: "yes"}})
 			if err != nil {
 				t.Fatal(err)
@@ -499,4 +473,27 @@ func TestTypeOfInputCheckedAtLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusedAtLoad checks that a message widget showing the expression expr
+// does not load, the error naming the widget's text and saying load, and
+// that a flow stored with it loads with one warning saying so; it returns
+// the stored flow and the fixture that loaded it.
+func refusedAtLoad(t *testing.T, expr, load string) (*fixture, *flows.Flow) {
+	t.Helper()
+	fx := newFixture(t, nil)
+	q, _ := json.Marshal("<@(" + expr + ")>")
+	doc := `{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": ` + string(q) + `}]}`
+	_, err := fx.e.Load([]byte(doc))
+	if err == nil || !strings.Contains(err.Error(), `widget "m": widgets[0].text: bad expression`) || !strings.Contains(err.Error(), load) {
+		t.Fatalf("load: %v, want an error at widget m's text saying %q", err, load)
+	}
+	f, err := fx.e.LoadStored([]byte(doc))
+	if err != nil {
+		t.Fatalf("stored flow: %v", err)
+	}
+	if len(f.Warnings) != 1 || !errors.Is(f.Warnings[0], flows.ErrNewRule) || !strings.Contains(f.Warnings[0].Error(), load) {
+		t.Errorf("stored flow's warnings %v, want one saying %q", f.Warnings, load)
+	}
+	return fx, f
 }

@@ -1,12 +1,7 @@
 package engine_test
 
 import (
-	"encoding/json"
-	"errors"
-	"strings"
 	"testing"
-
-	"github.com/parleyhq/parley/flows"
 )
 
 // TestLegacyAdd: RapidPro's + and - (legacy_add, legacy_sub) add numbers,
@@ -137,20 +132,7 @@ func TestRapidProResultTypesCheckedAtLoad(t *testing.T) {
 		{`legacy_num("2").Year()`, "type float64 has no method Year"},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
-			fx := newFixture(t, nil)
-			q, _ := json.Marshal("<@(" + tc.expr + ")>")
-			doc := `{"id": "x", "widgets": [{"id": "m", "type": "send_message", "text": ` + string(q) + `}]}`
-			_, err := fx.e.Load([]byte(doc))
-			if err == nil || !strings.Contains(err.Error(), `widget "m": widgets[0].text: bad expression`) || !strings.Contains(err.Error(), tc.load) {
-				t.Fatalf("load: %v, want an error at widget m's text saying %q", err, tc.load)
-			}
-			f, err := fx.e.LoadStored([]byte(doc))
-			if err != nil {
-				t.Fatalf("stored flow: %v", err)
-			}
-			if len(f.Warnings) != 1 || !errors.Is(f.Warnings[0], flows.ErrNewRule) {
-				t.Errorf("stored flow's warnings %v, want one", f.Warnings)
-			}
+			refusedAtLoad(t, tc.expr, tc.load)
 		})
 	}
 	checkRendersWarning(t, []renderCase{
