@@ -1,9 +1,7 @@
 package server
 
 import (
-	"io"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -29,20 +27,7 @@ func TestRefusedRequestLoggedWithReasonAndRoute(t *testing.T) {
 	base := ts.listen()
 	send := func(method, path, body string, hdr ...string) int {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		return send(t, method, base+path, body, hdr...)
 	}
 	if s := send("GET", "/v1/flows/abc", "", "Authorization", "Bearer ci-key-0123456789", "X-Request-Id", "ref-1"); s != 403 {
 		t.Fatalf("key from a network it may not be used from: %d", s)

@@ -43,11 +43,17 @@ func webhookLogServer(t *testing.T, level slog.Level) (string, *testServer, *syn
 // post sends a JSON request over HTTP and returns the status.
 func post(t *testing.T, url, body string, hdr ...string) int {
 	t.Helper()
-	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	return send(t, "POST", url, body, append([]string{"Content-Type", "application/json"}, hdr...)...)
+}
+
+// send sends a request over HTTP with the headers hdr (name, value, ...)
+// and returns the status.
+func send(t *testing.T, method, url, body string, hdr ...string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
