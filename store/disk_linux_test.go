@@ -88,19 +88,7 @@ func BenchmarkOpenCold(b *testing.B) {
 		b.Fatal(err)
 	}
 	st.Close()
-	for range b.N {
-		b.StopTimer()
-		stripFreelist(b, path)
-		dropCache(b, path)
-		b.StartTimer()
-		st, err := Open(path, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		st.Close()
-		b.StartTimer()
-	}
+	openWithoutList(b, path, func() { dropCache(b, path) })
 	b.ReportMetric(float64(fileSize(b, path))/1e6, "file_MB")
 }
 
