@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/parleyhq/parley/internal/sockwrite"
 )
 
 // unusedConns keeps the connections on which the client has not sent a
@@ -97,7 +99,7 @@ func (l *keptListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		kc := &keptConn{Conn: c, u: l.u, headLimit: l.headLimit}
-		if sc, ok := c.(syscall.Conn); ok {
+		if sc, ok := c.(syscall.Conn); ok && sockwrite.Supported {
 			kc.raw, _ = sc.SyscallConn()
 		}
 		if l.u.add(kc) {
@@ -251,7 +253,7 @@ func (c *keptConn) readReplied(p []byte) (int, error) {
 			return true // readable, or closed: Conn.Read tells which
 		}
 		for sent < len(c.pending) {
-			n, err := syscall.Write(int(fd), c.pending[sent:])
+			n, err := sockwrite.Write(fd, c.pending[sent:])
 			if err == syscall.EINTR {
 				continue
 			}

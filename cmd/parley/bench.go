@@ -40,6 +40,7 @@ import (
 	exampleflows "github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/flows"
 	"github.com/parleyhq/parley/internal/cputime"
+	"github.com/parleyhq/parley/internal/sockwrite"
 	"github.com/parleyhq/parley/rapidpro"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
@@ -1876,7 +1877,7 @@ func (m *msgConn) post(body, out []byte) ([]byte, error) {
 			_ = c.SetDeadline(m.deadline)
 			m.conn = c
 			m.raw = nil
-			if tc, ok := c.(*net.TCPConn); ok {
+			if tc, ok := c.(*net.TCPConn); ok && sockwrite.Supported {
 				m.raw, _ = tc.SyscallConn()
 			}
 			if m.br == nil {
@@ -1991,7 +1992,7 @@ func (m *msgConn) send() error {
 		}
 		wrote = true
 		for sent < len(m.req) {
-			n, err := syscall.Write(int(fd), m.req[sent:])
+			n, err := sockwrite.Write(fd, m.req[sent:])
 			switch {
 			case err == syscall.EINTR:
 				continue

@@ -25,3 +25,13 @@ func Mount(t testing.TB, size int64) *Disk {
 	})
 	return &Disk{Dir: dir, t: t}
 }
+
+// Avail is the space left, in bytes.
+func (d *Disk) Avail() int64 {
+	d.t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(d.Dir, &st); err != nil {
+		d.t.Fatal(err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}

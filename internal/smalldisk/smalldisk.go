@@ -58,13 +58,3 @@ func (d *Disk) Free() {
 		d.t.Fatal(err)
 	}
 }
-
-// Avail is the space left, in bytes.
-func (d *Disk) Avail() int64 {
-	d.t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(d.Dir, &st); err != nil {
-		d.t.Fatal(err)
-	}
-	return int64(st.Bavail) * int64(st.Bsize)
-}
