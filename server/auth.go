@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -292,15 +293,16 @@ func (s *Server) deleteKey(c *fiber.Ctx) error {
 // check who sent a request themselves are served there (publicKeyless).
 // Twilio's webhooks and other servers send no Origin.
 func (s *Server) checkOrigin(c *fiber.Ctx) error {
-	host := string(c.Request().Host())
 	if !s.keys.configured() {
-		for _, h := range requestHosts(c) {
+		all, n := requestHosts(c)
+		hosts := all[:n]
+		for _, h := range hosts {
 			if !loopbackHost(h) && !s.publicHost(h) {
 				return apiErr(fiber.StatusForbidden, CodeForbidden, "Host",
 					"Host %q refused: a server without API keys answers only requests sent to a loopback name or address (localhost, 127.0.0.1, [::1]) or to the --public-url host", h)
 			}
 		}
-		if pub, ok := s.throughPublicHost(c); ok && !publicKeyless(c.Path()) {
+		if pub, ok := s.publicOf(hosts); ok && !publicKeyless(c.Path()) {
 			return apiErr(fiber.StatusForbidden, CodeForbidden, "Host",
 				"%.80q refused through the --public-url host %q: serving /v1 and the simulator through --public-url needs API keys (--api-key or %s); without them that host serves only /twilio/ webhooks of channels with an auth_token, and /healthz",
 				c.Path(), pub, EnvAPIKeys)
@@ -310,7 +312,7 @@ func (s *Server) checkOrigin(c *fiber.Ctx) error {
 	if origin == "" {
 		return c.Next()
 	}
-	own := originOf(c.Protocol(), host)
+	own := originOf(c.Protocol(), string(c.Request().Host()))
 	if o := normalOrigin(origin); o == "" || (o != own && o != normalOrigin(s.cfg.PublicURL)) {
 		return apiErr(fiber.StatusForbidden, CodeForbidden, "Origin",
 			"cross-site request refused: Origin %q is not this server's origin (%s, or the --public-url origin)", origin, own)
@@ -324,19 +326,28 @@ func (s *Server) checkOrigin(c *fiber.Ctx) error {
 // request's host in place of the header. A tunnel or proxy may pass such a
 // request line on as it came while it sets Host to its own public name, so
 // a server without API keys judges a request by both.
-func requestHosts(c *fiber.Ctx) []string {
-	target, header := string(c.Request().Host()), string(c.Request().Header.Host())
-	if header == "" || strings.EqualFold(header, target) {
-		return []string{target}
+func requestHosts(c *fiber.Ctx) (hosts [2]string, n int) {
+	target, header := c.Request().Host(), c.Request().Header.Host()
+	hosts[0] = string(target)
+	if len(header) == 0 || bytes.EqualFold(header, target) {
+		return hosts, 1
 	}
-	return []string{target, header}
+	hosts[1] = string(header)
+	return hosts, 2
 }
 
 // throughPublicHost reports whether a request came through the
 // --public-url host, by either of its hosts (requestHosts) that names it
 // and is not a loopback name, and returns that host as sent.
 func (s *Server) throughPublicHost(c *fiber.Ctx) (string, bool) {
-	for _, h := range requestHosts(c) {
+	hosts, n := requestHosts(c)
+	return s.publicOf(hosts[:n])
+}
+
+// publicOf returns the first of hosts that names the --public-url host and
+// is not a loopback name.
+func (s *Server) publicOf(hosts []string) (string, bool) {
+	for _, h := range hosts {
 		if s.publicHost(h) && !loopbackHost(h) {
 			return h, true
 		}

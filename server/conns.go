@@ -154,6 +154,14 @@ type keptConn struct {
 	later   bool
 	mu      sync.Mutex
 	pending []byte
+	// The state of one readReplied, used only by the goroutine serving the
+	// connection: onReadable is writePending, bound once; sent counts the
+	// bytes of pending written; locked is whether mu is still held; werr
+	// is a write's error other than a full socket.
+	onReadable func(fd uintptr) bool
+	sent       int
+	locked     bool
+	werr       error
 }
 
 // keep adds what was read to head, up to headLimit.
@@ -246,44 +254,20 @@ func (c *keptConn) readReplied(p []byte) (int, error) {
 		c.mu.Unlock()
 		return c.Conn.Read(p)
 	}
-	sent, locked := 0, true
-	var werr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		if !locked {
-			return true // readable, or closed: Conn.Read tells which
-		}
-		for sent < len(c.pending) {
-			n, err := sockwrite.Write(fd, c.pending[sent:])
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil {
-				if err != syscall.EAGAIN {
-					werr = err
-				}
-				return true
-			}
-			sent += n
-		}
-		// Written: the lock is let go before the wait, so that a Close
-		// from another goroutine does not wait for the next request. A
-		// large reply's room is let go, so an idle connection keeps
-		// little.
-		c.pending = c.pending[:0]
-		if cap(c.pending) > keptHeadCap {
-			c.pending = nil
-		}
-		locked = false
-		c.mu.Unlock()
-		return false
-	})
-	if locked {
+	c.sent, c.locked, c.werr = 0, true, nil
+	if c.onReadable == nil {
+		c.onReadable = c.writePending
+	}
+	err := c.raw.Read(c.onReadable)
+	if c.locked {
 		// Not written whole: the socket's buffer was full, or the read
 		// failed before the write was tried.
+		werr := c.werr
 		if werr == nil {
-			_, werr = c.Conn.Write(c.pending[sent:])
+			_, werr = c.Conn.Write(c.pending[c.sent:])
 		}
 		c.pending = c.pending[:0]
+		c.locked, c.werr = false, nil
 		c.mu.Unlock()
 		if werr != nil {
 			return 0, werr
@@ -293,6 +277,38 @@ func (c *keptConn) readReplied(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.Conn.Read(p)
+}
+
+// writePending is readReplied's function for the raw connection's Read,
+// made once per connection (onReadable): it writes the pending reply,
+// under mu, then lets the read wait. Its state is in sent, locked and werr.
+func (c *keptConn) writePending(fd uintptr) bool {
+	if !c.locked {
+		return true // readable, or closed: Conn.Read tells which
+	}
+	for c.sent < len(c.pending) {
+		n, err := sockwrite.Write(fd, c.pending[c.sent:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			if err != syscall.EAGAIN {
+				c.werr = err
+			}
+			return true
+		}
+		c.sent += n
+	}
+	// Written: the lock is let go before the wait, so that a Close from
+	// another goroutine does not wait for the next request. A large
+	// reply's room is let go, so an idle connection keeps little.
+	c.pending = c.pending[:0]
+	if cap(c.pending) > keptHeadCap {
+		c.pending = nil
+	}
+	c.locked = false
+	c.mu.Unlock()
+	return false
 }
 
 // Read reports a connection the shutdown closed before its first byte as

@@ -1837,6 +1837,13 @@ type msgConn struct {
 	raw syscall.RawConn
 	br  *bufio.Reader
 	req []byte
+	// The state of one send: onReadable is writeReq, bound once; sent
+	// counts the bytes of req written; wrote is set once the write was
+	// tried; werr is a write's error other than a full socket.
+	onReadable func(fd uintptr) bool
+	sent       int
+	wrote      bool
+	werr       error
 }
 
 func newMsgConn(cl *benchClient, path string, deadline time.Time) (*msgConn, error) {
@@ -1984,38 +1991,45 @@ func (m *msgConn) send() error {
 		_, err := m.conn.Write(m.req)
 		return err
 	}
-	sent, wrote := 0, false
-	var werr error
-	err := m.raw.Read(func(fd uintptr) bool {
-		if wrote {
-			return true // readable, or closed: the reader finds out which
-		}
-		wrote = true
-		for sent < len(m.req) {
-			n, err := sockwrite.Write(fd, m.req[sent:])
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err == syscall.EAGAIN:
-				return true
-			case err != nil:
-				werr = err
-				return true
-			}
-			sent += n
-		}
-		return false
-	})
+	m.sent, m.wrote, m.werr = 0, false, nil
+	if m.onReadable == nil {
+		m.onReadable = m.writeReq
+	}
+	err := m.raw.Read(m.onReadable)
 	switch {
-	case werr != nil:
-		return werr
+	case m.werr != nil:
+		return m.werr
 	case err != nil:
 		return err
-	case sent < len(m.req):
-		_, err := m.conn.Write(m.req[sent:])
+	case m.sent < len(m.req):
+		_, err := m.conn.Write(m.req[m.sent:])
 		return err
 	}
 	return nil
+}
+
+// writeReq is send's function for the raw connection's Read, made once per
+// connection (onReadable): it writes the request once, then lets the read
+// wait. Its state is in sent, wrote and werr.
+func (m *msgConn) writeReq(fd uintptr) bool {
+	if m.wrote {
+		return true // readable, or closed: the reader finds out which
+	}
+	m.wrote = true
+	for m.sent < len(m.req) {
+		n, err := sockwrite.Write(fd, m.req[m.sent:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil:
+			m.werr = err
+			return true
+		}
+		m.sent += n
+	}
+	return false
 }
 
 // statusError is a non-2xx reply read in full: the connection stays usable.
@@ -2222,7 +2236,8 @@ func (l *load) run(ctx context.Context, w *worker) {
 			d := time.Since(t0)
 			if err != nil {
 				w.errs++
-				l.firstErr.CompareAndSwap(nil, &err)
+				first := err
+				l.firstErr.CompareAndSwap(nil, &first)
 				// A failed turn leaves the conversation where it was: start over.
 				if ctx.Err() == nil {
 					time.Sleep(10 * time.Millisecond)
