@@ -1208,7 +1208,17 @@ const (
 	statProcessed = "processed"
 )
 
-func statSession(s flows.Status) string { return "sessions." + string(s) }
+func statSession(s flows.Status) string {
+	switch s { // the usual ones without building the name
+	case flows.StatusWaiting:
+		return "sessions.waiting"
+	case flows.StatusCompleted:
+		return "sessions.completed"
+	case flows.StatusActive:
+		return "sessions.active"
+	}
+	return "sessions." + string(s)
+}
 
 // statPruned counts the ended sessions of a status that PruneEnded deleted.
 func statPruned(s flows.Status) string { return "pruned." + string(s) }
