@@ -23,6 +23,8 @@ const (
 // DefaultBody is Parley's default webhook payload (docs/webhooks.md):
 //
 //	text      the last inbound text or digits (@input)
+//	attachments the last inbound message's attachments, CONTENT-TYPE:URL
+//	          each (@input.attachments); only when it had any
 //	contact   {urn, name}
 //	flow      {id, name, revision} of the running flow
 //	session   the session id
@@ -59,6 +61,13 @@ func DefaultBody(sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroup
 		"session": sess.ID,
 		"results": results,
 		"extra":   decodeJSON(sess.Extra),
+	}
+	if len(sess.Attachments) > 0 {
+		atts := make([]any, len(sess.Attachments))
+		for i, a := range sess.Attachments {
+			atts[i] = a
+		}
+		body["attachments"] = atts
 	}
 	if c := sess.Call; c != nil && (all || groups.Call) {
 		body["call"] = map[string]any{"id": c.ID, "cli": c.CLI, "to": c.To, "state": c.State, "start": secondStamp(c.Start)}
@@ -136,9 +145,19 @@ func LegacyBody(sess *flows.Session, flow *flows.Flow, channel string) map[strin
 		"path":    path,
 		"results": results,
 		"run":     map[string]any{"uuid": runID, "created_on": stamp(sess.CreatedAt)},
-		"input":   map[string]any{"urn": sess.Contact.URN, "text": sess.Input, "attachments": []any{}},
+		"input":   map[string]any{"urn": sess.Contact.URN, "text": sess.InputText(), "attachments": legacyAttachments(sess.Attachments)},
 		"channel": ch,
 	}
+}
+
+// legacyAttachments are the input's attachments as RapidPro's payload lists
+// them: CONTENT-TYPE:URL each, an empty list when there are none.
+func legacyAttachments(atts []string) []any {
+	out := make([]any, len(atts))
+	for i, a := range atts {
+		out[i] = a
+	}
+	return out
 }
 
 // secondStamp is a time in RFC 3339 to the second, in UTC, as $call.start

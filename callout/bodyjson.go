@@ -26,6 +26,16 @@ func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups
 	slices.Sort(keys)
 
 	dst = append(dst, '{')
+	if len(sess.Attachments) > 0 {
+		dst = append(dst, `"attachments":[`...)
+		for i, a := range sess.Attachments {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, a)
+		}
+		dst = append(dst, "],"...)
+	}
 	if c := sess.Call; c != nil && (all || groups.Call) {
 		dst = append(dst, `"call":{"cli":`...)
 		dst = appendString(dst, c.CLI)

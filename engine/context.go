@@ -55,10 +55,13 @@ func (t *turn) lookup(path string) (any, bool) {
 		}
 		return r, true
 	case "input":
-		if rest != "" {
-			return nil, false
+		switch rest {
+		case "":
+			return s.Input, true
+		case "text":
+			return s.InputText(), true
 		}
-		return s.Input, true
+		return lookupAttachments(s.Attachments, rest)
 	case "step":
 		switch rest {
 		case "", "value", "text":
@@ -112,6 +115,29 @@ func (t *turn) lookup(path string) (any, bool) {
 		return nil, false
 	}
 	return nil, false
+}
+
+// lookupAttachments reads @input.attachments (every attachment, one a
+// line) and @input.attachments.N (the Nth, from 0, empty when the message
+// has fewer), each CONTENT-TYPE:URL as the message carried it.
+func lookupAttachments(atts []string, rest string) (any, bool) {
+	sub, ok := strings.CutPrefix(rest, "attachments")
+	switch {
+	case !ok:
+		return nil, false
+	case sub == "":
+		return strings.Join(atts, "\n"), true
+	case sub[0] != '.':
+		return nil, false
+	}
+	i, err := strconv.Atoi(sub[1:])
+	switch {
+	case err != nil || i < 0:
+		return nil, false
+	case i >= len(atts):
+		return "", true // no such attachment: empty, as a field not set
+	}
+	return atts[i], true
 }
 
 // findResult finds a result by its key or by its name (flows.LookupResult).
@@ -364,14 +390,22 @@ func (t *turn) exprEnv() map[string]any {
 		"name": s.Contact.Name, "urn": s.Contact.URN, "tel": flows.TelNumber(s.Contact.URN), "language": s.Contact.Language,
 		"fields": fields, "groups": stringsToAny(s.Contact.Groups),
 	}
+	input := any(s.Input)
+	inputText, attachments := input, noAttachments
+	if len(s.Attachments) > 0 {
+		inputText, attachments = s.InputText(), stringsToAny(s.Attachments)
+	}
 	env := map[string]any{
-		"flow":    resultsEnv(s.Results()),
-		"input":   s.Input,
-		"step":    map[string]any{"value": s.Input},
-		"contact": contact,
-		"user":    map[string]any{"key": fields},
-		"session": map[string]any{"id": s.ID, "status": string(s.Status), "environment": s.Environment},
-		"now":     t.now,
+		"flow":  resultsEnv(s.Results()),
+		"input": input,
+		"step":  map[string]any{"value": input},
+		// input.text and input.attachments (inputMembers).
+		inputTextVar:        inputText,
+		inputAttachmentsVar: attachments,
+		"contact":           contact,
+		"user":              map[string]any{"key": fields},
+		"session":           map[string]any{"id": s.ID, "status": string(s.Status), "environment": s.Environment},
+		"now":               t.now,
 		// datevalue(), edate(), legacy_add() and legacy_sub() read dates in it (clockCalls).
 		dateFormatVar: t.DateFormat(),
 		turnTimeVar:   t.now,
@@ -397,6 +431,10 @@ func (t *turn) exprEnv() map[string]any {
 	t.env = env
 	return env
 }
+
+// noAttachments is input.attachments of an input without any: an empty
+// list, made once.
+var noAttachments any = []any{}
 
 func resultsEnv(results map[string]*flows.Result) map[string]any {
 	out := make(map[string]any, len(results))

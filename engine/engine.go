@@ -349,8 +349,8 @@ func (e *Engine) Start(ctx context.Context, flow *flows.Flow, p StartParams) (*f
 	t := e.newTurn(ctx, s, flow)
 	defer t.close()
 	if in := p.Input; in != nil && (in.Kind == flows.InputText || in.Kind == flows.InputDigits) {
-		s.Input = in.Text
-		t.emit(flows.Event{Type: flows.EventMessageIn, Text: in.Text})
+		s.SetInput(in)
+		t.emit(flows.Event{Type: flows.EventMessageIn, Text: in.Text, Attachments: in.Attachments})
 	}
 	// Sorted, so the result_saved events come in the same order every run.
 	// Most starts pass none: sorting no keys would still allocate.
@@ -397,9 +397,9 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 	}
 	switch in.Kind {
 	case flows.InputText, flows.InputDigits:
-		s.Input = in.Text
+		s.SetInput(&in)
 		t.env = nil
-		t.emit(flows.Event{Type: flows.EventMessageIn, Text: in.Text})
+		t.emit(flows.Event{Type: flows.EventMessageIn, Text: in.Text, Attachments: in.Attachments})
 		if s.Call != nil && in.Kind == flows.InputDigits {
 			s.Call.Digits = in.Text
 		}

@@ -304,7 +304,7 @@ func (e *Engine) exprOptions(env map[string]any) []expr.Option {
 	// Without the types of typedVars, the functions' result types are not
 	// given either: such a configuration compiles what earlier versions did.
 	typed := len(env) > 0
-	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{}),
+	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.Patch(inputMembers{}), expr.Patch(fieldKeys{}), expr.Patch(nilSafe{}),
 		expr.DisableBuiltin("now")} // the machine's clock: now is the turn's (clock.go)
 	random := randomFunctions(e.float, e.intn)
 	for name, fn := range Functions {
@@ -1356,6 +1356,42 @@ func firstLine(s string) string {
 // fieldKeys reads a contact field named in an expression by its key, as
 // templates do: contact.fields.Tier and user.key["Tier"] become
 // contact.fields.tier, the one spelling the expression environment holds.
+// Variables an expression reads for input.text and input.attachments
+// (inputMembers), named so that no author can write them.
+const (
+	inputTextVar        = "input text"
+	inputAttachmentsVar = "input attachments"
+)
+
+// inputMembers reads input.text and input.attachments, goflow's, from
+// variables of their own: input is text in expressions (the last input with
+// its attachments' URLs, as @input renders), which has no members.
+type inputMembers struct{}
+
+func (inputMembers) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok {
+		return
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	prop, isStr := m.Property.(*ast.StringNode)
+	if !ok || !isStr || id.Value != "input" {
+		return
+	}
+	var name string
+	switch prop.Value {
+	case "text":
+		name = inputTextVar
+	case "attachments":
+		name = inputAttachmentsVar
+	default:
+		return
+	}
+	n := &ast.IdentifierNode{Value: name}
+	ast.Patch(node, n)
+	n.SetLocation(m.Location())
+}
+
 type fieldKeys struct{}
 
 func (fieldKeys) Visit(node *ast.Node) {

@@ -65,9 +65,15 @@ type Session struct {
 	Frames []*Frame `json:"frames"`
 	// Extra is the JSON answer of the last webhook call (@extra).
 	Extra json.RawMessage `json:"extra,omitempty"`
-	// Input is the last inbound text or digits (@input, @step.value).
+	// Input is the last inbound text or digits (@input, @step.value); for
+	// a message with attachments, its text then their URLs, one a line
+	// (InputWithAttachments), as goflow's @input is.
 	Input string `json:"input,omitempty"`
-	Wait  *Wait  `json:"wait,omitempty"`
+	// Attachments are the last inbound message's attachments
+	// (@input.attachments), CONTENT-TYPE:URL each; nil for a message
+	// without any.
+	Attachments []string `json:"attachments,omitempty"`
+	Wait        *Wait    `json:"wait,omitempty"`
 	// Path is the widgets visited, oldest first: the latest ones, as many
 	// as the engine keeps (engine.WithMaxPath).
 	Path []Step `json:"path,omitempty"`
@@ -239,6 +245,10 @@ const (
 type Input struct {
 	Kind InputKind `json:"kind"`
 	Text string    `json:"text,omitempty"`
+	// Attachments of an inbound message, CONTENT-TYPE:URL each (image/jpeg:
+	// https://..., geo:LAT,LNG for a location); a message may have them and
+	// no text.
+	Attachments []string `json:"attachments,omitempty"`
 	// Status is the child's final status for InputSubflow.
 	Status Status `json:"status,omitempty"`
 }

@@ -86,9 +86,10 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 	}
 	var w map[string]any
 	switch rs.Type {
-	case "wait_message", "":
+	case "wait_message", "", "wait_photo", "wait_video", "wait_audio", "wait_gps":
 		out := c.rules(rs, where, true)
 		w = c.newWidget(rs.UUID, "wait_for_response")
+		c.mediaWait(rs, where)
 		// A wait whose one rule is the catch-all, named Other (or not at
 		// all), has no rules left. Without a result to save, its one way on
 		// is Next. With one, RapidPro saved it with the category Other,
@@ -193,13 +194,14 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		w = c.newWidget(rs.UUID, "random")
 		c.random(w, rs, where)
 	case "resthook":
-		c.add(levelError, where, fmt.Sprintf("resthook %q: resthooks (subscriptions managed in RapidPro) are not supported; replace it with a webhook to the subscriber's URL", cfg.Resthook))
-		return
+		if w = c.resthook(rs, cfg, where); w == nil {
+			return
+		}
 	case "airtime":
 		c.add(levelError, where, "airtime transfers are not supported")
 		return
-	case "wait_recording", "wait_audio", "wait_video", "wait_photo", "wait_gps":
-		c.add(levelError, where, fmt.Sprintf("%s: waiting for a recording, media or a location is not supported (Parley waits for text and digits)", rs.Type))
+	case "wait_recording":
+		c.add(levelError, where, fmt.Sprintf("%s: waiting for a recording is not supported (Parley waits for text, digits, media and locations)", rs.Type))
 		return
 	default:
 		c.add(levelError, where, fmt.Sprintf("ruleset type %q is not supported", rs.Type))
@@ -400,7 +402,7 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 			if out.otherCat == "" {
 				out.otherCat = "Other"
 			}
-			if cat == "" || cat == "Other" || rs.Type == "webhook" || rs.Type == "subflow" {
+			if cat == "" || cat == "Other" || isWebhookRuleset(rs.Type) || rs.Type == "subflow" {
 				out.other, out.hasOther = dest, true
 				continue
 			}
@@ -422,7 +424,7 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 			}
 			continue
 		case "webhook_status":
-			if rs.Type != "webhook" {
+			if !isWebhookRuleset(rs.Type) {
 				c.add(levelError, rw+".test", "webhook_status test outside a webhook ruleset")
 				continue
 			}
@@ -449,7 +451,7 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 			c.add(levelInfo, rw, fmt.Sprintf("rule (category %q) after the catch-all never matches in RapidPro either: dropped", cat))
 			continue
 		}
-		if rs.Type == "webhook" || rs.Type == "subflow" {
+		if isWebhookRuleset(rs.Type) || rs.Type == "subflow" {
 			c.add(levelError, rw+".test", fmt.Sprintf("%s test on a %s ruleset is not supported: route with a split after it", t.Type, rs.Type))
 			continue
 		}

@@ -149,6 +149,10 @@ func init() {
 		{name: "has_phone", minArgs: 0, maxArgs: 1, kinds: []argKind{argCountry}, argNames: []string{"country"}, test: testHasPhone},
 		{name: "has_category", minArgs: 2, maxArgs: -1, kinds: []argKind{argNonEmpty}, argNames: []string{"result", "categories..."}, test: testHasCategory},
 		{name: "has_group", minArgs: 1, maxArgs: 2, kinds: []argKind{argNonEmpty}, argNames: []string{"group", "name"}, test: testHasGroup},
+		{name: "has_image", test: mediaTest("image")},
+		{name: "has_video", test: mediaTest("video")},
+		{name: "has_audio", test: mediaTest("audio")},
+		{name: "has_location", test: mediaTest(flows.GeoType)},
 		{name: "expression", minArgs: 1, maxArgs: 1, kinds: []argKind{argExpression}, argNames: []string{"expression"}, test: testExpression},
 	}
 	types = make(map[string]*typeDef, len(defs))

@@ -105,7 +105,7 @@ func (s *Server) handleBatched(ctx context.Context, channel string, m *messageBo
 			err = fmt.Errorf("panic handling a batched message: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return s.svc.HandleMessage(ctx, Inbound{Channel: channel, From: m.From, Text: m.Text, ID: m.ID})
+	return s.svc.HandleMessage(ctx, Inbound{Channel: channel, From: m.From, Text: m.Text, Attachments: m.Attachments, ID: m.ID})
 }
 
 // batchError is a failed message's entry in a batch answer.

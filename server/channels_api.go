@@ -158,7 +158,10 @@ func (s *Server) deleteChannel(c *fiber.Ctx) error {
 type messageBody struct {
 	From string `json:"from"`
 	Text string `json:"text"`
-	ID   string `json:"id"`
+	// Attachments are CONTENT-TYPE:URL each (image/jpeg:https://...,
+	// geo:LAT,LNG), as outbound messages carry them.
+	Attachments []string `json:"attachments"`
+	ID          string   `json:"id"`
 }
 
 // channelMessage handles an inbound message on a channel.
@@ -174,7 +177,7 @@ func (s *Server) channelMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: channel, From: b.From, Text: b.Text, ID: b.ID})
+	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: channel, From: b.From, Text: b.Text, Attachments: b.Attachments, ID: b.ID})
 	if err != nil {
 		return err
 	}

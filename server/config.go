@@ -35,6 +35,8 @@ const (
 	EnvBodyLimit          = "PARLEY_BODY_LIMIT"
 	EnvHeaderLimit        = "PARLEY_HEADER_LIMIT"
 	EnvBatchLimit         = "PARLEY_BATCH_LIMIT"
+	EnvMaxAttachments     = "PARLEY_MAX_ATTACHMENTS"
+	EnvMaxAttachmentLen   = "PARLEY_MAX_ATTACHMENT_LENGTH"
 	EnvMaxSteps           = "PARLEY_MAX_STEPS"
 	EnvMaxValue           = "PARLEY_MAX_VALUE"
 	EnvMaxPath            = "PARLEY_MAX_PATH"
@@ -194,6 +196,8 @@ var settings = []setting{
 		return nil
 	}},
 	{"batch-limit", EnvBatchLimit, "messages", "most messages in one request to /v1/channels/{id}/messages/batch", strconv.Itoa(DefaultBatchLimit), false, positiveInt("number of messages", func(c *Config) *int { return &c.BatchLimit })},
+	{"max-attachments", EnvMaxAttachments, "attachments", "most attachments one inbound message carries (the messages API's attachments, Twilio's NumMedia and a location)", strconv.Itoa(flows.DefaultMaxAttachments), false, positiveInt("number of attachments", func(c *Config) *int { return &c.MaxAttachments })},
+	{"max-attachment-length", EnvMaxAttachmentLen, "bytes", "longest attachment of an inbound message, CONTENT-TYPE:URL, in bytes", strconv.Itoa(flows.DefaultMaxAttachmentLength), false, positiveInt("number of bytes", func(c *Config) *int { return &c.MaxAttachmentLength })},
 	{"max-steps", EnvMaxSteps, "steps", "maximum widgets run in one turn", strconv.Itoa(engine.DefaultMaxSteps), false, positiveInt("number of steps", func(c *Config) *int { return &c.MaxSteps })},
 	{"max-value", EnvMaxValue, "bytes", "largest value a template or an expression makes (a message, a result, a field)", strconv.Itoa(engine.DefaultMaxValueBytes), false, positiveInt("number of bytes", func(c *Config) *int { return &c.MaxValue })},
 	{"max-expr-bytes", EnvMaxExprBytes, "bytes", "most bytes one evaluation of an expression makes with its functions and + in all", strconv.Itoa(engine.DefaultMaxExprBytes), false, positiveInt("number of bytes", func(c *Config) *int { return &c.MaxExprBytes })},

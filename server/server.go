@@ -81,6 +81,10 @@ type Config struct {
 	// BatchLimit is the most messages POST /v1/channels/{id}/messages/batch
 	// takes in one request (DefaultBatchLimit when 0).
 	BatchLimit int
+	// MaxAttachments is the most attachments an inbound message carries
+	// (flows.DefaultMaxAttachments when 0); MaxAttachmentLength the longest
+	// one in bytes (flows.DefaultMaxAttachmentLength when 0).
+	MaxAttachments, MaxAttachmentLength int
 	// MaxSteps is the engine's widget budget per turn.
 	MaxSteps int
 	// MaxValue is the largest value in bytes a template or an expression
@@ -205,6 +209,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.BatchLimit <= 0 {
 		c.BatchLimit = DefaultBatchLimit
+	}
+	if c.MaxAttachments <= 0 {
+		c.MaxAttachments = flows.DefaultMaxAttachments
+	}
+	if c.MaxAttachmentLength <= 0 {
+		c.MaxAttachmentLength = flows.DefaultMaxAttachmentLength
 	}
 	if c.MaxSteps <= 0 {
 		c.MaxSteps = engine.DefaultMaxSteps
@@ -432,6 +442,8 @@ func (s *Server) load(ctx context.Context, cfg Config, st store.Store) error {
 		store: st, eng: s.eng, flows: fc, channels: chans, locks: newKeyedMutex(), calls: newKeyedMutex(),
 		log: cfg.Logger, metrics: s.metrics, now: cfg.Now, expiry: cfg.SessionExpiry,
 		dedupeRetention:  cfg.DedupeRetention,
+		maxAttachments:   cfg.MaxAttachments,
+		maxAttachmentLen: cfg.MaxAttachmentLength,
 		callTimeoutGrace: cfg.CallTimeoutGrace,
 		sessionRetention: cfg.SessionRetention,
 		cache:            newSessionCache(cfg.SessionCache),

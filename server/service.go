@@ -73,6 +73,9 @@ type Service struct {
 	expiry  time.Duration
 	// dedupeRetention is how long an inbound message id is remembered.
 	dedupeRetention time.Duration
+	// maxAttachments and maxAttachmentLen bound an inbound message's
+	// attachments (--max-attachments, --max-attachment-length).
+	maxAttachments, maxAttachmentLen int
 	// callTimeoutGrace delays the server's own timer of a call's wait
 	// (--call-timeout-grace).
 	callTimeoutGrace time.Duration
@@ -745,8 +748,8 @@ func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why strin
 	sess.Status, sess.Wait, sess.ExpiresAt, sess.EndedAt, sess.UpdatedAt = flows.StatusFailed, nil, nil, &now, now
 	events := make([]flows.Event, 0, 3)
 	if in.Kind == flows.InputText || in.Kind == flows.InputDigits {
-		sess.Input = in.Text
-		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, Text: in.Text})
+		sess.SetInput(&in)
+		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, Text: in.Text, Attachments: in.Attachments})
 	}
 	events = append(events,
 		flows.Event{Type: flows.EventError, Time: now, Message: why},
@@ -1078,8 +1081,38 @@ type Inbound struct {
 	Channel string
 	From    string
 	Text    string
+	// Attachments are the message's media and location, CONTENT-TYPE:URL
+	// each (flows.AttachmentProblem says which are taken).
+	Attachments []string
+	// AttachmentField names the request's field of each attachment, for
+	// its errors (attachments[1], Twilio's MediaUrl1); nil names them
+	// attachments[i].
+	AttachmentField func(i int) string
 	// ID is the channel's message id: a message seen twice is processed once.
 	ID string
+}
+
+// checkAttachments refuses an inbound message's attachments when there are
+// more than the server takes, or one is not CONTENT-TYPE:URL or is too
+// long, naming the field and the index: before the message is looked up, so
+// nothing is stored of a message refused.
+func (s *Service) checkAttachments(in *Inbound) error {
+	field := in.AttachmentField
+	if field == nil {
+		field = func(i int) string { return fmt.Sprintf("attachments[%d]", i) }
+	}
+	if n := len(in.Attachments); n > s.maxAttachments {
+		return apiErr(fiber.StatusBadRequest, CodeInvalidField, field(s.maxAttachments), "%s: the message has %d attachments, over the limit of %d (--max-attachments, %s)", field(s.maxAttachments), n, s.maxAttachments, EnvMaxAttachments)
+	}
+	for i, a := range in.Attachments {
+		if p := flows.AttachmentProblem(a, s.maxAttachmentLen); p != "" {
+			if strings.HasPrefix(p, "is ") {
+				p += fmt.Sprintf(" (--max-attachment-length, %s)", EnvMaxAttachmentLen)
+			}
+			return apiErr(fiber.StatusBadRequest, CodeInvalidField, field(i), "%s: attachment %s", field(i), p)
+		}
+	}
+	return nil
 }
 
 // checkKey refuses a value the store keeps in its keys (a message id, a
@@ -1132,6 +1165,11 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	if err := checkKey("id", "the message id", in.ID); err != nil {
 		return nil, err
 	}
+	if len(in.Attachments) > 0 {
+		if err := s.checkAttachments(&in); err != nil {
+			return nil, err
+		}
+	}
 	legacy := legacyKeys(ch.olderURNsOf(in.From, urn), urn, false)
 	if len(legacy) == 0 {
 		defer s.locks.lock(urn, "").Unlock()
@@ -1182,7 +1220,7 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 		return decodeReply(ch.ID, in.ID, st.Reply)
 	}
 	if st.Session != nil {
-		reply, err := s.resume(ctx, st.Session, flows.Text(in.Text), resumeOpts{messageID: in.ID, contact: st.Contact, read: true})
+		reply, err := s.resume(ctx, st.Session, flows.Input{Kind: flows.InputText, Text: in.Text, Attachments: in.Attachments}, resumeOpts{messageID: in.ID, contact: st.Contact, read: true})
 		var expired *expiredError
 		if err == nil || !errors.As(err, &expired) {
 			return reply, err
@@ -1195,7 +1233,7 @@ func (s *Service) HandleMessage(ctx context.Context, in Inbound) (*TurnReply, er
 	if flowID == "" {
 		return &TurnReply{Messages: []Message{}}, nil
 	}
-	input := flows.Text(in.Text)
+	input := flows.Input{Kind: flows.InputText, Text: in.Text, Attachments: in.Attachments}
 	return s.startLocked(ctx, StartRequest{
 		FlowID: flowID, FlowField: field, Contact: flows.Contact{URN: urn}, Channel: ch,
 		Variables: map[string]string{}, MessageID: in.ID, LaunchID: in.ID, Input: &input,

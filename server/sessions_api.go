@@ -190,6 +190,8 @@ type sessionVars struct {
 	User  map[string]string        `json:"user"`
 	Call  *flows.Call              `json:"call,omitempty"`
 	Input string                   `json:"input,omitempty"`
+	// Attachments are the last message's (@input.attachments).
+	Attachments []string `json:"attachments,omitempty"`
 }
 
 type pathStep struct {
@@ -209,7 +211,7 @@ func viewSession(sess *flows.Session) sessionView {
 	v := sessionView{
 		ID: sess.ID, Flow: sess.FlowID, Revision: sess.Revision, Status: sess.Status, Environment: sess.Environment,
 		Contact: sess.Contact, Channel: sess.Channel,
-		Variables: sessionVars{Flow: map[string]*flows.Result{}, Extra: sess.Extra, User: map[string]string{}, Call: sess.Call, Input: sess.Input},
+		Variables: sessionVars{Flow: map[string]*flows.Result{}, Extra: sess.Extra, User: map[string]string{}, Call: sess.Call, Input: sess.Input, Attachments: sess.Attachments},
 		Path:      make([]pathStep, 0, len(sess.Path)), PathDropped: sess.PathDropped,
 		Created: sess.CreatedAt, Updated: sess.UpdatedAt, Ended: sess.EndedAt, Expires: sess.ExpiresAt,
 	}
@@ -476,18 +478,24 @@ func (s *Server) sessionEvents(c *fiber.Ctx) error {
 }
 
 type resumeBody struct {
-	Text    *string `json:"text"`
-	Digits  *string `json:"digits"`
-	Timeout bool    `json:"timeout"`
+	Text *string `json:"text"`
+	// Attachments make a message, with text or without.
+	Attachments []string `json:"attachments"`
+	Digits      *string  `json:"digits"`
+	Timeout     bool     `json:"timeout"`
 }
 
-// input reads exactly one of text, digits or timeout.
+// input reads exactly one of text (with attachments or not), attachments,
+// digits or timeout.
 func (b resumeBody) input() (flows.Input, error) {
 	n := 0
 	var in flows.Input
-	if b.Text != nil {
+	if b.Text != nil || b.Attachments != nil {
 		n++
-		in = flows.Text(*b.Text)
+		in = flows.Input{Kind: flows.InputText, Attachments: b.Attachments}
+		if b.Text != nil {
+			in.Text = *b.Text
+		}
 	}
 	if b.Digits != nil {
 		n++
@@ -498,7 +506,7 @@ func (b resumeBody) input() (flows.Input, error) {
 		in = flows.Timeout()
 	}
 	if n != 1 {
-		return in, badRequest("", `send exactly one of {"text": ...}, {"digits": ...} or {"timeout": true}`)
+		return in, badRequest("", `send exactly one of {"text": ...} (a message, with "attachments" or not), {"attachments": [...]}, {"digits": ...} or {"timeout": true}`)
 	}
 	return in, nil
 }
@@ -511,6 +519,11 @@ func (s *Server) resumeSession(c *fiber.Ctx) error {
 	in, err := b.input()
 	if err != nil {
 		return err
+	}
+	if len(in.Attachments) > 0 {
+		if err := s.svc.checkAttachments(&Inbound{Attachments: in.Attachments}); err != nil {
+			return err
+		}
 	}
 	id, err := pathParam(c, "id")
 	if err != nil {

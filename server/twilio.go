@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -265,11 +266,57 @@ func (s *Server) twilioSMS(c *fiber.Ctx) error {
 	if err := twilioKeys(ch, "From", p.Get("From"), "MessageSid", "the message id", p.Get("MessageSid")); err != nil {
 		return err
 	}
-	reply, err := s.svc.HandleMessage(c.UserContext(), Inbound{Channel: ch.ID, From: p.Get("From"), Text: p.Get("Body"), ID: p.Get("MessageSid")})
+	in := Inbound{Channel: ch.ID, From: p.Get("From"), Text: p.Get("Body"), ID: p.Get("MessageSid")}
+	if err := twilioMedia(p, &in); err != nil {
+		return err
+	}
+	reply, err := s.svc.HandleMessage(c.UserContext(), in)
 	if err != nil {
 		return err
 	}
 	return sendTwiML(c, smsTwiML(reply))
+}
+
+// twilioMedia reads the media of an MMS or WhatsApp message (NumMedia,
+// MediaUrlN with MediaContentTypeN) as attachments, CONTENT-TYPE:URL, and a
+// WhatsApp location (Latitude, Longitude) as a geo:LAT,LNG attachment after
+// them, as RapidPro's courier reads them. Each attachment's errors name the
+// parameter it came from.
+func twilioMedia(p url.Values, in *Inbound) error {
+	var fields []string
+	if v := p.Get("NumMedia"); v != "" && v != "0" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return badRequest("NumMedia", "NumMedia %.20q is not a number of media", v)
+		}
+		// Each medium's parameters are read until one is missing: a body
+		// holds only so many (--body-limit).
+		for i := range n {
+			u, t := p.Get(fmt.Sprintf("MediaUrl%d", i)), p.Get(fmt.Sprintf("MediaContentType%d", i))
+			switch {
+			case u == "":
+				return badRequest(fmt.Sprintf("MediaUrl%d", i), "MediaUrl%d is missing: NumMedia is %d", i, n)
+			case t == "":
+				return badRequest(fmt.Sprintf("MediaContentType%d", i), "MediaContentType%d is missing: the content type of MediaUrl%d", i, i)
+			}
+			in.Attachments = append(in.Attachments, t+":"+u)
+			fields = append(fields, fmt.Sprintf("MediaUrl%d", i))
+		}
+	}
+	lat, lng := p.Get("Latitude"), p.Get("Longitude")
+	if lat != "" || lng != "" {
+		in.Attachments = append(in.Attachments, flows.GeoType+":"+lat+","+lng)
+		fields = append(fields, "Latitude")
+	}
+	if fields != nil {
+		in.AttachmentField = func(i int) string {
+			if i < len(fields) {
+				return fields[i]
+			}
+			return "NumMedia"
+		}
+	}
+	return nil
 }
 
 // twilioKeys checks, as the service does, the sender (the person called on

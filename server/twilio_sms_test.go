@@ -74,17 +74,19 @@ func smsForm(sid, body string, kv ...string) url.Values {
 	return f
 }
 
-// An MMS's media is not read: its Body is the message's text, and a
-// media-only MMS reaches the flow as an empty text.
-func TestTwilioMMSMediaIsNotRead(t *testing.T) {
+// An MMS's media is read: @input is its Body, then its media's URLs, one a
+// line, as goflow's @input is, and @input.text its Body alone; a media-only
+// MMS has the URL alone.
+func TestTwilioMMSMediaIsRead(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
-	ts.createFlow(`{"id":"echo","name":"Echo","widgets":[{"id":"s","type":"send_message","text":"got [@input]"}]}`)
+	ts.createFlow(`{"id":"echo","name":"Echo","widgets":[{"id":"s","type":"send_message","text":"got [@input] [@input.text] [@input.attachments]"}]}`)
 	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","default_flow":"echo","auth_token":"`+twilioTestToken+`"}`)
 	base := ts.listen()
-	media := []string{"NumMedia", "1", "MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "MediaContentType0", "image/jpeg"}
+	const u = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
+	media := []string{"NumMedia", "1", "MediaUrl0", u, "MediaContentType0", "image/jpeg"}
 	for _, c := range []struct{ sid, body, want string }{
-		{"MM1", "", "<Message>got []</Message>"},
-		{"MM2", "look", "<Message>got [look]</Message>"},
+		{"MM1", "", "<Message>got [" + u + "] [] [image/jpeg:" + u + "]</Message>"},
+		{"MM2", "look", "<Message>got [look&#xA;" + u + "] [look] [image/jpeg:" + u + "]</Message>"},
 	} {
 		status, body := twilioPost(t, base, "/twilio/tw/sms", smsForm(c.sid, c.body, media...))
 		if status != 200 || !strings.Contains(body, c.want) {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -91,10 +92,20 @@ func TestParseLine(t *testing.T) {
 		{"/hangup", true, flows.Hangup(), false},
 		{"//start", false, flows.Text("/start"), false},
 		{"/bogus", false, flows.Input{}, true},
+		{"/attach image/jpeg:https://example.com/p.jpg", false, flows.Input{Kind: flows.InputText, Attachments: []string{"image/jpeg:https://example.com/p.jpg"}}, false},
+		{"/attach image/jpeg:https://example.com/p.jpg  me at the beach ", false, flows.Input{Kind: flows.InputText, Text: "me at the beach", Attachments: []string{"image/jpeg:https://example.com/p.jpg"}}, false},
+		{"/location -1.2921,36.8219", false, flows.Input{Kind: flows.InputText, Attachments: []string{"geo:-1.2921,36.8219"}}, false},
+		{"/location -1.2921,36.8219 home", false, flows.Input{Kind: flows.InputText, Text: "home", Attachments: []string{"geo:-1.2921,36.8219"}}, false},
+		{"//attach x", false, flows.Text("/attach x"), false},
+		{"/attach", false, flows.Input{}, true},
+		{"/attach https://example.com/p.jpg", false, flows.Input{}, true},
+		{"/location 100,1", false, flows.Input{}, true},
+		{"/attach image/jpeg:https://example.com/p.jpg", true, flows.Input{}, true},
+		{"/timeout now", false, flows.Input{}, true},
 	}
 	for _, c := range cases {
 		got, err := ParseLine(c.line, c.call)
-		if (err != nil) != c.bad || got != c.want {
+		if (err != nil) != c.bad || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%q: got %+v, %v", c.line, got, err)
 		}
 	}

@@ -231,19 +231,48 @@ func ParseLine(line string, call bool) (flows.Input, error) {
 	if strings.HasPrefix(line, "//") {
 		line = line[1:]
 	} else if strings.HasPrefix(line, "/") {
-		switch strings.TrimSpace(line) {
+		cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch cmd {
 		case "/timeout":
-			return flows.Timeout(), nil
+			if arg == "" {
+				return flows.Timeout(), nil
+			}
 		case "/hangup":
-			return flows.Hangup(), nil
-		default:
-			return flows.Input{}, fmt.Errorf("unknown command %q (/timeout, /hangup; //text sends /text)", line)
+			if arg == "" {
+				return flows.Hangup(), nil
+			}
+		case "/attach", "/location":
+			return attachLine(cmd, arg, call)
 		}
+		return flows.Input{}, fmt.Errorf("unknown command %q (/timeout, /hangup, /attach CONTENT-TYPE:URL [TEXT], /location LAT,LNG [TEXT]; //text sends /text)", line)
 	}
 	if call {
 		return flows.Digits(line), nil
 	}
 	return flows.Text(line), nil
+}
+
+// attachLine is the message of "/attach CONTENT-TYPE:URL [TEXT]" or
+// "/location LAT,LNG [TEXT]": the attachment (a location as geo:LAT,LNG),
+// with the text after it, if any.
+func attachLine(cmd, arg string, call bool) (flows.Input, error) {
+	if call {
+		return flows.Input{}, fmt.Errorf("%s: a call takes digits, not attachments", cmd)
+	}
+	a, text, _ := strings.Cut(strings.TrimSpace(arg), " ")
+	if a == "" {
+		if cmd == "/location" {
+			return flows.Input{}, fmt.Errorf("/location needs a latitude and longitude: /location -1.2921,36.8219 [TEXT]")
+		}
+		return flows.Input{}, fmt.Errorf("/attach needs an attachment: /attach image/jpeg:https://example.com/photo.jpg [TEXT]")
+	}
+	if cmd == "/location" {
+		a = flows.GeoType + ":" + a
+	}
+	if p := flows.AttachmentProblem(a, flows.DefaultMaxAttachmentLength); p != "" {
+		return flows.Input{}, fmt.Errorf("%s: attachment %s", cmd, p)
+	}
+	return flows.Input{Kind: flows.InputText, Text: strings.TrimSpace(text), Attachments: []string{a}}, nil
 }
 
 // Outputs returns what the contact would see or hear: message texts, spoken

@@ -84,6 +84,7 @@ func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
 		}
 	}
 	b = appendOptString(b, `,"input":`, s.Input)
+	b = appendOptStrings(b, `,"attachments":`, s.Attachments)
 	if w := s.Wait; w != nil {
 		b = append(b, `,"wait":{"widget":`...)
 		b = appendJSONString(b, w.Widget)

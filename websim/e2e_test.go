@@ -978,3 +978,47 @@ func TestSimulatorShowsTheLastCheck(t *testing.T) {
 		t.Errorf("the list shows %q, the errors of a flow no longer in the editor", errs)
 	}
 }
+
+// An author sends a photo with /attach and a location with /location: the
+// flow routes them with has_image and has_location and sees their URL, and
+// the contact's bubble shows the attachment; an attachment of another form
+// is refused with the server's message.
+func TestSimulatorSendsAttachments(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const flow = `{"id": "meter", "name": "Meter", "start": "ask", "widgets": [
+		{"id": "ask", "type": "send_message", "text": "Send a photo of the meter", "exits": {"Next": "wait"}},
+		{"id": "wait", "type": "wait_for_response", "result": "Meter",
+		 "rules": [{"type": "has_image", "category": "Photo"}, {"type": "has_location", "category": "Place"}],
+		 "exits": {"Photo": "got", "Place": "where", "Other": "ask"}},
+		{"id": "where", "type": "send_message", "text": "You are at @flow.meter (@input.text)", "exits": {"Next": "wait"}},
+		{"id": "got", "type": "send_message", "text": "Got @flow.meter", "exits": {"Next": "end"}},
+		{"id": "end", "type": "end"}]}`
+	send := func(text string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(chromedp.WaitEnabled(chromedp.CSS(`#message`)), chromedp.SendKeys(chromedp.CSS(`#message`), text+kb.Enter))
+	}
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		setFlow(flow),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Send a photo of the meter"),
+		send("/attach meter.jpg"),
+		waitFor(`[...document.querySelectorAll('#chat .system.error')].some(s => s.textContent.includes('attachments[0]') && s.textContent.includes('is not CONTENT-TYPE:URL'))`),
+		send("/location -1.2921,36.8219 at home"),
+		bubbleWith("flow", "You are at -1.2921,36.8219 (at home)"),
+		send("/attach image/jpeg:https://media.example.com/meter.jpg"),
+		bubbleWith("flow", "Got https://media.example.com/meter.jpg"),
+		statusIs("completed"),
+	)
+	links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.bubble.contact a')].map(a => a.href)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(links, " ") != "https://media.example.com/meter.jpg" {
+		t.Errorf("links in the contact's bubbles %q, want the photo's", links)
+	}
+	if got := texts(ctx, t, ".bubble.contact"); len(got) != 3 || !strings.Contains(got[1], "geo:-1.2921,36.8219") {
+		t.Errorf("contact bubbles %q, want the location shown", got)
+	}
+}

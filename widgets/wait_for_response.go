@@ -115,7 +115,8 @@ func (w *WaitForResponse) Resume(r flows.Run, in flows.Input) flows.Outcome {
 	}
 	operand := w.value(r)
 	category, value, extra, _ := w.route(r, operand)
-	r.SaveMatch(resultName(&w.WidgetBase, w.Result), value, category, in.Text, extra)
+	// The result's input is @input: with attachments, the text and their URLs.
+	r.SaveMatch(resultName(&w.WidgetBase, w.Result), value, category, r.Session().Input, extra)
 	if w.set == nil {
 		return flows.Outcome{Exit: ExitNext}
 	}

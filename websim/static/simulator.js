@@ -418,7 +418,10 @@
     busy = true;
     setControls();
     if (shown && shown.system) system(shown.system);
-    else if (shown) bubble("contact", shown.text, shown.kind);
+    else if (shown) {
+      const b = bubble("contact", shown.text, shown.kind);
+      for (const a of body.attachments || []) b.append(el("br"), attachment(a));
+    }
     try {
       const path = body.hangup ? `/v1/simulator/sessions/${session.id}/hangup` : `/v1/sessions/${session.id}/resume`;
       const reply = await api("POST", path, body.hangup ? undefined : body);
@@ -536,8 +539,22 @@
     const text = ui.message.value;
     if (!text.trim()) return;
     ui.message.value = "";
-    send({ text }, { text });
+    const m = messageOf(text);
+    send(m, { text: m.text });
   });
+
+  // messageOf reads what the author typed: "/attach CONTENT-TYPE:URL [TEXT]"
+  // sends an attachment (image/jpeg:https://...), "/location LAT,LNG [TEXT]"
+  // a location (geo:LAT,LNG), each with the text after it if any, as the
+  // terminal simulator reads them ("//attach ..." is the text "/attach
+  // ..."); anything else is the text. The server checks the attachment.
+  function messageOf(text) {
+    if (/^\/\/(attach|location)\b/.test(text.trim())) return { text: text.trim().slice(1) };
+    const m = /^\/(attach|location)\s+(\S+)\s*([\s\S]*)$/.exec(text.trim());
+    if (!m) return { text };
+    const a = m[1] === "location" ? "geo:" + m[2] : m[2];
+    return { text: m[3], attachments: [a] };
+  }
 
   ui.digitsForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
