@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -402,6 +403,19 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 		t.emit(flows.Event{Type: flows.EventMessageIn, Text: in.Text})
 		if s.Call != nil && in.Kind == flows.InputDigits {
 			s.Call.Digits = in.Text
+		}
+	case flows.InputRecording:
+		if s.Wait.Kind != flows.WaitRecording {
+			// A recording reported late, after the call moved on (a retry
+			// of the telephony side's request), or sent to a wait for a
+			// message or digits: it is not the answer of this wait.
+			t.emit(flows.Event{Type: flows.EventWarning, Message: fmt.Sprintf("a recording came while the session waits for %s: ignored", s.Wait.Kind)})
+			return t.finish(), nil
+		}
+		if in.Recorded() {
+			s.Input = strings.TrimSpace(in.Text)
+			t.env = nil
+			t.emit(flows.Event{Type: flows.EventMessageIn, URL: s.Input})
 		}
 	case flows.InputHangup:
 		if s.Call != nil && !flows.CallEnded(s.Call.State) {
