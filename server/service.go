@@ -142,6 +142,10 @@ type Message struct {
 	NumDigits    int      `json:"num_digits,omitempty"`
 	FinishKey    string   `json:"finish_key,omitempty"`
 	Timeout      int      `json:"timeout,omitempty"`
+	// MaxLength and PlayBeep are a record prompt's, with FinishKey and
+	// Timeout (the seconds of silence that end the recording).
+	MaxLength int   `json:"max_length,omitempty"`
+	PlayBeep  *bool `json:"play_beep,omitempty"`
 }
 
 // WaitingFor describes what a waiting session needs next.
@@ -151,8 +155,23 @@ type WaitingFor struct {
 	TimeoutAt *time.Time `json:"timeout_at,omitempty"`
 	NumDigits int        `json:"num_digits,omitempty"`
 	FinishKey string     `json:"finish_key,omitempty"`
+	// A recording's longest length and the seconds of silence that end
+	// it, and whether a beep starts it (kind recording only).
+	MaxLength      int   `json:"max_length,omitempty"`
+	SilenceTimeout int   `json:"silence_timeout,omitempty"`
+	PlayBeep       *bool `json:"play_beep,omitempty"`
 	// mark names the wait among the session's waits: see waitMark.
 	mark string
+}
+
+// waitingFor is what a waiting session's wait needs, as the API shows it.
+func waitingFor(w *flows.Wait) WaitingFor {
+	v := WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+	if w.Kind == flows.WaitRecording {
+		beep := !w.NoBeep
+		v.MaxLength, v.SilenceTimeout, v.PlayBeep = w.MaxLength, w.Silence, &beep
+	}
+	return v
 }
 
 // waitMark names a waiting session's current wait: the time of the turn
@@ -1052,6 +1071,8 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 			r.Messages = append(r.Messages, Message{Type: ev.Type, URL: ev.URL})
 		case flows.EventGather:
 			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, URL: ev.URL, NumDigits: ev.NumDigits, FinishKey: ev.FinishKey, Timeout: ev.Timeout})
+		case flows.EventRecord:
+			r.Messages = append(r.Messages, Message{Type: ev.Type, FinishKey: ev.FinishKey, Timeout: ev.Timeout, MaxLength: ev.MaxLength, PlayBeep: ev.PlayBeep})
 		case flows.EventHangup:
 			r.Messages = append(r.Messages, Message{Type: ev.Type})
 		}
@@ -1061,7 +1082,8 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 	}
 	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
 		w := sess.Wait
-		rw.wait = WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey, mark: waitMark(sess)}
+		rw.wait = waitingFor(w)
+		rw.wait.mark = waitMark(sess)
 		r.WaitingFor = &rw.wait
 		if w.TimeoutAt != nil {
 			// A copy: the session may be cached and changed by its next turn
@@ -1338,6 +1360,14 @@ type CallRequest struct {
 	Digits    string
 	Timeout   bool
 	TimeoutOf string
+	// Recording reports a recording (a <Record>'s action): its URL, ""
+	// when nothing was recorded, and its length in seconds
+	// (flows.DurationUnknown when not given). With a final State it is
+	// given to the session before the call ends (the caller hung up
+	// while recording).
+	Recording    bool
+	RecordingURL string
+	Duration     int
 	// RequestID is the same on every retry of one request (Twilio's
 	// I-Twilio-Idempotency-Token): a request already processed for the
 	// call gets its first reply again, without a second turn.
@@ -1401,7 +1431,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 			return nil, err
 		}
 		defer unlock()
-		if ended || r.MidCall || r.Digits != "" || r.Timeout || r.TimeoutOf != "" || s.erasedCalls.has(id, s.now()) {
+		if ended || r.MidCall || r.Digits != "" || r.Recording || r.Timeout || r.TimeoutOf != "" || s.erasedCalls.has(id, s.now()) {
 			return &TurnReply{Messages: []Message{}}, nil
 		}
 		ch, flowID, field, err := s.callFlow(ctx, r.Channel)
@@ -1428,6 +1458,9 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		}
 	}
 	if ended {
+		if r.Recording {
+			return s.recordThenEnd(ctx, sess, flows.Recording(r.RecordingURL, r.Duration), state)
+		}
 		return s.endCallLocked(ctx, sess, state)
 	}
 	if sess.Status.Ended() {
@@ -1438,6 +1471,8 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 	switch {
 	case r.Timeout && !stale:
 		in = flows.Timeout()
+	case r.Recording:
+		in = flows.Recording(r.RecordingURL, r.Duration)
 	case r.Digits != "" && !stale:
 		in = flows.Digits(r.Digits)
 	default:
@@ -1519,6 +1554,30 @@ func (s *Service) endCallLocked(ctx context.Context, sess *flows.Session, state 
 	return reply, err
 }
 
+// recordThenEnd gives a locked call's session the recording that came with
+// the call's end (a caller who hangs up while recording: Twilio requests
+// the <Record>'s action with the recording and Digits "hangup"), so that
+// it is kept and the flow goes on from it, then ends the call's session
+// for its final state as endCallLocked does: the flow runs until it next
+// waits, or ends, with no one on the line. A session not waiting for a
+// recording is only ended.
+func (s *Service) recordThenEnd(ctx context.Context, sess *flows.Session, rec flows.Input, state string) (*TurnReply, error) {
+	if sess.Status != flows.StatusWaiting || sess.Wait == nil || sess.Wait.Kind != flows.WaitRecording {
+		return s.endCallLocked(ctx, sess, state)
+	}
+	if sess.Call != nil {
+		sess.Call.State = state
+	}
+	sess.CallTwiML = false // no one hears what it says
+	if _, err := s.resumeLoaded(ctx, sess, rec, ""); err != nil {
+		if errors.As(err, new(*expiredError)) {
+			return buildReply(sess, nil), nil // expired before the recording came
+		}
+		return nil, err
+	}
+	return s.endCallLocked(ctx, sess, state)
+}
+
 // lockCall returns the session of a call, locked, after any turn that
 // starts the call; unlock when done.
 func (s *Service) lockCall(ctx context.Context, channel, callID string) (func(), *flows.Session, error) {
@@ -1538,8 +1597,10 @@ func (s *Service) lockCall(ctx context.Context, channel, callID string) (func(),
 	return func() { unlock(); call.Unlock() }, sess, nil
 }
 
-// CallInput continues a call: digits, a gather timeout, or a final call
-// state (completed, busy, failed, no-answer, canceled) that ends the session.
+// CallInput continues a call: digits, a recording, a gather's or
+// recording's timeout, or a final call state (completed, busy, failed,
+// no-answer, canceled) that ends the session; a recording that comes with
+// one is given to the session first (recordThenEnd).
 func (s *Service) CallInput(ctx context.Context, channel, callID string, in flows.Input, state string) (*TurnReply, error) {
 	unlock, sess, err := s.lockCall(ctx, channel, callID)
 	if err != nil {
@@ -1548,6 +1609,9 @@ func (s *Service) CallInput(ctx context.Context, channel, callID string, in flow
 	defer unlock()
 	state = callState(state)
 	if state != "" && flows.CallEnded(state) {
+		if in.Kind == flows.InputRecording {
+			return s.recordThenEnd(ctx, sess, in, state)
+		}
 		return s.endCallLocked(ctx, sess, state)
 	}
 	if state != "" && sess.Call != nil {

@@ -978,3 +978,44 @@ func TestSimulatorShowsTheLastCheck(t *testing.T) {
 		t.Errorf("the list shows %q, the errors of a flow no longer in the editor", errs)
 	}
 }
+
+// A voice flow that records the caller: the page shows the record prompt
+// and a form for the recording's URL and length, whose answer the flow
+// plays back; a second recording step answered Nothing recorded takes its
+// No Input exit.
+func TestSimulatorGivesARecording(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const flow = `{"id": "voicemail", "name": "Voicemail", "kind": "voice", "start": "ask", "widgets": [
+		{"id": "ask", "type": "record_voice", "prompt": "Leave your message after the beep.", "result": "Message", "exits": {"Recording": "back", "No Input": "bye"}},
+		{"id": "back", "type": "play", "url": "@flow.message", "exits": {"Next": "again"}},
+		{"id": "again", "type": "record_voice", "prompt": "Anything else?", "play_beep": false, "exits": {"Recording": "bye", "No Input": "none"}},
+		{"id": "none", "type": "say", "text": "Nothing more, then.", "exits": {"Next": "bye"}},
+		{"id": "bye", "type": "hangup"}]}`
+	const rec = "https://media.example.com/rec/RE1.wav"
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		setFlow(flow),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Leave your message after the beep."),
+		bubbleWith("flow", "Recording after the beep: up to 60s, 5s of silence or # ends it"),
+		statusIs("waiting"),
+		waitFor(`document.querySelector('#wait-info').textContent.startsWith('Waiting for a recording')`),
+		chromedp.WaitVisible(chromedp.CSS(`#recording-form`)),
+		chromedp.WaitEnabled(chromedp.CSS(`#recording-url`)),
+		chromedp.SendKeys(chromedp.CSS(`#recording-seconds`), "7"),
+		chromedp.SendKeys(chromedp.CSS(`#recording-url`), rec+kb.Enter),
+		bubbleWith("contact", rec+" (7s)"),
+		bubbleWith("flow", rec),
+		bubbleWith("flow", "Recording after the prompt"),
+		chromedp.WaitEnabled(chromedp.CSS(`#no-recording`)),
+		chromedp.Click(chromedp.CSS(`#no-recording`)),
+		bubbleWith("flow", "Nothing more, then."),
+		statusIs("completed"),
+		chromedp.WaitNotVisible(chromedp.CSS(`#recording-form`)),
+	)
+	if got := texts(ctx, t, ".bubble.flow"); !strings.Contains(strings.Join(got, "|"), "plays"+rec) {
+		t.Errorf("flow bubbles = %q, want the recording played back", got)
+	}
+}
