@@ -22,7 +22,6 @@ func TestExports(t *testing.T) {
 	dir := testdataDir(t)
 	// Flows that cannot run as they did in RapidPro, and the construct that says why.
 	wantFail := map[string][]string{
-		"ivr.json":             {"wait_recording"},
 		"media_survey.json":    {"wait_gps", "wait_photo", "wait_video"},
 		"migrate_to_11_5.json": {"resthook"},
 	}

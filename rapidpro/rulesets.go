@@ -198,7 +198,11 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 	case "airtime":
 		c.add(levelError, where, "airtime transfers are not supported")
 		return
-	case "wait_recording", "wait_audio", "wait_video", "wait_photo", "wait_gps":
+	case "wait_recording":
+		if w = c.waitRecording(rs, where); w == nil {
+			return
+		}
+	case "wait_audio", "wait_video", "wait_photo", "wait_gps":
 		c.add(levelError, where, fmt.Sprintf("%s: waiting for a recording, media or a location is not supported (Parley waits for text and digits)", rs.Type))
 		return
 	default:
