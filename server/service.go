@@ -754,7 +754,7 @@ func (s *Service) interruptTurn(ctx context.Context, sess *flows.Session) (flow 
 
 // failLoaded ends a session that cannot go on (its flow or the subflow it
 // waits in was deleted or does not load) as failed, recording why. in is the
-// input the turn was given: a message's text or digits are logged
+// input the turn was given: a message's text or digits, or a recording, are logged
 // (message_in) as a turn that ran would log them, and messageID, when set,
 // records the message as processed with the reply, so a retry of it gets
 // this answer rather than starting the channel's flow.
@@ -763,9 +763,13 @@ func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why strin
 	now := s.now()
 	sess.Status, sess.Wait, sess.ExpiresAt, sess.EndedAt, sess.UpdatedAt = flows.StatusFailed, nil, nil, &now, now
 	events := make([]flows.Event, 0, 3)
-	if in.Kind == flows.InputText || in.Kind == flows.InputDigits {
+	switch {
+	case in.Kind == flows.InputText || in.Kind == flows.InputDigits:
 		sess.Input = in.Text
 		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, Text: in.Text})
+	case in.Recorded():
+		sess.Input = strings.TrimSpace(in.Text)
+		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, URL: sess.Input})
 	}
 	events = append(events,
 		flows.Event{Type: flows.EventError, Time: now, Message: why},

@@ -237,3 +237,25 @@ func TestCallsAPIRecording(t *testing.T) {
 		t.Errorf("nothing recorded answered %v", r)
 	}
 }
+
+// A recording for a session whose flow was deleted fails the session, as
+// any input does, and is logged as the input it was.
+func TestRecordingForDeletedFlow(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(voicemailFlow("http://127.0.0.1:1/x"))
+	id := ts.must(201, "POST", "/v1/sessions", `{"flow":"voicemail","call":{"id":"CA-del","from":"+15550005"}}`)["id"].(string)
+	ts.must(204, "DELETE", "/v1/flows/voicemail", nil)
+	r := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"recording_url":"https://media.example.com/r9.wav","recording_duration":3}`)
+	if r["status"] != "failed" {
+		t.Fatalf("resume answered %v", r)
+	}
+	var in []string
+	for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+		if ev := e.(map[string]any); ev["type"] == "message_in" {
+			in = append(in, ev["url"].(string))
+		}
+	}
+	if len(in) != 1 || in[0] != "https://media.example.com/r9.wav" {
+		t.Errorf("message_in events %v, want the recording's", in)
+	}
+}

@@ -287,7 +287,7 @@ func TestSimulatorInBrowser(t *testing.T) {
 			chromedp.SetValue(chromedp.CSS(`#caller`), "+15551234567"),
 			chromedp.Click(chromedp.CSS(`#start`)),
 			bubbleWith("flow", "Hello, caller from +15551234567. Welcome to Parley Telecom."),
-			bubbleWith("flow", "Press 1 for sales, 2 for support."),
+			bubbleWith("flow", "Press 1 for sales, 2 for support, 3 to leave a message."),
 			chromedp.WaitVisible(chromedp.CSS(`.keypad`)),
 			// No key pressed: fire the gather's timeout now.
 			chromedp.WaitEnabled(chromedp.CSS(`#fire-timeout`)),
