@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // voicemailFlow greets the caller, records a message and hands its URL to
@@ -257,5 +259,65 @@ func TestRecordingForDeletedFlow(t *testing.T) {
 	}
 	if len(in) != 1 || in[0] != "https://media.example.com/r9.wav" {
 		t.Errorf("message_in events %v, want the recording's", in)
+	}
+}
+
+// A recording that comes while the call waits for keys (a late retry of a
+// <Record>'s action) is not the menu's answer: the call goes on waiting
+// for its keys, with a warning, and its next key is taken.
+func TestTwilioRecordingForAGather(t *testing.T) {
+	ts, base := twilioCallServer(t, "ivr-menu", "")
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-late"))
+	status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-late", "RecordingUrl", recordingURL, "RecordingDuration", "4", "Digits", "1"))
+	if status != 200 || !strings.Contains(body, `<Gather action="/twilio/tw/voice"`) || strings.Contains(body, "sales") {
+		t.Fatalf("a recording for the menu answered %d %s", status, body)
+	}
+	id := callSessionID("tw", "CA-late")
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	if s["status"] != "waiting" || len(s["variables"].(map[string]any)["flow"].(map[string]any)) != 0 {
+		t.Errorf("after the recording: %v, results %v", s["status"], s["variables"])
+	}
+	warned := false
+	for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+		ev := e.(map[string]any)
+		warned = warned || ev["type"] == "warning" && strings.Contains(ev["message"].(string), "a recording came while the session waits for digits: ignored")
+	}
+	if !warned {
+		t.Errorf("no warning of the recording ignored")
+	}
+	if _, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-late", "Digits", "2")); !strings.Contains(body, "Connecting you to support.") {
+		t.Errorf("key 2 after the recording answered %s", body)
+	}
+}
+
+// The server's own timer stands in for a recording Twilio never reports,
+// only once the longest recording could be over: max_length and the
+// silence after the prompts, with the grace. A long message is not cut.
+func TestTwilioRecordTimerFallback(t *testing.T) {
+	hook, hookURL := newHookRecorder(t)
+	ts, base := twilioCallServer(t, "voicemail", voicemailFlow(hookURL))
+	scan := func() {
+		t.Helper()
+		if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 30 s of recording and 5 of silence, the prompts' 34 and 52
+	// characters 3 + 5 s, and 15 s of grace: 58 s.
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-long"))
+	id := callSessionID("tw", "CA-long")
+	ts.clock.Advance(57 * time.Second)
+	scan()
+	if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "waiting" {
+		t.Fatalf("57 s after the prompt the session is %v, want it still recording", s["status"])
+	}
+	ts.clock.Advance(2 * time.Second)
+	scan()
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	if res := s["variables"].(map[string]any)["flow"].(map[string]any)["message"].(map[string]any); s["status"] != "completed" || res["category"] != "No Input" {
+		t.Errorf("59 s after the prompt: session %v, result %v", s["status"], res)
+	}
+	if calls := hook.calls(); len(calls) != 0 {
+		t.Errorf("the webhook was called with nothing recorded: %v", calls)
 	}
 }
