@@ -501,8 +501,8 @@ type turn struct {
 	run *exprRun
 	// scratch holds the events while the turn runs; finish copies them
 	// into a slice of their exact length, and close returns it to
-	// eventScratch. An event is 480 bytes and turns emit 2 to 8 of them, so
-	// a fresh slice of room for 8 (3,840 bytes, cleared) per turn was most
+	// eventScratch. An event is 496 bytes and turns emit 2 to 8 of them, so
+	// a fresh slice of room for 8 (3,968 bytes, cleared) per turn was most
 	// of the bytes the engine allocated.
 	scratch *[scratchEvents]flows.Event
 }
