@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -403,6 +404,19 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 		if s.Call != nil && in.Kind == flows.InputDigits {
 			s.Call.Digits = in.Text
 		}
+	case flows.InputRecording:
+		if s.Wait.Kind != flows.WaitRecording {
+			// A recording reported late, after the call moved on (a retry
+			// of the telephony side's request), or sent to a wait for a
+			// message or digits: it is not the answer of this wait.
+			t.emit(flows.Event{Type: flows.EventWarning, Message: fmt.Sprintf("a recording came while the session waits for %s: ignored", s.Wait.Kind)})
+			return t.finish(), nil
+		}
+		if in.Recorded() {
+			s.Input = strings.TrimSpace(in.Text)
+			t.env = nil
+			t.emit(flows.Event{Type: flows.EventMessageIn, URL: s.Input})
+		}
 	case flows.InputHangup:
 		if s.Call != nil && !flows.CallEnded(s.Call.State) {
 			// The caller hung up and the telephony side reported no final
@@ -487,8 +501,8 @@ type turn struct {
 	run *exprRun
 	// scratch holds the events while the turn runs; finish copies them
 	// into a slice of their exact length, and close returns it to
-	// eventScratch. An event is 480 bytes and turns emit 2 to 8 of them, so
-	// a fresh slice of room for 8 (3,840 bytes, cleared) per turn was most
+	// eventScratch. An event is 496 bytes and turns emit 2 to 8 of them, so
+	// a fresh slice of room for 8 (3,968 bytes, cleared) per turn was most
 	// of the bytes the engine allocated.
 	scratch *[scratchEvents]flows.Event
 }

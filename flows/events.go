@@ -12,6 +12,7 @@ const (
 	EventSay            = "say"
 	EventPlay           = "play"
 	EventGather         = "gather"
+	EventRecord         = "record"
 	EventHangup         = "hangup"
 	EventResultSaved    = "result_saved"
 	EventVariableSet    = "variable_set"
@@ -43,6 +44,10 @@ type Event struct {
 	FinishKey    string   `json:"finish_key,omitempty"`
 	Timeout      int      `json:"timeout,omitempty"`
 	WaitKind     string   `json:"wait,omitempty"`
+	// MaxLength and PlayBeep of a record prompt (record_voice): the
+	// longest recording, in seconds, and whether a beep starts it.
+	MaxLength int   `json:"max_length,omitempty"`
+	PlayBeep  *bool `json:"play_beep,omitempty"`
 	// Voice and Language of a say prompt (text-to-speech).
 	Voice    string `json:"voice,omitempty"`
 	Language string `json:"language,omitempty"`

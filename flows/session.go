@@ -200,7 +200,7 @@ type Result struct {
 // Wait is what a session is waiting for.
 type Wait struct {
 	Widget string `json:"widget"`
-	// Kind is "message", "digits" or "subflow".
+	// Kind is "message", "digits", "recording" or "subflow".
 	Kind string `json:"kind"`
 	// Timeout in seconds (0: none); TimeoutAt is when it fires.
 	Timeout   int        `json:"timeout,omitempty"`
@@ -208,6 +208,12 @@ type Wait struct {
 	// For digit gathers: how many digits, and the key that ends input early.
 	NumDigits int    `json:"num_digits,omitempty"`
 	FinishKey string `json:"finish_key,omitempty"`
+	// For recordings: the longest recording and the seconds of silence
+	// that end it, in seconds, and whether no beep starts it (Timeout is
+	// then the longest the whole recording may take).
+	MaxLength int  `json:"max_length,omitempty"`
+	Silence   int  `json:"silence,omitempty"`
+	NoBeep    bool `json:"no_beep,omitempty"`
 	// Counters widgets keep across re-prompts (no-input and no-match retries).
 	NoInput int `json:"no_input,omitempty"`
 	NoMatch int `json:"no_match,omitempty"`
@@ -217,7 +223,9 @@ type Wait struct {
 const (
 	WaitMessage = "message"
 	WaitDigits  = "digits"
-	WaitSubflow = "subflow"
+	// WaitRecording waits for a recording of the caller (record_voice).
+	WaitRecording = "recording"
+	WaitSubflow   = "subflow"
 )
 
 // Step is one widget visited, with when, and the exit taken.
@@ -237,6 +245,9 @@ const (
 	InputDigits  InputKind = "digits"
 	InputTimeout InputKind = "timeout"
 	InputHangup  InputKind = "hangup"
+	// InputRecording is a recording of the caller: Text is its URL ("" when
+	// nothing was recorded), Duration its length in seconds.
+	InputRecording InputKind = "recording"
 	// InputSubflow resumes a subflow widget when its child flow has ended.
 	InputSubflow InputKind = "subflow"
 )
@@ -251,6 +262,24 @@ type Input struct {
 	Attachments []string `json:"attachments,omitempty"`
 	// Status is the child's final status for InputSubflow.
 	Status Status `json:"status,omitempty"`
+	// Duration is a recording's length in seconds; DurationUnknown when
+	// the telephony side did not say.
+	Duration int `json:"duration,omitempty"`
+}
+
+// DurationUnknown is the Duration of a recording whose length is not known.
+const DurationUnknown = -1
+
+// Recording makes a recording input: its URL and its length in seconds
+// (DurationUnknown when not known).
+func Recording(url string, seconds int) Input {
+	return Input{Kind: InputRecording, Text: url, Duration: seconds}
+}
+
+// Recorded reports whether a recording input holds a recording: a URL, and
+// a length that is not 0 seconds.
+func (in Input) Recorded() bool {
+	return in.Kind == InputRecording && strings.TrimSpace(in.Text) != "" && in.Duration != 0
 }
 
 // Text makes a text input.

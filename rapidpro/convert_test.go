@@ -20,10 +20,10 @@ import (
 // or fails with error lines that name where and why.
 func TestExports(t *testing.T) {
 	dir := testdataDir(t)
-	// Flows that cannot run as they did in RapidPro, and the construct that says why.
-	wantFail := map[string][]string{
-		"ivr.json": {"wait_recording"},
-	}
+	// Flows that cannot run as they did in RapidPro, and the construct that
+	// says why: none of the shared exports since recordings, media waits and
+	// resthooks import.
+	wantFail := map[string][]string{}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	if len(files) == 0 {
 		t.Skipf("no exports in %s", dir)

@@ -201,8 +201,9 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 		c.add(levelError, where, "airtime transfers are not supported")
 		return
 	case "wait_recording":
-		c.add(levelError, where, fmt.Sprintf("%s: waiting for a recording is not supported (Parley waits for text, digits, media and locations)", rs.Type))
-		return
+		if w = c.waitRecording(rs, where); w == nil {
+			return
+		}
 	default:
 		c.add(levelError, where, fmt.Sprintf("ruleset type %q is not supported", rs.Type))
 		return

@@ -321,7 +321,7 @@ func TestCallStatesAndInputs(t *testing.T) {
 	for _, tc := range []struct{ path, body, field, msg string }{
 		{"/v1/channels/phone/calls", `{"call_id":"C1","from":"+15550001","state":"weird state"}`, "state", `state "weird state" is not a call state: send one of queued, initiated, ringing, answered, in-progress, completed, busy`},
 		{"/v1/channels/phone/calls/C1", `{"digits":"1","state":"weird"}`, "state", `state "weird" is not a call state`},
-		{"/v1/channels/phone/calls/C1", `{"digits":"1","timeout":true}`, "", `send {"digits": ...} or {"timeout": true}, not both`},
+		{"/v1/channels/phone/calls/C1", `{"digits":"1","timeout":true}`, "", `send {"digits": ...}, {"recording_url": ...} or {"timeout": true}, not more than one`},
 		// POST /v1/sessions's call is held to the same states, and one that
 		// has ended starts no session there either.
 		{"/v1/sessions", `{"flow":"ivr-menu","channel":"phone","call":{"id":"C1","from":"+15550001","state":"nope"}}`, "call.state", `state "nope" is not a call state`},

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -264,9 +265,56 @@ func checkCallState(field, state string) error {
 }
 
 type callInputBody struct {
-	Digits  *string `json:"digits"`
-	State   string  `json:"state"`
-	Timeout bool    `json:"timeout"`
+	Digits            *string `json:"digits"`
+	RecordingURL      *string `json:"recording_url"`
+	RecordingDuration *int    `json:"recording_duration"`
+	State             string  `json:"state"`
+	Timeout           bool    `json:"timeout"`
+}
+
+// checkRecordingURL refuses a recording's URL that is neither empty
+// (nothing was recorded) nor an absolute http or https URL, which a flow
+// could play or hand to a webhook; field names where it was given.
+func checkRecordingURL(field, raw string) error {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return badRequest(field, "%s %.80q is not an absolute http or https URL: give the recording's URL, or \"\" when nothing was recorded", field, raw)
+	}
+	return nil
+}
+
+// recordingInput reads a recording's URL and length, as the calls and
+// sessions APIs take them; nil when the body gives no recording_url.
+func recordingInput(recURL *string, duration *int) (*flows.Input, error) {
+	if recURL == nil {
+		if duration != nil {
+			return nil, badRequest("recording_duration", "recording_duration is the length of a recording: send it with recording_url")
+		}
+		return nil, nil
+	}
+	if err := checkRecordingURL("recording_url", *recURL); err != nil {
+		return nil, err
+	}
+	seconds := flows.DurationUnknown
+	if duration != nil {
+		if *duration < 0 {
+			return nil, badRequest("recording_duration", "recording_duration is %d: the recording's length is a number of seconds, 0 or more", *duration)
+		}
+		seconds = *duration
+	}
+	in := flows.Recording(strings.TrimSpace(*recURL), seconds)
+	return &in, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *Server) callInput(c *fiber.Ctx) error {
@@ -285,19 +333,29 @@ func (s *Server) callInput(c *fiber.Ctx) error {
 	}
 	var in resumeBody
 	in.Digits, in.Timeout = b.Digits, b.Timeout
+	in.RecordingURL, in.RecordingDuration = b.RecordingURL, b.RecordingDuration
 	if err := checkCallState("state", b.State); err != nil {
 		return err
 	}
-	if b.Digits != nil && b.Timeout && !flows.CallEnded(b.State) {
-		return badRequest("", `send {"digits": ...} or {"timeout": true}, not both`)
+	if n := btoi(b.Digits != nil) + btoi(b.RecordingURL != nil) + btoi(b.Timeout); n > 1 && !flows.CallEnded(b.State) {
+		return badRequest("", `send {"digits": ...}, {"recording_url": ...} or {"timeout": true}, not more than one`)
+	}
+	rec, err := recordingInput(b.RecordingURL, b.RecordingDuration)
+	if err != nil {
+		return err
 	}
 	input, err := in.input()
+	if rec != nil {
+		// With a state that ends the call too: the caller hung up
+		// while recording, and the recording is kept.
+		input, err = *rec, nil
+	}
 	if err != nil {
 		if b.State == "" {
-			return badRequest("", `send {"digits": ...}, {"timeout": true} or {"state": "completed"}`)
+			return badRequest("", `send {"digits": ...}, {"recording_url": ...}, {"timeout": true} or {"state": "completed"}`)
 		}
 		if !flows.CallEnded(b.State) {
-			return badRequest("state", "state %q does not end the call; send digits or timeout with it", b.State)
+			return badRequest("state", "state %q does not end the call; send digits, a recording or timeout with it", b.State)
 		}
 	}
 	channel, err := pathParam(c, "channel")

@@ -71,6 +71,9 @@ func appendReply(b []byte, r *TurnReply) ([]byte, bool) {
 		}
 		b = jsonstr.AppendOptInt(b, `,"num_digits":`, int64(w.NumDigits))
 		b = jsonstr.AppendOptString(b, `,"finish_key":`, w.FinishKey, m)
+		b = jsonstr.AppendOptInt(b, `,"max_length":`, int64(w.MaxLength))
+		b = jsonstr.AppendOptInt(b, `,"silence_timeout":`, int64(w.SilenceTimeout))
+		b = appendOptBool(b, `,"play_beep":`, w.PlayBeep)
 		b = append(b, '}')
 	}
 	// Every field above starts with a comma; the first one does not.
@@ -93,5 +96,19 @@ func appendMessage(b []byte, msg *Message) []byte {
 	b = jsonstr.AppendOptInt(b, `,"num_digits":`, int64(msg.NumDigits))
 	b = jsonstr.AppendOptString(b, `,"finish_key":`, msg.FinishKey, m)
 	b = jsonstr.AppendOptInt(b, `,"timeout":`, int64(msg.Timeout))
+	b = jsonstr.AppendOptInt(b, `,"max_length":`, int64(msg.MaxLength))
+	b = appendOptBool(b, `,"play_beep":`, msg.PlayBeep)
 	return append(b, '}')
+}
+
+// appendOptBool appends key and *v, nothing when v is nil.
+func appendOptBool(b []byte, key string, v *bool) []byte {
+	if v == nil {
+		return b
+	}
+	b = append(b, key...)
+	if *v {
+		return append(b, "true"...)
+	}
+	return append(b, "false"...)
 }

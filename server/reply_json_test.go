@@ -43,6 +43,8 @@ func TestReplyJSONBytes(t *testing.T) {
 			WaitingFor: &WaitingFor{Kind: "message", Timeout: 3600, TimeoutAt: &at}},
 		{ID: "c", Status: "waiting", Messages: []Message{{Type: "say", Text: "Press 1", Voice: "alice", Language: "en-US"}, {Type: "play", URL: "https://x/y.mp3"}},
 			WaitingFor: &WaitingFor{Kind: "digits", NumDigits: 4, FinishKey: "#"}},
+		{ID: "r", Status: "waiting", Messages: []Message{{Type: "say", Text: "After the beep"}, {Type: "record", FinishKey: "*#", Timeout: 5, MaxLength: 60, PlayBeep: new(true)}},
+			WaitingFor: &WaitingFor{Kind: "recording", Timeout: 65, FinishKey: "*#", MaxLength: 60, SilenceTimeout: 5, PlayBeep: new(false)}},
 	} {
 		if !checkReplyJSON(t, r) {
 			t.Errorf("reply %#v left to the library", r)

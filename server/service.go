@@ -145,6 +145,10 @@ type Message struct {
 	NumDigits    int      `json:"num_digits,omitempty"`
 	FinishKey    string   `json:"finish_key,omitempty"`
 	Timeout      int      `json:"timeout,omitempty"`
+	// MaxLength and PlayBeep are a record prompt's, with FinishKey and
+	// Timeout (the seconds of silence that end the recording).
+	MaxLength int   `json:"max_length,omitempty"`
+	PlayBeep  *bool `json:"play_beep,omitempty"`
 }
 
 // WaitingFor describes what a waiting session needs next.
@@ -154,8 +158,23 @@ type WaitingFor struct {
 	TimeoutAt *time.Time `json:"timeout_at,omitempty"`
 	NumDigits int        `json:"num_digits,omitempty"`
 	FinishKey string     `json:"finish_key,omitempty"`
+	// A recording's longest length and the seconds of silence that end
+	// it, and whether a beep starts it (kind recording only).
+	MaxLength      int   `json:"max_length,omitempty"`
+	SilenceTimeout int   `json:"silence_timeout,omitempty"`
+	PlayBeep       *bool `json:"play_beep,omitempty"`
 	// mark names the wait among the session's waits: see waitMark.
 	mark string
+}
+
+// waitingFor is what a waiting session's wait needs, as the API shows it.
+func waitingFor(w *flows.Wait) WaitingFor {
+	v := WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+	if w.Kind == flows.WaitRecording {
+		beep := !w.NoBeep
+		v.MaxLength, v.SilenceTimeout, v.PlayBeep = w.MaxLength, w.Silence, &beep
+	}
+	return v
 }
 
 // waitMark names a waiting session's current wait: the time of the turn
@@ -738,7 +757,7 @@ func (s *Service) interruptTurn(ctx context.Context, sess *flows.Session) (flow 
 
 // failLoaded ends a session that cannot go on (its flow or the subflow it
 // waits in was deleted or does not load) as failed, recording why. in is the
-// input the turn was given: a message's text or digits are logged
+// input the turn was given: a message's text or digits, or a recording, are logged
 // (message_in) as a turn that ran would log them, and messageID, when set,
 // records the message as processed with the reply, so a retry of it gets
 // this answer rather than starting the channel's flow.
@@ -747,9 +766,13 @@ func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why strin
 	now := s.now()
 	sess.Status, sess.Wait, sess.ExpiresAt, sess.EndedAt, sess.UpdatedAt = flows.StatusFailed, nil, nil, &now, now
 	events := make([]flows.Event, 0, 3)
-	if in.Kind == flows.InputText || in.Kind == flows.InputDigits {
+	switch {
+	case in.Kind == flows.InputText || in.Kind == flows.InputDigits:
 		sess.SetInput(&in)
 		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, Text: in.Text, Attachments: in.Attachments})
+	case in.Recorded():
+		sess.SetInput(&flows.Input{Text: strings.TrimSpace(in.Text)})
+		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, URL: sess.Input})
 	}
 	events = append(events,
 		flows.Event{Type: flows.EventError, Time: now, Message: why},
@@ -1055,6 +1078,8 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 			r.Messages = append(r.Messages, Message{Type: ev.Type, URL: ev.URL})
 		case flows.EventGather:
 			r.Messages = append(r.Messages, Message{Type: ev.Type, Text: ev.Text, URL: ev.URL, NumDigits: ev.NumDigits, FinishKey: ev.FinishKey, Timeout: ev.Timeout})
+		case flows.EventRecord:
+			r.Messages = append(r.Messages, Message{Type: ev.Type, FinishKey: ev.FinishKey, Timeout: ev.Timeout, MaxLength: ev.MaxLength, PlayBeep: ev.PlayBeep})
 		case flows.EventHangup:
 			r.Messages = append(r.Messages, Message{Type: ev.Type})
 		}
@@ -1064,7 +1089,8 @@ func buildReply(sess *flows.Session, events []flows.Event) *TurnReply {
 	}
 	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
 		w := sess.Wait
-		rw.wait = WaitingFor{Kind: w.Kind, Timeout: w.Timeout, NumDigits: w.NumDigits, FinishKey: w.FinishKey, mark: waitMark(sess)}
+		rw.wait = waitingFor(w)
+		rw.wait.mark = waitMark(sess)
 		r.WaitingFor = &rw.wait
 		if w.TimeoutAt != nil {
 			// A copy: the session may be cached and changed by its next turn
@@ -1376,6 +1402,14 @@ type CallRequest struct {
 	Digits    string
 	Timeout   bool
 	TimeoutOf string
+	// Recording reports a recording (a <Record>'s action): its URL, ""
+	// when nothing was recorded, and its length in seconds
+	// (flows.DurationUnknown when not given). With a final State it is
+	// given to the session before the call ends (the caller hung up
+	// while recording).
+	Recording    bool
+	RecordingURL string
+	Duration     int
 	// RequestID is the same on every retry of one request (Twilio's
 	// I-Twilio-Idempotency-Token): a request already processed for the
 	// call gets its first reply again, without a second turn.
@@ -1439,7 +1473,7 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 			return nil, err
 		}
 		defer unlock()
-		if ended || r.MidCall || r.Digits != "" || r.Timeout || r.TimeoutOf != "" || s.erasedCalls.has(id, s.now()) {
+		if ended || r.MidCall || r.Digits != "" || r.Recording || r.Timeout || r.TimeoutOf != "" || s.erasedCalls.has(id, s.now()) {
 			return &TurnReply{Messages: []Message{}}, nil
 		}
 		ch, flowID, field, err := s.callFlow(ctx, r.Channel)
@@ -1466,6 +1500,9 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		}
 	}
 	if ended {
+		if r.Recording {
+			return s.recordThenEnd(ctx, sess, flows.Recording(r.RecordingURL, r.Duration), state)
+		}
 		return s.endCallLocked(ctx, sess, state)
 	}
 	if sess.Status.Ended() {
@@ -1476,6 +1513,8 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 	switch {
 	case r.Timeout && !stale:
 		in = flows.Timeout()
+	case r.Recording:
+		in = flows.Recording(r.RecordingURL, r.Duration)
 	case r.Digits != "" && !stale:
 		in = flows.Digits(r.Digits)
 	default:
@@ -1557,6 +1596,30 @@ func (s *Service) endCallLocked(ctx context.Context, sess *flows.Session, state 
 	return reply, err
 }
 
+// recordThenEnd gives a locked call's session the recording that came with
+// the call's end (a caller who hangs up while recording: Twilio requests
+// the <Record>'s action with the recording and Digits "hangup"), so that
+// it is kept and the flow goes on from it, then ends the call's session
+// for its final state as endCallLocked does: the flow runs until it next
+// waits, or ends, with no one on the line. A session not waiting for a
+// recording is only ended.
+func (s *Service) recordThenEnd(ctx context.Context, sess *flows.Session, rec flows.Input, state string) (*TurnReply, error) {
+	if sess.Status != flows.StatusWaiting || sess.Wait == nil || sess.Wait.Kind != flows.WaitRecording {
+		return s.endCallLocked(ctx, sess, state)
+	}
+	if sess.Call != nil {
+		sess.Call.State = state
+	}
+	sess.CallTwiML = false // no one hears what it says
+	if _, err := s.resumeLoaded(ctx, sess, rec, ""); err != nil {
+		if errors.As(err, new(*expiredError)) {
+			return buildReply(sess, nil), nil // expired before the recording came
+		}
+		return nil, err
+	}
+	return s.endCallLocked(ctx, sess, state)
+}
+
 // lockCall returns the session of a call, locked, after any turn that
 // starts the call; unlock when done.
 func (s *Service) lockCall(ctx context.Context, channel, callID string) (func(), *flows.Session, error) {
@@ -1576,8 +1639,10 @@ func (s *Service) lockCall(ctx context.Context, channel, callID string) (func(),
 	return func() { unlock(); call.Unlock() }, sess, nil
 }
 
-// CallInput continues a call: digits, a gather timeout, or a final call
-// state (completed, busy, failed, no-answer, canceled) that ends the session.
+// CallInput continues a call: digits, a recording, a gather's or
+// recording's timeout, or a final call state (completed, busy, failed,
+// no-answer, canceled) that ends the session; a recording that comes with
+// one is given to the session first (recordThenEnd).
 func (s *Service) CallInput(ctx context.Context, channel, callID string, in flows.Input, state string) (*TurnReply, error) {
 	unlock, sess, err := s.lockCall(ctx, channel, callID)
 	if err != nil {
@@ -1586,6 +1651,9 @@ func (s *Service) CallInput(ctx context.Context, channel, callID string, in flow
 	defer unlock()
 	state = callState(state)
 	if state != "" && flows.CallEnded(state) {
+		if in.Kind == flows.InputRecording {
+			return s.recordThenEnd(ctx, sess, in, state)
+		}
 		return s.endCallLocked(ctx, sess, state)
 	}
 	if state != "" && sess.Call != nil {

@@ -231,7 +231,9 @@ func viewSession(sess *flows.Session) sessionView {
 	}
 	if sess.Status == flows.StatusWaiting && sess.Wait != nil {
 		w := sess.Wait
-		v.WaitingFor = &WaitingFor{Kind: w.Kind, Timeout: w.Timeout, TimeoutAt: w.TimeoutAt, NumDigits: w.NumDigits, FinishKey: w.FinishKey}
+		wf := waitingFor(w)
+		wf.TimeoutAt = w.TimeoutAt
+		v.WaitingFor = &wf
 	}
 	return v
 }
@@ -480,16 +482,26 @@ func (s *Server) sessionEvents(c *fiber.Ctx) error {
 type resumeBody struct {
 	Text *string `json:"text"`
 	// Attachments make a message, with text or without.
-	Attachments []string `json:"attachments"`
-	Digits      *string  `json:"digits"`
-	Timeout     bool     `json:"timeout"`
+	Attachments       []string `json:"attachments"`
+	Digits            *string  `json:"digits"`
+	RecordingURL      *string  `json:"recording_url"`
+	RecordingDuration *int     `json:"recording_duration"`
+	Timeout           bool     `json:"timeout"`
 }
 
 // input reads exactly one of text (with attachments or not), attachments,
-// digits or timeout.
+// digits, a recording or timeout.
 func (b resumeBody) input() (flows.Input, error) {
 	n := 0
 	var in flows.Input
+	rec, err := recordingInput(b.RecordingURL, b.RecordingDuration)
+	if err != nil {
+		return in, err
+	}
+	if rec != nil {
+		n++
+		in = *rec
+	}
 	if b.Text != nil || b.Attachments != nil {
 		n++
 		in = flows.Input{Kind: flows.InputText, Attachments: b.Attachments}
@@ -506,7 +518,7 @@ func (b resumeBody) input() (flows.Input, error) {
 		in = flows.Timeout()
 	}
 	if n != 1 {
-		return in, badRequest("", `send exactly one of {"text": ...} (a message, with "attachments" or not), {"attachments": [...]}, {"digits": ...} or {"timeout": true}`)
+		return in, badRequest("", `send exactly one of {"text": ...} (a message, with "attachments" or not), {"attachments": [...]}, {"digits": ...}, {"recording_url": ...} or {"timeout": true}`)
 	}
 	return in, nil
 }

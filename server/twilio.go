@@ -528,6 +528,28 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 	if err := twilioKeys(ch, fromParam, from, "CallSid", "the call id", callID); err != nil {
 		return err
 	}
+	// The action of a <Record>: the recording, its length, and in Digits
+	// the key that ended it, or "hangup" when the caller hung up, whose
+	// answer Twilio does not read.
+	recording := p.Has("RecordingUrl") || p.Has("RecordingDuration") || p.Has("RecordingSid")
+	duration := flows.DurationUnknown
+	digits := p.Get("Digits")
+	if recording {
+		if d := p.Get("RecordingDuration"); d != "" {
+			n, err := strconv.Atoi(d)
+			if err != nil || n < 0 {
+				return badRequest("RecordingDuration", "Twilio's RecordingDuration %.40q is not a whole number of seconds", d)
+			}
+			duration = n
+		}
+		if err := checkRecordingURL("RecordingUrl", p.Get("RecordingUrl")); err != nil {
+			return err
+		}
+		if strings.EqualFold(digits, "hangup") && !flows.CallEnded(state) {
+			state = "completed"
+		}
+		digits = ""
+	}
 	if p.Get("CallbackSource") != "" && !flows.CallEnded(state) {
 		// A status callback of a call going on (ringing, in-progress)
 		// carries no input, and Twilio does not read its answer.
@@ -535,13 +557,17 @@ func (s *Server) twilioVoice(c *fiber.Ctx) error {
 	}
 	reply, err := s.svc.HandleCall(c.UserContext(), CallRequest{
 		IncomingCall: IncomingCall{Channel: ch.ID, CallID: callID, From: from, To: to, State: state},
-		Digits:       p.Get("Digits"),
+		Digits:       digits,
+		Recording:    recording,
+		RecordingURL: strings.TrimSpace(p.Get("RecordingUrl")),
+		Duration:     duration,
 		Timeout:      c.Query("timeout") != "",
 		TimeoutOf:    strings.Clone(c.Query("wait")),
 		RequestID:    strings.Clone(c.Get(TwilioIdempotencyHeader)),
 		TwiML:        !flows.CallEnded(state),
-		// Twilio requests a gather's action only with the input it took.
-		MidCall: p.Has("Digits") || p.Has("SpeechResult"),
+		// Twilio requests a gather's or a recording's action only with
+		// the input it took.
+		MidCall: p.Has("Digits") || p.Has("SpeechResult") || recording,
 	})
 	if ae := (*APIError)(nil); errors.As(err, &ae) && ae.Code == CodeNoFlow {
 		// A JSON error would have the caller hear Twilio's "application
@@ -618,7 +644,9 @@ func isNotFoundErr(err error) bool {
 
 // voiceTwiML turns a turn's prompts into TwiML. A session waiting for digits
 // gets its prompts inside <Gather>, so callers can answer before a prompt
-// ends, followed by a <Redirect> that reports a gather that timed out.
+// ends, followed by a <Redirect> that reports a gather that timed out. One
+// waiting for a recording gets its prompts, then <Record>, then the
+// <Redirect> Twilio follows when nothing was recorded.
 // Prompts over what Twilio takes in one answer are left out (voicePrompts).
 func voiceTwiML(r *TurnReply, action string) string {
 	waiting := r.WaitingFor != nil && r.Status == flows.StatusWaiting
@@ -637,7 +665,17 @@ func voiceTwiML(r *TurnReply, action string) string {
 	var b strings.Builder
 	b.WriteString(xml.Header + "<Response>")
 	b.WriteString(before.String())
-	if w := r.WaitingFor; waiting && !hangup {
+	if w := r.WaitingFor; waiting && !hangup && w.Kind == flows.WaitRecording {
+		// Prompts cannot go inside <Record>: they are said before it. Twilio
+		// requests the action with the recording, or, when nothing was
+		// recorded, goes on to the <Redirect>, which reports it as the
+		// wait's timeout: No Input.
+		b.WriteString(inside.String())
+		fmt.Fprintf(&b, `<Record action="%s" method="POST" maxLength="%d" timeout="%d" finishOnKey="%s" playBeep="%t"/>`,
+			esc(action), w.MaxLength, w.SilenceTimeout, esc(w.FinishKey), w.PlayBeep == nil || *w.PlayBeep)
+		fmt.Fprintf(&b, `<Redirect method="POST">%s</Redirect>`, esc(timeoutRedirect(action, w)))
+	} else if waiting && !hangup {
+		w := r.WaitingFor
 		timeout := w.Timeout
 		if timeout <= 0 {
 			timeout = 5
@@ -650,19 +688,25 @@ func voiceTwiML(r *TurnReply, action string) string {
 		fmt.Fprintf(&b, ` finishOnKey="%s">`, esc(w.FinishKey))
 		b.WriteString(inside.String())
 		b.WriteString("</Gather>")
-		// The wait it reports on: Twilio follows it only after the gather
-		// timed out, which may be after another turn.
-		redirect := action + "?timeout=1"
-		if w.mark != "" {
-			redirect += "&wait=" + w.mark
-		}
-		fmt.Fprintf(&b, `<Redirect method="POST">%s</Redirect>`, esc(redirect))
+		fmt.Fprintf(&b, `<Redirect method="POST">%s</Redirect>`, esc(timeoutRedirect(action, w)))
 	} else {
 		b.WriteString(inside.String())
 		b.WriteString("<Hangup/>")
 	}
 	b.WriteString("</Response>")
 	return b.String()
+}
+
+// timeoutRedirect is the URL of the <Redirect> that reports a wait's
+// gather or recording timed out, with the wait it reports on: Twilio
+// follows it only after the gather timed out (or nothing was recorded),
+// which may be after another turn.
+func timeoutRedirect(action string, w *WaitingFor) string {
+	redirect := action + "?timeout=1"
+	if w.mark != "" {
+		redirect += "&wait=" + w.mark
+	}
+	return redirect
 }
 
 // twilioSayMax is the longest text Parley puts in one <Say>, in

@@ -94,7 +94,7 @@ func (ts *testServer) sessionInputs(t *testing.T, id string) int {
 var firstWait = "&amp;wait=" + strconv.FormatInt(newClock().Now().UnixNano(), 10)
 
 var menuTwiML = `<Say>Hello, caller from +15550001. Welcome to Parley Telecom.</Say>` +
-	`<Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"><Say>Press 1 for sales, 2 for support.</Say></Gather>` +
+	`<Gather action="/twilio/tw/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"><Say>Press 1 for sales, 2 for support, 3 to leave a message.</Say></Gather>` +
 	`<Redirect method="POST">/twilio/tw/voice?timeout=1` + firstWait + `</Redirect></Response>`
 
 // A request about a waiting call with neither Digits nor ?timeout (Twilio

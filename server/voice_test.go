@@ -23,7 +23,7 @@ func TestCallsAPI(t *testing.T) {
 	if start["call_id"] != "CA1" || start["status"] != "waiting" {
 		t.Fatalf("call start answered %v", start)
 	}
-	if got := texts(start); !slices.Equal(got, []string{"Hello, caller from +15551234. Welcome to Parley Telecom.", "Press 1 for sales, 2 for support."}) {
+	if got := texts(start); !slices.Equal(got, []string{"Hello, caller from +15551234. Welcome to Parley Telecom.", "Press 1 for sales, 2 for support, 3 to leave a message."}) {
 		t.Errorf("prompts %q", got)
 	}
 	prompts := start["prompts"].([]any)
@@ -113,7 +113,7 @@ func TestTwilioVoiceMenu(t *testing.T) {
 	call := url.Values{"CallSid": {"CA9"}, "From": {"+15551234"}, "To": {"+15550000"}, "CallStatus": {"ringing"}}
 	r := twilioForm(ts, "/twilio/phone/voice", call, token)
 	want := `<Response><Say>Hello, caller from +15551234. Welcome to Parley Telecom.</Say>` +
-		`<Gather action="/twilio/phone/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"><Say>Press 1 for sales, 2 for support.</Say></Gather>` +
+		`<Gather action="/twilio/phone/voice" method="POST" timeout="5" numDigits="1" finishOnKey="#"><Say>Press 1 for sales, 2 for support, 3 to leave a message.</Say></Gather>` +
 		`<Redirect method="POST">/twilio/phone/voice?timeout=1` + firstWait + `</Redirect></Response>`
 	if r.Status != 200 || !strings.HasSuffix(string(r.Body), want) {
 		t.Fatalf("first voice TwiML %d\n%s\nwant ...%s", r.Status, r.Body, want)

@@ -102,11 +102,26 @@ func TestParseLine(t *testing.T) {
 		{"/location 100,1", false, flows.Input{}, true},
 		{"/attach image/jpeg:https://example.com/p.jpg", true, flows.Input{}, true},
 		{"/timeout now", false, flows.Input{}, true},
+		{"/record https://x.test/r.wav 7", true, flows.Recording("https://x.test/r.wav", 7), false},
+		{"/record https://x.test/r.wav", true, flows.Recording("https://x.test/r.wav", flows.DurationUnknown), false},
+		{"/record", true, flows.Recording("", 0), false},
+		{"/record https://x.test/r.wav seven", true, flows.Input{}, true},
+		{"/record https://x.test/r.wav 7 8", true, flows.Input{}, true},
 	}
 	for _, c := range cases {
 		got, err := ParseLine(c.line, c.call)
 		if (err != nil) != c.bad || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%q: got %+v, %v", c.line, got, err)
+		}
+	}
+	// While a recording is awaited, a line is the recording's URL.
+	for line, want := range map[string]flows.Input{
+		" https://x.test/r.wav ": flows.Recording("https://x.test/r.wav", flows.DurationUnknown),
+		"":                       flows.Recording("", flows.DurationUnknown),
+		"/timeout":               flows.Timeout(),
+	} {
+		if got, err := ParseInput(line, true, flows.WaitRecording); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q while recording: got %+v, %v", line, got, err)
 		}
 	}
 }

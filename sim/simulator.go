@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -211,7 +212,10 @@ func (s *Simulator) Start(ctx context.Context, now time.Time) ([]flows.Event, er
 var ErrEnded = errors.New("the session has ended")
 
 // Input sends one line: a message (or digits on a call), or a command:
-// "/timeout" fires the wait's timeout, "/hangup" ends the call, "//x" sends "/x".
+// "/timeout" fires the wait's timeout, "/hangup" ends the call, "/record
+// URL [SECONDS]" gives a recording ("/record" alone: nothing recorded),
+// "//x" sends "/x". While the session waits for a recording, a line is the
+// recording's URL, and an empty line is nothing recorded.
 func (s *Simulator) Input(ctx context.Context, line string) ([]flows.Event, error) {
 	if s.sess == nil {
 		return nil, errors.New("the session has not started")
@@ -219,15 +223,33 @@ func (s *Simulator) Input(ctx context.Context, line string) ([]flows.Event, erro
 	if s.sess.Status.Ended() {
 		return nil, ErrEnded
 	}
-	in, err := ParseLine(line, s.sess.Call != nil)
+	in, err := ParseInput(line, s.sess.Call != nil, WaitKind(s.sess))
 	if err != nil {
 		return nil, err
 	}
 	return s.e.Resume(ctx, s.flow, s.sess, in)
 }
 
-// ParseLine turns a simulator input line into an input.
+// WaitKind is the kind of what a session waits for ("" when it waits for
+// nothing).
+func WaitKind(sess *flows.Session) string {
+	if sess == nil || sess.Wait == nil {
+		return ""
+	}
+	return sess.Wait.Kind
+}
+
+// ParseLine turns a simulator input line into an input, for a session
+// that does not wait for a recording.
 func ParseLine(line string, call bool) (flows.Input, error) {
+	return ParseInput(line, call, "")
+}
+
+// ParseInput turns a simulator input line into an input for a session
+// waiting for wait (a flows.Wait kind): while it waits for a recording, a
+// line that is no command is the recording's URL (an empty one: nothing
+// recorded).
+func ParseInput(line string, call bool, wait string) (flows.Input, error) {
 	if strings.HasPrefix(line, "//") {
 		line = line[1:]
 	} else if strings.HasPrefix(line, "/") {
@@ -241,12 +263,17 @@ func ParseLine(line string, call bool) (flows.Input, error) {
 			if arg == "" {
 				return flows.Hangup(), nil
 			}
+		case "/record":
+			return parseRecord(arg)
 		case "/attach", "/location":
 			return attachLine(cmd, arg, call)
 		}
-		return flows.Input{}, fmt.Errorf("unknown command %q (/timeout, /hangup, /attach CONTENT-TYPE:URL [TEXT], /location LAT,LNG [TEXT]; //text sends /text)", line)
+		return flows.Input{}, fmt.Errorf("unknown command %q (/timeout, /hangup, /record URL [SECONDS], /attach CONTENT-TYPE:URL [TEXT], /location LAT,LNG [TEXT]; //text sends /text)", line)
 	}
-	if call {
+	switch {
+	case wait == flows.WaitRecording:
+		return flows.Recording(strings.TrimSpace(line), flows.DurationUnknown), nil
+	case call:
 		return flows.Digits(line), nil
 	}
 	return flows.Text(line), nil
@@ -273,6 +300,25 @@ func attachLine(cmd, arg string, call bool) (flows.Input, error) {
 		return flows.Input{}, fmt.Errorf("%s: attachment %s", cmd, p)
 	}
 	return flows.Input{Kind: flows.InputText, Text: strings.TrimSpace(text), Attachments: []string{a}}, nil
+}
+
+// parseRecord reads the arguments of /record: the recording's URL and,
+// optionally, its length in seconds; none is nothing recorded.
+func parseRecord(arg string) (flows.Input, error) {
+	f := strings.Fields(arg)
+	switch len(f) {
+	case 0:
+		return flows.Recording("", 0), nil
+	case 1:
+		return flows.Recording(f[0], flows.DurationUnknown), nil
+	case 2:
+		n, err := strconv.Atoi(f[1])
+		if err != nil || n < 0 {
+			return flows.Input{}, fmt.Errorf("/record %s: the length %q is not a whole number of seconds (/record URL [SECONDS])", arg, f[1])
+		}
+		return flows.Recording(f[0], n), nil
+	}
+	return flows.Input{}, fmt.Errorf("/record %s: give the recording's URL and, optionally, its length in seconds (/record URL [SECONDS])", arg)
 }
 
 // Outputs returns what the contact would see or hear: message texts, spoken

@@ -180,6 +180,11 @@ func appendEvent(b []byte, e *flows.Event) ([]byte, bool) {
 	b = appendOptString(b, `,"finish_key":`, e.FinishKey)
 	b = jsonstr.AppendOptInt(b, `,"timeout":`, int64(e.Timeout))
 	b = appendOptString(b, `,"wait":`, e.WaitKind)
+	b = jsonstr.AppendOptInt(b, `,"max_length":`, int64(e.MaxLength))
+	if e.PlayBeep != nil {
+		b = append(b, `,"play_beep":`...)
+		b = strconv.AppendBool(b, *e.PlayBeep)
+	}
 	b = appendOptString(b, `,"voice":`, e.Voice)
 	b = appendOptString(b, `,"language":`, e.Language)
 	b = appendOptString(b, `,"name":`, e.Name)

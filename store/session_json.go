@@ -94,6 +94,11 @@ func appendSession(b []byte, s *flows.Session) ([]byte, bool) {
 		b = appendOptTime(b, `,"timeout_at":`, w.TimeoutAt)
 		b = jsonstr.AppendOptInt(b, `,"num_digits":`, int64(w.NumDigits))
 		b = appendOptString(b, `,"finish_key":`, w.FinishKey)
+		b = jsonstr.AppendOptInt(b, `,"max_length":`, int64(w.MaxLength))
+		b = jsonstr.AppendOptInt(b, `,"silence":`, int64(w.Silence))
+		if w.NoBeep {
+			b = append(b, `,"no_beep":true`...)
+		}
 		b = jsonstr.AppendOptInt(b, `,"no_input":`, int64(w.NoInput))
 		b = jsonstr.AppendOptInt(b, `,"no_match":`, int64(w.NoMatch))
 		b = append(b, '}')

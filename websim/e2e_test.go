@@ -287,7 +287,7 @@ func TestSimulatorInBrowser(t *testing.T) {
 			chromedp.SetValue(chromedp.CSS(`#caller`), "+15551234567"),
 			chromedp.Click(chromedp.CSS(`#start`)),
 			bubbleWith("flow", "Hello, caller from +15551234567. Welcome to Parley Telecom."),
-			bubbleWith("flow", "Press 1 for sales, 2 for support."),
+			bubbleWith("flow", "Press 1 for sales, 2 for support, 3 to leave a message."),
 			chromedp.WaitVisible(chromedp.CSS(`.keypad`)),
 			// No key pressed: fire the gather's timeout now.
 			chromedp.WaitEnabled(chromedp.CSS(`#fire-timeout`)),
@@ -1020,5 +1020,46 @@ func TestSimulatorSendsAttachments(t *testing.T) {
 	}
 	if got := texts(ctx, t, ".bubble.contact"); len(got) != 3 || !strings.Contains(got[1], "geo:-1.2921,36.8219") {
 		t.Errorf("contact bubbles %q, want the location shown", got)
+	}
+}
+
+// A voice flow that records the caller: the page shows the record prompt
+// and a form for the recording's URL and length, whose answer the flow
+// plays back; a second recording step answered Nothing recorded takes its
+// No Input exit.
+func TestSimulatorGivesARecording(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const flow = `{"id": "voicemail", "name": "Voicemail", "kind": "voice", "start": "ask", "widgets": [
+		{"id": "ask", "type": "record_voice", "prompt": "Leave your message after the beep.", "result": "Message", "exits": {"Recording": "back", "No Input": "bye"}},
+		{"id": "back", "type": "play", "url": "@flow.message", "exits": {"Next": "again"}},
+		{"id": "again", "type": "record_voice", "prompt": "Anything else?", "play_beep": false, "exits": {"Recording": "bye", "No Input": "none"}},
+		{"id": "none", "type": "say", "text": "Nothing more, then.", "exits": {"Next": "bye"}},
+		{"id": "bye", "type": "hangup"}]}`
+	const rec = "https://media.example.com/rec/RE1.wav"
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		setFlow(flow),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Leave your message after the beep."),
+		bubbleWith("flow", "Recording after the beep: up to 60s, 5s of silence or # ends it"),
+		statusIs("waiting"),
+		waitFor(`document.querySelector('#wait-info').textContent.startsWith('Waiting for a recording')`),
+		chromedp.WaitVisible(chromedp.CSS(`#recording-form`)),
+		chromedp.WaitEnabled(chromedp.CSS(`#recording-url`)),
+		chromedp.SendKeys(chromedp.CSS(`#recording-seconds`), "7"),
+		chromedp.SendKeys(chromedp.CSS(`#recording-url`), rec+kb.Enter),
+		bubbleWith("contact", rec+" (7s)"),
+		bubbleWith("flow", rec),
+		bubbleWith("flow", "Recording after the prompt"),
+		chromedp.WaitEnabled(chromedp.CSS(`#no-recording`)),
+		chromedp.Click(chromedp.CSS(`#no-recording`)),
+		bubbleWith("flow", "Nothing more, then."),
+		statusIs("completed"),
+		chromedp.WaitNotVisible(chromedp.CSS(`#recording-form`)),
+	)
+	if got := texts(ctx, t, ".bubble.flow"); !strings.Contains(strings.Join(got, "|"), "plays"+rec) {
+		t.Errorf("flow bubbles = %q, want the recording played back", got)
 	}
 }

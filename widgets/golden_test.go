@@ -38,7 +38,8 @@ type goldenCase struct {
 	Mocks    map[string][]sim.MockResponse   `json:"mocks,omitempty"`
 	Webhooks map[string]*flows.WebhookConfig `json:"webhooks,omitempty"`
 	Seed     uint64                          `json:"seed,omitempty"`
-	// Inputs are simulator lines: a message (digits on a call), /timeout, /hangup.
+	// Inputs are simulator lines: a message (digits on a call, a recording's
+	// URL when it waits for one), /timeout, /hangup, /record URL [SECONDS].
 	Inputs []string `json:"inputs,omitempty"`
 
 	// Turns is the expected output: the start turn, then one per input.
@@ -73,6 +74,8 @@ type goldenEvent struct {
 	Timeout      int               `json:"timeout,omitempty"`
 	NumDigits    int               `json:"num_digits,omitempty"`
 	FinishKey    string            `json:"finish_key,omitempty"`
+	MaxLength    int               `json:"max_length,omitempty"`
+	PlayBeep     *bool             `json:"play_beep,omitempty"`
 	Name         string            `json:"name,omitempty"`
 	Value        string            `json:"value,omitempty"`
 	Category     string            `json:"category,omitempty"`
@@ -102,7 +105,7 @@ func normalise(evs []flows.Event) []goldenEvent {
 		g := goldenEvent{
 			Type: ev.Type, Widget: ev.Widget, Flow: ev.Flow, Text: ev.Text, QuickReplies: ev.QuickReplies,
 			Attachments: ev.Attachments, URL: ev.URL, Wait: ev.WaitKind, Timeout: ev.Timeout,
-			NumDigits: ev.NumDigits, FinishKey: ev.FinishKey, Name: ev.Name, Value: ev.Value,
+			NumDigits: ev.NumDigits, FinishKey: ev.FinishKey, MaxLength: ev.MaxLength, PlayBeep: ev.PlayBeep, Name: ev.Name, Value: ev.Value,
 			Category: ev.Category, Input: ev.Input, Scope: ev.Scope, Voice: ev.Voice, Language: ev.Language, Method: ev.Method,
 			HTTPStatus: ev.Status, Outcome: ev.Outcome, Status: ev.SessionStatus, Message: ev.Message,
 			Data: ev.Data,
@@ -204,7 +207,7 @@ func (c *goldenCase) run(t *testing.T) goldenCase {
 	turn(nil, evs, nil)
 	for _, line := range c.Inputs {
 		now = now.Add(time.Minute)
-		in, err := sim.ParseLine(line, sess.Call != nil)
+		in, err := sim.ParseInput(line, sess.Call != nil, sim.WaitKind(sess))
 		if err != nil {
 			t.Fatalf("input %q: %v", line, err)
 		}

@@ -52,10 +52,24 @@ func TestImportRapidPro(t *testing.T) {
 		t.Errorf("validate the imported flow: exit %d: %s", code, stderr)
 	}
 
+	// The IVR export, which records the caller, imports and validates.
+	ivrOut := t.TempDir()
+	code, stdout, stderr = runCmd(t, "", "import", "rapidpro", filepath.Join(root, "ivr.json"), "-o", ivrOut)
+	if code != 0 || strings.Contains(stdout, "error") {
+		t.Errorf("ivr.json: exit %d, output %q %q", code, stdout, stderr)
+	}
+	if code, _, stderr := runCmd(t, "", "validate", filepath.Join(ivrOut, "ivr_flow.json")); code != 0 {
+		t.Errorf("validate the imported IVR flow: exit %d: %s", code, stderr)
+	}
+
 	// An export with constructs Parley cannot run fails with a precise line.
-	code, stdout, _ = runCmd(t, "", "import", "rapidpro", filepath.Join(root, "ivr.json"), "-o", t.TempDir())
-	if code != 1 || !strings.Contains(stdout, "wait_recording") {
-		t.Errorf("ivr.json: exit %d, output %q", code, stdout)
+	airtime := writeFile(t, t.TempDir(), "airtime.json", `{"version": "11.9", "flows": [{"version": "11.9", "base_language": "base", "flow_type": "M",
+	 "metadata": {"uuid": "11111111-1111-4111-8111-111111111111", "name": "Top Up"}, "entry": "r1", "action_sets": [],
+	 "rule_sets": [{"uuid": "r1", "ruleset_type": "airtime", "label": "Airtime", "operand": "@step.value", "config": {},
+	  "rules": [{"uuid": "x1", "category": {"base": "All Responses"}, "destination": null, "test": {"type": "true"}}]}]}]}`)
+	code, stdout, _ = runCmd(t, "", "import", "rapidpro", airtime, "-o", t.TempDir())
+	if code != 1 || !strings.Contains(stdout, "airtime transfers are not supported") {
+		t.Errorf("airtime export: exit %d, output %q", code, stdout)
 	}
 	// Not an export at all.
 	code, _, stderr = runCmd(t, "", "import", "rapidpro", "../../examples/order-status/flow.json")

@@ -71,7 +71,7 @@ func TestSimulate(t *testing.T) {
 		}, "completed"},
 		{"IVR call with a caller number", []string{"simulate", "--call", "--cli", "+442071234567", filepath.Join(examples, "ivr-menu", "flow.json")}, "2\n", []string{
 			"Hello, caller from +442071234567. Welcome to Parley Telecom.",
-			"Press 1 for sales, 2 for support.",
+			"Press 1 for sales, 2 for support, 3 to leave a message.",
 			"Connecting you to support.",
 		}, "completed"},
 		// A message of several lines is one entry: its further lines are
@@ -81,7 +81,7 @@ func TestSimulate(t *testing.T) {
 		}, "completed"},
 		{"IVR hang-up", []string{"simulate", "--call", filepath.Join(examples, "ivr-menu", "flow.json")}, "/hangup\n", []string{
 			"Hello, caller from +15555550100. Welcome to Parley Telecom.",
-			"Press 1 for sales, 2 for support.",
+			"Press 1 for sales, 2 for support, 3 to leave a message.",
 		}, "interrupted"},
 	}
 	for _, tc := range tests {

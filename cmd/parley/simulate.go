@@ -182,6 +182,10 @@ func simulate(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 				// A refusal by the address guard says itself how to allow
 				// the destination.
 				fmt.Fprintln(stderr, entry("", "["+sim.WebhookNote(ev)+"]"))
+			case flows.EventRecord:
+				// What a recording step needs, which the caller would give
+				// by speaking.
+				fmt.Fprintln(stderr, entry("", fmt.Sprintf("[recording, up to %ds: send its URL (or /record URL SECONDS), or an empty line for nothing recorded]", ev.MaxLength)))
 			}
 		}
 	}

@@ -27,6 +27,8 @@
     composer: $("#composer"), message: $("#message"), send: $("#send"),
     keypadArea: $("#keypad-area"), digitsForm: $("#digits-form"), digits: $("#digits"),
     sendDigits: $("#send-digits"), hangup: $("#hangup"), fireTimeout: $("#fire-timeout"),
+    recordingForm: $("#recording-form"), recordingURL: $("#recording-url"), recordingSeconds: $("#recording-seconds"),
+    sendRecording: $("#send-recording"), noRecording: $("#no-recording"),
     waitInfo: $("#wait-info"), vars: $("#variables-view"), events: $("#events"),
     layout: $("main.layout"), phone: $("section.phone"), setupPanel: $("section.setup"),
   };
@@ -470,6 +472,9 @@
         if (m.text) bubble("flow", m.text, "says");
         else if (m.url) bubble("flow", m.url, "plays");
         break;
+      case "record":
+        bubble("flow", `Recording after ${m.play_beep ? "the beep" : "the prompt"}: up to ${m.max_length}s, ${m.timeout}s of silence${m.finish_key ? " or " + m.finish_key : ""} ends it`, "records");
+        break;
       case "hangup": system("The flow hung up"); break;
       default: if (m.text) bubble("flow", m.text, m.type);
     }
@@ -506,12 +511,16 @@
     const s = session;
     const waiting = !!(s && s.status === "waiting" && s.waiting);
     const digits = waiting && s.waiting.kind === "digits";
+    const recording = waiting && s.waiting.kind === "recording";
     ui.status.textContent = s ? s.status : "no session";
     ui.status.className = "badge " + (s ? s.status : "");
     ui.restart.disabled = !s || busy;
     ui.composer.hidden = !!(s && s.voice);
     ui.keypadArea.hidden = !(s && s.voice);
-    ui.message.disabled = ui.send.disabled = busy || !waiting || digits;
+    ui.message.disabled = ui.send.disabled = busy || !waiting || digits || recording;
+    ui.recordingForm.hidden = !recording;
+    ui.recordingURL.disabled = ui.recordingSeconds.disabled = busy || !recording;
+    ui.sendRecording.disabled = ui.noRecording.disabled = busy || !recording;
     ui.digits.disabled = ui.sendDigits.disabled = busy || !digits;
     for (const k of ui.keypadArea.querySelectorAll(".keypad button")) k.disabled = busy || !digits;
     ui.hangup.disabled = busy || !s || !s.voice || isEnded(s.status);
@@ -522,6 +531,7 @@
       const w = s.waiting;
       info = w.kind === "digits"
         ? `Waiting for ${w.num_digits ? w.num_digits + " digit" + (w.num_digits > 1 ? "s" : "") : "digits"}${w.finish_key ? ", end with " + w.finish_key : ""}`
+        : w.kind === "recording" ? "Waiting for a recording: give its URL, or press Nothing recorded"
         : "Waiting for a message";
       if (w.timeout) info += ` (timeout ${w.timeout}s)`;
     }
@@ -531,7 +541,8 @@
 
   function focusInput() {
     if (!session || session.status !== "waiting") return;
-    if (session.voice) ui.digits.focus(); else ui.message.focus();
+    if (session.waiting && session.waiting.kind === "recording") ui.recordingURL.focus();
+    else if (session.voice) ui.digits.focus(); else ui.message.focus();
   }
 
   ui.composer.addEventListener("submit", (ev) => {
@@ -555,6 +566,20 @@
     const a = m[1] === "location" ? "geo:" + m[2] : m[2];
     return { text: m[3], attachments: [a] };
   }
+
+  // A recording is given as its URL, with its length when known; nothing
+  // recorded is a recording without a URL, which takes No Input.
+  ui.recordingForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const url = ui.recordingURL.value.trim();
+    if (!url) return;
+    const body = { recording_url: url };
+    const seconds = ui.recordingSeconds.value.trim();
+    if (seconds !== "") body.recording_duration = Number(seconds);
+    ui.recordingURL.value = ui.recordingSeconds.value = "";
+    send(body, { text: url + (seconds !== "" ? ` (${seconds}s)` : ""), kind: "recorded" });
+  });
+  ui.noRecording.addEventListener("click", () => send({ recording_url: "" }, { text: "nothing", kind: "recorded" }));
 
   ui.digitsForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -625,7 +650,7 @@
   }
 
   // Events that are something the flow said, as in a turn's messages.
-  const messageTypes = ["message_out", "say", "play", "gather", "hangup"];
+  const messageTypes = ["message_out", "say", "play", "gather", "record", "hangup"];
 
   // The server fires a wait's timeout by itself (at waiting_for.timeout_at):
   // the page looks again a little after that time, and again every 1.2 s

@@ -1,0 +1,198 @@
+package widgets
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// TypeRecordVoice records what the caller says on a call.
+const TypeRecordVoice = "record_voice"
+
+// ExitRecording is the exit record_voice takes when a recording came.
+const ExitRecording = "Recording"
+
+// Defaults and limits of a recording, in seconds.
+const (
+	DefaultRecordMaxLength = 60
+	MaxRecordMaxLength     = 3600
+	DefaultRecordTimeout   = 5
+	MaxRecordTimeout       = 600
+	// DefaultRecordFinishKey ends a recording when pressed.
+	DefaultRecordFinishKey = "#"
+)
+
+// RecordVoice says or plays an optional prompt, then records the caller
+// (Twilio's <Record>, Studio's Record Voicemail, RapidPro's "wait for a
+// recording"). The recording's URL is saved as the result's value, its
+// length in seconds as the result's extra "duration" when it is known.
+// It takes Recording when a recording came, and No Input when nothing was
+// recorded (the caller stayed silent, or hung up before speaking: no URL,
+// or a length of 0 seconds).
+type RecordVoice struct {
+	flows.WidgetBase
+	Prompt string `json:"prompt,omitempty"`
+	Play   string `json:"play,omitempty"`
+	// MaxLength is the longest recording, in seconds.
+	MaxLength *int `json:"max_length,omitempty"`
+	// Timeout is the seconds of silence that end the recording.
+	Timeout *int `json:"timeout,omitempty"`
+	// FinishKey holds the keys that end the recording ("" for none).
+	FinishKey *string `json:"finish_key,omitempty"`
+	// PlayBeep plays a beep before the recording starts (the default).
+	PlayBeep *bool  `json:"play_beep,omitempty"`
+	Result   string `json:"result,omitempty"`
+	// Categories names the category the result is saved with, by exit
+	// (Recording, No Input); each exit's own name by default.
+	Categories map[string]string `json:"categories,omitempty"`
+	// Voice and Language speak the prompt, as a say widget's do.
+	Voice    string `json:"voice,omitempty"`
+	Language string `json:"language,omitempty"`
+
+	prompt, play flows.Template
+}
+
+func init() { register(TypeRecordVoice, func() flows.Widget { return &RecordVoice{} }) }
+
+// Validate compiles the prompts and checks the recording's settings.
+func (w *RecordVoice) Validate(c flows.Compiler) error {
+	var errs []error
+	if w.MaxLength != nil && (*w.MaxLength < 1 || *w.MaxLength > MaxRecordMaxLength) {
+		errs = append(errs, flows.Errorf("max_length", "max_length is %d: the longest recording is 1 to %d seconds, or leave it out for %d", *w.MaxLength, MaxRecordMaxLength, DefaultRecordMaxLength))
+	}
+	if w.Timeout != nil && (*w.Timeout < 1 || *w.Timeout > MaxRecordTimeout) {
+		errs = append(errs, flows.Errorf("timeout", "timeout is %d: the seconds of silence that end the recording are 1 to %d, or leave it out for %d", *w.Timeout, MaxRecordTimeout, DefaultRecordTimeout))
+	}
+	if w.FinishKey != nil {
+		for i, k := range *w.FinishKey {
+			if !strings.ContainsRune("0123456789*#", k) {
+				errs = append(errs, flows.Errorf("finish_key", "finish_key %q: %q is not a phone key (0-9, * or #); give the keys that end the recording, or \"\" for none", *w.FinishKey, k))
+				break
+			}
+			if strings.ContainsRune((*w.FinishKey)[:i], k) {
+				errs = append(errs, flows.Errorf("finish_key", "finish_key %q names the key %q twice", *w.FinishKey, k))
+				break
+			}
+		}
+	}
+	if err := flows.CheckVoiceLanguage("language", w.Language); err != nil {
+		errs = append(errs, err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(w.Categories)) {
+		at := flows.MemberPath("categories", k)
+		switch {
+		case k != ExitRecording && k != flows.ExitNoInput:
+			errs = append(errs, flows.Errorf(at, "categories names the category of the exits %q and %q, not of %q", ExitRecording, flows.ExitNoInput, k))
+		case strings.TrimSpace(w.Categories[k]) == "":
+			errs = append(errs, flows.Errorf(at, "empty category name: leave %q out for the category %q", k, k))
+		}
+	}
+	var err error
+	w.prompt, err = optTemplate(c, "prompt", w.Prompt)
+	errs = append(errs, err)
+	w.play, err = optTemplate(c, "play", w.Play)
+	errs = append(errs, err)
+	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
+	return joinErrs(errs)
+}
+
+// CheckKind: record_voice is for voice flows only.
+func (w *RecordVoice) CheckKind(kind string) error {
+	return voiceOnly(TypeRecordVoice, kind, "wait_for_response")
+}
+
+// ResultsSaved: the result, named by the widget id when it has no name.
+func (w *RecordVoice) ResultsSaved() []string {
+	return []string{resultName(&w.WidgetBase, w.Result)}
+}
+
+// ExitNames: Recording and No Input.
+func (w *RecordVoice) ExitNames() []string { return []string{ExitRecording, flows.ExitNoInput} }
+
+func (w *RecordVoice) maxLength() int {
+	if w.MaxLength == nil || *w.MaxLength < 1 {
+		return DefaultRecordMaxLength
+	}
+	return min(*w.MaxLength, MaxRecordMaxLength)
+}
+
+func (w *RecordVoice) timeout() int {
+	if w.Timeout == nil || *w.Timeout < 1 {
+		return DefaultRecordTimeout
+	}
+	return min(*w.Timeout, MaxRecordTimeout)
+}
+
+func (w *RecordVoice) finishKey() string {
+	if w.FinishKey == nil {
+		return DefaultRecordFinishKey
+	}
+	return *w.FinishKey
+}
+
+func (w *RecordVoice) beep() bool { return w.PlayBeep == nil || *w.PlayBeep }
+
+func (w *RecordVoice) category(exit string) string {
+	if c := w.Categories[exit]; strings.TrimSpace(c) != "" {
+		return c
+	}
+	return exit
+}
+
+// Execute plays and says the prompt, then records. The wait's timeout is
+// the longest the recording may take (its length and the silence that ends
+// it): the telephony side reports the recording, or that there was none,
+// before then.
+func (w *RecordVoice) Execute(r flows.Run) flows.Outcome {
+	if w.play != nil {
+		if v := r.Render(w.play); strings.TrimSpace(v) != "" {
+			r.Emit(flows.Event{Type: flows.EventPlay, URL: v})
+		}
+	}
+	if w.prompt != nil {
+		if v := r.Render(w.prompt); strings.TrimSpace(v) != "" {
+			r.Emit(flows.Event{Type: flows.EventSay, Text: v, Voice: w.Voice, Language: w.Language})
+		}
+	}
+	beep := w.beep()
+	r.Emit(flows.Event{Type: flows.EventRecord, MaxLength: w.maxLength(), Timeout: w.timeout(), FinishKey: w.finishKey(), PlayBeep: &beep})
+	return flows.Outcome{Wait: &flows.Wait{
+		Kind: flows.WaitRecording, Timeout: w.maxLength() + w.timeout(),
+		MaxLength: w.maxLength(), Silence: w.timeout(), FinishKey: w.finishKey(), NoBeep: !beep,
+	}}
+}
+
+// Resume saves the recording and takes Recording, or takes No Input when
+// nothing was recorded or the wait timed out. Text or digits are not a
+// recording: the widget goes on waiting, with a warning.
+func (w *RecordVoice) Resume(r flows.Run, in flows.Input) flows.Outcome {
+	name := resultName(&w.WidgetBase, w.Result)
+	switch in.Kind {
+	case flows.InputRecording, flows.InputTimeout:
+	default:
+		r.Emit(flows.Event{Type: flows.EventWarning, Message: "this step waits for a recording of the caller: " + string(in.Kind) + " is not one, and is ignored"})
+		return flows.Outcome{Wait: r.Session().Wait}
+	}
+	if !in.Recorded() {
+		// Saved with no value, so an earlier recording does not stay.
+		r.SaveResult(name, "", w.category(flows.ExitNoInput), "", nil)
+		return flows.Outcome{Exit: flows.ExitNoInput}
+	}
+	url := strings.TrimSpace(in.Text)
+	var extra map[string]string
+	if in.Duration > 0 {
+		extra = map[string]string{"duration": strconv.Itoa(in.Duration)}
+	}
+	r.SaveMatch(name, url, w.category(ExitRecording), url, extra)
+	return flows.Outcome{Exit: ExitRecording}
+}
+
+var (
+	_ flows.Widget      = (*RecordVoice)(nil)
+	_ flows.Resumer     = (*RecordVoice)(nil)
+	_ flows.KindChecker = (*RecordVoice)(nil)
+	_ flows.ResultSaver = (*RecordVoice)(nil)
+)
