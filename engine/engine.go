@@ -413,7 +413,7 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 			return t.finish(), nil
 		}
 		if in.Recorded() {
-			s.Input = strings.TrimSpace(in.Text)
+			s.SetInput(&flows.Input{Text: strings.TrimSpace(in.Text)})
 			t.env = nil
 			t.emit(flows.Event{Type: flows.EventMessageIn, URL: s.Input})
 		}
