@@ -346,7 +346,8 @@ func checkAuth(a *flows.WebhookAuth) []*flows.FieldError {
 
 // Merge returns a new config: named with every field inline sets overriding it.
 // Headers are merged key by key (inline wins); auth, extra_json and include are
-// replaced whole. Booleans can only be switched on inline. Either may be nil.
+// replaced whole, and an Authorization header inline sets replaces named's
+// auth too. Booleans can only be switched on inline. Either may be nil.
 func Merge(named, inline *flows.WebhookConfig) *flows.WebhookConfig {
 	out := &flows.WebhookConfig{}
 	if named != nil {
@@ -383,10 +384,15 @@ func Merge(named, inline *flows.WebhookConfig) *flows.WebhookConfig {
 			out.Headers[k] = v
 		}
 	}
-	if inline.Auth != nil {
+	switch {
+	case inline.Auth != nil:
 		a := *inline.Auth
 		out.Auth = &a
-	} else if out.Auth != nil {
+	case ownAuth(inline):
+		// An Authorization header of the widget's own is its credentials:
+		// sent in place of the configured auth, which would replace it.
+		out.Auth = nil
+	case out.Auth != nil:
 		a := *out.Auth
 		out.Auth = &a
 	}
@@ -414,6 +420,44 @@ func Merge(named, inline *flows.WebhookConfig) *flows.WebhookConfig {
 	return out
 }
 
+// sentCredentials lists the credentials a configured webhook (named) sends
+// that the widget's own fields (inline) do not replace: its auth, unless the
+// widget gives an auth or an Authorization header of its own, and each
+// secret-looking header the widget does not set itself. Empty when the
+// call carries none of the configured webhook's secrets.
+func sentCredentials(named, inline *flows.WebhookConfig) []string {
+	var what []string
+	if named.Auth != nil && named.Auth.Type != "" && named.Auth.Type != flows.AuthNone && !ownAuth(inline) {
+		what = append(what, "its auth")
+	}
+	red := NewRedactor(nil)
+	for _, k := range slices.Sorted(maps.Keys(named.Headers)) {
+		if _, replaced := headerNamed(inline.Headers, k); !replaced && red.IsSecretHeader(k) {
+			what = append(what, "its header "+k)
+		}
+	}
+	return what
+}
+
+// ownAuth reports whether a widget's inline fields carry credentials of its
+// own in place of a configured webhook's auth: an auth, or an Authorization
+// header, which is sent instead of the configured auth (see Merge).
+func ownAuth(inline *flows.WebhookConfig) bool {
+	_, header := headerNamed(inline.Headers, "Authorization")
+	return inline.Auth != nil || header
+}
+
+// headerNamed is the name headers gives the header name (compared without
+// regard to case), and whether it has one.
+func headerNamed(headers map[string]string, name string) (string, bool) {
+	for k := range headers {
+		if strings.EqualFold(k, name) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
 // CheckOverrideURL refuses the url a flow's widget gives a configured
 // webhook (inline, rendered as url) when the configured webhook sends
 // credentials, its auth or a secret-looking header the widget does not
@@ -426,17 +470,7 @@ func CheckOverrideURL(named, inline *flows.WebhookConfig, url string) error {
 	if named == nil || inline == nil || inline.URL == "" {
 		return nil
 	}
-	var what []string
-	if named.Auth != nil && named.Auth.Type != "" && named.Auth.Type != flows.AuthNone && inline.Auth == nil {
-		what = append(what, "its auth")
-	}
-	red := NewRedactor(nil)
-	for _, k := range slices.Sorted(maps.Keys(named.Headers)) {
-		replaced := slices.ContainsFunc(slices.Collect(maps.Keys(inline.Headers)), func(ik string) bool { return strings.EqualFold(ik, k) })
-		if !replaced && red.IsSecretHeader(k) {
-			what = append(what, "its header "+k)
-		}
-	}
+	what := sentCredentials(named, inline)
 	if len(what) == 0 {
 		return nil
 	}
@@ -452,6 +486,59 @@ func CheckOverrideURL(named, inline *flows.WebhookConfig, url string) error {
 	}
 	return fmt.Errorf("url: the configured webhook sends credentials (%s) to %s; a flow may not send them to %s (another scheme, host or port): "+
 		"set that url in the configured webhook, or leave the widget's url out", strings.Join(what, ", "), own, to)
+}
+
+// CheckOverrideHost is CheckOverrideURL for the Host header a flow's widget
+// gives a configured webhook (rendered as host): the Host names the site a
+// server answers for, so another one would hand the configured webhook's
+// credentials to another site at the same address. It may name the host
+// the configured webhook sends to anyway: the Host header it sets itself,
+// or else its URL's host and port (compared without regard to case, the
+// scheme's default port left out). A configured URL whose host is a
+// template has no host to compare, and any Host is refused. nil when the
+// call may go, and when the widget sets no Host or an empty one, which
+// sends the URL's.
+func CheckOverrideHost(named, inline *flows.WebhookConfig, host string) error {
+	if named == nil || inline == nil || host == "" {
+		return nil
+	}
+	name, set := headerNamed(inline.Headers, "Host")
+	if !set {
+		return nil
+	}
+	what := sentCredentials(named, inline)
+	if len(what) == 0 {
+		return nil
+	}
+	scheme, own := "", ""
+	if origin := templateOrigin(named.URL); origin != "" {
+		scheme, own, _ = strings.Cut(origin, "://")
+	}
+	if k, ok := headerNamed(named.Headers, "Host"); ok && named.Headers[k] != "" {
+		own = named.Headers[k]
+	}
+	if own != "" && hostKey(scheme, own) == hostKey(scheme, host) {
+		return nil
+	}
+	where := "the host " + own
+	if own == "" {
+		where = "the address of its url, " + roughRedactURL(named.URL) + ","
+	}
+	return fmt.Errorf("%s: the configured webhook sends credentials (%s) to %s; a flow may not send them to the host %q (another site at that address): "+
+		"set that Host in the configured webhook, or leave the widget's Host out", flows.MemberPath("headers", name), strings.Join(what, ", "), where, host)
+}
+
+// hostKey is a Host header's value as compared: in lower case, without the
+// scheme's default port.
+func hostKey(scheme, host string) string {
+	host = strings.ToLower(strings.TrimSpace(host))
+	switch {
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		return strings.TrimSuffix(host, ":443")
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		return strings.TrimSuffix(host, ":80")
+	}
+	return host
 }
 
 // sameOrigin is the scheme, host and port of an http or https URL, in lower

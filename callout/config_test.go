@@ -319,3 +319,39 @@ func TestWebhooksFileNullHeaderRefused(t *testing.T) {
 		t.Errorf("a bare array: %v, want %s", err, want)
 	}
 }
+
+// TestCheckOverrideHost: a widget's Host may name the host a configured
+// webhook with credentials sends to anyway, in any case and with or without
+// the scheme's default port, and no other.
+func TestCheckOverrideHost(t *testing.T) {
+	bearer := &flows.WebhookAuth{Type: flows.AuthBearer, Token: "s"}
+	for _, c := range []struct {
+		named   *flows.WebhookConfig
+		widget  map[string]string
+		allowed bool
+	}{
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "API.example.com:443"}, true},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"host": "api.example.com"}, true},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "api.example.com:8443"}, false},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "other.example"}, false},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "other.example", "authorization": "Bearer own"}, true},
+		{&flows.WebhookConfig{URL: "https://10.0.0.5/x", Auth: bearer, Headers: map[string]string{"Host": "api.internal"}}, map[string]string{"Host": "api.internal"}, true},
+		{&flows.WebhookConfig{URL: "https://10.0.0.5/x", Auth: bearer, Headers: map[string]string{"Host": "api.internal"}}, map[string]string{"Host": "10.0.0.5"}, false},
+		{&flows.WebhookConfig{URL: "https://@flow.region.value.example.com/x", Auth: bearer}, map[string]string{"Host": "eu.example.com"}, false},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Api-Key": "k"}}, map[string]string{"Host": "other.example"}, false},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Api-Key": "k"}}, map[string]string{"Host": "other.example", "x-api-key": "mine"}, true},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Tenant": "acme"}}, map[string]string{"Host": "other.example"}, true},
+	} {
+		inline := &flows.WebhookConfig{Headers: c.widget}
+		host := ""
+		for k, v := range c.widget {
+			if strings.EqualFold(k, "Host") {
+				host = v
+			}
+		}
+		err := CheckOverrideHost(c.named, inline, host)
+		if (err == nil) != c.allowed {
+			t.Errorf("configured %s %v, widget headers %v: error %v, want allowed %v", c.named.URL, c.named.Headers, c.widget, err, c.allowed)
+		}
+	}
+}
