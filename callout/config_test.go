@@ -277,7 +277,7 @@ func TestConfigProblemsCutShort(t *testing.T) {
 			t.Fatal("accepted")
 		}
 		lines := strings.Split(err.Error(), "\n")
-		want := `$: and perhaps more: at most 50 problems are listed at once; these are the first 50`
+		want := `$: and more: at most 50 problems are listed at once; these are the first 50`
 		if len(lines) != 51 || lines[49] != `webhooks[49].timeout: expected a number, got JSON string` || lines[50] != want {
 			t.Errorf("%d lines, the last two %q; want 50 problems and %q", len(lines), lines[len(lines)-2:], want)
 		}

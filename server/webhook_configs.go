@@ -452,6 +452,9 @@ func withProblems(e *APIError, problems []*flows.FieldError) *APIError {
 	if n := len(problems); errors.Is(problems[n-1], flows.ErrMoreProblems) {
 		// The list was cut: the last entry says so, and is no problem.
 		count = fmt.Sprintf("at least %d problems", n-1)
+		if errors.Is(problems[n-1], flows.ErrMoreFound) {
+			count = fmt.Sprintf("more than %d problems", n-1)
+		}
 	}
 	e.Message = fmt.Sprintf("%s: %s", count, strings.Join(msgs, "; "))
 	e.Details = problems

@@ -780,10 +780,10 @@ func TestWebhookConfigProblemsCutShort(t *testing.T) {
 		t.Fatalf("%d, %d errors: %s", r.Status, len(list), r.Body)
 	}
 	last, _ := list[50].(map[string]any)
-	if last["path"] != "$" || last["message"] != "and perhaps more: at most 50 problems are listed at once; these are the first 50" {
+	if last["path"] != "$" || last["message"] != "and more: at most 50 problems are listed at once; these are the first 50" {
 		t.Errorf("the last entry is %v", last)
 	}
-	if msg, _ := e["message"].(string); !strings.HasPrefix(msg, "at least 50 problems: headers.X-H00: expected a string, got JSON number") {
+	if msg, _ := e["message"].(string); !strings.HasPrefix(msg, "more than 50 problems: headers.X-H00: expected a string, got JSON number") {
 		t.Errorf("message %q", msg)
 	}
 }
