@@ -138,7 +138,7 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 	default:
 		add("body_mode", "%q is not supported (default, custom, none or rapidpro)", c.BodyMode)
 	}
-	if len(c.ExtraJSON) > 0 {
+	if len(c.ExtraJSON) > 0 && !NullJSON(c.ExtraJSON) {
 		var m map[string]any
 		if err := json.Unmarshal(c.ExtraJSON, &m); err != nil || m == nil {
 			add("extra_json", "must be a JSON object")
@@ -203,6 +203,15 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 // shown in: its auth as NormalizeAuth writes it.
 func Normalize(c *flows.WebhookConfig) {
 	c.Auth = NormalizeAuth(c.Auth)
+	if NullJSON(c.ExtraJSON) {
+		c.ExtraJSON = nil
+	}
+}
+
+// NullJSON reports whether raw is JSON null: an extra_json given as null is
+// not given, as any field of a webhook given as null.
+func NullJSON(raw []byte) bool {
+	return string(bytes.TrimSpace(raw)) == "null"
 }
 
 // NormalizeAuth is a webhook's auth in the form configured webhooks and
@@ -396,7 +405,7 @@ func Merge(named, inline *flows.WebhookConfig) *flows.WebhookConfig {
 		a := *out.Auth
 		out.Auth = &a
 	}
-	if len(inline.ExtraJSON) > 0 {
+	if len(inline.ExtraJSON) > 0 && !NullJSON(inline.ExtraJSON) {
 		out.ExtraJSON = slices.Clone(inline.ExtraJSON)
 	}
 	if inline.Include != nil {

@@ -355,3 +355,22 @@ func TestCheckOverrideHost(t *testing.T) {
 		}
 	}
 }
+
+// A field of a configured webhook given as null is not given, extra_json
+// too (which was refused as "must be a JSON object"), as in a flow's
+// webhook widget: the file loads as one without those fields.
+func TestWebhooksFileNullFieldsAreNotGiven(t *testing.T) {
+	path := writeFile(t, `{"webhooks": [{"name": "crm", "url": "https://api.example.com/", "description": null, "method": null,
+	  "content_type": null, "headers": null, "extra_json": null, "body_mode": null, "body": null, "include": {"call": true, "user_keys": null},
+	  "timeout": null, "max_response_bytes": null, "follow_redirects": null, "retries": null, "retry_backoff_ms": null, "retry_unsafe": null,
+	  "auth": {"type": "bearer", "token": "s", "username": null, "scopes": null, "encoding": null}}]}`)
+	got, err := LoadConfigs(path)
+	if err != nil {
+		t.Fatalf("LoadConfigs: %v", err)
+	}
+	want := &flows.WebhookConfig{Name: "crm", URL: "https://api.example.com/", Include: &flows.ParamGroups{Call: true},
+		Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "s"}}
+	if !reflect.DeepEqual(got["crm"], want) {
+		t.Errorf("read as %+v, want %+v", got["crm"], want)
+	}
+}

@@ -509,6 +509,15 @@ func DecodeDocument(data []byte, v any) []*FieldError {
 	return append(d.problems, NullHeaders(data, v)...)
 }
 
+// NullAbsent is implemented by a widget some of whose fields read a JSON
+// null as the field not given (the webhook widget's, as a configured
+// webhook's do), where a flow's other fields refuse it.
+type NullAbsent interface {
+	// NullAbsent reports whether a null at path, relative to the widget
+	// ("timeout", "auth.token"), is read as the field not given.
+	NullAbsent(path string) bool
+}
+
 // Wrapper is implemented by a widget that wraps another (to change how it
 // runs): Decode decodes the flow's JSON into the wrapped widget, so that
 // wrapping changes nothing of what a flow may contain or how it is checked.
@@ -692,9 +701,13 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		if known {
 			wt = reflect.TypeOf(unwrapped(factory()))
 		}
+		var absent NullAbsent
+		if known {
+			absent, _ = unwrapped(factory()).(NullAbsent)
+		}
 		var nulls map[string]bool
 		for _, n := range findNulls(w, wt) {
-			if isUnder(n.path, "exits") {
+			if isUnder(n.path, "exits") || absent != nil && absent.NullAbsent(n.path) {
 				continue
 			}
 			fe := &FieldError{Widget: head.ID, Path: joinPath(path, n.path), Message: n.message(), Err: ErrNewRule}
