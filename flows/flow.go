@@ -504,9 +504,9 @@ func DecodeDocument(data []byte, v any) []*FieldError {
 	case d.failed:
 		return d.problems
 	}
-	// A header given as null is refused, as in a flow, after the problems
-	// of decoding.
-	return append(d.problems, NullHeaders(data, v)...)
+	// A header given as null, or twice, is refused, as in a flow, after
+	// the problems of decoding.
+	return append(append(d.problems, NullHeaders(data, v)...), RepeatedHeaders(data, v)...)
 }
 
 // NullAbsent is implemented by a widget some of whose fields read a JSON
@@ -728,6 +728,13 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				}
 				nulls[n.path] = true
 			}
+			add(fe)
+		}
+		// A header given twice in the widget's headers: the last would go,
+		// as earlier versions sent it, and the other be dropped in silence.
+		for _, fe := range repeatedHeaders(w, wt) {
+			fe.Widget, fe.Path = head.ID, joinPath(path, fe.Path)
+			fe.Err = errors.Join(ErrRepeatedHeader, ErrNewRule)
 			add(fe)
 		}
 		// A widget without an id, or with the id of one before it, is

@@ -259,3 +259,107 @@ func hasHeaders(t reflect.Type, seen map[reflect.Type]bool) bool {
 	headersIn.Store(t, found)
 	return found
 }
+
+// ErrRepeatedHeader marks RepeatedHeaders' problems: a header whose name is
+// given twice in one headers object, of which the decoder would keep the
+// last value in silence.
+var ErrRepeatedHeader = errors.New("header given twice")
+
+// RepeatedHeaders reports each header whose name is given again in the same
+// "headers" object of the well-formed JSON document doc, read into a value
+// of v's type (a pointer): the decoder keeps the last value, so one of two
+// credentials ({"Authorization": "a", "Authorization": "b"}) would be sent
+// and the other dropped without a word. Each problem is at the header's
+// path (headers.Authorization, webhooks[0].headers.Authorization), once
+// however many times the name is given again, and says what an API
+// request with a name given twice is told. Names that differ in case
+// (Authorization, authorization) are a problem their validation reports.
+func RepeatedHeaders(doc []byte, v any) []*FieldError {
+	t := reflect.TypeOf(v)
+	if !hasHeaders(t, nil) {
+		return nil
+	}
+	return repeatedHeaders(TrimBOM(doc), t)
+}
+
+// repeatedHeaders is RepeatedHeaders for a value of type t.
+func repeatedHeaders(doc []byte, t reflect.Type) []*FieldError {
+	if !bytes.Contains(doc, []byte(`"headers"`)) {
+		return nil // the walk is not needed, for most widgets of a large flow
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(doc), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	var out []*FieldError
+	if walkRepeats(dec, t, "", false, &out) != nil {
+		return nil // not well-formed: CheckSyntax reports it
+	}
+	return out
+}
+
+// walkRepeats walks the value at path, of type t, adding to out each name
+// given twice in it when it is a headers object (headers).
+func walkRepeats(dec *jsontext.Decoder, t reflect.Type, path string, headers bool, out *[]*FieldError) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == rawMessageType || t == jsonValueType || t.Kind() == reflect.Interface {
+		return dec.SkipValue()
+	}
+	switch k := dec.PeekKind(); {
+	case k == '{' && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		var fields map[string]reflect.Type
+		if t.Kind() == reflect.Struct {
+			fields = jsonFields(t)
+		}
+		seen := map[string]int{}
+		for dec.PeekKind() != '}' {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			name := tok.String()
+			var mt reflect.Type
+			if fields != nil {
+				mt = fields[name]
+			} else {
+				mt = t.Elem()
+			}
+			mp := MemberPath(path, name)
+			if headers {
+				if seen[name]++; seen[name] == 2 {
+					*out = append(*out, &FieldError{Path: mp, Err: ErrRepeatedHeader,
+						Message: fmt.Sprintf("the name %q is given twice in its object; give each name once", name)})
+				}
+			}
+			if mt == nil {
+				if err := dec.SkipValue(); err != nil { // unknown: decoding reports it
+					return err
+				}
+				continue
+			}
+			et := mt
+			for et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if err := walkRepeats(dec, mt, mp, fields != nil && name == "headers" && et.Kind() == reflect.Map, out); err != nil {
+				return err
+			}
+		}
+		_, err := dec.ReadToken()
+		return err
+	case k == '[' && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			if err := walkRepeats(dec, t.Elem(), joinPath(path, "["+strconv.Itoa(i)+"]"), false, out); err != nil {
+				return err
+			}
+		}
+		_, err := dec.ReadToken()
+		return err
+	}
+	return dec.SkipValue()
+}

@@ -430,6 +430,10 @@ func decodeWebhookConfig(body []byte, in *flows.WebhookConfig) error {
 	switch {
 	case errors.Is(fe, flows.ErrSyntax):
 		return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: fe.Message, Err: fe}
+	case errors.Is(fe, flows.ErrRepeatedHeader):
+		// As a name given twice in any other body is told (an event
+		// endpoint's headers among them).
+		e = &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Field: fe.Path, Message: fe.Error(), Err: fe}
 	case errors.Is(fe, flows.ErrUnknownField):
 		e = &APIError{Status: fiber.StatusBadRequest, Code: CodeUnknownField, Field: fe.Path, Message: fe.Message, Err: fe}
 	default:

@@ -787,3 +787,35 @@ func TestWebhookConfigProblemsCutShort(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// A header given twice, or in two spellings of one name, is refused by the
+// configured webhooks' API as by the event endpoints', naming the header
+// (both spellings), and nothing is stored; before, a configuration kept
+// the last of a name given twice and dropped the other in silence.
+func TestHeadersOfOneNameRefusedByConfigsAndEndpoints(t *testing.T) {
+	ts := loopbackServer(t)
+	for _, c := range []struct {
+		headers     string
+		status      int
+		code, field string
+		message     string
+	}{
+		{`{"Authorization": "Bearer one", "Authorization": "Bearer two"}`, 400, CodeMalformedJSON, "headers.Authorization",
+			`headers.Authorization: the name "Authorization" is given twice in its object; give each name once`},
+		{`{"Authorization": "Bearer one", "authorization": "Bearer two"}`, 422, CodeInvalidField, "headers.authorization",
+			`names the same header as "Authorization" (header names are the same in any case): give it once`},
+	} {
+		for _, req := range []struct{ method, path, body string }{
+			{"PUT", "/v1/webhook-configs/crm", `{"url": "https://crm.example.com/in", "headers": ` + c.headers + `}`},
+			{"POST", "/v1/webhook-configs", `{"name": "crm", "url": "https://crm.example.com/in", "headers": ` + c.headers + `}`},
+			{"POST", "/v1/webhooks", `{"url": "https://crm.example.com/in", "events": ["*"], "headers": ` + c.headers + `}`},
+		} {
+			r := ts.do(req.method, req.path, req.body)
+			e := r.errorOf(t)
+			if msg, _ := e["message"].(string); r.Status != c.status || e["code"] != c.code || e["field"] != c.field || !strings.Contains(msg, c.message) {
+				t.Errorf("%s %s with headers %s: %d %s; want %d %s at %s saying %q", req.method, req.path, c.headers, r.Status, r.Body, c.status, c.code, c.field, c.message)
+			}
+		}
+	}
+	ts.must(404, "GET", "/v1/webhook-configs/crm", nil)
+}

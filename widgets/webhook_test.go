@@ -204,3 +204,35 @@ func TestWebhookNullFieldsAreNotGiven(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookHeaderGivenTwice: a header whose name a widget's headers give
+// twice is refused, naming the widget and the header, instead of the last
+// value going and the first being dropped in silence; a flow stored with
+// one loads, with that as a warning, and sends the last as it did.
+func TestWebhookHeaderGivenTwice(t *testing.T) {
+	flow := []byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com",
+	  "headers": {"Authorization": "Bearer one", "X-Tenant": "acme", "Authorization": "Bearer two", "Authorization": "Bearer three"}}]}`)
+	e := engine.New(widgets.Registered())
+	want := `widget "h": widgets[0].headers.Authorization: the name "Authorization" is given twice in its object; give each name once`
+	_, err := e.Load(flow)
+	var ve *flows.ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+	f, err := e.LoadStored(flow)
+	if err != nil {
+		t.Fatalf("a stored flow with one does not load: %v", err)
+	}
+	if len(f.Warnings) != 1 || f.Warnings[0].Error() != want {
+		t.Errorf("warnings %v, want %s", f.Warnings, want)
+	}
+	if h := f.Widget("h").(*widgets.Webhook).Headers["Authorization"]; h != "Bearer three" {
+		t.Errorf("the stored flow sends %q, want the last value", h)
+	}
+	// Given once in each of two headers objects of the same widget, which
+	// are read as one, is no repeat within an object.
+	if _, err := e.Load([]byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com",
+	  "headers": {"X-A": "1"}, "headers": {"X-A": "2"}, "extra_json": {"headers": {"a": 1, "a": 2}}}]}`)); err != nil {
+		t.Errorf("headers objects given twice: %v", err)
+	}
+}
