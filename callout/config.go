@@ -457,14 +457,17 @@ func ownAuth(inline *flows.WebhookConfig) bool {
 }
 
 // headerNamed is the name headers gives the header name (compared without
-// regard to case), and whether it has one.
+// regard to case), and whether it has one: of two spellings, which a
+// webhook stored before they were refused may have, the one sent (the last
+// in name order, see Service).
 func headerNamed(headers map[string]string, name string) (string, bool) {
+	found, ok := "", false
 	for k := range headers {
-		if strings.EqualFold(k, name) {
-			return k, true
+		if strings.EqualFold(k, name) && (!ok || k > found) {
+			found, ok = k, true
 		}
 	}
-	return "", false
+	return found, ok
 }
 
 // CheckOverrideURL refuses the url a flow's widget gives a configured
@@ -498,7 +501,8 @@ func CheckOverrideURL(named, inline *flows.WebhookConfig, url string) error {
 }
 
 // CheckOverrideHost is CheckOverrideURL for the Host header a flow's widget
-// gives a configured webhook (rendered as host): the Host names the site a
+// gives a configured webhook (its header name, rendered as host; each
+// spelling of Host a stored widget may give is checked): the Host names the site a
 // server answers for, so another one would hand the configured webhook's
 // credentials to another site at the same address. It may name the host
 // the configured webhook sends to anyway: the Host header it sets itself,
@@ -507,12 +511,8 @@ func CheckOverrideURL(named, inline *flows.WebhookConfig, url string) error {
 // template has no host to compare, and any Host is refused. nil when the
 // call may go, and when the widget sets no Host or an empty one, which
 // sends the URL's.
-func CheckOverrideHost(named, inline *flows.WebhookConfig, host string) error {
-	if named == nil || inline == nil || host == "" {
-		return nil
-	}
-	name, set := headerNamed(inline.Headers, "Host")
-	if !set {
+func CheckOverrideHost(named, inline *flows.WebhookConfig, name, host string) error {
+	if named == nil || inline == nil || host == "" || !strings.EqualFold(name, "Host") {
 		return nil
 	}
 	what := sentCredentials(named, inline)

@@ -341,15 +341,17 @@ func TestCheckOverrideHost(t *testing.T) {
 		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Api-Key": "k"}}, map[string]string{"Host": "other.example"}, false},
 		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Api-Key": "k"}}, map[string]string{"Host": "other.example", "x-api-key": "mine"}, true},
 		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Tenant": "acme"}}, map[string]string{"Host": "other.example"}, true},
+		// A flow stored before two spellings of one name were refused: each is checked.
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "api.example.com", "host": "other.example"}, false},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"HOST": "other.example", "Host": "api.example.com"}, false},
 	} {
 		inline := &flows.WebhookConfig{Headers: c.widget}
-		host := ""
+		var err error
 		for k, v := range c.widget {
-			if strings.EqualFold(k, "Host") {
-				host = v
+			if e := CheckOverrideHost(c.named, inline, k, v); e != nil {
+				err = e
 			}
 		}
-		err := CheckOverrideHost(c.named, inline, host)
 		if (err == nil) != c.allowed {
 			t.Errorf("configured %s %v, widget headers %v: error %v, want allowed %v", c.named.URL, c.named.Headers, c.widget, err, c.allowed)
 		}

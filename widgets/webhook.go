@@ -209,8 +209,8 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 		// The Host header names the site the credentials go to, as the
 		// url's address does.
 		named, _ := hooks.Config(w.Webhook)
-		if k, ok := hostHeader(w.Headers); ok {
-			if err := callout.CheckOverrideHost(named, &w.WebhookConfig, headers[k]); err != nil {
+		for _, k := range slices.Sorted(maps.Keys(w.Headers)) {
+			if err := callout.CheckOverrideHost(named, &w.WebhookConfig, k, headers[k]); err != nil {
 				return fail(fmt.Sprintf("webhook %q: %v", w.Webhook, err))
 			}
 		}
@@ -302,16 +302,6 @@ func (w *Webhook) notSaved(res *flows.WebhookResult) string {
 		why = "the answer's JSON could not be read"
 	}
 	return fmt.Sprintf("%s not saved: %s", what, why)
-}
-
-// hostHeader is the name headers gives the Host header, in any case.
-func hostHeader(headers map[string]string) (string, bool) {
-	for k := range headers {
-		if strings.EqualFold(k, "Host") {
-			return k, true
-		}
-	}
-	return "", false
 }
 
 // maxTextAnswer bounds how much of a non-JSON answer a session keeps.
