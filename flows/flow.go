@@ -698,12 +698,11 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		// is not known, of those every widget has. Those of its exits are
 		// reported with its exits, below.
 		wt := reflect.TypeFor[WidgetBase]()
-		if known {
-			wt = reflect.TypeOf(unwrapped(factory()))
-		}
 		var absent NullAbsent
 		if known {
-			absent, _ = unwrapped(factory()).(NullAbsent)
+			proto := unwrapped(factory())
+			wt = reflect.TypeOf(proto)
+			absent, _ = proto.(NullAbsent)
 		}
 		var nulls map[string]bool
 		for _, n := range findNulls(w, wt) {

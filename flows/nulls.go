@@ -156,9 +156,23 @@ func merges(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct || t.Kind() == reflect.Map
 }
 
+// fieldsOf caches jsonFields by type: the walks for nulls and repeated
+// headers look a widget's fields up for every widget of a flow.
+var fieldsOf sync.Map // reflect.Type → map[string]reflect.Type
+
 // jsonFields maps the JSON names of the fields of struct type t to their
 // types, those of embedded structs included, as the decoder matches them.
+// The map is shared: callers must not modify it.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := structFields(t)
+	fieldsOf.Store(t, m)
+	return m
+}
+
+func structFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	var add func(t reflect.Type)
 	add = func(t reflect.Type) {
@@ -287,16 +301,38 @@ func repeatedHeaders(doc []byte, t reflect.Type) []*FieldError {
 	if !bytes.Contains(doc, []byte(`"headers"`)) {
 		return nil // the walk is not needed, for most widgets of a large flow
 	}
-	dec := jsontext.NewDecoder(bytes.NewReader(doc), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	r := readers.Get().(*docReader)
+	defer readers.Put(r)
+	// A bytes.Buffer is read in place, without a copy.
+	*r.buf = *bytes.NewBuffer(doc)
+	r.dec.Reset(r.buf, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	defer func() {
+		r.buf.Reset() // not to hold the document
+		r.dec.Reset(r.buf)
+	}()
 	var out []*FieldError
-	if walkRepeats(dec, t, "", false, &out) != nil {
+	if walkRepeats(r.dec, t, "", false, &out) != nil {
 		return nil // not well-formed: CheckSyntax reports it
 	}
 	return out
 }
 
+// docReader is a decoder and the buffer it reads, kept for the next
+// widget: a new decoder costs more than the walk of a small widget.
+type docReader struct {
+	buf *bytes.Buffer
+	dec *jsontext.Decoder
+}
+
+var readers = sync.Pool{New: func() any {
+	buf := new(bytes.Buffer)
+	return &docReader{buf: buf, dec: jsontext.NewDecoder(buf)}
+}}
+
 // walkRepeats walks the value at path, of type t, adding to out each name
-// given twice in it when it is a headers object (headers).
+// given twice in it when it is a headers object (headers). Only the values
+// that may hold a headers object are walked (see hasHeaders); the others
+// are skipped whole.
 func walkRepeats(dec *jsontext.Decoder, t reflect.Type, path string, headers bool, out *[]*FieldError) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -313,37 +349,52 @@ func walkRepeats(dec *jsontext.Decoder, t reflect.Type, path string, headers boo
 		if t.Kind() == reflect.Struct {
 			fields = jsonFields(t)
 		}
-		seen := map[string]int{}
+		var seen map[string]int
+		if headers {
+			seen = map[string]int{}
+		}
 		for dec.PeekKind() != '}' {
-			tok, err := dec.ReadToken()
+			// The name as it is written, unquoted without a copy when it
+			// holds no escape, as nearly every name.
+			raw, err := dec.ReadValue()
 			if err != nil {
 				return err
 			}
-			name := tok.String()
+			name := raw[1 : len(raw)-1]
+			if bytes.IndexByte(raw, '\\') >= 0 {
+				if name, err = jsontext.AppendUnquote(nil, raw); err != nil {
+					return err
+				}
+			}
 			var mt reflect.Type
 			if fields != nil {
-				mt = fields[name]
+				mt = fields[string(name)]
 			} else {
 				mt = t.Elem()
 			}
-			mp := MemberPath(path, name)
 			if headers {
-				if seen[name]++; seen[name] == 2 {
-					*out = append(*out, &FieldError{Path: mp, Err: ErrRepeatedHeader,
+				if seen[string(name)]++; seen[string(name)] == 2 {
+					*out = append(*out, &FieldError{Path: MemberPath(path, string(name)), Err: ErrRepeatedHeader,
 						Message: fmt.Sprintf("the name %q is given twice in its object; give each name once", name)})
 				}
 			}
-			if mt == nil {
-				if err := dec.SkipValue(); err != nil { // unknown: decoding reports it
+			isHeaders := false
+			if fields != nil && mt != nil && string(name) == "headers" {
+				et := mt
+				for et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				isHeaders = et.Kind() == reflect.Map
+			}
+			if mt == nil || !isHeaders && !hasHeaders(mt, nil) {
+				// Unknown (decoding reports it), or a value that holds
+				// no headers object: a widget's exits, its text, an auth.
+				if err := dec.SkipValue(); err != nil {
 					return err
 				}
 				continue
 			}
-			et := mt
-			for et.Kind() == reflect.Pointer {
-				et = et.Elem()
-			}
-			if err := walkRepeats(dec, mt, mp, fields != nil && name == "headers" && et.Kind() == reflect.Map, out); err != nil {
+			if err := walkRepeats(dec, mt, MemberPath(path, string(name)), isHeaders, out); err != nil {
 				return err
 			}
 		}
