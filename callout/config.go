@@ -445,7 +445,35 @@ func sentCredentials(named, inline *flows.WebhookConfig) []string {
 			what = append(what, "its header "+k)
 		}
 	}
+	// The configured URL's user and password go as basic auth when no auth
+	// and no Authorization header is sent, and the widget keeps that URL.
+	if inline.URL == "" && urlHasUser(named.URL) {
+		auth := named.Auth
+		if inline.Auth != nil {
+			auth = inline.Auth
+		}
+		_, own := headerNamed(inline.Headers, "Authorization")
+		_, configured := headerNamed(named.Headers, "Authorization")
+		if !own && !configured && (auth == nil || auth.Type == "" || auth.Type == flows.AuthNone) {
+			what = append(what, "the user and password of its url")
+		}
+	}
 	return what
+}
+
+// urlHasUser reports whether a URL template has a user part (bob:pw@host).
+// One that does not parse is read as roughly as it is redacted: a password
+// may hold a / that keeps it from parsing.
+func urlHasUser(raw string) bool {
+	if u, err := url.Parse(raw); err == nil {
+		if u.User == nil {
+			return false
+		}
+		_, pw := u.User.Password()
+		return u.User.Username() != "" || pw
+	}
+	_, _, at := roughUserInfo(raw)
+	return at > 0
 }
 
 // ownAuth reports whether a widget's inline fields carry credentials of its

@@ -341,6 +341,9 @@ func TestCheckOverrideHost(t *testing.T) {
 		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Api-Key": "k"}}, map[string]string{"Host": "other.example"}, false},
 		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Api-Key": "k"}}, map[string]string{"Host": "other.example", "x-api-key": "mine"}, true},
 		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Tenant": "acme"}}, map[string]string{"Host": "other.example"}, true},
+		// A user and password in the configured URL are sent as basic auth.
+		{&flows.WebhookConfig{URL: "https://bob:pw@api.example.com/x"}, map[string]string{"Host": "other.example"}, false},
+		{&flows.WebhookConfig{URL: "https://bob:pw@api.example.com/x"}, map[string]string{"Host": "other.example", "Authorization": "Bearer own"}, true},
 		// A flow stored before two spellings of one name were refused: each is checked.
 		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "api.example.com", "host": "other.example"}, false},
 		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"HOST": "other.example", "Host": "api.example.com"}, false},
