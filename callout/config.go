@@ -45,7 +45,7 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 	trimmed := bytes.TrimSpace(flows.TrimBOM(data))
 	var problems []*flows.FieldError
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		problems = flows.DecodeDocument(trimmed, &list)
+		problems = WithNullElements(trimmed, &list, flows.DecodeDocument(trimmed, &list))
 		for _, fe := range problems {
 			if strings.HasPrefix(fe.Path, "[") {
 				fe.Path = "webhooks" + fe.Path
@@ -55,7 +55,7 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 		var doc struct {
 			Webhooks []*flows.WebhookConfig `json:"webhooks"`
 		}
-		problems = flows.DecodeDocument(trimmed, &doc)
+		problems = WithNullElements(trimmed, &doc, flows.DecodeDocument(trimmed, &doc))
 		list = doc.Webhooks
 	}
 	if len(problems) > 0 {
@@ -96,6 +96,26 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// WithNullElements adds to problems, those of decoding data into v (a
+// configured webhook, a file of them), each element of a list inside a
+// configured webhook given as null (auth.scopes[0]): a field given as null
+// is not given, but an element so given would be read as an empty one, as
+// a flow refuses it. Nothing is added to a listing that ends short or to
+// a syntax error, which say all that is known.
+func WithNullElements(data []byte, v any, problems []*flows.FieldError) []*flows.FieldError {
+	for _, fe := range problems {
+		if errors.Is(fe, flows.ErrSyntax) || errors.Is(fe, flows.ErrMoreProblems) {
+			return problems
+		}
+	}
+	for _, fe := range flows.NullElements(data, v) {
+		if strings.Contains(fe.Path, ".") { // not a whole entry, which its check reports
+			problems = append(problems, fe)
+		}
+	}
+	return problems
 }
 
 // MaxResponseBytes is the largest max_response_bytes a webhook may set (16

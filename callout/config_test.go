@@ -379,3 +379,19 @@ func TestWebhooksFileNullFieldsAreNotGiven(t *testing.T) {
 		t.Errorf("read as %+v, want %+v", got["crm"], want)
 	}
 }
+
+// An element of a list given as null in a configured webhook (a scope) is
+// refused, naming it, as a flow refuses it: a field given as null is not
+// given, but the element would have been read as an empty scope.
+func TestWebhooksFileNullScopeRefused(t *testing.T) {
+	_, err := ParseConfigs([]byte(`{"webhooks": [{"name": "crm", "url": "https://api.example.com/", "auth": {"type": "oauth2_client_credentials",
+	  "client_id": "c", "client_secret": "s", "token_url": "https://auth.example.com/t", "scopes": ["read", null]}}]}`))
+	if want := "webhooks[0].auth.scopes[1]: expected a string, got JSON null"; err == nil || err.Error() != want {
+		t.Errorf("ParseConfigs: %v, want %s", err, want)
+	}
+	_, err = ParseConfigs([]byte(`[{"name": "crm", "url": "https://api.example.com/", "auth": {"type": "oauth2_client_credentials",
+	  "client_id": "c", "client_secret": "s", "token_url": "https://auth.example.com/t", "scopes": [null]}}, null]`))
+	if want := "webhooks[0].auth.scopes[0]: expected a string, got JSON null"; err == nil || err.Error() != want {
+		t.Errorf("a bare array: %v, want %s", err, want)
+	}
+}

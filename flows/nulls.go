@@ -234,6 +234,22 @@ func NullHeaders(doc []byte, v any) []*FieldError {
 	return out
 }
 
+// NullElements reports each element of a list given as null in the
+// well-formed JSON document doc, read into a value of v's type (a
+// pointer), which the decoder would read as the element's zero value: a
+// configured webhook's auth.scopes [null] as one empty scope. A flow
+// refuses it as it refuses any null; a configured webhook, which reads a
+// field given as null as not given, refuses it too, as no field.
+func NullElements(doc []byte, v any) []*FieldError {
+	var out []*FieldError
+	for _, n := range findNulls(TrimBOM(doc), reflect.TypeOf(v)) {
+		if strings.HasSuffix(n.path, "]") {
+			out = append(out, &FieldError{Path: n.path, Message: n.message()})
+		}
+	}
+	return out
+}
+
 // headersIn caches hasHeaders by type.
 var headersIn sync.Map // reflect.Type → bool
 

@@ -422,6 +422,7 @@ func decodeWebhookConfig(body []byte, in *flows.WebhookConfig) error {
 	problems := slices.DeleteFunc(flows.DecodeDocument(body, in), func(p *flows.FieldError) bool {
 		return errors.Is(p, flows.ErrUnknownField) && p.Path == "source"
 	})
+	problems = callout.WithNullElements(body, in, problems)
 	if len(problems) == 0 {
 		return nil
 	}

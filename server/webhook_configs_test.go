@@ -819,3 +819,21 @@ func TestHeadersOfOneNameRefusedByConfigsAndEndpoints(t *testing.T) {
 	}
 	ts.must(404, "GET", "/v1/webhook-configs/crm", nil)
 }
+
+// Through the API as in the file, a field of a configured webhook given as
+// null is not given (extra_json was refused as no object), while an element
+// of a list given as null is refused, naming it, as a flow refuses it.
+func TestWebhookConfigNullFields(t *testing.T) {
+	ts := newTestServer(t, nil)
+	got := ts.must(201, "PUT", "/v1/webhook-configs/crm", `{"url": "https://crm.example.com/in", "extra_json": null, "timeout": null,
+	  "include": {"call": true, "user_keys": null}, "auth": {"type": "bearer", "token": "s", "username": null}}`)
+	if _, ok := got["extra_json"]; ok || got["timeout"] != nil || got["auth"].(map[string]any)["username"] != nil {
+		t.Errorf("stored as %v; want it without extra_json, timeout and auth.username", got)
+	}
+	r := ts.do("PUT", "/v1/webhook-configs/crm", `{"url": "https://crm.example.com/in", "auth": {"type": "oauth2_client_credentials",
+	  "client_id": "c", "client_secret": "s", "token_url": "https://auth.example.com/t", "scopes": [null]}}`)
+	if e := r.errorOf(t); r.Status != 400 || e["code"] != CodeInvalidField || e["field"] != "auth.scopes[0]" ||
+		e["message"] != "auth.scopes[0]: expected a string, got JSON null" {
+		t.Errorf("a null scope: %d %s", r.Status, r.Body)
+	}
+}
