@@ -45,7 +45,7 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 	trimmed := bytes.TrimSpace(flows.TrimBOM(data))
 	var problems []*flows.FieldError
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		problems = flows.DecodeDocument(trimmed, &list)
+		problems = WithNullElements(trimmed, &list, flows.DecodeDocument(trimmed, &list))
 		for _, fe := range problems {
 			if strings.HasPrefix(fe.Path, "[") {
 				fe.Path = "webhooks" + fe.Path
@@ -55,7 +55,7 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 		var doc struct {
 			Webhooks []*flows.WebhookConfig `json:"webhooks"`
 		}
-		problems = flows.DecodeDocument(trimmed, &doc)
+		problems = WithNullElements(trimmed, &doc, flows.DecodeDocument(trimmed, &doc))
 		list = doc.Webhooks
 	}
 	if len(problems) > 0 {
@@ -98,6 +98,26 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 	return out, nil
 }
 
+// WithNullElements adds to problems, those of decoding data into v (a
+// configured webhook, a file of them), each element of a list inside a
+// configured webhook given as null (auth.scopes[0]): a field given as null
+// is not given, but an element so given would be read as an empty one, as
+// a flow refuses it. Nothing is added to a listing that ends short or to
+// a syntax error, which say all that is known.
+func WithNullElements(data []byte, v any, problems []*flows.FieldError) []*flows.FieldError {
+	for _, fe := range problems {
+		if errors.Is(fe, flows.ErrSyntax) || errors.Is(fe, flows.ErrMoreProblems) {
+			return problems
+		}
+	}
+	for _, fe := range flows.NullElements(data, v) {
+		if strings.Contains(fe.Path, ".") { // not a whole entry, which its check reports
+			problems = append(problems, fe)
+		}
+	}
+	return problems
+}
+
 // MaxResponseBytes is the largest max_response_bytes a webhook may set (16
 // MiB): an answer is held in memory while the call runs and kept in the
 // session, which is read and written whole on every turn. A configured
@@ -138,7 +158,7 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 	default:
 		add("body_mode", "%q is not supported (default, custom, none or rapidpro)", c.BodyMode)
 	}
-	if len(c.ExtraJSON) > 0 {
+	if len(c.ExtraJSON) > 0 && !NullJSON(c.ExtraJSON) {
 		var m map[string]any
 		if err := json.Unmarshal(c.ExtraJSON, &m); err != nil || m == nil {
 			add("extra_json", "must be a JSON object")
@@ -203,6 +223,15 @@ func Validate(c *flows.WebhookConfig, complete bool) []*flows.FieldError {
 // shown in: its auth as NormalizeAuth writes it.
 func Normalize(c *flows.WebhookConfig) {
 	c.Auth = NormalizeAuth(c.Auth)
+	if NullJSON(c.ExtraJSON) {
+		c.ExtraJSON = nil
+	}
+}
+
+// NullJSON reports whether raw is JSON null: an extra_json given as null is
+// not given, as any field of a webhook given as null.
+func NullJSON(raw []byte) bool {
+	return string(bytes.TrimSpace(raw)) == "null"
 }
 
 // NormalizeAuth is a webhook's auth in the form configured webhooks and
@@ -346,7 +375,8 @@ func checkAuth(a *flows.WebhookAuth) []*flows.FieldError {
 
 // Merge returns a new config: named with every field inline sets overriding it.
 // Headers are merged key by key (inline wins); auth, extra_json and include are
-// replaced whole. Booleans can only be switched on inline. Either may be nil.
+// replaced whole, and an Authorization header inline sets replaces named's
+// auth too. Booleans can only be switched on inline. Either may be nil.
 func Merge(named, inline *flows.WebhookConfig) *flows.WebhookConfig {
 	out := &flows.WebhookConfig{}
 	if named != nil {
@@ -383,14 +413,19 @@ func Merge(named, inline *flows.WebhookConfig) *flows.WebhookConfig {
 			out.Headers[k] = v
 		}
 	}
-	if inline.Auth != nil {
+	switch {
+	case inline.Auth != nil:
 		a := *inline.Auth
 		out.Auth = &a
-	} else if out.Auth != nil {
+	case ownAuth(inline):
+		// An Authorization header of the widget's own is its credentials:
+		// sent in place of the configured auth, which would replace it.
+		out.Auth = nil
+	case out.Auth != nil:
 		a := *out.Auth
 		out.Auth = &a
 	}
-	if len(inline.ExtraJSON) > 0 {
+	if len(inline.ExtraJSON) > 0 && !NullJSON(inline.ExtraJSON) {
 		out.ExtraJSON = slices.Clone(inline.ExtraJSON)
 	}
 	if inline.Include != nil {
@@ -414,6 +449,75 @@ func Merge(named, inline *flows.WebhookConfig) *flows.WebhookConfig {
 	return out
 }
 
+// sentCredentials lists the credentials a configured webhook (named) sends
+// that the widget's own fields (inline) do not replace: its auth, unless the
+// widget gives an auth or an Authorization header of its own, and each
+// secret-looking header the widget does not set itself. Empty when the
+// call carries none of the configured webhook's secrets.
+func sentCredentials(named, inline *flows.WebhookConfig) []string {
+	var what []string
+	if named.Auth != nil && named.Auth.Type != "" && named.Auth.Type != flows.AuthNone && !ownAuth(inline) {
+		what = append(what, "its auth")
+	}
+	red := NewRedactor(nil)
+	for _, k := range slices.Sorted(maps.Keys(named.Headers)) {
+		if _, replaced := headerNamed(inline.Headers, k); !replaced && red.IsSecretHeader(k) {
+			what = append(what, "its header "+k)
+		}
+	}
+	// The configured URL's user and password go as basic auth when no auth
+	// and no Authorization header is sent, and the widget keeps that URL.
+	if inline.URL == "" && urlHasUser(named.URL) {
+		auth := named.Auth
+		if inline.Auth != nil {
+			auth = inline.Auth
+		}
+		_, own := headerNamed(inline.Headers, "Authorization")
+		_, configured := headerNamed(named.Headers, "Authorization")
+		if !own && !configured && (auth == nil || auth.Type == "" || auth.Type == flows.AuthNone) {
+			what = append(what, "the user and password of its url")
+		}
+	}
+	return what
+}
+
+// urlHasUser reports whether a URL template has a user part (bob:pw@host).
+// One that does not parse is read as roughly as it is redacted: a password
+// may hold a / that keeps it from parsing.
+func urlHasUser(raw string) bool {
+	if u, err := url.Parse(raw); err == nil {
+		if u.User == nil {
+			return false
+		}
+		_, pw := u.User.Password()
+		return u.User.Username() != "" || pw
+	}
+	_, _, at := roughUserInfo(raw)
+	return at > 0
+}
+
+// ownAuth reports whether a widget's inline fields carry credentials of its
+// own in place of a configured webhook's auth: an auth, or an Authorization
+// header, which is sent instead of the configured auth (see Merge).
+func ownAuth(inline *flows.WebhookConfig) bool {
+	_, header := headerNamed(inline.Headers, "Authorization")
+	return inline.Auth != nil || header
+}
+
+// headerNamed is the name headers gives the header name (compared without
+// regard to case), and whether it has one: of two spellings, which a
+// webhook stored before they were refused may have, the one sent (the last
+// in name order, see Service).
+func headerNamed(headers map[string]string, name string) (string, bool) {
+	found, ok := "", false
+	for k := range headers {
+		if strings.EqualFold(k, name) && (!ok || k > found) {
+			found, ok = k, true
+		}
+	}
+	return found, ok
+}
+
 // CheckOverrideURL refuses the url a flow's widget gives a configured
 // webhook (inline, rendered as url) when the configured webhook sends
 // credentials, its auth or a secret-looking header the widget does not
@@ -426,17 +530,7 @@ func CheckOverrideURL(named, inline *flows.WebhookConfig, url string) error {
 	if named == nil || inline == nil || inline.URL == "" {
 		return nil
 	}
-	var what []string
-	if named.Auth != nil && named.Auth.Type != "" && named.Auth.Type != flows.AuthNone && inline.Auth == nil {
-		what = append(what, "its auth")
-	}
-	red := NewRedactor(nil)
-	for _, k := range slices.Sorted(maps.Keys(named.Headers)) {
-		replaced := slices.ContainsFunc(slices.Collect(maps.Keys(inline.Headers)), func(ik string) bool { return strings.EqualFold(ik, k) })
-		if !replaced && red.IsSecretHeader(k) {
-			what = append(what, "its header "+k)
-		}
-	}
+	what := sentCredentials(named, inline)
 	if len(what) == 0 {
 		return nil
 	}
@@ -452,6 +546,56 @@ func CheckOverrideURL(named, inline *flows.WebhookConfig, url string) error {
 	}
 	return fmt.Errorf("url: the configured webhook sends credentials (%s) to %s; a flow may not send them to %s (another scheme, host or port): "+
 		"set that url in the configured webhook, or leave the widget's url out", strings.Join(what, ", "), own, to)
+}
+
+// CheckOverrideHost is CheckOverrideURL for the Host header a flow's widget
+// gives a configured webhook (its header name, rendered as host; each
+// spelling of Host a stored widget may give is checked): the Host names the site a
+// server answers for, so another one would hand the configured webhook's
+// credentials to another site at the same address. It may name the host
+// the configured webhook sends to anyway: the Host header it sets itself,
+// or else its URL's host and port (compared without regard to case, the
+// scheme's default port left out). A configured URL whose host is a
+// template has no host to compare, and any Host is refused. nil when the
+// call may go, and when the widget sets no Host or an empty one, which
+// sends the URL's.
+func CheckOverrideHost(named, inline *flows.WebhookConfig, name, host string) error {
+	if named == nil || inline == nil || host == "" || !strings.EqualFold(name, "Host") {
+		return nil
+	}
+	what := sentCredentials(named, inline)
+	if len(what) == 0 {
+		return nil
+	}
+	scheme, own := "", ""
+	if origin := templateOrigin(named.URL); origin != "" {
+		scheme, own, _ = strings.Cut(origin, "://")
+	}
+	if k, ok := headerNamed(named.Headers, "Host"); ok && named.Headers[k] != "" {
+		own = named.Headers[k]
+	}
+	if own != "" && hostKey(scheme, own) == hostKey(scheme, host) {
+		return nil
+	}
+	where := "the host " + own
+	if own == "" {
+		where = "the address of its url, " + roughRedactURL(named.URL) + ","
+	}
+	return fmt.Errorf("%s: the configured webhook sends credentials (%s) to %s; a flow may not send them to the host %q (another site at that address): "+
+		"set that Host in the configured webhook, or leave the widget's Host out", flows.MemberPath("headers", name), strings.Join(what, ", "), where, host)
+}
+
+// hostKey is a Host header's value as compared: in lower case, without the
+// scheme's default port.
+func hostKey(scheme, host string) string {
+	host = strings.ToLower(strings.TrimSpace(host))
+	switch {
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		return strings.TrimSuffix(host, ":443")
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		return strings.TrimSuffix(host, ":80")
+	}
+	return host
 }
 
 // sameOrigin is the scheme, host and port of an http or https URL, in lower

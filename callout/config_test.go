@@ -277,7 +277,7 @@ func TestConfigProblemsCutShort(t *testing.T) {
 			t.Fatal("accepted")
 		}
 		lines := strings.Split(err.Error(), "\n")
-		want := `$: and perhaps more: at most 50 problems are listed at once; these are the first 50`
+		want := `$: and more: at most 50 problems are listed at once; these are the first 50`
 		if len(lines) != 51 || lines[49] != `webhooks[49].timeout: expected a number, got JSON string` || lines[50] != want {
 			t.Errorf("%d lines, the last two %q; want 50 problems and %q", len(lines), lines[len(lines)-2:], want)
 		}
@@ -316,6 +316,82 @@ func TestWebhooksFileNullHeaderRefused(t *testing.T) {
 	}
 	_, err = ParseConfigs([]byte(`[{"name": "crm", "url": "https://api.example.com/", "headers": {"A": "1", "X-Key": null}}]`))
 	if want := "webhooks[0].headers.X-Key: expected a string, got JSON null"; err == nil || err.Error() != want {
+		t.Errorf("a bare array: %v, want %s", err, want)
+	}
+}
+
+// TestCheckOverrideHost: a widget's Host may name the host a configured
+// webhook with credentials sends to anyway, in any case and with or without
+// the scheme's default port, and no other.
+func TestCheckOverrideHost(t *testing.T) {
+	bearer := &flows.WebhookAuth{Type: flows.AuthBearer, Token: "s"}
+	for _, c := range []struct {
+		named   *flows.WebhookConfig
+		widget  map[string]string
+		allowed bool
+	}{
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "API.example.com:443"}, true},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"host": "api.example.com"}, true},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "api.example.com:8443"}, false},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "other.example"}, false},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "other.example", "authorization": "Bearer own"}, true},
+		{&flows.WebhookConfig{URL: "https://10.0.0.5/x", Auth: bearer, Headers: map[string]string{"Host": "api.internal"}}, map[string]string{"Host": "api.internal"}, true},
+		{&flows.WebhookConfig{URL: "https://10.0.0.5/x", Auth: bearer, Headers: map[string]string{"Host": "api.internal"}}, map[string]string{"Host": "10.0.0.5"}, false},
+		{&flows.WebhookConfig{URL: "https://@flow.region.value.example.com/x", Auth: bearer}, map[string]string{"Host": "eu.example.com"}, false},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Api-Key": "k"}}, map[string]string{"Host": "other.example"}, false},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Api-Key": "k"}}, map[string]string{"Host": "other.example", "x-api-key": "mine"}, true},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Headers: map[string]string{"X-Tenant": "acme"}}, map[string]string{"Host": "other.example"}, true},
+		// A user and password in the configured URL are sent as basic auth.
+		{&flows.WebhookConfig{URL: "https://bob:pw@api.example.com/x"}, map[string]string{"Host": "other.example"}, false},
+		{&flows.WebhookConfig{URL: "https://bob:pw@api.example.com/x"}, map[string]string{"Host": "other.example", "Authorization": "Bearer own"}, true},
+		// A flow stored before two spellings of one name were refused: each is checked.
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"Host": "api.example.com", "host": "other.example"}, false},
+		{&flows.WebhookConfig{URL: "https://api.example.com/x", Auth: bearer}, map[string]string{"HOST": "other.example", "Host": "api.example.com"}, false},
+	} {
+		inline := &flows.WebhookConfig{Headers: c.widget}
+		var err error
+		for k, v := range c.widget {
+			if e := CheckOverrideHost(c.named, inline, k, v); e != nil {
+				err = e
+			}
+		}
+		if (err == nil) != c.allowed {
+			t.Errorf("configured %s %v, widget headers %v: error %v, want allowed %v", c.named.URL, c.named.Headers, c.widget, err, c.allowed)
+		}
+	}
+}
+
+// A field of a configured webhook given as null is not given, extra_json
+// too (which was refused as "must be a JSON object"), as in a flow's
+// webhook widget: the file loads as one without those fields.
+func TestWebhooksFileNullFieldsAreNotGiven(t *testing.T) {
+	path := writeFile(t, `{"webhooks": [{"name": "crm", "url": "https://api.example.com/", "description": null, "method": null,
+	  "content_type": null, "headers": null, "extra_json": null, "body_mode": null, "body": null, "include": {"call": true, "user_keys": null},
+	  "timeout": null, "max_response_bytes": null, "follow_redirects": null, "retries": null, "retry_backoff_ms": null, "retry_unsafe": null,
+	  "auth": {"type": "bearer", "token": "s", "username": null, "scopes": null, "encoding": null}}]}`)
+	got, err := LoadConfigs(path)
+	if err != nil {
+		t.Fatalf("LoadConfigs: %v", err)
+	}
+	want := &flows.WebhookConfig{Name: "crm", URL: "https://api.example.com/", Include: &flows.ParamGroups{Call: true},
+		Auth: &flows.WebhookAuth{Type: flows.AuthBearer, Token: "s"}}
+	if !reflect.DeepEqual(got["crm"], want) {
+		t.Errorf("read as %+v, want %+v", got["crm"], want)
+	}
+}
+
+// An element of a list given as null in a configured webhook (a scope) is
+// refused, naming it, as a flow refuses it: a field given as null is not
+// given, but the element would have been read as an empty scope.
+func TestWebhooksFileNullScopeRefused(t *testing.T) {
+	_, err := ParseConfigs([]byte(`{"webhooks": [{"name": "crm", "url": "https://api.example.com/", "auth": {"type": "oauth2_client_credentials",
+	  "client_id": "c", "client_secret": "s", "token_url": "https://auth.example.com/t", "scopes": ["read", null]}}]}`))
+	if want := "webhooks[0].auth.scopes[1]: expected a string, got JSON null"; err == nil || err.Error() != want {
+		t.Errorf("ParseConfigs: %v, want %s", err, want)
+	}
+	_, err = ParseConfigs([]byte(`[{"name": "crm", "url": "https://api.example.com/", "auth": {"type": "oauth2_client_credentials",
+	  "client_id": "c", "client_secret": "s", "token_url": "https://auth.example.com/t", "scopes": [null]}}, null]`))
+	if want := "webhooks[0].auth.scopes[0]: expected a string, got JSON null"; err == nil || err.Error() != want {
 		t.Errorf("a bare array: %v, want %s", err, want)
 	}
 }

@@ -101,3 +101,27 @@ func TestValidateRefusesHeadersOfOneName(t *testing.T) {
 		t.Errorf("errors %v, want one at headers.x-api-key naming X-Api-Key", errs)
 	}
 }
+
+// A webhook stored before two spellings of one header name were refused
+// (X-Key, x-key) sends the same one on every call, the spelling that sorts
+// last, not one of the two at random.
+func TestHeadersOfOneNameStoredSendTheSameOne(t *testing.T) {
+	var got []string
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) { got = append(got, r.Header.Get("X-Key")+" "+r.Host) })
+	s := newService(t, Options{})
+	for range 20 {
+		res := call(t, s, &flows.WebhookRequest{Method: "GET", URL: srv.URL,
+			Headers: map[string]string{"X-Key": "A", "x-key": "b", "X-KEY": "C", "Host": "one.example", "host": "two.example"}})
+		if res.Outcome != flows.OutcomeSuccess {
+			t.Fatalf("outcome %s (%s)", res.Outcome, res.Error)
+		}
+		if h := res.Request.Headers["X-Key"]; h != "b" {
+			t.Errorf("the trace shows X-Key %q, want the one sent, b", h)
+		}
+	}
+	for i, g := range got {
+		if g != "b two.example" {
+			t.Errorf("call %d sent X-Key and Host %q, want \"b two.example\" every time", i, g)
+		}
+	}
+}

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -477,7 +479,11 @@ func (s *Service) attempt(ctx context.Context, method string, req *flows.Webhook
 		set("Content-Type", contentType(req.ContentType))
 	}
 	set("User-Agent", UserAgent)
-	for k, v := range req.Headers {
+	// In name order: of two spellings of one name (X-Key, x-key), which a
+	// webhook stored before they were refused may have, the same one goes
+	// on every call, the last in that order.
+	for _, k := range slices.Sorted(maps.Keys(req.Headers)) {
+		v := req.Headers[k]
 		if strings.EqualFold(k, "Host") {
 			hreq.Host = v
 			continue
@@ -724,14 +730,14 @@ func (s *Service) requestTrace(method string, u *url.URL, h http.Header, body []
 	}
 	if h == nil && len(req.Headers) > 0 {
 		h = http.Header{}
-		for k, v := range req.Headers {
-			h.Set(k, v)
+		for _, k := range slices.Sorted(maps.Keys(req.Headers)) { // as attempt sends them
+			h.Set(k, req.Headers[k])
 		}
 	}
 	t := &flows.HTTPTrace{Method: method, URL: red.parsedURL(req.URL, u), Headers: red.Headers(h)}
 	if _, ok := h["Host"]; !ok {
-		for k, v := range req.Headers {
-			if strings.EqualFold(k, "Host") && v != "" && t.Headers != nil {
+		for _, k := range slices.Sorted(maps.Keys(req.Headers)) {
+			if v := req.Headers[k]; strings.EqualFold(k, "Host") && v != "" && t.Headers != nil {
 				t.Headers["Host"] = red.String(v)
 			}
 		}

@@ -1077,8 +1077,8 @@ func TestLargeFlowProblemsOnABudget(t *testing.T) {
 	// ends saying there may be more, and no problem of what was not read
 	// (no widgets) follows.
 	for top, want := range map[bool]string{
-		false: `and perhaps more: at most 50 problems of one widget are listed at once, and widget "hi" has more; these are the first 50`,
-		true:  `and perhaps more: at most 50 problems of the flow's own fields are listed at once; these are the first 50`,
+		false: `and more: at most 50 problems of one widget are listed at once, and widget "hi" has more; these are the first 50`,
+		true:  `and more: at most 50 problems of the flow's own fields are listed at once; these are the first 50`,
 	} {
 		_, err := load(largeFlowWithProblems(1000, 60, top))
 		errs := validationErrors(t, err)
@@ -1129,7 +1129,7 @@ func TestDocumentProblemsCutShort(t *testing.T) {
 		t.Fatalf("%d problems, want 50 and the last entry: %v", len(probs), probs)
 	}
 	last := probs[50]
-	if last.Path != "$" || last.Message != "and perhaps more: at most 50 problems are listed at once; these are the first 50" || !errors.Is(last, flows.ErrMoreProblems) {
+	if last.Path != "$" || last.Message != "and more: at most 50 problems are listed at once; these are the first 50" || !errors.Is(last, flows.ErrMoreProblems) {
 		t.Errorf("the last entry is %v", last)
 	}
 	// 50 problems are all listed, with no such entry; 51 end with it.

@@ -18,7 +18,10 @@
 //     a field (ExitsFrom) has its exit names left unchecked. A widget that
 //     belongs in only some kinds of flow (a voice widget) says so with
 //     KindChecker; an unknown type or field close to a known one is named
-//     with it (Nearest). A Compiler that implements ReadsReporter tells
+//     with it (Nearest). A field given as JSON null is an error, except
+//     where a widget reads it as not given (NullAbsent); a header given as
+//     null (NullHeaders) or twice in one object (RepeatedHeaders) is one
+//     in every document. A Compiler that implements ReadsReporter tells
 //     Decode which results each template and expression reads, and widgets
 //     that save results say which (ResultSaver): a read that no widget of
 //     the flow saves is a warning (ErrAdvice), since the session's start

@@ -346,9 +346,12 @@ var (
 	// works as written, but perhaps not as meant).
 	ErrAdvice = errors.New("advice")
 	// ErrMoreProblems marks the last entry of a listing of problems that
-	// stopped before the end (a large flow with many problems): more may
-	// follow. It is no problem of the flow itself.
+	// stopped before the end (a large flow with many problems): more
+	// follow, or may (see MoreProblems). It is no problem of the flow itself.
 	ErrMoreProblems = errors.New("more problems may follow")
+	// ErrMoreFound marks, besides ErrMoreProblems, the last entry of a
+	// listing that stopped with a further problem found: more follow.
+	ErrMoreFound = errors.New("more problems follow")
 )
 
 // NewRule marks err as reported by a rule added in a later version (see
@@ -470,7 +473,9 @@ func CheckSyntax(data []byte) *FieldError {
 // MaxProblems are listed, and the search for them stops once it has read
 // and written a few times the document's size (half a megabyte for a
 // small one), as DecodeFields' does: a list cut for either ends with an
-// entry at path "$" wrapping ErrMoreProblems ("and perhaps more: ..."),
+// entry at path "$" wrapping ErrMoreProblems (MoreProblems: "and more: ..."
+// when a problem past the 50th was found, "and perhaps more: ..." when the
+// budget stopped the search),
 // and v then holds only what was read before the last of them, so a caller
 // checks nothing more of it (what follows would seem missing). A UTF-8
 // byte-order mark at the start is skipped.
@@ -493,15 +498,24 @@ func DecodeDocument(data []byte, v any) []*FieldError {
 	d := unmarshalAllWith(data, "", func() any { rv.SetZero(); return v }, "", decodeOptions, budget)
 	switch {
 	case d.stopped:
-		return append(d.problems, moreProblems("the document is too large to list every problem of it at once", len(d.problems)))
+		return append(d.problems, MoreProblems("the document is too large to list every problem of it at once", len(d.problems), false))
 	case d.capped:
-		return append(d.problems, moreProblems(fmt.Sprintf("at most %d problems are listed at once", maxProblems), len(d.problems)))
+		return append(d.problems, MoreProblems(fmt.Sprintf("at most %d problems are listed at once", maxProblems), len(d.problems), true))
 	case d.failed:
 		return d.problems
 	}
-	// A header given as null is refused, as in a flow, after the problems
-	// of decoding.
-	return append(d.problems, NullHeaders(data, v)...)
+	// A header given as null, or twice, is refused, as in a flow, after
+	// the problems of decoding.
+	return append(append(d.problems, NullHeaders(data, v)...), RepeatedHeaders(data, v)...)
+}
+
+// NullAbsent is implemented by a widget some of whose fields read a JSON
+// null as the field not given (the webhook widget's, as a configured
+// webhook's do), where a flow's other fields refuse it.
+type NullAbsent interface {
+	// NullAbsent reports whether a null at path, relative to the widget
+	// ("timeout", "auth.token"), is read as the field not given.
+	NullAbsent(path string) bool
 }
 
 // Wrapper is implemented by a widget that wraps another (to change how it
@@ -561,7 +575,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		if !res.stopped {
 			why = fmt.Sprintf("at most %d problems of the flow's own fields are listed at once", maxProblems)
 		}
-		return nil, &ValidationError{Errors: append(res.problems, moreProblems(why, len(res.problems)))}
+		return nil, &ValidationError{Errors: append(res.problems, MoreProblems(why, len(res.problems), res.capped))}
 	}
 	for _, fe := range res.problems {
 		add(fe)
@@ -684,12 +698,15 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		// is not known, of those every widget has. Those of its exits are
 		// reported with its exits, below.
 		wt := reflect.TypeFor[WidgetBase]()
+		var absent NullAbsent
 		if known {
-			wt = reflect.TypeOf(unwrapped(factory()))
+			proto := unwrapped(factory())
+			wt = reflect.TypeOf(proto)
+			absent, _ = proto.(NullAbsent)
 		}
 		var nulls map[string]bool
 		for _, n := range findNulls(w, wt) {
-			if isUnder(n.path, "exits") {
+			if isUnder(n.path, "exits") || absent != nil && absent.NullAbsent(n.path) {
 				continue
 			}
 			fe := &FieldError{Widget: head.ID, Path: joinPath(path, n.path), Message: n.message(), Err: ErrNewRule}
@@ -710,6 +727,13 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				}
 				nulls[n.path] = true
 			}
+			add(fe)
+		}
+		// A header given twice in the widget's headers: the last would go,
+		// as earlier versions sent it, and the other be dropped in silence.
+		for _, fe := range repeatedHeaders(w, wt) {
+			fe.Widget, fe.Path = head.ID, joinPath(path, fe.Path)
+			fe.Err = errors.Join(ErrRepeatedHeader, ErrNewRule)
 			add(fe)
 		}
 		// A widget without an id, or with the id of one before it, is
@@ -879,9 +903,10 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 	if len(errs) > 0 {
 		switch {
 		case stopped:
-			errs = append(errs, moreProblems(tooLarge, len(errs)))
+			// A widget capped before the budget ran out has more, found.
+			errs = append(errs, MoreProblems(tooLarge, len(errs), capped != ""))
 		case capped != "":
-			errs = append(errs, moreProblems(fmt.Sprintf("at most %d problems of one widget are listed at once, and %s has more", maxProblems, capped), len(errs)))
+			errs = append(errs, MoreProblems(fmt.Sprintf("at most %d problems of one widget are listed at once, and %s has more", maxProblems, capped), len(errs), true))
 		}
 		return nil, &ValidationError{Errors: errs}
 	}
@@ -901,12 +926,21 @@ const maxSuggested = 50
 // budget ends short.
 const tooLarge = "the flow is too large to list every problem of it at once"
 
-// moreProblems ends the listing of a flow whose decoding stopped short
-// (why: for its budget, or at maxProblems problems of one part of it), after
-// the first n problems, as a request body's listing ends.
-func moreProblems(why string, n int) *FieldError {
-	return &FieldError{Path: "$", Err: ErrMoreProblems,
-		Message: fmt.Sprintf("and perhaps more: %s; these are the first %d", why, n)}
+// MoreProblems ends a listing of problems that stopped short (why: for its
+// budget, or at MaxProblems problems of one document or part of it), after
+// the first n problems: a flow's, another document's, a request body's.
+// found says whether a problem past the last one listed was found (the
+// listing stopped at MaxProblems when a further one failed the decoding):
+// then there are more, and the entry says so plainly (and wraps
+// ErrMoreFound); a search stopped for its budget did not look, and there
+// may be more or not.
+func MoreProblems(why string, n int, found bool) *FieldError {
+	more, err := "and perhaps more", ErrMoreProblems
+	if found {
+		more, err = "and more", errors.Join(ErrMoreProblems, ErrMoreFound)
+	}
+	return &FieldError{Path: "$", Err: err,
+		Message: fmt.Sprintf("%s: %s; these are the first %d", more, why, n)}
 }
 
 // widgetHead is what a widget is: its id and type, read before the rest.
@@ -1257,7 +1291,7 @@ const (
 // DecodeFields decodes the well-formed JSON document data into v, a
 // pointer, with opts, going on past each problem as DecodeDocument does, and
 // returns the problems at their JSON paths, in the document's order: every
-// one of them (at most 50) unless more reports that it stopped before the
+// one of them (at most 50) unless cut reports that it stopped before the
 // end, which it does once the work reaches a few times data's size (or
 // half a megabyte for a small document, which lets a body of a few
 // kilobytes be read to its end).
@@ -1266,12 +1300,32 @@ const (
 // legacy errors). It is for documents read with options of their own, such
 // as the bodies of the server's requests: a caller that finds one does not
 // decode lists what is wrong with it at once.
-func DecodeFields(data []byte, v any, opts jsonv2.Options) (problems []*FieldError, more bool) {
+func DecodeFields(data []byte, v any, opts jsonv2.Options) (problems []*FieldError, cut Cut) {
 	rv := reflect.ValueOf(v).Elem()
 	budget := max(fieldsWorkFactor*len(data), fieldsWorkFloor)
 	d := unmarshalAllWith(data, "", func() any { rv.SetZero(); return v }, "", opts, budget)
-	return d.problems, d.stopped || d.capped
+	switch {
+	case d.stopped:
+		return d.problems, CutForBudget
+	case d.capped:
+		return d.problems, CutAtMost
+	}
+	return d.problems, NotCut
 }
+
+// Cut says whether, and why, a listing of problems ended before the end of
+// its document.
+type Cut int
+
+const (
+	// NotCut: every problem is listed.
+	NotCut Cut = iota
+	// CutForBudget: the search stopped for its budget; more problems may
+	// follow, or none.
+	CutForBudget
+	// CutAtMost: MaxProblems are listed and a further one was found.
+	CutAtMost
+)
 
 // MaxProblems is the most problems DecodeFields lists of one document.
 const MaxProblems = maxProblems

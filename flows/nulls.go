@@ -156,9 +156,23 @@ func merges(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct || t.Kind() == reflect.Map
 }
 
+// fieldsOf caches jsonFields by type: the walks for nulls and repeated
+// headers look a widget's fields up for every widget of a flow.
+var fieldsOf sync.Map // reflect.Type → map[string]reflect.Type
+
 // jsonFields maps the JSON names of the fields of struct type t to their
 // types, those of embedded structs included, as the decoder matches them.
+// The map is shared: callers must not modify it.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := structFields(t)
+	fieldsOf.Store(t, m)
+	return m
+}
+
+func structFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	var add func(t reflect.Type)
 	add = func(t reflect.Type) {
@@ -220,6 +234,22 @@ func NullHeaders(doc []byte, v any) []*FieldError {
 	return out
 }
 
+// NullElements reports each element of a list given as null in the
+// well-formed JSON document doc, read into a value of v's type (a
+// pointer), which the decoder would read as the element's zero value: a
+// configured webhook's auth.scopes [null] as one empty scope. A flow
+// refuses it as it refuses any null; a configured webhook, which reads a
+// field given as null as not given, refuses it too, as no field.
+func NullElements(doc []byte, v any) []*FieldError {
+	var out []*FieldError
+	for _, n := range findNulls(TrimBOM(doc), reflect.TypeOf(v)) {
+		if strings.HasSuffix(n.path, "]") {
+			out = append(out, &FieldError{Path: n.path, Message: n.message()})
+		}
+	}
+	return out
+}
+
 // headersIn caches hasHeaders by type.
 var headersIn sync.Map // reflect.Type → bool
 
@@ -258,4 +288,145 @@ func hasHeaders(t reflect.Type, seen map[reflect.Type]bool) bool {
 	}
 	headersIn.Store(t, found)
 	return found
+}
+
+// ErrRepeatedHeader marks RepeatedHeaders' problems: a header whose name is
+// given twice in one headers object, of which the decoder would keep the
+// last value in silence.
+var ErrRepeatedHeader = errors.New("header given twice")
+
+// RepeatedHeaders reports each header whose name is given again in the same
+// "headers" object of the well-formed JSON document doc, read into a value
+// of v's type (a pointer): the decoder keeps the last value, so one of two
+// credentials ({"Authorization": "a", "Authorization": "b"}) would be sent
+// and the other dropped without a word. Each problem is at the header's
+// path (headers.Authorization, webhooks[0].headers.Authorization), once
+// however many times the name is given again, and says what an API
+// request with a name given twice is told. Names that differ in case
+// (Authorization, authorization) are a problem their validation reports.
+func RepeatedHeaders(doc []byte, v any) []*FieldError {
+	t := reflect.TypeOf(v)
+	if !hasHeaders(t, nil) {
+		return nil
+	}
+	return repeatedHeaders(TrimBOM(doc), t)
+}
+
+// repeatedHeaders is RepeatedHeaders for a value of type t.
+func repeatedHeaders(doc []byte, t reflect.Type) []*FieldError {
+	if !bytes.Contains(doc, []byte(`"headers"`)) {
+		return nil // the walk is not needed, for most widgets of a large flow
+	}
+	r := readers.Get().(*docReader)
+	defer readers.Put(r)
+	// A bytes.Buffer is read in place, without a copy.
+	*r.buf = *bytes.NewBuffer(doc)
+	r.dec.Reset(r.buf, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	defer func() {
+		r.buf.Reset() // not to hold the document
+		r.dec.Reset(r.buf)
+	}()
+	var out []*FieldError
+	if walkRepeats(r.dec, t, "", false, &out) != nil {
+		return nil // not well-formed: CheckSyntax reports it
+	}
+	return out
+}
+
+// docReader is a decoder and the buffer it reads, kept for the next
+// widget: a new decoder costs more than the walk of a small widget.
+type docReader struct {
+	buf *bytes.Buffer
+	dec *jsontext.Decoder
+}
+
+var readers = sync.Pool{New: func() any {
+	buf := new(bytes.Buffer)
+	return &docReader{buf: buf, dec: jsontext.NewDecoder(buf)}
+}}
+
+// walkRepeats walks the value at path, of type t, adding to out each name
+// given twice in it when it is a headers object (headers). Only the values
+// that may hold a headers object are walked (see hasHeaders); the others
+// are skipped whole.
+func walkRepeats(dec *jsontext.Decoder, t reflect.Type, path string, headers bool, out *[]*FieldError) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == rawMessageType || t == jsonValueType || t.Kind() == reflect.Interface {
+		return dec.SkipValue()
+	}
+	switch k := dec.PeekKind(); {
+	case k == '{' && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		var fields map[string]reflect.Type
+		if t.Kind() == reflect.Struct {
+			fields = jsonFields(t)
+		}
+		var seen map[string]int
+		if headers {
+			seen = map[string]int{}
+		}
+		for dec.PeekKind() != '}' {
+			// The name as it is written, unquoted without a copy when it
+			// holds no escape, as nearly every name.
+			raw, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			name := raw[1 : len(raw)-1]
+			if bytes.IndexByte(raw, '\\') >= 0 {
+				if name, err = jsontext.AppendUnquote(nil, raw); err != nil {
+					return err
+				}
+			}
+			var mt reflect.Type
+			if fields != nil {
+				mt = fields[string(name)]
+			} else {
+				mt = t.Elem()
+			}
+			if headers {
+				if seen[string(name)]++; seen[string(name)] == 2 {
+					*out = append(*out, &FieldError{Path: MemberPath(path, string(name)), Err: ErrRepeatedHeader,
+						Message: fmt.Sprintf("the name %q is given twice in its object; give each name once", name)})
+				}
+			}
+			isHeaders := false
+			if fields != nil && mt != nil && string(name) == "headers" {
+				et := mt
+				for et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				isHeaders = et.Kind() == reflect.Map
+			}
+			if mt == nil || !isHeaders && !hasHeaders(mt, nil) {
+				// Unknown (decoding reports it), or a value that holds
+				// no headers object: a widget's exits, its text, an auth.
+				if err := dec.SkipValue(); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := walkRepeats(dec, mt, MemberPath(path, string(name)), isHeaders, out); err != nil {
+				return err
+			}
+		}
+		_, err := dec.ReadToken()
+		return err
+	case k == '[' && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			if err := walkRepeats(dec, t.Elem(), joinPath(path, "["+strconv.Itoa(i)+"]"), false, out); err != nil {
+				return err
+			}
+		}
+		_, err := dec.ReadToken()
+		return err
+	}
+	return dec.SkipValue()
 }

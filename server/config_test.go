@@ -591,3 +591,36 @@ func TestServeFlagsWebhooksFileEveryLineNamed(t *testing.T) {
 		t.Errorf("stderr:\n%s\nwant:\n%s", stderr.String(), want)
 	}
 }
+
+// A webhooks file that gives a header twice, or in two spellings of one
+// name, does not start the server: each is named with the flag, the file,
+// the webhook and the header, so an operator upgrading from a version that
+// sent one of the two in silence is told what to change.
+func TestServeFlagsWebhooksFileHeaderGivenTwice(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hooks.json")
+	if err := os.WriteFile(file, []byte(`{"webhooks":[
+ {"name":"crm","url":"https://crm.example.com/","headers":{"Authorization":"Bearer one","Authorization":"Bearer two"}},
+ {"name":"erp","url":"https://erp.example.com/","headers":{"X-Api-Key":"one","x-api-key":"two"}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	if code := Main(context.Background(), []string{"--webhooks", file}, io.Discard, &stderr); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	want := `parley serve: --webhooks: webhooks file ` + file + `: webhooks[0].headers.Authorization: the name "Authorization" is given twice in its object; give each name once` + "\n"
+	if stderr.String() != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", stderr.String(), want)
+	}
+	if err := os.WriteFile(file, []byte(`{"webhooks":[
+ {"name":"erp","url":"https://erp.example.com/","headers":{"X-Api-Key":"one","x-api-key":"two"}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if code := Main(context.Background(), []string{"--webhooks", file}, io.Discard, &stderr); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	want = `parley serve: --webhooks: webhooks file ` + file + `: webhooks[0] "erp": headers.x-api-key: names the same header as "X-Api-Key" (header names are the same in any case): give it once` + "\n"
+	if stderr.String() != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", stderr.String(), want)
+	}
+}

@@ -107,7 +107,7 @@ func TestManyProblemsSaySoAtTheEnd(t *testing.T) {
 	}
 	n := len(ae.Details)
 	if n != flows.MaxProblems+1 || ae.Details[n-1].Path != "$" ||
-		ae.Details[n-1].Message != "and perhaps more: at most 50 problems are listed at once; these are the first 50" {
+		ae.Details[n-1].Message != "and more: at most 50 problems are listed at once; these are the first 50" {
 		t.Fatalf("%d entries, the last %+v; want %d problems and a last entry at $ saying there may be more", n, ae.Details[n-1], flows.MaxProblems)
 	}
 }
@@ -181,8 +181,8 @@ func TestLargeFlowListsFirstProblems(t *testing.T) {
 }
 
 // A small flow with more problems in one widget, or in its own fields, than
-// are listed of either at once ends its list saying there may be more, as a
-// list cut for the flow's size does, and the message says "at least". The
+// are listed of either at once ends its list saying there are more, as a
+// list cut for the flow's size does, and the message says "more than". The
 // flow is not stored.
 func TestFlowProblemsCapSaysSo(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
@@ -194,9 +194,9 @@ func TestFlowProblemsCapSaysSo(t *testing.T) {
 		{"one widget", `{"id":"capped","widgets":[
  {"id":"hi","type":"send_message",` + fields.String() + `"text":"Hi","exits":{"Next":"typo"}},
  {"id":"typo","type":"send_mesage","exits":{"Next":""}}]}`,
-			`and perhaps more: at most 50 problems of one widget are listed at once, and widget "hi" has more; these are the first 51`},
+			`and more: at most 50 problems of one widget are listed at once, and widget "hi" has more; these are the first 51`},
 		{"the flow's own fields", `{"id":"capped",` + fields.String() + `"widgets":[{"id":"hi","type":"send_message","text":"Hi"}]}`,
-			`and perhaps more: at most 50 problems of the flow's own fields are listed at once; these are the first 50`},
+			`and more: at most 50 problems of the flow's own fields are listed at once; these are the first 50`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var valid struct {
@@ -220,7 +220,7 @@ func TestFlowProblemsCapSaysSo(t *testing.T) {
 			}
 			r := ts.do("POST", "/v1/flows", c.doc)
 			e := r.errorOf(t)
-			wantMsg := fmt.Sprintf("the flow has at least %d error(s): ", n-1)
+			wantMsg := fmt.Sprintf("the flow has more than %d errors: ", n-1)
 			if msg, _ := e["message"].(string); r.Status != 422 || !strings.HasPrefix(msg, wantMsg) {
 				t.Errorf("POST /v1/flows: %d %s, want 422 saying %q", r.Status, r.Body, wantMsg)
 			}

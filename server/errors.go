@@ -98,6 +98,9 @@ func invalidFlow(err error) *APIError {
 	if n := len(ve.Errors); n > 1 && errors.Is(ve.Errors[n-1], flows.ErrMoreProblems) {
 		// The listing stopped short: its last entry says so, and is no error.
 		e.Message = fmt.Sprintf("the flow has at least %d error(s)", n-1)
+		if errors.Is(ve.Errors[n-1], flows.ErrMoreFound) {
+			e.Message = fmt.Sprintf("the flow has more than %d errors", n-1)
+		}
 	}
 	if len(ve.Errors) > 0 {
 		e.Field = ve.Errors[0].Path
@@ -482,7 +485,7 @@ var problemDecoding = jsonv2.JoinOptions(apiDecoding, jsontext.AllowDuplicateNam
 // stopped before the end, the last entry says that more may follow, at
 // path "$" (the body).
 func withEveryProblem(ae *APIError, body []byte, typ reflect.Type) {
-	problems, more := flows.DecodeFields(body, reflect.New(typ).Interface(), problemDecoding)
+	problems, cut := flows.DecodeFields(body, reflect.New(typ).Interface(), problemDecoding)
 	// Data after the object, which encoding/json reads only once the
 	// object has decoded, is no field's problem.
 	problems = slices.DeleteFunc(problems, func(p *flows.FieldError) bool { return errors.Is(p, flows.ErrSyntax) })
@@ -503,13 +506,11 @@ func withEveryProblem(ae *APIError, body []byte, typ reflect.Type) {
 		// you mean "urn"?)"): the message says them too.
 		ae.Message = m
 	}
-	if more {
-		why := "the body is too large to list every problem of it at once"
-		if len(problems) >= flows.MaxProblems {
-			why = fmt.Sprintf("at most %d problems are listed at once", flows.MaxProblems)
-		}
-		problems = append(problems, &flows.FieldError{Path: "$",
-			Message: fmt.Sprintf("and perhaps more: %s; these are the first %d", why, len(problems))})
+	switch cut {
+	case flows.CutForBudget:
+		problems = append(problems, flows.MoreProblems("the body is too large to list every problem of it at once", len(problems), false))
+	case flows.CutAtMost:
+		problems = append(problems, flows.MoreProblems(fmt.Sprintf("at most %d problems are listed at once", flows.MaxProblems), len(problems), true))
 	}
 	if len(problems) > 1 {
 		ae.Details = problems

@@ -422,6 +422,7 @@ func decodeWebhookConfig(body []byte, in *flows.WebhookConfig) error {
 	problems := slices.DeleteFunc(flows.DecodeDocument(body, in), func(p *flows.FieldError) bool {
 		return errors.Is(p, flows.ErrUnknownField) && p.Path == "source"
 	})
+	problems = callout.WithNullElements(body, in, problems)
 	if len(problems) == 0 {
 		return nil
 	}
@@ -430,6 +431,10 @@ func decodeWebhookConfig(body []byte, in *flows.WebhookConfig) error {
 	switch {
 	case errors.Is(fe, flows.ErrSyntax):
 		return &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Message: fe.Message, Err: fe}
+	case errors.Is(fe, flows.ErrRepeatedHeader):
+		// As a name given twice in any other body is told (an event
+		// endpoint's headers among them).
+		e = &APIError{Status: fiber.StatusBadRequest, Code: CodeMalformedJSON, Field: fe.Path, Message: fe.Error(), Err: fe}
 	case errors.Is(fe, flows.ErrUnknownField):
 		e = &APIError{Status: fiber.StatusBadRequest, Code: CodeUnknownField, Field: fe.Path, Message: fe.Message, Err: fe}
 	default:
@@ -452,6 +457,9 @@ func withProblems(e *APIError, problems []*flows.FieldError) *APIError {
 	if n := len(problems); errors.Is(problems[n-1], flows.ErrMoreProblems) {
 		// The list was cut: the last entry says so, and is no problem.
 		count = fmt.Sprintf("at least %d problems", n-1)
+		if errors.Is(problems[n-1], flows.ErrMoreFound) {
+			count = fmt.Sprintf("more than %d problems", n-1)
+		}
 	}
 	e.Message = fmt.Sprintf("%s: %s", count, strings.Join(msgs, "; "))
 	e.Details = problems

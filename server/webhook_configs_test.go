@@ -780,10 +780,60 @@ func TestWebhookConfigProblemsCutShort(t *testing.T) {
 		t.Fatalf("%d, %d errors: %s", r.Status, len(list), r.Body)
 	}
 	last, _ := list[50].(map[string]any)
-	if last["path"] != "$" || last["message"] != "and perhaps more: at most 50 problems are listed at once; these are the first 50" {
+	if last["path"] != "$" || last["message"] != "and more: at most 50 problems are listed at once; these are the first 50" {
 		t.Errorf("the last entry is %v", last)
 	}
-	if msg, _ := e["message"].(string); !strings.HasPrefix(msg, "at least 50 problems: headers.X-H00: expected a string, got JSON number") {
+	if msg, _ := e["message"].(string); !strings.HasPrefix(msg, "more than 50 problems: headers.X-H00: expected a string, got JSON number") {
 		t.Errorf("message %q", msg)
+	}
+}
+
+// A header given twice, or in two spellings of one name, is refused by the
+// configured webhooks' API as by the event endpoints', naming the header
+// (both spellings), and nothing is stored; before, a configuration kept
+// the last of a name given twice and dropped the other in silence.
+func TestHeadersOfOneNameRefusedByConfigsAndEndpoints(t *testing.T) {
+	ts := loopbackServer(t)
+	for _, c := range []struct {
+		headers     string
+		status      int
+		code, field string
+		message     string
+	}{
+		{`{"Authorization": "Bearer one", "Authorization": "Bearer two"}`, 400, CodeMalformedJSON, "headers.Authorization",
+			`headers.Authorization: the name "Authorization" is given twice in its object; give each name once`},
+		{`{"Authorization": "Bearer one", "authorization": "Bearer two"}`, 422, CodeInvalidField, "headers.authorization",
+			`names the same header as "Authorization" (header names are the same in any case): give it once`},
+	} {
+		for _, req := range []struct{ method, path, body string }{
+			{"PUT", "/v1/webhook-configs/crm", `{"url": "https://crm.example.com/in", "headers": ` + c.headers + `}`},
+			{"POST", "/v1/webhook-configs", `{"name": "crm", "url": "https://crm.example.com/in", "headers": ` + c.headers + `}`},
+			{"POST", "/v1/webhooks", `{"url": "https://crm.example.com/in", "events": ["*"], "headers": ` + c.headers + `}`},
+		} {
+			r := ts.do(req.method, req.path, req.body)
+			e := r.errorOf(t)
+			if msg, _ := e["message"].(string); r.Status != c.status || e["code"] != c.code || e["field"] != c.field || !strings.Contains(msg, c.message) {
+				t.Errorf("%s %s with headers %s: %d %s; want %d %s at %s saying %q", req.method, req.path, c.headers, r.Status, r.Body, c.status, c.code, c.field, c.message)
+			}
+		}
+	}
+	ts.must(404, "GET", "/v1/webhook-configs/crm", nil)
+}
+
+// Through the API as in the file, a field of a configured webhook given as
+// null is not given (extra_json was refused as no object), while an element
+// of a list given as null is refused, naming it, as a flow refuses it.
+func TestWebhookConfigNullFields(t *testing.T) {
+	ts := newTestServer(t, nil)
+	got := ts.must(201, "PUT", "/v1/webhook-configs/crm", `{"url": "https://crm.example.com/in", "extra_json": null, "timeout": null,
+	  "include": {"call": true, "user_keys": null}, "auth": {"type": "bearer", "token": "s", "username": null}}`)
+	if _, ok := got["extra_json"]; ok || got["timeout"] != nil || got["auth"].(map[string]any)["username"] != nil {
+		t.Errorf("stored as %v; want it without extra_json, timeout and auth.username", got)
+	}
+	r := ts.do("PUT", "/v1/webhook-configs/crm", `{"url": "https://crm.example.com/in", "auth": {"type": "oauth2_client_credentials",
+	  "client_id": "c", "client_secret": "s", "token_url": "https://auth.example.com/t", "scopes": [null]}}`)
+	if e := r.errorOf(t); r.Status != 400 || e["code"] != CodeInvalidField || e["field"] != "auth.scopes[0]" ||
+		e["message"] != "auth.scopes[0]: expected a string, got JSON null" {
+		t.Errorf("a null scope: %d %s", r.Status, r.Body)
 	}
 }

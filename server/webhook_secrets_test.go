@@ -92,3 +92,92 @@ func TestConfiguredWebhookCredentialsStayWithItsAddress(t *testing.T) {
 		t.Errorf("calls to the configured address: %v; want c's, with its token", got)
 	}
 }
+
+// The Host header decides which site of a server a request reaches: a flow
+// that names a configured webhook sending credentials may not set another
+// Host, which would hand them to another site at the configured address.
+// One without credentials, and the configured webhook's own host, go as
+// before; an Authorization header of the widget's own is sent in place of
+// the configured auth, as an auth of its own would be.
+func TestConfiguredWebhookCredentialsStayWithItsHost(t *testing.T) {
+	type call struct{ host, auth, key string }
+	var mu sync.Mutex
+	var got []call
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, call{r.Host, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key")})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer api.Close()
+	apiHost := strings.TrimPrefix(api.URL, "http://")
+
+	ts := newTestServer(t, func(c *Config) { c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+	for _, hook := range []string{
+		`{"name":"orders","url":"` + api.URL + `/orders","method":"GET","auth":{"type":"bearer","token":"bearer-secret"}}`,
+		`{"name":"crm","url":"` + api.URL + `/crm","method":"GET","headers":{"X-Api-Key":"header-secret"}}`,
+		`{"name":"plain","url":"` + api.URL + `/plain","method":"GET","headers":{"X-Tenant":"acme"}}`,
+	} {
+		if r := ts.do("POST", "/v1/webhook-configs", hook); r.Status != 201 {
+			t.Fatalf("webhook config: %d %s", r.Status, r.Body)
+		}
+	}
+	widget := func(id, hook, headers, next string) string {
+		return `{"id":"` + id + `","type":"webhook","webhook":"` + hook + `","headers":` + headers +
+			`,"exits":{"Success":"` + next + `","Failure":"` + next + `"}}`
+	}
+	flow := `{"id":"hosts","name":"hosts","start":"a","widgets":[` +
+		widget("a", "orders", `{"Host":"other.example"}`, "b") + "," +
+		widget("b", "crm", `{"host":"@contact.name"}`, "c") + "," +
+		widget("c", "orders", `{"Host":"`+strings.ToUpper(apiHost)+`"}`, "d") + "," +
+		widget("d", "plain", `{"Host":"other.example"}`, "e") + "," +
+		widget("e", "orders", `{"Host":"other.example","Authorization":"Bearer the-flow-own"}`, "f") + "," +
+		`{"id":"f","type":"send_message","text":"done","exits":{}}]}`
+	if r := ts.do("POST", "/v1/flows", flow); r.Status != 201 {
+		t.Fatalf("flow: %d %s", r.Status, r.Body)
+	}
+	r := ts.do("POST", "/v1/sessions", `{"flow":"hosts","contact":{"urn":"tel:+15550100","name":"other.example"}}`)
+	if r.Status != 201 {
+		t.Fatalf("start: %d %s", r.Status, r.Body)
+	}
+	var s struct{ ID string }
+	json.Unmarshal(r.Body, &s)
+	ev := ts.do("GET", "/v1/sessions/"+s.ID+"/events", nil)
+	var events struct {
+		Events []struct{ Type, Widget, Message string }
+	}
+	json.Unmarshal(ev.Body, &events)
+	errs := map[string]string{}
+	for _, e := range events.Events {
+		if e.Type == "error" {
+			errs[e.Widget] = e.Message
+		}
+	}
+	for id, want := range map[string]string{
+		"a": `webhook "orders": headers.Host: the configured webhook sends credentials (its auth) to the host ` + apiHost + `; a flow may not send them to the host "other.example"`,
+		"b": `webhook "crm": headers.host: the configured webhook sends credentials (its header X-Api-Key) to the host ` + apiHost + `; a flow may not send them to the host "other.example"`,
+	} {
+		if !strings.Contains(errs[id], want) {
+			t.Errorf("widget %s: error %q; want it to say %q", id, errs[id], want)
+		}
+	}
+	if errs["c"] != "" || errs["d"] != "" || errs["e"] != "" {
+		t.Errorf("errors %v; want none for c (the configured host), d (no credentials) and e (its own Authorization)", errs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []call{
+		{strings.ToUpper(apiHost), "Bearer bearer-secret", ""},
+		{"other.example", "", ""},
+		{"other.example", "Bearer the-flow-own", ""},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("calls %v; want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("call %d: %+v; want %+v", i, got[i], want[i])
+		}
+	}
+}

@@ -16,7 +16,7 @@ func mocksWithProblems(n int) []byte {
 // with no entry saying there may be more; one with 51 lists 50 and ends
 // with it.
 func TestFiftyProblemsListedWhole(t *testing.T) {
-	const more = "and perhaps more: at most 50 problems are listed at once; these are the first 50"
+	const more = "and more: at most 50 problems are listed at once; these are the first 50"
 	for n, wantMore := range map[int]bool{50: false, 51: true} {
 		_, err := ParseMocks(mocksWithProblems(n))
 		lines := strings.Split(err.Error(), "\n")

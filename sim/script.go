@@ -100,8 +100,8 @@ func documentErrors(what string, problems []*flows.FieldError, hint string) []er
 }
 
 // whole reports whether a problem is about the whole document (not JSON,
-// or not the JSON value expected), or ends a list cut short ("and perhaps
-// more"): nothing of it, or not all of it, was read to check further, and
+// or not the JSON value expected), or ends a list cut short ("and more",
+// "and perhaps more"): nothing of it, or not all of it, was read to check further, and
 // what was not read would seem missing.
 func whole(problems []*flows.FieldError) bool {
 	for _, fe := range problems {

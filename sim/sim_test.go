@@ -299,7 +299,7 @@ func TestUnmockedCall(t *testing.T) {
 // to be missing, nor a mock that was not read to be unable to answer.
 func TestFileProblemsCutShort(t *testing.T) {
 	answers := strings.TrimSuffix(strings.Repeat(`{"status": "200"}, `, 60), ", ")
-	more := `$: and perhaps more: at most 50 problems are listed at once; these are the first 50`
+	more := `$: and more: at most 50 problems are listed at once; these are the first 50`
 	for _, c := range []struct {
 		name, prefix string
 		err          func() error

@@ -43,6 +43,9 @@ func init() { register(TypeWebhook, func() flows.Widget { return &Webhook{} }) }
 // Validate checks the inline fields and compiles the templates.
 func (w *Webhook) Validate(c flows.Compiler) error {
 	var errs []error
+	if callout.NullJSON(w.ExtraJSON) {
+		w.ExtraJSON = nil // not given, as in a configured webhook
+	}
 	// A webhook name of the wrong kind may have named the URL's config.
 	// A max_response_bytes over the maximum comes from here too, as a new
 	// rule: a flow stored with more still loads, held to the maximum.
@@ -97,6 +100,25 @@ func (w *Webhook) Validate(c flows.Compiler) error {
 	}
 	errs = append(errs, checkResult(&w.WidgetBase, w.Result, true))
 	return joinErrs(errs)
+}
+
+// NullAbsent: a field of the widget's own given as null is not given, as in
+// a configured webhook, and so is a member of its auth or include; a
+// header, a mapping or a category given as null (a value, not a field) and
+// an element of auth.scopes are refused, as are the fields every widget has.
+func (w *Webhook) NullAbsent(path string) bool {
+	field, member, nested := strings.Cut(path, ".")
+	switch {
+	case strings.Contains(field, "["):
+		return false
+	case field == "id" || field == "type" || field == "exits" || field == "note" || field == "position":
+		return false
+	case !nested:
+		return true
+	case field == "auth" || field == "include":
+		return !strings.ContainsAny(member, ".[")
+	}
+	return false
 }
 
 // ResultsSaved: the result, named by the widget id when it has no name,
@@ -182,6 +204,16 @@ func (w *Webhook) Execute(r flows.Run) flows.Outcome {
 	for _, k := range slices.Sorted(maps.Keys(headerT)) {
 		t := headerT[k]
 		headers[k] = r.RenderExact(t)
+	}
+	if w.Webhook != "" && r.RenderFailed() == nil {
+		// The Host header names the site the credentials go to, as the
+		// url's address does.
+		named, _ := hooks.Config(w.Webhook)
+		for _, k := range slices.Sorted(maps.Keys(w.Headers)) {
+			if err := callout.CheckOverrideHost(named, &w.WebhookConfig, k, headers[k]); err != nil {
+				return fail(fmt.Sprintf("webhook %q: %v", w.Webhook, err))
+			}
+		}
 	}
 	custom := ""
 	if bodyT != nil {
@@ -281,4 +313,7 @@ func textAnswer(body []byte, max int) string {
 	return string(flows.CutText(body, max))
 }
 
-var _ flows.Widget = (*Webhook)(nil)
+var (
+	_ flows.Widget     = (*Webhook)(nil)
+	_ flows.NullAbsent = (*Webhook)(nil)
+)

@@ -2,6 +2,7 @@ package widgets_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -140,5 +141,98 @@ func TestWebhookCategoryNames(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestWebhookNullFieldsAreNotGiven: a field of the webhook widget given as
+// JSON null is read as not given, as a configured webhook reads it: the
+// flow loads without a problem or a warning, and its widget is the one
+// without the field. A header, a mapping or a category given as null, and
+// an element of scopes, are no fields, and are still refused.
+func TestWebhookNullFieldsAreNotGiven(t *testing.T) {
+	e := engine.New(widgets.Registered())
+	load := func(fields string) (*widgets.Webhook, error) {
+		f, err := e.Load([]byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com/x", ` + fields + `}]}`))
+		if err != nil {
+			return nil, err
+		}
+		if len(f.Warnings) > 0 {
+			t.Errorf("%s: warnings %v", fields, f.Warnings)
+		}
+		return f.Widget("h").(*widgets.Webhook), nil
+	}
+	for _, c := range []struct{ null, absent string }{
+		{`"webhook": null`, ``}, {`"method": null`, ``}, {`"content_type": null`, ``},
+		{`"headers": null`, ``}, {`"auth": null`, ``}, {`"body_mode": null`, ``}, {`"body": null`, ``},
+		{`"extra_json": null`, ``}, {`"include": null`, ``}, {`"timeout": null`, ``},
+		{`"max_response_bytes": null`, ``}, {`"follow_redirects": null`, ``}, {`"retries": null`, ``},
+		{`"retry_backoff_ms": null`, ``}, {`"retry_unsafe": null`, ``}, {`"result": null`, ``},
+		{`"mappings": null`, ``}, {`"categories": null`, ``}, {`"name": null`, ``}, {`"description": null`, ``},
+		{`"auth": {"type": "bearer", "token": "s", "username": null, "password": null, "client_id": null,
+		  "client_secret": null, "token_url": null, "scopes": null, "audience": null, "encoding": null}`, `"auth": {"type": "bearer", "token": "s"}`},
+		{`"auth": {"type": null, "token": null}`, `"auth": {}`},
+		{`"include": {"call": true, "flow_keys": null, "user_keys": null}`, `"include": {"call": true}`},
+	} {
+		got, err := load(c.null + `, "exits": {}`)
+		if err != nil {
+			t.Errorf("%s: %v", c.null, err)
+			continue
+		}
+		fields := `"exits": {}`
+		if c.absent != "" {
+			fields = c.absent + ", " + fields
+		}
+		want, err := load(fields)
+		if err != nil {
+			t.Fatalf("%s: %v", fields, err)
+		}
+		if !reflect.DeepEqual(got.WebhookConfig, want.WebhookConfig) || got.Webhook != want.Webhook || got.Result != want.Result ||
+			len(got.Mappings) != len(want.Mappings) || len(got.Categories) != len(want.Categories) {
+			t.Errorf("%s reads as %+v; want it read as %+v", c.null, got.WebhookConfig, want.WebhookConfig)
+		}
+	}
+	for field, want := range map[string]string{
+		`"headers": {"X-Api-Key": null}`:                             `widgets[0].headers.X-Api-Key: expected a string, got JSON null`,
+		`"mappings": {"status": null}`:                               `widgets[0].mappings.status: expected a string, got JSON null`,
+		`"categories": {"Success": null}`:                            `widgets[0].categories.Success: expected a string, got JSON null`,
+		`"auth": {"type": "bearer", "token": "s", "scopes": [null]}`: `widgets[0].auth.scopes[0]: expected a string, got JSON null`,
+		`"id": null`:   `widgets[0].id: expected a string, got JSON null`,
+		`"note": null`: `widgets[0].note: expected a string, got JSON null`,
+	} {
+		if _, err := load(field); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v; want %s", field, err, want)
+		}
+	}
+}
+
+// TestWebhookHeaderGivenTwice: a header whose name a widget's headers give
+// twice is refused, naming the widget and the header, instead of the last
+// value going and the first being dropped in silence; a flow stored with
+// one loads, with that as a warning, and sends the last as it did.
+func TestWebhookHeaderGivenTwice(t *testing.T) {
+	flow := []byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com",
+	  "headers": {"Authorization": "Bearer one", "X-Tenant": "acme", "Authorization": "Bearer two", "Authorization": "Bearer three"}}]}`)
+	e := engine.New(widgets.Registered())
+	want := `widget "h": widgets[0].headers.Authorization: the name "Authorization" is given twice in its object; give each name once`
+	_, err := e.Load(flow)
+	var ve *flows.ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+	f, err := e.LoadStored(flow)
+	if err != nil {
+		t.Fatalf("a stored flow with one does not load: %v", err)
+	}
+	if len(f.Warnings) != 1 || f.Warnings[0].Error() != want {
+		t.Errorf("warnings %v, want %s", f.Warnings, want)
+	}
+	if h := f.Widget("h").(*widgets.Webhook).Headers["Authorization"]; h != "Bearer three" {
+		t.Errorf("the stored flow sends %q, want the last value", h)
+	}
+	// Given once in each of two headers objects of the same widget, which
+	// are read as one, is no repeat within an object.
+	if _, err := e.Load([]byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com",
+	  "headers": {"X-A": "1"}, "headers": {"X-A": "2"}, "extra_json": {"headers": {"a": 1, "a": 2}}}]}`)); err != nil {
+		t.Errorf("headers objects given twice: %v", err)
 	}
 }
