@@ -203,6 +203,10 @@ var writeCauses = []writeCause{
 	{store.ErrDiskIO, fiber.StatusServiceUnavailable, CodeUnavailable,
 		"the store's disk failed the write: input/output error", "the write may be partly on the disk, which needs checking",
 		"retry once it is repaired"},
+	{store.ErrFileReplaced, fiber.StatusServiceUnavailable, CodeUnavailable,
+		"the store file was replaced or overwritten while the server had it open (a backup restored onto the running server?): " +
+			"the server writes nothing more to it until it is restarted, then serves the file now in place", nothingWritten,
+		"retry once the server is restarted"},
 }
 
 const nothingWritten = "nothing was written"

@@ -408,6 +408,9 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 		return apiErr(fiber.StatusServiceUnavailable, CodeUnavailable, "", "store unavailable: %v", err)
 	}
 	if b, ok := s.store.(*store.Bolt); ok {
+		// A store file replaced under the server (a backup restored onto
+		// it) is found here too, not only by the next write.
+		_ = b.CheckFile()
 		if f := b.LastWriteFailure(); f != nil {
 			// Logged once by the store, when writes began to fail, not
 			// at every poll.

@@ -121,6 +121,15 @@ type Bolt struct {
 	// free pages and last warned of them (Unix nanoseconds; the
 	// committer's alone once Open has returned).
 	freeCheckAt, freeWarnAt int64
+
+	// opened is the file the store opened, and lastTxid the id of its
+	// latest commit by this store; replaced is set once the file at path
+	// is found to be another (replaced.go), and fileCheckAt is when the
+	// next write checks it (Unix nanoseconds).
+	opened      os.FileInfo
+	lastTxid    atomic.Uint64
+	replaced    atomic.Pointer[error]
+	fileCheckAt atomic.Int64
 }
 
 // WriteFailure describes commits that failed writing the store file (a
@@ -452,6 +461,10 @@ func Open(path string, opts Options) (*Bolt, error) {
 		if errors.Is(err, ErrCorrupt) {
 			return nil, corruptFile(path, err)
 		}
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := b.openedFile(); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	fs := b.FileStats()
@@ -934,11 +947,20 @@ func (b *Bolt) checkFree() {
 // writeFreelist writes bbolt's list of free pages in one commit of its
 // own, so that the next Open reads it instead of rebuilding it.
 func (b *Bolt) writeFreelist() error {
-	return b.db.Update(func(*bbolt.Tx) error {
+	if err := b.CheckFile(); err != nil {
+		return err
+	}
+	var id int
+	err := b.db.Update(func(tx *bbolt.Tx) error {
 		// Read by this transaction's commit, under bbolt's writer lock.
 		b.db.NoFreelistSync = false
+		id = tx.ID()
 		return nil
 	})
+	if err == nil {
+		b.committedTx(id)
+	}
+	return err
 }
 
 // DB returns the underlying database, so other packages (event delivery) can
@@ -1133,7 +1155,11 @@ func (b *Bolt) commit(batch []*writeReq) {
 //     in a goroutine of its own, where the damaged page would panic again
 //     out of reach. A commit that fails writing the file still rebuilds it
 //     so (bbolt's Commit rolls back itself).
+//   - Nothing is written to a file found replaced (checkFileEvery).
 func (b *Bolt) dbUpdate(fn func(tx *bbolt.Tx) error) error {
+	if err := b.checkFileEvery(); err != nil {
+		return err
+	}
 	tx, err := b.db.Begin(true)
 	if err != nil {
 		return err
@@ -1153,7 +1179,12 @@ func (b *Bolt) dbUpdate(fn func(tx *bbolt.Tx) error) error {
 		st := b.db.Stats()
 		b.db.NoFreelistSync = st.FreePageN+st.PendingPageN >= b.unsyncFrom
 	}
-	return tx.Commit()
+	id := tx.ID()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	b.committedTx(id)
+	return nil
 }
 
 // update runs a one-off write (flows, config, acks): rare enough not to need

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestStoreFileRestoredWhileServing: a backup put in the place of a
+// running server's store file, moved there or copied over it, is noticed:
+// /healthz answers 503 saying the file was replaced, turns are refused, and
+// the server writes nothing into the file now there, so that once it is
+// restarted it serves the backup whole.
+func TestStoreFileRestoredWhileServing(t *testing.T) {
+	restores := map[string]func(t *testing.T, path string, backup []byte){
+		"moved into place": func(t *testing.T, path string, backup []byte) {
+			tmp := path + ".restore"
+			if err := os.WriteFile(tmp, backup, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"copied over it": func(t *testing.T, path string, backup []byte) {
+			if err := os.WriteFile(path, backup, 0o600); err != nil { // cp: truncated and written in place
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, restore := range restores {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			ts := newTestServer(t, func(c *Config) { c.DataDir = dir })
+			ts.createFlow(askFlow)
+			start := func(urn string) response {
+				return ts.do("POST", "/v1/sessions", map[string]any{"flow": "ask", "contact": map[string]any{"urn": urn}})
+			}
+			if r := start("tel:+15550100"); r.Status != http.StatusCreated {
+				t.Fatalf("start before the backup: %d %s", r.Status, r.Body)
+			}
+			r := ts.do("GET", "/v1/backup", nil)
+			if r.Status != http.StatusOK {
+				t.Fatalf("GET /v1/backup: %d %s", r.Status, r.Body)
+			}
+			backup := r.Body
+			if r := start("tel:+15550101"); r.Status != http.StatusCreated {
+				t.Fatalf("start after the backup: %d %s", r.Status, r.Body)
+			}
+
+			path := filepath.Join(dir, DBFile)
+			restore(t, path, backup)
+
+			r = ts.do("GET", "/healthz", nil)
+			if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "replaced or overwritten while the server had it open") {
+				t.Errorf("/healthz after the restore: %d %s, want 503 saying the store file was replaced", r.Status, r.Body)
+			}
+			r = start("tel:+15550102")
+			if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), CodeUnavailable) {
+				t.Errorf("a start after the restore: %d %s, want 503 %s", r.Status, r.Body, CodeUnavailable)
+			}
+			r = ts.do("POST", "/v1/channels", map[string]any{"id": "late", "default_flow": "ask"})
+			if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "replaced") {
+				t.Errorf("a channel created after the restore: %d %s, want 503 saying the store file was replaced", r.Status, r.Body)
+			}
+			if err := ts.srv.Shutdown(t.Context()); err != nil {
+				t.Logf("Shutdown: %v", err)
+			}
+			if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, backup) {
+				t.Fatalf("the restored file was written to by the server it was put under (%d bytes, the backup %d; %v)", len(got), len(backup), err)
+			}
+
+			// Started again, the server serves the backup: what was stored
+			// before it, not what came after.
+			ts = newTestServer(t, func(c *Config) { c.DataDir = dir })
+			ts.must(http.StatusOK, "GET", "/healthz", nil)
+			for urn, want := range map[string]int{"tel:%2B15550100": 1, "tel:%2B15550101": 0, "tel:%2B15550102": 0} {
+				got := ts.must(http.StatusOK, "GET", "/v1/sessions?contact="+urn, nil)["sessions"].([]any)
+				if len(got) != want {
+					t.Errorf("after the restart, %d sessions of %s, want %d", len(got), urn, want)
+				}
+			}
+		})
+	}
+}
