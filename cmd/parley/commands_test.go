@@ -235,3 +235,39 @@ func TestCompactCommand(t *testing.T) {
 		t.Fatalf("the kept session after compaction: %v %v", s, err)
 	}
 }
+
+// parley compact with a --data (or PARLEY_DATA) that holds no store file,
+// a mistyped directory for one, says so naming the flag or variable, and
+// makes nothing there.
+func TestCompactNoStoreFile(t *testing.T) {
+	ctx := context.Background()
+	empty := t.TempDir()
+	missing := filepath.Join(t.TempDir(), "parley-dat")
+	cases := []struct {
+		name, env string
+		args      []string
+		want      string
+	}{
+		{"an empty directory", "", []string{"compact", "--data", empty},
+			"parley compact: --data " + empty + ": there is no store file " + filepath.Join(empty, server.DBFile) + " (no such file or directory): give the data directory of the stopped server"},
+		{"a directory that is not there", "", []string{"compact", "--data", missing},
+			"parley compact: --data " + missing + ": there is no store file " + filepath.Join(missing, server.DBFile)},
+		{"from PARLEY_DATA", missing, []string{"compact"},
+			"parley compact: PARLEY_DATA " + missing + ": there is no store file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(server.EnvData, tc.env)
+			var out, errOut bytes.Buffer
+			if code := run(ctx, tc.args, nil, &out, &errOut); code != 2 || !strings.HasPrefix(errOut.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errOut.String(), tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("compact made %s: %v", missing, err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) > 0 {
+		t.Errorf("compact left %v in the empty directory", entries)
+	}
+}

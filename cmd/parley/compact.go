@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/store"
@@ -25,6 +28,23 @@ func compactCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 2
 	}
 	path := filepath.Join(*data, server.DBFile)
+	// A directory without a store file is a mistyped --data, or a server
+	// started elsewhere: said so, naming where the directory came from.
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "data" })
+		from := "--data " + *data
+		switch {
+		case given:
+		case os.Getenv(server.EnvData) != "":
+			from = server.EnvData + " " + *data
+		default:
+			from += " (the default)"
+		}
+		fmt.Fprintf(stderr, "parley compact: %s: there is no store file %s (%v): give the data directory of the stopped server with --data (or %s)\n",
+			from, path, unwrapPath(err), server.EnvData)
+		return 2
+	}
 	fmt.Fprintf(stderr, "parley compact: copying %s without its free pages...\n", path)
 	res, err := store.Compact(ctx, path, store.CompactOptions{NoBackup: *noBackup})
 	if err != nil {
