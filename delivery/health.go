@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/flows"
 )
 
 // Health is an endpoint's delivery state.
@@ -137,6 +139,14 @@ func newMetrics(s *Service) *metrics {
 		}),
 		byOutcome: map[string]uint64{},
 		byAttempt: map[string]uint64{},
+	}
+	// Every outcome is there from the start at 0, so that rate() and
+	// increase() count the first delivery or attempt of each.
+	for _, o := range []string{StatusSucceeded, StatusFailed, StatusDisabled} {
+		m.deliveries.WithLabelValues(o)
+	}
+	for _, o := range []string{flows.OutcomeSuccess, flows.OutcomeFailure, flows.OutcomeTimeout, flows.OutcomeError, flows.OutcomeBlocked} {
+		m.attempts.WithLabelValues(o)
 	}
 	m.outbox = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parley_webhook_outbox_depth", Help: "Events waiting in the outbox.",

@@ -104,6 +104,14 @@ func newMetrics(st store.Store) *metrics {
 	}
 	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, m.backups, newSessionsCollector(st),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Every value of the labels alerts are written on is there from the
+	// start at 0, so that rate() and increase() count their first event.
+	for _, st := range []flows.Status{flows.StatusCompleted, flows.StatusExpired, flows.StatusFailed, flows.StatusInterrupted} {
+		m.ended.WithLabelValues(string(st))
+	}
+	for _, o := range []string{flows.OutcomeSuccess, flows.OutcomeFailure, flows.OutcomeTimeout, flows.OutcomeError, flows.OutcomeBlocked, flows.OutcomeTooBig} {
+		m.webhooks.WithLabelValues(o)
+	}
 	if b, ok := st.(*store.Bolt); ok {
 		m.reg.MustRegister(newBoltCollector(b))
 		for _, result := range []string{"ok", "failed"} {
