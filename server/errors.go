@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -300,6 +301,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	} else if pe := (*privateError)(nil); ae.Status >= 500 && errors.As(err, &pe) {
 		// Its text names a contact: in full at debug only.
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", pe.logged)
+		log.Debug("request failed, the error in full", "status", ae.Status, "code", ae.Code, "err", err)
+	} else if text, private := store.LoggedText(err); ae.Status >= 500 && private {
+		// A damaged value named by a contact's URN: in full at debug only.
+		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", text)
 		log.Debug("request failed, the error in full", "status", ae.Status, "code", ae.Code, "err", err)
 	} else if ae.Status >= 500 {
 		log.Error("request failed", "status", ae.Status, "code", ae.Code, "err", err)
@@ -753,4 +758,17 @@ func errorsIsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound)
 // retryAfterSeconds is a wait in whole seconds, rounded up, at least 1.
 func retryAfterSeconds(d time.Duration) int {
 	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// logFailure logs msg at level with err and attrs: err's text without a
+// contact's URN above the debug level when it names a damaged value by one
+// (store.LoggedText), and then in full in a line of its own at debug.
+func logFailure(ctx context.Context, log *slog.Logger, level slog.Level, msg string, err error, attrs ...any) {
+	text, private := store.LoggedText(err)
+	if !private || level <= slog.LevelDebug {
+		log.Log(ctx, level, msg, append(attrs, "err", err)...)
+		return
+	}
+	log.Log(ctx, level, msg, append(attrs, "err", text)...)
+	log.Log(ctx, slog.LevelDebug, msg+", the error in full", append(attrs, "err", err)...)
 }

@@ -73,7 +73,7 @@ func (s *Service) pruneLoop(ctx context.Context, what string, times, batch int, 
 				if writesFail(err) {
 					level = slog.LevelDebug // the store logs that once
 				}
-				s.log.Log(ctx, level, "pruning "+what+" failed", "err", err)
+				logFailure(ctx, s.log, level, "pruning "+what+" failed", err)
 			}
 			return
 		}
@@ -197,7 +197,7 @@ func (s *Service) runTimers(ctx, turns context.Context, every time.Duration) {
 	for {
 		r, err := s.startTimers(ctx, turns, every, nil)
 		if err != nil && ctx.Err() == nil {
-			s.log.Error("timer scan failed", "err", err)
+			logFailure(ctx, s.log, slog.LevelError, "timer scan failed", err)
 		}
 		var freed <-chan struct{}
 		switch {
@@ -443,7 +443,7 @@ func (s *Service) timerTurn(ctx context.Context, t store.Timer, every time.Durat
 	f.next = s.now().Add(wait)
 	tr.failing[t.SessionID] = f
 	tr.mu.Unlock()
-	s.log.Error("timer failed", "session", t.SessionID, "kind", t.Kind.String(), "err", err,
+	logFailure(ctx, s.log, slog.LevelError, "timer failed", err, "session", t.SessionID, "kind", t.Kind.String(),
 		"failures", f.failures, "retry_in", wait.String())
 	return false
 }

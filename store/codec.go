@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/klauspost/compress/s2"
@@ -246,7 +247,37 @@ type RecordError struct {
 	Bucket string
 	// Record names the value: `session "ID"`, `contact "URN"`.
 	Record string
+	// Logged is Record without the contact's URN (or a key that holds
+	// it), for logs above the debug level, which keep no person's data;
+	// empty when Record names no contact.
+	Logged string
 	Err    error
+}
+
+// LoggedText is err's text for a log above the debug level: each damaged
+// value it names by a contact's URN (or a key that holds it), a contact's
+// row or dedupe entry, named without it ("a contact's row"). ok is false
+// when err names no such value, and text is then err's own.
+func LoggedText(err error) (text string, ok bool) {
+	text = err.Error()
+	var walk func(error)
+	walk = func(e error) {
+		if re, is := e.(*RecordError); is && re.Logged != "" {
+			text, ok = strings.ReplaceAll(text, re.Record, re.Logged), true
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			if next := u.Unwrap(); next != nil {
+				walk(next)
+			}
+		case interface{ Unwrap() []error }:
+			for _, next := range u.Unwrap() {
+				walk(next)
+			}
+		}
+	}
+	walk(err)
+	return text, ok
 }
 
 func (e *RecordError) Error() string {
@@ -260,7 +291,7 @@ func damagedSession(id string, err error) error {
 }
 
 func damagedContact(urn string, err error) error {
-	return &RecordError{Bucket: string(bContacts), Record: fmt.Sprintf("contact %q", urn), Err: err}
+	return &RecordError{Bucket: string(bContacts), Record: fmt.Sprintf("contact %q", urn), Logged: "a contact's row", Err: err}
 }
 
 // timersOf computes the timers a session should have: a wait timeout only

@@ -153,8 +153,14 @@ func findProcessed(tx *bbolt.Tx, st *statBatch, r *contactRow, legacy bool, chan
 // damagedDedupe is the error of a dedupe key of bucket that does not
 // decode (record names it): the store file is damaged (ErrCorrupt), as for
 // a record that does not decode, not a fault of the request that read it.
+// The record holds the sender's URN, or a key that holds it: logs above
+// the debug level name it as a dedupe entry or record only.
 func damagedDedupe(bucket []byte, record, what string) error {
-	return &RecordError{Bucket: string(bucket), Record: record, Err: errors.New(what)}
+	logged := "a dedupe record"
+	if bytes.Equal(bucket, bProcessedIndex) {
+		logged = "a contact's dedupe entry"
+	}
+	return &RecordError{Bucket: string(bucket), Record: record, Logged: logged, Err: errors.New(what)}
 }
 
 // legacySender reports whether a dedupe record of a layout before 7, keyed

@@ -430,7 +430,7 @@ func (b *Bolt) migrateV1(again bool) error {
 // bucket and record, said found while migrating) or at another error.
 func migrateV1Error(what string, err error) error {
 	if re, ok := errors.AsType[*RecordError](err); ok {
-		return &RecordError{Bucket: re.Bucket, Record: re.Record,
+		return &RecordError{Bucket: re.Bucket, Record: re.Record, Logged: re.Logged,
 			Err: fmt.Errorf("%w (found while migrating layout 1 to %d, which stopped there)", re.Err, layoutCurrent)}
 	}
 	return fmt.Errorf("migrate layout 1 %s: %w", what, err)
