@@ -1539,3 +1539,34 @@ func TestLongAnswerCutBetweenCharacters(t *testing.T) {
 		t.Fatalf("attempts %+v; want one whose answer is aaaaaaaaaa, truncated", atts)
 	}
 }
+
+// The log lines of an endpoint that fails and is disabled name its URL by
+// scheme, host and port only, the error included: a receiver's URL path
+// is often its secret (https://hooks.example.com/services/T0/B0/SECRET),
+// as a query token is.
+func TestEndpointLogsShowNoURLPath(t *testing.T) {
+	var logs syncbuf.Buffer
+	e := newEnv(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens: every attempt is a connection error
+	e.create(Subscription{Name: "down", URL: down + "/services/T0/B0/PATHSECRET7?token=QUERYTOKEN7"})
+	gone := newReceiver(t)
+	gone.setReply(status(http.StatusGone))
+	e.create(Subscription{Name: "gone", URL: gone.URL + "/services/T1/B1/PATHSECRET8"})
+	e.settle()
+	out := logs.String()
+	for _, want := range []string{`msg="webhook endpoint failing"`, `url=` + down + ` `, `msg="webhook endpoint disabled"`, `url=` + gone.URL + ` `} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log has no %s:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"PATHSECRET7", "PATHSECRET8", "QUERYTOKEN7", "/services/"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log shows %q of an endpoint's URL:\n%s", secret, out)
+		}
+	}
+}

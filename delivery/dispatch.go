@@ -654,7 +654,9 @@ func (s *Service) afterRecord(batch []*result, fx *commitEffects, recorded bool)
 	s.healthChanged(fx.health)
 	for _, sub := range fx.disabled {
 		s.setSub(sub)
-		s.log.Warn("webhook endpoint disabled", "subscription", sub.ID, "url", redactURL(sub.URL, sub.secretValues()), "reason", sub.DisabledReason)
+		// The URL by scheme, host and port, as the failing line: its path
+		// and query may be its secret.
+		s.log.Warn("webhook endpoint disabled", "subscription", sub.ID, "url", urlHost(sub.URL), "reason", withoutURLPaths(sub.DisabledReason))
 	}
 	s.m.record(fx)
 	if len(batch) == 0 {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -228,7 +230,7 @@ func (s *Service) healthChanged(changes []healthChange) {
 			attrs = append(attrs, "status", c.status)
 		}
 		if c.err != "" {
-			attrs = append(attrs, "err", c.err)
+			attrs = append(attrs, "err", withoutURLPaths(c.err))
 		}
 		s.log.Warn("webhook endpoint failing", attrs...)
 	}
@@ -266,6 +268,22 @@ func (s *Service) disabledCount() int {
 
 // urlHost is an endpoint URL's scheme, host and port, without its user,
 // path and query, which may hold secrets.
+// quotedURL is a URL quoted in an error's text, as net/http's errors
+// quote the URL they were sending to (Post "https://...": ...).
+var quotedURL = regexp.MustCompile(`"https?://[^"\s]*"`)
+
+// withoutURLPaths is an error's text for the log, with each URL it quotes
+// cut to its scheme, host and port (urlHost): a receiver's URL path and
+// query may be its secret.
+func withoutURLPaths(text string) string {
+	return quotedURL.ReplaceAllStringFunc(text, func(q string) string {
+		if h := urlHost(q[1 : len(q)-1]); h != "" {
+			return strconv.Quote(h)
+		}
+		return `"[url]"`
+	})
+}
+
 func urlHost(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
