@@ -230,6 +230,10 @@ func (b *Bolt) TryWrite() error {
 	if f == nil {
 		return nil
 	}
+	if b.replaced.Load() != nil {
+		// No write succeeds again before a restart: none is let through.
+		return &WritesHeldError{Failure: f, RetryAfter: b.probeEvery}
+	}
 	now := b.now().UnixNano()
 	next := b.probeAt.Load()
 	if now >= next && b.probeAt.CompareAndSwap(next, now+int64(b.probeEvery)) {
@@ -245,7 +249,7 @@ func (b *Bolt) TryWrite() error {
 // WritesHeld reports whether TryWrite would refuse a write now, without
 // taking the probe.
 func (b *Bolt) WritesHeld() bool {
-	return b.writeFailure.Load() != nil && b.now().UnixNano() < b.probeAt.Load()
+	return b.writeFailure.Load() != nil && (b.replaced.Load() != nil || b.now().UnixNano() < b.probeAt.Load())
 }
 
 // LastWriteFailure returns the failures of commits writing the file since

@@ -63,8 +63,13 @@ func TestWritesStopWhenFileReplaced(t *testing.T) {
 			if f := b.LastWriteFailure(); f == nil || !errors.Is(f.Err, ErrFileReplaced) {
 				t.Errorf("LastWriteFailure after the file was replaced: %+v, want ErrFileReplaced", f)
 			}
-			if err := b.TryWrite(); err == nil {
-				t.Errorf("TryWrite lets a turn run on a replaced file")
+			// No turn is let through to find out whether writes succeed
+			// again, however long after: none will before a restart.
+			for _, after := range []time.Duration{0, DefaultWriteProbeInterval, time.Hour} {
+				c.Set(t0.Add(FileCheckInterval + after))
+				if err := b.TryWrite(); err == nil {
+					t.Errorf("TryWrite lets a turn run on a replaced file %s after it was found", after)
+				}
 			}
 			// Later writes fail too, checked or not.
 			c.Set(t0.Add(10 * FileCheckInterval))
