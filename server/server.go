@@ -621,12 +621,24 @@ func soonDone(done <-chan struct{}) bool {
 // Run serves cfg until ctx is cancelled, then shuts down gracefully (up to
 // 30 seconds for turns in flight).
 func Run(ctx context.Context, cfg Config) error {
+	// The address is bound before the store is opened: a start that
+	// cannot listen (another server on the port) stops before it makes
+	// and seeds a new store, or upgrades an existing one's layout.
+	addr := cfg.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
 	s, err := New(cfg)
 	if err != nil {
+		_ = ln.Close()
 		return err
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.Listen() }()
+	go func() { errc <- s.Serve(ln) }()
 	select {
 	case err := <-errc:
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
