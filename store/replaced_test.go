@@ -118,3 +118,16 @@ func TestOwnFileNotTakenForReplaced(t *testing.T) {
 		t.Fatalf("a write failure reported on the store's own file: %v", f.Err)
 	}
 }
+
+// BenchmarkCheckFile measures the check that the store file is still the
+// store's own: made by each GET /healthz, and before a write at most once a
+// second.
+func BenchmarkCheckFile(b *testing.B) {
+	st, _ := openTest(b)
+	mustSave(b, st, &Turn{Session: session("a", flows.StatusWaiting, "tel:+1"), Channel: "sms"})
+	for b.Loop() {
+		if err := st.CheckFile(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
