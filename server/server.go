@@ -621,9 +621,11 @@ func soonDone(done <-chan struct{}) bool {
 // Run serves cfg until ctx is cancelled, then shuts down gracefully (up to
 // 30 seconds for turns in flight).
 func Run(ctx context.Context, cfg Config) error {
-	// The address is bound before the store is opened: a start that
+	// The address is tried before the store is opened: a start that
 	// cannot listen (another server on the port) stops before it makes
-	// and seeds a new store, or upgrades an existing one's layout.
+	// and seeds a new store, or upgrades an existing one's layout. It is
+	// let go meanwhile, so that connections are refused while the store
+	// opens (a long layout migration) rather than held unanswered.
 	addr := cfg.Addr
 	if addr == "" {
 		addr = DefaultAddr
@@ -632,13 +634,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	_ = ln.Close()
 	s, err := New(cfg)
 	if err != nil {
-		_ = ln.Close()
 		return err
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(ln) }()
+	go func() { errc <- s.Listen() }()
 	select {
 	case err := <-errc:
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
