@@ -496,9 +496,30 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.LogOutput = stderr
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := Run(ctx, cfg); err != nil {
+	// The first SIGINT or SIGTERM stops the server gracefully; a second
+	// ends the wait for the turns in flight at once.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	now, done := make(chan struct{}), make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			close(now)
+		case <-done:
+		}
+	}()
+	if err := run(ctx, now, cfg); err != nil {
 		fmt.Fprintln(stderr, "parley serve:", err)
 		return 1
 	}

@@ -620,7 +620,14 @@ func soonDone(done <-chan struct{}) bool {
 
 // Run serves cfg until ctx is cancelled, then shuts down gracefully (up to
 // 30 seconds for turns in flight).
-func Run(ctx context.Context, cfg Config) error {
+func Run(ctx context.Context, cfg Config) error { return run(ctx, nil, cfg) }
+
+// shutdownGrace is how long a shutdown waits for the turns in flight.
+const shutdownGrace = 30 * time.Second
+
+// run is Run; once the shutdown has begun, now closing ends its wait for
+// the turns in flight at once (a second SIGINT or SIGTERM).
+func run(ctx context.Context, now <-chan struct{}, cfg Config) error {
 	// The address is tried before the store is opened: a start that
 	// cannot listen (another server on the port) stops before it makes
 	// and seeds a new store, or upgrades an existing one's layout. It is
@@ -643,14 +650,22 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { errc <- s.Listen() }()
 	select {
 	case err := <-errc:
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
 		return errors.Join(err, s.Shutdown(sctx))
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down: finishing turns in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	s.log.Info("shutting down: finishing turns in flight; a second SIGINT or SIGTERM ends them now", "grace", shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	go func() {
+		select {
+		case <-now:
+			s.log.Warn("second signal: the shutdown ends now, without waiting for the turns in flight")
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
 	err = s.Shutdown(sctx)
 	if lerr := <-errc; lerr != nil && err == nil {
 		err = lerr

@@ -1,0 +1,68 @@
+//go:build unix
+
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/syncbuf"
+)
+
+// TestSecondSignalEndsTheGrace: parley serve stopped with SIGTERM (or
+// Ctrl-C) waits for the turns in flight; a second signal ends that wait at
+// once, as an operator who does not want to wait for a stuck webhook
+// expects: the request still running is cut short, the store is closed and
+// the exit status is 1, the log saying why.
+func TestSecondSignalEndsTheGrace(t *testing.T) {
+	url, _, called, release := blockingHook(t)
+	defer close(release)
+	logs := &syncbuf.Buffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(context.Background(), []string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--allow-cidr", "127.0.0.1/32"}, &bytes.Buffer{}, logs)
+	}()
+	waitLog := func(re *regexp.Regexp) []string {
+		t.Helper()
+		for range 1000 {
+			if m := re.FindStringSubmatch(logs.String()); m != nil {
+				return m
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("the log has no %s:\n%s", re, logs.String())
+		return nil
+	}
+	addr := waitLog(regexp.MustCompile(`parley listening.* addr=(\S+)`))[1]
+	resp, err := http.Post("http://"+addr+"/v1/flows", "application/json", strings.NewReader(hookNowFlow(url)))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /v1/flows: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	busy := dialer(t, addr)()
+	rawRequest(t, busy, "POST", "/v1/sessions", `{"flow":"hook-now","contact":{"urn":"tel:+15555550100"}}`)
+	<-called // the turn waits for the webhook
+
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(regexp.MustCompile(`shutting down: finishing turns in flight`))
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if c := <-code; c != 1 {
+		t.Errorf("exit status %d after a second signal cut a request short, want 1", c)
+	}
+	l := logs.String()
+	for _, want := range []string{`msg="second signal: the shutdown ends now`, `requests=1`, `msg="store closed"`, `requests still running were cut short`} {
+		if !strings.Contains(l, want) {
+			t.Errorf("the log has no %s:\n%s", want, l)
+		}
+	}
+}
