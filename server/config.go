@@ -506,17 +506,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	now, done := make(chan struct{}), make(chan struct{})
 	defer close(done)
 	go func() {
-		select {
-		case <-sigs:
-			cancel()
-		case <-ctx.Done():
-		case <-done:
-			return
-		}
-		select {
-		case <-sigs:
-			close(now)
-		case <-done:
+		// Counted on sigs alone: the caller's ctx may end with the same
+		// signal (parley's main is told of it too).
+		for first := true; ; first = false {
+			select {
+			case <-sigs:
+				if !first {
+					close(now)
+					return
+				}
+				cancel()
+			case <-done:
+				return
+			}
 		}
 	}()
 	if err := run(ctx, now, cfg); err != nil {

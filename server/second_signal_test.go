@@ -3,9 +3,11 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"net/http"
+	"os/signal"
 	"regexp"
 	"strings"
 	"syscall"
@@ -16,53 +18,71 @@ import (
 )
 
 // TestSecondSignalEndsTheGrace: parley serve stopped with SIGTERM (or
-// Ctrl-C) waits for the turns in flight; a second signal ends that wait at
-// once, as an operator who does not want to wait for a stuck webhook
-// expects: the request still running is cut short, the store is closed and
-// the exit status is 1, the log saying why.
+// Ctrl-C) waits for the turns in flight and answers them; a second signal
+// ends that wait at once, as an operator who does not want to wait for a
+// stuck webhook expects: the request still running is cut short, the store
+// is closed and the exit status is 1, the log saying why. The context
+// given to Main ends with the first signal, as parley's main gives it.
 func TestSecondSignalEndsTheGrace(t *testing.T) {
-	url, _, called, release := blockingHook(t)
-	defer close(release)
-	logs := &syncbuf.Buffer{}
-	code := make(chan int, 1)
-	go func() {
-		code <- Main(context.Background(), []string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--allow-cidr", "127.0.0.1/32"}, &bytes.Buffer{}, logs)
-	}()
-	waitLog := func(re *regexp.Regexp) []string {
-		t.Helper()
-		for range 1000 {
-			if m := re.FindStringSubmatch(logs.String()); m != nil {
-				return m
+	for _, signals := range []int{1, 2} {
+		t.Run(strings.Repeat("SIGTERM ", signals), func(t *testing.T) {
+			url, _, called, release := blockingHook(t)
+			logs := &syncbuf.Buffer{}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+			defer stop()
+			code := make(chan int, 1)
+			go func() {
+				code <- Main(ctx, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--allow-cidr", "127.0.0.1/32"}, &bytes.Buffer{}, logs)
+			}()
+			waitLog := func(re *regexp.Regexp) []string {
+				t.Helper()
+				for range 1000 {
+					if m := re.FindStringSubmatch(logs.String()); m != nil {
+						return m
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				t.Fatalf("the log has no %s:\n%s", re, logs.String())
+				return nil
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Fatalf("the log has no %s:\n%s", re, logs.String())
-		return nil
-	}
-	addr := waitLog(regexp.MustCompile(`parley listening.* addr=(\S+)`))[1]
-	resp, err := http.Post("http://"+addr+"/v1/flows", "application/json", strings.NewReader(hookNowFlow(url)))
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /v1/flows: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	busy := dialer(t, addr)()
-	rawRequest(t, busy, "POST", "/v1/sessions", `{"flow":"hook-now","contact":{"urn":"tel:+15555550100"}}`)
-	<-called // the turn waits for the webhook
+			addr := waitLog(regexp.MustCompile(`parley listening.* addr=(\S+)`))[1]
+			resp, err := http.Post("http://"+addr+"/v1/flows", "application/json", strings.NewReader(hookNowFlow(url)))
+			if err != nil || resp.StatusCode != http.StatusCreated {
+				t.Fatalf("POST /v1/flows: %v %v", resp, err)
+			}
+			resp.Body.Close()
+			busy := dialer(t, addr)()
+			rawRequest(t, busy, "POST", "/v1/sessions", `{"flow":"hook-now","contact":{"urn":"tel:+15555550100"}}`)
+			<-called // the turn waits for the webhook
 
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitLog(regexp.MustCompile(`shutting down: finishing turns in flight`))
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if c := <-code; c != 1 {
-		t.Errorf("exit status %d after a second signal cut a request short, want 1", c)
-	}
-	l := logs.String()
-	for _, want := range []string{`msg="second signal: the shutdown ends now`, `requests=1`, `msg="store closed"`, `requests still running were cut short`} {
-		if !strings.Contains(l, want) {
-			t.Errorf("the log has no %s:\n%s", want, l)
-		}
+			if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			waitLog(regexp.MustCompile(`shutting down: finishing turns in flight`))
+			if signals == 1 {
+				close(release) // the webhook answers: the turn finishes and is answered
+				answer, err := http.ReadResponse(bufio.NewReader(busy), nil)
+				if err != nil || answer.StatusCode != http.StatusCreated {
+					t.Errorf("the request in flight at the signal: %v %v, want its answer, 201", answer, err)
+				}
+				if c := <-code; c != 0 || strings.Contains(logs.String(), "second signal") {
+					t.Errorf("exit status %d after one signal, want 0 and no cut:\n%s", c, logs.String())
+				}
+				return
+			}
+			defer close(release)
+			if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if c := <-code; c != 1 {
+				t.Errorf("exit status %d after a second signal cut a request short, want 1", c)
+			}
+			l := logs.String()
+			for _, want := range []string{`msg="second signal: the shutdown ends now`, `requests=1`, `msg="store closed"`, `requests still running were cut short`} {
+				if !strings.Contains(l, want) {
+					t.Errorf("the log has no %s:\n%s", want, l)
+				}
+			}
+		})
 	}
 }
