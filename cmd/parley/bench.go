@@ -262,6 +262,15 @@ type BenchResult struct {
 	// the turns' commits and count here too).
 	CommitterWritePct float64 `json:"committer_write_sync_pct,omitempty"`
 	PagesPerTurn      float64 `json:"pages_written_per_turn,omitempty"`
+	// Go runtime figures of the in-process server's run (bench_runtime.go):
+	// the scheduler's latency (how long runnable goroutines waited for a
+	// P), the garbage collector's cycles per second and the p99 of its
+	// stop-the-world pauses, and the live heap after the load.
+	SchedLatencyP50Ms *float64 `json:"sched_latency_p50_ms,omitempty"`
+	SchedLatencyP99Ms *float64 `json:"sched_latency_p99_ms,omitempty"`
+	GCCyclesPerSec    float64  `json:"gc_cycles_per_sec,omitempty"`
+	GCPauseP99Ms      float64  `json:"gc_pause_p99_ms,omitempty"`
+	HeapLiveMB        float64  `json:"heap_live_mb,omitempty"`
 	// LoadAvg is the machine's load average (1, 5 and 15 minutes) read at
 	// the end of the load, so that its 1-minute figure covers most of a
 	// run of a minute; LoadAvgStart is the same read before the first
@@ -1039,6 +1048,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 		tx0 = bolt.DB().Stats().TxStats
 	}
 	cpu0 := cputime.Process()
+	rt0 := readRuntime()
 	var wg sync.WaitGroup
 	for i := range ld.workers {
 		ld.workers[i] = &worker{id: i, lat: make([]time.Duration, 0, 4096)}
@@ -1067,6 +1077,7 @@ func runBench(ctx context.Context, o benchOptions, stderr io.Writer) (*BenchResu
 	res.Interrupted = ctx.Err() != nil
 	cpu := cputime.Process() - cpu0
 	if bolt != nil {
+		res.setRuntime(rt0, readRuntime(), elapsed.Seconds())
 		cs := bolt.CommitStats()
 		n := cs.Commits - cs0.Commits
 		if n > 0 {
@@ -2513,6 +2524,13 @@ func (r *BenchResult) table(w io.Writer) {
 		row("committer: commit", f(r.CommitterSyncPct), "%")
 		row("… writing pages, fsync", f(r.CommitterWritePct), "%")
 		row("pages written per turn", f(r.PagesPerTurn), "")
+	}
+	if r.SchedLatencyP99Ms != nil {
+		row("scheduler latency p50", f(*r.SchedLatencyP50Ms), "ms")
+		row("scheduler latency p99", f(*r.SchedLatencyP99Ms), "ms")
+		row("GC cycles/s", f(r.GCCyclesPerSec), "")
+		row("GC pause p99", f(r.GCPauseP99Ms), "ms")
+		row("live heap after the load", f(r.HeapLiveMB), "MiB")
 	}
 	_ = tw.Flush()
 }

@@ -55,6 +55,7 @@ func TestBenchJSON(t *testing.T) {
 		"messages_per_sec", "turn_p50_ms", "turn_p99_ms", "webhook_calls_per_sec",
 		"deliveries_per_sec", "bytes_per_waiting_session", "peak_rss_mb", "conversations_per_sec",
 		"pages_written_per_turn", "committer_write_sync_pct", "cpu_us_per_message", "cpu_cores",
+		"heap_live_mb",
 	}
 	for _, k := range positive {
 		v, ok := got[k].(float64)
@@ -71,6 +72,12 @@ func TestBenchJSON(t *testing.T) {
 	}
 	if p50, p99 := got["turn_p50_ms"].(float64), got["turn_p99_ms"].(float64); p99 < p50 {
 		t.Errorf("turn p99 %v < p50 %v", p99, p50)
+	}
+	// The scheduler's latency may round to 0 ms with 4 contacts, but is given.
+	p50, ok50 := got["sched_latency_p50_ms"].(float64)
+	p99, ok99 := got["sched_latency_p99_ms"].(float64)
+	if !ok50 || !ok99 || p50 < 0 || p99 < p50 {
+		t.Errorf("scheduler latency p50 %v, p99 %v: want numbers, 0 ≤ p50 ≤ p99", got["sched_latency_p50_ms"], got["sched_latency_p99_ms"])
 	}
 	if v := got["bytes_per_waiting_session"].(float64); v < 100 || v > 100_000 {
 		t.Errorf("bytes_per_waiting_session = %v, not a plausible size", v)
