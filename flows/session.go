@@ -2,6 +2,7 @@ package flows
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -274,6 +275,19 @@ const DurationUnknown = -1
 // (DurationUnknown when not known).
 func Recording(url string, seconds int) Input {
 	return Input{Kind: InputRecording, Text: url, Duration: seconds}
+}
+
+// RecordingURLOK reports whether raw can be a recording's URL: empty, for
+// nothing recorded, or an absolute http or https URL, which a flow can play
+// or hand to a webhook. The server's APIs, Twilio's RecordingUrl and the
+// simulators check it alike.
+func RecordingURLOK(raw string) bool {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return true
+	}
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // Recorded reports whether a recording input holds a recording: a URL, and

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"errors"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -276,13 +275,8 @@ type callInputBody struct {
 // (nothing was recorded) nor an absolute http or https URL, which a flow
 // could play or hand to a webhook; field names where it was given.
 func checkRecordingURL(field, raw string) error {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return badRequest(field, "%s %.80q is not an absolute http or https URL: give the recording's URL, or \"\" when nothing was recorded", field, raw)
+	if !flows.RecordingURLOK(raw) {
+		return badRequest(field, "%s %.80q is not an absolute http or https URL: give the recording's URL, or \"\" when nothing was recorded", field, strings.TrimSpace(raw))
 	}
 	return nil
 }

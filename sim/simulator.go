@@ -272,6 +272,9 @@ func ParseInput(line string, call bool, wait string) (flows.Input, error) {
 	}
 	switch {
 	case wait == flows.WaitRecording:
+		if !flows.RecordingURLOK(line) {
+			return flows.Input{}, fmt.Errorf("%.80q is not a recording: this step waits for a recording, and a line here is its URL, an absolute http or https URL (or /record URL [SECONDS]; an empty line or /record alone when nothing was recorded)", strings.TrimSpace(line))
+		}
 		return flows.Recording(strings.TrimSpace(line), flows.DurationUnknown), nil
 	case call:
 		return flows.Digits(line), nil
@@ -303,9 +306,13 @@ func attachLine(cmd, arg string, call bool) (flows.Input, error) {
 }
 
 // parseRecord reads the arguments of /record: the recording's URL and,
-// optionally, its length in seconds; none is nothing recorded.
+// optionally, its length in seconds; none is nothing recorded. The URL is
+// checked as the server checks a recording's (flows.RecordingURLOK).
 func parseRecord(arg string) (flows.Input, error) {
 	f := strings.Fields(arg)
+	if len(f) > 0 && !flows.RecordingURLOK(f[0]) {
+		return flows.Input{}, fmt.Errorf("/record %s: the recording's URL %.80q is not an absolute http or https URL: give the recording's URL (/record https://example.com/r.wav [SECONDS]), or /record alone when nothing was recorded", arg, f[0])
+	}
 	switch len(f) {
 	case 0:
 		return flows.Recording("", 0), nil

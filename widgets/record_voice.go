@@ -99,9 +99,10 @@ func (w *RecordVoice) Validate(c flows.Compiler) error {
 	return joinErrs(errs)
 }
 
-// CheckKind: record_voice is for voice flows only.
+// CheckKind: record_voice is for voice flows only; over chat, a voice note
+// is an audio attachment, which a wait_for_response routes with has_audio.
 func (w *RecordVoice) CheckKind(kind string) error {
-	return voiceOnly(TypeRecordVoice, kind, "wait_for_response")
+	return voiceOnly(TypeRecordVoice, kind, "wait_for_response, whose has_audio rule takes a voice note (an audio attachment)")
 }
 
 // ResultsSaved: the result, named by the widget id when it has no name.

@@ -33,7 +33,7 @@ func TestRecordVoiceValidation(t *testing.T) {
 		{"result without a key", flow(`, "result": "!!"`),
 			`widget "voicemail": widgets[0].result: "!!" has no letters or digits to make a result key`},
 		{"in a messaging flow", `{"id": "f", "name": "f", "widgets": [{"id": "voicemail", "type": "record_voice"}]}`,
-			`widget "voicemail": widgets[0].type: record_voice is a voice widget, and this flow's kind is "messaging" (the default when "kind" is not set): over SMS or chat it would do nothing. Set the flow's "kind" to "voice", or use wait_for_response`},
+			`widget "voicemail": widgets[0].type: record_voice is a voice widget, and this flow's kind is "messaging" (the default when "kind" is not set): over SMS or chat it would do nothing. Set the flow's "kind" to "voice", or use wait_for_response, whose has_audio rule takes a voice note (an audio attachment)`},
 		{"unknown exit", flow(`, "exits": {"Recorded": "voicemail"}`),
 			`widget "voicemail": widgets[0].exits.Recorded: unknown exit "Recorded" (this widget has "Recording", "No Input")`},
 	}

@@ -549,8 +549,13 @@
     ev.preventDefault();
     const text = ui.message.value;
     if (!text.trim()) return;
-    ui.message.value = "";
     const m = messageOf(text);
+    if (m.error) {
+      // Nothing is sent: the text stays, to be completed.
+      system(m.error, true);
+      return;
+    }
+    ui.message.value = "";
     send(m, { text: m.text });
   });
 
@@ -558,9 +563,12 @@
   // sends an attachment (image/jpeg:https://...), "/location LAT,LNG [TEXT]"
   // a location (geo:LAT,LNG), each with the text after it if any, as the
   // terminal simulator reads them ("//attach ..." is the text "/attach
-  // ..."); anything else is the text. The server checks the attachment.
+  // ..."); anything else is the text. The server checks the attachment; a
+  // command without one is an error, as in the terminal simulator.
   function messageOf(text) {
     if (/^\/\/(attach|location)\b/.test(text.trim())) return { text: text.trim().slice(1) };
+    if (text.trim() === "/attach") return { error: "/attach needs an attachment: /attach image/jpeg:https://example.com/photo.jpg [TEXT]" };
+    if (text.trim() === "/location") return { error: "/location needs a latitude and longitude: /location -1.2921,36.8219 [TEXT]" };
     const m = /^\/(attach|location)\s+(\S+)\s*([\s\S]*)$/.exec(text.trim());
     if (!m) return { text };
     const a = m[1] === "location" ? "geo:" + m[2] : m[2];
