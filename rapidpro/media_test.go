@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,17 +23,7 @@ import (
 // goflow saves it, the URL of the attachment (a location's coordinates),
 // with the export's category "All Responses".
 func TestMediaSurveyImport(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(testdataDir(t), "media_survey.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Convert(data, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Flows) != 1 || res.Flows[0].Failed {
-		t.Fatalf("the survey did not import:\n%s", res.Report)
-	}
+	res := importShared(t, "media_survey.json")
 	for _, typ := range []string{"wait_gps", "wait_photo", "wait_video"} {
 		if !strings.Contains(res.Report.String(), "info     \"Media Survey\" ruleset ") || !strings.Contains(res.Report.String(), typ+": waits for the next message") {
 			t.Errorf("no info line for %s:\n%s", typ, res.Report)
@@ -155,17 +143,7 @@ func TestResthookImport(t *testing.T) {
 // TestMigrateTo115Resthook: the export RapidPro's 11.5 migration is tested
 // with imports, its resthook a call of the configured webhook of its slug.
 func TestMigrateTo115Resthook(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(testdataDir(t), "migrate_to_11_5.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Convert(data, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Flows[0].Failed {
-		t.Fatalf("did not import:\n%s", res.Report)
-	}
+	res := importShared(t, "migrate_to_11_5.json")
 	var doc struct {
 		Widgets []map[string]any `json:"widgets"`
 	}

@@ -2,8 +2,6 @@ package rapidpro
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,17 +17,7 @@ import (
 // with the category All Responses, as RapidPro saved it, and played back
 // by the step after it; nothing recorded goes the same way, saved empty.
 func TestImportIVRRecording(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(testdataDir(t), "ivr.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Convert(data, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Flows) != 1 || res.Flows[0].Failed {
-		t.Fatalf("ivr.json did not import:\n%s", res.Report)
-	}
+	res := importShared(t, "ivr.json")
 	for _, l := range res.Report.Lines {
 		if l.Level == levelError || l.Level == levelWarning {
 			t.Errorf("report line %s", l)

@@ -55,26 +55,7 @@ func TestConfiguredWebhookCredentialsStayWithItsAddress(t *testing.T) {
 		widget("c", "orders", api.URL+"/orders/@contact.name", "d") + "," +
 		widget("d", "plain", elsewhere.URL+"/fine", "e") + "," +
 		`{"id":"e","type":"send_message","text":"done","exits":{}}]}`
-	if r := ts.do("POST", "/v1/flows", flow); r.Status != 201 {
-		t.Fatalf("flow: %d %s", r.Status, r.Body)
-	}
-	r := ts.do("POST", "/v1/sessions", `{"flow":"hooks","contact":{"urn":"tel:+15550100","name":"Ada"}}`)
-	if r.Status != 201 {
-		t.Fatalf("start: %d %s", r.Status, r.Body)
-	}
-	var s struct{ ID string }
-	json.Unmarshal(r.Body, &s)
-	ev := ts.do("GET", "/v1/sessions/"+s.ID+"/events", nil)
-	var events struct {
-		Events []struct{ Type, Widget, Message string }
-	}
-	json.Unmarshal(ev.Body, &events)
-	errs := map[string]string{}
-	for _, e := range events.Events {
-		if e.Type == "error" {
-			errs[e.Widget] = e.Message
-		}
-	}
+	errs := errorsOfRun(t, ts, flow, `{"flow":"hooks","contact":{"urn":"tel:+15550100","name":"Ada"}}`)
 	for id, want := range map[string]string{
 		"a": `webhook "orders": url: the configured webhook sends credentials (its auth) to ` + api.URL + `; a flow may not send them to ` + elsewhere.URL,
 		"b": `webhook "crm": url: the configured webhook sends credentials (its header X-Api-Key) to ` + api.URL + `; a flow may not send them to ` + elsewhere.URL,
@@ -134,26 +115,7 @@ func TestConfiguredWebhookCredentialsStayWithItsHost(t *testing.T) {
 		widget("d", "plain", `{"Host":"other.example"}`, "e") + "," +
 		widget("e", "orders", `{"Host":"other.example","Authorization":"Bearer the-flow-own"}`, "f") + "," +
 		`{"id":"f","type":"send_message","text":"done","exits":{}}]}`
-	if r := ts.do("POST", "/v1/flows", flow); r.Status != 201 {
-		t.Fatalf("flow: %d %s", r.Status, r.Body)
-	}
-	r := ts.do("POST", "/v1/sessions", `{"flow":"hosts","contact":{"urn":"tel:+15550100","name":"other.example"}}`)
-	if r.Status != 201 {
-		t.Fatalf("start: %d %s", r.Status, r.Body)
-	}
-	var s struct{ ID string }
-	json.Unmarshal(r.Body, &s)
-	ev := ts.do("GET", "/v1/sessions/"+s.ID+"/events", nil)
-	var events struct {
-		Events []struct{ Type, Widget, Message string }
-	}
-	json.Unmarshal(ev.Body, &events)
-	errs := map[string]string{}
-	for _, e := range events.Events {
-		if e.Type == "error" {
-			errs[e.Widget] = e.Message
-		}
-	}
+	errs := errorsOfRun(t, ts, flow, `{"flow":"hosts","contact":{"urn":"tel:+15550100","name":"other.example"}}`)
 	for id, want := range map[string]string{
 		"a": `webhook "orders": headers.Host: the configured webhook sends credentials (its auth) to the host ` + apiHost + `; a flow may not send them to the host "other.example"`,
 		"b": `webhook "crm": headers.host: the configured webhook sends credentials (its header X-Api-Key) to the host ` + apiHost + `; a flow may not send them to the host "other.example"`,
@@ -180,4 +142,31 @@ func TestConfiguredWebhookCredentialsStayWithItsHost(t *testing.T) {
 			t.Errorf("call %d: %+v; want %+v", i, got[i], want[i])
 		}
 	}
+}
+
+// errorsOfRun stores flow, starts a session as start says, and returns the
+// messages of its error events by widget.
+func errorsOfRun(t *testing.T, ts *testServer, flow, start string) map[string]string {
+	t.Helper()
+	if r := ts.do("POST", "/v1/flows", flow); r.Status != 201 {
+		t.Fatalf("flow: %d %s", r.Status, r.Body)
+	}
+	r := ts.do("POST", "/v1/sessions", start)
+	if r.Status != 201 {
+		t.Fatalf("start: %d %s", r.Status, r.Body)
+	}
+	var s struct{ ID string }
+	json.Unmarshal(r.Body, &s)
+	ev := ts.do("GET", "/v1/sessions/"+s.ID+"/events", nil)
+	var events struct {
+		Events []struct{ Type, Widget, Message string }
+	}
+	json.Unmarshal(ev.Body, &events)
+	errs := map[string]string{}
+	for _, e := range events.Events {
+		if e.Type == "error" {
+			errs[e.Widget] = e.Message
+		}
+	}
+	return errs
 }
