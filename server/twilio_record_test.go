@@ -321,3 +321,100 @@ func TestTwilioRecordTimerFallback(t *testing.T) {
 		t.Errorf("the webhook was called with nothing recorded: %v", calls)
 	}
 }
+
+// A caller hangs up while recording and Twilio reports the call's end
+// (its status callback) before it requests the <Record>'s action with the
+// recording: the session keeps waiting for the recording for
+// --call-timeout-grace, and the recording that comes then is saved and
+// handed to the webhook. The call's status sent twice (to the status
+// callback and the voice URL) does not extend the wait.
+func TestTwilioRecordStatusBeforeRecording(t *testing.T) {
+	hook, hookURL := newHookRecorder(t)
+	ts, base := twilioCallServer(t, "voicemail", voicemailFlow(hookURL))
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-order"))
+	id := callSessionID("tw", "CA-order")
+	for i := range 2 {
+		ts.clock.Advance(3 * time.Second)
+		status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-order", "CallStatus", "completed", "CallbackSource", "call-progress-events"))
+		if status != 200 || !strings.HasSuffix(body, "<Response/>") {
+			t.Fatalf("status callback %d: %d %s", i+1, status, body)
+		}
+	}
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	if s["status"] != "waiting" || s["variables"].(map[string]any)["call"].(map[string]any)["state"] != "completed" {
+		t.Fatalf("after the call's end: session %v, call %v; want it still waiting for the recording", s["status"], s["variables"].(map[string]any)["call"])
+	}
+	// The recording's wait ends the grace after the first report.
+	want := newClock().Now().Add(3*time.Second + DefaultCallTimeoutGrace).Format(time.RFC3339)
+	if at := s["waiting_for"].(map[string]any)["timeout_at"]; at != want {
+		t.Errorf("timeout_at %v, want %s (the call's end and --call-timeout-grace)", at, want)
+	}
+	ts.clock.Advance(5 * time.Second)
+	status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-order", "CallStatus", "completed",
+		"RecordingUrl", recordingURL, "RecordingDuration", "9", "RecordingSid", "RE1", "Digits", "hangup"))
+	if status != 200 || !strings.HasSuffix(body, "<Response/>") {
+		t.Errorf("the recording after the call's end: %d %s", status, body)
+	}
+	if calls := hook.calls(); len(calls) != 1 || calls[0]["recording"] != recordingURL || calls[0]["seconds"] != "9" {
+		t.Errorf("webhook calls %v, want the recording once", calls)
+	}
+	s = ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	res := s["variables"].(map[string]any)["flow"].(map[string]any)["message"].(map[string]any)
+	if s["status"] != "completed" || res["value"] != recordingURL || res["category"] != "Recording" {
+		t.Errorf("session %v, result %v", s["status"], res)
+	}
+}
+
+// With no recording within --call-timeout-grace of the call's end, the
+// session ends as interrupted, as a hang-up ends it; a recording after
+// that is not taken.
+func TestTwilioRecordStatusNoRecording(t *testing.T) {
+	hook, hookURL := newHookRecorder(t)
+	ts, base := twilioCallServer(t, "voicemail", voicemailFlow(hookURL))
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-gone"))
+	id := callSessionID("tw", "CA-gone")
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-gone", "CallStatus", "completed", "CallbackSource", "call-progress-events"))
+	scan := func() {
+		t.Helper()
+		if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts.clock.Advance(DefaultCallTimeoutGrace - time.Second)
+	scan()
+	if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "waiting" {
+		t.Fatalf("within the grace the session is %v", s["status"])
+	}
+	ts.clock.Advance(2 * time.Second)
+	scan()
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	if s["status"] != "interrupted" || s["variables"].(map[string]any)["call"].(map[string]any)["state"] != "completed" {
+		t.Errorf("after the grace: session %v, call %v", s["status"], s["variables"].(map[string]any)["call"])
+	}
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-gone", "CallStatus", "completed", "RecordingUrl", recordingURL, "RecordingDuration", "3", "Digits", "hangup"))
+	if calls := hook.calls(); len(calls) != 0 {
+		t.Errorf("webhook called after the session ended: %v", calls)
+	}
+}
+
+// The calls API alike: a final state, then the recording.
+func TestCallsAPIRecordingAfterState(t *testing.T) {
+	hook, hookURL := newHookRecorder(t)
+	ts, _ := twilioCallServer(t, "voicemail", voicemailFlow(hookURL))
+	ts.must(201, "POST", "/v1/channels", `{"id":"sip","type":"api","voice_flow":"voicemail"}`)
+	ts.must(201, "POST", "/v1/channels/sip/calls", `{"call_id":"c9","from":"+15550009"}`)
+	if r := ts.must(200, "POST", "/v1/channels/sip/calls/c9", `{"state":"completed"}`); r["status"] != "waiting" {
+		t.Errorf("the call's end answered %v, want the session waiting for the recording", r)
+	}
+	r := ts.must(200, "POST", "/v1/channels/sip/calls/c9", `{"recording_url":"https://media.example.com/r9.wav","recording_duration":6}`)
+	if r["status"] != "completed" {
+		t.Errorf("the recording after the call's end answered %v", r)
+	}
+	if calls := hook.calls(); len(calls) != 1 || calls[0]["recording"] != "https://media.example.com/r9.wav" || calls[0]["seconds"] != "6" {
+		t.Errorf("webhook calls %v", calls)
+	}
+	s := ts.must(200, "GET", "/v1/sessions/"+callSessionID("sip", "c9"), nil)
+	if s["variables"].(map[string]any)["call"].(map[string]any)["state"] != "completed" {
+		t.Errorf("call %v", s["variables"].(map[string]any)["call"])
+	}
+}
