@@ -220,6 +220,21 @@ type Wait struct {
 	NoMatch int `json:"no_match,omitempty"`
 }
 
+// Ignores reports whether a session waiting so takes in as no answer at
+// all: text or digits while a recording is waited for, or a recording
+// while anything else is. Such an input is answered with a warning and
+// changes nothing of the session: its input, its wait and its timers stay
+// as they were.
+func (w *Wait) Ignores(in Input) bool {
+	switch in.Kind {
+	case InputText, InputDigits:
+		return w.Kind == WaitRecording
+	case InputRecording:
+		return w.Kind != WaitRecording
+	}
+	return false
+}
+
 // Wait kinds.
 const (
 	WaitMessage = "message"

@@ -592,6 +592,9 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 		return nil, err
 	}
 	prev := sess.UpdatedAt
+	// An input the wait ignores leaves the session as it was: its wait's
+	// end and its expiry are not moved either.
+	ignored := sess.Wait.Ignores(in)
 	start := time.Now()
 	events, err := s.eng.Resume(ctx, flow, sess, in)
 	if se := (*engine.SubflowError)(nil); errors.As(err, &se) {
@@ -615,7 +618,7 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	// where its last input put it, so a flow that loops on a wait's timeout
 	// (a reminder, then the wait again) still expires.
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID,
-		keepExpiry: in.Kind == flows.InputTimeout, saveContact: saveContact, twiml: o.twiml})
+		keepExpiry: in.Kind == flows.InputTimeout || ignored, keepWait: ignored, saveContact: saveContact, twiml: o.twiml})
 }
 
 // expiredError is what an input for a session whose expiry had passed is
@@ -845,6 +848,9 @@ type commit struct {
 	// keepExpiry keeps the session's expiry (set by its last input) when
 	// the turn was not fired by input.
 	keepExpiry bool
+	// keepWait keeps the wait's end as the session had it: the turn did
+	// not begin the wait again (an input the wait ignores).
+	keepWait bool
 	// saveContact stores the session's contact even when the turn did not
 	// change it (none was stored for it). A session's first turn always
 	// stores it; a later one stores it when it changed it (setsContact),
@@ -875,7 +881,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 			exp := now.Add(s.expiryOf(s.waitingFlow(ctx, sess, c.flow)))
 			sess.ExpiresAt = &exp
 		}
-		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil {
+		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil && !c.keepWait {
 			// Any wait of a call (gather_digits, wait_for_response):
 			// the telephony side times both out itself.
 			at := sess.Wait.TimeoutAt.Add(promptsTime(c.events) + s.callTimeoutGrace)

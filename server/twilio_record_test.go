@@ -418,3 +418,57 @@ func TestCallsAPIRecordingAfterState(t *testing.T) {
 		t.Errorf("call %v", s["variables"].(map[string]any)["call"])
 	}
 }
+
+// Text or keys sent while a call records are ignored with a warning and
+// change nothing of the session: not its input, its event log (no
+// message_in), its wait's end or its expiry; and the <Redirect> Twilio
+// follows when nothing was recorded still reports the wait's timeout.
+func TestRecordIgnoredInputChangesNothing(t *testing.T) {
+	ts, base := twilioCallServer(t, "voicemail", voicemailFlow("http://127.0.0.1:1/x"))
+	_, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-ign"))
+	m := redirectRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no <Redirect> in %s", body)
+	}
+	id := callSessionID("tw", "CA-ign")
+	before := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	ts.clock.Advance(4 * time.Second)
+	r := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"hello"}`)
+	if r["status"] != "waiting" || r["waiting_for"].(map[string]any)["timeout_at"] != before["waiting_for"].(map[string]any)["timeout_at"] {
+		t.Errorf("text while recording answered %v", r)
+	}
+	ts.clock.Advance(4 * time.Second)
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-ign", "Digits", "5"))
+	after := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	for _, k := range []string{"status", "updated", "expires"} {
+		if after[k] != before[k] {
+			t.Errorf("%s %v, was %v", k, after[k], before[k])
+		}
+	}
+	if a, b := after["waiting_for"].(map[string]any)["timeout_at"], before["waiting_for"].(map[string]any)["timeout_at"]; a != b {
+		t.Errorf("timeout_at %v, was %v", a, b)
+	}
+	if in := after["variables"].(map[string]any)["input"]; in != nil {
+		t.Errorf("@input is %q after ignored input", in)
+	}
+	warnings := 0
+	for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+		ev := e.(map[string]any)
+		switch ev["type"] {
+		case "message_in":
+			t.Errorf("ignored input logged as %v", ev)
+		case "warning":
+			warnings++
+			if ev["widget"] != "record" {
+				t.Errorf("warning %v names no widget record", ev)
+			}
+		}
+	}
+	if warnings != 2 {
+		t.Errorf("%d warnings, want one for each ignored input", warnings)
+	}
+	redirect := strings.ReplaceAll(m[1], "&amp;", "&")
+	if _, body := twilioPost(t, base, redirect, callForm("CA-ign")); !strings.Contains(body, "We did not get a message.") {
+		t.Errorf("the <Redirect> after ignored input answered %s, want No Input", body)
+	}
+}
