@@ -532,10 +532,35 @@ func (s *Service) Resume(ctx context.Context, id string, in flows.Input) (*TurnR
 		return nil, err
 	}
 	defer unlock()
+	if err := refuseCallAttachments(sess, in); err != nil {
+		return nil, err
+	}
 	if reply, done, err := s.afterCallEnd(ctx, sess, in); done {
 		return reply, err
 	}
 	return s.resumeLoaded(ctx, sess, in, "")
+}
+
+// refuseCallAttachments refuses a message with attachments for a session
+// waiting for keys or a recording (a call's gather_digits or
+// record_voice): its text would be taken as the keys, or ignored, and its
+// attachments dropped unseen. The calls API has no attachments at all.
+func refuseCallAttachments(sess *flows.Session, in flows.Input) error {
+	w := sess.Wait
+	if len(in.Attachments) == 0 || sess.Status != flows.StatusWaiting || w == nil {
+		return nil
+	}
+	var send string
+	switch w.Kind {
+	case flows.WaitDigits:
+		send = `{"digits": ...}`
+	case flows.WaitRecording:
+		send = `{"recording_url": ...}`
+	default:
+		return nil
+	}
+	return apiErr(fiber.StatusBadRequest, CodeInvalidField, "attachments",
+		"attachments: session %s waits for %s at widget %q of a call, which takes no attachments: send %s", sess.ID, w.Kind, w.Widget, send)
 }
 
 // resumeLoaded resumes a session loaded under its contact's lock, with its

@@ -472,3 +472,34 @@ func TestRecordIgnoredInputChangesNothing(t *testing.T) {
 		t.Errorf("the <Redirect> after ignored input answered %s, want No Input", body)
 	}
 }
+
+// Attachments sent to a call's session through the sessions API, where it
+// waits for keys or a recording, are refused naming attachments, as the
+// calls API refuses them: keys or a recording carry none. Nothing of the
+// session changes; text alone at the keys' wait is taken as keys.
+func TestResumeCallRefusesAttachments(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(`{"id":"menu","name":"Menu","kind":"voice","widgets":[
+ {"id":"ask","type":"gather_digits","prompt":"Press 1 to leave a message.","num_digits":1,"timeout":5,"exits":{"Next":"record"}},
+ {"id":"record","type":"record_voice","exits":{"Recording":"bye","No Input":"bye"}},
+ {"id":"bye","type":"hangup"}]}`)
+	id := ts.must(201, "POST", "/v1/sessions", `{"flow":"menu","call":{"id":"CA-att","from":"+15550007"}}`)["id"].(string)
+	att := `{"text":"1","attachments":["image/jpeg:https://example.com/p.jpg"]}`
+	ts.expectErrors(t, []apiErrorCase{
+		{"at the keys' wait", "POST", "/v1/sessions/" + id + "/resume", att, 400, CodeInvalidField, "attachments"},
+	})
+	if n := ts.sessionInputs(t, id); n != 0 {
+		t.Errorf("%d inputs logged after a refused request", n)
+	}
+	if r := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"1"}`); r["waiting_for"].(map[string]any)["kind"] != "recording" {
+		t.Fatalf("text 1 at the keys' wait answered %v", r)
+	}
+	ts.expectErrors(t, []apiErrorCase{
+		{"at the recording's wait", "POST", "/v1/sessions/" + id + "/resume", att, 400, CodeInvalidField, "attachments"},
+		{"attachments alone", "POST", "/v1/sessions/" + id + "/resume", `{"attachments":["geo:1,2"]}`, 400, CodeInvalidField, "attachments"},
+	})
+	r := ts.do("POST", "/v1/sessions/"+id+"/resume", att)
+	if e := r.errorOf(t); !strings.Contains(e["message"].(string), `"record"`) || !strings.Contains(e["message"].(string), "recording") {
+		t.Errorf("message %q names neither the widget nor what it waits for", e["message"])
+	}
+}
