@@ -421,7 +421,7 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 		if in.Recorded() {
 			s.SetInput(&flows.Input{Text: strings.TrimSpace(in.Text)})
 			t.env = nil
-			t.emit(flows.Event{Type: flows.EventMessageIn, URL: s.Input})
+			t.emit(flows.Event{Type: flows.EventMessageIn, URL: s.Input, Data: in.RecordingData()})
 		}
 	case flows.InputHangup:
 		if s.Call != nil && !flows.CallEnded(s.Call.State) {

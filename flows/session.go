@@ -3,6 +3,7 @@ package flows
 import (
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -303,6 +304,23 @@ func RecordingURLOK(raw string) bool {
 	}
 	u, err := url.Parse(raw)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// RecordingDuration is a recording's length as a flow reads it
+// (@flow.NAME.extra.duration): its seconds, or "" when the telephony side
+// did not give it, or nothing was recorded.
+func (in Input) RecordingDuration() string {
+	if in.Kind != InputRecording || in.Duration <= 0 {
+		return ""
+	}
+	return strconv.Itoa(in.Duration)
+}
+
+// RecordingData is the data of a recording's message_in event: its
+// duration, as the step's result has it.
+func (in Input) RecordingData() json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"duration": in.RecordingDuration()})
+	return b
 }
 
 // Recorded reports whether a recording input holds a recording: a URL, and

@@ -803,7 +803,7 @@ func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why strin
 		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, Text: in.Text, Attachments: in.Attachments})
 	case in.Recorded():
 		sess.SetInput(&flows.Input{Text: strings.TrimSpace(in.Text)})
-		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, URL: sess.Input})
+		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, URL: sess.Input, Data: in.RecordingData()})
 	}
 	events = append(events,
 		flows.Event{Type: flows.EventError, Time: now, Message: why},

@@ -503,3 +503,60 @@ func TestResumeCallRefusesAttachments(t *testing.T) {
 		t.Errorf("message %q names neither the widget nor what it waits for", e["message"])
 	}
 }
+
+// A recording's result always has its duration, "" when the telephony side
+// did not give it, so a flow reading @flow.message.extra.duration raises
+// no warning; the default webhook body carries it beside the result, and
+// the recording's message_in in its data.
+func TestRecordingDurationEverywhere(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		b, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("webhook body %s", b)
+		}
+		mu.Lock()
+		bodies = append(bodies, m)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	ts, _ := twilioCallServer(t, "vm", `{"id":"vm","name":"VM","kind":"voice","widgets":[
+ {"id":"record","type":"record_voice","result":"Message","exits":{"Recording":"notify","No Input":"notify"}},
+ {"id":"notify","type":"webhook","method":"POST","url":"`+srv.URL+`","exits":{"Success":"say","Failure":"say"}},
+ {"id":"say","type":"say","text":"Seconds: @flow.message.extra.duration.","exits":{"Next":"bye"}},
+ {"id":"bye","type":"hangup"}]}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"sip","type":"api","voice_flow":"vm"}`)
+	for _, c := range []struct{ call, body, want string }{
+		{"d1", `{"recording_url":"https://media.example.com/r1.wav","recording_duration":8}`, "8"},
+		{"d2", `{"recording_url":"https://media.example.com/r2.wav"}`, ""},
+		{"d3", `{"recording_url":""}`, ""},
+	} {
+		ts.must(201, "POST", "/v1/channels/sip/calls", `{"call_id":"`+c.call+`","from":"+15550020"}`)
+		r := ts.must(200, "POST", "/v1/channels/sip/calls/"+c.call, c.body)
+		if got := texts(r); len(got) != 1 || got[0] != "Seconds: "+c.want+"." {
+			t.Errorf("%s: said %q", c.call, got)
+		}
+		mu.Lock()
+		b := bodies[len(bodies)-1]
+		mu.Unlock()
+		if res := b["results"].(map[string]any)["message"].(map[string]any); res["duration"] != c.want {
+			t.Errorf("%s: default body's result %v, want duration %q", c.call, res, c.want)
+		}
+		id := callSessionID("sip", c.call)
+		for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+			ev := e.(map[string]any)
+			if ev["type"] == "warning" {
+				t.Errorf("%s: warning %v", c.call, ev["message"])
+			}
+			if ev["type"] == "message_in" {
+				if d, _ := ev["data"].(map[string]any); d == nil || d["duration"] != c.want {
+					t.Errorf("%s: message_in %v, want data.duration %q", c.call, ev, c.want)
+				}
+			}
+		}
+	}
+}

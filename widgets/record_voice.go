@@ -3,7 +3,6 @@ package widgets
 import (
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/parleyhq/parley/flows"
@@ -28,7 +27,8 @@ const (
 // RecordVoice says or plays an optional prompt, then records the caller
 // (Twilio's <Record>, Studio's Record Voicemail, RapidPro's "wait for a
 // recording"). The recording's URL is saved as the result's value, its
-// length in seconds as the result's extra "duration" when it is known.
+// length in seconds as the result's extra "duration" ("" when it is not
+// known, and when nothing was recorded).
 // It takes Recording when a recording came, and No Input when nothing was
 // recorded (the caller stayed silent, or hung up before speaking: no URL,
 // or a length of 0 seconds).
@@ -178,16 +178,14 @@ func (w *RecordVoice) Resume(r flows.Run, in flows.Input) flows.Outcome {
 		return flows.Outcome{Wait: r.Session().Wait}
 	}
 	if !in.Recorded() {
-		// Saved with no value, so an earlier recording does not stay.
-		r.SaveResult(name, "", w.category(flows.ExitNoInput), "", nil)
+		// Saved with no value, so an earlier recording does not stay; its
+		// duration is empty, so a flow reading it gets "" and no warning.
+		r.SaveMatch(name, "", w.category(flows.ExitNoInput), "", map[string]string{"duration": ""})
 		return flows.Outcome{Exit: flows.ExitNoInput}
 	}
 	url := strings.TrimSpace(in.Text)
-	var extra map[string]string
-	if in.Duration > 0 {
-		extra = map[string]string{"duration": strconv.Itoa(in.Duration)}
-	}
-	r.SaveMatch(name, url, w.category(ExitRecording), url, extra)
+	// The duration is always there, "" when not known.
+	r.SaveMatch(name, url, w.category(ExitRecording), url, map[string]string{"duration": in.RecordingDuration()})
 	return flows.Outcome{Exit: ExitRecording}
 }
 
