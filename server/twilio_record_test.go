@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -558,5 +559,31 @@ func TestRecordingDurationEverywhere(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A record_voice stored before Parley checked what Twilio's <Record> takes
+// (max_length 1, finish_key "") answers calls with TwiML Twilio takes:
+// maxLength="2" and finishOnKey="#"; the same flow sent now is refused
+// naming the widget and the fields.
+func TestTwilioRecordStoredSettings(t *testing.T) {
+	dir := t.TempDir()
+	const doc = `{"id":"vm","name":"VM","kind":"voice","widgets":[
+ {"id":"record","type":"record_voice","max_length":1,"finish_key":"","exits":{"Recording":"","No Input":""}}]}`
+	storeRaw(t, dir, map[string]string{"vm": doc})
+	ts := newTestServer(t, func(c *Config) {
+		c.DataDir = dir
+		c.Examples = nil
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"vm","auth_token":"`+twilioTestToken+`"}`)
+	base := ts.listen()
+	_, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-old"))
+	if want := `<Record action="/twilio/tw/voice" method="POST" maxLength="2" timeout="5" finishOnKey="#" playBeep="true"/>`; !strings.Contains(body, want) {
+		t.Errorf("TwiML %s\nwant %s", body, want)
+	}
+	r := ts.do("PUT", "/v1/flows/vm", doc)
+	if r.Status != 422 || !strings.Contains(string(r.Body), `widgets[0].max_length`) || !strings.Contains(string(r.Body), `widgets[0].finish_key`) {
+		t.Errorf("the flow sent again: %d %s", r.Status, r.Body)
 	}
 }
