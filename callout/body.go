@@ -28,7 +28,8 @@ const (
 //	contact   {urn, name}
 //	flow      {id, name, revision} of the running flow
 //	session   the session id
-//	results   every result of the running frame: key → {name, value, category, input}
+//	results   every result of the running frame: key → {name, value, category, input},
+//	          with duration for a record_voice step's (recordingDuration)
 //	extra     the current @extra (null before any webhook answered)
 //	call      {id, cli, to, state, start} of a voice session ($call.*)
 //	flow_keys result key → value ($flow.key.*)
@@ -44,7 +45,11 @@ func DefaultBody(sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroup
 		if r == nil {
 			continue
 		}
-		results[key] = map[string]any{"name": r.Name, "value": r.Value, "category": r.Category, "input": r.Input}
+		res := map[string]any{"name": r.Name, "value": r.Value, "category": r.Category, "input": r.Input}
+		if d, ok := recordingDuration(flow, r); ok {
+			res["duration"] = d
+		}
+		results[key] = res
 		flowKeys[key] = r.Value
 	}
 	fl := map[string]any{"id": sess.FlowID, "name": "", "revision": sess.Revision}
@@ -83,6 +88,29 @@ func DefaultBody(sess *flows.Session, flow *flows.Flow, groups *flows.ParamGroup
 		body["user_keys"] = uk
 	}
 	return body
+}
+
+// recordTypeName is the widget type whose results are recordings: callout
+// does not import the widgets, which are wired by the binary.
+const recordTypeName = "record_voice"
+
+// recordingDuration is the duration of a recording's result, as
+// @flow.NAME.extra.duration reads it (seconds, "" when not known or nothing
+// was recorded); ok is false for a result a widget of another type saved,
+// or one flow does not hold.
+func recordingDuration(flow *flows.Flow, r *flows.Result) (d string, ok bool) {
+	if flow == nil || r.Widget == "" {
+		return "", false
+	}
+	w := flow.Widget(r.Widget)
+	if w == nil || w.Base().Type != recordTypeName {
+		return "", false
+	}
+	var extra struct {
+		Duration string `json:"duration"`
+	}
+	_ = json.Unmarshal(r.JSON, &extra) // a result stored without it: ""
+	return extra.Duration, true
 }
 
 // LegacyBody is RapidPro's legacy webhook payload, for receivers written for

@@ -100,6 +100,10 @@ func appendDefaultBody(dst []byte, sess *flows.Session, flow *flows.Flow, groups
 		dst = appendString(dst, k)
 		dst = append(dst, `:{"category":`...)
 		dst = appendString(dst, r.Category)
+		if d, ok := recordingDuration(flow, r); ok {
+			dst = append(dst, `,"duration":`...)
+			dst = appendString(dst, d)
+		}
 		dst = append(dst, `,"input":`...)
 		dst = appendString(dst, r.Input)
 		dst = append(dst, `,"name":`...)

@@ -396,6 +396,19 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 		top := s.Top()
 		return nil, &SubflowError{FlowID: top.FlowID, Revision: top.Revision, Err: err}
 	}
+	if s.Wait.Ignores(in) {
+		// Not an answer to this wait (text or keys while a recording is
+		// waited for; a recording reported late, after the call moved
+		// on, or sent to a wait for a message or digits): a warning, and
+		// the session stays as it was, its update time too, which names
+		// the wait a call's TwiML reports the timeout of.
+		msg := fmt.Sprintf("a recording came while the session waits for %s: ignored", s.Wait.Kind)
+		if s.Wait.Kind == flows.WaitRecording {
+			msg = "this step waits for a recording of the caller: " + string(in.Kind) + " is not one, and is ignored"
+		}
+		t.emit(flows.Event{Type: flows.EventWarning, Widget: s.Wait.Widget, Message: msg})
+		return append([]flows.Event(nil), t.events...), nil
+	}
 	switch in.Kind {
 	case flows.InputText, flows.InputDigits:
 		s.SetInput(&in)
@@ -405,17 +418,10 @@ func (e *Engine) Resume(ctx context.Context, flow *flows.Flow, s *flows.Session,
 			s.Call.Digits = in.Text
 		}
 	case flows.InputRecording:
-		if s.Wait.Kind != flows.WaitRecording {
-			// A recording reported late, after the call moved on (a retry
-			// of the telephony side's request), or sent to a wait for a
-			// message or digits: it is not the answer of this wait.
-			t.emit(flows.Event{Type: flows.EventWarning, Message: fmt.Sprintf("a recording came while the session waits for %s: ignored", s.Wait.Kind)})
-			return t.finish(), nil
-		}
 		if in.Recorded() {
 			s.SetInput(&flows.Input{Text: strings.TrimSpace(in.Text)})
 			t.env = nil
-			t.emit(flows.Event{Type: flows.EventMessageIn, URL: s.Input})
+			t.emit(flows.Event{Type: flows.EventMessageIn, URL: s.Input, Data: in.RecordingData()})
 		}
 	case flows.InputHangup:
 		if s.Call != nil && !flows.CallEnded(s.Call.State) {

@@ -3,6 +3,7 @@ package flows
 import (
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -220,6 +221,21 @@ type Wait struct {
 	NoMatch int `json:"no_match,omitempty"`
 }
 
+// Ignores reports whether a session waiting so takes in as no answer at
+// all: text or digits while a recording is waited for, or a recording
+// while anything else is. Such an input is answered with a warning and
+// changes nothing of the session: its input, its wait and its timers stay
+// as they were.
+func (w *Wait) Ignores(in Input) bool {
+	switch in.Kind {
+	case InputText, InputDigits:
+		return w.Kind == WaitRecording
+	case InputRecording:
+		return w.Kind != WaitRecording
+	}
+	return false
+}
+
 // Wait kinds.
 const (
 	WaitMessage = "message"
@@ -288,6 +304,23 @@ func RecordingURLOK(raw string) bool {
 	}
 	u, err := url.Parse(raw)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// RecordingDuration is a recording's length as a flow reads it
+// (@flow.NAME.extra.duration): its seconds, or "" when the telephony side
+// did not give it, or nothing was recorded.
+func (in Input) RecordingDuration() string {
+	if in.Kind != InputRecording || in.Duration <= 0 {
+		return ""
+	}
+	return strconv.Itoa(in.Duration)
+}
+
+// RecordingData is the data of a recording's message_in event: its
+// duration, as the step's result has it.
+func (in Input) RecordingData() json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"duration": in.RecordingDuration()})
+	return b
 }
 
 // Recorded reports whether a recording input holds a recording: a URL, and

@@ -253,3 +253,29 @@ func TestAttachmentsRetriedMessage(t *testing.T) {
 		t.Errorf("message_in events %q, want hi and the photo once", ins)
 	}
 }
+
+// An attachment given as null is refused as a value of the wrong kind,
+// naming its place: on the messages API, in a batch (that message only) and
+// on a session's resume.
+func TestAttachmentNull(t *testing.T) {
+	ts, _, _ := mediaServer(t, nil)
+	ts.expectErrors(t, []apiErrorCase{
+		{"messages", "POST", "/v1/channels/web/messages", `{"from":"+15550310","attachments":["geo:1,2",null]}`, 400, CodeInvalidField, "attachments[1]"},
+	})
+	r := ts.do("POST", "/v1/channels/web/messages", `{"from":"+15550310","attachments":[null]}`)
+	if m := fmt.Sprint(r.errorOf(t)["message"]); m != "attachments[0]: expected a string, got JSON null" {
+		t.Errorf("message %q", m)
+	}
+	replies := ts.batchReplies("web", 2, `{"messages":[{"from":"+15550311","text":"hi"},{"from":"+15550312","attachments":[null]}]}`)
+	if e, _ := replies[1]["error"].(map[string]any); e == nil || e["field"] != "messages[1].attachments[0]" || e["message"] != "attachments[0]: expected a string, got JSON null" {
+		t.Errorf("batch reply %v, want an error at messages[1].attachments[0]", replies[1])
+	}
+	if _, failed := replies[0]["error"]; failed {
+		t.Errorf("the other message of the batch failed: %v", replies[0])
+	}
+	id := ts.must(201, "POST", "/v1/sessions", `{"flow":"photo","contact":{"urn":"tel:+15550313"}}`)["id"].(string)
+	r = ts.do("POST", "/v1/sessions/"+id+"/resume", `{"attachments":[null]}`)
+	if e := r.errorOf(t); r.Status != 400 || e["field"] != "attachments[0]" || e["message"] != "attachments[0]: expected a string, got JSON null" {
+		t.Errorf("resume: %d %s", r.Status, r.Body)
+	}
+}

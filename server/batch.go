@@ -51,6 +51,7 @@ func (s *Server) channelMessages(c *fiber.Ctx) error {
 		return err
 	}
 	items := make([]batchItem, len(b.Messages))
+	nulls := nullAttachments(c.Body(), &b)
 	// Each contact's messages, in order, by the URN the channel makes of
 	// their sender.
 	var contacts [][]int
@@ -58,6 +59,10 @@ func (s *Server) channelMessages(c *fiber.Ctx) error {
 	for i, m := range b.Messages {
 		if strings.TrimSpace(m.From) == "" {
 			items[i].err = badRequest("from", "from is required: the sender's address or URN")
+			continue
+		}
+		if err := nulls[fmt.Sprintf("messages[%d].", i)]; err != nil {
+			items[i].err = err
 			continue
 		}
 		urn := ch.urnOf(m.From)

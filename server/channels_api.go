@@ -170,6 +170,9 @@ func (s *Server) channelMessage(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &b); err != nil {
 		return err
 	}
+	if err := nullAttachments(c.Body(), &b)[""]; err != nil {
+		return err
+	}
 	if strings.TrimSpace(b.From) == "" {
 		return badRequest("from", "from is required: the sender's address or URN")
 	}

@@ -209,7 +209,7 @@ var settings = []setting{
 	{"session-expiry", EnvSessionExpiry, "duration", "end sessions that wait this long without input", DefaultSessionExpiry.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.SessionExpiry })},
 	{"dedupe-retention", EnvDedupeRetention, "duration", "remember inbound message ids this long: a repeated id gets the first reply", DefaultDedupeRetention.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.DedupeRetention })},
 	{"backup-stall-timeout", EnvBackupStall, "duration", "end a backup (GET /v1/backup) whose client takes none of the copy for this long", DefaultBackupStall.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.BackupStall })},
-	{"call-timeout-grace", EnvCallTimeoutGrace, "duration", "a call's wait is timed out by the server this long after its telephony side should have reported it", DefaultCallTimeoutGrace.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.CallTimeoutGrace })},
+	{"call-timeout-grace", EnvCallTimeoutGrace, "duration", "a call's wait is timed out by the server this long after its telephony side should have reported it, and a call that ended while recording waits this long for its recording", DefaultCallTimeoutGrace.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.CallTimeoutGrace })},
 	{"session-retention", EnvSessionRetention, "duration", "delete ended sessions and their events this long after they end; 0 keeps them", "0s", false, func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {

@@ -393,6 +393,34 @@ func nullHeaders(body []byte, v any) error {
 	return withProblems(&APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: fe.Path, Message: fe.Error(), Err: fe}, problems)
 }
 
+// nullAttachments is, for each message of a request body decoded into v, the
+// error of its first attachment given as null, by the path before
+// "attachments" ("" for the body's own, "messages[2]." in a batch): the
+// decoder reads null as "", which would be reported as an attachment "",
+// while null is a value of the wrong kind, reported as decodeStrict reports
+// one.
+func nullAttachments(body []byte, v any) map[string]*APIError {
+	var out map[string]*APIError
+	for _, fe := range flows.NullElements(body, v) {
+		i := strings.LastIndex(fe.Path, "attachments[")
+		if i < 0 || strings.Contains(fe.Path[i:], ".") {
+			continue
+		}
+		prefix := fe.Path[:i]
+		if prefix != "" && !strings.HasSuffix(prefix, ".") {
+			continue
+		}
+		if out == nil {
+			out = map[string]*APIError{}
+		}
+		if _, ok := out[prefix]; !ok {
+			at := fe.Path[i:]
+			out[prefix] = &APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: at, Message: at + ": " + fe.Message, Err: fe}
+		}
+	}
+	return out
+}
+
 // duplicateOutsideRaw is the JSON pointer of the first name given twice in
 // body's objects outside its json.RawMessage values (see inRawValue), "" for
 // none. body is valid JSON.

@@ -7,7 +7,8 @@ import (
 )
 
 // A recording is the call's last input: a photo sent earlier in the call
-// (with the digits of a gather, through the sessions API) is no longer
+// (with the text of a wait_for_response, through the sessions API; a
+// gather's keys take none) is no longer
 // @input.attachments once the caller has recorded a message, so the
 // webhook's default body after the recording carries the recording's URL
 // as its text and no attachments, and the session shows none either.
@@ -17,9 +18,7 @@ func TestRecordingReplacesEarlierAttachments(t *testing.T) {
 		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
 	ts.createFlow(`{"id":"vm","name":"Voicemail","kind":"voice","widgets":[
- {"id":"menu","type":"gather_digits","prompt":"Press 1 to leave a message.","num_digits":1,"result":"Menu",
-  "rules":[{"type":"has_only_text","args":["1"],"category":"Message"}],
-  "exits":{"Message":"record","No Input":"","No Match":""}},
+ {"id":"menu","type":"wait_for_response","timeout":60,"result":"Menu","exits":{"Next":"record","Timeout":""}},
  {"id":"record","type":"record_voice","prompt":"Leave your message after the beep.","result":"Message",
   "exits":{"Recording":"notify","No Input":""}},
  {"id":"notify","type":"webhook","method":"POST","url":"` + hook.URL + `/vm","exits":{"Success":"bye","Failure":"bye"}},
@@ -33,7 +32,7 @@ func TestRecordingReplacesEarlierAttachments(t *testing.T) {
 	id := r["id"].(string)
 	resume := base + "/v1/sessions/" + id + "/resume"
 	if st, r := postMessage(t, resume, `{"text":"1","attachments":["image/jpeg:https://media.example.com/p.jpg"]}`); st != 200 || r["status"] != "waiting" {
-		t.Fatalf("digits with a photo: %d %v", st, r)
+		t.Fatalf("text with a photo: %d %v", st, r)
 	}
 	const rec = "https://media.example.com/r1.wav"
 	st, r = postMessage(t, resume, `{"recording_url":"`+rec+`","recording_duration":4}`)

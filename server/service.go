@@ -532,7 +532,35 @@ func (s *Service) Resume(ctx context.Context, id string, in flows.Input) (*TurnR
 		return nil, err
 	}
 	defer unlock()
+	if err := refuseCallAttachments(sess, in); err != nil {
+		return nil, err
+	}
+	if reply, done, err := s.afterCallEnd(ctx, sess, in); done {
+		return reply, err
+	}
 	return s.resumeLoaded(ctx, sess, in, "")
+}
+
+// refuseCallAttachments refuses a message with attachments for a session
+// waiting for keys or a recording (a call's gather_digits or
+// record_voice): its text would be taken as the keys, or ignored, and its
+// attachments dropped unseen. The calls API has no attachments at all.
+func refuseCallAttachments(sess *flows.Session, in flows.Input) error {
+	w := sess.Wait
+	if len(in.Attachments) == 0 || sess.Status != flows.StatusWaiting || w == nil {
+		return nil
+	}
+	var send string
+	switch w.Kind {
+	case flows.WaitDigits:
+		send = `{"digits": ...}`
+	case flows.WaitRecording:
+		send = `{"recording_url": ...}`
+	default:
+		return nil
+	}
+	return apiErr(fiber.StatusBadRequest, CodeInvalidField, "attachments",
+		"attachments: session %s waits for %s at widget %q of a call, which takes no attachments: send %s", sess.ID, w.Kind, w.Widget, send)
 }
 
 // resumeLoaded resumes a session loaded under its contact's lock, with its
@@ -589,6 +617,9 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 		return nil, err
 	}
 	prev := sess.UpdatedAt
+	// An input the wait ignores leaves the session as it was: its wait's
+	// end and its expiry are not moved either.
+	ignored := sess.Wait.Ignores(in)
 	start := time.Now()
 	events, err := s.eng.Resume(ctx, flow, sess, in)
 	if se := (*engine.SubflowError)(nil); errors.As(err, &se) {
@@ -612,7 +643,7 @@ func (s *Service) resume(ctx context.Context, sess *flows.Session, in flows.Inpu
 	// where its last input put it, so a flow that loops on a wait's timeout
 	// (a reminder, then the wait again) still expires.
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, messageID: messageID,
-		keepExpiry: in.Kind == flows.InputTimeout, saveContact: saveContact, twiml: o.twiml})
+		keepExpiry: in.Kind == flows.InputTimeout || ignored, keepWait: ignored, saveContact: saveContact, twiml: o.twiml})
 }
 
 // expiredError is what an input for a session whose expiry had passed is
@@ -772,7 +803,7 @@ func (s *Service) failLoaded(ctx context.Context, sess *flows.Session, why strin
 		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, Text: in.Text, Attachments: in.Attachments})
 	case in.Recorded():
 		sess.SetInput(&flows.Input{Text: strings.TrimSpace(in.Text)})
-		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, URL: sess.Input})
+		events = append(events, flows.Event{Type: flows.EventMessageIn, Time: now, URL: sess.Input, Data: in.RecordingData()})
 	}
 	events = append(events,
 		flows.Event{Type: flows.EventError, Time: now, Message: why},
@@ -842,6 +873,9 @@ type commit struct {
 	// keepExpiry keeps the session's expiry (set by its last input) when
 	// the turn was not fired by input.
 	keepExpiry bool
+	// keepWait keeps the wait's end as the session had it: the turn did
+	// not begin the wait again (an input the wait ignores).
+	keepWait bool
 	// saveContact stores the session's contact even when the turn did not
 	// change it (none was stored for it). A session's first turn always
 	// stores it; a later one stores it when it changed it (setsContact),
@@ -872,7 +906,7 @@ func (s *Service) commit(ctx context.Context, c commit) (*TurnReply, error) {
 			exp := now.Add(s.expiryOf(s.waitingFlow(ctx, sess, c.flow)))
 			sess.ExpiresAt = &exp
 		}
-		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil {
+		if sess.Call != nil && sess.Wait != nil && sess.Wait.TimeoutAt != nil && !c.keepWait {
 			// Any wait of a call (gather_digits, wait_for_response):
 			// the telephony side times both out itself.
 			at := sess.Wait.TimeoutAt.Add(promptsTime(c.events) + s.callTimeoutGrace)
@@ -1503,10 +1537,20 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		if r.Recording {
 			return s.recordThenEnd(ctx, sess, flows.Recording(r.RecordingURL, r.Duration), state)
 		}
-		return s.endCallLocked(ctx, sess, state)
+		return s.endCallLocked(ctx, sess, state, true)
 	}
 	if sess.Status.Ended() {
 		return buildReply(sess, nil), nil
+	}
+	if endedIn, held := heldForRecording(sess); held {
+		// The call's end came first (holdForRecording): what comes now is
+		// the recording, or a report that there is none.
+		if r.Recording {
+			return s.recordThenEnd(ctx, sess, flows.Recording(r.RecordingURL, r.Duration), endedIn)
+		}
+		if r.Timeout {
+			return s.endCallLocked(ctx, sess, endedIn, false)
+		}
 	}
 	var in flows.Input
 	stale := r.Timeout && r.TimeoutOf != "" && sess.Status == flows.StatusWaiting && r.TimeoutOf != waitMark(sess)
@@ -1578,10 +1622,20 @@ func (s *Service) lockCallOf(ctx context.Context, urn, id string, older []olderK
 }
 
 // endCallLocked ends a locked call's session for a final call state; a
-// session already ended answers as it is.
-func (s *Service) endCallLocked(ctx context.Context, sess *flows.Session, state string) (*TurnReply, error) {
+// session already ended answers as it is. With hold set, a session waiting
+// for a recording is not ended yet (holdForRecording): the recording may
+// still come.
+func (s *Service) endCallLocked(ctx context.Context, sess *flows.Session, state string, hold bool) (*TurnReply, error) {
 	if sess.Status.Ended() {
 		return buildReply(sess, nil), nil
+	}
+	if hold && sess.Status == flows.StatusWaiting && sess.Wait != nil && sess.Wait.Kind == flows.WaitRecording && sess.Call != nil {
+		if _, held := heldForRecording(sess); held {
+			// Reported again (to the status callback and the voice URL):
+			// the wait keeps the end it was given.
+			return buildReply(sess, nil), nil
+		}
+		return s.holdForRecording(ctx, sess, state)
 	}
 	if sess.Call != nil {
 		sess.Call.State = state
@@ -1596,6 +1650,63 @@ func (s *Service) endCallLocked(ctx context.Context, sess *flows.Session, state 
 	return reply, err
 }
 
+// heldForRecording reports whether a call's session waits for a recording
+// after its call has ended (holdForRecording), and the state it ended in.
+func heldForRecording(sess *flows.Session) (state string, held bool) {
+	if sess.Status != flows.StatusWaiting || sess.Wait == nil || sess.Wait.Kind != flows.WaitRecording ||
+		sess.Call == nil || !flows.CallEnded(sess.Call.State) {
+		return "", false
+	}
+	return sess.Call.State, true
+}
+
+// holdForRecording keeps a call's session that waits for a recording
+// waiting once its call has ended, for --call-timeout-grace (commit adds
+// it to the wait's end, which is now): a caller who hangs up while
+// recording makes Twilio request the <Record>'s action with the recording
+// and report the call's end to its status callback, in either order, and
+// a recording must not be lost because the end came first. The call's
+// final state is kept; a recording that comes meanwhile is saved and the
+// flow goes on from it (recordThenEnd), and once the grace is over the
+// server's timer ends the session as interrupted (endCallLocked), as the
+// call's end would have.
+func (s *Service) holdForRecording(ctx context.Context, sess *flows.Session, state string) (*TurnReply, error) {
+	if err := s.tryTurn(); err != nil {
+		return nil, err
+	}
+	prev := sess.UpdatedAt
+	now := s.now()
+	sess.Call.State = state
+	sess.CallTwiML = false // no one hears what comes next
+	sess.UpdatedAt = now
+	sess.Wait.TimeoutAt = &now
+	ev := flows.Event{Type: flows.EventWarning, Time: now, Widget: sess.Wait.Widget,
+		Message: fmt.Sprintf("the call ended (%s) while recording: the recording is waited for %s more, then the session ends", state, s.callTimeoutGrace)}
+	if len(sess.Frames) > 1 {
+		ev.Flow = sess.Top().FlowID
+	}
+	return s.commit(ctx, commit{sess: sess, flow: s.flowOrStub(ctx, sess), events: []flows.Event{ev}, prev: prev, keepExpiry: true})
+}
+
+// afterCallEnd takes the input of a locked call's session that waits for
+// a recording after its call ended (holdForRecording): the recording is
+// given to it (recordThenEnd), a timeout (nothing recorded) ends it; done
+// is false for any other session or input, which resumes it as ever.
+func (s *Service) afterCallEnd(ctx context.Context, sess *flows.Session, in flows.Input) (reply *TurnReply, done bool, err error) {
+	state, held := heldForRecording(sess)
+	switch {
+	case !held:
+		return nil, false, nil
+	case in.Kind == flows.InputRecording:
+		reply, err = s.recordThenEnd(ctx, sess, in, state)
+	case in.Kind == flows.InputTimeout:
+		reply, err = s.endCallLocked(ctx, sess, state, false)
+	default:
+		return nil, false, nil
+	}
+	return reply, true, err
+}
+
 // recordThenEnd gives a locked call's session the recording that came with
 // the call's end (a caller who hangs up while recording: Twilio requests
 // the <Record>'s action with the recording and Digits "hangup"), so that
@@ -1605,7 +1716,7 @@ func (s *Service) endCallLocked(ctx context.Context, sess *flows.Session, state 
 // recording is only ended.
 func (s *Service) recordThenEnd(ctx context.Context, sess *flows.Session, rec flows.Input, state string) (*TurnReply, error) {
 	if sess.Status != flows.StatusWaiting || sess.Wait == nil || sess.Wait.Kind != flows.WaitRecording {
-		return s.endCallLocked(ctx, sess, state)
+		return s.endCallLocked(ctx, sess, state, false)
 	}
 	if sess.Call != nil {
 		sess.Call.State = state
@@ -1617,7 +1728,7 @@ func (s *Service) recordThenEnd(ctx context.Context, sess *flows.Session, rec fl
 		}
 		return nil, err
 	}
-	return s.endCallLocked(ctx, sess, state)
+	return s.endCallLocked(ctx, sess, state, false)
 }
 
 // lockCall returns the session of a call, locked, after any turn that
@@ -1654,7 +1765,10 @@ func (s *Service) CallInput(ctx context.Context, channel, callID string, in flow
 		if in.Kind == flows.InputRecording {
 			return s.recordThenEnd(ctx, sess, in, state)
 		}
-		return s.endCallLocked(ctx, sess, state)
+		return s.endCallLocked(ctx, sess, state, true)
+	}
+	if reply, done, err := s.afterCallEnd(ctx, sess, in); done {
+		return reply, err
 	}
 	if state != "" && sess.Call != nil {
 		sess.Call.State = state

@@ -528,6 +528,9 @@ func (s *Server) resumeSession(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &b); err != nil {
 		return err
 	}
+	if err := nullAttachments(c.Body(), &b)[""]; err != nil {
+		return err
+	}
 	in, err := b.input()
 	if err != nil {
 		return err

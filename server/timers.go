@@ -482,6 +482,15 @@ func (s *Service) fireTimer(ctx context.Context, t store.Timer) error {
 				// whose time is up.
 				return s.guardTimerTurn(ctx, sess, store.TimerExpiry, func() error { return s.expireLoaded(ctx, sess) })
 			}
+			if state, held := heldForRecording(sess); held {
+				// No recording came within the grace after the call's
+				// end: the session ends as the call's end would have
+				// ended it (holdForRecording).
+				return s.guardTimerTurn(ctx, sess, t.Kind, func() error {
+					_, err := s.endCallLocked(ctx, sess, state, false)
+					return err
+				})
+			}
 			return s.guardTimerTurn(ctx, sess, t.Kind, func() error {
 				// On a call answered as TwiML, the call's next request
 				// is answered with this turn's prompts, as TwiML.

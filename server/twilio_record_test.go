@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -319,5 +320,270 @@ func TestTwilioRecordTimerFallback(t *testing.T) {
 	}
 	if calls := hook.calls(); len(calls) != 0 {
 		t.Errorf("the webhook was called with nothing recorded: %v", calls)
+	}
+}
+
+// A caller hangs up while recording and Twilio reports the call's end
+// (its status callback) before it requests the <Record>'s action with the
+// recording: the session keeps waiting for the recording for
+// --call-timeout-grace, and the recording that comes then is saved and
+// handed to the webhook. The call's status sent twice (to the status
+// callback and the voice URL) does not extend the wait.
+func TestTwilioRecordStatusBeforeRecording(t *testing.T) {
+	hook, hookURL := newHookRecorder(t)
+	ts, base := twilioCallServer(t, "voicemail", voicemailFlow(hookURL))
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-order"))
+	id := callSessionID("tw", "CA-order")
+	for i := range 2 {
+		ts.clock.Advance(3 * time.Second)
+		status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-order", "CallStatus", "completed", "CallbackSource", "call-progress-events"))
+		if status != 200 || !strings.HasSuffix(body, "<Response/>") {
+			t.Fatalf("status callback %d: %d %s", i+1, status, body)
+		}
+	}
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	if s["status"] != "waiting" || s["variables"].(map[string]any)["call"].(map[string]any)["state"] != "completed" {
+		t.Fatalf("after the call's end: session %v, call %v; want it still waiting for the recording", s["status"], s["variables"].(map[string]any)["call"])
+	}
+	// The recording's wait ends the grace after the first report.
+	want := newClock().Now().Add(3*time.Second + DefaultCallTimeoutGrace).Format(time.RFC3339)
+	if at := s["waiting_for"].(map[string]any)["timeout_at"]; at != want {
+		t.Errorf("timeout_at %v, want %s (the call's end and --call-timeout-grace)", at, want)
+	}
+	ts.clock.Advance(5 * time.Second)
+	status, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-order", "CallStatus", "completed",
+		"RecordingUrl", recordingURL, "RecordingDuration", "9", "RecordingSid", "RE1", "Digits", "hangup"))
+	if status != 200 || !strings.HasSuffix(body, "<Response/>") {
+		t.Errorf("the recording after the call's end: %d %s", status, body)
+	}
+	if calls := hook.calls(); len(calls) != 1 || calls[0]["recording"] != recordingURL || calls[0]["seconds"] != "9" {
+		t.Errorf("webhook calls %v, want the recording once", calls)
+	}
+	s = ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	res := s["variables"].(map[string]any)["flow"].(map[string]any)["message"].(map[string]any)
+	if s["status"] != "completed" || res["value"] != recordingURL || res["category"] != "Recording" {
+		t.Errorf("session %v, result %v", s["status"], res)
+	}
+}
+
+// With no recording within --call-timeout-grace of the call's end, the
+// session ends as interrupted, as a hang-up ends it; a recording after
+// that is not taken.
+func TestTwilioRecordStatusNoRecording(t *testing.T) {
+	hook, hookURL := newHookRecorder(t)
+	ts, base := twilioCallServer(t, "voicemail", voicemailFlow(hookURL))
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-gone"))
+	id := callSessionID("tw", "CA-gone")
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-gone", "CallStatus", "completed", "CallbackSource", "call-progress-events"))
+	scan := func() {
+		t.Helper()
+		if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts.clock.Advance(DefaultCallTimeoutGrace - time.Second)
+	scan()
+	if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "waiting" {
+		t.Fatalf("within the grace the session is %v", s["status"])
+	}
+	ts.clock.Advance(2 * time.Second)
+	scan()
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	if s["status"] != "interrupted" || s["variables"].(map[string]any)["call"].(map[string]any)["state"] != "completed" {
+		t.Errorf("after the grace: session %v, call %v", s["status"], s["variables"].(map[string]any)["call"])
+	}
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-gone", "CallStatus", "completed", "RecordingUrl", recordingURL, "RecordingDuration", "3", "Digits", "hangup"))
+	if calls := hook.calls(); len(calls) != 0 {
+		t.Errorf("webhook called after the session ended: %v", calls)
+	}
+}
+
+// The calls API alike: a final state, then the recording.
+func TestCallsAPIRecordingAfterState(t *testing.T) {
+	hook, hookURL := newHookRecorder(t)
+	ts, _ := twilioCallServer(t, "voicemail", voicemailFlow(hookURL))
+	ts.must(201, "POST", "/v1/channels", `{"id":"sip","type":"api","voice_flow":"voicemail"}`)
+	ts.must(201, "POST", "/v1/channels/sip/calls", `{"call_id":"c9","from":"+15550009"}`)
+	if r := ts.must(200, "POST", "/v1/channels/sip/calls/c9", `{"state":"completed"}`); r["status"] != "waiting" {
+		t.Errorf("the call's end answered %v, want the session waiting for the recording", r)
+	}
+	r := ts.must(200, "POST", "/v1/channels/sip/calls/c9", `{"recording_url":"https://media.example.com/r9.wav","recording_duration":6}`)
+	if r["status"] != "completed" {
+		t.Errorf("the recording after the call's end answered %v", r)
+	}
+	if calls := hook.calls(); len(calls) != 1 || calls[0]["recording"] != "https://media.example.com/r9.wav" || calls[0]["seconds"] != "6" {
+		t.Errorf("webhook calls %v", calls)
+	}
+	s := ts.must(200, "GET", "/v1/sessions/"+callSessionID("sip", "c9"), nil)
+	if s["variables"].(map[string]any)["call"].(map[string]any)["state"] != "completed" {
+		t.Errorf("call %v", s["variables"].(map[string]any)["call"])
+	}
+}
+
+// Text or keys sent while a call records are ignored with a warning and
+// change nothing of the session: not its input, its event log (no
+// message_in), its wait's end or its expiry; and the <Redirect> Twilio
+// follows when nothing was recorded still reports the wait's timeout.
+func TestRecordIgnoredInputChangesNothing(t *testing.T) {
+	ts, base := twilioCallServer(t, "voicemail", voicemailFlow("http://127.0.0.1:1/x"))
+	_, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-ign"))
+	m := redirectRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no <Redirect> in %s", body)
+	}
+	id := callSessionID("tw", "CA-ign")
+	before := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	ts.clock.Advance(4 * time.Second)
+	r := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"hello"}`)
+	if r["status"] != "waiting" || r["waiting_for"].(map[string]any)["timeout_at"] != before["waiting_for"].(map[string]any)["timeout_at"] {
+		t.Errorf("text while recording answered %v", r)
+	}
+	ts.clock.Advance(4 * time.Second)
+	twilioPost(t, base, "/twilio/tw/voice", callForm("CA-ign", "Digits", "5"))
+	after := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	for _, k := range []string{"status", "updated", "expires"} {
+		if after[k] != before[k] {
+			t.Errorf("%s %v, was %v", k, after[k], before[k])
+		}
+	}
+	if a, b := after["waiting_for"].(map[string]any)["timeout_at"], before["waiting_for"].(map[string]any)["timeout_at"]; a != b {
+		t.Errorf("timeout_at %v, was %v", a, b)
+	}
+	if in := after["variables"].(map[string]any)["input"]; in != nil {
+		t.Errorf("@input is %q after ignored input", in)
+	}
+	warnings := 0
+	for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+		ev := e.(map[string]any)
+		switch ev["type"] {
+		case "message_in":
+			t.Errorf("ignored input logged as %v", ev)
+		case "warning":
+			warnings++
+			if ev["widget"] != "record" {
+				t.Errorf("warning %v names no widget record", ev)
+			}
+		}
+	}
+	if warnings != 2 {
+		t.Errorf("%d warnings, want one for each ignored input", warnings)
+	}
+	redirect := strings.ReplaceAll(m[1], "&amp;", "&")
+	if _, body := twilioPost(t, base, redirect, callForm("CA-ign")); !strings.Contains(body, "We did not get a message.") {
+		t.Errorf("the <Redirect> after ignored input answered %s, want No Input", body)
+	}
+}
+
+// Attachments sent to a call's session through the sessions API, where it
+// waits for keys or a recording, are refused naming attachments, as the
+// calls API refuses them: keys or a recording carry none. Nothing of the
+// session changes; text alone at the keys' wait is taken as keys.
+func TestResumeCallRefusesAttachments(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(`{"id":"menu","name":"Menu","kind":"voice","widgets":[
+ {"id":"ask","type":"gather_digits","prompt":"Press 1 to leave a message.","num_digits":1,"timeout":5,"exits":{"Next":"record"}},
+ {"id":"record","type":"record_voice","exits":{"Recording":"bye","No Input":"bye"}},
+ {"id":"bye","type":"hangup"}]}`)
+	id := ts.must(201, "POST", "/v1/sessions", `{"flow":"menu","call":{"id":"CA-att","from":"+15550007"}}`)["id"].(string)
+	att := `{"text":"1","attachments":["image/jpeg:https://example.com/p.jpg"]}`
+	ts.expectErrors(t, []apiErrorCase{
+		{"at the keys' wait", "POST", "/v1/sessions/" + id + "/resume", att, 400, CodeInvalidField, "attachments"},
+	})
+	if n := ts.sessionInputs(t, id); n != 0 {
+		t.Errorf("%d inputs logged after a refused request", n)
+	}
+	if r := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"text":"1"}`); r["waiting_for"].(map[string]any)["kind"] != "recording" {
+		t.Fatalf("text 1 at the keys' wait answered %v", r)
+	}
+	ts.expectErrors(t, []apiErrorCase{
+		{"at the recording's wait", "POST", "/v1/sessions/" + id + "/resume", att, 400, CodeInvalidField, "attachments"},
+		{"attachments alone", "POST", "/v1/sessions/" + id + "/resume", `{"attachments":["geo:1,2"]}`, 400, CodeInvalidField, "attachments"},
+	})
+	r := ts.do("POST", "/v1/sessions/"+id+"/resume", att)
+	if e := r.errorOf(t); !strings.Contains(e["message"].(string), `"record"`) || !strings.Contains(e["message"].(string), "recording") {
+		t.Errorf("message %q names neither the widget nor what it waits for", e["message"])
+	}
+}
+
+// A recording's result always has its duration, "" when the telephony side
+// did not give it, so a flow reading @flow.message.extra.duration raises
+// no warning; the default webhook body carries it beside the result, and
+// the recording's message_in in its data.
+func TestRecordingDurationEverywhere(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		b, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("webhook body %s", b)
+		}
+		mu.Lock()
+		bodies = append(bodies, m)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	ts, _ := twilioCallServer(t, "vm", `{"id":"vm","name":"VM","kind":"voice","widgets":[
+ {"id":"record","type":"record_voice","result":"Message","exits":{"Recording":"notify","No Input":"notify"}},
+ {"id":"notify","type":"webhook","method":"POST","url":"`+srv.URL+`","exits":{"Success":"say","Failure":"say"}},
+ {"id":"say","type":"say","text":"Seconds: @flow.message.extra.duration.","exits":{"Next":"bye"}},
+ {"id":"bye","type":"hangup"}]}`)
+	ts.must(201, "POST", "/v1/channels", `{"id":"sip","type":"api","voice_flow":"vm"}`)
+	for _, c := range []struct{ call, body, want string }{
+		{"d1", `{"recording_url":"https://media.example.com/r1.wav","recording_duration":8}`, "8"},
+		{"d2", `{"recording_url":"https://media.example.com/r2.wav"}`, ""},
+		{"d3", `{"recording_url":""}`, ""},
+	} {
+		ts.must(201, "POST", "/v1/channels/sip/calls", `{"call_id":"`+c.call+`","from":"+15550020"}`)
+		r := ts.must(200, "POST", "/v1/channels/sip/calls/"+c.call, c.body)
+		if got := texts(r); len(got) != 1 || got[0] != "Seconds: "+c.want+"." {
+			t.Errorf("%s: said %q", c.call, got)
+		}
+		mu.Lock()
+		b := bodies[len(bodies)-1]
+		mu.Unlock()
+		if res := b["results"].(map[string]any)["message"].(map[string]any); res["duration"] != c.want {
+			t.Errorf("%s: default body's result %v, want duration %q", c.call, res, c.want)
+		}
+		id := callSessionID("sip", c.call)
+		for _, e := range ts.must(200, "GET", "/v1/sessions/"+id+"/events", nil)["events"].([]any) {
+			ev := e.(map[string]any)
+			if ev["type"] == "warning" {
+				t.Errorf("%s: warning %v", c.call, ev["message"])
+			}
+			if ev["type"] == "message_in" {
+				if d, _ := ev["data"].(map[string]any); d == nil || d["duration"] != c.want {
+					t.Errorf("%s: message_in %v, want data.duration %q", c.call, ev, c.want)
+				}
+			}
+		}
+	}
+}
+
+// A record_voice stored before Parley checked what Twilio's <Record> takes
+// (max_length 1, finish_key "") answers calls with TwiML Twilio takes:
+// maxLength="2" and finishOnKey="#"; the same flow sent now is refused
+// naming the widget and the fields.
+func TestTwilioRecordStoredSettings(t *testing.T) {
+	dir := t.TempDir()
+	const doc = `{"id":"vm","name":"VM","kind":"voice","widgets":[
+ {"id":"record","type":"record_voice","max_length":1,"finish_key":"","exits":{"Recording":"","No Input":""}}]}`
+	storeRaw(t, dir, map[string]string{"vm": doc})
+	ts := newTestServer(t, func(c *Config) {
+		c.DataDir = dir
+		c.Examples = nil
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"vm","auth_token":"`+twilioTestToken+`"}`)
+	base := ts.listen()
+	_, body := twilioPost(t, base, "/twilio/tw/voice", callForm("CA-old"))
+	if want := `<Record action="/twilio/tw/voice" method="POST" maxLength="2" timeout="5" finishOnKey="#" playBeep="true"/>`; !strings.Contains(body, want) {
+		t.Errorf("TwiML %s\nwant %s", body, want)
+	}
+	r := ts.do("PUT", "/v1/flows/vm", doc)
+	if r.Status != 422 || !strings.Contains(string(r.Body), `widgets[0].max_length`) || !strings.Contains(string(r.Body), `widgets[0].finish_key`) {
+		t.Errorf("the flow sent again: %d %s", r.Status, r.Body)
 	}
 }

@@ -1,9 +1,9 @@
 package widgets
 
 import (
+	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/parleyhq/parley/flows"
@@ -18,9 +18,12 @@ const ExitRecording = "Recording"
 // Defaults and limits of a recording, in seconds.
 const (
 	DefaultRecordMaxLength = 60
-	MaxRecordMaxLength     = 3600
-	DefaultRecordTimeout   = 5
-	MaxRecordTimeout       = 600
+	// MinRecordMaxLength is the shortest maxLength Twilio's <Record>
+	// takes ("an integer greater than 1").
+	MinRecordMaxLength   = 2
+	MaxRecordMaxLength   = 3600
+	DefaultRecordTimeout = 5
+	MaxRecordTimeout     = 600
 	// DefaultRecordFinishKey ends a recording when pressed.
 	DefaultRecordFinishKey = "#"
 )
@@ -28,7 +31,8 @@ const (
 // RecordVoice says or plays an optional prompt, then records the caller
 // (Twilio's <Record>, Studio's Record Voicemail, RapidPro's "wait for a
 // recording"). The recording's URL is saved as the result's value, its
-// length in seconds as the result's extra "duration" when it is known.
+// length in seconds as the result's extra "duration" ("" when it is not
+// known, and when nothing was recorded).
 // It takes Recording when a recording came, and No Input when nothing was
 // recorded (the caller stayed silent, or hung up before speaking: no URL,
 // or a length of 0 seconds).
@@ -40,7 +44,7 @@ type RecordVoice struct {
 	MaxLength *int `json:"max_length,omitempty"`
 	// Timeout is the seconds of silence that end the recording.
 	Timeout *int `json:"timeout,omitempty"`
-	// FinishKey holds the keys that end the recording ("" for none).
+	// FinishKey holds the keys that end the recording (one or more).
 	FinishKey *string `json:"finish_key,omitempty"`
 	// PlayBeep plays a beep before the recording starts (the default).
 	PlayBeep *bool  `json:"play_beep,omitempty"`
@@ -60,16 +64,29 @@ func init() { register(TypeRecordVoice, func() flows.Widget { return &RecordVoic
 // Validate compiles the prompts and checks the recording's settings.
 func (w *RecordVoice) Validate(c flows.Compiler) error {
 	var errs []error
-	if w.MaxLength != nil && (*w.MaxLength < 1 || *w.MaxLength > MaxRecordMaxLength) {
-		errs = append(errs, flows.Errorf("max_length", "max_length is %d: the longest recording is 1 to %d seconds, or leave it out for %d", *w.MaxLength, MaxRecordMaxLength, DefaultRecordMaxLength))
+	switch {
+	case w.MaxLength == nil:
+	case *w.MaxLength < 1 || *w.MaxLength > MaxRecordMaxLength:
+		errs = append(errs, flows.Errorf("max_length", "max_length is %d: the longest recording is %d to %d seconds, or leave it out for %d", *w.MaxLength, MinRecordMaxLength, MaxRecordMaxLength, DefaultRecordMaxLength))
+	case *w.MaxLength < MinRecordMaxLength:
+		// Taken once: a flow stored with it loads, and records for the
+		// shortest length Twilio takes.
+		errs = append(errs, &flows.FieldError{Path: "max_length", Err: flows.ErrNewRule,
+			Message: fmt.Sprintf("max_length is %d: the longest recording is %d to %d seconds, or leave it out for %d (Twilio's <Record> takes a maxLength greater than 1)", *w.MaxLength, MinRecordMaxLength, MaxRecordMaxLength, DefaultRecordMaxLength)})
 	}
 	if w.Timeout != nil && (*w.Timeout < 1 || *w.Timeout > MaxRecordTimeout) {
 		errs = append(errs, flows.Errorf("timeout", "timeout is %d: the seconds of silence that end the recording are 1 to %d, or leave it out for %d", *w.Timeout, MaxRecordTimeout, DefaultRecordTimeout))
 	}
+	if w.FinishKey != nil && *w.FinishKey == "" {
+		// Taken once: a flow stored with it loads, and ends the
+		// recording on the default key.
+		errs = append(errs, &flows.FieldError{Path: "finish_key", Err: flows.ErrNewRule,
+			Message: fmt.Sprintf("finish_key \"\" names no key: Twilio's <Record> takes one or more of 0-9, * and # (an empty finishOnKey is refused); give the keys that end the recording, or leave it out for %q", DefaultRecordFinishKey)})
+	}
 	if w.FinishKey != nil {
 		for i, k := range *w.FinishKey {
 			if !strings.ContainsRune("0123456789*#", k) {
-				errs = append(errs, flows.Errorf("finish_key", "finish_key %q: %q is not a phone key (0-9, * or #); give the keys that end the recording, or \"\" for none", *w.FinishKey, k))
+				errs = append(errs, flows.Errorf("finish_key", "finish_key %q: %q is not a phone key (0-9, * or #); give the keys that end the recording, or leave it out for %q", *w.FinishKey, k, DefaultRecordFinishKey))
 				break
 			}
 			if strings.ContainsRune((*w.FinishKey)[:i], k) {
@@ -113,11 +130,13 @@ func (w *RecordVoice) ResultsSaved() []string {
 // ExitNames: Recording and No Input.
 func (w *RecordVoice) ExitNames() []string { return []string{ExitRecording, flows.ExitNoInput} }
 
+// maxLength is the longest recording: a stored flow's value Twilio would
+// refuse (1) is held to the shortest it takes.
 func (w *RecordVoice) maxLength() int {
 	if w.MaxLength == nil || *w.MaxLength < 1 {
 		return DefaultRecordMaxLength
 	}
-	return min(*w.MaxLength, MaxRecordMaxLength)
+	return max(min(*w.MaxLength, MaxRecordMaxLength), MinRecordMaxLength)
 }
 
 func (w *RecordVoice) timeout() int {
@@ -127,8 +146,10 @@ func (w *RecordVoice) timeout() int {
 	return min(*w.Timeout, MaxRecordTimeout)
 }
 
+// finishKey is the keys that end the recording: a stored flow's "", which
+// Twilio refuses, is the default.
 func (w *RecordVoice) finishKey() string {
-	if w.FinishKey == nil {
+	if w.FinishKey == nil || *w.FinishKey == "" {
 		return DefaultRecordFinishKey
 	}
 	return *w.FinishKey
@@ -178,16 +199,14 @@ func (w *RecordVoice) Resume(r flows.Run, in flows.Input) flows.Outcome {
 		return flows.Outcome{Wait: r.Session().Wait}
 	}
 	if !in.Recorded() {
-		// Saved with no value, so an earlier recording does not stay.
-		r.SaveResult(name, "", w.category(flows.ExitNoInput), "", nil)
+		// Saved with no value, so an earlier recording does not stay; its
+		// duration is empty, so a flow reading it gets "" and no warning.
+		r.SaveMatch(name, "", w.category(flows.ExitNoInput), "", map[string]string{"duration": ""})
 		return flows.Outcome{Exit: flows.ExitNoInput}
 	}
 	url := strings.TrimSpace(in.Text)
-	var extra map[string]string
-	if in.Duration > 0 {
-		extra = map[string]string{"duration": strconv.Itoa(in.Duration)}
-	}
-	r.SaveMatch(name, url, w.category(ExitRecording), url, extra)
+	// The duration is always there, "" when not known.
+	r.SaveMatch(name, url, w.category(ExitRecording), url, map[string]string{"duration": in.RecordingDuration()})
 	return flows.Outcome{Exit: ExitRecording}
 }
 

@@ -414,9 +414,10 @@
   }
 
   // send runs one resume: what the contact did is shown first, then the turn.
+  // It reports whether the server took the input.
   async function send(body, shown) {
     if (checking) await checking;
-    if (!session || busy) return;
+    if (!session || busy) return false;
     busy = true;
     setControls();
     if (shown && shown.system) system(shown.system);
@@ -428,6 +429,7 @@
       const path = body.hangup ? `/v1/simulator/sessions/${session.id}/hangup` : `/v1/sessions/${session.id}/resume`;
       const reply = await api("POST", path, body.hangup ? undefined : body);
       await turn(reply);
+      return true;
     } catch (err) {
       system(err.message, true);
       // A session that no longer waits (409) has moved on without the page
@@ -435,6 +437,7 @@
       const before = session.status;
       await refresh(err.status === 409 ? "Meanwhile, on the server:" : undefined);
       if (isEnded(session.status) && session.status !== before) system(`Session ${session.status}`);
+      return false;
     } finally {
       busy = false;
       setControls();
@@ -576,16 +579,18 @@
   }
 
   // A recording is given as its URL, with its length when known; nothing
-  // recorded is a recording without a URL, which takes No Input.
-  ui.recordingForm.addEventListener("submit", (ev) => {
+  // recorded is a recording without a URL, which takes No Input. A URL the
+  // server refuses stays in the form, to be corrected.
+  ui.recordingForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const url = ui.recordingURL.value.trim();
     if (!url) return;
     const body = { recording_url: url };
     const seconds = ui.recordingSeconds.value.trim();
     if (seconds !== "") body.recording_duration = Number(seconds);
-    ui.recordingURL.value = ui.recordingSeconds.value = "";
-    send(body, { text: url + (seconds !== "" ? ` (${seconds}s)` : ""), kind: "recorded" });
+    if (await send(body, { text: url + (seconds !== "" ? ` (${seconds}s)` : ""), kind: "recorded" })) {
+      ui.recordingURL.value = ui.recordingSeconds.value = "";
+    }
   });
   ui.noRecording.addEventListener("click", () => send({ recording_url: "" }, { text: "nothing", kind: "recorded" }));
 
