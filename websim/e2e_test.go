@@ -1033,9 +1033,10 @@ func TestSimulatorSendsAttachments(t *testing.T) {
 }
 
 // A voice flow that records the caller: the page shows the record prompt
-// and a form for the recording's URL and length, whose answer the flow
-// plays back; a second recording step answered Nothing recorded takes its
-// No Input exit.
+// and a form for the recording's URL and length; a URL the server refuses
+// stays in the form, with its length, so the author can correct it; the
+// recording taken is played back by the flow and the form cleared; a second
+// recording step answered Nothing recorded takes its No Input exit.
 func TestSimulatorGivesARecording(t *testing.T) {
 	ctx := browser(t)
 	base := startServer(t)
@@ -1045,6 +1046,7 @@ func TestSimulatorGivesARecording(t *testing.T) {
 		{"id": "again", "type": "record_voice", "prompt": "Anything else?", "play_beep": false, "exits": {"Recording": "bye", "No Input": "none"}},
 		{"id": "none", "type": "say", "text": "Nothing more, then.", "exits": {"Next": "bye"}},
 		{"id": "bye", "type": "hangup"}]}`
+	const bad = "ftp://media.example.com/rec/RE1.wav"
 	const rec = "https://media.example.com/rec/RE1.wav"
 	do(ctx, t,
 		chromedp.Navigate(base+"/simulator"),
@@ -1058,10 +1060,16 @@ func TestSimulatorGivesARecording(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#recording-form`)),
 		chromedp.WaitEnabled(chromedp.CSS(`#recording-url`)),
 		chromedp.SendKeys(chromedp.CSS(`#recording-seconds`), "7"),
+		chromedp.SendKeys(chromedp.CSS(`#recording-url`), bad+kb.Enter),
+		waitFor(`[...document.querySelectorAll('#chat .system.error')].some(s => s.textContent.includes('recording_url'))`),
+		chromedp.WaitEnabled(chromedp.CSS(`#recording-url`)),
+		waitFor(`document.querySelector('#recording-url').value === `+js(bad)+` && document.querySelector('#recording-seconds').value === '7'`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#recording-url").value = ""`),
 		chromedp.SendKeys(chromedp.CSS(`#recording-url`), rec+kb.Enter),
 		bubbleWith("contact", rec+" (7s)"),
 		bubbleWith("flow", rec),
 		bubbleWith("flow", "Recording after the prompt"),
+		waitFor(`document.querySelector('#recording-url').value === '' && document.querySelector('#recording-seconds').value === ''`),
 		chromedp.WaitEnabled(chromedp.CSS(`#no-recording`)),
 		chromedp.Click(chromedp.CSS(`#no-recording`)),
 		bubbleWith("flow", "Nothing more, then."),
@@ -1071,37 +1079,4 @@ func TestSimulatorGivesARecording(t *testing.T) {
 	if got := texts(ctx, t, ".bubble.flow"); !strings.Contains(strings.Join(got, "|"), "plays"+rec) {
 		t.Errorf("flow bubbles = %q, want the recording played back", got)
 	}
-}
-
-// A recording's URL the server refuses stays in the form, with its length,
-// so the author can correct it; once the server takes it the form is
-// cleared.
-func TestSimulatorKeepsARefusedRecordingURL(t *testing.T) {
-	ctx := browser(t)
-	base := startServer(t)
-	const flow = `{"id": "voicemail", "name": "Voicemail", "kind": "voice", "start": "ask", "widgets": [
-		{"id": "ask", "type": "record_voice", "prompt": "Leave your message after the beep.", "result": "Message", "exits": {"Recording": "back", "No Input": "bye"}},
-		{"id": "back", "type": "play", "url": "@flow.message", "exits": {"Next": "again"}},
-		{"id": "again", "type": "record_voice", "prompt": "Anything else?", "exits": {"Recording": "bye", "No Input": "bye"}},
-		{"id": "bye", "type": "hangup"}]}`
-	const bad = "ftp://media.example.com/rec/RE1.wav"
-	const rec = "https://media.example.com/rec/RE1.wav"
-	do(ctx, t,
-		chromedp.Navigate(base+"/simulator"),
-		chooseFlow("favourite-colour", `"colour"`),
-		setFlow(flow),
-		chromedp.Click(chromedp.CSS(`#start`)),
-		bubbleWith("flow", "Leave your message after the beep."),
-		chromedp.WaitEnabled(chromedp.CSS(`#recording-url`)),
-		chromedp.SendKeys(chromedp.CSS(`#recording-seconds`), "7"),
-		chromedp.SendKeys(chromedp.CSS(`#recording-url`), bad+kb.Enter),
-		waitFor(`[...document.querySelectorAll('#chat .system.error')].some(s => s.textContent.includes('recording_url'))`),
-		chromedp.WaitEnabled(chromedp.CSS(`#recording-url`)),
-		waitFor(`document.querySelector('#recording-url').value === `+js(bad)+` && document.querySelector('#recording-seconds').value === '7'`),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector("#recording-url").value = ""`),
-		chromedp.SendKeys(chromedp.CSS(`#recording-url`), rec+kb.Enter),
-		bubbleWith("flow", "Anything else?"),
-		chromedp.WaitEnabled(chromedp.CSS(`#recording-url`)),
-		waitFor(`document.querySelector('#recording-url').value === '' && document.querySelector('#recording-seconds').value === ''`),
-	)
 }
