@@ -37,6 +37,10 @@ func LoadConfigs(path string) (map[string]*flows.WebhookConfig, error) {
 	return cfgs, nil
 }
 
+// configsFileHolds says what a file of configured webhooks holds, for a file
+// that holds nothing or some other JSON value.
+const configsFileHolds = `the file holds {"webhooks": [...]} or an array of webhooks ({"webhooks": []} or [] for none)`
+
 // ParseConfigs is LoadConfigs on bytes already read. The file is decoded as
 // flows are (flows.DecodeDocument): names match exactly, and each problem
 // names its entry and field, webhooks[1].timeout, also in a bare array.
@@ -57,6 +61,16 @@ func ParseConfigs(data []byte) (map[string]*flows.WebhookConfig, error) {
 		}
 		problems = WithNullElements(trimmed, &doc, flows.DecodeDocument(trimmed, &doc))
 		list = doc.Webhooks
+		if string(trimmed) == "null" {
+			// Decoded as an empty object would be, but no list at all:
+			// most likely a file written wrong, not a wish for none.
+			problems = []*flows.FieldError{{Path: "$", Message: "expected a JSON object, got JSON null"}}
+		}
+		for _, fe := range problems {
+			if fe.Path == "$" && (fe.Message == "empty document" || strings.HasPrefix(fe.Message, "expected a JSON object, got JSON ")) {
+				fe.Message += ": " + configsFileHolds
+			}
+		}
 	}
 	if len(problems) > 0 {
 		errs := make([]error, len(problems))

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -522,7 +523,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 	if err := run(ctx, now, cfg); err != nil {
-		fmt.Fprintln(stderr, "parley serve:", err)
+		// In the log's format, so that a collector reading JSON lines
+		// takes in the error that ended the server too.
+		if cfg.LogFormat == "json" {
+			slog.New(slog.NewJSONHandler(stderr, nil)).Error("parley serve: " + err.Error())
+		} else {
+			fmt.Fprintln(stderr, "parley serve:", err)
+		}
 		return 1
 	}
 	return 0

@@ -489,6 +489,15 @@ func TestServeFlagsWebhooksFile(t *testing.T) {
 	if err != nil || cfg.WebhooksFile != good {
 		t.Errorf("--webhooks %s over a bad %s: %v, file %q", good, EnvWebhooks, err, cfg.WebhooksFile)
 	}
+	// A file of JSON null is no list of webhooks: refused, not read as none.
+	null := filepath.Join(dir, "null.json")
+	if err := os.WriteFile(null, []byte("null\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ServeFlags([]string{"--webhooks", null}, func(string) string { return "" }, io.Discard)
+	if want := `--webhooks: webhooks file ` + null + `: $: expected a JSON object, got JSON null: the file holds {"webhooks": [...]} or an array of webhooks ({"webhooks": []} or [] for none)`; err == nil || err.Error() != want {
+		t.Errorf("--webhooks %s: %v, want %s", null, err, want)
+	}
 }
 
 // Settings refused by the settings table stop `parley serve` with exit 2

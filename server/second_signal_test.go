@@ -86,3 +86,59 @@ func TestSecondSignalEndsTheGrace(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownGraceCoversTheTurnTimeout: with a --turn-timeout longer than
+// the 30 s a stop waits at least, a turn whose webhook answers after those
+// 30 s, within its turn timeout, still finishes at a stop and is answered:
+// the grace is the turn timeout and 5 s more, as the shutting down line
+// says. The 30 s are made short here, so that the test need not wait them.
+func TestShutdownGraceCoversTheTurnTimeout(t *testing.T) {
+	defer func(d time.Duration) { minShutdownGrace = d }(minShutdownGrace)
+	minShutdownGrace = 100 * time.Millisecond
+	url, _, called, release := blockingHook(t)
+	logs := &syncbuf.Buffer{}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(ctx, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--allow-cidr", "127.0.0.1/32",
+			"--turn-timeout", "1m", "--webhook-timeout", "1m"}, &bytes.Buffer{}, logs)
+	}()
+	waitLog := func(re *regexp.Regexp) []string {
+		t.Helper()
+		for range 1000 {
+			if m := re.FindStringSubmatch(logs.String()); m != nil {
+				return m
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("the log has no %s:\n%s", re, logs.String())
+		return nil
+	}
+	addr := waitLog(regexp.MustCompile(`parley listening.* addr=(\S+)`))[1]
+	resp, err := http.Post("http://"+addr+"/v1/flows", "application/json", strings.NewReader(hookNowFlow(url)))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /v1/flows: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	busy := dialer(t, addr)()
+	rawRequest(t, busy, "POST", "/v1/sessions", `{"flow":"hook-now","contact":{"urn":"tel:+15555550100"}}`)
+	<-called // the turn waits for the webhook
+
+	stop() // as SIGTERM does
+	if m := waitLog(regexp.MustCompile(`shutting down: finishing turns in flight.* grace=(\S+)`)); m[1] != "1m5s" {
+		t.Errorf("the shutting down line gives grace=%s, want 1m5s (--turn-timeout 1m and 5 s)", m[1])
+	}
+	// Past the shortened minimum: a grace of that alone would have cut
+	// the request short by now.
+	time.Sleep(time.Second)
+	close(release)
+	_ = busy.SetReadDeadline(time.Now().Add(30 * time.Second))
+	answer, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	if err != nil || answer.StatusCode != http.StatusCreated {
+		t.Errorf("the request in flight at the stop: %v %v, want its answer, 201", answer, err)
+	}
+	if c := <-code; c != 0 || strings.Contains(logs.String(), "shutdown grace ended") {
+		t.Errorf("exit status %d, want 0 and no request cut short:\n%s", c, logs.String())
+	}
+}

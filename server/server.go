@@ -618,12 +618,22 @@ func soonDone(done <-chan struct{}) bool {
 	}
 }
 
-// Run serves cfg until ctx is cancelled, then shuts down gracefully (up to
-// 30 seconds for turns in flight).
+// Run serves cfg until ctx is cancelled, then shuts down gracefully (waiting
+// for turns in flight up to the longer of 30 seconds and the turn timeout
+// plus 5 seconds).
 func Run(ctx context.Context, cfg Config) error { return run(ctx, nil, cfg) }
 
-// shutdownGrace is how long a shutdown waits for the turns in flight.
-const shutdownGrace = 30 * time.Second
+// minShutdownGrace is the least time a shutdown waits for the turns in
+// flight (a variable so that a test can make it short).
+var minShutdownGrace = 30 * time.Second
+
+// shutdownGrace is how long a shutdown waits for the turns in flight: at
+// least minShutdownGrace, and long enough for a turn that began just before
+// the signal to run to its turn timeout and be saved and answered, so that a
+// --turn-timeout set above 30 s is not cut short by a stop.
+func shutdownGrace(turnTimeout time.Duration) time.Duration {
+	return max(minShutdownGrace, turnTimeout+5*time.Second)
+}
 
 // run is Run; once the shutdown has begun, now closing ends its wait for
 // the turns in flight at once (a second SIGINT or SIGTERM).
@@ -646,17 +656,18 @@ func run(ctx context.Context, now <-chan struct{}, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	grace := shutdownGrace(s.cfg.TurnTimeout)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Listen() }()
 	select {
 	case err := <-errc:
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
 		defer cancel()
 		return errors.Join(err, s.Shutdown(sctx))
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down: finishing turns in flight; a second SIGINT or SIGTERM ends them now", "grace", shutdownGrace)
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	s.log.Info("shutting down: finishing turns in flight; a second SIGINT or SIGTERM ends them now", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	go func() {
 		select {

@@ -982,7 +982,8 @@ func TestSimulatorShowsTheLastCheck(t *testing.T) {
 // An author sends a photo with /attach and a location with /location: the
 // flow routes them with has_image and has_location and sees their URL, and
 // the contact's bubble shows the attachment; an attachment of another form
-// is refused with the server's message.
+// is refused with the server's message and stays in the message box, to be
+// corrected, where a message taken is cleared from it.
 func TestSimulatorSendsAttachments(t *testing.T) {
 	ctx := browser(t)
 	base := startServer(t)
@@ -1005,6 +1006,11 @@ func TestSimulatorSendsAttachments(t *testing.T) {
 		bubbleWith("flow", "Send a photo of the meter"),
 		send("/attach meter.jpg"),
 		waitFor(`[...document.querySelectorAll('#chat .system.error')].some(s => s.textContent.includes('attachments[0]') && s.textContent.includes('is not CONTENT-TYPE:URL'))`),
+		// The message the server refused stays in the box, to be corrected
+		// rather than typed again.
+		chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+		waitFor(`document.querySelector('#message').value === '/attach meter.jpg'`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#message").value = ""`),
 		// The command alone sends nothing: the chat says what it needs,
 		// as parley simulate does, and the text stays to be completed.
 		send("/attach"),
@@ -1016,6 +1022,9 @@ func TestSimulatorSendsAttachments(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#message").value = ""`),
 		send("/location -1.2921,36.8219 at home"),
 		bubbleWith("flow", "You are at -1.2921,36.8219 (at home)"),
+		// A message the flow took is cleared from the box.
+		chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+		waitFor(`document.querySelector('#message').value === ''`),
 		send("/attach image/jpeg:https://media.example.com/meter.jpg"),
 		bubbleWith("flow", "Got https://media.example.com/meter.jpg"),
 		statusIs("completed"),

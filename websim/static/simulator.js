@@ -414,7 +414,8 @@
   }
 
   // send runs one resume: what the contact did is shown first, then the turn.
-  // It reports whether the server took the input.
+  // It reports whether the server took the input, also when showing the
+  // turn then failed, so that a form is cleared only of what was taken.
   async function send(body, shown) {
     if (checking) await checking;
     if (!session || busy) return false;
@@ -425,9 +426,11 @@
       const b = bubble("contact", shown.text, shown.kind);
       for (const a of body.attachments || []) b.append(el("br"), attachment(a));
     }
+    let taken = false;
     try {
       const path = body.hangup ? `/v1/simulator/sessions/${session.id}/hangup` : `/v1/sessions/${session.id}/resume`;
       const reply = await api("POST", path, body.hangup ? undefined : body);
+      taken = true;
       await turn(reply);
       return true;
     } catch (err) {
@@ -437,7 +440,7 @@
       const before = session.status;
       await refresh(err.status === 409 ? "Meanwhile, on the server:" : undefined);
       if (isEnded(session.status) && session.status !== before) system(`Session ${session.status}`);
-      return false;
+      return taken;
     } finally {
       busy = false;
       setControls();
@@ -548,7 +551,9 @@
     else if (session.voice) ui.digits.focus(); else ui.message.focus();
   }
 
-  ui.composer.addEventListener("submit", (ev) => {
+  // The text is cleared once the server has taken the message; one it
+  // refuses (an attachment not CONTENT-TYPE:URL) stays, to be corrected.
+  ui.composer.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const text = ui.message.value;
     if (!text.trim()) return;
@@ -558,8 +563,7 @@
       system(m.error, true);
       return;
     }
-    ui.message.value = "";
-    send(m, { text: m.text });
+    if (await send(m, { text: m.text }) && ui.message.value === text) ui.message.value = "";
   });
 
   // messageOf reads what the author typed: "/attach CONTENT-TYPE:URL [TEXT]"
