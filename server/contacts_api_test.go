@@ -373,13 +373,7 @@ func TestContactFailureLogsNoURN(t *testing.T) {
 			}
 			info := l
 			if level == slog.LevelDebug {
-				var above []string
-				for _, line := range strings.Split(l, "\n") {
-					if !strings.Contains(line, "level=DEBUG") {
-						above = append(above, line)
-					}
-				}
-				info = strings.Join(above, "\n")
+				info = linesAboveDebug(l)
 				if !strings.Contains(l, `level=DEBUG msg="request failed, the error in full"`) || !strings.Contains(l, "(bucket processed_index): 22 bytes, not 33") {
 					t.Errorf("the debug log: want the errors in full:\n%s", l)
 				}
@@ -521,4 +515,15 @@ func TestContactEverySpelling(t *testing.T) {
 			t.Errorf("the contact of %s after the erasure: %v %v, want it left", key, c, err)
 		}
 	}
+}
+
+// linesAboveDebug is a text log without its debug lines.
+func linesAboveDebug(l string) string {
+	var above []string
+	for _, line := range strings.Split(l, "\n") {
+		if !strings.Contains(line, "level=DEBUG") {
+			above = append(above, line)
+		}
+	}
+	return strings.Join(above, "\n")
 }

@@ -59,13 +59,7 @@ func TestDamagedContactLogsNoURN(t *testing.T) {
 			}
 			above := l
 			if level == slog.LevelDebug {
-				var lines []string
-				for _, line := range strings.Split(l, "\n") {
-					if !strings.Contains(line, "level=DEBUG") {
-						lines = append(lines, line)
-					}
-				}
-				above = strings.Join(lines, "\n")
+				above = linesAboveDebug(l)
 				if !strings.Contains(l, `level=DEBUG msg="request failed, the error in full"`) || !strings.Contains(l, `level=DEBUG msg="timer failed, the error in full"`) ||
 					!strings.Contains(l, `contact \"`+urn+`\" (bucket contact_rows)`) {
 					t.Errorf("the debug log: want the errors in full:\n%s", l)

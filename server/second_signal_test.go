@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"os/signal"
 	"regexp"
@@ -26,34 +27,10 @@ import (
 func TestSecondSignalEndsTheGrace(t *testing.T) {
 	for _, signals := range []int{1, 2} {
 		t.Run(strings.Repeat("SIGTERM ", signals), func(t *testing.T) {
-			url, _, called, release := blockingHook(t)
-			logs := &syncbuf.Buffer{}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 			defer stop()
-			code := make(chan int, 1)
-			go func() {
-				code <- Main(ctx, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--allow-cidr", "127.0.0.1/32"}, &bytes.Buffer{}, logs)
-			}()
-			waitLog := func(re *regexp.Regexp) []string {
-				t.Helper()
-				for range 1000 {
-					if m := re.FindStringSubmatch(logs.String()); m != nil {
-						return m
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
-				t.Fatalf("the log has no %s:\n%s", re, logs.String())
-				return nil
-			}
-			addr := waitLog(regexp.MustCompile(`parley listening.* addr=(\S+)`))[1]
-			resp, err := http.Post("http://"+addr+"/v1/flows", "application/json", strings.NewReader(hookNowFlow(url)))
-			if err != nil || resp.StatusCode != http.StatusCreated {
-				t.Fatalf("POST /v1/flows: %v %v", resp, err)
-			}
-			resp.Body.Close()
-			busy := dialer(t, addr)()
-			rawRequest(t, busy, "POST", "/v1/sessions", `{"flow":"hook-now","contact":{"urn":"tel:+15555550100"}}`)
-			<-called // the turn waits for the webhook
+			st := startBusy(t, ctx)
+			logs, code, waitLog, busy, release := st.logs, st.code, st.waitLog, st.busy, st.release
 
 			if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
 				t.Fatal(err)
@@ -95,35 +72,10 @@ func TestSecondSignalEndsTheGrace(t *testing.T) {
 func TestShutdownGraceCoversTheTurnTimeout(t *testing.T) {
 	defer func(d time.Duration) { minShutdownGrace = d }(minShutdownGrace)
 	minShutdownGrace = 100 * time.Millisecond
-	url, _, called, release := blockingHook(t)
-	logs := &syncbuf.Buffer{}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	code := make(chan int, 1)
-	go func() {
-		code <- Main(ctx, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--allow-cidr", "127.0.0.1/32",
-			"--turn-timeout", "1m", "--webhook-timeout", "1m"}, &bytes.Buffer{}, logs)
-	}()
-	waitLog := func(re *regexp.Regexp) []string {
-		t.Helper()
-		for range 1000 {
-			if m := re.FindStringSubmatch(logs.String()); m != nil {
-				return m
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Fatalf("the log has no %s:\n%s", re, logs.String())
-		return nil
-	}
-	addr := waitLog(regexp.MustCompile(`parley listening.* addr=(\S+)`))[1]
-	resp, err := http.Post("http://"+addr+"/v1/flows", "application/json", strings.NewReader(hookNowFlow(url)))
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /v1/flows: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	busy := dialer(t, addr)()
-	rawRequest(t, busy, "POST", "/v1/sessions", `{"flow":"hook-now","contact":{"urn":"tel:+15555550100"}}`)
-	<-called // the turn waits for the webhook
+	st := startBusy(t, ctx, "--turn-timeout", "1m", "--webhook-timeout", "1m")
+	logs, code, waitLog, busy, release := st.logs, st.code, st.waitLog, st.busy, st.release
 
 	stop() // as SIGTERM does
 	if m := waitLog(regexp.MustCompile(`shutting down: finishing turns in flight.* grace=(\S+)`)); m[1] != "1m5s" {
@@ -141,4 +93,46 @@ func TestShutdownGraceCoversTheTurnTimeout(t *testing.T) {
 	if c := <-code; c != 0 || strings.Contains(logs.String(), "shutdown grace ended") {
 		t.Errorf("exit status %d, want 0 and no request cut short:\n%s", c, logs.String())
 	}
+}
+
+// busyServer is a server run by Main with one request in flight, its turn
+// waiting for a webhook until release is closed.
+type busyServer struct {
+	logs    *syncbuf.Buffer
+	code    chan int // Main's exit status
+	busy    net.Conn // the connection of the request in flight
+	release chan struct{}
+	waitLog func(*regexp.Regexp) []string
+}
+
+// startBusy runs Main until ctx ends, with extra flags, and starts a
+// session whose first turn calls a webhook that answers only once release
+// is closed; it returns once that call is made.
+func startBusy(t *testing.T, ctx context.Context, extra ...string) *busyServer {
+	t.Helper()
+	url, _, called, release := blockingHook(t)
+	b := &busyServer{logs: &syncbuf.Buffer{}, code: make(chan int, 1), release: release}
+	args := append([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--allow-cidr", "127.0.0.1/32"}, extra...)
+	go func() { b.code <- Main(ctx, args, &bytes.Buffer{}, b.logs) }()
+	b.waitLog = func(re *regexp.Regexp) []string {
+		t.Helper()
+		for range 1000 {
+			if m := re.FindStringSubmatch(b.logs.String()); m != nil {
+				return m
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("the log has no %s:\n%s", re, b.logs.String())
+		return nil
+	}
+	addr := b.waitLog(regexp.MustCompile(`parley listening.* addr=(\S+)`))[1]
+	resp, err := http.Post("http://"+addr+"/v1/flows", "application/json", strings.NewReader(hookNowFlow(url)))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /v1/flows: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	b.busy = dialer(t, addr)()
+	rawRequest(t, b.busy, "POST", "/v1/sessions", `{"flow":"hook-now","contact":{"urn":"tel:+15555550100"}}`)
+	<-called // the turn waits for the webhook
+	return b
 }
