@@ -218,6 +218,15 @@ func loadWebhooks(written, path string) (map[string]*flows.WebhookConfig, error)
 	return cfgs, nil
 }
 
+// besideScript is the path of a file a script names: relative to the
+// script's folder, or as it is when absolute.
+func besideScript(script, name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(filepath.Dir(script), name)
+}
+
 // RunScriptWith is RunScript with settings from outside the script.
 func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o ScriptOptions) (*ScriptReport, error) {
 	data, err := os.ReadFile(path)
@@ -232,7 +241,7 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 	mocks := NewMocks(s.Mocks)
 	if s.Webhooks != "" {
 		// Relative to the script, as its flow is.
-		file := filepath.Join(filepath.Dir(path), s.Webhooks)
+		file := besideScript(path, s.Webhooks)
 		cfgs, err := loadWebhooks(s.Webhooks, file)
 		if err != nil {
 			return nil, flows.EachNamed(path, err)
@@ -253,7 +262,7 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 		engine.WithClock(func() time.Time { return clock }),
 	}, opts...)
 	e := engine.New(reg, all...)
-	flowPath := filepath.Join(filepath.Dir(path), s.Flow)
+	flowPath := besideScript(path, s.Flow)
 	f, err := LoadFile(e, flowPath)
 	if err != nil {
 		return nil, fmt.Errorf("%s: flow %s: %w", path, flowPath, err)
