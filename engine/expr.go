@@ -592,6 +592,11 @@ func compileError(src string, err error) string {
 			msg = strings.Replace(msg, "  (", " (", 1)
 		}
 	}
+	if strings.HasPrefix(msg, "unrecognized character: U+0040 '@'") {
+		// An author who writes templates writes @flow.x in an expression
+		// too: say how an expression names it.
+		return msg + ": an expression names variables without @ (flow.age.value where a template writes @flow.age); @ and @(...) are for templates"
+	}
 	if strings.Contains(msg, "exceeds maximum allowed nodes") {
 		return fmt.Sprintf("an expression has at most %d parts (numbers, names, operators, calls ...): this one has more", DefaultMaxExprNodes)
 	}

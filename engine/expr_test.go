@@ -497,3 +497,22 @@ func refusedAtLoad(t *testing.T, expr, load string) (*fixture, *flows.Flow) {
 	}
 	return fx, f
 }
+
+// TestExpressionWithAt: an expression written with a template's @ (in a
+// set_variable's expression, an expression rule, or inside @(...)) does not
+// load, and the error says how an expression names a variable, at the
+// widget's field.
+func TestExpressionWithAt(t *testing.T) {
+	for _, tc := range []struct{ widget, path string }{
+		{`{"id": "a", "type": "set_variable", "name": "x", "expression": "@flow.y", "exits": {"Next": ""}}`, "widgets[0].expression"},
+		{`{"id": "a", "type": "split", "rules": [{"type": "expression", "args": ["@(flow.y == 1)"], "category": "Y"}], "exits": {"Y": "", "Other": ""}}`, "widgets[0].rules[0].args[0]"},
+		{`{"id": "a", "type": "send_message", "text": "@(@flow.y + 1)"}`, "widgets[0].text"},
+	} {
+		fx := newFixture(t, nil)
+		_, err := fx.e.Load([]byte(`{"id": "x", "widgets": [` + tc.widget + `]}`))
+		want := `widget "a": ` + tc.path + `: bad expression`
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "an expression names variables without @ (flow.age.value where a template writes @flow.age)") {
+			t.Errorf("%s: %v, want an error at %s saying how an expression names a variable", tc.widget, err, tc.path)
+		}
+	}
+}
