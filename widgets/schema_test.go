@@ -224,6 +224,22 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		{"null include group", `{"id": "a", "type": "webhook", "url": "https://example.com", "include": {"call": null}}`, true},
 		{"null weights", `{"id": "a", "type": "random", "buckets": ["A", "B"], "weights": null}`, false},
 		{"null weight", `{"id": "a", "type": "random", "buckets": ["A", "B"], "weights": [1, null]}`, false},
+		// A widget whose exits do not depend on its fields has those exits only.
+		{"send_message with an exit in lower case", `{"id": "a", "type": "send_message", "text": "hi", "exits": {"next": ""}}`, false},
+		{"set_variable with Next and Failure", `{"id": "a", "type": "set_variable", "name": "x", "value": "1", "exits": {"Next": "", "Failure": ""}}`, true},
+		{"set_variable with Fail", `{"id": "a", "type": "set_variable", "name": "x", "value": "1", "exits": {"Fail": ""}}`, false},
+		{"webhook with its three exits", `{"id": "a", "type": "webhook", "url": "https://example.com", "exits": {"Success": "", "Failure": "", "Timeout": ""}}`, true},
+		{"webhook with Time out", `{"id": "a", "type": "webhook", "url": "https://example.com", "exits": {"Time out": ""}}`, false},
+		{"subflow with its exits", `{"id": "a", "type": "subflow", "flow": "b", "exits": {"Complete": "", "Expired": ""}}`, true},
+		{"subflow with Completed", `{"id": "a", "type": "subflow", "flow": "b", "exits": {"Completed": ""}}`, false},
+		{"update_groups with Done", `{"id": "a", "type": "update_groups", "add": ["vip"], "exits": {"Done": ""}}`, false},
+		{"record with Next", `{"id": "a", "type": "record", "action": "email", "exits": {"Next": ""}}`, true},
+		{"record with Other", `{"id": "a", "type": "record", "action": "email", "exits": {"Other": ""}}`, false},
+		{"say with Next", `{"id": "a", "type": "say", "text": "hi", "exits": {"Next": ""}}`, true},
+		{"say with Done", `{"id": "a", "type": "say", "text": "hi", "exits": {"Done": ""}}`, false},
+		{"play with Finished", `{"id": "a", "type": "play", "url": "https://example.com/a.mp3", "exits": {"Finished": ""}}`, false},
+		{"record_voice with its exits", `{"id": "a", "type": "record_voice", "exits": {"Recording": "", "No Input": ""}}`, true},
+		{"record_voice with NoInput", `{"id": "a", "type": "record_voice", "exits": {"NoInput": ""}}`, false},
 	}
 	check := func(t *testing.T, src string, valid bool) {
 		t.Helper()
@@ -241,7 +257,7 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kind := ""
-			if strings.Contains(tc.widget, `"hangup"`) {
+			if strings.Contains(tc.widget, `"hangup"`) || strings.Contains(tc.widget, `"say"`) || strings.Contains(tc.widget, `"play"`) || strings.Contains(tc.widget, `"record_voice"`) {
 				kind = `"kind": "voice", `
 			}
 			check(t, `{"name": "f", `+kind+`"widgets": [`+tc.widget+`]}`, tc.valid)
