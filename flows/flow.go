@@ -178,6 +178,13 @@ type ExplainedExits interface {
 	ExplainedExits() []string
 }
 
+// ExitHinter is implemented by a widget that can say why a name is not one
+// of its exits though the widget may have it (a wait's Timeout exit, which
+// it has only with a timeout): ExitHint returns that, or "".
+type ExitHinter interface {
+	ExitHint(name string) string
+}
+
 // KindChecker is implemented by a widget that does not belong in every kind
 // of flow (a voice widget in a messaging flow says nothing to anyone):
 // CheckKind reports, as Validate does, what is wrong with the widget in a
@@ -614,7 +621,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		f.Kind = KindMessaging
 	case KindMessaging, KindVoice:
 	default:
-		add(&FieldError{Path: "kind", Message: fmt.Sprintf("unknown kind %q (messaging or voice)", f.Kind)})
+		add(&FieldError{Path: "kind", Message: fmt.Sprintf("unknown kind %q (messaging or voice)%s", f.Kind, didYouMean(f.Kind, []string{KindMessaging, KindVoice}))})
 	}
 	switch {
 	case f.ExpireMinutes < 0:
@@ -887,7 +894,13 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 				add(&FieldError{Widget: nd.id, Path: p, Message: `expected a string, got JSON null: an exit is the id of the next widget, or "" to end the flow there`, Err: ErrNewRule})
 			}
 			if checkNames && !known[n] && !slices.Contains(explained, n) {
-				add(&FieldError{Widget: nd.id, Path: p, Message: fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames())), Err: ErrUnknownExit})
+				msg := fmt.Sprintf("unknown exit %q (this widget has %s)", n, quoteList(w.ExitNames()))
+				if h, ok := widgetAs[ExitHinter](w); ok {
+					if hint := h.ExitHint(n); hint != "" {
+						msg += ": " + hint
+					}
+				}
+				add(&FieldError{Widget: nd.id, Path: p, Message: msg, Err: ErrUnknownExit})
 			}
 			if fe := danglingExit(f, nd.id, p, n, b.Exits[n]); fe != nil {
 				fe.Message += nearestID(b.Exits[n])

@@ -6,7 +6,8 @@ import "strings"
 // or "" when none is close enough to suggest: one spelled the same but for
 // case, '_' and '-' (numDigits → num_digits), else the closest by edit
 // distance, at most one edit away, or two for names longer than four
-// letters (has_any_words → has_any_word, timout → timeout), else the one
+// letters (has_any_words → has_any_word, timout → timeout), or its plural
+// or singular (quick_reply → quick_replies), else the one
 // known name that starts with name (wait → wait_for_response). Ties go to
 // the first in known.
 func Nearest(name string, known []string) string {
@@ -16,6 +17,13 @@ func Nearest(name string, known []string) string {
 	norm := normalName(name)
 	for _, k := range known {
 		if k != name && normalName(k) == norm {
+			return k
+		}
+	}
+	// A plural written as its singular, or the other way round, that is
+	// more than an edit or two away: quick_reply for quick_replies.
+	for _, k := range known {
+		if nk := normalName(k); k != name && (plural(norm) == nk || plural(nk) == norm) {
 			return k
 		}
 	}
@@ -49,6 +57,16 @@ func didYouMean(name string, known []string) string {
 		return ` (did you mean "` + n + `"?)`
 	}
 	return ""
+}
+
+// plural is the English plural of a name ending in a consonant and y
+// (reply → replies), the only plural more than two edits from its
+// singular among the names of a flow; "" for any other name.
+func plural(name string) string {
+	if len(name) < 2 || !strings.HasSuffix(name, "y") || strings.ContainsRune("aeiou", rune(name[len(name)-2])) {
+		return ""
+	}
+	return name[:len(name)-1] + "ies"
 }
 
 // normalName is name in lower case without '_' and '-'.

@@ -32,7 +32,11 @@ func (w *SetVariable) Validate(c flows.Compiler) error {
 	switch w.Scope {
 	case "", flows.ScopeFlow, flows.ScopeUser, flows.ScopeCall, "contact":
 	default:
-		errs = append(errs, flows.Errorf("scope", "unknown scope %q (flow, user, call or contact)", w.Scope))
+		msg := fmt.Sprintf("unknown scope %q (flow, user, call or contact)", w.Scope)
+		if near := flows.Nearest(w.Scope, []string{flows.ScopeFlow, flows.ScopeUser, flows.ScopeCall, "contact"}); near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", near)
+		}
+		errs = append(errs, flows.Errorf("scope", "%s", msg))
 	}
 	switch {
 	case w.Name == "":

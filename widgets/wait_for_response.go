@@ -43,6 +43,14 @@ func (w *WaitForResponse) CheckKind(kind string) error {
 	return flows.Errorf("timeout", "in a voice flow wait_for_response needs a timeout (seconds) and takes its Timeout exit when the caller presses no key in that time; without one the call would wait in silence forever. Give it \"timeout\", or use gather_digits, which re-prompts")
 }
 
+// ExitHint: a wait has a Timeout exit only when it has a timeout.
+func (w *WaitForResponse) ExitHint(name string) string {
+	if name == flows.ExitTimeout && w.Timeout == nil {
+		return `a wait takes its Timeout exit only when it has a "timeout": give it one (seconds), or remove the exit`
+	}
+	return ""
+}
+
 // ResultsSaved: the result, named by the widget id when it has no name.
 func (w *WaitForResponse) ResultsSaved() []string {
 	return []string{resultName(&w.WidgetBase, w.Result)}
