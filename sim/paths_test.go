@@ -44,3 +44,17 @@ func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// TestFlowGivenAsScript: a flow file run as a script is named as a flow,
+// not reported field by field as an unknown script field.
+func TestFlowGivenAsScript(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flow.json")
+	if err := os.WriteFile(path, []byte(`{"id": "f", "widgets": [{"id": "a", "type": "send_message", "text": "hi"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sim.RunScript(context.Background(), widgets.Registered(), path)
+	want := path + ` is a flow, not a test script (a *.test.json with "flow" and "conversation"): give its scripts, or try it with parley simulate ` + path
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/flows"
+	"github.com/tidwall/gjson"
 )
 
 // Script is a scripted conversation: the flow, the contact, mocked webhooks,
@@ -235,6 +236,10 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 	}
 	s, err := ParseScript(data)
 	if err != nil {
+		if doc := gjson.ParseBytes(data); doc.IsObject() && doc.Get("widgets").Exists() && !doc.Get("conversation").Exists() {
+			// A flow given for its script: its fields are no script's.
+			return nil, fmt.Errorf("%s is a flow, not a test script (a *.test.json with \"flow\" and \"conversation\"): give its scripts, or try it with parley simulate %s", path, path)
+		}
 		// Each problem names the file.
 		return nil, flows.EachNamed(path, err)
 	}
