@@ -40,6 +40,14 @@ type ResultSaver interface {
 	ResultsSaved() []string
 }
 
+// UnnamedResult is implemented by a ResultSaver that saves a result only
+// when it is given a name for it (a split, a random, a subflow), unlike a
+// wait, which saves one under its id: UnnamedResult is true when it has
+// none, so that a read of its id can be told why it is empty.
+type UnnamedResult interface {
+	UnnamedResult() bool
+}
+
 // fieldReads are the results one field of a widget reads: the widget's
 // id, its path and the field's, relative to it.
 type fieldReads struct {
@@ -87,6 +95,16 @@ func unsetReads(f *Flow, reads []fieldReads, budget int) []*FieldError {
 			}
 		}
 	}
+	// The widgets that save no result for want of a name, by the key of
+	// their id: a read of that key likely meant their result.
+	unnamed := map[string]string{}
+	for _, w := range f.Widgets {
+		if u, ok := widgetAs[UnnamedResult](w); ok && u.UnnamedResult() {
+			if id := w.Base().ID; Key(id) != "" && !saved[Key(id)] {
+				unnamed[Key(id)] = id
+			}
+		}
+	}
 	entersSubflow := false
 	for _, w := range f.Widgets {
 		if EnteredFlow(w) != "" {
@@ -102,6 +120,10 @@ func unsetReads(f *Flow, reads []fieldReads, budget int) []*FieldError {
 				continue
 			}
 			hint, done := suggestions[r.Name]
+			if id := unnamed[Key(r.Name)]; !done && id != "" {
+				hint, done = fmt.Sprintf(` (widget %q saves a result only when it has a "result", the result's name)`, id), true
+				suggestions[r.Name] = hint
+			}
 			if !done {
 				if n := keys.nearest(r.Name, &budget); n != "" {
 					hint = ` (did you mean "` + n + `"?)`

@@ -56,6 +56,14 @@ func TestUnsetResultWarned(t *testing.T) {
 		{"nothing close: where a calling flow's results are", `
 			{"id": "m", "type": "send_message", "text": "Hello @(flow.x.value)"}`,
 			[]string{`m widgets[0].text: ` + msg("flow.x", "x", ` (in a subflow, the calling flow's results are parent.x)`)}},
+		{"a split's, a random's and a subflow's id, which save no result without a name", `
+			{"id": "route", "type": "split", "rules": [{"type": "has_text", "category": "T"}], "exits": {"T": "coin", "Other": "coin"}},
+			{"id": "coin", "type": "random", "buckets": ["H", "T"], "exits": {"H": "go", "T": "go"}},
+			{"id": "go", "type": "subflow", "flow": "rating", "exits": {"Complete": "m"}},
+			{"id": "m", "type": "send_message", "text": "@flow.route.category @flow.coin @(flow.go.value)"}`,
+			[]string{`m widgets[3].text: ` + msg("@flow.route", "route", ` (widget "route" saves a result only when it has a "result", the result's name)`),
+				`m widgets[3].text: ` + msg("@flow.coin", "coin", ` (widget "coin" saves a result only when it has a "result", the result's name)`),
+				`m widgets[3].text: ` + msg("flow.go", "go", ` (widget "go" saves a result only when it has a "result", the result's name)`)}},
 
 		// What is saved, or read otherwise, is no warning.
 		{"results of waits, splits and webhooks, by name or key", `

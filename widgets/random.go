@@ -112,6 +112,9 @@ func sumWeights(weights []int) (total int, fits bool) {
 // ResultsSaved: the result, when the split has one.
 func (w *Random) ResultsSaved() []string { return optResult(w.Result) }
 
+// UnnamedResult: without a result name it saves none.
+func (w *Random) UnnamedResult() bool { return w.Result == "" }
+
 // ExitNames are the buckets.
 func (w *Random) ExitNames() []string { return w.Buckets }
 

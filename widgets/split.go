@@ -34,6 +34,9 @@ func (w *Split) Validate(c flows.Compiler) error {
 // ResultsSaved: the result, when the split has one.
 func (w *Split) ResultsSaved() []string { return optResult(w.Result) }
 
+// UnnamedResult: without a result name it saves none.
+func (w *Split) UnnamedResult() bool { return w.Result == "" }
+
 // ExitNames: the categories and Other. Other is there even when the rules are
 // missing or wrong, so that the exits are not reported as unknown as well.
 func (w *Split) ExitNames() []string {

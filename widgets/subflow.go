@@ -31,6 +31,9 @@ func (w *Subflow) Validate(flows.Compiler) error {
 // results are @child.NAME, not results of this flow.
 func (w *Subflow) ResultsSaved() []string { return optResult(w.Result) }
 
+// UnnamedResult: without a result name it saves none.
+func (w *Subflow) UnnamedResult() bool { return w.Result == "" }
+
 // ExitNames: Complete and Expired.
 func (w *Subflow) ExitNames() []string { return []string{flows.ExitComplete, flows.ExitExpired} }
 
