@@ -75,3 +75,13 @@ func TestMockNullHeaderRefused(t *testing.T) {
 		t.Errorf("a null in a mock's body: %v, want it taken", err)
 	}
 }
+
+// A mocks file written as a test script's "mocks" field, with the field
+// around it, is told what a mocks file holds instead.
+func TestMocksFileWithScriptField(t *testing.T) {
+	_, err := ParseMocks([]byte(`{"mocks": {"http://e.com/a": [{"status": 200}]}}`))
+	want := `mocks: the file holds {"mocks": {...}}, as a test script does; a mocks file is what is inside it: {"URL": [{"status": 200, "body": {...}}]}`
+	if err == nil || err.Error() != want {
+		t.Errorf("mocks file: %v, want %s", err, want)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/callout"
 	"github.com/parleyhq/parley/flows"
+	"github.com/tidwall/gjson"
 )
 
 // MockResponse is one canned webhook answer.
@@ -63,6 +64,10 @@ func NewMocks(byURL map[string][]MockResponse) *Mocks {
 // problem is reported: those of decoding, then those mockProblems finds in
 // what was read.
 func ParseMocks(data []byte) (*Mocks, error) {
+	if doc := gjson.ParseBytes(data); doc.IsObject() && doc.Get("mocks").IsObject() {
+		// A test script's "mocks", with the script's field around it.
+		return nil, errors.New(`mocks: the file holds {"mocks": {...}}, as a test script does; a mocks file is what is inside it: {"URL": [{"status": 200, "body": {...}}]}`)
+	}
 	var byURL map[string][]MockResponse
 	problems := flows.DecodeDocument(data, &byURL)
 	errs := documentErrors("mocks", problems, `(expected {"URL": [{"status": 200, "body": {...}}]})`)
