@@ -591,8 +591,7 @@ const twilioNoFlowSay = "Sorry, this number has no voice flow to answer calls wi
 
 // twilioPostOnly refuses a Twilio webhook sent with another method than
 // POST: a number configured for HTTP GET, whose parameters come in the query
-// and whose signature Parley does not check. The answer's Allow header is
-// set by the error handler, which resets the response.
+// and whose signature Parley does not check. The answer has Allow: POST.
 func (s *Server) twilioPostOnly(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodPost {
 		return c.Next()
@@ -602,8 +601,10 @@ func (s *Server) twilioPostOnly(c *fiber.Ctx) error {
 	if hook = strings.TrimSuffix(hook, "/"); hook != "sms" && hook != "voice" {
 		return c.Next()
 	}
-	return apiErr(fiber.StatusMethodNotAllowed, CodeMethodNotAllowed, "",
+	e := apiErr(fiber.StatusMethodNotAllowed, CodeMethodNotAllowed, "",
 		"%s %s: Twilio's webhooks are taken with HTTP POST only; set the number's webhook (or the Messaging Service's) to HTTP POST", c.Method(), c.Path())
+	e.Allow = fiber.MethodPost
+	return e
 }
 
 // checkTwilioCallStatus refuses a CallStatus that is none of Twilio's, in
