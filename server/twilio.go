@@ -260,6 +260,9 @@ func (s *Server) twilioSMS(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if twilioMessageStatusCallback(p) {
+		return sendTwiML(c, xml.Header+"<Response/>")
+	}
 	if p.Get("From") == "" {
 		return badRequest("From", "Twilio's From parameter is missing")
 	}
@@ -275,6 +278,21 @@ func (s *Server) twilioSMS(c *fiber.Ctx) error {
 		return err
 	}
 	return sendTwiML(c, smsTwiML(reply))
+}
+
+// twilioMessageStatusCallback tells a message status callback (Twilio's
+// MessageStatus, or SmsStatus, queued, sent, delivered, failed, read ...)
+// from an inbound message, whose status is received. Twilio posts one about
+// each message it sends, the messages of Parley's TwiML included, to a
+// Messaging Service's or a message's status callback URL: set to the
+// messaging webhook, its From is the channel's own number and it has no
+// Body, so taken as a message it would start the flow for that number.
+func twilioMessageStatusCallback(p url.Values) bool {
+	st := p.Get("MessageStatus")
+	if st == "" {
+		st = p.Get("SmsStatus")
+	}
+	return st != "" && !strings.EqualFold(st, "received") && !strings.EqualFold(st, "receiving")
 }
 
 // twilioMedia reads the media of an MMS or WhatsApp message (NumMedia,
