@@ -497,3 +497,42 @@ func TestOpenAPIOtherMethodsNotAllowed(t *testing.T) {
 		t.Errorf("PATCH /v1/nowhere: %d, Allow %q, want 404 without Allow", r.Status, r.Header.Get("Allow"))
 	}
 }
+
+// A query parameter an operation declares, given twice, is refused, 400
+// bad_request naming it, rather than its first value taken and the other
+// dropped (?status=waiting&status=failed, meant as either); a parameter
+// the operation does not read is ignored, given twice or not.
+func TestOpenAPIQueryParameterGivenTwice(t *testing.T) {
+	ts := newTestServer(t, nil)
+	checked := 0
+	for op, o := range operations(servedOpenAPI(t, ts)) {
+		method, p, _ := strings.Cut(op, " ")
+		if !strings.HasPrefix(p, "/v1/") {
+			continue
+		}
+		params, _ := o["parameters"].([]any)
+		for _, prm := range params {
+			prm := prm.(map[string]any)
+			if prm["in"] != "query" {
+				continue
+			}
+			name := prm["name"].(string)
+			path := specParam.ReplaceAllString(p, "x") + "?" + name + "=1&" + name + "=2"
+			r := ts.do(method, path, nil)
+			checked++
+			if e := r.errorOf(t); r.Status != 400 || e["code"] != CodeBadRequest || e["field"] != name ||
+				!strings.Contains(e["message"].(string), name+` is given 2 times ("1", "2")`) {
+				t.Errorf("%s %s: %d %s, want 400 bad_request naming %s", method, path, r.Status, r.Body, name)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no query parameter was checked")
+	}
+	if r := ts.do("GET", "/v1/flows?x=1&x=2", nil); r.Status != 200 {
+		t.Errorf("GET /v1/flows with an unknown parameter twice: %d %s, want 200", r.Status, r.Body)
+	}
+	if r := ts.do("GET", "/v1/sessions?status=waiting&limit=2", nil); r.Status != 200 {
+		t.Errorf("GET /v1/sessions with each parameter once: %d %s", r.Status, r.Body)
+	}
+}

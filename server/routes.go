@@ -83,7 +83,8 @@ func (s *Server) routes() *fiber.App {
 	tw.Post("/sms", s.twilioSMS)
 	tw.Post("/voice", s.twilioVoice)
 
-	v1 := app.Group("/v1", s.authenticate, s.jsonBody)
+	s.queryParams = newQueryParams(openAPI)
+	v1 := app.Group("/v1", s.authenticate, s.jsonBody, s.queryOnce)
 	v1.Post("/flows/validate", s.validateFlow)
 	v1.Post("/flows", s.createFlow)
 	v1.Get("/flows", s.listFlows)
