@@ -292,8 +292,15 @@ func putSub(tx *bbolt.Tx, sub *Subscription) error {
 	return tx.Bucket(bSubs).Put([]byte(sub.ID), raw)
 }
 
+// reasonByUser is the DisabledReason of a subscription its owner disabled
+// without giving one.
+const reasonByUser = "disabled by user"
+
 // Create validates and stores a subscription, generating its id (and a
-// signing secret when it has none), and queues a webhook.ping to it.
+// signing secret when it has none), and queues a webhook.ping to it. One
+// created Disabled is disabled at its creation (its DisabledReason, else
+// "disabled by user"), is sent no ping, and has the events meanwhile
+// recorded as disabled deliveries, to recover once it is enabled.
 func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -302,6 +309,14 @@ func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, e
 	sub := in.clone()
 	sub.ID = uuid.NewString()
 	sub.CreatedAt, sub.UpdatedAt = now, now
+	if sub.Disabled {
+		// Created disabled: disabled now, by its owner, as by an Update
+		// that disables it; a disabled_at given is not the server's.
+		sub.DisabledAt = nil
+		if sub.DisabledReason == "" {
+			sub.DisabledReason = reasonByUser
+		}
+	}
 	if err := sub.normalize(now, nil, s.flowExists(ctx)); err != nil {
 		return nil, err
 	}
@@ -313,7 +328,12 @@ func (s *Service) Create(ctx context.Context, in Subscription) (*Subscription, e
 			return err
 		}
 		if sub.Disabled {
-			return nil
+			// The health says when it was disabled and from when to
+			// recover what it missed once enabled: the events recorded
+			// for it as disabled deliveries from its creation on.
+			st := &endpointState{}
+			st.disabled(now, time.Time{})
+			return putEndpointState(tx, sub.ID, st)
 		}
 		_, err := s.fanoutTx(tx, nil, pingEvent(sub, now), []*Subscription{sub}, now)
 		return err
@@ -382,7 +402,7 @@ func (s *Service) Update(ctx context.Context, id string, in Subscription) (*Subs
 	if sub.Disabled && !old.Disabled {
 		sub.DisabledAt = nil
 		if sub.DisabledReason == "" {
-			sub.DisabledReason = "disabled by user"
+			sub.DisabledReason = reasonByUser
 		}
 	}
 	if err := sub.normalize(now, old, s.flowExists(ctx)); err != nil {

@@ -65,6 +65,9 @@ type APIError struct {
 	// RetryAfter, when set, is sent as the Retry-After header, in whole
 	// seconds.
 	RetryAfter time.Duration `json:"-"`
+	// Allow, when set, is sent as the Allow header of a 405: the methods
+	// the route takes.
+	Allow string `json:"-"`
 }
 
 func (e *APIError) Error() string {
@@ -318,9 +321,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if strings.HasPrefix(c.Path(), "/twilio/") {
 		// Twilio shows the body of a failed webhook in its debugger; keep it TwiML-free JSON.
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		if ae.Status == fiber.StatusMethodNotAllowed {
-			c.Set(fiber.HeaderAllow, fiber.MethodPost)
-		}
+	}
+	if ae.Allow != "" {
+		c.Set(fiber.HeaderAllow, ae.Allow)
 	}
 	if ae.Status == fiber.StatusUnauthorized {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="parley"`)

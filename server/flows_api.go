@@ -408,15 +408,22 @@ func (s *Server) getFlow(c *fiber.Ctx) error {
 	}
 	fr, err := s.store.GetFlow(c.UserContext(), id, rev)
 	if err != nil {
-		return flowNotFound(err, id, rev)
+		return s.flowNotFound(c.UserContext(), err, id, rev)
 	}
 	return c.JSON(flowDoc{ID: fr.ID, Name: fr.Name, Kind: fr.Kind, Revision: fr.Revision, Published: fr.Published, Created: fr.CreatedAt, Definition: fr.Definition})
 }
 
-func flowNotFound(err error, id string, rev int) error {
+// flowNotFound is the answer to a flow or revision the store has not: a
+// revision asked of a flow never stored (or deleted) is the flow's
+// absence, not the revision's.
+func (s *Server) flowNotFound(ctx context.Context, err error, id string, rev int) error {
 	if errors.Is(err, store.ErrNotFound) {
 		if rev > 0 {
-			return apiErr(fiber.StatusNotFound, CodeNotFound, "revision", "flow %q has no revision %d", id, rev)
+			if _, ferr := s.store.GetFlow(ctx, id, 0); ferr == nil {
+				return apiErr(fiber.StatusNotFound, CodeNotFound, "revision", "flow %q has no revision %d", id, rev)
+			} else if !errors.Is(ferr, store.ErrNotFound) {
+				return ferr
+			}
 		}
 		return notFound("flow %q not found", id)
 	}
@@ -506,7 +513,7 @@ func (s *Server) deleteFlow(c *fiber.Ctx) error {
 			id, strings.Join(uses, ", "))
 	}
 	if err := s.svc.flows.remove(c.UserContext(), id); err != nil {
-		return flowNotFound(err, id, 0)
+		return s.flowNotFound(c.UserContext(), err, id, 0)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
@@ -537,7 +544,7 @@ func (s *Server) publishFlow(c *fiber.Ctx) error {
 	}
 	info, err := s.svc.flows.publish(c.UserContext(), id, rev)
 	if err != nil {
-		return flowNotFound(err, id, rev)
+		return s.flowNotFound(c.UserContext(), err, id, rev)
 	}
 	return c.JSON(info)
 }

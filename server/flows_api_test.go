@@ -308,3 +308,34 @@ func TestFlowMissingSubflowWarned(t *testing.T) {
 		t.Errorf("PUT once the subflow is stored: %v", r)
 	}
 }
+
+// A revision asked of a flow that is not stored (never stored, or
+// deleted) is answered as the flow's absence, naming the flow, not as a
+// missing revision of it; a stored flow's missing revision names the
+// revision.
+func TestRevisionOfMissingFlow(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "POST", "/v1/flows", askFlow)
+	ts.must(201, "POST", "/v1/flows", strings.Replace(askFlow, `"id":"ask"`, `"id":"gone"`, 1))
+	ts.must(204, "DELETE", "/v1/flows/gone", nil)
+	for _, c := range []struct {
+		method, path, body, field, msg string
+	}{
+		{"GET", "/v1/flows/nosuch?revision=1", "", "", `flow "nosuch" not found`},
+		{"POST", "/v1/flows/nosuch/publish", `{"revision":1}`, "", `flow "nosuch" not found`},
+		{"GET", "/v1/flows/gone?revision=1", "", "", `flow "gone" not found`},
+		{"GET", "/v1/flows/ask?revision=9", "", "revision", `flow "ask" has no revision 9`},
+		{"POST", "/v1/flows/ask/publish", `{"revision":9}`, "revision", `flow "ask" has no revision 9`},
+	} {
+		var body any
+		if c.body != "" {
+			body = c.body
+		}
+		r := ts.do(c.method, c.path, body)
+		e := r.errorOf(t)
+		field, _ := e["field"].(string)
+		if r.Status != 404 || e["code"] != CodeNotFound || e["message"] != c.msg || field != c.field {
+			t.Errorf("%s %s: %d %s, want 404 not_found %q (field %q)", c.method, c.path, r.Status, r.Body, c.msg, c.field)
+		}
+	}
+}

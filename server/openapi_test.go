@@ -419,3 +419,120 @@ func TestOpenAPIUnionsMatchOneBranch(t *testing.T) {
 		sc.check(responseSchema("/v1/flows", "post", "201"), r.Body)
 	}
 }
+
+// A method a path of the document does not take is answered 405
+// method_not_allowed with an Allow header listing the methods it takes,
+// as the document declares them (HEAD with GET), not a 404 that reads as
+// a wrong path or id.
+func TestOpenAPIOtherMethodsNotAllowed(t *testing.T) {
+	ts := newTestServer(t, nil)
+	doc := servedOpenAPI(t, ts)
+	// takes lists, by path pattern, the methods of its operations that
+	// are served (not those declared only to be refused with 405).
+	takes := map[string]map[string]bool{}
+	for p, item := range doc["paths"].(map[string]any) {
+		takes[p] = map[string]bool{}
+		for m, op := range item.(map[string]any) {
+			if m == "parameters" {
+				continue
+			}
+			if _, refused := op.(map[string]any)["responses"].(map[string]any)["405"]; !refused {
+				takes[p][strings.ToUpper(m)] = true
+			}
+		}
+	}
+	patterns := map[string]*regexp.Regexp{}
+	for p := range takes {
+		parts := specParam.Split(p, -1)
+		for i := range parts {
+			parts[i] = regexp.QuoteMeta(parts[i])
+		}
+		patterns[p] = regexp.MustCompile("(?i)^" + strings.Join(parts, "[^/]+") + "$")
+	}
+	checked := 0
+	for p := range takes {
+		path := specParam.ReplaceAllString(p, "x")
+		// Every pattern the path matches routes it: /v1/flows/validate
+		// is also /v1/flows/{id}.
+		methods := map[string]bool{}
+		for q, re := range patterns {
+			if re.MatchString(path) {
+				for m := range takes[q] {
+					methods[m] = true
+				}
+			}
+		}
+		if methods["GET"] {
+			methods["HEAD"] = true
+		}
+		var want []string
+		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+			if methods[m] {
+				want = append(want, m)
+			}
+		}
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if methods[m] {
+				continue
+			}
+			checked++
+			r := ts.do(m, path, nil)
+			if r.Status != 405 {
+				t.Errorf("%s %s: %d %s, want 405 method_not_allowed (it takes %v)", m, path, r.Status, r.Body, want)
+				continue
+			}
+			if got := r.Header.Get("Allow"); got != strings.Join(want, ", ") {
+				t.Errorf("%s %s: Allow %q, want %q", m, path, got, strings.Join(want, ", "))
+			}
+			if e := r.errorOf(t); e["code"] != CodeMethodNotAllowed {
+				t.Errorf("%s %s: %s, want code %s", m, path, r.Body, CodeMethodNotAllowed)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no method was checked")
+	}
+	// A path no route has is still 404.
+	if r := ts.do("PATCH", "/v1/nowhere", nil); r.Status != 404 || r.Header.Get("Allow") != "" {
+		t.Errorf("PATCH /v1/nowhere: %d, Allow %q, want 404 without Allow", r.Status, r.Header.Get("Allow"))
+	}
+}
+
+// A query parameter an operation declares, given twice, is refused, 400
+// bad_request naming it, rather than its first value taken and the other
+// dropped (?status=waiting&status=failed, meant as either); a parameter
+// the operation does not read is ignored, given twice or not.
+func TestOpenAPIQueryParameterGivenTwice(t *testing.T) {
+	ts := newTestServer(t, nil)
+	checked := 0
+	for op, o := range operations(servedOpenAPI(t, ts)) {
+		method, p, _ := strings.Cut(op, " ")
+		if !strings.HasPrefix(p, "/v1/") {
+			continue
+		}
+		params, _ := o["parameters"].([]any)
+		for _, prm := range params {
+			prm := prm.(map[string]any)
+			if prm["in"] != "query" {
+				continue
+			}
+			name := prm["name"].(string)
+			path := specParam.ReplaceAllString(p, "x") + "?" + name + "=1&" + name + "=2"
+			r := ts.do(method, path, nil)
+			checked++
+			if e := r.errorOf(t); r.Status != 400 || e["code"] != CodeBadRequest || e["field"] != name ||
+				!strings.Contains(e["message"].(string), name+` is given 2 times ("1", "2")`) {
+				t.Errorf("%s %s: %d %s, want 400 bad_request naming %s", method, path, r.Status, r.Body, name)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no query parameter was checked")
+	}
+	if r := ts.do("GET", "/v1/flows?x=1&x=2", nil); r.Status != 200 {
+		t.Errorf("GET /v1/flows with an unknown parameter twice: %d %s, want 200", r.Status, r.Body)
+	}
+	if r := ts.do("GET", "/v1/sessions?status=waiting&limit=2", nil); r.Status != 200 {
+		t.Errorf("GET /v1/sessions with each parameter once: %d %s", r.Status, r.Body)
+	}
+}

@@ -83,7 +83,8 @@ func (s *Server) routes() *fiber.App {
 	tw.Post("/sms", s.twilioSMS)
 	tw.Post("/voice", s.twilioVoice)
 
-	v1 := app.Group("/v1", s.authenticate, s.jsonBody)
+	s.queryParams = newQueryParams(openAPI)
+	v1 := app.Group("/v1", s.authenticate, s.jsonBody, s.queryOnce)
 	v1.Post("/flows/validate", s.validateFlow)
 	v1.Post("/flows", s.createFlow)
 	v1.Get("/flows", s.listFlows)
@@ -132,6 +133,15 @@ func (s *Server) routes() *fiber.App {
 	s.simulatorRoutes(app, v1)
 
 	app.Use(func(c *fiber.Ctx) error {
+		if allow := s.routeTable.allowed(c.Path()); len(allow) > 0 {
+			// The path is a route's, with other methods: 405 naming them,
+			// as HTTP says (RFC 9110, 15.5.6), rather than a 404 that
+			// reads as a wrong path or id.
+			e := apiErr(fiber.StatusMethodNotAllowed, CodeMethodNotAllowed, "",
+				"%.16s %s: this route takes %s", c.Method(), c.Path(), strings.Join(allow, ", "))
+			e.Allow = strings.Join(allow, ", ")
+			return e
+		}
 		return apiErr(fiber.StatusNotFound, CodeNotFound, "", "no route %s %s", c.Method(), c.Path())
 	})
 	return app
@@ -214,6 +224,22 @@ func (t routeTable) match(c *fiber.Ctx) string {
 		}
 	}
 	return unmatched
+}
+
+// methodOrder is the order Allow lists a route's methods in.
+var methodOrder = []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete}
+
+// allowed lists the methods of the routes that path matches, none when
+// it matches no route.
+func (t routeTable) allowed(path string) []string {
+	segs := strings.Split(path, "/")
+	var allow []string
+	for _, m := range methodOrder {
+		if matchRoutes(t.byMethod[m], segs) != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 func matchRoutes(routes [][]string, path []string) string {

@@ -296,12 +296,15 @@ type Server struct {
 	app        *fiber.App
 	// routeTable finds the route of a request refused before its handler.
 	routeTable routeTable
-	svc        *Service
-	store      store.Store
-	eng        *engine.Engine
-	log        *slog.Logger
-	keys       *keyring
-	metrics    *metrics
+	// queryParams are the query parameters each operation declares, one
+	// of which given twice is refused.
+	queryParams queryParams
+	svc         *Service
+	store       store.Store
+	eng         *engine.Engine
+	log         *slog.Logger
+	keys        *keyring
+	metrics     *metrics
 	// hooks are the configured outgoing webhooks (webhook_configs.go);
 	// webhooks is the service webhook widgets call.
 	hooks    *webhookConfigs

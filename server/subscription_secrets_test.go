@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -119,9 +120,11 @@ func TestSubscriptionPercentEncodedRedacted(t *testing.T) {
 	ts.must(200, "PUT", "/v1/webhooks/"+id, map[string]any{"url": "http://bob:%5Bredacted%5D@" + host + "/y?api_key=%5bredacted%5d&q=2",
 		"events": []string{"flow.completed"}})
 	ts.must(200, "POST", "/v1/webhooks/"+id+"/test", nil)
+	// The test's request is the one to /y; the creation's ping, to /x, is
+	// delivered in the background and may come after it.
 	mu.Lock()
-	if n := len(got); n == 0 || got[n-1] != "/y bob:PW4242 api_key=KEY4242&q=2" {
-		t.Errorf("the receiver got %q, want the stored password and api_key", got)
+	if !slices.Contains(got, "/y bob:PW4242 api_key=KEY4242&q=2") {
+		t.Errorf("the receiver got %q, want the stored password and api_key at /y", got)
 	}
 	mu.Unlock()
 

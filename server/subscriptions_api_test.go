@@ -7,11 +7,14 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/tidwall/gjson"
 
 	"github.com/parleyhq/parley/delivery"
 )
@@ -382,5 +385,67 @@ func TestSubscriptionPutWithoutDisabledKeepsIt(t *testing.T) {
 	}
 	if after := ts.must(200, "PUT", "/v1/webhooks/"+id, `{"url":"https://crm.example.com/d"}`); after["disabled"] != false {
 		t.Errorf("PUT of an enabled endpoint without disabled: %v, want it enabled", after)
+	}
+}
+
+// A subscription created disabled is disabled by its owner at its
+// creation, as one a PUT disables: its disabled_at is the server's (not
+// one the body gives), its disabled_reason "disabled by user", and its
+// health has last_disabled_at and recover_since, so that once enabled
+// the documented recovery sends the events recorded for it meanwhile.
+func TestSubscriptionCreatedDisabled(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, gjson.GetBytes(b, "type").String())
+		mu.Unlock()
+	}))
+	defer receiver.Close()
+	ts := loopbackServer(t)
+	ts.createFlow(askFlow)
+	start := time.Now().UTC()
+	sub := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": receiver.URL, "events": []string{"session.started"},
+		"disabled": true, "disabled_at": "2020-01-01T00:00:00Z"})
+	id := sub["id"].(string)
+	at, err := time.Parse(time.RFC3339Nano, sub["disabled_at"].(string))
+	if sub["disabled"] != true || sub["disabled_reason"] != "disabled by user" || err != nil || at.Before(start) {
+		t.Errorf("created disabled: %v, want disabled by user since its creation", sub)
+	}
+	h := ts.must(200, "GET", "/v1/webhooks/"+id+"/health", nil)
+	if h["disabled_reason"] != "disabled by user" || h["last_disabled_at"] != sub["disabled_at"] || h["recover_since"] != sub["created_at"] {
+		t.Errorf("health of an endpoint created disabled: %v, want disabled by user, last_disabled_at %v, recover_since %v", h, sub["disabled_at"], sub["created_at"])
+	}
+	ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "ask", "contact": map[string]any{"urn": "tel:+15550100"}})
+	// The event is fanned out in the background: recorded for the
+	// endpoint as a disabled delivery.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ds := ts.must(200, "GET", "/v1/webhooks/"+id+"/deliveries", nil)["data"].([]any)
+		if len(ds) == 1 && ds[0].(map[string]any)["status"] == "disabled" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries while disabled: %v, want the session.started, disabled", ds)
+		}
+	}
+	sub["disabled"] = false
+	ts.must(200, "PUT", "/v1/webhooks/"+id, sub)
+	since, _ := ts.must(200, "GET", "/v1/webhooks/"+id+"/health", nil)["recover_since"].(string)
+	if r := ts.must(202, "POST", "/v1/webhooks/"+id+"/recover", map[string]any{"since": since}); r["queued"] != float64(1) {
+		t.Errorf("recover since %q: %v, want the session.started recorded while disabled queued", since, r)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := slices.Index(got, "session.started")
+		mu.Unlock()
+		if n >= 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the recovered event never came: %q", got)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -260,6 +260,9 @@ func (s *Server) twilioSMS(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if twilioMessageStatusCallback(p) {
+		return sendTwiML(c, xml.Header+"<Response/>")
+	}
 	if p.Get("From") == "" {
 		return badRequest("From", "Twilio's From parameter is missing")
 	}
@@ -275,6 +278,21 @@ func (s *Server) twilioSMS(c *fiber.Ctx) error {
 		return err
 	}
 	return sendTwiML(c, smsTwiML(reply))
+}
+
+// twilioMessageStatusCallback tells a message status callback (Twilio's
+// MessageStatus, or SmsStatus, queued, sent, delivered, failed, read ...)
+// from an inbound message, whose status is received. Twilio posts one about
+// each message it sends, the messages of Parley's TwiML included, to a
+// Messaging Service's or a message's status callback URL: set to the
+// messaging webhook, its From is the channel's own number and it has no
+// Body, so taken as a message it would start the flow for that number.
+func twilioMessageStatusCallback(p url.Values) bool {
+	st := p.Get("MessageStatus")
+	if st == "" {
+		st = p.Get("SmsStatus")
+	}
+	return st != "" && !strings.EqualFold(st, "received") && !strings.EqualFold(st, "receiving")
 }
 
 // twilioMedia reads the media of an MMS or WhatsApp message (NumMedia,
@@ -591,8 +609,7 @@ const twilioNoFlowSay = "Sorry, this number has no voice flow to answer calls wi
 
 // twilioPostOnly refuses a Twilio webhook sent with another method than
 // POST: a number configured for HTTP GET, whose parameters come in the query
-// and whose signature Parley does not check. The answer's Allow header is
-// set by the error handler, which resets the response.
+// and whose signature Parley does not check. The answer has Allow: POST.
 func (s *Server) twilioPostOnly(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodPost {
 		return c.Next()
@@ -602,8 +619,10 @@ func (s *Server) twilioPostOnly(c *fiber.Ctx) error {
 	if hook = strings.TrimSuffix(hook, "/"); hook != "sms" && hook != "voice" {
 		return c.Next()
 	}
-	return apiErr(fiber.StatusMethodNotAllowed, CodeMethodNotAllowed, "",
+	e := apiErr(fiber.StatusMethodNotAllowed, CodeMethodNotAllowed, "",
 		"%s %s: Twilio's webhooks are taken with HTTP POST only; set the number's webhook (or the Messaging Service's) to HTTP POST", c.Method(), c.Path())
+	e.Allow = fiber.MethodPost
+	return e
 }
 
 // checkTwilioCallStatus refuses a CallStatus that is none of Twilio's, in

@@ -110,3 +110,45 @@ func TestAttachmentURL(t *testing.T) {
 		}
 	}
 }
+
+// A message status callback (MessageStatus sent, delivered, failed ...),
+// which Twilio posts about the messages it sent, to a Messaging Service's
+// or a message's status callback URL set to the messaging webhook, is no
+// message: it is answered <Response/> and starts or resumes no session,
+// neither for its From (the channel's own number) nor for its To (the
+// contact). An inbound message, SmsStatus received, is taken as ever.
+func TestTwilioMessageStatusCallbackIsNoMessage(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Examples = nil })
+	ts.createFlow(askFlow)
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","default_flow":"ask","auth_token":"`+twilioTestToken+`"}`)
+	base := ts.listen()
+	status, body := twilioPost(t, base, "/twilio/tw/sms", smsForm("SM1", "hi", "SmsStatus", "received"))
+	if status != 200 || !strings.Contains(body, "What is your name?") {
+		t.Fatalf("inbound message: %d %s", status, body)
+	}
+	waiting := ts.must(200, "GET", "/v1/sessions?contact=tel:%2B15550002", nil)["sessions"].([]any)
+	if len(waiting) != 1 {
+		t.Fatalf("sessions of the sender: %v", waiting)
+	}
+	id := waiting[0].(map[string]any)["id"].(string)
+	for _, st := range []string{"queued", "sent", "delivered", "undelivered", "failed", "read", "Delivered"} {
+		f := url.Values{"MessageSid": {"SM2"}, "SmsSid": {"SM2"}, "MessageStatus": {st}, "SmsStatus": {st},
+			"From": {"+15550000"}, "To": {"+15550002"}, "AccountSid": {"AC1"}, "ApiVersion": {"2010-04-01"}}
+		status, body := twilioPost(t, base, "/twilio/tw/sms", f)
+		if status != 200 || !strings.HasSuffix(body, "<Response/>") {
+			t.Errorf("status callback %s: %d %s, want 200 <Response/>", st, status, body)
+		}
+	}
+	if got := ts.must(200, "GET", "/v1/sessions?contact=tel:%2B15550000", nil)["sessions"].([]any); len(got) != 0 {
+		t.Errorf("a status callback started sessions for the channel's own number: %v", got)
+	}
+	if s := ts.must(200, "GET", "/v1/sessions/"+id, nil); s["status"] != "waiting" || ts.sessionInputs(t, id) != 1 {
+		t.Errorf("the contact's session after status callbacks: %v, %d inputs; want waiting, 1", s["status"], ts.sessionInputs(t, id))
+	}
+	// Still signed: an unsigned one is refused.
+	f := url.Values{"MessageSid": {"SM3"}, "MessageStatus": {"delivered"}, "From": {"+15550000"}, "To": {"+15550002"}}
+	status, _ = twilioPost(t, base, "/twilio/tw/sms", f, TwilioSignatureHeader, "bad")
+	if status != 403 {
+		t.Errorf("status callback with a bad signature: %d, want 403", status)
+	}
+}
