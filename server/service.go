@@ -1576,6 +1576,9 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		}
 		return buildReply(sess, events), nil
 	}
+	// The call's state as Twilio reports it is kept also when the wait
+	// ignores the input (docs/api.md, Recordings): a report of the call,
+	// not the caller's answer.
 	if state != "" && sess.Call != nil {
 		sess.Call.State = state
 	}
