@@ -767,6 +767,28 @@ func (s *Service) Interrupt(ctx context.Context, id string) (*TurnReply, error) 
 	return s.interruptLoaded(ctx, sess)
 }
 
+// HangUp ends a session as its caller hanging up does: a call's session as
+// a telephony side's report that the call ended (completed) does it
+// (endCallLocked), so that at a record_voice step the recording is still
+// waited for --call-timeout-grace; another session is resumed with a
+// hang-up, or interrupted when it waits for nothing.
+func (s *Service) HangUp(ctx context.Context, id string) (*TurnReply, error) {
+	unlock, sess, err := s.lockSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	switch {
+	case sess.Status.Ended():
+		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has already ended (%s)", sess.ID, sess.Status)
+	case sess.Call != nil:
+		return s.endCallLocked(ctx, sess, "completed", true)
+	case sess.Wait == nil:
+		return s.interruptLoaded(ctx, sess)
+	}
+	return s.resumeLoaded(ctx, sess, flows.Hangup(), "")
+}
+
 func (s *Service) interruptLoaded(ctx context.Context, sess *flows.Session) (*TurnReply, error) {
 	flow, prev, events := s.interruptTurn(ctx, sess)
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
