@@ -711,8 +711,11 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 			wt = reflect.TypeOf(proto)
 			absent, _ = proto.(NullAbsent)
 		}
+		// One walk of the widget finds its nulls and the headers given
+		// twice in it.
+		found, repeats := scanDoc(w, wt, bytes.Contains(w, []byte("null")), bytes.Contains(w, []byte(`"headers"`)))
 		var nulls map[string]bool
-		for _, n := range findNulls(w, wt) {
+		for _, n := range found {
 			if isUnder(n.path, "exits") || absent != nil && absent.NullAbsent(n.path) {
 				continue
 			}
@@ -738,7 +741,7 @@ func decode(data []byte, reg *Registry, c Compiler, stored bool) (*Flow, error) 
 		}
 		// A header given twice in the widget's headers: the last would go,
 		// as earlier versions sent it, and the other be dropped in silence.
-		for _, fe := range repeatedHeaders(w, wt) {
+		for _, fe := range repeats {
 			fe.Widget, fe.Path = head.ID, joinPath(path, fe.Path)
 			fe.Err = errors.Join(ErrRepeatedHeader, ErrNewRule)
 			add(fe)

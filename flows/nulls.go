@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -45,22 +46,53 @@ var (
 // last one's (see replaced): a null that a later value replaces is no null
 // of the document read.
 func findNulls(doc []byte, t reflect.Type) []nullAt {
-	if !bytes.Contains(doc, []byte("null")) {
-		return nil // the walk is not needed, for most widgets of a large flow
-	}
-	dec := jsontext.NewDecoder(bytes.NewReader(doc), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	var out []nullAt
-	if walkNulls(dec, t, "", "", false, &out) != nil {
-		return nil // not well-formed: CheckSyntax reports it
-	}
-	return out
+	nulls, _ := scanDoc(doc, t, bytes.Contains(doc, []byte("null")), false)
+	return nulls
 }
 
-// walkNulls walks the value at path, of type t, adding its nulls to out.
+// scanDoc walks the document doc once, read into a value of type t, for
+// what decoding does not report: with nulls, its nulls (findNulls), which
+// takes a walk of every value; with repeats, the names given twice in its
+// headers objects (repeatedHeaders), which alone walks only the values
+// that may hold one (see hasHeaders). A caller asks for what the document
+// can hold (a widget without "null" has no null): with neither, nothing is
+// walked, as for most widgets of a large flow. A document that is not
+// well-formed has neither: CheckSyntax reports it.
+func scanDoc(doc []byte, t reflect.Type, nulls, repeats bool) ([]nullAt, []*FieldError) {
+	if !nulls && !repeats {
+		return nil, nil
+	}
+	r := readers.Get().(*docReader)
+	defer readers.Put(r)
+	// A bytes.Buffer is read in place, without a copy.
+	*r.buf = *bytes.NewBuffer(doc)
+	r.dec.Reset(r.buf, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	defer func() {
+		r.buf.Reset() // not to hold the document
+		r.dec.Reset(r.buf)
+	}()
+	w := docWalk{dec: r.dec, nulls: nulls, repeats: repeats}
+	if w.walk(t, "", "", false, false) != nil {
+		return nil, nil
+	}
+	return w.nullsFound, w.repeatsFound
+}
+
+// docWalk is one walk of a document (scanDoc).
+type docWalk struct {
+	dec            *jsontext.Decoder
+	nulls, repeats bool
+	nullsFound     []nullAt
+	repeatsFound   []*FieldError
+}
+
+// walk walks the value at path, of type t, in the object or array at in.
 // again is true for an object the decoder merges into one given before for
 // the same name (see replaced): each of its members replaces what that one
-// gave for its name.
-func walkNulls(dec *jsontext.Decoder, t reflect.Type, path, in string, again bool, out *[]nullAt) error {
+// gave for its name. headers is true for a headers object, whose names
+// given twice are reported.
+func (w *docWalk) walk(t reflect.Type, path, in string, again, headers bool) error {
+	dec := w.dec
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -68,8 +100,8 @@ func walkNulls(dec *jsontext.Decoder, t reflect.Type, path, in string, again boo
 		return dec.SkipValue()
 	}
 	switch k := dec.PeekKind(); {
-	case k == 'n':
-		*out = append(*out, nullAt{path, t, in})
+	case k == 'n' && w.nulls:
+		w.nullsFound = append(w.nullsFound, nullAt{path, t, in})
 		_, err := dec.ReadToken()
 		return err
 	case k == '{' && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
@@ -80,40 +112,83 @@ func walkNulls(dec *jsontext.Decoder, t reflect.Type, path, in string, again boo
 		if t.Kind() == reflect.Struct {
 			fields = jsonFields(t)
 		}
-		var seen map[string]bool
+		var seen map[string]bool // for nulls
+		var count map[string]int // for repeats
+		if headers && w.repeats {
+			count = map[string]int{}
+		}
+		var buf []byte
 		for dec.PeekKind() != '}' {
-			tok, err := dec.ReadToken()
+			raw, err := dec.ReadValue()
 			if err != nil {
 				return err
 			}
-			name := tok.String()
-			ft := t
+			// The name as it is written, without a copy when it holds no
+			// escape, as nearly every name; else unquoted. A null's path
+			// names the member as the decoder reads it, each byte that is
+			// not UTF-8 as U+FFFD (AllowInvalidUTF8).
+			name := raw[1 : len(raw)-1]
+			if bytes.IndexByte(name, '\\') >= 0 || w.nulls && !utf8.Valid(name) {
+				if buf, err = jsontext.AppendUnquote(buf[:0], raw); err != nil && !w.nulls {
+					return err
+				}
+				name = buf
+			}
+			var ft reflect.Type
 			if fields != nil {
-				ft = fields[name]
+				ft = fields[string(name)]
 			} else {
 				ft = t.Elem()
 			}
+			if count != nil {
+				if count[string(name)]++; count[string(name)] == 2 {
+					w.repeatsFound = append(w.repeatsFound, &FieldError{Path: MemberPath(path, string(name)), Err: ErrRepeatedHeader,
+						Message: fmt.Sprintf("the name %q is given twice in its object; give each name once", name)})
+				}
+			}
 			if ft == nil {
-				err = dec.SkipValue() // unknown: decoding reports it
-				if err != nil {
+				// Unknown: decoding reports it.
+				if err := dec.SkipValue(); err != nil {
 					return err
 				}
 				continue
 			}
-			mp := MemberPath(path, name)
-			repeat := again || seen[name]
+			isHeaders := false
+			if w.repeats && fields != nil && string(name) == "headers" {
+				et := ft
+				for et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				isHeaders = et.Kind() == reflect.Map
+			}
+			if !w.nulls {
+				if !isHeaders && !hasHeaders(ft, nil) {
+					// A value that holds no headers object: a widget's
+					// exits, its text, an auth.
+					if err := dec.SkipValue(); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := w.walk(ft, MemberPath(path, string(name)), path, false, isHeaders); err != nil {
+					return err
+				}
+				continue
+			}
+			key := string(name)
+			mp := MemberPath(path, key)
+			repeat := again || seen[key]
 			merge := dec.PeekKind() == '{' && merges(ft)
 			if repeat {
-				*out = replaced(*out, mp, merge)
+				w.nullsFound = replaced(w.nullsFound, mp, merge)
 			}
-			if !seen[name] {
+			if !seen[key] {
 				if seen == nil {
 					seen = map[string]bool{}
 				}
-				seen[name] = true
+				seen[key] = true
 			}
-			err = walkNulls(dec, ft, mp, path, repeat && merge, out)
-			if err != nil {
+			if err := w.walk(ft, mp, path, repeat && merge, isHeaders); err != nil {
 				return err
 			}
 		}
@@ -124,7 +199,7 @@ func walkNulls(dec *jsontext.Decoder, t reflect.Type, path, in string, again boo
 			return err
 		}
 		for i := 0; dec.PeekKind() != ']'; i++ {
-			if err := walkNulls(dec, t.Elem(), joinPath(path, "["+strconv.Itoa(i)+"]"), path, false, out); err != nil {
+			if err := w.walk(t.Elem(), joinPath(path, "["+strconv.Itoa(i)+"]"), path, false, false); err != nil {
 				return err
 			}
 		}
@@ -314,23 +389,8 @@ func RepeatedHeaders(doc []byte, v any) []*FieldError {
 
 // repeatedHeaders is RepeatedHeaders for a value of type t.
 func repeatedHeaders(doc []byte, t reflect.Type) []*FieldError {
-	if !bytes.Contains(doc, []byte(`"headers"`)) {
-		return nil // the walk is not needed, for most widgets of a large flow
-	}
-	r := readers.Get().(*docReader)
-	defer readers.Put(r)
-	// A bytes.Buffer is read in place, without a copy.
-	*r.buf = *bytes.NewBuffer(doc)
-	r.dec.Reset(r.buf, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	defer func() {
-		r.buf.Reset() // not to hold the document
-		r.dec.Reset(r.buf)
-	}()
-	var out []*FieldError
-	if walkRepeats(r.dec, t, "", false, &out) != nil {
-		return nil // not well-formed: CheckSyntax reports it
-	}
-	return out
+	_, repeats := scanDoc(doc, t, false, bytes.Contains(doc, []byte(`"headers"`)))
+	return repeats
 }
 
 // docReader is a decoder and the buffer it reads, kept for the next
@@ -344,89 +404,3 @@ var readers = sync.Pool{New: func() any {
 	buf := new(bytes.Buffer)
 	return &docReader{buf: buf, dec: jsontext.NewDecoder(buf)}
 }}
-
-// walkRepeats walks the value at path, of type t, adding to out each name
-// given twice in it when it is a headers object (headers). Only the values
-// that may hold a headers object are walked (see hasHeaders); the others
-// are skipped whole.
-func walkRepeats(dec *jsontext.Decoder, t reflect.Type, path string, headers bool, out *[]*FieldError) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == rawMessageType || t == jsonValueType || t.Kind() == reflect.Interface {
-		return dec.SkipValue()
-	}
-	switch k := dec.PeekKind(); {
-	case k == '{' && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
-		if _, err := dec.ReadToken(); err != nil {
-			return err
-		}
-		var fields map[string]reflect.Type
-		if t.Kind() == reflect.Struct {
-			fields = jsonFields(t)
-		}
-		var seen map[string]int
-		if headers {
-			seen = map[string]int{}
-		}
-		for dec.PeekKind() != '}' {
-			// The name as it is written, unquoted without a copy when it
-			// holds no escape, as nearly every name.
-			raw, err := dec.ReadValue()
-			if err != nil {
-				return err
-			}
-			name := raw[1 : len(raw)-1]
-			if bytes.IndexByte(raw, '\\') >= 0 {
-				if name, err = jsontext.AppendUnquote(nil, raw); err != nil {
-					return err
-				}
-			}
-			var mt reflect.Type
-			if fields != nil {
-				mt = fields[string(name)]
-			} else {
-				mt = t.Elem()
-			}
-			if headers {
-				if seen[string(name)]++; seen[string(name)] == 2 {
-					*out = append(*out, &FieldError{Path: MemberPath(path, string(name)), Err: ErrRepeatedHeader,
-						Message: fmt.Sprintf("the name %q is given twice in its object; give each name once", name)})
-				}
-			}
-			isHeaders := false
-			if fields != nil && mt != nil && string(name) == "headers" {
-				et := mt
-				for et.Kind() == reflect.Pointer {
-					et = et.Elem()
-				}
-				isHeaders = et.Kind() == reflect.Map
-			}
-			if mt == nil || !isHeaders && !hasHeaders(mt, nil) {
-				// Unknown (decoding reports it), or a value that holds
-				// no headers object: a widget's exits, its text, an auth.
-				if err := dec.SkipValue(); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := walkRepeats(dec, mt, MemberPath(path, string(name)), isHeaders, out); err != nil {
-				return err
-			}
-		}
-		_, err := dec.ReadToken()
-		return err
-	case k == '[' && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
-		if _, err := dec.ReadToken(); err != nil {
-			return err
-		}
-		for i := 0; dec.PeekKind() != ']'; i++ {
-			if err := walkRepeats(dec, t.Elem(), joinPath(path, "["+strconv.Itoa(i)+"]"), false, out); err != nil {
-				return err
-			}
-		}
-		_, err := dec.ReadToken()
-		return err
-	}
-	return dec.SkipValue()
-}

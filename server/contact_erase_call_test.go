@@ -3,9 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/store"
+	"go.etcd.io/bbolt"
 )
 
 // TestErasedCallerMidCall: a caller erased while their call goes on is not
@@ -105,6 +110,67 @@ func TestErasedCallerFirstRequestResent(t *testing.T) {
 	}
 	// No call lasts a day: by then the erased call's id is forgotten.
 	ts.clock.Advance(callLifetime)
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", first); status != 200 || !strings.Contains(body, "Welcome to Parley Telecom.") {
+		t.Errorf("the erased call's id a day later: %d %s, want it started as a new call", status, body)
+	}
+}
+
+// TestErasedCallAfterRestart: a call ended by its caller's erasure stays
+// ended after the server restarts on the same data directory: Twilio
+// sending the call's first request again (as its fallback URL gets it) is
+// answered with a hang-up and stores nothing, and the calls API refuses
+// to start the call. Once the call could no longer be going on, the
+// server's pruning forgets it, and the file holds nothing of it.
+func TestErasedCallAfterRestart(t *testing.T) {
+	dir, clk := t.TempDir(), newClock()
+	start := func() (*testServer, string) {
+		ts := newTestServer(t, func(c *Config) {
+			c.Examples = nil
+			c.DataDir, c.Now = dir, clk.Now
+			c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		})
+		return ts, ts.listen()
+	}
+	const hangup = "<Response><Hangup/></Response>"
+	first := callForm("CAE6", "CallStatus", "ringing")
+
+	ts, base := start()
+	ts.must(201, "POST", "/v1/channels", `{"id":"tw","type":"twilio","voice_flow":"ivr-menu","auth_token":"`+twilioTestToken+`"}`)
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", first); status != 200 || !strings.Contains(body, "Welcome to Parley Telecom.") {
+		t.Fatalf("the call's first request: %d %s", status, body)
+	}
+	httpClient{t: t, base: base}.must(204, "DELETE", "/v1/contacts/tel:%2B15550001", "")
+	if err := ts.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.Advance(time.Hour)
+	ts, base = start()
+	h := httpClient{t: t, base: base}
+	if status, body := twilioPost(t, base, "/twilio/tw/voice", first); status != 200 || !strings.HasSuffix(body, hangup) {
+		t.Errorf("the erased call's first request sent again after a restart: %d %s, want ...%s", status, body, hangup)
+	}
+	if status, m := h.call("POST", "/v1/channels/tw/calls", `{"call_id":"CAE6","from":"+15550001"}`); status != 409 ||
+		!strings.Contains(fmt.Sprint(m), "was ended when its contact was erased") {
+		t.Errorf("the calls API's start of the erased call after a restart: %d %v, want 409 saying its contact was erased", status, m)
+	}
+	for _, path := range []string{"/v1/sessions/" + callSessionID("tw", "CAE6"), "/v1/contacts/tel:%2B15550001"} {
+		if status, m := h.call("GET", path, ""); status != 404 {
+			t.Errorf("GET %s after the first request came again: %d %v, want 404", path, status, m)
+		}
+	}
+
+	// A day after the call began, pruning forgets it.
+	clk.Advance(callLifetime - time.Hour)
+	ts.srv.svc.prune(context.Background())
+	kept := -1
+	err := ts.srv.store.(*store.Bolt).DB().View(func(tx *bbolt.Tx) error {
+		kept = tx.Bucket([]byte("erased_calls")).Stats().KeyN
+		return nil
+	})
+	if err != nil || kept != 0 {
+		t.Errorf("erased calls kept after a day and a prune: %d %v, want none", kept, err)
+	}
 	if status, body := twilioPost(t, base, "/twilio/tw/voice", first); status != 200 || !strings.Contains(body, "Welcome to Parley Telecom.") {
 		t.Errorf("the erased call's id a day later: %d %s, want it started as a new call", status, body)
 	}

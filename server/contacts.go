@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -143,42 +142,23 @@ func (s *Service) ReadContact(ctx context.Context, q *contactQuery) ([]storedCon
 // 24 hours at most.
 const callLifetime = 24 * time.Hour
 
-// erasedCalls are the calls whose sessions an erasure ended and deleted,
-// by session id, each until callLifetime after the call began: a request
-// of such a call (Twilio resending its first request, as it does on its
-// fallback URL) finds no session and would start the call again as a new
-// one, greeting a caller who was erased while still on the line. It is
-// kept in memory: the server forgets it when it stops.
-type erasedCalls struct {
-	mu    sync.Mutex
-	until map[string]time.Time
-}
-
-// add records the call of session id, which began at start, erased at now.
-func (e *erasedCalls) add(id string, start, now time.Time) {
+// erasedCallUntil is until when the call of a session an erasure ends,
+// which began at start, is remembered as ended (store.ErasedCall): a
+// request of such a call (Twilio resending its first request, as it does
+// on its fallback URL) finds no session and would start the call again as
+// a new one, greeting a caller who was erased while still on the line. The
+// store keeps it, so a restart does not forget it.
+func erasedCallUntil(start, now time.Time) time.Time {
 	if start.IsZero() || start.After(now) {
 		start = now
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for k, t := range e.until {
-		if !now.Before(t) {
-			delete(e.until, k)
-		}
-	}
-	if e.until == nil {
-		e.until = map[string]time.Time{}
-	}
-	e.until[id] = start.Add(callLifetime)
+	return start.Add(callLifetime)
 }
 
-// has reports whether the call of session id was ended by an erasure and
-// could still be going on at now.
-func (e *erasedCalls) has(id string, now time.Time) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	t, ok := e.until[id]
-	return ok && now.Before(t)
+// callErased reports whether the call of session id was ended by its
+// contact's erasure and could still be going on.
+func (s *Service) callErased(ctx context.Context, id string) (bool, error) {
+	return s.store.CallErased(ctx, id, s.now())
 }
 
 // eraseLockTries bounds how often EraseContact looks for the contact's
@@ -238,6 +218,7 @@ func (s *Service) EraseContact(ctx context.Context, q *contactQuery) (store.Cont
 	}
 	var ends []ended
 	var turns []*store.Turn
+	var calls []store.ErasedCall
 	for _, k := range keys {
 		page := store.Page{Limit: 1000}
 		for {
@@ -254,6 +235,9 @@ func (s *Service) EraseContact(ctx context.Context, q *contactQuery) (store.Cont
 					e.channel = sess.Channel.ID
 				}
 				ends = append(ends, e)
+				if sess.Call != nil {
+					calls = append(calls, store.ErasedCall{SessionID: sess.ID, Until: erasedCallUntil(sess.Call.Start, s.now())})
+				}
 			}
 			if next == "" {
 				break
@@ -261,16 +245,11 @@ func (s *Service) EraseContact(ctx context.Context, q *contactQuery) (store.Cont
 			page.After = next
 		}
 	}
-	res, err := s.store.EraseContact(ctx, keys, turns)
+	// The calls ended are recorded in the erasure's transaction, under the
+	// locks: a request of such a call waiting for them finds it ended.
+	res, err := s.store.EraseContact(ctx, keys, turns, calls)
 	if err != nil {
 		return res, fmt.Errorf("erase contact %q: %w", q.urn, err)
-	}
-	for _, e := range ends {
-		if e.sess.Call != nil {
-			// Under the locks still: a request of the call waiting for
-			// them finds the call ended.
-			s.erasedCalls.add(e.sess.ID, e.sess.Call.Start, s.now())
-		}
 	}
 	outbox := false
 	for i, e := range ends {

@@ -96,8 +96,6 @@ type Service struct {
 	// gate, when the store has one, holds turns back while its writes
 	// fail (tryTurn).
 	gate writeGate
-	// erasedCalls are the calls an erasure of their contact ended.
-	erasedCalls erasedCalls
 }
 
 // writeGate is a store that knows when its writes fail (store.Bolt).
@@ -769,6 +767,28 @@ func (s *Service) Interrupt(ctx context.Context, id string) (*TurnReply, error) 
 	return s.interruptLoaded(ctx, sess)
 }
 
+// HangUp ends a session as its caller hanging up does: a call's session as
+// a telephony side's report that the call ended (completed) does it
+// (endCallLocked), so that at a record_voice step the recording is still
+// waited for --call-timeout-grace; another session is resumed with a
+// hang-up, or interrupted when it waits for nothing.
+func (s *Service) HangUp(ctx context.Context, id string) (*TurnReply, error) {
+	unlock, sess, err := s.lockSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	switch {
+	case sess.Status.Ended():
+		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has already ended (%s)", sess.ID, sess.Status)
+	case sess.Call != nil:
+		return s.endCallLocked(ctx, sess, "completed", true)
+	case sess.Wait == nil:
+		return s.interruptLoaded(ctx, sess)
+	}
+	return s.resumeLoaded(ctx, sess, flows.Hangup(), "")
+}
+
 func (s *Service) interruptLoaded(ctx context.Context, sess *flows.Session) (*TurnReply, error) {
 	flow, prev, events := s.interruptTurn(ctx, sess)
 	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev})
@@ -1362,7 +1382,9 @@ func (s *Service) StartCall(ctx context.Context, c IncomingCall) (*TurnReply, er
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	if s.erasedCalls.has(id, s.now()) {
+	if erased, err := s.callErased(ctx, id); err != nil {
+		return nil, err
+	} else if erased {
 		return nil, apiErr(fiber.StatusConflict, CodeConflict, "call_id", "call %q on channel %q was ended when its contact was erased: it starts nothing", c.CallID, ch.ID)
 	}
 	if flows.CallEnded(c.State) {
@@ -1474,7 +1496,7 @@ type CallRequest struct {
 //     empty for a call without a session;
 //   - a call without a session starts one, unless the request can only
 //     come mid-call (MidCall, Digits, Timeout) or the call's session was
-//     ended by its contact's erasure (erasedCalls): that one is answered
+//     ended by its contact's erasure (callErased, kept in the store): that one is answered
 //     with no prompts, a hang-up, and stores nothing;
 //   - a session that has ended answers with no prompts, as does one whose
 //     expiry has passed, which expires first (expireOverdue);
@@ -1507,7 +1529,12 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 			return nil, err
 		}
 		defer unlock()
-		if ended || r.MidCall || r.Digits != "" || r.Recording || r.Timeout || r.TimeoutOf != "" || s.erasedCalls.has(id, s.now()) {
+		if ended || r.MidCall || r.Digits != "" || r.Recording || r.Timeout || r.TimeoutOf != "" {
+			return &TurnReply{Messages: []Message{}}, nil
+		}
+		if erased, err := s.callErased(ctx, id); err != nil {
+			return nil, err
+		} else if erased {
 			return &TurnReply{Messages: []Message{}}, nil
 		}
 		ch, flowID, field, err := s.callFlow(ctx, r.Channel)
@@ -1571,6 +1598,9 @@ func (s *Service) HandleCall(ctx context.Context, r CallRequest) (*TurnReply, er
 		}
 		return buildReply(sess, events), nil
 	}
+	// The call's state as Twilio reports it is kept also when the wait
+	// ignores the input (docs/api.md, Recordings): a report of the call,
+	// not the caller's answer.
 	if state != "" && sess.Call != nil {
 		sess.Call.State = state
 	}

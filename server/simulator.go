@@ -547,12 +547,7 @@ func (s *Server) simHangup(c *fiber.Ctx) error {
 	if sess.Status.Ended() {
 		return apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has already ended (%s)", id, sess.Status)
 	}
-	var reply *TurnReply
-	if sess.Wait != nil {
-		reply, err = s.svc.Resume(ctx, id, flows.Hangup())
-	} else {
-		reply, err = s.svc.Interrupt(ctx, id)
-	}
+	reply, err := s.svc.HangUp(ctx, id)
 	if err != nil {
 		return err
 	}

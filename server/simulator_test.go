@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/examples"
 	"github.com/parleyhq/parley/store"
@@ -206,5 +207,60 @@ func TestSimulatorStartsWhatTheCheckAccepts(t *testing.T) {
 	}
 	if r := ts.do("POST", "/v1/simulator/sessions", map[string]any{"definition": json.RawMessage(bad)}); r.Status != 422 {
 		t.Errorf("start of %s: %d %s, want 422", bad, r.Status, r.Body)
+	}
+}
+
+// Hang up in the simulator at a record_voice step ends the call as a
+// telephony side's report of its end does: the session keeps waiting
+// for the recording --call-timeout-grace longer, $call.state completed; a
+// recording sent then is taken and the flow goes on from it (no one
+// hears its prompts), then the session ends as interrupted. A timeout sent instead (nothing recorded)
+// ends it as interrupted without a result.
+func TestSimulatorHangupWhileRecording(t *testing.T) {
+	ts := newTestServer(t, nil)
+	const flow = `{"id":"vm","name":"Voicemail","kind":"voice","widgets":[
+ {"id":"ask","type":"record_voice","prompt":"Leave your message after the beep.","result":"Message","exits":{"Recording":"thanks","No Input":"bye"}},
+ {"id":"thanks","type":"say","text":"Got @flow.message","exits":{"Next":"again"}},
+ {"id":"again","type":"gather_digits","prompt":"Press 1","exits":{"Next":"bye"}},
+ {"id":"bye","type":"hangup"}]}`
+	start := func() string {
+		r := ts.must(201, "POST", "/v1/simulator/sessions", `{"definition":`+flow+`,"call":{"from":"+15550001111"}}`)
+		return r["id"].(string)
+	}
+	const rec = "https://media.example.com/r1.wav"
+
+	id := start()
+	r := ts.must(200, "POST", "/v1/simulator/sessions/"+id+"/hangup", nil)
+	w, _ := r["waiting_for"].(map[string]any)
+	if r["status"] != "waiting" || w["kind"] != "recording" {
+		t.Fatalf("hang up while recording answered %v, want the recording still waited for", r)
+	}
+	if want := ts.clock.Now().Add(15 * time.Second).Format(time.RFC3339Nano); w["timeout_at"] != want {
+		t.Errorf("the recording waited for until %v, want %s (--call-timeout-grace)", w["timeout_at"], want)
+	}
+	s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	if st := s["variables"].(map[string]any)["call"].(map[string]any)["state"]; st != "completed" {
+		t.Errorf("$call.state %v after hang up, want completed", st)
+	}
+	// Hang up again changes nothing.
+	if r := ts.must(200, "POST", "/v1/simulator/sessions/"+id+"/hangup", nil); r["status"] != "waiting" {
+		t.Errorf("hang up again answered %v", r)
+	}
+	r = ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"recording_url":"`+rec+`","recording_duration":4}`)
+	if r["status"] != "interrupted" {
+		t.Errorf("the recording after hang up answered %v, want the flow on from it, then interrupted", r)
+	}
+	s = ts.must(200, "GET", "/v1/sessions/"+id, nil)
+	if m, _ := s["variables"].(map[string]any)["flow"].(map[string]any)["message"].(map[string]any); m["value"] != rec {
+		t.Errorf("@flow.message %v, want the recording", m)
+	}
+	if path := fmt.Sprint(s["path"]); !strings.Contains(path, "widget:thanks") {
+		t.Errorf("path %s, want the flow on from the recording", path)
+	}
+
+	id = start()
+	ts.must(200, "POST", "/v1/simulator/sessions/"+id+"/hangup", nil)
+	if r := ts.must(200, "POST", "/v1/sessions/"+id+"/resume", `{"timeout":true}`); r["status"] != "interrupted" {
+		t.Errorf("the timeout after hang up answered %v, want interrupted", r)
 	}
 }

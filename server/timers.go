@@ -591,13 +591,17 @@ func (s *Service) expireWith(ctx context.Context, sess *flows.Session, contact *
 	return err
 }
 
-// prune forgets inbound message ids older than the dedupe retention and,
-// when a session retention is set, deletes sessions that ended before it.
+// prune forgets inbound message ids older than the dedupe retention and
+// the calls erased that can no longer be going on (callErased) and, when a
+// session retention is set, deletes sessions that ended before it.
 func (s *Service) prune(ctx context.Context) {
 	now := s.now()
 	cutoff := now.Add(-s.dedupeRetention)
 	s.pruneLoop(ctx, "processed message ids", prunePerScan, pruneBatch, func() (int, error) {
 		return s.store.PruneProcessed(ctx, cutoff, pruneBatch)
+	})
+	s.pruneLoop(ctx, "erased calls", prunePerScan, pruneBatch, func() (int, error) {
+		return s.store.PruneErasedCalls(ctx, now, pruneBatch)
 	})
 	if s.sessionRetention > 0 {
 		ended := now.Add(-s.sessionRetention)

@@ -587,3 +587,46 @@ func TestTwilioRecordStoredSettings(t *testing.T) {
 		t.Errorf("the flow sent again: %d %s", r.Status, r.Body)
 	}
 }
+
+// The call's state that comes with an input the wait ignores (keys while
+// the call records, a recording at a gather) is kept as $call.state all
+// the same: it is the telephony side's report of the call, the latest
+// one, not the caller's answer; the rest of the session stays as it was.
+func TestIgnoredInputKeepsCallState(t *testing.T) {
+	ts, base := twilioCallServer(t, "voicemail", voicemailFlow("http://127.0.0.1:1/x"))
+	state := func(id string) (any, map[string]any) {
+		s := ts.must(200, "GET", "/v1/sessions/"+id, nil)
+		return s["variables"].(map[string]any)["call"].(map[string]any)["state"], s
+	}
+	for _, c := range []struct {
+		name, call string
+		ignored    func(call string)
+	}{
+		{"keys while recording, on Twilio's voice URL", "CA-st1", func(call string) {
+			twilioPost(t, base, "/twilio/tw/voice", callForm(call, "Digits", "5"))
+		}},
+		{"keys while recording, on the calls API", "CA-st2", func(call string) {
+			ts.must(200, "POST", "/v1/channels/tw/calls/"+call, `{"digits":"5","state":"in-progress"}`)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			twilioPost(t, base, "/twilio/tw/voice", callForm(c.call, "CallStatus", "ringing"))
+			id := callSessionID("tw", c.call)
+			if got, _ := state(id); got != "ringing" {
+				t.Fatalf("$call.state %v after the first request, want ringing", got)
+			}
+			_, before := state(id)
+			ts.clock.Advance(time.Second)
+			c.ignored(c.call)
+			got, after := state(id)
+			if got != "in-progress" {
+				t.Errorf("$call.state %v after the ignored input, want in-progress", got)
+			}
+			for _, k := range []string{"status", "updated", "expires"} {
+				if after[k] != before[k] {
+					t.Errorf("%s %v after the ignored input, was %v", k, after[k], before[k])
+				}
+			}
+		})
+	}
+}

@@ -226,10 +226,18 @@ type ContactErasure struct {
 // with ErrConflict, writing nothing. Each session deleted is counted in
 // Stats.Deleted by its status, in the same transaction, so that the counts
 // of sessions ever stored in a status never go down. The outbox and event delivery's
-// records are not touched: they are copies for other systems.
-func (b *Bolt) EraseContact(ctx context.Context, keys []string, ending []*Turn) (ContactErasure, error) {
+// records are not touched: they are copies for other systems. The same
+// transaction records calls, the calls of the sessions ending ends, in
+// erased_calls (CallErased), so that a request of such a call that comes
+// later, also after a restart, does not start it again.
+func (b *Bolt) EraseContact(ctx context.Context, keys []string, ending []*Turn, calls []ErasedCall) (ContactErasure, error) {
 	for _, k := range keys {
 		if err := checkID("contact", k); err != nil {
+			return ContactErasure{}, err
+		}
+	}
+	for _, c := range calls {
+		if err := checkID("session", c.SessionID); err != nil {
 			return ContactErasure{}, err
 		}
 	}
@@ -266,6 +274,9 @@ func (b *Bolt) EraseContact(ctx context.Context, keys []string, ending []*Turn) 
 			if err := eraseKey(tx, st, k, &out); err != nil {
 				return err
 			}
+		}
+		if err := putErasedCalls(tx, st, calls); err != nil {
+			return err
 		}
 		pb, ab := tx.Bucket(bProcessed), tx.Bucket(bProcessedAt)
 		n := 0

@@ -107,7 +107,7 @@ func TestEraseContact(t *testing.T) {
 	}
 
 	// A session that has not ended and that no turn ends: nothing is erased.
-	_, err = b.EraseContact(ctx, keys, nil)
+	_, err = b.EraseContact(ctx, keys, nil, nil)
 	wantErr(t, "erase with a waiting session", err, ErrConflict)
 	if got := stats(t, b); fmt.Sprint(got) != fmt.Sprint(before) {
 		t.Fatalf("a refused erasure changed the counters: %+v, want %+v", got, before)
@@ -126,7 +126,7 @@ func TestEraseContact(t *testing.T) {
 		ending = append(ending, &Turn{Session: s, PrevUpdated: prev,
 			Events: []flows.Event{{Type: flows.EventSessionEnded, Time: s.UpdatedAt, SessionStatus: flows.StatusInterrupted}}})
 	}
-	got, err := b.EraseContact(ctx, keys, ending)
+	got, err := b.EraseContact(ctx, keys, ending, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

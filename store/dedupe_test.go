@@ -363,7 +363,7 @@ func TestDamagedDedupeEntry(t *testing.T) {
 	if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), `of contact "tel:+15550000001" (bucket processed_index): 32 bytes, not 33`) {
 		t.Errorf("ProcessedReply of a message whose entry is damaged: %v, want a damaged store file naming the entry", err)
 	}
-	_, err = b.EraseContact(ctx, []string{urn}, nil)
+	_, err = b.EraseContact(ctx, []string{urn}, nil, nil)
 	if !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), prefix) {
 		t.Errorf("EraseContact with a damaged entry: %v, want a damaged store file naming the entry", err)
 	}

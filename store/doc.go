@@ -1,7 +1,8 @@
 // Package store is Parley's persistence: flows with their revision history,
 // sessions with their event logs, contacts, the indexes that route inbound
 // messages and fire timers, the transactional outbox of lifecycle events,
-// inbound-message dedupe records, and the server's configuration records.
+// inbound-message dedupe records, the calls an erasure of their contact
+// ended (CallErased), and the server's configuration records.
 //
 // Store is the interface the server, engine and delivery dispatcher use; Bolt
 // implements it on one go.etcd.io/bbolt file. docs/storage.md describes every

@@ -34,12 +34,14 @@ var (
 	bChannels    = []byte(Channels)
 	bAPIKeys     = []byte(APIKeys)
 	bWebhooks    = []byte(Webhooks)
+	// Calls an erasure of their contact ended (erased_calls.go).
+	bErasedCalls = []byte("erased_calls")
 )
 
 var allBuckets = [][]byte{
 	bMeta, bFlows, bFlowRevs, bIDs, bRecords, bByStatus, bByContact, bContacts,
 	bTimers, bEnded, bOutbox, bProcessedLog, bProcessedIndex, bProcessed, bProcessedAt, bStats,
-	bChannels, bAPIKeys, bWebhooks, bFlowsDeleted,
+	bChannels, bAPIKeys, bWebhooks, bFlowsDeleted, bErasedCalls,
 }
 
 // sep joins the parts of composite keys. Ids cannot contain it (checkID), so

@@ -110,8 +110,14 @@ type SessionStore interface {
 	ContactKeys(ctx context.Context, patterns []KeyPattern, match func(urn string) bool) ([]string, error)
 	// EraseContact deletes everything stored under keys in one
 	// transaction, after writing the turns that end the contact's sessions
-	// that have not ended.
-	EraseContact(ctx context.Context, keys []string, ending []*Turn) (ContactErasure, error)
+	// that have not ended, and records calls, the calls those turns end.
+	EraseContact(ctx context.Context, keys []string, ending []*Turn, calls []ErasedCall) (ContactErasure, error)
+	// CallErased reports whether the call of session id was ended by an
+	// erasure (EraseContact's calls) and could still be going on at now.
+	CallErased(ctx context.Context, id string, now time.Time) (bool, error)
+	// PruneErasedCalls deletes up to limit erased calls whose time is over
+	// at now and reports how many it deleted.
+	PruneErasedCalls(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // OutboxStore is the transactional outbox of lifecycle events, read and

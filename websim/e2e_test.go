@@ -1089,3 +1089,41 @@ func TestSimulatorGivesARecording(t *testing.T) {
 		t.Errorf("flow bubbles = %q, want the recording played back", got)
 	}
 }
+
+// Hang up at a record_voice step ends the call as a caller hanging up on
+// Twilio does: the page says the recording is still taken, Hang up is
+// disabled, and a recording sent right after is the step's result; the
+// flow goes on from it unheard, to its end here.
+func TestSimulatorHangUpWhileRecording(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	const flow = `{"id": "voicemail", "name": "Voicemail", "kind": "voice", "start": "ask", "widgets": [
+		{"id": "ask", "type": "record_voice", "prompt": "Leave your message after the beep.", "result": "Message", "exits": {"Recording": "thanks", "No Input": "bye"}},
+		{"id": "thanks", "type": "say", "text": "Thanks.", "exits": {"Next": "bye"}},
+		{"id": "bye", "type": "hangup"}]}`
+	const rec = "https://media.example.com/rec/RE2.wav"
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		setFlow(flow),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Leave your message after the beep."),
+		statusIs("waiting"),
+		chromedp.WaitEnabled(chromedp.CSS(`#hangup`)),
+		chromedp.Click(chromedp.CSS(`#hangup`)),
+		bubbleWith("contact", "hung up"),
+		waitFor(`[...document.querySelectorAll('#chat .system')].some(s => s.textContent.startsWith('The call ended while recording: a recording sent until '))`),
+		statusIs("waiting"),
+		waitFor(`document.querySelector('#hangup').disabled`),
+		chromedp.WaitVisible(chromedp.CSS(`#recording-form`)),
+		chromedp.WaitEnabled(chromedp.CSS(`#recording-url`)),
+		chromedp.SendKeys(chromedp.CSS(`#recording-url`), rec+kb.Enter),
+		bubbleWith("contact", rec),
+		statusIs("completed"),
+		waitFor(`document.querySelector('#variables-view').textContent.includes('@flow.message')`),
+	)
+	vars := texts(ctx, t, "#variables-view")[0]
+	if !strings.Contains(vars, rec) || !strings.Contains(vars, "completed") {
+		t.Errorf("variables after the recording = %q, want @flow.message the recording and $call.state completed", vars)
+	}
+}

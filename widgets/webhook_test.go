@@ -236,3 +236,38 @@ func TestWebhookHeaderGivenTwice(t *testing.T) {
 		t.Errorf("headers objects given twice: %v", err)
 	}
 }
+
+// TestWebhookNullAndHeaderGivenTwice: a widget with both a null and a
+// header given twice has both reported, each at its path, whichever comes
+// first; a null header given twice is both, and a null replaced by a later
+// value of its name is no null.
+func TestWebhookNullAndHeaderGivenTwice(t *testing.T) {
+	e := engine.New(widgets.Registered())
+	for headers, want := range map[string][]string{
+		`"note": null, "headers": {"Authorization": "a", "Authorization": "b"}`: {
+			`widgets[0].note: expected a string, got JSON null`,
+			`widgets[0].headers.Authorization: the name "Authorization" is given twice in its object; give each name once`},
+		`"headers": {"Authorization": "a", "X-Key": null, "Authorization": "b"}`: {
+			`widgets[0].headers.X-Key: expected a string, got JSON null`,
+			`widgets[0].headers.Authorization: the name "Authorization" is given twice in its object; give each name once`},
+		`"headers": {"X-Key": "a", "X-Key": null}`: {
+			`widgets[0].headers.X-Key: expected a string, got JSON null`,
+			`widgets[0].headers.X-Key: the name "X-Key" is given twice in its object; give each name once`},
+		`"headers": {"X-Key": null, "X-Key": "a"}`: {
+			`widgets[0].headers.X-Key: the name "X-Key" is given twice in its object; give each name once`},
+	} {
+		_, err := e.Load([]byte(`{"name": "f", "widgets": [{"id": "h", "type": "webhook", "url": "https://example.com", ` + headers + `}]}`))
+		var ve *flows.ValidationError
+		if !errors.As(err, &ve) {
+			t.Errorf("%s: error %v, want %q", headers, err, want)
+			continue
+		}
+		var got []string
+		for _, fe := range ve.Errors {
+			got = append(got, strings.TrimPrefix(fe.Error(), `widget "h": `))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: errors %q, want %q", headers, got, want)
+		}
+	}
+}

@@ -34,7 +34,7 @@
   };
 
   // state of the running session
-  let session = null; // {id, voice, status, waiting}
+  let session = null; // {id, voice, status, waiting, hungUp}
   let lastSeq = 0;
   let busy = false;
 
@@ -432,6 +432,13 @@
       const reply = await api("POST", path, body.hangup ? undefined : body);
       taken = true;
       await turn(reply);
+      if (body.hangup && session.status === "waiting") {
+        // Hung up while recording: as on a real call, the recording is
+        // still taken for --call-timeout-grace, then the session ends.
+        session.hungUp = true;
+        const until = session.waiting && session.waiting.timeout_at ? new Date(session.waiting.timeout_at).toLocaleTimeString() : "";
+        system(`The call ended while recording: a recording sent${until ? " until " + until : ""} is still taken, then the session ends`);
+      }
       return true;
     } catch (err) {
       system(err.message, true);
@@ -529,7 +536,7 @@
     ui.sendRecording.disabled = ui.noRecording.disabled = busy || !recording;
     ui.digits.disabled = ui.sendDigits.disabled = busy || !digits;
     for (const k of ui.keypadArea.querySelectorAll(".keypad button")) k.disabled = busy || !digits;
-    ui.hangup.disabled = busy || !s || !s.voice || isEnded(s.status);
+    ui.hangup.disabled = busy || !s || !s.voice || isEnded(s.status) || !!s.hungUp;
     for (const q of ui.quick.querySelectorAll("button")) q.disabled = busy || !waiting;
     ui.fireTimeout.disabled = busy || !waiting || !s.waiting.timeout;
     let info = "";
