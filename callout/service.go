@@ -65,7 +65,8 @@ type Options struct {
 	Logger        *slog.Logger
 	// Now is the clock for token expiry; time.Now if nil.
 	Now func() time.Time
-	// MaxRequestBytes caps request bodies (default 1 MiB).
+	// MaxRequestBytes caps request bodies (default 1 MiB; parley serve's
+	// --webhook-max-request).
 	MaxRequestBytes int
 	// DefaultMaxResponse caps answers when a request sets no cap (default 256 KiB).
 	DefaultMaxResponse int
@@ -301,7 +302,7 @@ func (s *Service) check(method string, req *flows.WebhookRequest, u *url.URL) er
 		return fmt.Errorf("url: %w", err)
 	}
 	if len(req.Body) > s.maxRequest {
-		return fmt.Errorf("request body is %d bytes, over the %d-byte limit", len(req.Body), s.maxRequest)
+		return fmt.Errorf("request body is %d bytes, over the %d-byte limit (parley serve's --webhook-max-request)", len(req.Body), s.maxRequest)
 	}
 	if req.Auth != nil {
 		if err := runAuthProblem(req.Auth); err != nil {

@@ -57,6 +57,7 @@ const (
 	EnvWebhookTimeout       = "PARLEY_WEBHOOK_TIMEOUT"
 	EnvWebhookMaxResponse   = "PARLEY_WEBHOOK_MAX_RESPONSE"
 	EnvWebhookMaxHeaders    = "PARLEY_WEBHOOK_MAX_HEADERS"
+	EnvWebhookMaxRequest    = "PARLEY_WEBHOOK_MAX_REQUEST"
 	EnvDeliveryTimeout      = "PARLEY_DELIVERY_TIMEOUT"
 	EnvDeliverySchedule     = "PARLEY_DELIVERY_SCHEDULE"
 	EnvDeliveryPerEndpoint  = "PARLEY_DELIVERY_PER_ENDPOINT"
@@ -232,6 +233,7 @@ var settings = []setting{
 		c.WebhookMaxResponse = n
 		return nil
 	}},
+	{"webhook-max-request", EnvWebhookMaxRequest, "bytes", "cap in bytes on the body a webhook widget sends", strconv.Itoa(callout.DefaultMaxRequestBytes), false, positiveInt("number of bytes", func(c *Config) *int { return &c.WebhookMaxRequest })},
 	{"webhook-max-headers", EnvWebhookMaxHeaders, "bytes", "cap in bytes on the status line and headers of an answer to a webhook widget, a token request or an event delivery", strconv.Itoa(callout.DefaultMaxResponseHeaders), false, positiveInt("number of bytes", func(c *Config) *int { return &c.WebhookMaxHeaders })},
 	{"delivery-timeout", EnvDeliveryTimeout, "duration", "time limit of one event delivery request", "15s", false, positiveDuration(func(c *Config) *time.Duration { return &c.Delivery.Timeout })},
 	{"delivery-per-endpoint", EnvDeliveryPerEndpoint, "deliveries", "most event deliveries in flight to one endpoint", "8", false, positiveInt("number of deliveries (at least 1)", func(c *Config) *int { return &c.Delivery.PerEndpoint })},

@@ -135,6 +135,9 @@ type Config struct {
 	// for calls whose webhook sets none (0: callout's 10 s and 256 KiB).
 	WebhookTimeout     time.Duration
 	WebhookMaxResponse int
+	// WebhookMaxRequest caps the body a webhook widget sends (0:
+	// callout.DefaultMaxRequestBytes, 1 MiB).
+	WebhookMaxRequest int
 	// WebhookMaxHeaders caps the status line and headers of every answer
 	// to a webhook call, a token request or an event delivery (0:
 	// callout.DefaultMaxResponseHeaders, 64 KiB).

@@ -31,7 +31,7 @@ func (s *Server) webhookService(cfg Config) (flows.WebhookService, error) {
 	if inner == nil {
 		inner = callout.New(callout.Options{AllowCIDRs: cfg.AllowCIDRs, Logger: cfg.Logger, Now: cfg.Now,
 			DefaultTimeout: cfg.WebhookTimeout, DefaultMaxResponse: cfg.WebhookMaxResponse,
-			MaxResponseHeaders: cfg.WebhookMaxHeaders})
+			MaxRequestBytes: cfg.WebhookMaxRequest, MaxResponseHeaders: cfg.WebhookMaxHeaders})
 	}
 	if cs, ok := inner.(*callout.Service); ok {
 		s.guard = cs.Guard()
