@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -74,12 +76,46 @@ func (l *localWebhooks) Call(ctx context.Context, req *flows.WebhookRequest) *fl
 	})
 	body, _ := json.Marshal(demoOrder(text))
 	hdrs := map[string]string{"Content-Type": "application/json"}
-	return &flows.WebhookResult{
+	res := &flows.WebhookResult{
 		Outcome: flows.OutcomeSuccess, Status: 200, Headers: hdrs, Body: body,
 		Elapsed: time.Since(start), Attempts: 1,
 		Request:  &flows.HTTPTrace{Method: req.Method, URL: req.URL, Body: string(req.Body)},
 		Response: &flows.HTTPTrace{Status: 200, Headers: hdrs, Body: string(body)},
 	}
+	l.logDemoCall(ctx, req, res)
+	return res
+}
+
+// logDemoCall writes the `webhook call` line of a call the demo service
+// answered, as the webhook client writes one for every other call: at
+// debug, since the demo service always succeeds, where the line has the
+// whole URL, its secrets redacted.
+func (l *localWebhooks) logDemoCall(ctx context.Context, req *flows.WebhookRequest, res *flows.WebhookResult) {
+	log := l.srv.log
+	if log == nil || !log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 12)
+	if rid := callout.RequestID(ctx); rid != "" {
+		attrs = append(attrs, slog.String("request_id", rid))
+	}
+	if req.Session != "" {
+		attrs = append(attrs, slog.String("session", req.Session))
+	}
+	if req.Flow != "" {
+		attrs = append(attrs, slog.String("flow", req.Flow), slog.String("widget", req.Widget))
+	}
+	if req.Name != "" {
+		attrs = append(attrs, slog.String("webhook", req.Name))
+	}
+	method := strings.ToUpper(req.Method)
+	if method == "" {
+		method = http.MethodPost
+	}
+	attrs = append(attrs, slog.String("method", method), slog.String("url", callout.NewRedactor(req.Auth).URL(req.URL)),
+		slog.String("outcome", res.Outcome), slog.Int("status", res.Status),
+		slog.Int("attempts", res.Attempts), slog.Duration("elapsed", res.Elapsed))
+	log.LogAttrs(ctx, slog.LevelDebug, "webhook call", attrs...)
 }
 
 // isLocalDemo reports whether u is the demo service on this server: the
