@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -63,6 +64,7 @@ func (s *Server) backup(c *fiber.Ctx) error {
 		// Counted before the transaction ends, so that whoever sees it
 		// ended sees the backup counted.
 		if elapsed := time.Since(start); err != nil {
+			err = run.cause(err, stall)
 			s.metrics.backup("failed")
 			log.Warn("backup not completed", "bytes", n, "size", size, "elapsed", elapsed, "err", err)
 		} else {
@@ -91,8 +93,25 @@ type backupRun struct {
 	cancel context.CancelFunc
 	conn   net.Conn
 
-	mu    sync.Mutex
-	ended bool
+	mu       sync.Mutex
+	ended    bool
+	deadline time.Time // the connection's write deadline, as last moved
+}
+
+// cause says why a copy that failed ended, where the connection's error
+// does not: the client took none of it for the stall timeout (the write
+// deadline passed), or a shutdown ended it. A client that went away
+// keeps the connection's own error.
+func (run *backupRun) cause(err error, stall time.Duration) error {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	switch {
+	case run.ended:
+		return fmt.Errorf("the server's shutdown ended it: %w", err)
+	case !run.deadline.IsZero() && !time.Now().Before(run.deadline):
+		return fmt.Errorf("the client took none of the copy for %s (--backup-stall-timeout): %w", stall, err)
+	}
+	return err
 }
 
 func (r *backupRuns) add(conn net.Conn) *backupRun {
@@ -138,6 +157,7 @@ func (run *backupRun) extend(d time.Time) {
 	defer run.mu.Unlock()
 	if !run.ended && run.conn != nil {
 		_ = run.conn.SetWriteDeadline(d)
+		run.deadline = d
 	}
 }
 
