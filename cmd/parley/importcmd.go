@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -244,8 +245,12 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		taken[name] = f.Name
 		p := filepath.Join(*outDir, name+".json")
-		if err := os.WriteFile(p, append(f.JSON, '\n'), 0o644); err != nil {
-			fmt.Fprintln(stderr, "parley import:", err)
+		if err := writeWhole(p, append(f.JSON, '\n'), 0o644); err != nil {
+			state := "it was not written"
+			if _, serr := os.Stat(p); serr == nil {
+				state = "the file there was left as it was"
+			}
+			fmt.Fprintf(stderr, "parley import: cannot write %s: %v; %s\n", p, unwrapPath(err), state)
 			return 1
 		}
 		fmt.Fprintf(stdout, "wrote %s (%s%s)\n", p, f.Name, note)
@@ -260,4 +265,31 @@ func fileName(name, id string) string {
 		k = id
 	}
 	return k
+}
+
+// writeWhole writes data to path through a temporary file in its directory,
+// synced and renamed over path, so that path holds either its earlier
+// content or all of data, never part of it (a full disk fails the
+// temporary file, which is removed).
+func writeWhole(path string, data []byte, perm os.FileMode) error {
+	// Made with perm, as os.WriteFile makes a file, so the umask applies.
+	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d.tmp", filepath.Base(path), rand.Uint32()))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }
