@@ -485,9 +485,12 @@ func Open(path string, opts Options) (*Bolt, error) {
 	go b.committer()
 	// The server holds the file's lock, so no compaction is writing a copy:
 	// one that is there was left by a compaction that did not finish.
-	if fi, err := os.Stat(path + CompactSuffix); err == nil {
-		b.log.Warn("a partial copy left by a parley compact that did not finish is taking disk space: the next parley compact replaces it, or delete it",
-			"path", path+CompactSuffix, "bytes", fi.Size())
+	// Compact writes it next to the file a link leads to.
+	if real, err := ResolveStorePath(path); err == nil {
+		if fi, err := os.Stat(real + CompactSuffix); err == nil {
+			b.log.Warn("a partial copy left by a parley compact that did not finish is taking disk space: the next parley compact replaces it, or delete it",
+				"path", real+CompactSuffix, "bytes", fi.Size())
+		}
 	}
 	return b, nil
 }

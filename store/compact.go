@@ -52,6 +52,16 @@ type CompactResult struct {
 	Duration time.Duration
 }
 
+// ResolveStorePath is the file a store path names: path itself, or the
+// file its symbolic links lead to.
+func ResolveStorePath(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return path, err
+	}
+	return filepath.EvalSymlinks(path)
+}
+
 // Compact rewrites the store file at path without its free pages: bbolt
 // reuses the pages that deletes and pruning free but never gives them back
 // to the file system, so a file keeps the size of its largest moment (a
@@ -62,7 +72,9 @@ type CompactResult struct {
 // compared key by key, bucket sequences included, with the original; only
 // then does it take the original's name in one rename, the original being
 // kept as path + BackupSuffix (a hard link made first) unless NoBackup. An
-// error at any step leaves the original file where it was.
+// error at any step leaves the original file where it was. A path that is
+// a symbolic link is followed: the file it leads to is compacted in its
+// own directory, and the link left as it is.
 func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResult, error) {
 	start := time.Now()
 	var res CompactResult
@@ -73,6 +85,14 @@ func Compact(ctx context.Context, path string, opts CompactOptions) (CompactResu
 		opts.LockTimeout = time.Second
 	}
 	fi, err := os.Stat(path)
+	if err != nil {
+		return res, fmt.Errorf("compact: %w", err)
+	}
+	// A store file that is a link to one elsewhere (a larger volume) is
+	// compacted where it is: renaming the copy over the link would put
+	// the store in the link's directory, on its disk, and leave the
+	// original where the link pointed.
+	path, err = ResolveStorePath(path)
 	if err != nil {
 		return res, fmt.Errorf("compact: %w", err)
 	}
