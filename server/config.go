@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -140,6 +141,14 @@ var settings = []setting{
 		// is a mistake: the default would make and seed another store.
 		if v == "" {
 			return fmt.Errorf("empty: give the data directory (%s by default, when the flag and %s are left out)", DefaultDataDir, EnvData)
+		}
+		// A file, often the store file itself, would fail the start with
+		// mkdir's "not a directory"; said here, naming the setting.
+		if fi, err := os.Stat(v); err == nil && !fi.IsDir() {
+			if filepath.Base(v) == DBFile {
+				return fmt.Errorf("%s is a file, not a directory: give the directory that holds %s (--data %s)", v, DBFile, filepath.Dir(v))
+			}
+			return fmt.Errorf("%s is a file, not a directory: give the data directory (the store is %s inside it)", v, DBFile)
 		}
 		c.DataDir = v
 		return nil
