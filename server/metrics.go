@@ -99,7 +99,7 @@ func newMetrics(st store.Store) *metrics {
 			Name: "parley_http_requests_total", Help: "HTTP requests, by route and status code.",
 		}, []string{"route", "code"}),
 		backups: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_backups_total", Help: "Copies of the store sent by GET /v1/backup, by result (ok, failed: the client went away, or a shutdown ended it).",
+			Name: "parley_backups_total", Help: "Copies of the store sent by GET /v1/backup, by result (ok, failed: the client went away or took none of the copy for --backup-stall-timeout, or a shutdown ended it).",
 		}, []string{"result"}),
 	}
 	m.reg.MustRegister(m.started, m.ended, m.turns, m.webhooks, m.commit, m.requests, m.backups, newSessionsCollector(st),
