@@ -500,8 +500,7 @@ func TestOpenAPIOtherMethodsNotAllowed(t *testing.T) {
 
 // A query parameter an operation declares, given twice, is refused, 400
 // bad_request naming it, rather than its first value taken and the other
-// dropped (?status=waiting&status=failed, meant as either); a parameter
-// the operation does not read is ignored, given twice or not.
+// dropped (?status=waiting&status=failed, meant as either).
 func TestOpenAPIQueryParameterGivenTwice(t *testing.T) {
 	ts := newTestServer(t, nil)
 	checked := 0
@@ -529,10 +528,75 @@ func TestOpenAPIQueryParameterGivenTwice(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no query parameter was checked")
 	}
-	if r := ts.do("GET", "/v1/flows?x=1&x=2", nil); r.Status != 200 {
-		t.Errorf("GET /v1/flows with an unknown parameter twice: %d %s, want 200", r.Status, r.Body)
-	}
 	if r := ts.do("GET", "/v1/sessions?status=waiting&limit=2", nil); r.Status != 200 {
 		t.Errorf("GET /v1/sessions with each parameter once: %d %s", r.Status, r.Body)
+	}
+}
+
+// A query parameter an operation does not declare is refused, 400
+// bad_request naming it, with the nearest declared one and the list of
+// those the operation takes, on every /v1 operation: ignored, ?stauts=failed
+// listed every session and ?limit=1 every flow.
+func TestOpenAPIUnknownQueryParameter(t *testing.T) {
+	ts := newTestServer(t, nil)
+	checked := 0
+	for op := range operations(servedOpenAPI(t, ts)) {
+		method, p, _ := strings.Cut(op, " ")
+		if !strings.HasPrefix(p, "/v1/") {
+			continue
+		}
+		path := specParam.ReplaceAllString(p, "x") + "?nosuch=1"
+		r := ts.do(method, path, nil)
+		checked++
+		if r.Status != 400 {
+			t.Errorf("%s %s: %d %s, want 400 bad_request naming nosuch", method, path, r.Status, r.Body)
+			continue
+		}
+		if method == "HEAD" {
+			continue // no body to read
+		}
+		if e := r.errorOf(t); e["code"] != CodeBadRequest || e["field"] != "nosuch" ||
+			!strings.Contains(e["message"].(string), `unknown query parameter "nosuch": `+op+" takes") {
+			t.Errorf("%s %s: %s, want bad_request naming nosuch and the operation", method, path, r.Body)
+		}
+	}
+	if checked < 40 {
+		t.Fatalf("%d operations checked", checked)
+	}
+	for _, tc := range []struct{ path, field, message string }{
+		{"/v1/sessions?stauts=failed", "stauts", `unknown query parameter "stauts" (did you mean "status"?): GET /v1/sessions takes status, flow, contact, contact_prefix, after, limit`},
+		{"/v1/flows?limit=1", "limit", `unknown query parameter "limit": GET /v1/flows takes no query parameters`},
+		{"/v1/sessions?limit=1&Limit=2", "Limit", `unknown query parameter "Limit" (did you mean "limit"?)`},
+		{"/v1/flows/x?rev=1", "rev", `(did you mean "revision"?): GET /v1/flows/{id} takes revision`},
+		{"/v1/webhooks?env=sandbox", "env", `(did you mean "environment"?)`},
+	} {
+		r := ts.do("GET", tc.path, nil)
+		if r.Status != 400 {
+			t.Errorf("GET %s: %d %s, want 400", tc.path, r.Status, r.Body)
+			continue
+		}
+		if e := r.errorOf(t); e["field"] != tc.field || !strings.Contains(e["message"].(string), tc.message) {
+			t.Errorf("GET %s: %v, want field %s and a message holding %q", tc.path, e, tc.field, tc.message)
+		}
+	}
+	// Declared ones, HEAD as GET, a trailing slash and a path in another
+	// case are taken as the route takes them.
+	for _, path := range []string{"/v1/sessions?status=waiting&limit=2", "/v1/sessions/?limit=2", "/V1/Sessions?limit=2", "/v1/flows?", "/v1/webhooks?environment=sandbox"} {
+		if r := ts.do("GET", path, nil); r.Status != 200 {
+			t.Errorf("GET %s: %d %s, want 200", path, r.Status, r.Body)
+		}
+	}
+	if r := ts.do("HEAD", "/v1/sessions?limit=2", nil); r.Status != 200 {
+		t.Errorf("HEAD /v1/sessions?limit=2: %d, want 200", r.Status)
+	}
+	if r := ts.do("HEAD", "/v1/sessions?x=2", nil); r.Status != 400 {
+		t.Errorf("HEAD /v1/sessions?x=2: %d, want 400", r.Status)
+	}
+	// Routes that are not the API's take any query: Twilio adds its own,
+	// and monitoring adds its own to /healthz and /metrics.
+	for _, path := range []string{"/healthz?probe=1", "/metrics?name[]=x", "/openapi.json?v=2"} {
+		if r := ts.do("GET", path, nil); r.Status != 200 {
+			t.Errorf("GET %s: %d %s, want 200", path, r.Status, r.Body)
+		}
 	}
 }

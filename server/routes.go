@@ -83,8 +83,8 @@ func (s *Server) routes() *fiber.App {
 	tw.Post("/sms", s.twilioSMS)
 	tw.Post("/voice", s.twilioVoice)
 
-	s.queryParams = newQueryParams(openAPI)
-	v1 := app.Group("/v1", s.authenticate, s.jsonBody, s.queryOnce)
+	s.declaredOps = newDeclaredOps(openAPI)
+	v1 := app.Group("/v1", s.authenticate, s.jsonBody, s.checkDeclared)
 	v1.Post("/flows/validate", s.validateFlow)
 	v1.Post("/flows", s.createFlow)
 	v1.Get("/flows", s.listFlows)

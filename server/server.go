@@ -299,9 +299,9 @@ type Server struct {
 	app        *fiber.App
 	// routeTable finds the route of a request refused before its handler.
 	routeTable routeTable
-	// queryParams are the query parameters each operation declares, one
-	// of which given twice is refused.
-	queryParams queryParams
+	// declaredOps are the /v1 operations with the query parameters each
+	// declares: one it does not, or one given twice, is refused.
+	declaredOps declaredOps
 	svc         *Service
 	store       store.Store
 	eng         *engine.Engine

@@ -300,9 +300,6 @@ func (s *Server) listSessions(c *fiber.Ctx) error {
 	if p := flows.URNProblem(flows.NormalURN(f.Contact)); p != "" {
 		return badRequest("contact", "contact: the URN %.40q %s", f.Contact, p)
 	}
-	if err := otherCursor(c, "cursor", "after", "next"); err != nil {
-		return err
-	}
 	limit, err := queryInt(c, "limit", 50, 1, 1000)
 	if err != nil {
 		return err
@@ -352,18 +349,6 @@ func (s *Server) checkSessionCursor(ctx context.Context, after string) error {
 		}
 	}
 	return badRequest("after", "after %.60q is not a session id: give the next of the previous page (or the id of a listed session) as it is", after)
-}
-
-// otherCursor refuses the cursor parameter of the other listings (given),
-// named in the query: the sessions and events listings page with after
-// and next, the deliveries listing with cursor and next_cursor. Ignored, it
-// would list the first page again, and a client paging with it would never
-// reach the end.
-func otherCursor(c *fiber.Ctx, given, param, next string) error {
-	if !c.Request().URI().QueryArgs().Has(given) {
-		return nil
-	}
-	return badRequest(given, "this listing takes no %s: it pages with %s, the %s of the previous page given as it is", given, param, next)
 }
 
 // plusInQuery refuses a query parameter written with a bare "+": a query
@@ -447,9 +432,6 @@ type eventView struct {
 func (s *Server) sessionEvents(c *fiber.Ctx) error {
 	sess, err := s.loadSession(c)
 	if err != nil {
-		return err
-	}
-	if err := otherCursor(c, "cursor", "after", "next"); err != nil {
 		return err
 	}
 	limit, err := queryInt(c, "limit", 500, 1, store.MaxEventsPage)

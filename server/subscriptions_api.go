@@ -361,9 +361,6 @@ func (s *Server) pingSubscription(c *fiber.Ctx, d *delivery.Service) error {
 }
 
 func (s *Server) listDeliveries(c *fiber.Ctx, d *delivery.Service) error {
-	if err := otherCursor(c, "after", "cursor", "next_cursor"); err != nil {
-		return err
-	}
 	limit, err := queryInt(c, "limit", 50, 1, 1000)
 	if err != nil {
 		return err

@@ -1,0 +1,172 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/parleyhq/parley/flows"
+)
+
+// declaredOps holds, per /v1 operation of openapi.json, the query
+// parameters it declares, so that the request of an operation is checked
+// against what the operation reads: a query parameter it does not declare
+// (?stauts=failed, ?limit=1 on a listing without one) is refused rather
+// than ignored, which would answer as if it was not given (every session,
+// every flow); one it declares, given twice, is refused rather than its
+// first value taken and the others dropped.
+type declaredOps []declaredOp
+
+type declaredOp struct {
+	method string
+	// route is the operation as the spec writes it: POST /v1/webhooks/{id}/ping.
+	route string
+	path  *regexp.Regexp
+	// params counts the path's parameters: of two operations matching a
+	// path, the one with fewer is the route's (POST /v1/flows/validate,
+	// not a POST /v1/flows/{id}).
+	params int
+	// query lists the query parameters, in the spec's order.
+	query []string
+}
+
+// newDeclaredOps reads the /v1 operations of the document; a document
+// that does not parse declares none, and nothing is checked.
+func newDeclaredOps(doc []byte) declaredOps {
+	type param struct {
+		Ref  string `json:"$ref"`
+		Name string `json:"name"`
+		In   string `json:"in"`
+	}
+	var d struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Parameters map[string]param `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil
+	}
+	var out declaredOps
+	for p, item := range d.Paths {
+		if !strings.HasPrefix(p, "/v1/") {
+			continue
+		}
+		parts := specParamRE.Split(p, -1)
+		for i := range parts {
+			parts[i] = regexp.QuoteMeta(parts[i])
+		}
+		re := regexp.MustCompile("(?i)^" + strings.Join(parts, "[^/]+") + "/?$")
+		for m, raw := range item {
+			var op struct {
+				Parameters []param `json:"parameters"`
+			}
+			if m == "parameters" || json.Unmarshal(raw, &op) != nil {
+				continue
+			}
+			o := declaredOp{method: strings.ToUpper(m), route: strings.ToUpper(m) + " " + p, path: re, params: len(parts) - 1}
+			for _, prm := range op.Parameters {
+				if ref, ok := strings.CutPrefix(prm.Ref, "#/components/parameters/"); ok {
+					prm = d.Components.Parameters[ref]
+				}
+				if prm.In == "query" {
+					o.query = append(o.query, prm.Name)
+				}
+			}
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b declaredOp) int {
+		if a.params != b.params {
+			return a.params - b.params
+		}
+		return strings.Compare(a.route, b.route)
+	})
+	return out
+}
+
+// specParamRE matches a path parameter as OpenAPI writes it ({id}).
+var specParamRE = regexp.MustCompile(`\{[^}]+\}`)
+
+// find is the operation of method and path, nil for a request no
+// operation takes (answered 404 or 405 by the routes).
+// HEAD is GET's where the spec does not write it apart.
+func (q declaredOps) find(method, path string) *declaredOp {
+	for i := range q {
+		if q[i].method == method && q[i].path.MatchString(path) {
+			return &q[i]
+		}
+	}
+	if method == fiber.MethodHead {
+		return q.find(fiber.MethodGet, path)
+	}
+	return nil
+}
+
+// checkDeclared refuses, 400 naming it, a query parameter the request's
+// operation does not declare, or declares and is given more than once.
+// A request no operation takes goes on to the routes' 404 or 405.
+func (s *Server) checkDeclared(c *fiber.Ctx) error {
+	args := c.Context().QueryArgs()
+	if args.Len() == 0 {
+		return c.Next()
+	}
+	op := s.declaredOps.find(c.Method(), c.Path())
+	if op == nil {
+		return c.Next()
+	}
+	var err error
+	seen := map[string]bool{}
+	args.VisitAll(func(k, _ []byte) {
+		name := string(k)
+		switch {
+		case err != nil:
+		case !slices.Contains(op.query, name):
+			err = op.unknownQuery(name)
+		case seen[name]:
+			vals := args.PeekMulti(name)
+			quoted := make([]string, len(vals))
+			for i, v := range vals {
+				quoted[i] = fmt.Sprintf("%.40q", v)
+			}
+			err = badRequest(name, "%s is given %d times (%s): give it once; it takes one value", name, len(vals), strings.Join(quoted, ", "))
+		}
+		seen[name] = true
+	})
+	if err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// pageFields names, by a listing's cursor parameter, the field of a page
+// that gives it for the next page: the sessions and events listings page
+// with after and next, the deliveries listing with cursor and next_cursor.
+var pageFields = map[string]string{"after": "next", "cursor": "next_cursor"}
+
+// unknownQuery is the error of a query parameter the operation does not
+// declare: it names the parameter, the nearest declared one and those the
+// operation takes. The cursor parameter of another listing is answered
+// with this one's, as a client paging with it would otherwise list the
+// first page for ever.
+func (op *declaredOp) unknownQuery(name string) error {
+	if _, ok := pageFields[name]; ok {
+		for other, next := range pageFields {
+			if other != name && slices.Contains(op.query, other) {
+				return badRequest(name, "unknown query parameter %q: this listing takes no %s: it pages with %s, the %s of the previous page given as it is", name, name, other, next)
+			}
+		}
+	}
+	if len(op.query) == 0 {
+		return badRequest(name, "unknown query parameter %.40q: %s takes no query parameters", name, op.route)
+	}
+	hint := ""
+	if n := flows.Nearest(name, op.query); n != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", n)
+	}
+	return badRequest(name, "unknown query parameter %.40q%s: %s takes %s", name, hint, op.route, strings.Join(op.query, ", "))
+}
