@@ -67,11 +67,19 @@ func FuzzDecodeStrict(f *testing.F) {
 // values or an error of the same status and code, except for a body
 // encoding/json takes only by its leniency about names: one in another case
 // than its field's, or given twice. decodeStrict refuses that one, naming
-// the name.
+// the name, and a body of null, which encoding/json reads as {}.
 func checkDecodeStrict(t *testing.T, body []byte) {
 	t.Helper()
 	var strict, std messageBody
 	serr := decodeStrict(body, &strict)
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		// encoding/json reads null as {}: decodeStrict refuses it as
+		// no JSON object.
+		if ae, ok := serr.(*APIError); !ok || ae.Code != CodeInvalidField || ae.Field != "$" {
+			t.Fatalf("%q: decodeStrict %v, want invalid_field at $", body, serr)
+		}
+		return
+	}
 	var stdErr error
 	if len(bytes.TrimSpace(body)) == 0 {
 		stdErr = errors.New("empty")
@@ -320,5 +328,39 @@ func TestFirstProblemMessageKeepsItsHint(t *testing.T) {
 	first, _ := list[0].(map[string]any)
 	if msg, _ := e["message"].(string); msg != first["message"] || !strings.Contains(msg, `did you mean "urn"?`) {
 		t.Errorf("message %q, want the first problem's %q with its hint", msg, first["message"])
+	}
+}
+
+// A body of null is refused as one that is not a JSON object, as an
+// array is, on every operation that takes a body: read as {}, it was
+// answered for the fields it lacked ("flow is required").
+func TestNullBodyIsNoObject(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(201, "POST", "/v1/webhook-configs", `{"name":"crm","url":"https://crm.example.com/x"}`)
+	checked := 0
+	for op, o := range operations(servedOpenAPI(t, ts)) {
+		method, p, _ := strings.Cut(op, " ")
+		if _, ok := o["requestBody"]; !ok || !strings.HasPrefix(p, "/v1/") {
+			continue
+		}
+		path := strings.ReplaceAll(specParam.ReplaceAllString(p, "x"), "webhook-configs/x", "webhook-configs/crm")
+		array := ts.do(method, path, "[]")
+		want := strings.ReplaceAll(string(array.Body), "got JSON array", "got JSON null")
+		if !strings.Contains(want, "expected a JSON object, got JSON null") {
+			continue // answered before the body is read (a missing id)
+		}
+		checked++
+		for _, body := range []string{"null", " null\n"} {
+			if r := ts.do(method, path, body); r.Status != array.Status || string(r.Body) != want {
+				t.Errorf("%s %s %q: %d %s, want %d %s", method, path, body, r.Status, r.Body, array.Status, want)
+			}
+		}
+	}
+	if checked < 15 {
+		t.Fatalf("%d operations checked", checked)
+	}
+	r := ts.do("POST", "/v1/sessions", "null")
+	if e := r.errorOf(t); r.Status != 400 || e["code"] != CodeInvalidField || e["field"] != "$" || e["message"] != "$: expected a JSON object, got JSON null" {
+		t.Errorf("POST /v1/sessions null: %d %s, want 400 invalid_field at $", r.Status, r.Body)
 	}
 }

@@ -352,6 +352,9 @@ func decodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty; a JSON object is expected")
 	}
+	if err := nullBody(body); err != nil {
+		return err
+	}
 	err := jsonv2.Unmarshal(body, v, apiDecoding)
 	if err == nil {
 		return nullHeaders(body, v)
@@ -377,6 +380,18 @@ func decodeStrict(body []byte, v any) error {
 		}
 	}
 	return decodeError(body, typ, err)
+}
+
+// nullBody refuses a body that is JSON null, which decodes into an object
+// as {} would: a body of null would be taken for one that gives no field
+// ("flow is required"), while an array or a string is refused as not an
+// object. It is refused as they are, a value of the wrong kind at "$".
+func nullBody(body []byte) error {
+	if !bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		return nil
+	}
+	return &APIError{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: "$",
+		Message: "$: expected a JSON object, got JSON null"}
 }
 
 // nullHeaders refuses a body that decoded into v with a header given as

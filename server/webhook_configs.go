@@ -417,6 +417,9 @@ func decodeWebhookConfig(body []byte, in *flows.WebhookConfig) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apiErr(fiber.StatusBadRequest, CodeMalformedJSON, "", "the request body is empty; a JSON object is expected")
 	}
+	if err := nullBody(body); err != nil {
+		return err
+	}
 	// "source" is in every answer and says where the configuration comes
 	// from: a GET sent back as it is carries it, and it is ignored.
 	problems := slices.DeleteFunc(flows.DecodeDocument(body, in), func(p *flows.FieldError) bool {
