@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/parleyhq/parley/flows"
 )
@@ -32,6 +35,9 @@ type declaredOp struct {
 	params int
 	// query lists the query parameters, in the spec's order.
 	query []string
+	// body tells an operation that takes a request body from one that
+	// takes none.
+	body bool
 }
 
 // newDeclaredOps reads the /v1 operations of the document; a document
@@ -63,12 +69,14 @@ func newDeclaredOps(doc []byte) declaredOps {
 		re := regexp.MustCompile("(?i)^" + strings.Join(parts, "[^/]+") + "/?$")
 		for m, raw := range item {
 			var op struct {
-				Parameters []param `json:"parameters"`
+				Parameters  []param         `json:"parameters"`
+				RequestBody json.RawMessage `json:"requestBody"`
 			}
 			if m == "parameters" || json.Unmarshal(raw, &op) != nil {
 				continue
 			}
-			o := declaredOp{method: strings.ToUpper(m), route: strings.ToUpper(m) + " " + p, path: re, params: len(parts) - 1}
+			o := declaredOp{method: strings.ToUpper(m), route: strings.ToUpper(m) + " " + p, path: re, params: len(parts) - 1,
+				body: len(op.RequestBody) > 0}
 			for _, prm := range op.Parameters {
 				if ref, ok := strings.CutPrefix(prm.Ref, "#/components/parameters/"); ok {
 					prm = d.Components.Parameters[ref]
@@ -108,17 +116,50 @@ func (q declaredOps) find(method, path string) *declaredOp {
 }
 
 // checkDeclared refuses, 400 naming it, a query parameter the request's
-// operation does not declare, or declares and is given more than once.
-// A request no operation takes goes on to the routes' 404 or 405.
+// operation does not declare, or declares and is given more than once,
+// and a body sent to an operation that takes none, other than {} or null. A
+// request no operation takes goes on to the routes' 404 or 405.
 func (s *Server) checkDeclared(c *fiber.Ctx) error {
 	args := c.Context().QueryArgs()
-	if args.Len() == 0 {
+	withBody := len(c.Request().Body()) > 0 && c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead
+	if args.Len() == 0 && !withBody {
 		return c.Next()
 	}
 	op := s.declaredOps.find(c.Method(), c.Path())
 	if op == nil {
 		return c.Next()
 	}
+	if err := op.checkQuery(args); err != nil {
+		return err
+	}
+	if withBody && !op.body {
+		if err := op.checkNoBody(c.Body()); err != nil {
+			return err
+		}
+	}
+	return c.Next()
+}
+
+// checkNoBody refuses the body of an operation that takes none, as an
+// operation that takes one refuses a field it does not know: a field sent
+// there would be ignored without a word. An empty body, {} or null, which
+// clients that always send a JSON body send for none (a JSON encoder
+// given nothing writes null), is taken: it carries nothing to ignore.
+func (op *declaredOp) checkNoBody(body []byte) error {
+	if t := bytes.TrimSpace(body); len(t) == 0 || string(t) == "null" {
+		return nil
+	}
+	err := decodeStrict(body, &struct{}{})
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Code == CodeUnknownField {
+		ae.Message = fmt.Sprintf("unknown field %.40q: %s takes no body; send none, or {}", ae.Field, op.route)
+	}
+	return err
+}
+
+// checkQuery refuses the first query parameter the operation does not
+// declare, or declares and is given more than once.
+func (op *declaredOp) checkQuery(args *fasthttp.Args) error {
 	var err error
 	seen := map[string]bool{}
 	args.VisitAll(func(k, _ []byte) {
@@ -137,10 +178,7 @@ func (s *Server) checkDeclared(c *fiber.Ctx) error {
 		}
 		seen[name] = true
 	})
-	if err != nil {
-		return err
-	}
-	return c.Next()
+	return err
 }
 
 // pageFields names, by a listing's cursor parameter, the field of a page

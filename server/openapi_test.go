@@ -600,3 +600,57 @@ func TestOpenAPIUnknownQueryParameter(t *testing.T) {
 		}
 	}
 }
+
+// An operation that takes no body refuses one with a field, 400
+// unknown_field naming it, as the operations that take a body refuse a
+// field they do not know: POST /v1/webhooks/{id}/ping with {"x":1} was
+// answered 202, the field ignored. No body, {} or null is taken.
+func TestOpenAPIBodylessOperations(t *testing.T) {
+	ts := newTestServer(t, nil)
+	checked := 0
+	for op, o := range operations(servedOpenAPI(t, ts)) {
+		method, p, _ := strings.Cut(op, " ")
+		if _, ok := o["requestBody"]; ok || method == "GET" || method == "HEAD" || !strings.HasPrefix(p, "/v1/") {
+			continue
+		}
+		path := specParam.ReplaceAllString(p, "x")
+		checked++
+		r := ts.do(method, path, `{"x":1}`)
+		if r.Status != 400 {
+			t.Errorf("%s %s {\"x\":1}: %d %s, want 400 unknown_field", method, path, r.Status, r.Body)
+			continue
+		}
+		if e := r.errorOf(t); e["code"] != CodeUnknownField || e["field"] != "x" ||
+			e["message"] != `unknown field "x": `+op+" takes no body; send none, or {}" {
+			t.Errorf("%s %s {\"x\":1}: %s, want unknown_field naming x", method, path, r.Body)
+		}
+		if r := ts.do(method, path, `[1]`); r.Status != 400 || r.errorOf(t)["code"] != CodeInvalidField {
+			t.Errorf("%s %s [1]: %d %s, want 400 invalid_field", method, path, r.Status, r.Body)
+		}
+		// Without a body, or with {}, the operation answers as it does
+		// (here 404: no such id).
+		for _, body := range []any{nil, "{}", " { }\n", "null"} {
+			if r := ts.do(method, path, body); r.Status != 404 {
+				t.Errorf("%s %s %v: %d %s, want 404", method, path, body, r.Status, r.Body)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("%d operations checked", checked)
+	}
+
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer hook.Close()
+	ts = newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": hook.URL, "events": []string{"*"}})["id"].(string)
+	if r := ts.do("POST", "/v1/webhooks/"+id+"/ping", `{"x":1}`); r.Status != 400 {
+		t.Errorf("ping with {\"x\":1}: %d %s, want 400", r.Status, r.Body)
+	}
+	for _, body := range []any{nil, "{}"} {
+		if r := ts.do("POST", "/v1/webhooks/"+id+"/ping", body); r.Status != 202 {
+			t.Errorf("ping with %v: %d %s, want 202", body, r.Status, r.Body)
+		}
+	}
+}
