@@ -51,17 +51,36 @@ func NewSecret() string {
 
 // decodeSecret returns the HMAC key of a "whsec_..." secret. The prefix is
 // optional so that keys copied without it still work.
+//
+// A secret that is not base64 is refused by what was given: the part after
+// the prefix when it has it, the whole secret when it has not (a prefix
+// the user did not write is not named as where the problem is).
 func decodeSecret(secret string) ([]byte, error) {
-	raw := strings.TrimPrefix(secret, SecretPrefix)
+	raw, prefixed := strings.CutPrefix(secret, SecretPrefix)
 	key, err := base64.StdEncoding.DecodeString(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not base64 after %q: %v", ErrInvalidSecret, SecretPrefix, err)
+		where := ""
+		var at base64.CorruptInputError
+		if errors.As(err, &at) {
+			at += base64.CorruptInputError(len(secret) - len(raw))
+			where = " (its length or its = padding is wrong)"
+			if int(at) < len(secret) && !strings.ContainsRune(base64Chars, rune(secret[at])) {
+				where = fmt.Sprintf(" (the character at byte %d is not one of base64's)", at)
+			}
+		}
+		if prefixed {
+			return nil, fmt.Errorf("%w: not base64 after %q%s", ErrInvalidSecret, SecretPrefix, where)
+		}
+		return nil, fmt.Errorf("%w: not base64%s: a secret is the base64 of its key, with or without %q before it", ErrInvalidSecret, where, SecretPrefix)
 	}
 	if len(key) < 16 {
 		return nil, fmt.Errorf("%w: key is %d bytes, want at least 16", ErrInvalidSecret, len(key))
 	}
 	return key, nil
 }
+
+// base64Chars are the characters of standard base64, its padding included.
+const base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
 // Sign returns the Standard Webhooks signature "v1,<base64 HMAC-SHA256>" of
 // "id.timestamp.body", keyed with the decoded secret.

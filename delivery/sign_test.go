@@ -116,3 +116,20 @@ func BenchmarkSign(b *testing.B) {
 		}
 	}
 }
+
+// A secret that is not base64 is refused by what was given: one without
+// the whsec_ prefix is not said to be wrong "after whsec_".
+func TestDecodeSecretNamesWhatWasGiven(t *testing.T) {
+	for _, tc := range []struct{ secret, want string }{
+		{"whsec_abc!defghijklmnopqrstuvw", `invalid signing secret: not base64 after "whsec_" (the character at byte 9 is not one of base64's)`},
+		{"my-own-secret-value-here", `invalid signing secret: not base64 (the character at byte 2 is not one of base64's): a secret is the base64 of its key, with or without "whsec_" before it`},
+		{"abc", `invalid signing secret: not base64 (its length or its = padding is wrong): a secret is the base64 of its key, with or without "whsec_" before it`},
+		{"whsec_abcde", `invalid signing secret: not base64 after "whsec_" (its length or its = padding is wrong)`},
+		{"c2hvcnQ=", "invalid signing secret: key is 5 bytes, want at least 16"},
+	} {
+		_, err := decodeSecret(tc.secret)
+		if !errors.Is(err, ErrInvalidSecret) || err.Error() != tc.want {
+			t.Errorf("%q: %v, want %s", tc.secret, err, tc.want)
+		}
+	}
+}
