@@ -509,7 +509,7 @@ func (s *Service) RotateSecret(ctx context.Context, id string, grace time.Durati
 	expires := now.Add(grace)
 	kept := next.Secrets[:0]
 	for _, sec := range next.Secrets {
-		if !sec.activeAt(now) {
+		if !sec.ActiveAt(now) {
 			continue
 		}
 		if sec.ExpiresAt == nil || sec.ExpiresAt.After(expires) {

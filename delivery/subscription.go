@@ -102,7 +102,9 @@ type Secret struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
-func (s Secret) activeAt(t time.Time) bool { return s.ExpiresAt == nil || s.ExpiresAt.After(t) }
+// ActiveAt reports whether the secret signs at t: it has no expiry, or
+// expires after t. An expired secret signs nothing again.
+func (s Secret) ActiveAt(t time.Time) bool { return s.ExpiresAt == nil || s.ExpiresAt.After(t) }
 
 // Subscription is an endpoint that receives events.
 type Subscription struct {
@@ -370,7 +372,7 @@ func (sub *Subscription) normalize(now time.Time, stored *Subscription, flowExis
 		if s.CreatedAt.IsZero() {
 			s.CreatedAt = now
 		}
-		if s.activeAt(now) {
+		if s.ActiveAt(now) {
 			active++
 		}
 	}

@@ -3,14 +3,18 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/delivery"
 )
 
 // A subscription's answers show its auth password, token and client
@@ -412,5 +416,61 @@ func TestSubscriptionListSecretsDatesToThePrecisionSent(t *testing.T) {
 	r := ts.do("PUT", "/v1/webhooks/"+id, body("2026-03-01T11:00:00.123Z", "2026-03-01T11:00:00.123Z"))
 	if e := r.errorOf(t); r.Status != 422 || e["field"] != "secrets[0].secret" || !strings.Contains(e["message"].(string), "cannot be told") {
 		t.Errorf("PUT with dates in milliseconds that fit both secrets: %d %s, want 422 on secrets[0].secret", r.Status, r.Body)
+	}
+}
+
+// A signing secret past its expires_at signs no delivery and is no longer
+// shown: GET /v1/webhooks/{id} listed it until the next rotation, for a
+// receiver to check with a secret nothing signs with any more.
+func TestExpiredSecretNotShown(t *testing.T) {
+	var mu sync.Mutex
+	var got []http.Header
+	var bodies [][]byte
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Header.Clone())
+		bodies = append(bodies, b)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	ts := newTestServer(t, func(c *Config) {
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	old, current := delivery.NewSecret(), delivery.NewSecret()
+	expires := ts.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	id := ts.must(201, "POST", "/v1/webhooks", map[string]any{"url": hook.URL, "events": []string{"*"},
+		"secrets": []any{map[string]any{"secret": old, "expires_at": expires}, map[string]any{"secret": current}}})["id"].(string)
+	shown := func() (one, listed []any) {
+		one = ts.must(200, "GET", "/v1/webhooks/"+id, nil)["secrets"].([]any)
+		listed = ts.must(200, "GET", "/v1/webhooks", nil)["webhooks"].([]any)[0].(map[string]any)["secrets"].([]any)
+		return one, listed
+	}
+	if one, listed := shown(); len(one) != 2 || len(listed) != 2 {
+		t.Fatalf("before the expiry: %v and %v listed, want both secrets", one, listed)
+	}
+
+	ts.clock.Advance(2 * time.Hour)
+	one, listed := shown()
+	if len(one) != 1 || one[0].(map[string]any)["secret"] != current || len(listed) != 1 {
+		t.Errorf("after the expiry: %v and %v listed, want the current secret alone", one, listed)
+	}
+	ts.must(200, "POST", "/v1/webhooks/"+id+"/test", nil)
+	mu.Lock()
+	defer mu.Unlock()
+	// The test's request is the one marked test; the creation's ping is
+	// delivered in the background, signed then with both secrets.
+	i := slices.IndexFunc(bodies, func(b []byte) bool { return strings.Contains(string(b), `"test":true`) })
+	if i < 0 {
+		t.Fatalf("the receiver got no test request: %q", bodies)
+	}
+	if sig := got[i].Get(delivery.HeaderSignature); strings.Count(sig, "v1,") != 1 {
+		t.Errorf("signatures %q, want one, the current secret's", sig)
+	}
+	if err := delivery.Verify([]string{current}, got[i], bodies[i], -1); err != nil {
+		t.Errorf("not signed with the current secret: %v", err)
+	}
+	if err := delivery.Verify([]string{old}, got[i], bodies[i], -1); err == nil {
+		t.Error("signed with the expired secret")
 	}
 }

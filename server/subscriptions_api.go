@@ -75,10 +75,16 @@ func validationErr(ve *delivery.ValidationError) *APIError {
 // configured webhook's do (redactConfig). The signing secrets are shown:
 // the receiver needs them to check signatures (the list's are not,
 // listedSubscriptionView).
-func subscriptionView(sub *delivery.Subscription) *delivery.Subscription {
+//
+// A signing secret past its expires_at is left out: it signs nothing
+// again, and a receiver that took it for one to check with would accept
+// what nobody signs with any more. It stays stored until the next change
+// of the subscription (a PUT sending back what GET shows drops it).
+func subscriptionView(sub *delivery.Subscription, now time.Time) *delivery.Subscription {
 	red := redactConfig(&flows.WebhookConfig{URL: sub.URL, Auth: sub.Auth, Headers: sub.Headers})
 	out := *sub
 	out.URL, out.Auth, out.Headers = red.URL, red.Auth, red.Headers
+	out.Secrets = slices.DeleteFunc(slices.Clone(sub.Secrets), func(s delivery.Secret) bool { return !s.ActiveAt(now) })
 	return &out
 }
 
@@ -86,9 +92,8 @@ func subscriptionView(sub *delivery.Subscription) *delivery.Subscription {
 // subscriptionView does, and with each signing secret "[redacted]", its
 // dates shown, so that reading the list does not hand out every endpoint's
 // signing secrets; GET /v1/webhooks/{id} shows one endpoint's.
-func listedSubscriptionView(sub *delivery.Subscription) *delivery.Subscription {
-	out := subscriptionView(sub)
-	out.Secrets = slices.Clone(sub.Secrets)
+func listedSubscriptionView(sub *delivery.Subscription, now time.Time) *delivery.Subscription {
+	out := subscriptionView(sub, now)
 	for i := range out.Secrets {
 		out.Secrets[i].Secret = callout.Redacted
 	}
@@ -237,7 +242,7 @@ func (s *Server) createSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	if err != nil {
 		return deliveryErr(err)
 	}
-	return c.Status(fiber.StatusCreated).JSON(subscriptionView(sub))
+	return c.Status(fiber.StatusCreated).JSON(subscriptionView(sub, s.cfg.Now()))
 }
 
 func (s *Server) listSubscriptions(c *fiber.Ctx, d *delivery.Service) error {
@@ -253,7 +258,7 @@ func (s *Server) listSubscriptions(c *fiber.Ctx, d *delivery.Service) error {
 	}
 	out := make([]*delivery.Subscription, len(subs))
 	for i, sub := range subs {
-		out[i] = listedSubscriptionView(sub)
+		out[i] = listedSubscriptionView(sub, s.cfg.Now())
 	}
 	return c.JSON(fiber.Map{"webhooks": out})
 }
@@ -267,7 +272,7 @@ func (s *Server) getSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	if err != nil {
 		return deliveryErr(err)
 	}
-	return c.JSON(subscriptionView(sub))
+	return c.JSON(subscriptionView(sub, s.cfg.Now()))
 }
 
 func (s *Server) updateSubscription(c *fiber.Ctx, d *delivery.Service) error {
@@ -299,7 +304,7 @@ func (s *Server) updateSubscription(c *fiber.Ctx, d *delivery.Service) error {
 	if err != nil {
 		return deliveryErr(err)
 	}
-	return c.JSON(subscriptionView(sub))
+	return c.JSON(subscriptionView(sub, s.cfg.Now()))
 }
 
 func (s *Server) deleteSubscription(c *fiber.Ctx, d *delivery.Service) error {
@@ -345,7 +350,7 @@ func (s *Server) rotateSecret(c *fiber.Ctx, d *delivery.Service) error {
 	if err != nil {
 		return deliveryErr(err)
 	}
-	return c.JSON(subscriptionView(sub))
+	return c.JSON(subscriptionView(sub, s.cfg.Now()))
 }
 
 func (s *Server) pingSubscription(c *fiber.Ctx, d *delivery.Service) error {
