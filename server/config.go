@@ -229,7 +229,7 @@ var settings = []setting{
 		c.SessionRetention = d
 		return nil
 	}},
-	{"write-probe-interval", EnvWriteProbeInterval, "duration", "while the store's writes fail (a full disk), how often one turn is let through to find out whether they succeed again; the Retry-After of the turns refused meanwhile", store.DefaultWriteProbeInterval.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.WriteProbeInterval })},
+	{"write-probe-interval", EnvWriteProbeInterval, "duration", "while the store's writes fail (a full disk), how often one turn is let through to find out whether they succeed again; the Retry-After of the turns refused meanwhile and of /healthz's 503", store.DefaultWriteProbeInterval.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.WriteProbeInterval })},
 	{"webhook-timeout", EnvWebhookTimeout, "duration", "default time limit of a webhook widget's call", callout.DefaultTimeout.String(), false, positiveDuration(func(c *Config) *time.Duration { return &c.WebhookTimeout })},
 	{"webhook-max-response", EnvWebhookMaxResponse, "bytes", "default cap in bytes on a webhook widget's answer", strconv.Itoa(callout.DefaultMaxResponse), false, func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)

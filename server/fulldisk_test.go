@@ -53,6 +53,11 @@ func TestStoreDiskFull(t *testing.T) {
 		!strings.Contains(e["message"].(string), "the store's disk is full: no space left on device") {
 		t.Errorf("/healthz after the failed write: %d %s, want 503 naming the full disk", r.Status, r.Body)
 	}
+	// As the turns refused meanwhile, with the time until one is let
+	// through (openapi.json declares it).
+	if ra := r.Header.Get("Retry-After"); ra != "1" {
+		t.Errorf("/healthz after the failed write: Retry-After %q, want 1", ra)
+	}
 	// A later failure keeps the time the failures began and adds the
 	// latest's: a turn let through in the next second, after the time
 	// while turns are refused before they run.

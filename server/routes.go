@@ -428,7 +428,8 @@ func (s *Server) reqLog(c *fiber.Ctx) *slog.Logger {
 }
 
 // healthz answers 503 when the store cannot be read, and while its writes
-// fail: from a commit that failed writing the file until one succeeds.
+// fail: from a commit that failed writing the file until one succeeds,
+// then with a Retry-After, as the turns refused meanwhile have.
 func (s *Server) healthz(c *fiber.Ctx) error {
 	if _, err := s.store.Stats(c.UserContext()); err != nil {
 		return apiErr(fiber.StatusServiceUnavailable, CodeUnavailable, "", "store unavailable: %v", err)
@@ -452,8 +453,13 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 			} else {
 				last = ", last at " + last
 			}
-			return apiErr(fiber.StatusServiceUnavailable, code, "", "store writes fail since %s%s: %s",
+			// With the Retry-After of the turns refused meanwhile: the
+			// time until one is let through to find out whether writes
+			// succeed again.
+			e := apiErr(fiber.StatusServiceUnavailable, code, "", "store writes fail since %s%s: %s",
 				since, last, cause)
+			e.RetryAfter = s.cfg.WriteProbeInterval
+			return e
 		}
 	}
 	return c.JSON(fiber.Map{"status": "ok"})
