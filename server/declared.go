@@ -199,12 +199,19 @@ func (op *declaredOp) unknownQuery(name string) error {
 			}
 		}
 	}
+	takes := "takes no query parameters"
+	if len(op.query) > 0 {
+		takes = "takes " + strings.Join(op.query, ", ")
+	}
+	if name == "" {
+		return badRequest("", "the query has a parameter without a name (=...): %s %s", op.route, takes)
+	}
 	if len(op.query) == 0 {
-		return badRequest(name, "unknown query parameter %.40q: %s takes no query parameters", name, op.route)
+		return badRequest(name, "unknown query parameter %.40q: %s %s", name, op.route, takes)
 	}
 	hint := ""
 	if n := flows.Nearest(name, op.query); n != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", n)
 	}
-	return badRequest(name, "unknown query parameter %.40q%s: %s takes %s", name, hint, op.route, strings.Join(op.query, ", "))
+	return badRequest(name, "unknown query parameter %.40q%s: %s %s", name, hint, op.route, takes)
 }

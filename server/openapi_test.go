@@ -569,13 +569,18 @@ func TestOpenAPIUnknownQueryParameter(t *testing.T) {
 		{"/v1/sessions?limit=1&Limit=2", "Limit", `unknown query parameter "Limit" (did you mean "limit"?)`},
 		{"/v1/flows/x?rev=1", "rev", `(did you mean "revision"?): GET /v1/flows/{id} takes revision`},
 		{"/v1/webhooks?env=sandbox", "env", `(did you mean "environment"?)`},
+		{"/v1/webhooks?=sandbox", "", `the query has a parameter without a name (=...): GET /v1/webhooks takes environment`},
 	} {
 		r := ts.do("GET", tc.path, nil)
 		if r.Status != 400 {
 			t.Errorf("GET %s: %d %s, want 400", tc.path, r.Status, r.Body)
 			continue
 		}
-		if e := r.errorOf(t); e["field"] != tc.field || !strings.Contains(e["message"].(string), tc.message) {
+		var field any = tc.field
+		if tc.field == "" {
+			field = nil // none to name
+		}
+		if e := r.errorOf(t); e["field"] != field || !strings.Contains(e["message"].(string), tc.message) {
 			t.Errorf("GET %s: %v, want field %s and a message holding %q", tc.path, e, tc.field, tc.message)
 		}
 	}
