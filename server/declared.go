@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -28,7 +27,10 @@ type declaredOp struct {
 	method string
 	// route is the operation as the spec writes it: POST /v1/webhooks/{id}/ping.
 	route string
-	path  *regexp.Regexp
+	// segments are the path's, between slashes after the first: a
+	// parameter's is "" (each takes a whole segment), any other is
+	// compared without regard to case, as the router does.
+	segments []string
 	// params counts the path's parameters: of two operations matching a
 	// path, the one with fewer is the route's (POST /v1/flows/validate,
 	// not a POST /v1/flows/{id}).
@@ -62,11 +64,12 @@ func newDeclaredOps(doc []byte) declaredOps {
 		if !strings.HasPrefix(p, "/v1/") {
 			continue
 		}
-		parts := specParamRE.Split(p, -1)
-		for i := range parts {
-			parts[i] = regexp.QuoteMeta(parts[i])
+		segments, params := strings.Split(strings.TrimPrefix(p, "/"), "/"), 0
+		for i, seg := range segments {
+			if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+				segments[i], params = "", params+1
+			}
 		}
-		re := regexp.MustCompile("(?i)^" + strings.Join(parts, "[^/]+") + "/?$")
 		for m, raw := range item {
 			var op struct {
 				Parameters  []param         `json:"parameters"`
@@ -75,7 +78,7 @@ func newDeclaredOps(doc []byte) declaredOps {
 			if m == "parameters" || json.Unmarshal(raw, &op) != nil {
 				continue
 			}
-			o := declaredOp{method: strings.ToUpper(m), route: strings.ToUpper(m) + " " + p, path: re, params: len(parts) - 1,
+			o := declaredOp{method: strings.ToUpper(m), route: strings.ToUpper(m) + " " + p, segments: segments, params: params,
 				body: len(op.RequestBody) > 0}
 			for _, prm := range op.Parameters {
 				if ref, ok := strings.CutPrefix(prm.Ref, "#/components/parameters/"); ok {
@@ -97,15 +100,30 @@ func newDeclaredOps(doc []byte) declaredOps {
 	return out
 }
 
-// specParamRE matches a path parameter as OpenAPI writes it ({id}).
-var specParamRE = regexp.MustCompile(`\{[^}]+\}`)
+// matches reports whether path is one of op's: as many non-empty
+// segments, the literal ones equal but for case; one slash may end it.
+func (op *declaredOp) matches(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return false
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	for i, want := range op.segments {
+		seg, after, found := strings.Cut(rest, "/")
+		if seg == "" || (want != "" && !strings.EqualFold(seg, want)) || found != (i < len(op.segments)-1) {
+			return false
+		}
+		rest = after
+	}
+	return true
+}
 
 // find is the operation of method and path, nil for a request no
 // operation takes (answered 404 or 405 by the routes).
 // HEAD is GET's where the spec does not write it apart.
 func (q declaredOps) find(method, path string) *declaredOp {
 	for i := range q {
-		if q[i].method == method && q[i].path.MatchString(path) {
+		if q[i].method == method && q[i].matches(path) {
 			return &q[i]
 		}
 	}
