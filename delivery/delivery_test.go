@@ -1570,3 +1570,71 @@ func TestEndpointLogsShowNoURLPath(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretsNeedOneWithoutEnd: a subscription whose every secret has an
+// expires_at is refused, as its deliveries could not be signed once the
+// last expired; one stored so before is not sent unsigned: its attempts
+// fail, naming what to do, until its secret is rotated.
+func TestSecretsNeedOneWithoutEnd(t *testing.T) {
+	e := newEnv(t, nil)
+	rc := newReceiver(t)
+	later := e.clock.Now().Add(time.Hour)
+	_, err := e.svc.Create(context.Background(), Subscription{URL: rc.URL, Secrets: []Secret{{Secret: NewSecret(), ExpiresAt: &later}}})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Field != "secrets" || !strings.Contains(err.Error(), "secrets: every secret has an expires_at: give one without it") {
+		t.Fatalf("create with only an expiring secret: %v, want it refused at secrets", err)
+	}
+
+	// A subscription stored with only expiring secrets (as earlier
+	// versions took it).
+	sub := e.create(Subscription{URL: rc.URL, Events: []string{EventWebhookPing}})
+	waitFor(t, "the first ping", func() bool { return len(rc.requests()) == 1 })
+	e.close()
+	db, err := bbolt.Open(e.path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := *sub
+	stored.Secrets = []Secret{{Secret: sub.Secrets[0].Secret, CreatedAt: sub.Secrets[0].CreatedAt, ExpiresAt: &later}}
+	if err := db.Update(func(tx *bbolt.Tx) error { return putSub(tx, &stored) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	e.open(nil)
+	e.clock.Advance(2 * time.Hour)
+
+	if _, err := e.svc.Ping(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	var att *Attempt
+	waitFor(t, "the ping's first attempt", func() bool {
+		pings := e.deliveriesOf(sub.ID, EventWebhookPing)
+		if len(pings) < 2 {
+			return false
+		}
+		if atts := e.attempts(pings[1].ID); len(atts) > 0 {
+			att = atts[0]
+		}
+		return att != nil
+	})
+	if att.Outcome != flows.OutcomeError || !strings.Contains(att.Error, "every signing secret of the subscription has expired; rotate its secret") {
+		t.Errorf("attempt with every secret expired: %s %q, want an error saying to rotate the secret", att.Outcome, att.Error)
+	}
+	if n := len(rc.requests()); n != 1 {
+		t.Errorf("the receiver got %d requests, want only the first ping: nothing is sent unsigned", n)
+	}
+
+	// Rotated, the subscription signs again.
+	rotated, err := e.svc.RotateSecret(context.Background(), sub.ID, time.Hour)
+	if err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	if _, err := e.svc.Ping(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a ping after the rotation", func() bool { return len(rc.requests()) >= 2 })
+	got := rc.requests()[1]
+	if err := verifier(t, rotated.Secrets[len(rotated.Secrets)-1].Secret).VerifyIgnoringTimestamp(got.Body, got.Header); err != nil {
+		t.Errorf("the ping after the rotation: %v", err)
+	}
+}

@@ -52,6 +52,12 @@ func (s *Service) send(ctx context.Context, sub *Subscription, msgID string, pay
 		att.Outcome, att.Error = flows.OutcomeError, ep.urlErr.Error()
 		return ex
 	}
+	if !anyActive(ep.signers, now) {
+		// Stored before every secret needed one without an end: nothing
+		// is sent unsigned; the attempt fails until the secret is rotated.
+		att.Outcome, att.Error = flows.OutcomeError, errNoActiveSecret
+		return ex
+	}
 
 	ctx, cancel := context.WithTimeoutCause(ctx, s.opts.Timeout, errDeliveryTimeout)
 	defer cancel()

@@ -141,6 +141,20 @@ func (sg *signer) appendSignature(dst []byte, id string, unix int64, body []byte
 // signatureHeader returns the webhook-signature header value: one "v1,..."
 // entry per secret active at now, space-separated, so receivers accept the
 // message during a rotation whichever secret they hold.
+// anyActive reports whether one of signers signs at now.
+func anyActive(signers []*signer, now time.Time) bool {
+	for _, sg := range signers {
+		if sg.activeAt(now) {
+			return true
+		}
+	}
+	return false
+}
+
+// errNoActiveSecret is the error of a delivery attempt not sent because
+// every signing secret of its subscription has expired.
+const errNoActiveSecret = "not sent: every signing secret of the subscription has expired; rotate its secret (POST /v1/webhooks/{id}/rotate-secret)"
+
 func signatureHeader(signers []*signer, id string, now time.Time, body []byte) string {
 	buf := make([]byte, 0, len(signers)*(len(id)+64))
 	unix := now.Unix()

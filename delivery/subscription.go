@@ -360,7 +360,7 @@ func (sub *Subscription) normalize(now time.Time, stored *Subscription, flowExis
 	if len(sub.Secrets) == 0 {
 		sub.Secrets = []Secret{{Secret: NewSecret(), CreatedAt: now}}
 	}
-	active, bad := 0, false
+	active, lasting, bad := 0, 0, false
 	for i := range sub.Secrets {
 		s := &sub.Secrets[i]
 		if _, err := decodeSecret(s.Secret); err != nil {
@@ -375,9 +375,17 @@ func (sub *Subscription) normalize(now time.Time, stored *Subscription, flowExis
 		if s.ActiveAt(now) {
 			active++
 		}
+		if s.ExpiresAt == nil {
+			lasting++
+		}
 	}
-	if active == 0 && !bad {
+	switch {
+	case bad:
+	case active == 0:
 		p.add("secrets", "secrets: no secret is active (all have expired)")
+	case lasting == 0:
+		// Once the last expired, deliveries could not be signed.
+		p.add("secrets", "secrets: every secret has an expires_at: give one without it, the secret that signs once the others have expired")
 	}
 
 	if len(sub.Events) == 0 {
