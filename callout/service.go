@@ -775,7 +775,22 @@ func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, parsed
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		u = red.URL(req.URL)
 	}
-	attrs := make([]slog.Attr, 0, 14)
+	attrs := CallLogAttrs(ctx, req, u, res, 2)
+	if res.Error != "" {
+		attrs = append(attrs, slog.String("err", res.Error))
+	}
+	if folded > 0 {
+		attrs = append(attrs, slog.Int("folded", folded))
+	}
+	s.log.LogAttrs(ctx, level, "webhook call", attrs...)
+}
+
+// CallLogAttrs are the fields of a `webhook call` log line, in their order:
+// request_id, session, flow and widget, webhook (each when known), method,
+// url (as given: the caller redacts it), outcome, status, attempts and
+// elapsed; with room for extra more.
+func CallLogAttrs(ctx context.Context, req *flows.WebhookRequest, url string, res *flows.WebhookResult, extra int) []slog.Attr {
+	attrs := make([]slog.Attr, 0, 12+extra)
 	if rid := RequestID(ctx); rid != "" {
 		attrs = append(attrs, slog.String("request_id", rid))
 	}
@@ -788,18 +803,15 @@ func (s *Service) logCall(ctx context.Context, req *flows.WebhookRequest, parsed
 	if req.Name != "" {
 		attrs = append(attrs, slog.String("webhook", req.Name))
 	}
-	attrs = append(attrs,
-		slog.String("method", strings.ToUpper(req.Method)), slog.String("url", u),
+	method := strings.ToUpper(req.Method)
+	if method == "" {
+		method = http.MethodPost
+	}
+	return append(attrs,
+		slog.String("method", method), slog.String("url", url),
 		slog.String("outcome", res.Outcome), slog.Int("status", res.Status),
 		slog.Int("attempts", res.Attempts), slog.Duration("elapsed", res.Elapsed),
 	)
-	if res.Error != "" {
-		attrs = append(attrs, slog.String("err", res.Error))
-	}
-	if folded > 0 {
-		attrs = append(attrs, slog.Int("folded", folded))
-	}
-	s.log.LogAttrs(ctx, level, "webhook call", attrs...)
 }
 
 // origin is a URL's scheme, host and port (http://host:8080), without its

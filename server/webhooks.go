@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -95,26 +94,7 @@ func (l *localWebhooks) logDemoCall(ctx context.Context, req *flows.WebhookReque
 	if log == nil || !log.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 12)
-	if rid := callout.RequestID(ctx); rid != "" {
-		attrs = append(attrs, slog.String("request_id", rid))
-	}
-	if req.Session != "" {
-		attrs = append(attrs, slog.String("session", req.Session))
-	}
-	if req.Flow != "" {
-		attrs = append(attrs, slog.String("flow", req.Flow), slog.String("widget", req.Widget))
-	}
-	if req.Name != "" {
-		attrs = append(attrs, slog.String("webhook", req.Name))
-	}
-	method := strings.ToUpper(req.Method)
-	if method == "" {
-		method = http.MethodPost
-	}
-	attrs = append(attrs, slog.String("method", method), slog.String("url", callout.NewRedactor(req.Auth).URL(req.URL)),
-		slog.String("outcome", res.Outcome), slog.Int("status", res.Status),
-		slog.Int("attempts", res.Attempts), slog.Duration("elapsed", res.Elapsed))
+	attrs := callout.CallLogAttrs(ctx, req, callout.NewRedactor(req.Auth).URL(req.URL), res, 0)
 	log.LogAttrs(ctx, slog.LevelDebug, "webhook call", attrs...)
 }
 
