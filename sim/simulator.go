@@ -212,7 +212,8 @@ func (s *Simulator) Start(ctx context.Context, now time.Time) ([]flows.Event, er
 var ErrEnded = errors.New("the session has ended")
 
 // Input sends one line: a message (or digits on a call), or a command:
-// "/timeout" fires the wait's timeout, "/hangup" ends the call, "/record
+// "/timeout" fires the wait's timeout, "/expire" expires the session (see
+// Expire), "/hangup" ends the call, "/record
 // URL [SECONDS]" gives a recording ("/record" alone: nothing recorded),
 // "//x" sends "/x". While the session waits for a recording, a line is the
 // recording's URL, and an empty line is nothing recorded.
@@ -223,11 +224,32 @@ func (s *Simulator) Input(ctx context.Context, line string) ([]flows.Event, erro
 	if s.sess.Status.Ended() {
 		return nil, ErrEnded
 	}
+	if cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " "); cmd == "/expire" {
+		if strings.TrimSpace(arg) != "" {
+			return nil, fmt.Errorf("/expire %s: /expire takes nothing after it", strings.TrimSpace(arg))
+		}
+		return s.Expire(ctx)
+	}
 	in, err := ParseInput(line, s.sess.Call != nil, WaitKind(s.sess))
 	if err != nil {
 		return nil, err
 	}
 	return s.e.Resume(ctx, s.flow, s.sess, in)
+}
+
+// Expire expires the waiting session as the server does when its expiry
+// (the expire_minutes of the flow it waits in, or --session-expiry)
+// passes with no input: the session ends as expired, or, waiting in a
+// subflow, the subflow ends as expired and the flow that entered it runs
+// on from its Expired exit.
+func (s *Simulator) Expire(ctx context.Context) ([]flows.Event, error) {
+	if s.sess == nil {
+		return nil, errors.New("the session has not started")
+	}
+	if s.sess.Status.Ended() {
+		return nil, ErrEnded
+	}
+	return s.e.Expire(ctx, s.flow, s.sess), nil
 }
 
 // WaitKind is the kind of what a session waits for ("" when it waits for
@@ -268,7 +290,7 @@ func ParseInput(line string, call bool, wait string) (flows.Input, error) {
 		case "/attach", "/location":
 			return attachLine(cmd, arg, call)
 		}
-		return flows.Input{}, fmt.Errorf("unknown command %q (/timeout, /hangup, /record URL [SECONDS], /attach CONTENT-TYPE:URL [TEXT], /location LAT,LNG [TEXT]; //text sends /text)", line)
+		return flows.Input{}, fmt.Errorf("unknown command %q (/timeout, /expire, /hangup, /record URL [SECONDS], /attach CONTENT-TYPE:URL [TEXT], /location LAT,LNG [TEXT]; //text sends /text)", line)
 	}
 	switch {
 	case wait == flows.WaitRecording:
