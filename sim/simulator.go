@@ -112,6 +112,31 @@ func LoadSiblings(e *engine.Engine, lib *Library, path string) {
 	}
 }
 
+// FileIDHint says, for a subflow id that no flow loaded beside path has,
+// when the flow file named for it (ID.json in path's folder) is there with
+// another id: `ratingz.json beside it has the id "rating": a subflow names
+// a flow by its id, not its file name`, "" otherwise. A file named so is
+// easily taken for the flow the id names.
+func FileIDHint(path, id string) string {
+	if id == "" || strings.ContainsAny(id, `/\`) {
+		return ""
+	}
+	name := id + ".json"
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(path), name))
+	if err != nil || !gjson.ValidBytes(data) {
+		return ""
+	}
+	doc := gjson.ParseBytes(data)
+	if !doc.Get("widgets").Exists() {
+		return ""
+	}
+	got := doc.Get("id")
+	if got.Type != gjson.String || got.Str == "" || got.Str == id {
+		return ""
+	}
+	return fmt.Sprintf("%s beside it has the id %q: a subflow names a flow by its id, not its file name", name, got.Str)
+}
+
 // fileID is the id of a flow file whose flow has none: the file's base name,
 // or the folder's for flow.json.
 func fileID(path string) string {
