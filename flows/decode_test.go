@@ -904,6 +904,8 @@ func TestDidYouMean(t *testing.T) {
 			`widgets[0].numDigits: unknown field "numDigits" (did you mean "num_digits"?)`},
 		{"rule field", `{"id": "g", "type": "split", "rules": [{"type": "has_text", "categroy": "X"}]}`,
 			`widgets[0].rules[0].categroy: unknown field "categroy" (did you mean "category"?)`},
+		{"field held by several", `{"id": "g", "type": "gather_digits", "no_input": 2}`,
+			`widgets[0].no_input: unknown field "no_input" (did you mean "max_no_input" or "no_input_prompt"?)`},
 		{"nothing close", `{"id": "g", "type": "send_message", "text": "x", "colour": "red"}`,
 			`widgets[0].colour: unknown field "colour"`},
 	}

@@ -125,9 +125,7 @@ func unsetReads(f *Flow, reads []fieldReads, budget int) []*FieldError {
 				suggestions[r.Name] = hint
 			}
 			if !done {
-				if n := keys.nearest(r.Name, &budget); n != "" {
-					hint = ` (did you mean "` + n + `"?)`
-				}
+				hint = DidYouMean(keys.nearest(r.Name, &budget))
 				suggestions[r.Name] = hint
 			}
 			switch {
@@ -156,12 +154,12 @@ type savedKeys struct {
 
 func (s *savedKeys) add(key string) { s.keys = append(s.keys, key) }
 
-// nearest is Nearest(name, s.keys), but for a name so short that the key
-// it gives has nothing in common with it ("x" for "y"): "" then. It takes
-// what it costs from budget, and gives "" when that runs out.
-func (s *savedKeys) nearest(name string, budget *int) string {
+// nearest is Suggestions(name, s.keys), but for a name so short that the
+// keys it gives have nothing in common with it ("x" for "y"): none then. It
+// takes what it costs from budget, and gives none when that runs out.
+func (s *savedKeys) nearest(name string, budget *int) []string {
 	if name == "" || *budget <= 0 {
-		return ""
+		return nil
 	}
 	*budget -= len(s.keys)
 	if s.lower == nil {
@@ -170,46 +168,58 @@ func (s *savedKeys) nearest(name string, budget *int) string {
 			s.lower[i], s.norm[i] = strings.ToLower(k), normalName(k)
 		}
 	}
+	var out []string
+	done := func() []string {
+		if len(out) > maxSuggestions {
+			return nil
+		}
+		return out
+	}
 	norm, lname := normalName(name), strings.ToLower(name)
 	for i, k := range s.keys {
 		if k != name && s.norm[i] == norm {
-			return k
+			out = append(out, k)
 		}
 	}
-	best, bestDist := "", 2
+	if len(out) > 0 {
+		return done()
+	}
+	bestDist := 2
 	if len(name) > 4 {
 		bestDist = 3
 	}
 	for i, k := range s.keys {
 		l := s.lower[i]
-		if k == name || len(l)-len(lname) >= bestDist || len(lname)-len(l) >= bestDist {
+		if k == name || len(l)-len(lname) > bestDist || len(lname)-len(l) > bestDist {
 			continue // no closer than the length they differ by
 		}
 		if *budget -= (len(l) + 1) * (len(lname) + 1); *budget < 0 {
-			return ""
+			return nil
 		}
-		if d := editDistance(lname, l); d < bestDist {
-			best, bestDist = k, d
+		switch d := editDistance(lname, l); {
+		case d < bestDist:
+			out, bestDist = append(out[:0], k), d
+		case d == bestDist && len(out) > 0:
+			out = append(out, k)
 		}
 	}
-	if best != "" {
-		if bestDist >= min(len(lname), len(best)) {
-			return ""
+	if len(out) > 0 {
+		for _, k := range out {
+			if bestDist >= min(len(lname), len(k)) {
+				return nil
+			}
 		}
-		return best
+		return done()
 	}
 	if len(norm) < 3 {
-		return ""
+		return nil
 	}
 	for i, k := range s.keys {
 		if strings.HasPrefix(s.norm[i], norm) {
-			if best != "" {
-				return "" // several: no one to suggest
-			}
-			best = k
+			out = append(out, k)
 		}
 	}
-	return best
+	return done()
 }
 
 // otherRef is r as the same name of other's results (child: a subflow's,

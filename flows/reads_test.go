@@ -45,6 +45,11 @@ func TestUnsetResultWarned(t *testing.T) {
 				`s widgets[2].rules[1].args[0]: ` + msg("flow.ag", "ag", ` (did you mean "age"?)`),
 				`s widgets[2].operand: ` + msg("results.agge", "agge", ` (did you mean "age"?)`),
 			}},
+		{"as close to two results: both named", `
+			{"id": "a1", "type": "wait_for_response", "result": "ask_1", "exits": {"Next": "a2"}},
+			{"id": "a2", "type": "wait_for_response", "result": "ask_2", "exits": {"Next": "m"}},
+			{"id": "m", "type": "send_message", "text": "@flow.ask_3"}`,
+			[]string{`m widgets[2].text: ` + msg("@flow.ask_3", "ask_3", ` (did you mean "ask_1" or "ask_2"?)`)}},
 		{"a webhook's answer under a misspelt mapping", `
 			{"id": "lookup", "type": "webhook", "url": "https://example.com/orders", "mappings": {"order": "order.id"}, "exits": {"Success": "m"}},
 			{"id": "m", "type": "send_message", "text": "Order @flow.ordr (@flow.lookup.json.status)"}`,

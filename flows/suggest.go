@@ -3,60 +3,108 @@ package flows
 import "strings"
 
 // Nearest is the name among known that name was most likely meant to be,
-// or "" when none is close enough to suggest: one spelled the same but for
-// case, '_' and '-' (numDigits → num_digits), else the closest by edit
-// distance, at most one edit away, or two for names longer than four
-// letters (has_any_words → has_any_word, timout → timeout), or its plural
-// or singular (quick_reply → quick_replies), else the one
-// known name that starts with name (wait → wait_for_response). Ties go to
-// the first in known.
+// or "" when none is close enough to suggest, or when several are as
+// likely (Suggestions): one spelled the same but for case, '_' and '-'
+// (numDigits → num_digits), else the closest by edit distance, at most one
+// edit away, or two for names longer than four letters (has_any_words →
+// has_any_word, timout → timeout), or its plural or singular (quick_reply
+// → quick_replies), else the one known name that holds name (wait →
+// wait_for_response).
 func Nearest(name string, known []string) string {
+	if s := Suggestions(name, known); len(s) == 1 {
+		return s[0]
+	}
+	return ""
+}
+
+// maxSuggestions is the most names Suggestions gives: more are as likely
+// as none, and a list of them would not help.
+const maxSuggestions = 3
+
+// Suggestions are the names among known that name was most likely meant to
+// be, as Nearest finds them, each as likely as the others, in the order of
+// known: "ask_3" gives "ask_1" and "ask_2", both one edit away, and
+// "no_input" both "no_input_prompt" and "max_no_input", which hold it. None
+// when more than three are as likely.
+func Suggestions(name string, known []string) []string {
 	if name == "" {
-		return ""
+		return nil
+	}
+	var out []string
+	done := func() []string {
+		if len(out) > maxSuggestions {
+			return nil
+		}
+		return out
 	}
 	norm := normalName(name)
 	for _, k := range known {
 		if k != name && normalName(k) == norm {
-			return k
+			out = append(out, k)
 		}
+	}
+	if len(out) > 0 {
+		return done()
 	}
 	// A plural written as its singular, or the other way round, that is
 	// more than an edit or two away: quick_reply for quick_replies.
 	for _, k := range known {
 		if nk := normalName(k); k != name && (plural(norm) == nk || plural(nk) == norm) {
-			return k
+			out = append(out, k)
 		}
 	}
-	best, bestDist := "", 2
+	if len(out) > 0 {
+		return done()
+	}
+	bestDist := 2
 	if len(name) > 4 {
 		bestDist = 3
 	}
 	for _, k := range known {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); k != name && d < bestDist {
-			best, bestDist = k, d
+		if k == name {
+			continue
+		}
+		switch d := editDistance(strings.ToLower(name), strings.ToLower(k)); {
+		case d < bestDist:
+			out, bestDist = append(out[:0], k), d
+		case d == bestDist && len(out) > 0:
+			out = append(out, k)
 		}
 	}
-	if best != "" || len(norm) < 3 {
-		return best
+	if len(out) > 0 || len(norm) < 3 {
+		return done()
 	}
+	// A name written without a part of it: wait for wait_for_response,
+	// no_input for max_no_input.
 	for _, k := range known {
-		if strings.HasPrefix(normalName(k), norm) {
-			if best != "" {
-				return "" // several: no one to suggest
-			}
-			best = k
+		if k != name && strings.Contains(normalName(k), norm) {
+			out = append(out, k)
 		}
 	}
-	return best
+	return done()
 }
 
-// didYouMean is Nearest as the end of an error message: ` (did you mean
-// "x"?)`, or "".
+// didYouMean is Suggestions as the end of an error message: ` (did you
+// mean "x"?)`, ` (did you mean "x" or "y"?)`, or "".
 func didYouMean(name string, known []string) string {
-	if n := Nearest(name, known); n != "" {
-		return ` (did you mean "` + n + `"?)`
+	return DidYouMean(Suggestions(name, known))
+}
+
+// DidYouMean is names, suggestions, as the end of an error message: ` (did
+// you mean "x"?)`, ` (did you mean "x", "y" or "z"?)`, or "" for none.
+func DidYouMean(names []string) string {
+	if len(names) == 0 {
+		return ""
 	}
-	return ""
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = `"` + n + `"`
+	}
+	list := q[0]
+	if len(q) > 1 {
+		list = strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+	}
+	return " (did you mean " + list + "?)"
 }
 
 // plural is the English plural of a name ending in a consonant and y

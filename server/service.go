@@ -666,7 +666,7 @@ func (e *expiredError) Error() string { return "the session expired before the i
 // session ended.
 func (s *Service) expireOverdue(ctx context.Context, sess *flows.Session, in flows.Input, o resumeOpts) (resumeOpts, error) {
 	ranOn := len(sess.Frames) > 1
-	if err := s.expireWith(ctx, sess, o.contact, o.read); err != nil {
+	if _, err := s.expireWith(ctx, sess, o.contact, o.read); err != nil {
 		return o, err
 	}
 	if ranOn {
@@ -787,6 +787,21 @@ func (s *Service) HangUp(ctx context.Context, id string) (*TurnReply, error) {
 		return s.interruptLoaded(ctx, sess)
 	}
 	return s.resumeLoaded(ctx, sess, flows.Hangup(), "")
+}
+
+// Expire expires a waiting session now, as its expiry's timer does when
+// the expiry passes (expireWith): the simulator's way to try a flow's
+// Expired paths without waiting for expire_minutes.
+func (s *Service) Expire(ctx context.Context, id string) (*TurnReply, error) {
+	unlock, sess, err := s.lockSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if sess.Status != flows.StatusWaiting {
+		return nil, apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s is not waiting (%s): only a waiting session expires", sess.ID, sess.Status)
+	}
+	return s.expireWith(ctx, sess, nil, false)
 }
 
 func (s *Service) interruptLoaded(ctx context.Context, sess *flows.Session) (*TurnReply, error) {

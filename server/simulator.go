@@ -249,6 +249,7 @@ func (s *Server) simulatorRoutes(app *fiber.App, v1 fiber.Router) {
 	v1.Post("/simulator/sessions", s.simStart)
 	v1.Post("/simulator/validate", s.simValidate)
 	v1.Post("/simulator/sessions/:id/hangup", s.simHangup)
+	v1.Post("/simulator/sessions/:id/expire", s.simExpire)
 }
 
 // simStart starts a sandbox session on a stored flow or on a definition.
@@ -548,6 +549,29 @@ func (s *Server) simHangup(c *fiber.Ctx) error {
 		return apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has already ended (%s)", id, sess.Status)
 	}
 	reply, err := s.svc.HangUp(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(reply)
+}
+
+// simExpire expires a waiting sandbox session now, as the server does when
+// its expiry passes: the subflow it waits in ends with its caller's Expired
+// exit, or the session ends as expired.
+func (s *Server) simExpire(c *fiber.Ctx) error {
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	sess, err := s.store.LoadSession(ctx, id)
+	if err != nil {
+		return sessionNotFound(err, id)
+	}
+	if sess.Environment != flows.EnvSandbox {
+		return apiErr(fiber.StatusConflict, CodeConflict, "", "session %s is a %s session; the simulator expires sandbox sessions only", id, sess.Environment)
+	}
+	reply, err := s.svc.Expire(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -551,14 +551,16 @@ func (s *Service) failPanicked(ctx context.Context, id, widget string, p any) er
 }
 
 func (s *Service) expireLoaded(ctx context.Context, sess *flows.Session) error {
-	return s.expireWith(ctx, sess, nil, false)
+	_, err := s.expireWith(ctx, sess, nil, false)
+	return err
 }
 
 // expireWith expires a locked session; with read set, contact is the
-// contact stored for it (nil: none), read with it (refreshContact).
-func (s *Service) expireWith(ctx context.Context, sess *flows.Session, contact *flows.Contact, read bool) error {
+// stored contact read with it (nil: none stored). It returns the turn's
+// reply, as a resume's.
+func (s *Service) expireWith(ctx context.Context, sess *flows.Session, contact *flows.Contact, read bool) (*TurnReply, error) {
 	if err := s.tryTurn(); err != nil {
-		return err
+		return nil, err
 	}
 	saveContact := false
 	if len(sess.Frames) > 1 {
@@ -566,7 +568,7 @@ func (s *Service) expireWith(ctx context.Context, sess *flows.Session, contact *
 		// the contact as stored now, as any turn that runs widgets.
 		var err error
 		if saveContact, err = s.refreshContact(ctx, sess, contact, read); err != nil {
-			return err
+			return nil, err
 		}
 		// A calling flow deleted meanwhile cannot run on; nor can a
 		// subflow deleted meanwhile expire into it: either fails the
@@ -578,8 +580,7 @@ func (s *Service) expireWith(ctx context.Context, sess *flows.Session, contact *
 			why = flowGone("subflow", top.FlowID, top.Revision, err)
 		}
 		if why != "" {
-			_, err := s.failLoaded(ctx, sess, why, flows.Input{}, "")
-			return err
+			return s.failLoaded(ctx, sess, why, flows.Input{}, "")
 		}
 	}
 	flow := s.flowOrStub(ctx, sess)
@@ -587,8 +588,7 @@ func (s *Service) expireWith(ctx context.Context, sess *flows.Session, contact *
 	start := time.Now()
 	events := s.eng.Expire(ctx, flow, sess)
 	s.metrics.turn("expire", time.Since(start))
-	_, err := s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, saveContact: saveContact, twiml: sess.CallTwiML})
-	return err
+	return s.commit(ctx, commit{sess: sess, flow: flow, events: events, prev: prev, saveContact: saveContact, twiml: sess.CallTwiML})
 }
 
 // prune forgets inbound message ids older than the dedupe retention and

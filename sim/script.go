@@ -58,10 +58,14 @@ type Script struct {
 }
 
 // ScriptTurn is one line the contact sends (a message, digits, /timeout,
-// /hangup) and the outputs expected in reply, exactly and in order.
+// /expire, /hangup) and the outputs expected in reply, exactly and in order.
 type ScriptTurn struct {
 	Send   *string  `json:"send,omitempty"`
 	Expect []string `json:"expect"`
+	// ExpectQuickReplies, when given, are the quick replies the contact is
+	// offered after the turn, exactly and in order: those of the turn's
+	// last message (QuickReplies); [] expects none.
+	ExpectQuickReplies *[]string `json:"expect_quick_replies,omitempty"`
 }
 
 // ExpectedResult is a result's expected value and category ("" skips a check).
@@ -350,6 +354,11 @@ func RunScriptWith(ctx context.Context, reg *flows.Registry, path string, o Scri
 		if !equalStrings(got, turn.Expect) {
 			rep.Failures = append(rep.Failures, fmt.Sprintf("%s: expected %s, got %s", label, quoteAll(turn.Expect), quoteAll(got)))
 		}
+		if want := turn.ExpectQuickReplies; want != nil {
+			if got := QuickReplies(evs); !equalStrings(got, *want) {
+				rep.Failures = append(rep.Failures, fmt.Sprintf("%s: expected quick replies %s, got %s", label, quoteAll(*want), quoteAll(got)))
+			}
+		}
 	}
 	for i, e := range s.Errors {
 		if !raised[i] {
@@ -403,6 +412,19 @@ func subflowSaved(sess *flows.Session, key string) bool {
 		}
 	}
 	return false
+}
+
+// QuickReplies are the quick replies a contact is offered after a turn of
+// events: those of its last message, as a channel (and the web simulator)
+// shows only the last message's; none when the turn sent no message.
+func QuickReplies(evs []flows.Event) []string {
+	var qr []string
+	for _, ev := range evs {
+		if ev.Type == flows.EventMessageOut {
+			qr = ev.QuickReplies
+		}
+	}
+	return qr
 }
 
 func equalStrings(a, b []string) bool {

@@ -112,6 +112,31 @@ func LoadSiblings(e *engine.Engine, lib *Library, path string) {
 	}
 }
 
+// FileIDHint says, for a subflow id that no flow loaded beside path has,
+// when the flow file named for it (ID.json in path's folder) is there with
+// another id: `ratingz.json beside it has the id "rating": a subflow names
+// a flow by its id, not its file name`, "" otherwise. A file named so is
+// easily taken for the flow the id names.
+func FileIDHint(path, id string) string {
+	if id == "" || strings.ContainsAny(id, `/\`) {
+		return ""
+	}
+	name := id + ".json"
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(path), name))
+	if err != nil || !gjson.ValidBytes(data) {
+		return ""
+	}
+	doc := gjson.ParseBytes(data)
+	if !doc.Get("widgets").Exists() {
+		return ""
+	}
+	got := doc.Get("id")
+	if got.Type != gjson.String || got.Str == "" || got.Str == id {
+		return ""
+	}
+	return fmt.Sprintf("%s beside it has the id %q: a subflow names a flow by its id, not its file name", name, got.Str)
+}
+
 // fileID is the id of a flow file whose flow has none: the file's base name,
 // or the folder's for flow.json.
 func fileID(path string) string {
@@ -212,7 +237,8 @@ func (s *Simulator) Start(ctx context.Context, now time.Time) ([]flows.Event, er
 var ErrEnded = errors.New("the session has ended")
 
 // Input sends one line: a message (or digits on a call), or a command:
-// "/timeout" fires the wait's timeout, "/hangup" ends the call, "/record
+// "/timeout" fires the wait's timeout, "/expire" expires the session (see
+// Expire), "/hangup" ends the call, "/record
 // URL [SECONDS]" gives a recording ("/record" alone: nothing recorded),
 // "//x" sends "/x". While the session waits for a recording, a line is the
 // recording's URL, and an empty line is nothing recorded.
@@ -223,11 +249,32 @@ func (s *Simulator) Input(ctx context.Context, line string) ([]flows.Event, erro
 	if s.sess.Status.Ended() {
 		return nil, ErrEnded
 	}
+	if cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " "); cmd == "/expire" {
+		if strings.TrimSpace(arg) != "" {
+			return nil, fmt.Errorf("/expire %s: /expire takes nothing after it", strings.TrimSpace(arg))
+		}
+		return s.Expire(ctx)
+	}
 	in, err := ParseInput(line, s.sess.Call != nil, WaitKind(s.sess))
 	if err != nil {
 		return nil, err
 	}
 	return s.e.Resume(ctx, s.flow, s.sess, in)
+}
+
+// Expire expires the waiting session as the server does when its expiry
+// (the expire_minutes of the flow it waits in, or --session-expiry)
+// passes with no input: the session ends as expired, or, waiting in a
+// subflow, the subflow ends as expired and the flow that entered it runs
+// on from its Expired exit.
+func (s *Simulator) Expire(ctx context.Context) ([]flows.Event, error) {
+	if s.sess == nil {
+		return nil, errors.New("the session has not started")
+	}
+	if s.sess.Status.Ended() {
+		return nil, ErrEnded
+	}
+	return s.e.Expire(ctx, s.flow, s.sess), nil
 }
 
 // WaitKind is the kind of what a session waits for ("" when it waits for
@@ -268,7 +315,7 @@ func ParseInput(line string, call bool, wait string) (flows.Input, error) {
 		case "/attach", "/location":
 			return attachLine(cmd, arg, call)
 		}
-		return flows.Input{}, fmt.Errorf("unknown command %q (/timeout, /hangup, /record URL [SECONDS], /attach CONTENT-TYPE:URL [TEXT], /location LAT,LNG [TEXT]; //text sends /text)", line)
+		return flows.Input{}, fmt.Errorf("unknown command %q (/timeout, /expire, /hangup, /record URL [SECONDS], /attach CONTENT-TYPE:URL [TEXT], /location LAT,LNG [TEXT]; //text sends /text)", line)
 	}
 	switch {
 	case wait == flows.WaitRecording:

@@ -584,8 +584,9 @@ func TestSimulatorTabOrderOnANarrowScreen(t *testing.T) {
 		// Running: the conversation is shown first, and comes first for Tab.
 		waitFor(`document.querySelector('main.layout > section').classList.contains('phone')`),
 		waitFor(panelsInOrder),
-		chromedp.WaitEnabled(chromedp.CSS(`#fire-timeout`)),
-		chromedp.Focus(chromedp.CSS(`#fire-timeout`)),
+		// From the conversation's last control, Tab goes on to the setup.
+		chromedp.WaitEnabled(chromedp.CSS(`#expire`)),
+		chromedp.Focus(chromedp.CSS(`#expire`)),
 		chromedp.KeyEvent(kb.Tab),
 		waitFor(`document.activeElement.closest('section')?.classList.contains('setup')`),
 		// Back on a wide screen the setup is on the left and first again.
@@ -1125,5 +1126,52 @@ func TestSimulatorHangUpWhileRecording(t *testing.T) {
 	vars := texts(ctx, t, "#variables-view")[0]
 	if !strings.Contains(vars, rec) || !strings.Contains(vars, "completed") {
 		t.Errorf("variables after the recording = %q, want @flow.message the recording and $call.state completed", vars)
+	}
+}
+
+// Expire now (or /expire typed) expires the session as its expiry would:
+// the subflow's Expired path runs, then the session ends as expired.
+func TestSimulatorExpire(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	resp, err := http.Post(base+"/v1/flows", "application/json", strings.NewReader(`{"id": "rating", "name": "Rating", "expire_minutes": 30, "widgets": [
+		{"id": "ask", "type": "send_message", "text": "Rate us from 1 to 5", "exits": {"Next": "wait"}},
+		{"id": "wait", "type": "wait_for_response", "exits": {"Next": ""}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /v1/flows: %s", resp.Status)
+	}
+	const flow = `{"id": "survey", "name": "Survey", "widgets": [
+		{"id": "sub", "type": "subflow", "flow": "rating", "exits": {"Complete": "thanks", "Expired": "late"}},
+		{"id": "thanks", "type": "send_message", "text": "Thanks", "exits": {"Next": ""}},
+		{"id": "late", "type": "send_message", "text": "You went quiet", "exits": {"Next": "again"}},
+		{"id": "again", "type": "wait_for_response", "exits": {"Next": ""}}]}`
+	do(ctx, t,
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		setFlow(flow),
+		chromedp.Click(chromedp.CSS(`#start`)),
+		bubbleWith("flow", "Rate us from 1 to 5"),
+		statusIs("waiting"),
+		chromedp.WaitEnabled(chromedp.CSS(`#expire`)),
+		chromedp.Click(chromedp.CSS(`#expire`)),
+		bubbleWith("flow", "You went quiet"),
+		statusIs("waiting"),
+		chromedp.WaitEnabled(chromedp.CSS(`#message`)),
+		chromedp.SendKeys(chromedp.CSS(`#message`), "/expire"+kb.Enter),
+		statusIs("expired"),
+		waitFor(`document.querySelector('#expire').disabled`),
+	)
+	if got := texts(ctx, t, ".bubble.flow"); strings.Join(got, "|") != "Rate us from 1 to 5|You went quiet" {
+		t.Errorf("flow bubbles = %q", got)
+	}
+	if got := texts(ctx, t, ".bubble.contact"); len(got) != 0 {
+		t.Errorf("contact bubbles = %q, want none: /expire is no message", got)
+	}
+	if sys := strings.Join(texts(ctx, t, "#chat .system"), "|"); strings.Count(sys, "Session expiry passed") != 2 || !strings.Contains(sys, "Session expired") {
+		t.Errorf("chat says %q, want each expiry and the session's end", sys)
 	}
 }

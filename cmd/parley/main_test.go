@@ -402,6 +402,20 @@ func TestValidateMissingSubflow(t *testing.T) {
 	}
 }
 
+// A subflow named like a file beside the flow whose id is another is
+// warned of with that file and its id: the file is not the flow entered.
+func TestValidateSubflowNamedLikeAFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "ratingz.json", `{"id": "rating", "name": "Rating", "widgets": [{"id": "a", "type": "end"}]}`)
+	main := writeFile(t, dir, "main.json", `{"id": "main", "name": "Main", "widgets": [
+	  {"id": "r", "type": "subflow", "flow": "ratingz"}]}`)
+	code, stdout, stderr := parley(t, "", "validate", main)
+	want := main + `: warning: widget "r": widgets[0].flow: subflow "ratingz": no flow has that id, so a session fails here until one does (did you mean "rating"?); ratingz.json beside it has the id "rating": a subflow names a flow by its id, not its file name` + "\n"
+	if code != 0 || stderr != want || !strings.Contains(stdout, "main.json: ok (Main, 1 widget)") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and %q", code, stdout, stderr, want)
+	}
+}
+
 // A mocks or webhooks file with several problems is told of them one a
 // line, each line naming the command and the file, as parley test does:
 // not only the first.

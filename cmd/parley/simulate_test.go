@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -115,5 +116,35 @@ func TestSimulateSkipsByteOrderMark(t *testing.T) {
 	script := writeFile(t, dir, "ask.test.json", "\ufeff"+`{"flow": "ask.json", "conversation": [{"send": "oui", "expect": ["yes <oui>"]}], "final_status": "completed"}`)
 	if code, stdout, stderr := parley(t, "", "test", script); code != 0 || stdout != "ok   "+script+"\n1 passed, 0 failed\n" {
 		t.Errorf("a script starting with a byte-order mark: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// /expire in parley simulate expires the session as the server does when
+// its expiry passes: the subflow's Expired exit, then the session itself.
+func TestSimulateExpire(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"parent.json": `{"id": "parent", "widgets": [
+		  {"id": "sub", "type": "subflow", "flow": "rating", "exits": {"Complete": "thanks", "Expired": "late"}},
+		  {"id": "thanks", "type": "send_message", "text": "Thanks"},
+		  {"id": "late", "type": "send_message", "text": "You went quiet", "exits": {"Next": "again"}},
+		  {"id": "again", "type": "wait_for_response"}]}`,
+		"rating.json": `{"id": "rating", "widgets": [
+		  {"id": "ask", "type": "send_message", "text": "Rate us", "exits": {"Next": "wait"}},
+		  {"id": "wait", "type": "wait_for_response"}]}`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stdout, stderr := runCmd(t, "/expire\n/expire\n", "simulate", filepath.Join(dir, "parent.json"))
+	if code != 0 {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if stdout != "Rate us\nYou went quiet\n" {
+		t.Errorf("stdout %q", stdout)
+	}
+	if want := "session expired\n"; !strings.HasSuffix(stderr, want) {
+		t.Errorf("stderr %q, want it to end with %q", stderr, want)
 	}
 }

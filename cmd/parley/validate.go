@@ -40,7 +40,15 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		sim.LoadSiblings(e, lib, p)
 		known := lib.IDs()
 		for _, x := range ld.all {
-			for _, w := range append(x.Warnings, flows.MissingSubflows(x, known)...) {
+			for _, w := range x.Warnings {
+				fmt.Fprintf(stderr, "%s: warning: %s\n", p, w.Error())
+			}
+			for _, w := range flows.MissingSubflows(x, known) {
+				// A file named for the id, with another id, is likely
+				// the flow meant: say what its id is.
+				if hint := sim.FileIDHint(p, flows.EnteredFlow(x.Widget(w.Widget))); hint != "" {
+					w.Message += "; " + hint
+				}
 				fmt.Fprintf(stderr, "%s: warning: %s\n", p, w.Error())
 			}
 		}

@@ -26,7 +26,7 @@
     status: $("#session-status"), restart: $("#restart"), chat: $("#chat"), quick: $("#quick-replies"),
     composer: $("#composer"), message: $("#message"), send: $("#send"),
     keypadArea: $("#keypad-area"), digitsForm: $("#digits-form"), digits: $("#digits"),
-    sendDigits: $("#send-digits"), hangup: $("#hangup"), fireTimeout: $("#fire-timeout"),
+    sendDigits: $("#send-digits"), hangup: $("#hangup"), fireTimeout: $("#fire-timeout"), expire: $("#expire"),
     recordingForm: $("#recording-form"), recordingURL: $("#recording-url"), recordingSeconds: $("#recording-seconds"),
     sendRecording: $("#send-recording"), noRecording: $("#no-recording"),
     waitInfo: $("#wait-info"), vars: $("#variables-view"), events: $("#events"),
@@ -428,8 +428,10 @@
     }
     let taken = false;
     try {
-      const path = body.hangup ? `/v1/simulator/sessions/${session.id}/hangup` : `/v1/sessions/${session.id}/resume`;
-      const reply = await api("POST", path, body.hangup ? undefined : body);
+      // A hang-up and an expiry are the simulator's own calls, without a body.
+      const own = body.hangup ? "hangup" : body.expire ? "expire" : "";
+      const path = own ? `/v1/simulator/sessions/${session.id}/${own}` : `/v1/sessions/${session.id}/resume`;
+      const reply = await api("POST", path, own ? undefined : body);
       taken = true;
       await turn(reply);
       if (body.hangup && session.status === "waiting") {
@@ -539,6 +541,7 @@
     ui.hangup.disabled = busy || !s || !s.voice || isEnded(s.status) || !!s.hungUp;
     for (const q of ui.quick.querySelectorAll("button")) q.disabled = busy || !waiting;
     ui.fireTimeout.disabled = busy || !waiting || !s.waiting.timeout;
+    ui.expire.disabled = busy || !s || s.status !== "waiting";
     let info = "";
     if (waiting) {
       const w = s.waiting;
@@ -570,6 +573,10 @@
       system(m.error, true);
       return;
     }
+    if (m.expire) {
+      if (await send({ expire: true }, { system: "Session expiry passed" }) && ui.message.value === text) ui.message.value = "";
+      return;
+    }
     if (await send(m, { text: m.text }) && ui.message.value === text) ui.message.value = "";
   });
 
@@ -577,10 +584,14 @@
   // sends an attachment (image/jpeg:https://...), "/location LAT,LNG [TEXT]"
   // a location (geo:LAT,LNG), each with the text after it if any, as the
   // terminal simulator reads them ("//attach ..." is the text "/attach
-  // ..."); anything else is the text. The server checks the attachment; a
-  // command without one is an error, as in the terminal simulator.
+  // ..."); "/expire" expires the session, as the Expire now button does
+  // ("//expire" is the text "/expire"); anything else is the text. The
+  // server checks the attachment; a command without one is an error, as in
+  // the terminal simulator.
   function messageOf(text) {
-    if (/^\/\/(attach|location)\b/.test(text.trim())) return { text: text.trim().slice(1) };
+    if (/^\/\/(attach|location|expire)\b/.test(text.trim())) return { text: text.trim().slice(1) };
+    if (text.trim() === "/expire") return { expire: true };
+    if (/^\/expire\s/.test(text.trim())) return { error: `${text.trim()}: /expire takes nothing after it` };
     if (text.trim() === "/attach") return { error: "/attach needs an attachment: /attach image/jpeg:https://example.com/photo.jpg [TEXT]" };
     if (text.trim() === "/location") return { error: "/location needs a latitude and longitude: /location -1.2921,36.8219 [TEXT]" };
     const m = /^\/(attach|location)\s+(\S+)\s*([\s\S]*)$/.exec(text.trim());
@@ -627,6 +638,7 @@
   }
   ui.hangup.addEventListener("click", () => send({ hangup: true }, { text: "hung up", kind: "call" }));
   ui.fireTimeout.addEventListener("click", () => send({ timeout: true }, { system: "Timeout fired" }));
+  ui.expire.addEventListener("click", () => send({ expire: true }, { system: "Session expiry passed" }));
 
   // ---- variables and events ----
   // refresh reads the session and its new events. With serverTurn (a line
