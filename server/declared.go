@@ -21,7 +21,14 @@ import (
 // than ignored, which would answer as if it was not given (every session,
 // every flow); one it declares, given twice, is refused rather than its
 // first value taken and the others dropped.
-type declaredOps []declaredOp
+type declaredOps struct {
+	ops []declaredOp
+	// bodyless are the method and last path segment (lower case; "" for
+	// a parameter) of each operation that takes no body other than a
+	// DELETE: few, so that a request is told apart from them without
+	// looking through every operation (mayTakeNoBody).
+	bodyless []struct{ method, last string }
+}
 
 type declaredOp struct {
 	method string
@@ -57,9 +64,9 @@ func newDeclaredOps(doc []byte) declaredOps {
 		} `json:"components"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil
+		return declaredOps{}
 	}
-	var out declaredOps
+	var out []declaredOp
 	for p, item := range d.Paths {
 		if !strings.HasPrefix(p, "/v1/") {
 			continue
@@ -97,7 +104,13 @@ func newDeclaredOps(doc []byte) declaredOps {
 		}
 		return strings.Compare(a.route, b.route)
 	})
-	return out
+	q := declaredOps{ops: out}
+	for _, o := range out {
+		if !o.body && o.method != fiber.MethodDelete && len(o.segments) > 0 {
+			q.bodyless = append(q.bodyless, struct{ method, last string }{o.method, strings.ToLower(o.segments[len(o.segments)-1])})
+		}
+	}
+	return q
 }
 
 // matches reports whether path is one of op's: as many non-empty
@@ -122,15 +135,34 @@ func (op *declaredOp) matches(path string) bool {
 // operation takes (answered 404 or 405 by the routes).
 // HEAD is GET's where the spec does not write it apart.
 func (q declaredOps) find(method, path string) *declaredOp {
-	for i := range q {
-		if q[i].method == method && q[i].matches(path) {
-			return &q[i]
+	for i := range q.ops {
+		if q.ops[i].method == method && q.ops[i].matches(path) {
+			return &q.ops[i]
 		}
 	}
 	if method == fiber.MethodHead {
 		return q.find(fiber.MethodGet, path)
 	}
 	return nil
+}
+
+// mayTakeNoBody reports whether path, sent with method, may be one of
+// the operations that take no body: any DELETE, else one whose last
+// segment is such an operation's (ping, interrupt ...). It is false for
+// the paths of the operations that take one, found without looking
+// through every operation.
+func (q declaredOps) mayTakeNoBody(method, path string) bool {
+	if method == fiber.MethodDelete {
+		return true
+	}
+	path = strings.TrimSuffix(path, "/")
+	last := path[strings.LastIndexByte(path, '/')+1:]
+	for _, b := range q.bodyless {
+		if b.method == method && (b.last == "" || strings.EqualFold(b.last, last)) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkDeclared refuses, 400 naming it, a query parameter the request's
@@ -140,7 +172,9 @@ func (q declaredOps) find(method, path string) *declaredOp {
 func (s *Server) checkDeclared(c *fiber.Ctx) error {
 	args := c.Context().QueryArgs()
 	withBody := len(c.Request().Body()) > 0 && c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead
-	if args.Len() == 0 && !withBody {
+	if args.Len() == 0 && (!withBody || !s.declaredOps.mayTakeNoBody(c.Method(), c.Path())) {
+		// Most requests, an inbound message's among them: nothing to
+		// check, and no operation to look for.
 		return c.Next()
 	}
 	op := s.declaredOps.find(c.Method(), c.Path())
