@@ -610,8 +610,8 @@ func compileError(src string, err error) string {
 			for i := range t.NumMethod() {
 				names = append(names, t.Method(i).Name)
 			}
-			if near := flows.Nearest(m[2], names); near != "" {
-				return fmt.Sprintf("%s has no method %s (did you mean %s?)%s", kindName(m[1]), m[2], near, m[3])
+			if near := flows.Suggestions(m[2], names); len(near) > 0 {
+				return fmt.Sprintf("%s has no method %s (did you mean %s?)%s", kindName(m[1]), m[2], flows.OrList(near), m[3])
 			}
 		}
 	}
@@ -773,8 +773,8 @@ func (v *callChecker) Visit(node *ast.Node) {
 	}
 	if !isFunction(id.Value) {
 		msg := fmt.Sprintf("unknown function %s", shorten(id.Value, 60))
-		if near := nearestFunction(id.Value); near != "" {
-			msg += fmt.Sprintf(" (did you mean %s?)", near)
+		if near := nearestFunctions(id.Value); len(near) > 0 {
+			msg += " (did you mean " + flows.OrList(near) + "?)"
 		}
 		v.bad = append(v.bad, badCall{at: id, msg: msg})
 		return
@@ -1055,12 +1055,12 @@ func isFunction(name string) bool {
 	return ok
 }
 
-// nearestFunction is the function name was most likely meant to be
-// (flows.Nearest over the functions in alphabetical order), or "".
-func nearestFunction(name string) string {
+// nearestFunctions are the functions name was most likely meant to be
+// (flows.Suggestions over the functions in alphabetical order), or none.
+func nearestFunctions(name string) []string {
 	names := append(slices.Collect(maps.Keys(Functions)), builtin.Names...)
 	slices.Sort(names)
-	return flows.Nearest(name, names)
+	return flows.Suggestions(name, names)
 }
 
 // evalExpr runs an expression. A value over the limit, made inside it or
@@ -1214,8 +1214,8 @@ func runError(src string, fe *file.Error) string {
 		}
 		if !envVars[root] {
 			msg := root + " is not a variable"
-			if near := flows.Nearest(root, slices.Sorted(maps.Keys(envVars))); near != "" {
-				msg += " (did you mean " + near + "?)"
+			if near := flows.Suggestions(root, slices.Sorted(maps.Keys(envVars))); len(near) > 0 {
+				msg += " (did you mean " + flows.OrList(near) + "?)"
 			}
 			return msg
 		}

@@ -96,15 +96,28 @@ func DidYouMean(names []string) string {
 	if len(names) == 0 {
 		return ""
 	}
+	return " (did you mean " + OrList(Quoted(names)) + "?)"
+}
+
+// OrList is names as a list to choose from: "x", "x or y", "x, y or z"; ""
+// for none.
+func OrList(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// Quoted is names, each between double quotes.
+func Quoted(names []string) []string {
 	q := make([]string, len(names))
 	for i, n := range names {
 		q[i] = `"` + n + `"`
 	}
-	list := q[0]
-	if len(q) > 1 {
-		list = strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
-	}
-	return " (did you mean " + list + "?)"
+	return q
 }
 
 // plural is the English plural of a name ending in a consonant and y

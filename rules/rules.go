@@ -232,8 +232,8 @@ func compileRule(c flows.Compiler, path string, index int, cs Case) (*rule, []er
 			msg = "missing rule type"
 		} else if cs.Type == "has_wait_timeout" || cs.Type == "has_timeout" {
 			msg += " (a timeout is an exit of the waiting widget, not a rule)"
-		} else if near := flows.Nearest(cs.Type, Types()); near != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", near)
+		} else {
+			msg += flows.DidYouMean(flows.Suggestions(cs.Type, Types()))
 		}
 		return nil, []error{flows.Errorf(path+".type", "%s", msg)}
 	}

@@ -935,3 +935,16 @@ func TestStableRunes(t *testing.T) {
 		}
 	}
 }
+
+// A rule type as close to two types as to each other is told both.
+func TestUnknownTypeListsEveryClosest(t *testing.T) {
+	for _, c := range []struct{ typ, want string }{
+		{"has_only", `rules[0].type: unknown rule type "has_only" (did you mean "has_only_phrase" or "has_only_text"?)`},
+		{"has_numbr", `rules[0].type: unknown rule type "has_numbr" (did you mean "has_number"?)`},
+	} {
+		_, err := Compile(fakeCompiler{}, "rules", []Case{{Type: c.typ, Category: "X"}})
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s: got %v, want %s", c.typ, err, c.want)
+		}
+	}
+}

@@ -261,9 +261,6 @@ func (op *declaredOp) unknownQuery(name string) error {
 	if len(op.query) == 0 {
 		return badRequest(name, "unknown query parameter %.40q: %s %s", name, op.route, takes)
 	}
-	hint := ""
-	if n := flows.Nearest(name, op.query); n != "" {
-		hint = fmt.Sprintf(" (did you mean %q?)", n)
-	}
+	hint := flows.DidYouMean(flows.Suggestions(name, op.query))
 	return badRequest(name, "unknown query parameter %.40q%s: %s %s", name, hint, op.route, takes)
 }

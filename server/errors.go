@@ -635,10 +635,7 @@ func firstDecodeError(body []byte, typ reflect.Type, err error) error {
 			Message: fmt.Sprintf("%s: the name %q is given twice in its object; give each name once", field, syn.JSONPointer.LastToken())}
 	case errors.As(exact, &sem) && errors.Is(sem.Err, jsonv2.ErrUnknownName):
 		name := sem.JSONPointer.LastToken()
-		hint := ""
-		if n := flows.Nearest(name, memberNames(typ, sem.JSONPointer.Parent())); n != "" {
-			hint = fmt.Sprintf(" (did you mean %q?)", n)
-		}
+		hint := flows.DidYouMean(flows.Suggestions(name, memberNames(typ, sem.JSONPointer.Parent())))
 		return &APIError{Status: fiber.StatusBadRequest, Code: CodeUnknownField, Field: pointerField(string(sem.JSONPointer)), Err: exact,
 			Message: fmt.Sprintf("unknown field %q: field names are case-sensitive%s", name, hint)}
 	}

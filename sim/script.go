@@ -151,8 +151,8 @@ func ParseScript(data []byte) (*Script, error) {
 			names[i] = string(st)
 		}
 		hint := ""
-		if n := flows.Nearest(string(s.FinalStatus), names); n != "" {
-			hint = fmt.Sprintf(": did you mean %q?", n)
+		if near := flows.Suggestions(string(s.FinalStatus), names); len(near) > 0 {
+			hint = ": did you mean " + flows.OrList(flows.Quoted(near)) + "?"
 		}
 		errs = append(errs, fmt.Errorf("script: final_status: %q is not a status a conversation ends in (%s)%s", s.FinalStatus, strings.Join(names, ", "), hint))
 	}

@@ -247,6 +247,12 @@ func TestEveryFileProblem(t *testing.T) {
 		}, []string{
 			`script: final_status: "complete" is not a status a conversation ends in (waiting, completed, expired, failed, interrupted): did you mean "completed"?`,
 		}},
+		{"script final status as close to two", func() error {
+			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "final_status": "ted"}`))
+			return err
+		}, []string{
+			`script: final_status: "ted" is not a status a conversation ends in (waiting, completed, expired, failed, interrupted): did you mean "completed" or "interrupted"?`,
+		}},
 		{"script final status of the wrong kind", func() error {
 			_, err := ParseScript([]byte(`{"flow": "f.json", "conversation": [{"expect": []}], "final_status": 1}`))
 			return err

@@ -33,9 +33,7 @@ func (w *SetVariable) Validate(c flows.Compiler) error {
 	case "", flows.ScopeFlow, flows.ScopeUser, flows.ScopeCall, "contact":
 	default:
 		msg := fmt.Sprintf("unknown scope %q (flow, user, call or contact)", w.Scope)
-		if near := flows.Nearest(w.Scope, []string{flows.ScopeFlow, flows.ScopeUser, flows.ScopeCall, "contact"}); near != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", near)
-		}
+		msg += flows.DidYouMean(flows.Suggestions(w.Scope, []string{flows.ScopeFlow, flows.ScopeUser, flows.ScopeCall, "contact"}))
 		errs = append(errs, flows.Errorf("scope", "%s", msg))
 	}
 	switch {

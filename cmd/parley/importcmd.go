@@ -139,7 +139,7 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 
 // noFlowNamed is the error of a --flow that names no flow of an export whose
 // flows are names, the same for import, validate and simulate: it lists
-// them, and suggests the one meant when one is close (flows.Nearest).
+// them, and suggests those meant when some are close (flows.Suggestions).
 func noFlowNamed(name string, names []string) error {
 	if len(names) == 0 {
 		return fmt.Errorf("--flow: no flow named %q in the export (it has no flows)", name)
@@ -149,8 +149,8 @@ func noFlowNamed(name string, names []string) error {
 		quoted[n] = fmt.Sprintf("%q", x)
 	}
 	hint := ""
-	if near := flows.Nearest(name, names); near != "" {
-		hint = fmt.Sprintf("did you mean %q? ", near)
+	if near := flows.Suggestions(name, names); len(near) > 0 {
+		hint = "did you mean " + flows.OrList(flows.Quoted(near)) + "? "
 	}
 	return fmt.Errorf("--flow: no flow named %q in the export (%sit has %s)", name, hint, strings.Join(quoted, ", "))
 }
