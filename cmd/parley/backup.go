@@ -30,7 +30,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	rawURL := fs.String("url", "", "the running server, `URL` http://HOST:PORT (or https:// behind a proxy)")
 	apiKey := fs.String("api-key", "", "API key, for a server that has keys")
 	out := fs.String("out", "", "write the copy to `FILE` (downloaded to FILE.NNN.partial first)")
-	force := fs.Bool("force", false, "replace FILE when it exists")
+	force := fs.Bool("force", false, "replace FILE when it exists (a FILE that is a symbolic link: the file it leads to, the link kept)")
 	if err := fs.Parse(args); err != nil {
 		return parseStatus(err)
 	}
@@ -56,7 +56,12 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "parley backup: --out:", err)
 		return 2
 	}
-	res, err := runBackup(ctx, base, *apiKey, *out)
+	target, err := outTarget(*out)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley backup: --out:", err)
+		return 2
+	}
+	res, err := runBackup(ctx, base, *apiKey, target)
 	if err != nil {
 		fmt.Fprintln(stderr, "parley backup:", err)
 		return 1
@@ -96,6 +101,26 @@ func checkOut(out string, force bool) error {
 		return errOutInUse(out)
 	}
 	return nil
+}
+
+// outTarget is the file the copy is written to: out, or, when out is a
+// symbolic link, the file it leads to, as parley compact does. The copy is
+// written next to that file and renamed over it, on its disk, and the link
+// is left as it is: renamed over the link, it would replace the link with
+// a file in the link's directory and leave the old file where it pointed.
+// A link that leads to no file is refused, as cp refuses to write through
+// it: where the operator meant the copy to go is not known.
+func outTarget(out string) (string, error) {
+	fi, err := os.Lstat(out)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return out, nil
+	}
+	target, err := store.ResolveStorePath(out)
+	if err != nil {
+		dest, _ := os.Readlink(out)
+		return "", fmt.Errorf("%s is a symbolic link to %s, which does not exist: give the path of a file, or a link to an existing one", out, dest)
+	}
+	return target, nil
 }
 
 // errOutInUse refuses to replace a store a server has open: it would go on

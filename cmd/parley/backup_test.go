@@ -97,6 +97,58 @@ func TestBackupCommand(t *testing.T) {
 	}
 }
 
+// An --out that is a symbolic link is followed, as parley compact follows
+// its store's: with --force the copy replaces the file the link leads to, in
+// that file's directory, and the link stays a link. A link that leads to no
+// file is refused, naming it and where it leads.
+func TestBackupThroughLink(t *testing.T) {
+	base := backupTarget(t)
+	startConversation(t, base, "+15550001")
+	far, near := t.TempDir(), t.TempDir()
+	target := filepath.Join(far, "parley.db")
+	if err := os.WriteFile(target, []byte("old copy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(near, "parley.db")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd(t, "", "backup", "--url", base, "--api-key", backupTestKey, "--out", link, "--force")
+	if code != 0 || !strings.HasPrefix(stdout, link+": ") {
+		t.Fatalf("exit %d, %q %q", code, stdout, stderr)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("--out %s is no longer a link: %v %v", link, fi.Mode(), err)
+	}
+	if dest, _ := os.Readlink(link); dest != target {
+		t.Errorf("the link leads to %q, want %q", dest, target)
+	}
+	st, err := store.Open(target, store.Options{})
+	if err != nil {
+		t.Fatalf("the file the link leads to is not the copy: %v", err)
+	}
+	st.Close()
+	for _, dir := range []string{far, near} {
+		if left, _ := filepath.Glob(filepath.Join(dir, "*.partial")); len(left) > 0 {
+			t.Errorf("partial files left: %v", left)
+		}
+	}
+
+	dangling := filepath.Join(near, "gone.db")
+	nowhere := filepath.Join(far, "missing.db")
+	if err := os.Symlink(nowhere, dangling); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCmd(t, "", "backup", "--url", base, "--api-key", backupTestKey, "--out", dangling)
+	want := "parley backup: --out: " + dangling + " is a symbolic link to " + nowhere + ", which does not exist"
+	if code != 2 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("a link to nothing: exit %d, %q; want exit 2 and %q", code, stderr, want)
+	}
+	if _, err := os.Lstat(nowhere); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s was made: %v", nowhere, err)
+	}
+}
+
 // The copy of a store whose commits do not write bbolt's list of free pages
 // (a file with many of them) carries the list, so that a server restored
 // from it starts without reading the whole file to rebuild the list.
