@@ -187,6 +187,9 @@ type writeCause struct {
 	status                int
 	code                  string
 	cause, written, retry string
+	// restart: no write succeeds before the server is restarted, so the
+	// answer has no Retry-After, which would invite retries that fail.
+	restart bool
 }
 
 // writeCauses: a lack of room (space, quota, file size) is 507, which a
@@ -196,21 +199,21 @@ type writeCause struct {
 // for an I/O error, which can also fail the sync after the meta page.
 var writeCauses = []writeCause{
 	{store.ErrDiskFull, fiber.StatusInsufficientStorage, CodeDiskFull,
-		"the store's disk is full: no space left on device", nothingWritten, "retry once there is room"},
+		"the store's disk is full: no space left on device", nothingWritten, "retry once there is room", false},
 	{store.ErrDiskQuota, fiber.StatusInsufficientStorage, CodeDiskFull,
-		"the store's disk quota is used up: disk quota exceeded", nothingWritten, "retry once the quota allows it"},
+		"the store's disk quota is used up: disk quota exceeded", nothingWritten, "retry once the quota allows it", false},
 	{store.ErrFileTooLarge, fiber.StatusInsufficientStorage, CodeDiskFull,
 		"the store file has reached the file size limit (ulimit -f, or the file system's largest file): file too large", nothingWritten,
-		"retry once the limit is raised"},
+		"retry once the limit is raised", false},
 	{store.ErrReadOnly, fiber.StatusServiceUnavailable, CodeUnavailable,
-		"the store's file system is read-only: read-only file system", nothingWritten, "retry once it is writable again"},
+		"the store's file system is read-only: read-only file system", nothingWritten, "retry once it is writable again", false},
 	{store.ErrDiskIO, fiber.StatusServiceUnavailable, CodeUnavailable,
 		"the store's disk failed the write: input/output error", "the write may be partly on the disk, which needs checking",
-		"retry once it is repaired"},
+		"retry once it is repaired", false},
 	{store.ErrFileReplaced, fiber.StatusServiceUnavailable, CodeUnavailable,
 		"the store file was replaced or overwritten while the server had it open (a backup restored onto the running server?): " +
 			"the server writes nothing more to it until it is restarted, then serves the file now in place", nothingWritten,
-		"retry once the server is restarted"},
+		"retry once the server is restarted", true},
 }
 
 const nothingWritten = "nothing was written"
@@ -280,9 +283,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	ae := toAPIError(err)
 	defer c.Locals(localAPIError, ae)
-	if ae.RetryAfter == 0 && storeWriteCause(err) != nil {
+	if wc := storeWriteCause(err); ae.RetryAfter == 0 && wc != nil && !wc.restart {
 		// A write that failed: the store lets the next turn through once
-		// the write probe interval has passed.
+		// the write probe interval has passed. None is let through, and
+		// no Retry-After given, when the store file was replaced.
 		ae.RetryAfter = s.cfg.WriteProbeInterval
 	}
 	if ae.Status == fiber.StatusRequestEntityTooLarge && ae.Code == CodeTooLarge {

@@ -12,6 +12,8 @@ import (
 // TestStoreFileRestoredWhileServing: a backup put in the place of a
 // running server's store file, moved there or copied over it, is noticed:
 // /healthz answers 503 saying the file was replaced, turns are refused, and
+// none of these answers has a Retry-After, since no retry succeeds before
+// the server is restarted; and
 // the server writes nothing into the file now there, so that once it is
 // restarted it serves the backup whole.
 func TestStoreFileRestoredWhileServing(t *testing.T) {
@@ -58,14 +60,25 @@ func TestStoreFileRestoredWhileServing(t *testing.T) {
 			if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "replaced or overwritten while the server had it open") {
 				t.Errorf("/healthz after the restore: %d %s, want 503 saying the store file was replaced", r.Status, r.Body)
 			}
-			r = start("tel:+15550102")
-			if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), CodeUnavailable) {
-				t.Errorf("a start after the restore: %d %s, want 503 %s", r.Status, r.Body, CodeUnavailable)
+			noRetryAfter := func(what string, r response) {
+				t.Helper()
+				if v := r.Header.Get("Retry-After"); v != "" {
+					t.Errorf("%s: Retry-After %q, want none (no retry succeeds before a restart)", what, v)
+				}
+			}
+			noRetryAfter("/healthz after the restore", r)
+			for i, urn := range []string{"tel:+15550102", "tel:+15550103"} {
+				r = start(urn)
+				if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), CodeUnavailable) {
+					t.Errorf("start %d after the restore: %d %s, want 503 %s", i+1, r.Status, r.Body, CodeUnavailable)
+				}
+				noRetryAfter("a start after the restore", r)
 			}
 			r = ts.do("POST", "/v1/channels", map[string]any{"id": "late", "default_flow": "ask"})
 			if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "replaced") {
 				t.Errorf("a channel created after the restore: %d %s, want 503 saying the store file was replaced", r.Status, r.Body)
 			}
+			noRetryAfter("a channel created after the restore", r)
 			if err := ts.srv.Shutdown(t.Context()); err != nil {
 				t.Logf("Shutdown: %v", err)
 			}

@@ -429,7 +429,8 @@ func (s *Server) reqLog(c *fiber.Ctx) *slog.Logger {
 
 // healthz answers 503 when the store cannot be read, and while its writes
 // fail: from a commit that failed writing the file until one succeeds,
-// then with a Retry-After, as the turns refused meanwhile have.
+// then with a Retry-After, as the turns refused meanwhile have (none once
+// the store file was replaced, which only a restart outlasts).
 func (s *Server) healthz(c *fiber.Ctx) error {
 	if _, err := s.store.Stats(c.UserContext()); err != nil {
 		return apiErr(fiber.StatusServiceUnavailable, CodeUnavailable, "", "store unavailable: %v", err)
@@ -444,8 +445,9 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 			c.Locals(localHeld, true)
 			cause := f.Err.Error()
 			code := CodeUnavailable
+			restart := false
 			if c := storeWriteCause(f.Err); c != nil {
-				cause, code = c.cause, c.code
+				cause, code, restart = c.cause, c.code, c.restart
 			}
 			since, last := f.Since.UTC().Format(time.RFC3339), f.At.UTC().Format(time.RFC3339)
 			if last == since {
@@ -455,10 +457,13 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 			}
 			// With the Retry-After of the turns refused meanwhile: the
 			// time until one is let through to find out whether writes
-			// succeed again.
+			// succeed again. None for a replaced store file: no write
+			// succeeds before a restart.
 			e := apiErr(fiber.StatusServiceUnavailable, code, "", "store writes fail since %s%s: %s",
 				since, last, cause)
-			e.RetryAfter = s.cfg.WriteProbeInterval
+			if !restart {
+				e.RetryAfter = s.cfg.WriteProbeInterval
+			}
 			return e
 		}
 	}

@@ -209,7 +209,9 @@ const DefaultWriteProbeInterval = time.Second
 // finds its cause (ErrDiskFull...).
 type WritesHeldError struct {
 	Failure *WriteFailure
-	// RetryAfter is the time until TryWrite lets a write through again.
+	// RetryAfter is the time until TryWrite lets a write through again;
+	// zero when none is before a restart (the file was replaced:
+	// ErrFileReplaced), so that a retry cannot succeed.
 	RetryAfter time.Duration
 }
 
@@ -231,8 +233,9 @@ func (b *Bolt) TryWrite() error {
 		return nil
 	}
 	if b.replaced.Load() != nil {
-		// No write succeeds again before a restart: none is let through.
-		return &WritesHeldError{Failure: f, RetryAfter: b.probeEvery}
+		// No write succeeds again before a restart: none is let through,
+		// and no time is given after which one would be.
+		return &WritesHeldError{Failure: f}
 	}
 	now := b.now().UnixNano()
 	next := b.probeAt.Load()

@@ -64,11 +64,15 @@ func TestWritesStopWhenFileReplaced(t *testing.T) {
 				t.Errorf("LastWriteFailure after the file was replaced: %+v, want ErrFileReplaced", f)
 			}
 			// No turn is let through to find out whether writes succeed
-			// again, however long after: none will before a restart.
+			// again, however long after: none will before a restart, so
+			// no time to retry after is given.
 			for _, after := range []time.Duration{0, DefaultWriteProbeInterval, time.Hour} {
 				c.Set(t0.Add(FileCheckInterval + after))
-				if err := b.TryWrite(); err == nil {
-					t.Errorf("TryWrite lets a turn run on a replaced file %s after it was found", after)
+				var held *WritesHeldError
+				if err := b.TryWrite(); !errors.As(err, &held) {
+					t.Errorf("TryWrite on a replaced file %s after it was found: %v, want a WritesHeldError", after, err)
+				} else if held.RetryAfter != 0 {
+					t.Errorf("TryWrite on a replaced file %s after it was found: retry after %s, want none", after, held.RetryAfter)
 				}
 			}
 			// Later writes fail too, checked or not.
