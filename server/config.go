@@ -187,7 +187,7 @@ var settings = []setting{
 		c.WebhooksFile, c.webhooksRead = v, read
 		return nil
 	}},
-	{"public-url", EnvPublicURL, "URL", "external base URL, with a proxy's path if any, for Twilio signatures and TwiML URLs behind a proxy", "", false, func(c *Config, v string) error {
+	{"public-url", EnvPublicURL, "URL", "external base URL, with a proxy's path if any, for Twilio signatures and TwiML URLs behind a proxy, and the servers of /openapi.json", "", false, func(c *Config, v string) error {
 		if err := checkPublicURL(v); err != nil {
 			return err
 		}

@@ -73,10 +73,7 @@ func (s *Server) routes() *fiber.App {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
-	app.Get("/openapi.json", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(openAPI)
-	})
+	app.Get("/openapi.json", s.serveOpenAPI)
 	app.Post("/demo/order-status", s.demoOrderStatus)
 
 	tw := app.Group("/twilio/:channel", s.twilioPostOnly)
