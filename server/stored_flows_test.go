@@ -152,7 +152,7 @@ func TestStoredFlowThatDoesNotLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n, err := ts.srv.svc.scanTimers(context.Background()); err != nil || n != 0 {
-		t.Errorf("the timer is still due after it fired: %d %v", n, err)
+		t.Errorf("the timer is still due after it fired: %d %v; the server's log:\n%s", n, err, logs.String())
 	}
 	s := ts.must(200, "GET", "/v1/sessions?contact=tel:%2B1", nil)["sessions"].([]any)[0].(map[string]any)
 	if s["status"] != "failed" {
