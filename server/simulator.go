@@ -533,22 +533,14 @@ func parseMocks(raw Mocks, f *flows.Flow) (Mocks, error) {
 
 // simHangup ends a simulated call as if the caller hung up.
 func (s *Server) simHangup(c *fiber.Ctx) error {
-	id, err := pathParam(c, "id")
+	sess, err := s.sandboxSession(c, "hangs up")
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	sess, err := s.store.LoadSession(ctx, id)
-	if err != nil {
-		return sessionNotFound(err, id)
-	}
-	if sess.Environment != flows.EnvSandbox {
-		return apiErr(fiber.StatusConflict, CodeConflict, "", "session %s is a %s session; the simulator hangs up sandbox sessions only", id, sess.Environment)
-	}
 	if sess.Status.Ended() {
-		return apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has already ended (%s)", id, sess.Status)
+		return apiErr(fiber.StatusConflict, CodeNotWaiting, "", "session %s has already ended (%s)", sess.ID, sess.Status)
 	}
-	reply, err := s.svc.HangUp(ctx, id)
+	reply, err := s.svc.HangUp(c.UserContext(), sess.ID)
 	if err != nil {
 		return err
 	}
@@ -559,21 +551,30 @@ func (s *Server) simHangup(c *fiber.Ctx) error {
 // its expiry passes: the subflow it waits in ends with its caller's Expired
 // exit, or the session ends as expired.
 func (s *Server) simExpire(c *fiber.Ctx) error {
-	id, err := pathParam(c, "id")
+	sess, err := s.sandboxSession(c, "expires")
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	sess, err := s.store.LoadSession(ctx, id)
-	if err != nil {
-		return sessionNotFound(err, id)
-	}
-	if sess.Environment != flows.EnvSandbox {
-		return apiErr(fiber.StatusConflict, CodeConflict, "", "session %s is a %s session; the simulator expires sandbox sessions only", id, sess.Environment)
-	}
-	reply, err := s.svc.Expire(ctx, id)
+	reply, err := s.svc.Expire(c.UserContext(), sess.ID)
 	if err != nil {
 		return err
 	}
 	return c.JSON(reply)
+}
+
+// sandboxSession is the session of the request's {id}, refused unless it
+// is a sandbox session: the simulator does (what) to those only.
+func (s *Server) sandboxSession(c *fiber.Ctx, what string) (*flows.Session, error) {
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.store.LoadSession(c.UserContext(), id)
+	if err != nil {
+		return nil, sessionNotFound(err, id)
+	}
+	if sess.Environment != flows.EnvSandbox {
+		return nil, apiErr(fiber.StatusConflict, CodeConflict, "", "session %s is a %s session; the simulator %s sandbox sessions only", id, sess.Environment, what)
+	}
+	return sess, nil
 }
