@@ -367,6 +367,17 @@ func TestSimulatorFailedStartKeepsSession(t *testing.T) {
 	}
 }
 
+// startOwnFlow opens the simulator at base and starts doc, a flow of the
+// test's own, in place of the example first shown.
+func startOwnFlow(base, doc string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(base+"/simulator"),
+		chooseFlow("favourite-colour", `"colour"`),
+		setFlow(doc),
+		chromedp.Click(chromedp.CSS(`#start`)),
+	)
+}
+
 // setFlow puts doc in the flow editor as if pasted.
 func setFlow(doc string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
@@ -387,10 +398,7 @@ func TestSimulatorShowsTimeoutFiredByServer(t *testing.T) {
 		{"id": "again", "type": "wait_for_response", "exits": {"Next": "got"}},
 		{"id": "end", "type": "end"}]}`
 	do(ctx, t,
-		chromedp.Navigate(base+"/simulator"),
-		chooseFlow("favourite-colour", `"colour"`),
-		setFlow(flow),
-		chromedp.Click(chromedp.CSS(`#start`)),
+		startOwnFlow(base, flow),
 		bubbleWith("flow", "Say something within 3 seconds"),
 		statusIs("waiting"),
 		waitFor(`document.querySelector('#wait-info').textContent.includes('timeout 3s')`),
@@ -1000,10 +1008,7 @@ func TestSimulatorSendsAttachments(t *testing.T) {
 		return chromedp.Steps(chromedp.WaitEnabled(chromedp.CSS(`#message`)), chromedp.SendKeys(chromedp.CSS(`#message`), text+kb.Enter))
 	}
 	do(ctx, t,
-		chromedp.Navigate(base+"/simulator"),
-		chooseFlow("favourite-colour", `"colour"`),
-		setFlow(flow),
-		chromedp.Click(chromedp.CSS(`#start`)),
+		startOwnFlow(base, flow),
 		bubbleWith("flow", "Send a photo of the meter"),
 		send("/attach meter.jpg"),
 		waitFor(`[...document.querySelectorAll('#chat .system.error')].some(s => s.textContent.includes('attachments[0]') && s.textContent.includes('is not CONTENT-TYPE:URL'))`),
@@ -1059,10 +1064,7 @@ func TestSimulatorGivesARecording(t *testing.T) {
 	const bad = "ftp://media.example.com/rec/RE1.wav"
 	const rec = "https://media.example.com/rec/RE1.wav"
 	do(ctx, t,
-		chromedp.Navigate(base+"/simulator"),
-		chooseFlow("favourite-colour", `"colour"`),
-		setFlow(flow),
-		chromedp.Click(chromedp.CSS(`#start`)),
+		startOwnFlow(base, flow),
 		bubbleWith("flow", "Leave your message after the beep."),
 		bubbleWith("flow", "Recording after the beep: up to 60s, 5s of silence or # ends it"),
 		statusIs("waiting"),
@@ -1104,10 +1106,7 @@ func TestSimulatorHangUpWhileRecording(t *testing.T) {
 		{"id": "bye", "type": "hangup"}]}`
 	const rec = "https://media.example.com/rec/RE2.wav"
 	do(ctx, t,
-		chromedp.Navigate(base+"/simulator"),
-		chooseFlow("favourite-colour", `"colour"`),
-		setFlow(flow),
-		chromedp.Click(chromedp.CSS(`#start`)),
+		startOwnFlow(base, flow),
 		bubbleWith("flow", "Leave your message after the beep."),
 		statusIs("waiting"),
 		chromedp.WaitEnabled(chromedp.CSS(`#hangup`)),
@@ -1150,10 +1149,7 @@ func TestSimulatorExpire(t *testing.T) {
 		{"id": "late", "type": "send_message", "text": "You went quiet", "exits": {"Next": "again"}},
 		{"id": "again", "type": "wait_for_response", "exits": {"Next": ""}}]}`
 	do(ctx, t,
-		chromedp.Navigate(base+"/simulator"),
-		chooseFlow("favourite-colour", `"colour"`),
-		setFlow(flow),
-		chromedp.Click(chromedp.CSS(`#start`)),
+		startOwnFlow(base, flow),
 		bubbleWith("flow", "Rate us from 1 to 5"),
 		statusIs("waiting"),
 		chromedp.WaitEnabled(chromedp.CSS(`#expire`)),
