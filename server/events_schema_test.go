@@ -293,6 +293,52 @@ func TestEventsMatchSchema(t *testing.T) {
 	}
 	eventually(t, "every session's session.finished and the endpoint.disabled", finished)
 
+	// GET /v1/event-types serves the schema, one standalone schema per
+	// type, each taking the events of its type and no other.
+	res, err := http.Get(base + "/v1/event-types")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /v1/event-types: %d %s", res.StatusCode, served)
+	}
+	(specChecker{t: t, doc: servedOpenAPI(t, ts)}).check(responseSchema("/v1/event-types", "get", "200"), served)
+	var list struct {
+		EventTypes []struct {
+			Type        string         `json:"type"`
+			Description string         `json:"description"`
+			Schema      map[string]any `json:"schema"`
+		} `json:"event_types"`
+	}
+	if err := json.Unmarshal(served, &list); err != nil {
+		t.Fatalf("GET /v1/event-types: %v", err)
+	}
+	perType := map[string]*jsonschema.Schema{}
+	var listed []string
+	for _, et := range list.EventTypes {
+		listed = append(listed, et.Type)
+		if want := defs[types[et.Type]].(map[string]any)["description"]; et.Description == "" || et.Description != want {
+			t.Errorf("GET /v1/event-types: %s is described %q, want the schema's %q", et.Type, et.Description, want)
+		}
+		c := jsonschema.NewCompiler()
+		c.AssertFormat()
+		loc := "event-types/" + et.Type + ".json"
+		if err := c.AddResource(loc, any(et.Schema)); err != nil {
+			t.Fatal(err)
+		}
+		sch, err := c.Compile(loc)
+		if err != nil {
+			t.Errorf("GET /v1/event-types: the schema of %s does not compile on its own: %v", et.Type, err)
+			continue
+		}
+		perType[et.Type] = sch
+	}
+	if !slices.Equal(listed, delivery.EventTypes) {
+		t.Errorf("GET /v1/event-types lists %v, want %v", listed, delivery.EventTypes)
+	}
+
 	cov := &schemaCoverage{defs: defs, props: map[string]bool{}, enums: map[string]map[string]bool{}}
 	seenTypes := map[string]bool{}
 	for _, s := range []*sink{live, sandbox} {
@@ -316,6 +362,11 @@ func TestEventsMatchSchema(t *testing.T) {
 				t.Errorf("a delivered %s does not match %s: %v\n%s", e.typ, eventsSchemaPath, err, e.body)
 			}
 			cov.walk(name, defs[name].(map[string]any), v)
+			for typ, sch := range perType {
+				if err := sch.Validate(v); (err == nil) != (typ == e.typ) {
+					t.Errorf("GET /v1/event-types: the schema of %s, given a delivered %s: %v", typ, e.typ, err)
+				}
+			}
 		}
 	}
 	for typ := range types {

@@ -120,6 +120,7 @@ func (s *Server) routes() *fiber.App {
 	v1.Get("/webhooks/:id/deliveries", s.withDelivery(s.listDeliveries))
 	v1.Get("/deliveries/:id", s.withDelivery(s.getDelivery))
 	v1.Post("/deliveries/:id/retry", s.withDelivery(s.retryDelivery))
+	v1.Get("/event-types", s.listEventTypes)
 	s.eventRoutes(v1)
 	s.backupRoutes(v1)
 
