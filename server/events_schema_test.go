@@ -339,62 +339,89 @@ func TestEventsMatchSchema(t *testing.T) {
 		t.Errorf("GET /v1/event-types lists %v, want %v", listed, delivery.EventTypes)
 	}
 
-	cov := &schemaCoverage{defs: defs, props: map[string]bool{}, enums: map[string]map[string]bool{}}
-	seenTypes := map[string]bool{}
-	for _, s := range []*sink{live, sandbox} {
-		for _, e := range s.events() {
-			v, err := jsonschema.UnmarshalJSON(bytes.NewReader(e.body))
-			if err != nil {
-				t.Errorf("a delivered body is not JSON: %v\n%s", err, e.body)
-				continue
+	// gaps lists what the schema names that events do not show: a type,
+	// a property, an enum value.
+	gaps := func(events []sunk) []string {
+		cov := &schemaCoverage{defs: defs, props: map[string]bool{}, enums: map[string]map[string]bool{}}
+		seenTypes := map[string]bool{}
+		for _, e := range events {
+			if name, ok := types[e.typ]; ok {
+				seenTypes[e.typ] = true
+				var v any
+				_ = json.Unmarshal(e.body, &v)
+				cov.walk(name, defs[name].(map[string]any), v)
 			}
-			seenTypes[e.typ] = true
-			name, ok := types[e.typ]
-			if !ok {
-				t.Errorf("a delivered %s is of a type %s does not declare", e.typ, eventsSchemaPath)
-				continue
+		}
+		var out []string
+		for _, typ := range slices.Sorted(maps.Keys(types)) {
+			if !seenTypes[typ] {
+				out = append(out, fmt.Sprintf("%s declares %s, which the run did not deliver", eventsSchemaPath, typ))
 			}
-			// Against its type's definition, for an error that names what
-			// is wrong rather than every alternative of oneOf.
-			if err := compileEvents(t, comp, "#/$defs/"+name).Validate(v); err != nil {
-				t.Errorf("a delivered %s does not match %s#/$defs/%s: %v\n%s", e.typ, eventsSchemaPath, name, err, e.body)
-			} else if err := whole.Validate(v); err != nil {
-				t.Errorf("a delivered %s does not match %s: %v\n%s", e.typ, eventsSchemaPath, err, e.body)
-			}
-			cov.walk(name, defs[name].(map[string]any), v)
-			for typ, sch := range perType {
-				if err := sch.Validate(v); (err == nil) != (typ == e.typ) {
-					t.Errorf("GET /v1/event-types: the schema of %s, given a delivered %s: %v", typ, e.typ, err)
+		}
+		for _, name := range slices.Sorted(maps.Keys(defs)) {
+			d := defs[name].(map[string]any)
+			props, _ := d["properties"].(map[string]any)
+			for _, p := range slices.Sorted(maps.Keys(props)) {
+				at := name + "." + p
+				if !cov.props[at] {
+					out = append(out, fmt.Sprintf("%s: $defs/%s declares %q, which no delivered event had", eventsSchemaPath, name, p))
+					continue
 				}
-			}
-		}
-	}
-	for typ := range types {
-		if !seenTypes[typ] {
-			t.Errorf("%s declares %s, which the run did not deliver", eventsSchemaPath, typ)
-		}
-	}
-	for name, d := range defs {
-		props, _ := d.(map[string]any)["properties"].(map[string]any)
-		for p, ps := range props {
-			at := name + "." + p
-			if !cov.props[at] {
-				t.Errorf("%s: $defs/%s declares %q, which no delivered event had", eventsSchemaPath, name, p)
-				continue
-			}
-			if enum, ok := ps.(map[string]any)["enum"].([]any); ok {
+				enum, _ := props[p].(map[string]any)["enum"].([]any)
 				for _, v := range enum {
 					if !cov.enums[at][fmt.Sprint(v)] {
-						t.Errorf("%s: $defs/%s.%s allows %q, which no delivered event had", eventsSchemaPath, name, p, v)
+						out = append(out, fmt.Sprintf("%s: $defs/%s.%s allows %q, which no delivered event had", eventsSchemaPath, name, p, v))
 					}
 				}
 			}
-		}
-		if enum, ok := d.(map[string]any)["enum"].([]any); ok {
+			enum, _ := d["enum"].([]any)
 			for _, v := range enum {
 				if !cov.enums[name][fmt.Sprint(v)] {
-					t.Errorf("%s: $defs/%s allows %q, which no delivered event had", eventsSchemaPath, name, v)
+					out = append(out, fmt.Sprintf("%s: $defs/%s allows %q, which no delivered event had", eventsSchemaPath, name, v))
 				}
+			}
+		}
+		return out
+	}
+	delivered := func() []sunk { return append(live.events(), sandbox.events()...) }
+	// Deliveries go out concurrently and in no order (events.md): a
+	// session's flow.completed may come after its session.finished. So
+	// the run's events are waited for until they show all the schema
+	// names; the bound only keeps a gap from hanging the test.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(gaps(delivered())) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	events := delivered()
+	for _, g := range gaps(events) {
+		t.Error(g)
+	}
+
+	byType := map[string]*jsonschema.Schema{}
+	for _, e := range events {
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(e.body))
+		if err != nil {
+			t.Errorf("a delivered body is not JSON: %v\n%s", err, e.body)
+			continue
+		}
+		name, ok := types[e.typ]
+		if !ok {
+			t.Errorf("a delivered %s is of a type %s does not declare", e.typ, eventsSchemaPath)
+			continue
+		}
+		// Against its type's definition first, for an error that names
+		// what is wrong rather than every alternative of oneOf.
+		if byType[name] == nil {
+			byType[name] = compileEvents(t, comp, "#/$defs/"+name)
+		}
+		if err := byType[name].Validate(v); err != nil {
+			t.Errorf("a delivered %s does not match %s#/$defs/%s: %v\n%s", e.typ, eventsSchemaPath, name, err, e.body)
+		} else if err := whole.Validate(v); err != nil {
+			t.Errorf("a delivered %s does not match %s: %v\n%s", e.typ, eventsSchemaPath, err, e.body)
+		}
+		for typ, sch := range perType {
+			if err := sch.Validate(v); (err == nil) != (typ == e.typ) {
+				t.Errorf("GET /v1/event-types: the schema of %s, given a delivered %s: %v", typ, e.typ, err)
 			}
 		}
 	}
