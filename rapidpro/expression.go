@@ -492,6 +492,45 @@ func (p *legacyParser) call(name string, args []string) string {
 		if arity(2, 2) {
 			return fmt.Sprintf("power(%s, %s)", args[0], args[1])
 		}
+	case "year", "month", "day", "weekday", "hour", "minute", "second":
+		// WEEKDAY is 1 for Sunday to 7 for Saturday, as in RapidPro.
+		if arity(1, 1) {
+			return fmt.Sprintf("legacy_date_part(%s, %q)", args[0], name)
+		}
+	case "date":
+		if arity(3, 3) {
+			return fmt.Sprintf("legacy_date(%s)", strings.Join(args, ", "))
+		}
+	case "datedif":
+		if arity(3, 3) {
+			return fmt.Sprintf("legacy_datedif(%s)", strings.Join(args, ", "))
+		}
+	case "days":
+		// DAYS(end, start): the end first, as in RapidPro.
+		if arity(2, 2) {
+			return fmt.Sprintf("legacy_datedif(%s, %s, \"d\")", args[1], args[0])
+		}
+	case "mod":
+		if arity(2, 2) {
+			return fmt.Sprintf("legacy_mod(%s, %s)", args[0], args[1])
+		}
+	case "trunc":
+		// Toward zero, as ROUNDDOWN at no decimals.
+		if arity(1, 1) {
+			return fmt.Sprintf("legacy_rounddown(%s, 0)", args[0])
+		}
+	case "exp":
+		if arity(1, 1) {
+			return fmt.Sprintf("power(2.718281828459045, %s)", args[0])
+		}
+	case "average":
+		if arity(1, -1) {
+			n := make([]string, len(args))
+			for i, a := range args {
+				n[i] = num(a)
+			}
+			return fmt.Sprintf("((%s) / %d)", strings.Join(n, " + "), len(args))
+		}
 	case "percent":
 		if arity(1, 1) {
 			return fmt.Sprintf(`(text(round(%s * 100)) + "%%")`, num(args[0]))
