@@ -73,3 +73,23 @@ func TestDatePartsAndMath(t *testing.T) {
 		}
 	}
 }
+
+// TestDateTomorrowYesterdayCreatedOn: @date.tomorrow and @date.yesterday
+// are the dates RapidPro gave; @contact.created_on, which RapidPro filled
+// and Parley has no value for, is a warning rather than a silent empty
+// contact field.
+func TestDateTomorrowYesterdayCreatedOn(t *testing.T) {
+	contact := flows.Contact{Name: "Ben", URN: "tel:+12065551212"}
+	// Today is 2024-05-01 (runInputs' clock).
+	_, said := runInputs(t, oneReply("@date.tomorrow @date.yesterday @(date.tomorrow - 2)"), contact)
+	if want := "2024-05-02 2024-04-30 2024-04-30"; len(said) != 1 || said[0] != want {
+		t.Errorf("sent %q, want %q", said, want)
+	}
+	res, err := Convert(oneReply("Joined @contact.created_on"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Flows[0].Failed || !strings.Contains(res.Report.String(), "warning") || !strings.Contains(res.Report.String(), "@contact.created_on: Parley keeps no time a contact was created") {
+		t.Errorf("report:\n%s\nwant a warning about @contact.created_on", res.Report)
+	}
+}

@@ -315,8 +315,12 @@ func (x *xlate) ref(path string) refOut {
 			return refOut{expr: "now()", ok: true}
 		case "today":
 			return refOut{expr: "today()", ok: true}
+		case "tomorrow":
+			return refOut{expr: "legacy_add(today(), 1)", ok: true}
+		case "yesterday":
+			return refOut{expr: "legacy_sub(today(), 1)", ok: true}
 		}
-		x.errorf("@%s has no Parley equivalent (only @date, @date.now and @date.today)", path)
+		x.errorf("@%s has no Parley equivalent (only @date, @date.now, @date.today, @date.tomorrow and @date.yesterday)", path)
 		return refOut{}
 	case "channel":
 		switch strings.Join(lower, ".") {
@@ -384,6 +388,10 @@ func (x *xlate) contactRef(rest []string, path string) refOut {
 	case f == "uuid", f == "id":
 		x.warnf("@%s: Parley contacts have no %s; the contact's URN is used instead", path, f)
 		return refOut{path: "contact.urn", expr: "contact.urn", ok: true}
+	case f == "created_on":
+		// Not a field in RapidPro: the time the contact was created.
+		x.warnf("@%s: Parley keeps no time a contact was created, so this reads the contact field created_on, empty unless the flow or the session's start sets it", path)
+		return refOut{path: "contact.fields.created_on", expr: "contact.fields.created_on", ok: true}
 	case urnSchemes[f]:
 		x.warnf("@%s: the contact's URN (any scheme) is used, as Parley contacts have one URN", path)
 		return refOut{path: "contact.urn", expr: "contact.urn", ok: true}
