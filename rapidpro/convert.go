@@ -302,6 +302,17 @@ func Convert(data []byte, o Options) (*Result, error) {
 			}
 		}
 	}
+	if inExport {
+		byUUID := map[string]exportFlow{}
+		for i, p := range all {
+			if u := p.f.Metadata.UUID; u != "" {
+				if _, dup := byUUID[u]; !dup {
+					byUUID[u] = exportFlow{id: res.Flows[i].ID, name: p.name, voice: p.f.FlowType == "V", failed: res.Flows[i].Failed}
+				}
+			}
+		}
+		exportTriggers(doc, byUUID, &res.Report)
+	}
 	return res, nil
 }
 
