@@ -536,9 +536,24 @@ func (p *legacyParser) call(name string, args []string) string {
 			return fmt.Sprintf(`(text(round(%s * 100)) + "%%")`, num(args[0]))
 		}
 	default:
-		return p.fail("function %s has no Parley equivalent", strings.ToUpper(name))
+		hint, ok := unsupportedFunctions[name]
+		if !ok {
+			hint = "it is not one of the functions this importer translates (docs/rapidpro.md, Templates): replace it in RapidPro before exporting"
+		}
+		return p.fail("function %s has no Parley equivalent: %s", strings.ToUpper(name), hint)
 	}
 	return "nil"
+}
+
+// unsupportedFunctions says, for RapidPro's legacy functions that have no
+// Parley form, what to write instead.
+var unsupportedFunctions = map[string]string{
+	"time":            "Parley has no time-of-day values to add to a date: compute the time in a webhook (an api action) and read its answer as @extra, before exporting",
+	"timevalue":       "Parley has no time-of-day values: compare or show the text as it is, or compute it in a webhook (an api action), before exporting",
+	"epoch":           "compute it in a webhook (an api action) and read its answer as @extra, before exporting",
+	"format_date":     "Parley writes dates YYYY-MM-DD: in RapidPro, write the date itself, or its parts joined as wanted (@(DAY(x) & \"/\" & MONTH(x) & \"/\" & YEAR(x))), before exporting",
+	"format_location": "locations need RapidPro's administrative boundaries, which Parley does not have: show the text the contact sent (@step.value) instead, before exporting",
+	"regex_group":     "route with a regex rule (has_pattern) and take the part with FIELD, WORD or MID instead, before exporting",
 }
 
 func plural(n int) string {

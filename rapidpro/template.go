@@ -285,7 +285,14 @@ func (x *xlate) ref(path string) refOut {
 		if lower[0] == "contact" {
 			return x.contactRef(lower[1:], path)
 		}
-		x.errorf("@%s has no Parley equivalent (only @step, @step.value and @step.contact)", path)
+		switch lower[0] {
+		case "time":
+			x.errorf("@%s has no Parley equivalent (only @step, @step.value and @step.contact): use the time of the result saved at that input, @flow.NAME.time, before exporting", path)
+		case "attachments":
+			x.errorf("@%s has no Parley equivalent (only @step, @step.value and @step.contact): a media wait's result is the attachment's URL, so use @flow.NAME of the wait before exporting (in Parley, @input.attachments holds each attachment as CONTENT-TYPE:URL)", path)
+		default:
+			x.errorf("@%s has no Parley equivalent (only @step, @step.value and @step.contact)", path)
+		}
 		return refOut{}
 	case "contact":
 		return x.contactRef(lower, path)

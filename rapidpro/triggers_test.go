@@ -54,3 +54,44 @@ func TestTriggersAndCampaignsReported(t *testing.T) {
 		t.Errorf("report:\n%s", res.Report)
 	}
 }
+
+// TestUnsupportedSaysWhatToDo: what cannot be carried over fails its flow
+// with a line naming the action or ruleset and saying what to write
+// instead.
+func TestUnsupportedSaysWhatToDo(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"@(TIME(1, 2, 3))", "function TIME has no Parley equivalent: Parley has no time-of-day values"},
+		{"@(FORMAT_DATE(date.now))", `function FORMAT_DATE has no Parley equivalent: Parley writes dates YYYY-MM-DD: in RapidPro, write the date itself, or its parts joined as wanted (@(DAY(x)`},
+		{"@(REGEX_GROUP(step.value, \"a\", 0))", "route with a regex rule (has_pattern)"},
+		{"@(FOO(1))", "FOO has no Parley equivalent: it is not one of the functions this importer translates"},
+		{"@step.time", "use the time of the result saved at that input, @flow.NAME.time"},
+		{"@step.attachments.0", "a media wait's result is the attachment's URL, so use @flow.NAME of the wait"},
+	} {
+		res, err := Convert(oneReply(tc.text), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := res.Report.String()
+		if !res.Flows[0].Failed || !strings.Contains(rep, "action_set a1 actions[0] msg: ") || !strings.Contains(rep, tc.want) {
+			t.Errorf("%s: report\n%s\nwant a failed flow, the action named and %q", tc.text, rep, tc.want)
+		}
+	}
+	for _, tc := range []struct{ test, want string }{
+		{`{"type": "false"}`, `ruleset r1 rules[0].test: false test: it never matches: remove the rule`},
+		{`{"type": "or", "tests": []}`, `ruleset r1 rules[0].test: or test: a rule of several tests: give each test a rule of its own`},
+		{`{"type": "district", "test": "Kigali"}`, `test the names with a contains_any rule (has_any_word) instead`},
+		{`{"type": "made_up"}`, `ruleset r1 rules[0].test: test type "made_up" is not supported: replace it with one of the tests docs/rapidpro.md (Rules) lists`},
+	} {
+		export := `{"version": 10, "flows": [{"version": 10, "base_language": "eng", "metadata": {"uuid": "55555555-5555-4555-8555-555555555555", "name": "F"}, "entry": "r1",
+		 "action_sets": [], "rule_sets": [{"uuid": "r1", "ruleset_type": "wait_message", "label": "X", "operand": "@step.value",
+		  "rules": [{"uuid": "x1", "category": {"eng": "A"}, "destination": null, "test": ` + tc.test + `},
+		   {"uuid": "x2", "category": {"eng": "Other"}, "destination": null, "test": {"type": "true"}}]}]}]}`
+		res, err := Convert([]byte(export), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep := res.Report.String(); !res.Flows[0].Failed || !strings.Contains(rep, tc.want) {
+			t.Errorf("%s: report\n%s\nwant a failed flow and %q", tc.test, rep, tc.want)
+		}
+	}
+}
