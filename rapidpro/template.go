@@ -285,13 +285,19 @@ func (x *xlate) ref(path string) refOut {
 		if lower[0] == "contact" {
 			return x.contactRef(lower[1:], path)
 		}
+		if n, err := strconv.Atoi(strings.Join(lower[1:], "")); err == nil && lower[0] == "attachments" && len(lower) == 2 && n >= 0 && n < 1000 {
+			// RapidPro's @step.attachments.N is the URL of the last input's
+			// attachment N (from 0), without its content type; a location's
+			// latitude,longitude; empty when there is none.
+			return refOut{expr: fmt.Sprintf(`(len(input.attachments) > %d ? split(input.attachments[%d], ":", 2)[1] : "")`, n, n), ok: true}
+		}
 		switch lower[0] {
 		case "time":
-			x.errorf("@%s has no Parley equivalent (only @step, @step.value and @step.contact): use the time of the result saved at that input, @flow.NAME.time, before exporting", path)
+			x.errorf("@%s has no Parley equivalent (only @step, @step.value, @step.attachments.N and @step.contact): use the time of the result saved at that input, @flow.NAME.time, before exporting", path)
 		case "attachments":
-			x.errorf("@%s has no Parley equivalent (only @step, @step.value and @step.contact): a media wait's result is the attachment's URL, so use @flow.NAME of the wait before exporting (in Parley, @input.attachments holds each attachment as CONTENT-TYPE:URL)", path)
+			x.errorf("@%s has no Parley equivalent (only @step, @step.value, @step.attachments.N and @step.contact): use @step.attachments.0, @step.attachments.1 ..., or @flow.NAME of a media wait, whose value is the attachment's URL, before exporting", path)
 		default:
-			x.errorf("@%s has no Parley equivalent (only @step, @step.value and @step.contact)", path)
+			x.errorf("@%s has no Parley equivalent (only @step, @step.value, @step.attachments.N and @step.contact)", path)
 		}
 		return refOut{}
 	case "contact":

@@ -65,7 +65,7 @@ func TestUnsupportedSaysWhatToDo(t *testing.T) {
 		{"@(REGEX_GROUP(step.value, \"a\", 0))", "route with a regex rule (has_pattern)"},
 		{"@(FOO(1))", "FOO has no Parley equivalent: it is not one of the functions this importer translates"},
 		{"@step.time", "use the time of the result saved at that input, @flow.NAME.time"},
-		{"@step.attachments.0", "a media wait's result is the attachment's URL, so use @flow.NAME of the wait"},
+		{"@step.attachments", "use @step.attachments.0, @step.attachments.1 ..., or @flow.NAME of a media wait"},
 	} {
 		res, err := Convert(oneReply(tc.text), Options{})
 		if err != nil {
