@@ -72,7 +72,6 @@ var unsupportedTests = map[string]string{
 	"state":              locationHint,
 	"airtime_status":     "airtime transfers are not supported: call your airtime provider with a webhook (an api action) and test its webhook_status instead, before exporting",
 	"interrupted_status": "interrupted subflows are not a Parley outcome: remove the rule before exporting (a subflow's Complete and Expired exits are kept)",
-	"false":              "it never matches: remove the rule before exporting",
 	"and":                "a rule of several tests: test them in rulesets one after another before exporting",
 	"or":                 "a rule of several tests: give each test a rule of its own, with the same category and destination, before exporting",
 }
@@ -456,6 +455,10 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 		}
 		if afterTrue {
 			c.add(levelInfo, rw, fmt.Sprintf("rule (category %q) after the catch-all never matches in RapidPro either: dropped", cat))
+			continue
+		}
+		if t.Type == "false" {
+			c.add(levelInfo, rw, fmt.Sprintf("rule (category %q) with a false test never matches in RapidPro either: dropped", cat))
 			continue
 		}
 		if isWebhookRuleset(rs.Type) || rs.Type == "subflow" {

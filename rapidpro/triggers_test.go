@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/flows"
 )
 
 // TestTriggersAndCampaignsReported: what started a flow in RapidPro (its
@@ -77,7 +79,6 @@ func TestUnsupportedSaysWhatToDo(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ test, want string }{
-		{`{"type": "false"}`, `ruleset r1 rules[0].test: false test: it never matches: remove the rule`},
 		{`{"type": "or", "tests": []}`, `ruleset r1 rules[0].test: or test: a rule of several tests: give each test a rule of its own`},
 		{`{"type": "district", "test": "Kigali"}`, `test the names with a contains_any rule (has_any_word) instead`},
 		{`{"type": "made_up"}`, `ruleset r1 rules[0].test: test type "made_up" is not supported: replace it with one of the tests docs/rapidpro.md (Rules) lists`},
@@ -93,5 +94,28 @@ func TestUnsupportedSaysWhatToDo(t *testing.T) {
 		if rep := res.Report.String(); !res.Flows[0].Failed || !strings.Contains(rep, tc.want) {
 			t.Errorf("%s: report\n%s\nwant a failed flow and %q", tc.test, rep, tc.want)
 		}
+	}
+}
+
+// TestFalseRuleDropped: a rule whose test is false never matched in
+// RapidPro, so it is dropped with an info line and the flow imports and
+// routes as RapidPro did.
+func TestFalseRuleDropped(t *testing.T) {
+	export := []byte(`{"version": 10, "flows": [{"version": 10, "base_language": "eng", "metadata": {"uuid": "55555555-5555-4555-8555-555555555555", "name": "F"}, "entry": "r1",
+	 "action_sets": [{"uuid": "a1", "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "never"}}]},
+	   {"uuid": "a2", "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "got @flow.x.category"}}]}],
+	 "rule_sets": [{"uuid": "r1", "ruleset_type": "wait_message", "label": "X", "operand": "@step.value",
+	  "rules": [{"uuid": "x1", "category": {"eng": "Never"}, "destination": "a1", "test": {"type": "false"}},
+	   {"uuid": "x2", "category": {"eng": "Other"}, "destination": "a2", "test": {"type": "true"}}]}]}]}`)
+	res, err := Convert(export, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Report.String(), `info     "F" ruleset r1 rules[0]: rule (category "Never") with a false test never matches in RapidPro either: dropped`) {
+		t.Errorf("report:\n%s", res.Report)
+	}
+	results, said := runInputs(t, export, flows.Contact{URN: "tel:+12065551212"}, "anything")
+	if strings.Join(said, "|") != "got Other" || !strings.HasSuffix(results["X"], "/Other") {
+		t.Errorf("sent %q, result %q; want got Other", said, results["X"])
 	}
 }
