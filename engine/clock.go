@@ -30,7 +30,10 @@ const turnTimeVar = "turn_time()"
 
 // dateFunctions read dates as the flow's date rules do (rules.FindDate):
 // clockCalls gives them the turn's time and date format.
-var dateFunctions = map[string]bool{"datevalue": true, "edate": true, "legacy_add": true, "legacy_sub": true}
+var dateFunctions = map[string]bool{
+	"datevalue": true, "edate": true, "legacy_add": true, "legacy_sub": true,
+	"legacy_date_part": true, "legacy_datedif": true,
+}
 
 // clockCalls passes the turn's time to the functions that tell the time:
 // now(...) becomes a call of nowFunction and today(...) one of today, each

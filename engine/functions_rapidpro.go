@@ -348,7 +348,9 @@ var rapidproResultTypes = map[string]any{
 	"power": new(func(...any) float64), "legacy_round": new(func(...any) float64), "legacy_roundup": new(func(...any) float64),
 	"legacy_rounddown": new(func(...any) float64), "legacy_num": new(func(...any) float64), "rand": new(func(...any) float64),
 	"legacy_eq": new(func(...any) bool), "legacy_bool": new(func(...any) bool),
-	"datevalue": new(func(...any) time.Time),
+	"datevalue":        new(func(...any) time.Time),
+	"legacy_date_part": new(func(...any) int), "legacy_datedif": new(func(...any) int),
+	"legacy_date": new(func(...any) string), "legacy_mod": new(func(...any) float64),
 }
 
 // parse reads s as RapidPro's DATEVALUE and date arithmetic do: a time in

@@ -17,6 +17,8 @@ func TestRapidProResultTypesAreTheResults(t *testing.T) {
 		"legacy_cmp": {1, 2}, "randbetween": {1, 3}, "power": {2, 3}, "legacy_round": {2.5},
 		"legacy_roundup": {2.1}, "legacy_rounddown": {2.9}, "legacy_num": {"2"}, "rand": {},
 		"legacy_eq": {"a", "A"}, "legacy_bool": {"true"}, "datevalue": {"2024-01-31"}, "today": {},
+		"legacy_date": {2024, 2, 29}, "legacy_mod": {7, 3},
+		"legacy_date_part": {"2024-01-31", "day"}, "legacy_datedif": {"2024-01-31", "2024-03-01", "m"},
 	}
 	for name, typ := range rapidproResultTypes {
 		t.Run(name, func(t *testing.T) {
@@ -25,7 +27,7 @@ func TestRapidProResultTypesAreTheResults(t *testing.T) {
 				t.Fatalf("no arguments to call %s with", name)
 			}
 			fn := Functions[name]
-			if name == "datevalue" || name == "today" {
+			if name == "datevalue" || name == "today" || name == "legacy_date_part" || name == "legacy_datedif" {
 				// Given the turn's date format and time only in a turn
 				// (clockCalls): TestRapidProResultTypesCheckedAtLoad runs them.
 				return

@@ -130,6 +130,8 @@ func TestRapidProResultTypesCheckedAtLoad(t *testing.T) {
 		{`!legacy_cmp(1, 2)`, "mismatched type int"},
 		{`datevalue("2024-01-01") + 1`, "mismatched types time.Time and int"},
 		{`legacy_num("2").Year()`, "type float64 has no method Year"},
+		{`legacy_date_part("2024-01-01", "year") + "x"`, "mismatched types int and string"},
+		{`legacy_date(2024, 1, 1) * 2`, "mismatched types string and int"},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
 			refusedAtLoad(t, tc.expr, tc.load)
@@ -138,5 +140,6 @@ func TestRapidProResultTypesCheckedAtLoad(t *testing.T) {
 	checkRendersWarning(t, []renderCase{
 		{`<@(word_count("a b") + 1) @(left("ab", 1) + "!") @(power(2, 3) > 7) @(legacy_eq("A", "a") && true) @(legacy_cmp(1, 2) < 0)>`, "<3 a! true true true>", ""},
 		{`<@(datevalue("2024-01-31").Month()) @(code("A") + 1) @(legacy_round(2.5) + legacy_num("1")) @(upper(fixed(1.5))) @(today() + "!")>`, "<January 66 4 1.50 2026-05-04!>", ""},
+		{`<@(legacy_date_part(today(), "year") + 1) @(legacy_datedif("2024-01-31", today(), "y") * 2) @(legacy_date(2024, 1, 2) + "!") @(legacy_mod(7, 4) + 0.5)>`, "<2027 4 2024-01-02! 3.5>", ""},
 	})
 }

@@ -189,7 +189,7 @@ func (c *flowConv) action(a action, where string) *step {
 		c.add(levelError, where, "action without a type")
 		return nil
 	}
-	c.add(levelError, where, fmt.Sprintf("action type %q is not supported", a.Type))
+	c.add(levelError, where, fmt.Sprintf("action type %q is not supported: replace it with one of the actions docs/rapidpro.md (Actions) lists before exporting", a.Type))
 	return nil
 }
 
@@ -368,7 +368,7 @@ func (c *flowConv) save(a action, where string) *step {
 	case field == "name", field == "first_name":
 		return &step{w: c.saveName(a.Value, field == "first_name", where+" value"), cont: cont}
 	case field == "tel_e164" || field == "tel" || urnSchemes[field]:
-		c.add(levelError, where+" field", fmt.Sprintf("adding a %s URN to the contact is not supported: a Parley contact has one URN", field))
+		c.add(levelError, where+" field", fmt.Sprintf("adding a %s URN to the contact is not supported: a Parley contact has one URN; save the value to a contact field instead (such as %q) before exporting", field, field+"_urn"))
 		return nil
 	}
 	return &step{w: c.saveField(field, a.Value, where+" value"), cont: cont}

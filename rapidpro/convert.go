@@ -23,6 +23,11 @@ type Options struct {
 	// RewriteURLs rewrites webhook URL prefixes, longest prefix first:
 	// "https://textit.in/demo/status/" -> "http://127.0.0.1:8080/demo/order-status".
 	RewriteURLs map[string]string
+	// Environment, when set, is written into every converted flow: the
+	// workspace's settings a legacy export does not hold, the order of
+	// day, month and year in dates ("MM-DD-YYYY") and the country of
+	// phone numbers written without a country code.
+	Environment *flows.Environment
 }
 
 // Result is what Convert produced: one Flow per flow of the export, in export
@@ -302,6 +307,17 @@ func Convert(data []byte, o Options) (*Result, error) {
 			}
 		}
 	}
+	if inExport {
+		byUUID := map[string]exportFlow{}
+		for i, p := range all {
+			if u := p.f.Metadata.UUID; u != "" {
+				if _, dup := byUUID[u]; !dup {
+					byUUID[u] = exportFlow{id: res.Flows[i].ID, name: p.name, voice: p.f.FlowType == "V", failed: res.Flows[i].Failed}
+				}
+			}
+		}
+		exportTriggers(doc, byUUID, &res.Report)
+	}
 	return res, nil
 }
 
@@ -457,6 +473,9 @@ func (c *flowConv) convert(version json.RawMessage) []byte {
 	}
 	if f.Metadata.Expires > 0 {
 		doc["expire_minutes"] = f.Metadata.Expires
+	}
+	if env := c.o.Environment; env != nil && (env.DateFormat != "" || env.DefaultCountry != "") {
+		doc["environment"] = env
 	}
 	var notes []string
 	for _, n := range f.Metadata.Notes {

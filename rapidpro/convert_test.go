@@ -250,7 +250,7 @@ func TestReport(t *testing.T) {
 // error, not another saying it has no actions; a flow with none has that.
 func TestRefusedActionsOnly(t *testing.T) {
 	for _, tc := range []struct{ name, actionSets, want string }{
-		{"refused", `[{"uuid": "a1", "actions": [{"type": "teleport", "uuid": "t1"}]}]`, `action t1 (teleport): action type "teleport" is not supported`},
+		{"refused", `[{"uuid": "a1", "actions": [{"type": "teleport", "uuid": "t1"}]}]`, `action t1 (teleport): action type "teleport" is not supported: replace it with one of the actions docs/rapidpro.md (Actions) lists before exporting`},
 		{"empty", `[{"uuid": "a1", "actions": []}]`, `the flow has nothing to run (no actions or rulesets)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

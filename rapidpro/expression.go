@@ -492,14 +492,68 @@ func (p *legacyParser) call(name string, args []string) string {
 		if arity(2, 2) {
 			return fmt.Sprintf("power(%s, %s)", args[0], args[1])
 		}
+	case "year", "month", "day", "weekday", "hour", "minute", "second":
+		// WEEKDAY is 1 for Sunday to 7 for Saturday, as in RapidPro.
+		if arity(1, 1) {
+			return fmt.Sprintf("legacy_date_part(%s, %q)", args[0], name)
+		}
+	case "date":
+		if arity(3, 3) {
+			return fmt.Sprintf("legacy_date(%s)", strings.Join(args, ", "))
+		}
+	case "datedif":
+		if arity(3, 3) {
+			return fmt.Sprintf("legacy_datedif(%s)", strings.Join(args, ", "))
+		}
+	case "days":
+		// DAYS(end, start): the end first, as in RapidPro.
+		if arity(2, 2) {
+			return fmt.Sprintf("legacy_datedif(%s, %s, \"d\")", args[1], args[0])
+		}
+	case "mod":
+		if arity(2, 2) {
+			return fmt.Sprintf("legacy_mod(%s, %s)", args[0], args[1])
+		}
+	case "trunc":
+		// Toward zero, as ROUNDDOWN at no decimals.
+		if arity(1, 1) {
+			return fmt.Sprintf("legacy_rounddown(%s, 0)", args[0])
+		}
+	case "exp":
+		if arity(1, 1) {
+			return fmt.Sprintf("power(2.718281828459045, %s)", args[0])
+		}
+	case "average":
+		if arity(1, -1) {
+			n := make([]string, len(args))
+			for i, a := range args {
+				n[i] = num(a)
+			}
+			return fmt.Sprintf("((%s) / %d)", strings.Join(n, " + "), len(args))
+		}
 	case "percent":
 		if arity(1, 1) {
 			return fmt.Sprintf(`(text(round(%s * 100)) + "%%")`, num(args[0]))
 		}
 	default:
-		return p.fail("function %s has no Parley equivalent", strings.ToUpper(name))
+		hint, ok := unsupportedFunctions[name]
+		if !ok {
+			hint = "it is not one of the functions this importer translates (docs/rapidpro.md, Templates): replace it in RapidPro before exporting"
+		}
+		return p.fail("function %s has no Parley equivalent: %s", strings.ToUpper(name), hint)
 	}
 	return "nil"
+}
+
+// unsupportedFunctions says, for RapidPro's legacy functions that have no
+// Parley form, what to write instead.
+var unsupportedFunctions = map[string]string{
+	"time":            "Parley has no time-of-day values to add to a date: compute the time in a webhook (an api action) and read its answer as @extra, before exporting",
+	"timevalue":       "Parley has no time-of-day values: compare or show the text as it is, or compute it in a webhook (an api action), before exporting",
+	"epoch":           "compute it in a webhook (an api action) and read its answer as @extra, before exporting",
+	"format_date":     "Parley writes dates YYYY-MM-DD: in RapidPro, write the date itself, or its parts joined as wanted (@(DAY(x) & \"/\" & MONTH(x) & \"/\" & YEAR(x))), before exporting",
+	"format_location": "locations need RapidPro's administrative boundaries, which Parley does not have: show the text the contact sent (@step.value) instead, before exporting",
+	"regex_group":     "route with a regex rule (has_pattern) and take the part with FIELD, WORD or MID instead, before exporting",
 }
 
 func plural(n int) string {

@@ -160,3 +160,47 @@ func TestMigrateTo115Resthook(t *testing.T) {
 	}
 	t.Error("no widget for the resthook ruleset")
 }
+
+// TestStepAttachments: @step.attachments.N is the URL of the last input's
+// attachment N (from 0), without its content type, as RapidPro gave it; a
+// location's coordinates; empty when there is no such attachment.
+func TestStepAttachments(t *testing.T) {
+	export := []byte(`{"version": "11.12", "flows": [{"version": "11.12", "base_language": "eng", "flow_type": "M",
+	 "metadata": {"uuid": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaab", "name": "Pics"}, "entry": "r1",
+	 "action_sets": [{"uuid": "a1", "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "first <@step.attachments.0> second <@step.attachments.1> text <@step.value>"}}]}],
+	 "rule_sets": [{"uuid": "r1", "ruleset_type": "wait_photo", "label": "Photo", "operand": "@step.value",
+	   "rules": [{"uuid": "x1", "category": {"eng": "All Responses"}, "destination": "a1", "test": {"type": "true"}}]}]}]}`)
+	res, err := Convert(export, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Flows[0].Failed {
+		t.Fatalf("report:\n%s", res.Report)
+	}
+	e := engine.New(widgets.Registered())
+	f, err := e.Load(res.Flows[0].JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in   flows.Input
+		want string
+	}{
+		{flows.Input{Kind: flows.InputText, Text: "me", Attachments: []string{"image/jpeg:https://example.com/me.jpg", "geo:-1.2921,36.8219"}},
+			"first <https://example.com/me.jpg> second <-1.2921,36.8219> text <me\nhttps://example.com/me.jpg\n-1.2921,36.8219>"},
+		{flows.Text("no photo"), "first <> second <> text <no photo>"},
+	} {
+		ctx := context.Background()
+		s, _, err := e.Start(ctx, f, engine.StartParams{Contact: flows.Contact{URN: "tel:+12065551212"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := e.Resume(ctx, f, s, tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(sim.Outputs(evs), "|"); got != tc.want {
+			t.Errorf("sent %q, want %q", got, tc.want)
+		}
+	}
+}

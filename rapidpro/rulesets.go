@@ -67,12 +67,17 @@ var testTypes = map[string]string{
 
 // unsupportedTests explains the legacy tests Parley cannot evaluate.
 var unsupportedTests = map[string]string{
-	"district":           "location rules need RapidPro's administrative boundaries, which Parley does not have",
-	"ward":               "location rules need RapidPro's administrative boundaries, which Parley does not have",
-	"state":              "location rules need RapidPro's administrative boundaries, which Parley does not have",
-	"airtime_status":     "airtime transfers are not supported",
-	"interrupted_status": "interrupted subflows are not a Parley outcome",
+	"district":           locationHint,
+	"ward":               locationHint,
+	"state":              locationHint,
+	"airtime_status":     "airtime transfers are not supported: call your airtime provider with a webhook (an api action) and test its webhook_status instead, before exporting",
+	"interrupted_status": "interrupted subflows are not a Parley outcome: remove the rule before exporting (a subflow's Complete and Expired exits are kept)",
+	"and":                "a rule of several tests: test them in rulesets one after another before exporting",
+	"or":                 "a rule of several tests: give each test a rule of its own, with the same category and destination, before exporting",
 }
+
+// locationHint is what to do instead of a location rule.
+const locationHint = "location rules need RapidPro's administrative boundaries, which Parley does not have: test the names with a contains_any rule (has_any_word) instead, before exporting"
 
 // ruleSet converts one ruleset into a widget.
 func (c *flowConv) ruleSet(rs ruleSet) {
@@ -198,14 +203,14 @@ func (c *flowConv) ruleSet(rs ruleSet) {
 			return
 		}
 	case "airtime":
-		c.add(levelError, where, "airtime transfers are not supported")
+		c.add(levelError, where, "airtime transfers are not supported: call your airtime provider with a webhook ruleset instead, before exporting")
 		return
 	case "wait_recording":
 		if w = c.waitRecording(rs, where); w == nil {
 			return
 		}
 	default:
-		c.add(levelError, where, fmt.Sprintf("ruleset type %q is not supported", rs.Type))
+		c.add(levelError, where, fmt.Sprintf("ruleset type %q is not supported: replace it with one of the rulesets docs/rapidpro.md (Rulesets) lists before exporting", rs.Type))
 		return
 	}
 	if w != nil {
@@ -452,6 +457,10 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 			c.add(levelInfo, rw, fmt.Sprintf("rule (category %q) after the catch-all never matches in RapidPro either: dropped", cat))
 			continue
 		}
+		if t.Type == "false" {
+			c.add(levelInfo, rw, fmt.Sprintf("rule (category %q) with a false test never matches in RapidPro either: dropped", cat))
+			continue
+		}
 		if isWebhookRuleset(rs.Type) || rs.Type == "subflow" {
 			c.add(levelError, rw+".test", fmt.Sprintf("%s test on a %s ruleset is not supported: route with a split after it", t.Type, rs.Type))
 			continue
@@ -498,7 +507,7 @@ func (c *flowConv) testCase(t ruleTest, where string) (ruleCase, bool) {
 	}
 	typ, ok := testTypes[t.Type]
 	if !ok {
-		c.add(levelError, where+".test", fmt.Sprintf("test type %q is not supported", t.Type))
+		c.add(levelError, where+".test", fmt.Sprintf("test type %q is not supported: replace it with one of the tests docs/rapidpro.md (Rules) lists before exporting", t.Type))
 		return ruleCase{}, false
 	}
 	rc := ruleCase{Type: typ}

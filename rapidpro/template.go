@@ -285,7 +285,20 @@ func (x *xlate) ref(path string) refOut {
 		if lower[0] == "contact" {
 			return x.contactRef(lower[1:], path)
 		}
-		x.errorf("@%s has no Parley equivalent (only @step, @step.value and @step.contact)", path)
+		if n, err := strconv.Atoi(strings.Join(lower[1:], "")); err == nil && lower[0] == "attachments" && len(lower) == 2 && n >= 0 && n < 1000 {
+			// RapidPro's @step.attachments.N is the URL of the last input's
+			// attachment N (from 0), without its content type; a location's
+			// latitude,longitude; empty when there is none.
+			return refOut{expr: fmt.Sprintf(`(len(input.attachments) > %d ? split(input.attachments[%d], ":", 2)[1] : "")`, n, n), ok: true}
+		}
+		switch lower[0] {
+		case "time":
+			x.errorf("@%s has no Parley equivalent (only @step, @step.value, @step.attachments.N and @step.contact): use the time of the result saved at that input, @flow.NAME.time, before exporting", path)
+		case "attachments":
+			x.errorf("@%s has no Parley equivalent (only @step, @step.value, @step.attachments.N and @step.contact): use @step.attachments.0, @step.attachments.1 ..., or @flow.NAME of a media wait, whose value is the attachment's URL, before exporting", path)
+		default:
+			x.errorf("@%s has no Parley equivalent (only @step, @step.value, @step.attachments.N and @step.contact)", path)
+		}
 		return refOut{}
 	case "contact":
 		return x.contactRef(lower, path)
@@ -315,8 +328,12 @@ func (x *xlate) ref(path string) refOut {
 			return refOut{expr: "now()", ok: true}
 		case "today":
 			return refOut{expr: "today()", ok: true}
+		case "tomorrow":
+			return refOut{expr: "legacy_add(today(), 1)", ok: true}
+		case "yesterday":
+			return refOut{expr: "legacy_sub(today(), 1)", ok: true}
 		}
-		x.errorf("@%s has no Parley equivalent (only @date, @date.now and @date.today)", path)
+		x.errorf("@%s has no Parley equivalent (only @date, @date.now, @date.today, @date.tomorrow and @date.yesterday)", path)
 		return refOut{}
 	case "channel":
 		switch strings.Join(lower, ".") {
@@ -384,6 +401,10 @@ func (x *xlate) contactRef(rest []string, path string) refOut {
 	case f == "uuid", f == "id":
 		x.warnf("@%s: Parley contacts have no %s; the contact's URN is used instead", path, f)
 		return refOut{path: "contact.urn", expr: "contact.urn", ok: true}
+	case f == "created_on":
+		// Not a field in RapidPro: the time the contact was created.
+		x.warnf("@%s: Parley keeps no time a contact was created, so this reads the contact field created_on, empty unless the flow or the session's start sets it", path)
+		return refOut{path: "contact.fields.created_on", expr: "contact.fields.created_on", ok: true}
 	case urnSchemes[f]:
 		x.warnf("@%s: the contact's URN (any scheme) is used, as Parley contacts have one URN", path)
 		return refOut{path: "contact.urn", expr: "contact.urn", ok: true}

@@ -18,9 +18,11 @@ import (
 
 // importFlags are the flags of commands that accept RapidPro exports.
 type importFlags struct {
-	flow    string
-	lang    string
-	rewrite multi
+	flow       string
+	lang       string
+	rewrite    multi
+	dateFormat string
+	country    string
 }
 
 // register adds the flags; flowUsage says what --flow does for the command.
@@ -28,6 +30,8 @@ func (i *importFlags) register(fs *flag.FlagSet, flowUsage string) {
 	fs.StringVar(&i.flow, "flow", "", flowUsage)
 	fs.StringVar(&i.lang, "lang", "", "for a RapidPro export: the language to take texts from (default: the flow's base)")
 	fs.Var(&i.rewrite, "rewrite-url", "for a RapidPro export: rewrite webhook URLs starting with `FROM=TO` (repeatable)")
+	fs.StringVar(&i.dateFormat, "date-format", "", "for a RapidPro export: the workspace's date `FORMAT` (DD-MM-YYYY, MM-DD-YYYY or YYYY-MM-DD), written into each flow's environment (default: day first)")
+	fs.StringVar(&i.country, "country", "", "for a RapidPro export: the workspace's `COUNTRY` (ISO 3166-1 alpha-2, such as US), written into each flow's environment, for phone numbers without a country code")
 }
 
 func (i *importFlags) options() (rapidpro.Options, error) {
@@ -37,6 +41,17 @@ func (i *importFlags) options() (rapidpro.Options, error) {
 	// language with a warning. Legacy codes (fre) have the shape.
 	if fe := sim.CheckLanguageCode("--lang", "language", o.Lang); fe != nil {
 		return o, fmt.Errorf("%s: %s", fe.Path, fe.Message)
+	}
+	if i.dateFormat != "" || i.country != "" {
+		env := &flows.Environment{DateFormat: strings.ToUpper(strings.TrimSpace(i.dateFormat)), DefaultCountry: strings.TrimSpace(i.country)}
+		for _, fe := range env.Check("") {
+			flag := "--date-format"
+			if fe.Path == ".default_country" {
+				flag = "--country"
+			}
+			return o, fmt.Errorf("%s: %s", flag, fe.Message)
+		}
+		o.Environment = env
 	}
 	for _, r := range i.rewrite {
 		from, to, ok := strings.Cut(r, "=")
@@ -76,6 +91,8 @@ func (i *importFlags) load(e *engine.Engine, path string, stderr io.Writer) (*lo
 			return nil, fmt.Errorf("--flow %q applies only to a RapidPro export (a file with several flows); this is a Parley flow file, which has one flow", i.flow)
 		case i.lang != "":
 			return nil, fmt.Errorf("--lang %q applies only to a RapidPro export; a Parley flow file takes its language from its \"language\" and translations", i.lang)
+		case i.dateFormat != "" || i.country != "":
+			return nil, errors.New("--date-format and --country apply only to a RapidPro export; a Parley flow file has them in its \"environment\"")
 		case len(i.rewrite) > 0:
 			return nil, fmt.Errorf("--rewrite-url %q applies only to a RapidPro export; in a Parley flow file, edit the webhook URLs, or name configured webhooks (--webhooks)", i.rewrite[0])
 		}
@@ -160,7 +177,7 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "rapidpro" {
 		return firstWordUsage(args, stdout, stderr, firstWord{
 			cmd: "import", what: "format", want: "rapidpro", rest: "EXPORT.json",
-			use:  "Usage: parley import rapidpro EXPORT.json [-o DIR] [--flow NAME] [--lang L] [--rewrite-url FROM=TO]",
+			use:  "Usage: parley import rapidpro EXPORT.json [-o DIR] [--flow NAME] [--lang L] [--rewrite-url FROM=TO] [--date-format FORMAT] [--country CC]",
 			hint: " (TextIt exports are RapidPro exports)",
 		})
 	}

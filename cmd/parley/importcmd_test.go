@@ -87,8 +87,8 @@ func TestValidateExportNoFlowImports(t *testing.T) {
 		  "rule_sets": [], "metadata": {"uuid": "` + uuid + `", "name": "` + name + `"}}`
 	}
 	export := writeFile(t, t.TempDir(), "export.json", legacyExport(teleport("u1", "One"), teleport("u2", "Two")))
-	want := export + `: import: error    "One" action u1-t (teleport): action type "teleport" is not supported` + "\n" +
-		export + `: import: error    "Two" action u2-t (teleport): action type "teleport" is not supported` + "\n" +
+	want := export + `: import: error    "One" action u1-t (teleport): action type "teleport" is not supported: replace it with one of the actions docs/rapidpro.md (Actions) lists before exporting` + "\n" +
+		export + `: import: error    "Two" action u2-t (teleport): action type "teleport" is not supported: replace it with one of the actions docs/rapidpro.md (Actions) lists before exporting` + "\n" +
 		export + `: flow "One" did not import (the import errors above say why)` + "\n" +
 		export + `: flow "Two" did not import (the import errors above say why)` + "\n"
 	for _, cmd := range []string{"validate", "simulate"} {
