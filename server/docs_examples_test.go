@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/examples"
 )
@@ -35,7 +36,8 @@ import (
 //
 // An answer may elide: `...` stands for any value, the rest of an object's
 // members or of an array's elements; a string ending in `...` for any string
-// it begins (an id such as "01a2..." for any id of that shape).
+// it begins (an id such as "01a2..." for any id of that shape); a UUID for
+// any UUID, a time for any time.
 func TestDocsExamples(t *testing.T) {
 	for _, doc := range []string{"../README.md", "../docs/api.md", "../docs/events.md", "../docs/webhooks.md", "../docs/simulator.md"} {
 		t.Run(filepath.Base(doc), func(t *testing.T) {
@@ -57,6 +59,7 @@ func TestDocsExamples(t *testing.T) {
 			for _, ex := range exs {
 				r.run(ex)
 			}
+			r.flush()
 		})
 	}
 }
@@ -340,6 +343,7 @@ type docRunner struct {
 	keyedBase func() string     // a server with an API key, started when first asked
 	ids       map[string]string // collection path -> id of its last POST answer
 	last      *docExample
+	unchecked bool // the last request waits for an answer marker
 	status    int
 	body      []byte
 }
@@ -354,9 +358,11 @@ func (r *docRunner) run(ex docExample) {
 		if r.last == nil {
 			t.Fatalf("%s: an answer with no request before it", ex.where)
 		}
+		r.unchecked = false
 		r.check(*r.last, ex.status, ex.answer, ex.where)
 		return
 	}
+	r.flush()
 	segs := strings.Split(ex.path, "/")
 	for i, s := range segs {
 		q := ""
@@ -408,9 +414,17 @@ func (r *docRunner) run(ex docExample) {
 	}
 	if ex.answer != "" || ex.status != 0 {
 		r.check(ex, ex.status, ex.answer, ex.where)
-	} else if resp.StatusCode >= 300 {
-		t.Errorf("%s: %s %s: status %d, where the doc shows no error: %s", ex.where, ex.method, ex.path, resp.StatusCode, b)
+	} else {
+		r.unchecked = true // unless an answer marker follows, a success
 	}
+}
+
+// flush checks the last request, shown with no answer, succeeded.
+func (r *docRunner) flush() {
+	if r.unchecked && r.status >= 300 {
+		r.t.Errorf("%s: %s %s: status %d, where the doc shows no error: %s", r.last.where, r.last.method, r.last.path, r.status, r.body)
+	}
+	r.unchecked = false
 }
 
 func (r *docRunner) check(req docExample, status int, answer, where string) {
@@ -454,6 +468,7 @@ type pattern interface {
 
 type (
 	anyPat    struct{}
+	timePat   struct{} // a time in a doc stands for any time
 	exactPat  struct{ v any }
 	prefixPat struct{ p string }
 	idPat     struct{ p string } // an id's first characters: matched by shape
@@ -469,6 +484,16 @@ type (
 )
 
 func (anyPat) match(any, string) string { return "" }
+
+func (timePat) match(got any, path string) string {
+	if s, ok := got.(string); ok {
+		if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return ""
+		}
+	}
+	g, _ := json.Marshal(got)
+	return fmt.Sprintf("%s is %s, the doc shows a time", path, g)
+}
 
 func (p exactPat) match(got any, path string) string {
 	w, _ := json.Marshal(p.v)
@@ -490,6 +515,8 @@ func (p prefixPat) match(got any, path string) string {
 
 // idShape is the first characters of an id as docs write them: hex digits
 // and dashes, after an optional prefix such as evt_.
+var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
 var idShape = regexp.MustCompile(`^([a-z]+_)?[0-9a-f-]*[0-9][0-9a-f-]*$`)
 
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
@@ -620,8 +647,12 @@ func (p *elidedParser) value() (pattern, error) {
 				if err != nil {
 					return nil, err
 				}
-				o.keys = append(o.keys, k)
-				o.vals[k] = v
+				if k == "..." { // "...": "...", the rest of the members
+					o.rest = true
+				} else {
+					o.keys = append(o.keys, k)
+					o.vals[k] = v
+				}
 			}
 			switch p.peek() {
 			case ',':
@@ -671,6 +702,12 @@ func (p *elidedParser) value() (pattern, error) {
 		}
 		if s == "..." {
 			return anyPat{}, nil
+		}
+		if uuidRe.MatchString(s) {
+			return idPat{s}, nil
+		}
+		if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return timePat{}, nil
 		}
 		if pre, ok := strings.CutSuffix(s, "..."); ok {
 			if idShape.MatchString(pre) {
