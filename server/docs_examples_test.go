@@ -21,7 +21,7 @@ import (
 // fresh data directory seeded with the examples as `parley serve` seeds it
 // on its first start, and checks each answer against the one the doc
 // shows. So an example a user copies gives what the doc says, and one that
-// drifts fails here. The forms read (docs/api.md, "Examples in the docs"):
+// drifts fails here. The forms read (docs/api.md says so too):
 //
 //   - in a fenced block, a `curl` command (`$ curl ...` or `curl ...`),
 //     followed by its answer: the lines after it up to the next command,
@@ -31,8 +31,9 @@ import (
 //     request, its body the block's JSON unless the comment gives one;
 //   - `<!-- answer: STATUS -->` before a fenced block: the last request's
 //     answer;
-//   - `<!-- server: api-keys -->` before a fenced block: its commands go to
-//     a server started with an API key, which they do not send.
+//   - `<!-- server: api-keys -->` before a fenced block or a request marker:
+//     its requests go to a server started with an API key, which they do
+//     not send.
 //
 // An answer may elide: `...` stands for any value, the rest of an object's
 // members or of an array's elements; a string ending in `...` for any string
@@ -114,6 +115,7 @@ func readDocExamples(t *testing.T, doc string) []docExample {
 				ex.method, ex.path, ex.body = method, path, strings.TrimSpace(body)
 				ex.hasBody = ex.body != ""
 				if ex.hasBody {
+					ex.keyed, keyed = keyed, false
 					out = append(out, ex)
 					continue
 				}
@@ -138,6 +140,7 @@ func readDocExamples(t *testing.T, doc string) []docExample {
 		keyed = false
 		if pending != nil {
 			ex := *pending
+			ex.keyed = wasKeyed
 			pending = nil
 			text := strings.TrimSpace(strings.Join(block, "\n"))
 			if ex.request {
