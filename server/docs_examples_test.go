@@ -40,9 +40,18 @@ import (
 // it begins (an id such as "01a2..." for any id of that shape); a UUID for
 // any UUID, a time for any time.
 func TestDocsExamples(t *testing.T) {
-	for _, doc := range []string{"../README.md", "../docs/api.md", "../docs/events.md", "../docs/webhooks.md", "../docs/simulator.md"} {
-		t.Run(filepath.Base(doc), func(t *testing.T) {
-			exs := readDocExamples(t, doc)
+	for _, d := range []struct {
+		doc string
+		min int // examples the doc has at least: a reader that finds fewer is broken
+	}{
+		{"../README.md", 8}, {"../docs/api.md", 25}, {"../docs/events.md", 0},
+		{"../docs/webhooks.md", 2}, {"../docs/simulator.md", 2},
+	} {
+		t.Run(filepath.Base(d.doc), func(t *testing.T) {
+			exs := readDocExamples(t, d.doc)
+			if len(exs) < d.min {
+				t.Fatalf("%d examples read from %s, where it has at least %d", len(exs), d.doc, d.min)
+			}
 			if len(exs) == 0 {
 				return
 			}
@@ -101,6 +110,9 @@ func readDocExamples(t *testing.T, doc string) []docExample {
 		line := strings.TrimSpace(lines[i])
 		if m := markerRe.FindStringSubmatch(line); m != nil {
 			ex := docExample{where: fmt.Sprintf("%s:%d", name, i+1)}
+			if pending != nil {
+				t.Fatalf("%s: a marker with no fenced block after it", pending.where)
+			}
 			switch m[1] {
 			case "server":
 				if m[2] != "api-keys" {
