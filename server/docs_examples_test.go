@@ -55,7 +55,15 @@ func TestDocsExamples(t *testing.T) {
 			if len(exs) == 0 {
 				return
 			}
-			ts := newTestServer(t, func(c *Config) { c.Examples = examples.FS })
+			// The examples' webhooks and endpoints are example.com hosts,
+			// which do not answer: their calls fail, as the docs expect, and
+			// short limits keep a resolver that does not answer from
+			// holding the test up.
+			ts := newTestServer(t, func(c *Config) {
+				c.Examples = examples.FS
+				c.WebhookTimeout = 2 * time.Second
+				c.Delivery.Timeout = 2 * time.Second
+			})
 			r := &docRunner{t: t, base: ts.listen(), ids: map[string]string{}}
 			r.keyedBase = func() string {
 				keyed := newTestServer(t, func(c *Config) {
