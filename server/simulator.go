@@ -264,8 +264,14 @@ func (s *Server) simStart(c *fiber.Ctx) error {
 		flow   *flows.Flow
 		err    error
 	)
+	hasDef := len(b.Definition) > 0 && string(b.Definition) != "null"
 	switch {
-	case len(b.Definition) > 0 && string(b.Definition) != "null":
+	case hasDef && b.Flow != "":
+		// One would be dropped: the session would run another flow than
+		// the one the caller named.
+		err = badRequest("definition", `send "flow" (a stored flow's id) or "definition" (a flow document), not both: `+
+			`the definition would run in place of flow %q`, b.Flow)
+	case hasDef:
 		flowID, flow, err = s.simDraft(ctx, bytes.Clone(b.Definition))
 	case b.Flow != "":
 		flowID = b.Flow
