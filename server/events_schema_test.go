@@ -209,7 +209,7 @@ func TestEventsMatchSchema(t *testing.T) {
 	flow(`{"id":"ivr","name":"IVR","kind":"voice","widgets":[
 	 {"id":"greet","type":"say","text":"Welcome","exits":{"Next":"menu"}},
 	 {"id":"menu","type":"gather_digits","prompt":"Press 1","num_digits":1,"result":"Choice","exits":{"Next":"thanks"}},
-	 {"id":"thanks","type":"say","text":"Thank you","exits":{"Next":"music"}},
+	 {"id":"thanks","type":"say","text":"Thank you","voice":"alice","language":"en-GB","exits":{"Next":"music"}},
 	 {"id":"music","type":"play","url":"https://example.com/bye.mp3","exits":{"Next":""}}]}`)
 	flow(`{"id":"hi","name":"Hi","widgets":[{"id":"s","type":"send_message","text":"Hello","exits":{"Next":""}}]}`)
 	// Past --max-steps in its first turn, and in a later one after sending.

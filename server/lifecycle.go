@@ -169,7 +169,8 @@ func outboxRecords(sess *flows.Session, events []flows.Event, launchedBy string,
 			// What the contact was sent, so an integration can deliver the
 			// messages of turns no request waits for (timeouts, expiry).
 			if wantUpdated {
-				messages = append(messages, Message{Type: ev.Type, Text: ev.Text, QuickReplies: ev.QuickReplies, Attachments: ev.Attachments, URL: ev.URL})
+				messages = append(messages, Message{Type: ev.Type, Text: ev.Text, QuickReplies: ev.QuickReplies, Attachments: ev.Attachments, URL: ev.URL,
+					Voice: ev.Voice, Language: ev.Language})
 			}
 		case flows.EventSessionEnded:
 			ended = true
