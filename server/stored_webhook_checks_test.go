@@ -142,6 +142,15 @@ func TestStoredWebhookConfigCheckedAtStart(t *testing.T) {
 	if called == nil || called["outcome"] != "failure" || called["message"] != wantErr {
 		t.Errorf("webhook_called event %v, want outcome failure and message %q", called, wantErr)
 	}
+	// A widget that gives a name of its own calls the same configuration.
+	renamed := strings.Replace(flow("legacy"), `"webhook":"legacy",`, `"webhook":"legacy","name":"other",`, 1)
+	renamed = strings.Replace(renamed, `"id":"f-legacy"`, `"id":"f-renamed"`, 1)
+	if code, m := call("POST", "/v1/flows", json.RawMessage(renamed)); code != 201 {
+		t.Fatalf("create flow: %d %v", code, m)
+	}
+	if code, m := call("POST", "/v1/sessions", map[string]any{"flow": "f-renamed", "contact": map[string]any{"urn": "tel:+15550103"}}); code != 201 || texts(m)[0] != "failed" || got.Load() != 0 {
+		t.Errorf("through legacy, the widget naming it other: %d %v, target got %d requests", code, m, got.Load())
+	}
 	if code, res := call("POST", "/v1/webhook-configs/legacy/test", nil); code != 200 || res["outcome"] != "failure" || res["error"] != wantErr || got.Load() != 0 {
 		t.Errorf("test of legacy: %d %v (target got %d requests)", code, res, got.Load())
 	}
