@@ -406,7 +406,12 @@ func Merge(named, inline *flows.WebhookConfig) *flows.WebhookConfig {
 			*dst = v
 		}
 	}
-	set(&out.Name, inline.Name)
+	if named == nil {
+		// Through a configured webhook, the call is that webhook's: its
+		// name, which logs and events give and by which the server finds
+		// a stored one its checks refuse, is not the widget's to change.
+		set(&out.Name, inline.Name)
+	}
 	set(&out.Description, inline.Description)
 	set(&out.URL, inline.URL)
 	set(&out.Method, inline.Method)

@@ -21,7 +21,7 @@ var (
 	bPayloads   = []byte("dl_payloads")               // delivery id → payload (written once)
 	bByEndpoint = []byte("dl_deliveries_by_endpoint") // sub id, 0, created, delivery id → status
 	bByTime     = []byte("dl_deliveries_by_time")     // created, delivery id → sub id
-	bDue        = []byte("dl_due")                    // sub id, 0, next attempt, delivery id → message id
+	bDue        = []byte(store.DueBucket)             // sub id, 0, next attempt, delivery id → message id
 	bAttempts   = []byte("dl_attempts")               // delivery id, 0, attempt (4 bytes) → Attempt
 	bEndpoints  = []byte("dl_endpoint_state")         // sub id → endpointState
 	bRejected   = []byte("dl_outbox_rejected")        // outbox key → record that could not be decoded
@@ -178,16 +178,37 @@ func putUint64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
 
 // putDue schedules d. Due keys are endpoint keys: the schedule is ordered by
 // endpoint, then time, so each endpoint's due deliveries are one range and a
-// backlog behind one endpoint is never walked to reach another's.
+// backlog behind one endpoint is never walked to reach another's. The due
+// index's keys are counted (store.CounterPendingDeliveries) in the same
+// transaction, so that the pending deliveries gauge reads one key.
 func putDue(tx *bbolt.Tx, a *arena, d *Delivery) error {
-	return tx.Bucket(bDue).Put(a.endpointKey(d.EndpointID, *d.NextAttempt, d.ID), a.str(d.MessageID))
+	due := tx.Bucket(bDue)
+	k := a.endpointKey(d.EndpointID, *d.NextAttempt, d.ID)
+	if due.Get(k) == nil {
+		if err := store.AddCounter(tx, store.CounterPendingDeliveries, 1); err != nil {
+			return err
+		}
+	}
+	return due.Put(k, a.str(d.MessageID))
 }
 
 func deleteDue(tx *bbolt.Tx, a *arena, d *Delivery) error {
 	if d.NextAttempt == nil {
 		return nil
 	}
-	return tx.Bucket(bDue).Delete(a.endpointKey(d.EndpointID, *d.NextAttempt, d.ID))
+	return deleteDueKey(tx, a.endpointKey(d.EndpointID, *d.NextAttempt, d.ID))
+}
+
+// deleteDueKey removes a key of the due index, if there, and counts it.
+func deleteDueKey(tx *bbolt.Tx, k []byte) error {
+	due := tx.Bucket(bDue)
+	if due.Get(k) == nil {
+		return nil
+	}
+	if err := due.Delete(k); err != nil {
+		return err
+	}
+	return store.AddCounter(tx, store.CounterPendingDeliveries, -1)
 }
 
 // putEndpointState writes an endpoint's state.

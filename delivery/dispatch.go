@@ -132,7 +132,8 @@ func (s *Service) fanoutOutbox(tx *bbolt.Tx, a *arena, fx *commitEffects) (n, cr
 			return n, created, err
 		}
 	}
-	return n, created, nil
+	// The store counts the outbox's records: those fanned out are gone.
+	return n, created, store.AddCounter(tx, store.CounterOutbox, -int64(n))
 }
 
 // fanoutTx creates one delivery of ev per subscription in subs: pending, or

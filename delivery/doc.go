@@ -24,6 +24,14 @@
 // writer lock as seldom as it can. No network call happens inside a
 // transaction.
 //
+// The keys of dl_due and of the outbox are counted in the store's stats
+// bucket (store.CounterPendingDeliveries, store.CounterOutbox) by the
+// transactions that add and remove them, so that the gauges
+// parley_webhook_pending_deliveries and parley_webhook_outbox_depth, and
+// Stats, read one key whatever the backlog. Every write of dl_due goes
+// through putDue and deleteDueKey, which keep the count; EnqueueTx and the
+// fan-out keep the outbox's.
+//
 // Disabling or deleting an endpoint commits in one small transaction, which
 // stops its sending at once; its pending deliveries are then ended in
 // transactions of BatchSize (endPending), so that a backlog of any size never

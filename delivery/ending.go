@@ -104,7 +104,7 @@ func (s *Service) endBatch(endpointID string) (n int, more bool, err error) {
 				return err
 			}
 			if d == nil {
-				if err := due.Delete(k); err != nil {
+				if err := deleteDueKey(tx, k); err != nil {
 					return err
 				}
 				continue
@@ -112,7 +112,7 @@ func (s *Service) endBatch(endpointID string) (n int, more bool, err error) {
 			if s.inFlight(d) {
 				continue
 			}
-			if err := due.Delete(k); err != nil {
+			if err := deleteDueKey(tx, k); err != nil {
 				return err
 			}
 			old := d.Status

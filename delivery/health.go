@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/flows"
+	"github.com/parleyhq/parley/store"
 )
 
 // Health is an endpoint's delivery state.
@@ -152,10 +153,10 @@ func newMetrics(s *Service) *metrics {
 	}
 	m.outbox = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parley_webhook_outbox_depth", Help: "Events waiting in the outbox.",
-	}, func() float64 { return float64(s.count(bOutbox)) })
+	}, func() float64 { return float64(s.counter(store.CounterOutbox)) })
 	m.pending = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parley_webhook_pending_deliveries", Help: "Deliveries waiting for an attempt.",
-	}, func() float64 { return float64(s.count(bDue)) })
+	}, func() float64 { return float64(s.counter(store.CounterPendingDeliveries)) })
 	// Counts, without a label per endpoint: subscriptions are made through
 	// the API, as many as its callers make, and the health of each is
 	// GET /v1/webhooks/{id}/health.
@@ -304,15 +305,15 @@ func (s *Service) empty(bucket []byte) bool {
 	return empty
 }
 
-func (s *Service) count(bucket []byte) int {
-	n := 0
+// counter reads one of the store's counters of the outbox and the due
+// index: a key, whatever the number of records, for every scrape.
+func (s *Service) counter(name string) int {
+	var n int64
 	_ = s.db.View(func(tx *bbolt.Tx) error {
-		if b := tx.Bucket(bucket); b != nil {
-			n = b.Stats().KeyN
-		}
+		n = store.ReadCounter(tx, name)
 		return nil
 	})
-	return n
+	return int(n)
 }
 
 func (m *metrics) record(fx *commitEffects) {
@@ -367,7 +368,7 @@ func (s *Service) Stats() Stats {
 		pick := func(p float64) time.Duration { return lags[min(len(lags)-1, int(p*float64(len(lags))))] }
 		st.LagP50, st.LagP90, st.LagP99 = pick(.5), pick(.9), pick(.99)
 	}
-	st.OutboxDepth = s.count(bOutbox)
-	st.Pending = s.count(bDue)
+	st.OutboxDepth = s.counter(store.CounterOutbox)
+	st.Pending = s.counter(store.CounterPendingDeliveries)
 	return st
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/parleyhq/parley/store"
 )
 
 // clock is the injected time; tests move it to drive the retry schedule.
@@ -176,6 +178,9 @@ func (e *env) close() {
 		e.stop()
 		e.svc.Wait()
 	}
+	// Whatever the test did, the gauges' counters are what they count.
+	e.t.Helper()
+	checkCounters(e.t, e.db)
 	e.db.Close()
 	e.db, e.stop = nil, nil
 }
@@ -237,7 +242,7 @@ func (e *env) settled() bool {
 	e.svc.schedMu.Lock()
 	inflight := len(e.svc.inflight)
 	e.svc.schedMu.Unlock()
-	if inflight > 0 || e.svc.count(bOutbox) > 0 {
+	if inflight > 0 || !e.svc.empty(bOutbox) {
 		return false
 	}
 	due := false
@@ -314,4 +319,29 @@ func (rc *receiver) holdReply(status int) (arrived, release chan struct{}) {
 		w.WriteHeader(status)
 	})
 	return arrived, release
+}
+
+// checkCounters fails t unless the counters of the outbox and of the
+// pending deliveries, which the gauges read, equal a count of their
+// buckets' keys.
+func checkCounters(t testing.TB, db *bbolt.DB) {
+	t.Helper()
+	err := db.View(func(tx *bbolt.Tx) error {
+		for _, c := range []struct {
+			name   string
+			bucket []byte
+		}{{store.CounterOutbox, bOutbox}, {store.CounterPendingDeliveries, bDue}} {
+			keys := 0
+			if err := tx.Bucket(c.bucket).ForEach(func(_, _ []byte) error { keys++; return nil }); err != nil {
+				return err
+			}
+			if got := store.ReadCounter(tx, c.name); got != int64(keys) {
+				t.Errorf("counter %s = %d, but %s holds %d keys", c.name, got, c.bucket, keys)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
 }

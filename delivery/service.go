@@ -20,6 +20,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/parleyhq/parley/callout"
+	"github.com/parleyhq/parley/store"
 )
 
 // Service manages subscriptions and delivers events to them. One Service
@@ -137,6 +138,12 @@ func New(db *bbolt.DB, opts Options) (*Service, error) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("bucket %s: %w", b, err)
 			}
+		}
+		// The counters of the outbox and the due index, which the store
+		// counted when it opened the file; a file opened without the store
+		// is counted here.
+		if _, _, err := store.EnsureDeliveryCounters(tx); err != nil {
+			return err
 		}
 		return tx.Bucket(bSubs).ForEach(func(k, v []byte) error {
 			var sub Subscription
@@ -566,6 +573,11 @@ func EnqueueTx(tx *bbolt.Tx, events ...Event) error {
 	if err != nil {
 		return err
 	}
+	// The outbox's records are counted (store.CounterOutbox): in a file
+	// not counted yet, first those already there.
+	if _, _, err := store.EnsureDeliveryCounters(tx); err != nil {
+		return err
+	}
 	for i := range events {
 		ev := &events[i]
 		if ev.ID == "" {
@@ -585,5 +597,5 @@ func EnqueueTx(tx *bbolt.Tx, events ...Event) error {
 			return err
 		}
 	}
-	return nil
+	return store.AddCounter(tx, store.CounterOutbox, int64(len(events)))
 }

@@ -160,7 +160,7 @@ var settings = []setting{
 		c.LogFormat = v
 		return nil
 	}},
-	{"log-level", EnvLogLevel, "level", "least level logged: debug, info, warn or error; requests that succeed are logged at debug", "info", false, func(c *Config, v string) error {
+	{"log-level", EnvLogLevel, "level", "least level logged: debug, info, warn or error; requests that succeed within 1s are logged at debug", "info", false, func(c *Config, v string) error {
 		// Only the four names: slog would also take offsets such as
 		// "warn+1", which the help does not offer.
 		switch strings.ToLower(v) {
@@ -264,7 +264,7 @@ var settings = []setting{
 		c.APIKeys = append(c.APIKeys, k)
 		return nil
 	}},
-	{"allow-cidr", EnvAllowCIDRs, "network", "network webhooks may call despite the private-address guard; repeatable or comma-separated; given, it replaces the variable", "", true, func(c *Config, v string) error {
+	{"allow-cidr", EnvAllowCIDRs, "network", "network webhook widgets, their token requests and event deliveries may call despite the private-address guard; repeatable or comma-separated; given, it replaces the variable", "", true, func(c *Config, v string) error {
 		p, err := callout.ParseAllowCIDR(v)
 		if err != nil {
 			return err

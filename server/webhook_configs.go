@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/url"
 	"slices"
@@ -37,11 +38,114 @@ type webhookConfigs struct {
 	mu   sync.RWMutex
 	file map[string]*flows.WebhookConfig
 	api  map[string]*flows.WebhookConfig
+	// failed holds what this version's checks find in the stored
+	// configurations that an earlier version took (storedChecks); a
+	// configuration saved through the API since passed them.
+	failed map[string]storedCheck
+}
+
+// storedCheck is what this version's checks find in a stored
+// configuration: problems, for which calls through it fail without sending
+// anything, and warnings, checks added since that calls were let pass
+// (flows.ErrNewRule: a field the auth type does not send, a header the
+// HTTP client writes itself, a limit over today's maximum, held to it) and
+// a name the API would now refuse.
+type storedCheck struct {
+	problems, warnings []*flows.FieldError
+}
+
+// configProblems runs the checks a configuration passes to be saved
+// through the API: its name, its fields (callout.Validate) and no
+// [redacted] standing for a secret it does not have.
+func configProblems(c *flows.WebhookConfig) []*flows.FieldError {
+	var problems []*flows.FieldError
+	switch {
+	case c.Name == "":
+		problems = append(problems, flows.Errorf("name", "name is required: flows call the webhook by it"))
+	case !idPattern.MatchString(c.Name):
+		problems = append(problems, flows.Errorf("name", "name %q must start with a letter or digit and hold only letters, digits, '_', '.' and '-' (128 at most)", c.Name))
+	}
+	problems = append(problems, callout.Validate(c, true)...)
+	return append(problems, leftRedacted(c, "webhook")...)
+}
+
+// checkStored runs configProblems on a stored configuration and sorts what
+// it finds into problems and warnings (storedCheck).
+func checkStored(c *flows.WebhookConfig) storedCheck {
+	var out storedCheck
+	for _, fe := range configProblems(c) {
+		if fe.Path == "name" || errors.Is(fe, flows.ErrNewRule) {
+			out.warnings = append(out.warnings, fe)
+		} else {
+			out.problems = append(out.problems, fe)
+		}
+	}
+	return out
+}
+
+// refused returns the problems that stop calls through the configuration
+// name: nil unless it is a stored one this version's checks refuse.
+func (w *webhookConfigs) refused(name string) []*flows.FieldError {
+	if w == nil || name == "" {
+		return nil
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if _, inFile := w.file[name]; inFile {
+		return nil
+	}
+	return w.failed[name].problems
+}
+
+// checked returns what this version's checks found in the stored
+// configuration name.
+func (w *webhookConfigs) checked(name string) storedCheck {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.failed[name]
+}
+
+// logFailed writes a line for each stored configuration this version's
+// checks find fault with: an error when calls through it fail, a warning
+// when they go as before. Each names the configuration, the first field
+// at fault, every problem, and what to do.
+func (w *webhookConfigs) logFailed(log *slog.Logger) {
+	if log == nil {
+		return
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	for _, name := range slices.Sorted(maps.Keys(w.failed)) {
+		if _, inFile := w.file[name]; inFile {
+			continue // the --webhooks file's is the one used
+		}
+		c := w.failed[name]
+		if len(c.problems) > 0 {
+			log.Error("stored webhook configuration fails this version's checks: calls through it fail, sending nothing, until it is corrected",
+				"webhook", name, "field", c.problems[0].Path, "problems", joinProblems(c.problems),
+				"fix", fmt.Sprintf("GET /v1/webhook-configs/%s, correct %s and PUT it back (secrets shown as [redacted] are kept), or DELETE it", name, c.problems[0].Path))
+			continue
+		}
+		fix := fmt.Sprintf("GET /v1/webhook-configs/%s, correct %s and PUT it back (secrets shown as [redacted] are kept)", name, c.warnings[0].Path)
+		if c.warnings[0].Path == "name" {
+			fix = fmt.Sprintf("create it under a name the API takes and change the flows that call %q to it, then DELETE it", name)
+		}
+		log.Warn("stored webhook configuration fails checks added since it was stored: calls through it go as before",
+			"webhook", name, "field", c.warnings[0].Path, "warnings", joinProblems(c.warnings), "fix", fix)
+	}
+}
+
+func joinProblems(problems []*flows.FieldError) string {
+	msgs := make([]string, len(problems))
+	for i, fe := range problems {
+		msgs[i] = fe.Error()
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // loadWebhookConfigs reads the stored configurations and the --webhooks file.
 func loadWebhookConfigs(ctx context.Context, st store.Store, file string, read map[string]*flows.WebhookConfig) (*webhookConfigs, error) {
-	w := &webhookConfigs{file: map[string]*flows.WebhookConfig{}, api: map[string]*flows.WebhookConfig{}}
+	w := &webhookConfigs{file: map[string]*flows.WebhookConfig{}, api: map[string]*flows.WebhookConfig{}, failed: map[string]storedCheck{}}
 	recs, err := st.ListConfig(ctx, store.Webhooks)
 	if err != nil {
 		return nil, fmt.Errorf("load webhook configurations: %w", err)
@@ -56,6 +160,11 @@ func loadWebhookConfigs(ctx context.Context, st store.Store, file string, read m
 		}
 		callout.Normalize(&wc) // an earlier version stored "auth": {} and encodings as sent
 		w.api[wc.Name] = &wc
+		// An earlier version may have stored what this one's checks
+		// refuse: the server starts anyway, and calls through it fail.
+		if c := checkStored(&wc); len(c.problems)+len(c.warnings) > 0 {
+			w.failed[wc.Name] = c
+		}
 	}
 	switch {
 	case read != nil:
@@ -108,6 +217,11 @@ func (w *webhookConfigs) names() []string {
 type webhookConfigView struct {
 	*flows.WebhookConfig
 	Source string `json:"source"`
+	// Problems and Warnings are what this version's checks find in a
+	// configuration an earlier version stored (storedCheck): calls
+	// through one with problems fail.
+	Problems []*flows.FieldError `json:"problems,omitempty"`
+	Warnings []*flows.FieldError `json:"warnings,omitempty"`
 }
 
 // redactConfig returns a copy of c without its secrets: auth passwords,
@@ -405,7 +519,12 @@ func queryName(k string) string {
 }
 
 func (s *Server) webhookConfigView(c *flows.WebhookConfig, source string) webhookConfigView {
-	return webhookConfigView{WebhookConfig: redactConfig(c), Source: source}
+	v := webhookConfigView{WebhookConfig: redactConfig(c), Source: source}
+	if source == sourceAPI {
+		checked := s.hooks.checked(c.Name)
+		v.Problems, v.Warnings = checked.problems, checked.warnings
+	}
+	return v
 }
 
 // decodeWebhookConfig decodes a configuration as the --webhooks file's are
@@ -421,9 +540,12 @@ func decodeWebhookConfig(body []byte, in *flows.WebhookConfig) error {
 		return err
 	}
 	// "source" is in every answer and says where the configuration comes
-	// from: a GET sent back as it is carries it, and it is ignored.
+	// from, and "problems" and "warnings" are in the answer about a stored
+	// one that fails this version's checks: a GET sent back as it is
+	// carries them, and they are ignored.
 	problems := slices.DeleteFunc(flows.DecodeDocument(body, in), func(p *flows.FieldError) bool {
-		return errors.Is(p, flows.ErrUnknownField) && p.Path == "source"
+		return errors.Is(p, flows.ErrUnknownField) && (p.Path == "source" || p.Path == "problems" || p.Path == "warnings" ||
+			strings.HasPrefix(p.Path, "problems[") || strings.HasPrefix(p.Path, "warnings["))
 	})
 	problems = callout.WithNullElements(body, in, problems)
 	if len(problems) == 0 {
@@ -525,17 +647,13 @@ func fileConfigErr(name string) error {
 // one running flows use. create refuses a name that exists.
 func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig, create bool) (*flows.WebhookConfig, error) {
 	// Every problem is reported; a missing name makes it a bad request.
-	var problems []*flows.FieldError
+	// A configuration stored before checks were added is run through the
+	// same ones at start (checkStored).
+	problems := configProblems(in)
 	status, code := fiber.StatusUnprocessableEntity, CodeInvalidField
-	switch {
-	case in.Name == "":
+	if in.Name == "" {
 		status, code = fiber.StatusBadRequest, CodeBadRequest
-		problems = append(problems, flows.Errorf("name", "name is required: flows call the webhook by it"))
-	case !idPattern.MatchString(in.Name):
-		problems = append(problems, flows.Errorf("name", "name %q must start with a letter or digit and hold only letters, digits, '_', '.' and '-' (128 at most)", in.Name))
 	}
-	problems = append(problems, callout.Validate(in, true)...)
-	problems = append(problems, leftRedacted(in, "webhook")...)
 	if len(problems) > 0 {
 		fe := problems[0]
 		msg := fe.Message
@@ -566,6 +684,7 @@ func (s *Server) saveWebhookConfig(ctx context.Context, in *flows.WebhookConfig,
 		return nil, fmt.Errorf("store webhook %q: %w", saved.Name, err)
 	}
 	s.hooks.api[saved.Name] = saved
+	delete(s.hooks.failed, saved.Name) // it passed this version's checks
 	return saved, nil
 }
 
@@ -609,6 +728,7 @@ func (s *Server) deleteWebhookConfig(c *fiber.Ctx) error {
 		return fmt.Errorf("delete webhook %q: %w", name, err)
 	}
 	delete(s.hooks.api, name)
+	delete(s.hooks.failed, name)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

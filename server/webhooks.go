@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
@@ -28,6 +29,7 @@ func (s *Server) webhookService(cfg Config) (flows.WebhookService, error) {
 		return nil, err
 	}
 	s.hooks = hooks
+	hooks.logFailed(cfg.Logger)
 	inner := cfg.Webhooks
 	if inner == nil {
 		inner = callout.New(callout.Options{AllowCIDRs: cfg.AllowCIDRs, Logger: cfg.Logger, Now: cfg.Now,
@@ -60,6 +62,9 @@ func (l *localWebhooks) Config(name string) (*flows.WebhookConfig, bool) {
 }
 
 func (l *localWebhooks) Call(ctx context.Context, req *flows.WebhookRequest) *flows.WebhookResult {
+	if problems := l.srv.hooks.refused(req.Name); len(problems) > 0 {
+		return refusedCall(req, problems)
+	}
 	if !l.isLocalDemo(req.URL) {
 		return l.inner.Call(ctx, req)
 	}
@@ -123,4 +128,22 @@ func (l *localWebhooks) isLocalDemo(raw string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// refusedCall is the result of a call through a stored configuration that
+// this version's checks refuse (storedCheck): a failure, as of a request
+// the webhook client refuses before sending it, whose error names the
+// configuration, its problems and what to do. Nothing is sent, no token
+// requested.
+func refusedCall(req *flows.WebhookRequest, problems []*flows.FieldError) *flows.WebhookResult {
+	method := strings.ToUpper(req.Method)
+	if method == "" {
+		method = "POST"
+	}
+	return &flows.WebhookResult{
+		Outcome: flows.OutcomeFailure,
+		Error: fmt.Sprintf("webhook %q, as stored, fails this version's checks and is not called: %s; "+
+			"correct it with PUT /v1/webhook-configs/%s (or delete it)", req.Name, joinProblems(problems), req.Name),
+		Request: &flows.HTTPTrace{Method: method, URL: callout.NewRedactor(req.Auth).URL(req.URL)},
+	}
 }

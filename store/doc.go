@@ -30,6 +30,10 @@
 //     counters kept on every write. Neither grows with the number of
 //     sessions. A file of an older layout is migrated by Open before it
 //     returns, in short transactions that a later Open resumes.
+//   - Package delivery keeps two counters in the stats bucket in its own
+//     transactions (AddCounter, ReadCounter): the outbox's records and the
+//     keys of its due index (DueBucket). Open counts both once in a file
+//     that has none (EnsureDeliveryCounters, layout 7 and before).
 //   - Ids may not be empty, contain a NUL byte, or exceed 512 bytes: NUL
 //     separates the parts of composite keys. Canonical UUID session ids are
 //     stored in 16 bytes.

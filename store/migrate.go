@@ -42,8 +42,15 @@ const (
 	// processed_index, and reads and prunes both, so a layout 6 file only
 	// has its version raised (older versions would misread a layout 7 row
 	// that holds message entries).
-	layoutV6      = 6
-	layoutCurrent = 7
+	layoutV6 = 6
+	// layoutV7 kept no count of event delivery's pending deliveries, and
+	// its outbox counter only grew, as event delivery emptied the outbox
+	// without lowering it; layout 8 keeps both exact in the transactions
+	// that change them (counters.go), so a layout 7 file has both counted
+	// once, and its version raised (an older version would change the
+	// buckets without the counters, which would then be wrong for good).
+	layoutV7      = 7
+	layoutCurrent = 8
 )
 
 var keyLayout = []byte("layout")
@@ -140,7 +147,7 @@ func checkLayout(tx *bbolt.Tx) (int, error) {
 // the buckets, and commits nothing.
 func (b *Bolt) prepareLayout() error {
 	var layout int
-	missing, noDeleted, again := false, false, false
+	missing, noDeleted, again, noCounters := false, false, false, false
 	err := b.db.View(func(tx *bbolt.Tx) error {
 		var err error
 		layout, err = checkLayout(tx)
@@ -150,6 +157,7 @@ func (b *Bolt) prepareLayout() error {
 			}
 		}
 		noDeleted = tx.Bucket(bFlowsDeleted) == nil
+		noCounters = !hasDeliveryCounters(tx)
 		// A layout 1 version, which reads no layout version, run on the
 		// file after its upgrade writes in layout 1's buckets again.
 		again = layout == layoutCurrent && slices.ContainsFunc(v1Buckets, func(name []byte) bool { return tx.Bucket(name) != nil })
@@ -158,7 +166,7 @@ func (b *Bolt) prepareLayout() error {
 	if err != nil {
 		return err
 	}
-	if layout == layoutCurrent && !missing && !again {
+	if layout == layoutCurrent && !missing && !again && !noCounters {
 		return nil
 	}
 	if layout > layoutV1 && layout < layoutCurrent {
@@ -174,7 +182,7 @@ func (b *Bolt) prepareLayout() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		if layout == 0 || layout == layoutV4 || layout == layoutV5 || layout == layoutV6 {
+		if layout == 0 || layout == layoutV4 || layout == layoutV5 || layout == layoutV6 || layout == layoutV7 {
 			return setLayout(tx, layoutCurrent)
 		}
 		return nil
@@ -191,7 +199,32 @@ func (b *Bolt) prepareLayout() error {
 	if err == nil && noDeleted {
 		err = b.addFlowsDeleted()
 	}
+	if err == nil && noCounters {
+		err = b.countDeliveries(layout)
+	}
 	return err
+}
+
+// countDeliveries writes the counters of the outbox and of event delivery's
+// pending deliveries from a count of their buckets, in one transaction, in
+// a file that has none (EnsureDeliveryCounters). A new file has nothing to
+// count and is not logged.
+func (b *Bolt) countDeliveries(from int) error {
+	start := time.Now()
+	var counted bool
+	var n DeliveryCounts
+	err := b.db.Update(func(tx *bbolt.Tx) (err error) {
+		counted, n, err = EnsureDeliveryCounters(tx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("count the outbox and pending deliveries: %w", err)
+	}
+	if counted && from != 0 {
+		b.log.Info("store: counted the outbox and the pending deliveries once, kept as counters from now on",
+			"outbox", n.Outbox, "pending_deliveries", n.Pending, "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
 }
 
 // addFlowsDeleted creates flows_deleted in a file written before it
