@@ -116,6 +116,14 @@ type timerRunner struct {
 	// inFlight waits for the turns started (shutdown waits for them).
 	inFlight sync.WaitGroup
 
+	// scanning is held by a scan from reading the due timers until it has
+	// started their turns: a scan checks that a timer's turn is not
+	// running and marks it firing in two steps, so two scans side by side
+	// (the server's and one a test runs) would both start a turn for the
+	// same timer; the one that found the contact busy would return while
+	// the other's turn ran on, leaving the timer due.
+	scanning sync.Mutex
+
 	mu sync.Mutex
 	// firing holds the sessions whose timer turn runs: a scan that meets
 	// their timer again (it stays stored until the turn saves) skips it.
@@ -245,6 +253,8 @@ func (tr *timerRunner) isFiring(sessionID string) bool {
 // contact is free. wg, when set, also counts the turns started.
 func (s *Service) startTimers(ctx, turns context.Context, every time.Duration, wg *sync.WaitGroup) (timerScan, error) {
 	tr := s.timers
+	tr.scanning.Lock()
+	defer tr.scanning.Unlock()
 	if s.turnsHeld() {
 		// The store's writes fail: the timers wait, rather than run turns
 		// whose writes would fail. Once each write probe interval one scan

@@ -780,3 +780,95 @@ func TestTimerNotFoundOtherThanSessionKeepsTimer(t *testing.T) {
 		t.Errorf("session at %v once its turn can be saved, want again (its timer kept)", at)
 	}
 }
+
+// rendezvousStore is a store whose WritesHeld, which a timer scan calls as
+// it starts and again for each due timer just before starting its turn,
+// waits while armed for a second caller (at most 200 ms): two scans that
+// run side by side meet there, each past its check of the timers already
+// running.
+type rendezvousStore struct {
+	*store.Bolt
+	armed   atomic.Bool
+	mu      sync.Mutex
+	waiting chan struct{}
+}
+
+func (r *rendezvousStore) WritesHeld() bool {
+	if r.armed.Load() {
+		r.mu.Lock()
+		if ch := r.waiting; ch != nil {
+			r.waiting = nil
+			close(ch)
+			r.mu.Unlock()
+		} else {
+			ch = make(chan struct{})
+			r.waiting = ch
+			r.mu.Unlock()
+			select {
+			case <-ch:
+			case <-time.After(200 * time.Millisecond):
+				r.mu.Lock()
+				if r.waiting == ch {
+					r.waiting = nil
+				}
+				r.mu.Unlock()
+			}
+		}
+	}
+	return r.Bolt.WritesHeld()
+}
+
+// Two scans that meet the same due timer at once, as the server's own scan
+// and one a test runs may: the timer fires once, and neither scan returns
+// before its turn has run, whichever scan started it.
+func TestConcurrentScansWaitForTheTimerTheyMeet(t *testing.T) {
+	var calls atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		time.Sleep(300 * time.Millisecond) // the turn is still running when the other scan is done
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(hook.Close)
+	b, err := store.Open(filepath.Join(t.TempDir(), DBFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &rendezvousStore{Bolt: b}
+	ts := newTestServer(t, func(c *Config) {
+		c.Store = rs
+		c.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	ts.createFlow(lateHookFlow(hook.URL))
+	id := ts.must(201, "POST", "/v1/sessions", map[string]any{"flow": "late-hook", "contact": map[string]any{"urn": "tel:+1"}})["id"].(string)
+	ts.clock.Advance(61 * time.Second)
+
+	rs.armed.Store(true)
+	statuses := make(chan string, 2)
+	for range 2 {
+		go func() {
+			if _, err := ts.srv.svc.scanTimers(context.Background()); err != nil {
+				t.Error(err)
+			}
+			sess, err := ts.srv.svc.store.LoadSession(context.Background(), id)
+			if err != nil {
+				t.Error(err)
+				statuses <- ""
+				return
+			}
+			statuses <- string(sess.Status)
+		}()
+	}
+	for range 2 {
+		if st := <-statuses; st != string(flows.StatusCompleted) {
+			t.Errorf("a scan returned with the session %s, want completed by the timeout's turn", st)
+		}
+	}
+	rs.armed.Store(false)
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the timeout's webhook was called %d times, want once", n)
+	}
+	if _, at := ts.lastWidget(id); at != "ok" {
+		t.Errorf("the session is at %v, want ok", at)
+	}
+}

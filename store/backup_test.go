@@ -173,7 +173,7 @@ func TestBackupStops(t *testing.T) {
 	closed := make(chan error, 1)
 	go func() { closed <- b.Close() }()
 	// Close ends the copy under way: it fails at its next write.
-	time.Sleep(50 * time.Millisecond)
+	waitSnapshotsEnded(t, b)
 	g.open()
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("backup during Close: %v", err)
@@ -188,6 +188,26 @@ func TestBackupStops(t *testing.T) {
 	}
 	if _, err := b.Backup(context.Background(), io.Discard); !errors.Is(err, ErrClosed) {
 		t.Errorf("backup of a closed store: %v", err)
+	}
+}
+
+// waitSnapshotsEnded waits until Close has told every copy under way to
+// stop at its next write.
+func waitSnapshotsEnded(t *testing.T, b *Bolt) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		b.snapMu.Lock()
+		ended := b.closed.Load()
+		for s := range b.snaps {
+			ended = ended && s.ctx.Err() != nil
+		}
+		b.snapMu.Unlock()
+		if ended {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not end the copy under way within 10s")
+		}
 	}
 }
 
