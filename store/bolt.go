@@ -478,6 +478,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 	attrs := []any{"path", path, "elapsed", time.Since(start), "file_bytes", fs.Size, "free_bytes", fs.FreeBytes}
 	if !listed && !created {
 		attrs = append(attrs, "free_list", "rebuilt by reading the file, which was not closed")
+		releaseMapped(db, fs.Size)
 	}
 	b.log.Info("store opened", attrs...)
 	now := b.now().UnixNano()

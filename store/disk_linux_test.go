@@ -95,7 +95,7 @@ func BenchmarkOpenCold(b *testing.B) {
 
 // dropCache syncs the file at path and asks the kernel to drop its pages
 // from the page cache.
-func dropCache(b *testing.B, path string) {
+func dropCache(b testing.TB, path string) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		b.Fatal(err)

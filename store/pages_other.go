@@ -5,6 +5,8 @@ package store
 import (
 	"errors"
 	"os"
+
+	"go.etcd.io/bbolt"
 )
 
 // mapFile is not used on this platform: checkPages reads the pages with
@@ -12,3 +14,6 @@ import (
 func mapFile(*os.File, int64) ([]byte, func(), error) {
 	return nil, nil, errors.ErrUnsupported
 }
+
+// releaseMapped does nothing on this platform.
+func releaseMapped(*bbolt.DB, int64) {}
