@@ -21,7 +21,7 @@ var (
 	bPayloads   = []byte("dl_payloads")               // delivery id → payload (written once)
 	bByEndpoint = []byte("dl_deliveries_by_endpoint") // sub id, 0, created, delivery id → status
 	bByTime     = []byte("dl_deliveries_by_time")     // created, delivery id → sub id
-	bDue        = []byte(store.DueBucket)             // sub id, 0, next attempt, delivery id → message id
+	bDue        = []byte(store.DueBucket)             // sub id, 0, next attempt, delivery id → dueMark, event time, message id (dueValue)
 	bAttempts   = []byte("dl_attempts")               // delivery id, 0, attempt (4 bytes) → Attempt
 	bEndpoints  = []byte("dl_endpoint_state")         // sub id → endpointState
 	bRejected   = []byte("dl_outbox_rejected")        // outbox key → record that could not be decoded
@@ -172,6 +172,30 @@ func appendEndpointKey(b []byte, sub string, created time.Time, id string) []byt
 	return append(b, id...)
 }
 
+// dueMark starts a due value of layout 9 and later: the mark, the event's
+// time (8 bytes, as putTime) and the message id. A value of an older
+// layout is the message id alone; a message id is text, which never starts
+// with this byte, so the two cannot be confused.
+const dueMark = 0xff
+
+// appendDueValue appends a due value for d: what the schedule sends with
+// (the message id) and what an endpoint's health reads (the event's time),
+// so that neither looks the delivery up.
+func appendDueValue(b []byte, d *Delivery) []byte {
+	b = append(b, dueMark, 0, 0, 0, 0, 0, 0, 0, 0)
+	putTime(b[len(b)-8:], d.EventTime)
+	return append(b, d.MessageID...)
+}
+
+// parseDueValue reads a due value: the message id, and the event's time
+// when the value holds it (ok false for a value written before layout 9).
+func parseDueValue(v []byte) (messageID []byte, eventTime time.Time, ok bool) {
+	if len(v) >= 9 && v[0] == dueMark {
+		return v[9:], getTime(v[1:9]), true
+	}
+	return v, time.Time{}, false
+}
+
 func attemptPrefix(id string) []byte { return append([]byte(id), 0) }
 
 func putUint64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
@@ -189,7 +213,7 @@ func putDue(tx *bbolt.Tx, a *arena, d *Delivery) error {
 			return err
 		}
 	}
-	return due.Put(k, a.str(d.MessageID))
+	return due.Put(k, a.dueValue(d))
 }
 
 func deleteDue(tx *bbolt.Tx, a *arena, d *Delivery) error {

@@ -313,7 +313,8 @@ func (s *Service) schedule() (next time.Time, more bool) {
 				}
 				room--
 				s.inflight[id] = struct{}{}
-				d := &Delivery{ID: id, EndpointID: ep, MessageID: string(v), NextAttempt: &t}
+				msg, _, _ := parseDueValue(v)
+				d := &Delivery{ID: id, EndpointID: ep, MessageID: string(msg), NextAttempt: &t}
 				jobs = append(jobs, &job{d: d, payload: bytes.Clone(payloads.Get(k[sep+9:])), seq: seq})
 			}
 			k, v = c.Seek(append([]byte(ep), 1))

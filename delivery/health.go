@@ -67,17 +67,43 @@ func (s *Service) Health(ctx context.Context, endpointID string) (*Health, error
 		h.LastSuccess, h.LastFailure, h.FailingSince = tp(st.LastSuccess), tp(st.LastFailure), tp(st.FailingSince)
 		h.ConsecutiveFailures = st.ConsecutiveFailures
 		h.LastDisabledAt, h.RecoverSince = tp(st.LastDisabledAt), tp(st.RecoverSince)
+		// The due values hold each delivery's event time, so the walk
+		// reads the endpoint's range of the schedule alone and looks up
+		// only the oldest delivery (and any written before layout 9).
 		prefix := endpointPrefix(endpointID)
+		var oldest []byte
+		var oldestTime time.Time
 		c := tx.Bucket(bDue).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(k) < len(prefix)+8 {
+				continue // not a due key; never written by this package
+			}
 			h.Pending++
-			d, err := getDelivery(tx, string(k[len(prefix)+8:]))
-			if err != nil {
-				return err
+			id := k[len(prefix)+8:]
+			_, t, ok := parseDueValue(v)
+			if !ok {
+				d, err := getDelivery(tx, string(id))
+				if err != nil {
+					return err
+				}
+				if d == nil {
+					continue
+				}
+				t = d.EventTime
 			}
-			if d != nil && (h.OldestPending == nil || d.EventTime.Before(h.OldestPending.EventTime)) {
-				h.OldestPending = &PendingEvent{DeliveryID: d.ID, EventID: d.EventID, EventType: d.EventType, EventTime: d.EventTime}
+			if oldest == nil || t.Before(oldestTime) {
+				oldest, oldestTime = id, t
 			}
+		}
+		if oldest == nil {
+			return nil
+		}
+		d, err := getDelivery(tx, string(oldest))
+		if err != nil {
+			return err
+		}
+		if d != nil {
+			h.OldestPending = &PendingEvent{DeliveryID: d.ID, EventID: d.EventID, EventType: d.EventType, EventTime: d.EventTime}
 		}
 		return nil
 	})

@@ -220,6 +220,10 @@ func (a *arena) keep(b []byte) []byte {
 
 func (a *arena) str(s string) []byte { return a.keep(append(a.next(len(s)), s...)) }
 
+func (a *arena) dueValue(d *Delivery) []byte {
+	return a.keep(appendDueValue(a.next(9+len(d.MessageID)), d))
+}
+
 func (a *arena) endpointKey(sub string, t time.Time, id string) []byte {
 	return a.keep(appendEndpointKey(a.next(len(sub)+9+len(id)), sub, t, id))
 }

@@ -49,8 +49,14 @@ const (
 	// that change them (counters.go), so a layout 7 file has both counted
 	// once, and its version raised (an older version would change the
 	// buckets without the counters, which would then be wrong for good).
-	layoutV7      = 7
-	layoutCurrent = 8
+	layoutV7 = 7
+	// layoutV8 kept the message id alone as the value of each key of event
+	// delivery's due index (DueBucket); layout 9 adds the event's time
+	// before it, behind a mark, and reads both, so a layout 8 file only has
+	// its version raised (an older version would send a layout 9 value as
+	// the message id).
+	layoutV8      = 8
+	layoutCurrent = 9
 )
 
 var keyLayout = []byte("layout")
@@ -182,7 +188,7 @@ func (b *Bolt) prepareLayout() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		if layout == 0 || layout == layoutV4 || layout == layoutV5 || layout == layoutV6 || layout == layoutV7 {
+		if layout == 0 || layout == layoutV4 || layout == layoutV5 || layout == layoutV6 || layout == layoutV7 || layout == layoutV8 {
 			return setLayout(tx, layoutCurrent)
 		}
 		return nil

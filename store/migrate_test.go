@@ -172,8 +172,8 @@ func TestMigrateV1(t *testing.T) {
 	defer b.Close()
 	// The logs name the layout migrated to, and count the 7 sessions.
 	for _, want := range []string{
-		`msg="store: migrating layout 1 to 8, one way: an older version of Parley must not be run on the file afterwards" path=` + path + ` sessions=7`,
-		`msg="store: migrated layout 1 to 8" sessions=7 sessions_this_run=7 contacts_this_run=3 `,
+		`msg="store: migrating layout 1 to 9, one way: an older version of Parley must not be run on the file afterwards" path=` + path + ` sessions=7`,
+		`msg="store: migrated layout 1 to 9" sessions=7 sessions_this_run=7 contacts_this_run=3 `,
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %q:\n%s", want, logs.String())
@@ -266,8 +266,8 @@ func TestMigrateV1Resumes(t *testing.T) {
 	// The logs say the migration resumes, and count the sessions stored in
 	// all apart from those this run moved.
 	for _, want := range []string{
-		`msg="store: resuming the migration of layout 1 to 8, one way: an older version of Parley must not be run on the file afterwards" path=` + path + ` sessions_to_move=4 sessions_moved_before=3`,
-		`msg="store: migrated layout 1 to 8" sessions=7 sessions_this_run=4 `,
+		`msg="store: resuming the migration of layout 1 to 9, one way: an older version of Parley must not be run on the file afterwards" path=` + path + ` sessions_to_move=4 sessions_moved_before=3`,
+		`msg="store: migrated layout 1 to 9" sessions=7 sessions_this_run=4 `,
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %q:\n%s", want, logs.String())
@@ -649,8 +649,8 @@ func TestOpenLogsUpgrade(t *testing.T) {
 			defer b.Close()
 			assertLayout(t, b, layoutCurrent)
 			for _, want := range []string{
-				fmt.Sprintf(`msg="store: upgrading the file, one way: an older version of Parley must not be run on it afterwards" path=%s from_layout=%d to_layout=8`, path, layout),
-				fmt.Sprintf(`msg="store: migrated" from_layout=%d to_layout=8 `, layout),
+				fmt.Sprintf(`msg="store: upgrading the file, one way: an older version of Parley must not be run on it afterwards" path=%s from_layout=%d to_layout=%d`, path, layout, layoutCurrent),
+				fmt.Sprintf(`msg="store: migrated" from_layout=%d to_layout=%d `, layout, layoutCurrent),
 			} {
 				if !strings.Contains(logs.String(), want) {
 					t.Errorf("logs lack %q:\n%s", want, logs.String())

@@ -340,8 +340,8 @@ func TestMigrateV1Again(t *testing.T) {
 			want.Contacts, want.Events, want.Processed)
 	}
 	for _, line := range []string{
-		`level=WARN msg="store: the file, of layout 8, holds layout 1 buckets, written by a version of Parley before layout 2 run on it after its upgrade: migrating them again`,
-		`msg="store: migrated layout 1 to 8" sessions=5 sessions_this_run=4 contacts_this_run=1 `,
+		`level=WARN msg="store: the file, of layout 9, holds layout 1 buckets, written by a version of Parley before layout 2 run on it after its upgrade: migrating them again`,
+		`msg="store: migrated layout 1 to 9" sessions=5 sessions_this_run=4 contacts_this_run=1 `,
 		`conflicts=3 `,
 		`level=WARN msg="store: layout 1 migration conflict: sessions \"a\" and \"b\" both wait for contact \"tel:+1\" on channel \"sms\": \"b\", saved last, gets its messages; \"a\" ends at its expiry or when interrupted"`,
 		`level=WARN msg="store: layout 1 migration conflict: session \"dup-kept\": kept the version saved at 2026-03-01T13:00:00Z; dropped layout 1's, saved at 2026-03-01T12:00:00Z"`,
@@ -452,7 +452,7 @@ func TestDamagedV1Records(t *testing.T) {
 	writeV1(t, path, []*Turn{{Session: session("s-hdr", flows.StatusActive, "tel:+1")}})
 	damageValue(t, path, bV1Sessions, []byte("s-hdr"), func(v []byte) []byte { v[0] = 9; return v })
 	_, err = Open(path, Options{NoSync: true})
-	want := prefix[:len("store file ")] + path + ` is corrupt or truncated: session "s-hdr" (bucket sessions): unknown layout 1 record format (found while migrating layout 1 to 8, which stopped there); restore it from a backup`
+	want := prefix[:len("store file ")] + path + ` is corrupt or truncated: session "s-hdr" (bucket sessions): unknown layout 1 record format (found while migrating layout 1 to 9, which stopped there); restore it from a backup`
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
 		t.Errorf("Open of a layout 1 file with a damaged header: %v\nwant an error with %q", err, want)
 	}
