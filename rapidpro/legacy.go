@@ -120,6 +120,8 @@ type ruleTest struct {
 	Minutes  int             `json:"minutes"`
 	Status   string          `json:"status"`
 	ExitType string          `json:"exit_type"`
+	// Tests are the tests of an "or" (or "and") test.
+	Tests []json.RawMessage `json:"tests"`
 }
 
 // translations is a text in several languages: {"base": "...", "fre": "..."}.

@@ -72,8 +72,7 @@ var unsupportedTests = map[string]string{
 	"state":              locationHint,
 	"airtime_status":     "airtime transfers are not supported: call your airtime provider with a webhook (an api action) and test its webhook_status instead, before exporting",
 	"interrupted_status": "interrupted subflows are not a Parley outcome: remove the rule before exporting (a subflow's Complete and Expired exits are kept)",
-	"and":                "a rule of several tests: test them in rulesets one after another before exporting",
-	"or":                 "a rule of several tests: give each test a rule of its own, with the same category and destination, before exporting",
+	"and":                "a rule of several tests that must all match: test them in rulesets one after another before exporting",
 }
 
 // locationHint is what to do instead of a location rule.
@@ -469,6 +468,19 @@ func (c *flowConv) rules(rs ruleSet, where string, wait bool) rulesOut {
 			c.add(levelError, rw+".category", "rule without a category")
 			continue
 		}
+		if t.Type == "or" {
+			// Its tests become rules of its category, in its place and
+			// order: the first that matches gives the value, as in RapidPro.
+			cases, ok := c.orCases(t, rw)
+			for _, rc := range cases {
+				rc.Category = cat
+				c.addCase(&out, rc, dest, rw)
+			}
+			if ok && len(cases) == 0 {
+				c.add(levelInfo, rw, fmt.Sprintf("rule (category %q) whose tests are all false never matches in RapidPro either: dropped", cat))
+			}
+			continue
+		}
 		rc, ok := c.testCase(t, rw)
 		if !ok {
 			continue
@@ -489,6 +501,46 @@ func (c *flowConv) addCase(out *rulesOut, rc ruleCase, dest, where string) {
 	}
 	out.exits[rc.Category] = dest
 	out.cases = append(out.cases, rc)
+}
+
+// orCases converts the tests of an "or" test (where names its rule) into
+// rules without their category, nested "or" tests flattened. It reports
+// false when one could not be converted.
+func (c *flowConv) orCases(t ruleTest, where string) ([]ruleCase, bool) {
+	if len(t.Tests) == 0 {
+		c.add(levelError, where+".test.tests", "an or test without tests: give the rule a test, or remove it, before exporting")
+		return nil, false
+	}
+	var cases []ruleCase
+	ok := true
+	for j, raw := range t.Tests {
+		w := fmt.Sprintf("%s.test.tests[%d]", where, j)
+		var st ruleTest
+		if err := json.Unmarshal(raw, &st); err != nil {
+			c.add(levelError, w, "unreadable test: "+string(raw))
+			ok = false
+			continue
+		}
+		switch st.Type {
+		case "or":
+			nested, nok := c.orCases(st, w)
+			cases, ok = append(cases, nested...), ok && nok
+		case "true":
+			cases = append(cases, ruleCase{Type: "expression", Args: []string{"true"}})
+		case "false":
+			// Never matches: nothing to test.
+		case "timeout", "webhook_status", "subflow":
+			c.add(levelError, w+".type", fmt.Sprintf("a %s test inside an or test is not supported: give it a rule of its own before exporting", st.Type))
+			ok = false
+		default:
+			rc, tok := c.testCase(st, w)
+			if tok {
+				cases = append(cases, rc)
+			}
+			ok = ok && tok
+		}
+	}
+	return cases, ok
 }
 
 func orEnd(d string) string {

@@ -345,3 +345,37 @@ func TestWaitWithOnlyTheCatchAllShared(t *testing.T) {
 		t.Errorf("color = %q, said %q; want green/Other and the reply saying category: Other", results["color"], said)
 	}
 }
+
+// TestOrTest: a rule whose test is "or" routes to its category when any of
+// its tests matches (nested "or" tests and "false" ones included), the
+// first that matches giving the value, as RapidPro's legacy engine did.
+func TestOrTest(t *testing.T) {
+	export := []byte(`{"version": 10, "flows": [{"version": 10, "base_language": "eng", "metadata": {"uuid": "55555555-5555-4555-8555-555555555555", "name": "F"}, "entry": "r1",
+	 "action_sets": [{"uuid": "a1", "actions": [{"type": "reply", "uuid": "m1", "msg": {"eng": "agreed @flow.x.category"}}]},
+	   {"uuid": "a2", "actions": [{"type": "reply", "uuid": "m2", "msg": {"eng": "got @flow.x.category"}}]}],
+	 "rule_sets": [{"uuid": "r1", "ruleset_type": "wait_message", "label": "X", "operand": "@step.value",
+	  "rules": [{"uuid": "x1", "category": {"eng": "Yes"}, "destination": "a1", "test": {"type": "or", "tests": [
+	      {"type": "contains_any", "test": {"eng": "yes yep"}},
+	      {"type": "false"},
+	      {"type": "or", "tests": [{"type": "starts", "test": {"eng": "ok"}}]},
+	      {"type": "number"}]}},
+	   {"uuid": "x2", "category": {"eng": "Other"}, "destination": "a2", "test": {"type": "true"}}]}]}]}`)
+	res, err := Convert(export, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := res.Report.String(); strings.Contains(rep, "error") || strings.Contains(rep, "warning") {
+		t.Errorf("report:\n%s", rep)
+	}
+	for _, tc := range []struct{ in, said, result string }{
+		{"yep", "agreed Yes", "yep/Yes"},
+		{"Ok then", "agreed Yes", "Ok/Yes"},
+		{"about 42", "agreed Yes", "42/Yes"},
+		{"no", "got Other", "no/Other"},
+	} {
+		results, said := runInputs(t, export, flows.Contact{URN: "tel:+12065551212"}, tc.in)
+		if strings.Join(said, "|") != tc.said || results["X"] != tc.result {
+			t.Errorf("%q: sent %q, result %q; want %q, %q", tc.in, said, results["X"], tc.said, tc.result)
+		}
+	}
+}

@@ -79,7 +79,11 @@ func TestUnsupportedSaysWhatToDo(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ test, want string }{
-		{`{"type": "or", "tests": []}`, `ruleset r1 rules[0].test: or test: a rule of several tests: give each test a rule of its own`},
+		{`{"type": "or", "tests": []}`, `ruleset r1 rules[0].test.tests: an or test without tests: give the rule a test, or remove it, before exporting`},
+		{`{"type": "and", "tests": [{"type": "number"}, {"type": "lt", "test": "10"}]}`, `ruleset r1 rules[0].test: and test: a rule of several tests that must all match: test them in rulesets one after another before exporting`},
+		{`{"type": "or", "tests": [{"type": "number"}, {"type": "contains"}]}`, `ruleset r1 rules[0].test.tests[1].test: missing test text`},
+		{`{"type": "or", "tests": [{"type": "number"}, {"type": "or", "tests": [{"type": "timeout", "minutes": 5}]}]}`, `ruleset r1 rules[0].test.tests[1].test.tests[0].type: a timeout test inside an or test is not supported: give it a rule of its own before exporting`},
+		{`{"type": "or", "tests": [{"type": "number"}, {"type": "and", "tests": []}]}`, `ruleset r1 rules[0].test.tests[1].test: and test: a rule of several tests that must all match`},
 		{`{"type": "district", "test": "Kigali"}`, `test the names with a contains_any rule (has_any_word) instead`},
 		{`{"type": "made_up"}`, `ruleset r1 rules[0].test: test type "made_up" is not supported: replace it with one of the tests docs/rapidpro.md (Rules) lists`},
 	} {
