@@ -370,6 +370,10 @@ func FuzzConvert(f *testing.F) {
 	}
 	f.Add(oneReply("@(IF(contact.age > 1, UPPER(flow.x), \"a\" & 1))"))
 	f.Add(oneReply("@flow.a|lower_case @contact.tel @step @(\"unterminated"))
+	f.Add([]byte(`{"version": 10, "flows": [{"version": 10, "base_language": "eng", "metadata": {"uuid": "55555555-5555-4555-8555-555555555555", "name": "F"}, "entry": "r1",
+	 "action_sets": [], "rule_sets": [{"uuid": "r1", "ruleset_type": "wait_message", "label": "X", "operand": "@step.value",
+	  "rules": [{"uuid": "x1", "category": {"eng": "A"}, "destination": null, "test": {"type": "or", "tests": [{"type": "number"}, {"type": "or", "tests": [{"type": "true"}, {"type": "false"}]}]}},
+	   {"uuid": "x2", "category": {"eng": "Other"}, "destination": null, "test": {"type": "true"}}]}]}]}`))
 	e := engine.New(widgets.Registered())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := Convert(data, Options{})
